@@ -1,0 +1,48 @@
+# Almanac's set-up commands. `make run` and `make test` find or start Postgres and Redis
+# (deploy/dev/services.sh), so they work on a fresh machine.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+# Builds live outside the clone so CI and fresh clones reuse them.
+export CARGO_TARGET_DIR ?= $(HOME)/.cache/almanac-target
+SERVICES := deploy/dev/services.sh
+
+.PHONY: run test check lint fmt openapi bench build clean-data
+
+define require_cargo
+	@command -v cargo >/dev/null || { echo "cargo not found: install Rust with rustup (https://rustup.rs)"; exit 1; }
+endef
+
+## make run: start Postgres/Redis if needed, migrate, run one API and one worker.
+run:
+	$(require_cargo)
+	@eval "$$($(SERVICES))"; cargo build --bin almanac-api --bin almanac-worker; deploy/dev/run.sh
+
+## make test: formatting, lints, and every test against real Postgres and Redis.
+test: lint
+	@eval "$$($(SERVICES))"; export DATABASE_URL="$${DATABASE_URL%/*}/postgres"; cargo test --workspace
+
+lint:
+	$(require_cargo)
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
+
+fmt:
+	cargo fmt --all
+
+## make openapi: regenerate docs/api/openapi.yaml from the code.
+openapi:
+	cargo run -q --bin almanac-api -- openapi > docs/api/openapi.yaml
+
+## make bench: the load benchmark (release build), with raw Postgres/Redis baselines.
+bench:
+	$(require_cargo)
+	@eval "$$($(SERVICES))"; export DATABASE_URL="$${DATABASE_URL%/*}/postgres"; cargo run --release -p almanac-tests --bin bench
+
+build:
+	cargo build --workspace
+
+## Stops and removes the project-local Postgres and Redis under .data/.
+clean-data:
+	-@[ -f .data/redis.pid ] && kill "$$(cat .data/redis.pid)" || true
+	-@[ -d .data/pg ] && { runuser -u postgres -- pg_ctl -D .data/pg stop 2>/dev/null || pg_ctl -D .data/pg stop; } || true
+	rm -rf .data

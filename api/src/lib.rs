@@ -1,0 +1,132 @@
+//! Almanac's HTTP API: authentication, validation, rate limits, and the job-creating and
+//! reading endpoints. `main.rs` only parses the command line; everything runs from here so
+//! tests can start the API in-process on port 0.
+#![expect(
+    clippy::result_large_err,
+    reason = "ApiError carries the JSON envelope; errors are the cold path of a request, so boxing buys nothing"
+)]
+
+pub mod auth;
+pub mod error;
+pub mod limits;
+pub mod middleware;
+pub mod routes;
+pub mod state;
+
+use std::{future::Future, sync::Arc, time::Duration};
+
+use almanac_shared::{Settings, auth::JwtKeys, db, queue, telemetry};
+use anyhow::Context;
+use poem::{
+    EndpointExt, IntoEndpoint, Route, Server, get, handler,
+    listener::{Acceptor, Listener, TcpAcceptor, TcpListener},
+    web::Data,
+};
+use poem_openapi::OpenApiService;
+
+use crate::{
+    routes::{cards::CardsApi, generations::GenerationsApi, health::HealthApi, jobs::JobsApi},
+    state::AppState,
+};
+
+pub type Apis = (HealthApi, GenerationsApi, CardsApi, JobsApi);
+
+/// The OpenAPI service: the source of `/openapi.json` and `docs/api/openapi.yaml`.
+pub fn openapi_service() -> OpenApiService<Apis, ()> {
+    OpenApiService::new(
+        (HealthApi, GenerationsApi, CardsApi, JobsApi),
+        "Almanac API",
+        env!("CARGO_PKG_VERSION"),
+    )
+    .description(
+        "Almanac runs AI content work: submit a job, then poll it or stream its progress. \
+         Authenticate with `Authorization: Bearer <JWT>` (HS256, `aud = authenticated`). \
+         Errors are JSON: `{\"data\": null, \"error\": {\"code\", \"message\", \"details\"?}, \
+         \"meta\": {\"requestId\"}}`.",
+    )
+}
+
+pub fn openapi_yaml() -> String {
+    openapi_service().spec_yaml()
+}
+
+#[handler]
+fn metrics(state: Data<&AppState>) -> String {
+    state.metrics.render()
+}
+
+/// Every route with its middleware.
+pub fn endpoint(state: AppState) -> impl poem::Endpoint {
+    let api = openapi_service();
+    let docs = api.swagger_ui();
+    let spec = api.spec_endpoint();
+    Route::new()
+        .nest("/", api)
+        .nest("/docs", docs)
+        .at("/openapi.json", spec)
+        .at("/metrics", get(metrics))
+        .into_endpoint()
+        .around(middleware::around)
+        .data(state)
+}
+
+pub struct Application {
+    acceptor: TcpAcceptor,
+    port: u16,
+    state: AppState,
+}
+
+impl Application {
+    /// Binds the listener (port 0 picks a free port) and connects to Redis. Postgres is
+    /// connected lazily, so the API starts and answers 503 while the database is down.
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let pool = db::pool(&settings)?;
+        let redis = queue::connect(&settings).await?;
+        let state = AppState {
+            queue: queue::JobQueue::new(&settings, redis.clone()),
+            jwt: JwtKeys::new(settings.jwt_secret.expose()),
+            metrics: telemetry::metrics_handle(),
+            settings: Arc::new(settings),
+            pool,
+            redis,
+        };
+        let acceptor = TcpListener::bind(state.settings.api_addr)
+            .into_acceptor()
+            .await
+            .with_context(|| format!("binding API_ADDR {}", state.settings.api_addr))?;
+        let port = acceptor
+            .local_addr()
+            .first()
+            .and_then(|a| a.as_socket_addr().map(|s| s.port()))
+            .context("reading the bound port")?;
+        Ok(Self {
+            acceptor,
+            port,
+            state,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` completes, then lets in-flight requests finish (10 s at most).
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        tracing::info!(port = self.port, "API listening");
+        Server::new_with_acceptor(self.acceptor)
+            .run_with_graceful_shutdown(
+                endpoint(self.state),
+                shutdown,
+                Some(Duration::from_secs(10)),
+            )
+            .await
+            .context("serving HTTP")
+    }
+}

@@ -1,0 +1,317 @@
+//! Cards: created by hand or by accepting a suggestion; exported for Anki.
+
+use almanac_shared::{db, domain::generation};
+use chrono::{DateTime, Utc};
+use poem::web::Data;
+use poem_openapi::{
+    ApiResponse, Enum, Object, OpenApi,
+    param::Path,
+    param::Query,
+    payload::{Json, PlainText},
+};
+use sqlx::AssertSqlSafe;
+use uuid::Uuid;
+
+use super::{Tag, clamp_limit, paginate};
+use crate::{
+    auth::BearerAuth,
+    error::{ApiError, ApiResult},
+    state::AppState,
+};
+
+pub const MAX_TAGS: usize = 20;
+pub const TAG_MAX_CHARS: usize = 50;
+
+/// A card side, trimmed, 1..=max characters.
+pub fn parse_side(field: &str, raw: &str, max: usize) -> ApiResult<String> {
+    let value = raw.trim();
+    let chars = value.chars().count();
+    if chars == 0 || chars > max {
+        return Err(ApiError::invalid_field(
+            field,
+            format!("{field} must be 1-{max} characters"),
+        ));
+    }
+    Ok(value.to_owned())
+}
+
+/// Tags: at most 20, each 1-50 characters without whitespace (Anki's rule), deduplicated.
+pub fn parse_tags(raw: &[String]) -> ApiResult<Vec<String>> {
+    if raw.len() > MAX_TAGS {
+        return Err(ApiError::invalid_field(
+            "tags",
+            format!("at most {MAX_TAGS} tags"),
+        ));
+    }
+    let mut tags: Vec<String> = Vec::with_capacity(raw.len());
+    for tag in raw {
+        let tag = tag.trim();
+        let chars = tag.chars().count();
+        if chars == 0 || chars > TAG_MAX_CHARS || tag.chars().any(char::is_whitespace) {
+            return Err(ApiError::invalid_field(
+                "tags",
+                format!("each tag must be 1-{TAG_MAX_CHARS} characters without spaces"),
+            ));
+        }
+        if !tags.iter().any(|t| t == tag) {
+            tags.push(tag.to_owned());
+        }
+    }
+    Ok(tags)
+}
+
+#[derive(Debug, Clone, Object, sqlx::FromRow)]
+pub struct CardDto {
+    pub id: Uuid,
+    pub front: String,
+    pub back: String,
+    pub tags: Vec<String>,
+    /// `manual` or `ai` (from an accepted suggestion).
+    pub source: String,
+    pub suggestion_id: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+const CARD_COLUMNS: &str = "id, front, back, tags, source, suggestion_id, created_at, updated_at";
+
+#[derive(Debug, Clone, Object)]
+pub struct CardList {
+    pub items: Vec<CardDto>,
+    /// Pass as `cursor` to get the next page; null on the last page.
+    pub next_cursor: Option<Uuid>,
+}
+
+#[derive(Debug, Clone, Object)]
+pub struct CreateCardCommand {
+    pub front: String,
+    pub back: String,
+    #[oai(default)]
+    pub tags: Vec<String>,
+}
+
+#[derive(Debug, Clone, Object)]
+pub struct UpdateCardCommand {
+    pub front: Option<String>,
+    pub back: Option<String>,
+    pub tags: Option<Vec<String>>,
+}
+
+#[derive(ApiResponse)]
+pub enum CreateCardResponse {
+    /// The card was created.
+    #[oai(status = 201)]
+    Created(Json<CardDto>),
+}
+
+#[derive(ApiResponse)]
+pub enum DeleteCardResponse {
+    /// The card was deleted.
+    #[oai(status = 204)]
+    Deleted,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename_all = "lowercase")]
+pub enum ExportFormat {
+    Csv,
+}
+
+#[derive(ApiResponse)]
+pub enum ExportResponse {
+    /// CSV for Anki's importer: columns front, back, tags (space-separated), with Anki's
+    /// header lines naming the separator and columns.
+    #[oai(status = 200, content_type = "text/csv; charset=utf-8")]
+    Csv(
+        PlainText<String>,
+        #[oai(header = "Content-Disposition")] String,
+    ),
+}
+
+pub struct CardsApi;
+
+#[OpenApi(tag = "Tag::Cards")]
+impl CardsApi {
+    /// The caller's cards, newest first.
+    #[oai(path = "/api/cards", method = "get", operation_id = "listCards")]
+    async fn list(
+        &self,
+        state: Data<&AppState>,
+        auth: BearerAuth,
+        /// Page size, 1-100 (default 20).
+        limit: Query<Option<u32>>,
+        /// `next_cursor` of the previous page.
+        cursor: Query<Option<Uuid>>,
+    ) -> ApiResult<Json<CardList>> {
+        let limit = clamp_limit(limit.0);
+        let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
+        let rows: Vec<CardDto> = sqlx::query_as(AssertSqlSafe(format!(
+            "select {CARD_COLUMNS} from cards where ($1::uuid is null or id < $1)
+             order by id desc limit $2"
+        )))
+        .bind(cursor.0)
+        .bind(i64::from(limit) + 1)
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        let (items, next_cursor) = paginate(rows, limit, |c| c.id);
+        Ok(Json(CardList { items, next_cursor }))
+    }
+
+    /// Create a card by hand.
+    #[oai(path = "/api/cards", method = "post", operation_id = "createCard")]
+    async fn create(
+        &self,
+        state: Data<&AppState>,
+        auth: BearerAuth,
+        body: Json<CreateCardCommand>,
+    ) -> ApiResult<CreateCardResponse> {
+        let front = parse_side("front", &body.front, generation::FRONT_MAX_CHARS)?;
+        let back = parse_side("back", &body.back, generation::BACK_MAX_CHARS)?;
+        let tags = parse_tags(&body.tags)?;
+        let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
+        let card: CardDto = sqlx::query_as(AssertSqlSafe(format!(
+            "insert into cards (id, user_id, front, back, tags, source)
+             values ($1, $2, $3, $4, $5, 'manual') returning {CARD_COLUMNS}"
+        )))
+        .bind(Uuid::now_v7())
+        .bind(auth.0.id)
+        .bind(front)
+        .bind(back)
+        .bind(tags)
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(CreateCardResponse::Created(Json(card)))
+    }
+
+    /// Edit a card's sides or tags.
+    #[oai(path = "/api/cards/:id", method = "patch", operation_id = "updateCard")]
+    async fn update(
+        &self,
+        state: Data<&AppState>,
+        auth: BearerAuth,
+        id: Path<Uuid>,
+        body: Json<UpdateCardCommand>,
+    ) -> ApiResult<Json<CardDto>> {
+        let front = body
+            .front
+            .as_deref()
+            .map(|f| parse_side("front", f, generation::FRONT_MAX_CHARS))
+            .transpose()?;
+        let back = body
+            .back
+            .as_deref()
+            .map(|b| parse_side("back", b, generation::BACK_MAX_CHARS))
+            .transpose()?;
+        let tags = body.tags.as_deref().map(parse_tags).transpose()?;
+        let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
+        let card: Option<CardDto> = sqlx::query_as(AssertSqlSafe(format!(
+            "update cards set front = coalesce($2, front), back = coalesce($3, back),
+                    tags = coalesce($4, tags), updated_at = now()
+             where id = $1 returning {CARD_COLUMNS}"
+        )))
+        .bind(id.0)
+        .bind(front)
+        .bind(back)
+        .bind(tags)
+        .fetch_optional(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        card.map(Json).ok_or_else(|| ApiError::not_found("card"))
+    }
+
+    /// Delete a card.
+    #[oai(
+        path = "/api/cards/:id",
+        method = "delete",
+        operation_id = "deleteCard"
+    )]
+    async fn delete(
+        &self,
+        state: Data<&AppState>,
+        auth: BearerAuth,
+        id: Path<Uuid>,
+    ) -> ApiResult<DeleteCardResponse> {
+        let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
+        let deleted = sqlx::query("delete from cards where id = $1")
+            .bind(id.0)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        tx.commit().await?;
+        if deleted == 0 {
+            return Err(ApiError::not_found("card"));
+        }
+        Ok(DeleteCardResponse::Deleted)
+    }
+
+    /// Export every card of the caller as a CSV that Anki imports.
+    #[oai(
+        path = "/api/cards/export",
+        method = "get",
+        operation_id = "exportCards"
+    )]
+    async fn export(
+        &self,
+        state: Data<&AppState>,
+        auth: BearerAuth,
+        format: Query<ExportFormat>,
+    ) -> ApiResult<ExportResponse> {
+        let ExportFormat::Csv = format.0;
+        let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
+        let rows: Vec<(String, String, Vec<String>)> =
+            sqlx::query_as("select front, back, tags from cards order by id")
+                .fetch_all(&mut *tx)
+                .await?;
+        tx.commit().await?;
+        Ok(ExportResponse::Csv(
+            PlainText(anki_csv(&rows)),
+            "attachment; filename=\"almanac-cards.csv\"".into(),
+        ))
+    }
+}
+
+/// Anki's CSV dialect: header lines starting with `#`, then RFC 4180 rows.
+pub fn anki_csv(rows: &[(String, String, Vec<String>)]) -> String {
+    let mut out =
+        String::from("#separator:comma\n#html:false\n#columns:Front,Back,Tags\n#tags column:3\n");
+    for (front, back, tags) in rows {
+        out.push_str(&csv_field(front));
+        out.push(',');
+        out.push_str(&csv_field(back));
+        out.push(',');
+        out.push_str(&csv_field(&tags.join(" ")));
+        out.push('\n');
+    }
+    out
+}
+
+fn csv_field(value: &str) -> String {
+    if value.contains([',', '"', '\n', '\r']) || value.starts_with('#') {
+        format!("\"{}\"", value.replace('"', "\"\""))
+    } else {
+        value.to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_quotes_what_needs_quoting() {
+        let csv = anki_csv(&[
+            (
+                "a, b".into(),
+                "say \"hi\"\nnow".into(),
+                vec!["t1".into(), "t2".into()],
+            ),
+            ("#hash".into(), "plain".into(), vec![]),
+        ]);
+        let body: Vec<&str> = csv.lines().skip(4).collect();
+        assert_eq!(body[0], "\"a, b\",\"say \"\"hi\"\"");
+        assert_eq!(body[1], "now\",t1 t2");
+        assert_eq!(body[2], "\"#hash\",plain,");
+    }
+}

@@ -1,0 +1,538 @@
+//! Flashcard generations (seed 002): submit, then poll; review the suggestions.
+
+use almanac_shared::{
+    db,
+    domain::generation::{self, SourceText},
+    jobs::{JobPayload, NewJob},
+    telemetry,
+};
+use chrono::{DateTime, Utc};
+use poem::web::Data;
+use poem_openapi::{
+    ApiResponse, Object, OpenApi, param::Header, param::Path, param::Query, payload::Json,
+};
+use serde::Serialize;
+use serde_json::Value;
+use sqlx::AssertSqlSafe;
+use uuid::Uuid;
+
+use super::{Tag, clamp_limit, enqueue_after_commit, paginate};
+use crate::{
+    auth::BearerAuth,
+    error::{ApiError, ApiResult},
+    limits::{self, IdempotencyState, RateDecision, StoredResponse},
+    state::AppState,
+};
+
+/// `CreateAIGenerationCommand` of seed 002.
+#[derive(Debug, Clone, Object, Serialize)]
+pub struct CreateGenerationCommand {
+    /// 1,000 to 10,000 characters after trimming.
+    pub source_text: String,
+    /// Model id to use instead of the configured default.
+    pub model: Option<String>,
+    /// Prompt template version; `v1` when absent.
+    pub prompt_version: Option<String>,
+}
+
+#[derive(Debug, Clone, Object, Serialize, serde::Deserialize)]
+pub struct CreateGenerationAccepted {
+    pub generation_id: Uuid,
+    /// Always `pending` on creation.
+    pub status: String,
+    /// The job in the ledger (`GET /v1/jobs/{id}`).
+    pub job_id: Uuid,
+}
+
+#[derive(ApiResponse)]
+pub enum CreateGenerationResponse {
+    /// Accepted: the generation runs in the background; poll `GET /api/ai/generations/{id}`.
+    #[oai(status = 202)]
+    Accepted(Json<CreateGenerationAccepted>),
+}
+
+#[derive(Debug, Clone, Object)]
+pub struct SuggestionCounts {
+    pub total: i64,
+    pub proposed: i64,
+    pub accepted: i64,
+    pub rejected: i64,
+}
+
+/// `AIGenerationDTO`: a generation with its outcome and suggestion counts.
+#[derive(Debug, Clone, Object)]
+pub struct GenerationDto {
+    pub id: Uuid,
+    /// `pending`, `running`, `succeeded` or `failed`.
+    pub status: String,
+    /// Present on the single-generation view, omitted in lists.
+    #[oai(skip_serializing_if_is_none)]
+    pub source_text: Option<String>,
+    pub model: Option<String>,
+    pub prompt_version: String,
+    pub tokens_input: Option<i32>,
+    pub tokens_output: Option<i32>,
+    pub cost_usd: Option<f64>,
+    /// Attribution: provider, model, latency, prompt version, attempts.
+    pub ai_metadata: Option<Value>,
+    /// Why the generation failed, when it did.
+    pub error: Option<Value>,
+    pub job_id: Uuid,
+    pub suggestions: SuggestionCounts,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(sqlx::FromRow)]
+struct GenerationRow {
+    id: Uuid,
+    status: String,
+    source_text: Option<String>,
+    model: Option<String>,
+    prompt_version: String,
+    tokens_input: Option<i32>,
+    tokens_output: Option<i32>,
+    cost_usd: Option<f64>,
+    ai_metadata: Option<sqlx::types::Json<Value>>,
+    error: Option<sqlx::types::Json<Value>>,
+    job_id: Uuid,
+    total: i64,
+    proposed: i64,
+    accepted: i64,
+    rejected: i64,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl From<GenerationRow> for GenerationDto {
+    fn from(r: GenerationRow) -> Self {
+        Self {
+            id: r.id,
+            status: r.status,
+            source_text: r.source_text,
+            model: r.model,
+            prompt_version: r.prompt_version,
+            tokens_input: r.tokens_input,
+            tokens_output: r.tokens_output,
+            cost_usd: r.cost_usd,
+            ai_metadata: r.ai_metadata.map(|j| j.0),
+            error: r.error.map(|j| j.0),
+            job_id: r.job_id,
+            suggestions: SuggestionCounts {
+                total: r.total,
+                proposed: r.proposed,
+                accepted: r.accepted,
+                rejected: r.rejected,
+            },
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
+    }
+}
+
+const GENERATION_COLUMNS: &str = "g.id, g.status, g.model, g.prompt_version, g.tokens_input,
+    g.tokens_output, g.cost_usd::float8 as cost_usd, g.ai_metadata, g.error, g.job_id,
+    g.created_at, g.updated_at,
+    (select count(*) from ai_suggestions s where s.generation_id = g.id) as total,
+    (select count(*) from ai_suggestions s where s.generation_id = g.id and s.status = 'proposed') as proposed,
+    (select count(*) from ai_suggestions s where s.generation_id = g.id and s.status = 'accepted') as accepted,
+    (select count(*) from ai_suggestions s where s.generation_id = g.id and s.status = 'rejected') as rejected";
+
+#[derive(Debug, Clone, Object)]
+pub struct SuggestionDto {
+    pub id: Uuid,
+    pub generation_id: Uuid,
+    pub position: i32,
+    pub front: String,
+    pub back: String,
+    /// `proposed`, `accepted` or `rejected`.
+    pub status: String,
+    /// The card created when the suggestion was accepted.
+    pub card_id: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(sqlx::FromRow)]
+struct SuggestionRow {
+    id: Uuid,
+    generation_id: Uuid,
+    position: i32,
+    front: String,
+    back: String,
+    status: String,
+    card_id: Option<Uuid>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl From<SuggestionRow> for SuggestionDto {
+    fn from(r: SuggestionRow) -> Self {
+        Self {
+            id: r.id,
+            generation_id: r.generation_id,
+            position: r.position,
+            front: r.front,
+            back: r.back,
+            status: r.status,
+            card_id: r.card_id,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
+    }
+}
+
+const SUGGESTION_COLUMNS: &str =
+    "id, generation_id, position, front, back, status, card_id, created_at, updated_at";
+
+#[derive(Debug, Clone, Object)]
+pub struct GenerationList {
+    pub items: Vec<GenerationDto>,
+    /// Pass as `cursor` to get the next page; null on the last page.
+    pub next_cursor: Option<Uuid>,
+}
+
+#[derive(Debug, Clone, Object)]
+pub struct SuggestionList {
+    pub items: Vec<SuggestionDto>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, poem_openapi::Enum)]
+#[oai(rename_all = "lowercase")]
+pub enum ReviewStatus {
+    Accepted,
+    Rejected,
+}
+
+/// A review decision; accepting (possibly with edits) creates a card.
+#[derive(Debug, Clone, Object)]
+pub struct ReviewSuggestionCommand {
+    pub status: ReviewStatus,
+    /// Edited front, used for the card when accepting.
+    pub front: Option<String>,
+    /// Edited back, used for the card when accepting.
+    pub back: Option<String>,
+}
+
+pub struct GenerationsApi;
+
+#[OpenApi(tag = "Tag::Generations")]
+impl GenerationsApi {
+    /// Submit source text for flashcard generation.
+    ///
+    /// Answers 202 at once; a worker generates the suggestions. Send an
+    /// `Idempotency-Key` to make retries safe: the same key and body within 24 h replays
+    /// the first answer, the same key with another body is 422.
+    #[oai(
+        path = "/api/ai/generations",
+        method = "post",
+        operation_id = "createGeneration"
+    )]
+    async fn create(
+        &self,
+        state: Data<&AppState>,
+        auth: BearerAuth,
+        body: Json<CreateGenerationCommand>,
+        #[oai(name = "Idempotency-Key")] idempotency_key: Header<Option<String>>,
+    ) -> ApiResult<CreateGenerationResponse> {
+        let user = auth.0.id;
+        let command = body.0;
+        let source = SourceText::parse(&command.source_text)
+            .map_err(|e| ApiError::invalid_field("source_text", e.to_string()))?;
+        let model = command
+            .model
+            .as_deref()
+            .map(generation::parse_model)
+            .transpose()
+            .map_err(|e| ApiError::invalid_field("model", e))?;
+        let prompt_version = generation::parse_prompt_version(
+            command
+                .prompt_version
+                .as_deref()
+                .unwrap_or(generation::DEFAULT_PROMPT_VERSION),
+        )
+        .map_err(|e| ApiError::invalid_field("prompt_version", e))?;
+
+        let idempotency = match idempotency_key.0 {
+            None => None,
+            Some(key) if limits::idempotency_key_is_valid(&key) => {
+                let redis_key = state.settings.redis_key(&[
+                    "idem",
+                    "generations",
+                    &user.to_string(),
+                    &limits::body_hash(&key),
+                ]);
+                Some((redis_key, limits::body_hash(&command)))
+            }
+            Some(_) => {
+                return Err(ApiError::invalid_field(
+                    "Idempotency-Key",
+                    "must be 1-255 printable ASCII characters",
+                ));
+            }
+        };
+        if let Some((key, hash)) = &idempotency {
+            match limits::begin(&state.redis, key, hash).await? {
+                IdempotencyState::Fresh => {}
+                IdempotencyState::Replay(stored) => {
+                    let body: CreateGenerationAccepted = serde_json::from_value(stored.body)
+                        .map_err(|e| ApiError::internal(e.into()))?;
+                    return Ok(CreateGenerationResponse::Accepted(Json(body)));
+                }
+                IdempotencyState::Mismatch => {
+                    return Err(ApiError::unprocessable(
+                        "IDEMPOTENCY_KEY_REUSED",
+                        "this Idempotency-Key was used with a different request body",
+                    ));
+                }
+                IdempotencyState::InFlight => {
+                    return Err(ApiError::conflict(
+                        "IDEMPOTENCY_KEY_IN_FLIGHT",
+                        "a request with this Idempotency-Key is still being processed",
+                    ));
+                }
+            }
+        }
+        let outcome = submit(&state, user, source, model, prompt_version).await;
+        if let Some((key, hash)) = &idempotency {
+            match &outcome {
+                Ok(accepted) => {
+                    let stored = StoredResponse {
+                        status: 202,
+                        body: serde_json::to_value(accepted).expect("serialisable"),
+                    };
+                    if let Err(error) = limits::complete(&state.redis, key, hash, stored).await {
+                        tracing::warn!(error = %error, "could not store the idempotent response");
+                    }
+                }
+                Err(_) => limits::abandon(&state.redis, key).await,
+            }
+        }
+        outcome.map(|a| CreateGenerationResponse::Accepted(Json(a)))
+    }
+
+    /// The caller's generations, newest first.
+    #[oai(
+        path = "/api/ai/generations",
+        method = "get",
+        operation_id = "listGenerations"
+    )]
+    async fn list(
+        &self,
+        state: Data<&AppState>,
+        auth: BearerAuth,
+        /// Page size, 1-100 (default 20).
+        limit: Query<Option<u32>>,
+        /// `next_cursor` of the previous page.
+        cursor: Query<Option<Uuid>>,
+    ) -> ApiResult<Json<GenerationList>> {
+        let limit = clamp_limit(limit.0);
+        let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
+        let rows: Vec<GenerationRow> = sqlx::query_as(AssertSqlSafe(format!(
+            "select {GENERATION_COLUMNS}, null::text as source_text
+             from ai_generations g
+             where ($1::uuid is null or g.id < $1)
+             order by g.id desc limit $2"
+        )))
+        .bind(cursor.0)
+        .bind(i64::from(limit) + 1)
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        let (rows, next_cursor) = paginate(rows, limit, |r| r.id);
+        Ok(Json(GenerationList {
+            items: rows.into_iter().map(Into::into).collect(),
+            next_cursor,
+        }))
+    }
+
+    /// One generation with its status, usage and suggestion counts.
+    #[oai(
+        path = "/api/ai/generations/:id",
+        method = "get",
+        operation_id = "getGeneration"
+    )]
+    async fn get(
+        &self,
+        state: Data<&AppState>,
+        auth: BearerAuth,
+        id: Path<Uuid>,
+    ) -> ApiResult<Json<GenerationDto>> {
+        let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
+        let row: Option<GenerationRow> = sqlx::query_as(AssertSqlSafe(format!(
+            "select {GENERATION_COLUMNS}, g.source_text from ai_generations g where g.id = $1"
+        )))
+        .bind(id.0)
+        .fetch_optional(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        row.map(|r| Json(r.into()))
+            .ok_or_else(|| ApiError::not_found("generation"))
+    }
+
+    /// The suggestions of a generation, in the order the model gave them.
+    #[oai(
+        path = "/api/ai/generations/:id/suggestions",
+        method = "get",
+        operation_id = "listSuggestions"
+    )]
+    async fn suggestions(
+        &self,
+        state: Data<&AppState>,
+        auth: BearerAuth,
+        id: Path<Uuid>,
+    ) -> ApiResult<Json<SuggestionList>> {
+        let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
+        let exists: Option<(Uuid,)> = sqlx::query_as("select id from ai_generations where id = $1")
+            .bind(id.0)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if exists.is_none() {
+            return Err(ApiError::not_found("generation"));
+        }
+        let rows: Vec<SuggestionRow> = sqlx::query_as(AssertSqlSafe(format!(
+            "select {SUGGESTION_COLUMNS} from ai_suggestions where generation_id = $1 order by position"
+        )))
+        .bind(id.0)
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Json(SuggestionList {
+            items: rows.into_iter().map(Into::into).collect(),
+        }))
+    }
+
+    /// Accept (optionally edited) or reject a suggestion. Accepting creates a card once:
+    /// accepting again returns the same card.
+    #[oai(
+        path = "/api/ai/suggestions/:id",
+        method = "patch",
+        operation_id = "reviewSuggestion"
+    )]
+    async fn review(
+        &self,
+        state: Data<&AppState>,
+        auth: BearerAuth,
+        id: Path<Uuid>,
+        body: Json<ReviewSuggestionCommand>,
+    ) -> ApiResult<Json<SuggestionDto>> {
+        let command = body.0;
+        let front = command
+            .front
+            .as_deref()
+            .map(|f| super::cards::parse_side("front", f, generation::FRONT_MAX_CHARS))
+            .transpose()?;
+        let back = command
+            .back
+            .as_deref()
+            .map(|b| super::cards::parse_side("back", b, generation::BACK_MAX_CHARS))
+            .transpose()?;
+        let user = auth.0.id;
+        let mut tx = db::user_tx(&state.pool, user).await?;
+        let current: Option<SuggestionRow> = sqlx::query_as(AssertSqlSafe(format!(
+            "select {SUGGESTION_COLUMNS} from ai_suggestions where id = $1 for update"
+        )))
+        .bind(id.0)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let current = current.ok_or_else(|| ApiError::not_found("suggestion"))?;
+        let updated: SuggestionRow = match (command.status, current.status.as_str()) {
+            (ReviewStatus::Accepted, "accepted") | (ReviewStatus::Rejected, "rejected") => current,
+            (ReviewStatus::Rejected, "accepted") => {
+                return Err(ApiError::conflict(
+                    "SUGGESTION_ALREADY_ACCEPTED",
+                    "an accepted suggestion has become a card; delete the card instead",
+                ));
+            }
+            (ReviewStatus::Accepted, _) => {
+                let front = front.unwrap_or(current.front);
+                let back = back.unwrap_or(current.back);
+                let card_id = Uuid::now_v7();
+                sqlx::query(
+                    "insert into cards (id, user_id, front, back, suggestion_id, source)
+                     values ($1, $2, $3, $4, $5, 'ai')
+                     on conflict (suggestion_id) do nothing",
+                )
+                .bind(card_id)
+                .bind(user)
+                .bind(&front)
+                .bind(&back)
+                .bind(id.0)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query_as(AssertSqlSafe(format!(
+                    "update ai_suggestions set status = 'accepted', front = $2, back = $3,
+                            card_id = (select c.id from cards c where c.suggestion_id = $1),
+                            updated_at = now()
+                     where id = $1 returning {SUGGESTION_COLUMNS}"
+                )))
+                .bind(id.0)
+                .bind(&front)
+                .bind(&back)
+                .fetch_one(&mut *tx)
+                .await?
+            }
+            (ReviewStatus::Rejected, _) => {
+                sqlx::query_as(AssertSqlSafe(format!(
+                    "update ai_suggestions set status = 'rejected', updated_at = now()
+                     where id = $1 returning {SUGGESTION_COLUMNS}"
+                )))
+                .bind(id.0)
+                .fetch_one(&mut *tx)
+                .await?
+            }
+        };
+        tx.commit().await?;
+        Ok(Json(updated.into()))
+    }
+}
+
+/// Checks the rate limit, then writes the generation and its job in one transaction, then
+/// hands the job to the queue.
+async fn submit(
+    state: &AppState,
+    user: Uuid,
+    source: SourceText,
+    model: Option<String>,
+    prompt_version: String,
+) -> ApiResult<CreateGenerationAccepted> {
+    let limits = &state.settings.rate_limits;
+    let rate_key = state
+        .settings
+        .redis_key(&["ratelimit", "generations", &user.to_string()]);
+    if let RateDecision::Limited(retry_after) = limits::check_rate(
+        &state.redis,
+        &rate_key,
+        limits.generation_limit,
+        limits.generation_window,
+    )
+    .await?
+    {
+        return Err(ApiError::rate_limited(retry_after));
+    }
+    let generation_id = Uuid::now_v7();
+    let mut job = NewJob::new(user, JobPayload::GenerationV1 { generation_id });
+    job.trace_context = telemetry::current_trace_context();
+    let mut tx = db::user_tx(&state.pool, user).await?;
+    job.insert(&mut *tx).await?;
+    sqlx::query(
+        "insert into ai_generations (id, user_id, job_id, source_text, model, prompt_version, status)
+         values ($1, $2, $3, $4, $5, $6, 'pending')",
+    )
+    .bind(generation_id)
+    .bind(user)
+    .bind(job.id)
+    .bind(source.as_str())
+    .bind(model)
+    .bind(&prompt_version)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    enqueue_after_commit(state, &job).await;
+    tracing::info!(generation_id = %generation_id, job_id = %job.id, "generation accepted");
+    Ok(CreateGenerationAccepted {
+        generation_id,
+        status: "pending".into(),
+        job_id: job.id,
+    })
+}

@@ -1,0 +1,76 @@
+//! Liveness and readiness.
+
+use std::time::Duration;
+
+use poem::web::Data;
+use poem_openapi::{ApiResponse, Object, OpenApi, payload::Json};
+
+use super::Tag;
+use crate::state::AppState;
+
+#[derive(Debug, Clone, Object)]
+pub struct Health {
+    /// `ok`, or `unavailable` with the failing dependencies.
+    pub status: String,
+    pub postgres: Option<bool>,
+    pub redis: Option<bool>,
+}
+
+#[derive(ApiResponse)]
+pub enum ReadyResponse {
+    /// Postgres and Redis answer.
+    #[oai(status = 200)]
+    Ready(Json<Health>),
+    /// Postgres or Redis does not answer.
+    #[oai(status = 503)]
+    NotReady(Json<Health>),
+}
+
+const CHECK_TIMEOUT: Duration = Duration::from_secs(1);
+
+pub struct HealthApi;
+
+#[OpenApi(tag = "Tag::Operations")]
+impl HealthApi {
+    /// The process is up.
+    #[oai(path = "/healthz", method = "get", operation_id = "healthz")]
+    async fn healthz(&self) -> Json<Health> {
+        Json(Health {
+            status: "ok".into(),
+            postgres: None,
+            redis: None,
+        })
+    }
+
+    /// Postgres and Redis are reachable.
+    #[oai(path = "/readyz", method = "get", operation_id = "readyz")]
+    async fn readyz(&self, state: Data<&AppState>) -> ReadyResponse {
+        let (postgres, redis) = tokio::join!(check_postgres(&state), check_redis(&state));
+        let health = Health {
+            status: if postgres && redis {
+                "ok"
+            } else {
+                "unavailable"
+            }
+            .into(),
+            postgres: Some(postgres),
+            redis: Some(redis),
+        };
+        if postgres && redis {
+            ReadyResponse::Ready(Json(health))
+        } else {
+            ReadyResponse::NotReady(Json(health))
+        }
+    }
+}
+
+pub async fn check_postgres(state: &AppState) -> bool {
+    let query = sqlx::query("select 1").execute(&state.pool);
+    matches!(tokio::time::timeout(CHECK_TIMEOUT, query).await, Ok(Ok(_)))
+}
+
+pub async fn check_redis(state: &AppState) -> bool {
+    let mut conn = state.redis.clone();
+    let ping = async move { redis::cmd("PING").query_async::<String>(&mut conn).await };
+    matches!(tokio::time::timeout(CHECK_TIMEOUT, ping).await, Ok(Ok(_)))
+}

@@ -1,0 +1,56 @@
+//! The HTTP resources, one module each.
+
+pub mod cards;
+pub mod generations;
+pub mod health;
+pub mod jobs;
+
+use almanac_shared::jobs::NewJob;
+use poem_openapi::Tags;
+use uuid::Uuid;
+
+use crate::state::AppState;
+
+#[derive(Tags)]
+pub enum Tag {
+    /// Flashcard generation from source text (seed 002).
+    Generations,
+    /// Flashcards: manual ones and accepted suggestions.
+    Cards,
+    /// The job ledger: the status of any background job.
+    Jobs,
+    /// Liveness and readiness.
+    Operations,
+}
+
+pub const DEFAULT_PAGE: u32 = 20;
+pub const MAX_PAGE: u32 = 100;
+
+pub fn clamp_limit(limit: Option<u32>) -> u32 {
+    limit.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE)
+}
+
+/// Keyset pagination: `rows` were fetched with `limit + 1`; returns the page and the
+/// cursor of the next one.
+pub fn paginate<T>(
+    mut rows: Vec<T>,
+    limit: u32,
+    key: impl Fn(&T) -> Uuid,
+) -> (Vec<T>, Option<Uuid>) {
+    let next = if rows.len() > limit as usize {
+        rows.truncate(limit as usize);
+        rows.last().map(key)
+    } else {
+        None
+    };
+    (rows, next)
+}
+
+/// Pushes a committed job onto its queue. A failure is logged, not returned: the job is
+/// safe in Postgres and the reconciler pushes it again.
+pub async fn enqueue_after_commit(state: &AppState, job: &NewJob) {
+    let kind = job.payload.kind();
+    if let Err(error) = state.queue.push(kind, job.id, None).await {
+        tracing::warn!(job_id = %job.id, error = %format!("{error:#}"), "enqueue failed; the reconciler will retry");
+    }
+}

@@ -1,0 +1,18 @@
+//! The API's state, built once at start-up and shared by every handler.
+
+use std::sync::Arc;
+
+use almanac_shared::{Settings, auth::JwtKeys, queue::JobQueue};
+use metrics_exporter_prometheus::PrometheusHandle;
+use redis::aio::ConnectionManager;
+use sqlx::PgPool;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub settings: Arc<Settings>,
+    pub pool: PgPool,
+    pub redis: ConnectionManager,
+    pub queue: JobQueue,
+    pub jwt: JwtKeys,
+    pub metrics: PrometheusHandle,
+}

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Runs one API and one worker in the foreground for `make run` (Ctrl-C stops both).
+# Expects DATABASE_URL and REDIS_URL (from services.sh) and built debug binaries.
+set -euo pipefail
+
+bin="${CARGO_TARGET_DIR:-target}/debug"
+export AI_PROVIDER=${AI_PROVIDER:-offline}
+export LOG_FORMAT=${LOG_FORMAT:-pretty}
+export RUST_LOG=${RUST_LOG:-info}
+export FETCH_ALLOW_PRIVATE_NETWORKS=${FETCH_ALLOW_PRIVATE_NETWORKS:-true}
+
+port_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
+
+if [ -z "${API_ADDR:-}" ]; then
+  port=8080
+  while port_open 127.0.0.1 "$port"; do port=$((port + 1)); done
+  [ "$port" = 8080 ] || echo "run: port 8080 is taken; using $port" >&2
+  export API_ADDR="127.0.0.1:$port"
+fi
+if [ -z "${WORKER_METRICS_ADDR:-}" ]; then
+  port=9091
+  while port_open 127.0.0.1 "$port"; do port=$((port + 1)); done
+  export WORKER_METRICS_ADDR="127.0.0.1:$port"
+fi
+
+"$bin/almanac-api" migrate
+
+pids=()
+cleanup() {
+  trap - INT TERM EXIT
+  kill -TERM "${pids[@]}" 2>/dev/null || true
+  wait "${pids[@]}" 2>/dev/null || true
+}
+trap cleanup INT TERM EXIT
+
+"$bin/almanac-worker" & pids+=($!)
+"$bin/almanac-api" serve & pids+=($!)
+
+base="http://$API_ADDR"
+for _ in $(seq 100); do
+  if (exec 3<>"/dev/tcp/${API_ADDR%:*}/${API_ADDR##*:}") 2>/dev/null; then break; fi
+  sleep 0.1
+done
+
+user=$(cat /proc/sys/kernel/random/uuid 2>/dev/null || python3 -c 'import uuid; print(uuid.uuid4())')
+token=$("$bin/almanac-api" token --user "$user" --ttl 86400)
+text=$(printf 'Photosynthesis turns light into chemical energy in plants. %.0s' $(seq 20))
+
+cat <<MSG
+
+Almanac is running (AI_PROVIDER=$AI_PROVIDER).
+  API docs:  $base/docs
+  OpenAPI:   $base/openapi.json
+  Metrics:   $base/metrics   worker: http://$WORKER_METRICS_ADDR/metrics
+
+Try it (a dev token for user $user, valid 24 h):
+  export TOKEN='$token'
+  curl -s -X POST $base/api/ai/generations \\
+    -H "Authorization: Bearer \$TOKEN" -H 'Content-Type: application/json' \\
+    -d '{"source_text": "$text"}'
+  curl -s $base/api/ai/generations -H "Authorization: Bearer \$TOKEN"
+
+Press Ctrl-C to stop.
+MSG
+
+wait -n "${pids[@]}"

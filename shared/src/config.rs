@@ -1,0 +1,302 @@
+//! Typed settings, read from the environment once at start-up.
+//!
+//! Every variable is documented in the README; a bad or missing value stops the process
+//! with a one-line error naming the variable.
+
+use std::{fmt, net::SocketAddr, str::FromStr, time::Duration};
+
+use anyhow::{Context, bail};
+
+/// A value that must never be printed: `Debug` and `Display` show a placeholder.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Json,
+    Pretty,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AiProviderKind {
+    Offline,
+    OpenAi,
+}
+
+/// Settings of the AI provider (ARCHITECTURE.md section 5).
+#[derive(Debug, Clone)]
+pub struct AiSettings {
+    pub provider: AiProviderKind,
+    pub base_url: String,
+    pub api_key: Option<Secret>,
+    pub model: String,
+    pub timeout: Duration,
+    /// Retries after the first attempt on 429, 5xx and timeouts.
+    pub max_retries: u32,
+    pub retry_base: Duration,
+    /// Price in USD per million input/output tokens, used when the provider reports no cost.
+    pub price_input_per_mtok: f64,
+    pub price_output_per_mtok: f64,
+    pub offline_latency: Duration,
+}
+
+/// Settings of the job ledger, the worker and the reconciler (ARCHITECTURE.md section 2).
+#[derive(Debug, Clone)]
+pub struct JobSettings {
+    /// How often a running job refreshes its heartbeat.
+    pub heartbeat: Duration,
+    /// A running job whose heartbeat is older than this is taken to have lost its worker.
+    pub stale_after: Duration,
+    /// A pending job unclaimed for this long is pushed onto its queue again.
+    pub requeue_after: Duration,
+    /// How often the reconciler runs.
+    pub reconcile_every: Duration,
+    /// First retry delay; doubled per attempt, with full jitter.
+    pub backoff_base: Duration,
+    pub backoff_max: Duration,
+    /// Jobs one worker process runs at once, per queue.
+    pub concurrency: usize,
+    /// Fallback poll interval of an idle worker; pickup normally comes from the queue's signal.
+    pub idle_poll: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct RateLimitSettings {
+    pub generation_limit: u32,
+    pub generation_window: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub database_url: Secret,
+    pub database_max_connections: u32,
+    pub database_acquire_timeout: Duration,
+    pub redis_url: Secret,
+    pub redis_prefix: String,
+    pub api_addr: SocketAddr,
+    pub worker_metrics_addr: SocketAddr,
+    pub jwt_secret: Secret,
+    pub log_format: LogFormat,
+    pub otlp_endpoint: Option<String>,
+    pub ai: AiSettings,
+    pub jobs: JobSettings,
+    pub rate_limits: RateLimitSettings,
+    pub max_body_bytes: usize,
+    pub calendar_service_enabled: bool,
+    pub publish_service_enabled: bool,
+    pub smtp_url: Option<Secret>,
+    pub email_from: String,
+}
+
+/// The secret `make run` and tests use when `JWT_SECRET` is unset in development.
+pub const DEV_JWT_SECRET: &str = "almanac-dev-secret-change-me-0123456789";
+
+impl Settings {
+    /// Reads the process environment.
+    pub fn from_env() -> anyhow::Result<Self> {
+        Self::from_lookup(|key| std::env::var(key).ok())
+    }
+
+    /// Reads settings through `lookup`, so tests can build settings without touching the
+    /// process environment.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
+        let env = Env(&lookup);
+        let provider = match env.string_or("AI_PROVIDER", "offline")?.as_str() {
+            "offline" => AiProviderKind::Offline,
+            "openai" => AiProviderKind::OpenAi,
+            other => bail!("AI_PROVIDER: expected `offline` or `openai`, got `{other}`"),
+        };
+        let api_key = env.optional("AI_API_KEY").map(Secret::new);
+        if provider == AiProviderKind::OpenAi && api_key.is_none() {
+            bail!("AI_API_KEY: required when AI_PROVIDER=openai");
+        }
+        let jwt_secret = env.string_or("JWT_SECRET", DEV_JWT_SECRET)?;
+        if jwt_secret.len() < 32 {
+            bail!("JWT_SECRET: must be at least 32 bytes long");
+        }
+        let redis_prefix = env.string_or("REDIS_PREFIX", "almanac")?;
+        if redis_prefix.is_empty()
+            || !redis_prefix
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        {
+            bail!("REDIS_PREFIX: use letters, digits, `_` and `-` only, got `{redis_prefix}`");
+        }
+        let log_format = match env.string_or("LOG_FORMAT", "json")?.as_str() {
+            "json" => LogFormat::Json,
+            "pretty" => LogFormat::Pretty,
+            other => bail!("LOG_FORMAT: expected `json` or `pretty`, got `{other}`"),
+        };
+        let settings = Settings {
+            database_url: Secret::new(env.required("DATABASE_URL")?),
+            database_max_connections: env.parse_or("DATABASE_MAX_CONNECTIONS", 20)?,
+            database_acquire_timeout: env.millis_or("DATABASE_ACQUIRE_TIMEOUT_MS", 800)?,
+            redis_url: Secret::new(env.string_or("REDIS_URL", "redis://127.0.0.1:6379")?),
+            redis_prefix,
+            api_addr: env.parse_or("API_ADDR", SocketAddr::from(([127, 0, 0, 1], 8080)))?,
+            worker_metrics_addr: env.parse_or(
+                "WORKER_METRICS_ADDR",
+                SocketAddr::from(([127, 0, 0, 1], 9091)),
+            )?,
+            jwt_secret: Secret::new(jwt_secret),
+            log_format,
+            otlp_endpoint: env.optional("OTEL_EXPORTER_OTLP_ENDPOINT"),
+            ai: AiSettings {
+                provider,
+                base_url: env.string_or("AI_BASE_URL", "https://openrouter.ai/api/v1")?,
+                api_key,
+                model: env.string_or("AI_MODEL", "openai/gpt-4o-mini")?,
+                timeout: env.millis_or("AI_TIMEOUT_MS", 30_000)?,
+                max_retries: env.parse_or("AI_MAX_RETRIES", 2)?,
+                retry_base: env.millis_or("AI_RETRY_BASE_MS", 250)?,
+                price_input_per_mtok: env.parse_or("AI_PRICE_INPUT_PER_MTOK", 0.0)?,
+                price_output_per_mtok: env.parse_or("AI_PRICE_OUTPUT_PER_MTOK", 0.0)?,
+                offline_latency: env.millis_or("AI_OFFLINE_LATENCY_MS", 0)?,
+            },
+            jobs: JobSettings {
+                heartbeat: env.millis_or("JOB_HEARTBEAT_MS", 5_000)?,
+                stale_after: env.millis_or("JOB_STALE_MS", 30_000)?,
+                requeue_after: env.millis_or("JOB_REQUEUE_MS", 30_000)?,
+                reconcile_every: env.millis_or("RECONCILE_INTERVAL_MS", 5_000)?,
+                backoff_base: env.millis_or("JOB_BACKOFF_BASE_MS", 1_000)?,
+                backoff_max: env.millis_or("JOB_BACKOFF_MAX_MS", 60_000)?,
+                concurrency: env.parse_or("WORKER_CONCURRENCY", 32)?,
+                idle_poll: env.millis_or("WORKER_IDLE_POLL_MS", 1_000)?,
+            },
+            rate_limits: RateLimitSettings {
+                generation_limit: env.parse_or("GENERATION_RATE_LIMIT", 5)?,
+                generation_window: Duration::from_secs(
+                    env.parse_or("GENERATION_RATE_WINDOW_SECS", 300)?,
+                ),
+            },
+            max_body_bytes: env.parse_or("MAX_BODY_BYTES", 256 * 1024)?,
+            calendar_service_enabled: env.parse_or("CALENDAR_SERVICE_ENABLED", true)?,
+            publish_service_enabled: env.parse_or("PUBLISH_SERVICE_ENABLED", false)?,
+            smtp_url: env.optional("SMTP_URL").map(Secret::new),
+            email_from: env.string_or("EMAIL_FROM", "Almanac <almanac@localhost>")?,
+        };
+        if settings.jobs.stale_after <= settings.jobs.heartbeat {
+            bail!("JOB_STALE_MS: must be greater than JOB_HEARTBEAT_MS");
+        }
+        if settings.jobs.concurrency == 0 {
+            bail!("WORKER_CONCURRENCY: must be at least 1");
+        }
+        Ok(settings)
+    }
+
+    /// The apalis queue name of a job kind, namespaced by `REDIS_PREFIX` (no `:` inside).
+    pub fn queue_name(&self, kind: crate::jobs::JobKind) -> String {
+        format!("{}.{}", self.redis_prefix, kind.as_str())
+    }
+
+    /// A Redis key in this deployment's namespace.
+    pub fn redis_key(&self, parts: &[&str]) -> String {
+        let mut key = self.redis_prefix.clone();
+        for part in parts {
+            key.push(':');
+            key.push_str(part);
+        }
+        key
+    }
+}
+
+struct Env<'a>(&'a dyn Fn(&str) -> Option<String>);
+
+impl Env<'_> {
+    fn optional(&self, key: &str) -> Option<String> {
+        (self.0)(key).filter(|v| !v.trim().is_empty())
+    }
+
+    fn required(&self, key: &str) -> anyhow::Result<String> {
+        self.optional(key)
+            .with_context(|| format!("{key}: required but not set"))
+    }
+
+    fn string_or(&self, key: &str, default: &str) -> anyhow::Result<String> {
+        Ok(self.optional(key).unwrap_or_else(|| default.to_owned()))
+    }
+
+    fn parse_or<T>(&self, key: &str, default: T) -> anyhow::Result<T>
+    where
+        T: FromStr,
+        T::Err: fmt::Display,
+    {
+        match self.optional(key) {
+            None => Ok(default),
+            Some(raw) => raw
+                .trim()
+                .parse()
+                .map_err(|e| anyhow::anyhow!("{key}: cannot parse `{raw}`: {e}")),
+        }
+    }
+
+    fn millis_or(&self, key: &str, default_ms: u64) -> anyhow::Result<Duration> {
+        self.parse_or(key, default_ms).map(Duration::from_millis)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn settings(pairs: &[(&str, &str)]) -> anyhow::Result<Settings> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Settings::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_apply_when_only_the_database_is_given() {
+        let s = settings(&[("DATABASE_URL", "postgres://x/y")]).unwrap();
+        assert_eq!(s.api_addr.to_string(), "127.0.0.1:8080");
+        assert_eq!(s.ai.provider, AiProviderKind::Offline);
+        assert_eq!(s.rate_limits.generation_limit, 5);
+        assert_eq!(s.ai.timeout, Duration::from_secs(30));
+    }
+
+    #[test]
+    fn errors_name_the_variable_in_one_line() {
+        let err = settings(&[]).unwrap_err().to_string();
+        assert_eq!(err, "DATABASE_URL: required but not set");
+        let err = settings(&[("DATABASE_URL", "x"), ("API_ADDR", "nope")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("API_ADDR: cannot parse `nope`"), "{err}");
+        assert!(!err.contains('\n'));
+        let err = settings(&[("DATABASE_URL", "x"), ("AI_PROVIDER", "openai")])
+            .unwrap_err()
+            .to_string();
+        assert_eq!(err, "AI_API_KEY: required when AI_PROVIDER=openai");
+        let err = settings(&[("DATABASE_URL", "x"), ("REDIS_PREFIX", "a:b")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("REDIS_PREFIX:"), "{err}");
+    }
+
+    #[test]
+    fn secrets_are_not_printed() {
+        let s = settings(&[("DATABASE_URL", "postgres://user:hunter2@h/d")]).unwrap();
+        let printed = format!("{s:?}");
+        assert!(!printed.contains("hunter2"));
+        assert!(!printed.contains(DEV_JWT_SECRET));
+    }
+}

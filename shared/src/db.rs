@@ -1,0 +1,64 @@
+//! Postgres access: the pool, migrations, and the per-request transaction that runs as the
+//! application role with the caller's id, so row-level security applies.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use sqlx::{
+    PgPool, Postgres, Transaction,
+    postgres::{PgConnectOptions, PgPoolOptions},
+};
+use uuid::Uuid;
+
+use crate::config::Settings;
+
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
+
+/// The role user requests run as: no BYPASSRLS, so policies always apply.
+pub const APP_ROLE: &str = "almanac_app";
+
+/// Builds the pool lazily: the process starts (and answers 503) while Postgres is down.
+pub fn pool(settings: &Settings) -> anyhow::Result<PgPool> {
+    let options: PgConnectOptions = settings
+        .database_url
+        .expose()
+        .parse()
+        .context("parsing DATABASE_URL")?;
+    let options = options.application_name("almanac");
+    Ok(PgPoolOptions::new()
+        .max_connections(settings.database_max_connections)
+        .min_connections(0)
+        .acquire_timeout(settings.database_acquire_timeout)
+        .idle_timeout(Some(Duration::from_secs(300)))
+        .connect_lazy_with(options))
+}
+
+pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
+    MIGRATOR.run(pool).await.context("running migrations")
+}
+
+/// Begins a transaction that acts as `user_id` under row-level security: it switches to
+/// the application role and sets `request.jwt.claim.sub`, which the policies read (as
+/// Supabase's `auth.uid()` does). Both settings end with the transaction.
+pub async fn user_tx(pool: &PgPool, user_id: Uuid) -> sqlx::Result<Transaction<'static, Postgres>> {
+    let mut tx = pool.begin().await?;
+    sqlx::query(
+        "select set_config('role', $1, true), set_config('request.jwt.claim.sub', $2, true)",
+    )
+    .bind(APP_ROLE)
+    .bind(user_id.to_string())
+    .execute(&mut *tx)
+    .await?;
+    Ok(tx)
+}
+
+/// True when the error means the database could not be reached (as opposed to a bad query).
+pub fn is_unavailable(error: &sqlx::Error) -> bool {
+    matches!(
+        error,
+        sqlx::Error::PoolTimedOut
+            | sqlx::Error::Io(_)
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Tls(_)
+    ) || matches!(error, sqlx::Error::Database(e) if e.code().is_some_and(|c| c.starts_with("57P") || c.starts_with("08")))
+}

@@ -1,0 +1,3 @@
+//! Pure domain rules: parsing and validation, no I/O.
+
+pub mod generation;

@@ -1,0 +1,14 @@
+//! Almanac's shared library: domain types and pure rules, database access, the job ledger
+//! and its Redis transport, the AI client, configuration and telemetry.
+
+pub mod ai;
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod jobs;
+pub mod queue;
+pub mod shutdown;
+pub mod telemetry;
+
+pub use config::Settings;

@@ -1,0 +1,197 @@
+//! The Redis transport (apalis-redis): one queue per job kind, carrying only job ids.
+//!
+//! apalis-redis polls an idle worker only on its heartbeat, so after every push the
+//! producer also publishes the queue's name on one wake channel. Each worker process
+//! holds one pub/sub connection to it and turns notifications into wake-ups of the
+//! matching apalis worker (see `wake_stream`), so pickup takes milliseconds without a
+//! busy loop. A slow fallback interval covers lost notifications and promotes delayed
+//! retries.
+
+use std::{collections::HashMap, sync::Arc, time::Duration};
+
+use anyhow::Context;
+use apalis::prelude::{TaskBuilder, TaskSink};
+use apalis_redis::{Config as RedisQueueConfig, ConnectionManager, RedisStorage};
+use futures::StreamExt;
+use tokio::sync::broadcast;
+use tokio_stream::wrappers::{BroadcastStream, IntervalStream};
+use uuid::Uuid;
+
+use crate::{
+    config::Settings,
+    jobs::{JobKind, JobMessage},
+};
+
+pub type Storage = RedisStorage<JobMessage, ConnectionManager>;
+
+/// Opens a Redis connection manager that reconnects by itself.
+pub async fn connect(settings: &Settings) -> anyhow::Result<ConnectionManager> {
+    let client = redis::Client::open(settings.redis_url.expose()).context("parsing REDIS_URL")?;
+    let config = redis::aio::ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(Duration::from_millis(800)))
+        .set_response_timeout(Some(Duration::from_secs(5)))
+        .set_number_of_retries(1);
+    redis::aio::ConnectionManager::new_with_config(client, config)
+        .await
+        .context("connecting to Redis")
+}
+
+/// The apalis configuration of one queue. apalis retries are turned off (max attempts 1):
+/// the job ledger decides retries.
+pub fn queue_config(settings: &Settings, kind: JobKind) -> RedisQueueConfig {
+    RedisQueueConfig::default()
+        .queue(settings.queue_name(kind))
+        .heartbeat_interval(settings.jobs.heartbeat)
+        .batch_size(settings.jobs.concurrency.max(1))
+}
+
+/// Pushes job ids onto their queues and wakes the workers.
+#[derive(Clone)]
+pub struct JobQueue {
+    storages: Arc<HashMap<JobKind, Storage>>,
+    conn: ConnectionManager,
+    wake_channel: String,
+}
+
+impl JobQueue {
+    pub fn new(settings: &Settings, conn: ConnectionManager) -> Self {
+        let storages = JobKind::ALL
+            .into_iter()
+            .map(|kind| {
+                let storage =
+                    RedisStorage::new(conn.clone()).with_config(queue_config(settings, kind));
+                (kind, storage)
+            })
+            .collect();
+        Self {
+            storages: Arc::new(storages),
+            conn,
+            wake_channel: wake_channel(settings),
+        }
+    }
+
+    /// Pushes one job id, due now or after `delay`.
+    pub async fn push(
+        &self,
+        kind: JobKind,
+        job_id: Uuid,
+        delay: Option<Duration>,
+    ) -> anyhow::Result<()> {
+        let mut storage = self.storages[&kind].clone();
+        let mut task = TaskBuilder::new(JobMessage { job_id }).max_attempts(1);
+        if let Some(delay) = delay {
+            task = task.run_after(delay);
+        }
+        storage
+            .push_task(task.build())
+            .await
+            .map_err(|e| anyhow::anyhow!("pushing job {job_id} onto the {kind} queue: {e}"))?;
+        if delay.is_none() {
+            self.wake(kind).await?;
+        }
+        Ok(())
+    }
+
+    /// Tells every worker process that `kind` has work.
+    pub async fn wake(&self, kind: JobKind) -> anyhow::Result<()> {
+        let mut conn = self.conn.clone();
+        redis::cmd("PUBLISH")
+            .arg(&self.wake_channel)
+            .arg(kind.as_str())
+            .query_async::<i64>(&mut conn)
+            .await
+            .context("publishing a queue wake-up")?;
+        Ok(())
+    }
+}
+
+pub fn wake_channel(settings: &Settings) -> String {
+    settings.redis_key(&["wake"])
+}
+
+/// Fans the wake channel out to the worker's queues: one pub/sub connection per process.
+#[derive(Clone)]
+pub struct Wakers {
+    senders: Arc<HashMap<JobKind, broadcast::Sender<()>>>,
+}
+
+impl Default for Wakers {
+    fn default() -> Self {
+        let senders = JobKind::ALL
+            .into_iter()
+            .map(|k| (k, broadcast::channel(16).0))
+            .collect();
+        Self {
+            senders: Arc::new(senders),
+        }
+    }
+}
+
+impl Wakers {
+    /// Subscribes to the wake channel and forwards notifications until `shutdown`.
+    /// Reconnects with a short pause when Redis goes away.
+    pub async fn run(self, settings: Settings, shutdown: tokio_util::sync::CancellationToken) {
+        let channel = wake_channel(&settings);
+        while !shutdown.is_cancelled() {
+            match self.listen(&settings, &channel, &shutdown).await {
+                Ok(()) => return,
+                Err(error) => {
+                    tracing::warn!(error = %format!("{error:#}"), "queue wake-up subscription lost; retrying");
+                    // Wake everyone so nothing waits for the fallback interval meanwhile.
+                    self.wake_all();
+                    tokio::select! {
+                        _ = shutdown.cancelled() => return,
+                        _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+                    }
+                }
+            }
+        }
+    }
+
+    async fn listen(
+        &self,
+        settings: &Settings,
+        channel: &str,
+        shutdown: &tokio_util::sync::CancellationToken,
+    ) -> anyhow::Result<()> {
+        let client = redis::Client::open(settings.redis_url.expose())?;
+        let mut pubsub = client.get_async_pubsub().await?;
+        pubsub.subscribe(channel).await?;
+        // Anything pushed while we were not listening is picked up now.
+        self.wake_all();
+        let mut messages = pubsub.on_message();
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => return Ok(()),
+                msg = messages.next() => {
+                    let msg = msg.context("wake-up subscription closed")?;
+                    let payload: String = msg.get_payload().unwrap_or_default();
+                    if let Ok(kind) = payload.parse::<JobKind>()
+                        && let Some(tx) = self.senders.get(&kind)
+                    {
+                        let _ = tx.send(());
+                    }
+                }
+            }
+        }
+    }
+
+    fn wake_all(&self) {
+        for tx in self.senders.values() {
+            let _ = tx.send(());
+        }
+    }
+
+    /// The wake-up stream of one queue: notifications, plus a fallback tick.
+    pub fn stream(
+        &self,
+        kind: JobKind,
+        fallback: Duration,
+    ) -> impl futures::Stream<Item = ()> + Unpin + Send + 'static {
+        let notified = BroadcastStream::new(self.senders[&kind].subscribe()).map(|_| ());
+        let mut interval = tokio::time::interval(fallback);
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let ticks = IntervalStream::new(interval).map(|_| ());
+        futures::stream::select(notified, ticks)
+    }
+}

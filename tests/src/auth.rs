@@ -1,0 +1,269 @@
+//! Authentication, validation, rate limits and idempotency on `POST /api/ai/generations`.
+
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::helpers::{JWT_SECRET, TestOptions, source_text, spawn_app, spawn_app_with};
+
+fn sign(claims: &Value, secret: &str) -> String {
+    jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        claims,
+        &EncodingKey::from_secret(secret.as_bytes()),
+    )
+    .unwrap()
+}
+
+fn claims(user: Uuid, exp_offset: i64, aud: &str) -> Value {
+    let now = chrono::Utc::now().timestamp();
+    json!({ "sub": user, "exp": now + exp_offset, "iat": now, "aud": aud, "role": "authenticated" })
+}
+
+#[tokio::test]
+async fn bad_tokens_get_401_in_the_error_envelope() {
+    let app = spawn_app().await;
+    let user = Uuid::new_v4();
+    let body = json!({ "source_text": source_text(1500) });
+    let unsigned = format!(
+        "{}.{}.",
+        URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#),
+        URL_SAFE_NO_PAD.encode(claims(user, 3600, "authenticated").to_string())
+    );
+    let cases: Vec<(&str, Option<String>)> = vec![
+        ("no token", None),
+        ("malformed", Some("not-a-jwt".into())),
+        (
+            "expired",
+            Some(sign(&claims(user, -3600, "authenticated"), JWT_SECRET)),
+        ),
+        (
+            "wrong key",
+            Some(sign(
+                &claims(user, 3600, "authenticated"),
+                "another-secret-another-secret-another",
+            )),
+        ),
+        ("alg none", Some(unsigned)),
+        (
+            "wrong audience",
+            Some(sign(&claims(user, 3600, "anon"), JWT_SECRET)),
+        ),
+    ];
+    for (case, token) in cases {
+        let mut request = app.client.post(app.url("/api/ai/generations")).json(&body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), 401, "{case}");
+        let envelope: Value = response.json().await.unwrap();
+        assert_eq!(envelope["data"], Value::Null, "{case}");
+        assert_eq!(envelope["error"]["code"], "UNAUTHORIZED", "{case}");
+        assert!(
+            envelope["meta"]["requestId"]
+                .as_str()
+                .is_some_and(|id| !id.is_empty()),
+            "{case}"
+        );
+    }
+    let count: i64 = sqlx::query_scalar("select count(*) from ai_generations")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(count, 0);
+}
+
+#[tokio::test]
+async fn invalid_bodies_get_400_and_nothing_is_stored() {
+    let app = spawn_app_with(TestOptions {
+        worker: false,
+        ..Default::default()
+    })
+    .await;
+    let user = Uuid::new_v4();
+    for chars in [999, 10_001] {
+        let response = app
+            .post_generation(user, &json!({ "source_text": source_text(chars) }))
+            .await;
+        assert_eq!(response.status(), 400, "{chars} characters");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "VALIDATION_FAILED");
+        assert_eq!(body["error"]["details"]["field"], "source_text");
+    }
+    // Whitespace does not count.
+    let padded = format!("{}{}", " ".repeat(500), source_text(999));
+    assert_eq!(
+        app.post_generation(user, &json!({ "source_text": padded }))
+            .await
+            .status(),
+        400
+    );
+    for (case, body) in [
+        ("missing field", json!({})),
+        ("wrong type", json!({ "source_text": 12 })),
+        (
+            "bad model",
+            json!({ "source_text": source_text(1500), "model": "no spaces allowed" }),
+        ),
+        (
+            "unknown prompt",
+            json!({ "source_text": source_text(1500), "prompt_version": "v999" }),
+        ),
+    ] {
+        assert_eq!(
+            app.post_generation(user, &body).await.status(),
+            400,
+            "{case}"
+        );
+    }
+    let post_raw = |bytes: Vec<u8>, content_type: &'static str| {
+        app.client
+            .post(app.url("/api/ai/generations"))
+            .bearer_auth(app.token(user))
+            .header("content-type", content_type)
+            .body(bytes)
+            .send()
+    };
+    let response = post_raw(b"{not json".to_vec(), "application/json")
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    let envelope: Value = response.json().await.unwrap();
+    assert_eq!(envelope["error"]["code"], "VALIDATION_FAILED");
+    let mut latin1 = b"{\"source_text\": \"".to_vec();
+    latin1.extend(std::iter::repeat_n(0xE9u8, 1200));
+    latin1.extend(b"\"}");
+    assert_eq!(
+        post_raw(latin1, "application/json").await.unwrap().status(),
+        400,
+        "not UTF-8"
+    );
+    assert_eq!(
+        post_raw(b"source_text=x".to_vec(), "text/plain")
+            .await
+            .unwrap()
+            .status(),
+        415
+    );
+    let huge = json!({ "source_text": "x".repeat(300 * 1024) })
+        .to_string()
+        .into_bytes();
+    assert_eq!(
+        post_raw(huge, "application/json").await.unwrap().status(),
+        413
+    );
+
+    let count: i64 = sqlx::query_scalar("select count(*) from ai_generations")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(count, 0);
+}
+
+#[tokio::test]
+async fn the_sixth_request_in_the_window_is_limited_across_replicas() {
+    let app = spawn_app_with(TestOptions {
+        worker: false,
+        ..Default::default()
+    })
+    .await;
+    // A second API replica sharing the same Redis and database.
+    let replica = almanac_api::Application::build(app.settings.clone())
+        .await
+        .unwrap();
+    let replica_url = format!("http://127.0.0.1:{}/api/ai/generations", replica.port());
+    tokio::spawn(replica.run_until_stopped(std::future::pending()));
+
+    let user = Uuid::new_v4();
+    for _ in 0..5 {
+        app.submit(user).await;
+    }
+    let body = json!({ "source_text": source_text(1500) });
+    for url in [app.url("/api/ai/generations"), replica_url] {
+        let response = app
+            .client
+            .post(url)
+            .bearer_auth(app.token(user))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 429);
+        let retry_after: u64 = response.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(
+            (1..=300).contains(&retry_after),
+            "Retry-After {retry_after}"
+        );
+        let envelope: Value = response.json().await.unwrap();
+        assert_eq!(envelope["error"]["code"], "RATE_LIMITED");
+    }
+    // Another user has a window of their own.
+    app.submit(Uuid::new_v4()).await;
+    let count: i64 = sqlx::query_scalar("select count(*) from ai_generations where user_id = $1")
+        .bind(user)
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(count, 5);
+}
+
+#[tokio::test]
+async fn idempotency_keys_replay_the_first_response() {
+    let app = spawn_app_with(TestOptions {
+        worker: false,
+        ..Default::default()
+    })
+    .await;
+    let user = Uuid::new_v4();
+    let body = json!({ "source_text": source_text(1500) });
+    let post = |body: Value, key: &'static str| {
+        app.client
+            .post(app.url("/api/ai/generations"))
+            .bearer_auth(app.token(user))
+            .header("Idempotency-Key", key)
+            .json(&body)
+            .send()
+    };
+    let first = post(body.clone(), "key-1").await.unwrap();
+    assert_eq!(first.status(), 202);
+    let first: Value = first.json().await.unwrap();
+    let again = post(body.clone(), "key-1").await.unwrap();
+    assert_eq!(again.status(), 202);
+    assert_eq!(again.json::<Value>().await.unwrap(), first);
+
+    let other = post(json!({ "source_text": source_text(2000) }), "key-1")
+        .await
+        .unwrap();
+    assert_eq!(other.status(), 422);
+    assert_eq!(
+        other.json::<Value>().await.unwrap()["error"]["code"],
+        "IDEMPOTENCY_KEY_REUSED"
+    );
+
+    let count: i64 = sqlx::query_scalar("select count(*) from ai_generations")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(count, 1, "a replay creates nothing");
+    // Another user's identical key is independent.
+    let stranger = app
+        .client
+        .post(app.url("/api/ai/generations"))
+        .bearer_auth(app.token(Uuid::new_v4()))
+        .header("Idempotency-Key", "key-1")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stranger.status(), 202);
+    assert_ne!(
+        stranger.json::<Value>().await.unwrap()["generation_id"],
+        first["generation_id"]
+    );
+}

@@ -1,0 +1,414 @@
+//! `spawn_app()` and its `TestApp`: a fresh database and Redis prefix, the real API and
+//! (optionally) the real worker in-process, typed request helpers, and polling with a
+//! deadline instead of sleeps.
+
+pub mod chaos;
+pub mod fake_ai;
+
+use std::{
+    collections::HashMap,
+    future::Future,
+    sync::Once,
+    time::{Duration, Instant},
+};
+
+use almanac_shared::{Settings, auth::JwtKeys, db};
+use serde_json::{Value, json};
+use sqlx::{Connection, PgConnection, PgPool, postgres::PgConnectOptions};
+use tokio::task::JoinHandle;
+use uuid::Uuid;
+
+pub use fake_ai::{Behaviour, FakeAi};
+
+pub const JWT_SECRET: &str = "test-secret-test-secret-test-secret-0123";
+
+/// The server the tests create their databases on.
+pub fn admin_url() -> String {
+    std::env::var("DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://root@127.0.0.1:5432/postgres".into())
+}
+
+pub fn redis_url() -> String {
+    std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
+fn init_logs() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        // Spans and trace propagation always; log output only with TEST_LOG.
+        let format =
+            std::env::var_os("TEST_LOG").map(|_| almanac_shared::config::LogFormat::Pretty);
+        let guard = almanac_shared::telemetry::init("almanac-tests", format, None)
+            .expect("telemetry initialises");
+        // The guard lives as long as the test process.
+        std::mem::forget(guard);
+    });
+}
+
+/// A study text of exactly `chars` characters, none of them trimmable.
+pub fn source_text(chars: usize) -> String {
+    let base = "Photosynthesis turns light into chemical energy in plants. Chlorophyll absorbs mostly blue and red light. \
+The Calvin cycle fixes carbon dioxide into sugars. Stomata let gases in and out of the leaf. ";
+    let mut text: String = base
+        .repeat(chars / base.len() + 1)
+        .chars()
+        .take(chars.saturating_sub(1))
+        .collect();
+    text.push('.');
+    text
+}
+
+/// Polls `check` until it returns `Some`, failing the test after `timeout`.
+pub async fn eventually<T, F, Fut>(timeout: Duration, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + timeout;
+    let mut pause = Duration::from_millis(5);
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_millis(100));
+    }
+}
+
+pub struct TestOptions {
+    pub worker: bool,
+    pub fake_ai: Option<FakeAi>,
+    pub env: Vec<(&'static str, String)>,
+    /// Route the app's (not the test's) database connections through a chaos proxy.
+    pub db_proxy: bool,
+}
+
+impl Default for TestOptions {
+    fn default() -> Self {
+        Self {
+            worker: true,
+            fake_ai: None,
+            env: Vec::new(),
+            db_proxy: false,
+        }
+    }
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    /// The owner (service-role) pool of the test database.
+    pub db: PgPool,
+    pub db_name: String,
+    pub settings: Settings,
+    pub redis: redis::aio::ConnectionManager,
+    pub db_proxy: Option<chaos::ChaosProxy>,
+    api: JoinHandle<()>,
+    pub workers: Vec<JoinHandle<()>>,
+    keys: JwtKeys,
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(TestOptions::default()).await
+}
+
+pub async fn spawn_app_with(options: TestOptions) -> TestApp {
+    init_logs();
+    let db_name = format!("almanac_test_{}", Uuid::new_v4().simple());
+    let admin: PgConnectOptions = admin_url().parse().expect("DATABASE_URL parses");
+    let mut conn = PgConnection::connect_with(&admin.clone().database("postgres"))
+        .await
+        .expect("the test Postgres server answers (see `make test`)");
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "create database \"{db_name}\""
+    )))
+    .execute(&mut conn)
+    .await
+    .expect("create the test database");
+    conn.close().await.ok();
+    let db_options = admin.database(&db_name);
+    let db = PgPool::connect_with(db_options.clone())
+        .await
+        .expect("connect to the test database");
+    db::migrate(&db).await.expect("migrations apply");
+
+    let proxy = if options.db_proxy {
+        let admin: PgConnectOptions = admin_url().parse().unwrap();
+        Some(chaos::ChaosProxy::start(format!("{}:{}", admin.get_host(), admin.get_port())).await)
+    } else {
+        None
+    };
+    let database_url = match &proxy {
+        Some(proxy) => {
+            let admin: PgConnectOptions = admin_url().parse().unwrap();
+            format!(
+                "postgres://{}@127.0.0.1:{}/{db_name}",
+                admin.get_username(),
+                proxy.port
+            )
+        }
+        None => test_db_url(&db_name),
+    };
+    let mut env: HashMap<&str, String> = HashMap::from([
+        ("DATABASE_URL", database_url),
+        ("REDIS_URL", redis_url()),
+        (
+            "REDIS_PREFIX",
+            format!("t{}", &Uuid::new_v4().simple().to_string()[..12]),
+        ),
+        ("API_ADDR", "127.0.0.1:0".into()),
+        ("WORKER_METRICS_ADDR", "127.0.0.1:0".into()),
+        ("JWT_SECRET", JWT_SECRET.into()),
+        ("JOB_HEARTBEAT_MS", "100".into()),
+        ("JOB_STALE_MS", "600".into()),
+        ("JOB_REQUEUE_MS", "500".into()),
+        ("RECONCILE_INTERVAL_MS", "100".into()),
+        ("JOB_BACKOFF_BASE_MS", "20".into()),
+        ("JOB_BACKOFF_MAX_MS", "100".into()),
+        ("AI_RETRY_BASE_MS", "5".into()),
+        ("AI_TIMEOUT_MS", "2000".into()),
+        ("WORKER_CONCURRENCY", "8".into()),
+        ("DATABASE_MAX_CONNECTIONS", "10".into()),
+    ]);
+    if let Some(fake) = &options.fake_ai {
+        env.insert("AI_PROVIDER", "openai".into());
+        env.insert("AI_BASE_URL", fake.base_url());
+        env.insert("AI_API_KEY", "test-key".into());
+    }
+    for (key, value) in &options.env {
+        env.insert(key, value.clone());
+    }
+    let settings = Settings::from_lookup(|k| env.get(k).cloned()).expect("test settings are valid");
+
+    let api = almanac_api::Application::build(settings.clone())
+        .await
+        .expect("API builds");
+    let address = format!("http://127.0.0.1:{}", api.port());
+    let api = tokio::spawn(async move {
+        api.run_until_stopped(std::future::pending())
+            .await
+            .expect("API runs");
+    });
+    let redis = almanac_shared::queue::connect(&settings)
+        .await
+        .expect("Redis answers");
+    let mut app = TestApp {
+        address,
+        client: reqwest::Client::new(),
+        db,
+        db_name,
+        keys: JwtKeys::new(JWT_SECRET),
+        settings,
+        redis,
+        db_proxy: proxy,
+        api,
+        workers: Vec::new(),
+    };
+    if options.worker {
+        app.start_worker().await;
+    }
+    app
+}
+
+fn test_db_url(db_name: &str) -> String {
+    let admin = admin_url();
+    let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
+    format!("{base}/{db_name}")
+}
+
+impl TestApp {
+    /// Starts one more worker process-equivalent (its own name, pool and connections).
+    pub async fn start_worker(&mut self) -> usize {
+        let worker = almanac_worker::Application::build(self.settings.clone())
+            .await
+            .expect("worker builds");
+        self.workers.push(tokio::spawn(async move {
+            worker
+                .run_until_stopped(std::future::pending())
+                .await
+                .expect("worker runs");
+        }));
+        self.workers.len() - 1
+    }
+
+    /// Kills a worker without letting it finish anything, as a crash would.
+    pub fn kill_worker(&mut self, index: usize) {
+        self.workers[index].abort();
+    }
+
+    pub fn token(&self, user: Uuid) -> String {
+        self.keys.mint(user, 3600)
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    pub async fn post_generation(&self, user: Uuid, body: &Value) -> reqwest::Response {
+        self.client
+            .post(self.url("/api/ai/generations"))
+            .bearer_auth(self.token(user))
+            .json(body)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    /// Submits a valid generation and returns its id (asserting 202).
+    pub async fn submit(&self, user: Uuid) -> Uuid {
+        let response = self
+            .post_generation(user, &json!({ "source_text": source_text(1500) }))
+            .await;
+        assert_eq!(
+            response.status(),
+            202,
+            "{}",
+            response.text().await.unwrap_or_default()
+        );
+        let body: Value = response.json().await.unwrap();
+        body["generation_id"].as_str().unwrap().parse().unwrap()
+    }
+
+    pub async fn get_json(&self, user: Uuid, path: &str) -> (u16, Value) {
+        let response = self
+            .client
+            .get(self.url(path))
+            .bearer_auth(self.token(user))
+            .send()
+            .await
+            .expect("request sent");
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn send_json(
+        &self,
+        method: reqwest::Method,
+        user: Uuid,
+        path: &str,
+        body: &Value,
+    ) -> (u16, Value) {
+        let response = self
+            .client
+            .request(method, self.url(path))
+            .bearer_auth(self.token(user))
+            .json(body)
+            .send()
+            .await
+            .expect("request sent");
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn generation(&self, user: Uuid, id: Uuid) -> Value {
+        let (status, body) = self
+            .get_json(user, &format!("/api/ai/generations/{id}"))
+            .await;
+        assert_eq!(status, 200, "{body}");
+        body
+    }
+
+    /// Waits for a generation to reach a final status and returns it.
+    pub async fn wait_finished(&self, user: Uuid, id: Uuid) -> Value {
+        eventually(
+            Duration::from_secs(20),
+            "the generation to finish",
+            || async {
+                let g = self.generation(user, id).await;
+                matches!(g["status"].as_str(), Some("succeeded" | "failed")).then_some(g)
+            },
+        )
+        .await
+    }
+
+    pub async fn suggestions(&self, user: Uuid, generation: Uuid) -> Vec<Value> {
+        let (status, body) = self
+            .get_json(
+                user,
+                &format!("/api/ai/generations/{generation}/suggestions"),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        body["items"].as_array().unwrap().clone()
+    }
+
+    /// The ledger row of a generation's job.
+    pub async fn job_of(&self, generation: Uuid) -> (String, i32, Option<Value>) {
+        let row: (String, i32, Option<sqlx::types::Json<Value>>) = sqlx::query_as(
+            "select j.status, j.attempts, j.error from jobs j
+             join ai_generations g on g.job_id = j.id where g.id = $1",
+        )
+        .bind(generation)
+        .fetch_one(&self.db)
+        .await
+        .unwrap();
+        (row.0, row.1, row.2.map(|j| j.0))
+    }
+
+    /// Deletes every Redis key of this app's prefix, as a Redis restart without persistence would.
+    pub async fn flush_redis(&self) {
+        let mut conn = self.redis.clone();
+        let pattern = format!("{}*", self.settings.redis_prefix);
+        let keys: Vec<String> = redis::cmd("KEYS")
+            .arg(&pattern)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        if !keys.is_empty() {
+            redis::cmd("DEL")
+                .arg(&keys)
+                .query_async::<i64>(&mut conn)
+                .await
+                .unwrap();
+        }
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.api.abort();
+        for worker in &self.workers {
+            worker.abort();
+        }
+        let db_name = self.db_name.clone();
+        let prefix = self.settings.redis_prefix.clone();
+        // Async clean-up cannot run in Drop; a short-lived runtime on its own thread does it.
+        let cleanup = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                let admin: PgConnectOptions = admin_url().parse().unwrap();
+                if let Ok(mut conn) = PgConnection::connect_with(&admin.database("postgres")).await
+                {
+                    let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                        "drop database if exists \"{db_name}\" with (force)"
+                    )))
+                    .execute(&mut conn)
+                    .await;
+                }
+                if let Ok(client) = redis::Client::open(redis_url())
+                    && let Ok(mut conn) = client.get_multiplexed_async_connection().await
+                {
+                    let keys: Vec<String> = redis::cmd("KEYS")
+                        .arg(format!("{prefix}*"))
+                        .query_async(&mut conn)
+                        .await
+                        .unwrap_or_default();
+                    if !keys.is_empty() {
+                        let _ = redis::cmd("DEL")
+                            .arg(&keys)
+                            .query_async::<i64>(&mut conn)
+                            .await;
+                    }
+                }
+            });
+        });
+        let _ = cleanup.join();
+    }
+}

@@ -1,0 +1,25 @@
+//! Almanac's end-to-end tests: the real API and worker, in-process on port 0, against the
+//! real Postgres and Redis, with a fresh database and Redis prefix per test. Outside HTTP
+//! services are local fakes. Set `TEST_LOG=1` to see the services' logs.
+
+#[cfg(test)]
+mod helpers;
+
+#[cfg(test)]
+mod api_contract;
+#[cfg(test)]
+mod auth;
+#[cfg(test)]
+mod generations;
+#[cfg(test)]
+mod isolation;
+#[cfg(test)]
+mod operations;
+#[cfg(test)]
+mod reliability;
+#[cfg(test)]
+mod review;
+
+fn main() {
+    println!("run the end-to-end suite with `make test` (cargo test -p almanac-tests)");
+}

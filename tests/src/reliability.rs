@@ -1,0 +1,178 @@
+//! Failure on purpose: provider errors and timeouts, a worker killed mid-job, Redis
+//! flushed, Postgres unreachable.
+
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::helpers::{Behaviour, FakeAi, TestOptions, eventually, source_text, spawn_app_with};
+
+#[tokio::test]
+async fn provider_failing_twice_then_answering_succeeds_after_retries() {
+    let fake = FakeAi::start(
+        vec![Behaviour::Status(500), Behaviour::Status(500)],
+        Behaviour::Ok,
+    )
+    .await;
+    let app = spawn_app_with(TestOptions {
+        fake_ai: Some(fake.clone()),
+        ..Default::default()
+    })
+    .await;
+    let user = Uuid::new_v4();
+    let id = app.submit(user).await;
+    let generation = app.wait_finished(user, id).await;
+    assert_eq!(generation["status"], "succeeded", "{generation}");
+    assert_eq!(fake.calls(), 3, "two retries, then success");
+    assert_eq!(generation["ai_metadata"]["provider_attempts"], 3);
+    assert_eq!(app.suggestions(user, id).await.len(), 3);
+}
+
+#[tokio::test]
+async fn provider_always_failing_ends_failed_with_bounded_attempts() {
+    let fake = FakeAi::start(vec![], Behaviour::Status(500)).await;
+    let app = spawn_app_with(TestOptions {
+        fake_ai: Some(fake.clone()),
+        ..Default::default()
+    })
+    .await;
+    let user = Uuid::new_v4();
+    let id = app.submit(user).await;
+    let generation = app.wait_finished(user, id).await;
+    assert_eq!(generation["status"], "failed");
+    assert_eq!(generation["error"]["code"], "AI_PROVIDER_UNAVAILABLE");
+    assert_eq!(generation["error"]["provider_status"], 500);
+    assert!(
+        generation["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("HTTP 500")
+    );
+    let (status, attempts, error) = app.job_of(id).await;
+    assert_eq!(status, "failed");
+    assert_eq!(attempts, 3, "the generation kind gets 3 attempts");
+    assert_eq!(error.unwrap()["attempts"], 3);
+    // 3 job attempts x (1 call + 2 client retries), and not one more.
+    assert_eq!(fake.calls(), 9);
+    assert!(app.suggestions(user, id).await.is_empty());
+}
+
+#[tokio::test]
+async fn provider_slower_than_the_timeout_ends_failed() {
+    let fake = FakeAi::start(vec![], Behaviour::Delay(Duration::from_secs(5))).await;
+    let app = spawn_app_with(TestOptions {
+        fake_ai: Some(fake.clone()),
+        env: vec![
+            ("AI_TIMEOUT_MS", "150".into()),
+            ("AI_MAX_RETRIES", "1".into()),
+        ],
+        ..Default::default()
+    })
+    .await;
+    let user = Uuid::new_v4();
+    let id = app.submit(user).await;
+    let generation = app.wait_finished(user, id).await;
+    assert_eq!(generation["status"], "failed");
+    assert_eq!(generation["error"]["code"], "AI_PROVIDER_UNAVAILABLE");
+    assert!(
+        generation["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("no answer within 150 ms"),
+        "{generation}"
+    );
+    assert_eq!(app.job_of(id).await.1, 3);
+    assert_eq!(fake.calls(), 6);
+}
+
+#[tokio::test]
+async fn a_job_whose_worker_dies_is_picked_up_again_without_duplicates() {
+    let fake = FakeAi::start(vec![Behaviour::Hang], Behaviour::Ok).await;
+    let mut app = spawn_app_with(TestOptions {
+        fake_ai: Some(fake.clone()),
+        ..Default::default()
+    })
+    .await;
+    let user = Uuid::new_v4();
+    let id = app.submit(user).await;
+    // The first worker is inside the AI call when it dies.
+    eventually(
+        Duration::from_secs(10),
+        "the first attempt to reach the provider",
+        || async { (fake.calls() == 1).then_some(()) },
+    )
+    .await;
+    app.kill_worker(0);
+    assert_eq!(app.job_of(id).await.0, "running");
+    app.start_worker().await;
+    let generation = app.wait_finished(user, id).await;
+    assert_eq!(generation["status"], "succeeded", "{generation}");
+    let (_, attempts, _) = app.job_of(id).await;
+    assert_eq!(attempts, 2, "the second attempt finished the job");
+    assert_eq!(
+        app.suggestions(user, id).await.len(),
+        3,
+        "no duplicated suggestions"
+    );
+    let rows: i64 =
+        sqlx::query_scalar("select count(*) from ai_suggestions where generation_id = $1")
+            .bind(id)
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+    assert_eq!(rows, 3);
+}
+
+#[tokio::test]
+async fn jobs_survive_redis_losing_everything() {
+    let mut app = spawn_app_with(TestOptions {
+        worker: false,
+        ..Default::default()
+    })
+    .await;
+    let user = Uuid::new_v4();
+    // Submitted while no worker runs, then Redis forgets the queue.
+    let before = app.submit(user).await;
+    app.flush_redis().await;
+    app.start_worker().await;
+    assert_eq!(app.wait_finished(user, before).await["status"], "succeeded");
+    // The running worker's own registration is wiped too; later jobs still run.
+    app.flush_redis().await;
+    let after = app.submit(user).await;
+    assert_eq!(app.wait_finished(user, after).await["status"], "succeeded");
+}
+
+#[tokio::test]
+async fn postgres_unreachable_answers_503_quickly() {
+    let app = spawn_app_with(TestOptions {
+        worker: false,
+        db_proxy: true,
+        ..Default::default()
+    })
+    .await;
+    let user = Uuid::new_v4();
+    app.submit(user).await;
+    app.db_proxy.as_ref().unwrap().partition();
+
+    let started = Instant::now();
+    let response = app
+        .post_generation(user, &json!({ "source_text": source_text(1500) }))
+        .await;
+    let elapsed = started.elapsed();
+    assert_eq!(response.status(), 503);
+    assert_eq!(response.headers()["retry-after"], "5");
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "SERVICE_UNAVAILABLE");
+    assert!(body["meta"]["requestId"].is_string());
+    // The pool gives up after DATABASE_ACQUIRE_TIMEOUT_MS (800): the client is not left hanging.
+    assert!(
+        elapsed < Duration::from_millis(1500),
+        "answered after {elapsed:?}"
+    );
+
+    let (status, ready) = app.get_json(user, "/readyz").await;
+    assert_eq!(status, 503);
+    assert_eq!(ready["postgres"], false);
+    assert_eq!(ready["redis"], true);
+}

@@ -1,0 +1,184 @@
+//! Reviewing suggestions into cards, manual cards, and the Anki export.
+
+use reqwest::Method;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::helpers::spawn_app;
+
+#[tokio::test]
+async fn accepting_creates_one_card_and_rejecting_does_not() {
+    let app = spawn_app().await;
+    let user = Uuid::new_v4();
+    let generation = app.submit(user).await;
+    app.wait_finished(user, generation).await;
+    let suggestions = app.suggestions(user, generation).await;
+    let (first, second) = (
+        suggestions[0]["id"].as_str().unwrap(),
+        suggestions[1]["id"].as_str().unwrap(),
+    );
+
+    let edit =
+        json!({ "status": "accepted", "front": "  Edited front?  ", "back": "Edited back." });
+    let (status, accepted) = app
+        .send_json(
+            Method::PATCH,
+            user,
+            &format!("/api/ai/suggestions/{first}"),
+            &edit,
+        )
+        .await;
+    assert_eq!(status, 200, "{accepted}");
+    assert_eq!(accepted["status"], "accepted");
+    assert_eq!(accepted["front"], "Edited front?");
+    let card_id = accepted["card_id"].clone();
+    assert!(card_id.is_string());
+    // Accepting again is harmless: same card, no second one.
+    let (status, again) = app
+        .send_json(
+            Method::PATCH,
+            user,
+            &format!("/api/ai/suggestions/{first}"),
+            &json!({ "status": "accepted" }),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(again["card_id"], card_id);
+    let (status, rejected) = app
+        .send_json(
+            Method::PATCH,
+            user,
+            &format!("/api/ai/suggestions/{second}"),
+            &json!({ "status": "rejected" }),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(rejected["card_id"], Value::Null);
+    let (status, conflict) = app
+        .send_json(
+            Method::PATCH,
+            user,
+            &format!("/api/ai/suggestions/{first}"),
+            &json!({ "status": "rejected" }),
+        )
+        .await;
+    assert_eq!(status, 409);
+    assert_eq!(conflict["error"]["code"], "SUGGESTION_ALREADY_ACCEPTED");
+    let (status, _) = app
+        .send_json(
+            Method::PATCH,
+            user,
+            &format!("/api/ai/suggestions/{first}"),
+            &json!({ "status": "maybe" }),
+        )
+        .await;
+    assert_eq!(status, 400);
+
+    let (_, cards) = app.get_json(user, "/api/cards").await;
+    let cards = cards["items"].as_array().unwrap().clone();
+    assert_eq!(cards.len(), 1);
+    assert_eq!(cards[0]["id"], card_id);
+    assert_eq!(cards[0]["front"], "Edited front?");
+    assert_eq!(cards[0]["source"], "ai");
+    let generation = app.generation(user, generation).await;
+    assert_eq!(generation["suggestions"]["accepted"], 1);
+    assert_eq!(generation["suggestions"]["rejected"], 1);
+}
+
+#[tokio::test]
+async fn manual_cards_can_be_edited_deleted_and_exported_for_anki() {
+    let app = spawn_app().await;
+    let user = Uuid::new_v4();
+    let (status, card) = app
+        .send_json(
+            Method::POST,
+            user,
+            "/api/cards",
+            &json!({ "front": "Capital of France, \"officially\"?", "back": "Paris\nsince 508", "tags": ["geo", "europe"] }),
+        )
+        .await;
+    assert_eq!(status, 201, "{card}");
+    let id = card["id"].as_str().unwrap();
+    let (status, updated) = app
+        .send_json(
+            Method::PATCH,
+            user,
+            &format!("/api/cards/{id}"),
+            &json!({ "back": "Paris" }),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(updated["back"], "Paris");
+    assert_eq!(updated["front"], card["front"]);
+    let (status, _) = app
+        .send_json(
+            Method::POST,
+            user,
+            "/api/cards",
+            &json!({ "front": "", "back": "x" }),
+        )
+        .await;
+    assert_eq!(status, 400);
+    let (status, _) = app
+        .send_json(
+            Method::POST,
+            user,
+            "/api/cards",
+            &json!({ "front": "f", "back": "b", "tags": ["two words"] }),
+        )
+        .await;
+    assert_eq!(status, 400);
+    let (_, second) = app
+        .send_json(
+            Method::POST,
+            user,
+            "/api/cards",
+            &json!({ "front": "Doomed", "back": "card" }),
+        )
+        .await;
+
+    let response = app
+        .client
+        .get(app.url("/api/cards/export?format=csv"))
+        .bearer_auth(app.token(user))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv")
+    );
+    let csv = response.text().await.unwrap();
+    assert!(csv.starts_with("#separator:comma\n#html:false\n#columns:Front,Back,Tags\n"));
+    assert!(
+        csv.contains("\"Capital of France, \"\"officially\"\"?\",Paris,geo europe\n"),
+        "{csv}"
+    );
+    assert!(csv.contains("Doomed,card,\n"));
+
+    let second_id = second["id"].as_str().unwrap();
+    let delete = app
+        .client
+        .delete(app.url(&format!("/api/cards/{second_id}")))
+        .bearer_auth(app.token(user))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(delete.status(), 204);
+    let (status, _) = app
+        .send_json(
+            Method::DELETE,
+            user,
+            &format!("/api/cards/{second_id}"),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(status, 404);
+    let (_, cards) = app.get_json(user, "/api/cards").await;
+    assert_eq!(cards["items"].as_array().unwrap().len(), 1);
+    let (status, _) = app.get_json(user, "/api/cards/export?format=xml").await;
+    assert_eq!(status, 400);
+}

@@ -1,0 +1,124 @@
+//! The flashcard generation job (seed 002): ask the AI for cards, store them as proposed
+//! suggestions, and record usage, cost and attribution.
+
+use almanac_shared::{
+    ai::AiError,
+    domain::generation,
+    jobs::{self, Claim, JobStatus},
+    telemetry,
+};
+use serde_json::{Value, json};
+use sqlx::{Postgres, Transaction};
+use uuid::Uuid;
+
+use crate::runner::{JobContext, JobError};
+
+pub async fn run(ctx: &JobContext, claim: &Claim, generation_id: Uuid) -> Result<(), JobError> {
+    let row: Option<(String, Option<String>, String)> = sqlx::query_as(
+        "update ai_generations set status = 'running', updated_at = now()
+         where id = $1 returning source_text, model, prompt_version",
+    )
+    .bind(generation_id)
+    .fetch_optional(&ctx.pool)
+    .await?;
+    let Some((source_text, model, prompt_version)) = row else {
+        return Err(JobError::permanent(
+            "GENERATION_MISSING",
+            format!("generation {generation_id} does not exist"),
+        ));
+    };
+    let request = generation::prompt(&source_text, model);
+    let response = ctx.ai.chat(request).await.map_err(|e| ai_error(&e))?;
+    tracing::info!(
+        latencyMs = response.latency_ms,
+        tokens = response.usage.input_tokens + response.usage.output_tokens,
+        provider = %response.provider,
+        model = %response.model,
+        "AI call finished"
+    );
+    let suggestions = generation::parse_answer(&response.content).map_err(|message| {
+        JobError::transient("AI_OUTPUT_INVALID", message).with("model", response.model.clone())
+    })?;
+    let metadata = json!({
+        "provider": response.provider,
+        "model": response.model,
+        "latency_ms": response.latency_ms,
+        "prompt_version": prompt_version,
+        "template": generation::TEMPLATE,
+        "provider_attempts": response.attempts,
+        "job_attempt": claim.attempt,
+        "response_id": response.response_id,
+        "trace_id": telemetry::current_trace_id(),
+    });
+
+    let mut tx = ctx.pool.begin().await?;
+    // Fence first: if the claim is gone, another attempt owns the outcome.
+    let result = json!({ "generation_id": generation_id, "suggestions": suggestions.len() });
+    if !jobs::finish(&mut *tx, claim, JobStatus::Succeeded, Some(&result), None).await? {
+        tracing::warn!("claim lost before saving; discarding this attempt's output");
+        return Ok(());
+    }
+    let ids: Vec<Uuid> = suggestions.iter().map(|_| Uuid::now_v7()).collect();
+    let positions: Vec<i32> = (0..suggestions.len() as i32).collect();
+    let fronts: Vec<&str> = suggestions.iter().map(|s| s.front.as_str()).collect();
+    let backs: Vec<&str> = suggestions.iter().map(|s| s.back.as_str()).collect();
+    // One statement for every suggestion; a rerun of the job inserts nothing twice.
+    sqlx::query(
+        "insert into ai_suggestions (id, user_id, generation_id, position, front, back, status)
+         select id, $1, $2, position, front, back, 'proposed'
+         from unnest($3::uuid[], $4::int[], $5::text[], $6::text[]) as t(id, position, front, back)
+         on conflict (generation_id, position) do nothing",
+    )
+    .bind(claim.user_id)
+    .bind(generation_id)
+    .bind(&ids)
+    .bind(&positions)
+    .bind(&fronts)
+    .bind(&backs)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "update ai_generations set status = 'succeeded', tokens_input = $2, tokens_output = $3,
+                cost_usd = $4, ai_metadata = $5, error = null, updated_at = now()
+         where id = $1",
+    )
+    .bind(generation_id)
+    .bind(response.usage.input_tokens as i32)
+    .bind(response.usage.output_tokens as i32)
+    .bind(response.cost_usd)
+    .bind(sqlx::types::Json(&metadata))
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+fn ai_error(error: &AiError) -> JobError {
+    let base = match error {
+        AiError::Transient { message, .. } => {
+            JobError::transient("AI_PROVIDER_UNAVAILABLE", message.clone())
+        }
+        AiError::Permanent { message, .. } => {
+            JobError::permanent("AI_PROVIDER_REFUSED", message.clone())
+        }
+    };
+    match error.status() {
+        Some(status) => base.with("provider_status", status),
+        None => base,
+    }
+}
+
+pub async fn mark_failed(
+    tx: &mut Transaction<'static, Postgres>,
+    generation_id: Uuid,
+    detail: &Value,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "update ai_generations set status = 'failed', error = $2, updated_at = now() where id = $1",
+    )
+    .bind(generation_id)
+    .bind(sqlx::types::Json(detail))
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,236 @@
+//! Almanac's worker: apalis workers per queue, the reconciler, and the jobs themselves.
+//! `main.rs` only wires the shutdown signal; tests start the worker in-process.
+
+pub mod jobs;
+pub mod reconciler;
+pub mod runner;
+
+use std::{future::Future, sync::Arc, time::Duration};
+
+use almanac_shared::{
+    Settings,
+    ai::{self, AiProvider},
+    db,
+    jobs::{JobKind, JobMessage},
+    queue::{self, JobQueue, Wakers},
+    telemetry,
+};
+use anyhow::Context;
+use apalis::prelude::*;
+use apalis_core::backend::ext::poll_strategy::{PollWith, StreamStrategy};
+use apalis_redis::RedisStorage;
+use poem::{
+    EndpointExt, Route, Server, get, handler,
+    listener::{Acceptor, Listener, TcpAcceptor, TcpListener},
+    web::Data as PoemData,
+};
+use tokio_util::sync::CancellationToken;
+
+use crate::runner::JobContext;
+
+/// The queues this worker serves.
+pub const SERVED: &[JobKind] = &[JobKind::Generation];
+
+/// How long in-flight jobs may run after a shutdown signal before their claims are released.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
+
+pub struct Application {
+    ctx: Arc<JobContext>,
+    redis: apalis_redis::ConnectionManager,
+    acceptor: TcpAcceptor,
+    port: u16,
+}
+
+/// A unique worker name: apalis refuses a name reused within minutes.
+fn worker_name() -> String {
+    use rand::Rng;
+    let host = hostname::get()
+        .ok()
+        .and_then(|h| h.into_string().ok())
+        .unwrap_or_else(|| "worker".into());
+    let suffix: u32 = rand::rng().random();
+    format!("{host}-{}-{suffix:08x}", std::process::id())
+}
+
+impl Application {
+    /// Builds the worker with the provider `AI_PROVIDER` names.
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let ai = ai::from_settings(&settings.ai)?;
+        Self::build_with_ai(settings, ai).await
+    }
+
+    /// Builds the worker with a given AI provider (tests swap it).
+    pub async fn build_with_ai(
+        settings: Settings,
+        ai: Arc<dyn AiProvider>,
+    ) -> anyhow::Result<Self> {
+        let pool = db::pool(&settings)?;
+        let redis = queue::connect(&settings).await?;
+        let acceptor = TcpListener::bind(settings.worker_metrics_addr)
+            .into_acceptor()
+            .await
+            .with_context(|| {
+                format!(
+                    "binding WORKER_METRICS_ADDR {}",
+                    settings.worker_metrics_addr
+                )
+            })?;
+        let port = acceptor
+            .local_addr()
+            .first()
+            .and_then(|a| a.as_socket_addr().map(|s| s.port()))
+            .context("reading the bound port")?;
+        let ctx = Arc::new(JobContext {
+            queue: JobQueue::new(&settings, redis.clone()),
+            settings: Arc::new(settings),
+            pool,
+            ai,
+            worker_name: worker_name(),
+            hard_stop: CancellationToken::new(),
+        });
+        telemetry::metrics_handle();
+        Ok(Self {
+            ctx,
+            redis,
+            acceptor,
+            port,
+        })
+    }
+
+    /// The port of the worker's `/metrics` and `/healthz`.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn context(&self) -> Arc<JobContext> {
+        self.ctx.clone()
+    }
+
+    /// Runs until `shutdown` completes; in-flight jobs then get [`SHUTDOWN_GRACE`] to finish
+    /// before their claims are released for another worker.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let stop = CancellationToken::new();
+        let ctx = self.ctx;
+        tracing::info!(worker = %ctx.worker_name, port = self.port, "worker starting");
+        let wakers = Wakers::default();
+        let mut tasks = tokio::task::JoinSet::new();
+        tasks.spawn(wakers.clone().run((*ctx.settings).clone(), stop.clone()));
+        {
+            let ctx = ctx.clone();
+            let stop = stop.clone();
+            tasks.spawn(async move { reconciler::run(&ctx, stop).await });
+        }
+        tasks.spawn(serve_metrics(self.acceptor, stop.clone()));
+        for &kind in SERVED {
+            tasks.spawn(supervise(
+                kind,
+                ctx.clone(),
+                self.redis.clone(),
+                wakers.clone(),
+                stop.clone(),
+            ));
+        }
+        {
+            let ctx = ctx.clone();
+            let stop = stop.clone();
+            tasks.spawn(async move {
+                shutdown.await;
+                tracing::info!("worker stopping: no new jobs; draining in-flight jobs");
+                stop.cancel();
+                tokio::time::sleep(SHUTDOWN_GRACE).await;
+                ctx.hard_stop.cancel();
+            });
+        }
+        // Everything but the grace timer ends once `stop` fires and jobs have drained.
+        while let Some(done) = tasks.join_next().await {
+            if let Err(error) = done
+                && error.is_panic()
+            {
+                tracing::error!(error = %error, "worker task panicked");
+            }
+            if stop.is_cancelled() && tasks.len() == 1 {
+                tasks.abort_all();
+            }
+        }
+        tracing::info!("worker stopped");
+        Ok(())
+    }
+}
+
+async fn handle(message: JobMessage, ctx: Data<Arc<JobContext>>) -> Result<(), BoxDynError> {
+    runner::run(&ctx, message.job_id).await;
+    Ok(())
+}
+
+/// Runs the apalis worker of one queue, restarting it under a fresh name if it dies (for
+/// example when Redis lost its registration).
+async fn supervise(
+    kind: JobKind,
+    ctx: Arc<JobContext>,
+    redis: apalis_redis::ConnectionManager,
+    wakers: Wakers,
+    stop: CancellationToken,
+) {
+    while !stop.is_cancelled() {
+        let settings = &ctx.settings;
+        let storage: RedisStorage<JobMessage, _> =
+            RedisStorage::new(redis.clone()).with_config(queue::queue_config(settings, kind));
+        let backend = PollWith::new(
+            storage,
+            StreamStrategy::new(wakers.stream(kind, settings.jobs.idle_poll)),
+        );
+        let name = format!("{}-{kind}", worker_name());
+        let worker = WorkerBuilder::new(name.as_str())
+            .backend(backend)
+            .data(ctx.clone())
+            .concurrency(settings.jobs.concurrency)
+            .build(handle);
+        let signal = {
+            let stop = stop.clone();
+            async move {
+                stop.cancelled().await;
+                Ok::<(), std::io::Error>(())
+            }
+        };
+        match worker.run_until(signal).await {
+            Ok(()) => return,
+            Err(error) => {
+                tracing::warn!(queue = %kind, worker = %name, error = %error, "queue worker stopped; restarting");
+                tokio::select! {
+                    _ = stop.cancelled() => return,
+                    _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+                }
+            }
+        }
+    }
+}
+
+#[handler]
+fn metrics_endpoint(handle: PoemData<&metrics_exporter_prometheus::PrometheusHandle>) -> String {
+    handle.render()
+}
+
+#[handler]
+fn healthz() -> &'static str {
+    "ok"
+}
+
+async fn serve_metrics(acceptor: TcpAcceptor, stop: CancellationToken) {
+    let app = Route::new()
+        .at("/metrics", get(metrics_endpoint))
+        .at("/healthz", get(healthz))
+        .data(telemetry::metrics_handle());
+    if let Err(error) = Server::new_with_acceptor(acceptor)
+        .run_with_graceful_shutdown(
+            app,
+            async move { stop.cancelled().await },
+            Some(Duration::from_secs(1)),
+        )
+        .await
+    {
+        tracing::warn!(error = %error, "metrics server stopped");
+    }
+}

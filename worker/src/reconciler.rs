@@ -1,0 +1,54 @@
+//! Repairs the gap between Postgres and Redis (ARCHITECTURE.md section 2): re-enqueues
+//! pending jobs nobody claimed, recovers running jobs whose worker died, and reports
+//! queue depths.
+
+use almanac_shared::jobs::{self, JobKind};
+use tokio_util::sync::CancellationToken;
+
+use crate::runner::JobContext;
+
+pub async fn run(ctx: &JobContext, shutdown: CancellationToken) {
+    let mut ticker = tokio::time::interval(ctx.settings.jobs.reconcile_every);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = ticker.tick() => {}
+        }
+        if let Err(error) = pass(ctx).await {
+            tracing::warn!(error = %format!("{error:#}"), "reconciler pass failed");
+        }
+    }
+}
+
+/// One pass; public so tests can drive it deterministically.
+pub async fn pass(ctx: &JobContext) -> anyhow::Result<jobs::Reconciled> {
+    let settings = &ctx.settings.jobs;
+    let report = jobs::reconcile(&ctx.pool, settings.stale_after, settings.requeue_after).await?;
+    for (id, kind) in &report.requeued {
+        ctx.queue.push(*kind, *id, None).await?;
+    }
+    if !report.requeued.is_empty() || report.recovered > 0 || report.failed > 0 {
+        tracing::info!(
+            requeued = report.requeued.len(),
+            recovered = report.recovered,
+            failed = report.failed,
+            "reconciler repaired jobs"
+        );
+    }
+    metrics::counter!("reconciler_requeued_total").increment(report.requeued.len() as u64);
+    metrics::counter!("reconciler_recovered_total").increment(report.recovered as u64);
+    metrics::counter!("reconciler_failed_total").increment(report.failed as u64);
+    let depths: Vec<(String, i64)> =
+        sqlx::query_as("select kind, count(*) from jobs where status = 'pending' group by kind")
+            .fetch_all(&ctx.pool)
+            .await?;
+    for kind in JobKind::ALL {
+        let depth = depths
+            .iter()
+            .find(|(k, _)| k == kind.as_str())
+            .map_or(0, |(_, n)| *n);
+        metrics::gauge!("queue_depth", "kind" => kind.as_str()).set(depth as f64);
+    }
+    Ok(report)
+}

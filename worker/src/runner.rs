@@ -1,0 +1,223 @@
+//! Runs one job id taken from the queue: claim, heartbeat, dispatch by payload, and the
+//! ledger outcome (success, retry with backoff, or failure).
+
+use std::{sync::Arc, time::Instant};
+
+use almanac_shared::{
+    Settings,
+    ai::AiProvider,
+    jobs::{self, Claim, JobPayload, JobStatus, NotClaimed},
+    queue::JobQueue,
+    telemetry,
+};
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+use uuid::Uuid;
+
+use crate::jobs::generation;
+
+/// What every job handler may use.
+pub struct JobContext {
+    pub settings: Arc<Settings>,
+    pub pool: PgPool,
+    pub queue: JobQueue,
+    pub ai: Arc<dyn AiProvider>,
+    /// This process's unique worker name (host, pid, random suffix).
+    pub worker_name: String,
+    /// Cancelled when in-flight jobs must give their claim back (end of the shutdown grace).
+    pub hard_stop: CancellationToken,
+}
+
+/// A failed attempt. Transient failures are retried while attempts remain.
+#[derive(Debug, Clone)]
+pub struct JobError {
+    pub transient: bool,
+    /// Stored as the job's (and the domain row's) `error`: `{code, message, ...}`.
+    pub detail: Value,
+}
+
+impl JobError {
+    pub fn transient(code: &str, message: impl Into<String>) -> Self {
+        Self {
+            transient: true,
+            detail: json!({ "code": code, "message": message.into() }),
+        }
+    }
+
+    pub fn permanent(code: &str, message: impl Into<String>) -> Self {
+        Self {
+            transient: false,
+            detail: json!({ "code": code, "message": message.into() }),
+        }
+    }
+
+    pub fn with(mut self, key: &str, value: impl Into<Value>) -> Self {
+        self.detail[key] = value.into();
+        self
+    }
+}
+
+impl From<sqlx::Error> for JobError {
+    fn from(error: sqlx::Error) -> Self {
+        JobError::transient("DATABASE_ERROR", error.to_string())
+    }
+}
+
+enum Outcome {
+    Done(Result<(), JobError>),
+    /// The heartbeat found the claim gone: the reconciler gave the job to someone else.
+    Lost,
+    /// Shutdown grace ran out.
+    Released,
+}
+
+/// Handles one delivery of `job_id`. Never fails: every problem ends in the ledger, and a
+/// delivery that could not even be claimed is repaired by the reconciler.
+pub async fn run(ctx: &JobContext, job_id: Uuid) {
+    let claim = match jobs::claim(&ctx.pool, job_id, &ctx.worker_name).await {
+        Ok(Ok(claim)) => claim,
+        Ok(Err(NotClaimed::NotYetDue(due))) => {
+            let delay = (due - chrono::Utc::now()).to_std().unwrap_or_default();
+            tracing::debug!(job_id = %job_id, delay_ms = delay.as_millis() as u64, "delivered before its retry is due; deferring");
+            if let Ok(Some(job)) = jobs::fetch(&ctx.pool, job_id).await
+                && let Ok(kind) = job.kind.parse()
+                && let Err(error) = ctx.queue.push(kind, job_id, Some(delay)).await
+            {
+                tracing::warn!(job_id = %job_id, error = %format!("{error:#}"), "could not defer; the reconciler will");
+            }
+            return;
+        }
+        Ok(Err(reason)) => {
+            tracing::debug!(job_id = %job_id, ?reason, "delivery skipped");
+            return;
+        }
+        Err(error) => {
+            tracing::warn!(job_id = %job_id, error = %format!("{error:#}"), "claim failed; the reconciler will re-deliver");
+            return;
+        }
+    };
+    let kind = claim.payload.kind();
+    let span = tracing::info_span!(
+        "job",
+        job.id = %claim.id,
+        job.kind = %kind,
+        job.attempt = claim.attempt,
+        userId = %claim.user_id,
+        status = tracing::field::Empty,
+    );
+    telemetry::continue_trace(&span, &claim.trace_context);
+    async {
+        let started = Instant::now();
+        tracing::info!(job_id = %claim.id, "job claimed");
+        let outcome = tokio::select! {
+            result = dispatch(ctx, &claim) => Outcome::Done(result),
+            () = heartbeat_until_lost(ctx, &claim) => Outcome::Lost,
+            () = ctx.hard_stop.cancelled() => Outcome::Released,
+        };
+        let label = settle(ctx, &claim, outcome).await;
+        tracing::Span::current().record("status", label);
+        let labels = [("kind", kind.as_str().to_owned()), ("outcome", label.to_owned())];
+        metrics::counter!("jobs_total", &labels).increment(1);
+        metrics::histogram!("job_duration_seconds", &labels).record(started.elapsed().as_secs_f64());
+        tracing::info!(job_id = %claim.id, status = label, duration_ms = started.elapsed().as_millis() as u64, "job attempt finished");
+    }
+    .instrument(span)
+    .await;
+}
+
+async fn dispatch(ctx: &JobContext, claim: &Claim) -> Result<(), JobError> {
+    match &claim.payload {
+        JobPayload::GenerationV1 { generation_id } => {
+            generation::run(ctx, claim, *generation_id).await
+        }
+    }
+}
+
+/// Refreshes the claim's heartbeat; returns only when the claim is lost.
+async fn heartbeat_until_lost(ctx: &JobContext, claim: &Claim) {
+    let mut ticker = tokio::time::interval(ctx.settings.jobs.heartbeat);
+    ticker.tick().await;
+    loop {
+        ticker.tick().await;
+        match jobs::heartbeat(&ctx.pool, claim).await {
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::warn!(job_id = %claim.id, "claim lost; abandoning this attempt");
+                return;
+            }
+            Err(error) => tracing::warn!(job_id = %claim.id, error = %error, "heartbeat failed"),
+        }
+    }
+}
+
+/// Writes the outcome to the ledger; returns the metrics label.
+async fn settle(ctx: &JobContext, claim: &Claim, outcome: Outcome) -> &'static str {
+    match outcome {
+        Outcome::Done(Ok(())) => "succeeded",
+        Outcome::Lost => "lost",
+        Outcome::Released => {
+            match jobs::release(&ctx.pool, claim).await {
+                Ok(_) => {
+                    if let Err(error) = ctx.queue.push(claim.payload.kind(), claim.id, None).await {
+                        tracing::warn!(error = %format!("{error:#}"), "re-enqueue after release failed; the reconciler will");
+                    }
+                }
+                Err(error) => {
+                    tracing::warn!(error = %error, "release failed; the reconciler will recover the job")
+                }
+            }
+            "released"
+        }
+        Outcome::Done(Err(error)) if error.transient && !claim.is_last_attempt() => {
+            let delay = jobs::backoff(
+                claim.attempt,
+                ctx.settings.jobs.backoff_base,
+                ctx.settings.jobs.backoff_max,
+            );
+            tracing::warn!(job_id = %claim.id, error = %error.detail, retry_in_ms = delay.as_millis() as u64, "attempt failed; retrying");
+            let mut detail = error.detail.clone();
+            detail["attempt"] = json!(claim.attempt);
+            match jobs::schedule_retry(&ctx.pool, claim, delay, &detail).await {
+                Ok(true) => {
+                    if let Err(e) = ctx
+                        .queue
+                        .push(claim.payload.kind(), claim.id, Some(delay))
+                        .await
+                    {
+                        tracing::warn!(error = %format!("{e:#}"), "retry enqueue failed; the reconciler will");
+                    }
+                }
+                Ok(false) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not schedule the retry; the reconciler will recover the job")
+                }
+            }
+            "retrying"
+        }
+        Outcome::Done(Err(error)) => {
+            let mut detail = error.detail.clone();
+            detail["attempts"] = json!(claim.attempt);
+            tracing::error!(job_id = %claim.id, error = %detail, "job failed");
+            if let Err(e) = fail(ctx, claim, &detail).await {
+                tracing::warn!(error = %e, "could not record the failure; the reconciler will recover the job");
+            }
+            "failed"
+        }
+    }
+}
+
+/// Marks the job and its domain rows failed, atomically, if the claim still holds.
+async fn fail(ctx: &JobContext, claim: &Claim, detail: &Value) -> sqlx::Result<()> {
+    let mut tx = ctx.pool.begin().await?;
+    if !jobs::finish(&mut *tx, claim, JobStatus::Failed, None, Some(detail)).await? {
+        return Ok(());
+    }
+    match &claim.payload {
+        JobPayload::GenerationV1 { generation_id } => {
+            generation::mark_failed(&mut tx, *generation_id, detail).await?
+        }
+    }
+    tx.commit().await
+}
