@@ -53,7 +53,7 @@ pg_answers() {
 redis_answers() {
   local url=$1 host port reply
   host=$(url_host "$url"); port=$(url_port "$url" 6379)
-  exec 4<>"/dev/tcp/$host/$port" 2>/dev/null || return 1
+  { exec 4<>"/dev/tcp/$host/$port"; } 2>/dev/null || return 1
   printf 'PING\r\n' >&4
   read -r -t 2 reply <&4 || { exec 4>&-; return 1; }
   exec 4>&-
