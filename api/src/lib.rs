@@ -80,7 +80,7 @@ impl Application {
     /// Binds the listener (port 0 picks a free port) and connects to Redis. Postgres is
     /// connected lazily, so the API starts and answers 503 while the database is down.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        let pool = db::pool(&settings)?;
+        let pool = db::pool(&settings, settings.database_acquire_timeout)?;
         let redis = queue::connect(&settings).await?;
         let state = AppState {
             queue: queue::JobQueue::new(&settings, redis.clone()),

@@ -39,7 +39,11 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Migrate => {
             let settings = Settings::from_env()?;
-            db::migrate(&db::pool(&settings)?).await?;
+            db::migrate(&db::pool(
+                &settings,
+                settings.worker_database_acquire_timeout,
+            )?)
+            .await?;
             println!("migrations applied");
         }
         Command::Serve => {

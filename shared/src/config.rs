@@ -86,7 +86,10 @@ pub struct RateLimitSettings {
 pub struct Settings {
     pub database_url: Secret,
     pub database_max_connections: u32,
+    /// How long a request waits for a connection before answering 503.
     pub database_acquire_timeout: Duration,
+    /// How long a worker waits for a connection: background work queues rather than fails.
+    pub worker_database_acquire_timeout: Duration,
     pub redis_url: Secret,
     pub redis_prefix: String,
     pub api_addr: SocketAddr,
@@ -147,6 +150,8 @@ impl Settings {
             database_url: Secret::new(env.required("DATABASE_URL")?),
             database_max_connections: env.parse_or("DATABASE_MAX_CONNECTIONS", 20)?,
             database_acquire_timeout: env.millis_or("DATABASE_ACQUIRE_TIMEOUT_MS", 800)?,
+            worker_database_acquire_timeout: env
+                .millis_or("WORKER_DATABASE_ACQUIRE_TIMEOUT_MS", 30_000)?,
             redis_url: Secret::new(env.string_or("REDIS_URL", "redis://127.0.0.1:6379")?),
             redis_prefix,
             api_addr: env.parse_or("API_ADDR", SocketAddr::from(([127, 0, 0, 1], 8080)))?,

@@ -18,7 +18,8 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
 pub const APP_ROLE: &str = "almanac_app";
 
 /// Builds the pool lazily: the process starts (and answers 503) while Postgres is down.
-pub fn pool(settings: &Settings) -> anyhow::Result<PgPool> {
+/// `acquire_timeout` bounds the wait for a connection (short for requests, long for workers).
+pub fn pool(settings: &Settings, acquire_timeout: Duration) -> anyhow::Result<PgPool> {
     let options: PgConnectOptions = settings
         .database_url
         .expose()
@@ -28,7 +29,7 @@ pub fn pool(settings: &Settings) -> anyhow::Result<PgPool> {
     Ok(PgPoolOptions::new()
         .max_connections(settings.database_max_connections)
         .min_connections(0)
-        .acquire_timeout(settings.database_acquire_timeout)
+        .acquire_timeout(acquire_timeout)
         .idle_timeout(Some(Duration::from_secs(300)))
         .connect_lazy_with(options))
 }

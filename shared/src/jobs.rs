@@ -117,10 +117,11 @@ impl FromStr for JobStatus {
     }
 }
 
-/// What travels on the Redis queue: only the id. The payload lives in Postgres.
+/// What travels on the Redis queue: the id (and its kind). The payload lives in Postgres.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct JobMessage {
     pub job_id: Uuid,
+    pub kind: JobKind,
 }
 
 /// A job's payload, tagged and versioned so it can evolve.

@@ -78,7 +78,7 @@ impl JobQueue {
         delay: Option<Duration>,
     ) -> anyhow::Result<()> {
         let mut storage = self.storages[&kind].clone();
-        let mut task = TaskBuilder::new(JobMessage { job_id }).max_attempts(1);
+        let mut task = TaskBuilder::new(JobMessage { job_id, kind }).max_attempts(1);
         if let Some(delay) = delay {
             task = task.run_after(delay);
         }

@@ -64,7 +64,7 @@ impl Application {
         settings: Settings,
         ai: Arc<dyn AiProvider>,
     ) -> anyhow::Result<Self> {
-        let pool = db::pool(&settings)?;
+        let pool = db::pool(&settings, settings.worker_database_acquire_timeout)?;
         let redis = queue::connect(&settings).await?;
         let acceptor = TcpListener::bind(settings.worker_metrics_addr)
             .into_acceptor()
@@ -161,7 +161,7 @@ impl Application {
 }
 
 async fn handle(message: JobMessage, ctx: Data<Arc<JobContext>>) -> Result<(), BoxDynError> {
-    runner::run(&ctx, message.job_id).await;
+    runner::run(&ctx, message).await;
     Ok(())
 }
 
@@ -195,15 +195,24 @@ async fn supervise(
                 Ok::<(), std::io::Error>(())
             }
         };
-        match worker.run_until(signal).await {
-            Ok(()) => return,
-            Err(error) => {
-                tracing::warn!(queue = %kind, worker = %name, error = %error, "queue worker stopped; restarting");
-                tokio::select! {
-                    _ = stop.cancelled() => return,
-                    _ = tokio::time::sleep(Duration::from_millis(500)) => {}
-                }
+        let ended = worker.run_until(signal).await;
+        if stop.is_cancelled() {
+            return;
+        }
+        // apalis also ends a worker, with or without an error, when its backend dies (for
+        // example a failed fetch); only a stop request may end this loop.
+        match ended {
+            Ok(()) => {
+                tracing::warn!(queue = %kind, worker = %name, "queue worker ended; restarting")
             }
+            Err(error) => {
+                tracing::warn!(queue = %kind, worker = %name, error = %error, "queue worker failed; restarting")
+            }
+        }
+        metrics::counter!("queue_worker_restarts_total", "kind" => kind.as_str()).increment(1);
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(Duration::from_millis(200)) => {}
         }
     }
 }

@@ -6,7 +6,7 @@ use std::{sync::Arc, time::Instant};
 use almanac_shared::{
     Settings,
     ai::AiProvider,
-    jobs::{self, Claim, JobPayload, JobStatus, NotClaimed},
+    jobs::{self, Claim, JobMessage, JobPayload, JobStatus, NotClaimed},
     queue::JobQueue,
     telemetry,
 };
@@ -14,7 +14,6 @@ use serde_json::{Value, json};
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
-use uuid::Uuid;
 
 use crate::jobs::generation;
 
@@ -75,18 +74,14 @@ enum Outcome {
 
 /// Handles one delivery of `job_id`. Never fails: every problem ends in the ledger, and a
 /// delivery that could not even be claimed is repaired by the reconciler.
-pub async fn run(ctx: &JobContext, job_id: Uuid) {
+pub async fn run(ctx: &JobContext, message: JobMessage) {
+    let job_id = message.job_id;
     let claim = match jobs::claim(&ctx.pool, job_id, &ctx.worker_name).await {
         Ok(Ok(claim)) => claim,
         Ok(Err(NotClaimed::NotYetDue(due))) => {
             let delay = (due - chrono::Utc::now()).to_std().unwrap_or_default();
             tracing::debug!(job_id = %job_id, delay_ms = delay.as_millis() as u64, "delivered before its retry is due; deferring");
-            if let Ok(Some(job)) = jobs::fetch(&ctx.pool, job_id).await
-                && let Ok(kind) = job.kind.parse()
-                && let Err(error) = ctx.queue.push(kind, job_id, Some(delay)).await
-            {
-                tracing::warn!(job_id = %job_id, error = %format!("{error:#}"), "could not defer; the reconciler will");
-            }
+            redeliver(ctx, message, delay).await;
             return;
         }
         Ok(Err(reason)) => {
@@ -94,7 +89,15 @@ pub async fn run(ctx: &JobContext, job_id: Uuid) {
             return;
         }
         Err(error) => {
-            tracing::warn!(job_id = %job_id, error = %format!("{error:#}"), "claim failed; the reconciler will re-deliver");
+            // The database is unreachable or saturated: deliver again soon rather than
+            // waiting for the reconciler.
+            let delay = jobs::backoff(
+                1,
+                ctx.settings.jobs.backoff_base,
+                ctx.settings.jobs.backoff_max,
+            );
+            tracing::warn!(job_id = %job_id, error = %format!("{error:#}"), retry_in_ms = delay.as_millis() as u64, "claim failed; delivering again later");
+            redeliver(ctx, message, delay).await;
             return;
         }
     };
@@ -125,6 +128,14 @@ pub async fn run(ctx: &JobContext, job_id: Uuid) {
     }
     .instrument(span)
     .await;
+}
+
+/// Pushes a delivery back onto its queue after `delay`; on failure the reconciler repairs it.
+async fn redeliver(ctx: &JobContext, message: JobMessage, delay: std::time::Duration) {
+    let job_id = message.job_id;
+    if let Err(error) = ctx.queue.push(message.kind, job_id, Some(delay)).await {
+        tracing::warn!(job_id = %job_id, error = %format!("{error:#}"), "could not redeliver; the reconciler will");
+    }
 }
 
 async fn dispatch(ctx: &JobContext, claim: &Claim) -> Result<(), JobError> {

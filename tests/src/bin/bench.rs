@@ -1,0 +1,402 @@
+//! `make bench`: Almanac's load benchmark. Prints raw Postgres and Redis ceilings measured
+//! in the same run, then the API's submit throughput and latency, end-to-end job throughput
+//! with a zero-latency AI provider, and the idle worker's pickup latency, each with its ratio
+//! to the ceilings (these machines are noisy; ratios travel better than absolute numbers).
+//!
+//! Environment: DATABASE_URL (a server to create a scratch database on), REDIS_URL,
+//! BENCH_SECS (default 5), BENCH_CLIENTS (default 64), BENCH_JOBS (default 5000).
+
+use std::{
+    collections::HashMap,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, AtomicUsize, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use almanac_shared::{Settings, auth::JwtKeys, db};
+use sqlx::{Connection, PgConnection, PgPool, postgres::PgConnectOptions, postgres::PgPoolOptions};
+use uuid::Uuid;
+
+const SECRET: &str = "bench-secret-bench-secret-bench-secret-00";
+
+fn env_or<T: std::str::FromStr>(key: &str, default: T) -> T {
+    std::env::var(key)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let rank = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
+    sorted[rank.min(sorted.len() - 1)]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// Runs `clients` loops of `op` for `secs`, returning operations per second and sorted latencies.
+async fn load<F, Fut>(clients: usize, secs: f64, op: F) -> (f64, Vec<Duration>)
+where
+    F: Fn(usize, usize) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = bool> + Send,
+{
+    let op = Arc::new(op);
+    let stop = Arc::new(AtomicBool::new(false));
+    let started = Instant::now();
+    let mut handles = Vec::new();
+    for client in 0..clients {
+        let (op, stop) = (op.clone(), stop.clone());
+        handles.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            let mut i = 0;
+            while !stop.load(Ordering::Relaxed) {
+                let t = Instant::now();
+                assert!(op(client, i).await, "operation failed under load");
+                latencies.push(t.elapsed());
+                i += 1;
+            }
+            latencies
+        }));
+    }
+    tokio::time::sleep(Duration::from_secs_f64(secs)).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut all = Vec::new();
+    for handle in handles {
+        all.extend(handle.await.unwrap());
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    all.sort();
+    (all.len() as f64 / elapsed, all)
+}
+
+fn settings(db_url: &str, prefix: &str) -> Settings {
+    let env: HashMap<&str, String> = HashMap::from([
+        ("DATABASE_URL", db_url.to_owned()),
+        (
+            "REDIS_URL",
+            std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into()),
+        ),
+        ("REDIS_PREFIX", prefix.to_owned()),
+        ("API_ADDR", "127.0.0.1:0".into()),
+        ("WORKER_METRICS_ADDR", "127.0.0.1:0".into()),
+        ("JWT_SECRET", SECRET.into()),
+        ("GENERATION_RATE_LIMIT", "1000000".into()),
+        ("DATABASE_MAX_CONNECTIONS", "32".into()),
+        ("WORKER_CONCURRENCY", "64".into()),
+        ("AI_OFFLINE_LATENCY_MS", "0".into()),
+    ]);
+    Settings::from_lookup(|k| env.get(k).cloned()).expect("bench settings")
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let _telemetry = std::env::var_os("BENCH_LOG")
+        .map(|_| {
+            almanac_shared::telemetry::init(
+                "almanac-bench",
+                Some(almanac_shared::config::LogFormat::Pretty),
+                None,
+            )
+        })
+        .transpose()?;
+    let secs: f64 = env_or("BENCH_SECS", 5.0);
+    let clients: usize = env_or("BENCH_CLIENTS", 64);
+    let jobs: usize = env_or("BENCH_JOBS", 5000);
+    let admin: PgConnectOptions = std::env::var("DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://root@127.0.0.1:5432/postgres".into())
+        .parse()?;
+    let db_name = format!("almanac_bench_{}", Uuid::new_v4().simple());
+    let mut conn = PgConnection::connect_with(&admin.clone().database("postgres")).await?;
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "create database \"{db_name}\""
+    )))
+    .execute(&mut conn)
+    .await?;
+    let db_url = format!(
+        "postgres://{}@{}:{}/{db_name}",
+        admin.get_username(),
+        admin.get_host(),
+        admin.get_port()
+    );
+    let outcome = run(&db_url, secs, clients, jobs).await;
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "drop database if exists \"{db_name}\" with (force)"
+    )))
+    .execute(&mut conn)
+    .await?;
+    outcome
+}
+
+async fn run(db_url: &str, secs: f64, clients: usize, jobs: usize) -> anyhow::Result<()> {
+    let prefix = format!("bench{}", &Uuid::new_v4().simple().to_string()[..8]);
+    let settings = settings(db_url, &prefix);
+    let pool = PgPoolOptions::new()
+        .max_connections(clients as u32)
+        .connect(db_url)
+        .await?;
+    db::migrate(&pool).await?;
+    println!(
+        "Almanac benchmark: {clients} concurrent clients, {secs} s per phase, {} cores",
+        std::thread::available_parallelism()?
+    );
+    println!();
+
+    // --- Raw ceilings, same machine, same run ---
+    sqlx::query("create table bench_raw (id uuid primary key, user_id uuid not null, payload jsonb not null, created_at timestamptz not null default now())")
+        .execute(&pool)
+        .await?;
+    let raw_pool = pool.clone();
+    let (pg_rate, pg_lat) = load(clients, secs, move |_, _| {
+        let pool = raw_pool.clone();
+        async move {
+            sqlx::query("insert into bench_raw (id, user_id, payload) values ($1, $2, $3)")
+                .bind(Uuid::now_v7())
+                .bind(Uuid::new_v4())
+                .bind(sqlx::types::Json(serde_json::json!({"type": "raw"})))
+                .execute(&pool)
+                .await
+                .is_ok()
+        }
+    })
+    .await;
+    // Give the baseline's connections back so the system under test gets the server's.
+    pool.close().await;
+    let pool = PgPoolOptions::new()
+        .max_connections(4)
+        .connect(db_url)
+        .await?;
+    let redis = almanac_shared::queue::connect(&settings).await?;
+    let raw_redis = redis.clone();
+    let (redis_rate, redis_lat) = load(clients, secs, move |_, _| {
+        let mut conn = raw_redis.clone();
+        async move {
+            redis::cmd("PING")
+                .query_async::<String>(&mut conn)
+                .await
+                .is_ok()
+        }
+    })
+    .await;
+    println!("ceilings");
+    println!(
+        "  postgres single-row inserts   {pg_rate:>9.0} /s   p50 {:.2} ms  p99 {:.2} ms",
+        ms(percentile(&pg_lat, 50.0)),
+        ms(percentile(&pg_lat, 99.0))
+    );
+    println!(
+        "  redis round trips (PING)      {redis_rate:>9.0} /s   p50 {:.2} ms  p99 {:.2} ms",
+        ms(percentile(&redis_lat, 50.0)),
+        ms(percentile(&redis_lat, 99.0))
+    );
+    println!();
+
+    // --- Submit throughput: the API alone (no worker competing for the cores) ---
+    let api = almanac_api::Application::build(settings.clone()).await?;
+    let base = format!("http://127.0.0.1:{}", api.port());
+    tokio::spawn(api.run_until_stopped(std::future::pending()));
+    let keys = JwtKeys::new(SECRET);
+    let tokens: Arc<Vec<String>> = Arc::new(
+        (0..clients)
+            .map(|_| keys.mint(Uuid::new_v4(), 3600))
+            .collect(),
+    );
+    let body = Arc::new(
+        serde_json::json!({ "source_text": "Benchmarks measure what users feel. ".repeat(40) })
+            .to_string(),
+    );
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(clients)
+        .build()?;
+    let submit = {
+        let (http, base, tokens, body) = (http.clone(), base.clone(), tokens.clone(), body.clone());
+        move |client: usize, _| {
+            let (http, base, tokens, body) =
+                (http.clone(), base.clone(), tokens.clone(), body.clone());
+            async move {
+                let response = http
+                    .post(format!("{base}/api/ai/generations"))
+                    .bearer_auth(&tokens[client])
+                    .header("content-type", "application/json")
+                    .body(body.as_str().to_owned())
+                    .send()
+                    .await;
+                matches!(response, Ok(r) if r.status() == 202)
+            }
+        }
+    };
+    let (submit_rate, submit_lat) = load(clients, secs, submit.clone()).await;
+    println!("submit  POST /api/ai/generations  ({clients} clients)");
+    println!(
+        "  {submit_rate:>9.0} req/s   p50 {:.2} ms  p99 {:.2} ms   ratio to postgres inserts {:.2}, to redis round trips {:.3}",
+        ms(percentile(&submit_lat, 50.0)),
+        ms(percentile(&submit_lat, 99.0)),
+        submit_rate / pg_rate,
+        submit_rate / redis_rate
+    );
+    println!("  targets: >= 3000 req/s, p99 < 50 ms");
+    println!();
+
+    // Clear the backlog the submit phase left, so the next phases measure only their own jobs.
+    sqlx::query(
+        "update jobs set status = 'cancelled', finished_at = now() where status = 'pending'",
+    )
+    .execute(&pool)
+    .await?;
+    {
+        let mut conn = redis.clone();
+        let keys: Vec<String> = redis::cmd("KEYS")
+            .arg(format!("{prefix}*"))
+            .query_async(&mut conn)
+            .await?;
+        if !keys.is_empty() {
+            redis::cmd("DEL")
+                .arg(&keys)
+                .query_async::<i64>(&mut conn)
+                .await?;
+        }
+    }
+
+    // --- Pickup latency: an idle worker, one job at a time ---
+    let worker = almanac_worker::Application::build(settings.clone()).await?;
+    tokio::spawn(worker.run_until_stopped(std::future::pending()));
+    // Let the worker subscribe and register before timing pickups.
+    wait_until(
+        &pool,
+        "select count(*) = 0 from jobs where status = 'running'",
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut pickups = Vec::new();
+    for i in 0..50 {
+        let response = http
+            .post(format!("{base}/api/ai/generations"))
+            .bearer_auth(&tokens[i % clients])
+            .header("content-type", "application/json")
+            .body(body.as_str().to_owned())
+            .send()
+            .await?;
+        let accepted: serde_json::Value = response.json().await?;
+        let job: Uuid = accepted["job_id"].as_str().unwrap().parse()?;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let row: Option<(f64,)> = sqlx::query_as(
+                "select extract(epoch from (started_at - created_at))::float8 from jobs
+                 where id = $1 and status = 'succeeded'",
+            )
+            .bind(job)
+            .fetch_optional(&pool)
+            .await?;
+            if let Some((secs,)) = row {
+                pickups.push(Duration::from_secs_f64(secs));
+                break;
+            }
+            anyhow::ensure!(
+                Instant::now() < deadline,
+                "job {job} was not picked up within 10 s"
+            );
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        // Idle between submissions: the worker has nothing to poll for.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    pickups.sort();
+    println!("pickup  submit-to-claim latency, idle worker (50 jobs, one at a time)");
+    println!(
+        "  p50 {:.2} ms  p99 {:.2} ms   (redis round trip p50 {:.2} ms)",
+        ms(percentile(&pickups, 50.0)),
+        ms(percentile(&pickups, 99.0)),
+        ms(percentile(&redis_lat, 50.0))
+    );
+    println!("  target: p50 <= 25 ms without a busy loop");
+    println!();
+
+    // --- End to end: submit `jobs` jobs while the worker runs; time to the last success ---
+    let before: i64 = sqlx::query_scalar("select count(*) from jobs where status = 'succeeded'")
+        .fetch_one(&pool)
+        .await?;
+    let submitted = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let mut submitters = Vec::new();
+    for client in 0..clients {
+        let (submit, submitted) = (submit.clone(), submitted.clone());
+        submitters.push(tokio::spawn(async move {
+            while submitted.fetch_add(1, Ordering::Relaxed) < jobs {
+                assert!(submit(client, 0).await, "submit failed");
+            }
+        }));
+    }
+    for s in submitters {
+        s.await?;
+    }
+    let submit_done = started.elapsed();
+    let target = before + jobs as i64;
+    loop {
+        let done: i64 = sqlx::query_scalar("select count(*) from jobs where status = 'succeeded'")
+            .fetch_one(&pool)
+            .await?;
+        if done >= target {
+            break;
+        }
+        if started.elapsed() > Duration::from_secs(120) {
+            let states: Vec<(String, i64, Option<String>)> = sqlx::query_as(
+                "select status, count(*), min(error::text) from jobs group by status",
+            )
+            .fetch_all(&pool)
+            .await?;
+            let stuck: Vec<(String, i32, Option<f64>, Option<f64>, Option<f64>)> = sqlx::query_as(
+                "select status, attempts,
+                        extract(epoch from now() - run_after)::float8,
+                        extract(epoch from now() - enqueued_at)::float8,
+                        extract(epoch from now() - heartbeat_at)::float8
+                 from jobs where status in ('pending', 'running') limit 5",
+            )
+            .fetch_all(&pool)
+            .await?;
+            let waits: Vec<(Option<String>, Option<String>, Option<String>)> = sqlx::query_as(
+                "select state, wait_event_type, left(query, 120) from pg_stat_activity
+                 where datname = current_database() and pid <> pg_backend_pid()",
+            )
+            .fetch_all(&pool)
+            .await?;
+            anyhow::bail!(
+                "end-to-end phase did not finish: {done}/{target}; jobs by status: {states:?}\n\
+                 stuck (status, attempts, since run_after, since enqueued, since heartbeat): {stuck:?}\n\
+                 sessions: {waits:#?}"
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let total = started.elapsed();
+    let e2e_rate = jobs as f64 / total.as_secs_f64();
+    let failed: i64 = sqlx::query_scalar("select count(*) from jobs where status = 'failed'")
+        .fetch_one(&pool)
+        .await?;
+    println!("end to end  {jobs} jobs, submit to succeeded, zero-latency (offline) provider");
+    println!(
+        "  {e2e_rate:>9.0} jobs/s   (all submitted after {:.2} s, all succeeded after {:.2} s, {failed} failed)   ratio to postgres inserts {:.2}",
+        submit_done.as_secs_f64(),
+        total.as_secs_f64(),
+        e2e_rate / pg_rate
+    );
+    println!("  target: >= 1000 jobs/s");
+    Ok(())
+}
+
+async fn wait_until(pool: &PgPool, query: &'static str) {
+    for _ in 0..1000 {
+        if sqlx::query_scalar::<_, bool>(query)
+            .fetch_one(pool)
+            .await
+            .unwrap_or(false)
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
