@@ -349,14 +349,12 @@ async fn run(db_url: &str, secs: f64, clients: usize, jobs: usize) -> anyhow::Re
             )
             .fetch_all(&pool)
             .await?;
-            let stuck: Vec<(String, i32, Option<f64>, Option<f64>, Option<f64>)> = sqlx::query_as(
-                "select status, attempts,
-                        extract(epoch from now() - run_after)::float8,
-                        extract(epoch from now() - enqueued_at)::float8,
-                        extract(epoch from now() - heartbeat_at)::float8
-                 from jobs where status in ('pending', 'running') limit 5",
+            let stuck: Option<String> = sqlx::query_scalar(
+                "select string_agg(format('%s attempt %s: due %s ago, enqueued %s ago, heartbeat %s ago',
+                        status, attempts, now() - run_after, now() - enqueued_at, now() - heartbeat_at), '; ')
+                 from (select * from jobs where status in ('pending', 'running') limit 5) j",
             )
-            .fetch_all(&pool)
+            .fetch_one(&pool)
             .await?;
             let waits: Vec<(Option<String>, Option<String>, Option<String>)> = sqlx::query_as(
                 "select state, wait_event_type, left(query, 120) from pg_stat_activity
@@ -366,7 +364,7 @@ async fn run(db_url: &str, secs: f64, clients: usize, jobs: usize) -> anyhow::Re
             .await?;
             anyhow::bail!(
                 "end-to-end phase did not finish: {done}/{target}; jobs by status: {states:?}\n\
-                 stuck (status, attempts, since run_after, since enqueued, since heartbeat): {stuck:?}\n\
+                 stuck: {stuck:?}\n\
                  sessions: {waits:#?}"
             );
         }
