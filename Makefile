@@ -19,7 +19,7 @@ run:
 
 ## make test: formatting, lints, and every test against real Postgres and Redis.
 test: lint
-	@eval "$$($(SERVICES))"; export DATABASE_URL="$${DATABASE_URL%/*}/postgres"; cargo test --workspace
+	@eval "$$($(SERVICES))"; export DATABASE_URL="$$ADMIN_DATABASE_URL"; cargo test --workspace
 
 lint:
 	$(require_cargo)
@@ -36,7 +36,7 @@ openapi:
 ## make bench: the load benchmark (release build), with raw Postgres/Redis baselines.
 bench:
 	$(require_cargo)
-	@eval "$$($(SERVICES))"; export DATABASE_URL="$${DATABASE_URL%/*}/postgres"; cargo run --release -p almanac-tests --bin bench
+	@eval "$$($(SERVICES))"; export DATABASE_URL="$$ADMIN_DATABASE_URL"; cargo run --release -p almanac-tests --bin bench
 
 build:
 	cargo build --workspace

@@ -97,12 +97,22 @@ if [ -z "$pg_url" ]; then
   pg_url="postgres://almanac@127.0.0.1:$port/$default_db"
 fi
 
+# TLS to a server on loopback protects nothing and costs CPU on both ends.
+case $(url_host "$pg_url") in
+  127.0.0.1|localhost|::1|\[::1\])
+    case $pg_url in *sslmode=*) ;; *\?*) pg_url="$pg_url&sslmode=disable" ;; *) pg_url="$pg_url?sslmode=disable" ;; esac ;;
+esac
+# The same server's maintenance database, where tests and the benchmark create theirs.
+db_tail=${pg_url##*/}            # name?params
+db_name=${db_tail%%\?*}
+case $db_tail in *\?*) params="?${db_tail#*\?}" ;; *) params="" ;; esac
+admin_url="${pg_url%/*}/postgres$params"
+
 # The named database must exist (tests only need the server: they create their own).
 if command -v psql >/dev/null 2>&1; then
-  admin=${pg_url%/*}/postgres
-  exists=$(psql "$admin" -tAc "select 1 from pg_database where datname = '${pg_url##*/}'" 2>/dev/null || true)
+  exists=$(psql "$admin_url" -tAc "select 1 from pg_database where datname = '$db_name'" 2>/dev/null || true)
   if [ "$exists" != 1 ]; then
-    psql "$admin" -qc "create database \"${pg_url##*/}\"" >/dev/null 2>&1 || true
+    psql "$admin_url" -qc "create database \"$db_name\"" >/dev/null 2>&1 || true
   fi
 fi
 
@@ -133,4 +143,5 @@ if [ -z "$redis_url" ]; then
 fi
 
 echo "export DATABASE_URL='$pg_url'"
+echo "export ADMIN_DATABASE_URL='$admin_url'"
 echo "export REDIS_URL='$redis_url'"

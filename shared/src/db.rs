@@ -40,17 +40,14 @@ pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
 
 /// Begins a transaction that acts as `user_id` under row-level security: it switches to
 /// the application role and sets `request.jwt.claim.sub`, which the policies read (as
-/// Supabase's `auth.uid()` does). Both settings end with the transaction.
+/// Supabase's `auth.uid()` does). Both settings end with the transaction. One round trip:
+/// the settings travel with `BEGIN` (the id is a formatted `Uuid`, so it cannot carry SQL).
 pub async fn user_tx(pool: &PgPool, user_id: Uuid) -> sqlx::Result<Transaction<'static, Postgres>> {
-    let mut tx = pool.begin().await?;
-    sqlx::query(
-        "select set_config('role', $1, true), set_config('request.jwt.claim.sub', $2, true)",
-    )
-    .bind(APP_ROLE)
-    .bind(user_id.to_string())
-    .execute(&mut *tx)
-    .await?;
-    Ok(tx)
+    pool.begin_with(sqlx::AssertSqlSafe(format!(
+        "begin; select set_config('role', '{APP_ROLE}', true), \
+         set_config('request.jwt.claim.sub', '{user_id}', true)"
+    )))
+    .await
 }
 
 /// True when the error means the database could not be reached (as opposed to a bad query).

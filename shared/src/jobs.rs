@@ -140,7 +140,7 @@ impl JobPayload {
     }
 }
 
-/// A new ledger row, written in the same transaction as the domain rows.
+/// A new ledger row, written in the same transaction (or statement) as its domain rows.
 #[derive(Debug, Clone)]
 pub struct NewJob {
     pub id: Uuid,
@@ -159,24 +159,9 @@ impl NewJob {
             trace_context: HashMap::new(),
         }
     }
-
-    pub async fn insert<'e>(&self, db: impl PgExecutor<'e>) -> sqlx::Result<()> {
-        let kind = self.payload.kind();
-        sqlx::query(
-            "insert into jobs (id, user_id, kind, status, payload, max_attempts, trace_context, enqueued_at)
-             values ($1, $2, $3, 'pending', $4, $5, $6, now())",
-        )
-        .bind(self.id)
-        .bind(self.user_id)
-        .bind(kind.as_str())
-        .bind(sqlx::types::Json(&self.payload))
-        .bind(kind.max_attempts())
-        .bind(sqlx::types::Json(&self.trace_context))
-        .execute(db)
-        .await?;
-        Ok(())
-    }
 }
+
+pub type PgQuery<'q> = sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>;
 
 /// The poll view of a job.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -301,6 +286,33 @@ pub async fn heartbeat(pool: &PgPool, claim: &Claim) -> sqlx::Result<bool> {
     Ok(done.rows_affected() == 1)
 }
 
+/// The fenced final update, using `$1..$6`; only the claim's own attempt can end the job.
+/// Domain code may use it as a CTE (`with finished as (FINISH_FENCED returning id) ...`) to
+/// save its results in the same statement; bind with [`Claim::bind_finish`].
+pub const FINISH_FENCED: &str = "update jobs set status = $4, result = $5, error = $6,
+        finished_at = now(), updated_at = now(), heartbeat_at = null
+    where id = $1 and attempts = $2 and worker = $3 and status = 'running'";
+
+impl Claim {
+    /// Binds `$1..$6` of [`FINISH_FENCED`].
+    pub fn bind_finish<'q>(
+        &'q self,
+        query: PgQuery<'q>,
+        status: JobStatus,
+        result: Option<&'q Value>,
+        error: Option<&'q Value>,
+    ) -> PgQuery<'q> {
+        debug_assert!(status.is_final());
+        query
+            .bind(self.id)
+            .bind(self.attempt)
+            .bind(&self.worker)
+            .bind(status.as_str())
+            .bind(result.map(sqlx::types::Json))
+            .bind(error.map(sqlx::types::Json))
+    }
+}
+
 /// Ends the job with a final status. Returns `false` when the claim was lost.
 pub async fn finish<'e>(
     db: impl PgExecutor<'e>,
@@ -309,20 +321,10 @@ pub async fn finish<'e>(
     result: Option<&Value>,
     error: Option<&Value>,
 ) -> sqlx::Result<bool> {
-    debug_assert!(status.is_final());
-    let done = sqlx::query(
-        "update jobs set status = $4, result = $5, error = $6, finished_at = now(),
-                updated_at = now(), heartbeat_at = null
-         where id = $1 and attempts = $2 and worker = $3 and status = 'running'",
-    )
-    .bind(claim.id)
-    .bind(claim.attempt)
-    .bind(&claim.worker)
-    .bind(status.as_str())
-    .bind(result.map(sqlx::types::Json))
-    .bind(error.map(sqlx::types::Json))
-    .execute(db)
-    .await?;
+    let done = claim
+        .bind_finish(sqlx::query(FINISH_FENCED), status, result, error)
+        .execute(db)
+        .await?;
     Ok(done.rows_affected() == 1)
 }
 

@@ -7,13 +7,20 @@
 //! busy loop. A slow fallback interval covers lost notifications and promotes delayed
 //! retries.
 
-use std::{collections::HashMap, sync::Arc, time::Duration};
+use std::{
+    collections::HashMap,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
 
 use anyhow::Context;
 use apalis::prelude::{TaskBuilder, TaskSink};
 use apalis_redis::{Config as RedisQueueConfig, ConnectionManager, RedisStorage};
 use futures::StreamExt;
-use tokio::sync::broadcast;
+use tokio::sync::{Notify, broadcast};
 use tokio_stream::wrappers::{BroadcastStream, IntervalStream};
 use uuid::Uuid;
 
@@ -49,11 +56,39 @@ pub fn queue_config(settings: &Settings, kind: JobKind) -> RedisQueueConfig {
 #[derive(Clone)]
 pub struct JobQueue {
     storages: Arc<HashMap<JobKind, Storage>>,
-    conn: ConnectionManager,
-    wake_channel: String,
+    wakes: Arc<PendingWakes>,
+}
+
+/// Wake-ups waiting to be published. Pushes only mark their kind; one task publishes, so
+/// a burst of pushes shares one PUBLISH per kind while the previous one is in flight.
+struct PendingWakes {
+    flags: HashMap<JobKind, AtomicBool>,
+    notify: Notify,
+}
+
+impl PendingWakes {
+    async fn publish_forever(self: Arc<Self>, mut conn: ConnectionManager, channel: String) {
+        loop {
+            self.notify.notified().await;
+            for (kind, flag) in &self.flags {
+                if flag.swap(false, Ordering::AcqRel) {
+                    let published = redis::cmd("PUBLISH")
+                        .arg(&channel)
+                        .arg(kind.as_str())
+                        .query_async::<i64>(&mut conn)
+                        .await;
+                    if let Err(error) = published {
+                        // Workers still poll on their fallback interval.
+                        tracing::warn!(error = %error, "publishing a queue wake-up failed");
+                    }
+                }
+            }
+        }
+    }
 }
 
 impl JobQueue {
+    /// Must be called inside a Tokio runtime: it starts the wake-up publisher.
     pub fn new(settings: &Settings, conn: ConnectionManager) -> Self {
         let storages = JobKind::ALL
             .into_iter()
@@ -63,10 +98,17 @@ impl JobQueue {
                 (kind, storage)
             })
             .collect();
+        let wakes = Arc::new(PendingWakes {
+            flags: JobKind::ALL
+                .into_iter()
+                .map(|k| (k, AtomicBool::new(false)))
+                .collect(),
+            notify: Notify::new(),
+        });
+        tokio::spawn(wakes.clone().publish_forever(conn, wake_channel(settings)));
         Self {
             storages: Arc::new(storages),
-            conn,
-            wake_channel: wake_channel(settings),
+            wakes,
         }
     }
 
@@ -87,21 +129,15 @@ impl JobQueue {
             .await
             .map_err(|e| anyhow::anyhow!("pushing job {job_id} onto the {kind} queue: {e}"))?;
         if delay.is_none() {
-            self.wake(kind).await?;
+            self.wake(kind);
         }
         Ok(())
     }
 
-    /// Tells every worker process that `kind` has work.
-    pub async fn wake(&self, kind: JobKind) -> anyhow::Result<()> {
-        let mut conn = self.conn.clone();
-        redis::cmd("PUBLISH")
-            .arg(&self.wake_channel)
-            .arg(kind.as_str())
-            .query_async::<i64>(&mut conn)
-            .await
-            .context("publishing a queue wake-up")?;
-        Ok(())
+    /// Tells every worker process, soon, that `kind` has work.
+    pub fn wake(&self, kind: JobKind) {
+        self.wakes.flags[&kind].store(true, Ordering::Release);
+        self.wakes.notify.notify_one();
     }
 }
 

@@ -128,3 +128,40 @@ async fn the_list_is_newest_first_and_paginates() {
     assert_eq!(page3["items"].as_array().unwrap().len(), 1);
     assert!(page3["next_cursor"].is_null());
 }
+
+/// An idle worker is woken by each submission itself, not by a timer: with apalis's
+/// heartbeat and the fallback poll both at 30 s, jobs submitted one after another still
+/// finish long before either timer could fire. (The race of a wake-up arriving during an
+/// in-flight fetch is timing-dependent; `make bench` measures it as pickup p99.)
+#[tokio::test]
+async fn an_idle_worker_is_woken_by_each_submission() {
+    let app = spawn_app_with(TestOptions {
+        env: vec![
+            ("JOB_HEARTBEAT_MS", "30000".into()),
+            ("JOB_STALE_MS", "60000".into()),
+            ("WORKER_IDLE_POLL_MS", "30000".into()),
+            ("RECONCILE_INTERVAL_MS", "30000".into()),
+            ("JOB_REQUEUE_MS", "30000".into()),
+        ],
+        ..Default::default()
+    })
+    .await;
+    let user = Uuid::new_v4();
+    // The worker subscribes in the background; the first job may race it, the rest may not.
+    let first = app.submit(user).await;
+    crate::helpers::eventually(
+        std::time::Duration::from_secs(40),
+        "the first job",
+        || async { (app.generation(user, first).await["status"] == "succeeded").then_some(()) },
+    )
+    .await;
+    for _ in 0..3 {
+        let id = app.submit(user).await;
+        crate::helpers::eventually(
+            std::time::Duration::from_secs(10),
+            "a woken worker to run the job",
+            || async { (app.generation(user, id).await["status"] == "succeeded").then_some(()) },
+        )
+        .await;
+    }
+}

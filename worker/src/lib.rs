@@ -17,7 +17,7 @@ use almanac_shared::{
 };
 use anyhow::Context;
 use apalis::prelude::*;
-use apalis_core::backend::ext::poll_strategy::{PollWith, StreamStrategy};
+use apalis_core::backend::ext::poll_strategy::{PollSnapshot, PollStrategy, PollWith};
 use apalis_redis::RedisStorage;
 use poem::{
     EndpointExt, Route, Server, get, handler,
@@ -180,7 +180,7 @@ async fn supervise(
             RedisStorage::new(redis.clone()).with_config(queue::queue_config(settings, kind));
         let backend = PollWith::new(
             storage,
-            StreamStrategy::new(wakers.stream(kind, settings.jobs.idle_poll)),
+            WakeStrategy::new(wakers.stream(kind, settings.jobs.idle_poll)),
         );
         let name = format!("{}-{kind}", worker_name());
         let worker = WorkerBuilder::new(name.as_str())
@@ -213,6 +213,55 @@ async fn supervise(
         tokio::select! {
             _ = stop.cancelled() => return,
             _ = tokio::time::sleep(Duration::from_millis(200)) => {}
+        }
+    }
+}
+
+/// Wakes the apalis worker when its queue's wake-up stream yields.
+///
+/// Two traps in apalis's own `StreamStrategy`: it polls the stream once per cycle, so a
+/// `Ready` leaves no waker registered for the next notification; and a notification that
+/// arrives while a fetch is in flight is consumed, but that fetch read the queue before the
+/// push, comes back empty, and the worker idles with the job queued. So this strategy
+/// drains the stream to `Pending` (a waker stays registered), and after consuming a wake-up
+/// it asks for one more poll on its next drive, by which time the in-flight fetch has
+/// finished and a fresh one sees the job: one extra fetch per wake-up, no busy loop.
+struct WakeStrategy<S> {
+    wakes: S,
+    recheck: bool,
+}
+
+impl<S> WakeStrategy<S> {
+    fn new(wakes: S) -> Self {
+        Self {
+            wakes,
+            recheck: false,
+        }
+    }
+}
+
+impl<S: futures::Stream<Item = ()> + Unpin> PollStrategy for WakeStrategy<S> {
+    fn poll_drive(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+        _: &PollSnapshot,
+    ) -> std::task::Poll<Option<()>> {
+        use futures::StreamExt;
+        use std::task::Poll;
+        if std::mem::take(&mut self.recheck) {
+            cx.waker().wake_by_ref();
+        }
+        let mut woken = false;
+        loop {
+            match self.wakes.poll_next_unpin(cx) {
+                Poll::Ready(Some(())) => woken = true,
+                Poll::Ready(None) => return Poll::Ready(None),
+                Poll::Pending if woken => {
+                    self.recheck = true;
+                    return Poll::Ready(Some(()));
+                }
+                Poll::Pending => return Poll::Pending,
+            }
         }
     }
 }

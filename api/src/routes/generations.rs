@@ -513,21 +513,20 @@ async fn submit(
     let generation_id = Uuid::now_v7();
     let mut job = NewJob::new(user, JobPayload::GenerationV1 { generation_id });
     job.trace_context = telemetry::current_trace_context();
-    let mut tx = db::user_tx(&state.pool, user).await?;
-    job.insert(&mut *tx).await?;
-    sqlx::query(
-        "insert into ai_generations (id, user_id, job_id, source_text, model, prompt_version, status)
-         values ($1, $2, $3, $4, $5, $6, 'pending')",
-    )
-    .bind(generation_id)
-    .bind(user)
-    .bind(job.id)
-    .bind(source.as_str())
-    .bind(model)
-    .bind(&prompt_version)
-    .execute(&mut *tx)
-    .await?;
-    tx.commit().await?;
+    // One statement that writes both rows as the user, under row-level security
+    // (migration 20261121000004 explains why this is a function).
+    sqlx::query("select create_generation($1, $2, $3, $4, $5, $6, $7, $8, $9)")
+        .bind(user)
+        .bind(job.id)
+        .bind(sqlx::types::Json(&job.payload))
+        .bind(job.payload.kind().max_attempts())
+        .bind(sqlx::types::Json(&job.trace_context))
+        .bind(generation_id)
+        .bind(source.as_str())
+        .bind(model)
+        .bind(&prompt_version)
+        .execute(&state.pool)
+        .await?;
     enqueue_after_commit(state, &job).await;
     tracing::info!(generation_id = %generation_id, job_id = %job.id, "generation accepted");
     Ok(CreateGenerationAccepted {

@@ -19,6 +19,7 @@ use almanac_shared::{Settings, auth::JwtKeys, db};
 use sqlx::{Connection, PgConnection, PgPool, postgres::PgConnectOptions, postgres::PgPoolOptions};
 use uuid::Uuid;
 
+const PICKUP_SAMPLES: usize = 200;
 const SECRET: &str = "bench-secret-bench-secret-bench-secret-00";
 
 fn env_or<T: std::str::FromStr>(key: &str, default: T) -> T {
@@ -108,9 +109,9 @@ async fn main() -> anyhow::Result<()> {
     let secs: f64 = env_or("BENCH_SECS", 5.0);
     let clients: usize = env_or("BENCH_CLIENTS", 64);
     let jobs: usize = env_or("BENCH_JOBS", 5000);
-    let admin: PgConnectOptions = std::env::var("DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://root@127.0.0.1:5432/postgres".into())
-        .parse()?;
+    let admin_url = std::env::var("DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://root@127.0.0.1:5432/postgres".into());
+    let admin: PgConnectOptions = admin_url.parse()?;
     let db_name = format!("almanac_bench_{}", Uuid::new_v4().simple());
     let mut conn = PgConnection::connect_with(&admin.clone().database("postgres")).await?;
     sqlx::query(sqlx::AssertSqlSafe(format!(
@@ -118,12 +119,7 @@ async fn main() -> anyhow::Result<()> {
     )))
     .execute(&mut conn)
     .await?;
-    let db_url = format!(
-        "postgres://{}@{}:{}/{db_name}",
-        admin.get_username(),
-        admin.get_host(),
-        admin.get_port()
-    );
+    let db_url = with_database(&admin_url, &db_name);
     let outcome = run(&db_url, secs, clients, jobs).await;
     sqlx::query(sqlx::AssertSqlSafe(format!(
         "drop database if exists \"{db_name}\" with (force)"
@@ -273,7 +269,7 @@ async fn run(db_url: &str, secs: f64, clients: usize, jobs: usize) -> anyhow::Re
     .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let mut pickups = Vec::new();
-    for i in 0..50 {
+    for i in 0..PICKUP_SAMPLES {
         let response = http
             .post(format!("{base}/api/ai/generations"))
             .bearer_auth(&tokens[i % clients])
@@ -302,11 +298,11 @@ async fn run(db_url: &str, secs: f64, clients: usize, jobs: usize) -> anyhow::Re
             );
             tokio::time::sleep(Duration::from_millis(2)).await;
         }
-        // Idle between submissions: the worker has nothing to poll for.
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        // Idle between submissions, at varied offsets from the worker's fallback tick.
+        tokio::time::sleep(Duration::from_millis(20 + (i as u64 * 7) % 40)).await;
     }
     pickups.sort();
-    println!("pickup  submit-to-claim latency, idle worker (50 jobs, one at a time)");
+    println!("pickup  submit-to-claim latency, idle worker ({PICKUP_SAMPLES} jobs, one at a time)");
     println!(
         "  p50 {:.2} ms  p99 {:.2} ms   (redis round trip p50 {:.2} ms)",
         ms(percentile(&pickups, 50.0)),
@@ -384,6 +380,18 @@ async fn run(db_url: &str, secs: f64, clients: usize, jobs: usize) -> anyhow::Re
     );
     println!("  target: >= 1000 jobs/s");
     Ok(())
+}
+
+/// `url` with its database name replaced, keeping user, host and parameters.
+fn with_database(url: &str, database: &str) -> String {
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(b, q)| (b, Some(q)));
+    let base = base.rsplit_once('/').map_or(base, |(b, _)| b);
+    match query {
+        Some(query) => format!("{base}/{database}?{query}"),
+        None => format!("{base}/{database}"),
+    }
 }
 
 async fn wait_until(pool: &PgPool, query: &'static str) {

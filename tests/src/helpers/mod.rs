@@ -214,10 +214,17 @@ pub async fn spawn_app_with(options: TestOptions) -> TestApp {
     app
 }
 
+/// The admin URL with its database name replaced, keeping user, host and parameters.
 fn test_db_url(db_name: &str) -> String {
     let admin = admin_url();
-    let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
-    format!("{base}/{db_name}")
+    let (base, query) = admin
+        .split_once('?')
+        .map_or((admin.as_str(), None), |(b, q)| (b, Some(q)));
+    let base = base.rsplit_once('/').map_or(base, |(b, _)| b);
+    match query {
+        Some(query) => format!("{base}/{db_name}?{query}"),
+        None => format!("{base}/{db_name}"),
+    }
 }
 
 impl TestApp {

@@ -8,7 +8,7 @@ use almanac_shared::{
     telemetry,
 };
 use serde_json::{Value, json};
-use sqlx::{Postgres, Transaction};
+use sqlx::{AssertSqlSafe, Postgres, Transaction};
 use uuid::Uuid;
 
 use crate::runner::{JobContext, JobError};
@@ -51,45 +51,52 @@ pub async fn run(ctx: &JobContext, claim: &Claim, generation_id: Uuid) -> Result
         "trace_id": telemetry::current_trace_id(),
     });
 
-    let mut tx = ctx.pool.begin().await?;
-    // Fence first: if the claim is gone, another attempt owns the outcome.
     let result = json!({ "generation_id": generation_id, "suggestions": suggestions.len() });
-    if !jobs::finish(&mut *tx, claim, JobStatus::Succeeded, Some(&result), None).await? {
-        tracing::warn!("claim lost before saving; discarding this attempt's output");
-        return Ok(());
-    }
     let ids: Vec<Uuid> = suggestions.iter().map(|_| Uuid::now_v7()).collect();
     let positions: Vec<i32> = (0..suggestions.len() as i32).collect();
     let fronts: Vec<&str> = suggestions.iter().map(|s| s.front.as_str()).collect();
     let backs: Vec<&str> = suggestions.iter().map(|s| s.back.as_str()).collect();
-    // One statement for every suggestion; a rerun of the job inserts nothing twice.
-    sqlx::query(
-        "insert into ai_suggestions (id, user_id, generation_id, position, front, back, status)
-         select id, $1, $2, position, front, back, 'proposed'
-         from unnest($3::uuid[], $4::int[], $5::text[], $6::text[]) as t(id, position, front, back)
-         on conflict (generation_id, position) do nothing",
-    )
-    .bind(claim.user_id)
-    .bind(generation_id)
-    .bind(&ids)
-    .bind(&positions)
-    .bind(&fronts)
-    .bind(&backs)
-    .execute(&mut *tx)
-    .await?;
-    sqlx::query(
-        "update ai_generations set status = 'succeeded', tokens_input = $2, tokens_output = $3,
-                cost_usd = $4, ai_metadata = $5, error = null, updated_at = now()
-         where id = $1",
-    )
-    .bind(generation_id)
-    .bind(response.usage.input_tokens as i32)
-    .bind(response.usage.output_tokens as i32)
-    .bind(response.cost_usd)
-    .bind(sqlx::types::Json(&metadata))
-    .execute(&mut *tx)
-    .await?;
-    tx.commit().await?;
+    // One atomic statement: end the job (fenced by the claim), insert every suggestion
+    // (a rerun inserts nothing twice), and record the outcome. If the claim was lost,
+    // nothing is written.
+    let sql = format!(
+        "with finished as ({} returning id),
+         inserted as (
+            insert into ai_suggestions (id, user_id, generation_id, position, front, back, status)
+            select t.id, $7, $8, t.position, t.front, t.back, 'proposed'
+            from unnest($9::uuid[], $10::int[], $11::text[], $12::text[]) as t(id, position, front, back)
+            where exists (select 1 from finished)
+            on conflict (generation_id, position) do nothing),
+         saved as (
+            update ai_generations set status = 'succeeded', tokens_input = $13, tokens_output = $14,
+                   cost_usd = $15, ai_metadata = $16, error = null, updated_at = now()
+            where id = $8 and exists (select 1 from finished))
+         select count(*) from finished",
+        jobs::FINISH_FENCED
+    );
+    let finished: i64 = claim
+        .bind_finish(
+            sqlx::query(AssertSqlSafe(sql)),
+            JobStatus::Succeeded,
+            Some(&result),
+            None,
+        )
+        .bind(claim.user_id)
+        .bind(generation_id)
+        .bind(&ids)
+        .bind(&positions)
+        .bind(&fronts)
+        .bind(&backs)
+        .bind(response.usage.input_tokens as i32)
+        .bind(response.usage.output_tokens as i32)
+        .bind(response.cost_usd)
+        .bind(sqlx::types::Json(&metadata))
+        .fetch_one(&ctx.pool)
+        .await
+        .map(|row| sqlx::Row::get(&row, 0))?;
+    if finished == 0 {
+        tracing::warn!("claim lost before saving; this attempt's output was discarded");
+    }
     Ok(())
 }
 
