@@ -201,6 +201,8 @@ pub struct Claim {
     pub worker: String,
     pub payload: JobPayload,
     pub trace_context: HashMap<String, String>,
+    /// The row the kind's start statement returned (see [`claim`]), as JSON.
+    pub started: Option<Value>,
 }
 
 impl Claim {
@@ -229,24 +231,37 @@ struct ClaimRow {
     max_attempts: i32,
     payload: sqlx::types::Json<JobPayload>,
     trace_context: sqlx::types::Json<HashMap<String, String>>,
+    started: Option<sqlx::types::Json<Value>>,
 }
 
 /// Takes a job: `pending -> running`, attempts + 1, worker name and heartbeat.
+///
+/// `start` is the kind's own first step, run in the same statement so it costs no extra
+/// round trip: a data-modifying statement over the CTE `claimed` (columns `id`, `user_id`,
+/// `payload`) returning at most one row, handed back as [`Claim::started`].
 pub async fn claim(
     pool: &PgPool,
     id: Uuid,
     worker: &str,
+    start: Option<&'static str>,
 ) -> anyhow::Result<Result<Claim, NotClaimed>> {
-    let row: Option<ClaimRow> = sqlx::query_as(
-        "update jobs set status = 'running', attempts = attempts + 1, worker = $2,
-                heartbeat_at = now(), started_at = coalesce(started_at, now()), updated_at = now()
-         where id = $1 and status = 'pending' and run_after <= now()
-         returning user_id, attempts, max_attempts, payload, trace_context",
-    )
-    .bind(id)
-    .bind(worker)
-    .fetch_optional(pool)
-    .await?;
+    let sql = format!(
+        "with claimed as (
+            update jobs set status = 'running', attempts = attempts + 1, worker = $2,
+                   heartbeat_at = now(), started_at = coalesce(started_at, now()), updated_at = now()
+            where id = $1 and status = 'pending' and run_after <= now()
+            returning id, user_id, attempts, max_attempts, payload, trace_context),
+         started as ({})
+         select c.user_id, c.attempts, c.max_attempts, c.payload, c.trace_context,
+                (select to_jsonb(s) from started s limit 1) as started
+         from claimed c",
+        start.unwrap_or("select null::int as nothing where false")
+    );
+    let row: Option<ClaimRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .bind(worker)
+        .fetch_optional(pool)
+        .await?;
     if let Some(row) = row {
         return Ok(Ok(Claim {
             id,
@@ -256,6 +271,7 @@ pub async fn claim(
             worker: worker.to_owned(),
             payload: row.payload.0,
             trace_context: row.trace_context.0,
+            started: row.started.map(|j| j.0),
         }));
     }
     let state: Option<(String, DateTime<Utc>)> =

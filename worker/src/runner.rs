@@ -6,7 +6,7 @@ use std::{sync::Arc, time::Instant};
 use almanac_shared::{
     Settings,
     ai::AiProvider,
-    jobs::{self, Claim, JobMessage, JobPayload, JobStatus, NotClaimed},
+    jobs::{self, Claim, JobKind, JobMessage, JobPayload, JobStatus, NotClaimed},
     queue::JobQueue,
     telemetry,
 };
@@ -76,7 +76,14 @@ enum Outcome {
 /// delivery that could not even be claimed is repaired by the reconciler.
 pub async fn run(ctx: &JobContext, message: JobMessage) {
     let job_id = message.job_id;
-    let claim = match jobs::claim(&ctx.pool, job_id, &ctx.worker_name).await {
+    let claim = match jobs::claim(
+        &ctx.pool,
+        job_id,
+        &ctx.worker_name,
+        start_statement(message.kind),
+    )
+    .await
+    {
         Ok(Ok(claim)) => claim,
         Ok(Err(NotClaimed::NotYetDue(due))) => {
             let delay = (due - chrono::Utc::now()).to_std().unwrap_or_default();
@@ -135,6 +142,14 @@ async fn redeliver(ctx: &JobContext, message: JobMessage, delay: std::time::Dura
     let job_id = message.job_id;
     if let Err(error) = ctx.queue.push(message.kind, job_id, Some(delay)).await {
         tracing::warn!(job_id = %job_id, error = %format!("{error:#}"), "could not redeliver; the reconciler will");
+    }
+}
+
+/// The statement each kind runs with its claim (see `jobs::claim`).
+fn start_statement(kind: JobKind) -> Option<&'static str> {
+    match kind {
+        JobKind::Generation => Some(generation::START),
+        _ => None,
     }
 }
 

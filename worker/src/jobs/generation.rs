@@ -7,21 +7,36 @@ use almanac_shared::{
     jobs::{self, Claim, JobStatus},
     telemetry,
 };
+use serde::Deserialize;
 use serde_json::{Value, json};
 use sqlx::{AssertSqlSafe, Postgres, Transaction};
 use uuid::Uuid;
 
 use crate::runner::{JobContext, JobError};
 
+/// Runs with the claim: the generation becomes `running` and its input comes back.
+pub const START: &str = "update ai_generations g set status = 'running', updated_at = now()
+    from claimed where g.id = (claimed.payload ->> 'generation_id')::uuid
+    returning g.source_text, g.model, g.prompt_version";
+
+#[derive(Deserialize)]
+struct Input {
+    source_text: String,
+    model: Option<String>,
+    prompt_version: String,
+}
+
 pub async fn run(ctx: &JobContext, claim: &Claim, generation_id: Uuid) -> Result<(), JobError> {
-    let row: Option<(String, Option<String>, String)> = sqlx::query_as(
-        "update ai_generations set status = 'running', updated_at = now()
-         where id = $1 returning source_text, model, prompt_version",
-    )
-    .bind(generation_id)
-    .fetch_optional(&ctx.pool)
-    .await?;
-    let Some((source_text, model, prompt_version)) = row else {
+    let input = claim
+        .started
+        .clone()
+        .and_then(|row| serde_json::from_value::<Input>(row).ok());
+    let Some(Input {
+        source_text,
+        model,
+        prompt_version,
+    }) = input
+    else {
         return Err(JobError::permanent(
             "GENERATION_MISSING",
             format!("generation {generation_id} does not exist"),
