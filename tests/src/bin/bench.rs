@@ -203,7 +203,7 @@ async fn run(db_url: &str, secs: f64, clients: usize, jobs: usize) -> anyhow::Re
             .map(|_| keys.mint(Uuid::new_v4(), 3600))
             .collect(),
     );
-    let body = Arc::new(serde_json::json!({ "source_text": BENCH_TEXT.repeat(1) }).to_string());
+    let body = Arc::new(serde_json::json!({ "source_text": BENCH_TEXT }).to_string());
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(clients)
         .build()?;
