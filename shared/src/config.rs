@@ -74,6 +74,9 @@ pub struct JobSettings {
     pub concurrency: usize,
     /// Fallback poll interval of an idle worker; pickup normally comes from the queue's signal.
     pub idle_poll: Duration,
+    /// After a shutdown signal, how long in-flight jobs may run before their claims are
+    /// released for another worker.
+    pub shutdown_grace: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -183,6 +186,7 @@ impl Settings {
                 backoff_max: env.millis_or("JOB_BACKOFF_MAX_MS", 60_000)?,
                 concurrency: env.parse_or("WORKER_CONCURRENCY", 32)?,
                 idle_poll: env.millis_or("WORKER_IDLE_POLL_MS", 1_000)?,
+                shutdown_grace: env.millis_or("WORKER_SHUTDOWN_GRACE_MS", 20_000)?,
             },
             rate_limits: RateLimitSettings {
                 generation_limit: env.parse_or("GENERATION_RATE_LIMIT", 5)?,

@@ -176,3 +176,65 @@ async fn postgres_unreachable_answers_503_quickly() {
     assert_eq!(ready["postgres"], false);
     assert_eq!(ready["redis"], true);
 }
+
+#[tokio::test]
+async fn a_stopping_worker_finishes_its_jobs_within_the_grace_period() {
+    let fake = FakeAi::start(
+        vec![Behaviour::Delay(Duration::from_millis(800))],
+        Behaviour::Ok,
+    )
+    .await;
+    let mut app = spawn_app_with(TestOptions {
+        fake_ai: Some(fake.clone()),
+        ..Default::default()
+    })
+    .await;
+    let user = Uuid::new_v4();
+    let id = app.submit(user).await;
+    eventually(
+        Duration::from_secs(10),
+        "the job to reach the provider",
+        || async { (fake.calls() == 1).then_some(()) },
+    )
+    .await;
+    app.stop_worker(0).await;
+    // The worker returned only after finishing the job it held.
+    let generation = app.generation(user, id).await;
+    assert_eq!(generation["status"], "succeeded", "{generation}");
+    assert_eq!(app.job_of(id).await.1, 1);
+}
+
+#[tokio::test]
+async fn a_stopping_worker_releases_what_it_cannot_finish() {
+    let fake = FakeAi::start(vec![Behaviour::Hang], Behaviour::Ok).await;
+    let mut app = spawn_app_with(TestOptions {
+        fake_ai: Some(fake.clone()),
+        env: vec![
+            ("WORKER_SHUTDOWN_GRACE_MS", "300".into()),
+            // Recovery must come from the release, not from the reconciler's stale check.
+            ("JOB_STALE_MS", "60000".into()),
+            ("JOB_HEARTBEAT_MS", "200".into()),
+        ],
+        ..Default::default()
+    })
+    .await;
+    let user = Uuid::new_v4();
+    let id = app.submit(user).await;
+    eventually(
+        Duration::from_secs(10),
+        "the job to reach the provider",
+        || async { (fake.calls() == 1).then_some(()) },
+    )
+    .await;
+    app.stop_worker(0).await;
+    let (status, attempts, _) = app.job_of(id).await;
+    assert_eq!(
+        (status.as_str(), attempts),
+        ("pending", 0),
+        "released without spending an attempt"
+    );
+    app.start_worker().await;
+    let generation = app.wait_finished(user, id).await;
+    assert_eq!(generation["status"], "succeeded");
+    assert_eq!(app.job_of(id).await.1, 1);
+}

@@ -31,9 +31,6 @@ use crate::runner::JobContext;
 /// The queues this worker serves.
 pub const SERVED: &[JobKind] = &[JobKind::Generation];
 
-/// How long in-flight jobs may run after a shutdown signal before their claims are released.
-pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
-
 pub struct Application {
     ctx: Arc<JobContext>,
     redis: apalis_redis::ConnectionManager,
@@ -106,8 +103,8 @@ impl Application {
         self.ctx.clone()
     }
 
-    /// Runs until `shutdown` completes; in-flight jobs then get [`SHUTDOWN_GRACE`] to finish
-    /// before their claims are released for another worker.
+    /// Runs until `shutdown` completes; in-flight jobs then get `WORKER_SHUTDOWN_GRACE_MS`
+    /// to finish before their claims are released for another worker.
     pub async fn run_until_stopped(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
@@ -133,28 +130,27 @@ impl Application {
                 stop.clone(),
             ));
         }
-        {
+        // The shutdown signal stops intake; after the grace period, jobs still running give
+        // their claims back (runner's hard stop).
+        let grace = {
             let ctx = ctx.clone();
             let stop = stop.clone();
-            tasks.spawn(async move {
+            tokio::spawn(async move {
                 shutdown.await;
                 tracing::info!("worker stopping: no new jobs; draining in-flight jobs");
                 stop.cancel();
-                tokio::time::sleep(SHUTDOWN_GRACE).await;
+                tokio::time::sleep(ctx.settings.jobs.shutdown_grace).await;
                 ctx.hard_stop.cancel();
-            });
-        }
-        // Everything but the grace timer ends once `stop` fires and jobs have drained.
+            })
+        };
         while let Some(done) = tasks.join_next().await {
             if let Err(error) = done
                 && error.is_panic()
             {
                 tracing::error!(error = %error, "worker task panicked");
             }
-            if stop.is_cancelled() && tasks.len() == 1 {
-                tasks.abort_all();
-            }
         }
+        grace.abort();
         tracing::info!("worker stopped");
         Ok(())
     }

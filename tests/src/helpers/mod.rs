@@ -108,7 +108,7 @@ pub struct TestApp {
     pub redis: redis::aio::ConnectionManager,
     pub db_proxy: Option<chaos::ChaosProxy>,
     api: JoinHandle<()>,
-    pub workers: Vec<JoinHandle<()>>,
+    workers: Vec<Worker>,
     keys: JwtKeys,
 }
 
@@ -227,24 +227,47 @@ fn test_db_url(db_name: &str) -> String {
     }
 }
 
+struct Worker {
+    task: JoinHandle<()>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
 impl TestApp {
     /// Starts one more worker process-equivalent (its own name, pool and connections).
     pub async fn start_worker(&mut self) -> usize {
         let worker = almanac_worker::Application::build(self.settings.clone())
             .await
             .expect("worker builds");
-        self.workers.push(tokio::spawn(async move {
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let shutdown = async move {
+                let _ = stopped.await;
+            };
             worker
-                .run_until_stopped(std::future::pending())
+                .run_until_stopped(shutdown)
                 .await
                 .expect("worker runs");
-        }));
+        });
+        self.workers.push(Worker {
+            task,
+            stop: Some(stop),
+        });
         self.workers.len() - 1
     }
 
     /// Kills a worker without letting it finish anything, as a crash would.
     pub fn kill_worker(&mut self, index: usize) {
-        self.workers[index].abort();
+        self.workers[index].task.abort();
+    }
+
+    /// Sends a worker its shutdown signal (SIGTERM) and waits until it has stopped.
+    pub async fn stop_worker(&mut self, index: usize) {
+        if let Some(stop) = self.workers[index].stop.take() {
+            let _ = stop.send(());
+        }
+        (&mut self.workers[index].task)
+            .await
+            .expect("worker stops cleanly");
     }
 
     pub fn token(&self, user: Uuid) -> String {
@@ -379,7 +402,7 @@ impl Drop for TestApp {
     fn drop(&mut self) {
         self.api.abort();
         for worker in &self.workers {
-            worker.abort();
+            worker.task.abort();
         }
         let db_name = self.db_name.clone();
         let prefix = self.settings.redis_prefix.clone();
