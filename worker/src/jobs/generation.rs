@@ -51,6 +51,15 @@ pub async fn run(ctx: &JobContext, claim: &Claim, generation_id: Uuid) -> Result
         model = %response.model,
         "AI call finished"
     );
+    let provider = response.provider.clone();
+    metrics::histogram!("ai_call_duration_seconds", "provider" => provider.clone())
+        .record(response.latency_ms as f64 / 1000.0);
+    metrics::counter!("ai_tokens_total", "provider" => provider.clone(), "direction" => "input")
+        .increment(u64::from(response.usage.input_tokens));
+    metrics::counter!("ai_tokens_total", "provider" => provider.clone(), "direction" => "output")
+        .increment(u64::from(response.usage.output_tokens));
+    metrics::counter!("ai_cost_usd_micros_total", "provider" => provider)
+        .increment((response.cost_usd * 1e6) as u64);
     let suggestions = generation::parse_answer(&response.content).map_err(|message| {
         JobError::transient("AI_OUTPUT_INVALID", message).with("model", response.model.clone())
     })?;
