@@ -50,6 +50,18 @@ pub async fn user_tx(pool: &PgPool, user_id: Uuid) -> sqlx::Result<Transaction<'
     .await
 }
 
+/// `url` with its database name replaced, keeping user, host and parameters.
+pub fn with_database(url: &str, database: &str) -> String {
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(b, q)| (b, Some(q)));
+    let base = base.rsplit_once('/').map_or(base, |(b, _)| b);
+    match query {
+        Some(query) => format!("{base}/{database}?{query}"),
+        None => format!("{base}/{database}"),
+    }
+}
+
 /// True when the error means the database could not be reached (as opposed to a bad query).
 pub fn is_unavailable(error: &sqlx::Error) -> bool {
     matches!(
@@ -59,4 +71,21 @@ pub fn is_unavailable(error: &sqlx::Error) -> bool {
             | sqlx::Error::PoolClosed
             | sqlx::Error::Tls(_)
     ) || matches!(error, sqlx::Error::Database(e) if e.code().is_some_and(|c| c.starts_with("57P") || c.starts_with("08")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_database;
+
+    #[test]
+    fn database_names_are_swapped_keeping_parameters() {
+        assert_eq!(
+            with_database("postgres://u@h:5432/postgres?sslmode=disable&x=1", "t1"),
+            "postgres://u@h:5432/t1?sslmode=disable&x=1"
+        );
+        assert_eq!(
+            with_database("postgres://u@h/app", "t2"),
+            "postgres://u@h/t2"
+        );
+    }
 }

@@ -1,19 +1,19 @@
 //! Submit -> poll -> succeeded, with the real HTTP AI client against a fake provider and
 //! with the offline provider.
 
+use std::time::Duration;
+
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::helpers::{Behaviour, FakeAi, TestOptions, source_text, spawn_app, spawn_app_with};
+use crate::helpers::{
+    Behaviour, FakeAi, TestOptions, source_text, spawn_app, spawn_app_with, spawn_app_with_ai,
+};
 
 #[tokio::test]
 async fn submit_then_poll_succeeds_with_the_http_client() {
     let fake = FakeAi::start(vec![], Behaviour::Ok).await;
-    let app = spawn_app_with(TestOptions {
-        fake_ai: Some(fake.clone()),
-        ..Default::default()
-    })
-    .await;
+    let app = spawn_app_with_ai(&fake).await;
     let user = Uuid::new_v4();
 
     let response = app
@@ -149,19 +149,16 @@ async fn an_idle_worker_is_woken_by_each_submission() {
     let user = Uuid::new_v4();
     // The worker subscribes in the background; the first job may race it, the rest may not.
     let first = app.submit(user).await;
-    crate::helpers::eventually(
-        std::time::Duration::from_secs(40),
-        "the first job",
-        || async { (app.generation(user, first).await["status"] == "succeeded").then_some(()) },
-    )
-    .await;
+    let finished = app
+        .wait_finished_within(user, first, Duration::from_secs(40))
+        .await;
+    assert_eq!(finished["status"], "succeeded");
     for _ in 0..3 {
         let id = app.submit(user).await;
-        crate::helpers::eventually(
-            std::time::Duration::from_secs(10),
-            "a woken worker to run the job",
-            || async { (app.generation(user, id).await["status"] == "succeeded").then_some(()) },
-        )
-        .await;
+        // Well before the 30 s timers: only a wake-up can have started it.
+        let finished = app
+            .wait_finished_within(user, id, Duration::from_secs(10))
+            .await;
+        assert_eq!(finished["status"], "succeeded");
     }
 }

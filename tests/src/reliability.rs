@@ -6,7 +6,9 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::helpers::{Behaviour, FakeAi, TestOptions, eventually, source_text, spawn_app_with};
+use crate::helpers::{
+    Behaviour, FakeAi, TestOptions, source_text, spawn_app_with, spawn_app_with_ai,
+};
 
 #[tokio::test]
 async fn provider_failing_twice_then_answering_succeeds_after_retries() {
@@ -15,11 +17,7 @@ async fn provider_failing_twice_then_answering_succeeds_after_retries() {
         Behaviour::Ok,
     )
     .await;
-    let app = spawn_app_with(TestOptions {
-        fake_ai: Some(fake.clone()),
-        ..Default::default()
-    })
-    .await;
+    let app = spawn_app_with_ai(&fake).await;
     let user = Uuid::new_v4();
     let id = app.submit(user).await;
     let generation = app.wait_finished(user, id).await;
@@ -32,11 +30,7 @@ async fn provider_failing_twice_then_answering_succeeds_after_retries() {
 #[tokio::test]
 async fn provider_always_failing_ends_failed_with_bounded_attempts() {
     let fake = FakeAi::start(vec![], Behaviour::Status(500)).await;
-    let app = spawn_app_with(TestOptions {
-        fake_ai: Some(fake.clone()),
-        ..Default::default()
-    })
-    .await;
+    let app = spawn_app_with_ai(&fake).await;
     let user = Uuid::new_v4();
     let id = app.submit(user).await;
     let generation = app.wait_finished(user, id).await;
@@ -89,20 +83,11 @@ async fn provider_slower_than_the_timeout_ends_failed() {
 #[tokio::test]
 async fn a_job_whose_worker_dies_is_picked_up_again_without_duplicates() {
     let fake = FakeAi::start(vec![Behaviour::Hang], Behaviour::Ok).await;
-    let mut app = spawn_app_with(TestOptions {
-        fake_ai: Some(fake.clone()),
-        ..Default::default()
-    })
-    .await;
+    let mut app = spawn_app_with_ai(&fake).await;
     let user = Uuid::new_v4();
     let id = app.submit(user).await;
     // The first worker is inside the AI call when it dies.
-    eventually(
-        Duration::from_secs(10),
-        "the first attempt to reach the provider",
-        || async { (fake.calls() == 1).then_some(()) },
-    )
-    .await;
+    fake.wait_for_calls(1).await;
     app.kill_worker(0);
     assert_eq!(app.job_of(id).await.0, "running");
     app.start_worker().await;
@@ -184,19 +169,10 @@ async fn a_stopping_worker_finishes_its_jobs_within_the_grace_period() {
         Behaviour::Ok,
     )
     .await;
-    let mut app = spawn_app_with(TestOptions {
-        fake_ai: Some(fake.clone()),
-        ..Default::default()
-    })
-    .await;
+    let mut app = spawn_app_with_ai(&fake).await;
     let user = Uuid::new_v4();
     let id = app.submit(user).await;
-    eventually(
-        Duration::from_secs(10),
-        "the job to reach the provider",
-        || async { (fake.calls() == 1).then_some(()) },
-    )
-    .await;
+    fake.wait_for_calls(1).await;
     app.stop_worker(0).await;
     // The worker returned only after finishing the job it held.
     let generation = app.generation(user, id).await;
@@ -220,12 +196,7 @@ async fn a_stopping_worker_releases_what_it_cannot_finish() {
     .await;
     let user = Uuid::new_v4();
     let id = app.submit(user).await;
-    eventually(
-        Duration::from_secs(10),
-        "the job to reach the provider",
-        || async { (fake.calls() == 1).then_some(()) },
-    )
-    .await;
+    fake.wait_for_calls(1).await;
     app.stop_worker(0).await;
     let (status, attempts, _) = app.job_of(id).await;
     assert_eq!(

@@ -120,7 +120,7 @@ async fn main() -> anyhow::Result<()> {
     )))
     .execute(&mut conn)
     .await?;
-    let db_url = with_database(&admin_url, &db_name);
+    let db_url = db::with_database(&admin_url, &db_name);
     let outcome = run(&db_url, secs, clients, jobs).await;
     sqlx::query(sqlx::AssertSqlSafe(format!(
         "drop database if exists \"{db_name}\" with (force)"
@@ -390,18 +390,6 @@ async fn run(db_url: &str, secs: f64, clients: usize, jobs: usize) -> anyhow::Re
     );
     println!("  target: >= 1000 jobs/s");
     Ok(())
-}
-
-/// `url` with its database name replaced, keeping user, host and parameters.
-fn with_database(url: &str, database: &str) -> String {
-    let (base, query) = url
-        .split_once('?')
-        .map_or((url, None), |(b, q)| (b, Some(q)));
-    let base = base.rsplit_once('/').map_or(base, |(b, _)| b);
-    match query {
-        Some(query) => format!("{base}/{database}?{query}"),
-        None => format!("{base}/{database}"),
-    }
 }
 
 async fn wait_until(pool: &PgPool, query: &'static str) {

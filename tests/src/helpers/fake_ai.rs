@@ -74,6 +74,16 @@ impl FakeAi {
         self.inner.calls.load(Ordering::SeqCst)
     }
 
+    /// Waits until the provider has received `n` calls (a job is inside its AI call).
+    pub async fn wait_for_calls(&self, n: usize) {
+        super::eventually(
+            Duration::from_secs(10),
+            "calls to reach the provider",
+            || async { (self.calls() >= n).then_some(()) },
+        )
+        .await;
+    }
+
     pub fn requests(&self) -> Vec<Value> {
         self.inner.requests.lock().unwrap().clone()
     }

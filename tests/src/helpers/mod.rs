@@ -116,6 +116,15 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_with(TestOptions::default()).await
 }
 
+/// An app whose AI provider is the real HTTP client talking to `fake`.
+pub async fn spawn_app_with_ai(fake: &FakeAi) -> TestApp {
+    spawn_app_with(TestOptions {
+        fake_ai: Some(fake.clone()),
+        ..Default::default()
+    })
+    .await
+}
+
 pub async fn spawn_app_with(options: TestOptions) -> TestApp {
     init_logs();
     let db_name = format!("almanac_test_{}", Uuid::new_v4().simple());
@@ -151,7 +160,7 @@ pub async fn spawn_app_with(options: TestOptions) -> TestApp {
                 proxy.port
             )
         }
-        None => test_db_url(&db_name),
+        None => db::with_database(&admin_url(), &db_name),
     };
     let mut env: HashMap<&str, String> = HashMap::from([
         ("DATABASE_URL", database_url),
@@ -212,19 +221,6 @@ pub async fn spawn_app_with(options: TestOptions) -> TestApp {
         app.start_worker().await;
     }
     app
-}
-
-/// The admin URL with its database name replaced, keeping user, host and parameters.
-fn test_db_url(db_name: &str) -> String {
-    let admin = admin_url();
-    let (base, query) = admin
-        .split_once('?')
-        .map_or((admin.as_str(), None), |(b, q)| (b, Some(q)));
-    let base = base.rsplit_once('/').map_or(base, |(b, _)| b);
-    match query {
-        Some(query) => format!("{base}/{db_name}?{query}"),
-        None => format!("{base}/{db_name}"),
-    }
 }
 
 struct Worker {
@@ -344,14 +340,15 @@ impl TestApp {
 
     /// Waits for a generation to reach a final status and returns it.
     pub async fn wait_finished(&self, user: Uuid, id: Uuid) -> Value {
-        eventually(
-            Duration::from_secs(20),
-            "the generation to finish",
-            || async {
-                let g = self.generation(user, id).await;
-                matches!(g["status"].as_str(), Some("succeeded" | "failed")).then_some(g)
-            },
-        )
+        self.wait_finished_within(user, id, Duration::from_secs(20))
+            .await
+    }
+
+    pub async fn wait_finished_within(&self, user: Uuid, id: Uuid, timeout: Duration) -> Value {
+        eventually(timeout, "the generation to finish", || async {
+            let g = self.generation(user, id).await;
+            matches!(g["status"].as_str(), Some("succeeded" | "failed")).then_some(g)
+        })
         .await
     }
 
