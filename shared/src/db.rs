@@ -30,6 +30,9 @@ pub fn pool(settings: &Settings, acquire_timeout: Duration) -> anyhow::Result<Pg
         .max_connections(settings.database_max_connections)
         .min_connections(0)
         .acquire_timeout(acquire_timeout)
+        // No ping on every checkout (a round trip per query): a connection that broke while
+        // idle fails its query instead, which the API answers with 503 and a job retries.
+        .test_before_acquire(false)
         .idle_timeout(Some(Duration::from_secs(300)))
         .connect_lazy_with(options))
 }

@@ -133,6 +133,7 @@ async fn postgres_unreachable_answers_503_quickly() {
     let app = spawn_app_with(TestOptions {
         worker: false,
         db_proxy: true,
+        env: vec![("GENERATION_RATE_LIMIT", "1000".into())],
         ..Default::default()
     })
     .await;
@@ -160,6 +161,19 @@ async fn postgres_unreachable_answers_503_quickly() {
     assert_eq!(status, 503);
     assert_eq!(ready["postgres"], false);
     assert_eq!(ready["redis"], true);
+
+    // When the database is back, so is the API: broken connections are dropped, not reused.
+    app.db_proxy.as_ref().unwrap().heal();
+    let body = json!({ "source_text": source_text(1500) });
+    crate::helpers::eventually(
+        Duration::from_secs(10),
+        "submissions to succeed again",
+        || async { (app.post_generation(user, &body).await.status() == 202).then_some(()) },
+    )
+    .await;
+    for _ in 0..3 {
+        assert_eq!(app.post_generation(user, &body).await.status(), 202);
+    }
 }
 
 #[tokio::test]

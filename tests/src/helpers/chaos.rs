@@ -33,6 +33,8 @@ impl ChaosProxy {
                     held.push(client);
                     continue;
                 }
+                // Healed: whatever was held is cut off.
+                held.clear();
                 let upstream = upstream.clone();
                 let mut cut_rx = cut2.subscribe();
                 tokio::spawn(async move {
@@ -53,5 +55,10 @@ impl ChaosProxy {
     pub fn partition(&self) {
         self.down.store(true, Ordering::SeqCst);
         self.cut.send_modify(|n| *n += 1);
+    }
+
+    /// Forwards new connections again.
+    pub fn heal(&self) {
+        self.down.store(false, Ordering::SeqCst);
     }
 }
