@@ -25,16 +25,19 @@ use poem::{
 use poem_openapi::OpenApiService;
 
 use crate::{
-    routes::{cards::CardsApi, generations::GenerationsApi, health::HealthApi, jobs::JobsApi},
+    routes::{
+        cards::CardsApi, generations::GenerationsApi, health::HealthApi, jobs::JobsApi,
+        suggestions::SuggestionsApi,
+    },
     state::AppState,
 };
 
-pub type Apis = (HealthApi, GenerationsApi, CardsApi, JobsApi);
+pub type Apis = (HealthApi, GenerationsApi, SuggestionsApi, CardsApi, JobsApi);
 
 /// The OpenAPI service: the source of `/openapi.json` and `docs/api/openapi.yaml`.
 pub fn openapi_service() -> OpenApiService<Apis, ()> {
     OpenApiService::new(
-        (HealthApi, GenerationsApi, CardsApi, JobsApi),
+        (HealthApi, GenerationsApi, SuggestionsApi, CardsApi, JobsApi),
         "Almanac API",
         env!("CARGO_PKG_VERSION"),
     )

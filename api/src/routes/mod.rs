@@ -4,6 +4,7 @@ pub mod cards;
 pub mod generations;
 pub mod health;
 pub mod jobs;
+pub mod suggestions;
 
 use almanac_shared::jobs::NewJob;
 use poem_openapi::Tags;

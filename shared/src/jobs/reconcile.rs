@@ -1,0 +1,81 @@
+//! Repairing the gap between Postgres and Redis.
+
+use std::time::Duration;
+
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use super::JobKind;
+
+/// What one reconciler pass found.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Reconciled {
+    /// Pending jobs pushed onto their queue again: `(id, kind)`.
+    pub requeued: Vec<(Uuid, JobKind)>,
+    /// Running jobs whose worker died and that were given back for another attempt.
+    pub recovered: usize,
+    /// Running jobs whose worker died on their last attempt, now `failed`.
+    pub failed: usize,
+}
+
+/// Repairs the gap between Postgres and Redis: jobs whose worker stopped heart-beating go
+/// back to `pending` (or `failed` when out of attempts), and pending jobs that no worker
+/// claimed for `requeue_after` are returned to be pushed again. Safe to run on every
+/// worker at once: rows are locked with `skip locked`, and a job pushed twice is claimed once.
+pub async fn reconcile(
+    pool: &PgPool,
+    stale_after: Duration,
+    requeue_after: Duration,
+) -> sqlx::Result<Reconciled> {
+    let mut tx = pool.begin().await?;
+    let failed = sqlx::query(
+        "update jobs set status = 'failed', finished_at = now(), updated_at = now(),
+                heartbeat_at = null,
+                error = jsonb_build_object('code', 'WORKER_LOST',
+                    'message', 'the worker running the last attempt stopped responding',
+                    'worker', worker)
+         where id in (select id from jobs
+                      where status = 'running' and attempts >= max_attempts
+                        and heartbeat_at < now() - make_interval(secs => $1)
+                      for update skip locked)",
+    )
+    .bind(stale_after.as_secs_f64())
+    .execute(&mut *tx)
+    .await?
+    .rows_affected() as usize;
+    let recovered = sqlx::query(
+        "update jobs set status = 'pending', worker = null, heartbeat_at = null,
+                run_after = now(), enqueued_at = null, updated_at = now()
+         where id in (select id from jobs
+                      where status = 'running' and attempts < max_attempts
+                        and heartbeat_at < now() - make_interval(secs => $1)
+                      for update skip locked)",
+    )
+    .bind(stale_after.as_secs_f64())
+    .execute(&mut *tx)
+    .await?
+    .rows_affected() as usize;
+    let rows: Vec<(Uuid, String)> = sqlx::query_as(
+        "update jobs set enqueued_at = now()
+         where id in (select id from jobs
+                      where status = 'pending' and run_after <= now()
+                        and (enqueued_at is null or enqueued_at < now() - make_interval(secs => $1))
+                      order by run_after
+                      limit 1000
+                      for update skip locked)
+         returning id, kind",
+    )
+    .bind(requeue_after.as_secs_f64())
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    let requeued = rows
+        .into_iter()
+        .filter_map(|(id, kind)| kind.parse().ok().map(|k| (id, k)))
+        .collect();
+    Ok(Reconciled {
+        requeued,
+        recovered,
+        failed,
+    })
+}
