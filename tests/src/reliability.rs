@@ -223,3 +223,95 @@ async fn a_stopping_worker_releases_what_it_cannot_finish() {
     assert_eq!(generation["status"], "succeeded");
     assert_eq!(app.job_of(id).await.1, 1);
 }
+
+#[tokio::test]
+async fn the_reconciler_recovers_fails_and_requeues_exactly_what_it_should() {
+    use almanac_shared::jobs::{self, JobKind};
+    let app = spawn_app_with(TestOptions {
+        worker: false,
+        ..Default::default()
+    })
+    .await;
+    let user = Uuid::new_v4();
+    let insert = |status: &'static str,
+                  attempts: i32,
+                  heartbeat_secs_ago: f64,
+                  enqueued_secs_ago: Option<f64>| {
+        let db = app.db.clone();
+        async move {
+            let id = Uuid::now_v7();
+            sqlx::query(
+                "insert into jobs (id, user_id, kind, status, payload, attempts, max_attempts, worker,
+                                   heartbeat_at, enqueued_at)
+                 values ($1, $2, 'generation', $3, '{\"type\": \"generation.v1\", \"generation_id\": \"00000000-0000-0000-0000-000000000000\"}',
+                         $4, 3, case when $3 = 'running' then 'dead-worker-1' end,
+                         case when $3 = 'running' then now() - make_interval(secs => $5) end,
+                         now() - make_interval(secs => $6))",
+            )
+            .bind(id)
+            .bind(user)
+            .bind(status)
+            .bind(attempts)
+            .bind(heartbeat_secs_ago)
+            .bind(enqueued_secs_ago.unwrap_or(0.0))
+            .execute(&db)
+            .await
+            .unwrap();
+            id
+        }
+    };
+    let stale_with_attempts_left = insert("running", 1, 60.0, None).await;
+    let stale_on_last_attempt = insert("running", 3, 60.0, None).await;
+    let healthy = insert("running", 1, 0.0, None).await;
+    let forgotten = insert("pending", 0, 0.0, Some(60.0)).await;
+    let just_enqueued = insert("pending", 0, 0.0, Some(0.0)).await;
+
+    let report = jobs::reconcile(&app.db, Duration::from_secs(10), Duration::from_secs(30))
+        .await
+        .unwrap();
+    assert_eq!((report.recovered, report.failed), (1, 1));
+    // The recovered job is due now and unenqueued, so the same pass hands it back too.
+    let mut requeued: Vec<Uuid> = report.requeued.iter().map(|(id, _)| *id).collect();
+    requeued.sort();
+    let mut expected = vec![stale_with_attempts_left, forgotten];
+    expected.sort();
+    assert_eq!(requeued, expected);
+    assert!(
+        report
+            .requeued
+            .iter()
+            .all(|(_, kind)| *kind == JobKind::Generation)
+    );
+
+    let state = |id: Uuid| {
+        let db = app.db.clone();
+        async move {
+            let row: (
+                String,
+                Option<String>,
+                Option<sqlx::types::Json<serde_json::Value>>,
+            ) = sqlx::query_as("select status, worker, error from jobs where id = $1")
+                .bind(id)
+                .fetch_one(&db)
+                .await
+                .unwrap();
+            (row.0, row.1, row.2.map(|j| j.0))
+        }
+    };
+    assert_eq!(state(stale_with_attempts_left).await.0, "pending");
+    let (status, worker, error) = state(stale_on_last_attempt).await;
+    assert_eq!((status.as_str(), worker), ("failed", None));
+    let error = error.unwrap();
+    assert_eq!(error["code"], "WORKER_LOST");
+    assert_eq!(error["worker"], "dead-worker-1");
+    assert_eq!(state(healthy).await.0, "running");
+    assert_eq!(state(just_enqueued).await.0, "pending");
+    // A second pass finds nothing new to do.
+    let again = jobs::reconcile(&app.db, Duration::from_secs(10), Duration::from_secs(30))
+        .await
+        .unwrap();
+    assert_eq!(
+        (again.recovered, again.failed, again.requeued.len()),
+        (0, 0, 0)
+    );
+}

@@ -10,6 +10,15 @@ use uuid::Uuid;
 
 use super::{JobPayload, JobStatus, PgQuery};
 
+/// The condition of every write a run makes: only the claim's own attempt matches, so a
+/// worker whose job the reconciler gave to another cannot overwrite that run. Uses `$1..$3`,
+/// bound by [`Claim::bind_fence`].
+macro_rules! fence {
+    () => {
+        "where id = $1 and attempts = $2 and worker = $3 and status = 'running'"
+    };
+}
+
 /// A job a worker holds: the fence for every later write.
 #[derive(Debug, Clone)]
 pub struct Claim {
@@ -109,26 +118,26 @@ pub async fn claim(
 /// Refreshes the heartbeat. `false` means the claim was lost (the reconciler took the job
 /// over, or it was cancelled) and the worker must stop writing.
 pub async fn heartbeat(pool: &PgPool, claim: &Claim) -> sqlx::Result<bool> {
-    let done = sqlx::query(
-        "update jobs set heartbeat_at = now()
-         where id = $1 and attempts = $2 and worker = $3 and status = 'running'",
-    )
-    .bind(claim.id)
-    .bind(claim.attempt)
-    .bind(&claim.worker)
-    .execute(pool)
-    .await?;
+    const SQL: &str = concat!("update jobs set heartbeat_at = now() ", fence!());
+    let done = claim.bind_fence(sqlx::query(SQL)).execute(pool).await?;
     Ok(done.rows_affected() == 1)
 }
 
 /// The fenced final update, using `$1..$6`; only the claim's own attempt can end the job.
 /// Domain code may use it as a CTE (`with finished as (FINISH_FENCED returning id) ...`) to
 /// save its results in the same statement; bind with [`Claim::bind_finish`].
-pub const FINISH_FENCED: &str = "update jobs set status = $4, result = $5, error = $6,
-        finished_at = now(), updated_at = now(), heartbeat_at = null
-    where id = $1 and attempts = $2 and worker = $3 and status = 'running'";
+pub const FINISH_FENCED: &str = concat!(
+    "update jobs set status = $4, result = $5, error = $6, ",
+    "finished_at = now(), updated_at = now(), heartbeat_at = null ",
+    fence!()
+);
 
 impl Claim {
+    /// Binds `$1..$3` of the fence.
+    fn bind_fence<'q>(&'q self, query: PgQuery<'q>) -> PgQuery<'q> {
+        query.bind(self.id).bind(self.attempt).bind(&self.worker)
+    }
+
     /// Binds `$1..$6` of [`FINISH_FENCED`].
     pub fn bind_finish<'q>(
         &'q self,
@@ -138,10 +147,7 @@ impl Claim {
         error: Option<&'q Value>,
     ) -> PgQuery<'q> {
         debug_assert!(status.is_final());
-        query
-            .bind(self.id)
-            .bind(self.attempt)
-            .bind(&self.worker)
+        self.bind_fence(query)
             .bind(status.as_str())
             .bind(result.map(sqlx::types::Json))
             .bind(error.map(sqlx::types::Json))
@@ -171,33 +177,28 @@ pub async fn schedule_retry<'e>(
     delay: Duration,
     error: &Value,
 ) -> sqlx::Result<bool> {
-    let done = sqlx::query(
-        "update jobs set status = 'pending', worker = null, heartbeat_at = null, error = $4,
-                run_after = now() + make_interval(secs => $5), enqueued_at = now(), updated_at = now()
-         where id = $1 and attempts = $2 and worker = $3 and status = 'running'",
-    )
-    .bind(claim.id)
-    .bind(claim.attempt)
-    .bind(&claim.worker)
-    .bind(sqlx::types::Json(error))
-    .bind(delay.as_secs_f64())
-    .execute(db)
-    .await?;
+    const SQL: &str = concat!(
+        "update jobs set status = 'pending', worker = null, heartbeat_at = null, error = $4, ",
+        "run_after = now() + make_interval(secs => $5), enqueued_at = now(), updated_at = now() ",
+        fence!()
+    );
+    let done = claim
+        .bind_fence(sqlx::query(SQL))
+        .bind(sqlx::types::Json(error))
+        .bind(delay.as_secs_f64())
+        .execute(db)
+        .await?;
     Ok(done.rows_affected() == 1)
 }
 
 /// Gives a job back without spending an attempt (graceful shutdown).
 pub async fn release(pool: &PgPool, claim: &Claim) -> sqlx::Result<bool> {
-    let done = sqlx::query(
-        "update jobs set status = 'pending', worker = null, heartbeat_at = null,
-                attempts = attempts - 1, run_after = now(), enqueued_at = null, updated_at = now()
-         where id = $1 and attempts = $2 and worker = $3 and status = 'running'",
-    )
-    .bind(claim.id)
-    .bind(claim.attempt)
-    .bind(&claim.worker)
-    .execute(pool)
-    .await?;
+    const SQL: &str = concat!(
+        "update jobs set status = 'pending', worker = null, heartbeat_at = null, ",
+        "attempts = attempts - 1, run_after = now(), enqueued_at = null, updated_at = now() ",
+        fence!()
+    );
+    let done = claim.bind_fence(sqlx::query(SQL)).execute(pool).await?;
     Ok(done.rows_affected() == 1)
 }
 

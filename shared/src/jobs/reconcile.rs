@@ -28,33 +28,30 @@ pub async fn reconcile(
     requeue_after: Duration,
 ) -> sqlx::Result<Reconciled> {
     let mut tx = pool.begin().await?;
-    let failed = sqlx::query(
-        "update jobs set status = 'failed', finished_at = now(), updated_at = now(),
-                heartbeat_at = null,
-                error = jsonb_build_object('code', 'WORKER_LOST',
-                    'message', 'the worker running the last attempt stopped responding',
-                    'worker', worker)
+    // A run whose heartbeat stopped gets another attempt, or fails if it was the last.
+    // (The right-hand sides see the old row, so the error still names the lost worker.)
+    let outcomes: Vec<String> = sqlx::query_scalar(
+        "update jobs set
+                status = case when attempts >= max_attempts then 'failed' else 'pending' end,
+                error = case when attempts >= max_attempts
+                        then jsonb_build_object('code', 'WORKER_LOST',
+                            'message', 'the worker running the last attempt stopped responding',
+                            'worker', worker)
+                        else error end,
+                finished_at = case when attempts >= max_attempts then now() end,
+                worker = null, heartbeat_at = null, run_after = now(), enqueued_at = null,
+                updated_at = now()
          where id in (select id from jobs
-                      where status = 'running' and attempts >= max_attempts
+                      where status = 'running'
                         and heartbeat_at < now() - make_interval(secs => $1)
-                      for update skip locked)",
+                      for update skip locked)
+         returning status",
     )
     .bind(stale_after.as_secs_f64())
-    .execute(&mut *tx)
-    .await?
-    .rows_affected() as usize;
-    let recovered = sqlx::query(
-        "update jobs set status = 'pending', worker = null, heartbeat_at = null,
-                run_after = now(), enqueued_at = null, updated_at = now()
-         where id in (select id from jobs
-                      where status = 'running' and attempts < max_attempts
-                        and heartbeat_at < now() - make_interval(secs => $1)
-                      for update skip locked)",
-    )
-    .bind(stale_after.as_secs_f64())
-    .execute(&mut *tx)
-    .await?
-    .rows_affected() as usize;
+    .fetch_all(&mut *tx)
+    .await?;
+    let failed = outcomes.iter().filter(|s| *s == "failed").count();
+    let recovered = outcomes.len() - failed;
     let rows: Vec<(Uuid, String)> = sqlx::query_as(
         "update jobs set enqueued_at = now()
          where id in (select id from jobs
