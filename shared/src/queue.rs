@@ -56,7 +56,7 @@ pub fn queue_config(settings: &Settings, kind: JobKind) -> RedisQueueConfig {
 #[derive(Clone)]
 pub struct JobQueue {
     storages: Arc<HashMap<JobKind, Storage>>,
-    wakes: Arc<PendingWakes>,
+    wakes: Arc<WakeHandle>,
 }
 
 /// Wake-ups waiting to be published. Pushes only mark their kind; one task publishes, so
@@ -64,12 +64,26 @@ pub struct JobQueue {
 struct PendingWakes {
     flags: HashMap<JobKind, AtomicBool>,
     notify: Notify,
+    closed: AtomicBool,
+}
+
+/// Held by every clone of a [`JobQueue`]; the last one dropped stops the publisher.
+struct WakeHandle(Arc<PendingWakes>);
+
+impl Drop for WakeHandle {
+    fn drop(&mut self) {
+        self.0.closed.store(true, Ordering::Release);
+        self.0.notify.notify_one();
+    }
 }
 
 impl PendingWakes {
-    async fn publish_forever(self: Arc<Self>, mut conn: ConnectionManager, channel: String) {
+    async fn publish_until_closed(self: Arc<Self>, mut conn: ConnectionManager, channel: String) {
         loop {
             self.notify.notified().await;
+            if self.closed.load(Ordering::Acquire) {
+                return;
+            }
             for (kind, flag) in &self.flags {
                 if flag.swap(false, Ordering::AcqRel) {
                     let published = redis::cmd("PUBLISH")
@@ -104,11 +118,16 @@ impl JobQueue {
                 .map(|k| (k, AtomicBool::new(false)))
                 .collect(),
             notify: Notify::new(),
+            closed: AtomicBool::new(false),
         });
-        tokio::spawn(wakes.clone().publish_forever(conn, wake_channel(settings)));
+        tokio::spawn(
+            wakes
+                .clone()
+                .publish_until_closed(conn, wake_channel(settings)),
+        );
         Self {
             storages: Arc::new(storages),
-            wakes,
+            wakes: Arc::new(WakeHandle(wakes)),
         }
     }
 
@@ -136,8 +155,9 @@ impl JobQueue {
 
     /// Tells every worker process, soon, that `kind` has work.
     pub fn wake(&self, kind: JobKind) {
-        self.wakes.flags[&kind].store(true, Ordering::Release);
-        self.wakes.notify.notify_one();
+        let wakes = &self.wakes.0;
+        wakes.flags[&kind].store(true, Ordering::Release);
+        wakes.notify.notify_one();
     }
 }
 
