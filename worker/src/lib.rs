@@ -132,16 +132,16 @@ impl Application {
         }
         // The shutdown signal stops intake; after the grace period, jobs still running give
         // their claims back (runner's hard stop).
-        let grace = {
+        let _grace = {
             let ctx = ctx.clone();
             let stop = stop.clone();
-            tokio::spawn(async move {
+            AbortOnDrop(tokio::spawn(async move {
                 shutdown.await;
                 tracing::info!("worker stopping: no new jobs; draining in-flight jobs");
                 stop.cancel();
                 tokio::time::sleep(ctx.settings.jobs.shutdown_grace).await;
                 ctx.hard_stop.cancel();
-            })
+            }))
         };
         while let Some(done) = tasks.join_next().await {
             if let Err(error) = done
@@ -150,9 +150,17 @@ impl Application {
                 tracing::error!(error = %error, "worker task panicked");
             }
         }
-        grace.abort();
         tracing::info!("worker stopped");
         Ok(())
+    }
+}
+
+/// Aborts a spawned task when dropped, so it cannot outlive the future that owns it.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 
