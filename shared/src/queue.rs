@@ -161,6 +161,41 @@ impl JobQueue {
     }
 }
 
+/// Deletes what apalis-redis keeps of finished tasks (their data, metadata and result),
+/// taking at most `batch` ids from the done and dead sets. apalis keeps all of it forever,
+/// and its own vacuum scans the whole data hash in one script and leaves the done set
+/// growing; the ledger in Postgres is the record, so nothing here is needed once a task
+/// finished. Returns how many tasks were swept.
+pub async fn sweep_finished(
+    conn: &ConnectionManager,
+    settings: &Settings,
+    kind: JobKind,
+    batch: usize,
+) -> redis::RedisResult<usize> {
+    const SWEEP: &str = r"
+        local swept = 0
+        for _, finished in ipairs({KEYS[1], KEYS[2]}) do
+          local ids = redis.call('SPOP', finished, ARGV[1])
+          for _, id in ipairs(ids) do
+            redis.call('HDEL', KEYS[3], id)
+            redis.call('DEL', KEYS[4] .. ':' .. id)
+            redis.call('HDEL', KEYS[4] .. ':result', id)
+          end
+          swept = swept + #ids
+        end
+        return swept";
+    let config = queue_config(settings, kind);
+    let mut conn = conn.clone();
+    redis::Script::new(SWEEP)
+        .key(config.done_jobs_set())
+        .key(config.dead_jobs_set())
+        .key(config.job_data_hash())
+        .key(config.job_meta_hash())
+        .arg(batch)
+        .invoke_async(&mut conn)
+        .await
+}
+
 pub fn wake_channel(settings: &Settings) -> String {
     settings.redis_key(&["wake"])
 }

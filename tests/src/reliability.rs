@@ -315,3 +315,47 @@ async fn the_reconciler_recovers_fails_and_requeues_exactly_what_it_should() {
         (0, 0, 0)
     );
 }
+
+/// apalis-redis keeps every finished task's data in Redis forever; the reconciler sweeps it,
+/// so Redis holds only work in progress.
+#[tokio::test]
+async fn finished_tasks_leave_nothing_in_redis() {
+    let app = spawn_app_with(TestOptions {
+        env: vec![("GENERATION_RATE_LIMIT", "100".into())],
+        ..Default::default()
+    })
+    .await;
+    let user = Uuid::new_v4();
+    for _ in 0..5 {
+        let id = app.submit(user).await;
+        assert_eq!(app.wait_finished(user, id).await["status"], "succeeded");
+    }
+    let queue = app
+        .settings
+        .queue_name(almanac_shared::jobs::JobKind::Generation);
+    crate::helpers::eventually(Duration::from_secs(10), "the sweep", || {
+        let (mut conn, queue) = (app.redis.clone(), queue.clone());
+        async move {
+            let data: i64 = redis::cmd("HLEN")
+                .arg(format!("{queue}:data"))
+                .query_async(&mut conn)
+                .await
+                .unwrap();
+            let done: i64 = redis::cmd("SCARD")
+                .arg(format!("{queue}:done"))
+                .query_async(&mut conn)
+                .await
+                .unwrap();
+            let metas: Vec<String> = redis::cmd("KEYS")
+                .arg(format!("{queue}:meta:*"))
+                .query_async(&mut conn)
+                .await
+                .unwrap();
+            (data == 0 && done == 0 && metas.is_empty()).then_some(())
+        }
+    })
+    .await;
+    // The queue still works after a sweep.
+    let id = app.submit(user).await;
+    assert_eq!(app.wait_finished(user, id).await["status"], "succeeded");
+}

@@ -33,7 +33,6 @@ pub const SERVED: &[JobKind] = &[JobKind::Generation];
 
 pub struct Application {
     ctx: Arc<JobContext>,
-    redis: apalis_redis::ConnectionManager,
     acceptor: TcpAcceptor,
     port: u16,
 }
@@ -79,6 +78,7 @@ impl Application {
             .context("reading the bound port")?;
         let ctx = Arc::new(JobContext {
             queue: JobQueue::new(&settings, redis.clone()),
+            redis: redis.clone(),
             settings: Arc::new(settings),
             pool,
             ai,
@@ -88,7 +88,6 @@ impl Application {
         telemetry::metrics_handle();
         Ok(Self {
             ctx,
-            redis,
             acceptor,
             port,
         })
@@ -122,13 +121,7 @@ impl Application {
         }
         tasks.spawn(serve_metrics(self.acceptor, stop.clone()));
         for &kind in SERVED {
-            tasks.spawn(supervise(
-                kind,
-                ctx.clone(),
-                self.redis.clone(),
-                wakers.clone(),
-                stop.clone(),
-            ));
+            tasks.spawn(supervise(kind, ctx.clone(), wakers.clone(), stop.clone()));
         }
         // The shutdown signal stops intake; after the grace period, jobs still running give
         // their claims back (runner's hard stop).
@@ -171,17 +164,11 @@ async fn handle(message: JobMessage, ctx: Data<Arc<JobContext>>) -> Result<(), B
 
 /// Runs the apalis worker of one queue, restarting it under a fresh name if it dies (for
 /// example when Redis lost its registration).
-async fn supervise(
-    kind: JobKind,
-    ctx: Arc<JobContext>,
-    redis: apalis_redis::ConnectionManager,
-    wakers: Wakers,
-    stop: CancellationToken,
-) {
+async fn supervise(kind: JobKind, ctx: Arc<JobContext>, wakers: Wakers, stop: CancellationToken) {
     while !stop.is_cancelled() {
         let settings = &ctx.settings;
         let storage: RedisStorage<JobMessage, _> =
-            RedisStorage::new(redis.clone()).with_config(queue::queue_config(settings, kind));
+            RedisStorage::new(ctx.redis.clone()).with_config(queue::queue_config(settings, kind));
         let backend = PollWith::new(
             storage,
             WakeStrategy::new(wakers.stream(kind, settings.jobs.idle_poll)),

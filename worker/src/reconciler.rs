@@ -2,7 +2,10 @@
 //! pending jobs nobody claimed, recovers running jobs whose worker died, and reports
 //! queue depths.
 
-use almanac_shared::jobs::{self, JobKind};
+use almanac_shared::{
+    jobs::{self, JobKind},
+    queue,
+};
 use tokio_util::sync::CancellationToken;
 
 use crate::runner::JobContext;
@@ -21,6 +24,23 @@ pub async fn run(ctx: &JobContext, shutdown: CancellationToken) {
     }
 }
 
+/// Sweeps what Redis keeps of finished tasks, a bounded amount per pass.
+async fn sweep_redis(ctx: &JobContext) -> anyhow::Result<()> {
+    const BATCH: usize = 1000;
+    const MAX_BATCHES: usize = 10;
+    for kind in crate::SERVED {
+        for _ in 0..MAX_BATCHES {
+            let swept = queue::sweep_finished(&ctx.redis, &ctx.settings, *kind, BATCH).await?;
+            metrics::counter!("queue_tasks_swept_total", "kind" => kind.as_str())
+                .increment(swept as u64);
+            if swept < BATCH {
+                break;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// One pass; public so tests can drive it deterministically.
 pub async fn pass(ctx: &JobContext) -> anyhow::Result<jobs::Reconciled> {
     let settings = &ctx.settings.jobs;
@@ -36,6 +56,7 @@ pub async fn pass(ctx: &JobContext) -> anyhow::Result<jobs::Reconciled> {
             "reconciler repaired jobs"
         );
     }
+    sweep_redis(ctx).await?;
     metrics::counter!("reconciler_requeued_total").increment(report.requeued.len() as u64);
     metrics::counter!("reconciler_recovered_total").increment(report.recovered as u64);
     metrics::counter!("reconciler_failed_total").increment(report.failed as u64);

@@ -22,6 +22,8 @@ pub struct JobContext {
     pub settings: Arc<Settings>,
     pub pool: PgPool,
     pub queue: JobQueue,
+    /// The worker's Redis connection (shared, multiplexed).
+    pub redis: apalis_redis::ConnectionManager,
     pub ai: Arc<dyn AiProvider>,
     /// This process's unique worker name (host, pid, random suffix).
     pub worker_name: String,
