@@ -27,7 +27,8 @@ return {0, tonumber(oldest[2]) + window - now}
 ";
 
 pub enum RateDecision {
-    Allowed,
+    /// Allowed; the slot taken, to give back with [`refund_rate`] if the work fails.
+    Allowed(String),
     /// Retry after this many whole seconds (at least 1).
     Limited(u64),
 }
@@ -39,18 +40,32 @@ pub async fn check_rate(
     window: Duration,
 ) -> redis::RedisResult<RateDecision> {
     let mut conn = conn.clone();
+    let slot = Uuid::now_v7().to_string();
     let (allowed, retry_ms): (i64, i64) = Script::new(SLIDING_WINDOW)
         .key(key)
         .arg(window.as_millis() as u64)
         .arg(limit)
-        .arg(Uuid::now_v7().to_string())
+        .arg(&slot)
         .invoke_async(&mut conn)
         .await?;
     Ok(if allowed == 1 {
-        RateDecision::Allowed
+        RateDecision::Allowed(slot)
     } else {
         RateDecision::Limited((retry_ms.max(0) as u64).div_ceil(1000).max(1))
     })
+}
+
+/// Gives a slot back: the request it allowed did not create anything. Best effort.
+pub async fn refund_rate(conn: &ConnectionManager, key: &str, slot: &str) {
+    let mut conn = conn.clone();
+    if let Err(error) = redis::cmd("ZREM")
+        .arg(key)
+        .arg(slot)
+        .query_async::<i64>(&mut conn)
+        .await
+    {
+        tracing::warn!(error = %error, "could not give a rate-limit slot back");
+    }
 }
 
 /// How long a key's first response is replayed.

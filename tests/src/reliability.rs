@@ -133,7 +133,7 @@ async fn postgres_unreachable_answers_503_quickly() {
     let app = spawn_app_with(TestOptions {
         worker: false,
         db_proxy: true,
-        env: vec![("GENERATION_RATE_LIMIT", "1000".into())],
+        env: vec![("GENERATION_RATE_LIMIT", "3".into())],
         ..Default::default()
     })
     .await;
@@ -141,10 +141,9 @@ async fn postgres_unreachable_answers_503_quickly() {
     app.submit(user).await;
     app.db_proxy.as_ref().unwrap().partition();
 
+    let request = json!({ "source_text": source_text(1500) });
     let started = Instant::now();
-    let response = app
-        .post_generation(user, &json!({ "source_text": source_text(1500) }))
-        .await;
+    let response = app.post_generation(user, &request).await;
     let elapsed = started.elapsed();
     assert_eq!(response.status(), 503);
     assert_eq!(response.headers()["retry-after"], "5");
@@ -162,18 +161,26 @@ async fn postgres_unreachable_answers_503_quickly() {
     assert_eq!(ready["postgres"], false);
     assert_eq!(ready["redis"], true);
 
+    // Failed attempts do not use up the user's limit (3 here).
+    for _ in 0..3 {
+        assert_eq!(app.post_generation(user, &request).await.status(), 503);
+    }
+
     // When the database is back, so is the API: broken connections are dropped, not reused.
     app.db_proxy.as_ref().unwrap().heal();
-    let body = json!({ "source_text": source_text(1500) });
     crate::helpers::eventually(
         Duration::from_secs(10),
         "submissions to succeed again",
-        || async { (app.post_generation(user, &body).await.status() == 202).then_some(()) },
+        || async {
+            let status = app.post_generation(user, &request).await.status();
+            assert_ne!(status, 429, "a failed attempt used up a rate-limit slot");
+            (status == 202).then_some(())
+        },
     )
     .await;
-    for _ in 0..3 {
-        assert_eq!(app.post_generation(user, &body).await.status(), 202);
-    }
+    // The first submit and the one just accepted used two of the three slots.
+    assert_eq!(app.post_generation(user, &request).await.status(), 202);
+    assert_eq!(app.post_generation(user, &request).await.status(), 429);
 }
 
 #[tokio::test]

@@ -315,7 +315,7 @@ async fn submit(
     let rate_key = state
         .settings
         .redis_key(&["ratelimit", "generations", &user.to_string()]);
-    if let RateDecision::Limited(retry_after) = limits::check_rate(
+    let slot = match limits::check_rate(
         &state.redis,
         &rate_key,
         limits.generation_limit,
@@ -323,14 +323,15 @@ async fn submit(
     )
     .await?
     {
-        return Err(ApiError::rate_limited(retry_after));
-    }
+        RateDecision::Allowed(slot) => slot,
+        RateDecision::Limited(retry_after) => return Err(ApiError::rate_limited(retry_after)),
+    };
     let generation_id = Uuid::now_v7();
     let mut job = NewJob::new(user, JobPayload::GenerationV1 { generation_id });
     job.trace_context = telemetry::current_trace_context();
     // One statement that writes both rows as the user, under row-level security
     // (migration 20261121000004 explains why this is a function).
-    sqlx::query("select create_generation($1, $2, $3, $4, $5, $6, $7, $8, $9)")
+    let written = sqlx::query("select create_generation($1, $2, $3, $4, $5, $6, $7, $8, $9)")
         .bind(user)
         .bind(job.id)
         .bind(sqlx::types::Json(&job.payload))
@@ -341,7 +342,12 @@ async fn submit(
         .bind(model)
         .bind(&prompt_version)
         .execute(&state.pool)
-        .await?;
+        .await;
+    if let Err(error) = written {
+        // Nothing was created, so the attempt does not count against the user's limit.
+        limits::refund_rate(&state.redis, &rate_key, &slot).await;
+        return Err(error.into());
+    }
     enqueue_after_commit(state, &job).await;
     tracing::info!(generation_id = %generation_id, job_id = %job.id, "generation accepted");
     Ok(CreateGenerationAccepted {
