@@ -154,7 +154,7 @@ impl JobQueue {
     }
 
     /// Tells every worker process, soon, that `kind` has work.
-    pub fn wake(&self, kind: JobKind) {
+    fn wake(&self, kind: JobKind) {
         let wakes = &self.wakes.0;
         wakes.flags[&kind].store(true, Ordering::Release);
         wakes.notify.notify_one();

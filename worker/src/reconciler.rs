@@ -1,6 +1,6 @@
 //! Repairs the gap between Postgres and Redis (ARCHITECTURE.md section 2): re-enqueues
-//! pending jobs nobody claimed, recovers running jobs whose worker died, and reports
-//! queue depths.
+//! pending jobs nobody claimed, recovers running jobs whose worker died, sweeps finished
+//! tasks out of Redis, and reports queue depths.
 
 use almanac_shared::{
     jobs::{self, JobKind},
@@ -41,10 +41,13 @@ async fn sweep_redis(ctx: &JobContext) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// One pass; public so tests can drive it deterministically.
-pub async fn pass(ctx: &JobContext) -> anyhow::Result<jobs::Reconciled> {
+async fn pass(ctx: &JobContext) -> anyhow::Result<()> {
     let settings = &ctx.settings.jobs;
     let report = jobs::reconcile(&ctx.pool, settings.stale_after, settings.requeue_after).await?;
+    // Counted as soon as Postgres has them, whatever Redis does next.
+    metrics::counter!("reconciler_requeued_total").increment(report.requeued.len() as u64);
+    metrics::counter!("reconciler_recovered_total").increment(report.recovered as u64);
+    metrics::counter!("reconciler_failed_total").increment(report.failed as u64);
     for (id, kind) in &report.requeued {
         ctx.queue.push(*kind, *id, None).await?;
     }
@@ -57,9 +60,6 @@ pub async fn pass(ctx: &JobContext) -> anyhow::Result<jobs::Reconciled> {
         );
     }
     sweep_redis(ctx).await?;
-    metrics::counter!("reconciler_requeued_total").increment(report.requeued.len() as u64);
-    metrics::counter!("reconciler_recovered_total").increment(report.recovered as u64);
-    metrics::counter!("reconciler_failed_total").increment(report.failed as u64);
     let depths: Vec<(String, i64)> =
         sqlx::query_as("select kind, count(*) from jobs where status = 'pending' group by kind")
             .fetch_all(&ctx.pool)
@@ -71,5 +71,5 @@ pub async fn pass(ctx: &JobContext) -> anyhow::Result<jobs::Reconciled> {
             .map_or(0, |(_, n)| *n);
         metrics::gauge!("queue_depth", "kind" => kind.as_str()).set(depth as f64);
     }
-    Ok(report)
+    Ok(())
 }

@@ -302,7 +302,7 @@ impl GenerationsApi {
     }
 }
 
-/// Checks the rate limit, then writes the generation and its job in one transaction, then
+/// Checks the rate limit, then writes the generation and its job in one statement, then
 /// hands the job to the queue.
 async fn submit(
     state: &AppState,

@@ -108,22 +108,6 @@ impl JobStatus {
     }
 }
 
-impl FromStr for JobStatus {
-    type Err = anyhow::Error;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Ok(match s {
-            "pending" => JobStatus::Pending,
-            "running" => JobStatus::Running,
-            "succeeded" => JobStatus::Succeeded,
-            "failed" => JobStatus::Failed,
-            "timeout" => JobStatus::Timeout,
-            "cancelled" => JobStatus::Cancelled,
-            other => anyhow::bail!("unknown job status `{other}`"),
-        })
-    }
-}
-
 /// What travels on the Redis queue: the id (and its kind). The payload lives in Postgres.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct JobMessage {
