@@ -10,12 +10,13 @@ pub mod auth;
 pub mod error;
 pub mod limits;
 pub mod middleware;
+pub mod relay;
 pub mod routes;
 pub mod state;
 
 use std::{future::Future, sync::Arc, time::Duration};
 
-use almanac_shared::{Settings, auth::JwtKeys, db, queue, telemetry};
+use almanac_shared::{Settings, auth::JwtKeys, db, events, queue, telemetry};
 use anyhow::Context;
 use poem::{
     EndpointExt, IntoEndpoint, Route, Server, get, handler,
@@ -87,6 +88,8 @@ impl Application {
         let redis = queue::connect(&settings).await?;
         let state = AppState {
             queue: queue::JobQueue::new(&settings, redis.clone()),
+            hub: relay::Hub::new(settings.events.relay_buffer),
+            emitter: events::Emitter::new(&settings, redis.clone()),
             jwt: JwtKeys::new(settings.jwt_secret.expose()),
             metrics: telemetry::metrics_handle(),
             settings: Arc::new(settings),
@@ -123,6 +126,13 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         tracing::info!(port = self.port, "API listening");
+        // The relay lives exactly as long as the server.
+        let _relay = AbortOnDrop(tokio::spawn(
+            self.state
+                .hub
+                .clone()
+                .run(self.state.settings.clone(), self.state.pool.clone()),
+        ));
         Server::new_with_acceptor(self.acceptor)
             .run_with_graceful_shutdown(
                 endpoint(self.state),
@@ -131,5 +141,14 @@ impl Application {
             )
             .await
             .context("serving HTTP")
+    }
+}
+
+/// Aborts a spawned task when dropped, so it cannot outlive the future that owns it.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use almanac_shared::{Settings, auth::JwtKeys, queue::JobQueue};
+use almanac_shared::{Settings, auth::JwtKeys, events::Emitter, queue::JobQueue};
 use metrics_exporter_prometheus::PrometheusHandle;
 use redis::aio::ConnectionManager;
 use sqlx::PgPool;
@@ -15,4 +15,7 @@ pub struct AppState {
     pub queue: JobQueue,
     pub jwt: JwtKeys,
     pub metrics: PrometheusHandle,
+    /// Fans job events out to this process's streams.
+    pub hub: crate::relay::Hub,
+    pub emitter: Emitter,
 }

@@ -103,6 +103,9 @@ pub struct Settings {
     pub ai: AiSettings,
     pub jobs: JobSettings,
     pub rate_limits: RateLimitSettings,
+    pub events: crate::events::EventSettings,
+    /// Origins a browser may call the API from (`CORS_ALLOWED_ORIGINS`); empty: none.
+    pub cors_allowed_origins: Vec<String>,
     pub max_body_bytes: usize,
     pub calendar_service_enabled: bool,
     pub publish_service_enabled: bool,
@@ -194,6 +197,18 @@ impl Settings {
                     env.parse_or("GENERATION_RATE_WINDOW_SECS", 300)?,
                 ),
             },
+            events: crate::events::EventSettings {
+                heartbeat: env.seconds_or("HEARTBEAT_SECS", 15.0)?,
+                retention: env.seconds_or("EVENTS_RETENTION_SECS", 6.0 * 3600.0)?,
+                max_len: env.parse_or("EVENTS_MAX_LEN", 10_000)?,
+                relay_buffer: env.parse_or("RELAY_BUFFER_EVENTS", 64)?,
+            },
+            cors_allowed_origins: env
+                .string_or("CORS_ALLOWED_ORIGINS", "")?
+                .split(',')
+                .map(|o| o.trim().trim_end_matches('/').to_owned())
+                .filter(|o| !o.is_empty())
+                .collect(),
             max_body_bytes: env.parse_or("MAX_BODY_BYTES", 256 * 1024)?,
             calendar_service_enabled: env.parse_or("CALENDAR_SERVICE_ENABLED", true)?,
             publish_service_enabled: env.parse_or("PUBLISH_SERVICE_ENABLED", false)?,
@@ -202,6 +217,12 @@ impl Settings {
         };
         if settings.jobs.stale_after <= settings.jobs.heartbeat {
             bail!("JOB_STALE_MS: must be greater than JOB_HEARTBEAT_MS");
+        }
+        if settings.events.heartbeat.is_zero() {
+            bail!("HEARTBEAT_SECS: must be greater than 0");
+        }
+        if settings.events.relay_buffer == 0 || settings.events.max_len == 0 {
+            bail!("RELAY_BUFFER_EVENTS and EVENTS_MAX_LEN: must be at least 1");
         }
         if settings.jobs.concurrency == 0 {
             bail!("WORKER_CONCURRENCY: must be at least 1");
@@ -253,6 +274,14 @@ impl Env<'_> {
                 .parse()
                 .map_err(|e| anyhow::anyhow!("{key}: cannot parse `{raw}`: {e}")),
         }
+    }
+
+    /// Seconds, fractions allowed (`0.5`).
+    fn seconds_or(&self, key: &str, default_secs: f64) -> anyhow::Result<Duration> {
+        let secs: f64 = self.parse_or(key, default_secs)?;
+        Duration::try_from_secs_f64(secs).map_err(|_| {
+            anyhow::anyhow!("{key}: expected a non-negative number of seconds, got `{secs}`")
+        })
     }
 
     fn millis_or(&self, key: &str, default_ms: u64) -> anyhow::Result<Duration> {

@@ -26,7 +26,7 @@ use uuid::Uuid;
 
 use crate::{
     config::Settings,
-    jobs::{JobKind, JobMessage},
+    jobs::{Cancels, JobKind, JobMessage, cancel_channel},
 };
 
 pub type Storage = RedisStorage<JobMessage, ConnectionManager>;
@@ -200,31 +200,31 @@ pub fn wake_channel(settings: &Settings) -> String {
     settings.redis_key(&["wake"])
 }
 
-/// Fans the wake channel out to the worker's queues: one pub/sub connection per process.
+/// The worker's one pub/sub connection: fans the wake channel out to its queues and
+/// cancel requests out to its running jobs.
 #[derive(Clone)]
 pub struct Wakers {
     senders: Arc<HashMap<JobKind, broadcast::Sender<()>>>,
+    cancels: Cancels,
 }
 
-impl Default for Wakers {
-    fn default() -> Self {
+impl Wakers {
+    pub fn new(cancels: Cancels) -> Self {
         let senders = JobKind::ALL
             .into_iter()
             .map(|k| (k, broadcast::channel(16).0))
             .collect();
         Self {
             senders: Arc::new(senders),
+            cancels,
         }
     }
-}
 
-impl Wakers {
     /// Subscribes to the wake channel and forwards notifications until `shutdown`.
     /// Reconnects with a short pause when Redis goes away.
     pub async fn run(self, settings: Settings, shutdown: tokio_util::sync::CancellationToken) {
-        let channel = wake_channel(&settings);
         while !shutdown.is_cancelled() {
-            match self.listen(&settings, &channel, &shutdown).await {
+            match self.listen(&settings, &shutdown).await {
                 Ok(()) => return,
                 Err(error) => {
                     tracing::warn!(error = %format!("{error:#}"), "queue wake-up subscription lost; retrying");
@@ -242,12 +242,13 @@ impl Wakers {
     async fn listen(
         &self,
         settings: &Settings,
-        channel: &str,
         shutdown: &tokio_util::sync::CancellationToken,
     ) -> anyhow::Result<()> {
+        let wake = wake_channel(settings);
+        let cancel = cancel_channel(settings);
         let client = redis::Client::open(settings.redis_url.expose())?;
         let mut pubsub = client.get_async_pubsub().await?;
-        pubsub.subscribe(channel).await?;
+        pubsub.subscribe(&[&wake, &cancel]).await?;
         // Anything pushed while we were not listening is picked up now.
         self.wake_all();
         let mut messages = pubsub.on_message();
@@ -257,7 +258,13 @@ impl Wakers {
                 msg = messages.next() => {
                     let msg = msg.context("wake-up subscription closed")?;
                     let payload: String = msg.get_payload().unwrap_or_default();
-                    if let Ok(kind) = payload.parse::<JobKind>()
+                    if msg.get_channel_name() == cancel {
+                        if let Ok(job) = payload.parse::<Uuid>()
+                            && self.cancels.cancel(job)
+                        {
+                            tracing::info!(job_id = %job, "cancel requested");
+                        }
+                    } else if let Ok(kind) = payload.parse::<JobKind>()
                         && let Some(tx) = self.senders.get(&kind)
                     {
                         let _ = tx.send(());

@@ -164,17 +164,13 @@ async fn invalid_bodies_get_400_and_nothing_is_stored() {
 
 #[tokio::test]
 async fn the_sixth_request_in_the_window_is_limited_across_replicas() {
-    let app = spawn_app_with(TestOptions {
+    let mut app = spawn_app_with(TestOptions {
         worker: false,
         ..Default::default()
     })
     .await;
     // A second API replica sharing the same Redis and database.
-    let replica = almanac_api::Application::build(app.settings.clone())
-        .await
-        .unwrap();
-    let replica_url = format!("http://127.0.0.1:{}/api/ai/generations", replica.port());
-    tokio::spawn(replica.run_until_stopped(std::future::pending()));
+    let replica_url = format!("{}/api/ai/generations", app.start_api_replica().await);
 
     let user = Uuid::new_v4();
     for _ in 0..5 {

@@ -12,6 +12,8 @@ mod auth;
 #[cfg(test)]
 mod deploy;
 #[cfg(test)]
+mod events;
+#[cfg(test)]
 mod generations;
 #[cfg(test)]
 mod isolation;

@@ -11,7 +11,8 @@ use almanac_shared::{
     Settings,
     ai::{self, AiProvider},
     db,
-    jobs::{JobKind, JobMessage},
+    events::Emitter,
+    jobs::{Cancels, JobKind, JobMessage},
     queue::{self, JobQueue, Wakers},
     telemetry,
 };
@@ -78,6 +79,8 @@ impl Application {
             .context("reading the bound port")?;
         let ctx = Arc::new(JobContext {
             queue: JobQueue::new(&settings, redis.clone()),
+            emitter: Emitter::new(&settings, redis.clone()),
+            cancels: Cancels::default(),
             redis: redis.clone(),
             settings: Arc::new(settings),
             pool,
@@ -111,7 +114,7 @@ impl Application {
         let stop = CancellationToken::new();
         let ctx = self.ctx;
         tracing::info!(worker = %ctx.worker_name, port = self.port, "worker starting");
-        let wakers = Wakers::default();
+        let wakers = Wakers::new(ctx.cancels.clone());
         let mut tasks = tokio::task::JoinSet::new();
         tasks.spawn(wakers.clone().run((*ctx.settings).clone(), stop.clone()));
         {

@@ -6,7 +6,8 @@ use std::{sync::Arc, time::Instant};
 use almanac_shared::{
     Settings,
     ai::AiProvider,
-    jobs::{self, Claim, JobKind, JobMessage, JobPayload, JobStatus, NotClaimed},
+    events::{Emitter, Event},
+    jobs::{self, Beat, Cancels, Claim, JobKind, JobMessage, JobPayload, JobStatus, NotClaimed},
     queue::JobQueue,
     telemetry,
 };
@@ -29,6 +30,10 @@ pub struct JobContext {
     pub worker_name: String,
     /// Cancelled when in-flight jobs must give their claim back (end of the shutdown grace).
     pub hard_stop: CancellationToken,
+    /// Progress events of the jobs (ARCHITECTURE.md section 4).
+    pub emitter: Emitter,
+    /// The jobs running here, for cancel requests.
+    pub cancels: Cancels,
 }
 
 /// A failed attempt. Transient failures are retried while attempts remain.
@@ -66,12 +71,18 @@ impl From<sqlx::Error> for JobError {
     }
 }
 
+/// What a job's handler returns: the job's result, or `None` when the claim was lost
+/// before it could save (nothing was written).
+pub type JobResult = Result<Option<Value>, JobError>;
+
 enum Outcome {
-    Done(Result<(), JobError>),
+    Done(JobResult),
     /// The heartbeat found the claim gone: the reconciler gave the job to someone else.
     Lost,
     /// Shutdown grace ran out.
     Released,
+    /// Its owner cancelled it.
+    Cancelled,
 }
 
 /// Handles one delivery of `job_id`. Never fails: every problem ends in the ledger, and a
@@ -123,12 +134,27 @@ pub async fn run(ctx: &JobContext, message: JobMessage) {
     async {
         let started = Instant::now();
         tracing::info!(job_id = %claim.id, "job claimed");
+        let registered = ctx.cancels.register(claim.id);
+        if claim.cancel_requested {
+            registered.token.cancel();
+        }
+        // Dropping the handler stops it where it is: an AI request in flight is aborted,
+        // and what it saved before stays.
         let outcome = tokio::select! {
+            biased;
+            () = registered.token.cancelled() => Outcome::Cancelled,
             result = dispatch(ctx, &claim) => Outcome::Done(result),
-            () = heartbeat_until_lost(ctx, &claim) => Outcome::Lost,
+            beat = heartbeat_until_interrupted(ctx, &claim) => match beat {
+                Beat::CancelRequested => Outcome::Cancelled,
+                _ => Outcome::Lost,
+            },
             () = ctx.hard_stop.cancelled() => Outcome::Released,
         };
-        let label = settle(ctx, &claim, outcome).await;
+        drop(registered);
+        let (label, event) = settle(ctx, &claim, outcome).await;
+        if let Some(event) = event {
+            ctx.emitter.emit_or_log(claim.id, &event).await;
+        }
         tracing::Span::current().record("status", label);
         let labels = [("kind", kind.as_str().to_owned()), ("outcome", label.to_owned())];
         metrics::counter!("jobs_total", &labels).increment(1);
@@ -155,7 +181,7 @@ fn start_statement(kind: JobKind) -> Option<&'static str> {
     }
 }
 
-async fn dispatch(ctx: &JobContext, claim: &Claim) -> Result<(), JobError> {
+async fn dispatch(ctx: &JobContext, claim: &Claim) -> JobResult {
     match &claim.payload {
         JobPayload::GenerationV1 { generation_id } => {
             generation::run(ctx, claim, *generation_id).await
@@ -163,28 +189,41 @@ async fn dispatch(ctx: &JobContext, claim: &Claim) -> Result<(), JobError> {
     }
 }
 
-/// Refreshes the claim's heartbeat; returns only when the claim is lost.
-async fn heartbeat_until_lost(ctx: &JobContext, claim: &Claim) {
+/// Refreshes the claim's heartbeat; returns only when the claim is lost or the owner asked
+/// to cancel (the flag backs up the cancel notification).
+async fn heartbeat_until_interrupted(ctx: &JobContext, claim: &Claim) -> Beat {
     let mut ticker = tokio::time::interval(ctx.settings.jobs.heartbeat);
     ticker.tick().await;
     loop {
         ticker.tick().await;
         match jobs::heartbeat(&ctx.pool, claim).await {
-            Ok(true) => {}
-            Ok(false) => {
+            Ok(Beat::Alive) => {}
+            Ok(Beat::Lost) => {
                 tracing::warn!(job_id = %claim.id, "claim lost; abandoning this attempt");
-                return;
+                return Beat::Lost;
             }
+            Ok(Beat::CancelRequested) => return Beat::CancelRequested,
             Err(error) => tracing::warn!(job_id = %claim.id, error = %error, "heartbeat failed"),
         }
     }
 }
 
-/// Writes the outcome to the ledger; returns the metrics label.
-async fn settle(ctx: &JobContext, claim: &Claim, outcome: Outcome) -> &'static str {
+/// Writes the outcome to the ledger; returns the metrics label and the event to emit.
+async fn settle(
+    ctx: &JobContext,
+    claim: &Claim,
+    outcome: Outcome,
+) -> (&'static str, Option<Event>) {
     match outcome {
-        Outcome::Done(Ok(())) => "succeeded",
-        Outcome::Lost => "lost",
+        Outcome::Done(Ok(Some(result))) => (
+            "succeeded",
+            Some(Event::Done {
+                status: JobStatus::Succeeded,
+                result: Some(result),
+                error: None,
+            }),
+        ),
+        Outcome::Done(Ok(None)) | Outcome::Lost => ("lost", None),
         Outcome::Released => {
             match jobs::release(&ctx.pool, claim).await {
                 Ok(_) => {
@@ -196,7 +235,12 @@ async fn settle(ctx: &JobContext, claim: &Claim, outcome: Outcome) -> &'static s
                     tracing::warn!(error = %error, "release failed; the reconciler will recover the job")
                 }
             }
-            "released"
+            ("released", None)
+        }
+        Outcome::Cancelled => {
+            let detail = json!({ "code": "CANCELLED", "message": "cancelled by its owner" });
+            tracing::info!(job_id = %claim.id, "job cancelled");
+            end(ctx, claim, JobStatus::Cancelled, detail).await
         }
         Outcome::Done(Err(error)) if error.transient && !claim.is_last_attempt() => {
             let delay = jobs::backoff(
@@ -217,35 +261,73 @@ async fn settle(ctx: &JobContext, claim: &Claim, outcome: Outcome) -> &'static s
                         tracing::warn!(error = %format!("{e:#}"), "retry enqueue failed; the reconciler will");
                     }
                 }
-                Ok(false) => {}
+                Ok(false) => return ("lost", None),
                 Err(e) => {
                     tracing::warn!(error = %e, "could not schedule the retry; the reconciler will recover the job")
                 }
             }
-            "retrying"
+            let event = Event::Error {
+                code: detail["code"].as_str().map(str::to_owned),
+                message: format!(
+                    "attempt {} of {} failed ({}); retrying in {} ms",
+                    claim.attempt,
+                    claim.max_attempts,
+                    detail["message"].as_str().unwrap_or("unknown error"),
+                    delay.as_millis()
+                ),
+            };
+            ("retrying", Some(event))
         }
         Outcome::Done(Err(error)) => {
             let mut detail = error.detail.clone();
             detail["attempts"] = json!(claim.attempt);
             tracing::error!(job_id = %claim.id, error = %detail, "job failed");
-            if let Err(e) = fail(ctx, claim, &detail).await {
-                tracing::warn!(error = %e, "could not record the failure; the reconciler will recover the job");
-            }
-            "failed"
+            end(ctx, claim, JobStatus::Failed, detail).await
         }
     }
 }
 
-/// Marks the job and its domain rows failed, atomically, if the claim still holds.
-async fn fail(ctx: &JobContext, claim: &Claim, detail: &Value) -> sqlx::Result<()> {
-    let mut tx = ctx.pool.begin().await?;
-    if !jobs::finish(&mut *tx, claim, JobStatus::Failed, None, Some(detail)).await? {
-        return Ok(());
-    }
-    match &claim.payload {
-        JobPayload::GenerationV1 { generation_id } => {
-            generation::mark_failed(&mut tx, *generation_id, detail).await?
+/// Ends the job `failed` or `cancelled` with its domain rows, keeping what it saved.
+async fn end(
+    ctx: &JobContext,
+    claim: &Claim,
+    status: JobStatus,
+    detail: Value,
+) -> (&'static str, Option<Event>) {
+    match end_in_ledger(ctx, claim, status, &detail).await {
+        Ok(Some(result)) => (
+            status.as_str(),
+            Some(Event::Done {
+                status,
+                result: Some(result),
+                error: Some(detail),
+            }),
+        ),
+        Ok(None) => ("lost", None),
+        Err(e) => {
+            tracing::warn!(error = %e, "could not record the outcome; the reconciler will recover the job");
+            (status.as_str(), None)
         }
     }
-    tx.commit().await
+}
+
+/// Marks the domain rows and the job, atomically, if the claim still holds; returns the
+/// job's result (what it kept), or `None` when the claim was lost.
+async fn end_in_ledger(
+    ctx: &JobContext,
+    claim: &Claim,
+    status: JobStatus,
+    detail: &Value,
+) -> sqlx::Result<Option<Value>> {
+    let mut tx = ctx.pool.begin().await?;
+    let result = match &claim.payload {
+        JobPayload::GenerationV1 { generation_id } => {
+            generation::mark_ended(&mut tx, *generation_id, status, detail).await?
+        }
+    };
+    if !jobs::finish(&mut *tx, claim, status, Some(&result), Some(detail)).await? {
+        return Ok(None);
+    }
+    tx.commit().await?;
+    Ok(Some(result))
 }

@@ -348,7 +348,8 @@ async fn submit(
         limits::refund_rate(&state.redis, &rate_key, &slot).await;
         return Err(error.into());
     }
-    enqueue_after_commit(state, &job).await;
+    let batches = generation::batches(source.as_str()).len() as u64;
+    enqueue_after_commit(state, &job, batches).await;
     tracing::info!(generation_id = %generation_id, job_id = %job.id, "generation accepted");
     Ok(CreateGenerationAccepted {
         generation_id,

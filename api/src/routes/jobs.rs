@@ -1,17 +1,27 @@
-//! The generic poll view of any job in the ledger.
+//! Any job in the ledger: its poll view, its event stream (SSE or NDJSON) and its cancel.
 
-use almanac_shared::{db, jobs};
+use almanac_shared::{
+    db,
+    events::{self, Event},
+    jobs::{self, JobRecord, JobStatus},
+};
 use chrono::{DateTime, Utc};
-use poem::web::Data;
-use poem_openapi::{Object, OpenApi, param::Path, payload::Json};
+use poem::{Body, IntoResponse, Request, Response, http::StatusCode, web::Data};
+use poem_openapi::{
+    ApiResponse, Object, OpenApi,
+    param::{Header, Path, Query},
+    payload::Json,
+    registry::{MetaMediaType, MetaResponse, MetaResponses, MetaSchemaRef, Registry},
+};
 use serde_json::Value;
 use uuid::Uuid;
 
 use super::Tag;
 use crate::{
-    auth::BearerAuth,
+    auth::{BearerAuth, StreamAuth},
     error::{ApiError, ApiResult},
     middleware::current_request_id,
+    relay::{self, Framing},
     state::AppState,
 };
 
@@ -25,6 +35,8 @@ pub struct JobView {
     pub status: String,
     pub attempts: i32,
     pub max_attempts: i32,
+    /// The owner asked to cancel it; a running job stops within a second.
+    pub cancel_requested: bool,
     pub result: Option<Value>,
     pub error: Option<Value>,
     pub created_at: DateTime<Utc>,
@@ -59,17 +71,138 @@ impl JobsApi {
         auth: BearerAuth,
         id: Path<Uuid>,
     ) -> ApiResult<Json<JobEnvelope>> {
+        let job = owned_job(&state, auth.0.id, id.0).await?;
+        Ok(Json(JobEnvelope::of(job)))
+    }
+
+    /// The job's events: the stored history, then live events until the final `done`.
+    ///
+    /// Server-sent events by default (`id:` is the event's sequence number, `event:` its
+    /// type, `data:` its JSON); NDJSON with `Accept: application/x-ndjson` (one JSON object
+    /// a line, with `type` and `id`). Event types: `progress {completed, total, stage?,
+    /// message?}`, `suggestions {generation_id, batch, suggestions}`, `error {code?,
+    /// message}`, `done {status, result, error}` (always last), and, never stored and
+    /// without an id, `heartbeat` every `HEARTBEAT_SECS` and `truncated {after,
+    /// first_available?}`, sent first when events the client asked for are no longer
+    /// retained. Resume with `Last-Event-ID` (browsers send it when they reconnect) or
+    /// `?after=`: exactly the events after that id follow, then live ones. A client that
+    /// already saw `done` gets 204, which stops an `EventSource` from reconnecting. A
+    /// client that falls too far behind gets `error {code: "LAGGED"}` and is closed; it
+    /// resumes like any other. Browsers, which cannot set headers on an `EventSource`,
+    /// may pass the token as `?access_token=`.
+    #[oai(
+        path = "/v1/jobs/:id/events",
+        method = "get",
+        operation_id = "streamJobEvents"
+    )]
+    async fn events(
+        &self,
+        request: &Request,
+        state: Data<&AppState>,
+        auth: StreamAuth,
+        id: Path<Uuid>,
+        /// Resume after this event id (as `Last-Event-ID`, which wins when both are given).
+        after: Query<Option<u64>>,
+        /// The id of the last event the client saw; sent by `EventSource` on reconnect.
+        #[oai(name = "Last-Event-ID")]
+        last_event_id: Header<Option<String>>,
+    ) -> ApiResult<EventStream> {
+        let after = match last_event_id.0.as_deref().map(str::trim) {
+            Some(raw) if !raw.is_empty() => raw.parse::<u64>().map_err(|_| {
+                ApiError::invalid_field("Last-Event-ID", "must be an event id (a whole number)")
+            })?,
+            _ => after.0.unwrap_or(0),
+        };
+        let framing = negotiate(request);
+        let job = owned_job(&state, auth.user().id, id.0).await?;
+        let status = parse_status(&job.status);
+        let ended = status.is_final().then_some(job);
+        if ended.is_some() && after > 0 {
+            let last = events::last(&state.redis, &state.settings, id.0).await?;
+            if last.is_some_and(|e| e.is_final() && e.seq <= after) {
+                return Ok(EventStream::Finished);
+            }
+        }
+        let body = relay::relay(state.clone(), id.0, after, ended, framing);
+        let body = Body::from_bytes_stream(futures::StreamExt::map(body, Ok::<_, std::io::Error>));
+        Ok(EventStream::Stream(framing, body))
+    }
+
+    /// Cancels a job: a pending job ends `cancelled` at once (200); a running one is
+    /// flagged and its worker stops within a second, keeping what it produced (202; the
+    /// event stream ends with `done {status: "cancelled"}`). Cancelling a cancelled job
+    /// again changes nothing (200); a job that ended otherwise answers 409 `JOB_FINISHED`.
+    #[oai(
+        path = "/v1/jobs/:id/cancel",
+        method = "post",
+        operation_id = "cancelJob"
+    )]
+    async fn cancel(
+        &self,
+        state: Data<&AppState>,
+        auth: BearerAuth,
+        id: Path<Uuid>,
+    ) -> ApiResult<CancelResponse> {
         let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
+        let outcome: Option<(String, String)> =
+            sqlx::query_as("select before, after from cancel_job($1)")
+                .bind(id.0)
+                .fetch_optional(&mut *tx)
+                .await?;
         let job = jobs::fetch(&mut *tx, id.0).await?;
         tx.commit().await?;
-        let job = job.ok_or_else(|| ApiError::not_found("job"))?;
-        Ok(Json(JobEnvelope {
+        let (Some((before, after)), Some(job)) = (outcome, job) else {
+            return Err(ApiError::not_found("job"));
+        };
+        match (before.as_str(), after.as_str()) {
+            ("pending", "cancelled") => {
+                tracing::info!(job_id = %id.0, "job cancelled before it started");
+                let done = Event::Done {
+                    status: JobStatus::Cancelled,
+                    result: job.result.as_ref().map(|j| j.0.clone()),
+                    error: job.error.as_ref().map(|j| j.0.clone()),
+                };
+                state.emitter.emit_or_log(id.0, &done).await;
+                Ok(CancelResponse::Cancelled(Json(JobEnvelope::of(job))))
+            }
+            ("running", _) => {
+                tracing::info!(job_id = %id.0, "cancel requested");
+                if let Err(error) = jobs::publish_cancel(&state.redis, &state.settings, id.0).await
+                {
+                    // The worker's heartbeat reads the flag too.
+                    tracing::warn!(job_id = %id.0, error = %error, "publishing the cancel failed");
+                }
+                Ok(CancelResponse::Requested(Json(JobEnvelope::of(job))))
+            }
+            ("cancelled", _) => Ok(CancelResponse::Cancelled(Json(JobEnvelope::of(job)))),
+            (ended, _) => Err(ApiError::conflict(
+                "JOB_FINISHED",
+                format!("the job already ended `{ended}`; there is nothing to cancel"),
+            )),
+        }
+    }
+}
+
+#[derive(ApiResponse)]
+pub enum CancelResponse {
+    /// The job is cancelled.
+    #[oai(status = 200)]
+    Cancelled(Json<JobEnvelope>),
+    /// The job is running; its worker stops it within a second.
+    #[oai(status = 202)]
+    Requested(Json<JobEnvelope>),
+}
+
+impl JobEnvelope {
+    fn of(job: JobRecord) -> Self {
+        JobEnvelope {
             data: JobView {
                 id: job.id,
                 kind: job.kind,
                 status: job.status,
                 attempts: job.attempts,
                 max_attempts: job.max_attempts,
+                cancel_requested: job.cancel_requested,
                 result: job.result.map(|j| j.0),
                 error: job.error.map(|j| j.0),
                 created_at: job.created_at,
@@ -81,6 +214,130 @@ impl JobsApi {
             meta: Meta {
                 request_id: current_request_id(),
             },
-        }))
+        }
+    }
+}
+
+/// The caller's job, or 404 (another user's job is indistinguishable from none).
+async fn owned_job(state: &AppState, user: Uuid, id: Uuid) -> ApiResult<JobRecord> {
+    let mut tx = db::user_tx(&state.pool, user).await?;
+    let job = jobs::fetch(&mut *tx, id).await?;
+    tx.commit().await?;
+    job.ok_or_else(|| ApiError::not_found("job"))
+}
+
+fn parse_status(status: &str) -> JobStatus {
+    match status {
+        "pending" => JobStatus::Pending,
+        "running" => JobStatus::Running,
+        "succeeded" => JobStatus::Succeeded,
+        "timeout" => JobStatus::Timeout,
+        "cancelled" => JobStatus::Cancelled,
+        _ => JobStatus::Failed,
+    }
+}
+
+/// NDJSON when the client asks for it, SSE otherwise.
+fn negotiate(request: &Request) -> Framing {
+    let accept = request
+        .headers()
+        .get(poem::http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if accept.contains("application/x-ndjson") && !accept.contains("text/event-stream") {
+        Framing::Ndjson
+    } else {
+        Framing::Sse
+    }
+}
+
+/// The response of the events endpoint: a stream in either framing, or 204.
+pub enum EventStream {
+    Stream(Framing, Body),
+    /// The client already saw the final event.
+    Finished,
+}
+
+/// The documented shape of one event (the `data` of an SSE event, a line of NDJSON).
+#[derive(Object)]
+pub struct JobEvent {
+    /// The event's sequence number within the job (NDJSON; SSE carries it as `id:`).
+    /// Absent on `heartbeat` and `truncated`.
+    pub id: Option<u64>,
+    /// `progress`, `suggestions`, `error`, `done`, `heartbeat` or `truncated`.
+    #[oai(rename = "type")]
+    pub kind: String,
+    /// `progress`: units done, of `total`.
+    pub completed: Option<u64>,
+    pub total: Option<u64>,
+    /// `progress`: `queued`, `generating`, `saving`, ...
+    pub stage: Option<String>,
+    /// `progress` and `error`: a human-readable message.
+    pub message: Option<String>,
+    /// `error`: a stable code such as `AI_PROVIDER_UNAVAILABLE`, `LAGGED` or `STREAM_ERROR`.
+    pub code: Option<String>,
+    /// `done`: the job's final status.
+    pub status: Option<String>,
+    /// `done`: the job's result (what it produced, also when cancelled).
+    pub result: Option<Value>,
+    /// `done`: the job's error, if it did not succeed.
+    pub error: Option<Value>,
+    /// `suggestions`: the generation and the batch's index.
+    pub generation_id: Option<Uuid>,
+    pub batch: Option<u32>,
+    /// `suggestions`: `[{id, position, front, back}]`.
+    pub suggestions: Option<Vec<Value>>,
+    /// `truncated`: the id the client asked to resume after, and the oldest still kept.
+    pub after: Option<u64>,
+    pub first_available: Option<u64>,
+}
+
+impl ApiResponse for EventStream {
+    fn meta() -> MetaResponses {
+        let schema = || MetaSchemaRef::Reference("JobEvent".into());
+        MetaResponses {
+            responses: vec![
+                MetaResponse {
+                    description: "The event stream, in the framing `Accept` chose.",
+                    status: Some(200),
+                    status_range: None,
+                    content: vec![
+                        MetaMediaType {
+                            content_type: "text/event-stream",
+                            schema: schema(),
+                        },
+                        MetaMediaType {
+                            content_type: "application/x-ndjson",
+                            schema: schema(),
+                        },
+                    ],
+                    headers: vec![],
+                },
+                MetaResponse {
+                    description: "The client already received the final event.",
+                    status: Some(204),
+                    status_range: None,
+                    content: vec![],
+                    headers: vec![],
+                },
+            ],
+        }
+    }
+
+    fn register(registry: &mut Registry) {
+        <JobEvent as poem_openapi::types::Type>::register(registry);
+    }
+}
+
+impl IntoResponse for EventStream {
+    fn into_response(self) -> Response {
+        match self {
+            EventStream::Stream(framing, body) => Response::builder()
+                .content_type(framing.content_type())
+                .header("cache-control", "no-cache")
+                .header("x-accel-buffering", "no")
+                .body(body),
+            EventStream::Finished => Response::builder().status(StatusCode::NO_CONTENT).finish(),
+        }
     }
 }

@@ -6,7 +6,7 @@ pub mod health;
 pub mod jobs;
 pub mod suggestions;
 
-use almanac_shared::jobs::NewJob;
+use almanac_shared::{events::Event, jobs::NewJob};
 use poem_openapi::Tags;
 use uuid::Uuid;
 
@@ -47,9 +47,12 @@ pub fn paginate<T>(
     (rows, next)
 }
 
-/// Pushes a committed job onto its queue. A failure is logged, not returned: the job is
-/// safe in Postgres and the reconciler pushes it again.
-pub async fn enqueue_after_commit(state: &AppState, job: &NewJob) {
+/// Tells the job's watchers it is queued, then pushes it onto its queue. A failure is
+/// logged, not returned: the job is safe in Postgres and the reconciler pushes it again.
+/// `total` is the job's units of progress.
+pub async fn enqueue_after_commit(state: &AppState, job: &NewJob, total: u64) {
+    let queued = Event::progress(0, total, "queued", "waiting for a worker");
+    state.emitter.emit_or_log(job.id, &queued).await;
     let kind = job.payload.kind();
     if let Err(error) = state.queue.push(kind, job.id, None).await {
         tracing::warn!(job_id = %job.id, error = %format!("{error:#}"), "enqueue failed; the reconciler will retry");

@@ -9,6 +9,9 @@ pub const SOURCE_MAX_CHARS: usize = 10_000;
 pub const FRONT_MAX_CHARS: usize = 500;
 pub const BACK_MAX_CHARS: usize = 2_000;
 pub const MAX_SUGGESTIONS: usize = 50;
+/// A source text is sent to the AI in batches of at most this many characters, each
+/// saved (and streamed) as it completes.
+pub const BATCH_CHARS: usize = 2_500;
 
 /// The prompt template's id, also the default `prompt_version`.
 pub const TEMPLATE: &str = "flashcards.v1";
@@ -110,6 +113,41 @@ pub fn prompt(source: &str, model: Option<String>) -> ChatRequest {
         json: true,
         max_tokens: Some(4096),
     }
+}
+
+/// Splits a source text into batches of at most [`BATCH_CHARS`] characters, cut at the end
+/// of a sentence where one fits. Concatenated, the batches are the text.
+pub fn batches(source: &str) -> Vec<String> {
+    let mut batches = Vec::new();
+    let mut current = String::new();
+    let mut current_chars = 0;
+    for sentence in source.split_inclusive(['.', '!', '?', '\n']) {
+        let mut piece = sentence;
+        while !piece.is_empty() {
+            let chars = piece.chars().count();
+            if current_chars + chars <= BATCH_CHARS {
+                current.push_str(piece);
+                current_chars += chars;
+                break;
+            }
+            if current_chars > 0 {
+                batches.push(std::mem::take(&mut current));
+                current_chars = 0;
+                continue;
+            }
+            // One sentence longer than a batch is cut where the batch is full.
+            let cut = piece
+                .char_indices()
+                .nth(BATCH_CHARS)
+                .map_or(piece.len(), |(i, _)| i);
+            batches.push(piece[..cut].to_owned());
+            piece = &piece[cut..];
+        }
+    }
+    if !current.is_empty() {
+        batches.push(current);
+    }
+    batches
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -259,6 +297,20 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn batches_cover_the_text_within_the_size_limit(s in "(\\PC{0,300}[.!?\n]){0,40}\\PC{0,3000}") {
+            let batches = batches(&s);
+            prop_assert_eq!(batches.concat(), s.clone());
+            for batch in &batches {
+                prop_assert!(!batch.is_empty());
+                prop_assert!(batch.chars().count() <= BATCH_CHARS);
+            }
+            // Greedy packing: two neighbouring batches never fit in one, so there are
+            // at most about twice as many as the fewest possible.
+            let min = s.chars().count().div_ceil(BATCH_CHARS);
+            prop_assert!(batches.len() <= 2 * min + 1);
+        }
+
         #[test]
         fn parsed_source_text_is_always_within_bounds(s in "\\PC{0,1200}") {
             if let Ok(text) = SourceText::parse(&s) {

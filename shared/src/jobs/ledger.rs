@@ -31,6 +31,8 @@ pub struct Claim {
     pub trace_context: HashMap<String, String>,
     /// The row the kind's start statement returned (see [`claim`]), as JSON.
     pub started: Option<Value>,
+    /// The owner asked to cancel the job while it was running (before this attempt).
+    pub cancel_requested: bool,
 }
 
 impl Claim {
@@ -60,6 +62,7 @@ struct ClaimRow {
     payload: sqlx::types::Json<JobPayload>,
     trace_context: sqlx::types::Json<HashMap<String, String>>,
     started: Option<sqlx::types::Json<Value>>,
+    cancel_requested: bool,
 }
 
 /// Takes a job: `pending -> running`, attempts + 1, worker name and heartbeat.
@@ -78,9 +81,9 @@ pub async fn claim(
             update jobs set status = 'running', attempts = attempts + 1, worker = $2,
                    heartbeat_at = now(), started_at = coalesce(started_at, now()), updated_at = now()
             where id = $1 and status = 'pending' and run_after <= now()
-            returning id, user_id, attempts, max_attempts, payload, trace_context),
+            returning id, user_id, attempts, max_attempts, payload, trace_context, cancel_requested),
          started as ({})
-         select c.user_id, c.attempts, c.max_attempts, c.payload, c.trace_context,
+         select c.user_id, c.attempts, c.max_attempts, c.payload, c.trace_context, c.cancel_requested,
                 (select to_jsonb(s) from started s limit 1) as started
          from claimed c",
         start.unwrap_or("select null::int as nothing where false")
@@ -100,6 +103,7 @@ pub async fn claim(
             payload: row.payload.0,
             trace_context: row.trace_context.0,
             started: row.started.map(|j| j.0),
+            cancel_requested: row.cancel_requested,
         }));
     }
     let state: Option<(String, DateTime<Utc>)> =
@@ -115,13 +119,42 @@ pub async fn claim(
     }))
 }
 
-/// Refreshes the heartbeat. `false` means the claim was lost (the reconciler took the job
-/// over, or it was cancelled) and the worker must stop writing.
-pub async fn heartbeat(pool: &PgPool, claim: &Claim) -> sqlx::Result<bool> {
-    const SQL: &str = concat!("update jobs set heartbeat_at = now() ", fence!());
-    let done = claim.bind_fence(sqlx::query(SQL)).execute(pool).await?;
-    Ok(done.rows_affected() == 1)
+/// What a heartbeat found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Beat {
+    Alive,
+    /// The owner asked to cancel the job.
+    CancelRequested,
+    /// The claim was lost (the reconciler gave the job to another worker): stop writing.
+    Lost,
 }
+
+/// Refreshes the heartbeat and reads the cancel flag.
+pub async fn heartbeat(pool: &PgPool, claim: &Claim) -> sqlx::Result<Beat> {
+    const SQL: &str = concat!(
+        "update jobs set heartbeat_at = now() ",
+        fence!(),
+        " returning cancel_requested"
+    );
+    let flag: Option<bool> = claim
+        .bind_fence(sqlx::query_scalar(SQL))
+        .fetch_optional(pool)
+        .await?;
+    Ok(match flag {
+        None => Beat::Lost,
+        Some(true) => Beat::CancelRequested,
+        Some(false) => Beat::Alive,
+    })
+}
+
+/// A fenced statement that proves the claim still holds and locks the job row, for use as
+/// a CTE in a statement that saves partial results (`with alive as (ALIVE_FENCED) ...`).
+/// Uses `$1..$3`; bind with [`Claim::bind_alive`].
+pub const ALIVE_FENCED: &str = concat!(
+    "update jobs set heartbeat_at = now() ",
+    fence!(),
+    " returning id"
+);
 
 /// The fenced final update, using `$1..$6`; only the claim's own attempt can end the job.
 /// Domain code may use it as a CTE (`with finished as (FINISH_FENCED returning id) ...`) to
@@ -134,8 +167,13 @@ pub const FINISH_FENCED: &str = concat!(
 
 impl Claim {
     /// Binds `$1..$3` of the fence.
-    fn bind_fence<'q>(&'q self, query: PgQuery<'q>) -> PgQuery<'q> {
-        query.bind(self.id).bind(self.attempt).bind(&self.worker)
+    fn bind_fence<'q, Q: FenceBind<'q>>(&'q self, query: Q) -> Q {
+        query.bind_fence(self.id, self.attempt, &self.worker)
+    }
+
+    /// Binds `$1..$3` of [`ALIVE_FENCED`].
+    pub fn bind_alive<'q>(&'q self, query: PgQuery<'q>) -> PgQuery<'q> {
+        self.bind_fence(query)
     }
 
     /// Binds `$1..$6` of [`FINISH_FENCED`].
@@ -151,6 +189,25 @@ impl Claim {
             .bind(status.as_str())
             .bind(result.map(sqlx::types::Json))
             .bind(error.map(sqlx::types::Json))
+    }
+}
+
+/// Queries that take the fence's three parameters.
+trait FenceBind<'q> {
+    fn bind_fence(self, id: Uuid, attempt: i32, worker: &'q str) -> Self;
+}
+
+impl<'q> FenceBind<'q> for PgQuery<'q> {
+    fn bind_fence(self, id: Uuid, attempt: i32, worker: &'q str) -> Self {
+        self.bind(id).bind(attempt).bind(worker)
+    }
+}
+
+impl<'q, O> FenceBind<'q>
+    for sqlx::query::QueryScalar<'q, sqlx::Postgres, O, sqlx::postgres::PgArguments>
+{
+    fn bind_fence(self, id: Uuid, attempt: i32, worker: &'q str) -> Self {
+        self.bind(id).bind(attempt).bind(worker)
     }
 }
 

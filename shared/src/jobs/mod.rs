@@ -14,9 +14,11 @@ use serde_json::Value;
 use sqlx::PgExecutor;
 use uuid::Uuid;
 
+mod cancel;
 mod ledger;
 mod reconcile;
 
+pub use cancel::*;
 pub use ledger::*;
 pub use reconcile::*;
 
@@ -163,6 +165,7 @@ pub struct JobRecord {
     pub status: String,
     pub attempts: i32,
     pub max_attempts: i32,
+    pub cancel_requested: bool,
     pub error: Option<sqlx::types::Json<Value>>,
     pub result: Option<sqlx::types::Json<Value>>,
     pub created_at: DateTime<Utc>,
@@ -173,7 +176,7 @@ pub struct JobRecord {
 
 pub async fn fetch<'e>(db: impl PgExecutor<'e>, id: Uuid) -> sqlx::Result<Option<JobRecord>> {
     sqlx::query_as(
-        "select id, user_id, kind, status, attempts, max_attempts, error, result,
+        "select id, user_id, kind, status, attempts, max_attempts, cancel_requested, error, result,
                 created_at, started_at, finished_at, updated_at
          from jobs where id = $1",
     )

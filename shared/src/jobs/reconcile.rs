@@ -2,10 +2,11 @@
 
 use std::time::Duration;
 
+use serde_json::Value;
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use super::JobKind;
+use super::{JobKind, JobStatus};
 
 /// What one reconciler pass found.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -16,6 +17,9 @@ pub struct Reconciled {
     pub recovered: usize,
     /// Running jobs whose worker died on their last attempt, now `failed`.
     pub failed: usize,
+    /// Jobs this pass ended (`failed`, or `cancelled` as their owner asked), for their
+    /// final events.
+    pub finished: Vec<(Uuid, JobStatus, Option<Value>)>,
 }
 
 /// Repairs the gap between Postgres and Redis: jobs whose worker stopped heart-beating go
@@ -28,30 +32,55 @@ pub async fn reconcile(
     requeue_after: Duration,
 ) -> sqlx::Result<Reconciled> {
     let mut tx = pool.begin().await?;
-    // A run whose heartbeat stopped gets another attempt, or fails if it was the last.
+    // A run whose heartbeat stopped gets another attempt, or ends: `cancelled` when its
+    // owner asked, `failed` when it was the last attempt. Domain rows follow the job.
     // (The right-hand sides see the old row, so the error still names the lost worker.)
-    let outcomes: Vec<String> = sqlx::query_scalar(
-        "update jobs set
-                status = case when attempts >= max_attempts then 'failed' else 'pending' end,
-                error = case when attempts >= max_attempts
+    let outcomes: Vec<(Uuid, String, Option<sqlx::types::Json<Value>>)> = sqlx::query_as(
+        "with stale as (
+            update jobs set
+                status = case when cancel_requested then 'cancelled'
+                              when attempts >= max_attempts then 'failed'
+                              else 'pending' end,
+                error = case when cancel_requested
+                        then jsonb_build_object('code', 'CANCELLED',
+                            'message', 'cancelled; its worker had stopped responding')
+                        when attempts >= max_attempts
                         then jsonb_build_object('code', 'WORKER_LOST',
                             'message', 'the worker running the last attempt stopped responding',
                             'worker', worker)
                         else error end,
-                finished_at = case when attempts >= max_attempts then now() end,
+                finished_at = case when cancel_requested or attempts >= max_attempts then now() end,
                 worker = null, heartbeat_at = null, run_after = now(), enqueued_at = null,
                 updated_at = now()
-         where id in (select id from jobs
-                      where status = 'running'
-                        and heartbeat_at < now() - make_interval(secs => $1)
-                      for update skip locked)
-         returning status",
+            where id in (select id from jobs
+                         where status = 'running'
+                           and heartbeat_at < now() - make_interval(secs => $1)
+                         for update skip locked)
+            returning id, status, error),
+         generations as (
+            update ai_generations g set status = s.status, error = s.error, updated_at = now()
+            from stale s where g.job_id = s.id and s.status <> 'pending')
+         select id, status, error from stale",
     )
     .bind(stale_after.as_secs_f64())
     .fetch_all(&mut *tx)
     .await?;
-    let failed = outcomes.iter().filter(|s| *s == "failed").count();
-    let recovered = outcomes.len() - failed;
+    let finished: Vec<(Uuid, JobStatus, Option<Value>)> = outcomes
+        .iter()
+        .filter_map(|(id, status, error)| {
+            let status = match status.as_str() {
+                "failed" => JobStatus::Failed,
+                "cancelled" => JobStatus::Cancelled,
+                _ => return None,
+            };
+            Some((*id, status, error.as_ref().map(|e| e.0.clone())))
+        })
+        .collect();
+    let failed = finished
+        .iter()
+        .filter(|(_, status, _)| *status == JobStatus::Failed)
+        .count();
+    let recovered = outcomes.len() - finished.len();
     let rows: Vec<(Uuid, String)> = sqlx::query_as(
         "update jobs set enqueued_at = now()
          where id in (select id from jobs
@@ -74,5 +103,6 @@ pub async fn reconcile(
         requeued,
         recovered,
         failed,
+        finished,
     })
 }

@@ -1,4 +1,8 @@
 //! A local OpenAI-compatible chat-completions server with scripted behaviour.
+//!
+//! It speaks HTTP/1.1 over plain TCP itself rather than through a web framework, so that
+//! it sees the moment a client abandons a request: the connection closes while the
+//! answer is pending (HTTP servers keep running a handler whose client left).
 
 use std::{
     collections::VecDeque,
@@ -9,14 +13,11 @@ use std::{
     time::Duration,
 };
 
-use poem::{
-    EndpointExt, Response, Route, Server, handler,
-    http::StatusCode,
-    listener::{Acceptor, Listener, TcpListener},
-    post,
-    web::{Data, Json},
-};
 use serde_json::{Value, json};
+use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
+    net::{TcpListener, TcpStream},
+};
 
 #[derive(Debug, Clone)]
 pub enum Behaviour {
@@ -40,6 +41,8 @@ struct Inner {
     script: Mutex<VecDeque<Behaviour>>,
     default: Mutex<Behaviour>,
     calls: AtomicUsize,
+    /// Requests whose client went away before the answer.
+    aborted: AtomicUsize,
     requests: Mutex<Vec<Value>>,
 }
 
@@ -50,18 +53,16 @@ impl FakeAi {
             script: Mutex::new(script.into()),
             default: Mutex::new(default),
             calls: AtomicUsize::new(0),
+            aborted: AtomicUsize::new(0),
             requests: Mutex::new(Vec::new()),
         });
-        let acceptor = TcpListener::bind("127.0.0.1:0")
-            .into_acceptor()
-            .await
-            .unwrap();
-        let port = acceptor.local_addr()[0].as_socket_addr().unwrap().port();
-        let app = Route::new()
-            .at("/v1/chat/completions", post(completions))
-            .data(inner.clone());
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let shared = inner.clone();
         tokio::spawn(async move {
-            let _ = Server::new_with_acceptor(acceptor).run(app).await;
+            while let Ok((stream, _)) = listener.accept().await {
+                tokio::spawn(serve(stream, shared.clone()));
+            }
         });
         Self { port, inner }
     }
@@ -84,6 +85,11 @@ impl FakeAi {
         .await;
     }
 
+    /// Requests the client aborted (closed the connection) before they were answered.
+    pub fn aborted(&self) -> usize {
+        self.inner.aborted.load(Ordering::SeqCst)
+    }
+
     pub fn requests(&self) -> Vec<Value> {
         self.inner.requests.lock().unwrap().clone()
     }
@@ -103,27 +109,89 @@ pub fn completion() -> Value {
     })
 }
 
-#[handler]
-async fn completions(inner: Data<&Arc<Inner>>, body: Json<Value>) -> Response {
-    inner.calls.fetch_add(1, Ordering::SeqCst);
-    inner.requests.lock().unwrap().push(body.0);
-    let behaviour = {
-        let next = inner.script.lock().unwrap().pop_front();
-        next.unwrap_or_else(|| inner.default.lock().unwrap().clone())
-    };
-    match behaviour {
-        Behaviour::Ok => {}
-        Behaviour::Status(code) => {
-            return Response::builder()
-                .status(StatusCode::from_u16(code).unwrap())
-                .body(format!(
-                    "{{\"error\": {{\"message\": \"fake failure {code}\"}}}}"
-                ));
+/// Serves one connection: requests one after another (keep-alive) until it closes.
+async fn serve(mut stream: TcpStream, inner: Arc<Inner>) {
+    let mut buffer = Vec::new();
+    while let Some(body) = read_request(&mut stream, &mut buffer).await {
+        inner.calls.fetch_add(1, Ordering::SeqCst);
+        inner
+            .requests
+            .lock()
+            .unwrap()
+            .push(serde_json::from_slice(&body).unwrap_or(Value::Null));
+        let behaviour = {
+            let next = inner.script.lock().unwrap().pop_front();
+            next.unwrap_or_else(|| inner.default.lock().unwrap().clone())
+        };
+        let (status, body) = match behaviour {
+            Behaviour::Ok => (200, completion().to_string()),
+            Behaviour::Status(code) => (
+                code,
+                format!("{{\"error\": {{\"message\": \"fake failure {code}\"}}}}"),
+            ),
+            Behaviour::Delay(pause) => {
+                tokio::select! {
+                    () = tokio::time::sleep(pause) => (200, completion().to_string()),
+                    () = closed(&mut stream) => {
+                        inner.aborted.fetch_add(1, Ordering::SeqCst);
+                        return;
+                    }
+                }
+            }
+            Behaviour::Hang => {
+                closed(&mut stream).await;
+                inner.aborted.fetch_add(1, Ordering::SeqCst);
+                return;
+            }
+        };
+        let response = format!(
+            "HTTP/1.1 {status} Fake\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        if stream.write_all(response.as_bytes()).await.is_err() {
+            return;
         }
-        Behaviour::Delay(pause) => tokio::time::sleep(pause).await,
-        Behaviour::Hang => std::future::pending::<()>().await,
     }
-    Response::builder()
-        .content_type("application/json")
-        .body(completion().to_string())
+}
+
+/// Waits until the client closes the connection.
+async fn closed(stream: &mut TcpStream) {
+    let mut byte = [0u8; 1];
+    while let Ok(n) = stream.read(&mut byte).await {
+        if n == 0 {
+            return;
+        }
+    }
+}
+
+/// Reads one request; returns its body, or `None` when the connection closed.
+async fn read_request(stream: &mut TcpStream, buffer: &mut Vec<u8>) -> Option<Vec<u8>> {
+    let head_end = loop {
+        if let Some(i) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+        let mut chunk = [0u8; 8192];
+        let n = stream.read(&mut chunk).await.ok()?;
+        if n == 0 {
+            return None;
+        }
+        buffer.extend_from_slice(&chunk[..n]);
+    };
+    let head = String::from_utf8_lossy(&buffer[..head_end]).to_lowercase();
+    let length: usize = head
+        .lines()
+        .find_map(|line| line.strip_prefix("content-length:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0);
+    while buffer.len() < head_end + length {
+        let mut chunk = [0u8; 8192];
+        let n = stream.read(&mut chunk).await.ok()?;
+        if n == 0 {
+            return None;
+        }
+        buffer.extend_from_slice(&chunk[..n]);
+    }
+    let body = buffer[head_end..head_end + length].to_vec();
+    buffer.drain(..head_end + length);
+    Some(body)
 }

@@ -4,6 +4,7 @@
 
 pub mod chaos;
 pub mod fake_ai;
+pub mod stream;
 
 use std::{
     collections::HashMap,
@@ -108,6 +109,7 @@ pub struct TestApp {
     pub redis: redis::aio::ConnectionManager,
     pub db_proxy: Option<chaos::ChaosProxy>,
     api: JoinHandle<()>,
+    replicas: Vec<JoinHandle<()>>,
     workers: Vec<Worker>,
     keys: JwtKeys,
 }
@@ -215,6 +217,7 @@ pub async fn spawn_app_with(options: TestOptions) -> TestApp {
         redis,
         db_proxy: proxy,
         api,
+        replicas: Vec::new(),
         workers: Vec::new(),
     };
     if options.worker {
@@ -249,6 +252,22 @@ impl TestApp {
             stop: Some(stop),
         });
         self.workers.len() - 1
+    }
+
+    /// Starts another API process-equivalent on the same database and Redis; returns its
+    /// base address.
+    pub async fn start_api_replica(&mut self) -> String {
+        let replica = almanac_api::Application::build(self.settings.clone())
+            .await
+            .expect("API replica builds");
+        let address = format!("http://127.0.0.1:{}", replica.port());
+        self.replicas.push(tokio::spawn(async move {
+            replica
+                .run_until_stopped(std::future::pending())
+                .await
+                .expect("API replica runs");
+        }));
+        address
     }
 
     /// Kills a worker without letting it finish anything, as a crash would.
@@ -297,6 +316,17 @@ impl TestApp {
         );
         let body: Value = response.json().await.unwrap();
         body["generation_id"].as_str().unwrap().parse().unwrap()
+    }
+
+    /// Submits a generation of `chars` characters; returns its id and its job's id.
+    pub async fn submit_job(&self, user: Uuid, chars: usize) -> (Uuid, Uuid) {
+        let response = self
+            .post_generation(user, &json!({ "source_text": source_text(chars) }))
+            .await;
+        assert_eq!(response.status(), 202);
+        let body: Value = response.json().await.unwrap();
+        let id = |key: &str| body[key].as_str().unwrap().parse().unwrap();
+        (id("generation_id"), id("job_id"))
     }
 
     pub async fn get_json(&self, user: Uuid, path: &str) -> (u16, Value) {
@@ -398,6 +428,9 @@ impl TestApp {
 impl Drop for TestApp {
     fn drop(&mut self) {
         self.api.abort();
+        for replica in &self.replicas {
+            replica.abort();
+        }
         for worker in &self.workers {
             worker.task.abort();
         }

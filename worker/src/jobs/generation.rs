@@ -1,9 +1,10 @@
-//! The flashcard generation job (seed 002): ask the AI for cards, store them as proposed
-//! suggestions, and record usage, cost and attribution.
+//! The flashcard generation job (seed 002): ask the AI for cards batch by batch, store
+//! them as proposed suggestions, stream each batch, and record usage, cost and attribution.
 
 use almanac_shared::{
-    ai::AiError,
-    domain::generation,
+    ai::{AiError, ChatResponse},
+    domain::generation::{self, Suggestion},
+    events::{Event, SuggestionItem},
     jobs::{self, Claim, JobStatus},
     telemetry,
 };
@@ -12,21 +13,37 @@ use serde_json::{Value, json};
 use sqlx::{AssertSqlSafe, Postgres, Transaction};
 use uuid::Uuid;
 
-use crate::runner::{JobContext, JobError};
+use crate::runner::{JobContext, JobError, JobResult};
 
-/// Runs with the claim: the generation becomes `running` and its input comes back.
+/// Runs with the claim: the generation becomes `running` and its input comes back, with
+/// how far an earlier attempt got.
 pub const START: &str = "update ai_generations g set status = 'running', updated_at = now()
     from claimed where g.id = (claimed.payload ->> 'generation_id')::uuid
-    returning g.source_text, g.model, g.prompt_version";
+    returning g.source_text, g.model, g.prompt_version, g.batches_done,
+        (select count(*) from ai_suggestions s where s.generation_id = g.id) as saved";
 
 #[derive(Deserialize)]
 struct Input {
     source_text: String,
     model: Option<String>,
     prompt_version: String,
+    batches_done: usize,
+    saved: usize,
 }
 
-pub async fn run(ctx: &JobContext, claim: &Claim, generation_id: Uuid) -> Result<(), JobError> {
+/// What this attempt's AI calls cost and who answered, for the generation's metadata.
+#[derive(Default)]
+struct Attribution {
+    provider: String,
+    model: String,
+    latency_ms: u64,
+    provider_attempts: u32,
+    response_id: Option<String>,
+}
+
+/// Sends the source text to the AI batch by batch; each batch's suggestions are saved
+/// (fenced by the claim, so a retry resumes after them) and streamed as they complete.
+pub async fn run(ctx: &JobContext, claim: &Claim, generation_id: Uuid) -> JobResult {
     let input = claim
         .started
         .clone()
@@ -35,6 +52,8 @@ pub async fn run(ctx: &JobContext, claim: &Claim, generation_id: Uuid) -> Result
         source_text,
         model,
         prompt_version,
+        batches_done,
+        mut saved,
     }) = input
     else {
         return Err(JobError::permanent(
@@ -42,8 +61,118 @@ pub async fn run(ctx: &JobContext, claim: &Claim, generation_id: Uuid) -> Result
             format!("generation {generation_id} does not exist"),
         ));
     };
-    let request = generation::prompt(&source_text, model);
-    let response = ctx.ai.chat(request).await.map_err(|e| ai_error(&e))?;
+    let batches = generation::batches(&source_text);
+    let total = batches.len() as u64;
+    let emit = async |event: Event| ctx.emitter.emit_or_log(claim.id, &event).await;
+    emit(Event::progress(
+        batches_done as u64,
+        total,
+        "generating",
+        format!("asking the AI for flashcards ({total} batches)"),
+    ))
+    .await;
+    let mut attribution = Attribution::default();
+    for (index, batch) in batches.iter().enumerate().skip(batches_done) {
+        if saved >= generation::MAX_SUGGESTIONS {
+            break;
+        }
+        let response = ctx
+            .ai
+            .chat(generation::prompt(batch, model.clone()))
+            .await
+            .map_err(|e| ai_error(&e))?;
+        record_ai_call(&response);
+        let mut suggestions = generation::parse_answer(&response.content).map_err(|message| {
+            JobError::transient("AI_OUTPUT_INVALID", message).with("model", response.model.clone())
+        })?;
+        suggestions.truncate(generation::MAX_SUGGESTIONS - saved);
+        attribution.latency_ms += response.latency_ms;
+        attribution.provider_attempts += response.attempts;
+        attribution.provider = response.provider.clone();
+        attribution.model = response.model.clone();
+        attribution.response_id = response.response_id.clone();
+        let Some(items) = save_batch(
+            ctx,
+            claim,
+            generation_id,
+            index,
+            saved,
+            &suggestions,
+            &response,
+        )
+        .await?
+        else {
+            tracing::warn!("claim lost before saving a batch; this attempt stops");
+            return Ok(None);
+        };
+        saved += items.len();
+        emit(Event::Suggestions {
+            generation_id,
+            batch: index as u32,
+            suggestions: items,
+        })
+        .await;
+        if index as u64 + 1 < total {
+            emit(Event::progress(
+                index as u64 + 1,
+                total,
+                "generating",
+                format!("batch {} of {total} saved", index + 1),
+            ))
+            .await;
+        }
+    }
+    emit(Event::progress(
+        total,
+        total,
+        "saving",
+        "saving the generation",
+    ))
+    .await;
+
+    let metadata = json!({
+        "provider": attribution.provider,
+        "model": attribution.model,
+        "latency_ms": attribution.latency_ms,
+        "prompt_version": prompt_version,
+        "template": generation::TEMPLATE,
+        "provider_attempts": attribution.provider_attempts,
+        "batches": total,
+        "job_attempt": claim.attempt,
+        "response_id": attribution.response_id,
+        "trace_id": telemetry::current_trace_id(),
+    });
+    let result = json!({ "generation_id": generation_id, "suggestions": saved, "batches": total });
+    // One atomic statement ends the job (fenced by the claim) and the generation.
+    let sql = format!(
+        "with finished as ({} returning id),
+         saved as (
+            update ai_generations set status = 'succeeded', ai_metadata = $7, error = null,
+                   updated_at = now()
+            where id = $8 and exists (select 1 from finished))
+         select count(*) from finished",
+        jobs::FINISH_FENCED
+    );
+    let finished: i64 = claim
+        .bind_finish(
+            sqlx::query(AssertSqlSafe(sql)),
+            JobStatus::Succeeded,
+            Some(&result),
+            None,
+        )
+        .bind(sqlx::types::Json(&metadata))
+        .bind(generation_id)
+        .fetch_one(&ctx.pool)
+        .await
+        .map(|row| sqlx::Row::get(&row, 0))?;
+    if finished == 0 {
+        tracing::warn!("claim lost before saving; this attempt's output was discarded");
+        return Ok(None);
+    }
+    Ok(Some(result))
+}
+
+fn record_ai_call(response: &ChatResponse) {
     tracing::info!(
         latencyMs = response.latency_ms,
         tokens = response.usage.input_tokens + response.usage.output_tokens,
@@ -60,68 +189,68 @@ pub async fn run(ctx: &JobContext, claim: &Claim, generation_id: Uuid) -> Result
         .increment(u64::from(response.usage.output_tokens));
     metrics::counter!("ai_cost_usd_micros_total", "provider" => provider)
         .increment((response.cost_usd * 1e6) as u64);
-    let suggestions = generation::parse_answer(&response.content).map_err(|message| {
-        JobError::transient("AI_OUTPUT_INVALID", message).with("model", response.model.clone())
-    })?;
-    let metadata = json!({
-        "provider": response.provider,
-        "model": response.model,
-        "latency_ms": response.latency_ms,
-        "prompt_version": prompt_version,
-        "template": generation::TEMPLATE,
-        "provider_attempts": response.attempts,
-        "job_attempt": claim.attempt,
-        "response_id": response.response_id,
-        "trace_id": telemetry::current_trace_id(),
-    });
+}
 
-    let result = json!({ "generation_id": generation_id, "suggestions": suggestions.len() });
-    let ids: Vec<Uuid> = suggestions.iter().map(|_| Uuid::now_v7()).collect();
-    let positions: Vec<i32> = (0..suggestions.len() as i32).collect();
-    let fronts: Vec<&str> = suggestions.iter().map(|s| s.front.as_str()).collect();
-    let backs: Vec<&str> = suggestions.iter().map(|s| s.back.as_str()).collect();
-    // One atomic statement: end the job (fenced by the claim), insert every suggestion
-    // (a rerun inserts nothing twice), and record the outcome. If the claim was lost,
-    // nothing is written.
+/// Saves one batch's suggestions and its usage, if the claim still holds and the batch is
+/// the next one; returns the saved items, or `None` when the claim was lost.
+async fn save_batch(
+    ctx: &JobContext,
+    claim: &Claim,
+    generation_id: Uuid,
+    batch: usize,
+    first_position: usize,
+    suggestions: &[Suggestion],
+    response: &ChatResponse,
+) -> Result<Option<Vec<SuggestionItem>>, JobError> {
+    let items: Vec<SuggestionItem> = suggestions
+        .iter()
+        .enumerate()
+        .map(|(i, s)| SuggestionItem {
+            id: Uuid::now_v7(),
+            position: (first_position + i) as i32,
+            front: s.front.clone(),
+            back: s.back.clone(),
+        })
+        .collect();
+    let ids: Vec<Uuid> = items.iter().map(|s| s.id).collect();
+    let positions: Vec<i32> = items.iter().map(|s| s.position).collect();
+    let fronts: Vec<&str> = items.iter().map(|s| s.front.as_str()).collect();
+    let backs: Vec<&str> = items.iter().map(|s| s.back.as_str()).collect();
     let sql = format!(
-        "with finished as ({} returning id),
+        "with alive as ({}),
+         generation as (
+            update ai_generations set batches_done = batches_done + 1,
+                   tokens_input = coalesce(tokens_input, 0) + $6,
+                   tokens_output = coalesce(tokens_output, 0) + $7,
+                   cost_usd = coalesce(cost_usd, 0) + $8, updated_at = now()
+            where id = $4 and batches_done = $5 and exists (select 1 from alive)
+            returning id),
          inserted as (
             insert into ai_suggestions (id, user_id, generation_id, position, front, back, status)
-            select t.id, $7, $8, t.position, t.front, t.back, 'proposed'
-            from unnest($9::uuid[], $10::int[], $11::text[], $12::text[]) as t(id, position, front, back)
-            where exists (select 1 from finished)
-            on conflict (generation_id, position) do nothing),
-         saved as (
-            update ai_generations set status = 'succeeded', tokens_input = $13, tokens_output = $14,
-                   cost_usd = $15, ai_metadata = $16, error = null, updated_at = now()
-            where id = $8 and exists (select 1 from finished))
-         select count(*) from finished",
-        jobs::FINISH_FENCED
+            select t.id, $9, $4, t.position, t.front, t.back, 'proposed'
+            from unnest($10::uuid[], $11::int[], $12::text[], $13::text[])
+                 as t(id, position, front, back)
+            where exists (select 1 from generation)
+            on conflict (generation_id, position) do nothing)
+         select count(*) from generation",
+        jobs::ALIVE_FENCED
     );
-    let finished: i64 = claim
-        .bind_finish(
-            sqlx::query(AssertSqlSafe(sql)),
-            JobStatus::Succeeded,
-            Some(&result),
-            None,
-        )
-        .bind(claim.user_id)
+    let saved: i64 = claim
+        .bind_alive(sqlx::query(AssertSqlSafe(sql)))
         .bind(generation_id)
+        .bind(batch as i32)
+        .bind(response.usage.input_tokens as i32)
+        .bind(response.usage.output_tokens as i32)
+        .bind(response.cost_usd)
+        .bind(claim.user_id)
         .bind(&ids)
         .bind(&positions)
         .bind(&fronts)
         .bind(&backs)
-        .bind(response.usage.input_tokens as i32)
-        .bind(response.usage.output_tokens as i32)
-        .bind(response.cost_usd)
-        .bind(sqlx::types::Json(&metadata))
         .fetch_one(&ctx.pool)
         .await
         .map(|row| sqlx::Row::get(&row, 0))?;
-    if finished == 0 {
-        tracing::warn!("claim lost before saving; this attempt's output was discarded");
-    }
-    Ok(())
+    Ok((saved == 1).then_some(items))
 }
 
 fn ai_error(error: &AiError) -> JobError {
@@ -139,17 +268,22 @@ fn ai_error(error: &AiError) -> JobError {
     }
 }
 
-pub async fn mark_failed(
+/// Ends the generation `failed` or `cancelled`; the suggestions it saved stay. Returns
+/// the job's result: what was kept.
+pub async fn mark_ended(
     tx: &mut Transaction<'static, Postgres>,
     generation_id: Uuid,
+    status: JobStatus,
     detail: &Value,
-) -> sqlx::Result<()> {
-    sqlx::query(
-        "update ai_generations set status = 'failed', error = $2, updated_at = now() where id = $1",
+) -> sqlx::Result<Value> {
+    let saved: Option<i64> = sqlx::query_scalar(
+        "update ai_generations g set status = $2, error = $3, updated_at = now() where id = $1
+         returning (select count(*) from ai_suggestions s where s.generation_id = g.id)",
     )
     .bind(generation_id)
+    .bind(status.as_str())
     .bind(sqlx::types::Json(detail))
-    .execute(&mut **tx)
+    .fetch_optional(&mut **tx)
     .await?;
-    Ok(())
+    Ok(json!({ "generation_id": generation_id, "suggestions": saved.unwrap_or(0) }))
 }

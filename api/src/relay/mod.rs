@@ -1,0 +1,221 @@
+//! The relay hub: ONE Redis pub/sub connection per API process, fanned out in-process to
+//! every stream that watches a job (ARCHITECTURE.md section 4).
+//!
+//! Each watched job has a bounded broadcast channel. Sending never waits, so a slow
+//! client cannot stall the hub or the other clients; a client that falls more than
+//! `RELAY_BUFFER_EVENTS` behind is told and closed, and resumes from its last id.
+//! Two repairs keep streams lossless when pub/sub is not: after (re)subscribing, every
+//! watcher is told to re-read its job's stream (`Resync`), and a periodic sweep tells the
+//! watchers of jobs the ledger says have ended (`Finished`), in case a final event was
+//! never published.
+
+mod stream;
+
+pub use stream::{Framing, relay};
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use almanac_shared::{Settings, events::StoredEvent};
+use anyhow::Context;
+use futures::StreamExt;
+use sqlx::PgPool;
+use tokio::sync::broadcast;
+use uuid::Uuid;
+
+/// What a watcher receives.
+#[derive(Debug, Clone)]
+pub enum Relayed {
+    Event(Arc<StoredEvent>),
+    /// Events may have been missed while the subscription was down: read the stream.
+    Resync,
+    /// The ledger says the job ended a while ago: read the stream, and if it holds no
+    /// final event, end with the ledger's.
+    Finished,
+}
+
+#[derive(Clone)]
+pub struct Hub {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    topics: Mutex<HashMap<Uuid, broadcast::Sender<Relayed>>>,
+    buffer: usize,
+}
+
+/// A watcher's registration; dropping it forgets the job once nobody watches it.
+pub struct Subscription {
+    job: Uuid,
+    rx: Option<broadcast::Receiver<Relayed>>,
+    hub: Arc<Inner>,
+}
+
+impl Subscription {
+    pub async fn recv(&mut self) -> Result<Relayed, broadcast::error::RecvError> {
+        self.rx
+            .as_mut()
+            .expect("present until dropped")
+            .recv()
+            .await
+    }
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        drop(self.rx.take());
+        let mut topics = self.hub.topics.lock().expect("hub lock");
+        if topics
+            .get(&self.job)
+            .is_some_and(|tx| tx.receiver_count() == 0)
+        {
+            topics.remove(&self.job);
+        }
+    }
+}
+
+impl Hub {
+    pub fn new(buffer: usize) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                topics: Mutex::new(HashMap::new()),
+                buffer: buffer.max(1),
+            }),
+        }
+    }
+
+    /// Starts watching `job`. Call before reading the job's stored history.
+    pub fn subscribe(&self, job: Uuid) -> Subscription {
+        let mut topics = self.inner.topics.lock().expect("hub lock");
+        let rx = topics
+            .entry(job)
+            .or_insert_with(|| broadcast::channel(self.inner.buffer).0)
+            .subscribe();
+        Subscription {
+            job,
+            rx: Some(rx),
+            hub: self.inner.clone(),
+        }
+    }
+
+    /// Jobs watched in this process.
+    pub fn watched(&self) -> usize {
+        self.inner.topics.lock().expect("hub lock").len()
+    }
+
+    fn send(&self, job: Uuid, message: Relayed) -> bool {
+        let topics = self.inner.topics.lock().expect("hub lock");
+        topics.get(&job).is_some_and(|tx| tx.send(message).is_ok())
+    }
+
+    fn send_all(&self, message: &Relayed) {
+        let topics = self.inner.topics.lock().expect("hub lock");
+        for tx in topics.values() {
+            let _ = tx.send(message.clone());
+        }
+    }
+
+    fn jobs(&self) -> Vec<Uuid> {
+        self.inner
+            .topics
+            .lock()
+            .expect("hub lock")
+            .keys()
+            .copied()
+            .collect()
+    }
+
+    /// Relays until the task is dropped: the pub/sub subscription (re-established with a
+    /// short pause when Redis goes away) and the ledger sweep.
+    pub async fn run(self, settings: Arc<Settings>, pool: PgPool) {
+        let sweep = {
+            let hub = self.clone();
+            let every = settings.events.heartbeat;
+            async move { hub.sweep_finished(pool, every).await }
+        };
+        tokio::join!(self.listen_forever(&settings), sweep);
+    }
+
+    async fn listen_forever(&self, settings: &Settings) {
+        let channel = almanac_shared::events::channel(settings);
+        loop {
+            let error = self.listen(settings, &channel).await.unwrap_err();
+            metrics::counter!("relay_subscription_errors_total").increment(1);
+            tracing::warn!(error = %format!("{error:#}"), "event relay subscription lost; retrying");
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
+    async fn listen(&self, settings: &Settings, channel: &str) -> anyhow::Result<()> {
+        let client = redis::Client::open(settings.redis_url.expose())?;
+        let mut pubsub = client
+            .get_async_pubsub()
+            .await
+            .context("connecting the relay")?;
+        pubsub
+            .subscribe(channel)
+            .await
+            .context("subscribing the relay")?;
+        // Whatever was published while not subscribed is in the streams.
+        self.send_all(&Relayed::Resync);
+        let mut messages = pubsub.on_message();
+        while let Some(message) = messages.next().await {
+            let Ok(payload) = std::str::from_utf8(message.get_payload_bytes()) else {
+                continue;
+            };
+            // Only the job id is read unless someone here watches the job.
+            let Some(job) = payload.get(..36).and_then(|id| Uuid::parse_str(id).ok()) else {
+                continue;
+            };
+            if !self
+                .inner
+                .topics
+                .lock()
+                .expect("hub lock")
+                .contains_key(&job)
+            {
+                continue;
+            }
+            match StoredEvent::decode(payload) {
+                Some((job, event)) => {
+                    self.send(job, Relayed::Event(Arc::new(event)));
+                }
+                None => tracing::warn!("malformed event notification ignored"),
+            }
+        }
+        anyhow::bail!("the relay subscription closed")
+    }
+
+    /// Every `every`, finds watched jobs whose ledger row ended more than a second ago and
+    /// tells their watchers (who end with the stored or the ledger's final event).
+    async fn sweep_finished(&self, pool: PgPool, every: Duration) {
+        let mut ticker = tokio::time::interval(every);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticker.tick().await;
+            let jobs = self.jobs();
+            if jobs.is_empty() {
+                continue;
+            }
+            let ended: sqlx::Result<Vec<Uuid>> = sqlx::query_scalar(
+                "select id from jobs where id = any($1)
+                   and status not in ('pending', 'running')
+                   and finished_at < now() - interval '1 second'",
+            )
+            .bind(&jobs)
+            .fetch_all(&pool)
+            .await;
+            match ended {
+                Ok(ended) => {
+                    for job in ended {
+                        self.send(job, Relayed::Finished);
+                    }
+                }
+                Err(error) => tracing::warn!(error = %error, "relay ledger sweep failed"),
+            }
+        }
+    }
+}

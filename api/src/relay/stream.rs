@@ -1,0 +1,239 @@
+//! One watcher's stream: the stored history after its last id, then live events, with no
+//! gap and no duplicate, framed as SSE or NDJSON, ending after the job's final event.
+
+use almanac_shared::{
+    events::{self, Event, StoredEvent},
+    jobs::{self, JobStatus},
+};
+use bytes::Bytes;
+use futures::Stream;
+use tokio::sync::broadcast::error::RecvError;
+use uuid::Uuid;
+
+use super::Relayed;
+use crate::state::AppState;
+
+/// Events read from Redis per round trip while catching up.
+const PAGE: usize = 256;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framing {
+    /// `text/event-stream`: `id`, `event` and `data` lines.
+    Sse,
+    /// `application/x-ndjson`: one JSON object a line, with `type` and `id`.
+    Ndjson,
+}
+
+impl Framing {
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Framing::Sse => "text/event-stream",
+            Framing::Ndjson => "application/x-ndjson",
+        }
+    }
+
+    /// One event on the wire; `seq` is `None` for events that are not stored (heartbeats,
+    /// notices), which therefore do not move an `EventSource`'s last id.
+    fn frame(self, seq: Option<u64>, kind: &str, data: &str) -> Bytes {
+        let mut out = String::with_capacity(data.len() + kind.len() + 32);
+        match self {
+            Framing::Sse => {
+                if let Some(seq) = seq {
+                    out.push_str("id: ");
+                    out.push_str(&seq.to_string());
+                    out.push('\n');
+                }
+                out.push_str("event: ");
+                out.push_str(kind);
+                out.push_str("\ndata: ");
+                out.push_str(data);
+                out.push_str("\n\n");
+            }
+            Framing::Ndjson => {
+                match (seq, data.strip_prefix('{')) {
+                    (Some(seq), Some(rest)) => {
+                        out.push_str("{\"id\":");
+                        out.push_str(&seq.to_string());
+                        out.push(',');
+                        out.push_str(rest);
+                    }
+                    _ => out.push_str(data),
+                }
+                out.push('\n');
+            }
+        }
+        Bytes::from(out)
+    }
+
+    fn stored(self, event: &StoredEvent) -> Bytes {
+        metrics::counter!("relay_events_total").increment(1);
+        self.frame(Some(event.seq), &event.kind, &event.data)
+    }
+
+    fn notice(self, event: &Event) -> Bytes {
+        let data = serde_json::to_string(event).expect("events serialise");
+        self.frame(None, event.kind(), &data)
+    }
+}
+
+/// Counts the stream in `relay_streams_active` while it lives.
+struct Active;
+
+impl Active {
+    fn start() -> Self {
+        metrics::gauge!("relay_streams_active").increment(1.0);
+        Active
+    }
+}
+
+impl Drop for Active {
+    fn drop(&mut self) {
+        metrics::gauge!("relay_streams_active").decrement(1.0);
+    }
+}
+
+fn stream_error(framing: Framing, message: &str) -> Bytes {
+    metrics::counter!("relay_stream_errors_total").increment(1);
+    framing.notice(&Event::Error {
+        code: Some("STREAM_ERROR".into()),
+        message: format!("{message}; reconnect with the last id to resume"),
+    })
+}
+
+/// The `done` event the ledger gives for an ended job whose stored events are gone.
+fn ledger_done(record: &jobs::JobRecord) -> Option<Event> {
+    let status = match record.status.as_str() {
+        "succeeded" => JobStatus::Succeeded,
+        "failed" => JobStatus::Failed,
+        "timeout" => JobStatus::Timeout,
+        "cancelled" => JobStatus::Cancelled,
+        _ => return None,
+    };
+    Some(Event::Done {
+        status,
+        result: record.result.as_ref().map(|j| j.0.clone()),
+        error: record.error.as_ref().map(|j| j.0.clone()),
+    })
+}
+
+/// The stream of `job`'s events after `after` (0: from the start). `ended` is the job's
+/// ledger row when it had already ended as the request arrived.
+pub fn relay(
+    state: AppState,
+    job: Uuid,
+    after: u64,
+    ended: Option<jobs::JobRecord>,
+    framing: Framing,
+) -> impl Stream<Item = Bytes> + Send + 'static {
+    async_stream::stream! {
+        let _active = Active::start();
+        // Subscribe first, then read the history: nothing falls between the two.
+        let mut subscription = state.hub.subscribe(job);
+        let settings = state.settings.clone();
+        let every = settings.events.heartbeat;
+        if framing == Framing::Sse {
+            yield Bytes::from_static(b"retry: 1000\n\n");
+        }
+        let mut last = after;
+        let mut first_read = true;
+        let mut read_stream = true;
+        let mut ledger_says_ended = ended.is_some();
+        let mut heartbeat = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            if std::mem::take(&mut read_stream) {
+                loop {
+                    let page = match events::history(&state.redis, &settings, job, last, PAGE).await {
+                        Ok(page) => page,
+                        Err(error) => {
+                            tracing::warn!(job_id = %job, error = %error, "reading job events failed");
+                            yield stream_error(framing, "the event store is unreachable");
+                            return;
+                        }
+                    };
+                    if std::mem::take(&mut first_read) {
+                        let lost = match page.first {
+                            Some(first) => first > last + 1,
+                            None => ledger_says_ended,
+                        };
+                        if lost {
+                            yield framing.notice(&Event::Truncated { after: last, first_available: page.first });
+                        }
+                    }
+                    for event in &page.events {
+                        yield framing.stored(event);
+                        last = event.seq;
+                        if event.is_final() {
+                            return;
+                        }
+                    }
+                    if page.events.len() < PAGE {
+                        break;
+                    }
+                }
+                if ledger_says_ended {
+                    // Ended, yet no final event is stored: it expired or was never
+                    // published. The ledger has the outcome.
+                    let record = match &ended {
+                        Some(record) => Ok(Some(record.clone())),
+                        None => jobs::fetch(&state.pool, job).await,
+                    };
+                    match record {
+                        Ok(Some(record)) => {
+                            if let Some(done) = ledger_done(&record) {
+                                yield framing.notice(&done);
+                                return;
+                            }
+                            ledger_says_ended = false;
+                        }
+                        Ok(None) => return,
+                        Err(error) => {
+                            tracing::warn!(job_id = %job, error = %error, "reading the job failed");
+                            yield stream_error(framing, "the job store is unreachable");
+                            return;
+                        }
+                    }
+                }
+            }
+            let message = tokio::select! {
+                message = subscription.recv() => message,
+                _ = heartbeat.tick() => {
+                    yield framing.notice(&Event::Heartbeat {});
+                    continue;
+                }
+            };
+            match message {
+                Ok(Relayed::Event(event)) => {
+                    if event.seq <= last {
+                        continue;
+                    }
+                    if event.seq > last + 1 {
+                        // Something was missed on the way: the stream has it.
+                        read_stream = true;
+                        continue;
+                    }
+                    yield framing.stored(&event);
+                    last = event.seq;
+                    if event.is_final() {
+                        return;
+                    }
+                }
+                Ok(Relayed::Resync) => read_stream = true,
+                Ok(Relayed::Finished) => {
+                    read_stream = true;
+                    ledger_says_ended = true;
+                }
+                Err(RecvError::Lagged(missed)) => {
+                    metrics::counter!("relay_clients_dropped_total", "reason" => "lag").increment(1);
+                    tracing::info!(job_id = %job, missed, "stream closed: the client fell behind");
+                    yield framing.notice(&Event::Error {
+                        code: Some("LAGGED".into()),
+                        message: format!("this client fell {missed} events behind; reconnect with the last id to resume"),
+                    });
+                    return;
+                }
+                Err(RecvError::Closed) => return,
+            }
+        }
+    }
+}

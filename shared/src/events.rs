@@ -1,0 +1,356 @@
+//! Job events (ARCHITECTURE.md section 4): one protocol, two framings.
+//!
+//! A worker (or the API, for `queued` and cancellations) emits typed events per job. Each
+//! gets the job's next sequence number from the job's Redis stream (`XADD key 0-*`, so the
+//! stream itself is the counter), is kept there (bounded length, expiring
+//! `EVENTS_RETENTION_SECS` after the last event), and is published on one channel that
+//! every API process relays from. One Lua script does the three steps atomically, which
+//! is what lets a subscriber read the history after subscribing with no gap: an event is
+//! either in the stream when the history is read, or published after the subscription.
+
+use std::{fmt, time::Duration};
+
+use redis::aio::ConnectionManager;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::{config::Settings, jobs::JobStatus};
+
+/// The events of a job. Serialised with a `type` tag, which is also the SSE event name.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Event {
+    /// How far the job got: `completed` of `total` units, in a named stage.
+    Progress {
+        completed: u64,
+        total: u64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        stage: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        message: Option<String>,
+    },
+    /// A batch of flashcard suggestions a generation job saved.
+    Suggestions {
+        generation_id: Uuid,
+        batch: u32,
+        suggestions: Vec<SuggestionItem>,
+    },
+    /// A problem worth telling the watcher; the job may still go on (a retried attempt)
+    /// or end with `done`.
+    Error {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        code: Option<String>,
+        message: String,
+    },
+    /// The last event of a job: its final status, result and error.
+    Done {
+        status: JobStatus,
+        #[serde(default)]
+        result: Option<Value>,
+        #[serde(default)]
+        error: Option<Value>,
+    },
+    /// Keep-alive of one connection; never stored.
+    Heartbeat {},
+    /// Told first when some of the requested events are no longer retained; never stored.
+    Truncated {
+        /// The last id the client had (0 for none).
+        after: u64,
+        /// The oldest id still retained, if any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        first_available: Option<u64>,
+    },
+}
+
+/// One suggestion as a `suggestions` event carries it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SuggestionItem {
+    pub id: Uuid,
+    pub position: i32,
+    pub front: String,
+    pub back: String,
+}
+
+impl Event {
+    /// The `type` tag.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Event::Progress { .. } => "progress",
+            Event::Suggestions { .. } => "suggestions",
+            Event::Error { .. } => "error",
+            Event::Done { .. } => "done",
+            Event::Heartbeat {} => "heartbeat",
+            Event::Truncated { .. } => "truncated",
+        }
+    }
+
+    pub fn progress(completed: u64, total: u64, stage: &str, message: impl Into<String>) -> Self {
+        Event::Progress {
+            completed,
+            total,
+            stage: Some(stage.to_owned()),
+            message: Some(message.into()),
+        }
+    }
+}
+
+pub const DONE: &str = "done";
+
+/// An event as stored and relayed: its sequence number, type and JSON (the serialised
+/// [`Event`], `type` included). The JSON is passed through untouched.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredEvent {
+    pub seq: u64,
+    pub kind: Box<str>,
+    pub data: Box<str>,
+}
+
+impl StoredEvent {
+    pub fn from_event(seq: u64, event: &Event) -> Self {
+        Self {
+            seq,
+            kind: event.kind().into(),
+            data: serde_json::to_string(event)
+                .expect("events serialise")
+                .into(),
+        }
+    }
+
+    pub fn is_final(&self) -> bool {
+        &*self.kind == DONE
+    }
+
+    /// The pub/sub message: `<job id> <seq> <type> <json>` (the emit script writes it).
+    #[cfg(test)]
+    fn encode(&self, job: Uuid) -> String {
+        format!("{job} {} {} {}", self.seq, self.kind, self.data)
+    }
+
+    /// Reads a pub/sub message; `None` for anything malformed.
+    pub fn decode(message: &str) -> Option<(Uuid, Self)> {
+        let (job, rest) = message.split_once(' ')?;
+        let (seq, rest) = rest.split_once(' ')?;
+        let (kind, data) = rest.split_once(' ')?;
+        Some((
+            job.parse().ok()?,
+            Self {
+                seq: seq.parse().ok()?,
+                kind: kind.into(),
+                data: data.into(),
+            },
+        ))
+    }
+}
+
+impl fmt::Display for StoredEvent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "#{} {}", self.seq, self.kind)
+    }
+}
+
+/// The Redis stream holding a job's events.
+pub fn stream_key(settings: &Settings, job: Uuid) -> String {
+    settings.redis_key(&["events", &job.to_string()])
+}
+
+/// The one channel every event is published on; each API process subscribes once.
+pub fn channel(settings: &Settings) -> String {
+    settings.redis_key(&["events"])
+}
+
+/// Appends events to job streams and publishes them.
+#[derive(Clone)]
+pub struct Emitter {
+    conn: ConnectionManager,
+    channel: String,
+    settings: Settings,
+}
+
+const EMIT: &str = r"
+local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '0-*', 't', ARGV[4], 'd', ARGV[5])
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+local seq = string.sub(id, 3)
+redis.call('PUBLISH', ARGV[3], ARGV[6] .. ' ' .. seq .. ' ' .. ARGV[4] .. ' ' .. ARGV[5])
+return seq";
+
+impl Emitter {
+    pub fn new(settings: &Settings, conn: ConnectionManager) -> Self {
+        Self {
+            conn,
+            channel: channel(settings),
+            settings: settings.clone(),
+        }
+    }
+
+    /// Appends `event` to the job's stream and publishes it; returns its sequence number.
+    pub async fn emit(&self, job: Uuid, event: &Event) -> redis::RedisResult<u64> {
+        let data = serde_json::to_string(event).expect("events serialise");
+        let events = &self.settings.events;
+        let mut conn = self.conn.clone();
+        let seq: String = redis::Script::new(EMIT)
+            .key(stream_key(&self.settings, job))
+            .arg(events.max_len)
+            .arg(events.retention.as_secs().max(1))
+            .arg(&self.channel)
+            .arg(event.kind())
+            .arg(data)
+            .arg(job.to_string())
+            .invoke_async(&mut conn)
+            .await?;
+        let seq = seq.parse().map_err(|_| {
+            redis::RedisError::from((
+                redis::ErrorKind::UnexpectedReturnType,
+                "event id is not a number",
+            ))
+        })?;
+        metrics::counter!("events_emitted_total", "type" => event.kind()).increment(1);
+        Ok(seq)
+    }
+
+    /// Emits, logging instead of failing: for callers whose real work is already saved
+    /// (a watcher that misses an event still gets the final state from the ledger).
+    pub async fn emit_or_log(&self, job: Uuid, event: &Event) {
+        if let Err(error) = self.emit(job, event).await {
+            metrics::counter!("events_emit_errors_total").increment(1);
+            tracing::warn!(job_id = %job, event = event.kind(), error = %error, "emitting a job event failed");
+        }
+    }
+}
+
+/// What the stream holds after a given id.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct History {
+    pub events: Vec<StoredEvent>,
+    /// Whether the stream exists at all (it expires after the job).
+    pub exists: bool,
+    /// The oldest retained id.
+    pub first: Option<u64>,
+}
+
+/// Reads up to `limit` events after `after` (exclusive), oldest first.
+pub async fn history(
+    conn: &ConnectionManager,
+    settings: &Settings,
+    job: Uuid,
+    after: u64,
+    limit: usize,
+) -> redis::RedisResult<History> {
+    let key = stream_key(settings, job);
+    let mut conn = conn.clone();
+    let (first, entries): (Vec<redis::Value>, Vec<redis::Value>) = redis::pipe()
+        .cmd("XRANGE")
+        .arg(&key)
+        .arg("-")
+        .arg("+")
+        .arg("COUNT")
+        .arg(1)
+        .cmd("XRANGE")
+        .arg(&key)
+        .arg(format!("(0-{after}"))
+        .arg("+")
+        .arg("COUNT")
+        .arg(limit)
+        .query_async(&mut conn)
+        .await?;
+    let first = first.iter().find_map(parse_entry).map(|e| e.seq);
+    Ok(History {
+        events: entries.iter().filter_map(parse_entry).collect(),
+        exists: first.is_some(),
+        first,
+    })
+}
+
+/// The job's latest stored event.
+pub async fn last(
+    conn: &ConnectionManager,
+    settings: &Settings,
+    job: Uuid,
+) -> redis::RedisResult<Option<StoredEvent>> {
+    let mut conn = conn.clone();
+    let entries: Vec<redis::Value> = redis::cmd("XREVRANGE")
+        .arg(stream_key(settings, job))
+        .arg("+")
+        .arg("-")
+        .arg("COUNT")
+        .arg(1)
+        .query_async(&mut conn)
+        .await?;
+    Ok(entries.iter().find_map(parse_entry))
+}
+
+/// One `XRANGE` entry: `[id, [field, value, ...]]`.
+fn parse_entry(entry: &redis::Value) -> Option<StoredEvent> {
+    let redis::Value::Array(parts) = entry else {
+        return None;
+    };
+    let [id, redis::Value::Array(fields)] = parts.as_slice() else {
+        return None;
+    };
+    let id: String = redis::from_redis_value_ref(id).ok()?;
+    let seq = id.strip_prefix("0-")?.parse().ok()?;
+    let mut kind = None;
+    let mut data = None;
+    for pair in fields.chunks(2) {
+        let [name, value] = pair else { continue };
+        let name: String = redis::from_redis_value_ref(name).ok()?;
+        let value: String = redis::from_redis_value_ref(value).ok()?;
+        match name.as_str() {
+            "t" => kind = Some(value.into_boxed_str()),
+            "d" => data = Some(value.into_boxed_str()),
+            _ => {}
+        }
+    }
+    Some(StoredEvent {
+        seq,
+        kind: kind?,
+        data: data?,
+    })
+}
+
+/// Settings of the event relay.
+#[derive(Debug, Clone)]
+pub struct EventSettings {
+    /// Keep-alive interval of an open stream (`HEARTBEAT_SECS`).
+    pub heartbeat: Duration,
+    /// How long a job's events are kept after its last event (`EVENTS_RETENTION_SECS`).
+    pub retention: Duration,
+    /// At most this many events are kept per job, oldest dropped first (`EVENTS_MAX_LEN`).
+    pub max_len: u64,
+    /// Events one stream may fall behind before it is told and closed (`RELAY_BUFFER_EVENTS`).
+    pub relay_buffer: usize,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_carry_their_type_tag() {
+        let event = Event::progress(1, 3, "generating", "batch 1 of 3");
+        let json: Value = serde_json::from_str(&StoredEvent::from_event(4, &event).data).unwrap();
+        assert_eq!(json["type"], "progress");
+        assert_eq!(json["stage"], "generating");
+        assert_eq!(
+            serde_json::to_value(Event::Heartbeat {}).unwrap()["type"],
+            "heartbeat"
+        );
+        let done = Event::Done {
+            status: JobStatus::Cancelled,
+            result: None,
+            error: None,
+        };
+        assert_eq!(done.kind(), serde_json::to_value(&done).unwrap()["type"]);
+    }
+
+    #[test]
+    fn pubsub_messages_round_trip() {
+        let job = Uuid::now_v7();
+        let event = StoredEvent::from_event(17, &Event::progress(2, 5, "saving", "a b c"));
+        let (decoded_job, decoded) = StoredEvent::decode(&event.encode(job)).unwrap();
+        assert_eq!(decoded_job, job);
+        assert_eq!(decoded, event);
+        assert!(StoredEvent::decode("nonsense").is_none());
+        assert!(StoredEvent::decode(&format!("{job} x progress {{}}")).is_none());
+    }
+}
