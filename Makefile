@@ -6,7 +6,7 @@ SHELL := /bin/bash
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/almanac-target
 SERVICES := deploy/dev/services.sh
 
-.PHONY: run test check lint fmt openapi bench build clean-data
+.PHONY: run test test-deps check lint fmt openapi bench build clean-data
 
 define require_cargo
 	@command -v cargo >/dev/null || { echo "cargo not found: install Rust with rustup (https://rustup.rs)"; exit 1; }
@@ -18,8 +18,12 @@ run:
 	@eval "$$($(SERVICES))"; cargo build --bin almanac-api --bin almanac-worker; deploy/dev/run.sh
 
 ## make test: formatting, lints, and every test against real Postgres and Redis.
-test: lint
+test: lint test-deps
 	@eval "$$($(SERVICES))"; export DATABASE_URL="$$ADMIN_DATABASE_URL"; cargo test --workspace
+
+## Installs the headless browser the EventSource test uses (Debian's chromium).
+test-deps:
+	@deploy/dev/test-deps.sh
 
 lint:
 	$(require_cargo)

@@ -64,6 +64,9 @@ pub fn endpoint(state: AppState) -> impl poem::Endpoint {
     let api = openapi_service();
     let docs = api.swagger_ui();
     let spec = api.spec_endpoint();
+    let origins = &state.settings.cors_allowed_origins;
+    let cors_enabled = !origins.is_empty();
+    let cors = cors(origins);
     Route::new()
         .nest("/", api)
         .nest("/docs", docs)
@@ -71,7 +74,30 @@ pub fn endpoint(state: AppState) -> impl poem::Endpoint {
         .at("/metrics", get(metrics))
         .into_endpoint()
         .around(middleware::around)
+        .with_if(cors_enabled, cors)
         .data(state)
+}
+
+/// Cross-origin access for browsers on `CORS_ALLOWED_ORIGINS` (`*` for any); applied
+/// only when the list is not empty.
+fn cors(origins: &[String]) -> poem::middleware::Cors {
+    let cors = poem::middleware::Cors::new()
+        .allow_methods(["GET", "POST", "PUT", "PATCH", "DELETE"])
+        .allow_headers([
+            "authorization",
+            "content-type",
+            "idempotency-key",
+            "last-event-id",
+            "x-request-id",
+            "traceparent",
+        ])
+        .expose_headers(["x-request-id", "retry-after"])
+        .max_age(600);
+    if origins.iter().any(|o| o == "*") {
+        cors
+    } else {
+        cors.allow_origins(origins.iter().map(String::as_str))
+    }
 }
 
 pub struct Application {

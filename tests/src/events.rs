@@ -3,7 +3,11 @@
 
 use std::time::{Duration, Instant};
 
-use almanac_shared::domain::generation;
+use almanac_shared::{
+    domain::generation,
+    events::{Emitter, Event},
+    jobs::JobStatus,
+};
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -487,4 +491,121 @@ async fn the_offline_provider_takes_its_configured_latency() {
             .await
             .unwrap();
     assert!(finished - started >= chrono::TimeDelta::milliseconds(400));
+}
+
+#[tokio::test]
+async fn events_published_while_the_relay_was_disconnected_still_arrive() {
+    let fake = FakeAi::start(vec![], Behaviour::Ok).await;
+    let app = spawn_app_with(TestOptions {
+        worker: false,
+        fake_ai: Some(fake.clone()),
+        redis_proxy: true,
+        ..Default::default()
+    })
+    .await;
+    let user = Uuid::new_v4();
+    let (_, job) = app.submit_job(user, 1500).await;
+    let mut events = app.open_events(user, job, Open::default()).await;
+    assert_eq!(events.next_event().await.unwrap().data["stage"], "queued");
+
+    // The API loses Redis; meanwhile a worker (straight to Redis) emits.
+    let proxy = app.redis_proxy.as_ref().unwrap();
+    proxy.partition();
+    let emitter = Emitter::new(&app.settings, app.redis.clone());
+    for step in 1..=2 {
+        emitter
+            .emit(
+                job,
+                &Event::progress(step, 2, "generating", "while the relay was away"),
+            )
+            .await
+            .unwrap();
+    }
+    proxy.heal();
+    let mut got = vec![
+        events.next_event().await.unwrap(),
+        events.next_event().await.unwrap(),
+    ];
+    assert_eq!((got[0].id, got[1].id), (Some(2), Some(3)));
+    // And live again.
+    let done = Event::Done {
+        status: JobStatus::Succeeded,
+        result: None,
+        error: None,
+    };
+    emitter.emit(job, &done).await.unwrap();
+    got.extend(events.rest().await);
+    assert_eq!(got.last().unwrap().id, Some(4));
+    assert_eq!(got.len(), 3);
+}
+
+#[tokio::test]
+async fn a_client_that_stops_reading_is_told_and_closed_without_holding_up_others() {
+    let fake = FakeAi::start(vec![], Behaviour::Ok).await;
+    let app = spawn_app_with(TestOptions {
+        worker: false,
+        fake_ai: Some(fake.clone()),
+        env: vec![("RELAY_BUFFER_EVENTS", "8".into())],
+        ..Default::default()
+    })
+    .await;
+    let user = Uuid::new_v4();
+    let (_, job) = app.submit_job(user, 1500).await;
+    let mut stalled = app.open_events(user, job, Open::default()).await;
+    let mut reading = app.open_events(user, job, Open::default()).await;
+    assert_eq!(stalled.next_event().await.unwrap().id, Some(1));
+    assert_eq!(reading.next_event().await.unwrap().id, Some(1));
+
+    // Far more than the socket buffers hold, while `stalled` reads nothing.
+    let emitter = Emitter::new(&app.settings, app.redis.clone());
+    let big = "x".repeat(16 * 1024);
+    const EVENTS: u64 = 2_000;
+    let reader = tokio::spawn(async move {
+        let mut last = 1;
+        while let Some(frame) = reading.next_event().await {
+            assert_eq!(
+                frame.id,
+                Some(last + 1),
+                "the reading client misses nothing"
+            );
+            last += 1;
+            if last == EVENTS + 1 {
+                return last;
+            }
+        }
+        last
+    });
+    for _ in 0..EVENTS {
+        emitter
+            .emit(
+                job,
+                &Event::Error {
+                    code: None,
+                    message: big.clone(),
+                },
+            )
+            .await
+            .unwrap();
+    }
+    assert_eq!(reader.await.unwrap(), EVENTS + 1);
+
+    // The stalled client gets what was buffered, then the notice, then the end.
+    let frames = stalled.rest().await;
+    let notice = frames.last().unwrap();
+    assert_eq!(notice.data["code"], "LAGGED", "{:?}", &notice.data);
+    assert_eq!(notice.id, None);
+    let last_id = frames.iter().rev().find_map(|f| f.id).unwrap();
+    assert!(last_id < EVENTS + 1);
+    // It resumes where it was.
+    let mut resumed = app
+        .open_events(
+            user,
+            job,
+            Open {
+                last_event_id: Some(last_id.to_string()),
+                ..Default::default()
+            },
+        )
+        .await;
+    assert_eq!(resumed.next_event().await.unwrap().id, Some(last_id + 1));
 }

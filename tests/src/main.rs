@@ -10,6 +10,8 @@ mod api_contract;
 #[cfg(test)]
 mod auth;
 #[cfg(test)]
+mod browser;
+#[cfg(test)]
 mod deploy;
 #[cfg(test)]
 mod events;

@@ -151,14 +151,20 @@ impl Hub {
 
     async fn listen(&self, settings: &Settings, channel: &str) -> anyhow::Result<()> {
         let client = redis::Client::open(settings.redis_url.expose())?;
-        let mut pubsub = client
-            .get_async_pubsub()
+        let subscribe = async {
+            let mut pubsub = client
+                .get_async_pubsub()
+                .await
+                .context("connecting the relay")?;
+            pubsub
+                .subscribe(channel)
+                .await
+                .context("subscribing the relay")?;
+            anyhow::Ok(pubsub)
+        };
+        let mut pubsub = tokio::time::timeout(Duration::from_secs(2), subscribe)
             .await
-            .context("connecting the relay")?;
-        pubsub
-            .subscribe(channel)
-            .await
-            .context("subscribing the relay")?;
+            .context("subscribing the relay timed out")??;
         // Whatever was published while not subscribed is in the streams.
         self.send_all(&Relayed::Resync);
         let mut messages = pubsub.on_message();

@@ -100,6 +100,24 @@ fn stream_error(framing: Framing, message: &str) -> Bytes {
     })
 }
 
+/// One page of stored events. A connection that just broke (Redis restarted, a network
+/// blip) is re-established by the next command, so a failed read is tried twice more.
+async fn read_page(state: &AppState, job: Uuid, after: u64) -> redis::RedisResult<events::History> {
+    let mut pause = std::time::Duration::from_millis(50);
+    let mut tries = 0;
+    loop {
+        match events::history(&state.redis, &state.settings, job, after, PAGE).await {
+            Ok(page) => return Ok(page),
+            Err(error) if tries >= 2 => return Err(error),
+            Err(_) => {
+                tries += 1;
+                tokio::time::sleep(pause).await;
+                pause *= 4;
+            }
+        }
+    }
+}
+
 /// The `done` event the ledger gives for an ended job whose stored events are gone.
 fn ledger_done(record: &jobs::JobRecord) -> Option<Event> {
     let status = match record.status.as_str() {
@@ -143,7 +161,7 @@ pub fn relay(
         loop {
             if std::mem::take(&mut read_stream) {
                 loop {
-                    let page = match events::history(&state.redis, &settings, job, last, PAGE).await {
+                    let page = match read_page(&state, job, last).await {
                         Ok(page) => page,
                         Err(error) => {
                             tracing::warn!(job_id = %job, error = %error, "reading job events failed");

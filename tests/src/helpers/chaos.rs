@@ -57,6 +57,12 @@ impl ChaosProxy {
         self.cut.send_modify(|n| *n += 1);
     }
 
+    /// Closes every open connection, as a dropped network path or a restarted load
+    /// balancer would; new connections go through.
+    pub fn sever(&self) {
+        self.cut.send_modify(|n| *n += 1);
+    }
+
     /// Forwards new connections again.
     pub fn heal(&self) {
         self.down.store(false, Ordering::SeqCst);

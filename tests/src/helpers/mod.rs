@@ -86,6 +86,8 @@ pub struct TestOptions {
     pub env: Vec<(&'static str, String)>,
     /// Route the app's (not the test's) database connections through a chaos proxy.
     pub db_proxy: bool,
+    /// Route the app's Redis connections through a chaos proxy.
+    pub redis_proxy: bool,
 }
 
 impl Default for TestOptions {
@@ -95,6 +97,7 @@ impl Default for TestOptions {
             fake_ai: None,
             env: Vec::new(),
             db_proxy: false,
+            redis_proxy: false,
         }
     }
 }
@@ -108,6 +111,7 @@ pub struct TestApp {
     pub settings: Settings,
     pub redis: redis::aio::ConnectionManager,
     pub db_proxy: Option<chaos::ChaosProxy>,
+    pub redis_proxy: Option<chaos::ChaosProxy>,
     api: JoinHandle<()>,
     replicas: Vec<JoinHandle<()>>,
     workers: Vec<Worker>,
@@ -164,9 +168,20 @@ pub async fn spawn_app_with(options: TestOptions) -> TestApp {
         }
         None => db::with_database(&admin_url(), &db_name),
     };
+    let redis_proxy = if options.redis_proxy {
+        let direct = redis_url();
+        let address = direct.trim_start_matches("redis://").trim_end_matches('/');
+        Some(chaos::ChaosProxy::start(address.to_owned()).await)
+    } else {
+        None
+    };
+    let app_redis_url = match &redis_proxy {
+        Some(proxy) => format!("redis://127.0.0.1:{}", proxy.port),
+        None => redis_url(),
+    };
     let mut env: HashMap<&str, String> = HashMap::from([
         ("DATABASE_URL", database_url),
-        ("REDIS_URL", redis_url()),
+        ("REDIS_URL", app_redis_url),
         (
             "REDIS_PREFIX",
             format!("t{}", &Uuid::new_v4().simple().to_string()[..12]),
@@ -204,7 +219,8 @@ pub async fn spawn_app_with(options: TestOptions) -> TestApp {
             .await
             .expect("API runs");
     });
-    let redis = almanac_shared::queue::connect(&settings)
+    // The test's own connection goes straight to Redis, whatever the app's proxy does.
+    let redis = redis::aio::ConnectionManager::new(redis::Client::open(redis_url()).unwrap())
         .await
         .expect("Redis answers");
     let mut app = TestApp {
@@ -216,6 +232,7 @@ pub async fn spawn_app_with(options: TestOptions) -> TestApp {
         settings,
         redis,
         db_proxy: proxy,
+        redis_proxy,
         api,
         replicas: Vec::new(),
         workers: Vec::new(),
