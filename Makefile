@@ -40,7 +40,8 @@ openapi:
 ## make bench: the load benchmark (release build), with raw Postgres/Redis baselines.
 bench:
 	$(require_cargo)
-	@eval "$$($(SERVICES))"; export DATABASE_URL="$$ADMIN_DATABASE_URL"; cargo run --release -p almanac-tests --bin bench
+	cargo build --release --bin almanac-api
+	@ulimit -n "$$(ulimit -Hn)"; eval "$$($(SERVICES))"; export DATABASE_URL="$$ADMIN_DATABASE_URL"; cargo run --release -p almanac-tests --bin bench
 
 build:
 	cargo build --workspace

@@ -12,17 +12,14 @@ pub mod limits;
 pub mod middleware;
 pub mod relay;
 pub mod routes;
+pub mod server;
 pub mod state;
 
 use std::{future::Future, sync::Arc, time::Duration};
 
 use almanac_shared::{Settings, auth::JwtKeys, db, events, queue, telemetry};
 use anyhow::Context;
-use poem::{
-    EndpointExt, IntoEndpoint, Route, Server, get, handler,
-    listener::{Acceptor, Listener, TcpAcceptor, TcpListener},
-    web::Data,
-};
+use poem::{EndpointExt, IntoEndpoint, Route, get, handler, web::Data};
 use poem_openapi::OpenApiService;
 
 use crate::{
@@ -101,7 +98,7 @@ fn cors(origins: &[String]) -> poem::middleware::Cors {
 }
 
 pub struct Application {
-    acceptor: TcpAcceptor,
+    listener: tokio::net::TcpListener,
     port: u16,
     state: AppState,
 }
@@ -122,17 +119,15 @@ impl Application {
             pool,
             redis,
         };
-        let acceptor = TcpListener::bind(state.settings.api_addr)
-            .into_acceptor()
+        let listener = tokio::net::TcpListener::bind(state.settings.api_addr)
             .await
             .with_context(|| format!("binding API_ADDR {}", state.settings.api_addr))?;
-        let port = acceptor
+        let port = listener
             .local_addr()
-            .first()
-            .and_then(|a| a.as_socket_addr().map(|s| s.port()))
-            .context("reading the bound port")?;
+            .context("reading the bound port")?
+            .port();
         Ok(Self {
-            acceptor,
+            listener,
             port,
             state,
         })
@@ -159,14 +154,16 @@ impl Application {
                 .clone()
                 .run(self.state.settings.clone(), self.state.pool.clone()),
         ));
-        Server::new_with_acceptor(self.acceptor)
-            .run_with_graceful_shutdown(
-                endpoint(self.state),
-                shutdown,
-                Some(Duration::from_secs(10)),
-            )
-            .await
-            .context("serving HTTP")
+        let hub = self.state.hub.clone();
+        server::serve(
+            self.listener,
+            endpoint(self.state).map_to_response().boxed(),
+            shutdown,
+            move || hub.close(),
+            Duration::from_secs(10),
+        )
+        .await;
+        Ok(())
     }
 }
 

@@ -201,7 +201,7 @@ impl Settings {
                 heartbeat: env.seconds_or("HEARTBEAT_SECS", 15.0)?,
                 retention: env.seconds_or("EVENTS_RETENTION_SECS", 6.0 * 3600.0)?,
                 max_len: env.parse_or("EVENTS_MAX_LEN", 10_000)?,
-                relay_buffer: env.parse_or("RELAY_BUFFER_EVENTS", 64)?,
+                relay_buffer: env.parse_or("RELAY_BUFFER_EVENTS", 16)?,
             },
             cors_allowed_origins: env
                 .string_or("CORS_ALLOWED_ORIGINS", "")?

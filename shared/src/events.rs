@@ -163,8 +163,8 @@ pub fn channel(settings: &Settings) -> String {
 #[derive(Clone)]
 pub struct Emitter {
     conn: ConnectionManager,
-    channel: String,
-    settings: Settings,
+    channel: std::sync::Arc<str>,
+    settings: std::sync::Arc<Settings>,
 }
 
 const EMIT: &str = r"
@@ -178,8 +178,8 @@ impl Emitter {
     pub fn new(settings: &Settings, conn: ConnectionManager) -> Self {
         Self {
             conn,
-            channel: channel(settings),
-            settings: settings.clone(),
+            channel: channel(settings).into(),
+            settings: std::sync::Arc::new(settings.clone()),
         }
     }
 
@@ -192,7 +192,7 @@ impl Emitter {
             .key(stream_key(&self.settings, job))
             .arg(events.max_len)
             .arg(events.retention.as_secs().max(1))
-            .arg(&self.channel)
+            .arg(&*self.channel)
             .arg(event.kind())
             .arg(data)
             .arg(job.to_string())

@@ -596,6 +596,25 @@ async fn a_client_that_stops_reading_is_told_and_closed_without_holding_up_other
     assert_eq!(notice.id, None);
     let last_id = frames.iter().rev().find_map(|f| f.id).unwrap();
     assert!(last_id < EVENTS + 1);
+    // The drop is counted.
+    let metrics = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let dropped: f64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("relay_clients_dropped_total{reason=\"lag\"} "))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("relay_clients_dropped_total in /metrics");
+    assert!(dropped >= 1.0);
+    for name in ["relay_streams_active", "relay_events_total"] {
+        assert!(metrics.contains(name), "{name} missing from /metrics");
+    }
     // It resumes where it was.
     let mut resumed = app
         .open_events(
@@ -608,4 +627,93 @@ async fn a_client_that_stops_reading_is_told_and_closed_without_holding_up_other
         )
         .await;
     assert_eq!(resumed.next_event().await.unwrap().id, Some(last_id + 1));
+}
+
+#[tokio::test]
+async fn after_redis_lost_a_running_jobs_events_the_client_is_told_and_gets_the_new_ones() {
+    let fake = FakeAi::start(vec![], Behaviour::Ok).await;
+    let app = app_with(&fake, false).await;
+    let user = Uuid::new_v4();
+    let (_, job) = app.submit_job(user, 1500).await;
+    // Redis restarts without persistence: the job's stream is gone, numbering restarts.
+    app.flush_redis().await;
+    let mut events = app
+        .open_events(
+            user,
+            job,
+            Open {
+                last_event_id: Some("1".into()),
+                ..Default::default()
+            },
+        )
+        .await;
+    let notice = events.next_event().await.unwrap();
+    assert_eq!((notice.kind.as_str(), notice.id), ("truncated", None));
+    let emitter = Emitter::new(&app.settings, app.redis.clone());
+    emitter
+        .emit(
+            job,
+            &Event::progress(0, 1, "generating", "after the restart"),
+        )
+        .await
+        .unwrap();
+    let next = events.next_event().await.unwrap();
+    assert_eq!((next.kind.as_str(), next.id), ("progress", Some(1)));
+    assert_eq!(next.data["message"], "after the restart");
+}
+
+#[tokio::test]
+async fn an_api_shutting_down_ends_its_streams_so_clients_resume_elsewhere() {
+    let fake = FakeAi::start(vec![], Behaviour::Ok).await;
+    let app = app_with(&fake, false).await;
+    let user = Uuid::new_v4();
+    let (_, job) = app.submit_job(user, 1500).await;
+    // A second API process that will be told to stop.
+    let api = almanac_api::Application::build(app.settings.clone())
+        .await
+        .unwrap();
+    let address = format!("http://127.0.0.1:{}", api.port());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(api.run_until_stopped(async move {
+        let _ = stopped.await;
+    }));
+    let response = app
+        .client
+        .get(format!("{address}/v1/jobs/{job}/events"))
+        .bearer_auth(app.token(user))
+        .send()
+        .await
+        .unwrap();
+    let mut events = crate::helpers::stream::EventReader::from_response(response, false);
+    let first = events.next_event().await.unwrap();
+    assert_eq!(first.id, Some(1));
+
+    stop.send(()).unwrap();
+    // The stream ends cleanly (no error frame), and the server stops well within its grace.
+    assert_eq!(events.rest().await, Vec::new());
+    tokio::time::timeout(Duration::from_secs(5), server)
+        .await
+        .expect("the server stops")
+        .unwrap()
+        .unwrap();
+    // The client resumes on the other process.
+    let mut resumed = app
+        .open_events(
+            user,
+            job,
+            Open {
+                last_event_id: Some("1".into()),
+                ..Default::default()
+            },
+        )
+        .await;
+    let emitter = Emitter::new(&app.settings, app.redis.clone());
+    emitter
+        .emit(
+            job,
+            &Event::progress(1, 1, "generating", "on the other replica"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(resumed.next_event().await.unwrap().id, Some(2));
 }

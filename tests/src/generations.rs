@@ -37,6 +37,8 @@ async fn submit_then_poll_succeeds_with_the_http_client() {
     assert_eq!(generation["ai_metadata"]["prompt_version"], "v1");
     assert!(generation["ai_metadata"]["latency_ms"].is_u64());
     assert_eq!(generation["suggestions"]["proposed"], 3);
+    // The generation names its job, for polling and streaming.
+    assert_eq!(generation["job_id"], accepted["job_id"]);
 
     let suggestions = app.suggestions(user, id).await;
     assert_eq!(suggestions.len(), 3);

@@ -35,6 +35,10 @@ pub enum Relayed {
     /// The ledger says the job ended a while ago: read the stream, and if it holds no
     /// final event, end with the ledger's.
     Finished,
+    /// Time for a keep-alive; one ticker beats for every stream of the process.
+    Heartbeat,
+    /// The server is shutting down: end the stream (the client resumes elsewhere).
+    Closing,
 }
 
 #[derive(Clone)]
@@ -101,6 +105,11 @@ impl Hub {
         }
     }
 
+    /// Ends every open stream; their clients reconnect (to another replica) and resume.
+    pub fn close(&self) {
+        self.send_all(&Relayed::Closing);
+    }
+
     /// Jobs watched in this process.
     pub fn watched(&self) -> usize {
         self.inner.topics.lock().expect("hub lock").len()
@@ -118,6 +127,26 @@ impl Hub {
         }
     }
 
+    /// Heartbeats for every stream from one ticker (no timer per stream), spread over the
+    /// interval in slices so that ten thousand streams do not all write at once.
+    async fn beat(&self, every: Duration) {
+        const SLICES: u128 = 16;
+        let step = every / SLICES as u32;
+        let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + step, step);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut slice = 0;
+        loop {
+            ticker.tick().await;
+            slice = (slice + 1) % SLICES;
+            let topics = self.inner.topics.lock().expect("hub lock");
+            for (job, tx) in topics.iter() {
+                if job.as_u128() % SLICES == slice {
+                    let _ = tx.send(Relayed::Heartbeat);
+                }
+            }
+        }
+    }
+
     fn jobs(&self) -> Vec<Uuid> {
         self.inner
             .topics
@@ -129,14 +158,18 @@ impl Hub {
     }
 
     /// Relays until the task is dropped: the pub/sub subscription (re-established with a
-    /// short pause when Redis goes away) and the ledger sweep.
+    /// short pause when Redis goes away), the heartbeat, and the ledger sweep.
     pub async fn run(self, settings: Arc<Settings>, pool: PgPool) {
+        let every = settings.events.heartbeat;
         let sweep = {
             let hub = self.clone();
-            let every = settings.events.heartbeat;
             async move { hub.sweep_finished(pool, every).await }
         };
-        tokio::join!(self.listen_forever(&settings), sweep);
+        let beat = {
+            let hub = self.clone();
+            async move { hub.beat(every).await }
+        };
+        tokio::join!(self.listen_forever(&settings), sweep, beat);
     }
 
     async fn listen_forever(&self, settings: &Settings) {

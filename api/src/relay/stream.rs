@@ -10,6 +10,7 @@ use futures::Stream;
 use tokio::sync::broadcast::error::RecvError;
 use uuid::Uuid;
 
+use super::Hub;
 use super::Relayed;
 use crate::state::AppState;
 
@@ -102,7 +103,7 @@ fn stream_error(framing: Framing, message: &str) -> Bytes {
 
 /// One page of stored events. A connection that just broke (Redis restarted, a network
 /// blip) is re-established by the next command, so a failed read is tried twice more.
-async fn read_page(state: &AppState, job: Uuid, after: u64) -> redis::RedisResult<events::History> {
+async fn read_page(state: &Deps, job: Uuid, after: u64) -> redis::RedisResult<events::History> {
     let mut pause = std::time::Duration::from_millis(50);
     let mut tries = 0;
     loop {
@@ -134,21 +135,36 @@ fn ledger_done(record: &jobs::JobRecord) -> Option<Event> {
     })
 }
 
+/// What a stream keeps while it lives: shared handles only, so that ten thousand idle
+/// streams cost little (the full `AppState` is larger to clone and to hold).
+struct Deps {
+    settings: std::sync::Arc<almanac_shared::Settings>,
+    redis: redis::aio::ConnectionManager,
+    pool: sqlx::PgPool,
+    hub: Hub,
+}
+
 /// The stream of `job`'s events after `after` (0: from the start). `ended` is the job's
 /// ledger row when it had already ended as the request arrived.
 pub fn relay(
-    state: AppState,
+    state: &AppState,
     job: Uuid,
     after: u64,
     ended: Option<jobs::JobRecord>,
     framing: Framing,
 ) -> impl Stream<Item = Bytes> + Send + 'static {
+    // Boxed: it is rarely there, and every idle stream would carry its size.
+    let ended = ended.map(Box::new);
+    let state = Deps {
+        settings: state.settings.clone(),
+        redis: state.redis.clone(),
+        pool: state.pool.clone(),
+        hub: state.hub.clone(),
+    };
     async_stream::stream! {
         let _active = Active::start();
         // Subscribe first, then read the history: nothing falls between the two.
         let mut subscription = state.hub.subscribe(job);
-        let settings = state.settings.clone();
-        let every = settings.events.heartbeat;
         if framing == Framing::Sse {
             yield Bytes::from_static(b"retry: 1000\n\n");
         }
@@ -156,12 +172,10 @@ pub fn relay(
         let mut first_read = true;
         let mut read_stream = true;
         let mut ledger_says_ended = ended.is_some();
-        let mut heartbeat = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
-        heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             if std::mem::take(&mut read_stream) {
                 loop {
-                    let page = match read_page(&state, job, last).await {
+                    let page = match Box::pin(read_page(&state, job, last)).await {
                         Ok(page) => page,
                         Err(error) => {
                             tracing::warn!(job_id = %job, error = %error, "reading job events failed");
@@ -170,12 +184,19 @@ pub fn relay(
                         }
                     };
                     if std::mem::take(&mut first_read) {
+                        // Events the client asked for are gone when the oldest kept one
+                        // is later than the next it needs, or when nothing is kept of a
+                        // job that has ended or that the client had already seen events
+                        // of (Redis lost them; numbering starts again from 1).
                         let lost = match page.first {
                             Some(first) => first > last + 1,
-                            None => ledger_says_ended,
+                            None => ledger_says_ended || last > 0,
                         };
                         if lost {
                             yield framing.notice(&Event::Truncated { after: last, first_available: page.first });
+                            if page.first.is_none() {
+                                last = 0;
+                            }
                         }
                     }
                     for event in &page.events {
@@ -193,13 +214,16 @@ pub fn relay(
                     // Ended, yet no final event is stored: it expired or was never
                     // published. The ledger has the outcome.
                     let record = match &ended {
-                        Some(record) => Ok(Some(record.clone())),
-                        None => jobs::fetch(&state.pool, job).await,
+                        Some(record) => Ok(Some((**record).clone())),
+                        None => Box::pin(jobs::fetch(&state.pool, job)).await,
                     };
                     match record {
                         Ok(Some(record)) => {
-                            if let Some(done) = ledger_done(&record) {
-                                yield framing.notice(&done);
+                            // Framed before yielding, so the record is not kept in the
+                            // stream's state (every idle stream would carry its size).
+                            if let Some(frame) = ledger_done(&record).map(|done| framing.notice(&done)) {
+                                drop(record);
+                                yield frame;
                                 return;
                             }
                             ledger_says_ended = false;
@@ -213,14 +237,7 @@ pub fn relay(
                     }
                 }
             }
-            let message = tokio::select! {
-                message = subscription.recv() => message,
-                _ = heartbeat.tick() => {
-                    yield framing.notice(&Event::Heartbeat {});
-                    continue;
-                }
-            };
-            match message {
+            match subscription.recv().await {
                 Ok(Relayed::Event(event)) => {
                     if event.seq <= last {
                         continue;
@@ -237,6 +254,10 @@ pub fn relay(
                     }
                 }
                 Ok(Relayed::Resync) => read_stream = true,
+                // One ticker in the hub beats for every stream: no timer per stream.
+                Ok(Relayed::Heartbeat) => yield framing.notice(&Event::Heartbeat {}),
+                // The server is shutting down: the client resumes elsewhere.
+                Ok(Relayed::Closing) => return,
                 Ok(Relayed::Finished) => {
                     read_stream = true;
                     ledger_says_ended = true;

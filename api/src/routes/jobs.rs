@@ -123,7 +123,7 @@ impl JobsApi {
                 return Ok(EventStream::Finished);
             }
         }
-        let body = relay::relay(state.clone(), id.0, after, ended, framing);
+        let body = relay::relay(&state, id.0, after, ended, framing);
         let body = Body::from_bytes_stream(futures::StreamExt::map(body, Ok::<_, std::io::Error>));
         Ok(EventStream::Stream(framing, body))
     }

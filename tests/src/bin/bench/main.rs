@@ -3,8 +3,15 @@
 //! with a zero-latency AI provider, and the idle worker's pickup latency, each with its ratio
 //! to the ceilings (these machines are noisy; ratios travel better than absolute numbers).
 //!
+//! The event relay's phases run the release `almanac-api` binary as a child process:
+//! emit-to-receipt latency with 1,000 streams, and memory and heartbeats of 10,000 idle ones.
+//!
 //! Environment: DATABASE_URL (a server to create a scratch database on), REDIS_URL,
-//! BENCH_SECS (default 5), BENCH_CLIENTS (default 64), BENCH_JOBS (default 5000).
+//! BENCH_SECS (default 5), BENCH_CLIENTS (default 64), BENCH_JOBS (default 5000),
+//! BENCH_STREAMS (default 1000), BENCH_IDLE_STREAMS (default 10000), BENCH_API_BIN (default:
+//! `almanac-api` beside this binary), BENCH_ONLY=relay (stop after the relay phases).
+
+mod relay;
 
 use std::{
     collections::HashMap,
@@ -192,6 +199,15 @@ async fn run(db_url: &str, secs: f64, clients: usize, jobs: usize) -> anyhow::Re
         ms(percentile(&redis_lat, 99.0))
     );
     println!();
+
+    // --- The event relay, against an API process of its own ---
+    let streams: usize = env_or("BENCH_STREAMS", 1000);
+    let idle_streams: usize = env_or("BENCH_IDLE_STREAMS", 10_000);
+    relay::latency(&settings, &pool, streams, 10, 2000.0).await?;
+    relay::idle(&settings, &pool, idle_streams).await?;
+    if std::env::var("BENCH_ONLY").as_deref() == Ok("relay") {
+        return Ok(());
+    }
 
     // --- Submit throughput: the API alone (no worker competing for the cores) ---
     let api = almanac_api::Application::build(settings.clone()).await?;

@@ -1,0 +1,461 @@
+//! The event relay under load: latency from a worker's emit to a client's receipt with
+//! 1,000 concurrent streams, and the memory and heartbeat punctuality of 10,000 idle
+//! streams held by one API process. The API runs as its own process (the release
+//! `almanac-api` binary), so its resident memory is its own; clients are raw HTTP/1.1
+//! connections, as light as a client can be.
+
+use std::{
+    net::SocketAddr,
+    path::PathBuf,
+    sync::Arc,
+    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
+};
+
+use almanac_shared::{
+    Settings,
+    auth::JwtKeys,
+    events::{Emitter, Event},
+};
+use anyhow::Context;
+use futures::StreamExt;
+use sqlx::PgPool;
+use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
+    net::TcpStream,
+    process::{Child, Command},
+    sync::Semaphore,
+};
+use uuid::Uuid;
+
+use crate::{SECRET, ms, percentile};
+
+/// The API as a child process.
+pub struct ApiProcess {
+    child: Child,
+    pub addr: SocketAddr,
+}
+
+fn api_binary() -> anyhow::Result<PathBuf> {
+    if let Some(path) = std::env::var_os("BENCH_API_BIN") {
+        return Ok(path.into());
+    }
+    let sibling = std::env::current_exe()?
+        .parent()
+        .context("the bench binary has a directory")?
+        .join("almanac-api");
+    anyhow::ensure!(
+        sibling.exists(),
+        "{} not found: build it with `cargo build --release --bin almanac-api` (make bench does)",
+        sibling.display()
+    );
+    Ok(sibling)
+}
+
+impl ApiProcess {
+    pub async fn start(settings: &Settings, extra: &[(&str, &str)]) -> anyhow::Result<Self> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        let mut command = Command::new(api_binary()?);
+        command
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("DATABASE_URL", settings.database_url.expose())
+            .env("REDIS_URL", settings.redis_url.expose())
+            .env("REDIS_PREFIX", &settings.redis_prefix)
+            .env("JWT_SECRET", SECRET)
+            .env("API_ADDR", addr.to_string())
+            .env("LOG_FORMAT", "json")
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::inherit())
+            .kill_on_drop(true);
+        for (key, value) in extra {
+            command.env(key, value);
+        }
+        let child = command.spawn().context("starting almanac-api")?;
+        let process = Self { child, addr };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while TcpStream::connect(addr).await.is_err() {
+            anyhow::ensure!(Instant::now() < deadline, "almanac-api did not start");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Ok(process)
+    }
+
+    /// Resident memory in KiB.
+    pub fn rss_kib(&self) -> anyhow::Result<u64> {
+        let pid = self.child.id().context("the API is running")?;
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .context("VmRSS in /proc/<pid>/status")
+    }
+}
+
+fn now_nanos() -> u128 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos()
+}
+
+/// An open SSE connection, read raw.
+struct RawStream {
+    socket: TcpStream,
+    buffer: Vec<u8>,
+}
+
+impl RawStream {
+    async fn open(addr: SocketAddr, job: Uuid, token: &str) -> anyhow::Result<Self> {
+        let mut socket = TcpStream::connect(addr).await?;
+        socket.set_nodelay(true)?;
+        let request = format!(
+            "GET /v1/jobs/{job}/events HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer {token}\r\nAccept: text/event-stream\r\n\r\n"
+        );
+        socket.write_all(request.as_bytes()).await?;
+        let mut stream = Self {
+            socket,
+            buffer: Vec::with_capacity(2048),
+        };
+        let head_end = loop {
+            if let Some(i) = find(&stream.buffer, b"\r\n\r\n") {
+                break i + 4;
+            }
+            anyhow::ensure!(stream.fill().await?, "closed before the response head");
+        };
+        let head = String::from_utf8_lossy(&stream.buffer[..head_end]).into_owned();
+        anyhow::ensure!(head.starts_with("HTTP/1.1 200"), "stream refused: {head}");
+        stream.buffer.drain(..head_end);
+        Ok(stream)
+    }
+
+    async fn fill(&mut self) -> std::io::Result<bool> {
+        let mut chunk = [0u8; 4096];
+        let n = self.socket.read(&mut chunk).await?;
+        self.buffer.extend_from_slice(&chunk[..n]);
+        Ok(n > 0)
+    }
+
+    /// The next SSE frame's text (chunked-encoding size lines sit between frames and are
+    /// skipped); `None` at the end of the stream.
+    async fn next_frame(&mut self) -> std::io::Result<Option<String>> {
+        loop {
+            if let Some(end) = find(&self.buffer, b"\n\n") {
+                let frame: Vec<u8> = self.buffer.drain(..end + 2).collect();
+                return Ok(Some(String::from_utf8_lossy(&frame).into_owned()));
+            }
+            if !self.fill().await? {
+                return Ok(None);
+            }
+        }
+    }
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// The event type of a frame (`event: <type>`).
+fn frame_type(frame: &str) -> Option<&str> {
+    frame
+        .lines()
+        .find_map(|l| l.strip_prefix("event: "))
+        .map(str::trim)
+}
+
+/// Jobs owned by `user`, straight into the ledger.
+async fn create_jobs(
+    pool: &PgPool,
+    user: Uuid,
+    n: usize,
+    status: &str,
+) -> anyhow::Result<Vec<Uuid>> {
+    let ids: Vec<Uuid> = (0..n).map(|_| Uuid::now_v7()).collect();
+    sqlx::query(
+        "insert into jobs (id, user_id, kind, status, payload, max_attempts)
+         select id, $2, 'generation', $3, '{\"type\": \"generation.v1\", \"generation_id\": \"00000000-0000-0000-0000-000000000000\"}', 3
+         from unnest($1::uuid[]) as t(id)",
+    )
+    .bind(&ids)
+    .bind(user)
+    .bind(status)
+    .execute(pool)
+    .await?;
+    Ok(ids)
+}
+
+/// Opens one stream per job, `parallel` at a time (each open checks ownership in Postgres).
+async fn open_all(
+    addr: SocketAddr,
+    jobs: &[Uuid],
+    token: &str,
+    parallel: usize,
+) -> anyhow::Result<Vec<RawStream>> {
+    let gate = Arc::new(Semaphore::new(parallel));
+    let opens = jobs.iter().map(|&job| {
+        let gate = gate.clone();
+        let token = token.to_owned();
+        async move {
+            let _permit = gate.acquire().await.expect("gate open");
+            let mut stream = RawStream::open(addr, job, &token).await?;
+            // The stream has started when its first frame (`retry:`) arrives.
+            stream.next_frame().await?.context("stream ended at once")?;
+            anyhow::Ok(stream)
+        }
+    });
+    futures::stream::iter(opens)
+        .buffer_unordered(parallel)
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .collect()
+}
+
+/// Raw Redis pub/sub delivery latency: PUBLISH to a subscriber in this process.
+async fn pubsub_floor(settings: &Settings, samples: usize) -> anyhow::Result<Vec<Duration>> {
+    let client = redis::Client::open(settings.redis_url.expose())?;
+    let mut pubsub = client.get_async_pubsub().await?;
+    let channel = settings.redis_key(&["bench-floor"]);
+    pubsub.subscribe(&channel).await?;
+    let mut messages = pubsub.into_on_message();
+    let mut conn = client.get_multiplexed_async_connection().await?;
+    let mut latencies = Vec::with_capacity(samples);
+    for _ in 0..samples {
+        let sent = Instant::now();
+        redis::cmd("PUBLISH")
+            .arg(&channel)
+            .arg("x")
+            .query_async::<i64>(&mut conn)
+            .await?;
+        messages.next().await.context("floor subscription ended")?;
+        latencies.push(sent.elapsed());
+        tokio::time::sleep(Duration::from_micros(500)).await;
+    }
+    latencies.sort();
+    Ok(latencies)
+}
+
+/// Relay latency: `streams` clients, each job gets `rounds` events, emitted at
+/// `rate` events per second in total.
+pub async fn latency(
+    settings: &Settings,
+    pool: &PgPool,
+    streams: usize,
+    rounds: usize,
+    rate: f64,
+) -> anyhow::Result<()> {
+    let api = ApiProcess::start(settings, &[]).await?;
+    let user = Uuid::new_v4();
+    let token = JwtKeys::new(SECRET).mint(user, 3600);
+    let jobs = create_jobs(pool, user, streams, "running").await?;
+    let opened = open_all(api.addr, &jobs, &token, 100).await?;
+    let readers: Vec<_> = opened
+        .into_iter()
+        .map(|mut stream| {
+            tokio::spawn(async move {
+                let mut latencies = Vec::new();
+                while let Ok(Some(frame)) = stream.next_frame().await {
+                    let received = now_nanos();
+                    match frame_type(&frame) {
+                        Some("progress") => {
+                            // The emit time travels in the message.
+                            let sent: u128 = frame
+                                .split("\"message\":\"")
+                                .nth(1)
+                                .and_then(|rest| rest.split('"').next())
+                                .and_then(|n| n.parse().ok())
+                                .unwrap_or(received);
+                            latencies
+                                .push(Duration::from_nanos(received.saturating_sub(sent) as u64));
+                        }
+                        Some("done") => break,
+                        _ => {}
+                    }
+                }
+                latencies
+            })
+        })
+        .collect();
+
+    let conn = almanac_shared::queue::connect(settings).await?;
+    let emitter = Emitter::new(settings, conn);
+    let interval = Duration::from_secs_f64(1.0 / rate);
+    let started = Instant::now();
+    let total = streams * rounds;
+    // Emitters pace themselves on a shared schedule: event i is due at i * interval.
+    let lanes = 16;
+    let mut tasks = Vec::new();
+    for lane in 0..lanes {
+        let (emitter, jobs) = (emitter.clone(), jobs.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut i = lane;
+            while i < total {
+                let due = started + interval * i as u32;
+                tokio::time::sleep_until(due.into()).await;
+                let job = jobs[i % jobs.len()];
+                let event = Event::Progress {
+                    completed: (i / jobs.len()) as u64,
+                    total: 0,
+                    stage: Some("bench".into()),
+                    message: Some(now_nanos().to_string()),
+                };
+                emitter.emit(job, &event).await.expect("emit");
+                i += lanes;
+            }
+        }));
+    }
+    for task in tasks {
+        task.await?;
+    }
+    let emitted_in = started.elapsed();
+    for &job in &jobs {
+        let done = Event::Done {
+            status: almanac_shared::jobs::JobStatus::Succeeded,
+            result: None,
+            error: None,
+        };
+        emitter.emit(job, &done).await?;
+    }
+    let mut latencies = Vec::with_capacity(total);
+    for reader in readers {
+        latencies.extend(reader.await?);
+    }
+    latencies.sort();
+    anyhow::ensure!(
+        latencies.len() == total,
+        "{} of {total} events arrived",
+        latencies.len()
+    );
+    let floor = pubsub_floor(settings, 2000).await?;
+    let rtt = {
+        let mut conn = almanac_shared::queue::connect(settings).await?;
+        let mut rtts = Vec::with_capacity(2000);
+        for _ in 0..2000 {
+            let t = Instant::now();
+            redis::cmd("PUBLISH")
+                .arg(settings.redis_key(&["bench-nobody"]))
+                .arg("x")
+                .query_async::<i64>(&mut conn)
+                .await?;
+            rtts.push(t.elapsed());
+        }
+        rtts.sort();
+        rtts
+    };
+    println!(
+        "relay latency  worker emit -> client receipt, {streams} concurrent SSE streams, {total} events at {:.0}/s",
+        total as f64 / emitted_in.as_secs_f64()
+    );
+    println!(
+        "  p50 {:.2} ms  p99 {:.2} ms  max {:.2} ms   floor: redis PUBLISH round trip p50 {:.2} ms p99 {:.2} ms, pub/sub delivery p50 {:.2} ms p99 {:.2} ms",
+        ms(percentile(&latencies, 50.0)),
+        ms(percentile(&latencies, 99.0)),
+        ms(*latencies.last().unwrap()),
+        ms(percentile(&rtt, 50.0)),
+        ms(percentile(&rtt, 99.0)),
+        ms(percentile(&floor, 50.0)),
+        ms(percentile(&floor, 99.0)),
+    );
+    println!(
+        "  ratio to pub/sub delivery: p50 {:.1}x, p99 {:.1}x",
+        ms(percentile(&latencies, 50.0)) / ms(percentile(&floor, 50.0)),
+        ms(percentile(&latencies, 99.0)) / ms(percentile(&floor, 99.0))
+    );
+    println!("  targets: p50 <= 2 ms, p99 <= 10 ms");
+    println!();
+    drop(api);
+    Ok(())
+}
+
+/// Idle streams: resident memory per stream and heartbeat punctuality.
+pub async fn idle(settings: &Settings, pool: &PgPool, streams: usize) -> anyhow::Result<()> {
+    const HEARTBEAT_SECS: u64 = 2;
+    // Held long enough (12 s) for the allocator to return what opening them freed.
+    const BEATS: usize = 7;
+    let api = ApiProcess::start(
+        settings,
+        &[("HEARTBEAT_SECS", "2"), ("DATABASE_MAX_CONNECTIONS", "16")],
+    )
+    .await?;
+    let user = Uuid::new_v4();
+    let token = JwtKeys::new(SECRET).mint(user, 3600);
+    let jobs = create_jobs(pool, user, streams, "pending").await?;
+    // A first tenth warms up pools and allocator; growth is measured over the rest.
+    let warm = streams / 10;
+    let mut held = open_all(api.addr, &jobs[..warm], &token, 64).await?;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let rss_before = api.rss_kib()?;
+    let opened_at = Instant::now();
+    held.extend(open_all(api.addr, &jobs[warm..], &token, 64).await?);
+    let open_secs = opened_at.elapsed().as_secs_f64();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let rss_after = api.rss_kib()?;
+    let per_stream =
+        (rss_after.saturating_sub(rss_before)) as f64 * 1024.0 / (streams - warm) as f64;
+
+    let readers: Vec<_> = held
+        .into_iter()
+        .map(|mut stream| {
+            tokio::spawn(async move {
+                let mut beats = Vec::new();
+                while beats.len() < BEATS {
+                    match stream.next_frame().await {
+                        Ok(Some(frame)) if frame_type(&frame) == Some("heartbeat") => {
+                            beats.push(Instant::now())
+                        }
+                        Ok(Some(_)) => {}
+                        _ => break,
+                    }
+                }
+                // Intervals between consecutive heartbeats of this stream.
+                let intervals: Vec<Duration> = beats.windows(2).map(|w| w[1] - w[0]).collect();
+                (beats.len(), intervals, stream)
+            })
+        })
+        .collect();
+    let mut intervals = Vec::new();
+    let mut complete = 0;
+    let mut keep = Vec::new();
+    for reader in readers {
+        let (beats, mut own, stream) = reader.await?;
+        if beats == BEATS {
+            complete += 1;
+        }
+        intervals.append(&mut own);
+        keep.push(stream);
+    }
+    // Every stream is still open: the steady state of holding them.
+    let rss_held = api.rss_kib()?;
+    let per_stream_held =
+        (rss_held.saturating_sub(rss_before)) as f64 * 1024.0 / (streams - warm) as f64;
+    intervals.sort();
+    let expected = Duration::from_secs(HEARTBEAT_SECS);
+    let late = |d: Duration| ms(d.saturating_sub(expected));
+    println!(
+        "idle streams  {streams} concurrent SSE streams on one API process (opened in {open_secs:.1} s)"
+    );
+    println!(
+        "  resident memory {} MiB -> {} MiB just after opening ({:.1} KiB per stream), {} MiB after holding them {} s ({:.1} KiB per stream)",
+        rss_before / 1024,
+        rss_after / 1024,
+        per_stream / 1024.0,
+        rss_held / 1024,
+        HEARTBEAT_SECS * (BEATS as u64 - 1),
+        per_stream_held / 1024.0
+    );
+    println!(
+        "  heartbeats every {HEARTBEAT_SECS} s: {complete}/{streams} streams got {BEATS} in a row; interval lateness p50 {:.1} ms p99 {:.1} ms max {:.1} ms",
+        late(percentile(&intervals, 50.0)),
+        late(percentile(&intervals, 99.0)),
+        late(intervals.last().copied().unwrap_or_default()),
+    );
+    println!("  targets: 10,000 streams, <= 16 KiB per stream, heartbeats on time");
+    println!();
+    drop(keep);
+    drop(api);
+    Ok(())
+}
