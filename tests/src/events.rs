@@ -121,9 +121,10 @@ async fn subscribers_before_during_and_after_the_job_get_the_same_complete_seque
         kinds.iter().filter(|(k, _)| *k == "suggestions").count(),
         batches
     );
+    // The last batch is saved with the job's end.
     assert_eq!(
-        kinds[kinds.len() - 2..],
-        [("progress", "saving"), ("done", "")]
+        kinds[kinds.len() - 3..],
+        [("progress", "saving"), ("suggestions", ""), ("done", "")]
     );
     let done = &seen.last().unwrap().data;
     assert_eq!(done["status"], "succeeded");
@@ -716,4 +717,37 @@ async fn an_api_shutting_down_ends_its_streams_so_clients_resume_elsewhere() {
         .await
         .unwrap();
     assert_eq!(resumed.next_event().await.unwrap().id, Some(2));
+}
+
+#[tokio::test]
+async fn a_relay_subscription_that_goes_silent_is_replaced_and_nothing_is_lost() {
+    let fake = FakeAi::start(vec![], Behaviour::Ok).await;
+    let app = spawn_app_with(TestOptions {
+        worker: false,
+        fake_ai: Some(fake.clone()),
+        redis_proxy: true,
+        env: vec![("HEARTBEAT_SECS", "0.2".into())],
+        ..Default::default()
+    })
+    .await;
+    let user = Uuid::new_v4();
+    let (_, job) = app.submit_job(user, 1500).await;
+    let mut events = app.open_events(user, job, Open::default()).await;
+    assert_eq!(events.next_event().await.unwrap().id, Some(1));
+
+    // The API's subscription goes silent without being closed.
+    app.redis_proxy.as_ref().unwrap().stall_subscribers();
+    let emitter = Emitter::new(&app.settings, app.redis.clone());
+    emitter
+        .emit(
+            job,
+            &Event::progress(1, 1, "generating", "during the silence"),
+        )
+        .await
+        .unwrap();
+    let next = events.next_event().await.unwrap();
+    assert_eq!(
+        (next.id, next.data["message"].as_str()),
+        (Some(2), Some("during the silence"))
+    );
 }

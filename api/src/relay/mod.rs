@@ -110,11 +110,6 @@ impl Hub {
         self.send_all(&Relayed::Closing);
     }
 
-    /// Jobs watched in this process.
-    pub fn watched(&self) -> usize {
-        self.inner.topics.lock().expect("hub lock").len()
-    }
-
     fn send(&self, job: Uuid, message: Relayed) -> bool {
         let topics = self.inner.topics.lock().expect("hub lock");
         topics.get(&job).is_some_and(|tx| tx.send(message).is_ok())
@@ -182,50 +177,71 @@ impl Hub {
         }
     }
 
+    /// One subscription, until it fails. A connection can also die silently (a failover
+    /// behind a proxy that sends no reset), so the hub pings it every heartbeat interval
+    /// and gives it up when no answer comes within that interval.
     async fn listen(&self, settings: &Settings, channel: &str) -> anyhow::Result<()> {
         let client = redis::Client::open(settings.redis_url.expose())?;
+        let every = settings.events.heartbeat;
         let subscribe = async {
-            let mut pubsub = client
+            let pubsub = client
                 .get_async_pubsub()
                 .await
                 .context("connecting the relay")?;
-            pubsub
-                .subscribe(channel)
+            let (mut sink, messages) = pubsub.split();
+            sink.subscribe(channel)
                 .await
                 .context("subscribing the relay")?;
-            anyhow::Ok(pubsub)
+            anyhow::Ok((sink, messages))
         };
-        let mut pubsub = tokio::time::timeout(Duration::from_secs(2), subscribe)
+        let (mut sink, mut messages) = tokio::time::timeout(Duration::from_secs(2), subscribe)
             .await
             .context("subscribing the relay timed out")??;
         // Whatever was published while not subscribed is in the streams.
         self.send_all(&Relayed::Resync);
-        let mut messages = pubsub.on_message();
-        while let Some(message) = messages.next().await {
-            let Ok(payload) = std::str::from_utf8(message.get_payload_bytes()) else {
-                continue;
-            };
-            // Only the job id is read unless someone here watches the job.
-            let Some(job) = payload.get(..36).and_then(|id| Uuid::parse_str(id).ok()) else {
-                continue;
-            };
-            if !self
-                .inner
-                .topics
-                .lock()
-                .expect("hub lock")
-                .contains_key(&job)
-            {
-                continue;
-            }
-            match StoredEvent::decode(payload) {
-                Some((job, event)) => {
-                    self.send(job, Relayed::Event(Arc::new(event)));
+        let mut probe = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        probe.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                message = messages.next() => {
+                    let message = message.context("the relay subscription closed")?;
+                    self.relay_message(message.get_payload_bytes());
                 }
-                None => tracing::warn!("malformed event notification ignored"),
+                _ = probe.tick() => {
+                    // Messages that arrive meanwhile wait in the connection's buffer.
+                    tokio::time::timeout(every, sink.ping::<redis::Value>())
+                        .await
+                        .context("the relay subscription went silent")?
+                        .context("pinging the relay subscription")?;
+                }
             }
         }
-        anyhow::bail!("the relay subscription closed")
+    }
+
+    /// Hands one notification to the watchers of its job, if any are in this process.
+    fn relay_message(&self, payload: &[u8]) {
+        let Ok(payload) = std::str::from_utf8(payload) else {
+            return;
+        };
+        // Only the job id is read unless someone here watches the job.
+        let Some(job) = payload.get(..36).and_then(|id| Uuid::parse_str(id).ok()) else {
+            return;
+        };
+        if !self
+            .inner
+            .topics
+            .lock()
+            .expect("hub lock")
+            .contains_key(&job)
+        {
+            return;
+        }
+        match StoredEvent::decode(payload) {
+            Some((job, event)) => {
+                self.send(job, Relayed::Event(Arc::new(event)));
+            }
+            None => tracing::warn!("malformed event notification ignored"),
+        }
     }
 
     /// Every `every`, finds watched jobs whose ledger row ended more than a second ago and

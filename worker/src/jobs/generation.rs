@@ -72,6 +72,21 @@ pub async fn run(ctx: &JobContext, claim: &Claim, generation_id: Uuid) -> JobRes
     ))
     .await;
     let mut attribution = Attribution::default();
+    let metadata = |attribution: &Attribution| {
+        json!({
+            "provider": attribution.provider,
+            "model": attribution.model,
+            "latency_ms": attribution.latency_ms,
+            "prompt_version": prompt_version,
+            "template": generation::TEMPLATE,
+            "provider_attempts": attribution.provider_attempts,
+            "batches": total,
+            "job_attempt": claim.attempt,
+            "response_id": attribution.response_id,
+            "trace_id": telemetry::current_trace_id(),
+        })
+    };
+    let result = |saved: usize| json!({ "generation_id": generation_id, "suggestions": saved, "batches": total });
     for (index, batch) in batches.iter().enumerate().skip(batches_done) {
         if saved >= generation::MAX_SUGGESTIONS {
             break;
@@ -86,25 +101,37 @@ pub async fn run(ctx: &JobContext, claim: &Claim, generation_id: Uuid) -> JobRes
             JobError::transient("AI_OUTPUT_INVALID", message).with("model", response.model.clone())
         })?;
         suggestions.truncate(generation::MAX_SUGGESTIONS - saved);
-        attribution.latency_ms += response.latency_ms;
-        attribution.provider_attempts += response.attempts;
-        attribution.provider = response.provider.clone();
-        attribution.model = response.model.clone();
-        attribution.response_id = response.response_id.clone();
-        let Some(items) = save_batch(
+        attribution.add(&response);
+        let last =
+            index + 1 == batches.len() || saved + suggestions.len() >= generation::MAX_SUGGESTIONS;
+        let items = items(&suggestions, saved);
+        // The last batch also ends the job and the generation, in the same statement.
+        let finish = if last {
+            emit(Event::progress(
+                total,
+                total,
+                "saving",
+                "saving the generation",
+            ))
+            .await;
+            Some((result(saved + items.len()), metadata(&attribution)))
+        } else {
+            None
+        };
+        if !save_batch(
             ctx,
             claim,
             generation_id,
             index,
-            saved,
-            &suggestions,
+            &items,
             &response,
+            finish.as_ref(),
         )
         .await?
-        else {
-            tracing::warn!("claim lost before saving a batch; this attempt stops");
+        {
+            tracing::warn!("claim lost before saving a batch; this attempt's batch was discarded");
             return Ok(None);
-        };
+        }
         saved += items.len();
         emit(Event::Suggestions {
             generation_id,
@@ -112,16 +139,19 @@ pub async fn run(ctx: &JobContext, claim: &Claim, generation_id: Uuid) -> JobRes
             suggestions: items,
         })
         .await;
-        if index as u64 + 1 < total {
-            emit(Event::progress(
-                index as u64 + 1,
-                total,
-                "generating",
-                format!("batch {} of {total} saved", index + 1),
-            ))
-            .await;
+        if let Some((result, _)) = finish {
+            return Ok(Some(result));
         }
+        emit(Event::progress(
+            index as u64 + 1,
+            total,
+            "generating",
+            format!("batch {} of {total} saved", index + 1),
+        ))
+        .await;
     }
+    // Every batch was saved by an earlier attempt (or the card limit was reached): only
+    // the job and the generation remain to be ended.
     emit(Event::progress(
         total,
         total,
@@ -129,21 +159,7 @@ pub async fn run(ctx: &JobContext, claim: &Claim, generation_id: Uuid) -> JobRes
         "saving the generation",
     ))
     .await;
-
-    let metadata = json!({
-        "provider": attribution.provider,
-        "model": attribution.model,
-        "latency_ms": attribution.latency_ms,
-        "prompt_version": prompt_version,
-        "template": generation::TEMPLATE,
-        "provider_attempts": attribution.provider_attempts,
-        "batches": total,
-        "job_attempt": claim.attempt,
-        "response_id": attribution.response_id,
-        "trace_id": telemetry::current_trace_id(),
-    });
-    let result = json!({ "generation_id": generation_id, "suggestions": saved, "batches": total });
-    // One atomic statement ends the job (fenced by the claim) and the generation.
+    let (result, metadata) = (result(saved), metadata(&attribution));
     let sql = format!(
         "with finished as ({} returning id),
          saved as (
@@ -172,6 +188,30 @@ pub async fn run(ctx: &JobContext, claim: &Claim, generation_id: Uuid) -> JobRes
     Ok(Some(result))
 }
 
+impl Attribution {
+    fn add(&mut self, response: &ChatResponse) {
+        self.latency_ms += response.latency_ms;
+        self.provider_attempts += response.attempts;
+        self.provider = response.provider.clone();
+        self.model = response.model.clone();
+        self.response_id = response.response_id.clone();
+    }
+}
+
+/// A batch's suggestions with their ids and positions (after the `first` already saved).
+fn items(suggestions: &[Suggestion], first: usize) -> Vec<SuggestionItem> {
+    suggestions
+        .iter()
+        .enumerate()
+        .map(|(i, s)| SuggestionItem {
+            id: Uuid::now_v7(),
+            position: (first + i) as i32,
+            front: s.front.clone(),
+            back: s.back.clone(),
+        })
+        .collect()
+}
+
 fn record_ai_call(response: &ChatResponse) {
     tracing::info!(
         latencyMs = response.latency_ms,
@@ -192,51 +232,32 @@ fn record_ai_call(response: &ChatResponse) {
 }
 
 /// Saves one batch's suggestions and its usage, if the claim still holds and the batch is
-/// the next one; returns the saved items, or `None` when the claim was lost.
+/// the next one; with `finish` (the job's result and the generation's metadata) the same
+/// statement also ends the job and the generation. Returns `false` when the claim was lost.
 async fn save_batch(
     ctx: &JobContext,
     claim: &Claim,
     generation_id: Uuid,
     batch: usize,
-    first_position: usize,
-    suggestions: &[Suggestion],
+    items: &[SuggestionItem],
     response: &ChatResponse,
-) -> Result<Option<Vec<SuggestionItem>>, JobError> {
-    let items: Vec<SuggestionItem> = suggestions
-        .iter()
-        .enumerate()
-        .map(|(i, s)| SuggestionItem {
-            id: Uuid::now_v7(),
-            position: (first_position + i) as i32,
-            front: s.front.clone(),
-            back: s.back.clone(),
-        })
-        .collect();
+    finish: Option<&(Value, Value)>,
+) -> Result<bool, JobError> {
     let ids: Vec<Uuid> = items.iter().map(|s| s.id).collect();
     let positions: Vec<i32> = items.iter().map(|s| s.position).collect();
     let fronts: Vec<&str> = items.iter().map(|s| s.front.as_str()).collect();
     let backs: Vec<&str> = items.iter().map(|s| s.back.as_str()).collect();
-    let sql = format!(
-        "with alive as ({}),
-         generation as (
-            update ai_generations set batches_done = batches_done + 1,
-                   tokens_input = coalesce(tokens_input, 0) + $6,
-                   tokens_output = coalesce(tokens_output, 0) + $7,
-                   cost_usd = coalesce(cost_usd, 0) + $8, updated_at = now()
-            where id = $4 and batches_done = $5 and exists (select 1 from alive)
-            returning id),
-         inserted as (
-            insert into ai_suggestions (id, user_id, generation_id, position, front, back, status)
-            select t.id, $9, $4, t.position, t.front, t.back, 'proposed'
-            from unnest($10::uuid[], $11::int[], $12::text[], $13::text[])
-                 as t(id, position, front, back)
-            where exists (select 1 from generation)
-            on conflict (generation_id, position) do nothing)
-         select count(*) from generation",
-        jobs::ALIVE_FENCED
-    );
-    let saved: i64 = claim
-        .bind_alive(sqlx::query(AssertSqlSafe(sql)))
+    let sql = save_statement(finish.is_some());
+    let query = match finish {
+        Some((result, _)) => claim.bind_finish(
+            sqlx::query(AssertSqlSafe(sql)),
+            JobStatus::Succeeded,
+            Some(result),
+            None,
+        ),
+        None => claim.bind_alive(sqlx::query(AssertSqlSafe(sql))),
+    };
+    let mut query = query
         .bind(generation_id)
         .bind(batch as i32)
         .bind(response.usage.input_tokens as i32)
@@ -246,11 +267,62 @@ async fn save_batch(
         .bind(&ids)
         .bind(&positions)
         .bind(&fronts)
-        .bind(&backs)
+        .bind(&backs);
+    if let Some((_, metadata)) = finish {
+        query = query.bind(sqlx::types::Json(metadata));
+    }
+    let saved: i64 = query
         .fetch_one(&ctx.pool)
         .await
         .map(|row| sqlx::Row::get(&row, 0))?;
-    Ok((saved == 1).then_some(items))
+    Ok(saved == 1)
+}
+
+/// The batch-saving statement. Its first parameters are the fence's: `ALIVE_FENCED`
+/// (`$1..$3`), or for the last batch `FINISH_FENCED` (`$1..$6`), which ends the job; the
+/// batch's own parameters follow, and the last batch adds the generation's metadata.
+fn save_statement(last: bool) -> String {
+    let (fence, p) = if last {
+        (format!("{} returning id", jobs::FINISH_FENCED), 7)
+    } else {
+        (jobs::ALIVE_FENCED.to_owned(), 4)
+    };
+    let ends = if last {
+        format!(
+            "status = 'succeeded', ai_metadata = ${}, error = null,",
+            p + 10
+        )
+    } else {
+        String::new()
+    };
+    format!(
+        "with fence as ({fence}),
+         generation as (
+            update ai_generations set batches_done = batches_done + 1,
+                   tokens_input = coalesce(tokens_input, 0) + ${t_in},
+                   tokens_output = coalesce(tokens_output, 0) + ${t_out},
+                   cost_usd = coalesce(cost_usd, 0) + ${cost}, {ends} updated_at = now()
+            where id = ${g} and batches_done = ${b} and exists (select 1 from fence)
+            returning id),
+         inserted as (
+            insert into ai_suggestions (id, user_id, generation_id, position, front, back, status)
+            select t.id, ${user}, ${g}, t.position, t.front, t.back, 'proposed'
+            from unnest(${ids}::uuid[], ${pos}::int[], ${fronts}::text[], ${backs}::text[])
+                 as t(id, position, front, back)
+            where exists (select 1 from generation)
+            on conflict (generation_id, position) do nothing)
+         select count(*) from generation",
+        g = p,
+        b = p + 1,
+        t_in = p + 2,
+        t_out = p + 3,
+        cost = p + 4,
+        user = p + 5,
+        ids = p + 6,
+        pos = p + 7,
+        fronts = p + 8,
+        backs = p + 9,
+    )
 }
 
 fn ai_error(error: &AiError) -> JobError {
