@@ -15,7 +15,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::{config::Settings, jobs::JobStatus};
+use crate::{
+    config::Settings,
+    jobs::{JobRecord, JobStatus},
+};
 
 /// The events of a job. Serialised with a `type` tag, which is also the SSE event name.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -83,6 +86,16 @@ impl Event {
             Event::Heartbeat {} => "heartbeat",
             Event::Truncated { .. } => "truncated",
         }
+    }
+
+    /// The final event of a job the ledger says has ended; `None` while it runs.
+    pub fn done_from(job: &JobRecord) -> Option<Self> {
+        let status: JobStatus = job.status.parse().ok()?;
+        status.is_final().then(|| Event::Done {
+            status,
+            result: job.result.as_ref().map(|j| j.0.clone()),
+            error: job.error.as_ref().map(|j| j.0.clone()),
+        })
     }
 
     pub fn progress(completed: u64, total: u64, stage: &str, message: impl Into<String>) -> Self {

@@ -303,12 +303,20 @@ async fn end(
                 error: Some(detail),
             }),
         ),
-        Ok(None) => ("lost", None),
+        // The job ended otherwise meanwhile (say, it succeeded just as a cancel came):
+        // its watchers get the ledger's outcome.
+        Ok(None) => ("lost", ended_in_ledger(ctx, claim).await),
         Err(e) => {
             tracing::warn!(error = %e, "could not record the outcome; the reconciler will recover the job");
             (status.as_str(), None)
         }
     }
+}
+
+/// The final event of a job that has ended in the ledger, if it has.
+async fn ended_in_ledger(ctx: &JobContext, claim: &Claim) -> Option<Event> {
+    let job = jobs::fetch(&ctx.pool, claim.id).await.ok()??;
+    Event::done_from(&job)
 }
 
 /// Marks the domain rows and the job, atomically, if the claim still holds; returns the

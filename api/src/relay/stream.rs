@@ -3,15 +3,14 @@
 
 use almanac_shared::{
     events::{self, Event, StoredEvent},
-    jobs::{self, JobStatus},
+    jobs,
 };
 use bytes::Bytes;
 use futures::Stream;
 use tokio::sync::broadcast::error::RecvError;
 use uuid::Uuid;
 
-use super::Hub;
-use super::Relayed;
+use super::{Hub, Relayed};
 use crate::state::AppState;
 
 /// Events read from Redis per round trip while catching up.
@@ -119,22 +118,6 @@ async fn read_page(state: &Deps, job: Uuid, after: u64) -> redis::RedisResult<ev
     }
 }
 
-/// The `done` event the ledger gives for an ended job whose stored events are gone.
-fn ledger_done(record: &jobs::JobRecord) -> Option<Event> {
-    let status = match record.status.as_str() {
-        "succeeded" => JobStatus::Succeeded,
-        "failed" => JobStatus::Failed,
-        "timeout" => JobStatus::Timeout,
-        "cancelled" => JobStatus::Cancelled,
-        _ => return None,
-    };
-    Some(Event::Done {
-        status,
-        result: record.result.as_ref().map(|j| j.0.clone()),
-        error: record.error.as_ref().map(|j| j.0.clone()),
-    })
-}
-
 /// What a stream keeps while it lives: shared handles only, so that ten thousand idle
 /// streams cost little (the full `AppState` is larger to clone and to hold).
 struct Deps {
@@ -212,7 +195,7 @@ pub fn relay(
                 }
                 if ledger_says_ended {
                     // Ended, yet no final event is stored: it expired or was never
-                    // published. The ledger has the outcome.
+                    // published. The ledger has the outcome (`Event::done_from`).
                     let record = match &ended {
                         Some(record) => Ok(Some((**record).clone())),
                         None => Box::pin(jobs::fetch(&state.pool, job)).await,
@@ -221,7 +204,7 @@ pub fn relay(
                         Ok(Some(record)) => {
                             // Framed before yielding, so the record is not kept in the
                             // stream's state (every idle stream would carry its size).
-                            if let Some(frame) = ledger_done(&record).map(|done| framing.notice(&done)) {
+                            if let Some(frame) = Event::done_from(&record).map(|done| framing.notice(&done)) {
                                 drop(record);
                                 yield frame;
                                 return;

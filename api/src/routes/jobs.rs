@@ -3,7 +3,7 @@
 use almanac_shared::{
     db,
     events::{self, Event},
-    jobs::{self, JobRecord, JobStatus},
+    jobs::{self, JobRecord},
 };
 use chrono::{DateTime, Utc};
 use poem::{Body, IntoResponse, Request, Response, http::StatusCode, web::Data};
@@ -115,8 +115,7 @@ impl JobsApi {
         };
         let framing = negotiate(request);
         let job = owned_job(&state, auth.user().id, id.0).await?;
-        let status = parse_status(&job.status);
-        let ended = status.is_final().then_some(job);
+        let ended = Event::done_from(&job).is_some().then_some(job);
         if ended.is_some() && after > 0 {
             let last = events::last(&state.redis, &state.settings, id.0).await?;
             if last.is_some_and(|e| e.is_final() && e.seq <= after) {
@@ -157,12 +156,9 @@ impl JobsApi {
         match (before.as_str(), after.as_str()) {
             ("pending", "cancelled") => {
                 tracing::info!(job_id = %id.0, "job cancelled before it started");
-                let done = Event::Done {
-                    status: JobStatus::Cancelled,
-                    result: job.result.as_ref().map(|j| j.0.clone()),
-                    error: job.error.as_ref().map(|j| j.0.clone()),
-                };
-                state.emitter.emit_or_log(id.0, &done).await;
+                if let Some(done) = Event::done_from(&job) {
+                    state.emitter.emit_or_log(id.0, &done).await;
+                }
                 Ok(CancelResponse::Cancelled(Json(JobEnvelope::of(job))))
             }
             ("running", _) => {
@@ -224,17 +220,6 @@ async fn owned_job(state: &AppState, user: Uuid, id: Uuid) -> ApiResult<JobRecor
     let job = jobs::fetch(&mut *tx, id).await?;
     tx.commit().await?;
     job.ok_or_else(|| ApiError::not_found("job"))
-}
-
-fn parse_status(status: &str) -> JobStatus {
-    match status {
-        "pending" => JobStatus::Pending,
-        "running" => JobStatus::Running,
-        "succeeded" => JobStatus::Succeeded,
-        "timeout" => JobStatus::Timeout,
-        "cancelled" => JobStatus::Cancelled,
-        _ => JobStatus::Failed,
-    }
 }
 
 /// NDJSON when the client asks for it, SSE otherwise.

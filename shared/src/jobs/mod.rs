@@ -108,6 +108,26 @@ impl JobStatus {
     pub fn is_final(self) -> bool {
         !matches!(self, JobStatus::Pending | JobStatus::Running)
     }
+
+    pub const ALL: [JobStatus; 6] = [
+        JobStatus::Pending,
+        JobStatus::Running,
+        JobStatus::Succeeded,
+        JobStatus::Failed,
+        JobStatus::Timeout,
+        JobStatus::Cancelled,
+    ];
+}
+
+impl FromStr for JobStatus {
+    type Err = anyhow::Error;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        JobStatus::ALL
+            .into_iter()
+            .find(|status| status.as_str() == s)
+            .ok_or_else(|| anyhow::anyhow!("unknown job status `{s}`"))
+    }
 }
 
 /// What travels on the Redis queue: the id (and its kind). The payload lives in Postgres.
@@ -195,6 +215,14 @@ mod tests {
             assert_eq!(kind.as_str().parse::<JobKind>().unwrap(), kind);
             assert!(!kind.as_str().contains(':'));
         }
+    }
+
+    #[test]
+    fn statuses_round_trip() {
+        for status in JobStatus::ALL {
+            assert_eq!(status.as_str().parse::<JobStatus>().unwrap(), status);
+        }
+        assert!("done".parse::<JobStatus>().is_err());
     }
 
     #[test]
