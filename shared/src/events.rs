@@ -235,13 +235,15 @@ impl Emitter {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct History {
     pub events: Vec<StoredEvent>,
-    /// Whether the stream exists at all (it expires after the job).
-    pub exists: bool,
-    /// The oldest retained id.
+    /// The oldest retained id (`None`: the stream does not exist; it expires after the job).
     pub first: Option<u64>,
+    /// The newest id. Lower than an id a client saw means Redis lost the stream and the
+    /// numbering started again.
+    pub newest: Option<u64>,
 }
 
-/// Reads up to `limit` events after `after` (exclusive), oldest first.
+/// Reads up to `limit` events after `after` (exclusive), oldest first, with the stream's
+/// oldest and newest ids, in one round trip.
 pub async fn history(
     conn: &ConnectionManager,
     settings: &Settings,
@@ -251,26 +253,32 @@ pub async fn history(
 ) -> redis::RedisResult<History> {
     let key = stream_key(settings, job);
     let mut conn = conn.clone();
-    let (first, entries): (Vec<redis::Value>, Vec<redis::Value>) = redis::pipe()
-        .cmd("XRANGE")
-        .arg(&key)
-        .arg("-")
-        .arg("+")
-        .arg("COUNT")
-        .arg(1)
-        .cmd("XRANGE")
-        .arg(&key)
-        .arg(format!("(0-{after}"))
-        .arg("+")
-        .arg("COUNT")
-        .arg(limit)
-        .query_async(&mut conn)
-        .await?;
-    let first = first.iter().find_map(parse_entry).map(|e| e.seq);
+    let (first, newest, entries): (Vec<redis::Value>, Vec<redis::Value>, Vec<redis::Value>) =
+        redis::pipe()
+            .cmd("XRANGE")
+            .arg(&key)
+            .arg("-")
+            .arg("+")
+            .arg("COUNT")
+            .arg(1)
+            .cmd("XREVRANGE")
+            .arg(&key)
+            .arg("+")
+            .arg("-")
+            .arg("COUNT")
+            .arg(1)
+            .cmd("XRANGE")
+            .arg(&key)
+            .arg(format!("(0-{after}"))
+            .arg("+")
+            .arg("COUNT")
+            .arg(limit)
+            .query_async(&mut conn)
+            .await?;
     Ok(History {
         events: entries.iter().filter_map(parse_entry).collect(),
-        exists: first.is_some(),
-        first,
+        first: first.iter().find_map(parse_entry).map(|e| e.seq),
+        newest: newest.iter().find_map(parse_entry).map(|e| e.seq),
     })
 }
 

@@ -598,15 +598,7 @@ async fn a_client_that_stops_reading_is_told_and_closed_without_holding_up_other
     let last_id = frames.iter().rev().find_map(|f| f.id).unwrap();
     assert!(last_id < EVENTS + 1);
     // The drop is counted.
-    let metrics = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics_text().await;
     let dropped: f64 = metrics
         .lines()
         .find_map(|l| l.strip_prefix("relay_clients_dropped_total{reason=\"lag\"} "))
@@ -749,5 +741,37 @@ async fn a_relay_subscription_that_goes_silent_is_replaced_and_nothing_is_lost()
     assert_eq!(
         (next.id, next.data["message"].as_str()),
         (Some(2), Some("during the silence"))
+    );
+}
+
+#[tokio::test]
+async fn a_connected_client_sees_a_restarted_numbering_after_redis_lost_the_stream() {
+    let fake = FakeAi::start(vec![], Behaviour::Ok).await;
+    let app = app_with(&fake, false).await;
+    let user = Uuid::new_v4();
+    let (_, job) = app.submit_job(user, 1500).await;
+    let emitter = Emitter::new(&app.settings, app.redis.clone());
+    emitter
+        .emit(job, &Event::progress(0, 1, "generating", "before"))
+        .await
+        .unwrap();
+    let mut events = app.open_events(user, job, Open::default()).await;
+    assert_eq!(events.next_event().await.unwrap().id, Some(1));
+    assert_eq!(events.next_event().await.unwrap().id, Some(2));
+    // Redis restarts without persistence while the client is connected.
+    app.flush_redis().await;
+    emitter
+        .emit(job, &Event::progress(1, 1, "saving", "after"))
+        .await
+        .unwrap();
+    let notice = events.next_event().await.unwrap();
+    assert_eq!(
+        (notice.kind.as_str(), notice.data["after"].as_u64()),
+        ("truncated", Some(2))
+    );
+    let next = events.next_event().await.unwrap();
+    assert_eq!(
+        (next.id, next.data["message"].as_str()),
+        (Some(1), Some("after"))
     );
 }

@@ -29,15 +29,7 @@ async fn health_readiness_and_metrics_answer() {
     let user = Uuid::new_v4();
     let id = app.submit(user).await;
     app.wait_finished(user, id).await;
-    let metrics = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics_text().await;
     assert!(
         metrics.contains(
             "http_requests_total{method=\"POST\",route=\"/api/ai/generations\",status=\"202\"}"

@@ -166,20 +166,19 @@ pub fn relay(
                             return;
                         }
                     };
-                    if std::mem::take(&mut first_read) {
-                        // Events the client asked for are gone when the oldest kept one
-                        // is later than the next it needs, or when nothing is kept of a
-                        // job that has ended or that the client had already seen events
-                        // of (Redis lost them; numbering starts again from 1).
-                        let lost = match page.first {
-                            Some(first) => first > last + 1,
-                            None => ledger_says_ended || last > 0,
-                        };
-                        if lost {
-                            yield framing.notice(&Event::Truncated { after: last, first_available: page.first });
-                            if page.first.is_none() {
-                                last = 0;
-                            }
+                    // Events the client asked for are gone when Redis lost the stream
+                    // (it is missing, or its numbering started again below the client's
+                    // id), when the oldest kept one is later than the next the client
+                    // needs (trimmed), or when nothing is kept of a job that has ended.
+                    let restarted = last > 0 && page.newest.is_none_or(|newest| newest < last);
+                    let trimmed = page.first.is_some_and(|first| first > last + 1);
+                    let expired = std::mem::take(&mut first_read) && page.first.is_none() && ledger_says_ended;
+                    if restarted || trimmed || expired {
+                        yield framing.notice(&Event::Truncated { after: last, first_available: page.first });
+                        if restarted {
+                            // Read the new numbering from its start.
+                            last = 0;
+                            continue;
                         }
                     }
                     for event in &page.events {
@@ -223,6 +222,9 @@ pub fn relay(
             match subscription.recv().await {
                 Ok(Relayed::Event(event)) => {
                     if event.seq <= last {
+                        // Already sent; but a first event again may mean Redis lost the
+                        // stream and numbering restarted: the stream tells.
+                        read_stream = event.seq == 1;
                         continue;
                     }
                     if event.seq > last + 1 {

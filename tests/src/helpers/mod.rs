@@ -346,6 +346,13 @@ impl TestApp {
         (id("generation_id"), id("job_id"))
     }
 
+    /// The API's `/metrics` page.
+    pub async fn metrics_text(&self) -> String {
+        let response = self.client.get(self.url("/metrics")).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        response.text().await.unwrap()
+    }
+
     pub async fn get_json(&self, user: Uuid, path: &str) -> (u16, Value) {
         let response = self
             .client

@@ -71,6 +71,7 @@ pub async fn run(ctx: &JobContext, claim: &Claim, generation_id: Uuid) -> JobRes
         format!("asking the AI for flashcards ({total} batches)"),
     ))
     .await;
+    let saving = || Event::progress(total, total, "saving", "saving the generation");
     let mut attribution = Attribution::default();
     let metadata = |attribution: &Attribution| {
         json!({
@@ -107,13 +108,7 @@ pub async fn run(ctx: &JobContext, claim: &Claim, generation_id: Uuid) -> JobRes
         let items = items(&suggestions, saved);
         // The last batch also ends the job and the generation, in the same statement.
         let finish = if last {
-            emit(Event::progress(
-                total,
-                total,
-                "saving",
-                "saving the generation",
-            ))
-            .await;
+            emit(saving()).await;
             Some((result(saved + items.len()), metadata(&attribution)))
         } else {
             None
@@ -152,13 +147,7 @@ pub async fn run(ctx: &JobContext, claim: &Claim, generation_id: Uuid) -> JobRes
     }
     // Every batch was saved by an earlier attempt (or the card limit was reached): only
     // the job and the generation remain to be ended.
-    emit(Event::progress(
-        total,
-        total,
-        "saving",
-        "saving the generation",
-    ))
-    .await;
+    emit(saving()).await;
     let (result, metadata) = (result(saved), metadata(&attribution));
     let sql = format!(
         "with finished as ({} returning id),
