@@ -26,6 +26,8 @@ use sqlx::PgPool;
 use tokio::sync::broadcast;
 use uuid::Uuid;
 
+const PING_TIMEOUT_MIN: Duration = Duration::from_secs(1);
+
 /// What a watcher receives.
 #[derive(Debug, Clone)]
 pub enum Relayed {
@@ -179,7 +181,8 @@ impl Hub {
 
     /// One subscription, until it fails. A connection can also die silently (a failover
     /// behind a proxy that sends no reset), so the hub pings it every heartbeat interval
-    /// and gives it up when no answer comes within that interval.
+    /// and gives it up when no answer comes within that interval (at least a second, so a
+    /// busy machine is not mistaken for a dead connection).
     async fn listen(&self, settings: &Settings, channel: &str) -> anyhow::Result<()> {
         let client = redis::Client::open(settings.redis_url.expose())?;
         let every = settings.events.heartbeat;
@@ -209,7 +212,7 @@ impl Hub {
                 }
                 _ = probe.tick() => {
                     // Messages that arrive meanwhile wait in the connection's buffer.
-                    tokio::time::timeout(every, sink.ping::<redis::Value>())
+                    tokio::time::timeout(every.max(PING_TIMEOUT_MIN), sink.ping::<redis::Value>())
                         .await
                         .context("the relay subscription went silent")?
                         .context("pinging the relay subscription")?;
