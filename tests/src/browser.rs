@@ -195,11 +195,7 @@ async fn a_browser_event_source_resumes_after_a_dropped_connection_and_sees_each
         })
         .collect();
     // Exactly the job's events, each once, in order.
-    let full = app
-        .open_events(user, job, Open::default())
-        .await
-        .rest()
-        .await;
+    let full = app.all_events(user, job, Open::default()).await;
     assert_complete(&full);
     let expected: Vec<(u64, String)> = full
         .iter()

@@ -85,24 +85,11 @@ async fn subscribers_before_during_and_after_the_job_get_the_same_complete_seque
             break;
         }
     }
-    let mut during = app
-        .open_events(
-            user,
-            job,
-            Open {
-                ndjson: true,
-                ..Default::default()
-            },
-        )
-        .await;
+    let mut during = app.open_events(user, job, Open::ndjson()).await;
     seen.extend(before.rest().await);
     let during = during.rest().await;
     // After: the job has ended.
-    let after = app
-        .open_events(user, job, Open::default())
-        .await
-        .rest()
-        .await;
+    let after = app.all_events(user, job, Open::default()).await;
 
     assert_complete(&seen);
     assert_eq!(plain(&during), plain(&seen));
@@ -154,28 +141,15 @@ async fn a_reconnect_gets_exactly_the_missed_events_then_live_ones() {
     drop(first);
     // Missed while away: the first batch is stored meanwhile.
     fake.wait_for_calls(2).await;
-    let mut again = app
-        .open_events(
-            user,
-            job,
-            Open {
-                last_event_id: Some("2".into()),
-                ..Default::default()
-            },
-        )
-        .await;
+    let mut again = app.open_events(user, job, Open::resuming("2")).await;
     got.extend(again.rest().await);
     assert_complete(&got);
-    let full = app
-        .open_events(user, job, Open::default())
-        .await
-        .rest()
-        .await;
+    let full = app.all_events(user, job, Open::default()).await;
     assert_eq!(plain(&got), plain(&full));
 
     // NDJSON resumes with ?after=.
     let tail = app
-        .open_events(
+        .all_events(
             user,
             job,
             Open {
@@ -184,8 +158,6 @@ async fn a_reconnect_gets_exactly_the_missed_events_then_live_ones() {
                 ..Default::default()
             },
         )
-        .await
-        .rest()
         .await;
     assert_eq!(plain(&tail), plain(&full[3..]));
 
@@ -193,25 +165,11 @@ async fn a_reconnect_gets_exactly_the_missed_events_then_live_ones() {
     // a browser's automatic reconnects.
     let done_id = full.last().unwrap().id.unwrap().to_string();
     let response = app
-        .open_events_raw(
-            user,
-            job,
-            &Open {
-                last_event_id: Some(done_id),
-                ..Default::default()
-            },
-        )
+        .open_events_raw(user, job, &Open::resuming(&done_id))
         .await;
     assert_eq!(response.status(), 204);
     let response = app
-        .open_events_raw(
-            user,
-            job,
-            &Open {
-                last_event_id: Some("soon".into()),
-                ..Default::default()
-            },
-        )
+        .open_events_raw(user, job, &Open::resuming("soon"))
         .await;
     assert_eq!(response.status(), 400);
 }
@@ -323,11 +281,7 @@ async fn a_pending_job_is_cancelled_at_once_and_an_ended_one_cannot_be() {
         (status, body["data"]["status"].as_str()),
         (200, Some("cancelled"))
     );
-    let events = app
-        .open_events(user, job, Open::default())
-        .await
-        .rest()
-        .await;
+    let events = app.all_events(user, job, Open::default()).await;
     assert_complete(&events);
     assert_eq!(events.last().unwrap().data["status"], "cancelled");
     assert_eq!(
@@ -360,17 +314,7 @@ async fn another_users_job_is_not_found_on_events_poll_and_cancel() {
     let app = app_with(&fake, false).await;
     let (owner, stranger) = (Uuid::new_v4(), Uuid::new_v4());
     let (_, job) = app.submit_job(owner, 1500).await;
-    for open in [
-        Open::default(),
-        Open {
-            query_token: true,
-            ..Default::default()
-        },
-        Open {
-            ndjson: true,
-            ..Default::default()
-        },
-    ] {
+    for open in [Open::default(), Open::query_token(), Open::ndjson()] {
         let response = app.open_events_raw(stranger, job, &open).await;
         assert_eq!(response.status(), 404);
         let body: Value = response.json().await.unwrap();
@@ -391,16 +335,7 @@ async fn another_users_job_is_not_found_on_events_poll_and_cancel() {
         .await
         .unwrap();
     assert_eq!(response.status(), 401);
-    let mut mine = app
-        .open_events(
-            owner,
-            job,
-            Open {
-                query_token: true,
-                ..Default::default()
-            },
-        )
-        .await;
+    let mut mine = app.open_events(owner, job, Open::query_token()).await;
     assert_eq!(mine.next_event().await.unwrap().data["stage"], "queued");
 }
 
@@ -410,26 +345,11 @@ async fn a_stream_whose_history_expired_says_so_and_ends_with_the_ledger_outcome
     let app = app_with(&fake, true).await;
     let user = Uuid::new_v4();
     let (_, job) = app.submit_job(user, 1500).await;
-    let full = app
-        .open_events(user, job, Open::default())
-        .await
-        .rest()
-        .await;
+    let full = app.all_events(user, job, Open::default()).await;
     assert_complete(&full);
     // As if EVENTS_RETENTION_SECS had passed.
     app.flush_redis().await;
-    let frames = app
-        .open_events(
-            user,
-            job,
-            Open {
-                last_event_id: Some("1".into()),
-                ..Default::default()
-            },
-        )
-        .await
-        .rest()
-        .await;
+    let frames = app.all_events(user, job, Open::resuming("1")).await;
     assert_eq!(frames.len(), 2, "{frames:#?}");
     assert_eq!(frames[0].kind, "truncated");
     assert_eq!(frames[0].data["after"], 1);
@@ -610,14 +530,7 @@ async fn a_client_that_stops_reading_is_told_and_closed_without_holding_up_other
     }
     // It resumes where it was.
     let mut resumed = app
-        .open_events(
-            user,
-            job,
-            Open {
-                last_event_id: Some(last_id.to_string()),
-                ..Default::default()
-            },
-        )
+        .open_events(user, job, Open::resuming(&last_id.to_string()))
         .await;
     assert_eq!(resumed.next_event().await.unwrap().id, Some(last_id + 1));
 }
@@ -630,16 +543,7 @@ async fn after_redis_lost_a_running_jobs_events_the_client_is_told_and_gets_the_
     let (_, job) = app.submit_job(user, 1500).await;
     // Redis restarts without persistence: the job's stream is gone, numbering restarts.
     app.flush_redis().await;
-    let mut events = app
-        .open_events(
-            user,
-            job,
-            Open {
-                last_event_id: Some("1".into()),
-                ..Default::default()
-            },
-        )
-        .await;
+    let mut events = app.open_events(user, job, Open::resuming("1")).await;
     let notice = events.next_event().await.unwrap();
     assert_eq!((notice.kind.as_str(), notice.id), ("truncated", None));
     let emitter = Emitter::new(&app.settings, app.redis.clone());
@@ -690,16 +594,7 @@ async fn an_api_shutting_down_ends_its_streams_so_clients_resume_elsewhere() {
         .unwrap()
         .unwrap();
     // The client resumes on the other process.
-    let mut resumed = app
-        .open_events(
-            user,
-            job,
-            Open {
-                last_event_id: Some("1".into()),
-                ..Default::default()
-            },
-        )
-        .await;
+    let mut resumed = app.open_events(user, job, Open::resuming("1")).await;
     let emitter = Emitter::new(&app.settings, app.redis.clone());
     emitter
         .emit(

@@ -33,6 +33,31 @@ pub struct Open {
     pub query_token: bool,
 }
 
+impl Open {
+    /// Resuming with `Last-Event-ID`.
+    pub fn resuming(id: &str) -> Self {
+        Self {
+            last_event_id: Some(id.to_owned()),
+            ..Self::default()
+        }
+    }
+
+    pub fn ndjson() -> Self {
+        Self {
+            ndjson: true,
+            ..Self::default()
+        }
+    }
+
+    /// The token as `?access_token=`, as a browser's `EventSource` sends it.
+    pub fn query_token() -> Self {
+        Self {
+            query_token: true,
+            ..Self::default()
+        }
+    }
+}
+
 impl TestApp {
     /// Opens `GET /v1/jobs/{job}/events` and returns the raw response.
     pub async fn open_events_raw(&self, user: Uuid, job: Uuid, open: &Open) -> reqwest::Response {
@@ -70,6 +95,13 @@ impl TestApp {
         };
         assert!(content_type.starts_with(expected), "{content_type}");
         EventReader::from_response(response, open.ndjson)
+    }
+}
+
+impl TestApp {
+    /// Every event of a stream until the server ends it (heartbeats left out).
+    pub async fn all_events(&self, user: Uuid, job: Uuid, open: Open) -> Vec<Frame> {
+        self.open_events(user, job, open).await.rest().await
     }
 }
 
