@@ -148,7 +148,7 @@ impl Application {
     ) -> anyhow::Result<()> {
         tracing::info!(port = self.port, "API listening");
         // The relay lives exactly as long as the server.
-        let _relay = AbortOnDrop(tokio::spawn(
+        let _relay = almanac_shared::shutdown::AbortOnDrop(tokio::spawn(
             self.state
                 .hub
                 .clone()
@@ -164,14 +164,5 @@ impl Application {
         )
         .await;
         Ok(())
-    }
-}
-
-/// Aborts a spawned task when dropped, so it cannot outlive the future that owns it.
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
     }
 }

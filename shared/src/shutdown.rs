@@ -1,4 +1,5 @@
-//! The shutdown signal both binaries wire into `run_until_stopped`.
+//! The shutdown signal both binaries wire into `run_until_stopped`, and a task handle
+//! that cannot outlive its owner.
 
 /// Completes on SIGTERM or Ctrl-C.
 pub async fn signal() {
@@ -21,4 +22,13 @@ pub async fn signal() {
         _ = terminate => {},
     }
     tracing::info!("shutdown signal received");
+}
+
+/// Aborts a spawned task when dropped, so it cannot outlive the future that owns it.
+pub struct AbortOnDrop(pub tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }

@@ -131,7 +131,7 @@ impl Application {
         let _grace = {
             let ctx = ctx.clone();
             let stop = stop.clone();
-            AbortOnDrop(tokio::spawn(async move {
+            almanac_shared::shutdown::AbortOnDrop(tokio::spawn(async move {
                 shutdown.await;
                 tracing::info!("worker stopping: no new jobs; draining in-flight jobs");
                 stop.cancel();
@@ -148,15 +148,6 @@ impl Application {
         }
         tracing::info!("worker stopped");
         Ok(())
-    }
-}
-
-/// Aborts a spawned task when dropped, so it cannot outlive the future that owns it.
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
     }
 }
 

@@ -136,11 +136,11 @@ pub async fn heartbeat(pool: &PgPool, claim: &Claim) -> sqlx::Result<Beat> {
         fence!(),
         " returning cancel_requested"
     );
-    let flag: Option<bool> = claim
-        .bind_fence(sqlx::query_scalar(SQL))
+    let row = claim
+        .bind_fence(sqlx::query(SQL))
         .fetch_optional(pool)
         .await?;
-    Ok(match flag {
+    Ok(match row.map(|row| sqlx::Row::get::<bool, _>(&row, 0)) {
         None => Beat::Lost,
         Some(true) => Beat::CancelRequested,
         Some(false) => Beat::Alive,
@@ -149,7 +149,7 @@ pub async fn heartbeat(pool: &PgPool, claim: &Claim) -> sqlx::Result<Beat> {
 
 /// A fenced statement that proves the claim still holds and locks the job row, for use as
 /// a CTE in a statement that saves partial results (`with alive as (ALIVE_FENCED) ...`).
-/// Uses `$1..$3`; bind with [`Claim::bind_alive`].
+/// Uses `$1..$3`; bind with [`Claim::bind_fence`].
 pub const ALIVE_FENCED: &str = concat!(
     "update jobs set heartbeat_at = now() ",
     fence!(),
@@ -166,14 +166,9 @@ pub const FINISH_FENCED: &str = concat!(
 );
 
 impl Claim {
-    /// Binds `$1..$3` of the fence.
-    fn bind_fence<'q, Q: FenceBind<'q>>(&'q self, query: Q) -> Q {
-        query.bind_fence(self.id, self.attempt, &self.worker)
-    }
-
-    /// Binds `$1..$3` of [`ALIVE_FENCED`].
-    pub fn bind_alive<'q>(&'q self, query: PgQuery<'q>) -> PgQuery<'q> {
-        self.bind_fence(query)
+    /// Binds `$1..$3` of the fence (as in [`ALIVE_FENCED`]).
+    pub fn bind_fence<'q>(&'q self, query: PgQuery<'q>) -> PgQuery<'q> {
+        query.bind(self.id).bind(self.attempt).bind(&self.worker)
     }
 
     /// Binds `$1..$6` of [`FINISH_FENCED`].
@@ -189,25 +184,6 @@ impl Claim {
             .bind(status.as_str())
             .bind(result.map(sqlx::types::Json))
             .bind(error.map(sqlx::types::Json))
-    }
-}
-
-/// Queries that take the fence's three parameters.
-trait FenceBind<'q> {
-    fn bind_fence(self, id: Uuid, attempt: i32, worker: &'q str) -> Self;
-}
-
-impl<'q> FenceBind<'q> for PgQuery<'q> {
-    fn bind_fence(self, id: Uuid, attempt: i32, worker: &'q str) -> Self {
-        self.bind(id).bind(attempt).bind(worker)
-    }
-}
-
-impl<'q, O> FenceBind<'q>
-    for sqlx::query::QueryScalar<'q, sqlx::Postgres, O, sqlx::postgres::PgArguments>
-{
-    fn bind_fence(self, id: Uuid, attempt: i32, worker: &'q str) -> Self {
-        self.bind(id).bind(attempt).bind(worker)
     }
 }
 

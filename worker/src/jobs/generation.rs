@@ -244,7 +244,7 @@ async fn save_batch(
             Some(result),
             None,
         ),
-        None => claim.bind_alive(sqlx::query(AssertSqlSafe(sql))),
+        None => claim.bind_fence(sqlx::query(AssertSqlSafe(sql))),
     };
     let mut query = query
         .bind(generation_id)
