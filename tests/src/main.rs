@@ -12,6 +12,8 @@ mod auth;
 #[cfg(test)]
 mod browser;
 #[cfg(test)]
+mod cancel;
+#[cfg(test)]
 mod deploy;
 #[cfg(test)]
 mod events;
@@ -21,6 +23,8 @@ mod generations;
 mod isolation;
 #[cfg(test)]
 mod operations;
+#[cfg(test)]
+mod relay_faults;
 #[cfg(test)]
 mod reliability;
 #[cfg(test)]

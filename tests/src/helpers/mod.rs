@@ -131,6 +131,16 @@ pub async fn spawn_app_with_ai(fake: &FakeAi) -> TestApp {
     .await
 }
 
+/// An app whose AI provider is `fake`, with or without a worker.
+pub async fn spawn_app_with_fake(fake: &FakeAi, worker: bool) -> TestApp {
+    spawn_app_with(TestOptions {
+        worker,
+        fake_ai: Some(fake.clone()),
+        ..Default::default()
+    })
+    .await
+}
+
 pub async fn spawn_app_with(options: TestOptions) -> TestApp {
     init_logs();
     let db_name = format!("almanac_test_{}", Uuid::new_v4().simple());

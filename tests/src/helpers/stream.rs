@@ -99,6 +99,28 @@ impl TestApp {
 }
 
 impl TestApp {
+    /// `POST /v1/jobs/{job}/cancel` as `user`.
+    pub async fn cancel(&self, user: Uuid, job: Uuid) -> (u16, Value) {
+        let response = self
+            .client
+            .post(self.url(&format!("/v1/jobs/{job}/cancel")))
+            .bearer_auth(self.token(user))
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// The ledger status of a job.
+    pub async fn job_status(&self, job: Uuid) -> String {
+        sqlx::query_scalar("select status from jobs where id = $1")
+            .bind(job)
+            .fetch_one(&self.db)
+            .await
+            .unwrap()
+    }
+
     /// Every event of a stream until the server ends it (heartbeats left out).
     pub async fn all_events(&self, user: Uuid, job: Uuid, open: Open) -> Vec<Frame> {
         self.open_events(user, job, open).await.rest().await
@@ -188,6 +210,18 @@ impl EventReader {
             }
         }
     }
+}
+
+/// Frames without their framing: NDJSON repeats the id inside the object.
+pub fn plain(frames: &[Frame]) -> Vec<(Option<u64>, String, Value)> {
+    frames
+        .iter()
+        .map(|f| {
+            let mut data = f.data.clone();
+            data.as_object_mut().unwrap().remove("id");
+            (f.id, f.kind.clone(), data)
+        })
+        .collect()
 }
 
 /// The stored events of a complete sequence: ids 1..=n in order, ending with `done`.

@@ -1,0 +1,296 @@
+//! The relay when things fail: Redis partitioned, silent or emptied, history expired, a
+//! client that stops reading, an API process shutting down. Nothing is lost or duplicated;
+//! what cannot be delivered is said.
+
+use std::time::Duration;
+
+use almanac_shared::{
+    events::{Emitter, Event},
+    jobs::JobStatus,
+};
+use uuid::Uuid;
+
+use crate::helpers::{
+    Behaviour, FakeAi, TestOptions, spawn_app_with, spawn_app_with_fake,
+    stream::{Open, assert_complete},
+};
+
+#[tokio::test]
+async fn a_stream_whose_history_expired_says_so_and_ends_with_the_ledger_outcome() {
+    let fake = FakeAi::start(vec![], Behaviour::Ok).await;
+    let app = spawn_app_with_fake(&fake, true).await;
+    let user = Uuid::new_v4();
+    let (_, job) = app.submit_job(user, 1500).await;
+    let full = app.all_events(user, job, Open::default()).await;
+    assert_complete(&full);
+    // As if EVENTS_RETENTION_SECS had passed.
+    app.flush_redis().await;
+    let frames = app.all_events(user, job, Open::resuming("1")).await;
+    assert_eq!(frames.len(), 2, "{frames:#?}");
+    assert_eq!(frames[0].kind, "truncated");
+    assert_eq!(frames[0].data["after"], 1);
+    assert_eq!(frames[0].id, None);
+    assert_eq!(frames[1].kind, "done");
+    assert_eq!(frames[1].data["status"], "succeeded");
+    assert_eq!(
+        frames[1].data["result"],
+        full.last().unwrap().data["result"]
+    );
+}
+
+#[tokio::test]
+async fn events_published_while_the_relay_was_disconnected_still_arrive() {
+    let fake = FakeAi::start(vec![], Behaviour::Ok).await;
+    let app = spawn_app_with(TestOptions {
+        worker: false,
+        fake_ai: Some(fake.clone()),
+        redis_proxy: true,
+        ..Default::default()
+    })
+    .await;
+    let user = Uuid::new_v4();
+    let (_, job) = app.submit_job(user, 1500).await;
+    let mut events = app.open_events(user, job, Open::default()).await;
+    assert_eq!(events.next_event().await.unwrap().data["stage"], "queued");
+
+    // The API loses Redis; meanwhile a worker (straight to Redis) emits.
+    let proxy = app.redis_proxy.as_ref().unwrap();
+    proxy.partition();
+    let emitter = Emitter::new(&app.settings, app.redis.clone());
+    for step in 1..=2 {
+        emitter
+            .emit(
+                job,
+                &Event::progress(step, 2, "generating", "while the relay was away"),
+            )
+            .await
+            .unwrap();
+    }
+    proxy.heal();
+    let mut got = vec![
+        events.next_event().await.unwrap(),
+        events.next_event().await.unwrap(),
+    ];
+    assert_eq!((got[0].id, got[1].id), (Some(2), Some(3)));
+    // And live again.
+    let done = Event::Done {
+        status: JobStatus::Succeeded,
+        result: None,
+        error: None,
+    };
+    emitter.emit(job, &done).await.unwrap();
+    got.extend(events.rest().await);
+    assert_eq!(got.last().unwrap().id, Some(4));
+    assert_eq!(got.len(), 3);
+}
+
+#[tokio::test]
+async fn a_client_that_stops_reading_is_told_and_closed_without_holding_up_others() {
+    let fake = FakeAi::start(vec![], Behaviour::Ok).await;
+    let app = spawn_app_with(TestOptions {
+        worker: false,
+        fake_ai: Some(fake.clone()),
+        env: vec![("RELAY_BUFFER_EVENTS", "8".into())],
+        ..Default::default()
+    })
+    .await;
+    let user = Uuid::new_v4();
+    let (_, job) = app.submit_job(user, 1500).await;
+    let mut stalled = app.open_events(user, job, Open::default()).await;
+    let mut reading = app.open_events(user, job, Open::default()).await;
+    assert_eq!(stalled.next_event().await.unwrap().id, Some(1));
+    assert_eq!(reading.next_event().await.unwrap().id, Some(1));
+
+    // Far more than the socket buffers hold, while `stalled` reads nothing.
+    let emitter = Emitter::new(&app.settings, app.redis.clone());
+    let big = "x".repeat(16 * 1024);
+    const EVENTS: u64 = 2_000;
+    let reader = tokio::spawn(async move {
+        let mut last = 1;
+        while let Some(frame) = reading.next_event().await {
+            assert_eq!(
+                frame.id,
+                Some(last + 1),
+                "the reading client misses nothing"
+            );
+            last += 1;
+            if last == EVENTS + 1 {
+                return last;
+            }
+        }
+        last
+    });
+    for _ in 0..EVENTS {
+        emitter
+            .emit(
+                job,
+                &Event::Error {
+                    code: None,
+                    message: big.clone(),
+                },
+            )
+            .await
+            .unwrap();
+    }
+    assert_eq!(reader.await.unwrap(), EVENTS + 1);
+
+    // The stalled client gets what was buffered, then the notice, then the end.
+    let frames = stalled.rest().await;
+    let notice = frames.last().unwrap();
+    assert_eq!(notice.data["code"], "LAGGED", "{:?}", &notice.data);
+    assert_eq!(notice.id, None);
+    let last_id = frames.iter().rev().find_map(|f| f.id).unwrap();
+    assert!(last_id < EVENTS + 1);
+    // The drop is counted.
+    let metrics = app.metrics_text().await;
+    let dropped: f64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("relay_clients_dropped_total{reason=\"lag\"} "))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("relay_clients_dropped_total in /metrics");
+    assert!(dropped >= 1.0);
+    for name in ["relay_streams_active", "relay_events_total"] {
+        assert!(metrics.contains(name), "{name} missing from /metrics");
+    }
+    // It resumes where it was.
+    let mut resumed = app
+        .open_events(user, job, Open::resuming(&last_id.to_string()))
+        .await;
+    assert_eq!(resumed.next_event().await.unwrap().id, Some(last_id + 1));
+}
+
+#[tokio::test]
+async fn after_redis_lost_a_running_jobs_events_the_client_is_told_and_gets_the_new_ones() {
+    let fake = FakeAi::start(vec![], Behaviour::Ok).await;
+    let app = spawn_app_with_fake(&fake, false).await;
+    let user = Uuid::new_v4();
+    let (_, job) = app.submit_job(user, 1500).await;
+    // Redis restarts without persistence: the job's stream is gone, numbering restarts.
+    app.flush_redis().await;
+    let mut events = app.open_events(user, job, Open::resuming("1")).await;
+    let notice = events.next_event().await.unwrap();
+    assert_eq!((notice.kind.as_str(), notice.id), ("truncated", None));
+    let emitter = Emitter::new(&app.settings, app.redis.clone());
+    emitter
+        .emit(
+            job,
+            &Event::progress(0, 1, "generating", "after the restart"),
+        )
+        .await
+        .unwrap();
+    let next = events.next_event().await.unwrap();
+    assert_eq!((next.kind.as_str(), next.id), ("progress", Some(1)));
+    assert_eq!(next.data["message"], "after the restart");
+}
+
+#[tokio::test]
+async fn an_api_shutting_down_ends_its_streams_so_clients_resume_elsewhere() {
+    let fake = FakeAi::start(vec![], Behaviour::Ok).await;
+    let app = spawn_app_with_fake(&fake, false).await;
+    let user = Uuid::new_v4();
+    let (_, job) = app.submit_job(user, 1500).await;
+    // A second API process that will be told to stop.
+    let api = almanac_api::Application::build(app.settings.clone())
+        .await
+        .unwrap();
+    let address = format!("http://127.0.0.1:{}", api.port());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(api.run_until_stopped(async move {
+        let _ = stopped.await;
+    }));
+    let response = app
+        .client
+        .get(format!("{address}/v1/jobs/{job}/events"))
+        .bearer_auth(app.token(user))
+        .send()
+        .await
+        .unwrap();
+    let mut events = crate::helpers::stream::EventReader::from_response(response, false);
+    let first = events.next_event().await.unwrap();
+    assert_eq!(first.id, Some(1));
+
+    stop.send(()).unwrap();
+    // The stream ends cleanly (no error frame), and the server stops well within its grace.
+    assert_eq!(events.rest().await, Vec::new());
+    tokio::time::timeout(Duration::from_secs(5), server)
+        .await
+        .expect("the server stops")
+        .unwrap()
+        .unwrap();
+    // The client resumes on the other process.
+    let mut resumed = app.open_events(user, job, Open::resuming("1")).await;
+    let emitter = Emitter::new(&app.settings, app.redis.clone());
+    emitter
+        .emit(
+            job,
+            &Event::progress(1, 1, "generating", "on the other replica"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(resumed.next_event().await.unwrap().id, Some(2));
+}
+
+#[tokio::test]
+async fn a_relay_subscription_that_goes_silent_is_replaced_and_nothing_is_lost() {
+    let fake = FakeAi::start(vec![], Behaviour::Ok).await;
+    let app = spawn_app_with(TestOptions {
+        worker: false,
+        fake_ai: Some(fake.clone()),
+        redis_proxy: true,
+        env: vec![("HEARTBEAT_SECS", "0.2".into())],
+        ..Default::default()
+    })
+    .await;
+    let user = Uuid::new_v4();
+    let (_, job) = app.submit_job(user, 1500).await;
+    let mut events = app.open_events(user, job, Open::default()).await;
+    assert_eq!(events.next_event().await.unwrap().id, Some(1));
+
+    // The API's subscription goes silent without being closed.
+    app.redis_proxy.as_ref().unwrap().stall_subscribers();
+    let emitter = Emitter::new(&app.settings, app.redis.clone());
+    emitter
+        .emit(
+            job,
+            &Event::progress(1, 1, "generating", "during the silence"),
+        )
+        .await
+        .unwrap();
+    let next = events.next_event().await.unwrap();
+    assert_eq!(
+        (next.id, next.data["message"].as_str()),
+        (Some(2), Some("during the silence"))
+    );
+}
+
+#[tokio::test]
+async fn a_connected_client_sees_a_restarted_numbering_after_redis_lost_the_stream() {
+    let fake = FakeAi::start(vec![], Behaviour::Ok).await;
+    let app = spawn_app_with_fake(&fake, false).await;
+    let user = Uuid::new_v4();
+    let (_, job) = app.submit_job(user, 1500).await;
+    let emitter = Emitter::new(&app.settings, app.redis.clone());
+    emitter
+        .emit(job, &Event::progress(0, 1, "generating", "before"))
+        .await
+        .unwrap();
+    let mut events = app.open_events(user, job, Open::default()).await;
+    assert_eq!(events.next_event().await.unwrap().id, Some(1));
+    assert_eq!(events.next_event().await.unwrap().id, Some(2));
+    // Redis restarts without persistence while the client is connected.
+    app.flush_redis().await;
+    emitter
+        .emit(job, &Event::progress(1, 1, "saving", "after"))
+        .await
+        .unwrap();
+    let notice = events.next_event().await.unwrap();
+    assert_eq!(
+        (notice.kind.as_str(), notice.data["after"].as_u64()),
+        ("truncated", Some(2))
+    );
+    let next = events.next_event().await.unwrap();
+    assert_eq!(
+        (next.id, next.data["message"].as_str()),
+        (Some(1), Some("after"))
+    );
+}
