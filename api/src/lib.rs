@@ -24,18 +24,34 @@ use poem_openapi::OpenApiService;
 
 use crate::{
     routes::{
-        cards::CardsApi, generations::GenerationsApi, health::HealthApi, jobs::JobsApi,
-        suggestions::SuggestionsApi,
+        calendar::CalendarApi, calendars::CalendarsApi, cards::CardsApi,
+        generations::GenerationsApi, health::HealthApi, jobs::JobsApi, suggestions::SuggestionsApi,
     },
     state::AppState,
 };
 
-pub type Apis = (HealthApi, GenerationsApi, SuggestionsApi, CardsApi, JobsApi);
+pub type Apis = (
+    HealthApi,
+    GenerationsApi,
+    SuggestionsApi,
+    CardsApi,
+    JobsApi,
+    CalendarApi,
+    CalendarsApi,
+);
 
 /// The OpenAPI service: the source of `/openapi.json` and `docs/api/openapi.yaml`.
 pub fn openapi_service() -> OpenApiService<Apis, ()> {
     OpenApiService::new(
-        (HealthApi, GenerationsApi, SuggestionsApi, CardsApi, JobsApi),
+        (
+            HealthApi,
+            GenerationsApi,
+            SuggestionsApi,
+            CardsApi,
+            JobsApi,
+            CalendarApi,
+            CalendarsApi,
+        ),
         "Almanac API",
         env!("CARGO_PKG_VERSION"),
     )

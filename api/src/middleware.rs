@@ -95,6 +95,8 @@ pub async fn around(next: impl Endpoint, req: Request) -> poem::Result<Response>
         http.route = %route,
         http.status = tracing::field::Empty,
         userId = tracing::field::Empty,
+        calendarId = tracing::field::Empty,
+        runId = tracing::field::Empty,
         duration_ms = tracing::field::Empty,
     );
     if let Some(parent) = req

@@ -1,7 +1,14 @@
 #!/usr/bin/env bash
-# Installs what the end-to-end tests need beyond Rust, Postgres and Redis: a headless
+# Installs what the end-to-end tests need beyond Rust, Postgres and Redis: Python's
+# `icalendar` (an independent RFC 5545 parser for the calendar export test) and a headless
 # browser (Debian's `chromium`) for the EventSource test. Does nothing when present.
 set -euo pipefail
+
+if ! python3 -c 'import icalendar' 2>/dev/null; then
+  echo "test-deps: installing Python's icalendar for the calendar export test" >&2
+  python3 -m pip install --quiet --user icalendar 2>/dev/null \
+    || python3 -m pip install --quiet --user --break-system-packages icalendar
+fi
 
 if command -v chromium >/dev/null || command -v chromium-browser >/dev/null; then
   exit 0

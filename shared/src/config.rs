@@ -79,6 +79,19 @@ pub struct JobSettings {
     pub shutdown_grace: Duration,
 }
 
+/// Settings of calendar generation (seed 000).
+#[derive(Debug, Clone)]
+pub struct CalendarSettings {
+    /// A run still generating after this long ends `timeout`, keeping what it generated
+    /// (`CALENDAR_TIMEOUT_SECS`).
+    pub timeout: Duration,
+    /// AI calls one run makes at once (`CALENDAR_AI_CONCURRENCY`).
+    pub ai_concurrency: usize,
+    /// Slots per AI call (`CALENDAR_BATCH_SLOTS`); the first call takes fewer, so the
+    /// first entries arrive soon.
+    pub batch_slots: usize,
+}
+
 #[derive(Debug, Clone)]
 pub struct RateLimitSettings {
     pub generation_limit: u32,
@@ -108,6 +121,7 @@ pub struct Settings {
     pub cors_allowed_origins: Vec<String>,
     pub max_body_bytes: usize,
     pub calendar_service_enabled: bool,
+    pub calendar: CalendarSettings,
     pub publish_service_enabled: bool,
     pub smtp_url: Option<Secret>,
     pub email_from: String,
@@ -211,6 +225,11 @@ impl Settings {
                 .collect(),
             max_body_bytes: env.parse_or("MAX_BODY_BYTES", 256 * 1024)?,
             calendar_service_enabled: env.parse_or("CALENDAR_SERVICE_ENABLED", true)?,
+            calendar: CalendarSettings {
+                timeout: env.seconds_or("CALENDAR_TIMEOUT_SECS", 30.0)?,
+                ai_concurrency: env.parse_or("CALENDAR_AI_CONCURRENCY", 4)?,
+                batch_slots: env.parse_or("CALENDAR_BATCH_SLOTS", 40)?,
+            },
             publish_service_enabled: env.parse_or("PUBLISH_SERVICE_ENABLED", false)?,
             smtp_url: env.optional("SMTP_URL").map(Secret::new),
             email_from: env.string_or("EMAIL_FROM", "Almanac <almanac@localhost>")?,
@@ -223,6 +242,9 @@ impl Settings {
         }
         if settings.events.relay_buffer == 0 || settings.events.max_len == 0 {
             bail!("RELAY_BUFFER_EVENTS and EVENTS_MAX_LEN: must be at least 1");
+        }
+        if settings.calendar.ai_concurrency == 0 || settings.calendar.batch_slots == 0 {
+            bail!("CALENDAR_AI_CONCURRENCY and CALENDAR_BATCH_SLOTS: must be at least 1");
         }
         if settings.jobs.concurrency == 0 {
             bail!("WORKER_CONCURRENCY: must be at least 1");

@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use crate::{
     config::Settings,
-    jobs::{JobRecord, JobStatus},
+    jobs::{JobKind, JobRecord, JobStatus},
 };
 
 /// The events of a job. Serialised with a `type` tag, which is also the SSE event name.
@@ -46,6 +46,12 @@ pub enum Event {
         code: Option<String>,
         message: String,
     },
+    /// One entry a calendar run generated (seed 000), in the `{data, error, meta}`
+    /// envelope: `data` the entry, `meta` the run.
+    Entry(Envelope),
+    /// The changes a calendar regeneration proposes (seed 000): `data` is
+    /// `{added, updated, removed, counts}`.
+    Diff(Envelope),
     /// The last event of a job: its final status, result and error.
     Done {
         status: JobStatus,
@@ -53,6 +59,13 @@ pub enum Event {
         result: Option<Value>,
         #[serde(default)]
         error: Option<Value>,
+        /// Calendar runs: seed 000's final frame is an envelope whose `data` is the run's
+        /// summary (the same as `result`)...
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        data: Option<Value>,
+        /// ...and whose `meta` has `done: true`, the `mode` and the run's ids.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        meta: Option<Value>,
     },
     /// Keep-alive of one connection; never stored.
     Heartbeat {},
@@ -64,6 +77,15 @@ pub enum Event {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         first_available: Option<u64>,
     },
+}
+
+/// Seed 000's `{data, error, meta}` envelope, as calendar events carry it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Envelope {
+    pub data: Value,
+    #[serde(default)]
+    pub error: Option<Value>,
+    pub meta: Value,
 }
 
 /// One suggestion as a `suggestions` event carries it.
@@ -82,6 +104,8 @@ impl Event {
             Event::Progress { .. } => "progress",
             Event::Suggestions { .. } => "suggestions",
             Event::Error { .. } => "error",
+            Event::Entry(_) => "entry",
+            Event::Diff(_) => "diff",
             Event::Done { .. } => "done",
             Event::Heartbeat {} => "heartbeat",
             Event::Truncated { .. } => "truncated",
@@ -91,11 +115,45 @@ impl Event {
     /// The final event of a job the ledger says has ended; `None` while it runs.
     pub fn done_from(job: &JobRecord) -> Option<Self> {
         let status: JobStatus = job.status.parse().ok()?;
-        status.is_final().then(|| Event::Done {
-            status,
-            result: job.result.as_ref().map(|j| j.0.clone()),
-            error: job.error.as_ref().map(|j| j.0.clone()),
+        let kind: JobKind = job.kind.parse().ok()?;
+        status.is_final().then(|| {
+            Event::done(
+                kind,
+                status,
+                job.result.as_ref().map(|j| j.0.clone()),
+                job.error.as_ref().map(|j| j.0.clone()),
+            )
         })
+    }
+
+    /// The final event of a job of `kind`. A calendar run's also has seed 000's envelope:
+    /// `data` its summary, `meta` `{done: true, mode, runId, calendarId, version}`.
+    pub fn done(
+        kind: JobKind,
+        status: JobStatus,
+        result: Option<Value>,
+        error: Option<Value>,
+    ) -> Self {
+        let (data, meta) = match kind {
+            JobKind::Calendar => {
+                let summary = result.clone().unwrap_or(Value::Null);
+                let mut meta = serde_json::json!({ "done": true, "mode": "service" });
+                for field in ["mode", "runId", "calendarId", "version", "persisted"] {
+                    if let Some(value) = summary.get(field) {
+                        meta[field] = value.clone();
+                    }
+                }
+                (Some(summary), Some(meta))
+            }
+            _ => (None, None),
+        };
+        Event::Done {
+            status,
+            result,
+            error,
+            data,
+            meta,
+        }
     }
 
     pub fn progress(completed: u64, total: u64, stage: &str, message: impl Into<String>) -> Self {
@@ -187,6 +245,18 @@ local seq = string.sub(id, 3)
 redis.call('PUBLISH', ARGV[3], ARGV[6] .. ' ' .. seq .. ' ' .. ARGV[4] .. ' ' .. ARGV[5])
 return seq";
 
+/// [`EMIT`] for several events (`ARGV[5..]`: type and JSON pairs), with one PUBLISH whose
+/// message has one line per event (event JSON never holds a raw newline).
+const EMIT_ALL: &str = r"
+local lines = {}
+for i = 5, #ARGV, 2 do
+  local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '0-*', 't', ARGV[i], 'd', ARGV[i + 1])
+  lines[#lines + 1] = ARGV[4] .. ' ' .. string.sub(id, 3) .. ' ' .. ARGV[i] .. ' ' .. ARGV[i + 1]
+end
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+redis.call('PUBLISH', ARGV[3], table.concat(lines, '\n'))
+return #lines";
+
 impl Emitter {
     pub fn new(settings: &Settings, conn: ConnectionManager) -> Self {
         Self {
@@ -219,6 +289,34 @@ impl Emitter {
         })?;
         metrics::counter!("events_emitted_total", "type" => event.kind()).increment(1);
         Ok(seq)
+    }
+
+    /// Emits several events of one job at once: appended in order and published as ONE
+    /// notification (lines of [`StoredEvent::decode`]'s format), which the relay hands to
+    /// its watchers as one item, so a burst does not count as a client falling behind.
+    pub async fn emit_all(&self, job: Uuid, events: &[Event]) -> redis::RedisResult<()> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        let settings = &self.settings.events;
+        let script = redis::Script::new(EMIT_ALL);
+        let mut invocation = script.key(stream_key(&self.settings, job));
+        invocation
+            .arg(settings.max_len)
+            .arg(settings.retention.as_secs().max(1))
+            .arg(&*self.channel)
+            .arg(job.to_string());
+        for event in events {
+            invocation
+                .arg(event.kind())
+                .arg(serde_json::to_string(event).expect("events serialise"));
+        }
+        let mut conn = self.conn.clone();
+        let _: u64 = invocation.invoke_async(&mut conn).await?;
+        for event in events {
+            metrics::counter!("events_emitted_total", "type" => event.kind()).increment(1);
+        }
+        Ok(())
     }
 
     /// Emits, logging instead of failing: for callers whose real work is already saved
@@ -356,11 +454,7 @@ mod tests {
             serde_json::to_value(Event::Heartbeat {}).unwrap()["type"],
             "heartbeat"
         );
-        let done = Event::Done {
-            status: JobStatus::Cancelled,
-            result: None,
-            error: None,
-        };
+        let done = Event::done(JobKind::Generation, JobStatus::Cancelled, None, None);
         assert_eq!(done.kind(), serde_json::to_value(&done).unwrap()["type"]);
     }
 

@@ -3,6 +3,7 @@
 
 pub mod ai;
 pub mod auth;
+pub mod calendars;
 pub mod config;
 pub mod db;
 pub mod domain;

@@ -12,6 +12,8 @@ mod auth;
 #[cfg(test)]
 mod browser;
 #[cfg(test)]
+mod calendars;
+#[cfg(test)]
 mod cancel;
 #[cfg(test)]
 mod deploy;

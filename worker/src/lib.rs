@@ -30,7 +30,7 @@ use tokio_util::sync::CancellationToken;
 use crate::runner::JobContext;
 
 /// The queues this worker serves.
-pub const SERVED: &[JobKind] = &[JobKind::Generation];
+pub const SERVED: &[JobKind] = &[JobKind::Generation, JobKind::Calendar];
 
 pub struct Application {
     ctx: Arc<JobContext>,

@@ -49,12 +49,8 @@ async fn pass(ctx: &JobContext) -> anyhow::Result<()> {
     metrics::counter!("reconciler_requeued_total").increment(report.requeued.len() as u64);
     metrics::counter!("reconciler_recovered_total").increment(report.recovered as u64);
     metrics::counter!("reconciler_failed_total").increment(report.failed as u64);
-    for (id, status, error) in &report.finished {
-        let done = Event::Done {
-            status: *status,
-            result: None,
-            error: error.clone(),
-        };
+    for (id, kind, status, error) in &report.finished {
+        let done = Event::done(*kind, *status, None, error.clone());
         ctx.emitter.emit_or_log(*id, &done).await;
     }
     for (id, kind) in &report.requeued {

@@ -16,7 +16,7 @@ use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use crate::jobs::generation;
+use crate::jobs::{calendar, generation};
 
 /// What every job handler may use.
 pub struct JobContext {
@@ -71,9 +71,27 @@ impl From<sqlx::Error> for JobError {
     }
 }
 
-/// What a job's handler returns: the job's result, or `None` when the claim was lost
+/// How a handler ended its job; it wrote the outcome to the ledger itself, with its results.
+#[derive(Debug, Clone)]
+pub struct Finished {
+    pub status: JobStatus,
+    pub result: Value,
+    pub error: Option<Value>,
+}
+
+impl Finished {
+    pub fn succeeded(result: Value) -> Self {
+        Self {
+            status: JobStatus::Succeeded,
+            result,
+            error: None,
+        }
+    }
+}
+
+/// What a job's handler returns: how it ended the job, or `None` when the claim was lost
 /// before it could save (nothing was written).
-pub type JobResult = Result<Option<Value>, JobError>;
+pub type JobResult = Result<Option<Finished>, JobError>;
 
 enum Outcome {
     Done(JobResult),
@@ -128,6 +146,8 @@ pub async fn run(ctx: &JobContext, message: JobMessage) {
         job.kind = %kind,
         job.attempt = claim.attempt,
         userId = %claim.user_id,
+        calendarId = tracing::field::Empty,
+        runId = tracing::field::Empty,
         status = tracing::field::Empty,
     );
     telemetry::continue_trace(&span, &claim.trace_context);
@@ -177,6 +197,7 @@ async fn redeliver(ctx: &JobContext, message: JobMessage, delay: std::time::Dura
 fn start_statement(kind: JobKind) -> Option<&'static str> {
     match kind {
         JobKind::Generation => Some(generation::START),
+        JobKind::Calendar => Some(calendar::START),
         _ => None,
     }
 }
@@ -186,6 +207,7 @@ async fn dispatch(ctx: &JobContext, claim: &Claim) -> JobResult {
         JobPayload::GenerationV1 { generation_id } => {
             generation::run(ctx, claim, *generation_id).await
         }
+        JobPayload::CalendarV1 { run_id } => calendar::run(ctx, claim, *run_id).await,
     }
 }
 
@@ -215,13 +237,14 @@ async fn settle(
     outcome: Outcome,
 ) -> (&'static str, Option<Event>) {
     match outcome {
-        Outcome::Done(Ok(Some(result))) => (
-            "succeeded",
-            Some(Event::Done {
-                status: JobStatus::Succeeded,
-                result: Some(result),
-                error: None,
-            }),
+        Outcome::Done(Ok(Some(finished))) => (
+            finished.status.as_str(),
+            Some(Event::done(
+                claim.payload.kind(),
+                finished.status,
+                Some(finished.result),
+                finished.error,
+            )),
         ),
         Outcome::Done(Ok(None)) | Outcome::Lost => ("lost", None),
         Outcome::Released => {
@@ -297,11 +320,12 @@ async fn end(
     match end_in_ledger(ctx, claim, status, &detail).await {
         Ok(Some(result)) => (
             status.as_str(),
-            Some(Event::Done {
+            Some(Event::done(
+                claim.payload.kind(),
                 status,
-                result: Some(result),
-                error: Some(detail),
-            }),
+                Some(result),
+                Some(detail),
+            )),
         ),
         // The job ended otherwise meanwhile (say, it succeeded just as a cancel came):
         // its watchers get the ledger's outcome.
@@ -331,6 +355,9 @@ async fn end_in_ledger(
     let result = match &claim.payload {
         JobPayload::GenerationV1 { generation_id } => {
             generation::mark_ended(&mut tx, *generation_id, status, detail).await?
+        }
+        JobPayload::CalendarV1 { run_id } => {
+            calendar::mark_ended(&mut tx, *run_id, status, detail).await?
         }
     };
     if !jobs::finish(&mut *tx, claim, status, Some(&result), Some(detail)).await? {

@@ -32,6 +32,8 @@ const PING_TIMEOUT_MIN: Duration = Duration::from_secs(1);
 #[derive(Debug, Clone)]
 pub enum Relayed {
     Event(Arc<StoredEvent>),
+    /// Events emitted together (one notification), in order.
+    Events(Arc<[StoredEvent]>),
     /// Events may have been missed while the subscription was down: read the stream.
     Resync,
     /// The ledger says the job ended a while ago: read the stream, and if it holds no
@@ -237,6 +239,19 @@ impl Hub {
             .expect("hub lock")
             .contains_key(&job)
         {
+            return;
+        }
+        if payload.contains('\n') {
+            let events: Option<Vec<StoredEvent>> = payload
+                .lines()
+                .map(|line| StoredEvent::decode(line).map(|(_, event)| event))
+                .collect();
+            match events {
+                Some(events) => {
+                    self.send(job, Relayed::Events(events.into()));
+                }
+                None => tracing::warn!("malformed event notification ignored"),
+            }
             return;
         }
         match StoredEvent::decode(payload) {

@@ -70,6 +70,11 @@ impl Framing {
         self.frame(Some(event.seq), &event.kind, &event.data)
     }
 
+    /// An event with its id, for a stream built in-process (not relayed).
+    pub fn event(self, seq: u64, event: &Event) -> Bytes {
+        self.stored(&StoredEvent::from_event(seq, event))
+    }
+
     fn notice(self, event: &Event) -> Bytes {
         let data = serde_json::to_string(event).expect("events serialise");
         self.frame(None, event.kind(), &data)
@@ -219,25 +224,32 @@ pub fn relay(
                     }
                 }
             }
-            match subscription.recv().await {
-                Ok(Relayed::Event(event)) => {
-                    if event.seq <= last {
-                        // Already sent; but a first event again may mean Redis lost the
-                        // stream and numbering restarted: the stream tells.
-                        read_stream = event.seq == 1;
-                        continue;
-                    }
-                    if event.seq > last + 1 {
-                        // Something was missed on the way: the stream has it.
-                        read_stream = true;
-                        continue;
-                    }
-                    yield framing.stored(&event);
-                    last = event.seq;
-                    if event.is_final() {
-                        return;
-                    }
+            let received = subscription.recv().await;
+            let live: &[StoredEvent] = match &received {
+                Ok(Relayed::Event(event)) => std::slice::from_ref(&**event),
+                Ok(Relayed::Events(events)) => events,
+                _ => &[],
+            };
+            for event in live {
+                if event.seq <= last {
+                    // Already sent; but a first event again may mean Redis lost the
+                    // stream and numbering restarted: the stream tells.
+                    read_stream = event.seq == 1;
+                    continue;
                 }
+                if event.seq > last + 1 {
+                    // Something was missed on the way: the stream has it.
+                    read_stream = true;
+                    break;
+                }
+                yield framing.stored(event);
+                last = event.seq;
+                if event.is_final() {
+                    return;
+                }
+            }
+            match received {
+                Ok(Relayed::Event(_) | Relayed::Events(_)) => {}
                 Ok(Relayed::Resync) => read_stream = true,
                 // One ticker in the hub beats for every stream: no timer per stream.
                 Ok(Relayed::Heartbeat) => yield framing.notice(&Event::Heartbeat {}),

@@ -1,5 +1,7 @@
 //! The HTTP resources, one module each.
 
+pub mod calendar;
+pub mod calendars;
 pub mod cards;
 pub mod generations;
 pub mod health;
@@ -16,6 +18,9 @@ use crate::state::AppState;
 pub enum Tag {
     /// Flashcard generation from source text (seed 002).
     Generations,
+    /// Content calendars (seed 000): generation with streaming, versioned runs,
+    /// regeneration diffs, manual edits and export.
+    Calendars,
     /// Flashcards: manual ones and accepted suggestions.
     Cards,
     /// The job ledger: the status of any background job.

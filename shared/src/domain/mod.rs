@@ -1,3 +1,4 @@
 //! Pure domain rules: parsing and validation, no I/O.
 
+pub mod calendar;
 pub mod generation;

@@ -143,12 +143,15 @@ pub struct JobMessage {
 pub enum JobPayload {
     #[serde(rename = "generation.v1")]
     GenerationV1 { generation_id: Uuid },
+    #[serde(rename = "calendar.v1")]
+    CalendarV1 { run_id: Uuid },
 }
 
 impl JobPayload {
     pub fn kind(&self) -> JobKind {
         match self {
             JobPayload::GenerationV1 { .. } => JobKind::Generation,
+            JobPayload::CalendarV1 { .. } => JobKind::Calendar,
         }
     }
 }
@@ -171,6 +174,26 @@ impl NewJob {
             payload,
             trace_context: HashMap::new(),
         }
+    }
+}
+
+impl NewJob {
+    /// Writes the ledger row (`pending`), in the caller's transaction.
+    pub async fn insert<'e>(&self, db: impl PgExecutor<'e>) -> sqlx::Result<()> {
+        sqlx::query(
+            "insert into jobs (id, user_id, kind, status, payload, max_attempts, trace_context,
+                 enqueued_at)
+             values ($1, $2, $3, 'pending', $4, $5, $6, now())",
+        )
+        .bind(self.id)
+        .bind(self.user_id)
+        .bind(self.payload.kind().as_str())
+        .bind(sqlx::types::Json(&self.payload))
+        .bind(self.payload.kind().max_attempts())
+        .bind(sqlx::types::Json(&self.trace_context))
+        .execute(db)
+        .await?;
+        Ok(())
     }
 }
 

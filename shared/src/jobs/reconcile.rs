@@ -19,7 +19,7 @@ pub struct Reconciled {
     pub failed: usize,
     /// Jobs this pass ended (`failed`, or `cancelled` as their owner asked), for their
     /// final events.
-    pub finished: Vec<(Uuid, JobStatus, Option<Value>)>,
+    pub finished: Vec<(Uuid, JobKind, JobStatus, Option<Value>)>,
 }
 
 /// Repairs the gap between Postgres and Redis: jobs whose worker stopped heart-beating go
@@ -35,7 +35,7 @@ pub async fn reconcile(
     // A run whose heartbeat stopped gets another attempt, or ends: `cancelled` when its
     // owner asked, `failed` when it was the last attempt. Domain rows follow the job.
     // (The right-hand sides see the old row, so the error still names the lost worker.)
-    let outcomes: Vec<(Uuid, String, Option<sqlx::types::Json<Value>>)> = sqlx::query_as(
+    let outcomes: Vec<(Uuid, String, String, Option<sqlx::types::Json<Value>>)> = sqlx::query_as(
         "with stale as (
             update jobs set
                 status = case when cancel_requested then 'cancelled'
@@ -56,29 +56,30 @@ pub async fn reconcile(
                          where status = 'running'
                            and heartbeat_at < now() - make_interval(secs => $1)
                          for update skip locked)
-            returning id, status, error),
+            returning id, kind, status, error),
          generations as (
             update ai_generations g set status = s.status, error = s.error, updated_at = now()
             from stale s where g.job_id = s.id and s.status <> 'pending')
-         select id, status, error from stale",
+         select id, kind, status, error from stale",
     )
     .bind(stale_after.as_secs_f64())
     .fetch_all(&mut *tx)
     .await?;
-    let finished: Vec<(Uuid, JobStatus, Option<Value>)> = outcomes
+    let finished: Vec<(Uuid, JobKind, JobStatus, Option<Value>)> = outcomes
         .iter()
-        .filter_map(|(id, status, error)| {
+        .filter_map(|(id, kind, status, error)| {
             let status = match status.as_str() {
                 "failed" => JobStatus::Failed,
                 "cancelled" => JobStatus::Cancelled,
                 _ => return None,
             };
-            Some((*id, status, error.as_ref().map(|e| e.0.clone())))
+            let kind = kind.parse().ok()?;
+            Some((*id, kind, status, error.as_ref().map(|e| e.0.clone())))
         })
         .collect();
     let failed = finished
         .iter()
-        .filter(|(_, status, _)| *status == JobStatus::Failed)
+        .filter(|(_, _, status, _)| *status == JobStatus::Failed)
         .count();
     let recovered = outcomes.len() - finished.len();
     let rows: Vec<(Uuid, String)> = sqlx::query_as(

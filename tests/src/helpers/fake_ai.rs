@@ -109,29 +109,58 @@ pub fn completion() -> Value {
     })
 }
 
+/// The answer to a request: calendar entries for every slot of a calendar prompt (titled
+/// `Fake post <key>`), three flashcards otherwise.
+fn answer(request: &Value) -> Value {
+    let user = request["messages"][1]["content"]
+        .as_str()
+        .unwrap_or_default();
+    let Some(slots) = user
+        .split_once("<slots>")
+        .and_then(|(_, rest)| rest.split_once("</slots>"))
+        .and_then(|(json, _)| serde_json::from_str::<Vec<Value>>(json).ok())
+    else {
+        return completion();
+    };
+    let entries: Vec<Value> = slots
+        .iter()
+        .map(|slot| {
+            json!({
+                "key": slot["key"],
+                "title": format!("Fake post {}", slot["key"].as_str().unwrap_or_default()),
+                "caption": "A caption, with a comma; and a semicolon.",
+                "format": "reel",
+                "hashtags": ["#fake", "calendar"],
+                "callToAction": "Follow us",
+            })
+        })
+        .collect();
+    let mut completion = completion();
+    completion["choices"][0]["message"]["content"] =
+        json!(json!({ "entries": entries }).to_string());
+    completion
+}
+
 /// Serves one connection: requests one after another (keep-alive) until it closes.
 async fn serve(mut stream: TcpStream, inner: Arc<Inner>) {
     let mut buffer = Vec::new();
     while let Some(body) = read_request(&mut stream, &mut buffer).await {
         inner.calls.fetch_add(1, Ordering::SeqCst);
-        inner
-            .requests
-            .lock()
-            .unwrap()
-            .push(serde_json::from_slice(&body).unwrap_or(Value::Null));
+        let request: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        inner.requests.lock().unwrap().push(request.clone());
         let behaviour = {
             let next = inner.script.lock().unwrap().pop_front();
             next.unwrap_or_else(|| inner.default.lock().unwrap().clone())
         };
         let (status, body) = match behaviour {
-            Behaviour::Ok => (200, completion().to_string()),
+            Behaviour::Ok => (200, answer(&request).to_string()),
             Behaviour::Status(code) => (
                 code,
                 format!("{{\"error\": {{\"message\": \"fake failure {code}\"}}}}"),
             ),
             Behaviour::Delay(pause) => {
                 tokio::select! {
-                    () = tokio::time::sleep(pause) => (200, completion().to_string()),
+                    () = tokio::time::sleep(pause) => (200, answer(&request).to_string()),
                     () = closed(&mut stream) => {
                         inner.aborted.fetch_add(1, Ordering::SeqCst);
                         return;

@@ -284,7 +284,13 @@ impl TestApp {
     /// Starts another API process-equivalent on the same database and Redis; returns its
     /// base address.
     pub async fn start_api_replica(&mut self) -> String {
-        let replica = almanac_api::Application::build(self.settings.clone())
+        self.start_api_replica_with(self.settings.clone()).await
+    }
+
+    /// Starts another API on the same database and Redis with other settings (a feature
+    /// flag toggled, say); returns its base address.
+    pub async fn start_api_replica_with(&mut self, settings: Settings) -> String {
+        let replica = almanac_api::Application::build(settings)
             .await
             .expect("API replica builds");
         let address = format!("http://127.0.0.1:{}", replica.port());

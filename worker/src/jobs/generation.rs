@@ -2,7 +2,7 @@
 //! them as proposed suggestions, stream each batch, and record usage, cost and attribution.
 
 use almanac_shared::{
-    ai::{AiError, ChatResponse},
+    ai::ChatResponse,
     domain::generation::{self, Suggestion},
     events::{Event, SuggestionItem},
     jobs::{self, Claim, JobStatus},
@@ -13,7 +13,8 @@ use serde_json::{Value, json};
 use sqlx::{AssertSqlSafe, Postgres, Transaction};
 use uuid::Uuid;
 
-use crate::runner::{JobContext, JobError, JobResult};
+use super::{ai_error, record_ai_call};
+use crate::runner::{Finished, JobContext, JobError, JobResult};
 
 /// Runs with the claim: the generation becomes `running` and its input comes back, with
 /// how far an earlier attempt got.
@@ -135,7 +136,7 @@ pub async fn run(ctx: &JobContext, claim: &Claim, generation_id: Uuid) -> JobRes
         })
         .await;
         if let Some((result, _)) = finish {
-            return Ok(Some(result));
+            return Ok(Some(Finished::succeeded(result)));
         }
         emit(Event::progress(
             index as u64 + 1,
@@ -174,7 +175,7 @@ pub async fn run(ctx: &JobContext, claim: &Claim, generation_id: Uuid) -> JobRes
         tracing::warn!("claim lost before saving; this attempt's output was discarded");
         return Ok(None);
     }
-    Ok(Some(result))
+    Ok(Some(Finished::succeeded(result)))
 }
 
 impl Attribution {
@@ -199,25 +200,6 @@ fn items(suggestions: &[Suggestion], first: usize) -> Vec<SuggestionItem> {
             back: s.back.clone(),
         })
         .collect()
-}
-
-fn record_ai_call(response: &ChatResponse) {
-    tracing::info!(
-        latencyMs = response.latency_ms,
-        tokens = response.usage.input_tokens + response.usage.output_tokens,
-        provider = %response.provider,
-        model = %response.model,
-        "AI call finished"
-    );
-    let provider = response.provider.clone();
-    metrics::histogram!("ai_call_duration_seconds", "provider" => provider.clone())
-        .record(response.latency_ms as f64 / 1000.0);
-    metrics::counter!("ai_tokens_total", "provider" => provider.clone(), "direction" => "input")
-        .increment(u64::from(response.usage.input_tokens));
-    metrics::counter!("ai_tokens_total", "provider" => provider.clone(), "direction" => "output")
-        .increment(u64::from(response.usage.output_tokens));
-    metrics::counter!("ai_cost_usd_micros_total", "provider" => provider)
-        .increment((response.cost_usd * 1e6) as u64);
 }
 
 /// Saves one batch's suggestions and its usage, if the claim still holds and the batch is
@@ -312,21 +294,6 @@ fn save_statement(last: bool) -> String {
         fronts = p + 8,
         backs = p + 9,
     )
-}
-
-fn ai_error(error: &AiError) -> JobError {
-    let base = match error {
-        AiError::Transient { message, .. } => {
-            JobError::transient("AI_PROVIDER_UNAVAILABLE", message.clone())
-        }
-        AiError::Permanent { message, .. } => {
-            JobError::permanent("AI_PROVIDER_REFUSED", message.clone())
-        }
-    };
-    match error.status() {
-        Some(status) => base.with("provider_status", status),
-        None => base,
-    }
 }
 
 /// Ends the generation `failed` or `cancelled`; the suggestions it saved stay. Returns

@@ -1,6 +1,7 @@
 //! `make bench`: Almanac's load benchmark. Prints raw Postgres and Redis ceilings measured
 //! in the same run, then the API's submit throughput and latency, end-to-end job throughput
-//! with a zero-latency AI provider, and the idle worker's pickup latency, each with its ratio
+//! with a zero-latency AI provider, the idle worker's pickup latency, and the time to stream
+//! a year-long calendar (first entry and final frame), each with its ratio
 //! to the ceilings (these machines are noisy; ratios travel better than absolute numbers).
 //!
 //! The event relay's phases run the release `almanac-api` binary as a child process:
@@ -11,6 +12,7 @@
 //! BENCH_STREAMS (default 1000), BENCH_IDLE_STREAMS (default 10000), BENCH_API_BIN (default:
 //! `almanac-api` beside this binary), BENCH_ONLY=relay (stop after the relay phases).
 
+mod calendar;
 mod relay;
 
 use std::{
@@ -325,6 +327,9 @@ async fn run(db_url: &str, secs: f64, clients: usize, jobs: usize) -> anyhow::Re
     );
     println!("  target: p50 <= 25 ms without a busy loop");
     println!();
+
+    // --- Calendar generation: a year of three channels, streamed ---
+    calendar::run(&base, &pool, &redis).await?;
 
     // --- End to end: submit `jobs` jobs while the worker runs; time to the last success ---
     // Polls count unfinished jobs (the partial index answers), so measuring does not load

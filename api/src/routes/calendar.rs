@@ -1,0 +1,624 @@
+//! `POST /v1/ai/calendar` (seed 000): generate or regenerate a content calendar, answered
+//! with the run's event stream (`Accept: text/event-stream`, or NDJSON) or 202.
+//!
+//! With `CALENDAR_SERVICE_ENABLED` a worker writes the calendar and the stream is the relay
+//! of its job. Without it the legacy path runs here, in-process: deterministic content, no
+//! queue and no AI provider, the same stream schema with `meta.mode = "legacy"`, persisted
+//! when Postgres is up and a dry run marked `persisted: false` when it is not.
+
+use std::time::Instant;
+
+use almanac_shared::{
+    calendars::{self, RunOutcome, RunRef},
+    db,
+    domain::calendar::{self, CalendarSpec, Entry, Invalid},
+    events::{Envelope, Event},
+    jobs::{JobKind, JobPayload, JobStatus, NewJob},
+    telemetry,
+};
+use bytes::Bytes;
+use poem::{Body, IntoResponse, Request, Response, http::StatusCode, web::Data};
+use poem_openapi::{
+    ApiResponse, Object, OpenApi,
+    payload::Json,
+    registry::{MetaMediaType, MetaResponse, MetaResponses, MetaSchemaRef, Registry},
+};
+use serde_json::{Value, json};
+use sqlx::{Postgres, Transaction};
+use uuid::Uuid;
+
+use super::{Tag, enqueue_after_commit};
+use crate::{
+    auth::BearerAuth,
+    error::{ApiError, ApiResult},
+    middleware::current_request_id,
+    relay::{self, Framing},
+    state::AppState,
+};
+
+/// Seed 000's request.
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct CalendarRequest {
+    /// 1-10 distinct channel slugs (`tiktok`, `instagram`, ...).
+    pub channels: Vec<String>,
+    /// `daily`, `weekly` or `monthly`.
+    pub cadence: String,
+    /// First day, `YYYY-MM-DD`.
+    pub start: String,
+    /// Last day, `YYYY-MM-DD`; at most 366 days after `start`.
+    pub end: String,
+    /// At most 16 KiB of JSON. Shapes the slot grid: `postsPerDay` (1-10), `weekdays`
+    /// (`mon`..`sun`), `timesOfDay` (`HH:MM`), `timezone` (IANA), `excludedDates`; every
+    /// other key (`topic`, `audience`, `tone`, `name`, ...) is given to the AI as data.
+    pub constraints: Option<Value>,
+    /// Regenerate this calendar: the run's entries are compared with the saved ones.
+    pub calendar_id: Option<Uuid>,
+}
+
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct RunLinks {
+    /// The job's poll view (service runs).
+    pub poll: Option<String>,
+    /// The job's event stream, to follow or resume the run (service runs).
+    pub stream: Option<String>,
+    /// The saved calendar.
+    pub calendar: Option<String>,
+}
+
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct RunAccepted {
+    pub run_id: Option<Uuid>,
+    pub calendar_id: Option<Uuid>,
+    pub version: Option<i32>,
+    /// `pending` for a service run; a legacy run has already ended (`succeeded`).
+    pub status: String,
+    pub job_id: Option<Uuid>,
+    pub links: RunLinks,
+}
+
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct RunMeta {
+    pub request_id: String,
+    /// `service` or `legacy`.
+    pub mode: String,
+    /// False for a legacy dry run (Postgres was unreachable).
+    pub persisted: bool,
+}
+
+#[derive(Debug, Clone, Object)]
+pub struct RunAcceptedEnvelope {
+    pub data: RunAccepted,
+    /// Always null on success.
+    pub error: Option<Value>,
+    pub meta: RunMeta,
+}
+
+pub struct CalendarApi;
+
+#[OpenApi(tag = "Tag::Calendars")]
+impl CalendarApi {
+    /// Generate a content calendar, or regenerate one (`calendarId`).
+    ///
+    /// With `Accept: text/event-stream` (or `application/x-ndjson`) the answer is the run's
+    /// stream: `progress`, one `entry` per generated entry as it is written
+    /// (`{data: entry, error: null, meta: {mode, runId, calendarId, version, position,
+    /// total}}`), `heartbeat`s, on a regeneration a `diff` (`{data: {added, updated,
+    /// removed, counts}, ...}`), and last `done`, whose `{data, error, meta}` has
+    /// `meta.done = true` and the summary in `data` (`status`, `entries`, `latencyMs`,
+    /// `tokens`, `runId`, `calendarId`, `version`). A run still generating after
+    /// `CALENDAR_TIMEOUT_SECS` ends `timeout`, keeping and having streamed what it wrote.
+    /// Otherwise the answer is 202 with the run's ids and links. A user with a generation
+    /// in progress gets 409 `GENERATION_IN_PROGRESS` with its `runId`.
+    #[oai(
+        path = "/v1/ai/calendar",
+        method = "post",
+        operation_id = "generateCalendar"
+    )]
+    async fn generate(
+        &self,
+        request: &Request,
+        state: Data<&AppState>,
+        auth: BearerAuth,
+        body: Json<CalendarRequest>,
+    ) -> ApiResult<CalendarResponse> {
+        let body = body.0;
+        let spec = CalendarSpec::parse(
+            &body.channels,
+            &body.cadence,
+            &body.start,
+            &body.end,
+            body.constraints.as_ref(),
+        )
+        .map_err(invalid)?;
+        let framing = stream_framing(request);
+        let user = auth.0.id;
+        if !state.settings.calendar_service_enabled {
+            return legacy(&state, user, spec, body.calendar_id, framing).await;
+        }
+        let slots = spec.slot_count() as u64;
+        let mut tx = db::user_tx(&state.pool, user).await?;
+        let opened = open_run(&mut tx, user, &spec, body.calendar_id).await?;
+        let run_id = Uuid::now_v7();
+        let mut job = NewJob::new(user, JobPayload::CalendarV1 { run_id });
+        job.trace_context = telemetry::current_trace_context();
+        job.insert(&mut *tx).await?;
+        let run = NewRun {
+            id: run_id,
+            job_id: Some(job.id),
+            mode: "service",
+        };
+        insert_run(&mut tx, user, &opened, run, &spec).await?;
+        tx.commit().await?;
+        record_run(opened.calendar_id, run_id);
+        enqueue_after_commit(&state, &job, slots).await;
+        tracing::info!(calendarId = %opened.calendar_id, runId = %run_id, job_id = %job.id, "calendar run accepted");
+        Ok(match framing {
+            Some(framing) => {
+                let body = relay::relay(&state, job.id, 0, None, framing);
+                CalendarResponse::Stream(
+                    framing,
+                    Body::from_bytes_stream(futures::StreamExt::map(body, Ok::<_, std::io::Error>)),
+                )
+            }
+            None => CalendarResponse::Accepted(Box::new(Json(RunAcceptedEnvelope {
+                data: RunAccepted {
+                    run_id: Some(run_id),
+                    calendar_id: Some(opened.calendar_id),
+                    version: Some(opened.version),
+                    status: "pending".into(),
+                    job_id: Some(job.id),
+                    links: RunLinks {
+                        poll: Some(format!("/v1/jobs/{}", job.id)),
+                        stream: Some(format!("/v1/jobs/{}/events", job.id)),
+                        calendar: Some(format!("/v1/calendars/{}", opened.calendar_id)),
+                    },
+                },
+                error: None,
+                meta: RunMeta {
+                    request_id: current_request_id(),
+                    mode: "service".into(),
+                    persisted: true,
+                },
+            }))),
+        })
+    }
+}
+
+fn invalid(error: Invalid) -> ApiError {
+    ApiError::invalid_field(&error.field, error.reason)
+}
+
+fn record_run(calendar_id: Uuid, run_id: Uuid) {
+    let span = tracing::Span::current();
+    span.record("calendarId", tracing::field::display(calendar_id));
+    span.record("runId", tracing::field::display(run_id));
+}
+
+/// The stream framing the client asked for, if any.
+fn stream_framing(request: &Request) -> Option<Framing> {
+    let accept = request
+        .headers()
+        .get(poem::http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if accept.contains("text/event-stream") {
+        Some(Framing::Sse)
+    } else if accept.contains("application/x-ndjson") {
+        Some(Framing::Ndjson)
+    } else {
+        None
+    }
+}
+
+/// The calendar a run fills and the run's version.
+struct Opened {
+    calendar_id: Uuid,
+    version: i32,
+    applies_directly: bool,
+}
+
+/// Creates the calendar, or takes the caller's existing one for a regeneration (404 when
+/// it is not theirs) and counts its next version.
+async fn open_run(
+    tx: &mut Transaction<'static, Postgres>,
+    user: Uuid,
+    spec: &CalendarSpec,
+    calendar_id: Option<Uuid>,
+) -> ApiResult<Opened> {
+    let request = sqlx::types::Json(spec.to_json());
+    match calendar_id {
+        None => {
+            let id = Uuid::now_v7();
+            let name = spec.constraints.raw["name"]
+                .as_str()
+                .map(|n| n.trim().chars().take(200).collect::<String>())
+                .filter(|n| !n.is_empty())
+                .unwrap_or_else(|| {
+                    let channels: Vec<&str> = spec.channels.iter().map(|c| c.as_str()).collect();
+                    format!(
+                        "{} {} calendar, {} to {}",
+                        channels.join(", "),
+                        spec.cadence.as_str(),
+                        spec.start,
+                        spec.end
+                    )
+                });
+            sqlx::query(
+                "insert into calendars (id, user_id, name, request, current_version)
+                 values ($1, $2, $3, $4, 1)",
+            )
+            .bind(id)
+            .bind(user)
+            .bind(name)
+            .bind(request)
+            .execute(&mut **tx)
+            .await?;
+            Ok(Opened {
+                calendar_id: id,
+                version: 1,
+                applies_directly: true,
+            })
+        }
+        Some(id) => {
+            let row: Option<(i32, bool)> = sqlx::query_as(
+                "update calendars c set current_version = current_version + 1, request = $2,
+                        updated_at = now()
+                 where c.id = $1
+                 returning c.current_version,
+                     not exists (select 1 from calendar_entries e where e.calendar_id = c.id)",
+            )
+            .bind(id)
+            .bind(request)
+            .fetch_optional(&mut **tx)
+            .await?;
+            let (version, applies_directly) = row.ok_or_else(|| ApiError::not_found("calendar"))?;
+            Ok(Opened {
+                calendar_id: id,
+                version,
+                applies_directly,
+            })
+        }
+    }
+}
+
+/// A run to write: its id, its job (service runs) and its mode.
+struct NewRun {
+    id: Uuid,
+    job_id: Option<Uuid>,
+    mode: &'static str,
+}
+
+/// Writes the run; a second active generation of the user is refused by Postgres (a
+/// unique index), whichever replica took either request.
+async fn insert_run(
+    tx: &mut Transaction<'static, Postgres>,
+    user: Uuid,
+    opened: &Opened,
+    run: NewRun,
+    spec: &CalendarSpec,
+) -> ApiResult<()> {
+    let NewRun {
+        id: run_id,
+        job_id,
+        mode,
+    } = run;
+    // The conflict target is the partial unique index: a concurrent request's uncommitted
+    // run makes this wait for it, then do nothing.
+    let inserted: Option<Uuid> = sqlx::query_scalar(
+        "insert into calendar_runs (id, calendar_id, user_id, job_id, version, mode, status,
+             request, slots, applies_directly, started_at)
+         values ($1, $2, $3, $4, $5, $6, case when $6 = 'legacy' then 'running' else 'pending' end,
+             $7, $8, $9, case when $6 = 'legacy' then now() end)
+         on conflict (user_id) where status in ('pending', 'running') do nothing
+         returning id",
+    )
+    .bind(run_id)
+    .bind(opened.calendar_id)
+    .bind(user)
+    .bind(job_id)
+    .bind(opened.version)
+    .bind(mode)
+    .bind(sqlx::types::Json(spec.to_json()))
+    .bind(spec.slot_count() as i32)
+    .bind(opened.applies_directly)
+    .fetch_optional(&mut **tx)
+    .await?;
+    if inserted.is_some() {
+        return Ok(());
+    }
+    let active: Option<(Uuid, Uuid)> = sqlx::query_as(
+        "select id, calendar_id from calendar_runs
+         where status in ('pending', 'running') limit 1",
+    )
+    .fetch_optional(&mut **tx)
+    .await?;
+    metrics::counter!("calendar_runs_refused_total", "reason" => "in_progress").increment(1);
+    let details = active.map(|(run, calendar)| json!({ "runId": run, "calendarId": calendar }));
+    Err(ApiError::Conflict(crate::error::ErrorEnvelope::new(
+        "GENERATION_IN_PROGRESS",
+        "a calendar generation of yours is still running; wait for it to finish (its runId is in details)",
+        details,
+    )))
+}
+
+/// The legacy path: the calendar written here, deterministically, with the same stream.
+async fn legacy(
+    state: &AppState,
+    user: Uuid,
+    spec: CalendarSpec,
+    calendar_id: Option<Uuid>,
+    framing: Option<Framing>,
+) -> ApiResult<CalendarResponse> {
+    let started = Instant::now();
+    let brief = &spec.constraints.raw;
+    let entries: Vec<Entry> = spec
+        .slots()
+        .into_iter()
+        .map(|slot| Entry {
+            content: calendar::offline_content(brief, &slot.channel, slot.date, slot.time),
+            slot,
+        })
+        .collect();
+    let persisted = match persist_legacy(state, user, &spec, calendar_id, &entries).await {
+        Ok(persisted) => Some(persisted),
+        Err(ApiError::Unavailable(..)) => {
+            tracing::warn!("Postgres unreachable: answering a legacy dry run, not persisted");
+            None
+        }
+        Err(other) => return Err(other),
+    };
+    let (run_id, calendar_id, version) =
+        persisted.as_ref().map_or((None, calendar_id, None), |p| {
+            (Some(p.run.id), Some(p.run.calendar_id), Some(p.version))
+        });
+    let meta = json!({
+        "mode": "legacy", "runId": run_id, "calendarId": calendar_id, "version": version,
+        "persisted": persisted.is_some(), "done": false,
+    });
+    let summary = match &persisted {
+        Some(p) => p.summary.clone(),
+        None => json!({
+            "status": "succeeded", "entries": entries.len(), "slots": entries.len(),
+            "latencyMs": started.elapsed().as_millis() as u64, "tokens": 0, "runId": null,
+            "calendarId": calendar_id, "version": null, "mode": "legacy", "persisted": false,
+        }),
+    };
+    metrics::counter!("calendar_runs_total", "status" => "succeeded", "mode" => "legacy")
+        .increment(1);
+    tracing::info!(calendarId = ?calendar_id, runId = ?run_id, status = "succeeded", latencyMs = summary["latencyMs"].as_u64().unwrap_or_default(), tokens = 0, "legacy calendar run finished");
+    let Some(framing) = framing else {
+        return Ok(CalendarResponse::Accepted(Box::new(Json(
+            RunAcceptedEnvelope {
+                data: RunAccepted {
+                    run_id,
+                    calendar_id,
+                    version,
+                    status: "succeeded".into(),
+                    job_id: None,
+                    links: RunLinks {
+                        poll: None,
+                        stream: None,
+                        calendar: calendar_id.map(|id| format!("/v1/calendars/{id}")),
+                    },
+                },
+                error: None,
+                meta: RunMeta {
+                    request_id: current_request_id(),
+                    mode: "legacy".into(),
+                    persisted: persisted.is_some(),
+                },
+            },
+        ))));
+    };
+    let total = entries.len();
+    let mut events = vec![Event::progress(
+        0,
+        total as u64,
+        "generating",
+        format!("writing {total} calendar entries"),
+    )];
+    events.extend(entries.into_iter().enumerate().map(|(position, entry)| {
+        let mut meta = meta.clone();
+        meta["position"] = json!(position);
+        meta["total"] = json!(total);
+        Event::Entry(Envelope {
+            data: serde_json::to_value(entry).expect("entries serialise"),
+            error: None,
+            meta,
+        })
+    }));
+    if let Some(diff) = persisted.as_ref().and_then(|p| p.diff.clone()) {
+        events.push(Event::Diff(Envelope {
+            data: diff,
+            error: None,
+            meta: meta.clone(),
+        }));
+    }
+    events.push(Event::done(
+        JobKind::Calendar,
+        JobStatus::Succeeded,
+        Some(summary),
+        None,
+    ));
+    let frames: Vec<Bytes> = events
+        .iter()
+        .enumerate()
+        .map(|(i, event)| framing.event(i as u64 + 1, event))
+        .collect();
+    Ok(CalendarResponse::Stream(
+        framing,
+        Body::from_bytes_stream(futures::stream::iter(
+            frames.into_iter().map(Ok::<_, std::io::Error>),
+        )),
+    ))
+}
+
+struct PersistedLegacy {
+    run: RunRef,
+    version: i32,
+    summary: Value,
+    diff: Option<Value>,
+}
+
+/// Saves a legacy run as a worker saves a service run, in one transaction as the user.
+async fn persist_legacy(
+    state: &AppState,
+    user: Uuid,
+    spec: &CalendarSpec,
+    calendar_id: Option<Uuid>,
+    entries: &[Entry],
+) -> ApiResult<PersistedLegacy> {
+    let mut tx = db::user_tx(&state.pool, user).await?;
+    let opened = open_run(&mut tx, user, spec, calendar_id).await?;
+    let run = RunRef {
+        id: Uuid::now_v7(),
+        calendar_id: opened.calendar_id,
+        user_id: user,
+    };
+    let new = NewRun {
+        id: run.id,
+        job_id: None,
+        mode: "legacy",
+    };
+    insert_run(&mut tx, user, &opened, new, spec).await?;
+    record_run(run.calendar_id, run.id);
+    let positioned: Vec<(i32, &Entry)> = entries
+        .iter()
+        .enumerate()
+        .map(|(i, e)| (i as i32, e))
+        .collect();
+    calendars::save_run_entries(
+        &mut tx,
+        run,
+        opened.applies_directly,
+        &positioned,
+        (0, 0),
+        Some(("legacy", "legacy-template-v1")),
+    )
+    .await?;
+    let (diff, counts) = if opened.applies_directly {
+        (None, None)
+    } else {
+        let saved = calendars::saved_entries(&mut tx, run.calendar_id).await?;
+        let changes = calendar::diff(&saved, entries, true);
+        let counts = calendar::counts(&changes);
+        let changes = calendars::store_changes(&mut tx, run, changes).await?;
+        (
+            Some(calendars::diff_payload(&changes, counts)),
+            Some(counts),
+        )
+    };
+    let summary = calendars::finish_run(
+        &mut tx,
+        run.id,
+        &RunOutcome {
+            status: "succeeded",
+            error: None,
+            diff: counts,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(PersistedLegacy {
+        run,
+        version: opened.version,
+        summary,
+        diff,
+    })
+}
+
+/// The answer of `POST /v1/ai/calendar`: the run's stream, or 202.
+pub enum CalendarResponse {
+    Stream(Framing, Body),
+    Accepted(Box<Json<RunAcceptedEnvelope>>),
+}
+
+/// The documented shape of one calendar stream event (an SSE `data:` or an NDJSON line).
+#[derive(Object)]
+pub struct CalendarEvent {
+    /// `progress`, `entry`, `diff`, `done`, `heartbeat` or `error`.
+    #[oai(rename = "type")]
+    pub kind: String,
+    /// `entry`: the entry (`key`, `channel`, `date`, `time`, `scheduledAt`, `title`,
+    /// `caption`, `format`, `hashtags`, `callToAction`). `diff`: `{added, updated, removed,
+    /// counts}`, each change `{id, key, conflict, before, after}`. `done`: the summary
+    /// (`status`, `entries`, `slots`, `latencyMs`, `tokens`, `runId`, `calendarId`,
+    /// `version`, `mode`, `persisted`).
+    pub data: Option<Value>,
+    /// `done`: why the run did not succeed (`{code, message}`; `CALENDAR_TIMEOUT` for a
+    /// timeout, whose message says how much was kept); null otherwise.
+    pub error: Option<Value>,
+    /// `mode` (`service` or `legacy`), `runId`, `calendarId`, `version`, `persisted`;
+    /// `position` and `total` on entries; `done: true` on the final frame.
+    pub meta: Option<Value>,
+    /// `done`: the run's final status (as in the job ledger).
+    pub status: Option<String>,
+    /// `progress`: entries written so far, of `total`.
+    pub completed: Option<u64>,
+    pub total: Option<u64>,
+    pub stage: Option<String>,
+    pub message: Option<String>,
+}
+
+impl ApiResponse for CalendarResponse {
+    fn meta() -> MetaResponses {
+        let event = || MetaSchemaRef::Reference("CalendarEvent".into());
+        let accepted = <RunAcceptedEnvelope as poem_openapi::types::Type>::schema_ref();
+        MetaResponses {
+            responses: vec![
+                MetaResponse {
+                    description: "The run's event stream (`Accept: text/event-stream` or `application/x-ndjson`).",
+                    status: Some(200),
+                    status_range: None,
+                    content: vec![
+                        MetaMediaType {
+                            content_type: "text/event-stream",
+                            schema: event(),
+                        },
+                        MetaMediaType {
+                            content_type: "application/x-ndjson",
+                            schema: event(),
+                        },
+                    ],
+                    headers: vec![],
+                },
+                MetaResponse {
+                    description: "The run was accepted; poll or stream it with the links.",
+                    status: Some(202),
+                    status_range: None,
+                    content: vec![MetaMediaType {
+                        content_type: "application/json; charset=utf-8",
+                        schema: accepted,
+                    }],
+                    headers: vec![],
+                },
+            ],
+        }
+    }
+
+    fn register(registry: &mut Registry) {
+        <CalendarEvent as poem_openapi::types::Type>::register(registry);
+        <RunAcceptedEnvelope as poem_openapi::types::Type>::register(registry);
+    }
+}
+
+impl IntoResponse for CalendarResponse {
+    fn into_response(self) -> Response {
+        match self {
+            CalendarResponse::Stream(framing, body) => Response::builder()
+                .content_type(framing.content_type())
+                .header("cache-control", "no-cache")
+                .header("x-accel-buffering", "no")
+                .body(body),
+            CalendarResponse::Accepted(json) => {
+                let mut response = json.into_response();
+                response.set_status(StatusCode::ACCEPTED);
+                response
+            }
+        }
+    }
+}

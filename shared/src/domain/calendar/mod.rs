@@ -1,0 +1,442 @@
+//! Content calendars (seed 000): the request, its deterministic slot grid, the content the
+//! AI writes per slot, the diff of a regeneration against the saved calendar, and export.
+//! Pure: no I/O.
+
+mod content;
+mod diff;
+mod export;
+mod grid;
+
+use std::collections::{BTreeSet, HashSet};
+
+use chrono::{NaiveDate, NaiveTime, Weekday};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+pub use content::*;
+pub use diff::*;
+pub use export::*;
+pub use grid::*;
+
+pub const MAX_CHANNELS: usize = 10;
+pub const MAX_RANGE_DAYS: i64 = 366;
+pub const MAX_CONSTRAINTS_BYTES: usize = 16 * 1024;
+pub const MAX_POSTS_PER_DAY: usize = 10;
+/// A calendar larger than this (366 days x 10 channels x 10 posts would be 36,600) is refused.
+pub const MAX_SLOTS: usize = 5_000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Cadence {
+    Daily,
+    Weekly,
+    Monthly,
+}
+
+impl Cadence {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        match raw {
+            "daily" => Ok(Cadence::Daily),
+            "weekly" => Ok(Cadence::Weekly),
+            "monthly" => Ok(Cadence::Monthly),
+            other => Err(format!(
+                "cadence must be `daily`, `weekly` or `monthly`, got `{other}`"
+            )),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Cadence::Daily => "daily",
+            Cadence::Weekly => "weekly",
+            Cadence::Monthly => "monthly",
+        }
+    }
+}
+
+/// A channel slug: 1-32 lowercase letters, digits, `-` and `_`, starting with a letter or
+/// digit (`tiktok`, `instagram`, `linkedin-company`).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Channel(String);
+
+impl Channel {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let slug = raw.trim();
+        let valid = !slug.is_empty()
+            && slug.len() <= 32
+            && slug
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+            && slug
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+        if valid {
+            Ok(Self(slug.to_owned()))
+        } else {
+            Err(format!(
+                "`{raw}` is not a channel slug (1-32 of a-z, 0-9, `-`, `_`)"
+            ))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// What shapes the slot grid, read from the request's `constraints` object. Other keys
+/// (`topic`, `audience`, `tone`, ...) are kept and given to the AI as data.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Constraints {
+    /// Posts per channel per publishing day (`postsPerDay`, 1-10); defaults to the number
+    /// of `timesOfDay`.
+    pub posts_per_day: usize,
+    /// Publishing weekdays (`weekdays`: `mon`..`sun`) for daily and weekly cadences.
+    pub weekdays: Option<HashSet<Weekday>>,
+    /// Local publishing times (`timesOfDay`: `HH:MM`), post `i` of a day at `i mod n`.
+    pub times_of_day: Vec<NaiveTime>,
+    /// IANA time zone of those times (`timezone`), UTC by default.
+    pub timezone: chrono_tz::Tz,
+    /// Dates without posts (`excludedDates`).
+    pub excluded_dates: BTreeSet<NaiveDate>,
+    /// The object as sent, for the prompt.
+    pub raw: Value,
+}
+
+impl Default for Constraints {
+    fn default() -> Self {
+        Self {
+            posts_per_day: 1,
+            weekdays: None,
+            times_of_day: vec![NaiveTime::from_hms_opt(9, 0, 0).expect("a valid time")],
+            timezone: chrono_tz::UTC,
+            excluded_dates: BTreeSet::new(),
+            raw: Value::Object(Default::default()),
+        }
+    }
+}
+
+/// A validation failure: the field and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {reason}")]
+pub struct Invalid {
+    pub field: String,
+    pub reason: String,
+}
+
+fn invalid(field: &str, reason: impl Into<String>) -> Invalid {
+    Invalid {
+        field: field.to_owned(),
+        reason: reason.into(),
+    }
+}
+
+pub fn parse_weekday(raw: &str) -> Option<Weekday> {
+    Some(match raw.to_ascii_lowercase().as_str() {
+        "mon" | "monday" => Weekday::Mon,
+        "tue" | "tuesday" => Weekday::Tue,
+        "wed" | "wednesday" => Weekday::Wed,
+        "thu" | "thursday" => Weekday::Thu,
+        "fri" | "friday" => Weekday::Fri,
+        "sat" | "saturday" => Weekday::Sat,
+        "sun" | "sunday" => Weekday::Sun,
+        _ => return None,
+    })
+}
+
+pub fn parse_date(field: &str, raw: &str) -> Result<NaiveDate, Invalid> {
+    NaiveDate::parse_from_str(raw.trim(), "%Y-%m-%d")
+        .map_err(|_| invalid(field, format!("`{raw}` is not a date (YYYY-MM-DD)")))
+}
+
+pub fn parse_time(field: &str, raw: &str) -> Result<NaiveTime, Invalid> {
+    NaiveTime::parse_from_str(raw.trim(), "%H:%M")
+        .map_err(|_| invalid(field, format!("`{raw}` is not a time (HH:MM, 24-hour)")))
+}
+
+impl Constraints {
+    pub fn parse(raw: &Value) -> Result<Self, Invalid> {
+        let Value::Object(object) = raw else {
+            return Err(invalid("constraints", "must be a JSON object"));
+        };
+        if serde_json::to_string(raw).map_or(0, |s| s.len()) > MAX_CONSTRAINTS_BYTES {
+            return Err(invalid(
+                "constraints",
+                format!("must be at most {MAX_CONSTRAINTS_BYTES} bytes of JSON"),
+            ));
+        }
+        let mut constraints = Constraints {
+            raw: raw.clone(),
+            ..Constraints::default()
+        };
+        let strings = |field: &str, value: &Value| -> Result<Vec<String>, Invalid> {
+            value
+                .as_array()
+                .and_then(|items| {
+                    items
+                        .iter()
+                        .map(|v| v.as_str().map(str::to_owned))
+                        .collect::<Option<Vec<_>>>()
+                })
+                .ok_or_else(|| invalid(field, "must be an array of strings"))
+        };
+        if let Some(value) = object.get("timesOfDay") {
+            let field = "constraints.timesOfDay";
+            let times = strings(field, value)?
+                .iter()
+                .map(|t| parse_time(field, t))
+                .collect::<Result<BTreeSet<_>, _>>()?;
+            if times.is_empty() || times.len() > MAX_POSTS_PER_DAY {
+                return Err(invalid(
+                    field,
+                    format!("must hold 1-{MAX_POSTS_PER_DAY} distinct times"),
+                ));
+            }
+            constraints.times_of_day = times.into_iter().collect();
+            constraints.posts_per_day = constraints.times_of_day.len();
+        }
+        if let Some(value) = object.get("postsPerDay") {
+            let field = "constraints.postsPerDay";
+            constraints.posts_per_day = value
+                .as_u64()
+                .filter(|n| (1..=MAX_POSTS_PER_DAY as u64).contains(n))
+                .ok_or_else(|| {
+                    invalid(
+                        field,
+                        format!("must be a whole number 1-{MAX_POSTS_PER_DAY}"),
+                    )
+                })? as usize;
+        }
+        if let Some(value) = object.get("weekdays") {
+            let field = "constraints.weekdays";
+            let days = strings(field, value)?
+                .iter()
+                .map(|d| {
+                    parse_weekday(d)
+                        .ok_or_else(|| invalid(field, format!("`{d}` is not a weekday (mon..sun)")))
+                })
+                .collect::<Result<HashSet<_>, _>>()?;
+            if days.is_empty() {
+                return Err(invalid(field, "must name at least one weekday"));
+            }
+            constraints.weekdays = Some(days);
+        }
+        if let Some(value) = object.get("timezone") {
+            let field = "constraints.timezone";
+            let name = value
+                .as_str()
+                .ok_or_else(|| invalid(field, "must be an IANA time zone name"))?;
+            constraints.timezone = name
+                .parse()
+                .map_err(|_| invalid(field, format!("`{name}` is not an IANA time zone")))?;
+        }
+        if let Some(value) = object.get("excludedDates") {
+            let field = "constraints.excludedDates";
+            constraints.excluded_dates = strings(field, value)?
+                .iter()
+                .map(|d| parse_date(field, d))
+                .collect::<Result<_, _>>()?;
+        }
+        Ok(constraints)
+    }
+}
+
+/// A valid calendar request: what `POST /v1/ai/calendar` accepts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CalendarSpec {
+    pub channels: Vec<Channel>,
+    pub cadence: Cadence,
+    pub start: NaiveDate,
+    pub end: NaiveDate,
+    pub constraints: Constraints,
+}
+
+impl CalendarSpec {
+    pub fn parse(
+        channels: &[String],
+        cadence: &str,
+        start: &str,
+        end: &str,
+        constraints: Option<&Value>,
+    ) -> Result<Self, Invalid> {
+        if channels.is_empty() || channels.len() > MAX_CHANNELS {
+            return Err(invalid(
+                "channels",
+                format!("must name 1-{MAX_CHANNELS} channels"),
+            ));
+        }
+        let channels = channels
+            .iter()
+            .map(|c| Channel::parse(c).map_err(|reason| invalid("channels", reason)))
+            .collect::<Result<Vec<_>, _>>()?;
+        let distinct: BTreeSet<&Channel> = channels.iter().collect();
+        if distinct.len() != channels.len() {
+            return Err(invalid("channels", "must not repeat a channel"));
+        }
+        let cadence = Cadence::parse(cadence).map_err(|reason| invalid("cadence", reason))?;
+        let start = parse_date("start", start)?;
+        let end = parse_date("end", end)?;
+        if start > end {
+            return Err(invalid("end", "must not be before start"));
+        }
+        let days = (end - start).num_days() + 1;
+        if days > MAX_RANGE_DAYS {
+            return Err(invalid(
+                "end",
+                format!("the range is {days} days; at most {MAX_RANGE_DAYS}"),
+            ));
+        }
+        let constraints = match constraints {
+            None | Some(Value::Null) => Constraints::default(),
+            Some(raw) => Constraints::parse(raw)?,
+        };
+        let spec = Self {
+            channels,
+            cadence,
+            start,
+            end,
+            constraints,
+        };
+        let slots = spec.slot_count();
+        if slots > MAX_SLOTS {
+            return Err(invalid(
+                "constraints",
+                format!("the calendar would have {slots} entries; at most {MAX_SLOTS}"),
+            ));
+        }
+        Ok(spec)
+    }
+
+    /// The request as stored with a run (and given back by the API).
+    pub fn to_json(&self) -> Value {
+        serde_json::json!({
+            "channels": self.channels,
+            "cadence": self.cadence,
+            "start": self.start,
+            "end": self.end,
+            "constraints": self.constraints.raw,
+        })
+    }
+
+    /// Reads a stored request back.
+    pub fn from_json(value: &Value) -> Result<Self, Invalid> {
+        let channels: Vec<String> = value["channels"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default();
+        Self::parse(
+            &channels,
+            value["cadence"].as_str().unwrap_or_default(),
+            value["start"].as_str().unwrap_or_default(),
+            value["end"].as_str().unwrap_or_default(),
+            Some(&value["constraints"]),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn spec(
+        channels: &[&str],
+        start: &str,
+        end: &str,
+        constraints: Value,
+    ) -> Result<CalendarSpec, Invalid> {
+        let channels: Vec<String> = channels.iter().map(|c| c.to_string()).collect();
+        CalendarSpec::parse(&channels, "daily", start, end, Some(&constraints))
+    }
+
+    #[test]
+    fn requests_are_validated_field_by_field() {
+        assert!(spec(&["tiktok"], "2026-01-01", "2026-01-31", json!({})).is_ok());
+        assert_eq!(
+            spec(&[], "2026-01-01", "2026-01-02", json!({}))
+                .unwrap_err()
+                .field,
+            "channels"
+        );
+        assert_eq!(
+            spec(&["a", "a"], "2026-01-01", "2026-01-02", json!({}))
+                .unwrap_err()
+                .field,
+            "channels"
+        );
+        assert_eq!(
+            spec(&["Bad Slug"], "2026-01-01", "2026-01-02", json!({}))
+                .unwrap_err()
+                .field,
+            "channels"
+        );
+        assert_eq!(
+            spec(&["a"], "2026-01-02", "2026-01-01", json!({}))
+                .unwrap_err()
+                .field,
+            "end"
+        );
+        assert_eq!(
+            spec(&["a"], "2026-01-01", "2027-01-02", json!({}))
+                .unwrap_err()
+                .field,
+            "end"
+        );
+        assert!(
+            spec(&["a"], "2024-01-01", "2024-12-31", json!({})).is_ok(),
+            "366 days of a leap year"
+        );
+        assert_eq!(
+            spec(&["a"], "2026-13-01", "2026-12-02", json!({}))
+                .unwrap_err()
+                .field,
+            "start"
+        );
+        assert_eq!(
+            spec(&["a"], "2026-01-01", "2026-01-02", json!([]))
+                .unwrap_err()
+                .field,
+            "constraints"
+        );
+        let big = json!({ "notes": "x".repeat(MAX_CONSTRAINTS_BYTES) });
+        assert_eq!(
+            spec(&["a"], "2026-01-01", "2026-01-02", big)
+                .unwrap_err()
+                .field,
+            "constraints"
+        );
+        let bad_tz = json!({ "timezone": "Mars/Olympus" });
+        assert_eq!(
+            spec(&["a"], "2026-01-01", "2026-01-02", bad_tz)
+                .unwrap_err()
+                .field,
+            "constraints.timezone"
+        );
+        let too_many = json!({ "postsPerDay": 10 });
+        let ten: Vec<String> = (0..10).map(|i| format!("c{i}")).collect();
+        let err = CalendarSpec::parse(&ten, "daily", "2026-01-01", "2026-12-31", Some(&too_many))
+            .unwrap_err();
+        assert!(err.reason.contains("at most 5000"), "{err}");
+    }
+
+    #[test]
+    fn stored_requests_read_back_the_same() {
+        let original = spec(
+            &["tiktok", "instagram"],
+            "2026-03-01",
+            "2026-03-31",
+            json!({ "timesOfDay": ["18:30", "09:00"], "timezone": "Europe/Paris", "topic": "tea" }),
+        )
+        .unwrap();
+        assert_eq!(
+            CalendarSpec::from_json(&original.to_json()).unwrap(),
+            original
+        );
+    }
+}

@@ -1,0 +1,789 @@
+//! Content calendars (seed 000): generation streamed entry by entry, persistence and
+//! reload, manual edits that survive regeneration, the timeout, the one-active-run limit,
+//! the legacy path behind `CALENDAR_SERVICE_ENABLED`, and export.
+
+use std::{collections::HashSet, time::Duration};
+
+use reqwest::Method;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::helpers::{
+    Behaviour, FakeAi, TestApp, TestOptions, eventually, spawn_app, spawn_app_with,
+    stream::{EventReader, Frame},
+};
+
+fn request(days: i64, topic: &str) -> Value {
+    let start = chrono::NaiveDate::from_ymd_opt(2027, 3, 1).unwrap();
+    let end = start + chrono::Duration::days(days - 1);
+    json!({
+        "channels": ["tiktok", "instagram", "linkedin"],
+        "cadence": "daily",
+        "start": start.to_string(),
+        "end": end.to_string(),
+        "constraints": { "topic": topic, "timesOfDay": ["18:00"], "timezone": "Europe/Paris" },
+    })
+}
+
+impl TestApp {
+    /// `POST /v1/ai/calendar` answered as a stream (`base`: another API's address).
+    async fn calendar_stream_at(&self, base: &str, user: Uuid, body: &Value) -> Vec<Frame> {
+        let response = self
+            .client
+            .post(format!("{base}/v1/ai/calendar"))
+            .bearer_auth(self.token(user))
+            .header("accept", "text/event-stream")
+            .json(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{:?}", response.text().await);
+        assert_eq!(response.headers()["content-type"], "text/event-stream");
+        EventReader::from_response(response, false).rest().await
+    }
+
+    async fn calendar_stream(&self, user: Uuid, body: &Value) -> Vec<Frame> {
+        self.calendar_stream_at(&self.address, user, body).await
+    }
+
+    async fn calendar(&self, user: Uuid, id: &str) -> Value {
+        let (status, body) = self.get_json(user, &format!("/v1/calendars/{id}")).await;
+        assert_eq!(status, 200, "{body}");
+        body["data"].clone()
+    }
+}
+
+fn entries(frames: &[Frame]) -> Vec<&Value> {
+    frames
+        .iter()
+        .filter(|f| f.kind == "entry")
+        .map(|f| &f.data["data"])
+        .collect()
+}
+
+/// The final frame: `done`, with the envelope's `meta.done` and the summary.
+fn summary(frames: &[Frame]) -> &Value {
+    let done = frames.last().expect("frames");
+    assert_eq!(done.kind, "done", "{frames:#?}");
+    assert_eq!(done.data["meta"]["done"], true);
+    assert_eq!(frames.iter().filter(|f| f.kind == "done").count(), 1);
+    &done.data
+}
+
+fn keys<'a>(items: impl IntoIterator<Item = &'a Value>) -> Vec<String> {
+    items
+        .into_iter()
+        .map(|e| e["key"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_daily_calendar_streams_every_entry_then_the_final_frame_and_reloads_the_same() {
+    let app = spawn_app().await;
+    let user = Uuid::new_v4();
+    let frames = app.calendar_stream(user, &request(30, "green tea")).await;
+
+    let streamed = entries(&frames);
+    assert_eq!(streamed.len(), 90);
+    let streamed_keys = keys(streamed.iter().copied());
+    assert_eq!(
+        streamed_keys.iter().collect::<HashSet<_>>().len(),
+        90,
+        "no key twice"
+    );
+    let first = &frames.iter().find(|f| f.kind == "entry").unwrap().data;
+    assert_eq!(first["meta"]["mode"], "service");
+    assert!(first["error"].is_null());
+    for field in [
+        "title",
+        "caption",
+        "format",
+        "hashtags",
+        "callToAction",
+        "scheduledAt",
+    ] {
+        assert!(
+            !first["data"][field].is_null(),
+            "entries carry {field}: {first}"
+        );
+    }
+    let done = summary(&frames);
+    assert_eq!(done["status"], "succeeded");
+    let data = &done["data"];
+    assert_eq!(data["status"], "succeeded");
+    assert_eq!(data["entries"], 90);
+    assert_eq!(data["version"], 1);
+    assert_eq!(data["mode"], "service");
+    assert!(data["latencyMs"].as_u64().is_some() && data["tokens"].as_u64().unwrap() > 0);
+    assert!(done["error"].is_null());
+    // 18:00 in Paris in March is 17:00 UTC.
+    assert!(
+        streamed[0]["scheduledAt"]
+            .as_str()
+            .unwrap()
+            .contains("T17:00:00")
+    );
+
+    // Reloaded, the calendar holds exactly what was streamed.
+    let calendar = app
+        .calendar(user, data["calendarId"].as_str().unwrap())
+        .await;
+    let saved = calendar["entries"].as_array().unwrap();
+    assert_eq!(saved.len(), 90);
+    let mut saved_keys = keys(saved);
+    let mut expected = streamed_keys.clone();
+    saved_keys.sort();
+    expected.sort();
+    assert_eq!(saved_keys, expected);
+    let by_key = |key: &str| saved.iter().find(|e| e["key"] == key).unwrap().clone();
+    assert_eq!(by_key(&streamed_keys[0])["title"], streamed[0]["title"]);
+    assert_eq!(calendar["calendar"]["currentVersion"], 1);
+    assert_eq!(calendar["runs"][0]["status"], "succeeded");
+    assert_eq!(calendar["runs"][0]["entries"], 90);
+
+    // Listed, and another user sees none of it.
+    let (_, list) = app.get_json(user, "/v1/calendars").await;
+    assert_eq!(list["data"]["items"].as_array().unwrap().len(), 1);
+    let stranger = Uuid::new_v4();
+    let id = data["calendarId"].as_str().unwrap();
+    assert_eq!(
+        app.get_json(stranger, &format!("/v1/calendars/{id}"))
+            .await
+            .0,
+        404
+    );
+    let entry = saved[0]["id"].as_str().unwrap();
+    let (status, _) = app
+        .send_json(
+            Method::PATCH,
+            stranger,
+            &format!("/v1/calendars/{id}/entries/{entry}"),
+            &json!({ "title": "x" }),
+        )
+        .await;
+    assert_eq!(status, 404);
+    let mut foreign = request(3, "x");
+    foreign["calendarId"] = json!(id);
+    let (status, _) = app
+        .send_json(Method::POST, stranger, "/v1/ai/calendar", &foreign)
+        .await;
+    assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn requests_are_validated_in_the_envelope() {
+    let app = spawn_app().await;
+    let user = Uuid::new_v4();
+    let cases = [
+        (
+            json!({ "channels": [], "cadence": "daily", "start": "2027-01-01", "end": "2027-01-02" }),
+            "channels",
+        ),
+        (
+            json!({ "channels": ["a", "a"], "cadence": "daily", "start": "2027-01-01", "end": "2027-01-02" }),
+            "channels",
+        ),
+        (
+            json!({ "channels": ["a"], "cadence": "hourly", "start": "2027-01-01", "end": "2027-01-02" }),
+            "cadence",
+        ),
+        (
+            json!({ "channels": ["a"], "cadence": "daily", "start": "2027-01-05", "end": "2027-01-02" }),
+            "end",
+        ),
+        (
+            json!({ "channels": ["a"], "cadence": "daily", "start": "2027-01-01", "end": "2028-01-02" }),
+            "end",
+        ),
+        (
+            json!({ "channels": ["a"], "cadence": "daily", "start": "2027-01-01", "end": "2027-01-02",
+                 "constraints": { "notes": "x".repeat(17 * 1024) } }),
+            "constraints",
+        ),
+    ];
+    for (body, field) in cases {
+        let (status, answer) = app
+            .send_json(Method::POST, user, "/v1/ai/calendar", &body)
+            .await;
+        assert_eq!(status, 400, "{body}: {answer}");
+        assert_eq!(answer["error"]["details"]["field"], field, "{answer}");
+        assert!(answer["data"].is_null() && answer["meta"]["requestId"].is_string());
+    }
+}
+
+/// Waits for a 202-accepted run's job to end; returns the job.
+async fn finished_job(app: &TestApp, user: Uuid, job: &str) -> Value {
+    eventually(
+        Duration::from_secs(20),
+        "the calendar job to end",
+        || async {
+            let (_, body) = app.get_json(user, &format!("/v1/jobs/{job}")).await;
+            matches!(
+                body["data"]["status"].as_str(),
+                Some("succeeded" | "failed" | "timeout" | "cancelled")
+            )
+            .then(|| body["data"].clone())
+        },
+    )
+    .await
+}
+
+#[tokio::test]
+async fn edits_survive_a_regeneration_whose_diff_is_accepted() {
+    let app = spawn_app().await;
+    let user = Uuid::new_v4();
+    let (status, accepted) = app
+        .send_json(
+            Method::POST,
+            user,
+            "/v1/ai/calendar",
+            &request(30, "green tea"),
+        )
+        .await;
+    assert_eq!(status, 202, "{accepted}");
+    let run = &accepted["data"];
+    assert_eq!(run["status"], "pending");
+    assert_eq!(run["version"], 1);
+    let job = finished_job(&app, user, run["jobId"].as_str().unwrap()).await;
+    assert_eq!(job["status"], "succeeded");
+    let id = run["calendarId"].as_str().unwrap().to_owned();
+    let saved = app.calendar(user, &id).await["entries"]
+        .as_array()
+        .unwrap()
+        .clone();
+
+    // Two edits and a deletion.
+    let edited: Vec<&Value> = vec![&saved[3], &saved[40]];
+    for (i, entry) in edited.iter().enumerate() {
+        let path = format!(
+            "/v1/calendars/{id}/entries/{}",
+            entry["id"].as_str().unwrap()
+        );
+        let (status, body) = app
+            .send_json(
+                Method::PATCH,
+                user,
+                &path,
+                &json!({ "title": format!("My own title {i}"), "hashtags": ["mine"] }),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["data"]["edited"], true);
+        assert_eq!(body["data"]["hashtags"], json!(["#mine"]));
+    }
+    let deleted = saved[10]["key"].as_str().unwrap().to_owned();
+    let path = format!(
+        "/v1/calendars/{id}/entries/{}",
+        saved[10]["id"].as_str().unwrap()
+    );
+    let response = app
+        .client
+        .delete(app.url(&path))
+        .bearer_auth(app.token(user))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 204);
+    let (status, body) = app
+        .send_json(
+            Method::PATCH,
+            user,
+            &format!(
+                "/v1/calendars/{id}/entries/{}",
+                saved[3]["id"].as_str().unwrap()
+            ),
+            &json!({ "caption": "x".repeat(2201) }),
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"]["details"]["field"].clone()),
+        (400, json!("caption"))
+    );
+
+    // Regenerate: new topic, two more days.
+    let mut again = request(32, "black coffee");
+    again["calendarId"] = json!(id);
+    let frames = app.calendar_stream(user, &again).await;
+    assert_eq!(entries(&frames).len(), 96);
+    let diff = &frames
+        .iter()
+        .find(|f| f.kind == "diff")
+        .expect("a diff event")
+        .data["data"];
+    let done = summary(&frames);
+    assert_eq!(done["data"]["version"], 2);
+    let conflicts: Vec<&Value> = ["added", "updated", "removed"]
+        .iter()
+        .flat_map(|kind| diff[kind].as_array().unwrap())
+        .filter(|c| c["conflict"] == true)
+        .collect();
+    let mut conflict_keys = keys(conflicts.iter().copied());
+    conflict_keys.sort();
+    let mut edited_keys = keys(edited.iter().copied());
+    edited_keys.sort();
+    assert_eq!(
+        conflict_keys, edited_keys,
+        "exactly the edited entries conflict"
+    );
+    assert_eq!(
+        diff["counts"],
+        json!({ "added": 6, "updated": 89, "removed": 0, "conflicts": 2 })
+    );
+    let all_changes: Vec<&Value> = ["added", "updated", "removed"]
+        .iter()
+        .flat_map(|k| diff[k].as_array().unwrap())
+        .collect();
+    assert!(
+        all_changes.iter().all(|c| c["key"] != deleted.as_str()),
+        "the deleted entry is not resurrected"
+    );
+    assert!(
+        all_changes.iter().all(|c| c["id"].is_string()),
+        "every change has an id"
+    );
+    // Nothing changes before the user accepts.
+    let before_accept = app.calendar(user, &id).await;
+    assert_eq!(before_accept["entries"].as_array().unwrap().len(), 89);
+
+    let run_id = done["data"]["runId"].as_str().unwrap();
+    let accept = format!("/v1/calendars/{id}/runs/{run_id}/accept");
+    let (status, body) = app
+        .send_json(Method::POST, user, &accept, &json!({ "all": true }))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["applied"].as_array().unwrap().len(), 87 + 6);
+    let (_, twice) = app
+        .send_json(Method::POST, user, &accept, &json!({ "all": true }))
+        .await;
+    assert_eq!(
+        twice["data"]["applied"],
+        json!([]),
+        "accepting twice changes nothing"
+    );
+
+    let calendar = app.calendar(user, &id).await;
+    let now = calendar["entries"].as_array().unwrap();
+    assert_eq!(now.len(), 89 + 6);
+    let now_keys = keys(now);
+    assert_eq!(
+        now_keys.iter().collect::<HashSet<_>>().len(),
+        now.len(),
+        "no key twice"
+    );
+    assert!(!now_keys.contains(&deleted));
+    for (i, entry) in edited.iter().enumerate() {
+        let kept = now.iter().find(|e| e["key"] == entry["key"]).unwrap();
+        assert_eq!(
+            kept["title"],
+            format!("My own title {i}"),
+            "the edit is kept"
+        );
+        assert_eq!(kept["edited"], true);
+    }
+    assert!(
+        now.iter()
+            .filter(|e| e["edited"] == false)
+            .all(|e| e["title"].as_str().unwrap().contains("black coffee"))
+    );
+
+    // A conflict applies only when accepted by id; then the AI's version replaces the edit.
+    let conflict_id = conflicts[0]["id"].as_str().unwrap();
+    let (_, body) = app
+        .send_json(
+            Method::POST,
+            user,
+            &accept,
+            &json!({ "changeIds": [conflict_id] }),
+        )
+        .await;
+    assert_eq!(body["data"]["applied"], json!([conflict_id]));
+    let calendar = app.calendar(user, &id).await;
+    let replaced = calendar["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["key"] == conflicts[0]["key"])
+        .unwrap()
+        .clone();
+    assert_eq!(replaced["edited"], false);
+    assert!(replaced["title"].as_str().unwrap().contains("black coffee"));
+    let (status, _) = app.send_json(Method::POST, user, &accept, &json!({})).await;
+    assert_eq!(status, 400);
+}
+
+#[tokio::test]
+async fn a_slow_provider_hits_the_timeout_and_keeps_the_partial_calendar() {
+    let fake = FakeAi::start(
+        vec![Behaviour::Ok],
+        Behaviour::Delay(Duration::from_secs(60)),
+    )
+    .await;
+    let app = spawn_app_with(TestOptions {
+        fake_ai: Some(fake.clone()),
+        env: vec![
+            ("CALENDAR_TIMEOUT_SECS", "1.5".into()),
+            ("CALENDAR_AI_CONCURRENCY", "1".into()),
+        ],
+        ..Default::default()
+    })
+    .await;
+    let user = Uuid::new_v4();
+    let frames = app.calendar_stream(user, &request(30, "tea")).await;
+    let streamed = entries(&frames);
+    assert_eq!(
+        streamed.len(),
+        6,
+        "the first batch arrived before the timeout"
+    );
+    let done = summary(&frames);
+    assert_eq!(done["status"], "timeout");
+    assert_eq!(done["data"]["status"], "timeout");
+    assert_eq!(done["data"]["entries"], 6);
+    assert_eq!(done["error"]["code"], "CALENDAR_TIMEOUT");
+    let message = done["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("6 of 90") && message.contains("saved"),
+        "{message}"
+    );
+
+    let calendar = app
+        .calendar(user, done["data"]["calendarId"].as_str().unwrap())
+        .await;
+    assert_eq!(calendar["entries"].as_array().unwrap().len(), 6);
+    assert_eq!(calendar["runs"][0]["status"], "timeout");
+    // The slow call was abandoned, and the user may generate again at once.
+    eventually(
+        Duration::from_secs(5),
+        "the slow AI call to be aborted",
+        || async { (fake.aborted() >= 1).then_some(()) },
+    )
+    .await;
+    let (status, body) = app
+        .send_json(Method::POST, user, "/v1/ai/calendar", &request(2, "tea"))
+        .await;
+    assert_eq!(status, 202, "{body}");
+    let metrics = app.metrics_text().await;
+    assert!(
+        metrics.contains("calendar_runs_total{status=\"timeout\"}"),
+        "{metrics}"
+    );
+}
+
+#[tokio::test]
+async fn twenty_simultaneous_requests_start_exactly_one_run() {
+    let mut app = spawn_app_with(TestOptions {
+        worker: false,
+        ..Default::default()
+    })
+    .await;
+    let replica = app.start_api_replica().await;
+    let user = Uuid::new_v4();
+    let token = app.token(user);
+    let body = request(7, "tea");
+    let answers = futures::future::join_all((0..20).map(|i| {
+        let base = if i % 2 == 0 {
+            app.address.clone()
+        } else {
+            replica.clone()
+        };
+        let request = app
+            .client
+            .post(format!("{base}/v1/ai/calendar"))
+            .bearer_auth(&token)
+            .json(&body);
+        async move {
+            let response = request.send().await.unwrap();
+            (
+                response.status().as_u16(),
+                response.json::<Value>().await.unwrap(),
+            )
+        }
+    }))
+    .await;
+    let started: Vec<&Value> = answers
+        .iter()
+        .filter(|(s, _)| *s == 202)
+        .map(|(_, b)| b)
+        .collect();
+    assert_eq!(started.len(), 1, "{answers:#?}");
+    let run_id = &started[0]["data"]["runId"];
+    for (status, body) in answers.iter().filter(|(s, _)| *s != 202) {
+        assert_eq!(*status, 409, "{body}");
+        assert_eq!(body["error"]["code"], "GENERATION_IN_PROGRESS");
+        assert_eq!(&body["error"]["details"]["runId"], run_id);
+    }
+    let runs: i64 = sqlx::query_scalar("select count(*) from calendar_runs")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(runs, 1);
+    // Another user is not limited by it.
+    let (status, _) = app
+        .send_json(Method::POST, Uuid::new_v4(), "/v1/ai/calendar", &body)
+        .await;
+    assert_eq!(status, 202);
+    // Once the run ends (here: cancelled), the user may start another.
+    let job = started[0]["data"]["jobId"].as_str().unwrap();
+    let (status, _) = app
+        .send_json(
+            Method::POST,
+            user,
+            &format!("/v1/jobs/{job}/cancel"),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (status, body) = app
+        .send_json(Method::POST, user, "/v1/ai/calendar", &body)
+        .await;
+    assert_eq!(status, 202, "{body}");
+}
+
+#[tokio::test]
+async fn with_the_flag_off_the_legacy_stream_has_the_same_schema_and_edits_persist() {
+    let mut app = spawn_app().await;
+    let user = Uuid::new_v4();
+    let service = app.calendar_stream(user, &request(5, "tea")).await;
+    let id = summary(&service)["data"]["calendarId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let saved = app.calendar(user, &id).await["entries"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let entry = saved[0]["id"].as_str().unwrap();
+    let (status, _) = app
+        .send_json(
+            Method::PATCH,
+            user,
+            &format!("/v1/calendars/{id}/entries/{entry}"),
+            &json!({ "title": "Kept across flags" }),
+        )
+        .await;
+    assert_eq!(status, 200);
+
+    let mut settings = app.settings.clone();
+    settings.calendar_service_enabled = false;
+    let legacy = app.start_api_replica_with(settings).await;
+    let mut again = request(5, "tea");
+    again["calendarId"] = json!(id);
+    let frames = app.calendar_stream_at(&legacy, user, &again).await;
+    let shape = |frames: &[Frame], kind: &str| -> Vec<String> {
+        let frame = frames.iter().find(|f| f.kind == kind).unwrap();
+        let mut fields: Vec<String> = frame.data.as_object().unwrap().keys().cloned().collect();
+        fields.sort();
+        fields
+    };
+    assert_eq!(
+        shape(&frames, "entry"),
+        shape(&service, "entry"),
+        "the same entry schema"
+    );
+    let mut entry_fields: Vec<&String> = entries(&frames)[0].as_object().unwrap().keys().collect();
+    let mut service_fields: Vec<&String> =
+        entries(&service)[0].as_object().unwrap().keys().collect();
+    entry_fields.sort();
+    service_fields.sort();
+    assert_eq!(entry_fields, service_fields);
+    assert_eq!(entries(&frames).len(), 15);
+    assert!(
+        frames
+            .iter()
+            .filter(|f| f.kind == "entry")
+            .all(|f| f.data["meta"]["mode"] == "legacy")
+    );
+    let done = summary(&frames);
+    assert_eq!(done["meta"]["mode"], "legacy");
+    assert_eq!(done["meta"]["persisted"], true);
+    assert_eq!(done["data"]["version"], 2);
+    let diff = &frames
+        .iter()
+        .find(|f| f.kind == "diff")
+        .expect("a diff")
+        .data["data"];
+    assert_eq!(
+        diff["counts"]["conflicts"], 1,
+        "the edit made with the flag on is protected"
+    );
+
+    // The edit is there through the legacy API, and again through the service API.
+    for base in [legacy.as_str(), app.address.as_str()] {
+        let response = app
+            .client
+            .get(format!("{base}/v1/calendars/{id}"))
+            .bearer_auth(app.token(user))
+            .send()
+            .await
+            .unwrap();
+        let body: Value = response.json().await.unwrap();
+        let kept = body["data"]["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["id"] == entry)
+            .unwrap()
+            .clone();
+        assert_eq!(kept["title"], "Kept across flags");
+    }
+    // Without a stream the legacy path answers 202, already finished, without a job.
+    let response = app
+        .client
+        .post(format!("{legacy}/v1/ai/calendar"))
+        .bearer_auth(app.token(user))
+        .json(&request(2, "tea"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 202);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(
+        (body["data"]["status"].clone(), body["meta"]["mode"].clone()),
+        (json!("succeeded"), json!("legacy"))
+    );
+    assert!(body["data"]["jobId"].is_null());
+    let jobs: i64 = sqlx::query_scalar("select count(*) from jobs")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(jobs, 1, "the legacy path queues nothing");
+}
+
+#[tokio::test]
+async fn with_the_flag_off_and_postgres_down_the_stream_is_a_dry_run() {
+    let app = spawn_app_with(TestOptions {
+        worker: false,
+        db_proxy: true,
+        env: vec![("CALENDAR_SERVICE_ENABLED", "false".into())],
+        ..Default::default()
+    })
+    .await;
+    app.db_proxy.as_ref().unwrap().partition();
+    let user = Uuid::new_v4();
+    let frames = app.calendar_stream(user, &request(3, "tea")).await;
+    assert_eq!(entries(&frames).len(), 9);
+    let done = summary(&frames);
+    assert_eq!(done["meta"]["persisted"], false);
+    assert_eq!(done["meta"]["mode"], "legacy");
+    assert!(done["data"]["runId"].is_null());
+    // Deterministic: the same request gives the same calendar.
+    let again = app.calendar_stream(user, &request(3, "tea")).await;
+    assert_eq!(entries(&again), entries(&frames));
+}
+
+#[tokio::test]
+async fn exports_hold_the_saved_entries_and_the_ics_parses() {
+    let app = spawn_app().await;
+    let user = Uuid::new_v4();
+    let frames = app
+        .calendar_stream(user, &request(4, "tea, \"quoted\"; semi"))
+        .await;
+    let id = summary(&frames)["data"]["calendarId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (status, manual) = app
+        .send_json(
+            Method::POST,
+            user,
+            &format!("/v1/calendars/{id}/entries"),
+            &json!({ "channel": "youtube", "date": "2027-03-02", "time": "12:30", "title": "Launch, live; é ✓", "caption": "Line one\nLine two" }),
+        )
+        .await;
+    assert_eq!(status, 201, "{manual}");
+    assert_eq!(manual["data"]["origin"], "manual");
+
+    let export = |format: &str| {
+        let url = app.url(&format!("/v1/calendars/{id}/export?format={format}"));
+        let request = app.client.get(url).bearer_auth(app.token(user));
+        async move {
+            let response = request.send().await.unwrap();
+            assert_eq!(response.status(), 200);
+            let content_type = response.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .to_owned();
+            (content_type, response.text().await.unwrap())
+        }
+    };
+    let (content_type, ics) = export("ics").await;
+    assert!(content_type.starts_with("text/calendar"));
+    let dir = std::env::temp_dir().join(format!("almanac-ics-{}", Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("calendar.ics");
+    std::fs::write(&file, &ics).unwrap();
+    let script = "import sys, json, icalendar\n\
+cal = icalendar.Calendar.from_ical(open(sys.argv[1], 'rb').read())\n\
+events = [e for e in cal.walk('VEVENT')]\n\
+print(json.dumps({'count': len(events), 'summaries': [str(e['SUMMARY']) for e in events],\n\
+  'descriptions': [str(e['DESCRIPTION']) for e in events],\n\
+  'starts': [e.decoded('DTSTART').isoformat() for e in events],\n\
+  'uids': [str(e['UID']) for e in events]}))\n";
+    let output = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .arg(&file)
+        .output()
+        .expect("python3 runs");
+    std::fs::remove_dir_all(&dir).ok();
+    assert!(
+        output.status.success(),
+        "icalendar refused the export: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let parsed: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(parsed["count"], 13);
+    assert!(
+        parsed["summaries"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("[youtube] Launch, live; é ✓"))
+    );
+    assert!(
+        parsed["descriptions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d.as_str().unwrap().starts_with("Line one\nLine two"))
+    );
+    assert!(
+        parsed["starts"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("2027-03-02T11:30:00+00:00")),
+        "12:30 Paris time: {parsed}"
+    );
+    assert_eq!(
+        parsed["uids"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .collect::<HashSet<_>>()
+            .len(),
+        13
+    );
+
+    let (content_type, csv) = export("csv").await;
+    assert!(content_type.starts_with("text/csv"));
+    assert!(csv.starts_with("id,key,channel,date,time,scheduledAt,title"));
+    assert!(csv.contains("\"Launch, live; é ✓\""));
+    let (_, body) = export("json").await;
+    let json: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(json["data"]["entries"].as_array().unwrap().len(), 13);
+    let response = app
+        .client
+        .get(app.url(&format!("/v1/calendars/{id}/export?format=pdf")))
+        .bearer_auth(app.token(user))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    let response = app
+        .client
+        .get(app.url(&format!("/v1/calendars/{id}/export?format=ics")))
+        .bearer_auth(app.token(Uuid::new_v4()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 404);
+}
