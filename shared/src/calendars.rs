@@ -7,7 +7,23 @@ use serde_json::{Value, json};
 use sqlx::{AssertSqlSafe, PgConnection};
 use uuid::Uuid;
 
-use crate::domain::calendar::{Change, DiffCounts, Entry, SavedEntry};
+use crate::{
+    domain::calendar::{Change, DiffCounts, Entry, SavedEntry},
+    events::{Envelope, Event},
+};
+
+/// The `entry` event of a run's entry at `position` of `total` (seed 000's envelope;
+/// `meta` is the run's).
+pub fn entry_event(entry: &Entry, meta: &Value, position: usize, total: usize) -> Event {
+    let mut meta = meta.clone();
+    meta["position"] = json!(position);
+    meta["total"] = json!(total);
+    Event::Entry(Envelope {
+        data: serde_json::to_value(entry).expect("entries serialise"),
+        error: None,
+        meta,
+    })
+}
 
 /// A run and whose calendar it fills.
 #[derive(Debug, Clone, Copy)]

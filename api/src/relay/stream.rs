@@ -70,6 +70,15 @@ impl Framing {
         self.frame(Some(event.seq), &event.kind, &event.data)
     }
 
+    /// The HTTP response carrying a stream in this framing (unbuffered by proxies).
+    pub fn response(self, body: poem::Body) -> poem::Response {
+        poem::Response::builder()
+            .content_type(self.content_type())
+            .header("cache-control", "no-cache")
+            .header("x-accel-buffering", "no")
+            .body(body)
+    }
+
     /// An event with its id, for a stream built in-process (not relayed).
     pub fn event(self, seq: u64, event: &Event) -> Bytes {
         self.stored(&StoredEvent::from_event(seq, event))

@@ -421,16 +421,12 @@ async fn legacy(
         "generating",
         format!("writing {total} calendar entries"),
     )];
-    events.extend(entries.into_iter().enumerate().map(|(position, entry)| {
-        let mut meta = meta.clone();
-        meta["position"] = json!(position);
-        meta["total"] = json!(total);
-        Event::Entry(Envelope {
-            data: serde_json::to_value(entry).expect("entries serialise"),
-            error: None,
-            meta,
-        })
-    }));
+    events.extend(
+        entries
+            .iter()
+            .enumerate()
+            .map(|(position, entry)| calendars::entry_event(entry, &meta, position, total)),
+    );
     if let Some(diff) = persisted.as_ref().and_then(|p| p.diff.clone()) {
         events.push(Event::Diff(Envelope {
             data: diff,
@@ -609,11 +605,7 @@ impl ApiResponse for CalendarResponse {
 impl IntoResponse for CalendarResponse {
     fn into_response(self) -> Response {
         match self {
-            CalendarResponse::Stream(framing, body) => Response::builder()
-                .content_type(framing.content_type())
-                .header("cache-control", "no-cache")
-                .header("x-accel-buffering", "no")
-                .body(body),
+            CalendarResponse::Stream(framing, body) => framing.response(body),
             CalendarResponse::Accepted(json) => {
                 let mut response = json.into_response();
                 response.set_status(StatusCode::ACCEPTED);

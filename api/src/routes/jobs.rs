@@ -80,8 +80,10 @@ impl JobsApi {
     /// Server-sent events by default (`id:` is the event's sequence number, `event:` its
     /// type, `data:` its JSON); NDJSON with `Accept: application/x-ndjson` (one JSON object
     /// a line, with `type` and `id`). Event types: `progress {completed, total, stage?,
-    /// message?}`, `suggestions {generation_id, batch, suggestions}`, `error {code?,
-    /// message}`, `done {status, result, error}` (always last), and, never stored and
+    /// message?}`, `suggestions {generation_id, batch, suggestions}`, for calendar runs
+    /// `entry {data, error, meta}` and `diff {data, error, meta}`, `error {code?,
+    /// message}`, `done {status, result, error}` (always last; a calendar run's also has
+    /// `data` and `meta` with `done: true`), and, never stored and
     /// without an id, `heartbeat` every `HEARTBEAT_SECS` and `truncated {after,
     /// first_available?}`, sent first when events the client asked for are no longer
     /// retained. Resume with `Last-Event-ID` (browsers send it when they reconnect) or
@@ -249,7 +251,8 @@ pub struct JobEvent {
     /// The event's sequence number within the job (NDJSON; SSE carries it as `id:`).
     /// Absent on `heartbeat` and `truncated`.
     pub id: Option<u64>,
-    /// `progress`, `suggestions`, `error`, `done`, `heartbeat` or `truncated`.
+    /// `progress`, `suggestions`, `entry`, `diff`, `error`, `done`, `heartbeat` or
+    /// `truncated`.
     #[oai(rename = "type")]
     pub kind: String,
     /// `progress`: units done, of `total`.
@@ -272,6 +275,12 @@ pub struct JobEvent {
     pub batch: Option<u32>,
     /// `suggestions`: `[{id, position, front, back}]`.
     pub suggestions: Option<Vec<Value>>,
+    /// `entry` and `diff` (calendar runs): seed 000's envelope (see `CalendarEvent`); on a
+    /// calendar run's `done`, the run's summary.
+    pub data: Option<Value>,
+    /// `entry`, `diff` and a calendar run's `done`: the run's ids and `mode`; `done: true`
+    /// on the final event.
+    pub meta: Option<Value>,
     /// `truncated`: the id the client asked to resume after, and the oldest still kept.
     pub after: Option<u64>,
     pub first_available: Option<u64>,
@@ -317,11 +326,7 @@ impl ApiResponse for EventStream {
 impl IntoResponse for EventStream {
     fn into_response(self) -> Response {
         match self {
-            EventStream::Stream(framing, body) => Response::builder()
-                .content_type(framing.content_type())
-                .header("cache-control", "no-cache")
-                .header("x-accel-buffering", "no")
-                .body(body),
+            EventStream::Stream(framing, body) => framing.response(body),
             EventStream::Finished => Response::builder().status(StatusCode::NO_CONTENT).finish(),
         }
     }

@@ -19,7 +19,13 @@ pub enum Tag {
     /// Flashcard generation from source text (seed 002).
     Generations,
     /// Content calendars (seed 000): generation with streaming, versioned runs,
-    /// regeneration diffs, manual edits and export.
+    /// regeneration diffs, manual edits and export. Persistence: a calendar has versioned
+    /// runs (`CalendarRun`: request, status, latency, tokens, model, error, diff counts),
+    /// each holding the entries it generated; the calendar's saved entries
+    /// (`CalendarEntry`) are the first run's, then whatever the user accepted, edited
+    /// (flagged `edited`), added by hand or deleted (kept as a tombstone so that no
+    /// regeneration brings it back); a regeneration's proposed changes
+    /// (`CalendarChange`) wait for the user's accept.
     Calendars,
     /// Flashcards: manual ones and accepted suggestions.
     Cards,

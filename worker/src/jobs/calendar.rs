@@ -124,16 +124,9 @@ pub async fn run(ctx: &JobContext, claim: &Claim, run_id: Uuid) -> JobResult {
         generated += batch.entries.len();
         let events: Vec<Event> = batch
             .entries
-            .into_iter()
+            .iter()
             .map(|(position, entry)| {
-                let mut meta = meta.clone();
-                meta["position"] = json!(position);
-                meta["total"] = json!(total);
-                Event::Entry(Envelope {
-                    data: serde_json::to_value(entry).expect("entries serialise"),
-                    error: None,
-                    meta,
-                })
+                calendars::entry_event(entry, &meta, *position as usize, total)
             })
             .collect();
         if let Err(error) = ctx.emitter.emit_all(claim.id, &events).await {
