@@ -26,6 +26,7 @@ use crate::{
     routes::{
         calendar::CalendarApi, calendars::CalendarsApi, cards::CardsApi,
         generations::GenerationsApi, health::HealthApi, jobs::JobsApi, suggestions::SuggestionsApi,
+        themes::ThemesApi,
     },
     state::AppState,
 };
@@ -38,6 +39,7 @@ pub type Apis = (
     JobsApi,
     CalendarApi,
     CalendarsApi,
+    ThemesApi,
 );
 
 /// The OpenAPI service: the source of `/openapi.json` and `docs/api/openapi.yaml`.
@@ -51,6 +53,7 @@ pub fn openapi_service() -> OpenApiService<Apis, ()> {
             JobsApi,
             CalendarApi,
             CalendarsApi,
+            ThemesApi,
         ),
         "Almanac API",
         env!("CARGO_PKG_VERSION"),

@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # Installs what the end-to-end tests need beyond Rust, Postgres and Redis: Python's
-# `icalendar` (an independent RFC 5545 parser for the calendar export test) and a headless
+# `icalendar` (an independent RFC 5545 parser for the calendar export test), `aiosmtpd` (a
+# real SMTP server for the email tests) and a headless
 # browser (Debian's `chromium`) for the EventSource test. Does nothing when present.
 set -euo pipefail
 
-if ! python3 -c 'import icalendar' 2>/dev/null; then
-  echo "test-deps: installing Python's icalendar for the calendar export test" >&2
-  python3 -m pip install --quiet --user icalendar 2>/dev/null \
-    || python3 -m pip install --quiet --user --break-system-packages icalendar
-fi
+for module in icalendar aiosmtpd; do
+  if ! python3 -c "import $module" 2>/dev/null; then
+    echo "test-deps: installing Python's $module for the end-to-end tests" >&2
+    python3 -m pip install --quiet --user "$module" 2>/dev/null \
+      || python3 -m pip install --quiet --user --break-system-packages "$module"
+  fi
+done
 
 if command -v chromium >/dev/null || command -v chromium-browser >/dev/null; then
   exit 0

@@ -125,6 +125,12 @@ pub struct Settings {
     pub publish_service_enabled: bool,
     pub smtp_url: Option<Secret>,
     pub email_from: String,
+    /// How long one SMTP exchange may take (`SMTP_TIMEOUT_MS`).
+    pub smtp_timeout: Duration,
+    /// Fetching theme sources (`FETCH_*`).
+    pub fetch: crate::fetch::FetchSettings,
+    /// How often the scheduler looks for due schedules (`SCHEDULER_TICK_SECS`).
+    pub scheduler_tick: Duration,
 }
 
 /// The secret `make run` and tests use when `JWT_SECRET` is unset in development.
@@ -233,7 +239,29 @@ impl Settings {
             publish_service_enabled: env.parse_or("PUBLISH_SERVICE_ENABLED", false)?,
             smtp_url: env.optional("SMTP_URL").map(Secret::new),
             email_from: env.string_or("EMAIL_FROM", "Almanac <almanac@localhost>")?,
+            smtp_timeout: env.millis_or("SMTP_TIMEOUT_MS", 15_000)?,
+            fetch: crate::fetch::FetchSettings {
+                allow_private_networks: env.parse_or("FETCH_ALLOW_PRIVATE_NETWORKS", false)?,
+                timeout: env.millis_or("FETCH_TIMEOUT_MS", 10_000)?,
+                max_bytes: env.parse_or("FETCH_MAX_BYTES", 2 * 1024 * 1024)?,
+            },
+            scheduler_tick: env.seconds_or("SCHEDULER_TICK_SECS", 60.0)?,
         };
+        if settings.scheduler_tick.is_zero() {
+            bail!("SCHEDULER_TICK_SECS: must be greater than 0");
+        }
+        if let Some(url) = &settings.smtp_url
+            && !(url.expose().starts_with("smtp://") || url.expose().starts_with("smtps://"))
+        {
+            bail!("SMTP_URL: expected smtp://host:port or smtps://host:port");
+        }
+        if settings
+            .email_from
+            .parse::<lettre::message::Mailbox>()
+            .is_err()
+        {
+            bail!("EMAIL_FROM: not a mailbox (`Name <address>` or `address`)");
+        }
         if settings.jobs.stale_after <= settings.jobs.heartbeat {
             bail!("JOB_STALE_MS: must be greater than JOB_HEARTBEAT_MS");
         }

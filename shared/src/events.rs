@@ -32,6 +32,12 @@ pub enum Event {
         stage: Option<String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         message: Option<String>,
+        /// Seed 004's form of the same progress: the step's name...
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        step: Option<String>,
+        /// ...and how far, 0-100.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        percent: Option<u8>,
     },
     /// A batch of flashcard suggestions a generation job saved.
     Suggestions {
@@ -162,6 +168,22 @@ impl Event {
             total,
             stage: Some(stage.to_owned()),
             message: Some(message.into()),
+            step: None,
+            percent: None,
+        }
+    }
+
+    /// Progress as seed 004 has it (`{step, message, percent}`), also as `completed` of
+    /// 100 in `stage` for every other client.
+    pub fn step(step: &str, message: impl Into<String>, percent: u8) -> Self {
+        let percent = percent.min(100);
+        Event::Progress {
+            completed: u64::from(percent),
+            total: 100,
+            stage: Some(step.to_owned()),
+            message: Some(message.into()),
+            step: Some(step.to_owned()),
+            percent: Some(percent),
         }
     }
 }

@@ -4,10 +4,13 @@
 pub mod ai;
 pub mod auth;
 pub mod calendars;
+pub mod clock;
 pub mod config;
 pub mod db;
 pub mod domain;
+pub mod email;
 pub mod events;
+pub mod fetch;
 pub mod jobs;
 pub mod queue;
 pub mod shutdown;

@@ -31,6 +31,10 @@ mod relay_faults;
 mod reliability;
 #[cfg(test)]
 mod review;
+#[cfg(test)]
+mod schedules;
+#[cfg(test)]
+mod themes;
 
 fn main() {
     println!("run the end-to-end suite with `make test` (cargo test -p almanac-tests)");

@@ -4,12 +4,14 @@
 pub mod jobs;
 pub mod reconciler;
 pub mod runner;
+pub mod scheduler;
 
 use std::{future::Future, sync::Arc, time::Duration};
 
 use almanac_shared::{
     Settings,
     ai::{self, AiProvider},
+    clock::SystemClock,
     db,
     events::Emitter,
     jobs::{Cancels, JobKind, JobMessage},
@@ -30,7 +32,12 @@ use tokio_util::sync::CancellationToken;
 use crate::runner::JobContext;
 
 /// The queues this worker serves.
-pub const SERVED: &[JobKind] = &[JobKind::Generation, JobKind::Calendar];
+pub const SERVED: &[JobKind] = &[
+    JobKind::Generation,
+    JobKind::Calendar,
+    JobKind::Synthesis,
+    JobKind::Email,
+];
 
 pub struct Application {
     ctx: Arc<JobContext>,
@@ -61,6 +68,17 @@ impl Application {
         settings: Settings,
         ai: Arc<dyn AiProvider>,
     ) -> anyhow::Result<Self> {
+        let mailer = almanac_shared::email::from_settings(&settings)?;
+        Self::build_with(settings, ai, mailer, Arc::new(SystemClock)).await
+    }
+
+    /// Builds the worker with its outside services given: AI provider, mailer, clock.
+    pub async fn build_with(
+        settings: Settings,
+        ai: Arc<dyn AiProvider>,
+        mailer: Arc<dyn almanac_shared::email::Mailer>,
+        clock: Arc<dyn almanac_shared::clock::Clock>,
+    ) -> anyhow::Result<Self> {
         let pool = db::pool(&settings, settings.worker_database_acquire_timeout)?;
         let redis = queue::connect(&settings).await?;
         let acceptor = TcpListener::bind(settings.worker_metrics_addr)
@@ -81,6 +99,9 @@ impl Application {
             queue: JobQueue::new(&settings, redis.clone()),
             emitter: Emitter::new(&settings, redis.clone()),
             cancels: Cancels::default(),
+            fetcher: almanac_shared::fetch::Fetcher::new(settings.fetch.clone())?,
+            mailer,
+            clock,
             redis: redis.clone(),
             settings: Arc::new(settings),
             pool,
@@ -123,6 +144,11 @@ impl Application {
             tasks.spawn(async move { reconciler::run(&ctx, stop).await });
         }
         tasks.spawn(serve_metrics(self.acceptor, stop.clone()));
+        {
+            let ctx = ctx.clone();
+            let stop = stop.clone();
+            tasks.spawn(async move { scheduler::run(&ctx, stop).await });
+        }
         for &kind in SERVED {
             tasks.spawn(supervise(kind, ctx.clone(), wakers.clone(), stop.clone()));
         }

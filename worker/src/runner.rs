@@ -16,7 +16,7 @@ use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use crate::jobs::{calendar, generation};
+use crate::jobs::{calendar, email, generation, synthesis};
 
 /// What every job handler may use.
 pub struct JobContext {
@@ -34,6 +34,12 @@ pub struct JobContext {
     pub emitter: Emitter,
     /// The jobs running here, for cancel requests.
     pub cancels: Cancels,
+    /// Fetches theme sources (seed 004).
+    pub fetcher: almanac_shared::fetch::Fetcher,
+    /// Sends email (seed 004).
+    pub mailer: Arc<dyn almanac_shared::email::Mailer>,
+    /// The scheduler's time.
+    pub clock: Arc<dyn almanac_shared::clock::Clock>,
 }
 
 /// A failed attempt. Transient failures are retried while attempts remain.
@@ -198,6 +204,8 @@ fn start_statement(kind: JobKind) -> Option<&'static str> {
     match kind {
         JobKind::Generation => Some(generation::START),
         JobKind::Calendar => Some(calendar::START),
+        JobKind::Synthesis => Some(synthesis::START),
+        JobKind::Email => Some(email::START),
         _ => None,
     }
 }
@@ -208,6 +216,8 @@ async fn dispatch(ctx: &JobContext, claim: &Claim) -> JobResult {
             generation::run(ctx, claim, *generation_id).await
         }
         JobPayload::CalendarV1 { run_id } => calendar::run(ctx, claim, *run_id).await,
+        JobPayload::SynthesisV1 { synthesis_id } => synthesis::run(ctx, claim, *synthesis_id).await,
+        JobPayload::EmailV1 { delivery_id } => email::run(ctx, claim, *delivery_id).await,
     }
 }
 
@@ -359,6 +369,10 @@ async fn end_in_ledger(
         JobPayload::CalendarV1 { run_id } => {
             calendar::mark_ended(&mut tx, *run_id, status, detail).await?
         }
+        JobPayload::SynthesisV1 { synthesis_id } => {
+            serde_json::json!({ "synthesis_id": synthesis_id })
+        }
+        JobPayload::EmailV1 { delivery_id } => email::mark_ended(&mut tx, *delivery_id).await?,
     };
     if !jobs::finish(&mut *tx, claim, status, Some(&result), Some(detail)).await? {
         return Ok(None);

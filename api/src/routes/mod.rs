@@ -7,6 +7,7 @@ pub mod generations;
 pub mod health;
 pub mod jobs;
 pub mod suggestions;
+pub mod themes;
 
 use almanac_shared::{events::Event, jobs::NewJob};
 use poem_openapi::Tags;
@@ -27,6 +28,9 @@ pub enum Tag {
     /// regeneration brings it back); a regeneration's proposed changes
     /// (`CalendarChange`) wait for the user's accept.
     Calendars,
+    /// News syntheses (seed 004): themes and sources, generated syntheses, per-theme
+    /// schedules and their email deliveries.
+    Syntheses,
     /// Flashcards: manual ones and accepted suggestions.
     Cards,
     /// The job ledger: the status of any background job.

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 
 use super::{AiError, AiProvider, ChatRequest, ChatResponse, Role, Usage};
-use crate::domain::{calendar, generation};
+use crate::domain::{calendar, generation, synthesis};
 
 pub struct OfflineProvider {
     latency: Duration,
@@ -39,6 +39,7 @@ impl AiProvider for OfflineProvider {
         let content = match request.template {
             generation::TEMPLATE => generation::offline_answer(&user_text),
             calendar::TEMPLATE => calendar::offline_answer(&user_text),
+            synthesis::TEMPLATE => synthesis::offline_answer(&user_text),
             other => {
                 return Err(AiError::Permanent {
                     status: None,

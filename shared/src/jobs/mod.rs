@@ -145,6 +145,10 @@ pub enum JobPayload {
     GenerationV1 { generation_id: Uuid },
     #[serde(rename = "calendar.v1")]
     CalendarV1 { run_id: Uuid },
+    #[serde(rename = "synthesis.v1")]
+    SynthesisV1 { synthesis_id: Uuid },
+    #[serde(rename = "email.v1")]
+    EmailV1 { delivery_id: Uuid },
 }
 
 impl JobPayload {
@@ -152,6 +156,8 @@ impl JobPayload {
         match self {
             JobPayload::GenerationV1 { .. } => JobKind::Generation,
             JobPayload::CalendarV1 { .. } => JobKind::Calendar,
+            JobPayload::SynthesisV1 { .. } => JobKind::Synthesis,
+            JobPayload::EmailV1 { .. } => JobKind::Email,
         }
     }
 }

@@ -109,12 +109,19 @@ pub fn completion() -> Value {
     })
 }
 
-/// The answer to a request: calendar entries for every slot of a calendar prompt (titled
+/// The answer to a request: a synthesis of the documents of a synthesis prompt (the offline
+/// provider's), calendar entries for every slot of a calendar prompt (titled
 /// `Fake post <key>`), three flashcards otherwise.
 fn answer(request: &Value) -> Value {
     let user = request["messages"][1]["content"]
         .as_str()
         .unwrap_or_default();
+    if user.contains("<documents>") {
+        let mut completion = completion();
+        completion["choices"][0]["message"]["content"] =
+            json!(almanac_shared::domain::synthesis::offline_answer(user));
+        return completion;
+    }
     let Some(slots) = user
         .split_once("<slots>")
         .and_then(|(_, rest)| rest.split_once("</slots>"))

@@ -4,6 +4,8 @@
 
 pub mod chaos;
 pub mod fake_ai;
+pub mod sites;
+pub mod smtp;
 pub mod stream;
 
 use std::{
@@ -209,6 +211,10 @@ pub async fn spawn_app_with(options: TestOptions) -> TestApp {
         ("AI_TIMEOUT_MS", "2000".into()),
         ("WORKER_CONCURRENCY", "8".into()),
         ("DATABASE_MAX_CONNECTIONS", "10".into()),
+        // Tests drive the scheduler with their own clock (`scheduler::tick`).
+        ("SCHEDULER_TICK_SECS", "3600".into()),
+        // Feeds and pages come from local servers.
+        ("FETCH_ALLOW_PRIVATE_NETWORKS", "true".into()),
     ]);
     if let Some(fake) = &options.fake_ai {
         env.insert("AI_PROVIDER", "openai".into());
@@ -256,6 +262,7 @@ pub async fn spawn_app_with(options: TestOptions) -> TestApp {
 struct Worker {
     task: JoinHandle<()>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
+    context: std::sync::Arc<almanac_worker::runner::JobContext>,
 }
 
 impl TestApp {
@@ -264,6 +271,7 @@ impl TestApp {
         let worker = almanac_worker::Application::build(self.settings.clone())
             .await
             .expect("worker builds");
+        let context = worker.context();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             let shutdown = async move {
@@ -277,6 +285,7 @@ impl TestApp {
         self.workers.push(Worker {
             task,
             stop: Some(stop),
+            context,
         });
         self.workers.len() - 1
     }
@@ -301,6 +310,14 @@ impl TestApp {
                 .expect("API replica runs");
         }));
         address
+    }
+
+    /// What a running worker's jobs see (to drive its scheduler with a test clock).
+    pub fn worker_context(
+        &self,
+        index: usize,
+    ) -> std::sync::Arc<almanac_worker::runner::JobContext> {
+        self.workers[index].context.clone()
     }
 
     /// Kills a worker without letting it finish anything, as a crash would.

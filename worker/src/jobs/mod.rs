@@ -1,7 +1,9 @@
 //! One module per job kind.
 
 pub mod calendar;
+pub mod email;
 pub mod generation;
+pub mod synthesis;
 
 use almanac_shared::ai::{AiError, ChatResponse};
 

@@ -297,12 +297,8 @@ pub async fn latency(
                 let due = started + interval * i as u32;
                 tokio::time::sleep_until(due.into()).await;
                 let job = jobs[i % jobs.len()];
-                let event = Event::Progress {
-                    completed: (i / jobs.len()) as u64,
-                    total: 0,
-                    stage: Some("bench".into()),
-                    message: Some(now_nanos().to_string()),
-                };
+                let event =
+                    Event::progress((i / jobs.len()) as u64, 0, "bench", now_nanos().to_string());
                 emitter.emit(job, &event).await.expect("emit");
                 i += lanes;
             }

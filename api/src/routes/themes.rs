@@ -1,0 +1,554 @@
+//! Themes, their syntheses, schedules and email deliveries (seed 004). Owner only; the
+//! bodies are seed 004's documented shapes; invalid values are 422.
+
+use almanac_shared::{
+    db,
+    domain::synthesis::{Invalid, ScheduleSpec, ThemeSpec},
+    jobs::{JobPayload, NewJob},
+    telemetry,
+};
+use chrono::{DateTime, Utc};
+use poem::web::Data;
+use poem_openapi::{ApiResponse, Object, OpenApi, param::Path, payload::Json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sqlx::{AssertSqlSafe, PgConnection};
+use uuid::Uuid;
+
+use super::{Tag, enqueue_after_commit};
+use crate::{
+    auth::BearerAuth,
+    error::{ApiError, ApiResult, ErrorEnvelope},
+    state::AppState,
+};
+
+#[derive(Debug, Clone, Object, Serialize, Deserialize)]
+pub struct ThemeSource {
+    /// `rss` (a feed URL), `url` (a web page) or `text` (inline text).
+    #[oai(rename = "type")]
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub value: String,
+}
+
+#[derive(Debug, Clone, Object)]
+pub struct CreateTheme {
+    pub name: String,
+    pub description: Option<String>,
+    /// At most 20.
+    pub sources: Option<Vec<ThemeSource>>,
+}
+
+#[derive(Debug, Clone, Object)]
+pub struct UpdateTheme {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    /// Replaces the sources.
+    pub sources: Option<Vec<ThemeSource>>,
+}
+
+#[derive(Debug, Clone, Object)]
+pub struct Theme {
+    pub id: Uuid,
+    pub name: String,
+    pub description: Option<String>,
+    pub sources: Vec<ThemeSource>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(sqlx::FromRow)]
+struct ThemeRow {
+    id: Uuid,
+    name: String,
+    description: Option<String>,
+    sources: sqlx::types::Json<Vec<ThemeSource>>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl From<ThemeRow> for Theme {
+    fn from(r: ThemeRow) -> Self {
+        Self {
+            id: r.id,
+            name: r.name,
+            description: r.description,
+            sources: r.sources.0,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
+    }
+}
+
+const THEME_COLUMNS: &str = "id, name, description, sources, created_at, updated_at";
+
+/// A theme's schedule (seed 004).
+#[derive(Debug, Clone, Object)]
+pub struct Schedule {
+    pub id: Uuid,
+    pub theme_id: Uuid,
+    pub enabled: bool,
+    /// `mon`..`sun`.
+    pub days: Vec<String>,
+    /// `HH:MM`, UTC.
+    pub time_utc: String,
+    /// At most 3.
+    pub emails: Vec<String>,
+    /// When it last ran (the moment it was due).
+    pub last_run_at: Option<DateTime<Utc>>,
+}
+
+#[derive(sqlx::FromRow)]
+struct ScheduleRow {
+    id: Uuid,
+    theme_id: Uuid,
+    enabled: bool,
+    days: sqlx::types::Json<Vec<String>>,
+    time_utc: String,
+    emails: sqlx::types::Json<Vec<String>>,
+    last_run_at: Option<DateTime<Utc>>,
+}
+
+impl From<ScheduleRow> for Schedule {
+    fn from(r: ScheduleRow) -> Self {
+        Self {
+            id: r.id,
+            theme_id: r.theme_id,
+            enabled: r.enabled,
+            days: r.days.0,
+            time_utc: r.time_utc,
+            emails: r.emails.0,
+            last_run_at: r.last_run_at,
+        }
+    }
+}
+
+const SCHEDULE_COLUMNS: &str = "id, theme_id, enabled, days, time_utc, emails, last_run_at";
+
+#[derive(Debug, Clone, Object)]
+pub struct UpsertSchedule {
+    pub enabled: bool,
+    pub days: Vec<String>,
+    pub time_utc: String,
+    pub emails: Vec<String>,
+}
+
+#[derive(Debug, Clone, Object)]
+pub struct SynthesisAccepted {
+    pub job_id: Uuid,
+    pub synthesis_id: Uuid,
+    /// `pending`.
+    pub status: String,
+}
+
+/// A generated synthesis.
+#[derive(Debug, Clone, Object, sqlx::FromRow)]
+pub struct SynthesisView {
+    pub id: Uuid,
+    pub theme_id: Uuid,
+    /// `pending`, `running`, `succeeded`, `failed` or `cancelled`.
+    pub status: String,
+    /// `manual` or `schedule`.
+    pub origin: String,
+    /// ISO week, `2026-W47`.
+    pub week: Option<String>,
+    pub title: Option<String>,
+    /// `[{title, summary, items: [{title, summary, url, source}]}]`.
+    pub sections: Option<Value>,
+    /// Per source: `{type, value, status: ok | failed, items?, error?}`.
+    pub sources_report: Option<Value>,
+    pub model: Option<String>,
+    pub error: Option<Value>,
+    pub job_id: Uuid,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+const SYNTHESIS_COLUMNS: &str = "id, theme_id, status, origin, week, title, sections,
+    sources_report, model, error, job_id, created_at, updated_at";
+
+/// One email of a synthesis to one recipient.
+#[derive(Debug, Clone, Object, sqlx::FromRow)]
+pub struct Delivery {
+    pub id: Uuid,
+    pub synthesis_id: Uuid,
+    pub recipient: String,
+    /// `pending`, `sending`, `sent`, `failed` or `unknown` (an attempt died mid-send; not
+    /// sent again).
+    pub status: String,
+    pub attempts: i32,
+    pub last_error: Option<Value>,
+    pub sent_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(ApiResponse)]
+pub enum ThemeCreated {
+    #[oai(status = 201)]
+    Created(Json<Theme>),
+}
+
+#[derive(ApiResponse)]
+pub enum NoContent {
+    #[oai(status = 204)]
+    Done,
+}
+
+#[derive(ApiResponse)]
+pub enum SynthesisStarted {
+    /// Accepted: follow it with `GET /v1/jobs/{job_id}/events`.
+    #[oai(status = 202)]
+    Accepted(Json<SynthesisAccepted>),
+}
+
+fn unprocessable(error: Invalid) -> ApiError {
+    ApiError::Unprocessable(ErrorEnvelope::new(
+        "VALIDATION_FAILED",
+        error.to_string(),
+        Some(serde_json::json!({ "field": error.field, "reason": error.reason })),
+    ))
+}
+
+fn theme_spec(
+    name: &str,
+    description: Option<&str>,
+    sources: &[ThemeSource],
+) -> ApiResult<ThemeSpec> {
+    let pairs: Vec<(String, String)> = sources
+        .iter()
+        .map(|s| (s.kind.clone(), s.value.clone()))
+        .collect();
+    ThemeSpec::parse(name, description, &pairs).map_err(unprocessable)
+}
+
+fn stored_sources(spec: &ThemeSpec) -> sqlx::types::Json<Value> {
+    sqlx::types::Json(serde_json::to_value(&spec.sources).expect("sources serialise"))
+}
+
+async fn theme(conn: &mut PgConnection, id: Uuid) -> ApiResult<ThemeRow> {
+    sqlx::query_as(AssertSqlSafe(format!(
+        "select {THEME_COLUMNS} from themes where id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(conn)
+    .await?
+    .ok_or_else(|| ApiError::not_found("theme"))
+}
+
+pub struct ThemesApi;
+
+#[OpenApi(tag = "Tag::Syntheses")]
+impl ThemesApi {
+    /// Create a theme with its sources.
+    #[oai(path = "/api/v1/themes", method = "post", operation_id = "createTheme")]
+    async fn create(
+        &self,
+        state: Data<&AppState>,
+        auth: BearerAuth,
+        body: Json<CreateTheme>,
+    ) -> ApiResult<ThemeCreated> {
+        let body = body.0;
+        let spec = theme_spec(
+            &body.name,
+            body.description.as_deref(),
+            body.sources.as_deref().unwrap_or_default(),
+        )?;
+        let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
+        let row: ThemeRow = sqlx::query_as(AssertSqlSafe(format!(
+            "insert into themes (id, user_id, name, description, sources)
+             values ($1, app_user_id(), $2, $3, $4) returning {THEME_COLUMNS}"
+        )))
+        .bind(Uuid::now_v7())
+        .bind(&spec.name)
+        .bind(&spec.description)
+        .bind(stored_sources(&spec))
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(ThemeCreated::Created(Json(row.into())))
+    }
+
+    /// The caller's themes, newest first.
+    #[oai(path = "/api/v1/themes", method = "get", operation_id = "listThemes")]
+    async fn list(&self, state: Data<&AppState>, auth: BearerAuth) -> ApiResult<Json<Vec<Theme>>> {
+        let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
+        let rows: Vec<ThemeRow> = sqlx::query_as(AssertSqlSafe(format!(
+            "select {THEME_COLUMNS} from themes order by id desc limit 500"
+        )))
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Json(rows.into_iter().map(Into::into).collect()))
+    }
+
+    #[oai(path = "/api/v1/themes/:id", method = "get", operation_id = "getTheme")]
+    async fn get(
+        &self,
+        state: Data<&AppState>,
+        auth: BearerAuth,
+        id: Path<Uuid>,
+    ) -> ApiResult<Json<Theme>> {
+        let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
+        let row = theme(&mut tx, id.0).await?;
+        tx.commit().await?;
+        Ok(Json(row.into()))
+    }
+
+    /// Change a theme's name, description or sources (given sources replace the old).
+    #[oai(
+        path = "/api/v1/themes/:id",
+        method = "patch",
+        operation_id = "updateTheme"
+    )]
+    async fn update(
+        &self,
+        state: Data<&AppState>,
+        auth: BearerAuth,
+        id: Path<Uuid>,
+        body: Json<UpdateTheme>,
+    ) -> ApiResult<Json<Theme>> {
+        let body = body.0;
+        let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
+        let current: Theme = theme(&mut tx, id.0).await?.into();
+        let description = match &body.description {
+            Some(d) => Some(d.as_str()),
+            None => current.description.as_deref(),
+        };
+        let spec = theme_spec(
+            body.name.as_deref().unwrap_or(&current.name),
+            description,
+            body.sources.as_deref().unwrap_or(&current.sources),
+        )?;
+        let row: ThemeRow = sqlx::query_as(AssertSqlSafe(format!(
+            "update themes set name = $2, description = $3, sources = $4, updated_at = now()
+             where id = $1 returning {THEME_COLUMNS}"
+        )))
+        .bind(id.0)
+        .bind(&spec.name)
+        .bind(&spec.description)
+        .bind(stored_sources(&spec))
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Json(row.into()))
+    }
+
+    /// Delete a theme with its schedule, syntheses and delivery records.
+    #[oai(
+        path = "/api/v1/themes/:id",
+        method = "delete",
+        operation_id = "deleteTheme"
+    )]
+    async fn delete(
+        &self,
+        state: Data<&AppState>,
+        auth: BearerAuth,
+        id: Path<Uuid>,
+    ) -> ApiResult<NoContent> {
+        let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
+        let deleted = sqlx::query("delete from themes where id = $1")
+            .bind(id.0)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        if deleted.rows_affected() == 0 {
+            return Err(ApiError::not_found("theme"));
+        }
+        Ok(NoContent::Done)
+    }
+
+    /// Generate a synthesis of the theme now: 202 with the job, whose events
+    /// (`GET /v1/jobs/{job_id}/events`) are `progress {step, message, percent}` then `done`.
+    #[oai(
+        path = "/api/v1/themes/:id/syntheses",
+        method = "post",
+        operation_id = "createSynthesis"
+    )]
+    async fn synthesize(
+        &self,
+        state: Data<&AppState>,
+        auth: BearerAuth,
+        id: Path<Uuid>,
+    ) -> ApiResult<SynthesisStarted> {
+        let user = auth.0.id;
+        let synthesis_id = Uuid::now_v7();
+        let mut job = NewJob::new(user, JobPayload::SynthesisV1 { synthesis_id });
+        job.trace_context = telemetry::current_trace_context();
+        let mut tx = db::user_tx(&state.pool, user).await?;
+        theme(&mut tx, id.0).await?;
+        job.insert(&mut *tx).await?;
+        sqlx::query(
+            "insert into syntheses (id, user_id, theme_id, job_id, origin)
+             values ($1, app_user_id(), $2, $3, 'manual')",
+        )
+        .bind(synthesis_id)
+        .bind(id.0)
+        .bind(job.id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        enqueue_after_commit(&state, &job, 100).await;
+        Ok(SynthesisStarted::Accepted(Json(SynthesisAccepted {
+            job_id: job.id,
+            synthesis_id,
+            status: "pending".into(),
+        })))
+    }
+
+    /// The theme's syntheses, newest first.
+    #[oai(
+        path = "/api/v1/themes/:id/syntheses",
+        method = "get",
+        operation_id = "listSyntheses"
+    )]
+    async fn syntheses(
+        &self,
+        state: Data<&AppState>,
+        auth: BearerAuth,
+        id: Path<Uuid>,
+    ) -> ApiResult<Json<Vec<SynthesisView>>> {
+        let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
+        theme(&mut tx, id.0).await?;
+        let rows: Vec<SynthesisView> = sqlx::query_as(AssertSqlSafe(format!(
+            "select {SYNTHESIS_COLUMNS} from syntheses where theme_id = $1 order by id desc limit 100"
+        )))
+        .bind(id.0)
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Json(rows))
+    }
+
+    #[oai(
+        path = "/api/v1/syntheses/:id",
+        method = "get",
+        operation_id = "getSynthesis"
+    )]
+    async fn synthesis(
+        &self,
+        state: Data<&AppState>,
+        auth: BearerAuth,
+        id: Path<Uuid>,
+    ) -> ApiResult<Json<SynthesisView>> {
+        let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
+        let row: Option<SynthesisView> = sqlx::query_as(AssertSqlSafe(format!(
+            "select {SYNTHESIS_COLUMNS} from syntheses where id = $1"
+        )))
+        .bind(id.0)
+        .fetch_optional(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        row.map(Json)
+            .ok_or_else(|| ApiError::not_found("synthesis"))
+    }
+
+    /// The theme's schedule, or `null`.
+    #[oai(
+        path = "/api/v1/themes/:id/schedule",
+        method = "get",
+        operation_id = "getSchedule"
+    )]
+    async fn schedule(
+        &self,
+        state: Data<&AppState>,
+        auth: BearerAuth,
+        id: Path<Uuid>,
+    ) -> ApiResult<Json<Option<Schedule>>> {
+        let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
+        theme(&mut tx, id.0).await?;
+        let row: Option<ScheduleRow> = sqlx::query_as(AssertSqlSafe(format!(
+            "select {SCHEDULE_COLUMNS} from theme_schedules where theme_id = $1"
+        )))
+        .bind(id.0)
+        .fetch_optional(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Json(row.map(Into::into)))
+    }
+
+    /// Create or replace the theme's schedule: `days` (`mon`..`sun`), `time_utc` (`HH:MM`),
+    /// up to 3 `emails`; 422 for invalid values.
+    #[oai(
+        path = "/api/v1/themes/:id/schedule",
+        method = "put",
+        operation_id = "upsertSchedule"
+    )]
+    async fn upsert_schedule(
+        &self,
+        state: Data<&AppState>,
+        auth: BearerAuth,
+        id: Path<Uuid>,
+        body: Json<UpsertSchedule>,
+    ) -> ApiResult<Json<Schedule>> {
+        let body = body.0;
+        let spec = ScheduleSpec::parse(body.enabled, &body.days, &body.time_utc, &body.emails)
+            .map_err(unprocessable)?;
+        let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
+        let row: Option<ScheduleRow> = sqlx::query_as(AssertSqlSafe(format!(
+            "insert into theme_schedules (id, theme_id, user_id, enabled, days, time_utc, emails)
+             select $1, t.id, t.user_id, $3, $4, $5, $6 from themes t where t.id = $2
+             on conflict (theme_id) do update set enabled = excluded.enabled,
+                 days = excluded.days, time_utc = excluded.time_utc, emails = excluded.emails,
+                 updated_at = now()
+             returning {SCHEDULE_COLUMNS}"
+        )))
+        .bind(Uuid::now_v7())
+        .bind(id.0)
+        .bind(spec.enabled)
+        .bind(sqlx::types::Json(&spec.days))
+        .bind(&spec.time_utc)
+        .bind(sqlx::types::Json(&spec.emails))
+        .fetch_optional(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        row.map(|r| Json(r.into()))
+            .ok_or_else(|| ApiError::not_found("theme"))
+    }
+
+    /// Remove the theme's schedule (204, also when there was none).
+    #[oai(
+        path = "/api/v1/themes/:id/schedule",
+        method = "delete",
+        operation_id = "deleteSchedule"
+    )]
+    async fn delete_schedule(
+        &self,
+        state: Data<&AppState>,
+        auth: BearerAuth,
+        id: Path<Uuid>,
+    ) -> ApiResult<NoContent> {
+        let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
+        theme(&mut tx, id.0).await?;
+        sqlx::query("delete from theme_schedules where theme_id = $1")
+            .bind(id.0)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(NoContent::Done)
+    }
+
+    /// The emails sent (or not) of the theme's syntheses, newest first.
+    #[oai(
+        path = "/api/v1/themes/:id/deliveries",
+        method = "get",
+        operation_id = "listDeliveries"
+    )]
+    async fn deliveries(
+        &self,
+        state: Data<&AppState>,
+        auth: BearerAuth,
+        id: Path<Uuid>,
+    ) -> ApiResult<Json<Vec<Delivery>>> {
+        let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
+        theme(&mut tx, id.0).await?;
+        let rows: Vec<Delivery> = sqlx::query_as(
+            "select id, synthesis_id, recipient, status, attempts, last_error, sent_at, created_at
+             from email_deliveries where theme_id = $1 order by created_at desc, recipient limit 300",
+        )
+        .bind(id.0)
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Json(rows))
+    }
+}

@@ -1,0 +1,269 @@
+//! The synthesis scheduler and email delivery (seed 004), driven by a test clock: exactly
+//! once per day across workers, one email per recipient, retries of refused emails and of
+//! failed generations, and deference to a user's manual generation.
+
+use std::time::Duration;
+
+use almanac_shared::clock::ManualClock;
+use almanac_worker::scheduler;
+use chrono::{DateTime, Utc};
+use reqwest::Method;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::{
+    helpers::{
+        Behaviour, FakeAi, TestApp, TestOptions, eventually, smtp::SmtpServer, spawn_app_with,
+    },
+    themes::{tea_site, tea_theme},
+};
+
+/// A Monday, 09:30 UTC.
+fn monday_morning() -> DateTime<Utc> {
+    "2030-01-07T09:30:00Z".parse().unwrap()
+}
+
+async fn app_with(smtp: &SmtpServer, fake: Option<&FakeAi>) -> TestApp {
+    spawn_app_with(TestOptions {
+        fake_ai: fake.cloned(),
+        env: vec![("SMTP_URL", smtp.url())],
+        ..Default::default()
+    })
+    .await
+}
+
+/// A theme of `user` with a schedule due on Mondays at 09:00 for `emails`.
+async fn scheduled_theme(app: &TestApp, user: Uuid, emails: &[&str]) -> String {
+    // The site serves until the test's runtime ends.
+    let site = tea_site().await;
+    let theme = app.create_theme(user, &tea_theme(&site)).await;
+    let (status, body) = app
+        .send_json(
+            Method::PUT,
+            user,
+            &format!("/api/v1/themes/{theme}/schedule"),
+            &json!({ "enabled": true, "days": ["mon"], "time_utc": "09:00", "emails": emails }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    theme
+}
+
+async fn tick(app: &TestApp, worker: usize, clock: &ManualClock) -> usize {
+    scheduler::tick(&app.worker_context(worker), clock)
+        .await
+        .expect("tick")
+        .len()
+}
+
+async fn syntheses(app: &TestApp, user: Uuid, theme: &str) -> Vec<Value> {
+    let (status, body) = app
+        .get_json(user, &format!("/api/v1/themes/{theme}/syntheses"))
+        .await;
+    assert_eq!(status, 200);
+    body.as_array().unwrap().clone()
+}
+
+/// Waits until every synthesis and email job has ended; returns the syntheses.
+async fn settled(app: &TestApp, user: Uuid, theme: &str) -> Vec<Value> {
+    eventually(
+        Duration::from_secs(20),
+        "syntheses and emails to settle",
+        || async {
+            let open: i64 = sqlx::query_scalar(
+                "select count(*) from jobs where status in ('pending', 'running')",
+            )
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+            (open == 0).then_some(())
+        },
+    )
+    .await;
+    syntheses(app, user, theme).await
+}
+
+async fn last_run(app: &TestApp, user: Uuid, theme: &str) -> Option<DateTime<Utc>> {
+    let (_, schedule) = app
+        .get_json(user, &format!("/api/v1/themes/{theme}/schedule"))
+        .await;
+    schedule["last_run_at"].as_str().map(|t| t.parse().unwrap())
+}
+
+#[tokio::test]
+async fn a_due_schedule_runs_once_across_three_workers_and_emails_each_recipient_once() {
+    let smtp = SmtpServer::start(0).await;
+    let mut app = app_with(&smtp, None).await;
+    app.start_worker().await;
+    app.start_worker().await;
+    let user = Uuid::new_v4();
+    let recipients = ["ana@example.com", "ben@example.com", "chloe@example.com"];
+    let theme = scheduled_theme(&app, user, &recipients).await;
+    let clock = ManualClock::new(monday_morning());
+
+    // Not due before 09:00, nor on another day.
+    clock.set("2030-01-07T08:59:00Z".parse().unwrap());
+    assert_eq!(tick(&app, 0, &clock).await, 0);
+    clock.set("2030-01-08T09:30:00Z".parse().unwrap());
+    assert_eq!(tick(&app, 0, &clock).await, 0);
+
+    // Three workers tick at the same moment.
+    clock.set(monday_morning());
+    let started: Vec<usize> =
+        futures::future::join_all((0..3).map(|w| tick(&app, w, &clock))).await;
+    assert_eq!(started.iter().sum::<usize>(), 1, "{started:?}");
+    let messages = smtp.wait_for(3).await;
+    let all = settled(&app, user, &theme).await;
+    assert_eq!(all.len(), 1, "exactly one synthesis");
+    assert_eq!(all[0]["origin"], "schedule");
+    assert_eq!(all[0]["week"], "2030-W02");
+    assert_eq!(smtp.messages().len(), 3, "exactly three emails");
+    let mut to: Vec<String> = messages
+        .iter()
+        .map(|m| m["to"][0].as_str().unwrap().to_owned())
+        .collect();
+    to.sort();
+    assert_eq!(to, recipients);
+    for message in &messages {
+        let text = message["text"].as_str().unwrap();
+        let html = message["html"].as_str().unwrap();
+        for expected in [
+            "Green tea prices rise",
+            "Matcha guide",
+            "chai is spiced tea",
+        ] {
+            assert!(
+                text.contains(expected) && html.contains(expected),
+                "{expected} in {message}"
+            );
+        }
+        assert!(message["subject"].as_str().unwrap().contains("2030-W02"));
+    }
+    assert_eq!(last_run(&app, user, &theme).await, Some(monday_morning()));
+
+    // Later ticks that day start nothing; the deliveries are listed.
+    clock.set("2030-01-07T23:59:00Z".parse().unwrap());
+    let again: Vec<usize> = futures::future::join_all((0..3).map(|w| tick(&app, w, &clock))).await;
+    assert_eq!(again.iter().sum::<usize>(), 0);
+    let (_, deliveries) = app
+        .get_json(user, &format!("/api/v1/themes/{theme}/deliveries"))
+        .await;
+    let deliveries = deliveries.as_array().unwrap();
+    assert_eq!(deliveries.len(), 3);
+    assert!(
+        deliveries
+            .iter()
+            .all(|d| d["status"] == "sent" && d["attempts"] == 1)
+    );
+    // The next Monday it runs again.
+    clock.set("2030-01-14T09:00:00Z".parse().unwrap());
+    assert_eq!(tick(&app, 1, &clock).await, 1);
+}
+
+#[tokio::test]
+async fn a_refused_email_is_retried_and_arrives_once() {
+    let smtp = SmtpServer::start(1).await;
+    let app = app_with(&smtp, None).await;
+    let user = Uuid::new_v4();
+    let theme = scheduled_theme(&app, user, &["ana@example.com"]).await;
+    let clock = ManualClock::new(monday_morning());
+    assert_eq!(tick(&app, 0, &clock).await, 1);
+    smtp.wait_for(1).await;
+    settled(&app, user, &theme).await;
+    assert_eq!(smtp.messages().len(), 1, "arrives once");
+    let (_, deliveries) = app
+        .get_json(user, &format!("/api/v1/themes/{theme}/deliveries"))
+        .await;
+    let delivery = &deliveries[0];
+    assert_eq!(delivery["status"], "sent");
+    assert_eq!(delivery["attempts"], 2, "{delivery}");
+    assert!(
+        delivery["last_error"].to_string().contains("451"),
+        "{delivery}"
+    );
+}
+
+#[tokio::test]
+async fn a_failed_generation_sends_nothing_and_a_later_tick_succeeds() {
+    let smtp = SmtpServer::start(0).await;
+    let fake = FakeAi::start(vec![Behaviour::Status(400)], Behaviour::Ok).await;
+    let app = app_with(&smtp, Some(&fake)).await;
+    let user = Uuid::new_v4();
+    let theme = scheduled_theme(&app, user, &["ana@example.com", "ben@example.com"]).await;
+    let clock = ManualClock::new(monday_morning());
+    assert_eq!(tick(&app, 0, &clock).await, 1);
+    let first = settled(&app, user, &theme).await;
+    assert_eq!(first[0]["status"], "failed", "{first:?}");
+    assert_eq!(last_run(&app, user, &theme).await, None);
+    let (_, deliveries) = app
+        .get_json(user, &format!("/api/v1/themes/{theme}/deliveries"))
+        .await;
+    assert_eq!(deliveries, json!([]));
+    assert!(smtp.messages().is_empty());
+
+    // Not again at once (backoff), but after it.
+    assert_eq!(tick(&app, 0, &clock).await, 0);
+    clock.advance(chrono::Duration::minutes(6));
+    assert_eq!(tick(&app, 0, &clock).await, 1);
+    smtp.wait_for(2).await;
+    let all = settled(&app, user, &theme).await;
+    assert_eq!(all.len(), 2);
+    assert_eq!(all[0]["status"], "succeeded");
+    assert_eq!(
+        last_run(&app, user, &theme).await,
+        Some(monday_morning() + chrono::Duration::minutes(6))
+    );
+    assert_eq!(smtp.messages().len(), 2);
+}
+
+#[tokio::test]
+async fn a_scheduled_run_waits_for_the_users_manual_generation() {
+    let smtp = SmtpServer::start(0).await;
+    let fake = FakeAi::start(
+        vec![Behaviour::Delay(Duration::from_millis(1500))],
+        Behaviour::Ok,
+    )
+    .await;
+    let app = app_with(&smtp, Some(&fake)).await;
+    let user = Uuid::new_v4();
+    let theme = scheduled_theme(&app, user, &["ana@example.com"]).await;
+    let (status, manual) = app
+        .send_json(
+            Method::POST,
+            user,
+            &format!("/api/v1/themes/{theme}/syntheses"),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(status, 202);
+    fake.wait_for_calls(1).await;
+    let clock = ManualClock::new(monday_morning());
+    assert_eq!(
+        tick(&app, 0, &clock).await,
+        0,
+        "skipped while the manual one runs"
+    );
+    let manual_id = manual["synthesis_id"].as_str().unwrap();
+    eventually(
+        Duration::from_secs(10),
+        "the manual synthesis to finish",
+        || async {
+            let (_, s) = app
+                .get_json(user, &format!("/api/v1/syntheses/{manual_id}"))
+                .await;
+            (s["status"] == "succeeded").then_some(())
+        },
+    )
+    .await;
+    clock.advance(chrono::Duration::minutes(1));
+    assert_eq!(
+        tick(&app, 0, &clock).await,
+        1,
+        "runs once the manual one is done"
+    );
+    smtp.wait_for(1).await;
+    let all = settled(&app, user, &theme).await;
+    assert_eq!(all.len(), 2);
+    assert!(all.iter().all(|s| s["status"] == "succeeded"));
+    assert_eq!(all.iter().filter(|s| s["origin"] == "schedule").count(), 1);
+}

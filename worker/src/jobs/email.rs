@@ -1,0 +1,165 @@
+//! The email job (seed 004): send one synthesis to one recipient, at most once.
+//!
+//! The delivery is marked `sending` before the SMTP exchange. A transient failure puts it
+//! back to `pending` and the ledger retries with backoff; a permanent one records it
+//! `failed`. An attempt that finds its delivery still `sending` (the previous one died
+//! mid-exchange, outcome unknown) does not send again: it records `unknown`, because a
+//! recipient must never get the same synthesis twice.
+
+use almanac_shared::{
+    domain::synthesis::{self, Section, Synthesis},
+    email::{MailError, OutgoingEmail},
+    jobs::{self, Claim, JobStatus},
+};
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use sqlx::{Postgres, Transaction};
+use uuid::Uuid;
+
+use crate::runner::{Finished, JobContext, JobError, JobResult};
+
+/// Runs with the claim: a `pending` delivery becomes `sending` (one more attempt); the
+/// status it had comes back as `previous`, with what the email needs.
+pub const START: &str = "update email_deliveries d
+    set status = case when old.status = 'pending' then 'sending' else old.status end,
+        attempts = old.attempts + case when old.status = 'pending' then 1 else 0 end,
+        updated_at = now()
+    from claimed, email_deliveries old
+    where d.id = (claimed.payload ->> 'delivery_id')::uuid and old.id = d.id
+    returning d.id, old.status as previous, d.recipient, d.message_id,
+        (select to_jsonb(y) from (select s.title, s.sections, s.week, s.scheduled_for, s.created_at,
+            t.name as theme from syntheses s join themes t on t.id = s.theme_id
+            where s.id = d.synthesis_id) y) as synthesis";
+
+#[derive(Deserialize)]
+struct Input {
+    previous: String,
+    recipient: String,
+    message_id: String,
+    synthesis: Option<SynthesisRow>,
+}
+
+#[derive(Deserialize)]
+struct SynthesisRow {
+    title: Option<String>,
+    sections: Option<Vec<Section>>,
+    week: Option<String>,
+    scheduled_for: Option<DateTime<Utc>>,
+    created_at: DateTime<Utc>,
+    theme: String,
+}
+
+pub async fn run(ctx: &JobContext, claim: &Claim, delivery_id: Uuid) -> JobResult {
+    let Some(input) = claim
+        .started
+        .clone()
+        .and_then(|row| serde_json::from_value::<Input>(row).ok())
+    else {
+        return Err(JobError::permanent(
+            "DELIVERY_MISSING",
+            format!("email delivery {delivery_id} does not exist"),
+        ));
+    };
+    let result = json!({ "delivery_id": delivery_id, "recipient": input.recipient });
+    match input.previous.as_str() {
+        "pending" => {}
+        "sending" => {
+            let detail = json!({ "code": "DELIVERY_UNCERTAIN", "message": "an earlier attempt stopped while sending; not sent again so that the recipient cannot get it twice" });
+            record(ctx, delivery_id, "unknown", Some(&detail)).await?;
+            return finish(ctx, claim, result).await;
+        }
+        // Already sent or given up: nothing to do.
+        _ => return finish(ctx, claim, result).await,
+    }
+    let Some(row) = input.synthesis else {
+        return Err(JobError::permanent(
+            "SYNTHESIS_MISSING",
+            "the synthesis was deleted",
+        ));
+    };
+    let synthesis = Synthesis {
+        title: row
+            .title
+            .unwrap_or_else(|| format!("This week in {}", row.theme)),
+        sections: row.sections.unwrap_or_default(),
+    };
+    let day = row.scheduled_for.unwrap_or(row.created_at);
+    let week = row
+        .week
+        .unwrap_or_else(|| synthesis::iso_week(day.date_naive()));
+    let body = synthesis::render_email(
+        &row.theme,
+        &week,
+        &day.format("%-d %B %Y").to_string(),
+        &synthesis,
+    );
+    let email = OutgoingEmail {
+        to: input.recipient.clone(),
+        subject: body.subject,
+        text: body.text,
+        html: body.html,
+        message_id: input.message_id,
+    };
+    match ctx.mailer.send(&email).await {
+        Ok(()) => {
+            // Recorded whatever became of the claim: the email is out.
+            record(ctx, delivery_id, "sent", None).await?;
+            metrics::counter!("emails_total", "outcome" => "sent").increment(1);
+            tracing::info!(delivery_id = %delivery_id, "synthesis emailed");
+            finish(ctx, claim, result).await
+        }
+        Err(MailError::Transient(message)) => {
+            let detail = json!({ "code": "SMTP_TEMPORARY", "message": message });
+            record(ctx, delivery_id, "pending", Some(&detail)).await?;
+            metrics::counter!("emails_total", "outcome" => "retried").increment(1);
+            Err(JobError::transient("SMTP_TEMPORARY", message))
+        }
+        Err(MailError::Permanent(message)) => {
+            let detail = json!({ "code": "SMTP_REFUSED", "message": message });
+            record(ctx, delivery_id, "failed", Some(&detail)).await?;
+            metrics::counter!("emails_total", "outcome" => "failed").increment(1);
+            Err(JobError::permanent("SMTP_REFUSED", message))
+        }
+    }
+}
+
+async fn record(
+    ctx: &JobContext,
+    delivery_id: Uuid,
+    status: &str,
+    error: Option<&Value>,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "update email_deliveries set status = $2, last_error = coalesce($3, last_error),
+                sent_at = case when $2 = 'sent' then now() else sent_at end, updated_at = now()
+         where id = $1",
+    )
+    .bind(delivery_id)
+    .bind(status)
+    .bind(error.map(sqlx::types::Json))
+    .execute(&ctx.pool)
+    .await?;
+    Ok(())
+}
+
+async fn finish(ctx: &JobContext, claim: &Claim, result: Value) -> JobResult {
+    if !jobs::finish(&ctx.pool, claim, JobStatus::Succeeded, Some(&result), None).await? {
+        return Ok(None);
+    }
+    Ok(Some(Finished::succeeded(result)))
+}
+
+/// The job's result when it ends otherwise; the delivery follows the job (a trigger
+/// records it `failed`, or `unknown` if it was mid-send).
+pub async fn mark_ended(
+    tx: &mut Transaction<'static, Postgres>,
+    delivery_id: Uuid,
+) -> sqlx::Result<Value> {
+    let recipient: Option<String> =
+        sqlx::query_scalar("select recipient from email_deliveries where id = $1")
+            .bind(delivery_id)
+            .fetch_optional(&mut **tx)
+            .await?;
+    Ok(json!({ "delivery_id": delivery_id, "recipient": recipient }))
+}

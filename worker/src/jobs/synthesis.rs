@@ -1,0 +1,239 @@
+//! The synthesis job (seed 004): fetch the theme's sources (a failing source is recorded
+//! and skipped), ask the AI for sections, and save the synthesis with its ISO week. A
+//! scheduled run also marks its schedule run for the day and creates one email delivery
+//! (and job) per recipient, in the same transaction.
+
+use almanac_shared::{
+    domain::synthesis::{self, Document, Source, SourceKind},
+    events::Event,
+    jobs::{self, Claim, JobKind, JobPayload, JobStatus, NewJob},
+};
+use chrono::{DateTime, Utc};
+use futures::StreamExt;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::{ai_error, record_ai_call};
+use crate::runner::{Finished, JobContext, JobError, JobResult};
+
+/// Runs with the claim: the synthesis becomes `running`; its theme comes back.
+pub const START: &str = "update syntheses y set status = 'running', updated_at = now()
+    from claimed where y.id = (claimed.payload ->> 'synthesis_id')::uuid
+    returning y.id, y.theme_id, y.user_id, y.schedule_id, y.scheduled_for,
+        (select t.name from themes t where t.id = y.theme_id) as theme_name,
+        (select t.description from themes t where t.id = y.theme_id) as theme_description,
+        (select t.sources from themes t where t.id = y.theme_id) as sources";
+
+/// Sources fetched at once.
+const FETCH_CONCURRENCY: usize = 4;
+
+#[derive(Deserialize)]
+struct Input {
+    theme_id: Uuid,
+    schedule_id: Option<Uuid>,
+    scheduled_for: Option<DateTime<Utc>>,
+    theme_name: Option<String>,
+    theme_description: Option<String>,
+    sources: Option<Vec<Source>>,
+}
+
+pub async fn run(ctx: &JobContext, claim: &Claim, synthesis_id: Uuid) -> JobResult {
+    let Some(input) = claim
+        .started
+        .clone()
+        .and_then(|row| serde_json::from_value::<Input>(row).ok())
+    else {
+        return Err(JobError::permanent(
+            "SYNTHESIS_MISSING",
+            format!("synthesis {synthesis_id} does not exist"),
+        ));
+    };
+    let Some(theme_name) = input.theme_name.clone() else {
+        return Err(JobError::permanent(
+            "THEME_MISSING",
+            "the theme was deleted",
+        ));
+    };
+    let emit = async |event: Event| ctx.emitter.emit_or_log(claim.id, &event).await;
+    let sources = input.sources.clone().unwrap_or_default();
+    let total = sources.len();
+    emit(Event::step(
+        "fetching",
+        format!("reading {total} sources"),
+        5,
+    ))
+    .await;
+    let mut fetched = futures::stream::iter(sources.into_iter().enumerate())
+        .map(|(index, source)| async move { (index, source.clone(), fetch(ctx, &source).await) })
+        .buffer_unordered(FETCH_CONCURRENCY);
+    let mut documents: Vec<(usize, Vec<Document>)> = Vec::new();
+    let mut report: Vec<(usize, Value)> = Vec::new();
+    let mut done = 0;
+    while let Some((index, source, outcome)) = fetched.next().await {
+        done += 1;
+        let entry = match outcome {
+            Ok(docs) => {
+                let entry = json!({ "type": source.kind, "value": source.value, "status": "ok", "items": docs.len() });
+                documents.push((index, docs));
+                entry
+            }
+            Err(error) => {
+                tracing::info!(source = %source.value, error = %error, "source skipped");
+                json!({ "type": source.kind, "value": source.value, "status": "failed", "error": error })
+            }
+        };
+        report.push((index, entry));
+        emit(Event::step(
+            "fetching",
+            format!("read {done} of {total} sources"),
+            5 + (55 * done / total.max(1)) as u8,
+        ))
+        .await;
+    }
+    drop(fetched);
+    documents.sort_by_key(|(index, _)| *index);
+    report.sort_by_key(|(index, _)| *index);
+    let documents: Vec<Document> = documents.into_iter().flat_map(|(_, d)| d).collect();
+    let report: Vec<Value> = report.into_iter().map(|(_, r)| r).collect();
+    if documents.is_empty() {
+        return Err(JobError::permanent(
+            "NO_SOURCE_READABLE",
+            "none of the theme's sources could be read",
+        )
+        .with("sources", report));
+    }
+    emit(Event::step(
+        "writing",
+        "asking the AI for the synthesis",
+        65,
+    ))
+    .await;
+    let theme = json!({ "name": theme_name, "description": input.theme_description });
+    let response = ctx
+        .ai
+        .chat(synthesis::prompt(&theme, &documents))
+        .await
+        .map_err(|e| ai_error(&e))?;
+    record_ai_call(&response);
+    let content = synthesis::parse_answer(&response.content).map_err(|message| {
+        JobError::transient("AI_OUTPUT_INVALID", message).with("model", response.model.clone())
+    })?;
+    emit(Event::step("saving", "saving the synthesis", 90)).await;
+    let day = input.scheduled_for.unwrap_or_else(Utc::now).date_naive();
+    let week = synthesis::iso_week(day);
+    let result = json!({ "synthesis_id": synthesis_id, "theme_id": input.theme_id, "week": week, "sections": content.sections.len() });
+
+    let mut tx = ctx.pool.begin().await?;
+    let saved = sqlx::query(
+        "update syntheses set status = 'succeeded', week = $2, title = $3, sections = $4,
+                sources_report = $5, provider = $6, model = $7, tokens_input = $8,
+                tokens_output = $9, error = null, updated_at = now()
+         where id = $1",
+    )
+    .bind(synthesis_id)
+    .bind(&week)
+    .bind(&content.title)
+    .bind(sqlx::types::Json(&content.sections))
+    .bind(sqlx::types::Json(&report))
+    .bind(&response.provider)
+    .bind(&response.model)
+    .bind(response.usage.input_tokens as i32)
+    .bind(response.usage.output_tokens as i32)
+    .execute(&mut *tx)
+    .await?;
+    if saved.rows_affected() == 0 {
+        return Err(JobError::permanent(
+            "SYNTHESIS_MISSING",
+            "the synthesis was deleted",
+        ));
+    }
+    let emails = match (input.schedule_id, input.scheduled_for) {
+        (Some(schedule_id), Some(scheduled_for)) => {
+            mark_schedule_run(&mut tx, claim, synthesis_id, schedule_id, scheduled_for).await?
+        }
+        _ => Vec::new(),
+    };
+    if !jobs::finish(&mut *tx, claim, JobStatus::Succeeded, Some(&result), None).await? {
+        return Ok(None);
+    }
+    tx.commit().await?;
+    for job in &emails {
+        if let Err(error) = ctx.queue.push(JobKind::Email, *job, None).await {
+            tracing::warn!(job_id = %job, error = %format!("{error:#}"), "enqueueing an email failed; the reconciler will");
+        }
+    }
+    tracing::info!(synthesis_id = %synthesis_id, emails = emails.len(), "synthesis saved");
+    Ok(Some(Finished::succeeded(result)))
+}
+
+/// A scheduled run: marks the schedule run for its day and creates a delivery and an email
+/// job per recipient (once per recipient: the unique key makes a repeat a no-op).
+async fn mark_schedule_run(
+    tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
+    claim: &Claim,
+    synthesis_id: Uuid,
+    schedule_id: Uuid,
+    scheduled_for: DateTime<Utc>,
+) -> sqlx::Result<Vec<Uuid>> {
+    let emails: Option<sqlx::types::Json<Vec<String>>> = sqlx::query_scalar(
+        "update theme_schedules set last_run_at = $2, next_attempt_at = null, updated_at = now()
+         where id = $1 returning emails",
+    )
+    .bind(schedule_id)
+    .bind(scheduled_for)
+    .fetch_optional(&mut **tx)
+    .await?;
+    let mut jobs = Vec::new();
+    for recipient in emails.map(|e| e.0).unwrap_or_default() {
+        let delivery_id = Uuid::now_v7();
+        let job = NewJob::new(claim.user_id, JobPayload::EmailV1 { delivery_id });
+        // The job first (the delivery refers to it); dropped again if the recipient
+        // already has this synthesis.
+        job.insert(&mut **tx).await?;
+        let created: Option<Uuid> = sqlx::query_scalar(
+            "insert into email_deliveries (id, user_id, synthesis_id, theme_id, recipient,
+                 job_id, message_id)
+             select $1, s.user_id, s.id, s.theme_id, $3, $4, $5 from syntheses s where s.id = $2
+             on conflict (synthesis_id, recipient) do nothing
+             returning id",
+        )
+        .bind(delivery_id)
+        .bind(synthesis_id)
+        .bind(&recipient)
+        .bind(job.id)
+        .bind(format!("<{synthesis_id}.{delivery_id}@almanac>"))
+        .fetch_optional(&mut **tx)
+        .await?;
+        if created.is_some() {
+            jobs.push(job.id);
+        } else {
+            sqlx::query("delete from jobs where id = $1")
+                .bind(job.id)
+                .execute(&mut **tx)
+                .await?;
+        }
+    }
+    Ok(jobs)
+}
+
+/// One source's documents.
+async fn fetch(ctx: &JobContext, source: &Source) -> Result<Vec<Document>, String> {
+    match source.kind {
+        SourceKind::Text => Ok(vec![Document {
+            source: "text".into(),
+            title: source.value.chars().take(80).collect(),
+            text: source.value.clone(),
+            url: None,
+        }]),
+        SourceKind::Rss | SourceKind::Url => {
+            let url = url::Url::parse(&source.value).map_err(|e| e.to_string())?;
+            let outcome = if source.kind == SourceKind::Rss {
+                ctx.fetcher.feed(&url).await
+            } else {
+                ctx.fetcher.page(&url).await.map(|doc| vec![doc])
+            };
+            outcome.map_err(|e| e.to_string())
+        }
+    }
+}

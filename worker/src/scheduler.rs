@@ -1,0 +1,125 @@
+//! The synthesis scheduler (seed 004), in every worker: each `SCHEDULER_TICK_SECS` it finds
+//! the schedules due now and claims each in a transaction that also creates its synthesis
+//! and job, so that with any number of workers a due schedule runs once per day. Rows are
+//! claimed with `for update skip locked`; a claimed schedule stays out of reach while its
+//! synthesis is pending or running, after it succeeded (`last_run_at` is its day), and,
+//! after a failure, until its backoff has passed (at most a few attempts a day). A user
+//! with a synthesis generation in progress is skipped until a later tick.
+
+use almanac_shared::{
+    clock::Clock,
+    domain::synthesis::{self, MAX_SCHEDULED_ATTEMPTS_PER_DAY},
+    jobs::{JobKind, JobPayload, NewJob},
+};
+use chrono::{DateTime, Datelike, Utc};
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::runner::JobContext;
+
+/// Ticks until `shutdown`, with the worker's clock. The first tick comes one period after
+/// start.
+pub async fn run(ctx: &JobContext, shutdown: CancellationToken) {
+    let every = ctx.settings.scheduler_tick;
+    let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = ticker.tick() => {}
+        }
+        if let Err(error) = tick(ctx, ctx.clock.as_ref()).await {
+            tracing::warn!(error = %format!("{error:#}"), "scheduler tick failed");
+        }
+    }
+}
+
+/// One scheduled run started by a tick.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Started {
+    pub schedule_id: Uuid,
+    pub synthesis_id: Uuid,
+    pub job_id: Uuid,
+}
+
+#[derive(sqlx::FromRow)]
+struct Claimed {
+    id: Uuid,
+    theme_id: Uuid,
+    user_id: Uuid,
+    attempts_today: i32,
+}
+
+/// Starts the schedules due at `clock.now()`; returns what it started.
+pub async fn tick(ctx: &JobContext, clock: &dyn Clock) -> anyhow::Result<Vec<Started>> {
+    let now: DateTime<Utc> = clock.now();
+    let today = now.date_naive();
+    let day_start = today.and_hms_opt(0, 0, 0).expect("midnight").and_utc();
+    let mut tx = ctx.pool.begin().await?;
+    let claimed: Vec<Claimed> = sqlx::query_as(
+        "with due as (
+            select s.id from theme_schedules s
+            where s.enabled
+              and s.days ? $1
+              and s.time_utc <= $2
+              and (s.last_run_at is null or s.last_run_at < $3)
+              and (s.attempt_day is distinct from $4
+                   or (s.attempts_today < $5 and (s.next_attempt_at is null or s.next_attempt_at <= $6)))
+              and not exists (select 1 from syntheses y
+                              where y.user_id = s.user_id and y.status in ('pending', 'running'))
+            order by s.time_utc
+            limit 100
+            for update of s skip locked)
+         update theme_schedules s
+         set attempts_today = case when s.attempt_day = $4 then s.attempts_today + 1 else 1 end,
+             attempt_day = $4, updated_at = now()
+         from due where s.id = due.id
+         returning s.id, s.theme_id, s.user_id, s.attempts_today",
+    )
+    .bind(synthesis::day_code(now.weekday()))
+    .bind(now.format("%H:%M").to_string())
+    .bind(day_start)
+    .bind(today)
+    .bind(MAX_SCHEDULED_ATTEMPTS_PER_DAY)
+    .bind(now)
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut started = Vec::with_capacity(claimed.len());
+    for schedule in claimed {
+        // Should this run fail, the next may start after the backoff.
+        sqlx::query("update theme_schedules set next_attempt_at = $2 where id = $1")
+            .bind(schedule.id)
+            .bind(now + synthesis::retry_delay(schedule.attempts_today))
+            .execute(&mut *tx)
+            .await?;
+        let synthesis_id = Uuid::now_v7();
+        let job = NewJob::new(schedule.user_id, JobPayload::SynthesisV1 { synthesis_id });
+        job.insert(&mut *tx).await?;
+        sqlx::query(
+            "insert into syntheses (id, user_id, theme_id, job_id, origin, schedule_id, scheduled_for)
+             values ($1, $2, $3, $4, 'schedule', $5, $6)",
+        )
+        .bind(synthesis_id)
+        .bind(schedule.user_id)
+        .bind(schedule.theme_id)
+        .bind(job.id)
+        .bind(schedule.id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        started.push(Started {
+            schedule_id: schedule.id,
+            synthesis_id,
+            job_id: job.id,
+        });
+    }
+    tx.commit().await?;
+    for run in &started {
+        tracing::info!(schedule_id = %run.schedule_id, synthesis_id = %run.synthesis_id, "scheduled synthesis started");
+        if let Err(error) = ctx.queue.push(JobKind::Synthesis, run.job_id, None).await {
+            tracing::warn!(job_id = %run.job_id, error = %format!("{error:#}"), "enqueue failed; the reconciler will");
+        }
+    }
+    metrics::counter!("scheduler_runs_started_total").increment(started.len() as u64);
+    Ok(started)
+}
