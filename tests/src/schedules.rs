@@ -184,6 +184,41 @@ async fn a_refused_email_is_retried_and_arrives_once() {
 }
 
 #[tokio::test]
+async fn a_recipient_refused_for_good_is_recorded_failed_and_the_others_get_theirs() {
+    let smtp = SmtpServer::start(0).await;
+    let app = app_with(&smtp, None).await;
+    let user = Uuid::new_v4();
+    let theme = scheduled_theme(&app, user, &["ana@example.com", "bounce@example.com"]).await;
+    let clock = ManualClock::new(monday_morning());
+    assert_eq!(tick(&app, 0, &clock).await, 1);
+    smtp.wait_for(1).await;
+    settled(&app, user, &theme).await;
+    assert_eq!(smtp.messages().len(), 1);
+    let (_, deliveries) = app
+        .get_json(user, &format!("/api/v1/themes/{theme}/deliveries"))
+        .await;
+    let by = |to: &str| {
+        deliveries
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["recipient"] == to)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(by("ana@example.com")["status"], "sent");
+    let bounced = by("bounce@example.com");
+    assert_eq!(bounced["status"], "failed");
+    assert_eq!(bounced["attempts"], 1, "a permanent refusal is not retried");
+    assert!(
+        bounced["last_error"].to_string().contains("550"),
+        "{bounced}"
+    );
+    // The synthesis ran: the schedule is done for the day.
+    assert_eq!(last_run(&app, user, &theme).await, Some(monday_morning()));
+}
+
+#[tokio::test]
 async fn a_failed_generation_sends_nothing_and_a_later_tick_succeeds() {
     let smtp = SmtpServer::start(0).await;
     let fake = FakeAi::start(vec![Behaviour::Status(400)], Behaviour::Ok).await;

@@ -71,6 +71,20 @@ impl JobError {
     }
 }
 
+/// The row the kind's start statement returned with the claim (see `jobs::claim`); when
+/// there is none the job's domain row is gone, a permanent `code` failure naming `what`.
+pub fn started<T: serde::de::DeserializeOwned>(
+    claim: &Claim,
+    code: &str,
+    what: impl FnOnce() -> String,
+) -> Result<T, JobError> {
+    claim
+        .started
+        .clone()
+        .and_then(|row| serde_json::from_value(row).ok())
+        .ok_or_else(|| JobError::permanent(code, format!("{} does not exist", what())))
+}
+
 impl From<sqlx::Error> for JobError {
     fn from(error: sqlx::Error) -> Self {
         JobError::transient("DATABASE_ERROR", error.to_string())

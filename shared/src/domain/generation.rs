@@ -170,13 +170,7 @@ struct RawSuggestion {
 /// Reads a model's answer: JSON (possibly inside a Markdown code fence), trimmed, empty and
 /// duplicate cards dropped, fields cut to their limits, at most [`MAX_SUGGESTIONS`].
 pub fn parse_answer(content: &str) -> Result<Vec<Suggestion>, String> {
-    let body = content.trim();
-    let body = body
-        .strip_prefix("```json")
-        .or_else(|| body.strip_prefix("```"))
-        .map(|b| b.trim_end().trim_end_matches("```"))
-        .unwrap_or(body);
-    let answer: Answer = serde_json::from_str(body.trim())
+    let answer: Answer = serde_json::from_str(super::prompt::unfenced(content))
         .map_err(|e| format!("the answer is not the expected JSON: {e}"))?;
     let mut seen = std::collections::HashSet::new();
     let suggestions: Vec<Suggestion> = answer

@@ -2,4 +2,5 @@
 
 pub mod calendar;
 pub mod generation;
+pub mod prompt;
 pub mod synthesis;

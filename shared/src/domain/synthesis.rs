@@ -5,6 +5,7 @@ use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, Utc, Weekday};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use super::prompt::{embed_json, tagged_json, unfenced};
 use crate::ai::{ChatRequest, Message, Role};
 
 pub const TEMPLATE: &str = "synthesis.v1";
@@ -314,10 +315,6 @@ back to it with its url and source. Answer with JSON only, in the shape {\"title
 \"sections\": [{\"title\": \"...\", \"summary\": \"...\", \"items\": [{\"title\": \"...\", \
 \"summary\": \"...\", \"url\": \"...\", \"source\": \"...\"}]}]}.";
 
-fn embedded(value: &Value) -> String {
-    value.to_string().replace("</", "<\\/")
-}
-
 pub fn prompt(theme: &Value, documents: &[Document]) -> ChatRequest {
     ChatRequest {
         template: TEMPLATE,
@@ -331,8 +328,8 @@ pub fn prompt(theme: &Value, documents: &[Document]) -> ChatRequest {
                 role: Role::User,
                 content: format!(
                     "{THEME_OPEN}{}{THEME_CLOSE}\n{DOCS_OPEN}{}{DOCS_CLOSE}",
-                    embedded(theme),
-                    embedded(&json!(documents))
+                    embed_json(theme),
+                    embed_json(&json!(documents))
                 ),
             },
         ],
@@ -347,13 +344,7 @@ fn clip(text: &str, max: usize) -> String {
 
 /// The synthesis in an answer; sections without a title are dropped.
 pub fn parse_answer(answer: &str) -> Result<Synthesis, String> {
-    let trimmed = answer.trim();
-    let json = trimmed
-        .strip_prefix("```json")
-        .or_else(|| trimmed.strip_prefix("```"))
-        .and_then(|rest| rest.strip_suffix("```"))
-        .unwrap_or(trimmed);
-    let mut synthesis: Synthesis = serde_json::from_str(json.trim())
+    let mut synthesis: Synthesis = serde_json::from_str(unfenced(answer))
         .map_err(|e| format!("the AI's answer is not the expected JSON: {e}"))?;
     synthesis.title = clip(&synthesis.title, 300);
     synthesis.sections.retain(|s| !s.title.trim().is_empty());
@@ -375,16 +366,9 @@ pub fn parse_answer(answer: &str) -> Result<Synthesis, String> {
 
 /// The offline provider's answer: a section per source, an item per document.
 pub fn offline_answer(user_text: &str) -> String {
-    let between = |open: &str, close: &str| -> Value {
-        user_text
-            .split_once(open)
-            .and_then(|(_, rest)| rest.split_once(close))
-            .and_then(|(json, _)| serde_json::from_str(json).ok())
-            .unwrap_or(Value::Null)
-    };
-    let theme = between(THEME_OPEN, THEME_CLOSE);
+    let theme = tagged_json(user_text, THEME_OPEN, THEME_CLOSE);
     let documents: Vec<Document> =
-        serde_json::from_value(between(DOCS_OPEN, DOCS_CLOSE)).unwrap_or_default();
+        serde_json::from_value(tagged_json(user_text, DOCS_OPEN, DOCS_CLOSE)).unwrap_or_default();
     let mut sections: Vec<Section> = Vec::new();
     for document in documents {
         let item = Item {

@@ -1,6 +1,7 @@
 //! A real SMTP server for the email tests: Python's `aiosmtpd` (installed by `make test`),
 //! started per test on a free port. It can refuse the first messages with a temporary
-//! error (451), and records each accepted message, decoded, as a JSON file.
+//! error (451), refuses any `bounce@...` recipient for good (550), and records each
+//! accepted message, decoded, as a JSON file.
 
 use std::{path::PathBuf, process::Stdio, time::Duration};
 
@@ -15,6 +16,12 @@ port, outdir, refuse = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
 state = {"refused": 0, "accepted": 0}
 
 class Handler:
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address.startswith("bounce@"):
+            return "550 5.1.1 No such mailbox"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
     async def handle_DATA(self, server, session, envelope):
         if state["refused"] < refuse:
             state["refused"] += 1

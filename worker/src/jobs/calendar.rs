@@ -19,7 +19,7 @@ use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
 
 use super::{ai_error, record_ai_call};
-use crate::runner::{Finished, JobContext, JobError, JobResult};
+use crate::runner::{Finished, JobContext, JobError, JobResult, started};
 
 /// Runs with the claim: the run becomes `running`; its request comes back with the slots
 /// an earlier attempt already generated.
@@ -53,16 +53,9 @@ struct Batch {
 }
 
 pub async fn run(ctx: &JobContext, claim: &Claim, run_id: Uuid) -> JobResult {
-    let Some(input) = claim
-        .started
-        .clone()
-        .and_then(|row| serde_json::from_value::<Input>(row).ok())
-    else {
-        return Err(JobError::permanent(
-            "CALENDAR_RUN_MISSING",
-            format!("calendar run {run_id} does not exist"),
-        ));
-    };
+    let input: Input = started(claim, "CALENDAR_RUN_MISSING", || {
+        format!("calendar run {run_id}")
+    })?;
     let spec = CalendarSpec::from_json(&input.request)
         .map_err(|e| JobError::permanent("CALENDAR_REQUEST_INVALID", e.to_string()))?;
     let run = RunRef {

@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
 
-use crate::runner::{Finished, JobContext, JobError, JobResult};
+use crate::runner::{Finished, JobContext, JobError, JobResult, started};
 
 /// Runs with the claim: a `pending` delivery becomes `sending` (one more attempt); the
 /// status it had comes back as `previous`, with what the email needs.
@@ -51,16 +51,9 @@ struct SynthesisRow {
 }
 
 pub async fn run(ctx: &JobContext, claim: &Claim, delivery_id: Uuid) -> JobResult {
-    let Some(input) = claim
-        .started
-        .clone()
-        .and_then(|row| serde_json::from_value::<Input>(row).ok())
-    else {
-        return Err(JobError::permanent(
-            "DELIVERY_MISSING",
-            format!("email delivery {delivery_id} does not exist"),
-        ));
-    };
+    let input: Input = started(claim, "DELIVERY_MISSING", || {
+        format!("email delivery {delivery_id}")
+    })?;
     let result = json!({ "delivery_id": delivery_id, "recipient": input.recipient });
     match input.previous.as_str() {
         "pending" => {}

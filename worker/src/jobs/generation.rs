@@ -14,7 +14,7 @@ use sqlx::{AssertSqlSafe, Postgres, Transaction};
 use uuid::Uuid;
 
 use super::{ai_error, record_ai_call};
-use crate::runner::{Finished, JobContext, JobError, JobResult};
+use crate::runner::{Finished, JobContext, JobError, JobResult, started};
 
 /// Runs with the claim: the generation becomes `running` and its input comes back, with
 /// how far an earlier attempt got.
@@ -45,23 +45,15 @@ struct Attribution {
 /// Sends the source text to the AI batch by batch; each batch's suggestions are saved
 /// (fenced by the claim, so a retry resumes after them) and streamed as they complete.
 pub async fn run(ctx: &JobContext, claim: &Claim, generation_id: Uuid) -> JobResult {
-    let input = claim
-        .started
-        .clone()
-        .and_then(|row| serde_json::from_value::<Input>(row).ok());
-    let Some(Input {
+    let Input {
         source_text,
         model,
         prompt_version,
         batches_done,
         mut saved,
-    }) = input
-    else {
-        return Err(JobError::permanent(
-            "GENERATION_MISSING",
-            format!("generation {generation_id} does not exist"),
-        ));
-    };
+    } = started(claim, "GENERATION_MISSING", || {
+        format!("generation {generation_id}")
+    })?;
     let batches = generation::batches(&source_text);
     let total = batches.len() as u64;
     let emit = async |event: Event| ctx.emitter.emit_or_log(claim.id, &event).await;

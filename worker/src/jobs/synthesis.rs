@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::{ai_error, record_ai_call};
-use crate::runner::{Finished, JobContext, JobError, JobResult};
+use crate::runner::{Finished, JobContext, JobError, JobResult, started};
 
 /// Runs with the claim: the synthesis becomes `running`; its theme comes back.
 pub const START: &str = "update syntheses y set status = 'running', updated_at = now()
@@ -39,16 +39,9 @@ struct Input {
 }
 
 pub async fn run(ctx: &JobContext, claim: &Claim, synthesis_id: Uuid) -> JobResult {
-    let Some(input) = claim
-        .started
-        .clone()
-        .and_then(|row| serde_json::from_value::<Input>(row).ok())
-    else {
-        return Err(JobError::permanent(
-            "SYNTHESIS_MISSING",
-            format!("synthesis {synthesis_id} does not exist"),
-        ));
-    };
+    let input: Input = started(claim, "SYNTHESIS_MISSING", || {
+        format!("synthesis {synthesis_id}")
+    })?;
     let Some(theme_name) = input.theme_name.clone() else {
         return Err(JobError::permanent(
             "THEME_MISSING",

@@ -9,7 +9,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::{Invalid, Slot, invalid};
-use crate::ai::{ChatRequest, Message, Role};
+use crate::{
+    ai::{ChatRequest, Message, Role},
+    domain::prompt::{embed_json, tagged_json, unfenced},
+};
 
 pub const TEMPLATE: &str = "calendar.v1";
 pub const TITLE_MAX: usize = 200;
@@ -128,11 +131,6 @@ thread), 3 to 8 hashtags and a call to action. Answer with JSON only, in the sha
 {\"entries\": [{\"key\": \"<the slot's key>\", \"title\": \"...\", \"caption\": \"...\", \
 \"format\": \"...\", \"hashtags\": [\"#...\"], \"callToAction\": \"...\"}]}.";
 
-/// JSON that cannot close the tag it sits in (`</` becomes the equivalent `<\/`).
-fn embedded(value: &Value) -> String {
-    value.to_string().replace("</", "<\\/")
-}
-
 /// The chat request that asks for the content of `slots`.
 pub fn prompt(brief: &Value, slots: &[Slot], model: Option<String>) -> ChatRequest {
     let slots: Vec<Value> = slots
@@ -159,8 +157,8 @@ pub fn prompt(brief: &Value, slots: &[Slot], model: Option<String>) -> ChatReque
                 role: Role::User,
                 content: format!(
                     "{BRIEF_OPEN}{}{BRIEF_CLOSE}\n{SLOTS_OPEN}{}{SLOTS_CLOSE}",
-                    embedded(brief),
-                    embedded(&Value::Array(slots))
+                    embed_json(brief),
+                    embed_json(&Value::Array(slots))
                 ),
             },
         ],
@@ -185,13 +183,7 @@ struct AnswerEntry {
 /// keys, repeated keys and entries without a title are dropped; the caller sees which
 /// slots are missing.
 pub fn parse_answer(answer: &str, keys: &[&str]) -> Result<BTreeMap<String, EntryContent>, String> {
-    let trimmed = answer.trim();
-    let json = trimmed
-        .strip_prefix("```json")
-        .or_else(|| trimmed.strip_prefix("```"))
-        .and_then(|rest| rest.strip_suffix("```"))
-        .unwrap_or(trimmed);
-    let answer: Answer = serde_json::from_str(json.trim())
+    let answer: Answer = serde_json::from_str(unfenced(answer))
         .map_err(|e| format!("the AI's answer is not the expected JSON: {e}"))?;
     let wanted: HashSet<&str> = keys.iter().copied().collect();
     let mut entries = BTreeMap::new();
@@ -208,15 +200,8 @@ pub fn parse_answer(answer: &str, keys: &[&str]) -> Result<BTreeMap<String, Entr
 
 /// The offline provider's answer to a calendar prompt.
 pub fn offline_answer(user_text: &str) -> String {
-    let between = |open: &str, close: &str| -> Value {
-        user_text
-            .split_once(open)
-            .and_then(|(_, rest)| rest.split_once(close))
-            .and_then(|(json, _)| serde_json::from_str(json).ok())
-            .unwrap_or(Value::Null)
-    };
-    let brief = between(BRIEF_OPEN, BRIEF_CLOSE);
-    let slots = between(SLOTS_OPEN, SLOTS_CLOSE);
+    let brief = tagged_json(user_text, BRIEF_OPEN, BRIEF_CLOSE);
+    let slots = tagged_json(user_text, SLOTS_OPEN, SLOTS_CLOSE);
     let entries: Vec<Value> = slots
         .as_array()
         .into_iter()
