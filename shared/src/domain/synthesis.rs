@@ -5,7 +5,11 @@ use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, Utc, Weekday};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::prompt::{embed_json, tagged_json, unfenced};
+pub use super::Invalid;
+use super::{
+    invalid,
+    prompt::{embed_json, tagged_json, unfenced},
+};
 use crate::ai::{ChatRequest, Message, Role};
 
 pub const TEMPLATE: &str = "synthesis.v1";
@@ -17,21 +21,6 @@ pub const URL_MAX: usize = 2_048;
 pub const TEXT_SOURCE_MAX: usize = 20_000;
 /// Failed scheduled runs are tried again at most this many times a day.
 pub const MAX_SCHEDULED_ATTEMPTS_PER_DAY: i32 = 4;
-
-/// A validation failure: the field and why (answered with 422).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{field}: {reason}")]
-pub struct Invalid {
-    pub field: String,
-    pub reason: String,
-}
-
-fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Invalid {
-    Invalid {
-        field: field.into(),
-        reason: reason.into(),
-    }
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

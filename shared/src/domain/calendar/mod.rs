@@ -13,6 +13,8 @@ use chrono::{NaiveDate, NaiveTime, Weekday};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+pub use super::Invalid;
+pub(crate) use super::invalid;
 pub use content::*;
 pub use diff::*;
 pub use export::*;
@@ -115,21 +117,6 @@ impl Default for Constraints {
             excluded_dates: BTreeSet::new(),
             raw: Value::Object(Default::default()),
         }
-    }
-}
-
-/// A validation failure: the field and why.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{field}: {reason}")]
-pub struct Invalid {
-    pub field: String,
-    pub reason: String,
-}
-
-fn invalid(field: &str, reason: impl Into<String>) -> Invalid {
-    Invalid {
-        field: field.to_owned(),
-        reason: reason.into(),
     }
 }
 
