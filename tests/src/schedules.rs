@@ -302,3 +302,65 @@ async fn a_scheduled_run_waits_for_the_users_manual_generation() {
     assert!(all.iter().all(|s| s["status"] == "succeeded"));
     assert_eq!(all.iter().filter(|s| s["origin"] == "schedule").count(), 1);
 }
+
+#[tokio::test]
+async fn failed_scheduled_runs_are_tried_a_bounded_number_of_times_a_day() {
+    let smtp = SmtpServer::start(0).await;
+    let attempts = almanac_shared::domain::synthesis::MAX_SCHEDULED_ATTEMPTS_PER_DAY as usize;
+    let fake = FakeAi::start(vec![Behaviour::Status(400); attempts], Behaviour::Ok).await;
+    let app = app_with(&smtp, Some(&fake)).await;
+    let user = Uuid::new_v4();
+    let theme = scheduled_theme(&app, user, &["ana@example.com"]).await;
+    let clock = ManualClock::new(monday_morning());
+    for attempt in 1..=attempts {
+        assert_eq!(tick(&app, 0, &clock).await, 1, "attempt {attempt}");
+        settled(&app, user, &theme).await;
+        // Each backoff is at most 2 hours.
+        clock.advance(chrono::Duration::hours(2));
+    }
+    assert_eq!(tick(&app, 0, &clock).await, 0, "no more attempts today");
+    let all = syntheses(&app, user, &theme).await;
+    assert_eq!(all.len(), attempts);
+    assert!(all.iter().all(|s| s["status"] == "failed"));
+    assert!(smtp.messages().is_empty());
+    // The next scheduled day starts afresh, and succeeds.
+    clock.set("2030-01-14T09:00:00Z".parse().unwrap());
+    assert_eq!(tick(&app, 0, &clock).await, 1);
+    smtp.wait_for(1).await;
+}
+
+#[tokio::test]
+async fn an_email_attempt_that_died_mid_send_is_not_sent_again() {
+    let smtp = SmtpServer::start(0).await;
+    let app = app_with(&smtp, None).await;
+    let user = Uuid::new_v4();
+    let theme = scheduled_theme(&app, user, &["ana@example.com"]).await;
+    let clock = ManualClock::new(monday_morning());
+    assert_eq!(tick(&app, 0, &clock).await, 1);
+    smtp.wait_for(1).await;
+    settled(&app, user, &theme).await;
+    // As the reconciler leaves it after a worker died during the SMTP exchange: the
+    // delivery `sending`, its job pending again and back on the queue.
+    let job: Uuid =
+        sqlx::query_scalar("update email_deliveries set status = 'sending' returning job_id")
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+    sqlx::query("update jobs set status = 'pending', finished_at = null where id = $1")
+        .bind(job)
+        .execute(&app.db)
+        .await
+        .unwrap();
+    app.worker_context(0)
+        .queue
+        .push(almanac_shared::jobs::JobKind::Email, job, None)
+        .await
+        .unwrap();
+    settled(&app, user, &theme).await;
+    let (_, deliveries) = app
+        .get_json(user, &format!("/api/v1/themes/{theme}/deliveries"))
+        .await;
+    assert_eq!(deliveries[0]["status"], "unknown", "{deliveries}");
+    assert_eq!(deliveries[0]["last_error"]["code"], "DELIVERY_UNCERTAIN");
+    assert_eq!(smtp.messages().len(), 1, "not sent twice");
+}

@@ -383,14 +383,21 @@ async fn end_in_ledger(
         JobPayload::CalendarV1 { run_id } => {
             calendar::mark_ended(&mut tx, *run_id, status, detail).await?
         }
-        JobPayload::SynthesisV1 { synthesis_id } => {
-            serde_json::json!({ "synthesis_id": synthesis_id })
-        }
+        JobPayload::SynthesisV1 { synthesis_id } => json!({ "synthesis_id": synthesis_id }),
         JobPayload::EmailV1 { delivery_id } => email::mark_ended(&mut tx, *delivery_id).await?,
     };
     if !jobs::finish(&mut *tx, claim, status, Some(&result), Some(detail)).await? {
         return Ok(None);
     }
+    let kind = claim.payload.kind();
+    jobs::end_domain_rows(
+        &mut *tx,
+        claim.id,
+        kind.as_str(),
+        status.as_str(),
+        Some(detail),
+    )
+    .await?;
     tx.commit().await?;
     Ok(Some(result))
 }

@@ -8,6 +8,25 @@ use uuid::Uuid;
 
 use super::{JobKind, JobStatus};
 
+/// Ends the domain row of a job that ended otherwise than by its handler (see migration
+/// `domain_rows_follow_jobs`).
+pub async fn end_domain_rows<'e>(
+    db: impl sqlx::PgExecutor<'e>,
+    job: Uuid,
+    kind: &str,
+    status: &str,
+    error: Option<&Value>,
+) -> sqlx::Result<()> {
+    sqlx::query("select end_job_domain_rows($1, $2, $3, $4)")
+        .bind(job)
+        .bind(kind)
+        .bind(status)
+        .bind(error.map(sqlx::types::Json))
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
 /// What one reconciler pass found.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Reconciled {
@@ -56,15 +75,17 @@ pub async fn reconcile(
                          where status = 'running'
                            and heartbeat_at < now() - make_interval(secs => $1)
                          for update skip locked)
-            returning id, kind, status, error),
-         generations as (
-            update ai_generations g set status = s.status, error = s.error, updated_at = now()
-            from stale s where g.job_id = s.id and s.status <> 'pending')
+            returning id, kind, status, error)
          select id, kind, status, error from stale",
     )
     .bind(stale_after.as_secs_f64())
     .fetch_all(&mut *tx)
     .await?;
+    for (id, kind, status, error) in &outcomes {
+        if status != "pending" {
+            end_domain_rows(&mut *tx, *id, kind, status, error.as_ref().map(|e| &e.0)).await?;
+        }
+    }
     let finished: Vec<(Uuid, JobKind, JobStatus, Option<Value>)> = outcomes
         .iter()
         .filter_map(|(id, kind, status, error)| {

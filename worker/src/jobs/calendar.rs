@@ -306,8 +306,8 @@ async fn finish(
     }))
 }
 
-/// The job's result when it ends otherwise (failed, cancelled): the run's summary. The
-/// run itself follows the job (a trigger ends it with the job).
+/// Ends the run with the job when the job ends otherwise (failed, cancelled); the job's
+/// result is the run's summary.
 pub async fn mark_ended(
     tx: &mut Transaction<'static, Postgres>,
     run_id: Uuid,

@@ -143,8 +143,8 @@ async fn finish(ctx: &JobContext, claim: &Claim, result: Value) -> JobResult {
     Ok(Some(Finished::succeeded(result)))
 }
 
-/// The job's result when it ends otherwise; the delivery follows the job (a trigger
-/// records it `failed`, or `unknown` if it was mid-send).
+/// The job's result when it ends otherwise; the delivery follows the job
+/// (`jobs::end_domain_rows` records it `failed`, or `unknown` if it was mid-send).
 pub async fn mark_ended(
     tx: &mut Transaction<'static, Postgres>,
     delivery_id: Uuid,
