@@ -6,6 +6,7 @@
 //! the client gets an opaque message with the request id. Errors poem raises itself (an
 //! unparsable body, an unknown route) are put in the same envelope by `middleware`.
 
+use almanac_shared::domain::Invalid;
 use poem_openapi::{ApiResponse, Object, payload::Json};
 use serde_json::Value;
 
@@ -101,6 +102,20 @@ impl ApiError {
             message.clone(),
             Some(serde_json::json!({ "field": field, "reason": message })),
         )
+    }
+
+    /// A domain validation failure, as 400.
+    pub fn invalid(error: Invalid) -> Self {
+        Self::invalid_field(&error.field, error.reason)
+    }
+
+    /// A domain validation failure, as 422: seed 004 answers invalid values so.
+    pub fn semantically_invalid(error: Invalid) -> Self {
+        Self::Unprocessable(ErrorEnvelope::new(
+            "VALIDATION_FAILED",
+            error.to_string(),
+            Some(serde_json::json!({ "field": error.field, "reason": error.reason })),
+        ))
     }
 
     pub fn unauthorized(message: impl Into<String>) -> Self {

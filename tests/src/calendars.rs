@@ -276,14 +276,7 @@ async fn edits_survive_a_regeneration_whose_diff_is_accepted() {
         "/v1/calendars/{id}/entries/{}",
         saved[10]["id"].as_str().unwrap()
     );
-    let response = app
-        .client
-        .delete(app.url(&path))
-        .bearer_auth(app.token(user))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 204);
+    assert_eq!(app.delete(user, &path).await, 204);
     let (status, body) = app
         .send_json(
             Method::PATCH,

@@ -160,14 +160,10 @@ async fn manual_cards_can_be_edited_deleted_and_exported_for_anki() {
     assert!(csv.contains("Doomed,card,\n"));
 
     let second_id = second["id"].as_str().unwrap();
-    let delete = app
-        .client
-        .delete(app.url(&format!("/api/cards/{second_id}")))
-        .bearer_auth(app.token(user))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(delete.status(), 204);
+    assert_eq!(
+        app.delete(user, &format!("/api/cards/{second_id}")).await,
+        204
+    );
     let (status, _) = app
         .send_json(
             Method::DELETE,

@@ -123,14 +123,9 @@ async fn themes_are_created_read_updated_and_deleted_by_their_owner() {
         .await;
     assert_eq!(status, 404);
     assert_eq!(app.get_json(stranger, "/api/v1/themes").await.1, json!([]));
-    let delete = |user: Uuid| {
-        app.client
-            .delete(app.url(&format!("/api/v1/themes/{id}")))
-            .bearer_auth(app.token(user))
-            .send()
-    };
-    assert_eq!(delete(stranger).await.unwrap().status(), 404);
-    assert_eq!(delete(user).await.unwrap().status(), 204);
+    let path = format!("/api/v1/themes/{id}");
+    assert_eq!(app.delete(stranger, &path).await, 404);
+    assert_eq!(app.delete(user, &path).await, 204);
     assert_eq!(
         app.get_json(user, &format!("/api/v1/themes/{id}")).await.0,
         404
@@ -346,14 +341,7 @@ mod schedule_crud {
         let (app, user, theme) = setup().await;
         let path = format!("/api/v1/themes/{theme}/schedule");
         app.send_json(Method::PUT, user, &path, &valid()).await;
-        let response = app
-            .client
-            .delete(app.url(&path))
-            .bearer_auth(app.token(user))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 204);
+        assert_eq!(app.delete(user, &path).await, 204);
         assert_eq!(app.get_json(user, &path).await.1, Value::Null);
     }
 
@@ -388,14 +376,7 @@ mod schedule_crud {
                 .0,
             404
         );
-        let response = app
-            .client
-            .delete(app.url(&path))
-            .bearer_auth(app.token(stranger))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 404);
+        assert_eq!(app.delete(stranger, &path).await, 404);
         assert_eq!(
             app.get_json(user, &path).await.1["days"],
             json!(["mon", "fri"]),

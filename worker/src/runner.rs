@@ -378,13 +378,13 @@ async fn end_in_ledger(
     let mut tx = ctx.pool.begin().await?;
     let result = match &claim.payload {
         JobPayload::GenerationV1 { generation_id } => {
-            generation::mark_ended(&mut tx, *generation_id, status, detail).await?
+            generation::kept(&mut tx, *generation_id).await?
         }
         JobPayload::CalendarV1 { run_id } => {
             calendar::mark_ended(&mut tx, *run_id, status, detail).await?
         }
         JobPayload::SynthesisV1 { synthesis_id } => json!({ "synthesis_id": synthesis_id }),
-        JobPayload::EmailV1 { delivery_id } => email::mark_ended(&mut tx, *delivery_id).await?,
+        JobPayload::EmailV1 { delivery_id } => email::kept(&mut tx, *delivery_id).await?,
     };
     if !jobs::finish(&mut *tx, claim, status, Some(&result), Some(detail)).await? {
         return Ok(None);

@@ -25,6 +25,44 @@ pub enum Framing {
 }
 
 impl Framing {
+    /// The framing the client's `Accept` asks for: SSE when it names `text/event-stream`,
+    /// NDJSON when it names `application/x-ndjson`, none when it names neither.
+    pub fn requested(request: &poem::Request) -> Option<Framing> {
+        let accept = request
+            .headers()
+            .get(poem::http::header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        if accept.contains("text/event-stream") {
+            Some(Framing::Sse)
+        } else if accept.contains("application/x-ndjson") {
+            Some(Framing::Ndjson)
+        } else {
+            None
+        }
+    }
+
+    /// The documented 200 answer of a stream of `event` objects, in both framings.
+    pub fn documented(
+        description: &'static str,
+        event: &'static str,
+    ) -> poem_openapi::registry::MetaResponse {
+        use poem_openapi::registry::{MetaMediaType, MetaResponse, MetaSchemaRef};
+        MetaResponse {
+            description,
+            status: Some(200),
+            status_range: None,
+            content: [Framing::Sse, Framing::Ndjson]
+                .into_iter()
+                .map(|framing| MetaMediaType {
+                    content_type: framing.content_type(),
+                    schema: MetaSchemaRef::Reference(event.into()),
+                })
+                .collect(),
+            headers: vec![],
+        }
+    }
+
     pub fn content_type(self) -> &'static str {
         match self {
             Framing::Sse => "text/event-stream",

@@ -11,7 +11,7 @@ use std::time::Instant;
 use almanac_shared::{
     calendars::{self, RunOutcome, RunRef},
     db,
-    domain::calendar::{self, CalendarSpec, Entry, Invalid},
+    domain::calendar::{self, CalendarSpec, Entry},
     events::{Envelope, Event},
     jobs::{JobKind, JobPayload, JobStatus, NewJob},
     telemetry,
@@ -21,7 +21,7 @@ use poem::{Body, IntoResponse, Request, Response, http::StatusCode, web::Data};
 use poem_openapi::{
     ApiResponse, Object, OpenApi,
     payload::Json,
-    registry::{MetaMediaType, MetaResponse, MetaResponses, MetaSchemaRef, Registry},
+    registry::{MetaMediaType, MetaResponse, MetaResponses, Registry},
 };
 use serde_json::{Value, json};
 use sqlx::{Postgres, Transaction};
@@ -133,8 +133,8 @@ impl CalendarApi {
             &body.end,
             body.constraints.as_ref(),
         )
-        .map_err(invalid)?;
-        let framing = stream_framing(request);
+        .map_err(ApiError::invalid)?;
+        let framing = Framing::requested(request);
         let user = auth.0.id;
         if !state.settings.calendar_service_enabled {
             return legacy(&state, user, spec, body.calendar_id, framing).await;
@@ -188,30 +188,10 @@ impl CalendarApi {
     }
 }
 
-fn invalid(error: Invalid) -> ApiError {
-    ApiError::invalid_field(&error.field, error.reason)
-}
-
 fn record_run(calendar_id: Uuid, run_id: Uuid) {
     let span = tracing::Span::current();
     span.record("calendarId", tracing::field::display(calendar_id));
     span.record("runId", tracing::field::display(run_id));
-}
-
-/// The stream framing the client asked for, if any.
-fn stream_framing(request: &Request) -> Option<Framing> {
-    let accept = request
-        .headers()
-        .get(poem::http::header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
-    if accept.contains("text/event-stream") {
-        Some(Framing::Sse)
-    } else if accept.contains("application/x-ndjson") {
-        Some(Framing::Ndjson)
-    } else {
-        None
-    }
 }
 
 /// The calendar a run fills and the run's version.
@@ -562,26 +542,13 @@ pub struct CalendarEvent {
 
 impl ApiResponse for CalendarResponse {
     fn meta() -> MetaResponses {
-        let event = || MetaSchemaRef::Reference("CalendarEvent".into());
         let accepted = <RunAcceptedEnvelope as poem_openapi::types::Type>::schema_ref();
         MetaResponses {
             responses: vec![
-                MetaResponse {
-                    description: "The run's event stream (`Accept: text/event-stream` or `application/x-ndjson`).",
-                    status: Some(200),
-                    status_range: None,
-                    content: vec![
-                        MetaMediaType {
-                            content_type: "text/event-stream",
-                            schema: event(),
-                        },
-                        MetaMediaType {
-                            content_type: "application/x-ndjson",
-                            schema: event(),
-                        },
-                    ],
-                    headers: vec![],
-                },
+                Framing::documented(
+                    "The run's event stream (`Accept: text/event-stream` or `application/x-ndjson`).",
+                    "CalendarEvent",
+                ),
                 MetaResponse {
                     description: "The run was accepted; poll or stream it with the links.",
                     status: Some(202),

@@ -354,16 +354,14 @@ impl CalendarsApi {
             hashtags: patch.hashtags.unwrap_or(current.hashtags),
             call_to_action: patch.call_to_action.unwrap_or(current.call_to_action),
         };
-        content
-            .validate()
-            .map_err(|e| ApiError::invalid_field(&e.field, e.reason))?;
+        content.validate().map_err(ApiError::invalid)?;
         content.normalise_hashtags();
         let date = match &patch.date {
-            Some(raw) => calendar::parse_date("date", raw).map_err(invalid)?,
+            Some(raw) => calendar::parse_date("date", raw).map_err(ApiError::invalid)?,
             None => current.date,
         };
         let time = calendar::parse_time("time", patch.time.as_deref().unwrap_or(&current.time))
-            .map_err(invalid)?;
+            .map_err(ApiError::invalid)?;
         let scheduled_at = calendar::to_utc(timezone(&mut tx, id.0).await?, date, time);
         let row: CalendarEntry = sqlx::query_as(AssertSqlSafe(format!(
             "update calendar_entries c set title = $3, caption = $4, format = $5, hashtags = $6,
@@ -405,9 +403,9 @@ impl CalendarsApi {
         let new = body.0;
         let channel = calendar::Channel::parse(&new.channel)
             .map_err(|reason| ApiError::invalid_field("channel", reason))?;
-        let date = calendar::parse_date("date", &new.date).map_err(invalid)?;
+        let date = calendar::parse_date("date", &new.date).map_err(ApiError::invalid)?;
         let time = calendar::parse_time("time", new.time.as_deref().unwrap_or("09:00"))
-            .map_err(invalid)?;
+            .map_err(ApiError::invalid)?;
         let mut content = EntryContent {
             title: new.title,
             caption: new.caption.unwrap_or_default(),
@@ -415,9 +413,7 @@ impl CalendarsApi {
             hashtags: new.hashtags.unwrap_or_default(),
             call_to_action: new.call_to_action.unwrap_or_default(),
         };
-        content
-            .validate()
-            .map_err(|e| ApiError::invalid_field(&e.field, e.reason))?;
+        content.validate().map_err(ApiError::invalid)?;
         content.normalise_hashtags();
         let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
         let scheduled_at = calendar::to_utc(timezone(&mut tx, id.0).await?, date, time);
@@ -574,10 +570,6 @@ impl CalendarsApi {
             },
         })
     }
-}
-
-fn invalid(error: calendar::Invalid) -> ApiError {
-    ApiError::invalid_field(&error.field, error.reason)
 }
 
 fn export_entry(e: &CalendarEntry) -> ExportEntry {

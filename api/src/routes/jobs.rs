@@ -11,7 +11,7 @@ use poem_openapi::{
     ApiResponse, Object, OpenApi,
     param::{Header, Path, Query},
     payload::Json,
-    registry::{MetaMediaType, MetaResponse, MetaResponses, MetaSchemaRef, Registry},
+    registry::{MetaResponse, MetaResponses, Registry},
 };
 use serde_json::Value;
 use uuid::Uuid;
@@ -115,7 +115,8 @@ impl JobsApi {
             })?,
             _ => after.0.unwrap_or(0),
         };
-        let framing = negotiate(request);
+        // NDJSON when the client asks for it, SSE otherwise.
+        let framing = Framing::requested(request).unwrap_or(Framing::Sse);
         let job = owned_job(&state, auth.user().id, id.0).await?;
         let ended = Event::done_from(&job).is_some().then_some(job);
         if ended.is_some() && after > 0 {
@@ -224,20 +225,6 @@ async fn owned_job(state: &AppState, user: Uuid, id: Uuid) -> ApiResult<JobRecor
     job.ok_or_else(|| ApiError::not_found("job"))
 }
 
-/// NDJSON when the client asks for it, SSE otherwise.
-fn negotiate(request: &Request) -> Framing {
-    let accept = request
-        .headers()
-        .get(poem::http::header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
-    if accept.contains("application/x-ndjson") && !accept.contains("text/event-stream") {
-        Framing::Ndjson
-    } else {
-        Framing::Sse
-    }
-}
-
 /// The response of the events endpoint: a stream in either framing, or 204.
 pub enum EventStream {
     Stream(Framing, Body),
@@ -288,25 +275,12 @@ pub struct JobEvent {
 
 impl ApiResponse for EventStream {
     fn meta() -> MetaResponses {
-        let schema = || MetaSchemaRef::Reference("JobEvent".into());
         MetaResponses {
             responses: vec![
-                MetaResponse {
-                    description: "The event stream, in the framing `Accept` chose.",
-                    status: Some(200),
-                    status_range: None,
-                    content: vec![
-                        MetaMediaType {
-                            content_type: "text/event-stream",
-                            schema: schema(),
-                        },
-                        MetaMediaType {
-                            content_type: "application/x-ndjson",
-                            schema: schema(),
-                        },
-                    ],
-                    headers: vec![],
-                },
+                Framing::documented(
+                    "The event stream, in the framing `Accept` chose.",
+                    "JobEvent",
+                ),
                 MetaResponse {
                     description: "The client already received the final event.",
                     status: Some(204),

@@ -3,7 +3,7 @@
 
 use almanac_shared::{
     db,
-    domain::synthesis::{Invalid, ScheduleSpec, ThemeSpec},
+    domain::synthesis::{ScheduleSpec, ThemeSpec},
     jobs::{JobPayload, NewJob},
     telemetry,
 };
@@ -18,7 +18,7 @@ use uuid::Uuid;
 use super::{Tag, enqueue_after_commit};
 use crate::{
     auth::BearerAuth,
-    error::{ApiError, ApiResult, ErrorEnvelope},
+    error::{ApiError, ApiResult},
     state::AppState,
 };
 
@@ -201,14 +201,6 @@ pub enum SynthesisStarted {
     Accepted(Json<SynthesisAccepted>),
 }
 
-fn unprocessable(error: Invalid) -> ApiError {
-    ApiError::Unprocessable(ErrorEnvelope::new(
-        "VALIDATION_FAILED",
-        error.to_string(),
-        Some(serde_json::json!({ "field": error.field, "reason": error.reason })),
-    ))
-}
-
 fn theme_spec(
     name: &str,
     description: Option<&str>,
@@ -218,7 +210,7 @@ fn theme_spec(
         .iter()
         .map(|s| (s.kind.clone(), s.value.clone()))
         .collect();
-    ThemeSpec::parse(name, description, &pairs).map_err(unprocessable)
+    ThemeSpec::parse(name, description, &pairs).map_err(ApiError::semantically_invalid)
 }
 
 fn stored_sources(spec: &ThemeSpec) -> sqlx::types::Json<Value> {
@@ -482,7 +474,7 @@ impl ThemesApi {
     ) -> ApiResult<Json<Schedule>> {
         let body = body.0;
         let spec = ScheduleSpec::parse(body.enabled, &body.days, &body.time_utc, &body.emails)
-            .map_err(unprocessable)?;
+            .map_err(ApiError::semantically_invalid)?;
         let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
         let row: Option<ScheduleRow> = sqlx::query_as(AssertSqlSafe(format!(
             "insert into theme_schedules (id, theme_id, user_id, enabled, days, time_utc, emails)

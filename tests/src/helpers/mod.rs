@@ -398,6 +398,18 @@ impl TestApp {
         (status, response.json().await.unwrap_or(Value::Null))
     }
 
+    /// `DELETE` as `user`; returns the status.
+    pub async fn delete(&self, user: Uuid, path: &str) -> u16 {
+        self.client
+            .delete(self.url(path))
+            .bearer_auth(self.token(user))
+            .send()
+            .await
+            .expect("request sent")
+            .status()
+            .as_u16()
+    }
+
     pub async fn send_json(
         &self,
         method: reqwest::Method,

@@ -145,7 +145,7 @@ async fn finish(ctx: &JobContext, claim: &Claim, result: Value) -> JobResult {
 
 /// The job's result when it ends otherwise; the delivery follows the job
 /// (`jobs::end_domain_rows` records it `failed`, or `unknown` if it was mid-send).
-pub async fn mark_ended(
+pub async fn kept(
     tx: &mut Transaction<'static, Postgres>,
     delivery_id: Uuid,
 ) -> sqlx::Result<Value> {

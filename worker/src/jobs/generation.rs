@@ -288,22 +288,16 @@ fn save_statement(last: bool) -> String {
     )
 }
 
-/// Ends the generation `failed` or `cancelled`; the suggestions it saved stay. Returns
-/// the job's result: what was kept.
-pub async fn mark_ended(
+/// What a generation that ended otherwise (failed, cancelled) kept: the job's result.
+/// Its suggestions stay; its row follows the job (`jobs::end_domain_rows`).
+pub async fn kept(
     tx: &mut Transaction<'static, Postgres>,
     generation_id: Uuid,
-    status: JobStatus,
-    detail: &Value,
 ) -> sqlx::Result<Value> {
-    let saved: Option<i64> = sqlx::query_scalar(
-        "update ai_generations g set status = $2, error = $3, updated_at = now() where id = $1
-         returning (select count(*) from ai_suggestions s where s.generation_id = g.id)",
-    )
-    .bind(generation_id)
-    .bind(status.as_str())
-    .bind(sqlx::types::Json(detail))
-    .fetch_optional(&mut **tx)
-    .await?;
-    Ok(json!({ "generation_id": generation_id, "suggestions": saved.unwrap_or(0) }))
+    let saved: i64 =
+        sqlx::query_scalar("select count(*) from ai_suggestions where generation_id = $1")
+            .bind(generation_id)
+            .fetch_one(&mut **tx)
+            .await?;
+    Ok(json!({ "generation_id": generation_id, "suggestions": saved }))
 }
