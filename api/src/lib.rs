@@ -25,8 +25,8 @@ use poem_openapi::OpenApiService;
 use crate::{
     routes::{
         calendar::CalendarApi, calendars::CalendarsApi, cards::CardsApi,
-        generations::GenerationsApi, health::HealthApi, jobs::JobsApi, suggestions::SuggestionsApi,
-        themes::ThemesApi,
+        generations::GenerationsApi, health::HealthApi, jobs::JobsApi, schedules::SchedulesApi,
+        suggestions::SuggestionsApi, themes::ThemesApi,
     },
     state::AppState,
 };
@@ -40,6 +40,7 @@ pub type Apis = (
     CalendarApi,
     CalendarsApi,
     ThemesApi,
+    SchedulesApi,
 );
 
 /// The OpenAPI service: the source of `/openapi.json` and `docs/api/openapi.yaml`.
@@ -54,6 +55,7 @@ pub fn openapi_service() -> OpenApiService<Apis, ()> {
             CalendarApi,
             CalendarsApi,
             ThemesApi,
+            SchedulesApi,
         ),
         "Almanac API",
         env!("CARGO_PKG_VERSION"),

@@ -13,7 +13,7 @@ use crate::helpers::{
     stream::{EventReader, Frame},
 };
 
-fn request(days: i64, topic: &str) -> Value {
+pub(crate) fn request(days: i64, topic: &str) -> Value {
     let start = chrono::NaiveDate::from_ymd_opt(2027, 3, 1).unwrap();
     let end = start + chrono::Duration::days(days - 1);
     json!({
@@ -27,7 +27,12 @@ fn request(days: i64, topic: &str) -> Value {
 
 impl TestApp {
     /// `POST /v1/ai/calendar` answered as a stream (`base`: another API's address).
-    async fn calendar_stream_at(&self, base: &str, user: Uuid, body: &Value) -> Vec<Frame> {
+    pub(crate) async fn calendar_stream_at(
+        &self,
+        base: &str,
+        user: Uuid,
+        body: &Value,
+    ) -> Vec<Frame> {
         let response = self
             .client
             .post(format!("{base}/v1/ai/calendar"))
@@ -42,18 +47,18 @@ impl TestApp {
         EventReader::from_response(response, false).rest().await
     }
 
-    async fn calendar_stream(&self, user: Uuid, body: &Value) -> Vec<Frame> {
+    pub(crate) async fn calendar_stream(&self, user: Uuid, body: &Value) -> Vec<Frame> {
         self.calendar_stream_at(&self.address, user, body).await
     }
 
-    async fn calendar(&self, user: Uuid, id: &str) -> Value {
+    pub(crate) async fn calendar(&self, user: Uuid, id: &str) -> Value {
         let (status, body) = self.get_json(user, &format!("/v1/calendars/{id}")).await;
         assert_eq!(status, 200, "{body}");
         body["data"].clone()
     }
 }
 
-fn entries(frames: &[Frame]) -> Vec<&Value> {
+pub(crate) fn entries(frames: &[Frame]) -> Vec<&Value> {
     frames
         .iter()
         .filter(|f| f.kind == "entry")
@@ -62,7 +67,7 @@ fn entries(frames: &[Frame]) -> Vec<&Value> {
 }
 
 /// The final frame: `done`, with the envelope's `meta.done` and the summary.
-fn summary(frames: &[Frame]) -> &Value {
+pub(crate) fn summary(frames: &[Frame]) -> &Value {
     let done = frames.last().expect("frames");
     assert_eq!(done.kind, "done", "{frames:#?}");
     assert_eq!(done.data["meta"]["done"], true);
@@ -530,253 +535,4 @@ async fn twenty_simultaneous_requests_start_exactly_one_run() {
         .send_json(Method::POST, user, "/v1/ai/calendar", &body)
         .await;
     assert_eq!(status, 202, "{body}");
-}
-
-#[tokio::test]
-async fn with_the_flag_off_the_legacy_stream_has_the_same_schema_and_edits_persist() {
-    let mut app = spawn_app().await;
-    let user = Uuid::new_v4();
-    let service = app.calendar_stream(user, &request(5, "tea")).await;
-    let id = summary(&service)["data"]["calendarId"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let saved = app.calendar(user, &id).await["entries"]
-        .as_array()
-        .unwrap()
-        .clone();
-    let entry = saved[0]["id"].as_str().unwrap();
-    let (status, _) = app
-        .send_json(
-            Method::PATCH,
-            user,
-            &format!("/v1/calendars/{id}/entries/{entry}"),
-            &json!({ "title": "Kept across flags" }),
-        )
-        .await;
-    assert_eq!(status, 200);
-
-    let mut settings = app.settings.clone();
-    settings.calendar_service_enabled = false;
-    let legacy = app.start_api_replica_with(settings).await;
-    let mut again = request(5, "tea");
-    again["calendarId"] = json!(id);
-    let frames = app.calendar_stream_at(&legacy, user, &again).await;
-    let shape = |frames: &[Frame], kind: &str| -> Vec<String> {
-        let frame = frames.iter().find(|f| f.kind == kind).unwrap();
-        let mut fields: Vec<String> = frame.data.as_object().unwrap().keys().cloned().collect();
-        fields.sort();
-        fields
-    };
-    assert_eq!(
-        shape(&frames, "entry"),
-        shape(&service, "entry"),
-        "the same entry schema"
-    );
-    let mut entry_fields: Vec<&String> = entries(&frames)[0].as_object().unwrap().keys().collect();
-    let mut service_fields: Vec<&String> =
-        entries(&service)[0].as_object().unwrap().keys().collect();
-    entry_fields.sort();
-    service_fields.sort();
-    assert_eq!(entry_fields, service_fields);
-    assert_eq!(entries(&frames).len(), 15);
-    assert!(
-        frames
-            .iter()
-            .filter(|f| f.kind == "entry")
-            .all(|f| f.data["meta"]["mode"] == "legacy")
-    );
-    let done = summary(&frames);
-    assert_eq!(done["meta"]["mode"], "legacy");
-    assert_eq!(done["meta"]["persisted"], true);
-    assert_eq!(done["data"]["version"], 2);
-    let diff = &frames
-        .iter()
-        .find(|f| f.kind == "diff")
-        .expect("a diff")
-        .data["data"];
-    assert_eq!(
-        diff["counts"]["conflicts"], 1,
-        "the edit made with the flag on is protected"
-    );
-
-    // The edit is there through the legacy API, and again through the service API.
-    for base in [legacy.as_str(), app.address.as_str()] {
-        let response = app
-            .client
-            .get(format!("{base}/v1/calendars/{id}"))
-            .bearer_auth(app.token(user))
-            .send()
-            .await
-            .unwrap();
-        let body: Value = response.json().await.unwrap();
-        let kept = body["data"]["entries"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|e| e["id"] == entry)
-            .unwrap()
-            .clone();
-        assert_eq!(kept["title"], "Kept across flags");
-    }
-    // Without a stream the legacy path answers 202, already finished, without a job.
-    let response = app
-        .client
-        .post(format!("{legacy}/v1/ai/calendar"))
-        .bearer_auth(app.token(user))
-        .json(&request(2, "tea"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 202);
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(
-        (body["data"]["status"].clone(), body["meta"]["mode"].clone()),
-        (json!("succeeded"), json!("legacy"))
-    );
-    assert!(body["data"]["jobId"].is_null());
-    let jobs: i64 = sqlx::query_scalar("select count(*) from jobs")
-        .fetch_one(&app.db)
-        .await
-        .unwrap();
-    assert_eq!(jobs, 1, "the legacy path queues nothing");
-}
-
-#[tokio::test]
-async fn with_the_flag_off_and_postgres_down_the_stream_is_a_dry_run() {
-    let app = spawn_app_with(TestOptions {
-        worker: false,
-        db_proxy: true,
-        env: vec![("CALENDAR_SERVICE_ENABLED", "false".into())],
-        ..Default::default()
-    })
-    .await;
-    app.db_proxy.as_ref().unwrap().partition();
-    let user = Uuid::new_v4();
-    let frames = app.calendar_stream(user, &request(3, "tea")).await;
-    assert_eq!(entries(&frames).len(), 9);
-    let done = summary(&frames);
-    assert_eq!(done["meta"]["persisted"], false);
-    assert_eq!(done["meta"]["mode"], "legacy");
-    assert!(done["data"]["runId"].is_null());
-    // Deterministic: the same request gives the same calendar.
-    let again = app.calendar_stream(user, &request(3, "tea")).await;
-    assert_eq!(entries(&again), entries(&frames));
-}
-
-#[tokio::test]
-async fn exports_hold_the_saved_entries_and_the_ics_parses() {
-    let app = spawn_app().await;
-    let user = Uuid::new_v4();
-    let frames = app
-        .calendar_stream(user, &request(4, "tea, \"quoted\"; semi"))
-        .await;
-    let id = summary(&frames)["data"]["calendarId"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let (status, manual) = app
-        .send_json(
-            Method::POST,
-            user,
-            &format!("/v1/calendars/{id}/entries"),
-            &json!({ "channel": "youtube", "date": "2027-03-02", "time": "12:30", "title": "Launch, live; é ✓", "caption": "Line one\nLine two" }),
-        )
-        .await;
-    assert_eq!(status, 201, "{manual}");
-    assert_eq!(manual["data"]["origin"], "manual");
-
-    let export = |format: &str| {
-        let url = app.url(&format!("/v1/calendars/{id}/export?format={format}"));
-        let request = app.client.get(url).bearer_auth(app.token(user));
-        async move {
-            let response = request.send().await.unwrap();
-            assert_eq!(response.status(), 200);
-            let content_type = response.headers()["content-type"]
-                .to_str()
-                .unwrap()
-                .to_owned();
-            (content_type, response.text().await.unwrap())
-        }
-    };
-    let (content_type, ics) = export("ics").await;
-    assert!(content_type.starts_with("text/calendar"));
-    let dir = std::env::temp_dir().join(format!("almanac-ics-{}", Uuid::new_v4()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join("calendar.ics");
-    std::fs::write(&file, &ics).unwrap();
-    let script = "import sys, json, icalendar\n\
-cal = icalendar.Calendar.from_ical(open(sys.argv[1], 'rb').read())\n\
-events = [e for e in cal.walk('VEVENT')]\n\
-print(json.dumps({'count': len(events), 'summaries': [str(e['SUMMARY']) for e in events],\n\
-  'descriptions': [str(e['DESCRIPTION']) for e in events],\n\
-  'starts': [e.decoded('DTSTART').isoformat() for e in events],\n\
-  'uids': [str(e['UID']) for e in events]}))\n";
-    let output = std::process::Command::new("python3")
-        .arg("-c")
-        .arg(script)
-        .arg(&file)
-        .output()
-        .expect("python3 runs");
-    std::fs::remove_dir_all(&dir).ok();
-    assert!(
-        output.status.success(),
-        "icalendar refused the export: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let parsed: Value = serde_json::from_slice(&output.stdout).unwrap();
-    assert_eq!(parsed["count"], 13);
-    assert!(
-        parsed["summaries"]
-            .as_array()
-            .unwrap()
-            .contains(&json!("[youtube] Launch, live; é ✓"))
-    );
-    assert!(
-        parsed["descriptions"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|d| d.as_str().unwrap().starts_with("Line one\nLine two"))
-    );
-    assert!(
-        parsed["starts"]
-            .as_array()
-            .unwrap()
-            .contains(&json!("2027-03-02T11:30:00+00:00")),
-        "12:30 Paris time: {parsed}"
-    );
-    assert_eq!(
-        parsed["uids"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .collect::<HashSet<_>>()
-            .len(),
-        13
-    );
-
-    let (content_type, csv) = export("csv").await;
-    assert!(content_type.starts_with("text/csv"));
-    assert!(csv.starts_with("id,key,channel,date,time,scheduledAt,title"));
-    assert!(csv.contains("\"Launch, live; é ✓\""));
-    let (_, body) = export("json").await;
-    let json: Value = serde_json::from_str(&body).unwrap();
-    assert_eq!(json["data"]["entries"].as_array().unwrap().len(), 13);
-    let response = app
-        .client
-        .get(app.url(&format!("/v1/calendars/{id}/export?format=pdf")))
-        .bearer_auth(app.token(user))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 400);
-    let response = app
-        .client
-        .get(app.url(&format!("/v1/calendars/{id}/export?format=ics")))
-        .bearer_auth(app.token(Uuid::new_v4()))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 404);
 }

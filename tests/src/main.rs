@@ -12,6 +12,10 @@ mod auth;
 #[cfg(test)]
 mod browser;
 #[cfg(test)]
+mod calendar_export;
+#[cfg(test)]
+mod calendar_legacy;
+#[cfg(test)]
 mod calendars;
 #[cfg(test)]
 mod cancel;

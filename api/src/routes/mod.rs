@@ -6,6 +6,7 @@ pub mod cards;
 pub mod generations;
 pub mod health;
 pub mod jobs;
+pub mod schedules;
 pub mod suggestions;
 pub mod themes;
 

@@ -4,6 +4,7 @@
 
 pub mod chaos;
 pub mod fake_ai;
+mod generations;
 pub mod sites;
 pub mod smtp;
 pub mod stream;
@@ -16,12 +17,13 @@ use std::{
 };
 
 use almanac_shared::{Settings, auth::JwtKeys, db};
-use serde_json::{Value, json};
+use serde_json::Value;
 use sqlx::{Connection, PgConnection, PgPool, postgres::PgConnectOptions};
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
 pub use fake_ai::{Behaviour, FakeAi};
+pub use generations::source_text;
 
 pub const JWT_SECRET: &str = "test-secret-test-secret-test-secret-0123";
 
@@ -46,19 +48,6 @@ fn init_logs() {
         // The guard lives as long as the test process.
         std::mem::forget(guard);
     });
-}
-
-/// A study text of exactly `chars` characters, none of them trimmable.
-pub fn source_text(chars: usize) -> String {
-    let base = "Photosynthesis turns light into chemical energy in plants. Chlorophyll absorbs mostly blue and red light. \
-The Calvin cycle fixes carbon dioxide into sugars. Stomata let gases in and out of the leaf. ";
-    let mut text: String = base
-        .repeat(chars / base.len() + 1)
-        .chars()
-        .take(chars.saturating_sub(1))
-        .collect();
-    text.push('.');
-    text
 }
 
 /// Polls `check` until it returns `Some`, failing the test after `timeout`.
@@ -343,42 +332,6 @@ impl TestApp {
         format!("{}{path}", self.address)
     }
 
-    pub async fn post_generation(&self, user: Uuid, body: &Value) -> reqwest::Response {
-        self.client
-            .post(self.url("/api/ai/generations"))
-            .bearer_auth(self.token(user))
-            .json(body)
-            .send()
-            .await
-            .expect("request sent")
-    }
-
-    /// Submits a valid generation and returns its id (asserting 202).
-    pub async fn submit(&self, user: Uuid) -> Uuid {
-        let response = self
-            .post_generation(user, &json!({ "source_text": source_text(1500) }))
-            .await;
-        assert_eq!(
-            response.status(),
-            202,
-            "{}",
-            response.text().await.unwrap_or_default()
-        );
-        let body: Value = response.json().await.unwrap();
-        body["generation_id"].as_str().unwrap().parse().unwrap()
-    }
-
-    /// Submits a generation of `chars` characters; returns its id and its job's id.
-    pub async fn submit_job(&self, user: Uuid, chars: usize) -> (Uuid, Uuid) {
-        let response = self
-            .post_generation(user, &json!({ "source_text": source_text(chars) }))
-            .await;
-        assert_eq!(response.status(), 202);
-        let body: Value = response.json().await.unwrap();
-        let id = |key: &str| body[key].as_str().unwrap().parse().unwrap();
-        (id("generation_id"), id("job_id"))
-    }
-
     /// The API's `/metrics` page.
     pub async fn metrics_text(&self) -> String {
         let response = self.client.get(self.url("/metrics")).send().await.unwrap();
@@ -427,52 +380,6 @@ impl TestApp {
             .expect("request sent");
         let status = response.status().as_u16();
         (status, response.json().await.unwrap_or(Value::Null))
-    }
-
-    pub async fn generation(&self, user: Uuid, id: Uuid) -> Value {
-        let (status, body) = self
-            .get_json(user, &format!("/api/ai/generations/{id}"))
-            .await;
-        assert_eq!(status, 200, "{body}");
-        body
-    }
-
-    /// Waits for a generation to reach a final status and returns it.
-    pub async fn wait_finished(&self, user: Uuid, id: Uuid) -> Value {
-        self.wait_finished_within(user, id, Duration::from_secs(20))
-            .await
-    }
-
-    pub async fn wait_finished_within(&self, user: Uuid, id: Uuid, timeout: Duration) -> Value {
-        eventually(timeout, "the generation to finish", || async {
-            let g = self.generation(user, id).await;
-            matches!(g["status"].as_str(), Some("succeeded" | "failed")).then_some(g)
-        })
-        .await
-    }
-
-    pub async fn suggestions(&self, user: Uuid, generation: Uuid) -> Vec<Value> {
-        let (status, body) = self
-            .get_json(
-                user,
-                &format!("/api/ai/generations/{generation}/suggestions"),
-            )
-            .await;
-        assert_eq!(status, 200, "{body}");
-        body["items"].as_array().unwrap().clone()
-    }
-
-    /// The ledger row of a generation's job.
-    pub async fn job_of(&self, generation: Uuid) -> (String, i32, Option<Value>) {
-        let row: (String, i32, Option<sqlx::types::Json<Value>>) = sqlx::query_as(
-            "select j.status, j.attempts, j.error from jobs j
-             join ai_generations g on g.job_id = j.id where g.id = $1",
-        )
-        .bind(generation)
-        .fetch_one(&self.db)
-        .await
-        .unwrap();
-        (row.0, row.1, row.2.map(|j| j.0))
     }
 
     /// Deletes every Redis key of this app's prefix, as a Redis restart without persistence would.

@@ -6,17 +6,12 @@
 //! queue and no AI provider, the same stream schema with `meta.mode = "legacy"`, persisted
 //! when Postgres is up and a dry run marked `persisted: false` when it is not.
 
-use std::time::Instant;
-
 use almanac_shared::{
-    calendars::{self, RunOutcome, RunRef},
     db,
-    domain::calendar::{self, CalendarSpec, Entry},
-    events::{Envelope, Event},
-    jobs::{JobKind, JobPayload, JobStatus, NewJob},
+    domain::calendar::CalendarSpec,
+    jobs::{JobPayload, NewJob},
     telemetry,
 };
-use bytes::Bytes;
 use poem::{Body, IntoResponse, Request, Response, http::StatusCode, web::Data};
 use poem_openapi::{
     ApiResponse, Object, OpenApi,
@@ -26,6 +21,8 @@ use poem_openapi::{
 use serde_json::{Value, json};
 use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
+
+mod legacy;
 
 use super::{Tag, enqueue_after_commit};
 use crate::{
@@ -137,7 +134,7 @@ impl CalendarApi {
         let framing = Framing::requested(request);
         let user = auth.0.id;
         if !state.settings.calendar_service_enabled {
-            return legacy(&state, user, spec, body.calendar_id, framing).await;
+            return legacy::run(&state, user, spec, body.calendar_id, framing).await;
         }
         let slots = spec.slot_count() as u64;
         let mut tx = db::user_tx(&state.pool, user).await?;
@@ -323,188 +320,6 @@ async fn insert_run(
         "a calendar generation of yours is still running; wait for it to finish (its runId is in details)",
         details,
     )))
-}
-
-/// The legacy path: the calendar written here, deterministically, with the same stream.
-async fn legacy(
-    state: &AppState,
-    user: Uuid,
-    spec: CalendarSpec,
-    calendar_id: Option<Uuid>,
-    framing: Option<Framing>,
-) -> ApiResult<CalendarResponse> {
-    let started = Instant::now();
-    let brief = &spec.constraints.raw;
-    let entries: Vec<Entry> = spec
-        .slots()
-        .into_iter()
-        .map(|slot| Entry {
-            content: calendar::offline_content(brief, &slot.channel, slot.date, slot.time),
-            slot,
-        })
-        .collect();
-    let persisted = match persist_legacy(state, user, &spec, calendar_id, &entries).await {
-        Ok(persisted) => Some(persisted),
-        Err(ApiError::Unavailable(..)) => {
-            tracing::warn!("Postgres unreachable: answering a legacy dry run, not persisted");
-            None
-        }
-        Err(other) => return Err(other),
-    };
-    let (run_id, calendar_id, version) =
-        persisted.as_ref().map_or((None, calendar_id, None), |p| {
-            (Some(p.run.id), Some(p.run.calendar_id), Some(p.version))
-        });
-    let meta = json!({
-        "mode": "legacy", "runId": run_id, "calendarId": calendar_id, "version": version,
-        "persisted": persisted.is_some(), "done": false,
-    });
-    let summary = match &persisted {
-        Some(p) => p.summary.clone(),
-        None => json!({
-            "status": "succeeded", "entries": entries.len(), "slots": entries.len(),
-            "latencyMs": started.elapsed().as_millis() as u64, "tokens": 0, "runId": null,
-            "calendarId": calendar_id, "version": null, "mode": "legacy", "persisted": false,
-        }),
-    };
-    metrics::counter!("calendar_runs_total", "status" => "succeeded", "mode" => "legacy")
-        .increment(1);
-    tracing::info!(calendarId = ?calendar_id, runId = ?run_id, status = "succeeded", latencyMs = summary["latencyMs"].as_u64().unwrap_or_default(), tokens = 0, "legacy calendar run finished");
-    let Some(framing) = framing else {
-        return Ok(CalendarResponse::Accepted(Box::new(Json(
-            RunAcceptedEnvelope {
-                data: RunAccepted {
-                    run_id,
-                    calendar_id,
-                    version,
-                    status: "succeeded".into(),
-                    job_id: None,
-                    links: RunLinks {
-                        poll: None,
-                        stream: None,
-                        calendar: calendar_id.map(|id| format!("/v1/calendars/{id}")),
-                    },
-                },
-                error: None,
-                meta: RunMeta {
-                    request_id: current_request_id(),
-                    mode: "legacy".into(),
-                    persisted: persisted.is_some(),
-                },
-            },
-        ))));
-    };
-    let total = entries.len();
-    let mut events = vec![Event::progress(
-        0,
-        total as u64,
-        "generating",
-        format!("writing {total} calendar entries"),
-    )];
-    events.extend(
-        entries
-            .iter()
-            .enumerate()
-            .map(|(position, entry)| calendars::entry_event(entry, &meta, position, total)),
-    );
-    if let Some(diff) = persisted.as_ref().and_then(|p| p.diff.clone()) {
-        events.push(Event::Diff(Envelope {
-            data: diff,
-            error: None,
-            meta: meta.clone(),
-        }));
-    }
-    events.push(Event::done(
-        JobKind::Calendar,
-        JobStatus::Succeeded,
-        Some(summary),
-        None,
-    ));
-    let frames: Vec<Bytes> = events
-        .iter()
-        .enumerate()
-        .map(|(i, event)| framing.event(i as u64 + 1, event))
-        .collect();
-    Ok(CalendarResponse::Stream(
-        framing,
-        Body::from_bytes_stream(futures::stream::iter(
-            frames.into_iter().map(Ok::<_, std::io::Error>),
-        )),
-    ))
-}
-
-struct PersistedLegacy {
-    run: RunRef,
-    version: i32,
-    summary: Value,
-    diff: Option<Value>,
-}
-
-/// Saves a legacy run as a worker saves a service run, in one transaction as the user.
-async fn persist_legacy(
-    state: &AppState,
-    user: Uuid,
-    spec: &CalendarSpec,
-    calendar_id: Option<Uuid>,
-    entries: &[Entry],
-) -> ApiResult<PersistedLegacy> {
-    let mut tx = db::user_tx(&state.pool, user).await?;
-    let opened = open_run(&mut tx, user, spec, calendar_id).await?;
-    let run = RunRef {
-        id: Uuid::now_v7(),
-        calendar_id: opened.calendar_id,
-        user_id: user,
-    };
-    let new = NewRun {
-        id: run.id,
-        job_id: None,
-        mode: "legacy",
-    };
-    insert_run(&mut tx, user, &opened, new, spec).await?;
-    record_run(run.calendar_id, run.id);
-    let positioned: Vec<(i32, &Entry)> = entries
-        .iter()
-        .enumerate()
-        .map(|(i, e)| (i as i32, e))
-        .collect();
-    calendars::save_run_entries(
-        &mut tx,
-        run,
-        opened.applies_directly,
-        &positioned,
-        (0, 0),
-        Some(("legacy", "legacy-template-v1")),
-    )
-    .await?;
-    let (diff, counts) = if opened.applies_directly {
-        (None, None)
-    } else {
-        let saved = calendars::saved_entries(&mut tx, run.calendar_id).await?;
-        let changes = calendar::diff(&saved, entries, true);
-        let counts = calendar::counts(&changes);
-        let changes = calendars::store_changes(&mut tx, run, changes).await?;
-        (
-            Some(calendars::diff_payload(&changes, counts)),
-            Some(counts),
-        )
-    };
-    let summary = calendars::finish_run(
-        &mut tx,
-        run.id,
-        &RunOutcome {
-            status: "succeeded",
-            error: None,
-            diff: counts,
-        },
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(PersistedLegacy {
-        run,
-        version: opened.version,
-        summary,
-        diff,
-    })
 }
 
 /// The answer of `POST /v1/ai/calendar`: the run's stream, or 202.

@@ -1,0 +1,201 @@
+//! A theme's schedule and the email deliveries of its syntheses (seed 004). Owner only;
+//! the bodies are seed 004's documented shapes; invalid values are 422.
+
+use almanac_shared::{db, domain::synthesis::ScheduleSpec};
+use chrono::{DateTime, Utc};
+use poem::web::Data;
+use poem_openapi::{Object, OpenApi, param::Path, payload::Json};
+use serde_json::Value;
+use sqlx::AssertSqlSafe;
+use uuid::Uuid;
+
+use super::{
+    Tag,
+    themes::{NoContent, theme},
+};
+use crate::{
+    auth::BearerAuth,
+    error::{ApiError, ApiResult},
+    state::AppState,
+};
+
+/// A theme's schedule (seed 004).
+#[derive(Debug, Clone, Object)]
+pub struct Schedule {
+    pub id: Uuid,
+    pub theme_id: Uuid,
+    pub enabled: bool,
+    /// `mon`..`sun`.
+    pub days: Vec<String>,
+    /// `HH:MM`, UTC.
+    pub time_utc: String,
+    /// At most 3.
+    pub emails: Vec<String>,
+    /// When it last ran (the moment it was due).
+    pub last_run_at: Option<DateTime<Utc>>,
+}
+
+#[derive(sqlx::FromRow)]
+struct ScheduleRow {
+    id: Uuid,
+    theme_id: Uuid,
+    enabled: bool,
+    days: sqlx::types::Json<Vec<String>>,
+    time_utc: String,
+    emails: sqlx::types::Json<Vec<String>>,
+    last_run_at: Option<DateTime<Utc>>,
+}
+
+impl From<ScheduleRow> for Schedule {
+    fn from(r: ScheduleRow) -> Self {
+        Self {
+            id: r.id,
+            theme_id: r.theme_id,
+            enabled: r.enabled,
+            days: r.days.0,
+            time_utc: r.time_utc,
+            emails: r.emails.0,
+            last_run_at: r.last_run_at,
+        }
+    }
+}
+
+const SCHEDULE_COLUMNS: &str = "id, theme_id, enabled, days, time_utc, emails, last_run_at";
+
+#[derive(Debug, Clone, Object)]
+pub struct UpsertSchedule {
+    pub enabled: bool,
+    pub days: Vec<String>,
+    pub time_utc: String,
+    pub emails: Vec<String>,
+}
+
+/// One email of a synthesis to one recipient.
+#[derive(Debug, Clone, Object, sqlx::FromRow)]
+pub struct Delivery {
+    pub id: Uuid,
+    pub synthesis_id: Uuid,
+    pub recipient: String,
+    /// `pending`, `sending`, `sent`, `failed` or `unknown` (an attempt died mid-send; not
+    /// sent again).
+    pub status: String,
+    pub attempts: i32,
+    pub last_error: Option<Value>,
+    pub sent_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+pub struct SchedulesApi;
+
+#[OpenApi(tag = "Tag::Syntheses")]
+impl SchedulesApi {
+    /// The theme's schedule, or `null`.
+    #[oai(
+        path = "/api/v1/themes/:id/schedule",
+        method = "get",
+        operation_id = "getSchedule"
+    )]
+    async fn schedule(
+        &self,
+        state: Data<&AppState>,
+        auth: BearerAuth,
+        id: Path<Uuid>,
+    ) -> ApiResult<Json<Option<Schedule>>> {
+        let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
+        theme(&mut tx, id.0).await?;
+        let row: Option<ScheduleRow> = sqlx::query_as(AssertSqlSafe(format!(
+            "select {SCHEDULE_COLUMNS} from theme_schedules where theme_id = $1"
+        )))
+        .bind(id.0)
+        .fetch_optional(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Json(row.map(Into::into)))
+    }
+
+    /// Create or replace the theme's schedule: `days` (`mon`..`sun`), `time_utc` (`HH:MM`),
+    /// up to 3 `emails`; 422 for invalid values.
+    #[oai(
+        path = "/api/v1/themes/:id/schedule",
+        method = "put",
+        operation_id = "upsertSchedule"
+    )]
+    async fn upsert_schedule(
+        &self,
+        state: Data<&AppState>,
+        auth: BearerAuth,
+        id: Path<Uuid>,
+        body: Json<UpsertSchedule>,
+    ) -> ApiResult<Json<Schedule>> {
+        let body = body.0;
+        let spec = ScheduleSpec::parse(body.enabled, &body.days, &body.time_utc, &body.emails)
+            .map_err(ApiError::semantically_invalid)?;
+        let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
+        let row: Option<ScheduleRow> = sqlx::query_as(AssertSqlSafe(format!(
+            "insert into theme_schedules (id, theme_id, user_id, enabled, days, time_utc, emails)
+             select $1, t.id, t.user_id, $3, $4, $5, $6 from themes t where t.id = $2
+             on conflict (theme_id) do update set enabled = excluded.enabled,
+                 days = excluded.days, time_utc = excluded.time_utc, emails = excluded.emails,
+                 updated_at = now()
+             returning {SCHEDULE_COLUMNS}"
+        )))
+        .bind(Uuid::now_v7())
+        .bind(id.0)
+        .bind(spec.enabled)
+        .bind(sqlx::types::Json(&spec.days))
+        .bind(&spec.time_utc)
+        .bind(sqlx::types::Json(&spec.emails))
+        .fetch_optional(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        row.map(|r| Json(r.into()))
+            .ok_or_else(|| ApiError::not_found("theme"))
+    }
+
+    /// Remove the theme's schedule (204, also when there was none).
+    #[oai(
+        path = "/api/v1/themes/:id/schedule",
+        method = "delete",
+        operation_id = "deleteSchedule"
+    )]
+    async fn delete_schedule(
+        &self,
+        state: Data<&AppState>,
+        auth: BearerAuth,
+        id: Path<Uuid>,
+    ) -> ApiResult<NoContent> {
+        let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
+        theme(&mut tx, id.0).await?;
+        sqlx::query("delete from theme_schedules where theme_id = $1")
+            .bind(id.0)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(NoContent::Done)
+    }
+
+    /// The emails sent (or not) of the theme's syntheses, newest first.
+    #[oai(
+        path = "/api/v1/themes/:id/deliveries",
+        method = "get",
+        operation_id = "listDeliveries"
+    )]
+    async fn deliveries(
+        &self,
+        state: Data<&AppState>,
+        auth: BearerAuth,
+        id: Path<Uuid>,
+    ) -> ApiResult<Json<Vec<Delivery>>> {
+        let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
+        theme(&mut tx, id.0).await?;
+        let rows: Vec<Delivery> = sqlx::query_as(
+            "select id, synthesis_id, recipient, status, attempts, last_error, sent_at, created_at
+             from email_deliveries where theme_id = $1 order by created_at desc, recipient limit 300",
+        )
+        .bind(id.0)
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Json(rows))
+    }
+}
