@@ -39,16 +39,6 @@ pub enum ChangeKind {
     Removed,
 }
 
-impl ChangeKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ChangeKind::Added => "added",
-            ChangeKind::Updated => "updated",
-            ChangeKind::Removed => "removed",
-        }
-    }
-}
-
 /// One difference between the saved calendar and a run.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Change {
