@@ -10,6 +10,7 @@ use uuid::Uuid;
 use crate::{
     domain::calendar::{Change, DiffCounts, Entry, SavedEntry},
     events::{Envelope, Event},
+    jobs::JobStatus,
 };
 
 /// The `entry` event of a run's entry at `position` of `total` (seed 000's envelope;
@@ -247,7 +248,7 @@ pub async fn apply_changes(
 /// How a run ended, for [`finish_run`].
 #[derive(Debug, Clone)]
 pub struct RunOutcome<'a> {
-    pub status: &'a str,
+    pub status: JobStatus,
     pub error: Option<&'a Value>,
     pub diff: Option<DiffCounts>,
 }

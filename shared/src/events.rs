@@ -120,12 +120,10 @@ impl Event {
 
     /// The final event of a job the ledger says has ended; `None` while it runs.
     pub fn done_from(job: &JobRecord) -> Option<Self> {
-        let status: JobStatus = job.status.parse().ok()?;
-        let kind: JobKind = job.kind.parse().ok()?;
-        status.is_final().then(|| {
+        job.status.is_final().then(|| {
             Event::done(
-                kind,
-                status,
+                job.kind,
+                job.status,
                 job.result.as_ref().map(|j| j.0.clone()),
                 job.error.as_ref().map(|j| j.0.clone()),
             )

@@ -65,14 +65,14 @@ async fn pass(ctx: &JobContext) -> anyhow::Result<()> {
         );
     }
     sweep_redis(ctx).await?;
-    let depths: Vec<(String, i64)> =
+    let depths: Vec<(JobKind, i64)> =
         sqlx::query_as("select kind, count(*) from jobs where status = 'pending' group by kind")
             .fetch_all(&ctx.pool)
             .await?;
     for kind in JobKind::ALL {
         let depth = depths
             .iter()
-            .find(|(k, _)| k == kind.as_str())
+            .find(|(k, _)| *k == kind)
             .map_or(0, |(_, n)| *n);
         metrics::gauge!("queue_depth", "kind" => kind.as_str()).set(depth as f64);
     }

@@ -390,14 +390,7 @@ async fn end_in_ledger(
         return Ok(None);
     }
     let kind = claim.payload.kind();
-    jobs::end_domain_rows(
-        &mut *tx,
-        claim.id,
-        kind.as_str(),
-        status.as_str(),
-        Some(detail),
-    )
-    .await?;
+    jobs::end_domain_rows(&mut *tx, claim.id, kind, status, Some(detail)).await?;
     tx.commit().await?;
     Ok(Some(result))
 }

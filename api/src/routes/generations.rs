@@ -2,7 +2,10 @@
 
 use almanac_shared::{
     db,
-    domain::generation::{self, SourceText},
+    domain::{
+        RunStatus,
+        generation::{self, SourceText},
+    },
     jobs::{JobPayload, NewJob},
     telemetry,
 };
@@ -39,7 +42,7 @@ pub struct CreateGenerationCommand {
 pub struct CreateGenerationAccepted {
     pub generation_id: Uuid,
     /// Always `pending` on creation.
-    pub status: String,
+    pub status: RunStatus,
     /// The job in the ledger (`GET /v1/jobs/{id}`).
     pub job_id: Uuid,
 }
@@ -63,8 +66,7 @@ pub struct SuggestionCounts {
 #[derive(Debug, Clone, Object)]
 pub struct GenerationDto {
     pub id: Uuid,
-    /// `pending`, `running`, `succeeded` or `failed`.
-    pub status: String,
+    pub status: RunStatus,
     /// Present on the single-generation view, omitted in lists.
     #[oai(skip_serializing_if_is_none)]
     pub source_text: Option<String>,
@@ -86,7 +88,7 @@ pub struct GenerationDto {
 #[derive(sqlx::FromRow)]
 struct GenerationRow {
     id: Uuid,
-    status: String,
+    status: RunStatus,
     source_text: Option<String>,
     model: Option<String>,
     prompt_version: String,
@@ -353,7 +355,7 @@ async fn submit(
     tracing::info!(generation_id = %generation_id, job_id = %job.id, "generation accepted");
     Ok(CreateGenerationAccepted {
         generation_id,
-        status: "pending".into(),
+        status: RunStatus::Pending,
         job_id: job.id,
     })
 }

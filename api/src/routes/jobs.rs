@@ -3,7 +3,7 @@
 use almanac_shared::{
     db,
     events::{self, Event},
-    jobs::{self, JobRecord},
+    jobs::{self, JobKind, JobRecord, JobStatus},
 };
 use chrono::{DateTime, Utc};
 use poem::{Body, IntoResponse, Request, Response, http::StatusCode, web::Data};
@@ -29,10 +29,8 @@ use crate::{
 #[oai(rename_all = "camelCase")]
 pub struct JobView {
     pub id: Uuid,
-    /// `generation`, `calendar`, `organic`, `synthesis`, `email` or `publish`.
-    pub kind: String,
-    /// `pending`, `running`, `succeeded`, `failed`, `timeout` or `cancelled`.
-    pub status: String,
+    pub kind: JobKind,
+    pub status: JobStatus,
     pub attempts: i32,
     pub max_attempts: i32,
     /// The owner asked to cancel it; a running job stops within a second.
@@ -146,7 +144,7 @@ impl JobsApi {
         id: Path<Uuid>,
     ) -> ApiResult<CancelResponse> {
         let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
-        let outcome: Option<(String, String)> =
+        let outcome: Option<(JobStatus, JobStatus)> =
             sqlx::query_as("select before, after from cancel_job($1)")
                 .bind(id.0)
                 .fetch_optional(&mut *tx)
@@ -156,15 +154,15 @@ impl JobsApi {
         let (Some((before, after)), Some(job)) = (outcome, job) else {
             return Err(ApiError::not_found("job"));
         };
-        match (before.as_str(), after.as_str()) {
-            ("pending", "cancelled") => {
+        match (before, after) {
+            (JobStatus::Pending, JobStatus::Cancelled) => {
                 tracing::info!(job_id = %id.0, "job cancelled before it started");
                 if let Some(done) = Event::done_from(&job) {
                     state.emitter.emit_or_log(id.0, &done).await;
                 }
                 Ok(CancelResponse::Cancelled(Json(JobEnvelope::of(job))))
             }
-            ("running", _) => {
+            (JobStatus::Running, _) => {
                 tracing::info!(job_id = %id.0, "cancel requested");
                 if let Err(error) = jobs::publish_cancel(&state.redis, &state.settings, id.0).await
                 {
@@ -173,10 +171,13 @@ impl JobsApi {
                 }
                 Ok(CancelResponse::Requested(Json(JobEnvelope::of(job))))
             }
-            ("cancelled", _) => Ok(CancelResponse::Cancelled(Json(JobEnvelope::of(job)))),
+            (JobStatus::Cancelled, _) => Ok(CancelResponse::Cancelled(Json(JobEnvelope::of(job)))),
             (ended, _) => Err(ApiError::conflict(
                 "JOB_FINISHED",
-                format!("the job already ended `{ended}`; there is nothing to cancel"),
+                format!(
+                    "the job already ended `{}`; there is nothing to cancel",
+                    ended.as_str()
+                ),
             )),
         }
     }
@@ -252,7 +253,7 @@ pub struct JobEvent {
     /// `error`: a stable code such as `AI_PROVIDER_UNAVAILABLE`, `LAGGED` or `STREAM_ERROR`.
     pub code: Option<String>,
     /// `done`: the job's final status.
-    pub status: Option<String>,
+    pub status: Option<JobStatus>,
     /// `done`: the job's result (what it produced, also when cancelled).
     pub result: Option<Value>,
     /// `done`: the job's error, if it did not succeed.

@@ -1,7 +1,10 @@
 //! A theme's schedule and the email deliveries of its syntheses (seed 004). Owner only;
 //! the bodies are seed 004's documented shapes; invalid values are 422.
 
-use almanac_shared::{db, domain::synthesis::ScheduleSpec};
+use almanac_shared::{
+    db,
+    domain::synthesis::{DeliveryStatus, ScheduleSpec},
+};
 use chrono::{DateTime, Utc};
 use poem::web::Data;
 use poem_openapi::{Object, OpenApi, param::Path, payload::Json};
@@ -76,9 +79,7 @@ pub struct Delivery {
     pub id: Uuid,
     pub synthesis_id: Uuid,
     pub recipient: String,
-    /// `pending`, `sending`, `sent`, `failed` or `unknown` (an attempt died mid-send; not
-    /// sent again).
-    pub status: String,
+    pub status: DeliveryStatus,
     pub attempts: i32,
     pub last_error: Option<Value>,
     pub sent_at: Option<DateTime<Utc>>,

@@ -1,6 +1,9 @@
 //! Reviewing a generation's suggestions: list them, accept (possibly edited) or reject.
 
-use almanac_shared::{db, domain::generation};
+use almanac_shared::{
+    db,
+    domain::generation::{self, SuggestionStatus},
+};
 use chrono::{DateTime, Utc};
 use poem::web::Data;
 use poem_openapi::{Object, OpenApi, param::Path, payload::Json};
@@ -21,8 +24,7 @@ pub struct SuggestionDto {
     pub position: i32,
     pub front: String,
     pub back: String,
-    /// `proposed`, `accepted` or `rejected`.
-    pub status: String,
+    pub status: SuggestionStatus,
     /// The card created when the suggestion was accepted.
     pub card_id: Option<Uuid>,
     pub created_at: DateTime<Utc>,
@@ -36,7 +38,7 @@ struct SuggestionRow {
     position: i32,
     front: String,
     back: String,
-    status: String,
+    status: SuggestionStatus,
     card_id: Option<Uuid>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
@@ -153,9 +155,10 @@ impl SuggestionsApi {
         .fetch_optional(&mut *tx)
         .await?;
         let current = current.ok_or_else(|| ApiError::not_found("suggestion"))?;
-        let updated: SuggestionRow = match (command.status, current.status.as_str()) {
-            (ReviewStatus::Accepted, "accepted") | (ReviewStatus::Rejected, "rejected") => current,
-            (ReviewStatus::Rejected, "accepted") => {
+        let updated: SuggestionRow = match (command.status, current.status) {
+            (ReviewStatus::Accepted, SuggestionStatus::Accepted)
+            | (ReviewStatus::Rejected, SuggestionStatus::Rejected) => current,
+            (ReviewStatus::Rejected, SuggestionStatus::Accepted) => {
                 return Err(ApiError::conflict(
                     "SUGGESTION_ALREADY_ACCEPTED",
                     "an accepted suggestion has become a card; delete the card instead",

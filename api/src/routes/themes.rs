@@ -3,7 +3,7 @@
 
 use almanac_shared::{
     db,
-    domain::synthesis::ThemeSpec,
+    domain::{RunStatus, synthesis::ThemeSpec},
     jobs::{JobPayload, NewJob},
     telemetry,
 };
@@ -86,8 +86,8 @@ const THEME_COLUMNS: &str = "id, name, description, sources, created_at, updated
 pub struct SynthesisAccepted {
     pub job_id: Uuid,
     pub synthesis_id: Uuid,
-    /// `pending`.
-    pub status: String,
+    /// Always `pending` on creation.
+    pub status: RunStatus,
 }
 
 /// A generated synthesis.
@@ -95,8 +95,7 @@ pub struct SynthesisAccepted {
 pub struct SynthesisView {
     pub id: Uuid,
     pub theme_id: Uuid,
-    /// `pending`, `running`, `succeeded`, `failed` or `cancelled`.
-    pub status: String,
+    pub status: RunStatus,
     /// `manual` or `schedule`.
     pub origin: String,
     /// ISO week, `2026-W47`.
@@ -318,7 +317,7 @@ impl ThemesApi {
         Ok(SynthesisStarted::Accepted(Json(SynthesisAccepted {
             job_id: job.id,
             synthesis_id,
-            status: "pending".into(),
+            status: RunStatus::Pending,
         })))
     }
 

@@ -18,6 +18,19 @@ pub const TEMPLATE: &str = "flashcards.v1";
 pub const PROMPT_VERSIONS: &[&str] = &["v1"];
 pub const DEFAULT_PROMPT_VERSION: &str = "v1";
 
+/// A suggestion's review state.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, sqlx::Type, poem_openapi::Enum,
+)]
+#[serde(rename_all = "snake_case")]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
+#[oai(rename_all = "snake_case")]
+pub enum SuggestionStatus {
+    Proposed,
+    Accepted,
+    Rejected,
+}
+
 /// Source text, trimmed, between 1,000 and 10,000 characters.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SourceText(String);

@@ -47,7 +47,7 @@ pub enum NotClaimed {
     /// No such job (for example the row was deleted): the message is dropped.
     Missing,
     /// Already finished: a duplicate delivery, acknowledged and skipped.
-    Finished(String),
+    Finished(JobStatus),
     /// Another worker holds it.
     Running,
     /// A retry whose backoff has not elapsed; it is delivered again when due.
@@ -106,15 +106,15 @@ pub async fn claim(
             cancel_requested: row.cancel_requested,
         }));
     }
-    let state: Option<(String, DateTime<Utc>)> =
+    let state: Option<(JobStatus, DateTime<Utc>)> =
         sqlx::query_as("select status, run_after from jobs where id = $1")
             .bind(id)
             .fetch_optional(pool)
             .await?;
     Ok(Err(match state {
         None => NotClaimed::Missing,
-        Some((status, _)) if status == "running" => NotClaimed::Running,
-        Some((status, run_after)) if status == "pending" => NotClaimed::NotYetDue(run_after),
+        Some((JobStatus::Running, _)) => NotClaimed::Running,
+        Some((JobStatus::Pending, run_after)) => NotClaimed::NotYetDue(run_after),
         Some((status, _)) => NotClaimed::Finished(status),
     }))
 }
@@ -181,7 +181,7 @@ impl Claim {
     ) -> PgQuery<'q> {
         debug_assert!(status.is_final());
         self.bind_fence(query)
-            .bind(status.as_str())
+            .bind(status)
             .bind(result.map(sqlx::types::Json))
             .bind(error.map(sqlx::types::Json))
     }

@@ -23,8 +23,12 @@ pub use ledger::*;
 pub use reconcile::*;
 
 /// The kinds of job, one apalis queue each.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, sqlx::Type, poem_openapi::Enum,
+)]
 #[serde(rename_all = "snake_case")]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
+#[oai(rename_all = "snake_case")]
 pub enum JobKind {
     Generation,
     Calendar,
@@ -82,8 +86,13 @@ impl FromStr for JobKind {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// Where a job is: waiting, running, or ended one of four ways.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, sqlx::Type, poem_openapi::Enum,
+)]
 #[serde(rename_all = "snake_case")]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
+#[oai(rename_all = "snake_case")]
 pub enum JobStatus {
     Pending,
     Running,
@@ -210,8 +219,8 @@ pub type PgQuery<'q> = sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::Pg
 pub struct JobRecord {
     pub id: Uuid,
     pub user_id: Uuid,
-    pub kind: String,
-    pub status: String,
+    pub kind: JobKind,
+    pub status: JobStatus,
     pub attempts: i32,
     pub max_attempts: i32,
     pub cancel_requested: bool,

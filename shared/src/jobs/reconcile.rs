@@ -13,8 +13,8 @@ use super::{JobKind, JobStatus};
 pub async fn end_domain_rows<'e>(
     db: impl sqlx::PgExecutor<'e>,
     job: Uuid,
-    kind: &str,
-    status: &str,
+    kind: JobKind,
+    status: JobStatus,
     error: Option<&Value>,
 ) -> sqlx::Result<()> {
     sqlx::query("select end_job_domain_rows($1, $2, $3, $4)")
@@ -54,8 +54,9 @@ pub async fn reconcile(
     // A run whose heartbeat stopped gets another attempt, or ends: `cancelled` when its
     // owner asked, `failed` when it was the last attempt. Domain rows follow the job.
     // (The right-hand sides see the old row, so the error still names the lost worker.)
-    let outcomes: Vec<(Uuid, String, String, Option<sqlx::types::Json<Value>>)> = sqlx::query_as(
-        "with stale as (
+    let outcomes: Vec<(Uuid, JobKind, JobStatus, Option<sqlx::types::Json<Value>>)> =
+        sqlx::query_as(
+            "with stale as (
             update jobs set
                 status = case when cancel_requested then 'cancelled'
                               when attempts >= max_attempts then 'failed'
@@ -77,33 +78,26 @@ pub async fn reconcile(
                          for update skip locked)
             returning id, kind, status, error)
          select id, kind, status, error from stale",
-    )
-    .bind(stale_after.as_secs_f64())
-    .fetch_all(&mut *tx)
-    .await?;
+        )
+        .bind(stale_after.as_secs_f64())
+        .fetch_all(&mut *tx)
+        .await?;
     for (id, kind, status, error) in &outcomes {
-        if status != "pending" {
-            end_domain_rows(&mut *tx, *id, kind, status, error.as_ref().map(|e| &e.0)).await?;
+        if status.is_final() {
+            end_domain_rows(&mut *tx, *id, *kind, *status, error.as_ref().map(|e| &e.0)).await?;
         }
     }
     let finished: Vec<(Uuid, JobKind, JobStatus, Option<Value>)> = outcomes
         .iter()
-        .filter_map(|(id, kind, status, error)| {
-            let status = match status.as_str() {
-                "failed" => JobStatus::Failed,
-                "cancelled" => JobStatus::Cancelled,
-                _ => return None,
-            };
-            let kind = kind.parse().ok()?;
-            Some((*id, kind, status, error.as_ref().map(|e| e.0.clone())))
-        })
+        .filter(|(_, _, status, _)| status.is_final())
+        .map(|(id, kind, status, error)| (*id, *kind, *status, error.as_ref().map(|e| e.0.clone())))
         .collect();
     let failed = finished
         .iter()
         .filter(|(_, _, status, _)| *status == JobStatus::Failed)
         .count();
     let recovered = outcomes.len() - finished.len();
-    let rows: Vec<(Uuid, String)> = sqlx::query_as(
+    let requeued: Vec<(Uuid, JobKind)> = sqlx::query_as(
         "update jobs set enqueued_at = now()
          where id in (select id from jobs
                       where status = 'pending' and run_after <= now()
@@ -117,10 +111,6 @@ pub async fn reconcile(
     .fetch_all(&mut *tx)
     .await?;
     tx.commit().await?;
-    let requeued = rows
-        .into_iter()
-        .filter_map(|(id, kind)| kind.parse().ok().map(|k| (id, k)))
-        .collect();
     Ok(Reconciled {
         requeued,
         recovered,

@@ -274,7 +274,7 @@ async fn finish(
         &mut tx,
         run.id,
         &RunOutcome {
-            status: status.as_str(),
+            status,
             error: error.as_ref(),
             diff: counts,
         },
@@ -318,7 +318,7 @@ pub async fn mark_ended(
         tx,
         run_id,
         &RunOutcome {
-            status: status.as_str(),
+            status,
             error: Some(detail),
             diff: None,
         },

@@ -81,7 +81,7 @@ pub(super) async fn run(
                     run_id,
                     calendar_id,
                     version,
-                    status: "succeeded".into(),
+                    status: JobStatus::Succeeded,
                     job_id: None,
                     links: RunLinks {
                         poll: None,
@@ -196,7 +196,7 @@ async fn persist_legacy(
         &mut tx,
         run.id,
         &RunOutcome {
-            status: "succeeded",
+            status: JobStatus::Succeeded,
             error: None,
             diff: counts,
         },

@@ -9,7 +9,7 @@
 use almanac_shared::{
     db,
     domain::calendar::CalendarSpec,
-    jobs::{JobPayload, NewJob},
+    jobs::{JobPayload, JobStatus, NewJob},
     telemetry,
 };
 use poem::{Body, IntoResponse, Request, Response, http::StatusCode, web::Data};
@@ -71,7 +71,7 @@ pub struct RunAccepted {
     pub calendar_id: Option<Uuid>,
     pub version: Option<i32>,
     /// `pending` for a service run; a legacy run has already ended (`succeeded`).
-    pub status: String,
+    pub status: JobStatus,
     pub job_id: Option<Uuid>,
     pub links: RunLinks,
 }
@@ -166,7 +166,7 @@ impl CalendarApi {
                     run_id: Some(run_id),
                     calendar_id: Some(opened.calendar_id),
                     version: Some(opened.version),
-                    status: "pending".into(),
+                    status: JobStatus::Pending,
                     job_id: Some(job.id),
                     links: RunLinks {
                         poll: Some(format!("/v1/jobs/{}", job.id)),

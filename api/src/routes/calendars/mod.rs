@@ -291,7 +291,7 @@ impl CalendarsApi {
         let user = auth.0.id;
         let mut tx = db::user_tx(&state.pool, user).await?;
         let run = run_of(&mut tx, id.0, run_id.0).await?;
-        if matches!(run.status.as_str(), "pending" | "running") {
+        if !run.status.is_final() {
             return Err(ApiError::conflict(
                 "RUN_NOT_FINISHED",
                 "this run is still generating; accept its changes once it has ended",

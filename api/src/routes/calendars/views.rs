@@ -1,7 +1,10 @@
 //! The shapes of the saved-calendar endpoints: entries, runs, changes, their envelopes,
 //! the columns they are read from, and the exported file.
 
-use almanac_shared::domain::calendar::{Entry, EntryContent, ExportEntry, Slot};
+use almanac_shared::{
+    domain::calendar::{ChangeKind, Entry, EntryContent, ExportEntry, Slot},
+    jobs::JobStatus,
+};
 use chrono::{DateTime, NaiveDate, Utc};
 use poem::{IntoResponse, Response};
 use poem_openapi::{
@@ -59,8 +62,7 @@ pub struct CalendarRun {
     pub version: i32,
     /// `service` or `legacy`.
     pub mode: String,
-    /// `pending`, `running`, `succeeded`, `failed`, `timeout` or `cancelled`.
-    pub status: String,
+    pub status: JobStatus,
     pub job_id: Option<Uuid>,
     pub request: Value,
     pub slots: i32,
@@ -119,8 +121,7 @@ pub struct CalendarPage {
 #[oai(rename_all = "camelCase")]
 pub struct CalendarChange {
     pub id: Uuid,
-    /// `added`, `updated` or `removed`.
-    pub kind: String,
+    pub kind: ChangeKind,
     pub key: String,
     /// Applying it overwrites or removes the user's edit; `all` never applies it.
     pub conflict: bool,
