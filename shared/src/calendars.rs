@@ -254,26 +254,20 @@ pub struct RunOutcome<'a> {
 }
 
 /// Ends a run with its figures: latency since the request, status, error, diff counts.
-/// Returns the run's summary (seed 000's final frame `data`).
+/// Returns the run's summary (seed 000's final frame `data`). The SQL function is also
+/// the calendar kind's ending when its job ends otherwise (migration `job_kind_endings`).
 pub async fn finish_run(
     conn: &mut PgConnection,
     run_id: Uuid,
     outcome: &RunOutcome<'_>,
 ) -> sqlx::Result<Value> {
-    let summary: sqlx::types::Json<Value> = sqlx::query_scalar(
-        "update calendar_runs set status = $2, error = $3, diff = $4, finished_at = now(),
-                latency_ms = (extract(epoch from now() - created_at) * 1000)::bigint
-         where id = $1
-         returning jsonb_build_object('status', status, 'entries', entries, 'slots', slots,
-             'latencyMs', latency_ms, 'tokens', tokens_input + tokens_output, 'runId', id,
-             'calendarId', calendar_id, 'version', version, 'mode', mode, 'persisted', true,
-             'diff', diff, 'model', model)",
-    )
-    .bind(run_id)
-    .bind(outcome.status)
-    .bind(outcome.error.map(sqlx::types::Json))
-    .bind(outcome.diff.map(sqlx::types::Json))
-    .fetch_one(conn)
-    .await?;
+    let summary: sqlx::types::Json<Value> =
+        sqlx::query_scalar("select finish_calendar_run($1, $2, $3, $4)")
+            .bind(run_id)
+            .bind(outcome.status)
+            .bind(outcome.error.map(sqlx::types::Json))
+            .bind(outcome.diff.map(sqlx::types::Json))
+            .fetch_one(conn)
+            .await?;
     Ok(summary.0)
 }

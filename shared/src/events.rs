@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use crate::{
     config::Settings,
-    jobs::{JobKind, JobRecord, JobStatus},
+    jobs::{JobRecord, JobStatus},
 };
 
 /// The events of a job. Serialised with a `type` tag, which is also the SSE event name.
@@ -65,11 +65,11 @@ pub enum Event {
         result: Option<Value>,
         #[serde(default)]
         error: Option<Value>,
-        /// Calendar runs: seed 000's final frame is an envelope whose `data` is the run's
-        /// summary (the same as `result`)...
+        /// Seed 000's final frame is an envelope whose `data` is the result (a calendar
+        /// run's summary)...
         #[serde(default, skip_serializing_if = "Option::is_none")]
         data: Option<Value>,
-        /// ...and whose `meta` has `done: true`, the `mode` and the run's ids.
+        /// ...and whose `meta` has `done: true`, and a calendar run's `mode` and ids.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         meta: Option<Value>,
     },
@@ -122,7 +122,6 @@ impl Event {
     pub fn done_from(job: &JobRecord) -> Option<Self> {
         job.status.is_final().then(|| {
             Event::done(
-                job.kind,
                 job.status,
                 job.result.as_ref().map(|j| j.0.clone()),
                 job.error.as_ref().map(|j| j.0.clone()),
@@ -130,33 +129,24 @@ impl Event {
         })
     }
 
-    /// The final event of a job of `kind`. A calendar run's also has seed 000's envelope:
-    /// `data` its summary, `meta` `{done: true, mode, runId, calendarId, version}`.
-    pub fn done(
-        kind: JobKind,
-        status: JobStatus,
-        result: Option<Value>,
-        error: Option<Value>,
-    ) -> Self {
-        let (data, meta) = match kind {
-            JobKind::Calendar => {
-                let summary = result.clone().unwrap_or(Value::Null);
-                let mut meta = serde_json::json!({ "done": true, "mode": "service" });
-                for field in ["mode", "runId", "calendarId", "version", "persisted"] {
-                    if let Some(value) = summary.get(field) {
-                        meta[field] = value.clone();
-                    }
+    /// A job's final event. It is also seed 000's final frame: `{data, error, meta}` with
+    /// `data` the result (a calendar run's summary) and `meta` `{done: true}` plus the
+    /// result's `mode` and ids, so every stream ends the same way whatever its kind.
+    pub fn done(status: JobStatus, result: Option<Value>, error: Option<Value>) -> Self {
+        let mut meta = serde_json::json!({ "done": true });
+        if let Some(result) = &result {
+            for field in ["mode", "runId", "calendarId", "version", "persisted"] {
+                if let Some(value) = result.get(field) {
+                    meta[field] = value.clone();
                 }
-                (Some(summary), Some(meta))
             }
-            _ => (None, None),
-        };
+        }
         Event::Done {
             status,
+            data: Some(result.clone().unwrap_or(Value::Null)),
             result,
             error,
-            data,
-            meta,
+            meta: Some(meta),
         }
     }
 
@@ -474,7 +464,7 @@ mod tests {
             serde_json::to_value(Event::Heartbeat {}).unwrap()["type"],
             "heartbeat"
         );
-        let done = Event::done(JobKind::Generation, JobStatus::Cancelled, None, None);
+        let done = Event::done(JobStatus::Cancelled, None, None);
         assert_eq!(done.kind(), serde_json::to_value(&done).unwrap()["type"]);
     }
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use almanac_shared::{
     events::{Emitter, Event},
-    jobs::{JobKind, JobStatus},
+    jobs::JobStatus,
 };
 use uuid::Uuid;
 
@@ -73,7 +73,7 @@ async fn events_published_while_the_relay_was_disconnected_still_arrive() {
     ];
     assert_eq!((got[0].id, got[1].id), (Some(2), Some(3)));
     // And live again.
-    let done = Event::done(JobKind::Generation, JobStatus::Succeeded, None, None);
+    let done = Event::done(JobStatus::Succeeded, None, None);
     emitter.emit(job, &done).await.unwrap();
     got.extend(events.rest().await);
     assert_eq!(got.last().unwrap().id, Some(4));

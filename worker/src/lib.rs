@@ -1,6 +1,7 @@
 //! Almanac's worker: apalis workers per queue, the reconciler, and the jobs themselves.
 //! `main.rs` only wires the shutdown signal; tests start the worker in-process.
 
+pub mod job;
 pub mod jobs;
 pub mod reconciler;
 pub mod runner;
@@ -11,8 +12,9 @@ use std::{future::Future, sync::Arc, time::Duration};
 use almanac_shared::{
     Settings,
     ai::{self, AiProvider},
-    clock::SystemClock,
+    clock::{Clock, SystemClock},
     db,
+    email::Mailer,
     events::Emitter,
     jobs::{Cancels, JobKind, JobMessage},
     queue::{self, JobQueue, Wakers},
@@ -29,18 +31,32 @@ use poem::{
 };
 use tokio_util::sync::CancellationToken;
 
-use crate::runner::JobContext;
+use crate::job::{JobContext, Registry};
 
-/// The queues this worker serves.
-pub const SERVED: &[JobKind] = &[
-    JobKind::Generation,
-    JobKind::Calendar,
-    JobKind::Synthesis,
-    JobKind::Email,
-];
+/// What the worker talks to beyond Postgres and Redis, and the kinds it runs: swapped by
+/// tests (a fake provider, a test clock, a test-only kind).
+pub struct Services {
+    pub ai: Arc<dyn AiProvider>,
+    pub mailer: Arc<dyn Mailer>,
+    pub clock: Arc<dyn Clock>,
+    pub registry: Registry,
+}
+
+impl Services {
+    /// The services the settings name, the system clock, and every kind.
+    pub fn from_settings(settings: &Settings) -> anyhow::Result<Self> {
+        Ok(Self {
+            ai: ai::from_settings(&settings.ai)?,
+            mailer: almanac_shared::email::from_settings(settings)?,
+            clock: Arc::new(SystemClock),
+            registry: jobs::registry(),
+        })
+    }
+}
 
 pub struct Application {
     ctx: Arc<JobContext>,
+    registry: Arc<Registry>,
     acceptor: TcpAcceptor,
     port: u16,
 }
@@ -57,28 +73,20 @@ fn worker_name() -> String {
 }
 
 impl Application {
-    /// Builds the worker with the provider `AI_PROVIDER` names.
+    /// Builds the worker with the services its settings name.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        let ai = ai::from_settings(&settings.ai)?;
-        Self::build_with_ai(settings, ai).await
+        let services = Services::from_settings(&settings)?;
+        Self::build_with(settings, services).await
     }
 
-    /// Builds the worker with a given AI provider (tests swap it).
-    pub async fn build_with_ai(
-        settings: Settings,
-        ai: Arc<dyn AiProvider>,
-    ) -> anyhow::Result<Self> {
-        let mailer = almanac_shared::email::from_settings(&settings)?;
-        Self::build_with(settings, ai, mailer, Arc::new(SystemClock)).await
-    }
-
-    /// Builds the worker with its outside services given: AI provider, mailer, clock.
-    pub async fn build_with(
-        settings: Settings,
-        ai: Arc<dyn AiProvider>,
-        mailer: Arc<dyn almanac_shared::email::Mailer>,
-        clock: Arc<dyn almanac_shared::clock::Clock>,
-    ) -> anyhow::Result<Self> {
+    /// Builds the worker with its outside services and kinds given.
+    pub async fn build_with(settings: Settings, services: Services) -> anyhow::Result<Self> {
+        let Services {
+            ai,
+            mailer,
+            clock,
+            registry,
+        } = services;
         let pool = db::pool(&settings, settings.worker_database_acquire_timeout)?;
         let redis = queue::connect(&settings).await?;
         let acceptor = TcpListener::bind(settings.worker_metrics_addr)
@@ -112,6 +120,7 @@ impl Application {
         telemetry::metrics_handle();
         Ok(Self {
             ctx,
+            registry: Arc::new(registry),
             acceptor,
             port,
         })
@@ -133,15 +142,14 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let stop = CancellationToken::new();
-        let ctx = self.ctx;
+        let (ctx, registry) = (self.ctx, self.registry);
         tracing::info!(worker = %ctx.worker_name, port = self.port, "worker starting");
         let wakers = Wakers::new(ctx.cancels.clone());
         let mut tasks = tokio::task::JoinSet::new();
         tasks.spawn(wakers.clone().run((*ctx.settings).clone(), stop.clone()));
         {
-            let ctx = ctx.clone();
-            let stop = stop.clone();
-            tasks.spawn(async move { reconciler::run(&ctx, stop).await });
+            let (ctx, registry, stop) = (ctx.clone(), registry.clone(), stop.clone());
+            tasks.spawn(async move { reconciler::run(&ctx, &registry, stop).await });
         }
         tasks.spawn(serve_metrics(self.acceptor, stop.clone()));
         {
@@ -149,8 +157,13 @@ impl Application {
             let stop = stop.clone();
             tasks.spawn(async move { scheduler::run(&ctx, stop).await });
         }
-        for &kind in SERVED {
-            tasks.spawn(supervise(kind, ctx.clone(), wakers.clone(), stop.clone()));
+        for kind in registry.kinds() {
+            let queue = Queue {
+                kind,
+                ctx: ctx.clone(),
+                registry: registry.clone(),
+            };
+            tasks.spawn(supervise(queue, wakers.clone(), stop.clone()));
         }
         // The shutdown signal stops intake; after the grace period, jobs still running give
         // their claims back (runner's hard stop).
@@ -177,18 +190,27 @@ impl Application {
     }
 }
 
-async fn handle(message: JobMessage, ctx: Data<Arc<JobContext>>) -> Result<(), BoxDynError> {
-    runner::run(&ctx, message).await;
+/// One queue's worker: its kind, and what running its jobs takes.
+#[derive(Clone)]
+struct Queue {
+    kind: JobKind,
+    ctx: Arc<JobContext>,
+    registry: Arc<Registry>,
+}
+
+async fn handle(message: JobMessage, queue: Data<Queue>) -> Result<(), BoxDynError> {
+    runner::run(&queue.ctx, &queue.registry, message).await;
     Ok(())
 }
 
 /// Runs the apalis worker of one queue, restarting it under a fresh name if it dies (for
 /// example when Redis lost its registration).
-async fn supervise(kind: JobKind, ctx: Arc<JobContext>, wakers: Wakers, stop: CancellationToken) {
+async fn supervise(queue: Queue, wakers: Wakers, stop: CancellationToken) {
+    let kind = queue.kind;
     while !stop.is_cancelled() {
-        let settings = &ctx.settings;
-        let storage: RedisStorage<JobMessage, _> =
-            RedisStorage::new(ctx.redis.clone()).with_config(queue::queue_config(settings, kind));
+        let settings = &queue.ctx.settings;
+        let storage: RedisStorage<JobMessage, _> = RedisStorage::new(queue.ctx.redis.clone())
+            .with_config(queue::queue_config(settings, kind));
         let backend = PollWith::new(
             storage,
             WakeStrategy::new(wakers.stream(kind, settings.jobs.idle_poll)),
@@ -196,7 +218,7 @@ async fn supervise(kind: JobKind, ctx: Arc<JobContext>, wakers: Wakers, stop: Ca
         let name = format!("{}-{kind}", worker_name());
         let worker = WorkerBuilder::new(name.as_str())
             .backend(backend)
-            .data(ctx.clone())
+            .data(queue.clone())
             .concurrency(settings.jobs.concurrency)
             .build(handle);
         let signal = {

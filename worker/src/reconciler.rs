@@ -9,9 +9,9 @@ use almanac_shared::{
 };
 use tokio_util::sync::CancellationToken;
 
-use crate::runner::JobContext;
+use crate::job::{JobContext, Registry};
 
-pub async fn run(ctx: &JobContext, shutdown: CancellationToken) {
+pub async fn run(ctx: &JobContext, registry: &Registry, shutdown: CancellationToken) {
     let mut ticker = tokio::time::interval(ctx.settings.jobs.reconcile_every);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -19,19 +19,19 @@ pub async fn run(ctx: &JobContext, shutdown: CancellationToken) {
             _ = shutdown.cancelled() => return,
             _ = ticker.tick() => {}
         }
-        if let Err(error) = pass(ctx).await {
+        if let Err(error) = pass(ctx, registry).await {
             tracing::warn!(error = %format!("{error:#}"), "reconciler pass failed");
         }
     }
 }
 
 /// Sweeps what Redis keeps of finished tasks, a bounded amount per pass.
-async fn sweep_redis(ctx: &JobContext) -> anyhow::Result<()> {
+async fn sweep_redis(ctx: &JobContext, registry: &Registry) -> anyhow::Result<()> {
     const BATCH: usize = 1000;
     const MAX_BATCHES: usize = 10;
-    for kind in crate::SERVED {
+    for kind in registry.kinds() {
         for _ in 0..MAX_BATCHES {
-            let swept = queue::sweep_finished(&ctx.redis, &ctx.settings, *kind, BATCH).await?;
+            let swept = queue::sweep_finished(&ctx.redis, &ctx.settings, kind, BATCH).await?;
             metrics::counter!("queue_tasks_swept_total", "kind" => kind.as_str())
                 .increment(swept as u64);
             if swept < BATCH {
@@ -42,16 +42,16 @@ async fn sweep_redis(ctx: &JobContext) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn pass(ctx: &JobContext) -> anyhow::Result<()> {
+async fn pass(ctx: &JobContext, registry: &Registry) -> anyhow::Result<()> {
     let settings = &ctx.settings.jobs;
     let report = jobs::reconcile(&ctx.pool, settings.stale_after, settings.requeue_after).await?;
     // Counted as soon as Postgres has them, whatever Redis does next.
     metrics::counter!("reconciler_requeued_total").increment(report.requeued.len() as u64);
     metrics::counter!("reconciler_recovered_total").increment(report.recovered as u64);
     metrics::counter!("reconciler_failed_total").increment(report.failed as u64);
-    for (id, kind, status, error) in &report.finished {
-        let done = Event::done(*kind, *status, None, error.clone());
-        ctx.emitter.emit_or_log(*id, &done).await;
+    for ended in &report.finished {
+        let done = Event::done(ended.status, ended.result.clone(), ended.error.clone());
+        ctx.emitter.emit_or_log(ended.id, &done).await;
     }
     for (id, kind) in &report.requeued {
         ctx.queue.push(*kind, *id, None).await?;
@@ -64,7 +64,7 @@ async fn pass(ctx: &JobContext) -> anyhow::Result<()> {
             "reconciler repaired jobs"
         );
     }
-    sweep_redis(ctx).await?;
+    sweep_redis(ctx, registry).await?;
     let depths: Vec<(JobKind, i64)> =
         sqlx::query_as("select kind, count(*) from jobs where status = 'pending' group by kind")
             .fetch_all(&ctx.pool)

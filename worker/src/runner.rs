@@ -1,117 +1,17 @@
 //! Runs one job id taken from the queue: claim, heartbeat, dispatch by payload, and the
 //! ledger outcome (success, retry with backoff, or failure).
 
-use std::{sync::Arc, time::Instant};
+use std::time::Instant;
 
 use almanac_shared::{
-    Settings,
-    ai::AiProvider,
-    events::{Emitter, Event},
-    jobs::{self, Beat, Cancels, Claim, JobKind, JobMessage, JobPayload, JobStatus, NotClaimed},
-    queue::JobQueue,
+    events::Event,
+    jobs::{self, Beat, Claim, JobMessage, JobStatus, NotClaimed},
     telemetry,
 };
 use serde_json::{Value, json};
-use sqlx::PgPool;
-use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use crate::jobs::{calendar, email, generation, synthesis};
-
-/// What every job handler may use.
-pub struct JobContext {
-    pub settings: Arc<Settings>,
-    pub pool: PgPool,
-    pub queue: JobQueue,
-    /// The worker's Redis connection (shared, multiplexed).
-    pub redis: apalis_redis::ConnectionManager,
-    pub ai: Arc<dyn AiProvider>,
-    /// This process's unique worker name (host, pid, random suffix).
-    pub worker_name: String,
-    /// Cancelled when in-flight jobs must give their claim back (end of the shutdown grace).
-    pub hard_stop: CancellationToken,
-    /// Progress events of the jobs (ARCHITECTURE.md section 4).
-    pub emitter: Emitter,
-    /// The jobs running here, for cancel requests.
-    pub cancels: Cancels,
-    /// Fetches theme sources (seed 004).
-    pub fetcher: almanac_shared::fetch::Fetcher,
-    /// Sends email (seed 004).
-    pub mailer: Arc<dyn almanac_shared::email::Mailer>,
-    /// The scheduler's time.
-    pub clock: Arc<dyn almanac_shared::clock::Clock>,
-}
-
-/// A failed attempt. Transient failures are retried while attempts remain.
-#[derive(Debug, Clone)]
-pub struct JobError {
-    pub transient: bool,
-    /// Stored as the job's (and the domain row's) `error`: `{code, message, ...}`.
-    pub detail: Value,
-}
-
-impl JobError {
-    pub fn transient(code: &str, message: impl Into<String>) -> Self {
-        Self {
-            transient: true,
-            detail: json!({ "code": code, "message": message.into() }),
-        }
-    }
-
-    pub fn permanent(code: &str, message: impl Into<String>) -> Self {
-        Self {
-            transient: false,
-            detail: json!({ "code": code, "message": message.into() }),
-        }
-    }
-
-    pub fn with(mut self, key: &str, value: impl Into<Value>) -> Self {
-        self.detail[key] = value.into();
-        self
-    }
-}
-
-/// The row the kind's start statement returned with the claim (see `jobs::claim`); when
-/// there is none the job's domain row is gone, a permanent `code` failure naming `what`.
-pub fn started<T: serde::de::DeserializeOwned>(
-    claim: &Claim,
-    code: &str,
-    what: impl FnOnce() -> String,
-) -> Result<T, JobError> {
-    claim
-        .started
-        .clone()
-        .and_then(|row| serde_json::from_value(row).ok())
-        .ok_or_else(|| JobError::permanent(code, format!("{} does not exist", what())))
-}
-
-impl From<sqlx::Error> for JobError {
-    fn from(error: sqlx::Error) -> Self {
-        JobError::transient("DATABASE_ERROR", error.to_string())
-    }
-}
-
-/// How a handler ended its job; it wrote the outcome to the ledger itself, with its results.
-#[derive(Debug, Clone)]
-pub struct Finished {
-    pub status: JobStatus,
-    pub result: Value,
-    pub error: Option<Value>,
-}
-
-impl Finished {
-    pub fn succeeded(result: Value) -> Self {
-        Self {
-            status: JobStatus::Succeeded,
-            result,
-            error: None,
-        }
-    }
-}
-
-/// What a job's handler returns: how it ended the job, or `None` when the claim was lost
-/// before it could save (nothing was written).
-pub type JobResult = Result<Option<Finished>, JobError>;
+use crate::job::{JobContext, JobResult, Registry};
 
 enum Outcome {
     Done(JobResult),
@@ -125,16 +25,13 @@ enum Outcome {
 
 /// Handles one delivery of `job_id`. Never fails: every problem ends in the ledger, and a
 /// delivery that could not even be claimed is repaired by the reconciler.
-pub async fn run(ctx: &JobContext, message: JobMessage) {
+pub async fn run(ctx: &JobContext, registry: &Registry, message: JobMessage) {
     let job_id = message.job_id;
-    let claim = match jobs::claim(
-        &ctx.pool,
-        job_id,
-        &ctx.worker_name,
-        start_statement(message.kind),
-    )
-    .await
-    {
+    let Some(job) = registry.get(message.kind) else {
+        tracing::warn!(job_id = %job_id, kind = %message.kind, "delivery of a kind this worker does not run");
+        return;
+    };
+    let claim = match jobs::claim(&ctx.pool, job_id, &ctx.worker_name, job.start()).await {
         Ok(Ok(claim)) => claim,
         Ok(Err(NotClaimed::NotYetDue(due))) => {
             let delay = (due - chrono::Utc::now()).to_std().unwrap_or_default();
@@ -159,7 +56,7 @@ pub async fn run(ctx: &JobContext, message: JobMessage) {
             return;
         }
     };
-    let kind = claim.payload.kind();
+    let kind = claim.kind;
     let span = tracing::info_span!(
         "job",
         job.id = %claim.id,
@@ -183,7 +80,7 @@ pub async fn run(ctx: &JobContext, message: JobMessage) {
         let outcome = tokio::select! {
             biased;
             () = registered.token.cancelled() => Outcome::Cancelled,
-            result = dispatch(ctx, &claim) => Outcome::Done(result),
+            result = job.run(ctx, &claim) => Outcome::Done(result),
             beat = heartbeat_until_interrupted(ctx, &claim) => match beat {
                 Beat::CancelRequested => Outcome::Cancelled,
                 _ => Outcome::Lost,
@@ -213,28 +110,6 @@ async fn redeliver(ctx: &JobContext, message: JobMessage, delay: std::time::Dura
     }
 }
 
-/// The statement each kind runs with its claim (see `jobs::claim`).
-fn start_statement(kind: JobKind) -> Option<&'static str> {
-    match kind {
-        JobKind::Generation => Some(generation::START),
-        JobKind::Calendar => Some(calendar::START),
-        JobKind::Synthesis => Some(synthesis::START),
-        JobKind::Email => Some(email::START),
-        _ => None,
-    }
-}
-
-async fn dispatch(ctx: &JobContext, claim: &Claim) -> JobResult {
-    match &claim.payload {
-        JobPayload::GenerationV1 { generation_id } => {
-            generation::run(ctx, claim, *generation_id).await
-        }
-        JobPayload::CalendarV1 { run_id } => calendar::run(ctx, claim, *run_id).await,
-        JobPayload::SynthesisV1 { synthesis_id } => synthesis::run(ctx, claim, *synthesis_id).await,
-        JobPayload::EmailV1 { delivery_id } => email::run(ctx, claim, *delivery_id).await,
-    }
-}
-
 /// Refreshes the claim's heartbeat; returns only when the claim is lost or the owner asked
 /// to cancel (the flag backs up the cancel notification).
 async fn heartbeat_until_interrupted(ctx: &JobContext, claim: &Claim) -> Beat {
@@ -261,20 +136,12 @@ async fn settle(
     outcome: Outcome,
 ) -> (&'static str, Option<Event>) {
     match outcome {
-        Outcome::Done(Ok(Some(finished))) => (
-            finished.status.as_str(),
-            Some(Event::done(
-                claim.payload.kind(),
-                finished.status,
-                Some(finished.result),
-                finished.error,
-            )),
-        ),
+        Outcome::Done(Ok(Some(finished))) => (finished.status.as_str(), Some(finished.event())),
         Outcome::Done(Ok(None)) | Outcome::Lost => ("lost", None),
         Outcome::Released => {
-            match jobs::release(&ctx.pool, claim).await {
+            match jobs::release(&ctx.pool, claim, std::time::Duration::ZERO).await {
                 Ok(_) => {
-                    if let Err(error) = ctx.queue.push(claim.payload.kind(), claim.id, None).await {
+                    if let Err(error) = ctx.queue.push(claim.kind, claim.id, None).await {
                         tracing::warn!(error = %format!("{error:#}"), "re-enqueue after release failed; the reconciler will");
                     }
                 }
@@ -300,11 +167,7 @@ async fn settle(
             detail["attempt"] = json!(claim.attempt);
             match jobs::schedule_retry(&ctx.pool, claim, delay, &detail).await {
                 Ok(true) => {
-                    if let Err(e) = ctx
-                        .queue
-                        .push(claim.payload.kind(), claim.id, Some(delay))
-                        .await
-                    {
+                    if let Err(e) = ctx.queue.push(claim.kind, claim.id, Some(delay)).await {
                         tracing::warn!(error = %format!("{e:#}"), "retry enqueue failed; the reconciler will");
                     }
                 }
@@ -341,15 +204,10 @@ async fn end(
     status: JobStatus,
     detail: Value,
 ) -> (&'static str, Option<Event>) {
-    match end_in_ledger(ctx, claim, status, &detail).await {
-        Ok(Some(result)) => (
+    match jobs::end(&ctx.pool, claim, status, &detail).await {
+        Ok(Some(kept)) => (
             status.as_str(),
-            Some(Event::done(
-                claim.payload.kind(),
-                status,
-                Some(result),
-                Some(detail),
-            )),
+            Some(Event::done(status, kept, Some(detail))),
         ),
         // The job ended otherwise meanwhile (say, it succeeded just as a cancel came):
         // its watchers get the ledger's outcome.
@@ -365,32 +223,4 @@ async fn end(
 async fn ended_in_ledger(ctx: &JobContext, claim: &Claim) -> Option<Event> {
     let job = jobs::fetch(&ctx.pool, claim.id).await.ok()??;
     Event::done_from(&job)
-}
-
-/// Marks the domain rows and the job, atomically, if the claim still holds; returns the
-/// job's result (what it kept), or `None` when the claim was lost.
-async fn end_in_ledger(
-    ctx: &JobContext,
-    claim: &Claim,
-    status: JobStatus,
-    detail: &Value,
-) -> sqlx::Result<Option<Value>> {
-    let mut tx = ctx.pool.begin().await?;
-    let result = match &claim.payload {
-        JobPayload::GenerationV1 { generation_id } => {
-            generation::kept(&mut tx, *generation_id).await?
-        }
-        JobPayload::CalendarV1 { run_id } => {
-            calendar::mark_ended(&mut tx, *run_id, status, detail).await?
-        }
-        JobPayload::SynthesisV1 { synthesis_id } => json!({ "synthesis_id": synthesis_id }),
-        JobPayload::EmailV1 { delivery_id } => email::kept(&mut tx, *delivery_id).await?,
-    };
-    if !jobs::finish(&mut *tx, claim, status, Some(&result), Some(detail)).await? {
-        return Ok(None);
-    }
-    let kind = claim.payload.kind();
-    jobs::end_domain_rows(&mut *tx, claim.id, kind, status, Some(detail)).await?;
-    tx.commit().await?;
-    Ok(Some(result))
 }

@@ -8,14 +8,14 @@
 
 use almanac_shared::{
     clock::Clock,
-    domain::synthesis::{self, MAX_SCHEDULED_ATTEMPTS_PER_DAY},
-    jobs::{JobKind, JobPayload, NewJob},
+    domain::synthesis::{self, MAX_SCHEDULED_ATTEMPTS_PER_DAY, SynthesisJob},
+    jobs::{JobKind, NewJob},
 };
 use chrono::{DateTime, Datelike, Utc};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use crate::runner::JobContext;
+use crate::job::JobContext;
 
 /// Ticks until `shutdown`, with the worker's clock. The first tick comes one period after
 /// start.
@@ -93,7 +93,7 @@ pub async fn tick(ctx: &JobContext, clock: &dyn Clock) -> anyhow::Result<Vec<Sta
             .execute(&mut *tx)
             .await?;
         let synthesis_id = Uuid::now_v7();
-        let job = NewJob::new(schedule.user_id, JobPayload::SynthesisV1 { synthesis_id });
+        let job = NewJob::new(schedule.user_id, &SynthesisJob { synthesis_id });
         job.insert(&mut *tx).await?;
         sqlx::query(
             "insert into syntheses (id, user_id, theme_id, job_id, origin, schedule_id, scheduled_for)

@@ -4,9 +4,9 @@ use almanac_shared::{
     db,
     domain::{
         RunStatus,
-        generation::{self, SourceText},
+        generation::{self, GenerationJob, SourceText},
     },
-    jobs::{JobPayload, NewJob},
+    jobs::NewJob,
     telemetry,
 };
 use chrono::{DateTime, Utc};
@@ -329,7 +329,7 @@ async fn submit(
         RateDecision::Limited(retry_after) => return Err(ApiError::rate_limited(retry_after)),
     };
     let generation_id = Uuid::now_v7();
-    let mut job = NewJob::new(user, JobPayload::GenerationV1 { generation_id });
+    let mut job = NewJob::new(user, &GenerationJob { generation_id });
     job.trace_context = telemetry::current_trace_context();
     // One statement that writes both rows as the user, under row-level security
     // (migration 20261121000004 explains why this is a function).
@@ -337,7 +337,7 @@ async fn submit(
         .bind(user)
         .bind(job.id)
         .bind(sqlx::types::Json(&job.payload))
-        .bind(job.payload.kind().max_attempts())
+        .bind(job.kind.max_attempts())
         .bind(sqlx::types::Json(&job.trace_context))
         .bind(generation_id)
         .bind(source.as_str())

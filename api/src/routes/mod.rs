@@ -69,7 +69,7 @@ pub fn paginate<T>(
 pub async fn enqueue_after_commit(state: &AppState, job: &NewJob, total: u64) {
     let queued = Event::progress(0, total, "queued", "waiting for a worker");
     state.emitter.emit_or_log(job.id, &queued).await;
-    let kind = job.payload.kind();
+    let kind = job.kind;
     if let Err(error) = state.queue.push(kind, job.id, None).await {
         tracing::warn!(job_id = %job.id, error = %format!("{error:#}"), "enqueue failed; the reconciler will retry");
     }

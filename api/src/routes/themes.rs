@@ -3,8 +3,11 @@
 
 use almanac_shared::{
     db,
-    domain::{RunStatus, synthesis::ThemeSpec},
-    jobs::{JobPayload, NewJob},
+    domain::{
+        RunStatus,
+        synthesis::{SynthesisJob, ThemeSpec},
+    },
+    jobs::NewJob,
     telemetry,
 };
 use chrono::{DateTime, Utc};
@@ -298,7 +301,7 @@ impl ThemesApi {
     ) -> ApiResult<SynthesisStarted> {
         let user = auth.0.id;
         let synthesis_id = Uuid::now_v7();
-        let mut job = NewJob::new(user, JobPayload::SynthesisV1 { synthesis_id });
+        let mut job = NewJob::new(user, &SynthesisJob { synthesis_id });
         job.trace_context = telemetry::current_trace_context();
         let mut tx = db::user_tx(&state.pool, user).await?;
         theme(&mut tx, id.0).await?;

@@ -2,7 +2,21 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::ai::{ChatRequest, Message, Role};
+use crate::{
+    ai::{ChatRequest, Message, Role},
+    jobs::{JobKind, JobPayload},
+};
+
+/// The job that turns a generation's source text into suggestions.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GenerationJob {
+    pub generation_id: uuid::Uuid,
+}
+
+impl JobPayload for GenerationJob {
+    const KIND: JobKind = JobKind::Generation;
+    const TYPE: &'static str = "generation.v1";
+}
 
 pub const SOURCE_MIN_CHARS: usize = 1000;
 pub const SOURCE_MAX_CHARS: usize = 10_000;

@@ -1,33 +1,32 @@
 //! A run of a job: claim, heartbeat, and the fenced state changes that end or retry it.
+//!
+//! Every write a run makes after its claim is fenced: it applies only while the ledger row
+//! is still `running` under this claim's attempt and worker, so a worker whose job the
+//! reconciler gave to another cannot overwrite the new run's outcome. The fence is bound
+//! through [`sqlx::QueryBuilder`] by [`Claim::push_fence`] and its callers, so statements
+//! that combine it with a kind's own writes carry no hand-numbered parameters.
 
 use std::{collections::HashMap, time::Duration};
 
 use chrono::{DateTime, Utc};
 use rand::Rng;
 use serde_json::Value;
-use sqlx::{PgExecutor, PgPool};
+use sqlx::{PgExecutor, PgPool, Postgres, QueryBuilder};
 use uuid::Uuid;
 
-use super::{JobPayload, JobStatus, PgQuery};
-
-/// The condition of every write a run makes: only the claim's own attempt matches, so a
-/// worker whose job the reconciler gave to another cannot overwrite that run. Uses `$1..$3`,
-/// bound by [`Claim::bind_fence`].
-macro_rules! fence {
-    () => {
-        "where id = $1 and attempts = $2 and worker = $3 and status = 'running'"
-    };
-}
+use super::{JobKind, JobStatus};
 
 /// A job a worker holds: the fence for every later write.
 #[derive(Debug, Clone)]
 pub struct Claim {
     pub id: Uuid,
     pub user_id: Uuid,
+    pub kind: JobKind,
     pub attempt: i32,
     pub max_attempts: i32,
     pub worker: String,
-    pub payload: JobPayload,
+    /// The tagged payload (see [`super::JobPayload`]).
+    pub payload: Value,
     pub trace_context: HashMap<String, String>,
     /// The row the kind's start statement returned (see [`claim`]), as JSON.
     pub started: Option<Value>,
@@ -57,9 +56,10 @@ pub enum NotClaimed {
 #[derive(sqlx::FromRow)]
 struct ClaimRow {
     user_id: Uuid,
+    kind: JobKind,
     attempts: i32,
     max_attempts: i32,
-    payload: sqlx::types::Json<JobPayload>,
+    payload: sqlx::types::Json<Value>,
     trace_context: sqlx::types::Json<HashMap<String, String>>,
     started: Option<sqlx::types::Json<Value>>,
     cancel_requested: bool,
@@ -67,36 +67,46 @@ struct ClaimRow {
 
 /// Takes a job: `pending -> running`, attempts + 1, worker name and heartbeat.
 ///
-/// `start` is the kind's own first step, run in the same statement so it costs no extra
-/// round trip: a data-modifying statement over the CTE `claimed` (columns `id`, `user_id`,
-/// `payload`) returning at most one row, handed back as [`Claim::started`].
+/// `start` is the kind's own first step (`Job::START` in the worker), run in the same
+/// statement so it costs no extra round trip. The contract: one data-modifying statement
+/// over the CTE `claimed` (columns `id`, `user_id`, `payload`), with no parameters of its
+/// own, returning at most one row, which comes back as [`Claim::started`].
 pub async fn claim(
     pool: &PgPool,
     id: Uuid,
     worker: &str,
-    start: Option<&'static str>,
+    start: &'static str,
 ) -> anyhow::Result<Result<Claim, NotClaimed>> {
-    let sql = format!(
+    let mut query = QueryBuilder::<Postgres>::new(
         "with claimed as (
-            update jobs set status = 'running', attempts = attempts + 1, worker = $2,
-                   heartbeat_at = now(), started_at = coalesce(started_at, now()), updated_at = now()
-            where id = $1 and status = 'pending' and run_after <= now()
-            returning id, user_id, attempts, max_attempts, payload, trace_context, cancel_requested),
-         started as ({})
-         select c.user_id, c.attempts, c.max_attempts, c.payload, c.trace_context, c.cancel_requested,
-                (select to_jsonb(s) from started s limit 1) as started
-         from claimed c",
-        start.unwrap_or("select null::int as nothing where false")
+            update jobs set status = 'running', attempts = attempts + 1, worker = ",
     );
-    let row: Option<ClaimRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .bind(id)
-        .bind(worker)
-        .fetch_optional(pool)
-        .await?;
+    query
+        .push_bind(worker)
+        .push(
+            ", heartbeat_at = now(), started_at = coalesce(started_at, now()), updated_at = now()
+            where id = ",
+        )
+        .push_bind(id)
+        .push(
+            " and status = 'pending' and run_after <= now()
+            returning id, user_id, kind, attempts, max_attempts, payload, trace_context,
+                cancel_requested),
+         started as (",
+        )
+        .push(start)
+        .push(
+            ")
+         select c.user_id, c.kind, c.attempts, c.max_attempts, c.payload, c.trace_context,
+                c.cancel_requested, (select to_jsonb(s) from started s limit 1) as started
+         from claimed c",
+        );
+    let row: Option<ClaimRow> = query.build_query_as().fetch_optional(pool).await?;
     if let Some(row) = row {
         return Ok(Ok(Claim {
             id,
             user_id: row.user_id,
+            kind: row.kind,
             attempt: row.attempts,
             max_attempts: row.max_attempts,
             worker: worker.to_owned(),
@@ -129,62 +139,68 @@ pub enum Beat {
     Lost,
 }
 
+impl Claim {
+    /// Pushes the fence: a `where` clause that matches only this claim's running attempt.
+    pub fn push_fence(&self, query: &mut QueryBuilder<Postgres>) {
+        query
+            .push(" where id = ")
+            .push_bind(self.id)
+            .push(" and attempts = ")
+            .push_bind(self.attempt)
+            .push(" and worker = ")
+            .push_bind(self.worker.clone())
+            .push(" and status = 'running'");
+    }
+
+    /// Pushes a statement that proves the claim still holds and locks the job row, as a
+    /// CTE for a statement that saves partial results (`with alive as (...) ...`).
+    pub fn push_alive(&self, query: &mut QueryBuilder<Postgres>) {
+        query.push("update jobs set heartbeat_at = now()");
+        self.push_fence(query);
+        query.push(" returning id");
+    }
+
+    /// Pushes the fenced final update, which only the claim's own attempt can make; as a
+    /// CTE it lets a kind save its results in the statement that ends the job.
+    pub fn push_finish(
+        &self,
+        query: &mut QueryBuilder<Postgres>,
+        status: JobStatus,
+        result: Option<&Value>,
+        error: Option<&Value>,
+    ) {
+        debug_assert!(status.is_final());
+        query
+            .push("update jobs set status = ")
+            .push_bind(status)
+            .push(", result = ")
+            .push_bind(result.map(sqlx::types::Json))
+            .push(", error = ")
+            .push_bind(error.map(sqlx::types::Json))
+            .push(", finished_at = now(), updated_at = now(), heartbeat_at = null");
+        self.push_fence(query);
+        query.push(" returning id");
+    }
+
+    /// Whether the claim still holds; locks the job row until the transaction ends.
+    pub async fn alive<'e>(&self, db: impl PgExecutor<'e>) -> sqlx::Result<bool> {
+        let mut query = QueryBuilder::new("");
+        self.push_alive(&mut query);
+        Ok(query.build().fetch_optional(db).await?.is_some())
+    }
+}
+
 /// Refreshes the heartbeat and reads the cancel flag.
 pub async fn heartbeat(pool: &PgPool, claim: &Claim) -> sqlx::Result<Beat> {
-    const SQL: &str = concat!(
-        "update jobs set heartbeat_at = now() ",
-        fence!(),
-        " returning cancel_requested"
-    );
-    let row = claim
-        .bind_fence(sqlx::query(SQL))
-        .fetch_optional(pool)
-        .await?;
-    Ok(match row.map(|row| sqlx::Row::get::<bool, _>(&row, 0)) {
+    let mut query = QueryBuilder::new("update jobs set heartbeat_at = now()");
+    claim.push_fence(&mut query);
+    query.push(" returning cancel_requested");
+    let cancel: Option<bool> = query.build_query_scalar().fetch_optional(pool).await?;
+    Ok(match cancel {
         None => Beat::Lost,
         Some(true) => Beat::CancelRequested,
         Some(false) => Beat::Alive,
     })
-}
-
-/// A fenced statement that proves the claim still holds and locks the job row, for use as
-/// a CTE in a statement that saves partial results (`with alive as (ALIVE_FENCED) ...`).
-/// Uses `$1..$3`; bind with [`Claim::bind_fence`].
-pub const ALIVE_FENCED: &str = concat!(
-    "update jobs set heartbeat_at = now() ",
-    fence!(),
-    " returning id"
-);
-
-/// The fenced final update, using `$1..$6`; only the claim's own attempt can end the job.
-/// Domain code may use it as a CTE (`with finished as (FINISH_FENCED returning id) ...`) to
-/// save its results in the same statement; bind with [`Claim::bind_finish`].
-pub const FINISH_FENCED: &str = concat!(
-    "update jobs set status = $4, result = $5, error = $6, ",
-    "finished_at = now(), updated_at = now(), heartbeat_at = null ",
-    fence!()
-);
-
-impl Claim {
-    /// Binds `$1..$3` of the fence (as in [`ALIVE_FENCED`]).
-    pub fn bind_fence<'q>(&'q self, query: PgQuery<'q>) -> PgQuery<'q> {
-        query.bind(self.id).bind(self.attempt).bind(&self.worker)
-    }
-
-    /// Binds `$1..$6` of [`FINISH_FENCED`].
-    pub fn bind_finish<'q>(
-        &'q self,
-        query: PgQuery<'q>,
-        status: JobStatus,
-        result: Option<&'q Value>,
-        error: Option<&'q Value>,
-    ) -> PgQuery<'q> {
-        debug_assert!(status.is_final());
-        self.bind_fence(query)
-            .bind(status)
-            .bind(result.map(sqlx::types::Json))
-            .bind(error.map(sqlx::types::Json))
-    }
 }
 
 /// Ends the job with a final status. Returns `false` when the claim was lost.
@@ -195,11 +211,27 @@ pub async fn finish<'e>(
     result: Option<&Value>,
     error: Option<&Value>,
 ) -> sqlx::Result<bool> {
-    let done = claim
-        .bind_finish(sqlx::query(FINISH_FENCED), status, result, error)
-        .execute(db)
-        .await?;
-    Ok(done.rows_affected() == 1)
+    let mut query = QueryBuilder::new("");
+    claim.push_finish(&mut query, status, result, error);
+    Ok(query.build().fetch_optional(db).await?.is_some())
+}
+
+/// Ends the job otherwise than by its handler (`failed`, `cancelled`): the fenced final
+/// update and the kind's domain rows, in one transaction. Returns what the job kept (its
+/// `result`), or `None` when the claim was lost.
+pub async fn end(
+    pool: &PgPool,
+    claim: &Claim,
+    status: JobStatus,
+    error: &Value,
+) -> sqlx::Result<Option<Option<Value>>> {
+    let mut tx = pool.begin().await?;
+    if !finish(&mut *tx, claim, status, None, Some(error)).await? {
+        return Ok(None);
+    }
+    let kept = super::end_domain_rows(&mut *tx, claim.id, status, Some(error)).await?;
+    tx.commit().await?;
+    Ok(Some(kept))
 }
 
 /// Puts the job back to `pending` after a transient failure, due after `delay`.
@@ -210,28 +242,31 @@ pub async fn schedule_retry<'e>(
     delay: Duration,
     error: &Value,
 ) -> sqlx::Result<bool> {
-    const SQL: &str = concat!(
-        "update jobs set status = 'pending', worker = null, heartbeat_at = null, error = $4, ",
-        "run_after = now() + make_interval(secs => $5), enqueued_at = now(), updated_at = now() ",
-        fence!()
+    let mut query = QueryBuilder::new(
+        "update jobs set status = 'pending', worker = null, heartbeat_at = null, error = ",
     );
-    let done = claim
-        .bind_fence(sqlx::query(SQL))
-        .bind(sqlx::types::Json(error))
-        .bind(delay.as_secs_f64())
-        .execute(db)
-        .await?;
+    query
+        .push_bind(sqlx::types::Json(error))
+        .push(", run_after = now() + make_interval(secs => ")
+        .push_bind(delay.as_secs_f64())
+        .push("), enqueued_at = now(), updated_at = now()");
+    claim.push_fence(&mut query);
+    let done = query.build().execute(db).await?;
     Ok(done.rows_affected() == 1)
 }
 
-/// Gives a job back without spending an attempt (graceful shutdown).
-pub async fn release(pool: &PgPool, claim: &Claim) -> sqlx::Result<bool> {
-    const SQL: &str = concat!(
-        "update jobs set status = 'pending', worker = null, heartbeat_at = null, ",
-        "attempts = attempts - 1, run_after = now(), enqueued_at = null, updated_at = now() ",
-        fence!()
+/// Gives a job back without spending an attempt, due after `delay` (a graceful
+/// shutdown, or a failure of the infrastructure rather than of the job).
+pub async fn release(pool: &PgPool, claim: &Claim, delay: Duration) -> sqlx::Result<bool> {
+    let mut query = QueryBuilder::new(
+        "update jobs set status = 'pending', worker = null, heartbeat_at = null, \
+         attempts = attempts - 1, run_after = now() + make_interval(secs => ",
     );
-    let done = claim.bind_fence(sqlx::query(SQL)).execute(pool).await?;
+    query
+        .push_bind(delay.as_secs_f64())
+        .push("), enqueued_at = null, updated_at = now()");
+    claim.push_fence(&mut query);
+    let done = query.build().execute(pool).await?;
     Ok(done.rows_affected() == 1)
 }
 

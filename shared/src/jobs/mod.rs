@@ -9,7 +9,7 @@
 use std::{collections::HashMap, fmt, str::FromStr};
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use serde_json::Value;
 use sqlx::PgExecutor;
 use uuid::Uuid;
@@ -24,7 +24,18 @@ pub use reconcile::*;
 
 /// The kinds of job, one apalis queue each.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, sqlx::Type, poem_openapi::Enum,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    sqlx::Type,
+    poem_openapi::Enum,
 )]
 #[serde(rename_all = "snake_case")]
 #[sqlx(type_name = "text", rename_all = "snake_case")]
@@ -146,27 +157,32 @@ pub struct JobMessage {
     pub kind: JobKind,
 }
 
-/// A job's payload, tagged and versioned so it can evolve.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type")]
-pub enum JobPayload {
-    #[serde(rename = "generation.v1")]
-    GenerationV1 { generation_id: Uuid },
-    #[serde(rename = "calendar.v1")]
-    CalendarV1 { run_id: Uuid },
-    #[serde(rename = "synthesis.v1")]
-    SynthesisV1 { synthesis_id: Uuid },
-    #[serde(rename = "email.v1")]
-    EmailV1 { delivery_id: Uuid },
-}
+/// A job's payload: what the ledger row keeps of the job's input (the domain rows hold
+/// the rest). Each kind's payload type sits beside its domain rules, where the API that
+/// creates the job and the worker module that runs it both see it. On the wire it is a
+/// JSON object tagged with its versioned [`JobPayload::TYPE`], so it can evolve.
+pub trait JobPayload: Serialize + DeserializeOwned + Send + Sync + 'static {
+    const KIND: JobKind;
+    /// The `type` tag, `<kind>.v<version>`.
+    const TYPE: &'static str;
 
-impl JobPayload {
-    pub fn kind(&self) -> JobKind {
-        match self {
-            JobPayload::GenerationV1 { .. } => JobKind::Generation,
-            JobPayload::CalendarV1 { .. } => JobKind::Calendar,
-            JobPayload::SynthesisV1 { .. } => JobKind::Synthesis,
-            JobPayload::EmailV1 { .. } => JobKind::Email,
+    /// The tagged JSON the ledger stores.
+    fn to_json(&self) -> Value {
+        let mut json = serde_json::to_value(self).expect("payloads serialise");
+        json["type"] = Value::from(Self::TYPE);
+        json
+    }
+
+    /// Reads a stored payload, refusing one of another type.
+    fn from_json(json: &Value) -> Result<Self, String> {
+        match json.get("type").and_then(Value::as_str) {
+            Some(tag) if tag == Self::TYPE => {
+                serde_json::from_value(json.clone()).map_err(|e| format!("{}: {e}", Self::TYPE))
+            }
+            other => Err(format!(
+                "expected a `{}` payload, got {other:?}",
+                Self::TYPE
+            )),
         }
     }
 }
@@ -176,17 +192,20 @@ impl JobPayload {
 pub struct NewJob {
     pub id: Uuid,
     pub user_id: Uuid,
-    pub payload: JobPayload,
+    pub kind: JobKind,
+    /// The tagged payload ([`JobPayload::to_json`]).
+    pub payload: Value,
     /// W3C trace context of the request that created the job.
     pub trace_context: HashMap<String, String>,
 }
 
 impl NewJob {
-    pub fn new(user_id: Uuid, payload: JobPayload) -> Self {
+    pub fn new<P: JobPayload>(user_id: Uuid, payload: &P) -> Self {
         Self {
             id: Uuid::now_v7(),
             user_id,
-            payload,
+            kind: P::KIND,
+            payload: payload.to_json(),
             trace_context: HashMap::new(),
         }
     }
@@ -202,17 +221,15 @@ impl NewJob {
         )
         .bind(self.id)
         .bind(self.user_id)
-        .bind(self.payload.kind().as_str())
+        .bind(self.kind)
         .bind(sqlx::types::Json(&self.payload))
-        .bind(self.payload.kind().max_attempts())
+        .bind(self.kind.max_attempts())
         .bind(sqlx::types::Json(&self.trace_context))
         .execute(db)
         .await?;
         Ok(())
     }
 }
-
-pub type PgQuery<'q> = sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>;
 
 /// The poll view of a job.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -263,11 +280,31 @@ mod tests {
         assert!("done".parse::<JobStatus>().is_err());
     }
 
+    #[derive(Debug, PartialEq, Serialize, Deserialize)]
+    struct Example {
+        thing_id: Uuid,
+    }
+
+    impl JobPayload for Example {
+        const KIND: JobKind = JobKind::Generation;
+        const TYPE: &'static str = "example.v1";
+    }
+
     #[test]
-    fn payload_is_tagged_and_versioned() {
-        let id = Uuid::nil();
-        let json = serde_json::to_value(JobPayload::GenerationV1 { generation_id: id }).unwrap();
-        assert_eq!(json["type"], "generation.v1");
-        assert_eq!(json["generation_id"], id.to_string());
+    fn payloads_are_tagged_and_versioned() {
+        let payload = Example {
+            thing_id: Uuid::now_v7(),
+        };
+        let json = payload.to_json();
+        assert_eq!(json["type"], "example.v1");
+        assert_eq!(json["thing_id"], payload.thing_id.to_string());
+        assert_eq!(Example::from_json(&json).unwrap(), payload);
+        let mut other = json.clone();
+        other["type"] = "example.v2".into();
+        assert!(
+            Example::from_json(&other)
+                .unwrap_err()
+                .contains("example.v2")
+        );
     }
 }

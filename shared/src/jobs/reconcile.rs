@@ -8,23 +8,32 @@ use uuid::Uuid;
 
 use super::{JobKind, JobStatus};
 
-/// Ends the domain row of a job that ended otherwise than by its handler (see migration
-/// `domain_rows_follow_jobs`).
+/// Ends the domain rows of a job that ended otherwise than by its handler, through its
+/// kind's registered ending (migration `job_kind_endings`); records and returns what the
+/// job kept, its `result`.
 pub async fn end_domain_rows<'e>(
     db: impl sqlx::PgExecutor<'e>,
     job: Uuid,
-    kind: JobKind,
     status: JobStatus,
     error: Option<&Value>,
-) -> sqlx::Result<()> {
-    sqlx::query("select end_job_domain_rows($1, $2, $3, $4)")
-        .bind(job)
-        .bind(kind)
-        .bind(status)
-        .bind(error.map(sqlx::types::Json))
-        .execute(db)
-        .await?;
-    Ok(())
+) -> sqlx::Result<Option<Value>> {
+    let kept: Option<sqlx::types::Json<Value>> =
+        sqlx::query_scalar("select end_job_domain_rows($1, $2, $3)")
+            .bind(job)
+            .bind(status)
+            .bind(error.map(sqlx::types::Json))
+            .fetch_one(db)
+            .await?;
+    Ok(kept.map(|k| k.0))
+}
+
+/// A job the reconciler ended, with what it kept and why it ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ended {
+    pub id: Uuid,
+    pub status: JobStatus,
+    pub result: Option<Value>,
+    pub error: Option<Value>,
 }
 
 /// What one reconciler pass found.
@@ -38,7 +47,7 @@ pub struct Reconciled {
     pub failed: usize,
     /// Jobs this pass ended (`failed`, or `cancelled` as their owner asked), for their
     /// final events.
-    pub finished: Vec<(Uuid, JobKind, JobStatus, Option<Value>)>,
+    pub finished: Vec<Ended>,
 }
 
 /// Repairs the gap between Postgres and Redis: jobs whose worker stopped heart-beating go
@@ -54,9 +63,8 @@ pub async fn reconcile(
     // A run whose heartbeat stopped gets another attempt, or ends: `cancelled` when its
     // owner asked, `failed` when it was the last attempt. Domain rows follow the job.
     // (The right-hand sides see the old row, so the error still names the lost worker.)
-    let outcomes: Vec<(Uuid, JobKind, JobStatus, Option<sqlx::types::Json<Value>>)> =
-        sqlx::query_as(
-            "with stale as (
+    let outcomes: Vec<(Uuid, JobStatus, Option<sqlx::types::Json<Value>>)> = sqlx::query_as(
+        "with stale as (
             update jobs set
                 status = case when cancel_requested then 'cancelled'
                               when attempts >= max_attempts then 'failed'
@@ -76,25 +84,28 @@ pub async fn reconcile(
                          where status = 'running'
                            and heartbeat_at < now() - make_interval(secs => $1)
                          for update skip locked)
-            returning id, kind, status, error)
-         select id, kind, status, error from stale",
-        )
-        .bind(stale_after.as_secs_f64())
-        .fetch_all(&mut *tx)
-        .await?;
-    for (id, kind, status, error) in &outcomes {
+            returning id, status, error)
+         select id, status, error from stale",
+    )
+    .bind(stale_after.as_secs_f64())
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut finished = Vec::new();
+    for (id, status, error) in &outcomes {
         if status.is_final() {
-            end_domain_rows(&mut *tx, *id, *kind, *status, error.as_ref().map(|e| &e.0)).await?;
+            let error = error.as_ref().map(|e| e.0.clone());
+            let result = end_domain_rows(&mut *tx, *id, *status, error.as_ref()).await?;
+            finished.push(Ended {
+                id: *id,
+                status: *status,
+                result,
+                error,
+            });
         }
     }
-    let finished: Vec<(Uuid, JobKind, JobStatus, Option<Value>)> = outcomes
-        .iter()
-        .filter(|(_, _, status, _)| status.is_final())
-        .map(|(id, kind, status, error)| (*id, *kind, *status, error.as_ref().map(|e| e.0.clone())))
-        .collect();
     let failed = finished
         .iter()
-        .filter(|(_, _, status, _)| *status == JobStatus::Failed)
+        .filter(|ended| ended.status == JobStatus::Failed)
         .count();
     let recovered = outcomes.len() - finished.len();
     let requeued: Vec<(Uuid, JobKind)> = sqlx::query_as(

@@ -251,7 +251,7 @@ pub async fn spawn_app_with(options: TestOptions) -> TestApp {
 struct Worker {
     task: JoinHandle<()>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
-    context: std::sync::Arc<almanac_worker::runner::JobContext>,
+    context: std::sync::Arc<almanac_worker::job::JobContext>,
 }
 
 impl TestApp {
@@ -302,10 +302,7 @@ impl TestApp {
     }
 
     /// What a running worker's jobs see (to drive its scheduler with a test clock).
-    pub fn worker_context(
-        &self,
-        index: usize,
-    ) -> std::sync::Arc<almanac_worker::runner::JobContext> {
+    pub fn worker_context(&self, index: usize) -> std::sync::Arc<almanac_worker::job::JobContext> {
         self.workers[index].context.clone()
     }
 

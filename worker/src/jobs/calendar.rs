@@ -8,33 +8,42 @@ use std::collections::HashSet;
 use almanac_shared::{
     ai::{AiProvider, Usage},
     calendars::{self, RunOutcome, RunRef},
-    domain::calendar::{self, CalendarSpec, Entry, Slot},
+    domain::calendar::{self, CalendarJob, CalendarSpec, Entry, Slot},
     events::{Envelope, Event},
     jobs::{self, Claim, JobStatus},
 };
 use futures::StreamExt;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
 
 use super::{ai_error, record_ai_call};
-use crate::runner::{Finished, JobContext, JobError, JobResult, started};
+use crate::job::{Finished, Job, JobContext, JobError, JobResult};
 
-/// Runs with the claim: the run becomes `running`; its request comes back with the slots
-/// an earlier attempt already generated.
-pub const START: &str = "update calendar_runs r set status = 'running',
-        started_at = coalesce(r.started_at, now())
-    from claimed where r.id = (claimed.payload ->> 'run_id')::uuid
-    returning r.id, r.calendar_id, r.user_id, r.version, r.request, r.applies_directly,
-        (select coalesce(jsonb_agg(e.key), '[]'::jsonb) from calendar_run_entries e
-         where e.run_id = r.id) as done_keys";
+impl Job for CalendarJob {
+    type Input = Input;
+
+    /// The run becomes `running`; its request comes back with the slots an earlier attempt
+    /// already generated.
+    const START: &'static str = "update calendar_runs r set status = 'running',
+            started_at = coalesce(r.started_at, now())
+        from claimed where r.id = (claimed.payload ->> 'run_id')::uuid
+        returning r.id, r.calendar_id, r.user_id, r.version, r.request, r.applies_directly,
+            (select coalesce(jsonb_agg(e.key), '[]'::jsonb) from calendar_run_entries e
+             where e.run_id = r.id) as done_keys";
+
+    const MISSING: &'static str = "CALENDAR_RUN_MISSING";
+
+    async fn run(self, ctx: &JobContext, claim: &Claim, input: Input) -> JobResult {
+        generate_run(ctx, claim, input).await
+    }
+}
 
 /// The first AI call covers this many slots, so the first entries arrive soon.
 const FIRST_BATCH: usize = 6;
 
 #[derive(Deserialize)]
-struct Input {
+pub struct Input {
     id: Uuid,
     calendar_id: Uuid,
     user_id: Uuid,
@@ -52,10 +61,7 @@ struct Batch {
     model: String,
 }
 
-pub async fn run(ctx: &JobContext, claim: &Claim, run_id: Uuid) -> JobResult {
-    let input: Input = started(claim, "CALENDAR_RUN_MISSING", || {
-        format!("calendar run {run_id}")
-    })?;
+async fn generate_run(ctx: &JobContext, claim: &Claim, input: Input) -> JobResult {
     let spec = CalendarSpec::from_json(&input.request)
         .map_err(|e| JobError::permanent("CALENDAR_REQUEST_INVALID", e.to_string()))?;
     let run = RunRef {
@@ -213,7 +219,7 @@ async fn save_batch(
     batch: &Batch,
 ) -> Result<bool, JobError> {
     let mut tx = ctx.pool.begin().await?;
-    if !alive(&mut tx, claim).await? {
+    if !claim.alive(&mut *tx).await? {
         return Ok(false);
     }
     let entries: Vec<(i32, &Entry)> = batch.entries.iter().map(|(p, e)| (*p, e)).collect();
@@ -230,15 +236,6 @@ async fn save_batch(
     Ok(true)
 }
 
-/// Locks the job row if this attempt still holds it.
-async fn alive(tx: &mut Transaction<'static, Postgres>, claim: &Claim) -> sqlx::Result<bool> {
-    Ok(claim
-        .bind_fence(sqlx::query(jobs::ALIVE_FENCED))
-        .fetch_optional(&mut **tx)
-        .await?
-        .is_some())
-}
-
 /// Ends the run and the job in one transaction: a regeneration's diff is computed and
 /// stored (and streamed), the run gets its figures, the job its outcome.
 async fn finish(
@@ -251,7 +248,7 @@ async fn finish(
     meta: Value,
 ) -> JobResult {
     let mut tx = ctx.pool.begin().await?;
-    if !alive(&mut tx, claim).await? {
+    if !claim.alive(&mut *tx).await? {
         return Ok(None);
     }
     let mut diff_event = None;
@@ -304,24 +301,4 @@ async fn finish(
         result,
         error,
     }))
-}
-
-/// Ends the run with the job when the job ends otherwise (failed, cancelled); the job's
-/// result is the run's summary.
-pub async fn mark_ended(
-    tx: &mut Transaction<'static, Postgres>,
-    run_id: Uuid,
-    status: JobStatus,
-    detail: &Value,
-) -> sqlx::Result<Value> {
-    calendars::finish_run(
-        tx,
-        run_id,
-        &RunOutcome {
-            status,
-            error: Some(detail),
-            diff: None,
-        },
-    )
-    .await
 }

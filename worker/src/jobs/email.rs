@@ -7,21 +7,32 @@
 //! recipient must never get the same synthesis twice.
 
 use almanac_shared::{
-    domain::synthesis::{self, Section, Synthesis},
+    domain::synthesis::{self, DeliveryStatus, EmailJob, Section, Synthesis},
     email::{MailError, OutgoingEmail},
     jobs::{self, Claim, JobStatus},
 };
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
 
-use crate::runner::{Finished, JobContext, JobError, JobResult, started};
+use crate::job::{Finished, Job, JobContext, JobError, JobResult};
 
-/// Runs with the claim: a `pending` delivery becomes `sending` (one more attempt); the
-/// status it had comes back as `previous`, with what the email needs.
-pub const START: &str = "update email_deliveries d
+impl Job for EmailJob {
+    type Input = Input;
+
+    /// A `pending` delivery becomes `sending` (one more attempt); the status it had comes
+    /// back as `previous`, with what the email needs.
+    const START: &'static str = START;
+
+    const MISSING: &'static str = "DELIVERY_MISSING";
+
+    async fn run(self, ctx: &JobContext, claim: &Claim, input: Input) -> JobResult {
+        send(ctx, claim, self.delivery_id, input).await
+    }
+}
+
+const START: &str = "update email_deliveries d
     set status = case when old.status = 'pending' then 'sending' else old.status end,
         attempts = old.attempts + case when old.status = 'pending' then 1 else 0 end,
         updated_at = now()
@@ -33,15 +44,15 @@ pub const START: &str = "update email_deliveries d
             where s.id = d.synthesis_id) y) as synthesis";
 
 #[derive(Deserialize)]
-struct Input {
-    previous: String,
+pub struct Input {
+    previous: DeliveryStatus,
     recipient: String,
     message_id: String,
     synthesis: Option<SynthesisRow>,
 }
 
 #[derive(Deserialize)]
-struct SynthesisRow {
+pub struct SynthesisRow {
     title: Option<String>,
     sections: Option<Vec<Section>>,
     week: Option<String>,
@@ -50,16 +61,13 @@ struct SynthesisRow {
     theme: String,
 }
 
-pub async fn run(ctx: &JobContext, claim: &Claim, delivery_id: Uuid) -> JobResult {
-    let input: Input = started(claim, "DELIVERY_MISSING", || {
-        format!("email delivery {delivery_id}")
-    })?;
+async fn send(ctx: &JobContext, claim: &Claim, delivery_id: Uuid, input: Input) -> JobResult {
     let result = json!({ "delivery_id": delivery_id, "recipient": input.recipient });
-    match input.previous.as_str() {
-        "pending" => {}
-        "sending" => {
+    match input.previous {
+        DeliveryStatus::Pending => {}
+        DeliveryStatus::Sending => {
             let detail = json!({ "code": "DELIVERY_UNCERTAIN", "message": "an earlier attempt stopped while sending; not sent again so that the recipient cannot get it twice" });
-            record(ctx, delivery_id, "unknown", Some(&detail)).await?;
+            record(ctx, delivery_id, DeliveryStatus::Unknown, Some(&detail)).await?;
             return finish(ctx, claim, result).await;
         }
         // Already sent or given up: nothing to do.
@@ -97,20 +105,20 @@ pub async fn run(ctx: &JobContext, claim: &Claim, delivery_id: Uuid) -> JobResul
     match ctx.mailer.send(&email).await {
         Ok(()) => {
             // Recorded whatever became of the claim: the email is out.
-            record(ctx, delivery_id, "sent", None).await?;
+            record(ctx, delivery_id, DeliveryStatus::Sent, None).await?;
             metrics::counter!("emails_total", "outcome" => "sent").increment(1);
             tracing::info!(delivery_id = %delivery_id, "synthesis emailed");
             finish(ctx, claim, result).await
         }
         Err(MailError::Transient(message)) => {
             let detail = json!({ "code": "SMTP_TEMPORARY", "message": message });
-            record(ctx, delivery_id, "pending", Some(&detail)).await?;
+            record(ctx, delivery_id, DeliveryStatus::Pending, Some(&detail)).await?;
             metrics::counter!("emails_total", "outcome" => "retried").increment(1);
             Err(JobError::transient("SMTP_TEMPORARY", message))
         }
         Err(MailError::Permanent(message)) => {
             let detail = json!({ "code": "SMTP_REFUSED", "message": message });
-            record(ctx, delivery_id, "failed", Some(&detail)).await?;
+            record(ctx, delivery_id, DeliveryStatus::Failed, Some(&detail)).await?;
             metrics::counter!("emails_total", "outcome" => "failed").increment(1);
             Err(JobError::permanent("SMTP_REFUSED", message))
         }
@@ -120,7 +128,7 @@ pub async fn run(ctx: &JobContext, claim: &Claim, delivery_id: Uuid) -> JobResul
 async fn record(
     ctx: &JobContext,
     delivery_id: Uuid,
-    status: &str,
+    status: DeliveryStatus,
     error: Option<&Value>,
 ) -> sqlx::Result<()> {
     sqlx::query(
@@ -141,18 +149,4 @@ async fn finish(ctx: &JobContext, claim: &Claim, result: Value) -> JobResult {
         return Ok(None);
     }
     Ok(Some(Finished::succeeded(result)))
-}
-
-/// The job's result when it ends otherwise; the delivery follows the job
-/// (`jobs::end_domain_rows` records it `failed`, or `unknown` if it was mid-send).
-pub async fn kept(
-    tx: &mut Transaction<'static, Postgres>,
-    delivery_id: Uuid,
-) -> sqlx::Result<Value> {
-    let recipient: Option<String> =
-        sqlx::query_scalar("select recipient from email_deliveries where id = $1")
-            .bind(delivery_id)
-            .fetch_optional(&mut **tx)
-            .await?;
-    Ok(json!({ "delivery_id": delivery_id, "recipient": recipient }))
 }

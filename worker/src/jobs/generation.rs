@@ -3,28 +3,38 @@
 
 use almanac_shared::{
     ai::ChatResponse,
-    domain::generation::{self, Suggestion},
+    domain::generation::{self, GenerationJob, Suggestion},
     events::{Event, SuggestionItem},
-    jobs::{self, Claim, JobStatus},
+    jobs::{Claim, JobStatus},
     telemetry,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
-use sqlx::{AssertSqlSafe, Postgres, Transaction};
+use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
 
 use super::{ai_error, record_ai_call};
-use crate::runner::{Finished, JobContext, JobError, JobResult, started};
+use crate::job::{Finished, Job, JobContext, JobError, JobResult};
 
-/// Runs with the claim: the generation becomes `running` and its input comes back, with
-/// how far an earlier attempt got.
-pub const START: &str = "update ai_generations g set status = 'running', updated_at = now()
-    from claimed where g.id = (claimed.payload ->> 'generation_id')::uuid
-    returning g.source_text, g.model, g.prompt_version, g.batches_done,
-        (select count(*) from ai_suggestions s where s.generation_id = g.id) as saved";
+impl Job for GenerationJob {
+    type Input = Input;
+
+    /// The generation becomes `running`; its input comes back, with how far an earlier
+    /// attempt got.
+    const START: &'static str = "update ai_generations g set status = 'running', updated_at = now()
+        from claimed where g.id = (claimed.payload ->> 'generation_id')::uuid
+        returning g.source_text, g.model, g.prompt_version, g.batches_done,
+            (select count(*) from ai_suggestions s where s.generation_id = g.id) as saved";
+
+    const MISSING: &'static str = "GENERATION_MISSING";
+
+    async fn run(self, ctx: &JobContext, claim: &Claim, input: Input) -> JobResult {
+        generate(ctx, claim, self.generation_id, input).await
+    }
+}
 
 #[derive(Deserialize)]
-struct Input {
+pub struct Input {
     source_text: String,
     model: Option<String>,
     prompt_version: String,
@@ -44,16 +54,14 @@ struct Attribution {
 
 /// Sends the source text to the AI batch by batch; each batch's suggestions are saved
 /// (fenced by the claim, so a retry resumes after them) and streamed as they complete.
-pub async fn run(ctx: &JobContext, claim: &Claim, generation_id: Uuid) -> JobResult {
+async fn generate(ctx: &JobContext, claim: &Claim, generation_id: Uuid, input: Input) -> JobResult {
     let Input {
         source_text,
         model,
         prompt_version,
         batches_done,
         mut saved,
-    } = started(claim, "GENERATION_MISSING", || {
-        format!("generation {generation_id}")
-    })?;
+    } = input;
     let batches = generation::batches(&source_text);
     let total = batches.len() as u64;
     let emit = async |event: Event| ctx.emitter.emit_or_log(claim.id, &event).await;
@@ -142,27 +150,22 @@ pub async fn run(ctx: &JobContext, claim: &Claim, generation_id: Uuid) -> JobRes
     // the job and the generation remain to be ended.
     emit(saving()).await;
     let (result, metadata) = (result(saved), metadata(&attribution));
-    let sql = format!(
-        "with finished as ({} returning id),
-         saved as (
-            update ai_generations set status = 'succeeded', ai_metadata = $7, error = null,
-                   updated_at = now()
-            where id = $8 and exists (select 1 from finished))
-         select count(*) from finished",
-        jobs::FINISH_FENCED
-    );
-    let finished: i64 = claim
-        .bind_finish(
-            sqlx::query(AssertSqlSafe(sql)),
-            JobStatus::Succeeded,
-            Some(&result),
-            None,
+    let mut query = QueryBuilder::new("with finished as (");
+    claim.push_finish(&mut query, JobStatus::Succeeded, Some(&result), None);
+    query
+        .push(
+            "), saved as (
+            update ai_generations set status = 'succeeded', error = null, updated_at = now(),
+                   ai_metadata = ",
         )
-        .bind(sqlx::types::Json(&metadata))
-        .bind(generation_id)
-        .fetch_one(&ctx.pool)
-        .await
-        .map(|row| sqlx::Row::get(&row, 0))?;
+        .push_bind(sqlx::types::Json(&metadata))
+        .push(" where id = ")
+        .push_bind(generation_id)
+        .push(
+            " and exists (select 1 from finished))
+         select count(*) from finished",
+        );
+    let finished: i64 = query.build_query_scalar().fetch_one(&ctx.pool).await?;
     if finished == 0 {
         tracing::warn!("claim lost before saving; this attempt's output was discarded");
         return Ok(None);
@@ -206,98 +209,63 @@ async fn save_batch(
     response: &ChatResponse,
     finish: Option<&(Value, Value)>,
 ) -> Result<bool, JobError> {
-    let ids: Vec<Uuid> = items.iter().map(|s| s.id).collect();
-    let positions: Vec<i32> = items.iter().map(|s| s.position).collect();
-    let fronts: Vec<&str> = items.iter().map(|s| s.front.as_str()).collect();
-    let backs: Vec<&str> = items.iter().map(|s| s.back.as_str()).collect();
-    let sql = save_statement(finish.is_some());
-    let query = match finish {
-        Some((result, _)) => claim.bind_finish(
-            sqlx::query(AssertSqlSafe(sql)),
-            JobStatus::Succeeded,
-            Some(result),
-            None,
-        ),
-        None => claim.bind_fence(sqlx::query(AssertSqlSafe(sql))),
-    };
-    let mut query = query
-        .bind(generation_id)
-        .bind(batch as i32)
-        .bind(response.usage.input_tokens as i32)
-        .bind(response.usage.output_tokens as i32)
-        .bind(response.cost_usd)
-        .bind(claim.user_id)
-        .bind(&ids)
-        .bind(&positions)
-        .bind(&fronts)
-        .bind(&backs);
-    if let Some((_, metadata)) = finish {
-        query = query.bind(sqlx::types::Json(metadata));
+    let mut query = QueryBuilder::<Postgres>::new("with fence as (");
+    match finish {
+        Some((result, _)) => {
+            claim.push_finish(&mut query, JobStatus::Succeeded, Some(result), None)
+        }
+        None => claim.push_alive(&mut query),
     }
-    let saved: i64 = query
-        .fetch_one(&ctx.pool)
-        .await
-        .map(|row| sqlx::Row::get(&row, 0))?;
-    Ok(saved == 1)
-}
-
-/// The batch-saving statement. Its first parameters are the fence's: `ALIVE_FENCED`
-/// (`$1..$3`), or for the last batch `FINISH_FENCED` (`$1..$6`), which ends the job; the
-/// batch's own parameters follow, and the last batch adds the generation's metadata.
-fn save_statement(last: bool) -> String {
-    let (fence, p) = if last {
-        (format!("{} returning id", jobs::FINISH_FENCED), 7)
-    } else {
-        (jobs::ALIVE_FENCED.to_owned(), 4)
-    };
-    let ends = if last {
-        format!(
-            "status = 'succeeded', ai_metadata = ${}, error = null,",
-            p + 10
-        )
-    } else {
-        String::new()
-    };
-    format!(
-        "with fence as ({fence}),
-         generation as (
+    query.push(
+        "), generation as (
             update ai_generations set batches_done = batches_done + 1,
-                   tokens_input = coalesce(tokens_input, 0) + ${t_in},
-                   tokens_output = coalesce(tokens_output, 0) + ${t_out},
-                   cost_usd = coalesce(cost_usd, 0) + ${cost}, {ends} updated_at = now()
-            where id = ${g} and batches_done = ${b} and exists (select 1 from fence)
-            returning id),
+                   tokens_input = coalesce(tokens_input, 0) + ",
+    );
+    query
+        .push_bind(response.usage.input_tokens as i32)
+        .push(", tokens_output = coalesce(tokens_output, 0) + ")
+        .push_bind(response.usage.output_tokens as i32)
+        .push(", cost_usd = coalesce(cost_usd, 0) + ")
+        .push_bind(response.cost_usd)
+        .push(", updated_at = now()");
+    if let Some((_, metadata)) = finish {
+        query
+            .push(", status = 'succeeded', error = null, ai_metadata = ")
+            .push_bind(sqlx::types::Json(metadata));
+    }
+    query
+        .push(" where id = ")
+        .push_bind(generation_id)
+        .push(" and batches_done = ")
+        .push_bind(batch as i32)
+        .push(
+            " and exists (select 1 from fence) returning id),
          inserted as (
             insert into ai_suggestions (id, user_id, generation_id, position, front, back, status)
-            select t.id, ${user}, ${g}, t.position, t.front, t.back, 'proposed'
-            from unnest(${ids}::uuid[], ${pos}::int[], ${fronts}::text[], ${backs}::text[])
-                 as t(id, position, front, back)
+            select t.id, ",
+        )
+        .push_bind(claim.user_id)
+        .push(", ")
+        .push_bind(generation_id)
+        .push(", t.position, t.front, t.back, 'proposed' from unnest(")
+        .push_bind(items.iter().map(|s| s.id).collect::<Vec<Uuid>>())
+        .push("::uuid[], ")
+        .push_bind(items.iter().map(|s| s.position).collect::<Vec<i32>>())
+        .push("::int[], ")
+        .push_bind(
+            items
+                .iter()
+                .map(|s| s.front.as_str())
+                .collect::<Vec<&str>>(),
+        )
+        .push("::text[], ")
+        .push_bind(items.iter().map(|s| s.back.as_str()).collect::<Vec<&str>>())
+        .push(
+            "::text[]) as t(id, position, front, back)
             where exists (select 1 from generation)
             on conflict (generation_id, position) do nothing)
          select count(*) from generation",
-        g = p,
-        b = p + 1,
-        t_in = p + 2,
-        t_out = p + 3,
-        cost = p + 4,
-        user = p + 5,
-        ids = p + 6,
-        pos = p + 7,
-        fronts = p + 8,
-        backs = p + 9,
-    )
-}
-
-/// What a generation that ended otherwise (failed, cancelled) kept: the job's result.
-/// Its suggestions stay; its row follows the job (`jobs::end_domain_rows`).
-pub async fn kept(
-    tx: &mut Transaction<'static, Postgres>,
-    generation_id: Uuid,
-) -> sqlx::Result<Value> {
-    let saved: i64 =
-        sqlx::query_scalar("select count(*) from ai_suggestions where generation_id = $1")
-            .bind(generation_id)
-            .fetch_one(&mut **tx)
-            .await?;
-    Ok(json!({ "generation_id": generation_id, "suggestions": saved }))
+        );
+    let saved: i64 = query.build_query_scalar().fetch_one(&ctx.pool).await?;
+    Ok(saved == 1)
 }

@@ -1,13 +1,29 @@
-//! One module per job kind.
+//! One module per job kind, each implementing [`Job`](crate::job::Job) on its payload type.
 
-pub mod calendar;
-pub mod email;
-pub mod generation;
-pub mod synthesis;
+mod calendar;
+mod email;
+mod generation;
+mod synthesis;
 
-use almanac_shared::ai::{AiError, ChatResponse};
+use almanac_shared::{
+    ai::{AiError, ChatResponse},
+    domain::{
+        calendar::CalendarJob,
+        generation::GenerationJob,
+        synthesis::{EmailJob, SynthesisJob},
+    },
+};
 
-use crate::runner::JobError;
+use crate::job::{JobError, Registry};
+
+/// Every kind the worker runs.
+pub fn registry() -> Registry {
+    Registry::new()
+        .register::<GenerationJob>()
+        .register::<CalendarJob>()
+        .register::<SynthesisJob>()
+        .register::<EmailJob>()
+}
 
 /// Logs an AI call with its latency and tokens, and counts it in the metrics.
 pub(crate) fn record_ai_call(response: &ChatResponse) {

@@ -4,9 +4,9 @@
 //! (and job) per recipient, in the same transaction.
 
 use almanac_shared::{
-    domain::synthesis::{self, Document, Source, SourceKind},
+    domain::synthesis::{self, Document, EmailJob, Source, SourceKind, SynthesisJob},
     events::Event,
-    jobs::{self, Claim, JobKind, JobPayload, JobStatus, NewJob},
+    jobs::{self, Claim, JobKind, JobStatus, NewJob},
 };
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
@@ -15,21 +15,31 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::{ai_error, record_ai_call};
-use crate::runner::{Finished, JobContext, JobError, JobResult, started};
+use crate::job::{Finished, Job, JobContext, JobError, JobResult};
 
-/// Runs with the claim: the synthesis becomes `running`; its theme comes back.
-pub const START: &str = "update syntheses y set status = 'running', updated_at = now()
-    from claimed where y.id = (claimed.payload ->> 'synthesis_id')::uuid
-    returning y.id, y.theme_id, y.user_id, y.schedule_id, y.scheduled_for,
-        (select t.name from themes t where t.id = y.theme_id) as theme_name,
-        (select t.description from themes t where t.id = y.theme_id) as theme_description,
-        (select t.sources from themes t where t.id = y.theme_id) as sources";
+impl Job for SynthesisJob {
+    type Input = Input;
+
+    /// The synthesis becomes `running`; its theme comes back.
+    const START: &'static str = "update syntheses y set status = 'running', updated_at = now()
+        from claimed where y.id = (claimed.payload ->> 'synthesis_id')::uuid
+        returning y.id, y.theme_id, y.user_id, y.schedule_id, y.scheduled_for,
+            (select t.name from themes t where t.id = y.theme_id) as theme_name,
+            (select t.description from themes t where t.id = y.theme_id) as theme_description,
+            (select t.sources from themes t where t.id = y.theme_id) as sources";
+
+    const MISSING: &'static str = "SYNTHESIS_MISSING";
+
+    async fn run(self, ctx: &JobContext, claim: &Claim, input: Input) -> JobResult {
+        synthesize(ctx, claim, self.synthesis_id, input).await
+    }
+}
 
 /// Sources fetched at once.
 const FETCH_CONCURRENCY: usize = 4;
 
 #[derive(Deserialize)]
-struct Input {
+pub struct Input {
     theme_id: Uuid,
     schedule_id: Option<Uuid>,
     scheduled_for: Option<DateTime<Utc>>,
@@ -38,10 +48,12 @@ struct Input {
     sources: Option<Vec<Source>>,
 }
 
-pub async fn run(ctx: &JobContext, claim: &Claim, synthesis_id: Uuid) -> JobResult {
-    let input: Input = started(claim, "SYNTHESIS_MISSING", || {
-        format!("synthesis {synthesis_id}")
-    })?;
+async fn synthesize(
+    ctx: &JobContext,
+    claim: &Claim,
+    synthesis_id: Uuid,
+    input: Input,
+) -> JobResult {
     let Some(theme_name) = input.theme_name.clone() else {
         return Err(JobError::permanent(
             "THEME_MISSING",
@@ -180,7 +192,7 @@ async fn mark_schedule_run(
     let mut jobs = Vec::new();
     for recipient in emails.map(|e| e.0).unwrap_or_default() {
         let delivery_id = Uuid::now_v7();
-        let job = NewJob::new(claim.user_id, JobPayload::EmailV1 { delivery_id });
+        let job = NewJob::new(claim.user_id, &EmailJob { delivery_id });
         // The job first (the delivery refers to it); dropped again if the recipient
         // already has this synthesis.
         job.insert(&mut **tx).await?;

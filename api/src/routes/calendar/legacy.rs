@@ -10,7 +10,7 @@ use almanac_shared::{
     db,
     domain::calendar::{self, CalendarSpec, Entry},
     events::{Envelope, Event},
-    jobs::{JobKind, JobStatus},
+    jobs::JobStatus,
 };
 use bytes::Bytes;
 use poem::Body;
@@ -118,12 +118,7 @@ pub(super) async fn run(
             meta: meta.clone(),
         }));
     }
-    events.push(Event::done(
-        JobKind::Calendar,
-        JobStatus::Succeeded,
-        Some(summary),
-        None,
-    ));
+    events.push(Event::done(JobStatus::Succeeded, Some(summary), None));
     let frames: Vec<Bytes> = events
         .iter()
         .enumerate()

@@ -8,8 +8,8 @@
 
 use almanac_shared::{
     db,
-    domain::calendar::CalendarSpec,
-    jobs::{JobPayload, JobStatus, NewJob},
+    domain::calendar::{CalendarJob, CalendarSpec},
+    jobs::{JobStatus, NewJob},
     telemetry,
 };
 use poem::{Body, IntoResponse, Request, Response, http::StatusCode, web::Data};
@@ -140,7 +140,7 @@ impl CalendarApi {
         let mut tx = db::user_tx(&state.pool, user).await?;
         let opened = open_run(&mut tx, user, &spec, body.calendar_id).await?;
         let run_id = Uuid::now_v7();
-        let mut job = NewJob::new(user, JobPayload::CalendarV1 { run_id });
+        let mut job = NewJob::new(user, &CalendarJob { run_id });
         job.trace_context = telemetry::current_trace_context();
         job.insert(&mut *tx).await?;
         let run = NewRun {

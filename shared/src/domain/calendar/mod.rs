@@ -14,6 +14,18 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub use super::Invalid;
+use crate::jobs::{JobKind, JobPayload};
+
+/// The job that writes a calendar run's entries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CalendarJob {
+    pub run_id: uuid::Uuid,
+}
+
+impl JobPayload for CalendarJob {
+    const KIND: JobKind = JobKind::Calendar;
+    const TYPE: &'static str = "calendar.v1";
+}
 pub(crate) use super::invalid;
 pub use content::*;
 pub use diff::*;

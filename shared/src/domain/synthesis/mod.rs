@@ -12,6 +12,29 @@ use serde::{Deserialize, Serialize};
 
 pub use super::Invalid;
 use super::invalid;
+use crate::jobs::{JobKind, JobPayload};
+
+/// The job that writes a synthesis of a theme.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SynthesisJob {
+    pub synthesis_id: uuid::Uuid,
+}
+
+impl JobPayload for SynthesisJob {
+    const KIND: JobKind = JobKind::Synthesis;
+    const TYPE: &'static str = "synthesis.v1";
+}
+
+/// The job that emails one synthesis to one recipient (one delivery).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EmailJob {
+    pub delivery_id: uuid::Uuid,
+}
+
+impl JobPayload for EmailJob {
+    const KIND: JobKind = JobKind::Email;
+    const TYPE: &'static str = "email.v1";
+}
 
 pub const MAX_SOURCES: usize = 20;
 pub const NAME_MAX: usize = 200;

@@ -309,12 +309,7 @@ pub async fn latency(
     }
     let emitted_in = started.elapsed();
     for &job in &jobs {
-        let done = Event::done(
-            almanac_shared::jobs::JobKind::Generation,
-            almanac_shared::jobs::JobStatus::Succeeded,
-            None,
-            None,
-        );
+        let done = Event::done(almanac_shared::jobs::JobStatus::Succeeded, None, None);
         emitter.emit(job, &done).await?;
     }
     let mut latencies = Vec::with_capacity(total);

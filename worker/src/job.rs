@@ -1,0 +1,199 @@
+//! What a job kind is ([`Job`]), what its handler may use ([`JobContext`]), how an attempt
+//! ends ([`Finished`], [`JobError`]), and the [`Registry`] the runner dispatches through.
+//!
+//! A kind is one module under `jobs/` implementing [`Job`] on its payload type (which
+//! lives in `shared`, beside the kind's domain rules, because the API creates the job),
+//! plus its migration. The runner knows no kind by name: it claims the job with the kind's
+//! [`Job::START`], decodes the payload and input, and calls [`Job::run`]. What the kind's
+//! rows keep when the job ends otherwise than by `run` (a cancel before it started, a lost
+//! worker, a failed attempt) is the SQL function its migration registers in
+//! `job_kind_endings`, because Postgres applies it too (`cancel_job`, the reconciler).
+
+use std::{collections::BTreeMap, future::Future, marker::PhantomData, sync::Arc};
+
+use almanac_shared::{
+    Settings,
+    ai::AiProvider,
+    clock::Clock,
+    email::Mailer,
+    events::{Emitter, Event},
+    fetch::Fetcher,
+    jobs::{Cancels, Claim, JobKind, JobPayload, JobStatus},
+    queue::JobQueue,
+};
+use futures::future::BoxFuture;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use tokio_util::sync::CancellationToken;
+
+/// What every job handler may use.
+pub struct JobContext {
+    pub settings: Arc<Settings>,
+    pub pool: PgPool,
+    pub queue: JobQueue,
+    /// The worker's Redis connection (shared, multiplexed).
+    pub redis: apalis_redis::ConnectionManager,
+    pub ai: Arc<dyn AiProvider>,
+    /// This process's unique worker name (host, pid, random suffix).
+    pub worker_name: String,
+    /// Cancelled when in-flight jobs must give their claim back (end of the shutdown grace).
+    pub hard_stop: CancellationToken,
+    /// Progress events of the jobs.
+    pub emitter: Emitter,
+    /// The jobs running here, for cancel requests.
+    pub cancels: Cancels,
+    /// Fetches theme sources (seed 004).
+    pub fetcher: Fetcher,
+    /// Sends email (seed 004).
+    pub mailer: Arc<dyn Mailer>,
+    /// The scheduler's time.
+    pub clock: Arc<dyn Clock>,
+}
+
+/// A job kind: its payload type, how its input is loaded with the claim, and its handler.
+pub trait Job: JobPayload {
+    /// The row [`Job::START`] returns.
+    type Input: DeserializeOwned + Send;
+
+    /// The kind's first step, run in the claim's statement (see
+    /// `almanac_shared::jobs::claim`): a data-modifying statement over the CTE `claimed`
+    /// (`id`, `user_id`, `payload`) without parameters of its own, which marks the kind's
+    /// domain row started and returns the job's input in at most one row.
+    const START: &'static str;
+
+    /// The error code of a job whose domain row [`Job::START`] did not find.
+    const MISSING: &'static str;
+
+    /// Runs one attempt. It saves its results fenced by the claim and ends the job in the
+    /// ledger itself (returning how), or fails with a [`JobError`] for the runner to
+    /// retry or record.
+    fn run(
+        self,
+        ctx: &JobContext,
+        claim: &Claim,
+        input: Self::Input,
+    ) -> impl Future<Output = JobResult> + Send;
+}
+
+/// A failed attempt. Transient failures are retried while attempts remain.
+#[derive(Debug, Clone)]
+pub struct JobError {
+    pub transient: bool,
+    /// Stored as the job's (and the domain row's) `error`: `{code, message, ...}`.
+    pub detail: Value,
+}
+
+impl JobError {
+    pub fn transient(code: &str, message: impl Into<String>) -> Self {
+        Self {
+            transient: true,
+            detail: json!({ "code": code, "message": message.into() }),
+        }
+    }
+
+    pub fn permanent(code: &str, message: impl Into<String>) -> Self {
+        Self {
+            transient: false,
+            detail: json!({ "code": code, "message": message.into() }),
+        }
+    }
+
+    pub fn with(mut self, key: &str, value: impl Into<Value>) -> Self {
+        self.detail[key] = value.into();
+        self
+    }
+}
+
+impl From<sqlx::Error> for JobError {
+    fn from(error: sqlx::Error) -> Self {
+        JobError::transient("DATABASE_ERROR", error.to_string())
+    }
+}
+
+/// How a handler ended its job; it wrote the outcome to the ledger itself, with its results.
+#[derive(Debug, Clone)]
+pub struct Finished {
+    pub status: JobStatus,
+    pub result: Value,
+    pub error: Option<Value>,
+}
+
+impl Finished {
+    pub fn succeeded(result: Value) -> Self {
+        Self {
+            status: JobStatus::Succeeded,
+            result,
+            error: None,
+        }
+    }
+
+    /// The job's final event.
+    pub fn event(&self) -> Event {
+        Event::done(self.status, Some(self.result.clone()), self.error.clone())
+    }
+}
+
+/// What a job's handler returns: how it ended the job, or `None` when the claim was lost
+/// before it could save (nothing was written).
+pub type JobResult = Result<Option<Finished>, JobError>;
+
+/// The kinds this worker runs, each found by its [`JobKind`].
+#[derive(Clone, Default)]
+pub struct Registry {
+    kinds: BTreeMap<JobKind, Arc<dyn Runnable>>,
+}
+
+impl Registry {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds (or replaces) the kind `J`.
+    pub fn register<J: Job>(mut self) -> Self {
+        self.kinds
+            .insert(J::KIND, Arc::new(Registered::<J>(PhantomData)));
+        self
+    }
+
+    /// The kinds served: one queue each.
+    pub fn kinds(&self) -> impl Iterator<Item = JobKind> + '_ {
+        self.kinds.keys().copied()
+    }
+
+    pub(crate) fn get(&self, kind: JobKind) -> Option<&dyn Runnable> {
+        self.kinds.get(&kind).map(|job| job.as_ref())
+    }
+}
+
+/// A registered kind, with its types erased.
+pub(crate) trait Runnable: Send + Sync {
+    fn start(&self) -> &'static str;
+    fn run<'a>(&'a self, ctx: &'a JobContext, claim: &'a Claim) -> BoxFuture<'a, JobResult>;
+}
+
+struct Registered<J>(PhantomData<fn() -> J>);
+
+impl<J: Job> Runnable for Registered<J> {
+    fn start(&self) -> &'static str {
+        J::START
+    }
+
+    fn run<'a>(&'a self, ctx: &'a JobContext, claim: &'a Claim) -> BoxFuture<'a, JobResult> {
+        Box::pin(async move {
+            let job = J::from_json(&claim.payload)
+                .map_err(|reason| JobError::permanent("PAYLOAD_INVALID", reason))?;
+            let input = claim
+                .started
+                .clone()
+                .and_then(|row| serde_json::from_value(row).ok())
+                .ok_or_else(|| {
+                    JobError::permanent(
+                        J::MISSING,
+                        format!("the {} of job {} does not exist", J::KIND, claim.id),
+                    )
+                })?;
+            job.run(ctx, claim, input).await
+        })
+    }
+}
