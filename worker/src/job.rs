@@ -77,37 +77,95 @@ pub trait Job: JobPayload {
 }
 
 /// A failed attempt. Transient failures are retried while attempts remain.
-#[derive(Debug, Clone)]
+///
+/// Three audiences: `detail` is the job's `error` as stored and streamed, a stable code and
+/// a message written for the user; `diagnostics` is what the kind's own row keeps besides
+/// (a provider's status, request id, timing and redacted excerpt on a generation, as seed
+/// 002 asks); `cause` is for the log only, with the job id, because a database error's
+/// text names tables, columns and constraints.
+#[derive(Debug)]
 pub struct JobError {
     pub transient: bool,
-    /// Stored as the job's (and the domain row's) `error`: `{code, message, ...}`.
+    /// `{code, message, ...}`.
     pub detail: Value,
+    pub diagnostics: Option<Value>,
+    pub cause: Option<anyhow::Error>,
+    /// Postgres could not be reached: the infrastructure failed, not the job, so the claim
+    /// goes back without spending an attempt.
+    pub unavailable: bool,
 }
 
 impl JobError {
     pub fn transient(code: &str, message: impl Into<String>) -> Self {
-        Self {
-            transient: true,
-            detail: json!({ "code": code, "message": message.into() }),
-        }
+        Self::new(true, code, message)
     }
 
     pub fn permanent(code: &str, message: impl Into<String>) -> Self {
+        Self::new(false, code, message)
+    }
+
+    fn new(transient: bool, code: &str, message: impl Into<String>) -> Self {
         Self {
-            transient: false,
+            transient,
             detail: json!({ "code": code, "message": message.into() }),
+            diagnostics: None,
+            cause: None,
+            unavailable: false,
         }
     }
 
+    /// Adds a detail a user may see.
     pub fn with(mut self, key: &str, value: impl Into<Value>) -> Self {
         self.detail[key] = value.into();
         self
+    }
+
+    /// The code, for logs and metrics.
+    pub fn code(&self) -> &str {
+        self.detail["code"].as_str().unwrap_or("UNKNOWN")
+    }
+
+    /// What the kind's domain row records: the detail with the diagnostics.
+    pub fn domain_detail(&self) -> Value {
+        let mut detail = self.detail.clone();
+        if let (Some(target), Some(Value::Object(extra))) =
+            (detail.as_object_mut(), &self.diagnostics)
+        {
+            target.extend(extra.clone());
+        }
+        detail
     }
 }
 
 impl From<sqlx::Error> for JobError {
     fn from(error: sqlx::Error) -> Self {
-        JobError::transient("DATABASE_ERROR", error.to_string())
+        let unavailable = almanac_shared::db::is_unavailable(&error);
+        let mut job_error = if unavailable {
+            JobError::transient("DATABASE_UNAVAILABLE", "the database could not be reached")
+        } else {
+            JobError::transient("STORAGE_FAILED", "the job's results could not be saved")
+        };
+        job_error.unavailable = unavailable;
+        job_error.cause = Some(error.into());
+        job_error
+    }
+}
+
+/// Names the I/O step that failed, for the log; the job's `error` stays as it was.
+pub trait Context<T> {
+    fn context(self, step: &'static str) -> Result<T, JobError>;
+}
+
+impl<T, E: Into<JobError>> Context<T> for Result<T, E> {
+    fn context(self, step: &'static str) -> Result<T, JobError> {
+        self.map_err(|error| {
+            let mut error: JobError = error.into();
+            error.cause = Some(match error.cause.take() {
+                Some(cause) => cause.context(step),
+                None => anyhow::anyhow!("{step}"),
+            });
+            error
+        })
     }
 }
 

@@ -11,7 +11,7 @@ use almanac_shared::{
 use serde_json::{Value, json};
 use tracing::Instrument;
 
-use crate::job::{JobContext, JobResult, Registry};
+use crate::job::{JobContext, JobError, JobResult, Registry};
 
 enum Outcome {
     Done(JobResult),
@@ -154,7 +154,7 @@ async fn settle(
         Outcome::Cancelled => {
             let detail = json!({ "code": "CANCELLED", "message": "cancelled by its owner" });
             tracing::info!(job_id = %claim.id, "job cancelled");
-            end(ctx, claim, JobStatus::Cancelled, detail).await
+            end(ctx, claim, JobStatus::Cancelled, detail.clone(), detail).await
         }
         Outcome::Done(Err(error)) if error.transient && !claim.is_last_attempt() => {
             let delay = jobs::backoff(
@@ -162,7 +162,7 @@ async fn settle(
                 ctx.settings.jobs.backoff_base,
                 ctx.settings.jobs.backoff_max,
             );
-            tracing::warn!(job_id = %claim.id, error = %error.detail, retry_in_ms = delay.as_millis() as u64, "attempt failed; retrying");
+            log_failure(claim, &error, "attempt failed; retrying", delay);
             let mut detail = error.detail.clone();
             detail["attempt"] = json!(claim.attempt);
             match jobs::schedule_retry(&ctx.pool, claim, delay, &detail).await {
@@ -189,12 +189,27 @@ async fn settle(
             ("retrying", Some(event))
         }
         Outcome::Done(Err(error)) => {
+            log_failure(claim, &error, "job failed", std::time::Duration::ZERO);
             let mut detail = error.detail.clone();
             detail["attempts"] = json!(claim.attempt);
-            tracing::error!(job_id = %claim.id, error = %detail, "job failed");
-            end(ctx, claim, JobStatus::Failed, detail).await
+            let mut domain_detail = error.domain_detail();
+            domain_detail["attempts"] = json!(claim.attempt);
+            end(ctx, claim, JobStatus::Failed, detail, domain_detail).await
         }
     }
+}
+
+/// Logs a failed attempt once, with its cause (which the job's stored error leaves out).
+fn log_failure(claim: &Claim, error: &JobError, what: &str, retry_in: std::time::Duration) {
+    tracing::warn!(
+        job_id = %claim.id,
+        code = error.code(),
+        error = %error.detail,
+        cause = error.cause.as_ref().map(|c| format!("{c:#}")),
+        diagnostics = error.diagnostics.as_ref().map(|d| d.to_string()),
+        retry_in_ms = retry_in.as_millis() as u64,
+        "{what}"
+    );
 }
 
 /// Ends the job `failed` or `cancelled` with its domain rows, keeping what it saved.
@@ -203,8 +218,9 @@ async fn end(
     claim: &Claim,
     status: JobStatus,
     detail: Value,
+    domain_detail: Value,
 ) -> (&'static str, Option<Event>) {
-    match jobs::end(&ctx.pool, claim, status, &detail).await {
+    match jobs::end(&ctx.pool, claim, status, &detail, &domain_detail).await {
         Ok(Some(kept)) => (
             status.as_str(),
             Some(Event::done(status, kept, Some(detail))),

@@ -60,32 +60,99 @@ pub struct ChatResponse {
     pub response_id: Option<String>,
 }
 
-#[derive(Debug, Clone, thiserror::Error, PartialEq)]
-pub enum AiError {
-    /// Worth retrying later: rate limited, server error, timeout, connection failure.
-    #[error("AI provider unavailable: {message}")]
-    Transient {
-        status: Option<u16>,
-        message: String,
-    },
-    /// Retrying will not help: bad request, authentication, unusable answer.
-    #[error("AI provider refused the request: {message}")]
-    Permanent {
-        status: Option<u16>,
-        message: String,
-    },
+/// A failed AI call: what a user may be told, and the provider's diagnostics, which seed
+/// 002 keeps on the generation (`ai_generations.error`) and nowhere else.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{message}")]
+pub struct AiError {
+    /// Worth retrying later (rate limited, server error, timeout, connection failure), as
+    /// opposed to a refusal that retrying will not change (bad request, authentication,
+    /// an unusable answer).
+    pub transient: bool,
+    /// What went wrong, in words for the user; it quotes nothing the provider sent.
+    pub message: String,
+    /// The provider's HTTP status.
+    pub status: Option<u16>,
+    /// The provider's id for the request (`x-request-id`), to quote to its support.
+    pub request_id: Option<String>,
+    /// How long the call took, retries included.
+    pub latency_ms: u64,
+    /// What the provider answered (or the transport's complaint), cut to
+    /// [`EXCERPT_CHARS`] with anything that looks like a key or token redacted.
+    pub excerpt: Option<String>,
 }
 
+/// The longest provider text kept in a diagnostic.
+pub const EXCERPT_CHARS: usize = 300;
+
 impl AiError {
+    pub fn transient(message: impl Into<String>) -> Self {
+        Self::new(true, message)
+    }
+
+    pub fn permanent(message: impl Into<String>) -> Self {
+        Self::new(false, message)
+    }
+
+    fn new(transient: bool, message: impl Into<String>) -> Self {
+        Self {
+            transient,
+            message: message.into(),
+            status: None,
+            request_id: None,
+            latency_ms: 0,
+            excerpt: None,
+        }
+    }
+
+    /// Keeps `text` as the diagnostic excerpt, redacted and cut.
+    pub fn with_excerpt(mut self, text: &str) -> Self {
+        self.excerpt = Some(excerpt(text));
+        self
+    }
+
     pub fn is_transient(&self) -> bool {
-        matches!(self, AiError::Transient { .. })
+        self.transient
     }
 
     pub fn status(&self) -> Option<u16> {
-        match self {
-            AiError::Transient { status, .. } | AiError::Permanent { status, .. } => *status,
-        }
+        self.status
     }
+
+    /// The diagnostics as the generation's `error` keeps them.
+    pub fn diagnostics(&self) -> serde_json::Value {
+        serde_json::json!({
+            "provider_status": self.status,
+            "provider_request_id": self.request_id,
+            "latency_ms": self.latency_ms,
+            "body_excerpt": self.excerpt,
+        })
+    }
+}
+
+/// `text` with keys, tokens and other long secrets replaced by `[redacted]`, then cut to
+/// [`EXCERPT_CHARS`] characters. Redaction comes first, so a cut never leaves a partial
+/// secret that no longer looks like one.
+pub fn excerpt(text: &str) -> String {
+    use std::sync::LazyLock;
+    // `Bearer xyz`, then `key: xyz`, `"api_key": "xyz"`, `token=xyz` and the like.
+    static SCHEME: LazyLock<regex::Regex> = LazyLock::new(|| {
+        regex::Regex::new(r#"(?i)\b(bearer|basic)\s+[^\s"',;}]{4,}"#).expect("a valid pattern")
+    });
+    static LABELLED: LazyLock<regex::Regex> = LazyLock::new(|| {
+        regex::Regex::new(
+            r#"(?i)\b(token|access[_-]?token|api[_-]?key|key|secret|password|authorization)(["']?\s*[:=]\s*["']?)[^\s"',;}]{4,}"#,
+        )
+        .expect("a valid pattern")
+    });
+    static OPAQUE: LazyLock<regex::Regex> = LazyLock::new(|| {
+        regex::Regex::new(r"\b(?:sk|pk|rk|ak)[-_][A-Za-z0-9_\-]{6,}|[A-Za-z0-9_\-+/=.]{32,}")
+            .expect("a valid pattern")
+    });
+    let text = SCHEME.replace_all(text, "$1 [redacted]");
+    let labelled = LABELLED.replace_all(&text, "$1$2[redacted]");
+    let redacted = OPAQUE.replace_all(&labelled, "[redacted]");
+    redacted.chars().take(EXCERPT_CHARS).collect()
 }
 
 #[async_trait]
@@ -108,4 +175,28 @@ pub(crate) fn retry_delay(retry: u32, base: Duration) -> Duration {
     Duration::from_millis(
         rand::rng().random_range(base.as_millis() as u64..=ceiling.as_millis() as u64),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn excerpts_redact_keys_and_tokens_and_stay_short() {
+        let body = r#"{"error": {"message": "Incorrect API key provided: sk-proj-abcdef1234567890XYZ. Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.c2lnbmF0dXJl", "api_key": "hunter2hunter2", "token=abc123def"}}"#;
+        let kept = excerpt(body);
+        for secret in [
+            "sk-proj-abcdef1234567890XYZ",
+            "eyJhbGciOiJIUzI1NiJ9",
+            "hunter2hunter2",
+            "abc123def",
+        ] {
+            assert!(!kept.contains(secret), "{secret} leaked: {kept}");
+        }
+        assert!(kept.contains("Incorrect API key provided"), "{kept}");
+        assert!(kept.contains("[redacted]"));
+        let long = "x ".repeat(1000);
+        assert_eq!(excerpt(&long).chars().count(), EXCERPT_CHARS);
+        assert_eq!(excerpt("Service Unavailable"), "Service Unavailable");
+    }
 }

@@ -41,10 +41,9 @@ impl AiProvider for OfflineProvider {
             calendar::TEMPLATE => calendar::offline_answer(&user_text),
             synthesis::TEMPLATE => synthesis::offline_answer(&user_text),
             other => {
-                return Err(AiError::Permanent {
-                    status: None,
-                    message: format!("the offline provider has no answer for template `{other}`"),
-                });
+                return Err(AiError::permanent(format!(
+                    "the offline provider has no answer for template `{other}`"
+                )));
             }
         };
         let usage = Usage {

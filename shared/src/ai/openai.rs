@@ -49,6 +49,8 @@ impl OpenAiClient {
         Ok(Self { http, settings })
     }
 
+    /// One HTTP exchange. Errors say what happened in words for the user; what the
+    /// provider or the transport said goes into the redacted diagnostic excerpt.
     async fn attempt(&self, body: &serde_json::Value) -> Result<Completion, AiError> {
         let url = format!(
             "{}/chat/completions",
@@ -58,41 +60,47 @@ impl OpenAiClient {
         if let Some(key) = &self.settings.api_key {
             request = request.bearer_auth(key.expose());
         }
-        let response = request.send().await.map_err(|e| AiError::Transient {
-            status: None,
-            message: if e.is_timeout() {
-                format!("no answer within {} ms", self.settings.timeout.as_millis())
+        let timeout_ms = self.settings.timeout.as_millis();
+        let response = request.send().await.map_err(|e| {
+            let message = if e.is_timeout() {
+                format!("the AI provider gave no answer within {timeout_ms} ms")
             } else {
-                format!("request failed: {e}")
-            },
+                "the AI provider could not be reached".to_owned()
+            };
+            AiError::transient(message).with_excerpt(&format!("{e:#}"))
         })?;
-        let status = response.status();
-        let text = response.text().await.map_err(|e| AiError::Transient {
-            status: Some(status.as_u16()),
-            message: if e.is_timeout() {
-                format!(
-                    "no complete answer within {} ms",
-                    self.settings.timeout.as_millis()
-                )
+        let status = response.status().as_u16();
+        let request_id = ["x-request-id", "request-id"].iter().find_map(|name| {
+            let value = response.headers().get(*name)?.to_str().ok()?;
+            Some(value.chars().take(200).collect::<String>())
+        });
+        let with_status = |error: AiError| AiError {
+            status: Some(status),
+            request_id: request_id.clone(),
+            ..error
+        };
+        let text = response.text().await.map_err(|e| {
+            let message = if e.is_timeout() {
+                format!("the AI provider gave no complete answer within {timeout_ms} ms")
             } else {
-                format!("reading the answer failed: {e}")
-            },
+                "the AI provider's answer was cut off".to_owned()
+            };
+            with_status(AiError::transient(message).with_excerpt(&format!("{e:#}")))
         })?;
-        if !status.is_success() {
-            let excerpt: String = text.chars().take(300).collect();
-            let message = format!("HTTP {}: {excerpt}", status.as_u16());
-            let status = Some(status.as_u16());
-            return Err(
-                if status == Some(429) || status >= Some(500) || status == Some(408) {
-                    AiError::Transient { status, message }
-                } else {
-                    AiError::Permanent { status, message }
-                },
-            );
+        if !(200..300).contains(&status) {
+            let message = format!("the AI provider answered HTTP {status}");
+            let error = if status == 429 || status >= 500 || status == 408 {
+                AiError::transient(message)
+            } else {
+                AiError::permanent(message)
+            };
+            return Err(with_status(error.with_excerpt(&text)));
         }
-        serde_json::from_str(&text).map_err(|e| AiError::Permanent {
-            status: Some(status.as_u16()),
-            message: format!("unreadable completion: {e}"),
+        serde_json::from_str(&text).map_err(|_| {
+            with_status(
+                AiError::permanent("the AI provider's answer could not be read")
+                    .with_excerpt(&text),
+            )
         })
     }
 }
@@ -119,10 +127,15 @@ impl AiProvider for OpenAiClient {
             match self.attempt(&body).await {
                 Ok(c) => break c,
                 Err(e) if e.is_transient() && attempts <= self.settings.max_retries => {
-                    tracing::warn!(attempt = attempts, error = %e, "AI call failed; retrying");
+                    tracing::warn!(attempt = attempts, error = %e, status = e.status, excerpt = e.excerpt.as_deref(), "AI call failed; retrying");
                     tokio::time::sleep(retry_delay(attempts, self.settings.retry_base)).await;
                 }
-                Err(e) => return Err(e),
+                Err(e) => {
+                    return Err(AiError {
+                        latency_ms: started.elapsed().as_millis() as u64,
+                        ..e
+                    });
+                }
             }
         };
         let content = completion
@@ -130,9 +143,9 @@ impl AiProvider for OpenAiClient {
             .into_iter()
             .next()
             .and_then(|c| c.message.content)
-            .ok_or_else(|| AiError::Permanent {
-                status: None,
-                message: "the completion has no content".into(),
+            .ok_or_else(|| AiError {
+                latency_ms: started.elapsed().as_millis() as u64,
+                ..AiError::permanent("the AI provider's answer had no content")
             })?;
         let usage = completion
             .usage

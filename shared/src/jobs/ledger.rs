@@ -217,19 +217,21 @@ pub async fn finish<'e>(
 }
 
 /// Ends the job otherwise than by its handler (`failed`, `cancelled`): the fenced final
-/// update and the kind's domain rows, in one transaction. Returns what the job kept (its
-/// `result`), or `None` when the claim was lost.
+/// update with `error`, and the kind's domain rows with `domain_error` (which may carry
+/// diagnostics the job's own error does not), in one transaction. Returns what the job
+/// kept (its `result`), or `None` when the claim was lost.
 pub async fn end(
     pool: &PgPool,
     claim: &Claim,
     status: JobStatus,
     error: &Value,
+    domain_error: &Value,
 ) -> sqlx::Result<Option<Option<Value>>> {
     let mut tx = pool.begin().await?;
     if !finish(&mut *tx, claim, status, None, Some(error)).await? {
         return Ok(None);
     }
-    let kept = super::end_domain_rows(&mut *tx, claim.id, status, Some(error)).await?;
+    let kept = super::end_domain_rows(&mut *tx, claim.id, status, Some(domain_error)).await?;
     tx.commit().await?;
     Ok(Some(kept))
 }

@@ -25,6 +25,8 @@ pub enum Behaviour {
     Ok,
     /// Answer with this HTTP status.
     Status(u16),
+    /// Answer with this HTTP status and body.
+    Body(u16, String),
     /// Wait, then answer like `Ok`.
     Delay(Duration),
     /// Never answer.
@@ -152,7 +154,7 @@ fn answer(request: &Value) -> Value {
 async fn serve(mut stream: TcpStream, inner: Arc<Inner>) {
     let mut buffer = Vec::new();
     while let Some(body) = read_request(&mut stream, &mut buffer).await {
-        inner.calls.fetch_add(1, Ordering::SeqCst);
+        let call = inner.calls.fetch_add(1, Ordering::SeqCst) + 1;
         let request: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
         inner.requests.lock().unwrap().push(request.clone());
         let behaviour = {
@@ -165,6 +167,7 @@ async fn serve(mut stream: TcpStream, inner: Arc<Inner>) {
                 code,
                 format!("{{\"error\": {{\"message\": \"fake failure {code}\"}}}}"),
             ),
+            Behaviour::Body(code, body) => (code, body),
             Behaviour::Delay(pause) => {
                 tokio::select! {
                     () = tokio::time::sleep(pause) => (200, answer(&request).to_string()),
@@ -180,8 +183,9 @@ async fn serve(mut stream: TcpStream, inner: Arc<Inner>) {
                 return;
             }
         };
+        // Like real providers, every answer names its request.
         let response = format!(
-            "HTTP/1.1 {status} Fake\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+            "HTTP/1.1 {status} Fake\r\ncontent-type: application/json\r\nx-request-id: req-fake-{call}\r\ncontent-length: {}\r\n\r\n{body}",
             body.len()
         );
         if stream.write_all(response.as_bytes()).await.is_err() {

@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::{ai_error, record_ai_call};
-use crate::job::{Finished, Job, JobContext, JobError, JobResult};
+use crate::job::{Context, Finished, Job, JobContext, JobError, JobResult};
 
 impl Job for CalendarJob {
     type Input = Input;
@@ -218,8 +218,12 @@ async fn save_batch(
     applies_directly: bool,
     batch: &Batch,
 ) -> Result<bool, JobError> {
-    let mut tx = ctx.pool.begin().await?;
-    if !claim.alive(&mut *tx).await? {
+    let mut tx = ctx
+        .pool
+        .begin()
+        .await
+        .context("opening a batch's transaction")?;
+    if !claim.alive(&mut *tx).await.context("checking the claim")? {
         return Ok(false);
     }
     let entries: Vec<(i32, &Entry)> = batch.entries.iter().map(|(p, e)| (*p, e)).collect();
@@ -231,8 +235,11 @@ async fn save_batch(
         (batch.usage.input_tokens, batch.usage.output_tokens),
         Some((&batch.provider, &batch.model)),
     )
-    .await?;
-    tx.commit().await?;
+    .await
+    .context("saving a batch of calendar entries")?;
+    tx.commit()
+        .await
+        .context("committing a batch of calendar entries")?;
     Ok(true)
 }
 
@@ -247,19 +254,29 @@ async fn finish(
     error: Option<Value>,
     meta: Value,
 ) -> JobResult {
-    let mut tx = ctx.pool.begin().await?;
-    if !claim.alive(&mut *tx).await? {
+    let mut tx = ctx
+        .pool
+        .begin()
+        .await
+        .context("opening the run's final transaction")?;
+    if !claim.alive(&mut *tx).await.context("checking the claim")? {
         return Ok(None);
     }
     let mut diff_event = None;
     let counts = if input.applies_directly {
         None
     } else {
-        let saved = calendars::saved_entries(&mut tx, run.calendar_id).await?;
-        let generated = calendars::run_entries(&mut tx, run.id).await?;
+        let saved = calendars::saved_entries(&mut tx, run.calendar_id)
+            .await
+            .context("reading the saved calendar")?;
+        let generated = calendars::run_entries(&mut tx, run.id)
+            .await
+            .context("reading the run's entries")?;
         let changes = calendar::diff(&saved, &generated, status == JobStatus::Succeeded);
         let counts = calendar::counts(&changes);
-        let changes = calendars::store_changes(&mut tx, run, changes).await?;
+        let changes = calendars::store_changes(&mut tx, run, changes)
+            .await
+            .context("storing the run's changes")?;
         diff_event = Some(Event::Diff(Envelope {
             data: calendars::diff_payload(&changes, counts),
             error: None,
@@ -276,11 +293,15 @@ async fn finish(
             diff: counts,
         },
     )
-    .await?;
-    if !jobs::finish(&mut *tx, claim, status, Some(&result), error.as_ref()).await? {
+    .await
+    .context("ending the run")?;
+    if !jobs::finish(&mut *tx, claim, status, Some(&result), error.as_ref())
+        .await
+        .context("ending the job")?
+    {
         return Ok(None);
     }
-    tx.commit().await?;
+    tx.commit().await.context("committing the run's end")?;
     if let Some(event) = diff_event {
         ctx.emitter.emit_or_log(claim.id, &event).await;
     }

@@ -16,7 +16,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::job::{Finished, Job, JobContext, JobError, JobResult};
+use crate::job::{Context, Finished, Job, JobContext, JobError, JobResult};
 
 impl Job for EmailJob {
     type Input = Input;
@@ -67,7 +67,9 @@ async fn send(ctx: &JobContext, claim: &Claim, delivery_id: Uuid, input: Input) 
         DeliveryStatus::Pending => {}
         DeliveryStatus::Sending => {
             let detail = json!({ "code": "DELIVERY_UNCERTAIN", "message": "an earlier attempt stopped while sending; not sent again so that the recipient cannot get it twice" });
-            record(ctx, delivery_id, DeliveryStatus::Unknown, Some(&detail)).await?;
+            record(ctx, delivery_id, DeliveryStatus::Unknown, Some(&detail))
+                .await
+                .context("recording the delivery unknown")?;
             return finish(ctx, claim, result).await;
         }
         // Already sent or given up: nothing to do.
@@ -105,20 +107,26 @@ async fn send(ctx: &JobContext, claim: &Claim, delivery_id: Uuid, input: Input) 
     match ctx.mailer.send(&email).await {
         Ok(()) => {
             // Recorded whatever became of the claim: the email is out.
-            record(ctx, delivery_id, DeliveryStatus::Sent, None).await?;
+            record(ctx, delivery_id, DeliveryStatus::Sent, None)
+                .await
+                .context("recording the delivery sent")?;
             metrics::counter!("emails_total", "outcome" => "sent").increment(1);
             tracing::info!(delivery_id = %delivery_id, "synthesis emailed");
             finish(ctx, claim, result).await
         }
         Err(MailError::Transient(message)) => {
             let detail = json!({ "code": "SMTP_TEMPORARY", "message": message });
-            record(ctx, delivery_id, DeliveryStatus::Pending, Some(&detail)).await?;
+            record(ctx, delivery_id, DeliveryStatus::Pending, Some(&detail))
+                .await
+                .context("recording the delivery pending")?;
             metrics::counter!("emails_total", "outcome" => "retried").increment(1);
             Err(JobError::transient("SMTP_TEMPORARY", message))
         }
         Err(MailError::Permanent(message)) => {
             let detail = json!({ "code": "SMTP_REFUSED", "message": message });
-            record(ctx, delivery_id, DeliveryStatus::Failed, Some(&detail)).await?;
+            record(ctx, delivery_id, DeliveryStatus::Failed, Some(&detail))
+                .await
+                .context("recording the delivery failed")?;
             metrics::counter!("emails_total", "outcome" => "failed").increment(1);
             Err(JobError::permanent("SMTP_REFUSED", message))
         }
@@ -145,7 +153,10 @@ async fn record(
 }
 
 async fn finish(ctx: &JobContext, claim: &Claim, result: Value) -> JobResult {
-    if !jobs::finish(&ctx.pool, claim, JobStatus::Succeeded, Some(&result), None).await? {
+    if !jobs::finish(&ctx.pool, claim, JobStatus::Succeeded, Some(&result), None)
+        .await
+        .context("ending the job")?
+    {
         return Ok(None);
     }
     Ok(Some(Finished::succeeded(result)))

@@ -14,7 +14,7 @@ use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
 
 use super::{ai_error, record_ai_call};
-use crate::job::{Finished, Job, JobContext, JobError, JobResult};
+use crate::job::{Context, Finished, Job, JobContext, JobError, JobResult};
 
 impl Job for GenerationJob {
     type Input = Input;
@@ -165,7 +165,11 @@ async fn generate(ctx: &JobContext, claim: &Claim, generation_id: Uuid, input: I
             " and exists (select 1 from finished))
          select count(*) from finished",
         );
-    let finished: i64 = query.build_query_scalar().fetch_one(&ctx.pool).await?;
+    let finished: i64 = query
+        .build_query_scalar()
+        .fetch_one(&ctx.pool)
+        .await
+        .context("ending the generation")?;
     if finished == 0 {
         tracing::warn!("claim lost before saving; this attempt's output was discarded");
         return Ok(None);
@@ -266,6 +270,10 @@ async fn save_batch(
             on conflict (generation_id, position) do nothing)
          select count(*) from generation",
         );
-    let saved: i64 = query.build_query_scalar().fetch_one(&ctx.pool).await?;
+    let saved: i64 = query
+        .build_query_scalar()
+        .fetch_one(&ctx.pool)
+        .await
+        .context("saving a batch of suggestions")?;
     Ok(saved == 1)
 }

@@ -45,18 +45,14 @@ pub(crate) fn record_ai_call(response: &ChatResponse) {
         .increment((response.cost_usd * 1e6) as u64);
 }
 
-/// A provider failure as a job error: transient ones are retried.
+/// A provider failure as a job error: transient ones are retried. The provider's
+/// diagnostics stay on the kind's row.
 pub(crate) fn ai_error(error: &AiError) -> JobError {
-    let base = match error {
-        AiError::Transient { message, .. } => {
-            JobError::transient("AI_PROVIDER_UNAVAILABLE", message.clone())
-        }
-        AiError::Permanent { message, .. } => {
-            JobError::permanent("AI_PROVIDER_REFUSED", message.clone())
-        }
+    let mut job_error = if error.is_transient() {
+        JobError::transient("AI_PROVIDER_UNAVAILABLE", error.message.clone())
+    } else {
+        JobError::permanent("AI_PROVIDER_REFUSED", error.message.clone())
     };
-    match error.status() {
-        Some(status) => base.with("provider_status", status),
-        None => base,
-    }
+    job_error.diagnostics = Some(error.diagnostics());
+    job_error
 }

@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::{ai_error, record_ai_call};
-use crate::job::{Finished, Job, JobContext, JobError, JobResult};
+use crate::job::{Context, Finished, Job, JobContext, JobError, JobResult};
 
 impl Job for SynthesisJob {
     type Input = Input;
@@ -129,7 +129,11 @@ async fn synthesize(
     let week = synthesis::iso_week(day);
     let result = json!({ "synthesis_id": synthesis_id, "theme_id": input.theme_id, "week": week, "sections": content.sections.len() });
 
-    let mut tx = ctx.pool.begin().await?;
+    let mut tx = ctx
+        .pool
+        .begin()
+        .await
+        .context("opening the final transaction")?;
     let saved = sqlx::query(
         "update syntheses set status = 'succeeded', week = $2, title = $3, sections = $4,
                 sources_report = $5, provider = $6, model = $7, tokens_input = $8,
@@ -146,7 +150,8 @@ async fn synthesize(
     .bind(response.usage.input_tokens as i32)
     .bind(response.usage.output_tokens as i32)
     .execute(&mut *tx)
-    .await?;
+    .await
+    .context("saving the synthesis")?;
     if saved.rows_affected() == 0 {
         return Err(JobError::permanent(
             "SYNTHESIS_MISSING",
@@ -155,14 +160,19 @@ async fn synthesize(
     }
     let emails = match (input.schedule_id, input.scheduled_for) {
         (Some(schedule_id), Some(scheduled_for)) => {
-            mark_schedule_run(&mut tx, claim, synthesis_id, schedule_id, scheduled_for).await?
+            mark_schedule_run(&mut tx, claim, synthesis_id, schedule_id, scheduled_for)
+                .await
+                .context("marking the schedule run and creating its deliveries")?
         }
         _ => Vec::new(),
     };
-    if !jobs::finish(&mut *tx, claim, JobStatus::Succeeded, Some(&result), None).await? {
+    if !jobs::finish(&mut *tx, claim, JobStatus::Succeeded, Some(&result), None)
+        .await
+        .context("ending the job")?
+    {
         return Ok(None);
     }
-    tx.commit().await?;
+    tx.commit().await.context("committing the synthesis")?;
     for job in &emails {
         if let Err(error) = ctx.queue.push(JobKind::Email, *job, None).await {
             tracing::warn!(job_id = %job, error = %format!("{error:#}"), "enqueueing an email failed; the reconciler will");
