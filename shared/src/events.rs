@@ -7,6 +7,15 @@
 //! every API process relays from. One Lua script does the three steps atomically, which
 //! is what lets a subscriber read the history after subscribing with no gap: an event is
 //! either in the stream when the history is read, or published after the subscription.
+//!
+//! Events that report a commit (a batch of suggestions, a calendar's entries or diff) are
+//! never lost between Postgres and Redis: they are staged under a token before the commit
+//! ([`Emitter::stage`]), the commit records the token in the ledger (`jobs.events_token`),
+//! and one script publishes them after it, exactly once whoever calls it: the worker
+//! ([`Emitter::publish`]), or, should the worker die first, whoever finds the ledger ahead
+//! of the stream ([`Emitter::publish_final`], [`Emitter::publish_staged`]). A job's final
+//! event is published by the same script, after whatever its last commit staged, and only
+//! if the stream does not already end with it.
 
 use std::{fmt, time::Duration};
 
@@ -240,6 +249,36 @@ pub fn channel(settings: &Settings) -> String {
     settings.redis_key(&["events"])
 }
 
+/// The stream key of a job's staged events (see the module's documentation).
+fn staged_key(settings: &Settings, job: Uuid) -> String {
+    settings.redis_key(&["staged", &job.to_string()])
+}
+
+/// Events that report a commit, staged before it under `token`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Staged {
+    pub token: Uuid,
+    pub events: Vec<Event>,
+    /// Redis holds them; when it does not (staging failed), publishing sends them along.
+    stored: bool,
+}
+
+impl Staged {
+    /// The events to send with a publish: none when Redis holds them.
+    fn fallback(&self) -> &[Event] {
+        if self.stored { &[] } else { &self.events }
+    }
+}
+
+/// What [`Emitter::stage`] keeps in Redis.
+#[derive(Serialize, Deserialize)]
+struct StagedEntry {
+    token: String,
+    published: bool,
+    /// `[type, JSON]` pairs.
+    events: Vec<(String, String)>,
+}
+
 /// Appends events to job streams and publishes them.
 #[derive(Clone)]
 pub struct Emitter {
@@ -255,17 +294,42 @@ local seq = string.sub(id, 3)
 redis.call('PUBLISH', ARGV[3], ARGV[6] .. ' ' .. seq .. ' ' .. ARGV[4] .. ' ' .. ARGV[5])
 return seq";
 
-/// [`EMIT`] for several events (`ARGV[5..]`: type and JSON pairs), with one PUBLISH whose
-/// message has one line per event (event JSON never holds a raw newline).
-const EMIT_ALL: &str = r"
+/// Publishes committed events: those staged under the token `ARGV[5]` unless already
+/// published (or, when nothing is staged for the job and `ARGV[8]` is `1`, the events in
+/// `ARGV[9..]`, which the caller staged in vain), then, when `ARGV[6]` is `1`, the job's
+/// final event `ARGV[7]`. A final publish does nothing if the stream already ends with the
+/// final event. All appended events go out as one notification.
+const PUBLISH_COMMITTED: &str = r"
+if ARGV[6] == '1' then
+  local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
+  if last[1] then
+    local fields = last[1][2]
+    for i = 1, #fields, 2 do
+      if fields[i] == 't' and fields[i + 1] == 'done' then return 0 end
+    end
+  end
+end
+local events = {}
+local staged = redis.call('GET', KEYS[2])
+if staged then
+  local entry = cjson.decode(staged)
+  if ARGV[5] ~= '' and entry.token == ARGV[5] and not entry.published then
+    for _, event in ipairs(entry.events) do events[#events + 1] = event end
+    redis.call('SET', KEYS[2], cjson.encode({token = entry.token, published = true}), 'KEEPTTL')
+  end
+elseif ARGV[8] == '1' then
+  for i = 9, #ARGV, 2 do events[#events + 1] = {ARGV[i], ARGV[i + 1]} end
+end
+if ARGV[6] == '1' then events[#events + 1] = {'done', ARGV[7]} end
+if #events == 0 then return 0 end
 local lines = {}
-for i = 5, #ARGV, 2 do
-  local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '0-*', 't', ARGV[i], 'd', ARGV[i + 1])
-  lines[#lines + 1] = ARGV[4] .. ' ' .. string.sub(id, 3) .. ' ' .. ARGV[i] .. ' ' .. ARGV[i + 1]
+for _, event in ipairs(events) do
+  local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '0-*', 't', event[1], 'd', event[2])
+  lines[#lines + 1] = ARGV[4] .. ' ' .. string.sub(id, 3) .. ' ' .. event[1] .. ' ' .. event[2]
 end
 redis.call('EXPIRE', KEYS[1], ARGV[2])
 redis.call('PUBLISH', ARGV[3], table.concat(lines, '\n'))
-return #lines";
+return #events";
 
 impl Emitter {
     pub fn new(settings: &Settings, conn: ConnectionManager) -> Self {
@@ -301,32 +365,128 @@ impl Emitter {
         Ok(seq)
     }
 
-    /// Emits several events of one job at once: appended in order and published as ONE
-    /// notification (lines of [`StoredEvent::decode`]'s format), which the relay hands to
-    /// its watchers as one item, so a burst does not count as a client falling behind.
-    pub async fn emit_all(&self, job: Uuid, events: &[Event]) -> redis::RedisResult<()> {
-        if events.is_empty() {
-            return Ok(());
+    /// Stages `events`, which report a commit about to be made, under a fresh token for
+    /// that commit to record (`jobs.events_token`). A failure to stage is logged: the
+    /// caller still publishes the events itself after the commit, and only a repair after
+    /// its death would then miss them.
+    pub async fn stage(&self, job: Uuid, events: Vec<Event>) -> Staged {
+        let token = Uuid::new_v4();
+        let entry = StagedEntry {
+            token: token.to_string(),
+            published: false,
+            events: events
+                .iter()
+                .map(|e| {
+                    (
+                        e.kind().to_owned(),
+                        serde_json::to_string(e).expect("events serialise"),
+                    )
+                })
+                .collect(),
+        };
+        let mut conn = self.conn.clone();
+        let staged = redis::cmd("SET")
+            .arg(staged_key(&self.settings, job))
+            .arg(serde_json::to_string(&entry).expect("entries serialise"))
+            .arg("EX")
+            .arg(self.settings.events.retention.as_secs().max(1))
+            .query_async::<()>(&mut conn)
+            .await;
+        if let Err(error) = &staged {
+            metrics::counter!("events_emit_errors_total").increment(1);
+            tracing::warn!(job_id = %job, error = %error, "staging a commit's events failed");
         }
-        let settings = &self.settings.events;
-        let script = redis::Script::new(EMIT_ALL);
+        Staged {
+            token,
+            events,
+            stored: staged.is_ok(),
+        }
+    }
+
+    /// Publishes the events staged for a commit that has been made, exactly once.
+    pub async fn publish(&self, job: Uuid, staged: &Staged) {
+        if let Err(error) = self
+            .publish_committed(job, Some(staged.token), staged.fallback(), None)
+            .await
+        {
+            metrics::counter!("events_emit_errors_total").increment(staged.events.len() as u64);
+            tracing::warn!(job_id = %job, error = %error, "publishing a commit's events failed");
+        }
+    }
+
+    /// Publishes what an earlier attempt staged for a commit it made (`token`, the
+    /// ledger's) but did not live to publish.
+    pub async fn publish_staged(&self, job: Uuid, token: Uuid) -> redis::RedisResult<u64> {
+        self.publish_committed(job, Some(token), &[], None).await
+    }
+
+    /// Publishes a job's final event `done`, after the events its last commit staged
+    /// (`staged` by the worker that made it; a repairer passes none and the ledger's token)
+    /// unless they were published already. Does nothing when the stream already ends with
+    /// the final event, so the worker and any repairer may both call it. Returns the number
+    /// of events appended.
+    pub async fn publish_final(
+        &self,
+        job: Uuid,
+        staged: Option<&Staged>,
+        token: Option<Uuid>,
+        done: &Event,
+    ) -> redis::RedisResult<u64> {
+        debug_assert!(matches!(done, Event::Done { .. }));
+        let (token, fallback) = match staged {
+            Some(staged) => (Some(staged.token), staged.fallback()),
+            None => (token, &[][..]),
+        };
+        self.publish_committed(job, token, fallback, Some(done))
+            .await
+    }
+
+    /// [`Emitter::publish_final`] for a job the ledger says has ended, as the ledger has
+    /// it; `Ok(0)` for a job that has not ended.
+    pub async fn publish_final_from(&self, job: &JobRecord) -> redis::RedisResult<u64> {
+        match Event::done_from(job) {
+            Some(done) => {
+                self.publish_final(job.id, None, job.events_token, &done)
+                    .await
+            }
+            None => Ok(0),
+        }
+    }
+
+    async fn publish_committed(
+        &self,
+        job: Uuid,
+        token: Option<Uuid>,
+        fallback: &[Event],
+        done: Option<&Event>,
+    ) -> redis::RedisResult<u64> {
+        let events = &self.settings.events;
+        let script = redis::Script::new(PUBLISH_COMMITTED);
         let mut invocation = script.key(stream_key(&self.settings, job));
         invocation
-            .arg(settings.max_len)
-            .arg(settings.retention.as_secs().max(1))
+            .key(staged_key(&self.settings, job))
+            .arg(events.max_len)
+            .arg(events.retention.as_secs().max(1))
             .arg(&*self.channel)
-            .arg(job.to_string());
-        for event in events {
+            .arg(job.to_string())
+            .arg(token.map(|t| t.to_string()).unwrap_or_default())
+            .arg(if done.is_some() { "1" } else { "0" })
+            .arg(
+                done.map(|d| serde_json::to_string(d).expect("events serialise"))
+                    .unwrap_or_default(),
+            )
+            .arg(if fallback.is_empty() { "0" } else { "1" });
+        for event in fallback {
             invocation
                 .arg(event.kind())
                 .arg(serde_json::to_string(event).expect("events serialise"));
         }
         let mut conn = self.conn.clone();
-        let _: u64 = invocation.invoke_async(&mut conn).await?;
-        for event in events {
-            metrics::counter!("events_emitted_total", "type" => event.kind()).increment(1);
+        let appended: u64 = invocation.invoke_async(&mut conn).await?;
+        if appended > 0 {
+            metrics::counter!("events_emitted_total", "type" => "committed").increment(appended);
         }
-        Ok(())
+        Ok(appended)
     }
 
     /// Emits, logging instead of failing: for callers whose real work is already saved

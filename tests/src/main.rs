@@ -28,6 +28,8 @@ mod generations;
 #[cfg(test)]
 mod isolation;
 #[cfg(test)]
+mod job_core;
+#[cfg(test)]
 mod job_errors;
 #[cfg(test)]
 mod operations;

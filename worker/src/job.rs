@@ -16,7 +16,7 @@ use almanac_shared::{
     ai::AiProvider,
     clock::Clock,
     email::Mailer,
-    events::{Emitter, Event},
+    events::{Emitter, Event, Staged},
     fetch::Fetcher,
     jobs::{Cancels, Claim, JobKind, JobPayload, JobStatus},
     queue::JobQueue,
@@ -169,12 +169,15 @@ impl<T, E: Into<JobError>> Context<T> for Result<T, E> {
     }
 }
 
-/// How a handler ended its job; it wrote the outcome to the ledger itself, with its results.
+/// How a handler ended its job; it wrote the outcome to the ledger itself, with its
+/// results, in a commit that recorded the token of `staged` (the events that report it,
+/// which the runner publishes before the final event).
 #[derive(Debug, Clone)]
 pub struct Finished {
     pub status: JobStatus,
     pub result: Value,
     pub error: Option<Value>,
+    pub staged: Option<Staged>,
 }
 
 impl Finished {
@@ -183,7 +186,14 @@ impl Finished {
             status: JobStatus::Succeeded,
             result,
             error: None,
+            staged: None,
         }
+    }
+
+    /// The events the final commit staged.
+    pub fn after(mut self, staged: Staged) -> Self {
+        self.staged = Some(staged);
+        self
     }
 
     /// The job's final event.

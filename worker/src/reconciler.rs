@@ -51,7 +51,13 @@ async fn pass(ctx: &JobContext, registry: &Registry) -> anyhow::Result<()> {
     metrics::counter!("reconciler_failed_total").increment(report.failed as u64);
     for ended in &report.finished {
         let done = Event::done(ended.status, ended.result.clone(), ended.error.clone());
-        ctx.emitter.emit_or_log(ended.id, &done).await;
+        if let Err(error) = ctx
+            .emitter
+            .publish_final(ended.id, None, ended.events_token, &done)
+            .await
+        {
+            tracing::warn!(job_id = %ended.id, error = %error, "publishing the final event failed; its streams will");
+        }
     }
     for (id, kind) in &report.requeued {
         ctx.queue.push(*kind, *id, None).await?;

@@ -1,21 +1,28 @@
-//! Runs one job id taken from the queue: claim, heartbeat, dispatch by payload, and the
-//! ledger outcome (success, retry with backoff, or failure).
+//! Runs one job id taken from the queue: claim, heartbeat, dispatch to its kind, and the
+//! ledger outcome (success, retry with backoff, release, or failure) with its final event.
+//!
+//! The ledger decides what an attempt came to. Whenever a fenced write finds the job no
+//! longer this attempt's (its handler committed the end just before being interrupted, a
+//! cancel or the reconciler ended it, another worker holds it), the runner reads the
+//! ledger: an ended job gets its final events published and is never queued again.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use almanac_shared::{
+    db,
     events::Event,
-    jobs::{self, Beat, Claim, JobMessage, JobStatus, NotClaimed},
+    jobs::{self, Beat, Claim, JobMessage, JobRecord, JobStatus, NotClaimed},
     telemetry,
 };
 use serde_json::{Value, json};
 use tracing::Instrument;
 
-use crate::job::{JobContext, JobError, JobResult, Registry};
+use crate::job::{Finished, JobContext, JobError, JobResult, Registry};
 
 enum Outcome {
     Done(JobResult),
-    /// The heartbeat found the claim gone: the reconciler gave the job to someone else.
+    /// The heartbeat found the claim gone: the job ended, or the reconciler gave it to
+    /// someone else.
     Lost,
     /// Shutdown grace ran out.
     Released,
@@ -71,6 +78,12 @@ pub async fn run(ctx: &JobContext, registry: &Registry, message: JobMessage) {
     async {
         let started = Instant::now();
         tracing::info!(job_id = %claim.id, "job claimed");
+        if let Some(token) = claim.events_token {
+            // The previous attempt may have died between a commit and its events.
+            if let Err(error) = ctx.emitter.publish_staged(claim.id, token).await {
+                tracing::warn!(job_id = %claim.id, error = %error, "publishing an earlier attempt's events failed");
+            }
+        }
         let registered = ctx.cancels.register(claim.id);
         if claim.cancel_requested {
             registered.token.cancel();
@@ -88,10 +101,7 @@ pub async fn run(ctx: &JobContext, registry: &Registry, message: JobMessage) {
             () = ctx.hard_stop.cancelled() => Outcome::Released,
         };
         drop(registered);
-        let (label, event) = settle(ctx, &claim, outcome).await;
-        if let Some(event) = event {
-            ctx.emitter.emit_or_log(claim.id, &event).await;
-        }
+        let label = settle(ctx, &claim, outcome).await;
         tracing::Span::current().record("status", label);
         let labels = [("kind", kind.as_str().to_owned()), ("outcome", label.to_owned())];
         metrics::counter!("jobs_total", &labels).increment(1);
@@ -103,7 +113,7 @@ pub async fn run(ctx: &JobContext, registry: &Registry, message: JobMessage) {
 }
 
 /// Pushes a delivery back onto its queue after `delay`; on failure the reconciler repairs it.
-async fn redeliver(ctx: &JobContext, message: JobMessage, delay: std::time::Duration) {
+async fn redeliver(ctx: &JobContext, message: JobMessage, delay: Duration) {
     let job_id = message.job_id;
     if let Err(error) = ctx.queue.push(message.kind, job_id, Some(delay)).await {
         tracing::warn!(job_id = %job_id, error = %format!("{error:#}"), "could not redeliver; the reconciler will");
@@ -120,7 +130,7 @@ async fn heartbeat_until_interrupted(ctx: &JobContext, claim: &Claim) -> Beat {
         match jobs::heartbeat(&ctx.pool, claim).await {
             Ok(Beat::Alive) => {}
             Ok(Beat::Lost) => {
-                tracing::warn!(job_id = %claim.id, "claim lost; abandoning this attempt");
+                tracing::info!(job_id = %claim.id, "claim no longer held; abandoning this attempt");
                 return Beat::Lost;
             }
             Ok(Beat::CancelRequested) => return Beat::CancelRequested,
@@ -129,67 +139,40 @@ async fn heartbeat_until_interrupted(ctx: &JobContext, claim: &Claim) -> Beat {
     }
 }
 
-/// Writes the outcome to the ledger; returns the metrics label and the event to emit.
-async fn settle(
-    ctx: &JobContext,
-    claim: &Claim,
-    outcome: Outcome,
-) -> (&'static str, Option<Event>) {
+/// Writes the outcome to the ledger and publishes what it says; returns the metrics label.
+async fn settle(ctx: &JobContext, claim: &Claim, outcome: Outcome) -> &'static str {
     match outcome {
-        Outcome::Done(Ok(Some(finished))) => (finished.status.as_str(), Some(finished.event())),
-        Outcome::Done(Ok(None)) | Outcome::Lost => ("lost", None),
-        Outcome::Released => {
-            match jobs::release(&ctx.pool, claim, std::time::Duration::ZERO).await {
-                Ok(_) => {
-                    if let Err(error) = ctx.queue.push(claim.kind, claim.id, None).await {
-                        tracing::warn!(error = %format!("{error:#}"), "re-enqueue after release failed; the reconciler will");
-                    }
-                }
-                Err(error) => {
-                    tracing::warn!(error = %error, "release failed; the reconciler will recover the job")
-                }
-            }
-            ("released", None)
+        Outcome::Done(Ok(Some(finished))) => {
+            publish_finished(ctx, claim, &finished).await;
+            finished.status.as_str()
         }
+        Outcome::Done(Ok(None)) | Outcome::Lost => settled_elsewhere(ctx, claim).await,
+        Outcome::Released => release(ctx, claim, Duration::ZERO, "shutdown grace ran out").await,
         Outcome::Cancelled => {
             let detail = json!({ "code": "CANCELLED", "message": "cancelled by its owner" });
             tracing::info!(job_id = %claim.id, "job cancelled");
             end(ctx, claim, JobStatus::Cancelled, detail.clone(), detail).await
         }
-        Outcome::Done(Err(error)) if error.transient && !claim.is_last_attempt() => {
+        Outcome::Done(Err(error)) if error.unavailable => {
+            // Not the job's failure: it runs again, this attempt not counted.
             let delay = jobs::backoff(
-                claim.attempt,
+                1,
                 ctx.settings.jobs.backoff_base,
                 ctx.settings.jobs.backoff_max,
             );
-            log_failure(claim, &error, "attempt failed; retrying", delay);
-            let mut detail = error.detail.clone();
-            detail["attempt"] = json!(claim.attempt);
-            match jobs::schedule_retry(&ctx.pool, claim, delay, &detail).await {
-                Ok(true) => {
-                    if let Err(e) = ctx.queue.push(claim.kind, claim.id, Some(delay)).await {
-                        tracing::warn!(error = %format!("{e:#}"), "retry enqueue failed; the reconciler will");
-                    }
-                }
-                Ok(false) => return ("lost", None),
-                Err(e) => {
-                    tracing::warn!(error = %e, "could not schedule the retry; the reconciler will recover the job")
-                }
-            }
-            let event = Event::Error {
-                code: detail["code"].as_str().map(str::to_owned),
-                message: format!(
-                    "attempt {} of {} failed ({}); retrying in {} ms",
-                    claim.attempt,
-                    claim.max_attempts,
-                    detail["message"].as_str().unwrap_or("unknown error"),
-                    delay.as_millis()
-                ),
-            };
-            ("retrying", Some(event))
+            log_failure(
+                claim,
+                &error,
+                "the database became unreachable; releasing",
+                delay,
+            );
+            release(ctx, claim, delay, "the database became unreachable").await
+        }
+        Outcome::Done(Err(error)) if error.transient && !claim.is_last_attempt() => {
+            retry(ctx, claim, error).await
         }
         Outcome::Done(Err(error)) => {
-            log_failure(claim, &error, "job failed", std::time::Duration::ZERO);
+            log_failure(claim, &error, "job failed", Duration::ZERO);
             let mut detail = error.detail.clone();
             detail["attempts"] = json!(claim.attempt);
             let mut domain_detail = error.domain_detail();
@@ -199,8 +182,179 @@ async fn settle(
     }
 }
 
+/// Publishes the final events of a job its handler ended: what the handler staged for its
+/// last commit, then `done`.
+async fn publish_finished(ctx: &JobContext, claim: &Claim, finished: &Finished) {
+    if let Err(error) = ctx
+        .emitter
+        .publish_final(claim.id, finished.staged.as_ref(), None, &finished.event())
+        .await
+    {
+        tracing::warn!(job_id = %claim.id, error = %error, "publishing the final events failed; the job's streams will");
+    }
+}
+
+/// The job is no longer this attempt's to write: reads what became of it and, if it
+/// ended, publishes its final events (this attempt's own, if its handler committed the
+/// end just before the interruption). Nothing is queued again.
+async fn settled_elsewhere(ctx: &JobContext, claim: &Claim) -> &'static str {
+    let job = match ledger_write(ctx, claim, "reading the job", || {
+        jobs::fetch(&ctx.pool, claim.id)
+    })
+    .await
+    {
+        Ok(Some(job)) => job,
+        Ok(None) => return "lost",
+        Err(error) => {
+            tracing::warn!(job_id = %claim.id, error = %error, "could not read what became of the job");
+            return "lost";
+        }
+    };
+    if !job.status.is_final() {
+        tracing::info!(job_id = %claim.id, "another attempt holds the job");
+        return "lost";
+    }
+    publish_ended(ctx, &job).await;
+    if job.attempts == claim.attempt {
+        job.status.as_str()
+    } else {
+        "lost"
+    }
+}
+
+async fn publish_ended(ctx: &JobContext, job: &JobRecord) {
+    if let Err(error) = ctx.emitter.publish_final_from(job).await {
+        tracing::warn!(job_id = %job.id, error = %error, "publishing the final events failed; the job's streams will");
+    }
+}
+
+/// Gives the job back without spending the attempt, due after `delay`, and queues it again.
+async fn release(
+    ctx: &JobContext,
+    claim: &Claim,
+    delay: Duration,
+    why: &'static str,
+) -> &'static str {
+    match ledger_write(ctx, claim, "releasing the job", || {
+        jobs::release(&ctx.pool, claim, delay)
+    })
+    .await
+    {
+        Ok(true) => {
+            tracing::info!(job_id = %claim.id, retry_in_ms = delay.as_millis() as u64, "released: {why}");
+            let delay = (!delay.is_zero()).then_some(delay);
+            if let Err(error) = ctx.queue.push(claim.kind, claim.id, delay).await {
+                tracing::warn!(job_id = %claim.id, error = %format!("{error:#}"), "queueing the released job failed; the reconciler will");
+            }
+            "released"
+        }
+        Ok(false) => settled_elsewhere(ctx, claim).await,
+        Err(error) => {
+            tracing::warn!(job_id = %claim.id, error = %error, "release failed; the reconciler will recover the job");
+            "released"
+        }
+    }
+}
+
+/// Schedules the next attempt after a transient failure, and tells the job's watchers.
+async fn retry(ctx: &JobContext, claim: &Claim, error: JobError) -> &'static str {
+    let delay = jobs::backoff(
+        claim.attempt,
+        ctx.settings.jobs.backoff_base,
+        ctx.settings.jobs.backoff_max,
+    );
+    log_failure(claim, &error, "attempt failed; retrying", delay);
+    let mut detail = error.detail;
+    detail["attempt"] = json!(claim.attempt);
+    match ledger_write(ctx, claim, "scheduling the retry", || {
+        jobs::schedule_retry(&ctx.pool, claim, delay, &detail)
+    })
+    .await
+    {
+        Ok(true) => {}
+        Ok(false) => return settled_elsewhere(ctx, claim).await,
+        Err(error) => {
+            tracing::warn!(job_id = %claim.id, error = %error, "could not schedule the retry; the reconciler will recover the job");
+            return "retrying";
+        }
+    }
+    if let Err(error) = ctx.queue.push(claim.kind, claim.id, Some(delay)).await {
+        tracing::warn!(job_id = %claim.id, error = %format!("{error:#}"), "queueing the retry failed; the reconciler will");
+    }
+    let event = Event::Error {
+        code: detail["code"].as_str().map(str::to_owned),
+        message: format!(
+            "attempt {} of {} failed ({}); retrying in {} ms",
+            claim.attempt,
+            claim.max_attempts,
+            detail["message"].as_str().unwrap_or("unknown error"),
+            delay.as_millis()
+        ),
+    };
+    ctx.emitter.emit_or_log(claim.id, &event).await;
+    "retrying"
+}
+
+/// Ends the job `failed` or `cancelled` with its domain rows, keeping what it saved, and
+/// publishes its final events.
+async fn end(
+    ctx: &JobContext,
+    claim: &Claim,
+    status: JobStatus,
+    detail: Value,
+    domain_detail: Value,
+) -> &'static str {
+    match ledger_write(ctx, claim, "ending the job", || {
+        jobs::end(&ctx.pool, claim, status, &detail, &domain_detail)
+    })
+    .await
+    {
+        Ok(Some(job)) => {
+            publish_ended(ctx, &job).await;
+            status.as_str()
+        }
+        // It ended otherwise meanwhile (say, it succeeded just as a cancel came).
+        Ok(None) => settled_elsewhere(ctx, claim).await,
+        Err(error) => {
+            tracing::warn!(job_id = %claim.id, error = %error, "could not record the outcome; the reconciler will recover the job");
+            status.as_str()
+        }
+    }
+}
+
+/// Runs a ledger write, trying again with backoff while Postgres is unreachable, so a
+/// blip delays the outcome by about its own length instead of leaving the job to stale
+/// recovery. Gives up after `JOB_STALE_MS` (the reconciler then recovers the job) or at
+/// the shutdown hard stop.
+async fn ledger_write<T, F, Fut>(
+    ctx: &JobContext,
+    claim: &Claim,
+    what: &'static str,
+    write: F,
+) -> sqlx::Result<T>
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = sqlx::Result<T>>,
+{
+    let give_up = Instant::now() + ctx.settings.jobs.stale_after;
+    let mut pause = Duration::from_millis(50);
+    loop {
+        match write().await {
+            Err(error) if db::is_unavailable(&error) && Instant::now() < give_up => {
+                tracing::info!(job_id = %claim.id, error = %error, retry_in_ms = pause.as_millis() as u64, "{what} failed; trying again");
+                tokio::select! {
+                    () = tokio::time::sleep(pause) => {}
+                    () = ctx.hard_stop.cancelled() => return Err(error),
+                }
+                pause = (pause * 2).min(Duration::from_secs(1));
+            }
+            other => return other,
+        }
+    }
+}
+
 /// Logs a failed attempt once, with its cause (which the job's stored error leaves out).
-fn log_failure(claim: &Claim, error: &JobError, what: &str, retry_in: std::time::Duration) {
+fn log_failure(claim: &Claim, error: &JobError, what: &str, retry_in: Duration) {
     tracing::warn!(
         job_id = %claim.id,
         code = error.code(),
@@ -210,33 +364,4 @@ fn log_failure(claim: &Claim, error: &JobError, what: &str, retry_in: std::time:
         retry_in_ms = retry_in.as_millis() as u64,
         "{what}"
     );
-}
-
-/// Ends the job `failed` or `cancelled` with its domain rows, keeping what it saved.
-async fn end(
-    ctx: &JobContext,
-    claim: &Claim,
-    status: JobStatus,
-    detail: Value,
-    domain_detail: Value,
-) -> (&'static str, Option<Event>) {
-    match jobs::end(&ctx.pool, claim, status, &detail, &domain_detail).await {
-        Ok(Some(kept)) => (
-            status.as_str(),
-            Some(Event::done(status, kept, Some(detail))),
-        ),
-        // The job ended otherwise meanwhile (say, it succeeded just as a cancel came):
-        // its watchers get the ledger's outcome.
-        Ok(None) => ("lost", ended_in_ledger(ctx, claim).await),
-        Err(e) => {
-            tracing::warn!(error = %e, "could not record the outcome; the reconciler will recover the job");
-            (status.as_str(), None)
-        }
-    }
-}
-
-/// The final event of a job that has ended in the ledger, if it has.
-async fn ended_in_ledger(ctx: &JobContext, claim: &Claim) -> Option<Event> {
-    let job = jobs::fetch(&ctx.pool, claim.id).await.ok()??;
-    Event::done_from(&job)
 }

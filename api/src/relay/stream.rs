@@ -2,7 +2,7 @@
 //! gap and no duplicate, framed as SSE or NDJSON, ending after the job's final event.
 
 use almanac_shared::{
-    events::{self, Event, StoredEvent},
+    events::{self, Emitter, Event, StoredEvent},
     jobs,
 };
 use bytes::Bytes;
@@ -207,6 +207,11 @@ pub fn relay(
         let mut first_read = true;
         let mut read_stream = true;
         let mut ledger_says_ended = ended.is_some();
+        // The stream holds events of the job (it may lack the final ones).
+        let mut stored;
+        // Until when the final events are left to the worker that ended the job.
+        let mut final_wait: Option<tokio::time::Instant> = None;
+        let mut republished = false;
         loop {
             if std::mem::take(&mut read_stream) {
                 loop {
@@ -225,6 +230,7 @@ pub fn relay(
                     let restarted = last > 0 && page.newest.is_none_or(|newest| newest < last);
                     let trimmed = page.first.is_some_and(|first| first > last + 1);
                     let expired = std::mem::take(&mut first_read) && page.first.is_none() && ledger_says_ended;
+                    stored = page.newest.is_some();
                     if restarted || trimmed || expired {
                         yield framing.notice(&Event::Truncated { after: last, first_available: page.first });
                         if restarted {
@@ -244,9 +250,44 @@ pub fn relay(
                         break;
                     }
                 }
-                if ledger_says_ended {
-                    // Ended, yet no final event is stored: it expired or was never
-                    // published. The ledger has the outcome (`Event::done_from`).
+                if ledger_says_ended && stored && !republished {
+                    // The ledger is ahead of the stream: the worker that ended the job
+                    // publishes its final events just after its commit. Give it a
+                    // heartbeat's time, then publish them as the ledger has them (the
+                    // same events: what its last commit staged, then `done`).
+                    let now = tokio::time::Instant::now();
+                    match final_wait {
+                        None => {
+                            final_wait = Some(now + state.settings.jobs.heartbeat);
+                        }
+                        Some(deadline) if now >= deadline => {
+                            republished = true;
+                            let record = match &ended {
+                                Some(record) => Ok(Some((**record).clone())),
+                                None => Box::pin(jobs::fetch(&state.pool, job)).await,
+                            };
+                            let emitter = Emitter::new(&state.settings, state.redis.clone());
+                            let published = match record {
+                                Ok(Some(record)) => Box::pin(emitter.publish_final_from(&record))
+                                    .await
+                                    .map_err(anyhow::Error::from),
+                                Ok(None) => return,
+                                Err(error) => Err(error.into()),
+                            };
+                            if let Err(error) = published {
+                                tracing::warn!(job_id = %job, error = %format!("{error:#}"), "publishing a job's final events failed");
+                                yield stream_error(framing, "the event store is unreachable");
+                                return;
+                            }
+                            metrics::counter!("relay_final_events_republished_total").increment(1);
+                            read_stream = true;
+                            continue;
+                        }
+                        Some(_) => {}
+                    }
+                } else if ledger_says_ended {
+                    // Ended, and nothing of its events is kept (they expired, or Redis
+                    // lost them): the ledger has the outcome (`Event::done_from`).
                     let record = match &ended {
                         Some(record) => Ok(Some((**record).clone())),
                         None => Box::pin(jobs::fetch(&state.pool, job)).await,
@@ -271,7 +312,16 @@ pub fn relay(
                     }
                 }
             }
-            let received = subscription.recv().await;
+            let received = match final_wait {
+                Some(deadline) => tokio::select! {
+                    received = subscription.recv() => received,
+                    () = tokio::time::sleep_until(deadline) => {
+                        read_stream = true;
+                        continue;
+                    }
+                },
+                None => subscription.recv().await,
+            };
             let live: &[StoredEvent] = match &received {
                 Ok(Relayed::Event(event)) => std::slice::from_ref(&**event),
                 Ok(Relayed::Events(events)) => events,

@@ -157,8 +157,9 @@ impl JobsApi {
         match (before, after) {
             (JobStatus::Pending, JobStatus::Cancelled) => {
                 tracing::info!(job_id = %id.0, "job cancelled before it started");
-                if let Some(done) = Event::done_from(&job) {
-                    state.emitter.emit_or_log(id.0, &done).await;
+                if let Err(error) = state.emitter.publish_final_from(&job).await {
+                    // Its streams publish it when they find the ledger ahead of them.
+                    tracing::warn!(job_id = %id.0, error = %error, "publishing the final event failed");
                 }
                 Ok(CancelResponse::Cancelled(Json(JobEnvelope::of(job))))
             }

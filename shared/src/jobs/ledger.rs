@@ -14,7 +14,7 @@ use serde_json::Value;
 use sqlx::{PgExecutor, PgPool, Postgres, QueryBuilder};
 use uuid::Uuid;
 
-use super::{JobKind, JobStatus};
+use super::{JobKind, JobRecord, JobStatus};
 
 /// A job a worker holds: the fence for every later write.
 #[derive(Debug, Clone)]
@@ -32,6 +32,9 @@ pub struct Claim {
     pub started: Option<Value>,
     /// The owner asked to cancel the job while it was running (before this attempt).
     pub cancel_requested: bool,
+    /// The last commit an earlier attempt staged events for (see `events::Emitter::stage`):
+    /// if it died before publishing them, this attempt does.
+    pub events_token: Option<Uuid>,
 }
 
 impl Claim {
@@ -63,6 +66,7 @@ struct ClaimRow {
     trace_context: sqlx::types::Json<HashMap<String, String>>,
     started: Option<sqlx::types::Json<Value>>,
     cancel_requested: bool,
+    events_token: Option<Uuid>,
 }
 
 /// Takes a job: `pending -> running`, attempts + 1, worker name and heartbeat.
@@ -91,14 +95,15 @@ pub async fn claim(
         .push(
             " and status = 'pending' and run_after <= now()
             returning id, user_id, kind, attempts, max_attempts, payload, trace_context,
-                cancel_requested),
+                cancel_requested, events_token),
          started as (",
         )
         .push(start)
         .push(
             ")
          select c.user_id, c.kind, c.attempts, c.max_attempts, c.payload, c.trace_context,
-                c.cancel_requested, (select to_jsonb(s) from started s limit 1) as started
+                c.cancel_requested, c.events_token,
+                (select to_jsonb(s) from started s limit 1) as started
          from claimed c",
         );
     let row: Option<ClaimRow> = query.build_query_as().fetch_optional(pool).await?;
@@ -114,6 +119,7 @@ pub async fn claim(
             trace_context: row.trace_context.0,
             started: row.started.map(|j| j.0),
             cancel_requested: row.cancel_requested,
+            events_token: row.events_token,
         }));
     }
     let state: Option<(JobStatus, DateTime<Utc>)> =
@@ -153,21 +159,25 @@ impl Claim {
     }
 
     /// Pushes a statement that proves the claim still holds and locks the job row, as a
-    /// CTE for a statement that saves partial results (`with alive as (...) ...`).
-    pub fn push_alive(&self, query: &mut QueryBuilder<Postgres>) {
+    /// CTE for a statement that saves partial results (`with alive as (...) ...`). With
+    /// `events`, the commit records the token its events were staged under.
+    pub fn push_alive(&self, query: &mut QueryBuilder<Postgres>, events: Option<Uuid>) {
         query.push("update jobs set heartbeat_at = now()");
+        push_events_token(query, events);
         self.push_fence(query);
         query.push(" returning id");
     }
 
     /// Pushes the fenced final update, which only the claim's own attempt can make; as a
-    /// CTE it lets a kind save its results in the statement that ends the job.
+    /// CTE it lets a kind save its results in the statement that ends the job. With
+    /// `events`, the commit records the token its last events were staged under.
     pub fn push_finish(
         &self,
         query: &mut QueryBuilder<Postgres>,
         status: JobStatus,
         result: Option<&Value>,
         error: Option<&Value>,
+        events: Option<Uuid>,
     ) {
         debug_assert!(status.is_final());
         query
@@ -178,15 +188,27 @@ impl Claim {
             .push(", error = ")
             .push_bind(error.map(sqlx::types::Json))
             .push(", finished_at = now(), updated_at = now(), heartbeat_at = null");
+        push_events_token(query, events);
         self.push_fence(query);
         query.push(" returning id");
     }
 
-    /// Whether the claim still holds; locks the job row until the transaction ends.
-    pub async fn alive<'e>(&self, db: impl PgExecutor<'e>) -> sqlx::Result<bool> {
+    /// Whether the claim still holds; locks the job row until the transaction ends. With
+    /// `events`, the transaction's commit records the token its events were staged under.
+    pub async fn alive<'e>(
+        &self,
+        db: impl PgExecutor<'e>,
+        events: Option<Uuid>,
+    ) -> sqlx::Result<bool> {
         let mut query = QueryBuilder::new("");
-        self.push_alive(&mut query);
+        self.push_alive(&mut query, events);
         Ok(query.build().fetch_optional(db).await?.is_some())
+    }
+}
+
+fn push_events_token(query: &mut QueryBuilder<Postgres>, events: Option<Uuid>) {
+    if let Some(token) = events {
+        query.push(", events_token = ").push_bind(token);
     }
 }
 
@@ -203,37 +225,40 @@ pub async fn heartbeat(pool: &PgPool, claim: &Claim) -> sqlx::Result<Beat> {
     })
 }
 
-/// Ends the job with a final status. Returns `false` when the claim was lost.
+/// Ends the job with a final status (and, with `events`, the token its last events were
+/// staged under). Returns `false` when the claim was lost.
 pub async fn finish<'e>(
     db: impl PgExecutor<'e>,
     claim: &Claim,
     status: JobStatus,
     result: Option<&Value>,
     error: Option<&Value>,
+    events: Option<Uuid>,
 ) -> sqlx::Result<bool> {
     let mut query = QueryBuilder::new("");
-    claim.push_finish(&mut query, status, result, error);
+    claim.push_finish(&mut query, status, result, error, events);
     Ok(query.build().fetch_optional(db).await?.is_some())
 }
 
 /// Ends the job otherwise than by its handler (`failed`, `cancelled`): the fenced final
 /// update with `error`, and the kind's domain rows with `domain_error` (which may carry
-/// diagnostics the job's own error does not), in one transaction. Returns what the job
-/// kept (its `result`), or `None` when the claim was lost.
+/// diagnostics the job's own error does not), in one transaction. Returns the job as it
+/// ended (its `result` is what it kept), or `None` when the claim was lost.
 pub async fn end(
     pool: &PgPool,
     claim: &Claim,
     status: JobStatus,
     error: &Value,
     domain_error: &Value,
-) -> sqlx::Result<Option<Option<Value>>> {
+) -> sqlx::Result<Option<JobRecord>> {
     let mut tx = pool.begin().await?;
-    if !finish(&mut *tx, claim, status, None, Some(error)).await? {
+    if !finish(&mut *tx, claim, status, None, Some(error), None).await? {
         return Ok(None);
     }
-    let kept = super::end_domain_rows(&mut *tx, claim.id, status, Some(domain_error)).await?;
+    super::end_domain_rows(&mut *tx, claim.id, status, Some(domain_error)).await?;
+    let ended = super::fetch(&mut *tx, claim.id).await?;
     tx.commit().await?;
-    Ok(Some(kept))
+    Ok(ended)
 }
 
 /// Puts the job back to `pending` after a transient failure, due after `delay`.

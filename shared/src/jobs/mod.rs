@@ -247,12 +247,14 @@ pub struct JobRecord {
     pub started_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
     pub updated_at: DateTime<Utc>,
+    /// The token of the last commit whose events were staged (`events::Emitter::stage`).
+    pub events_token: Option<Uuid>,
 }
 
 pub async fn fetch<'e>(db: impl PgExecutor<'e>, id: Uuid) -> sqlx::Result<Option<JobRecord>> {
     sqlx::query_as(
         "select id, user_id, kind, status, attempts, max_attempts, cancel_requested, error, result,
-                created_at, started_at, finished_at, updated_at
+                created_at, started_at, finished_at, updated_at, events_token
          from jobs where id = $1",
     )
     .bind(id)

@@ -34,6 +34,17 @@ pub struct Ended {
     pub status: JobStatus,
     pub result: Option<Value>,
     pub error: Option<Value>,
+    /// The last commit whose events its lost worker staged (they may be unpublished).
+    pub events_token: Option<Uuid>,
+}
+
+/// A running job whose heartbeat went stale, as the reconciler left it.
+#[derive(sqlx::FromRow)]
+struct Stale {
+    id: Uuid,
+    status: JobStatus,
+    error: Option<sqlx::types::Json<Value>>,
+    events_token: Option<Uuid>,
 }
 
 /// What one reconciler pass found.
@@ -63,7 +74,7 @@ pub async fn reconcile(
     // A run whose heartbeat stopped gets another attempt, or ends: `cancelled` when its
     // owner asked, `failed` when it was the last attempt. Domain rows follow the job.
     // (The right-hand sides see the old row, so the error still names the lost worker.)
-    let outcomes: Vec<(Uuid, JobStatus, Option<sqlx::types::Json<Value>>)> = sqlx::query_as(
+    let outcomes: Vec<Stale> = sqlx::query_as(
         "with stale as (
             update jobs set
                 status = case when cancel_requested then 'cancelled'
@@ -84,22 +95,23 @@ pub async fn reconcile(
                          where status = 'running'
                            and heartbeat_at < now() - make_interval(secs => $1)
                          for update skip locked)
-            returning id, status, error)
-         select id, status, error from stale",
+            returning id, status, error, events_token)
+         select id, status, error, events_token from stale",
     )
     .bind(stale_after.as_secs_f64())
     .fetch_all(&mut *tx)
     .await?;
     let mut finished = Vec::new();
-    for (id, status, error) in &outcomes {
-        if status.is_final() {
-            let error = error.as_ref().map(|e| e.0.clone());
-            let result = end_domain_rows(&mut *tx, *id, *status, error.as_ref()).await?;
+    for stale in &outcomes {
+        if stale.status.is_final() {
+            let error = stale.error.as_ref().map(|e| e.0.clone());
+            let result = end_domain_rows(&mut *tx, stale.id, stale.status, error.as_ref()).await?;
             finished.push(Ended {
-                id: *id,
-                status: *status,
+                id: stale.id,
+                status: stale.status,
                 result,
                 error,
+                events_token: stale.events_token,
             });
         }
     }

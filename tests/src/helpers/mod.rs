@@ -5,6 +5,7 @@
 pub mod chaos;
 pub mod fake_ai;
 mod generations;
+pub mod probe;
 pub mod sites;
 pub mod smtp;
 pub mod stream;
@@ -79,6 +80,10 @@ pub struct TestOptions {
     pub db_proxy: bool,
     /// Route the app's Redis connections through a chaos proxy.
     pub redis_proxy: bool,
+    /// Settings of the workers only (over `env`), for a test whose API and workers differ.
+    pub worker_env: Vec<(&'static str, String)>,
+    /// Install and run the test-only `probe` kind (`helpers::probe`).
+    pub probe: bool,
 }
 
 impl Default for TestOptions {
@@ -89,6 +94,8 @@ impl Default for TestOptions {
             env: Vec::new(),
             db_proxy: false,
             redis_proxy: false,
+            worker_env: Vec::new(),
+            probe: false,
         }
     }
 }
@@ -103,6 +110,11 @@ pub struct TestApp {
     pub redis: redis::aio::ConnectionManager,
     pub db_proxy: Option<chaos::ChaosProxy>,
     pub redis_proxy: Option<chaos::ChaosProxy>,
+    /// The queues, pushed to straight (not through the app's proxy).
+    pub queue: almanac_shared::queue::JobQueue,
+    /// The settings workers start with.
+    worker_settings: Settings,
+    probe: bool,
     api: JoinHandle<()>,
     replicas: Vec<JoinHandle<()>>,
     workers: Vec<Worker>,
@@ -214,6 +226,11 @@ pub async fn spawn_app_with(options: TestOptions) -> TestApp {
         env.insert(key, value.clone());
     }
     let settings = Settings::from_lookup(|k| env.get(k).cloned()).expect("test settings are valid");
+    for (key, value) in &options.worker_env {
+        env.insert(key, value.clone());
+    }
+    let worker_settings =
+        Settings::from_lookup(|k| env.get(k).cloned()).expect("test worker settings are valid");
 
     let api = almanac_api::Application::build(settings.clone())
         .await
@@ -228,6 +245,7 @@ pub async fn spawn_app_with(options: TestOptions) -> TestApp {
     let redis = redis::aio::ConnectionManager::new(redis::Client::open(redis_url()).unwrap())
         .await
         .expect("Redis answers");
+    let queue = almanac_shared::queue::JobQueue::new(&settings, redis.clone());
     let mut app = TestApp {
         address,
         client: reqwest::Client::new(),
@@ -235,6 +253,9 @@ pub async fn spawn_app_with(options: TestOptions) -> TestApp {
         db_name,
         keys: JwtKeys::new(JWT_SECRET),
         settings,
+        worker_settings,
+        probe: options.probe,
+        queue,
         redis,
         db_proxy: proxy,
         redis_proxy,
@@ -242,6 +263,9 @@ pub async fn spawn_app_with(options: TestOptions) -> TestApp {
         replicas: Vec::new(),
         workers: Vec::new(),
     };
+    if options.probe {
+        app.install_probe_kind().await;
+    }
     if options.worker {
         app.start_worker().await;
     }
@@ -257,7 +281,13 @@ struct Worker {
 impl TestApp {
     /// Starts one more worker process-equivalent (its own name, pool and connections).
     pub async fn start_worker(&mut self) -> usize {
-        let worker = almanac_worker::Application::build(self.settings.clone())
+        let settings = self.worker_settings.clone();
+        let mut services =
+            almanac_worker::Services::from_settings(&settings).expect("worker services build");
+        if self.probe {
+            services.registry = services.registry.register::<probe::ProbeJob>();
+        }
+        let worker = almanac_worker::Application::build_with(settings, services)
             .await
             .expect("worker builds");
         let context = worker.context();

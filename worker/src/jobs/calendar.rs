@@ -116,11 +116,6 @@ async fn generate_run(ctx: &JobContext, claim: &Claim, input: Input) -> JobResul
                 break;
             }
         };
-        if !save_batch(ctx, claim, run, input.applies_directly, &batch).await? {
-            tracing::warn!("claim lost before saving a batch; this attempt's batch was discarded");
-            return Ok(None);
-        }
-        generated += batch.entries.len();
         let events: Vec<Event> = batch
             .entries
             .iter()
@@ -128,10 +123,23 @@ async fn generate_run(ctx: &JobContext, claim: &Claim, input: Input) -> JobResul
                 calendars::entry_event(entry, &meta, *position as usize, total)
             })
             .collect();
-        if let Err(error) = ctx.emitter.emit_all(claim.id, &events).await {
-            metrics::counter!("events_emit_errors_total").increment(events.len() as u64);
-            tracing::warn!(error = %error, "emitting calendar entries failed");
+        let staged = ctx.emitter.stage(claim.id, events).await;
+        if !save_batch(
+            ctx,
+            claim,
+            run,
+            input.applies_directly,
+            &batch,
+            staged.token,
+        )
+        .await?
+        {
+            tracing::warn!("claim lost before saving a batch; this attempt's batch was discarded");
+            return Ok(None);
         }
+        generated += batch.entries.len();
+        // One notification for the batch, so a burst does not count as a client lagging.
+        ctx.emitter.publish(claim.id, &staged).await;
     }
     // Dropping the stream aborts the AI calls still in flight.
     drop(batches);
@@ -217,13 +225,18 @@ async fn save_batch(
     run: RunRef,
     applies_directly: bool,
     batch: &Batch,
+    events: Uuid,
 ) -> Result<bool, JobError> {
     let mut tx = ctx
         .pool
         .begin()
         .await
         .context("opening a batch's transaction")?;
-    if !claim.alive(&mut *tx).await.context("checking the claim")? {
+    if !claim
+        .alive(&mut *tx, Some(events))
+        .await
+        .context("checking the claim")?
+    {
         return Ok(false);
     }
     let entries: Vec<(i32, &Entry)> = batch.entries.iter().map(|(p, e)| (*p, e)).collect();
@@ -244,7 +257,7 @@ async fn save_batch(
 }
 
 /// Ends the run and the job in one transaction: a regeneration's diff is computed and
-/// stored (and streamed), the run gets its figures, the job its outcome.
+/// stored (and staged for the stream), the run gets its figures, the job its outcome.
 async fn finish(
     ctx: &JobContext,
     claim: &Claim,
@@ -259,7 +272,11 @@ async fn finish(
         .begin()
         .await
         .context("opening the run's final transaction")?;
-    if !claim.alive(&mut *tx).await.context("checking the claim")? {
+    if !claim
+        .alive(&mut *tx, None)
+        .await
+        .context("checking the claim")?
+    {
         return Ok(None);
     }
     let mut diff_event = None;
@@ -295,16 +312,25 @@ async fn finish(
     )
     .await
     .context("ending the run")?;
-    if !jobs::finish(&mut *tx, claim, status, Some(&result), error.as_ref())
-        .await
-        .context("ending the job")?
+    let staged = match diff_event {
+        Some(diff) => Some(ctx.emitter.stage(claim.id, vec![diff]).await),
+        None => None,
+    };
+    let events = staged.as_ref().map(|s| s.token);
+    if !jobs::finish(
+        &mut *tx,
+        claim,
+        status,
+        Some(&result),
+        error.as_ref(),
+        events,
+    )
+    .await
+    .context("ending the job")?
     {
         return Ok(None);
     }
     tx.commit().await.context("committing the run's end")?;
-    if let Some(event) = diff_event {
-        ctx.emitter.emit_or_log(claim.id, &event).await;
-    }
     tracing::info!(
         calendarId = %run.calendar_id,
         runId = %run.id,
@@ -321,5 +347,6 @@ async fn finish(
         status,
         result,
         error,
+        staged,
     }))
 }

@@ -153,9 +153,16 @@ async fn record(
 }
 
 async fn finish(ctx: &JobContext, claim: &Claim, result: Value) -> JobResult {
-    if !jobs::finish(&ctx.pool, claim, JobStatus::Succeeded, Some(&result), None)
-        .await
-        .context("ending the job")?
+    if !jobs::finish(
+        &ctx.pool,
+        claim,
+        JobStatus::Succeeded,
+        Some(&result),
+        None,
+        None,
+    )
+    .await
+    .context("ending the job")?
     {
         return Ok(None);
     }

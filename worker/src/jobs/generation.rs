@@ -114,13 +114,22 @@ async fn generate(ctx: &JobContext, claim: &Claim, generation_id: Uuid, input: I
         } else {
             None
         };
+        let batch_saved = Event::Suggestions {
+            generation_id,
+            batch: index as u32,
+            suggestions: items.clone(),
+        };
+        let staged = ctx.emitter.stage(claim.id, vec![batch_saved]).await;
         if !save_batch(
             ctx,
             claim,
-            generation_id,
-            index,
-            &items,
-            &response,
+            Batch {
+                generation_id,
+                index,
+                items: &items,
+                response: &response,
+                events: staged.token,
+            },
             finish.as_ref(),
         )
         .await?
@@ -129,15 +138,10 @@ async fn generate(ctx: &JobContext, claim: &Claim, generation_id: Uuid, input: I
             return Ok(None);
         }
         saved += items.len();
-        emit(Event::Suggestions {
-            generation_id,
-            batch: index as u32,
-            suggestions: items,
-        })
-        .await;
         if let Some((result, _)) = finish {
-            return Ok(Some(Finished::succeeded(result)));
+            return Ok(Some(Finished::succeeded(result).after(staged)));
         }
+        ctx.emitter.publish(claim.id, &staged).await;
         emit(Event::progress(
             index as u64 + 1,
             total,
@@ -151,7 +155,7 @@ async fn generate(ctx: &JobContext, claim: &Claim, generation_id: Uuid, input: I
     emit(saving()).await;
     let (result, metadata) = (result(saved), metadata(&attribution));
     let mut query = QueryBuilder::new("with finished as (");
-    claim.push_finish(&mut query, JobStatus::Succeeded, Some(&result), None);
+    claim.push_finish(&mut query, JobStatus::Succeeded, Some(&result), None, None);
     query
         .push(
             "), saved as (
@@ -201,24 +205,42 @@ fn items(suggestions: &[Suggestion], first: usize) -> Vec<SuggestionItem> {
         .collect()
 }
 
+/// One batch of a generation, as the AI answered it.
+struct Batch<'a> {
+    generation_id: Uuid,
+    index: usize,
+    items: &'a [SuggestionItem],
+    response: &'a ChatResponse,
+    /// The token its `suggestions` event was staged under.
+    events: Uuid,
+}
+
 /// Saves one batch's suggestions and its usage, if the claim still holds and the batch is
 /// the next one; with `finish` (the job's result and the generation's metadata) the same
 /// statement also ends the job and the generation. Returns `false` when the claim was lost.
 async fn save_batch(
     ctx: &JobContext,
     claim: &Claim,
-    generation_id: Uuid,
-    batch: usize,
-    items: &[SuggestionItem],
-    response: &ChatResponse,
+    batch: Batch<'_>,
     finish: Option<&(Value, Value)>,
 ) -> Result<bool, JobError> {
+    let Batch {
+        generation_id,
+        index,
+        items,
+        response,
+        events,
+    } = batch;
     let mut query = QueryBuilder::<Postgres>::new("with fence as (");
     match finish {
-        Some((result, _)) => {
-            claim.push_finish(&mut query, JobStatus::Succeeded, Some(result), None)
-        }
-        None => claim.push_alive(&mut query),
+        Some((result, _)) => claim.push_finish(
+            &mut query,
+            JobStatus::Succeeded,
+            Some(result),
+            None,
+            Some(events),
+        ),
+        None => claim.push_alive(&mut query, Some(events)),
     }
     query.push(
         "), generation as (
@@ -241,7 +263,7 @@ async fn save_batch(
         .push(" where id = ")
         .push_bind(generation_id)
         .push(" and batches_done = ")
-        .push_bind(batch as i32)
+        .push_bind(index as i32)
         .push(
             " and exists (select 1 from fence) returning id),
          inserted as (

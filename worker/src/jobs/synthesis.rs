@@ -166,9 +166,16 @@ async fn synthesize(
         }
         _ => Vec::new(),
     };
-    if !jobs::finish(&mut *tx, claim, JobStatus::Succeeded, Some(&result), None)
-        .await
-        .context("ending the job")?
+    if !jobs::finish(
+        &mut *tx,
+        claim,
+        JobStatus::Succeeded,
+        Some(&result),
+        None,
+        None,
+    )
+    .await
+    .context("ending the job")?
     {
         return Ok(None);
     }

@@ -1,0 +1,302 @@
+//! The job core with a kind of the tests' own (`helpers::probe`): a kind registered only
+//! here runs, fails, is cancelled and streams like any other; and its pause right after
+//! its final commit opens the gap between the ledger and the event stream, which no
+//! stream, interruption or crash may turn into a lost or repeated event.
+
+use almanac_shared::{events, jobs::JobKind, queue};
+use uuid::Uuid;
+
+use crate::helpers::{
+    TestApp, TestOptions, probe, spawn_app_with,
+    stream::{EventReader, Frame, Open, assert_complete},
+};
+
+/// A probe's events: one `progress` per step, `saved` (staged with its commit), `done`.
+fn assert_probe_events(frames: &[Frame], steps: usize) {
+    assert_complete(frames);
+    assert_eq!(frames.len(), steps + 2, "{frames:#?}");
+    let saved = &frames[steps];
+    assert_eq!(
+        (saved.kind.as_str(), saved.data["stage"].as_str()),
+        ("progress", Some("saved")),
+        "{frames:#?}"
+    );
+    assert_eq!(frames[steps + 1].data["status"], "succeeded");
+}
+
+/// How many events Redis keeps for the job: a repeated one would show here.
+async fn stored_events(app: &TestApp, job: Uuid) -> i64 {
+    let mut conn = app.redis.clone();
+    redis::cmd("XLEN")
+        .arg(events::stream_key(&app.settings, job))
+        .query_async(&mut conn)
+        .await
+        .unwrap()
+}
+
+/// Tasks the `publish` queue ever received (the reconciler, which would sweep finished
+/// ones, runs once at start in these tests): a job queued again shows here.
+async fn tasks_queued(app: &TestApp) -> i64 {
+    let config = queue::queue_config(&app.settings, JobKind::Publish);
+    let mut conn = app.redis.clone();
+    redis::cmd("HLEN")
+        .arg(config.job_data_hash())
+        .query_async(&mut conn)
+        .await
+        .unwrap()
+}
+
+/// Reads `n` events, proving the stream has read the job's history and waits for more.
+async fn read_events(reader: &mut EventReader, n: usize) -> Vec<Frame> {
+    let mut frames = Vec::new();
+    for _ in 0..n {
+        frames.push(reader.next_event().await.expect("an event"));
+    }
+    frames
+}
+
+#[tokio::test]
+async fn a_kind_registered_only_in_the_tests_runs_fails_and_is_cancelled_like_any_other() {
+    let mut app = spawn_app_with(TestOptions {
+        worker: false,
+        probe: true,
+        ..Default::default()
+    })
+    .await;
+    let user = Uuid::new_v4();
+    let (runs, cancelled, refused) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+    let run_job = app.submit_probe(user, runs, 3).await;
+    let cancelled_job = app.submit_probe(user, cancelled, 3).await;
+    // A negative step count is refused by the handler: a permanent failure.
+    let refused_job = app.submit_probe(user, refused, -1).await;
+
+    // Cancelled while pending: its row ends through the ending its migration registered.
+    let (status, body) = app.cancel(user, cancelled_job).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["status"], "cancelled");
+    assert_eq!(body["data"]["result"]["probe_id"], cancelled.to_string());
+    assert_eq!(app.probe(cancelled).await, ("cancelled".into(), 0));
+
+    app.start_worker().await;
+    let frames = app.all_events(user, run_job, Open::default()).await;
+    assert_probe_events(&frames, 3);
+    assert_eq!(app.probe(runs).await, ("succeeded".into(), 3));
+
+    let frames = app.all_events(user, refused_job, Open::ndjson()).await;
+    let done = frames.last().unwrap();
+    assert_eq!(done.data["status"], "failed", "{frames:#?}");
+    assert_eq!(done.data["error"]["code"], "PROBE_REFUSED");
+    assert_eq!(app.job_status(refused_job).await, "failed");
+    assert_eq!(app.probe(refused).await, ("failed".into(), 0));
+    // The cancelled job was not run.
+    assert_eq!(app.job_status(cancelled_job).await, "cancelled");
+    assert_eq!(app.probe(cancelled).await, ("cancelled".into(), 0));
+}
+
+#[tokio::test]
+async fn sixty_streams_opened_between_a_commit_and_its_final_events_get_every_event_once() {
+    const JOBS: usize = 20;
+    const STEPS: usize = 2;
+    let app = spawn_app_with(TestOptions {
+        probe: true,
+        // Streams wait up to 10 s for a worker's final events; the worker's heartbeat,
+        // which would notice the commit and publish them itself, is out of the way; and
+        // all twenty jobs run at once.
+        env: vec![
+            ("JOB_HEARTBEAT_MS", "10000".into()),
+            ("JOB_STALE_MS", "20000".into()),
+        ],
+        worker_env: vec![
+            ("JOB_HEARTBEAT_MS", "60000".into()),
+            ("JOB_STALE_MS", "120000".into()),
+            ("WORKER_CONCURRENCY", "32".into()),
+        ],
+        ..Default::default()
+    })
+    .await;
+    let user = Uuid::new_v4();
+    let mut held = Vec::new();
+    for _ in 0..JOBS {
+        let probe_id = Uuid::new_v4();
+        let gate = probe::hold(probe_id);
+        let job = app.submit_probe(user, probe_id, STEPS as i32).await;
+        held.push((job, gate));
+    }
+    for (job, gate) in &held {
+        gate.reached().await;
+        assert_eq!(app.job_status(*job).await, "succeeded");
+    }
+    // Every job has ended in the ledger and none has published its final events: open
+    // three streams on each (live SSE, live NDJSON, SSE resuming after the first event)
+    // and read what each has so far.
+    let opening = held.iter().flat_map(|(job, _)| {
+        [
+            (Open::default(), STEPS),
+            (Open::ndjson(), STEPS),
+            (Open::resuming("1"), STEPS - 1),
+        ]
+        .map(|(open, seen)| {
+            let (app, job) = (&app, *job);
+            async move {
+                let resumed = open.last_event_id.is_some();
+                let mut reader = app.open_events(user, job, open).await;
+                let frames = read_events(&mut reader, seen).await;
+                (job, resumed, frames, reader)
+            }
+        })
+    });
+    let streams = futures::future::join_all(opening).await;
+    assert_eq!(streams.len(), 60);
+    for (job, _) in &held {
+        assert_eq!(
+            stored_events(&app, *job).await,
+            STEPS as i64,
+            "still in the gap"
+        );
+    }
+    for (_, gate) in &held {
+        gate.open();
+    }
+    for (job, resumed, mut frames, mut reader) in streams {
+        frames.extend(reader.rest().await);
+        if resumed {
+            assert_eq!(frames[0].id, Some(2), "{frames:#?}");
+            let first = app.all_events(user, job, Open::default()).await;
+            assert_eq!(&first[1..], &frames[..], "the resumed stream is the rest");
+        } else {
+            assert_probe_events(&frames, STEPS);
+        }
+    }
+    for (job, _) in &held {
+        assert_eq!(
+            stored_events(&app, *job).await,
+            STEPS as i64 + 2,
+            "nothing twice"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_worker_that_dies_between_its_commit_and_its_final_events_loses_none_of_them() {
+    let mut app = spawn_app_with(TestOptions {
+        probe: true,
+        worker_env: vec![
+            ("JOB_HEARTBEAT_MS", "60000".into()),
+            ("JOB_STALE_MS", "120000".into()),
+        ],
+        ..Default::default()
+    })
+    .await;
+    let user = Uuid::new_v4();
+    let probe_id = Uuid::new_v4();
+    let gate = probe::hold(probe_id);
+    let job = app.submit_probe(user, probe_id, 1).await;
+    gate.reached().await;
+    let mut sse = app.open_events(user, job, Open::default()).await;
+    let mut ndjson = app.open_events(user, job, Open::ndjson()).await;
+    let mut frames = read_events(&mut sse, 1).await;
+    let mut lines = read_events(&mut ndjson, 1).await;
+    // It dies: what its commit staged is published by the streams that waited for it.
+    app.kill_worker(0);
+    frames.extend(sse.rest().await);
+    lines.extend(ndjson.rest().await);
+    assert_probe_events(&frames, 1);
+    assert_probe_events(&lines, 1);
+    assert_eq!(stored_events(&app, job).await, 3);
+    // A client that comes later, or resumes after `done`, sees the same.
+    assert_probe_events(&app.all_events(user, job, Open::default()).await, 1);
+    let after_done = app.open_events_raw(user, job, &Open::resuming("3")).await;
+    assert_eq!(after_done.status(), 204);
+    assert_eq!(app.job_status(job).await, "succeeded");
+}
+
+#[tokio::test]
+async fn a_heartbeat_after_the_final_commit_publishes_the_final_events_and_queues_nothing() {
+    let app = spawn_app_with(TestOptions {
+        probe: true,
+        // The API's streams would wait a minute: only the worker can publish in time.
+        env: vec![
+            ("JOB_HEARTBEAT_MS", "60000".into()),
+            ("JOB_STALE_MS", "120000".into()),
+        ],
+        worker_env: vec![
+            ("JOB_HEARTBEAT_MS", "100".into()),
+            ("JOB_STALE_MS", "600".into()),
+            ("RECONCILE_INTERVAL_MS", "600000".into()),
+        ],
+        ..Default::default()
+    })
+    .await;
+    let user = Uuid::new_v4();
+    let probe_id = Uuid::new_v4();
+    let gate = probe::hold(probe_id);
+    let job = app.submit_probe(user, probe_id, 2).await;
+    gate.reached().await;
+    // The handler stays paused after its commit; its next heartbeat finds the job ended,
+    // and the runner publishes what the ledger says instead of giving up the attempt.
+    let frames = app.all_events(user, job, Open::default()).await;
+    assert_probe_events(&frames, 2);
+    assert_eq!(stored_events(&app, job).await, 4);
+    let (status, body) = app.get_json(user, &format!("/v1/jobs/{job}")).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        (
+            body["data"]["status"].as_str(),
+            body["data"]["attempts"].as_i64()
+        ),
+        (Some("succeeded"), Some(1))
+    );
+    assert_eq!(
+        tasks_queued(&app).await,
+        1,
+        "an ended job is not queued again"
+    );
+    gate.open();
+}
+
+#[tokio::test]
+async fn a_hard_stop_after_the_final_commit_neither_releases_nor_requeues_the_job() {
+    let mut app = spawn_app_with(TestOptions {
+        probe: true,
+        env: vec![
+            ("JOB_HEARTBEAT_MS", "60000".into()),
+            ("JOB_STALE_MS", "120000".into()),
+        ],
+        worker_env: vec![
+            ("JOB_HEARTBEAT_MS", "60000".into()),
+            ("JOB_STALE_MS", "120000".into()),
+            ("WORKER_SHUTDOWN_GRACE_MS", "200".into()),
+            ("RECONCILE_INTERVAL_MS", "600000".into()),
+        ],
+        ..Default::default()
+    })
+    .await;
+    let user = Uuid::new_v4();
+    let probe_id = Uuid::new_v4();
+    let gate = probe::hold(probe_id);
+    let job = app.submit_probe(user, probe_id, 2).await;
+    gate.reached().await;
+    // SIGTERM; the grace runs out while the handler is paused after its commit.
+    app.stop_worker(0).await;
+    let (status, body) = app.get_json(user, &format!("/v1/jobs/{job}")).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        (
+            body["data"]["status"].as_str(),
+            body["data"]["attempts"].as_i64()
+        ),
+        (Some("succeeded"), Some(1)),
+        "{body}"
+    );
+    assert_eq!(
+        tasks_queued(&app).await,
+        1,
+        "an ended job is not queued again"
+    );
+    // The worker published its final events before it stopped (the API's streams would
+    // wait a minute to do it).
+    let frames = app.all_events(user, job, Open::default()).await;
+    assert_probe_events(&frames, 2);
+    assert_eq!(stored_events(&app, job).await, 4);
+    gate.open();
+}
