@@ -129,7 +129,7 @@ impl Application {
     /// connected lazily, so the API starts and answers 503 while the database is down.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let pool = db::pool(&settings, settings.database_acquire_timeout)?;
-        let redis = queue::connect(&settings).await?;
+        let redis = almanac_shared::redis_conn::RedisConn::connect(&settings).await?;
         let state = AppState {
             queue: queue::JobQueue::new(&settings, redis.clone()),
             hub: relay::Hub::new(settings.events.relay_buffer),

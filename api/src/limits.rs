@@ -3,14 +3,18 @@
 
 use std::time::Duration;
 
-use redis::{Script, aio::ConnectionManager};
+use almanac_shared::redis_conn::RedisConn;
+use redis::Script;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 /// A sliding-window log in a sorted set, timed by the Redis server's clock so replicas
-/// agree. Returns `{allowed, retry_after_ms}`.
+/// agree. Returns `{allowed, retry_after_ms}`. The slot `ARGV[3]` is unique to its
+/// request, so the script sent again after a reconnect (see `redis_conn`) finds its slot
+/// taken and allows the request again instead of counting it twice.
 const SLIDING_WINDOW: &str = r"
+if redis.call('ZSCORE', KEYS[1], ARGV[3]) then return {1, 0} end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local window = tonumber(ARGV[1])
@@ -34,7 +38,7 @@ pub enum RateDecision {
 }
 
 pub async fn check_rate(
-    conn: &ConnectionManager,
+    conn: &RedisConn,
     key: &str,
     limit: u32,
     window: Duration,
@@ -56,7 +60,7 @@ pub async fn check_rate(
 }
 
 /// Gives a slot back: the request it allowed did not create anything. Best effort.
-pub async fn refund_rate(conn: &ConnectionManager, key: &str, slot: &str) {
+pub async fn refund_rate(conn: &RedisConn, key: &str, slot: &str) {
     let mut conn = conn.clone();
     if let Err(error) = redis::cmd("ZREM")
         .arg(key)
@@ -108,7 +112,7 @@ pub fn idempotency_key_is_valid(key: &str) -> bool {
 
 /// Reserves `key` for this body, or reports what an earlier request with it did.
 pub async fn begin(
-    conn: &ConnectionManager,
+    conn: &RedisConn,
     key: &str,
     hash: &str,
 ) -> redis::RedisResult<IdempotencyState> {
@@ -146,7 +150,7 @@ pub async fn begin(
 
 /// Stores the first response for replay.
 pub async fn complete(
-    conn: &ConnectionManager,
+    conn: &RedisConn,
     key: &str,
     hash: &str,
     response: StoredResponse,
@@ -167,7 +171,7 @@ pub async fn complete(
 }
 
 /// Frees the key after a failed first request, so the client may retry with it.
-pub async fn abandon(conn: &ConnectionManager, key: &str) {
+pub async fn abandon(conn: &RedisConn, key: &str) {
     let mut conn = conn.clone();
     let _ = redis::cmd("DEL")
         .arg(key)

@@ -4,14 +4,13 @@ use std::sync::Arc;
 
 use almanac_shared::{Settings, auth::JwtKeys, events::Emitter, queue::JobQueue};
 use metrics_exporter_prometheus::PrometheusHandle;
-use redis::aio::ConnectionManager;
 use sqlx::PgPool;
 
 #[derive(Clone)]
 pub struct AppState {
     pub settings: Arc<Settings>,
     pub pool: PgPool,
-    pub redis: ConnectionManager,
+    pub redis: almanac_shared::redis_conn::RedisConn,
     pub queue: JobQueue,
     pub jwt: JwtKeys,
     pub metrics: PrometheusHandle,

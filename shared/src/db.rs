@@ -14,6 +14,9 @@ use crate::config::Settings;
 
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
 
+/// A pooled connection idle this long is pinged before it is handed out.
+const IDLE_BEFORE_PING: Duration = Duration::from_secs(1);
+
 /// The role user requests run as: no BYPASSRLS, so policies always apply.
 pub const APP_ROLE: &str = "almanac_app";
 
@@ -30,9 +33,18 @@ pub fn pool(settings: &Settings, acquire_timeout: Duration) -> anyhow::Result<Pg
         .max_connections(settings.database_max_connections)
         .min_connections(0)
         .acquire_timeout(acquire_timeout)
-        // No ping on every checkout (a round trip per query): a connection that broke while
-        // idle fails its query instead, which the API answers with 503 and a job retries.
+        // No ping on every checkout (a round trip per query under load). A connection that
+        // sat idle a while is pinged first, so the first requests after a database restart
+        // or a network blip get fresh connections instead of broken ones.
         .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for >= IDLE_BEFORE_PING {
+                    sqlx::Connection::ping(conn).await?;
+                }
+                Ok(true)
+            })
+        })
         .idle_timeout(Some(Duration::from_secs(300)))
         .connect_lazy_with(options))
 }

@@ -19,7 +19,6 @@
 
 use std::{fmt, time::Duration};
 
-use redis::aio::ConnectionManager;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
@@ -27,6 +26,7 @@ use uuid::Uuid;
 use crate::{
     config::Settings,
     jobs::{JobRecord, JobStatus},
+    redis_conn::RedisConn,
 };
 
 /// The events of a job. Serialised with a `type` tag, which is also the SSE event name.
@@ -282,13 +282,24 @@ struct StagedEntry {
 /// Appends events to job streams and publishes them.
 #[derive(Clone)]
 pub struct Emitter {
-    conn: ConnectionManager,
+    conn: RedisConn,
     channel: std::sync::Arc<str>,
     settings: std::sync::Arc<Settings>,
 }
 
+///
+/// `ARGV[7]` is the emit's nonce: sent again after a reconnect (see `redis_conn`), an
+/// emit whose first sending did run finds its nonce on the stream's last entry and
+/// returns that entry's number instead of appending the event twice.
 const EMIT: &str = r"
-local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '0-*', 't', ARGV[4], 'd', ARGV[5])
+local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
+if last[1] then
+  local fields = last[1][2]
+  for i = 1, #fields, 2 do
+    if fields[i] == 'n' and fields[i + 1] == ARGV[7] then return string.sub(last[1][1], 3) end
+  end
+end
+local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '0-*', 't', ARGV[4], 'd', ARGV[5], 'n', ARGV[7])
 redis.call('EXPIRE', KEYS[1], ARGV[2])
 local seq = string.sub(id, 3)
 redis.call('PUBLISH', ARGV[3], ARGV[6] .. ' ' .. seq .. ' ' .. ARGV[4] .. ' ' .. ARGV[5])
@@ -298,7 +309,8 @@ return seq";
 /// published (or, when nothing is staged for the job and `ARGV[8]` is `1`, the events in
 /// `ARGV[9..]`, which the caller staged in vain), then, when `ARGV[6]` is `1`, the job's
 /// final event `ARGV[7]`. A final publish does nothing if the stream already ends with the
-/// final event. All appended events go out as one notification.
+/// final event. All appended events go out as one notification. Either way, the token is
+/// then marked published, so a repeat of the same call appends nothing.
 const PUBLISH_COMMITTED: &str = r"
 if ARGV[6] == '1' then
   local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
@@ -319,6 +331,7 @@ if staged then
   end
 elseif ARGV[8] == '1' then
   for i = 9, #ARGV, 2 do events[#events + 1] = {ARGV[i], ARGV[i + 1]} end
+  redis.call('SET', KEYS[2], cjson.encode({token = ARGV[5], published = true}), 'EX', ARGV[2])
 end
 if ARGV[6] == '1' then events[#events + 1] = {'done', ARGV[7]} end
 if #events == 0 then return 0 end
@@ -332,7 +345,7 @@ redis.call('PUBLISH', ARGV[3], table.concat(lines, '\n'))
 return #events";
 
 impl Emitter {
-    pub fn new(settings: &Settings, conn: ConnectionManager) -> Self {
+    pub fn new(settings: &Settings, conn: RedisConn) -> Self {
         Self {
             conn,
             channel: channel(settings).into(),
@@ -353,6 +366,7 @@ impl Emitter {
             .arg(event.kind())
             .arg(data)
             .arg(job.to_string())
+            .arg(format!("{:016x}", rand::random::<u64>()))
             .invoke_async(&mut conn)
             .await?;
         let seq = seq.parse().map_err(|_| {
@@ -513,7 +527,7 @@ pub struct History {
 /// Reads up to `limit` events after `after` (exclusive), oldest first, with the stream's
 /// oldest and newest ids, in one round trip.
 pub async fn history(
-    conn: &ConnectionManager,
+    conn: &RedisConn,
     settings: &Settings,
     job: Uuid,
     after: u64,
@@ -552,7 +566,7 @@ pub async fn history(
 
 /// The job's latest stored event.
 pub async fn last(
-    conn: &ConnectionManager,
+    conn: &RedisConn,
     settings: &Settings,
     job: Uuid,
 ) -> redis::RedisResult<Option<StoredEvent>> {

@@ -13,6 +13,7 @@ pub mod events;
 pub mod fetch;
 pub mod jobs;
 pub mod queue;
+pub mod redis_conn;
 pub mod shutdown;
 pub mod telemetry;
 

@@ -18,7 +18,7 @@ use std::{
 
 use anyhow::Context;
 use apalis::prelude::{TaskBuilder, TaskSink};
-use apalis_redis::{Config as RedisQueueConfig, ConnectionManager, RedisStorage};
+use apalis_redis::{Config as RedisQueueConfig, RedisStorage};
 use futures::StreamExt;
 use tokio::sync::{Notify, broadcast};
 use tokio_stream::wrappers::{BroadcastStream, IntervalStream};
@@ -27,21 +27,12 @@ use uuid::Uuid;
 use crate::{
     config::Settings,
     jobs::{Cancels, JobKind, JobMessage, cancel_channel},
+    redis_conn::RedisConn,
 };
 
-pub type Storage = RedisStorage<JobMessage, ConnectionManager>;
-
-/// Opens a Redis connection manager that reconnects by itself.
-pub async fn connect(settings: &Settings) -> anyhow::Result<ConnectionManager> {
-    let client = redis::Client::open(settings.redis_url.expose()).context("parsing REDIS_URL")?;
-    let config = redis::aio::ConnectionManagerConfig::new()
-        .set_connection_timeout(Some(Duration::from_millis(800)))
-        .set_response_timeout(Some(Duration::from_secs(5)))
-        .set_number_of_retries(1);
-    redis::aio::ConnectionManager::new_with_config(client, config)
-        .await
-        .context("connecting to Redis")
-}
+/// A queue's pushing end: a push sent twice (after a reconnect) delivers the job twice,
+/// which its claim makes harmless.
+pub type Storage = RedisStorage<JobMessage, RedisConn>;
 
 /// The apalis configuration of one queue. apalis retries are turned off (max attempts 1):
 /// the job ledger decides retries.
@@ -78,7 +69,7 @@ impl Drop for WakeHandle {
 }
 
 impl PendingWakes {
-    async fn publish_until_closed(self: Arc<Self>, mut conn: ConnectionManager, channel: String) {
+    async fn publish_until_closed(self: Arc<Self>, mut conn: RedisConn, channel: String) {
         loop {
             self.notify.notified().await;
             if self.closed.load(Ordering::Acquire) {
@@ -103,7 +94,7 @@ impl PendingWakes {
 
 impl JobQueue {
     /// Must be called inside a Tokio runtime: it starts the wake-up publisher.
-    pub fn new(settings: &Settings, conn: ConnectionManager) -> Self {
+    pub fn new(settings: &Settings, conn: RedisConn) -> Self {
         let storages = JobKind::ALL
             .into_iter()
             .map(|kind| {
@@ -167,7 +158,7 @@ impl JobQueue {
 /// growing; the ledger in Postgres is the record, so nothing here is needed once a task
 /// finished. Returns how many tasks were swept.
 pub async fn sweep_finished(
-    conn: &ConnectionManager,
+    conn: &RedisConn,
     settings: &Settings,
     kind: JobKind,
     batch: usize,

@@ -43,6 +43,8 @@ mod review;
 mod schedules;
 #[cfg(test)]
 mod themes;
+#[cfg(test)]
+mod transport_faults;
 
 fn main() {
     println!("run the end-to-end suite with `make test` (cargo test -p almanac-tests)");

@@ -273,9 +273,14 @@ async fn the_reconciler_recovers_fails_and_requeues_exactly_what_it_should() {
     let forgotten = insert("pending", 0, 0.0, Some(60.0)).await;
     let just_enqueued = insert("pending", 0, 0.0, Some(0.0)).await;
 
-    let report = jobs::reconcile(&app.db, Duration::from_secs(10), Duration::from_secs(30))
-        .await
-        .unwrap();
+    let report = jobs::reconcile(
+        &app.db,
+        Duration::from_secs(10),
+        Duration::from_secs(30),
+        false,
+    )
+    .await
+    .unwrap();
     assert_eq!((report.recovered, report.failed), (1, 1));
     // The recovered job is due now and unenqueued, so the same pass hands it back too.
     let mut requeued: Vec<Uuid> = report.requeued.iter().map(|(id, _)| *id).collect();
@@ -314,9 +319,14 @@ async fn the_reconciler_recovers_fails_and_requeues_exactly_what_it_should() {
     assert_eq!(state(healthy).await.0, "running");
     assert_eq!(state(just_enqueued).await.0, "pending");
     // A second pass finds nothing new to do.
-    let again = jobs::reconcile(&app.db, Duration::from_secs(10), Duration::from_secs(30))
-        .await
-        .unwrap();
+    let again = jobs::reconcile(
+        &app.db,
+        Duration::from_secs(10),
+        Duration::from_secs(30),
+        false,
+    )
+    .await
+    .unwrap();
     assert_eq!(
         (again.recovered, again.failed, again.requeued.len()),
         (0, 0, 0)

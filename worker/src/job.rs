@@ -20,6 +20,7 @@ use almanac_shared::{
     fetch::Fetcher,
     jobs::{Cancels, Claim, JobKind, JobPayload, JobStatus},
     queue::JobQueue,
+    redis_conn::RedisConn,
 };
 use futures::future::BoxFuture;
 use serde::de::DeserializeOwned;
@@ -33,7 +34,7 @@ pub struct JobContext {
     pub pool: PgPool,
     pub queue: JobQueue,
     /// The worker's Redis connection (shared, multiplexed).
-    pub redis: apalis_redis::ConnectionManager,
+    pub redis: RedisConn,
     pub ai: Arc<dyn AiProvider>,
     /// This process's unique worker name (host, pid, random suffix).
     pub worker_name: String,

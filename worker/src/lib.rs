@@ -29,7 +29,8 @@ use poem::{
     listener::{Acceptor, Listener, TcpAcceptor, TcpListener},
     web::Data as PoemData,
 };
-use tokio_util::sync::CancellationToken;
+use tokio::sync::Semaphore;
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 use crate::job::{JobContext, Registry};
 
@@ -88,7 +89,7 @@ impl Application {
             registry,
         } = services;
         let pool = db::pool(&settings, settings.worker_database_acquire_timeout)?;
-        let redis = queue::connect(&settings).await?;
+        let redis = almanac_shared::redis_conn::RedisConn::connect(&settings).await?;
         let acceptor = TcpListener::bind(settings.worker_metrics_addr)
             .into_acceptor()
             .await
@@ -157,11 +158,20 @@ impl Application {
             let stop = stop.clone();
             tasks.spawn(async move { scheduler::run(&ctx, stop).await });
         }
+        // Jobs run on tasks of their own, tracked here: an apalis worker that dies with its
+        // Redis connection drops its deliveries, not the jobs they started. They die with
+        // the worker itself, though: dropping this future (a crash, in tests) drops them.
+        let running = TaskTracker::new();
+        let abandon = CancellationToken::new();
+        let _abandon_when_dropped = abandon.clone().drop_guard();
         for kind in registry.kinds() {
             let queue = Queue {
                 kind,
                 ctx: ctx.clone(),
                 registry: registry.clone(),
+                running: running.clone(),
+                abandon: abandon.clone(),
+                slots: Arc::new(Semaphore::new(ctx.settings.jobs.concurrency)),
             };
             tasks.spawn(supervise(queue, wakers.clone(), stop.clone()));
         }
@@ -185,6 +195,9 @@ impl Application {
                 tracing::error!(error = %error, "worker task panicked");
             }
         }
+        // Jobs started by an apalis worker that had died before the stop.
+        running.close();
+        running.wait().await;
         tracing::info!("worker stopped");
         Ok(())
     }
@@ -196,10 +209,28 @@ struct Queue {
     kind: JobKind,
     ctx: Arc<JobContext>,
     registry: Arc<Registry>,
+    /// Every job this process runs.
+    running: TaskTracker,
+    /// Cancelled when the worker is dropped without stopping.
+    abandon: CancellationToken,
+    /// `WORKER_CONCURRENCY` for this queue, also across restarts of its apalis worker.
+    slots: Arc<Semaphore>,
 }
 
+/// Runs a delivery on a task of its own and waits for it. Should apalis drop this future
+/// (its worker died with its Redis connection), the job goes on and ends through Postgres.
 async fn handle(message: JobMessage, queue: Data<Queue>) -> Result<(), BoxDynError> {
-    runner::run(&queue.ctx, &queue.registry, message).await;
+    let slot = queue.slots.clone().acquire_owned().await?;
+    let (ctx, registry) = (queue.ctx.clone(), queue.registry.clone());
+    let abandon = queue.abandon.clone();
+    let job = queue.running.spawn(async move {
+        tokio::select! {
+            () = runner::run(&ctx, &registry, message) => {}
+            () = abandon.cancelled() => {}
+        }
+        drop(slot);
+    });
+    job.await?;
     Ok(())
 }
 
@@ -209,7 +240,7 @@ async fn supervise(queue: Queue, wakers: Wakers, stop: CancellationToken) {
     let kind = queue.kind;
     while !stop.is_cancelled() {
         let settings = &queue.ctx.settings;
-        let storage: RedisStorage<JobMessage, _> = RedisStorage::new(queue.ctx.redis.clone())
+        let storage: RedisStorage<JobMessage, _> = RedisStorage::new(queue.ctx.redis.manager())
             .with_config(queue::queue_config(settings, kind));
         let backend = PollWith::new(
             storage,

@@ -42,9 +42,41 @@ async fn sweep_redis(ctx: &JobContext, registry: &Registry) -> anyhow::Result<()
     Ok(())
 }
 
+/// Whether Redis lost its data since this deployment last looked (a flush, a restart
+/// without persistence): the sentinel kept there is gone. Only the worker that puts it
+/// back answers yes, so one requeues what the queues lost.
+async fn redis_lost_its_data(ctx: &JobContext) -> bool {
+    let mut conn = ctx.redis.clone();
+    let set: redis::RedisResult<Option<String>> = redis::cmd("SET")
+        .arg(ctx.settings.redis_key(&["sentinel"]))
+        .arg(&ctx.worker_name)
+        .arg("NX")
+        .query_async(&mut conn)
+        .await;
+    match set {
+        Ok(set) => set.is_some(),
+        Err(error) => {
+            tracing::warn!(error = %error, "checking the Redis sentinel failed");
+            false
+        }
+    }
+}
+
 async fn pass(ctx: &JobContext, registry: &Registry) -> anyhow::Result<()> {
     let settings = &ctx.settings.jobs;
-    let report = jobs::reconcile(&ctx.pool, settings.stale_after, settings.requeue_after).await?;
+    let lost = redis_lost_its_data(ctx).await;
+    if lost {
+        tracing::info!(
+            "Redis holds none of this deployment's keys: queueing every pending job again"
+        );
+    }
+    let report = jobs::reconcile(
+        &ctx.pool,
+        settings.stale_after,
+        settings.requeue_after,
+        lost,
+    )
+    .await?;
     // Counted as soon as Postgres has them, whatever Redis does next.
     metrics::counter!("reconciler_requeued_total").increment(report.requeued.len() as u64);
     metrics::counter!("reconciler_recovered_total").increment(report.recovered as u64);

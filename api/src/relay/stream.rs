@@ -174,7 +174,7 @@ async fn read_page(state: &Deps, job: Uuid, after: u64) -> redis::RedisResult<ev
 /// streams cost little (the full `AppState` is larger to clone and to hold).
 struct Deps {
     settings: std::sync::Arc<almanac_shared::Settings>,
-    redis: redis::aio::ConnectionManager,
+    redis: almanac_shared::redis_conn::RedisConn,
     pool: sqlx::PgPool,
     hub: Hub,
 }

@@ -8,7 +8,6 @@ use std::{
     sync::{Arc, Mutex},
 };
 
-use redis::aio::ConnectionManager;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
@@ -20,7 +19,7 @@ pub fn cancel_channel(settings: &Settings) -> String {
 
 /// Tells the worker running `job` to stop.
 pub async fn publish_cancel(
-    conn: &ConnectionManager,
+    conn: &crate::redis_conn::RedisConn,
     settings: &Settings,
     job: Uuid,
 ) -> redis::RedisResult<()> {

@@ -63,14 +63,22 @@ pub struct Reconciled {
 
 /// Repairs the gap between Postgres and Redis: jobs whose worker stopped heart-beating go
 /// back to `pending` (or `failed` when out of attempts), and pending jobs that no worker
-/// claimed for `requeue_after` are returned to be pushed again. Safe to run on every
-/// worker at once: rows are locked with `skip locked`, and a job pushed twice is claimed once.
+/// claimed for `requeue_after` are returned to be pushed again; when `redis_lost` (Redis
+/// lost its data), every pending job, as soon as it is due. Safe to run on every worker at
+/// once: rows are locked with `skip locked`, and a job pushed twice is claimed once.
 pub async fn reconcile(
     pool: &PgPool,
     stale_after: Duration,
     requeue_after: Duration,
+    redis_lost: bool,
 ) -> sqlx::Result<Reconciled> {
     let mut tx = pool.begin().await?;
+    if redis_lost {
+        // Whatever was pushed is gone: each is pushed again when due.
+        sqlx::query("update jobs set enqueued_at = null where status = 'pending'")
+            .execute(&mut *tx)
+            .await?;
+    }
     // A run whose heartbeat stopped gets another attempt, or ends: `cancelled` when its
     // owner asked, `failed` when it was the last attempt. Domain rows follow the job.
     // (The right-hand sides see the old row, so the error still names the lost worker.)

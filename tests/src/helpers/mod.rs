@@ -6,6 +6,7 @@ pub mod chaos;
 pub mod fake_ai;
 mod generations;
 pub mod probe;
+pub mod redis_server;
 pub mod sites;
 pub mod smtp;
 pub mod stream;
@@ -84,6 +85,8 @@ pub struct TestOptions {
     pub worker_env: Vec<(&'static str, String)>,
     /// Install and run the test-only `probe` kind (`helpers::probe`).
     pub probe: bool,
+    /// A Redis of the test's own (`helpers::redis_server`) instead of the shared one.
+    pub redis_url: Option<String>,
 }
 
 impl Default for TestOptions {
@@ -96,6 +99,7 @@ impl Default for TestOptions {
             redis_proxy: false,
             worker_env: Vec::new(),
             probe: false,
+            redis_url: None,
         }
     }
 }
@@ -107,7 +111,9 @@ pub struct TestApp {
     pub db: PgPool,
     pub db_name: String,
     pub settings: Settings,
-    pub redis: redis::aio::ConnectionManager,
+    pub redis: almanac_shared::redis_conn::RedisConn,
+    /// The Redis the app uses (behind its proxy, if any).
+    redis_base: String,
     pub db_proxy: Option<chaos::ChaosProxy>,
     pub redis_proxy: Option<chaos::ChaosProxy>,
     /// The queues, pushed to straight (not through the app's proxy).
@@ -181,8 +187,9 @@ pub async fn spawn_app_with(options: TestOptions) -> TestApp {
         }
         None => db::with_database(&admin_url(), &db_name),
     };
+    let redis_base = options.redis_url.clone().unwrap_or_else(redis_url);
     let redis_proxy = if options.redis_proxy {
-        let direct = redis_url();
+        let direct = redis_base.clone();
         let address = direct.trim_start_matches("redis://").trim_end_matches('/');
         Some(chaos::ChaosProxy::start(address.to_owned()).await)
     } else {
@@ -190,7 +197,7 @@ pub async fn spawn_app_with(options: TestOptions) -> TestApp {
     };
     let app_redis_url = match &redis_proxy {
         Some(proxy) => format!("redis://127.0.0.1:{}", proxy.port),
-        None => redis_url(),
+        None => redis_base.clone(),
     };
     let mut env: HashMap<&str, String> = HashMap::from([
         ("DATABASE_URL", database_url),
@@ -242,9 +249,11 @@ pub async fn spawn_app_with(options: TestOptions) -> TestApp {
             .expect("API runs");
     });
     // The test's own connection goes straight to Redis, whatever the app's proxy does.
-    let redis = redis::aio::ConnectionManager::new(redis::Client::open(redis_url()).unwrap())
-        .await
-        .expect("Redis answers");
+    let redis: almanac_shared::redis_conn::RedisConn =
+        redis::aio::ConnectionManager::new(redis::Client::open(redis_base.clone()).unwrap())
+            .await
+            .expect("Redis answers")
+            .into();
     let queue = almanac_shared::queue::JobQueue::new(&settings, redis.clone());
     let mut app = TestApp {
         address,
@@ -257,6 +266,7 @@ pub async fn spawn_app_with(options: TestOptions) -> TestApp {
         probe: options.probe,
         queue,
         redis,
+        redis_base,
         db_proxy: proxy,
         redis_proxy,
         api,
@@ -439,6 +449,7 @@ impl Drop for TestApp {
         }
         let db_name = self.db_name.clone();
         let prefix = self.settings.redis_prefix.clone();
+        let redis_base = self.redis_base.clone();
         // Async clean-up cannot run in Drop; a short-lived runtime on its own thread does it.
         let cleanup = std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread()
@@ -455,7 +466,7 @@ impl Drop for TestApp {
                     .execute(&mut conn)
                     .await;
                 }
-                if let Ok(client) = redis::Client::open(redis_url())
+                if let Ok(client) = redis::Client::open(redis_base)
                     && let Ok(mut conn) = client.get_multiplexed_async_connection().await
                 {
                     let keys: Vec<String> = redis::cmd("KEYS")

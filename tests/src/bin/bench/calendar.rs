@@ -19,7 +19,7 @@ const ENTRIES: usize = 366 * 3;
 pub async fn run(
     base: &str,
     pool: &PgPool,
-    redis: &redis::aio::ConnectionManager,
+    redis: &almanac_shared::redis_conn::RedisConn,
 ) -> anyhow::Result<()> {
     let floor = raw_floor(pool, redis).await?;
     let http = reqwest::Client::new();
@@ -94,7 +94,7 @@ pub async fn run(
 /// pipeline of 1,098 stream appends (median of five).
 async fn raw_floor(
     pool: &PgPool,
-    redis: &redis::aio::ConnectionManager,
+    redis: &almanac_shared::redis_conn::RedisConn,
 ) -> anyhow::Result<Duration> {
     sqlx::query("create table if not exists bench_calendar_raw (run uuid, key text, entry jsonb, primary key (run, key))")
         .execute(pool)

@@ -177,7 +177,7 @@ async fn run(db_url: &str, secs: f64, clients: usize, jobs: usize) -> anyhow::Re
         .max_connections(4)
         .connect(db_url)
         .await?;
-    let redis = almanac_shared::queue::connect(&settings).await?;
+    let redis = almanac_shared::redis_conn::RedisConn::connect(&settings).await?;
     let raw_redis = redis.clone();
     let (redis_rate, redis_lat) = load(clients, secs, move |_, _| {
         let mut conn = raw_redis.clone();

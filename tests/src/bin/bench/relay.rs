@@ -281,7 +281,7 @@ pub async fn latency(
         })
         .collect();
 
-    let conn = almanac_shared::queue::connect(settings).await?;
+    let conn = almanac_shared::redis_conn::RedisConn::connect(settings).await?;
     let emitter = Emitter::new(settings, conn);
     let interval = Duration::from_secs_f64(1.0 / rate);
     let started = Instant::now();
@@ -330,7 +330,7 @@ pub async fn latency(
     );
     let floor = pubsub_floor(settings, 2000).await?;
     let rtt = {
-        let mut conn = almanac_shared::queue::connect(settings).await?;
+        let mut conn = almanac_shared::redis_conn::RedisConn::connect(settings).await?;
         let mut rtts = Vec::with_capacity(2000);
         for _ in 0..2000 {
             let t = Instant::now();
