@@ -8,6 +8,7 @@
 
 pub mod auth;
 pub mod error;
+pub mod idempotency;
 pub mod limits;
 pub mod middleware;
 pub mod relay;

@@ -263,3 +263,117 @@ async fn idempotency_keys_replay_the_first_response() {
         first["generation_id"]
     );
 }
+
+#[tokio::test]
+async fn an_idempotency_key_survives_concurrent_retries_and_a_redis_flush() {
+    let app = spawn_app_with(TestOptions {
+        worker: false,
+        ..Default::default()
+    })
+    .await;
+    let user = Uuid::new_v4();
+    let body = json!({ "source_text": source_text(1500) });
+    let post = |body: Value, key: Option<&'static str>| {
+        let mut request = app
+            .client
+            .post(app.url("/api/ai/generations"))
+            .bearer_auth(app.token(user))
+            .json(&body);
+        if let Some(key) = key {
+            request = request.header("Idempotency-Key", key);
+        }
+        request.send()
+    };
+    // A client retries ten times at once: one generation, ten identical answers.
+    let answers =
+        futures::future::join_all((0..10).map(|_| post(body.clone(), Some("retry-me")))).await;
+    let mut bodies = Vec::new();
+    for answer in answers {
+        let answer = answer.unwrap();
+        assert_eq!(answer.status(), 202);
+        bodies.push(answer.json::<Value>().await.unwrap());
+    }
+    assert!(bodies.iter().all(|b| *b == bodies[0]), "{bodies:#?}");
+    // Only the first used a slot of the rate limit (5 per window): four more fit.
+    for _ in 0..4 {
+        assert_eq!(post(body.clone(), None).await.unwrap().status(), 202);
+    }
+    assert_eq!(post(body.clone(), None).await.unwrap().status(), 429);
+
+    // Redis loses everything: the key still replays the first answer.
+    app.flush_redis().await;
+    let again = post(body.clone(), Some("retry-me")).await.unwrap();
+    assert_eq!(again.status(), 202);
+    assert_eq!(again.json::<Value>().await.unwrap(), bodies[0]);
+    let keyed: i64 = sqlx::query_scalar("select count(*) from ai_generations where id = $1")
+        .bind(
+            bodies[0]["generation_id"]
+                .as_str()
+                .unwrap()
+                .parse::<Uuid>()
+                .unwrap(),
+        )
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    let all: i64 = sqlx::query_scalar("select count(*) from ai_generations")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(
+        (keyed, all),
+        (1, 5),
+        "one generation for the key, four without"
+    );
+}
+
+#[tokio::test]
+async fn an_expired_idempotency_key_may_be_used_again_and_is_swept() {
+    let app = spawn_app_with(TestOptions::default()).await;
+    let user = Uuid::new_v4();
+    let expire = |key: &'static str| {
+        let db = app.db.clone();
+        async move {
+            sqlx::query(
+                "insert into idempotency_keys (user_id, scope, key, request_hash, response_status,
+                     response, created_at, expires_at)
+                 values ($1, 'generations', $2, 'an older body', 202, '{}',
+                         now() - interval '25 hours', now() - interval '1 hour')",
+            )
+            .bind(user)
+            .bind(key)
+            .execute(&db)
+            .await
+            .unwrap();
+        }
+    };
+    expire("reused").await;
+    expire("forgotten").await;
+    // A key past its 24 hours is no longer bound to its old body.
+    let response = app
+        .client
+        .post(app.url("/api/ai/generations"))
+        .bearer_auth(app.token(user))
+        .header("Idempotency-Key", "reused")
+        .json(&json!({ "source_text": source_text(1500) }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 202);
+    let keys = || async {
+        let keys: Vec<String> =
+            sqlx::query_scalar("select key from idempotency_keys where user_id = $1 order by key")
+                .bind(user)
+                .fetch_all(&app.db)
+                .await
+                .unwrap();
+        keys
+    };
+    // The reconciler sweeps the expired one; the reused one is current again.
+    crate::helpers::eventually(
+        std::time::Duration::from_secs(10),
+        "the expired key to be swept",
+        || async { (keys().await == ["reused"]).then_some(()) },
+    )
+    .await;
+}

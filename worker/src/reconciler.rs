@@ -1,6 +1,7 @@
-//! Repairs the gap between Postgres and Redis (ARCHITECTURE.md section 2): re-enqueues
-//! pending jobs nobody claimed, recovers running jobs whose worker died, sweeps finished
-//! tasks out of Redis, and reports queue depths.
+//! Repairs the gap between Postgres and Redis: re-enqueues pending jobs nobody claimed (all
+//! of them when Redis lost its data), recovers running jobs whose worker died, sweeps
+//! finished tasks out of Redis and expired idempotency keys out of Postgres, and reports
+//! queue depths.
 
 use almanac_shared::{
     events::Event,
@@ -62,6 +63,19 @@ async fn redis_lost_its_data(ctx: &JobContext) -> bool {
     }
 }
 
+/// Deletes expired `Idempotency-Key` records, a bounded number per pass.
+async fn sweep_idempotency_keys(ctx: &JobContext) -> anyhow::Result<()> {
+    let swept = sqlx::query(
+        "delete from idempotency_keys where ctid = any(array(
+            select ctid from idempotency_keys where expires_at < now() limit 1000))",
+    )
+    .execute(&ctx.pool)
+    .await?
+    .rows_affected();
+    metrics::counter!("idempotency_keys_swept_total").increment(swept);
+    Ok(())
+}
+
 async fn pass(ctx: &JobContext, registry: &Registry) -> anyhow::Result<()> {
     let settings = &ctx.settings.jobs;
     let lost = redis_lost_its_data(ctx).await;
@@ -103,6 +117,7 @@ async fn pass(ctx: &JobContext, registry: &Registry) -> anyhow::Result<()> {
         );
     }
     sweep_redis(ctx, registry).await?;
+    sweep_idempotency_keys(ctx).await?;
     let depths: Vec<(JobKind, i64)> =
         sqlx::query_as("select kind, count(*) from jobs where status = 'pending' group by kind")
             .fetch_all(&ctx.pool)

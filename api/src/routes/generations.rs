@@ -23,7 +23,8 @@ use super::{Tag, clamp_limit, enqueue_after_commit, paginate};
 use crate::{
     auth::BearerAuth,
     error::{ApiError, ApiResult},
-    limits::{self, IdempotencyState, RateDecision, StoredResponse},
+    idempotency::{Earlier, Idempotency},
+    limits::{self, RateDecision},
     state::AppState,
 };
 
@@ -186,62 +187,24 @@ impl GenerationsApi {
         )
         .map_err(|e| ApiError::invalid_field("prompt_version", e))?;
 
-        let idempotency = match idempotency_key.0 {
-            None => None,
-            Some(key) if limits::idempotency_key_is_valid(&key) => {
-                let redis_key = state.settings.redis_key(&[
-                    "idem",
-                    "generations",
-                    &user.to_string(),
-                    &limits::body_hash(&key),
-                ]);
-                Some((redis_key, limits::body_hash(&command)))
-            }
-            Some(_) => {
-                return Err(ApiError::invalid_field(
-                    "Idempotency-Key",
-                    "must be 1-255 printable ASCII characters",
-                ));
-            }
-        };
-        if let Some((key, hash)) = &idempotency {
-            match limits::begin(&state.redis, key, hash).await? {
-                IdempotencyState::Fresh => {}
-                IdempotencyState::Replay(stored) => {
-                    let body: CreateGenerationAccepted = serde_json::from_value(stored.body)
-                        .map_err(|e| ApiError::internal(e.into()))?;
-                    return Ok(CreateGenerationResponse::Accepted(Json(body)));
-                }
-                IdempotencyState::Mismatch => {
-                    return Err(ApiError::unprocessable(
-                        "IDEMPOTENCY_KEY_REUSED",
-                        "this Idempotency-Key was used with a different request body",
-                    ));
-                }
-                IdempotencyState::InFlight => {
-                    return Err(ApiError::conflict(
-                        "IDEMPOTENCY_KEY_IN_FLIGHT",
-                        "a request with this Idempotency-Key is still being processed",
-                    ));
-                }
-            }
+        let idempotency = Idempotency::from_header(idempotency_key.0, &command)?;
+        if let Some(idempotency) = &idempotency
+            && let Some(earlier) = idempotency.earlier(&state.pool, user, SCOPE).await?
+        {
+            return Ok(CreateGenerationResponse::Accepted(Json(
+                idempotency.replay(earlier)?,
+            )));
         }
-        let outcome = submit(&state, user, source, model, prompt_version).await;
-        if let Some((key, hash)) = &idempotency {
-            match &outcome {
-                Ok(accepted) => {
-                    let stored = StoredResponse {
-                        status: 202,
-                        body: serde_json::to_value(accepted).expect("serialisable"),
-                    };
-                    if let Err(error) = limits::complete(&state.redis, key, hash, stored).await {
-                        tracing::warn!(error = %error, "could not store the idempotent response");
-                    }
-                }
-                Err(_) => limits::abandon(&state.redis, key).await,
-            }
-        }
-        outcome.map(|a| CreateGenerationResponse::Accepted(Json(a)))
+        let accepted = submit(
+            &state,
+            user,
+            source,
+            model,
+            prompt_version,
+            idempotency.as_ref(),
+        )
+        .await?;
+        Ok(CreateGenerationResponse::Accepted(Json(accepted)))
     }
 
     /// The caller's generations, newest first.
@@ -304,24 +267,33 @@ impl GenerationsApi {
     }
 }
 
-/// Checks the rate limit, then writes the generation and its job in one statement, then
-/// hands the job to the queue.
+/// `Idempotency-Key`'s endpoint name.
+const SCOPE: &str = "generations";
+
+/// Checks the rate limit, then writes the generation, its job and its idempotency key in
+/// one statement, then hands the job to the queue. When the key turns out to have been
+/// used meanwhile (a concurrent retry), nothing is written and the earlier answer is
+/// replayed.
 async fn submit(
     state: &AppState,
     user: Uuid,
     source: SourceText,
     model: Option<String>,
     prompt_version: String,
+    idempotency: Option<&Idempotency>,
 ) -> ApiResult<CreateGenerationAccepted> {
     let limits = &state.settings.rate_limits;
     let rate_key = state
         .settings
         .redis_key(&["ratelimit", "generations", &user.to_string()]);
+    // Retries of one keyed request share its slot.
+    let keyed_slot = idempotency.map(|i| format!("key:{}", i.key_hash()));
     let slot = match limits::check_rate(
         &state.redis,
         &rate_key,
         limits.generation_limit,
         limits.generation_window,
+        keyed_slot.clone(),
     )
     .await?
     {
@@ -331,31 +303,47 @@ async fn submit(
     let generation_id = Uuid::now_v7();
     let mut job = NewJob::new(user, &GenerationJob { generation_id });
     job.trace_context = telemetry::current_trace_context();
-    // One statement that writes both rows as the user, under row-level security
-    // (migration 20261121000004 explains why this is a function).
-    let written = sqlx::query("select create_generation($1, $2, $3, $4, $5, $6, $7, $8, $9)")
-        .bind(user)
-        .bind(job.id)
-        .bind(sqlx::types::Json(&job.payload))
-        .bind(job.kind.max_attempts())
-        .bind(sqlx::types::Json(&job.trace_context))
-        .bind(generation_id)
-        .bind(source.as_str())
-        .bind(model)
-        .bind(&prompt_version)
-        .execute(&state.pool)
-        .await;
-    if let Err(error) = written {
-        // Nothing was created, so the attempt does not count against the user's limit.
-        limits::refund_rate(&state.redis, &rate_key, &slot).await;
-        return Err(error.into());
+    let accepted = CreateGenerationAccepted {
+        generation_id,
+        status: RunStatus::Pending,
+        job_id: job.id,
+    };
+    // One statement that writes the rows as the user, under row-level security
+    // (migrations 20261121000004 and 20261122000011 explain why this is a function).
+    let written: sqlx::Result<Option<Earlier>> = sqlx::query_as(
+        "select * from create_generation($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+    )
+    .bind(user)
+    .bind(job.id)
+    .bind(sqlx::types::Json(&job.payload))
+    .bind(job.kind.max_attempts())
+    .bind(sqlx::types::Json(&job.trace_context))
+    .bind(generation_id)
+    .bind(source.as_str())
+    .bind(model)
+    .bind(&prompt_version)
+    .bind(idempotency.map(|i| i.key.as_str()))
+    .bind(idempotency.map(|i| i.request_hash.as_str()))
+    .bind(idempotency.map(|_| sqlx::types::Json(&accepted)))
+    .fetch_optional(&state.pool)
+    .await;
+    match (written, idempotency) {
+        (Ok(None), _) => {}
+        // The key's first request committed meanwhile: its answer, and its slot stays.
+        (Ok(Some(earlier)), Some(idempotency)) => return idempotency.replay(earlier),
+        (Ok(Some(_)), None) => {
+            return Err(ApiError::internal(anyhow::anyhow!(
+                "create_generation answered an earlier request though none had a key"
+            )));
+        }
+        (Err(error), _) => {
+            // Nothing was created, so the attempt does not count against the user's limit.
+            limits::refund_rate(&state.redis, &rate_key, &slot).await;
+            return Err(error.into());
+        }
     }
     let batches = generation::batches(source.as_str()).len() as u64;
     enqueue_after_commit(state, &job, batches).await;
     tracing::info!(generation_id = %generation_id, job_id = %job.id, "generation accepted");
-    Ok(CreateGenerationAccepted {
-        generation_id,
-        status: RunStatus::Pending,
-        job_id: job.id,
-    })
+    Ok(accepted)
 }
