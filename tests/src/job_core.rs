@@ -3,11 +3,13 @@
 //! its final commit opens the gap between the ledger and the event stream, which no
 //! stream, interruption or crash may turn into a lost or repeated event.
 
+use std::time::Duration;
+
 use almanac_shared::{events, jobs::JobKind, queue};
 use uuid::Uuid;
 
 use crate::helpers::{
-    TestApp, TestOptions, probe, spawn_app_with,
+    TestApp, TestOptions, eventually, probe, spawn_app_with,
     stream::{EventReader, Frame, Open, assert_complete},
 };
 
@@ -44,6 +46,25 @@ async fn tasks_queued(app: &TestApp) -> i64 {
         .query_async(&mut conn)
         .await
         .unwrap()
+}
+
+/// Waits for the worker's first reconciler pass: finding no sentinel in a fresh
+/// deployment's Redis, it queues every pending job once more (as after Redis lost its
+/// data), which the queue counts of these tests must not see.
+async fn first_reconcile(app: &TestApp) {
+    let sentinel = app.settings.redis_key(&["sentinel"]);
+    eventually(Duration::from_secs(10), "the first reconciler pass", || {
+        let (mut conn, sentinel) = (app.redis.clone(), sentinel.clone());
+        async move {
+            let exists: bool = redis::cmd("EXISTS")
+                .arg(sentinel)
+                .query_async(&mut conn)
+                .await
+                .unwrap();
+            exists.then_some(())
+        }
+    })
+    .await;
 }
 
 /// Reads `n` events, proving the stream has read the job's history and waits for more.
@@ -227,6 +248,7 @@ async fn a_heartbeat_after_the_final_commit_publishes_the_final_events_and_queue
         ..Default::default()
     })
     .await;
+    first_reconcile(&app).await;
     let user = Uuid::new_v4();
     let probe_id = Uuid::new_v4();
     let gate = probe::hold(probe_id);
@@ -271,6 +293,7 @@ async fn a_hard_stop_after_the_final_commit_neither_releases_nor_requeues_the_jo
         ..Default::default()
     })
     .await;
+    first_reconcile(&app).await;
     let user = Uuid::new_v4();
     let probe_id = Uuid::new_v4();
     let gate = probe::hold(probe_id);

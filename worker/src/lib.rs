@@ -144,7 +144,13 @@ impl Application {
     ) -> anyhow::Result<()> {
         let stop = CancellationToken::new();
         let (ctx, registry) = (self.ctx, self.registry);
-        tracing::info!(worker = %ctx.worker_name, port = self.port, "worker starting");
+        tracing::info!(
+            worker = %ctx.worker_name,
+            port = self.port,
+            kinds = ?registry.kinds().collect::<Vec<_>>(),
+            recovery_bound_ms = ctx.settings.jobs.recovery_bound().as_millis() as u64,
+            "worker starting"
+        );
         let wakers = Wakers::new(ctx.cancels.clone());
         let mut tasks = tokio::task::JoinSet::new();
         tasks.spawn(wakers.clone().run((*ctx.settings).clone(), stop.clone()));
