@@ -40,7 +40,7 @@ openapi:
 ## make bench: the load benchmark (release build), with raw Postgres/Redis baselines.
 bench:
 	$(require_cargo)
-	cargo build --release --bin almanac-api
+	cargo build --release --bin almanac-api --bin almanac-worker
 	@ulimit -n "$$(ulimit -Hn)"; eval "$$($(SERVICES))"; export DATABASE_URL="$$ADMIN_DATABASE_URL"; cargo run --release -p almanac-tests --bin bench
 
 build:

@@ -169,6 +169,7 @@ async fn the_sixth_request_in_the_window_is_limited_across_replicas() {
         ..Default::default()
     })
     .await;
+    app.expect_unfinished_jobs();
     // A second API replica sharing the same Redis and database.
     let replica_url = format!("{}/api/ai/generations", app.start_api_replica().await);
 
@@ -216,6 +217,7 @@ async fn idempotency_keys_replay_the_first_response() {
         ..Default::default()
     })
     .await;
+    app.expect_unfinished_jobs();
     let user = Uuid::new_v4();
     let body = json!({ "source_text": source_text(1500) });
     let post = |body: Value, key: &'static str| {
@@ -271,6 +273,7 @@ async fn an_idempotency_key_survives_concurrent_retries_and_a_redis_flush() {
         ..Default::default()
     })
     .await;
+    app.expect_unfinished_jobs();
     let user = Uuid::new_v4();
     let body = json!({ "source_text": source_text(1500) });
     let post = |body: Value, key: Option<&'static str>| {
@@ -360,6 +363,9 @@ async fn an_expired_idempotency_key_may_be_used_again_and_is_swept() {
         .await
         .unwrap();
     assert_eq!(response.status(), 202);
+    let accepted: Value = response.json().await.unwrap();
+    let id: Uuid = accepted["generation_id"].as_str().unwrap().parse().unwrap();
+    assert_eq!(app.wait_finished(user, id).await["status"], "succeeded");
     let keys = || async {
         let keys: Vec<String> =
             sqlx::query_scalar("select key from idempotency_keys where user_id = $1 order by key")

@@ -425,6 +425,7 @@ async fn a_slow_provider_hits_the_timeout_and_keeps_the_partial_calendar() {
         ..Default::default()
     })
     .await;
+    app.expect_unfinished_jobs();
     let user = Uuid::new_v4();
     let frames = app.calendar_stream(user, &request(30, "tea")).await;
     let streamed = entries(&frames);
@@ -474,6 +475,7 @@ async fn twenty_simultaneous_requests_start_exactly_one_run() {
         ..Default::default()
     })
     .await;
+    app.expect_unfinished_jobs();
     let replica = app.start_api_replica().await;
     let user = Uuid::new_v4();
     let token = app.token(user);

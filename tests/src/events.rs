@@ -162,6 +162,7 @@ async fn clients_on_two_api_processes_get_the_same_events() {
 async fn another_users_job_is_not_found_on_events_poll_and_cancel() {
     let fake = FakeAi::start(vec![], Behaviour::Ok).await;
     let app = spawn_app_with_fake(&fake, false).await;
+    app.expect_unfinished_jobs();
     let (owner, stranger) = (Uuid::new_v4(), Uuid::new_v4());
     let (_, job) = app.submit_job(owner, 1500).await;
     for open in [Open::default(), Open::query_token(), Open::ndjson()] {
@@ -199,6 +200,7 @@ async fn heartbeats_keep_an_idle_stream_alive() {
         ..Default::default()
     })
     .await;
+    app.expect_unfinished_jobs();
     let user = Uuid::new_v4();
     let (_, job) = app.submit_job(user, 1500).await;
     let mut events = app.open_events(user, job, Open::default()).await;

@@ -94,6 +94,7 @@ async fn the_list_is_newest_first_and_paginates() {
         ..Default::default()
     })
     .await;
+    app.expect_unfinished_jobs();
     let user = Uuid::new_v4();
     let mut ids = Vec::new();
     for _ in 0..5 {

@@ -84,6 +84,7 @@ async fn a_kind_registered_only_in_the_tests_runs_fails_and_is_cancelled_like_an
         ..Default::default()
     })
     .await;
+    app.expect_failed_jobs();
     let user = Uuid::new_v4();
     let (runs, cancelled, refused) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
     let run_job = app.submit_probe(user, runs, 3).await;

@@ -21,6 +21,7 @@ fn assert_no_database_text(what: &str, value: &Value) {
 async fn a_database_failure_reaches_the_owner_as_a_code_and_a_message_only() {
     let fake = FakeAi::start(vec![], Behaviour::Ok).await;
     let app = spawn_app_with_ai(&fake).await;
+    app.expect_failed_jobs();
     // Saving suggestions now fails inside Postgres, on every attempt.
     sqlx::query("alter table ai_suggestions rename column front to front_before")
         .execute(&app.db)
@@ -70,6 +71,7 @@ async fn provider_diagnostics_stay_on_the_generation_with_secrets_redacted() {
     );
     let fake = FakeAi::start(vec![], Behaviour::Body(401, body)).await;
     let app = spawn_app_with_ai(&fake).await;
+    app.expect_failed_jobs();
     let user = Uuid::new_v4();
     let (generation, job) = app.submit_job(user, 1500).await;
     let failed = app.wait_finished(user, generation).await;

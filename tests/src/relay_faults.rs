@@ -48,6 +48,7 @@ async fn events_published_while_the_relay_was_disconnected_still_arrive() {
         ..Default::default()
     })
     .await;
+    app.expect_unfinished_jobs();
     let user = Uuid::new_v4();
     let (_, job) = app.submit_job(user, 1500).await;
     let mut events = app.open_events(user, job, Open::default()).await;
@@ -90,6 +91,7 @@ async fn a_client_that_stops_reading_is_told_and_closed_without_holding_up_other
         ..Default::default()
     })
     .await;
+    app.expect_unfinished_jobs();
     let user = Uuid::new_v4();
     let (_, job) = app.submit_job(user, 1500).await;
     let mut stalled = app.open_events(user, job, Open::default()).await;
@@ -159,6 +161,7 @@ async fn a_client_that_stops_reading_is_told_and_closed_without_holding_up_other
 async fn after_redis_lost_a_running_jobs_events_the_client_is_told_and_gets_the_new_ones() {
     let fake = FakeAi::start(vec![], Behaviour::Ok).await;
     let app = spawn_app_with_fake(&fake, false).await;
+    app.expect_unfinished_jobs();
     let user = Uuid::new_v4();
     let (_, job) = app.submit_job(user, 1500).await;
     // Redis restarts without persistence: the job's stream is gone, numbering restarts.
@@ -183,6 +186,7 @@ async fn after_redis_lost_a_running_jobs_events_the_client_is_told_and_gets_the_
 async fn an_api_shutting_down_ends_its_streams_so_clients_resume_elsewhere() {
     let fake = FakeAi::start(vec![], Behaviour::Ok).await;
     let app = spawn_app_with_fake(&fake, false).await;
+    app.expect_unfinished_jobs();
     let user = Uuid::new_v4();
     let (_, job) = app.submit_job(user, 1500).await;
     // A second API process that will be told to stop.
@@ -237,6 +241,7 @@ async fn a_relay_subscription_that_goes_silent_is_replaced_and_nothing_is_lost()
         ..Default::default()
     })
     .await;
+    app.expect_unfinished_jobs();
     let user = Uuid::new_v4();
     let (_, job) = app.submit_job(user, 1500).await;
     let mut events = app.open_events(user, job, Open::default()).await;
@@ -263,6 +268,7 @@ async fn a_relay_subscription_that_goes_silent_is_replaced_and_nothing_is_lost()
 async fn a_connected_client_sees_a_restarted_numbering_after_redis_lost_the_stream() {
     let fake = FakeAi::start(vec![], Behaviour::Ok).await;
     let app = spawn_app_with_fake(&fake, false).await;
+    app.expect_unfinished_jobs();
     let user = Uuid::new_v4();
     let (_, job) = app.submit_job(user, 1500).await;
     let emitter = Emitter::new(&app.settings, app.redis.clone());

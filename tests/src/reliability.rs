@@ -31,6 +31,7 @@ async fn provider_failing_twice_then_answering_succeeds_after_retries() {
 async fn provider_always_failing_ends_failed_with_bounded_attempts() {
     let fake = FakeAi::start(vec![], Behaviour::Status(500)).await;
     let app = spawn_app_with_ai(&fake).await;
+    app.expect_failed_jobs();
     let user = Uuid::new_v4();
     let id = app.submit(user).await;
     let generation = app.wait_finished(user, id).await;
@@ -64,6 +65,7 @@ async fn provider_slower_than_the_timeout_ends_failed() {
         ..Default::default()
     })
     .await;
+    app.expect_failed_jobs();
     let user = Uuid::new_v4();
     let id = app.submit(user).await;
     let generation = app.wait_finished(user, id).await;
@@ -137,6 +139,7 @@ async fn postgres_unreachable_answers_503_quickly() {
         ..Default::default()
     })
     .await;
+    app.expect_unfinished_jobs();
     let user = Uuid::new_v4();
     app.submit(user).await;
     app.db_proxy.as_ref().unwrap().partition();
@@ -239,6 +242,8 @@ async fn the_reconciler_recovers_fails_and_requeues_exactly_what_it_should() {
         ..Default::default()
     })
     .await;
+    app.expect_failed_jobs();
+    app.expect_unfinished_jobs();
     let user = Uuid::new_v4();
     let insert = |status: &'static str,
                   attempts: i32,

@@ -158,6 +158,7 @@ async fn a_due_schedule_runs_once_across_three_workers_and_emails_each_recipient
     // The next Monday it runs again.
     clock.set("2030-01-14T09:00:00Z".parse().unwrap());
     assert_eq!(tick(&app, 1, &clock).await, 1);
+    assert_eq!(settled(&app, user, &theme).await.len(), 2);
 }
 
 #[tokio::test]
@@ -187,6 +188,7 @@ async fn a_refused_email_is_retried_and_arrives_once() {
 async fn a_recipient_refused_for_good_is_recorded_failed_and_the_others_get_theirs() {
     let smtp = SmtpServer::start(0).await;
     let app = app_with(&smtp, None).await;
+    app.expect_failed_jobs();
     let user = Uuid::new_v4();
     let theme = scheduled_theme(&app, user, &["ana@example.com", "bounce@example.com"]).await;
     let clock = ManualClock::new(monday_morning());
@@ -223,6 +225,7 @@ async fn a_failed_generation_sends_nothing_and_a_later_tick_succeeds() {
     let smtp = SmtpServer::start(0).await;
     let fake = FakeAi::start(vec![Behaviour::Status(400)], Behaviour::Ok).await;
     let app = app_with(&smtp, Some(&fake)).await;
+    app.expect_failed_jobs();
     let user = Uuid::new_v4();
     let theme = scheduled_theme(&app, user, &["ana@example.com", "ben@example.com"]).await;
     let clock = ManualClock::new(monday_morning());
@@ -309,6 +312,7 @@ async fn failed_scheduled_runs_are_tried_a_bounded_number_of_times_a_day() {
     let attempts = almanac_shared::domain::synthesis::MAX_SCHEDULED_ATTEMPTS_PER_DAY as usize;
     let fake = FakeAi::start(vec![Behaviour::Status(400); attempts], Behaviour::Ok).await;
     let app = app_with(&smtp, Some(&fake)).await;
+    app.expect_failed_jobs();
     let user = Uuid::new_v4();
     let theme = scheduled_theme(&app, user, &["ana@example.com"]).await;
     let clock = ManualClock::new(monday_morning());

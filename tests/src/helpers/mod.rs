@@ -14,7 +14,10 @@ pub mod stream;
 use std::{
     collections::HashMap,
     future::Future,
-    sync::Once,
+    sync::{
+        Once,
+        atomic::{AtomicBool, Ordering},
+    },
     time::{Duration, Instant},
 };
 
@@ -120,6 +123,8 @@ pub struct TestApp {
     pub queue: almanac_shared::queue::JobQueue,
     /// The settings workers start with.
     worker_settings: Settings,
+    /// Jobs the test leaves behind on purpose (see `Drop`).
+    leaves: Leaves,
     probe: bool,
     api: JoinHandle<()>,
     replicas: Vec<JoinHandle<()>>,
@@ -263,6 +268,7 @@ pub async fn spawn_app_with(options: TestOptions) -> TestApp {
         keys: JwtKeys::new(JWT_SECRET),
         settings,
         worker_settings,
+        leaves: Leaves::default(),
         probe: options.probe,
         queue,
         redis,
@@ -280,6 +286,64 @@ pub async fn spawn_app_with(options: TestOptions) -> TestApp {
         app.start_worker().await;
     }
     app
+}
+
+/// What a test may leave in the ledger without failing: by default nothing `failed` and
+/// nothing unfinished, as crates.io's test harness checks for failed jobs on drop.
+#[derive(Default)]
+struct Leaves {
+    failed: AtomicBool,
+    unfinished: AtomicBool,
+}
+
+impl TestApp {
+    /// This test makes jobs fail on purpose.
+    pub fn expect_failed_jobs(&self) {
+        self.leaves.failed.store(true, Ordering::SeqCst);
+    }
+
+    /// This test ends while jobs are pending or running, on purpose (it runs no worker,
+    /// or stops before they end).
+    pub fn expect_unfinished_jobs(&self) {
+        self.leaves.unfinished.store(true, Ordering::SeqCst);
+    }
+
+    /// The statuses the test may not leave behind.
+    fn forbidden_leftovers(&self) -> Vec<&'static str> {
+        let mut statuses = Vec::new();
+        if !self.leaves.failed.load(Ordering::SeqCst) {
+            statuses.push("failed");
+        }
+        if !self.leaves.unfinished.load(Ordering::SeqCst) {
+            statuses.extend(["pending", "running"]);
+        }
+        statuses
+    }
+}
+
+/// The jobs of database `db_name` in one of `statuses`, described for a failure message.
+pub(crate) async fn leftover_jobs(db_name: &str, statuses: &[&str]) -> Vec<String> {
+    if statuses.is_empty() {
+        return Vec::new();
+    }
+    let admin: PgConnectOptions = admin_url().parse().unwrap();
+    let Ok(mut conn) = PgConnection::connect_with(&admin.database(db_name)).await else {
+        return Vec::new();
+    };
+    let rows: Vec<(Uuid, String, String, Option<sqlx::types::Json<Value>>)> = sqlx::query_as(
+        "select id, kind, status, error from jobs where status = any($1) order by created_at",
+    )
+    .bind(statuses)
+    .fetch_all(&mut conn)
+    .await
+    .unwrap_or_default();
+    conn.close().await.ok();
+    rows.into_iter()
+        .map(|(id, kind, status, error)| {
+            let error = error.map(|e| e.0.to_string()).unwrap_or_default();
+            format!("{kind} job {id} {status} {error}")
+        })
+        .collect()
 }
 
 struct Worker {
@@ -450,6 +514,7 @@ impl Drop for TestApp {
         let db_name = self.db_name.clone();
         let prefix = self.settings.redis_prefix.clone();
         let redis_base = self.redis_base.clone();
+        let forbidden = self.forbidden_leftovers();
         // Async clean-up cannot run in Drop; a short-lived runtime on its own thread does it.
         let cleanup = std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread()
@@ -457,6 +522,7 @@ impl Drop for TestApp {
                 .build()
                 .unwrap();
             rt.block_on(async move {
+                let leftovers = leftover_jobs(&db_name, &forbidden).await;
                 let admin: PgConnectOptions = admin_url().parse().unwrap();
                 if let Ok(mut conn) = PgConnection::connect_with(&admin.database("postgres")).await
                 {
@@ -481,8 +547,15 @@ impl Drop for TestApp {
                             .await;
                     }
                 }
-            });
+                leftovers
+            })
         });
-        let _ = cleanup.join();
+        let leftovers = cleanup.join().unwrap_or_default();
+        if !leftovers.is_empty() && !std::thread::panicking() {
+            panic!(
+                "the test left jobs behind (call expect_failed_jobs or expect_unfinished_jobs if it means to):\n{}",
+                leftovers.join("\n")
+            );
+        }
     }
 }

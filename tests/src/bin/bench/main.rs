@@ -6,13 +6,17 @@
 //!
 //! The event relay's phases run the release `almanac-api` binary as a child process:
 //! emit-to-receipt latency with 1,000 streams, and memory and heartbeats of 10,000 idle ones.
+//! The last phase runs `almanac-api` and two `almanac-worker` processes, kills the worker
+//! holding jobs, and times their recovery with the default settings.
 //!
 //! Environment: DATABASE_URL (a server to create a scratch database on), REDIS_URL,
 //! BENCH_SECS (default 5), BENCH_CLIENTS (default 64), BENCH_JOBS (default 5000),
-//! BENCH_STREAMS (default 1000), BENCH_IDLE_STREAMS (default 10000), BENCH_API_BIN (default:
-//! `almanac-api` beside this binary), BENCH_ONLY=relay (stop after the relay phases).
+//! BENCH_STREAMS (default 1000), BENCH_IDLE_STREAMS (default 10000), ALMANAC_BIN_DIR (where
+//! `almanac-api` and `almanac-worker` are; default: beside this binary), BENCH_ONLY=relay
+//! (stop after the relay phases) or BENCH_ONLY=recovery (only the last phase).
 
 mod calendar;
+mod recovery;
 mod relay;
 
 use std::{
@@ -121,6 +125,9 @@ async fn main() -> anyhow::Result<()> {
     let jobs: usize = env_or("BENCH_JOBS", 5000);
     let admin_url = std::env::var("DATABASE_URL")
         .unwrap_or_else(|_| "postgres://root@127.0.0.1:5432/postgres".into());
+    if std::env::var("BENCH_ONLY").as_deref() == Ok("recovery") {
+        return recovery::run(&admin_url).await;
+    }
     let admin: PgConnectOptions = admin_url.parse()?;
     let db_name = format!("almanac_bench_{}", Uuid::new_v4().simple());
     let mut conn = PgConnection::connect_with(&admin.clone().database("postgres")).await?;
@@ -136,7 +143,12 @@ async fn main() -> anyhow::Result<()> {
     )))
     .execute(&mut conn)
     .await?;
-    outcome
+    outcome?;
+    if std::env::var("BENCH_ONLY").as_deref() != Ok("relay") {
+        // Last: worker processes of its own, idle but for the kill.
+        recovery::run(&admin_url).await?;
+    }
+    Ok(())
 }
 
 async fn run(db_url: &str, secs: f64, clients: usize, jobs: usize) -> anyhow::Result<()> {

@@ -6,7 +6,6 @@
 
 use std::{
     net::SocketAddr,
-    path::PathBuf,
     sync::Arc,
     time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
@@ -22,78 +21,24 @@ use sqlx::PgPool;
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::TcpStream,
-    process::{Child, Command},
     sync::Semaphore,
 };
 use uuid::Uuid;
 
+use almanac_tests::processes::Service;
+
 use crate::{SECRET, ms, percentile};
 
-/// The API as a child process.
-pub struct ApiProcess {
-    child: Child,
-    pub addr: SocketAddr,
-}
-
-fn api_binary() -> anyhow::Result<PathBuf> {
-    if let Some(path) = std::env::var_os("BENCH_API_BIN") {
-        return Ok(path.into());
-    }
-    let sibling = std::env::current_exe()?
-        .parent()
-        .context("the bench binary has a directory")?
-        .join("almanac-api");
-    anyhow::ensure!(
-        sibling.exists(),
-        "{} not found: build it with `cargo build --release --bin almanac-api` (make bench does)",
-        sibling.display()
-    );
-    Ok(sibling)
-}
-
-impl ApiProcess {
-    pub async fn start(settings: &Settings, extra: &[(&str, &str)]) -> anyhow::Result<Self> {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?
-            .local_addr()?
-            .port();
-        let addr = SocketAddr::from(([127, 0, 0, 1], port));
-        let mut command = Command::new(api_binary()?);
-        command
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("DATABASE_URL", settings.database_url.expose())
-            .env("REDIS_URL", settings.redis_url.expose())
-            .env("REDIS_PREFIX", &settings.redis_prefix)
-            .env("JWT_SECRET", SECRET)
-            .env("API_ADDR", addr.to_string())
-            .env("LOG_FORMAT", "json")
-            .env("RUST_LOG", "warn")
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::inherit())
-            .kill_on_drop(true);
-        for (key, value) in extra {
-            command.env(key, value);
-        }
-        let child = command.spawn().context("starting almanac-api")?;
-        let process = Self { child, addr };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while TcpStream::connect(addr).await.is_err() {
-            anyhow::ensure!(Instant::now() < deadline, "almanac-api did not start");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        Ok(process)
-    }
-
-    /// Resident memory in KiB.
-    pub fn rss_kib(&self) -> anyhow::Result<u64> {
-        let pid = self.child.id().context("the API is running")?;
-        let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            .context("VmRSS in /proc/<pid>/status")
-    }
+/// The API as a child process, on the benchmark's database and Redis prefix.
+async fn start_api(settings: &Settings, extra: &[(&str, &str)]) -> anyhow::Result<Service> {
+    let mut env = vec![
+        ("DATABASE_URL", settings.database_url.expose().to_owned()),
+        ("REDIS_URL", settings.redis_url.expose().to_owned()),
+        ("REDIS_PREFIX", settings.redis_prefix.clone()),
+        ("JWT_SECRET", SECRET.to_owned()),
+    ];
+    env.extend(extra.iter().map(|(k, v)| (*k, (*v).to_owned())));
+    Service::api(&env).await
 }
 
 fn now_nanos() -> u128 {
@@ -248,7 +193,7 @@ pub async fn latency(
     rounds: usize,
     rate: f64,
 ) -> anyhow::Result<()> {
-    let api = ApiProcess::start(settings, &[]).await?;
+    let api = start_api(settings, &[]).await?;
     let user = Uuid::new_v4();
     let token = JwtKeys::new(SECRET).mint(user, 3600);
     let jobs = create_jobs(pool, user, streams, "running").await?;
@@ -374,7 +319,7 @@ pub async fn idle(settings: &Settings, pool: &PgPool, streams: usize) -> anyhow:
     const HEARTBEAT_SECS: u64 = 2;
     // Held long enough (12 s) for the allocator to return what opening them freed.
     const BEATS: usize = 7;
-    let api = ApiProcess::start(
+    let api = start_api(
         settings,
         &[("HEARTBEAT_SECS", "2"), ("DATABASE_MAX_CONNECTIONS", "16")],
     )

@@ -1,0 +1,3 @@
+//! What the end-to-end suite (`main.rs`) and the benchmark (`bin/bench`) share.
+
+pub mod processes;

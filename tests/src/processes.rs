@@ -1,0 +1,132 @@
+//! The real binaries as child processes, for the fault suite and the benchmark: an
+//! operator's view, where a worker is killed with SIGKILL and stopped with SIGTERM.
+//!
+//! The binaries are looked up beside the running executable (`target/<profile>/`), or in
+//! `ALMANAC_BIN_DIR`; `make test` and `make bench` build them first.
+
+use std::{
+    net::SocketAddr,
+    path::PathBuf,
+    process::Stdio,
+    time::{Duration, Instant},
+};
+
+use anyhow::Context;
+use tokio::{
+    net::TcpStream,
+    process::{Child, Command},
+};
+
+/// One `almanac-api` or `almanac-worker` process.
+pub struct Service {
+    child: Child,
+    /// The API's address, or the worker's `/metrics` and `/healthz` address.
+    pub addr: SocketAddr,
+}
+
+/// The path of binary `name`.
+pub fn binary(name: &str) -> anyhow::Result<PathBuf> {
+    if let Some(dir) = std::env::var_os("ALMANAC_BIN_DIR") {
+        return Ok(PathBuf::from(dir).join(name));
+    }
+    let exe = std::env::current_exe()?;
+    // `target/<profile>/bench`, or `target/<profile>/deps/<test binary>`.
+    exe.ancestors()
+        .skip(1)
+        .take(2)
+        .map(|dir| dir.join(name))
+        .find(|path| path.exists())
+        .with_context(|| {
+            format!(
+                "{name} not found beside {}: build it first (`make test` and `make bench` do)",
+                exe.display()
+            )
+        })
+}
+
+fn free_addr() -> anyhow::Result<SocketAddr> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?)
+}
+
+impl Service {
+    /// Starts `almanac-api` with `env` (and nothing else of this process's environment),
+    /// and waits until it accepts connections.
+    pub async fn api(env: &[(&str, String)]) -> anyhow::Result<Self> {
+        let addr = free_addr()?;
+        Self::start("almanac-api", env, ("API_ADDR", addr)).await
+    }
+
+    /// Starts `almanac-worker` with `env`, and waits until it answers `/healthz`.
+    pub async fn worker(env: &[(&str, String)]) -> anyhow::Result<Self> {
+        let addr = free_addr()?;
+        Self::start("almanac-worker", env, ("WORKER_METRICS_ADDR", addr)).await
+    }
+
+    async fn start(
+        name: &str,
+        env: &[(&str, String)],
+        (addr_var, addr): (&str, SocketAddr),
+    ) -> anyhow::Result<Self> {
+        let mut command = Command::new(binary(name)?);
+        command
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("LOG_FORMAT", "json")
+            .env("RUST_LOG", "warn")
+            .env(addr_var, addr.to_string())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(if std::env::var_os("TEST_LOG").is_some() {
+                Stdio::inherit()
+            } else {
+                Stdio::null()
+            })
+            .kill_on_drop(true);
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        let child = command
+            .spawn()
+            .with_context(|| format!("starting {name}"))?;
+        let service = Self { child, addr };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while TcpStream::connect(addr).await.is_err() {
+            anyhow::ensure!(Instant::now() < deadline, "{name} did not start");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        Ok(service)
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id().expect("the process runs")
+    }
+
+    /// SIGKILL: the process dies where it is, as in a crash.
+    pub async fn kill(&mut self) {
+        let _ = self.child.kill().await;
+    }
+
+    /// SIGTERM, then waits until the process has exited; returns whether it exited
+    /// successfully.
+    pub async fn terminate(&mut self) -> anyhow::Result<bool> {
+        let sent = std::process::Command::new("kill")
+            .args(["-TERM", &self.pid().to_string()])
+            .status()?;
+        anyhow::ensure!(sent.success(), "kill -TERM failed");
+        Ok(self.child.wait().await?.success())
+    }
+
+    /// Resident memory in KiB.
+    pub fn rss_kib(&self) -> anyhow::Result<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid()))?;
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .context("VmRSS in /proc/<pid>/status")
+    }
+}
