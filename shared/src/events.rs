@@ -159,6 +159,11 @@ impl Event {
         }
     }
 
+    /// Every job's first event, emitted (with [`Emitter::emit_first`]) by whoever queues it.
+    pub fn queued(total: u64) -> Self {
+        Event::progress(0, total, "queued", "waiting for a worker")
+    }
+
     pub fn progress(completed: u64, total: u64, stage: &str, message: impl Into<String>) -> Self {
         Event::Progress {
             completed,
@@ -249,6 +254,14 @@ pub fn channel(settings: &Settings) -> String {
     settings.redis_key(&["events"])
 }
 
+/// When job `job` was created, in Unix milliseconds (0 for an id that is not a UUIDv7).
+fn created_ms(job: Uuid) -> u64 {
+    job.get_timestamp().map_or(0, |at| {
+        let (secs, nanos) = at.to_unix();
+        secs * 1000 + u64::from(nanos) / 1_000_000
+    })
+}
+
 /// The stream key of a job's staged events (see the module's documentation).
 fn staged_key(settings: &Settings, job: Uuid) -> String {
     settings.redis_key(&["staged", &job.to_string()])
@@ -287,31 +300,59 @@ pub struct Emitter {
     settings: std::sync::Arc<Settings>,
 }
 
+/// The id of a new entry of stream `key`: the next number (`0-*`), unless the stream is
+/// missing (Redis lost it, or it expired) and the entry is not the job's first event. Then
+/// the numbering starts above any number the lost stream can have used: the milliseconds
+/// since the job was created (`created_ms`, from its UUIDv7) times 1,000, which no job
+/// emitting fewer than 1,000 events a millisecond reaches. So a client resuming after a
+/// loss sees its next id jump past its last instead of counting again from 1 over numbers
+/// it has seen, and the relay tells it what it missed.
+macro_rules! lua_next_id {
+    () => {
+        r"
+local function next_id(key, first, created_ms)
+  if first == '1' or redis.call('EXISTS', key) == 1 then return '0-*' end
+  local t = redis.call('TIME')
+  local now_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  return '0-' .. string.format('%.0f', math.max(now_ms - tonumber(created_ms), 0) * 1000 + 1)
+end"
+    };
+}
+
+/// Appends one event (`ARGV[4]` its type, `ARGV[5]` its JSON) and publishes it.
 ///
 /// `ARGV[7]` is the emit's nonce: sent again after a reconnect (see `redis_conn`), an
 /// emit whose first sending did run finds its nonce on the stream's last entry and
-/// returns that entry's number instead of appending the event twice.
-const EMIT: &str = r"
+/// returns that entry's number instead of appending the event twice. `ARGV[8]` is `1`
+/// for the job's first event, `ARGV[9]` the job's creation in Unix milliseconds.
+const EMIT: &str = concat!(
+    lua_next_id!(),
+    r"
 local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
 if last[1] then
   local fields = last[1][2]
   for i = 1, #fields, 2 do
     if fields[i] == 'n' and fields[i + 1] == ARGV[7] then return string.sub(last[1][1], 3) end
   end
-end
-local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '0-*', 't', ARGV[4], 'd', ARGV[5], 'n', ARGV[7])
+end",
+    r"
+local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], next_id(KEYS[1], ARGV[8], ARGV[9]), 't', ARGV[4], 'd', ARGV[5], 'n', ARGV[7])
 redis.call('EXPIRE', KEYS[1], ARGV[2])
 local seq = string.sub(id, 3)
 redis.call('PUBLISH', ARGV[3], ARGV[6] .. ' ' .. seq .. ' ' .. ARGV[4] .. ' ' .. ARGV[5])
-return seq";
+return seq"
+);
 
 /// Publishes committed events: those staged under the token `ARGV[5]` unless already
 /// published (or, when nothing is staged for the job and `ARGV[8]` is `1`, the events in
-/// `ARGV[9..]`, which the caller staged in vain), then, when `ARGV[6]` is `1`, the job's
+/// `ARGV[10..]`, which the caller staged in vain), then, when `ARGV[6]` is `1`, the job's
 /// final event `ARGV[7]`. A final publish does nothing if the stream already ends with the
 /// final event. All appended events go out as one notification. Either way, the token is
-/// then marked published, so a repeat of the same call appends nothing.
-const PUBLISH_COMMITTED: &str = r"
+/// then marked published, so a repeat of the same call appends nothing. `ARGV[9]` is the
+/// job's creation in Unix milliseconds (see `lua_next_id`).
+const PUBLISH_COMMITTED: &str = concat!(
+    lua_next_id!(),
+    r"
 if ARGV[6] == '1' then
   local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
   if last[1] then
@@ -330,19 +371,22 @@ if staged then
     redis.call('SET', KEYS[2], cjson.encode({token = entry.token, published = true}), 'KEEPTTL')
   end
 elseif ARGV[8] == '1' then
-  for i = 9, #ARGV, 2 do events[#events + 1] = {ARGV[i], ARGV[i + 1]} end
+  for i = 10, #ARGV, 2 do events[#events + 1] = {ARGV[i], ARGV[i + 1]} end
   redis.call('SET', KEYS[2], cjson.encode({token = ARGV[5], published = true}), 'EX', ARGV[2])
 end
 if ARGV[6] == '1' then events[#events + 1] = {'done', ARGV[7]} end
 if #events == 0 then return 0 end
 local lines = {}
+local id = next_id(KEYS[1], '0', ARGV[9])
 for _, event in ipairs(events) do
-  local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '0-*', 't', event[1], 'd', event[2])
+  id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], id, 't', event[1], 'd', event[2])
   lines[#lines + 1] = ARGV[4] .. ' ' .. string.sub(id, 3) .. ' ' .. event[1] .. ' ' .. event[2]
+  id = '0-*'
 end
 redis.call('EXPIRE', KEYS[1], ARGV[2])
 redis.call('PUBLISH', ARGV[3], table.concat(lines, '\n'))
-return #events";
+return #events"
+);
 
 impl Emitter {
     pub fn new(settings: &Settings, conn: RedisConn) -> Self {
@@ -355,6 +399,29 @@ impl Emitter {
 
     /// Appends `event` to the job's stream and publishes it; returns its sequence number.
     pub async fn emit(&self, job: Uuid, event: &Event) -> redis::RedisResult<u64> {
+        self.emit_numbered(job, event, false).await
+    }
+
+    /// Emits the job's first event ([`Event::queued`]), which starts its stream's
+    /// numbering at 1.
+    pub async fn emit_first(&self, job: Uuid, event: &Event) -> redis::RedisResult<u64> {
+        self.emit_numbered(job, event, true).await
+    }
+
+    /// [`Emitter::emit_first`], logging instead of failing.
+    pub async fn emit_first_or_log(&self, job: Uuid, event: &Event) {
+        if let Err(error) = self.emit_first(job, event).await {
+            metrics::counter!("events_emit_errors_total").increment(1);
+            tracing::warn!(job_id = %job, event = event.kind(), error = %error, "emitting a job event failed");
+        }
+    }
+
+    async fn emit_numbered(
+        &self,
+        job: Uuid,
+        event: &Event,
+        first: bool,
+    ) -> redis::RedisResult<u64> {
         let data = serde_json::to_string(event).expect("events serialise");
         let events = &self.settings.events;
         let mut conn = self.conn.clone();
@@ -367,6 +434,8 @@ impl Emitter {
             .arg(data)
             .arg(job.to_string())
             .arg(format!("{:016x}", rand::random::<u64>()))
+            .arg(if first { "1" } else { "0" })
+            .arg(created_ms(job))
             .invoke_async(&mut conn)
             .await?;
         let seq = seq.parse().map_err(|_| {
@@ -489,7 +558,8 @@ impl Emitter {
                 done.map(|d| serde_json::to_string(d).expect("events serialise"))
                     .unwrap_or_default(),
             )
-            .arg(if fallback.is_empty() { "0" } else { "1" });
+            .arg(if fallback.is_empty() { "0" } else { "1" })
+            .arg(created_ms(job));
         for event in fallback {
             invocation
                 .arg(event.kind())

@@ -13,17 +13,24 @@ use crate::helpers::{
     stream::{EventReader, Frame, Open, assert_complete},
 };
 
-/// A probe's events: one `progress` per step, `saved` (staged with its commit), `done`.
+/// A probe's events: `queued`, one `progress` per step, `saved` (staged with its
+/// commit), `done`.
 fn assert_probe_events(frames: &[Frame], steps: usize) {
     assert_complete(frames);
-    assert_eq!(frames.len(), steps + 2, "{frames:#?}");
-    let saved = &frames[steps];
+    assert_eq!(frames.len(), steps + 3, "{frames:#?}");
+    assert_eq!(frames[0].data["stage"], "queued");
+    let saved = &frames[steps + 1];
     assert_eq!(
         (saved.kind.as_str(), saved.data["stage"].as_str()),
         ("progress", Some("saved")),
         "{frames:#?}"
     );
-    assert_eq!(frames[steps + 1].data["status"], "succeeded");
+    assert_eq!(frames[steps + 2].data["status"], "succeeded");
+}
+
+/// A probe's events before its commit: `queued` and one per step.
+const fn before_commit(steps: usize) -> usize {
+    steps + 1
 }
 
 /// How many events Redis keeps for the job: a repeated one would show here.
@@ -153,9 +160,9 @@ async fn sixty_streams_opened_between_a_commit_and_its_final_events_get_every_ev
     // and read what each has so far.
     let opening = held.iter().flat_map(|(job, _)| {
         [
-            (Open::default(), STEPS),
-            (Open::ndjson(), STEPS),
-            (Open::resuming("1"), STEPS - 1),
+            (Open::default(), before_commit(STEPS)),
+            (Open::ndjson(), before_commit(STEPS)),
+            (Open::resuming("1"), before_commit(STEPS) - 1),
         ]
         .map(|(open, seen)| {
             let (app, job) = (&app, *job);
@@ -172,7 +179,7 @@ async fn sixty_streams_opened_between_a_commit_and_its_final_events_get_every_ev
     for (job, _) in &held {
         assert_eq!(
             stored_events(&app, *job).await,
-            STEPS as i64,
+            before_commit(STEPS) as i64,
             "still in the gap"
         );
     }
@@ -192,7 +199,7 @@ async fn sixty_streams_opened_between_a_commit_and_its_final_events_get_every_ev
     for (job, _) in &held {
         assert_eq!(
             stored_events(&app, *job).await,
-            STEPS as i64 + 2,
+            before_commit(STEPS) as i64 + 2,
             "nothing twice"
         );
     }
@@ -216,18 +223,18 @@ async fn a_worker_that_dies_between_its_commit_and_its_final_events_loses_none_o
     gate.reached().await;
     let mut sse = app.open_events(user, job, Open::default()).await;
     let mut ndjson = app.open_events(user, job, Open::ndjson()).await;
-    let mut frames = read_events(&mut sse, 1).await;
-    let mut lines = read_events(&mut ndjson, 1).await;
+    let mut frames = read_events(&mut sse, before_commit(1)).await;
+    let mut lines = read_events(&mut ndjson, before_commit(1)).await;
     // It dies: what its commit staged is published by the streams that waited for it.
     app.kill_worker(0);
     frames.extend(sse.rest().await);
     lines.extend(ndjson.rest().await);
     assert_probe_events(&frames, 1);
     assert_probe_events(&lines, 1);
-    assert_eq!(stored_events(&app, job).await, 3);
+    assert_eq!(stored_events(&app, job).await, 4);
     // A client that comes later, or resumes after `done`, sees the same.
     assert_probe_events(&app.all_events(user, job, Open::default()).await, 1);
-    let after_done = app.open_events_raw(user, job, &Open::resuming("3")).await;
+    let after_done = app.open_events_raw(user, job, &Open::resuming("4")).await;
     assert_eq!(after_done.status(), 204);
     assert_eq!(app.job_status(job).await, "succeeded");
 }
@@ -259,7 +266,7 @@ async fn a_heartbeat_after_the_final_commit_publishes_the_final_events_and_queue
     // and the runner publishes what the ledger says instead of giving up the attempt.
     let frames = app.all_events(user, job, Open::default()).await;
     assert_probe_events(&frames, 2);
-    assert_eq!(stored_events(&app, job).await, 4);
+    assert_eq!(stored_events(&app, job).await, 5);
     let (status, body) = app.get_json(user, &format!("/v1/jobs/{job}")).await;
     assert_eq!(status, 200);
     assert_eq!(
@@ -321,6 +328,6 @@ async fn a_hard_stop_after_the_final_commit_neither_releases_nor_requeues_the_jo
     // wait a minute to do it).
     let frames = app.all_events(user, job, Open::default()).await;
     assert_probe_events(&frames, 2);
-    assert_eq!(stored_events(&app, job).await, 4);
+    assert_eq!(stored_events(&app, job).await, 5);
     gate.open();
 }

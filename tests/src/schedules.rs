@@ -331,6 +331,7 @@ async fn failed_scheduled_runs_are_tried_a_bounded_number_of_times_a_day() {
     clock.set("2030-01-14T09:00:00Z".parse().unwrap());
     assert_eq!(tick(&app, 0, &clock).await, 1);
     smtp.wait_for(1).await;
+    settled(&app, user, &theme).await;
 }
 
 #[tokio::test]

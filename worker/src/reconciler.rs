@@ -44,23 +44,31 @@ async fn sweep_redis(ctx: &JobContext, registry: &Registry) -> anyhow::Result<()
 }
 
 /// Whether Redis lost its data since this deployment last looked (a flush, a restart
-/// without persistence): the sentinel kept there is gone. Only the worker that puts it
-/// back answers yes, so one requeues what the queues lost.
+/// without persistence): the sentinel kept there is gone. It is put back
+/// ([`redis_sentinel_restored`]) once a pass has queued every pending job again.
 async fn redis_lost_its_data(ctx: &JobContext) -> bool {
     let mut conn = ctx.redis.clone();
-    let set: redis::RedisResult<Option<String>> = redis::cmd("SET")
+    let exists: redis::RedisResult<bool> = redis::cmd("EXISTS")
         .arg(ctx.settings.redis_key(&["sentinel"]))
-        .arg(&ctx.worker_name)
-        .arg("NX")
         .query_async(&mut conn)
         .await;
-    match set {
-        Ok(set) => set.is_some(),
+    match exists {
+        Ok(exists) => !exists,
         Err(error) => {
             tracing::warn!(error = %error, "checking the Redis sentinel failed");
             false
         }
     }
+}
+
+async fn redis_sentinel_restored(ctx: &JobContext) -> anyhow::Result<()> {
+    let mut conn = ctx.redis.clone();
+    redis::cmd("SET")
+        .arg(ctx.settings.redis_key(&["sentinel"]))
+        .arg(&ctx.worker_name)
+        .query_async::<()>(&mut conn)
+        .await?;
+    Ok(())
 }
 
 /// Deletes expired `Idempotency-Key` records, a bounded number per pass.
@@ -107,6 +115,9 @@ async fn pass(ctx: &JobContext, registry: &Registry) -> anyhow::Result<()> {
     }
     for (id, kind) in &report.requeued {
         ctx.queue.push(*kind, *id, None).await?;
+    }
+    if lost {
+        redis_sentinel_restored(ctx).await?;
     }
     if !report.requeued.is_empty() || report.recovered > 0 || report.failed > 0 {
         tracing::info!(

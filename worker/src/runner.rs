@@ -16,6 +16,7 @@ use almanac_shared::{
 };
 use serde_json::{Value, json};
 use tracing::Instrument;
+use uuid::Uuid;
 
 use crate::job::{Finished, JobContext, JobError, JobResult, Registry};
 
@@ -58,7 +59,10 @@ pub async fn run(ctx: &JobContext, registry: &Registry, message: JobMessage) {
                 ctx.settings.jobs.backoff_base,
                 ctx.settings.jobs.backoff_max,
             );
-            tracing::warn!(job_id = %job_id, error = %format!("{error:#}"), retry_in_ms = delay.as_millis() as u64, "claim failed; delivering again later");
+            tracing::warn!(job_id = %job_id, error = %error, retry_in_ms = delay.as_millis() as u64, "claim failed; delivering again later");
+            if db::is_unavailable(&error) {
+                give_back_lost_claim(ctx, job_id).await;
+            }
             redeliver(ctx, message, delay).await;
             return;
         }
@@ -110,6 +114,31 @@ pub async fn run(ctx: &JobContext, registry: &Registry, message: JobMessage) {
     }
     .instrument(span)
     .await;
+}
+
+/// The claim may have committed though its answer was lost: a claim this worker holds on
+/// the job, which it never started (no other delivery runs it here), goes back without
+/// spending the attempt, instead of waiting for stale recovery.
+async fn give_back_lost_claim(ctx: &JobContext, job_id: Uuid) {
+    if ctx.cancels.runs(job_id) {
+        return;
+    }
+    match ledger_write(
+        ctx,
+        job_id,
+        "giving back a claim whose answer was lost",
+        || jobs::release_unstarted(&ctx.pool, job_id, &ctx.worker_name),
+    )
+    .await
+    {
+        Ok(true) => {
+            tracing::info!(job_id = %job_id, "a claim whose answer was lost was given back")
+        }
+        Ok(false) => {}
+        Err(error) => {
+            tracing::warn!(job_id = %job_id, error = %error, "could not give back a claim whose answer was lost; the reconciler will recover the job")
+        }
+    }
 }
 
 /// Pushes a delivery back onto its queue after `delay`; on failure the reconciler repairs it.
@@ -198,7 +227,7 @@ async fn publish_finished(ctx: &JobContext, claim: &Claim, finished: &Finished) 
 /// ended, publishes its final events (this attempt's own, if its handler committed the
 /// end just before the interruption). Nothing is queued again.
 async fn settled_elsewhere(ctx: &JobContext, claim: &Claim) -> &'static str {
-    let job = match ledger_write(ctx, claim, "reading the job", || {
+    let job = match ledger_write(ctx, claim.id, "reading the job", || {
         jobs::fetch(&ctx.pool, claim.id)
     })
     .await
@@ -235,7 +264,7 @@ async fn release(
     delay: Duration,
     why: &'static str,
 ) -> &'static str {
-    match ledger_write(ctx, claim, "releasing the job", || {
+    match ledger_write(ctx, claim.id, "releasing the job", || {
         jobs::release(&ctx.pool, claim, delay)
     })
     .await
@@ -266,7 +295,7 @@ async fn retry(ctx: &JobContext, claim: &Claim, error: JobError) -> &'static str
     log_failure(claim, &error, "attempt failed; retrying", delay);
     let mut detail = error.detail;
     detail["attempt"] = json!(claim.attempt);
-    match ledger_write(ctx, claim, "scheduling the retry", || {
+    match ledger_write(ctx, claim.id, "scheduling the retry", || {
         jobs::schedule_retry(&ctx.pool, claim, delay, &detail)
     })
     .await
@@ -304,7 +333,7 @@ async fn end(
     detail: Value,
     domain_detail: Value,
 ) -> &'static str {
-    match ledger_write(ctx, claim, "ending the job", || {
+    match ledger_write(ctx, claim.id, "ending the job", || {
         jobs::end(&ctx.pool, claim, status, &detail, &domain_detail)
     })
     .await
@@ -328,7 +357,7 @@ async fn end(
 /// the shutdown hard stop.
 async fn ledger_write<T, F, Fut>(
     ctx: &JobContext,
-    claim: &Claim,
+    job: Uuid,
     what: &'static str,
     write: F,
 ) -> sqlx::Result<T>
@@ -341,7 +370,7 @@ where
     loop {
         match write().await {
             Err(error) if db::is_unavailable(&error) && Instant::now() < give_up => {
-                tracing::info!(job_id = %claim.id, error = %error, retry_in_ms = pause.as_millis() as u64, "{what} failed; trying again");
+                tracing::info!(job_id = %job, error = %error, retry_in_ms = pause.as_millis() as u64, "{what} failed; trying again");
                 tokio::select! {
                     () = tokio::time::sleep(pause) => {}
                     () = ctx.hard_stop.cancelled() => return Err(error),

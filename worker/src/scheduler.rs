@@ -9,6 +9,7 @@
 use almanac_shared::{
     clock::Clock,
     domain::synthesis::{self, MAX_SCHEDULED_ATTEMPTS_PER_DAY, SynthesisJob},
+    events::Event,
     jobs::{JobKind, NewJob},
 };
 use chrono::{DateTime, Datelike, Utc};
@@ -116,6 +117,9 @@ pub async fn tick(ctx: &JobContext, clock: &dyn Clock) -> anyhow::Result<Vec<Sta
     tx.commit().await?;
     for run in &started {
         tracing::info!(schedule_id = %run.schedule_id, synthesis_id = %run.synthesis_id, "scheduled synthesis started");
+        ctx.emitter
+            .emit_first_or_log(run.job_id, &Event::queued(100))
+            .await;
         if let Err(error) = ctx.queue.push(JobKind::Synthesis, run.job_id, None).await {
             tracing::warn!(job_id = %run.job_id, error = %format!("{error:#}"), "enqueue failed; the reconciler will");
         }

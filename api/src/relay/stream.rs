@@ -212,6 +212,7 @@ pub fn relay(
         // Until when the final events are left to the worker that ended the job.
         let mut final_wait: Option<tokio::time::Instant> = None;
         let mut republished = false;
+        let mut told_truncated = false;
         loop {
             if std::mem::take(&mut read_stream) {
                 loop {
@@ -226,21 +227,26 @@ pub fn relay(
                     // Events the client asked for are gone when Redis lost the stream
                     // (it is missing, or its numbering started again below the client's
                     // id), when the oldest kept one is later than the next the client
-                    // needs (trimmed), or when nothing is kept of a job that has ended.
+                    // needs (trimmed, or a stream Redis re-created, whose numbering starts
+                    // above any the lost one used), or when nothing is kept of a job that
+                    // has ended.
                     let restarted = last > 0 && page.newest.is_none_or(|newest| newest < last);
                     let trimmed = page.first.is_some_and(|first| first > last + 1);
                     let expired = std::mem::take(&mut first_read) && page.first.is_none() && ledger_says_ended;
                     stored = page.newest.is_some();
-                    if restarted || trimmed || expired {
+                    // Told once until an event comes: a lost stream, then the jump of the
+                    // new one's numbering past the client's id, are one loss.
+                    if (restarted || trimmed || expired) && !std::mem::replace(&mut told_truncated, true) {
                         yield framing.notice(&Event::Truncated { after: last, first_available: page.first });
-                        if restarted {
-                            // Read the new numbering from its start.
-                            last = 0;
-                            continue;
-                        }
+                    }
+                    if restarted {
+                        // Read the new numbering from its start.
+                        last = 0;
+                        continue;
                     }
                     for event in &page.events {
                         yield framing.stored(event);
+                        told_truncated = false;
                         last = event.seq;
                         if event.is_final() {
                             return;
@@ -340,6 +346,7 @@ pub fn relay(
                     break;
                 }
                 yield framing.stored(event);
+                told_truncated = false;
                 last = event.seq;
                 if event.is_final() {
                     return;

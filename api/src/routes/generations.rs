@@ -19,7 +19,7 @@ use serde_json::Value;
 use sqlx::AssertSqlSafe;
 use uuid::Uuid;
 
-use super::{Tag, clamp_limit, enqueue_after_commit, paginate};
+use super::{Tag, clamp_limit, enqueue_after_commit, job_write_failed, paginate};
 use crate::{
     auth::BearerAuth,
     error::{ApiError, ApiResult},
@@ -337,9 +337,10 @@ async fn submit(
             )));
         }
         (Err(error), _) => {
-            // Nothing was created, so the attempt does not count against the user's limit.
+            // Nothing was created (as far as the client will know), so the attempt does
+            // not count against the user's limit.
             limits::refund_rate(&state.redis, &rate_key, &slot).await;
-            return Err(error.into());
+            return Err(job_write_failed(state, &job, error).await);
         }
     }
     let batches = generation::batches(source.as_str()).len() as u64;

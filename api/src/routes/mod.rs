@@ -14,7 +14,7 @@ use almanac_shared::{events::Event, jobs::NewJob};
 use poem_openapi::Tags;
 use uuid::Uuid;
 
-use crate::state::AppState;
+use crate::{error::ApiError, state::AppState};
 
 #[derive(Tags)]
 pub enum Tag {
@@ -63,12 +63,27 @@ pub fn paginate<T>(
     (rows, next)
 }
 
+/// The error of the write that creates `job`, after queueing the job anyway when the
+/// database's answer may have been lost after a commit (the connection broke): if it was
+/// written, it runs now rather than when the reconciler finds it (`JOB_REQUEUE_MS`), and a
+/// worker drops the id of a job that was not.
+pub async fn job_write_failed(state: &AppState, job: &NewJob, error: sqlx::Error) -> ApiError {
+    if almanac_shared::db::is_unavailable(&error)
+        && let Err(push) = state.queue.push(job.kind, job.id, None).await
+    {
+        tracing::warn!(job_id = %job.id, error = %format!("{push:#}"), "queueing a job whose write may have happened failed; the reconciler will");
+    }
+    error.into()
+}
+
 /// Tells the job's watchers it is queued, then pushes it onto its queue. A failure is
 /// logged, not returned: the job is safe in Postgres and the reconciler pushes it again.
 /// `total` is the job's units of progress.
 pub async fn enqueue_after_commit(state: &AppState, job: &NewJob, total: u64) {
-    let queued = Event::progress(0, total, "queued", "waiting for a worker");
-    state.emitter.emit_or_log(job.id, &queued).await;
+    state
+        .emitter
+        .emit_first_or_log(job.id, &Event::queued(total))
+        .await;
     let kind = job.kind;
     if let Err(error) = state.queue.push(kind, job.id, None).await {
         tracing::warn!(job_id = %job.id, error = %format!("{error:#}"), "enqueue failed; the reconciler will retry");

@@ -18,7 +18,7 @@ use serde_json::Value;
 use sqlx::{AssertSqlSafe, PgConnection};
 use uuid::Uuid;
 
-use super::{Tag, enqueue_after_commit};
+use super::{Tag, enqueue_after_commit, job_write_failed};
 use crate::{
     auth::BearerAuth,
     error::{ApiError, ApiResult},
@@ -315,7 +315,9 @@ impl ThemesApi {
         .bind(job.id)
         .execute(&mut *tx)
         .await?;
-        tx.commit().await?;
+        if let Err(error) = tx.commit().await {
+            return Err(job_write_failed(&state, &job, error).await);
+        }
         enqueue_after_commit(&state, &job, 100).await;
         Ok(SynthesisStarted::Accepted(Json(SynthesisAccepted {
             job_id: job.id,

@@ -67,6 +67,11 @@ impl Cancels {
         }
     }
 
+    /// Whether `job` runs in this process.
+    pub fn runs(&self, job: Uuid) -> bool {
+        self.0.lock().expect("cancels lock").contains_key(&job)
+    }
+
     /// Cancels `job` if it runs here; returns whether it did.
     pub fn cancel(&self, job: Uuid) -> bool {
         match self.0.lock().expect("cancels lock").get(&job) {

@@ -80,7 +80,7 @@ pub async fn claim(
     id: Uuid,
     worker: &str,
     start: &'static str,
-) -> anyhow::Result<Result<Claim, NotClaimed>> {
+) -> sqlx::Result<Result<Claim, NotClaimed>> {
     let mut query = QueryBuilder::<Postgres>::new(
         "with claimed as (
             update jobs set status = 'running', attempts = attempts + 1, worker = ",
@@ -294,6 +294,22 @@ pub async fn release(pool: &PgPool, claim: &Claim, delay: Duration) -> sqlx::Res
         .push("), enqueued_at = null, updated_at = now()");
     claim.push_fence(&mut query);
     let done = query.build().execute(pool).await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Gives back a claim `worker` may hold on job `id` without having started it: its claim
+/// statement committed but the answer was lost (the connection broke). The attempt is not
+/// spent. Returns whether there was such a claim.
+pub async fn release_unstarted(pool: &PgPool, id: Uuid, worker: &str) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "update jobs set status = 'pending', worker = null, heartbeat_at = null,
+                attempts = attempts - 1, run_after = now(), enqueued_at = null, updated_at = now()
+         where id = $1 and worker = $2 and status = 'running'",
+    )
+    .bind(id)
+    .bind(worker)
+    .execute(pool)
+    .await?;
     Ok(done.rows_affected() == 1)
 }
 

@@ -174,6 +174,11 @@ impl TestApp {
             .await
             .unwrap();
         tx.commit().await.unwrap();
+        // As the API does for the jobs it creates.
+        almanac_shared::events::Emitter::new(&self.settings, self.redis.clone())
+            .emit_first(job.id, &Event::queued(steps.max(0) as u64 + 1))
+            .await
+            .unwrap();
         self.queue
             .push(JobKind::Publish, job.id, None)
             .await

@@ -181,6 +181,7 @@ async fn synthesize(
     }
     tx.commit().await.context("committing the synthesis")?;
     for job in &emails {
+        ctx.emitter.emit_first_or_log(*job, &Event::queued(1)).await;
         if let Err(error) = ctx.queue.push(JobKind::Email, *job, None).await {
             tracing::warn!(job_id = %job, error = %format!("{error:#}"), "enqueueing an email failed; the reconciler will");
         }

@@ -24,7 +24,7 @@ use uuid::Uuid;
 
 mod legacy;
 
-use super::{Tag, enqueue_after_commit};
+use super::{Tag, enqueue_after_commit, job_write_failed};
 use crate::{
     auth::BearerAuth,
     error::{ApiError, ApiResult},
@@ -149,7 +149,9 @@ impl CalendarApi {
             mode: "service",
         };
         insert_run(&mut tx, user, &opened, run, &spec).await?;
-        tx.commit().await?;
+        if let Err(error) = tx.commit().await {
+            return Err(job_write_failed(&state, &job, error).await);
+        }
         record_run(opened.calendar_id, run_id);
         enqueue_after_commit(&state, &job, slots).await;
         tracing::info!(calendarId = %opened.calendar_id, runId = %run_id, job_id = %job.id, "calendar run accepted");

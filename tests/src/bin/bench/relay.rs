@@ -244,7 +244,13 @@ pub async fn latency(
                 let job = jobs[i % jobs.len()];
                 let event =
                     Event::progress((i / jobs.len()) as u64, 0, "bench", now_nanos().to_string());
-                emitter.emit(job, &event).await.expect("emit");
+                // Each job's first event, as the API emits `queued`.
+                let emitted = if i < jobs.len() {
+                    emitter.emit_first(job, &event).await
+                } else {
+                    emitter.emit(job, &event).await
+                };
+                emitted.expect("emit");
                 i += lanes;
             }
         }));
