@@ -17,8 +17,10 @@ run:
 	$(require_cargo)
 	@eval "$$($(SERVICES))"; cargo build --bin almanac-api --bin almanac-worker; deploy/dev/run.sh
 
-## make test: formatting, lints, and every test against real Postgres and Redis.
+## make test: formatting, lints, and every test against real Postgres and Redis. The fault
+## suite runs the binaries themselves, so they are built first.
 test: lint test-deps
+	cargo build --bin almanac-api --bin almanac-worker
 	@eval "$$($(SERVICES))"; export DATABASE_URL="$$ADMIN_DATABASE_URL"; cargo test --workspace
 
 ## Installs the headless browser the EventSource test uses (Debian's chromium).

@@ -24,6 +24,8 @@ mod deploy;
 #[cfg(test)]
 mod events;
 #[cfg(test)]
+mod faults;
+#[cfg(test)]
 mod generations;
 #[cfg(test)]
 mod isolation;

@@ -67,16 +67,22 @@ impl Service {
         env: &[(&str, String)],
         (addr_var, addr): (&str, SocketAddr),
     ) -> anyhow::Result<Self> {
+        // With TEST_LOG, the processes' logs are the test's; without, only warnings, unseen.
+        let logs = std::env::var_os("TEST_LOG").is_some();
         let mut command = Command::new(binary(name)?);
         command
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("LOG_FORMAT", "json")
-            .env("RUST_LOG", "warn")
+            .env("RUST_LOG", if logs { "info" } else { "warn" })
             .env(addr_var, addr.to_string())
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(if std::env::var_os("TEST_LOG").is_some() {
+            .stdout(if logs {
+                Stdio::inherit()
+            } else {
+                Stdio::null()
+            })
+            .stderr(if logs {
                 Stdio::inherit()
             } else {
                 Stdio::null()

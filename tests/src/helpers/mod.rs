@@ -4,6 +4,7 @@
 
 pub mod chaos;
 pub mod fake_ai;
+pub mod fleet;
 mod generations;
 pub mod probe;
 pub mod redis_server;
@@ -155,8 +156,8 @@ pub async fn spawn_app_with_fake(fake: &FakeAi, worker: bool) -> TestApp {
     .await
 }
 
-pub async fn spawn_app_with(options: TestOptions) -> TestApp {
-    init_logs();
+/// A fresh, migrated database of the test's own: its name and an owner pool.
+pub async fn fresh_database() -> (String, PgPool) {
     let db_name = format!("almanac_test_{}", Uuid::new_v4().simple());
     let admin: PgConnectOptions = admin_url().parse().expect("DATABASE_URL parses");
     let mut conn = PgConnection::connect_with(&admin.clone().database("postgres"))
@@ -169,11 +170,28 @@ pub async fn spawn_app_with(options: TestOptions) -> TestApp {
     .await
     .expect("create the test database");
     conn.close().await.ok();
-    let db_options = admin.database(&db_name);
-    let db = PgPool::connect_with(db_options.clone())
+    let db = PgPool::connect_with(admin.database(&db_name))
         .await
         .expect("connect to the test database");
     db::migrate(&db).await.expect("migrations apply");
+    (db_name, db)
+}
+
+/// Drops a test database, whoever still uses it.
+pub async fn drop_database(db_name: &str) {
+    let admin: PgConnectOptions = admin_url().parse().unwrap();
+    if let Ok(mut conn) = PgConnection::connect_with(&admin.database("postgres")).await {
+        let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "drop database if exists \"{db_name}\" with (force)"
+        )))
+        .execute(&mut conn)
+        .await;
+    }
+}
+
+pub async fn spawn_app_with(options: TestOptions) -> TestApp {
+    init_logs();
+    let (db_name, db) = fresh_database().await;
 
     let proxy = if options.db_proxy {
         let admin: PgConnectOptions = admin_url().parse().unwrap();
@@ -523,15 +541,7 @@ impl Drop for TestApp {
                 .unwrap();
             rt.block_on(async move {
                 let leftovers = leftover_jobs(&db_name, &forbidden).await;
-                let admin: PgConnectOptions = admin_url().parse().unwrap();
-                if let Ok(mut conn) = PgConnection::connect_with(&admin.database("postgres")).await
-                {
-                    let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-                        "drop database if exists \"{db_name}\" with (force)"
-                    )))
-                    .execute(&mut conn)
-                    .await;
-                }
+                drop_database(&db_name).await;
                 if let Ok(client) = redis::Client::open(redis_base)
                     && let Ok(mut conn) = client.get_multiplexed_async_connection().await
                 {

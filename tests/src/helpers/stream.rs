@@ -137,26 +137,28 @@ impl EventReader {
     }
 
     /// The next frame, heartbeats included; `None` when the server ended the stream.
-    /// Fails the test if nothing arrives for 15 s.
+    /// Fails the test if nothing arrives for 15 s, or the connection fails.
     pub async fn next(&mut self) -> Option<Frame> {
+        self.try_next()
+            .await
+            .unwrap_or_else(|error| panic!("{error}"))
+    }
+
+    /// [`EventReader::next`], telling a failed or cut connection instead of failing the
+    /// test: what a client that reconnects needs.
+    pub async fn try_next(&mut self) -> Result<Option<Frame>, String> {
         loop {
             if let Some(frame) = self.parse_one() {
-                return Some(frame);
+                return Ok(Some(frame));
             }
             let chunk = tokio::time::timeout(Duration::from_secs(15), self.body.next())
                 .await
-                .expect("the stream went silent for 15 s");
+                .map_err(|_| "the stream went silent for 15 s".to_owned())?;
             match chunk {
                 Some(Ok(bytes)) => self.buffer.push_str(std::str::from_utf8(&bytes).unwrap()),
-                Some(Err(error)) => panic!("stream error: {error}"),
-                None => {
-                    assert!(
-                        self.buffer.trim().is_empty(),
-                        "stream ended mid-frame: {:?}",
-                        self.buffer
-                    );
-                    return None;
-                }
+                Some(Err(error)) => return Err(format!("stream error: {error}")),
+                None if self.buffer.trim().is_empty() => return Ok(None),
+                None => return Err(format!("stream ended mid-frame: {:?}", self.buffer)),
             }
         }
     }
