@@ -331,3 +331,37 @@ async fn a_hard_stop_after_the_final_commit_neither_releases_nor_requeues_the_jo
     assert_eq!(stored_events(&app, job).await, 5);
     gate.open();
 }
+
+#[tokio::test]
+async fn a_cancel_that_arrives_after_the_final_commit_changes_nothing() {
+    let app = spawn_app_with(TestOptions {
+        probe: true,
+        env: vec![
+            ("JOB_HEARTBEAT_MS", "60000".into()),
+            ("JOB_STALE_MS", "120000".into()),
+        ],
+        worker_env: vec![("RECONCILE_INTERVAL_MS", "600000".into())],
+        ..Default::default()
+    })
+    .await;
+    first_reconcile(&app).await;
+    let user = Uuid::new_v4();
+    let probe_id = Uuid::new_v4();
+    let gate = probe::hold(probe_id);
+    let job = app.submit_probe(user, probe_id, 2).await;
+    gate.reached().await;
+    // The owner's cancel was on its way when the job committed its end: it reaches the
+    // worker while the handler is still paused after the commit.
+    assert!(app.worker_context(0).cancels.cancel(job));
+    let frames = app.all_events(user, job, Open::default()).await;
+    assert_probe_events(&frames, 2);
+    assert_eq!(stored_events(&app, job).await, 5);
+    assert_eq!(app.job_status(job).await, "succeeded");
+    assert_eq!(app.probe(probe_id).await, ("succeeded".into(), 2));
+    assert_eq!(
+        tasks_queued(&app).await,
+        1,
+        "an ended job is not queued again"
+    );
+    gate.open();
+}
