@@ -78,13 +78,15 @@ impl JobsApi {
     /// Server-sent events by default (`id:` is the event's sequence number, `event:` its
     /// type, `data:` its JSON); NDJSON with `Accept: application/x-ndjson` (one JSON object
     /// a line, with `type` and `id`). Event types: `progress {completed, total, stage?,
-    /// message?}`, `suggestions {generation_id, batch, suggestions}`, for calendar runs
-    /// `entry {data, error, meta}` and `diff {data, error, meta}`, `error {code?,
-    /// message}`, `done {status, result, error}` (always last; a calendar run's also has
-    /// `data` and `meta` with `done: true`), and, never stored and
-    /// without an id, `heartbeat` every `HEARTBEAT_SECS` and `truncated {after,
-    /// first_available?}`, sent first when events the client asked for are no longer
-    /// retained. Resume with `Last-Event-ID` (browsers send it when they reconnect) or
+    /// message?}` (the first is always `stage: "queued"`), `suggestions {generation_id,
+    /// batch, suggestions}`, for calendar runs `entry {data, error, meta}` and `diff {data,
+    /// error, meta}`, `error {code?, message}`, `done {status, result, error, data, meta}`
+    /// (always last, and only after every event of the job's last commit; `data` is the
+    /// result again and `meta` has `done: true`, seed 000's envelope), and, never stored
+    /// and without an id, `heartbeat` every `HEARTBEAT_SECS` and `truncated {after,
+    /// first_available?}`, sent when events the client asked for are no longer retained
+    /// (expired, or lost by the event store; ids then continue above the client's, never
+    /// reusing one it has seen). Resume with `Last-Event-ID` (browsers send it when they reconnect) or
     /// `?after=`: exactly the events after that id follow, then live ones. A client that
     /// already saw `done` gets 204, which stops an `EventSource` from reconnecting. A
     /// client that falls too far behind gets `error {code: "LAGGED"}` and is closed; it
@@ -257,18 +259,19 @@ pub struct JobEvent {
     pub status: Option<JobStatus>,
     /// `done`: the job's result (what it produced, also when cancelled).
     pub result: Option<Value>,
-    /// `done`: the job's error, if it did not succeed.
+    /// `done`: the job's error, if it did not succeed: a stable `code` and a `message`
+    /// written for the user.
     pub error: Option<Value>,
     /// `suggestions`: the generation and the batch's index.
     pub generation_id: Option<Uuid>,
     pub batch: Option<u32>,
     /// `suggestions`: `[{id, position, front, back}]`.
     pub suggestions: Option<Vec<Value>>,
-    /// `entry` and `diff` (calendar runs): seed 000's envelope (see `CalendarEvent`); on a
-    /// calendar run's `done`, the run's summary.
+    /// `entry` and `diff` (calendar runs): seed 000's envelope (see `CalendarEvent`); on
+    /// `done`, the result again (a calendar run's summary).
     pub data: Option<Value>,
-    /// `entry`, `diff` and a calendar run's `done`: the run's ids and `mode`; `done: true`
-    /// on the final event.
+    /// `entry` and `diff`: the run's ids and `mode`; on `done`, `done: true` (and a
+    /// calendar run's ids and `mode`).
     pub meta: Option<Value>,
     /// `truncated`: the id the client asked to resume after, and the oldest still kept.
     pub after: Option<u64>,
