@@ -3,7 +3,7 @@
 //! its final commit opens the gap between the ledger and the event stream, which no
 //! stream, interruption or crash may turn into a lost or repeated event.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use almanac_shared::{events, jobs::JobKind, queue};
 use uuid::Uuid;
@@ -239,20 +239,25 @@ async fn a_worker_that_dies_between_its_commit_and_its_final_events_loses_none_o
     assert_eq!(app.job_status(job).await, "succeeded");
 }
 
-#[tokio::test]
-async fn a_heartbeat_after_the_final_commit_publishes_the_final_events_and_queues_nothing() {
+/// A probe job of two steps whose handler is paused right after its final commit.
+struct PausedAfterCommit {
+    app: TestApp,
+    user: Uuid,
+    probe_id: Uuid,
+    job: Uuid,
+    gate: Arc<probe::Gate>,
+}
+
+/// Starts the app (the API's streams would wait a minute to publish what the ledger says,
+/// so only the worker can publish in time) and pauses a probe job after its commit.
+async fn pause_after_commit(worker_env: Vec<(&'static str, String)>) -> PausedAfterCommit {
     let app = spawn_app_with(TestOptions {
         probe: true,
-        // The API's streams would wait a minute: only the worker can publish in time.
         env: vec![
             ("JOB_HEARTBEAT_MS", "60000".into()),
             ("JOB_STALE_MS", "120000".into()),
         ],
-        worker_env: vec![
-            ("JOB_HEARTBEAT_MS", "100".into()),
-            ("JOB_STALE_MS", "600".into()),
-            ("RECONCILE_INTERVAL_MS", "600000".into()),
-        ],
+        worker_env,
         ..Default::default()
     })
     .await;
@@ -262,106 +267,78 @@ async fn a_heartbeat_after_the_final_commit_publishes_the_final_events_and_queue
     let gate = probe::hold(probe_id);
     let job = app.submit_probe(user, probe_id, 2).await;
     gate.reached().await;
+    PausedAfterCommit {
+        app,
+        user,
+        probe_id,
+        job,
+        gate,
+    }
+}
+
+impl PausedAfterCommit {
+    /// The job succeeded in one attempt, was queued once, and its stream holds and
+    /// delivers every event once.
+    async fn assert_ended_once(&self) {
+        let (app, user, job) = (&self.app, self.user, self.job);
+        let frames = app.all_events(user, job, Open::default()).await;
+        assert_probe_events(&frames, 2);
+        assert_eq!(stored_events(app, job).await, 5);
+        let (status, body) = app.get_json(user, &format!("/v1/jobs/{job}")).await;
+        assert_eq!(status, 200);
+        assert_eq!(
+            (
+                body["data"]["status"].as_str(),
+                body["data"]["attempts"].as_i64()
+            ),
+            (Some("succeeded"), Some(1)),
+            "{body}"
+        );
+        assert_eq!(app.probe(self.probe_id).await, ("succeeded".into(), 2));
+        assert_eq!(
+            tasks_queued(app).await,
+            1,
+            "an ended job is not queued again"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_heartbeat_after_the_final_commit_publishes_the_final_events_and_queues_nothing() {
     // The handler stays paused after its commit; its next heartbeat finds the job ended,
     // and the runner publishes what the ledger says instead of giving up the attempt.
-    let frames = app.all_events(user, job, Open::default()).await;
-    assert_probe_events(&frames, 2);
-    assert_eq!(stored_events(&app, job).await, 5);
-    let (status, body) = app.get_json(user, &format!("/v1/jobs/{job}")).await;
-    assert_eq!(status, 200);
-    assert_eq!(
-        (
-            body["data"]["status"].as_str(),
-            body["data"]["attempts"].as_i64()
-        ),
-        (Some("succeeded"), Some(1))
-    );
-    assert_eq!(
-        tasks_queued(&app).await,
-        1,
-        "an ended job is not queued again"
-    );
-    gate.open();
+    let paused = pause_after_commit(vec![
+        ("JOB_HEARTBEAT_MS", "100".into()),
+        ("JOB_STALE_MS", "600".into()),
+        ("RECONCILE_INTERVAL_MS", "600000".into()),
+    ])
+    .await;
+    paused.assert_ended_once().await;
+    paused.gate.open();
 }
 
 #[tokio::test]
 async fn a_hard_stop_after_the_final_commit_neither_releases_nor_requeues_the_job() {
-    let mut app = spawn_app_with(TestOptions {
-        probe: true,
-        env: vec![
-            ("JOB_HEARTBEAT_MS", "60000".into()),
-            ("JOB_STALE_MS", "120000".into()),
-        ],
-        worker_env: vec![
-            ("JOB_HEARTBEAT_MS", "60000".into()),
-            ("JOB_STALE_MS", "120000".into()),
-            ("WORKER_SHUTDOWN_GRACE_MS", "200".into()),
-            ("RECONCILE_INTERVAL_MS", "600000".into()),
-        ],
-        ..Default::default()
-    })
+    let mut paused = pause_after_commit(vec![
+        ("JOB_HEARTBEAT_MS", "60000".into()),
+        ("JOB_STALE_MS", "120000".into()),
+        ("WORKER_SHUTDOWN_GRACE_MS", "200".into()),
+        ("RECONCILE_INTERVAL_MS", "600000".into()),
+    ])
     .await;
-    first_reconcile(&app).await;
-    let user = Uuid::new_v4();
-    let probe_id = Uuid::new_v4();
-    let gate = probe::hold(probe_id);
-    let job = app.submit_probe(user, probe_id, 2).await;
-    gate.reached().await;
-    // SIGTERM; the grace runs out while the handler is paused after its commit.
-    app.stop_worker(0).await;
-    let (status, body) = app.get_json(user, &format!("/v1/jobs/{job}")).await;
-    assert_eq!(status, 200);
-    assert_eq!(
-        (
-            body["data"]["status"].as_str(),
-            body["data"]["attempts"].as_i64()
-        ),
-        (Some("succeeded"), Some(1)),
-        "{body}"
-    );
-    assert_eq!(
-        tasks_queued(&app).await,
-        1,
-        "an ended job is not queued again"
-    );
-    // The worker published its final events before it stopped (the API's streams would
-    // wait a minute to do it).
-    let frames = app.all_events(user, job, Open::default()).await;
-    assert_probe_events(&frames, 2);
-    assert_eq!(stored_events(&app, job).await, 5);
-    gate.open();
+    // SIGTERM; the grace runs out while the handler is paused after its commit. The worker
+    // published the final events before it stopped.
+    paused.app.stop_worker(0).await;
+    paused.assert_ended_once().await;
+    paused.gate.open();
 }
 
 #[tokio::test]
 async fn a_cancel_that_arrives_after_the_final_commit_changes_nothing() {
-    let app = spawn_app_with(TestOptions {
-        probe: true,
-        env: vec![
-            ("JOB_HEARTBEAT_MS", "60000".into()),
-            ("JOB_STALE_MS", "120000".into()),
-        ],
-        worker_env: vec![("RECONCILE_INTERVAL_MS", "600000".into())],
-        ..Default::default()
-    })
-    .await;
-    first_reconcile(&app).await;
-    let user = Uuid::new_v4();
-    let probe_id = Uuid::new_v4();
-    let gate = probe::hold(probe_id);
-    let job = app.submit_probe(user, probe_id, 2).await;
-    gate.reached().await;
+    let paused = pause_after_commit(vec![("RECONCILE_INTERVAL_MS", "600000".into())]).await;
     // The owner's cancel was on its way when the job committed its end: it reaches the
     // worker while the handler is still paused after the commit.
-    assert!(app.worker_context(0).cancels.cancel(job));
-    let frames = app.all_events(user, job, Open::default()).await;
-    assert_probe_events(&frames, 2);
-    assert_eq!(stored_events(&app, job).await, 5);
-    assert_eq!(app.job_status(job).await, "succeeded");
-    assert_eq!(app.probe(probe_id).await, ("succeeded".into(), 2));
-    assert_eq!(
-        tasks_queued(&app).await,
-        1,
-        "an ended job is not queued again"
-    );
-    gate.open();
+    assert!(paused.app.worker_context(0).cancels.cancel(paused.job));
+    paused.assert_ended_once().await;
+    paused.gate.open();
 }
