@@ -46,7 +46,9 @@ pub async fn check_rate(
 ) -> redis::RedisResult<RateDecision> {
     let mut conn = conn.clone();
     let slot = slot.unwrap_or_else(|| Uuid::now_v7().to_string());
-    let (allowed, retry_ms): (i64, i64) = Script::new(SLIDING_WINDOW)
+    static SCRIPT: std::sync::LazyLock<Script> =
+        std::sync::LazyLock::new(|| Script::new(SLIDING_WINDOW));
+    let (allowed, retry_ms): (i64, i64) = SCRIPT
         .key(key)
         .arg(window.as_millis() as u64)
         .arg(limit)

@@ -6,8 +6,9 @@
 //!
 //! A command that failed that way may still have run (its answer was lost), so every
 //! command sent through a `RedisConn` is one that may run twice: reads, `SET`, `PUBLISH`,
-//! and scripts written to be idempotent (the rate limit's, the event emitter's). apalis's
-//! task fetching, which moves tasks between lists, uses [`RedisConn::manager`] instead.
+//! and scripts written to be idempotent (the rate limit's; the event emitter's, which is
+//! told when it is sent again, [`RedisConn::invoke_resent`]). apalis's task fetching,
+//! which moves tasks between lists, uses [`RedisConn::manager`] instead.
 
 use std::time::Duration;
 
@@ -42,6 +43,25 @@ impl RedisConn {
     /// The underlying manager, without the retry: for commands that must not run twice.
     pub fn manager(&self) -> ConnectionManager {
         self.0.clone()
+    }
+}
+
+impl RedisConn {
+    /// Runs a script that must know whether it may have run already: the invocation
+    /// `build(false)` makes, and, should the connection turn out replaced, once more the
+    /// one `build(true)` makes (the plain retry sends the same arguments again).
+    pub async fn invoke_resent<'a, T: redis::FromRedisValue>(
+        &self,
+        build: impl Fn(bool) -> redis::ScriptInvocation<'a>,
+    ) -> redis::RedisResult<T> {
+        let mut conn = self.0.clone();
+        match build(false).invoke_async(&mut conn).await {
+            Err(error) if reconnected(&error) => {
+                tracing::debug!(error = %error, "Redis connection replaced; sending again");
+                build(true).invoke_async(&mut conn).await
+            }
+            other => other,
+        }
     }
 }
 

@@ -170,6 +170,34 @@ async fn read_page(state: &Deps, job: Uuid, after: u64) -> redis::RedisResult<ev
     }
 }
 
+/// The job's ledger row: the ended one the request found, or read now.
+async fn ended_record(
+    state: &Deps,
+    job: Uuid,
+    ended: Option<&jobs::JobRecord>,
+) -> sqlx::Result<Option<jobs::JobRecord>> {
+    match ended {
+        Some(record) => Ok(Some(record.clone())),
+        None => jobs::fetch(&state.pool, job).await,
+    }
+}
+
+/// Publishes the job's final events as the ledger has them (what its last commit staged,
+/// then `done`), unless the stream already ends with them. `Ok(false)`: the job is gone.
+async fn publish_final_from_ledger(
+    state: &Deps,
+    job: Uuid,
+    ended: Option<&jobs::JobRecord>,
+) -> anyhow::Result<bool> {
+    let Some(record) = ended_record(state, job, ended).await? else {
+        return Ok(false);
+    };
+    Emitter::new(&state.settings, state.redis.clone())
+        .publish_final_from(&record)
+        .await?;
+    Ok(true)
+}
+
 /// What a stream keeps while it lives: shared handles only, so that ten thousand idle
 /// streams cost little (the full `AppState` is larger to clone and to hold).
 struct Deps {
@@ -268,22 +296,14 @@ pub fn relay(
                         }
                         Some(deadline) if now >= deadline => {
                             republished = true;
-                            let record = match &ended {
-                                Some(record) => Ok(Some((**record).clone())),
-                                None => Box::pin(jobs::fetch(&state.pool, job)).await,
-                            };
-                            let emitter = Emitter::new(&state.settings, state.redis.clone());
-                            let published = match record {
-                                Ok(Some(record)) => Box::pin(emitter.publish_final_from(&record))
-                                    .await
-                                    .map_err(anyhow::Error::from),
-                                Ok(None) => return,
-                                Err(error) => Err(error.into()),
-                            };
-                            if let Err(error) = published {
-                                tracing::warn!(job_id = %job, error = %format!("{error:#}"), "publishing a job's final events failed");
-                                yield stream_error(framing, "the event store is unreachable");
-                                return;
+                            match Box::pin(publish_final_from_ledger(&state, job, ended.as_deref())).await {
+                                Ok(true) => {}
+                                Ok(false) => return,
+                                Err(error) => {
+                                    tracing::warn!(job_id = %job, error = %format!("{error:#}"), "publishing a job's final events failed");
+                                    yield stream_error(framing, "the event store is unreachable");
+                                    return;
+                                }
                             }
                             metrics::counter!("relay_final_events_republished_total").increment(1);
                             read_stream = true;
@@ -294,11 +314,7 @@ pub fn relay(
                 } else if ledger_says_ended {
                     // Ended, and nothing of its events is kept (they expired, or Redis
                     // lost them): the ledger has the outcome (`Event::done_from`).
-                    let record = match &ended {
-                        Some(record) => Ok(Some((**record).clone())),
-                        None => Box::pin(jobs::fetch(&state.pool, job)).await,
-                    };
-                    match record {
+                    match Box::pin(ended_record(&state, job, ended.as_deref())).await {
                         Ok(Some(record)) => {
                             // Framed before yielding, so the record is not kept in the
                             // stream's state (every idle stream would carry its size).
@@ -319,9 +335,10 @@ pub fn relay(
                 }
             }
             let received = match final_wait {
-                Some(deadline) => tokio::select! {
-                    received = subscription.recv() => received,
-                    () = tokio::time::sleep_until(deadline) => {
+                // Boxed: a timer would grow every stream's state, though it is rarely there.
+                Some(deadline) => match Box::pin(tokio::time::timeout_at(deadline, subscription.recv())).await {
+                    Ok(received) => received,
+                    Err(_) => {
                         read_stream = true;
                         continue;
                     }

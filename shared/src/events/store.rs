@@ -1,6 +1,8 @@
 //! Where events live in Redis: the per-job streams, the staged events of a commit, and the
 //! scripts that append and publish them (see the parent module's documentation).
 
+use std::sync::LazyLock;
+
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -74,18 +76,22 @@ end"
 
 /// Appends one event (`ARGV[4]` its type, `ARGV[5]` its JSON) and publishes it.
 ///
-/// `ARGV[7]` is the emit's nonce: sent again after a reconnect (see `redis_conn`), an
-/// emit whose first sending did run finds its nonce on the stream's last entry and
-/// returns that entry's number instead of appending the event twice. `ARGV[8]` is `1`
-/// for the job's first event, `ARGV[9]` the job's creation in Unix milliseconds.
+/// `ARGV[7]` is the emit's nonce, kept on the entry. `ARGV[10]` is `1` when the emit is
+/// sent again after a reconnect (see `redis_conn`): whether its first sending ran is
+/// unknown, so it looks for its nonce on the stream's last entry and returns that entry's
+/// number instead of appending the event twice (only then: the look costs as much as the
+/// append). `ARGV[8]` is `1` for the job's first event, `ARGV[9]` the job's creation in
+/// Unix milliseconds.
 const EMIT: &str = concat!(
     lua_next_id!(),
     r"
-local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
-if last[1] then
-  local fields = last[1][2]
-  for i = 1, #fields, 2 do
-    if fields[i] == 'n' and fields[i + 1] == ARGV[7] then return string.sub(last[1][1], 3) end
+if ARGV[10] == '1' then
+  local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
+  if last[1] then
+    local fields = last[1][2]
+    for i = 1, #fields, 2 do
+      if fields[i] == 'n' and fields[i + 1] == ARGV[7] then return string.sub(last[1][1], 3) end
+    end
   end
 end",
     r"
@@ -175,21 +181,30 @@ impl Emitter {
         event: &Event,
         first: bool,
     ) -> redis::RedisResult<u64> {
+        static SCRIPT: LazyLock<redis::Script> = LazyLock::new(|| redis::Script::new(EMIT));
         let data = serde_json::to_string(event).expect("events serialise");
         let events = &self.settings.events;
-        let mut conn = self.conn.clone();
-        let seq: String = redis::Script::new(EMIT)
-            .key(stream_key(&self.settings, job))
-            .arg(events.max_len)
-            .arg(events.retention.as_secs().max(1))
-            .arg(&*self.channel)
-            .arg(event.kind())
-            .arg(data)
-            .arg(job.to_string())
-            .arg(format!("{:016x}", rand::random::<u64>()))
-            .arg(if first { "1" } else { "0" })
-            .arg(created_ms(job))
-            .invoke_async(&mut conn)
+        let (key, nonce) = (
+            stream_key(&self.settings, job),
+            format!("{:016x}", rand::random::<u64>()),
+        );
+        let seq: String = self
+            .conn
+            .invoke_resent(|resent| {
+                let mut invocation = SCRIPT.key(&key);
+                invocation
+                    .arg(events.max_len)
+                    .arg(events.retention.as_secs().max(1))
+                    .arg(&*self.channel)
+                    .arg(event.kind())
+                    .arg(&data)
+                    .arg(job.to_string())
+                    .arg(&nonce)
+                    .arg(if first { "1" } else { "0" })
+                    .arg(created_ms(job))
+                    .arg(if resent { "1" } else { "0" });
+                invocation
+            })
             .await?;
         let seq = seq.parse().map_err(|_| {
             redis::RedisError::from((
@@ -297,8 +312,9 @@ impl Emitter {
         done: Option<&Event>,
     ) -> redis::RedisResult<u64> {
         let events = &self.settings.events;
-        let script = redis::Script::new(PUBLISH_COMMITTED);
-        let mut invocation = script.key(stream_key(&self.settings, job));
+        static SCRIPT: LazyLock<redis::Script> =
+            LazyLock::new(|| redis::Script::new(PUBLISH_COMMITTED));
+        let mut invocation = SCRIPT.key(stream_key(&self.settings, job));
         invocation
             .key(staged_key(&self.settings, job))
             .arg(events.max_len)
@@ -432,4 +448,54 @@ fn parse_entry(entry: &redis::Value) -> Option<StoredEvent> {
         kind: kind?,
         data: data?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// [`EMIT`] against the Redis `make test` provides (`REDIS_URL`).
+    #[tokio::test]
+    async fn an_emit_sent_again_appends_only_when_its_first_sending_did_not_run() {
+        let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+        let client = redis::Client::open(url).unwrap();
+        let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+        let job = Uuid::now_v7();
+        let key = format!("almanac-unit:events:{job}");
+        let script = redis::Script::new(EMIT);
+        let mut emit = async |nonce: &str, first: bool, resent: bool| -> String {
+            script
+                .key(&key)
+                .arg(100)
+                .arg(60)
+                .arg("almanac-unit:events")
+                .arg("progress")
+                .arg("{}")
+                .arg(job.to_string())
+                .arg(nonce)
+                .arg(if first { "1" } else { "0" })
+                .arg(created_ms(job))
+                .arg(if resent { "1" } else { "0" })
+                .invoke_async(&mut conn)
+                .await
+                .unwrap()
+        };
+        assert_eq!(emit("a", true, false).await, "1");
+        // The first sending ran and its answer was lost: the same number, nothing appended.
+        assert_eq!(emit("a", true, true).await, "1");
+        // The first sending never arrived: the event is appended.
+        assert_eq!(emit("b", false, true).await, "2");
+        assert_eq!(emit("b", false, true).await, "2");
+        let len: u64 = redis::cmd("XLEN")
+            .arg(&key)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        let _: () = redis::cmd("DEL")
+            .arg(&key)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        assert_eq!(len, 2, "no event twice");
+    }
 }
