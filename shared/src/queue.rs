@@ -177,7 +177,9 @@ pub async fn sweep_finished(
         return swept";
     let config = queue_config(settings, kind);
     let mut conn = conn.clone();
-    redis::Script::new(SWEEP)
+    static SCRIPT: std::sync::LazyLock<redis::Script> =
+        std::sync::LazyLock::new(|| redis::Script::new(SWEEP));
+    SCRIPT
         .key(config.done_jobs_set())
         .key(config.dead_jobs_set())
         .key(config.job_data_hash())

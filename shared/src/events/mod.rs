@@ -28,9 +28,11 @@ use crate::{
     jobs::{JobRecord, JobStatus},
 };
 
+mod history;
 mod store;
 
-pub use store::{Emitter, History, Staged, history, last};
+pub use history::{History, history, last};
+pub use store::{Emitter, Staged};
 
 /// The events of a job. Serialised with a `type` tag, which is also the SSE event name.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -1,12 +1,12 @@
-//! Where events live in Redis: the per-job streams, the staged events of a commit, and the
-//! scripts that append and publish them (see the parent module's documentation).
+//! Where events are written in Redis: the per-job streams, the staged events of a commit,
+//! and the scripts that append and publish them (see the parent module's documentation).
 
 use std::sync::LazyLock;
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::{Event, StoredEvent, channel, stream_key};
+use super::{Event, channel, stream_key};
 use crate::{config::Settings, jobs::JobRecord, redis_conn::RedisConn};
 
 /// When job `job` was created, in Unix milliseconds (0 for an id that is not a UUIDv7).
@@ -17,7 +17,7 @@ fn created_ms(job: Uuid) -> u64 {
     })
 }
 
-/// The stream key of a job's staged events (see the module's documentation).
+/// The key of the events a job's next commit staged (see the parent module's documentation).
 fn staged_key(settings: &Settings, job: Uuid) -> String {
     settings.redis_key(&["staged", &job.to_string()])
 }
@@ -74,6 +74,23 @@ end"
     };
 }
 
+/// The sequence number of stream `key`'s last entry and the value of its field `name`
+/// (both `nil` when the stream is empty or missing).
+macro_rules! lua_last_field {
+    () => {
+        r"
+local function last_field(key, name)
+  local last = redis.call('XREVRANGE', key, '+', '-', 'COUNT', 1)
+  if not last[1] then return nil, nil end
+  local fields = last[1][2]
+  for i = 1, #fields, 2 do
+    if fields[i] == name then return string.sub(last[1][1], 3), fields[i + 1] end
+  end
+  return string.sub(last[1][1], 3), nil
+end"
+    };
+}
+
 /// Appends one event (`ARGV[4]` its type, `ARGV[5]` its JSON) and publishes it.
 ///
 /// `ARGV[7]` is the emit's nonce, kept on the entry. `ARGV[10]` is `1` when the emit is
@@ -84,15 +101,11 @@ end"
 /// Unix milliseconds.
 const EMIT: &str = concat!(
     lua_next_id!(),
+    lua_last_field!(),
     r"
 if ARGV[10] == '1' then
-  local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
-  if last[1] then
-    local fields = last[1][2]
-    for i = 1, #fields, 2 do
-      if fields[i] == 'n' and fields[i + 1] == ARGV[7] then return string.sub(last[1][1], 3) end
-    end
-  end
+  local seq, nonce = last_field(KEYS[1], 'n')
+  if nonce == ARGV[7] then return seq end
 end",
     r"
 local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], next_id(KEYS[1], ARGV[8], ARGV[9]), 't', ARGV[4], 'd', ARGV[5], 'n', ARGV[7])
@@ -111,15 +124,11 @@ return seq"
 /// job's creation in Unix milliseconds (see `lua_next_id`).
 const PUBLISH_COMMITTED: &str = concat!(
     lua_next_id!(),
+    lua_last_field!(),
     r"
 if ARGV[6] == '1' then
-  local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
-  if last[1] then
-    local fields = last[1][2]
-    for i = 1, #fields, 2 do
-      if fields[i] == 't' and fields[i + 1] == 'done' then return 0 end
-    end
-  end
+  local _, kind = last_field(KEYS[1], 't')
+  if kind == 'done' then return 0 end
 end
 local events = {}
 local staged = redis.call('GET', KEYS[2])
@@ -350,104 +359,6 @@ impl Emitter {
             tracing::warn!(job_id = %job, event = event.kind(), error = %error, "emitting a job event failed");
         }
     }
-}
-
-/// What the stream holds after a given id.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct History {
-    pub events: Vec<StoredEvent>,
-    /// The oldest retained id (`None`: the stream does not exist; it expires after the job).
-    pub first: Option<u64>,
-    /// The newest id. Lower than an id a client saw means Redis lost the stream and the
-    /// numbering started again.
-    pub newest: Option<u64>,
-}
-
-/// Reads up to `limit` events after `after` (exclusive), oldest first, with the stream's
-/// oldest and newest ids, in one round trip.
-pub async fn history(
-    conn: &RedisConn,
-    settings: &Settings,
-    job: Uuid,
-    after: u64,
-    limit: usize,
-) -> redis::RedisResult<History> {
-    let key = stream_key(settings, job);
-    let mut conn = conn.clone();
-    let (first, newest, entries): (Vec<redis::Value>, Vec<redis::Value>, Vec<redis::Value>) =
-        redis::pipe()
-            .cmd("XRANGE")
-            .arg(&key)
-            .arg("-")
-            .arg("+")
-            .arg("COUNT")
-            .arg(1)
-            .cmd("XREVRANGE")
-            .arg(&key)
-            .arg("+")
-            .arg("-")
-            .arg("COUNT")
-            .arg(1)
-            .cmd("XRANGE")
-            .arg(&key)
-            .arg(format!("(0-{after}"))
-            .arg("+")
-            .arg("COUNT")
-            .arg(limit)
-            .query_async(&mut conn)
-            .await?;
-    Ok(History {
-        events: entries.iter().filter_map(parse_entry).collect(),
-        first: first.iter().find_map(parse_entry).map(|e| e.seq),
-        newest: newest.iter().find_map(parse_entry).map(|e| e.seq),
-    })
-}
-
-/// The job's latest stored event.
-pub async fn last(
-    conn: &RedisConn,
-    settings: &Settings,
-    job: Uuid,
-) -> redis::RedisResult<Option<StoredEvent>> {
-    let mut conn = conn.clone();
-    let entries: Vec<redis::Value> = redis::cmd("XREVRANGE")
-        .arg(stream_key(settings, job))
-        .arg("+")
-        .arg("-")
-        .arg("COUNT")
-        .arg(1)
-        .query_async(&mut conn)
-        .await?;
-    Ok(entries.iter().find_map(parse_entry))
-}
-
-/// One `XRANGE` entry: `[id, [field, value, ...]]`.
-fn parse_entry(entry: &redis::Value) -> Option<StoredEvent> {
-    let redis::Value::Array(parts) = entry else {
-        return None;
-    };
-    let [id, redis::Value::Array(fields)] = parts.as_slice() else {
-        return None;
-    };
-    let id: String = redis::from_redis_value_ref(id).ok()?;
-    let seq = id.strip_prefix("0-")?.parse().ok()?;
-    let mut kind = None;
-    let mut data = None;
-    for pair in fields.chunks(2) {
-        let [name, value] = pair else { continue };
-        let name: String = redis::from_redis_value_ref(name).ok()?;
-        let value: String = redis::from_redis_value_ref(value).ok()?;
-        match name.as_str() {
-            "t" => kind = Some(value.into_boxed_str()),
-            "d" => data = Some(value.into_boxed_str()),
-            _ => {}
-        }
-    }
-    Some(StoredEvent {
-        seq,
-        kind: kind?,
-        data: data?,
-    })
 }
 
 #[cfg(test)]
