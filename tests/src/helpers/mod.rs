@@ -6,8 +6,10 @@ pub mod chaos;
 pub mod fake_ai;
 pub mod fleet;
 mod generations;
+mod leftovers;
 pub mod probe;
 pub mod redis_server;
+mod requests;
 pub mod sites;
 pub mod smtp;
 pub mod stream;
@@ -15,21 +17,19 @@ pub mod stream;
 use std::{
     collections::HashMap,
     future::Future,
-    sync::{
-        Once,
-        atomic::{AtomicBool, Ordering},
-    },
+    sync::Once,
     time::{Duration, Instant},
 };
 
 use almanac_shared::{Settings, auth::JwtKeys, db};
-use serde_json::Value;
 use sqlx::{Connection, PgConnection, PgPool, postgres::PgConnectOptions};
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
 pub use fake_ai::{Behaviour, FakeAi};
 pub use generations::source_text;
+use leftovers::Leaves;
+pub(crate) use leftovers::leftover_jobs;
 
 pub const JWT_SECRET: &str = "test-secret-test-secret-test-secret-0123";
 
@@ -306,64 +306,6 @@ pub async fn spawn_app_with(options: TestOptions) -> TestApp {
     app
 }
 
-/// What a test may leave in the ledger without failing: by default nothing `failed` and
-/// nothing unfinished, as crates.io's test harness checks for failed jobs on drop.
-#[derive(Default)]
-struct Leaves {
-    failed: AtomicBool,
-    unfinished: AtomicBool,
-}
-
-impl TestApp {
-    /// This test makes jobs fail on purpose.
-    pub fn expect_failed_jobs(&self) {
-        self.leaves.failed.store(true, Ordering::SeqCst);
-    }
-
-    /// This test ends while jobs are pending or running, on purpose (it runs no worker,
-    /// or stops before they end).
-    pub fn expect_unfinished_jobs(&self) {
-        self.leaves.unfinished.store(true, Ordering::SeqCst);
-    }
-
-    /// The statuses the test may not leave behind.
-    fn forbidden_leftovers(&self) -> Vec<&'static str> {
-        let mut statuses = Vec::new();
-        if !self.leaves.failed.load(Ordering::SeqCst) {
-            statuses.push("failed");
-        }
-        if !self.leaves.unfinished.load(Ordering::SeqCst) {
-            statuses.extend(["pending", "running"]);
-        }
-        statuses
-    }
-}
-
-/// The jobs of database `db_name` in one of `statuses`, described for a failure message.
-pub(crate) async fn leftover_jobs(db_name: &str, statuses: &[&str]) -> Vec<String> {
-    if statuses.is_empty() {
-        return Vec::new();
-    }
-    let admin: PgConnectOptions = admin_url().parse().unwrap();
-    let Ok(mut conn) = PgConnection::connect_with(&admin.database(db_name)).await else {
-        return Vec::new();
-    };
-    let rows: Vec<(Uuid, String, String, Option<sqlx::types::Json<Value>>)> = sqlx::query_as(
-        "select id, kind, status, error from jobs where status = any($1) order by created_at",
-    )
-    .bind(statuses)
-    .fetch_all(&mut conn)
-    .await
-    .unwrap_or_default();
-    conn.close().await.ok();
-    rows.into_iter()
-        .map(|(id, kind, status, error)| {
-            let error = error.map(|e| e.0.to_string()).unwrap_or_default();
-            format!("{kind} job {id} {status} {error}")
-        })
-        .collect()
-}
-
 struct Worker {
     task: JoinHandle<()>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
@@ -443,81 +385,30 @@ impl TestApp {
             .expect("worker stops cleanly");
     }
 
-    pub fn token(&self, user: Uuid) -> String {
-        self.keys.mint(user, 3600)
-    }
-
-    pub fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.address)
-    }
-
-    /// The API's `/metrics` page.
-    pub async fn metrics_text(&self) -> String {
-        let response = self.client.get(self.url("/metrics")).send().await.unwrap();
-        assert_eq!(response.status(), 200);
-        response.text().await.unwrap()
-    }
-
-    pub async fn get_json(&self, user: Uuid, path: &str) -> (u16, Value) {
-        let response = self
-            .client
-            .get(self.url(path))
-            .bearer_auth(self.token(user))
-            .send()
-            .await
-            .expect("request sent");
-        let status = response.status().as_u16();
-        (status, response.json().await.unwrap_or(Value::Null))
-    }
-
-    /// `DELETE` as `user`; returns the status.
-    pub async fn delete(&self, user: Uuid, path: &str) -> u16 {
-        self.client
-            .delete(self.url(path))
-            .bearer_auth(self.token(user))
-            .send()
-            .await
-            .expect("request sent")
-            .status()
-            .as_u16()
-    }
-
-    pub async fn send_json(
-        &self,
-        method: reqwest::Method,
-        user: Uuid,
-        path: &str,
-        body: &Value,
-    ) -> (u16, Value) {
-        let response = self
-            .client
-            .request(method, self.url(path))
-            .bearer_auth(self.token(user))
-            .json(body)
-            .send()
-            .await
-            .expect("request sent");
-        let status = response.status().as_u16();
-        (status, response.json().await.unwrap_or(Value::Null))
-    }
-
     /// Deletes every Redis key of this app's prefix, as a Redis restart without persistence would.
     pub async fn flush_redis(&self) {
-        let mut conn = self.redis.clone();
-        let pattern = format!("{}*", self.settings.redis_prefix);
-        let keys: Vec<String> = redis::cmd("KEYS")
-            .arg(&pattern)
-            .query_async(&mut conn)
+        delete_keys(&mut self.redis.clone(), &self.settings.redis_prefix)
             .await
             .unwrap();
-        if !keys.is_empty() {
-            redis::cmd("DEL")
-                .arg(&keys)
-                .query_async::<i64>(&mut conn)
-                .await
-                .unwrap();
-        }
     }
+}
+
+/// Deletes every key that starts with `prefix`.
+async fn delete_keys(
+    conn: &mut impl redis::aio::ConnectionLike,
+    prefix: &str,
+) -> redis::RedisResult<()> {
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{prefix}*"))
+        .query_async(conn)
+        .await?;
+    if !keys.is_empty() {
+        redis::cmd("DEL")
+            .arg(&keys)
+            .query_async::<i64>(conn)
+            .await?;
+    }
+    Ok(())
 }
 
 impl Drop for TestApp {
@@ -545,17 +436,7 @@ impl Drop for TestApp {
                 if let Ok(client) = redis::Client::open(redis_base)
                     && let Ok(mut conn) = client.get_multiplexed_async_connection().await
                 {
-                    let keys: Vec<String> = redis::cmd("KEYS")
-                        .arg(format!("{prefix}*"))
-                        .query_async(&mut conn)
-                        .await
-                        .unwrap_or_default();
-                    if !keys.is_empty() {
-                        let _ = redis::cmd("DEL")
-                            .arg(&keys)
-                            .query_async::<i64>(&mut conn)
-                            .await;
-                    }
+                    let _ = delete_keys(&mut conn, &prefix).await;
                 }
                 leftovers
             })

@@ -1,0 +1,66 @@
+//! Requests as a user of the API: a token, an address, JSON in and out.
+
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::TestApp;
+
+impl TestApp {
+    pub fn token(&self, user: Uuid) -> String {
+        self.keys.mint(user, 3600)
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    /// The API's `/metrics` page.
+    pub async fn metrics_text(&self) -> String {
+        let response = self.client.get(self.url("/metrics")).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        response.text().await.unwrap()
+    }
+
+    pub async fn get_json(&self, user: Uuid, path: &str) -> (u16, Value) {
+        let response = self
+            .client
+            .get(self.url(path))
+            .bearer_auth(self.token(user))
+            .send()
+            .await
+            .expect("request sent");
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// `DELETE` as `user`; returns the status.
+    pub async fn delete(&self, user: Uuid, path: &str) -> u16 {
+        self.client
+            .delete(self.url(path))
+            .bearer_auth(self.token(user))
+            .send()
+            .await
+            .expect("request sent")
+            .status()
+            .as_u16()
+    }
+
+    pub async fn send_json(
+        &self,
+        method: reqwest::Method,
+        user: Uuid,
+        path: &str,
+        body: &Value,
+    ) -> (u16, Value) {
+        let response = self
+            .client
+            .request(method, self.url(path))
+            .bearer_auth(self.token(user))
+            .json(body)
+            .send()
+            .await
+            .expect("request sent");
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+}
