@@ -109,12 +109,18 @@ impl ApiError {
         Self::invalid_field(&error.field, error.reason)
     }
 
-    /// A domain validation failure, as 422: seed 004 answers invalid values so.
+    /// A domain validation failure, as 422: the syntheses endpoints answer invalid values so.
     pub fn semantically_invalid(error: Invalid) -> Self {
+        Self::unprocessable_field(&error.field, error.reason)
+    }
+
+    /// A validation failure of one field, as 422.
+    pub fn unprocessable_field(field: &str, reason: impl Into<String>) -> Self {
+        let reason = reason.into();
         Self::Unprocessable(ErrorEnvelope::new(
             "VALIDATION_FAILED",
-            error.to_string(),
-            Some(serde_json::json!({ "field": error.field, "reason": error.reason })),
+            format!("{field}: {reason}"),
+            Some(serde_json::json!({ "field": field, "reason": reason })),
         ))
     }
 

@@ -7,10 +7,11 @@
 )]
 
 pub mod auth;
+pub mod body;
 pub mod error;
 pub mod idempotency;
-pub mod limits;
 pub mod middleware;
+pub mod rate_limit;
 pub mod relay;
 pub mod routes;
 pub mod server;

@@ -1,7 +1,17 @@
-//! Request middleware: request ids, the request span, HTTP metrics, and the JSON error
-//! envelope for errors that poem raises itself.
+//! Request middleware: request ids, the request span, HTTP metrics, the JSON error
+//! envelope for errors that poem raises itself, `Allow` on 405, and keep-alive kept after a
+//! request refused before its body was read: the rest of the body is drained before the
+//! answer, or, when it cannot be (over the size limit, too slow), the answer says
+//! `Connection: close`, so a keep-alive client's next request does not meet a closed
+//! connection.
 
-use std::time::Instant;
+use std::{
+    sync::{Arc, LazyLock},
+    time::{Duration, Instant},
+};
+
+use bytes::Bytes;
+use futures::{StreamExt, stream::BoxStream};
 
 use poem::{
     Endpoint, IntoResponse, Request, Response,
@@ -50,9 +60,62 @@ pub fn route_label(path: &str) -> String {
         .join("/")
 }
 
+/// The request body as the endpoint reads it, shared with the middleware, which drains what
+/// the endpoint left unread (a request refused before its body was read: 401, 404, 405,
+/// 415) so that the connection can serve the client's next request.
+#[derive(Clone)]
+struct SharedBody(Arc<tokio::sync::Mutex<BoxStream<'static, std::io::Result<Bytes>>>>);
+
+/// How long an unread body may take to arrive before the connection is closed instead.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+
+impl SharedBody {
+    fn wrap(req: &mut Request) -> Self {
+        let shared = Self(Arc::new(tokio::sync::Mutex::new(
+            req.take_body().into_bytes_stream().boxed(),
+        )));
+        let reader = shared.clone();
+        req.set_body(poem::Body::from_bytes_stream(futures::stream::unfold(
+            reader,
+            |reader| async move {
+                let next = reader.0.lock().await.next().await;
+                next.map(|chunk| (chunk, reader))
+            },
+        )));
+        shared
+    }
+
+    /// Reads what is left (at most the declared length, which the limit allowed); false
+    /// when it could not be, so the connection must close.
+    async fn drain(&self) -> bool {
+        let drained = async {
+            let mut stream = self.0.lock().await;
+            while let Some(chunk) = stream.next().await {
+                if chunk.is_err() {
+                    return false;
+                }
+            }
+            true
+        };
+        tokio::time::timeout(DRAIN_TIMEOUT, drained)
+            .await
+            .unwrap_or(false)
+    }
+}
+
+/// What became of the request's body.
+enum BodyState {
+    /// None declared, or read into memory already.
+    Settled,
+    /// Declared with a length within the limit: the endpoint reads it through the share.
+    Shared(SharedBody),
+    /// Refused unread (over the limit).
+    Unread,
+}
+
 /// Rejects bodies over `max` bytes with 413: by `Content-Length` when given, otherwise by
 /// reading at most `max + 1` bytes of a chunked body.
-async fn limit_body(mut req: Request, max: usize) -> Result<Request, poem::Error> {
+async fn limit_body(mut req: Request, max: usize) -> Result<(Request, BodyState), poem::Error> {
     let too_large = || poem::Error::from_status(StatusCode::PAYLOAD_TOO_LARGE);
     let declared = req
         .headers()
@@ -61,7 +124,11 @@ async fn limit_body(mut req: Request, max: usize) -> Result<Request, poem::Error
         .and_then(|v| v.parse::<u64>().ok());
     match declared {
         Some(len) if len > max as u64 => Err(too_large()),
-        Some(_) => Ok(req),
+        Some(0) => Ok((req, BodyState::Settled)),
+        Some(_) => {
+            let shared = SharedBody::wrap(&mut req);
+            Ok((req, BodyState::Shared(shared)))
+        }
         None if req.headers().contains_key(header::TRANSFER_ENCODING) => {
             use tokio::io::AsyncReadExt;
             let mut buf = Vec::new();
@@ -75,9 +142,9 @@ async fn limit_body(mut req: Request, max: usize) -> Result<Request, poem::Error
                 return Err(too_large());
             }
             req.set_body(buf);
-            Ok(req)
+            Ok((req, BodyState::Settled))
         }
-        None => Ok(req),
+        None => Ok((req, BodyState::Settled)),
     }
 }
 
@@ -108,16 +175,31 @@ pub async fn around(next: impl Endpoint, req: Request) -> poem::Result<Response>
     }
     let started = Instant::now();
     let id = request_id.clone();
+    let path = req.uri().path().to_owned();
     let mut response = REQUEST_ID
         .scope(id, async move {
-            let response = match limit_body(req, max_body).await {
-                Ok(req) => match next.call(req).await {
-                    Ok(response) => response.into_response(),
-                    Err(error) => error_response(error),
+            let (response, body) = match limit_body(req, max_body).await {
+                Ok((req, body)) => match next.call(req).await {
+                    Ok(response) => (response.into_response(), body),
+                    Err(error) => (error_response(error), body),
                 },
-                Err(error) => error_response(error),
+                Err(error) => (error_response(error), BodyState::Unread),
             };
-            ensure_json_error(response).await
+            let mut response = ensure_json_error(response).await;
+            let refused =
+                response.status().is_client_error() || response.status().is_server_error();
+            let keep_alive = match body {
+                BodyState::Settled => true,
+                BodyState::Shared(_) if !refused => true,
+                BodyState::Shared(shared) => shared.drain().await,
+                BodyState::Unread => false,
+            };
+            if !keep_alive {
+                response
+                    .headers_mut()
+                    .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            }
+            response
         })
         .instrument(span.clone())
         .await;
@@ -142,7 +224,61 @@ pub async fn around(next: impl Endpoint, req: Request) -> poem::Result<Response>
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert(REQUEST_ID_HEADER, value);
     }
+    if status == StatusCode::METHOD_NOT_ALLOWED
+        && let Some(allow) = allowed_methods(&path)
+    {
+        response.headers_mut().insert(header::ALLOW, allow);
+    }
     Ok(response)
+}
+
+/// The methods each path template serves, from the OpenAPI document, plus the
+/// undocumented GET-only routes.
+static ROUTES: LazyLock<Vec<(Vec<String>, String)>> = LazyLock::new(|| {
+    let spec: serde_json::Value =
+        serde_json::from_str(&crate::openapi_service().spec()).expect("the spec is JSON");
+    let mut routes: Vec<(Vec<String>, String)> = spec["paths"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(path, item)| {
+            let methods: Vec<String> = item
+                .as_object()
+                .into_iter()
+                .flatten()
+                .map(|(method, _)| method.to_ascii_uppercase())
+                .collect();
+            (segments(path), methods.join(", "))
+        })
+        .collect();
+    for path in ["/openapi.json", "/metrics"] {
+        routes.push((segments(path), "GET".into()));
+    }
+    routes
+});
+
+fn segments(path: &str) -> Vec<String> {
+    path.trim_end_matches('/')
+        .split('/')
+        .map(str::to_owned)
+        .collect()
+}
+
+/// `Allow` for a path: the methods of the route template it matches (a literal segment
+/// wins over a parameter: `/api/cards/export` over `/api/cards/{id}`).
+fn allowed_methods(path: &str) -> Option<HeaderValue> {
+    let wanted = segments(path);
+    ROUTES
+        .iter()
+        .filter(|(template, _)| {
+            template.len() == wanted.len()
+                && template
+                    .iter()
+                    .zip(&wanted)
+                    .all(|(t, w)| t == w || t.starts_with('{'))
+        })
+        .min_by_key(|(template, _)| template.iter().filter(|t| t.starts_with('{')).count())
+        .and_then(|(_, methods)| HeaderValue::from_str(methods).ok())
 }
 
 /// Turns an error poem raised (parsing, routing, content type) into the JSON envelope.
@@ -227,5 +363,18 @@ mod tests {
             "/api/ai/generations/{id}/suggestions"
         );
         assert_eq!(route_label("/v1/jobs/42"), "/v1/jobs/{id}");
+    }
+
+    #[test]
+    fn allow_lists_the_methods_of_the_matching_route() {
+        let allow = |path| allowed_methods(path).map(|v| v.to_str().unwrap().to_owned());
+        assert_eq!(allow("/api/cards").as_deref(), Some("GET, POST"));
+        assert_eq!(
+            allow("/api/cards/0191f0f0-0000-7000-8000-000000000000").as_deref(),
+            Some("DELETE, PATCH")
+        );
+        assert_eq!(allow("/v1/jobs/x/cancel").as_deref(), Some("POST"));
+        assert_eq!(allow("/api/cards/export").as_deref(), Some("GET"));
+        assert_eq!(allow("/nowhere"), None);
     }
 }

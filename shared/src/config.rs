@@ -127,10 +127,25 @@ pub struct CalendarSettings {
     pub batch_slots: usize,
 }
 
+/// Per-user limits on the endpoints that create jobs, each read from `<NAME>_RATE_LIMIT`
+/// and `<NAME>_RATE_WINDOW_SECS` (a kind to come adds one field and one line below).
 #[derive(Debug, Clone)]
 pub struct RateLimitSettings {
-    pub generation_limit: u32,
-    pub generation_window: Duration,
+    /// `POST /api/ai/generations`: `GENERATION_RATE_*`.
+    pub generations: RateLimit,
+    /// `POST /v1/ai/calendar`, first runs and regenerations: `CALENDAR_RATE_*`.
+    pub calendars: RateLimit,
+    /// `POST /api/v1/themes/{id}/syntheses` (not the scheduler's): `SYNTHESIS_RATE_*`.
+    pub syntheses: RateLimit,
+}
+
+/// At most `limit` requests per user in any `window`.
+#[derive(Debug, Clone, Copy)]
+pub struct RateLimit {
+    /// The name of the family, in Redis keys and metrics.
+    pub family: &'static str,
+    pub limit: u32,
+    pub window: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -247,10 +262,9 @@ impl Settings {
                 shutdown_grace: env.millis_or("WORKER_SHUTDOWN_GRACE_MS", 20_000)?,
             },
             rate_limits: RateLimitSettings {
-                generation_limit: env.parse_or("GENERATION_RATE_LIMIT", 5)?,
-                generation_window: Duration::from_secs(
-                    env.parse_or("GENERATION_RATE_WINDOW_SECS", 300)?,
-                ),
+                generations: env.rate_limit("generations", "GENERATION", 5, 300)?,
+                calendars: env.rate_limit("calendars", "CALENDAR", 20, 600)?,
+                syntheses: env.rate_limit("syntheses", "SYNTHESIS", 20, 600)?,
             },
             events: crate::events::EventSettings {
                 heartbeat: env.seconds_or("HEARTBEAT_SECS", 15.0)?,
@@ -357,6 +371,25 @@ impl Env<'_> {
     }
 
     /// Seconds, fractions allowed (`0.5`).
+    /// `<prefix>_RATE_LIMIT` per `<prefix>_RATE_WINDOW_SECS`.
+    fn rate_limit(
+        &self,
+        family: &'static str,
+        prefix: &str,
+        limit: u32,
+        window_secs: u64,
+    ) -> anyhow::Result<RateLimit> {
+        let limit = self.parse_or(&format!("{prefix}_RATE_LIMIT"), limit)?;
+        let window_key = format!("{prefix}_RATE_WINDOW_SECS");
+        let window_secs: u64 = self.parse_or(&window_key, window_secs)?;
+        anyhow::ensure!(window_secs > 0, "{window_key} must be at least 1");
+        Ok(RateLimit {
+            family,
+            limit,
+            window: Duration::from_secs(window_secs),
+        })
+    }
+
     fn seconds_or(&self, key: &str, default_secs: f64) -> anyhow::Result<Duration> {
         let secs: f64 = self.parse_or(key, default_secs)?;
         Duration::try_from_secs_f64(secs).map_err(|_| {
@@ -387,7 +420,9 @@ mod tests {
         let s = settings(&[("DATABASE_URL", "postgres://x/y")]).unwrap();
         assert_eq!(s.api_addr.to_string(), "127.0.0.1:8080");
         assert_eq!(s.ai.provider, AiProviderKind::Offline);
-        assert_eq!(s.rate_limits.generation_limit, 5);
+        assert_eq!(s.rate_limits.generations.limit, 5);
+        assert_eq!(s.rate_limits.calendars.limit, 20);
+        assert_eq!(s.rate_limits.syntheses.window, Duration::from_secs(600));
         assert_eq!(s.ai.timeout, Duration::from_secs(30));
     }
 

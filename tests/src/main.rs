@@ -44,6 +44,8 @@ mod review;
 #[cfg(test)]
 mod schedules;
 #[cfg(test)]
+mod strict_input;
+#[cfg(test)]
 mod themes;
 #[cfg(test)]
 mod transport_faults;

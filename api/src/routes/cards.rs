@@ -15,6 +15,7 @@ use uuid::Uuid;
 use super::{Tag, clamp_limit, paginate};
 use crate::{
     auth::BearerAuth,
+    body::StrictJson,
     error::{ApiError, ApiResult},
     state::AppState,
 };
@@ -164,7 +165,7 @@ impl CardsApi {
         &self,
         state: Data<&AppState>,
         auth: BearerAuth,
-        body: Json<CreateCardCommand>,
+        body: StrictJson<CreateCardCommand>,
     ) -> ApiResult<CreateCardResponse> {
         let front = parse_side("front", &body.front, generation::FRONT_MAX_CHARS)?;
         let back = parse_side("back", &body.back, generation::BACK_MAX_CHARS)?;
@@ -192,7 +193,7 @@ impl CardsApi {
         state: Data<&AppState>,
         auth: BearerAuth,
         id: Path<Uuid>,
-        body: Json<UpdateCardCommand>,
+        body: StrictJson<UpdateCardCommand>,
     ) -> ApiResult<Json<CardDto>> {
         let front = body
             .front

@@ -22,9 +22,10 @@ use uuid::Uuid;
 use super::{Tag, clamp_limit, enqueue_after_commit, job_write_failed, paginate};
 use crate::{
     auth::BearerAuth,
+    body::StrictJson,
     error::{ApiError, ApiResult},
     idempotency::{Earlier, Idempotency},
-    limits::{self, RateDecision},
+    rate_limit,
     state::AppState,
 };
 
@@ -166,7 +167,7 @@ impl GenerationsApi {
         &self,
         state: Data<&AppState>,
         auth: BearerAuth,
-        body: Json<CreateGenerationCommand>,
+        body: StrictJson<CreateGenerationCommand>,
         #[oai(name = "Idempotency-Key")] idempotency_key: Header<Option<String>>,
     ) -> ApiResult<CreateGenerationResponse> {
         let user = auth.0.id;
@@ -282,24 +283,13 @@ async fn submit(
     prompt_version: String,
     idempotency: Option<&Idempotency>,
 ) -> ApiResult<CreateGenerationAccepted> {
-    let limits = &state.settings.rate_limits;
-    let rate_key = state
-        .settings
-        .redis_key(&["ratelimit", "generations", &user.to_string()]);
-    // Retries of one keyed request share its slot.
-    let keyed_slot = idempotency.map(|i| format!("key:{}", i.key_hash()));
-    let slot = match limits::check_rate(
-        &state.redis,
-        &rate_key,
-        limits.generation_limit,
-        limits.generation_window,
-        keyed_slot.clone(),
+    let slot = rate_limit::take(
+        state,
+        &state.settings.rate_limits.generations,
+        user,
+        idempotency,
     )
-    .await?
-    {
-        RateDecision::Allowed(slot) => slot,
-        RateDecision::Limited(retry_after) => return Err(ApiError::rate_limited(retry_after)),
-    };
+    .await?;
     let generation_id = Uuid::now_v7();
     let mut job = NewJob::new(user, &GenerationJob { generation_id });
     job.trace_context = telemetry::current_trace_context();
@@ -339,7 +329,7 @@ async fn submit(
         (Err(error), _) => {
             // Nothing was created (as far as the client will know), so the attempt does
             // not count against the user's limit.
-            limits::refund_rate(&state.redis, &rate_key, &slot).await;
+            slot.refund(state).await;
             return Err(job_write_failed(state, &job, error).await);
         }
     }

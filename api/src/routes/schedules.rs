@@ -18,6 +18,7 @@ use super::{
 };
 use crate::{
     auth::BearerAuth,
+    body::StrictJson422,
     error::{ApiError, ApiResult},
     state::AppState,
 };
@@ -126,7 +127,7 @@ impl SchedulesApi {
         state: Data<&AppState>,
         auth: BearerAuth,
         id: Path<Uuid>,
-        body: Json<UpsertSchedule>,
+        body: StrictJson422<UpsertSchedule>,
     ) -> ApiResult<Json<Schedule>> {
         let body = body.0;
         let spec = ScheduleSpec::parse(body.enabled, &body.days, &body.time_utc, &body.emails)

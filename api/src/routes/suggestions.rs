@@ -13,6 +13,7 @@ use uuid::Uuid;
 use super::Tag;
 use crate::{
     auth::BearerAuth,
+    body::StrictJson,
     error::{ApiError, ApiResult},
     state::AppState,
 };
@@ -133,7 +134,7 @@ impl SuggestionsApi {
         state: Data<&AppState>,
         auth: BearerAuth,
         id: Path<Uuid>,
-        body: Json<ReviewSuggestionCommand>,
+        body: StrictJson<ReviewSuggestionCommand>,
     ) -> ApiResult<Json<SuggestionDto>> {
         let command = body.0;
         let front = command

@@ -21,7 +21,9 @@ use uuid::Uuid;
 use super::{Tag, enqueue_after_commit, job_write_failed};
 use crate::{
     auth::BearerAuth,
+    body::StrictJson422,
     error::{ApiError, ApiResult},
+    rate_limit,
     state::AppState,
 };
 
@@ -174,7 +176,7 @@ impl ThemesApi {
         &self,
         state: Data<&AppState>,
         auth: BearerAuth,
-        body: Json<CreateTheme>,
+        body: StrictJson422<CreateTheme>,
     ) -> ApiResult<ThemeCreated> {
         let body = body.0;
         let spec = theme_spec(
@@ -234,7 +236,7 @@ impl ThemesApi {
         state: Data<&AppState>,
         auth: BearerAuth,
         id: Path<Uuid>,
-        body: Json<UpdateTheme>,
+        body: StrictJson422<UpdateTheme>,
     ) -> ApiResult<Json<Theme>> {
         let body = body.0;
         let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
@@ -300,30 +302,16 @@ impl ThemesApi {
         id: Path<Uuid>,
     ) -> ApiResult<SynthesisStarted> {
         let user = auth.0.id;
-        let synthesis_id = Uuid::now_v7();
-        let mut job = NewJob::new(user, &SynthesisJob { synthesis_id });
-        job.trace_context = telemetry::current_trace_context();
-        let mut tx = db::user_tx(&state.pool, user).await?;
-        theme(&mut tx, id.0).await?;
-        job.insert(&mut *tx).await?;
-        sqlx::query(
-            "insert into syntheses (id, user_id, theme_id, job_id, origin)
-             values ($1, app_user_id(), $2, $3, 'manual')",
-        )
-        .bind(synthesis_id)
-        .bind(id.0)
-        .bind(job.id)
-        .execute(&mut *tx)
-        .await?;
-        if let Err(error) = tx.commit().await {
-            return Err(job_write_failed(&state, &job, error).await);
+        let slot =
+            rate_limit::take(&state, &state.settings.rate_limits.syntheses, user, None).await?;
+        match start_synthesis(&state, user, id.0).await {
+            Ok(accepted) => Ok(SynthesisStarted::Accepted(Json(accepted))),
+            Err(error) => {
+                // No such theme, or not written: the request created nothing.
+                slot.refund(&state).await;
+                Err(error)
+            }
         }
-        enqueue_after_commit(&state, &job, 100).await;
-        Ok(SynthesisStarted::Accepted(Json(SynthesisAccepted {
-            job_id: job.id,
-            synthesis_id,
-            status: RunStatus::Pending,
-        })))
     }
 
     /// The theme's syntheses, newest first.
@@ -372,4 +360,36 @@ impl ThemesApi {
         row.map(Json)
             .ok_or_else(|| ApiError::not_found("synthesis"))
     }
+}
+
+/// Writes a manual synthesis of `theme_id` and its job, then queues the job.
+async fn start_synthesis(
+    state: &AppState,
+    user: Uuid,
+    theme_id: Uuid,
+) -> ApiResult<SynthesisAccepted> {
+    let synthesis_id = Uuid::now_v7();
+    let mut job = NewJob::new(user, &SynthesisJob { synthesis_id });
+    job.trace_context = telemetry::current_trace_context();
+    let mut tx = db::user_tx(&state.pool, user).await?;
+    theme(&mut tx, theme_id).await?;
+    job.insert(&mut *tx).await?;
+    sqlx::query(
+        "insert into syntheses (id, user_id, theme_id, job_id, origin)
+         values ($1, app_user_id(), $2, $3, 'manual')",
+    )
+    .bind(synthesis_id)
+    .bind(theme_id)
+    .bind(job.id)
+    .execute(&mut *tx)
+    .await?;
+    if let Err(error) = tx.commit().await {
+        return Err(job_write_failed(state, &job, error).await);
+    }
+    enqueue_after_commit(state, &job, 100).await;
+    Ok(SynthesisAccepted {
+        job_id: job.id,
+        synthesis_id,
+        status: RunStatus::Pending,
+    })
 }

@@ -100,6 +100,8 @@ impl Fleet {
             ("AI_PROVIDER", "offline".to_owned()),
             ("AI_OFFLINE_LATENCY_MS", "300".to_owned()),
             ("GENERATION_RATE_LIMIT", "1000000".to_owned()),
+            ("CALENDAR_RATE_LIMIT", "1000000".to_owned()),
+            ("SYNTHESIS_RATE_LIMIT", "1000000".to_owned()),
             ("HEARTBEAT_SECS", "2".to_owned()),
             // Two fleets at once stay well within the test server's 100 connections.
             ("DATABASE_MAX_CONNECTIONS", "5".to_owned()),

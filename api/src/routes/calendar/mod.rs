@@ -27,8 +27,10 @@ mod legacy;
 use super::{Tag, enqueue_after_commit, job_write_failed};
 use crate::{
     auth::BearerAuth,
+    body::StrictJson,
     error::{ApiError, ApiResult},
     middleware::current_request_id,
+    rate_limit,
     relay::{self, Framing},
     state::AppState,
 };
@@ -120,7 +122,7 @@ impl CalendarApi {
         request: &Request,
         state: Data<&AppState>,
         auth: BearerAuth,
-        body: Json<CalendarRequest>,
+        body: StrictJson<CalendarRequest>,
     ) -> ApiResult<CalendarResponse> {
         let body = body.0;
         let spec = CalendarSpec::parse(
@@ -133,58 +135,78 @@ impl CalendarApi {
         .map_err(ApiError::invalid)?;
         let framing = Framing::requested(request);
         let user = auth.0.id;
-        if !state.settings.calendar_service_enabled {
-            return legacy::run(&state, user, spec, body.calendar_id, framing).await;
-        }
-        let slots = spec.slot_count() as u64;
-        let mut tx = db::user_tx(&state.pool, user).await?;
-        let opened = open_run(&mut tx, user, &spec, body.calendar_id).await?;
-        let run_id = Uuid::now_v7();
-        let mut job = NewJob::new(user, &CalendarJob { run_id });
-        job.trace_context = telemetry::current_trace_context();
-        job.insert(&mut *tx).await?;
-        let run = NewRun {
-            id: run_id,
-            job_id: Some(job.id),
-            mode: "service",
+        let slot =
+            rate_limit::take(&state, &state.settings.rate_limits.calendars, user, None).await?;
+        let answer = if state.settings.calendar_service_enabled {
+            start_run(&state, user, spec, body.calendar_id, framing).await
+        } else {
+            legacy::run(&state, user, spec, body.calendar_id, framing).await
         };
-        insert_run(&mut tx, user, &opened, run, &spec).await?;
-        if let Err(error) = tx.commit().await {
-            return Err(job_write_failed(&state, &job, error).await);
+        if answer.is_err() {
+            // Refused (409, 404) or not written: the request created nothing.
+            slot.refund(&state).await;
         }
-        record_run(opened.calendar_id, run_id);
-        enqueue_after_commit(&state, &job, slots).await;
-        tracing::info!(calendarId = %opened.calendar_id, runId = %run_id, job_id = %job.id, "calendar run accepted");
-        Ok(match framing {
-            Some(framing) => {
-                let body = relay::relay(&state, job.id, 0, None, framing);
-                CalendarResponse::Stream(
-                    framing,
-                    Body::from_bytes_stream(futures::StreamExt::map(body, Ok::<_, std::io::Error>)),
-                )
-            }
-            None => CalendarResponse::Accepted(Box::new(Json(RunAcceptedEnvelope {
-                data: RunAccepted {
-                    run_id: Some(run_id),
-                    calendar_id: Some(opened.calendar_id),
-                    version: Some(opened.version),
-                    status: JobStatus::Pending,
-                    job_id: Some(job.id),
-                    links: RunLinks {
-                        poll: Some(format!("/v1/jobs/{}", job.id)),
-                        stream: Some(format!("/v1/jobs/{}/events", job.id)),
-                        calendar: Some(format!("/v1/calendars/{}", opened.calendar_id)),
-                    },
-                },
-                error: None,
-                meta: RunMeta {
-                    request_id: current_request_id(),
-                    mode: "service".into(),
-                    persisted: true,
-                },
-            }))),
-        })
+        answer
     }
+}
+
+/// Opens a run served by the worker fleet: the calendar (or its next version), the run and
+/// its job in one transaction, then the queue.
+async fn start_run(
+    state: &AppState,
+    user: Uuid,
+    spec: CalendarSpec,
+    calendar_id: Option<Uuid>,
+    framing: Option<Framing>,
+) -> ApiResult<CalendarResponse> {
+    let slots = spec.slot_count() as u64;
+    let mut tx = db::user_tx(&state.pool, user).await?;
+    let opened = open_run(&mut tx, user, &spec, calendar_id).await?;
+    let run_id = Uuid::now_v7();
+    let mut job = NewJob::new(user, &CalendarJob { run_id });
+    job.trace_context = telemetry::current_trace_context();
+    job.insert(&mut *tx).await?;
+    let run = NewRun {
+        id: run_id,
+        job_id: Some(job.id),
+        mode: "service",
+    };
+    insert_run(&mut tx, user, &opened, run, &spec).await?;
+    if let Err(error) = tx.commit().await {
+        return Err(job_write_failed(state, &job, error).await);
+    }
+    record_run(opened.calendar_id, run_id);
+    enqueue_after_commit(state, &job, slots).await;
+    tracing::info!(calendarId = %opened.calendar_id, runId = %run_id, job_id = %job.id, "calendar run accepted");
+    Ok(match framing {
+        Some(framing) => {
+            let body = relay::relay(state, job.id, 0, None, framing);
+            CalendarResponse::Stream(
+                framing,
+                Body::from_bytes_stream(futures::StreamExt::map(body, Ok::<_, std::io::Error>)),
+            )
+        }
+        None => CalendarResponse::Accepted(Box::new(Json(RunAcceptedEnvelope {
+            data: RunAccepted {
+                run_id: Some(run_id),
+                calendar_id: Some(opened.calendar_id),
+                version: Some(opened.version),
+                status: JobStatus::Pending,
+                job_id: Some(job.id),
+                links: RunLinks {
+                    poll: Some(format!("/v1/jobs/{}", job.id)),
+                    stream: Some(format!("/v1/jobs/{}/events", job.id)),
+                    calendar: Some(format!("/v1/calendars/{}", opened.calendar_id)),
+                },
+            },
+            error: None,
+            meta: RunMeta {
+                request_id: current_request_id(),
+                mode: "service".into(),
+                persisted: true,
+            },
+        }))),
+    })
 }
 
 fn record_run(calendar_id: Uuid, run_id: Uuid) {

@@ -24,6 +24,7 @@ pub use views::*;
 use super::{Tag, clamp_limit, paginate};
 use crate::{
     auth::BearerAuth,
+    body::StrictJson,
     error::{ApiError, ApiResult},
     middleware::current_request_id,
     state::AppState,
@@ -130,7 +131,7 @@ impl CalendarsApi {
         auth: BearerAuth,
         id: Path<Uuid>,
         entry_id: Path<Uuid>,
-        body: Json<EntryPatch>,
+        body: StrictJson<EntryPatch>,
     ) -> ApiResult<Json<EntryEnvelope>> {
         let patch = body.0;
         let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
@@ -186,7 +187,7 @@ impl CalendarsApi {
         state: Data<&AppState>,
         auth: BearerAuth,
         id: Path<Uuid>,
-        body: Json<NewEntry>,
+        body: StrictJson<NewEntry>,
     ) -> ApiResult<Created> {
         let new = body.0;
         let channel = calendar::Channel::parse(&new.channel)
@@ -276,7 +277,7 @@ impl CalendarsApi {
         auth: BearerAuth,
         id: Path<Uuid>,
         run_id: Path<Uuid>,
-        body: Json<AcceptRequest>,
+        body: StrictJson<AcceptRequest>,
     ) -> ApiResult<Json<AcceptedEnvelope>> {
         let selection = match (body.0.change_ids, body.0.all) {
             (Some(ids), None | Some(false)) if !ids.is_empty() => Selection::Ids(ids),

@@ -102,6 +102,8 @@ fn settings(db_url: &str, prefix: &str) -> Settings {
         ("WORKER_METRICS_ADDR", "127.0.0.1:0".into()),
         ("JWT_SECRET", SECRET.into()),
         ("GENERATION_RATE_LIMIT", "1000000".into()),
+        ("CALENDAR_RATE_LIMIT", "1000000".into()),
+        ("SYNTHESIS_RATE_LIMIT", "1000000".into()),
         ("DATABASE_MAX_CONNECTIONS", "32".into()),
         ("WORKER_CONCURRENCY", "64".into()),
         ("AI_OFFLINE_LATENCY_MS", "0".into()),

@@ -1,11 +1,53 @@
-//! Rate limits kept in Redis so they hold across API replicas. (`Idempotency-Key` lives in
-//! Postgres, with the jobs: `idempotency`.)
+//! Per-user rate limits on the endpoints that create jobs, kept in Redis so they hold across
+//! API replicas. Each family (`RateLimitSettings`) has its own window; a request takes a
+//! slot with [`take`] before it writes anything and gives it back with [`Taken::refund`] if
+//! nothing was created. (`Idempotency-Key` lives in Postgres, with the jobs: `idempotency`.)
 
 use std::time::Duration;
 
-use almanac_shared::redis_conn::RedisConn;
+use almanac_shared::{config::RateLimit, redis_conn::RedisConn};
 use redis::Script;
 use uuid::Uuid;
+
+use crate::{
+    error::{ApiError, ApiResult},
+    idempotency::Idempotency,
+    state::AppState,
+};
+
+/// A slot a request holds in its family's window.
+pub struct Taken {
+    key: String,
+    slot: String,
+}
+
+impl Taken {
+    /// Gives the slot back: the request it allowed did not create anything.
+    pub async fn refund(&self, state: &AppState) {
+        refund_rate(&state.redis, &self.key, &self.slot).await;
+    }
+}
+
+/// Takes a slot of `limit`'s window for `user`, or answers 429 with `Retry-After`. Retries
+/// of one keyed request (`Idempotency-Key`) share a slot, so they count once.
+pub async fn take(
+    state: &AppState,
+    limit: &RateLimit,
+    user: Uuid,
+    idempotency: Option<&Idempotency>,
+) -> ApiResult<Taken> {
+    let key = state
+        .settings
+        .redis_key(&["ratelimit", limit.family, &user.to_string()]);
+    let keyed_slot = idempotency.map(|i| format!("key:{}", i.key_hash()));
+    match check_rate(&state.redis, &key, limit.limit, limit.window, keyed_slot).await? {
+        RateDecision::Allowed(slot) => Ok(Taken { key, slot }),
+        RateDecision::Limited(retry_after) => {
+            metrics::counter!("rate_limited_total", "family" => limit.family).increment(1);
+            Err(ApiError::rate_limited(retry_after))
+        }
+    }
+}
 
 /// A sliding-window log in a sorted set, timed by the Redis server's clock so replicas
 /// agree. Returns `{allowed, retry_after_ms}`. The slot `ARGV[3]` names its request, so

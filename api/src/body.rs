@@ -1,0 +1,283 @@
+//! The one JSON body extractor every endpoint uses, stricter than poem-openapi's `Json`:
+//!
+//! - a NUL character anywhere in the body (a string or an object's key) is refused, naming
+//!   the field: Postgres cannot store one in `text`, and no client means to send it;
+//! - strings are strings: poem-openapi turns `true` or `1e308` sent for a string field into
+//!   `"true"` / `"1e+308"`; here a value where the schema says `string` must be one;
+//! - unknown fields are ignored (clients send free-form `constraints` and fields newer than
+//!   the server), as the OpenAPI document says.
+//!
+//! A body that is not JSON at all is 400 everywhere. A body that is JSON but invalid is
+//! refused with the endpoint's validation status `STATUS`: 400, or 422 on the syntheses
+//! endpoints, whose contract answers invalid values so.
+
+use std::{
+    any::TypeId,
+    collections::HashMap,
+    sync::{Arc, LazyLock, RwLock},
+};
+
+use poem::{FromRequest, Request, RequestBody};
+use poem_openapi::{
+    payload::{ParsePayload, Payload},
+    registry::{MetaSchema, MetaSchemaRef, Registry},
+    types::{ParseFromJSON, Type},
+};
+use serde_json::Value;
+
+use crate::error::ApiError;
+
+/// A JSON request body, checked as the module says. `STATUS` is 400 or 422.
+#[derive(Debug, Clone)]
+pub struct StrictJson<T, const STATUS: u16 = 400>(pub T);
+
+/// The body of an endpoint that answers invalid values with 422.
+pub type StrictJson422<T> = StrictJson<T, 422>;
+
+impl<T, const STATUS: u16> std::ops::Deref for StrictJson<T, STATUS> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T: Type, const STATUS: u16> Payload for StrictJson<T, STATUS> {
+    const CONTENT_TYPE: &'static str = "application/json; charset=utf-8";
+
+    fn check_content_type(content_type: &str) -> bool {
+        <poem_openapi::payload::Json<T> as Payload>::check_content_type(content_type)
+    }
+
+    fn schema_ref() -> MetaSchemaRef {
+        T::schema_ref()
+    }
+
+    fn register(registry: &mut Registry) {
+        T::register(registry);
+    }
+}
+
+impl<T: ParseFromJSON + 'static, const STATUS: u16> ParsePayload for StrictJson<T, STATUS> {
+    const IS_REQUIRED: bool = T::IS_REQUIRED;
+
+    async fn from_request(request: &Request, body: &mut RequestBody) -> poem::Result<Self> {
+        let data = Vec::<u8>::from_request(request, body).await?;
+        let value: Value = if data.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&data).map_err(|error| {
+                ApiError::bad_request(format!("the body is not valid JSON: {error}"), None)
+            })?
+        };
+        let reject = |field: &str, reason: String| -> poem::Error {
+            if STATUS == 422 {
+                ApiError::unprocessable_field(field, reason).into()
+            } else {
+                ApiError::invalid_field(field, reason).into()
+            }
+        };
+        if let Some(field) = find_nul(&value, &mut String::new()) {
+            let field = if field.is_empty() {
+                "body".into()
+            } else {
+                field
+            };
+            return Err(reject(
+                &field,
+                format!("{field} must not contain a NUL character"),
+            ));
+        }
+        let (schema, registry) = &*schema_of::<T>();
+        if let Err((field, reason)) = check_strings(&value, schema, registry, &mut String::new()) {
+            return Err(reject(&field, reason));
+        }
+        T::parse_from_json(Some(value))
+            .map(Self)
+            .map_err(|error| reject("body", error.into_message()))
+    }
+}
+
+poem_openapi::impl_apirequest_for_payload!(StrictJson<T, STATUS>, T: ParseFromJSON + 'static, const STATUS: u16);
+
+type Schema = Arc<(MetaSchemaRef, Registry)>;
+
+/// `T`'s schema and the schemas it refers to, built once per type.
+fn schema_of<T: Type + 'static>() -> Schema {
+    static SCHEMAS: LazyLock<RwLock<HashMap<TypeId, Schema>>> = LazyLock::new(Default::default);
+    let id = TypeId::of::<T>();
+    if let Some(schema) = SCHEMAS.read().expect("schema cache lock").get(&id) {
+        return schema.clone();
+    }
+    let mut registry = Registry::new();
+    T::register(&mut registry);
+    let schema = Arc::new((T::schema_ref(), registry));
+    SCHEMAS
+        .write()
+        .expect("schema cache lock")
+        .entry(id)
+        .or_insert(schema)
+        .clone()
+}
+
+/// The path of the first string or key holding a NUL character (`""` for the body itself).
+fn find_nul(value: &Value, path: &mut String) -> Option<String> {
+    match value {
+        Value::String(s) if s.contains('\0') => Some(path.clone()),
+        Value::Array(items) => items.iter().enumerate().find_map(|(i, item)| {
+            let len = path.len();
+            path.push_str(&format!("[{i}]"));
+            let found = find_nul(item, path);
+            path.truncate(len);
+            found
+        }),
+        Value::Object(map) => map.iter().find_map(|(key, item)| {
+            let len = path.len();
+            push_key(path, &key.replace('\0', "\\u0000"));
+            let found = if key.contains('\0') {
+                Some(path.clone())
+            } else {
+                find_nul(item, path)
+            };
+            path.truncate(len);
+            found
+        }),
+        _ => None,
+    }
+}
+
+fn push_key(path: &mut String, key: &str) {
+    if !path.is_empty() {
+        path.push('.');
+    }
+    path.push_str(key);
+}
+
+fn resolve<'a>(schema: &'a MetaSchemaRef, registry: &'a Registry) -> Option<&'a MetaSchema> {
+    match schema {
+        MetaSchemaRef::Inline(schema) => Some(schema),
+        MetaSchemaRef::Reference(name) => registry.schemas.get(name),
+    }
+}
+
+/// Refuses a non-string value where the schema says `string` (null is left to the type,
+/// which knows whether the field is optional).
+fn check_strings(
+    value: &Value,
+    schema: &MetaSchemaRef,
+    registry: &Registry,
+    path: &mut String,
+) -> Result<(), (String, String)> {
+    let Some(schema) = resolve(schema, registry) else {
+        return Ok(());
+    };
+    for part in &schema.all_of {
+        check_strings(value, part, registry, path)?;
+    }
+    match value {
+        Value::Null => Ok(()),
+        Value::String(_) => Ok(()),
+        _ if schema.ty == "string" => {
+            let field = if path.is_empty() { "body" } else { path };
+            Err((field.to_owned(), format!("{field} must be a string")))
+        }
+        Value::Array(items) => {
+            let Some(item_schema) = &schema.items else {
+                return Ok(());
+            };
+            for (i, item) in items.iter().enumerate() {
+                let len = path.len();
+                path.push_str(&format!("[{i}]"));
+                check_strings(item, item_schema, registry, path)?;
+                path.truncate(len);
+            }
+            Ok(())
+        }
+        Value::Object(map) => {
+            for (key, item) in map {
+                let property = schema
+                    .properties
+                    .iter()
+                    .find(|(name, _)| name == key)
+                    .map(|(_, s)| s)
+                    .or(schema.additional_properties.as_deref());
+                if let Some(property) = property {
+                    let len = path.len();
+                    push_key(path, key);
+                    check_strings(item, property, registry, path)?;
+                    path.truncate(len);
+                }
+            }
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use poem_openapi::Object;
+    use serde_json::json;
+
+    use super::*;
+
+    #[derive(Debug, Object)]
+    struct Inner {
+        label: String,
+    }
+
+    #[derive(Debug, Object)]
+    struct Outer {
+        name: String,
+        tags: Vec<String>,
+        inner: Option<Inner>,
+        count: Option<u32>,
+        free: Option<Value>,
+    }
+
+    fn check(value: Value) -> Result<(), (String, String)> {
+        let (schema, registry) = &*schema_of::<Outer>();
+        if let Some(field) = find_nul(&value, &mut String::new()) {
+            return Err((field, "nul".into()));
+        }
+        check_strings(&value, schema, registry, &mut String::new())
+    }
+
+    #[test]
+    fn strings_must_be_strings_at_any_depth() {
+        assert!(check(json!({"name": "a", "tags": ["x"], "inner": {"label": "l"}})).is_ok());
+        assert_eq!(
+            check(json!({"name": true, "tags": []})).unwrap_err().0,
+            "name"
+        );
+        assert_eq!(
+            check(json!({"name": "a", "tags": ["x", 1]})).unwrap_err().0,
+            "tags[1]"
+        );
+        assert_eq!(
+            check(json!({"name": "a", "tags": [], "inner": {"label": 1e308}}))
+                .unwrap_err()
+                .0,
+            "inner.label"
+        );
+        // Free-form values and numbers where numbers belong are left alone.
+        assert!(check(json!({"name": "a", "tags": [], "count": 3, "free": {"k": 1}})).is_ok());
+    }
+
+    #[test]
+    fn a_nul_anywhere_names_its_field() {
+        assert_eq!(check(json!({"name": "a\u{0}b"})).unwrap_err().0, "name");
+        assert_eq!(
+            check(json!({"name": "a", "free": {"k": ["ok", "x\u{0}"]}}))
+                .unwrap_err()
+                .0,
+            "free.k[1]"
+        );
+        assert_eq!(
+            check(json!({"name": "a", "free": {"bad\u{0}key": 1}}))
+                .unwrap_err()
+                .0,
+            "free.bad\\u0000key"
+        );
+    }
+}
