@@ -18,6 +18,7 @@ pub struct ErrorDetail {
     pub code: String,
     pub message: String,
     #[oai(skip_serializing_if_is_none)]
+    #[oai(nullable)]
     pub details: Option<Value>,
 }
 
@@ -31,6 +32,7 @@ pub struct ErrorMeta {
 #[derive(Debug, Clone, Object)]
 pub struct ErrorEnvelope {
     /// Always null on errors.
+    #[oai(nullable)]
     pub data: Option<Value>,
     pub error: ErrorDetail,
     pub meta: ErrorMeta,

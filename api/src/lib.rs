@@ -11,6 +11,7 @@ pub mod body;
 pub mod error;
 pub mod idempotency;
 pub mod middleware;
+pub mod nullable;
 pub mod rate_limit;
 pub mod relay;
 pub mod routes;

@@ -1,16 +1,20 @@
 #!/usr/bin/env bash
 # Installs what the end-to-end tests need beyond Rust, Postgres and Redis: Python's
 # `icalendar` (an independent RFC 5545 parser for the calendar export test), `aiosmtpd` (a
-# real SMTP server for the email tests), a headless browser (Debian's `chromium`) for the
-# EventSource test, and `redis-server` itself (tests that restart Redis run their own).
-# Does nothing when present.
+# real SMTP server for the email tests), `openapi-python-client` (pinned; the generated
+# client test), a headless browser (Debian's `chromium`) for the EventSource test, and
+# `redis-server` itself (tests that restart Redis run their own). Does nothing when present.
 set -euo pipefail
 
-for module in icalendar aiosmtpd; do
+# module to import = package to install from PyPI
+for pair in icalendar=icalendar aiosmtpd=aiosmtpd \
+  openapi_python_client=openapi-python-client==0.29.1; do
+  module=${pair%%=*}
+  package=${pair#*=}
   if ! python3 -c "import $module" 2>/dev/null; then
-    echo "test-deps: installing Python's $module for the end-to-end tests" >&2
-    python3 -m pip install --quiet --user "$module" 2>/dev/null \
-      || python3 -m pip install --quiet --user --break-system-packages "$module"
+    echo "test-deps: installing Python's $package for the end-to-end tests" >&2
+    python3 -m pip install --quiet --user "$package" 2>/dev/null \
+      || python3 -m pip install --quiet --user --break-system-packages "$package"
   fi
 done
 

@@ -69,6 +69,7 @@ pub struct CardDto {
     pub tags: Vec<String>,
     /// `manual` or `ai` (from an accepted suggestion).
     pub source: String,
+    #[oai(nullable)]
     pub suggestion_id: Option<Uuid>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -80,6 +81,7 @@ const CARD_COLUMNS: &str = "id, front, back, tags, source, suggestion_id, create
 pub struct CardList {
     pub items: Vec<CardDto>,
     /// Pass as `cursor` to get the next page; null on the last page.
+    #[oai(nullable)]
     pub next_cursor: Option<Uuid>,
 }
 
@@ -93,8 +95,11 @@ pub struct CreateCardCommand {
 
 #[derive(Debug, Clone, Object)]
 pub struct UpdateCardCommand {
+    #[oai(nullable)]
     pub front: Option<String>,
+    #[oai(nullable)]
     pub back: Option<String>,
+    #[oai(nullable)]
     pub tags: Option<Vec<String>>,
 }
 
@@ -140,6 +145,7 @@ impl CardsApi {
         state: Data<&AppState>,
         auth: BearerAuth,
         /// Page size, 1-100 (default 20).
+        #[oai(validator(minimum(value = "0"), maximum(value = "4294967295")))]
         limit: Query<Option<u32>>,
         /// `next_cursor` of the previous page.
         cursor: Query<Option<Uuid>>,

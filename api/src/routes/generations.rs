@@ -35,15 +35,18 @@ pub struct CreateGenerationCommand {
     /// 1,000 to 10,000 characters after trimming.
     pub source_text: String,
     /// Model id to use instead of the configured default.
+    #[oai(nullable)]
     pub model: Option<String>,
     /// Prompt template version; `v1` when absent.
+    #[oai(nullable)]
     pub prompt_version: Option<String>,
 }
 
 #[derive(Debug, Clone, Object, Serialize, serde::Deserialize)]
 pub struct CreateGenerationAccepted {
     pub generation_id: Uuid,
-    /// Always `pending` on creation.
+    // An enum field goes undescribed: poem-openapi would wrap its `$ref` in an `allOf`,
+    // which generated clients cannot read. The type's own description says it.
     pub status: RunStatus,
     /// The job in the ledger (`GET /v1/jobs/{id}`).
     pub job_id: Uuid,
@@ -71,15 +74,22 @@ pub struct GenerationDto {
     pub status: RunStatus,
     /// Present on the single-generation view, omitted in lists.
     #[oai(skip_serializing_if_is_none)]
+    #[oai(nullable)]
     pub source_text: Option<String>,
+    #[oai(nullable)]
     pub model: Option<String>,
     pub prompt_version: String,
+    #[oai(nullable)]
     pub tokens_input: Option<i32>,
+    #[oai(nullable)]
     pub tokens_output: Option<i32>,
+    #[oai(nullable)]
     pub cost_usd: Option<f64>,
     /// Attribution: provider, model, latency, prompt version, attempts.
+    #[oai(nullable)]
     pub ai_metadata: Option<Value>,
     /// Why the generation failed, when it did.
+    #[oai(nullable)]
     pub error: Option<Value>,
     pub job_id: Uuid,
     pub suggestions: SuggestionCounts,
@@ -146,6 +156,7 @@ const GENERATION_COLUMNS: &str = "g.id, g.status, g.model, g.prompt_version, g.t
 pub struct GenerationList {
     pub items: Vec<GenerationDto>,
     /// Pass as `cursor` to get the next page; null on the last page.
+    #[oai(nullable)]
     pub next_cursor: Option<Uuid>,
 }
 
@@ -219,6 +230,7 @@ impl GenerationsApi {
         state: Data<&AppState>,
         auth: BearerAuth,
         /// Page size, 1-100 (default 20).
+        #[oai(validator(minimum(value = "0"), maximum(value = "4294967295")))]
         limit: Query<Option<u32>>,
         /// `next_cursor` of the previous page.
         cursor: Query<Option<Uuid>>,

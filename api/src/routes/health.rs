@@ -12,7 +12,9 @@ use crate::state::AppState;
 pub struct Health {
     /// `ok`, or `unavailable` with the failing dependencies.
     pub status: String,
+    #[oai(nullable)]
     pub postgres: Option<bool>,
+    #[oai(nullable)]
     pub redis: Option<bool>,
 }
 

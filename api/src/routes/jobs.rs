@@ -35,10 +35,14 @@ pub struct JobView {
     pub max_attempts: i32,
     /// The owner asked to cancel it; a running job stops within a second.
     pub cancel_requested: bool,
+    #[oai(nullable)]
     pub result: Option<Value>,
+    #[oai(nullable)]
     pub error: Option<Value>,
     pub created_at: DateTime<Utc>,
+    #[oai(nullable)]
     pub started_at: Option<DateTime<Utc>>,
+    #[oai(nullable)]
     pub finished_at: Option<DateTime<Utc>>,
     pub updated_at: DateTime<Utc>,
 }
@@ -53,6 +57,7 @@ pub struct Meta {
 pub struct JobEnvelope {
     pub data: JobView,
     /// Always null on success.
+    #[oai(nullable)]
     pub error: Option<Value>,
     pub meta: Meta,
 }
@@ -104,17 +109,16 @@ impl JobsApi {
         auth: StreamAuth,
         id: Path<Uuid>,
         /// Resume after this event id (as `Last-Event-ID`, which wins when both are given).
+        #[oai(validator(minimum(value = "0"), maximum(value = "9007199254740991")))]
         after: Query<Option<u64>>,
         /// The id of the last event the client saw; sent by `EventSource` on reconnect.
-        #[oai(name = "Last-Event-ID")]
-        last_event_id: Header<Option<String>>,
+        #[oai(
+            name = "Last-Event-ID",
+            validator(minimum(value = "0"), maximum(value = "9007199254740991"))
+        )]
+        last_event_id: Header<Option<u64>>,
     ) -> ApiResult<EventStream> {
-        let after = match last_event_id.0.as_deref().map(str::trim) {
-            Some(raw) if !raw.is_empty() => raw.parse::<u64>().map_err(|_| {
-                ApiError::invalid_field("Last-Event-ID", "must be an event id (a whole number)")
-            })?,
-            _ => after.0.unwrap_or(0),
-        };
+        let after = last_event_id.0.or(after.0).unwrap_or(0);
         // NDJSON when the client asks for it, SSE otherwise.
         let framing = Framing::requested(request).unwrap_or(Framing::Sse);
         let job = owned_job(&state, auth.user().id, id.0).await?;
@@ -241,40 +245,56 @@ pub enum EventStream {
 pub struct JobEvent {
     /// The event's sequence number within the job (NDJSON; SSE carries it as `id:`).
     /// Absent on `heartbeat` and `truncated`.
+    #[oai(nullable)]
     pub id: Option<u64>,
     /// `progress`, `suggestions`, `entry`, `diff`, `error`, `done`, `heartbeat` or
     /// `truncated`.
     #[oai(rename = "type")]
     pub kind: String,
     /// `progress`: units done, of `total`.
+    #[oai(nullable)]
     pub completed: Option<u64>,
+    #[oai(nullable)]
     pub total: Option<u64>,
     /// `progress`: `queued`, `generating`, `saving`, ...
+    #[oai(nullable)]
     pub stage: Option<String>,
     /// `progress` and `error`: a human-readable message.
+    #[oai(nullable)]
     pub message: Option<String>,
     /// `error`: a stable code such as `AI_PROVIDER_UNAVAILABLE`, `LAGGED` or `STREAM_ERROR`.
+    #[oai(nullable)]
     pub code: Option<String>,
     /// `done`: the job's final status.
+    #[oai(nullable)]
     pub status: Option<JobStatus>,
     /// `done`: the job's result (what it produced, also when cancelled).
+    #[oai(nullable)]
     pub result: Option<Value>,
     /// `done`: the job's error, if it did not succeed: a stable `code` and a `message`
     /// written for the user.
+    #[oai(nullable)]
     pub error: Option<Value>,
     /// `suggestions`: the generation and the batch's index.
+    #[oai(nullable)]
     pub generation_id: Option<Uuid>,
+    #[oai(nullable)]
     pub batch: Option<u32>,
     /// `suggestions`: `[{id, position, front, back}]`.
+    #[oai(nullable)]
     pub suggestions: Option<Vec<Value>>,
     /// `entry` and `diff` (calendar runs): seed 000's envelope (see `CalendarEvent`); on
     /// `done`, the result again (a calendar run's summary).
+    #[oai(nullable)]
     pub data: Option<Value>,
     /// `entry` and `diff`: the run's ids and `mode`; on `done`, `done: true` (and a
     /// calendar run's ids and `mode`).
+    #[oai(nullable)]
     pub meta: Option<Value>,
     /// `truncated`: the id the client asked to resume after, and the oldest still kept.
+    #[oai(nullable)]
     pub after: Option<u64>,
+    #[oai(nullable)]
     pub first_available: Option<u64>,
 }
 

@@ -20,6 +20,7 @@ use crate::{
     auth::BearerAuth,
     body::StrictJson422,
     error::{ApiError, ApiResult},
+    nullable::OrNull,
     state::AppState,
 };
 
@@ -36,6 +37,7 @@ pub struct Schedule {
     /// At most 3.
     pub emails: Vec<String>,
     /// When it last ran (the moment it was due).
+    #[oai(nullable)]
     pub last_run_at: Option<DateTime<Utc>>,
 }
 
@@ -82,7 +84,9 @@ pub struct Delivery {
     pub recipient: String,
     pub status: DeliveryStatus,
     pub attempts: i32,
+    #[oai(nullable)]
     pub last_error: Option<Value>,
+    #[oai(nullable)]
     pub sent_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
 }
@@ -102,7 +106,7 @@ impl SchedulesApi {
         state: Data<&AppState>,
         auth: BearerAuth,
         id: Path<Uuid>,
-    ) -> ApiResult<Json<Option<Schedule>>> {
+    ) -> ApiResult<Json<OrNull<Schedule>>> {
         let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
         theme(&mut tx, id.0).await?;
         let row: Option<ScheduleRow> = sqlx::query_as(AssertSqlSafe(format!(
@@ -112,7 +116,7 @@ impl SchedulesApi {
         .fetch_optional(&mut *tx)
         .await?;
         tx.commit().await?;
-        Ok(Json(row.map(Into::into)))
+        Ok(Json(OrNull(row.map(Into::into))))
     }
 
     /// Create or replace the theme's schedule: `days` (`mon`..`sun`), `time_utc` (`HH:MM`),

@@ -27,6 +27,7 @@ pub struct SuggestionDto {
     pub back: String,
     pub status: SuggestionStatus,
     /// The card created when the suggestion was accepted.
+    #[oai(nullable)]
     pub card_id: Option<Uuid>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -81,8 +82,10 @@ pub enum ReviewStatus {
 pub struct ReviewSuggestionCommand {
     pub status: ReviewStatus,
     /// Edited front, used for the card when accepting.
+    #[oai(nullable)]
     pub front: Option<String>,
     /// Edited back, used for the card when accepting.
+    #[oai(nullable)]
     pub back: Option<String>,
 }
 

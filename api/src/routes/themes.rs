@@ -39,16 +39,21 @@ pub struct ThemeSource {
 #[derive(Debug, Clone, Object)]
 pub struct CreateTheme {
     pub name: String,
+    #[oai(nullable)]
     pub description: Option<String>,
     /// At most 20.
+    #[oai(nullable)]
     pub sources: Option<Vec<ThemeSource>>,
 }
 
 #[derive(Debug, Clone, Object)]
 pub struct UpdateTheme {
+    #[oai(nullable)]
     pub name: Option<String>,
+    #[oai(nullable)]
     pub description: Option<String>,
     /// Replaces the sources.
+    #[oai(nullable)]
     pub sources: Option<Vec<ThemeSource>>,
 }
 
@@ -56,6 +61,7 @@ pub struct UpdateTheme {
 pub struct Theme {
     pub id: Uuid,
     pub name: String,
+    #[oai(nullable)]
     pub description: Option<String>,
     pub sources: Vec<ThemeSource>,
     pub created_at: DateTime<Utc>,
@@ -91,7 +97,7 @@ const THEME_COLUMNS: &str = "id, name, description, sources, created_at, updated
 pub struct SynthesisAccepted {
     pub job_id: Uuid,
     pub synthesis_id: Uuid,
-    /// Always `pending` on creation.
+    // Undescribed, as `CreateGenerationAccepted::status` says why.
     pub status: RunStatus,
 }
 
@@ -104,13 +110,19 @@ pub struct SynthesisView {
     /// `manual` or `schedule`.
     pub origin: String,
     /// ISO week, `2026-W47`.
+    #[oai(nullable)]
     pub week: Option<String>,
+    #[oai(nullable)]
     pub title: Option<String>,
     /// `[{title, summary, items: [{title, summary, url, source}]}]`.
+    #[oai(nullable)]
     pub sections: Option<Value>,
     /// Per source: `{type, value, status: ok | failed, items?, error?}`.
+    #[oai(nullable)]
     pub sources_report: Option<Value>,
+    #[oai(nullable)]
     pub model: Option<String>,
+    #[oai(nullable)]
     pub error: Option<Value>,
     pub job_id: Uuid,
     pub created_at: DateTime<Utc>,

@@ -6,7 +6,8 @@ pub mod prompt;
 pub mod synthesis;
 
 /// The status of a generation or a synthesis: the row follows its job through the job's
-/// statuses, none of these kinds having a time limit (so never `timeout`).
+/// statuses, none of these kinds having a time limit (so never `timeout`). A new one is
+/// `pending`.
 #[derive(
     Debug,
     Clone,

@@ -50,8 +50,10 @@ pub struct CalendarRequest {
     /// At most 16 KiB of JSON. Shapes the slot grid: `postsPerDay` (1-10), `weekdays`
     /// (`mon`..`sun`), `timesOfDay` (`HH:MM`), `timezone` (IANA), `excludedDates`; every
     /// other key (`topic`, `audience`, `tone`, `name`, ...) is given to the AI as data.
+    #[oai(nullable)]
     pub constraints: Option<Value>,
     /// Regenerate this calendar: the run's entries are compared with the saved ones.
+    #[oai(nullable)]
     pub calendar_id: Option<Uuid>,
 }
 
@@ -59,21 +61,29 @@ pub struct CalendarRequest {
 #[oai(rename_all = "camelCase")]
 pub struct RunLinks {
     /// The job's poll view (service runs).
+    #[oai(nullable)]
     pub poll: Option<String>,
     /// The job's event stream, to follow or resume the run (service runs).
+    #[oai(nullable)]
     pub stream: Option<String>,
     /// The saved calendar.
+    #[oai(nullable)]
     pub calendar: Option<String>,
 }
 
 #[derive(Debug, Clone, Object)]
 #[oai(rename_all = "camelCase")]
 pub struct RunAccepted {
+    #[oai(nullable)]
     pub run_id: Option<Uuid>,
+    #[oai(nullable)]
     pub calendar_id: Option<Uuid>,
+    #[oai(nullable)]
     pub version: Option<i32>,
-    /// `pending` for a service run; a legacy run has already ended (`succeeded`).
+    // Undescribed, as `CreateGenerationAccepted::status` says why: `pending` for a service
+    // run; a legacy run has already ended (`succeeded`).
     pub status: JobStatus,
+    #[oai(nullable)]
     pub job_id: Option<Uuid>,
     pub links: RunLinks,
 }
@@ -92,6 +102,7 @@ pub struct RunMeta {
 pub struct RunAcceptedEnvelope {
     pub data: RunAccepted,
     /// Always null on success.
+    #[oai(nullable)]
     pub error: Option<Value>,
     pub meta: RunMeta,
 }
@@ -363,19 +374,27 @@ pub struct CalendarEvent {
     /// counts}`, each change `{id, key, conflict, before, after}`. `done`: the summary
     /// (`status`, `entries`, `slots`, `latencyMs`, `tokens`, `runId`, `calendarId`,
     /// `version`, `mode`, `persisted`).
+    #[oai(nullable)]
     pub data: Option<Value>,
     /// `done`: why the run did not succeed (`{code, message}`; `CALENDAR_TIMEOUT` for a
     /// timeout, whose message says how much was kept); null otherwise.
+    #[oai(nullable)]
     pub error: Option<Value>,
     /// `mode` (`service` or `legacy`), `runId`, `calendarId`, `version`, `persisted`;
     /// `position` and `total` on entries; `done: true` on the final frame.
+    #[oai(nullable)]
     pub meta: Option<Value>,
     /// `done`: the run's final status (as in the job ledger).
+    #[oai(nullable)]
     pub status: Option<String>,
     /// `progress`: entries written so far, of `total`.
+    #[oai(nullable)]
     pub completed: Option<u64>,
+    #[oai(nullable)]
     pub total: Option<u64>,
+    #[oai(nullable)]
     pub stage: Option<String>,
+    #[oai(nullable)]
     pub message: Option<String>,
 }
 

@@ -41,6 +41,7 @@ impl CalendarsApi {
         state: Data<&AppState>,
         auth: BearerAuth,
         /// Page size, 1-100 (default 20).
+        #[oai(validator(minimum(value = "0"), maximum(value = "4294967295")))]
         limit: Query<Option<u32>>,
         /// `nextCursor` of the previous page.
         cursor: Query<Option<Uuid>>,

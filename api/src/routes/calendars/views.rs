@@ -44,8 +44,10 @@ pub struct CalendarEntry {
     pub origin: String,
     /// Changed by hand: a regeneration never overwrites it without the user's accept.
     pub edited: bool,
+    #[oai(nullable)]
     pub edited_at: Option<DateTime<Utc>>,
     /// The run whose content it holds.
+    #[oai(nullable)]
     pub run_id: Option<Uuid>,
     pub updated_at: DateTime<Utc>,
 }
@@ -63,17 +65,23 @@ pub struct CalendarRun {
     /// `service` or `legacy`.
     pub mode: String,
     pub status: JobStatus,
+    #[oai(nullable)]
     pub job_id: Option<Uuid>,
     pub request: Value,
     pub slots: i32,
     pub entries: i32,
+    #[oai(nullable)]
     pub latency_ms: Option<i64>,
     pub tokens: i32,
+    #[oai(nullable)]
     pub model: Option<String>,
+    #[oai(nullable)]
     pub error: Option<Value>,
     /// A regeneration's change counts `{added, updated, removed, conflicts}`.
+    #[oai(nullable)]
     pub diff: Option<Value>,
     pub created_at: DateTime<Utc>,
+    #[oai(nullable)]
     pub finished_at: Option<DateTime<Utc>>,
 }
 
@@ -113,6 +121,7 @@ pub struct CalendarDetail {
 #[oai(rename_all = "camelCase")]
 pub struct CalendarPage {
     pub items: Vec<CalendarSummary>,
+    #[oai(nullable)]
     pub next_cursor: Option<Uuid>,
 }
 
@@ -125,8 +134,11 @@ pub struct CalendarChange {
     pub key: String,
     /// Applying it overwrites or removes the user's edit; `all` never applies it.
     pub conflict: bool,
+    #[oai(nullable)]
     pub before: Option<Value>,
+    #[oai(nullable)]
     pub after: Option<Value>,
+    #[oai(nullable)]
     pub applied_at: Option<DateTime<Utc>>,
 }
 
@@ -139,13 +151,20 @@ pub struct RunDetail {
 #[derive(Debug, Clone, Object)]
 #[oai(rename_all = "camelCase")]
 pub struct EntryPatch {
+    #[oai(nullable)]
     pub title: Option<String>,
+    #[oai(nullable)]
     pub caption: Option<String>,
+    #[oai(nullable)]
     pub format: Option<String>,
+    #[oai(nullable)]
     pub hashtags: Option<Vec<String>>,
+    #[oai(nullable)]
     pub call_to_action: Option<String>,
     /// Move it: a new local date (`YYYY-MM-DD`) and/or time (`HH:MM`).
+    #[oai(nullable)]
     pub date: Option<String>,
+    #[oai(nullable)]
     pub time: Option<String>,
 }
 
@@ -155,11 +174,16 @@ pub struct NewEntry {
     pub channel: String,
     pub date: String,
     /// `HH:MM`; 09:00 when absent.
+    #[oai(nullable)]
     pub time: Option<String>,
     pub title: String,
+    #[oai(nullable)]
     pub caption: Option<String>,
+    #[oai(nullable)]
     pub format: Option<String>,
+    #[oai(nullable)]
     pub hashtags: Option<Vec<String>>,
+    #[oai(nullable)]
     pub call_to_action: Option<String>,
 }
 
@@ -167,8 +191,10 @@ pub struct NewEntry {
 #[oai(rename_all = "camelCase")]
 pub struct AcceptRequest {
     /// The changes to apply, conflicts included.
+    #[oai(nullable)]
     pub change_ids: Option<Vec<Uuid>>,
     /// Apply every change that touches no edited or deleted entry.
+    #[oai(nullable)]
     pub all: Option<bool>,
 }
 
