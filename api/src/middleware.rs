@@ -175,7 +175,8 @@ pub async fn around(next: impl Endpoint, req: Request) -> poem::Result<Response>
     }
     let started = Instant::now();
     let id = request_id.clone();
-    let path = req.uri().path().to_owned();
+    // For `Allow`; cloning a `Uri` shares its bytes.
+    let uri = req.uri().clone();
     let mut response = REQUEST_ID
         .scope(id, async move {
             let (response, body) = match limit_body(req, max_body).await {
@@ -225,7 +226,7 @@ pub async fn around(next: impl Endpoint, req: Request) -> poem::Result<Response>
         response.headers_mut().insert(REQUEST_ID_HEADER, value);
     }
     if status == StatusCode::METHOD_NOT_ALLOWED
-        && let Some(allow) = allowed_methods(&path)
+        && let Some(allow) = allowed_methods(uri.path())
     {
         response.headers_mut().insert(header::ALLOW, allow);
     }

@@ -5,7 +5,7 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::helpers::{JWT_SECRET, TestOptions, source_text, spawn_app, spawn_app_with};
+use crate::helpers::{JWT_SECRET, TestApp, TestOptions, source_text, spawn_app, spawn_app_with};
 
 fn sign(claims: &Value, secret: &str) -> String {
     jsonwebtoken::encode(
@@ -187,18 +187,7 @@ async fn the_sixth_request_in_the_window_is_limited_across_replicas() {
             .send()
             .await
             .unwrap();
-        assert_eq!(response.status(), 429);
-        let retry_after: u64 = response.headers()["retry-after"]
-            .to_str()
-            .unwrap()
-            .parse()
-            .unwrap();
-        assert!(
-            (1..=300).contains(&retry_after),
-            "Retry-After {retry_after}"
-        );
-        let envelope: Value = response.json().await.unwrap();
-        assert_eq!(envelope["error"]["code"], "RATE_LIMITED");
+        TestApp::assert_rate_limited(response, 300).await;
     }
     // Another user has a window of their own.
     app.submit(Uuid::new_v4()).await;

@@ -63,4 +63,22 @@ impl TestApp {
         let status = response.status().as_u16();
         (status, response.json().await.unwrap_or(Value::Null))
     }
+
+    /// Asserts a 429 with a `Retry-After` within the limit's window (1..=`window_secs`);
+    /// returns the error envelope.
+    pub async fn assert_rate_limited(response: reqwest::Response, window_secs: u64) -> Value {
+        assert_eq!(response.status(), 429);
+        let retry_after: u64 = response.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(
+            (1..=window_secs).contains(&retry_after),
+            "Retry-After {retry_after}"
+        );
+        let envelope: Value = response.json().await.unwrap();
+        assert_eq!(envelope["error"]["code"], "RATE_LIMITED");
+        envelope
+    }
 }
