@@ -89,16 +89,25 @@ impl<T: ParseFromJSON + 'static, const STATUS: u16> ParsePayload for StrictJson<
             ));
         }
         let (schema, registry) = &*schema_of::<T>();
-        if let Err((field, reason)) = check_strings(&value, schema, registry, &mut String::new()) {
+        if let Err((field, reason)) = check_schema(&value, schema, registry, &mut String::new()) {
             return Err(reject(&field, reason));
         }
-        T::parse_from_json(Some(value))
-            .map(Self)
-            .map_err(|error| reject("body", error.into_message()))
+        T::parse_from_json(Some(value)).map(Self).map_err(|error| {
+            let message = error.into_message();
+            let field = validated_field(&message).unwrap_or("body").to_owned();
+            reject(&field, message)
+        })
     }
 }
 
 poem_openapi::impl_apirequest_for_payload!(StrictJson<T, STATUS>, T: ParseFromJSON + 'static, const STATUS: u16);
+
+/// The field a poem-openapi validator refused: its messages read "field `name`
+/// verification failed. ...".
+fn validated_field(message: &str) -> Option<&str> {
+    let rest = message.split_once("field `")?.1;
+    rest.split_once('`').map(|(field, _)| field)
+}
 
 type Schema = Arc<(MetaSchemaRef, Registry)>;
 
@@ -160,9 +169,47 @@ fn resolve<'a>(schema: &'a MetaSchemaRef, registry: &'a Registry) -> Option<&'a 
     }
 }
 
+/// A string held to its schema's `maxLength` (in characters, as JSON Schema counts) and
+/// `pattern`: every rule the document states for a string is enforced here, naming the
+/// field, whichever type documents it.
+fn check_string(text: &str, schema: &MetaSchema, path: &str) -> Result<(), (String, String)> {
+    let field = if path.is_empty() { "body" } else { path };
+    if let Some(max) = schema.max_length
+        && text.chars().count() > max
+    {
+        return Err((
+            field.to_owned(),
+            format!("{field} must be at most {max} characters"),
+        ));
+    }
+    if let Some(pattern) = &schema.pattern
+        && !pattern_matches(pattern, text)
+    {
+        return Err((field.to_owned(), format!("{field} must match `{pattern}`")));
+    }
+    Ok(())
+}
+
+/// Whether `text` matches `pattern`, compiled once per pattern.
+fn pattern_matches(pattern: &str, text: &str) -> bool {
+    static COMPILED: LazyLock<RwLock<HashMap<String, regex::Regex>>> =
+        LazyLock::new(Default::default);
+    if let Some(regex) = COMPILED.read().expect("pattern cache lock").get(pattern) {
+        return regex.is_match(text);
+    }
+    let regex = regex::Regex::new(pattern).expect("the document's patterns compile");
+    let matched = regex.is_match(text);
+    COMPILED
+        .write()
+        .expect("pattern cache lock")
+        .insert(pattern.to_owned(), regex);
+    matched
+}
+
 /// Refuses a non-string value where the schema says `string` (null is left to the type,
-/// which knows whether the field is optional).
-fn check_strings(
+/// which knows whether the field is optional), and a string its schema's length and
+/// pattern refuse.
+fn check_schema(
     value: &Value,
     schema: &MetaSchemaRef,
     registry: &Registry,
@@ -172,11 +219,11 @@ fn check_strings(
         return Ok(());
     };
     for part in &schema.all_of {
-        check_strings(value, part, registry, path)?;
+        check_schema(value, part, registry, path)?;
     }
     match value {
         Value::Null => Ok(()),
-        Value::String(_) => Ok(()),
+        Value::String(text) => check_string(text, schema, path),
         _ if schema.ty == "string" => {
             let field = if path.is_empty() { "body" } else { path };
             Err((field.to_owned(), format!("{field} must be a string")))
@@ -188,7 +235,7 @@ fn check_strings(
             for (i, item) in items.iter().enumerate() {
                 let len = path.len();
                 path.push_str(&format!("[{i}]"));
-                check_strings(item, item_schema, registry, path)?;
+                check_schema(item, item_schema, registry, path)?;
                 path.truncate(len);
             }
             Ok(())
@@ -204,7 +251,7 @@ fn check_strings(
                 if let Some(property) = property {
                     let len = path.len();
                     push_key(path, key);
-                    check_strings(item, property, registry, path)?;
+                    check_schema(item, property, registry, path)?;
                     path.truncate(len);
                 }
             }
@@ -233,6 +280,9 @@ mod tests {
         inner: Option<Inner>,
         count: Option<u32>,
         free: Option<Value>,
+        #[oai(validator(pattern = "^[a-z]+$", max_length = 5))]
+        code: Option<String>,
+        words: Option<Vec<crate::text::Word<4>>>,
     }
 
     fn check(value: Value) -> Result<(), (String, String)> {
@@ -240,7 +290,7 @@ mod tests {
         if let Some(field) = find_nul(&value, &mut String::new()) {
             return Err((field, "nul".into()));
         }
-        check_strings(&value, schema, registry, &mut String::new())
+        check_schema(&value, schema, registry, &mut String::new())
     }
 
     #[test]
@@ -262,6 +312,35 @@ mod tests {
         );
         // Free-form values and numbers where numbers belong are left alone.
         assert!(check(json!({"name": "a", "tags": [], "count": 3, "free": {"k": 1}})).is_ok());
+    }
+
+    #[test]
+    fn the_documented_length_and_pattern_are_enforced_naming_the_field() {
+        assert!(check(json!({"name": "a", "tags": [], "code": "abc", "words": [" ok "]})).is_ok());
+        assert_eq!(
+            check(json!({"name": "a", "tags": [], "code": "abc1"}))
+                .unwrap_err()
+                .0,
+            "code"
+        );
+        assert_eq!(
+            check(json!({"name": "a", "tags": [], "code": "abcdef"}))
+                .unwrap_err()
+                .0,
+            "code"
+        );
+        assert_eq!(
+            check(json!({"name": "a", "tags": [], "words": ["ok", "a b"]}))
+                .unwrap_err()
+                .0,
+            "words[1]"
+        );
+        assert_eq!(
+            check(json!({"name": "a", "tags": [], "words": ["abcde"]}))
+                .unwrap_err()
+                .0,
+            "words[0]"
+        );
     }
 
     #[test]

@@ -17,6 +17,7 @@ pub mod relay;
 pub mod routes;
 pub mod server;
 pub mod state;
+pub mod text;
 
 use std::{future::Future, sync::Arc, time::Duration};
 

@@ -282,8 +282,12 @@ fn allowed_methods(path: &str) -> Option<HeaderValue> {
         .and_then(|(_, methods)| HeaderValue::from_str(methods).ok())
 }
 
-/// Turns an error poem raised (parsing, routing, content type) into the JSON envelope.
+/// Turns an error poem raised (parsing, routing, content type) into the JSON envelope. A
+/// path whose id does not parse names no resource: 404, as for an id nobody has.
 fn error_response(error: poem::Error) -> Response {
+    if error.is::<poem_openapi::error::ParsePathError>() {
+        return envelope_for(StatusCode::NOT_FOUND, Some(error.to_string()));
+    }
     let message = error.to_string();
     let response = error.into_response();
     if is_json(&response) {

@@ -2,9 +2,20 @@
 # Installs what the end-to-end tests need beyond Rust, Postgres and Redis: Python's
 # `icalendar` (an independent RFC 5545 parser for the calendar export test), `aiosmtpd` (a
 # real SMTP server for the email tests), `openapi-python-client` (pinned; the generated
-# client test), a headless browser (Debian's `chromium`) for the EventSource test, and
+# client test), Schemathesis (pinned, in a virtual environment: the fuzzer gate), a headless browser (Debian's `chromium`) for the EventSource test, and
 # `redis-server` itself (tests that restart Redis run their own). Does nothing when present.
 set -euo pipefail
+
+# Schemathesis, pinned with the hypothesis it works with (6.170 breaks its coverage phase),
+# in a virtual environment of its own so that its dependencies meet no others.
+fuzz_venv="$HOME/.cache/almanac-fuzz-venv"
+fuzz_pins=(schemathesis==4.32.5 hypothesis==6.149.1)
+if ! "$fuzz_venv/bin/python" -c 'import importlib.metadata as m, sys
+sys.exit(not (m.version("schemathesis") == "4.32.5" and m.version("hypothesis") == "6.149.1"))' 2>/dev/null; then
+  echo "test-deps: installing ${fuzz_pins[*]} (the fuzzer gate) into $fuzz_venv" >&2
+  python3 -m venv "$fuzz_venv"
+  "$fuzz_venv/bin/python" -m pip install --quiet "${fuzz_pins[@]}"
+fi
 
 # module to import = package to install from PyPI
 for pair in icalendar=icalendar aiosmtpd=aiosmtpd \

@@ -179,38 +179,58 @@ async fn a_daily_calendar_streams_every_entry_then_the_final_frame_and_reloads_t
 async fn requests_are_validated_in_the_envelope() {
     let app = spawn_app().await;
     let user = Uuid::new_v4();
+    let request = |channels: Value, cadence: &str, start: &str, end: &str| json!({ "channels": channels, "cadence": cadence, "start": start, "end": end });
+    let mut too_large = request(json!(["a"]), "daily", "2027-01-01", "2027-01-02");
+    too_large["constraints"] = json!({ "notes": "x".repeat(17 * 1024) });
+    // What the schema states is 400; what only the calendar's rules can judge is 422.
     let cases = [
         (
-            json!({ "channels": [], "cadence": "daily", "start": "2027-01-01", "end": "2027-01-02" }),
+            request(json!([]), "daily", "2027-01-01", "2027-01-02"),
+            400,
             "channels",
         ),
         (
-            json!({ "channels": ["a", "a"], "cadence": "daily", "start": "2027-01-01", "end": "2027-01-02" }),
+            request(json!(["a", "a"]), "daily", "2027-01-01", "2027-01-02"),
+            400,
             "channels",
         ),
         (
-            json!({ "channels": ["a"], "cadence": "hourly", "start": "2027-01-01", "end": "2027-01-02" }),
+            request(json!([" a"]), "daily", "2027-01-01", "2027-01-02"),
+            400,
+            "channels[0]",
+        ),
+        (
+            request(json!(["a"]), "hourly", "2027-01-01", "2027-01-02"),
+            400,
             "cadence",
         ),
         (
-            json!({ "channels": ["a"], "cadence": "daily", "start": "2027-01-05", "end": "2027-01-02" }),
+            request(json!(["a"]), "daily", "2027-1-1", "2027-01-02"),
+            400,
+            "start",
+        ),
+        (
+            request(json!(["a"]), "daily", "2027-02-30", "2027-03-02"),
+            422,
+            "start",
+        ),
+        (
+            request(json!(["a"]), "daily", "2027-01-05", "2027-01-02"),
+            422,
             "end",
         ),
         (
-            json!({ "channels": ["a"], "cadence": "daily", "start": "2027-01-01", "end": "2028-01-02" }),
+            request(json!(["a"]), "daily", "2027-01-01", "2028-01-02"),
+            422,
             "end",
         ),
-        (
-            json!({ "channels": ["a"], "cadence": "daily", "start": "2027-01-01", "end": "2027-01-02",
-                 "constraints": { "notes": "x".repeat(17 * 1024) } }),
-            "constraints",
-        ),
+        (too_large, 422, "constraints"),
     ];
-    for (body, field) in cases {
+    for (body, expected, field) in cases {
         let (status, answer) = app
             .send_json(Method::POST, user, "/v1/ai/calendar", &body)
             .await;
-        assert_eq!(status, 400, "{body}: {answer}");
+        assert_eq!(status, expected, "{body}: {answer}");
         assert_eq!(answer["error"]["details"]["field"], field, "{answer}");
         assert!(answer["data"].is_null() && answer["meta"]["requestId"].is_string());
     }
@@ -405,8 +425,9 @@ async fn edits_survive_a_regeneration_whose_diff_is_accepted() {
         .clone();
     assert_eq!(replaced["edited"], false);
     assert!(replaced["title"].as_str().unwrap().contains("black coffee"));
+    // Neither `changeIds` nor `all`: each field is valid, together they say nothing.
     let (status, _) = app.send_json(Method::POST, user, &accept, &json!({})).await;
-    assert_eq!(status, 400);
+    assert_eq!(status, 422);
 }
 
 #[tokio::test]

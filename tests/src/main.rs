@@ -26,6 +26,8 @@ mod events;
 #[cfg(test)]
 mod faults;
 #[cfg(test)]
+mod fuzz;
+#[cfg(test)]
 mod generated_client;
 #[cfg(test)]
 mod generations;

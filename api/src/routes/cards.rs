@@ -18,16 +18,22 @@ use crate::{
     body::StrictJson,
     error::{ApiError, ApiResult},
     state::AppState,
+    text::{Text, Word},
 };
 
 pub const MAX_TAGS: usize = 20;
 pub const TAG_MAX_CHARS: usize = 50;
 
-/// A card side, trimmed, 1..=max characters.
+/// A card side as sent.
+pub type Front = Text<1, { generation::FRONT_MAX_CHARS }>;
+pub type Back = Text<1, { generation::BACK_MAX_CHARS }>;
+pub type CardTag = Word<TAG_MAX_CHARS>;
+
+/// A card side: at most `max` characters as sent, not blank; trimmed (`text::Text` states
+/// the rule in the document).
 pub fn parse_side(field: &str, raw: &str, max: usize) -> ApiResult<String> {
     let value = raw.trim();
-    let chars = value.chars().count();
-    if chars == 0 || chars > max {
+    if value.is_empty() || raw.chars().count() > max {
         return Err(ApiError::invalid_field(
             field,
             format!("{field} must be 1-{max} characters"),
@@ -36,8 +42,9 @@ pub fn parse_side(field: &str, raw: &str, max: usize) -> ApiResult<String> {
     Ok(value.to_owned())
 }
 
-/// Tags: at most 20, each 1-50 characters without whitespace (Anki's rule), deduplicated.
-pub fn parse_tags(raw: &[String]) -> ApiResult<Vec<String>> {
+/// Tags: at most 20, each at most 50 characters as sent and one token without whitespace
+/// once trimmed (Anki's rule; `text::Word` states it in the document), deduplicated.
+pub fn parse_tags(raw: &[CardTag]) -> ApiResult<Vec<String>> {
     if raw.len() > MAX_TAGS {
         return Err(ApiError::invalid_field(
             "tags",
@@ -45,10 +52,12 @@ pub fn parse_tags(raw: &[String]) -> ApiResult<Vec<String>> {
         ));
     }
     let mut tags: Vec<String> = Vec::with_capacity(raw.len());
-    for tag in raw {
-        let tag = tag.trim();
-        let chars = tag.chars().count();
-        if chars == 0 || chars > TAG_MAX_CHARS || tag.chars().any(char::is_whitespace) {
+    for raw_tag in raw {
+        let tag = raw_tag.trim();
+        if tag.is_empty()
+            || raw_tag.chars().count() > TAG_MAX_CHARS
+            || tag.chars().any(char::is_whitespace)
+        {
             return Err(ApiError::invalid_field(
                 "tags",
                 format!("each tag must be 1-{TAG_MAX_CHARS} characters without spaces"),
@@ -87,20 +96,20 @@ pub struct CardList {
 
 #[derive(Debug, Clone, Object)]
 pub struct CreateCardCommand {
-    pub front: String,
-    pub back: String,
-    #[oai(default)]
-    pub tags: Vec<String>,
+    pub front: Front,
+    pub back: Back,
+    #[oai(default, validator(max_items = 20))]
+    pub tags: Vec<CardTag>,
 }
 
 #[derive(Debug, Clone, Object)]
 pub struct UpdateCardCommand {
     #[oai(nullable)]
-    pub front: Option<String>,
+    pub front: Option<Front>,
     #[oai(nullable)]
-    pub back: Option<String>,
-    #[oai(nullable)]
-    pub tags: Option<Vec<String>>,
+    pub back: Option<Back>,
+    #[oai(nullable, validator(max_items = 20))]
+    pub tags: Option<Vec<CardTag>>,
 }
 
 #[derive(ApiResponse)]

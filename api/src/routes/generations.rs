@@ -27,18 +27,19 @@ use crate::{
     idempotency::{Earlier, Idempotency},
     rate_limit,
     state::AppState,
+    text::Text,
 };
 
 /// `CreateAIGenerationCommand` of seed 002.
 #[derive(Debug, Clone, Object, Serialize)]
 pub struct CreateGenerationCommand {
-    /// 1,000 to 10,000 characters after trimming.
-    pub source_text: String,
+    /// 1,000 characters once trimmed, 10,000 as sent.
+    pub source_text: Text<{ generation::SOURCE_MIN_CHARS }, { generation::SOURCE_MAX_CHARS }>,
     /// Model id to use instead of the configured default.
-    #[oai(nullable)]
+    #[oai(nullable, validator(pattern = r"^[A-Za-z0-9._:@/-]{1,100}$"))]
     pub model: Option<String>,
     /// Prompt template version; `v1` when absent.
-    #[oai(nullable)]
+    #[oai(nullable, validator(pattern = "^v1$"))]
     pub prompt_version: Option<String>,
 }
 
@@ -179,7 +180,9 @@ impl GenerationsApi {
         state: Data<&AppState>,
         auth: BearerAuth,
         body: StrictJson<CreateGenerationCommand>,
-        #[oai(name = "Idempotency-Key")] idempotency_key: Header<Option<String>>,
+        /// 1-255 printable ASCII characters.
+        #[oai(name = "Idempotency-Key", validator(pattern = "^[!-~]{1,255}$"))]
+        idempotency_key: Header<Option<String>>,
     ) -> ApiResult<CreateGenerationResponse> {
         let user = auth.0.id;
         let command = body.0;

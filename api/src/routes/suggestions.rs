@@ -83,10 +83,10 @@ pub struct ReviewSuggestionCommand {
     pub status: ReviewStatus,
     /// Edited front, used for the card when accepting.
     #[oai(nullable)]
-    pub front: Option<String>,
+    pub front: Option<super::cards::Front>,
     /// Edited back, used for the card when accepting.
     #[oai(nullable)]
-    pub back: Option<String>,
+    pub back: Option<super::cards::Back>,
 }
 
 pub struct SuggestionsApi;

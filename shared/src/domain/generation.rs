@@ -53,7 +53,7 @@ pub struct SourceText(String);
 pub enum SourceTextError {
     #[error("source_text must be at least {SOURCE_MIN_CHARS} characters after trimming (got {0})")]
     TooShort(usize),
-    #[error("source_text must be at most {SOURCE_MAX_CHARS} characters after trimming (got {0})")]
+    #[error("source_text must be at most {SOURCE_MAX_CHARS} characters (got {0})")]
     TooLong(usize),
     #[error("source_text must not contain NUL characters")]
     Nul,
@@ -65,12 +65,13 @@ impl SourceText {
         if trimmed.contains('\0') {
             return Err(SourceTextError::Nul);
         }
+        let sent = raw.chars().count();
+        if sent > SOURCE_MAX_CHARS {
+            return Err(SourceTextError::TooLong(sent));
+        }
         let chars = trimmed.chars().count();
         if chars < SOURCE_MIN_CHARS {
             return Err(SourceTextError::TooShort(chars));
-        }
-        if chars > SOURCE_MAX_CHARS {
-            return Err(SourceTextError::TooLong(chars));
         }
         Ok(Self(trimmed.to_owned()))
     }
@@ -84,9 +85,10 @@ impl SourceText {
     }
 }
 
-/// A model name a client may ask for: provider-style ids such as `openai/gpt-4o-mini`.
+/// A model name a client may ask for: provider-style ids such as `openai/gpt-4o-mini`, as
+/// sent (the API documents the same rule as a pattern).
 pub fn parse_model(raw: &str) -> Result<String, String> {
-    let model = raw.trim();
+    let model = raw;
     let valid = !model.is_empty()
         && model.len() <= 100
         && model
@@ -100,7 +102,7 @@ pub fn parse_model(raw: &str) -> Result<String, String> {
 }
 
 pub fn parse_prompt_version(raw: &str) -> Result<String, String> {
-    let version = raw.trim();
+    let version = raw;
     if PROMPT_VERSIONS.contains(&version) {
         Ok(version.to_owned())
     } else {
@@ -266,7 +268,7 @@ mod tests {
     use proptest::prelude::*;
 
     #[test]
-    fn length_is_counted_in_characters_after_trimming() {
+    fn the_minimum_counts_characters_after_trimming_the_maximum_as_sent() {
         assert_eq!(
             SourceText::parse(&"a".repeat(999)),
             Err(SourceTextError::TooShort(999))
@@ -281,6 +283,11 @@ mod tests {
         assert_eq!(
             SourceText::parse(&padded),
             Err(SourceTextError::TooShort(999))
+        );
+        let padded = format!("{} ", "a".repeat(10_000));
+        assert_eq!(
+            SourceText::parse(&padded),
+            Err(SourceTextError::TooLong(10_001))
         );
     }
 

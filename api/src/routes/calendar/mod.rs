@@ -8,7 +8,10 @@
 
 use almanac_shared::{
     db,
-    domain::calendar::{CalendarJob, CalendarSpec},
+    domain::{
+        Invalid,
+        calendar::{CalendarJob, CalendarSpec},
+    },
     jobs::{JobStatus, NewJob},
     telemetry,
 };
@@ -33,23 +36,34 @@ use crate::{
     rate_limit,
     relay::{self, Framing},
     state::AppState,
+    text::IsoDate,
 };
 
 /// Seed 000's request.
 #[derive(Debug, Clone, Object)]
 #[oai(rename_all = "camelCase")]
 pub struct CalendarRequest {
-    /// 1-10 distinct channel slugs (`tiktok`, `instagram`, ...).
+    /// 1-10 distinct channel slugs (`tiktok`, `instagram`, ...): 1-32 of `a-z`, `0-9`, `-`,
+    /// `_`, starting with a letter or digit.
+    #[oai(validator(
+        min_items = 1,
+        max_items = 10,
+        unique_items = true,
+        pattern = "^[a-z0-9][a-z0-9_-]{0,31}$"
+    ))]
     pub channels: Vec<String>,
     /// `daily`, `weekly` or `monthly`.
+    #[oai(validator(pattern = "^(daily|weekly|monthly)$"))]
     pub cadence: String,
-    /// First day, `YYYY-MM-DD`.
-    pub start: String,
-    /// Last day, `YYYY-MM-DD`; at most 366 days after `start`.
-    pub end: String,
+    /// First day.
+    pub start: IsoDate,
+    /// Last day: not before `start`, at most 366 days after it (422 otherwise, as for a date
+    /// no calendar has).
+    pub end: IsoDate,
     /// At most 16 KiB of JSON. Shapes the slot grid: `postsPerDay` (1-10), `weekdays`
     /// (`mon`..`sun`), `timesOfDay` (`HH:MM`), `timezone` (IANA), `excludedDates`; every
     /// other key (`topic`, `audience`, `tone`, `name`, ...) is given to the AI as data.
+    /// The grid's keys are held to those rules with 422.
     #[oai(nullable)]
     pub constraints: Option<Value>,
     /// Regenerate this calendar: the run's entries are compared with the saved ones.
@@ -143,7 +157,7 @@ impl CalendarApi {
             &body.end,
             body.constraints.as_ref(),
         )
-        .map_err(ApiError::invalid)?;
+        .map_err(refused)?;
         let framing = Framing::requested(request);
         let user = auth.0.id;
         let slot =
@@ -218,6 +232,18 @@ async fn start_run(
             },
         }))),
     })
+}
+
+/// A request the calendar's rules refuse: what the schema states (channels, cadence, the
+/// dates' shape) is 400; what only the rules can judge is 422: a date no calendar has, a
+/// range whose end is before its start or too far after it, and the `constraints` object's
+/// keys (an unknown time zone, ...).
+fn refused(error: Invalid) -> ApiError {
+    if ["start", "end"].contains(&error.field.as_str()) || error.field.starts_with("constraints") {
+        ApiError::semantically_invalid(error)
+    } else {
+        ApiError::invalid(error)
+    }
 }
 
 fn record_run(calendar_id: Uuid, run_id: Uuid) {

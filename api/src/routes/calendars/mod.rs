@@ -12,6 +12,7 @@ use poem_openapi::{
     OpenApi,
     param::{Path, Query},
     payload::Json,
+    types::ToJSON,
 };
 use serde_json::Value;
 use sqlx::{AssertSqlSafe, PgConnection};
@@ -26,8 +27,8 @@ use crate::{
     auth::BearerAuth,
     body::StrictJson,
     error::{ApiError, ApiResult},
-    middleware::current_request_id,
     state::AppState,
+    text,
 };
 
 pub struct CalendarsApi;
@@ -138,16 +139,16 @@ impl CalendarsApi {
         let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
         let current = entry(&mut tx, id.0, entry_id.0).await?;
         let mut content = EntryContent {
-            title: patch.title.unwrap_or(current.title),
-            caption: patch.caption.unwrap_or(current.caption),
-            format: patch.format.unwrap_or(current.format),
-            hashtags: patch.hashtags.unwrap_or(current.hashtags),
-            call_to_action: patch.call_to_action.unwrap_or(current.call_to_action),
+            title: patch.title.map_or(current.title, |t| t.0),
+            caption: patch.caption.map_or(current.caption, |c| c.0),
+            format: patch.format.map_or(current.format, |f| f.0),
+            hashtags: patch.hashtags.map_or(current.hashtags, text::strings),
+            call_to_action: patch.call_to_action.map_or(current.call_to_action, |c| c.0),
         };
         content.validate().map_err(ApiError::invalid)?;
         content.normalise_hashtags();
         let date = match &patch.date {
-            Some(raw) => calendar::parse_date("date", raw).map_err(ApiError::invalid)?,
+            Some(date) => no_such_date(date)?,
             None => current.date,
         };
         let time = calendar::parse_time("time", patch.time.as_deref().unwrap_or(&current.time))
@@ -193,15 +194,15 @@ impl CalendarsApi {
         let new = body.0;
         let channel = calendar::Channel::parse(&new.channel)
             .map_err(|reason| ApiError::invalid_field("channel", reason))?;
-        let date = calendar::parse_date("date", &new.date).map_err(ApiError::invalid)?;
+        let date = no_such_date(&new.date)?;
         let time = calendar::parse_time("time", new.time.as_deref().unwrap_or("09:00"))
             .map_err(ApiError::invalid)?;
         let mut content = EntryContent {
-            title: new.title,
-            caption: new.caption.unwrap_or_default(),
-            format: new.format.unwrap_or_default(),
-            hashtags: new.hashtags.unwrap_or_default(),
-            call_to_action: new.call_to_action.unwrap_or_default(),
+            title: new.title.0,
+            caption: new.caption.map(|c| c.0).unwrap_or_default(),
+            format: new.format.map(|f| f.0).unwrap_or_default(),
+            hashtags: new.hashtags.map(text::strings).unwrap_or_default(),
+            call_to_action: new.call_to_action.map(|c| c.0).unwrap_or_default(),
         };
         content.validate().map_err(ApiError::invalid)?;
         content.normalise_hashtags();
@@ -283,10 +284,11 @@ impl CalendarsApi {
         let selection = match (body.0.change_ids, body.0.all) {
             (Some(ids), None | Some(false)) if !ids.is_empty() => Selection::Ids(ids),
             (None, Some(true)) => Selection::AllSafe,
+            // Each field is valid alone; only together do they say nothing (or two things).
             _ => {
-                return Err(ApiError::bad_request(
+                return Err(ApiError::unprocessable(
+                    "VALIDATION_FAILED",
                     "give either a non-empty `changeIds` or `all: true`",
-                    None,
                 ));
             }
         };
@@ -350,13 +352,9 @@ impl CalendarsApi {
             CalendarExportFormat::Json => Export {
                 content_type: "application/json; charset=utf-8",
                 filename: format!("{stem}.json"),
-                body: serde_json::json!({
-                    "data": { "calendar": poem_openapi::types::ToJSON::to_json(&calendar),
-                              "entries": entries.iter().map(poem_openapi::types::ToJSON::to_json).collect::<Vec<_>>() },
-                    "error": null,
-                    "meta": { "requestId": current_request_id() },
-                })
-                .to_string(),
+                body: ToJSON::to_json_string(
+                    &CalendarExportEnvelope::of(ExportedCalendar { calendar, entries }).0,
+                ),
             },
         })
     }
@@ -428,4 +426,9 @@ async fn touch(conn: &mut PgConnection, id: Uuid) -> ApiResult<()> {
         .execute(conn)
         .await?;
     Ok(())
+}
+
+/// A date the pattern admits but no calendar has (`2027-02-30`): 422.
+fn no_such_date(date: &text::IsoDate) -> ApiResult<chrono::NaiveDate> {
+    calendar::parse_date("date", date).map_err(ApiError::semantically_invalid)
 }

@@ -2,7 +2,10 @@
 //! the columns they are read from, and the exported file.
 
 use almanac_shared::{
-    domain::calendar::{ChangeKind, Entry, EntryContent, ExportEntry, Slot},
+    domain::calendar::{
+        CAPTION_MAX, CTA_MAX, ChangeKind, Entry, EntryContent, ExportEntry, FORMAT_MAX,
+        HASHTAG_MAX, Slot, TITLE_MAX,
+    },
     jobs::JobStatus,
 };
 use chrono::{DateTime, NaiveDate, Utc};
@@ -11,11 +14,16 @@ use poem_openapi::{
     ApiResponse, Enum, Object,
     payload::Json,
     registry::{MetaMediaType, MetaResponse, MetaResponses, MetaSchemaRef, Registry},
+    types::Type,
 };
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::{middleware::current_request_id, routes::jobs::Meta};
+use crate::{
+    middleware::current_request_id,
+    routes::jobs::Meta,
+    text::{ClockTime, Hashtag, IsoDate, Text},
+};
 
 fn meta() -> Meta {
     Meta {
@@ -152,39 +160,48 @@ pub struct RunDetail {
 #[oai(rename_all = "camelCase")]
 pub struct EntryPatch {
     #[oai(nullable)]
-    pub title: Option<String>,
+    pub title: Option<Title>,
     #[oai(nullable)]
-    pub caption: Option<String>,
+    pub caption: Option<Caption>,
     #[oai(nullable)]
-    pub format: Option<String>,
+    pub format: Option<Format>,
+    #[oai(nullable, validator(max_items = 30))]
+    pub hashtags: Option<Vec<EntryHashtag>>,
     #[oai(nullable)]
-    pub hashtags: Option<Vec<String>>,
+    pub call_to_action: Option<CallToAction>,
+    /// Move it: a new local date and/or time.
     #[oai(nullable)]
-    pub call_to_action: Option<String>,
-    /// Move it: a new local date (`YYYY-MM-DD`) and/or time (`HH:MM`).
+    pub date: Option<IsoDate>,
     #[oai(nullable)]
-    pub date: Option<String>,
-    #[oai(nullable)]
-    pub time: Option<String>,
+    pub time: Option<ClockTime>,
 }
+
+/// An entry's fields as sent (`EntryContent::validate` holds them to the same limits).
+pub type Title = Text<1, { TITLE_MAX }>;
+pub type Caption = Text<0, { CAPTION_MAX }>;
+pub type Format = Text<0, { FORMAT_MAX }>;
+pub type CallToAction = Text<0, { CTA_MAX }>;
+pub type EntryHashtag = Hashtag<{ HASHTAG_MAX }>;
 
 #[derive(Debug, Clone, Object)]
 #[oai(rename_all = "camelCase")]
 pub struct NewEntry {
+    /// A channel slug: 1-32 of `a-z`, `0-9`, `-`, `_`, starting with a letter or digit.
+    #[oai(validator(pattern = "^[a-z0-9][a-z0-9_-]{0,31}$"))]
     pub channel: String,
-    pub date: String,
-    /// `HH:MM`; 09:00 when absent.
+    pub date: IsoDate,
+    /// 09:00 when absent.
     #[oai(nullable)]
-    pub time: Option<String>,
-    pub title: String,
+    pub time: Option<ClockTime>,
+    pub title: Title,
     #[oai(nullable)]
-    pub caption: Option<String>,
+    pub caption: Option<Caption>,
     #[oai(nullable)]
-    pub format: Option<String>,
+    pub format: Option<Format>,
+    #[oai(nullable, validator(max_items = 30))]
+    pub hashtags: Option<Vec<EntryHashtag>>,
     #[oai(nullable)]
-    pub hashtags: Option<Vec<String>>,
-    #[oai(nullable)]
-    pub call_to_action: Option<String>,
+    pub call_to_action: Option<CallToAction>,
 }
 
 #[derive(Debug, Clone, Object)]
@@ -214,6 +231,7 @@ macro_rules! envelope {
         pub struct $name {
             pub data: $data,
             /// Always null on success.
+            #[oai(nullable)]
             pub error: Option<Value>,
             pub meta: Meta,
         }
@@ -235,6 +253,14 @@ envelope!(CalendarDetailEnvelope, CalendarDetail);
 envelope!(RunDetailEnvelope, RunDetail);
 envelope!(EntryEnvelope, CalendarEntry);
 envelope!(AcceptedEnvelope, Accepted);
+envelope!(CalendarExportEnvelope, ExportedCalendar);
+
+/// `?format=json`: the calendar and its saved entries.
+#[derive(Debug, Clone, Object)]
+pub struct ExportedCalendar {
+    pub calendar: CalendarSummary,
+    pub entries: Vec<CalendarEntry>,
+}
 
 #[derive(ApiResponse)]
 pub enum Created {
@@ -294,24 +320,28 @@ impl ApiResponse for Export {
     fn meta() -> MetaResponses {
         let text =
             || MetaSchemaRef::Inline(Box::new(poem_openapi::registry::MetaSchema::new("string")));
+        let media = |content_type, schema| MetaMediaType {
+            content_type,
+            schema,
+        };
         MetaResponses {
             responses: vec![MetaResponse {
                 description: "The calendar in the requested format, as an attachment.",
                 status: Some(200),
                 status_range: None,
-                content: ["text/calendar", "text/csv", "application/json"]
-                    .into_iter()
-                    .map(|content_type| MetaMediaType {
-                        content_type,
-                        schema: text(),
-                    })
-                    .collect(),
+                content: vec![
+                    media("text/calendar", text()),
+                    media("text/csv", text()),
+                    media("application/json", CalendarExportEnvelope::schema_ref()),
+                ],
                 headers: vec![],
             }],
         }
     }
 
-    fn register(_: &mut Registry) {}
+    fn register(registry: &mut Registry) {
+        CalendarExportEnvelope::register(registry);
+    }
 }
 
 impl IntoResponse for Export {

@@ -75,8 +75,9 @@ impl Cadence {
 pub struct Channel(String);
 
 impl Channel {
+    /// A slug as sent (the API documents the rule as a pattern).
     pub fn parse(raw: &str) -> Result<Self, String> {
-        let slug = raw.trim();
+        let slug = raw;
         let valid = !slug.is_empty()
             && slug.len() <= 32
             && slug
@@ -150,9 +151,12 @@ pub fn parse_date(field: &str, raw: &str) -> Result<NaiveDate, Invalid> {
         .map_err(|_| invalid(field, format!("`{raw}` is not a date (YYYY-MM-DD)")))
 }
 
+/// `HH:MM`, 24-hour, two digits each, as sent (the API documents it as a pattern).
 pub fn parse_time(field: &str, raw: &str) -> Result<NaiveTime, Invalid> {
-    NaiveTime::parse_from_str(raw.trim(), "%H:%M")
-        .map_err(|_| invalid(field, format!("`{raw}` is not a time (HH:MM, 24-hour)")))
+    NaiveTime::parse_from_str(raw, "%H:%M")
+        .ok()
+        .filter(|_| raw.len() == 5)
+        .ok_or_else(|| invalid(field, format!("`{raw}` is not a time (HH:MM, 24-hour)")))
 }
 
 impl Constraints {

@@ -1,0 +1,250 @@
+//! Request strings whose rules the OpenAPI document states: `Text` (free text, trimmed by
+//! the handler, at least `MIN` characters once trimmed, at most `MAX` as sent) and `Word`
+//! (one token such as a tag: no whitespace once trimmed). The handlers' domain checks
+//! (`cards::parse_side`, `cards::parse_tags`, `SourceText::parse`) enforce exactly these
+//! rules and name the field; these types carry them into the schema, so that a client
+//! generated from the document, or a fuzzer, knows which strings are accepted.
+//!
+//! "Whitespace" is Rust's `char::is_whitespace` (Unicode White_Space), which `str::trim`
+//! uses, spelled as an explicit class so that ECMA 262, Python's `re` and Rust's `regex`
+//! read the patterns alike (their `\s` differ).
+
+use std::borrow::Cow;
+
+use poem_openapi::{
+    registry::{MetaSchema, MetaSchemaRef},
+    types::{ParseError, ParseFromJSON, ParseResult, ToJSON, Type},
+};
+use serde_json::Value;
+
+/// The characters `char::is_whitespace` accepts, as a regex class body.
+const WHITESPACE: &str =
+    r"\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000";
+
+/// Free text: at least `MIN` characters once trimmed, at most `MAX` as sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Text<const MIN: usize, const MAX: usize>(pub String);
+
+/// One token: at most `MAX` characters as sent, something other than whitespace, and no
+/// whitespace once trimmed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Word<const MAX: usize>(pub String);
+
+/// A hashtag as a user types it: one token of at most `MAX` characters with something other
+/// than `#` (`tea`, `#tea` and `##tea` are one tag).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hashtag<const MAX: usize>(pub String);
+
+/// The strings of a list of these types.
+pub fn strings<T: Into<String>>(items: Vec<T>) -> Vec<String> {
+    items.into_iter().map(Into::into).collect()
+}
+
+/// A calendar date, `YYYY-MM-DD`. The pattern states the shape; a date no calendar has
+/// (`2027-02-30`) is for the handler to refuse (422).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IsoDate(pub String);
+
+/// A time of day, `HH:MM`, 24-hour.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClockTime(pub String);
+
+/// `Text`'s pattern: a stretch of at least `min` characters that starts and ends with
+/// something other than whitespace.
+fn text_pattern(min: usize) -> String {
+    match min {
+        0 => String::new(),
+        1 => format!("[^{WHITESPACE}]"),
+        _ => format!("[^{WHITESPACE}][\\s\\S]{{{},}}[^{WHITESPACE}]", min - 2),
+    }
+}
+
+fn string_schema(max: usize, pattern: String) -> MetaSchemaRef {
+    MetaSchemaRef::Inline(Box::new(MetaSchema {
+        max_length: Some(max),
+        pattern: (!pattern.is_empty()).then_some(pattern),
+        ..MetaSchema::new("string")
+    }))
+}
+
+macro_rules! string_type {
+    ($ty:ident, $name:expr, $schema:expr) => {
+        string_type!(@impl $ty [] [], $name, $schema);
+    };
+    ($ty:ident <$(const $param:ident: usize),+>, $name:expr, $schema:expr) => {
+        string_type!(@impl $ty [$(const $param: usize),+] [<$($param),+>], $name, $schema);
+    };
+    (@impl $ty:ident [$($generics:tt)*] [$($args:tt)*], $name:expr, $schema:expr) => {
+        impl<$($generics)*> Type for $ty$($args)* {
+            const IS_REQUIRED: bool = true;
+            type RawValueType = String;
+            type RawElementValueType = String;
+
+            fn name() -> Cow<'static, str> {
+                $name.into()
+            }
+
+            fn schema_ref() -> MetaSchemaRef {
+                $schema
+            }
+
+            fn as_raw_value(&self) -> Option<&String> {
+                Some(&self.0)
+            }
+
+            fn raw_element_iter<'a>(&'a self) -> Box<dyn Iterator<Item = &'a String> + 'a> {
+                Box::new(std::iter::once(&self.0))
+            }
+        }
+
+        impl<$($generics)*> ParseFromJSON for $ty$($args)* {
+            fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
+                match value.unwrap_or_default() {
+                    Value::String(s) => Ok(Self(s)),
+                    other => Err(ParseError::expected_type(other)),
+                }
+            }
+        }
+
+        impl<$($generics)*> ToJSON for $ty$($args)* {
+            fn to_json(&self) -> Option<Value> {
+                Some(Value::String(self.0.clone()))
+            }
+        }
+
+        impl<$($generics)*> serde::Serialize for $ty$($args)* {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_str(&self.0)
+            }
+        }
+
+        impl<$($generics)*> From<$ty$($args)*> for String {
+            fn from(value: $ty$($args)*) -> String {
+                value.0
+            }
+        }
+
+        impl<$($generics)*> std::ops::Deref for $ty$($args)* {
+            type Target = str;
+
+            fn deref(&self) -> &str {
+                &self.0
+            }
+        }
+    };
+}
+
+string_type!(
+    Text<const MIN: usize, const MAX: usize>,
+    format!("text({MIN}..{MAX})"),
+    string_schema(MAX, text_pattern(MIN))
+);
+
+string_type!(
+    Word<const MAX: usize>,
+    format!("word(..{MAX})"),
+    string_schema(
+        MAX,
+        format!("^[{WHITESPACE}]*[^{WHITESPACE}]+[{WHITESPACE}]*$")
+    )
+);
+
+string_type!(
+    Hashtag<const MAX: usize>,
+    format!("hashtag(..{MAX})"),
+    string_schema(
+        MAX,
+        format!("^[{WHITESPACE}]*[^{WHITESPACE}]*[^{WHITESPACE}#][^{WHITESPACE}]*[{WHITESPACE}]*$")
+    )
+);
+
+string_type!(
+    IsoDate,
+    "iso-date",
+    string_schema(
+        10,
+        "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$".into()
+    )
+);
+
+string_type!(
+    ClockTime,
+    "clock-time",
+    string_schema(5, "^([01][0-9]|2[0-3]):[0-5][0-9]$".into())
+);
+
+#[cfg(test)]
+mod tests {
+    use regex::Regex;
+
+    use super::*;
+
+    fn pattern_of<T: Type>() -> Regex {
+        let MetaSchemaRef::Inline(schema) = T::schema_ref() else {
+            unreachable!("inline schemas")
+        };
+        Regex::new(schema.pattern.as_deref().unwrap()).unwrap()
+    }
+
+    #[test]
+    fn the_source_texts_pattern_compiles_and_counts_trimmed_characters() {
+        let source = pattern_of::<Text<1000, 10_000>>();
+        let padded = |n: usize| format!("  {}\n", "é".repeat(n));
+        assert!(source.is_match(&padded(1000)));
+        assert!(!source.is_match(&padded(999)));
+    }
+
+    /// The patterns accept exactly what the handlers' trimming accepts.
+    #[test]
+    fn patterns_agree_with_str_trim() {
+        let text = pattern_of::<Text<3, 10>>();
+        let word = pattern_of::<Word<10>>();
+        let hashtag = pattern_of::<Hashtag<10>>();
+        let samples = [
+            "",
+            " ",
+            "a",
+            "ab",
+            "abc",
+            " abc ",
+            "a c",
+            "\u{3000}ab\u{3000}",
+            "\u{85}abc",
+            "\u{1c}\u{1c}\u{1c}",
+            "a\u{feff}b",
+            "x\n",
+            "\ta b\t",
+            "ab\u{2028}",
+            "#",
+            " ## ",
+            "#tea",
+            "a#b",
+            "## #",
+        ];
+        for sample in samples {
+            let trimmed = sample.trim();
+            assert_eq!(
+                text.is_match(sample),
+                trimmed.chars().count() >= 3,
+                "text {sample:?}"
+            );
+            assert_eq!(
+                word.is_match(sample),
+                !trimmed.is_empty() && !trimmed.chars().any(char::is_whitespace),
+                "word {sample:?}"
+            );
+            assert_eq!(
+                hashtag.is_match(sample),
+                !trimmed.is_empty()
+                    && !trimmed.chars().any(char::is_whitespace)
+                    && trimmed.chars().any(|c| c != '#'),
+                "hashtag {sample:?}"
+            );
+        }
+        // Every whitespace character Rust knows is in the class, and nothing else.
+        let class = Regex::new(&format!("^[{WHITESPACE}]$")).unwrap();
+        for c in (0..=0x10FFFFu32).filter_map(char::from_u32) {
+            assert_eq!(class.is_match(&c.to_string()), c.is_whitespace(), "{c:?}");
+        }
+    }
+}

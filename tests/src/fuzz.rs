@@ -1,0 +1,59 @@
+//! The fuzzer gate: Schemathesis (pinned, installed by `make test-deps` into
+//! `~/.cache/almanac-fuzz-venv`) against the running API with a valid token and the rate
+//! limits raised, every operation, with the fixed seed and example count of
+//! `tests/fuzz/schemathesis.toml`. Every answer must be documented (status, content type,
+//! headers, schema), no request may get a 500, schema-valid requests must be accepted (or
+//! meet a documented 404, 409, 422 or 429) and schema-invalid ones refused, a missing
+//! bearer header must be refused, and a method a path does not serve must get 405 with
+//! `Allow`.
+
+use uuid::Uuid;
+
+use crate::helpers::{TestOptions, spawn_app_with};
+
+/// The Schemathesis command: `ALMANAC_SCHEMATHESIS`, or the one `make test-deps` installs.
+fn schemathesis() -> String {
+    std::env::var("ALMANAC_SCHEMATHESIS").unwrap_or_else(|_| {
+        let home = std::env::var("HOME").unwrap_or_default();
+        format!("{home}/.cache/almanac-fuzz-venv/bin/st")
+    })
+}
+
+#[tokio::test]
+async fn schemathesis_finds_every_answer_as_the_document_says() {
+    let unlimited = || "1000000000".to_owned();
+    let app = spawn_app_with(TestOptions {
+        env: vec![
+            ("GENERATION_RATE_LIMIT", unlimited()),
+            ("CALENDAR_RATE_LIMIT", unlimited()),
+            ("SYNTHESIS_RATE_LIMIT", unlimited()),
+        ],
+        ..Default::default()
+    })
+    .await;
+    // Whatever the fuzzer's jobs come to is not this test's concern.
+    app.expect_failed_jobs();
+    app.expect_unfinished_jobs();
+    let config = concat!(env!("CARGO_MANIFEST_DIR"), "/fuzz/schemathesis.toml");
+    let output = tokio::process::Command::new(schemathesis())
+        .args(["--config-file", config, "run", "--no-color"])
+        .arg(app.url("/openapi.json"))
+        .arg("--header")
+        .arg(format!(
+            "Authorization: Bearer {}",
+            app.token(Uuid::new_v4())
+        ))
+        .output()
+        .await
+        .expect("Schemathesis runs (`make test-deps` installs it)");
+    let report = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "Schemathesis found answers the document does not describe:\n{report}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        report.contains("36 selected / 36 total"),
+        "every operation is fuzzed: {report}"
+    );
+}
