@@ -39,7 +39,7 @@ pub enum AiProviderKind {
     OpenAi,
 }
 
-/// Settings of the AI provider (ARCHITECTURE.md section 5).
+/// Settings of the AI provider.
 #[derive(Debug, Clone)]
 pub struct AiSettings {
     pub provider: AiProviderKind,

@@ -1,4 +1,4 @@
-//! Logs, traces and metrics (ARCHITECTURE.md section 7).
+//! Logs, traces and metrics.
 //!
 //! Spans always carry OpenTelemetry context, so the trace id of a request travels into the
 //! jobs it creates and the worker's spans continue it; spans are exported over OTLP/HTTP

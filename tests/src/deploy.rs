@@ -26,7 +26,7 @@ fn compose_runs_two_apis_and_three_workers_on_shared_state() {
     ] {
         assert!(services.get(name).is_some(), "compose lacks {name}");
     }
-    // Redis is transport only: no persistence, as ARCHITECTURE.md section 2 assumes.
+    // Redis is transport only: no persistence, as docs/architecture.md section 1 says.
     let redis_command = format!("{:?}", services["redis"]["command"]);
     assert!(redis_command.contains("--appendonly") && redis_command.contains("\"no\""));
 }

@@ -1,5 +1,5 @@
 //! The relay hub: ONE Redis pub/sub connection per API process, fanned out in-process to
-//! every stream that watches a job (ARCHITECTURE.md section 4).
+//! every stream that watches a job (docs/architecture.md section 4).
 //!
 //! Each watched job has a bounded broadcast channel. Sending never waits, so a slow
 //! client cannot stall the hub or the other clients; a client that falls more than

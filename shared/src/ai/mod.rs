@@ -1,4 +1,4 @@
-//! AI providers behind one trait (ARCHITECTURE.md section 5): an OpenAI-compatible HTTP
+//! AI providers behind one trait (docs/architecture.md section 2): an OpenAI-compatible HTTP
 //! client and a deterministic offline provider. Responses say which provider and model
 //! produced them, with token usage, cost and latency.
 

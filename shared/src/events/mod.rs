@@ -1,4 +1,4 @@
-//! Job events (ARCHITECTURE.md section 4): one protocol, two framings.
+//! Job events (docs/architecture.md section 4): one protocol, two framings.
 //!
 //! A worker (or the API, for `queued` and cancellations) emits typed events per job. Each
 //! gets the job's next sequence number from the job's Redis stream (`XADD key 0-*`, so the

@@ -1,5 +1,5 @@
 //! The job ledger: Postgres is the source of truth for every job, Redis only carries
-//! job ids to workers (ARCHITECTURE.md section 2). This module holds the job's types and
+//! job ids to workers (docs/architecture.md section 2). This module holds the job's types and
 //! its creation; `ledger` the claim and the state changes of a run; `reconcile` the repair
 //! of what Redis lost or a dead worker left behind.
 //!
