@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use crate::{
     error::{ApiError, ApiResult},
-    idempotency::Idempotency,
+    idempotency::{self, Key},
     state::AppState,
 };
 
@@ -34,12 +34,12 @@ pub async fn take(
     state: &AppState,
     limit: &RateLimit,
     user: Uuid,
-    idempotency: Option<&Idempotency>,
+    idempotency: Option<&Key>,
 ) -> ApiResult<Taken> {
     let key = state
         .settings
         .redis_key(&["ratelimit", limit.family, &user.to_string()]);
-    let keyed_slot = idempotency.map(|i| format!("key:{}", i.key_hash()));
+    let keyed_slot = idempotency.map(|key| format!("key:{}", idempotency::key_hash(key)));
     match check_rate(&state.redis, &key, limit.limit, limit.window, keyed_slot).await? {
         RateDecision::Allowed(slot) => Ok(Taken { key, slot }),
         RateDecision::Limited(retry_after) => {

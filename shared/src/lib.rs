@@ -15,6 +15,7 @@ pub mod jobs;
 pub mod queue;
 pub mod redis_conn;
 pub mod shutdown;
+pub mod store;
 pub mod telemetry;
 
 pub use config::Settings;

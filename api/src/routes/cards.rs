@@ -1,6 +1,6 @@
 //! Cards: created by hand or by accepting a suggestion; exported for Anki.
 
-use almanac_shared::{db, domain::generation};
+use almanac_shared::{db, domain::generation, store::cards};
 use chrono::{DateTime, Utc};
 use poem::web::Data;
 use poem_openapi::{
@@ -9,7 +9,6 @@ use poem_openapi::{
     param::Query,
     payload::{Json, PlainText},
 };
-use sqlx::AssertSqlSafe;
 use uuid::Uuid;
 
 use super::{Tag, clamp_limit, paginate};
@@ -83,8 +82,6 @@ pub struct CardDto {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
-
-const CARD_COLUMNS: &str = "id, front, back, tags, source, suggestion_id, created_at, updated_at";
 
 #[derive(Debug, Clone, Object)]
 pub struct CardList {
@@ -161,14 +158,7 @@ impl CardsApi {
     ) -> ApiResult<Json<CardList>> {
         let limit = clamp_limit(limit.0);
         let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
-        let rows: Vec<CardDto> = sqlx::query_as(AssertSqlSafe(format!(
-            "select {CARD_COLUMNS} from cards where ($1::uuid is null or id < $1)
-             order by id desc limit $2"
-        )))
-        .bind(cursor.0)
-        .bind(i64::from(limit) + 1)
-        .fetch_all(&mut *tx)
-        .await?;
+        let rows: Vec<CardDto> = cards::list(&mut tx, cursor.0, i64::from(limit) + 1).await?;
         tx.commit().await?;
         let (items, next_cursor) = paginate(rows, limit, |c| c.id);
         Ok(Json(CardList { items, next_cursor }))
@@ -186,17 +176,7 @@ impl CardsApi {
         let back = parse_side("back", &body.back, generation::BACK_MAX_CHARS)?;
         let tags = parse_tags(&body.tags)?;
         let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
-        let card: CardDto = sqlx::query_as(AssertSqlSafe(format!(
-            "insert into cards (id, user_id, front, back, tags, source)
-             values ($1, $2, $3, $4, $5, 'manual') returning {CARD_COLUMNS}"
-        )))
-        .bind(Uuid::now_v7())
-        .bind(auth.0.id)
-        .bind(front)
-        .bind(back)
-        .bind(tags)
-        .fetch_one(&mut *tx)
-        .await?;
+        let card: CardDto = cards::create(&mut tx, auth.0.id, &front, &back, &tags).await?;
         tx.commit().await?;
         Ok(CreateCardResponse::Created(Json(card)))
     }
@@ -222,16 +202,13 @@ impl CardsApi {
             .transpose()?;
         let tags = body.tags.as_deref().map(parse_tags).transpose()?;
         let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
-        let card: Option<CardDto> = sqlx::query_as(AssertSqlSafe(format!(
-            "update cards set front = coalesce($2, front), back = coalesce($3, back),
-                    tags = coalesce($4, tags), updated_at = now()
-             where id = $1 returning {CARD_COLUMNS}"
-        )))
-        .bind(id.0)
-        .bind(front)
-        .bind(back)
-        .bind(tags)
-        .fetch_optional(&mut *tx)
+        let card: Option<CardDto> = cards::update(
+            &mut tx,
+            id.0,
+            front.as_deref(),
+            back.as_deref(),
+            tags.as_deref(),
+        )
         .await?;
         tx.commit().await?;
         card.map(Json).ok_or_else(|| ApiError::not_found("card"))
@@ -250,13 +227,9 @@ impl CardsApi {
         id: Path<Uuid>,
     ) -> ApiResult<DeleteCardResponse> {
         let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
-        let deleted = sqlx::query("delete from cards where id = $1")
-            .bind(id.0)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
+        let deleted = cards::delete(&mut tx, id.0).await?;
         tx.commit().await?;
-        if deleted == 0 {
+        if !deleted {
             return Err(ApiError::not_found("card"));
         }
         Ok(DeleteCardResponse::Deleted)
@@ -276,10 +249,7 @@ impl CardsApi {
     ) -> ApiResult<ExportResponse> {
         let ExportFormat::Csv = format.0;
         let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
-        let rows: Vec<(String, String, Vec<String>)> =
-            sqlx::query_as("select front, back, tags from cards order by id")
-                .fetch_all(&mut *tx)
-                .await?;
+        let rows = cards::sides(&mut tx).await?;
         tx.commit().await?;
         Ok(ExportResponse::Csv(
             PlainText(anki_csv(&rows)),

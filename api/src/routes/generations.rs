@@ -7,6 +7,7 @@ use almanac_shared::{
         generation::{self, GenerationJob, SourceText},
     },
     jobs::NewJob,
+    store::generations::{self, Generation, NewGeneration},
     telemetry,
 };
 use chrono::{DateTime, Utc};
@@ -16,7 +17,6 @@ use poem_openapi::{
 };
 use serde::Serialize;
 use serde_json::Value;
-use sqlx::AssertSqlSafe;
 use uuid::Uuid;
 
 use super::{Tag, clamp_limit, enqueue_after_commit, job_write_failed, paginate};
@@ -24,7 +24,7 @@ use crate::{
     auth::BearerAuth,
     body::StrictJson,
     error::{ApiError, ApiResult},
-    idempotency::{Earlier, Idempotency},
+    idempotency::{self, Key},
     rate_limit,
     state::AppState,
     text::Text,
@@ -98,29 +98,8 @@ pub struct GenerationDto {
     pub updated_at: DateTime<Utc>,
 }
 
-#[derive(sqlx::FromRow)]
-struct GenerationRow {
-    id: Uuid,
-    status: RunStatus,
-    source_text: Option<String>,
-    model: Option<String>,
-    prompt_version: String,
-    tokens_input: Option<i32>,
-    tokens_output: Option<i32>,
-    cost_usd: Option<f64>,
-    ai_metadata: Option<sqlx::types::Json<Value>>,
-    error: Option<sqlx::types::Json<Value>>,
-    job_id: Uuid,
-    total: i64,
-    proposed: i64,
-    accepted: i64,
-    rejected: i64,
-    created_at: DateTime<Utc>,
-    updated_at: DateTime<Utc>,
-}
-
-impl From<GenerationRow> for GenerationDto {
-    fn from(r: GenerationRow) -> Self {
+impl From<Generation> for GenerationDto {
+    fn from(r: Generation) -> Self {
         Self {
             id: r.id,
             status: r.status,
@@ -144,14 +123,6 @@ impl From<GenerationRow> for GenerationDto {
         }
     }
 }
-
-const GENERATION_COLUMNS: &str = "g.id, g.status, g.model, g.prompt_version, g.tokens_input,
-    g.tokens_output, g.cost_usd::float8 as cost_usd, g.ai_metadata, g.error, g.job_id,
-    g.created_at, g.updated_at,
-    (select count(*) from ai_suggestions s where s.generation_id = g.id) as total,
-    (select count(*) from ai_suggestions s where s.generation_id = g.id and s.status = 'proposed') as proposed,
-    (select count(*) from ai_suggestions s where s.generation_id = g.id and s.status = 'accepted') as accepted,
-    (select count(*) from ai_suggestions s where s.generation_id = g.id and s.status = 'rejected') as rejected";
 
 #[derive(Debug, Clone, Object)]
 pub struct GenerationList {
@@ -202,12 +173,12 @@ impl GenerationsApi {
         )
         .map_err(|e| ApiError::invalid_field("prompt_version", e))?;
 
-        let idempotency = Idempotency::from_header(idempotency_key.0, &command)?;
-        if let Some(idempotency) = &idempotency
-            && let Some(earlier) = idempotency.earlier(&state.pool, user, SCOPE).await?
+        let idempotency = idempotency::from_header(idempotency_key.0, &command)?;
+        if let Some(key) = &idempotency
+            && let Some(earlier) = idempotency::earlier(&state.pool, user, SCOPE, key).await?
         {
             return Ok(CreateGenerationResponse::Accepted(Json(
-                idempotency.replay(earlier)?,
+                idempotency::replay(key, earlier)?,
             )));
         }
         let accepted = submit(
@@ -240,16 +211,7 @@ impl GenerationsApi {
     ) -> ApiResult<Json<GenerationList>> {
         let limit = clamp_limit(limit.0);
         let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
-        let rows: Vec<GenerationRow> = sqlx::query_as(AssertSqlSafe(format!(
-            "select {GENERATION_COLUMNS}, null::text as source_text
-             from ai_generations g
-             where ($1::uuid is null or g.id < $1)
-             order by g.id desc limit $2"
-        )))
-        .bind(cursor.0)
-        .bind(i64::from(limit) + 1)
-        .fetch_all(&mut *tx)
-        .await?;
+        let rows = generations::list(&mut tx, cursor.0, i64::from(limit) + 1).await?;
         tx.commit().await?;
         let (rows, next_cursor) = paginate(rows, limit, |r| r.id);
         Ok(Json(GenerationList {
@@ -271,12 +233,7 @@ impl GenerationsApi {
         id: Path<Uuid>,
     ) -> ApiResult<Json<GenerationDto>> {
         let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
-        let row: Option<GenerationRow> = sqlx::query_as(AssertSqlSafe(format!(
-            "select {GENERATION_COLUMNS}, g.source_text from ai_generations g where g.id = $1"
-        )))
-        .bind(id.0)
-        .fetch_optional(&mut *tx)
-        .await?;
+        let row = generations::get(&mut tx, id.0).await?;
         tx.commit().await?;
         row.map(|r| Json(r.into()))
             .ok_or_else(|| ApiError::not_found("generation"))
@@ -296,7 +253,7 @@ async fn submit(
     source: SourceText,
     model: Option<String>,
     prompt_version: String,
-    idempotency: Option<&Idempotency>,
+    idempotency: Option<&Key>,
 ) -> ApiResult<CreateGenerationAccepted> {
     let slot = rate_limit::take(
         state,
@@ -313,29 +270,23 @@ async fn submit(
         status: RunStatus::Pending,
         job_id: job.id,
     };
-    // One statement that writes the rows as the user, under row-level security
-    // (migrations 20261121000004 and 20261122000011 explain why this is a function).
-    let written: sqlx::Result<Option<Earlier>> = sqlx::query_as(
-        "select * from create_generation($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+    let written = generations::create(
+        &state.pool,
+        user,
+        NewGeneration {
+            job: &job,
+            generation_id,
+            source_text: source.as_str(),
+            model: model.as_deref(),
+            prompt_version: &prompt_version,
+            idempotency: idempotency.map(|key| (key, &accepted)),
+        },
     )
-    .bind(user)
-    .bind(job.id)
-    .bind(sqlx::types::Json(&job.payload))
-    .bind(job.kind.max_attempts())
-    .bind(sqlx::types::Json(&job.trace_context))
-    .bind(generation_id)
-    .bind(source.as_str())
-    .bind(model)
-    .bind(&prompt_version)
-    .bind(idempotency.map(|i| i.key.as_str()))
-    .bind(idempotency.map(|i| i.request_hash.as_str()))
-    .bind(idempotency.map(|_| sqlx::types::Json(&accepted)))
-    .fetch_optional(&state.pool)
     .await;
     match (written, idempotency) {
         (Ok(None), _) => {}
         // The key's first request committed meanwhile: its answer, and its slot stays.
-        (Ok(Some(earlier)), Some(idempotency)) => return idempotency.replay(earlier),
+        (Ok(Some(earlier)), Some(key)) => return idempotency::replay(key, earlier),
         (Ok(Some(_)), None) => {
             return Err(ApiError::internal(anyhow::anyhow!(
                 "create_generation answered an earlier request though none had a key"

@@ -3,11 +3,11 @@
 use almanac_shared::{
     db,
     domain::generation::{self, SuggestionStatus},
+    store::suggestions::{self, Suggestion},
 };
 use chrono::{DateTime, Utc};
 use poem::web::Data;
 use poem_openapi::{Object, OpenApi, param::Path, payload::Json};
-use sqlx::AssertSqlSafe;
 use uuid::Uuid;
 
 use super::Tag;
@@ -33,21 +33,8 @@ pub struct SuggestionDto {
     pub updated_at: DateTime<Utc>,
 }
 
-#[derive(sqlx::FromRow)]
-struct SuggestionRow {
-    id: Uuid,
-    generation_id: Uuid,
-    position: i32,
-    front: String,
-    back: String,
-    status: SuggestionStatus,
-    card_id: Option<Uuid>,
-    created_at: DateTime<Utc>,
-    updated_at: DateTime<Utc>,
-}
-
-impl From<SuggestionRow> for SuggestionDto {
-    fn from(r: SuggestionRow) -> Self {
+impl From<Suggestion> for SuggestionDto {
+    fn from(r: Suggestion) -> Self {
         Self {
             id: r.id,
             generation_id: r.generation_id,
@@ -61,9 +48,6 @@ impl From<SuggestionRow> for SuggestionDto {
         }
     }
 }
-
-const SUGGESTION_COLUMNS: &str =
-    "id, generation_id, position, front, back, status, card_id, created_at, updated_at";
 
 #[derive(Debug, Clone, Object)]
 pub struct SuggestionList {
@@ -106,19 +90,9 @@ impl SuggestionsApi {
         id: Path<Uuid>,
     ) -> ApiResult<Json<SuggestionList>> {
         let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
-        let exists: Option<(Uuid,)> = sqlx::query_as("select id from ai_generations where id = $1")
-            .bind(id.0)
-            .fetch_optional(&mut *tx)
-            .await?;
-        if exists.is_none() {
-            return Err(ApiError::not_found("generation"));
-        }
-        let rows: Vec<SuggestionRow> = sqlx::query_as(AssertSqlSafe(format!(
-            "select {SUGGESTION_COLUMNS} from ai_suggestions where generation_id = $1 order by position"
-        )))
-        .bind(id.0)
-        .fetch_all(&mut *tx)
-        .await?;
+        let rows = suggestions::of_generation(&mut tx, id.0)
+            .await?
+            .ok_or_else(|| ApiError::not_found("generation"))?;
         tx.commit().await?;
         Ok(Json(SuggestionList {
             items: rows.into_iter().map(Into::into).collect(),
@@ -152,14 +126,9 @@ impl SuggestionsApi {
             .transpose()?;
         let user = auth.0.id;
         let mut tx = db::user_tx(&state.pool, user).await?;
-        let current: Option<SuggestionRow> = sqlx::query_as(AssertSqlSafe(format!(
-            "select {SUGGESTION_COLUMNS} from ai_suggestions where id = $1 for update"
-        )))
-        .bind(id.0)
-        .fetch_optional(&mut *tx)
-        .await?;
+        let current = suggestions::for_review(&mut tx, id.0).await?;
         let current = current.ok_or_else(|| ApiError::not_found("suggestion"))?;
-        let updated: SuggestionRow = match (command.status, current.status) {
+        let updated: Suggestion = match (command.status, current.status) {
             (ReviewStatus::Accepted, SuggestionStatus::Accepted)
             | (ReviewStatus::Rejected, SuggestionStatus::Rejected) => current,
             (ReviewStatus::Rejected, SuggestionStatus::Accepted) => {
@@ -171,40 +140,9 @@ impl SuggestionsApi {
             (ReviewStatus::Accepted, _) => {
                 let front = front.unwrap_or(current.front);
                 let back = back.unwrap_or(current.back);
-                let card_id = Uuid::now_v7();
-                sqlx::query(
-                    "insert into cards (id, user_id, front, back, suggestion_id, source)
-                     values ($1, $2, $3, $4, $5, 'ai')
-                     on conflict (suggestion_id) do nothing",
-                )
-                .bind(card_id)
-                .bind(user)
-                .bind(&front)
-                .bind(&back)
-                .bind(id.0)
-                .execute(&mut *tx)
-                .await?;
-                sqlx::query_as(AssertSqlSafe(format!(
-                    "update ai_suggestions set status = 'accepted', front = $2, back = $3,
-                            card_id = (select c.id from cards c where c.suggestion_id = $1),
-                            updated_at = now()
-                     where id = $1 returning {SUGGESTION_COLUMNS}"
-                )))
-                .bind(id.0)
-                .bind(&front)
-                .bind(&back)
-                .fetch_one(&mut *tx)
-                .await?
+                suggestions::accept(&mut tx, user, id.0, &front, &back).await?
             }
-            (ReviewStatus::Rejected, _) => {
-                sqlx::query_as(AssertSqlSafe(format!(
-                    "update ai_suggestions set status = 'rejected', updated_at = now()
-                     where id = $1 returning {SUGGESTION_COLUMNS}"
-                )))
-                .bind(id.0)
-                .fetch_one(&mut *tx)
-                .await?
-            }
+            (ReviewStatus::Rejected, _) => suggestions::reject(&mut tx, id.0).await?,
         };
         tx.commit().await?;
         Ok(Json(updated.into()))

@@ -1,0 +1,100 @@
+//! The flashcards a generation suggests, and the review that turns one into a card.
+
+use chrono::{DateTime, Utc};
+use sqlx::{AssertSqlSafe, PgConnection};
+use uuid::Uuid;
+
+use crate::domain::generation::SuggestionStatus;
+
+/// A suggestion as stored.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Suggestion {
+    pub id: Uuid,
+    pub generation_id: Uuid,
+    pub position: i32,
+    pub front: String,
+    pub back: String,
+    pub status: SuggestionStatus,
+    pub card_id: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+const COLUMNS: &str =
+    "id, generation_id, position, front, back, status, card_id, created_at, updated_at";
+
+/// A generation's suggestions in the model's order; none when there is no such generation.
+pub async fn of_generation(
+    conn: &mut PgConnection,
+    generation: Uuid,
+) -> sqlx::Result<Option<Vec<Suggestion>>> {
+    let exists: Option<(Uuid,)> = sqlx::query_as("select id from ai_generations where id = $1")
+        .bind(generation)
+        .fetch_optional(&mut *conn)
+        .await?;
+    if exists.is_none() {
+        return Ok(None);
+    }
+    let suggestions = sqlx::query_as(AssertSqlSafe(format!(
+        "select {COLUMNS} from ai_suggestions where generation_id = $1 order by position"
+    )))
+    .bind(generation)
+    .fetch_all(conn)
+    .await?;
+    Ok(Some(suggestions))
+}
+
+/// A suggestion, locked for its review.
+pub async fn for_review(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<Suggestion>> {
+    sqlx::query_as(AssertSqlSafe(format!(
+        "select {COLUMNS} from ai_suggestions where id = $1 for update"
+    )))
+    .bind(id)
+    .fetch_optional(conn)
+    .await
+}
+
+/// Accepts a suggestion with these sides: its card is created once (accepting again keeps
+/// the card made first).
+pub async fn accept(
+    conn: &mut PgConnection,
+    user: Uuid,
+    id: Uuid,
+    front: &str,
+    back: &str,
+) -> sqlx::Result<Suggestion> {
+    sqlx::query(
+        "insert into cards (id, user_id, front, back, suggestion_id, source)
+         values ($1, $2, $3, $4, $5, 'ai')
+         on conflict (suggestion_id) do nothing",
+    )
+    .bind(Uuid::now_v7())
+    .bind(user)
+    .bind(front)
+    .bind(back)
+    .bind(id)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query_as(AssertSqlSafe(format!(
+        "update ai_suggestions set status = 'accepted', front = $2, back = $3,
+                card_id = (select c.id from cards c where c.suggestion_id = $1),
+                updated_at = now()
+         where id = $1 returning {COLUMNS}"
+    )))
+    .bind(id)
+    .bind(front)
+    .bind(back)
+    .fetch_one(conn)
+    .await
+}
+
+/// Rejects a suggestion.
+pub async fn reject(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Suggestion> {
+    sqlx::query_as(AssertSqlSafe(format!(
+        "update ai_suggestions set status = 'rejected', updated_at = now()
+         where id = $1 returning {COLUMNS}"
+    )))
+    .bind(id)
+    .fetch_one(conn)
+    .await
+}
