@@ -77,6 +77,11 @@ pub fn with_database(url: &str, database: &str) -> String {
     }
 }
 
+/// One round trip to the database (readiness).
+pub async fn ping(pool: &PgPool) -> sqlx::Result<()> {
+    sqlx::query("select 1").execute(pool).await.map(drop)
+}
+
 /// True when the error means the database could not be reached (as opposed to a bad query).
 pub fn is_unavailable(error: &sqlx::Error) -> bool {
     matches!(

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use almanac_shared::db;
 use poem::web::Data;
 use poem_openapi::{ApiResponse, Object, OpenApi, payload::Json};
 
@@ -67,7 +68,7 @@ impl HealthApi {
 }
 
 pub async fn check_postgres(state: &AppState) -> bool {
-    let query = sqlx::query("select 1").execute(&state.pool);
+    let query = db::ping(&state.pool);
     matches!(tokio::time::timeout(CHECK_TIMEOUT, query).await, Ok(Ok(_)))
 }
 

@@ -150,11 +150,7 @@ impl JobsApi {
         id: Path<Uuid>,
     ) -> ApiResult<CancelResponse> {
         let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
-        let outcome: Option<(JobStatus, JobStatus)> =
-            sqlx::query_as("select before, after from cancel_job($1)")
-                .bind(id.0)
-                .fetch_optional(&mut *tx)
-                .await?;
+        let outcome = jobs::request_cancel(&mut tx, id.0).await?;
         let job = jobs::fetch(&mut *tx, id.0).await?;
         tx.commit().await?;
         let (Some((before, after)), Some(job)) = (outcome, job) else {

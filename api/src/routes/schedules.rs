@@ -4,12 +4,12 @@
 use almanac_shared::{
     db,
     domain::synthesis::{DeliveryStatus, ScheduleSpec},
+    store::themes,
 };
 use chrono::{DateTime, Utc};
 use poem::web::Data;
 use poem_openapi::{Object, OpenApi, param::Path, payload::Json};
 use serde_json::Value;
-use sqlx::AssertSqlSafe;
 use uuid::Uuid;
 
 use super::{
@@ -66,8 +66,6 @@ impl From<ScheduleRow> for Schedule {
     }
 }
 
-const SCHEDULE_COLUMNS: &str = "id, theme_id, enabled, days, time_utc, emails, last_run_at";
-
 #[derive(Debug, Clone, Object)]
 pub struct UpsertSchedule {
     pub enabled: bool,
@@ -109,12 +107,7 @@ impl SchedulesApi {
     ) -> ApiResult<Json<OrNull<Schedule>>> {
         let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
         theme(&mut tx, id.0).await?;
-        let row: Option<ScheduleRow> = sqlx::query_as(AssertSqlSafe(format!(
-            "select {SCHEDULE_COLUMNS} from theme_schedules where theme_id = $1"
-        )))
-        .bind(id.0)
-        .fetch_optional(&mut *tx)
-        .await?;
+        let row: Option<ScheduleRow> = themes::schedule(&mut tx, id.0).await?;
         tx.commit().await?;
         Ok(Json(OrNull(row.map(Into::into))))
     }
@@ -137,22 +130,7 @@ impl SchedulesApi {
         let spec = ScheduleSpec::parse(body.enabled, &body.days, &body.time_utc, &body.emails)
             .map_err(ApiError::semantically_invalid)?;
         let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
-        let row: Option<ScheduleRow> = sqlx::query_as(AssertSqlSafe(format!(
-            "insert into theme_schedules (id, theme_id, user_id, enabled, days, time_utc, emails)
-             select $1, t.id, t.user_id, $3, $4, $5, $6 from themes t where t.id = $2
-             on conflict (theme_id) do update set enabled = excluded.enabled,
-                 days = excluded.days, time_utc = excluded.time_utc, emails = excluded.emails,
-                 updated_at = now()
-             returning {SCHEDULE_COLUMNS}"
-        )))
-        .bind(Uuid::now_v7())
-        .bind(id.0)
-        .bind(spec.enabled)
-        .bind(sqlx::types::Json(&spec.days))
-        .bind(&spec.time_utc)
-        .bind(sqlx::types::Json(&spec.emails))
-        .fetch_optional(&mut *tx)
-        .await?;
+        let row: Option<ScheduleRow> = themes::upsert_schedule(&mut tx, id.0, &spec).await?;
         tx.commit().await?;
         row.map(|r| Json(r.into()))
             .ok_or_else(|| ApiError::not_found("theme"))
@@ -172,10 +150,7 @@ impl SchedulesApi {
     ) -> ApiResult<NoContent> {
         let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
         theme(&mut tx, id.0).await?;
-        sqlx::query("delete from theme_schedules where theme_id = $1")
-            .bind(id.0)
-            .execute(&mut *tx)
-            .await?;
+        themes::delete_schedule(&mut tx, id.0).await?;
         tx.commit().await?;
         Ok(NoContent::Done)
     }
@@ -194,13 +169,7 @@ impl SchedulesApi {
     ) -> ApiResult<Json<Vec<Delivery>>> {
         let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
         theme(&mut tx, id.0).await?;
-        let rows: Vec<Delivery> = sqlx::query_as(
-            "select id, synthesis_id, recipient, status, attempts, last_error, sent_at, created_at
-             from email_deliveries where theme_id = $1 order by created_at desc, recipient limit 300",
-        )
-        .bind(id.0)
-        .fetch_all(&mut *tx)
-        .await?;
+        let rows: Vec<Delivery> = themes::deliveries(&mut tx, id.0).await?;
         tx.commit().await?;
         Ok(Json(rows))
     }

@@ -8,6 +8,7 @@ use almanac_shared::{
         synthesis::{SynthesisJob, ThemeSpec},
     },
     jobs::NewJob,
+    store::themes,
     telemetry,
 };
 use chrono::{DateTime, Utc};
@@ -15,7 +16,7 @@ use poem::web::Data;
 use poem_openapi::{ApiResponse, Object, OpenApi, param::Path, payload::Json};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use sqlx::{AssertSqlSafe, PgConnection};
+use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::{Tag, enqueue_after_commit, job_write_failed};
@@ -91,8 +92,6 @@ impl From<ThemeRow> for Theme {
     }
 }
 
-const THEME_COLUMNS: &str = "id, name, description, sources, created_at, updated_at";
-
 #[derive(Debug, Clone, Object)]
 pub struct SynthesisAccepted {
     pub job_id: Uuid,
@@ -129,9 +128,6 @@ pub struct SynthesisView {
     pub updated_at: DateTime<Utc>,
 }
 
-const SYNTHESIS_COLUMNS: &str = "id, theme_id, status, origin, week, title, sections,
-    sources_report, model, error, job_id, created_at, updated_at";
-
 #[derive(ApiResponse)]
 pub enum ThemeCreated {
     #[oai(status = 201)]
@@ -163,19 +159,11 @@ fn theme_spec(
     ThemeSpec::parse(name, description, &pairs).map_err(ApiError::semantically_invalid)
 }
 
-fn stored_sources(spec: &ThemeSpec) -> sqlx::types::Json<Value> {
-    sqlx::types::Json(serde_json::to_value(&spec.sources).expect("sources serialise"))
-}
-
 /// The caller's theme, or 404.
 pub(super) async fn theme(conn: &mut PgConnection, id: Uuid) -> ApiResult<ThemeRow> {
-    sqlx::query_as(AssertSqlSafe(format!(
-        "select {THEME_COLUMNS} from themes where id = $1"
-    )))
-    .bind(id)
-    .fetch_optional(conn)
-    .await?
-    .ok_or_else(|| ApiError::not_found("theme"))
+    themes::get(conn, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("theme"))
 }
 
 pub struct ThemesApi;
@@ -197,16 +185,7 @@ impl ThemesApi {
             body.sources.as_deref().unwrap_or_default(),
         )?;
         let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
-        let row: ThemeRow = sqlx::query_as(AssertSqlSafe(format!(
-            "insert into themes (id, user_id, name, description, sources)
-             values ($1, app_user_id(), $2, $3, $4) returning {THEME_COLUMNS}"
-        )))
-        .bind(Uuid::now_v7())
-        .bind(&spec.name)
-        .bind(&spec.description)
-        .bind(stored_sources(&spec))
-        .fetch_one(&mut *tx)
-        .await?;
+        let row: ThemeRow = themes::create(&mut tx, &spec).await?;
         tx.commit().await?;
         Ok(ThemeCreated::Created(Json(row.into())))
     }
@@ -215,11 +194,7 @@ impl ThemesApi {
     #[oai(path = "/api/v1/themes", method = "get", operation_id = "listThemes")]
     async fn list(&self, state: Data<&AppState>, auth: BearerAuth) -> ApiResult<Json<Vec<Theme>>> {
         let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
-        let rows: Vec<ThemeRow> = sqlx::query_as(AssertSqlSafe(format!(
-            "select {THEME_COLUMNS} from themes order by id desc limit 500"
-        )))
-        .fetch_all(&mut *tx)
-        .await?;
+        let rows: Vec<ThemeRow> = themes::list(&mut tx).await?;
         tx.commit().await?;
         Ok(Json(rows.into_iter().map(Into::into).collect()))
     }
@@ -262,16 +237,7 @@ impl ThemesApi {
             description,
             body.sources.as_deref().unwrap_or(&current.sources),
         )?;
-        let row: ThemeRow = sqlx::query_as(AssertSqlSafe(format!(
-            "update themes set name = $2, description = $3, sources = $4, updated_at = now()
-             where id = $1 returning {THEME_COLUMNS}"
-        )))
-        .bind(id.0)
-        .bind(&spec.name)
-        .bind(&spec.description)
-        .bind(stored_sources(&spec))
-        .fetch_one(&mut *tx)
-        .await?;
+        let row: ThemeRow = themes::update(&mut tx, id.0, &spec).await?;
         tx.commit().await?;
         Ok(Json(row.into()))
     }
@@ -289,12 +255,9 @@ impl ThemesApi {
         id: Path<Uuid>,
     ) -> ApiResult<NoContent> {
         let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
-        let deleted = sqlx::query("delete from themes where id = $1")
-            .bind(id.0)
-            .execute(&mut *tx)
-            .await?;
+        let deleted = themes::delete(&mut tx, id.0).await?;
         tx.commit().await?;
-        if deleted.rows_affected() == 0 {
+        if !deleted {
             return Err(ApiError::not_found("theme"));
         }
         Ok(NoContent::Done)
@@ -340,12 +303,7 @@ impl ThemesApi {
     ) -> ApiResult<Json<Vec<SynthesisView>>> {
         let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
         theme(&mut tx, id.0).await?;
-        let rows: Vec<SynthesisView> = sqlx::query_as(AssertSqlSafe(format!(
-            "select {SYNTHESIS_COLUMNS} from syntheses where theme_id = $1 order by id desc limit 100"
-        )))
-        .bind(id.0)
-        .fetch_all(&mut *tx)
-        .await?;
+        let rows: Vec<SynthesisView> = themes::syntheses(&mut tx, id.0).await?;
         tx.commit().await?;
         Ok(Json(rows))
     }
@@ -362,12 +320,7 @@ impl ThemesApi {
         id: Path<Uuid>,
     ) -> ApiResult<Json<SynthesisView>> {
         let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
-        let row: Option<SynthesisView> = sqlx::query_as(AssertSqlSafe(format!(
-            "select {SYNTHESIS_COLUMNS} from syntheses where id = $1"
-        )))
-        .bind(id.0)
-        .fetch_optional(&mut *tx)
-        .await?;
+        let row: Option<SynthesisView> = themes::synthesis(&mut tx, id.0).await?;
         tx.commit().await?;
         row.map(Json)
             .ok_or_else(|| ApiError::not_found("synthesis"))
@@ -386,15 +339,7 @@ async fn start_synthesis(
     let mut tx = db::user_tx(&state.pool, user).await?;
     theme(&mut tx, theme_id).await?;
     job.insert(&mut *tx).await?;
-    sqlx::query(
-        "insert into syntheses (id, user_id, theme_id, job_id, origin)
-         values ($1, app_user_id(), $2, $3, 'manual')",
-    )
-    .bind(synthesis_id)
-    .bind(theme_id)
-    .bind(job.id)
-    .execute(&mut *tx)
-    .await?;
+    themes::create_manual_synthesis(&mut tx, synthesis_id, theme_id, job.id).await?;
     if let Err(error) = tx.commit().await {
         return Err(job_write_failed(state, &job, error).await);
     }

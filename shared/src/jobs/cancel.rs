@@ -11,7 +11,19 @@ use std::{
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use crate::config::Settings;
+use crate::{config::Settings, jobs::JobStatus};
+
+/// Asks the ledger to cancel the caller's job (`cancel_job`, under row-level security):
+/// its status before and after, or none when the caller has no such job.
+pub async fn request_cancel(
+    conn: &mut sqlx::PgConnection,
+    job: Uuid,
+) -> sqlx::Result<Option<(JobStatus, JobStatus)>> {
+    sqlx::query_as("select before, after from cancel_job($1)")
+        .bind(job)
+        .fetch_optional(conn)
+        .await
+}
 
 pub fn cancel_channel(settings: &Settings) -> String {
     settings.redis_key(&["cancel"])

@@ -6,6 +6,7 @@ pub mod cards;
 pub mod generations;
 pub mod idempotency;
 pub mod suggestions;
+pub mod themes;
 
 use sqlx::postgres::PgRow;
 

@@ -1,0 +1,164 @@
+//! Themes, the syntheses made of them, their schedules and email deliveries, as their
+//! owner reads and writes them.
+
+use sqlx::{AssertSqlSafe, PgConnection, types::Json};
+use uuid::Uuid;
+
+use super::Row;
+use crate::domain::synthesis::{ScheduleSpec, ThemeSpec};
+
+const THEME_COLUMNS: &str = "id, name, description, sources, created_at, updated_at";
+const SYNTHESIS_COLUMNS: &str = "id, theme_id, status, origin, week, title, sections,
+    sources_report, model, error, job_id, created_at, updated_at";
+const SCHEDULE_COLUMNS: &str = "id, theme_id, enabled, days, time_utc, emails, last_run_at";
+
+fn sources(spec: &ThemeSpec) -> Json<serde_json::Value> {
+    Json(serde_json::to_value(&spec.sources).expect("sources serialise"))
+}
+
+pub async fn get<T: Row>(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<T>> {
+    sqlx::query_as(AssertSqlSafe(format!(
+        "select {THEME_COLUMNS} from themes where id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(conn)
+    .await
+}
+
+/// The caller's themes, newest first (500 at most).
+pub async fn list<T: Row>(conn: &mut PgConnection) -> sqlx::Result<Vec<T>> {
+    sqlx::query_as(AssertSqlSafe(format!(
+        "select {THEME_COLUMNS} from themes order by id desc limit 500"
+    )))
+    .fetch_all(conn)
+    .await
+}
+
+pub async fn create<T: Row>(conn: &mut PgConnection, spec: &ThemeSpec) -> sqlx::Result<T> {
+    sqlx::query_as(AssertSqlSafe(format!(
+        "insert into themes (id, user_id, name, description, sources)
+         values ($1, app_user_id(), $2, $3, $4) returning {THEME_COLUMNS}"
+    )))
+    .bind(Uuid::now_v7())
+    .bind(&spec.name)
+    .bind(&spec.description)
+    .bind(sources(spec))
+    .fetch_one(conn)
+    .await
+}
+
+pub async fn update<T: Row>(
+    conn: &mut PgConnection,
+    id: Uuid,
+    spec: &ThemeSpec,
+) -> sqlx::Result<T> {
+    sqlx::query_as(AssertSqlSafe(format!(
+        "update themes set name = $2, description = $3, sources = $4, updated_at = now()
+         where id = $1 returning {THEME_COLUMNS}"
+    )))
+    .bind(id)
+    .bind(&spec.name)
+    .bind(&spec.description)
+    .bind(sources(spec))
+    .fetch_one(conn)
+    .await
+}
+
+/// Deletes a theme with its schedule, syntheses and deliveries; whether there was one.
+pub async fn delete(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<bool> {
+    let deleted = sqlx::query("delete from themes where id = $1")
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(deleted.rows_affected() > 0)
+}
+
+/// A theme's syntheses, newest first (100 at most).
+pub async fn syntheses<T: Row>(conn: &mut PgConnection, theme: Uuid) -> sqlx::Result<Vec<T>> {
+    sqlx::query_as(AssertSqlSafe(format!(
+        "select {SYNTHESIS_COLUMNS} from syntheses where theme_id = $1 order by id desc limit 100"
+    )))
+    .bind(theme)
+    .fetch_all(conn)
+    .await
+}
+
+pub async fn synthesis<T: Row>(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<T>> {
+    sqlx::query_as(AssertSqlSafe(format!(
+        "select {SYNTHESIS_COLUMNS} from syntheses where id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(conn)
+    .await
+}
+
+/// A synthesis the user asked for, with its job already written in this transaction.
+pub async fn create_manual_synthesis(
+    conn: &mut PgConnection,
+    synthesis: Uuid,
+    theme: Uuid,
+    job: Uuid,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "insert into syntheses (id, user_id, theme_id, job_id, origin)
+         values ($1, app_user_id(), $2, $3, 'manual')",
+    )
+    .bind(synthesis)
+    .bind(theme)
+    .bind(job)
+    .execute(conn)
+    .await
+    .map(drop)
+}
+
+pub async fn schedule<T: Row>(conn: &mut PgConnection, theme: Uuid) -> sqlx::Result<Option<T>> {
+    sqlx::query_as(AssertSqlSafe(format!(
+        "select {SCHEDULE_COLUMNS} from theme_schedules where theme_id = $1"
+    )))
+    .bind(theme)
+    .fetch_optional(conn)
+    .await
+}
+
+/// Creates or replaces a theme's schedule; none when there is no such theme.
+pub async fn upsert_schedule<T: Row>(
+    conn: &mut PgConnection,
+    theme: Uuid,
+    spec: &ScheduleSpec,
+) -> sqlx::Result<Option<T>> {
+    sqlx::query_as(AssertSqlSafe(format!(
+        "insert into theme_schedules (id, theme_id, user_id, enabled, days, time_utc, emails)
+         select $1, t.id, t.user_id, $3, $4, $5, $6 from themes t where t.id = $2
+         on conflict (theme_id) do update set enabled = excluded.enabled,
+             days = excluded.days, time_utc = excluded.time_utc, emails = excluded.emails,
+             updated_at = now()
+         returning {SCHEDULE_COLUMNS}"
+    )))
+    .bind(Uuid::now_v7())
+    .bind(theme)
+    .bind(spec.enabled)
+    .bind(Json(&spec.days))
+    .bind(&spec.time_utc)
+    .bind(Json(&spec.emails))
+    .fetch_optional(conn)
+    .await
+}
+
+pub async fn delete_schedule(conn: &mut PgConnection, theme: Uuid) -> sqlx::Result<()> {
+    sqlx::query("delete from theme_schedules where theme_id = $1")
+        .bind(theme)
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
+/// The email deliveries of a theme's syntheses, newest first (300 at most).
+pub async fn deliveries<T: Row>(conn: &mut PgConnection, theme: Uuid) -> sqlx::Result<Vec<T>> {
+    sqlx::query_as(
+        "select id, synthesis_id, recipient, status, attempts, last_error, sent_at, created_at
+         from email_deliveries where theme_id = $1 order by created_at desc, recipient limit 300",
+    )
+    .bind(theme)
+    .fetch_all(conn)
+    .await
+}
