@@ -34,3 +34,34 @@ fn every_operation_documents_its_errors() {
         }
     }
 }
+
+/// The SQL lives in `shared/src/store` (and the ledger's modules); route handlers call it.
+#[test]
+fn route_handlers_hold_no_sql() {
+    let statement = regex::Regex::new(r#"(?i)"\s*(select|insert|update|delete|with)\s"#).unwrap();
+    let mut dirs = vec![std::path::PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../api/src/routes"
+    ))];
+    let mut files = 0;
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+                continue;
+            }
+            files += 1;
+            let source = std::fs::read_to_string(&path).unwrap();
+            for (number, line) in source.lines().enumerate() {
+                assert!(
+                    !line.contains("sqlx::query") && !statement.is_match(line),
+                    "{}:{}: SQL in a route handler: {line}",
+                    path.display(),
+                    number + 1
+                );
+            }
+        }
+    }
+    assert!(files >= 10, "read {files} files");
+}

@@ -2,6 +2,7 @@
 //! connection, inside the per-user transaction row-level security needs (`db::user_tx`), and
 //! reads rows into the caller's type (the API's documented objects derive `sqlx::FromRow`).
 
+pub mod calendars;
 pub mod cards;
 pub mod generations;
 pub mod idempotency;

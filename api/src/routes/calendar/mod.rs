@@ -13,6 +13,7 @@ use almanac_shared::{
         calendar::{CalendarJob, CalendarSpec},
     },
     jobs::{JobStatus, NewJob},
+    store::calendars as store,
     telemetry,
 };
 use poem::{Body, IntoResponse, Request, Response, http::StatusCode, web::Data};
@@ -267,7 +268,7 @@ async fn open_run(
     spec: &CalendarSpec,
     calendar_id: Option<Uuid>,
 ) -> ApiResult<Opened> {
-    let request = sqlx::types::Json(spec.to_json());
+    let request = spec.to_json();
     match calendar_id {
         None => {
             let id = Uuid::now_v7();
@@ -285,16 +286,7 @@ async fn open_run(
                         spec.end
                     )
                 });
-            sqlx::query(
-                "insert into calendars (id, user_id, name, request, current_version)
-                 values ($1, $2, $3, $4, 1)",
-            )
-            .bind(id)
-            .bind(user)
-            .bind(name)
-            .bind(request)
-            .execute(&mut **tx)
-            .await?;
+            store::create(tx, id, user, &name, &request).await?;
             Ok(Opened {
                 calendar_id: id,
                 version: 1,
@@ -302,17 +294,7 @@ async fn open_run(
             })
         }
         Some(id) => {
-            let row: Option<(i32, bool)> = sqlx::query_as(
-                "update calendars c set current_version = current_version + 1, request = $2,
-                        updated_at = now()
-                 where c.id = $1
-                 returning c.current_version,
-                     not exists (select 1 from calendar_entries e where e.calendar_id = c.id)",
-            )
-            .bind(id)
-            .bind(request)
-            .fetch_optional(&mut **tx)
-            .await?;
+            let row = store::next_version(tx, id, &request).await?;
             let (version, applies_directly) = row.ok_or_else(|| ApiError::not_found("calendar"))?;
             Ok(Opened {
                 calendar_id: id,
@@ -344,36 +326,25 @@ async fn insert_run(
         job_id,
         mode,
     } = run;
-    // The conflict target is the partial unique index: a concurrent request's uncommitted
-    // run makes this wait for it, then do nothing.
-    let inserted: Option<Uuid> = sqlx::query_scalar(
-        "insert into calendar_runs (id, calendar_id, user_id, job_id, version, mode, status,
-             request, slots, applies_directly, started_at)
-         values ($1, $2, $3, $4, $5, $6, case when $6 = 'legacy' then 'running' else 'pending' end,
-             $7, $8, $9, case when $6 = 'legacy' then now() end)
-         on conflict (user_id) where status in ('pending', 'running') do nothing
-         returning id",
+    let inserted = store::insert_run(
+        tx,
+        store::NewRun {
+            id: run_id,
+            calendar_id: opened.calendar_id,
+            user,
+            job_id,
+            version: opened.version,
+            mode,
+            request: &spec.to_json(),
+            slots: spec.slot_count() as i32,
+            applies_directly: opened.applies_directly,
+        },
     )
-    .bind(run_id)
-    .bind(opened.calendar_id)
-    .bind(user)
-    .bind(job_id)
-    .bind(opened.version)
-    .bind(mode)
-    .bind(sqlx::types::Json(spec.to_json()))
-    .bind(spec.slot_count() as i32)
-    .bind(opened.applies_directly)
-    .fetch_optional(&mut **tx)
     .await?;
-    if inserted.is_some() {
+    if inserted {
         return Ok(());
     }
-    let active: Option<(Uuid, Uuid)> = sqlx::query_as(
-        "select id, calendar_id from calendar_runs
-         where status in ('pending', 'running') limit 1",
-    )
-    .fetch_optional(&mut **tx)
-    .await?;
+    let active = store::active_run(tx).await?;
     metrics::counter!("calendar_runs_refused_total", "reason" => "in_progress").increment(1);
     let details = active.map(|(run, calendar)| json!({ "runId": run, "calendarId": calendar }));
     Err(ApiError::Conflict(crate::error::ErrorEnvelope::new(

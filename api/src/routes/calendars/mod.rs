@@ -5,6 +5,7 @@ use almanac_shared::{
     calendars::{self, RunRef, Selection},
     db,
     domain::calendar::{self, CalendarSpec, EntryContent, ExportEntry},
+    store::calendars::{self as store, Placement},
 };
 use chrono::Utc;
 use poem::web::Data;
@@ -14,8 +15,7 @@ use poem_openapi::{
     payload::Json,
     types::ToJSON,
 };
-use serde_json::Value;
-use sqlx::{AssertSqlSafe, PgConnection};
+use sqlx::PgConnection;
 use uuid::Uuid;
 
 mod views;
@@ -49,14 +49,8 @@ impl CalendarsApi {
     ) -> ApiResult<Json<CalendarPageEnvelope>> {
         let limit = clamp_limit(limit.0);
         let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
-        let rows: Vec<CalendarSummary> = sqlx::query_as(AssertSqlSafe(format!(
-            "select {CALENDAR_COLUMNS} from calendars k
-             where ($1::uuid is null or k.id < $1) order by k.id desc limit $2"
-        )))
-        .bind(cursor.0)
-        .bind(i64::from(limit) + 1)
-        .fetch_all(&mut *tx)
-        .await?;
+        let rows: Vec<CalendarSummary> =
+            store::list(&mut tx, cursor.0, i64::from(limit) + 1).await?;
         tx.commit().await?;
         let (items, next_cursor) = paginate(rows, limit, |c| c.id);
         Ok(CalendarPageEnvelope::of(CalendarPage {
@@ -80,12 +74,7 @@ impl CalendarsApi {
         let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
         let calendar = summary(&mut tx, id.0).await?;
         let entries = saved(&mut tx, id.0).await?;
-        let runs: Vec<CalendarRun> = sqlx::query_as(AssertSqlSafe(format!(
-            "select {RUN_COLUMNS} from calendar_runs r where r.calendar_id = $1 order by r.version desc"
-        )))
-        .bind(id.0)
-        .fetch_all(&mut *tx)
-        .await?;
+        let runs: Vec<CalendarRun> = store::runs(&mut tx, id.0).await?;
         tx.commit().await?;
         Ok(CalendarDetailEnvelope::of(CalendarDetail {
             calendar,
@@ -109,13 +98,7 @@ impl CalendarsApi {
     ) -> ApiResult<Json<RunDetailEnvelope>> {
         let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
         let run = run_of(&mut tx, id.0, run_id.0).await?;
-        let changes: Vec<CalendarChange> = sqlx::query_as(
-            "select id, kind, key, conflict, before, after, applied_at from calendar_changes
-             where run_id = $1 order by position",
-        )
-        .bind(run_id.0)
-        .fetch_all(&mut *tx)
-        .await?;
+        let changes: Vec<CalendarChange> = store::changes(&mut tx, run_id.0).await?;
         tx.commit().await?;
         Ok(RunDetailEnvelope::of(RunDetail { run, changes }))
     }
@@ -153,26 +136,13 @@ impl CalendarsApi {
         };
         let time = calendar::parse_time("time", patch.time.as_deref().unwrap_or(&current.time))
             .map_err(ApiError::invalid)?;
-        let scheduled_at = calendar::to_utc(timezone(&mut tx, id.0).await?, date, time);
-        let row: CalendarEntry = sqlx::query_as(AssertSqlSafe(format!(
-            "update calendar_entries c set title = $3, caption = $4, format = $5, hashtags = $6,
-                    call_to_action = $7, local_date = $8, local_time = $9, scheduled_at = $10,
-                    edited = true, edited_at = now(), updated_at = now()
-             where c.calendar_id = $1 and c.id = $2 and c.deleted_at is null
-             returning {ENTRY_COLUMNS}"
-        )))
-        .bind(id.0)
-        .bind(entry_id.0)
-        .bind(&content.title)
-        .bind(&content.caption)
-        .bind(&content.format)
-        .bind(&content.hashtags)
-        .bind(&content.call_to_action)
-        .bind(date)
-        .bind(time)
-        .bind(scheduled_at)
-        .fetch_one(&mut *tx)
-        .await?;
+        let at = Placement {
+            scheduled_at: calendar::to_utc(timezone(&mut tx, id.0).await?, date, time),
+            date,
+            time,
+        };
+        let row: CalendarEntry =
+            store::edit_entry(&mut tx, id.0, entry_id.0, &content, &at).await?;
         touch(&mut tx, id.0).await?;
         tx.commit().await?;
         Ok(EntryEnvelope::of(row))
@@ -207,29 +177,13 @@ impl CalendarsApi {
         content.validate().map_err(ApiError::invalid)?;
         content.normalise_hashtags();
         let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
-        let scheduled_at = calendar::to_utc(timezone(&mut tx, id.0).await?, date, time);
-        let entry_id = Uuid::now_v7();
-        let row: CalendarEntry = sqlx::query_as(AssertSqlSafe(format!(
-            "insert into calendar_entries as c (id, calendar_id, user_id, key, channel, local_date,
-                 local_time, scheduled_at, title, caption, format, hashtags, call_to_action,
-                 origin, edited, edited_at)
-             values ($1, $2, app_user_id(), 'manual/' || $1, $3, $4, $5, $6, $7, $8, $9, $10, $11,
-                 'manual', true, now())
-             returning {ENTRY_COLUMNS}"
-        )))
-        .bind(entry_id)
-        .bind(id.0)
-        .bind(channel.as_str())
-        .bind(date)
-        .bind(time)
-        .bind(scheduled_at)
-        .bind(&content.title)
-        .bind(&content.caption)
-        .bind(&content.format)
-        .bind(&content.hashtags)
-        .bind(&content.call_to_action)
-        .fetch_one(&mut *tx)
-        .await?;
+        let at = Placement {
+            scheduled_at: calendar::to_utc(timezone(&mut tx, id.0).await?, date, time),
+            date,
+            time,
+        };
+        let row: CalendarEntry =
+            store::add_entry(&mut tx, id.0, channel.as_str(), &content, &at).await?;
         touch(&mut tx, id.0).await?;
         tx.commit().await?;
         Ok(Created::Created(EntryEnvelope::of(row)))
@@ -249,15 +203,7 @@ impl CalendarsApi {
         entry_id: Path<Uuid>,
     ) -> ApiResult<Deleted> {
         let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
-        let deleted = sqlx::query(
-            "update calendar_entries set deleted_at = now(), updated_at = now()
-             where calendar_id = $1 and id = $2 and deleted_at is null",
-        )
-        .bind(id.0)
-        .bind(entry_id.0)
-        .execute(&mut *tx)
-        .await?;
-        if deleted.rows_affected() == 0 {
+        if !store::delete_entry(&mut tx, id.0, entry_id.0).await? {
             return Err(ApiError::not_found("entry"));
         }
         touch(&mut tx, id.0).await?;
@@ -361,35 +307,19 @@ impl CalendarsApi {
 }
 
 async fn summary(conn: &mut PgConnection, id: Uuid) -> ApiResult<CalendarSummary> {
-    sqlx::query_as(AssertSqlSafe(format!(
-        "select {CALENDAR_COLUMNS} from calendars k where k.id = $1"
-    )))
-    .bind(id)
-    .fetch_optional(conn)
-    .await?
-    .ok_or_else(|| ApiError::not_found("calendar"))
+    store::summary(conn, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("calendar"))
 }
 
 async fn saved(conn: &mut PgConnection, id: Uuid) -> ApiResult<Vec<CalendarEntry>> {
-    Ok(sqlx::query_as(AssertSqlSafe(format!(
-        "select {ENTRY_COLUMNS} from calendar_entries c
-         where c.calendar_id = $1 and c.deleted_at is null order by c.scheduled_at, c.key"
-    )))
-    .bind(id)
-    .fetch_all(conn)
-    .await?)
+    Ok(store::saved(conn, id).await?)
 }
 
 async fn entry(conn: &mut PgConnection, calendar_id: Uuid, id: Uuid) -> ApiResult<CalendarEntry> {
-    sqlx::query_as(AssertSqlSafe(format!(
-        "select {ENTRY_COLUMNS} from calendar_entries c
-         where c.calendar_id = $1 and c.id = $2 and c.deleted_at is null"
-    )))
-    .bind(calendar_id)
-    .bind(id)
-    .fetch_optional(conn)
-    .await?
-    .ok_or_else(|| ApiError::not_found("entry"))
+    store::entry(conn, calendar_id, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("entry"))
 }
 
 async fn run_of(
@@ -397,35 +327,23 @@ async fn run_of(
     calendar_id: Uuid,
     run_id: Uuid,
 ) -> ApiResult<CalendarRun> {
-    sqlx::query_as(AssertSqlSafe(format!(
-        "select {RUN_COLUMNS} from calendar_runs r where r.calendar_id = $1 and r.id = $2"
-    )))
-    .bind(calendar_id)
-    .bind(run_id)
-    .fetch_optional(conn)
-    .await?
-    .ok_or_else(|| ApiError::not_found("run"))
+    store::run(conn, calendar_id, run_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("run"))
 }
 
 /// The calendar's time zone (404 when the calendar is not the caller's).
 async fn timezone(conn: &mut PgConnection, id: Uuid) -> ApiResult<chrono_tz::Tz> {
-    let request: Option<sqlx::types::Json<Value>> =
-        sqlx::query_scalar("select request from calendars where id = $1")
-            .bind(id)
-            .fetch_optional(conn)
-            .await?;
-    let request = request.ok_or_else(|| ApiError::not_found("calendar"))?;
-    Ok(CalendarSpec::from_json(&request.0)
+    let request = store::request(conn, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("calendar"))?;
+    Ok(CalendarSpec::from_json(&request)
         .map(|spec| spec.constraints.timezone)
         .unwrap_or(chrono_tz::UTC))
 }
 
 async fn touch(conn: &mut PgConnection, id: Uuid) -> ApiResult<()> {
-    sqlx::query("update calendars set updated_at = now() where id = $1")
-        .bind(id)
-        .execute(conn)
-        .await?;
-    Ok(())
+    Ok(store::touch(conn, id).await?)
 }
 
 /// A date the pattern admits but no calendar has (`2027-02-30`): 422.

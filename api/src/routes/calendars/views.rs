@@ -60,10 +60,6 @@ pub struct CalendarEntry {
     pub updated_at: DateTime<Utc>,
 }
 
-pub(super) const ENTRY_COLUMNS: &str = "c.id, c.key, c.channel, c.local_date as date,
-    to_char(c.local_time, 'HH24:MI') as time, c.scheduled_at, c.title, c.caption, c.format,
-    c.hashtags, c.call_to_action, c.origin, c.edited, c.edited_at, c.run_id, c.updated_at";
-
 /// One generation run of a calendar.
 #[derive(Debug, Clone, Object, sqlx::FromRow)]
 #[oai(rename_all = "camelCase")]
@@ -93,11 +89,6 @@ pub struct CalendarRun {
     pub finished_at: Option<DateTime<Utc>>,
 }
 
-pub(super) const RUN_COLUMNS: &str =
-    "r.id, r.version, r.mode, r.status, r.job_id, r.request, r.slots,
-    r.entries, r.latency_ms, r.tokens_input + r.tokens_output as tokens, r.model, r.error,
-    r.diff, r.created_at, r.finished_at";
-
 #[derive(Debug, Clone, Object, sqlx::FromRow)]
 #[oai(rename_all = "camelCase")]
 pub struct CalendarSummary {
@@ -111,10 +102,6 @@ pub struct CalendarSummary {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
-
-pub(super) const CALENDAR_COLUMNS: &str = "k.id, k.name, k.request, k.current_version,
-    (select count(*) from calendar_entries c where c.calendar_id = k.id and c.deleted_at is null)
-        as entries, k.created_at, k.updated_at";
 
 #[derive(Debug, Clone, Object)]
 pub struct CalendarDetail {

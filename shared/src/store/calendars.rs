@@ -1,0 +1,300 @@
+//! Calendars as their owner reads and edits them: summaries, saved entries, runs and their
+//! proposed changes, manual entries, edits and deletions. (What a run writes, shared by the
+//! worker and the API's legacy path, is `crate::calendars`.)
+
+use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
+use serde_json::Value;
+use sqlx::{AssertSqlSafe, PgConnection, types::Json};
+use uuid::Uuid;
+
+use super::Row;
+use crate::domain::calendar::EntryContent;
+
+const ENTRY_COLUMNS: &str = "c.id, c.key, c.channel, c.local_date as date,
+    to_char(c.local_time, 'HH24:MI') as time, c.scheduled_at, c.title, c.caption, c.format,
+    c.hashtags, c.call_to_action, c.origin, c.edited, c.edited_at, c.run_id, c.updated_at";
+const RUN_COLUMNS: &str = "r.id, r.version, r.mode, r.status, r.job_id, r.request, r.slots,
+    r.entries, r.latency_ms, r.tokens_input + r.tokens_output as tokens, r.model, r.error,
+    r.diff, r.created_at, r.finished_at";
+const CALENDAR_COLUMNS: &str = "k.id, k.name, k.request, k.current_version,
+    (select count(*) from calendar_entries c where c.calendar_id = k.id and c.deleted_at is null)
+        as entries, k.created_at, k.updated_at";
+
+/// Where an entry goes: its local date and time and the moment they are in UTC.
+pub struct Placement {
+    pub date: NaiveDate,
+    pub time: NaiveTime,
+    pub scheduled_at: DateTime<Utc>,
+}
+
+/// The caller's calendars before `cursor` (newest first), at most `limit`.
+pub async fn list<T: Row>(
+    conn: &mut PgConnection,
+    cursor: Option<Uuid>,
+    limit: i64,
+) -> sqlx::Result<Vec<T>> {
+    sqlx::query_as(AssertSqlSafe(format!(
+        "select {CALENDAR_COLUMNS} from calendars k
+         where ($1::uuid is null or k.id < $1) order by k.id desc limit $2"
+    )))
+    .bind(cursor)
+    .bind(limit)
+    .fetch_all(conn)
+    .await
+}
+
+pub async fn summary<T: Row>(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<T>> {
+    sqlx::query_as(AssertSqlSafe(format!(
+        "select {CALENDAR_COLUMNS} from calendars k where k.id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(conn)
+    .await
+}
+
+/// The calendar's request as stored (its constraints give the time zone).
+pub async fn request(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<Value>> {
+    let request: Option<Json<Value>> =
+        sqlx::query_scalar("select request from calendars where id = $1")
+            .bind(id)
+            .fetch_optional(conn)
+            .await?;
+    Ok(request.map(|r| r.0))
+}
+
+/// Marks the calendar changed.
+pub async fn touch(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<()> {
+    sqlx::query("update calendars set updated_at = now() where id = $1")
+        .bind(id)
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
+/// The calendar's saved entries, in time order.
+pub async fn saved<T: Row>(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Vec<T>> {
+    sqlx::query_as(AssertSqlSafe(format!(
+        "select {ENTRY_COLUMNS} from calendar_entries c
+         where c.calendar_id = $1 and c.deleted_at is null order by c.scheduled_at, c.key"
+    )))
+    .bind(id)
+    .fetch_all(conn)
+    .await
+}
+
+pub async fn entry<T: Row>(
+    conn: &mut PgConnection,
+    calendar: Uuid,
+    id: Uuid,
+) -> sqlx::Result<Option<T>> {
+    sqlx::query_as(AssertSqlSafe(format!(
+        "select {ENTRY_COLUMNS} from calendar_entries c
+         where c.calendar_id = $1 and c.id = $2 and c.deleted_at is null"
+    )))
+    .bind(calendar)
+    .bind(id)
+    .fetch_optional(conn)
+    .await
+}
+
+/// Saves an edit of an entry, marking it edited.
+pub async fn edit_entry<T: Row>(
+    conn: &mut PgConnection,
+    calendar: Uuid,
+    id: Uuid,
+    content: &EntryContent,
+    at: &Placement,
+) -> sqlx::Result<T> {
+    sqlx::query_as(AssertSqlSafe(format!(
+        "update calendar_entries c set title = $3, caption = $4, format = $5, hashtags = $6,
+                call_to_action = $7, local_date = $8, local_time = $9, scheduled_at = $10,
+                edited = true, edited_at = now(), updated_at = now()
+         where c.calendar_id = $1 and c.id = $2 and c.deleted_at is null
+         returning {ENTRY_COLUMNS}"
+    )))
+    .bind(calendar)
+    .bind(id)
+    .bind(&content.title)
+    .bind(&content.caption)
+    .bind(&content.format)
+    .bind(&content.hashtags)
+    .bind(&content.call_to_action)
+    .bind(at.date)
+    .bind(at.time)
+    .bind(at.scheduled_at)
+    .fetch_one(conn)
+    .await
+}
+
+/// Adds an entry by hand (`manual/<id>`: regenerations never touch it).
+pub async fn add_entry<T: Row>(
+    conn: &mut PgConnection,
+    calendar: Uuid,
+    channel: &str,
+    content: &EntryContent,
+    at: &Placement,
+) -> sqlx::Result<T> {
+    sqlx::query_as(AssertSqlSafe(format!(
+        "insert into calendar_entries as c (id, calendar_id, user_id, key, channel, local_date,
+             local_time, scheduled_at, title, caption, format, hashtags, call_to_action,
+             origin, edited, edited_at)
+         values ($1, $2, app_user_id(), 'manual/' || $1, $3, $4, $5, $6, $7, $8, $9, $10, $11,
+             'manual', true, now())
+         returning {ENTRY_COLUMNS}"
+    )))
+    .bind(Uuid::now_v7())
+    .bind(calendar)
+    .bind(channel)
+    .bind(at.date)
+    .bind(at.time)
+    .bind(at.scheduled_at)
+    .bind(&content.title)
+    .bind(&content.caption)
+    .bind(&content.format)
+    .bind(&content.hashtags)
+    .bind(&content.call_to_action)
+    .fetch_one(conn)
+    .await
+}
+
+/// Deletes an entry, keeping it as a tombstone so that no regeneration brings it back;
+/// whether there was one.
+pub async fn delete_entry(conn: &mut PgConnection, calendar: Uuid, id: Uuid) -> sqlx::Result<bool> {
+    let deleted = sqlx::query(
+        "update calendar_entries set deleted_at = now(), updated_at = now()
+         where calendar_id = $1 and id = $2 and deleted_at is null",
+    )
+    .bind(calendar)
+    .bind(id)
+    .execute(conn)
+    .await?;
+    Ok(deleted.rows_affected() > 0)
+}
+
+/// The calendar's runs, newest version first.
+pub async fn runs<T: Row>(conn: &mut PgConnection, calendar: Uuid) -> sqlx::Result<Vec<T>> {
+    sqlx::query_as(AssertSqlSafe(format!(
+        "select {RUN_COLUMNS} from calendar_runs r where r.calendar_id = $1 order by r.version desc"
+    )))
+    .bind(calendar)
+    .fetch_all(conn)
+    .await
+}
+
+pub async fn run<T: Row>(
+    conn: &mut PgConnection,
+    calendar: Uuid,
+    id: Uuid,
+) -> sqlx::Result<Option<T>> {
+    sqlx::query_as(AssertSqlSafe(format!(
+        "select {RUN_COLUMNS} from calendar_runs r where r.calendar_id = $1 and r.id = $2"
+    )))
+    .bind(calendar)
+    .bind(id)
+    .fetch_optional(conn)
+    .await
+}
+
+/// The changes a run proposes, in order.
+pub async fn changes<T: Row>(conn: &mut PgConnection, run: Uuid) -> sqlx::Result<Vec<T>> {
+    sqlx::query_as(
+        "select id, kind, key, conflict, before, after, applied_at from calendar_changes
+         where run_id = $1 order by position",
+    )
+    .bind(run)
+    .fetch_all(conn)
+    .await
+}
+
+/// A new calendar at version 1.
+pub async fn create(
+    conn: &mut PgConnection,
+    id: Uuid,
+    user: Uuid,
+    name: &str,
+    request: &Value,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "insert into calendars (id, user_id, name, request, current_version)
+         values ($1, $2, $3, $4, 1)",
+    )
+    .bind(id)
+    .bind(user)
+    .bind(name)
+    .bind(Json(request))
+    .execute(conn)
+    .await
+    .map(drop)
+}
+
+/// Counts a regeneration's version and records its request: the new version, and whether
+/// the calendar has no entries yet (the run then fills it directly); none when there is no
+/// such calendar.
+pub async fn next_version(
+    conn: &mut PgConnection,
+    id: Uuid,
+    request: &Value,
+) -> sqlx::Result<Option<(i32, bool)>> {
+    sqlx::query_as(
+        "update calendars c set current_version = current_version + 1, request = $2,
+                updated_at = now()
+         where c.id = $1
+         returning c.current_version,
+             not exists (select 1 from calendar_entries e where e.calendar_id = c.id)",
+    )
+    .bind(id)
+    .bind(Json(request))
+    .fetch_optional(conn)
+    .await
+}
+
+/// A run to write.
+pub struct NewRun<'a> {
+    pub id: Uuid,
+    pub calendar_id: Uuid,
+    pub user: Uuid,
+    /// Service runs' job.
+    pub job_id: Option<Uuid>,
+    pub version: i32,
+    /// `service` or `legacy` (which starts running at once).
+    pub mode: &'static str,
+    pub request: &'a Value,
+    pub slots: i32,
+    pub applies_directly: bool,
+}
+
+/// Writes a run, unless the user has an active one (false then): the conflict target is
+/// the partial unique index, so a concurrent request's uncommitted run makes this wait for
+/// it, then do nothing.
+pub async fn insert_run(conn: &mut PgConnection, run: NewRun<'_>) -> sqlx::Result<bool> {
+    let inserted: Option<Uuid> = sqlx::query_scalar(
+        "insert into calendar_runs (id, calendar_id, user_id, job_id, version, mode, status,
+             request, slots, applies_directly, started_at)
+         values ($1, $2, $3, $4, $5, $6, case when $6 = 'legacy' then 'running' else 'pending' end,
+             $7, $8, $9, case when $6 = 'legacy' then now() end)
+         on conflict (user_id) where status in ('pending', 'running') do nothing
+         returning id",
+    )
+    .bind(run.id)
+    .bind(run.calendar_id)
+    .bind(run.user)
+    .bind(run.job_id)
+    .bind(run.version)
+    .bind(run.mode)
+    .bind(Json(run.request))
+    .bind(run.slots)
+    .bind(run.applies_directly)
+    .fetch_optional(conn)
+    .await?;
+    Ok(inserted.is_some())
+}
+
+/// The caller's active run and its calendar, if any.
+pub async fn active_run(conn: &mut PgConnection) -> sqlx::Result<Option<(Uuid, Uuid)>> {
+    sqlx::query_as(
+        "select id, calendar_id from calendar_runs
+         where status in ('pending', 'running') limit 1",
+    )
+    .fetch_optional(conn)
+    .await
+}
