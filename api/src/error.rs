@@ -7,10 +7,15 @@
 //! unparsable body, an unknown route) are put in the same envelope by `middleware`.
 
 use almanac_shared::domain::Invalid;
-use poem_openapi::{ApiResponse, Object, payload::Json};
+use poem::IntoResponse;
+use poem_openapi::{
+    ApiResponse, Object,
+    payload::Json,
+    registry::{MetaResponses, Registry},
+};
 use serde_json::Value;
 
-use crate::middleware::current_request_id;
+use crate::envelope::RequestMeta;
 
 #[derive(Debug, Clone, Object)]
 pub struct ErrorDetail {
@@ -22,12 +27,6 @@ pub struct ErrorDetail {
     pub details: Option<Value>,
 }
 
-#[derive(Debug, Clone, Object)]
-#[oai(rename_all = "camelCase")]
-pub struct ErrorMeta {
-    pub request_id: String,
-}
-
 /// The error envelope every endpoint uses.
 #[derive(Debug, Clone, Object)]
 pub struct ErrorEnvelope {
@@ -35,7 +34,7 @@ pub struct ErrorEnvelope {
     #[oai(nullable)]
     pub data: Option<Value>,
     pub error: ErrorDetail,
-    pub meta: ErrorMeta,
+    pub meta: RequestMeta,
 }
 
 impl ErrorEnvelope {
@@ -47,9 +46,7 @@ impl ErrorEnvelope {
                 message: message.into(),
                 details,
             },
-            meta: ErrorMeta {
-                request_id: current_request_id(),
-            },
+            meta: RequestMeta::current(),
         })
     }
 }
@@ -198,3 +195,105 @@ impl From<redis::RedisError> for ApiError {
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+impl ApiError {
+    pub fn status(&self) -> u16 {
+        match self {
+            Self::BadRequest(_) => 400,
+            Self::Unauthorized(_) => 401,
+            Self::NotFound(_) => 404,
+            Self::Conflict(_) => 409,
+            Self::PayloadTooLarge(_) => 413,
+            Self::UnsupportedMediaType(_) => 415,
+            Self::Unprocessable(_) => 422,
+            Self::TooManyRequests(..) => 429,
+            Self::Internal(_) => 500,
+            Self::Unavailable(..) => 503,
+        }
+    }
+}
+
+/// The refusals an operation can answer, as a set of statuses: the OpenAPI document lists
+/// exactly these for it, so a generated client has a branch for each status it can meet
+/// and none for one it cannot. Combine with `|`: `{ can::STORED | can::NOT_FOUND }`.
+pub mod can {
+    pub const BAD_REQUEST: u32 = 1 << 0;
+    pub const UNAUTHORIZED: u32 = 1 << 1;
+    pub const NOT_FOUND: u32 = 1 << 2;
+    pub const CONFLICT: u32 = 1 << 3;
+    pub const PAYLOAD_TOO_LARGE: u32 = 1 << 4;
+    pub const UNSUPPORTED_MEDIA_TYPE: u32 = 1 << 5;
+    pub const UNPROCESSABLE: u32 = 1 << 6;
+    pub const TOO_MANY_REQUESTS: u32 = 1 << 7;
+    pub const INTERNAL: u32 = 1 << 8;
+    pub const UNAVAILABLE: u32 = 1 << 9;
+
+    /// Every authenticated operation that reads or writes Postgres or Redis.
+    pub const STORED: u32 = UNAUTHORIZED | INTERNAL | UNAVAILABLE;
+    /// Every operation with a JSON body: not JSON, not the schema (400), too large, not
+    /// `application/json`.
+    pub const BODY: u32 = BAD_REQUEST | PAYLOAD_TOO_LARGE | UNSUPPORTED_MEDIA_TYPE;
+
+    /// The bit of `status` (0 for a status no operation answers with).
+    pub const fn bit(status: u16) -> u32 {
+        match status {
+            400 => BAD_REQUEST,
+            401 => UNAUTHORIZED,
+            404 => NOT_FOUND,
+            409 => CONFLICT,
+            413 => PAYLOAD_TOO_LARGE,
+            415 => UNSUPPORTED_MEDIA_TYPE,
+            422 => UNPROCESSABLE,
+            429 => TOO_MANY_REQUESTS,
+            500 => INTERNAL,
+            503 => UNAVAILABLE,
+            _ => 0,
+        }
+    }
+}
+
+/// An operation's answer: its success type, or one of the refusals in `CAN`.
+pub type Answer<T, const CAN: u32> = Result<T, Refused<CAN>>;
+
+/// An [`ApiError`] from an operation that documents the statuses in `CAN` (see [`can`]).
+/// A debug build panics on a refusal outside the set, so every test doubles as a check
+/// that the document lists what the operation does.
+#[derive(Debug)]
+pub struct Refused<const CAN: u32>(pub ApiError);
+
+impl<E: Into<ApiError>, const CAN: u32> From<E> for Refused<CAN> {
+    fn from(error: E) -> Self {
+        let error = error.into();
+        debug_assert!(
+            CAN & can::bit(error.status()) != 0,
+            "status {} is not among the operation's documented refusals",
+            error.status()
+        );
+        Self(error)
+    }
+}
+
+impl<const CAN: u32> ApiResponse for Refused<CAN> {
+    fn meta() -> MetaResponses {
+        let mut meta = ApiError::meta();
+        meta.responses
+            .retain(|response| response.status.is_some_and(|s| CAN & can::bit(s) != 0));
+        meta
+    }
+
+    fn register(registry: &mut Registry) {
+        ApiError::register(registry);
+    }
+}
+
+impl<const CAN: u32> IntoResponse for Refused<CAN> {
+    fn into_response(self) -> poem::Response {
+        self.0.into_response()
+    }
+}
+
+impl<const CAN: u32> From<Refused<CAN>> for poem::Error {
+    fn from(refused: Refused<CAN>) -> Self {
+        refused.0.into()
+    }
+}

@@ -8,6 +8,7 @@
 
 pub mod auth;
 pub mod body;
+pub mod envelope;
 pub mod error;
 pub mod idempotency;
 pub mod middleware;
@@ -28,9 +29,9 @@ use poem_openapi::OpenApiService;
 
 use crate::{
     routes::{
-        calendar::CalendarApi, calendars::CalendarsApi, cards::CardsApi,
-        generations::GenerationsApi, health::HealthApi, jobs::JobsApi, schedules::SchedulesApi,
-        suggestions::SuggestionsApi, themes::ThemesApi,
+        calendar_generation::CalendarGenerationApi, cards::CardsApi, generations::GenerationsApi,
+        health::HealthApi, jobs::JobsApi, saved_calendars::SavedCalendarsApi,
+        schedules::SchedulesApi, suggestions::SuggestionsApi, themes::ThemesApi,
     },
     state::AppState,
 };
@@ -41,8 +42,8 @@ pub type Apis = (
     SuggestionsApi,
     CardsApi,
     JobsApi,
-    CalendarApi,
-    CalendarsApi,
+    CalendarGenerationApi,
+    SavedCalendarsApi,
     ThemesApi,
     SchedulesApi,
 );
@@ -56,8 +57,8 @@ pub fn openapi_service() -> OpenApiService<Apis, ()> {
             SuggestionsApi,
             CardsApi,
             JobsApi,
-            CalendarApi,
-            CalendarsApi,
+            CalendarGenerationApi,
+            SavedCalendarsApi,
             ThemesApi,
             SchedulesApi,
         ),

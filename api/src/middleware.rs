@@ -20,18 +20,9 @@ use poem::{
 use tracing::Instrument;
 use uuid::Uuid;
 
-use crate::error::ErrorEnvelope;
+use crate::{envelope::with_request_id, error::ErrorEnvelope};
 
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
-
-tokio::task_local! {
-    static REQUEST_ID: String;
-}
-
-/// The id of the request being served (empty outside a request).
-pub fn current_request_id() -> String {
-    REQUEST_ID.try_with(Clone::clone).unwrap_or_default()
-}
 
 /// A usable incoming request id: short printable ASCII, or none.
 fn incoming_request_id(req: &Request) -> Option<String> {
@@ -114,8 +105,13 @@ enum BodyState {
 }
 
 /// Rejects bodies over `max` bytes with 413: by `Content-Length` when given, otherwise by
-/// reading at most `max + 1` bytes of a chunked body.
-async fn limit_body(mut req: Request, max: usize) -> Result<(Request, BodyState), poem::Error> {
+/// reading at most `max + 1` bytes of a chunked body. An operation that takes no body
+/// ignores one: it is drained (or, over the limit, the connection closes), never refused.
+async fn limit_body(
+    mut req: Request,
+    max: usize,
+    takes_body: bool,
+) -> Result<(Request, BodyState), poem::Error> {
     let too_large = || poem::Error::from_status(StatusCode::PAYLOAD_TOO_LARGE);
     let declared = req
         .headers()
@@ -123,9 +119,14 @@ async fn limit_body(mut req: Request, max: usize) -> Result<(Request, BodyState)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     match declared {
-        Some(len) if len > max as u64 => Err(too_large()),
+        Some(len) if len > max as u64 && takes_body => Err(too_large()),
+        Some(len) if len > max as u64 => Ok((req, BodyState::Unread)),
         Some(0) => Ok((req, BodyState::Settled)),
         Some(_) => {
+            let shared = SharedBody::wrap(&mut req);
+            Ok((req, BodyState::Shared(shared)))
+        }
+        None if req.headers().contains_key(header::TRANSFER_ENCODING) && !takes_body => {
             let shared = SharedBody::wrap(&mut req);
             Ok((req, BodyState::Shared(shared)))
         }
@@ -155,6 +156,7 @@ pub async fn around(next: impl Endpoint, req: Request) -> poem::Result<Response>
     let request_id = incoming_request_id(&req).unwrap_or_else(|| Uuid::now_v7().to_string());
     let method = req.method().to_string();
     let route = route_label(req.uri().path());
+    let takes_body = takes_body(req.method().as_str(), req.uri().path());
     let span = tracing::info_span!(
         "http.request",
         requestId = %request_id,
@@ -177,33 +179,31 @@ pub async fn around(next: impl Endpoint, req: Request) -> poem::Result<Response>
     let id = request_id.clone();
     // For `Allow`; cloning a `Uri` shares its bytes.
     let uri = req.uri().clone();
-    let mut response = REQUEST_ID
-        .scope(id, async move {
-            let (response, body) = match limit_body(req, max_body).await {
-                Ok((req, body)) => match next.call(req).await {
-                    Ok(response) => (response.into_response(), body),
-                    Err(error) => (error_response(error), body),
-                },
-                Err(error) => (error_response(error), BodyState::Unread),
-            };
-            let mut response = ensure_json_error(response).await;
-            let refused =
-                response.status().is_client_error() || response.status().is_server_error();
-            let keep_alive = match body {
-                BodyState::Settled => true,
-                BodyState::Shared(_) if !refused => true,
-                BodyState::Shared(shared) => shared.drain().await,
-                BodyState::Unread => false,
-            };
-            if !keep_alive {
-                response
-                    .headers_mut()
-                    .insert(header::CONNECTION, HeaderValue::from_static("close"));
-            }
+    let mut response = with_request_id(id, async move {
+        let (response, body) = match limit_body(req, max_body, takes_body).await {
+            Ok((req, body)) => match next.call(req).await {
+                Ok(response) => (response.into_response(), body),
+                Err(error) => (error_response(error), body),
+            },
+            Err(error) => (error_response(error), BodyState::Unread),
+        };
+        let mut response = ensure_json_error(response).await;
+        let refused = response.status().is_client_error() || response.status().is_server_error();
+        let keep_alive = match body {
+            BodyState::Settled => true,
+            BodyState::Shared(_) if !refused && takes_body => true,
+            BodyState::Shared(shared) => shared.drain().await,
+            BodyState::Unread => false,
+        };
+        if !keep_alive {
             response
-        })
-        .instrument(span.clone())
-        .await;
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
+        response
+    })
+    .instrument(span.clone())
+    .await;
     let status = response.status();
     let elapsed = started.elapsed();
     span.record("http.status", status.as_u16());
@@ -233,27 +233,32 @@ pub async fn around(next: impl Endpoint, req: Request) -> poem::Result<Response>
     Ok(response)
 }
 
-/// The methods each path template serves, from the OpenAPI document, plus the
-/// undocumented GET-only routes.
-static ROUTES: LazyLock<Vec<(Vec<String>, String)>> = LazyLock::new(|| {
+/// A path template's segments and the methods it serves, each with whether its operation
+/// takes a request body; from the OpenAPI document, plus the undocumented GET-only routes.
+type RouteTable = Vec<(Vec<String>, Vec<(String, bool)>)>;
+
+static ROUTES: LazyLock<RouteTable> = LazyLock::new(|| {
     let spec: serde_json::Value =
         serde_json::from_str(&crate::openapi_service().spec()).expect("the spec is JSON");
-    let mut routes: Vec<(Vec<String>, String)> = spec["paths"]
+    let mut routes: RouteTable = spec["paths"]
         .as_object()
         .into_iter()
         .flatten()
         .map(|(path, item)| {
-            let methods: Vec<String> = item
+            let methods = item
                 .as_object()
                 .into_iter()
                 .flatten()
-                .map(|(method, _)| method.to_ascii_uppercase())
+                .map(|(method, operation)| {
+                    let body = operation.get("requestBody").is_some();
+                    (method.to_ascii_uppercase(), body)
+                })
                 .collect();
-            (segments(path), methods.join(", "))
+            (segments(path), methods)
         })
         .collect();
     for path in ["/openapi.json", "/metrics"] {
-        routes.push((segments(path), "GET".into()));
+        routes.push((segments(path), vec![("GET".into(), false)]));
     }
     routes
 });
@@ -265,10 +270,10 @@ fn segments(path: &str) -> Vec<String> {
         .collect()
 }
 
-/// `Allow` for a path: the methods of the route template it matches (a literal segment
-/// wins over a parameter: `/api/cards/export` over `/api/cards/{id}`).
-fn allowed_methods(path: &str) -> Option<HeaderValue> {
-    let wanted = segments(path);
+/// The methods of the route template `path` matches (a literal segment wins over a
+/// parameter: `/api/cards/export` over `/api/cards/{id}`).
+fn route_methods(path: &str) -> Option<&'static [(String, bool)]> {
+    let wanted: Vec<&str> = path.trim_end_matches('/').split('/').collect();
     ROUTES
         .iter()
         .filter(|(template, _)| {
@@ -279,7 +284,24 @@ fn allowed_methods(path: &str) -> Option<HeaderValue> {
                     .all(|(t, w)| t == w || t.starts_with('{'))
         })
         .min_by_key(|(template, _)| template.iter().filter(|t| t.starts_with('{')).count())
-        .and_then(|(_, methods)| HeaderValue::from_str(methods).ok())
+        .map(|(_, methods)| methods.as_slice())
+}
+
+/// `Allow` for a path: the methods of its route.
+fn allowed_methods(path: &str) -> Option<HeaderValue> {
+    let methods: Vec<&str> = route_methods(path)?
+        .iter()
+        .map(|(method, _)| method.as_str())
+        .collect();
+    HeaderValue::from_str(&methods.join(", ")).ok()
+}
+
+/// Whether the operation at `method` `path` reads a request body (true for a request that
+/// matches no operation: its body is refused like any other).
+fn takes_body(method: &str, path: &str) -> bool {
+    route_methods(path)
+        .and_then(|methods| methods.iter().find(|(m, _)| m == method))
+        .is_none_or(|(_, body)| *body)
 }
 
 /// Turns an error poem raised (parsing, routing, content type) into the JSON envelope. A
@@ -381,5 +403,17 @@ mod tests {
         assert_eq!(allow("/v1/jobs/x/cancel").as_deref(), Some("POST"));
         assert_eq!(allow("/api/cards/export").as_deref(), Some("GET"));
         assert_eq!(allow("/nowhere"), None);
+    }
+
+    #[test]
+    fn only_operations_with_a_body_read_one() {
+        assert!(takes_body("POST", "/api/cards"));
+        assert!(!takes_body("GET", "/api/cards"));
+        assert!(!takes_body(
+            "DELETE",
+            "/api/cards/0191f0f0-0000-7000-8000-000000000000"
+        ));
+        assert!(!takes_body("POST", "/v1/jobs/x/cancel"));
+        assert!(takes_body("POST", "/nowhere"));
     }
 }

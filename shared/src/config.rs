@@ -166,7 +166,7 @@ pub struct Settings {
     pub ai: AiSettings,
     pub jobs: JobSettings,
     pub rate_limits: RateLimitSettings,
-    pub events: crate::events::EventSettings,
+    pub events: EventSettings,
     /// Origins a browser may call the API from (`CORS_ALLOWED_ORIGINS`); empty: none.
     pub cors_allowed_origins: Vec<String>,
     pub max_body_bytes: usize,
@@ -266,7 +266,7 @@ impl Settings {
                 calendars: env.rate_limit("calendars", "CALENDAR", 20, 600)?,
                 syntheses: env.rate_limit("syntheses", "SYNTHESIS", 20, 600)?,
             },
-            events: crate::events::EventSettings {
+            events: EventSettings {
                 heartbeat: env.seconds_or("HEARTBEAT_SECS", 15.0)?,
                 retention: env.seconds_or("EVENTS_RETENTION_SECS", 6.0 * 3600.0)?,
                 max_len: env.parse_or("EVENTS_MAX_LEN", 10_000)?,
@@ -400,6 +400,19 @@ impl Env<'_> {
     fn millis_or(&self, key: &str, default_ms: u64) -> anyhow::Result<Duration> {
         self.parse_or(key, default_ms).map(Duration::from_millis)
     }
+}
+
+/// Settings of the event relay.
+#[derive(Debug, Clone)]
+pub struct EventSettings {
+    /// Keep-alive interval of an open stream (`HEARTBEAT_SECS`).
+    pub heartbeat: Duration,
+    /// How long a job's events are kept after its last event (`EVENTS_RETENTION_SECS`).
+    pub retention: Duration,
+    /// At most this many events are kept per job, oldest dropped first (`EVENTS_MAX_LEN`).
+    pub max_len: u64,
+    /// Events one stream may fall behind before it is told and closed (`RELAY_BUFFER_EVENTS`).
+    pub relay_buffer: usize,
 }
 
 #[cfg(test)]

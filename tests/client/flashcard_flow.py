@@ -65,7 +65,7 @@ while True:
         break
     assert time.monotonic() < deadline, "the generation did not finish"
     time.sleep(0.2)
-call("getJob", get_job, models.JobEnvelope, 200, id=accepted.job_id)
+call("getJob", get_job, models.EnvelopeJobView, 200, id=accepted.job_id)
 call("listGenerations", list_generations, models.GenerationList, 200)
 suggestions = call("listSuggestions", list_suggestions, models.SuggestionList, 200, id=accepted.generation_id)
 assert len(suggestions.items) >= 2, suggestions

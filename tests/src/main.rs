@@ -48,6 +48,8 @@ mod review;
 #[cfg(test)]
 mod schedules;
 #[cfg(test)]
+mod statuses;
+#[cfg(test)]
 mod strict_input;
 #[cfg(test)]
 mod themes;

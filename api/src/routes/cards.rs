@@ -15,7 +15,7 @@ use super::{Tag, clamp_limit, paginate};
 use crate::{
     auth::BearerAuth,
     body::StrictJson,
-    error::{ApiError, ApiResult},
+    error::{Answer, ApiError, ApiResult, can},
     state::AppState,
     text::{Text, Word},
 };
@@ -155,7 +155,7 @@ impl CardsApi {
         limit: Query<Option<u32>>,
         /// `next_cursor` of the previous page.
         cursor: Query<Option<Uuid>>,
-    ) -> ApiResult<Json<CardList>> {
+    ) -> Answer<Json<CardList>, { can::STORED | can::BAD_REQUEST }> {
         let limit = clamp_limit(limit.0);
         let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
         let rows: Vec<CardDto> = cards::list(&mut tx, cursor.0, i64::from(limit) + 1).await?;
@@ -171,7 +171,7 @@ impl CardsApi {
         state: Data<&AppState>,
         auth: BearerAuth,
         body: StrictJson<CreateCardCommand>,
-    ) -> ApiResult<CreateCardResponse> {
+    ) -> Answer<CreateCardResponse, { can::STORED | can::BODY }> {
         let front = parse_side("front", &body.front, generation::FRONT_MAX_CHARS)?;
         let back = parse_side("back", &body.back, generation::BACK_MAX_CHARS)?;
         let tags = parse_tags(&body.tags)?;
@@ -189,7 +189,7 @@ impl CardsApi {
         auth: BearerAuth,
         id: Path<Uuid>,
         body: StrictJson<UpdateCardCommand>,
-    ) -> ApiResult<Json<CardDto>> {
+    ) -> Answer<Json<CardDto>, { can::STORED | can::BODY | can::NOT_FOUND }> {
         let front = body
             .front
             .as_deref()
@@ -211,7 +211,7 @@ impl CardsApi {
         )
         .await?;
         tx.commit().await?;
-        card.map(Json).ok_or_else(|| ApiError::not_found("card"))
+        Ok(card.map(Json).ok_or_else(|| ApiError::not_found("card"))?)
     }
 
     /// Delete a card.
@@ -225,12 +225,12 @@ impl CardsApi {
         state: Data<&AppState>,
         auth: BearerAuth,
         id: Path<Uuid>,
-    ) -> ApiResult<DeleteCardResponse> {
+    ) -> Answer<DeleteCardResponse, { can::STORED | can::NOT_FOUND }> {
         let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
         let deleted = cards::delete(&mut tx, id.0).await?;
         tx.commit().await?;
         if !deleted {
-            return Err(ApiError::not_found("card"));
+            return Err(ApiError::not_found("card").into());
         }
         Ok(DeleteCardResponse::Deleted)
     }
@@ -246,7 +246,7 @@ impl CardsApi {
         state: Data<&AppState>,
         auth: BearerAuth,
         format: Query<ExportFormat>,
-    ) -> ApiResult<ExportResponse> {
+    ) -> Answer<ExportResponse, { can::STORED | can::BAD_REQUEST }> {
         let ExportFormat::Csv = format.0;
         let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
         let rows = cards::sides(&mut tx).await?;

@@ -23,7 +23,7 @@ use super::{Tag, clamp_limit, enqueue_after_commit, job_write_failed, paginate};
 use crate::{
     auth::BearerAuth,
     body::StrictJson,
-    error::{ApiError, ApiResult},
+    error::{Answer, ApiError, ApiResult, can},
     idempotency::{self, Key},
     rate_limit,
     state::AppState,
@@ -154,7 +154,10 @@ impl GenerationsApi {
         /// 1-255 printable ASCII characters.
         #[oai(name = "Idempotency-Key", validator(pattern = "^[!-~]{1,255}$"))]
         idempotency_key: Header<Option<String>>,
-    ) -> ApiResult<CreateGenerationResponse> {
+    ) -> Answer<
+        CreateGenerationResponse,
+        { can::STORED | can::BODY | can::UNPROCESSABLE | can::TOO_MANY_REQUESTS },
+    > {
         let user = auth.0.id;
         let command = body.0;
         let source = SourceText::parse(&command.source_text)
@@ -208,7 +211,7 @@ impl GenerationsApi {
         limit: Query<Option<u32>>,
         /// `next_cursor` of the previous page.
         cursor: Query<Option<Uuid>>,
-    ) -> ApiResult<Json<GenerationList>> {
+    ) -> Answer<Json<GenerationList>, { can::STORED | can::BAD_REQUEST }> {
         let limit = clamp_limit(limit.0);
         let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
         let rows = generations::list(&mut tx, cursor.0, i64::from(limit) + 1).await?;
@@ -231,12 +234,13 @@ impl GenerationsApi {
         state: Data<&AppState>,
         auth: BearerAuth,
         id: Path<Uuid>,
-    ) -> ApiResult<Json<GenerationDto>> {
+    ) -> Answer<Json<GenerationDto>, { can::STORED | can::NOT_FOUND }> {
         let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
         let row = generations::get(&mut tx, id.0).await?;
         tx.commit().await?;
-        row.map(|r| Json(r.into()))
-            .ok_or_else(|| ApiError::not_found("generation"))
+        Ok(row
+            .map(|r| Json(r.into()))
+            .ok_or_else(|| ApiError::not_found("generation"))?)
     }
 }
 

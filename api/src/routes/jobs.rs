@@ -19,8 +19,8 @@ use uuid::Uuid;
 use super::Tag;
 use crate::{
     auth::{BearerAuth, StreamAuth},
-    error::{ApiError, ApiResult},
-    middleware::current_request_id,
+    envelope::Envelope,
+    error::{Answer, ApiError, ApiResult, can},
     relay::{self, Framing},
     state::AppState,
 };
@@ -47,20 +47,10 @@ pub struct JobView {
     pub updated_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, Object)]
-#[oai(rename_all = "camelCase")]
-pub struct Meta {
-    pub request_id: String,
-}
+crate::enveloped!(JobView);
 
-#[derive(Debug, Clone, Object)]
-pub struct JobEnvelope {
-    pub data: JobView,
-    /// Always null on success.
-    #[oai(nullable)]
-    pub error: Option<Value>,
-    pub meta: Meta,
-}
+/// A job in the envelope.
+pub type JobEnvelope = Envelope<JobView>;
 
 pub struct JobsApi;
 
@@ -73,9 +63,9 @@ impl JobsApi {
         state: Data<&AppState>,
         auth: BearerAuth,
         id: Path<Uuid>,
-    ) -> ApiResult<Json<JobEnvelope>> {
+    ) -> Answer<Json<JobEnvelope>, { can::STORED | can::NOT_FOUND }> {
         let job = owned_job(&state, auth.0.id, id.0).await?;
-        Ok(Json(JobEnvelope::of(job)))
+        Ok(JobEnvelope::of(job.into()))
     }
 
     /// The job's events: the stored history, then live events until the final `done`.
@@ -117,7 +107,7 @@ impl JobsApi {
             validator(minimum(value = "0"), maximum(value = "9007199254740991"))
         )]
         last_event_id: Header<Option<u64>>,
-    ) -> ApiResult<EventStream> {
+    ) -> Answer<EventStream, { can::STORED | can::BAD_REQUEST | can::NOT_FOUND }> {
         let after = last_event_id.0.or(after.0).unwrap_or(0);
         // NDJSON when the client asks for it, SSE otherwise.
         let framing = Framing::requested(request).unwrap_or(Framing::Sse);
@@ -148,13 +138,13 @@ impl JobsApi {
         state: Data<&AppState>,
         auth: BearerAuth,
         id: Path<Uuid>,
-    ) -> ApiResult<CancelResponse> {
+    ) -> Answer<CancelResponse, { can::STORED | can::NOT_FOUND | can::CONFLICT }> {
         let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
         let outcome = jobs::request_cancel(&mut tx, id.0).await?;
         let job = jobs::fetch(&mut *tx, id.0).await?;
         tx.commit().await?;
         let (Some((before, after)), Some(job)) = (outcome, job) else {
-            return Err(ApiError::not_found("job"));
+            return Err(ApiError::not_found("job").into());
         };
         match (before, after) {
             (JobStatus::Pending, JobStatus::Cancelled) => {
@@ -163,7 +153,7 @@ impl JobsApi {
                     // Its streams publish it when they find the ledger ahead of them.
                     tracing::warn!(job_id = %id.0, error = %error, "publishing the final event failed");
                 }
-                Ok(CancelResponse::Cancelled(Json(JobEnvelope::of(job))))
+                Ok(CancelResponse::Cancelled(JobEnvelope::of(job.into())))
             }
             (JobStatus::Running, _) => {
                 tracing::info!(job_id = %id.0, "cancel requested");
@@ -172,16 +162,17 @@ impl JobsApi {
                     // The worker's heartbeat reads the flag too.
                     tracing::warn!(job_id = %id.0, error = %error, "publishing the cancel failed");
                 }
-                Ok(CancelResponse::Requested(Json(JobEnvelope::of(job))))
+                Ok(CancelResponse::Requested(JobEnvelope::of(job.into())))
             }
-            (JobStatus::Cancelled, _) => Ok(CancelResponse::Cancelled(Json(JobEnvelope::of(job)))),
+            (JobStatus::Cancelled, _) => Ok(CancelResponse::Cancelled(JobEnvelope::of(job.into()))),
             (ended, _) => Err(ApiError::conflict(
                 "JOB_FINISHED",
                 format!(
                     "the job already ended `{}`; there is nothing to cancel",
                     ended.as_str()
                 ),
-            )),
+            )
+            .into()),
         }
     }
 }
@@ -196,27 +187,21 @@ pub enum CancelResponse {
     Requested(Json<JobEnvelope>),
 }
 
-impl JobEnvelope {
-    fn of(job: JobRecord) -> Self {
-        JobEnvelope {
-            data: JobView {
-                id: job.id,
-                kind: job.kind,
-                status: job.status,
-                attempts: job.attempts,
-                max_attempts: job.max_attempts,
-                cancel_requested: job.cancel_requested,
-                result: job.result.map(|j| j.0),
-                error: job.error.map(|j| j.0),
-                created_at: job.created_at,
-                started_at: job.started_at,
-                finished_at: job.finished_at,
-                updated_at: job.updated_at,
-            },
-            error: None,
-            meta: Meta {
-                request_id: current_request_id(),
-            },
+impl From<JobRecord> for JobView {
+    fn from(job: JobRecord) -> Self {
+        JobView {
+            id: job.id,
+            kind: job.kind,
+            status: job.status,
+            attempts: job.attempts,
+            max_attempts: job.max_attempts,
+            cancel_requested: job.cancel_requested,
+            result: job.result.map(|j| j.0),
+            error: job.error.map(|j| j.0),
+            created_at: job.created_at,
+            started_at: job.started_at,
+            finished_at: job.finished_at,
+            updated_at: job.updated_at,
         }
     }
 }

@@ -1,11 +1,11 @@
 //! The HTTP resources, one module each.
 
-pub mod calendar;
-pub mod calendars;
+pub mod calendar_generation;
 pub mod cards;
 pub mod generations;
 pub mod health;
 pub mod jobs;
+pub mod saved_calendars;
 pub mod schedules;
 pub mod suggestions;
 pub mod themes;

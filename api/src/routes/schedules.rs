@@ -19,7 +19,7 @@ use super::{
 use crate::{
     auth::BearerAuth,
     body::StrictJson422,
-    error::{ApiError, ApiResult},
+    error::{Answer, ApiError, can},
     nullable::OrNull,
     state::AppState,
 };
@@ -104,7 +104,7 @@ impl SchedulesApi {
         state: Data<&AppState>,
         auth: BearerAuth,
         id: Path<Uuid>,
-    ) -> ApiResult<Json<OrNull<Schedule>>> {
+    ) -> Answer<Json<OrNull<Schedule>>, { can::STORED | can::NOT_FOUND }> {
         let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
         theme(&mut tx, id.0).await?;
         let row: Option<ScheduleRow> = themes::schedule(&mut tx, id.0).await?;
@@ -125,15 +125,17 @@ impl SchedulesApi {
         auth: BearerAuth,
         id: Path<Uuid>,
         body: StrictJson422<UpsertSchedule>,
-    ) -> ApiResult<Json<Schedule>> {
+    ) -> Answer<Json<Schedule>, { can::STORED | can::BODY | can::NOT_FOUND | can::UNPROCESSABLE }>
+    {
         let body = body.0;
         let spec = ScheduleSpec::parse(body.enabled, &body.days, &body.time_utc, &body.emails)
             .map_err(ApiError::semantically_invalid)?;
         let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
         let row: Option<ScheduleRow> = themes::upsert_schedule(&mut tx, id.0, &spec).await?;
         tx.commit().await?;
-        row.map(|r| Json(r.into()))
-            .ok_or_else(|| ApiError::not_found("theme"))
+        Ok(row
+            .map(|r| Json(r.into()))
+            .ok_or_else(|| ApiError::not_found("theme"))?)
     }
 
     /// Remove the theme's schedule (204, also when there was none).
@@ -147,7 +149,7 @@ impl SchedulesApi {
         state: Data<&AppState>,
         auth: BearerAuth,
         id: Path<Uuid>,
-    ) -> ApiResult<NoContent> {
+    ) -> Answer<NoContent, { can::STORED | can::NOT_FOUND }> {
         let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
         theme(&mut tx, id.0).await?;
         themes::delete_schedule(&mut tx, id.0).await?;
@@ -166,7 +168,7 @@ impl SchedulesApi {
         state: Data<&AppState>,
         auth: BearerAuth,
         id: Path<Uuid>,
-    ) -> ApiResult<Json<Vec<Delivery>>> {
+    ) -> Answer<Json<Vec<Delivery>>, { can::STORED | can::NOT_FOUND }> {
         let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
         theme(&mut tx, id.0).await?;
         let rows: Vec<Delivery> = themes::deliveries(&mut tx, id.0).await?;

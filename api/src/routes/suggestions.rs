@@ -14,7 +14,7 @@ use super::Tag;
 use crate::{
     auth::BearerAuth,
     body::StrictJson,
-    error::{ApiError, ApiResult},
+    error::{Answer, ApiError, can},
     state::AppState,
 };
 
@@ -88,7 +88,7 @@ impl SuggestionsApi {
         state: Data<&AppState>,
         auth: BearerAuth,
         id: Path<Uuid>,
-    ) -> ApiResult<Json<SuggestionList>> {
+    ) -> Answer<Json<SuggestionList>, { can::STORED | can::NOT_FOUND }> {
         let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
         let rows = suggestions::of_generation(&mut tx, id.0)
             .await?
@@ -112,7 +112,8 @@ impl SuggestionsApi {
         auth: BearerAuth,
         id: Path<Uuid>,
         body: StrictJson<ReviewSuggestionCommand>,
-    ) -> ApiResult<Json<SuggestionDto>> {
+    ) -> Answer<Json<SuggestionDto>, { can::STORED | can::BODY | can::NOT_FOUND | can::CONFLICT }>
+    {
         let command = body.0;
         let front = command
             .front
@@ -135,7 +136,8 @@ impl SuggestionsApi {
                 return Err(ApiError::conflict(
                     "SUGGESTION_ALREADY_ACCEPTED",
                     "an accepted suggestion has become a card; delete the card instead",
-                ));
+                )
+                .into());
             }
             (ReviewStatus::Accepted, _) => {
                 let front = front.unwrap_or(current.front);

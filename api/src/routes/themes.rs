@@ -23,7 +23,7 @@ use super::{Tag, enqueue_after_commit, job_write_failed};
 use crate::{
     auth::BearerAuth,
     body::StrictJson422,
-    error::{ApiError, ApiResult},
+    error::{Answer, ApiError, ApiResult, can},
     rate_limit,
     state::AppState,
 };
@@ -177,7 +177,7 @@ impl ThemesApi {
         state: Data<&AppState>,
         auth: BearerAuth,
         body: StrictJson422<CreateTheme>,
-    ) -> ApiResult<ThemeCreated> {
+    ) -> Answer<ThemeCreated, { can::STORED | can::BODY | can::UNPROCESSABLE }> {
         let body = body.0;
         let spec = theme_spec(
             &body.name,
@@ -192,7 +192,11 @@ impl ThemesApi {
 
     /// The caller's themes, newest first.
     #[oai(path = "/api/v1/themes", method = "get", operation_id = "listThemes")]
-    async fn list(&self, state: Data<&AppState>, auth: BearerAuth) -> ApiResult<Json<Vec<Theme>>> {
+    async fn list(
+        &self,
+        state: Data<&AppState>,
+        auth: BearerAuth,
+    ) -> Answer<Json<Vec<Theme>>, { can::STORED }> {
         let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
         let rows: Vec<ThemeRow> = themes::list(&mut tx).await?;
         tx.commit().await?;
@@ -205,7 +209,7 @@ impl ThemesApi {
         state: Data<&AppState>,
         auth: BearerAuth,
         id: Path<Uuid>,
-    ) -> ApiResult<Json<Theme>> {
+    ) -> Answer<Json<Theme>, { can::STORED | can::NOT_FOUND }> {
         let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
         let row = theme(&mut tx, id.0).await?;
         tx.commit().await?;
@@ -224,7 +228,8 @@ impl ThemesApi {
         auth: BearerAuth,
         id: Path<Uuid>,
         body: StrictJson422<UpdateTheme>,
-    ) -> ApiResult<Json<Theme>> {
+    ) -> Answer<Json<Theme>, { can::STORED | can::BODY | can::NOT_FOUND | can::UNPROCESSABLE }>
+    {
         let body = body.0;
         let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
         let current: Theme = theme(&mut tx, id.0).await?.into();
@@ -253,12 +258,12 @@ impl ThemesApi {
         state: Data<&AppState>,
         auth: BearerAuth,
         id: Path<Uuid>,
-    ) -> ApiResult<NoContent> {
+    ) -> Answer<NoContent, { can::STORED | can::NOT_FOUND }> {
         let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
         let deleted = themes::delete(&mut tx, id.0).await?;
         tx.commit().await?;
         if !deleted {
-            return Err(ApiError::not_found("theme"));
+            return Err(ApiError::not_found("theme").into());
         }
         Ok(NoContent::Done)
     }
@@ -275,7 +280,7 @@ impl ThemesApi {
         state: Data<&AppState>,
         auth: BearerAuth,
         id: Path<Uuid>,
-    ) -> ApiResult<SynthesisStarted> {
+    ) -> Answer<SynthesisStarted, { can::STORED | can::NOT_FOUND | can::TOO_MANY_REQUESTS }> {
         let user = auth.0.id;
         let slot =
             rate_limit::take(&state, &state.settings.rate_limits.syntheses, user, None).await?;
@@ -284,7 +289,7 @@ impl ThemesApi {
             Err(error) => {
                 // No such theme, or not written: the request created nothing.
                 slot.refund(&state).await;
-                Err(error)
+                Err(error.into())
             }
         }
     }
@@ -300,7 +305,7 @@ impl ThemesApi {
         state: Data<&AppState>,
         auth: BearerAuth,
         id: Path<Uuid>,
-    ) -> ApiResult<Json<Vec<SynthesisView>>> {
+    ) -> Answer<Json<Vec<SynthesisView>>, { can::STORED | can::NOT_FOUND }> {
         let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
         theme(&mut tx, id.0).await?;
         let rows: Vec<SynthesisView> = themes::syntheses(&mut tx, id.0).await?;
@@ -318,12 +323,13 @@ impl ThemesApi {
         state: Data<&AppState>,
         auth: BearerAuth,
         id: Path<Uuid>,
-    ) -> ApiResult<Json<SynthesisView>> {
+    ) -> Answer<Json<SynthesisView>, { can::STORED | can::NOT_FOUND }> {
         let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
         let row: Option<SynthesisView> = themes::synthesis(&mut tx, id.0).await?;
         tx.commit().await?;
-        row.map(Json)
-            .ok_or_else(|| ApiError::not_found("synthesis"))
+        Ok(row
+            .map(Json)
+            .ok_or_else(|| ApiError::not_found("synthesis"))?)
     }
 }
 

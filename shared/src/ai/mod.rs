@@ -10,7 +10,7 @@ use std::{sync::Arc, time::Duration};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-pub use offline::OfflineProvider;
+pub use offline::{OfflineAnswers, OfflineProvider};
 pub use openai::OpenAiClient;
 
 use crate::config::{AiProviderKind, AiSettings};
@@ -160,10 +160,16 @@ pub trait AiProvider: Send + Sync + 'static {
     async fn chat(&self, request: ChatRequest) -> Result<ChatResponse, AiError>;
 }
 
-/// Builds the configured provider.
-pub fn from_settings(settings: &AiSettings) -> anyhow::Result<Arc<dyn AiProvider>> {
+/// Builds the configured provider; the offline one answers with `offline_answers`.
+pub fn from_settings(
+    settings: &AiSettings,
+    offline_answers: OfflineAnswers,
+) -> anyhow::Result<Arc<dyn AiProvider>> {
     Ok(match settings.provider {
-        AiProviderKind::Offline => Arc::new(OfflineProvider::new(settings.offline_latency)),
+        AiProviderKind::Offline => Arc::new(OfflineProvider::new(
+            settings.offline_latency,
+            offline_answers,
+        )),
         AiProviderKind::OpenAi => Arc::new(OpenAiClient::new(settings.clone())?),
     })
 }

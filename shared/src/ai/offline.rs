@@ -1,20 +1,23 @@
 //! The offline provider: deterministic, template-based answers, so Almanac runs with no key
-//! and no network. It answers the same JSON shapes the prompts ask a real model for.
+//! and no network. It answers the same JSON shapes the prompts ask a real model for, with
+//! the answer functions the domain gives it (`domain::OFFLINE_ANSWERS`), one per template.
 
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 
 use super::{AiError, AiProvider, ChatRequest, ChatResponse, Role, Usage};
-use crate::domain::{calendar, generation, synthesis};
+/// Each template's answer to a prompt's user text.
+pub type OfflineAnswers = &'static [(&'static str, fn(&str) -> String)];
 
 pub struct OfflineProvider {
     latency: Duration,
+    answers: OfflineAnswers,
 }
 
 impl OfflineProvider {
-    pub fn new(latency: Duration) -> Self {
-        Self { latency }
+    pub fn new(latency: Duration, answers: OfflineAnswers) -> Self {
+        Self { latency, answers }
     }
 }
 
@@ -36,16 +39,17 @@ impl AiProvider for OfflineProvider {
             .map(|m| m.content.as_str())
             .collect::<Vec<_>>()
             .join("\n");
-        let content = match request.template {
-            generation::TEMPLATE => generation::offline_answer(&user_text),
-            calendar::TEMPLATE => calendar::offline_answer(&user_text),
-            synthesis::TEMPLATE => synthesis::offline_answer(&user_text),
-            other => {
-                return Err(AiError::permanent(format!(
-                    "the offline provider has no answer for template `{other}`"
-                )));
-            }
+        let Some((_, answer)) = self
+            .answers
+            .iter()
+            .find(|(template, _)| *template == request.template)
+        else {
+            return Err(AiError::permanent(format!(
+                "the offline provider has no answer for template `{}`",
+                request.template
+            )));
         };
+        let content = answer(&user_text);
         let usage = Usage {
             input_tokens: request
                 .messages

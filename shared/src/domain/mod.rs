@@ -5,6 +5,13 @@ pub mod generation;
 pub mod prompt;
 pub mod synthesis;
 
+/// The offline provider's answer to each prompt template.
+pub const OFFLINE_ANSWERS: crate::ai::OfflineAnswers = &[
+    (generation::TEMPLATE, generation::offline_answer),
+    (calendar::TEMPLATE, calendar::offline_answer),
+    (synthesis::TEMPLATE, synthesis::offline_answer),
+];
+
 /// The status of a generation or a synthesis: the row follows its job through the job's
 /// statuses, none of these kinds having a time limit (so never `timeout`). A new one is
 /// `pending`.

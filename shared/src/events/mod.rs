@@ -17,7 +17,7 @@
 //! event is published by the same script, after whatever its last commit staged, and only
 //! if the stream does not already end with it.
 
-use std::{fmt, time::Duration};
+use std::fmt;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -257,19 +257,6 @@ pub fn stream_key(settings: &Settings, job: Uuid) -> String {
 /// The one channel every event is published on; each API process subscribes once.
 pub fn channel(settings: &Settings) -> String {
     settings.redis_key(&["events"])
-}
-
-/// Settings of the event relay.
-#[derive(Debug, Clone)]
-pub struct EventSettings {
-    /// Keep-alive interval of an open stream (`HEARTBEAT_SECS`).
-    pub heartbeat: Duration,
-    /// How long a job's events are kept after its last event (`EVENTS_RETENTION_SECS`).
-    pub retention: Duration,
-    /// At most this many events are kept per job, oldest dropped first (`EVENTS_MAX_LEN`).
-    pub max_len: u64,
-    /// Events one stream may fall behind before it is told and closed (`RELAY_BUFFER_EVENTS`).
-    pub relay_buffer: usize,
 }
 
 #[cfg(test)]

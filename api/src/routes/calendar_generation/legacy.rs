@@ -14,7 +14,6 @@ use almanac_shared::{
 };
 use bytes::Bytes;
 use poem::Body;
-use poem_openapi::payload::Json;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -23,8 +22,8 @@ use super::{
     open_run, record_run,
 };
 use crate::{
+    envelope::current_request_id,
     error::{ApiError, ApiResult},
-    middleware::current_request_id,
     relay::Framing,
     state::AppState,
 };
@@ -75,9 +74,9 @@ pub(super) async fn run(
         .increment(1);
     tracing::info!(calendarId = ?calendar_id, runId = ?run_id, status = "succeeded", latencyMs = summary["latencyMs"].as_u64().unwrap_or_default(), tokens = 0, "legacy calendar run finished");
     let Some(framing) = framing else {
-        return Ok(CalendarResponse::Accepted(Box::new(Json(
-            RunAcceptedEnvelope {
-                data: RunAccepted {
+        return Ok(CalendarResponse::Accepted(Box::new(
+            RunAcceptedEnvelope::with_meta(
+                RunAccepted {
                     run_id,
                     calendar_id,
                     version,
@@ -89,14 +88,13 @@ pub(super) async fn run(
                         calendar: calendar_id.map(|id| format!("/v1/calendars/{id}")),
                     },
                 },
-                error: None,
-                meta: RunMeta {
+                RunMeta {
                     request_id: current_request_id(),
                     mode: "legacy".into(),
                     persisted: persisted.is_some(),
                 },
-            },
-        ))));
+            ),
+        )));
     };
     let total = entries.len();
     let mut events = vec![Event::progress(

@@ -32,8 +32,8 @@ use super::{Tag, enqueue_after_commit, job_write_failed};
 use crate::{
     auth::BearerAuth,
     body::StrictJson,
-    error::{ApiError, ApiResult},
-    middleware::current_request_id,
+    envelope::{Envelope, Enveloped, current_request_id},
+    error::{Answer, ApiError, ApiResult, can},
     rate_limit,
     relay::{self, Framing},
     state::AppState,
@@ -113,19 +113,16 @@ pub struct RunMeta {
     pub persisted: bool,
 }
 
-#[derive(Debug, Clone, Object)]
-pub struct RunAcceptedEnvelope {
-    pub data: RunAccepted,
-    /// Always null on success.
-    #[oai(nullable)]
-    pub error: Option<Value>,
-    pub meta: RunMeta,
+impl Enveloped for RunAccepted {
+    type Meta = RunMeta;
 }
 
-pub struct CalendarApi;
+pub type RunAcceptedEnvelope = Envelope<RunAccepted>;
+
+pub struct CalendarGenerationApi;
 
 #[OpenApi(tag = "Tag::Calendars")]
-impl CalendarApi {
+impl CalendarGenerationApi {
     /// Generate a content calendar, or regenerate one (`calendarId`).
     ///
     /// With `Accept: text/event-stream` (or `application/x-ndjson`) the answer is the run's
@@ -149,7 +146,17 @@ impl CalendarApi {
         state: Data<&AppState>,
         auth: BearerAuth,
         body: StrictJson<CalendarRequest>,
-    ) -> ApiResult<CalendarResponse> {
+    ) -> Answer<
+        CalendarResponse,
+        {
+            can::STORED
+                | can::BODY
+                | can::NOT_FOUND
+                | can::CONFLICT
+                | can::UNPROCESSABLE
+                | can::TOO_MANY_REQUESTS
+        },
+    > {
         let body = body.0;
         let spec = CalendarSpec::parse(
             &body.channels,
@@ -172,7 +179,7 @@ impl CalendarApi {
             // Refused (409, 404) or not written: the request created nothing.
             slot.refund(&state).await;
         }
-        answer
+        Ok(answer?)
     }
 }
 
@@ -212,8 +219,8 @@ async fn start_run(
                 Body::from_bytes_stream(futures::StreamExt::map(body, Ok::<_, std::io::Error>)),
             )
         }
-        None => CalendarResponse::Accepted(Box::new(Json(RunAcceptedEnvelope {
-            data: RunAccepted {
+        None => CalendarResponse::Accepted(Box::new(RunAcceptedEnvelope::with_meta(
+            RunAccepted {
                 run_id: Some(run_id),
                 calendar_id: Some(opened.calendar_id),
                 version: Some(opened.version),
@@ -225,13 +232,12 @@ async fn start_run(
                     calendar: Some(format!("/v1/calendars/{}", opened.calendar_id)),
                 },
             },
-            error: None,
-            meta: RunMeta {
+            RunMeta {
                 request_id: current_request_id(),
                 mode: "service".into(),
                 persisted: true,
             },
-        }))),
+        ))),
     })
 }
 

@@ -26,15 +26,15 @@ use super::{Tag, clamp_limit, paginate};
 use crate::{
     auth::BearerAuth,
     body::StrictJson,
-    error::{ApiError, ApiResult},
+    error::{Answer, ApiError, ApiResult, can},
     state::AppState,
     text,
 };
 
-pub struct CalendarsApi;
+pub struct SavedCalendarsApi;
 
 #[OpenApi(tag = "Tag::Calendars")]
-impl CalendarsApi {
+impl SavedCalendarsApi {
     /// The caller's calendars, newest first.
     #[oai(path = "/v1/calendars", method = "get", operation_id = "listCalendars")]
     async fn list(
@@ -46,7 +46,7 @@ impl CalendarsApi {
         limit: Query<Option<u32>>,
         /// `nextCursor` of the previous page.
         cursor: Query<Option<Uuid>>,
-    ) -> ApiResult<Json<CalendarPageEnvelope>> {
+    ) -> Answer<Json<CalendarPageEnvelope>, { can::STORED | can::BAD_REQUEST }> {
         let limit = clamp_limit(limit.0);
         let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
         let rows: Vec<CalendarSummary> =
@@ -70,7 +70,7 @@ impl CalendarsApi {
         state: Data<&AppState>,
         auth: BearerAuth,
         id: Path<Uuid>,
-    ) -> ApiResult<Json<CalendarDetailEnvelope>> {
+    ) -> Answer<Json<CalendarDetailEnvelope>, { can::STORED | can::NOT_FOUND }> {
         let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
         let calendar = summary(&mut tx, id.0).await?;
         let entries = saved(&mut tx, id.0).await?;
@@ -95,7 +95,7 @@ impl CalendarsApi {
         auth: BearerAuth,
         id: Path<Uuid>,
         run_id: Path<Uuid>,
-    ) -> ApiResult<Json<RunDetailEnvelope>> {
+    ) -> Answer<Json<RunDetailEnvelope>, { can::STORED | can::NOT_FOUND }> {
         let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
         let run = run_of(&mut tx, id.0, run_id.0).await?;
         let changes: Vec<CalendarChange> = store::changes(&mut tx, run_id.0).await?;
@@ -117,7 +117,10 @@ impl CalendarsApi {
         id: Path<Uuid>,
         entry_id: Path<Uuid>,
         body: StrictJson<EntryPatch>,
-    ) -> ApiResult<Json<EntryEnvelope>> {
+    ) -> Answer<
+        Json<EntryEnvelope>,
+        { can::STORED | can::BODY | can::NOT_FOUND | can::UNPROCESSABLE },
+    > {
         let patch = body.0;
         let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
         let current = entry(&mut tx, id.0, entry_id.0).await?;
@@ -160,7 +163,7 @@ impl CalendarsApi {
         auth: BearerAuth,
         id: Path<Uuid>,
         body: StrictJson<NewEntry>,
-    ) -> ApiResult<Created> {
+    ) -> Answer<Created, { can::STORED | can::BODY | can::NOT_FOUND | can::UNPROCESSABLE }> {
         let new = body.0;
         let channel = calendar::Channel::parse(&new.channel)
             .map_err(|reason| ApiError::invalid_field("channel", reason))?;
@@ -201,10 +204,10 @@ impl CalendarsApi {
         auth: BearerAuth,
         id: Path<Uuid>,
         entry_id: Path<Uuid>,
-    ) -> ApiResult<Deleted> {
+    ) -> Answer<Deleted, { can::STORED | can::NOT_FOUND }> {
         let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
         if !store::delete_entry(&mut tx, id.0, entry_id.0).await? {
-            return Err(ApiError::not_found("entry"));
+            return Err(ApiError::not_found("entry").into());
         }
         touch(&mut tx, id.0).await?;
         tx.commit().await?;
@@ -226,7 +229,10 @@ impl CalendarsApi {
         id: Path<Uuid>,
         run_id: Path<Uuid>,
         body: StrictJson<AcceptRequest>,
-    ) -> ApiResult<Json<AcceptedEnvelope>> {
+    ) -> Answer<
+        Json<AcceptedEnvelope>,
+        { can::STORED | can::BODY | can::NOT_FOUND | can::CONFLICT | can::UNPROCESSABLE },
+    > {
         let selection = match (body.0.change_ids, body.0.all) {
             (Some(ids), None | Some(false)) if !ids.is_empty() => Selection::Ids(ids),
             (None, Some(true)) => Selection::AllSafe,
@@ -235,7 +241,8 @@ impl CalendarsApi {
                 return Err(ApiError::unprocessable(
                     "VALIDATION_FAILED",
                     "give either a non-empty `changeIds` or `all: true`",
-                ));
+                )
+                .into());
             }
         };
         let user = auth.0.id;
@@ -245,7 +252,8 @@ impl CalendarsApi {
             return Err(ApiError::conflict(
                 "RUN_NOT_FINISHED",
                 "this run is still generating; accept its changes once it has ended",
-            ));
+            )
+            .into());
         }
         let run = RunRef {
             id: run_id.0,
@@ -277,7 +285,7 @@ impl CalendarsApi {
         id: Path<Uuid>,
         /// `ics`, `csv` or `json`.
         format: Query<CalendarExportFormat>,
-    ) -> ApiResult<Export> {
+    ) -> Answer<Export, { can::STORED | can::BAD_REQUEST | can::NOT_FOUND }> {
         let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
         let calendar = summary(&mut tx, id.0).await?;
         let entries = saved(&mut tx, id.0).await?;

@@ -20,16 +20,9 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::{
-    middleware::current_request_id,
-    routes::jobs::Meta,
+    envelope::Envelope,
     text::{ClockTime, Hashtag, IsoDate, Text},
 };
-
-fn meta() -> Meta {
-    Meta {
-        request_id: current_request_id(),
-    }
-}
 
 /// A saved entry.
 #[derive(Debug, Clone, Object, sqlx::FromRow)]
@@ -212,35 +205,21 @@ pub struct Accepted {
     pub entries: i64,
 }
 
-macro_rules! envelope {
-    ($name:ident, $data:ty) => {
-        #[derive(Debug, Clone, Object)]
-        pub struct $name {
-            pub data: $data,
-            /// Always null on success.
-            #[oai(nullable)]
-            pub error: Option<Value>,
-            pub meta: Meta,
-        }
+crate::enveloped!(
+    CalendarPage,
+    CalendarDetail,
+    RunDetail,
+    CalendarEntry,
+    Accepted,
+    ExportedCalendar
+);
 
-        impl $name {
-            pub(super) fn of(data: $data) -> Json<Self> {
-                Json(Self {
-                    data,
-                    error: None,
-                    meta: meta(),
-                })
-            }
-        }
-    };
-}
-
-envelope!(CalendarPageEnvelope, CalendarPage);
-envelope!(CalendarDetailEnvelope, CalendarDetail);
-envelope!(RunDetailEnvelope, RunDetail);
-envelope!(EntryEnvelope, CalendarEntry);
-envelope!(AcceptedEnvelope, Accepted);
-envelope!(CalendarExportEnvelope, ExportedCalendar);
+pub type CalendarPageEnvelope = Envelope<CalendarPage>;
+pub type CalendarDetailEnvelope = Envelope<CalendarDetail>;
+pub type RunDetailEnvelope = Envelope<RunDetail>;
+pub type EntryEnvelope = Envelope<CalendarEntry>;
+pub type AcceptedEnvelope = Envelope<Accepted>;
+pub type CalendarExportEnvelope = Envelope<ExportedCalendar>;
 
 /// `?format=json`: the calendar and its saved entries.
 #[derive(Debug, Clone, Object)]
