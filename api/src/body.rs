@@ -25,7 +25,7 @@ use poem_openapi::{
 };
 use serde_json::Value;
 
-use crate::error::ApiError;
+use crate::{error::ApiError, text::Pattern};
 
 /// A JSON request body, checked as the module says. `STATUS` is 400 or 422.
 #[derive(Debug, Clone)]
@@ -190,20 +190,25 @@ fn check_string(text: &str, schema: &MetaSchema, path: &str) -> Result<(), (Stri
     Ok(())
 }
 
-/// Whether `text` matches `pattern`, compiled once per pattern.
+/// Whether `text` matches `pattern`, compiled once per pattern (`text::Pattern`).
 fn pattern_matches(pattern: &str, text: &str) -> bool {
-    static COMPILED: LazyLock<RwLock<HashMap<String, regex::Regex>>> =
+    static COMPILED: LazyLock<RwLock<HashMap<String, Arc<Pattern>>>> =
         LazyLock::new(Default::default);
-    if let Some(regex) = COMPILED.read().expect("pattern cache lock").get(pattern) {
-        return regex.is_match(text);
-    }
-    let regex = regex::Regex::new(pattern).expect("the document's patterns compile");
-    let matched = regex.is_match(text);
-    COMPILED
-        .write()
+    let cached = COMPILED
+        .read()
         .expect("pattern cache lock")
-        .insert(pattern.to_owned(), regex);
-    matched
+        .get(pattern)
+        .cloned();
+    let compiled = cached.unwrap_or_else(|| {
+        let compiled =
+            Arc::new(Pattern::compile(pattern).expect("the document's patterns compile"));
+        COMPILED
+            .write()
+            .expect("pattern cache lock")
+            .insert(pattern.to_owned(), compiled.clone());
+        compiled
+    });
+    compiled.is_match(text)
 }
 
 /// Refuses a non-string value where the schema says `string` (null is left to the type,

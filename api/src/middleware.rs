@@ -98,8 +98,9 @@ impl SharedBody {
 enum BodyState {
     /// None declared, or read into memory already.
     Settled,
-    /// Declared with a length within the limit: the endpoint reads it through the share.
-    Shared(SharedBody),
+    /// Declared with a length within the limit (or chunked, for an operation that takes no
+    /// body): the endpoint reads it through the share, if its operation takes a body (true).
+    Shared(SharedBody, bool),
     /// Refused unread (over the limit).
     Unread,
 }
@@ -107,30 +108,30 @@ enum BodyState {
 /// Rejects bodies over `max` bytes with 413: by `Content-Length` when given, otherwise by
 /// reading at most `max + 1` bytes of a chunked body. An operation that takes no body
 /// ignores one: it is drained (or, over the limit, the connection closes), never refused.
-async fn limit_body(
-    mut req: Request,
-    max: usize,
-    takes_body: bool,
-) -> Result<(Request, BodyState), poem::Error> {
+async fn limit_body(mut req: Request, max: usize) -> Result<(Request, BodyState), poem::Error> {
     let too_large = || poem::Error::from_status(StatusCode::PAYLOAD_TOO_LARGE);
     let declared = req
         .headers()
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
+    let chunked = req.headers().contains_key(header::TRANSFER_ENCODING);
+    if declared.is_none_or(|len| len == 0) && !chunked {
+        return Ok((req, BodyState::Settled));
+    }
+    let takes_body = takes_body(req.method().as_str(), req.uri().path());
     match declared {
         Some(len) if len > max as u64 && takes_body => Err(too_large()),
         Some(len) if len > max as u64 => Ok((req, BodyState::Unread)),
-        Some(0) => Ok((req, BodyState::Settled)),
         Some(_) => {
             let shared = SharedBody::wrap(&mut req);
-            Ok((req, BodyState::Shared(shared)))
+            Ok((req, BodyState::Shared(shared, takes_body)))
         }
-        None if req.headers().contains_key(header::TRANSFER_ENCODING) && !takes_body => {
+        None if !takes_body => {
             let shared = SharedBody::wrap(&mut req);
-            Ok((req, BodyState::Shared(shared)))
+            Ok((req, BodyState::Shared(shared, false)))
         }
-        None if req.headers().contains_key(header::TRANSFER_ENCODING) => {
+        None => {
             use tokio::io::AsyncReadExt;
             let mut buf = Vec::new();
             req.take_body()
@@ -145,7 +146,6 @@ async fn limit_body(
             req.set_body(buf);
             Ok((req, BodyState::Settled))
         }
-        None => Ok((req, BodyState::Settled)),
     }
 }
 
@@ -156,7 +156,6 @@ pub async fn around(next: impl Endpoint, req: Request) -> poem::Result<Response>
     let request_id = incoming_request_id(&req).unwrap_or_else(|| Uuid::now_v7().to_string());
     let method = req.method().to_string();
     let route = route_label(req.uri().path());
-    let takes_body = takes_body(req.method().as_str(), req.uri().path());
     let span = tracing::info_span!(
         "http.request",
         requestId = %request_id,
@@ -180,7 +179,7 @@ pub async fn around(next: impl Endpoint, req: Request) -> poem::Result<Response>
     // For `Allow`; cloning a `Uri` shares its bytes.
     let uri = req.uri().clone();
     let mut response = with_request_id(id, async move {
-        let (response, body) = match limit_body(req, max_body, takes_body).await {
+        let (response, body) = match limit_body(req, max_body).await {
             Ok((req, body)) => match next.call(req).await {
                 Ok(response) => (response.into_response(), body),
                 Err(error) => (error_response(error), body),
@@ -191,8 +190,8 @@ pub async fn around(next: impl Endpoint, req: Request) -> poem::Result<Response>
         let refused = response.status().is_client_error() || response.status().is_server_error();
         let keep_alive = match body {
             BodyState::Settled => true,
-            BodyState::Shared(_) if !refused && takes_body => true,
-            BodyState::Shared(shared) => shared.drain().await,
+            BodyState::Shared(_, true) if !refused => true,
+            BodyState::Shared(shared, _) => shared.drain().await,
             BodyState::Unread => false,
         };
         if !keep_alive {

@@ -240,8 +240,10 @@ async fn every_documented_refusal_occurs() {
         .execute(&admin)
         .await
         .unwrap();
-    let refused_url = format!("postgres://{role}@127.0.0.1:5432/{}", app.db_name);
-    let absent_url = format!("postgres://{role}@127.0.0.1:1/{}", app.db_name);
+    let server: sqlx::postgres::PgConnectOptions = admin_url().parse().unwrap();
+    let (host, port, db) = (server.get_host(), server.get_port(), &app.db_name);
+    let refused_url = format!("postgres://{role}@{host}:{port}/{db}");
+    let absent_url = format!("postgres://{role}@{host}:1/{db}");
     for (url, status) in [(refused_url, 500), (absent_url, 503)] {
         let mut settings = app.settings.clone();
         settings.database_url = almanac_shared::config::Secret::new(url);
