@@ -4,7 +4,10 @@
 //! the document leaves out) is the fuzzer's `status_code_conformance`, and every test's:
 //! a debug build panics when a handler refuses with a status its operation does not list.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::{
+    cell::RefCell,
+    collections::{BTreeMap, BTreeSet},
+};
 
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -125,43 +128,137 @@ enum Payload {
     Raw(&'static str, Vec<u8>),
 }
 
-/// Sends a request to `base`; `token` none for an anonymous one. Returns status and body.
-async fn send(
-    app: &TestApp,
-    base: &str,
+/// One request to an operation: by default as the user, with the operation's valid body.
+struct Call {
+    operation: String,
     method: Method,
-    path: &str,
-    token: Option<&str>,
+    path: String,
     payload: Payload,
-) -> (u16, Value) {
-    let mut request = app.client.request(method, format!("{base}{path}"));
-    if let Some(token) = token {
-        request = request.bearer_auth(token);
-    }
-    request = match payload {
-        Payload::None => request,
-        Payload::Json(body) => request.json(&body),
-        Payload::Raw(content_type, bytes) => request
-            .header(reqwest::header::CONTENT_TYPE, content_type)
-            .body(bytes),
-    };
-    let response = request.send().await.expect("request sent");
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
+    anonymous: bool,
+    idempotency_key: Option<&'static str>,
 }
 
-/// The pairs that occurred, checked against what each probe expected.
-#[derive(Default)]
-struct Seen(BTreeMap<String, BTreeSet<u16>>);
+impl Call {
+    fn json(self, body: Value) -> Self {
+        self.with(Payload::Json(body))
+    }
 
-impl Seen {
-    fn record(&mut self, operation: &str, expected: u16, (status, body): (u16, Value)) -> Value {
-        assert_eq!(status, expected, "{operation}: {body}");
-        self.0
-            .entry(operation.to_owned())
-            .or_default()
-            .insert(status);
+    fn with(mut self, payload: Payload) -> Self {
+        self.payload = payload;
+        self
+    }
+
+    fn anonymous(mut self) -> Self {
+        self.anonymous = true;
+        self
+    }
+
+    fn path(mut self, path: String) -> Self {
+        self.path = path;
+        self
+    }
+
+    fn key(mut self, key: &'static str) -> Self {
+        self.idempotency_key = Some(key);
+        self
+    }
+}
+
+/// The operations, one user's token, and the (operation, status) pairs that occurred.
+struct Probe {
+    client: reqwest::Client,
+    address: String,
+    operations: Vec<Operation>,
+    token: String,
+    seen: RefCell<BTreeMap<String, BTreeSet<u16>>>,
+}
+
+impl Probe {
+    fn operation(&self, id: &str) -> &Operation {
+        self.operations.iter().find(|o| o.id == id).unwrap()
+    }
+
+    /// A call to operation `id` with `ids` in its path.
+    fn call(&self, id: &str, ids: &[Uuid]) -> Call {
+        Self::call_to(self.operation(id), ids)
+    }
+
+    fn call_to(operation: &Operation, ids: &[Uuid]) -> Call {
+        Call {
+            operation: operation.id.clone(),
+            method: operation.method.clone(),
+            path: target(operation, ids),
+            payload: if operation.takes_body {
+                Payload::Json(valid_body(&operation.id))
+            } else {
+                Payload::None
+            },
+            anonymous: false,
+            idempotency_key: None,
+        }
+    }
+
+    /// Sends `call` to the API at `base`; returns the status and the body.
+    async fn send_to(&self, base: &str, call: Call) -> (u16, Value) {
+        let mut request = self
+            .client
+            .request(call.method, format!("{base}{}", call.path));
+        if !call.anonymous {
+            request = request.bearer_auth(&self.token);
+        }
+        if let Some(key) = call.idempotency_key {
+            request = request.header("Idempotency-Key", key);
+        }
+        request = match call.payload {
+            Payload::None => request,
+            Payload::Json(body) => request.json(&body),
+            Payload::Raw(content_type, bytes) => request
+                .header(reqwest::header::CONTENT_TYPE, content_type)
+                .body(bytes),
+        };
+        let response = request.send().await.expect("request sent");
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Sends `call`, which must succeed with `status`; returns the body.
+    async fn succeed(&self, status: u16, call: Call) -> Value {
+        let (got, body) = self.send_to(&self.address, call).await;
+        assert_eq!(got, status, "{body}");
         body
+    }
+
+    async fn expect(&self, status: u16, call: Call) {
+        self.expect_at(&self.address, status, call).await;
+    }
+
+    /// Sends `call` to `base`, asserts it gets `status`, and records the pair.
+    async fn expect_at(&self, base: &str, status: u16, call: Call) {
+        let operation = call.operation.clone();
+        let (got, body) = self.send_to(base, call).await;
+        assert_eq!(got, status, "{operation}: {body}");
+        self.seen
+            .borrow_mut()
+            .entry(operation)
+            .or_default()
+            .insert(got);
+    }
+
+    /// The documented refusals no request produced.
+    fn unproduced(&self) -> Vec<String> {
+        let none = BTreeSet::new();
+        let seen = self.seen.borrow();
+        self.operations
+            .iter()
+            .flat_map(|op| {
+                let seen = seen.get(&op.id).unwrap_or(&none);
+                op.refusals
+                    .iter()
+                    .filter(|status| !seen.contains(status))
+                    .map(|status| format!("{} {status}", op.id))
+                    .collect::<Vec<_>>()
+            })
+            .collect()
     }
 }
 
@@ -177,63 +274,11 @@ async fn every_documented_refusal_occurs() {
         ..Default::default()
     })
     .await;
-    let operations = operations();
-    let by_id = |id: &str| operations.iter().find(|o| o.id == id).unwrap();
     let user = Uuid::new_v4();
-    let token = app.token(user);
-    let base = app.address.clone();
-    let mut seen = Seen::default();
     let limit = app.settings.max_body_bytes;
 
-    // Refusals every operation of a shape gives: no token; a value of a typed query
-    // parameter that does not parse; a body that is not JSON, too large, or not JSON's type.
-    for op in operations.iter().filter(|o| o.refusals.contains(&401)) {
-        let answer = send(
-            &app,
-            &base,
-            op.method.clone(),
-            &target(op, &[]),
-            None,
-            Payload::None,
-        )
-        .await;
-        seen.record(&op.id, 401, answer);
-    }
-    for op in &operations {
-        let path = target(op, &[]);
-        if let Some(name) = &op.typed_query {
-            let query = format!("{}?{name}=nope", fill(&op.path, &[]));
-            let payload = if op.takes_body {
-                Payload::Json(valid_body(&op.id))
-            } else {
-                Payload::None
-            };
-            let answer = send(
-                &app,
-                &base,
-                op.method.clone(),
-                &query,
-                Some(&token),
-                payload,
-            )
-            .await;
-            seen.record(&op.id, 400, answer);
-        }
-        if op.takes_body {
-            let broken = Payload::Raw("application/json", b"{\"x\":".to_vec());
-            let answer = send(&app, &base, op.method.clone(), &path, Some(&token), broken).await;
-            seen.record(&op.id, 400, answer);
-            let huge = Payload::Raw("application/json", vec![b' '; limit + 1]);
-            let answer = send(&app, &base, op.method.clone(), &path, Some(&token), huge).await;
-            seen.record(&op.id, 413, answer);
-            let text = Payload::Raw("text/plain", valid_body(&op.id).to_string().into_bytes());
-            let answer = send(&app, &base, op.method.clone(), &path, Some(&token), text).await;
-            seen.record(&op.id, 415, answer);
-        }
-    }
-
-    // 500 and 503: the same requests to an API whose database refuses it (a role without
-    // any privilege), then to one whose database is not there.
+    // 500 and 503 come from API replicas: one whose database refuses it (a role without
+    // any privilege), one whose database is not there.
     let role = format!("nobody_{}", Uuid::new_v4().simple());
     let admin = sqlx::PgPool::connect(&admin_url()).await.unwrap();
     sqlx::query(sqlx::AssertSqlSafe(format!("create role {role} login")))
@@ -241,107 +286,81 @@ async fn every_documented_refusal_occurs() {
         .await
         .unwrap();
     let server: sqlx::postgres::PgConnectOptions = admin_url().parse().unwrap();
-    let (host, port, db) = (server.get_host(), server.get_port(), &app.db_name);
-    let refused_url = format!("postgres://{role}@{host}:{port}/{db}");
-    let absent_url = format!("postgres://{role}@{host}:1/{db}");
-    for (url, status) in [(refused_url, 500), (absent_url, 503)] {
+    let (host, port, db) = (server.get_host(), server.get_port(), app.db_name.clone());
+    let mut replicas = Vec::new();
+    for (url, status) in [
+        (format!("postgres://{role}@{host}:{port}/{db}"), 500),
+        (format!("postgres://{role}@{host}:1/{db}"), 503),
+    ] {
         let mut settings = app.settings.clone();
         settings.database_url = almanac_shared::config::Secret::new(url);
-        let replica = app.start_api_replica_with(settings).await;
-        for op in operations.iter().filter(|o| o.refusals.contains(&status)) {
-            let payload = if op.takes_body {
-                Payload::Json(valid_body(&op.id))
-            } else {
-                Payload::None
-            };
-            let answer = send(
-                &app,
-                &replica,
-                op.method.clone(),
-                &target(op, &[]),
-                Some(&token),
-                payload,
-            )
-            .await;
-            seen.record(&op.id, status, answer);
-        }
+        replicas.push((app.start_api_replica_with(settings).await, status));
     }
 
-    // 404: ids nobody has (and a calendar to regenerate that does not exist).
-    for op in operations
-        .iter()
-        .filter(|o| o.refusals.contains(&404) && o.path.contains('{'))
-    {
-        let payload = if op.takes_body {
-            Payload::Json(valid_body(&op.id))
-        } else {
-            Payload::None
-        };
-        let answer = send(
-            &app,
-            &base,
-            op.method.clone(),
-            &target(op, &[]),
-            Some(&token),
-            payload,
-        )
-        .await;
-        seen.record(&op.id, 404, answer);
+    let probe = Probe {
+        client: app.client.clone(),
+        address: app.address.clone(),
+        operations: operations(),
+        token: app.token(user),
+        seen: RefCell::default(),
+    };
+
+    // Refusals every operation of a shape gives: no token; a value of a typed query
+    // parameter that does not parse; a body that is not JSON, too large, or not JSON's type;
+    // a database that refuses the API, or is down; ids nobody has.
+    for op in &probe.operations {
+        let call = || Probe::call_to(op, &[]);
+        if op.refusals.contains(&401) {
+            probe.expect(401, call().anonymous()).await;
+        }
+        if let Some(name) = &op.typed_query {
+            let query = format!("{}?{name}=nope", fill(&op.path, &[]));
+            probe.expect(400, call().path(query)).await;
+        }
+        if op.takes_body {
+            let broken = Payload::Raw("application/json", b"{\"x\":".to_vec());
+            probe.expect(400, call().with(broken)).await;
+            let huge = Payload::Raw("application/json", vec![b' '; limit + 1]);
+            probe.expect(413, call().with(huge)).await;
+            let text = valid_body(&op.id).to_string().into_bytes();
+            probe
+                .expect(415, call().with(Payload::Raw("text/plain", text)))
+                .await;
+        }
+        for (replica, status) in &replicas {
+            if op.refusals.contains(status) {
+                probe.expect_at(replica, *status, call()).await;
+            }
+        }
+        if op.refusals.contains(&404) && op.path.contains('{') {
+            probe.expect(404, call()).await;
+        }
     }
     let mut regenerate = valid_body("generateCalendar");
     regenerate["calendarId"] = json!(Uuid::new_v4());
-    let answer = send(
-        &app,
-        &base,
-        Method::POST,
-        "/v1/ai/calendar",
-        Some(&token),
-        Payload::Json(regenerate),
-    )
-    .await;
-    seen.record("generateCalendar", 404, answer);
+    let call = probe.call("generateCalendar", &[]).json(regenerate);
+    probe.expect(404, call).await;
 
     // 422: values each valid alone that a rule refuses, and the syntheses family's
     // invalid values.
-    let first = send_generation(&app, &token, Some("probe-key"), 1500).await;
-    assert_eq!(first.0, 202, "{}", first.1);
-    let answer = send_generation(&app, &token, Some("probe-key"), 1501).await;
-    seen.record("createGeneration", 422, answer);
-    let backwards = Payload::Json(calendar_request("2027-03-02", "2027-03-01"));
-    let answer = send(
-        &app,
-        &base,
-        Method::POST,
-        "/v1/ai/calendar",
-        Some(&token),
-        backwards,
-    )
-    .await;
-    seen.record("generateCalendar", 422, answer);
+    let generation = probe
+        .succeed(202, probe.call("createGeneration", &[]).key("probe-key"))
+        .await;
+    let other = json!({ "source_text": source_text(1501) });
+    let call = probe
+        .call("createGeneration", &[])
+        .json(other)
+        .key("probe-key");
+    probe.expect(422, call).await;
+    let backwards = calendar_request("2027-03-02", "2027-03-01");
+    let call = probe.call("generateCalendar", &[]).json(backwards);
+    probe.expect(422, call).await;
     let mut impossible = valid_body("addCalendarEntry");
     impossible["date"] = json!("2027-02-30");
-    let path = target(by_id("addCalendarEntry"), &[]);
-    let answer = send(
-        &app,
-        &base,
-        Method::POST,
-        &path,
-        Some(&token),
-        Payload::Json(impossible),
-    )
-    .await;
-    seen.record("addCalendarEntry", 422, answer);
-    let path = target(by_id("acceptCalendarChanges"), &[]);
-    let answer = send(
-        &app,
-        &base,
-        Method::POST,
-        &path,
-        Some(&token),
-        Payload::Json(json!({})),
-    )
-    .await;
-    seen.record("acceptCalendarChanges", 422, answer);
+    let call = probe.call("addCalendarEntry", &[]).json(impossible);
+    probe.expect(422, call).await;
+    let call = probe.call("acceptCalendarChanges", &[]).json(json!({}));
+    probe.expect(422, call).await;
     for (id, body) in [
         ("createTheme", json!({ "name": 5 })),
         ("updateTheme", json!({ "name": 5 })),
@@ -350,169 +369,64 @@ async fn every_documented_refusal_occurs() {
             json!({ "enabled": true, "days": ["someday"], "time_utc": "09:00", "emails": [] }),
         ),
     ] {
-        let op = by_id(id);
-        let answer = send(
-            &app,
-            &base,
-            op.method.clone(),
-            &target(op, &[]),
-            Some(&token),
-            Payload::Json(body),
-        )
-        .await;
-        seen.record(id, 422, answer);
+        probe.expect(422, probe.call(id, &[]).json(body)).await;
     }
 
     // 409 while a calendar run waits for a worker: a second run, and accepting the first's
     // changes before it has ended.
-    let calendar = send(
-        &app,
-        &base,
-        Method::POST,
-        "/v1/ai/calendar",
-        Some(&token),
-        Payload::Json(valid_body("generateCalendar")),
-    )
-    .await;
-    assert_eq!(calendar.0, 202, "{}", calendar.1);
-    let run = &calendar.1["data"];
+    let calendar = probe
+        .succeed(202, probe.call("generateCalendar", &[]))
+        .await;
+    let run = &calendar["data"];
     let (calendar_id, run_id) = (uuid(&run["calendarId"]), uuid(&run["runId"]));
-    let answer = send(
-        &app,
-        &base,
-        Method::POST,
-        "/v1/ai/calendar",
-        Some(&token),
-        Payload::Json(valid_body("generateCalendar")),
-    )
-    .await;
-    seen.record("generateCalendar", 409, answer);
-    let accept = target(by_id("acceptCalendarChanges"), &[calendar_id, run_id]);
-    let answer = send(
-        &app,
-        &base,
-        Method::POST,
-        &accept,
-        Some(&token),
-        Payload::Json(json!({ "all": true })),
-    )
-    .await;
-    seen.record("acceptCalendarChanges", 409, answer);
+    probe.expect(409, probe.call("generateCalendar", &[])).await;
+    let call = probe.call("acceptCalendarChanges", &[calendar_id, run_id]);
+    probe.expect(409, call).await;
 
     // Once the worker has run them: a rejected accepted suggestion, a finished job
     // cancelled, an entry moved to a date no calendar has.
     app.start_worker().await;
-    let generation = uuid(&first.1["generation_id"]);
     let calendar_job = uuid(&run["jobId"]);
-    for job in [uuid(&first.1["job_id"]), calendar_job] {
+    for job in [uuid(&generation["job_id"]), calendar_job] {
         wait_succeeded(&app, user, job).await;
     }
-    let suggestions = app.suggestions(user, generation).await;
-    let suggestion = uuid(&suggestions[0]["id"]);
-    let review = target(by_id("reviewSuggestion"), &[suggestion]);
-    let accepted = app
-        .send_json(
-            Method::PATCH,
-            user,
-            &review,
-            &json!({ "status": "accepted" }),
-        )
+    let suggestions = app
+        .suggestions(user, uuid(&generation["generation_id"]))
         .await;
-    assert_eq!(accepted.0, 200, "{}", accepted.1);
-    let answer = send(
-        &app,
-        &base,
-        Method::PATCH,
-        &review,
-        Some(&token),
-        Payload::Json(json!({ "status": "rejected" })),
-    )
-    .await;
-    seen.record("reviewSuggestion", 409, answer);
-    let cancel = target(by_id("cancelJob"), &[calendar_job]);
-    let answer = send(
-        &app,
-        &base,
-        Method::POST,
-        &cancel,
-        Some(&token),
-        Payload::None,
-    )
-    .await;
-    seen.record("cancelJob", 409, answer);
+    let suggestion = uuid(&suggestions[0]["id"]);
+    probe
+        .succeed(200, probe.call("reviewSuggestion", &[suggestion]))
+        .await;
+    let call = probe
+        .call("reviewSuggestion", &[suggestion])
+        .json(json!({ "status": "rejected" }));
+    probe.expect(409, call).await;
+    probe
+        .expect(409, probe.call("cancelJob", &[calendar_job]))
+        .await;
     let (_, detail) = app
         .get_json(user, &format!("/v1/calendars/{calendar_id}"))
         .await;
     let entry = uuid(&detail["data"]["entries"][0]["id"]);
-    let edit = target(by_id("editCalendarEntry"), &[calendar_id, entry]);
-    let answer = send(
-        &app,
-        &base,
-        Method::PATCH,
-        &edit,
-        Some(&token),
-        Payload::Json(json!({ "date": "2027-02-30" })),
-    )
-    .await;
-    seen.record("editCalendarEntry", 422, answer);
+    let call = probe
+        .call("editCalendarEntry", &[calendar_id, entry])
+        .json(json!({ "date": "2027-02-30" }));
+    probe.expect(422, call).await;
 
     // 429: past each per-user limit (1 generation, 2 calendar runs, 1 synthesis).
-    let answer = send_generation(&app, &token, None, 1502).await;
-    seen.record("createGeneration", 429, answer);
-    let second = send(
-        &app,
-        &base,
-        Method::POST,
-        "/v1/ai/calendar",
-        Some(&token),
-        Payload::Json(valid_body("generateCalendar")),
-    )
-    .await;
-    assert_eq!(second.0, 202, "{}", second.1);
-    let answer = send(
-        &app,
-        &base,
-        Method::POST,
-        "/v1/ai/calendar",
-        Some(&token),
-        Payload::Json(valid_body("generateCalendar")),
-    )
-    .await;
-    seen.record("generateCalendar", 429, answer);
-    let theme = app
-        .send_json(
-            Method::POST,
-            user,
-            "/api/v1/themes",
-            &valid_body("createTheme"),
-        )
+    let other = json!({ "source_text": source_text(1502) });
+    probe
+        .expect(429, probe.call("createGeneration", &[]).json(other))
         .await;
-    assert_eq!(theme.0, 201, "{}", theme.1);
-    let syntheses = target(by_id("createSynthesis"), &[uuid(&theme.1["id"])]);
-    let synthesis = send(
-        &app,
-        &base,
-        Method::POST,
-        &syntheses,
-        Some(&token),
-        Payload::None,
-    )
-    .await;
-    assert_eq!(synthesis.0, 202, "{}", synthesis.1);
-    let answer = send(
-        &app,
-        &base,
-        Method::POST,
-        &syntheses,
-        Some(&token),
-        Payload::None,
-    )
-    .await;
-    seen.record("createSynthesis", 429, answer);
-    for job in [
-        uuid(&second.1["data"]["jobId"]),
-        uuid(&synthesis.1["job_id"]),
-    ] {
+    let second = probe
+        .succeed(202, probe.call("generateCalendar", &[]))
+        .await;
+    probe.expect(429, probe.call("generateCalendar", &[])).await;
+    let theme = probe.succeed(201, probe.call("createTheme", &[])).await;
+    let synthesize = || probe.call("createSynthesis", &[uuid(&theme["id"])]);
+    let synthesis = probe.succeed(202, synthesize()).await;
+    probe.expect(429, synthesize()).await;
+    for job in [uuid(&second["data"]["jobId"]), uuid(&synthesis["job_id"])] {
         wait_succeeded(&app, user, job).await;
     }
     sqlx::query(sqlx::AssertSqlSafe(format!("drop role {role}")))
@@ -520,17 +434,7 @@ async fn every_documented_refusal_occurs() {
         .await
         .ok();
 
-    let unproduced: Vec<String> = operations
-        .iter()
-        .flat_map(|op| {
-            let seen = seen.0.get(&op.id).cloned().unwrap_or_default();
-            op.refusals
-                .iter()
-                .filter(move |status| !seen.contains(status))
-                .map(|status| format!("{} {status}", op.id))
-                .collect::<Vec<_>>()
-        })
-        .collect();
+    let unproduced = probe.unproduced();
     assert!(
         unproduced.is_empty(),
         "documented refusals no request produced (add a probe, or stop documenting them): {unproduced:?}"
@@ -543,25 +447,6 @@ fn uuid(value: &Value) -> Uuid {
         .unwrap_or_else(|| panic!("not an id: {value}"))
         .parse()
         .unwrap()
-}
-
-async fn send_generation(
-    app: &TestApp,
-    token: &str,
-    key: Option<&str>,
-    chars: usize,
-) -> (u16, Value) {
-    let mut request = app
-        .client
-        .post(app.url("/api/ai/generations"))
-        .bearer_auth(token)
-        .json(&json!({ "source_text": source_text(chars) }));
-    if let Some(key) = key {
-        request = request.header("Idempotency-Key", key);
-    }
-    let response = request.send().await.expect("request sent");
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
 }
 
 async fn wait_succeeded(app: &TestApp, user: Uuid, job: Uuid) {
