@@ -12,6 +12,8 @@ mod auth;
 #[cfg(test)]
 mod browser;
 #[cfg(test)]
+mod calendar_edits;
+#[cfg(test)]
 mod calendar_export;
 #[cfg(test)]
 mod calendar_legacy;
