@@ -253,26 +253,26 @@ static ROUTES: LazyLock<RouteTable> = LazyLock::new(|| {
                     (method.to_ascii_uppercase(), body)
                 })
                 .collect();
-            (segments(path), methods)
+            (segments(path).map(str::to_owned).collect(), methods)
         })
         .collect();
     for path in ["/openapi.json", "/metrics"] {
-        routes.push((segments(path), vec![("GET".into(), false)]));
+        routes.push((
+            segments(path).map(str::to_owned).collect(),
+            vec![("GET".into(), false)],
+        ));
     }
     routes
 });
 
-fn segments(path: &str) -> Vec<String> {
-    path.trim_end_matches('/')
-        .split('/')
-        .map(str::to_owned)
-        .collect()
+fn segments(path: &str) -> impl Iterator<Item = &str> {
+    path.trim_end_matches('/').split('/')
 }
 
 /// The methods of the route template `path` matches (a literal segment wins over a
 /// parameter: `/api/cards/export` over `/api/cards/{id}`).
 fn route_methods(path: &str) -> Option<&'static [(String, bool)]> {
-    let wanted: Vec<&str> = path.trim_end_matches('/').split('/').collect();
+    let wanted: Vec<&str> = segments(path).collect();
     ROUTES
         .iter()
         .filter(|(template, _)| {
