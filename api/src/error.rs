@@ -62,6 +62,10 @@ pub enum ApiError {
     /// The bearer token is missing, malformed, expired or not valid for this API.
     #[oai(status = 401)]
     Unauthorized(Json<ErrorEnvelope>),
+    /// The request names something the caller may not use (an account not linked to the
+    /// brand).
+    #[oai(status = 403)]
+    Forbidden(Json<ErrorEnvelope>),
     /// No such resource for this user.
     #[oai(status = 404)]
     NotFound(Json<ErrorEnvelope>),
@@ -135,6 +139,28 @@ impl ApiError {
         ))
     }
 
+    /// A 400 listing every problem of the body (`details.problems: [{field, reason}]`).
+    pub fn problems<P: serde::Serialize>(problems: &[P]) -> Self {
+        let details = serde_json::json!({ "problems": problems });
+        let first = details["problems"][0].clone();
+        let message = format!(
+            "{} problem{} in the request; the first: {}: {}",
+            problems.len(),
+            if problems.len() == 1 { "" } else { "s" },
+            first["field"].as_str().unwrap_or_default(),
+            first["reason"].as_str().unwrap_or_default()
+        );
+        Self::BadRequest(ErrorEnvelope::new(
+            "VALIDATION_FAILED",
+            message,
+            Some(details),
+        ))
+    }
+
+    pub fn forbidden(code: &str, message: impl Into<String>, details: Option<Value>) -> Self {
+        Self::Forbidden(ErrorEnvelope::new(code, message, details))
+    }
+
     pub fn conflict(code: &str, message: impl Into<String>) -> Self {
         Self::Conflict(ErrorEnvelope::new(code, message, None))
     }
@@ -201,6 +227,7 @@ impl ApiError {
         match self {
             Self::BadRequest(_) => 400,
             Self::Unauthorized(_) => 401,
+            Self::Forbidden(_) => 403,
             Self::NotFound(_) => 404,
             Self::Conflict(_) => 409,
             Self::PayloadTooLarge(_) => 413,
@@ -227,6 +254,7 @@ pub mod can {
     pub const TOO_MANY_REQUESTS: u32 = 1 << 7;
     pub const INTERNAL: u32 = 1 << 8;
     pub const UNAVAILABLE: u32 = 1 << 9;
+    pub const FORBIDDEN: u32 = 1 << 10;
 
     /// Every authenticated operation that reads or writes Postgres or Redis.
     pub const STORED: u32 = UNAUTHORIZED | INTERNAL | UNAVAILABLE;
@@ -239,6 +267,7 @@ pub mod can {
         match status {
             400 => BAD_REQUEST,
             401 => UNAUTHORIZED,
+            403 => FORBIDDEN,
             404 => NOT_FOUND,
             409 => CONFLICT,
             413 => PAYLOAD_TOO_LARGE,

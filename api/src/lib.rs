@@ -29,9 +29,16 @@ use poem_openapi::OpenApiService;
 
 use crate::{
     routes::{
-        calendar_generation::CalendarGenerationApi, cards::CardsApi, generations::GenerationsApi,
-        health::HealthApi, jobs::JobsApi, saved_calendars::SavedCalendarsApi,
-        schedules::SchedulesApi, suggestions::SuggestionsApi, themes::ThemesApi,
+        calendar_generation::CalendarGenerationApi,
+        cards::CardsApi,
+        generations::GenerationsApi,
+        health::HealthApi,
+        jobs::JobsApi,
+        organic::{OrganicGenerateApi, OrganicLibraryApi, OrganicWeeksApi},
+        saved_calendars::SavedCalendarsApi,
+        schedules::SchedulesApi,
+        suggestions::SuggestionsApi,
+        themes::ThemesApi,
     },
     state::AppState,
 };
@@ -46,6 +53,9 @@ pub type Apis = (
     SavedCalendarsApi,
     ThemesApi,
     SchedulesApi,
+    OrganicLibraryApi,
+    OrganicGenerateApi,
+    OrganicWeeksApi,
 );
 
 /// The OpenAPI service: the source of `/openapi.json` and `docs/api/openapi.yaml`.
@@ -61,6 +71,9 @@ pub fn openapi_service() -> OpenApiService<Apis, ()> {
             SavedCalendarsApi,
             ThemesApi,
             SchedulesApi,
+            OrganicLibraryApi,
+            OrganicGenerateApi,
+            OrganicWeeksApi,
         ),
         "Almanac API",
         env!("CARGO_PKG_VERSION"),

@@ -127,6 +127,18 @@ pub struct CalendarSettings {
     pub batch_slots: usize,
 }
 
+/// Settings of the organic week (seed 003).
+#[derive(Debug, Clone)]
+pub struct OrganicSettings {
+    /// Placements one request may seed (`ORGANIC_MAX_PLACEMENTS`); the preset's and the
+    /// newsletter's come on top.
+    pub max_placements: usize,
+    /// The least time between two posts of one account (`ORGANIC_MIN_GAP_MINUTES`).
+    pub min_gap: chrono::Duration,
+    /// AI calls one run makes at once (`ORGANIC_AI_CONCURRENCY`).
+    pub ai_concurrency: usize,
+}
+
 /// Per-user limits on the endpoints that create jobs, each read from `<NAME>_RATE_LIMIT`
 /// and `<NAME>_RATE_WINDOW_SECS` (a kind to come adds one field and one line below).
 #[derive(Debug, Clone)]
@@ -137,6 +149,8 @@ pub struct RateLimitSettings {
     pub calendars: RateLimit,
     /// `POST /api/v1/themes/{id}/syntheses` (not the scheduler's): `SYNTHESIS_RATE_*`.
     pub syntheses: RateLimit,
+    /// `POST /api/organic/generate-calendar`: `ORGANIC_RATE_*`.
+    pub organic: RateLimit,
 }
 
 /// At most `limit` requests per user in any `window`.
@@ -172,6 +186,7 @@ pub struct Settings {
     pub max_body_bytes: usize,
     pub calendar_service_enabled: bool,
     pub calendar: CalendarSettings,
+    pub organic: OrganicSettings,
     pub publish_service_enabled: bool,
     pub smtp_url: Option<Secret>,
     pub email_from: String,
@@ -265,6 +280,7 @@ impl Settings {
                 generations: env.rate_limit("generations", "GENERATION", 5, 300)?,
                 calendars: env.rate_limit("calendars", "CALENDAR", 20, 600)?,
                 syntheses: env.rate_limit("syntheses", "SYNTHESIS", 20, 600)?,
+                organic: env.rate_limit("organic", "ORGANIC", 20, 600)?,
             },
             events: EventSettings {
                 heartbeat: env.seconds_or("HEARTBEAT_SECS", 15.0)?,
@@ -284,6 +300,11 @@ impl Settings {
                 timeout: env.seconds_or("CALENDAR_TIMEOUT_SECS", 30.0)?,
                 ai_concurrency: env.parse_or("CALENDAR_AI_CONCURRENCY", 4)?,
                 batch_slots: env.parse_or("CALENDAR_BATCH_SLOTS", 40)?,
+            },
+            organic: OrganicSettings {
+                max_placements: env.parse_or("ORGANIC_MAX_PLACEMENTS", 60)?,
+                min_gap: chrono::Duration::minutes(env.parse_or("ORGANIC_MIN_GAP_MINUTES", 30)?),
+                ai_concurrency: env.parse_or("ORGANIC_AI_CONCURRENCY", 8)?,
             },
             publish_service_enabled: env.parse_or("PUBLISH_SERVICE_ENABLED", false)?,
             smtp_url: env.optional("SMTP_URL").map(Secret::new),
@@ -317,6 +338,13 @@ impl Settings {
         }
         if settings.events.relay_buffer == 0 || settings.events.max_len == 0 {
             bail!("RELAY_BUFFER_EVENTS and EVENTS_MAX_LEN: must be at least 1");
+        }
+        if settings.organic.ai_concurrency == 0
+            || settings.organic.min_gap < chrono::Duration::zero()
+        {
+            bail!(
+                "ORGANIC_AI_CONCURRENCY: must be at least 1; ORGANIC_MIN_GAP_MINUTES: not negative"
+            );
         }
         if settings.calendar.ai_concurrency == 0 || settings.calendar.batch_slots == 0 {
             bail!("CALENDAR_AI_CONCURRENCY and CALENDAR_BATCH_SLOTS: must be at least 1");

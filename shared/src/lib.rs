@@ -12,6 +12,7 @@ pub mod email;
 pub mod events;
 pub mod fetch;
 pub mod jobs;
+pub mod organic;
 pub mod queue;
 pub mod redis_conn;
 pub mod shutdown;

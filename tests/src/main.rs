@@ -42,6 +42,8 @@ mod job_errors;
 #[cfg(test)]
 mod operations;
 #[cfg(test)]
+mod organic;
+#[cfg(test)]
 mod relay_faults;
 #[cfg(test)]
 mod reliability;

@@ -125,6 +125,7 @@ async fn a_client_that_stops_reading_is_told_and_closed_without_holding_up_other
                 &Event::Error {
                     code: None,
                     message: big.clone(),
+                    placement_id: None,
                 },
             )
             .await

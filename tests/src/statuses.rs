@@ -81,8 +81,33 @@ fn valid_body(operation: &str) -> Value {
         "upsertSchedule" => {
             json!({ "enabled": true, "days": ["mon"], "time_utc": "09:00", "emails": ["a@example.com"] })
         }
+        "createBrand" | "updateBrand" => json!({ "name": "Leafy", "timezone": "UTC" }),
+        "linkBrandAccount" => json!({ "platform": "instagram", "accountId": "ig_probe" }),
+        "createTrend" | "updateTrend" => {
+            json!({ "kind": "trend", "title": "Swaps", "keywords": ["eco"] })
+        }
+        "createAsset" | "updateAsset" => json!({ "kind": "image", "title": "A", "tags": ["eco"] }),
+        "generateOrganicCalendar" | "generateOrganicCalendarUpstream" => {
+            organic_request("probe_brand", None)
+        }
+        "editOrganicPlacement" => json!({ "caption": "New words" }),
         other => panic!("no valid body for {other}: add one"),
     }
+}
+
+/// Two instagram placements of `brand` on Tuesday 2027-03-02, two hours apart;
+/// `platformAccountIds` names `account` when given.
+fn organic_request(brand: &str, account: Option<&str>) -> Value {
+    let placement = |id: &str, hour: u32| {
+        json!({ "placementId": id, "trendId": "probe_trend", "dayId": "2027-03-02",
+                "scheduledAt": format!("2027-03-02T{hour}:00:00Z"), "platform": "instagram" })
+    };
+    let mut body = json!({ "brandProfileId": brand, "weekStart": "2027-03-01", "timezone": "UTC",
+        "placements": [placement("p1", 10), placement("p2", 12)] });
+    if let Some(account) = account {
+        body["platformAccountIds"] = json!({ "instagram": account });
+    }
+    body
 }
 
 fn calendar_request(start: &str, end: &str) -> Value {
@@ -112,7 +137,9 @@ fn fill(template: &str, ids: &[Uuid]) -> String {
     template
         .split('/')
         .map(|segment| {
-            if segment.starts_with('{') {
+            if segment == "{weekStart}" {
+                "2027-03-01".to_owned()
+            } else if segment.starts_with('{') {
                 ids.next().unwrap().to_string()
             } else {
                 segment.to_owned()
@@ -270,6 +297,7 @@ async fn every_documented_refusal_occurs() {
             ("GENERATION_RATE_LIMIT", "1".into()),
             ("CALENDAR_RATE_LIMIT", "2".into()),
             ("SYNTHESIS_RATE_LIMIT", "1".into()),
+            ("ORGANIC_RATE_LIMIT", "2".into()),
         ],
         ..Default::default()
     })
@@ -434,11 +462,113 @@ async fn every_documented_refusal_occurs() {
         .await
         .ok();
 
+    organic_refusals(&app, &probe, user).await;
+
     let unproduced = probe.unproduced();
     assert!(
         unproduced.is_empty(),
         "documented refusals no request produced (add a probe, or stop documenting them): {unproduced:?}"
     );
+}
+
+/// The organic week's refusals (seed 003): ids reused (409), a brand nobody has (404), accounts not linked (403), a second generation of a
+/// brand (409), past the limit of 2 (429), and a placement moved onto another's time (409).
+async fn organic_refusals(app: &TestApp, probe: &Probe, user: Uuid) {
+    for (id, body) in [
+        (
+            "createBrand",
+            json!({ "id": "probe_brand", "name": "Leafy", "timezone": "UTC" }),
+        ),
+        (
+            "createTrend",
+            json!({ "id": "probe_trend", "kind": "trend", "title": "Swaps", "keywords": [] }),
+        ),
+        (
+            "createAsset",
+            json!({ "id": "probe_asset", "kind": "video", "title": "A", "tags": [] }),
+        ),
+    ] {
+        probe
+            .succeed(201, probe.call(id, &[]).json(body.clone()))
+            .await;
+        probe.expect(409, probe.call(id, &[]).json(body)).await;
+    }
+    let generators = ["generateOrganicCalendar", "generateOrganicCalendarUpstream"];
+    for op in generators {
+        let call = probe
+            .call(op, &[])
+            .json(organic_request("no_such_brand", None));
+        probe.expect(404, call).await;
+        let call = probe
+            .call(op, &[])
+            .json(organic_request("probe_brand", Some("ig_unlinked")));
+        probe.expect(403, call).await;
+    }
+    let link = |brand: &str| {
+        probe
+            .call("linkBrandAccount", &[])
+            .path(format!("/api/organic/brands/{brand}/accounts"))
+    };
+    probe.succeed(201, link("probe_brand")).await;
+    probe
+        .succeed(
+            201,
+            probe
+                .call("createBrand", &[])
+                .json(json!({ "id": "probe_brand2", "name": "Two", "timezone": "UTC" })),
+        )
+        .await;
+    // Accepted generations answer with their stream: only the job id is read.
+    let start = |path: &str, body: Value| {
+        let request = app
+            .client
+            .post(app.url(path))
+            .bearer_auth(app.token(user))
+            .json(&body);
+        async move {
+            let response = request.send().await.unwrap();
+            assert_eq!(response.status(), 200);
+            response.headers()["x-job-id"]
+                .to_str()
+                .unwrap()
+                .parse::<Uuid>()
+                .unwrap()
+        }
+    };
+    let first = start(
+        "/api/organic/generate-calendar",
+        organic_request("probe_brand", Some("ig_probe")),
+    )
+    .await;
+    for op in generators {
+        probe
+            .expect(
+                409,
+                probe
+                    .call(op, &[])
+                    .json(organic_request("probe_brand", None)),
+            )
+            .await;
+    }
+    let second = start("/generate-calendar", organic_request("probe_brand2", None)).await;
+    for op in generators {
+        probe
+            .expect(
+                429,
+                probe
+                    .call(op, &[])
+                    .json(organic_request("probe_brand2", None)),
+            )
+            .await;
+    }
+    for job in [first, second] {
+        wait_succeeded(app, user, job).await;
+    }
+    let call = probe
+        .call("editOrganicPlacement", &[])
+        .path("/api/organic/brands/probe_brand/placements/p2".into())
+        .json(json!({ "scheduledAt": "2027-03-02T10:10:00Z" }));
+    probe.expect(409, call).await;
 }
 
 fn uuid(value: &Value) -> Uuid {

@@ -319,6 +319,7 @@ async fn retry(ctx: &JobContext, claim: &Claim, error: JobError) -> &'static str
             detail["message"].as_str().unwrap_or("unknown error"),
             delay.as_millis()
         ),
+        placement_id: None,
     };
     ctx.emitter.emit_or_log(claim.id, &event).await;
     "retrying"

@@ -10,8 +10,10 @@
 //! never published.
 
 mod stream;
+mod vocabulary;
 
 pub use stream::{Framing, relay};
+pub use vocabulary::Vocabulary;
 
 use std::{
     collections::HashMap,

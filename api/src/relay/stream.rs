@@ -10,7 +10,10 @@ use futures::Stream;
 use tokio::sync::broadcast::error::RecvError;
 use uuid::Uuid;
 
-use super::{Hub, Relayed};
+use super::{
+    Hub, Relayed,
+    vocabulary::{Progress, Vocabulary},
+};
 use crate::state::AppState;
 
 /// Events read from Redis per round trip while catching up.
@@ -72,7 +75,7 @@ impl Framing {
 
     /// One event on the wire; `seq` is `None` for events that are not stored (heartbeats,
     /// notices), which therefore do not move an `EventSource`'s last id.
-    fn frame(self, seq: Option<u64>, kind: &str, data: &str) -> Bytes {
+    pub(super) fn frame(self, seq: Option<u64>, kind: &str, data: &str) -> Bytes {
         let mut out = String::with_capacity(data.len() + kind.len() + 32);
         match self {
             Framing::Sse => {
@@ -103,7 +106,7 @@ impl Framing {
         Bytes::from(out)
     }
 
-    fn stored(self, event: &StoredEvent) -> Bytes {
+    pub(super) fn stored(self, event: &StoredEvent) -> Bytes {
         metrics::counter!("relay_events_total").increment(1);
         self.frame(Some(event.seq), &event.kind, &event.data)
     }
@@ -122,7 +125,7 @@ impl Framing {
         self.stored(&StoredEvent::from_event(seq, event))
     }
 
-    fn notice(self, event: &Event) -> Bytes {
+    pub(super) fn notice(self, event: &Event) -> Bytes {
         let data = serde_json::to_string(event).expect("events serialise");
         self.frame(None, event.kind(), &data)
     }
@@ -144,12 +147,17 @@ impl Drop for Active {
     }
 }
 
-fn stream_error(framing: Framing, message: &str) -> Bytes {
+fn stream_error(words: Vocabulary, framing: Framing, job: Uuid, last: u64, message: &str) -> Bytes {
     metrics::counter!("relay_stream_errors_total").increment(1);
-    framing.notice(&Event::Error {
-        code: Some("STREAM_ERROR".into()),
-        message: format!("{message}; reconnect with the last id to resume"),
-    })
+    words.notice(
+        framing,
+        job,
+        last,
+        &Event::error(
+            "STREAM_ERROR",
+            format!("{message}; reconnect with the last id to resume"),
+        ),
+    )
 }
 
 /// One page of stored events. A connection that just broke (Redis restarted, a network
@@ -207,14 +215,14 @@ struct Deps {
     hub: Hub,
 }
 
-/// The stream of `job`'s events after `after` (0: from the start). `ended` is the job's
-/// ledger row when it had already ended as the request arrived.
+/// The stream of `job`'s events after `after` (0: from the start), in the words of its
+/// kind. `ended` is the job's ledger row when it had already ended as the request arrived.
 pub fn relay(
     state: &AppState,
     job: Uuid,
     after: u64,
     ended: Option<jobs::JobRecord>,
-    framing: Framing,
+    (framing, words): (Framing, Vocabulary),
 ) -> impl Stream<Item = Bytes> + Send + 'static {
     // Boxed: it is rarely there, and every idle stream would carry its size.
     let ended = ended.map(Box::new);
@@ -241,6 +249,7 @@ pub fn relay(
         let mut final_wait: Option<tokio::time::Instant> = None;
         let mut republished = false;
         let mut told_truncated = false;
+        let mut progress = Progress::default();
         loop {
             if std::mem::take(&mut read_stream) {
                 loop {
@@ -248,7 +257,7 @@ pub fn relay(
                         Ok(page) => page,
                         Err(error) => {
                             tracing::warn!(job_id = %job, error = %error, "reading job events failed");
-                            yield stream_error(framing, "the event store is unreachable");
+                            yield stream_error(words, framing, job, last, "the event store is unreachable");
                             return;
                         }
                     };
@@ -265,7 +274,7 @@ pub fn relay(
                     // Told once until an event comes: a lost stream, then the jump of the
                     // new one's numbering past the client's id, are one loss.
                     if (restarted || trimmed || expired) && !std::mem::replace(&mut told_truncated, true) {
-                        yield framing.notice(&Event::Truncated { after: last, first_available: page.first });
+                        yield words.truncated(framing, last, page.first);
                     }
                     if restarted {
                         // Read the new numbering from its start.
@@ -273,7 +282,7 @@ pub fn relay(
                         continue;
                     }
                     for event in &page.events {
-                        yield framing.stored(event);
+                        yield words.stored(framing, job, event, &mut progress);
                         told_truncated = false;
                         last = event.seq;
                         if event.is_final() {
@@ -301,7 +310,7 @@ pub fn relay(
                                 Ok(false) => return,
                                 Err(error) => {
                                     tracing::warn!(job_id = %job, error = %format!("{error:#}"), "publishing a job's final events failed");
-                                    yield stream_error(framing, "the event store is unreachable");
+                                    yield stream_error(words, framing, job, last, "the event store is unreachable");
                                     return;
                                 }
                             }
@@ -318,7 +327,7 @@ pub fn relay(
                         Ok(Some(record)) => {
                             // Framed before yielding, so the record is not kept in the
                             // stream's state (every idle stream would carry its size).
-                            if let Some(frame) = Event::done_from(&record).map(|done| framing.notice(&done)) {
+                            if let Some(frame) = Event::done_from(&record).map(|done| words.notice(framing, job, last, &done)) {
                                 drop(record);
                                 yield frame;
                                 return;
@@ -328,7 +337,7 @@ pub fn relay(
                         Ok(None) => return,
                         Err(error) => {
                             tracing::warn!(job_id = %job, error = %error, "reading the job failed");
-                            yield stream_error(framing, "the job store is unreachable");
+                            yield stream_error(words, framing, job, last, "the job store is unreachable");
                             return;
                         }
                     }
@@ -362,7 +371,7 @@ pub fn relay(
                     read_stream = true;
                     break;
                 }
-                yield framing.stored(event);
+                yield words.stored(framing, job, event, &mut progress);
                 told_truncated = false;
                 last = event.seq;
                 if event.is_final() {
@@ -373,7 +382,7 @@ pub fn relay(
                 Ok(Relayed::Event(_) | Relayed::Events(_)) => {}
                 Ok(Relayed::Resync) => read_stream = true,
                 // One ticker in the hub beats for every stream: no timer per stream.
-                Ok(Relayed::Heartbeat) => yield framing.notice(&Event::Heartbeat {}),
+                Ok(Relayed::Heartbeat) => yield words.keep_alive(framing, last, progress),
                 // The server is shutting down: the client resumes elsewhere.
                 Ok(Relayed::Closing) => return,
                 Ok(Relayed::Finished) => {
@@ -383,10 +392,10 @@ pub fn relay(
                 Err(RecvError::Lagged(missed)) => {
                     metrics::counter!("relay_clients_dropped_total", "reason" => "lag").increment(1);
                     tracing::info!(job_id = %job, missed, "stream closed: the client fell behind");
-                    yield framing.notice(&Event::Error {
-                        code: Some("LAGGED".into()),
-                        message: format!("this client fell {missed} events behind; reconnect with the last id to resume"),
-                    });
+                    yield words.notice(framing, job, last, &Event::error(
+                        "LAGGED",
+                        format!("this client fell {missed} events behind; reconnect with the last id to resume"),
+                    ));
                     return;
                 }
                 Err(RecvError::Closed) => return,

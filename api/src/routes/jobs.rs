@@ -21,7 +21,7 @@ use crate::{
     auth::{BearerAuth, StreamAuth},
     envelope::Envelope,
     error::{Answer, ApiError, ApiResult, can},
-    relay::{self, Framing},
+    relay::{self, Framing, Vocabulary},
     state::AppState,
 };
 
@@ -112,6 +112,7 @@ impl JobsApi {
         // NDJSON when the client asks for it, SSE otherwise.
         let framing = Framing::requested(request).unwrap_or(Framing::Sse);
         let job = owned_job(&state, auth.user().id, id.0).await?;
+        let words = Vocabulary::of(job.kind);
         let ended = Event::done_from(&job).is_some().then_some(job);
         if ended.is_some() && after > 0 {
             let last = events::last(&state.redis, &state.settings, id.0).await?;
@@ -119,7 +120,7 @@ impl JobsApi {
                 return Ok(EventStream::Finished);
             }
         }
-        let body = relay::relay(&state, id.0, after, ended, framing);
+        let body = relay::relay(&state, id.0, after, ended, (framing, words));
         let body = Body::from_bytes_stream(futures::StreamExt::map(body, Ok::<_, std::io::Error>));
         Ok(EventStream::Stream(framing, body))
     }

@@ -5,6 +5,7 @@ pub mod cards;
 pub mod generations;
 pub mod health;
 pub mod jobs;
+pub mod organic;
 pub mod saved_calendars;
 pub mod schedules;
 pub mod suggestions;
@@ -32,6 +33,10 @@ pub enum Tag {
     /// News syntheses (seed 004): themes and sources, generated syntheses, per-theme
     /// schedules and their email deliveries.
     Syntheses,
+    /// The organic week (seed 003): the brand library (brand profiles, linked platform
+    /// accounts, trends/questions/events, creative assets), placement generation streamed
+    /// as NDJSON, and the saved weeks.
+    Organic,
     /// Flashcards: manual ones and accepted suggestions.
     Cards,
     /// The job ledger: the status of any background job.
@@ -80,10 +85,12 @@ pub async fn job_write_failed(state: &AppState, job: &NewJob, error: sqlx::Error
 /// logged, not returned: the job is safe in Postgres and the reconciler pushes it again.
 /// `total` is the job's units of progress.
 pub async fn enqueue_after_commit(state: &AppState, job: &NewJob, total: u64) {
-    state
-        .emitter
-        .emit_first_or_log(job.id, &Event::queued(total))
-        .await;
+    enqueue_with(state, job, &Event::queued(total)).await;
+}
+
+/// [`enqueue_after_commit`] with the job's own first event.
+pub async fn enqueue_with(state: &AppState, job: &NewJob, first: &Event) {
+    state.emitter.emit_first_or_log(job.id, first).await;
     let kind = job.kind;
     if let Err(error) = state.queue.push(kind, job.id, None).await {
         tracing::warn!(job_id = %job.id, error = %format!("{error:#}"), "enqueue failed; the reconciler will retry");

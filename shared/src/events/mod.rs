@@ -65,7 +65,16 @@ pub enum Event {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         code: Option<String>,
         message: String,
+        /// Seed 003: the placement that could not be made (the others go on).
+        #[serde(
+            rename = "placementId",
+            default,
+            skip_serializing_if = "Option::is_none"
+        )]
+        placement_id: Option<String>,
     },
+    /// One placement of an organic week (seed 003), as saved.
+    Placement { placement: Value },
     /// One entry a calendar run generated (seed 000), in the `{data, error, meta}`
     /// envelope: `data` the entry, `meta` the run.
     Entry(Envelope),
@@ -124,6 +133,7 @@ impl Event {
             Event::Progress { .. } => "progress",
             Event::Suggestions { .. } => "suggestions",
             Event::Error { .. } => "error",
+            Event::Placement { .. } => "placement",
             Event::Entry(_) => "entry",
             Event::Diff(_) => "diff",
             Event::Done { .. } => "done",
@@ -161,6 +171,15 @@ impl Event {
             result,
             error,
             meta: Some(meta),
+        }
+    }
+
+    /// An `error` about the job as a whole.
+    pub fn error(code: &str, message: impl Into<String>) -> Self {
+        Event::Error {
+            code: Some(code.to_owned()),
+            message: message.into(),
+            placement_id: None,
         }
     }
 

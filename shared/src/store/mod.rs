@@ -6,6 +6,7 @@ pub mod calendars;
 pub mod cards;
 pub mod generations;
 pub mod idempotency;
+pub mod organic;
 pub mod suggestions;
 pub mod themes;
 

@@ -111,8 +111,8 @@ pub fn completion() -> Value {
     })
 }
 
-/// The answer to a request: a synthesis of the documents of a synthesis prompt (the offline
-/// provider's), calendar entries for every slot of a calendar prompt (titled
+/// The answer to a request: a synthesis of the documents of a synthesis prompt, or the copy
+/// of an organic placement (the offline provider's), calendar entries for every slot of a calendar prompt (titled
 /// `Fake post <key>`), three flashcards otherwise.
 fn answer(request: &Value) -> Value {
     let user = request["messages"][1]["content"]
@@ -122,6 +122,13 @@ fn answer(request: &Value) -> Value {
         let mut completion = completion();
         completion["choices"][0]["message"]["content"] =
             json!(almanac_shared::domain::synthesis::offline_answer(user));
+        return completion;
+    }
+    if user.contains("<placement>") {
+        let mut completion = completion();
+        completion["choices"][0]["message"]["content"] = json!(
+            almanac_shared::domain::organic::content::offline_answer(user)
+        );
         return completion;
     }
     let Some(slots) = user

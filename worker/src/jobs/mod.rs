@@ -3,6 +3,7 @@
 mod calendar;
 mod email;
 mod generation;
+mod organic;
 mod synthesis;
 
 use almanac_shared::{
@@ -10,6 +11,7 @@ use almanac_shared::{
     domain::{
         calendar::CalendarJob,
         generation::GenerationJob,
+        organic::OrganicJob,
         synthesis::{EmailJob, SynthesisJob},
     },
 };
@@ -21,6 +23,7 @@ pub fn registry() -> Registry {
     Registry::new()
         .register::<GenerationJob>()
         .register::<CalendarJob>()
+        .register::<OrganicJob>()
         .register::<SynthesisJob>()
         .register::<EmailJob>()
 }

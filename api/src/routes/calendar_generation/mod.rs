@@ -35,7 +35,7 @@ use crate::{
     envelope::{Envelope, Enveloped, current_request_id},
     error::{Answer, ApiError, ApiResult, can},
     rate_limit,
-    relay::{self, Framing},
+    relay::{self, Framing, Vocabulary},
     state::AppState,
     text::IsoDate,
 };
@@ -213,7 +213,7 @@ async fn start_run(
     tracing::info!(calendarId = %opened.calendar_id, runId = %run_id, job_id = %job.id, "calendar run accepted");
     Ok(match framing {
         Some(framing) => {
-            let body = relay::relay(state, job.id, 0, None, framing);
+            let body = relay::relay(state, job.id, 0, None, (framing, Vocabulary::Common));
             CalendarResponse::Stream(
                 framing,
                 Body::from_bytes_stream(futures::StreamExt::map(body, Ok::<_, std::io::Error>)),

@@ -1,0 +1,381 @@
+//! `POST /api/organic/generate-calendar` (seed 003), also at `POST /generate-calendar`,
+//! the seed's upstream path: the request is checked whole (every problem listed), the
+//! brand and the accounts it names are the caller's, then the run is written with its job
+//! and the answer is the job's NDJSON stream (SSE on `Accept: text/event-stream`).
+
+use std::collections::BTreeSet;
+
+use almanac_shared::{
+    db,
+    domain::organic::{OrganicJob, OrganicSpec, Platform},
+    events::Event,
+    jobs::NewJob,
+    store::organic::{self as store, NewRun},
+    telemetry,
+};
+use poem::{Body, IntoResponse, Request, Response, web::Data};
+use poem_openapi::{
+    ApiResponse, Object, OpenApi,
+    registry::{MetaHeader, MetaResponses, Registry},
+    types::Type,
+};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::{library::LinkedAccount, placement::OrganicPlacement};
+use crate::{
+    auth::BearerAuth,
+    body::ListedJson,
+    error::{Answer, ApiError, ApiResult, can},
+    rate_limit,
+    relay::{self, Framing, Vocabulary},
+    routes::{Tag, job_write_failed},
+    state::AppState,
+    text::IsoDate,
+};
+
+/// One placement of the seed map.
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct PlacementSeed {
+    /// Your stable id for the slot: the merge key of regenerations. Duplicates that are
+    /// identical collapse; differing ones are refused.
+    #[oai(validator(max_length = 200))]
+    pub placement_id: String,
+    /// The library trend, question or event (`trend-101`); one you do not have becomes
+    /// that placement's `TREND_NOT_FOUND` error line.
+    #[oai(validator(max_length = 200))]
+    pub trend_id: String,
+    /// `YYYY-MM-DD`, a day of the week.
+    pub day_id: IsoDate,
+    /// ISO 8601 with an offset, on `dayId` in the request's time zone.
+    #[oai(validator(max_length = 40))]
+    pub scheduled_at: String,
+    /// A UI label (`9:00 AM`).
+    #[oai(validator(max_length = 200))]
+    pub time_label: Option<String>,
+    pub platform: Platform,
+    /// The account to post with; else `platformAccountIds[platform]`; neither is the
+    /// placement's `MISSING_ACCOUNT` error line. Must be linked to the brand (403).
+    #[oai(validator(max_length = 200))]
+    pub account_id: Option<String>,
+    /// `trend`, `question`, `event` or `manual`.
+    #[oai(validator(pattern = "^(trend|question|event|manual)$"))]
+    pub seed_source: Option<String>,
+    /// `reel`, `carousel`, `story`, `post` or `newsletter`; by default the platform's
+    /// (reel on instagram, tiktok and youtube; post on linkedin and facebook).
+    #[oai(validator(pattern = "^(reel|carousel|story|post|newsletter)$"))]
+    pub desired_format: Option<String>,
+    /// Extra hints: `tags` (creative library tags to match), priority, ...
+    pub metadata: Option<Value>,
+}
+
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct GenerateOptions {
+    /// `beta-launch`: every day without a seeded placement gets one placement per
+    /// preferred platform (`preferredPlatforms`, else those of `platformAccountIds`) at
+    /// the platform's default local time (instagram 09:00, linkedin 08:00, facebook 13:00,
+    /// tiktok 19:00, youtube 15:00), about your highest-priority trends not yet used that
+    /// week (reused in priority order once all are), with `placementId`
+    /// `auto-<dayId>-<platform>`; its newsletter day is Thursday.
+    #[oai(validator(pattern = "^beta-launch$"))]
+    pub schedule_preset: Option<String>,
+    /// Add a newsletter summarising the week (`placementId` `newsletter-<weekStart>`,
+    /// platform `newsletter`, no account) at the start of the brand's posting window on
+    /// `newsletterDayId`, else the preset's day (beta-launch: Thursday; none: Friday).
+    pub include_newsletter: Option<bool>,
+    pub newsletter_day_id: Option<IsoDate>,
+    /// Given to the AI as data.
+    #[oai(validator(max_length = 2000))]
+    pub guidance_prompt: Option<String>,
+    /// The language to write in (`en-US`, `es`).
+    #[oai(validator(max_length = 35, pattern = "^[ \t\n\r]*[A-Za-z0-9_-]+[ \t\n\r]*$"))]
+    pub language: Option<String>,
+    pub preferred_platforms: Option<Vec<Platform>>,
+    /// Regenerate placements you edited too (by default they are kept as edited).
+    pub overwrite_edited: Option<bool>,
+}
+
+/// Seed 003's request. Every problem is answered at once, in `error.details.problems`
+/// (`[{field, reason}]`): no placements, more than `ORGANIC_MAX_PLACEMENTS` (60), a
+/// `weekStart` that is not a Monday, an unknown time zone, a placement outside the week or
+/// whose `scheduledAt` is not on its `dayId`, an unsupported platform, an empty
+/// `trendId`, differing placements under one `placementId`, a `newsletterDayId` outside
+/// the week.
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct GenerateCalendarRequest {
+    /// The caller's brand profile (404 otherwise).
+    #[oai(validator(max_length = 200))]
+    pub brand_profile_id: String,
+    /// The Monday of the week, `YYYY-MM-DD`, in `timezone`.
+    pub week_start: IsoDate,
+    /// IANA; every date and time of the request is read in it.
+    #[oai(validator(max_length = 64))]
+    pub timezone: String,
+    /// `{platform: accountId}`; each must be linked to the brand (403 otherwise).
+    pub platform_account_ids: Option<std::collections::BTreeMap<String, String>>,
+    #[oai(validator(min_items = 1))]
+    pub placements: Vec<PlacementSeed>,
+    pub options: Option<GenerateOptions>,
+}
+
+/// One line of the organic stream: `progress`, `placement`, `error` or `complete`.
+#[derive(Object)]
+#[oai(rename_all = "camelCase")]
+pub struct OrganicEvent {
+    #[oai(rename = "type")]
+    pub kind: String,
+    /// The event's sequence number (resume after it with `Last-Event-ID` or `?after=` on
+    /// `GET /v1/jobs/{jobId}/events`); a line that is not stored repeats the last one.
+    pub id: u64,
+    /// `progress`: units done of `total`, the `stage` (`analyzing`, `optimizing`,
+    /// `matching`, `drafting`, `finalizing`) and a `message`. Keep-alives are progress
+    /// lines too, at least every `HEARTBEAT_SECS`.
+    #[oai(skip_serializing_if_is_none)]
+    pub completed: Option<u64>,
+    #[oai(skip_serializing_if_is_none)]
+    pub total: Option<u64>,
+    #[oai(skip_serializing_if_is_none)]
+    pub stage: Option<String>,
+    #[oai(skip_serializing_if_is_none)]
+    pub message: Option<String>,
+    /// `placement`: a drafted (or, `edited: true`, a kept) placement.
+    #[oai(skip_serializing_if_is_none)]
+    pub placement: Option<OrganicPlacement>,
+    /// `error`: `MISSING_ACCOUNT`, `TREND_NOT_FOUND`, `NO_FREE_SLOT` or
+    /// `GENERATION_FAILED` with the `placementId` (the others go on); `HISTORY_TRUNCATED`,
+    /// `LAGGED` or `STREAM_ERROR` about the stream.
+    #[oai(skip_serializing_if_is_none)]
+    pub code: Option<String>,
+    #[oai(skip_serializing_if_is_none)]
+    pub placement_id: Option<String>,
+    /// `complete`, always the last line: how the job ended (`succeeded`, `failed`,
+    /// `timeout`, `cancelled`)...
+    #[oai(skip_serializing_if_is_none)]
+    pub status: Option<String>,
+    /// ...`{placements, errors, adjusted, autoFilled}`...
+    #[oai(skip_serializing_if_is_none)]
+    pub counts: Option<Value>,
+    /// ...the job (also in the `X-Job-Id` header), the run, the brand and the week...
+    #[oai(skip_serializing_if_is_none)]
+    pub job_id: Option<Uuid>,
+    #[oai(skip_serializing_if_is_none)]
+    pub run_id: Option<Uuid>,
+    #[oai(skip_serializing_if_is_none)]
+    pub brand_profile_id: Option<String>,
+    #[oai(skip_serializing_if_is_none)]
+    pub week_start: Option<String>,
+    /// ...and why it did not succeed (`{code, message}`).
+    #[oai(skip_serializing_if_is_none)]
+    pub error: Option<Value>,
+}
+
+/// The answer: the job's event stream.
+pub struct GenerateResponse {
+    framing: Framing,
+    job: Uuid,
+    body: Body,
+}
+
+impl ApiResponse for GenerateResponse {
+    fn meta() -> MetaResponses {
+        let mut stream = Framing::documented(
+            "The generation's events, one JSON object a line (`application/x-ndjson`, the \
+             default) or as server-sent events (`Accept: text/event-stream`).",
+            "OrganicEvent",
+        );
+        stream.headers.push(MetaHeader {
+            name: "X-Job-Id".into(),
+            description: Some("The generation's job.".into()),
+            required: true,
+            deprecated: false,
+            schema: Uuid::schema_ref(),
+        });
+        MetaResponses {
+            responses: vec![stream],
+        }
+    }
+
+    fn register(registry: &mut Registry) {
+        OrganicEvent::register(registry);
+    }
+}
+
+impl IntoResponse for GenerateResponse {
+    fn into_response(self) -> Response {
+        let mut response = self.framing.response(self.body);
+        response.headers_mut().insert(
+            "x-job-id",
+            self.job
+                .to_string()
+                .parse()
+                .expect("a uuid is a header value"),
+        );
+        response
+    }
+}
+
+/// What a generation can be refused with.
+const REFUSALS: u32 = can::STORED
+    | can::BODY
+    | can::FORBIDDEN
+    | can::NOT_FOUND
+    | can::CONFLICT
+    | can::TOO_MANY_REQUESTS;
+
+pub struct OrganicGenerateApi;
+
+#[OpenApi(tag = "Tag::Organic")]
+impl OrganicGenerateApi {
+    /// Fill a week with placements, streamed as they are drafted (seed 003).
+    ///
+    /// Each seeded placement (and, with `schedulePreset`, each auto-filled one, and the
+    /// newsletter) becomes a `placement` line or an `error` line naming its
+    /// `placementId`; two posts of one account closer than `ORGANIC_MIN_GAP_MINUTES` (30)
+    /// are moved to the nearest later free time that day inside the brand's posting
+    /// window (5-minute steps, `schedule.adjusted: true`). Placements are saved per
+    /// (brand, week, `placementId`): a regeneration replaces the ones it names and keeps
+    /// the others; one you edited is kept (`edited: true`) unless
+    /// `options.overwriteEdited`. The last line is `complete`. The job can be followed
+    /// again, resumed or cancelled at `/v1/jobs/{jobId}`. One generation per brand at a
+    /// time (409 `ORGANIC_GENERATION_IN_PROGRESS`).
+    #[oai(
+        path = "/api/organic/generate-calendar",
+        method = "post",
+        operation_id = "generateOrganicCalendar"
+    )]
+    async fn generate(
+        &self,
+        request: &Request,
+        state: Data<&AppState>,
+        auth: BearerAuth,
+        body: ListedJson<GenerateCalendarRequest>,
+    ) -> Answer<GenerateResponse, REFUSALS> {
+        Ok(generate(request, &state, auth.0.id, &body.0).await?)
+    }
+
+    /// `POST /api/organic/generate-calendar` at the seed's upstream path, so a proxy's
+    /// `ORGANIC_SERVICE_BASE_URL` can point at Almanac.
+    #[oai(
+        path = "/generate-calendar",
+        method = "post",
+        operation_id = "generateOrganicCalendarUpstream"
+    )]
+    async fn generate_upstream(
+        &self,
+        request: &Request,
+        state: Data<&AppState>,
+        auth: BearerAuth,
+        body: ListedJson<GenerateCalendarRequest>,
+    ) -> Answer<GenerateResponse, REFUSALS> {
+        Ok(generate(request, &state, auth.0.id, &body.0).await?)
+    }
+}
+
+async fn generate(
+    request: &Request,
+    state: &AppState,
+    user: Uuid,
+    body: &Value,
+) -> ApiResult<GenerateResponse> {
+    let spec = OrganicSpec::parse(body, state.settings.organic.max_placements)
+        .map_err(|problems| ApiError::problems(&problems))?;
+    let framing = match Framing::requested(request) {
+        Some(Framing::Sse) => Framing::Sse,
+        _ => Framing::Ndjson,
+    };
+    let slot = rate_limit::take(state, &state.settings.rate_limits.organic, user, None).await?;
+    match start_run(state, user, &spec, body).await {
+        Ok(job) => {
+            let body = relay::relay(state, job, 0, None, (framing, Vocabulary::Organic));
+            Ok(GenerateResponse {
+                framing,
+                job,
+                body: Body::from_bytes_stream(futures::StreamExt::map(
+                    body,
+                    Ok::<_, std::io::Error>,
+                )),
+            })
+        }
+        Err(error) => {
+            // Refused (404, 403, 409) or not written: the request created nothing.
+            slot.refund(state).await;
+            Err(error)
+        }
+    }
+}
+
+/// Checks the brand and its accounts, writes the run and its job, then queues the job.
+async fn start_run(
+    state: &AppState,
+    user: Uuid,
+    spec: &OrganicSpec,
+    body: &Value,
+) -> ApiResult<Uuid> {
+    let mut tx = db::user_tx(&state.pool, user).await?;
+    super::library::brand(&mut tx, &spec.brand_id).await?;
+    let linked: Vec<LinkedAccount> = store::brand_accounts(&mut tx, &spec.brand_id).await?;
+    let linked: BTreeSet<(Platform, &str)> = linked
+        .iter()
+        .map(|a| (a.platform, a.account_id.as_str()))
+        .collect();
+    let unlinked: Vec<Value> = spec
+        .named_accounts()
+        .iter()
+        .filter(|(p, a)| !linked.contains(&(*p, a.as_str())))
+        .map(|(p, a)| json!({ "platform": p, "accountId": a }))
+        .collect();
+    if !unlinked.is_empty() {
+        return Err(ApiError::forbidden(
+            "ACCOUNT_NOT_LINKED",
+            format!(
+                "{} account(s) the request names are not linked to brand `{}`: link them with \
+                 POST /api/organic/brands/{{id}}/accounts",
+                unlinked.len(),
+                spec.brand_id
+            ),
+            Some(json!({ "accounts": unlinked })),
+        ));
+    }
+    let run_id = Uuid::now_v7();
+    let mut job = NewJob::new(user, &OrganicJob { run_id });
+    job.trace_context = telemetry::current_trace_context();
+    job.insert(&mut *tx).await?;
+    let run = NewRun {
+        id: run_id,
+        brand: &spec.brand_id,
+        week_start: spec.week_start,
+        job_id: job.id,
+        request: body,
+    };
+    if !store::insert_run(&mut tx, run).await? {
+        let active = store::active_run(&mut tx, &spec.brand_id).await?;
+        metrics::counter!("organic_runs_refused_total", "reason" => "in_progress").increment(1);
+        let details = active.map(|(run, job, week)| {
+            json!({ "runId": run, "jobId": job, "weekStart": week, "brandProfileId": spec.brand_id })
+        });
+        return Err(ApiError::Conflict(crate::error::ErrorEnvelope::new(
+            "ORGANIC_GENERATION_IN_PROGRESS",
+            format!(
+                "a generation for brand `{}` is still running; follow or cancel its job (in \
+                 details) first",
+                spec.brand_id
+            ),
+            details,
+        )));
+    }
+    if let Err(error) = tx.commit().await {
+        return Err(job_write_failed(state, &job, error).await);
+    }
+    tracing::info!(runId = %run_id, job_id = %job.id, brand_id = %spec.brand_id, week_start = %spec.week_start, "organic run accepted");
+    let first = Event::progress(
+        0,
+        spec.seeds.len() as u64,
+        "analyzing",
+        "queued: waiting for a worker",
+    );
+    super::super::enqueue_with(state, &job, &first).await;
+    Ok(job.id)
+}

@@ -1,0 +1,242 @@
+//! The saved week of a brand (seed 003), and the user's edits of its placements: copy or
+//! time, the time checked against the account's other posts of the week.
+
+use almanac_shared::{
+    db,
+    domain::organic::{content::timestamp, schedule::TimeOfDay},
+    store::organic as store,
+};
+use chrono::{DateTime, Days, NaiveDate, Utc};
+use poem::web::Data;
+use poem_openapi::{
+    Object, OpenApi,
+    param::{Path, Query},
+    payload::Json,
+};
+use serde_json::{Value, json};
+
+use super::placement::OrganicPlacement;
+use crate::{
+    auth::BearerAuth,
+    body::StrictJson,
+    error::{Answer, ApiError, ApiResult, ErrorEnvelope, can},
+    routes::Tag,
+    state::AppState,
+    text::{Hashtag, Text, strings},
+};
+
+/// A brand's saved week.
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct OrganicWeek {
+    pub brand_profile_id: String,
+    pub week_start: String,
+    /// In the order they go out.
+    pub placements: Vec<OrganicPlacement>,
+}
+
+#[derive(Debug, Clone, Object)]
+pub struct EditHashtags {
+    #[oai(validator(max_items = 30))]
+    pub high: Option<Vec<Hashtag<100>>>,
+    #[oai(validator(max_items = 30))]
+    pub medium: Option<Vec<Hashtag<100>>>,
+    #[oai(validator(max_items = 30))]
+    pub low: Option<Vec<Hashtag<100>>>,
+}
+
+/// A user's edit: the fields given replace the placement's.
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct EditPlacement {
+    /// A new time, in the placement's week; refused (409 `PLACEMENT_CONFLICT`) when
+    /// another post of the account is closer than `ORGANIC_MIN_GAP_MINUTES`.
+    pub scheduled_at: Option<DateTime<Utc>>,
+    pub caption: Option<Text<1, 2200>>,
+    /// The tiers given replace the saved ones.
+    pub hashtags: Option<EditHashtags>,
+}
+
+#[derive(sqlx::FromRow)]
+struct PlacementRow {
+    brand_id: String,
+    week_start: NaiveDate,
+    placement_id: String,
+    timezone: String,
+    placement: sqlx::types::Json<Value>,
+    edited: bool,
+}
+
+impl PlacementRow {
+    fn view(self) -> ApiResult<OrganicPlacement> {
+        let mut placement = self.placement.0;
+        placement["edited"] = Value::Bool(self.edited);
+        serde_json::from_value(placement).map_err(|error| {
+            ApiError::internal(anyhow::Error::new(error).context("reading a saved placement"))
+        })
+    }
+}
+
+fn hashtags(raw: Vec<Hashtag<100>>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for tag in strings(raw) {
+        let tag = format!("#{}", tag.trim().trim_start_matches('#'));
+        if !out.iter().any(|t| t.eq_ignore_ascii_case(&tag)) {
+            out.push(tag);
+        }
+    }
+    out
+}
+
+pub struct OrganicWeeksApi;
+
+#[OpenApi(tag = "Tag::Organic")]
+impl OrganicWeeksApi {
+    /// The brand's saved placements of the week starting `weekStart` (a Monday).
+    #[oai(
+        path = "/api/organic/brands/:id/weeks/:weekStart",
+        method = "get",
+        operation_id = "getOrganicWeek"
+    )]
+    async fn week(
+        &self,
+        state: Data<&AppState>,
+        auth: BearerAuth,
+        id: Path<String>,
+        /// The Monday of the week, `YYYY-MM-DD` (a path that is no date names no week: 404).
+        #[oai(name = "weekStart")]
+        week_start: Path<NaiveDate>,
+    ) -> Answer<Json<OrganicWeek>, { can::STORED | can::NOT_FOUND }> {
+        let week = week_start.0;
+        let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
+        super::library::brand(&mut tx, &id.0).await?;
+        let rows: Vec<PlacementRow> = store::week(&mut tx, &id.0, week).await?;
+        tx.commit().await?;
+        Ok(Json(OrganicWeek {
+            brand_profile_id: id.0,
+            week_start: week.to_string(),
+            placements: rows
+                .into_iter()
+                .map(PlacementRow::view)
+                .collect::<ApiResult<_>>()?,
+        }))
+    }
+
+    /// Edit a saved placement's copy or time; it is then kept by regenerations unless
+    /// they ask `overwriteEdited`. `weekStart` picks the week when the placement id is
+    /// saved in several.
+    #[oai(
+        path = "/api/organic/brands/:id/placements/:placementId",
+        method = "patch",
+        operation_id = "editOrganicPlacement"
+    )]
+    async fn edit(
+        &self,
+        state: Data<&AppState>,
+        auth: BearerAuth,
+        id: Path<String>,
+        #[oai(name = "placementId")] placement_id: Path<String>,
+        /// The week (its Monday), when the placement id is saved in several.
+        #[oai(name = "weekStart")]
+        week_start: Query<Option<NaiveDate>>,
+        body: StrictJson<EditPlacement>,
+    ) -> Answer<Json<OrganicPlacement>, { can::STORED | can::BODY | can::NOT_FOUND | can::CONFLICT }>
+    {
+        let body = body.0;
+        let week = week_start.0;
+        let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
+        super::library::brand(&mut tx, &id.0).await?;
+        let mut rows: Vec<PlacementRow> =
+            store::placements_for_edit(&mut tx, &id.0, &placement_id.0, week).await?;
+        if rows.len() > 1 {
+            return Err(ApiError::invalid_field(
+                "weekStart",
+                "this placementId is saved in several weeks: name the week with ?weekStart=",
+            )
+            .into());
+        }
+        let row = rows.pop().ok_or_else(|| ApiError::not_found("placement"))?;
+        let tz: chrono_tz::Tz = row.timezone.parse().unwrap_or(chrono_tz::UTC);
+        let mut placement = row.placement.0.clone();
+        let mut at = placement["schedule"]["scheduledAt"]
+            .as_str()
+            .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+            .map(|t| t.with_timezone(&Utc))
+            .unwrap_or_default();
+        if let Some(time) = body.scheduled_at {
+            let local = time.with_timezone(&tz);
+            let day = local.date_naive();
+            if day < row.week_start || day > row.week_start + Days::new(6) {
+                return Err(ApiError::invalid_field(
+                    "scheduledAt",
+                    format!(
+                        "{} is on {day} in {tz}, outside the placement's week ({} to {})",
+                        timestamp(time),
+                        row.week_start,
+                        row.week_start + Days::new(6)
+                    ),
+                )
+                .into());
+            }
+            if let (Some(platform), Some(account)) = (
+                placement["platform"]["name"].as_str(),
+                placement["platform"]["accountId"].as_str(),
+            ) {
+                let others = store::account_placements(
+                    &mut tx,
+                    row.week_start,
+                    (platform, account),
+                    (&row.brand_id, &row.placement_id),
+                )
+                .await?;
+                let gap = state.settings.organic.min_gap;
+                if let Some((other, other_at)) =
+                    others.iter().find(|(_, o)| (time - *o).abs() < gap)
+                {
+                    return Err(ApiError::Conflict(ErrorEnvelope::new(
+                        "PLACEMENT_CONFLICT",
+                        format!(
+                            "placement `{other}` of the same account goes out at {}: keep posts \
+                             {} minutes apart",
+                            timestamp(*other_at),
+                            gap.num_minutes()
+                        ),
+                        Some(json!({ "placementId": other, "scheduledAt": timestamp(*other_at) })),
+                    ))
+                    .into());
+                }
+            }
+            at = time;
+            placement["schedule"] = json!({
+                "dayId": day,
+                "scheduledAt": timestamp(time),
+                "timeOfDay": TimeOfDay::of(local.time()).as_str(),
+                "adjusted": false,
+                "timeLabel": local.format("%-I:%M %p").to_string(),
+            });
+        }
+        if let Some(caption) = &body.caption {
+            placement["copy"]["caption"] = json!(caption.trim());
+        }
+        if let Some(tags) = body.hashtags {
+            for (tier, given) in [
+                ("high", tags.high),
+                ("medium", tags.medium),
+                ("low", tags.low),
+            ] {
+                if let Some(given) = given {
+                    placement["copy"]["hashtags"][tier] = json!(hashtags(given));
+                }
+            }
+        }
+        let saved: PlacementRow = store::edit_placement(
+            &mut tx,
+            (&row.brand_id, row.week_start, &row.placement_id),
+            at,
+            &placement,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(Json(saved.view()?))
+    }
+}

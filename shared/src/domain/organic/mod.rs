@@ -1,0 +1,243 @@
+//! The organic week (seed 003): a week's seed map (trends, questions and events placed on
+//! days and platforms) filled with placement-ready copy, from the user's brand library.
+//!
+//! Pure rules only: the request's parsing with every problem listed (`request`), where each
+//! placement lands (`schedule`: auto-fill, the newsletter, conflict shifting, the time of
+//! day), which library assets suit it (`creative`), the week's plan made of those
+//! (`plan`), and what the AI is asked and answers (`content`).
+
+pub mod content;
+pub mod creative;
+pub mod plan;
+pub mod request;
+pub mod schedule;
+
+use chrono::NaiveTime;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::jobs::{JobKind, JobPayload};
+
+pub use content::TEMPLATE;
+pub use plan::{Draft, Library, Plan, Planned, SavedPlacement, plan};
+pub use request::{OrganicSpec, Problem, Seed};
+
+/// The job of one generation: its run row holds the request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrganicJob {
+    pub run_id: Uuid,
+}
+
+impl JobPayload for OrganicJob {
+    const KIND: JobKind = JobKind::Organic;
+    const TYPE: &'static str = "organic.v1";
+}
+
+/// The platforms a placement may target (seed 003). The newsletter is not one of them: it
+/// has its own placement, without an account.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    sqlx::Type,
+    poem_openapi::Enum,
+)]
+#[serde(rename_all = "lowercase")]
+#[sqlx(type_name = "text", rename_all = "lowercase")]
+#[oai(rename_all = "lowercase")]
+pub enum Platform {
+    Instagram,
+    Linkedin,
+    Facebook,
+    Tiktok,
+    Youtube,
+}
+
+impl Platform {
+    pub const ALL: [Platform; 5] = [
+        Platform::Instagram,
+        Platform::Linkedin,
+        Platform::Facebook,
+        Platform::Tiktok,
+        Platform::Youtube,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Platform::Instagram => "instagram",
+            Platform::Linkedin => "linkedin",
+            Platform::Facebook => "facebook",
+            Platform::Tiktok => "tiktok",
+            Platform::Youtube => "youtube",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|p| p.as_str() == text)
+    }
+
+    /// Where the auto-fill puts this platform's post, in local time.
+    pub fn default_local_time(self) -> NaiveTime {
+        let hour = match self {
+            Platform::Instagram => 9,
+            Platform::Linkedin => 8,
+            Platform::Facebook => 13,
+            Platform::Tiktok => 19,
+            Platform::Youtube => 15,
+        };
+        NaiveTime::from_hms_opt(hour, 0, 0).expect("a valid hour")
+    }
+
+    /// The post type a placement gets when it asks for none.
+    pub fn default_format(self) -> Format {
+        match self {
+            Platform::Instagram | Platform::Tiktok | Platform::Youtube => Format::Reel,
+            Platform::Linkedin | Platform::Facebook => Format::Post,
+        }
+    }
+}
+
+/// A placement's post type (`content.type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    Reel,
+    Carousel,
+    Story,
+    Post,
+    Newsletter,
+}
+
+impl Format {
+    pub const ALL: [Format; 5] = [
+        Format::Reel,
+        Format::Carousel,
+        Format::Story,
+        Format::Post,
+        Format::Newsletter,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Format::Reel => "reel",
+            Format::Carousel => "carousel",
+            Format::Story => "story",
+            Format::Post => "post",
+            Format::Newsletter => "newsletter",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|f| f.as_str() == text)
+    }
+
+    /// The display name (`content.format`) when the AI gives none.
+    pub fn label(self) -> &'static str {
+        match self {
+            Format::Reel => "Reel",
+            Format::Carousel => "Carousel",
+            Format::Story => "Story",
+            Format::Post => "Post",
+            Format::Newsletter => "Newsletter",
+        }
+    }
+}
+
+/// What a library item is: a trend, a question or an event.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, sqlx::Type, poem_openapi::Enum,
+)]
+#[serde(rename_all = "lowercase")]
+#[sqlx(type_name = "text", rename_all = "lowercase")]
+#[oai(rename_all = "lowercase")]
+pub enum TrendKind {
+    Trend,
+    Question,
+    Event,
+}
+
+impl TrendKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TrendKind::Trend => "trend",
+            TrendKind::Question => "question",
+            TrendKind::Event => "event",
+        }
+    }
+}
+
+/// What a creative asset is.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, sqlx::Type, poem_openapi::Enum,
+)]
+#[serde(rename_all = "lowercase")]
+#[sqlx(type_name = "text", rename_all = "lowercase")]
+#[oai(rename_all = "lowercase")]
+pub enum AssetKind {
+    Image,
+    Video,
+    Carousel,
+    Document,
+}
+
+impl AssetKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AssetKind::Image => "image",
+            AssetKind::Video => "video",
+            AssetKind::Carousel => "carousel",
+            AssetKind::Document => "document",
+        }
+    }
+}
+
+/// The longest client id of a library resource.
+pub const ID_MAX: usize = 64;
+
+/// A client id of a library resource: 1-64 characters of `A-Za-z0-9_.:-`.
+pub fn is_library_id(id: &str) -> bool {
+    (1..=ID_MAX).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b':' | b'-'))
+}
+
+/// An id for a library resource the client named none for: `<prefix>_<uuid v7>`.
+pub fn generated_id(prefix: &str) -> String {
+    format!("{prefix}_{}", Uuid::now_v7().simple())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn library_ids_are_the_seed_s_shapes() {
+        for id in ["brand_123", "trend-101", "asset_991", "a", "x.y:z-1_2"] {
+            assert!(is_library_id(id), "{id}");
+        }
+        for id in ["", "has space", "ümlaut", "a/b", &"x".repeat(65)] {
+            assert!(!is_library_id(id), "{id}");
+        }
+        let id = generated_id("brand");
+        assert!(is_library_id(&id) && id.starts_with("brand_"), "{id}");
+    }
+
+    #[test]
+    fn platforms_and_formats_round_trip() {
+        for platform in Platform::ALL {
+            assert_eq!(Platform::parse(platform.as_str()), Some(platform));
+        }
+        for format in Format::ALL {
+            assert_eq!(Format::parse(format.as_str()), Some(format));
+        }
+        assert_eq!(Platform::parse("newsletter"), None);
+    }
+}

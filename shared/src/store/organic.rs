@@ -1,0 +1,439 @@
+//! The organic week's tables as their owner reads and writes them (seed 003): the brand
+//! library (brands, platform accounts and their links, trends, assets), generation runs,
+//! and the saved week's placements. Creating a library item under an id the user already
+//! gave that resource answers `None` (the handler's 409).
+
+use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
+use serde_json::Value;
+use sqlx::{AssertSqlSafe, PgConnection, types::Json};
+use uuid::Uuid;
+
+use super::Row;
+
+const BRAND_COLUMNS: &str = "id, name, timezone, voice, guidance, hashtags, window_start, window_end, created_at, updated_at";
+const TREND_COLUMNS: &str =
+    "id, kind, title, description, keywords, priority, created_at, updated_at";
+const ASSET_COLUMNS: &str = "id, kind, title, tags, url, created_at, updated_at";
+const ACCOUNT_COLUMNS: &str = "a.platform, a.account_id, a.handle, l.created_at as linked_at";
+const PLACEMENT_COLUMNS: &str =
+    "brand_id, week_start, placement_id, timezone, placement, edited, edited_at, updated_at";
+
+/// A brand's fields.
+#[derive(Debug, Clone)]
+pub struct BrandFields {
+    pub name: String,
+    pub timezone: String,
+    pub voice: Option<String>,
+    pub guidance: Option<String>,
+    pub hashtags: Vec<String>,
+    pub window: (NaiveTime, NaiveTime),
+}
+
+pub async fn create_brand<T: Row>(
+    conn: &mut PgConnection,
+    id: &str,
+    brand: &BrandFields,
+) -> sqlx::Result<Option<T>> {
+    sqlx::query_as(AssertSqlSafe(format!(
+        "insert into brand_profiles (user_id, id, name, timezone, voice, guidance, hashtags,
+             window_start, window_end)
+         values (app_user_id(), $1, $2, $3, $4, $5, $6, $7, $8)
+         on conflict (user_id, id) do nothing returning {BRAND_COLUMNS}"
+    )))
+    .bind(id)
+    .bind(&brand.name)
+    .bind(&brand.timezone)
+    .bind(&brand.voice)
+    .bind(&brand.guidance)
+    .bind(&brand.hashtags)
+    .bind(brand.window.0)
+    .bind(brand.window.1)
+    .fetch_optional(conn)
+    .await
+}
+
+pub async fn brands<T: Row>(conn: &mut PgConnection) -> sqlx::Result<Vec<T>> {
+    sqlx::query_as(AssertSqlSafe(format!(
+        "select {BRAND_COLUMNS} from brand_profiles order by created_at, id limit 500"
+    )))
+    .fetch_all(conn)
+    .await
+}
+
+pub async fn brand<T: Row>(conn: &mut PgConnection, id: &str) -> sqlx::Result<Option<T>> {
+    sqlx::query_as(AssertSqlSafe(format!(
+        "select {BRAND_COLUMNS} from brand_profiles where id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(conn)
+    .await
+}
+
+pub async fn update_brand<T: Row>(
+    conn: &mut PgConnection,
+    id: &str,
+    brand: &BrandFields,
+) -> sqlx::Result<Option<T>> {
+    sqlx::query_as(AssertSqlSafe(format!(
+        "update brand_profiles set name = $2, timezone = $3, voice = $4, guidance = $5,
+             hashtags = $6, window_start = $7, window_end = $8, updated_at = now()
+         where id = $1 returning {BRAND_COLUMNS}"
+    )))
+    .bind(id)
+    .bind(&brand.name)
+    .bind(&brand.timezone)
+    .bind(&brand.voice)
+    .bind(&brand.guidance)
+    .bind(&brand.hashtags)
+    .bind(brand.window.0)
+    .bind(brand.window.1)
+    .fetch_optional(conn)
+    .await
+}
+
+/// Deletes a brand with its links, runs and saved weeks; whether there was one.
+pub async fn delete_brand(conn: &mut PgConnection, id: &str) -> sqlx::Result<bool> {
+    delete(conn, "brand_profiles", id).await
+}
+
+async fn delete(conn: &mut PgConnection, table: &str, id: &str) -> sqlx::Result<bool> {
+    let deleted = sqlx::query(AssertSqlSafe(format!("delete from {table} where id = $1")))
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(deleted.rows_affected() > 0)
+}
+
+/// Links the platform account to the brand, creating the account's row the first time
+/// any brand names it. Returns the link and whether it is new.
+pub async fn link_account<T: Row>(
+    conn: &mut PgConnection,
+    brand: &str,
+    platform: &str,
+    account_id: &str,
+    handle: Option<&str>,
+) -> sqlx::Result<(T, bool)> {
+    let account: Uuid = sqlx::query_scalar(
+        "insert into platform_accounts (id, user_id, platform, account_id, handle)
+         values ($1, app_user_id(), $2, $3, $4)
+         on conflict (user_id, platform, account_id) do update
+             set handle = coalesce(excluded.handle, platform_accounts.handle),
+                 updated_at = case when excluded.handle is null then platform_accounts.updated_at
+                                   else now() end
+         returning id",
+    )
+    .bind(Uuid::now_v7())
+    .bind(platform)
+    .bind(account_id)
+    .bind(handle)
+    .fetch_one(&mut *conn)
+    .await?;
+    let linked = sqlx::query(
+        "insert into brand_accounts (user_id, brand_id, account) values (app_user_id(), $1, $2)
+         on conflict do nothing",
+    )
+    .bind(brand)
+    .bind(account)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected()
+        > 0;
+    let row = sqlx::query_as(AssertSqlSafe(format!(
+        "select {ACCOUNT_COLUMNS} from brand_accounts l join platform_accounts a on a.id = l.account
+         where l.brand_id = $1 and l.account = $2"
+    )))
+    .bind(brand)
+    .bind(account)
+    .fetch_one(conn)
+    .await?;
+    Ok((row, linked))
+}
+
+/// The accounts linked to a brand.
+pub async fn brand_accounts<T: Row>(conn: &mut PgConnection, brand: &str) -> sqlx::Result<Vec<T>> {
+    sqlx::query_as(AssertSqlSafe(format!(
+        "select {ACCOUNT_COLUMNS} from brand_accounts l join platform_accounts a on a.id = l.account
+         where l.brand_id = $1 order by a.platform, a.account_id"
+    )))
+    .bind(brand)
+    .fetch_all(conn)
+    .await
+}
+
+/// Unlinks the brand's accounts with this platform account id (on `platform` only, when
+/// given); how many were linked. The account rows stay for the user's other brands.
+pub async fn unlink_account(
+    conn: &mut PgConnection,
+    brand: &str,
+    account_id: &str,
+    platform: Option<&str>,
+) -> sqlx::Result<u64> {
+    let deleted = sqlx::query(
+        "delete from brand_accounts l using platform_accounts a
+         where l.account = a.id and l.brand_id = $1 and a.account_id = $2
+           and ($3::text is null or a.platform = $3)",
+    )
+    .bind(brand)
+    .bind(account_id)
+    .bind(platform)
+    .execute(conn)
+    .await?;
+    Ok(deleted.rows_affected())
+}
+
+/// A trend's fields.
+#[derive(Debug, Clone)]
+pub struct TrendFields {
+    pub kind: String,
+    pub title: String,
+    pub description: Option<String>,
+    pub keywords: Vec<String>,
+    pub priority: i32,
+}
+
+pub async fn create_trend<T: Row>(
+    conn: &mut PgConnection,
+    id: &str,
+    trend: &TrendFields,
+) -> sqlx::Result<Option<T>> {
+    sqlx::query_as(AssertSqlSafe(format!(
+        "insert into organic_trends (user_id, id, kind, title, description, keywords, priority)
+         values (app_user_id(), $1, $2, $3, $4, $5, $6)
+         on conflict (user_id, id) do nothing returning {TREND_COLUMNS}"
+    )))
+    .bind(id)
+    .bind(&trend.kind)
+    .bind(&trend.title)
+    .bind(&trend.description)
+    .bind(&trend.keywords)
+    .bind(trend.priority)
+    .fetch_optional(conn)
+    .await
+}
+
+/// The caller's trends, highest priority first.
+pub async fn trends<T: Row>(conn: &mut PgConnection) -> sqlx::Result<Vec<T>> {
+    sqlx::query_as(AssertSqlSafe(format!(
+        "select {TREND_COLUMNS} from organic_trends order by priority desc, id limit 2000"
+    )))
+    .fetch_all(conn)
+    .await
+}
+
+pub async fn trend<T: Row>(conn: &mut PgConnection, id: &str) -> sqlx::Result<Option<T>> {
+    sqlx::query_as(AssertSqlSafe(format!(
+        "select {TREND_COLUMNS} from organic_trends where id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(conn)
+    .await
+}
+
+pub async fn update_trend<T: Row>(
+    conn: &mut PgConnection,
+    id: &str,
+    trend: &TrendFields,
+) -> sqlx::Result<Option<T>> {
+    sqlx::query_as(AssertSqlSafe(format!(
+        "update organic_trends set kind = $2, title = $3, description = $4, keywords = $5,
+             priority = $6, updated_at = now()
+         where id = $1 returning {TREND_COLUMNS}"
+    )))
+    .bind(id)
+    .bind(&trend.kind)
+    .bind(&trend.title)
+    .bind(&trend.description)
+    .bind(&trend.keywords)
+    .bind(trend.priority)
+    .fetch_optional(conn)
+    .await
+}
+
+pub async fn delete_trend(conn: &mut PgConnection, id: &str) -> sqlx::Result<bool> {
+    delete(conn, "organic_trends", id).await
+}
+
+/// An asset's fields.
+#[derive(Debug, Clone)]
+pub struct AssetFields {
+    pub kind: String,
+    pub title: String,
+    pub tags: Vec<String>,
+    pub url: Option<String>,
+}
+
+pub async fn create_asset<T: Row>(
+    conn: &mut PgConnection,
+    id: &str,
+    asset: &AssetFields,
+) -> sqlx::Result<Option<T>> {
+    sqlx::query_as(AssertSqlSafe(format!(
+        "insert into creative_assets (user_id, id, kind, title, tags, url)
+         values (app_user_id(), $1, $2, $3, $4, $5)
+         on conflict (user_id, id) do nothing returning {ASSET_COLUMNS}"
+    )))
+    .bind(id)
+    .bind(&asset.kind)
+    .bind(&asset.title)
+    .bind(&asset.tags)
+    .bind(&asset.url)
+    .fetch_optional(conn)
+    .await
+}
+
+pub async fn assets<T: Row>(conn: &mut PgConnection) -> sqlx::Result<Vec<T>> {
+    sqlx::query_as(AssertSqlSafe(format!(
+        "select {ASSET_COLUMNS} from creative_assets order by id limit 2000"
+    )))
+    .fetch_all(conn)
+    .await
+}
+
+pub async fn asset<T: Row>(conn: &mut PgConnection, id: &str) -> sqlx::Result<Option<T>> {
+    sqlx::query_as(AssertSqlSafe(format!(
+        "select {ASSET_COLUMNS} from creative_assets where id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(conn)
+    .await
+}
+
+pub async fn update_asset<T: Row>(
+    conn: &mut PgConnection,
+    id: &str,
+    asset: &AssetFields,
+) -> sqlx::Result<Option<T>> {
+    sqlx::query_as(AssertSqlSafe(format!(
+        "update creative_assets set kind = $2, title = $3, tags = $4, url = $5, updated_at = now()
+         where id = $1 returning {ASSET_COLUMNS}"
+    )))
+    .bind(id)
+    .bind(&asset.kind)
+    .bind(&asset.title)
+    .bind(&asset.tags)
+    .bind(&asset.url)
+    .fetch_optional(conn)
+    .await
+}
+
+pub async fn delete_asset(conn: &mut PgConnection, id: &str) -> sqlx::Result<bool> {
+    delete(conn, "creative_assets", id).await
+}
+
+/// A generation run to write, its job already written in this transaction.
+pub struct NewRun<'a> {
+    pub id: Uuid,
+    pub brand: &'a str,
+    pub week_start: NaiveDate,
+    pub job_id: Uuid,
+    pub request: &'a Value,
+}
+
+/// Writes the run; `false` when the brand already has an active one (a unique index).
+pub async fn insert_run(conn: &mut PgConnection, run: NewRun<'_>) -> sqlx::Result<bool> {
+    let inserted = sqlx::query(
+        "insert into organic_runs (id, user_id, brand_id, week_start, job_id, request)
+         values ($1, app_user_id(), $2, $3, $4, $5) on conflict do nothing",
+    )
+    .bind(run.id)
+    .bind(run.brand)
+    .bind(run.week_start)
+    .bind(run.job_id)
+    .bind(Json(run.request))
+    .execute(conn)
+    .await?;
+    Ok(inserted.rows_affected() > 0)
+}
+
+/// The brand's active run: `(run id, job id, week)`.
+pub async fn active_run(
+    conn: &mut PgConnection,
+    brand: &str,
+) -> sqlx::Result<Option<(Uuid, Uuid, NaiveDate)>> {
+    sqlx::query_as(
+        "select id, job_id, week_start from organic_runs
+         where brand_id = $1 and status in ('pending', 'running')",
+    )
+    .bind(brand)
+    .fetch_optional(conn)
+    .await
+}
+
+/// The saved placements of a brand's week, in the order they go out.
+pub async fn week<T: Row>(
+    conn: &mut PgConnection,
+    brand: &str,
+    week: NaiveDate,
+) -> sqlx::Result<Vec<T>> {
+    sqlx::query_as(AssertSqlSafe(format!(
+        "select {PLACEMENT_COLUMNS} from organic_placements
+         where brand_id = $1 and week_start = $2 order by scheduled_at, placement_id"
+    )))
+    .bind(brand)
+    .bind(week)
+    .fetch_all(conn)
+    .await
+}
+
+/// A brand's saved placements under `placement_id` (in `week`, when given), locked for
+/// an edit.
+pub async fn placements_for_edit<T: Row>(
+    conn: &mut PgConnection,
+    brand: &str,
+    placement_id: &str,
+    week: Option<NaiveDate>,
+) -> sqlx::Result<Vec<T>> {
+    sqlx::query_as(AssertSqlSafe(format!(
+        "select {PLACEMENT_COLUMNS} from organic_placements
+         where brand_id = $1 and placement_id = $2 and ($3::date is null or week_start = $3)
+         order by week_start limit 2 for update"
+    )))
+    .bind(brand)
+    .bind(placement_id)
+    .bind(week)
+    .fetch_all(conn)
+    .await
+}
+
+/// The user's other placements with this account in the week: `(placementId, time)`.
+pub async fn account_placements(
+    conn: &mut PgConnection,
+    week: NaiveDate,
+    (platform, account_id): (&str, &str),
+    except: (&str, &str),
+) -> sqlx::Result<Vec<(String, DateTime<Utc>)>> {
+    sqlx::query_as(
+        "select placement_id, scheduled_at from organic_placements
+         where week_start = $1 and platform = $2 and account_id = $3
+           and not (brand_id = $4 and placement_id = $5)",
+    )
+    .bind(week)
+    .bind(platform)
+    .bind(account_id)
+    .bind(except.0)
+    .bind(except.1)
+    .fetch_all(conn)
+    .await
+}
+
+/// Saves the user's edit of a placement.
+pub async fn edit_placement<T: Row>(
+    conn: &mut PgConnection,
+    (brand, week, placement_id): (&str, NaiveDate, &str),
+    scheduled_at: DateTime<Utc>,
+    placement: &Value,
+) -> sqlx::Result<T> {
+    sqlx::query_as(AssertSqlSafe(format!(
+        "update organic_placements set scheduled_at = $4, placement = $5, edited = true,
+             edited_at = now(), updated_at = now()
+         where brand_id = $1 and week_start = $2 and placement_id = $3
+         returning {PLACEMENT_COLUMNS}"
+    )))
+    .bind(brand)
+    .bind(week)
+    .bind(placement_id)
+    .bind(scheduled_at)
+    .bind(Json(placement))
+    .fetch_one(conn)
+    .await
+}

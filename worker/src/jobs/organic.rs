@@ -1,0 +1,333 @@
+//! The organic week job (seed 003). The week is planned before anything is drafted (which
+//! placements, which fail and why, where each lands after conflict shifting, which assets
+//! suit it); then each placement is drafted by its own AI call, several at once, and
+//! saved and streamed in the plan's order as soon as it is ready, in batches of whatever
+//! is ready together. A retried attempt skips what an earlier one saved; an AI failure for
+//! one placement is that placement's `error`, not the job's.
+
+use std::collections::HashSet;
+
+use almanac_shared::{
+    domain::organic::{
+        self, Draft, OrganicJob, OrganicSpec, Planned,
+        content::{self, WeekContext},
+        plan::Library,
+    },
+    events::Event,
+    jobs::{self, Claim, JobStatus},
+    organic::{self as store, Outcome, RunRef},
+};
+use chrono::NaiveDate;
+use futures::StreamExt;
+use serde::Deserialize;
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::record_ai_call;
+use crate::job::{Context, Finished, Job, JobContext, JobError, JobResult};
+
+impl Job for OrganicJob {
+    type Input = Input;
+
+    /// The run becomes `running`; its request comes back with the placements an earlier
+    /// attempt already produced.
+    const START: &'static str = "update organic_runs r set status = 'running',
+            started_at = coalesce(r.started_at, now())
+        from claimed where r.id = (claimed.payload ->> 'run_id')::uuid
+        returning r.id, r.user_id, r.brand_id, r.week_start, r.request,
+            (select coalesce(jsonb_agg(i.placement_id), '[]'::jsonb) from organic_run_items i
+             where i.run_id = r.id) as done_ids";
+
+    const MISSING: &'static str = "ORGANIC_RUN_MISSING";
+
+    async fn run(self, ctx: &JobContext, claim: &Claim, input: Input) -> JobResult {
+        generate_week(ctx, claim, input).await
+    }
+}
+
+#[derive(Deserialize)]
+pub struct Input {
+    id: Uuid,
+    user_id: Uuid,
+    brand_id: String,
+    week_start: NaiveDate,
+    request: Value,
+    done_ids: Vec<String>,
+}
+
+/// One placement's outcome with the event that reports it.
+struct Produced {
+    placement_id: String,
+    outcome: Outcome,
+    event: Event,
+}
+
+async fn generate_week(ctx: &JobContext, claim: &Claim, input: Input) -> JobResult {
+    let spec = OrganicSpec::parse(&input.request, usize::MAX).map_err(|problems| {
+        JobError::permanent(
+            "ORGANIC_REQUEST_INVALID",
+            format!("the stored request no longer parses: {problems:?}"),
+        )
+    })?;
+    let run = RunRef {
+        id: input.id,
+        user_id: input.user_id,
+        brand_id: input.brand_id,
+        week_start: input.week_start,
+        timezone: spec.timezone.name().to_owned(),
+    };
+    tracing::Span::current().record("runId", tracing::field::display(run.id));
+    let settings = &ctx.settings.organic;
+    let mut conn = ctx.pool.acquire().await.context("reading the library")?;
+    let library = store::library(&mut conn, run.user_id, &run.brand_id)
+        .await
+        .context("reading the library")?
+        .ok_or_else(|| JobError::permanent("BRAND_NOT_FOUND", "the brand profile was deleted"))?;
+    let saved = store::saved_week(&mut conn, run.user_id, run.week_start)
+        .await
+        .context("reading the saved week")?;
+    drop(conn);
+    let plan = organic::plan(&spec, &library, &saved, settings.min_gap);
+    let total = plan.items.len() as u64;
+    let done: HashSet<&str> = input.done_ids.iter().map(String::as_str).collect();
+    let mut completed = done.len() as u64;
+    let adjusted = plan
+        .items
+        .iter()
+        .filter(|i| matches!(i, Planned::Draft(d) if d.adjusted))
+        .count();
+    let matched = plan
+        .items
+        .iter()
+        .filter(|i| matches!(i, Planned::Draft(d) if !d.asset_ids.is_empty()))
+        .count();
+    let mut opening = vec![Event::progress(
+        completed,
+        total,
+        "analyzing",
+        format!(
+            "{total} placements planned for the week of {}, {} auto-filled",
+            spec.week_start, plan.auto_filled
+        ),
+    )];
+    opening.extend(
+        plan.notes
+            .iter()
+            .map(|note| Event::progress(completed, total, "analyzing", note.clone())),
+    );
+    opening.push(Event::progress(
+        completed,
+        total,
+        "optimizing",
+        format!("{adjusted} placements moved to keep posts of an account apart"),
+    ));
+    opening.push(Event::progress(
+        completed,
+        total,
+        "matching",
+        format!("creative library assets matched to {matched} placements"),
+    ));
+    for event in &opening {
+        ctx.emitter.emit_or_log(claim.id, event).await;
+    }
+
+    let week = WeekContext {
+        language: spec.options.language.as_deref(),
+        guidance_prompt: spec.options.guidance_prompt.as_deref(),
+        timezone: spec.timezone,
+    };
+    let todo: Vec<Planned> = plan
+        .items
+        .into_iter()
+        .filter(|item| !done.contains(item.placement_id()))
+        .collect();
+    let mut produced = futures::stream::iter(todo)
+        .map(|item| produce(ctx, &library, week, item))
+        .buffered(settings.ai_concurrency)
+        .ready_chunks(settings.ai_concurrency.max(8));
+    let mut keep_alive = tokio::time::interval(ctx.settings.events.heartbeat);
+    keep_alive.tick().await;
+    loop {
+        let batch = tokio::select! {
+            batch = produced.next() => match batch {
+                Some(batch) => batch,
+                None => break,
+            },
+            _ = keep_alive.tick() => {
+                let still = Event::progress(completed, total, "drafting", "still drafting");
+                ctx.emitter.emit_or_log(claim.id, &still).await;
+                continue;
+            }
+        };
+        keep_alive.reset();
+        completed += batch.len() as u64;
+        let mut events: Vec<Event> = Vec::with_capacity(batch.len() + 1);
+        let mut outcomes = Vec::with_capacity(batch.len());
+        for item in batch {
+            events.push(item.event);
+            outcomes.push((item.placement_id, item.outcome));
+        }
+        events.push(Event::progress(
+            completed,
+            total,
+            "drafting",
+            format!("drafted {completed} of {total} placements"),
+        ));
+        let staged = ctx.emitter.stage(claim.id, events).await;
+        let mut tx = ctx
+            .pool
+            .begin()
+            .await
+            .context("opening a batch's transaction")?;
+        if !claim
+            .alive(&mut *tx, Some(staged.token))
+            .await
+            .context("checking the claim")?
+        {
+            tracing::warn!("claim lost before saving a batch; this attempt's batch was discarded");
+            return Ok(None);
+        }
+        store::save_outcomes(&mut tx, &run, &outcomes)
+            .await
+            .context("saving a batch of placements")?;
+        tx.commit()
+            .await
+            .context("committing a batch of placements")?;
+        ctx.emitter.publish(claim.id, &staged).await;
+    }
+    drop(produced);
+    finish(ctx, claim, &run, total).await
+}
+
+/// Drafts one placement, or reports what the plan decided for it.
+async fn produce(
+    ctx: &JobContext,
+    library: &Library,
+    week: WeekContext<'_>,
+    item: Planned,
+) -> Produced {
+    match item {
+        Planned::Failed {
+            placement_id,
+            code,
+            message,
+        } => failed(&placement_id, code, message),
+        Planned::Kept {
+            placement_id,
+            placement,
+        } => Produced {
+            placement_id,
+            outcome: Outcome::Kept,
+            event: Event::Placement { placement },
+        },
+        Planned::Draft(draft) => match draft_placement(ctx, library, week, &draft).await {
+            Ok(placement) => Produced {
+                placement_id: draft.placement_id.clone(),
+                outcome: Outcome::Placed {
+                    placement: placement.clone(),
+                    platform: draft.platform.clone(),
+                    account_id: draft.account_id.clone(),
+                    scheduled_at: draft.scheduled_at,
+                    adjusted: draft.adjusted,
+                    auto: draft.auto,
+                },
+                event: Event::Placement { placement },
+            },
+            Err(message) => failed(&draft.placement_id, "GENERATION_FAILED", message),
+        },
+    }
+}
+
+fn failed(placement_id: &str, code: &str, message: String) -> Produced {
+    Produced {
+        placement_id: placement_id.to_owned(),
+        outcome: Outcome::Failed,
+        event: Event::Error {
+            code: Some(code.to_owned()),
+            message,
+            placement_id: Some(placement_id.to_owned()),
+        },
+    }
+}
+
+/// The AI's copy of a placement. The provider client retries what is transient; an
+/// unusable answer is asked for once more.
+async fn draft_placement(
+    ctx: &JobContext,
+    library: &Library,
+    week: WeekContext<'_>,
+    draft: &Draft,
+) -> Result<Value, String> {
+    let assets = content::assets_named(&draft.asset_ids, &library.assets);
+    let mut last = String::new();
+    for _ in 0..2 {
+        let request = content::prompt(&library.brand, week, draft, &assets);
+        let response = match ctx.ai.chat(request).await {
+            Ok(response) => response,
+            Err(error) => {
+                tracing::warn!(placement_id = %draft.placement_id, error = %error.message, "drafting a placement failed");
+                return Err(format!(
+                    "the AI could not draft this placement: {}",
+                    error.message
+                ));
+            }
+        };
+        record_ai_call(&response);
+        match content::parse_answer(&response.content) {
+            Ok(written) => {
+                return Ok(content::placement_json(
+                    draft,
+                    written,
+                    &library.brand,
+                    week.timezone,
+                ));
+            }
+            Err(reason) => last = reason,
+        }
+    }
+    Err(last)
+}
+
+/// Ends the run and the job in one transaction; the job keeps the run's summary.
+async fn finish(ctx: &JobContext, claim: &Claim, run: &RunRef, total: u64) -> JobResult {
+    let closing = Event::progress(total, total, "finalizing", "the week is saved");
+    let staged = ctx.emitter.stage(claim.id, vec![closing]).await;
+    let mut tx = ctx
+        .pool
+        .begin()
+        .await
+        .context("opening the run's final transaction")?;
+    if !claim
+        .alive(&mut *tx, None)
+        .await
+        .context("checking the claim")?
+    {
+        return Ok(None);
+    }
+    let result = store::finish_run(&mut tx, run.id, JobStatus::Succeeded.as_str())
+        .await
+        .context("ending the run")?;
+    if !jobs::finish(
+        &mut *tx,
+        claim,
+        JobStatus::Succeeded,
+        Some(&result),
+        None,
+        Some(staged.token),
+    )
+    .await
+    .context("ending the job")?
+    {
+        return Ok(None);
+    }
+    tx.commit().await.context("committing the run's end")?;
+    tracing::info!(
+        runId = %run.id,
+        brand_id = %run.brand_id,
+        week_start = %run.week_start,
+        counts = %result["counts"],
+        "organic run finished"
+    );
+    metrics::counter!("organic_runs_total", "status" => "succeeded").increment(1);
+    Ok(Some(Finished::succeeded(result).after(staged)))
+}
