@@ -990,7 +990,7 @@ async fn the_library_keeps_ids_unique_and_accounts_shared() {
         .await;
     assert_eq!(
         (status, patched["error"]["details"]["field"].as_str()),
-        (400, Some("postingWindow"))
+        (422, Some("postingWindow"))
     );
     let (status, bad_zone) = app
         .send_json(
@@ -1002,6 +1002,6 @@ async fn the_library_keeps_ids_unique_and_accounts_shared() {
         .await;
     assert_eq!(
         (status, bad_zone["error"]["details"]["field"].as_str()),
-        (400, Some("timezone"))
+        (422, Some("timezone"))
     );
 }

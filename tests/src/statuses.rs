@@ -471,8 +471,10 @@ async fn every_documented_refusal_occurs() {
     );
 }
 
-/// The organic week's refusals (seed 003): ids reused (409), a brand nobody has (404), accounts not linked (403), a second generation of a
-/// brand (409), past the limit of 2 (429), and a placement moved onto another's time (409).
+/// The organic week's refusals (seed 003): ids reused (409), a brand nobody has (404),
+/// accounts not linked (403), a second generation of a brand (409), past the limit of 2
+/// (429), a placement moved onto another's time (409) or out of its week (422), and the
+/// library's rule-only values (422: an unknown time zone, a URL that is not http).
 async fn organic_refusals(app: &TestApp, probe: &Probe, user: Uuid) {
     for (id, body) in [
         (
@@ -564,11 +566,34 @@ async fn organic_refusals(app: &TestApp, probe: &Probe, user: Uuid) {
     for job in [first, second] {
         wait_succeeded(app, user, job).await;
     }
+    let edit = |time: &str| {
+        probe
+            .call("editOrganicPlacement", &[])
+            .path("/api/organic/brands/probe_brand/placements/p2".into())
+            .json(json!({ "scheduledAt": time }))
+    };
+    probe.expect(409, edit("2027-03-02T10:10:00Z")).await;
+    probe.expect(422, edit("2027-03-09T10:00:00Z")).await;
+    // 422: what only a rule can judge in the library.
+    let zone = json!({ "name": "Z", "timezone": "Mars/Olympus" });
+    probe
+        .expect(422, probe.call("createBrand", &[]).json(zone.clone()))
+        .await;
     let call = probe
-        .call("editOrganicPlacement", &[])
-        .path("/api/organic/brands/probe_brand/placements/p2".into())
-        .json(json!({ "scheduledAt": "2027-03-02T10:10:00Z" }));
-    probe.expect(409, call).await;
+        .call("updateBrand", &[])
+        .path("/api/organic/brands/probe_brand".into())
+        .json(zone);
+    probe.expect(422, call).await;
+    let ftp =
+        json!({ "kind": "image", "title": "A", "tags": [], "url": "ftp://example.com/a.png" });
+    probe
+        .expect(422, probe.call("createAsset", &[]).json(ftp.clone()))
+        .await;
+    let call = probe
+        .call("updateAsset", &[])
+        .path("/api/organic/assets/probe_asset".into())
+        .json(ftp);
+    probe.expect(422, call).await;
 }
 
 fn uuid(value: &Value) -> Uuid {

@@ -52,21 +52,25 @@ pub struct PlacementSeed {
     #[oai(validator(max_length = 40))]
     pub scheduled_at: String,
     /// A UI label (`9:00 AM`).
-    #[oai(validator(max_length = 200))]
+    #[oai(nullable, validator(max_length = 200))]
     pub time_label: Option<String>,
     pub platform: Platform,
     /// The account to post with; else `platformAccountIds[platform]`; neither is the
     /// placement's `MISSING_ACCOUNT` error line. Must be linked to the brand (403).
-    #[oai(validator(max_length = 200))]
+    #[oai(nullable, validator(max_length = 200))]
     pub account_id: Option<String>,
     /// `trend`, `question`, `event` or `manual`.
-    #[oai(validator(pattern = "^(trend|question|event|manual)$"))]
+    #[oai(nullable, validator(pattern = "^(trend|question|event|manual)$"))]
     pub seed_source: Option<String>,
     /// `reel`, `carousel`, `story`, `post` or `newsletter`; by default the platform's
     /// (reel on instagram, tiktok and youtube; post on linkedin and facebook).
-    #[oai(validator(pattern = "^(reel|carousel|story|post|newsletter)$"))]
+    #[oai(
+        nullable,
+        validator(pattern = "^(reel|carousel|story|post|newsletter)$")
+    )]
     pub desired_format: Option<String>,
     /// Extra hints: `tags` (creative library tags to match), priority, ...
+    #[oai(nullable)]
     pub metadata: Option<Value>,
 }
 
@@ -79,21 +83,25 @@ pub struct GenerateOptions {
     /// tiktok 19:00, youtube 15:00), about your highest-priority trends not yet used that
     /// week (reused in priority order once all are), with `placementId`
     /// `auto-<dayId>-<platform>`; its newsletter day is Thursday.
-    #[oai(validator(pattern = "^beta-launch$"))]
+    #[oai(nullable, validator(pattern = "^beta-launch$"))]
     pub schedule_preset: Option<String>,
     /// Add a newsletter summarising the week (`placementId` `newsletter-<weekStart>`,
     /// platform `newsletter`, no account) at the start of the brand's posting window on
     /// `newsletterDayId`, else the preset's day (beta-launch: Thursday; none: Friday).
+    #[oai(nullable)]
     pub include_newsletter: Option<bool>,
+    #[oai(nullable)]
     pub newsletter_day_id: Option<IsoDate>,
     /// Given to the AI as data.
-    #[oai(validator(max_length = 2000))]
+    #[oai(nullable, validator(max_length = 2000))]
     pub guidance_prompt: Option<String>,
-    /// The language to write in (`en-US`, `es`).
-    #[oai(validator(max_length = 35, pattern = "^[ \t\n\r]*[A-Za-z0-9_-]+[ \t\n\r]*$"))]
+    /// The language to write in (`en-US`, `es`): letters, digits, `-` and `_`.
+    #[oai(nullable, validator(max_length = 35))]
     pub language: Option<String>,
+    #[oai(nullable)]
     pub preferred_platforms: Option<Vec<Platform>>,
     /// Regenerate placements you edited too (by default they are kept as edited).
+    #[oai(nullable)]
     pub overwrite_edited: Option<bool>,
 }
 
@@ -115,9 +123,11 @@ pub struct GenerateCalendarRequest {
     #[oai(validator(max_length = 64))]
     pub timezone: String,
     /// `{platform: accountId}`; each must be linked to the brand (403 otherwise).
+    #[oai(nullable)]
     pub platform_account_ids: Option<std::collections::BTreeMap<String, String>>,
     #[oai(validator(min_items = 1))]
     pub placements: Vec<PlacementSeed>,
+    #[oai(nullable)]
     pub options: Option<GenerateOptions>,
 }
 

@@ -1,7 +1,8 @@
 //! The brand library (seed 003): brand profiles, the platform accounts linked to each,
 //! trends/questions/events and creative assets. Owner only (another user's item is 404);
 //! plain JSON resources; ids are the client's (`brand_123`) or generated, and reusing one
-//! is 409 `ID_TAKEN`.
+//! is 409 `ID_TAKEN`. What the schema states is 400; what only a rule can judge (an unknown
+//! time zone, a window that ends before it starts, a URL that is not http) is 422.
 
 use almanac_shared::{
     db,
@@ -44,7 +45,7 @@ pub struct PostingWindow {
 #[oai(rename_all = "camelCase")]
 pub struct CreateBrand {
     /// Your id for the brand (`brand_123`); generated when absent.
-    #[oai(validator(pattern = r"^[A-Za-z0-9_.:-]{1,64}$"))]
+    #[oai(nullable, validator(pattern = r"^[A-Za-z0-9_.:-]{1,64}$"))]
     pub id: Option<String>,
     pub name: Name,
     /// IANA time zone (`America/Los_Angeles`): the default for the brand's requests.
@@ -168,7 +169,7 @@ pub struct LinkedAccount {
 #[oai(rename_all = "camelCase")]
 pub struct CreateTrend {
     /// Your id for it (`trend-101`); generated when absent.
-    #[oai(validator(pattern = r"^[A-Za-z0-9_.:-]{1,64}$"))]
+    #[oai(nullable, validator(pattern = r"^[A-Za-z0-9_.:-]{1,64}$"))]
     pub id: Option<String>,
     pub kind: TrendKind,
     pub title: Name,
@@ -216,7 +217,7 @@ pub struct OrganicTrend {
 #[oai(rename_all = "camelCase")]
 pub struct CreateAsset {
     /// Your id for it (`asset_991`); generated when absent.
-    #[oai(validator(pattern = r"^[A-Za-z0-9_.:-]{1,64}$"))]
+    #[oai(nullable, validator(pattern = r"^[A-Za-z0-9_.:-]{1,64}$"))]
     pub id: Option<String>,
     pub kind: AssetKind,
     pub title: Name,
@@ -309,19 +310,19 @@ fn timezone(tz: &str) -> ApiResult<String> {
     tz.parse::<chrono_tz::Tz>()
         .map(|tz| tz.name().to_owned())
         .map_err(|_| {
-            ApiError::invalid_field("timezone", format!("`{tz}` is not an IANA time zone"))
+            ApiError::unprocessable_field("timezone", format!("`{tz}` is not an IANA time zone"))
         })
 }
 
 fn window(window: &PostingWindow) -> ApiResult<(NaiveTime, NaiveTime)> {
     let parse = |field: &str, t: &ClockTime| {
         NaiveTime::parse_from_str(&t.0, "%H:%M")
-            .map_err(|_| ApiError::invalid_field(field, "must be HH:MM"))
+            .map_err(|_| ApiError::unprocessable_field(field, "must be HH:MM"))
     };
     let start = parse("postingWindow.start", &window.start)?;
     let end = parse("postingWindow.end", &window.end)?;
     if start >= end {
-        return Err(ApiError::invalid_field(
+        return Err(ApiError::unprocessable_field(
             "postingWindow",
             "end must be after start",
         ));
@@ -335,7 +336,10 @@ fn url(url: Option<Text<0, 2000>>) -> ApiResult<Option<String>> {
     };
     match url::Url::parse(&url) {
         Ok(parsed) if ["http", "https"].contains(&parsed.scheme()) => Ok(Some(url)),
-        _ => Err(ApiError::invalid_field("url", "must be an http(s) URL")),
+        _ => Err(ApiError::unprocessable_field(
+            "url",
+            "must be an http(s) URL",
+        )),
     }
 }
 
@@ -361,7 +365,10 @@ impl OrganicLibraryApi {
         state: Data<&AppState>,
         auth: BearerAuth,
         body: StrictJson<CreateBrand>,
-    ) -> Answer<Created<BrandProfile>, { can::STORED | can::BODY | can::CONFLICT }> {
+    ) -> Answer<
+        Created<BrandProfile>,
+        { can::STORED | can::BODY | can::CONFLICT | can::UNPROCESSABLE },
+    > {
         let body = body.0;
         let fields = BrandFields {
             name: body.name.trim().to_owned(),
@@ -432,7 +439,8 @@ impl OrganicLibraryApi {
         auth: BearerAuth,
         id: Path<String>,
         body: StrictJson<UpdateBrand>,
-    ) -> Answer<Json<BrandProfile>, { can::STORED | can::BODY | can::NOT_FOUND }> {
+    ) -> Answer<Json<BrandProfile>, { can::STORED | can::BODY | can::NOT_FOUND | can::UNPROCESSABLE }>
+    {
         let body = body.0;
         let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
         let mut fields = brand(&mut tx, &id.0).await?.fields();
@@ -699,7 +707,10 @@ impl OrganicLibraryApi {
         state: Data<&AppState>,
         auth: BearerAuth,
         body: StrictJson<CreateAsset>,
-    ) -> Answer<Created<CreativeAsset>, { can::STORED | can::BODY | can::CONFLICT }> {
+    ) -> Answer<
+        Created<CreativeAsset>,
+        { can::STORED | can::BODY | can::CONFLICT | can::UNPROCESSABLE },
+    > {
         let body = body.0;
         let fields = AssetFields {
             kind: body.kind.as_str().to_owned(),
@@ -764,7 +775,10 @@ impl OrganicLibraryApi {
         auth: BearerAuth,
         id: Path<String>,
         body: StrictJson<UpdateAsset>,
-    ) -> Answer<Json<CreativeAsset>, { can::STORED | can::BODY | can::NOT_FOUND }> {
+    ) -> Answer<
+        Json<CreativeAsset>,
+        { can::STORED | can::BODY | can::NOT_FOUND | can::UNPROCESSABLE },
+    > {
         let body = body.0;
         let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
         let current: CreativeAsset = store::asset(&mut tx, &id.0)

@@ -37,11 +37,11 @@ pub struct OrganicWeek {
 
 #[derive(Debug, Clone, Object)]
 pub struct EditHashtags {
-    #[oai(validator(max_items = 30))]
+    #[oai(nullable, validator(max_items = 30))]
     pub high: Option<Vec<Hashtag<100>>>,
-    #[oai(validator(max_items = 30))]
+    #[oai(nullable, validator(max_items = 30))]
     pub medium: Option<Vec<Hashtag<100>>>,
-    #[oai(validator(max_items = 30))]
+    #[oai(nullable, validator(max_items = 30))]
     pub low: Option<Vec<Hashtag<100>>>,
 }
 
@@ -49,11 +49,15 @@ pub struct EditHashtags {
 #[derive(Debug, Clone, Object)]
 #[oai(rename_all = "camelCase")]
 pub struct EditPlacement {
-    /// A new time, in the placement's week; refused (409 `PLACEMENT_CONFLICT`) when
-    /// another post of the account is closer than `ORGANIC_MIN_GAP_MINUTES`.
+    /// A new time, in the placement's week (422 otherwise); refused (409
+    /// `PLACEMENT_CONFLICT`) when another post of the account is closer than
+    /// `ORGANIC_MIN_GAP_MINUTES`.
+    #[oai(nullable)]
     pub scheduled_at: Option<DateTime<Utc>>,
+    #[oai(nullable)]
     pub caption: Option<Text<1, 2200>>,
     /// The tiers given replace the saved ones.
+    #[oai(nullable)]
     pub hashtags: Option<EditHashtags>,
 }
 
@@ -136,21 +140,31 @@ impl OrganicWeeksApi {
         auth: BearerAuth,
         id: Path<String>,
         #[oai(name = "placementId")] placement_id: Path<String>,
-        /// The week (its Monday), when the placement id is saved in several.
-        #[oai(name = "weekStart")]
-        week_start: Query<Option<NaiveDate>>,
+        /// The week (its Monday, `YYYY-MM-DD`), when the placement id is saved in several.
+        #[oai(
+            name = "weekStart",
+            validator(pattern = "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$")
+        )]
+        week_start: Query<Option<String>>,
         body: StrictJson<EditPlacement>,
-    ) -> Answer<Json<OrganicPlacement>, { can::STORED | can::BODY | can::NOT_FOUND | can::CONFLICT }>
-    {
+    ) -> Answer<
+        Json<OrganicPlacement>,
+        { can::STORED | can::BODY | can::NOT_FOUND | can::CONFLICT | can::UNPROCESSABLE },
+    > {
         let body = body.0;
-        let week = week_start.0;
+        let week = match &week_start.0 {
+            Some(day) => Some(NaiveDate::parse_from_str(day, "%Y-%m-%d").map_err(|_| {
+                ApiError::unprocessable_field("weekStart", format!("{day} is not a date"))
+            })?),
+            None => None,
+        };
         let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
         super::library::brand(&mut tx, &id.0).await?;
         let mut rows: Vec<PlacementRow> =
             store::placements_for_edit(&mut tx, &id.0, &placement_id.0, week).await?;
         if rows.len() > 1 {
-            return Err(ApiError::invalid_field(
-                "weekStart",
+            return Err(ApiError::conflict(
+                "PLACEMENT_AMBIGUOUS",
                 "this placementId is saved in several weeks: name the week with ?weekStart=",
             )
             .into());
@@ -167,7 +181,7 @@ impl OrganicWeeksApi {
             let local = time.with_timezone(&tz);
             let day = local.date_naive();
             if day < row.week_start || day > row.week_start + Days::new(6) {
-                return Err(ApiError::invalid_field(
+                return Err(ApiError::unprocessable_field(
                     "scheduledAt",
                     format!(
                         "{} is on {day} in {tz}, outside the placement's week ({} to {})",

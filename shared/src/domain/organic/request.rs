@@ -187,7 +187,7 @@ impl Problems {
         });
     }
 
-    /// A string member: trimmed, non-empty, at most `max` characters.
+    /// A string member: not blank, at most `max` characters.
     fn text(
         &mut self,
         object: &Map<String, Value>,
@@ -213,16 +213,17 @@ impl Problems {
                 }
                 None
             }
+            // As sent, not trimmed: the document states these strings' rules, and a value
+            // it refuses must not pass here (nor one it accepts fail, but for emptiness).
             Some(Value::String(text)) => {
-                let text = text.trim();
-                if text.is_empty() {
+                if text.trim().is_empty() {
                     self.add(field, "must not be empty");
                     None
                 } else if text.chars().count() > max {
                     self.add(field, format!("must be at most {max} characters"));
                     None
                 } else {
-                    Some(text.to_owned())
+                    Some(text.clone())
                 }
             }
             Some(_) => {
@@ -432,7 +433,7 @@ impl Problems {
         let mut seeds = Vec::new();
         for (i, raw) in placements.iter().enumerate() {
             if let Some(id) = raw.get("placementId").and_then(Value::as_str) {
-                let id = id.trim().to_owned();
+                let id = id.to_owned();
                 if let Some(first) = seen.get(&id) {
                     if *first != raw && !conflicting.contains(&id) {
                         conflicting.push(id);
@@ -544,8 +545,8 @@ impl Problems {
             .map(|tags| {
                 tags.iter()
                     .filter_map(Value::as_str)
-                    .map(|t| t.trim().to_owned())
-                    .filter(|t| !t.is_empty())
+                    .filter(|t| !t.trim().is_empty())
+                    .map(str::to_owned)
                     .collect()
             })
             .unwrap_or_default();

@@ -1,7 +1,8 @@
 //! `make bench`: Almanac's load benchmark. Prints raw Postgres and Redis ceilings measured
 //! in the same run, then the API's submit throughput and latency, end-to-end job throughput
-//! with a zero-latency AI provider, the idle worker's pickup latency, and the time to stream
-//! a year-long calendar (first entry and final frame), each with its ratio
+//! with a zero-latency AI provider, the idle worker's pickup latency, the time to stream a
+//! year-long calendar (first entry and final frame) and an organic week (first placement
+//! and `complete`, 6 and 60 placements), each with its ratio
 //! to the ceilings (these machines are noisy; ratios travel better than absolute numbers).
 //!
 //! The event relay's phases run the release `almanac-api` binary as a child process:
@@ -13,9 +14,11 @@
 //! BENCH_SECS (default 5), BENCH_CLIENTS (default 64), BENCH_JOBS (default 5000),
 //! BENCH_STREAMS (default 1000), BENCH_IDLE_STREAMS (default 10000), ALMANAC_BIN_DIR (where
 //! `almanac-api` and `almanac-worker` are; default: beside this binary), BENCH_ONLY=relay
-//! (stop after the relay phases) or BENCH_ONLY=recovery (only the last phase).
+//! (stop after the relay phases), BENCH_ONLY=recovery (only the last phase) or
+//! BENCH_ONLY=organic (only the organic week, after the ceilings).
 
 mod calendar;
+mod organic;
 mod recovery;
 mod relay;
 
@@ -104,6 +107,7 @@ fn settings(db_url: &str, prefix: &str) -> Settings {
         ("GENERATION_RATE_LIMIT", "1000000".into()),
         ("CALENDAR_RATE_LIMIT", "1000000".into()),
         ("SYNTHESIS_RATE_LIMIT", "1000000".into()),
+        ("ORGANIC_RATE_LIMIT", "1000000".into()),
         ("DATABASE_MAX_CONNECTIONS", "32".into()),
         ("WORKER_CONCURRENCY", "64".into()),
         ("AI_OFFLINE_LATENCY_MS", "0".into()),
@@ -215,6 +219,15 @@ async fn run(db_url: &str, secs: f64, clients: usize, jobs: usize) -> anyhow::Re
         ms(percentile(&redis_lat, 99.0))
     );
     println!();
+
+    if std::env::var("BENCH_ONLY").as_deref() == Ok("organic") {
+        let api = almanac_api::Application::build(settings.clone()).await?;
+        let base = format!("http://127.0.0.1:{}", api.port());
+        tokio::spawn(api.run_until_stopped(std::future::pending()));
+        let worker = almanac_worker::Application::build(settings.clone()).await?;
+        tokio::spawn(worker.run_until_stopped(std::future::pending()));
+        return organic::run(&base, &pool, &redis).await;
+    }
 
     // --- The event relay, against an API process of its own ---
     let streams: usize = env_or("BENCH_STREAMS", 1000);
@@ -426,6 +439,7 @@ async fn run(db_url: &str, secs: f64, clients: usize, jobs: usize) -> anyhow::Re
     // --- Calendar generation: a year of three channels, streamed (last, so that its
     // writes do not weigh on the phases above) ---
     calendar::run(&base, &pool, &redis).await?;
+    organic::run(&base, &pool, &redis).await?;
     Ok(())
 }
 
