@@ -672,8 +672,11 @@ async fn beta_launch_fills_the_unseeded_days_without_reusing_trends() {
         seed("m1", "t01", "2026-01-26T17:00", "instagram", None),
         seed("m2", "t02", "2026-01-26T18:00", "linkedin", None),
     ]);
-    body["options"] =
-        json!({ "schedulePreset": "beta-launch", "preferredPlatforms": ["linkedin", "instagram"] });
+    body["options"] = json!({
+        "schedulePreset": "beta-launch",
+        "preferredPlatforms": ["linkedin", "instagram"],
+        "language": "es",
+    });
     let generated = generate(&app, user, &body).await;
     let placements = generated.placements();
     let autos: BTreeSet<&str> = placements
@@ -699,6 +702,71 @@ async fn beta_launch_fills_the_unseeded_days_without_reusing_trends() {
         "the lowest priority is left out: {used:?}"
     );
     assert_eq!(generated.complete()["counts"]["autoFilled"], 12);
+    for placement in placements.values() {
+        let caption = placement["copy"]["caption"].as_str().unwrap();
+        assert!(
+            caption.contains("ideas de"),
+            "written in Spanish: {caption}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_slow_week_keeps_talking_and_sse_gets_the_same_lines() {
+    // The first placement takes a second to draft; progress lines come at least every
+    // HEARTBEAT_SECS meanwhile.
+    let fake = FakeAi::start(
+        vec![Behaviour::Delay(std::time::Duration::from_secs(1))],
+        Behaviour::Ok,
+    )
+    .await;
+    let app = spawn_app_with(TestOptions {
+        fake_ai: Some(fake.clone()),
+        env: vec![
+            ("HEARTBEAT_SECS", "0.2".into()),
+            ("ORGANIC_AI_CONCURRENCY", "1".into()),
+        ],
+        ..Default::default()
+    })
+    .await;
+    let user = Uuid::new_v4();
+    library(&app, user).await;
+    let body = request(vec![
+        seed("a", "trend-101", "2026-01-27T17:00", "instagram", None),
+        seed("b", "trend-101", "2026-01-28T17:00", "linkedin", None),
+    ]);
+    let response = app
+        .client
+        .post(app.url("/api/organic/generate-calendar"))
+        .bearer_auth(app.token(user))
+        .header("accept", "text/event-stream")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/event-stream")
+    );
+    let lines = EventReader::from_response(response, false).rest().await;
+    assert_vocabulary(&lines);
+    let first = lines
+        .iter()
+        .position(|l| l.kind == "placement")
+        .expect("a placement");
+    let waiting = lines[..first]
+        .iter()
+        .filter(|l| l.kind == "progress" && l.data["stage"] == "drafting")
+        .count();
+    assert!(
+        waiting >= 2,
+        "progress while the first placement is drafted: {lines:#?}"
+    );
+    assert_eq!(lines.iter().filter(|l| l.kind == "placement").count(), 2);
+    assert_eq!(lines.last().unwrap().data["status"], "succeeded");
 }
 
 #[tokio::test]

@@ -1,6 +1,7 @@
 //! What every prompt template shares: user data embedded as JSON between tags (so that it
-//! is data, never instructions), read back by the offline provider, and the model's JSON
-//! answer taken out of a Markdown code fence when it wraps one.
+//! is data, never instructions), read back by the offline provider, the model's JSON
+//! answer taken out of a Markdown code fence when it wraps one, and its text fitted to
+//! the limits.
 
 use serde_json::Value;
 
@@ -26,6 +27,32 @@ pub fn unfenced(answer: &str) -> &str {
         .map(|rest| rest.trim_end().trim_end_matches("```"))
         .unwrap_or(trimmed)
         .trim()
+}
+
+/// `text` trimmed and cut to `max` characters (trimmed again after the cut).
+pub fn clip(text: &str, max: usize) -> String {
+    text.trim()
+        .chars()
+        .take(max)
+        .collect::<String>()
+        .trim()
+        .to_owned()
+}
+
+/// The longest hashtag, `#` included.
+pub const HASHTAG_MAX: usize = 100;
+
+/// `#word` without spaces (`tea`, `#tea` and `##tea` are one tag), at most
+/// [`HASHTAG_MAX`] characters; `None` for an empty tag.
+pub fn hashtag(raw: &str) -> Option<String> {
+    let word: String = raw
+        .trim()
+        .trim_start_matches('#')
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '#')
+        .take(HASHTAG_MAX - 1)
+        .collect();
+    (!word.is_empty()).then(|| format!("#{word}"))
 }
 
 #[cfg(test)]

@@ -18,6 +18,82 @@ const ACCOUNT_COLUMNS: &str = "a.platform, a.account_id, a.handle, l.created_at 
 const PLACEMENT_COLUMNS: &str =
     "brand_id, week_start, placement_id, timezone, placement, edited, edited_at, updated_at";
 
+/// A table of the library, for what its items share: reading one, listing, deleting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Library {
+    Brands,
+    Trends,
+    Assets,
+}
+
+impl Library {
+    fn table(self) -> &'static str {
+        match self {
+            Library::Brands => "brand_profiles",
+            Library::Trends => "organic_trends",
+            Library::Assets => "creative_assets",
+        }
+    }
+
+    fn columns(self) -> &'static str {
+        match self {
+            Library::Brands => BRAND_COLUMNS,
+            Library::Trends => TREND_COLUMNS,
+            Library::Assets => ASSET_COLUMNS,
+        }
+    }
+
+    /// Brands oldest first, trends by priority, assets by id.
+    fn order(self) -> &'static str {
+        match self {
+            Library::Brands => "created_at, id",
+            Library::Trends => "priority desc, id",
+            Library::Assets => "id",
+        }
+    }
+}
+
+/// The caller's item `id` of `library`.
+pub async fn get<T: Row>(
+    conn: &mut PgConnection,
+    library: Library,
+    id: &str,
+) -> sqlx::Result<Option<T>> {
+    sqlx::query_as(AssertSqlSafe(format!(
+        "select {} from {} where id = $1",
+        library.columns(),
+        library.table()
+    )))
+    .bind(id)
+    .fetch_optional(conn)
+    .await
+}
+
+/// The caller's items of `library` (2,000 at most).
+pub async fn list<T: Row>(conn: &mut PgConnection, library: Library) -> sqlx::Result<Vec<T>> {
+    sqlx::query_as(AssertSqlSafe(format!(
+        "select {} from {} order by {} limit 2000",
+        library.columns(),
+        library.table(),
+        library.order()
+    )))
+    .fetch_all(conn)
+    .await
+}
+
+/// Deletes the caller's item (a brand with its links, runs and saved weeks); whether
+/// there was one.
+pub async fn delete(conn: &mut PgConnection, library: Library, id: &str) -> sqlx::Result<bool> {
+    let deleted = sqlx::query(AssertSqlSafe(format!(
+        "delete from {} where id = $1",
+        library.table()
+    )))
+    .bind(id)
+    .execute(conn)
+    .await?;
+    Ok(deleted.rows_affected() > 0)
+}
+
 /// A brand's fields.
 #[derive(Debug, Clone)]
 pub struct BrandFields {
@@ -52,23 +128,6 @@ pub async fn create_brand<T: Row>(
     .await
 }
 
-pub async fn brands<T: Row>(conn: &mut PgConnection) -> sqlx::Result<Vec<T>> {
-    sqlx::query_as(AssertSqlSafe(format!(
-        "select {BRAND_COLUMNS} from brand_profiles order by created_at, id limit 500"
-    )))
-    .fetch_all(conn)
-    .await
-}
-
-pub async fn brand<T: Row>(conn: &mut PgConnection, id: &str) -> sqlx::Result<Option<T>> {
-    sqlx::query_as(AssertSqlSafe(format!(
-        "select {BRAND_COLUMNS} from brand_profiles where id = $1"
-    )))
-    .bind(id)
-    .fetch_optional(conn)
-    .await
-}
-
 pub async fn update_brand<T: Row>(
     conn: &mut PgConnection,
     id: &str,
@@ -89,19 +148,6 @@ pub async fn update_brand<T: Row>(
     .bind(brand.window.1)
     .fetch_optional(conn)
     .await
-}
-
-/// Deletes a brand with its links, runs and saved weeks; whether there was one.
-pub async fn delete_brand(conn: &mut PgConnection, id: &str) -> sqlx::Result<bool> {
-    delete(conn, "brand_profiles", id).await
-}
-
-async fn delete(conn: &mut PgConnection, table: &str, id: &str) -> sqlx::Result<bool> {
-    let deleted = sqlx::query(AssertSqlSafe(format!("delete from {table} where id = $1")))
-        .bind(id)
-        .execute(conn)
-        .await?;
-    Ok(deleted.rows_affected() > 0)
 }
 
 /// Links the platform account to the brand, creating the account's row the first time
@@ -211,24 +257,6 @@ pub async fn create_trend<T: Row>(
     .await
 }
 
-/// The caller's trends, highest priority first.
-pub async fn trends<T: Row>(conn: &mut PgConnection) -> sqlx::Result<Vec<T>> {
-    sqlx::query_as(AssertSqlSafe(format!(
-        "select {TREND_COLUMNS} from organic_trends order by priority desc, id limit 2000"
-    )))
-    .fetch_all(conn)
-    .await
-}
-
-pub async fn trend<T: Row>(conn: &mut PgConnection, id: &str) -> sqlx::Result<Option<T>> {
-    sqlx::query_as(AssertSqlSafe(format!(
-        "select {TREND_COLUMNS} from organic_trends where id = $1"
-    )))
-    .bind(id)
-    .fetch_optional(conn)
-    .await
-}
-
 pub async fn update_trend<T: Row>(
     conn: &mut PgConnection,
     id: &str,
@@ -247,10 +275,6 @@ pub async fn update_trend<T: Row>(
     .bind(trend.priority)
     .fetch_optional(conn)
     .await
-}
-
-pub async fn delete_trend(conn: &mut PgConnection, id: &str) -> sqlx::Result<bool> {
-    delete(conn, "organic_trends", id).await
 }
 
 /// An asset's fields.
@@ -281,23 +305,6 @@ pub async fn create_asset<T: Row>(
     .await
 }
 
-pub async fn assets<T: Row>(conn: &mut PgConnection) -> sqlx::Result<Vec<T>> {
-    sqlx::query_as(AssertSqlSafe(format!(
-        "select {ASSET_COLUMNS} from creative_assets order by id limit 2000"
-    )))
-    .fetch_all(conn)
-    .await
-}
-
-pub async fn asset<T: Row>(conn: &mut PgConnection, id: &str) -> sqlx::Result<Option<T>> {
-    sqlx::query_as(AssertSqlSafe(format!(
-        "select {ASSET_COLUMNS} from creative_assets where id = $1"
-    )))
-    .bind(id)
-    .fetch_optional(conn)
-    .await
-}
-
 pub async fn update_asset<T: Row>(
     conn: &mut PgConnection,
     id: &str,
@@ -314,10 +321,6 @@ pub async fn update_asset<T: Row>(
     .bind(&asset.url)
     .fetch_optional(conn)
     .await
-}
-
-pub async fn delete_asset(conn: &mut PgConnection, id: &str) -> sqlx::Result<bool> {
-    delete(conn, "creative_assets", id).await
 }
 
 /// A generation run to write, its job already written in this transaction.

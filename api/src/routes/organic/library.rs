@@ -7,7 +7,7 @@
 use almanac_shared::{
     db,
     domain::organic::{AssetKind, Platform, TrendKind, generated_id},
-    store::organic::{self as store, AssetFields, BrandFields, TrendFields},
+    store::organic::{self as store, AssetFields, BrandFields, Library, TrendFields},
 };
 use chrono::{DateTime, NaiveTime, Utc};
 use poem::web::Data;
@@ -345,7 +345,7 @@ fn url(url: Option<Text<0, 2000>>) -> ApiResult<Option<String>> {
 
 /// The caller's brand, or 404.
 pub(super) async fn brand(conn: &mut PgConnection, id: &str) -> ApiResult<BrandRow> {
-    store::brand(conn, id)
+    store::get(conn, Library::Brands, id)
         .await?
         .ok_or_else(|| ApiError::not_found("brand profile"))
 }
@@ -405,7 +405,7 @@ impl OrganicLibraryApi {
         auth: BearerAuth,
     ) -> Answer<Json<Vec<BrandProfile>>, { can::STORED }> {
         let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
-        let rows: Vec<BrandRow> = store::brands(&mut tx).await?;
+        let rows: Vec<BrandRow> = store::list(&mut tx, Library::Brands).await?;
         tx.commit().await?;
         Ok(Json(rows.into_iter().map(Into::into).collect()))
     }
@@ -482,7 +482,7 @@ impl OrganicLibraryApi {
         id: Path<String>,
     ) -> Answer<NoContent, { can::STORED | can::NOT_FOUND }> {
         let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
-        let deleted = store::delete_brand(&mut tx, &id.0).await?;
+        let deleted = store::delete(&mut tx, Library::Brands, &id.0).await?;
         tx.commit().await?;
         if !deleted {
             return Err(ApiError::not_found("brand profile").into());
@@ -616,7 +616,7 @@ impl OrganicLibraryApi {
         auth: BearerAuth,
     ) -> Answer<Json<Vec<OrganicTrend>>, { can::STORED }> {
         let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
-        let rows = store::trends(&mut tx).await?;
+        let rows = store::list(&mut tx, Library::Trends).await?;
         tx.commit().await?;
         Ok(Json(rows))
     }
@@ -633,7 +633,7 @@ impl OrganicLibraryApi {
         id: Path<String>,
     ) -> Answer<Json<OrganicTrend>, { can::STORED | can::NOT_FOUND }> {
         let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
-        let row = store::trend(&mut tx, &id.0).await?;
+        let row = store::get(&mut tx, Library::Trends, &id.0).await?;
         tx.commit().await?;
         Ok(Json(row.ok_or_else(|| ApiError::not_found("trend"))?))
     }
@@ -653,7 +653,7 @@ impl OrganicLibraryApi {
     ) -> Answer<Json<OrganicTrend>, { can::STORED | can::BODY | can::NOT_FOUND }> {
         let body = body.0;
         let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
-        let current: OrganicTrend = store::trend(&mut tx, &id.0)
+        let current: OrganicTrend = store::get(&mut tx, Library::Trends, &id.0)
             .await?
             .ok_or_else(|| ApiError::not_found("trend"))?;
         let fields = TrendFields {
@@ -688,7 +688,7 @@ impl OrganicLibraryApi {
         id: Path<String>,
     ) -> Answer<NoContent, { can::STORED | can::NOT_FOUND }> {
         let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
-        let deleted = store::delete_trend(&mut tx, &id.0).await?;
+        let deleted = store::delete(&mut tx, Library::Trends, &id.0).await?;
         tx.commit().await?;
         if !deleted {
             return Err(ApiError::not_found("trend").into());
@@ -739,7 +739,7 @@ impl OrganicLibraryApi {
         auth: BearerAuth,
     ) -> Answer<Json<Vec<CreativeAsset>>, { can::STORED }> {
         let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
-        let rows = store::assets(&mut tx).await?;
+        let rows = store::list(&mut tx, Library::Assets).await?;
         tx.commit().await?;
         Ok(Json(rows))
     }
@@ -756,7 +756,7 @@ impl OrganicLibraryApi {
         id: Path<String>,
     ) -> Answer<Json<CreativeAsset>, { can::STORED | can::NOT_FOUND }> {
         let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
-        let row = store::asset(&mut tx, &id.0).await?;
+        let row = store::get(&mut tx, Library::Assets, &id.0).await?;
         tx.commit().await?;
         Ok(Json(
             row.ok_or_else(|| ApiError::not_found("creative asset"))?,
@@ -781,7 +781,7 @@ impl OrganicLibraryApi {
     > {
         let body = body.0;
         let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
-        let current: CreativeAsset = store::asset(&mut tx, &id.0)
+        let current: CreativeAsset = store::get(&mut tx, Library::Assets, &id.0)
             .await?
             .ok_or_else(|| ApiError::not_found("creative asset"))?;
         let fields = AssetFields {
@@ -813,7 +813,7 @@ impl OrganicLibraryApi {
         id: Path<String>,
     ) -> Answer<NoContent, { can::STORED | can::NOT_FOUND }> {
         let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
-        let deleted = store::delete_asset(&mut tx, &id.0).await?;
+        let deleted = store::delete(&mut tx, Library::Assets, &id.0).await?;
         tx.commit().await?;
         if !deleted {
             return Err(ApiError::not_found("creative asset").into());

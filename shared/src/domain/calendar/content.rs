@@ -11,15 +11,16 @@ use serde_json::{Value, json};
 use super::{Invalid, Slot, invalid};
 use crate::{
     ai::{ChatRequest, Message, Role},
-    domain::prompt::{embed_json, tagged_json, unfenced},
+    domain::prompt::{clip, embed_json, hashtag, tagged_json, unfenced},
 };
 
 pub const TEMPLATE: &str = "calendar.v1";
+pub use crate::domain::prompt::HASHTAG_MAX;
+
 pub const TITLE_MAX: usize = 200;
 pub const CAPTION_MAX: usize = 2_200;
 pub const FORMAT_MAX: usize = 40;
 pub const HASHTAGS_MAX: usize = 30;
-pub const HASHTAG_MAX: usize = 100;
 pub const CTA_MAX: usize = 200;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -31,27 +32,6 @@ pub struct EntryContent {
     pub format: String,
     pub hashtags: Vec<String>,
     pub call_to_action: String,
-}
-
-fn clip(text: &str, max: usize) -> String {
-    text.trim()
-        .chars()
-        .take(max)
-        .collect::<String>()
-        .trim()
-        .to_owned()
-}
-
-/// `#word` without spaces; `None` for an empty tag.
-fn hashtag(raw: &str) -> Option<String> {
-    let word: String = raw
-        .trim()
-        .trim_start_matches('#')
-        .chars()
-        .filter(|c| !c.is_whitespace() && *c != '#')
-        .take(HASHTAG_MAX - 1)
-        .collect();
-    (!word.is_empty()).then(|| format!("#{word}"))
 }
 
 impl EntryContent {

@@ -17,7 +17,7 @@ use super::{
 };
 use crate::{
     ai::{ChatRequest, Message, Role},
-    domain::prompt::{embed_json, tagged_json, unfenced},
+    domain::prompt::{clip, embed_json, hashtag, tagged_json, unfenced},
 };
 
 pub const TEMPLATE: &str = "organic.v1";
@@ -165,26 +165,6 @@ pub fn parse_answer(answer: &str) -> Result<Written, String> {
         return Err("the AI's answer has no caption or no titleTopic".into());
     }
     Ok(written)
-}
-
-fn clip(text: &str, max: usize) -> String {
-    text.trim()
-        .chars()
-        .take(max)
-        .collect::<String>()
-        .trim()
-        .to_owned()
-}
-
-fn hashtag(raw: &str) -> Option<String> {
-    let word: String = raw
-        .trim()
-        .trim_start_matches('#')
-        .chars()
-        .filter(|c| !c.is_whitespace() && *c != '#')
-        .take(99)
-        .collect();
-    (!word.is_empty()).then(|| format!("#{word}"))
 }
 
 /// `scheduledAt` as seed 003 writes it: UTC with milliseconds.

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use super::parse_url;
 use crate::{
     ai::{ChatRequest, Message, Role},
-    domain::prompt::{embed_json, tagged_json, unfenced},
+    domain::prompt::{clip, embed_json, tagged_json, unfenced},
 };
 
 pub const TEMPLATE: &str = "synthesis.v1";
@@ -81,10 +81,6 @@ pub fn prompt(theme: &Value, documents: &[Document]) -> ChatRequest {
         json: true,
         max_tokens: Some(4_096),
     }
-}
-
-fn clip(text: &str, max: usize) -> String {
-    text.trim().chars().take(max).collect()
 }
 
 /// The synthesis in an answer; sections without a title are dropped.

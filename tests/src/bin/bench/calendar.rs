@@ -90,50 +90,14 @@ pub async fn run(
     Ok(())
 }
 
-/// The same volume of writes done raw: one multi-row insert of 1,098 JSON rows and a
-/// pipeline of 1,098 stream appends (median of five).
+/// The same volume of writes done raw: 1,098 JSON rows and 1,098 stream appends.
 async fn raw_floor(
     pool: &PgPool,
     redis: &almanac_shared::redis_conn::RedisConn,
 ) -> anyhow::Result<Duration> {
-    sqlx::query("create table if not exists bench_calendar_raw (run uuid, key text, entry jsonb, primary key (run, key))")
-        .execute(pool)
-        .await?;
     let entry = serde_json::json!({
         "title": "Tip of the day: benchmarks on tiktok", "caption": "x".repeat(160),
         "format": "short video", "hashtags": ["#a", "#b", "#c"], "callToAction": "Follow for more",
     });
-    let mut samples = Vec::new();
-    for _ in 0..5 {
-        let run = Uuid::new_v4();
-        let keys: Vec<String> = (0..ENTRIES).map(|i| format!("k{i}")).collect();
-        let entries: Vec<serde_json::Value> = (0..ENTRIES).map(|_| entry.clone()).collect();
-        let started = Instant::now();
-        sqlx::query(
-            "insert into bench_calendar_raw (run, key, entry)
-             select $1, k, e from unnest($2::text[], $3::jsonb[]) as t(k, e)",
-        )
-        .bind(run)
-        .bind(&keys)
-        .bind(&entries)
-        .execute(pool)
-        .await?;
-        let mut pipe = redis::pipe();
-        let stream = format!("bench-calendar-raw:{run}");
-        let data = entry.to_string();
-        for _ in 0..ENTRIES {
-            pipe.cmd("XADD")
-                .arg(&stream)
-                .arg("*")
-                .arg("d")
-                .arg(&data)
-                .ignore();
-        }
-        pipe.cmd("DEL").arg(&stream).ignore();
-        let mut conn = redis.clone();
-        pipe.query_async::<()>(&mut conn).await?;
-        samples.push(started.elapsed());
-    }
-    samples.sort();
-    Ok(percentile(&samples, 50.0))
+    crate::raw_writes(pool, redis, &entry, &entry.to_string(), ENTRIES).await
 }

@@ -93,6 +93,54 @@ where
     (all.len() as f64 / elapsed, all)
 }
 
+/// The raw floor of a streamed run's writes: `n` copies of `row` inserted in one statement
+/// and `n` copies of `event` appended to a Redis stream in one pipeline (median of five).
+async fn raw_writes(
+    pool: &PgPool,
+    redis: &almanac_shared::redis_conn::RedisConn,
+    row: &serde_json::Value,
+    event: &str,
+    n: usize,
+) -> anyhow::Result<Duration> {
+    sqlx::query(
+        "create table if not exists bench_raw_writes (run uuid, key text, row jsonb, primary key (run, key))",
+    )
+    .execute(pool)
+    .await?;
+    let mut samples = Vec::new();
+    for _ in 0..5 {
+        let run = Uuid::new_v4();
+        let keys: Vec<String> = (0..n).map(|i| format!("k{i}")).collect();
+        let rows: Vec<serde_json::Value> = (0..n).map(|_| row.clone()).collect();
+        let started = Instant::now();
+        sqlx::query(
+            "insert into bench_raw_writes (run, key, row)
+             select $1, k, r from unnest($2::text[], $3::jsonb[]) as t(k, r)",
+        )
+        .bind(run)
+        .bind(&keys)
+        .bind(&rows)
+        .execute(pool)
+        .await?;
+        let mut pipe = redis::pipe();
+        let stream = format!("bench-raw-writes:{run}");
+        for _ in 0..n {
+            pipe.cmd("XADD")
+                .arg(&stream)
+                .arg("*")
+                .arg("d")
+                .arg(event)
+                .ignore();
+        }
+        pipe.cmd("DEL").arg(&stream).ignore();
+        let mut conn = redis.clone();
+        pipe.query_async::<()>(&mut conn).await?;
+        samples.push(started.elapsed());
+    }
+    samples.sort();
+    Ok(percentile(&samples, 50.0))
+}
+
 fn settings(db_url: &str, prefix: &str) -> Settings {
     let env: HashMap<&str, String> = HashMap::from([
         ("DATABASE_URL", db_url.to_owned()),

@@ -167,50 +167,12 @@ fn placement_line(seed: &Value) -> Value {
     }})
 }
 
-/// The same volume of writes done raw: `n` placement rows in one statement and `n` events
-/// appended in one pipeline (median of five).
+/// The same volume of writes done raw: `n` placement rows and `n` lines appended.
 async fn raw_floor(
     pool: &PgPool,
     redis: &almanac_shared::redis_conn::RedisConn,
     line: &Value,
     n: usize,
 ) -> anyhow::Result<Duration> {
-    sqlx::query(
-        "create table if not exists bench_organic_raw (run uuid, id text, placement jsonb, primary key (run, id))",
-    )
-    .execute(pool)
-    .await?;
-    let mut samples = Vec::new();
-    for _ in 0..5 {
-        let run = Uuid::new_v4();
-        let ids: Vec<String> = (0..n).map(|i| format!("p{i}")).collect();
-        let rows: Vec<Value> = (0..n).map(|_| line["placement"].clone()).collect();
-        let started = Instant::now();
-        sqlx::query(
-            "insert into bench_organic_raw (run, id, placement)
-             select $1, i, p from unnest($2::text[], $3::jsonb[]) as t(i, p)",
-        )
-        .bind(run)
-        .bind(&ids)
-        .bind(&rows)
-        .execute(pool)
-        .await?;
-        let mut pipe = redis::pipe();
-        let stream = format!("bench-organic-raw:{run}");
-        let data = line.to_string();
-        for _ in 0..n {
-            pipe.cmd("XADD")
-                .arg(&stream)
-                .arg("*")
-                .arg("d")
-                .arg(&data)
-                .ignore();
-        }
-        pipe.cmd("DEL").arg(&stream).ignore();
-        let mut conn = redis.clone();
-        pipe.query_async::<()>(&mut conn).await?;
-        samples.push(started.elapsed());
-    }
-    samples.sort();
-    Ok(percentile(&samples, 50.0))
+    crate::raw_writes(pool, redis, &line["placement"], &line.to_string(), n).await
 }
