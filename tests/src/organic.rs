@@ -1073,3 +1073,94 @@ async fn the_library_keeps_ids_unique_and_accounts_shared() {
         (422, Some("timezone"))
     );
 }
+
+#[tokio::test]
+async fn an_ai_failure_fails_only_its_placement() {
+    // One call at a time: the first placement's call is refused for good (no retry), the
+    // second's answers are unusable twice, the third is fine.
+    let garbage = Behaviour::Body(
+        200,
+        json!({ "id": "x", "model": "fake", "choices": [{ "index": 0,
+            "message": { "role": "assistant", "content": "not the JSON asked for" } }],
+            "usage": { "prompt_tokens": 1, "completion_tokens": 1 } })
+        .to_string(),
+    );
+    let fake = FakeAi::start(
+        vec![Behaviour::Status(400), garbage.clone(), garbage],
+        Behaviour::Ok,
+    )
+    .await;
+    let app = spawn_app_with(TestOptions {
+        fake_ai: Some(fake.clone()),
+        env: vec![("ORGANIC_AI_CONCURRENCY", "1".into())],
+        ..Default::default()
+    })
+    .await;
+    let user = Uuid::new_v4();
+    library(&app, user).await;
+    let body = request(vec![
+        seed("a", "trend-101", "2026-01-27T17:00", "instagram", None),
+        seed("b", "trend-101", "2026-01-28T17:00", "instagram", None),
+        seed("c", "trend-101", "2026-01-29T17:00", "instagram", None),
+    ]);
+    let generated = generate(&app, user, &body).await;
+    let errors: Vec<(&str, &str)> = generated
+        .of("error")
+        .iter()
+        .map(|e| {
+            (
+                e["placementId"].as_str().unwrap(),
+                e["code"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        errors,
+        [("a", "GENERATION_FAILED"), ("b", "GENERATION_FAILED")]
+    );
+    assert_eq!(generated.placements().keys().collect::<Vec<_>>(), ["c"]);
+    let complete = generated.complete();
+    assert_eq!(complete["status"], "succeeded");
+    assert_eq!(complete["counts"]["errors"], 2);
+    assert_eq!(fake.calls(), 4);
+    assert_eq!(saved_rows(&app).await, 1);
+}
+
+#[tokio::test]
+async fn a_week_that_fails_still_ends_with_complete() {
+    let mut app = spawn_app_with(TestOptions {
+        worker: false,
+        ..Default::default()
+    })
+    .await;
+    app.expect_failed_jobs();
+    let user = Uuid::new_v4();
+    library(&app, user).await;
+    let body = request(vec![seed(
+        "a",
+        "trend-101",
+        "2026-01-27T17:00",
+        "instagram",
+        None,
+    )]);
+    let response = open(&app, user, "/api/organic/generate-calendar", &body).await;
+    let job: Uuid = response.headers()["x-job-id"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let mut reader = EventReader::from_response(response, true);
+    // The brand goes, with its run, before a worker takes the job.
+    assert_eq!(app.delete(user, "/api/organic/brands/brand_123").await, 204);
+    app.start_worker().await;
+    let lines = reader.rest().await;
+    assert_vocabulary(&lines);
+    let complete = &lines.last().unwrap().data;
+    assert_eq!(complete["status"], "failed", "{complete}");
+    assert_eq!(complete["error"]["code"], "ORGANIC_RUN_MISSING");
+    assert_eq!(complete["jobId"], job.to_string());
+    assert_eq!(
+        complete["counts"],
+        json!({ "placements": 0, "errors": 0, "adjusted": 0, "autoFilled": 0 })
+    );
+}

@@ -86,7 +86,10 @@ impl JobsApi {
     /// already saw `done` gets 204, which stops an `EventSource` from reconnecting. A
     /// client that falls too far behind gets `error {code: "LAGGED"}` and is closed; it
     /// resumes like any other. Browsers, which cannot set headers on an `EventSource`,
-    /// may pass the token as `?access_token=`.
+    /// may pass the token as `?access_token=`. An organic week's job (seed 003) speaks its
+    /// contract's four types only (`OrganicEvent`): `progress` (also as the keep-alive),
+    /// `placement`, `error` (`HISTORY_TRUNCATED` for events no longer retained) and, last,
+    /// `complete {status, counts, jobId, error?}`; every line carries an id.
     #[oai(
         path = "/v1/jobs/:id/events",
         method = "get",
