@@ -660,6 +660,24 @@ async fn regeneration_merges_by_placement_id_and_keeps_edits() {
         "{tue}"
     );
     assert_eq!(saved_rows(&app).await, 3);
+
+    // A new placement five minutes after Monday's saved post of the account moves on.
+    let fourth = generate(
+        &app,
+        user,
+        &request(vec![seed(
+            "mon-2",
+            "trend-101",
+            "2026-01-26T17:05",
+            "instagram",
+            None,
+        )]),
+    )
+    .await;
+    let moved = &fourth.placements()["mon-2"]["schedule"];
+    assert_eq!(moved["scheduledAt"], "2026-01-26T17:30:00.000Z", "{moved}");
+    assert_eq!(moved["adjusted"], true);
+    assert_eq!(saved_rows(&app).await, 4);
 }
 
 #[tokio::test]
@@ -875,7 +893,13 @@ async fn a_cancelled_week_ends_with_complete() {
     let fake = FakeAi::start(vec![Behaviour::Ok], Behaviour::Hang).await;
     let app = spawn_app_with(TestOptions {
         fake_ai: Some(fake.clone()),
-        env: vec![("ORGANIC_AI_CONCURRENCY", "1".into())],
+        // Far longer than the test: the cancel reaches the worker by its notification, not
+        // by a heartbeat reading the flag.
+        env: vec![
+            ("ORGANIC_AI_CONCURRENCY", "1".into()),
+            ("JOB_HEARTBEAT_MS", "30000".into()),
+            ("JOB_STALE_MS", "60000".into()),
+        ],
         ..Default::default()
     })
     .await;
