@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use serde_json::Value;
-use sqlx::{PgConnection, types::Json};
+use sqlx::{PgConnection, PgPool, types::Json};
 use uuid::Uuid;
 
 use crate::domain::organic::{
@@ -26,12 +26,15 @@ pub struct RunRef {
     pub timezone: String,
 }
 
-/// The brand with the user's trends and assets; `None` when the brand is gone.
-pub async fn library(
-    conn: &mut PgConnection,
+/// What a run reads before planning: the brand with the user's trends and assets (`None`
+/// when the brand is gone) and the user's saved placements of the week. The four reads go
+/// out at once, on connections of their own.
+pub async fn inputs(
+    pool: &PgPool,
     user: Uuid,
     brand: &str,
-) -> sqlx::Result<Option<Library>> {
+    week: NaiveDate,
+) -> sqlx::Result<(Option<Library>, Vec<SavedPlacement>)> {
     type BrandRow = (
         String,
         String,
@@ -41,49 +44,48 @@ pub async fn library(
         NaiveTime,
         NaiveTime,
     );
-    let row: Option<BrandRow> = sqlx::query_as(
+    let brand = sqlx::query_as::<_, BrandRow>(
         "select id, name, voice, guidance, hashtags, window_start, window_end
          from brand_profiles where user_id = $1 and id = $2",
     )
     .bind(user)
     .bind(brand)
-    .fetch_optional(&mut *conn)
-    .await?;
-    let Some((id, name, voice, guidance, hashtags, start, end)) = row else {
-        return Ok(None);
-    };
-    let trends: Vec<Trend> = sqlx::query_as(
+    .fetch_optional(pool);
+    let trends = sqlx::query_as::<_, Trend>(
         "select id, kind, title, description, keywords, priority from organic_trends
          where user_id = $1 order by priority desc, id limit $2",
     )
     .bind(user)
     .bind(LIBRARY_MAX)
-    .fetch_all(&mut *conn)
-    .await?;
-    let assets: Vec<Asset> = sqlx::query_as(
+    .fetch_all(pool);
+    let assets = sqlx::query_as::<_, Asset>(
         "select id, kind, title, tags from creative_assets where user_id = $1 order by id limit $2",
     )
     .bind(user)
     .bind(LIBRARY_MAX)
-    .fetch_all(&mut *conn)
-    .await?;
-    Ok(Some(Library {
-        brand: Brand {
-            id,
-            name,
-            voice,
-            guidance,
-            hashtags,
-            window: Window { start, end },
+    .fetch_all(pool);
+    let (brand, trends, assets, saved) =
+        tokio::try_join!(brand, trends, assets, saved_week(pool, user, week))?;
+    let library = brand.map(
+        |(id, name, voice, guidance, hashtags, start, end)| Library {
+            brand: Brand {
+                id,
+                name,
+                voice,
+                guidance,
+                hashtags,
+                window: Window { start, end },
+            },
+            trends,
+            assets,
         },
-        trends,
-        assets,
-    }))
+    );
+    Ok((library, saved))
 }
 
 /// The user's saved placements of the week, across their brands.
-pub async fn saved_week(
-    conn: &mut PgConnection,
+async fn saved_week(
+    pool: &PgPool,
     user: Uuid,
     week: NaiveDate,
 ) -> sqlx::Result<Vec<SavedPlacement>> {
@@ -102,7 +104,7 @@ pub async fn saved_week(
     )
     .bind(user)
     .bind(week)
-    .fetch_all(conn)
+    .fetch_all(pool)
     .await?;
     Ok(rows
         .into_iter()

@@ -78,15 +78,11 @@ async fn generate_week(ctx: &JobContext, claim: &Claim, input: Input) -> JobResu
     };
     tracing::Span::current().record("runId", tracing::field::display(run.id));
     let settings = &ctx.settings.organic;
-    let mut conn = ctx.pool.acquire().await.context("reading the library")?;
-    let library = store::library(&mut conn, run.user_id, &run.brand_id)
+    let (library, saved) = store::inputs(&ctx.pool, run.user_id, &run.brand_id, run.week_start)
         .await
-        .context("reading the library")?
+        .context("reading the library and the saved week")?;
+    let library = library
         .ok_or_else(|| JobError::permanent("BRAND_NOT_FOUND", "the brand profile was deleted"))?;
-    let saved = store::saved_week(&mut conn, run.user_id, run.week_start)
-        .await
-        .context("reading the saved week")?;
-    drop(conn);
     let plan = organic::plan(&spec, &library, &saved, settings.min_gap);
     let total = plan.items.len() as u64;
     let done: HashSet<&str> = input.done_ids.iter().map(String::as_str).collect();
@@ -127,9 +123,16 @@ async fn generate_week(ctx: &JobContext, claim: &Claim, input: Input) -> JobResu
         "matching",
         format!("creative library assets matched to {matched} placements"),
     ));
-    for event in &opening {
-        ctx.emitter.emit_or_log(claim.id, event).await;
-    }
+    // Told while the first placements are drafted and saved; numbered before them, as the
+    // first batch's events wait for these to be out.
+    let mut opening = Some(Opening(tokio::spawn({
+        let (emitter, job) = (ctx.emitter.clone(), claim.id);
+        async move {
+            for event in &opening {
+                emitter.emit_or_log(job, event).await;
+            }
+        }
+    })));
 
     let week = WeekContext {
         language: spec.options.language.as_deref(),
@@ -154,6 +157,7 @@ async fn generate_week(ctx: &JobContext, claim: &Claim, input: Input) -> JobResu
                 None => break,
             },
             _ = keep_alive.tick() => {
+                told(&mut opening).await;
                 let still = Event::progress(completed, total, "drafting", "still drafting");
                 ctx.emitter.emit_or_log(claim.id, &still).await;
                 continue;
@@ -193,10 +197,31 @@ async fn generate_week(ctx: &JobContext, claim: &Claim, input: Input) -> JobResu
         tx.commit()
             .await
             .context("committing a batch of placements")?;
+        told(&mut opening).await;
         ctx.emitter.publish(claim.id, &staged).await;
     }
     drop(produced);
+    told(&mut opening).await;
     finish(ctx, claim, &run, total).await
+}
+
+/// The opening progress events on their way out. Dropped with an interrupted attempt (a
+/// cancel, a lost claim), it stops them, so none is appended after the job's final event.
+struct Opening(tokio::task::JoinHandle<()>);
+
+impl Drop for Opening {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Waits until the opening progress events are out (once).
+async fn told(opening: &mut Option<Opening>) {
+    if let Some(mut opening) = opening.take()
+        && let Err(error) = (&mut opening.0).await
+    {
+        tracing::warn!(error = %error, "emitting the opening progress failed");
+    }
 }
 
 /// Drafts one placement, or reports what the plan decided for it.

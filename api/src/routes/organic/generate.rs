@@ -26,10 +26,10 @@ use super::{library::LinkedAccount, placement::OrganicPlacement};
 use crate::{
     auth::BearerAuth,
     body::ListedJson,
-    error::{Answer, ApiError, ApiResult, can},
+    error::{Answer, ApiError, ApiResult, ErrorEnvelope, can},
     rate_limit,
     relay::{self, Framing, Vocabulary},
-    routes::{Tag, job_write_failed},
+    routes::{Tag, enqueue_with, job_write_failed},
     state::AppState,
     text::IsoDate,
 };
@@ -366,7 +366,7 @@ async fn start_run(
         let details = active.map(|(run, job, week)| {
             json!({ "runId": run, "jobId": job, "weekStart": week, "brandProfileId": spec.brand_id })
         });
-        return Err(ApiError::Conflict(crate::error::ErrorEnvelope::new(
+        return Err(ApiError::Conflict(ErrorEnvelope::new(
             "ORGANIC_GENERATION_IN_PROGRESS",
             format!(
                 "a generation for brand `{}` is still running; follow or cancel its job (in \
@@ -386,6 +386,6 @@ async fn start_run(
         "analyzing",
         "queued: waiting for a worker",
     );
-    super::super::enqueue_with(state, &job, &first).await;
+    enqueue_with(state, &job, &first).await;
     Ok(job.id)
 }

@@ -824,16 +824,48 @@ impl OrganicLibraryApi {
 
 #[cfg(test)]
 mod tests {
+    use poem_openapi::{
+        registry::{MetaSchemaRef, Registry},
+        types::Type,
+    };
+
+    /// The `id` pattern the document states for a library item.
+    fn documented_id_pattern<T: Type>() -> regex::Regex {
+        let mut registry = Registry::new();
+        T::register(&mut registry);
+        let schema = &registry.schemas[&*T::name()];
+        let id = schema
+            .properties
+            .iter()
+            .find(|(name, _)| *name == "id")
+            .map(|(_, schema)| schema)
+            .expect("an id property");
+        let MetaSchemaRef::Inline(id) = id else {
+            unreachable!("an inline string schema")
+        };
+        regex::Regex::new(id.pattern.as_deref().expect("a pattern")).unwrap()
+    }
+
     #[test]
-    fn the_id_pattern_is_the_domain_s() {
-        let pattern = regex::Regex::new(super::super::ID_PATTERN).unwrap();
-        for id in ["brand_123", "trend-101", "asset_991", "a.b:c"] {
-            assert!(pattern.is_match(id));
-            assert!(almanac_shared::domain::organic::is_library_id(id));
-        }
-        for id in ["", "a b", "ü"] {
-            assert!(!pattern.is_match(id));
-            assert!(!almanac_shared::domain::organic::is_library_id(id));
+    fn the_documented_id_pattern_is_the_domain_s() {
+        use almanac_shared::domain::organic::is_library_id;
+        for pattern in [
+            documented_id_pattern::<super::CreateBrand>(),
+            documented_id_pattern::<super::CreateTrend>(),
+            documented_id_pattern::<super::CreateAsset>(),
+        ] {
+            for id in [
+                "brand_123",
+                "trend-101",
+                "asset_991",
+                "a.b:c",
+                &"x".repeat(64),
+            ] {
+                assert!(pattern.is_match(id) && is_library_id(id), "{id}");
+            }
+            for id in ["", "a b", "ü", "a/b", &"x".repeat(65)] {
+                assert!(!pattern.is_match(id) && !is_library_id(id), "{id}");
+            }
         }
     }
 }

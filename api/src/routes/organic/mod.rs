@@ -13,9 +13,6 @@ pub use generate::OrganicGenerateApi;
 pub use library::OrganicLibraryApi;
 pub use weeks::OrganicWeeksApi;
 
-/// The ids clients may give library items (as `domain::organic::is_library_id`).
-pub const ID_PATTERN: &str = r"^[A-Za-z0-9_.:-]{1,64}$";
-
 #[derive(ApiResponse)]
 pub enum NoContent {
     #[oai(status = 204)]
