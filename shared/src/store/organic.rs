@@ -94,6 +94,31 @@ pub async fn delete(conn: &mut PgConnection, library: Library, id: &str) -> sqlx
     Ok(deleted.rows_affected() > 0)
 }
 
+/// How a library item is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Write {
+    /// A new item; an id the caller already uses for one writes nothing.
+    Create,
+    /// The caller's item with new fields.
+    Replace,
+}
+
+impl Write {
+    /// The `on conflict (user_id, id)` action, replacing `columns` for [`Write::Replace`].
+    fn on_conflict(self, columns: &str) -> String {
+        match self {
+            Write::Create => "do nothing".into(),
+            Write::Replace => {
+                let set: Vec<String> = columns
+                    .split(',')
+                    .map(|c| format!("{0} = excluded.{0}", c.trim()))
+                    .collect();
+                format!("do update set {}, updated_at = now()", set.join(", "))
+            }
+        }
+    }
+}
+
 /// A brand's fields.
 #[derive(Debug, Clone)]
 pub struct BrandFields {
@@ -105,8 +130,11 @@ pub struct BrandFields {
     pub window: (NaiveTime, NaiveTime),
 }
 
-pub async fn create_brand<T: Row>(
+/// Writes a brand: a new one (`None` when the caller has one under `id`), or the caller's
+/// brand `id` changed (`Write::Replace`, which the handler found first).
+pub async fn write_brand<T: Row>(
     conn: &mut PgConnection,
+    write: Write,
     id: &str,
     brand: &BrandFields,
 ) -> sqlx::Result<Option<T>> {
@@ -114,29 +142,8 @@ pub async fn create_brand<T: Row>(
         "insert into brand_profiles (user_id, id, name, timezone, voice, guidance, hashtags,
              window_start, window_end)
          values (app_user_id(), $1, $2, $3, $4, $5, $6, $7, $8)
-         on conflict (user_id, id) do nothing returning {BRAND_COLUMNS}"
-    )))
-    .bind(id)
-    .bind(&brand.name)
-    .bind(&brand.timezone)
-    .bind(&brand.voice)
-    .bind(&brand.guidance)
-    .bind(&brand.hashtags)
-    .bind(brand.window.0)
-    .bind(brand.window.1)
-    .fetch_optional(conn)
-    .await
-}
-
-pub async fn update_brand<T: Row>(
-    conn: &mut PgConnection,
-    id: &str,
-    brand: &BrandFields,
-) -> sqlx::Result<Option<T>> {
-    sqlx::query_as(AssertSqlSafe(format!(
-        "update brand_profiles set name = $2, timezone = $3, voice = $4, guidance = $5,
-             hashtags = $6, window_start = $7, window_end = $8, updated_at = now()
-         where id = $1 returning {BRAND_COLUMNS}"
+         on conflict (user_id, id) {} returning {BRAND_COLUMNS}",
+        write.on_conflict("name, timezone, voice, guidance, hashtags, window_start, window_end")
     )))
     .bind(id)
     .bind(&brand.name)
@@ -237,35 +244,18 @@ pub struct TrendFields {
     pub priority: i32,
 }
 
-pub async fn create_trend<T: Row>(
+/// Writes a trend, as [`write_brand`] does a brand.
+pub async fn write_trend<T: Row>(
     conn: &mut PgConnection,
+    write: Write,
     id: &str,
     trend: &TrendFields,
 ) -> sqlx::Result<Option<T>> {
     sqlx::query_as(AssertSqlSafe(format!(
         "insert into organic_trends (user_id, id, kind, title, description, keywords, priority)
          values (app_user_id(), $1, $2, $3, $4, $5, $6)
-         on conflict (user_id, id) do nothing returning {TREND_COLUMNS}"
-    )))
-    .bind(id)
-    .bind(&trend.kind)
-    .bind(&trend.title)
-    .bind(&trend.description)
-    .bind(&trend.keywords)
-    .bind(trend.priority)
-    .fetch_optional(conn)
-    .await
-}
-
-pub async fn update_trend<T: Row>(
-    conn: &mut PgConnection,
-    id: &str,
-    trend: &TrendFields,
-) -> sqlx::Result<Option<T>> {
-    sqlx::query_as(AssertSqlSafe(format!(
-        "update organic_trends set kind = $2, title = $3, description = $4, keywords = $5,
-             priority = $6, updated_at = now()
-         where id = $1 returning {TREND_COLUMNS}"
+         on conflict (user_id, id) {} returning {TREND_COLUMNS}",
+        write.on_conflict("kind, title, description, keywords, priority")
     )))
     .bind(id)
     .bind(&trend.kind)
@@ -286,33 +276,18 @@ pub struct AssetFields {
     pub url: Option<String>,
 }
 
-pub async fn create_asset<T: Row>(
+/// Writes an asset, as [`write_brand`] does a brand.
+pub async fn write_asset<T: Row>(
     conn: &mut PgConnection,
+    write: Write,
     id: &str,
     asset: &AssetFields,
 ) -> sqlx::Result<Option<T>> {
     sqlx::query_as(AssertSqlSafe(format!(
         "insert into creative_assets (user_id, id, kind, title, tags, url)
          values (app_user_id(), $1, $2, $3, $4, $5)
-         on conflict (user_id, id) do nothing returning {ASSET_COLUMNS}"
-    )))
-    .bind(id)
-    .bind(&asset.kind)
-    .bind(&asset.title)
-    .bind(&asset.tags)
-    .bind(&asset.url)
-    .fetch_optional(conn)
-    .await
-}
-
-pub async fn update_asset<T: Row>(
-    conn: &mut PgConnection,
-    id: &str,
-    asset: &AssetFields,
-) -> sqlx::Result<Option<T>> {
-    sqlx::query_as(AssertSqlSafe(format!(
-        "update creative_assets set kind = $2, title = $3, tags = $4, url = $5, updated_at = now()
-         where id = $1 returning {ASSET_COLUMNS}"
+         on conflict (user_id, id) {} returning {ASSET_COLUMNS}",
+        write.on_conflict("kind, title, tags, url")
     )))
     .bind(id)
     .bind(&asset.kind)

@@ -7,7 +7,7 @@
 use almanac_shared::{
     db,
     domain::organic::{AssetKind, Platform, TrendKind, generated_id},
-    store::organic::{self as store, AssetFields, BrandFields, Library, TrendFields},
+    store::organic::{self as store, AssetFields, BrandFields, Library, TrendFields, Write},
 };
 use chrono::{DateTime, NaiveTime, Utc};
 use poem::web::Data;
@@ -386,7 +386,7 @@ impl OrganicLibraryApi {
         };
         let id = body.id.unwrap_or_else(|| generated_id("brand"));
         let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
-        let row: BrandRow = store::create_brand(&mut tx, &id, &fields)
+        let row: BrandRow = store::write_brand(&mut tx, Write::Create, &id, &fields)
             .await?
             .ok_or_else(|| taken("brand profile", &id))?;
         tx.commit().await?;
@@ -462,7 +462,7 @@ impl OrganicLibraryApi {
         if let Some(w) = &body.posting_window {
             fields.window = window(w)?;
         }
-        let row: BrandRow = store::update_brand(&mut tx, &id.0, &fields)
+        let row: BrandRow = store::write_brand(&mut tx, Write::Replace, &id.0, &fields)
             .await?
             .ok_or_else(|| ApiError::not_found("brand profile"))?;
         tx.commit().await?;
@@ -597,7 +597,7 @@ impl OrganicLibraryApi {
         };
         let id = body.id.unwrap_or_else(|| generated_id("trend"));
         let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
-        let row = store::create_trend(&mut tx, &id, &fields)
+        let row = store::write_trend(&mut tx, Write::Create, &id, &fields)
             .await?
             .ok_or_else(|| taken("trend", &id))?;
         tx.commit().await?;
@@ -669,7 +669,7 @@ impl OrganicLibraryApi {
                 .map_or(current.keywords, |k| unique(strings(k))),
             priority: body.priority.unwrap_or(current.priority),
         };
-        let row = store::update_trend(&mut tx, &id.0, &fields)
+        let row = store::write_trend(&mut tx, Write::Replace, &id.0, &fields)
             .await?
             .ok_or_else(|| ApiError::not_found("trend"))?;
         tx.commit().await?;
@@ -720,7 +720,7 @@ impl OrganicLibraryApi {
         };
         let id = body.id.unwrap_or_else(|| generated_id("asset"));
         let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
-        let row = store::create_asset(&mut tx, &id, &fields)
+        let row = store::write_asset(&mut tx, Write::Create, &id, &fields)
             .await?
             .ok_or_else(|| taken("creative asset", &id))?;
         tx.commit().await?;
@@ -794,7 +794,7 @@ impl OrganicLibraryApi {
                 current.url
             },
         };
-        let row = store::update_asset(&mut tx, &id.0, &fields)
+        let row = store::write_asset(&mut tx, Write::Replace, &id.0, &fields)
             .await?
             .ok_or_else(|| ApiError::not_found("creative asset"))?;
         tx.commit().await?;
