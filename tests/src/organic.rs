@@ -1188,3 +1188,74 @@ async fn a_week_that_fails_still_ends_with_complete() {
         json!({ "placements": 0, "errors": 0, "adjusted": 0, "autoFilled": 0 })
     );
 }
+
+#[tokio::test]
+async fn a_retry_with_its_idempotency_key_streams_the_same_job() {
+    let app = spawn_app().await;
+    let user = Uuid::new_v4();
+    library(&app, user).await;
+    let body = request(vec![seed(
+        "a",
+        "trend-101",
+        "2026-01-27T17:00",
+        "instagram",
+        None,
+    )]);
+    let keyed = |key: &'static str, body: Value| {
+        let request = app
+            .client
+            .post(app.url("/api/organic/generate-calendar"))
+            .bearer_auth(app.token(user))
+            .header("Idempotency-Key", key)
+            .json(&body);
+        async move {
+            let response = request.send().await.unwrap();
+            let status = response.status().as_u16();
+            if status != 200 {
+                return (status, None, response.json::<Value>().await.unwrap());
+            }
+            let job: Uuid = response.headers()["x-job-id"]
+                .to_str()
+                .unwrap()
+                .parse()
+                .unwrap();
+            let lines = EventReader::from_response(response, true).rest().await;
+            assert_vocabulary(&lines);
+            (
+                status,
+                Some(job),
+                json!(lines.iter().map(|l| l.data.clone()).collect::<Vec<_>>()),
+            )
+        }
+    };
+    let (_, first, lines) = keyed("retry-1", body.clone()).await;
+    // The retry, after the first has ended: the same job's whole stream again.
+    let (status, again, replayed) = keyed("retry-1", body.clone()).await;
+    assert_eq!((status, again), (200, first));
+    assert_eq!(replayed, lines);
+    // Two retries at once: one job.
+    let (one, two) = tokio::join!(
+        keyed("retry-2", body.clone()),
+        keyed("retry-2", body.clone())
+    );
+    assert_eq!((one.0, two.0), (200, 200));
+    assert_eq!(one.1, two.1);
+    // The key with another body.
+    let other = request(vec![seed(
+        "b",
+        "trend-101",
+        "2026-01-28T17:00",
+        "instagram",
+        None,
+    )]);
+    let (status, _, refused) = keyed("retry-1", other).await;
+    assert_eq!(
+        (status, refused["error"]["code"].as_str()),
+        (422, Some("IDEMPOTENCY_KEY_REUSED"))
+    );
+    let runs: i64 = sqlx::query_scalar("select count(*) from organic_runs")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(runs, 2, "one run per key");
+}

@@ -521,12 +521,15 @@ async fn organic_refusals(app: &TestApp, probe: &Probe, user: Uuid) {
         )
         .await;
     // Accepted generations answer with their stream: only the job id is read.
-    let start = |path: &str, body: Value| {
-        let request = app
+    let start = |path: &str, body: Value, key: Option<&str>| {
+        let mut request = app
             .client
             .post(app.url(path))
             .bearer_auth(app.token(user))
             .json(&body);
+        if let Some(key) = key {
+            request = request.header("Idempotency-Key", key);
+        }
         async move {
             let response = request.send().await.unwrap();
             assert_eq!(response.status(), 200);
@@ -540,6 +543,7 @@ async fn organic_refusals(app: &TestApp, probe: &Probe, user: Uuid) {
     let first = start(
         "/api/organic/generate-calendar",
         organic_request("probe_brand", Some("ig_probe")),
+        Some("organic-key"),
     )
     .await;
     for op in generators {
@@ -552,7 +556,20 @@ async fn organic_refusals(app: &TestApp, probe: &Probe, user: Uuid) {
             )
             .await;
     }
-    let second = start("/generate-calendar", organic_request("probe_brand2", None)).await;
+    // A key used again with another body (the key's run is the first above).
+    for op in generators {
+        let call = probe
+            .call(op, &[])
+            .json(organic_request("probe_brand", None))
+            .key("organic-key");
+        probe.expect(422, call).await;
+    }
+    let second = start(
+        "/generate-calendar",
+        organic_request("probe_brand2", None),
+        None,
+    )
+    .await;
     for op in generators {
         probe
             .expect(

@@ -35,3 +35,33 @@ pub async fn earlier(
     .fetch_optional(pool)
     .await
 }
+
+/// Records `key` for the job-creating write of this transaction, with the answer it gets;
+/// `false` when the key is in use (an unexpired earlier request, or a concurrent one that
+/// committed first, which this statement waits for): then the caller writes nothing and
+/// replays that request's answer. An expired key is taken over.
+pub async fn record(
+    conn: &mut sqlx::PgConnection,
+    scope: &str,
+    key: &Key,
+    status: u16,
+    response: &Value,
+) -> sqlx::Result<bool> {
+    let recorded = sqlx::query(
+        "insert into idempotency_keys as k (user_id, scope, key, request_hash, response_status,
+             response, expires_at)
+         values (app_user_id(), $1, $2, $3, $4, $5, now() + interval '24 hours')
+         on conflict (user_id, scope, key) do update
+             set request_hash = excluded.request_hash, response_status = excluded.response_status,
+                 response = excluded.response, created_at = now(), expires_at = excluded.expires_at
+             where k.expires_at <= now()",
+    )
+    .bind(scope)
+    .bind(&key.key)
+    .bind(&key.request_hash)
+    .bind(i16::try_from(status).unwrap_or(i16::MAX))
+    .bind(Json(response))
+    .execute(conn)
+    .await?;
+    Ok(recorded.rows_affected() > 0)
+}

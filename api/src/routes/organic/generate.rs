@@ -9,13 +9,17 @@ use almanac_shared::{
     db,
     domain::organic::{OrganicJob, OrganicSpec, Platform},
     events::Event,
-    jobs::NewJob,
-    store::organic::{self as store, NewRun},
+    jobs::{self, JobRecord, NewJob},
+    store::{
+        idempotency as idempotency_store,
+        organic::{self as store, NewRun},
+    },
     telemetry,
 };
 use poem::{Body, IntoResponse, Request, Response, web::Data};
 use poem_openapi::{
     ApiResponse, Object, OpenApi,
+    param::Header,
     registry::{MetaHeader, MetaResponses, Registry},
     types::Type,
 };
@@ -27,6 +31,7 @@ use crate::{
     auth::BearerAuth,
     body::ListedJson,
     error::{Answer, ApiError, ApiResult, ErrorEnvelope, can},
+    idempotency::{self, Earlier, Key},
     rate_limit,
     relay::{self, Framing, Vocabulary},
     routes::{Tag, enqueue_with, job_write_failed},
@@ -233,6 +238,7 @@ const REFUSALS: u32 = can::STORED
     | can::FORBIDDEN
     | can::NOT_FOUND
     | can::CONFLICT
+    | can::UNPROCESSABLE
     | can::TOO_MANY_REQUESTS;
 
 pub struct OrganicGenerateApi;
@@ -262,8 +268,12 @@ impl OrganicGenerateApi {
         state: Data<&AppState>,
         auth: BearerAuth,
         body: ListedJson<GenerateCalendarRequest>,
+        /// Retrying with the same key and body streams the first request's job again
+        /// (within 24 h); the same key with another body is 422. 1-255 printable ASCII.
+        #[oai(name = "Idempotency-Key", validator(pattern = "^[!-~]{1,255}$"))]
+        idempotency_key: Header<Option<String>>,
     ) -> Answer<GenerateResponse, REFUSALS> {
-        Ok(generate(request, &state, auth.0.id, &body.0).await?)
+        Ok(generate(request, &state, auth.0.id, &body.0, idempotency_key.0).await?)
     }
 
     /// `POST /api/organic/generate-calendar` at the seed's upstream path, so a proxy's
@@ -279,16 +289,24 @@ impl OrganicGenerateApi {
         state: Data<&AppState>,
         auth: BearerAuth,
         body: ListedJson<GenerateCalendarRequest>,
+        /// Retrying with the same key and body streams the first request's job again
+        /// (within 24 h); the same key with another body is 422. 1-255 printable ASCII.
+        #[oai(name = "Idempotency-Key", validator(pattern = "^[!-~]{1,255}$"))]
+        idempotency_key: Header<Option<String>>,
     ) -> Answer<GenerateResponse, REFUSALS> {
-        Ok(generate(request, &state, auth.0.id, &body.0).await?)
+        Ok(generate(request, &state, auth.0.id, &body.0, idempotency_key.0).await?)
     }
 }
+
+/// `Idempotency-Key`'s endpoint name (both paths are one endpoint).
+const SCOPE: &str = "organic";
 
 async fn generate(
     request: &Request,
     state: &AppState,
     user: Uuid,
     body: &Value,
+    idempotency_key: Option<String>,
 ) -> ApiResult<GenerateResponse> {
     let spec = OrganicSpec::parse(body, state.settings.organic.max_placements)
         .map_err(|problems| ApiError::problems(&problems))?;
@@ -296,18 +314,32 @@ async fn generate(
         Some(Framing::Sse) => Framing::Sse,
         _ => Framing::Ndjson,
     };
-    let slot = rate_limit::take(state, &state.settings.rate_limits.organic, user, None).await?;
-    match start_run(state, user, &spec, body).await {
-        Ok(job) => {
-            let body = relay::relay(state, job, 0, None, (framing, Vocabulary::Organic));
-            Ok(GenerateResponse {
-                framing,
-                job,
-                body: Body::from_bytes_stream(futures::StreamExt::map(
-                    body,
-                    Ok::<_, std::io::Error>,
-                )),
-            })
+    let key = idempotency::from_header(idempotency_key, body)?;
+    if let Some(key) = &key
+        && let Some(earlier) = idempotency::earlier(&state.pool, user, SCOPE, key).await?
+    {
+        return replay(state, key, earlier, framing).await;
+    }
+    let slot = rate_limit::take(
+        state,
+        &state.settings.rate_limits.organic,
+        user,
+        key.as_ref(),
+    )
+    .await?;
+    match start_run(state, user, &spec, body, key.as_ref()).await {
+        Ok(Started::New(job)) => Ok(stream(state, job, None, framing)),
+        // The key's first request committed meanwhile: its stream, and its slot stays.
+        Ok(Started::Earlier) => {
+            let key = key
+                .as_ref()
+                .expect("only a keyed request meets an earlier one");
+            match idempotency::earlier(&state.pool, user, SCOPE, key).await? {
+                Some(earlier) => replay(state, key, earlier, framing).await,
+                None => Err(ApiError::internal(anyhow::anyhow!(
+                    "an idempotency key in use has no answer"
+                ))),
+            }
         }
         Err(error) => {
             // Refused (404, 403, 409) or not written: the request created nothing.
@@ -317,13 +349,56 @@ async fn generate(
     }
 }
 
+/// The stream of `job` from its first event (`ended`: its ledger row, if it has ended).
+fn stream(
+    state: &AppState,
+    job: Uuid,
+    ended: Option<JobRecord>,
+    framing: Framing,
+) -> GenerateResponse {
+    let body = relay::relay(state, job, 0, ended, (framing, Vocabulary::Organic));
+    GenerateResponse {
+        framing,
+        job,
+        body: Body::from_bytes_stream(futures::StreamExt::map(body, Ok::<_, std::io::Error>)),
+    }
+}
+
+/// A retried request answered with its first request's job, from the first event.
+async fn replay(
+    state: &AppState,
+    key: &Key,
+    earlier: Earlier,
+    framing: Framing,
+) -> ApiResult<GenerateResponse> {
+    let first: Value = idempotency::replay(key, earlier)?;
+    let job = first["jobId"]
+        .as_str()
+        .and_then(|id| id.parse::<Uuid>().ok())
+        .ok_or_else(|| {
+            ApiError::internal(anyhow::anyhow!("an idempotent answer without its job"))
+        })?;
+    let record = jobs::fetch(&state.pool, job).await?;
+    let ended = record.filter(|r| r.status.is_final());
+    metrics::counter!("idempotent_replays_total", "scope" => SCOPE).increment(1);
+    Ok(stream(state, job, ended, framing))
+}
+
+/// What writing a run came to.
+enum Started {
+    New(Uuid),
+    /// The request's idempotency key was already in use: nothing was written.
+    Earlier,
+}
+
 /// Checks the brand and its accounts, writes the run and its job, then queues the job.
 async fn start_run(
     state: &AppState,
     user: Uuid,
     spec: &OrganicSpec,
     body: &Value,
-) -> ApiResult<Uuid> {
+    key: Option<&Key>,
+) -> ApiResult<Started> {
     let mut tx = db::user_tx(&state.pool, user).await?;
     super::library::brand(&mut tx, &spec.brand_id).await?;
     let linked: Vec<LinkedAccount> = store::brand_accounts(&mut tx, &spec.brand_id).await?;
@@ -352,6 +427,13 @@ async fn start_run(
     let run_id = Uuid::now_v7();
     let mut job = NewJob::new(user, &OrganicJob { run_id });
     job.trace_context = telemetry::current_trace_context();
+    // Before the run: a concurrent retry waits here for this one, then replays it.
+    if let Some(key) = key {
+        let answer = json!({ "jobId": job.id, "runId": run_id });
+        if !idempotency_store::record(&mut tx, SCOPE, key, 200, &answer).await? {
+            return Ok(Started::Earlier);
+        }
+    }
     job.insert(&mut *tx).await?;
     let run = NewRun {
         id: run_id,
@@ -387,5 +469,5 @@ async fn start_run(
         "queued: waiting for a worker",
     );
     enqueue_with(state, &job, &first).await;
-    Ok(job.id)
+    Ok(Started::New(job.id))
 }
