@@ -1259,3 +1259,36 @@ async fn a_retry_with_its_idempotency_key_streams_the_same_job() {
         .unwrap();
     assert_eq!(runs, 2, "one run per key");
 }
+
+#[tokio::test]
+async fn a_placement_with_no_free_time_left_that_day_fails_alone() {
+    let app = spawn_app().await;
+    let user = Uuid::new_v4();
+    library(&app, user).await;
+    // 21:50 in Los Angeles twice on one account: the second would go past 22:00, the end
+    // of the posting window.
+    let late = |id: &str| {
+        let mut late = seed(id, "trend-101", "2026-01-28T05:50", "instagram", None);
+        late["dayId"] = json!("2026-01-27");
+        late
+    };
+    let generated = generate(&app, user, &request(vec![late("late-1"), late("late-2")])).await;
+    assert_eq!(generated.status, 200, "{}", generated.error);
+    assert_eq!(
+        generated.placements().keys().collect::<Vec<_>>(),
+        ["late-1"]
+    );
+    let errors = generated.of("error");
+    assert_eq!(errors.len(), 1);
+    assert_eq!(
+        (
+            errors[0]["placementId"].as_str(),
+            errors[0]["code"].as_str()
+        ),
+        (Some("late-2"), Some("NO_FREE_SLOT"))
+    );
+    assert_eq!(
+        generated.complete()["counts"],
+        json!({ "placements": 1, "errors": 1, "adjusted": 0, "autoFilled": 0 })
+    );
+}
