@@ -140,9 +140,9 @@ pub enum Outcome {
     Failed,
 }
 
-/// Saves a batch of outcomes: each placement's row in the week (replacing the generated
-/// copy under its `placementId`) and the run's record of it, once however often a job
-/// runs; returns nothing else. `done` skips what an earlier attempt saved.
+/// Saves a batch of outcomes: each drafted placement's row in the week (replacing the
+/// copy saved under its `placementId`) and the run's record of every outcome, which a
+/// retried attempt reads to skip them; written once however often a job runs.
 pub async fn save_outcomes(
     conn: &mut PgConnection,
     run: &RunRef,
