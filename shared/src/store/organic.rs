@@ -104,17 +104,24 @@ pub enum Write {
 }
 
 impl Write {
-    /// The `on conflict (user_id, id)` action, replacing `columns` for [`Write::Replace`].
-    fn on_conflict(self, columns: &str) -> String {
+    /// The statement writing `columns` (bound as `$2`.. after the id `$1`) of `table`:
+    /// an insert that writes nothing over an existing id, or an update of the caller's row
+    /// (none when it is gone: an item deleted meanwhile is not brought back).
+    fn statement(self, table: &str, columns: &[&str], returning: &str) -> String {
+        let values: Vec<String> = (2..columns.len() + 2).map(|i| format!("${i}")).collect();
         match self {
-            Write::Create => "do nothing".into(),
-            Write::Replace => {
-                let set: Vec<String> = columns
-                    .split(',')
-                    .map(|c| format!("{0} = excluded.{0}", c.trim()))
-                    .collect();
-                format!("do update set {}, updated_at = now()", set.join(", "))
-            }
+            Write::Create => format!(
+                "insert into {table} (user_id, id, {}) values (app_user_id(), $1, {})
+                 on conflict (user_id, id) do nothing returning {returning}",
+                columns.join(", "),
+                values.join(", ")
+            ),
+            Write::Replace => format!(
+                "update {table} set ({}) = row({}), updated_at = now() where id = $1
+                 returning {returning}",
+                columns.join(", "),
+                values.join(", ")
+            ),
         }
     }
 }
@@ -131,19 +138,25 @@ pub struct BrandFields {
 }
 
 /// Writes a brand: a new one (`None` when the caller has one under `id`), or the caller's
-/// brand `id` changed (`Write::Replace`, which the handler found first).
+/// brand `id` changed (`Write::Replace`; `None` when there is none).
 pub async fn write_brand<T: Row>(
     conn: &mut PgConnection,
     write: Write,
     id: &str,
     brand: &BrandFields,
 ) -> sqlx::Result<Option<T>> {
-    sqlx::query_as(AssertSqlSafe(format!(
-        "insert into brand_profiles (user_id, id, name, timezone, voice, guidance, hashtags,
-             window_start, window_end)
-         values (app_user_id(), $1, $2, $3, $4, $5, $6, $7, $8)
-         on conflict (user_id, id) {} returning {BRAND_COLUMNS}",
-        write.on_conflict("name, timezone, voice, guidance, hashtags, window_start, window_end")
+    sqlx::query_as(AssertSqlSafe(write.statement(
+        "brand_profiles",
+        &[
+            "name",
+            "timezone",
+            "voice",
+            "guidance",
+            "hashtags",
+            "window_start",
+            "window_end",
+        ],
+        BRAND_COLUMNS,
     )))
     .bind(id)
     .bind(&brand.name)
@@ -251,11 +264,10 @@ pub async fn write_trend<T: Row>(
     id: &str,
     trend: &TrendFields,
 ) -> sqlx::Result<Option<T>> {
-    sqlx::query_as(AssertSqlSafe(format!(
-        "insert into organic_trends (user_id, id, kind, title, description, keywords, priority)
-         values (app_user_id(), $1, $2, $3, $4, $5, $6)
-         on conflict (user_id, id) {} returning {TREND_COLUMNS}",
-        write.on_conflict("kind, title, description, keywords, priority")
+    sqlx::query_as(AssertSqlSafe(write.statement(
+        "organic_trends",
+        &["kind", "title", "description", "keywords", "priority"],
+        TREND_COLUMNS,
     )))
     .bind(id)
     .bind(&trend.kind)
@@ -283,11 +295,10 @@ pub async fn write_asset<T: Row>(
     id: &str,
     asset: &AssetFields,
 ) -> sqlx::Result<Option<T>> {
-    sqlx::query_as(AssertSqlSafe(format!(
-        "insert into creative_assets (user_id, id, kind, title, tags, url)
-         values (app_user_id(), $1, $2, $3, $4, $5)
-         on conflict (user_id, id) {} returning {ASSET_COLUMNS}",
-        write.on_conflict("kind, title, tags, url")
+    sqlx::query_as(AssertSqlSafe(write.statement(
+        "creative_assets",
+        &["kind", "title", "tags", "url"],
+        ASSET_COLUMNS,
     )))
     .bind(id)
     .bind(&asset.kind)
