@@ -26,7 +26,7 @@ use poem_openapi::{
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::{library::LinkedAccount, placement::OrganicPlacement};
+use super::{brands::LinkedAccount, placement::OrganicPlacement};
 use crate::{
     auth::BearerAuth,
     body::ListedJson,
@@ -400,7 +400,7 @@ async fn start_run(
     key: Option<&Key>,
 ) -> ApiResult<Started> {
     let mut tx = db::user_tx(&state.pool, user).await?;
-    super::library::brand(&mut tx, &spec.brand_id).await?;
+    super::brands::brand(&mut tx, &spec.brand_id).await?;
     let linked: Vec<LinkedAccount> = store::brand_accounts(&mut tx, &spec.brand_id).await?;
     let linked: BTreeSet<(Platform, &str)> = linked
         .iter()

@@ -15,14 +15,14 @@ use poem_openapi::{
 };
 use serde_json::{Value, json};
 
-use super::placement::OrganicPlacement;
+use super::{hashtags, placement::OrganicPlacement};
 use crate::{
     auth::BearerAuth,
     body::StrictJson,
     error::{Answer, ApiError, ApiResult, ErrorEnvelope, can},
     routes::Tag,
     state::AppState,
-    text::{Hashtag, Text, strings},
+    text::{Hashtag, Text},
 };
 
 /// A brand's saved week.
@@ -81,17 +81,6 @@ impl PlacementRow {
     }
 }
 
-fn hashtags(raw: Vec<Hashtag<100>>) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    for tag in strings(raw) {
-        let tag = format!("#{}", tag.trim().trim_start_matches('#'));
-        if !out.iter().any(|t| t.eq_ignore_ascii_case(&tag)) {
-            out.push(tag);
-        }
-    }
-    out
-}
-
 pub struct OrganicWeeksApi;
 
 #[OpenApi(tag = "Tag::Organic")]
@@ -113,7 +102,7 @@ impl OrganicWeeksApi {
     ) -> Answer<Json<OrganicWeek>, { can::STORED | can::NOT_FOUND }> {
         let week = week_start.0;
         let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
-        super::library::brand(&mut tx, &id.0).await?;
+        super::brands::brand(&mut tx, &id.0).await?;
         let rows: Vec<PlacementRow> = store::week(&mut tx, &id.0, week).await?;
         tx.commit().await?;
         Ok(Json(OrganicWeek {
@@ -159,7 +148,7 @@ impl OrganicWeeksApi {
             None => None,
         };
         let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
-        super::library::brand(&mut tx, &id.0).await?;
+        super::brands::brand(&mut tx, &id.0).await?;
         let mut rows: Vec<PlacementRow> =
             store::placements_for_edit(&mut tx, &id.0, &placement_id.0, week).await?;
         if rows.len() > 1 {

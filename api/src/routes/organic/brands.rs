@@ -1,0 +1,418 @@
+//! Brand profiles and the platform accounts linked to each (seed 003). A brand's time zone
+//! and posting window are rules the schema cannot state: 422 when they do not hold.
+
+use almanac_shared::{
+    db,
+    domain::organic::{Platform, generated_id},
+    store::organic::{self as store, BrandFields, Library, Write},
+};
+use chrono::{DateTime, NaiveTime, Utc};
+use poem::web::Data;
+use poem_openapi::{
+    ApiResponse, Object, OpenApi,
+    param::{Path, Query},
+    payload::Json,
+};
+use sqlx::PgConnection;
+
+use super::{
+    Created, LongText, Name, NoContent, deleted, found, hashtags, item, listed, taken, trimmed,
+};
+use crate::{
+    auth::BearerAuth,
+    body::StrictJson,
+    error::{Answer, ApiError, ApiResult, can},
+    routes::Tag,
+    state::AppState,
+    text::{ClockTime, Hashtag, Text},
+};
+
+/// A brand's local posting window; conflict shifting stays inside it.
+#[derive(Debug, Clone, Object)]
+pub struct PostingWindow {
+    /// `HH:MM`, local.
+    pub start: ClockTime,
+    /// `HH:MM`, local; after `start`.
+    pub end: ClockTime,
+}
+
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct CreateBrand {
+    /// Your id for the brand (`brand_123`); generated when absent.
+    #[oai(nullable, validator(pattern = r"^[A-Za-z0-9_.:-]{1,64}$"))]
+    pub id: Option<String>,
+    pub name: Name,
+    /// IANA time zone (`America/Los_Angeles`): the default for the brand's requests.
+    #[oai(validator(max_length = 64))]
+    pub timezone: String,
+    #[oai(nullable)]
+    pub voice: Option<LongText>,
+    #[oai(nullable)]
+    pub guidance: Option<LongText>,
+    /// The brand's own hashtags: always in every placement's `low` tier. At most 30.
+    #[oai(nullable, validator(max_items = 30))]
+    pub hashtags: Option<Vec<Hashtag<100>>>,
+    /// Default 07:00-22:00.
+    #[oai(nullable)]
+    pub posting_window: Option<PostingWindow>,
+}
+
+/// Changes to a brand: absent (or null) fields stay as they are.
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct UpdateBrand {
+    #[oai(nullable)]
+    pub name: Option<Name>,
+    #[oai(nullable, validator(max_length = 64))]
+    pub timezone: Option<String>,
+    #[oai(nullable)]
+    pub voice: Option<LongText>,
+    #[oai(nullable)]
+    pub guidance: Option<LongText>,
+    #[oai(nullable, validator(max_items = 30))]
+    pub hashtags: Option<Vec<Hashtag<100>>>,
+    #[oai(nullable)]
+    pub posting_window: Option<PostingWindow>,
+}
+
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct BrandProfile {
+    pub id: String,
+    pub name: String,
+    pub timezone: String,
+    #[oai(nullable)]
+    pub voice: Option<String>,
+    #[oai(nullable)]
+    pub guidance: Option<String>,
+    pub hashtags: Vec<String>,
+    pub posting_window: PostingWindow,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct BrandRow {
+    id: String,
+    name: String,
+    timezone: String,
+    voice: Option<String>,
+    guidance: Option<String>,
+    hashtags: Vec<String>,
+    window_start: NaiveTime,
+    window_end: NaiveTime,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl BrandRow {
+    fn fields(&self) -> BrandFields {
+        BrandFields {
+            name: self.name.clone(),
+            timezone: self.timezone.clone(),
+            voice: self.voice.clone(),
+            guidance: self.guidance.clone(),
+            hashtags: self.hashtags.clone(),
+            window: (self.window_start, self.window_end),
+        }
+    }
+}
+
+impl From<BrandRow> for BrandProfile {
+    fn from(r: BrandRow) -> Self {
+        let clock = |t: NaiveTime| ClockTime(t.format("%H:%M").to_string());
+        Self {
+            id: r.id,
+            name: r.name,
+            timezone: r.timezone,
+            voice: r.voice,
+            guidance: r.guidance,
+            hashtags: r.hashtags,
+            posting_window: PostingWindow {
+                start: clock(r.window_start),
+                end: clock(r.window_end),
+            },
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct LinkAccount {
+    pub platform: Platform,
+    /// The platform's id of the account (`ig_123`).
+    pub account_id: Text<1, 200>,
+    #[oai(nullable)]
+    pub handle: Option<Text<0, 200>>,
+}
+
+/// A platform account linked to a brand.
+#[derive(Debug, Clone, Object, sqlx::FromRow)]
+#[oai(rename_all = "camelCase")]
+pub struct LinkedAccount {
+    pub platform: Platform,
+    pub account_id: String,
+    #[oai(nullable)]
+    pub handle: Option<String>,
+    pub linked_at: DateTime<Utc>,
+}
+
+#[derive(ApiResponse)]
+pub enum Linked {
+    /// The account is now linked to the brand.
+    #[oai(status = 201)]
+    Created(Json<LinkedAccount>),
+    /// The account was already linked; its handle is updated when given.
+    #[oai(status = 200)]
+    Existing(Json<LinkedAccount>),
+}
+
+fn timezone(tz: &str) -> ApiResult<String> {
+    let tz = tz.trim();
+    tz.parse::<chrono_tz::Tz>()
+        .map(|tz| tz.name().to_owned())
+        .map_err(|_| {
+            ApiError::unprocessable_field("timezone", format!("`{tz}` is not an IANA time zone"))
+        })
+}
+
+fn window(window: &PostingWindow) -> ApiResult<(NaiveTime, NaiveTime)> {
+    let parse = |field: &str, t: &ClockTime| {
+        NaiveTime::parse_from_str(&t.0, "%H:%M")
+            .map_err(|_| ApiError::unprocessable_field(field, "must be HH:MM"))
+    };
+    let start = parse("postingWindow.start", &window.start)?;
+    let end = parse("postingWindow.end", &window.end)?;
+    if start >= end {
+        return Err(ApiError::unprocessable_field(
+            "postingWindow",
+            "end must be after start",
+        ));
+    }
+    Ok((start, end))
+}
+
+/// The caller's brand, or 404.
+pub(super) async fn brand(conn: &mut PgConnection, id: &str) -> ApiResult<BrandRow> {
+    item(conn, Library::Brands, id, "brand profile").await
+}
+
+pub struct OrganicBrandsApi;
+
+#[OpenApi(tag = "Tag::Organic")]
+impl OrganicBrandsApi {
+    /// Create a brand profile.
+    #[oai(
+        path = "/api/organic/brands",
+        method = "post",
+        operation_id = "createBrand"
+    )]
+    async fn create_brand(
+        &self,
+        state: Data<&AppState>,
+        auth: BearerAuth,
+        body: StrictJson<CreateBrand>,
+    ) -> Answer<
+        Created<BrandProfile>,
+        { can::STORED | can::BODY | can::CONFLICT | can::UNPROCESSABLE },
+    > {
+        let body = body.0;
+        let fields = BrandFields {
+            name: body.name.trim().to_owned(),
+            timezone: timezone(&body.timezone)?,
+            voice: trimmed(body.voice),
+            guidance: trimmed(body.guidance),
+            hashtags: hashtags(body.hashtags.unwrap_or_default()),
+            window: match &body.posting_window {
+                Some(w) => window(w)?,
+                None => (
+                    NaiveTime::from_hms_opt(7, 0, 0).expect("valid"),
+                    NaiveTime::from_hms_opt(22, 0, 0).expect("valid"),
+                ),
+            },
+        };
+        let id = body.id.unwrap_or_else(|| generated_id("brand"));
+        let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
+        let row: BrandRow = store::write_brand(&mut tx, Write::Create, &id, &fields)
+            .await?
+            .ok_or_else(|| taken("brand profile", &id))?;
+        tx.commit().await?;
+        Ok(Created::Created(Json(row.into())))
+    }
+
+    /// The caller's brand profiles, oldest first.
+    #[oai(
+        path = "/api/organic/brands",
+        method = "get",
+        operation_id = "listBrands"
+    )]
+    async fn brands(
+        &self,
+        state: Data<&AppState>,
+        auth: BearerAuth,
+    ) -> Answer<Json<Vec<BrandProfile>>, { can::STORED }> {
+        let rows: Vec<BrandRow> = listed(&state, auth.0.id, Library::Brands).await?;
+        Ok(Json(rows.into_iter().map(Into::into).collect()))
+    }
+
+    #[oai(
+        path = "/api/organic/brands/:id",
+        method = "get",
+        operation_id = "getBrand"
+    )]
+    async fn brand(
+        &self,
+        state: Data<&AppState>,
+        auth: BearerAuth,
+        id: Path<String>,
+    ) -> Answer<Json<BrandProfile>, { can::STORED | can::NOT_FOUND }> {
+        let row: BrandRow =
+            found(&state, auth.0.id, Library::Brands, &id.0, "brand profile").await?;
+        Ok(Json(row.into()))
+    }
+
+    /// Change a brand profile: the fields given replace the saved ones.
+    #[oai(
+        path = "/api/organic/brands/:id",
+        method = "patch",
+        operation_id = "updateBrand"
+    )]
+    async fn update_brand(
+        &self,
+        state: Data<&AppState>,
+        auth: BearerAuth,
+        id: Path<String>,
+        body: StrictJson<UpdateBrand>,
+    ) -> Answer<Json<BrandProfile>, { can::STORED | can::BODY | can::NOT_FOUND | can::UNPROCESSABLE }>
+    {
+        let body = body.0;
+        let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
+        let mut fields = brand(&mut tx, &id.0).await?.fields();
+        if let Some(name) = body.name {
+            fields.name = name.trim().to_owned();
+        }
+        if let Some(tz) = &body.timezone {
+            fields.timezone = timezone(tz)?;
+        }
+        if body.voice.is_some() {
+            fields.voice = trimmed(body.voice);
+        }
+        if body.guidance.is_some() {
+            fields.guidance = trimmed(body.guidance);
+        }
+        if let Some(tags) = body.hashtags {
+            fields.hashtags = hashtags(tags);
+        }
+        if let Some(w) = &body.posting_window {
+            fields.window = window(w)?;
+        }
+        let row: BrandRow = store::write_brand(&mut tx, Write::Replace, &id.0, &fields)
+            .await?
+            .ok_or_else(|| ApiError::not_found("brand profile"))?;
+        tx.commit().await?;
+        Ok(Json(row.into()))
+    }
+
+    /// Delete a brand profile with its account links, runs and saved weeks.
+    #[oai(
+        path = "/api/organic/brands/:id",
+        method = "delete",
+        operation_id = "deleteBrand"
+    )]
+    async fn delete_brand(
+        &self,
+        state: Data<&AppState>,
+        auth: BearerAuth,
+        id: Path<String>,
+    ) -> Answer<NoContent, { can::STORED | can::NOT_FOUND }> {
+        Ok(deleted(&state, auth.0.id, Library::Brands, &id.0, "brand profile").await?)
+    }
+
+    /// Link a platform account to the brand. An account is one row per (platform,
+    /// accountId) for all the caller's brands: linking it to a second brand reuses it.
+    #[oai(
+        path = "/api/organic/brands/:id/accounts",
+        method = "post",
+        operation_id = "linkBrandAccount"
+    )]
+    async fn link_account(
+        &self,
+        state: Data<&AppState>,
+        auth: BearerAuth,
+        id: Path<String>,
+        body: StrictJson<LinkAccount>,
+    ) -> Answer<Linked, { can::STORED | can::BODY | can::NOT_FOUND }> {
+        let body = body.0;
+        let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
+        brand(&mut tx, &id.0).await?;
+        let handle = trimmed(body.handle);
+        let (row, new): (LinkedAccount, bool) = store::link_account(
+            &mut tx,
+            &id.0,
+            body.platform.as_str(),
+            body.account_id.trim(),
+            handle.as_deref(),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(if new {
+            Linked::Created(Json(row))
+        } else {
+            Linked::Existing(Json(row))
+        })
+    }
+
+    /// The platform accounts linked to the brand.
+    #[oai(
+        path = "/api/organic/brands/:id/accounts",
+        method = "get",
+        operation_id = "listBrandAccounts"
+    )]
+    async fn accounts(
+        &self,
+        state: Data<&AppState>,
+        auth: BearerAuth,
+        id: Path<String>,
+    ) -> Answer<Json<Vec<LinkedAccount>>, { can::STORED | can::NOT_FOUND }> {
+        let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
+        brand(&mut tx, &id.0).await?;
+        let rows = store::brand_accounts(&mut tx, &id.0).await?;
+        tx.commit().await?;
+        Ok(Json(rows))
+    }
+
+    /// Unlink a platform account (by the platform's account id) from the brand; the
+    /// account stays linked to the caller's other brands.
+    #[oai(
+        path = "/api/organic/brands/:id/accounts/:accountId",
+        method = "delete",
+        operation_id = "unlinkBrandAccount"
+    )]
+    async fn unlink_account(
+        &self,
+        state: Data<&AppState>,
+        auth: BearerAuth,
+        id: Path<String>,
+        #[oai(name = "accountId")] account_id: Path<String>,
+        /// Only the account on this platform, when two platforms share the id.
+        platform: Query<Option<Platform>>,
+    ) -> Answer<NoContent, { can::STORED | can::BAD_REQUEST | can::NOT_FOUND }> {
+        let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
+        brand(&mut tx, &id.0).await?;
+        let unlinked = store::unlink_account(
+            &mut tx,
+            &id.0,
+            &account_id.0,
+            platform.0.map(Platform::as_str),
+        )
+        .await?;
+        tx.commit().await?;
+        if unlinked == 0 {
+            return Err(ApiError::not_found("linked account").into());
+        }
+        Ok(NoContent::Done)
+    }
+}

@@ -1,0 +1,354 @@
+//! The library's trends, questions and events, and its creative assets (seed 003). An
+//! asset's URL must be http(s): 422 otherwise.
+
+use almanac_shared::{
+    db,
+    domain::organic::{AssetKind, TrendKind, generated_id},
+    store::organic::{self as store, AssetFields, Library, TrendFields, Write},
+};
+use chrono::{DateTime, Utc};
+use poem::web::Data;
+use poem_openapi::{Object, OpenApi, param::Path, payload::Json};
+
+use super::{
+    Created, Keyword, LongText, Name, NoContent, deleted, found, item, listed, taken, trimmed,
+    unique,
+};
+use crate::{
+    auth::BearerAuth,
+    body::StrictJson,
+    error::{Answer, ApiError, ApiResult, can},
+    routes::Tag,
+    state::AppState,
+    text::{Text, strings},
+};
+
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct CreateTrend {
+    /// Your id for it (`trend-101`); generated when absent.
+    #[oai(nullable, validator(pattern = r"^[A-Za-z0-9_.:-]{1,64}$"))]
+    pub id: Option<String>,
+    pub kind: TrendKind,
+    pub title: Name,
+    #[oai(nullable)]
+    pub description: Option<LongText>,
+    /// Matched against creative assets' tags. At most 50.
+    #[oai(validator(max_items = 50))]
+    pub keywords: Vec<Keyword>,
+    /// Higher first when the preset picks trends; default 0.
+    #[oai(nullable)]
+    pub priority: Option<i32>,
+}
+
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct UpdateTrend {
+    #[oai(nullable)]
+    pub kind: Option<TrendKind>,
+    #[oai(nullable)]
+    pub title: Option<Name>,
+    #[oai(nullable)]
+    pub description: Option<LongText>,
+    #[oai(nullable, validator(max_items = 50))]
+    pub keywords: Option<Vec<Keyword>>,
+    #[oai(nullable)]
+    pub priority: Option<i32>,
+}
+
+/// A trend, question or event of the library.
+#[derive(Debug, Clone, Object, sqlx::FromRow)]
+#[oai(rename_all = "camelCase")]
+pub struct OrganicTrend {
+    pub id: String,
+    pub kind: TrendKind,
+    pub title: String,
+    #[oai(nullable)]
+    pub description: Option<String>,
+    pub keywords: Vec<String>,
+    pub priority: i32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct CreateAsset {
+    /// Your id for it (`asset_991`); generated when absent.
+    #[oai(nullable, validator(pattern = r"^[A-Za-z0-9_.:-]{1,64}$"))]
+    pub id: Option<String>,
+    pub kind: AssetKind,
+    pub title: Name,
+    /// Matched against trends' keywords and placements' `metadata.tags`. At most 50.
+    #[oai(validator(max_items = 50))]
+    pub tags: Vec<Keyword>,
+    /// Where the asset lives (`https://...`).
+    #[oai(nullable)]
+    pub url: Option<Text<0, 2000>>,
+}
+
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct UpdateAsset {
+    #[oai(nullable)]
+    pub kind: Option<AssetKind>,
+    #[oai(nullable)]
+    pub title: Option<Name>,
+    #[oai(nullable, validator(max_items = 50))]
+    pub tags: Option<Vec<Keyword>>,
+    #[oai(nullable)]
+    pub url: Option<Text<0, 2000>>,
+}
+
+/// A creative library asset.
+#[derive(Debug, Clone, Object, sqlx::FromRow)]
+#[oai(rename_all = "camelCase")]
+pub struct CreativeAsset {
+    pub id: String,
+    pub kind: AssetKind,
+    pub title: String,
+    pub tags: Vec<String>,
+    #[oai(nullable)]
+    pub url: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+fn url(url: Option<Text<0, 2000>>) -> ApiResult<Option<String>> {
+    let Some(url) = trimmed(url) else {
+        return Ok(None);
+    };
+    match url::Url::parse(&url) {
+        Ok(parsed) if ["http", "https"].contains(&parsed.scheme()) => Ok(Some(url)),
+        _ => Err(ApiError::unprocessable_field(
+            "url",
+            "must be an http(s) URL",
+        )),
+    }
+}
+
+pub struct OrganicLibraryApi;
+
+#[OpenApi(tag = "Tag::Organic")]
+impl OrganicLibraryApi {
+    /// Add a trend, question or event to the library.
+    #[oai(
+        path = "/api/organic/trends",
+        method = "post",
+        operation_id = "createTrend"
+    )]
+    async fn create_trend(
+        &self,
+        state: Data<&AppState>,
+        auth: BearerAuth,
+        body: StrictJson<CreateTrend>,
+    ) -> Answer<Created<OrganicTrend>, { can::STORED | can::BODY | can::CONFLICT }> {
+        let body = body.0;
+        let fields = TrendFields {
+            kind: body.kind.as_str().to_owned(),
+            title: body.title.trim().to_owned(),
+            description: trimmed(body.description),
+            keywords: unique(strings(body.keywords)),
+            priority: body.priority.unwrap_or(0),
+        };
+        let id = body.id.unwrap_or_else(|| generated_id("trend"));
+        let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
+        let row = store::write_trend(&mut tx, Write::Create, &id, &fields)
+            .await?
+            .ok_or_else(|| taken("trend", &id))?;
+        tx.commit().await?;
+        Ok(Created::Created(Json(row)))
+    }
+
+    /// The caller's trends, questions and events, highest priority first.
+    #[oai(
+        path = "/api/organic/trends",
+        method = "get",
+        operation_id = "listTrends"
+    )]
+    async fn trends(
+        &self,
+        state: Data<&AppState>,
+        auth: BearerAuth,
+    ) -> Answer<Json<Vec<OrganicTrend>>, { can::STORED }> {
+        Ok(Json(listed(&state, auth.0.id, Library::Trends).await?))
+    }
+
+    #[oai(
+        path = "/api/organic/trends/:id",
+        method = "get",
+        operation_id = "getTrend"
+    )]
+    async fn trend(
+        &self,
+        state: Data<&AppState>,
+        auth: BearerAuth,
+        id: Path<String>,
+    ) -> Answer<Json<OrganicTrend>, { can::STORED | can::NOT_FOUND }> {
+        Ok(Json(
+            found(&state, auth.0.id, Library::Trends, &id.0, "trend").await?,
+        ))
+    }
+
+    /// Change a trend: the fields given replace the saved ones.
+    #[oai(
+        path = "/api/organic/trends/:id",
+        method = "patch",
+        operation_id = "updateTrend"
+    )]
+    async fn update_trend(
+        &self,
+        state: Data<&AppState>,
+        auth: BearerAuth,
+        id: Path<String>,
+        body: StrictJson<UpdateTrend>,
+    ) -> Answer<Json<OrganicTrend>, { can::STORED | can::BODY | can::NOT_FOUND }> {
+        let body = body.0;
+        let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
+        let current: OrganicTrend = item(&mut tx, Library::Trends, &id.0, "trend").await?;
+        let fields = TrendFields {
+            kind: body.kind.unwrap_or(current.kind).as_str().to_owned(),
+            title: body.title.map_or(current.title, |t| t.trim().to_owned()),
+            description: if body.description.is_some() {
+                trimmed(body.description)
+            } else {
+                current.description
+            },
+            keywords: body
+                .keywords
+                .map_or(current.keywords, |k| unique(strings(k))),
+            priority: body.priority.unwrap_or(current.priority),
+        };
+        let row = store::write_trend(&mut tx, Write::Replace, &id.0, &fields)
+            .await?
+            .ok_or_else(|| ApiError::not_found("trend"))?;
+        tx.commit().await?;
+        Ok(Json(row))
+    }
+
+    #[oai(
+        path = "/api/organic/trends/:id",
+        method = "delete",
+        operation_id = "deleteTrend"
+    )]
+    async fn delete_trend(
+        &self,
+        state: Data<&AppState>,
+        auth: BearerAuth,
+        id: Path<String>,
+    ) -> Answer<NoContent, { can::STORED | can::NOT_FOUND }> {
+        Ok(deleted(&state, auth.0.id, Library::Trends, &id.0, "trend").await?)
+    }
+
+    /// Add an asset to the creative library.
+    #[oai(
+        path = "/api/organic/assets",
+        method = "post",
+        operation_id = "createAsset"
+    )]
+    async fn create_asset(
+        &self,
+        state: Data<&AppState>,
+        auth: BearerAuth,
+        body: StrictJson<CreateAsset>,
+    ) -> Answer<
+        Created<CreativeAsset>,
+        { can::STORED | can::BODY | can::CONFLICT | can::UNPROCESSABLE },
+    > {
+        let body = body.0;
+        let fields = AssetFields {
+            kind: body.kind.as_str().to_owned(),
+            title: body.title.trim().to_owned(),
+            tags: unique(strings(body.tags)),
+            url: url(body.url)?,
+        };
+        let id = body.id.unwrap_or_else(|| generated_id("asset"));
+        let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
+        let row = store::write_asset(&mut tx, Write::Create, &id, &fields)
+            .await?
+            .ok_or_else(|| taken("creative asset", &id))?;
+        tx.commit().await?;
+        Ok(Created::Created(Json(row)))
+    }
+
+    /// The caller's creative library, by id.
+    #[oai(
+        path = "/api/organic/assets",
+        method = "get",
+        operation_id = "listAssets"
+    )]
+    async fn assets(
+        &self,
+        state: Data<&AppState>,
+        auth: BearerAuth,
+    ) -> Answer<Json<Vec<CreativeAsset>>, { can::STORED }> {
+        Ok(Json(listed(&state, auth.0.id, Library::Assets).await?))
+    }
+
+    #[oai(
+        path = "/api/organic/assets/:id",
+        method = "get",
+        operation_id = "getAsset"
+    )]
+    async fn asset(
+        &self,
+        state: Data<&AppState>,
+        auth: BearerAuth,
+        id: Path<String>,
+    ) -> Answer<Json<CreativeAsset>, { can::STORED | can::NOT_FOUND }> {
+        Ok(Json(
+            found(&state, auth.0.id, Library::Assets, &id.0, "creative asset").await?,
+        ))
+    }
+
+    /// Change an asset: the fields given replace the saved ones.
+    #[oai(
+        path = "/api/organic/assets/:id",
+        method = "patch",
+        operation_id = "updateAsset"
+    )]
+    async fn update_asset(
+        &self,
+        state: Data<&AppState>,
+        auth: BearerAuth,
+        id: Path<String>,
+        body: StrictJson<UpdateAsset>,
+    ) -> Answer<
+        Json<CreativeAsset>,
+        { can::STORED | can::BODY | can::NOT_FOUND | can::UNPROCESSABLE },
+    > {
+        let body = body.0;
+        let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
+        let current: CreativeAsset =
+            item(&mut tx, Library::Assets, &id.0, "creative asset").await?;
+        let fields = AssetFields {
+            kind: body.kind.unwrap_or(current.kind).as_str().to_owned(),
+            title: body.title.map_or(current.title, |t| t.trim().to_owned()),
+            tags: body.tags.map_or(current.tags, |t| unique(strings(t))),
+            url: if body.url.is_some() {
+                url(body.url)?
+            } else {
+                current.url
+            },
+        };
+        let row = store::write_asset(&mut tx, Write::Replace, &id.0, &fields)
+            .await?
+            .ok_or_else(|| ApiError::not_found("creative asset"))?;
+        tx.commit().await?;
+        Ok(Json(row))
+    }
+
+    #[oai(
+        path = "/api/organic/assets/:id",
+        method = "delete",
+        operation_id = "deleteAsset"
+    )]
+    async fn delete_asset(
+        &self,
+        state: Data<&AppState>,
+        auth: BearerAuth,
+        id: Path<String>,
+    ) -> Answer<NoContent, { can::STORED | can::NOT_FOUND }> {
+        Ok(deleted(&state, auth.0.id, Library::Assets, &id.0, "creative asset").await?)
+    }
+}
