@@ -14,39 +14,12 @@ use crate::helpers::{
     stream::{EventReader, Frame, Open},
 };
 
-/// Seed 003's example request, verbatim.
+/// Seed 003's example request, verbatim (as the seed document has it).
 fn example() -> Value {
-    serde_json::from_str(
-        r#"{
-  "brandProfileId": "brand_123",
-  "weekStart": "2026-01-26",
-  "timezone": "America/Los_Angeles",
-  "platformAccountIds": {
-    "instagram": "ig_123",
-    "linkedin": "li_456"
-  },
-  "placements": [
-    {
-      "placementId": "seed-2026-01-26-trend-101",
-      "trendId": "trend-101",
-      "dayId": "2026-01-26",
-      "scheduledAt": "2026-01-26T17:00:00.000Z",
-      "timeLabel": "9:00 AM",
-      "platform": "instagram",
-      "accountId": "ig_123",
-      "seedSource": "trend",
-      "desiredFormat": "reel"
-    }
-  ],
-  "options": {
-    "schedulePreset": "beta-launch",
-    "includeNewsletter": true,
-    "language": "en-US",
-    "guidancePrompt": "Highlight the sustainability angle this week.",
-    "preferredPlatforms": ["instagram", "linkedin"]
-  }
-}"#,
-    )
+    serde_json::from_str(include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../shared/src/domain/organic/seed_example.json"
+    )))
     .unwrap()
 }
 

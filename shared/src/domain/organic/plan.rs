@@ -462,17 +462,7 @@ mod tests {
     }
 
     fn example() -> OrganicSpec {
-        let body = json!({
-          "brandProfileId": "brand_123", "weekStart": "2026-01-26", "timezone": "America/Los_Angeles",
-          "platformAccountIds": { "instagram": "ig_123", "linkedin": "li_456" },
-          "placements": [{ "placementId": "seed-2026-01-26-trend-101", "trendId": "trend-101",
-              "dayId": "2026-01-26", "scheduledAt": "2026-01-26T17:00:00.000Z", "timeLabel": "9:00 AM",
-              "platform": "instagram", "accountId": "ig_123", "seedSource": "trend", "desiredFormat": "reel" }],
-          "options": { "schedulePreset": "beta-launch", "includeNewsletter": true, "language": "en-US",
-            "guidancePrompt": "Highlight the sustainability angle this week.",
-            "preferredPlatforms": ["instagram", "linkedin"] }
-        });
-        OrganicSpec::parse(&body, 60).unwrap()
+        OrganicSpec::parse(&crate::domain::organic::request::tests::example(), 60).unwrap()
     }
 
     fn drafts(plan: &Plan) -> Vec<&Draft> {

@@ -570,36 +570,13 @@ impl Problems {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use serde_json::json;
 
     /// Seed 003's example request, verbatim.
     pub(crate) fn example() -> Value {
-        json!({
-          "brandProfileId": "brand_123",
-          "weekStart": "2026-01-26",
-          "timezone": "America/Los_Angeles",
-          "platformAccountIds": { "instagram": "ig_123", "linkedin": "li_456" },
-          "placements": [{
-              "placementId": "seed-2026-01-26-trend-101",
-              "trendId": "trend-101",
-              "dayId": "2026-01-26",
-              "scheduledAt": "2026-01-26T17:00:00.000Z",
-              "timeLabel": "9:00 AM",
-              "platform": "instagram",
-              "accountId": "ig_123",
-              "seedSource": "trend",
-              "desiredFormat": "reel"
-          }],
-          "options": {
-            "schedulePreset": "beta-launch",
-            "includeNewsletter": true,
-            "language": "en-US",
-            "guidancePrompt": "Highlight the sustainability angle this week.",
-            "preferredPlatforms": ["instagram", "linkedin"]
-          }
-        })
+        serde_json::from_str(include_str!("seed_example.json")).unwrap()
     }
 
     fn fields(body: &Value) -> Vec<String> {
