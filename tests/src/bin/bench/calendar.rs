@@ -4,10 +4,8 @@
 //! work measured in the same run (1,098 rows written to Postgres in one statement and 1,098
 //! events appended to a Redis stream in one pipeline).
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use anyhow::Context;
-use futures::StreamExt;
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -34,30 +32,14 @@ pub async fn run(
     let mut firsts = Vec::new();
     let mut finals = Vec::new();
     for _ in 0..RUNS {
-        let started = Instant::now();
-        let response = http
+        let post = http
             .post(format!("{base}/v1/ai/calendar"))
             .bearer_auth(keys.mint(Uuid::new_v4(), 3600))
             .header("accept", "text/event-stream")
-            .json(&body)
-            .send()
-            .await?;
-        anyhow::ensure!(
-            response.status() == 200,
-            "calendar stream: {}",
-            response.status()
-        );
-        let mut chunks = response.bytes_stream();
-        let mut text = String::new();
-        let mut first = None;
-        while let Some(chunk) = chunks.next().await {
-            text.push_str(std::str::from_utf8(&chunk?).context("UTF-8 stream")?);
-            if first.is_none() && text.contains("event: entry") {
-                first = Some(started.elapsed());
-            }
-        }
-        finals.push(started.elapsed());
-        firsts.push(first.context("no entry arrived")?);
+            .json(&body);
+        let (first, last, text) = crate::timed_stream(post, "event: entry").await?;
+        firsts.push(first);
+        finals.push(last);
         let entries = text.matches("event: entry").count();
         anyhow::ensure!(
             entries == ENTRIES,

@@ -93,6 +93,30 @@ where
     (all.len() as f64 / elapsed, all)
 }
 
+/// One streamed answer, timed: the request `post`, the time until `first` appeared in the
+/// body and until the body ended, and the whole body.
+async fn timed_stream(
+    post: reqwest::RequestBuilder,
+    first: &str,
+) -> anyhow::Result<(Duration, Duration, String)> {
+    use anyhow::Context;
+    use futures::StreamExt;
+    let started = Instant::now();
+    let response = post.send().await?;
+    anyhow::ensure!(response.status() == 200, "stream: {}", response.status());
+    let mut chunks = response.bytes_stream();
+    let mut text = String::new();
+    let mut first_at = None;
+    while let Some(chunk) = chunks.next().await {
+        text.push_str(std::str::from_utf8(&chunk?).context("UTF-8 stream")?);
+        if first_at.is_none() && text.contains(first) {
+            first_at = Some(started.elapsed());
+        }
+    }
+    let first_at = first_at.with_context(|| format!("no `{first}` arrived"))?;
+    Ok((first_at, started.elapsed(), text))
+}
+
 /// The raw floor of a streamed run's writes: `n` copies of `row` inserted in one statement
 /// and `n` copies of `event` appended to a Redis stream in one pipeline (median of five).
 async fn raw_writes(

@@ -5,10 +5,8 @@
 //! statement and their events appended to a Redis stream in one pipeline; for the first
 //! placement, one row and one event).
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use anyhow::Context;
-use futures::StreamExt;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -35,29 +33,14 @@ pub async fn run(
         let mut firsts = Vec::new();
         let mut completes = Vec::new();
         for _ in 0..RUNS {
-            let started = Instant::now();
-            let response = http
+            let post = http
                 .post(format!("{base}/api/organic/generate-calendar"))
                 .bearer_auth(&token)
-                .json(&body)
-                .send()
-                .await?;
-            anyhow::ensure!(
-                response.status() == 200,
-                "organic stream: {}",
-                response.status()
-            );
-            let mut chunks = response.bytes_stream();
-            let mut text = String::new();
-            let mut first = None;
-            while let Some(chunk) = chunks.next().await {
-                text.push_str(std::str::from_utf8(&chunk?).context("UTF-8 stream")?);
-                if first.is_none() && text.contains("\"type\":\"placement\"") {
-                    first = Some(started.elapsed());
-                }
-            }
-            completes.push(started.elapsed());
-            firsts.push(first.context("no placement arrived")?);
+                .json(&body);
+            let (first, complete, text) =
+                crate::timed_stream(post, "\"type\":\"placement\"").await?;
+            firsts.push(first);
+            completes.push(complete);
             let streamed = text.matches("\"type\":\"placement\"").count();
             anyhow::ensure!(
                 streamed == placements,
