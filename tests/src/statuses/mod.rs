@@ -3,6 +3,9 @@
 //! status, and a pair no request produced fails the test. The other direction (no status
 //! the document leaves out) is the fuzzer's `status_code_conformance`, and every test's:
 //! a debug build panics when a handler refuses with a status its operation does not list.
+//! The organic week's own refusals are in `organic`.
+
+mod organic;
 
 use std::{
     cell::RefCell,
@@ -88,26 +91,11 @@ fn valid_body(operation: &str) -> Value {
         }
         "createAsset" | "updateAsset" => json!({ "kind": "image", "title": "A", "tags": ["eco"] }),
         "generateOrganicCalendar" | "generateOrganicCalendarUpstream" => {
-            organic_request("probe_brand", None)
+            organic::request("probe_brand", None)
         }
         "editOrganicPlacement" => json!({ "caption": "New words" }),
         other => panic!("no valid body for {other}: add one"),
     }
-}
-
-/// Two instagram placements of `brand` on Tuesday 2027-03-02, two hours apart;
-/// `platformAccountIds` names `account` when given.
-fn organic_request(brand: &str, account: Option<&str>) -> Value {
-    let placement = |id: &str, hour: u32| {
-        json!({ "placementId": id, "trendId": "probe_trend", "dayId": "2027-03-02",
-                "scheduledAt": format!("2027-03-02T{hour}:00:00Z"), "platform": "instagram" })
-    };
-    let mut body = json!({ "brandProfileId": brand, "weekStart": "2027-03-01", "timezone": "UTC",
-        "placements": [placement("p1", 10), placement("p2", 12)] });
-    if let Some(account) = account {
-        body["platformAccountIds"] = json!({ "instagram": account });
-    }
-    body
 }
 
 fn calendar_request(start: &str, end: &str) -> Value {
@@ -462,155 +450,13 @@ async fn every_documented_refusal_occurs() {
         .await
         .ok();
 
-    organic_refusals(&app, &probe, user).await;
+    organic::refusals(&app, &probe, user).await;
 
     let unproduced = probe.unproduced();
     assert!(
         unproduced.is_empty(),
         "documented refusals no request produced (add a probe, or stop documenting them): {unproduced:?}"
     );
-}
-
-/// The organic week's refusals (seed 003): ids reused (409), a brand nobody has (404),
-/// accounts not linked (403), a second generation of a brand (409), past the limit of 2
-/// (429), a placement moved onto another's time (409) or out of its week (422), and the
-/// library's rule-only values (422: an unknown time zone, a URL that is not http).
-async fn organic_refusals(app: &TestApp, probe: &Probe, user: Uuid) {
-    for (id, body) in [
-        (
-            "createBrand",
-            json!({ "id": "probe_brand", "name": "Leafy", "timezone": "UTC" }),
-        ),
-        (
-            "createTrend",
-            json!({ "id": "probe_trend", "kind": "trend", "title": "Swaps", "keywords": [] }),
-        ),
-        (
-            "createAsset",
-            json!({ "id": "probe_asset", "kind": "video", "title": "A", "tags": [] }),
-        ),
-    ] {
-        probe
-            .succeed(201, probe.call(id, &[]).json(body.clone()))
-            .await;
-        probe.expect(409, probe.call(id, &[]).json(body)).await;
-    }
-    let generators = ["generateOrganicCalendar", "generateOrganicCalendarUpstream"];
-    for op in generators {
-        let call = probe
-            .call(op, &[])
-            .json(organic_request("no_such_brand", None));
-        probe.expect(404, call).await;
-        let call = probe
-            .call(op, &[])
-            .json(organic_request("probe_brand", Some("ig_unlinked")));
-        probe.expect(403, call).await;
-    }
-    let link = |brand: &str| {
-        probe
-            .call("linkBrandAccount", &[])
-            .path(format!("/api/organic/brands/{brand}/accounts"))
-    };
-    probe.succeed(201, link("probe_brand")).await;
-    probe
-        .succeed(
-            201,
-            probe
-                .call("createBrand", &[])
-                .json(json!({ "id": "probe_brand2", "name": "Two", "timezone": "UTC" })),
-        )
-        .await;
-    // Accepted generations answer with their stream: only the job id is read.
-    let start = |path: &str, body: Value, key: Option<&str>| {
-        let mut request = app
-            .client
-            .post(app.url(path))
-            .bearer_auth(app.token(user))
-            .json(&body);
-        if let Some(key) = key {
-            request = request.header("Idempotency-Key", key);
-        }
-        async move {
-            let response = request.send().await.unwrap();
-            assert_eq!(response.status(), 200);
-            response.headers()["x-job-id"]
-                .to_str()
-                .unwrap()
-                .parse::<Uuid>()
-                .unwrap()
-        }
-    };
-    let first = start(
-        "/api/organic/generate-calendar",
-        organic_request("probe_brand", Some("ig_probe")),
-        Some("organic-key"),
-    )
-    .await;
-    for op in generators {
-        probe
-            .expect(
-                409,
-                probe
-                    .call(op, &[])
-                    .json(organic_request("probe_brand", None)),
-            )
-            .await;
-    }
-    // A key used again with another body (the key's run is the first above).
-    for op in generators {
-        let call = probe
-            .call(op, &[])
-            .json(organic_request("probe_brand", None))
-            .key("organic-key");
-        probe.expect(422, call).await;
-    }
-    let second = start(
-        "/generate-calendar",
-        organic_request("probe_brand2", None),
-        None,
-    )
-    .await;
-    for op in generators {
-        probe
-            .expect(
-                429,
-                probe
-                    .call(op, &[])
-                    .json(organic_request("probe_brand2", None)),
-            )
-            .await;
-    }
-    for job in [first, second] {
-        wait_succeeded(app, user, job).await;
-    }
-    let edit = |time: &str| {
-        probe
-            .call("editOrganicPlacement", &[])
-            .path("/api/organic/brands/probe_brand/placements/p2".into())
-            .json(json!({ "scheduledAt": time }))
-    };
-    probe.expect(409, edit("2027-03-02T10:10:00Z")).await;
-    probe.expect(422, edit("2027-03-09T10:00:00Z")).await;
-    // 422: what only a rule can judge in the library.
-    let zone = json!({ "name": "Z", "timezone": "Mars/Olympus" });
-    probe
-        .expect(422, probe.call("createBrand", &[]).json(zone.clone()))
-        .await;
-    let call = probe
-        .call("updateBrand", &[])
-        .path("/api/organic/brands/probe_brand".into())
-        .json(zone);
-    probe.expect(422, call).await;
-    let ftp =
-        json!({ "kind": "image", "title": "A", "tags": [], "url": "ftp://example.com/a.png" });
-    probe
-        .expect(422, probe.call("createAsset", &[]).json(ftp.clone()))
-        .await;
-    let call = probe
-        .call("updateAsset", &[])
-        .path("/api/organic/assets/probe_asset".into())
-        .json(ftp);
-    probe.expect(422, call).await;
 }
 
 fn uuid(value: &Value) -> Uuid {

@@ -1,0 +1,475 @@
+//! What a generation makes: the seed's example, partial success and conflict shifting,
+//! regeneration, the preset, progress while drafting, per-placement failures.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use reqwest::Method;
+use serde_json::json;
+use uuid::Uuid;
+
+use super::*;
+use crate::helpers::{
+    Behaviour, FakeAi, TestApp, TestOptions, spawn_app, spawn_app_with, spawn_app_with_ai,
+    stream::EventReader,
+};
+
+/// The seed's example against a library made for it, with the AI `app` has.
+async fn the_seed_s_example(app: &TestApp) {
+    let user = Uuid::new_v4();
+    library(app, user).await;
+    let generated = generate(app, user, &example()).await;
+    assert_eq!(generated.status, 200, "{}", generated.error);
+    assert_eq!(generated.lines[0].kind, "progress");
+    let stages: BTreeSet<&str> = generated
+        .of("progress")
+        .iter()
+        .filter_map(|p| p["stage"].as_str())
+        .collect();
+    for stage in [
+        "analyzing",
+        "optimizing",
+        "matching",
+        "drafting",
+        "finalizing",
+    ] {
+        assert!(stages.contains(stage), "{stage} in {stages:?}");
+    }
+    assert!(
+        generated.of("error").is_empty(),
+        "{:#?}",
+        generated.of("error")
+    );
+    let placements = generated.placements();
+    assert_eq!(placements.len(), 14, "{:?}", placements.keys());
+    assert_eq!(generated.of("placement").len(), 14, "each placement once");
+
+    let seeded = &placements["seed-2026-01-26-trend-101"];
+    assert_eq!(
+        seeded["schedule"],
+        json!({ "dayId": "2026-01-26", "scheduledAt": "2026-01-26T17:00:00.000Z",
+                "timeOfDay": "morning", "adjusted": false, "timeLabel": "9:00 AM" })
+    );
+    assert_eq!(
+        seeded["platform"],
+        json!({ "name": "instagram", "accountId": "ig_123" })
+    );
+    assert_eq!(
+        seeded["seed"],
+        json!({ "trendId": "trend-101", "source": "trend" })
+    );
+    assert_eq!(seeded["content"]["type"], "reel");
+    for field in ["format", "titleTopic", "objective", "target", "tone", "cta"] {
+        assert!(
+            !seeded["content"][field].as_str().unwrap().is_empty(),
+            "content.{field}: {seeded}"
+        );
+    }
+    assert_eq!(seeded["content"]["numSlides"], 1);
+    assert_eq!(seeded["creative"]["assetIds"], json!(["asset_991"]));
+    assert!(
+        !seeded["creative"]["creativeIdea"]
+            .as_str()
+            .unwrap()
+            .is_empty()
+    );
+    assert!(seeded["creative"]["assetHints"][0]["role"].is_string());
+    assert!(!seeded["copy"]["caption"].as_str().unwrap().is_empty());
+    let tags = &seeded["copy"]["hashtags"];
+    assert!(tags["high"].is_array() && tags["medium"].is_array());
+    assert!(
+        tags["low"].as_array().unwrap().contains(&json!("#leafy")),
+        "{tags}"
+    );
+
+    let mut autos = Vec::new();
+    for day in 27..=31 {
+        for platform in ["instagram", "linkedin"] {
+            autos.push(format!("auto-2026-01-{day}-{platform}"));
+        }
+    }
+    autos.extend([
+        "auto-2026-02-01-instagram".into(),
+        "auto-2026-02-01-linkedin".into(),
+    ]);
+    for id in &autos {
+        let auto = placements
+            .get(id)
+            .unwrap_or_else(|| panic!("{id} in {:?}", placements.keys()));
+        let platform = auto["platform"]["name"].as_str().unwrap();
+        let local = if platform == "instagram" {
+            "9:00 AM"
+        } else {
+            "8:00 AM"
+        };
+        assert_eq!(auto["schedule"]["timeLabel"], local, "{auto}");
+        assert_eq!(auto["auto"], true);
+    }
+    let newsletter = &placements["newsletter-2026-01-26"];
+    assert_eq!(
+        newsletter["platform"],
+        json!({ "name": "newsletter", "accountId": null })
+    );
+    assert_eq!(newsletter["schedule"]["dayId"], "2026-01-29", "Thursday");
+    assert_eq!(newsletter["schedule"]["timeLabel"], "7:00 AM");
+    assert_eq!(newsletter["content"]["type"], "newsletter");
+
+    let complete = generated.complete();
+    assert_eq!(complete["status"], "succeeded");
+    assert_eq!(
+        complete["counts"],
+        json!({ "placements": 14, "errors": 0, "adjusted": 0, "autoFilled": 12 })
+    );
+    assert_eq!(complete["jobId"], generated.job.unwrap().to_string());
+
+    let saved = week(app, user).await;
+    assert_eq!(saved.len(), 14);
+    for placement in &saved {
+        let id = placement["placementId"].as_str().unwrap();
+        assert_eq!(placement, &placements[id], "the week reloads as streamed");
+    }
+    assert_eq!(saved_rows(app).await, 14);
+}
+
+#[tokio::test]
+async fn the_seed_s_example_fills_and_saves_the_week_with_the_offline_provider() {
+    let app = spawn_app().await;
+    the_seed_s_example(&app).await;
+}
+
+#[tokio::test]
+async fn the_seed_s_example_fills_and_saves_the_week_with_the_http_client() {
+    let fake = FakeAi::start(vec![], Behaviour::Ok).await;
+    let app = spawn_app_with_ai(&fake).await;
+    the_seed_s_example(&app).await;
+    assert_eq!(fake.calls(), 14, "one AI call per placement");
+    let prompt = fake.requests()[0]["messages"][1]["content"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        prompt.contains("Highlight the sustainability angle"),
+        "{prompt}"
+    );
+}
+
+#[tokio::test]
+async fn failures_are_per_placement_and_conflicts_shift() {
+    let app = spawn_app().await;
+    let user = Uuid::new_v4();
+    library(&app, user).await;
+    let body = json!({
+        "brandProfileId": "brand_123", "weekStart": "2026-01-26", "timezone": "America/Los_Angeles",
+        "platformAccountIds": { "instagram": "ig_123" },
+        "placements": [
+            seed("no-account", "trend-101", "2026-01-27T18:00", "linkedin", None),
+            seed("no-trend", "trend-999", "2026-01-27T19:00", "instagram", None),
+            seed("c", "trend-101", "2026-01-28T17:00", "instagram", Some("ig_123")),
+            seed("a", "trend-101", "2026-01-28T17:00", "instagram", None),
+            seed("b", "trend-101", "2026-01-28T17:00", "instagram", Some("ig_123")),
+            seed("fine", "trend-101", "2026-01-28T17:00", "linkedin", Some("li_456")),
+        ],
+    });
+    let generated = generate(&app, user, &body).await;
+    assert_eq!(generated.status, 200, "{}", generated.error);
+    let errors: BTreeMap<&str, &str> = generated.errors().into_iter().collect();
+    assert_eq!(
+        errors,
+        BTreeMap::from([
+            ("no-account", "MISSING_ACCOUNT"),
+            ("no-trend", "TREND_NOT_FOUND")
+        ])
+    );
+    let placements = generated.placements();
+    let at = |id: &str| {
+        let s = &placements[id]["schedule"];
+        (
+            s["scheduledAt"].as_str().unwrap().to_owned(),
+            s["adjusted"].as_bool().unwrap(),
+        )
+    };
+    assert_eq!(at("a"), ("2026-01-28T17:00:00.000Z".into(), false));
+    assert_eq!(at("b"), ("2026-01-28T17:30:00.000Z".into(), true));
+    assert_eq!(at("c"), ("2026-01-28T18:00:00.000Z".into(), true));
+    assert_eq!(at("fine"), ("2026-01-28T17:00:00.000Z".into(), false));
+    assert_eq!(placements["b"]["schedule"]["timeLabel"], "9:30 AM");
+    assert_eq!(
+        generated.complete()["counts"],
+        json!({ "placements": 4, "errors": 2, "adjusted": 2, "autoFilled": 0 })
+    );
+    assert_eq!(saved_rows(&app).await, 4);
+}
+
+#[tokio::test]
+async fn regeneration_merges_by_placement_id_and_keeps_edits() {
+    let app = spawn_app().await;
+    let user = Uuid::new_v4();
+    library(&app, user).await;
+    let seeds = vec![
+        seed("mon", "trend-101", "2026-01-26T17:00", "instagram", None),
+        seed("tue", "trend-101", "2026-01-27T17:00", "instagram", None),
+        seed("wed", "trend-101", "2026-01-28T17:00", "linkedin", None),
+    ];
+    let first = generate(&app, user, &request(seeds.clone())).await;
+    assert_eq!(first.placements().len(), 3);
+
+    // The user edits Tuesday's caption, then moves Monday's post onto Tuesday's time.
+    let (status, edited) = app
+        .send_json(
+            Method::PATCH,
+            user,
+            "/api/organic/brands/brand_123/placements/tue",
+            &json!({ "caption": "My own words", "hashtags": { "high": ["mine"] } }),
+        )
+        .await;
+    assert_eq!(status, 200, "{edited}");
+    assert_eq!(
+        (
+            edited["edited"].as_bool(),
+            edited["copy"]["caption"].as_str()
+        ),
+        (Some(true), Some("My own words"))
+    );
+    assert_eq!(edited["copy"]["hashtags"]["high"], json!(["#mine"]));
+    let (status, clash) = app
+        .send_json(
+            Method::PATCH,
+            user,
+            "/api/organic/brands/brand_123/placements/mon",
+            &json!({ "scheduledAt": "2026-01-27T17:10:00Z" }),
+        )
+        .await;
+    assert_eq!(status, 409, "{clash}");
+    assert_eq!(clash["error"]["code"], "PLACEMENT_CONFLICT");
+    assert_eq!(clash["error"]["details"]["placementId"], "tue");
+
+    // Regenerating Monday and Tuesday with new guidance: Monday's copy changes, the edited
+    // Tuesday is kept, Wednesday is untouched; no duplicates.
+    let mut again = request(seeds[..2].to_vec());
+    again["options"] = json!({ "guidancePrompt": "Mention the spring sale." });
+    let second = generate(&app, user, &again).await;
+    let streamed = second.placements();
+    assert_eq!(streamed.len(), 2);
+    assert!(
+        streamed["mon"]["copy"]["caption"]
+            .as_str()
+            .unwrap()
+            .contains("spring sale")
+    );
+    assert_eq!(streamed["tue"]["edited"], true);
+    assert_eq!(streamed["tue"]["copy"]["caption"], "My own words");
+    let saved = week(&app, user).await;
+    let ids: Vec<&str> = saved
+        .iter()
+        .map(|p| p["placementId"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["mon", "tue", "wed"]);
+    assert_eq!(saved[0], streamed["mon"]);
+    assert_eq!(saved[2], first.placements()["wed"], "untouched");
+    assert_eq!(saved_rows(&app).await, 3);
+
+    // overwriteEdited regenerates the edited one too.
+    again["options"]["overwriteEdited"] = json!(true);
+    let third = generate(&app, user, &again).await;
+    let tue = &third.placements()["tue"];
+    assert_eq!(tue["edited"], false);
+    assert!(
+        tue["copy"]["caption"]
+            .as_str()
+            .unwrap()
+            .contains("spring sale"),
+        "{tue}"
+    );
+    assert_eq!(saved_rows(&app).await, 3);
+
+    // A new placement five minutes after Monday's saved post of the account moves on.
+    let fourth = generate(
+        &app,
+        user,
+        &request(vec![seed(
+            "mon-2",
+            "trend-101",
+            "2026-01-26T17:05",
+            "instagram",
+            None,
+        )]),
+    )
+    .await;
+    let moved = &fourth.placements()["mon-2"]["schedule"];
+    assert_eq!(moved["scheduledAt"], "2026-01-26T17:30:00.000Z", "{moved}");
+    assert_eq!(moved["adjusted"], true);
+    assert_eq!(saved_rows(&app).await, 4);
+}
+
+#[tokio::test]
+async fn beta_launch_fills_the_unseeded_days_without_reusing_trends() {
+    let app = spawn_app().await;
+    let user = Uuid::new_v4();
+    library(&app, user).await;
+    trends(&app, user, 14).await;
+    let mut body = request(vec![
+        seed("m1", "t01", "2026-01-26T17:00", "instagram", None),
+        seed("m2", "t02", "2026-01-26T18:00", "linkedin", None),
+    ]);
+    body["options"] = json!({
+        "schedulePreset": "beta-launch",
+        "preferredPlatforms": ["linkedin", "instagram"],
+        "language": "es",
+    });
+    let generated = generate(&app, user, &body).await;
+    let placements = generated.placements();
+    let autos: BTreeSet<&str> = placements
+        .keys()
+        .filter(|k| k.starts_with("auto-"))
+        .map(String::as_str)
+        .collect();
+    let expected: BTreeSet<String> = (27..=31)
+        .map(|d| format!("2026-01-{d}"))
+        .chain(["2026-02-01".into()])
+        .flat_map(|day| ["instagram", "linkedin"].map(|p| format!("auto-{day}-{p}")))
+        .collect();
+    assert_eq!(autos, expected.iter().map(String::as_str).collect());
+    let used: Vec<&str> = placements
+        .values()
+        .map(|p| p["seed"]["trendId"].as_str().unwrap())
+        .collect();
+    let distinct: BTreeSet<&str> = used.iter().copied().collect();
+    assert_eq!(used.len(), 14);
+    assert_eq!(distinct.len(), 14, "15 trends: none used twice: {used:?}");
+    assert!(
+        !distinct.contains("trend-101"),
+        "the lowest priority is left out: {used:?}"
+    );
+    assert_eq!(generated.complete()["counts"]["autoFilled"], 12);
+    for placement in placements.values() {
+        let caption = placement["copy"]["caption"].as_str().unwrap();
+        assert!(
+            caption.contains("ideas de"),
+            "written in Spanish: {caption}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_slow_week_keeps_talking_and_sse_gets_the_same_lines() {
+    // The first placement takes a second to draft; progress lines come at least every
+    // HEARTBEAT_SECS meanwhile.
+    let fake = FakeAi::start(
+        vec![Behaviour::Delay(std::time::Duration::from_secs(1))],
+        Behaviour::Ok,
+    )
+    .await;
+    let app = spawn_app_with(TestOptions {
+        fake_ai: Some(fake.clone()),
+        env: vec![
+            ("HEARTBEAT_SECS", "0.2".into()),
+            ("ORGANIC_AI_CONCURRENCY", "1".into()),
+        ],
+        ..Default::default()
+    })
+    .await;
+    let user = Uuid::new_v4();
+    library(&app, user).await;
+    let body = request(vec![
+        seed("a", "trend-101", "2026-01-27T17:00", "instagram", None),
+        seed("b", "trend-101", "2026-01-28T17:00", "linkedin", None),
+    ]);
+    let response = app
+        .client
+        .post(app.url("/api/organic/generate-calendar"))
+        .bearer_auth(app.token(user))
+        .header("accept", "text/event-stream")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/event-stream")
+    );
+    let lines = EventReader::from_response(response, false).rest().await;
+    assert_vocabulary(&lines);
+    let first = lines
+        .iter()
+        .position(|l| l.kind == "placement")
+        .expect("a placement");
+    let waiting = lines[..first]
+        .iter()
+        .filter(|l| l.kind == "progress" && l.data["stage"] == "drafting")
+        .count();
+    assert!(
+        waiting >= 2,
+        "progress while the first placement is drafted: {lines:#?}"
+    );
+    assert_eq!(lines.iter().filter(|l| l.kind == "placement").count(), 2);
+    assert_eq!(lines.last().unwrap().data["status"], "succeeded");
+}
+
+#[tokio::test]
+async fn an_ai_failure_fails_only_its_placement() {
+    // One call at a time: the first placement's call is refused for good (no retry), the
+    // second's answers are unusable twice, the third is fine.
+    let garbage = Behaviour::Body(
+        200,
+        json!({ "id": "x", "model": "fake", "choices": [{ "index": 0,
+            "message": { "role": "assistant", "content": "not the JSON asked for" } }],
+            "usage": { "prompt_tokens": 1, "completion_tokens": 1 } })
+        .to_string(),
+    );
+    let fake = FakeAi::start(
+        vec![Behaviour::Status(400), garbage.clone(), garbage],
+        Behaviour::Ok,
+    )
+    .await;
+    let app = spawn_app_with(TestOptions {
+        fake_ai: Some(fake.clone()),
+        env: vec![("ORGANIC_AI_CONCURRENCY", "1".into())],
+        ..Default::default()
+    })
+    .await;
+    let user = Uuid::new_v4();
+    library(&app, user).await;
+    let body = request(vec![
+        seed("a", "trend-101", "2026-01-27T17:00", "instagram", None),
+        seed("b", "trend-101", "2026-01-28T17:00", "instagram", None),
+        seed("c", "trend-101", "2026-01-29T17:00", "instagram", None),
+    ]);
+    let generated = generate(&app, user, &body).await;
+    assert_eq!(
+        generated.errors(),
+        [("a", "GENERATION_FAILED"), ("b", "GENERATION_FAILED")]
+    );
+    assert_eq!(generated.placements().keys().collect::<Vec<_>>(), ["c"]);
+    let complete = generated.complete();
+    assert_eq!(complete["status"], "succeeded");
+    assert_eq!(complete["counts"]["errors"], 2);
+    assert_eq!(fake.calls(), 4);
+    assert_eq!(saved_rows(&app).await, 1);
+}
+
+#[tokio::test]
+async fn a_placement_with_no_free_time_left_that_day_fails_alone() {
+    let app = spawn_app().await;
+    let user = Uuid::new_v4();
+    library(&app, user).await;
+    // 21:50 in Los Angeles twice on one account: the second would go past 22:00, the end
+    // of the posting window.
+    let late = |id: &str| {
+        let mut late = seed(id, "trend-101", "2026-01-28T05:50", "instagram", None);
+        late["dayId"] = json!("2026-01-27");
+        late
+    };
+    let generated = generate(&app, user, &request(vec![late("late-1"), late("late-2")])).await;
+    assert_eq!(generated.status, 200, "{}", generated.error);
+    assert_eq!(
+        generated.placements().keys().collect::<Vec<_>>(),
+        ["late-1"]
+    );
+    assert_eq!(generated.errors(), [("late-2", "NO_FREE_SLOT")]);
+    assert_eq!(
+        generated.complete()["counts"],
+        json!({ "placements": 1, "errors": 1, "adjusted": 0, "autoFilled": 0 })
+    );
+}
