@@ -9,6 +9,7 @@
 pub mod content;
 pub mod creative;
 pub mod plan;
+mod problems;
 pub mod request;
 pub mod schedule;
 

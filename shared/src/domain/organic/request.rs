@@ -6,10 +6,10 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Datelike, Days, NaiveDate, Utc, Weekday};
 use chrono_tz::Tz;
-use serde::Serialize;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
-use super::{Format, Platform};
+pub use super::problems::Problem;
+use super::{Format, Platform, problems::Problems};
 
 /// The longest `placementId`, `trendId`, `accountId` or `timeLabel`.
 pub const TEXT_MAX: usize = 200;
@@ -17,14 +17,6 @@ pub const TEXT_MAX: usize = 200;
 pub const GUIDANCE_MAX: usize = 2_000;
 /// The longest `language` tag.
 pub const LANGUAGE_MAX: usize = 35;
-
-/// One thing wrong with a request.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Problem {
-    /// Where, as a path into the body: `placements[2].dayId`.
-    pub field: String,
-    pub reason: String,
-}
 
 /// Where a seed came from (`seed.source`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -175,111 +167,7 @@ impl OrganicSpec {
     }
 }
 
-/// The problems found so far.
-#[derive(Default)]
-struct Problems(Vec<Problem>);
-
 impl Problems {
-    fn add(&mut self, field: impl Into<String>, reason: impl Into<String>) {
-        self.0.push(Problem {
-            field: field.into(),
-            reason: reason.into(),
-        });
-    }
-
-    /// A string member: not blank, at most `max` characters.
-    fn text(
-        &mut self,
-        object: &Map<String, Value>,
-        key: &str,
-        field: &str,
-        required: bool,
-        max: usize,
-    ) -> Option<String> {
-        self.text_value(object.get(key), field, required, max)
-    }
-
-    fn text_value(
-        &mut self,
-        value: Option<&Value>,
-        field: &str,
-        required: bool,
-        max: usize,
-    ) -> Option<String> {
-        match value {
-            None | Some(Value::Null) => {
-                if required {
-                    self.add(field, "is required");
-                }
-                None
-            }
-            // As sent, not trimmed: the document states these strings' rules, and a value
-            // it refuses must not pass here (nor one it accepts fail, but for emptiness).
-            Some(Value::String(text)) => {
-                if text.trim().is_empty() {
-                    self.add(field, "must not be empty");
-                    None
-                } else if text.chars().count() > max {
-                    self.add(field, format!("must be at most {max} characters"));
-                    None
-                } else {
-                    Some(text.clone())
-                }
-            }
-            Some(_) => {
-                self.add(field, "must be a string");
-                None
-            }
-        }
-    }
-
-    fn date(
-        &mut self,
-        object: &Map<String, Value>,
-        key: &str,
-        field: &str,
-        required: bool,
-    ) -> Option<NaiveDate> {
-        let text = self.text(object, key, field, required, 10)?;
-        match NaiveDate::parse_from_str(&text, "%Y-%m-%d") {
-            Ok(date) if text.len() == 10 => Some(date),
-            _ => {
-                self.add(field, format!("`{text}` is not a date (YYYY-MM-DD)"));
-                None
-            }
-        }
-    }
-
-    fn flag(&mut self, object: &Map<String, Value>, key: &str, field: &str) -> bool {
-        match object.get(key) {
-            None | Some(Value::Null) => false,
-            Some(Value::Bool(flag)) => *flag,
-            Some(_) => {
-                self.add(field, "must be true or false");
-                false
-            }
-        }
-    }
-
-    fn platform(&mut self, value: &Value, field: &str) -> Option<Platform> {
-        match value.as_str() {
-            Some(text) => Platform::parse(text).or_else(|| {
-                self.add(
-                    field,
-                    format!(
-                        "`{text}` is not a supported platform (instagram, linkedin, facebook, \
-                         tiktok, youtube)"
-                    ),
-                );
-                None
-            }),
-            None => {
-                self.add(field, "must be a platform name");
-                None
-            }
-        }
-    }
-
     fn account_map(&mut self, value: Option<&Value>) -> BTreeMap<Platform, String> {
         let mut accounts = BTreeMap::new();
         match value {
@@ -376,26 +264,6 @@ impl Problems {
             ),
         }
         options
-    }
-
-    fn in_week(
-        &mut self,
-        day: NaiveDate,
-        week: Option<NaiveDate>,
-        field: &str,
-    ) -> Option<NaiveDate> {
-        let week = week?;
-        if day < week || day > week + Days::new(6) {
-            self.add(
-                field,
-                format!(
-                    "{day} is outside the week of {week} (to {})",
-                    week + Days::new(6)
-                ),
-            );
-            return None;
-        }
-        Some(day)
     }
 
     fn seeds(
