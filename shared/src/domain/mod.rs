@@ -11,7 +11,7 @@ pub const OFFLINE_ANSWERS: crate::ai::OfflineAnswers = &[
     (generation::TEMPLATE, generation::offline_answer),
     (calendar::TEMPLATE, calendar::offline_answer),
     (synthesis::TEMPLATE, synthesis::offline_answer),
-    (organic::TEMPLATE, organic::content::offline_answer),
+    (organic::TEMPLATE, organic::offline::offline_answer),
 ];
 
 /// The status of a generation or a synthesis: the row follows its job through the job's

@@ -127,7 +127,7 @@ fn answer(request: &Value) -> Value {
     if user.contains("<placement>") {
         let mut completion = completion();
         completion["choices"][0]["message"]["content"] = json!(
-            almanac_shared::domain::organic::content::offline_answer(user)
+            almanac_shared::domain::organic::offline::offline_answer(user)
         );
         return completion;
     }

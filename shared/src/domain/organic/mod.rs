@@ -8,6 +8,7 @@
 
 pub mod content;
 pub mod creative;
+pub mod offline;
 pub mod plan;
 mod problems;
 pub mod request;
