@@ -147,140 +147,201 @@ pub fn plan(
     saved: &[SavedPlacement],
     gap: Duration,
 ) -> Plan {
-    let trends: HashMap<&str, &Trend> = library.trends.iter().map(|t| (t.id.as_str(), t)).collect();
-    let mut notes = Vec::new();
-    let mut failed: Vec<(DateTime<Utc>, Planned)> = Vec::new();
-    let mut candidates: Vec<Candidate> = Vec::new();
-    let mut used: HashSet<String> = HashSet::new();
-    for seed in &spec.seeds {
-        let account_id = seed
-            .account_id
-            .clone()
-            .or_else(|| spec.platform_account_ids.get(&seed.platform).cloned());
-        let fail = |code, message: String| Planned::Failed {
-            placement_id: seed.placement_id.clone(),
-            code,
-            message,
-        };
-        let Some(account_id) = account_id else {
-            failed.push((
-                seed.scheduled_at,
-                fail(
-                    "MISSING_ACCOUNT",
-                    format!(
-                        "no {} account: give the placement an accountId or platformAccountIds.{}",
-                        seed.platform.as_str(),
-                        seed.platform.as_str()
-                    ),
-                ),
-            ));
-            continue;
-        };
-        let Some(trend) = trends.get(seed.trend_id.as_str()) else {
-            failed.push((
-                seed.scheduled_at,
-                fail(
-                    "TREND_NOT_FOUND",
-                    format!("trend `{}` is not in your library", seed.trend_id),
-                ),
-            ));
-            continue;
-        };
-        used.insert(trend.id.clone());
-        candidates.push(Candidate {
-            placement_id: seed.placement_id.clone(),
-            day: seed.day,
-            at: seed.scheduled_at,
-            platform: Some(seed.platform),
-            account_id: Some(account_id),
-            trend: Some((*trend).clone()),
-            source: seed
-                .source
-                .map_or(trend.kind.as_str(), |s| s.as_str())
-                .to_owned(),
-            format: seed.format.unwrap_or(seed.platform.default_format()),
-            auto: false,
-            time_label: seed.time_label.clone(),
-            metadata: seed.metadata.clone(),
-            tags: seed.tags.clone(),
-        });
-    }
-    let mut auto_filled = 0;
+    let mut planner = Planner {
+        spec,
+        library,
+        candidates: Vec::new(),
+        settled: Vec::new(),
+        used: HashSet::new(),
+        notes: Vec::new(),
+        auto_filled: 0,
+    };
+    planner.seeds();
     if spec.options.preset == Some(Preset::BetaLaunch) {
-        let seeded_days: HashSet<NaiveDate> = spec.seeds.iter().map(|s| s.day).collect();
+        planner.auto_fill();
+    }
+    if spec.options.include_newsletter {
+        planner.newsletter();
+    }
+    if !spec.options.overwrite_edited {
+        planner.keep_edited(saved);
+    }
+    planner.schedule(saved, gap)
+}
+
+/// The plan as it is made: the placements still to schedule, those already settled
+/// (failed, or kept as edited) with their times, and the trends used so far.
+struct Planner<'a> {
+    spec: &'a OrganicSpec,
+    library: &'a Library,
+    candidates: Vec<Candidate>,
+    settled: Vec<(DateTime<Utc>, Planned)>,
+    used: HashSet<String>,
+    notes: Vec<String>,
+    auto_filled: usize,
+}
+
+/// Highest priority first, ties by id.
+fn by_priority(trends: &mut [&Trend]) {
+    trends.sort_by(|a, b| b.priority.cmp(&a.priority).then(a.id.cmp(&b.id)));
+}
+
+impl Planner<'_> {
+    fn fail(
+        &mut self,
+        at: DateTime<Utc>,
+        placement_id: String,
+        code: &'static str,
+        message: String,
+    ) {
+        self.settled.push((
+            at,
+            Planned::Failed {
+                placement_id,
+                code,
+                message,
+            },
+        ));
+    }
+
+    /// The request's placements: an account (its own, or the request's for its platform)
+    /// and a trend of the library, or an error.
+    fn seeds(&mut self) {
+        let spec = self.spec;
+        let trends: HashMap<&str, &Trend> = self
+            .library
+            .trends
+            .iter()
+            .map(|t| (t.id.as_str(), t))
+            .collect();
+        for seed in &spec.seeds {
+            let account_id = seed
+                .account_id
+                .clone()
+                .or_else(|| spec.platform_account_ids.get(&seed.platform).cloned());
+            let Some(account_id) = account_id else {
+                let message = format!(
+                    "no {0} account: give the placement an accountId or platformAccountIds.{0}",
+                    seed.platform.as_str()
+                );
+                self.fail(
+                    seed.scheduled_at,
+                    seed.placement_id.clone(),
+                    "MISSING_ACCOUNT",
+                    message,
+                );
+                continue;
+            };
+            let Some(trend) = trends.get(seed.trend_id.as_str()) else {
+                let message = format!("trend `{}` is not in your library", seed.trend_id);
+                self.fail(
+                    seed.scheduled_at,
+                    seed.placement_id.clone(),
+                    "TREND_NOT_FOUND",
+                    message,
+                );
+                continue;
+            };
+            self.used.insert(trend.id.clone());
+            self.candidates.push(Candidate {
+                placement_id: seed.placement_id.clone(),
+                day: seed.day,
+                at: seed.scheduled_at,
+                platform: Some(seed.platform),
+                account_id: Some(account_id),
+                trend: Some((*trend).clone()),
+                source: seed
+                    .source
+                    .map_or(trend.kind.as_str(), |s| s.as_str())
+                    .to_owned(),
+                format: seed.format.unwrap_or(seed.platform.default_format()),
+                auto: false,
+                time_label: seed.time_label.clone(),
+                metadata: seed.metadata.clone(),
+                tags: seed.tags.clone(),
+            });
+        }
+    }
+
+    /// beta-launch: one placement per preferred platform on every day without a seed, at
+    /// the platform's default local time, about the highest-priority trend not used yet
+    /// (once all are, again in priority order).
+    fn auto_fill(&mut self) {
+        let spec = self.spec;
         let platforms: Vec<Platform> = if spec.options.preferred_platforms.is_empty() {
             spec.platform_account_ids.keys().copied().collect()
         } else {
             spec.options.preferred_platforms.clone()
         };
-        let mut ranked: Vec<&Trend> = library.trends.iter().collect();
-        ranked.sort_by(|a, b| b.priority.cmp(&a.priority).then(a.id.cmp(&b.id)));
-        let seeded_ids: HashSet<&str> =
-            spec.seeds.iter().map(|s| s.placement_id.as_str()).collect();
-        let mut reuse = 0;
+        let mut ranked: Vec<&Trend> = self.library.trends.iter().collect();
+        by_priority(&mut ranked);
         if ranked.is_empty() {
-            notes.push(
+            self.notes.push(
                 "beta-launch: your library has no trends, questions or events, so no day was \
                  auto-filled"
                     .to_owned(),
             );
-        } else if platforms.is_empty() {
-            notes.push(
+            return;
+        }
+        if platforms.is_empty() {
+            self.notes.push(
                 "beta-launch: no preferredPlatforms or platformAccountIds, so no day was \
                  auto-filled"
                     .to_owned(),
             );
-        } else {
-            for day in spec.days().filter(|d| !seeded_days.contains(d)) {
-                for platform in &platforms {
-                    let placement_id = format!("auto-{day}-{}", platform.as_str());
-                    if seeded_ids.contains(placement_id.as_str()) {
-                        continue;
-                    }
-                    let trend = match ranked.iter().find(|t| !used.contains(&t.id)) {
-                        Some(trend) => *trend,
-                        None => {
-                            reuse += 1;
-                            ranked[(reuse - 1) % ranked.len()]
-                        }
-                    };
-                    used.insert(trend.id.clone());
-                    let at = to_utc(spec.timezone, day, platform.default_local_time());
-                    auto_filled += 1;
-                    let Some(account_id) = spec.platform_account_ids.get(platform).cloned() else {
-                        failed.push((
-                            at,
-                            Planned::Failed {
-                                placement_id,
-                                code: "MISSING_ACCOUNT",
-                                message: format!(
-                                    "no {0} account for the auto-filled placement: add \
-                                     platformAccountIds.{0}",
-                                    platform.as_str()
-                                ),
-                            },
-                        ));
-                        continue;
-                    };
-                    candidates.push(Candidate {
-                        placement_id,
-                        day,
-                        at,
-                        platform: Some(*platform),
-                        account_id: Some(account_id),
-                        trend: Some(trend.clone()),
-                        source: trend.kind.as_str().to_owned(),
-                        format: platform.default_format(),
-                        auto: true,
-                        time_label: None,
-                        metadata: None,
-                        tags: Vec::new(),
-                    });
+            return;
+        }
+        let seeded_days: HashSet<NaiveDate> = spec.seeds.iter().map(|s| s.day).collect();
+        let seeded_ids: HashSet<&str> =
+            spec.seeds.iter().map(|s| s.placement_id.as_str()).collect();
+        let mut reuse = 0;
+        for day in spec.days().filter(|d| !seeded_days.contains(d)) {
+            for platform in &platforms {
+                let placement_id = format!("auto-{day}-{}", platform.as_str());
+                if seeded_ids.contains(placement_id.as_str()) {
+                    continue;
                 }
+                let trend = match ranked.iter().find(|t| !self.used.contains(&t.id)) {
+                    Some(trend) => *trend,
+                    None => {
+                        reuse += 1;
+                        ranked[(reuse - 1) % ranked.len()]
+                    }
+                };
+                self.used.insert(trend.id.clone());
+                let at = to_utc(spec.timezone, day, platform.default_local_time());
+                self.auto_filled += 1;
+                let Some(account_id) = spec.platform_account_ids.get(platform).cloned() else {
+                    let message = format!(
+                        "no {0} account for the auto-filled placement: add \
+                         platformAccountIds.{0}",
+                        platform.as_str()
+                    );
+                    self.fail(at, placement_id, "MISSING_ACCOUNT", message);
+                    continue;
+                };
+                self.candidates.push(Candidate {
+                    placement_id,
+                    day,
+                    at,
+                    platform: Some(*platform),
+                    account_id: Some(account_id),
+                    trend: Some(trend.clone()),
+                    source: trend.kind.as_str().to_owned(),
+                    format: platform.default_format(),
+                    auto: true,
+                    time_label: None,
+                    metadata: None,
+                    tags: Vec::new(),
+                });
             }
         }
     }
-    if spec.options.include_newsletter {
+
+    /// The week's newsletter, at the start of the posting window on its day, about the
+    /// trends the week uses.
+    fn newsletter(&mut self) {
+        let spec = self.spec;
         let day = spec.options.newsletter_day.unwrap_or_else(|| {
             let weekday = match spec.options.preset {
                 Some(Preset::BetaLaunch) => Weekday::Thu,
@@ -288,16 +349,17 @@ pub fn plan(
             };
             spec.week_start + Days::new(u64::from(weekday.num_days_from_monday()))
         });
-        let mut topics: Vec<&Trend> = library
+        let mut topics: Vec<&Trend> = self
+            .library
             .trends
             .iter()
-            .filter(|t| used.contains(&t.id))
+            .filter(|t| self.used.contains(&t.id))
             .collect();
-        topics.sort_by(|a, b| b.priority.cmp(&a.priority).then(a.id.cmp(&b.id)));
-        candidates.push(Candidate {
+        by_priority(&mut topics);
+        self.candidates.push(Candidate {
             placement_id: format!("newsletter-{}", spec.week_start),
             day,
-            at: to_utc(spec.timezone, day, library.brand.window.start),
+            at: to_utc(spec.timezone, day, self.library.brand.window.start),
             platform: None,
             account_id: None,
             trend: topics.first().map(|t| (*t).clone()),
@@ -310,114 +372,127 @@ pub fn plan(
         });
     }
 
-    // Edited placements stay as the user left them, and where.
-    let saved_here: HashMap<&str, &SavedPlacement> = saved
-        .iter()
-        .filter(|s| s.brand_id == library.brand.id)
-        .map(|s| (s.placement_id.as_str(), s))
-        .collect();
-    let mut kept: Vec<(DateTime<Utc>, Planned)> = Vec::new();
-    if !spec.options.overwrite_edited {
-        candidates.retain(|c| match saved_here.get(c.placement_id.as_str()) {
-            Some(s) if s.edited => {
-                let mut placement = s.placement.clone();
-                placement["edited"] = Value::Bool(true);
-                kept.push((
-                    s.scheduled_at,
-                    Planned::Kept {
-                        placement_id: c.placement_id.clone(),
-                        placement,
+    /// Placements the user edited stay as the user left them, and where.
+    fn keep_edited(&mut self, saved: &[SavedPlacement]) {
+        let saved_here: HashMap<&str, &SavedPlacement> = saved
+            .iter()
+            .filter(|s| s.brand_id == self.library.brand.id)
+            .map(|s| (s.placement_id.as_str(), s))
+            .collect();
+        let settled = &mut self.settled;
+        self.candidates
+            .retain(|c| match saved_here.get(c.placement_id.as_str()) {
+                Some(s) if s.edited => {
+                    let mut placement = s.placement.clone();
+                    placement["edited"] = Value::Bool(true);
+                    settled.push((
+                        s.scheduled_at,
+                        Planned::Kept {
+                            placement_id: c.placement_id.clone(),
+                            placement,
+                        },
+                    ));
+                    false
+                }
+                _ => true,
+            });
+    }
+
+    /// Gives each placement its time (conflict shifting against each other and the saved
+    /// placements they do not replace) and its assets; the plan in the order it goes out.
+    fn schedule(mut self, saved: &[SavedPlacement], gap: Duration) -> Plan {
+        let (spec, library) = (self.spec, self.library);
+        let replaced: HashSet<&str> = self
+            .candidates
+            .iter()
+            .map(|c| c.placement_id.as_str())
+            .collect();
+        let fixed: Vec<(AccountKey, DateTime<Utc>)> = saved
+            .iter()
+            .filter(|s| {
+                !(s.brand_id == library.brand.id && replaced.contains(s.placement_id.as_str()))
+            })
+            .filter_map(|s| s.account.clone().map(|a| (a, s.scheduled_at)))
+            .collect();
+        let wanted: Vec<Wanted> = self
+            .candidates
+            .iter()
+            .map(|c| Wanted {
+                id: c.placement_id.clone(),
+                account: c
+                    .platform
+                    .zip(c.account_id.clone())
+                    .map(|(p, a)| (p.as_str().to_owned(), a)),
+                at: c.at,
+            })
+            .collect();
+        let placed = schedule::shift(&wanted, &fixed, gap, library.brand.window, spec.timezone);
+        let topics: Vec<String> = {
+            let mut seen = HashSet::new();
+            self.candidates
+                .iter()
+                .filter(|c| c.format != Format::Newsletter)
+                .filter_map(|c| c.trend.as_ref())
+                .filter(|t| seen.insert(t.id.clone()))
+                .map(|t| t.title.clone())
+                .collect()
+        };
+        let mut items = std::mem::take(&mut self.settled);
+        for (c, placed) in std::mem::take(&mut self.candidates).into_iter().zip(placed) {
+            let Placed::At { at, adjusted } = placed else {
+                let message = format!(
+                    "no free time is left on {} for another post of this account (posts keep \
+                     {} minutes apart, inside the posting window)",
+                    c.day,
+                    gap.num_minutes()
+                );
+                items.push((
+                    c.at,
+                    Planned::Failed {
+                        placement_id: c.placement_id,
+                        code: "NO_FREE_SLOT",
+                        message,
                     },
                 ));
-                false
+                continue;
+            };
+            let mut wanted_tags = c.tags.clone();
+            if let Some(trend) = &c.trend {
+                wanted_tags.extend(trend.keywords.iter().cloned());
             }
-            _ => true,
-        });
-    }
-    let replaced: HashSet<&str> = candidates.iter().map(|c| c.placement_id.as_str()).collect();
-    let fixed: Vec<(AccountKey, DateTime<Utc>)> = saved
-        .iter()
-        .filter(|s| !(s.brand_id == library.brand.id && replaced.contains(s.placement_id.as_str())))
-        .filter_map(|s| s.account.clone().map(|a| (a, s.scheduled_at)))
-        .collect();
-    let wanted: Vec<Wanted> = candidates
-        .iter()
-        .map(|c| Wanted {
-            id: c.placement_id.clone(),
-            account: c
-                .platform
-                .zip(c.account_id.clone())
-                .map(|(p, a)| (p.as_str().to_owned(), a)),
-            at: c.at,
-        })
-        .collect();
-    let placed = schedule::shift(&wanted, &fixed, gap, library.brand.window, spec.timezone);
-
-    let topics: Vec<String> = {
-        let mut seen = HashSet::new();
-        candidates
-            .iter()
-            .filter(|c| c.format != Format::Newsletter)
-            .filter_map(|c| c.trend.as_ref())
-            .filter(|t| seen.insert(t.id.clone()))
-            .map(|t| t.title.clone())
-            .collect()
-    };
-    let mut items: Vec<(DateTime<Utc>, Planned)> = failed;
-    items.extend(kept);
-    for (c, placed) in candidates.into_iter().zip(placed) {
-        let Placed::At { at, adjusted } = placed else {
+            let asset_ids = creative::matching(c.format, &wanted_tags, &library.assets);
+            let newsletter = c.format == Format::Newsletter && c.platform.is_none();
             items.push((
-                c.at,
-                Planned::Failed {
-                    message: format!(
-                        "no free time is left on {} for another post of this account (posts \
-                         keep {} minutes apart, inside the posting window)",
-                        c.day,
-                        gap.num_minutes()
-                    ),
+                at,
+                Planned::Draft(Box::new(Draft {
+                    time_of_day: TimeOfDay::of(at.with_timezone(&spec.timezone).time()),
                     placement_id: c.placement_id,
-                    code: "NO_FREE_SLOT",
-                },
+                    day: c.day,
+                    scheduled_at: at,
+                    adjusted,
+                    platform: c.platform.map_or(NEWSLETTER, Platform::as_str).to_owned(),
+                    account_id: c.account_id,
+                    trend: c.trend,
+                    source: c.source,
+                    format: c.format,
+                    asset_ids,
+                    auto: c.auto,
+                    time_label: c.time_label,
+                    metadata: c.metadata,
+                    topics: if newsletter {
+                        topics.clone()
+                    } else {
+                        Vec::new()
+                    },
+                })),
             ));
-            continue;
-        };
-        let mut wanted_tags = c.tags.clone();
-        if let Some(trend) = &c.trend {
-            wanted_tags.extend(trend.keywords.iter().cloned());
         }
-        let asset_ids = creative::matching(c.format, &wanted_tags, &library.assets);
-        let newsletter = c.format == Format::Newsletter && c.platform.is_none();
-        items.push((
-            at,
-            Planned::Draft(Box::new(Draft {
-                time_of_day: TimeOfDay::of(at.with_timezone(&spec.timezone).time()),
-                placement_id: c.placement_id,
-                day: c.day,
-                scheduled_at: at,
-                adjusted,
-                platform: c.platform.map_or(NEWSLETTER, Platform::as_str).to_owned(),
-                account_id: c.account_id,
-                trend: c.trend,
-                source: c.source,
-                format: c.format,
-                asset_ids,
-                auto: c.auto,
-                time_label: c.time_label,
-                metadata: c.metadata,
-                topics: if newsletter {
-                    topics.clone()
-                } else {
-                    Vec::new()
-                },
-            })),
-        ));
-    }
-    items.sort_by(|a, b| (a.0, a.1.placement_id()).cmp(&(b.0, b.1.placement_id())));
-    Plan {
-        items: items.into_iter().map(|(_, item)| item).collect(),
-        notes,
-        auto_filled,
+        items.sort_by(|a, b| (a.0, a.1.placement_id()).cmp(&(b.0, b.1.placement_id())));
+        Plan {
+            items: items.into_iter().map(|(_, item)| item).collect(),
+            notes: self.notes,
+            auto_filled: self.auto_filled,
+        }
     }
 }
 
