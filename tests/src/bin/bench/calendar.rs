@@ -37,7 +37,7 @@ pub async fn run(
             .bearer_auth(keys.mint(Uuid::new_v4(), 3600))
             .header("accept", "text/event-stream")
             .json(&body);
-        let (first, last, text) = crate::timed_stream(post, "event: entry").await?;
+        let (first, last, text) = crate::streams::timed_stream(post, "event: entry").await?;
         firsts.push(first);
         finals.push(last);
         let entries = text.matches("event: entry").count();
@@ -81,5 +81,5 @@ async fn raw_floor(
         "title": "Tip of the day: benchmarks on tiktok", "caption": "x".repeat(160),
         "format": "short video", "hashtags": ["#a", "#b", "#c"], "callToAction": "Follow for more",
     });
-    crate::raw_writes(pool, redis, &entry, &entry.to_string(), ENTRIES).await
+    crate::streams::raw_writes(pool, redis, &entry, &entry.to_string(), ENTRIES).await
 }

@@ -38,7 +38,7 @@ pub async fn run(
                 .bearer_auth(&token)
                 .json(&body);
             let (first, complete, text) =
-                crate::timed_stream(post, "\"type\":\"placement\"").await?;
+                crate::streams::timed_stream(post, "\"type\":\"placement\"").await?;
             firsts.push(first);
             completes.push(complete);
             let streamed = text.matches("\"type\":\"placement\"").count();
@@ -157,5 +157,5 @@ async fn raw_floor(
     line: &Value,
     n: usize,
 ) -> anyhow::Result<Duration> {
-    crate::raw_writes(pool, redis, &line["placement"], &line.to_string(), n).await
+    crate::streams::raw_writes(pool, redis, &line["placement"], &line.to_string(), n).await
 }
