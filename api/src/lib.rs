@@ -35,6 +35,7 @@ use crate::{
         health::HealthApi,
         jobs::JobsApi,
         organic::{OrganicBrandsApi, OrganicGenerateApi, OrganicLibraryApi, OrganicWeeksApi},
+        publishing::{ChannelsApi, PublishApi},
         saved_calendars::SavedCalendarsApi,
         schedules::SchedulesApi,
         suggestions::SuggestionsApi,
@@ -57,6 +58,8 @@ pub type Apis = (
     OrganicLibraryApi,
     OrganicGenerateApi,
     OrganicWeeksApi,
+    ChannelsApi,
+    PublishApi,
 );
 
 /// The OpenAPI service: the source of `/openapi.json` and `docs/api/openapi.yaml`.
@@ -76,6 +79,8 @@ pub fn openapi_service() -> OpenApiService<Apis, ()> {
             OrganicLibraryApi,
             OrganicGenerateApi,
             OrganicWeeksApi,
+            ChannelsApi,
+            PublishApi,
         ),
         "Almanac API",
         env!("CARGO_PKG_VERSION"),
@@ -151,6 +156,12 @@ impl Application {
         let pool = db::pool(&settings, settings.database_acquire_timeout)?;
         let redis = almanac_shared::redis_conn::RedisConn::connect(&settings).await?;
         let state = AppState {
+            platforms: almanac_shared::publish::Platforms::new(&settings.publish)?,
+            cipher: settings
+                .publish
+                .token_key
+                .as_ref()
+                .map(almanac_shared::publish::crypto::TokenCipher::new),
             queue: queue::JobQueue::new(&settings, redis.clone()),
             hub: relay::Hub::new(settings.events.relay_buffer),
             emitter: events::Emitter::new(&settings, redis.clone()),

@@ -17,4 +17,8 @@ pub struct AppState {
     /// Fans job events out to this process's streams.
     pub hub: crate::relay::Hub,
     pub emitter: Emitter,
+    /// The publishing adapters and OAuth (seed 001).
+    pub platforms: almanac_shared::publish::Platforms,
+    /// Seals and opens channels' tokens; none without `TOKEN_ENCRYPTION_KEY`.
+    pub cipher: Option<almanac_shared::publish::crypto::TokenCipher>,
 }

@@ -36,6 +36,25 @@ pub struct Word<const MAX: usize>(pub String);
 pub struct Hashtag<const MAX: usize>(pub String);
 
 /// The strings of a list of these types.
+/// An optional http(s) URL as sent: empty (after trimming) is none; anything but an
+/// http(s) URL is 422 naming `field`.
+pub fn http_url<const MIN: usize, const MAX: usize>(
+    field: &str,
+    url: Text<MIN, MAX>,
+) -> crate::error::ApiResult<Option<String>> {
+    let url = url.0.trim();
+    if url.is_empty() {
+        return Ok(None);
+    }
+    match url::Url::parse(url) {
+        Ok(parsed) if ["http", "https"].contains(&parsed.scheme()) => Ok(Some(url.to_owned())),
+        _ => Err(crate::error::ApiError::unprocessable_field(
+            field,
+            "must be an http(s) URL",
+        )),
+    }
+}
+
 pub fn strings<T: Into<String>>(items: Vec<T>) -> Vec<String> {
     items.into_iter().map(Into::into).collect()
 }

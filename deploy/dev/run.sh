@@ -23,6 +23,15 @@ if [ -z "${WORKER_METRICS_ADDR:-}" ]; then
   export WORKER_METRICS_ADDR="127.0.0.1:$port"
 fi
 
+# Channels' tokens are sealed with TOKEN_ENCRYPTION_KEY: a development key is made once
+# and kept under .data/ (never committed), so connected channels survive a restart.
+if [ -z "${TOKEN_ENCRYPTION_KEY:-}" ]; then
+  mkdir -p .data
+  [ -s .data/token.key ] || head -c 32 /dev/urandom | base64 > .data/token.key
+  TOKEN_ENCRYPTION_KEY=$(cat .data/token.key)
+  export TOKEN_ENCRYPTION_KEY
+fi
+
 "$bin/almanac-api" migrate
 
 pids=()

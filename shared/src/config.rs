@@ -7,6 +7,8 @@ use std::{fmt, net::SocketAddr, str::FromStr, time::Duration};
 
 use anyhow::{Context, bail};
 
+use crate::publish::{PlatformSettings, PublishSettings, crypto::TokenKey};
+
 /// A value that must never be printed: `Debug` and `Display` show a placeholder.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
@@ -187,7 +189,8 @@ pub struct Settings {
     pub calendar_service_enabled: bool,
     pub calendar: CalendarSettings,
     pub organic: OrganicSettings,
-    pub publish_service_enabled: bool,
+    /// Publishing (seed 001): `PUBLISH_SERVICE_ENABLED`, the platforms, tokens.
+    pub publish: crate::publish::PublishSettings,
     pub smtp_url: Option<Secret>,
     pub email_from: String,
     /// How long one SMTP exchange may take (`SMTP_TIMEOUT_MS`).
@@ -237,6 +240,8 @@ impl Settings {
             "pretty" => LogFormat::Pretty,
             other => bail!("LOG_FORMAT: expected `json` or `pretty`, got `{other}`"),
         };
+        let api_addr_default: SocketAddr =
+            env.parse_or("API_ADDR", SocketAddr::from(([127, 0, 0, 1], 8080)))?;
         let settings = Settings {
             database_url: Secret::new(env.required("DATABASE_URL")?),
             database_max_connections: env.parse_or("DATABASE_MAX_CONNECTIONS", 20)?,
@@ -245,7 +250,7 @@ impl Settings {
                 .millis_or("WORKER_DATABASE_ACQUIRE_TIMEOUT_MS", 30_000)?,
             redis_url: Secret::new(env.string_or("REDIS_URL", "redis://127.0.0.1:6379")?),
             redis_prefix,
-            api_addr: env.parse_or("API_ADDR", SocketAddr::from(([127, 0, 0, 1], 8080)))?,
+            api_addr: api_addr_default,
             worker_metrics_addr: env.parse_or(
                 "WORKER_METRICS_ADDR",
                 SocketAddr::from(([127, 0, 0, 1], 9091)),
@@ -306,7 +311,7 @@ impl Settings {
                 min_gap: chrono::Duration::minutes(env.parse_or("ORGANIC_MIN_GAP_MINUTES", 30)?),
                 ai_concurrency: env.parse_or("ORGANIC_AI_CONCURRENCY", 8)?,
             },
-            publish_service_enabled: env.parse_or("PUBLISH_SERVICE_ENABLED", false)?,
+            publish: publish_settings(&env, &api_addr_default)?,
             smtp_url: env.optional("SMTP_URL").map(Secret::new),
             email_from: env.string_or("EMAIL_FROM", "Almanac <almanac@localhost>")?,
             smtp_timeout: env.millis_or("SMTP_TIMEOUT_MS", 15_000)?,
@@ -366,6 +371,74 @@ impl Settings {
         }
         key
     }
+}
+
+/// `PUBLISH_*`, `TIKTOK_*`, `INSTAGRAM_*`, `OAUTH_REDIRECT_BASE_URL`, `TOKEN_ENCRYPTION_KEY`.
+fn publish_settings(env: &Env, api_addr: &SocketAddr) -> anyhow::Result<PublishSettings> {
+    let enabled = env.parse_or("PUBLISH_SERVICE_ENABLED", false)?;
+    let token_key = match env.optional("TOKEN_ENCRYPTION_KEY") {
+        Some(raw) => {
+            Some(TokenKey::parse(&raw).map_err(|e| anyhow::anyhow!("TOKEN_ENCRYPTION_KEY: {e}"))?)
+        }
+        None if enabled => bail!(
+            "TOKEN_ENCRYPTION_KEY: required when PUBLISH_SERVICE_ENABLED=true (base64 of 32 random bytes, e.g. `openssl rand -base64 32`)"
+        ),
+        None => None,
+    };
+    let tiktok_base = env.string_or("TIKTOK_API_BASE_URL", "https://open.tiktokapis.com")?;
+    let instagram_base = env.string_or("INSTAGRAM_API_BASE_URL", "https://graph.instagram.com")?;
+    let tiktok_token = format!("{}/v2/oauth/token/", tiktok_base.trim_end_matches('/'));
+    let settings = PublishSettings {
+        enabled,
+        tiktok: PlatformSettings {
+            client_id: env.optional("TIKTOK_CLIENT_KEY"),
+            client_secret: env.optional("TIKTOK_CLIENT_SECRET").map(Secret::new),
+            authorize_url: env.string_or(
+                "TIKTOK_AUTHORIZE_URL",
+                "https://www.tiktok.com/v2/auth/authorize/",
+            )?,
+            token_url: env.string_or("TIKTOK_TOKEN_URL", &tiktok_token)?,
+            api_base_url: tiktok_base,
+        },
+        instagram: PlatformSettings {
+            client_id: env.optional("INSTAGRAM_APP_ID"),
+            client_secret: env.optional("INSTAGRAM_APP_SECRET").map(Secret::new),
+            authorize_url: env.string_or(
+                "INSTAGRAM_AUTHORIZE_URL",
+                "https://www.instagram.com/oauth/authorize",
+            )?,
+            token_url: env.string_or(
+                "INSTAGRAM_TOKEN_URL",
+                "https://api.instagram.com/oauth/access_token",
+            )?,
+            api_base_url: instagram_base,
+        },
+        redirect_base_url: env
+            .string_or("OAUTH_REDIRECT_BASE_URL", &format!("http://{api_addr}"))?,
+        token_key,
+        confirm_window: env.seconds_or("PUBLISH_CONFIRM_WINDOW_SECS", 1800.0)?,
+        check_interval: env.millis_or("PUBLISH_CHECK_INTERVAL_MS", 20_000)?,
+        http_timeout: env.millis_or("PUBLISH_HTTP_TIMEOUT_MS", 30_000)?,
+        tick: env.millis_or("PUBLISH_TICK_MS", 5_000)?,
+    };
+    for (key, url) in [
+        ("TIKTOK_API_BASE_URL", &settings.tiktok.api_base_url),
+        ("INSTAGRAM_API_BASE_URL", &settings.instagram.api_base_url),
+        ("TIKTOK_AUTHORIZE_URL", &settings.tiktok.authorize_url),
+        ("TIKTOK_TOKEN_URL", &settings.tiktok.token_url),
+        ("INSTAGRAM_AUTHORIZE_URL", &settings.instagram.authorize_url),
+        ("INSTAGRAM_TOKEN_URL", &settings.instagram.token_url),
+        ("OAUTH_REDIRECT_BASE_URL", &settings.redirect_base_url),
+    ] {
+        match url::Url::parse(url) {
+            Ok(parsed) if ["http", "https"].contains(&parsed.scheme()) => {}
+            _ => bail!("{key}: expected an http(s) URL, got `{url}`"),
+        }
+    }
+    if settings.check_interval.is_zero() || settings.tick.is_zero() {
+        bail!("PUBLISH_CHECK_INTERVAL_MS and PUBLISH_TICK_MS: must be greater than 0");
+    }
+    Ok(settings)
 }
 
 struct Env<'a>(&'a dyn Fn(&str) -> Option<String>);
@@ -515,6 +588,35 @@ mod tests {
             ])
             .is_ok()
         );
+    }
+
+    #[test]
+    fn publishing_needs_the_token_key() {
+        let err = settings(&[("DATABASE_URL", "x"), ("PUBLISH_SERVICE_ENABLED", "true")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("TOKEN_ENCRYPTION_KEY: required when PUBLISH_SERVICE_ENABLED=true"),
+            "{err}"
+        );
+        let err = settings(&[("DATABASE_URL", "x"), ("TOKEN_ENCRYPTION_KEY", "c2hvcnQ=")])
+            .unwrap_err()
+            .to_string();
+        assert_eq!(err, "TOKEN_ENCRYPTION_KEY: expected 32 bytes, got 5");
+        let key = TokenKey::generate();
+        let s = settings(&[
+            ("DATABASE_URL", "x"),
+            ("PUBLISH_SERVICE_ENABLED", "true"),
+            ("TOKEN_ENCRYPTION_KEY", key.as_str()),
+        ])
+        .unwrap();
+        assert!(s.publish.enabled);
+        assert_eq!(s.publish.confirm_window, Duration::from_secs(1800));
+        assert_eq!(
+            s.publish.tiktok.token_url,
+            "https://open.tiktokapis.com/v2/oauth/token/"
+        );
+        assert!(!format!("{s:?}").contains(&key));
     }
 
     #[test]

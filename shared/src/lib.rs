@@ -13,6 +13,7 @@ pub mod events;
 pub mod fetch;
 pub mod jobs;
 pub mod organic;
+pub mod publish;
 pub mod queue;
 pub mod redis_conn;
 pub mod shutdown;

@@ -44,6 +44,8 @@ mod operations;
 #[cfg(test)]
 mod organic;
 #[cfg(test)]
+mod publishing;
+#[cfg(test)]
 mod relay_faults;
 #[cfg(test)]
 mod reliability;

@@ -50,6 +50,10 @@ pub struct JobContext {
     pub mailer: Arc<dyn Mailer>,
     /// The scheduler's time.
     pub clock: Arc<dyn Clock>,
+    /// The publishing adapters (seed 001).
+    pub platforms: almanac_shared::publish::Platforms,
+    /// Opens channels' tokens (`TOKEN_ENCRYPTION_KEY`).
+    pub cipher: Option<almanac_shared::publish::crypto::TokenCipher>,
 }
 
 /// A job kind: its payload type, how its input is loaded with the claim, and its handler.

@@ -1,6 +1,7 @@
 //! Almanac's worker: apalis workers per queue, the reconciler, and the jobs themselves.
 //! `main.rs` only wires the shutdown signal; tests start the worker in-process.
 
+pub mod dispatcher;
 pub mod job;
 pub mod jobs;
 pub mod reconciler;
@@ -104,7 +105,15 @@ impl Application {
             .first()
             .and_then(|a| a.as_socket_addr().map(|s| s.port()))
             .context("reading the bound port")?;
+        let platforms = almanac_shared::publish::Platforms::new(&settings.publish)?;
+        let cipher = settings
+            .publish
+            .token_key
+            .as_ref()
+            .map(almanac_shared::publish::crypto::TokenCipher::new);
         let ctx = Arc::new(JobContext {
+            platforms,
+            cipher,
             queue: JobQueue::new(&settings, redis.clone()),
             emitter: Emitter::new(&settings, redis.clone()),
             cancels: Cancels::default(),
@@ -163,6 +172,11 @@ impl Application {
             let ctx = ctx.clone();
             let stop = stop.clone();
             tasks.spawn(async move { scheduler::run(&ctx, stop).await });
+        }
+        {
+            let ctx = ctx.clone();
+            let stop = stop.clone();
+            tasks.spawn(async move { dispatcher::run(&ctx, stop).await });
         }
         // Jobs run on tasks of their own, tracked here: an apalis worker that dies with its
         // Redis connection drops its deliveries, not the jobs they started. They die with

@@ -6,6 +6,7 @@ pub mod generations;
 pub mod health;
 pub mod jobs;
 pub mod organic;
+pub mod publishing;
 pub mod saved_calendars;
 pub mod schedules;
 pub mod suggestions;
@@ -37,6 +38,10 @@ pub enum Tag {
     /// accounts, trends/questions/events, creative assets), placement generation streamed
     /// as NDJSON, and the saved weeks.
     Organic,
+    /// Publishing (seed 001): connected TikTok and Instagram channels (tokens encrypted at
+    /// rest, never returned), and publish intents: dry run by default, then scheduled at
+    /// the entry's time or now, published at most once, each with what happened to it.
+    Publishing,
     /// Flashcards: manual ones and accepted suggestions.
     Cards,
     /// The job ledger: the status of any background job.

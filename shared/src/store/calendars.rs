@@ -12,7 +12,7 @@ use crate::domain::calendar::EntryContent;
 
 const ENTRY_COLUMNS: &str = "c.id, c.key, c.channel, c.local_date as date,
     to_char(c.local_time, 'HH24:MI') as time, c.scheduled_at, c.title, c.caption, c.format,
-    c.hashtags, c.call_to_action, c.origin, c.edited, c.edited_at, c.run_id, c.updated_at";
+    c.hashtags, c.call_to_action, c.media_url, c.origin, c.edited, c.edited_at, c.run_id, c.updated_at";
 const RUN_COLUMNS: &str = "r.id, r.version, r.mode, r.status, r.job_id, r.request, r.slots,
     r.entries, r.latency_ms, r.tokens_input + r.tokens_output as tokens, r.model, r.error,
     r.diff, r.created_at, r.finished_at";
@@ -97,18 +97,19 @@ pub async fn entry<T: Row>(
     .await
 }
 
-/// Saves an edit of an entry, marking it edited.
+/// Saves an edit of an entry (its media URL included), marking it edited.
 pub async fn edit_entry<T: Row>(
     conn: &mut PgConnection,
     calendar: Uuid,
     id: Uuid,
     content: &EntryContent,
     at: &Placement,
+    media_url: Option<&str>,
 ) -> sqlx::Result<T> {
     sqlx::query_as(AssertSqlSafe(format!(
         "update calendar_entries c set title = $3, caption = $4, format = $5, hashtags = $6,
                 call_to_action = $7, local_date = $8, local_time = $9, scheduled_at = $10,
-                edited = true, edited_at = now(), updated_at = now()
+                media_url = $11, edited = true, edited_at = now(), updated_at = now()
          where c.calendar_id = $1 and c.id = $2 and c.deleted_at is null
          returning {ENTRY_COLUMNS}"
     )))
@@ -122,6 +123,7 @@ pub async fn edit_entry<T: Row>(
     .bind(at.date)
     .bind(at.time)
     .bind(at.scheduled_at)
+    .bind(media_url)
     .fetch_one(conn)
     .await
 }

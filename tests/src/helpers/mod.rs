@@ -4,6 +4,7 @@
 
 pub mod chaos;
 pub mod fake_ai;
+pub mod fake_platforms;
 pub mod fleet;
 mod generations;
 mod leftovers;
@@ -315,7 +316,11 @@ struct Worker {
 impl TestApp {
     /// Starts one more worker process-equivalent (its own name, pool and connections).
     pub async fn start_worker(&mut self) -> usize {
-        let settings = self.worker_settings.clone();
+        self.start_worker_with(self.worker_settings.clone()).await
+    }
+
+    /// Starts one more worker with settings of its own (a flag toggled, say).
+    pub async fn start_worker_with(&mut self, settings: Settings) -> usize {
         let mut services =
             almanac_worker::Services::from_settings(&settings).expect("worker services build");
         if self.probe {

@@ -4,6 +4,7 @@ mod calendar;
 mod email;
 mod generation;
 mod organic;
+mod publish;
 mod synthesis;
 
 use almanac_shared::{
@@ -26,6 +27,7 @@ pub fn registry() -> Registry {
         .register::<OrganicJob>()
         .register::<SynthesisJob>()
         .register::<EmailJob>()
+        .register::<almanac_shared::publish::PublishJob>()
 }
 
 /// Logs an AI call with its latency and tokens, and counts it in the metrics.

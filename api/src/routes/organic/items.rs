@@ -115,15 +115,9 @@ pub struct CreativeAsset {
 }
 
 fn url(url: Option<Text<0, 2000>>) -> ApiResult<Option<String>> {
-    let Some(url) = trimmed(url) else {
-        return Ok(None);
-    };
-    match url::Url::parse(&url) {
-        Ok(parsed) if ["http", "https"].contains(&parsed.scheme()) => Ok(Some(url)),
-        _ => Err(ApiError::unprocessable_field(
-            "url",
-            "must be an http(s) URL",
-        )),
+    match url {
+        Some(url) => crate::text::http_url("url", url),
+        None => Ok(None),
     }
 }
 

@@ -144,8 +144,19 @@ impl SavedCalendarsApi {
             date,
             time,
         };
-        let row: CalendarEntry =
-            store::edit_entry(&mut tx, id.0, entry_id.0, &content, &at).await?;
+        let media_url = match patch.media_url {
+            Some(url) => text::http_url("mediaUrl", url)?,
+            None => current.media_url,
+        };
+        let row: CalendarEntry = store::edit_entry(
+            &mut tx,
+            id.0,
+            entry_id.0,
+            &content,
+            &at,
+            media_url.as_deref(),
+        )
+        .await?;
         touch(&mut tx, id.0).await?;
         tx.commit().await?;
         Ok(EntryEnvelope::of(row))

@@ -41,6 +41,9 @@ pub struct CalendarEntry {
     pub format: String,
     pub hashtags: Vec<String>,
     pub call_to_action: String,
+    /// The video or image a publish sends (`video_url` / `image_url`).
+    #[oai(nullable)]
+    pub media_url: Option<String>,
     /// `generated` or `manual`.
     pub origin: String,
     /// Changed by hand: a regeneration never overwrites it without the user's accept.
@@ -154,6 +157,9 @@ pub struct EntryPatch {
     pub date: Option<IsoDate>,
     #[oai(nullable)]
     pub time: Option<ClockTime>,
+    /// The media a publish sends: an http(s) URL; `""` removes it.
+    #[oai(nullable)]
+    pub media_url: Option<Text<0, 2048>>,
 }
 
 /// An entry's fields as sent (`EntryContent::validate` holds them to the same limits).

@@ -1,0 +1,353 @@
+//! Channels: the caller's platform accounts and their connection. Tokens go in (OAuth or
+//! import) and never come out.
+
+use almanac_shared::{
+    db,
+    publish::{
+        Platform, channels,
+        crypto::TokenCipher,
+        oauth::{self, Tokens},
+    },
+};
+use chrono::{DateTime, Duration, Utc};
+use poem::web::Data;
+use poem_openapi::{
+    ApiResponse, Object, OpenApi,
+    param::{Path, Query},
+    payload::Json,
+};
+use uuid::Uuid;
+
+use super::Tag;
+use crate::{
+    auth::BearerAuth,
+    body::StrictJson,
+    envelope::Envelope,
+    error::{Answer, ApiError, ApiResult, ErrorEnvelope, UNAVAILABLE_RETRY_SECS, can},
+    state::AppState,
+    text::Text,
+};
+
+/// How long a connect's `state` stays valid.
+const STATE_TTL: Duration = Duration::minutes(10);
+
+/// A connected (or once connected) platform account. Its tokens are never returned.
+#[derive(Debug, Clone, Object, sqlx::FromRow)]
+#[oai(rename_all = "camelCase")]
+pub struct Channel {
+    pub id: Uuid,
+    pub platform: String,
+    pub account_id: String,
+    #[oai(nullable)]
+    pub handle: Option<String>,
+    /// `connected`, `needs_reauth` (connect it again) or `disconnected`.
+    pub status: String,
+    /// Why it needs re-authorisation.
+    #[oai(nullable)]
+    pub status_reason: Option<String>,
+    /// When the access token expires (it is refreshed before).
+    #[oai(nullable)]
+    pub expires_at: Option<DateTime<Utc>>,
+    #[oai(nullable)]
+    pub scope: Option<String>,
+    #[oai(nullable)]
+    pub connected_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Object)]
+pub struct ChannelList {
+    pub items: Vec<Channel>,
+}
+
+/// A token an operator already holds.
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct ChannelImport {
+    pub platform: Platform,
+    /// TikTok's `open_id` or the Instagram user id.
+    pub account_id: Text<1, 200>,
+    pub access_token: Text<1, 4096>,
+    #[oai(nullable)]
+    pub refresh_token: Option<Text<1, 4096>>,
+    /// Seconds the access token stays valid, as the platform said.
+    #[oai(
+        nullable,
+        validator(minimum(value = "1"), maximum(value = "315360000"))
+    )]
+    pub expires_in: Option<i64>,
+    /// Seconds the refresh token stays valid.
+    #[oai(
+        nullable,
+        validator(minimum(value = "1"), maximum(value = "315360000"))
+    )]
+    pub refresh_expires_in: Option<i64>,
+}
+
+/// Where to send the user to grant access.
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct Connect {
+    pub authorize_url: String,
+    /// Single-use, bound to the caller, valid until `expiresAt`.
+    pub state: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+crate::enveloped!(Channel, ChannelList, Connect);
+
+pub type ChannelEnvelope = Envelope<Channel>;
+pub type ChannelListEnvelope = Envelope<ChannelList>;
+pub type ConnectEnvelope = Envelope<Connect>;
+
+#[derive(ApiResponse)]
+pub enum ChannelCreated {
+    #[oai(status = 201)]
+    Created(Json<ChannelEnvelope>),
+}
+
+#[derive(ApiResponse)]
+pub enum ChannelDeleted {
+    /// Its tokens are forgotten; the account stays `disconnected` (brands may link it).
+    #[oai(status = 204)]
+    Deleted,
+}
+
+pub struct ChannelsApi;
+
+#[OpenApi(tag = "Tag::Publishing")]
+impl ChannelsApi {
+    /// The caller's channels (platform accounts) with their status.
+    #[oai(path = "/v1/channels", method = "get", operation_id = "listChannels")]
+    async fn list(
+        &self,
+        state: Data<&AppState>,
+        auth: BearerAuth,
+    ) -> Answer<Json<ChannelListEnvelope>, { can::STORED }> {
+        let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
+        let items: Vec<Channel> = channels::list(&mut tx).await?;
+        tx.commit().await?;
+        Ok(ChannelListEnvelope::of(ChannelList { items }))
+    }
+
+    /// Connect a channel with a token already held (creates the account, or adds
+    /// credentials to it).
+    #[oai(path = "/v1/channels", method = "post", operation_id = "importChannel")]
+    async fn import(
+        &self,
+        state: Data<&AppState>,
+        auth: BearerAuth,
+        body: StrictJson<ChannelImport>,
+    ) -> Answer<ChannelCreated, { can::STORED | can::BODY }> {
+        let body = body.0;
+        let cipher = cipher(&state)?;
+        let tokens = Tokens {
+            access_token: body.access_token.0,
+            refresh_token: body.refresh_token.map(|t| t.0),
+            expires_in: body.expires_in,
+            refresh_expires_in: body.refresh_expires_in,
+            account_id: None,
+            scope: None,
+        };
+        let account_id = body.account_id.0.trim().to_owned();
+        let user = auth.0.id;
+        let mut tx = db::user_tx(&state.pool, user).await?;
+        let id = channels::store_tokens(
+            &mut tx,
+            cipher,
+            user,
+            body.platform,
+            &account_id,
+            &tokens,
+            Utc::now(),
+        )
+        .await?;
+        let channel = channel(&mut tx, id).await?;
+        tx.commit().await?;
+        tracing::info!(channel = %body.platform, channel_id = %id, userId = %user, "channel connected with an imported token");
+        Ok(ChannelCreated::Created(ChannelEnvelope::of(channel)))
+    }
+
+    /// Start connecting a channel: the URL to send the user to (TikTok with PKCE) and the
+    /// `state` the callback will carry.
+    #[oai(
+        path = "/v1/channels/:platform/connect",
+        method = "post",
+        operation_id = "connectChannel"
+    )]
+    async fn connect(
+        &self,
+        state: Data<&AppState>,
+        auth: BearerAuth,
+        platform: Path<Platform>,
+    ) -> Answer<Json<ConnectEnvelope>, { can::STORED | can::NOT_FOUND | can::UNPROCESSABLE }> {
+        let platform = platform.0;
+        cipher(&state)?;
+        let token = oauth::random_token(32);
+        let verifier = (platform == Platform::Tiktok).then(|| oauth::random_token(48));
+        let url = oauth::authorize_url(&state.platforms, platform, &token, verifier.as_deref())
+            .map_err(|message| ApiError::unprocessable("OAUTH_NOT_CONFIGURED", message))?;
+        let expires_at = Utc::now() + STATE_TTL;
+        let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
+        channels::start_oauth(&mut tx, &token, platform, verifier.as_deref(), expires_at).await?;
+        tx.commit().await?;
+        Ok(ConnectEnvelope::of(Connect {
+            authorize_url: url,
+            state: token,
+            expires_at,
+        }))
+    }
+
+    /// The platform's redirect after the user granted (or refused) access. No bearer
+    /// token: the single-use `state` says whose channel it is.
+    #[oai(
+        path = "/v1/channels/:platform/callback",
+        method = "get",
+        operation_id = "channelCallback"
+    )]
+    async fn callback(
+        &self,
+        state: Data<&AppState>,
+        platform: Path<Platform>,
+        /// The authorisation code.
+        code: Query<Option<String>>,
+        /// The `state` of `connect`.
+        #[oai(name = "state", validator(min_length = 1, max_length = 200))]
+        oauth_state: Query<String>,
+        /// Set by the platform when the user refused.
+        error: Query<Option<String>>,
+        error_description: Query<Option<String>>,
+    ) -> Answer<
+        Json<ChannelEnvelope>,
+        {
+            can::BAD_REQUEST
+                | can::NOT_FOUND
+                | can::UNPROCESSABLE
+                | can::INTERNAL
+                | can::UNAVAILABLE
+        },
+    > {
+        let platform = platform.0;
+        let cipher = cipher(&state)?;
+        let token = oauth_state.0;
+        // Single use: taken whatever happens next.
+        let taken = channels::take_oauth(&state.pool, &token).await?;
+        let Some((user, expected, verifier, expires_at)) = taken else {
+            return Err(
+                state_invalid("unknown or already used `state`: start connecting again").into(),
+            );
+        };
+        if expected != platform {
+            return Err(state_invalid("this `state` was issued for another platform").into());
+        }
+        if expires_at <= Utc::now() {
+            return Err(state_invalid("the `state` expired: start connecting again").into());
+        }
+        if let Some(refused) = error.0 {
+            return Err(ApiError::Unprocessable(ErrorEnvelope::new(
+                "OAUTH_DENIED",
+                format!(
+                    "{} did not grant access: {}",
+                    platform.label(),
+                    error_description.0.unwrap_or(refused)
+                ),
+                Some(serde_json::json!({ "channel": platform })),
+            ))
+            .into());
+        }
+        let Some(code) = code.0.filter(|c| !c.is_empty()) else {
+            return Err(ApiError::unprocessable(
+                "OAUTH_CODE_MISSING",
+                "the callback has neither a `code` nor an `error`",
+            )
+            .into());
+        };
+        let tokens = oauth::exchange_code(&state.platforms, platform, &code, verifier.as_deref())
+            .await
+            .map_err(|failure| {
+                if failure.kind == almanac_shared::publish::FailureKind::Retryable {
+                    ApiError::Unavailable(
+                        ErrorEnvelope::new("PLATFORM_UNAVAILABLE", failure.message, None),
+                        UNAVAILABLE_RETRY_SECS,
+                    )
+                } else {
+                    ApiError::Unprocessable(ErrorEnvelope::new(
+                        "OAUTH_EXCHANGE_FAILED",
+                        failure.message,
+                        Some(serde_json::json!({ "channel": platform, "platformCode": failure.platform_code })),
+                    ))
+                }
+            })?;
+        let Some(account_id) = tokens.account_id.clone() else {
+            return Err(ApiError::Unprocessable(ErrorEnvelope::new(
+                "OAUTH_EXCHANGE_FAILED",
+                format!(
+                    "{} did not say which account was connected",
+                    platform.label()
+                ),
+                None,
+            ))
+            .into());
+        };
+        let mut tx = db::user_tx(&state.pool, user).await?;
+        let id = channels::store_tokens(
+            &mut tx,
+            cipher,
+            user,
+            platform,
+            &account_id,
+            &tokens,
+            Utc::now(),
+        )
+        .await?;
+        let channel = channel(&mut tx, id).await?;
+        tx.commit().await?;
+        tracing::info!(channel = %platform, channel_id = %id, userId = %user, "channel connected");
+        Ok(ChannelEnvelope::of(channel))
+    }
+
+    /// Disconnect a channel: its tokens are deleted. Scheduled intents on it will fail
+    /// with `CHANNEL_NOT_CONNECTED` unless it is connected again first.
+    #[oai(
+        path = "/v1/channels/:id",
+        method = "delete",
+        operation_id = "deleteChannel"
+    )]
+    async fn delete(
+        &self,
+        state: Data<&AppState>,
+        auth: BearerAuth,
+        id: Path<Uuid>,
+    ) -> Answer<ChannelDeleted, { can::STORED | can::NOT_FOUND }> {
+        let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
+        if !channels::disconnect(&mut tx, id.0).await? {
+            return Err(ApiError::not_found("channel").into());
+        }
+        tx.commit().await?;
+        Ok(ChannelDeleted::Deleted)
+    }
+}
+
+fn cipher(state: &AppState) -> ApiResult<&TokenCipher> {
+    state.cipher.as_ref().ok_or_else(|| {
+        ApiError::Unavailable(
+            ErrorEnvelope::new(
+                "TOKEN_STORE_UNCONFIGURED",
+                "channels cannot be connected: the server has no TOKEN_ENCRYPTION_KEY",
+                None,
+            ),
+            UNAVAILABLE_RETRY_SECS,
+        )
+    })
+}
+
+/// A `state` that names no authorisation in progress (unknown, used, expired, another
+/// platform's): 422, the request being well-formed.
+fn state_invalid(message: &str) -> ApiError {
+    ApiError::unprocessable("OAUTH_STATE_INVALID", message)
+}
+
+async fn channel(conn: &mut sqlx::PgConnection, id: Uuid) -> ApiResult<Channel> {
+    Ok(channels::get(conn, id).await?)
+}

@@ -1,0 +1,364 @@
+//! Publishing (seed 001): `POST /v1/calendars/{id}/publish` and the publish intents.
+//! Owner only; another user's calendar or intent is 404.
+//!
+//! With Postgres unreachable a publish request is kept in Redis and answered 202
+//! `{spooled: true, dryRun: true, reason: "STORE_UNAVAILABLE", intents: []}`; a worker
+//! replays it once Postgres is back (`almanac_shared::publish::spool`).
+
+mod channels;
+
+pub use channels::ChannelsApi;
+
+use almanac_shared::{
+    db,
+    publish::{
+        IntentStatus, Mode, Timing,
+        request::{self, PublishRequest, Refusal, Submit},
+        spool::{self, Spooled},
+        store::{self, Changed, Due, Intent},
+    },
+};
+use chrono::Utc;
+use poem::web::Data;
+use poem_openapi::{
+    ApiResponse, Enum, Object, OpenApi,
+    param::{Path, Query},
+    payload::Json,
+};
+use uuid::Uuid;
+
+use super::{Tag, clamp_limit, paginate};
+use crate::{
+    auth::BearerAuth,
+    body::StrictJson,
+    envelope::{Envelope, current_request_id},
+    error::{Answer, ApiError, ApiResult, ErrorEnvelope, can},
+    state::AppState,
+};
+
+/// TikTok's privacy levels.
+#[derive(Debug, Clone, Copy, Enum)]
+#[oai(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum PrivacyLevel {
+    PublicToEveryone,
+    MutualFollowFriends,
+    FollowerOfCreator,
+    SelfOnly,
+}
+
+/// What to publish, where and when.
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct PublishBody {
+    /// The entries to publish (or `all: true`).
+    #[oai(nullable, validator(min_items = 1, max_items = 500))]
+    pub entry_ids: Option<Vec<Uuid>>,
+    /// Every saved entry of the calendar.
+    #[oai(nullable)]
+    pub all: Option<bool>,
+    /// Channel ids, to choose among several connected accounts of one platform.
+    #[oai(nullable, validator(max_items = 20))]
+    pub channels: Option<Vec<Uuid>>,
+    /// `publish` (default) or `draft` (TikTok's inbox; Instagram has none).
+    #[oai(nullable)]
+    pub mode: Option<Mode>,
+    /// Default true: validate and record the exact requests, send nothing.
+    #[oai(nullable)]
+    pub dry_run: Option<bool>,
+    /// `now` (default) or `scheduled` (at each entry's `scheduledAt`, following it).
+    #[oai(nullable)]
+    pub when: Option<Timing>,
+    /// TikTok's privacy level; the most public the creator allows when absent.
+    #[oai(nullable)]
+    pub privacy_level: Option<PrivacyLevel>,
+}
+
+impl PublishBody {
+    fn request(self) -> PublishRequest {
+        PublishRequest {
+            entry_ids: self.entry_ids,
+            all: self.all,
+            channels: self.channels,
+            mode: self.mode.unwrap_or_default(),
+            dry_run: self.dry_run.unwrap_or(true),
+            when: self.when.unwrap_or_default(),
+            privacy_level: self.privacy_level.map(|level| {
+                match level {
+                    PrivacyLevel::PublicToEveryone => "PUBLIC_TO_EVERYONE",
+                    PrivacyLevel::MutualFollowFriends => "MUTUAL_FOLLOW_FRIENDS",
+                    PrivacyLevel::FollowerOfCreator => "FOLLOWER_OF_CREATOR",
+                    PrivacyLevel::SelfOnly => "SELF_ONLY",
+                }
+                .to_owned()
+            }),
+        }
+    }
+}
+
+/// A publish request's answer: one intent per entry.
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct PublishResult {
+    /// Nothing was sent (the request asked so, or publishing is off).
+    pub dry_run: bool,
+    /// `PUBLISH_DISABLED` (the flag is off) or `STORE_UNAVAILABLE` (spooled).
+    #[oai(nullable)]
+    pub reason: Option<String>,
+    /// Kept in Redis until Postgres is back; the intents appear then.
+    pub spooled: bool,
+    pub intents: Vec<Intent>,
+}
+
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct IntentPage {
+    pub items: Vec<Intent>,
+    #[oai(nullable)]
+    pub next_cursor: Option<Uuid>,
+}
+
+crate::enveloped!(PublishResult, IntentPage, Intent);
+
+pub type PublishEnvelope = Envelope<PublishResult>;
+pub type IntentPageEnvelope = Envelope<IntentPage>;
+pub type IntentEnvelope = Envelope<Intent>;
+
+#[derive(ApiResponse)]
+pub enum Published {
+    /// The intents, one per entry (dry runs, scheduled ones, refusals with their reasons).
+    #[oai(status = 200)]
+    Done(Json<PublishEnvelope>),
+    /// Postgres is unreachable: the request is kept and replayed once it is back.
+    #[oai(status = 202)]
+    Spooled(Json<PublishEnvelope>),
+}
+
+pub struct PublishApi;
+
+#[OpenApi(tag = "Tag::Publishing")]
+impl PublishApi {
+    /// Publish a calendar's entries to TikTok and Instagram: a dry run by default. One
+    /// intent per entry, on the connected channel of the entry's own platform; an entry
+    /// whose platform has no adapter is reported `UNSUPPORTED_CHANNEL`. Repeating a
+    /// request returns the unfinished (or published) intents instead of creating others.
+    #[oai(
+        path = "/v1/calendars/:id/publish",
+        method = "post",
+        operation_id = "publishCalendar"
+    )]
+    async fn publish(
+        &self,
+        state: Data<&AppState>,
+        auth: BearerAuth,
+        id: Path<Uuid>,
+        body: StrictJson<PublishBody>,
+    ) -> Answer<Published, { can::STORED | can::BODY | can::NOT_FOUND | can::UNPROCESSABLE }> {
+        let user = auth.0.id;
+        let request = body.0.request();
+        let now = Utc::now();
+        let run = Submit {
+            platforms: &state.platforms,
+            cipher: state.cipher.as_ref(),
+            pool: &state.pool,
+            now,
+            request_id: Some(current_request_id()),
+            spool_id: None,
+        };
+        let attempt = async {
+            let mut tx = db::user_tx(&state.pool, user).await?;
+            let outcome = request::submit(&run, &mut tx, user, id.0, &request).await?;
+            tx.commit().await?;
+            Ok::<_, Refusal>(outcome)
+        };
+        let outcome = match attempt.await {
+            Ok(outcome) => outcome,
+            Err(Refusal::Store(error)) if db::is_unavailable(&error) => {
+                return Ok(spool_request(&state, user, id.0, request).await?);
+            }
+            Err(refusal) => return Err(refused(refusal).into()),
+        };
+        for job in &outcome.jobs {
+            super::enqueue_after_commit(&state, job, 1).await;
+        }
+        Ok(Published::Done(PublishEnvelope::of(PublishResult {
+            dry_run: outcome.dry_run,
+            reason: outcome.reason.map(str::to_owned),
+            spooled: false,
+            intents: outcome.intents,
+        })))
+    }
+
+    /// The caller's publish intents, newest first.
+    #[oai(
+        path = "/v1/publish-intents",
+        method = "get",
+        operation_id = "listPublishIntents"
+    )]
+    async fn list(
+        &self,
+        state: Data<&AppState>,
+        auth: BearerAuth,
+        /// Only this calendar's.
+        #[oai(name = "calendarId")]
+        calendar_id: Query<Option<Uuid>>,
+        /// Only intents in this status.
+        status: Query<Option<IntentStatus>>,
+        /// Page size, 1-100 (default 20).
+        #[oai(validator(minimum(value = "0"), maximum(value = "4294967295")))]
+        limit: Query<Option<u32>>,
+        /// `nextCursor` of the previous page.
+        cursor: Query<Option<Uuid>>,
+    ) -> Answer<Json<IntentPageEnvelope>, { can::STORED | can::BAD_REQUEST }> {
+        let limit = clamp_limit(limit.0);
+        let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
+        let rows: Vec<Intent> = store::list(
+            &mut tx,
+            calendar_id.0,
+            status.0,
+            cursor.0,
+            i64::from(limit) + 1,
+        )
+        .await?;
+        tx.commit().await?;
+        let (items, next_cursor) = paginate(rows, limit, |i| i.id);
+        Ok(IntentPageEnvelope::of(IntentPage { items, next_cursor }))
+    }
+
+    /// One publish intent: its status, the requests it sends and what the platform said.
+    #[oai(
+        path = "/v1/publish-intents/:id",
+        method = "get",
+        operation_id = "getPublishIntent"
+    )]
+    async fn get(
+        &self,
+        state: Data<&AppState>,
+        auth: BearerAuth,
+        id: Path<Uuid>,
+    ) -> Answer<Json<IntentEnvelope>, { can::STORED | can::NOT_FOUND }> {
+        let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
+        let intent: Option<Intent> = store::get(&mut tx, id.0).await?;
+        tx.commit().await?;
+        let intent = intent.ok_or_else(|| ApiError::not_found("publish intent"))?;
+        Ok(IntentEnvelope::of(intent))
+    }
+
+    /// Cancel a scheduled intent before its publish starts (409 once it has).
+    #[oai(
+        path = "/v1/publish-intents/:id",
+        method = "delete",
+        operation_id = "cancelPublishIntent"
+    )]
+    async fn cancel(
+        &self,
+        state: Data<&AppState>,
+        auth: BearerAuth,
+        id: Path<Uuid>,
+    ) -> Answer<Json<IntentEnvelope>, { can::STORED | can::NOT_FOUND | can::CONFLICT }> {
+        let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
+        let changed = store::cancel(&mut tx, id.0).await?;
+        tx.commit().await?;
+        let intent = changed_or(changed, "INTENT_NOT_CANCELLABLE", |status| {
+            format!(
+                "a {} intent cannot be cancelled; only a scheduled one can, before it starts",
+                status.as_str()
+            )
+        })?;
+        tracing::info!(intentId = %intent.id, calendarId = %intent.calendar_id, channel = %intent.channel, status = "cancelled", "publish intent cancelled");
+        Ok(IntentEnvelope::of(intent))
+    }
+
+    /// Publish a `failed` or `unconfirmed` intent again, now: only after checking the
+    /// account (an unconfirmed one may be there already).
+    #[oai(
+        path = "/v1/publish-intents/:id/retry",
+        method = "post",
+        operation_id = "retryPublishIntent"
+    )]
+    async fn retry(
+        &self,
+        state: Data<&AppState>,
+        auth: BearerAuth,
+        id: Path<Uuid>,
+    ) -> Answer<Json<IntentEnvelope>, { can::STORED | can::NOT_FOUND | can::CONFLICT }> {
+        let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
+        let changed = match store::retry(&mut tx, id.0).await {
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                return Err(ApiError::conflict(
+                    "INTENT_DUPLICATE",
+                    "the entry already has an unfinished or published intent on this channel",
+                )
+                .into());
+            }
+            other => other?,
+        };
+        let intent = changed_or(changed, "INTENT_NOT_RETRYABLE", |status| {
+            format!(
+                "a {} intent cannot be retried; only failed and unconfirmed ones can",
+                status.as_str()
+            )
+        })?;
+        let jobs = if state.settings.publish.enabled {
+            store::dispatch(&mut tx, Due::Ids(&[intent.id]), 1).await?
+        } else {
+            Vec::new()
+        };
+        tx.commit().await?;
+        for job in &jobs {
+            super::enqueue_after_commit(&state, job, 1).await;
+        }
+        tracing::info!(intentId = %intent.id, calendarId = %intent.calendar_id, channel = %intent.channel, status = "scheduled", "publish intent retried by its owner");
+        Ok(IntentEnvelope::of(intent))
+    }
+}
+
+fn changed_or(
+    changed: Changed,
+    code: &str,
+    message: impl Fn(IntentStatus) -> String,
+) -> ApiResult<Intent> {
+    match changed {
+        Changed::Done(intent) => Ok(*intent),
+        Changed::Missing => Err(ApiError::not_found("publish intent")),
+        Changed::Refused(status) => Err(ApiError::conflict(code, message(status))),
+    }
+}
+
+fn refused(refusal: Refusal) -> ApiError {
+    match refusal {
+        Refusal::NotFound(what) => ApiError::not_found(what),
+        Refusal::Unprocessable {
+            code,
+            message,
+            details,
+        } => ApiError::Unprocessable(ErrorEnvelope::new(code, message, details)),
+        Refusal::Store(error) => error.into(),
+    }
+}
+
+/// Keeps the request in Redis for the replay (503 if Redis is down too).
+async fn spool_request(
+    state: &AppState,
+    user: Uuid,
+    calendar_id: Uuid,
+    request: PublishRequest,
+) -> ApiResult<Published> {
+    let spooled = Spooled {
+        id: Uuid::now_v7(),
+        user,
+        calendar_id,
+        request,
+        request_id: current_request_id(),
+        received_at: Utc::now(),
+    };
+    spool::push(&state.redis, &state.settings, &spooled).await?;
+    metrics::counter!("publish_requests_spooled_total").increment(1);
+    tracing::warn!(spool_id = %spooled.id, requestId = %spooled.request_id, userId = %user, calendarId = %calendar_id,
+        status = "spooled", "Postgres unreachable: publish request spooled for replay");
+    Ok(Published::Spooled(PublishEnvelope::of(PublishResult {
+        dry_run: true,
+        reason: Some("STORE_UNAVAILABLE".into()),
+        spooled: true,
+        intents: Vec::new(),
+    })))
+}

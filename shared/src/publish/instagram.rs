@@ -1,0 +1,465 @@
+//! Instagram's Graph API content publishing (`PLATFORMS.md`): the daily quota, a container
+//! (harmless: invisible until published), its status until `FINISHED`, then
+//! `media_publish`, the one call with an outside effect. Errors are
+//! `{"error": {"message", "type", "code", "error_subcode", "is_transient"}}`.
+
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use serde_json::{Value, json};
+
+use super::{
+    Adapter, Auth, Checked, Failure, FailureKind, MediaKind, Mode, Options, PlannedRequest,
+    Platform, Post, PublishSettings, Remote, Sent,
+    post::{self, CAPTION_MAX, INSTAGRAM_HASHTAGS_MAX, INSTAGRAM_MENTIONS_MAX, Problem},
+};
+
+/// Instagram asks for containers to be polled for at most five minutes.
+const CONTAINER_WAIT_MAX: Duration = Duration::from_secs(300);
+
+pub struct Instagram {
+    http: reqwest::Client,
+    base: String,
+    poll: Duration,
+    wait: Duration,
+}
+
+impl Instagram {
+    pub fn new(http: reqwest::Client, settings: &PublishSettings) -> Self {
+        Self {
+            http,
+            base: settings
+                .instagram
+                .api_base_url
+                .trim_end_matches('/')
+                .to_owned(),
+            poll: settings.check_interval,
+            wait: settings.confirm_window.min(CONTAINER_WAIT_MAX),
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}/{path}", self.base)
+    }
+
+    fn container_body(post: &Post) -> Value {
+        let url = post.media_url.clone().unwrap_or_default();
+        match post.media {
+            MediaKind::Video => json!({
+                "media_type": "REELS",
+                "video_url": url,
+                "caption": post.text,
+                "share_to_feed": true,
+            }),
+            MediaKind::Photo => json!({ "image_url": url, "caption": post.text }),
+        }
+    }
+
+    async fn call(&self, request: reqwest::RequestBuilder, token: &str) -> Answer {
+        let response = match request.query(&[("access_token", token)]).send().await {
+            Ok(response) => response,
+            Err(error) => {
+                let reason = if error.is_timeout() {
+                    "the request timed out"
+                } else if error.is_connect() {
+                    "Instagram could not be reached"
+                } else {
+                    "the connection was lost before Instagram answered"
+                };
+                return Answer::Lost(reason.into(), error.is_connect());
+            }
+        };
+        let status = response.status().as_u16();
+        let Ok(body) = response.json::<Value>().await else {
+            return Answer::Lost(
+                format!("Instagram answered {status} without a readable body"),
+                false,
+            );
+        };
+        if (200..300).contains(&status) && body.get("error").is_none() {
+            return Answer::Ok(body);
+        }
+        if status >= 500 && body["error"]["is_transient"].as_bool() != Some(false) {
+            return Answer::Lost(format!("Instagram answered {status}"), false);
+        }
+        Answer::Refused(refusal(&body["error"]))
+    }
+
+    async fn get(&self, path: &str, query: &[(&str, &str)], auth: &Auth) -> Answer {
+        self.call(
+            self.http.get(self.url(path)).query(query),
+            &auth.access_token,
+        )
+        .await
+    }
+
+    /// A container's `status_code` (and `status`, its detail).
+    async fn container_status(&self, auth: &Auth, container: &str) -> Answer {
+        self.get(container, &[("fields", "status_code,status")], auth)
+            .await
+    }
+
+    /// The id of a recent post with `caption`, if the account shows one.
+    async fn recent_post(&self, auth: &Auth, caption: &str) -> Option<String> {
+        let path = format!("{}/media", auth.account_id);
+        let Answer::Ok(body) = self
+            .get(
+                &path,
+                &[("fields", "id,caption,timestamp"), ("limit", "25")],
+                auth,
+            )
+            .await
+        else {
+            return None;
+        };
+        body["data"].as_array()?.iter().find_map(|media| {
+            (media["caption"].as_str().unwrap_or("") == caption)
+                .then(|| media["id"].as_str().map(str::to_owned))
+                .flatten()
+        })
+    }
+}
+
+enum Answer {
+    Ok(Value),
+    Refused(Failure),
+    /// No usable answer; `true` when the request certainly never left.
+    Lost(String, bool),
+}
+
+/// Instagram's error, in our words, with `code/subcode`.
+fn refusal(error: &Value) -> Failure {
+    let code = error["code"].as_i64().unwrap_or(0);
+    let subcode = error["error_subcode"].as_i64().unwrap_or(0);
+    let transient = error["is_transient"].as_bool().unwrap_or(false);
+    let theirs = error["message"].as_str().unwrap_or("").to_owned();
+    let (kind, ours, reason) = match (code, subcode) {
+        (_, 2207042) => (
+            FailureKind::Permanent,
+            "DAILY_QUOTA_EXHAUSTED",
+            "the Instagram account reached its daily publishing limit",
+        ),
+        (_, 2207051) => (
+            FailureKind::Permanent,
+            "SUSPECTED_SPAM",
+            "Instagram held the post as suspected spam",
+        ),
+        (_, 2207050) => (
+            FailureKind::Permanent,
+            "ACCOUNT_RESTRICTED",
+            "the Instagram account is restricted",
+        ),
+        (_, 2207003) | (_, 2207001) | (_, 2207020) | (_, 2207027) => (
+            FailureKind::Retryable,
+            "PLATFORM_UNAVAILABLE",
+            "Instagram could not take the post now; retried later",
+        ),
+        (190, _) => (
+            FailureKind::Auth,
+            "CHANNEL_AUTH_INVALID",
+            "Instagram refused the access token (expired or revoked)",
+        ),
+        (4 | 17 | 341, _) => (
+            FailureKind::Retryable,
+            "RATE_LIMITED",
+            "Instagram's rate limit was reached; retried later",
+        ),
+        (10 | 200..=299, _) => (
+            FailureKind::Permanent,
+            "PERMISSION_DENIED",
+            "the Instagram account did not grant the publishing permission; connect it again",
+        ),
+        _ if transient => (
+            FailureKind::Retryable,
+            "PLATFORM_UNAVAILABLE",
+            "Instagram could not take the post now; retried later",
+        ),
+        _ => (
+            FailureKind::Permanent,
+            "PLATFORM_REFUSED",
+            "Instagram refused the post",
+        ),
+    };
+    let platform_code = if subcode != 0 {
+        format!("{code}/{subcode}")
+    } else {
+        code.to_string()
+    };
+    let message = if theirs.is_empty() {
+        format!("{reason} ({platform_code})")
+    } else {
+        format!("{reason}: {theirs} ({platform_code})")
+    };
+    Failure::new(kind, ours, message).platform(platform_code)
+}
+
+fn unavailable(step: &str, reason: &str) -> Failure {
+    Failure::retryable(
+        "PLATFORM_UNAVAILABLE",
+        format!("Instagram's {step} could not be read: {reason}"),
+    )
+}
+
+#[async_trait]
+impl Adapter for Instagram {
+    fn platform(&self) -> Platform {
+        Platform::Instagram
+    }
+
+    fn validate(&self, post: &Post, options: &Options) -> Vec<Problem> {
+        let mut problems = Vec::new();
+        if options.mode == Mode::Draft {
+            problems.push(Problem::new(
+                "DRAFT_UNSUPPORTED",
+                "mode",
+                "Instagram has no drafts: publish it, or export it",
+            ));
+        }
+        problems.extend(post::media_problem(post, "Instagram"));
+        problems.extend(post::too_long(
+            "caption",
+            "the Instagram caption (caption, call to action and hashtags)",
+            post.text_chars(),
+            CAPTION_MAX,
+        ));
+        if post.hashtags() > INSTAGRAM_HASHTAGS_MAX {
+            problems.push(Problem::new(
+                "TOO_MANY_HASHTAGS",
+                "hashtags",
+                format!(
+                    "the Instagram caption has {} hashtags; the limit is {INSTAGRAM_HASHTAGS_MAX}",
+                    post.hashtags()
+                ),
+            ));
+        }
+        if post.mentions() > INSTAGRAM_MENTIONS_MAX {
+            problems.push(Problem::new(
+                "TOO_MANY_MENTIONS",
+                "caption",
+                format!(
+                    "the Instagram caption has {} mentions; the limit is {INSTAGRAM_MENTIONS_MAX}",
+                    post.mentions()
+                ),
+            ));
+        }
+        problems
+    }
+
+    fn plan(&self, account_id: &str, post: &Post, _options: &Options) -> Vec<PlannedRequest> {
+        let request = |method: &str, url: String, body: Value, effect: &str| PlannedRequest {
+            method: method.into(),
+            url,
+            headers: Value::Null,
+            body,
+            effect: effect.into(),
+        };
+        vec![
+            request(
+                "GET",
+                format!(
+                    "{}?fields=quota_usage,config&access_token=***",
+                    self.url(&format!("{account_id}/content_publishing_limit"))
+                ),
+                Value::Null,
+                "read-only",
+            ),
+            request(
+                "POST",
+                format!(
+                    "{}?access_token=***",
+                    self.url(&format!("{account_id}/media"))
+                ),
+                Self::container_body(post),
+                "harmless",
+            ),
+            request(
+                "GET",
+                format!(
+                    "{}?fields=status_code,status&access_token=***",
+                    self.url("<container_id>")
+                ),
+                Value::Null,
+                "read-only",
+            ),
+            request(
+                "POST",
+                format!(
+                    "{}?creation_id=<container_id>&access_token=***",
+                    self.url(&format!("{account_id}/media_publish"))
+                ),
+                Value::Null,
+                "publishes",
+            ),
+        ]
+    }
+
+    async fn check(
+        &self,
+        auth: &Auth,
+        _post: &Post,
+        options: &Options,
+    ) -> Result<Checked, Failure> {
+        let path = format!("{}/content_publishing_limit", auth.account_id);
+        let body = match self
+            .get(&path, &[("fields", "quota_usage,config")], auth)
+            .await
+        {
+            Answer::Ok(body) => body,
+            Answer::Refused(failure) => return Err(failure),
+            Answer::Lost(reason, _) => return Err(unavailable("publishing quota", &reason)),
+        };
+        let limit = &body["data"][0];
+        let used = limit["quota_usage"].as_i64().unwrap_or(0);
+        // The total has been 25, 50 and 100 in different pages: read it.
+        let total = limit["config"]["quota_total"].as_i64().unwrap_or(i64::MAX);
+        if used >= total {
+            return Err(Failure::permanent(
+                "DAILY_QUOTA_EXHAUSTED",
+                format!(
+                    "the Instagram account used its {total} posts of the last 24 hours; publish later"
+                ),
+            )
+            .platform("content_publishing_limit"));
+        }
+        Ok(Checked {
+            options: options.clone(),
+            remaining: Some(total.saturating_sub(used)),
+        })
+    }
+
+    async fn prepare(
+        &self,
+        auth: &Auth,
+        post: &Post,
+        _options: &Options,
+    ) -> Result<Option<String>, Failure> {
+        let path = format!("{}/media", auth.account_id);
+        let request = self
+            .http
+            .post(self.url(&path))
+            .json(&Self::container_body(post));
+        let container = match self.call(request, &auth.access_token).await {
+            Answer::Ok(body) => body["id"]
+                .as_str()
+                .map(str::to_owned)
+                .ok_or_else(|| unavailable("container", "Instagram created no container id"))?,
+            Answer::Refused(failure) => return Err(failure),
+            Answer::Lost(reason, _) => return Err(unavailable("container", &reason)),
+        };
+        // A container becomes publishable once Instagram has fetched and processed the media.
+        let started = Instant::now();
+        loop {
+            match self.container_status(auth, &container).await {
+                Answer::Ok(body) => match body["status_code"].as_str().unwrap_or("") {
+                    "FINISHED" => return Ok(Some(container)),
+                    "ERROR" => {
+                        let detail = body["status"].as_str().unwrap_or("").to_owned();
+                        return Err(Failure::permanent(
+                            "MEDIA_PROCESSING_FAILED",
+                            format!("Instagram could not process the media: {detail}"),
+                        )
+                        .platform(format!("ERROR {detail}").trim().to_owned()));
+                    }
+                    "EXPIRED" => {
+                        return Err(Failure::retryable(
+                            "PLATFORM_UNAVAILABLE",
+                            "Instagram's container expired before it was published; a new one is made on the next try",
+                        )
+                        .platform("EXPIRED"));
+                    }
+                    _ => {}
+                },
+                Answer::Refused(failure) => return Err(failure),
+                Answer::Lost(..) => {}
+            }
+            if started.elapsed() >= self.wait {
+                return Err(Failure::retryable(
+                    "MEDIA_PROCESSING_SLOW",
+                    "Instagram was still processing the media; retried later",
+                )
+                .platform("IN_PROGRESS"));
+            }
+            tokio::time::sleep(self.poll).await;
+        }
+    }
+
+    async fn send(
+        &self,
+        auth: &Auth,
+        _post: &Post,
+        _options: &Options,
+        prepared: Option<&str>,
+    ) -> Sent {
+        let Some(container) = prepared else {
+            return Sent::NotApplied(Failure::retryable(
+                "PLATFORM_UNAVAILABLE",
+                "no Instagram container to publish",
+            ));
+        };
+        let path = format!("{}/media_publish", auth.account_id);
+        let request = self
+            .http
+            .post(self.url(&path))
+            .query(&[("creation_id", container)]);
+        match self.call(request, &auth.access_token).await {
+            Answer::Ok(body) => Sent::Accepted {
+                remote_id: container.to_owned(),
+                post_id: body["id"].as_str().map(str::to_owned),
+            },
+            Answer::Refused(failure) => Sent::NotApplied(failure),
+            Answer::Lost(reason, false) => Sent::Unknown(reason),
+            Answer::Lost(reason, true) => {
+                Sent::NotApplied(Failure::retryable("PLATFORM_UNAVAILABLE", reason))
+            }
+        }
+    }
+
+    async fn confirm(&self, auth: &Auth, remote_id: Option<&str>, post: &Post) -> Remote {
+        let Some(container) = remote_id else {
+            return Remote::Pending("no Instagram container to check".into());
+        };
+        match self.container_status(auth, container).await {
+            Answer::Ok(body) => match body["status_code"].as_str().unwrap_or("") {
+                "PUBLISHED" => Remote::Published {
+                    post_id: self.recent_post(auth, &post.text).await,
+                },
+                "EXPIRED" => Remote::Failed(
+                    Failure::permanent(
+                        "NOT_PUBLISHED",
+                        "Instagram's container expired unpublished: the post did not go out",
+                    )
+                    .platform("EXPIRED"),
+                ),
+                other => {
+                    Remote::Pending(format!("Instagram's container is {other}, not PUBLISHED"))
+                }
+            },
+            Answer::Refused(failure) => Remote::Pending(failure.message),
+            Answer::Lost(reason, _) => Remote::Pending(reason),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_keep_code_and_subcode() {
+        let quota = refusal(&json!({"code": 9, "error_subcode": 2207042, "message": "limit"}));
+        assert_eq!(quota.code, "DAILY_QUOTA_EXHAUSTED");
+        assert_eq!(quota.platform_code.as_deref(), Some("9/2207042"));
+        assert_eq!(quota.kind, FailureKind::Permanent);
+        let expired = refusal(&json!({"code": 190, "message": "Error validating access token"}));
+        assert_eq!(expired.kind, FailureKind::Auth);
+        assert_eq!(
+            expired.message,
+            "Instagram refused the access token (expired or revoked): Error validating access token (190)"
+        );
+        assert_eq!(refusal(&json!({"code": 4})).kind, FailureKind::Retryable);
+        assert_eq!(
+            refusal(&json!({"code": -2, "error_subcode": 2207003})).kind,
+            FailureKind::Retryable
+        );
+    }
+}

@@ -1,0 +1,457 @@
+//! Publishing calendar entries to TikTok and Instagram (seed 001, `PLATFORMS.md`).
+//!
+//! Every publish is an intent row first ([`IntentStatus`]), dry run by default. The pure
+//! rules (what a post says, what each platform allows, the exact requests a publish sends)
+//! are in [`post`]; the platforms behind one [`Adapter`] trait in [`tiktok`] and
+//! [`instagram`]; credentials, encrypted at rest ([`crypto`]) and refreshed from the
+//! platform's own `expires_in`, in [`oauth`] and [`channels`]; the publish request itself,
+//! shared by the API and the replay of requests spooled while Postgres was down, in
+//! [`request`] and [`spool`]; the intents' rows in [`store`].
+//!
+//! At most once: the one request with an outside effect (TikTok's init, Instagram's
+//! `media_publish`) is sent once per intent. It is marked (`sending_at`, committed) before
+//! it goes; a lost answer makes the intent `unknown`, and only read-only checks resolve it.
+
+use std::{fmt, str::FromStr, sync::Arc, time::Duration};
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::jobs::{JobKind, JobPayload};
+
+pub mod channels;
+pub mod crypto;
+pub mod instagram;
+pub mod oauth;
+pub mod post;
+pub mod request;
+pub mod spool;
+pub mod store;
+pub mod tiktok;
+
+pub use post::{MediaKind, Post};
+
+/// The platforms with an adapter.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, sqlx::Type, poem_openapi::Enum,
+)]
+#[serde(rename_all = "snake_case")]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
+#[oai(rename = "PublishPlatform", rename_all = "snake_case")]
+pub enum Platform {
+    Tiktok,
+    Instagram,
+}
+
+impl Platform {
+    pub const ALL: [Platform; 2] = [Platform::Tiktok, Platform::Instagram];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Platform::Tiktok => "tiktok",
+            Platform::Instagram => "instagram",
+        }
+    }
+
+    /// The platform a calendar channel slug publishes to, if any has an adapter.
+    pub fn of_channel(channel: &str) -> Option<Self> {
+        channel.parse().ok()
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Platform::Tiktok => "TikTok",
+            Platform::Instagram => "Instagram",
+        }
+    }
+}
+
+impl fmt::Display for Platform {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Platform {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Platform::ALL
+            .into_iter()
+            .find(|p| p.as_str() == s)
+            .ok_or_else(|| format!("no adapter publishes to `{s}`"))
+    }
+}
+
+/// Where an intent is.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, sqlx::Type, poem_openapi::Enum,
+)]
+#[serde(rename_all = "snake_case")]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
+#[oai(rename = "PublishIntentStatus", rename_all = "snake_case")]
+pub enum IntentStatus {
+    /// Validated and planned; nothing sent.
+    DryRun,
+    /// Waiting for its time (or for the publishing flag).
+    Scheduled,
+    /// A worker is publishing it.
+    Publishing,
+    Published,
+    /// Delivered to the creator's TikTok inbox as a draft.
+    DraftSent,
+    Failed,
+    /// The answer to the request with an outside effect was lost; read-only checks are
+    /// resolving it.
+    Unknown,
+    /// Could not be resolved: the user must check the account before retrying.
+    Unconfirmed,
+    Cancelled,
+}
+
+impl IntentStatus {
+    pub const ALL: [IntentStatus; 9] = [
+        IntentStatus::DryRun,
+        IntentStatus::Scheduled,
+        IntentStatus::Publishing,
+        IntentStatus::Published,
+        IntentStatus::DraftSent,
+        IntentStatus::Failed,
+        IntentStatus::Unknown,
+        IntentStatus::Unconfirmed,
+        IntentStatus::Cancelled,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IntentStatus::DryRun => "dry_run",
+            IntentStatus::Scheduled => "scheduled",
+            IntentStatus::Publishing => "publishing",
+            IntentStatus::Published => "published",
+            IntentStatus::DraftSent => "draft_sent",
+            IntentStatus::Failed => "failed",
+            IntentStatus::Unknown => "unknown",
+            IntentStatus::Unconfirmed => "unconfirmed",
+            IntentStatus::Cancelled => "cancelled",
+        }
+    }
+}
+
+/// `publish` posts; `draft` sends to the creator's TikTok inbox.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    sqlx::Type,
+    poem_openapi::Enum,
+)]
+#[serde(rename_all = "snake_case")]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
+#[oai(rename = "PublishMode", rename_all = "snake_case")]
+pub enum Mode {
+    #[default]
+    Publish,
+    Draft,
+}
+
+/// `now`, or `scheduled` at the entry's time.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    sqlx::Type,
+    poem_openapi::Enum,
+)]
+#[serde(rename_all = "snake_case")]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
+#[oai(rename = "PublishWhen", rename_all = "snake_case")]
+pub enum Timing {
+    #[default]
+    Now,
+    Scheduled,
+}
+
+/// TikTok's privacy levels (`privacy_level_options`).
+pub const PRIVACY_LEVELS: [&str; 4] = [
+    "PUBLIC_TO_EVERYONE",
+    "MUTUAL_FOLLOW_FRIENDS",
+    "FOLLOWER_OF_CREATOR",
+    "SELF_ONLY",
+];
+
+/// What a publish request chose besides the entries.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Options {
+    pub mode: Mode,
+    /// TikTok's privacy level; the most public the creator allows when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub privacy_level: Option<String>,
+}
+
+/// The job that publishes one intent.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PublishJob {
+    pub intent_id: Uuid,
+}
+
+impl JobPayload for PublishJob {
+    const KIND: JobKind = JobKind::Publish;
+    const TYPE: &'static str = "publish.v1";
+}
+
+/// How a platform refused (or could not take) a step.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FailureKind {
+    /// Not applied, and worth another try later (rate limits, transient errors).
+    Retryable,
+    /// Not applied, and another try would be refused the same way.
+    Permanent,
+    /// The token was refused before anything was done: refresh once, then re-authorise.
+    Auth,
+}
+
+/// A refusal: our code, the platform's own code, and a reason a user can act on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    pub kind: FailureKind,
+    pub code: String,
+    pub platform_code: Option<String>,
+    pub message: String,
+}
+
+impl Failure {
+    pub fn new(kind: FailureKind, code: &str, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            code: code.to_owned(),
+            platform_code: None,
+            message: message.into(),
+        }
+    }
+
+    pub fn permanent(code: &str, message: impl Into<String>) -> Self {
+        Self::new(FailureKind::Permanent, code, message)
+    }
+
+    pub fn retryable(code: &str, message: impl Into<String>) -> Self {
+        Self::new(FailureKind::Retryable, code, message)
+    }
+
+    pub fn platform(mut self, code: impl Into<String>) -> Self {
+        self.platform_code = Some(code.into());
+        self
+    }
+
+    /// `{code, message, platformCode?}`, as intents store it.
+    pub fn to_json(&self) -> Value {
+        let mut json = json!({ "code": self.code, "message": self.message });
+        if let Some(code) = &self.platform_code {
+            json["platformCode"] = Value::from(code.as_str());
+        }
+        json
+    }
+}
+
+/// A token an adapter calls with, and the account it acts for.
+#[derive(Clone)]
+pub struct Auth {
+    /// TikTok's `open_id` or the Instagram user id.
+    pub account_id: String,
+    pub access_token: String,
+}
+
+impl fmt::Debug for Auth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Auth")
+            .field("account_id", &self.account_id)
+            .field("access_token", &"***")
+            .finish()
+    }
+}
+
+/// One request a publish sends, as a dry run shows it (secrets masked).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlannedRequest {
+    pub method: String,
+    pub url: String,
+    #[serde(default)]
+    pub headers: Value,
+    #[serde(default)]
+    pub body: Value,
+    /// What the request does (`read-only`, `harmless`, `publishes`).
+    pub effect: String,
+}
+
+/// What the read-only checks found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checked {
+    /// The options as a publish sends them (TikTok's privacy level resolved).
+    pub options: Options,
+    /// Posts the account may still publish today (Instagram).
+    pub remaining: Option<i64>,
+}
+
+/// The answer to the request with an outside effect.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Sent {
+    /// Taken: the remote id to follow it by, and the post's id when it is already known.
+    Accepted {
+        remote_id: String,
+        post_id: Option<String>,
+    },
+    /// The platform said it did not apply it.
+    NotApplied(Failure),
+    /// No answer (a timeout, a dropped connection, a 5xx after sending): it may have.
+    Unknown(String),
+}
+
+/// What a read-only check found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Remote {
+    Published {
+        post_id: Option<String>,
+    },
+    DraftSent,
+    Failed(Failure),
+    /// Not settled yet, or not knowable now (the reason).
+    Pending(String),
+}
+
+/// A platform, as the publish job and the dry run use it.
+#[async_trait]
+pub trait Adapter: Send + Sync {
+    fn platform(&self) -> Platform;
+
+    /// Problems the platform's rules find in `post` (no I/O).
+    fn validate(&self, post: &Post, options: &Options) -> Vec<post::Problem>;
+
+    /// The requests a publish of `post` sends, secrets masked (no I/O).
+    fn plan(&self, account_id: &str, post: &Post, options: &Options) -> Vec<PlannedRequest>;
+
+    /// The read-only checks a publish depends on (TikTok's creator options, Instagram's
+    /// remaining quota); the options as a publish would send them (TikTok's privacy level
+    /// resolved).
+    async fn check(&self, auth: &Auth, post: &Post, options: &Options) -> Result<Checked, Failure>;
+
+    /// Steps without an outside effect before the one with it (Instagram's container,
+    /// until it is `FINISHED`); the remote id to keep.
+    async fn prepare(
+        &self,
+        auth: &Auth,
+        post: &Post,
+        options: &Options,
+    ) -> Result<Option<String>, Failure>;
+
+    /// The request with an outside effect. Sent once per intent.
+    async fn send(
+        &self,
+        auth: &Auth,
+        post: &Post,
+        options: &Options,
+        prepared: Option<&str>,
+    ) -> Sent;
+
+    /// Read-only: where a sent publish is (`remote_id` as `send` or `prepare` returned it).
+    async fn confirm(&self, auth: &Auth, remote_id: Option<&str>, post: &Post) -> Remote;
+}
+
+/// The platforms' endpoints and the app's credentials (`TIKTOK_*`, `INSTAGRAM_*`).
+#[derive(Debug, Clone)]
+pub struct PlatformSettings {
+    pub api_base_url: String,
+    pub client_id: Option<String>,
+    pub client_secret: Option<crate::config::Secret>,
+    pub authorize_url: String,
+    pub token_url: String,
+}
+
+/// Settings of publishing (seed 001).
+#[derive(Debug, Clone)]
+pub struct PublishSettings {
+    /// `PUBLISH_SERVICE_ENABLED`: off, every publish is a deterministic dry run and no
+    /// adapter is called.
+    pub enabled: bool,
+    pub tiktok: PlatformSettings,
+    pub instagram: PlatformSettings,
+    /// `OAUTH_REDIRECT_BASE_URL`: where the platforms send the browser back to.
+    pub redirect_base_url: String,
+    /// `TOKEN_ENCRYPTION_KEY` (base64 of 32 bytes).
+    pub token_key: Option<crypto::TokenKey>,
+    /// `PUBLISH_CONFIRM_WINDOW_SECS`: how long read-only checks may try to settle an
+    /// unknown (or still processing) publish before it is `unconfirmed`.
+    pub confirm_window: Duration,
+    /// `PUBLISH_CHECK_INTERVAL_MS`: the pause between read-only checks.
+    pub check_interval: Duration,
+    /// `PUBLISH_HTTP_TIMEOUT_MS`: one call to a platform.
+    pub http_timeout: Duration,
+    /// `PUBLISH_TICK_MS`: how often workers look for due intents.
+    pub tick: Duration,
+}
+
+/// The adapters, sharing one HTTP client.
+#[derive(Clone)]
+pub struct Platforms {
+    pub settings: Arc<PublishSettings>,
+    pub http: reqwest::Client,
+    tiktok: Arc<tiktok::TikTok>,
+    instagram: Arc<instagram::Instagram>,
+}
+
+impl Platforms {
+    pub fn new(settings: &PublishSettings) -> anyhow::Result<Self> {
+        let http = reqwest::Client::builder()
+            .timeout(settings.http_timeout)
+            .connect_timeout(settings.http_timeout.min(Duration::from_secs(10)))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()?;
+        Ok(Self {
+            tiktok: Arc::new(tiktok::TikTok::new(http.clone(), settings)),
+            instagram: Arc::new(instagram::Instagram::new(http.clone(), settings)),
+            settings: Arc::new(settings.clone()),
+            http,
+        })
+    }
+
+    pub fn adapter(&self, platform: Platform) -> &dyn Adapter {
+        match platform {
+            Platform::Tiktok => self.tiktok.as_ref(),
+            Platform::Instagram => self.instagram.as_ref(),
+        }
+    }
+
+    pub fn of(&self, platform: Platform) -> &PlatformSettings {
+        match platform {
+            Platform::Tiktok => &self.settings.tiktok,
+            Platform::Instagram => &self.settings.instagram,
+        }
+    }
+}
+
+/// Counts an intent's outcome (`publish_intents_total{channel, outcome}`).
+pub fn count_outcome(channel: &str, outcome: IntentStatus) {
+    metrics::counter!("publish_intents_total", "channel" => channel.to_owned(), "outcome" => outcome.as_str())
+        .increment(1);
+}
+
+/// Counts and logs a publish refused for a channel without usable credentials.
+pub fn auth_missing(channel: &str, code: &str) {
+    tracing::warn!(
+        channel,
+        code,
+        "channel auth missing or invalid; nothing attempted"
+    );
+    metrics::counter!("adapter_auth_missing_total", "channel" => channel.to_owned()).increment(1);
+}

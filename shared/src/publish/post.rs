@@ -1,0 +1,217 @@
+//! What a calendar entry becomes on a platform: the text (caption, call to action,
+//! hashtags), the media, and the platforms' limits (`PLATFORMS.md`). No I/O.
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// TikTok video captions and Instagram captions: 2,200 characters.
+pub const CAPTION_MAX: usize = 2_200;
+/// TikTok photo posts: a title of 90 characters and a description of 4,000.
+pub const PHOTO_TITLE_MAX: usize = 90;
+pub const PHOTO_DESCRIPTION_MAX: usize = 4_000;
+/// Instagram: at most 30 hashtags and 20 mentions in a caption.
+pub const INSTAGRAM_HASHTAGS_MAX: usize = 30;
+pub const INSTAGRAM_MENTIONS_MAX: usize = 20;
+
+/// A video or a photo, from the entry's format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MediaKind {
+    Video,
+    Photo,
+}
+
+impl MediaKind {
+    /// Video formats (`short video`, `reel`, `story`, `live`, `clip`...); anything else is
+    /// a photo post (`carousel`, `image`, `post`...).
+    pub fn of_format(format: &str) -> Self {
+        let format = format.to_lowercase();
+        let video = ["video", "reel", "short", "story", "live", "clip", "tiktok"]
+            .iter()
+            .any(|word| format.contains(word));
+        if video {
+            MediaKind::Video
+        } else {
+            MediaKind::Photo
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MediaKind::Video => "video",
+            MediaKind::Photo => "photo",
+        }
+    }
+}
+
+/// An entry as a post, read from the saved entry when it publishes (edits included).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Post {
+    pub entry_id: Uuid,
+    pub title: String,
+    /// Caption, call to action and hashtags, as the platform shows them.
+    pub text: String,
+    pub format: String,
+    pub media: MediaKind,
+    pub media_url: Option<String>,
+}
+
+impl Post {
+    /// The post of an entry's fields.
+    pub fn of_entry(
+        entry_id: Uuid,
+        title: &str,
+        caption: &str,
+        call_to_action: &str,
+        hashtags: &[String],
+        format: &str,
+        media_url: Option<&str>,
+    ) -> Self {
+        Self {
+            entry_id,
+            title: title.trim().to_owned(),
+            text: compose(caption, call_to_action, hashtags),
+            format: format.to_owned(),
+            media: MediaKind::of_format(format),
+            media_url: media_url
+                .map(str::trim)
+                .filter(|u| !u.is_empty())
+                .map(str::to_owned),
+        }
+    }
+
+    /// Characters, as the platforms count them.
+    pub fn text_chars(&self) -> usize {
+        self.text.chars().count()
+    }
+
+    /// `#words` in the text.
+    pub fn hashtags(&self) -> usize {
+        words_starting_with(&self.text, '#')
+    }
+
+    /// `@names` in the text.
+    pub fn mentions(&self) -> usize {
+        words_starting_with(&self.text, '@')
+    }
+}
+
+/// The caption, then the call to action, then the hashtags, a blank line apart.
+pub fn compose(caption: &str, call_to_action: &str, hashtags: &[String]) -> String {
+    let tags = hashtags.join(" ");
+    [caption.trim(), call_to_action.trim(), tags.trim()]
+        .into_iter()
+        .filter(|part| !part.is_empty())
+        .collect::<Vec<_>>()
+        .join("\n\n")
+}
+
+fn words_starting_with(text: &str, mark: char) -> usize {
+    text.split_whitespace()
+        .filter(|word| word.starts_with(mark) && word.chars().count() > 1)
+        .count()
+}
+
+/// Why an entry cannot be published as it is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Problem {
+    pub code: String,
+    /// The entry's field to change.
+    pub field: String,
+    pub message: String,
+}
+
+impl Problem {
+    pub fn new(code: &str, field: &str, message: impl Into<String>) -> Self {
+        Self {
+            code: code.to_owned(),
+            field: field.to_owned(),
+            message: message.into(),
+        }
+    }
+}
+
+/// A post without media: every TikTok and Instagram post needs one.
+pub fn media_problem(post: &Post, platform: &str) -> Option<Problem> {
+    post.media_url.is_none().then(|| {
+        Problem::new(
+            "MEDIA_REQUIRED",
+            "mediaUrl",
+            format!(
+                "a {platform} {} post needs a media URL: set the entry's `mediaUrl`",
+                post.media.as_str()
+            ),
+        )
+    })
+}
+
+/// Text longer than `max` characters.
+pub fn too_long(field: &str, what: &str, chars: usize, max: usize) -> Option<Problem> {
+    (chars > max).then(|| {
+        Problem::new(
+            if field == "title" {
+                "TITLE_TOO_LONG"
+            } else {
+                "CAPTION_TOO_LONG"
+            },
+            field,
+            format!("{what} is {chars} characters; the limit is {max}"),
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn post(caption: &str, hashtags: &[&str], format: &str) -> Post {
+        let tags: Vec<String> = hashtags.iter().map(|s| s.to_string()).collect();
+        Post::of_entry(
+            Uuid::nil(),
+            "Title",
+            caption,
+            "Follow for more",
+            &tags,
+            format,
+            None,
+        )
+    }
+
+    #[test]
+    fn the_text_is_caption_call_to_action_and_hashtags() {
+        let p = post("Hello @ana", &["#one", "#two"], "reel");
+        assert_eq!(p.text, "Hello @ana\n\nFollow for more\n\n#one #two");
+        assert_eq!(p.hashtags(), 2);
+        assert_eq!(p.mentions(), 1);
+        assert_eq!(p.media, MediaKind::Video);
+        let bare = Post::of_entry(Uuid::nil(), "T", " ", "", &[], "carousel", Some(" "));
+        assert_eq!(bare.text, "");
+        assert_eq!(bare.media, MediaKind::Photo);
+        assert_eq!(bare.media_url, None);
+    }
+
+    #[test]
+    fn formats_choose_video_or_photo() {
+        for format in ["short video", "Reel", "story", "Live clip"] {
+            assert_eq!(MediaKind::of_format(format), MediaKind::Video, "{format}");
+        }
+        for format in ["carousel", "image", "post", ""] {
+            assert_eq!(MediaKind::of_format(format), MediaKind::Photo, "{format}");
+        }
+    }
+
+    #[test]
+    fn limits_count_characters_not_bytes() {
+        let p = post(&"é".repeat(2_000), &[], "reel");
+        assert_eq!(p.text_chars(), 2_000 + 2 + "Follow for more".len());
+        assert!(too_long("caption", "the caption", p.text_chars(), CAPTION_MAX).is_none());
+        let p = post(&"é".repeat(2_190), &[], "reel");
+        let problem = too_long("caption", "the caption", p.text_chars(), CAPTION_MAX).unwrap();
+        assert_eq!(problem.code, "CAPTION_TOO_LONG");
+        assert_eq!(
+            problem.message,
+            "the caption is 2207 characters; the limit is 2200"
+        );
+    }
+}

@@ -1,0 +1,527 @@
+//! `POST /v1/calendars/{id}/publish`, shared by the API and the replay of requests spooled
+//! while Postgres was down: the same validation (ownership included, through row-level
+//! security) whoever runs it.
+//!
+//! Whole-request refusals (422, nothing written): the selection says nothing, an entry or
+//! channel id is not the caller's, a platform's channel is missing (`CHANNEL_NOT_CONNECTED`),
+//! ambiguous (`CHANNEL_AMBIGUOUS`) or refused (`CHANNEL_AUTH_INVALID`). Everything else is
+//! per entry: one intent each, `failed` with its reasons when the entry cannot go.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
+
+use super::{
+    Auth, Checked, Failure, FailureKind, IntentStatus, Mode, Options, Platform, Platforms, Post,
+    Timing,
+    channels::{self, Unusable, UsableError},
+    crypto::TokenCipher,
+    post::Problem,
+    store::{self, Due, Intent, NewIntent},
+};
+use crate::{domain::calendar::CalendarSpec, jobs::NewJob};
+
+/// The request's body (also what the spool keeps).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PublishRequest {
+    #[serde(default)]
+    pub entry_ids: Option<Vec<Uuid>>,
+    #[serde(default)]
+    pub all: Option<bool>,
+    /// Channel ids choosing among several accounts of one platform.
+    #[serde(default)]
+    pub channels: Option<Vec<Uuid>>,
+    #[serde(default)]
+    pub mode: Mode,
+    #[serde(default = "dry_run_default")]
+    pub dry_run: bool,
+    #[serde(default)]
+    pub when: Timing,
+    #[serde(default)]
+    pub privacy_level: Option<String>,
+}
+
+fn dry_run_default() -> bool {
+    true
+}
+
+/// What runs a publish request.
+pub struct Submit<'a> {
+    pub platforms: &'a Platforms,
+    /// None without `TOKEN_ENCRYPTION_KEY` (only possible with publishing off).
+    pub cipher: Option<&'a TokenCipher>,
+    /// The service-role pool, for token refreshes (ownership is checked first, as the user).
+    pub pool: &'a PgPool,
+    pub now: DateTime<Utc>,
+    pub request_id: Option<String>,
+    pub spool_id: Option<Uuid>,
+}
+
+/// The answer.
+#[derive(Debug)]
+pub struct Outcome {
+    pub dry_run: bool,
+    /// `PUBLISH_DISABLED` when the flag made it a dry run.
+    pub reason: Option<&'static str>,
+    /// One per entry, in the calendar's order.
+    pub intents: Vec<Intent>,
+    /// Publish jobs to queue after commit (`when: "now"`).
+    pub jobs: Vec<NewJob>,
+}
+
+/// Why the whole request was refused.
+#[derive(Debug)]
+pub enum Refusal {
+    NotFound(&'static str),
+    Unprocessable {
+        code: &'static str,
+        message: String,
+        details: Option<Value>,
+    },
+    Store(sqlx::Error),
+}
+
+impl From<sqlx::Error> for Refusal {
+    fn from(error: sqlx::Error) -> Self {
+        Refusal::Store(error)
+    }
+}
+
+impl Refusal {
+    fn invalid(code: &'static str, message: impl Into<String>, details: Value) -> Self {
+        Refusal::Unprocessable {
+            code,
+            message: message.into(),
+            details: Some(details),
+        }
+    }
+
+    /// `{code, message, details?}`, as a refused spooled request's intent records it.
+    pub fn to_json(&self) -> Value {
+        match self {
+            Refusal::NotFound(what) => {
+                json!({ "code": "NOT_FOUND", "message": format!("{what} not found") })
+            }
+            Refusal::Unprocessable {
+                code,
+                message,
+                details,
+            } => json!({ "code": code, "message": message, "details": details }),
+            Refusal::Store(_) => {
+                json!({ "code": "STORAGE_FAILED", "message": "the request could not be saved" })
+            }
+        }
+    }
+
+    /// The platform the refusal names, if any.
+    pub fn channel(&self) -> Option<String> {
+        match self {
+            Refusal::Unprocessable {
+                details: Some(details),
+                ..
+            } => details["channel"].as_str().map(str::to_owned),
+            _ => None,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct EntryRow {
+    id: Uuid,
+    channel: String,
+    run_id: Option<Uuid>,
+    title: String,
+    caption: String,
+    call_to_action: String,
+    hashtags: Vec<String>,
+    format: String,
+    media_url: Option<String>,
+    scheduled_at: DateTime<Utc>,
+}
+
+#[derive(sqlx::FromRow, Clone)]
+struct AccountRow {
+    id: Uuid,
+    platform: Platform,
+    account_id: String,
+    has_token: bool,
+}
+
+/// A platform's account for this request, and (dry runs with the flag on) what its
+/// read-only checks said.
+struct Target {
+    account: AccountRow,
+    checked: Option<Result<Checked, Failure>>,
+}
+
+/// Runs the request as the user of `conn`'s transaction.
+pub async fn submit(
+    run: &Submit<'_>,
+    conn: &mut PgConnection,
+    user: Uuid,
+    calendar_id: Uuid,
+    request: &PublishRequest,
+) -> Result<Outcome, Refusal> {
+    let enabled = run.platforms.settings.enabled;
+    let dry_run = request.dry_run || !enabled;
+    let selected = match (&request.entry_ids, request.all) {
+        (Some(ids), None | Some(false)) if !ids.is_empty() => Some(ids.clone()),
+        (None, Some(true)) => None,
+        _ => {
+            return Err(Refusal::Unprocessable {
+                code: "VALIDATION_FAILED",
+                message: "give either a non-empty `entryIds` or `all: true`".into(),
+                details: None,
+            });
+        }
+    };
+    let spec: Option<Value> = sqlx::query_scalar("select request from calendars where id = $1")
+        .bind(calendar_id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    let Some(spec) = spec else {
+        return Err(Refusal::NotFound("calendar"));
+    };
+    let timezone = CalendarSpec::from_json(&spec)
+        .map(|s| s.constraints.timezone)
+        .unwrap_or(chrono_tz::UTC);
+    let entries: Vec<EntryRow> = sqlx::query_as(
+        "select id, channel, run_id, title, caption, call_to_action, hashtags, format,
+             media_url, scheduled_at
+         from calendar_entries
+         where calendar_id = $1 and deleted_at is null and ($2::uuid[] is null or id = any($2))
+         order by scheduled_at, key",
+    )
+    .bind(calendar_id)
+    .bind(&selected)
+    .fetch_all(&mut *conn)
+    .await?;
+    if let Some(ids) = &selected {
+        let missing: Vec<Uuid> = ids
+            .iter()
+            .filter(|id| !entries.iter().any(|e| e.id == **id))
+            .copied()
+            .collect();
+        if !missing.is_empty() {
+            return Err(Refusal::invalid(
+                "ENTRY_NOT_FOUND",
+                format!(
+                    "{} of the entryIds are not entries of this calendar",
+                    missing.len()
+                ),
+                json!({ "entryIds": missing }),
+            ));
+        }
+    }
+    let accounts: Vec<AccountRow> = sqlx::query_as(
+        "select id, platform, account_id, access_token is not null as has_token
+         from platform_accounts where platform in ('tiktok', 'instagram') order by id",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let chosen = request.channels.clone().unwrap_or_default();
+    let unknown: Vec<Uuid> = chosen
+        .iter()
+        .filter(|id| !accounts.iter().any(|a| a.id == **id))
+        .copied()
+        .collect();
+    if !unknown.is_empty() {
+        return Err(Refusal::invalid(
+            "CHANNEL_NOT_FOUND",
+            "some of `channels` are not the caller's TikTok or Instagram channels",
+            json!({ "channelIds": unknown }),
+        ));
+    }
+    let options = Options {
+        mode: request.mode,
+        privacy_level: request.privacy_level.clone(),
+    };
+    // Each platform the entries need: its one account, usable.
+    let mut targets: HashMap<Platform, Target> = HashMap::new();
+    for entry in &entries {
+        let Some(platform) = Platform::of_channel(&entry.channel) else {
+            continue;
+        };
+        if targets.contains_key(&platform) {
+            continue;
+        }
+        let account = pick(&accounts, &chosen, platform)?;
+        let target = settle_target(run, conn, account, dry_run, &options, entry).await?;
+        targets.insert(platform, target);
+    }
+    // Instagram's remaining quota, spent entry by entry in this dry run.
+    let mut quota: BTreeMap<Uuid, i64> = BTreeMap::new();
+    let mut intents = Vec::with_capacity(entries.len());
+    let mut now_ids = Vec::new();
+    for entry in &entries {
+        let mut new = NewIntent {
+            user,
+            calendar_id,
+            entry_id: Some(entry.id),
+            run_id: entry.run_id,
+            channel: entry.channel.clone(),
+            account: None,
+            mode: request.mode,
+            dry_run,
+            timing: request.when,
+            publish_at: match request.when {
+                Timing::Scheduled => Some(entry.scheduled_at),
+                Timing::Now if dry_run => None,
+                Timing::Now => Some(run.now),
+            },
+            timezone: timezone.name().to_owned(),
+            status: IntentStatus::Failed,
+            payload: json!({}),
+            error: None,
+            spool_id: run.spool_id,
+            request_id: run.request_id.clone(),
+        };
+        let Some(platform) = Platform::of_channel(&entry.channel) else {
+            new.error = Some(json!({
+                "code": "UNSUPPORTED_CHANNEL",
+                "message": format!("no adapter publishes to `{}`: export the calendar instead (ICS, CSV or JSON)", entry.channel),
+            }));
+            intents.push(write(conn, &new).await?);
+            continue;
+        };
+        let target = &targets[&platform];
+        let adapter = run.platforms.adapter(platform);
+        new.account = Some(target.account.id);
+        let post = Post::of_entry(
+            entry.id,
+            &entry.title,
+            &entry.caption,
+            &entry.call_to_action,
+            &entry.hashtags,
+            &entry.format,
+            entry.media_url.as_deref(),
+        );
+        let mut problems = adapter.validate(&post, &options);
+        if request.when == Timing::Scheduled && entry.scheduled_at <= run.now {
+            problems.push(Problem::new(
+                "SCHEDULE_PASSED",
+                "scheduledAt",
+                "the entry's time has passed: move the entry, or publish it now",
+            ));
+        }
+        let mut sent_options = options.clone();
+        let mut failure: Option<Failure> = None;
+        if problems.is_empty()
+            && let Some(checked) = &target.checked
+        {
+            match checked {
+                Ok(checked) => sent_options = checked.options.clone(),
+                Err(refused) => failure = Some(refused.clone()),
+            }
+            if let Some(remaining) = target_quota(&mut quota, target) {
+                if *remaining <= 0 {
+                    failure.get_or_insert_with(|| {
+                        Failure::permanent(
+                            "DAILY_QUOTA_EXHAUSTED",
+                            "the Instagram account's remaining daily quota is spent by the entries before this one",
+                        )
+                        .platform("content_publishing_limit")
+                    });
+                }
+                *remaining -= 1;
+            }
+        }
+        new.payload = json!({
+            "requests": adapter.plan(&target.account.account_id, &post, &sent_options),
+            "options": sent_options,
+            "post": post,
+        });
+        if !problems.is_empty() {
+            let first = &problems[0];
+            let message = if problems.len() == 1 {
+                first.message.clone()
+            } else {
+                format!(
+                    "{} (and {} more problems)",
+                    first.message,
+                    problems.len() - 1
+                )
+            };
+            new.error =
+                Some(json!({ "code": first.code, "message": message, "problems": problems }));
+        } else if let Some(failure) = failure {
+            new.error = Some(failure.to_json());
+        } else if dry_run {
+            new.status = IntentStatus::DryRun;
+        } else {
+            new.status = IntentStatus::Scheduled;
+        }
+        if new.status == IntentStatus::Scheduled {
+            let (intent, created) = store::insert_once(conn, &new).await?;
+            if created && request.when == Timing::Now {
+                now_ids.push(intent.id);
+            }
+            intents.push(intent);
+        } else {
+            intents.push(write(conn, &new).await?);
+        }
+    }
+    let jobs = if now_ids.is_empty() {
+        Vec::new()
+    } else {
+        store::dispatch(conn, Due::Ids(&now_ids), now_ids.len() as i64).await?
+    };
+    for intent in &intents {
+        super::count_outcome(&intent.channel, intent.status);
+        tracing::info!(
+            requestId = run.request_id.as_deref().unwrap_or(""),
+            userId = %user,
+            channel = %intent.channel,
+            calendarId = %calendar_id,
+            runId = intent.run_id.map(|r| r.to_string()).unwrap_or_default(),
+            status = intent.status.as_str(),
+            intentId = %intent.id,
+            code = intent.error.as_ref().and_then(|e| e["code"].as_str()).unwrap_or(""),
+            "publish intent recorded"
+        );
+    }
+    Ok(Outcome {
+        dry_run,
+        reason: (!enabled).then_some("PUBLISH_DISABLED"),
+        intents,
+        jobs,
+    })
+}
+
+/// A dry run replaces the entry and channel's previous one; a refused real one is kept.
+async fn write(conn: &mut PgConnection, new: &NewIntent) -> sqlx::Result<Intent> {
+    if new.dry_run {
+        store::upsert_dry_run(conn, new).await
+    } else {
+        store::insert(conn, new).await
+    }
+}
+
+fn target_quota<'a>(quota: &'a mut BTreeMap<Uuid, i64>, target: &Target) -> Option<&'a mut i64> {
+    if target.account.platform != Platform::Instagram {
+        return None;
+    }
+    let remaining = target.checked.as_ref()?.as_ref().ok()?.remaining?;
+    Some(quota.entry(target.account.id).or_insert(remaining))
+}
+
+/// The platform's one account: the chosen one, else the only connected one.
+fn pick(
+    accounts: &[AccountRow],
+    chosen: &[Uuid],
+    platform: Platform,
+) -> Result<AccountRow, Refusal> {
+    let of_platform: Vec<&AccountRow> =
+        accounts.iter().filter(|a| a.platform == platform).collect();
+    let picked: Vec<&AccountRow> = of_platform
+        .iter()
+        .filter(|a| chosen.contains(&a.id))
+        .copied()
+        .collect();
+    let candidates: Vec<&AccountRow> = if picked.is_empty() {
+        of_platform.into_iter().filter(|a| a.has_token).collect()
+    } else {
+        picked
+    };
+    match candidates.as_slice() {
+        [one] => Ok((*one).clone()),
+        [] => {
+            super::auth_missing(platform.as_str(), "CHANNEL_NOT_CONNECTED");
+            Err(Refusal::invalid(
+                "CHANNEL_NOT_CONNECTED",
+                Unusable::NotConnected.message(platform.as_str()),
+                json!({ "channel": platform }),
+            ))
+        }
+        several => Err(Refusal::invalid(
+            "CHANNEL_AMBIGUOUS",
+            format!(
+                "{} {} channels are connected: choose one with `channels`",
+                several.len(),
+                platform.label()
+            ),
+            json!({ "channel": platform, "channelIds": several.iter().map(|a| a.id).collect::<Vec<_>>() }),
+        )),
+    }
+}
+
+/// The account's credentials checked (a refusal is the whole request's): as stored, and
+/// with publishing on, as the platform takes them (refreshed when due, an expired
+/// Instagram token marking the channel). A dry run with publishing on also runs the
+/// platform's read-only checks.
+async fn settle_target(
+    run: &Submit<'_>,
+    conn: &mut PgConnection,
+    account: AccountRow,
+    dry_run: bool,
+    options: &Options,
+    entry: &EntryRow,
+) -> Result<Target, Refusal> {
+    let platform = account.platform;
+    let refuse = |unusable: Unusable| {
+        super::auth_missing(platform.as_str(), unusable.code());
+        Refusal::invalid(
+            unusable.code(),
+            unusable.message(platform.as_str()),
+            json!({ "channel": platform, "channelId": account.id }),
+        )
+    };
+    let (true, Some(cipher)) = (run.platforms.settings.enabled, run.cipher) else {
+        // Publishing off: what the stored credentials say, without asking the platform.
+        if let Err(unusable) = channels::local_state(conn, account.id).await? {
+            return Err(refuse(unusable));
+        }
+        return Ok(Target {
+            account,
+            checked: None,
+        });
+    };
+    let post = Post::of_entry(
+        entry.id,
+        &entry.title,
+        &entry.caption,
+        "",
+        &[],
+        &entry.format,
+        None,
+    );
+    let adapter = run.platforms.adapter(platform);
+    let mut force = false;
+    let checked = loop {
+        let auth: Auth =
+            match channels::usable(run.pool, run.platforms, cipher, account.id, run.now, force)
+                .await
+            {
+                Ok(Ok(auth)) => auth,
+                Ok(Err(unusable)) => return Err(refuse(unusable)),
+                Err(UsableError::Database(error)) => return Err(Refusal::Store(error)),
+                Err(UsableError::Platform(failure)) => break Err(failure),
+            };
+        if !dry_run {
+            // A real publish checks with the platform when it runs.
+            return Ok(Target {
+                account,
+                checked: None,
+            });
+        }
+        match adapter.check(&auth, &post, options).await {
+            // The token was refused although it looked valid: one refresh, one more check.
+            Err(failure) if failure.kind == FailureKind::Auth && !force => force = true,
+            Err(failure) if failure.kind == FailureKind::Auth => {
+                let mut service = run.pool.acquire().await?;
+                channels::needs_reauth(&mut service, account.id, &failure.message).await?;
+                return Err(refuse(Unusable::AuthInvalid(failure.message)));
+            }
+            other => break other,
+        }
+    };
+    Ok(Target {
+        account,
+        checked: Some(checked),
+    })
+}

@@ -1,0 +1,217 @@
+//! Publish requests that arrived while Postgres was unreachable: kept in Redis (a list in
+//! the deployment's namespace) and replayed exactly once when Postgres is back, validated
+//! in full then, as their user. The replay's marker (`publish_spool_replays`) is written in
+//! the transaction that writes the intents, so a second replay of the same request (a
+//! crash between commit and removal, two replayers at once, a push sent twice) writes
+//! nothing. A refused request is recorded as a `failed` intent: nothing is lost.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use super::{
+    IntentStatus,
+    request::{self, PublishRequest, Refusal, Submit},
+    store::{self, NewIntent},
+};
+use crate::{Settings, db, jobs::NewJob, redis_conn::RedisConn};
+
+/// A spooled request.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Spooled {
+    pub id: Uuid,
+    pub user: Uuid,
+    pub calendar_id: Uuid,
+    pub request: PublishRequest,
+    pub request_id: String,
+    pub received_at: DateTime<Utc>,
+}
+
+fn key(settings: &Settings) -> String {
+    settings.redis_key(&["publish", "spool"])
+}
+
+/// Keeps `spooled` until Postgres is back.
+pub async fn push(
+    redis: &RedisConn,
+    settings: &Settings,
+    spooled: &Spooled,
+) -> redis::RedisResult<()> {
+    let mut conn = redis.clone();
+    let item = serde_json::to_string(spooled).expect("spooled requests serialise");
+    redis::cmd("RPUSH")
+        .arg(key(settings))
+        .arg(item)
+        .query_async::<i64>(&mut conn)
+        .await
+        .map(drop)
+}
+
+/// What one replay did.
+#[derive(Debug, Default)]
+pub struct Replayed {
+    /// Requests applied (or recorded refused) now.
+    pub applied: usize,
+    /// Requests already applied earlier, removed now.
+    pub duplicates: usize,
+    /// Publish jobs to queue.
+    pub jobs: Vec<NewJob>,
+}
+
+/// Replays the spooled requests, oldest first, up to `limit`, each as `base` with its own
+/// request and spool ids. Stops at the first one that
+/// Postgres could not take (it stays for the next replay).
+pub async fn replay(
+    redis: &RedisConn,
+    settings: &Settings,
+    pool: &PgPool,
+    base: &Submit<'_>,
+    limit: usize,
+) -> anyhow::Result<Replayed> {
+    let mut conn = redis.clone();
+    let items: Vec<String> = redis::cmd("LRANGE")
+        .arg(key(settings))
+        .arg(0)
+        .arg(limit.saturating_sub(1) as i64)
+        .query_async(&mut conn)
+        .await?;
+    let mut replayed = Replayed::default();
+    for item in items {
+        let Ok(spooled) = serde_json::from_str::<Spooled>(&item) else {
+            tracing::error!("an unreadable spooled publish request was dropped");
+            remove(&mut conn, settings, &item).await?;
+            continue;
+        };
+        let run = Submit {
+            platforms: base.platforms,
+            cipher: base.cipher,
+            pool: base.pool,
+            now: base.now,
+            request_id: Some(spooled.request_id.clone()),
+            spool_id: Some(spooled.id),
+        };
+        match apply(pool, &run, &spooled).await {
+            Ok(Some(jobs)) => {
+                replayed.applied += 1;
+                replayed.jobs.extend(jobs);
+            }
+            Ok(None) => replayed.duplicates += 1,
+            Err(error) if db::is_unavailable(&error) => return Err(error.into()),
+            Err(error) => {
+                // Anything else would fail again: recorded as a refusal, so nothing is lost.
+                tracing::error!(spool_id = %spooled.id, error = %error, "replaying a spooled publish request failed");
+                let refusal = Refusal::Store(error);
+                if record_refusal(pool, &spooled, &refusal).await.is_err() {
+                    return Ok(replayed);
+                }
+                replayed.applied += 1;
+            }
+        }
+        remove(&mut conn, settings, &item).await?;
+    }
+    Ok(replayed)
+}
+
+async fn remove(conn: &mut RedisConn, settings: &Settings, item: &str) -> redis::RedisResult<()> {
+    redis::cmd("LREM")
+        .arg(key(settings))
+        .arg(1)
+        .arg(item)
+        .query_async::<i64>(conn)
+        .await
+        .map(drop)
+}
+
+/// Applies one spooled request as its user: the jobs to queue, or `None` when it had been
+/// replayed already.
+async fn apply(
+    pool: &PgPool,
+    run: &Submit<'_>,
+    spooled: &Spooled,
+) -> sqlx::Result<Option<Vec<NewJob>>> {
+    let mut tx = db::user_tx(pool, spooled.user).await?;
+    if !mark(&mut tx, spooled).await? {
+        return Ok(None);
+    }
+    let outcome = request::submit(
+        run,
+        &mut tx,
+        spooled.user,
+        spooled.calendar_id,
+        &spooled.request,
+    )
+    .await;
+    match outcome {
+        Ok(outcome) => {
+            tx.commit().await?;
+            tracing::info!(spool_id = %spooled.id, requestId = %spooled.request_id, userId = %spooled.user,
+                calendarId = %spooled.calendar_id, intents = outcome.intents.len(), "spooled publish request replayed");
+            Ok(Some(outcome.jobs))
+        }
+        Err(Refusal::Store(error)) => Err(error),
+        Err(refusal) => {
+            refused(&mut tx, spooled, &refusal).await?;
+            tx.commit().await?;
+            Ok(Some(Vec::new()))
+        }
+    }
+}
+
+/// Writes the replay's marker; false when it was there already.
+async fn mark(conn: &mut sqlx::PgConnection, spooled: &Spooled) -> sqlx::Result<bool> {
+    let marked: Option<Uuid> = sqlx::query_scalar(
+        "insert into publish_spool_replays (spool_id, user_id) values ($1, $2)
+         on conflict (spool_id) do nothing returning spool_id",
+    )
+    .bind(spooled.id)
+    .bind(spooled.user)
+    .fetch_optional(conn)
+    .await?;
+    Ok(marked.is_some())
+}
+
+/// Records a refused spooled request (in a transaction of its own, as its user).
+async fn record_refusal(pool: &PgPool, spooled: &Spooled, refusal: &Refusal) -> sqlx::Result<()> {
+    let mut tx = db::user_tx(pool, spooled.user).await?;
+    if mark(&mut tx, spooled).await? {
+        refused(&mut tx, spooled, refusal).await?;
+    }
+    tx.commit().await
+}
+
+/// One `failed` intent saying why the whole request was refused.
+async fn refused(
+    conn: &mut sqlx::PgConnection,
+    spooled: &Spooled,
+    refusal: &Refusal,
+) -> sqlx::Result<()> {
+    let mut error = refusal.to_json();
+    error["spooled"] = json!(true);
+    tracing::warn!(spool_id = %spooled.id, requestId = %spooled.request_id, userId = %spooled.user,
+        calendarId = %spooled.calendar_id, code = %error["code"], status = "failed", "spooled publish request refused");
+    store::insert(
+        conn,
+        &NewIntent {
+            user: spooled.user,
+            calendar_id: spooled.calendar_id,
+            entry_id: None,
+            run_id: None,
+            channel: refusal.channel().unwrap_or_else(|| "*".into()),
+            account: None,
+            mode: spooled.request.mode,
+            dry_run: spooled.request.dry_run,
+            timing: spooled.request.when,
+            publish_at: None,
+            timezone: "UTC".into(),
+            status: IntentStatus::Failed,
+            payload: json!({ "request": spooled.request, "receivedAt": spooled.received_at }),
+            error: Some(error),
+            spool_id: Some(spooled.id),
+            request_id: Some(spooled.request_id.clone()),
+        },
+    )
+    .await
+    .map(drop)
+}

@@ -1,0 +1,298 @@
+//! Publish intents' rows: written by the publish request (as the user, under row-level
+//! security), dispatched to publish jobs when due, and read, cancelled or retried by
+//! their owner.
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use sqlx::{AssertSqlSafe, PgConnection, types::Json};
+use uuid::Uuid;
+
+use super::{IntentStatus, Mode, PublishJob, Timing};
+use crate::{jobs::NewJob, store::Row};
+
+/// A publish intent as its owner sees it.
+#[derive(Debug, Clone, PartialEq, poem_openapi::Object, sqlx::FromRow)]
+#[oai(rename = "PublishIntent", rename_all = "camelCase")]
+pub struct Intent {
+    pub id: Uuid,
+    pub calendar_id: Uuid,
+    /// The calendar entry (none when the whole request was refused).
+    #[oai(nullable)]
+    pub entry_id: Option<Uuid>,
+    /// The generation run whose content the entry held.
+    #[oai(nullable)]
+    pub run_id: Option<Uuid>,
+    /// The platform (the entry's channel).
+    pub channel: String,
+    /// The connected channel it goes to.
+    #[oai(nullable)]
+    pub channel_id: Option<Uuid>,
+    pub mode: Mode,
+    pub dry_run: bool,
+    #[sqlx(rename = "when")]
+    pub when: Timing,
+    /// When it publishes (the entry's `scheduledAt` for `scheduled`, following the entry
+    /// when it moves); null for a dry run of `now` or a refused request.
+    #[oai(nullable)]
+    pub publish_at: Option<DateTime<Utc>>,
+    /// The calendar's time zone.
+    pub timezone: String,
+    pub status: IntentStatus,
+    /// `requests`: what a publish sends (method, url, headers, body, effect; secrets
+    /// masked); `options`; `post`: the text and media.
+    pub payload: Value,
+    /// `{code, message, platformCode?, problems?}`.
+    #[oai(nullable)]
+    pub error: Option<Value>,
+    pub attempts: i32,
+    /// TikTok's `publish_id` or Instagram's container id.
+    #[oai(nullable)]
+    pub remote_id: Option<String>,
+    /// The published post's id on the platform.
+    #[oai(nullable)]
+    pub remote_post_id: Option<String>,
+    #[oai(nullable)]
+    pub published_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+const INTENT_COLUMNS: &str = "i.id, i.calendar_id, i.entry_id, i.run_id, i.channel,
+    i.account as channel_id, i.mode, i.dry_run, i.timing as \"when\", i.publish_at, i.timezone,
+    i.status, i.payload, i.error, i.attempts, i.remote_id, i.remote_post_id, i.published_at,
+    i.created_at, i.updated_at";
+
+/// An intent to write.
+#[derive(Debug, Clone)]
+pub struct NewIntent {
+    pub user: Uuid,
+    pub calendar_id: Uuid,
+    pub entry_id: Option<Uuid>,
+    pub run_id: Option<Uuid>,
+    pub channel: String,
+    pub account: Option<Uuid>,
+    pub mode: Mode,
+    pub dry_run: bool,
+    pub timing: Timing,
+    pub publish_at: Option<DateTime<Utc>>,
+    pub timezone: String,
+    pub status: IntentStatus,
+    pub payload: Value,
+    pub error: Option<Value>,
+    pub spool_id: Option<Uuid>,
+    pub request_id: Option<String>,
+}
+
+const INSERT: &str = "insert into publish_intents as i (id, user_id, calendar_id, entry_id,
+        run_id, channel, account, mode, dry_run, timing, publish_at, timezone, status, payload,
+        error, spool_id, request_id)
+    values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)";
+
+fn bind_new<'q>(
+    query: sqlx::query::QueryAs<'q, sqlx::Postgres, Intent, sqlx::postgres::PgArguments>,
+    new: &'q NewIntent,
+) -> sqlx::query::QueryAs<'q, sqlx::Postgres, Intent, sqlx::postgres::PgArguments> {
+    query
+        .bind(Uuid::now_v7())
+        .bind(new.user)
+        .bind(new.calendar_id)
+        .bind(new.entry_id)
+        .bind(new.run_id)
+        .bind(&new.channel)
+        .bind(new.account)
+        .bind(new.mode)
+        .bind(new.dry_run)
+        .bind(new.timing)
+        .bind(new.publish_at)
+        .bind(&new.timezone)
+        .bind(new.status)
+        .bind(Json(&new.payload))
+        .bind(new.error.as_ref().map(Json))
+        .bind(new.spool_id)
+        .bind(&new.request_id)
+}
+
+/// Writes a dry run, replacing the entry and channel's previous one (same id; `updatedAt`
+/// moves only when something changed, so a repeated dry run answers the same).
+pub async fn upsert_dry_run(conn: &mut PgConnection, new: &NewIntent) -> sqlx::Result<Intent> {
+    let sql = format!(
+        "{INSERT}
+         on conflict (entry_id, channel, coalesce(account, '00000000-0000-0000-0000-000000000000'::uuid))
+             where dry_run
+         do update set status = excluded.status, payload = excluded.payload,
+             error = excluded.error, mode = excluded.mode, timing = excluded.timing,
+             publish_at = excluded.publish_at, timezone = excluded.timezone,
+             run_id = excluded.run_id, request_id = excluded.request_id,
+             updated_at = case when (i.status, i.payload, i.error, i.mode, i.timing, i.publish_at)
+                 is distinct from (excluded.status, excluded.payload, excluded.error,
+                     excluded.mode, excluded.timing, excluded.publish_at)
+                 then now() else i.updated_at end
+         returning {INTENT_COLUMNS}"
+    );
+    bind_new(sqlx::query_as(AssertSqlSafe(sql)), new)
+        .fetch_one(conn)
+        .await
+}
+
+/// Writes a real intent, unless the entry and channel have one unfinished or published:
+/// that one is returned instead (`false`), so a repeated request publishes nothing twice.
+pub async fn insert_once(conn: &mut PgConnection, new: &NewIntent) -> sqlx::Result<(Intent, bool)> {
+    let sql = format!(
+        "{INSERT}
+         on conflict (entry_id, account) where not dry_run and status not in ('failed', 'cancelled')
+         do nothing
+         returning {INTENT_COLUMNS}"
+    );
+    if let Some(created) = bind_new(sqlx::query_as(AssertSqlSafe(sql)), new)
+        .fetch_optional(&mut *conn)
+        .await?
+    {
+        return Ok((created, true));
+    }
+    let existing: Intent = sqlx::query_as(AssertSqlSafe(format!(
+        "select {INTENT_COLUMNS} from publish_intents i
+         where i.entry_id = $1 and i.account = $2 and not i.dry_run
+           and i.status not in ('failed', 'cancelled')"
+    )))
+    .bind(new.entry_id)
+    .bind(new.account)
+    .fetch_one(conn)
+    .await?;
+    Ok((existing, false))
+}
+
+/// Writes an intent as it is (a refusal).
+pub async fn insert(conn: &mut PgConnection, new: &NewIntent) -> sqlx::Result<Intent> {
+    let sql = format!("{INSERT} returning {INTENT_COLUMNS}");
+    bind_new(sqlx::query_as(AssertSqlSafe(sql)), new)
+        .fetch_one(conn)
+        .await
+}
+
+/// The caller's intents, newest first, before `cursor`.
+pub async fn list<T: Row>(
+    conn: &mut PgConnection,
+    calendar: Option<Uuid>,
+    status: Option<IntentStatus>,
+    cursor: Option<Uuid>,
+    limit: i64,
+) -> sqlx::Result<Vec<T>> {
+    sqlx::query_as(AssertSqlSafe(format!(
+        "select {INTENT_COLUMNS} from publish_intents i
+         where ($1::uuid is null or i.calendar_id = $1) and ($2::text is null or i.status = $2)
+           and ($3::uuid is null or i.id < $3)
+         order by i.id desc limit $4"
+    )))
+    .bind(calendar)
+    .bind(status)
+    .bind(cursor)
+    .bind(limit)
+    .fetch_all(conn)
+    .await
+}
+
+pub async fn get<T: Row>(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<T>> {
+    sqlx::query_as(AssertSqlSafe(format!(
+        "select {INTENT_COLUMNS} from publish_intents i where i.id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(conn)
+    .await
+}
+
+/// What a state change found.
+#[derive(Debug)]
+pub enum Changed {
+    Done(Box<Intent>),
+    Missing,
+    /// Not allowed from this status.
+    Refused(IntentStatus),
+}
+
+/// Cancels a scheduled intent whose publish has not started.
+pub async fn cancel(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Changed> {
+    let done: Option<Intent> = sqlx::query_as(AssertSqlSafe(format!(
+        "update publish_intents i set status = 'cancelled', updated_at = now(),
+             error = jsonb_build_object('code', 'CANCELLED', 'message', 'cancelled by the user before it was published')
+         where i.id = $1 and i.status = 'scheduled' and not i.dry_run
+         returning {INTENT_COLUMNS}"
+    )))
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    settle(conn, id, done).await
+}
+
+/// Schedules a `failed` or `unconfirmed` intent again, now: the user's decision after
+/// checking the account.
+pub async fn retry(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Changed> {
+    let done: Option<Intent> = sqlx::query_as(AssertSqlSafe(format!(
+        "update publish_intents i set status = 'scheduled', timing = 'now', publish_at = now(),
+             job_id = null, error = null, remote_id = null, sending_at = null, sent_at = null,
+             unknown_since = null, updated_at = now()
+         where i.id = $1 and i.status in ('failed', 'unconfirmed') and not i.dry_run
+           and i.account is not null and i.entry_id is not null
+         returning {INTENT_COLUMNS}"
+    )))
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    settle(conn, id, done).await
+}
+
+async fn settle(conn: &mut PgConnection, id: Uuid, done: Option<Intent>) -> sqlx::Result<Changed> {
+    Ok(match done {
+        Some(intent) => Changed::Done(Box::new(intent)),
+        None => match get::<Intent>(conn, id).await? {
+            Some(intent) => Changed::Refused(intent.status),
+            None => Changed::Missing,
+        },
+    })
+}
+
+/// Which scheduled intents to hand to publish jobs.
+pub enum Due<'a> {
+    /// Every one due at this moment (the workers' dispatcher).
+    At(DateTime<Utc>),
+    /// These ones (just created for `now`).
+    Ids(&'a [Uuid]),
+}
+
+/// Claims due intents (skipping those another dispatcher holds) and writes a publish job
+/// for each, in the caller's transaction; the jobs to queue after commit.
+pub async fn dispatch(
+    conn: &mut PgConnection,
+    due: Due<'_>,
+    limit: i64,
+) -> sqlx::Result<Vec<NewJob>> {
+    let (at, ids): (Option<DateTime<Utc>>, Option<&[Uuid]>) = match due {
+        Due::At(at) => (Some(at), None),
+        Due::Ids(ids) => (None, Some(ids)),
+    };
+    let claimed: Vec<(Uuid, Uuid)> = sqlx::query_as(
+        "select id, user_id from publish_intents
+         where status = 'scheduled' and job_id is null and not dry_run
+           and ($1::timestamptz is null or publish_at <= $1)
+           and ($2::uuid[] is null or id = any($2))
+         order by publish_at
+         limit $3
+         for update skip locked",
+    )
+    .bind(at)
+    .bind(ids)
+    .bind(limit)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut jobs = Vec::with_capacity(claimed.len());
+    for (intent_id, user) in claimed {
+        let job = NewJob::new(user, &PublishJob { intent_id });
+        job.insert(&mut *conn).await?;
+        sqlx::query("update publish_intents set job_id = $2, updated_at = now() where id = $1")
+            .bind(intent_id)
+            .bind(job.id)
+            .execute(&mut *conn)
+            .await?;
+        jobs.push(job);
+    }
+    Ok(jobs)
+}

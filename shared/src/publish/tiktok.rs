@@ -1,0 +1,495 @@
+//! TikTok's Content Posting API v2 (`PLATFORMS.md`): creator info, direct post or inbox
+//! draft pulled from a URL (videos and photos), and status polling. Every answer is
+//! `{"data": {...}, "error": {"code": "ok" | "<code>", "message", "log_id"}}`.
+
+use async_trait::async_trait;
+use serde_json::{Value, json};
+
+use super::{
+    Adapter, Auth, Checked, Failure, FailureKind, MediaKind, Mode, Options, PRIVACY_LEVELS,
+    PlannedRequest, Platform, Post, PublishSettings, Remote, Sent,
+    post::{self, CAPTION_MAX, PHOTO_DESCRIPTION_MAX, PHOTO_TITLE_MAX, Problem},
+};
+
+const CREATOR_INFO: &str = "/v2/post/publish/creator_info/query/";
+const VIDEO_INIT: &str = "/v2/post/publish/video/init/";
+const INBOX_VIDEO_INIT: &str = "/v2/post/publish/inbox/video/init/";
+const CONTENT_INIT: &str = "/v2/post/publish/content/init/";
+const STATUS_FETCH: &str = "/v2/post/publish/status/fetch/";
+
+pub struct TikTok {
+    http: reqwest::Client,
+    base: String,
+}
+
+impl TikTok {
+    pub fn new(http: reqwest::Client, settings: &PublishSettings) -> Self {
+        Self {
+            http,
+            base: settings
+                .tiktok
+                .api_base_url
+                .trim_end_matches('/')
+                .to_owned(),
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// The init call's path and body (the privacy level as chosen or the default).
+    fn init(&self, post: &Post, options: &Options, privacy: &str) -> (&'static str, Value) {
+        let url = post.media_url.clone().unwrap_or_default();
+        match (post.media, options.mode) {
+            (MediaKind::Video, Mode::Publish) => (
+                VIDEO_INIT,
+                json!({
+                    "post_info": {
+                        "title": post.text,
+                        "privacy_level": privacy,
+                        "disable_comment": false,
+                        "disable_duet": false,
+                        "disable_stitch": false,
+                        "video_cover_timestamp_ms": 1000,
+                    },
+                    "source_info": { "source": "PULL_FROM_URL", "video_url": url },
+                }),
+            ),
+            (MediaKind::Video, Mode::Draft) => (
+                INBOX_VIDEO_INIT,
+                json!({ "source_info": { "source": "PULL_FROM_URL", "video_url": url } }),
+            ),
+            (MediaKind::Photo, mode) => {
+                let mut post_info = json!({
+                    "title": post.title,
+                    "description": post.text,
+                    "disable_comment": false,
+                    "auto_add_music": true,
+                });
+                if mode == Mode::Publish {
+                    post_info["privacy_level"] = Value::from(privacy);
+                }
+                (
+                    CONTENT_INIT,
+                    json!({
+                        "media_type": "PHOTO",
+                        "post_mode": if mode == Mode::Publish { "DIRECT_POST" } else { "MEDIA_UPLOAD" },
+                        "post_info": post_info,
+                        "source_info": {
+                            "source": "PULL_FROM_URL",
+                            "photo_images": [url],
+                            "photo_cover_index": 0,
+                        },
+                    }),
+                )
+            }
+        }
+    }
+
+    async fn call(&self, auth: &Auth, path: &str, body: Option<&Value>) -> Answer {
+        let mut request = self
+            .http
+            .post(self.url(path))
+            .bearer_auth(&auth.access_token)
+            .header("content-type", "application/json; charset=UTF-8");
+        if let Some(body) = body {
+            request = request.body(body.to_string());
+        }
+        let response = match request.send().await {
+            Ok(response) => response,
+            Err(error) => return Answer::Lost(transport(&error), error.is_connect()),
+        };
+        let status = response.status().as_u16();
+        let Ok(body) = response.json::<Value>().await else {
+            return Answer::Lost(
+                format!("TikTok answered {status} without a readable body"),
+                false,
+            );
+        };
+        let code = body["error"]["code"].as_str().unwrap_or("").to_owned();
+        if (200..300).contains(&status) && (code == "ok" || code.is_empty()) {
+            return Answer::Ok(body["data"].clone());
+        }
+        if status >= 500 || code == "internal_error" {
+            return Answer::Lost(format!("TikTok answered {status} ({code})"), false);
+        }
+        let message = body["error"]["message"].as_str().unwrap_or("").to_owned();
+        Answer::Refused(refusal(status, &code, &message))
+    }
+
+    /// The creator's privacy options.
+    async fn privacy_options(&self, auth: &Auth) -> Result<Vec<String>, Failure> {
+        match self.call(auth, CREATOR_INFO, None).await {
+            Answer::Ok(data) => Ok(data["privacy_level_options"]
+                .as_array()
+                .map(|options| {
+                    options
+                        .iter()
+                        .filter_map(|o| o.as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default()),
+            Answer::Refused(failure) => Err(failure),
+            Answer::Lost(reason, _) => Err(Failure::retryable(
+                "PLATFORM_UNAVAILABLE",
+                format!("TikTok's creator info could not be read: {reason}"),
+            )),
+        }
+    }
+
+    /// The privacy level to post with: the chosen one if the creator allows it, else the
+    /// most public the creator allows.
+    fn privacy(options: &Options, allowed: &[String]) -> Result<String, Failure> {
+        match &options.privacy_level {
+            Some(level) if allowed.iter().any(|a| a == level) => Ok(level.clone()),
+            Some(level) => Err(Failure::permanent(
+                "PRIVACY_LEVEL_NOT_ALLOWED",
+                format!(
+                    "TikTok does not allow privacy level {level} for this creator; allowed: {}",
+                    allowed.join(", ")
+                ),
+            )
+            .platform("privacy_level_option_mismatch")),
+            None => PRIVACY_LEVELS
+                .iter()
+                .find(|level| allowed.iter().any(|a| a == *level))
+                .map(|level| level.to_string())
+                .ok_or_else(|| {
+                    Failure::permanent(
+                        "PRIVACY_LEVEL_NOT_ALLOWED",
+                        "TikTok lists no privacy level this creator may post with",
+                    )
+                    .platform("privacy_level_option_mismatch")
+                }),
+        }
+    }
+}
+
+/// A call's answer.
+enum Answer {
+    Ok(Value),
+    Refused(Failure),
+    /// No usable answer; `true` when the request certainly never left (connection refused).
+    Lost(String, bool),
+}
+
+fn transport(error: &reqwest::Error) -> String {
+    if error.is_timeout() {
+        "the request timed out".into()
+    } else if error.is_connect() {
+        "TikTok could not be reached".into()
+    } else {
+        "the connection was lost before TikTok answered".into()
+    }
+}
+
+/// TikTok's refusal, in our words, with TikTok's code.
+fn refusal(status: u16, code: &str, message: &str) -> Failure {
+    let (kind, ours, reason) = match code {
+        "access_token_invalid" => (
+            FailureKind::Auth,
+            "CHANNEL_AUTH_INVALID",
+            "TikTok refused the access token",
+        ),
+        "scope_not_authorized" => (
+            FailureKind::Permanent,
+            "SCOPE_NOT_AUTHORIZED",
+            "the TikTok account did not grant the publishing scope; connect it again",
+        ),
+        "rate_limit_exceeded" => (
+            FailureKind::Retryable,
+            "RATE_LIMITED",
+            "TikTok's rate limit was reached; retried later",
+        ),
+        "spam_risk_too_many_posts" => (
+            FailureKind::Permanent,
+            "POST_LIMIT_REACHED",
+            "the TikTok account reached its daily post limit",
+        ),
+        "spam_risk_user_banned_from_posting" => (
+            FailureKind::Permanent,
+            "ACCOUNT_BANNED_FROM_POSTING",
+            "TikTok banned this account from posting",
+        ),
+        "unaudited_client_can_only_post_to_private_accounts" => (
+            FailureKind::Permanent,
+            "APP_NOT_AUDITED",
+            "this TikTok app is not audited: it may only post with privacy level SELF_ONLY",
+        ),
+        "url_ownership_unverified" => (
+            FailureKind::Permanent,
+            "MEDIA_URL_UNVERIFIED",
+            "TikTok has not verified the media URL's domain for this app",
+        ),
+        "privacy_level_option_mismatch" => (
+            FailureKind::Permanent,
+            "PRIVACY_LEVEL_NOT_ALLOWED",
+            "TikTok does not allow this privacy level for the creator",
+        ),
+        "reached_active_user_cap" => (
+            FailureKind::Retryable,
+            "RATE_LIMITED",
+            "TikTok's daily active-user cap for this app was reached",
+        ),
+        "invalid_params" => (
+            FailureKind::Permanent,
+            "INVALID_REQUEST",
+            "TikTok refused the request's parameters",
+        ),
+        _ if status == 401 => (
+            FailureKind::Auth,
+            "CHANNEL_AUTH_INVALID",
+            "TikTok refused the access token",
+        ),
+        _ if status == 429 => (
+            FailureKind::Retryable,
+            "RATE_LIMITED",
+            "TikTok's rate limit was reached; retried later",
+        ),
+        _ => (
+            FailureKind::Permanent,
+            "PLATFORM_REFUSED",
+            "TikTok refused the post",
+        ),
+    };
+    let message = if message.is_empty() {
+        format!("{reason} ({code})")
+    } else {
+        format!("{reason}: {message} ({code})")
+    };
+    Failure::new(kind, ours, message).platform(if code.is_empty() {
+        status.to_string()
+    } else {
+        code.to_owned()
+    })
+}
+
+/// A `FAILED` status's `fail_reason`, in our words.
+fn failed(reason: &str) -> Failure {
+    let (code, text) = match reason {
+        "spam_risk_too_many_posts" => (
+            "POST_LIMIT_REACHED",
+            "the TikTok account reached its daily post limit",
+        ),
+        "video_pull_failed" | "photo_pull_failed" => (
+            "MEDIA_PULL_FAILED",
+            "TikTok could not download the media from its URL",
+        ),
+        "auth_removed" => (
+            "CHANNEL_AUTH_INVALID",
+            "the creator removed this app's access on TikTok",
+        ),
+        "spam_risk_user_banned_from_posting" => (
+            "ACCOUNT_BANNED_FROM_POSTING",
+            "TikTok banned this account from posting",
+        ),
+        _ => ("PLATFORM_FAILED", "TikTok failed the post"),
+    };
+    Failure::permanent(code, format!("{text} ({reason})")).platform(reason)
+}
+
+fn masked() -> Value {
+    json!({ "Authorization": "Bearer ***", "Content-Type": "application/json; charset=UTF-8" })
+}
+
+#[async_trait]
+impl Adapter for TikTok {
+    fn platform(&self) -> Platform {
+        Platform::Tiktok
+    }
+
+    fn validate(&self, post: &Post, options: &Options) -> Vec<Problem> {
+        let mut problems: Vec<Problem> = post::media_problem(post, "TikTok").into_iter().collect();
+        match post.media {
+            MediaKind::Video => problems.extend(post::too_long(
+                "caption",
+                "the TikTok caption (caption, call to action and hashtags)",
+                post.text_chars(),
+                CAPTION_MAX,
+            )),
+            MediaKind::Photo => {
+                problems.extend(post::too_long(
+                    "title",
+                    "a TikTok photo post's title",
+                    post.title.chars().count(),
+                    PHOTO_TITLE_MAX,
+                ));
+                problems.extend(post::too_long(
+                    "caption",
+                    "the TikTok photo description (caption, call to action and hashtags)",
+                    post.text_chars(),
+                    PHOTO_DESCRIPTION_MAX,
+                ));
+            }
+        }
+        if let Some(level) = &options.privacy_level
+            && !PRIVACY_LEVELS.contains(&level.as_str())
+        {
+            problems.push(Problem::new(
+                "PRIVACY_LEVEL_NOT_ALLOWED",
+                "privacyLevel",
+                format!("`{level}` is not a TikTok privacy level"),
+            ));
+        }
+        problems
+    }
+
+    fn plan(&self, _account_id: &str, post: &Post, options: &Options) -> Vec<PlannedRequest> {
+        let privacy = options
+            .privacy_level
+            .clone()
+            .unwrap_or_else(|| "<most public of the creator's options>".into());
+        let (path, body) = self.init(post, options, &privacy);
+        let request = |path: &str, body: Value, effect: &str| PlannedRequest {
+            method: "POST".into(),
+            url: self.url(path),
+            headers: masked(),
+            body,
+            effect: effect.into(),
+        };
+        vec![
+            request(CREATOR_INFO, Value::Null, "read-only"),
+            request(path, body, "publishes"),
+            request(
+                STATUS_FETCH,
+                json!({ "publish_id": "<publish_id>" }),
+                "read-only",
+            ),
+        ]
+    }
+
+    async fn check(
+        &self,
+        auth: &Auth,
+        _post: &Post,
+        options: &Options,
+    ) -> Result<Checked, Failure> {
+        let allowed = self.privacy_options(auth).await?;
+        let mut resolved = options.clone();
+        if options.mode == Mode::Publish {
+            resolved.privacy_level = Some(Self::privacy(options, &allowed)?);
+        }
+        Ok(Checked {
+            options: resolved,
+            remaining: None,
+        })
+    }
+
+    async fn prepare(
+        &self,
+        _auth: &Auth,
+        _post: &Post,
+        _options: &Options,
+    ) -> Result<Option<String>, Failure> {
+        Ok(None)
+    }
+
+    async fn send(
+        &self,
+        auth: &Auth,
+        post: &Post,
+        options: &Options,
+        _prepared: Option<&str>,
+    ) -> Sent {
+        // The privacy level is read again right before the post: the creator's options may
+        // have changed since the dry run.
+        let privacy = match self.privacy_options(auth).await {
+            Ok(allowed) if options.mode == Mode::Publish => {
+                match Self::privacy(options, &allowed) {
+                    Ok(level) => level,
+                    Err(failure) => return Sent::NotApplied(failure),
+                }
+            }
+            Ok(_) => String::new(),
+            Err(failure) => return Sent::NotApplied(failure),
+        };
+        let (path, body) = self.init(post, options, &privacy);
+        match self.call(auth, path, Some(&body)).await {
+            Answer::Ok(data) => match data["publish_id"].as_str() {
+                Some(id) => Sent::Accepted {
+                    remote_id: id.to_owned(),
+                    post_id: None,
+                },
+                None => Sent::Unknown("TikTok accepted the post without a publish_id".into()),
+            },
+            Answer::Refused(failure) => Sent::NotApplied(failure),
+            Answer::Lost(reason, false) => Sent::Unknown(reason),
+            Answer::Lost(reason, true) => {
+                Sent::NotApplied(Failure::retryable("PLATFORM_UNAVAILABLE", reason))
+            }
+        }
+    }
+
+    async fn confirm(&self, auth: &Auth, remote_id: Option<&str>, _post: &Post) -> Remote {
+        let Some(publish_id) = remote_id else {
+            return Remote::Pending(
+                "TikTok's answer to the post was lost, so there is no publish_id to check".into(),
+            );
+        };
+        let body = json!({ "publish_id": publish_id });
+        match self.call(auth, STATUS_FETCH, Some(&body)).await {
+            Answer::Ok(data) => match data["status"].as_str().unwrap_or("") {
+                "PUBLISH_COMPLETE" => Remote::Published {
+                    post_id: data["publicaly_available_post_id"]
+                        .as_array()
+                        .and_then(|ids| ids.first())
+                        .map(|id| match id {
+                            Value::String(s) => s.clone(),
+                            other => other.to_string(),
+                        }),
+                },
+                "SEND_TO_USER_INBOX" => Remote::DraftSent,
+                "FAILED" => Remote::Failed(failed(data["fail_reason"].as_str().unwrap_or(""))),
+                other => Remote::Pending(format!("TikTok is still processing the post ({other})")),
+            },
+            Answer::Refused(failure) => Remote::Pending(failure.message),
+            Answer::Lost(reason, _) => Remote::Pending(reason),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_privacy_level_is_the_chosen_one_or_the_most_public_allowed() {
+        let allowed = vec!["FOLLOWER_OF_CREATOR".to_owned(), "SELF_ONLY".to_owned()];
+        let chosen = |level: Option<&str>| Options {
+            mode: Mode::Publish,
+            privacy_level: level.map(str::to_owned),
+        };
+        assert_eq!(
+            TikTok::privacy(&chosen(None), &allowed).unwrap(),
+            "FOLLOWER_OF_CREATOR"
+        );
+        assert_eq!(
+            TikTok::privacy(&chosen(Some("SELF_ONLY")), &allowed).unwrap(),
+            "SELF_ONLY"
+        );
+        let refused = TikTok::privacy(&chosen(Some("PUBLIC_TO_EVERYONE")), &allowed).unwrap_err();
+        assert_eq!(refused.code, "PRIVACY_LEVEL_NOT_ALLOWED");
+        assert_eq!(
+            refused.platform_code.as_deref(),
+            Some("privacy_level_option_mismatch")
+        );
+    }
+
+    #[test]
+    fn refusals_keep_tiktoks_code_and_say_why() {
+        let f = refusal(403, "spam_risk_too_many_posts", "");
+        assert_eq!(f.kind, FailureKind::Permanent);
+        assert_eq!(f.code, "POST_LIMIT_REACHED");
+        assert_eq!(
+            f.message,
+            "the TikTok account reached its daily post limit (spam_risk_too_many_posts)"
+        );
+        assert_eq!(refusal(401, "", "").kind, FailureKind::Auth);
+        assert_eq!(
+            refusal(429, "rate_limit_exceeded", "slow down").kind,
+            FailureKind::Retryable
+        );
+        assert_eq!(failed("video_pull_failed").code, "MEDIA_PULL_FAILED");
+    }
+}

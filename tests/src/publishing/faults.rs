@@ -1,0 +1,365 @@
+//! Never twice under faults: lost answers, an unconfirmable publish, the flag turned off,
+//! Postgres cut off, several workers.
+
+use reqwest::Method;
+use serde_json::json;
+
+use super::{Entry, publish_env, setup, setup_with};
+use crate::helpers::{TestOptions, fake_platforms::FakePlatforms};
+
+#[tokio::test]
+async fn a_lost_answer_is_checked_and_never_sent_again() {
+    let s = setup().await;
+    s.connect_both().await;
+    s.fake.with(|f| f.drop_after_publish = true);
+    let entry = s.entry(Entry::on("instagram", "Lost answer")).await;
+    let (_, answer) = s
+        .publish(json!({ "entryIds": [entry], "dryRun": false }))
+        .await;
+    let id = answer["data"]["intents"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let published = s.settled(&id, "published").await;
+    assert_eq!(s.fake.posts().len(), 1);
+    assert_eq!(s.fake.calls_to("/media_publish").len(), 1, "sent once");
+    assert_eq!(published["remotePostId"], s.fake.posts()[0].id.as_str());
+    // The read-only check that resolved it.
+    assert!(
+        !s.fake
+            .calls_to(published["remoteId"].as_str().unwrap())
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn an_unconfirmable_publish_is_unconfirmed_and_retried_only_on_request() {
+    let s = setup().await;
+    s.connect_both().await;
+    s.fake.with(|f| {
+        f.drop_after_publish = true;
+        f.cannot_confirm = true;
+    });
+    let entry = s.entry(Entry::on("instagram", "Cannot tell")).await;
+    let (_, answer) = s
+        .publish(json!({ "entryIds": [entry], "dryRun": false }))
+        .await;
+    let id = answer["data"]["intents"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let unconfirmed = s.settled(&id, "unconfirmed").await;
+    assert_eq!(unconfirmed["error"]["code"], "PUBLISH_UNCONFIRMED");
+    let message = unconfirmed["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("check the Instagram account before retrying"),
+        "{message}"
+    );
+    assert_eq!(s.fake.posts().len(), 1);
+    assert_eq!(s.fake.calls_to("/media_publish").len(), 1);
+    // Nothing retries it by itself: the dispatcher finds nothing, the request finds it.
+    assert_eq!(s.tick("2031-01-01T00:00:00Z").await.dispatched, 0);
+    let (_, again) = s
+        .publish(json!({ "entryIds": [entry], "dryRun": false }))
+        .await;
+    assert_eq!(again["data"]["intents"][0]["id"], id.as_str());
+    assert_eq!(s.fake.calls_to("/media_publish").len(), 1);
+    // The user checked the account and decided to post it again.
+    s.fake.with(|f| f.cannot_confirm = false);
+    let (status, retried) = s
+        .app
+        .send_json(
+            Method::POST,
+            s.user,
+            &format!("/v1/publish-intents/{id}/retry"),
+            &json!(null),
+        )
+        .await;
+    assert_eq!(status, 200, "{retried}");
+    assert_eq!(retried["data"]["status"], "scheduled");
+    s.settled(&id, "published").await;
+    assert_eq!(s.fake.calls_to("/media_publish").len(), 2);
+    let (status, refused) = s
+        .app
+        .send_json(
+            Method::POST,
+            s.user,
+            &format!("/v1/publish-intents/{id}/retry"),
+            &json!(null),
+        )
+        .await;
+    assert_eq!(status, 409);
+    assert_eq!(refused["error"]["code"], "INTENT_NOT_RETRYABLE");
+}
+
+#[tokio::test]
+async fn a_lost_tiktok_init_is_unconfirmed_without_a_second_post() {
+    let s = setup().await;
+    s.connect_both().await;
+    s.fake.with(|f| f.drop_after_publish = true);
+    let entry = s.entry(Entry::on("tiktok", "No publish id")).await;
+    let (_, answer) = s
+        .publish(json!({ "entryIds": [entry], "dryRun": false }))
+        .await;
+    let id = answer["data"]["intents"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    s.settled(&id, "unconfirmed").await;
+    assert_eq!(s.fake.calls_to("/video/init/").len(), 1);
+    assert_eq!(s.fake.posts().len(), 1);
+}
+
+#[tokio::test]
+async fn with_the_flag_off_publishing_is_a_deterministic_dry_run_and_due_intents_wait() {
+    let fake = FakePlatforms::start().await;
+    let mut worker_env = publish_env(&fake, false);
+    let env = publish_env(&fake, true);
+    // One key for every process of the app.
+    let key = env
+        .iter()
+        .find(|(k, _)| *k == "TOKEN_ENCRYPTION_KEY")
+        .unwrap()
+        .1
+        .clone();
+    worker_env.retain(|(k, _)| *k != "TOKEN_ENCRYPTION_KEY");
+    worker_env.push(("TOKEN_ENCRYPTION_KEY", key));
+    let mut s = setup_with(
+        TestOptions {
+            env,
+            worker_env,
+            ..Default::default()
+        },
+        fake,
+    )
+    .await;
+    s.connect_both().await;
+    let later = s
+        .entry(Entry::on("tiktok", "Scheduled before the flag went off"))
+        .await;
+    let now = s.entry(Entry::on("instagram", "Flag off")).await;
+    // Scheduled while publishing was on.
+    let (_, scheduled) = s
+        .publish(json!({ "entryIds": [later], "dryRun": false, "when": "scheduled" }))
+        .await;
+    let scheduled_id = scheduled["data"]["intents"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // An API with the flag off: a dry run whatever was asked, identical twice, no calls.
+    let mut off = s.app.settings.clone();
+    off.publish.enabled = false;
+    let address = s.app.start_api_replica_with(off).await;
+    let publish_off = || async {
+        let response = s
+            .app
+            .client
+            .post(format!("{address}/v1/calendars/{}/publish", s.calendar))
+            .bearer_auth(s.app.token(s.user))
+            .json(&json!({ "entryIds": [now], "dryRun": false }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        response.json::<serde_json::Value>().await.unwrap()
+    };
+    let first = publish_off().await;
+    let second = publish_off().await;
+    assert_eq!(first["data"], second["data"]);
+    assert_eq!(first["data"]["dryRun"], true);
+    assert_eq!(first["data"]["reason"], "PUBLISH_DISABLED");
+    assert_eq!(first["data"]["intents"][0]["status"], "dry_run");
+    assert!(
+        s.fake.all_calls().is_empty(),
+        "no adapter is called with the flag off"
+    );
+
+    // The worker has the flag off: the due intent stays scheduled, unsent.
+    assert_eq!(s.tick("2030-01-07T09:00:00Z").await.dispatched, 0);
+    assert_eq!(s.intent(&scheduled_id).await["status"], "scheduled");
+    assert!(s.fake.all_calls().is_empty());
+    // Turned on: it goes.
+    let on = s.app.settings.clone();
+    let worker = s.app.start_worker_with(on).await;
+    let clock = almanac_shared::clock::ManualClock::new("2030-01-07T09:01:00Z".parse().unwrap());
+    let ticked = almanac_worker::dispatcher::tick(&s.app.worker_context(worker), &clock)
+        .await
+        .unwrap();
+    assert_eq!(ticked.dispatched, 1);
+    s.settled(&scheduled_id, "published").await;
+    assert_eq!(s.fake.posts().len(), 1);
+}
+
+#[tokio::test]
+async fn a_request_made_while_postgres_is_cut_off_is_spooled_and_replayed_once() {
+    let fake = FakePlatforms::start().await;
+    let s = setup_with(
+        TestOptions {
+            env: publish_env(&fake, true),
+            db_proxy: true,
+            ..Default::default()
+        },
+        fake,
+    )
+    .await;
+    s.connect_both().await;
+    let entries = [
+        s.entry(Entry::on("tiktok", "Spooled one")).await,
+        s.entry(Entry::on("instagram", "Spooled two")).await,
+    ];
+    let proxy = s.app.db_proxy.as_ref().unwrap();
+    proxy.partition();
+    let (status, answer) = s.publish(json!({ "all": true })).await;
+    assert_eq!(status, 202, "{answer}");
+    assert_eq!(
+        answer["data"],
+        json!({ "dryRun": true, "reason": "STORE_UNAVAILABLE", "spooled": true, "intents": [] })
+    );
+    // A request for another user's calendar, spooled too: refused on replay, recorded.
+    let other = uuid::Uuid::now_v7();
+    let (status, _) = s
+        .app
+        .send_json(
+            Method::POST,
+            other,
+            &format!("/v1/calendars/{}/publish", s.calendar),
+            &json!({ "all": true }),
+        )
+        .await;
+    assert_eq!(status, 202);
+    proxy.heal();
+    // The worker's connections went through the cut too: ticks fail until they recover.
+    let clock = almanac_shared::clock::ManualClock::new(chrono::Utc::now());
+    let replayed =
+        crate::helpers::eventually(std::time::Duration::from_secs(20), "the replay", || async {
+            let ticked = almanac_worker::dispatcher::tick(&s.app.worker_context(0), &clock).await;
+            ticked.ok().map(|t| t.replayed).filter(|n| *n > 0)
+        })
+        .await;
+    assert_eq!(replayed, 2);
+    let again = almanac_worker::dispatcher::tick(&s.app.worker_context(0), &clock)
+        .await
+        .unwrap();
+    assert_eq!(again.replayed, 0, "replayed once");
+    let (_, list) = s
+        .app
+        .get_json(
+            s.user,
+            &format!("/v1/publish-intents?calendarId={}", s.calendar),
+        )
+        .await;
+    let items = list["data"]["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2, "{list}");
+    for entry in entries {
+        let intent = items
+            .iter()
+            .find(|i| i["entryId"] == entry.to_string())
+            .unwrap();
+        assert_eq!(intent["status"], "dry_run");
+    }
+    let (_, theirs) = s.app.get_json(other, "/v1/publish-intents").await;
+    let theirs = theirs["data"]["items"].as_array().unwrap().clone();
+    assert_eq!(theirs.len(), 1);
+    assert_eq!(theirs[0]["status"], "failed");
+    assert_eq!(theirs[0]["error"]["code"], "NOT_FOUND");
+    let untouched: i64 = sqlx::query_scalar(
+        "select count(*) from publish_intents where user_id = $1 and entry_id is not null",
+    )
+    .bind(other)
+    .fetch_one(&s.app.db)
+    .await
+    .unwrap();
+    assert_eq!(untouched, 0, "another user's calendar is never touched");
+}
+
+#[tokio::test]
+async fn three_workers_publish_a_due_intent_once() {
+    let mut s = setup().await;
+    s.app.start_worker().await;
+    s.app.start_worker().await;
+    s.connect_both().await;
+    let entry = s.entry(Entry::on("tiktok", "Three workers")).await;
+    let (_, answer) = s
+        .publish(json!({ "entryIds": [entry], "dryRun": false, "when": "scheduled" }))
+        .await;
+    let id = answer["data"]["intents"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let clock = almanac_shared::clock::ManualClock::new("2030-01-07T09:00:00Z".parse().unwrap());
+    let ticks = futures::future::join_all((0..3).map(|w| {
+        let ctx = s.app.worker_context(w);
+        let clock = &clock;
+        async move {
+            almanac_worker::dispatcher::tick(&ctx, clock)
+                .await
+                .unwrap()
+                .dispatched
+        }
+    }))
+    .await;
+    assert_eq!(ticks.iter().sum::<usize>(), 1, "{ticks:?}");
+    s.settled(&id, "published").await;
+    assert_eq!(s.fake.posts().len(), 1);
+    assert_eq!(s.fake.calls_to("/video/init/").len(), 1);
+}
+
+#[tokio::test]
+async fn tokens_are_sealed_at_rest_and_never_returned() {
+    let s = setup().await;
+    let (tiktok, _) = s.connect_both().await;
+    let (access, refresh): (Vec<u8>, Vec<u8>) =
+        sqlx::query_as("select access_token, refresh_token from platform_accounts where id = $1")
+            .bind(tiktok)
+            .fetch_one(&s.app.db)
+            .await
+            .unwrap();
+    for sealed in [&access, &refresh] {
+        assert!(!String::from_utf8_lossy(sealed).contains("tt-"));
+    }
+    let dump: String =
+        sqlx::query_scalar("select string_agg(t::text, ' ') from platform_accounts t")
+            .fetch_one(&s.app.db)
+            .await
+            .unwrap();
+    assert!(
+        !dump.contains("tt-token") && !dump.contains("tt-refresh") && !dump.contains("ig-token")
+    );
+    let (_, channels) = s.app.get_json(s.user, "/v1/channels").await;
+    let printed = channels.to_string();
+    assert!(
+        !printed.contains("tt-token") && !printed.contains("ig-token"),
+        "{printed}"
+    );
+    assert_eq!(channels["data"]["items"].as_array().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn a_post_tiktok_never_finishes_is_unconfirmed_after_the_window() {
+    let s = setup().await;
+    s.connect_both().await;
+    s.fake
+        .with(|f| f.tiktok_outcome = crate::helpers::fake_platforms::TikTokOutcome::Processing);
+    let entry = s.entry(Entry::on("tiktok", "Still processing")).await;
+    let (_, answer) = s
+        .publish(json!({ "entryIds": [entry], "dryRun": false }))
+        .await;
+    let id = answer["data"]["intents"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let unconfirmed = s.settled(&id, "unconfirmed").await;
+    let message = unconfirmed["error"]["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("TikTok had not finished the post"),
+        "{message}"
+    );
+    assert!(message.contains("PROCESSING_DOWNLOAD"), "{message}");
+    assert!(unconfirmed["remoteId"].is_string());
+    assert_eq!(s.fake.calls_to("/video/init/").len(), 1);
+    assert!(
+        s.fake.calls_to("/status/fetch/").len() >= 2,
+        "it was checked, not resent"
+    );
+}

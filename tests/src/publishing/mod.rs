@@ -1,0 +1,234 @@
+//! Publishing (seed 001) end to end, against local TikTok and Instagram fakes that follow
+//! `PLATFORMS.md` and record every call: channels, dry runs, publishing now and at the
+//! entry's time, never twice, refusals with their reasons, the flag, and faults.
+
+mod faults;
+mod flows;
+
+use std::time::Duration;
+
+use almanac_shared::publish::crypto::TokenKey;
+use chrono::{DateTime, Utc};
+use reqwest::Method;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::helpers::{
+    TestApp, TestOptions, eventually, fake_platforms::FakePlatforms, spawn_app_with,
+};
+
+pub struct Setup {
+    pub app: TestApp,
+    pub fake: FakePlatforms,
+    pub user: Uuid,
+    pub calendar: Uuid,
+}
+
+/// The settings of an app publishing to `fake`, with checks settled quickly; the tests
+/// drive the dispatcher themselves (`dispatcher::tick`).
+pub fn publish_env(fake: &FakePlatforms, enabled: bool) -> Vec<(&'static str, String)> {
+    let mut env = fake.env();
+    env.extend([
+        ("PUBLISH_SERVICE_ENABLED", enabled.to_string()),
+        ("TOKEN_ENCRYPTION_KEY", TokenKey::generate()),
+        ("PUBLISH_CONFIRM_WINDOW_SECS", "1".into()),
+        ("PUBLISH_CHECK_INTERVAL_MS", "20".into()),
+        ("PUBLISH_TICK_MS", "3600000".into()),
+    ]);
+    env
+}
+
+pub async fn setup_with(options: TestOptions, fake: FakePlatforms) -> Setup {
+    let app = spawn_app_with(options).await;
+    let user = Uuid::now_v7();
+    let calendar = Uuid::now_v7();
+    sqlx::query(
+        "insert into calendars (id, user_id, name, request, current_version)
+         values ($1, $2, 'Launch', $3, 1)",
+    )
+    .bind(calendar)
+    .bind(user)
+    .bind(json!({ "channels": ["tiktok", "instagram", "linkedin"], "cadence": "daily",
+        "start": "2030-01-07", "end": "2030-01-13", "constraints": { "timezone": "Europe/Madrid" } }))
+    .execute(&app.db)
+    .await
+    .unwrap();
+    Setup {
+        app,
+        fake,
+        user,
+        calendar,
+    }
+}
+
+pub async fn setup() -> Setup {
+    let fake = FakePlatforms::start().await;
+    let options = TestOptions {
+        env: publish_env(&fake, true),
+        ..Default::default()
+    };
+    setup_with(options, fake).await
+}
+
+/// An entry to add.
+pub struct Entry<'a> {
+    pub channel: &'a str,
+    pub title: &'a str,
+    pub caption: &'a str,
+    pub format: &'a str,
+    pub media: Option<&'a str>,
+    pub at: &'a str,
+}
+
+impl<'a> Entry<'a> {
+    pub fn on(channel: &'a str, caption: &'a str) -> Self {
+        Self {
+            channel,
+            title: "Launch day",
+            caption,
+            format: if channel == "tiktok" {
+                "short video"
+            } else {
+                "image"
+            },
+            media: Some("https://cdn.example.com/media/launch.mp4"),
+            at: "2030-01-07T09:00:00Z",
+        }
+    }
+}
+
+impl Setup {
+    /// Adds an entry to the calendar (as a generation would have saved it).
+    pub async fn entry(&self, entry: Entry<'_>) -> Uuid {
+        let id = Uuid::now_v7();
+        let at: DateTime<Utc> = entry.at.parse().unwrap();
+        sqlx::query(
+            "insert into calendar_entries (id, calendar_id, user_id, key, channel, local_date,
+                 local_time, scheduled_at, title, caption, format, hashtags, call_to_action,
+                 origin, media_url)
+             values ($1, $2, $3, 'manual/' || $1, $4, ($5 at time zone 'Europe/Madrid')::date,
+                 ($5 at time zone 'Europe/Madrid')::time, $5, $6, $7, $8,
+                 array['#launch', '#almanac'], 'Follow for more', 'manual', $9)",
+        )
+        .bind(id)
+        .bind(self.calendar)
+        .bind(self.user)
+        .bind(entry.channel)
+        .bind(at)
+        .bind(entry.title)
+        .bind(entry.caption)
+        .bind(entry.format)
+        .bind(entry.media)
+        .execute(&self.app.db)
+        .await
+        .unwrap();
+        id
+    }
+
+    /// Connects a channel with a token (`POST /v1/channels`); its id.
+    pub async fn connect(
+        &self,
+        platform: &str,
+        account: &str,
+        token: &str,
+        refresh: Option<&str>,
+        expires_in: i64,
+    ) -> Uuid {
+        let mut body = json!({ "platform": platform, "accountId": account, "accessToken": token,
+            "expiresIn": expires_in });
+        if let Some(refresh) = refresh {
+            body["refreshToken"] = json!(refresh);
+            body["refreshExpiresIn"] = json!(31_536_000);
+        }
+        let (status, channel) = self
+            .app
+            .send_json(Method::POST, self.user, "/v1/channels", &body)
+            .await;
+        assert_eq!(status, 201, "{channel}");
+        channel["data"]["id"].as_str().unwrap().parse().unwrap()
+    }
+
+    /// Both platforms connected with tokens the fakes accept.
+    pub async fn connect_both(&self) -> (Uuid, Uuid) {
+        (
+            self.connect(
+                "tiktok",
+                crate::helpers::fake_platforms::TIKTOK_OPEN_ID,
+                "tt-token",
+                Some("tt-refresh"),
+                86_400,
+            )
+            .await,
+            self.connect(
+                "instagram",
+                crate::helpers::fake_platforms::IG_USER,
+                "ig-token",
+                None,
+                5_184_000,
+            )
+            .await,
+        )
+    }
+
+    pub async fn publish(&self, body: Value) -> (u16, Value) {
+        self.app
+            .send_json(
+                Method::POST,
+                self.user,
+                &format!("/v1/calendars/{}/publish", self.calendar),
+                &body,
+            )
+            .await
+    }
+
+    pub async fn intent(&self, id: &str) -> Value {
+        let (status, body) = self
+            .app
+            .get_json(self.user, &format!("/v1/publish-intents/{id}"))
+            .await;
+        assert_eq!(status, 200, "{body}");
+        body["data"].clone()
+    }
+
+    /// Waits until the intent reaches `status` and its job has ended.
+    pub async fn settled(&self, id: &str, status: &str) -> Value {
+        let intent = eventually(
+            Duration::from_secs(20),
+            &format!("intent {id} {status}"),
+            || async {
+                let intent = self.intent(id).await;
+                (intent["status"] == status).then_some(intent)
+            },
+        )
+        .await;
+        eventually(Duration::from_secs(20), "the publish jobs to end", || async {
+            let running: i64 = sqlx::query_scalar(
+                "select count(*) from jobs where kind = 'publish' and status in ('pending', 'running')",
+            )
+            .fetch_one(&self.app.db)
+            .await
+            .unwrap();
+            (running == 0).then_some(())
+        })
+        .await;
+        intent
+    }
+
+    /// Runs the first worker's publish dispatcher at `at`.
+    pub async fn tick(&self, at: &str) -> almanac_worker::dispatcher::Ticked {
+        let clock = almanac_shared::clock::ManualClock::new(at.parse().unwrap());
+        almanac_worker::dispatcher::tick(&self.app.worker_context(0), &clock)
+            .await
+            .unwrap()
+    }
+}
+
+/// The intents of a publish answer, by entry id.
+pub fn by_entry(answer: &Value) -> std::collections::HashMap<String, Value> {
+    answer["data"]["intents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| (i["entryId"].as_str().unwrap_or("").to_owned(), i.clone()))
+        .collect()
+}

@@ -1,0 +1,82 @@
+//! Publishing's refusals (seed 001), probed once a calendar, an entry, a channel and a dry
+//! run exist: a selection that says nothing (422), a platform nobody publishes to (404),
+//! OAuth not configured (422), no `state` (400), a `state` nobody issued (422), a refused
+//! authorisation
+//! (422), and intents that can be neither cancelled nor retried (409).
+
+use reqwest::Method;
+use serde_json::json;
+use uuid::Uuid;
+
+use super::{Probe, uuid};
+use crate::helpers::TestApp;
+
+pub(super) async fn refusals(app: &mut TestApp, probe: &Probe, user: Uuid) {
+    let calendar = Uuid::now_v7();
+    sqlx::query(
+        "insert into calendars (id, user_id, name, request, current_version)
+         values ($1, $2, 'Probe', '{}', 1)",
+    )
+    .bind(calendar)
+    .bind(user)
+    .execute(&app.db)
+    .await
+    .unwrap();
+    let (status, entry) = app
+        .send_json(
+            Method::POST,
+            user,
+            &format!("/v1/calendars/{calendar}/entries"),
+            &json!({ "channel": "tiktok", "date": "2027-03-01", "title": "Probe" }),
+        )
+        .await;
+    assert_eq!(status, 201, "{entry}");
+    probe.succeed(201, probe.call("importChannel", &[])).await;
+    let call = probe.call("publishCalendar", &[calendar]).json(json!({}));
+    probe.expect(422, call).await;
+    // Postgres down spools the request in Redis; with Redis cut off too, 503.
+    let redis = crate::helpers::redis_url();
+    let redis = redis.trim_start_matches("redis://").trim_end_matches('/');
+    let cut = crate::helpers::chaos::ChaosProxy::start(redis.to_owned()).await;
+    let mut settings = app.settings.clone();
+    settings.redis_url =
+        almanac_shared::config::Secret::new(format!("redis://127.0.0.1:{}", cut.port));
+    settings.database_url =
+        almanac_shared::config::Secret::new("postgres://nobody@127.0.0.1:1/none");
+    let replica = app.start_api_replica_with(settings).await;
+    cut.partition();
+    probe
+        .expect_at(&replica, 503, probe.call("publishCalendar", &[calendar]))
+        .await;
+    let answer = probe
+        .succeed(200, probe.call("publishCalendar", &[calendar]))
+        .await;
+    let intent = uuid(&answer["data"]["intents"][0]["id"]);
+    probe
+        .expect(409, probe.call("cancelPublishIntent", &[intent]))
+        .await;
+    probe
+        .expect(409, probe.call("retryPublishIntent", &[intent]))
+        .await;
+
+    for operation in ["connectChannel", "channelCallback"] {
+        let call = probe.call(operation, &[]);
+        let path = call.path.replacen("/tiktok/", "/linkedin/", 1);
+        probe.expect(404, call.path(path)).await;
+    }
+    let call = probe.call("connectChannel", &[]);
+    let path = call.path.replacen("/tiktok/", "/instagram/", 1);
+    probe.expect(422, call.path(path)).await;
+    let call = probe.call("channelCallback", &[]).anonymous();
+    let path = call.path.replace("&state=probe", "");
+    probe.expect(400, call.path(path)).await;
+    probe
+        .expect(422, probe.call("channelCallback", &[]).anonymous())
+        .await;
+    let connect = probe.succeed(200, probe.call("connectChannel", &[])).await;
+    let state = connect["data"]["state"].as_str().unwrap();
+    let call = probe.call("channelCallback", &[]).anonymous().path(format!(
+        "/v1/channels/tiktok/callback?state={state}&error=access_denied"
+    ));
+    probe.expect(422, call).await;
+}

@@ -1,0 +1,91 @@
+//! The publish dispatcher (seed 001), in every worker: each `PUBLISH_TICK_MS` it hands the
+//! intents due now to publish jobs (claimed with `for update skip locked`, so with any
+//! number of workers each intent gets one job), and replays the publish requests spooled
+//! while Postgres was down. While `PUBLISH_SERVICE_ENABLED` is off nothing is dispatched:
+//! due intents stay `scheduled` until it is on.
+
+use almanac_shared::{
+    clock::Clock,
+    events::Event,
+    jobs::NewJob,
+    publish::{
+        request::Submit,
+        spool,
+        store::{self, Due},
+    },
+};
+use tokio_util::sync::CancellationToken;
+
+use crate::job::JobContext;
+
+/// Intents one tick dispatches at most.
+const BATCH: i64 = 200;
+
+/// Ticks until `shutdown`, with the worker's clock.
+pub async fn run(ctx: &JobContext, shutdown: CancellationToken) {
+    let every = ctx.settings.publish.tick;
+    let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = ticker.tick() => {}
+        }
+        if let Err(error) = tick(ctx, ctx.clock.as_ref()).await {
+            tracing::warn!(error = %format!("{error:#}"), "publish dispatch failed; the next tick retries");
+        }
+    }
+}
+
+/// What one tick did.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Ticked {
+    /// Publish jobs started for due intents.
+    pub dispatched: usize,
+    /// Spooled requests applied.
+    pub replayed: usize,
+}
+
+/// Replays the spool, then dispatches what is due at `clock.now()`.
+pub async fn tick(ctx: &JobContext, clock: &dyn Clock) -> anyhow::Result<Ticked> {
+    let now = clock.now();
+    let replayed = spool::replay(
+        &ctx.redis,
+        &ctx.settings,
+        &ctx.pool,
+        &Submit {
+            platforms: &ctx.platforms,
+            cipher: ctx.cipher.as_ref(),
+            pool: &ctx.pool,
+            now,
+            request_id: None,
+            spool_id: None,
+        },
+        100,
+    )
+    .await?;
+    queue(ctx, &replayed.jobs).await;
+    let mut dispatched = 0;
+    if ctx.settings.publish.enabled {
+        let mut tx = ctx.pool.begin().await?;
+        let jobs = store::dispatch(&mut tx, Due::At(now), BATCH).await?;
+        tx.commit().await?;
+        queue(ctx, &jobs).await;
+        dispatched = jobs.len();
+    }
+    Ok(Ticked {
+        dispatched,
+        replayed: replayed.applied,
+    })
+}
+
+async fn queue(ctx: &JobContext, jobs: &[NewJob]) {
+    for job in jobs {
+        ctx.emitter
+            .emit_first_or_log(job.id, &Event::queued(1))
+            .await;
+        if let Err(error) = ctx.queue.push(job.kind, job.id, None).await {
+            tracing::warn!(job_id = %job.id, error = %format!("{error:#}"), "enqueue failed; the reconciler will");
+        }
+    }
+}

@@ -1,0 +1,592 @@
+//! The publish job (seed 001): one intent, published at most once.
+//!
+//! A fresh attempt reads the saved entry as it is now (edits included), checks it against
+//! the platform's rules, makes sure of the channel's token (refreshing it once if the
+//! platform refuses it), runs the harmless steps (TikTok's creator info, Instagram's quota
+//! and container), then marks the intent `sending_at` in a commit of its own and sends the
+//! one request with an outside effect. The platform's refusal clears the mark: a retryable
+//! one goes back to the ledger's backoff, a permanent one fails the intent with the
+//! platform's code and reason. A lost answer makes the intent `unknown`; so does an
+//! attempt that finds the mark still set (its predecessor died mid-request). From then on
+//! only read-only checks run, every `PUBLISH_CHECK_INTERVAL_MS`, until they say
+//! `published`, `draft_sent` or `failed`, or `PUBLISH_CONFIRM_WINDOW_SECS` passes
+//! (`unconfirmed`: the user checks the account, then retries if it is not there).
+
+use std::time::Instant;
+
+use almanac_shared::{
+    jobs::{self, Claim, JobStatus},
+    publish::{
+        Adapter, Auth, Failure, FailureKind, IntentStatus, Mode, Options, Platform, Post,
+        PublishJob, Remote, Sent,
+        channels::{self, Unusable, UsableError},
+        count_outcome,
+    },
+};
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::job::{Context, Finished, Job, JobContext, JobError, JobResult};
+
+impl Job for PublishJob {
+    type Input = Input;
+
+    /// A `scheduled` intent becomes `publishing` (one more attempt); the status it had
+    /// comes back as `previous`. Only the intent's current job may run it.
+    const START: &'static str = START;
+
+    const MISSING: &'static str = "PUBLISH_INTENT_MISSING";
+
+    async fn run(self, ctx: &JobContext, claim: &Claim, input: Input) -> JobResult {
+        Publisher::new(ctx, claim, input).run().await
+    }
+}
+
+const START: &str = "update publish_intents i
+    set status = case when old.status = 'scheduled' then 'publishing' else old.status end,
+        attempts = old.attempts + case when old.status in ('scheduled', 'publishing') then 1 else 0 end,
+        updated_at = now()
+    from claimed, publish_intents old
+    where i.id = (claimed.payload ->> 'intent_id')::uuid and old.id = i.id and i.job_id = claimed.id
+    returning i.id, old.status as previous, i.user_id, i.calendar_id, i.entry_id, i.run_id,
+        i.channel, i.account, i.mode, i.payload, i.remote_id, i.sending_at, i.sent_at,
+        i.unknown_since, i.request_id";
+
+#[derive(Deserialize)]
+pub struct Input {
+    id: Uuid,
+    previous: IntentStatus,
+    user_id: Uuid,
+    calendar_id: Uuid,
+    entry_id: Option<Uuid>,
+    run_id: Option<Uuid>,
+    channel: String,
+    account: Option<Uuid>,
+    mode: Mode,
+    payload: Value,
+    remote_id: Option<String>,
+    sending_at: Option<DateTime<Utc>>,
+    sent_at: Option<DateTime<Utc>>,
+    unknown_since: Option<DateTime<Utc>>,
+    request_id: Option<String>,
+}
+
+#[derive(sqlx::FromRow)]
+struct EntryRow {
+    title: String,
+    caption: String,
+    call_to_action: String,
+    hashtags: Vec<String>,
+    format: String,
+    media_url: Option<String>,
+}
+
+/// How a step ended when it did not go on.
+enum Stop {
+    /// The intent reached this status (recorded).
+    Settled(IntentStatus),
+    /// Try again later (the ledger's backoff).
+    Later(JobError),
+}
+
+impl From<JobError> for Stop {
+    fn from(error: JobError) -> Self {
+        Stop::Later(error)
+    }
+}
+
+struct Publisher<'a> {
+    ctx: &'a JobContext,
+    claim: &'a Claim,
+    input: Input,
+    started: Instant,
+}
+
+impl<'a> Publisher<'a> {
+    fn new(ctx: &'a JobContext, claim: &'a Claim, input: Input) -> Self {
+        Self {
+            ctx,
+            claim,
+            input,
+            started: Instant::now(),
+        }
+    }
+
+    async fn run(self) -> JobResult {
+        let outcome = match self.input.previous {
+            IntentStatus::Scheduled | IntentStatus::Publishing | IntentStatus::Unknown => {
+                self.publish().await
+            }
+            // Cancelled (or settled) before this job ran: nothing to send.
+            other => Err(Stop::Settled(other)),
+        };
+        match outcome {
+            Ok(status) | Err(Stop::Settled(status)) => self.finish(status).await,
+            Err(Stop::Later(error)) => Err(error),
+        }
+    }
+
+    fn platform(&self) -> Result<Platform, Stop> {
+        Platform::of_channel(&self.input.channel).ok_or(Stop::Settled(IntentStatus::Failed))
+    }
+
+    async fn publish(&self) -> Result<IntentStatus, Stop> {
+        let platform = match self.platform() {
+            Ok(platform) => platform,
+            Err(_) => {
+                return self
+                    .fail(&Failure::permanent(
+                        "UNSUPPORTED_CHANNEL",
+                        format!("no adapter publishes to `{}`", self.input.channel),
+                    ))
+                    .await;
+            }
+        };
+        if !self.ctx.settings.publish.enabled {
+            // The flag went off after it was dispatched: it waits, unsent, for the flag.
+            sqlx::query(
+                "update publish_intents set status = 'scheduled', job_id = null, updated_at = now()
+                 where id = $1 and job_id = $2 and status = 'publishing' and sending_at is null
+                   and sent_at is null",
+            )
+            .bind(self.input.id)
+            .bind(self.claim.id)
+            .execute(&self.ctx.pool)
+            .await
+            .context("putting the intent back")?;
+            return Err(Stop::Settled(IntentStatus::Scheduled));
+        }
+        let adapter = self.ctx.platforms.adapter(platform);
+        if self.input.previous == IntentStatus::Unknown || self.input.sending_at.is_some() {
+            // The request with an outside effect may have gone: only checks from here on.
+            let post = self.sent_post()?;
+            if self.input.previous != IntentStatus::Unknown {
+                self.unknown(
+                    "an earlier attempt stopped while publishing; it is checked, not sent again",
+                )
+                .await?;
+            }
+            let since = self
+                .input
+                .unknown_since
+                .or(self.input.sending_at)
+                .unwrap_or_else(Utc::now);
+            return self
+                .settle(adapter, self.input.remote_id.clone(), &post, since, true)
+                .await;
+        }
+        if let Some(sent_at) = self.input.sent_at {
+            // Accepted by the platform (TikTok's publish_id is kept): follow it.
+            let post = self.sent_post()?;
+            return self
+                .settle(adapter, self.input.remote_id.clone(), &post, sent_at, false)
+                .await;
+        }
+        let Some(post) = self.entry_post().await? else {
+            sqlx::query(
+                "update publish_intents set status = 'cancelled', updated_at = now(),
+                     error = jsonb_build_object('code', 'ENTRY_DELETED',
+                         'message', 'the calendar entry was deleted before it was published')
+                 where id = $1 and job_id = $2",
+            )
+            .bind(self.input.id)
+            .bind(self.claim.id)
+            .execute(&self.ctx.pool)
+            .await
+            .context("cancelling the intent of a deleted entry")?;
+            return Err(Stop::Settled(IntentStatus::Cancelled));
+        };
+        let options = self.options();
+        let problems = adapter.validate(&post, &options);
+        if let Some(first) = problems.first() {
+            let mut failure = Failure::permanent(&first.code, first.message.clone());
+            failure.platform_code = None;
+            return self.fail(&failure).await;
+        }
+        let mut auth = self.auth(platform, false).await?;
+        let mut refreshed = false;
+        // Harmless steps, with one refresh should the platform refuse the token.
+        let (options, prepared) = loop {
+            let step = async {
+                let checked = adapter.check(&auth, &post, &options).await?;
+                let prepared = adapter.prepare(&auth, &post, &checked.options).await?;
+                Ok::<_, Failure>((checked.options, prepared))
+            };
+            match step.await {
+                Ok(done) => break done,
+                Err(failure) if failure.kind == FailureKind::Auth && !refreshed => {
+                    refreshed = true;
+                    auth = self.auth(platform, true).await?;
+                }
+                Err(failure) => return self.refused(platform, &failure).await,
+            }
+        };
+        if let Some(container) = &prepared {
+            self.remote(container).await?;
+        }
+        loop {
+            self.sending(&post).await?;
+            match adapter
+                .send(&auth, &post, &options, prepared.as_deref())
+                .await
+            {
+                Sent::Accepted { remote_id, post_id } => {
+                    self.accepted(&remote_id).await?;
+                    if let Some(post_id) = post_id {
+                        return self
+                            .settled(Remote::Published {
+                                post_id: Some(post_id),
+                            })
+                            .await;
+                    }
+                    return self
+                        .settle(adapter, Some(remote_id), &post, Utc::now(), false)
+                        .await;
+                }
+                Sent::NotApplied(failure) => {
+                    self.not_applied(&failure).await?;
+                    if failure.kind == FailureKind::Auth && !refreshed {
+                        refreshed = true;
+                        auth = self.auth(platform, true).await?;
+                        continue;
+                    }
+                    return self.refused(platform, &failure).await;
+                }
+                Sent::Unknown(reason) => {
+                    self.unknown(&format!(
+                        "{}'s answer was lost ({reason}); checking whether it was published",
+                        platform.label()
+                    ))
+                    .await?;
+                    return self
+                        .settle(adapter, prepared.clone(), &post, Utc::now(), true)
+                        .await;
+                }
+            }
+        }
+    }
+
+    /// Read-only checks until the platform settles it or the window closes.
+    async fn settle(
+        &self,
+        adapter: &dyn Adapter,
+        remote_id: Option<String>,
+        post: &Post,
+        since: DateTime<Utc>,
+        unknown: bool,
+    ) -> Result<IntentStatus, Stop> {
+        let settings = &self.ctx.settings.publish;
+        let window = chrono::Duration::from_std(settings.confirm_window).unwrap_or_default();
+        let platform = adapter.platform();
+        loop {
+            let remote = match self.auth(platform, false).await {
+                Ok(auth) => adapter.confirm(&auth, remote_id.as_deref(), post).await,
+                Err(Stop::Settled(_)) => {
+                    Remote::Pending("the channel's token is no longer usable".into())
+                }
+                Err(Stop::Later(error)) => return Err(Stop::Later(error)),
+            };
+            match remote {
+                Remote::Pending(reason) => {
+                    if Utc::now() - since >= window {
+                        let message = if unknown {
+                            format!(
+                                "the publish could not be confirmed within {} minutes ({reason}): check the {} account before retrying, so that it is not posted twice",
+                                window.num_minutes(),
+                                platform.label()
+                            )
+                        } else {
+                            format!(
+                                "{} had not finished the post after {} minutes ({reason}): check the account",
+                                platform.label(),
+                                window.num_minutes()
+                            )
+                        };
+                        let error = json!({ "code": "PUBLISH_UNCONFIRMED", "message": message });
+                        return self
+                            .set(IntentStatus::Unconfirmed, Some(&error), None)
+                            .await;
+                    }
+                    sqlx::query("update publish_intents set checked_at = now() where id = $1")
+                        .bind(self.input.id)
+                        .execute(&self.ctx.pool)
+                        .await
+                        .context("recording a check")?;
+                    tokio::time::sleep(settings.check_interval).await;
+                }
+                settled => return self.settled(settled).await,
+            }
+        }
+    }
+
+    async fn settled(&self, remote: Remote) -> Result<IntentStatus, Stop> {
+        match remote {
+            Remote::Published { post_id } => {
+                self.set(IntentStatus::Published, None, post_id.as_deref())
+                    .await
+            }
+            Remote::DraftSent => self.set(IntentStatus::DraftSent, None, None).await,
+            Remote::Failed(failure) => self.fail(&failure).await,
+            Remote::Pending(_) => unreachable!("pending is not settled"),
+        }
+    }
+
+    /// A refusal before anything was applied: later if the platform may take it later,
+    /// else failed (an auth refusal also marks the channel).
+    async fn refused(&self, platform: Platform, failure: &Failure) -> Result<IntentStatus, Stop> {
+        match failure.kind {
+            FailureKind::Retryable => {
+                let detail = failure.to_json();
+                sqlx::query(
+                    "update publish_intents set error = $2, updated_at = now() where id = $1",
+                )
+                .bind(self.input.id)
+                .bind(sqlx::types::Json(&detail))
+                .execute(&self.ctx.pool)
+                .await
+                .context("recording a retryable refusal")?;
+                let mut error = JobError::transient(&failure.code, failure.message.clone());
+                if let Some(code) = &failure.platform_code {
+                    error = error.with("platformCode", code.as_str());
+                }
+                Err(Stop::Later(error))
+            }
+            FailureKind::Auth => {
+                if let Some(account) = self.input.account {
+                    let mut conn = self
+                        .ctx
+                        .pool
+                        .acquire()
+                        .await
+                        .context("marking the channel")?;
+                    channels::needs_reauth(&mut conn, account, &failure.message)
+                        .await
+                        .context("marking the channel")?;
+                }
+                almanac_shared::publish::auth_missing(platform.as_str(), &failure.code);
+                self.fail(failure).await
+            }
+            FailureKind::Permanent => self.fail(failure).await,
+        }
+    }
+
+    /// The channel's token, refreshed first when due (or `force`d).
+    async fn auth(&self, platform: Platform, force: bool) -> Result<Auth, Stop> {
+        let unusable = |u: Unusable| u.failure(platform.as_str());
+        let (Some(cipher), Some(account)) = (self.ctx.cipher.as_ref(), self.input.account) else {
+            return Err(self
+                .fail_auth(platform, unusable(Unusable::NotConnected))
+                .await);
+        };
+        match channels::usable(
+            &self.ctx.pool,
+            &self.ctx.platforms,
+            cipher,
+            account,
+            Utc::now(),
+            force,
+        )
+        .await
+        {
+            Ok(Ok(auth)) => Ok(auth),
+            Ok(Err(u)) => Err(self.fail_auth(platform, unusable(u)).await),
+            Err(UsableError::Database(error)) => Err(JobError::from(error).into()),
+            Err(UsableError::Platform(failure)) => Err(Stop::Later(JobError::transient(
+                &failure.code,
+                failure.message,
+            ))),
+        }
+    }
+
+    async fn fail_auth(&self, platform: Platform, failure: Failure) -> Stop {
+        almanac_shared::publish::auth_missing(platform.as_str(), &failure.code);
+        match self.fail(&failure).await {
+            Ok(status) => Stop::Settled(status),
+            Err(stop) => stop,
+        }
+    }
+
+    fn options(&self) -> Options {
+        serde_json::from_value(self.input.payload["options"].clone()).unwrap_or(Options {
+            mode: self.input.mode,
+            privacy_level: None,
+        })
+    }
+
+    /// The entry as saved now; `None` when it was deleted.
+    async fn entry_post(&self) -> Result<Option<Post>, Stop> {
+        let Some(entry_id) = self.input.entry_id else {
+            return Ok(None);
+        };
+        let row: Option<EntryRow> = sqlx::query_as(
+            "select title, caption, call_to_action, hashtags, format, media_url
+             from calendar_entries where id = $1 and user_id = $2 and deleted_at is null",
+        )
+        .bind(entry_id)
+        .bind(self.input.user_id)
+        .fetch_optional(&self.ctx.pool)
+        .await
+        .context("reading the entry")?;
+        Ok(row.map(|e| {
+            Post::of_entry(
+                entry_id,
+                &e.title,
+                &e.caption,
+                &e.call_to_action,
+                &e.hashtags,
+                &e.format,
+                e.media_url.as_deref(),
+            )
+        }))
+    }
+
+    /// The post as it was sent (kept when it was marked sending).
+    fn sent_post(&self) -> Result<Post, Stop> {
+        serde_json::from_value(self.input.payload["sent"].clone())
+            .or_else(|_| serde_json::from_value(self.input.payload["post"].clone()))
+            .map_err(|_| {
+                Stop::Later(JobError::permanent(
+                    "PUBLISH_STATE_INVALID",
+                    "the intent lost what it sent",
+                ))
+            })
+    }
+
+    async fn exec(
+        &self,
+        sql: &'static str,
+        bind: impl FnOnce(
+            sqlx::query::Query<'_, sqlx::Postgres, sqlx::postgres::PgArguments>,
+        )
+            -> sqlx::query::Query<'_, sqlx::Postgres, sqlx::postgres::PgArguments>,
+        step: &'static str,
+    ) -> Result<(), Stop> {
+        bind(sqlx::query(sql).bind(self.input.id).bind(self.claim.id))
+            .execute(&self.ctx.pool)
+            .await
+            .context(step)?;
+        Ok(())
+    }
+
+    async fn remote(&self, remote_id: &str) -> Result<(), Stop> {
+        self.exec(
+            "update publish_intents set remote_id = $3, updated_at = now() where id = $1 and job_id = $2",
+            |q| q.bind(remote_id.to_owned()),
+            "recording the container",
+        )
+        .await
+    }
+
+    /// Marked before the request with an outside effect goes (its own commit).
+    async fn sending(&self, post: &Post) -> Result<(), Stop> {
+        let sent = serde_json::to_value(post).unwrap_or_default();
+        self.exec(
+            "update publish_intents set sending_at = now(), payload = jsonb_set(payload, '{sent}', $3),
+                 updated_at = now()
+             where id = $1 and job_id = $2",
+            |q| q.bind(sqlx::types::Json(sent)),
+            "marking the intent sending",
+        )
+        .await
+    }
+
+    async fn accepted(&self, remote_id: &str) -> Result<(), Stop> {
+        self.exec(
+            "update publish_intents set sent_at = now(), sending_at = null, remote_id = $3,
+                 error = null, updated_at = now()
+             where id = $1 and job_id = $2",
+            |q| q.bind(remote_id.to_owned()),
+            "recording the post accepted",
+        )
+        .await
+    }
+
+    async fn not_applied(&self, failure: &Failure) -> Result<(), Stop> {
+        let detail = failure.to_json();
+        self.exec(
+            "update publish_intents set sending_at = null, error = $3, updated_at = now()
+             where id = $1 and job_id = $2",
+            |q| q.bind(sqlx::types::Json(detail)),
+            "recording the refusal",
+        )
+        .await
+    }
+
+    async fn unknown(&self, message: &str) -> Result<(), Stop> {
+        let detail = json!({ "code": "PUBLISH_UNKNOWN", "message": message });
+        tracing::warn!(intentId = %self.input.id, channel = %self.input.channel, status = "unknown", message, "publish outcome unknown");
+        count_outcome(&self.input.channel, IntentStatus::Unknown);
+        self.exec(
+            "update publish_intents set status = 'unknown', unknown_since = coalesce(unknown_since, sending_at, now()),
+                 error = $3, updated_at = now()
+             where id = $1 and job_id = $2",
+            |q| q.bind(sqlx::types::Json(detail)),
+            "recording the intent unknown",
+        )
+        .await
+    }
+
+    async fn fail(&self, failure: &Failure) -> Result<IntentStatus, Stop> {
+        self.set(IntentStatus::Failed, Some(&failure.to_json()), None)
+            .await
+    }
+
+    /// Records a final status (and the post's id).
+    async fn set(
+        &self,
+        status: IntentStatus,
+        error: Option<&Value>,
+        post_id: Option<&str>,
+    ) -> Result<IntentStatus, Stop> {
+        sqlx::query(
+            "update publish_intents set status = $3, error = coalesce($4, case when $3 in ('published', 'draft_sent') then null else error end),
+                 remote_post_id = coalesce($5, remote_post_id), sending_at = null,
+                 published_at = case when $3 in ('published', 'draft_sent') then now() else published_at end,
+                 updated_at = now()
+             where id = $1 and job_id = $2",
+        )
+        .bind(self.input.id)
+        .bind(self.claim.id)
+        .bind(status)
+        .bind(error.map(sqlx::types::Json))
+        .bind(post_id)
+        .execute(&self.ctx.pool)
+        .await
+        .context("recording the intent's outcome")?;
+        Ok(status)
+    }
+
+    async fn finish(&self, status: IntentStatus) -> JobResult {
+        let input = &self.input;
+        count_outcome(&input.channel, status);
+        metrics::histogram!("publish_duration_seconds", "channel" => input.channel.clone())
+            .record(self.started.elapsed().as_secs_f64());
+        tracing::info!(
+            requestId = input.request_id.as_deref().unwrap_or(""),
+            userId = %input.user_id,
+            channel = %input.channel,
+            calendarId = %input.calendar_id,
+            runId = input.run_id.map(|r| r.to_string()).unwrap_or_default(),
+            status = status.as_str(),
+            intentId = %input.id,
+            "publish intent settled"
+        );
+        let result = json!({ "intent_id": input.id, "status": status });
+        if !jobs::finish(
+            &self.ctx.pool,
+            self.claim,
+            JobStatus::Succeeded,
+            Some(&result),
+            None,
+            None,
+        )
+        .await
+        .context("ending the job")?
+        {
+            return Ok(None);
+        }
+        Ok(Some(Finished::succeeded(result)))
+    }
+}
