@@ -53,22 +53,51 @@ impl Service {
     /// and waits until it accepts connections.
     pub async fn api(env: &[(&str, String)]) -> anyhow::Result<Self> {
         let addr = free_addr()?;
-        Self::start("almanac-api", env, ("API_ADDR", addr)).await
+        Self::start("almanac-api", env, ("API_ADDR", addr), None).await
     }
 
     /// Starts `almanac-worker` with `env`, and waits until it answers `/healthz`.
     pub async fn worker(env: &[(&str, String)]) -> anyhow::Result<Self> {
         let addr = free_addr()?;
-        Self::start("almanac-worker", env, ("WORKER_METRICS_ADDR", addr)).await
+        Self::start("almanac-worker", env, ("WORKER_METRICS_ADDR", addr), None).await
+    }
+
+    /// `almanac-api` (`worker: false`) or `almanac-worker` with every log line (JSON, level
+    /// info and up) written to `log`, for a test that reads what the logs say.
+    pub async fn logged(
+        worker: bool,
+        env: &[(&str, String)],
+        log: &std::path::Path,
+    ) -> anyhow::Result<Self> {
+        let addr = free_addr()?;
+        let (name, var) = if worker {
+            ("almanac-worker", "WORKER_METRICS_ADDR")
+        } else {
+            ("almanac-api", "API_ADDR")
+        };
+        Self::start(name, env, (var, addr), Some(log)).await
     }
 
     async fn start(
         name: &str,
         env: &[(&str, String)],
         (addr_var, addr): (&str, SocketAddr),
+        log: Option<&std::path::Path>,
     ) -> anyhow::Result<Self> {
         // With TEST_LOG, the processes' logs are the test's; without, only warnings, unseen.
-        let logs = std::env::var_os("TEST_LOG").is_some();
+        let logs = std::env::var_os("TEST_LOG").is_some() || log.is_some();
+        let output = || -> anyhow::Result<Stdio> {
+            Ok(match log {
+                Some(path) => Stdio::from(
+                    std::fs::OpenOptions::new()
+                        .create(true)
+                        .append(true)
+                        .open(path)?,
+                ),
+                None if logs => Stdio::inherit(),
+                None => Stdio::null(),
+            })
+        };
         let mut command = Command::new(binary(name)?);
         command
             .env_clear()
@@ -77,16 +106,8 @@ impl Service {
             .env("RUST_LOG", if logs { "info" } else { "warn" })
             .env(addr_var, addr.to_string())
             .stdin(Stdio::null())
-            .stdout(if logs {
-                Stdio::inherit()
-            } else {
-                Stdio::null()
-            })
-            .stderr(if logs {
-                Stdio::inherit()
-            } else {
-                Stdio::null()
-            })
+            .stdout(output()?)
+            .stderr(output()?)
             .kill_on_drop(true);
         for (key, value) in env {
             command.env(key, value);

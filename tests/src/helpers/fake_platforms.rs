@@ -61,6 +61,8 @@ pub struct State {
     pub drop_after_publish: bool,
     /// Instagram's container status and recent media never show the post.
     pub cannot_confirm: bool,
+    /// TikTok init calls answered 429 `rate_limit_exceeded` before one is taken.
+    pub rate_limited: usize,
     pub quota_usage: i64,
     pub quota_total: i64,
     /// Instagram containers: id -> (body, status_code).
@@ -86,6 +88,7 @@ impl FakePlatforms {
             tiktok_outcome: TikTokOutcome::Complete,
             drop_after_publish: false,
             cannot_confirm: false,
+            rate_limited: 0,
             quota_usage: 0,
             quota_total: 50,
             containers: HashMap::new(),
@@ -295,6 +298,10 @@ fn tiktok(state: &mut State, call: &Call) -> Answer {
         "/v2/post/publish/video/init/"
         | "/v2/post/publish/inbox/video/init/"
         | "/v2/post/publish/content/init/" => {
+            if state.rate_limited > 0 {
+                state.rate_limited -= 1;
+                return tiktok_error(429, "rate_limit_exceeded", "too many requests");
+            }
             if let Some(level) = body["post_info"]["privacy_level"].as_str()
                 && !state.privacy_options.contains(&level)
             {

@@ -179,7 +179,8 @@ async fn with_the_flag_off_publishing_is_a_deterministic_dry_run_and_due_intents
     assert_eq!(s.tick("2030-01-07T09:00:00Z").await.dispatched, 0);
     assert_eq!(s.intent(&scheduled_id).await["status"], "scheduled");
     assert!(s.fake.all_calls().is_empty());
-    // Turned on: it goes.
+    // Turned on (the worker restarted with the flag): it goes.
+    s.app.stop_worker(0).await;
     let on = s.app.settings.clone();
     let worker = s.app.start_worker_with(on).await;
     let clock = almanac_shared::clock::ManualClock::new("2030-01-07T09:01:00Z".parse().unwrap());
@@ -362,4 +363,43 @@ async fn a_post_tiktok_never_finishes_is_unconfirmed_after_the_window() {
         s.fake.calls_to("/status/fetch/").len() >= 2,
         "it was checked, not resent"
     );
+}
+
+#[tokio::test]
+async fn a_refusal_that_applied_nothing_is_retried_with_backoff_and_fails_when_attempts_run_out() {
+    let s = setup().await;
+    s.connect_both().await;
+    s.fake.with(|f| f.rate_limited = 1);
+    let entry = s.entry(Entry::on("tiktok", "Rate limited once")).await;
+    let (_, answer) = s
+        .publish(json!({ "entryIds": [entry], "dryRun": false }))
+        .await;
+    let id = answer["data"]["intents"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let published = s.settled(&id, "published").await;
+    assert_eq!(published["attempts"], 2);
+    assert_eq!(s.fake.calls_to("/video/init/").len(), 2);
+    assert_eq!(s.fake.posts().len(), 1);
+
+    s.app.expect_failed_jobs();
+    s.fake.with(|f| f.rate_limited = 100);
+    let entry = s.entry(Entry::on("tiktok", "Always rate limited")).await;
+    let (_, answer) = s
+        .publish(json!({ "entryIds": [entry], "dryRun": false }))
+        .await;
+    let id = answer["data"]["intents"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let failed = s.settled(&id, "failed").await;
+    assert_eq!(failed["error"]["code"], "RATE_LIMITED");
+    assert_eq!(failed["attempts"], 3);
+    assert_eq!(
+        s.fake.calls_to("/video/init/").len(),
+        2 + 3,
+        "one init per attempt"
+    );
+    assert_eq!(s.fake.posts().len(), 1);
 }

@@ -656,3 +656,66 @@ async fn channels_connect_through_oauth_with_a_single_use_state() {
         "code, then long-lived exchange"
     );
 }
+
+#[tokio::test]
+async fn a_tiktok_draft_goes_to_the_creators_inbox() {
+    let s = setup().await;
+    s.connect_both().await;
+    let entry = s.entry(Entry::on("tiktok", "Finish me in the app")).await;
+    let (_, answer) = s
+        .publish(json!({ "entryIds": [entry], "dryRun": false, "mode": "draft" }))
+        .await;
+    let id = answer["data"]["intents"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let sent = s.settled(&id, "draft_sent").await;
+    assert_eq!(sent["mode"], "draft");
+    assert_eq!(s.fake.calls_to("/inbox/video/init/").len(), 1);
+    assert_eq!(s.fake.calls_to("/post/publish/video/init/").len(), 0);
+    assert_eq!(
+        s.fake.posts()[0].body["source_info"]["source"],
+        "PULL_FROM_URL"
+    );
+}
+
+#[tokio::test]
+async fn an_instagram_token_close_to_expiry_is_refreshed_while_still_valid() {
+    let s = setup().await;
+    let channel = s
+        .connect("instagram", IG_USER, "ig-token", None, 3 * 86_400)
+        .await;
+    // Issued two days ago: old enough for Instagram to refresh it.
+    sqlx::query(
+        "update platform_accounts set token_issued_at = now() - interval '2 days' where id = $1",
+    )
+    .bind(channel)
+    .execute(&s.app.db)
+    .await
+    .unwrap();
+    let entry = s.entry(Entry::on("instagram", "Refreshed")).await;
+    let (_, answer) = s
+        .publish(json!({ "entryIds": [entry], "dryRun": false }))
+        .await;
+    let id = answer["data"]["intents"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    s.settled(&id, "published").await;
+    let refresh = s.fake.calls_to("/refresh_access_token");
+    assert_eq!(refresh.len(), 1);
+    assert_eq!(refresh[0].query["grant_type"], "ig_refresh_token");
+    assert_eq!(refresh[0].query["access_token"], "ig-token");
+    let publish = &s.fake.calls_to("/media_publish")[0];
+    assert_eq!(publish.query["access_token"], "ig-token-1");
+    let (_, channels) = s.app.get_json(s.user, "/v1/channels").await;
+    let expires: chrono::DateTime<chrono::Utc> = channels["data"]["items"][0]["expiresAt"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        expires > chrono::Utc::now() + chrono::Duration::days(59),
+        "{expires}"
+    );
+}

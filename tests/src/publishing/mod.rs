@@ -4,6 +4,7 @@
 
 mod faults;
 mod flows;
+mod logs;
 
 use std::time::Duration;
 
