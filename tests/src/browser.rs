@@ -99,13 +99,18 @@ fn chromium() -> String {
 async fn a_browser_event_source_resumes_after_a_dropped_connection_and_sees_each_event_once() {
     let reports: Reports = Arc::default();
     let page_port = serve_page(reports.clone()).await;
-    let fake = FakeAi::start(vec![], Behaviour::Delay(Duration::from_millis(500))).await;
+    // The AI answers slowly enough that the job is still running when the connection drops,
+    // however long Chromium takes to start on a loaded machine (the job starts before it).
+    let fake = FakeAi::start(vec![], Behaviour::Delay(Duration::from_secs(4))).await;
     let app = spawn_app_with(TestOptions {
         fake_ai: Some(fake.clone()),
-        env: vec![(
-            "CORS_ALLOWED_ORIGINS",
-            format!("http://127.0.0.1:{page_port}"),
-        )],
+        env: vec![
+            (
+                "CORS_ALLOWED_ORIGINS",
+                format!("http://127.0.0.1:{page_port}"),
+            ),
+            ("AI_TIMEOUT_MS", "10000".into()),
+        ],
         ..Default::default()
     })
     .await;

@@ -59,6 +59,8 @@ pub struct State {
     pub tiktok_outcome: TikTokOutcome,
     /// Apply the next publishing call, then drop the connection.
     pub drop_after_publish: bool,
+    /// Apply the next publishing call, then never answer (the worker dies meanwhile).
+    pub hang_after_publish: bool,
     /// Instagram's container status and recent media never show the post.
     pub cannot_confirm: bool,
     /// TikTok init calls answered 429 `rate_limit_exceeded` before one is taken.
@@ -87,6 +89,7 @@ impl FakePlatforms {
             privacy_options: vec!["PUBLIC_TO_EVERYONE", "FOLLOWER_OF_CREATOR", "SELF_ONLY"],
             tiktok_outcome: TikTokOutcome::Complete,
             drop_after_publish: false,
+            hang_after_publish: false,
             cannot_confirm: false,
             rate_limited: 0,
             quota_usage: 0,
@@ -235,6 +238,10 @@ async fn serve(mut stream: TcpStream, state: Arc<Mutex<State>>) {
         drop(stream);
         return;
     };
+    if status == 0 {
+        // Applied, then silence for as long as the client waits.
+        std::future::pending::<()>().await;
+    }
     let body = json.to_string();
     let response = format!(
         "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
@@ -489,6 +496,9 @@ fn instagram(state: &mut State, call: &Call) -> Answer {
             state.quota_usage += 1;
             if std::mem::take(&mut state.drop_after_publish) {
                 return None;
+            }
+            if std::mem::take(&mut state.hang_after_publish) {
+                return Some((0, Value::Null));
             }
             Some((200, json!({ "id": id })))
         }

@@ -13,23 +13,51 @@ async fn a_lost_answer_is_checked_and_never_sent_again() {
     s.connect_both().await;
     s.fake.with(|f| f.drop_after_publish = true);
     let entry = s.entry(Entry::on("instagram", "Lost answer")).await;
-    let (_, answer) = s
-        .publish(json!({ "entryIds": [entry], "dryRun": false }))
+    let id = s
+        .publish_one(json!({ "entryIds": [entry], "dryRun": false }))
         .await;
-    let id = answer["data"]["intents"][0]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
     let published = s.settled(&id, "published").await;
     assert_eq!(s.fake.posts().len(), 1);
     assert_eq!(s.fake.calls_to("/media_publish").len(), 1, "sent once");
     assert_eq!(published["remotePostId"], s.fake.posts()[0].id.as_str());
-    // The read-only check that resolved it.
+    // The read-only check that resolved it, after the intent had gone `unknown`.
     assert!(
         !s.fake
             .calls_to(published["remoteId"].as_str().unwrap())
             .is_empty()
     );
+    let was_unknown: bool = sqlx::query_scalar(
+        "select unknown_since is not null from publish_intents where id = $1::uuid",
+    )
+    .bind(&id)
+    .fetch_one(&s.app.db)
+    .await
+    .unwrap();
+    assert!(was_unknown);
+}
+
+#[tokio::test]
+async fn a_worker_killed_while_publishing_leaves_a_check_not_a_second_post() {
+    let mut s = setup().await;
+    s.connect_both().await;
+    s.fake.with(|f| f.hang_after_publish = true);
+    let entry = s.entry(Entry::on("instagram", "Killed mid-publish")).await;
+    let id = s
+        .publish_one(json!({ "entryIds": [entry], "dryRun": false }))
+        .await;
+    crate::helpers::eventually(
+        std::time::Duration::from_secs(20),
+        "media_publish sent",
+        || async { (s.fake.calls_to("/media_publish").len() == 1).then_some(()) },
+    )
+    .await;
+    s.app.kill_worker(0);
+    // Another worker takes the job over once its heartbeat is stale: it checks, never resends.
+    s.app.start_worker().await;
+    let published = s.settled(&id, "published").await;
+    assert_eq!(s.fake.calls_to("/media_publish").len(), 1);
+    assert_eq!(s.fake.posts().len(), 1);
+    assert_eq!(published["remotePostId"], s.fake.posts()[0].id.as_str());
 }
 
 #[tokio::test]
@@ -41,13 +69,9 @@ async fn an_unconfirmable_publish_is_unconfirmed_and_retried_only_on_request() {
         f.cannot_confirm = true;
     });
     let entry = s.entry(Entry::on("instagram", "Cannot tell")).await;
-    let (_, answer) = s
-        .publish(json!({ "entryIds": [entry], "dryRun": false }))
+    let id = s
+        .publish_one(json!({ "entryIds": [entry], "dryRun": false }))
         .await;
-    let id = answer["data"]["intents"][0]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
     let unconfirmed = s.settled(&id, "unconfirmed").await;
     assert_eq!(unconfirmed["error"]["code"], "PUBLISH_UNCONFIRMED");
     let message = unconfirmed["error"]["message"].as_str().unwrap();
@@ -98,13 +122,9 @@ async fn a_lost_tiktok_init_is_unconfirmed_without_a_second_post() {
     s.connect_both().await;
     s.fake.with(|f| f.drop_after_publish = true);
     let entry = s.entry(Entry::on("tiktok", "No publish id")).await;
-    let (_, answer) = s
-        .publish(json!({ "entryIds": [entry], "dryRun": false }))
+    let id = s
+        .publish_one(json!({ "entryIds": [entry], "dryRun": false }))
         .await;
-    let id = answer["data"]["intents"][0]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
     s.settled(&id, "unconfirmed").await;
     assert_eq!(s.fake.calls_to("/video/init/").len(), 1);
     assert_eq!(s.fake.posts().len(), 1);
@@ -281,13 +301,9 @@ async fn three_workers_publish_a_due_intent_once() {
     s.app.start_worker().await;
     s.connect_both().await;
     let entry = s.entry(Entry::on("tiktok", "Three workers")).await;
-    let (_, answer) = s
-        .publish(json!({ "entryIds": [entry], "dryRun": false, "when": "scheduled" }))
+    let id = s
+        .publish_one(json!({ "entryIds": [entry], "dryRun": false, "when": "scheduled" }))
         .await;
-    let id = answer["data"]["intents"][0]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
     let clock = almanac_shared::clock::ManualClock::new("2030-01-07T09:00:00Z".parse().unwrap());
     let ticks = futures::future::join_all((0..3).map(|w| {
         let ctx = s.app.worker_context(w);
@@ -343,13 +359,9 @@ async fn a_post_tiktok_never_finishes_is_unconfirmed_after_the_window() {
     s.fake
         .with(|f| f.tiktok_outcome = crate::helpers::fake_platforms::TikTokOutcome::Processing);
     let entry = s.entry(Entry::on("tiktok", "Still processing")).await;
-    let (_, answer) = s
-        .publish(json!({ "entryIds": [entry], "dryRun": false }))
+    let id = s
+        .publish_one(json!({ "entryIds": [entry], "dryRun": false }))
         .await;
-    let id = answer["data"]["intents"][0]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
     let unconfirmed = s.settled(&id, "unconfirmed").await;
     let message = unconfirmed["error"]["message"].as_str().unwrap();
     assert!(
@@ -371,13 +383,9 @@ async fn a_refusal_that_applied_nothing_is_retried_with_backoff_and_fails_when_a
     s.connect_both().await;
     s.fake.with(|f| f.rate_limited = 1);
     let entry = s.entry(Entry::on("tiktok", "Rate limited once")).await;
-    let (_, answer) = s
-        .publish(json!({ "entryIds": [entry], "dryRun": false }))
+    let id = s
+        .publish_one(json!({ "entryIds": [entry], "dryRun": false }))
         .await;
-    let id = answer["data"]["intents"][0]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
     let published = s.settled(&id, "published").await;
     assert_eq!(published["attempts"], 2);
     assert_eq!(s.fake.calls_to("/video/init/").len(), 2);
@@ -386,13 +394,9 @@ async fn a_refusal_that_applied_nothing_is_retried_with_backoff_and_fails_when_a
     s.app.expect_failed_jobs();
     s.fake.with(|f| f.rate_limited = 100);
     let entry = s.entry(Entry::on("tiktok", "Always rate limited")).await;
-    let (_, answer) = s
-        .publish(json!({ "entryIds": [entry], "dryRun": false }))
+    let id = s
+        .publish_one(json!({ "entryIds": [entry], "dryRun": false }))
         .await;
-    let id = answer["data"]["intents"][0]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
     let failed = s.settled(&id, "failed").await;
     assert_eq!(failed["error"]["code"], "RATE_LIMITED");
     assert_eq!(failed["attempts"], 3);

@@ -296,13 +296,9 @@ async fn platform_refusals_fail_the_post_with_the_platforms_code_and_reason() {
     s.fake
         .with(|f| f.tiktok_outcome = TikTokOutcome::Failed("spam_risk_too_many_posts"));
     let spam = s.entry(Entry::on("tiktok", "Too many")).await;
-    let (_, answer) = s
-        .publish(json!({ "entryIds": [spam], "dryRun": false }))
+    let id = s
+        .publish_one(json!({ "entryIds": [spam], "dryRun": false }))
         .await;
-    let id = answer["data"]["intents"][0]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
     let failed = s.settled(&id, "failed").await;
     assert_eq!(failed["error"]["code"], "POST_LIMIT_REACHED");
     assert_eq!(failed["error"]["platformCode"], "spam_risk_too_many_posts");
@@ -319,13 +315,9 @@ async fn platform_refusals_fail_the_post_with_the_platforms_code_and_reason() {
         dry["data"]["intents"][0]["error"]["code"],
         "DAILY_QUOTA_EXHAUSTED"
     );
-    let (_, answer) = s
-        .publish(json!({ "entryIds": [quota], "dryRun": false }))
+    let id = s
+        .publish_one(json!({ "entryIds": [quota], "dryRun": false }))
         .await;
-    let id = answer["data"]["intents"][0]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
     let failed = s.settled(&id, "failed").await;
     assert_eq!(failed["error"]["code"], "DAILY_QUOTA_EXHAUSTED");
     assert_eq!(s.fake.calls_to("/media_publish").len(), 0);
@@ -373,20 +365,19 @@ async fn platform_refusals_fail_the_post_with_the_platforms_code_and_reason() {
 }
 
 #[tokio::test]
-async fn an_expiring_tiktok_token_is_refreshed_once_and_the_rotated_one_kept() {
+async fn an_expired_tiktok_token_is_refreshed_once_and_the_rotated_one_kept() {
     let s = setup().await;
-    // Expires within the refresh margin.
-    let channel = s
-        .connect("tiktok", TIKTOK_OPEN_ID, "tt-token", Some("tt-refresh"), 60)
+    let channel = s.connect_tiktok().await;
+    // Expired, and refused by TikTok: only the refreshed token works.
+    s.update_channel(channel, "token_expires_at = now() - interval '1 minute'")
         .await;
+    s.fake.with(|f| {
+        f.tokens.remove("tt-token");
+    });
     let entry = s.entry(Entry::on("tiktok", "Fresh token")).await;
-    let (_, answer) = s
-        .publish(json!({ "entryIds": [entry], "dryRun": false }))
+    let id = s
+        .publish_one(json!({ "entryIds": [entry], "dryRun": false }))
         .await;
-    let id = answer["data"]["intents"][0]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
     s.settled(&id, "published").await;
     assert_eq!(s.fake.calls_to("/oauth/token/").len(), 1);
     let init = &s.fake.calls_to("/video/init/")[0];
@@ -416,23 +407,11 @@ async fn a_refused_refresh_asks_for_reauthorisation_after_one_attempt() {
     s.fake.with(|f| {
         f.tokens.remove("tt-token");
     });
-    let channel = s
-        .connect(
-            "tiktok",
-            TIKTOK_OPEN_ID,
-            "tt-token",
-            Some("tt-refresh"),
-            86_400,
-        )
-        .await;
+    let channel = s.connect_tiktok().await;
     let entry = s.entry(Entry::on("tiktok", "Refused")).await;
-    let (_, answer) = s
-        .publish(json!({ "entryIds": [entry], "dryRun": false }))
+    let id = s
+        .publish_one(json!({ "entryIds": [entry], "dryRun": false }))
         .await;
-    let id = answer["data"]["intents"][0]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
     let failed = s.settled(&id, "failed").await;
     assert_eq!(failed["error"]["code"], "CHANNEL_AUTH_INVALID");
     assert_eq!(
@@ -466,13 +445,8 @@ async fn an_expired_instagram_token_needs_reauthorisation() {
     let channel = s
         .connect("instagram", IG_USER, "ig-token", None, 5_184_000)
         .await;
-    sqlx::query(
-        "update platform_accounts set token_expires_at = now() - interval '1 hour' where id = $1",
-    )
-    .bind(channel)
-    .execute(&s.app.db)
-    .await
-    .unwrap();
+    s.update_channel(channel, "token_expires_at = now() - interval '1 hour'")
+        .await;
     let entry = s.entry(Entry::on("instagram", "Expired")).await;
     let (status, refused) = s.publish(json!({ "entryIds": [entry] })).await;
     assert_eq!(status, 422, "{refused}");
@@ -662,13 +636,9 @@ async fn a_tiktok_draft_goes_to_the_creators_inbox() {
     let s = setup().await;
     s.connect_both().await;
     let entry = s.entry(Entry::on("tiktok", "Finish me in the app")).await;
-    let (_, answer) = s
-        .publish(json!({ "entryIds": [entry], "dryRun": false, "mode": "draft" }))
+    let id = s
+        .publish_one(json!({ "entryIds": [entry], "dryRun": false, "mode": "draft" }))
         .await;
-    let id = answer["data"]["intents"][0]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
     let sent = s.settled(&id, "draft_sent").await;
     assert_eq!(sent["mode"], "draft");
     assert_eq!(s.fake.calls_to("/inbox/video/init/").len(), 1);
@@ -686,21 +656,12 @@ async fn an_instagram_token_close_to_expiry_is_refreshed_while_still_valid() {
         .connect("instagram", IG_USER, "ig-token", None, 3 * 86_400)
         .await;
     // Issued two days ago: old enough for Instagram to refresh it.
-    sqlx::query(
-        "update platform_accounts set token_issued_at = now() - interval '2 days' where id = $1",
-    )
-    .bind(channel)
-    .execute(&s.app.db)
-    .await
-    .unwrap();
-    let entry = s.entry(Entry::on("instagram", "Refreshed")).await;
-    let (_, answer) = s
-        .publish(json!({ "entryIds": [entry], "dryRun": false }))
+    s.update_channel(channel, "token_issued_at = now() - interval '2 days'")
         .await;
-    let id = answer["data"]["intents"][0]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let entry = s.entry(Entry::on("instagram", "Refreshed")).await;
+    let id = s
+        .publish_one(json!({ "entryIds": [entry], "dryRun": false }))
+        .await;
     s.settled(&id, "published").await;
     let refresh = s.fake.calls_to("/refresh_access_token");
     assert_eq!(refresh.len(), 1);

@@ -149,17 +149,34 @@ impl Setup {
         channel["data"]["id"].as_str().unwrap().parse().unwrap()
     }
 
+    /// Changes a channel's row behind the API's back (`set` is the SQL assignment): a token
+    /// expired or issued long ago.
+    pub async fn update_channel(&self, channel: Uuid, set: &str) {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "update platform_accounts set {set} where id = $1"
+        )))
+        .bind(channel)
+        .execute(&self.app.db)
+        .await
+        .unwrap();
+    }
+
+    /// TikTok connected with the tokens the fake issued (valid for a day).
+    pub async fn connect_tiktok(&self) -> Uuid {
+        self.connect(
+            "tiktok",
+            crate::helpers::fake_platforms::TIKTOK_OPEN_ID,
+            "tt-token",
+            Some("tt-refresh"),
+            86_400,
+        )
+        .await
+    }
+
     /// Both platforms connected with tokens the fakes accept.
     pub async fn connect_both(&self) -> (Uuid, Uuid) {
         (
-            self.connect(
-                "tiktok",
-                crate::helpers::fake_platforms::TIKTOK_OPEN_ID,
-                "tt-token",
-                Some("tt-refresh"),
-                86_400,
-            )
-            .await,
+            self.connect_tiktok().await,
             self.connect(
                 "instagram",
                 crate::helpers::fake_platforms::IG_USER,
@@ -180,6 +197,16 @@ impl Setup {
                 &body,
             )
             .await
+    }
+
+    /// Sends a publish request for one entry; the id of its intent.
+    pub async fn publish_one(&self, body: Value) -> String {
+        let (status, answer) = self.publish(body).await;
+        assert_eq!(status, 200, "{answer}");
+        answer["data"]["intents"][0]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
     }
 
     pub async fn intent(&self, id: &str) -> Value {

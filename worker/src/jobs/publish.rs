@@ -281,12 +281,25 @@ impl<'a> Publisher<'a> {
         let window = chrono::Duration::from_std(settings.confirm_window).unwrap_or_default();
         let platform = adapter.platform();
         loop {
-            let remote = match self.auth(platform, false).await {
-                Ok(auth) => adapter.confirm(&auth, remote_id.as_deref(), post).await,
-                Err(Stop::Settled(_)) => {
-                    Remote::Pending("the channel's token is no longer usable".into())
-                }
-                Err(Stop::Later(error)) => return Err(Stop::Later(error)),
+            // Checking must not settle the intent on its own: a channel that became unusable
+            // leaves it pending until the window closes.
+            let usable = match (self.ctx.cipher.as_ref(), self.input.account) {
+                (Some(cipher), Some(account)) => channels::usable(
+                    &self.ctx.pool,
+                    &self.ctx.platforms,
+                    cipher,
+                    account,
+                    Utc::now(),
+                    false,
+                )
+                .await
+                .ok()
+                .and_then(Result::ok),
+                _ => None,
+            };
+            let remote = match usable {
+                Some(auth) => adapter.confirm(&auth, remote_id.as_deref(), post).await,
+                None => Remote::Pending("the channel's token is not usable now".into()),
             };
             match remote {
                 Remote::Pending(reason) => {
