@@ -470,7 +470,7 @@ async fn every_documented_refusal_occurs() {
         .await
         .ok();
 
-    organic::refusals(&app, &probe, user).await;
+    organic::refusals(&mut app, &probe, user).await;
     publishing::refusals(&mut app, &probe, user).await;
 
     let unproduced = probe.unproduced();

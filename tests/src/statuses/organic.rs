@@ -25,7 +25,7 @@ pub(super) fn request(brand: &str, account: Option<&str>) -> Value {
 /// accounts not linked (403), a second generation of a brand (409), past the limit of 2
 /// (429), a placement moved onto another's time (409) or out of its week (422), and the
 /// library's rule-only values (422: an unknown time zone, a URL that is not http).
-pub(super) async fn refusals(app: &TestApp, probe: &Probe, user: Uuid) {
+pub(super) async fn refusals(app: &mut TestApp, probe: &Probe, user: Uuid) {
     for (id, body) in [
         (
             "createBrand",
@@ -68,6 +68,9 @@ pub(super) async fn refusals(app: &TestApp, probe: &Probe, user: Uuid) {
                 .json(json!({ "id": "probe_brand2", "name": "Two", "timezone": "UTC" })),
         )
         .await;
+    // No worker until the refusals that need a generation in progress have been seen: with
+    // one, the first run could end before the second request (and be no conflict).
+    app.stop_worker(0).await;
     // Accepted generations answer with their stream: only the job id is read.
     let start = |path: &str, body: Value, key: Option<&str>| {
         let mut request = app
@@ -113,6 +116,7 @@ pub(super) async fn refusals(app: &TestApp, probe: &Probe, user: Uuid) {
             .expect(429, probe.call(op, &[]).json(request("probe_brand2", None)))
             .await;
     }
+    app.start_worker().await;
     for job in [first, second] {
         wait_succeeded(app, user, job).await;
     }
