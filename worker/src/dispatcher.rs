@@ -23,18 +23,11 @@ const BATCH: i64 = 200;
 
 /// Ticks until `shutdown`, with the worker's clock.
 pub async fn run(ctx: &JobContext, shutdown: CancellationToken) {
-    let every = ctx.settings.publish.tick;
-    let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = shutdown.cancelled() => return,
-            _ = ticker.tick() => {}
-        }
-        if let Err(error) = tick(ctx, ctx.clock.as_ref()).await {
-            tracing::warn!(error = %format!("{error:#}"), "publish dispatch failed; the next tick retries");
-        }
-    }
+    let failed = "publish dispatch failed; the next tick retries";
+    crate::scheduler::every(ctx.settings.publish.tick, shutdown, failed, || async {
+        tick(ctx, ctx.clock.as_ref()).await.map(drop)
+    })
+    .await;
 }
 
 /// What one tick did.

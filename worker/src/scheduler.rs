@@ -21,16 +21,35 @@ use crate::job::JobContext;
 /// Ticks until `shutdown`, with the worker's clock. The first tick comes one period after
 /// start.
 pub async fn run(ctx: &JobContext, shutdown: CancellationToken) {
-    let every = ctx.settings.scheduler_tick;
-    let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    every(
+        ctx.settings.scheduler_tick,
+        shutdown,
+        "scheduler tick failed",
+        || async { tick(ctx, ctx.clock.as_ref()).await.map(drop) },
+    )
+    .await;
+}
+
+/// Runs `tick` every `period` until `shutdown` (the first one period after start; a late
+/// tick delays the next), logging a failed one as `failed`.
+pub(crate) async fn every<F, Fut>(
+    period: std::time::Duration,
+    shutdown: CancellationToken,
+    failed: &str,
+    mut tick: F,
+) where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<()>>,
+{
+    let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => return,
             _ = ticker.tick() => {}
         }
-        if let Err(error) = tick(ctx, ctx.clock.as_ref()).await {
-            tracing::warn!(error = %format!("{error:#}"), "scheduler tick failed");
+        if let Err(error) = tick().await {
+            tracing::warn!(error = %format!("{error:#}"), "{failed}");
         }
     }
 }

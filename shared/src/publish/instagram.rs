@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use serde_json::{Value, json};
 
 use super::{
-    Adapter, Auth, Checked, Failure, FailureKind, MediaKind, Mode, Options, PlannedRequest,
+    Adapter, Answer, Auth, Checked, Failure, FailureKind, MediaKind, Mode, Options, PlannedRequest,
     Platform, Post, PublishSettings, Remote, Sent,
     post::{self, CAPTION_MAX, INSTAGRAM_HASHTAGS_MAX, INSTAGRAM_MENTIONS_MAX, Problem},
 };
@@ -58,16 +58,7 @@ impl Instagram {
     async fn call(&self, request: reqwest::RequestBuilder, token: &str) -> Answer {
         let response = match request.query(&[("access_token", token)]).send().await {
             Ok(response) => response,
-            Err(error) => {
-                let reason = if error.is_timeout() {
-                    "the request timed out"
-                } else if error.is_connect() {
-                    "Instagram could not be reached"
-                } else {
-                    "the connection was lost before Instagram answered"
-                };
-                return Answer::Lost(reason.into(), error.is_connect());
-            }
+            Err(error) => return Answer::lost(&error, Platform::Instagram),
         };
         let status = response.status().as_u16();
         let Ok(body) = response.json::<Value>().await else {
@@ -118,13 +109,6 @@ impl Instagram {
                 .flatten()
         })
     }
-}
-
-enum Answer {
-    Ok(Value),
-    Refused(Failure),
-    /// No usable answer; `true` when the request certainly never left.
-    Lost(String, bool),
 }
 
 /// Instagram's error, in our words, with `code/subcode`.

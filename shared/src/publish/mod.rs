@@ -318,6 +318,30 @@ pub enum Sent {
     Unknown(String),
 }
 
+/// A platform call's answer, as both adapters read them.
+pub(crate) enum Answer {
+    Ok(Value),
+    Refused(Failure),
+    /// No usable answer (why); `true` when the request certainly never left (connection
+    /// refused), so it cannot have had an effect.
+    Lost(String, bool),
+}
+
+impl Answer {
+    /// A request that got no answer from `platform`.
+    pub(crate) fn lost(error: &reqwest::Error, platform: Platform) -> Self {
+        let label = platform.label();
+        let reason = if error.is_timeout() {
+            "the request timed out".to_owned()
+        } else if error.is_connect() {
+            format!("{label} could not be reached")
+        } else {
+            format!("the connection was lost before {label} answered")
+        };
+        Answer::Lost(reason, error.is_connect())
+    }
+}
+
 /// What a read-only check found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Remote {

@@ -114,20 +114,13 @@ pub async fn exchange_code(
     code: &str,
     verifier: Option<&str>,
 ) -> Result<Tokens, Failure> {
-    let settings = platforms.of(platform);
-    let client = client_id(platforms, platform)
-        .map_err(|m| Failure::permanent("OAUTH_NOT_CONFIGURED", m))?;
-    let secret = settings
-        .client_secret
-        .as_ref()
-        .map(|s| s.expose().to_owned())
-        .unwrap_or_default();
+    let (client, secret) = app_credentials(platforms, platform)?;
     let redirect = redirect_uri(platforms, platform);
     match platform {
         Platform::Tiktok => {
             let mut form = vec![
                 ("client_key", client),
-                ("client_secret", secret.as_str()),
+                ("client_secret", secret),
                 ("code", code),
                 ("grant_type", "authorization_code"),
                 ("redirect_uri", redirect.as_str()),
@@ -135,43 +128,23 @@ pub async fn exchange_code(
             if let Some(verifier) = verifier {
                 form.push(("code_verifier", verifier));
             }
-            let body = token_call(
-                platforms.http.post(&settings.token_url).form(&form),
-                platform,
-            )
-            .await?;
-            tokens(&body, "open_id")
+            tokens(&post_grant(platforms, platform, &form).await?, "open_id")
         }
         Platform::Instagram => {
             let form = [
                 ("client_id", client),
-                ("client_secret", secret.as_str()),
+                ("client_secret", secret),
                 ("grant_type", "authorization_code"),
                 ("redirect_uri", redirect.as_str()),
                 ("code", code),
             ];
-            let short = token_call(
-                platforms.http.post(&settings.token_url).form(&form),
-                platform,
-            )
-            .await?;
-            let short = tokens(&short, "user_id")?;
-            let long = token_call(
-                platforms
-                    .http
-                    .get(format!(
-                        "{}/access_token",
-                        settings.api_base_url.trim_end_matches('/')
-                    ))
-                    .query(&[
-                        ("grant_type", "ig_exchange_token"),
-                        ("client_secret", secret.as_str()),
-                        ("access_token", short.access_token.as_str()),
-                    ]),
-                platform,
-            )
-            .await?;
-            let mut long = tokens(&long, "user_id")?;
+            let short = tokens(&post_grant(platforms, platform, &form).await?, "user_id")?;
+            let query = [
+                ("grant_type", "ig_exchange_token"),
+                ("client_secret", secret),
+                ("access_token", short.access_token.as_str()),
+            ];
+            let mut long = graph_grant(platforms, "access_token", &query).await?;
             long.account_id = short.account_id;
             long.scope = short.scope;
             Ok(long)
@@ -187,7 +160,6 @@ pub async fn refresh(
     access_token: &str,
     refresh_token: Option<&str>,
 ) -> Result<Tokens, Failure> {
-    let settings = platforms.of(platform);
     match platform {
         Platform::Tiktok => {
             let Some(refresh_token) = refresh_token else {
@@ -197,44 +169,62 @@ pub async fn refresh(
                     "TikTok's access token expired and there is no refresh token: connect the channel again",
                 ));
             };
-            let client = client_id(platforms, platform)
-                .map_err(|m| Failure::permanent("OAUTH_NOT_CONFIGURED", m))?;
-            let secret = settings
-                .client_secret
-                .as_ref()
-                .map(|s| s.expose().to_owned())
-                .unwrap_or_default();
+            let (client, secret) = app_credentials(platforms, platform)?;
             let form = [
                 ("client_key", client),
-                ("client_secret", secret.as_str()),
+                ("client_secret", secret),
                 ("grant_type", "refresh_token"),
                 ("refresh_token", refresh_token),
             ];
-            let body = token_call(
-                platforms.http.post(&settings.token_url).form(&form),
-                platform,
-            )
-            .await?;
-            tokens(&body, "open_id")
+            tokens(&post_grant(platforms, platform, &form).await?, "open_id")
         }
         Platform::Instagram => {
-            let body = token_call(
-                platforms
-                    .http
-                    .get(format!(
-                        "{}/refresh_access_token",
-                        settings.api_base_url.trim_end_matches('/')
-                    ))
-                    .query(&[
-                        ("grant_type", "ig_refresh_token"),
-                        ("access_token", access_token),
-                    ]),
-                platform,
-            )
-            .await?;
-            tokens(&body, "user_id")
+            let query = [
+                ("grant_type", "ig_refresh_token"),
+                ("access_token", access_token),
+            ];
+            graph_grant(platforms, "refresh_access_token", &query).await
         }
     }
+}
+
+/// The app's client id and secret, or `OAUTH_NOT_CONFIGURED`.
+fn app_credentials(platforms: &Platforms, platform: Platform) -> Result<(&str, &str), Failure> {
+    let id = client_id(platforms, platform)
+        .map_err(|m| Failure::permanent("OAUTH_NOT_CONFIGURED", m))?;
+    let secret = platforms
+        .of(platform)
+        .client_secret
+        .as_ref()
+        .map_or("", |s| s.expose());
+    Ok((id, secret))
+}
+
+/// A grant posted as a form to the platform's token URL.
+async fn post_grant(
+    platforms: &Platforms,
+    platform: Platform,
+    form: &[(&str, &str)],
+) -> Result<Value, Failure> {
+    let request = platforms
+        .http
+        .post(&platforms.of(platform).token_url)
+        .form(form);
+    token_call(request, platform).await
+}
+
+/// A grant asked of Instagram's Graph API (`access_token`, `refresh_access_token`).
+async fn graph_grant(
+    platforms: &Platforms,
+    path: &str,
+    query: &[(&str, &str)],
+) -> Result<Tokens, Failure> {
+    let base = &platforms.settings.instagram.api_base_url;
+    let request = platforms
+        .http
+        .get(format!("{}/{path}", base.trim_end_matches('/')))
+        .query(query);
+    tokens(&token_call(request, Platform::Instagram).await?, "user_id")
 }
 
 /// A token endpoint's JSON, or its refusal (auth: the grant was refused) or unavailability.

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use serde_json::{Value, json};
 
 use super::{
-    Adapter, Auth, Checked, Failure, FailureKind, MediaKind, Mode, Options, PRIVACY_LEVELS,
+    Adapter, Answer, Auth, Checked, Failure, FailureKind, MediaKind, Mode, Options, PRIVACY_LEVELS,
     PlannedRequest, Platform, Post, PublishSettings, Remote, Sent,
     post::{self, CAPTION_MAX, PHOTO_DESCRIPTION_MAX, PHOTO_TITLE_MAX, Problem},
 };
@@ -98,7 +98,7 @@ impl TikTok {
         }
         let response = match request.send().await {
             Ok(response) => response,
-            Err(error) => return Answer::Lost(transport(&error), error.is_connect()),
+            Err(error) => return Answer::lost(&error, Platform::Tiktok),
         };
         let status = response.status().as_u16();
         let Ok(body) = response.json::<Value>().await else {
@@ -163,24 +163,6 @@ impl TikTok {
                     .platform("privacy_level_option_mismatch")
                 }),
         }
-    }
-}
-
-/// A call's answer.
-enum Answer {
-    Ok(Value),
-    Refused(Failure),
-    /// No usable answer; `true` when the request certainly never left (connection refused).
-    Lost(String, bool),
-}
-
-fn transport(error: &reqwest::Error) -> String {
-    if error.is_timeout() {
-        "the request timed out".into()
-    } else if error.is_connect() {
-        "TikTok could not be reached".into()
-    } else {
-        "the connection was lost before TikTok answered".into()
     }
 }
 

@@ -90,28 +90,12 @@ async fn an_unconfirmable_publish_is_unconfirmed_and_retried_only_on_request() {
     assert_eq!(s.fake.calls_to("/media_publish").len(), 1);
     // The user checked the account and decided to post it again.
     s.fake.with(|f| f.cannot_confirm = false);
-    let (status, retried) = s
-        .app
-        .send_json(
-            Method::POST,
-            s.user,
-            &format!("/v1/publish-intents/{id}/retry"),
-            &json!(null),
-        )
-        .await;
+    let (status, retried) = s.retry(&id).await;
     assert_eq!(status, 200, "{retried}");
     assert_eq!(retried["data"]["status"], "scheduled");
     s.settled(&id, "published").await;
     assert_eq!(s.fake.calls_to("/media_publish").len(), 2);
-    let (status, refused) = s
-        .app
-        .send_json(
-            Method::POST,
-            s.user,
-            &format!("/v1/publish-intents/{id}/retry"),
-            &json!(null),
-        )
-        .await;
+    let (status, refused) = s.retry(&id).await;
     assert_eq!(status, 409);
     assert_eq!(refused["error"]["code"], "INTENT_NOT_RETRYABLE");
 }

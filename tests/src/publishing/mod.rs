@@ -2,6 +2,7 @@
 //! `PLATFORMS.md` and record every call: channels, dry runs, publishing now and at the
 //! entry's time, never twice, refusals with their reasons, the flag, and faults.
 
+mod channels;
 mod faults;
 mod flows;
 mod logs;
@@ -207,6 +208,22 @@ impl Setup {
             .as_str()
             .unwrap()
             .to_owned()
+    }
+
+    /// `DELETE /v1/publish-intents/{id}`: status and body.
+    pub async fn cancel(&self, id: &str) -> (u16, Value) {
+        let path = format!("/v1/publish-intents/{id}");
+        self.app
+            .send_json(Method::DELETE, self.user, &path, &Value::Null)
+            .await
+    }
+
+    /// `POST /v1/publish-intents/{id}/retry`: status and body.
+    pub async fn retry(&self, id: &str) -> (u16, Value) {
+        let path = format!("/v1/publish-intents/{id}/retry");
+        self.app
+            .send_json(Method::POST, self.user, &path, &Value::Null)
+            .await
     }
 
     pub async fn intent(&self, id: &str) -> Value {

@@ -128,21 +128,14 @@ impl<'a> Publisher<'a> {
         }
     }
 
-    fn platform(&self) -> Result<Platform, Stop> {
-        Platform::of_channel(&self.input.channel).ok_or(Stop::Settled(IntentStatus::Failed))
-    }
-
     async fn publish(&self) -> Result<IntentStatus, Stop> {
-        let platform = match self.platform() {
-            Ok(platform) => platform,
-            Err(_) => {
-                return self
-                    .fail(&Failure::permanent(
-                        "UNSUPPORTED_CHANNEL",
-                        format!("no adapter publishes to `{}`", self.input.channel),
-                    ))
-                    .await;
-            }
+        let Some(platform) = Platform::of_channel(&self.input.channel) else {
+            return self
+                .fail(&Failure::permanent(
+                    "UNSUPPORTED_CHANNEL",
+                    format!("no adapter publishes to `{}`", self.input.channel),
+                ))
+                .await;
         };
         if !self.ctx.settings.publish.enabled {
             // The flag went off after it was dispatched: it waits, unsent, for the flag.
@@ -201,9 +194,9 @@ impl<'a> Publisher<'a> {
         let options = self.options();
         let problems = adapter.validate(&post, &options);
         if let Some(first) = problems.first() {
-            let mut failure = Failure::permanent(&first.code, first.message.clone());
-            failure.platform_code = None;
-            return self.fail(&failure).await;
+            return self
+                .fail(&Failure::permanent(&first.code, first.message.clone()))
+                .await;
         }
         let mut auth = self.auth(platform, false).await?;
         let mut refreshed = false;

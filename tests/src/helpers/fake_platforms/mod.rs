@@ -1,0 +1,267 @@
+//! Local TikTok and Instagram servers following `PLATFORMS.md`, recording every call.
+//!
+//! One server answers both: TikTok's paths start with `/v2/`, the rest is Instagram's
+//! Graph API (and its token endpoints). Like the fake AI it speaks HTTP/1.1 over TCP
+//! itself, so that it can take a request, apply it, and drop the connection without an
+//! answer, as a lost answer looks to a client.
+
+mod instagram;
+mod tiktok;
+
+use std::{
+    collections::{HashMap, HashSet},
+    sync::{Arc, Mutex},
+};
+
+use serde_json::Value;
+use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
+    net::{TcpListener, TcpStream},
+};
+
+pub const IG_USER: &str = "17841400000000001";
+pub const TIKTOK_OPEN_ID: &str = "open-tiktok-1";
+
+/// What TikTok's status endpoint says of a publish.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TikTokOutcome {
+    Complete,
+    Failed(&'static str),
+    Processing,
+}
+
+/// A recorded call.
+#[derive(Debug, Clone)]
+pub struct Call {
+    pub method: String,
+    pub path: String,
+    pub query: HashMap<String, String>,
+    pub authorization: Option<String>,
+    pub body: String,
+}
+
+/// A post that went out.
+#[derive(Debug, Clone)]
+pub struct Posted {
+    pub platform: &'static str,
+    pub id: String,
+    /// TikTok's init body, or Instagram's container body.
+    pub body: Value,
+}
+
+#[derive(Debug)]
+pub struct State {
+    pub calls: Vec<Call>,
+    pub posts: Vec<Posted>,
+    /// Access tokens each platform accepts.
+    pub tokens: HashSet<String>,
+    /// TikTok refresh tokens that still work.
+    pub refresh_tokens: HashSet<String>,
+    pub refuse_refresh: bool,
+    pub privacy_options: Vec<&'static str>,
+    pub tiktok_outcome: TikTokOutcome,
+    /// Apply the next publishing call, then drop the connection.
+    pub drop_after_publish: bool,
+    /// Apply the next publishing call, then never answer (the worker dies meanwhile).
+    pub hang_after_publish: bool,
+    /// Instagram's container status and recent media never show the post.
+    pub cannot_confirm: bool,
+    /// TikTok init calls answered 429 `rate_limit_exceeded` before one is taken.
+    pub rate_limited: usize,
+    pub quota_usage: i64,
+    pub quota_total: i64,
+    /// Instagram containers: id -> (body, status_code).
+    pub containers: HashMap<String, (Value, String)>,
+    issued: usize,
+}
+
+#[derive(Clone)]
+pub struct FakePlatforms {
+    port: u16,
+    pub state: Arc<Mutex<State>>,
+}
+
+impl FakePlatforms {
+    pub async fn start() -> Self {
+        let state = Arc::new(Mutex::new(State {
+            calls: Vec::new(),
+            posts: Vec::new(),
+            tokens: HashSet::from(["tt-token".to_owned(), "ig-token".to_owned()]),
+            refresh_tokens: HashSet::from(["tt-refresh".to_owned()]),
+            refuse_refresh: false,
+            privacy_options: vec!["PUBLIC_TO_EVERYONE", "FOLLOWER_OF_CREATOR", "SELF_ONLY"],
+            tiktok_outcome: TikTokOutcome::Complete,
+            drop_after_publish: false,
+            hang_after_publish: false,
+            cannot_confirm: false,
+            rate_limited: 0,
+            quota_usage: 0,
+            quota_total: 50,
+            containers: HashMap::new(),
+            issued: 0,
+        }));
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let shared = state.clone();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                tokio::spawn(serve(stream, shared.clone()));
+            }
+        });
+        Self { port, state }
+    }
+
+    pub fn base_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// The settings that point the app at this server.
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("TIKTOK_API_BASE_URL", self.base_url()),
+            ("INSTAGRAM_API_BASE_URL", self.base_url()),
+            (
+                "TIKTOK_AUTHORIZE_URL",
+                format!("{}/tiktok/authorize", self.base_url()),
+            ),
+            (
+                "INSTAGRAM_AUTHORIZE_URL",
+                format!("{}/instagram/authorize", self.base_url()),
+            ),
+            (
+                "INSTAGRAM_TOKEN_URL",
+                format!("{}/oauth/access_token", self.base_url()),
+            ),
+            ("TIKTOK_CLIENT_KEY", "tt-client".into()),
+            ("TIKTOK_CLIENT_SECRET", "tt-secret".into()),
+            ("INSTAGRAM_APP_ID", "ig-app".into()),
+            ("INSTAGRAM_APP_SECRET", "ig-secret".into()),
+        ]
+    }
+
+    pub fn with<T>(&self, f: impl FnOnce(&mut State) -> T) -> T {
+        f(&mut self.state.lock().unwrap())
+    }
+
+    pub fn posts(&self) -> Vec<Posted> {
+        self.with(|s| s.posts.clone())
+    }
+
+    /// Calls whose path ends with `suffix`.
+    pub fn calls_to(&self, suffix: &str) -> Vec<Call> {
+        self.with(|s| {
+            s.calls
+                .iter()
+                .filter(|c| c.path.ends_with(suffix))
+                .cloned()
+                .collect()
+        })
+    }
+
+    /// Calls that publish or create content (not read-only).
+    pub fn publishing_calls(&self) -> usize {
+        self.with(|s| {
+            s.calls
+                .iter()
+                .filter(|c| {
+                    c.path.ends_with("/init/")
+                        || c.path.ends_with("/media_publish")
+                        || (c.method == "POST" && c.path.ends_with("/media"))
+                })
+                .count()
+        })
+    }
+
+    pub fn all_calls(&self) -> Vec<Call> {
+        self.with(|s| s.calls.clone())
+    }
+}
+
+async fn serve(mut stream: TcpStream, state: Arc<Mutex<State>>) {
+    let mut buffer = Vec::new();
+    let mut chunk = [0u8; 8192];
+    let (head_end, content_length) = loop {
+        let Ok(n) = stream.read(&mut chunk).await else {
+            return;
+        };
+        if n == 0 {
+            return;
+        }
+        buffer.extend_from_slice(&chunk[..n]);
+        if let Some(end) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&buffer[..end]).to_lowercase();
+            let length = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .and_then(|v| v.trim().parse::<usize>().ok())
+                .unwrap_or(0);
+            break (end + 4, length);
+        }
+    };
+    while buffer.len() < head_end + content_length {
+        let Ok(n) = stream.read(&mut chunk).await else {
+            return;
+        };
+        if n == 0 {
+            break;
+        }
+        buffer.extend_from_slice(&chunk[..n]);
+    }
+    let head = String::from_utf8_lossy(&buffer[..head_end]).to_string();
+    let body = String::from_utf8_lossy(&buffer[head_end..]).to_string();
+    let mut lines = head.lines();
+    let mut first = lines.next().unwrap_or("").split_whitespace();
+    let method = first.next().unwrap_or("").to_owned();
+    let target = first.next().unwrap_or("/").to_owned();
+    let authorization = lines.find_map(|l| {
+        let (name, value) = l.split_once(':')?;
+        name.eq_ignore_ascii_case("authorization")
+            .then(|| value.trim().to_owned())
+    });
+    let url = url::Url::parse(&format!("http://fake{target}")).unwrap();
+    let mut query: HashMap<String, String> = url.query_pairs().into_owned().collect();
+    if method == "POST" && !body.starts_with('{') {
+        // Form bodies (token endpoints) read like a query.
+        query.extend(url::form_urlencoded::parse(body.as_bytes()).into_owned());
+    }
+    let call = Call {
+        method,
+        path: url.path().to_owned(),
+        query,
+        authorization,
+        body,
+    };
+    let answer = {
+        let mut state = state.lock().unwrap();
+        state.calls.push(call.clone());
+        route(&mut state, &call)
+    };
+    let Some((status, json)) = answer else {
+        // Applied, then the connection is dropped without an answer.
+        drop(stream);
+        return;
+    };
+    if status == 0 {
+        // Applied, then silence for as long as the client waits.
+        std::future::pending::<()>().await;
+    }
+    let body = json.to_string();
+    let response = format!(
+        "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let _ = stream.write_all(response.as_bytes()).await;
+    let _ = stream.shutdown().await;
+}
+
+/// The status and body to answer with; `None`: drop the connection unanswered; status 0:
+/// never answer.
+type Answer = Option<(u16, Value)>;
+
+fn route(state: &mut State, call: &Call) -> Answer {
+    if call.path.starts_with("/v2/") {
+        tiktok::route(state, call)
+    } else {
+        instagram::route(state, call)
+    }
+}
