@@ -10,6 +10,7 @@ pub mod auth;
 pub mod body;
 pub mod envelope;
 pub mod error;
+pub mod flags_cli;
 pub mod idempotency;
 pub mod middleware;
 pub mod nullable;
@@ -22,13 +23,14 @@ pub mod text;
 
 use std::{future::Future, sync::Arc, time::Duration};
 
-use almanac_shared::{Settings, auth::JwtKeys, db, events, queue, telemetry};
+use almanac_shared::{Settings, auth::JwtKeys, db, events, flags::Flags, queue, telemetry};
 use anyhow::Context;
 use poem::{EndpointExt, IntoEndpoint, Route, get, handler, web::Data};
 use poem_openapi::OpenApiService;
 
 use crate::{
     routes::{
+        admin::AdminApi,
         calendar_generation::CalendarGenerationApi,
         cards::CardsApi,
         generations::GenerationsApi,
@@ -60,6 +62,7 @@ pub type Apis = (
     OrganicWeeksApi,
     ChannelsApi,
     PublishApi,
+    AdminApi,
 );
 
 /// The OpenAPI service: the source of `/openapi.json` and `docs/api/openapi.yaml`.
@@ -81,6 +84,7 @@ pub fn openapi_service() -> OpenApiService<Apis, ()> {
             OrganicWeeksApi,
             ChannelsApi,
             PublishApi,
+            AdminApi,
         ),
         "Almanac API",
         env!("CARGO_PKG_VERSION"),
@@ -155,7 +159,15 @@ impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let pool = db::pool(&settings, settings.database_acquire_timeout)?;
         let redis = almanac_shared::redis_conn::RedisConn::connect(&settings).await?;
+        let flags = Flags::new(&settings);
+        // Start with the overrides when Postgres answers; with the defaults (until the
+        // flags' task reads them) when it does not.
+        if let Err(error) = flags.reload(&pool).await {
+            tracing::warn!(error = %error, "feature flags not read at start-up; environment defaults apply until they are");
+        }
+        telemetry::record_process_start("almanac-api");
         let state = AppState {
+            flags,
             platforms: almanac_shared::publish::Platforms::new(&settings.publish)?,
             cipher: settings
                 .publish
@@ -206,6 +218,13 @@ impl Application {
                 .clone()
                 .run(self.state.settings.clone(), self.state.pool.clone()),
         ));
+        // The flags are kept current as long as the server runs.
+        let _flags =
+            almanac_shared::shutdown::AbortOnDrop(tokio::spawn(self.state.flags.clone().run(
+                self.state.pool.clone(),
+                self.state.settings.flags_refresh,
+                tokio_util::sync::CancellationToken::new(),
+            )));
         let hub = self.state.hub.clone();
         server::serve(
             self.listener,

@@ -48,13 +48,22 @@ enum Command {
     Migrate,
     /// Print the OpenAPI document (YAML).
     Openapi,
-    /// Mint a development JWT signed with JWT_SECRET.
+    /// Mint a JWT signed with JWT_SECRET: a user's (development), or with --service-role
+    /// an operator's for the admin endpoints.
     Token {
-        #[arg(long)]
-        user: Uuid,
+        #[arg(long, required_unless_present = "service_role")]
+        user: Option<Uuid>,
+        /// A `service_role` token (no user), as Supabase's service key.
+        #[arg(long, conflicts_with = "user")]
+        service_role: bool,
         /// Lifetime in seconds.
         #[arg(long, default_value_t = 3600)]
         ttl: i64,
+    },
+    /// Read or override the runtime feature flags (straight on DATABASE_URL).
+    Flags {
+        #[command(subcommand)]
+        command: almanac_api::flags_cli::FlagsCommand,
     },
 }
 
@@ -62,10 +71,19 @@ enum Command {
 async fn main() -> anyhow::Result<()> {
     match Cli::parse().command.unwrap_or(Command::Serve) {
         Command::Openapi => print!("{}", almanac_api::openapi_yaml()),
-        Command::Token { user, ttl } => {
+        Command::Token { user, ttl, .. } => {
             let secret =
                 std::env::var("JWT_SECRET").unwrap_or_else(|_| config::DEV_JWT_SECRET.into());
-            println!("{}", JwtKeys::new(&secret).mint(user, ttl));
+            let keys = JwtKeys::new(&secret);
+            match user {
+                Some(user) => println!("{}", keys.mint(user, ttl)),
+                // Without --user, clap has made sure --service-role was given.
+                None => println!("{}", keys.mint_service_role(ttl)),
+            }
+        }
+        Command::Flags { command } => {
+            let settings = Settings::from_env()?;
+            println!("{}", almanac_api::flags_cli::run(command, &settings).await?);
         }
         Command::Migrate => {
             let settings = Settings::from_env()?;

@@ -19,6 +19,8 @@ pub struct AppState {
     pub emitter: Emitter,
     /// The publishing adapters and OAuth (seed 001).
     pub platforms: almanac_shared::publish::Platforms,
+    /// The runtime feature flags, kept current from Postgres.
+    pub flags: almanac_shared::flags::Flags,
     /// Seals and opens channels' tokens; none without `TOKEN_ENCRYPTION_KEY`.
     pub cipher: Option<almanac_shared::publish::crypto::TokenCipher>,
 }

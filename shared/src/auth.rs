@@ -27,6 +27,19 @@ fn default_role() -> String {
     AUDIENCE.to_owned()
 }
 
+/// The role of Supabase's service key, and of every token the admin endpoints accept.
+pub const SERVICE_ROLE: &str = "service_role";
+
+/// What the admin endpoints read from a token: a service key has no `sub` and no `aud`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RoleClaims {
+    pub exp: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iat: Option<i64>,
+    #[serde(default = "default_role")]
+    pub role: String,
+}
+
 /// Seconds of clock difference tolerated on `exp`, `nbf` and `iat`.
 const LEEWAY_SECS: u64 = 5;
 
@@ -36,6 +49,8 @@ pub struct JwtKeys {
     encoding: EncodingKey,
     decoding: DecodingKey,
     validation: Validation,
+    /// For [`JwtKeys::role`]: the signature, `exp` (required), `nbf`; no audience.
+    role_validation: Validation,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -50,10 +65,16 @@ impl JwtKeys {
         validation.set_required_spec_claims(&["exp", "sub", "aud"]);
         validation.validate_nbf = true;
         validation.leeway = LEEWAY_SECS;
+        let mut role_validation = Validation::new(Algorithm::HS256);
+        role_validation.validate_aud = false;
+        role_validation.set_required_spec_claims(&["exp"]);
+        role_validation.validate_nbf = true;
+        role_validation.leeway = LEEWAY_SECS;
         Self {
             encoding: EncodingKey::from_secret(secret.as_bytes()),
             decoding: DecodingKey::from_secret(secret.as_bytes()),
             validation,
+            role_validation,
         }
     }
 
@@ -61,11 +82,32 @@ impl JwtKeys {
         let claims = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
             .map(|data| data.claims)
             .map_err(|e| InvalidToken(e.to_string()))?;
-        let now = chrono::Utc::now().timestamp();
-        if claims.iat.is_some_and(|iat| iat > now + LEEWAY_SECS as i64) {
-            return Err(InvalidToken("issued in the future (iat)".into()));
-        }
+        not_issued_in_the_future(claims.iat)?;
         Ok(claims)
+    }
+
+    /// The role of a token signed with the secret and not expired, whatever its audience
+    /// and subject: Supabase's service key (`role: service_role`) has neither.
+    pub fn role(&self, token: &str) -> Result<String, InvalidToken> {
+        let claims =
+            jsonwebtoken::decode::<RoleClaims>(token, &self.decoding, &self.role_validation)
+                .map(|data| data.claims)
+                .map_err(|e| InvalidToken(e.to_string()))?;
+        not_issued_in_the_future(claims.iat)?;
+        Ok(claims.role)
+    }
+
+    /// Mints a service-role token valid for `ttl_secs`, shaped like Supabase's service key
+    /// (`almanac-api token --service-role`).
+    pub fn mint_service_role(&self, ttl_secs: i64) -> String {
+        let now = chrono::Utc::now().timestamp();
+        let claims = RoleClaims {
+            exp: now + ttl_secs,
+            iat: Some(now),
+            role: SERVICE_ROLE.to_owned(),
+        };
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+            .expect("HS256 encoding of plain claims cannot fail")
     }
 
     /// Mints a token for `user` valid for `ttl_secs` (the `token` subcommand and tests).
@@ -82,6 +124,14 @@ impl JwtKeys {
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
             .expect("HS256 encoding of plain claims cannot fail")
     }
+}
+
+fn not_issued_in_the_future(iat: Option<i64>) -> Result<(), InvalidToken> {
+    let now = chrono::Utc::now().timestamp();
+    if iat.is_some_and(|iat| iat > now + LEEWAY_SECS as i64) {
+        return Err(InvalidToken("issued in the future (iat)".into()));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -112,6 +162,32 @@ mod tests {
         let payload = token.split('.').nth(1).unwrap();
         let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#);
         assert!(keys.verify(&format!("{header}.{payload}.")).is_err());
+    }
+
+    #[test]
+    fn the_role_is_read_from_any_valid_token_of_the_secret() {
+        let keys = JwtKeys::new(SECRET);
+        assert_eq!(
+            keys.role(&keys.mint_service_role(60)).unwrap(),
+            SERVICE_ROLE
+        );
+        assert_eq!(keys.role(&keys.mint(Uuid::now_v7(), 60)).unwrap(), AUDIENCE);
+        // Supabase's service key: no sub, no aud, an issuer.
+        let now = chrono::Utc::now().timestamp();
+        let service_key = signed(serde_json::json!({
+            "iss": "supabase", "ref": "abc", "role": "service_role", "iat": now, "exp": now + 60
+        }));
+        assert_eq!(keys.role(&service_key).unwrap(), SERVICE_ROLE);
+        // A user token refuses it: no sub, no aud.
+        assert!(keys.verify(&service_key).is_err());
+        assert!(keys.role(&keys.mint_service_role(-60)).is_err());
+        assert!(
+            JwtKeys::new("another-secret-another-secret-xx")
+                .role(&keys.mint_service_role(60))
+                .is_err()
+        );
+        let no_exp = signed(serde_json::json!({ "role": "service_role" }));
+        assert!(keys.role(&no_exp).is_err());
     }
 
     fn signed(claims: serde_json::Value) -> String {

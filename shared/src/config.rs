@@ -177,6 +177,11 @@ pub struct Settings {
     pub api_addr: SocketAddr,
     pub worker_metrics_addr: SocketAddr,
     pub jwt_secret: Secret,
+    /// A bearer token for the admin endpoints besides a `service_role` JWT (`ADMIN_TOKEN`).
+    pub admin_token: Option<Secret>,
+    /// How often each process reloads the feature flags, besides when notified
+    /// (`FLAGS_REFRESH_MS`).
+    pub flags_refresh: Duration,
     pub log_format: LogFormat,
     pub otlp_endpoint: Option<String>,
     pub ai: AiSettings,
@@ -256,6 +261,8 @@ impl Settings {
                 SocketAddr::from(([127, 0, 0, 1], 9091)),
             )?,
             jwt_secret: Secret::new(jwt_secret),
+            admin_token: env.optional("ADMIN_TOKEN").map(Secret::new),
+            flags_refresh: env.millis_or("FLAGS_REFRESH_MS", 1_000)?,
             log_format,
             otlp_endpoint: env.optional("OTEL_EXPORTER_OTLP_ENDPOINT"),
             ai: AiSettings {
@@ -322,6 +329,16 @@ impl Settings {
             },
             scheduler_tick: env.seconds_or("SCHEDULER_TICK_SECS", 60.0)?,
         };
+        if settings
+            .admin_token
+            .as_ref()
+            .is_some_and(|token| token.expose().len() < 32)
+        {
+            bail!("ADMIN_TOKEN: must be at least 32 characters long (e.g. `openssl rand -hex 32`)");
+        }
+        if settings.flags_refresh.is_zero() {
+            bail!("FLAGS_REFRESH_MS: must be greater than 0");
+        }
         if settings.scheduler_tick.is_zero() {
             bail!("SCHEDULER_TICK_SECS: must be greater than 0");
         }
@@ -625,5 +642,12 @@ mod tests {
         let printed = format!("{s:?}");
         assert!(!printed.contains("hunter2"));
         assert!(!printed.contains(DEV_JWT_SECRET));
+        let token = "admin-token-admin-token-admin-token-0001";
+        let s = settings(&[("DATABASE_URL", "x"), ("ADMIN_TOKEN", token)]).unwrap();
+        assert!(!format!("{s:?}").contains(token));
+        let err = settings(&[("DATABASE_URL", "x"), ("ADMIN_TOKEN", "short")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("ADMIN_TOKEN: must be at least 32"), "{err}");
     }
 }

@@ -11,6 +11,7 @@ pub mod domain;
 pub mod email;
 pub mod events;
 pub mod fetch;
+pub mod flags;
 pub mod jobs;
 pub mod organic;
 pub mod publish;

@@ -93,6 +93,21 @@ pub fn metrics_handle() -> PrometheusHandle {
         .clone()
 }
 
+/// `process_start_time_seconds` (what "the first failure after a deploy" alerts compare
+/// with) and `almanac_build_info{service, version}`.
+pub fn record_process_start(service: &'static str) {
+    static STARTED: OnceLock<f64> = OnceLock::new();
+    let started = *STARTED.get_or_init(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64())
+    });
+    metrics_handle();
+    metrics::gauge!("process_start_time_seconds").set(started);
+    metrics::gauge!("almanac_build_info", "service" => service, "version" => env!("CARGO_PKG_VERSION"))
+        .set(1.0);
+}
+
 /// The W3C trace context of the current span, to store with a job.
 pub fn current_trace_context() -> HashMap<String, String> {
     let context = tracing::Span::current().context();

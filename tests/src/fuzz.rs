@@ -1,5 +1,6 @@
 //! The fuzzer gate: Schemathesis (pinned, installed by `make test-deps` into
-//! `~/.cache/almanac-fuzz-venv`) against the running API with a valid token and the rate
+//! `~/.cache/almanac-fuzz-venv`) against the running API with a valid token (a
+//! `service_role` one for the admin operations) and the rate
 //! limits raised, every operation, with the fixed seed and example count of
 //! `tests/fuzz/schemathesis.toml`. Every answer must be documented (status, content type,
 //! headers, schema), no request may get a 500, schema-valid requests must be accepted (or
@@ -52,6 +53,8 @@ async fn schemathesis_finds_every_answer_as_the_document_says() {
             "Authorization: Bearer {}",
             app.token(Uuid::new_v4())
         ))
+        // The admin operations are called as the service role (the config's `[[operations]]`).
+        .env("ALMANAC_FUZZ_ADMIN_TOKEN", app.service_token())
         .output()
         .await
         .expect("Schemathesis runs (`make test-deps` installs it)");

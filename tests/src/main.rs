@@ -28,6 +28,8 @@ mod events;
 #[cfg(test)]
 mod faults;
 #[cfg(test)]
+mod flags;
+#[cfg(test)]
 mod fuzz;
 #[cfg(test)]
 mod generated_client;

@@ -2,11 +2,13 @@
 //! intents due now to publish jobs (claimed with `for update skip locked`, so with any
 //! number of workers each intent gets one job), and replays the publish requests spooled
 //! while Postgres was down. While `PUBLISH_SERVICE_ENABLED` is off nothing is dispatched:
-//! due intents stay `scheduled` until it is on.
+//! due intents stay `scheduled` until it is on; in `users` mode only the listed users'
+//! intents are.
 
 use almanac_shared::{
     clock::Clock,
     events::Event,
+    flags::{Audience, Flag},
     jobs::NewJob,
     publish::{
         request::Submit,
@@ -48,6 +50,7 @@ pub async fn tick(ctx: &JobContext, clock: &dyn Clock) -> anyhow::Result<Ticked>
         &ctx.pool,
         &Submit {
             platforms: &ctx.platforms,
+            flags: &ctx.flags,
             cipher: ctx.cipher.as_ref(),
             pool: &ctx.pool,
             now,
@@ -58,16 +61,23 @@ pub async fn tick(ctx: &JobContext, clock: &dyn Clock) -> anyhow::Result<Ticked>
     )
     .await?;
     queue(ctx, &replayed.jobs).await;
-    let mut dispatched = 0;
-    if ctx.settings.publish.enabled {
-        let mut tx = ctx.pool.begin().await?;
-        let jobs = store::dispatch(&mut tx, Due::At(now), BATCH).await?;
-        tx.commit().await?;
-        queue(ctx, &jobs).await;
-        dispatched = jobs.len();
-    }
+    let publishing = ctx.flags.view(Flag::PublishService).setting();
+    let users = match publishing.audience() {
+        Audience::Everyone => None,
+        Audience::Only(users) => Some(users),
+        Audience::Nobody => {
+            return Ok(Ticked {
+                dispatched: 0,
+                replayed: replayed.applied,
+            });
+        }
+    };
+    let mut tx = ctx.pool.begin().await?;
+    let jobs = store::dispatch(&mut tx, Due::At { now, users }, BATCH).await?;
+    tx.commit().await?;
+    queue(ctx, &jobs).await;
     Ok(Ticked {
-        dispatched,
+        dispatched: jobs.len(),
         replayed: replayed.applied,
     })
 }

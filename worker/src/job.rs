@@ -52,6 +52,8 @@ pub struct JobContext {
     pub clock: Arc<dyn Clock>,
     /// The publishing adapters (seed 001).
     pub platforms: almanac_shared::publish::Platforms,
+    /// The runtime feature flags, kept current from Postgres.
+    pub flags: almanac_shared::flags::Flags,
     /// Opens channels' tokens (`TOKEN_ENCRYPTION_KEY`).
     pub cipher: Option<almanac_shared::publish::crypto::TokenCipher>,
 }

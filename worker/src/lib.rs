@@ -111,7 +111,13 @@ impl Application {
             .token_key
             .as_ref()
             .map(almanac_shared::publish::crypto::TokenCipher::new);
+        let flags = almanac_shared::flags::Flags::new(&settings);
+        if let Err(error) = flags.reload(&pool).await {
+            tracing::warn!(error = %error, "feature flags not read at start-up; environment defaults apply until they are");
+        }
+        telemetry::record_process_start("almanac-worker");
         let ctx = Arc::new(JobContext {
+            flags,
             platforms,
             cipher,
             queue: JobQueue::new(&settings, redis.clone()),
@@ -178,6 +184,11 @@ impl Application {
             let stop = stop.clone();
             tasks.spawn(async move { dispatcher::run(&ctx, stop).await });
         }
+        tasks.spawn(ctx.flags.clone().run(
+            ctx.pool.clone(),
+            ctx.settings.flags_refresh,
+            stop.clone(),
+        ));
         // Jobs run on tasks of their own, tracked here: an apalis worker that dies with its
         // Redis connection drops its deliveries, not the jobs they started. They die with
         // the worker itself, though: dropping this future (a crash, in tests) drops them.

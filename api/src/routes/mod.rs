@@ -1,5 +1,6 @@
 //! The HTTP resources, one module each.
 
+pub mod admin;
 pub mod calendar_generation;
 pub mod cards;
 pub mod generations;
@@ -14,7 +15,6 @@ pub mod themes;
 
 use almanac_shared::{events::Event, jobs::NewJob};
 use poem_openapi::Tags;
-use uuid::Uuid;
 
 use crate::{error::ApiError, state::AppState};
 
@@ -48,6 +48,10 @@ pub enum Tag {
     Jobs,
     /// Liveness and readiness.
     Operations,
+    /// The operator's runtime feature flags (seed 001): `CALENDAR_SERVICE_ENABLED` and
+    /// `PUBLISH_SERVICE_ENABLED` on, off, or on for listed users, with their history. A
+    /// `service_role` JWT or `ADMIN_TOKEN`.
+    Admin,
 }
 
 pub const DEFAULT_PAGE: u32 = 20;
@@ -59,11 +63,7 @@ pub fn clamp_limit(limit: Option<u32>) -> u32 {
 
 /// Keyset pagination: `rows` were fetched with `limit + 1`; returns the page and the
 /// cursor of the next one.
-pub fn paginate<T>(
-    mut rows: Vec<T>,
-    limit: u32,
-    key: impl Fn(&T) -> Uuid,
-) -> (Vec<T>, Option<Uuid>) {
+pub fn paginate<T, K>(mut rows: Vec<T>, limit: u32, key: impl Fn(&T) -> K) -> (Vec<T>, Option<K>) {
     let next = if rows.len() > limit as usize {
         rows.truncate(limit as usize);
         rows.last().map(key)

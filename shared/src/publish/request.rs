@@ -23,7 +23,11 @@ use super::{
     post::Problem,
     store::{self, Due, Intent, NewIntent},
 };
-use crate::{domain::calendar::CalendarSpec, jobs::NewJob};
+use crate::{
+    domain::calendar::CalendarSpec,
+    flags::{Flag, Flags},
+    jobs::NewJob,
+};
 
 /// The request's body (also what the spool keeps).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -53,6 +57,9 @@ fn dry_run_default() -> bool {
 /// What runs a publish request.
 pub struct Submit<'a> {
     pub platforms: &'a Platforms,
+    /// `PUBLISH_SERVICE_ENABLED` as this process applies it: off for the request's user,
+    /// the request is a dry run that asks no platform anything.
+    pub flags: &'a Flags,
     /// None without `TOKEN_ENCRYPTION_KEY` (only possible with publishing off).
     pub cipher: Option<&'a TokenCipher>,
     /// The service-role pool, for token refreshes (ownership is checked first, as the user).
@@ -167,7 +174,7 @@ pub async fn submit(
     calendar_id: Uuid,
     request: &PublishRequest,
 ) -> Result<Outcome, Refusal> {
-    let enabled = run.platforms.settings.enabled;
+    let enabled = run.flags.enabled(Flag::PublishService, user);
     let dry_run = request.dry_run || !enabled;
     let selected = match (&request.entry_ids, request.all) {
         (Some(ids), None | Some(false)) if !ids.is_empty() => Some(ids.clone()),
@@ -251,7 +258,7 @@ pub async fn submit(
             continue;
         }
         let account = pick(&accounts, &chosen, platform)?;
-        let target = settle_target(run, conn, account, dry_run, &options, entry).await?;
+        let target = settle_target(run, conn, account, enabled, dry_run, &options, entry).await?;
         targets.insert(platform, target);
     }
     // Instagram's remaining quota, spent entry by entry in this dry run.
@@ -458,6 +465,7 @@ async fn settle_target(
     run: &Submit<'_>,
     conn: &mut PgConnection,
     account: AccountRow,
+    enabled: bool,
     dry_run: bool,
     options: &Options,
     entry: &EntryRow,
@@ -471,7 +479,7 @@ async fn settle_target(
             json!({ "channel": platform, "channelId": account.id }),
         )
     };
-    let (true, Some(cipher)) = (run.platforms.settings.enabled, run.cipher) else {
+    let (true, Some(cipher)) = (enabled, run.cipher) else {
         // Publishing off: what the stored credentials say, without asking the platform.
         if let Err(unusable) = channels::local_state(conn, account.id).await? {
             return Err(refuse(unusable));

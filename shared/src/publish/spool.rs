@@ -86,6 +86,7 @@ pub async fn replay(
         };
         let run = Submit {
             platforms: base.platforms,
+            flags: base.flags,
             cipher: base.cipher,
             pool: base.pool,
             now: base.now,

@@ -252,8 +252,12 @@ async fn settle(conn: &mut PgConnection, id: Uuid, done: Option<Intent>) -> sqlx
 
 /// Which scheduled intents to hand to publish jobs.
 pub enum Due<'a> {
-    /// Every one due at this moment (the workers' dispatcher).
-    At(DateTime<Utc>),
+    /// Every one due at `now` (the workers' dispatcher), of `users` only when given
+    /// (publishing is on for those only).
+    At {
+        now: DateTime<Utc>,
+        users: Option<&'a [Uuid]>,
+    },
     /// These ones (just created for `now`).
     Ids(&'a [Uuid]),
 }
@@ -265,15 +269,16 @@ pub async fn dispatch(
     due: Due<'_>,
     limit: i64,
 ) -> sqlx::Result<Vec<NewJob>> {
-    let (at, ids): (Option<DateTime<Utc>>, Option<&[Uuid]>) = match due {
-        Due::At(at) => (Some(at), None),
-        Due::Ids(ids) => (None, Some(ids)),
+    let (at, users, ids) = match due {
+        Due::At { now, users } => (Some(now), users, None),
+        Due::Ids(ids) => (None, None, Some(ids)),
     };
     let claimed: Vec<(Uuid, Uuid)> = sqlx::query_as(
         "select id, user_id from publish_intents
          where status = 'scheduled' and job_id is null and not dry_run
            and ($1::timestamptz is null or publish_at <= $1)
            and ($2::uuid[] is null or id = any($2))
+           and ($4::uuid[] is null or user_id = any($4))
          order by publish_at
          limit $3
          for update skip locked",
@@ -281,6 +286,7 @@ pub async fn dispatch(
     .bind(at)
     .bind(ids)
     .bind(limit)
+    .bind(users)
     .fetch_all(&mut *conn)
     .await?;
     let mut jobs = Vec::with_capacity(claimed.len());

@@ -10,6 +10,49 @@ impl TestApp {
         self.keys.mint(user, 3600)
     }
 
+    /// A `service_role` token, as Supabase's service key: the admin endpoints take it.
+    pub fn service_token(&self) -> String {
+        self.keys.mint_service_role(3600)
+    }
+
+    /// `PUT /admin/flags/{name}` on the API at `base`, as the service role.
+    pub async fn set_flag(&self, base: &str, name: &str, body: &Value) -> (u16, Value) {
+        let response = self
+            .client
+            .put(format!("{base}/admin/flags/{name}"))
+            .bearer_auth(self.service_token())
+            .json(body)
+            .send()
+            .await
+            .expect("request sent");
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// The flag as the API at `base` applies it (`GET /admin/flags/{name}`'s `data`).
+    pub async fn flag_at(&self, base: &str, name: &str) -> Value {
+        let response = self
+            .client
+            .get(format!("{base}/admin/flags/{name}"))
+            .bearer_auth(self.service_token())
+            .send()
+            .await
+            .expect("request sent");
+        assert_eq!(response.status(), 200);
+        let body: Value = response.json().await.unwrap();
+        body["data"].clone()
+    }
+
+    /// Waits until the API at `base` applies `state` to the flag `name`.
+    pub async fn flag_applied(&self, base: &str, name: &str, state: &str) {
+        super::eventually(
+            std::time::Duration::from_secs(10),
+            &format!("{base} to apply {name} {state}"),
+            || async { (self.flag_at(base, name).await["state"] == state).then_some(()) },
+        )
+        .await;
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)
     }

@@ -42,6 +42,17 @@ pub fn publish_env(fake: &FakePlatforms, enabled: bool) -> Vec<(&'static str, St
 
 pub async fn setup_with(options: TestOptions, fake: FakePlatforms) -> Setup {
     let app = spawn_app_with(options).await;
+    let (user, calendar) = new_calendar(&app).await;
+    Setup {
+        app,
+        fake,
+        user,
+        calendar,
+    }
+}
+
+/// A new user with a calendar of the Launch week; the user and calendar ids.
+async fn new_calendar(app: &TestApp) -> (Uuid, Uuid) {
     let user = Uuid::now_v7();
     let calendar = Uuid::now_v7();
     sqlx::query(
@@ -55,12 +66,7 @@ pub async fn setup_with(options: TestOptions, fake: FakePlatforms) -> Setup {
     .execute(&app.db)
     .await
     .unwrap();
-    Setup {
-        app,
-        fake,
-        user,
-        calendar,
-    }
+    (user, calendar)
 }
 
 pub async fn setup() -> Setup {
@@ -100,8 +106,19 @@ impl<'a> Entry<'a> {
 }
 
 impl Setup {
+    /// Another user, with a calendar of their own: the user and calendar ids (for the
+    /// `*_of` helpers).
+    pub async fn another_user(&self) -> (Uuid, Uuid) {
+        new_calendar(&self.app).await
+    }
+
     /// Adds an entry to the calendar (as a generation would have saved it).
     pub async fn entry(&self, entry: Entry<'_>) -> Uuid {
+        self.entry_of((self.user, self.calendar), entry).await
+    }
+
+    /// Adds an entry to another user's calendar (`another_user`).
+    pub async fn entry_of(&self, (user, calendar): (Uuid, Uuid), entry: Entry<'_>) -> Uuid {
         let id = Uuid::now_v7();
         let at: DateTime<Utc> = entry.at.parse().unwrap();
         sqlx::query(
@@ -113,8 +130,8 @@ impl Setup {
                  array['#launch', '#almanac'], 'Follow for more', 'manual', $9)",
         )
         .bind(id)
-        .bind(self.calendar)
-        .bind(self.user)
+        .bind(calendar)
+        .bind(user)
         .bind(entry.channel)
         .bind(at)
         .bind(entry.title)
@@ -136,6 +153,20 @@ impl Setup {
         refresh: Option<&str>,
         expires_in: i64,
     ) -> Uuid {
+        self.connect_as(self.user, platform, account, token, refresh, expires_in)
+            .await
+    }
+
+    /// Connects a channel of `user`'s.
+    pub async fn connect_as(
+        &self,
+        user: Uuid,
+        platform: &str,
+        account: &str,
+        token: &str,
+        refresh: Option<&str>,
+        expires_in: i64,
+    ) -> Uuid {
         let mut body = json!({ "platform": platform, "accountId": account, "accessToken": token,
             "expiresIn": expires_in });
         if let Some(refresh) = refresh {
@@ -144,7 +175,7 @@ impl Setup {
         }
         let (status, channel) = self
             .app
-            .send_json(Method::POST, self.user, "/v1/channels", &body)
+            .send_json(Method::POST, user, "/v1/channels", &body)
             .await;
         assert_eq!(status, 201, "{channel}");
         channel["data"]["id"].as_str().unwrap().parse().unwrap()
@@ -164,7 +195,12 @@ impl Setup {
 
     /// TikTok connected with the tokens the fake issued (valid for a day).
     pub async fn connect_tiktok(&self) -> Uuid {
-        self.connect(
+        self.connect_tiktok_as(self.user).await
+    }
+
+    async fn connect_tiktok_as(&self, user: Uuid) -> Uuid {
+        self.connect_as(
+            user,
             "tiktok",
             crate::helpers::fake_platforms::TIKTOK_OPEN_ID,
             "tt-token",
@@ -176,9 +212,15 @@ impl Setup {
 
     /// Both platforms connected with tokens the fakes accept.
     pub async fn connect_both(&self) -> (Uuid, Uuid) {
+        self.connect_both_as(self.user).await
+    }
+
+    /// Both platforms connected for `user`.
+    pub async fn connect_both_as(&self, user: Uuid) -> (Uuid, Uuid) {
         (
-            self.connect_tiktok().await,
-            self.connect(
+            self.connect_tiktok_as(user).await,
+            self.connect_as(
+                user,
                 "instagram",
                 crate::helpers::fake_platforms::IG_USER,
                 "ig-token",
@@ -190,11 +232,16 @@ impl Setup {
     }
 
     pub async fn publish(&self, body: Value) -> (u16, Value) {
+        self.publish_of((self.user, self.calendar), body).await
+    }
+
+    /// A publish request of another user's calendar (`another_user`).
+    pub async fn publish_of(&self, (user, calendar): (Uuid, Uuid), body: Value) -> (u16, Value) {
         self.app
             .send_json(
                 Method::POST,
-                self.user,
-                &format!("/v1/calendars/{}/publish", self.calendar),
+                user,
+                &format!("/v1/calendars/{calendar}/publish"),
                 &body,
             )
             .await

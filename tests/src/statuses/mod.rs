@@ -99,6 +99,7 @@ fn valid_body(operation: &str) -> Value {
         "importChannel" => {
             json!({ "platform": "tiktok", "accountId": "probe", "accessToken": "probe-token" })
         }
+        "setFlag" => json!({ "state": "off", "note": "probe" }),
         other => panic!("no valid body for {other}: add one"),
     }
 }
@@ -135,6 +136,8 @@ fn fill(template: &str, ids: &[Uuid]) -> String {
                 "2027-03-01".to_owned()
             } else if segment == "{platform}" {
                 "tiktok".to_owned()
+            } else if segment == "{name}" {
+                "PUBLISH_SERVICE_ENABLED".to_owned()
             } else if segment.starts_with('{') {
                 ids.next().unwrap().to_string()
             } else {
@@ -158,10 +161,17 @@ struct Call {
     path: String,
     payload: Payload,
     anonymous: bool,
+    /// An admin operation called with the user's token instead of the service role's.
+    by_user: bool,
     idempotency_key: Option<&'static str>,
 }
 
 impl Call {
+    fn by_user(mut self) -> Self {
+        self.by_user = true;
+        self
+    }
+
     fn json(self, body: Value) -> Self {
         self.with(Payload::Json(body))
     }
@@ -187,12 +197,14 @@ impl Call {
     }
 }
 
-/// The operations, one user's token, and the (operation, status) pairs that occurred.
+/// The operations, one user's token (the service role's for the admin operations), and
+/// the (operation, status) pairs that occurred.
 struct Probe {
     client: reqwest::Client,
     address: String,
     operations: Vec<Operation>,
     token: String,
+    admin_token: String,
     seen: RefCell<BTreeMap<String, BTreeSet<u16>>>,
 }
 
@@ -217,6 +229,7 @@ impl Probe {
                 Payload::None
             },
             anonymous: false,
+            by_user: false,
             idempotency_key: None,
         }
     }
@@ -227,7 +240,12 @@ impl Probe {
             .client
             .request(call.method, format!("{base}{}", call.path));
         if !call.anonymous {
-            request = request.bearer_auth(&self.token);
+            let admin = call.path.starts_with("/admin/") && !call.by_user;
+            request = request.bearer_auth(if admin {
+                &self.admin_token
+            } else {
+                &self.token
+            });
         }
         if let Some(key) = call.idempotency_key {
             request = request.header("Idempotency-Key", key);
@@ -332,6 +350,7 @@ async fn every_documented_refusal_occurs() {
         address: app.address.clone(),
         operations: operations(),
         token: app.token(user),
+        admin_token: app.service_token(),
         seen: RefCell::default(),
     };
 
@@ -367,11 +386,27 @@ async fn every_documented_refusal_occurs() {
                 probe.expect_at(replica, *status, call()).await;
             }
         }
-        // A platform without an adapter is probed in `publishing`.
-        if op.refusals.contains(&404) && op.path.contains('{') && !op.path.contains("{platform}") {
+        // A platform without an adapter is probed in `publishing`, a flag nobody has below.
+        if op.refusals.contains(&404)
+            && op.path.contains('{')
+            && !op.path.contains("{platform}")
+            && !op.path.contains("{name}")
+        {
             probe.expect(404, call()).await;
         }
+        // The admin operations refuse a user's token.
+        if op.refusals.contains(&403) && op.path.starts_with("/admin/") {
+            probe.expect(403, call().by_user()).await;
+            if op.path.contains("{name}") {
+                let path = call()
+                    .path
+                    .replace("PUBLISH_SERVICE_ENABLED", "NO_SUCH_FLAG");
+                probe.expect(404, call().path(path)).await;
+            }
+        }
     }
+    let call = probe.call("setFlag", &[]).json(json!({ "state": "users" }));
+    probe.expect(422, call).await;
     let mut regenerate = valid_body("generateCalendar");
     regenerate["calendarId"] = json!(Uuid::new_v4());
     let call = probe.call("generateCalendar", &[]).json(regenerate);

@@ -15,6 +15,7 @@
 use std::time::Instant;
 
 use almanac_shared::{
+    flags::Flag,
     jobs::{self, Claim, JobStatus},
     publish::{
         Adapter, Auth, Failure, FailureKind, IntentStatus, Mode, Options, Platform, Post,
@@ -137,7 +138,11 @@ impl<'a> Publisher<'a> {
                 ))
                 .await;
         };
-        if !self.ctx.settings.publish.enabled {
+        if !self
+            .ctx
+            .flags
+            .enabled(Flag::PublishService, self.claim.user_id)
+        {
             // The flag went off after it was dispatched: it waits, unsent, for the flag.
             sqlx::query(
                 "update publish_intents set status = 'scheduled', job_id = null, updated_at = now()

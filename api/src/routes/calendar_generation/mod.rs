@@ -12,6 +12,7 @@ use almanac_shared::{
         Invalid,
         calendar::{CalendarJob, CalendarSpec},
     },
+    flags::Flag,
     jobs::{JobStatus, NewJob},
     store::calendars as store,
     telemetry,
@@ -170,7 +171,7 @@ impl CalendarGenerationApi {
         let user = auth.0.id;
         let slot =
             rate_limit::take(&state, &state.settings.rate_limits.calendars, user, None).await?;
-        let answer = if state.settings.calendar_service_enabled {
+        let answer = if state.flags.enabled(Flag::CalendarService, user) {
             start_run(&state, user, spec, body.calendar_id, framing).await
         } else {
             legacy::run(&state, user, spec, body.calendar_id, framing).await

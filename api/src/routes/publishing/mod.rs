@@ -11,6 +11,7 @@ pub use channels::ChannelsApi;
 
 use almanac_shared::{
     db,
+    flags::Flag,
     publish::{
         IntentStatus, Mode, Timing,
         request::{self, PublishRequest, Refusal, Submit},
@@ -158,6 +159,7 @@ impl PublishApi {
         let now = Utc::now();
         let run = Submit {
             platforms: &state.platforms,
+            flags: &state.flags,
             cipher: state.cipher.as_ref(),
             pool: &state.pool,
             now,
@@ -298,7 +300,7 @@ impl PublishApi {
                 status.as_str()
             )
         })?;
-        let jobs = if state.settings.publish.enabled {
+        let jobs = if state.flags.enabled(Flag::PublishService, auth.0.id) {
             store::dispatch(&mut tx, Due::Ids(&[intent.id]), 1).await?
         } else {
             Vec::new()

@@ -1,0 +1,414 @@
+//! The operator's endpoints (seed 001, "Flags & Modes", "Rollback Steps"): the runtime
+//! feature flags, their overrides and their history. A `service_role` JWT signed with
+//! `JWT_SECRET` (Supabase's service key) or the bearer `ADMIN_TOKEN`; any other valid
+//! token is 403, a missing or invalid one 401.
+//!
+//! A change is written to Postgres with its history row and reaches every API replica and
+//! worker within a second (`almanac_shared::flags`); this replica applies it before it
+//! answers. A toggle drops no data: publish intents wait while publishing is off, and
+//! calendars, runs and edits are the same rows whichever path generates them.
+
+use almanac_shared::{
+    auth::SERVICE_ROLE,
+    flags::{self, Flag, InvalidSetting, Setting, View, store::Change},
+};
+use chrono::{DateTime, Utc};
+use poem::{Request, web::Data};
+use poem_openapi::{
+    Enum, Object, OpenApi, SecurityScheme,
+    auth::Bearer,
+    param::{Path, Query},
+    payload::Json,
+};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use super::Tag;
+use crate::{
+    body::StrictJson,
+    envelope::Envelope,
+    error::{Answer, ApiError, ApiResult, can},
+    state::AppState,
+};
+
+/// Who made a change, as the history records it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Actor {
+    /// A JWT with `role: service_role`.
+    ServiceRole,
+    /// The bearer `ADMIN_TOKEN`.
+    AdminToken,
+}
+
+impl Actor {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Actor::ServiceRole => SERVICE_ROLE,
+            Actor::AdminToken => "admin-token",
+        }
+    }
+}
+
+/// `Authorization: Bearer <token>`: a JWT with `role: service_role` signed with
+/// `JWT_SECRET` (only `exp` is required; Supabase's service key has no `sub` or `aud`), or
+/// `ADMIN_TOKEN`.
+#[derive(SecurityScheme)]
+#[oai(
+    ty = "bearer",
+    bearer_format = "service_role JWT or ADMIN_TOKEN",
+    checker = "check_admin"
+)]
+pub struct AdminAuth(pub Actor);
+
+async fn check_admin(req: &Request, bearer: Bearer) -> poem::Result<Actor> {
+    let state = req
+        .data::<AppState>()
+        .expect("AppState is attached to every route");
+    let digest = |token: &str| Sha256::digest(token.as_bytes());
+    // Digests compared, so the comparison's time says nothing about the token.
+    if let Some(admin) = &state.settings.admin_token
+        && digest(admin.expose()) == digest(&bearer.token)
+    {
+        return Ok(Actor::AdminToken);
+    }
+    match state.jwt.role(&bearer.token) {
+        Ok(role) if role == SERVICE_ROLE => Ok(Actor::ServiceRole),
+        Ok(role) => {
+            tracing::warn!(
+                role,
+                "admin endpoint refused to a token without the service role"
+            );
+            Err(ApiError::forbidden(
+                "ADMIN_ONLY",
+                "the admin endpoints need a service_role token or ADMIN_TOKEN",
+                None,
+            )
+            .into())
+        }
+        Err(error) => {
+            tracing::debug!(error = %error, "admin token refused");
+            Err(
+                ApiError::unauthorized("missing, malformed, expired or invalid bearer token")
+                    .into(),
+            )
+        }
+    }
+}
+
+/// A flag's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename_all = "lowercase")]
+pub enum FlagState {
+    On,
+    Off,
+    /// On for the listed users only.
+    Users,
+}
+
+impl From<flags::State> for FlagState {
+    fn from(state: flags::State) -> Self {
+        match state {
+            flags::State::On => FlagState::On,
+            flags::State::Off => FlagState::Off,
+            flags::State::Users => FlagState::Users,
+        }
+    }
+}
+
+impl From<FlagState> for flags::State {
+    fn from(state: FlagState) -> Self {
+        match state {
+            FlagState::On => flags::State::On,
+            FlagState::Off => flags::State::Off,
+            FlagState::Users => flags::State::Users,
+        }
+    }
+}
+
+/// Where the state a process applies comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename_all = "lowercase")]
+pub enum FlagSource {
+    /// The process's environment variable.
+    Default,
+    /// An operator's override.
+    Override,
+}
+
+/// A flag as the answering process applies it.
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct FlagView {
+    /// `CALENDAR_SERVICE_ENABLED` or `PUBLISH_SERVICE_ENABLED`.
+    pub name: String,
+    pub state: FlagState,
+    /// In `users` state, the users it is on for.
+    pub users: Vec<Uuid>,
+    pub source: FlagSource,
+    /// The process's environment default, applied when there is no override.
+    pub environment_default: bool,
+    #[oai(nullable)]
+    pub note: Option<String>,
+    /// When the override was set.
+    #[oai(nullable)]
+    pub updated_at: Option<DateTime<Utc>>,
+    /// Who set it: `service_role`, `admin-token` or `cli:<operator>`.
+    #[oai(nullable)]
+    pub updated_by: Option<String>,
+}
+
+impl From<View> for FlagView {
+    fn from(view: View) -> Self {
+        let setting = view.setting();
+        let overridden = view.overridden;
+        Self {
+            name: view.flag.name().to_owned(),
+            state: setting.state().into(),
+            users: setting.users().to_vec(),
+            source: if overridden.is_some() {
+                FlagSource::Override
+            } else {
+                FlagSource::Default
+            },
+            environment_default: view.default,
+            note: overridden.as_ref().and_then(|o| o.note.clone()),
+            updated_at: overridden.as_ref().map(|o| o.updated_at),
+            updated_by: overridden.map(|o| o.updated_by),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Object)]
+pub struct FlagList {
+    pub items: Vec<FlagView>,
+}
+
+/// A setting in the history: a state and its users.
+#[derive(Debug, Clone, Object)]
+pub struct FlagSetting {
+    pub state: FlagState,
+    pub users: Vec<Uuid>,
+}
+
+impl From<&Setting> for FlagSetting {
+    fn from(setting: &Setting) -> Self {
+        Self {
+            state: setting.state().into(),
+            users: setting.users().to_vec(),
+        }
+    }
+}
+
+/// One change of a flag.
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct FlagChange {
+    pub id: i64,
+    pub name: String,
+    /// `service_role`, `admin-token` or `cli:<operator>`.
+    pub actor: String,
+    pub at: DateTime<Utc>,
+    /// The setting before; null: the environment default.
+    #[oai(nullable)]
+    pub from: Option<FlagSetting>,
+    /// The setting after; null: back to the environment default.
+    #[oai(nullable)]
+    pub to: Option<FlagSetting>,
+    #[oai(nullable)]
+    pub note: Option<String>,
+}
+
+impl From<Change> for FlagChange {
+    fn from(change: Change) -> Self {
+        Self {
+            id: change.id,
+            name: change.flag.name().to_owned(),
+            actor: change.actor,
+            at: change.at,
+            from: change.from.as_ref().map(Into::into),
+            to: change.to.as_ref().map(Into::into),
+            note: change.note,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct FlagHistory {
+    /// Newest first.
+    pub items: Vec<FlagChange>,
+    /// `cursor` of the next (older) page.
+    #[oai(nullable)]
+    pub next_cursor: Option<i64>,
+}
+
+/// A flag's new setting.
+#[derive(Debug, Clone, Object)]
+pub struct FlagUpdate {
+    /// `on`, `off`, or `users` (on for `users` only).
+    pub state: FlagState,
+    /// With `users` only: the users it is on for.
+    #[oai(nullable, validator(max_items = 1000))]
+    pub users: Option<Vec<Uuid>>,
+    /// Why, for the history.
+    #[oai(nullable, validator(max_length = 500))]
+    pub note: Option<String>,
+}
+
+crate::enveloped!(FlagView, FlagList, FlagHistory);
+
+pub type FlagEnvelope = Envelope<FlagView>;
+pub type FlagListEnvelope = Envelope<FlagList>;
+pub type FlagHistoryEnvelope = Envelope<FlagHistory>;
+
+/// Every admin endpoint's refusals: no token (401), not an admin (403).
+const ADMIN: u32 = can::UNAUTHORIZED | can::FORBIDDEN;
+/// Those of the admin endpoints that read or write Postgres.
+const ADMIN_STORED: u32 = ADMIN | can::STORED;
+
+pub struct AdminApi;
+
+#[OpenApi(tag = "Tag::Admin")]
+impl AdminApi {
+    /// The feature flags as this process applies them (each replica reads its overrides
+    /// within a second of a change).
+    #[oai(path = "/admin/flags", method = "get", operation_id = "listFlags")]
+    async fn list(
+        &self,
+        state: Data<&AppState>,
+        _auth: AdminAuth,
+    ) -> Answer<Json<FlagListEnvelope>, { ADMIN }> {
+        Ok(FlagListEnvelope::of(FlagList {
+            items: state.flags.views().into_iter().map(Into::into).collect(),
+        }))
+    }
+
+    /// One feature flag as this process applies it.
+    #[oai(path = "/admin/flags/:name", method = "get", operation_id = "getFlag")]
+    async fn get(
+        &self,
+        state: Data<&AppState>,
+        _auth: AdminAuth,
+        /// `CALENDAR_SERVICE_ENABLED` or `PUBLISH_SERVICE_ENABLED`.
+        name: Path<String>,
+    ) -> Answer<Json<FlagEnvelope>, { ADMIN | can::NOT_FOUND }> {
+        let flag = flag(&name)?;
+        Ok(FlagEnvelope::of(state.flags.view(flag).into()))
+    }
+
+    /// Override a feature flag: `on`, `off`, or `users` (on for the listed users only).
+    /// Every API replica and worker applies it within a second, without a restart; the
+    /// change is kept in the flag's history.
+    #[oai(path = "/admin/flags/:name", method = "put", operation_id = "setFlag")]
+    async fn set(
+        &self,
+        state: Data<&AppState>,
+        auth: AdminAuth,
+        /// `CALENDAR_SERVICE_ENABLED` or `PUBLISH_SERVICE_ENABLED`.
+        name: Path<String>,
+        body: StrictJson<FlagUpdate>,
+    ) -> Answer<
+        Json<FlagEnvelope>,
+        { ADMIN_STORED | can::NOT_FOUND | can::BODY | can::UNPROCESSABLE },
+    > {
+        let flag = flag(&name)?;
+        let body = body.0;
+        let setting = Setting::new(body.state.into(), body.users.as_deref().unwrap_or_default())
+            .map_err(|invalid| {
+                let code = match invalid {
+                    InvalidSetting::UsersMissing => "USERS_REQUIRED",
+                    InvalidSetting::UsersUnexpected(_) => "USERS_UNEXPECTED",
+                };
+                ApiError::unprocessable(code, invalid.to_string())
+            })?;
+        if flag == Flag::PublishService
+            && setting.state() != flags::State::Off
+            && state.cipher.is_none()
+        {
+            return Err(ApiError::unprocessable(
+                "TOKEN_STORE_UNCONFIGURED",
+                "publishing needs TOKEN_ENCRYPTION_KEY on every API and worker process; set it before turning publishing on",
+            )
+            .into());
+        }
+        Ok(change(&state, auth.0, flag, Some(&setting), body.note).await?)
+    }
+
+    /// Remove the override: every process goes back to its environment default.
+    #[oai(
+        path = "/admin/flags/:name",
+        method = "delete",
+        operation_id = "resetFlag"
+    )]
+    async fn reset(
+        &self,
+        state: Data<&AppState>,
+        auth: AdminAuth,
+        /// `CALENDAR_SERVICE_ENABLED` or `PUBLISH_SERVICE_ENABLED`.
+        name: Path<String>,
+    ) -> Answer<Json<FlagEnvelope>, { ADMIN_STORED | can::NOT_FOUND }> {
+        let flag = flag(&name)?;
+        Ok(change(&state, auth.0, flag, None, None).await?)
+    }
+
+    /// Every change of a flag, newest first: who, when, from, to and the note.
+    #[oai(
+        path = "/admin/flags/:name/history",
+        method = "get",
+        operation_id = "flagHistory"
+    )]
+    async fn history(
+        &self,
+        state: Data<&AppState>,
+        _auth: AdminAuth,
+        /// `CALENDAR_SERVICE_ENABLED` or `PUBLISH_SERVICE_ENABLED`.
+        name: Path<String>,
+        /// Page size, 1-100 (default 20).
+        #[oai(validator(minimum(value = "0"), maximum(value = "4294967295")))]
+        limit: Query<Option<u32>>,
+        /// `nextCursor` of the previous page.
+        #[oai(validator(minimum(value = "1")))]
+        cursor: Query<Option<i64>>,
+    ) -> Answer<Json<FlagHistoryEnvelope>, { ADMIN_STORED | can::NOT_FOUND | can::BAD_REQUEST }>
+    {
+        let flag = flag(&name)?;
+        let limit = super::clamp_limit(limit.0);
+        let changes =
+            flags::store::history(&state.pool, flag, cursor.0, i64::from(limit) + 1).await?;
+        let (items, next_cursor) = super::paginate(changes, limit, |c| c.id);
+        Ok(FlagHistoryEnvelope::of(FlagHistory {
+            items: items.into_iter().map(Into::into).collect(),
+            next_cursor,
+        }))
+    }
+}
+
+fn flag(name: &str) -> ApiResult<Flag> {
+    Flag::parse(name).ok_or_else(|| ApiError::not_found("feature flag"))
+}
+
+/// Writes the change, applies it here at once (the others are notified) and answers the
+/// flag as this process now applies it.
+async fn change(
+    state: &AppState,
+    actor: Actor,
+    flag: Flag,
+    to: Option<&Setting>,
+    note: Option<String>,
+) -> ApiResult<Json<FlagEnvelope>> {
+    let change = flags::store::set(&state.pool, flag, to, note.as_deref(), actor.as_str()).await?;
+    tracing::warn!(
+        flag = flag.name(),
+        actor = actor.as_str(),
+        from = change
+            .from
+            .as_ref()
+            .map_or("default", |s| s.state().as_str()),
+        to = change.to.as_ref().map_or("default", |s| s.state().as_str()),
+        users = change.to.as_ref().map_or(0, |s| s.users().len()),
+        note = change.note.as_deref().unwrap_or(""),
+        "feature flag changed"
+    );
+    state.flags.reload(&state.pool).await?;
+    Ok(FlagEnvelope::of(state.flags.view(flag).into()))
+}
