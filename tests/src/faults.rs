@@ -80,7 +80,10 @@ async fn attempts(fleet: &Fleet, load: &Load) -> Vec<(uuid::Uuid, i32)> {
 async fn a_worker_killed_under_load_loses_no_job_and_no_event() {
     let mut fleet = Fleet::start(FleetOptions::default()).await;
     let (load, followed) = load_and_follow(&fleet, 150, 50.0, 3, 0);
-    let held = holding(&fleet, 0, 3).await;
+    holding(&fleet, 0, 3).await;
+    // Frozen first, so a job it holds cannot finish between the read and the kill.
+    fleet.workers[0].freeze().unwrap();
+    let held = fleet.held_by(0).await;
     let killed_at: chrono::DateTime<chrono::Utc> = sqlx::query_scalar("select now()")
         .fetch_one(&fleet.db)
         .await

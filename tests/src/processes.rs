@@ -137,6 +137,16 @@ impl Service {
         let _ = self.child.kill().await;
     }
 
+    /// SIGSTOP: the process is frozen where it is (nothing it does goes on until it is
+    /// killed), so what it holds can be read before it dies.
+    pub fn freeze(&self) -> anyhow::Result<()> {
+        let sent = std::process::Command::new("kill")
+            .args(["-STOP", &self.pid().to_string()])
+            .status()?;
+        anyhow::ensure!(sent.success(), "kill -STOP failed");
+        Ok(())
+    }
+
     /// SIGTERM, then waits until the process has exited; returns whether it exited
     /// successfully.
     pub async fn terminate(&mut self) -> anyhow::Result<bool> {
