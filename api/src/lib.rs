@@ -160,11 +160,7 @@ impl Application {
         let pool = db::pool(&settings, settings.database_acquire_timeout)?;
         let redis = almanac_shared::redis_conn::RedisConn::connect(&settings).await?;
         let flags = Flags::new(&settings);
-        // Start with the overrides when Postgres answers; with the defaults (until the
-        // flags' task reads them) when it does not.
-        if let Err(error) = flags.reload(&pool).await {
-            tracing::warn!(error = %error, "feature flags not read at start-up; environment defaults apply until they are");
-        }
+        flags.load_at_start(&pool).await;
         telemetry::record_process_start("almanac-api");
         let state = AppState {
             flags,

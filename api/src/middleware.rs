@@ -163,8 +163,10 @@ pub async fn around(next: impl Endpoint, req: Request) -> poem::Result<Response>
         http.route = %route,
         http.status = tracing::field::Empty,
         userId = tracing::field::Empty,
+        channel = tracing::field::Empty,
         calendarId = tracing::field::Empty,
         runId = tracing::field::Empty,
+        status = tracing::field::Empty,
         duration_ms = tracing::field::Empty,
     );
     if let Some(parent) = req

@@ -1,13 +1,22 @@
 #!/usr/bin/env bash
 # Smoke test of `make run` as a user runs it: start it, use the token and URL it prints to
-# submit a generation, poll it to `succeeded`, then stop everything with SIGTERM.
+# submit a generation and poll it to `succeeded`; then the release smoke of seed 001
+# (deploy/smoke.sh) with both runtime flags turned off as docs/operations.md does it, and
+# back to their defaults after; then stop everything with SIGTERM.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 log=$(mktemp)
 setsid make run >"$log" 2>&1 &
 group=$!
+api_bin="${CARGO_TARGET_DIR:-target}/debug/almanac-api"
+flags_set=false
 stop() {
+  if $flags_set; then
+    for flag in CALENDAR_SERVICE_ENABLED PUBLISH_SERVICE_ENABLED; do
+      "$api_bin" flags reset "$flag" --note "release smoke done" >/dev/null || true
+    done
+  fi
   kill -TERM -- "-$group" 2>/dev/null || true
   wait "$group" 2>/dev/null || true
   rm -f "$log"
@@ -33,9 +42,25 @@ id=$(sed -n 's/.*"generation_id":"\([^"]*\)".*/\1/p' <<<"$accepted")
 
 for _ in $(seq 100); do
   status=$(curl -fsS "$base/api/ai/generations/$id" -H "Authorization: Bearer $token" | sed -n 's/.*"status":"\([a-z]*\)".*/\1/p')
-  [ "$status" = succeeded ] && { echo "smoke: make run served generation $id end to end"; exit 0; }
+  [ "$status" = succeeded ] && break
   [ "$status" = failed ] && { echo "smoke: generation failed" >&2; exit 1; }
   sleep 0.2
 done
-echo "smoke: generation $id did not finish (status $status)" >&2
-exit 1
+[ "$status" = succeeded ] || { echo "smoke: generation $id did not finish (status $status)" >&2; exit 1; }
+echo "smoke: make run served generation $id end to end"
+
+# Release: ship with the flags off (the runbook's commands), smoke, and check the API
+# applied them first. `make run` found its database as services.sh says.
+eval "$(deploy/dev/services.sh)"
+flags_set=true
+for flag in CALENDAR_SERVICE_ENABLED PUBLISH_SERVICE_ENABLED; do
+  "$api_bin" flags set "$flag" off --note "release smoke" >/dev/null
+done
+admin=$("$api_bin" token --service-role --ttl 600)
+for _ in $(seq 50); do
+  applied=$(curl -fsS "$base/admin/flags" -H "Authorization: Bearer $admin" | jq -r '[.data.items[].state] | join(",")')
+  [ "$applied" = off,off ] && break
+  sleep 0.1
+done
+[ "$applied" = off,off ] || { echo "smoke: the API did not apply the flags (it says $applied)" >&2; exit 1; }
+bash deploy/smoke.sh "$base" "$token"

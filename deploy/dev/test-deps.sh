@@ -3,7 +3,10 @@
 # `icalendar` (an independent RFC 5545 parser for the calendar export test), `aiosmtpd` (a
 # real SMTP server for the email tests), `openapi-python-client` (pinned; the generated
 # client test), Schemathesis (pinned, in a virtual environment: the fuzzer gate), a headless browser (Debian's `chromium`) for the EventSource test, and
-# `redis-server` itself (tests that restart Redis run their own). Does nothing when present.
+# `redis-server` itself (tests that restart Redis run their own), `promtool` (Debian's
+# `prometheus`: the alert rules' unit tests), `kubernetes-validate` (pinned, from PyPI: the
+# Kubernetes manifests against the Kubernetes schemas) and `jq` (the release smoke,
+# deploy/smoke.sh). Does nothing when present.
 set -euo pipefail
 
 # Schemathesis, pinned with the hypothesis it works with (6.170 breaks its coverage phase),
@@ -19,7 +22,8 @@ fi
 
 # module to import = package to install from PyPI
 for pair in icalendar=icalendar aiosmtpd=aiosmtpd \
-  openapi_python_client=openapi-python-client==0.29.1; do
+  openapi_python_client=openapi-python-client==0.29.1 \
+  kubernetes_validate=kubernetes-validate==1.37.0; do
   module=${pair%%=*}
   package=${pair#*=}
   if ! python3 -c "import $module" 2>/dev/null; then
@@ -31,6 +35,8 @@ done
 
 packages=()
 command -v redis-server >/dev/null || packages+=(redis-server)
+command -v promtool >/dev/null || packages+=(prometheus)
+command -v jq >/dev/null || packages+=(jq)
 command -v chromium >/dev/null || command -v chromium-browser >/dev/null || packages+=(chromium)
 if [ ${#packages[@]} -eq 0 ]; then
   exit 0

@@ -9,8 +9,19 @@ use std::{collections::HashMap, sync::OnceLock};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use opentelemetry::{global, trace::TracerProvider as _};
 use opentelemetry_sdk::{propagation::TraceContextPropagator, trace::SdkTracerProvider};
+use serde_json::{Map, Value};
+use tracing::field::{Field, Visit};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
-use tracing_subscriber::{EnvFilter, Layer, layer::SubscriberExt, util::SubscriberInitExt};
+use tracing_subscriber::{
+    EnvFilter, Layer,
+    fmt::{
+        FmtContext, FormattedFields,
+        format::{FormatEvent, FormatFields, JsonFields, Writer},
+    },
+    layer::SubscriberExt,
+    registry::LookupSpan,
+    util::SubscriberInitExt,
+};
 
 use crate::config::LogFormat;
 
@@ -54,10 +65,8 @@ pub fn init(
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let fmt = format.map(|format| match format {
         LogFormat::Json => tracing_subscriber::fmt::layer()
-            .json()
-            .flatten_event(true)
-            .with_current_span(true)
-            .with_span_list(false)
+            .fmt_fields(JsonFields::new())
+            .event_format(FlatJson)
             .boxed(),
         LogFormat::Pretty => tracing_subscriber::fmt::layer().compact().boxed(),
     });
@@ -71,6 +80,80 @@ pub fn init(
     Ok(TelemetryGuard {
         provider: Some(provider),
     })
+}
+
+/// JSON logs, one object a line: `timestamp`, `level`, `target`, then the fields of every
+/// span the event is in (outermost first) and the event's own, all at the top level. A
+/// line about a request or a job so carries its ids (seed 001's `requestId`, `userId`,
+/// `channel`, `calendarId`, `runId`, `status`) whoever logs it, and a log query reads
+/// `requestId` wherever the line came from.
+struct FlatJson;
+
+impl<S, N> FormatEvent<S, N> for FlatJson
+where
+    S: tracing::Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        ctx: &FmtContext<'_, S, N>,
+        mut writer: Writer<'_>,
+        event: &tracing::Event<'_>,
+    ) -> std::fmt::Result {
+        let metadata = event.metadata();
+        let mut line = Map::new();
+        line.insert(
+            "timestamp".into(),
+            chrono::Utc::now()
+                .to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+                .into(),
+        );
+        line.insert("level".into(), metadata.level().as_str().into());
+        line.insert("target".into(), metadata.target().into());
+        if let Some(scope) = ctx.event_scope() {
+            for span in scope.from_root() {
+                let extensions = span.extensions();
+                let Some(fields) = extensions.get::<FormattedFields<N>>() else {
+                    continue;
+                };
+                if let Ok(Value::Object(fields)) = serde_json::from_str(&fields.fields) {
+                    line.extend(fields);
+                }
+            }
+        }
+        event.record(&mut FieldsOf(&mut line));
+        writeln!(writer, "{}", Value::Object(line))
+    }
+}
+
+/// Records an event's fields into a JSON object.
+struct FieldsOf<'a>(&'a mut Map<String, Value>);
+
+impl Visit for FieldsOf<'_> {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.0.insert(field.name().into(), value.into());
+    }
+
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.0.insert(field.name().into(), value.into());
+    }
+
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.0.insert(field.name().into(), value.into());
+    }
+
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.0.insert(field.name().into(), value.into());
+    }
+
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        self.0.insert(field.name().into(), value.into());
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        self.0
+            .insert(field.name().into(), format!("{value:?}").into());
+    }
 }
 
 /// The process-wide Prometheus recorder (installed once; later calls share it).
@@ -116,6 +199,18 @@ pub fn current_trace_context() -> HashMap<String, String> {
     carrier
 }
 
+/// Where a job's stored context keeps the id of the request that created it (beside the
+/// W3C trace context, which ignores it), so the worker's log lines carry `requestId`.
+pub const REQUEST_ID_KEY: &str = "x-request-id";
+
+/// The trace context of the current span and `request_id`: what a job created by a
+/// request keeps of it.
+pub fn request_context(request_id: String) -> HashMap<String, String> {
+    let mut carrier = current_trace_context();
+    carrier.insert(REQUEST_ID_KEY.to_owned(), request_id);
+    carrier
+}
+
 /// Makes `span` a child of the trace stored with a job.
 pub fn continue_trace(span: &tracing::Span, carrier: &HashMap<String, String>) {
     let parent = global::get_text_map_propagator(|p| p.extract(carrier));
@@ -136,4 +231,62 @@ pub fn current_trace_id() -> Option<String> {
     span_context
         .is_valid()
         .then(|| span_context.trace_id().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::{
+        io,
+        sync::{Arc, Mutex},
+    };
+
+    use super::*;
+
+    #[derive(Clone, Default)]
+    struct Buffer(Arc<Mutex<Vec<u8>>>);
+
+    impl io::Write for Buffer {
+        fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn json_lines_carry_the_fields_of_their_spans_at_the_top() {
+        let buffer = Buffer::default();
+        let writer = buffer.clone();
+        let subscriber = tracing_subscriber::registry().with(
+            tracing_subscriber::fmt::layer()
+                .fmt_fields(JsonFields::new())
+                .event_format(FlatJson)
+                .with_writer(move || writer.clone()),
+        );
+        tracing::subscriber::with_default(subscriber, || {
+            let request = tracing::info_span!(
+                "http.request",
+                requestId = "req-1",
+                userId = tracing::field::Empty
+            );
+            let _request = request.enter();
+            request.record("userId", "user-1");
+            let job = tracing::info_span!("job", calendarId = "cal-1", status = "running");
+            let _job = job.enter();
+            tracing::info!(status = "pending", slots = 3_u64, "calendar run accepted");
+        });
+        let text = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+        let line: Value = serde_json::from_str(text.trim()).unwrap();
+        assert_eq!(line["message"], "calendar run accepted");
+        assert_eq!(line["requestId"], "req-1");
+        assert_eq!(line["userId"], "user-1", "recorded after the span began");
+        assert_eq!(line["calendarId"], "cal-1");
+        assert_eq!(line["status"], "pending", "the event's own field wins");
+        assert_eq!(line["slots"], 3);
+        assert_eq!(line["level"], "INFO");
+        assert_eq!(text.lines().count(), 1);
+    }
 }

@@ -110,6 +110,11 @@ print(json.dumps({'count': len(events), 'summaries': [str(e['SUMMARY']) for e in
     let (_, body) = export("json").await;
     let json: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(json["data"]["entries"].as_array().unwrap().len(), 13);
+    assert_eq!(json["meta"]["calendarId"], json["data"]["calendar"]["id"]);
+    // The same saved calendar exports to the same bytes, whatever the format.
+    for format in ["json", "ics", "csv"] {
+        assert_eq!(export(format).await.1, export(format).await.1, "{format}");
+    }
     let response = app
         .client
         .get(app.url(&format!("/v1/calendars/{id}/export?format=pdf")))

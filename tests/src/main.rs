@@ -42,6 +42,8 @@ mod job_core;
 #[cfg(test)]
 mod job_errors;
 #[cfg(test)]
+mod log_fields;
+#[cfg(test)]
 mod operations;
 #[cfg(test)]
 mod organic;

@@ -54,8 +54,37 @@ async fn the_worker_serves_metrics_and_health() {
     )
     .await;
     assert_eq!(health.text().await.unwrap(), "ok");
+    let ready = reqwest::get(format!("{base}/readyz")).await.unwrap();
+    assert_eq!(ready.status(), 200);
     let metrics = reqwest::get(format!("{base}/metrics")).await.unwrap();
     assert_eq!(metrics.status(), 200);
+    let metrics = metrics.text().await.unwrap();
+    // What "the first publish failure after a deploy" compares with, and the version.
+    assert!(metrics.contains("process_start_time_seconds "), "{metrics}");
+    assert!(
+        metrics.contains(&format!(
+            "almanac_build_info{{service=\"almanac-worker\",version=\"{}\"}} 1",
+            env!("CARGO_PKG_VERSION")
+        )),
+        "{metrics}"
+    );
+
+    // A worker that cannot reach Postgres is alive but not ready: a rollout waits for it.
+    let mut settings = app.settings.clone();
+    settings.database_url =
+        almanac_shared::config::Secret::new("postgres://nobody@127.0.0.1:1/none");
+    let unready = almanac_worker::Application::build(settings).await.unwrap();
+    let base = format!("http://127.0.0.1:{}", unready.port());
+    tokio::spawn(unready.run_until_stopped(std::future::pending()));
+    let ready = eventually(
+        std::time::Duration::from_secs(5),
+        "the unready worker's endpoints",
+        || async { reqwest::get(format!("{base}/readyz")).await.ok() },
+    )
+    .await;
+    assert_eq!(ready.status(), 503);
+    let health = reqwest::get(format!("{base}/healthz")).await.unwrap();
+    assert_eq!(health.status(), 200);
 }
 
 #[tokio::test]

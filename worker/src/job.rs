@@ -72,6 +72,12 @@ pub trait Job: JobPayload {
     /// The error code of a job whose domain row [`Job::START`] did not find.
     const MISSING: &'static str;
 
+    /// What the job's log lines carry besides the job and its user (seed 001's fields):
+    /// the runner records it on the job's span before the first line.
+    fn log_context(_input: &Self::Input) -> LogContext {
+        LogContext::default()
+    }
+
     /// Runs one attempt. It saves its results fenced by the claim and ends the job in the
     /// ledger itself (returning how), or fails with a [`JobError`] for the runner to
     /// retry or record.
@@ -81,6 +87,17 @@ pub trait Job: JobPayload {
         claim: &Claim,
         input: Self::Input,
     ) -> impl Future<Output = JobResult> + Send;
+}
+
+/// The fields of seed 001 a kind's log lines carry: `calendarId`, `runId`, `channel` (the
+/// platform of a publish, the comma-joined channels of a calendar run) and, when the job
+/// knows it better than the ledger does, `requestId`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LogContext {
+    pub calendar_id: Option<uuid::Uuid>,
+    pub run_id: Option<uuid::Uuid>,
+    pub channel: Option<String>,
+    pub request_id: Option<String>,
 }
 
 /// A failed attempt. Transient failures are retried while attempts remain.
@@ -244,6 +261,8 @@ impl Registry {
 /// A registered kind, with its types erased.
 pub(crate) trait Runnable: Send + Sync {
     fn start(&self) -> &'static str;
+    /// The kind's [`Job::log_context`] of the claimed job (empty when its input is not there).
+    fn log_context(&self, claim: &Claim) -> LogContext;
     fn run<'a>(&'a self, ctx: &'a JobContext, claim: &'a Claim) -> BoxFuture<'a, JobResult>;
 }
 
@@ -252,6 +271,15 @@ struct Registered<J>(PhantomData<fn() -> J>);
 impl<J: Job> Runnable for Registered<J> {
     fn start(&self) -> &'static str {
         J::START
+    }
+
+    fn log_context(&self, claim: &Claim) -> LogContext {
+        claim
+            .started
+            .clone()
+            .and_then(|row| serde_json::from_value::<J::Input>(row).ok())
+            .map(|input| J::log_context(&input))
+            .unwrap_or_default()
     }
 
     fn run<'a>(&'a self, ctx: &'a JobContext, claim: &'a Claim) -> BoxFuture<'a, JobResult> {

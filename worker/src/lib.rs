@@ -112,9 +112,7 @@ impl Application {
             .as_ref()
             .map(almanac_shared::publish::crypto::TokenCipher::new);
         let flags = almanac_shared::flags::Flags::new(&settings);
-        if let Err(error) = flags.reload(&pool).await {
-            tracing::warn!(error = %error, "feature flags not read at start-up; environment defaults apply until they are");
-        }
+        flags.load_at_start(&pool).await;
         telemetry::record_process_start("almanac-worker");
         let ctx = Arc::new(JobContext {
             flags,
@@ -173,7 +171,7 @@ impl Application {
             let (ctx, registry, stop) = (ctx.clone(), registry.clone(), stop.clone());
             tasks.spawn(async move { reconciler::run(&ctx, &registry, stop).await });
         }
-        tasks.spawn(serve_metrics(self.acceptor, stop.clone()));
+        tasks.spawn(serve_metrics(self.acceptor, ctx.clone(), stop.clone()));
         {
             let ctx = ctx.clone();
             let stop = stop.clone();
@@ -371,11 +369,31 @@ fn healthz() -> &'static str {
     "ok"
 }
 
-async fn serve_metrics(acceptor: TcpAcceptor, stop: CancellationToken) {
+/// Postgres and Redis answer within a second each: what a rollout waits for before it
+/// replaces the next worker.
+#[handler]
+async fn readyz(ctx: PoemData<&Arc<JobContext>>) -> poem::Response {
+    let limit = Duration::from_secs(1);
+    let postgres = tokio::time::timeout(limit, db::ping(&ctx.pool));
+    let mut redis = ctx.redis.clone();
+    let redis = tokio::time::timeout(limit, async move {
+        redis::cmd("PING").query_async::<String>(&mut redis).await
+    });
+    match tokio::join!(postgres, redis) {
+        (Ok(Ok(())), Ok(Ok(_))) => poem::Response::builder().body("ok"),
+        _ => poem::Response::builder()
+            .status(poem::http::StatusCode::SERVICE_UNAVAILABLE)
+            .body("unavailable"),
+    }
+}
+
+async fn serve_metrics(acceptor: TcpAcceptor, ctx: Arc<JobContext>, stop: CancellationToken) {
     let app = Route::new()
         .at("/metrics", get(metrics_endpoint))
         .at("/healthz", get(healthz))
-        .data(telemetry::metrics_handle());
+        .at("/readyz", get(readyz))
+        .data(telemetry::metrics_handle())
+        .data(ctx);
     if let Err(error) = Server::new_with_acceptor(acceptor)
         .run_with_graceful_shutdown(
             app,

@@ -68,15 +68,24 @@ pub async fn run(ctx: &JobContext, registry: &Registry, message: JobMessage) {
         }
     };
     let kind = claim.kind;
+    let context = job.log_context(&claim);
+    let request_id = context.request_id.as_deref().or(claim
+        .trace_context
+        .get(telemetry::REQUEST_ID_KEY)
+        .map(String::as_str));
+    // Every line of the job carries seed 001's fields; `status` is the job's, until the
+    // handler's own lines say more.
     let span = tracing::info_span!(
         "job",
         job.id = %claim.id,
         job.kind = %kind,
         job.attempt = claim.attempt,
+        requestId = request_id,
         userId = %claim.user_id,
-        calendarId = tracing::field::Empty,
-        runId = tracing::field::Empty,
-        status = tracing::field::Empty,
+        channel = context.channel.as_deref(),
+        calendarId = context.calendar_id.map(tracing::field::display),
+        runId = context.run_id.map(tracing::field::display),
+        status = "running",
     );
     telemetry::continue_trace(&span, &claim.trace_context);
     async {

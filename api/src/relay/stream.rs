@@ -131,24 +131,67 @@ impl Framing {
     }
 }
 
-/// Counts the stream in `relay_streams_active` while it lives.
-struct Active;
+/// Counts the stream in `relay_streams_active` while it lives, and when it ends how it
+/// ended in `stream_outcomes_total{route, outcome}` (what the alerts on stream errors and
+/// timeouts read): the job's final status (`succeeded`, `failed`, `timeout`, `cancelled`),
+/// `stream_error`, `lagged`, `server_closing`, `gone` (the job no longer exists), or
+/// `disconnected` (the client left first).
+struct Active {
+    route: &'static str,
+    outcome: &'static str,
+}
 
 impl Active {
-    fn start() -> Self {
+    fn start(route: &'static str) -> Self {
         metrics::gauge!("relay_streams_active").increment(1.0);
-        Active
+        Active {
+            route,
+            outcome: "disconnected",
+        }
+    }
+
+    /// Ended by the job's final event.
+    fn ended_with(&mut self, status: &str) {
+        self.outcome = match status {
+            "succeeded" => "succeeded",
+            "failed" => "failed",
+            "timeout" => "timeout",
+            "cancelled" => "cancelled",
+            _ => "ended",
+        };
+    }
+
+    fn ended_by(&mut self, event: &StoredEvent) {
+        let done: Option<serde_json::Value> = serde_json::from_str(&event.data).ok();
+        self.ended_with(
+            done.as_ref()
+                .and_then(|d| d["status"].as_str())
+                .unwrap_or(""),
+        );
     }
 }
 
 impl Drop for Active {
     fn drop(&mut self) {
         metrics::gauge!("relay_streams_active").decrement(1.0);
+        count_outcome(self.route, self.outcome);
     }
 }
 
-fn stream_error(words: Vocabulary, framing: Framing, job: Uuid, last: u64, message: &str) -> Bytes {
+/// `stream_outcomes_total{route, outcome}`: one stream of `route` ended so.
+pub fn count_outcome(route: &'static str, outcome: &'static str) {
+    metrics::counter!("stream_outcomes_total", "route" => route, "outcome" => outcome).increment(1);
+}
+
+fn stream_error(
+    active: &mut Active,
+    (words, framing): (Vocabulary, Framing),
+    job: Uuid,
+    last: u64,
+    message: &str,
+) -> Bytes {
     metrics::counter!("relay_stream_errors_total").increment(1);
+    active.outcome = "stream_error";
     words.notice(
         framing,
         job,
@@ -216,13 +259,15 @@ struct Deps {
 }
 
 /// The stream of `job`'s events after `after` (0: from the start), in the words of its
-/// kind. `ended` is the job's ledger row when it had already ended as the request arrived.
+/// kind. `ended` is the job's ledger row when it had already ended as the request arrived;
+/// `route` labels the stream's outcome in the metrics.
 pub fn relay(
     state: &AppState,
     job: Uuid,
     after: u64,
     ended: Option<jobs::JobRecord>,
     (framing, words): (Framing, Vocabulary),
+    route: &'static str,
 ) -> impl Stream<Item = Bytes> + Send + 'static {
     // Boxed: it is rarely there, and every idle stream would carry its size.
     let ended = ended.map(Box::new);
@@ -233,7 +278,7 @@ pub fn relay(
         hub: state.hub.clone(),
     };
     async_stream::stream! {
-        let _active = Active::start();
+        let mut active = Active::start(route);
         // Subscribe first, then read the history: nothing falls between the two.
         let mut subscription = state.hub.subscribe(job);
         if framing == Framing::Sse {
@@ -257,7 +302,7 @@ pub fn relay(
                         Ok(page) => page,
                         Err(error) => {
                             tracing::warn!(job_id = %job, error = %error, "reading job events failed");
-                            yield stream_error(words, framing, job, last, "the event store is unreachable");
+                            yield stream_error(&mut active, (words, framing), job, last, "the event store is unreachable");
                             return;
                         }
                     };
@@ -286,6 +331,7 @@ pub fn relay(
                         told_truncated = false;
                         last = event.seq;
                         if event.is_final() {
+                            active.ended_by(event);
                             return;
                         }
                     }
@@ -307,10 +353,13 @@ pub fn relay(
                             republished = true;
                             match Box::pin(publish_final_from_ledger(&state, job, ended.as_deref())).await {
                                 Ok(true) => {}
-                                Ok(false) => return,
+                                Ok(false) => {
+                                    active.outcome = "gone";
+                                    return;
+                                }
                                 Err(error) => {
                                     tracing::warn!(job_id = %job, error = %format!("{error:#}"), "publishing a job's final events failed");
-                                    yield stream_error(words, framing, job, last, "the event store is unreachable");
+                                    yield stream_error(&mut active, (words, framing), job, last, "the event store is unreachable");
                                     return;
                                 }
                             }
@@ -328,16 +377,20 @@ pub fn relay(
                             // Framed before yielding, so the record is not kept in the
                             // stream's state (every idle stream would carry its size).
                             if let Some(frame) = Event::done_from(&record).map(|done| words.notice(framing, job, last, &done)) {
+                                active.ended_with(record.status.as_str());
                                 drop(record);
                                 yield frame;
                                 return;
                             }
                             ledger_says_ended = false;
                         }
-                        Ok(None) => return,
+                        Ok(None) => {
+                            active.outcome = "gone";
+                            return;
+                        }
                         Err(error) => {
                             tracing::warn!(job_id = %job, error = %error, "reading the job failed");
-                            yield stream_error(words, framing, job, last, "the job store is unreachable");
+                            yield stream_error(&mut active, (words, framing), job, last, "the job store is unreachable");
                             return;
                         }
                     }
@@ -375,6 +428,7 @@ pub fn relay(
                 told_truncated = false;
                 last = event.seq;
                 if event.is_final() {
+                    active.ended_by(event);
                     return;
                 }
             }
@@ -384,13 +438,17 @@ pub fn relay(
                 // One ticker in the hub beats for every stream: no timer per stream.
                 Ok(Relayed::Heartbeat) => yield words.keep_alive(framing, last, progress),
                 // The server is shutting down: the client resumes elsewhere.
-                Ok(Relayed::Closing) => return,
+                Ok(Relayed::Closing) => {
+                    active.outcome = "server_closing";
+                    return;
+                }
                 Ok(Relayed::Finished) => {
                     read_stream = true;
                     ledger_says_ended = true;
                 }
                 Err(RecvError::Lagged(missed)) => {
                     metrics::counter!("relay_clients_dropped_total", "reason" => "lag").increment(1);
+                    active.outcome = "lagged";
                     tracing::info!(job_id = %job, missed, "stream closed: the client fell behind");
                     yield words.notice(framing, job, last, &Event::error(
                         "LAGGED",
@@ -398,7 +456,10 @@ pub fn relay(
                     ));
                     return;
                 }
-                Err(RecvError::Closed) => return,
+                Err(RecvError::Closed) => {
+                    active.outcome = "server_closing";
+                    return;
+                }
             }
         }
     }

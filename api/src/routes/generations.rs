@@ -268,7 +268,7 @@ async fn submit(
     .await?;
     let generation_id = Uuid::now_v7();
     let mut job = NewJob::new(user, &GenerationJob { generation_id });
-    job.trace_context = telemetry::current_trace_context();
+    job.trace_context = telemetry::request_context(crate::envelope::current_request_id());
     let accepted = CreateGenerationAccepted {
         generation_id,
         status: RunStatus::Pending,

@@ -123,7 +123,14 @@ impl JobsApi {
                 return Ok(EventStream::Finished);
             }
         }
-        let body = relay::relay(&state, id.0, after, ended, (framing, words));
+        let body = relay::relay(
+            &state,
+            id.0,
+            after,
+            ended,
+            (framing, words),
+            "/v1/jobs/{id}/events",
+        );
         let body = Body::from_bytes_stream(futures::StreamExt::map(body, Ok::<_, std::io::Error>));
         Ok(EventStream::Stream(framing, body))
     }

@@ -341,7 +341,7 @@ async fn start_synthesis(
 ) -> ApiResult<SynthesisAccepted> {
     let synthesis_id = Uuid::now_v7();
     let mut job = NewJob::new(user, &SynthesisJob { synthesis_id });
-    job.trace_context = telemetry::current_trace_context();
+    job.trace_context = telemetry::request_context(crate::envelope::current_request_id());
     let mut tx = db::user_tx(&state.pool, user).await?;
     theme(&mut tx, theme_id).await?;
     job.insert(&mut *tx).await?;

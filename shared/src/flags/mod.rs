@@ -270,6 +270,18 @@ impl Flags {
         }
     }
 
+    /// The first read, at a process's start: at most a couple of seconds, so a process
+    /// started while Postgres is down starts with its environment defaults, and [`Flags::run`]
+    /// reads the overrides once Postgres answers.
+    pub async fn load_at_start(&self, pool: &PgPool) {
+        let read = tokio::time::timeout(Duration::from_secs(2), self.reload(pool)).await;
+        if !matches!(read, Ok(Ok(()))) {
+            tracing::warn!(
+                "feature flags not read at start-up; environment defaults apply until they are"
+            );
+        }
+    }
+
     /// Keeps the flags current until `shutdown`: reloads when the table's trigger notifies
     /// and every `every` besides.
     pub async fn run(self, pool: PgPool, every: Duration, shutdown: CancellationToken) {
@@ -300,6 +312,11 @@ impl Flags {
 /// Wakes `notified` on every notification, and whenever the listening connection was
 /// (re)established, since notifications sent meanwhile are lost.
 async fn listen(pool: PgPool, notified: Arc<Notify>, retry: Duration) {
+    // A connection of its own, held for good: not one of the pool's, whose size is what the
+    // process's requests and jobs may use.
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .connect_lazy_with((*pool.connect_options()).clone());
     loop {
         let listening: Result<Infallible, sqlx::Error> = async {
             let mut listener = PgListener::connect_with(&pool).await?;

@@ -5,7 +5,6 @@
 mod channels;
 mod faults;
 mod flows;
-mod logs;
 
 use std::time::Duration;
 

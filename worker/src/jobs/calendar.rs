@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::{ai_error, record_ai_call};
-use crate::job::{Context, Finished, Job, JobContext, JobError, JobResult};
+use crate::job::{Context, Finished, Job, JobContext, JobError, JobResult, LogContext};
 
 impl Job for CalendarJob {
     type Input = Input;
@@ -33,6 +33,22 @@ impl Job for CalendarJob {
              where e.run_id = r.id) as done_keys";
 
     const MISSING: &'static str = "CALENDAR_RUN_MISSING";
+
+    fn log_context(input: &Input) -> LogContext {
+        let channels = input.request["channels"].as_array().map(|channels| {
+            channels
+                .iter()
+                .filter_map(Value::as_str)
+                .collect::<Vec<_>>()
+                .join(",")
+        });
+        LogContext {
+            calendar_id: Some(input.calendar_id),
+            run_id: Some(input.id),
+            channel: channels,
+            request_id: None,
+        }
+    }
 
     async fn run(self, ctx: &JobContext, claim: &Claim, input: Input) -> JobResult {
         generate_run(ctx, claim, input).await
@@ -69,9 +85,6 @@ async fn generate_run(ctx: &JobContext, claim: &Claim, input: Input) -> JobResul
         calendar_id: input.calendar_id,
         user_id: input.user_id,
     };
-    let span = tracing::Span::current();
-    span.record("calendarId", tracing::field::display(run.calendar_id));
-    span.record("runId", tracing::field::display(run.id));
     let meta = json!({
         "mode": "service", "runId": run.id, "calendarId": run.calendar_id,
         "version": input.version, "done": false,

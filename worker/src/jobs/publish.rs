@@ -29,7 +29,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::job::{Context, Finished, Job, JobContext, JobError, JobResult};
+use crate::job::{Context, Finished, Job, JobContext, JobError, JobResult, LogContext};
 
 impl Job for PublishJob {
     type Input = Input;
@@ -39,6 +39,16 @@ impl Job for PublishJob {
     const START: &'static str = START;
 
     const MISSING: &'static str = "PUBLISH_INTENT_MISSING";
+
+    /// The request that created the intent (also for a scheduled one, dispatched later).
+    fn log_context(input: &Input) -> LogContext {
+        LogContext {
+            calendar_id: Some(input.calendar_id),
+            run_id: input.run_id,
+            channel: Some(input.channel.clone()),
+            request_id: input.request_id.clone(),
+        }
+    }
 
     async fn run(self, ctx: &JobContext, claim: &Claim, input: Input) -> JobResult {
         Publisher::new(ctx, claim, input).run().await

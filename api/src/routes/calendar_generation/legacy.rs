@@ -72,7 +72,13 @@ pub(super) async fn run(
     };
     metrics::counter!("calendar_runs_total", "status" => "succeeded", "mode" => "legacy")
         .increment(1);
-    tracing::info!(calendarId = ?calendar_id, runId = ?run_id, status = "succeeded", latencyMs = summary["latencyMs"].as_u64().unwrap_or_default(), tokens = 0, "legacy calendar run finished");
+    tracing::info!(
+        status = "succeeded",
+        latencyMs = summary["latencyMs"].as_u64().unwrap_or_default(),
+        tokens = 0,
+        persisted = persisted.is_some(),
+        "legacy calendar run finished"
+    );
     let Some(framing) = framing else {
         return Ok(CalendarResponse::Accepted(Box::new(
             RunAcceptedEnvelope::with_meta(
@@ -117,6 +123,8 @@ pub(super) async fn run(
         }));
     }
     events.push(Event::done(JobStatus::Succeeded, Some(summary), None));
+    // Written whole, here: it ends as the legacy run did.
+    crate::relay::count_outcome(super::CALENDAR_ROUTE, "succeeded");
     let frames: Vec<Bytes> = events
         .iter()
         .enumerate()
@@ -158,7 +166,7 @@ async fn persist_legacy(
         mode: "legacy",
     };
     insert_run(&mut tx, user, &opened, new, spec).await?;
-    record_run(run.calendar_id, run.id);
+    record_run(run.calendar_id, run.id, JobStatus::Succeeded);
     let positioned: Vec<(i32, &Entry)> = entries
         .iter()
         .enumerate()

@@ -169,6 +169,8 @@ impl CalendarGenerationApi {
         .map_err(refused)?;
         let framing = Framing::requested(request);
         let user = auth.0.id;
+        // A calendar request's log lines name its channels (seed 001's `channel`).
+        tracing::Span::current().record("channel", body.channels.join(","));
         let slot =
             rate_limit::take(&state, &state.settings.rate_limits.calendars, user, None).await?;
         let answer = if state.flags.enabled(Flag::CalendarService, user) {
@@ -184,6 +186,9 @@ impl CalendarGenerationApi {
     }
 }
 
+/// The route of seed 000's stream, as its outcomes are counted (`stream_outcomes_total`).
+const CALENDAR_ROUTE: &str = "/v1/ai/calendar";
+
 /// Opens a run served by the worker fleet: the calendar (or its next version), the run and
 /// its job in one transaction, then the queue.
 async fn start_run(
@@ -198,7 +203,7 @@ async fn start_run(
     let opened = open_run(&mut tx, user, &spec, calendar_id).await?;
     let run_id = Uuid::now_v7();
     let mut job = NewJob::new(user, &CalendarJob { run_id });
-    job.trace_context = telemetry::current_trace_context();
+    job.trace_context = telemetry::request_context(crate::envelope::current_request_id());
     job.insert(&mut *tx).await?;
     let run = NewRun {
         id: run_id,
@@ -209,12 +214,19 @@ async fn start_run(
     if let Err(error) = tx.commit().await {
         return Err(job_write_failed(state, &job, error).await);
     }
-    record_run(opened.calendar_id, run_id);
+    record_run(opened.calendar_id, run_id, JobStatus::Pending);
     enqueue_after_commit(state, &job, slots).await;
-    tracing::info!(calendarId = %opened.calendar_id, runId = %run_id, job_id = %job.id, "calendar run accepted");
+    tracing::info!(job_id = %job.id, "calendar run accepted");
     Ok(match framing {
         Some(framing) => {
-            let body = relay::relay(state, job.id, 0, None, (framing, Vocabulary::Common));
+            let body = relay::relay(
+                state,
+                job.id,
+                0,
+                None,
+                (framing, Vocabulary::Common),
+                CALENDAR_ROUTE,
+            );
             CalendarResponse::Stream(
                 framing,
                 Body::from_bytes_stream(futures::StreamExt::map(body, Ok::<_, std::io::Error>)),
@@ -254,10 +266,12 @@ fn refused(error: Invalid) -> ApiError {
     }
 }
 
-fn record_run(calendar_id: Uuid, run_id: Uuid) {
+/// The request's log lines from here on name its run (seed 001's fields).
+fn record_run(calendar_id: Uuid, run_id: Uuid, status: JobStatus) {
     let span = tracing::Span::current();
     span.record("calendarId", tracing::field::display(calendar_id));
     span.record("runId", tracing::field::display(run_id));
+    span.record("status", status.as_str());
 }
 
 /// The calendar a run fills and the run's version.

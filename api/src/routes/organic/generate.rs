@@ -356,7 +356,14 @@ fn stream(
     ended: Option<JobRecord>,
     framing: Framing,
 ) -> GenerateResponse {
-    let body = relay::relay(state, job, 0, ended, (framing, Vocabulary::Organic));
+    let body = relay::relay(
+        state,
+        job,
+        0,
+        ended,
+        (framing, Vocabulary::Organic),
+        "/api/organic/generate-calendar",
+    );
     GenerateResponse {
         framing,
         job,
@@ -426,7 +433,7 @@ async fn start_run(
     }
     let run_id = Uuid::now_v7();
     let mut job = NewJob::new(user, &OrganicJob { run_id });
-    job.trace_context = telemetry::current_trace_context();
+    job.trace_context = telemetry::request_context(crate::envelope::current_request_id());
     // Before the run: a concurrent retry waits here for this one, then replays it.
     if let Some(key) = key {
         let answer = json!({ "jobId": job.id, "runId": run_id });

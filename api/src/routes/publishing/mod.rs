@@ -155,6 +155,7 @@ impl PublishApi {
         body: StrictJson<PublishBody>,
     ) -> Answer<Published, { can::STORED | can::BODY | can::NOT_FOUND | can::UNPROCESSABLE }> {
         let user = auth.0.id;
+        tracing::Span::current().record("calendarId", tracing::field::display(id.0));
         let request = body.0.request();
         let now = Utc::now();
         let run = Submit {

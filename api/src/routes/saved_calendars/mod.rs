@@ -7,7 +7,6 @@ use almanac_shared::{
     domain::calendar::{self, CalendarSpec, EntryContent, ExportEntry},
     store::calendars::{self as store, Placement},
 };
-use chrono::Utc;
 use poem::web::Data;
 use poem_openapi::{
     OpenApi,
@@ -303,11 +302,15 @@ impl SavedCalendarsApi {
         tx.commit().await?;
         let exported: Vec<ExportEntry> = entries.iter().map(export_entry).collect();
         let stem = format!("calendar-{}", id.0);
+        let meta = ExportMeta {
+            calendar_id: calendar.id,
+            version: calendar.current_version,
+        };
         Ok(match format.0 {
             CalendarExportFormat::Ics => Export {
                 content_type: "text/calendar; charset=utf-8",
                 filename: format!("{stem}.ics"),
-                body: calendar::to_ics(id.0, &calendar.name, &exported, Utc::now()),
+                body: calendar::to_ics(id.0, &calendar.name, &exported),
             },
             CalendarExportFormat::Csv => Export {
                 content_type: "text/csv; charset=utf-8",
@@ -318,7 +321,11 @@ impl SavedCalendarsApi {
                 content_type: "application/json; charset=utf-8",
                 filename: format!("{stem}.json"),
                 body: ToJSON::to_json_string(
-                    &CalendarExportEnvelope::of(ExportedCalendar { calendar, entries }).0,
+                    &CalendarExportEnvelope::with_meta(
+                        ExportedCalendar { calendar, entries },
+                        meta,
+                    )
+                    .0,
                 ),
             },
         })

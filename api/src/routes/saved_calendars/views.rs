@@ -216,9 +216,22 @@ crate::enveloped!(
     CalendarDetail,
     RunDetail,
     CalendarEntry,
-    Accepted,
-    ExportedCalendar
+    Accepted
 );
+
+/// `meta` of a JSON export: what it is a copy of, and nothing that changes from one
+/// download to the next (the request's id is in `X-Request-Id`), so the same saved
+/// calendar always exports to the same bytes.
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct ExportMeta {
+    pub calendar_id: Uuid,
+    pub version: i32,
+}
+
+impl crate::envelope::Enveloped for ExportedCalendar {
+    type Meta = ExportMeta;
+}
 
 pub type CalendarPageEnvelope = Envelope<CalendarPage>;
 pub type CalendarDetailEnvelope = Envelope<CalendarDetail>;

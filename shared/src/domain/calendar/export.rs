@@ -53,13 +53,11 @@ fn stamp(t: DateTime<Utc>) -> String {
     t.format("%Y%m%dT%H%M%SZ").to_string()
 }
 
-/// The calendar as an iCalendar document: one `VEVENT` per entry, in UTC.
-pub fn to_ics(
-    calendar_id: Uuid,
-    name: &str,
-    entries: &[ExportEntry],
-    now: DateTime<Utc>,
-) -> String {
+/// The calendar as an iCalendar document: one `VEVENT` per entry, in UTC. The same saved
+/// calendar always exports to the same bytes (seed 001's release smoke compares two
+/// exports): an event's `DTSTAMP` is its entry's last change, not the moment of export,
+/// which RFC 5545 allows for a published calendar (`METHOD:PUBLISH`).
+pub fn to_ics(calendar_id: Uuid, name: &str, entries: &[ExportEntry]) -> String {
     let mut out = String::new();
     line(&mut out, "BEGIN:VCALENDAR");
     line(&mut out, "VERSION:2.0");
@@ -84,7 +82,7 @@ pub fn to_ics(
         }
         line(&mut out, "BEGIN:VEVENT");
         line(&mut out, &format!("UID:{}@{calendar_id}.almanac", e.id));
-        line(&mut out, &format!("DTSTAMP:{}", stamp(now)));
+        line(&mut out, &format!("DTSTAMP:{}", stamp(e.updated_at)));
         line(&mut out, &format!("LAST-MODIFIED:{}", stamp(e.updated_at)));
         line(
             &mut out,
@@ -197,12 +195,7 @@ mod tests {
     #[test]
     fn ics_lines_are_escaped_folded_and_crlf() {
         let long = "é".repeat(100);
-        let ics = to_ics(
-            Uuid::nil(),
-            "Plan; A",
-            &[entry("Hi, there; you", &long)],
-            Utc::now(),
-        );
+        let ics = to_ics(Uuid::nil(), "Plan; A", &[entry("Hi, there; you", &long)]);
         assert!(ics.contains("SUMMARY:[tiktok] Hi\\, there\\; you\r\n"));
         assert!(ics.contains("X-WR-CALNAME:Plan\\; A"));
         for l in ics.split("\r\n") {
@@ -210,6 +203,9 @@ mod tests {
             assert!(!l.contains('\n'));
         }
         assert!(ics.ends_with("END:VCALENDAR\r\n"));
+        let again = to_ics(Uuid::nil(), "Plan; A", &[entry("Hi, there; you", &long)]);
+        assert_eq!(ics, again, "the same calendar exports to the same bytes");
+        assert!(ics.contains("DTSTAMP:20260203T090000Z\r\n"), "{ics}");
     }
 
     #[test]
