@@ -262,7 +262,7 @@ impl Settings {
             )?,
             jwt_secret: Secret::new(jwt_secret),
             admin_token: env.optional("ADMIN_TOKEN").map(Secret::new),
-            flags_refresh: env.millis_or("FLAGS_REFRESH_MS", 1_000)?,
+            flags_refresh: env.millis_or("FLAGS_REFRESH_MS", 500)?,
             log_format,
             otlp_endpoint: env.optional("OTEL_EXPORTER_OTLP_ENDPOINT"),
             ai: AiSettings {

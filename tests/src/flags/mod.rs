@@ -15,26 +15,6 @@ const ADMIN_TOKEN: &str = "admin-token-for-the-flags-tests-0123456789";
 const PUBLISH: &str = "PUBLISH_SERVICE_ENABLED";
 const CALENDAR: &str = "CALENDAR_SERVICE_ENABLED";
 
-/// A request to `path` with `token` (none: no Authorization header): status and body.
-async fn admin_call(
-    client: &reqwest::Client,
-    method: Method,
-    url: String,
-    token: Option<String>,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let mut request = client.request(method, url);
-    if let Some(token) = token {
-        request = request.bearer_auth(token);
-    }
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request.send().await.expect("request sent");
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
-
 #[tokio::test]
 async fn only_the_service_role_or_the_admin_token_changes_flags_and_every_change_is_kept() {
     let mut app = spawn_app_with(TestOptions {
@@ -61,13 +41,12 @@ async fn only_the_service_role_or_the_admin_token_changes_flags_and_every_change
         (422, Some("TOKEN_STORE_UNCONFIGURED"))
     );
     let call = |method: Method, path: &str, token: Option<&str>, body: Option<Value>| {
-        admin_call(
-            &app.client,
-            method,
-            app.url(path),
-            token.map(str::to_owned),
-            body,
-        )
+        let (url, token) = (app.url(path), token.map(str::to_owned));
+        let app = &app;
+        async move {
+            app.request_json(method, url, token.as_deref(), body.as_ref())
+                .await
+        }
     };
     let service = app.service_token();
     let user = app.token(Uuid::new_v4());

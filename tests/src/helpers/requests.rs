@@ -17,16 +17,10 @@ impl TestApp {
 
     /// `PUT /admin/flags/{name}` on the API at `base`, as the service role.
     pub async fn set_flag(&self, base: &str, name: &str, body: &Value) -> (u16, Value) {
-        let response = self
-            .client
-            .put(format!("{base}/admin/flags/{name}"))
-            .bearer_auth(self.service_token())
-            .json(body)
-            .send()
+        let url = format!("{base}/admin/flags/{name}");
+        let token = self.service_token();
+        self.request_json(reqwest::Method::PUT, url, Some(&token), Some(body))
             .await
-            .expect("request sent");
-        let status = response.status().as_u16();
-        (status, response.json().await.unwrap_or(Value::Null))
     }
 
     /// The flag as the API at `base` applies it (`GET /admin/flags/{name}`'s `data`).
@@ -95,14 +89,28 @@ impl TestApp {
         path: &str,
         body: &Value,
     ) -> (u16, Value) {
-        let response = self
-            .client
-            .request(method, self.url(path))
-            .bearer_auth(self.token(user))
-            .json(body)
-            .send()
+        let token = self.token(user);
+        self.request_json(method, self.url(path), Some(&token), Some(body))
             .await
-            .expect("request sent");
+    }
+
+    /// A request to `url` with `token` as its bearer (none: no `Authorization`) and `body`
+    /// as JSON: the status and the body (null when it is not JSON).
+    pub async fn request_json(
+        &self,
+        method: reqwest::Method,
+        url: String,
+        token: Option<&str>,
+        body: Option<&Value>,
+    ) -> (u16, Value) {
+        let mut request = self.client.request(method, url);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request.send().await.expect("request sent");
         let status = response.status().as_u16();
         (status, response.json().await.unwrap_or(Value::Null))
     }

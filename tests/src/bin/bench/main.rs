@@ -14,10 +14,12 @@
 //! BENCH_SECS (default 5), BENCH_CLIENTS (default 64), BENCH_JOBS (default 5000),
 //! BENCH_STREAMS (default 1000), BENCH_IDLE_STREAMS (default 10000), ALMANAC_BIN_DIR (where
 //! `almanac-api` and `almanac-worker` are; default: beside this binary), BENCH_ONLY=relay
-//! (stop after the relay phases), BENCH_ONLY=recovery (only the last phase) or
-//! BENCH_ONLY=organic (only the organic week, after the ceilings).
+//! (stop after the relay phases), BENCH_ONLY=recovery (only the last phase),
+//! BENCH_ONLY=organic (only the organic week, after the ceilings) or BENCH_ONLY=flags (only
+//! the runtime flags' propagation, after the ceilings).
 
 mod calendar;
+mod flags;
 mod organic;
 mod recovery;
 mod relay;
@@ -151,7 +153,7 @@ async fn main() -> anyhow::Result<()> {
     .execute(&mut conn)
     .await?;
     outcome?;
-    if std::env::var("BENCH_ONLY").as_deref() != Ok("relay") {
+    if std::env::var_os("BENCH_ONLY").is_none() {
         // Last: worker processes of its own, idle but for the kill.
         recovery::run(&admin_url).await?;
     }
@@ -221,6 +223,9 @@ async fn run(db_url: &str, secs: f64, clients: usize, jobs: usize) -> anyhow::Re
     );
     println!();
 
+    if std::env::var("BENCH_ONLY").as_deref() == Ok("flags") {
+        return flags::run(&settings, &pool).await;
+    }
     if std::env::var("BENCH_ONLY").as_deref() == Ok("organic") {
         let api = almanac_api::Application::build(settings.clone()).await?;
         let base = format!("http://127.0.0.1:{}", api.port());
@@ -441,6 +446,7 @@ async fn run(db_url: &str, secs: f64, clients: usize, jobs: usize) -> anyhow::Re
     // writes do not weigh on the phases above) ---
     calendar::run(&base, &pool, &redis).await?;
     organic::run(&base, &pool, &redis).await?;
+    flags::run(&settings, &pool).await?;
     Ok(())
 }
 
