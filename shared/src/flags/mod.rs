@@ -61,6 +61,8 @@ pub enum State {
 }
 
 impl State {
+    pub const ALL: [State; 3] = [State::On, State::Off, State::Users];
+
     pub fn as_str(self) -> &'static str {
         match self {
             State::On => "on",
@@ -70,9 +72,7 @@ impl State {
     }
 
     pub fn parse(text: &str) -> Option<State> {
-        [State::On, State::Off, State::Users]
-            .into_iter()
-            .find(|state| state.as_str() == text)
+        State::ALL.into_iter().find(|state| state.as_str() == text)
     }
 }
 
@@ -263,7 +263,7 @@ impl Flags {
     fn record_metrics(&self) {
         for view in self.views() {
             let applied = view.setting().state();
-            for state in [State::On, State::Off, State::Users] {
+            for state in State::ALL {
                 metrics::gauge!("feature_flag_state", "flag" => view.flag.name(), "state" => state.as_str())
                     .set(if state == applied { 1.0 } else { 0.0 });
             }

@@ -1,6 +1,7 @@
 //! What a toggle does, without a restart: publishing turned off on one API replica makes
 //! the other answer dry runs and the workers hold due intents (nothing dropped, sent once
-//! it is back on); `users` mode publishes for the listed users only; calendars turned off
+//! it is back on; one that may have been sent is checked, never sent again); `users` mode
+//! publishes for the listed users only; calendars turned off
 //! take the legacy stream, and a hand edit survives toggling both ways (seed 000 IV1, IV4).
 
 use serde_json::json;
@@ -240,4 +241,40 @@ async fn calendars_turned_off_take_the_legacy_stream_and_edits_survive_both_ways
     assert_eq!(summary(&other)["meta"]["mode"], "legacy");
     let listed = app.calendar_stream(user, &request(2, "tea")).await;
     assert_eq!(summary(&listed)["meta"]["mode"], "service");
+}
+
+#[tokio::test]
+async fn an_intent_that_may_have_been_sent_is_still_checked_never_sent_while_publishing_is_off() {
+    let mut s = setup().await;
+    s.connect_both().await;
+    s.fake.with(|f| f.hang_after_publish = true);
+    let entry = s
+        .entry(Entry::on("instagram", "Sent as the rollback began"))
+        .await;
+    let id = s
+        .publish_one(json!({ "entryIds": [entry], "dryRun": false }))
+        .await;
+    crate::helpers::eventually(
+        std::time::Duration::from_secs(20),
+        "media_publish sent",
+        || async { (s.fake.calls_to("/media_publish").len() == 1).then_some(()) },
+    )
+    .await;
+    // Its worker dies with the answer outstanding, and publishing is rolled back.
+    s.app.kill_worker(0);
+    let (status, _) = s
+        .app
+        .set_flag(
+            &s.app.address,
+            PUBLISH,
+            &json!({ "state": "off", "note": "rollback" }),
+        )
+        .await;
+    assert_eq!(status, 200);
+    // The worker that takes the job over only checks (read-only): it settles, once.
+    s.app.start_worker().await;
+    let published = s.settled(&id, "published").await;
+    assert_eq!(s.fake.calls_to("/media_publish").len(), 1);
+    assert_eq!(s.fake.posts().len(), 1);
+    assert_eq!(published["remotePostId"], s.fake.posts()[0].id.as_str());
 }

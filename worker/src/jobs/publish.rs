@@ -148,24 +148,6 @@ impl<'a> Publisher<'a> {
                 ))
                 .await;
         };
-        if !self
-            .ctx
-            .flags
-            .enabled(Flag::PublishService, self.claim.user_id)
-        {
-            // The flag went off after it was dispatched: it waits, unsent, for the flag.
-            sqlx::query(
-                "update publish_intents set status = 'scheduled', job_id = null, updated_at = now()
-                 where id = $1 and job_id = $2 and status = 'publishing' and sending_at is null
-                   and sent_at is null",
-            )
-            .bind(self.input.id)
-            .bind(self.claim.id)
-            .execute(&self.ctx.pool)
-            .await
-            .context("putting the intent back")?;
-            return Err(Stop::Settled(IntentStatus::Scheduled));
-        }
         let adapter = self.ctx.platforms.adapter(platform);
         if self.input.previous == IntentStatus::Unknown || self.input.sending_at.is_some() {
             // The request with an outside effect may have gone: only checks from here on.
@@ -191,6 +173,26 @@ impl<'a> Publisher<'a> {
             return self
                 .settle(adapter, self.input.remote_id.clone(), &post, sent_at, false)
                 .await;
+        }
+        if !self
+            .ctx
+            .flags
+            .enabled(Flag::PublishService, self.claim.user_id)
+        {
+            // Publishing went off after it was dispatched, and nothing was sent yet: it waits,
+            // unsent, for the flag. An intent that may have been sent went on above with its
+            // read-only checks, which send nothing, so that it still settles.
+            sqlx::query(
+                "update publish_intents set status = 'scheduled', job_id = null, updated_at = now()
+                 where id = $1 and job_id = $2 and status = 'publishing' and sending_at is null
+                   and sent_at is null",
+            )
+            .bind(self.input.id)
+            .bind(self.claim.id)
+            .execute(&self.ctx.pool)
+            .await
+            .context("putting the intent back")?;
+            return Err(Stop::Settled(IntentStatus::Scheduled));
         }
         let Some(post) = self.entry_post().await? else {
             sqlx::query(
