@@ -4,13 +4,31 @@
 //! publishes for the listed users only; calendars turned off
 //! take the legacy stream, and a hand edit survives toggling both ways (seed 000 IV1, IV4).
 
+use almanac_shared::flags::Flag;
 use serde_json::json;
+use uuid::Uuid;
 
 use super::{CALENDAR, PUBLISH};
 use crate::{
     calendars::{request, summary},
-    publishing::{Entry, setup},
+    publishing::{Entry, Setup, setup},
 };
+
+/// Waits until the first worker publishes for each user as `publishes` says.
+async fn worker_applies(s: &Setup, publishes: &[(Uuid, bool)]) {
+    let worker = s.app.worker_context(0);
+    crate::helpers::eventually(
+        std::time::Duration::from_secs(10),
+        "the worker to apply the flag",
+        || async {
+            publishes
+                .iter()
+                .all(|(user, on)| worker.flags.enabled(Flag::PublishService, *user) == *on)
+                .then_some(())
+        },
+    )
+    .await;
+}
 
 #[tokio::test]
 async fn publishing_turned_off_on_one_replica_makes_the_other_answer_dry_runs() {
@@ -56,54 +74,29 @@ async fn publishing_turned_off_on_one_replica_makes_the_other_answer_dry_runs() 
     assert_eq!(s.fake.posts().len(), 1);
 
     // Rollback step 1, on the first replica.
-    let (status, _) = s
-        .app
-        .set_flag(
+    s.app
+        .turn_flag(
             &s.app.address,
             PUBLISH,
             &json!({ "state": "off", "note": "rollback" }),
         )
         .await;
-    assert_eq!(status, 200);
     s.app.flag_applied(&other, PUBLISH, "off").await;
     let dry = publish_at_other(after).await;
     assert_eq!(dry["data"]["dryRun"], true);
     assert_eq!(dry["data"]["reason"], "PUBLISH_DISABLED");
     assert_eq!(dry["data"]["intents"][0]["status"], "dry_run");
     // The due intent waits, unsent and kept.
-    let worker = s.app.worker_context(0);
-    crate::helpers::eventually(
-        std::time::Duration::from_secs(10),
-        "the worker to apply it",
-        || async {
-            (!worker
-                .flags
-                .enabled(almanac_shared::flags::Flag::PublishService, s.user))
-            .then_some(())
-        },
-    )
-    .await;
+    worker_applies(&s, &[(s.user, false)]).await;
     assert_eq!(s.tick("2030-01-07T09:00:00Z").await.dispatched, 0);
     assert_eq!(s.intent(&scheduled).await["status"], "scheduled");
     assert_eq!(s.fake.posts().len(), 1, "nothing more was sent");
 
     // Back on: the waiting intent goes, once.
-    let (status, _) = s
-        .app
-        .set_flag(&other, PUBLISH, &json!({ "state": "on" }))
+    s.app
+        .turn_flag(&other, PUBLISH, &json!({ "state": "on" }))
         .await;
-    assert_eq!(status, 200);
-    crate::helpers::eventually(
-        std::time::Duration::from_secs(10),
-        "the worker to apply it",
-        || async {
-            worker
-                .flags
-                .enabled(almanac_shared::flags::Flag::PublishService, s.user)
-                .then_some(())
-        },
-    )
-    .await;
+    worker_applies(&s, &[(s.user, true)]).await;
     assert_eq!(s.tick("2030-01-07T09:01:00Z").await.dispatched, 1);
     s.settled(&scheduled, "published").await;
     assert_eq!(s.fake.posts().len(), 2);
@@ -130,15 +123,13 @@ async fn in_users_mode_only_the_listed_users_publish() {
     let a_scheduled = scheduled(s.publish(body(a_later)).await.1);
     let b_scheduled = scheduled(s.publish_of(b, body(b_later)).await.1);
 
-    let (status, _) = s
-        .app
-        .set_flag(
+    s.app
+        .turn_flag(
             &s.app.address,
             PUBLISH,
             &json!({ "state": "users", "users": [s.user] }),
         )
         .await;
-    assert_eq!(status, 200);
     let now = |entry| json!({ "entryIds": [entry], "dryRun": false });
     let (_, a) = s.publish(now(a_now)).await;
     assert_eq!(
@@ -151,17 +142,7 @@ async fn in_users_mode_only_the_listed_users_publish() {
     s.settled(&scheduled(a), "published").await;
 
     // The dispatcher sends A's due intent and keeps B's.
-    let worker = s.app.worker_context(0);
-    crate::helpers::eventually(
-        std::time::Duration::from_secs(10),
-        "the worker to apply it",
-        || async {
-            let flags = &worker.flags;
-            let flag = almanac_shared::flags::Flag::PublishService;
-            (flags.enabled(flag, s.user) && !flags.enabled(flag, b.0)).then_some(())
-        },
-    )
-    .await;
+    worker_applies(&s, &[(s.user, true), (b.0, false)]).await;
     assert_eq!(s.tick("2030-01-07T09:00:00Z").await.dispatched, 1);
     s.settled(&a_scheduled, "published").await;
     let b_status: String =
@@ -206,10 +187,8 @@ async fn calendars_turned_off_take_the_legacy_stream_and_edits_survive_both_ways
     let mut again = request(3, "tea");
     again["calendarId"] = json!(id);
     for (state, mode, version) in [("off", "legacy", 2), ("on", "service", 3)] {
-        let (status, _) = app
-            .set_flag(&app.address, CALENDAR, &json!({ "state": state }))
+        app.turn_flag(&app.address, CALENDAR, &json!({ "state": state }))
             .await;
-        assert_eq!(status, 200);
         let frames = app.calendar_stream(user, &again).await;
         let done = summary(&frames);
         assert_eq!(done["meta"]["mode"], mode);
@@ -227,14 +206,12 @@ async fn calendars_turned_off_take_the_legacy_stream_and_edits_survive_both_ways
         );
     }
     // In `users` mode another user gets the legacy path.
-    let (status, _) = app
-        .set_flag(
-            &app.address,
-            CALENDAR,
-            &json!({ "state": "users", "users": [user] }),
-        )
-        .await;
-    assert_eq!(status, 200);
+    app.turn_flag(
+        &app.address,
+        CALENDAR,
+        &json!({ "state": "users", "users": [user] }),
+    )
+    .await;
     let other = app
         .calendar_stream(uuid::Uuid::new_v4(), &request(2, "tea"))
         .await;
@@ -262,15 +239,13 @@ async fn an_intent_that_may_have_been_sent_is_still_checked_never_sent_while_pub
     .await;
     // Its worker dies with the answer outstanding, and publishing is rolled back.
     s.app.kill_worker(0);
-    let (status, _) = s
-        .app
-        .set_flag(
+    s.app
+        .turn_flag(
             &s.app.address,
             PUBLISH,
             &json!({ "state": "off", "note": "rollback" }),
         )
         .await;
-    assert_eq!(status, 200);
     // The worker that takes the job over only checks (read-only): it settles, once.
     s.app.start_worker().await;
     let published = s.settled(&id, "published").await;

@@ -23,6 +23,12 @@ impl TestApp {
             .await
     }
 
+    /// `PUT /admin/flags/{name}` on the API at `base`, which must take it.
+    pub async fn turn_flag(&self, base: &str, name: &str, body: &Value) {
+        let (status, answer) = self.set_flag(base, name, body).await;
+        assert_eq!(status, 200, "{answer}");
+    }
+
     /// The flag as the API at `base` applies it (`GET /admin/flags/{name}`'s `data`).
     pub async fn flag_at(&self, base: &str, name: &str) -> Value {
         let response = self

@@ -39,18 +39,7 @@ async fn a_lost_answer_is_checked_and_never_sent_again() {
 #[tokio::test]
 async fn a_worker_killed_while_publishing_leaves_a_check_not_a_second_post() {
     let mut s = setup().await;
-    s.connect_both().await;
-    s.fake.with(|f| f.hang_after_publish = true);
-    let entry = s.entry(Entry::on("instagram", "Killed mid-publish")).await;
-    let id = s
-        .publish_one(json!({ "entryIds": [entry], "dryRun": false }))
-        .await;
-    crate::helpers::eventually(
-        std::time::Duration::from_secs(20),
-        "media_publish sent",
-        || async { (s.fake.calls_to("/media_publish").len() == 1).then_some(()) },
-    )
-    .await;
+    let id = s.publish_left_hanging("Killed mid-publish").await;
     s.app.kill_worker(0);
     // Another worker takes the job over once its heartbeat is stale: it checks, never resends.
     s.app.start_worker().await;

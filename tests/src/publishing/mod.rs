@@ -256,6 +256,22 @@ impl Setup {
             .to_owned()
     }
 
+    /// Connects both platforms and publishes one Instagram entry whose `media_publish` the
+    /// fake applies and never answers; returns, with the intent's id, once it was sent.
+    pub async fn publish_left_hanging(&self, caption: &str) -> String {
+        self.connect_both().await;
+        self.fake.with(|f| f.hang_after_publish = true);
+        let entry = self.entry(Entry::on("instagram", caption)).await;
+        let id = self
+            .publish_one(json!({ "entryIds": [entry], "dryRun": false }))
+            .await;
+        eventually(Duration::from_secs(20), "media_publish sent", || async {
+            (self.fake.calls_to("/media_publish").len() == 1).then_some(())
+        })
+        .await;
+        id
+    }
+
     /// `DELETE /v1/publish-intents/{id}`: status and body.
     pub async fn cancel(&self, id: &str) -> (u16, Value) {
         let path = format!("/v1/publish-intents/{id}");
