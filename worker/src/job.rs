@@ -261,42 +261,51 @@ impl Registry {
 /// A registered kind, with its types erased.
 pub(crate) trait Runnable: Send + Sync {
     fn start(&self) -> &'static str;
-    /// The kind's [`Job::log_context`] of the claimed job (empty when its input is not there).
-    fn log_context(&self, claim: &Claim) -> LogContext;
-    fn run<'a>(&'a self, ctx: &'a JobContext, claim: &'a Claim) -> BoxFuture<'a, JobResult>;
+    /// Decodes the claimed job once: the kind's [`Job::log_context`] (empty when its payload
+    /// or input cannot be read) and the attempt to run, which fails at once in that case.
+    fn begin<'a>(
+        &'a self,
+        ctx: &'a JobContext,
+        claim: &'a Claim,
+    ) -> (LogContext, BoxFuture<'a, JobResult>);
 }
 
 struct Registered<J>(PhantomData<fn() -> J>);
+
+impl<J: Job> Registered<J> {
+    fn decode(claim: &Claim) -> Result<(J, J::Input), JobError> {
+        let job = J::from_json(&claim.payload)
+            .map_err(|reason| JobError::permanent("PAYLOAD_INVALID", reason))?;
+        let input = claim
+            .started
+            .clone()
+            .and_then(|row| serde_json::from_value(row).ok())
+            .ok_or_else(|| {
+                JobError::permanent(
+                    J::MISSING,
+                    format!("the {} of job {} does not exist", J::KIND, claim.id),
+                )
+            })?;
+        Ok((job, input))
+    }
+}
 
 impl<J: Job> Runnable for Registered<J> {
     fn start(&self) -> &'static str {
         J::START
     }
 
-    fn log_context(&self, claim: &Claim) -> LogContext {
-        claim
-            .started
-            .clone()
-            .and_then(|row| serde_json::from_value::<J::Input>(row).ok())
-            .map(|input| J::log_context(&input))
-            .unwrap_or_default()
-    }
-
-    fn run<'a>(&'a self, ctx: &'a JobContext, claim: &'a Claim) -> BoxFuture<'a, JobResult> {
-        Box::pin(async move {
-            let job = J::from_json(&claim.payload)
-                .map_err(|reason| JobError::permanent("PAYLOAD_INVALID", reason))?;
-            let input = claim
-                .started
-                .clone()
-                .and_then(|row| serde_json::from_value(row).ok())
-                .ok_or_else(|| {
-                    JobError::permanent(
-                        J::MISSING,
-                        format!("the {} of job {} does not exist", J::KIND, claim.id),
-                    )
-                })?;
-            job.run(ctx, claim, input).await
-        })
+    fn begin<'a>(
+        &'a self,
+        ctx: &'a JobContext,
+        claim: &'a Claim,
+    ) -> (LogContext, BoxFuture<'a, JobResult>) {
+        match Self::decode(claim) {
+            Ok((job, input)) => (J::log_context(&input), Box::pin(job.run(ctx, claim, input))),
+            Err(error) => (
+                LogContext::default(),
+                Box::pin(std::future::ready(Err(error))),
+            ),
+        }
     }
 }

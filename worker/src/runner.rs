@@ -68,7 +68,7 @@ pub async fn run(ctx: &JobContext, registry: &Registry, message: JobMessage) {
         }
     };
     let kind = claim.kind;
-    let context = job.log_context(&claim);
+    let (context, attempt) = job.begin(ctx, &claim);
     let request_id = context.request_id.as_deref().or(claim
         .trace_context
         .get(telemetry::REQUEST_ID_KEY)
@@ -106,7 +106,7 @@ pub async fn run(ctx: &JobContext, registry: &Registry, message: JobMessage) {
         let outcome = tokio::select! {
             biased;
             () = registered.token.cancelled() => Outcome::Cancelled,
-            result = job.run(ctx, &claim) => Outcome::Done(result),
+            result = attempt => Outcome::Done(result),
             beat = heartbeat_until_interrupted(ctx, &claim) => match beat {
                 Beat::CancelRequested => Outcome::Cancelled,
                 _ => Outcome::Lost,

@@ -3,7 +3,7 @@
 
 use almanac_shared::{
     events::{self, Emitter, Event, StoredEvent},
-    jobs,
+    jobs::{self, JobStatus},
 };
 use bytes::Bytes;
 use futures::Stream;
@@ -150,24 +150,19 @@ impl Active {
         }
     }
 
-    /// Ended by the job's final event.
-    fn ended_with(&mut self, status: &str) {
-        self.outcome = match status {
-            "succeeded" => "succeeded",
-            "failed" => "failed",
-            "timeout" => "timeout",
-            "cancelled" => "cancelled",
-            _ => "ended",
-        };
+    /// Ended by the job's final event, whose status it was.
+    fn ended_with(&mut self, status: JobStatus) {
+        self.outcome = status.as_str();
     }
 
-    fn ended_by(&mut self, event: &StoredEvent) {
-        let done: Option<serde_json::Value> = serde_json::from_str(&event.data).ok();
-        self.ended_with(
-            done.as_ref()
-                .and_then(|d| d["status"].as_str())
-                .unwrap_or(""),
-        );
+    /// Ended by the stored final event `done`.
+    fn ended_by(&mut self, done: &StoredEvent) {
+        #[derive(serde::Deserialize)]
+        struct Done {
+            status: JobStatus,
+        }
+        self.outcome =
+            serde_json::from_str::<Done>(&done.data).map_or("ended", |done| done.status.as_str());
     }
 }
 
@@ -377,7 +372,7 @@ pub fn relay(
                             // Framed before yielding, so the record is not kept in the
                             // stream's state (every idle stream would carry its size).
                             if let Some(frame) = Event::done_from(&record).map(|done| words.notice(framing, job, last, &done)) {
-                                active.ended_with(record.status.as_str());
+                                active.ended_with(record.status);
                                 drop(record);
                                 yield frame;
                                 return;

@@ -192,12 +192,14 @@ impl Flags {
     }
 
     pub fn with_defaults(calendar: bool, publish: bool) -> Self {
-        Self {
+        let flags = Self {
             calendar_default: calendar,
             publish_default: publish,
             overrides: watch::Sender::new(Arc::default()),
             reloading: Arc::default(),
-        }
+        };
+        flags.record_metrics();
+        flags
     }
 
     fn default_of(&self, flag: Flag) -> bool {
@@ -254,12 +256,13 @@ impl Flags {
                     "feature flag applied"
                 );
             }
+            self.record_metrics();
         }
-        self.record_metrics();
         Ok(())
     }
 
-    /// `feature_flag_state{flag, state}`: 1 for the state applied, 0 for the others.
+    /// `feature_flag_state{flag, state}`: 1 for the state applied, 0 for the others; set
+    /// when the process starts and whenever what it applies changes.
     fn record_metrics(&self) {
         for view in self.views() {
             let applied = view.setting().state();
