@@ -20,12 +20,13 @@ pub mod routes;
 pub mod server;
 pub mod state;
 pub mod text;
+pub mod web;
 
 use std::{future::Future, sync::Arc, time::Duration};
 
 use almanac_shared::{Settings, auth::JwtKeys, db, events, flags::Flags, queue, telemetry};
 use anyhow::Context;
-use poem::{EndpointExt, IntoEndpoint, Route, get, handler, web::Data};
+use poem::{EndpointExt, Route, get, handler, web::Data};
 use poem_openapi::OpenApiService;
 
 use crate::{
@@ -114,15 +115,16 @@ pub fn endpoint(state: AppState) -> impl poem::Endpoint {
     let origins = &state.settings.cors_allowed_origins;
     let cors_enabled = !origins.is_empty();
     let cors = cors(origins);
-    Route::new()
-        .nest("/", api)
-        .nest("/docs", docs)
-        .at("/openapi.json", spec)
-        .at("/metrics", get(metrics))
-        .into_endpoint()
-        .around(middleware::around)
-        .with_if(cors_enabled, cors)
-        .data(state)
+    web::WithApp(web::routes(
+        Route::new()
+            .nest("/", api)
+            .nest("/docs", docs)
+            .at("/openapi.json", spec)
+            .at("/metrics", get(metrics)),
+    ))
+    .around(middleware::around)
+    .with_if(cors_enabled, cors)
+    .data(state)
 }
 
 /// Cross-origin access for browsers on `CORS_ALLOWED_ORIGINS` (`*` for any); applied

@@ -258,7 +258,7 @@ static ROUTES: LazyLock<RouteTable> = LazyLock::new(|| {
             (segments(path).map(str::to_owned).collect(), methods)
         })
         .collect();
-    for path in ["/openapi.json", "/metrics"] {
+    for path in ["/openapi.json", "/metrics", "/app/config.json"] {
         routes.push((
             segments(path).map(str::to_owned).collect(),
             vec![("GET".into(), false)],

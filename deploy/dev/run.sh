@@ -8,6 +8,8 @@ export AI_PROVIDER=${AI_PROVIDER:-offline}
 export LOG_FORMAT=${LOG_FORMAT:-pretty}
 export RUST_LOG=${RUST_LOG:-info}
 export FETCH_ALLOW_PRIVATE_NETWORKS=${FETCH_ALLOW_PRIVATE_NETWORKS:-true}
+# The web app's "Sign in as a new user" button: development only, never set elsewhere.
+export DEV_LOGIN=${DEV_LOGIN:-true}
 
 port_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
 
@@ -58,6 +60,7 @@ text=$(printf 'Photosynthesis turns light into chemical energy in plants. %.0s' 
 cat <<MSG
 
 Almanac is running (AI_PROVIDER=$AI_PROVIDER).
+  Web app:   $base/app/   (sign in with the development button)
   API docs:  $base/docs
   OpenAPI:   $base/openapi.json
   Metrics:   $base/metrics   worker: http://$WORKER_METRICS_ADDR/metrics

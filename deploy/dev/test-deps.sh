@@ -38,6 +38,7 @@ command -v redis-server >/dev/null || packages+=(redis-server)
 command -v promtool >/dev/null || packages+=(prometheus)
 command -v jq >/dev/null || packages+=(jq)
 command -v chromium >/dev/null || command -v chromium-browser >/dev/null || packages+=(chromium)
+command -v chromedriver >/dev/null || packages+=(chromium-driver)
 if [ ${#packages[@]} -eq 0 ]; then
   exit 0
 fi

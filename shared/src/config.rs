@@ -190,6 +190,9 @@ pub struct Settings {
     pub events: EventSettings,
     /// Origins a browser may call the API from (`CORS_ALLOWED_ORIGINS`); empty: none.
     pub cors_allowed_origins: Vec<String>,
+    /// The web app's "Sign in as a developer" button, which mints a token for any user
+    /// (`DEV_LOGIN`; `make run` sets it, nothing else does).
+    pub dev_login: bool,
     pub max_body_bytes: usize,
     pub calendar_service_enabled: bool,
     pub calendar: CalendarSettings,
@@ -306,6 +309,7 @@ impl Settings {
                 .map(|o| o.trim().trim_end_matches('/').to_owned())
                 .filter(|o| !o.is_empty())
                 .collect(),
+            dev_login: env.parse_or("DEV_LOGIN", false)?,
             max_body_bytes: env.parse_or("MAX_BODY_BYTES", 256 * 1024)?,
             calendar_service_enabled: env.parse_or("CALENDAR_SERVICE_ENABLED", true)?,
             calendar: CalendarSettings {

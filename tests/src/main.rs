@@ -69,3 +69,5 @@ mod transport_faults;
 fn main() {
     println!("run the end-to-end suite with `make test` (cargo test -p almanac-tests)");
 }
+#[cfg(test)]
+mod web;

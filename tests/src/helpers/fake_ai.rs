@@ -31,6 +31,9 @@ pub enum Behaviour {
     Delay(Duration),
     /// Never answer.
     Hang,
+    /// Answer like `Ok` once the gate holds `true` (`gate.send(true)`): a stream that is
+    /// provably still running until the test says so.
+    Gate(Arc<tokio::sync::watch::Sender<bool>>),
 }
 
 #[derive(Clone)]
@@ -178,6 +181,16 @@ async fn serve(mut stream: TcpStream, inner: Arc<Inner>) {
             Behaviour::Delay(pause) => {
                 tokio::select! {
                     () = tokio::time::sleep(pause) => (200, answer(&request).to_string()),
+                    () = closed(&mut stream) => {
+                        inner.aborted.fetch_add(1, Ordering::SeqCst);
+                        return;
+                    }
+                }
+            }
+            Behaviour::Gate(gate) => {
+                let mut open = gate.subscribe();
+                tokio::select! {
+                    _ = open.wait_for(|open| *open) => (200, answer(&request).to_string()),
                     () = closed(&mut stream) => {
                         inner.aborted.fetch_add(1, Ordering::SeqCst);
                         return;

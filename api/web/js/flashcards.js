@@ -1,0 +1,91 @@
+// Flashcards (seed 002): paste text, generate, review the suggestions (accept, with edits,
+// or reject), the saved cards, and the Anki CSV.
+
+import { api, download, follow } from "./api.js";
+import { h, field, fill, toast, showError } from "./ui.js";
+
+let source = null;
+
+export function leave() {
+  source?.close();
+  source = null;
+}
+
+export async function show(view) {
+  const text = h("textarea", { id: "source-text", rows: 8, minlength: 1 });
+  const progress = h("progress", { id: "flashcards-progress", max: 1, value: 0, hidden: true, "aria-label": "Generation progress" });
+  const status = h("p", { id: "flashcards-status", role: "status", "aria-live": "polite" });
+  const suggestions = h("div", { id: "suggestions", class: "stack" });
+  const cards = h("div", { id: "cards" });
+  const generate = h("button", { type: "submit", id: "generate-cards" }, "Generate flashcards");
+  const form = h("form", { class: "panel stack" }, field("Source text", text), generate, progress, status);
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    generate.disabled = true;
+    try {
+      const accepted = await api("POST", "/api/ai/generations", { source_text: text.value },
+        { headers: { "Idempotency-Key": crypto.randomUUID() } });
+      progress.hidden = false;
+      status.textContent = "Generating…";
+      leave();
+      source = follow(accepted.job_id, {
+        on: {
+          progress: (e) => { progress.max = e.total || 1; progress.value = e.completed; status.textContent = e.message ?? status.textContent; },
+          done: async (e) => {
+            progress.hidden = true;
+            generate.disabled = false;
+            status.textContent = e.status === "succeeded" ? "Review the suggestions below." : `The generation ${e.status}: ${e.error?.message ?? ""}`;
+            await renderSuggestions(suggestions, accepted.generation_id, cards);
+          },
+        },
+      });
+    } catch (error) {
+      generate.disabled = false;
+      showError(error, status);
+    }
+  });
+  fill(view, h("h1", {}, "Flashcards"), form, suggestions,
+    h("section", { class: "panel stack" }, h("div", { class: "row" }, h("h2", {}, "Your cards"),
+      h("button", {
+        type: "button", class: "secondary", id: "download-csv",
+        onclick: () => download("/api/cards/export?format=csv", "almanac-cards.csv").catch((e) => showError(e)),
+      }, "Download Anki CSV")), cards));
+  await renderCards(cards);
+}
+
+async function renderSuggestions(el, generationId, cards) {
+  const { items } = await api("GET", `/api/ai/generations/${generationId}/suggestions`);
+  fill(el, h("h2", {}, `Suggestions (${items.length})`), items.map((s) => {
+    const front = h("input", { value: s.front, name: "front" });
+    const back = h("textarea", { name: "back", rows: 2, value: s.back });
+    const outcome = h("span", { class: "badge", "data-status": s.status }, s.status);
+    const decide = async (status) => {
+      try {
+        const body = status === "accepted" ? { status, front: front.value, back: back.value } : { status };
+        const saved = await api("PATCH", `/api/ai/suggestions/${s.id}`, body);
+        outcome.textContent = saved.status;
+        outcome.dataset.status = saved.status;
+        row.querySelectorAll("button").forEach((b) => { b.disabled = true; });
+        toast(`Suggestion ${saved.status}`);
+        await renderCards(cards);
+      } catch (error) {
+        showError(error);
+      }
+    };
+    const row = h("article", { class: "panel stack suggestion", dataset: { id: s.id } },
+      field("Front", front), field("Back", back),
+      h("div", { class: "row" },
+        h("button", { type: "button", class: "accept", onclick: () => decide("accepted"), disabled: s.status !== "proposed" }, "Accept"),
+        h("button", { type: "button", class: "secondary reject", onclick: () => decide("rejected"), disabled: s.status !== "proposed" }, "Reject"),
+        outcome));
+    return row;
+  }));
+}
+
+async function renderCards(el) {
+  const { items } = await api("GET", "/api/cards?limit=100");
+  fill(el, items.length
+    ? h("div", { class: "table-wrap" }, h("table", {}, h("thead", {}, h("tr", {}, h("th", {}, "Front"), h("th", {}, "Back"))),
+      h("tbody", {}, items.map((c) => h("tr", { dataset: { id: c.id } }, h("td", {}, c.front), h("td", {}, c.back))))))
+    : h("p", { class: "muted" }, "No cards yet."));
+}

@@ -1,0 +1,171 @@
+//! The calendar in the browser (seed 000, IV1): the grid fills while the page stays usable,
+//! an edit survives reloads, flag toggles and an accepted regeneration, and a cancelled run
+//! shows what it kept.
+
+use std::{sync::Arc, time::Duration};
+
+use serde_json::json;
+
+use super::Browser;
+use crate::helpers::{Behaviour, FakeAi, TestApp, TestOptions, eventually, spawn_app_with};
+
+/// An app whose AI answers the first calendar batch at once and the second only when the
+/// gate opens (then the rest), one batch at a time: the stream is provably running until the
+/// test says so.
+async fn gated_app(second: Behaviour) -> (TestApp, FakeAi) {
+    let fake = FakeAi::start(vec![Behaviour::Ok, second], Behaviour::Ok).await;
+    let app = spawn_app_with(TestOptions {
+        fake_ai: Some(fake.clone()),
+        env: vec![
+            ("DEV_LOGIN", "true".into()),
+            ("CALENDAR_AI_CONCURRENCY", "1".into()),
+            ("CALENDAR_BATCH_SLOTS", "30".into()),
+            ("AI_TIMEOUT_MS", "60000".into()),
+            ("CALENDAR_TIMEOUT_SECS", "60".into()),
+        ],
+        ..Default::default()
+    })
+    .await;
+    (app, fake)
+}
+
+/// Fills the new-calendar form: tiktok, instagram and linkedin, daily, March 2027.
+async fn request_march(browser: &Browser) {
+    browser.open("#/calendar").await;
+    browser.wait("#calendar-form").await;
+    browser
+        .set_value("#calendar-form input[name=start]", "2027-03-01")
+        .await;
+    browser
+        .set_value("#calendar-form input[name=end]", "2027-03-30")
+        .await;
+    browser
+        .fill("#calendar-form input[name=topic]", "green tea")
+        .await;
+    browser
+        .fill("#calendar-form input[name=timesOfDay]", "18:00")
+        .await;
+    browser
+        .fill("#calendar-form input[name=timezone]", "Europe/Paris")
+        .await;
+    browser.click("#generate").await;
+}
+
+async fn saved_entries(app: &TestApp) -> i64 {
+    sqlx::query_scalar("select count(*) from calendar_entries")
+        .fetch_one(&app.db)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn the_grid_fills_while_usable_and_an_edit_survives_reloads_flag_toggles_and_regeneration() {
+    let gate = Arc::new(tokio::sync::watch::channel(false).0);
+    let (app, _fake) = gated_app(Behaviour::Gate(gate.clone())).await;
+    let browser = Browser::start(&app, "calendar").await;
+    browser.sign_in().await;
+    browser.every_input_is_labelled().await;
+    request_march(&browser).await;
+
+    // The first entries are on the page while the run waits at the gate...
+    browser.wait(".entry").await;
+    let status = browser.text("#run-status").await;
+    assert!(status.contains("Generating"), "{status}");
+    let first = browser.count(".entry").await;
+    assert!(first > 0 && first < 90, "{first} entries before the gate");
+    // ...and the page takes a click on one and an edit of it meanwhile.
+    browser.click(".entry").await;
+    browser.wait("#entry-editor[open]").await;
+    browser
+        .fill("#entry-editor input[name=title]", "My own title")
+        .await;
+    browser.click("#entry-save").await;
+    browser.wait_text(".entry.edited", "My own title").await;
+    assert_eq!(
+        browser
+            .script("return document.querySelector('#run-status').dataset.state")
+            .await,
+        json!("running"),
+        "the edit was made while the stream ran"
+    );
+    assert_eq!(browser.text("#mode").await, "mode: service");
+
+    // The rest streams in.
+    gate.send_replace(true);
+    browser.wait("#run-status[data-state=succeeded]").await;
+    browser.wait_count(".entry", 90).await;
+    assert_eq!(saved_entries(&app).await, 90);
+
+    // A reload restores the calendar with the edit.
+    browser.client.refresh().await.unwrap();
+    browser.wait_count(".entry", 90).await;
+    assert_eq!(browser.count(".entry.edited").await, 1);
+    browser.wait_text(".entry.edited", "My own title").await;
+
+    // The flag off, then back on, at run time: the edit is there each time.
+    for state in ["off", "on"] {
+        app.turn_flag(
+            &app.address,
+            "CALENDAR_SERVICE_ENABLED",
+            &json!({ "state": state, "note": "browser test" }),
+        )
+        .await;
+        app.flag_applied(&app.address, "CALENDAR_SERVICE_ENABLED", state)
+            .await;
+        browser.client.refresh().await.unwrap();
+        browser.wait_count(".entry", 90).await;
+        browser.wait_text(".entry.edited", "My own title").await;
+    }
+
+    // Regenerate: the edited entry is a conflict; accept all keeps the edit.
+    browser.click("#regenerate").await;
+    browser
+        .fill("#regenerate-form input[name=topic]", "black tea")
+        .await;
+    browser.click("#regenerate-submit").await;
+    browser.wait("#accept-all").await;
+    // The fake AI writes the same entries again, so the one change is the edited entry's,
+    // marked as a conflict.
+    assert_eq!(browser.count(".change.conflict").await, 1);
+    assert_eq!(browser.count(".change").await, 1);
+    browser.click("#accept-all").await;
+    browser.wait_count(".change", 0).await;
+    browser.wait_count(".entry", 90).await;
+    browser.wait_text(".entry.edited", "My own title").await;
+    let kept: i64 = sqlx::query_scalar(
+        "select count(*) from calendar_entries where edited_at is not null and title = 'My own title'",
+    )
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(kept, 1);
+    browser.fits_a_phone().await;
+    browser.screenshot().await;
+}
+
+#[tokio::test]
+async fn a_cancelled_run_shows_cancelled_and_the_entries_it_kept() {
+    let (app, fake) = gated_app(Behaviour::Hang).await;
+    let browser = Browser::start(&app, "calendar-cancelled").await;
+    browser.sign_in().await;
+    request_march(&browser).await;
+    browser.wait(".entry").await;
+    fake.wait_for_calls(2).await;
+    browser.click("#cancel").await;
+    let status = browser.wait_text("#run-status", "Cancelled").await;
+    let kept = saved_entries(&app).await;
+    assert!(kept > 0 && kept < 90, "{kept} entries saved");
+    assert!(
+        status.contains(&format!("{kept} entries were kept")),
+        "{status}"
+    );
+    browser.wait_count(".entry", kept as usize).await;
+    // After a reload the calendar is as it was left, with no stream to resume.
+    browser.client.refresh().await.unwrap();
+    browser.wait_count(".entry", kept as usize).await;
+    eventually(Duration::from_secs(5), "the page to settle", || async {
+        (browser.count("#cancel:not([hidden])").await == 0).then_some(())
+    })
+    .await;
+    browser.screenshot().await;
+}

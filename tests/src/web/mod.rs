@@ -1,0 +1,334 @@
+//! The web app (`/app`) in Debian's Chromium, driven over WebDriver (chromedriver) by
+//! fantoccini, against the real API and worker: every flow a user has, as they would go
+//! through it. Each test saves a screenshot of its final state under
+//! `<target>/<profile>/web-screenshots/` and checks it is not blank.
+
+mod calendar;
+mod flows;
+
+use std::{
+    path::PathBuf,
+    process::Stdio,
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use fantoccini::{Client, ClientBuilder, Locator, elements::Element, wd::Capabilities};
+use serde_json::{Value, json};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use uuid::Uuid;
+
+use crate::helpers::{TestApp, eventually};
+
+/// Two browsers at a time: each Chromium wants a core while the app under test runs too.
+static BROWSERS: std::sync::LazyLock<Arc<Semaphore>> =
+    std::sync::LazyLock::new(|| Arc::new(Semaphore::new(2)));
+
+/// How long the page gets to show what a step waits for.
+const PATIENCE: Duration = Duration::from_secs(30);
+
+fn find_program(names: &[&str]) -> String {
+    names
+        .iter()
+        .find_map(|name| {
+            let path = std::env::var_os("PATH")?;
+            std::env::split_paths(&path)
+                .map(|dir| dir.join(name))
+                .find(|p| p.exists())
+                .map(|p| p.to_string_lossy().into_owned())
+        })
+        .unwrap_or_else(|| {
+            panic!("{names:?} not installed: `make test` installs Debian's chromium and chromium-driver")
+        })
+}
+
+/// Where screenshots go: beside the test binary's build profile.
+fn screenshot_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let profile = exe
+        .ancestors()
+        .find(|p| p.file_name().is_some_and(|n| n == "deps"))
+        .and_then(|deps| deps.parent())
+        .map_or_else(std::env::temp_dir, PathBuf::from);
+    profile.join("web-screenshots")
+}
+
+pub struct Browser {
+    pub client: Client,
+    pub base: String,
+    pub downloads: PathBuf,
+    name: String,
+    profile: PathBuf,
+    _driver: tokio::process::Child,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl Browser {
+    /// A fresh headless Chromium (its own profile and download folder) on `app`.
+    pub async fn start(app: &TestApp, name: &str) -> Self {
+        let permit = BROWSERS.clone().acquire_owned().await.unwrap();
+        let port = {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            listener.local_addr().unwrap().port()
+        };
+        // In a process group of its own, so that Chromium goes with it (see `Drop`).
+        let driver = tokio::process::Command::new(find_program(&["chromedriver"]))
+            .arg(format!("--port={port}"))
+            .process_group(0)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("chromedriver starts");
+        let webdriver = format!("http://127.0.0.1:{port}");
+        let status = reqwest::Client::new();
+        eventually(
+            Duration::from_secs(20),
+            "chromedriver to answer",
+            || async {
+                status
+                    .get(format!("{webdriver}/status"))
+                    .send()
+                    .await
+                    .ok()
+                    .filter(|r| r.status().is_success())
+                    .map(|_| ())
+            },
+        )
+        .await;
+        let profile = std::env::temp_dir().join(format!("almanac-web-{}", Uuid::new_v4()));
+        let downloads = profile.join("downloads");
+        std::fs::create_dir_all(&downloads).unwrap();
+        let mut capabilities = Capabilities::new();
+        capabilities.insert(
+            "goog:chromeOptions".into(),
+            json!({
+                "binary": find_program(&["chromium", "chromium-browser", "google-chrome"]),
+                "args": [
+                    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                    "--no-first-run", "--disable-background-networking", "--disable-component-update",
+                    "--disable-sync", "--window-size=1280,900",
+                    format!("--user-data-dir={}", profile.join("chrome").display()),
+                ],
+                "prefs": {
+                    "download.default_directory": downloads,
+                    "download.prompt_for_download": false,
+                },
+            }),
+        );
+        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        let client = ClientBuilder::new(connector)
+            .capabilities(capabilities)
+            .connect(&webdriver)
+            .await
+            .expect("a WebDriver session");
+        Self {
+            client,
+            base: app.address.clone(),
+            downloads,
+            name: name.to_owned(),
+            profile,
+            _driver: driver,
+            _permit: permit,
+        }
+    }
+
+    /// Opens `/app/` at `hash` (`#/calendar`, ...).
+    pub async fn open(&self, hash: &str) {
+        self.client
+            .goto(&format!("{}/app/{hash}", self.base))
+            .await
+            .unwrap();
+    }
+
+    /// Signs in with the development button as a new user; that user's id.
+    pub async fn sign_in(&self) -> Uuid {
+        self.open("").await;
+        self.click("#dev-login-new").await;
+        self.wait("#nav:not([hidden])").await;
+        let user = self
+            .script("return localStorage.getItem('almanac.devUser')")
+            .await;
+        user.as_str().unwrap().parse().unwrap()
+    }
+
+    pub async fn script(&self, source: &str) -> Value {
+        self.client.execute(source, vec![]).await.unwrap()
+    }
+
+    /// The first element `css` matches, once there is one that is displayed.
+    pub async fn wait(&self, css: &str) -> Element {
+        let started = Instant::now();
+        loop {
+            if let Ok(found) = self.client.find(Locator::Css(css)).await
+                && found.is_displayed().await.unwrap_or(false)
+            {
+                return found;
+            }
+            assert!(
+                started.elapsed() < PATIENCE,
+                "the page never showed `{css}`; it reads:\n{}",
+                self.page_text().await
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Waits until `check(page)` holds, `page` being what the script returns.
+    pub async fn until(&self, what: &str, script: &str, check: impl Fn(&Value) -> bool) -> Value {
+        let started = Instant::now();
+        loop {
+            let value = self.script(script).await;
+            if check(&value) {
+                return value;
+            }
+            assert!(
+                started.elapsed() < PATIENCE,
+                "{what}: still {value} after {PATIENCE:?}; the page reads:\n{}",
+                self.page_text().await
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// The number of elements `css` matches.
+    pub async fn count(&self, css: &str) -> usize {
+        self.client.find_all(Locator::Css(css)).await.unwrap().len()
+    }
+
+    /// Waits until `css` matches exactly `n` elements.
+    pub async fn wait_count(&self, css: &str, n: usize) {
+        let script = format!(
+            "return document.querySelectorAll({}).length",
+            serde_json::to_string(css).unwrap()
+        );
+        self.until(&format!("{n} of `{css}`"), &script, |v| v == &json!(n))
+            .await;
+    }
+
+    pub async fn click(&self, css: &str) {
+        self.wait(css).await.click().await.unwrap();
+    }
+
+    pub async fn text(&self, css: &str) -> String {
+        self.wait(css).await.text().await.unwrap()
+    }
+
+    /// Waits until the text of `css` contains `needle`; the text.
+    pub async fn wait_text(&self, css: &str, needle: &str) -> String {
+        let script = format!(
+            "const e = document.querySelector({}); return e ? e.textContent : null",
+            serde_json::to_string(css).unwrap()
+        );
+        let value = self
+            .until(&format!("`{css}` to read {needle:?}"), &script, |v| {
+                v.as_str().is_some_and(|t| t.contains(needle))
+            })
+            .await;
+        value.as_str().unwrap().to_owned()
+    }
+
+    /// Replaces the value of the input `css` with `text`, as typed.
+    pub async fn fill(&self, css: &str, text: &str) {
+        let input = self.wait(css).await;
+        input.clear().await.unwrap();
+        input.send_keys(text).await.unwrap();
+    }
+
+    pub async fn page_text(&self) -> String {
+        match self.client.find(Locator::Css("body")).await {
+            Ok(body) => body.text().await.unwrap_or_default(),
+            Err(e) => format!("(no page: {e})"),
+        }
+    }
+
+    /// At 375 px wide the page does not scroll sideways.
+    pub async fn fits_a_phone(&self) {
+        self.client.set_window_size(375, 800).await.unwrap();
+        let widths = self
+            .until(
+                "the layout to settle at 375 px",
+                "return [document.documentElement.scrollWidth, document.documentElement.clientWidth]",
+                |v| v[1].as_u64().is_some_and(|w| w <= 375),
+            )
+            .await;
+        assert!(
+            widths[0].as_u64() <= widths[1].as_u64(),
+            "the page scrolls sideways at 375 px: {widths}"
+        );
+        self.client.set_window_size(1280, 900).await.unwrap();
+    }
+
+    /// Every input, select and textarea has a label (wrapping it, `for` or `aria-label`).
+    pub async fn every_input_is_labelled(&self) {
+        let unlabelled = self
+            .script(
+                "return [...document.querySelectorAll('input, select, textarea')]
+                   .filter(e => e.type !== 'hidden' && !e.closest('label') && !e.labels?.length
+                     && !e.getAttribute('aria-label') && !e.getAttribute('aria-labelledby'))
+                   .map(e => e.outerHTML)",
+            )
+            .await;
+        assert_eq!(unlabelled, json!([]), "inputs without a label");
+    }
+
+    /// A file the page downloaded, once it is complete.
+    pub async fn downloaded(&self, name: &str) -> String {
+        let path = self.downloads.join(name);
+        eventually(PATIENCE, &format!("the download {name}"), || async {
+            std::fs::read_to_string(&path)
+                .ok()
+                .filter(|s| !s.is_empty())
+        })
+        .await
+    }
+
+    /// Sets a form control's value as a user's picker would (date inputs take no typing
+    /// that does not depend on the locale), with its `input` and `change` events.
+    pub async fn set_value(&self, css: &str, value: &str) {
+        self.wait(css).await;
+        self.client
+            .execute(
+                "const e = document.querySelector(arguments[0]); e.value = arguments[1];
+                 e.dispatchEvent(new Event('input', {bubbles: true}));
+                 e.dispatchEvent(new Event('change', {bubbles: true}));",
+                vec![json!(css), json!(value)],
+            )
+            .await
+            .unwrap();
+    }
+
+    /// Saves the page as `<name>.png` under the screenshot folder; it is not one colour.
+    pub async fn screenshot(&self) {
+        let png = self.client.screenshot().await.unwrap();
+        let dir = screenshot_dir();
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(format!("{}.png", self.name));
+        std::fs::write(&path, &png).unwrap();
+        let decoder = png::Decoder::new(std::io::Cursor::new(&png));
+        let mut reader = decoder.read_info().unwrap();
+        let mut pixels = vec![0; reader.output_buffer_size().unwrap()];
+        let info = reader.next_frame(&mut pixels).unwrap();
+        let pixels = &pixels[..info.buffer_size()];
+        let step = info.color_type.samples();
+        let first = &pixels[..step];
+        let differing = pixels.chunks(step).filter(|p| *p != first).count();
+        assert!(
+            differing * 100 > pixels.len() / step,
+            "the screenshot {} is (nearly) blank",
+            path.display()
+        );
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        // chromedriver and the Chromium it started, even when the test failed midway.
+        if let Some(pid) = self._driver.id() {
+            let _ = std::process::Command::new("kill")
+                .args(["-s", "KILL", "--", &format!("-{pid}")])
+                .status();
+        }
+        let _ = std::fs::remove_dir_all(&self.profile);
+    }
+}
