@@ -76,12 +76,13 @@ async function renderChannels(el) {
 
 async function renderCalendar(main, calendarId) {
   const detail = await api("GET", `/v1/calendars/${calendarId}`);
-  const boxes = detail.entries.map((e) => h("input", { type: "checkbox", value: e.id, checked: true, "aria-label": `Select ${e.channel} ${e.date} ${e.title}` }));
+  const boxes = detail.entries.map((e) => h("input", { type: "checkbox", value: e.id, checked: true, "aria-label": `Select ${e.channel} ${e.date} ${e.title}: ${e.caption}` }));
   const table = h("div", { class: "table-wrap" }, h("table", { id: "entries" },
     h("thead", {}, h("tr", {}, h("th", {}, h("span", { class: "muted" }, "Publish")), h("th", {}, "Entry"), h("th", {}, "Media"))),
     h("tbody", {}, detail.entries.map((e, i) => h("tr", {},
       h("td", {}, boxes[i]),
-      h("td", {}, h("span", { class: "badge" }, e.channel), ` ${day(e.date)} ${e.time.slice(0, 5)} · ${e.title}`),
+      h("td", {}, h("span", { class: "badge" }, e.channel), ` ${day(e.date)} ${e.time.slice(0, 5)} · ${e.title}`,
+        h("div", { class: "muted" }, e.caption.length > 80 ? `${e.caption.slice(0, 80)}…` : e.caption)),
       h("td", {}, e.mediaUrl ? h("span", { class: "muted" }, e.mediaUrl) : h("span", { class: "badge warn" }, "no media")))))));
   const mode = h("select", { id: "publish-mode" }, h("option", { value: "publish" }, "publish"), h("option", { value: "draft" }, "draft (TikTok inbox)"));
   const report = h("div", { id: "report" });

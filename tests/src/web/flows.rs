@@ -147,3 +147,245 @@ async fn schedule(app: &TestApp, user: Uuid, theme: &str) -> serde_json::Value {
     assert_eq!(status, 200, "{schedule}");
     schedule
 }
+
+#[tokio::test]
+async fn the_seed_s_organic_week_fills_14_cards_and_a_clash_shows_adjusted_and_missing_account() {
+    let app = app_with(vec![]).await;
+    let browser = Browser::start(&app, "organic").await;
+    browser.sign_in().await;
+    browser.open("#/organic").await;
+    // The seed's library, through the forms.
+    browser
+        .fill("#brands-form input[name=id]", "brand_123")
+        .await;
+    browser.fill("#brands-form input[name=name]", "Leafy").await;
+    browser
+        .fill("#brands-form input[name=timezone]", "America/Los_Angeles")
+        .await;
+    browser
+        .fill("#brands-form input[name=hashtags]", "#leafy")
+        .await;
+    browser.click("#brands-form button").await;
+    browser.wait("#account-form").await;
+    browser.open("#/organic/brand_123/2026-01-26").await;
+    for (platform, account) in [("instagram", "ig_123"), ("linkedin", "li_456")] {
+        browser
+            .set_value("#account-form select[name=platform]", platform)
+            .await;
+        browser
+            .fill("#account-form input[name=accountId]", account)
+            .await;
+        browser.click("#account-form button").await;
+        browser
+            .wait(&format!(
+                "input[name=use-account][value='{platform}|{account}']"
+            ))
+            .await;
+    }
+    browser
+        .fill("#trends-form input[name=id]", "trend-101")
+        .await;
+    browser
+        .fill("#trends-form input[name=title]", "Sustainable swaps")
+        .await;
+    browser
+        .fill("#trends-form input[name=keywords]", "sustainability")
+        .await;
+    browser.click("#trends-form button").await;
+    browser.wait("#trends li[data-id=trend-101]").await;
+    browser
+        .fill("#assets-form input[name=id]", "asset_991")
+        .await;
+    browser
+        .set_value("#assets-form select[name=kind]", "video")
+        .await;
+    browser
+        .fill("#assets-form input[name=title]", "Swap montage")
+        .await;
+    browser
+        .fill("#assets-form input[name=tags]", "sustainability")
+        .await;
+    browser.click("#assets-form button").await;
+    browser.wait("#assets li[data-id=asset_991]").await;
+    browser.every_input_is_labelled().await;
+
+    // The seed's example request: one seed, the beta-launch preset and the newsletter.
+    add_seed(&browser, "2026-01-26", "09:00", "instagram", "ig_123").await;
+    browser
+        .set_value("#seed-form input[name=desiredFormat]", "reel")
+        .await;
+    browser
+        .set_value("select[name=schedulePreset]", "beta-launch")
+        .await;
+    browser.click("input[name=includeNewsletter]").await;
+    browser.fill("input[name=language]", "en-US").await;
+    browser
+        .fill(
+            "textarea[name=guidancePrompt]",
+            "Highlight the sustainability angle this week.",
+        )
+        .await;
+    browser.click("#generate-week").await;
+    browser.wait("#organic-status[data-state=succeeded]").await;
+    browser.wait_count("#week .card[data-placement]", 14).await;
+    assert_eq!(browser.count("#placement-errors .card").await, 0);
+    assert!(
+        browser
+            .text("#week [data-placement='seed-2026-01-26-trend-101']")
+            .await
+            .contains("Sustainable swaps")
+    );
+
+    // The next week: two posts of one account at the same minute, one without an account.
+    browser.open("#/organic/brand_123/2026-02-02").await;
+    browser.wait("#seed-form").await;
+    browser
+        .click("input[name=use-account][value='linkedin|li_456']")
+        .await;
+    add_seed(&browser, "2026-02-03", "10:00", "instagram", "ig_123").await;
+    add_seed(&browser, "2026-02-03", "10:00", "instagram", "ig_123").await;
+    add_seed(&browser, "2026-02-04", "10:00", "linkedin", "").await;
+    browser.wait_count("#seeds li", 3).await;
+    browser.click("#generate-week").await;
+    browser.wait("#organic-status[data-state=succeeded]").await;
+    browser.wait_count("#week .card[data-placement]", 2).await;
+    browser.wait_count("#week .card .badge.warn", 1).await;
+    assert!(
+        browser
+            .text("#week [data-placement='seed-2026-02-03-trend-101-2']")
+            .await
+            .contains("adjusted")
+    );
+    browser
+        .wait_count(
+            "#placement-errors .card.error[data-error=MISSING_ACCOUNT]",
+            1,
+        )
+        .await;
+    assert!(
+        browser
+            .text("#placement-errors")
+            .await
+            .contains("seed-2026-02-04-trend-101")
+    );
+    browser.fits_a_phone().await;
+    browser
+        .script("document.querySelector('#placement-errors').scrollIntoView()")
+        .await;
+    browser.screenshot().await;
+}
+
+/// Adds a seed of `trend-101` on the board's seed form.
+async fn add_seed(browser: &Browser, day: &str, time: &str, platform: &str, account: &str) {
+    browser
+        .set_value("#seed-form select[name=trend]", "trend-101")
+        .await;
+    browser.set_value("#seed-form select[name=day]", day).await;
+    browser.set_value("#seed-form input[name=time]", time).await;
+    browser
+        .set_value("#seed-form select[name=platform]", platform)
+        .await;
+    browser
+        .set_value("#seed-form select[name=account]", account)
+        .await;
+    let before = browser.count("#seeds li").await;
+    browser.click("#add-seed").await;
+    browser.wait_count("#seeds li", before + 1).await;
+}
+
+#[tokio::test]
+async fn a_publish_dry_run_shows_each_entry_s_reasons_and_a_scheduled_post_turns_published() {
+    use crate::{
+        helpers::fake_platforms::{FakePlatforms, IG_USER},
+        publishing::{Entry, publish_env, setup_with},
+    };
+    let fake = FakePlatforms::start().await;
+    let mut env = publish_env(&fake, true);
+    env.push(("DEV_LOGIN", "true".into()));
+    let s = setup_with(
+        TestOptions {
+            env,
+            ..Default::default()
+        },
+        fake,
+    )
+    .await;
+    s.entry(Entry::on("instagram", "Our new look")).await;
+    s.entry(Entry::on("linkedin", "Hiring")).await;
+    s.entry(Entry {
+        media: None,
+        ..Entry::on("instagram", "No picture")
+    })
+    .await;
+    let browser = Browser::start(&s.app, "publishing").await;
+    // Sign in by pasting a token.
+    browser.open("").await;
+    browser.fill("#token", &s.app.token(s.user)).await;
+    browser.click("#sign-in").await;
+    browser.wait("#nav:not([hidden])").await;
+    browser.open(&format!("#/publishing/{}", s.calendar)).await;
+
+    // Connect Instagram with a token.
+    browser
+        .set_value("#connect-form select[name=platform]", "instagram")
+        .await;
+    browser
+        .fill("#connect-form input[name=accountId]", IG_USER)
+        .await;
+    browser
+        .fill("#connect-form input[name=accessToken]", "ig-token")
+        .await;
+    browser.click("#connect").await;
+    browser.wait("#channels li[data-channel=instagram]").await;
+    browser.every_input_is_labelled().await;
+
+    // The dry run: each entry with its status and, when it would fail, why.
+    browser.click("#dry-run").await;
+    browser.wait_count("#dry-run-report .intent", 3).await;
+    assert_eq!(
+        browser
+            .count("#dry-run-report .intent[data-status=dry_run]")
+            .await,
+        1
+    );
+    let reasons = browser
+        .script(
+            "return [...document.querySelectorAll('#dry-run-report .intent')]
+               .filter(i => i.dataset.status !== 'dry_run')
+               .map(i => [i.dataset.channel, i.querySelector('.reason')?.textContent ?? ''])",
+        )
+        .await;
+    let reasons = reasons.as_array().unwrap();
+    assert_eq!(reasons.len(), 2, "{reasons:?}");
+    assert!(
+        reasons.iter().any(
+            |r| r[0] == "linkedin" && r[1].as_str().unwrap().starts_with("UNSUPPORTED_CHANNEL")
+        ),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons
+            .iter()
+            .all(|r| r[1].as_str().unwrap().contains(": ")),
+        "every refusal says why: {reasons:?}"
+    );
+    assert!(s.fake.posts().is_empty());
+
+    // Schedule the one that can go; at its time it is published, and the page shows it.
+    browser.click("#entries input[aria-label*='Hiring']").await;
+    browser
+        .click("#entries input[aria-label*='No picture']")
+        .await;
+    browser.click("#schedule-publish").await;
+    browser
+        .wait_count(".intent-row[data-status=scheduled]", 1)
+        .await;
+    assert_eq!(s.tick("2030-01-07T09:00:00Z").await.dispatched, 1);
+    browser
+        .wait_count(".intent-row[data-status=published]", 1)
+        .await;
+    assert_eq!(browser.count(".intent-row").await, 1);
+    assert_eq!(s.fake.posts().len(), 1);
+    browser.fits_a_phone().await;
+    browser.screenshot().await;
+}

@@ -5,6 +5,7 @@
 
 mod calendar;
 mod flows;
+mod serving;
 
 use std::{
     path::PathBuf,
