@@ -3,7 +3,6 @@
 //! token and no CORS. `/` redirects here. With `DEV_LOGIN=true` (`make run`) the page can
 //! mint a development token for a fresh or remembered user.
 
-use almanac_shared::auth::JwtKeys;
 use poem::{
     Endpoint, IntoResponse, Request, Response, Route, get, handler,
     http::{HeaderValue, Method, StatusCode, header},
@@ -97,9 +96,8 @@ fn dev_login(state: Data<&AppState>, body: String) -> poem::Result<Response> {
         })?
     };
     let user = request.user_id.unwrap_or_else(Uuid::now_v7);
-    let keys = JwtKeys::new(state.settings.jwt_secret.expose());
     Ok(Json(json!({
-        "token": keys.mint(user, DEV_TOKEN_TTL_SECS),
+        "token": state.jwt.mint(user, DEV_TOKEN_TTL_SECS),
         "userId": user,
         "expiresIn": DEV_TOKEN_TTL_SECS,
     }))
