@@ -16,11 +16,14 @@ use poem::{
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::helpers::{
-    Behaviour, FakeAi, TestOptions,
-    chaos::ChaosProxy,
-    eventually, spawn_app_with,
-    stream::{Open, assert_complete},
+use crate::{
+    helpers::{
+        Behaviour, FakeAi, TestOptions,
+        chaos::ChaosProxy,
+        eventually, spawn_app_with,
+        stream::{Open, assert_complete},
+    },
+    web::chromium,
 };
 
 const PAGE: &str = r#"<!doctype html>
@@ -80,19 +83,6 @@ async fn serve_page(reports: Reports) -> u16 {
         let _ = Server::new_with_acceptor(acceptor).run(app).await;
     });
     port
-}
-
-fn chromium() -> String {
-    ["chromium", "chromium-browser", "google-chrome"]
-        .into_iter()
-        .find_map(|name| {
-            let path = std::env::var_os("PATH")?;
-            std::env::split_paths(&path)
-                .map(|dir| dir.join(name))
-                .find(|p| p.exists())
-                .map(|p| p.to_string_lossy().into_owned())
-        })
-        .expect("Chromium is not installed: `make test` installs Debian's `chromium` package")
 }
 
 #[tokio::test]

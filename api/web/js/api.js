@@ -18,15 +18,6 @@ export const session = {
   set token(value) {
     if (value) localStorage.setItem(TOKEN_KEY, value); else localStorage.removeItem(TOKEN_KEY);
   },
-  /** The token's user (its `sub`), for showing who is signed in. */
-  get user() {
-    try {
-      const payload = this.token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
-      return JSON.parse(atob(payload)).sub;
-    } catch {
-      return null;
-    }
-  },
 };
 
 function headers(extra = {}) {

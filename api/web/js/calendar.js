@@ -354,7 +354,7 @@ async function finished(state, run, event) {
   }[event.status] ?? `Finished: ${event.status}.`;
   status.textContent = message;
   status.className = event.status === "succeeded" ? "" : `notice ${event.status === "failed" ? "bad" : "warn"}`;
-  remember(state.id, { ...run, done: true });
+  // A regeneration stays remembered (by `stream`) until its diff is accepted or dismissed.
   if (run.regenerate) await showDiff(state, run.runId);
   else sessionStorage.removeItem(runKey(state.id));
 }

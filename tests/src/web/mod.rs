@@ -43,6 +43,11 @@ fn find_program(names: &[&str]) -> String {
         })
 }
 
+/// Debian's Chromium (or another Chromium on `PATH`).
+pub fn chromium() -> String {
+    find_program(&["chromium", "chromium-browser", "google-chrome"])
+}
+
 /// Where screenshots go: beside the test binary's build profile.
 fn screenshot_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("the test binary's path");
@@ -104,7 +109,7 @@ impl Browser {
         capabilities.insert(
             "goog:chromeOptions".into(),
             json!({
-                "binary": find_program(&["chromium", "chromium-browser", "google-chrome"]),
+                "binary": chromium(),
                 "args": [
                     "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                     "--no-first-run", "--disable-background-networking", "--disable-component-update",
