@@ -180,6 +180,27 @@ impl ApiError {
         )
     }
 
+    /// 429 `BUDGET_EXCEEDED`: the user's tokens of the UTC day have reached
+    /// `AI_USER_DAILY_TOKENS`; `Retry-After` and `resetAt` say when it resets.
+    pub fn budget_exceeded(
+        limit: u64,
+        used: i64,
+        resets_at: chrono::DateTime<chrono::Utc>,
+    ) -> Self {
+        let reset = resets_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let retry_after = (resets_at - chrono::Utc::now()).num_seconds().max(1) as u64;
+        Self::TooManyRequests(
+            ErrorEnvelope::new(
+                "BUDGET_EXCEEDED",
+                format!(
+                    "your daily AI budget of {limit} tokens is spent ({used} used today); it resets at {reset}"
+                ),
+                Some(serde_json::json!({ "limit": limit, "used": used, "resetAt": reset })),
+            ),
+            retry_after,
+        )
+    }
+
     pub fn unavailable(dependency: &str) -> Self {
         Self::Unavailable(
             ErrorEnvelope::new(

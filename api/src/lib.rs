@@ -43,6 +43,7 @@ use crate::{
         schedules::SchedulesApi,
         suggestions::SuggestionsApi,
         themes::ThemesApi,
+        usage::UsageApi,
     },
     state::AppState,
 };
@@ -63,7 +64,7 @@ pub type Apis = (
     OrganicWeeksApi,
     ChannelsApi,
     PublishApi,
-    AdminApi,
+    (AdminApi, UsageApi),
 );
 
 /// The OpenAPI service: the source of `/openapi.json` and `docs/api/openapi.yaml`.
@@ -85,7 +86,7 @@ pub fn openapi_service() -> OpenApiService<Apis, ()> {
             OrganicWeeksApi,
             ChannelsApi,
             PublishApi,
-            AdminApi,
+            (AdminApi, UsageApi),
         ),
         "Almanac API",
         env!("CARGO_PKG_VERSION"),

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use almanac_shared::{config::RateLimit, redis_conn::RedisConn};
+use almanac_shared::{config::RateLimit, redis_conn::RedisConn, usage};
 use redis::Script;
 use uuid::Uuid;
 
@@ -29,13 +29,26 @@ impl Taken {
 }
 
 /// Takes a slot of `limit`'s window for `user`, or answers 429 with `Retry-After`. Retries
-/// of one keyed request (`Idempotency-Key`) share a slot, so they count once.
+/// of one keyed request (`Idempotency-Key`) share a slot, so they count once. Every family
+/// creates AI work, so a user whose daily token budget (`AI_USER_DAILY_TOKENS`) is spent
+/// gets 429 `BUDGET_EXCEEDED` first.
 pub async fn take(
     state: &AppState,
     limit: &RateLimit,
     user: Uuid,
     idempotency: Option<&Key>,
 ) -> ApiResult<Taken> {
+    if let Some(budget) = state.settings.ai.user_daily_tokens {
+        let used = usage::today(&state.pool, user).await?;
+        if used >= budget as i64 {
+            metrics::counter!("budget_exceeded_total", "family" => limit.family).increment(1);
+            return Err(ApiError::budget_exceeded(
+                budget,
+                used,
+                usage::resets_at(chrono::Utc::now()),
+            ));
+        }
+    }
     let key = state
         .settings
         .redis_key(&["ratelimit", limit.family, &user.to_string()]);

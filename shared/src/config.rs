@@ -56,6 +56,30 @@ pub struct AiSettings {
     pub price_input_per_mtok: f64,
     pub price_output_per_mtok: f64,
     pub offline_latency: Duration,
+    /// How fast the offline provider writes its answers (`AI_OFFLINE_TOKENS_PER_SEC`; 0:
+    /// all at once).
+    pub offline_tokens_per_sec: u32,
+    /// Ask for answers as a stream (`AI_STREAM`, default true).
+    pub stream: bool,
+    /// Structured output: `AI_STRUCTURED_OUTPUT`.
+    pub structured_output: StructuredOutput,
+    /// Models tried in turn when the model fails for reasons not the caller's
+    /// (`AI_FALLBACK_MODELS`, comma-separated).
+    pub fallback_models: Vec<String>,
+    /// Tokens a user may spend a UTC day (`AI_USER_DAILY_TOKENS`; unset: no limit).
+    pub user_daily_tokens: Option<u64>,
+}
+
+/// Whether answers are asked for with the template's JSON schema (`response_format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StructuredOutput {
+    /// Always; a provider that refuses it fails the call.
+    On,
+    /// Never: the JSON is asked for in the prompt's words only.
+    Off,
+    /// Tried, and given up for a model (for the process's life) once the provider answers
+    /// 400 about `response_format`.
+    Auto,
 }
 
 /// Settings of the job ledger, the worker and the reconciler.
@@ -279,6 +303,32 @@ impl Settings {
                 price_input_per_mtok: env.parse_or("AI_PRICE_INPUT_PER_MTOK", 0.0)?,
                 price_output_per_mtok: env.parse_or("AI_PRICE_OUTPUT_PER_MTOK", 0.0)?,
                 offline_latency: env.millis_or("AI_OFFLINE_LATENCY_MS", 0)?,
+                offline_tokens_per_sec: env.parse_or("AI_OFFLINE_TOKENS_PER_SEC", 0)?,
+                stream: env.parse_or("AI_STREAM", true)?,
+                structured_output: match env.string_or("AI_STRUCTURED_OUTPUT", "auto")?.as_str() {
+                    "true" => StructuredOutput::On,
+                    "false" => StructuredOutput::Off,
+                    "auto" => StructuredOutput::Auto,
+                    other => bail!(
+                        "AI_STRUCTURED_OUTPUT: expected `true`, `false` or `auto`, got `{other}`"
+                    ),
+                },
+                fallback_models: env
+                    .optional("AI_FALLBACK_MODELS")
+                    .map(|list| {
+                        list.split(',')
+                            .map(str::trim)
+                            .filter(|m| !m.is_empty())
+                            .map(str::to_owned)
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+                user_daily_tokens: match env.optional("AI_USER_DAILY_TOKENS") {
+                    None => None,
+                    Some(raw) => Some(raw.trim().parse::<u64>().ok().filter(|n| *n > 0).with_context(
+                        || format!("AI_USER_DAILY_TOKENS: expected a positive number of tokens, got `{raw}`"),
+                    )?),
+                },
             },
             jobs: JobSettings {
                 heartbeat: env.millis_or("JOB_HEARTBEAT_MS", 2_000)?,

@@ -20,5 +20,6 @@ pub mod redis_conn;
 pub mod shutdown;
 pub mod store;
 pub mod telemetry;
+pub mod usage;
 
 pub use config::Settings;

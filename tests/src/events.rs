@@ -61,10 +61,10 @@ async fn subscribers_before_during_and_after_the_job_get_the_same_complete_seque
         kinds.iter().filter(|(k, _)| *k == "suggestions").count(),
         batches
     );
-    // The last batch is saved with the job's end.
+    // Cards are saved as they close; the job's end follows the last batch's.
     assert_eq!(
         kinds[kinds.len() - 3..],
-        [("progress", "saving"), ("suggestions", ""), ("done", "")]
+        [("suggestions", ""), ("progress", "saving"), ("done", "")]
     );
     let done = &seen.last().unwrap().data;
     assert_eq!(done["status"], "succeeded");

@@ -33,7 +33,8 @@ async fn submit_then_poll_succeeds_with_the_http_client() {
     assert_eq!(generation["tokens_output"], 45);
     assert_eq!(generation["cost_usd"], 0.00123);
     assert_eq!(generation["ai_metadata"]["provider"], "openai");
-    assert_eq!(generation["ai_metadata"]["model"], "fake-model-1");
+    // The model that answered: the one asked for.
+    assert_eq!(generation["ai_metadata"]["model"], "acme/model-x");
     assert_eq!(generation["ai_metadata"]["prompt_version"], "v1");
     assert!(generation["ai_metadata"]["latency_ms"].is_u64());
     assert_eq!(generation["suggestions"]["proposed"], 3);

@@ -23,7 +23,7 @@ async fn a_database_failure_reaches_the_owner_as_a_code_and_a_message_only() {
     let app = spawn_app_with_ai(&fake).await;
     app.expect_failed_jobs();
     // Saving suggestions now fails inside Postgres, on every attempt.
-    sqlx::query("alter table ai_suggestions rename column front to front_before")
+    sqlx::query("alter table ai_suggestions rename column back to back_before")
         .execute(&app.db)
         .await
         .unwrap();

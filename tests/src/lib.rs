@@ -1,3 +1,4 @@
 //! What the end-to-end suite (`main.rs`) and the benchmark (`bin/bench`) share.
 
+pub mod fake_ai;
 pub mod processes;

@@ -60,6 +60,8 @@ mod schedules;
 #[cfg(test)]
 mod statuses;
 #[cfg(test)]
+mod streaming;
+#[cfg(test)]
 mod strict_input;
 #[cfg(test)]
 mod themes;

@@ -369,3 +369,47 @@ async fn an_email_attempt_that_died_mid_send_is_not_sent_again() {
     assert_eq!(deliveries[0]["last_error"]["code"], "DELIVERY_UNCERTAIN");
     assert_eq!(smtp.messages().len(), 1, "not sent twice");
 }
+
+#[tokio::test]
+async fn a_schedule_due_while_its_owner_is_over_budget_is_not_started_that_day_and_says_why() {
+    let smtp = SmtpServer::start(0).await;
+    let app = spawn_app_with(TestOptions {
+        env: vec![
+            ("SMTP_URL", smtp.url()),
+            ("AI_USER_DAILY_TOKENS", "1000".into()),
+        ],
+        ..Default::default()
+    })
+    .await;
+    let user = Uuid::new_v4();
+    let theme = scheduled_theme(&app, user, &["ana@example.com"]).await;
+    // The owner spent the day's budget on calendars.
+    sqlx::query(
+        "insert into ai_usage (user_id, day, kind, calls, tokens_input, tokens_output)
+         values ($1, '2030-01-07', 'calendar', 1, 900, 100)",
+    )
+    .bind(user)
+    .execute(&app.db)
+    .await
+    .unwrap();
+    let clock = ManualClock::new(monday_morning());
+    assert_eq!(tick(&app, 0, &clock).await, 0);
+    clock.advance(chrono::Duration::hours(3));
+    assert_eq!(tick(&app, 0, &clock).await, 0, "nor later that day");
+    let (status, schedule) = app
+        .get_json(user, &format!("/api/v1/themes/{theme}/schedule"))
+        .await;
+    assert_eq!(status, 200, "{schedule}");
+    assert_eq!(schedule["skipped_day"], "2030-01-07", "{schedule}");
+    let reason = schedule["skip_reason"].as_str().unwrap();
+    assert!(reason.contains("budget of 1000 tokens"), "{reason}");
+    assert!(syntheses(&app, user, &theme).await.is_empty());
+
+    // The next Monday the budget is fresh: it runs, and emails once.
+    clock.advance(chrono::Duration::days(7));
+    assert_eq!(tick(&app, 0, &clock).await, 1);
+    smtp.wait_for(1).await;
+    let all = settled(&app, user, &theme).await;
+    assert_eq!(all.len(), 1);
+    assert_eq!(all[0]["status"], "succeeded");
+}

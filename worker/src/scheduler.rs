@@ -70,12 +70,52 @@ struct Claimed {
     attempts_today: i32,
 }
 
+/// Marks the schedules due at `now` whose owner has spent the day's AI budget: they are not
+/// started that (UTC) day, and say why.
+async fn skip_over_budget(
+    tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
+    now: DateTime<Utc>,
+    limit: u64,
+) -> sqlx::Result<()> {
+    let today = now.date_naive();
+    let reason =
+        format!("not started on {today}: the owner's daily AI budget of {limit} tokens was spent");
+    let skipped: Vec<Uuid> = sqlx::query_scalar(
+        "update theme_schedules s set skipped_day = $4, skip_reason = $6, updated_at = now()
+         where s.enabled
+           and s.days ? $1
+           and s.time_utc <= $2
+           and (s.last_run_at is null or s.last_run_at < $3)
+           and s.skipped_day is distinct from $4
+           and (select coalesce(sum(u.tokens_input + u.tokens_output), 0) from ai_usage u
+                where u.user_id = s.user_id and u.day = $4) >= $5
+         returning s.id",
+    )
+    .bind(synthesis::day_code(now.weekday()))
+    .bind(now.format("%H:%M").to_string())
+    .bind(today.and_hms_opt(0, 0, 0).expect("midnight").and_utc())
+    .bind(today)
+    .bind(limit as i64)
+    .bind(&reason)
+    .fetch_all(&mut **tx)
+    .await?;
+    for schedule in &skipped {
+        tracing::info!(schedule_id = %schedule, reason = %reason, "scheduled synthesis skipped");
+    }
+    metrics::counter!("scheduler_runs_skipped_total", "reason" => "budget")
+        .increment(skipped.len() as u64);
+    Ok(())
+}
+
 /// Starts the schedules due at `clock.now()`; returns what it started.
 pub async fn tick(ctx: &JobContext, clock: &dyn Clock) -> anyhow::Result<Vec<Started>> {
     let now: DateTime<Utc> = clock.now();
     let today = now.date_naive();
     let day_start = today.and_hms_opt(0, 0, 0).expect("midnight").and_utc();
     let mut tx = ctx.pool.begin().await?;
+    if let Some(limit) = ctx.settings.ai.user_daily_tokens {
+        skip_over_budget(&mut tx, now, limit).await?;
+    }
     let claimed: Vec<Claimed> = sqlx::query_as(
         "with due as (
             select s.id from theme_schedules s
@@ -83,6 +123,7 @@ pub async fn tick(ctx: &JobContext, clock: &dyn Clock) -> anyhow::Result<Vec<Sta
               and s.days ? $1
               and s.time_utc <= $2
               and (s.last_run_at is null or s.last_run_at < $3)
+              and s.skipped_day is distinct from $4
               and (s.attempt_day is distinct from $4
                    or (s.attempts_today < $5 and (s.next_attempt_at is null or s.next_attempt_at <= $6)))
               and not exists (select 1 from syntheses y

@@ -12,6 +12,7 @@ pub mod saved_calendars;
 pub mod schedules;
 pub mod suggestions;
 pub mod themes;
+pub mod usage;
 
 use almanac_shared::{events::Event, jobs::NewJob};
 use poem_openapi::Tags;
@@ -46,6 +47,10 @@ pub enum Tag {
     Cards,
     /// The job ledger: the status of any background job.
     Jobs,
+    /// The caller's AI usage: tokens and cost by day and kind, and the daily token budget
+    /// (`AI_USER_DAILY_TOKENS`; a spent budget answers 429 `BUDGET_EXCEEDED` to every
+    /// submission until the next UTC midnight).
+    Usage,
     /// Liveness and readiness.
     Operations,
     /// The operator's runtime feature flags (seed 001): `CALENDAR_SERVICE_ENABLED` and

@@ -39,6 +39,12 @@ pub struct Schedule {
     /// When it last ran (the moment it was due).
     #[oai(nullable)]
     pub last_run_at: Option<DateTime<Utc>>,
+    /// The last UTC day it was due but not started, and why (its owner's daily AI budget,
+    /// `AI_USER_DAILY_TOKENS`, was spent).
+    #[oai(nullable)]
+    pub skipped_day: Option<chrono::NaiveDate>,
+    #[oai(nullable)]
+    pub skip_reason: Option<String>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -50,6 +56,8 @@ struct ScheduleRow {
     time_utc: String,
     emails: sqlx::types::Json<Vec<String>>,
     last_run_at: Option<DateTime<Utc>>,
+    skipped_day: Option<chrono::NaiveDate>,
+    skip_reason: Option<String>,
 }
 
 impl From<ScheduleRow> for Schedule {
@@ -62,6 +70,8 @@ impl From<ScheduleRow> for Schedule {
             time_utc: r.time_utc,
             emails: r.emails.0,
             last_run_at: r.last_run_at,
+            skipped_day: r.skipped_day,
+            skip_reason: r.skip_reason,
         }
     }
 }

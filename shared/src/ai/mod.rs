@@ -2,8 +2,10 @@
 //! client and a deterministic offline provider. Responses say which provider and model
 //! produced them, with token usage, cost and latency.
 
+pub mod items;
 mod offline;
 mod openai;
+mod stream;
 
 use std::{sync::Arc, time::Duration};
 
@@ -12,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 pub use offline::{OfflineAnswers, OfflineProvider};
 pub use openai::OpenAiClient;
+pub use stream::{ChatStream, Piece, Prices, estimate_tokens};
 
 use crate::config::{AiProviderKind, AiSettings};
 
@@ -35,9 +38,17 @@ pub struct ChatRequest {
     /// Overrides the configured model when set.
     pub model: Option<String>,
     pub messages: Vec<Message>,
-    /// Ask for a JSON object answer.
-    pub json: bool,
+    /// The answer's JSON schema, sent as structured output where the provider takes it
+    /// (`AI_STRUCTURED_OUTPUT`); the prompt describes the same shape in words.
+    pub schema: AnswerSchema,
     pub max_tokens: Option<u32>,
+}
+
+/// A template's answer shape as a JSON schema (strict: every property required, no others).
+#[derive(Debug, Clone, Copy)]
+pub struct AnswerSchema {
+    pub name: &'static str,
+    pub schema: fn() -> serde_json::Value,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
@@ -157,7 +168,15 @@ pub fn excerpt(text: &str) -> String {
 
 #[async_trait]
 pub trait AiProvider: Send + Sync + 'static {
-    async fn chat(&self, request: ChatRequest) -> Result<ChatResponse, AiError>;
+    /// Starts the answer. Transient failures before its first piece are retried (and
+    /// other models tried) here; a failure after it cuts the stream, and the caller
+    /// decides what to ask again.
+    async fn stream(&self, request: ChatRequest) -> Result<ChatStream, AiError>;
+
+    /// The whole answer.
+    async fn chat(&self, request: ChatRequest) -> Result<ChatResponse, AiError> {
+        self.stream(request).await?.collect().await
+    }
 }
 
 /// Builds the configured provider; the offline one answers with `offline_answers`.
@@ -166,10 +185,10 @@ pub fn from_settings(
     offline_answers: OfflineAnswers,
 ) -> anyhow::Result<Arc<dyn AiProvider>> {
     Ok(match settings.provider {
-        AiProviderKind::Offline => Arc::new(OfflineProvider::new(
-            settings.offline_latency,
-            offline_answers,
-        )),
+        AiProviderKind::Offline => Arc::new(
+            OfflineProvider::new(settings.offline_latency, offline_answers)
+                .with_rate(settings.offline_tokens_per_sec),
+        ),
         AiProviderKind::OpenAi => Arc::new(OpenAiClient::new(settings.clone())?),
     })
 }

@@ -3,7 +3,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    ai::{ChatRequest, Message, Role},
+    ai::{AnswerSchema, ChatRequest, Message, Role},
+    domain::prompt::{schema_list, schema_object, schema_string},
     jobs::{JobKind, JobPayload},
 };
 
@@ -123,6 +124,20 @@ each test one fact or idea from it. A front is a short question (at most 500 cha
 a back its answer (at most 2000 characters). Answer with JSON only, in the shape \
 {\"suggestions\": [{\"front\": \"...\", \"back\": \"...\"}]}.";
 
+/// The answer's shape: `{"suggestions": [{"front", "back"}]}`.
+pub const SCHEMA: AnswerSchema = AnswerSchema {
+    name: "flashcards",
+    schema: || {
+        schema_object(&[(
+            "suggestions",
+            schema_list(schema_object(&[
+                ("front", schema_string(false)),
+                ("back", schema_string(false)),
+            ])),
+        )])
+    },
+};
+
 /// The chat request for one generation. User text is wrapped as data inside the template.
 pub fn prompt(source: &str, model: Option<String>) -> ChatRequest {
     let escaped = source.replace(SOURCE_CLOSE, "</ source_text>");
@@ -139,7 +154,7 @@ pub fn prompt(source: &str, model: Option<String>) -> ChatRequest {
                 content: format!("{SOURCE_OPEN}\n{escaped}\n{SOURCE_CLOSE}"),
             },
         ],
-        json: true,
+        schema: SCHEMA,
         max_tokens: Some(4096),
     }
 }
@@ -186,31 +201,36 @@ pub struct Suggestion {
 }
 
 #[derive(Deserialize)]
-struct Answer {
-    suggestions: Vec<RawSuggestion>,
-}
-
-#[derive(Deserialize)]
 struct RawSuggestion {
     front: Option<String>,
     back: Option<String>,
 }
 
-/// Reads a model's answer: JSON (possibly inside a Markdown code fence), trimmed, empty and
-/// duplicate cards dropped, fields cut to their limits, at most [`MAX_SUGGESTIONS`].
+/// One card of an answer (an item of its `suggestions`), trimmed and cut to the limits;
+/// `None` when it is not a card or a side is empty.
+pub fn parse_suggestion(item: &serde_json::Value) -> Option<Suggestion> {
+    let raw = RawSuggestion::deserialize(item).ok()?;
+    let front = truncate(raw.front?.trim(), FRONT_MAX_CHARS);
+    let back = truncate(raw.back?.trim(), BACK_MAX_CHARS);
+    (!front.is_empty() && !back.is_empty()).then_some(Suggestion { front, back })
+}
+
+/// The key under which a card counts as a duplicate of another.
+pub fn duplicate_key(front: &str) -> String {
+    front.trim().to_lowercase()
+}
+
+/// Reads a whole answer: JSON (possibly inside a Markdown code fence), empty and duplicate
+/// cards dropped, fields cut to their limits, at most [`MAX_SUGGESTIONS`].
 pub fn parse_answer(content: &str) -> Result<Vec<Suggestion>, String> {
-    let answer: Answer = serde_json::from_str(super::prompt::unfenced(content))
-        .map_err(|e| format!("the answer is not the expected JSON: {e}"))?;
+    let (items, whole) = crate::ai::items::parse_whole(content);
+    whole.map_err(|e| e.0)?;
     let mut seen = std::collections::HashSet::new();
-    let suggestions: Vec<Suggestion> = answer
-        .suggestions
-        .into_iter()
-        .filter_map(|raw| {
-            let front = truncate(raw.front?.trim(), FRONT_MAX_CHARS);
-            let back = truncate(raw.back?.trim(), BACK_MAX_CHARS);
-            (!front.is_empty() && !back.is_empty()).then_some(Suggestion { front, back })
-        })
-        .filter(|s| seen.insert(s.front.to_lowercase()))
+    let suggestions: Vec<Suggestion> = items
+        .iter()
+        .filter(|item| item.field == "suggestions")
+        .filter_map(|item| parse_suggestion(&item.value()))
+        .filter(|s| seen.insert(duplicate_key(&s.front)))
         .take(MAX_SUGGESTIONS)
         .collect();
     if suggestions.is_empty() {

@@ -39,6 +39,36 @@ pub fn clip(text: &str, max: usize) -> String {
         .to_owned()
 }
 
+/// A strict JSON-schema object: every property required, no other allowed (what
+/// structured output asks for).
+pub fn schema_object(properties: &[(&str, Value)]) -> Value {
+    let names: Vec<&str> = properties.iter().map(|(name, _)| *name).collect();
+    let properties: serde_json::Map<String, Value> = properties
+        .iter()
+        .map(|(name, schema)| ((*name).to_owned(), schema.clone()))
+        .collect();
+    serde_json::json!({
+        "type": "object",
+        "properties": properties,
+        "required": names,
+        "additionalProperties": false,
+    })
+}
+
+/// A JSON-schema list of `items`.
+pub fn schema_list(items: Value) -> Value {
+    serde_json::json!({ "type": "array", "items": items })
+}
+
+/// A JSON-schema string (`nullable`: or null).
+pub fn schema_string(nullable: bool) -> Value {
+    if nullable {
+        serde_json::json!({ "type": ["string", "null"] })
+    } else {
+        serde_json::json!({ "type": "string" })
+    }
+}
+
 /// The longest hashtag, `#` included.
 pub const HASHTAG_MAX: usize = 100;
 

@@ -10,7 +10,8 @@ use crate::domain::synthesis::{ScheduleSpec, ThemeSpec};
 const THEME_COLUMNS: &str = "id, name, description, sources, created_at, updated_at";
 const SYNTHESIS_COLUMNS: &str = "id, theme_id, status, origin, week, title, sections,
     sources_report, model, error, job_id, created_at, updated_at";
-const SCHEDULE_COLUMNS: &str = "id, theme_id, enabled, days, time_utc, emails, last_run_at";
+const SCHEDULE_COLUMNS: &str =
+    "id, theme_id, enabled, days, time_utc, emails, last_run_at, skipped_day, skip_reason";
 
 fn sources(spec: &ThemeSpec) -> Json<serde_json::Value> {
     Json(serde_json::to_value(&spec.sources).expect("sources serialise"))

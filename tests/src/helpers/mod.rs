@@ -3,7 +3,7 @@
 //! deadline instead of sleeps.
 
 pub mod chaos;
-pub mod fake_ai;
+pub use almanac_tests::fake_ai;
 pub mod fake_platforms;
 pub mod fleet;
 mod generations;
@@ -252,6 +252,7 @@ pub async fn spawn_app_with(options: TestOptions) -> TestApp {
         env.insert("AI_PROVIDER", "openai".into());
         env.insert("AI_BASE_URL", fake.base_url());
         env.insert("AI_API_KEY", "test-key".into());
+        env.insert("AI_MODEL", "fake-model-1".into());
     }
     for (key, value) in &options.env {
         env.insert(key, value.clone());

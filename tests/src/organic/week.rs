@@ -411,13 +411,7 @@ async fn a_slow_week_keeps_talking_and_sse_gets_the_same_lines() {
 async fn an_ai_failure_fails_only_its_placement() {
     // One call at a time: the first placement's call is refused for good (no retry), the
     // second's answers are unusable twice, the third is fine.
-    let garbage = Behaviour::Body(
-        200,
-        json!({ "id": "x", "model": "fake", "choices": [{ "index": 0,
-            "message": { "role": "assistant", "content": "not the JSON asked for" } }],
-            "usage": { "prompt_tokens": 1, "completion_tokens": 1 } })
-        .to_string(),
-    );
+    let garbage = Behaviour::Says("not the JSON asked for".into());
     let fake = FakeAi::start(
         vec![Behaviour::Status(400), garbage.clone(), garbage],
         Behaviour::Ok,

@@ -407,6 +407,14 @@ async fn every_documented_refusal_occurs() {
     }
     let call = probe.call("setFlag", &[]).json(json!({ "state": "users" }));
     probe.expect(422, call).await;
+    let call = probe
+        .call("getUsage", &[])
+        .path("/v1/usage?from=yesterday".into());
+    probe.expect(400, call).await;
+    let call = probe
+        .call("getUsage", &[])
+        .path("/v1/usage?from=2026-02-30".into());
+    probe.expect(422, call).await;
     let mut regenerate = valid_body("generateCalendar");
     regenerate["calendarId"] = json!(Uuid::new_v4());
     let call = probe.call("generateCalendar", &[]).json(regenerate);

@@ -1,23 +1,28 @@
 //! The calendar generation job (seed 000): the AI writes each slot of the grid, in batches
-//! with several calls at once; each batch is saved (fenced by the claim) and its entries
-//! streamed as it completes. At `CALENDAR_TIMEOUT_SECS` the run ends `timeout` with what it
-//! has. A first run fills the calendar; a regeneration proposes a diff instead.
+//! with several calls at once; each entry is saved (fenced by the claim) and streamed the
+//! moment its object closes in the answer. At `CALENDAR_TIMEOUT_SECS` the run ends
+//! `timeout` with what it has, the entries of calls still running included. A first run
+//! fills the calendar; a regeneration proposes a diff instead.
 
 use std::collections::HashSet;
 
 use almanac_shared::{
-    ai::{AiProvider, Usage},
+    ai::ChatResponse,
     calendars::{self, RunOutcome, RunRef},
     domain::calendar::{self, CalendarJob, CalendarSpec, Entry, Slot},
     events::{Envelope, Event},
     jobs::{self, Claim, JobStatus},
 };
-use futures::StreamExt;
+use futures::{StreamExt, TryStreamExt};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use tokio::sync::mpsc;
 use uuid::Uuid;
 
-use super::{ai_error, record_ai_call};
+use super::{
+    ai_error,
+    answer::{Answer, Next, Stop, account},
+};
 use crate::job::{Context, Finished, Job, JobContext, JobError, JobResult, LogContext};
 
 impl Job for CalendarJob {
@@ -69,12 +74,12 @@ pub struct Input {
     done_keys: Vec<String>,
 }
 
-/// One AI call's entries, with what it cost.
-struct Batch {
-    entries: Vec<(i32, Entry)>,
-    usage: Usage,
-    provider: String,
-    model: String,
+/// What the AI calls of a run produce, in the order it happens.
+enum Produced {
+    /// Entries whose objects closed together.
+    Entries(Vec<(i32, Entry)>),
+    /// A call ended (complete or cut): what it cost.
+    Call(ChatResponse),
 }
 
 async fn generate_run(ctx: &JobContext, claim: &Claim, input: Input) -> JobResult {
@@ -113,49 +118,71 @@ async fn generate_run(ctx: &JobContext, claim: &Claim, input: Input) -> JobResul
     let settings = &ctx.settings.calendar;
     let deadline = tokio::time::Instant::now() + settings.timeout;
     let brief = &spec.constraints.raw;
-    let mut batches = futures::stream::iter(split(todo, settings.batch_slots))
-        .map(|batch| generate(ctx.ai.as_ref(), brief, batch))
-        .buffered(settings.ai_concurrency);
+    // The batches' calls run at once; each sends its entries the moment they close.
+    let (sender, mut produced) = mpsc::unbounded_channel();
+    let calls: Vec<_> = split(todo, settings.batch_slots)
+        .into_iter()
+        .map(|batch| generate(ctx, brief, batch, sender.clone()))
+        .collect();
+    drop(sender);
+    let mut calls = Box::pin(
+        futures::stream::iter(calls)
+            .buffer_unordered(settings.ai_concurrency)
+            .try_for_each(|()| std::future::ready(Ok(()))),
+    );
+    let mut calling = true;
+    let mut failure = None;
     let mut timed_out = false;
     loop {
-        let batch = tokio::select! {
+        let group = tokio::select! {
             biased;
-            next = batches.next() => match next {
-                Some(batch) => batch?,
+            next = produced.recv() => match next {
+                Some(first) => {
+                    let mut group = vec![first];
+                    while let Ok(more) = produced.try_recv() {
+                        group.push(more);
+                    }
+                    group
+                }
                 None => break,
             },
+            outcome = &mut calls, if calling => {
+                calling = false;
+                if let Err(error) = outcome {
+                    // What was produced before the failure is saved first.
+                    failure = Some(error);
+                    let mut group = Vec::new();
+                    while let Ok(more) = produced.try_recv() {
+                        group.push(more);
+                    }
+                    group
+                } else {
+                    continue;
+                }
+            }
             () = tokio::time::sleep_until(deadline) => {
                 timed_out = true;
                 break;
             }
         };
-        let events: Vec<Event> = batch
-            .entries
-            .iter()
-            .map(|(position, entry)| {
-                calendars::entry_event(entry, &meta, *position as usize, total)
-            })
-            .collect();
-        let staged = ctx.emitter.stage(claim.id, events).await;
-        if !save_batch(
-            ctx,
-            claim,
-            run,
-            input.applies_directly,
-            &batch,
-            staged.token,
-        )
-        .await?
-        {
-            tracing::warn!("claim lost before saving a batch; this attempt's batch was discarded");
-            return Ok(None);
+        match save_produced(ctx, claim, run, &input, &meta, total, group).await {
+            Ok(Some(saved)) => generated += saved,
+            Ok(None) => {
+                tracing::warn!(
+                    "claim lost before saving entries; this attempt's entries were discarded"
+                );
+                return Ok(None);
+            }
+            Err(error) => {
+                failure.get_or_insert(error);
+            }
         }
-        generated += batch.entries.len();
-        // One notification for the batch, so a burst does not count as a client lagging.
-        ctx.emitter.publish(claim.id, &staged).await;
+        if let Some(error) = failure {
+            return Err(error);
+        }
     }
-    // Dropping the stream aborts the AI calls still in flight.
-    drop(batches);
+    // Dropping the calls aborts those still in flight.
+    drop(calls);
     let (status, error) = if timed_out {
         let message = format!(
             "The calendar took longer than {} s to generate: {generated} of {total} entries were \
@@ -184,89 +211,143 @@ fn split(slots: Vec<(i32, Slot)>, size: usize) -> Vec<Vec<(i32, Slot)>> {
     batches
 }
 
-/// Asks the AI for a batch; slots its answer left out are asked for once more.
+/// Asks the AI for a batch and sends each entry the moment its object closes. A stream cut
+/// after some entries is followed by asking only for the missing slots (at most
+/// `AI_MAX_RETRIES` times); slots a complete answer left out are asked for once more.
 async fn generate(
-    ai: &dyn AiProvider,
+    ctx: &JobContext,
     brief: &Value,
     batch: Vec<(i32, Slot)>,
-) -> Result<Batch, JobError> {
+    out: mpsc::UnboundedSender<Produced>,
+) -> Result<(), JobError> {
     let mut missing = batch;
-    let mut out = Batch {
-        entries: Vec::with_capacity(missing.len()),
-        usage: Usage::default(),
-        provider: String::new(),
-        model: String::new(),
-    };
-    for _ in 0..2 {
+    let (mut cuts, mut short_answers) = (0, 0);
+    loop {
         let slots: Vec<Slot> = missing.iter().map(|(_, s)| s.clone()).collect();
-        let response = ai
-            .chat(calendar::prompt(brief, &slots, None))
+        let mut answer = Answer::open(ctx.ai.as_ref(), calendar::prompt(brief, &slots, None))
             .await
             .map_err(|e| ai_error(&e))?;
-        record_ai_call(&response);
-        out.usage.input_tokens += response.usage.input_tokens;
-        out.usage.output_tokens += response.usage.output_tokens;
-        out.provider = response.provider.clone();
-        out.model = response.model.clone();
-        let keys: Vec<&str> = slots.iter().map(|s| s.key.as_str()).collect();
-        let mut contents = calendar::parse_answer(&response.content, &keys).map_err(|m| {
-            JobError::transient("AI_OUTPUT_INVALID", m).with("model", response.model.clone())
-        })?;
-        let mut still = Vec::new();
-        for (position, slot) in missing {
-            match contents.remove(&slot.key) {
-                Some(content) => out.entries.push((position, Entry { slot, content })),
-                None => still.push((position, slot)),
+        let stop = loop {
+            match answer.next().await {
+                Ok(Next::Items(items)) => {
+                    let mut entries = Vec::new();
+                    for item in items.iter().filter(|i| i.field == "entries") {
+                        let Some((key, content)) = calendar::parse_entry(&item.value()) else {
+                            continue;
+                        };
+                        if let Some(at) = missing.iter().position(|(_, slot)| slot.key == key) {
+                            let (position, slot) = missing.swap_remove(at);
+                            entries.push((position, Entry { slot, content }));
+                        }
+                    }
+                    if !entries.is_empty() {
+                        entries.sort_by_key(|(position, _)| *position);
+                        let _ = out.send(Produced::Entries(entries));
+                    }
+                }
+                Ok(Next::Done(_)) => break None,
+                Err(stop) => break Some(stop),
+            }
+        };
+        let response = answer.response();
+        let model = response.model.clone();
+        let _ = out.send(Produced::Call(response));
+        if missing.is_empty() {
+            return Ok(());
+        }
+        missing.sort_by_key(|(position, _)| *position);
+        match stop {
+            Some(Stop::Cut(error)) => {
+                cuts += 1;
+                if cuts > ctx.settings.ai.max_retries {
+                    return Err(ai_error(&error));
+                }
+                tracing::warn!(missing = missing.len(), error = %error.message, "the answer was cut; asking for the missing slots");
+            }
+            stop => {
+                short_answers += 1;
+                if short_answers > 1 {
+                    let reason = stop.map_or_else(
+                        || format!("the AI left {} slots without an entry", missing.len()),
+                        |stop| stop.message(),
+                    );
+                    return Err(
+                        JobError::transient("AI_OUTPUT_INCOMPLETE", reason).with("model", model)
+                    );
+                }
             }
         }
-        missing = still;
-        if missing.is_empty() {
-            out.entries.sort_by_key(|(position, _)| *position);
-            return Ok(out);
-        }
     }
-    Err(JobError::transient(
-        "AI_OUTPUT_INCOMPLETE",
-        format!("the AI left {} slots without an entry", missing.len()),
-    ))
 }
 
-/// Saves a batch if the claim still holds; `false` when it was lost.
-async fn save_batch(
+/// Saves what the calls produced together, if the claim still holds, and streams the
+/// entries; a call's end records its cost (against the run and the user's day). Returns
+/// the entries saved, or `None` when the claim was lost.
+async fn save_produced(
     ctx: &JobContext,
     claim: &Claim,
     run: RunRef,
-    applies_directly: bool,
-    batch: &Batch,
-    events: Uuid,
-) -> Result<bool, JobError> {
+    input: &Input,
+    meta: &Value,
+    total: usize,
+    group: Vec<Produced>,
+) -> Result<Option<usize>, JobError> {
+    let mut entries: Vec<(i32, Entry)> = Vec::new();
+    let mut calls = Vec::new();
+    for produced in group {
+        match produced {
+            Produced::Entries(more) => entries.extend(more),
+            Produced::Call(response) => calls.push(response),
+        }
+    }
+    let tokens = calls.iter().fold((0, 0), |(i, o), call| {
+        (i + call.usage.input_tokens, o + call.usage.output_tokens)
+    });
+    let events: Vec<Event> = entries
+        .iter()
+        .map(|(position, entry)| calendars::entry_event(entry, meta, *position as usize, total))
+        .collect();
+    let staged = if events.is_empty() {
+        None
+    } else {
+        Some(ctx.emitter.stage(claim.id, events).await)
+    };
     let mut tx = ctx
         .pool
         .begin()
         .await
         .context("opening a batch's transaction")?;
     if !claim
-        .alive(&mut *tx, Some(events))
+        .alive(&mut *tx, staged.as_ref().map(|s| s.token))
         .await
         .context("checking the claim")?
     {
-        return Ok(false);
+        return Ok(None);
     }
-    let entries: Vec<(i32, &Entry)> = batch.entries.iter().map(|(p, e)| (*p, e)).collect();
+    let refs: Vec<(i32, &Entry)> = entries.iter().map(|(p, e)| (*p, e)).collect();
     calendars::save_run_entries(
         &mut tx,
         run,
-        applies_directly,
-        &entries,
-        (batch.usage.input_tokens, batch.usage.output_tokens),
-        Some((&batch.provider, &batch.model)),
+        input.applies_directly,
+        &refs,
+        tokens,
+        calls
+            .last()
+            .map(|call| (call.provider.as_str(), call.model.as_str())),
     )
     .await
-    .context("saving a batch of calendar entries")?;
-    tx.commit()
-        .await
-        .context("committing a batch of calendar entries")?;
-    Ok(true)
+    .context("saving calendar entries")?;
+    tx.commit().await.context("committing calendar entries")?;
+    if let Some(staged) = &staged {
+        // One notification for the group, so a burst does not count as a client lagging.
+        ctx.emitter.publish(claim.id, staged).await;
+    }
+    for call in &calls {
+        if let Some(over_budget) = account(ctx, claim, call).await? {
+            return Err(over_budget);
+        }
+    }
+    Ok(Some(entries.len()))
 }
 
 /// Ends the run and the job in one transaction: a regeneration's diff is computed and

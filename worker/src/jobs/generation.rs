@@ -1,5 +1,6 @@
 //! The flashcard generation job (seed 002): ask the AI for cards batch by batch, store
-//! them as proposed suggestions, stream each batch, and record usage, cost and attribution.
+//! each card as a proposed suggestion and stream it the moment its object closes, and
+//! record usage, cost and attribution.
 
 use almanac_shared::{
     ai::ChatResponse,
@@ -8,12 +9,17 @@ use almanac_shared::{
     jobs::{Claim, JobStatus},
     telemetry,
 };
+use std::collections::HashSet;
+
 use serde::Deserialize;
 use serde_json::{Value, json};
 use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
 
-use super::{ai_error, record_ai_call};
+use super::{
+    ai_error,
+    answer::{Answer, Next, Stop, account},
+};
 use crate::job::{Context, Finished, Job, JobContext, JobError, JobResult};
 
 impl Job for GenerationJob {
@@ -24,7 +30,9 @@ impl Job for GenerationJob {
     const START: &'static str = "update ai_generations g set status = 'running', updated_at = now()
         from claimed where g.id = (claimed.payload ->> 'generation_id')::uuid
         returning g.source_text, g.model, g.prompt_version, g.batches_done,
-            (select count(*) from ai_suggestions s where s.generation_id = g.id) as saved";
+            (select count(*) from ai_suggestions s where s.generation_id = g.id) as saved,
+            (select coalesce(jsonb_agg(s.front), '[]'::jsonb) from ai_suggestions s
+             where s.generation_id = g.id and s.batch = g.batches_done) as fronts";
 
     const MISSING: &'static str = "GENERATION_MISSING";
 
@@ -40,6 +48,9 @@ pub struct Input {
     prompt_version: String,
     batches_done: usize,
     saved: usize,
+    /// The fronts of the cards of the current batch already saved, so that none is saved
+    /// twice when the batch is asked again.
+    fronts: Vec<String>,
 }
 
 /// What this attempt's AI calls cost and who answered, for the generation's metadata.
@@ -52,8 +63,10 @@ struct Attribution {
     response_id: Option<String>,
 }
 
-/// Sends the source text to the AI batch by batch; each batch's suggestions are saved
-/// (fenced by the claim, so a retry resumes after them) and streamed as they complete.
+/// Sends the source text to the AI batch by batch. Each card is saved (fenced by the
+/// claim, so a retry resumes after it) and streamed the moment its object closes; a
+/// batch's end records its usage. A cut answer is asked for again whole (at most
+/// `AI_MAX_RETRIES` times), and the cards it repeats are not saved twice.
 async fn generate(ctx: &JobContext, claim: &Claim, generation_id: Uuid, input: Input) -> JobResult {
     let Input {
         source_text,
@@ -61,7 +74,12 @@ async fn generate(ctx: &JobContext, claim: &Claim, generation_id: Uuid, input: I
         prompt_version,
         batches_done,
         mut saved,
+        fronts,
     } = input;
+    let mut resumed: HashSet<String> = fronts
+        .iter()
+        .map(|f| generation::duplicate_key(f))
+        .collect();
     let batches = generation::batches(&source_text);
     let total = batches.len() as u64;
     let emit = async |event: Event| ctx.emitter.emit_or_log(claim.id, &event).await;
@@ -93,55 +111,100 @@ async fn generate(ctx: &JobContext, claim: &Claim, generation_id: Uuid, input: I
         if saved >= generation::MAX_SUGGESTIONS {
             break;
         }
-        let response = ctx
-            .ai
-            .chat(generation::prompt(batch, model.clone()))
-            .await
-            .map_err(|e| ai_error(&e))?;
-        record_ai_call(&response);
-        let mut suggestions = generation::parse_answer(&response.content).map_err(|message| {
-            JobError::transient("AI_OUTPUT_INVALID", message).with("model", response.model.clone())
-        })?;
-        suggestions.truncate(generation::MAX_SUGGESTIONS - saved);
+        // Cards of this batch saved so far (by an earlier attempt too).
+        let mut seen = std::mem::take(&mut resumed);
+        let mut cuts = 0;
+        let (response, usable) = 'answer: loop {
+            let mut answer =
+                Answer::open(ctx.ai.as_ref(), generation::prompt(batch, model.clone()))
+                    .await
+                    .map_err(|e| ai_error(&e))?;
+            let mut usable = 0;
+            let stop = loop {
+                let items = match answer.next().await {
+                    Ok(Next::Items(items)) => items,
+                    Ok(Next::Done(_)) => break 'answer (answer.response(), usable),
+                    Err(stop) => break stop,
+                };
+                let cards: Vec<Suggestion> = items
+                    .iter()
+                    .filter(|item| item.field == "suggestions")
+                    .filter_map(|item| generation::parse_suggestion(&item.value()))
+                    .inspect(|_| usable += 1)
+                    .filter(|card| seen.insert(generation::duplicate_key(&card.front)))
+                    .take(generation::MAX_SUGGESTIONS.saturating_sub(saved))
+                    .collect();
+                if cards.is_empty() {
+                    continue;
+                }
+                let items = items_at(&cards, saved);
+                let staged = ctx
+                    .emitter
+                    .stage(
+                        claim.id,
+                        vec![Event::Suggestions {
+                            generation_id,
+                            batch: index as u32,
+                            suggestions: items.clone(),
+                        }],
+                    )
+                    .await;
+                let step = Step::Cards(index, &items);
+                if !save(ctx, claim, generation_id, step, Some(staged.token)).await? {
+                    tracing::warn!("claim lost before saving cards; they were discarded");
+                    return Ok(None);
+                }
+                saved += items.len();
+                ctx.emitter.publish(claim.id, &staged).await;
+            };
+            let response = answer.response();
+            attribution.add(&response);
+            if let Some(over_budget) = account(ctx, claim, &response).await? {
+                return Err(over_budget);
+            }
+            match stop {
+                Stop::Cut(error) if cuts < ctx.settings.ai.max_retries => {
+                    cuts += 1;
+                    tracing::warn!(error = %error.message, "the answer was cut; asking for the batch again");
+                }
+                Stop::Cut(error) => return Err(ai_error(&error)),
+                Stop::Malformed(error) => {
+                    return Err(JobError::transient("AI_OUTPUT_INVALID", error.0)
+                        .with("model", response.model.clone()));
+                }
+            }
+        };
         attribution.add(&response);
-        let last =
-            index + 1 == batches.len() || saved + suggestions.len() >= generation::MAX_SUGGESTIONS;
-        let items = items(&suggestions, saved);
+        let over_budget = account(ctx, claim, &response).await?;
+        if usable == 0 {
+            return Err(over_budget.unwrap_or_else(|| {
+                JobError::transient("AI_OUTPUT_INVALID", "the answer holds no usable flashcard")
+                    .with("model", response.model.clone())
+            }));
+        }
+        let last = index + 1 == batches.len() || saved >= generation::MAX_SUGGESTIONS;
         // The last batch also ends the job and the generation, in the same statement.
         let finish = if last {
             emit(saving()).await;
-            Some((result(saved + items.len()), metadata(&attribution)))
+            Some((result(saved), metadata(&attribution)))
         } else {
             None
         };
-        let batch_saved = Event::Suggestions {
-            generation_id,
-            batch: index as u32,
-            suggestions: items.clone(),
+        let step = Step::End {
+            index,
+            response: &response,
+            finish: finish.as_ref(),
         };
-        let staged = ctx.emitter.stage(claim.id, vec![batch_saved]).await;
-        if !save_batch(
-            ctx,
-            claim,
-            Batch {
-                generation_id,
-                index,
-                items: &items,
-                response: &response,
-                events: staged.token,
-            },
-            finish.as_ref(),
-        )
-        .await?
-        {
-            tracing::warn!("claim lost before saving a batch; this attempt's batch was discarded");
+        if !save(ctx, claim, generation_id, step, None).await? {
+            tracing::warn!("claim lost before ending a batch; this attempt's end was discarded");
             return Ok(None);
         }
-        saved += items.len();
         if let Some((result, _)) = finish {
-            return Ok(Some(Finished::succeeded(result).after(staged)));
+            return Ok(Some(Finished::succeeded(result)));
         }
-        ctx.emitter.publish(claim.id, &staged).await;
+        if let Some(error) = over_budget {
+            return Err(error);
+        }
         emit(Event::progress(
             index as u64 + 1,
             total,
@@ -191,8 +254,8 @@ impl Attribution {
     }
 }
 
-/// A batch's suggestions with their ids and positions (after the `first` already saved).
-fn items(suggestions: &[Suggestion], first: usize) -> Vec<SuggestionItem> {
+/// Cards with their ids and positions (after the `first` already saved).
+fn items_at(suggestions: &[Suggestion], first: usize) -> Vec<SuggestionItem> {
     suggestions
         .iter()
         .enumerate()
@@ -205,97 +268,102 @@ fn items(suggestions: &[Suggestion], first: usize) -> Vec<SuggestionItem> {
         .collect()
 }
 
-/// One batch of a generation, as the AI answered it.
-struct Batch<'a> {
-    generation_id: Uuid,
-    index: usize,
-    items: &'a [SuggestionItem],
-    response: &'a ChatResponse,
-    /// The token its `suggestions` event was staged under.
-    events: Uuid,
+/// What one statement of a generation saves.
+enum Step<'a> {
+    /// Cards of the batch `index` whose objects closed together.
+    Cards(usize, &'a [SuggestionItem]),
+    /// The end of the batch `index`: its call's usage; with `finish` (the job's result and
+    /// the generation's metadata) the end of the job and the generation too.
+    End {
+        index: usize,
+        response: &'a ChatResponse,
+        finish: Option<&'a (Value, Value)>,
+    },
 }
 
-/// Saves one batch's suggestions and its usage, if the claim still holds and the batch is
-/// the next one; with `finish` (the job's result and the generation's metadata) the same
-/// statement also ends the job and the generation. Returns `false` when the claim was lost.
-async fn save_batch(
+/// Saves a step if the claim still holds (an end only if its batch is the next one), in
+/// one statement. Returns `false` when the claim was lost.
+async fn save(
     ctx: &JobContext,
     claim: &Claim,
-    batch: Batch<'_>,
-    finish: Option<&(Value, Value)>,
+    generation_id: Uuid,
+    step: Step<'_>,
+    events: Option<Uuid>,
 ) -> Result<bool, JobError> {
-    let Batch {
-        generation_id,
-        index,
-        items,
-        response,
-        events,
-    } = batch;
     let mut query = QueryBuilder::<Postgres>::new("with fence as (");
-    match finish {
-        Some((result, _)) => claim.push_finish(
-            &mut query,
-            JobStatus::Succeeded,
-            Some(result),
-            None,
-            Some(events),
-        ),
-        None => claim.push_alive(&mut query, Some(events)),
+    match &step {
+        Step::End {
+            finish: Some((result, _)),
+            ..
+        } => claim.push_finish(&mut query, JobStatus::Succeeded, Some(result), None, events),
+        _ => claim.push_alive(&mut query, events),
     }
-    query.push(
-        "), generation as (
-            update ai_generations set batches_done = batches_done + 1,
-                   tokens_input = coalesce(tokens_input, 0) + ",
-    );
-    query
-        .push_bind(response.usage.input_tokens as i32)
-        .push(", tokens_output = coalesce(tokens_output, 0) + ")
-        .push_bind(response.usage.output_tokens as i32)
-        .push(", cost_usd = coalesce(cost_usd, 0) + ")
-        .push_bind(response.cost_usd)
-        .push(", updated_at = now()");
-    if let Some((_, metadata)) = finish {
-        query
-            .push(", status = 'succeeded', error = null, ai_metadata = ")
-            .push_bind(sqlx::types::Json(metadata));
+    query.push(")");
+    match step {
+        Step::Cards(index, items) => {
+            query
+                .push(
+                    ", inserted as (
+                    insert into ai_suggestions (id, user_id, generation_id, batch, position, front, back, status)
+                    select t.id, ",
+                )
+                .push_bind(claim.user_id)
+                .push(", ")
+                .push_bind(generation_id)
+                .push(", ")
+                .push_bind(index as i32)
+                .push(", t.position, t.front, t.back, 'proposed' from unnest(")
+                .push_bind(items.iter().map(|s| s.id).collect::<Vec<Uuid>>())
+                .push("::uuid[], ")
+                .push_bind(items.iter().map(|s| s.position).collect::<Vec<i32>>())
+                .push("::int[], ")
+                .push_bind(items.iter().map(|s| s.front.as_str()).collect::<Vec<&str>>())
+                .push("::text[], ")
+                .push_bind(items.iter().map(|s| s.back.as_str()).collect::<Vec<&str>>())
+                .push(
+                    "::text[]) as t(id, position, front, back)
+                    where exists (select 1 from fence)
+                    on conflict (generation_id, position) do nothing)
+                 select count(*) from fence",
+                );
+        }
+        Step::End {
+            index,
+            response,
+            finish,
+        } => {
+            query
+                .push(
+                    ", generation as (
+                    update ai_generations set batches_done = batches_done + 1,
+                           tokens_input = coalesce(tokens_input, 0) + ",
+                )
+                .push_bind(response.usage.input_tokens as i32)
+                .push(", tokens_output = coalesce(tokens_output, 0) + ")
+                .push_bind(response.usage.output_tokens as i32)
+                .push(", cost_usd = coalesce(cost_usd, 0) + ")
+                .push_bind(response.cost_usd)
+                .push(", updated_at = now()");
+            if let Some((_, metadata)) = finish {
+                query
+                    .push(", status = 'succeeded', error = null, ai_metadata = ")
+                    .push_bind(sqlx::types::Json(metadata));
+            }
+            query
+                .push(" where id = ")
+                .push_bind(generation_id)
+                .push(" and batches_done = ")
+                .push_bind(index as i32)
+                .push(
+                    " and exists (select 1 from fence) returning id)
+                 select count(*) from generation",
+                );
+        }
     }
-    query
-        .push(" where id = ")
-        .push_bind(generation_id)
-        .push(" and batches_done = ")
-        .push_bind(index as i32)
-        .push(
-            " and exists (select 1 from fence) returning id),
-         inserted as (
-            insert into ai_suggestions (id, user_id, generation_id, position, front, back, status)
-            select t.id, ",
-        )
-        .push_bind(claim.user_id)
-        .push(", ")
-        .push_bind(generation_id)
-        .push(", t.position, t.front, t.back, 'proposed' from unnest(")
-        .push_bind(items.iter().map(|s| s.id).collect::<Vec<Uuid>>())
-        .push("::uuid[], ")
-        .push_bind(items.iter().map(|s| s.position).collect::<Vec<i32>>())
-        .push("::int[], ")
-        .push_bind(
-            items
-                .iter()
-                .map(|s| s.front.as_str())
-                .collect::<Vec<&str>>(),
-        )
-        .push("::text[], ")
-        .push_bind(items.iter().map(|s| s.back.as_str()).collect::<Vec<&str>>())
-        .push(
-            "::text[]) as t(id, position, front, back)
-            where exists (select 1 from generation)
-            on conflict (generation_id, position) do nothing)
-         select count(*) from generation",
-        );
     let saved: i64 = query
         .build_query_scalar()
         .fetch_one(&ctx.pool)
         .await
-        .context("saving a batch of suggestions")?;
+        .context("saving a generation's step")?;
     Ok(saved == 1)
 }

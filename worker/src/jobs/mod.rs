@@ -1,5 +1,6 @@
 //! One module per job kind, each implementing [`Job`](crate::job::Job) on its payload type.
 
+mod answer;
 mod calendar;
 mod email;
 mod generation;

@@ -8,6 +8,7 @@
 use std::collections::HashSet;
 
 use almanac_shared::{
+    ai::ChatResponse,
     domain::organic::{
         self, Draft, OrganicJob, OrganicSpec, Planned,
         content::{self, WeekContext},
@@ -23,7 +24,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::record_ai_call;
+use super::answer::account;
 use crate::job::{Context, Finished, Job, JobContext, JobError, JobResult};
 
 impl Job for OrganicJob {
@@ -60,6 +61,8 @@ struct Produced {
     placement_id: String,
     outcome: Outcome,
     event: Event,
+    /// The AI calls it took, to account once it is saved.
+    calls: Vec<ChatResponse>,
 }
 
 async fn generate_week(ctx: &JobContext, claim: &Claim, input: Input) -> JobResult {
@@ -167,9 +170,11 @@ async fn generate_week(ctx: &JobContext, claim: &Claim, input: Input) -> JobResu
         completed += batch.len() as u64;
         let mut events: Vec<Event> = Vec::with_capacity(batch.len() + 1);
         let mut outcomes = Vec::with_capacity(batch.len());
+        let mut calls = Vec::new();
         for item in batch {
             events.push(item.event);
             outcomes.push((item.placement_id, item.outcome));
+            calls.extend(item.calls);
         }
         events.push(Event::progress(
             completed,
@@ -199,6 +204,11 @@ async fn generate_week(ctx: &JobContext, claim: &Claim, input: Input) -> JobResu
             .context("committing a batch of placements")?;
         told(&mut opening).await;
         ctx.emitter.publish(claim.id, &staged).await;
+        for call in &calls {
+            if let Some(over_budget) = account(ctx, claim, call).await? {
+                return Err(over_budget);
+            }
+        }
     }
     drop(produced);
     told(&mut opening).await;
@@ -244,22 +254,35 @@ async fn produce(
             placement_id,
             outcome: Outcome::Kept,
             event: Event::Placement { placement },
+            calls: Vec::new(),
         },
-        Planned::Draft(draft) => match draft_placement(ctx, library, week, &draft).await {
-            Ok(placement) => Produced {
-                placement_id: draft.placement_id.clone(),
-                outcome: Outcome::Placed {
-                    placement: placement.clone(),
-                    platform: draft.platform.clone(),
-                    account_id: draft.account_id.clone(),
-                    scheduled_at: draft.scheduled_at,
-                    adjusted: draft.adjusted,
-                    auto: draft.auto,
-                },
-                event: Event::Placement { placement },
+        Planned::Draft(draft) => {
+            let (drafted, calls) = draft_placement(ctx, library, week, &draft).await;
+            Produced {
+                calls,
+                ..produced(draft, drafted)
+            }
+        }
+    }
+}
+
+/// A drafted placement's outcome, or its failure.
+fn produced(draft: Box<Draft>, drafted: Result<Value, String>) -> Produced {
+    match drafted {
+        Ok(placement) => Produced {
+            placement_id: draft.placement_id.clone(),
+            outcome: Outcome::Placed {
+                placement: placement.clone(),
+                platform: draft.platform.clone(),
+                account_id: draft.account_id.clone(),
+                scheduled_at: draft.scheduled_at,
+                adjusted: draft.adjusted,
+                auto: draft.auto,
             },
-            Err(message) => failed(&draft.placement_id, "GENERATION_FAILED", message),
+            event: Event::Placement { placement },
+            calls: Vec::new(),
         },
+        Err(message) => failed(&draft.placement_id, "GENERATION_FAILED", message),
     }
 }
 
@@ -272,45 +295,54 @@ fn failed(placement_id: &str, code: &str, message: String) -> Produced {
             message,
             placement_id: Some(placement_id.to_owned()),
         },
+        calls: Vec::new(),
     }
 }
 
-/// The AI's copy of a placement. The provider client retries what is transient; an
-/// unusable answer is asked for once more.
+/// The AI's copy of a placement, with the calls it took. The provider client retries what
+/// is transient; an unusable answer is asked for once more.
 async fn draft_placement(
     ctx: &JobContext,
     library: &Library,
     week: WeekContext<'_>,
     draft: &Draft,
-) -> Result<Value, String> {
+) -> (Result<Value, String>, Vec<ChatResponse>) {
     let assets = content::assets_named(&draft.asset_ids, &library.assets);
+    let mut calls = Vec::new();
     let mut last = String::new();
     for _ in 0..2 {
         let request = content::prompt(&library.brand, week, draft, &assets);
-        let response = match ctx.ai.chat(request).await {
-            Ok(response) => response,
+        let mut stream = match ctx.ai.stream(request).await {
+            Ok(stream) => stream,
             Err(error) => {
                 tracing::warn!(placement_id = %draft.placement_id, error = %error.message, "drafting a placement failed");
-                return Err(format!(
-                    "the AI could not draft this placement: {}",
-                    error.message
-                ));
+                let message = format!("the AI could not draft this placement: {}", error.message);
+                return (Err(message), calls);
             }
         };
-        record_ai_call(&response);
-        match content::parse_answer(&response.content) {
+        let mut cut = None;
+        while let Some(piece) = stream.next().await {
+            if let Err(error) = piece {
+                cut = Some(error);
+            }
+        }
+        let response = stream.response();
+        let parsed = content::parse_answer(&response.content);
+        calls.push(response);
+        if let Some(error) = cut {
+            last = format!("the AI's answer was cut: {}", error.message);
+            continue;
+        }
+        match parsed {
             Ok(written) => {
-                return Ok(content::placement_json(
-                    draft,
-                    written,
-                    &library.brand,
-                    week.timezone,
-                ));
+                let placement =
+                    content::placement_json(draft, written, &library.brand, week.timezone);
+                return (Ok(placement), calls);
             }
             Err(reason) => last = reason,
         }
     }
-    Err(last)
+    (Err(last), calls)
 }
 
 /// Ends the run and the job in one transaction; the job keeps the run's summary.

@@ -3,8 +3,13 @@
 //! scheduled run also marks its schedule run for the day and creates one email delivery
 //! (and job) per recipient, in the same transaction.
 
+use std::collections::HashSet;
+
 use almanac_shared::{
-    domain::synthesis::{self, Document, EmailJob, Source, SourceKind, SynthesisJob},
+    ai::Usage,
+    domain::synthesis::{
+        self, Document, EmailJob, Section, Source, SourceKind, Synthesis, SynthesisJob,
+    },
     events::Event,
     jobs::{self, Claim, JobKind, JobStatus, NewJob},
 };
@@ -14,7 +19,10 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::{ai_error, record_ai_call};
+use super::{
+    ai_error,
+    answer::{Answer, Next, Stop, account},
+};
 use crate::job::{Context, Finished, Job, JobContext, JobError, JobResult};
 
 impl Job for SynthesisJob {
@@ -26,7 +34,8 @@ impl Job for SynthesisJob {
         returning y.id, y.theme_id, y.user_id, y.schedule_id, y.scheduled_for,
             (select t.name from themes t where t.id = y.theme_id) as theme_name,
             (select t.description from themes t where t.id = y.theme_id) as theme_description,
-            (select t.sources from themes t where t.id = y.theme_id) as sources";
+            (select t.sources from themes t where t.id = y.theme_id) as sources,
+            y.sections as saved_sections";
 
     const MISSING: &'static str = "SYNTHESIS_MISSING";
 
@@ -46,6 +55,8 @@ pub struct Input {
     theme_name: Option<String>,
     theme_description: Option<String>,
     sources: Option<Vec<Source>>,
+    /// Sections an earlier attempt saved.
+    saved_sections: Option<Vec<Section>>,
 }
 
 async fn synthesize(
@@ -115,15 +126,11 @@ async fn synthesize(
     ))
     .await;
     let theme = json!({ "name": theme_name, "description": input.theme_description });
-    let response = ctx
-        .ai
-        .chat(synthesis::prompt(&theme, &documents))
-        .await
-        .map_err(|e| ai_error(&e))?;
-    record_ai_call(&response);
-    let content = synthesis::parse_answer(&response.content).map_err(|message| {
-        JobError::transient("AI_OUTPUT_INVALID", message).with("model", response.model.clone())
-    })?;
+    let saved = input.saved_sections.clone().unwrap_or_default();
+    let Some(written) = write(ctx, claim, synthesis_id, &theme, &documents, saved).await? else {
+        return Ok(None);
+    };
+    let content = &written.synthesis;
     emit(Event::step("saving", "saving the synthesis", 90)).await;
     let day = input.scheduled_for.unwrap_or_else(Utc::now).date_naive();
     let week = synthesis::iso_week(day);
@@ -145,10 +152,10 @@ async fn synthesize(
     .bind(&content.title)
     .bind(sqlx::types::Json(&content.sections))
     .bind(sqlx::types::Json(&report))
-    .bind(&response.provider)
-    .bind(&response.model)
-    .bind(response.usage.input_tokens as i32)
-    .bind(response.usage.output_tokens as i32)
+    .bind(&written.provider)
+    .bind(&written.model)
+    .bind(written.usage.input_tokens as i32)
+    .bind(written.usage.output_tokens as i32)
     .execute(&mut *tx)
     .await
     .context("saving the synthesis")?;
@@ -188,6 +195,132 @@ async fn synthesize(
     }
     tracing::info!(synthesis_id = %synthesis_id, emails = emails.len(), "synthesis saved");
     Ok(Some(Finished::succeeded(result)))
+}
+
+/// What the AI wrote, and what its calls cost.
+struct Written {
+    synthesis: Synthesis,
+    provider: String,
+    model: String,
+    usage: Usage,
+}
+
+/// Asks the AI for the synthesis. Each section is saved (fenced by the claim) and reported
+/// the moment its object closes; a cut answer is asked for again whole (at most
+/// `AI_MAX_RETRIES` times), and the sections it repeats (by title) are kept once. `None`
+/// when the claim was lost.
+async fn write(
+    ctx: &JobContext,
+    claim: &Claim,
+    synthesis_id: Uuid,
+    theme: &Value,
+    documents: &[Document],
+    mut sections: Vec<Section>,
+) -> Result<Option<Written>, JobError> {
+    let key = |title: &str| title.trim().to_lowercase();
+    let mut seen: HashSet<String> = sections.iter().map(|s| key(&s.title)).collect();
+    let mut usage = Usage::default();
+    let mut cuts = 0;
+    loop {
+        let mut answer = Answer::open(ctx.ai.as_ref(), synthesis::prompt(theme, documents))
+            .await
+            .map_err(|e| ai_error(&e))?;
+        let outcome = loop {
+            let items = match answer.next().await {
+                Ok(Next::Items(items)) => items,
+                Ok(Next::Done(whole)) => break Ok(whole),
+                Err(stop) => break Err(stop),
+            };
+            let new: Vec<Section> = items
+                .iter()
+                .filter(|item| item.field == "sections")
+                .filter_map(|item| synthesis::parse_section(&item.value()))
+                .filter(|section| seen.insert(key(&section.title)))
+                .collect();
+            if new.is_empty() {
+                continue;
+            }
+            if !save_sections(ctx, claim, synthesis_id, &new).await? {
+                return Ok(None);
+            }
+            for section in new {
+                sections.push(section);
+                let percent = (65 + 5 * sections.len()).min(88) as u8;
+                let message = format!(
+                    "section {} written: {}",
+                    sections.len(),
+                    sections[sections.len() - 1].title
+                );
+                ctx.emitter
+                    .emit_or_log(claim.id, &Event::step("writing", message, percent))
+                    .await;
+            }
+        };
+        let response = answer.response();
+        usage.input_tokens += response.usage.input_tokens;
+        usage.output_tokens += response.usage.output_tokens;
+        if let Some(over_budget) = account(ctx, claim, &response).await? {
+            return Err(over_budget);
+        }
+        let invalid = |message: String| {
+            JobError::transient("AI_OUTPUT_INVALID", message).with("model", response.model.clone())
+        };
+        match outcome {
+            Ok(_) if sections.is_empty() => {
+                return Err(invalid("the AI's answer has no sections".into()));
+            }
+            Ok(whole) => {
+                return Ok(Some(Written {
+                    synthesis: Synthesis {
+                        title: synthesis::parse_title(&whole),
+                        sections,
+                    },
+                    provider: response.provider,
+                    model: response.model,
+                    usage,
+                }));
+            }
+            Err(Stop::Cut(error)) if cuts < ctx.settings.ai.max_retries => {
+                cuts += 1;
+                tracing::warn!(error = %error.message, "the answer was cut; asking for the synthesis again");
+            }
+            Err(Stop::Cut(error)) => return Err(ai_error(&error)),
+            Err(Stop::Malformed(error)) => return Err(invalid(error.0)),
+        }
+    }
+}
+
+/// Appends sections to the synthesis if the claim still holds; `false` when it was lost.
+async fn save_sections(
+    ctx: &JobContext,
+    claim: &Claim,
+    synthesis_id: Uuid,
+    sections: &[Section],
+) -> Result<bool, JobError> {
+    let mut tx = ctx
+        .pool
+        .begin()
+        .await
+        .context("opening a section's transaction")?;
+    if !claim
+        .alive(&mut *tx, None)
+        .await
+        .context("checking the claim")?
+    {
+        tracing::warn!("claim lost before saving a section; it was discarded");
+        return Ok(false);
+    }
+    sqlx::query(
+        "update syntheses set sections = coalesce(sections, '[]'::jsonb) || $2, updated_at = now()
+         where id = $1",
+    )
+    .bind(synthesis_id)
+    .bind(sqlx::types::Json(sections))
+    .execute(&mut *tx)
+    .await
+    .context("saving a section")?;
+    tx.commit().await.context("committing a section")?;
+    Ok(true)
 }
 
 /// A scheduled run: marks the schedule run for its day and creates a delivery and an email

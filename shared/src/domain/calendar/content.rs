@@ -10,8 +10,10 @@ use serde_json::{Value, json};
 
 use super::{Invalid, Slot, invalid};
 use crate::{
-    ai::{ChatRequest, Message, Role},
-    domain::prompt::{clip, embed_json, hashtag, tagged_json, unfenced},
+    ai::{AnswerSchema, ChatRequest, Message, Role},
+    domain::prompt::{
+        clip, embed_json, hashtag, schema_list, schema_object, schema_string, tagged_json,
+    },
 };
 
 pub const TEMPLATE: &str = "calendar.v1";
@@ -111,6 +113,24 @@ thread), 3 to 8 hashtags and a call to action. Answer with JSON only, in the sha
 {\"entries\": [{\"key\": \"<the slot's key>\", \"title\": \"...\", \"caption\": \"...\", \
 \"format\": \"...\", \"hashtags\": [\"#...\"], \"callToAction\": \"...\"}]}.";
 
+/// The answer's shape: `{"entries": [{"key", "title", ...}]}`.
+pub const SCHEMA: AnswerSchema = AnswerSchema {
+    name: "calendar_entries",
+    schema: || {
+        schema_object(&[(
+            "entries",
+            schema_list(schema_object(&[
+                ("key", schema_string(false)),
+                ("title", schema_string(false)),
+                ("caption", schema_string(false)),
+                ("format", schema_string(false)),
+                ("hashtags", schema_list(schema_string(false))),
+                ("callToAction", schema_string(false)),
+            ])),
+        )])
+    },
+};
+
 /// The chat request that asks for the content of `slots`.
 pub fn prompt(brief: &Value, slots: &[Slot], model: Option<String>) -> ChatRequest {
     let slots: Vec<Value> = slots
@@ -142,14 +162,9 @@ pub fn prompt(brief: &Value, slots: &[Slot], model: Option<String>) -> ChatReque
                 ),
             },
         ],
-        json: true,
+        schema: SCHEMA,
         max_tokens: Some(300 * 40),
     }
-}
-
-#[derive(Deserialize)]
-struct Answer {
-    entries: Vec<AnswerEntry>,
 }
 
 #[derive(Deserialize)]
@@ -159,20 +174,26 @@ struct AnswerEntry {
     content: EntryContent,
 }
 
-/// The entries of an answer for the batch `keys`, in the batch's order. Entries for other
-/// keys, repeated keys and entries without a title are dropped; the caller sees which
-/// slots are missing.
+/// One entry of an answer (an item of its `entries`), made to fit; `None` when it is not
+/// an entry or has no title.
+pub fn parse_entry(item: &Value) -> Option<(String, EntryContent)> {
+    let entry = AnswerEntry::deserialize(item).ok()?;
+    Some((entry.key, entry.content.fitted()?))
+}
+
+/// The entries of a whole answer for the batch `keys`. Entries for other keys, repeated
+/// keys and entries without a title are dropped; the caller sees which slots are missing.
 pub fn parse_answer(answer: &str, keys: &[&str]) -> Result<BTreeMap<String, EntryContent>, String> {
-    let answer: Answer = serde_json::from_str(unfenced(answer))
-        .map_err(|e| format!("the AI's answer is not the expected JSON: {e}"))?;
+    let (items, whole) = crate::ai::items::parse_whole(answer);
+    whole.map_err(|e| e.0)?;
     let wanted: HashSet<&str> = keys.iter().copied().collect();
     let mut entries = BTreeMap::new();
-    for entry in answer.entries {
-        if wanted.contains(entry.key.as_str())
-            && !entries.contains_key(&entry.key)
-            && let Some(content) = entry.content.fitted()
+    for item in items.iter().filter(|i| i.field == "entries") {
+        if let Some((key, content)) = parse_entry(&item.value())
+            && wanted.contains(key.as_str())
+            && !entries.contains_key(&key)
         {
-            entries.insert(entry.key, content);
+            entries.insert(key, content);
         }
     }
     Ok(entries)

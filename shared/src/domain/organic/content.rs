@@ -16,8 +16,10 @@ use super::{
     plan::{Brand, Draft},
 };
 use crate::{
-    ai::{ChatRequest, Message, Role},
-    domain::prompt::{clip, embed_json, hashtag, unfenced},
+    ai::{AnswerSchema, ChatRequest, Message, Role},
+    domain::prompt::{
+        clip, embed_json, hashtag, schema_list, schema_object, schema_string, unfenced,
+    },
 };
 
 pub const TEMPLATE: &str = "organic.v1";
@@ -44,6 +46,49 @@ the post in the placement's language. Answer with JSON only, in the shape {\"con
 \"visual\", \"suggestion\": \"...\"}]}, \"copy\": {\"caption\": \"...\", \"hashtags\": \
 {\"high\": [\"#...\"], \"medium\": [\"#...\"], \"low\": [\"#...\"]}}}: caption at most 2200 \
 characters, 1 to 4 hashtags per tier (high: broad reach, medium: niche, low: long tail).";
+
+/// The answer's shape: `{"content": {...}, "creative": {...}, "copy": {...}}`.
+pub const SCHEMA: AnswerSchema = AnswerSchema {
+    name: "organic_placement",
+    schema: || {
+        let text = || schema_string(false);
+        let tier = || schema_list(schema_string(false));
+        schema_object(&[
+            (
+                "content",
+                schema_object(&[
+                    ("format", text()),
+                    ("titleTopic", text()),
+                    ("objective", text()),
+                    ("target", text()),
+                    ("tone", text()),
+                    ("cta", text()),
+                    ("numSlides", json!({ "type": "integer" })),
+                ]),
+            ),
+            (
+                "creative",
+                schema_object(&[
+                    ("creativeIdea", text()),
+                    (
+                        "assetHints",
+                        schema_list(schema_object(&[("role", text()), ("suggestion", text())])),
+                    ),
+                ]),
+            ),
+            (
+                "copy",
+                schema_object(&[
+                    ("caption", text()),
+                    (
+                        "hashtags",
+                        schema_object(&[("high", tier()), ("medium", tier()), ("low", tier())]),
+                    ),
+                ]),
+            ),
+        ])
+    },
+};
 
 /// The week's options a prompt carries.
 #[derive(Debug, Clone, Copy)]
@@ -102,7 +147,7 @@ pub fn prompt(
                 ),
             },
         ],
-        json: true,
+        schema: SCHEMA,
         max_tokens: Some(900),
     }
 }

@@ -6,8 +6,8 @@ use serde_json::{Value, json};
 
 use super::parse_url;
 use crate::{
-    ai::{ChatRequest, Message, Role},
-    domain::prompt::{clip, embed_json, tagged_json, unfenced},
+    ai::{AnswerSchema, ChatRequest, Message, Role},
+    domain::prompt::{clip, embed_json, schema_list, schema_object, schema_string, tagged_json},
 };
 
 pub const TEMPLATE: &str = "synthesis.v1";
@@ -60,6 +60,30 @@ back to it with its url and source. Answer with JSON only, in the shape {\"title
 \"sections\": [{\"title\": \"...\", \"summary\": \"...\", \"items\": [{\"title\": \"...\", \
 \"summary\": \"...\", \"url\": \"...\", \"source\": \"...\"}]}]}.";
 
+/// The answer's shape: `{"title", "sections": [{"title", "summary", "items": [...]}]}`.
+pub const SCHEMA: AnswerSchema = AnswerSchema {
+    name: "synthesis",
+    schema: || {
+        let item = schema_object(&[
+            ("title", schema_string(false)),
+            ("summary", schema_string(false)),
+            ("url", schema_string(true)),
+            ("source", schema_string(true)),
+        ]);
+        schema_object(&[
+            ("title", schema_string(false)),
+            (
+                "sections",
+                schema_list(schema_object(&[
+                    ("title", schema_string(false)),
+                    ("summary", schema_string(false)),
+                    ("items", schema_list(item)),
+                ])),
+            ),
+        ])
+    },
+};
+
 pub fn prompt(theme: &Value, documents: &[Document]) -> ChatRequest {
     ChatRequest {
         template: TEMPLATE,
@@ -78,31 +102,50 @@ pub fn prompt(theme: &Value, documents: &[Document]) -> ChatRequest {
                 ),
             },
         ],
-        json: true,
+        schema: SCHEMA,
         max_tokens: Some(4_096),
     }
 }
 
-/// The synthesis in an answer; sections without a title are dropped.
-pub fn parse_answer(answer: &str) -> Result<Synthesis, String> {
-    let mut synthesis: Synthesis = serde_json::from_str(unfenced(answer))
-        .map_err(|e| format!("the AI's answer is not the expected JSON: {e}"))?;
-    synthesis.title = clip(&synthesis.title, 300);
-    synthesis.sections.retain(|s| !s.title.trim().is_empty());
-    for section in &mut synthesis.sections {
-        section.title = clip(&section.title, 300);
-        section.summary = clip(&section.summary, 4_000);
-        section.items.retain(|i| !i.title.trim().is_empty());
-        for item in &mut section.items {
-            item.title = clip(&item.title, 300);
-            item.summary = clip(&item.summary, 2_000);
-            item.url = item.url.take().filter(|u| parse_url("url", u).is_ok());
-        }
+/// One section of an answer (an item of its `sections`), made to fit: items without a
+/// title dropped, links checked. `None` when it is not a section or has no title.
+pub fn parse_section(item: &Value) -> Option<Section> {
+    let mut section = Section::deserialize(item).ok()?;
+    section.title = clip(&section.title, 300);
+    if section.title.is_empty() {
+        return None;
     }
-    if synthesis.sections.is_empty() {
+    section.summary = clip(&section.summary, 4_000);
+    section.items.retain(|i| !i.title.trim().is_empty());
+    for item in &mut section.items {
+        item.title = clip(&item.title, 300);
+        item.summary = clip(&item.summary, 2_000);
+        item.url = item.url.take().filter(|u| parse_url("url", u).is_ok());
+    }
+    Some(section)
+}
+
+/// The synthesis's title in a whole answer, made to fit.
+pub fn parse_title(answer: &Value) -> String {
+    clip(answer["title"].as_str().unwrap_or_default(), 300)
+}
+
+/// The synthesis in a whole answer; sections without a title are dropped.
+pub fn parse_answer(answer: &str) -> Result<Synthesis, String> {
+    let (items, whole) = crate::ai::items::parse_whole(answer);
+    let whole = whole.map_err(|e| e.0)?;
+    let sections: Vec<Section> = items
+        .iter()
+        .filter(|item| item.field == "sections")
+        .filter_map(|item| parse_section(&item.value()))
+        .collect();
+    if sections.is_empty() {
         return Err("the AI's answer has no sections".into());
     }
-    Ok(synthesis)
+    Ok(Synthesis {
+        title: parse_title(&whole),
+        sections,
+    })
 }
 
 /// The offline provider's answer: a section per source, an item per document.

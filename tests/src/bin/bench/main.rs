@@ -15,14 +15,16 @@
 //! BENCH_STREAMS (default 1000), BENCH_IDLE_STREAMS (default 10000), ALMANAC_BIN_DIR (where
 //! `almanac-api` and `almanac-worker` are; default: beside this binary), BENCH_ONLY=relay
 //! (stop after the relay phases), BENCH_ONLY=recovery (only the last phase),
-//! BENCH_ONLY=organic (only the organic week, after the ceilings) or BENCH_ONLY=flags (only
-//! the runtime flags' propagation, after the ceilings).
+//! BENCH_ONLY=organic (only the organic week, after the ceilings), BENCH_ONLY=streamed (only
+//! the streamed AI answers against the fake provider at 200 tokens/s, after the ceilings) or
+//! BENCH_ONLY=flags (only the runtime flags' propagation, after the ceilings).
 
 mod calendar;
 mod flags;
 mod organic;
 mod recovery;
 mod relay;
+mod streamed;
 mod streams;
 
 use std::{
@@ -225,6 +227,9 @@ async fn run(db_url: &str, secs: f64, clients: usize, jobs: usize) -> anyhow::Re
 
     if std::env::var("BENCH_ONLY").as_deref() == Ok("flags") {
         return flags::run(&settings, &pool).await;
+    }
+    if std::env::var("BENCH_ONLY").as_deref() == Ok("streamed") {
+        return streamed::run(&settings).await;
     }
     if std::env::var("BENCH_ONLY").as_deref() == Ok("organic") {
         let api = almanac_api::Application::build(settings.clone()).await?;
@@ -446,6 +451,7 @@ async fn run(db_url: &str, secs: f64, clients: usize, jobs: usize) -> anyhow::Re
     // writes do not weigh on the phases above) ---
     calendar::run(&base, &pool, &redis).await?;
     organic::run(&base, &pool, &redis).await?;
+    streamed::run(&settings).await?;
     flags::run(&settings, &pool).await?;
     Ok(())
 }

@@ -34,6 +34,12 @@ pub enum Behaviour {
     /// Answer like `Ok` once the gate holds `true` (`gate.send(true)`): a stream that is
     /// provably still running until the test says so.
     Gate(Arc<tokio::sync::watch::Sender<bool>>),
+    /// Answer with this text as the model's content.
+    Says(String),
+    /// Stream the answer up to the end of its `n`th item, then close the connection.
+    CutAfter(usize),
+    /// Stream the answer up to the end of its `n`th item, then write nothing more.
+    StallAfter(usize),
 }
 
 #[derive(Clone)]
@@ -49,6 +55,14 @@ struct Inner {
     /// Requests whose client went away before the answer.
     aborted: AtomicUsize,
     requests: Mutex<Vec<Value>>,
+    /// Streamed answers are written at this rate (0: at once).
+    tokens_per_sec: AtomicUsize,
+    /// Requests asking for `response_format` are refused with a 400 that says so.
+    refuse_format: std::sync::atomic::AtomicBool,
+    /// 400s sent for `response_format`.
+    format_refusals: AtomicUsize,
+    /// Answers written to their end.
+    completed: AtomicUsize,
 }
 
 impl FakeAi {
@@ -60,6 +74,10 @@ impl FakeAi {
             calls: AtomicUsize::new(0),
             aborted: AtomicUsize::new(0),
             requests: Mutex::new(Vec::new()),
+            tokens_per_sec: AtomicUsize::new(0),
+            refuse_format: std::sync::atomic::AtomicBool::new(false),
+            format_refusals: AtomicUsize::new(0),
+            completed: AtomicUsize::new(0),
         });
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
@@ -82,12 +100,15 @@ impl FakeAi {
 
     /// Waits until the provider has received `n` calls (a job is inside its AI call).
     pub async fn wait_for_calls(&self, n: usize) {
-        super::eventually(
-            Duration::from_secs(10),
-            "calls to reach the provider",
-            || async { (self.calls() >= n).then_some(()) },
-        )
-        .await;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while self.calls() < n {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{n} calls to reach the provider within 10 s (got {})",
+                self.calls()
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
     }
 
     /// Requests the client aborted (closed the connection) before they were answered.
@@ -98,6 +119,36 @@ impl FakeAi {
     pub fn requests(&self) -> Vec<Value> {
         self.inner.requests.lock().unwrap().clone()
     }
+
+    /// Streams answers at `rate` tokens (of four characters) a second; 0: at once.
+    pub fn set_token_rate(&self, rate: usize) {
+        self.inner.tokens_per_sec.store(rate, Ordering::SeqCst);
+    }
+
+    /// From now on, refuses (400) requests that ask for `response_format`.
+    pub fn refuse_response_format(&self) {
+        self.inner.refuse_format.store(true, Ordering::SeqCst);
+    }
+
+    /// Answers written to their end (the last byte sent).
+    pub fn completed(&self) -> usize {
+        self.inner.completed.load(Ordering::SeqCst)
+    }
+
+    /// The 400s sent because of `response_format`.
+    pub fn format_refusals(&self) -> usize {
+        self.inner.format_refusals.load(Ordering::SeqCst)
+    }
+}
+
+/// How much of an answer is written.
+#[derive(Clone, Copy)]
+enum Extent {
+    Whole,
+    /// Up to the end of the `n`th item, then the connection closes.
+    CutAfter(usize),
+    /// Up to the end of the `n`th item, then nothing until the client leaves.
+    StallAfter(usize),
 }
 
 pub fn completion() -> Value {
@@ -118,6 +169,14 @@ pub fn completion() -> Value {
 /// of an organic placement (the offline provider's), calendar entries for every slot of a calendar prompt (titled
 /// `Fake post <key>`), three flashcards otherwise.
 fn answer(request: &Value) -> Value {
+    let mut completion = answer_for(request);
+    if let Some(model) = request["model"].as_str() {
+        completion["model"] = json!(model);
+    }
+    completion
+}
+
+fn answer_for(request: &Value) -> Value {
     let user = request["messages"][1]["content"]
         .as_str()
         .unwrap_or_default();
@@ -171,16 +230,44 @@ async fn serve(mut stream: TcpStream, inner: Arc<Inner>) {
             let next = inner.script.lock().unwrap().pop_front();
             next.unwrap_or_else(|| inner.default.lock().unwrap().clone())
         };
+        let streamed = request["stream"] == json!(true);
+        if request.get("response_format").is_some() && inner.refuse_format.load(Ordering::SeqCst) {
+            inner.format_refusals.fetch_add(1, Ordering::SeqCst);
+            let body = "{\"error\": {\"message\": \"response_format json_schema is not supported by this model\", \"code\": 400}}";
+            if write_json(&mut stream, call, 400, body).await.is_err() {
+                return;
+            }
+            continue;
+        }
+        let mut extent = Extent::Whole;
         let (status, body) = match behaviour {
-            Behaviour::Ok => (200, answer(&request).to_string()),
+            Behaviour::Ok => (200, answer(&request)),
+            Behaviour::Says(content) => {
+                let mut completion = answer(&request);
+                completion["choices"][0]["message"]["content"] = json!(content);
+                (200, completion)
+            }
+            Behaviour::CutAfter(n) => {
+                extent = Extent::CutAfter(n);
+                (200, answer(&request))
+            }
+            Behaviour::StallAfter(n) => {
+                extent = Extent::StallAfter(n);
+                (200, answer(&request))
+            }
             Behaviour::Status(code) => (
                 code,
-                format!("{{\"error\": {{\"message\": \"fake failure {code}\"}}}}"),
+                json!({"error": {"message": format!("fake failure {code}")}}),
             ),
-            Behaviour::Body(code, body) => (code, body),
+            Behaviour::Body(code, body) => {
+                if write_json(&mut stream, call, code, &body).await.is_err() {
+                    return;
+                }
+                continue;
+            }
             Behaviour::Delay(pause) => {
                 tokio::select! {
-                    () = tokio::time::sleep(pause) => (200, answer(&request).to_string()),
+                    () = tokio::time::sleep(pause) => (200, answer(&request)),
                     () = closed(&mut stream) => {
                         inner.aborted.fetch_add(1, Ordering::SeqCst);
                         return;
@@ -190,7 +277,7 @@ async fn serve(mut stream: TcpStream, inner: Arc<Inner>) {
             Behaviour::Gate(gate) => {
                 let mut open = gate.subscribe();
                 tokio::select! {
-                    _ = open.wait_for(|open| *open) => (200, answer(&request).to_string()),
+                    _ = open.wait_for(|open| *open) => (200, answer(&request)),
                     () = closed(&mut stream) => {
                         inner.aborted.fetch_add(1, Ordering::SeqCst);
                         return;
@@ -203,15 +290,116 @@ async fn serve(mut stream: TcpStream, inner: Arc<Inner>) {
                 return;
             }
         };
-        // Like real providers, every answer names its request.
-        let response = format!(
-            "HTTP/1.1 {status} Fake\r\ncontent-type: application/json\r\nx-request-id: req-fake-{call}\r\ncontent-length: {}\r\n\r\n{body}",
-            body.len()
-        );
-        if stream.write_all(response.as_bytes()).await.is_err() {
-            return;
+        if status != 200 || !streamed {
+            if write_json(&mut stream, call, status, &body.to_string())
+                .await
+                .is_err()
+            {
+                return;
+            }
+            if status == 200 {
+                inner.completed.fetch_add(1, Ordering::SeqCst);
+            }
+            continue;
+        }
+        let rate = inner.tokens_per_sec.load(Ordering::SeqCst);
+        match write_stream(&mut stream, call, &body, extent, rate).await {
+            Ok(true) => {
+                inner.completed.fetch_add(1, Ordering::SeqCst);
+            }
+            Ok(false) => {
+                if let Extent::StallAfter(_) = extent {
+                    closed(&mut stream).await;
+                    inner.aborted.fetch_add(1, Ordering::SeqCst);
+                }
+                return;
+            }
+            Err(_) => return,
         }
     }
+}
+
+/// Writes a JSON answer. Like real providers, every answer names its request.
+async fn write_json(
+    stream: &mut TcpStream,
+    call: usize,
+    status: u16,
+    body: &str,
+) -> std::io::Result<()> {
+    let response = format!(
+        "HTTP/1.1 {status} Fake\r\ncontent-type: application/json\r\nx-request-id: req-fake-{call}\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(response.as_bytes()).await
+}
+
+/// Streams `completion` as server-sent chunks of one token (four characters) each, at
+/// `rate` tokens a second (0: at once), with its usage last; `Ok(false)` when the
+/// extent stopped it short.
+async fn write_stream(
+    stream: &mut TcpStream,
+    call: usize,
+    completion: &Value,
+    extent: Extent,
+    rate: usize,
+) -> std::io::Result<bool> {
+    let content = completion["choices"][0]["message"]["content"]
+        .as_str()
+        .unwrap_or_default();
+    let end = match extent {
+        Extent::Whole => content.len(),
+        Extent::CutAfter(n) | Extent::StallAfter(n) => item_end(content, n),
+    };
+    let head = format!(
+        "HTTP/1.1 200 Fake\r\ncontent-type: text/event-stream\r\nx-request-id: req-fake-{call}\r\ntransfer-encoding: chunked\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).await?;
+    let model = completion["model"].clone();
+    let chars: Vec<char> = content[..end].chars().collect();
+    let started = tokio::time::Instant::now();
+    let mut pending = String::new();
+    for (i, token) in chars.chunks(4).enumerate() {
+        let token: String = token.iter().collect();
+        let chunk = json!({ "id": completion["id"], "model": model,
+            "choices": [{ "index": 0, "delta": { "content": token } }] });
+        pending.push_str(&format!("data: {chunk}\n\n"));
+        if rate > 0 {
+            let due = started + Duration::from_secs_f64((i + 1) as f64 / rate as f64);
+            tokio::time::sleep_until(due).await;
+            write_chunk(stream, &std::mem::take(&mut pending)).await?;
+        }
+    }
+    if !pending.is_empty() {
+        write_chunk(stream, &pending).await?;
+    }
+    if !matches!(extent, Extent::Whole) {
+        stream.flush().await?;
+        return Ok(false);
+    }
+    let last = json!({ "id": completion["id"], "model": model, "choices": [],
+        "usage": completion["usage"] });
+    write_chunk(stream, &format!("data: {last}\n\ndata: [DONE]\n\n")).await?;
+    stream.write_all(b"0\r\n\r\n").await?;
+    Ok(true)
+}
+
+async fn write_chunk(stream: &mut TcpStream, data: &str) -> std::io::Result<()> {
+    stream
+        .write_all(format!("{:x}\r\n{data}\r\n", data.len()).as_bytes())
+        .await
+}
+
+/// Where the `n`th item of an answer ends (the whole answer when it has fewer).
+fn item_end(content: &str, n: usize) -> usize {
+    let mut parser = almanac_shared::ai::items::ItemParser::new();
+    let mut items = 0;
+    for (at, c) in content.char_indices() {
+        items += parser.feed(&c.to_string()).len();
+        if items >= n {
+            return at + c.len_utf8();
+        }
+    }
+    content.len()
 }
 
 /// Waits until the client closes the connection.

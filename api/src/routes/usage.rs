@@ -1,0 +1,154 @@
+//! `GET /v1/usage`: the caller's AI usage, tokens and cost by UTC day and job kind, and
+//! where they stand against the daily budget (`AI_USER_DAILY_TOKENS`).
+
+use almanac_shared::{db, usage};
+use chrono::{Days, NaiveDate, Utc};
+use poem::web::Data;
+use poem_openapi::{Object, OpenApi, param::Query, payload::Json};
+
+use super::Tag;
+use crate::{
+    auth::BearerAuth,
+    envelope::Envelope,
+    error::{Answer, ApiError, can},
+    state::AppState,
+};
+
+/// The longest period one report covers.
+const MAX_DAYS: u64 = 366;
+/// The period when none is given: the last 30 days, today included.
+const DEFAULT_DAYS: u64 = 30;
+
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct UsageDay {
+    /// The UTC day.
+    pub day: NaiveDate,
+    /// The job kind the calls were for: `generation`, `calendar`, `organic`, `synthesis`.
+    pub kind: String,
+    pub calls: i32,
+    pub tokens_input: i64,
+    pub tokens_output: i64,
+    /// Input and output tokens.
+    pub tokens: i64,
+    /// As the provider charged it, or from the configured prices.
+    pub cost_usd: f64,
+}
+
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct UsageTotals {
+    pub calls: i64,
+    pub tokens_input: i64,
+    pub tokens_output: i64,
+    pub tokens: i64,
+    pub cost_usd: f64,
+}
+
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct UsageToday {
+    /// Tokens used in the current UTC day, every kind included.
+    pub tokens: i64,
+    /// `AI_USER_DAILY_TOKENS`; null when there is no limit.
+    #[oai(nullable)]
+    pub limit: Option<u64>,
+    /// Tokens left today; null when there is no limit.
+    #[oai(nullable)]
+    pub remaining: Option<u64>,
+    /// When the day's budget resets (the next UTC midnight).
+    pub resets_at: chrono::DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct UsageReport {
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    /// By day (newest first), then kind; days without calls are left out.
+    pub days: Vec<UsageDay>,
+    /// The period's sums.
+    pub totals: UsageTotals,
+    pub today: UsageToday,
+}
+
+crate::enveloped!(UsageReport);
+
+pub struct UsageApi;
+
+#[OpenApi(tag = "Tag::Usage")]
+impl UsageApi {
+    /// The caller's AI usage: tokens and cost by UTC day and job kind from `from` to `to`
+    /// (inclusive; default the last 30 days, at most 366; an impossible date or period is
+    /// 422), and today's standing against the daily token budget.
+    #[oai(path = "/v1/usage", method = "get", operation_id = "getUsage")]
+    async fn get(
+        &self,
+        state: Data<&AppState>,
+        auth: BearerAuth,
+        /// First UTC day (`YYYY-MM-DD`).
+        #[oai(validator(pattern = "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$"))]
+        from: Query<Option<String>>,
+        /// Last UTC day (`YYYY-MM-DD`).
+        #[oai(validator(pattern = "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$"))]
+        to: Query<Option<String>>,
+    ) -> Answer<Json<Envelope<UsageReport>>, { can::STORED | can::BAD_REQUEST | can::UNPROCESSABLE }>
+    {
+        let now = Utc::now();
+        let day = |field: &str, raw: &Option<String>| -> Result<Option<NaiveDate>, ApiError> {
+            raw.as_deref()
+                .map(|raw| {
+                    NaiveDate::parse_from_str(raw, "%Y-%m-%d").map_err(|_| {
+                        ApiError::unprocessable_field(field, format!("{raw} is not a date"))
+                    })
+                })
+                .transpose()
+        };
+        let to = day("to", &to.0)?.unwrap_or(now.date_naive());
+        let from = day("from", &from.0)?.unwrap_or_else(|| to - Days::new(DEFAULT_DAYS - 1));
+        if from > to {
+            return Err(ApiError::unprocessable_field("from", "must not be after `to`").into());
+        }
+        if (to - from).num_days() as u64 >= MAX_DAYS {
+            let message = format!("the period is at most {MAX_DAYS} days");
+            return Err(ApiError::unprocessable_field("from", message).into());
+        }
+        let user = auth.0.id;
+        let mut tx = db::user_tx(&state.pool, user).await?;
+        let rows = usage::report(&mut *tx, user, from, to).await?;
+        let used = usage::today(&mut *tx, user).await?;
+        tx.commit().await?;
+        let days: Vec<UsageDay> = rows
+            .into_iter()
+            .map(|row| UsageDay {
+                day: row.day,
+                kind: row.kind,
+                calls: row.calls,
+                tokens_input: row.tokens_input,
+                tokens_output: row.tokens_output,
+                tokens: row.tokens_input + row.tokens_output,
+                cost_usd: row.cost_usd,
+            })
+            .collect();
+        let totals = UsageTotals {
+            calls: days.iter().map(|d| i64::from(d.calls)).sum(),
+            tokens_input: days.iter().map(|d| d.tokens_input).sum(),
+            tokens_output: days.iter().map(|d| d.tokens_output).sum(),
+            tokens: days.iter().map(|d| d.tokens).sum(),
+            cost_usd: days.iter().map(|d| d.cost_usd).sum(),
+        };
+        let limit = state.settings.ai.user_daily_tokens;
+        Ok(Envelope::of(UsageReport {
+            from,
+            to,
+            days,
+            totals,
+            today: UsageToday {
+                tokens: used,
+                limit,
+                remaining: limit.map(|limit| limit.saturating_sub(used.max(0) as u64)),
+                resets_at: usage::resets_at(now),
+            },
+        }))
+    }
+}

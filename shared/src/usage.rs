@@ -1,0 +1,100 @@
+//! What AI calls cost each user, per UTC day and job kind, and the daily token budget
+//! (`AI_USER_DAILY_TOKENS`) checked against it.
+
+use chrono::{DateTime, Days, NaiveDate, Utc};
+use sqlx::PgExecutor;
+use uuid::Uuid;
+
+use crate::ai::ChatResponse;
+
+/// The start of the next UTC day after `now`: when a spent budget is available again.
+pub fn resets_at(now: DateTime<Utc>) -> DateTime<Utc> {
+    let tomorrow = now.date_naive() + Days::new(1);
+    tomorrow.and_hms_opt(0, 0, 0).expect("midnight").and_utc()
+}
+
+/// Records one AI call's tokens and cost against its user's day; returns the user's tokens
+/// of the day so far, every kind included.
+pub async fn record(
+    conn: impl PgExecutor<'_>,
+    user_id: Uuid,
+    kind: &str,
+    response: &ChatResponse,
+) -> sqlx::Result<i64> {
+    sqlx::query_scalar(
+        "with recorded as (
+            insert into ai_usage as u (user_id, day, kind, calls, tokens_input, tokens_output, cost_usd)
+            values ($1, (now() at time zone 'utc')::date, $2, 1, $3, $4, $5)
+            on conflict (user_id, day, kind) do update set calls = u.calls + 1,
+                tokens_input = u.tokens_input + excluded.tokens_input,
+                tokens_output = u.tokens_output + excluded.tokens_output,
+                cost_usd = u.cost_usd + excluded.cost_usd
+            returning tokens_input + tokens_output as tokens)
+         select (select tokens from recorded) + coalesce((select sum(tokens_input + tokens_output)
+             from ai_usage where user_id = $1 and day = (now() at time zone 'utc')::date
+             and kind <> $2), 0)::bigint",
+    )
+    .bind(user_id)
+    .bind(kind)
+    .bind(i64::from(response.usage.input_tokens))
+    .bind(i64::from(response.usage.output_tokens))
+    .bind(response.cost_usd)
+    .fetch_one(conn)
+    .await
+}
+
+/// The user's tokens of the current UTC day.
+pub async fn today(conn: impl PgExecutor<'_>, user_id: Uuid) -> sqlx::Result<i64> {
+    sqlx::query_scalar(
+        "select coalesce(sum(tokens_input + tokens_output), 0)::bigint from ai_usage
+         where user_id = $1 and day = (now() at time zone 'utc')::date",
+    )
+    .bind(user_id)
+    .fetch_one(conn)
+    .await
+}
+
+/// One row of the usage report.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct DayUsage {
+    pub day: NaiveDate,
+    pub kind: String,
+    pub calls: i32,
+    pub tokens_input: i64,
+    pub tokens_output: i64,
+    pub cost_usd: f64,
+}
+
+/// The user's usage from `from` to `to` (inclusive), by day (newest first) and kind.
+pub async fn report(
+    conn: impl PgExecutor<'_>,
+    user_id: Uuid,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> sqlx::Result<Vec<DayUsage>> {
+    sqlx::query_as(
+        "select day, kind, calls, tokens_input, tokens_output, cost_usd from ai_usage
+         where user_id = $1 and day between $2 and $3 order by day desc, kind",
+    )
+    .bind(user_id)
+    .bind(from)
+    .bind(to)
+    .fetch_all(conn)
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn budgets_reset_at_the_next_utc_midnight() {
+        let now = "2026-11-23T23:59:59Z".parse::<DateTime<Utc>>().unwrap();
+        assert_eq!(resets_at(now).to_rfc3339(), "2026-11-24T00:00:00+00:00");
+        let midnight = "2026-11-24T00:00:00Z".parse::<DateTime<Utc>>().unwrap();
+        assert_eq!(
+            resets_at(midnight).to_rfc3339(),
+            "2026-11-25T00:00:00+00:00"
+        );
+    }
+}

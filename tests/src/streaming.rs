@@ -1,0 +1,322 @@
+//! Streamed AI answers (issue 16), against the local fake OpenAI-compatible server writing
+//! at a set token rate: items saved and streamed as their objects close, cut streams
+//! resumed with only the missing slots, a timeout mid-call, structured output with `auto`,
+//! fallback models and the daily token budget.
+
+use std::collections::HashSet;
+
+use reqwest::Method;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::{
+    calendars::{entries, keys, request, summary},
+    helpers::{
+        Behaviour, FakeAi, TestApp, TestOptions, spawn_app_with,
+        stream::{EventReader, Frame},
+    },
+};
+
+async fn app_with(fake: &FakeAi, env: &[(&'static str, &str)]) -> TestApp {
+    spawn_app_with(TestOptions {
+        fake_ai: Some(fake.clone()),
+        env: env.iter().map(|(k, v)| (*k, (*v).to_owned())).collect(),
+        ..Default::default()
+    })
+    .await
+}
+
+/// The slot keys a calendar request asked the AI for.
+fn asked_keys(request: &Value) -> Vec<String> {
+    let user = request["messages"][1]["content"].as_str().unwrap();
+    let slots = user
+        .split_once("<slots>")
+        .and_then(|(_, rest)| rest.split_once("</slots>"))
+        .map(|(json, _)| serde_json::from_str::<Vec<Value>>(json).unwrap())
+        .unwrap();
+    slots
+        .iter()
+        .map(|s| s["key"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// A calendar's saved entries, as comparable text (key, title, caption, hashtags).
+async fn saved(app: &TestApp, user: Uuid, calendar_id: &str) -> Vec<String> {
+    let calendar = app.calendar(user, calendar_id).await;
+    let mut saved: Vec<String> = calendar["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            format!(
+                "{} | {} | {} | {} | {}",
+                e["key"], e["title"], e["caption"], e["format"], e["hashtags"]
+            )
+        })
+        .collect();
+    saved.sort();
+    saved
+}
+
+#[tokio::test]
+async fn a_streamed_calendar_shows_entries_before_the_first_answer_ends_and_saves_what_a_whole_answer_does()
+ {
+    let fake = FakeAi::start(vec![], Behaviour::Ok).await;
+    fake.set_token_rate(200);
+    // A 40-slot answer takes about 8 s at this rate: the production timeout, not the tests'.
+    let app = app_with(&fake, &[("AI_TIMEOUT_MS", "30000")]).await;
+    let user = Uuid::new_v4();
+    let body = request(30, "tea");
+    let response = app
+        .client
+        .post(format!("{}/v1/ai/calendar", app.address))
+        .bearer_auth(app.token(user))
+        .header("accept", "text/event-stream")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let mut reader = EventReader::from_response(response, false);
+    let mut frames: Vec<Frame> = Vec::new();
+    let completed_at_first_entry = loop {
+        let frame = reader.next_event().await.expect("the stream goes on");
+        let entry = frame.kind == "entry";
+        frames.push(frame);
+        if entry {
+            break fake.completed();
+        }
+    };
+    // No answer had been written to its end when the first entry reached the client.
+    assert_eq!(completed_at_first_entry, 0);
+    frames.extend(reader.rest().await);
+    let streamed = entries(&frames);
+    let streamed_keys = keys(streamed.iter().copied());
+    assert_eq!(streamed.len(), 90, "every entry streams");
+    assert_eq!(
+        streamed_keys.iter().collect::<HashSet<_>>().len(),
+        90,
+        "and once"
+    );
+    let done = summary(&frames);
+    assert_eq!(done["status"], "succeeded");
+    assert_eq!(done["data"]["entries"], 90);
+    // The first call asked for 6 slots, then batches of 40: each streamed in pieces.
+    assert_eq!(fake.calls(), 4);
+    assert!(fake.requests().iter().all(|r| r["stream"] == true));
+    let streamed_calendar = saved(&app, user, done["data"]["calendarId"].as_str().unwrap()).await;
+
+    // The same request with whole answers saves the same calendar.
+    let whole = FakeAi::start(vec![], Behaviour::Ok).await;
+    let other = app_with(&whole, &[("AI_STREAM", "false")]).await;
+    let frames = other.calendar_stream(user, &body).await;
+    let done = summary(&frames);
+    assert_eq!(done["status"], "succeeded");
+    assert!(whole.requests().iter().all(|r| r.get("stream").is_none()));
+    let whole_calendar = saved(&other, user, done["data"]["calendarId"].as_str().unwrap()).await;
+    assert_eq!(streamed_calendar.len(), 90);
+    assert_eq!(streamed_calendar, whole_calendar);
+}
+
+#[tokio::test]
+async fn a_stream_cut_after_ten_entries_keeps_them_and_asks_only_for_the_missing_slots() {
+    // One call at a time: the first batch (6 slots) is whole, the second (40) is cut after
+    // its 10th entry, the third asks for its 30 missing slots.
+    let fake = FakeAi::start(vec![Behaviour::Ok, Behaviour::CutAfter(10)], Behaviour::Ok).await;
+    let app = app_with(&fake, &[("CALENDAR_AI_CONCURRENCY", "1")]).await;
+    let user = Uuid::new_v4();
+    let frames = app.calendar_stream(user, &request(30, "tea")).await;
+    let done = summary(&frames);
+    assert_eq!(done["status"], "succeeded", "{done}");
+    let streamed = keys(entries(&frames));
+    assert_eq!(streamed.len(), 90);
+    assert_eq!(streamed.iter().collect::<HashSet<_>>().len(), 90);
+
+    let requests = fake.requests();
+    let asked: Vec<Vec<String>> = requests.iter().map(asked_keys).collect();
+    assert_eq!(asked[0].len(), 6);
+    assert_eq!(asked[1].len(), 40);
+    // Exactly the 30 slots the cut stream did not write.
+    assert_eq!(asked[2], asked[1][10..].to_vec());
+    assert_eq!(asked.len(), 5, "6, 40, the 30 missing, 40, 4");
+    let calendar = app
+        .calendar(user, done["data"]["calendarId"].as_str().unwrap())
+        .await;
+    assert_eq!(calendar["entries"].as_array().unwrap().len(), 90);
+}
+
+#[tokio::test]
+async fn a_timeout_in_the_middle_of_a_call_keeps_and_counts_the_entries_written_before_it() {
+    let fake = FakeAi::start(vec![Behaviour::StallAfter(4)], Behaviour::Ok).await;
+    let app = app_with(
+        &fake,
+        &[
+            ("CALENDAR_AI_CONCURRENCY", "1"),
+            ("CALENDAR_TIMEOUT_SECS", "1"),
+            ("AI_TIMEOUT_MS", "30000"),
+        ],
+    )
+    .await;
+    app.expect_unfinished_jobs();
+    let user = Uuid::new_v4();
+    let frames = app.calendar_stream(user, &request(30, "tea")).await;
+    assert_eq!(
+        entries(&frames).len(),
+        4,
+        "the entries written before the stall"
+    );
+    let done = summary(&frames);
+    assert_eq!(done["status"], "timeout");
+    assert_eq!(done["data"]["entries"], 4);
+    let message = done["error"]["message"].as_str().unwrap();
+    assert!(message.contains("4 of 90"), "{message}");
+    let calendar = app
+        .calendar(user, done["data"]["calendarId"].as_str().unwrap())
+        .await;
+    assert_eq!(calendar["entries"].as_array().unwrap().len(), 4);
+    assert_eq!(fake.calls(), 1);
+}
+
+#[tokio::test]
+async fn structured_output_is_asked_for_until_the_provider_refuses_it_then_text_for_that_model() {
+    let fake = FakeAi::start(vec![], Behaviour::Ok).await;
+    let app = app_with(&fake, &[]).await;
+    let user = Uuid::new_v4();
+    let (first, _) = app.submit_job(user, 1500).await;
+    assert_eq!(app.wait_finished(user, first).await["status"], "succeeded");
+    let requests = fake.requests();
+    assert_eq!(requests.len(), 1);
+    let format = &requests[0]["response_format"];
+    assert_eq!(format["type"], "json_schema");
+    assert_eq!(format["json_schema"]["strict"], true);
+    assert_eq!(
+        format["json_schema"]["schema"]["properties"]["suggestions"]["items"]["required"],
+        json!(["front", "back"])
+    );
+
+    fake.refuse_response_format();
+    let (second, _) = app.submit_job(user, 1500).await;
+    let generation = app.wait_finished(user, second).await;
+    assert_eq!(generation["status"], "succeeded");
+    assert_eq!(generation["suggestions"]["proposed"], 3);
+    let (third, _) = app.submit_job(user, 1500).await;
+    assert_eq!(app.wait_finished(user, third).await["status"], "succeeded");
+    // One refusal; the same call asked again in text, and so was every later one.
+    assert_eq!(fake.format_refusals(), 1);
+    let requests = fake.requests();
+    assert_eq!(requests.len(), 4);
+    assert!(requests[1].get("response_format").is_some());
+    assert!(
+        requests[2..]
+            .iter()
+            .all(|r| r.get("response_format").is_none())
+    );
+}
+
+#[tokio::test]
+async fn a_model_failing_twice_gives_way_to_the_fallback_which_is_recorded() {
+    let fake = FakeAi::start(
+        vec![Behaviour::Status(503), Behaviour::Status(503)],
+        Behaviour::Ok,
+    )
+    .await;
+    let app = app_with(
+        &fake,
+        &[
+            ("AI_MAX_RETRIES", "1"),
+            ("AI_FALLBACK_MODELS", "fake-model-2, fake-model-3"),
+        ],
+    )
+    .await;
+    let user = Uuid::new_v4();
+    let (id, _) = app.submit_job(user, 1500).await;
+    let generation = app.wait_finished(user, id).await;
+    assert_eq!(generation["status"], "succeeded", "{generation}");
+    let models: Vec<Value> = fake.requests().iter().map(|r| r["model"].clone()).collect();
+    assert_eq!(
+        models,
+        [
+            json!("fake-model-1"),
+            json!("fake-model-1"),
+            json!("fake-model-2")
+        ]
+    );
+    assert_eq!(generation["ai_metadata"]["model"], "fake-model-2");
+    assert_eq!(generation["ai_metadata"]["provider_attempts"], 3);
+
+    // A refusal that is the caller's (400) is not passed on to another model.
+    let refused = FakeAi::start(vec![], Behaviour::Status(400)).await;
+    let app = app_with(&refused, &[("AI_FALLBACK_MODELS", "fake-model-2")]).await;
+    app.expect_failed_jobs();
+    let (id, _) = app.submit_job(user, 1500).await;
+    let generation = app.wait_finished(user, id).await;
+    assert_eq!(generation["status"], "failed");
+    assert_eq!(refused.calls(), 1);
+}
+
+#[tokio::test]
+async fn the_call_that_crosses_the_daily_budget_is_the_last_and_usage_adds_up() {
+    // Each call of the fake uses 120 + 45 tokens: the second crosses 300.
+    let fake = FakeAi::start(vec![], Behaviour::Ok).await;
+    let app = app_with(&fake, &[("AI_USER_DAILY_TOKENS", "300")]).await;
+    app.expect_failed_jobs();
+    let user = Uuid::new_v4();
+    let (id, job) = app.submit_job(user, 7000).await;
+    let generation = app.wait_finished(user, id).await;
+    assert_eq!(generation["status"], "failed", "{generation}");
+    assert_eq!(generation["error"]["code"], "BUDGET_EXCEEDED");
+    assert_eq!(fake.calls(), 2, "no call after the one that crossed it");
+    // The cards both calls wrote are kept.
+    assert_eq!(app.suggestions(user, id).await.len(), 6);
+    let (_, body) = app.get_json(user, &format!("/v1/jobs/{job}")).await;
+    assert_eq!(body["data"]["status"], "failed");
+    assert_eq!(body["data"]["error"]["code"], "BUDGET_EXCEEDED");
+    assert_eq!(body["data"]["attempts"], 1, "not retried");
+
+    // Every submission is refused now, with the reset time.
+    let response = app
+        .post_generation(
+            user,
+            &json!({ "source_text": crate::helpers::source_text(1500) }),
+        )
+        .await;
+    assert_eq!(response.status(), 429);
+    let retry_after: u64 = response.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=86_400).contains(&retry_after));
+    let refusal: Value = response.json().await.unwrap();
+    assert_eq!(refusal["error"]["code"], "BUDGET_EXCEEDED");
+    let reset = refusal["error"]["details"]["resetAt"].as_str().unwrap();
+    let tomorrow = chrono::Utc::now().date_naive() + chrono::Days::new(1);
+    assert_eq!(reset, format!("{tomorrow}T00:00:00Z"));
+    let (status, body) = app
+        .send_json(Method::POST, user, "/v1/ai/calendar", &request(2, "tea"))
+        .await;
+    assert_eq!(status, 429, "{body}");
+    assert_eq!(body["error"]["code"], "BUDGET_EXCEEDED");
+    assert_eq!(fake.calls(), 2);
+
+    // The usage report adds up: two calls of 120 + 45 tokens, at the fake's cost.
+    let (status, body) = app.get_json(user, "/v1/usage").await;
+    assert_eq!(status, 200, "{body}");
+    let usage = &body["data"];
+    let days = usage["days"].as_array().unwrap();
+    assert_eq!(days.len(), 1, "{usage}");
+    assert_eq!(days[0]["kind"], "generation");
+    assert_eq!(days[0]["calls"], 2);
+    assert_eq!(days[0]["tokensInput"], 240);
+    assert_eq!(days[0]["tokensOutput"], 90);
+    assert_eq!(days[0]["tokens"], 330);
+    assert!((days[0]["costUsd"].as_f64().unwrap() - 0.00246).abs() < 1e-9);
+    assert_eq!(usage["totals"]["tokens"], 330);
+    assert_eq!(usage["today"]["tokens"], 330);
+    assert_eq!(usage["today"]["limit"], 300);
+    assert_eq!(usage["today"]["remaining"], 0);
+    // Another user's usage is their own.
+    let (_, body) = app.get_json(Uuid::new_v4(), "/v1/usage").await;
+    assert_eq!(body["data"]["days"], json!([]));
+    assert_eq!(body["data"]["today"]["tokens"], 0);
+}
