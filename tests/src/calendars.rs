@@ -27,13 +27,27 @@ pub(crate) fn request(days: i64, topic: &str) -> Value {
 }
 
 impl TestApp {
-    /// `POST /v1/ai/calendar` answered as a stream (`base`: another API's address).
+    /// `POST /v1/ai/calendar` answered as a stream, read to its end (`base`: another API's
+    /// address).
     pub(crate) async fn calendar_stream_at(
         &self,
         base: &str,
         user: Uuid,
         body: &Value,
     ) -> Vec<Frame> {
+        self.open_calendar_stream(base, user, body)
+            .await
+            .rest()
+            .await
+    }
+
+    /// `POST /v1/ai/calendar` answered as a stream, to read frame by frame.
+    pub(crate) async fn open_calendar_stream(
+        &self,
+        base: &str,
+        user: Uuid,
+        body: &Value,
+    ) -> EventReader {
         let response = self
             .client
             .post(format!("{base}/v1/ai/calendar"))
@@ -45,7 +59,7 @@ impl TestApp {
             .unwrap();
         assert_eq!(response.status(), 200, "{:?}", response.text().await);
         assert_eq!(response.headers()["content-type"], "text/event-stream");
-        EventReader::from_response(response, false).rest().await
+        EventReader::from_response(response, false)
     }
 
     pub(crate) async fn calendar_stream(&self, user: Uuid, body: &Value) -> Vec<Frame> {

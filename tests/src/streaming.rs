@@ -11,10 +11,7 @@ use uuid::Uuid;
 
 use crate::{
     calendars::{entries, keys, request, summary},
-    helpers::{
-        Behaviour, FakeAi, TestApp, TestOptions, spawn_app_with,
-        stream::{EventReader, Frame},
-    },
+    helpers::{Behaviour, FakeAi, TestApp, TestOptions, spawn_app_with, stream::Frame},
 };
 
 async fn app_with(fake: &FakeAi, env: &[(&'static str, &str)]) -> TestApp {
@@ -67,17 +64,7 @@ async fn a_streamed_calendar_shows_entries_before_the_first_answer_ends_and_save
     let app = app_with(&fake, &[("AI_TIMEOUT_MS", "30000")]).await;
     let user = Uuid::new_v4();
     let body = request(30, "tea");
-    let response = app
-        .client
-        .post(format!("{}/v1/ai/calendar", app.address))
-        .bearer_auth(app.token(user))
-        .header("accept", "text/event-stream")
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    let mut reader = EventReader::from_response(response, false);
+    let mut reader = app.open_calendar_stream(&app.address, user, &body).await;
     let mut frames: Vec<Frame> = Vec::new();
     let completed_at_first_entry = loop {
         let frame = reader.next_event().await.expect("the stream goes on");
@@ -280,15 +267,7 @@ async fn the_call_that_crosses_the_daily_budget_is_the_last_and_usage_adds_up() 
             &json!({ "source_text": crate::helpers::source_text(1500) }),
         )
         .await;
-    assert_eq!(response.status(), 429);
-    let retry_after: u64 = response.headers()["retry-after"]
-        .to_str()
-        .unwrap()
-        .parse()
-        .unwrap();
-    assert!((1..=86_400).contains(&retry_after));
-    let refusal: Value = response.json().await.unwrap();
-    assert_eq!(refusal["error"]["code"], "BUDGET_EXCEEDED");
+    let refusal = TestApp::assert_too_many(response, 86_400, "BUDGET_EXCEEDED").await;
     let reset = refusal["error"]["details"]["resetAt"].as_str().unwrap();
     let tomorrow = chrono::Utc::now().date_naive() + chrono::Days::new(1);
     assert_eq!(reset, format!("{tomorrow}T00:00:00Z"));

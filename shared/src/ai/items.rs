@@ -10,19 +10,13 @@
 
 use serde_json::Value;
 
-/// One object of a top-level list, as written.
+/// One object of a top-level list, read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RawItem {
     /// The list's field in the answer, e.g. `entries`.
     pub field: String,
-    /// The object's JSON text.
-    pub json: String,
-}
-
-impl RawItem {
-    pub fn value(&self) -> Value {
-        serde_json::from_str(&self.json).unwrap_or(Value::Null)
-    }
+    /// The object (the scanner checked it is JSON by reading it).
+    pub value: Value,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -183,16 +177,15 @@ impl ItemParser {
                         let Some(Frame::Array { field: Some(field) }) = self.stack.last() else {
                             unreachable!("an item starts only in a named list");
                         };
-                        let json = &self.text[start..=i];
-                        if let Err(e) = serde_json::from_str::<Value>(json) {
-                            return Err(Malformed(format!(
+                        let value = serde_json::from_str(&self.text[start..=i]).map_err(|e| {
+                            Malformed(format!(
                                 "item {} of the AI's answer is not valid JSON: {e}",
                                 self.items + 1
-                            )));
-                        }
+                            ))
+                        })?;
                         completed.push(RawItem {
                             field: field.clone(),
-                            json: json.to_owned(),
+                            value,
                         });
                         self.items += 1;
                     }
@@ -261,9 +254,9 @@ mod tests {
         let items = parser.feed("\"title\": \"x}\\\"{\"}, {\"key\": \"b\"");
         assert_eq!(items.len(), 1);
         assert_eq!(items[0].field, "entries");
-        assert_eq!(items[0].value(), json!({"key": "a", "title": "x}\"{"}));
+        assert_eq!(items[0].value, json!({"key": "a", "title": "x}\"{"}));
         let items = parser.feed("}], \"title\": \"T\"}\n```");
-        assert_eq!(items[0].value(), json!({"key": "b"}));
+        assert_eq!(items[0].value, json!({"key": "b"}));
         assert_eq!(
             parser.finish().unwrap()["title"],
             json!("T"),
@@ -281,8 +274,8 @@ mod tests {
         let (items, whole) = parse_whole(&answer);
         assert_eq!(items.len(), 2, "the sections, not the objects deeper down");
         assert_eq!(items[0].field, "sections");
-        assert_eq!(items[0].value()["items"][1]["title"], "a2");
-        assert_eq!(items[1].value()["title"], "B");
+        assert_eq!(items[0].value["items"][1]["title"], "a2");
+        assert_eq!(items[1].value["title"], "B");
         assert_eq!(whole.unwrap()["meta"]["list"][0]["not"], "an item");
     }
 
@@ -349,7 +342,7 @@ mod tests {
             cuts in prop::collection::vec(0.0f64..1.0, 0..40),
         ) {
             let (whole_items, whole) = parse_whole(&text);
-            let values: Vec<Value> = whole_items.iter().map(RawItem::value).collect();
+            let values: Vec<Value> = whole_items.iter().map(|item| item.value.clone()).collect();
             prop_assert_eq!(&values, &expected);
             prop_assert!(whole.is_ok());
             let pieces = pieces(&text, &cuts);
@@ -382,7 +375,7 @@ mod tests {
             let kept = &text[..at];
             let (items, whole) = parse_whole(kept);
             let closed = ends.iter().filter(|end| **end <= at).count();
-            let values: Vec<Value> = items.iter().map(RawItem::value).collect();
+            let values: Vec<Value> = items.iter().map(|item| item.value.clone()).collect();
             prop_assert_eq!(&values[..], &expected[..closed]);
             prop_assert!(whole.is_err());
         }

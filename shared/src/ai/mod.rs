@@ -172,11 +172,6 @@ pub trait AiProvider: Send + Sync + 'static {
     /// other models tried) here; a failure after it cuts the stream, and the caller
     /// decides what to ask again.
     async fn stream(&self, request: ChatRequest) -> Result<ChatStream, AiError>;
-
-    /// The whole answer.
-    async fn chat(&self, request: ChatRequest) -> Result<ChatResponse, AiError> {
-        self.stream(request).await?.collect().await
-    }
 }
 
 /// Builds the configured provider; the offline one answers with `offline_answers`.

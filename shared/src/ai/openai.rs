@@ -209,7 +209,7 @@ impl OpenAiClient {
             let text = response
                 .text()
                 .await
-                .map_err(|e| failed(labelled.apply(labelled.cut(&e, "no complete answer"))))?;
+                .map_err(|e| failed(labelled.apply(labelled.cut(&e))))?;
             let completion: Completion = serde_json::from_str(&text).map_err(|_| {
                 failed(
                     labelled.apply(
@@ -278,9 +278,12 @@ impl Labels {
     }
 
     /// The body stopped: too slow, or the connection went.
-    fn cut(&self, error: &reqwest::Error, what: &str) -> AiError {
+    fn cut(&self, error: &reqwest::Error) -> AiError {
         let message = if error.is_timeout() {
-            format!("the AI provider gave {what} within {} ms", self.timeout_ms)
+            format!(
+                "the AI provider gave no complete answer within {} ms",
+                self.timeout_ms
+            )
         } else {
             "the AI provider's answer was cut off".to_owned()
         };
@@ -376,9 +379,7 @@ fn sse_pieces(
                     sse.lines();
                 }
                 Some(Err(error)) => {
-                    let cut = sse
-                        .labels
-                        .apply(sse.labels.cut(&error, "no complete answer"));
+                    let cut = sse.labels.apply(sse.labels.cut(&error));
                     sse.ready.push_back(Err(cut));
                     sse.ended = true;
                 }

@@ -85,11 +85,6 @@ impl ChatStream {
         self
     }
 
-    /// The model that is answering.
-    pub fn model(&self) -> &str {
-        &self.model
-    }
-
     /// The next piece of text; `None` once the answer is complete. An error means the
     /// answer was cut: the text so far stays in [`response`](Self::response).
     pub async fn next(&mut self) -> Option<Result<String, AiError>> {
@@ -128,12 +123,16 @@ impl ChatStream {
         None
     }
 
-    /// Reads the rest of the answer; the whole of it, or the error that cut it.
-    pub async fn collect(mut self) -> Result<ChatResponse, AiError> {
+    /// Reads the rest of the answer: what arrived (all of it, unless cut), with the error
+    /// that cut it if one did.
+    pub async fn collect(mut self) -> (ChatResponse, Option<AiError>) {
+        let mut cut = None;
         while let Some(piece) = self.next().await {
-            piece?;
+            if let Err(error) = piece {
+                cut = Some(error);
+            }
         }
-        Ok(self.response())
+        (self.response(), cut)
     }
 
     /// The answer so far, with its usage (as reported, else estimated) and cost.

@@ -229,7 +229,7 @@ pub fn parse_answer(content: &str) -> Result<Vec<Suggestion>, String> {
     let suggestions: Vec<Suggestion> = items
         .iter()
         .filter(|item| item.field == "suggestions")
-        .filter_map(|item| parse_suggestion(&item.value()))
+        .filter_map(|item| parse_suggestion(&item.value))
         .filter(|s| seen.insert(duplicate_key(&s.front)))
         .take(MAX_SUGGESTIONS)
         .collect();

@@ -121,9 +121,19 @@ impl TestApp {
         (status, response.json().await.unwrap_or(Value::Null))
     }
 
-    /// Asserts a 429 with a `Retry-After` within the limit's window (1..=`window_secs`);
-    /// returns the error envelope.
+    /// Asserts a 429 `RATE_LIMITED` with a `Retry-After` within the limit's window
+    /// (1..=`window_secs`); returns the error envelope.
     pub async fn assert_rate_limited(response: reqwest::Response, window_secs: u64) -> Value {
+        Self::assert_too_many(response, window_secs, "RATE_LIMITED").await
+    }
+
+    /// Asserts a 429 with `code` and a `Retry-After` of 1..=`window_secs`; returns the
+    /// error envelope.
+    pub async fn assert_too_many(
+        response: reqwest::Response,
+        window_secs: u64,
+        code: &str,
+    ) -> Value {
         assert_eq!(response.status(), 429);
         let retry_after: u64 = response.headers()["retry-after"]
             .to_str()
@@ -135,7 +145,7 @@ impl TestApp {
             "Retry-After {retry_after}"
         );
         let envelope: Value = response.json().await.unwrap();
-        assert_eq!(envelope["error"]["code"], "RATE_LIMITED");
+        assert_eq!(envelope["error"]["code"], code);
         envelope
     }
 }

@@ -123,17 +123,14 @@ pub(crate) async fn account(
 
 /// The job's end when its owner's daily budget is spent.
 pub(crate) fn budget_exceeded(limit: u64, spent: i64) -> JobError {
-    let resets = usage::resets_at(chrono::Utc::now());
+    let resets =
+        usage::resets_at(chrono::Utc::now()).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     JobError::permanent(
         "BUDGET_EXCEEDED",
         format!(
             "the daily AI budget of {limit} tokens is spent ({spent} used today); what was \
-             written so far is kept, and the budget resets at {}",
-            resets.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+             written so far is kept, and the budget resets at {resets}"
         ),
     )
-    .with(
-        "resetAt",
-        resets.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-    )
+    .with("resetAt", resets)
 }

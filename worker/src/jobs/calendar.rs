@@ -232,7 +232,7 @@ async fn generate(
                 Ok(Next::Items(items)) => {
                     let mut entries = Vec::new();
                     for item in items.iter().filter(|i| i.field == "entries") {
-                        let Some((key, content)) = calendar::parse_entry(&item.value()) else {
+                        let Some((key, content)) = calendar::parse_entry(&item.value) else {
                             continue;
                         };
                         if let Some(at) = missing.iter().position(|(_, slot)| slot.key == key) {

@@ -129,7 +129,7 @@ async fn generate(ctx: &JobContext, claim: &Claim, generation_id: Uuid, input: I
                 let cards: Vec<Suggestion> = items
                     .iter()
                     .filter(|item| item.field == "suggestions")
-                    .filter_map(|item| generation::parse_suggestion(&item.value()))
+                    .filter_map(|item| generation::parse_suggestion(&item.value))
                     .inspect(|_| usable += 1)
                     .filter(|card| seen.insert(generation::duplicate_key(&card.front)))
                     .take(generation::MAX_SUGGESTIONS.saturating_sub(saved))

@@ -312,7 +312,7 @@ async fn draft_placement(
     let mut last = String::new();
     for _ in 0..2 {
         let request = content::prompt(&library.brand, week, draft, &assets);
-        let mut stream = match ctx.ai.stream(request).await {
+        let stream = match ctx.ai.stream(request).await {
             Ok(stream) => stream,
             Err(error) => {
                 tracing::warn!(placement_id = %draft.placement_id, error = %error.message, "drafting a placement failed");
@@ -320,13 +320,7 @@ async fn draft_placement(
                 return (Err(message), calls);
             }
         };
-        let mut cut = None;
-        while let Some(piece) = stream.next().await {
-            if let Err(error) = piece {
-                cut = Some(error);
-            }
-        }
-        let response = stream.response();
+        let (response, cut) = stream.collect().await;
         let parsed = content::parse_answer(&response.content);
         calls.push(response);
         if let Some(error) = cut {

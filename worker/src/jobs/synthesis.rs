@@ -234,7 +234,7 @@ async fn write(
             let new: Vec<Section> = items
                 .iter()
                 .filter(|item| item.field == "sections")
-                .filter_map(|item| synthesis::parse_section(&item.value()))
+                .filter_map(|item| synthesis::parse_section(&item.value))
                 .filter(|section| seen.insert(key(&section.title)))
                 .collect();
             if new.is_empty() {

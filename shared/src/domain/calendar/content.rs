@@ -189,7 +189,7 @@ pub fn parse_answer(answer: &str, keys: &[&str]) -> Result<BTreeMap<String, Entr
     let wanted: HashSet<&str> = keys.iter().copied().collect();
     let mut entries = BTreeMap::new();
     for item in items.iter().filter(|i| i.field == "entries") {
-        if let Some((key, content)) = parse_entry(&item.value())
+        if let Some((key, content)) = parse_entry(&item.value)
             && wanted.contains(key.as_str())
             && !entries.contains_key(&key)
         {

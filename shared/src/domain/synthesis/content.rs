@@ -137,7 +137,7 @@ pub fn parse_answer(answer: &str) -> Result<Synthesis, String> {
     let sections: Vec<Section> = items
         .iter()
         .filter(|item| item.field == "sections")
-        .filter_map(|item| parse_section(&item.value()))
+        .filter_map(|item| parse_section(&item.value))
         .collect();
     if sections.is_empty() {
         return Err("the AI's answer has no sections".into());
