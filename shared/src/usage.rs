@@ -2,7 +2,7 @@
 //! (`AI_USER_DAILY_TOKENS`) checked against it.
 
 use chrono::{DateTime, Days, NaiveDate, Utc};
-use sqlx::PgExecutor;
+use sqlx::{PgExecutor, Postgres, QueryBuilder};
 use uuid::Uuid;
 
 use crate::ai::ChatResponse;
@@ -21,26 +21,56 @@ pub async fn record(
     kind: &str,
     response: &ChatResponse,
 ) -> sqlx::Result<i64> {
-    sqlx::query_scalar(
-        "with recorded as (
+    let mut query = QueryBuilder::new("with ");
+    push_record(&mut query, user_id, kind, response);
+    query.push(" select ");
+    push_spent(&mut query, user_id, kind);
+    query.build_query_scalar().fetch_one(conn).await
+}
+
+/// `recorded as (...)`: the common table expression that records a call (see [`record`]),
+/// for a statement that saves what the call wrote in the same round trip.
+pub fn push_record(
+    query: &mut QueryBuilder<Postgres>,
+    user_id: Uuid,
+    kind: &str,
+    response: &ChatResponse,
+) {
+    query
+        .push(
+            "recorded as (
             insert into ai_usage as u (user_id, day, kind, calls, tokens_input, tokens_output, cost_usd)
-            values ($1, (now() at time zone 'utc')::date, $2, 1, $3, $4, $5)
-            on conflict (user_id, day, kind) do update set calls = u.calls + 1,
+            values (",
+        )
+        .push_bind(user_id)
+        .push(", (now() at time zone 'utc')::date, ")
+        .push_bind(kind.to_owned())
+        .push(", 1, ")
+        .push_bind(i64::from(response.usage.input_tokens))
+        .push(", ")
+        .push_bind(i64::from(response.usage.output_tokens))
+        .push(", ")
+        .push_bind(response.cost_usd)
+        .push(
+            ") on conflict (user_id, day, kind) do update set calls = u.calls + 1,
                 tokens_input = u.tokens_input + excluded.tokens_input,
                 tokens_output = u.tokens_output + excluded.tokens_output,
                 cost_usd = u.cost_usd + excluded.cost_usd
-            returning tokens_input + tokens_output as tokens)
-         select (select tokens from recorded) + coalesce((select sum(tokens_input + tokens_output)
-             from ai_usage where user_id = $1 and day = (now() at time zone 'utc')::date
-             and kind <> $2), 0)::bigint",
-    )
-    .bind(user_id)
-    .bind(kind)
-    .bind(i64::from(response.usage.input_tokens))
-    .bind(i64::from(response.usage.output_tokens))
-    .bind(response.cost_usd)
-    .fetch_one(conn)
-    .await
+            returning tokens_input + tokens_output as tokens)",
+        );
+}
+
+/// The user's tokens of the day after `recorded` (a `bigint` expression).
+pub fn push_spent(query: &mut QueryBuilder<Postgres>, user_id: Uuid, kind: &str) {
+    query
+        .push(
+            "((select tokens from recorded) + coalesce((select sum(tokens_input + tokens_output)
+             from ai_usage where user_id = ",
+        )
+        .push_bind(user_id)
+        .push(" and day = (now() at time zone 'utc')::date and kind <> ")
+        .push_bind(kind.to_owned())
+        .push("), 0))::bigint");
 }
 
 /// The user's tokens of the current UTC day.

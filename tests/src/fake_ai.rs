@@ -120,7 +120,8 @@ impl FakeAi {
         self.inner.requests.lock().unwrap().clone()
     }
 
-    /// Streams answers at `rate` tokens (of four characters) a second; 0: at once.
+    /// Writes answers at `rate` tokens (of four characters) a second; 0: at once. A
+    /// streamed answer comes token by token; a whole one when its last token is written.
     pub fn set_token_rate(&self, rate: usize) {
         self.inner.tokens_per_sec.store(rate, Ordering::SeqCst);
     }
@@ -290,7 +291,24 @@ async fn serve(mut stream: TcpStream, inner: Arc<Inner>) {
                 return;
             }
         };
+        let rate = inner.tokens_per_sec.load(Ordering::SeqCst);
         if status != 200 || !streamed {
+            if status == 200 && rate > 0 {
+                let tokens = body["choices"][0]["message"]["content"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .chars()
+                    .count()
+                    .div_ceil(4);
+                let written = Duration::from_secs_f64(tokens as f64 / rate as f64);
+                tokio::select! {
+                    () = tokio::time::sleep(written) => {}
+                    () = closed(&mut stream) => {
+                        inner.aborted.fetch_add(1, Ordering::SeqCst);
+                        return;
+                    }
+                }
+            }
             if write_json(&mut stream, call, status, &body.to_string())
                 .await
                 .is_err()
@@ -302,7 +320,6 @@ async fn serve(mut stream: TcpStream, inner: Arc<Inner>) {
             }
             continue;
         }
-        let rate = inner.tokens_per_sec.load(Ordering::SeqCst);
         match write_stream(&mut stream, call, &body, extent, rate).await {
             Ok(true) => {
                 inner.completed.fetch_add(1, Ordering::SeqCst);

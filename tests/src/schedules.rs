@@ -265,15 +265,7 @@ async fn a_scheduled_run_waits_for_the_users_manual_generation() {
     let app = app_with(&smtp, Some(&fake)).await;
     let user = Uuid::new_v4();
     let theme = scheduled_theme(&app, user, &["ana@example.com"]).await;
-    let (status, manual) = app
-        .send_json(
-            Method::POST,
-            user,
-            &format!("/api/v1/themes/{theme}/syntheses"),
-            &json!({}),
-        )
-        .await;
-    assert_eq!(status, 202);
+    let manual = app.request_synthesis(user, &theme).await;
     fake.wait_for_calls(1).await;
     let clock = ManualClock::new(monday_morning());
     assert_eq!(

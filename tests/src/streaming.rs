@@ -11,17 +11,12 @@ use uuid::Uuid;
 
 use crate::{
     calendars::{entries, keys, request, summary},
-    helpers::{Behaviour, FakeAi, TestApp, TestOptions, spawn_app_with, stream::Frame},
+    helpers::{
+        Behaviour, FakeAi, TestApp, spawn_app_with_ai_env,
+        stream::{Frame, Open},
+    },
+    themes::{tea_site, tea_theme},
 };
-
-async fn app_with(fake: &FakeAi, env: &[(&'static str, &str)]) -> TestApp {
-    spawn_app_with(TestOptions {
-        fake_ai: Some(fake.clone()),
-        env: env.iter().map(|(k, v)| (*k, (*v).to_owned())).collect(),
-        ..Default::default()
-    })
-    .await
-}
 
 /// The slot keys a calendar request asked the AI for.
 fn asked_keys(request: &Value) -> Vec<String> {
@@ -61,7 +56,7 @@ async fn a_streamed_calendar_shows_entries_before_the_first_answer_ends_and_save
     let fake = FakeAi::start(vec![], Behaviour::Ok).await;
     fake.set_token_rate(200);
     // A 40-slot answer takes about 8 s at this rate: the production timeout, not the tests'.
-    let app = app_with(&fake, &[("AI_TIMEOUT_MS", "30000")]).await;
+    let app = spawn_app_with_ai_env(&fake, &[("AI_TIMEOUT_MS", "30000")]).await;
     let user = Uuid::new_v4();
     let body = request(30, "tea");
     let mut reader = app.open_calendar_stream(&app.address, user, &body).await;
@@ -95,7 +90,7 @@ async fn a_streamed_calendar_shows_entries_before_the_first_answer_ends_and_save
 
     // The same request with whole answers saves the same calendar.
     let whole = FakeAi::start(vec![], Behaviour::Ok).await;
-    let other = app_with(&whole, &[("AI_STREAM", "false")]).await;
+    let other = spawn_app_with_ai_env(&whole, &[("AI_STREAM", "false")]).await;
     let frames = other.calendar_stream(user, &body).await;
     let done = summary(&frames);
     assert_eq!(done["status"], "succeeded");
@@ -110,7 +105,7 @@ async fn a_stream_cut_after_ten_entries_keeps_them_and_asks_only_for_the_missing
     // One call at a time: the first batch (6 slots) is whole, the second (40) is cut after
     // its 10th entry, the third asks for its 30 missing slots.
     let fake = FakeAi::start(vec![Behaviour::Ok, Behaviour::CutAfter(10)], Behaviour::Ok).await;
-    let app = app_with(&fake, &[("CALENDAR_AI_CONCURRENCY", "1")]).await;
+    let app = spawn_app_with_ai_env(&fake, &[("CALENDAR_AI_CONCURRENCY", "1")]).await;
     let user = Uuid::new_v4();
     let frames = app.calendar_stream(user, &request(30, "tea")).await;
     let done = summary(&frames);
@@ -135,7 +130,7 @@ async fn a_stream_cut_after_ten_entries_keeps_them_and_asks_only_for_the_missing
 #[tokio::test]
 async fn a_timeout_in_the_middle_of_a_call_keeps_and_counts_the_entries_written_before_it() {
     let fake = FakeAi::start(vec![Behaviour::StallAfter(4)], Behaviour::Ok).await;
-    let app = app_with(
+    let app = spawn_app_with_ai_env(
         &fake,
         &[
             ("CALENDAR_AI_CONCURRENCY", "1"),
@@ -167,7 +162,7 @@ async fn a_timeout_in_the_middle_of_a_call_keeps_and_counts_the_entries_written_
 #[tokio::test]
 async fn structured_output_is_asked_for_until_the_provider_refuses_it_then_text_for_that_model() {
     let fake = FakeAi::start(vec![], Behaviour::Ok).await;
-    let app = app_with(&fake, &[]).await;
+    let app = spawn_app_with_ai_env(&fake, &[]).await;
     let user = Uuid::new_v4();
     let (first, _) = app.submit_job(user, 1500).await;
     assert_eq!(app.wait_finished(user, first).await["status"], "succeeded");
@@ -207,7 +202,7 @@ async fn a_model_failing_twice_gives_way_to_the_fallback_which_is_recorded() {
         Behaviour::Ok,
     )
     .await;
-    let app = app_with(
+    let app = spawn_app_with_ai_env(
         &fake,
         &[
             ("AI_MAX_RETRIES", "1"),
@@ -233,7 +228,7 @@ async fn a_model_failing_twice_gives_way_to_the_fallback_which_is_recorded() {
 
     // A refusal that is the caller's (400) is not passed on to another model.
     let refused = FakeAi::start(vec![], Behaviour::Status(400)).await;
-    let app = app_with(&refused, &[("AI_FALLBACK_MODELS", "fake-model-2")]).await;
+    let app = spawn_app_with_ai_env(&refused, &[("AI_FALLBACK_MODELS", "fake-model-2")]).await;
     app.expect_failed_jobs();
     let (id, _) = app.submit_job(user, 1500).await;
     let generation = app.wait_finished(user, id).await;
@@ -245,7 +240,7 @@ async fn a_model_failing_twice_gives_way_to_the_fallback_which_is_recorded() {
 async fn the_call_that_crosses_the_daily_budget_is_the_last_and_usage_adds_up() {
     // Each call of the fake uses 120 + 45 tokens: the second crosses 300.
     let fake = FakeAi::start(vec![], Behaviour::Ok).await;
-    let app = app_with(&fake, &[("AI_USER_DAILY_TOKENS", "300")]).await;
+    let app = spawn_app_with_ai_env(&fake, &[("AI_USER_DAILY_TOKENS", "300")]).await;
     app.expect_failed_jobs();
     let user = Uuid::new_v4();
     let (id, job) = app.submit_job(user, 7000).await;
@@ -298,4 +293,114 @@ async fn the_call_that_crosses_the_daily_budget_is_the_last_and_usage_adds_up() 
     let (_, body) = app.get_json(Uuid::new_v4(), "/v1/usage").await;
     assert_eq!(body["data"]["days"], json!([]));
     assert_eq!(body["data"]["today"]["tokens"], 0);
+}
+
+/// A job's final `done` event (the job event stream's, not the calendar stream's).
+fn finished(frames: &[Frame]) -> &Value {
+    let done = frames.last().expect("frames");
+    assert_eq!(done.kind, "done", "{frames:#?}");
+    &done.data
+}
+
+#[tokio::test]
+async fn a_cut_flashcard_answer_is_asked_again_whole_and_its_cards_are_saved_and_streamed_once() {
+    // The first answer is cut after its second card; the whole batch is asked again.
+    let fake = FakeAi::start(vec![Behaviour::CutAfter(2)], Behaviour::Ok).await;
+    let app = spawn_app_with_ai_env(&fake, &[]).await;
+    let user = Uuid::new_v4();
+    let (id, job) = app.submit_job(user, 1500).await;
+    let generation = app.wait_finished(user, id).await;
+    assert_eq!(generation["status"], "succeeded", "{generation}");
+    assert_eq!(fake.calls(), 2);
+    let fronts: Vec<String> = app
+        .suggestions(user, id)
+        .await
+        .iter()
+        .map(|s| s["front"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        fronts,
+        [
+            "What does chlorophyll absorb?",
+            "What does the Calvin cycle do?",
+            "What are stomata for?"
+        ],
+        "the two cards of the cut answer are not saved again"
+    );
+    assert_eq!(generation["suggestions"]["proposed"], 3);
+    let frames = app.all_events(user, job, Open::default()).await;
+    let streamed: Vec<&str> = frames
+        .iter()
+        .filter(|f| f.kind == "suggestions")
+        .flat_map(|f| f.data["suggestions"].as_array().unwrap())
+        .map(|s| s["front"].as_str().unwrap())
+        .collect();
+    assert_eq!(streamed, fronts, "each card streams once, in order");
+    assert_eq!(finished(&frames)["result"]["suggestions"], 3);
+}
+
+#[tokio::test]
+async fn a_cut_synthesis_answer_is_asked_again_whole_and_its_sections_are_kept_once() {
+    let fake = FakeAi::start(vec![Behaviour::CutAfter(2)], Behaviour::Ok).await;
+    let app = spawn_app_with_ai_env(&fake, &[]).await;
+    let user = Uuid::new_v4();
+    let site = tea_site().await;
+    let theme = app.create_theme(user, &tea_theme(&site)).await;
+    let mut written = Vec::new();
+    // The first run's answer is cut after two sections; the second run's is whole.
+    for _ in 0..2 {
+        let accepted = app.request_synthesis(user, &theme).await;
+        let job: Uuid = accepted["job_id"].as_str().unwrap().parse().unwrap();
+        let frames = app.all_events(user, job, Open::default()).await;
+        assert_eq!(finished(&frames)["status"], "succeeded");
+        let steps = frames
+            .iter()
+            .filter(|f| f.kind == "progress" && f.data["step"] == "writing")
+            .filter(|f| f.data["message"].as_str().unwrap().starts_with("section "))
+            .count();
+        let id = accepted["synthesis_id"].as_str().unwrap();
+        let (_, synthesis) = app.get_json(user, &format!("/api/v1/syntheses/{id}")).await;
+        written.push((
+            steps,
+            synthesis["title"].clone(),
+            synthesis["sections"].clone(),
+        ));
+    }
+    assert_eq!(fake.calls(), 3, "the cut answer, its retry, the second run");
+    let (cut, whole) = (&written[0], &written[1]);
+    // A section per source that answered.
+    assert_eq!(whole.2.as_array().unwrap().len(), 3, "{}", whole.2);
+    assert_eq!(
+        cut, whole,
+        "the same sections, each once, each reported once"
+    );
+    assert_eq!(cut.0, 3);
+}
+
+#[tokio::test]
+async fn a_calendar_whose_call_crosses_the_budget_keeps_its_entries_and_starts_no_other_call() {
+    // One call at a time, 165 tokens each: the second (40 slots) crosses 300.
+    let fake = FakeAi::start(vec![], Behaviour::Ok).await;
+    let app = spawn_app_with_ai_env(
+        &fake,
+        &[
+            ("CALENDAR_AI_CONCURRENCY", "1"),
+            ("AI_USER_DAILY_TOKENS", "300"),
+        ],
+    )
+    .await;
+    app.expect_failed_jobs();
+    let user = Uuid::new_v4();
+    let frames = app.calendar_stream(user, &request(30, "tea")).await;
+    let done = summary(&frames);
+    assert_eq!(done["status"], "failed", "{done}");
+    assert_eq!(done["error"]["code"], "BUDGET_EXCEEDED");
+    assert_eq!(fake.calls(), 2, "the third batch is never asked for");
+    let streamed = keys(entries(&frames));
+    assert_eq!(streamed.len(), 46, "the first two batches' entries");
+    assert_eq!(streamed.iter().collect::<HashSet<_>>().len(), 46);
+    let calendar = app
+        .calendar(user, done["data"]["calendarId"].as_str().unwrap())
+        .await;
+    assert_eq!(calendar["entries"].as_array().unwrap().len(), 46);
 }

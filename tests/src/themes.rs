@@ -40,6 +40,20 @@ impl TestApp {
         assert_eq!(status, 201, "{theme}");
         theme["id"].as_str().unwrap().to_owned()
     }
+
+    /// Asks for a manual synthesis of `theme`; returns the 202's body.
+    pub async fn request_synthesis(&self, user: Uuid, theme: &str) -> Value {
+        let (status, accepted) = self
+            .send_json(
+                Method::POST,
+                user,
+                &format!("/api/v1/themes/{theme}/syntheses"),
+                &json!({}),
+            )
+            .await;
+        assert_eq!(status, 202, "{accepted}");
+        accepted
+    }
 }
 
 pub fn tea_theme(site: &Site) -> Value {
@@ -138,15 +152,7 @@ async fn a_manual_synthesis_reads_the_sources_skips_the_broken_one_and_streams_i
     let user = Uuid::new_v4();
     let site = tea_site().await;
     let theme = app.create_theme(user, &tea_theme(&site)).await;
-    let (status, accepted) = app
-        .send_json(
-            Method::POST,
-            user,
-            &format!("/api/v1/themes/{theme}/syntheses"),
-            &json!({}),
-        )
-        .await;
-    assert_eq!(status, 202, "{accepted}");
+    let accepted = app.request_synthesis(user, &theme).await;
     let job: Uuid = accepted["job_id"].as_str().unwrap().parse().unwrap();
     let frames = app.all_events(user, job, Open::default()).await;
     let events = plain(&frames);

@@ -147,6 +147,16 @@ pub async fn spawn_app_with_ai(fake: &FakeAi) -> TestApp {
     .await
 }
 
+/// An app whose AI provider is the real HTTP client talking to `fake`, with `env` set.
+pub async fn spawn_app_with_ai_env(fake: &FakeAi, env: &[(&'static str, &str)]) -> TestApp {
+    spawn_app_with(TestOptions {
+        fake_ai: Some(fake.clone()),
+        env: env.iter().map(|(k, v)| (*k, (*v).to_owned())).collect(),
+        ..Default::default()
+    })
+    .await
+}
+
 /// An app whose AI provider is `fake`, with or without a worker.
 pub async fn spawn_app_with_fake(fake: &FakeAi, worker: bool) -> TestApp {
     spawn_app_with(TestOptions {

@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use super::*;
 use crate::helpers::{
-    Behaviour, FakeAi, TestApp, TestOptions, spawn_app, spawn_app_with, spawn_app_with_ai,
+    Behaviour, FakeAi, TestApp, spawn_app, spawn_app_with_ai, spawn_app_with_ai_env,
     stream::EventReader,
 };
 
@@ -358,14 +358,10 @@ async fn a_slow_week_keeps_talking_and_sse_gets_the_same_lines() {
         Behaviour::Ok,
     )
     .await;
-    let app = spawn_app_with(TestOptions {
-        fake_ai: Some(fake.clone()),
-        env: vec![
-            ("HEARTBEAT_SECS", "0.2".into()),
-            ("ORGANIC_AI_CONCURRENCY", "1".into()),
-        ],
-        ..Default::default()
-    })
+    let app = spawn_app_with_ai_env(
+        &fake,
+        &[("HEARTBEAT_SECS", "0.2"), ("ORGANIC_AI_CONCURRENCY", "1")],
+    )
     .await;
     let user = Uuid::new_v4();
     library(&app, user).await;
@@ -417,12 +413,7 @@ async fn an_ai_failure_fails_only_its_placement() {
         Behaviour::Ok,
     )
     .await;
-    let app = spawn_app_with(TestOptions {
-        fake_ai: Some(fake.clone()),
-        env: vec![("ORGANIC_AI_CONCURRENCY", "1".into())],
-        ..Default::default()
-    })
-    .await;
+    let app = spawn_app_with_ai_env(&fake, &[("ORGANIC_AI_CONCURRENCY", "1")]).await;
     let user = Uuid::new_v4();
     library(&app, user).await;
     let body = request(vec![
@@ -441,6 +432,47 @@ async fn an_ai_failure_fails_only_its_placement() {
     assert_eq!(complete["counts"]["errors"], 2);
     assert_eq!(fake.calls(), 4);
     assert_eq!(saved_rows(&app).await, 1);
+}
+
+#[tokio::test]
+async fn the_call_that_crosses_the_budget_is_the_weeks_last_and_its_placement_is_kept() {
+    // Each call of the fake uses 165 tokens: the second crosses 300.
+    let fake = FakeAi::start(vec![], Behaviour::Ok).await;
+    let app = spawn_app_with_ai_env(
+        &fake,
+        &[
+            ("ORGANIC_AI_CONCURRENCY", "1"),
+            ("AI_USER_DAILY_TOKENS", "300"),
+        ],
+    )
+    .await;
+    app.expect_failed_jobs();
+    let user = Uuid::new_v4();
+    library(&app, user).await;
+    let body = request(vec![
+        seed("a", "trend-101", "2026-01-27T17:00", "instagram", None),
+        seed("b", "trend-101", "2026-01-28T17:00", "instagram", None),
+        seed("c", "trend-101", "2026-01-29T17:00", "instagram", None),
+    ]);
+    let generated = generate(&app, user, &body).await;
+    assert_eq!(
+        generated.placements().keys().collect::<Vec<_>>(),
+        ["a", "b"]
+    );
+    let complete = generated.complete();
+    assert_eq!(complete["status"], "failed", "{complete}");
+    assert_eq!(complete["error"]["code"], "BUDGET_EXCEEDED");
+    assert_eq!(fake.calls(), 2, "no call after the one that crossed it");
+    assert_eq!(saved_rows(&app).await, 2);
+    assert_eq!(week(&app, user).await.len(), 2);
+
+    let refused = generate(&app, user, &body).await;
+    assert_eq!(refused.status, 429, "{}", refused.error);
+    assert_eq!(refused.error["error"]["code"], "BUDGET_EXCEEDED");
+    let (_, usage) = app.get_json(user, "/v1/usage").await;
+    assert_eq!(usage["data"]["days"][0]["kind"], "organic");
+    assert_eq!(usage["data"]["days"][0]["calls"], 2);
+    assert_eq!(fake.calls(), 2);
 }
 
 #[tokio::test]

@@ -97,6 +97,12 @@ impl Answer {
         }
     }
 
+    /// Whether the answer has come to its end, complete and well formed, with the items
+    /// [`Answer::next`] gave last: what remains is [`Next::Done`].
+    pub(crate) fn complete(&self) -> bool {
+        matches!(self.ended, Some(Ok(()))) && self.parser.fault().is_none()
+    }
+
     /// The answer so far and what it cost.
     pub(crate) fn response(&self) -> ChatResponse {
         self.stream.response()
@@ -111,14 +117,20 @@ pub(crate) async fn account(
     claim: &Claim,
     response: &ChatResponse,
 ) -> Result<Option<JobError>, JobError> {
-    record_ai_call(response);
     let spent = usage::record(&ctx.pool, claim.user_id, claim.kind.as_str(), response)
         .await
         .context("recording the AI call's usage")?;
-    Ok(match ctx.settings.ai.user_daily_tokens {
+    Ok(accounted(ctx, response, spent))
+}
+
+/// [`account`] once the call's usage is recorded (by a statement that also saved what it
+/// wrote) and the user has `spent` that many tokens today.
+pub(crate) fn accounted(ctx: &JobContext, response: &ChatResponse, spent: i64) -> Option<JobError> {
+    record_ai_call(response);
+    match ctx.settings.ai.user_daily_tokens {
         Some(limit) if spent >= limit as i64 => Some(budget_exceeded(limit, spent)),
         _ => None,
-    })
+    }
 }
 
 /// The job's end when its owner's daily budget is spent.

@@ -4,7 +4,10 @@
 //! `timeout` with what it has, the entries of calls still running included. A first run
 //! fills the calendar; a regeneration proposes a diff instead.
 
-use std::collections::HashSet;
+use std::{
+    collections::HashSet,
+    sync::atomic::{AtomicBool, Ordering},
+};
 
 use almanac_shared::{
     ai::ChatResponse,
@@ -80,6 +83,9 @@ enum Produced {
     Entries(Vec<(i32, Entry)>),
     /// A call ended (complete or cut): what it cost.
     Call(ChatResponse),
+    /// A call crossed the owner's daily budget: the run's end, once the calls under way
+    /// have finished and been saved.
+    OverBudget(JobError),
 }
 
 async fn generate_run(ctx: &JobContext, claim: &Claim, input: Input) -> JobResult {
@@ -118,11 +124,13 @@ async fn generate_run(ctx: &JobContext, claim: &Claim, input: Input) -> JobResul
     let settings = &ctx.settings.calendar;
     let deadline = tokio::time::Instant::now() + settings.timeout;
     let brief = &spec.constraints.raw;
-    // The batches' calls run at once; each sends its entries the moment they close.
+    // The batches' calls run at once; each sends its entries the moment they close. Once a
+    // call crosses the budget, no other is started.
     let (sender, mut produced) = mpsc::unbounded_channel();
+    let spent = AtomicBool::new(false);
     let calls: Vec<_> = split(todo, settings.batch_slots)
         .into_iter()
-        .map(|batch| generate(ctx, brief, batch, sender.clone()))
+        .map(|batch| generate(ctx, claim, &spent, brief, batch, sender.clone()))
         .collect();
     drop(sender);
     let mut calls = Box::pin(
@@ -132,6 +140,7 @@ async fn generate_run(ctx: &JobContext, claim: &Claim, input: Input) -> JobResul
     );
     let mut calling = true;
     let mut failure = None;
+    let mut over_budget = None;
     let mut timed_out = false;
     loop {
         let group = tokio::select! {
@@ -165,6 +174,10 @@ async fn generate_run(ctx: &JobContext, claim: &Claim, input: Input) -> JobResul
                 break;
             }
         };
+        let mut group = Group::from(group);
+        if let Some(error) = group.over_budget.take() {
+            over_budget.get_or_insert(error);
+        }
         match save_produced(ctx, claim, run, &input, &meta, total, group).await {
             Ok(Some(saved)) => generated += saved,
             Ok(None) => {
@@ -183,6 +196,9 @@ async fn generate_run(ctx: &JobContext, claim: &Claim, input: Input) -> JobResul
     }
     // Dropping the calls aborts those still in flight.
     drop(calls);
+    if let Some(error) = over_budget {
+        return Err(error);
+    }
     let (status, error) = if timed_out {
         let message = format!(
             "The calendar took longer than {} s to generate: {generated} of {total} entries were \
@@ -213,9 +229,12 @@ fn split(slots: Vec<(i32, Slot)>, size: usize) -> Vec<Vec<(i32, Slot)>> {
 
 /// Asks the AI for a batch and sends each entry the moment its object closes. A stream cut
 /// after some entries is followed by asking only for the missing slots (at most
-/// `AI_MAX_RETRIES` times); slots a complete answer left out are asked for once more.
+/// `AI_MAX_RETRIES` times); slots a complete answer left out are asked for once more. Each
+/// call is accounted as it ends; none is made once the owner's budget is `spent`.
 async fn generate(
     ctx: &JobContext,
+    claim: &Claim,
+    spent: &AtomicBool,
     brief: &Value,
     batch: Vec<(i32, Slot)>,
     out: mpsc::UnboundedSender<Produced>,
@@ -223,6 +242,9 @@ async fn generate(
     let mut missing = batch;
     let (mut cuts, mut short_answers) = (0, 0);
     loop {
+        if spent.load(Ordering::SeqCst) {
+            return Ok(());
+        }
         let slots: Vec<Slot> = missing.iter().map(|(_, s)| s.clone()).collect();
         let mut answer = Answer::open(ctx.ai.as_ref(), calendar::prompt(brief, &slots, None))
             .await
@@ -251,7 +273,13 @@ async fn generate(
         };
         let response = answer.response();
         let model = response.model.clone();
+        let over_budget = account(ctx, claim, &response).await?;
         let _ = out.send(Produced::Call(response));
+        if let Some(error) = over_budget {
+            spent.store(true, Ordering::SeqCst);
+            let _ = out.send(Produced::OverBudget(error));
+            return Ok(());
+        }
         if missing.is_empty() {
             return Ok(());
         }
@@ -280,9 +308,36 @@ async fn generate(
     }
 }
 
+/// What the calls produced together.
+struct Group {
+    entries: Vec<(i32, Entry)>,
+    calls: Vec<ChatResponse>,
+    over_budget: Option<JobError>,
+}
+
+impl From<Vec<Produced>> for Group {
+    fn from(produced: Vec<Produced>) -> Self {
+        let mut group = Group {
+            entries: Vec::new(),
+            calls: Vec::new(),
+            over_budget: None,
+        };
+        for produced in produced {
+            match produced {
+                Produced::Entries(more) => group.entries.extend(more),
+                Produced::Call(response) => group.calls.push(response),
+                Produced::OverBudget(error) => {
+                    group.over_budget.get_or_insert(error);
+                }
+            }
+        }
+        group
+    }
+}
+
 /// Saves what the calls produced together, if the claim still holds, and streams the
-/// entries; a call's end records its cost (against the run and the user's day). Returns
-/// the entries saved, or `None` when the claim was lost.
+/// entries; the calls' costs are added to the run's. Returns the entries saved, or `None`
+/// when the claim was lost.
 async fn save_produced(
     ctx: &JobContext,
     claim: &Claim,
@@ -290,16 +345,9 @@ async fn save_produced(
     input: &Input,
     meta: &Value,
     total: usize,
-    group: Vec<Produced>,
+    group: Group,
 ) -> Result<Option<usize>, JobError> {
-    let mut entries: Vec<(i32, Entry)> = Vec::new();
-    let mut calls = Vec::new();
-    for produced in group {
-        match produced {
-            Produced::Entries(more) => entries.extend(more),
-            Produced::Call(response) => calls.push(response),
-        }
-    }
+    let Group { entries, calls, .. } = group;
     let tokens = calls.iter().fold((0, 0), |(i, o), call| {
         (i + call.usage.input_tokens, o + call.usage.output_tokens)
     });
@@ -341,11 +389,6 @@ async fn save_produced(
     if let Some(staged) = &staged {
         // One notification for the group, so a burst does not count as a client lagging.
         ctx.emitter.publish(claim.id, staged).await;
-    }
-    for call in &calls {
-        if let Some(over_budget) = account(ctx, claim, call).await? {
-            return Err(over_budget);
-        }
     }
     Ok(Some(entries.len()))
 }

@@ -7,7 +7,7 @@ use almanac_shared::{
     domain::generation::{self, GenerationJob, Suggestion},
     events::{Event, SuggestionItem},
     jobs::{Claim, JobStatus},
-    telemetry,
+    telemetry, usage,
 };
 use std::collections::HashSet;
 
@@ -18,7 +18,7 @@ use uuid::Uuid;
 
 use super::{
     ai_error,
-    answer::{Answer, Next, Stop, account},
+    answer::{Answer, Next, Stop, account, accounted},
 };
 use crate::job::{Context, Finished, Job, JobContext, JobError, JobResult};
 
@@ -114,16 +114,20 @@ async fn generate(ctx: &JobContext, claim: &Claim, generation_id: Uuid, input: I
         // Cards of this batch saved so far (by an earlier attempt too).
         let mut seen = std::mem::take(&mut resumed);
         let mut cuts = 0;
-        let (response, usable) = 'answer: loop {
+        let (response, usable, held) = 'answer: loop {
             let mut answer =
                 Answer::open(ctx.ai.as_ref(), generation::prompt(batch, model.clone()))
                     .await
                     .map_err(|e| ai_error(&e))?;
             let mut usable = 0;
+            // Cards that closed with the answer's end: saved with the batch's end, in one
+            // statement (an answer that arrives whole costs one round trip, as before
+            // streaming).
+            let mut held = Vec::new();
             let stop = loop {
                 let items = match answer.next().await {
                     Ok(Next::Items(items)) => items,
-                    Ok(Next::Done(_)) => break 'answer (answer.response(), usable),
+                    Ok(Next::Done(_)) => break 'answer (answer.response(), usable, held),
                     Err(stop) => break stop,
                 };
                 let cards: Vec<Suggestion> = items
@@ -138,25 +142,19 @@ async fn generate(ctx: &JobContext, claim: &Claim, generation_id: Uuid, input: I
                     continue;
                 }
                 let items = items_at(&cards, saved);
-                let staged = ctx
-                    .emitter
-                    .stage(
-                        claim.id,
-                        vec![Event::Suggestions {
-                            generation_id,
-                            batch: index as u32,
-                            suggestions: items.clone(),
-                        }],
-                    )
-                    .await;
-                let step = Step::Cards(index, &items);
-                if !save(ctx, claim, generation_id, step, Some(staged.token)).await? {
-                    tracing::warn!("claim lost before saving cards; they were discarded");
+                saved += items.len();
+                if answer.complete() {
+                    held = items;
+                    continue;
+                }
+                if !save_cards(ctx, claim, generation_id, index, items).await? {
                     return Ok(None);
                 }
-                saved += items.len();
-                ctx.emitter.publish(claim.id, &staged).await;
             };
+            // A valid prefix is kept, even when what follows it is not.
+            if !held.is_empty() && !save_cards(ctx, claim, generation_id, index, held).await? {
+                return Ok(None);
+            }
             let response = answer.response();
             attribution.add(&response);
             if let Some(over_budget) = account(ctx, claim, &response).await? {
@@ -175,32 +173,55 @@ async fn generate(ctx: &JobContext, claim: &Claim, generation_id: Uuid, input: I
             }
         };
         attribution.add(&response);
-        let over_budget = account(ctx, claim, &response).await?;
         if usable == 0 {
+            let over_budget = account(ctx, claim, &response).await?;
             return Err(over_budget.unwrap_or_else(|| {
                 JobError::transient("AI_OUTPUT_INVALID", "the answer holds no usable flashcard")
                     .with("model", response.model.clone())
             }));
         }
         let last = index + 1 == batches.len() || saved >= generation::MAX_SUGGESTIONS;
+        let mut events = Vec::new();
+        if !held.is_empty() {
+            events.push(Event::Suggestions {
+                generation_id,
+                batch: index as u32,
+                suggestions: held.clone(),
+            });
+        }
         // The last batch also ends the job and the generation, in the same statement.
         let finish = if last {
-            emit(saving()).await;
+            events.push(saving());
             Some((result(saved), metadata(&attribution)))
         } else {
             None
         };
-        let step = Step::End {
-            index,
-            response: &response,
-            finish: finish.as_ref(),
+        let staged = if events.is_empty() {
+            None
+        } else {
+            Some(ctx.emitter.stage(claim.id, events).await)
         };
-        if !save(ctx, claim, generation_id, step, None).await? {
+        let step = Step {
+            index,
+            cards: &held,
+            end: Some(End {
+                response: &response,
+                finish: finish.as_ref(),
+            }),
+        };
+        let token = staged.as_ref().map(|staged| staged.token);
+        let Some(spent) = save(ctx, claim, generation_id, step, token).await? else {
             tracing::warn!("claim lost before ending a batch; this attempt's end was discarded");
             return Ok(None);
-        }
-        if let Some((result, _)) = finish {
-            return Ok(Some(Finished::succeeded(result)));
+        };
+        let over_budget = accounted(ctx, &response, spent.unwrap_or_default());
+        match (finish, staged) {
+            (Some((result, _)), Some(staged)) => {
+                return Ok(Some(Finished::succeeded(result).after(staged)));
+            }
+            (Some((result, _)), None) => return Ok(Some(Finished::succeeded(result))),
+            (None, Some(staged)) => ctx.emitter.publish(claim.id, &staged).await,
+            (None, None) => {}
         }
         if let Some(error) = over_budget {
             return Err(error);
@@ -268,102 +289,139 @@ fn items_at(suggestions: &[Suggestion], first: usize) -> Vec<SuggestionItem> {
         .collect()
 }
 
-/// What one statement of a generation saves.
-enum Step<'a> {
-    /// Cards of the batch `index` whose objects closed together.
-    Cards(usize, &'a [SuggestionItem]),
-    /// The end of the batch `index`: its call's usage; with `finish` (the job's result and
-    /// the generation's metadata) the end of the job and the generation too.
-    End {
-        index: usize,
-        response: &'a ChatResponse,
-        finish: Option<&'a (Value, Value)>,
-    },
+/// Saves cards of the batch `index` that closed together, and streams them; `false` when
+/// the claim was lost.
+async fn save_cards(
+    ctx: &JobContext,
+    claim: &Claim,
+    generation_id: Uuid,
+    index: usize,
+    cards: Vec<SuggestionItem>,
+) -> Result<bool, JobError> {
+    let event = Event::Suggestions {
+        generation_id,
+        batch: index as u32,
+        suggestions: cards.clone(),
+    };
+    let staged = ctx.emitter.stage(claim.id, vec![event]).await;
+    let step = Step {
+        index,
+        cards: &cards,
+        end: None,
+    };
+    if save(ctx, claim, generation_id, step, Some(staged.token))
+        .await?
+        .is_none()
+    {
+        tracing::warn!("claim lost before saving cards; they were discarded");
+        return Ok(false);
+    }
+    ctx.emitter.publish(claim.id, &staged).await;
+    Ok(true)
+}
+
+/// What one statement of a generation saves: cards of the batch `index` whose objects
+/// closed together, and at the batch's `end` its call.
+struct Step<'a> {
+    index: usize,
+    cards: &'a [SuggestionItem],
+    end: Option<End<'a>>,
+}
+
+/// The end of a batch: its call's usage (recorded against the user's day too); with
+/// `finish` (the job's result and the generation's metadata) the end of the job and the
+/// generation.
+struct End<'a> {
+    response: &'a ChatResponse,
+    finish: Option<&'a (Value, Value)>,
 }
 
 /// Saves a step if the claim still holds (an end only if its batch is the next one), in
-/// one statement. Returns `false` when the claim was lost.
+/// one statement. `None` when the claim was lost; with an end, the user's tokens of the
+/// day.
 async fn save(
     ctx: &JobContext,
     claim: &Claim,
     generation_id: Uuid,
     step: Step<'_>,
     events: Option<Uuid>,
-) -> Result<bool, JobError> {
+) -> Result<Option<Option<i64>>, JobError> {
     let mut query = QueryBuilder::<Postgres>::new("with fence as (");
-    match &step {
-        Step::End {
+    match &step.end {
+        Some(End {
             finish: Some((result, _)),
             ..
-        } => claim.push_finish(&mut query, JobStatus::Succeeded, Some(result), None, events),
+        }) => claim.push_finish(&mut query, JobStatus::Succeeded, Some(result), None, events),
         _ => claim.push_alive(&mut query, events),
     }
     query.push(")");
-    match step {
-        Step::Cards(index, items) => {
-            query
-                .push(
-                    ", inserted as (
-                    insert into ai_suggestions (id, user_id, generation_id, batch, position, front, back, status)
-                    select t.id, ",
-                )
-                .push_bind(claim.user_id)
-                .push(", ")
-                .push_bind(generation_id)
-                .push(", ")
-                .push_bind(index as i32)
-                .push(", t.position, t.front, t.back, 'proposed' from unnest(")
-                .push_bind(items.iter().map(|s| s.id).collect::<Vec<Uuid>>())
-                .push("::uuid[], ")
-                .push_bind(items.iter().map(|s| s.position).collect::<Vec<i32>>())
-                .push("::int[], ")
-                .push_bind(items.iter().map(|s| s.front.as_str()).collect::<Vec<&str>>())
-                .push("::text[], ")
-                .push_bind(items.iter().map(|s| s.back.as_str()).collect::<Vec<&str>>())
-                .push(
-                    "::text[]) as t(id, position, front, back)
-                    where exists (select 1 from fence)
-                    on conflict (generation_id, position) do nothing)
-                 select count(*) from fence",
-                );
-        }
-        Step::End {
-            index,
-            response,
-            finish,
-        } => {
-            query
-                .push(
-                    ", generation as (
-                    update ai_generations set batches_done = batches_done + 1,
-                           tokens_input = coalesce(tokens_input, 0) + ",
-                )
-                .push_bind(response.usage.input_tokens as i32)
-                .push(", tokens_output = coalesce(tokens_output, 0) + ")
-                .push_bind(response.usage.output_tokens as i32)
-                .push(", cost_usd = coalesce(cost_usd, 0) + ")
-                .push_bind(response.cost_usd)
-                .push(", updated_at = now()");
-            if let Some((_, metadata)) = finish {
-                query
-                    .push(", status = 'succeeded', error = null, ai_metadata = ")
-                    .push_bind(sqlx::types::Json(metadata));
-            }
-            query
-                .push(" where id = ")
-                .push_bind(generation_id)
-                .push(" and batches_done = ")
-                .push_bind(index as i32)
-                .push(
-                    " and exists (select 1 from fence) returning id)
-                 select count(*) from generation",
-                );
-        }
+    let cards = step.cards;
+    if !cards.is_empty() {
+        query
+            .push(
+                ", inserted as (
+                insert into ai_suggestions (id, user_id, generation_id, batch, position, front, back, status)
+                select t.id, ",
+            )
+            .push_bind(claim.user_id)
+            .push(", ")
+            .push_bind(generation_id)
+            .push(", ")
+            .push_bind(step.index as i32)
+            .push(", t.position, t.front, t.back, 'proposed' from unnest(")
+            .push_bind(cards.iter().map(|s| s.id).collect::<Vec<Uuid>>())
+            .push("::uuid[], ")
+            .push_bind(cards.iter().map(|s| s.position).collect::<Vec<i32>>())
+            .push("::int[], ")
+            .push_bind(cards.iter().map(|s| s.front.clone()).collect::<Vec<String>>())
+            .push("::text[], ")
+            .push_bind(cards.iter().map(|s| s.back.clone()).collect::<Vec<String>>())
+            .push(
+                "::text[]) as t(id, position, front, back)
+                where exists (select 1 from fence)
+                on conflict (generation_id, position) do nothing)",
+            );
     }
-    let saved: i64 = query
-        .build_query_scalar()
+    let Some(End { response, finish }) = step.end else {
+        query.push(" select (select count(*) from fence), null::bigint");
+        let (saved, _): (i64, Option<i64>) = query
+            .build_query_as()
+            .fetch_one(&ctx.pool)
+            .await
+            .context("saving a generation's cards")?;
+        return Ok((saved == 1).then_some(None));
+    };
+    query
+        .push(
+            ", generation as (
+            update ai_generations set batches_done = batches_done + 1,
+                   tokens_input = coalesce(tokens_input, 0) + ",
+        )
+        .push_bind(response.usage.input_tokens as i32)
+        .push(", tokens_output = coalesce(tokens_output, 0) + ")
+        .push_bind(response.usage.output_tokens as i32)
+        .push(", cost_usd = coalesce(cost_usd, 0) + ")
+        .push_bind(response.cost_usd)
+        .push(", updated_at = now()");
+    if let Some((_, metadata)) = finish {
+        query
+            .push(", status = 'succeeded', error = null, ai_metadata = ")
+            .push_bind(sqlx::types::Json(metadata));
+    }
+    query
+        .push(" where id = ")
+        .push_bind(generation_id)
+        .push(" and batches_done = ")
+        .push_bind(step.index as i32)
+        .push(" and exists (select 1 from fence) returning id), ");
+    // The call is recorded whether or not the claim still holds: it was made.
+    usage::push_record(&mut query, claim.user_id, claim.kind.as_str(), response);
+    query.push(" select (select count(*) from generation), ");
+    usage::push_spent(&mut query, claim.user_id, claim.kind.as_str());
+    let (saved, spent): (i64, Option<i64>) = query
+        .build_query_as()
         .fetch_one(&ctx.pool)
         .await
-        .context("saving a generation's step")?;
-    Ok(saved == 1)
+        .context("ending a generation's batch")?;
+    Ok((saved == 1).then_some(spent))
 }

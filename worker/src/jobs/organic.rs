@@ -5,10 +5,12 @@
 //! is ready together. A retried attempt skips what an earlier one saved; an AI failure for
 //! one placement is that placement's `error`, not the job's.
 
-use std::collections::HashSet;
+use std::{
+    collections::HashSet,
+    sync::atomic::{AtomicBool, Ordering},
+};
 
 use almanac_shared::{
-    ai::ChatResponse,
     domain::organic::{
         self, Draft, OrganicJob, OrganicSpec, Planned,
         content::{self, WeekContext},
@@ -61,8 +63,9 @@ struct Produced {
     placement_id: String,
     outcome: Outcome,
     event: Event,
-    /// The AI calls it took, to account once it is saved.
-    calls: Vec<ChatResponse>,
+    /// The job's end once this placement is saved: its call crossed the owner's daily
+    /// budget, or recording the call failed.
+    stop: Option<JobError>,
 }
 
 async fn generate_week(ctx: &JobContext, claim: &Claim, input: Input) -> JobResult {
@@ -147,10 +150,15 @@ async fn generate_week(ctx: &JobContext, claim: &Claim, input: Input) -> JobResu
         .into_iter()
         .filter(|item| !done.contains(item.placement_id()))
         .collect();
+    // Set once a call crosses the budget: the calls under way finish and are saved, and
+    // no other is started.
+    let spent = AtomicBool::new(false);
     let mut produced = futures::stream::iter(todo)
-        .map(|item| produce(ctx, &library, week, item))
+        .map(|item| produce(ctx, claim, &spent, &library, week, item))
         .buffered(settings.ai_concurrency)
+        .filter_map(std::future::ready)
         .ready_chunks(settings.ai_concurrency.max(8));
+    let mut stop = None;
     let mut keep_alive = tokio::time::interval(ctx.settings.events.heartbeat);
     keep_alive.tick().await;
     loop {
@@ -170,11 +178,10 @@ async fn generate_week(ctx: &JobContext, claim: &Claim, input: Input) -> JobResu
         completed += batch.len() as u64;
         let mut events: Vec<Event> = Vec::with_capacity(batch.len() + 1);
         let mut outcomes = Vec::with_capacity(batch.len());
-        let mut calls = Vec::new();
         for item in batch {
             events.push(item.event);
             outcomes.push((item.placement_id, item.outcome));
-            calls.extend(item.calls);
+            stop = stop.or(item.stop);
         }
         events.push(Event::progress(
             completed,
@@ -204,15 +211,13 @@ async fn generate_week(ctx: &JobContext, claim: &Claim, input: Input) -> JobResu
             .context("committing a batch of placements")?;
         told(&mut opening).await;
         ctx.emitter.publish(claim.id, &staged).await;
-        for call in &calls {
-            if let Some(over_budget) = account(ctx, claim, call).await? {
-                return Err(over_budget);
-            }
-        }
     }
     drop(produced);
     told(&mut opening).await;
-    finish(ctx, claim, &run, total).await
+    match stop {
+        Some(error) => Err(error),
+        None => finish(ctx, claim, &run, total).await,
+    }
 }
 
 /// The opening progress events on their way out. Dropped with an interrupted attempt (a
@@ -234,14 +239,20 @@ async fn told(opening: &mut Option<Opening>) {
     }
 }
 
-/// Drafts one placement, or reports what the plan decided for it.
+/// Drafts one placement, or reports what the plan decided for it; `None` once the
+/// owner's budget is spent.
 async fn produce(
     ctx: &JobContext,
+    claim: &Claim,
+    spent: &AtomicBool,
     library: &Library,
     week: WeekContext<'_>,
     item: Planned,
-) -> Produced {
-    match item {
+) -> Option<Produced> {
+    if spent.load(Ordering::SeqCst) {
+        return None;
+    }
+    Some(match item {
         Planned::Failed {
             placement_id,
             code,
@@ -254,16 +265,19 @@ async fn produce(
             placement_id,
             outcome: Outcome::Kept,
             event: Event::Placement { placement },
-            calls: Vec::new(),
+            stop: None,
         },
         Planned::Draft(draft) => {
-            let (drafted, calls) = draft_placement(ctx, library, week, &draft).await;
+            let (drafted, stop) = draft_placement(ctx, claim, library, week, &draft).await;
+            if stop.is_some() {
+                spent.store(true, Ordering::SeqCst);
+            }
             Produced {
-                calls,
+                stop,
                 ..produced(draft, drafted)
             }
         }
-    }
+    })
 }
 
 /// A drafted placement's outcome, or its failure.
@@ -280,7 +294,7 @@ fn produced(draft: Box<Draft>, drafted: Result<Value, String>) -> Produced {
                 auto: draft.auto,
             },
             event: Event::Placement { placement },
-            calls: Vec::new(),
+            stop: None,
         },
         Err(message) => failed(&draft.placement_id, "GENERATION_FAILED", message),
     }
@@ -295,48 +309,55 @@ fn failed(placement_id: &str, code: &str, message: String) -> Produced {
             message,
             placement_id: Some(placement_id.to_owned()),
         },
-        calls: Vec::new(),
+        stop: None,
     }
 }
 
-/// The AI's copy of a placement, with the calls it took. The provider client retries what
-/// is transient; an unusable answer is asked for once more.
+/// The AI's copy of a placement. The provider client retries what is transient; a cut
+/// answer is asked for again (at most `AI_MAX_RETRIES` times), an unusable one once more.
+/// Each call is accounted as it ends; the one that crosses the owner's budget is the last,
+/// and its error comes back with the outcome.
 async fn draft_placement(
     ctx: &JobContext,
+    claim: &Claim,
     library: &Library,
     week: WeekContext<'_>,
     draft: &Draft,
-) -> (Result<Value, String>, Vec<ChatResponse>) {
+) -> (Result<Value, String>, Option<JobError>) {
     let assets = content::assets_named(&draft.asset_ids, &library.assets);
-    let mut calls = Vec::new();
-    let mut last = String::new();
-    for _ in 0..2 {
+    let (mut cuts, mut unusable) = (0, 0);
+    loop {
         let request = content::prompt(&library.brand, week, draft, &assets);
         let stream = match ctx.ai.stream(request).await {
             Ok(stream) => stream,
             Err(error) => {
                 tracing::warn!(placement_id = %draft.placement_id, error = %error.message, "drafting a placement failed");
                 let message = format!("the AI could not draft this placement: {}", error.message);
-                return (Err(message), calls);
+                return (Err(message), None);
             }
         };
         let (response, cut) = stream.collect().await;
-        let parsed = content::parse_answer(&response.content);
-        calls.push(response);
-        if let Some(error) = cut {
-            last = format!("the AI's answer was cut: {}", error.message);
-            continue;
-        }
-        match parsed {
-            Ok(written) => {
+        let stop = account(ctx, claim, &response).await.unwrap_or_else(Some);
+        let (reason, given_up) = match (cut, content::parse_answer(&response.content)) {
+            (Some(error), _) => {
+                cuts += 1;
+                let reason = format!("the AI's answer was cut: {}", error.message);
+                (reason, cuts > ctx.settings.ai.max_retries)
+            }
+            (None, Ok(written)) => {
                 let placement =
                     content::placement_json(draft, written, &library.brand, week.timezone);
-                return (Ok(placement), calls);
+                return (Ok(placement), stop);
             }
-            Err(reason) => last = reason,
+            (None, Err(reason)) => {
+                unusable += 1;
+                (reason, unusable > 1)
+            }
+        };
+        if given_up || stop.is_some() {
+            return (Err(reason), stop);
         }
     }
-    (Err(last), calls)
 }
 
 /// Ends the run and the job in one transaction; the job keeps the run's summary.

@@ -16,8 +16,9 @@
 //! `almanac-api` and `almanac-worker` are; default: beside this binary), BENCH_ONLY=relay
 //! (stop after the relay phases), BENCH_ONLY=recovery (only the last phase),
 //! BENCH_ONLY=organic (only the organic week, after the ceilings), BENCH_ONLY=streamed (only
-//! the streamed AI answers against the fake provider at 200 tokens/s, after the ceilings) or
-//! BENCH_ONLY=flags (only the runtime flags' propagation, after the ceilings).
+//! the streamed AI answers against the fake provider at 200 tokens/s, after the ceilings),
+//! BENCH_ONLY=flags (only the runtime flags' propagation, after the ceilings) or BENCH_ONLY=jobs
+//! (only submit, pickup and end to end, after the ceilings).
 
 mod calendar;
 mod flags;
@@ -241,10 +242,13 @@ async fn run(db_url: &str, secs: f64, clients: usize, jobs: usize) -> anyhow::Re
     }
 
     // --- The event relay, against an API process of its own ---
-    let streams: usize = env_or("BENCH_STREAMS", 1000);
-    let idle_streams: usize = env_or("BENCH_IDLE_STREAMS", 10_000);
-    relay::latency(&settings, &pool, streams, 10, 2000.0).await?;
-    relay::idle(&settings, &pool, idle_streams).await?;
+    let jobs_only = std::env::var("BENCH_ONLY").as_deref() == Ok("jobs");
+    if !jobs_only {
+        let streams: usize = env_or("BENCH_STREAMS", 1000);
+        let idle_streams: usize = env_or("BENCH_IDLE_STREAMS", 10_000);
+        relay::latency(&settings, &pool, streams, 10, 2000.0).await?;
+        relay::idle(&settings, &pool, idle_streams).await?;
+    }
     if std::env::var("BENCH_ONLY").as_deref() == Ok("relay") {
         return Ok(());
     }
@@ -446,6 +450,9 @@ async fn run(db_url: &str, secs: f64, clients: usize, jobs: usize) -> anyhow::Re
     );
     println!("  target: >= 1000 jobs/s");
     println!();
+    if jobs_only {
+        return Ok(());
+    }
 
     // --- Calendar generation: a year of three channels, streamed (last, so that its
     // writes do not weigh on the phases above) ---
