@@ -435,6 +435,37 @@ async fn an_ai_failure_fails_only_its_placement() {
 }
 
 #[tokio::test]
+async fn a_cut_answer_is_asked_again_up_to_the_retries_then_fails_its_placement() {
+    // One call at a time: the first placement's answer is cut three times (the first try
+    // and AI_MAX_RETRIES=2 more), the second's once, then whole.
+    let cut = Behaviour::CutAfter(1);
+    let fake = FakeAi::start(
+        vec![cut.clone(), cut.clone(), cut.clone(), cut],
+        Behaviour::Ok,
+    )
+    .await;
+    let app = spawn_app_with_ai_env(
+        &fake,
+        &[("ORGANIC_AI_CONCURRENCY", "1"), ("AI_MAX_RETRIES", "2")],
+    )
+    .await;
+    let user = Uuid::new_v4();
+    library(&app, user).await;
+    let body = request(vec![
+        seed("a", "trend-101", "2026-01-27T17:00", "instagram", None),
+        seed("b", "trend-101", "2026-01-28T17:00", "instagram", None),
+    ]);
+    let generated = generate(&app, user, &body).await;
+    assert_eq!(generated.errors(), [("a", "GENERATION_FAILED")]);
+    let message = generated.of("error")[0]["message"].as_str().unwrap();
+    assert!(message.contains("cut"), "{message}");
+    assert_eq!(generated.placements().keys().collect::<Vec<_>>(), ["b"]);
+    assert_eq!(generated.complete()["status"], "succeeded");
+    assert_eq!(fake.calls(), 5, "3 for a, 2 for b");
+    assert_eq!(saved_rows(&app).await, 1);
+}
+
+#[tokio::test]
 async fn the_call_that_crosses_the_budget_is_the_weeks_last_and_its_placement_is_kept() {
     // Each call of the fake uses 165 tokens: the second crosses 300.
     let fake = FakeAi::start(vec![], Behaviour::Ok).await;
