@@ -127,10 +127,7 @@ async fn a_cancelled_week_ends_with_complete() {
     .await;
     let user = Uuid::new_v4();
     library(&app, user).await;
-    let body = request(vec![
-        seed("a", "trend-101", "2026-01-27T17:00", "instagram", None),
-        seed("b", "trend-101", "2026-01-28T17:00", "instagram", None),
-    ]);
+    let body = daily(&["a", "b"]);
     let response = open(&app, user, "/api/organic/generate-calendar", &body).await;
     let job: Uuid = response.headers()["x-job-id"]
         .to_str()

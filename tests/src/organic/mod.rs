@@ -51,6 +51,25 @@ fn request(placements: Vec<Value>) -> Value {
     })
 }
 
+/// A request of one Instagram placement of `trend-101` a day at 9:00 in Los Angeles, from
+/// Tuesday 27 January, named `ids` in order.
+fn daily(ids: &[&str]) -> Value {
+    request(
+        ids.iter()
+            .zip(27..)
+            .map(|(id, day)| {
+                seed(
+                    id,
+                    "trend-101",
+                    &format!("2026-01-{day}T17:00"),
+                    "instagram",
+                    None,
+                )
+            })
+            .collect(),
+    )
+}
+
 /// The example's library: `brand_123` in Los Angeles, its accounts `ig_123` and `li_456`,
 /// `trend-101` and `asset_991` tagged to match it.
 async fn library(app: &TestApp, user: Uuid) {

@@ -416,11 +416,7 @@ async fn an_ai_failure_fails_only_its_placement() {
     let app = spawn_app_with_ai_env(&fake, &[("ORGANIC_AI_CONCURRENCY", "1")]).await;
     let user = Uuid::new_v4();
     library(&app, user).await;
-    let body = request(vec![
-        seed("a", "trend-101", "2026-01-27T17:00", "instagram", None),
-        seed("b", "trend-101", "2026-01-28T17:00", "instagram", None),
-        seed("c", "trend-101", "2026-01-29T17:00", "instagram", None),
-    ]);
+    let body = daily(&["a", "b", "c"]);
     let generated = generate(&app, user, &body).await;
     assert_eq!(
         generated.errors(),
@@ -451,10 +447,7 @@ async fn a_cut_answer_is_asked_again_up_to_the_retries_then_fails_its_placement(
     .await;
     let user = Uuid::new_v4();
     library(&app, user).await;
-    let body = request(vec![
-        seed("a", "trend-101", "2026-01-27T17:00", "instagram", None),
-        seed("b", "trend-101", "2026-01-28T17:00", "instagram", None),
-    ]);
+    let body = daily(&["a", "b"]);
     let generated = generate(&app, user, &body).await;
     assert_eq!(generated.errors(), [("a", "GENERATION_FAILED")]);
     let message = generated.of("error")[0]["message"].as_str().unwrap();
@@ -480,11 +473,7 @@ async fn the_call_that_crosses_the_budget_is_the_weeks_last_and_its_placement_is
     app.expect_failed_jobs();
     let user = Uuid::new_v4();
     library(&app, user).await;
-    let body = request(vec![
-        seed("a", "trend-101", "2026-01-27T17:00", "instagram", None),
-        seed("b", "trend-101", "2026-01-28T17:00", "instagram", None),
-        seed("c", "trend-101", "2026-01-29T17:00", "instagram", None),
-    ]);
+    let body = daily(&["a", "b", "c"]);
     let generated = generate(&app, user, &body).await;
     assert_eq!(
         generated.placements().keys().collect::<Vec<_>>(),

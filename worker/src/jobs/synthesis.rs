@@ -17,6 +17,7 @@ use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use serde::Deserialize;
 use serde_json::{Value, json};
+use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
 
 use super::{
@@ -290,37 +291,34 @@ async fn write(
     }
 }
 
-/// Appends sections to the synthesis if the claim still holds; `false` when it was lost.
+/// Appends sections to the synthesis if the claim still holds, in one statement; `false`
+/// when it was lost.
 async fn save_sections(
     ctx: &JobContext,
     claim: &Claim,
     synthesis_id: Uuid,
     sections: &[Section],
 ) -> Result<bool, JobError> {
-    let mut tx = ctx
-        .pool
-        .begin()
+    let mut query = QueryBuilder::<Postgres>::new("with fence as (");
+    claim.push_alive(&mut query, None);
+    query
+        .push(
+            "), saved as (
+            update syntheses set sections = coalesce(sections, '[]'::jsonb) || ",
+        )
+        .push_bind(sqlx::types::Json(sections.to_vec()))
+        .push(", updated_at = now() where id = ")
+        .push_bind(synthesis_id)
+        .push(" and exists (select 1 from fence)) select count(*) from fence");
+    let alive: i64 = query
+        .build_query_scalar()
+        .fetch_one(&ctx.pool)
         .await
-        .context("opening a section's transaction")?;
-    if !claim
-        .alive(&mut *tx, None)
-        .await
-        .context("checking the claim")?
-    {
+        .context("saving a section")?;
+    if alive == 0 {
         tracing::warn!("claim lost before saving a section; it was discarded");
-        return Ok(false);
     }
-    sqlx::query(
-        "update syntheses set sections = coalesce(sections, '[]'::jsonb) || $2, updated_at = now()
-         where id = $1",
-    )
-    .bind(synthesis_id)
-    .bind(sqlx::types::Json(sections))
-    .execute(&mut *tx)
-    .await
-    .context("saving a section")?;
-    tx.commit().await.context("committing a section")?;
-    Ok(true)
+    Ok(alive == 1)
 }
 
 /// A scheduled run: marks the schedule run for its day and creates a delivery and an email

@@ -7,9 +7,8 @@
 use std::time::Duration;
 
 use sqlx::PgPool;
-use uuid::Uuid;
 
-use crate::{SECRET, ms, percentile};
+use crate::{ms, percentile};
 
 const RUNS: usize = 7;
 const ENTRIES: usize = 366 * 3;
@@ -20,8 +19,6 @@ pub async fn run(
     redis: &almanac_shared::redis_conn::RedisConn,
 ) -> anyhow::Result<()> {
     let floor = raw_floor(pool, redis).await?;
-    let http = reqwest::Client::new();
-    let keys = almanac_shared::auth::JwtKeys::new(SECRET);
     let body = serde_json::json!({
         "channels": ["tiktok", "instagram", "linkedin"],
         "cadence": "daily",
@@ -29,29 +26,7 @@ pub async fn run(
         "end": "2028-12-31",
         "constraints": { "topic": "benchmarks", "timezone": "Europe/Paris" },
     });
-    let mut firsts = Vec::new();
-    let mut finals = Vec::new();
-    for _ in 0..RUNS {
-        let post = http
-            .post(format!("{base}/v1/ai/calendar"))
-            .bearer_auth(keys.mint(Uuid::new_v4(), 3600))
-            .header("accept", "text/event-stream")
-            .json(&body);
-        let (first, last, text) = crate::streams::timed_stream(post, "event: entry").await?;
-        firsts.push(first);
-        finals.push(last);
-        let entries = text.matches("event: entry").count();
-        anyhow::ensure!(
-            entries == ENTRIES,
-            "{entries} entries streamed, not {ENTRIES}"
-        );
-        anyhow::ensure!(
-            text.contains("event: done") && text.contains("\"status\":\"succeeded\""),
-            "the run did not end with a succeeded final frame"
-        );
-    }
-    firsts.sort();
-    finals.sort();
+    let (firsts, finals) = crate::streams::timed_calendars(base, &body, RUNS, ENTRIES).await?;
     println!(
         "calendar  POST /v1/ai/calendar, 366 days x 3 channels ({ENTRIES} entries), SSE, zero-latency provider ({RUNS} runs)"
     );

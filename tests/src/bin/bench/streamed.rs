@@ -10,7 +10,7 @@ use almanac_shared::config::{AiProviderKind, Settings};
 use almanac_tests::fake_ai::{Behaviour, FakeAi};
 use uuid::Uuid;
 
-use crate::{SECRET, ms, percentile};
+use crate::{ms, percentile};
 
 const RUNS: usize = 3;
 const ENTRIES: usize = 90;
@@ -42,32 +42,8 @@ pub async fn run(settings: &Settings) -> anyhow::Result<()> {
         tokio::spawn(api.run_until_stopped(stop.clone().cancelled_owned()));
         let worker = almanac_worker::Application::build(settings.clone()).await?;
         tokio::spawn(worker.run_until_stopped(stop.clone().cancelled_owned()));
-        let http = reqwest::Client::new();
-        let keys = almanac_shared::auth::JwtKeys::new(SECRET);
-        let mut firsts = Vec::new();
-        let mut finals = Vec::new();
-        for _ in 0..RUNS {
-            let post = http
-                .post(format!("{base}/v1/ai/calendar"))
-                .bearer_auth(keys.mint(Uuid::new_v4(), 3600))
-                .header("accept", "text/event-stream")
-                .json(&body);
-            let (first, last, text) = crate::streams::timed_stream(post, "event: entry").await?;
-            let entries = text.matches("event: entry").count();
-            anyhow::ensure!(
-                entries == ENTRIES,
-                "{entries} entries streamed, not {ENTRIES}"
-            );
-            anyhow::ensure!(
-                text.contains("\"status\":\"succeeded\""),
-                "the run did not succeed"
-            );
-            firsts.push(first);
-            finals.push(last);
-        }
+        let (firsts, finals) = crate::streams::timed_calendars(&base, &body, RUNS, ENTRIES).await?;
         stop.cancel();
-        firsts.sort();
-        finals.sort();
         medians.push((percentile(&firsts, 50.0), percentile(&finals, 50.0)));
         println!(
             "ai stream POST /v1/ai/calendar, {ENTRIES} entries, fake provider at {TOKENS_PER_SEC} tokens/s, {} answers ({RUNS} runs)",

@@ -1,5 +1,6 @@
-//! What the streamed phases (calendar, organic) share: one answer timed to its first
-//! event and its end, and the raw floor of the writes a run makes.
+//! What the streamed phases (calendar, organic, streamed AI answers) share: one answer
+//! timed to its first event and its end, calendar runs timed alike, and the raw floor of
+//! the writes a run makes.
 
 use std::time::{Duration, Instant};
 
@@ -7,6 +8,43 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::percentile;
+
+/// `runs` calendars of `body` streamed as SSE by `POST {base}/v1/ai/calendar`, each for a
+/// new user, checked to stream `entries` entries and end succeeded: the sorted times to
+/// the first entry and to the final frame.
+pub async fn timed_calendars(
+    base: &str,
+    body: &serde_json::Value,
+    runs: usize,
+    entries: usize,
+) -> anyhow::Result<(Vec<Duration>, Vec<Duration>)> {
+    let http = reqwest::Client::new();
+    let keys = almanac_shared::auth::JwtKeys::new(crate::SECRET);
+    let mut firsts = Vec::new();
+    let mut finals = Vec::new();
+    for _ in 0..runs {
+        let post = http
+            .post(format!("{base}/v1/ai/calendar"))
+            .bearer_auth(keys.mint(Uuid::new_v4(), 3600))
+            .header("accept", "text/event-stream")
+            .json(body);
+        let (first, last, text) = timed_stream(post, "event: entry").await?;
+        let streamed = text.matches("event: entry").count();
+        anyhow::ensure!(
+            streamed == entries,
+            "{streamed} entries streamed, not {entries}"
+        );
+        anyhow::ensure!(
+            text.contains("event: done") && text.contains("\"status\":\"succeeded\""),
+            "the run did not end with a succeeded final frame"
+        );
+        firsts.push(first);
+        finals.push(last);
+    }
+    firsts.sort();
+    finals.sort();
+    Ok((firsts, finals))
+}
 
 /// One streamed answer, timed: the request `post`, the time until `first` appeared in the
 /// body and until the body ended, and the whole body.
