@@ -103,9 +103,29 @@ pub fn openapi_yaml() -> String {
     openapi_service().spec_yaml()
 }
 
+/// `/metrics` on the API's own port: only with `METRICS_TOKEN` as the bearer token (the
+/// route exists only when the token is set). Digests are compared, so the comparison's
+/// time says nothing about the token.
 #[handler]
-fn metrics(state: Data<&AppState>) -> String {
-    state.metrics.render()
+fn metrics_with_token(req: &poem::Request, state: Data<&AppState>) -> poem::Response {
+    use sha2::{Digest, Sha256};
+    let given = req
+        .headers()
+        .get(poem::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    let expected = state.settings.metrics_token.as_ref().map(|t| t.expose());
+    if expected.is_some_and(|t| Sha256::digest(t) == Sha256::digest(given)) {
+        poem::Response::builder()
+            .content_type("text/plain; version=0.0.4")
+            .body(state.metrics.render())
+    } else {
+        poem::Response::builder()
+            .status(poem::http::StatusCode::UNAUTHORIZED)
+            .header(poem::http::header::WWW_AUTHENTICATE, "Bearer")
+            .body("`/metrics` on this port needs METRICS_TOKEN as the bearer token")
+    }
 }
 
 /// Every route with its middleware.
@@ -116,16 +136,17 @@ pub fn endpoint(state: AppState) -> impl poem::Endpoint {
     let origins = &state.settings.cors_allowed_origins;
     let cors_enabled = !origins.is_empty();
     let cors = cors(origins);
-    web::WithApp(web::routes(
-        Route::new()
-            .nest("/", api)
-            .nest("/docs", docs)
-            .at("/openapi.json", spec)
-            .at("/metrics", get(metrics)),
-    ))
-    .around(middleware::around)
-    .with_if(cors_enabled, cors)
-    .data(state)
+    let mut routes = Route::new()
+        .nest("/", api)
+        .nest("/docs", docs)
+        .at("/openapi.json", spec);
+    if state.settings.metrics_token.is_some() {
+        routes = routes.at("/metrics", get(metrics_with_token));
+    }
+    web::WithApp(web::routes(routes))
+        .around(middleware::around)
+        .with_if(cors_enabled, cors)
+        .data(state)
 }
 
 /// Cross-origin access for browsers on `CORS_ALLOWED_ORIGINS` (`*` for any); applied
@@ -153,13 +174,24 @@ fn cors(origins: &[String]) -> poem::middleware::Cors {
 pub struct Application {
     listener: tokio::net::TcpListener,
     port: u16,
+    metrics: poem::listener::TcpAcceptor,
+    metrics_port: u16,
     state: AppState,
 }
 
 impl Application {
     /// Binds the listener (port 0 picks a free port) and connects to Redis. Postgres is
     /// connected lazily, so the API starts and answers 503 while the database is down.
-    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+    pub async fn build(mut settings: Settings) -> anyhow::Result<Self> {
+        let listener = tokio::net::TcpListener::bind(settings.api_addr)
+            .await
+            .with_context(|| format!("binding API_ADDR {}", settings.api_addr))?;
+        let bound = listener.local_addr().context("reading the bound port")?;
+        if settings.publish.redirect_base_is_api_addr {
+            settings.publish.redirect_base_url = format!("http://{bound}");
+        }
+        let (metrics, metrics_port) =
+            telemetry::bind_metrics(settings.metrics_addr, "METRICS_ADDR").await?;
         let pool = db::pool(&settings, settings.database_acquire_timeout)?;
         let redis = almanac_shared::redis_conn::RedisConn::connect(&settings).await?;
         let flags = Flags::new(&settings);
@@ -182,22 +214,22 @@ impl Application {
             pool,
             redis,
         };
-        let listener = tokio::net::TcpListener::bind(state.settings.api_addr)
-            .await
-            .with_context(|| format!("binding API_ADDR {}", state.settings.api_addr))?;
-        let port = listener
-            .local_addr()
-            .context("reading the bound port")?
-            .port();
         Ok(Self {
             listener,
-            port,
+            port: bound.port(),
+            metrics,
+            metrics_port,
             state,
         })
     }
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The port of the `/metrics` listener (`METRICS_ADDR`).
+    pub fn metrics_port(&self) -> u16 {
+        self.metrics_port
     }
 
     pub fn state(&self) -> &AppState {
@@ -224,6 +256,15 @@ impl Application {
                 self.state.settings.flags_refresh,
                 tokio_util::sync::CancellationToken::new(),
             )));
+        let metrics_stop = tokio_util::sync::CancellationToken::new();
+        let _metrics = almanac_shared::shutdown::AbortOnDrop(tokio::spawn(
+            almanac_shared::telemetry::serve_metrics(
+                self.metrics,
+                poem::Route::new(),
+                metrics_stop.clone(),
+            ),
+        ));
+        let _stop_metrics = metrics_stop.drop_guard();
         let hub = self.state.hub.clone();
         server::serve(
             self.listener,

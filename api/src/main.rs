@@ -72,9 +72,7 @@ async fn main() -> anyhow::Result<()> {
     match Cli::parse().command.unwrap_or(Command::Serve) {
         Command::Openapi => print!("{}", almanac_api::openapi_yaml()),
         Command::Token { user, ttl, .. } => {
-            let secret =
-                std::env::var("JWT_SECRET").unwrap_or_else(|_| config::DEV_JWT_SECRET.into());
-            let keys = JwtKeys::new(&secret);
+            let keys = JwtKeys::new(config::jwt_secret_from_env()?.expose());
             match user {
                 Some(user) => println!("{}", keys.mint(user, ttl)),
                 // Without --user, clap has made sure --service-role was given.
@@ -82,11 +80,11 @@ async fn main() -> anyhow::Result<()> {
             }
         }
         Command::Flags { command } => {
-            let settings = Settings::from_env()?;
+            let settings = Settings::for_tools_from_env()?;
             println!("{}", almanac_api::flags_cli::run(command, &settings).await?);
         }
         Command::Migrate => {
-            let settings = Settings::from_env()?;
+            let settings = Settings::for_tools_from_env()?;
             db::migrate(&db::pool(
                 &settings,
                 settings.worker_database_acquire_timeout,

@@ -35,20 +35,70 @@ fn incoming_request_id(req: &Request) -> Option<String> {
     valid.then(|| value.to_owned())
 }
 
-/// Route label for metrics: the path with ids replaced, so label cardinality stays small.
-pub fn route_label(path: &str) -> String {
-    path.split('/')
-        .map(|segment| {
-            if Uuid::parse_str(segment).is_ok()
-                || segment.chars().all(|c| c.is_ascii_digit()) && !segment.is_empty()
-            {
-                "{id}"
-            } else {
-                segment
-            }
+/// The route label of a request, for metrics and the request span: the route template
+/// the path matches (`/v1/jobs/{id}`), `/app/{asset}` for a file of the web app, or
+/// `unmatched`. Never a part of the path itself: ids and made-up paths would grow the
+/// metrics without bound and put users' values in them.
+pub fn route_label(path: &str) -> &'static str {
+    label(route(path), path)
+}
+
+/// [`route_label`] of a path whose route was looked up already.
+fn label(route: Option<&'static RouteEntry>, path: &str) -> &'static str {
+    if let Some(route) = route {
+        return &route.template;
+    }
+    match path.strip_prefix("/app/") {
+        Some(asset) if crate::web::has_asset(asset) => "/app/{asset}",
+        _ if matches!(path, "/" | "/app" | "/app/") => "/app/",
+        _ => "unmatched",
+    }
+}
+
+/// The method label: the standard methods, `other` for anything else (a client may send
+/// any token as a method).
+fn method_label(method: &poem::http::Method) -> &'static str {
+    use poem::http::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
+}
+
+/// The first path or query parameter whose value Postgres could not store (a NUL
+/// character, or bytes that are not UTF-8), by name: such a request is refused with 400
+/// before any handler runs, so no statement ever sees it.
+fn unstorable_parameter(
+    route: Option<&'static RouteEntry>,
+    uri: &poem::http::Uri,
+) -> Option<String> {
+    let storable = |raw: &[u8]| {
+        let bytes: Vec<u8> = percent_encoding::percent_decode(raw).collect();
+        !bytes.contains(&0) && std::str::from_utf8(&bytes).is_ok()
+    };
+    if let Some(route) = route
+        && let Some((name, _)) = route
+            .parameters(uri.path())
+            .find(|(_, raw)| !storable(raw.as_bytes()))
+    {
+        return Some(name.to_owned());
+    }
+    let query = uri.query()?;
+    query.split('&').find_map(|pair| {
+        // `+` is a space in a query; it never hides a byte.
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let refused = !storable(key.as_bytes()) || !storable(value.as_bytes());
+        refused.then(|| {
+            let decoded = percent_encoding::percent_decode(key.as_bytes()).decode_utf8_lossy();
+            decoded.replace('\0', "\\u0000")
         })
-        .collect::<Vec<_>>()
-        .join("/")
+    })
 }
 
 /// The request body as the endpoint reads it, shared with the middleware, which drains what
@@ -94,6 +144,36 @@ impl SharedBody {
     }
 }
 
+/// The request's body, cut off with an error at `deadline`; `timed_out` tells the
+/// middleware that it was, so the answer is 408 whatever the endpoint made of the error.
+fn body_until(
+    body: poem::Body,
+    deadline: tokio::time::Instant,
+    timed_out: Arc<std::sync::atomic::AtomicBool>,
+) -> poem::Body {
+    let stream = body.into_bytes_stream().boxed();
+    let limited = futures::stream::unfold(Some(stream), move |stream| {
+        let timed_out = timed_out.clone();
+        async move {
+            let mut stream = stream?;
+            match tokio::time::timeout_at(deadline, stream.next()).await {
+                Ok(Some(chunk)) => Some((chunk, Some(stream))),
+                Ok(None) => None,
+                Err(_) => {
+                    timed_out.store(true, std::sync::atomic::Ordering::Release);
+                    let error = std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        "the request body did not arrive in time",
+                    );
+                    Some((Err(error), None))
+                }
+            }
+        }
+    });
+    // Whoever reads it may ask again after its end (the drain does).
+    poem::Body::from_bytes_stream(limited.fuse())
+}
+
 /// What became of the request's body.
 enum BodyState {
     /// None declared, or read into memory already.
@@ -108,7 +188,11 @@ enum BodyState {
 /// Rejects bodies over `max` bytes with 413: by `Content-Length` when given, otherwise by
 /// reading at most `max + 1` bytes of a chunked body. An operation that takes no body
 /// ignores one: it is drained (or, over the limit, the connection closes), never refused.
-async fn limit_body(mut req: Request, max: usize) -> Result<(Request, BodyState), poem::Error> {
+async fn limit_body(
+    mut req: Request,
+    max: usize,
+    route: Option<&'static RouteEntry>,
+) -> Result<(Request, BodyState), poem::Error> {
     let too_large = || poem::Error::from_status(StatusCode::PAYLOAD_TOO_LARGE);
     let declared = req
         .headers()
@@ -119,7 +203,7 @@ async fn limit_body(mut req: Request, max: usize) -> Result<(Request, BodyState)
     if declared.is_none_or(|len| len == 0) && !chunked {
         return Ok((req, BodyState::Settled));
     }
-    let takes_body = takes_body(req.method().as_str(), req.uri().path());
+    let takes_body = route_takes_body(route, req.method().as_str());
     match declared {
         Some(len) if len > max as u64 && takes_body => Err(too_large()),
         Some(len) if len > max as u64 => Ok((req, BodyState::Unread)),
@@ -149,13 +233,38 @@ async fn limit_body(mut req: Request, max: usize) -> Result<(Request, BodyState)
     }
 }
 
-pub async fn around(next: impl Endpoint, req: Request) -> poem::Result<Response> {
-    let max_body = req
+/// The size of the request's head as sent: its request line and headers.
+fn head_bytes(req: &Request) -> usize {
+    let target = req.uri().path_and_query().map_or(1, |p| p.as_str().len());
+    let line = req.method().as_str().len() + target + " HTTP/1.1\r\n".len() + 1;
+    let headers: usize = req
+        .headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len() + ": \r\n".len())
+        .sum();
+    line + headers
+}
+
+pub async fn around(next: impl Endpoint, mut req: Request) -> poem::Result<Response> {
+    let (max_body, body_timeout) = req
         .data::<crate::state::AppState>()
-        .map_or(usize::MAX, |s| s.settings.max_body_bytes);
+        .map_or((usize::MAX, Duration::from_secs(30)), |s| {
+            (s.settings.max_body_bytes, s.settings.body_timeout)
+        });
+    // The body must arrive within BODY_TIMEOUT_SECS of the head: a client that trickles it
+    // (or stops) is answered 408 and its connection closed.
+    let body_timed_out = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    if req.headers().contains_key(header::CONTENT_LENGTH)
+        || req.headers().contains_key(header::TRANSFER_ENCODING)
+    {
+        let deadline = tokio::time::Instant::now() + body_timeout;
+        let body = body_until(req.take_body(), deadline, body_timed_out.clone());
+        req.set_body(body);
+    }
     let request_id = incoming_request_id(&req).unwrap_or_else(|| Uuid::now_v7().to_string());
-    let method = req.method().to_string();
-    let route = route_label(req.uri().path());
+    let method = method_label(req.method());
+    let matched = route(req.uri().path());
+    let route = label(matched, req.uri().path());
     let span = tracing::info_span!(
         "http.request",
         requestId = %request_id,
@@ -181,7 +290,34 @@ pub async fn around(next: impl Endpoint, req: Request) -> poem::Result<Response>
     // For `Allow`; cloning a `Uri` shares its bytes.
     let uri = req.uri().clone();
     let mut response = with_request_id(id, async move {
-        let (response, body) = match limit_body(req, max_body).await {
+        if head_bytes(&req) > crate::server::MAX_HEAD_BYTES {
+            let mut response = envelope_for(
+                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                Some(format!(
+                    "the request line and headers may take {} KiB at most",
+                    crate::server::MAX_HEAD_BYTES / 1024
+                )),
+            );
+            response
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            return response;
+        }
+        if let Some(name) = unstorable_parameter(matched, req.uri()) {
+            let reason = "must not contain a NUL character or bytes that are not UTF-8";
+            let refused = crate::error::ApiError::invalid_field(&name, format!("{name} {reason}"));
+            let mut response = refused.into_response();
+            // The body, if any, is not read: the connection closes after the answer.
+            if req.headers().contains_key(header::CONTENT_LENGTH)
+                || req.headers().contains_key(header::TRANSFER_ENCODING)
+            {
+                response
+                    .headers_mut()
+                    .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            }
+            return response;
+        }
+        let (response, body) = match limit_body(req, max_body, matched).await {
             Ok((req, body)) => match next.call(req).await {
                 Ok(response) => (response.into_response(), body),
                 Err(error) => (error_response(error), body),
@@ -189,6 +325,19 @@ pub async fn around(next: impl Endpoint, req: Request) -> poem::Result<Response>
             Err(error) => (error_response(error), BodyState::Unread),
         };
         let mut response = ensure_json_error(response).await;
+        if body_timed_out.load(std::sync::atomic::Ordering::Acquire) {
+            response = envelope_for(
+                StatusCode::REQUEST_TIMEOUT,
+                Some(format!(
+                    "the request body did not arrive within {} s",
+                    body_timeout.as_secs_f64()
+                )),
+            );
+            response
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            return response;
+        }
         let refused = response.status().is_client_error() || response.status().is_server_error();
         let keep_alive = match body {
             BodyState::Settled => true,
@@ -217,8 +366,8 @@ pub async fn around(next: impl Endpoint, req: Request) -> poem::Result<Response>
         }
     });
     let labels = [
-        ("method", method),
-        ("route", route),
+        ("method", method.to_owned()),
+        ("route", route.to_owned()),
         ("status", status.as_u16().to_string()),
     ];
     metrics::counter!("http_requests_total", &labels).increment(1);
@@ -234,14 +383,19 @@ pub async fn around(next: impl Endpoint, req: Request) -> poem::Result<Response>
     Ok(response)
 }
 
-/// A path template's segments and the methods it serves, each with whether its operation
-/// takes a request body; from the OpenAPI document, plus the undocumented GET-only routes.
-type RouteTable = Vec<(Vec<String>, Vec<(String, bool)>)>;
+/// A route of the API: its template, its segments (parameters as `{name}`) and the methods
+/// it serves, each with whether its operation takes a request body.
+struct RouteEntry {
+    template: String,
+    segments: Vec<String>,
+    methods: Vec<(String, bool)>,
+}
 
-static ROUTES: LazyLock<RouteTable> = LazyLock::new(|| {
+/// Every route: the OpenAPI document's, plus the undocumented ones.
+static ROUTES: LazyLock<Vec<RouteEntry>> = LazyLock::new(|| {
     let spec: serde_json::Value =
         serde_json::from_str(&crate::openapi_service().spec()).expect("the spec is JSON");
-    let mut routes: RouteTable = spec["paths"]
+    let mut routes: Vec<RouteEntry> = spec["paths"]
         .as_object()
         .into_iter()
         .flatten()
@@ -255,37 +409,67 @@ static ROUTES: LazyLock<RouteTable> = LazyLock::new(|| {
                     (method.to_ascii_uppercase(), body)
                 })
                 .collect();
-            (segments(path).map(str::to_owned).collect(), methods)
+            RouteEntry::new(path, methods)
         })
         .collect();
-    for path in ["/openapi.json", "/metrics", "/app/config.json"] {
-        routes.push((
-            segments(path).map(str::to_owned).collect(),
-            vec![("GET".into(), false)],
-        ));
+    let undocumented = [
+        ("/openapi.json", "GET", false),
+        ("/docs", "GET", false),
+        ("/metrics", "GET", false),
+        ("/app/config.json", "GET", false),
+        ("/app/dev-login", "POST", true),
+    ];
+    for (path, method, body) in undocumented {
+        routes.push(RouteEntry::new(path, vec![(method.into(), body)]));
     }
     routes
 });
+
+impl RouteEntry {
+    fn new(template: &str, methods: Vec<(String, bool)>) -> Self {
+        Self {
+            template: template.to_owned(),
+            segments: segments(template).map(str::to_owned).collect(),
+            methods,
+        }
+    }
+
+    /// The name of each parameter with the (percent-encoded) segment of `path` it takes.
+    fn parameters<'p>(&self, path: &'p str) -> impl Iterator<Item = (&str, &'p str)> {
+        self.segments
+            .iter()
+            .zip(segments(path))
+            .filter_map(|(template, given)| {
+                let name = template.strip_prefix('{')?.strip_suffix('}')?;
+                Some((name, given))
+            })
+    }
+}
 
 fn segments(path: &str) -> impl Iterator<Item = &str> {
     path.trim_end_matches('/').split('/')
 }
 
-/// The methods of the route template `path` matches (a literal segment wins over a
-/// parameter: `/api/cards/export` over `/api/cards/{id}`).
-fn route_methods(path: &str) -> Option<&'static [(String, bool)]> {
+/// The route `path` matches (a literal segment wins over a parameter: `/api/cards/export`
+/// over `/api/cards/{id}`).
+fn route(path: &str) -> Option<&'static RouteEntry> {
     let wanted: Vec<&str> = segments(path).collect();
     ROUTES
         .iter()
-        .filter(|(template, _)| {
-            template.len() == wanted.len()
-                && template
+        .filter(|route| {
+            route.segments.len() == wanted.len()
+                && route
+                    .segments
                     .iter()
                     .zip(&wanted)
-                    .all(|(t, w)| t == w || t.starts_with('{'))
+                    .all(|(t, w)| t == w || (t.starts_with('{') && !w.is_empty()))
         })
-        .min_by_key(|(template, _)| template.iter().filter(|t| t.starts_with('{')).count())
-        .map(|(_, methods)| methods.as_slice())
+        .min_by_key(|route| route.segments.iter().filter(|t| t.starts_with('{')).count())
+}
+
+/// The methods of the route `path` matches.
+fn route_methods(path: &str) -> Option<&'static [(String, bool)]> {
+    route(path).map(|route| route.methods.as_slice())
 }
 
 /// `Allow` for a path: the methods of its route.
@@ -299,9 +483,15 @@ fn allowed_methods(path: &str) -> Option<HeaderValue> {
 
 /// Whether the operation at `method` `path` reads a request body (true for a request that
 /// matches no operation: its body is refused like any other).
+#[cfg(test)]
 fn takes_body(method: &str, path: &str) -> bool {
-    route_methods(path)
-        .and_then(|methods| methods.iter().find(|(m, _)| m == method))
+    route_takes_body(route(path), method)
+}
+
+/// [`takes_body`] of a request whose route was looked up already.
+fn route_takes_body(route: Option<&'static RouteEntry>, method: &str) -> bool {
+    route
+        .and_then(|route| route.methods.iter().find(|(m, _)| m == method))
         .is_none_or(|(_, body)| *body)
 }
 
@@ -355,6 +545,8 @@ fn envelope_for(status: StatusCode, message: Option<String>) -> Response {
         StatusCode::FORBIDDEN => "FORBIDDEN",
         StatusCode::NOT_FOUND => "NOT_FOUND",
         StatusCode::METHOD_NOT_ALLOWED => "METHOD_NOT_ALLOWED",
+        StatusCode::REQUEST_TIMEOUT => "REQUEST_TIMEOUT",
+        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE => "HEADERS_TOO_LARGE",
         StatusCode::PAYLOAD_TOO_LARGE => "PAYLOAD_TOO_LARGE",
         StatusCode::UNSUPPORTED_MEDIA_TYPE => "UNSUPPORTED_MEDIA_TYPE",
         StatusCode::TOO_MANY_REQUESTS => "RATE_LIMITED",
@@ -391,6 +583,23 @@ mod tests {
             "/api/ai/generations/{id}/suggestions"
         );
         assert_eq!(route_label("/v1/jobs/42"), "/v1/jobs/{id}");
+        // A user's own ids are never a label.
+        assert_eq!(
+            route_label("/api/organic/brands/brand_123/accounts/ig_123"),
+            "/api/organic/brands/{id}/accounts/{accountId}"
+        );
+        assert_eq!(
+            route_label("/api/organic/brands/brand_123/nope"),
+            "unmatched"
+        );
+        assert_eq!(route_label("/nowhere/at/all"), "unmatched");
+        assert_eq!(route_label("/app/js/main.js"), "/app/{asset}");
+        assert_eq!(route_label("/app/js/secret-plans.js"), "unmatched");
+        assert_eq!(route_label("/app/"), "/app/");
+        assert_eq!(
+            method_label(&poem::http::Method::from_bytes(b"BREW").unwrap()),
+            "other"
+        );
     }
 
     #[test]

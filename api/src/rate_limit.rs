@@ -49,6 +49,22 @@ pub async fn take(
             ));
         }
     }
+    take_slot(state, limit, user, idempotency).await
+}
+
+/// Takes a slot of `limit`'s window for `user`, or answers 429 with `Retry-After`: for the
+/// families that create no AI work (publishing), where no token budget applies and which
+/// must not need Postgres (a publish request is spooled while it is down).
+pub async fn take_rate(state: &AppState, limit: &RateLimit, user: Uuid) -> ApiResult<Taken> {
+    take_slot(state, limit, user, None).await
+}
+
+async fn take_slot(
+    state: &AppState,
+    limit: &RateLimit,
+    user: Uuid,
+    idempotency: Option<&Key>,
+) -> ApiResult<Taken> {
     let key = state
         .settings
         .redis_key(&["ratelimit", limit.family, &user.to_string()]);

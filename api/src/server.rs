@@ -4,7 +4,8 @@
 //! which holds about 12 KiB more per connection (measured with an idle event stream:
 //! 23.8 KiB per stream through poem's server, 11.9 KiB through this loop). An API process
 //! holds thousands of open event streams, so it serves HTTP/1.1 itself; HTTP/2 is for the
-//! load balancer in front. Slow request heads time out after 30 s.
+//! load balancer in front. Slow request heads time out after 30 s; heads over 32 KiB are
+//! answered 431. (Slow bodies are the middleware's: `BODY_TIMEOUT_SECS`.)
 
 use std::{convert::Infallible, future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
@@ -20,6 +21,9 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 type Body = http_body_util::combinators::BoxBody<bytes::Bytes, std::io::Error>;
+
+/// The most a request's head may take: 32 KiB.
+pub const MAX_HEAD_BYTES: usize = 32 * 1024;
 
 /// Serves `endpoint` on `listener` until `shutdown` completes; then stops accepting, calls
 /// `on_shutdown` (which ends long-lived responses such as event streams, whose clients
@@ -91,7 +95,11 @@ async fn connection(
     let mut builder = http1::Builder::new();
     builder
         .timer(TokioTimer::new())
-        .header_read_timeout(Duration::from_secs(30));
+        .header_read_timeout(Duration::from_secs(30))
+        // A request head (request line and headers) growing past this while it arrives is
+        // answered 431 by hyper and the connection closed; one that arrived whole is
+        // measured by the middleware.
+        .max_header_size(MAX_HEAD_BYTES);
     let connection = builder
         .serve_connection(TokioIo::new(socket), service)
         .with_upgrades();

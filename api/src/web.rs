@@ -105,6 +105,11 @@ fn dev_login(state: Data<&AppState>, body: String) -> poem::Result<Response> {
     .into_response())
 }
 
+/// Whether the web app has a file at `path` (relative to `/app/`).
+pub fn has_asset(path: &str) -> bool {
+    Files::get(path).is_some()
+}
+
 /// One embedded file, revalidated by its hash (`ETag`, 304).
 fn serve(req: &Request, path: &str) -> Response {
     let Some(file) = Files::get(path) else {

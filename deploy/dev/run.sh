@@ -10,6 +10,9 @@ export RUST_LOG=${RUST_LOG:-info}
 export FETCH_ALLOW_PRIVATE_NETWORKS=${FETCH_ALLOW_PRIVATE_NETWORKS:-true}
 # The web app's "Sign in as a new user" button: development only, never set elsewhere.
 export DEV_LOGIN=${DEV_LOGIN:-true}
+# A development machine: without JWT_SECRET the binaries sign with a development secret
+# (in production they refuse to start without a strong one).
+export ALMANAC_DEV=${ALMANAC_DEV:-true}
 
 port_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
 
@@ -18,6 +21,11 @@ if [ -z "${API_ADDR:-}" ]; then
   while port_open 127.0.0.1 "$port"; do port=$((port + 1)); done
   [ "$port" = 8080 ] || echo "run: port 8080 is taken; using $port" >&2
   export API_ADDR="127.0.0.1:$port"
+fi
+if [ -z "${METRICS_ADDR:-}" ]; then
+  port=9464
+  while port_open 127.0.0.1 "$port"; do port=$((port + 1)); done
+  export METRICS_ADDR="127.0.0.1:$port"
 fi
 if [ -z "${WORKER_METRICS_ADDR:-}" ]; then
   port=9091
@@ -63,7 +71,7 @@ Almanac is running (AI_PROVIDER=$AI_PROVIDER).
   Web app:   $base/app/   (sign in with the development button)
   API docs:  $base/docs
   OpenAPI:   $base/openapi.json
-  Metrics:   $base/metrics   worker: http://$WORKER_METRICS_ADDR/metrics
+  Metrics:   http://$METRICS_ADDR/metrics   worker: http://$WORKER_METRICS_ADDR/metrics
 
 Try it (a dev token for user $user, valid 24 h):
   export TOKEN='$token'

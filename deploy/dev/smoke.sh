@@ -56,7 +56,8 @@ flags_set=true
 for flag in CALENDAR_SERVICE_ENABLED PUBLISH_SERVICE_ENABLED; do
   "$api_bin" flags set "$flag" off --note "release smoke" >/dev/null
 done
-admin=$("$api_bin" token --service-role --ttl 600)
+# `make run` signs with the development secret (ALMANAC_DEV=true).
+admin=$(ALMANAC_DEV=true "$api_bin" token --service-role --ttl 600)
 for _ in $(seq 50); do
   applied=$(curl -fsS "$base/admin/flags" -H "Authorization: Bearer $admin" | jq -r '[.data.items[].state] | join(",")')
   [ "$applied" = off,off ] && break

@@ -177,6 +177,8 @@ pub struct RateLimitSettings {
     pub syntheses: RateLimit,
     /// `POST /api/organic/generate-calendar`: `ORGANIC_RATE_*`.
     pub organic: RateLimit,
+    /// `POST /v1/calendars/{id}/publish`, spooled requests included: `PUBLISH_RATE_*`.
+    pub publish: RateLimit,
 }
 
 /// At most `limit` requests per user in any `window`.
@@ -199,8 +201,16 @@ pub struct Settings {
     pub redis_url: Secret,
     pub redis_prefix: String,
     pub api_addr: SocketAddr,
+    /// The API's `/metrics` listener (`METRICS_ADDR`), apart from the API's own port.
+    pub metrics_addr: SocketAddr,
+    /// A bearer token that also opens `/metrics` on the API's port (`METRICS_TOKEN`).
+    pub metrics_token: Option<Secret>,
     pub worker_metrics_addr: SocketAddr,
     pub jwt_secret: Secret,
+    /// `ALMANAC_DEV=true`: a development machine (`make run`, the tests). Only then may
+    /// `JWT_SECRET` be unset (the development secret is used) and may secrets be short or
+    /// known placeholders.
+    pub dev: bool,
     /// A bearer token for the admin endpoints besides a `service_role` JWT (`ADMIN_TOKEN`).
     pub admin_token: Option<Secret>,
     /// How often each process reloads the feature flags, besides when notified
@@ -218,6 +228,8 @@ pub struct Settings {
     /// (`DEV_LOGIN`; `make run` sets it, nothing else does).
     pub dev_login: bool,
     pub max_body_bytes: usize,
+    /// How long a request's body may take to arrive once its head has (`BODY_TIMEOUT_SECS`).
+    pub body_timeout: Duration,
     pub calendar_service_enabled: bool,
     pub calendar: CalendarSettings,
     pub organic: OrganicSettings,
@@ -236,10 +248,85 @@ pub struct Settings {
 /// The secret `make run` and tests use when `JWT_SECRET` is unset in development.
 pub const DEV_JWT_SECRET: &str = "almanac-dev-secret-change-me-0123456789";
 
+/// Words of the values that documentation and templates put where a secret goes.
+const PLACEHOLDER_WORDS: [&str; 10] = [
+    "change-me",
+    "changeme",
+    "change_me",
+    "replace-me",
+    "replaceme",
+    "placeholder",
+    "your-super-secret",
+    "your-secret",
+    "example",
+    "almanac-dev-secret",
+];
+
+/// Why `value` cannot be a production secret: shorter than 32 bytes, a known placeholder,
+/// or too uniform to be random (fewer than 8 distinct bytes, as `aaaa...` or a zero key).
+pub fn weak_secret(value: &[u8]) -> Option<&'static str> {
+    let lower = String::from_utf8_lossy(value).to_lowercase();
+    let distinct = value
+        .iter()
+        .collect::<std::collections::BTreeSet<_>>()
+        .len();
+    if value.len() < 32 {
+        Some("must be at least 32 bytes long")
+    } else if PLACEHOLDER_WORDS.iter().any(|word| lower.contains(word)) {
+        Some("is a placeholder, not a secret")
+    } else if distinct < 8 {
+        Some("is not random enough to be a secret")
+    } else {
+        None
+    }
+}
+
+/// Refuses a weak secret outside development, in one line naming the variable and how to
+/// make a good one.
+fn check_secret(name: &str, value: &[u8], dev: bool, generate: &str) -> anyhow::Result<()> {
+    match weak_secret(value) {
+        Some(why) if !dev => bail!(
+            "{name}: {why}: generate one with `{generate}` (ALMANAC_DEV=true allows it on a development machine)"
+        ),
+        _ => Ok(()),
+    }
+}
+
+/// `JWT_SECRET`, checked; the development secret when it is unset and `dev`.
+fn jwt_secret(env: &Env, dev: bool) -> anyhow::Result<Secret> {
+    match env.optional("JWT_SECRET") {
+        Some(secret) => {
+            check_secret("JWT_SECRET", secret.as_bytes(), dev, "openssl rand -hex 32")?;
+            Ok(Secret::new(secret))
+        }
+        None if dev => Ok(Secret::new(DEV_JWT_SECRET)),
+        None => bail!(
+            "JWT_SECRET: required: generate one with `openssl rand -hex 32` (ALMANAC_DEV=true uses a development secret)"
+        ),
+    }
+}
+
+/// The secret `almanac-api token` signs with: `JWT_SECRET` as `serve` would take it.
+pub fn jwt_secret_from_env() -> anyhow::Result<Secret> {
+    let lookup = |key: &str| std::env::var(key).ok();
+    let env = Env(&lookup);
+    let dev = env.parse_or("ALMANAC_DEV", false)?;
+    jwt_secret(&env, dev)
+}
+
 impl Settings {
     /// Reads the process environment.
     pub fn from_env() -> anyhow::Result<Self> {
         Self::from_lookup(|key| std::env::var(key).ok())
+    }
+
+    /// Reads the process environment for a command that signs, serves and seals nothing
+    /// (`almanac-api migrate`, `almanac-api flags`): the secrets are not asked for.
+    pub fn for_tools_from_env() -> anyhow::Result<Self> {
+        Self::from_lookup(|key| match key {
+            "ALMANAC_DEV" => Some("true".into()),
+            _ => std::env::var(key).ok(),
+        })
     }
 
     /// Reads settings through `lookup`, so tests can build settings without touching the
@@ -255,10 +342,8 @@ impl Settings {
         if provider == AiProviderKind::OpenAi && api_key.is_none() {
             bail!("AI_API_KEY: required when AI_PROVIDER=openai");
         }
-        let jwt_secret = env.string_or("JWT_SECRET", DEV_JWT_SECRET)?;
-        if jwt_secret.len() < 32 {
-            bail!("JWT_SECRET: must be at least 32 bytes long");
-        }
+        let dev = env.parse_or("ALMANAC_DEV", false)?;
+        let jwt_secret = jwt_secret(&env, dev)?;
         let redis_prefix = env.string_or("REDIS_PREFIX", "almanac")?;
         if redis_prefix.is_empty()
             || !redis_prefix
@@ -283,11 +368,14 @@ impl Settings {
             redis_url: Secret::new(env.string_or("REDIS_URL", "redis://127.0.0.1:6379")?),
             redis_prefix,
             api_addr: api_addr_default,
+            metrics_addr: env.parse_or("METRICS_ADDR", SocketAddr::from(([127, 0, 0, 1], 9464)))?,
+            metrics_token: env.optional("METRICS_TOKEN").map(Secret::new),
             worker_metrics_addr: env.parse_or(
                 "WORKER_METRICS_ADDR",
                 SocketAddr::from(([127, 0, 0, 1], 9091)),
             )?,
-            jwt_secret: Secret::new(jwt_secret),
+            jwt_secret,
+            dev,
             admin_token: env.optional("ADMIN_TOKEN").map(Secret::new),
             flags_refresh: env.millis_or("FLAGS_REFRESH_MS", 500)?,
             log_format,
@@ -346,6 +434,7 @@ impl Settings {
                 calendars: env.rate_limit("calendars", "CALENDAR", 20, 600)?,
                 syntheses: env.rate_limit("syntheses", "SYNTHESIS", 20, 600)?,
                 organic: env.rate_limit("organic", "ORGANIC", 20, 600)?,
+                publish: env.rate_limit("publish", "PUBLISH", 60, 60)?,
             },
             events: EventSettings {
                 heartbeat: env.seconds_or("HEARTBEAT_SECS", 15.0)?,
@@ -361,6 +450,7 @@ impl Settings {
                 .collect(),
             dev_login: env.parse_or("DEV_LOGIN", false)?,
             max_body_bytes: env.parse_or("MAX_BODY_BYTES", 256 * 1024)?,
+            body_timeout: env.seconds_or("BODY_TIMEOUT_SECS", 30.0)?,
             calendar_service_enabled: env.parse_or("CALENDAR_SERVICE_ENABLED", true)?,
             calendar: CalendarSettings {
                 timeout: env.seconds_or("CALENDAR_TIMEOUT_SECS", 30.0)?,
@@ -372,7 +462,7 @@ impl Settings {
                 min_gap: chrono::Duration::minutes(env.parse_or("ORGANIC_MIN_GAP_MINUTES", 30)?),
                 ai_concurrency: env.parse_or("ORGANIC_AI_CONCURRENCY", 8)?,
             },
-            publish: publish_settings(&env, &api_addr_default)?,
+            publish: publish_settings(&env, &api_addr_default, dev)?,
             smtp_url: env.optional("SMTP_URL").map(Secret::new),
             email_from: env.string_or("EMAIL_FROM", "Almanac <almanac@localhost>")?,
             smtp_timeout: env.millis_or("SMTP_TIMEOUT_MS", 15_000)?,
@@ -383,12 +473,16 @@ impl Settings {
             },
             scheduler_tick: env.seconds_or("SCHEDULER_TICK_SECS", 60.0)?,
         };
-        if settings
-            .admin_token
-            .as_ref()
-            .is_some_and(|token| token.expose().len() < 32)
-        {
-            bail!("ADMIN_TOKEN: must be at least 32 characters long (e.g. `openssl rand -hex 32`)");
+        for (name, token) in [
+            ("ADMIN_TOKEN", &settings.admin_token),
+            ("METRICS_TOKEN", &settings.metrics_token),
+        ] {
+            if let Some(token) = token {
+                check_secret(name, token.expose().as_bytes(), dev, "openssl rand -hex 32")?;
+            }
+        }
+        if settings.body_timeout.is_zero() {
+            bail!("BODY_TIMEOUT_SECS: must be greater than 0");
         }
         if settings.flags_refresh.is_zero() {
             bail!("FLAGS_REFRESH_MS: must be greater than 0");
@@ -445,11 +539,25 @@ impl Settings {
 }
 
 /// `PUBLISH_*`, `TIKTOK_*`, `INSTAGRAM_*`, `OAUTH_REDIRECT_BASE_URL`, `TOKEN_ENCRYPTION_KEY`.
-fn publish_settings(env: &Env, api_addr: &SocketAddr) -> anyhow::Result<PublishSettings> {
+fn publish_settings(
+    env: &Env,
+    api_addr: &SocketAddr,
+    dev: bool,
+) -> anyhow::Result<PublishSettings> {
     let enabled = env.parse_or("PUBLISH_SERVICE_ENABLED", false)?;
     let token_key = match env.optional("TOKEN_ENCRYPTION_KEY") {
         Some(raw) => {
-            Some(TokenKey::parse(&raw).map_err(|e| anyhow::anyhow!("TOKEN_ENCRYPTION_KEY: {e}"))?)
+            let key =
+                TokenKey::parse(&raw).map_err(|e| anyhow::anyhow!("TOKEN_ENCRYPTION_KEY: {e}"))?;
+            if enabled {
+                check_secret(
+                    "TOKEN_ENCRYPTION_KEY",
+                    key.bytes(),
+                    dev,
+                    "openssl rand -base64 32",
+                )?;
+            }
+            Some(key)
         }
         None if enabled => bail!(
             "TOKEN_ENCRYPTION_KEY: required when PUBLISH_SERVICE_ENABLED=true (base64 of 32 random bytes, e.g. `openssl rand -base64 32`)"
@@ -486,11 +594,14 @@ fn publish_settings(env: &Env, api_addr: &SocketAddr) -> anyhow::Result<PublishS
         },
         redirect_base_url: env
             .string_or("OAUTH_REDIRECT_BASE_URL", &format!("http://{api_addr}"))?,
+        redirect_base_is_api_addr: env.optional("OAUTH_REDIRECT_BASE_URL").is_none(),
         token_key,
         confirm_window: env.seconds_or("PUBLISH_CONFIRM_WINDOW_SECS", 1800.0)?,
         check_interval: env.millis_or("PUBLISH_CHECK_INTERVAL_MS", 20_000)?,
         http_timeout: env.millis_or("PUBLISH_HTTP_TIMEOUT_MS", 30_000)?,
         tick: env.millis_or("PUBLISH_TICK_MS", 5_000)?,
+        spool_max_per_user: env.parse_or("PUBLISH_SPOOL_MAX_PER_USER", 100)?,
+        spool_max_total: env.parse_or("PUBLISH_SPOOL_MAX_TOTAL", 10_000)?,
     };
     for (key, url) in [
         ("TIKTOK_API_BASE_URL", &settings.tiktok.api_base_url),
@@ -592,12 +703,105 @@ mod tests {
     use super::*;
     use std::collections::HashMap;
 
+    /// Settings from `pairs`, on a development machine unless `ALMANAC_DEV` is among them.
     fn settings(pairs: &[(&str, &str)]) -> anyhow::Result<Settings> {
-        let map: HashMap<String, String> = pairs
+        let mut map: HashMap<String, String> = pairs
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
+        map.entry("ALMANAC_DEV".into()).or_insert("true".into());
         Settings::from_lookup(|k| map.get(k).cloned())
+    }
+
+    const STRONG: &str = "9f1c4be07a5d3e2816c0b4f9a7e3d5c1";
+
+    #[test]
+    fn outside_development_secrets_must_be_strong() {
+        let production = |pairs: &[(&str, &str)]| {
+            let mut all = vec![("DATABASE_URL", "x"), ("ALMANAC_DEV", "false")];
+            all.extend_from_slice(pairs);
+            settings(&all).map(|_| ()).map_err(|e| e.to_string())
+        };
+        let refused = production(&[]).unwrap_err();
+        assert!(refused.starts_with("JWT_SECRET: required"), "{refused}");
+        assert!(!refused.contains('\n'));
+        for (secret, why) in [
+            ("short", "must be at least 32 bytes long"),
+            (
+                "change-me-change-me-change-me-change-me",
+                "is a placeholder",
+            ),
+            (DEV_JWT_SECRET, "is a placeholder"),
+            (
+                "your-super-secret-jwt-token-with-at-least-32-characters-long",
+                "is a placeholder",
+            ),
+            (
+                "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+                "is not random enough",
+            ),
+        ] {
+            let refused = production(&[("JWT_SECRET", secret)]).unwrap_err();
+            assert!(
+                refused.starts_with(&format!("JWT_SECRET: {why}")),
+                "{secret}: {refused}"
+            );
+            assert!(!refused.contains(secret), "the secret is not printed");
+        }
+        assert_eq!(production(&[("JWT_SECRET", STRONG)]), Ok(()));
+        let refused = production(&[
+            ("JWT_SECRET", STRONG),
+            ("ADMIN_TOKEN", "change-me-change-me-change-me-change-me"),
+        ])
+        .unwrap_err();
+        assert!(
+            refused.starts_with("ADMIN_TOKEN: is a placeholder"),
+            "{refused}"
+        );
+        let refused =
+            production(&[("JWT_SECRET", STRONG), ("METRICS_TOKEN", "short")]).unwrap_err();
+        assert!(
+            refused.starts_with("METRICS_TOKEN: must be at least 32"),
+            "{refused}"
+        );
+        // deploy/k8s once shipped this key: base64 of `change-me-change-me-change-me-01`.
+        let placeholder_key = "Y2hhbmdlLW1lLWNoYW5nZS1tZS1jaGFuZ2UtbWUtMDE=";
+        let zero_key = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+        for key in [placeholder_key, zero_key] {
+            let refused = production(&[
+                ("JWT_SECRET", STRONG),
+                ("PUBLISH_SERVICE_ENABLED", "true"),
+                ("TOKEN_ENCRYPTION_KEY", key),
+            ])
+            .unwrap_err();
+            assert!(
+                refused.starts_with("TOKEN_ENCRYPTION_KEY: is "),
+                "{refused}"
+            );
+        }
+        // Unused while publishing is off.
+        assert_eq!(
+            production(&[("JWT_SECRET", STRONG), ("TOKEN_ENCRYPTION_KEY", zero_key)]),
+            Ok(())
+        );
+        let good_key = TokenKey::generate();
+        assert_eq!(
+            production(&[
+                ("JWT_SECRET", STRONG),
+                ("PUBLISH_SERVICE_ENABLED", "true"),
+                ("TOKEN_ENCRYPTION_KEY", &good_key),
+            ]),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn a_development_machine_may_use_the_development_secret() {
+        let s = settings(&[("DATABASE_URL", "x")]).unwrap();
+        assert!(s.dev);
+        assert_eq!(s.jwt_secret.expose(), DEV_JWT_SECRET);
+        let s = settings(&[("DATABASE_URL", "x"), ("JWT_SECRET", "short")]).unwrap();
+        assert_eq!(s.jwt_secret.expose(), "short");
     }
 
     #[test]
@@ -699,9 +903,14 @@ mod tests {
         let token = "admin-token-admin-token-admin-token-0001";
         let s = settings(&[("DATABASE_URL", "x"), ("ADMIN_TOKEN", token)]).unwrap();
         assert!(!format!("{s:?}").contains(token));
-        let err = settings(&[("DATABASE_URL", "x"), ("ADMIN_TOKEN", "short")])
-            .unwrap_err()
-            .to_string();
+        let err = settings(&[
+            ("DATABASE_URL", "x"),
+            ("ALMANAC_DEV", "false"),
+            ("JWT_SECRET", STRONG),
+            ("ADMIN_TOKEN", "short"),
+        ])
+        .unwrap_err()
+        .to_string();
         assert!(err.starts_with("ADMIN_TOKEN: must be at least 32"), "{err}");
     }
 }

@@ -1,7 +1,8 @@
 //! Fetching a theme's sources (seed 004): RSS and Atom feeds through a real feed parser,
-//! web pages reduced to their text, each with a time and a size limit. Private, loopback
-//! and link-local addresses are refused (by name at every resolution, and as literal
-//! addresses, redirects included) unless `FETCH_ALLOW_PRIVATE_NETWORKS=true`.
+//! web pages reduced to their text, each with a time and a size limit. Only globally
+//! reachable addresses are fetched from (IANA's special-purpose registries; an IPv6 form
+//! that embeds an IPv4 address is judged by it): checked by name at every resolution, and
+//! as literal addresses, redirects included, unless `FETCH_ALLOW_PRIVATE_NETWORKS=true`.
 
 use std::{
     net::{IpAddr, SocketAddr},
@@ -28,7 +29,7 @@ pub struct FetchSettings {
 
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum FetchError {
-    #[error("refused: {0} is a private, loopback or link-local address")]
+    #[error("refused: {0} is not a public internet address")]
     Private(String),
     #[error("no answer within {0} ms")]
     Timeout(u128),
@@ -42,31 +43,110 @@ pub enum FetchError {
     NotAFeed(String),
 }
 
-/// Whether an address is on the public internet.
+/// An IPv4 block: its first address and prefix length.
+type V4Block = ([u8; 4], u8);
+/// An IPv6 block.
+type V6Block = ([u16; 8], u8);
+
+/// IANA's IPv4 special-purpose registry (RFC 6890, as updated): every block whose
+/// addresses are not globally reachable, plus multicast, the deprecated 6to4 relay anycast
+/// and the reserved 240/4. The exceptions inside `192.0.0.0/24` (`.9` and `.10`, globally
+/// reachable anycast) are [`V4_GLOBAL_EXCEPTIONS`].
+const V4_NOT_GLOBAL: [V4Block; 17] = [
+    ([0, 0, 0, 0], 8),          // "this network" (RFC 791)
+    ([10, 0, 0, 0], 8),         // private (RFC 1918)
+    ([100, 64, 0, 0], 10),      // shared address space (RFC 6598)
+    ([127, 0, 0, 0], 8),        // loopback (RFC 1122)
+    ([169, 254, 0, 0], 16),     // link-local (RFC 3927)
+    ([172, 16, 0, 0], 12),      // private (RFC 1918)
+    ([192, 0, 0, 0], 24),       // IETF protocol assignments (RFC 6890)
+    ([192, 0, 2, 0], 24),       // documentation, TEST-NET-1 (RFC 5737)
+    ([192, 88, 99, 0], 24),     // 6to4 relay anycast, deprecated (RFC 7526)
+    ([192, 168, 0, 0], 16),     // private (RFC 1918)
+    ([198, 18, 0, 0], 15),      // benchmarking (RFC 2544)
+    ([198, 51, 100, 0], 24),    // documentation, TEST-NET-2 (RFC 5737)
+    ([203, 0, 113, 0], 24),     // documentation, TEST-NET-3 (RFC 5737)
+    ([224, 0, 0, 0], 4),        // multicast (RFC 5771)
+    ([240, 0, 0, 0], 4),        // reserved (RFC 1112)
+    ([255, 255, 255, 255], 32), // limited broadcast (RFC 919)
+    ([192, 0, 0, 170], 31),     // NAT64/DNS64 discovery (RFC 7050), inside 192.0.0.0/24
+];
+
+/// Globally reachable addresses inside [`V4_NOT_GLOBAL`]'s `192.0.0.0/24`: the PCP and
+/// TURN anycast addresses (RFC 7723, RFC 8155).
+const V4_GLOBAL_EXCEPTIONS: [V4Block; 2] = [([192, 0, 0, 9], 32), ([192, 0, 0, 10], 32)];
+
+/// IANA's IPv6 special-purpose blocks inside global unicast (`2000::/3`) that are not
+/// globally reachable; everything outside `2000::/3` (loopback, unspecified, unique-local,
+/// link-local, site-local, multicast, discard-only, SRv6 SIDs, ...) is refused as a whole,
+/// and the forms that embed an IPv4 address are judged by it ([`embedded_v4`]).
+const V6_NOT_GLOBAL: [V6Block; 3] = [
+    ([0x2001, 0, 0, 0, 0, 0, 0, 0], 23), // IETF protocol assignments (RFC 2928), Teredo included
+    ([0x2001, 0xdb8, 0, 0, 0, 0, 0, 0], 32), // documentation (RFC 3849)
+    ([0x3fff, 0, 0, 0, 0, 0, 0, 0], 20), // documentation (RFC 9637)
+];
+
+/// Globally reachable blocks inside `2001::/23` (IANA's registry says so of each).
+const V6_GLOBAL_EXCEPTIONS: [V6Block; 7] = [
+    ([0x2001, 1, 0, 0, 0, 0, 0, 1], 128), // port control protocol anycast (RFC 7723)
+    ([0x2001, 1, 0, 0, 0, 0, 0, 2], 128), // TURN anycast (RFC 8155)
+    ([0x2001, 1, 0, 0, 0, 0, 0, 3], 128), // DNS-SD SRP anycast (RFC 9665)
+    ([0x2001, 3, 0, 0, 0, 0, 0, 0], 32),  // AMT (RFC 7450)
+    ([0x2001, 4, 0x112, 0, 0, 0, 0, 0], 48), // AS112-v6 (RFC 7535)
+    ([0x2001, 0x20, 0, 0, 0, 0, 0, 0], 28), // ORCHIDv2 (RFC 7343)
+    ([0x2001, 0x30, 0, 0, 0, 0, 0, 0], 28), // drone remote ID (RFC 9374)
+];
+
+fn in_v4(ip: std::net::Ipv4Addr, (first, len): V4Block) -> bool {
+    let mask = u32::MAX.checked_shl(32 - u32::from(len)).unwrap_or(0);
+    u32::from(ip) & mask == u32::from_be_bytes(first) & mask
+}
+
+fn in_v6(ip: std::net::Ipv6Addr, (first, len): V6Block) -> bool {
+    let mask = u128::MAX.checked_shl(128 - u32::from(len)).unwrap_or(0);
+    u128::from(ip) & mask == u128::from(std::net::Ipv6Addr::from(first)) & mask
+}
+
+/// The IPv4 address an IPv6 address carries, for the forms that embed one: IPv4-mapped
+/// (`::ffff:0:0/96`), IPv4-compatible (`::/96`, deprecated), NAT64's well-known prefix
+/// (`64:ff9b::/96`) and 6to4 (`2002::/16`, the address in bits 16-47). (The local-use
+/// NAT64 prefix `64:ff9b:1::/48` is not globally reachable at all.)
+fn embedded_v4(ip: std::net::Ipv6Addr) -> Option<std::net::Ipv4Addr> {
+    let bits = u128::from(ip);
+    let low = std::net::Ipv4Addr::from(bits as u32);
+    let s = ip.segments();
+    if in_v6(ip, ([0, 0, 0, 0, 0, 0xffff, 0, 0], 96))
+        || in_v6(ip, ([0; 8], 96))
+        || in_v6(ip, ([0x64, 0xff9b, 0, 0, 0, 0, 0, 0], 96))
+    {
+        Some(low)
+    } else if s[0] == 0x2002 {
+        Some(std::net::Ipv4Addr::from(
+            (u32::from(s[1]) << 16) | u32::from(s[2]),
+        ))
+    } else {
+        None
+    }
+}
+
+/// Whether an outside fetch may connect to `ip`: only an address that IANA's
+/// special-purpose registries leave globally reachable. An IPv6 address that embeds an
+/// IPv4 one is judged by the IPv4 address (a NAT64 or 6to4 path to `127.0.0.1` is
+/// `127.0.0.1`).
 pub fn is_public(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => {
-            let [a, b, ..] = v4.octets();
-            !(v4.is_private()
-                || v4.is_loopback()
-                || v4.is_link_local()
-                || v4.is_unspecified()
-                || v4.is_broadcast()
-                || v4.is_multicast()
-                || v4.is_documentation()
-                || a == 0
-                || (a == 100 && (64..128).contains(&b)))
+            V4_GLOBAL_EXCEPTIONS.iter().any(|b| in_v4(v4, *b))
+                || !V4_NOT_GLOBAL.iter().any(|b| in_v4(v4, *b))
         }
         IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
+            if let Some(v4) = embedded_v4(v6) {
                 return is_public(IpAddr::V4(v4));
             }
-            let first = v6.segments()[0];
-            !(v6.is_loopback()
-                || v6.is_unspecified()
-                || v6.is_multicast()
-                || (first & 0xfe00) == 0xfc00
-                || (first & 0xffc0) == 0xfe80)
+            let global_unicast = in_v6(v6, ([0x2000, 0, 0, 0, 0, 0, 0, 0], 3));
+            global_unicast
+                && (V6_GLOBAL_EXCEPTIONS.iter().any(|b| in_v6(v6, *b))
+                    || !V6_NOT_GLOBAL.iter().any(|b| in_v6(v6, *b)))
         }
     }
 }
@@ -306,25 +386,135 @@ fn squash(text: &str) -> String {
 mod tests {
     use super::*;
 
+    /// One address (first, inside, last where it matters) of every refused block, and
+    /// addresses just outside them that must pass.
+    const REFUSED: &[&str] = &[
+        "0.0.0.0",
+        "0.255.255.255",
+        "10.0.0.1",
+        "10.255.255.255",
+        "100.64.0.1",
+        "100.127.255.254",
+        "127.0.0.1",
+        "127.255.255.254",
+        "169.254.169.254",
+        "172.16.0.1",
+        "172.31.255.254",
+        "192.0.0.1",
+        "192.0.0.8",
+        "192.0.0.170",
+        "192.0.0.171",
+        "192.0.0.255",
+        "192.0.2.1",
+        "192.88.99.1",
+        "192.168.1.1",
+        "198.18.0.1",
+        "198.19.255.254",
+        "198.51.100.1",
+        "203.0.113.1",
+        "224.0.0.1",
+        "239.255.255.255",
+        "240.0.0.1",
+        "255.255.255.254",
+        "255.255.255.255",
+        // IPv6 outside global unicast.
+        "::",
+        "::1",
+        "100::1",
+        "5f00::1",
+        "fc00::1",
+        "fd12:3456::1",
+        "fe80::1",
+        "fec0::1",
+        "ff02::1",
+        // Inside 2000::/3, not global.
+        "2001::1",
+        "2001:0:4136:e378:8000:63bf:3fff:fdd2",
+        "2001:2::1",
+        "2001:10::1",
+        "2001:db8::1",
+        "3fff::1",
+        // IPv4 embedded: mapped, compatible, NAT64 (both), 6to4.
+        "::ffff:127.0.0.1",
+        "::ffff:10.0.0.1",
+        "::127.0.0.1",
+        "::10.0.0.1",
+        "::169.254.169.254",
+        "64:ff9b::7f00:1",
+        "64:ff9b::a9fe:a9fe",
+        "64:ff9b::c612:1",
+        "64:ff9b:1::1.1.1.1",
+        "64:ff9b:1::7f00:1",
+        "2002:7f00:1::",
+        "2002:a00:1::1",
+        "2002:c0a8:101::1",
+        "2002:c612:1::",
+    ];
+
+    const ALLOWED: &[&str] = &[
+        "1.1.1.1",
+        "8.8.8.8",
+        "93.184.216.34",
+        "9.255.255.255",
+        "11.0.0.1",
+        "100.63.255.255",
+        "100.128.0.1",
+        "172.15.255.255",
+        "172.32.0.1",
+        "192.0.0.9",
+        "192.0.0.10",
+        "192.0.1.1",
+        "192.31.196.1",
+        "192.52.193.1",
+        "192.175.48.1",
+        "198.17.255.255",
+        "198.20.0.1",
+        "223.255.255.255",
+        "2606:4700::1111",
+        "2a00:1450:4001::1",
+        "2001:1::1",
+        "2001:1::2",
+        "2001:3::1",
+        "2001:4:112::1",
+        "2001:20::1",
+        "2001:30::1",
+        "2620:4f:8000::1",
+        // IPv4 embedded: judged by the address inside.
+        "::ffff:1.1.1.1",
+        "64:ff9b::101:101",
+        "2002:101:101::1",
+    ];
+
     #[test]
-    fn private_addresses_are_not_public() {
-        for ip in [
-            "127.0.0.1",
-            "10.1.2.3",
-            "172.16.0.1",
-            "192.168.1.1",
-            "169.254.169.254",
-            "0.0.0.0",
-            "100.64.0.1",
-            "::1",
-            "fe80::1",
-            "fd00::1",
-            "::ffff:127.0.0.1",
-        ] {
-            assert!(!is_public(ip.parse().unwrap()), "{ip}");
+    fn only_globally_reachable_addresses_are_public() {
+        for ip in REFUSED {
+            assert!(!is_public(ip.parse().unwrap()), "{ip} must be refused");
         }
-        for ip in ["93.184.216.34", "2606:4700::1111", "1.1.1.1"] {
-            assert!(is_public(ip.parse().unwrap()), "{ip}");
+        for ip in ALLOWED {
+            assert!(is_public(ip.parse().unwrap()), "{ip} must be allowed");
+        }
+    }
+
+    /// The fetcher itself refuses each of them before any connection (a literal address
+    /// in the URL, as after a redirect): nothing listens at most of them, so an attempt
+    /// would show as a timeout or a refused connection, not as `Private`.
+    #[tokio::test]
+    async fn the_fetcher_refuses_every_special_purpose_address() {
+        let fetcher = Fetcher::new(FetchSettings {
+            allow_private_networks: false,
+            timeout: std::time::Duration::from_millis(200),
+            max_bytes: 1024,
+        })
+        .unwrap();
+        for ip in REFUSED {
+            let host = if ip.contains(':') {
+                format!("[{ip}]")
+            } else {
+                (*ip).to_owned()
+            };
+            let url = Url::parse(&format!("http://{host}:9/feed.xml")).unwrap();
+            let refused = fetcher.get(&url).await.unwrap_err();
+            assert!(matches!(refused, FetchError::Private(_)), "{ip}: {refused}");
         }
     }
 

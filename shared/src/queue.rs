@@ -189,6 +189,35 @@ pub async fn sweep_finished(
         .await
 }
 
+/// The jobs apalis worker `worker` (a consumer of `kind`'s queue) has fetched and not
+/// acknowledged: started, or waiting in its buffer.
+pub async fn fetched_by(
+    conn: &RedisConn,
+    settings: &Settings,
+    kind: JobKind,
+    worker: &str,
+) -> redis::RedisResult<Vec<JobMessage>> {
+    let config = queue_config(settings, kind);
+    let mut conn = conn.clone();
+    let tasks: Vec<String> = redis::cmd("SMEMBERS")
+        .arg(format!("{}:{worker}", config.inflight_jobs_set()))
+        .query_async(&mut conn)
+        .await?;
+    if tasks.is_empty() {
+        return Ok(Vec::new());
+    }
+    let data: Vec<Option<Vec<u8>>> = redis::cmd("HMGET")
+        .arg(config.job_data_hash())
+        .arg(&tasks)
+        .query_async(&mut conn)
+        .await?;
+    Ok(data
+        .into_iter()
+        .flatten()
+        .filter_map(|json| serde_json::from_slice(&json).ok())
+        .collect())
+}
+
 pub fn wake_channel(settings: &Settings) -> String {
     settings.redis_key(&["wake"])
 }

@@ -176,6 +176,53 @@ pub fn metrics_handle() -> PrometheusHandle {
         .clone()
 }
 
+/// Binds a `/metrics` listener at `addr` (read from variable `var`); returns it and the
+/// bound port (port 0 picks a free one).
+pub async fn bind_metrics(
+    addr: std::net::SocketAddr,
+    var: &str,
+) -> anyhow::Result<(poem::listener::TcpAcceptor, u16)> {
+    use anyhow::Context;
+    use poem::listener::{Acceptor, Listener};
+    let acceptor = poem::listener::TcpListener::bind(addr)
+        .into_acceptor()
+        .await
+        .with_context(|| format!("binding {var} {addr}"))?;
+    let port = acceptor
+        .local_addr()
+        .first()
+        .and_then(|a| a.as_socket_addr().map(|s| s.port()))
+        .context("reading the bound port")?;
+    Ok((acceptor, port))
+}
+
+#[poem::handler]
+fn render_metrics() -> poem::Response {
+    poem::Response::builder()
+        .content_type("text/plain; version=0.0.4")
+        .body(metrics_handle().render())
+}
+
+/// Serves `/metrics` (this process's Prometheus text), and `routes` beside it, on
+/// `acceptor` until `stop`. Apart from the API's port: the operator decides who reaches it.
+pub async fn serve_metrics(
+    acceptor: poem::listener::TcpAcceptor,
+    routes: poem::Route,
+    stop: tokio_util::sync::CancellationToken,
+) {
+    let app = routes.at("/metrics", poem::get(render_metrics));
+    if let Err(error) = poem::Server::new_with_acceptor(acceptor)
+        .run_with_graceful_shutdown(
+            app,
+            async move { stop.cancelled().await },
+            Some(std::time::Duration::from_secs(1)),
+        )
+        .await
+    {
+        tracing::warn!(error = %error, "metrics server stopped");
+    }
+}
+
 /// `process_start_time_seconds` (what "the first failure after a deploy" alerts compare
 /// with) and `almanac_build_info{service, version}`.
 pub fn record_process_start(service: &'static str) {

@@ -330,8 +330,37 @@ fn kubernetes_manifests_validate_and_fit_together() {
 
     // Probes, configuration, and a grace period that outlasts the worker's own.
     let config = &find(&resources, "ConfigMap", "almanac-config")["data"];
-    find(&resources, "Secret", "almanac-secrets");
+    // The Secret is the operator's to create: no secret value is committed.
+    assert!(
+        !resources.iter().any(|r| r["kind"] == "Secret"),
+        "deploy/k8s commits a Secret"
+    );
     find(&resources, "Job", "almanac-migrate");
+    // The API's /metrics is on a port of its own, which is what Prometheus is told.
+    let api = &find(&resources, "Deployment", "almanac-api")["spec"]["template"];
+    let container = &api["spec"]["containers"][0];
+    let metrics_port = container["ports"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "metrics")
+        .expect("the API exposes its metrics port")["containerPort"]
+        .as_u64()
+        .unwrap();
+    assert_eq!(
+        api["metadata"]["annotations"]["prometheus.io/port"],
+        metrics_port.to_string().as_str()
+    );
+    let metrics_addr = container["env"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == "METRICS_ADDR")
+        .unwrap()["value"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(metrics_addr, format!("0.0.0.0:{metrics_port}"));
     for (name, port) in [("almanac-api", "http"), ("almanac-worker", "metrics")] {
         let deployment = find(&resources, "Deployment", name);
         let pod = &deployment["spec"]["template"]["spec"];
@@ -370,6 +399,53 @@ fn kubernetes_manifests_validate_and_fit_together() {
     assert!(
         grace_ms > shutdown_ms,
         "the kubelet would kill workers inside their own grace"
+    );
+}
+
+/// No deployment file holds a secret's value: each is either absent (the operator creates
+/// it) or taken from the environment (`${JWT_SECRET:?...}` in the compose file).
+#[test]
+fn no_secret_value_is_committed_under_deploy() {
+    const SECRETS: [&str; 6] = [
+        "JWT_SECRET",
+        "ADMIN_TOKEN",
+        "METRICS_TOKEN",
+        "TOKEN_ENCRYPTION_KEY",
+        "AI_API_KEY",
+        "RESEND_API_KEY",
+    ];
+    let mut stack = vec![root().join("deploy")];
+    let mut checked = 0;
+    while let Some(dir) = stack.pop() {
+        for entry in fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            let text = fs::read_to_string(&path).unwrap_or_default();
+            for line in text.lines().map(str::trim).filter(|l| !l.starts_with('#')) {
+                for name in SECRETS {
+                    let Some(value) = line
+                        .strip_prefix(name)
+                        .and_then(|rest| rest.strip_prefix(':').or(rest.strip_prefix('=')))
+                    else {
+                        continue;
+                    };
+                    let value = value.trim().trim_matches('"');
+                    checked += 1;
+                    assert!(
+                        value.is_empty() || value.starts_with("${") || value.starts_with('$'),
+                        "{} sets {name} to a fixed value",
+                        path.display()
+                    );
+                }
+            }
+        }
+    }
+    assert!(
+        checked >= 2,
+        "only {checked} secret settings found under deploy/"
     );
 }
 

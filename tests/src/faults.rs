@@ -149,6 +149,74 @@ async fn redis_flushed_then_restarted_under_load_costs_no_attempt_and_no_answer(
     assert_streams_complete(&fleet, followed.await.unwrap(), true).await;
 }
 
+/// Redis flushed again and again while cards trickle in (each saved in its own commit,
+/// its events staged before it): a commit whose staged events the flush took is still
+/// delivered by the worker that made it, so every followed stream gets every committed
+/// suggestion, its ids hiding no gap.
+#[tokio::test]
+async fn redis_flushed_while_streams_follow_staged_commits_delivers_or_tells_every_batch() {
+    let fleet = Fleet::start(FleetOptions {
+        env: vec![("AI_OFFLINE_TOKENS_PER_SEC", "3000".into())],
+        ..Default::default()
+    })
+    .await;
+    let (load, followed) = load_and_follow(&fleet, 90, 30.0, 1, 0);
+    let mut conn = redis::Client::open(fleet.redis.url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let succeeded = || async {
+        sqlx::query_scalar::<_, i64>("select count(*) from jobs where status = 'succeeded'")
+            .fetch_one(&fleet.db)
+            .await
+            .unwrap()
+    };
+    for worker in 0..3 {
+        // Each flush lands while a worker is in the middle of jobs, and the next only once
+        // more jobs have ended since.
+        holding(&fleet, worker, 2).await;
+        let before = succeeded().await;
+        redis::cmd("FLUSHALL")
+            .query_async::<()>(&mut conn)
+            .await
+            .unwrap();
+        eventually(
+            Duration::from_secs(30),
+            "jobs to end after the flush",
+            || async { (succeeded().await >= before + 5).then_some(()) },
+        )
+        .await;
+    }
+    let load = load.await.unwrap();
+    fleet
+        .assert_all_succeeded_once(&load, Duration::from_secs(60))
+        .await;
+    // Each follower connected as its job was accepted and stayed connected: whatever was
+    // published before a flush reached it live, so a notice can cover only events Redis
+    // never published. Every saved suggestion must have come.
+    let mut told = 0;
+    for (job, frames) in followed.await.unwrap() {
+        let frames = frames.await.unwrap();
+        told += usize::from(frames.iter().any(|f| f.kind == "truncated"));
+        fleet.assert_stream_complete(job.job, &frames, true).await;
+        let streamed: std::collections::HashSet<uuid::Uuid> = frames
+            .iter()
+            .filter(|f| f.kind == "suggestions")
+            .flat_map(|f| f.data["suggestions"].as_array().unwrap().clone())
+            .map(|s| s["id"].as_str().unwrap().parse().unwrap())
+            .collect();
+        for (id, position) in fleet.suggestions(job.job).await {
+            assert!(
+                streamed.contains(&id),
+                "job {}: suggestion {id} (position {position}) was committed and never came: {frames:#?}",
+                job.job
+            );
+        }
+    }
+    assert!(told > 0, "no stream met a flush");
+}
+
 #[tokio::test]
 async fn postgres_cut_under_load_delays_jobs_without_stale_recovery() {
     let fleet = Fleet::start(FleetOptions {
@@ -203,6 +271,112 @@ async fn a_worker_stopped_with_sigterm_finishes_or_releases_every_job_and_every_
     }
     let streams = assert_streams_complete(&fleet, followed.await.unwrap(), false).await;
     assert_eq!(streams, 40);
+}
+
+/// A job a worker fetched at the instant of its SIGTERM, but had not started, goes back to
+/// the queue at once: another worker claims it while the stopping one still drains the
+/// jobs it did start (not once they are done, nor at the reconciler's requeue).
+#[tokio::test]
+async fn a_job_fetched_at_the_instant_of_a_sigterm_is_claimed_by_another_worker_at_once() {
+    let mut fleet = Fleet::start(FleetOptions {
+        apis: 1,
+        workers: 1,
+        env: vec![
+            // Two slots: one for the job already running, one for the next; a third
+            // fetched with it waits in the consumer's buffer.
+            ("WORKER_CONCURRENCY", "2".into()),
+            ("AI_OFFLINE_LATENCY_MS", "4000".into()),
+            ("WORKER_SHUTDOWN_GRACE_MS", "30000".into()),
+        ],
+        ..Default::default()
+    })
+    .await;
+    let user = uuid::Uuid::new_v4();
+    let first = fleet.submit_one(user).await;
+    holding(&fleet, 0, 1).await;
+    // Frozen while two more are queued: woken, it fetches both in one go.
+    fleet.workers[0].freeze().unwrap();
+    let second = fleet.submit_one(user).await;
+    let third = fleet.submit_one(user).await;
+    fleet.workers[0].thaw().unwrap();
+    let pid = fleet.workers[0].pid();
+    let redis = redis::Client::open(fleet.redis.url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let buffered = eventually(
+        Duration::from_secs(20),
+        "the worker to hold two jobs and to have fetched the third",
+        || {
+            let (fleet, mut redis) = (&fleet, redis.clone());
+            async move {
+                let redis = &mut redis;
+                let held = fleet.held_by(0).await;
+                let consumers: Vec<String> = redis::cmd("KEYS")
+                    .arg(format!("fleet.generation:inflight:*-{pid}-*"))
+                    .query_async(redis)
+                    .await
+                    .ok()?;
+                let mut fetched = 0;
+                for consumer in consumers {
+                    let n: usize = redis::cmd("SCARD")
+                        .arg(consumer)
+                        .query_async(redis)
+                        .await
+                        .ok()?;
+                    fetched += n;
+                }
+                (held.len() == 2 && fetched == 3).then_some(held)
+            }
+        },
+    )
+    .await;
+    assert!(buffered.contains(&first) && buffered.contains(&second));
+    assert_eq!(fleet.job(third).await.0, "pending", "fetched, not started");
+
+    let rescuer = fleet.start_worker().await;
+    fleet.workers[0].signal_term().unwrap();
+    let rescuer_pid = format!("-{}-", fleet.workers[rescuer].pid());
+    eventually(
+        Duration::from_secs(30),
+        "another worker to claim the job the stopping one had fetched",
+        || async {
+            let (_, worker) = fleet.job(third).await;
+            worker.filter(|w| w.contains(&rescuer_pid)).map(drop)
+        },
+    )
+    .await;
+    // Claimed while the stopping worker still runs what it started.
+    for job in [first, second] {
+        let (status, worker) = fleet.job(job).await;
+        assert_eq!(
+            status, "running",
+            "job {job} ended before the third was claimed"
+        );
+        assert!(worker.unwrap().contains(&format!("-{pid}-")));
+    }
+    assert!(
+        fleet.workers[0].exited().await.unwrap(),
+        "the worker exits cleanly"
+    );
+    let load = Load {
+        accepted: [first, second, third]
+            .into_iter()
+            .map(|job| Accepted {
+                generation: uuid::Uuid::nil(),
+                job,
+                user,
+            })
+            .collect(),
+        refused: Vec::new(),
+    };
+    fleet
+        .assert_all_succeeded_once(&load, Duration::from_secs(60))
+        .await;
+    for (job, attempts) in attempts(&fleet, &load).await {
+        assert_eq!(attempts, 1, "job {job}: given back, not retried");
+    }
 }
 
 #[tokio::test]

@@ -28,6 +28,7 @@ async fn schemathesis_finds_every_answer_as_the_document_says() {
             ("GENERATION_RATE_LIMIT", unlimited()),
             ("CALENDAR_RATE_LIMIT", unlimited()),
             ("SYNTHESIS_RATE_LIMIT", unlimited()),
+            ("PUBLISH_RATE_LIMIT", unlimited()),
             // Channels store tokens; publishing itself stays off (no outside calls).
             (
                 "TOKEN_ENCRYPTION_KEY",

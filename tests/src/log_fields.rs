@@ -220,7 +220,7 @@ async fn calendar_publish_and_email_lines_carry_the_seeds_fields_and_no_secret()
         "{metrics}"
     );
     let api_metrics = http
-        .get(api.url("/metrics"))
+        .get(api.metrics_url())
         .send()
         .await
         .unwrap()

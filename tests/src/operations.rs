@@ -209,3 +209,192 @@ fn otlp_probe() {
     // Dropping the guard flushes the batch exporter.
     drop(guard);
 }
+
+/// `/metrics` is not the public's: it is served on `METRICS_ADDR`, and on the API's port
+/// only with `METRICS_TOKEN`. Requests are labelled by route template, so ten thousand
+/// made-up paths add no series, no memory worth measuring, and no value of theirs.
+#[tokio::test]
+async fn made_up_paths_add_no_metric_series_and_no_value_of_theirs() {
+    use almanac_tests::processes::Service;
+    use futures::StreamExt;
+
+    let (db_name, _db) = crate::helpers::fresh_database().await;
+    let database = almanac_shared::db::with_database(&crate::helpers::admin_url(), &db_name);
+    let token = "metrics-token-metrics-token-7f3a9c21e5";
+    let env = |metrics_token: Option<&str>| {
+        let mut env = vec![
+            ("DATABASE_URL", database.clone()),
+            ("REDIS_URL", crate::helpers::redis_url()),
+            (
+                "REDIS_PREFIX",
+                format!("m{}", &Uuid::new_v4().simple().to_string()[..12]),
+            ),
+            ("JWT_SECRET", crate::helpers::JWT_SECRET.to_owned()),
+            ("ALMANAC_DEV", "true".to_owned()),
+        ];
+        env.extend(metrics_token.map(|t| ("METRICS_TOKEN", t.to_owned())));
+        env
+    };
+    let api = Service::api(&env(None)).await.unwrap();
+    let http = reqwest::Client::new();
+    let scrape = || async {
+        let text = http
+            .get(api.metrics_url())
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let series = text.lines().filter(|l| l.starts_with("http_")).count();
+        (series, text)
+    };
+    // The API's own port has no `/metrics` without METRICS_TOKEN.
+    let public = http.get(api.url("/metrics")).send().await.unwrap();
+    assert_eq!(public.status(), 404);
+    // The `unmatched` series exist once any made-up path was asked for.
+    for method in ["GET", "BREW"] {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        http.request(method, api.url("/warm/up"))
+            .send()
+            .await
+            .unwrap();
+    }
+    let (before, _) = scrape().await;
+    let rss_before = api.rss_kib().unwrap();
+    let sent = futures::stream::iter(0..10_000)
+        .map(|i| {
+            let method = if i % 10 == 0 { "BREW" } else { "GET" };
+            let request = http.request(
+                reqwest::Method::from_bytes(method.as_bytes()).unwrap(),
+                api.url(&format!(
+                    "/api/organic/brands/brand_{i}/accounts/ig_{i}/made-up-{i}"
+                )),
+            );
+            async move { request.send().await.map(|r| r.status().as_u16()) }
+        })
+        .buffer_unordered(32)
+        .filter(|answer| std::future::ready(answer.as_ref().is_ok_and(|s| *s == 404)))
+        .count()
+        .await;
+    assert_eq!(sent, 10_000, "every made-up path was answered 404");
+    let (after, text) = scrape().await;
+    assert_eq!(after, before, "made-up paths added series:\n{text}");
+    for value in ["brand_", "ig_", "made-up", "BREW"] {
+        assert!(!text.contains(value), "`{value}` is in a label:\n{text}");
+    }
+    assert!(
+        text.contains("http_requests_total{method=\"other\",route=\"unmatched\",status=\"404\"}"),
+        "{text}"
+    );
+    let grown_kib = api.rss_kib().unwrap().saturating_sub(rss_before);
+    assert!(
+        grown_kib < 8 * 1024,
+        "10,000 made-up paths grew the API by {grown_kib} KiB"
+    );
+
+    // With METRICS_TOKEN, the API's port serves it too, to that bearer token only.
+    let tokened = Service::api(&env(Some(token))).await.unwrap();
+    let asked = |bearer: Option<&str>| {
+        let mut request = http.get(tokened.url("/metrics"));
+        if let Some(bearer) = bearer {
+            request = request.bearer_auth(bearer);
+        }
+        async move { request.send().await.unwrap().status().as_u16() }
+    };
+    assert_eq!(asked(None).await, 401);
+    assert_eq!(
+        asked(Some("metrics-token-but-not-the-right-one")).await,
+        401
+    );
+    assert_eq!(asked(Some(token)).await, 200);
+    drop((api, tokened));
+    crate::helpers::drop_database(&db_name).await;
+}
+
+/// Without a strong `JWT_SECRET` neither binary starts (a token minted with a secret
+/// anyone can read would be anyone's), unless `ALMANAC_DEV=true` says this is a
+/// development machine; the refusal is one line naming the variable.
+#[tokio::test]
+async fn the_binaries_refuse_weak_secrets_outside_development() {
+    use almanac_tests::processes::Service;
+
+    let (db_name, _db) = crate::helpers::fresh_database().await;
+    let database = almanac_shared::db::with_database(&crate::helpers::admin_url(), &db_name);
+    let base = vec![
+        ("DATABASE_URL", database.clone()),
+        ("REDIS_URL", crate::helpers::redis_url()),
+        (
+            "REDIS_PREFIX",
+            format!("s{}", &Uuid::new_v4().simple().to_string()[..12]),
+        ),
+    ];
+    let with = |extra: &[(&'static str, &str)]| {
+        let mut env = base.clone();
+        env.extend(extra.iter().map(|(k, v)| (*k, (*v).to_owned())));
+        env
+    };
+    let placeholder = "change-me-change-me-change-me-change-me";
+    let cases: [(&[(&'static str, &str)], &str); 5] = [
+        (&[], "JWT_SECRET: required"),
+        (
+            &[("JWT_SECRET", "short-secret")],
+            "JWT_SECRET: must be at least 32 bytes",
+        ),
+        (
+            &[("JWT_SECRET", placeholder)],
+            "JWT_SECRET: is a placeholder",
+        ),
+        (
+            &[
+                ("JWT_SECRET", crate::helpers::JWT_SECRET),
+                ("ADMIN_TOKEN", placeholder),
+            ],
+            "ADMIN_TOKEN: is a placeholder",
+        ),
+        (
+            &[
+                ("JWT_SECRET", crate::helpers::JWT_SECRET),
+                ("PUBLISH_SERVICE_ENABLED", "true"),
+                // base64 of `change-me-change-me-change-me-01`: deploy/k8s once shipped it.
+                (
+                    "TOKEN_ENCRYPTION_KEY",
+                    "Y2hhbmdlLW1lLWNoYW5nZS1tZS1jaGFuZ2UtbWUtMDE=",
+                ),
+            ],
+            "TOKEN_ENCRYPTION_KEY: is a placeholder",
+        ),
+    ];
+    for (binary, addr_var) in [
+        ("almanac-api", "API_ADDR"),
+        ("almanac-worker", "WORKER_METRICS_ADDR"),
+    ] {
+        for (extra, said) in &cases {
+            let (status, output) = Service::run_to_exit(binary, &with(extra), addr_var)
+                .await
+                .unwrap();
+            assert!(!status.success(), "{binary} started with {extra:?}");
+            let lines: Vec<&str> = output.lines().filter(|l| !l.trim().is_empty()).collect();
+            assert_eq!(lines.len(), 1, "{binary}: one line: {output}");
+            assert!(lines[0].contains(said), "{binary} {extra:?}: {output}");
+            for (name, value) in extra.iter() {
+                let secret = ["JWT_SECRET", "ADMIN_TOKEN", "TOKEN_ENCRYPTION_KEY"].contains(name);
+                assert!(
+                    !(secret && output.contains(value)),
+                    "{binary} printed {name}: {output}"
+                );
+            }
+        }
+    }
+    // A development machine starts with the development secret, or a short one.
+    for extra in [&[][..], &[("JWT_SECRET", "short-secret")][..]] {
+        let env = with(&[extra, &[("ALMANAC_DEV", "true")][..]].concat());
+        Service::api(&env)
+            .await
+            .expect("almanac-api starts with ALMANAC_DEV=true");
+        Service::worker(&env)
+            .await
+            .expect("almanac-worker starts with ALMANAC_DEV=true");
+    }
+    crate::helpers::drop_database(&db_name).await;
+}

@@ -22,6 +22,8 @@ pub struct Service {
     child: Child,
     /// The API's address, or the worker's `/metrics` and `/healthz` address.
     pub addr: SocketAddr,
+    /// The API's `/metrics` listener (`METRICS_ADDR`); the worker's is `addr`.
+    pub metrics_addr: SocketAddr,
 }
 
 /// The path of binary `name`.
@@ -54,6 +56,31 @@ impl Service {
     pub async fn api(env: &[(&str, String)]) -> anyhow::Result<Self> {
         let addr = free_addr()?;
         Self::start("almanac-api", env, ("API_ADDR", addr), None).await
+    }
+
+    /// Starts a process of binary `name` (its address variable `addr_var`) with `env` and
+    /// nothing else, and waits until it exits; returns its exit status and what it wrote.
+    pub async fn run_to_exit(
+        name: &str,
+        env: &[(&str, String)],
+        addr_var: &str,
+    ) -> anyhow::Result<(std::process::ExitStatus, String)> {
+        let mut command = Command::new(binary(name)?);
+        command
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env(addr_var, free_addr()?.to_string())
+            .env("METRICS_ADDR", free_addr()?.to_string())
+            .env("LOG_FORMAT", "json")
+            .stdin(Stdio::null())
+            .kill_on_drop(true);
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        let output = command.output().await?;
+        let text = String::from_utf8_lossy(&output.stdout).into_owned()
+            + &String::from_utf8_lossy(&output.stderr);
+        Ok((output.status, text))
     }
 
     /// Starts `almanac-worker` with `env`, and waits until it answers `/healthz`.
@@ -98,6 +125,12 @@ impl Service {
                 None => Stdio::null(),
             })
         };
+        // The worker serves its metrics on `addr`; the API on a listener of its own.
+        let metrics_addr = if name == "almanac-api" {
+            free_addr()?
+        } else {
+            addr
+        };
         let mut command = Command::new(binary(name)?);
         command
             .env_clear()
@@ -105,6 +138,7 @@ impl Service {
             .env("LOG_FORMAT", "json")
             .env("RUST_LOG", if logs { "info" } else { "warn" })
             .env(addr_var, addr.to_string())
+            .env("METRICS_ADDR", metrics_addr.to_string())
             .stdin(Stdio::null())
             .stdout(output()?)
             .stderr(output()?)
@@ -115,7 +149,11 @@ impl Service {
         let child = command
             .spawn()
             .with_context(|| format!("starting {name}"))?;
-        let service = Self { child, addr };
+        let service = Self {
+            child,
+            addr,
+            metrics_addr,
+        };
         let deadline = Instant::now() + Duration::from_secs(20);
         while TcpStream::connect(addr).await.is_err() {
             anyhow::ensure!(Instant::now() < deadline, "{name} did not start");
@@ -126,6 +164,11 @@ impl Service {
 
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
+    }
+
+    /// The process's `/metrics` page.
+    pub fn metrics_url(&self) -> String {
+        format!("http://{}/metrics", self.metrics_addr)
     }
 
     pub fn pid(&self) -> u32 {
@@ -144,6 +187,29 @@ impl Service {
             .args(["-STOP", &self.pid().to_string()])
             .status()?;
         anyhow::ensure!(sent.success(), "kill -STOP failed");
+        Ok(())
+    }
+
+    /// SIGCONT: a frozen process goes on.
+    pub fn thaw(&self) -> anyhow::Result<()> {
+        self.signal("-CONT")
+    }
+
+    /// SIGTERM, without waiting for the process to exit ([`Service::exited`] does).
+    pub fn signal_term(&self) -> anyhow::Result<()> {
+        self.signal("-TERM")
+    }
+
+    /// Waits until the process has exited; returns whether it exited successfully.
+    pub async fn exited(&mut self) -> anyhow::Result<bool> {
+        Ok(self.child.wait().await?.success())
+    }
+
+    fn signal(&self, signal: &str) -> anyhow::Result<()> {
+        let sent = std::process::Command::new("kill")
+            .args([signal, &self.pid().to_string()])
+            .status()?;
+        anyhow::ensure!(sent.success(), "kill {signal} failed");
         Ok(())
     }
 

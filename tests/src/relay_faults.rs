@@ -301,3 +301,92 @@ async fn a_connected_client_is_told_when_redis_lost_the_stream_and_new_ids_run_a
     assert_eq!(next.id, notice.data["first_available"].as_u64());
     assert!(next.id.unwrap() > 2);
 }
+
+/// Redis lost what a worker staged for a commit before the events went out. The worker
+/// still holds them and sends them along; a repairer (the next attempt, the reconciler, a
+/// stream finding the ledger ahead), which does not, leaves a marker that every stream
+/// tells as a truncation notice. Either way the committed batch is never passed over in
+/// silence, and the ids after a notice hide no gap.
+#[tokio::test]
+async fn a_committed_batch_whose_staged_events_redis_lost_is_delivered_or_told() {
+    let fake = FakeAi::start(vec![], Behaviour::Ok).await;
+    let app = spawn_app_with_fake(&fake, false).await;
+    app.expect_unfinished_jobs();
+    let user = Uuid::new_v4();
+    let (_, job) = app.submit_job(user, 1500).await;
+    let emitter = Emitter::new(&app.settings, app.redis.clone());
+    let batch = |n: u32| Event::Suggestions {
+        generation_id: Uuid::nil(),
+        batch: n,
+        suggestions: Vec::new(),
+    };
+    let mut events = app.open_events(user, job, Open::default()).await;
+    assert_eq!(events.next_event().await.unwrap().id, Some(1));
+
+    // The worker staged batch 0; Redis lost everything before the worker published it.
+    let staged = emitter.stage(job, vec![batch(0)]).await;
+    app.flush_redis().await;
+    emitter.publish(job, &staged).await;
+    let notice = events.next_event().await.unwrap();
+    assert_eq!(
+        (notice.kind.as_str(), notice.data["after"].as_u64()),
+        ("truncated", Some(1))
+    );
+    let delivered = events.next_event().await.unwrap();
+    assert_eq!(
+        (delivered.kind.as_str(), delivered.data["batch"].as_u64()),
+        ("suggestions", Some(0)),
+        "the worker sends what Redis lost"
+    );
+    assert_eq!(delivered.id, notice.data["first_available"].as_u64());
+    let seen = delivered.id.unwrap();
+
+    // Batch 1 was staged and committed by a worker that died; Redis lost the staged copy.
+    // The repair cannot send it: a marker stands in its place, told as a notice.
+    let staged = emitter.stage(job, vec![batch(1)]).await;
+    let staged_key = app.settings.redis_key(&["staged", &job.to_string()]);
+    let mut redis = app.redis.clone();
+    redis::cmd("DEL")
+        .arg(&staged_key)
+        .query_async::<i64>(&mut redis)
+        .await
+        .unwrap();
+    assert_eq!(emitter.publish_staged(job, staged.token).await.unwrap(), 1);
+    // Repeated (two repairers), it adds nothing.
+    assert_eq!(emitter.publish_staged(job, staged.token).await.unwrap(), 0);
+    emitter
+        .emit(
+            job,
+            &Event::progress(1, 1, "saving", "after the lost batch"),
+        )
+        .await
+        .unwrap();
+    let notice = events.next_event().await.unwrap();
+    assert_eq!(
+        (notice.kind.as_str(), notice.data["after"].as_u64()),
+        ("truncated", Some(seen)),
+        "{notice:?}"
+    );
+    let next = events.next_event().await.unwrap();
+    assert_eq!(next.data["message"], "after the lost batch");
+    assert_eq!(
+        next.id,
+        Some(seen + 2),
+        "the marker's id is never an event's"
+    );
+    assert_eq!(next.id, notice.data["first_available"].as_u64());
+
+    // A client resuming after the last batch it got reads the same from the history.
+    let mut resumed = app
+        .open_events(user, job, Open::resuming(&seen.to_string()))
+        .await;
+    let notice = resumed.next_event().await.unwrap();
+    assert_eq!(
+        (
+            notice.kind.as_str(),
+            notice.data["first_available"].as_u64()
+        ),
+        ("truncated", Some(seen + 2))
+    );
+    assert_eq!(resumed.next_event().await.unwrap().id, Some(seen + 2));
+}

@@ -325,6 +325,70 @@ async fn a_keep_alive_connection_survives_a_request_refused_before_its_body_was_
     }
 }
 
+/// Reads until the server closes the connection: true when it did (no more bytes).
+async fn closed(stream: &mut tokio::net::TcpStream) -> bool {
+    let mut rest = Vec::new();
+    matches!(stream.read_to_end(&mut rest).await, Ok(0))
+}
+
+/// A client that sends its body too slowly (or stops) is answered 408 once
+/// `BODY_TIMEOUT_SECS` have passed since the head, and its connection closed; a request
+/// head over 32 KiB in all is answered 431.
+#[tokio::test]
+async fn a_held_body_is_408_and_an_oversized_head_431() {
+    let app = spawn_app_with(TestOptions {
+        worker: false,
+        env: vec![("BODY_TIMEOUT_SECS", "0.5".into())],
+        ..Default::default()
+    })
+    .await;
+    let host = app.address.trim_start_matches("http://").to_owned();
+    let token = app.token(Uuid::new_v4());
+    for framing in ["content-length: 100", "transfer-encoding: chunked"] {
+        let mut stream = tokio::net::TcpStream::connect(&host).await.unwrap();
+        let part = "{\"front\": \"";
+        let first_part = if framing.starts_with("content") {
+            part.to_owned()
+        } else {
+            format!("{:x}\r\n{part}\r\n", part.len())
+        };
+        let held = format!(
+            "POST /api/cards HTTP/1.1\r\nhost: {host}\r\nauthorization: Bearer {token}\r\ncontent-type: application/json\r\n{framing}\r\n\r\n{first_part}"
+        );
+        // The rest of the body never comes.
+        let (status, headers) = exchange(&mut stream, held.as_bytes()).await;
+        assert!(status.contains(" 408 "), "{framing}: {status}");
+        assert!(
+            headers.iter().any(|h| h == "connection: close"),
+            "{headers:?}"
+        );
+        assert!(
+            closed(&mut stream).await,
+            "{framing}: the connection is closed"
+        );
+    }
+    assert_eq!(count(&app, "cards").await, 0);
+
+    // Heads: 20 KiB of headers pass; a single 200 KB header, or 40 KiB in all, do not.
+    let mut stream = tokio::net::TcpStream::connect(&host).await.unwrap();
+    let head = |headers: &str| format!("GET /healthz HTTP/1.1\r\nhost: {host}\r\n{headers}\r\n");
+    let within = head(&format!("x-within: {}\r\n", "a".repeat(20 * 1024)));
+    let (status, _) = exchange(&mut stream, within.as_bytes()).await;
+    assert!(status.contains(" 200 "), "{status}");
+    let many: String = (0..20)
+        .map(|i| format!("x-many-{i}: {}\r\n", "b".repeat(2 * 1024)))
+        .collect();
+    for headers in [format!("x-huge: {}\r\n", "c".repeat(200_000)), many] {
+        let mut stream = tokio::net::TcpStream::connect(&host).await.unwrap();
+        // The server may answer before it has read all of it.
+        let _ = stream.write_all(head(&headers).as_bytes()).await;
+        let mut answer = Vec::new();
+        let _ = stream.read_to_end(&mut answer).await;
+        let answer = String::from_utf8_lossy(&answer);
+        assert!(answer.starts_with("HTTP/1.1 431 "), "{answer}");
+    }
+}
+
 #[tokio::test]
 async fn a_method_a_path_does_not_serve_gets_405_with_allow() {
     let app = spawn_app().await;

@@ -21,15 +21,10 @@ use almanac_shared::{
     queue::{self, JobQueue, Wakers},
     telemetry,
 };
-use anyhow::Context;
 use apalis::prelude::*;
 use apalis_core::backend::ext::poll_strategy::{PollSnapshot, PollStrategy, PollWith};
 use apalis_redis::RedisStorage;
-use poem::{
-    EndpointExt, Route, Server, get, handler,
-    listener::{Acceptor, Listener, TcpAcceptor, TcpListener},
-    web::Data as PoemData,
-};
+use poem::{EndpointExt, Route, get, handler, listener::TcpAcceptor, web::Data as PoemData};
 use tokio::sync::Semaphore;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
@@ -91,20 +86,8 @@ impl Application {
         } = services;
         let pool = db::pool(&settings, settings.worker_database_acquire_timeout)?;
         let redis = almanac_shared::redis_conn::RedisConn::connect(&settings).await?;
-        let acceptor = TcpListener::bind(settings.worker_metrics_addr)
-            .into_acceptor()
-            .await
-            .with_context(|| {
-                format!(
-                    "binding WORKER_METRICS_ADDR {}",
-                    settings.worker_metrics_addr
-                )
-            })?;
-        let port = acceptor
-            .local_addr()
-            .first()
-            .and_then(|a| a.as_socket_addr().map(|s| s.port()))
-            .context("reading the bound port")?;
+        let (acceptor, port) =
+            telemetry::bind_metrics(settings.worker_metrics_addr, "WORKER_METRICS_ADDR").await?;
         let platforms = almanac_shared::publish::Platforms::new(&settings.publish)?;
         let cipher = settings
             .publish
@@ -201,6 +184,7 @@ impl Application {
                 running: running.clone(),
                 abandon: abandon.clone(),
                 slots: Arc::new(Semaphore::new(ctx.settings.jobs.concurrency)),
+                gate: Arc::default(),
             };
             tasks.spawn(supervise(queue, wakers.clone(), stop.clone()));
         }
@@ -232,6 +216,58 @@ impl Application {
     }
 }
 
+/// Which deliveries of a queue this process started, and whether it still starts any. At
+/// a stop the gate closes, and whatever the queue's consumer fetched but did not start goes
+/// back onto the queue at once (`give_back_unstarted`), for another worker to pick up
+/// within the usual pickup time; not after the in-flight jobs drain, nor at the requeue.
+#[derive(Default)]
+struct Gate(std::sync::Mutex<GateState>);
+
+#[derive(Default)]
+struct GateState {
+    closed: bool,
+    /// Jobs running here.
+    started: std::collections::HashSet<uuid::Uuid>,
+    /// Jobs given back when the gate closed.
+    given_back: std::collections::HashSet<uuid::Uuid>,
+}
+
+/// What a delivery may do at the gate.
+enum Admission {
+    /// Run it.
+    Start,
+    /// Not here: the process is stopping. `true` when it was given back already.
+    Refused(bool),
+}
+
+impl Gate {
+    fn admit(&self, job: uuid::Uuid) -> Admission {
+        let mut state = self.0.lock().expect("the gate's lock is never poisoned");
+        if state.closed {
+            return Admission::Refused(state.given_back.contains(&job));
+        }
+        state.started.insert(job);
+        Admission::Start
+    }
+
+    fn leave(&self, job: uuid::Uuid) {
+        let mut state = self.0.lock().expect("the gate's lock is never poisoned");
+        state.started.remove(&job);
+    }
+
+    /// Closes the gate; returns the jobs running here.
+    fn close(&self) -> std::collections::HashSet<uuid::Uuid> {
+        let mut state = self.0.lock().expect("the gate's lock is never poisoned");
+        state.closed = true;
+        state.started.clone()
+    }
+
+    fn given_back(&self, jobs: impl IntoIterator<Item = uuid::Uuid>) {
+        let mut state = self.0.lock().expect("the gate's lock is never poisoned");
+        state.given_back.extend(jobs);
+    }
+}
+
 /// One queue's worker: its kind, and what running its jobs takes.
 #[derive(Clone)]
 struct Queue {
@@ -244,23 +280,77 @@ struct Queue {
     abandon: CancellationToken,
     /// `WORKER_CONCURRENCY` for this queue, also across restarts of its apalis worker.
     slots: Arc<Semaphore>,
+    gate: Arc<Gate>,
 }
 
 /// Runs a delivery on a task of its own and waits for it. Should apalis drop this future
 /// (its worker died with its Redis connection), the job goes on and ends through Postgres.
 async fn handle(message: JobMessage, queue: Data<Queue>) -> Result<(), BoxDynError> {
     let slot = queue.slots.clone().acquire_owned().await?;
+    match queue.gate.admit(message.job_id) {
+        Admission::Start => {}
+        Admission::Refused(true) => return Ok(()),
+        Admission::Refused(false) => {
+            give_back(&queue, message.job_id).await;
+            return Ok(());
+        }
+    }
     let (ctx, registry) = (queue.ctx.clone(), queue.registry.clone());
-    let abandon = queue.abandon.clone();
+    let (abandon, gate) = (queue.abandon.clone(), queue.gate.clone());
     let job = queue.running.spawn(async move {
         tokio::select! {
             () = runner::run(&ctx, &registry, message) => {}
             () = abandon.cancelled() => {}
         }
+        gate.leave(message.job_id);
         drop(slot);
     });
     job.await?;
     Ok(())
+}
+
+/// Pushes `job` back onto its queue (waking the other workers), for a job this process
+/// will not start. Should that fail, the reconciler queues the pending job again.
+async fn give_back(queue: &Queue, job: uuid::Uuid) {
+    match queue.ctx.queue.push(queue.kind, job, None).await {
+        Ok(()) => {
+            metrics::counter!("queue_given_back_total", "kind" => queue.kind.as_str()).increment(1)
+        }
+        Err(error) => {
+            tracing::warn!(job_id = %job, error = %error, "giving a job back failed; the reconciler will queue it again")
+        }
+    }
+}
+
+/// At a stop: closes the gate, and gives back every job the consumer `worker` fetched that
+/// this process did not start. Called once apalis has stopped fetching; its fetches share
+/// this connection, so every fetch it sent is in the set this reads.
+async fn give_back_unstarted(queue: &Queue, worker: &str) {
+    let started = queue.gate.close();
+    let fetched = match almanac_shared::queue::fetched_by(
+        &queue.ctx.redis,
+        &queue.ctx.settings,
+        queue.kind,
+        worker,
+    )
+    .await
+    {
+        Ok(fetched) => fetched,
+        Err(error) => {
+            tracing::warn!(queue = %queue.kind, error = %error, "reading what the stopping worker fetched failed; the reconciler will queue it again");
+            return;
+        }
+    };
+    let unstarted: Vec<uuid::Uuid> = fetched
+        .into_iter()
+        .map(|message| message.job_id)
+        .filter(|job| !started.contains(job))
+        .collect();
+    queue.gate.given_back(unstarted.iter().copied());
+    for job in &unstarted {
+        tracing::info!(job_id = %job, queue = %queue.kind, "stopping: a fetched job not started here goes back to the queue");
+        give_back(queue, *job).await;
+    }
 }
 
 /// Runs the apalis worker of one queue, restarting it under a fresh name if it dies (for
@@ -281,14 +371,22 @@ async fn supervise(queue: Queue, wakers: Wakers, stop: CancellationToken) {
             .data(queue.clone())
             .concurrency(settings.jobs.concurrency)
             .build(handle);
-        let signal = {
-            let stop = stop.clone();
-            async move {
-                stop.cancelled().await;
-                Ok::<(), std::io::Error>(())
+        // At the stop, apalis stops fetching first; then what it fetched and did not hand
+        // out goes back at once, while the jobs that did start drain.
+        let on_stop = {
+            let (stop, queue, name) = (stop.clone(), queue.clone(), name.clone());
+            move |worker: apalis::prelude::WorkerContext| {
+                let (stop, queue, name) = (stop.clone(), queue.clone(), name.clone());
+                async move {
+                    stop.cancelled().await;
+                    // Refused only by a worker that never started, which fetched nothing.
+                    let _ = worker.stop();
+                    give_back_unstarted(&queue, &name).await;
+                    Ok(())
+                }
             }
         };
-        let ended = worker.run_until(signal).await;
+        let ended = worker.run_with_ctx(on_stop).await;
         if stop.is_cancelled() {
             return;
         }
@@ -360,11 +458,6 @@ impl<S: futures::Stream<Item = ()> + Unpin> PollStrategy for WakeStrategy<S> {
 }
 
 #[handler]
-fn metrics_endpoint(handle: PoemData<&metrics_exporter_prometheus::PrometheusHandle>) -> String {
-    handle.render()
-}
-
-#[handler]
 fn healthz() -> &'static str {
     "ok"
 }
@@ -387,21 +480,10 @@ async fn readyz(ctx: PoemData<&Arc<JobContext>>) -> poem::Response {
     }
 }
 
+/// `/metrics`, `/healthz` and `/readyz` on `WORKER_METRICS_ADDR`.
 async fn serve_metrics(acceptor: TcpAcceptor, ctx: Arc<JobContext>, stop: CancellationToken) {
-    let app = Route::new()
-        .at("/metrics", get(metrics_endpoint))
+    let routes = Route::new()
         .at("/healthz", get(healthz))
-        .at("/readyz", get(readyz))
-        .data(telemetry::metrics_handle())
-        .data(ctx);
-    if let Err(error) = Server::new_with_acceptor(acceptor)
-        .run_with_graceful_shutdown(
-            app,
-            async move { stop.cancelled().await },
-            Some(Duration::from_secs(1)),
-        )
-        .await
-    {
-        tracing::warn!(error = %error, "metrics server stopped");
-    }
+        .at("/readyz", get(readyz.data(ctx)));
+    telemetry::serve_metrics(acceptor, routes, stop).await;
 }

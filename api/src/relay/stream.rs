@@ -308,12 +308,13 @@ pub fn relay(
                     // above any the lost one used), or when nothing is kept of a job that
                     // has ended.
                     let restarted = last > 0 && page.newest.is_none_or(|newest| newest < last);
-                    let trimmed = page.first.is_some_and(|first| first > last + 1);
                     let expired = std::mem::take(&mut first_read) && page.first.is_none() && ledger_says_ended;
                     stored = page.newest.is_some();
                     // Told once until an event comes: a lost stream, then the jump of the
-                    // new one's numbering past the client's id, are one loss.
-                    if (restarted || trimmed || expired) && !std::mem::replace(&mut told_truncated, true) {
+                    // new one's numbering past the client's id, are one loss. (A stream
+                    // trimmed, or re-created above the client's id, shows as a hole before
+                    // its first event, told below.)
+                    if (restarted || expired) && !std::mem::replace(&mut told_truncated, true) {
                         yield words.truncated(framing, last, page.first);
                     }
                     if restarted {
@@ -321,7 +322,18 @@ pub fn relay(
                         last = 0;
                         continue;
                     }
-                    for event in &page.events {
+                    for (at, event) in page.events.iter().enumerate() {
+                        // A hole in the numbering, or the marker of a batch Redis lost:
+                        // said, never passed over. The notice names the next event the
+                        // client will get (past any markers).
+                        if (event.seq > last + 1 || event.is_gap()) && !std::mem::replace(&mut told_truncated, true) {
+                            let next = page.events[at..].iter().find(|e| !e.is_gap()).map_or(event.seq + 1, |e| e.seq);
+                            yield words.truncated(framing, last, Some(next));
+                        }
+                        if event.is_gap() {
+                            last = event.seq;
+                            continue;
+                        }
                         yield words.stored(framing, job, event, &mut progress);
                         told_truncated = false;
                         last = event.seq;
@@ -418,6 +430,13 @@ pub fn relay(
                     // Something was missed on the way: the stream has it.
                     read_stream = true;
                     break;
+                }
+                if event.is_gap() {
+                    if !std::mem::replace(&mut told_truncated, true) {
+                        yield words.truncated(framing, last, Some(event.seq + 1));
+                    }
+                    last = event.seq;
+                    continue;
                 }
                 yield words.stored(framing, job, event, &mut progress);
                 told_truncated = false;

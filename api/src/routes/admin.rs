@@ -291,7 +291,7 @@ impl AdminApi {
         _auth: AdminAuth,
         /// `CALENDAR_SERVICE_ENABLED` or `PUBLISH_SERVICE_ENABLED`.
         name: Path<String>,
-    ) -> Answer<Json<FlagEnvelope>, { ADMIN | can::NOT_FOUND }> {
+    ) -> Answer<Json<FlagEnvelope>, { can::BAD_REQUEST | ADMIN | can::NOT_FOUND }> {
         let flag = flag(&name)?;
         Ok(FlagEnvelope::of(state.flags.view(flag).into()))
     }
@@ -346,7 +346,7 @@ impl AdminApi {
         auth: AdminAuth,
         /// `CALENDAR_SERVICE_ENABLED` or `PUBLISH_SERVICE_ENABLED`.
         name: Path<String>,
-    ) -> Answer<Json<FlagEnvelope>, { ADMIN_STORED | can::NOT_FOUND }> {
+    ) -> Answer<Json<FlagEnvelope>, { can::BAD_REQUEST | ADMIN_STORED | can::NOT_FOUND }> {
         let flag = flag(&name)?;
         Ok(change(&state, auth.0, flag, None, None).await?)
     }

@@ -225,7 +225,7 @@ impl CardsApi {
         state: Data<&AppState>,
         auth: BearerAuth,
         id: Path<Uuid>,
-    ) -> Answer<DeleteCardResponse, { can::STORED | can::NOT_FOUND }> {
+    ) -> Answer<DeleteCardResponse, { can::BAD_REQUEST | can::STORED | can::NOT_FOUND }> {
         let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
         let deleted = cards::delete(&mut tx, id.0).await?;
         tx.commit().await?;

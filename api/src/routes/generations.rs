@@ -234,7 +234,7 @@ impl GenerationsApi {
         state: Data<&AppState>,
         auth: BearerAuth,
         id: Path<Uuid>,
-    ) -> Answer<Json<GenerationDto>, { can::STORED | can::NOT_FOUND }> {
+    ) -> Answer<Json<GenerationDto>, { can::BAD_REQUEST | can::STORED | can::NOT_FOUND }> {
         let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
         let row = generations::get(&mut tx, id.0).await?;
         tx.commit().await?;

@@ -63,7 +63,7 @@ impl JobsApi {
         state: Data<&AppState>,
         auth: BearerAuth,
         id: Path<Uuid>,
-    ) -> Answer<Json<JobEnvelope>, { can::STORED | can::NOT_FOUND }> {
+    ) -> Answer<Json<JobEnvelope>, { can::BAD_REQUEST | can::STORED | can::NOT_FOUND }> {
         let job = owned_job(&state, auth.0.id, id.0).await?;
         Ok(JobEnvelope::of(job.into()))
     }
@@ -149,7 +149,8 @@ impl JobsApi {
         state: Data<&AppState>,
         auth: BearerAuth,
         id: Path<Uuid>,
-    ) -> Answer<CancelResponse, { can::STORED | can::NOT_FOUND | can::CONFLICT }> {
+    ) -> Answer<CancelResponse, { can::BAD_REQUEST | can::STORED | can::NOT_FOUND | can::CONFLICT }>
+    {
         let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
         let outcome = jobs::request_cancel(&mut tx, id.0).await?;
         let job = jobs::fetch(&mut *tx, id.0).await?;

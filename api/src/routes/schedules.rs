@@ -114,7 +114,7 @@ impl SchedulesApi {
         state: Data<&AppState>,
         auth: BearerAuth,
         id: Path<Uuid>,
-    ) -> Answer<Json<OrNull<Schedule>>, { can::STORED | can::NOT_FOUND }> {
+    ) -> Answer<Json<OrNull<Schedule>>, { can::BAD_REQUEST | can::STORED | can::NOT_FOUND }> {
         let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
         theme(&mut tx, id.0).await?;
         let row: Option<ScheduleRow> = themes::schedule(&mut tx, id.0).await?;
@@ -159,7 +159,7 @@ impl SchedulesApi {
         state: Data<&AppState>,
         auth: BearerAuth,
         id: Path<Uuid>,
-    ) -> Answer<NoContent, { can::STORED | can::NOT_FOUND }> {
+    ) -> Answer<NoContent, { can::BAD_REQUEST | can::STORED | can::NOT_FOUND }> {
         let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
         theme(&mut tx, id.0).await?;
         themes::delete_schedule(&mut tx, id.0).await?;
@@ -178,7 +178,7 @@ impl SchedulesApi {
         state: Data<&AppState>,
         auth: BearerAuth,
         id: Path<Uuid>,
-    ) -> Answer<Json<Vec<Delivery>>, { can::STORED | can::NOT_FOUND }> {
+    ) -> Answer<Json<Vec<Delivery>>, { can::BAD_REQUEST | can::STORED | can::NOT_FOUND }> {
         let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
         theme(&mut tx, id.0).await?;
         let rows: Vec<Delivery> = themes::deliveries(&mut tx, id.0).await?;

@@ -88,7 +88,7 @@ impl SuggestionsApi {
         state: Data<&AppState>,
         auth: BearerAuth,
         id: Path<Uuid>,
-    ) -> Answer<Json<SuggestionList>, { can::STORED | can::NOT_FOUND }> {
+    ) -> Answer<Json<SuggestionList>, { can::BAD_REQUEST | can::STORED | can::NOT_FOUND }> {
         let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
         let rows = suggestions::of_generation(&mut tx, id.0)
             .await?

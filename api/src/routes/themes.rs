@@ -209,7 +209,7 @@ impl ThemesApi {
         state: Data<&AppState>,
         auth: BearerAuth,
         id: Path<Uuid>,
-    ) -> Answer<Json<Theme>, { can::STORED | can::NOT_FOUND }> {
+    ) -> Answer<Json<Theme>, { can::BAD_REQUEST | can::STORED | can::NOT_FOUND }> {
         let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
         let row = theme(&mut tx, id.0).await?;
         tx.commit().await?;
@@ -258,7 +258,7 @@ impl ThemesApi {
         state: Data<&AppState>,
         auth: BearerAuth,
         id: Path<Uuid>,
-    ) -> Answer<NoContent, { can::STORED | can::NOT_FOUND }> {
+    ) -> Answer<NoContent, { can::BAD_REQUEST | can::STORED | can::NOT_FOUND }> {
         let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
         let deleted = themes::delete(&mut tx, id.0).await?;
         tx.commit().await?;
@@ -280,7 +280,10 @@ impl ThemesApi {
         state: Data<&AppState>,
         auth: BearerAuth,
         id: Path<Uuid>,
-    ) -> Answer<SynthesisStarted, { can::STORED | can::NOT_FOUND | can::TOO_MANY_REQUESTS }> {
+    ) -> Answer<
+        SynthesisStarted,
+        { can::BAD_REQUEST | can::STORED | can::NOT_FOUND | can::TOO_MANY_REQUESTS },
+    > {
         let user = auth.0.id;
         let slot =
             rate_limit::take(&state, &state.settings.rate_limits.syntheses, user, None).await?;
@@ -305,7 +308,7 @@ impl ThemesApi {
         state: Data<&AppState>,
         auth: BearerAuth,
         id: Path<Uuid>,
-    ) -> Answer<Json<Vec<SynthesisView>>, { can::STORED | can::NOT_FOUND }> {
+    ) -> Answer<Json<Vec<SynthesisView>>, { can::BAD_REQUEST | can::STORED | can::NOT_FOUND }> {
         let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
         theme(&mut tx, id.0).await?;
         let rows: Vec<SynthesisView> = themes::syntheses(&mut tx, id.0).await?;
@@ -323,7 +326,7 @@ impl ThemesApi {
         state: Data<&AppState>,
         auth: BearerAuth,
         id: Path<Uuid>,
-    ) -> Answer<Json<SynthesisView>, { can::STORED | can::NOT_FOUND }> {
+    ) -> Answer<Json<SynthesisView>, { can::BAD_REQUEST | can::STORED | can::NOT_FOUND }> {
         let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
         let row: Option<SynthesisView> = themes::synthesis(&mut tx, id.0).await?;
         tx.commit().await?;

@@ -8,8 +8,9 @@ import * as organic from "./organic.js";
 import * as publishing from "./publishing.js";
 import * as themes from "./themes.js";
 import * as flashcards from "./flashcards.js";
+import * as channels from "./channels.js";
 
-const sections = { calendar, organic, publishing, themes, flashcards };
+const sections = { calendar, organic, publishing, themes, flashcards, channels };
 const DEV_USER_KEY = "almanac.devUser";
 const view = document.getElementById("view");
 let current = null;
@@ -70,7 +71,7 @@ function route() {
     return signIn();
   }
   nav.hidden = false;
-  const [name = "calendar", ...rest] = location.hash.replace(/^#\/?/, "").split("/");
+  const [name = "calendar", ...rest] = location.hash.replace(/^#\/?/, "").split("?")[0].split("/");
   const section = sections[name] ?? calendar;
   for (const link of nav.querySelectorAll("a")) {
     link.toggleAttribute("aria-current", link.getAttribute("href") === `#/${name}`);

@@ -46,7 +46,7 @@ async function renderChannels(el) {
   const refresh = h("input", { name: "refreshToken", type: "password", autocomplete: "off" });
   const expires = h("input", { name: "expiresIn", type: "number", min: 1, value: 86400 });
   const problem = h("div");
-  const form = h("form", { class: "stack", id: "connect-form" }, h("h3", {}, "Connect a channel"),
+  const form = h("form", { class: "stack", id: "connect-form" }, h("h3", {}, "Or connect with a token you already hold"),
     field("Platform", platform), field("Account id", account), field("Access token", token),
     field("Refresh token (optional)", refresh), field("Expires in (seconds)", expires),
     h("button", { id: "connect" }, "Connect"), problem);
@@ -61,6 +61,22 @@ async function renderChannels(el) {
       await renderChannels(el);
     } catch (error) { showError(error, problem); }
   });
+  const oauthProblem = h("div");
+  const startOauth = async (name) => {
+    try {
+      const { authorizeUrl } = await api("POST", `/v1/channels/${name}/connect`);
+      location.assign(authorizeUrl);
+    } catch (error) {
+      showError(error.code === "OAUTH_NOT_CONFIGURED"
+        ? new Error(`Connecting with ${name === "tiktok" ? "TikTok" : "Instagram"} is not set up on this server: paste a token below instead.`)
+        : error, oauthProblem);
+    }
+  };
+  const oauth = h("div", { class: "stack", id: "connect-oauth" },
+    h("div", { class: "row" },
+      h("button", { type: "button", id: "connect-tiktok", onclick: () => startOauth("tiktok") }, "Connect with TikTok"),
+      h("button", { type: "button", id: "connect-instagram", onclick: () => startOauth("instagram") }, "Connect with Instagram")),
+    oauthProblem);
   fill(el, h("h2", {}, "Channels"),
     items.length ? h("ul", { class: "list" }, items.map((c) => h("li", { dataset: { channel: c.platform } },
       h("strong", {}, c.platform), ` ${c.handle ?? c.accountId} `,
@@ -71,7 +87,7 @@ async function renderChannels(el) {
         type: "button", class: "link", "aria-label": `Disconnect ${c.platform}`,
         onclick: async () => { try { await api("DELETE", `/v1/channels/${c.id}`); await renderChannels(el); } catch (e) { showError(e); } },
       }, "Disconnect")))) : h("p", { class: "muted" }, "No channel connected."),
-    form);
+    oauth, form);
 }
 
 async function renderCalendar(main, calendarId) {

@@ -16,6 +16,12 @@
 //! of the stream ([`Emitter::publish_final`], [`Emitter::publish_staged`]). A job's final
 //! event is published by the same script, after whatever its last commit staged, and only
 //! if the stream does not already end with it.
+//!
+//! Should Redis lose the staged events (a flush, a restart without persistence), the
+//! worker that staged them still holds them and sends them along; a repairer, which does
+//! not, leaves a `truncated` marker in their place. Every stream tells a marker, and any
+//! hole in the numbering, as a truncation notice: a committed batch is delivered or
+//! covered by a notice, never silently absent.
 
 use std::fmt;
 
@@ -238,6 +244,12 @@ impl StoredEvent {
 
     pub fn is_final(&self) -> bool {
         &*self.kind == DONE
+    }
+
+    /// The marker left where a committed batch was lost with Redis's copy of it: streams
+    /// tell it as a truncation notice, never as an event.
+    pub fn is_gap(&self) -> bool {
+        &*self.kind == "truncated"
     }
 
     /// The pub/sub message: `<job id> <seq> <type> <json>` (the emit script writes it).

@@ -117,15 +117,22 @@ return seq"
 
 /// Publishes committed events: those staged under the token `ARGV[5]` unless already
 /// published (or, when nothing is staged for the job and `ARGV[8]` is `1`, the events in
-/// `ARGV[10..]`, which the caller staged in vain), then, when `ARGV[6]` is `1`, the job's
-/// final event `ARGV[7]`. A final publish does nothing if the stream already ends with the
-/// final event. All appended events go out as one notification. Either way, the token is
-/// then marked published, so a repeat of the same call appends nothing. `ARGV[9]` is the
-/// job's creation in Unix milliseconds (see `lua_next_id`).
+/// `ARGV[11..]`, which the caller holds: its staging failed, or Redis lost what it staged),
+/// then, when `ARGV[6]` is `1`, the job's final event `ARGV[7]`. A final publish does
+/// nothing if the stream already ends with the final event. All appended events go out as
+/// one notification. Either way, the token is then marked published, so a repeat of the
+/// same call appends nothing. `ARGV[9]` is the job's creation in Unix milliseconds (see
+/// `lua_next_id`).
+///
+/// When the token's staged events are gone (Redis lost them: a flush, a restart) and the
+/// caller holds none, the batch was committed but cannot be told: `ARGV[10]` says what to
+/// do. `ask`: append nothing and return -1 (the worker that staged them sends them along).
+/// `gap`: append a `truncated` marker in their place, which every stream reads as a
+/// truncation notice, so no stream passes over the lost batch in silence.
 const PUBLISH_COMMITTED: &str = concat!(
     lua_next_id!(),
     lua_last_field!(),
-    r"
+    r#"
 if ARGV[6] == '1' then
   local _, kind = last_field(KEYS[1], 't')
   if kind == 'done' then return 0 end
@@ -139,7 +146,11 @@ if staged then
     redis.call('SET', KEYS[2], cjson.encode({token = entry.token, published = true}), 'KEEPTTL')
   end
 elseif ARGV[8] == '1' then
-  for i = 10, #ARGV, 2 do events[#events + 1] = {ARGV[i], ARGV[i + 1]} end
+  for i = 11, #ARGV, 2 do events[#events + 1] = {ARGV[i], ARGV[i + 1]} end
+  redis.call('SET', KEYS[2], cjson.encode({token = ARGV[5], published = true}), 'EX', ARGV[2])
+elseif ARGV[5] ~= '' then
+  if ARGV[10] == 'ask' then return -1 end
+  events[1] = {'truncated', '{"type":"truncated","after":0}'}
   redis.call('SET', KEYS[2], cjson.encode({token = ARGV[5], published = true}), 'EX', ARGV[2])
 end
 if ARGV[6] == '1' then events[#events + 1] = {'done', ARGV[7]} end
@@ -153,7 +164,7 @@ for _, event in ipairs(events) do
 end
 redis.call('EXPIRE', KEYS[1], ARGV[2])
 redis.call('PUBLISH', ARGV[3], table.concat(lines, '\n'))
-return #events"
+return #events"#
 );
 
 impl Emitter {
@@ -266,7 +277,7 @@ impl Emitter {
     /// Publishes the events staged for a commit that has been made, exactly once.
     pub async fn publish(&self, job: Uuid, staged: &Staged) {
         if let Err(error) = self
-            .publish_committed(job, Some(staged.token), staged.fallback(), None)
+            .publish_committed(job, Some(staged.token), Some(staged), None)
             .await
         {
             metrics::counter!("events_emit_errors_total").increment(staged.events.len() as u64);
@@ -277,7 +288,7 @@ impl Emitter {
     /// Publishes what an earlier attempt staged for a commit it made (`token`, the
     /// ledger's) but did not live to publish.
     pub async fn publish_staged(&self, job: Uuid, token: Uuid) -> redis::RedisResult<u64> {
-        self.publish_committed(job, Some(token), &[], None).await
+        self.publish_committed(job, Some(token), None, None).await
     }
 
     /// Publishes a job's final event `done`, after the events its last commit staged
@@ -293,12 +304,8 @@ impl Emitter {
         done: &Event,
     ) -> redis::RedisResult<u64> {
         debug_assert!(matches!(done, Event::Done { .. }));
-        let (token, fallback) = match staged {
-            Some(staged) => (Some(staged.token), staged.fallback()),
-            None => (token, &[][..]),
-        };
-        self.publish_committed(job, token, fallback, Some(done))
-            .await
+        let token = staged.map_or(token, |staged| Some(staged.token));
+        self.publish_committed(job, token, staged, Some(done)).await
     }
 
     /// [`Emitter::publish_final`] for a job the ledger says has ended, as the ledger has
@@ -313,13 +320,38 @@ impl Emitter {
         }
     }
 
+    /// Publishes what a commit staged (see [`PUBLISH_COMMITTED`]). A caller that holds the
+    /// events (`staged`) sends them along when Redis lost its copy; one that does not
+    /// (a repair after the worker's death) leaves a gap marker in their place.
     async fn publish_committed(
+        &self,
+        job: Uuid,
+        token: Option<Uuid>,
+        staged: Option<&Staged>,
+        done: Option<&Event>,
+    ) -> redis::RedisResult<u64> {
+        let fallback = staged.map_or(&[][..], Staged::fallback);
+        let lost = self
+            .invoke_publish(job, token, fallback, done, staged.is_some())
+            .await?;
+        if lost >= 0 {
+            return Ok(lost as u64);
+        }
+        // Redis lost what this worker staged (a flush, a restart): it holds them still.
+        metrics::counter!("events_restaged_total").increment(1);
+        let events = staged.map_or(&[][..], |s| s.events.as_slice());
+        let appended = self.invoke_publish(job, token, events, done, false).await?;
+        Ok(appended.max(0) as u64)
+    }
+
+    async fn invoke_publish(
         &self,
         job: Uuid,
         token: Option<Uuid>,
         fallback: &[Event],
         done: Option<&Event>,
-    ) -> redis::RedisResult<u64> {
+        ask_when_lost: bool,
+    ) -> redis::RedisResult<i64> {
         let events = &self.settings.events;
         static SCRIPT: LazyLock<redis::Script> =
             LazyLock::new(|| redis::Script::new(PUBLISH_COMMITTED));
@@ -337,16 +369,18 @@ impl Emitter {
                     .unwrap_or_default(),
             )
             .arg(if fallback.is_empty() { "0" } else { "1" })
-            .arg(created_ms(job));
+            .arg(created_ms(job))
+            .arg(if ask_when_lost { "ask" } else { "gap" });
         for event in fallback {
             invocation
                 .arg(event.kind())
                 .arg(serde_json::to_string(event).expect("events serialise"));
         }
         let mut conn = self.conn.clone();
-        let appended: u64 = invocation.invoke_async(&mut conn).await?;
+        let appended: i64 = invocation.invoke_async(&mut conn).await?;
         if appended > 0 {
-            metrics::counter!("events_emitted_total", "type" => "committed").increment(appended);
+            metrics::counter!("events_emitted_total", "type" => "committed")
+                .increment(appended as u64);
         }
         Ok(appended)
     }

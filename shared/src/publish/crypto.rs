@@ -45,6 +45,11 @@ impl TokenKey {
         Ok(Self(key))
     }
 
+    /// The key's bytes (for the check that it is not a placeholder).
+    pub fn bytes(&self) -> &[u8] {
+        &self.0
+    }
+
     /// A random key, base64 (`make run` and tests).
     pub fn generate() -> String {
         let mut key = [0u8; 32];

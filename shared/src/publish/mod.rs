@@ -412,6 +412,9 @@ pub struct PublishSettings {
     pub instagram: PlatformSettings,
     /// `OAUTH_REDIRECT_BASE_URL`: where the platforms send the browser back to.
     pub redirect_base_url: String,
+    /// It was not set: the API's own address, which the API reads back once bound (so
+    /// `API_ADDR` with port 0 works too).
+    pub redirect_base_is_api_addr: bool,
     /// `TOKEN_ENCRYPTION_KEY` (base64 of 32 bytes).
     pub token_key: Option<crypto::TokenKey>,
     /// `PUBLISH_CONFIRM_WINDOW_SECS`: how long read-only checks may try to settle an
@@ -423,6 +426,10 @@ pub struct PublishSettings {
     pub http_timeout: Duration,
     /// `PUBLISH_TICK_MS`: how often workers look for due intents.
     pub tick: Duration,
+    /// `PUBLISH_SPOOL_MAX_PER_USER`: requests one user may have spooled at once.
+    pub spool_max_per_user: u32,
+    /// `PUBLISH_SPOOL_MAX_TOTAL`: requests spooled at once, all users.
+    pub spool_max_total: u32,
 }
 
 /// The adapters, sharing one HTTP client.
@@ -465,8 +472,11 @@ impl Platforms {
 }
 
 /// Counts an intent's outcome (`publish_intents_total{channel, outcome}`).
+/// A channel a platform does not publish to is counted as `other`: channels are the
+/// users' own slugs, which never go into a label.
 pub fn count_outcome(channel: &str, outcome: IntentStatus) {
-    metrics::counter!("publish_intents_total", "channel" => channel.to_owned(), "outcome" => outcome.as_str())
+    let channel = Platform::of_channel(channel).map_or("other", Platform::as_str);
+    metrics::counter!("publish_intents_total", "channel" => channel, "outcome" => outcome.as_str())
         .increment(1);
 }
 

@@ -33,20 +33,64 @@ fn key(settings: &Settings) -> String {
     settings.redis_key(&["publish", "spool"])
 }
 
-/// Keeps `spooled` until Postgres is back.
+/// How many requests each user has spooled (a hash: user id to count).
+fn counts_key(settings: &Settings) -> String {
+    settings.redis_key(&["publish", "spool", "counts"])
+}
+
+/// Spools `ARGV[1]` for user `ARGV[2]` unless the spool holds `ARGV[4]` requests already,
+/// or the user `ARGV[3]`: `1` spooled, `-1` the spool is full, `-2` the user's share is.
+const PUSH: &str = r"
+if redis.call('LLEN', KEYS[1]) >= tonumber(ARGV[4]) then return -1 end
+if tonumber(redis.call('HGET', KEYS[2], ARGV[2]) or '0') >= tonumber(ARGV[3]) then return -2 end
+redis.call('RPUSH', KEYS[1], ARGV[1])
+redis.call('HINCRBY', KEYS[2], ARGV[2], 1)
+return 1";
+
+/// Removes one spooled request `ARGV[1]` of user `ARGV[2]`, and its count.
+const REMOVE: &str = r"
+local removed = redis.call('LREM', KEYS[1], 1, ARGV[1])
+if removed > 0 and redis.call('HINCRBY', KEYS[2], ARGV[2], -removed) <= 0 then
+  redis.call('HDEL', KEYS[2], ARGV[2])
+end
+if redis.call('LLEN', KEYS[1]) == 0 then redis.call('DEL', KEYS[2]) end
+return removed";
+
+/// Whether a request was spooled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pushed {
+    Spooled,
+    /// `PUBLISH_SPOOL_MAX_TOTAL` requests wait already.
+    SpoolFull,
+    /// The user has `PUBLISH_SPOOL_MAX_PER_USER` requests waiting already.
+    UserShareFull,
+}
+
+/// Keeps `spooled` until Postgres is back, within the spool's bounds: an unauthenticated
+/// outage must not let one user (or all of them) fill Redis.
 pub async fn push(
     redis: &RedisConn,
     settings: &Settings,
     spooled: &Spooled,
-) -> redis::RedisResult<()> {
+) -> redis::RedisResult<Pushed> {
+    static SCRIPT: std::sync::LazyLock<redis::Script> =
+        std::sync::LazyLock::new(|| redis::Script::new(PUSH));
     let mut conn = redis.clone();
     let item = serde_json::to_string(spooled).expect("spooled requests serialise");
-    redis::cmd("RPUSH")
-        .arg(key(settings))
+    let pushed: i64 = SCRIPT
+        .key(key(settings))
+        .key(counts_key(settings))
         .arg(item)
-        .query_async::<i64>(&mut conn)
-        .await
-        .map(drop)
+        .arg(spooled.user.to_string())
+        .arg(settings.publish.spool_max_per_user)
+        .arg(settings.publish.spool_max_total)
+        .invoke_async(&mut conn)
+        .await?;
+    Ok(match pushed {
+        1 => Pushed::Spooled,
+        -2 => Pushed::UserShareFull,
+        _ => Pushed::SpoolFull,
+    })
 }
 
 /// What one replay did.
@@ -81,7 +125,7 @@ pub async fn replay(
     for item in items {
         let Ok(spooled) = serde_json::from_str::<Spooled>(&item) else {
             tracing::error!("an unreadable spooled publish request was dropped");
-            remove(&mut conn, settings, &item).await?;
+            remove(&mut conn, settings, &item, None).await?;
             continue;
         };
         let run = Submit {
@@ -110,17 +154,25 @@ pub async fn replay(
                 replayed.applied += 1;
             }
         }
-        remove(&mut conn, settings, &item).await?;
+        remove(&mut conn, settings, &item, Some(spooled.user)).await?;
     }
     Ok(replayed)
 }
 
-async fn remove(conn: &mut RedisConn, settings: &Settings, item: &str) -> redis::RedisResult<()> {
-    redis::cmd("LREM")
-        .arg(key(settings))
-        .arg(1)
+async fn remove(
+    conn: &mut RedisConn,
+    settings: &Settings,
+    item: &str,
+    user: Option<Uuid>,
+) -> redis::RedisResult<()> {
+    static SCRIPT: std::sync::LazyLock<redis::Script> =
+        std::sync::LazyLock::new(|| redis::Script::new(REMOVE));
+    SCRIPT
+        .key(key(settings))
+        .key(counts_key(settings))
         .arg(item)
-        .query_async::<i64>(conn)
+        .arg(user.map(|u| u.to_string()).unwrap_or_default())
+        .invoke_async::<i64>(conn)
         .await
         .map(drop)
 }

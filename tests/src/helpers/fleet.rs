@@ -97,6 +97,7 @@ impl Fleet {
             ("REDIS_URL", redis.url()),
             ("REDIS_PREFIX", "fleet".to_owned()),
             ("JWT_SECRET", JWT_SECRET.to_owned()),
+            ("ALMANAC_DEV", "true".to_owned()),
             ("AI_PROVIDER", "offline".to_owned()),
             ("AI_OFFLINE_LATENCY_MS", "300".to_owned()),
             ("GENERATION_RATE_LIMIT", "1000000".to_owned()),
@@ -215,6 +216,30 @@ impl Fleet {
         (load, accepted_rx)
     }
 
+    /// Submits one short generation (one batch) as `user` to the first API; its job.
+    pub async fn submit_one(&self, user: Uuid) -> Uuid {
+        let answer = self
+            .http
+            .post(self.apis[0].url("/api/ai/generations"))
+            .bearer_auth(self.token(user))
+            .json(&json!({ "source_text": source_text(1500) }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 202);
+        let body: Value = answer.json().await.unwrap();
+        body["job_id"].as_str().unwrap().parse().unwrap()
+    }
+
+    /// The status of `job` and the worker that holds or held it.
+    pub async fn job(&self, job: Uuid) -> (String, Option<String>) {
+        sqlx::query_as("select status, worker from jobs where id = $1")
+            .bind(job)
+            .fetch_one(&self.db)
+            .await
+            .unwrap()
+    }
+
     /// A client for following streams, which tasks can own.
     pub fn follower(&self) -> Follower {
         Follower {
@@ -288,23 +313,24 @@ impl Fleet {
         }
     }
 
-    /// The saved suggestions of a job's generation.
-    pub async fn suggestions(&self, job: Uuid) -> HashSet<Uuid> {
-        let ids: Vec<Uuid> = sqlx::query_scalar(
-            "select s.id from ai_suggestions s join ai_generations g on g.id = s.generation_id
-             where g.job_id = $1",
+    /// The saved suggestions of a job's generation, with their positions.
+    pub async fn suggestions(&self, job: Uuid) -> HashMap<Uuid, i64> {
+        let rows: Vec<(Uuid, i32)> = sqlx::query_as(
+            "select s.id, s.position from ai_suggestions s
+             join ai_generations g on g.id = s.generation_id where g.job_id = $1",
         )
         .bind(job)
         .fetch_all(&self.db)
         .await
         .unwrap();
-        ids.into_iter().collect()
+        rows.into_iter().map(|(id, p)| (id, i64::from(p))).collect()
     }
 
     /// A followed stream missed and repeated nothing: its ids run 1, 2, 3... with no gap
-    /// (a `truncated` notice, allowed only if `lost_history`, starts a new numbering); it
-    /// ends with one `done` saying the ledger's status; and unless history was lost, its
-    /// `suggestions` events carry each saved suggestion exactly once.
+    /// but right after a `truncated` notice (allowed only if `lost_history`); it ends with
+    /// one `done` saying the ledger's status; and its `suggestions` events carry each saved
+    /// suggestion exactly once, or, where history was lost, a notice stands where each
+    /// missing one would have come (between the suggestions streamed before and after it).
     pub async fn assert_stream_complete(&self, job: Uuid, frames: &[Frame], lost_history: bool) {
         let mut next = Some(1);
         let mut truncated = false;
@@ -341,26 +367,68 @@ impl Fleet {
             .await
             .unwrap();
         assert_eq!(dones[0].data["status"], status.as_str(), "job {job}");
-        let streamed: Vec<Uuid> = frames
+        // Each streamed suggestion: its id, position and the frame that carried it.
+        let streamed: Vec<(Uuid, i64, usize)> = frames
             .iter()
-            .filter(|f| f.kind == "suggestions")
-            .flat_map(|f| f.data["suggestions"].as_array().unwrap().clone())
-            .map(|s| s["id"].as_str().unwrap().parse().unwrap())
+            .enumerate()
+            .filter(|(_, f)| f.kind == "suggestions")
+            .flat_map(|(at, f)| {
+                f.data["suggestions"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(move |s| {
+                        let id = s["id"].as_str().unwrap().parse().unwrap();
+                        (id, s["position"].as_i64().unwrap(), at)
+                    })
+                    .collect::<Vec<_>>()
+            })
             .collect();
-        let unique: HashSet<Uuid> = streamed.iter().copied().collect();
+        let unique: HashSet<Uuid> = streamed.iter().map(|(id, ..)| *id).collect();
         assert_eq!(
             unique.len(),
             streamed.len(),
             "job {job}: a suggestion streamed twice"
         );
         let saved = self.suggestions(job).await;
-        if truncated {
-            assert!(
-                unique.is_subset(&saved),
-                "job {job}: streamed what was not saved"
+        if !truncated {
+            assert_eq!(
+                unique,
+                saved.keys().copied().collect(),
+                "job {job}: every saved suggestion streamed"
             );
-        } else {
-            assert_eq!(unique, saved, "job {job}: every saved suggestion streamed");
+            return;
+        }
+        assert!(
+            unique.iter().all(|id| saved.contains_key(id)),
+            "job {job}: streamed what was not saved"
+        );
+        let notices: Vec<usize> = frames
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| f.kind == "truncated")
+            .map(|(at, _)| at)
+            .collect();
+        let done_at = frames.len() - 1;
+        for (id, position) in saved.iter().filter(|(id, _)| !unique.contains(id)) {
+            let before = streamed
+                .iter()
+                .filter(|(_, p, _)| p < position)
+                .map(|(.., at)| *at)
+                .max();
+            let after = streamed
+                .iter()
+                .filter(|(_, p, _)| p > position)
+                .map(|(.., at)| *at)
+                .min()
+                .unwrap_or(done_at);
+            assert!(
+                notices
+                    .iter()
+                    .any(|n| before.is_none_or(|b| *n > b) && *n < after),
+                "job {job}: suggestion {id} (position {position}) was saved, never streamed, \
+                 and no truncation notice stands where it would have come: {frames:#?}"
+            );
         }
     }
 

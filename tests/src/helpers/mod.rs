@@ -111,6 +111,8 @@ impl Default for TestOptions {
 
 pub struct TestApp {
     pub address: String,
+    /// The API's `/metrics` listener.
+    pub metrics_address: String,
     pub client: reqwest::Client,
     /// The owner (service-role) pool of the test database.
     pub db: PgPool,
@@ -243,6 +245,8 @@ pub async fn spawn_app_with(options: TestOptions) -> TestApp {
         ("API_ADDR", "127.0.0.1:0".into()),
         ("WORKER_METRICS_ADDR", "127.0.0.1:0".into()),
         ("JWT_SECRET", JWT_SECRET.into()),
+        ("ALMANAC_DEV", "true".into()),
+        ("METRICS_ADDR", "127.0.0.1:0".into()),
         ("JOB_HEARTBEAT_MS", "100".into()),
         ("JOB_STALE_MS", "600".into()),
         ("JOB_REQUEUE_MS", "500".into()),
@@ -278,6 +282,7 @@ pub async fn spawn_app_with(options: TestOptions) -> TestApp {
         .await
         .expect("API builds");
     let address = format!("http://127.0.0.1:{}", api.port());
+    let metrics_address = format!("http://127.0.0.1:{}", api.metrics_port());
     let api = tokio::spawn(async move {
         api.run_until_stopped(std::future::pending())
             .await
@@ -292,6 +297,7 @@ pub async fn spawn_app_with(options: TestOptions) -> TestApp {
     let queue = almanac_shared::queue::JobQueue::new(&settings, redis.clone());
     let mut app = TestApp {
         address,
+        metrics_address,
         client: reqwest::Client::new(),
         db,
         db_name,

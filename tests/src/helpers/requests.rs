@@ -57,9 +57,14 @@ impl TestApp {
         format!("{}{path}", self.address)
     }
 
-    /// The API's `/metrics` page.
+    /// The API's `/metrics` page (on its own listener, `METRICS_ADDR`).
     pub async fn metrics_text(&self) -> String {
-        let response = self.client.get(self.url("/metrics")).send().await.unwrap();
+        let response = self
+            .client
+            .get(format!("{}/metrics", self.metrics_address))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(response.status(), 200);
         response.text().await.unwrap()
     }

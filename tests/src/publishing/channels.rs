@@ -140,48 +140,108 @@ async fn channels_must_be_connected_and_unambiguous() {
     assert_eq!(only["data"]["intents"][0]["channelId"], first.to_string());
 }
 
-#[tokio::test]
-async fn channels_connect_through_oauth_with_a_single_use_state() {
-    let s = setup().await;
+/// Starts connecting `platform` as `user`; returns the `state` and the authorize URL's query.
+async fn start_connect(
+    s: &super::Setup,
+    user: uuid::Uuid,
+    platform: &str,
+) -> (String, std::collections::HashMap<String, String>) {
     let (status, connect) = s
         .app
         .send_json(
             Method::POST,
-            s.user,
-            "/v1/channels/tiktok/connect",
+            user,
+            &format!("/v1/channels/{platform}/connect"),
             &json!(null),
         )
         .await;
     assert_eq!(status, 200, "{connect}");
     let url = url::Url::parse(connect["data"]["authorizeUrl"].as_str().unwrap()).unwrap();
-    let query: std::collections::HashMap<String, String> = url.query_pairs().into_owned().collect();
-    let state = connect["data"]["state"].as_str().unwrap();
+    let query = url.query_pairs().into_owned().collect();
+    (connect["data"]["state"].as_str().unwrap().to_owned(), query)
+}
+
+/// The platform's redirect, as the browser follows it: where the API sends it on.
+async fn callback(s: &super::Setup, platform: &str, query: &str) -> url::Url {
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let response = browser
+        .get(
+            s.app
+                .url(&format!("/v1/channels/{platform}/callback?{query}")),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 303);
+    let location = response.headers()["location"].to_str().unwrap();
+    let app = url::Url::parse(&s.app.url("/"))
+        .unwrap()
+        .join(location)
+        .unwrap();
+    assert_eq!(app.path(), "/app/");
+    let fragment = app.fragment().unwrap();
+    let (route, query) = fragment.split_once('?').unwrap();
+    assert_eq!(route, "/channels/connect");
+    url::Url::parse(&format!("http://app.invalid/?{query}")).unwrap()
+}
+
+/// What the web app posts to `complete` for the callback's `query`, as `user`.
+async fn complete(
+    s: &super::Setup,
+    user: uuid::Uuid,
+    platform: &str,
+    carried: &url::Url,
+) -> (u16, serde_json::Value) {
+    let query: std::collections::HashMap<String, String> =
+        carried.query_pairs().into_owned().collect();
+    let mut body = json!({ "state": query["state"] });
+    for (key, field) in [
+        ("code", "code"),
+        ("error", "error"),
+        ("error_description", "errorDescription"),
+    ] {
+        if let Some(value) = query.get(key) {
+            body[field] = json!(value);
+        }
+    }
+    s.app
+        .send_json(
+            Method::POST,
+            user,
+            &format!("/v1/channels/{platform}/complete"),
+            &body,
+        )
+        .await
+}
+
+#[tokio::test]
+async fn channels_connect_through_oauth_with_a_single_use_state() {
+    let s = setup().await;
+    let (state, query) = start_connect(&s, s.user, "tiktok").await;
     assert_eq!(query["state"], state);
     assert_eq!(query["client_key"], "tt-client");
     assert_eq!(query["code_challenge_method"], "S256");
     assert_eq!(query["code_challenge"].len(), 43);
+    // Without OAUTH_REDIRECT_BASE_URL, the API's own address as bound.
     assert_eq!(
         query["redirect_uri"],
-        format!(
-            "{}/v1/channels/tiktok/callback",
-            s.app.settings.publish.redirect_base_url
-        )
+        s.app.url("/v1/channels/tiktok/callback")
     );
-    // The browser comes back without a bearer token; the state says whose channel it is.
-    let callback = |state: String| {
-        let url = s.app.url(&format!(
-            "/v1/channels/tiktok/callback?code=good-code&state={state}"
-        ));
-        let client = s.app.client.clone();
-        async move {
-            let response = client.get(url).send().await.unwrap();
-            (
-                response.status().as_u16(),
-                response.json::<serde_json::Value>().await.unwrap(),
-            )
-        }
-    };
-    let (status, channel) = callback(state.to_owned()).await;
+    // The browser comes back without credentials: the callback only sends it on to the
+    // app, which completes the connection as the signed-in user.
+    let carried = callback(&s, "tiktok", &format!("code=good-code&state={state}")).await;
+    assert!(
+        s.fake.calls_to("/oauth/token/").is_empty(),
+        "nothing exchanged yet"
+    );
+    let carried_query: std::collections::HashMap<String, String> =
+        carried.query_pairs().into_owned().collect();
+    assert_eq!(carried_query["platform"], "tiktok");
+    assert_eq!(carried_query["code"], "good-code");
+    let (status, channel) = complete(&s, s.user, "tiktok", &carried).await;
     assert_eq!(status, 200, "{channel}");
     assert_eq!(channel["data"]["accountId"], TIKTOK_OPEN_ID);
     assert_eq!(channel["data"]["status"], "connected");
@@ -190,39 +250,75 @@ async fn channels_connect_through_oauth_with_a_single_use_state() {
     let exchange = &s.fake.calls_to("/oauth/token/")[0];
     assert_eq!(exchange.query["grant_type"], "authorization_code");
     assert!(exchange.query["code_verifier"].len() >= 43);
-    let (status, reused) = callback(state.to_owned()).await;
+    let (status, reused) = complete(&s, s.user, "tiktok", &carried).await;
     assert_eq!(status, 422);
     assert_eq!(reused["error"]["code"], "OAUTH_STATE_INVALID");
+    assert_eq!(s.fake.calls_to("/oauth/token/").len(), 1);
     let (_, channels) = s.app.get_json(s.user, "/v1/channels").await;
     assert_eq!(channels["data"]["items"].as_array().unwrap().len(), 1);
 
     // Instagram: the short-lived token is exchanged for a long-lived one.
-    let (_, connect) = s
-        .app
-        .send_json(
-            Method::POST,
-            s.user,
-            "/v1/channels/instagram/connect",
-            &json!(null),
-        )
-        .await;
-    let state = connect["data"]["state"].as_str().unwrap();
-    let response = s
-        .app
-        .client
-        .get(s.app.url(&format!(
-            "/v1/channels/instagram/callback?code=good-code&state={state}"
-        )))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    let channel: serde_json::Value = response.json().await.unwrap();
+    let (state, _) = start_connect(&s, s.user, "instagram").await;
+    let carried = callback(&s, "instagram", &format!("code=good-code&state={state}")).await;
+    let (status, channel) = complete(&s, s.user, "instagram", &carried).await;
+    assert_eq!(status, 200, "{channel}");
     assert_eq!(channel["data"]["accountId"], IG_USER);
     assert_eq!(
         s.fake.calls_to("/access_token").len(),
         2,
         "code, then long-lived exchange"
+    );
+}
+
+/// B starts connecting and sends A the authorize link; A grants access. The callback
+/// carries A's code with B's state, but only B may complete B's state: A's browser gets
+/// 403 and nothing is asked of the platform, so A's account never becomes B's channel.
+#[tokio::test]
+async fn a_state_completes_only_for_the_user_who_started_it() {
+    let s = setup().await;
+    let (a, b) = (s.user, uuid::Uuid::new_v4());
+    let (b_state, _) = start_connect(&s, b, "tiktok").await;
+    let carried = callback(&s, "tiktok", &format!("code=a-code&state={b_state}")).await;
+    let (status, refused) = complete(&s, a, "tiktok", &carried).await;
+    assert_eq!(status, 403, "{refused}");
+    assert_eq!(refused["error"]["code"], "OAUTH_STATE_NOT_YOURS");
+    assert_eq!(s.fake.all_calls().len(), 0, "no call to the platform");
+    // The state is used up: B cannot complete it with A's code either.
+    let (status, gone) = complete(&s, b, "tiktok", &carried).await;
+    assert_eq!(status, 422, "{gone}");
+    assert_eq!(gone["error"]["code"], "OAUTH_STATE_INVALID");
+    assert_eq!(s.fake.all_calls().len(), 0);
+    for user in [a, b] {
+        let (_, channels) = s.app.get_json(user, "/v1/channels").await;
+        assert_eq!(
+            channels["data"]["items"],
+            json!([]),
+            "no channel for {user}"
+        );
+    }
+    // A's own connection completes for A.
+    let (a_state, _) = start_connect(&s, a, "tiktok").await;
+    let carried = callback(&s, "tiktok", &format!("code=good-code&state={a_state}")).await;
+    let (status, channel) = complete(&s, a, "tiktok", &carried).await;
+    assert_eq!(status, 200, "{channel}");
+    assert_eq!(channel["data"]["accountId"], TIKTOK_OPEN_ID);
+    assert_eq!(s.fake.calls_to("/oauth/token/").len(), 1);
+    // A refusal on the platform's side goes the same way, and names no account.
+    let (state, _) = start_connect(&s, a, "tiktok").await;
+    let carried = callback(
+        &s,
+        "tiktok",
+        &format!("state={state}&error=access_denied&error_description=The+user+said+no"),
+    )
+    .await;
+    let (status, denied) = complete(&s, a, "tiktok", &carried).await;
+    assert_eq!(status, 422, "{denied}");
+    assert_eq!(denied["error"]["code"], "OAUTH_DENIED");
+    assert!(
+        denied["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("The user said no")
     );
 }
 

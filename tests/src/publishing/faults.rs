@@ -380,3 +380,85 @@ async fn a_refusal_that_applied_nothing_is_retried_with_backoff_and_fails_when_a
     );
     assert_eq!(s.fake.posts().len(), 1);
 }
+
+/// With Postgres down, each user may spool `PUBLISH_SPOOL_MAX_PER_USER` requests and all
+/// together `PUBLISH_SPOOL_MAX_TOTAL`; past either, 503 with `Retry-After` and nothing
+/// kept. The publish rate limit counts spooled requests too. What was kept is replayed,
+/// and the spool's counts go with it.
+#[tokio::test]
+async fn the_spool_refuses_past_its_bounds_and_keeps_nothing_it_refuses() {
+    let fake = FakePlatforms::start().await;
+    let mut env = publish_env(&fake, true);
+    env.extend([
+        ("PUBLISH_SPOOL_MAX_PER_USER", "3".to_owned()),
+        ("PUBLISH_SPOOL_MAX_TOTAL", "5".to_owned()),
+        ("PUBLISH_RATE_LIMIT", "4".to_owned()),
+    ]);
+    let mut s = setup_with(
+        TestOptions {
+            env,
+            ..Default::default()
+        },
+        fake,
+    )
+    .await;
+    let mut settings = s.app.settings.clone();
+    settings.database_url =
+        almanac_shared::config::Secret::new("postgres://nobody@127.0.0.1:1/none");
+    let down = s.app.start_api_replica_with(settings).await;
+    let publish = |user: uuid::Uuid| {
+        let request = s
+            .app
+            .client
+            .post(format!("{down}/v1/calendars/{}/publish", s.calendar))
+            .bearer_auth(s.app.token(user))
+            .json(&json!({ "all": true }));
+        async move {
+            let response = request.send().await.unwrap();
+            let status = response.status().as_u16();
+            let retry_after = response.headers().get("retry-after").cloned();
+            let body: serde_json::Value = response.json().await.unwrap();
+            (status, retry_after.is_some(), body)
+        }
+    };
+    let (a, b, c) = (s.user, uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
+    for _ in 0..3 {
+        let (status, _, body) = publish(a).await;
+        assert_eq!(status, 202, "{body}");
+        assert_eq!(body["data"]["spooled"], true);
+    }
+    let (status, retry, body) = publish(a).await;
+    assert_eq!((status, retry), (503, true), "{body}");
+    assert_eq!(body["error"]["code"], "STORE_UNAVAILABLE");
+    // Spooled or not, each request took a slot of the publish rate limit.
+    let (status, retry, body) = publish(a).await;
+    assert_eq!((status, retry), (429, true), "{body}");
+    for _ in 0..2 {
+        assert_eq!(publish(b).await.0, 202);
+    }
+    let (status, _, body) = publish(c).await;
+    assert_eq!(status, 503, "the spool is full: {body}");
+    let spool = s.app.settings.redis_key(&["publish", "spool"]);
+    let mut redis = s.app.redis.clone();
+    let kept: i64 = redis::cmd("LLEN")
+        .arg(&spool)
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    assert_eq!(kept, 5, "exactly the accepted requests are kept");
+
+    let clock = almanac_shared::clock::ManualClock::new(chrono::Utc::now());
+    let ticked = almanac_worker::dispatcher::tick(&s.app.worker_context(0), &clock)
+        .await
+        .unwrap();
+    assert_eq!(ticked.replayed, 5);
+    let left: (i64, i64) = redis::pipe()
+        .cmd("LLEN")
+        .arg(&spool)
+        .cmd("EXISTS")
+        .arg(format!("{spool}:counts"))
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    assert_eq!(left, (0, 0), "the spool and its counts are empty");
+}

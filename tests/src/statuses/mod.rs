@@ -100,6 +100,7 @@ fn valid_body(operation: &str) -> Value {
             json!({ "platform": "tiktok", "accountId": "probe", "accessToken": "probe-token" })
         }
         "setFlag" => json!({ "state": "off", "note": "probe" }),
+        "completeChannel" => json!({ "state": "probe", "code": "probe" }),
         other => panic!("no valid body for {other}: add one"),
     }
 }
@@ -121,6 +122,59 @@ fn valid_query(operation: &str) -> &'static str {
 /// The operation's path with `ids` (see `fill`) and the query it needs.
 fn target(operation: &Operation, ids: &[Uuid]) -> String {
     fill(&operation.path, ids) + valid_query(&operation.id)
+}
+
+/// For each path and query parameter of `op`: its name and a target with `a%00b` in it.
+fn with_nul(op: &Operation) -> Vec<(String, String)> {
+    let spec: Value = serde_yaml::from_str(&almanac_api::openapi_yaml()).unwrap();
+    let method = op.method.as_str().to_ascii_lowercase();
+    let parameters = spec["paths"][&op.path][&method]["parameters"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let valid = target(op, &[]);
+    let (path, query) = valid.split_once('?').unwrap_or((&valid, ""));
+    let template: Vec<&str> = op.path.split('/').collect();
+    parameters
+        .iter()
+        .filter_map(|parameter| {
+            let name = parameter["name"].as_str()?.to_owned();
+            let poisoned = match parameter["in"].as_str()? {
+                "path" => {
+                    let segments: Vec<String> = path
+                        .split('/')
+                        .zip(&template)
+                        .map(|(segment, t)| {
+                            if *t == format!("{{{name}}}") {
+                                "a%00b".to_owned()
+                            } else {
+                                segment.to_owned()
+                            }
+                        })
+                        .collect();
+                    let query = if query.is_empty() {
+                        String::new()
+                    } else {
+                        format!("?{query}")
+                    };
+                    segments.join("/") + &query
+                }
+                "query" => {
+                    let kept: Vec<&str> = query
+                        .split('&')
+                        .filter(|pair| !pair.is_empty() && !pair.starts_with(&format!("{name}=")))
+                        .collect();
+                    let mut pairs = kept.join("&");
+                    if !pairs.is_empty() {
+                        pairs.push('&');
+                    }
+                    format!("{path}?{pairs}{name}=a%00b")
+                }
+                _ => return None,
+            };
+            Some((name, poisoned))
+        })
+        .collect()
 }
 
 /// The path with each `{param}` replaced by the next of `ids` (random ones after those).
@@ -312,6 +366,7 @@ async fn every_documented_refusal_occurs() {
             ("CALENDAR_RATE_LIMIT", "2".into()),
             ("SYNTHESIS_RATE_LIMIT", "1".into()),
             ("ORGANIC_RATE_LIMIT", "2".into()),
+            ("PUBLISH_RATE_LIMIT", "12".into()),
             (
                 "TOKEN_ENCRYPTION_KEY",
                 almanac_shared::publish::crypto::TokenKey::generate(),
@@ -385,6 +440,25 @@ async fn every_documented_refusal_occurs() {
             if op.refusals.contains(status) {
                 probe.expect_at(replica, *status, call()).await;
             }
+        }
+        // A NUL in any path or query parameter: 400 naming it, before anything is read.
+        for (name, path) in with_nul(op) {
+            let (status, body) = probe
+                .send_to(&probe.address, call().path(path.clone()))
+                .await;
+            assert_eq!(status, 400, "{} {path}: {body}", op.id);
+            assert_eq!(
+                body["error"]["details"]["field"],
+                name.as_str(),
+                "{}: {body}",
+                op.id
+            );
+            probe
+                .seen
+                .borrow_mut()
+                .entry(op.id.clone())
+                .or_default()
+                .insert(400);
         }
         // A platform without an adapter is probed in `publishing`, a flag nobody has below.
         if op.refusals.contains(&404)

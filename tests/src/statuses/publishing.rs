@@ -1,8 +1,7 @@
 //! Publishing's refusals (seed 001), probed once a calendar, an entry, a channel and a dry
 //! run exist: a selection that says nothing (422), a platform nobody publishes to (404),
-//! OAuth not configured (422), no `state` (400), a `state` nobody issued (422), a refused
-//! authorisation
-//! (422), and intents that can be neither cancelled nor retried (409).
+//! OAuth not configured (422), no `state` (400), a `state` nobody issued (422) or another
+//! user's (403), and intents that can be neither cancelled nor retried (409).
 
 use reqwest::Method;
 use serde_json::json;
@@ -52,6 +51,21 @@ pub(super) async fn refusals(app: &mut TestApp, probe: &Probe, user: Uuid) {
         .succeed(200, probe.call("publishCalendar", &[calendar]))
         .await;
     let intent = uuid(&answer["data"]["intents"][0]["id"]);
+    // Past the publish rate limit (`PUBLISH_RATE_LIMIT`), whatever the requests came to.
+    let mut limited = false;
+    for _ in 0..12 {
+        let (status, _) = probe
+            .send_to(&probe.address, probe.call("publishCalendar", &[calendar]))
+            .await;
+        if status == 429 {
+            limited = true;
+            break;
+        }
+    }
+    assert!(limited, "the publish rate limit never answered 429");
+    probe
+        .expect(429, probe.call("publishCalendar", &[calendar]))
+        .await;
     probe
         .expect(409, probe.call("cancelPublishIntent", &[intent]))
         .await;
@@ -59,7 +73,7 @@ pub(super) async fn refusals(app: &mut TestApp, probe: &Probe, user: Uuid) {
         .expect(409, probe.call("retryPublishIntent", &[intent]))
         .await;
 
-    for operation in ["connectChannel", "channelCallback"] {
+    for operation in ["connectChannel", "channelCallback", "completeChannel"] {
         let call = probe.call(operation, &[]);
         let path = call.path.replacen("/tiktok/", "/linkedin/", 1);
         probe.expect(404, call.path(path)).await;
@@ -70,13 +84,20 @@ pub(super) async fn refusals(app: &mut TestApp, probe: &Probe, user: Uuid) {
     let call = probe.call("channelCallback", &[]).anonymous();
     let path = call.path.replace("&state=probe", "");
     probe.expect(400, call.path(path)).await;
-    probe
-        .expect(422, probe.call("channelCallback", &[]).anonymous())
+    probe.expect(422, probe.call("completeChannel", &[])).await;
+    // Another user's connection: refused to this one.
+    let other = Uuid::new_v4();
+    let (status, connect) = app
+        .send_json(
+            Method::POST,
+            other,
+            "/v1/channels/tiktok/connect",
+            &json!(null),
+        )
         .await;
-    let connect = probe.succeed(200, probe.call("connectChannel", &[])).await;
-    let state = connect["data"]["state"].as_str().unwrap();
-    let call = probe.call("channelCallback", &[]).anonymous().path(format!(
-        "/v1/channels/tiktok/callback?state={state}&error=access_denied"
-    ));
-    probe.expect(422, call).await;
+    assert_eq!(status, 200, "{connect}");
+    let call = probe
+        .call("completeChannel", &[])
+        .json(json!({ "state": connect["data"]["state"], "code": "probe" }));
+    probe.expect(403, call).await;
 }

@@ -293,23 +293,29 @@ async fn add_seed(browser: &Browser, day: &str, time: &str, platform: &str, acco
     browser.wait_count("#seeds li", before + 1).await;
 }
 
-#[tokio::test]
-async fn a_publish_dry_run_shows_each_entry_s_reasons_and_a_scheduled_post_turns_published() {
+/// An app with publishing on against the fake platforms, and a calendar.
+async fn publishing_app() -> crate::publishing::Setup {
     use crate::{
-        helpers::fake_platforms::{FakePlatforms, IG_USER},
-        publishing::{Entry, publish_env, setup_with},
+        helpers::fake_platforms::FakePlatforms,
+        publishing::{publish_env, setup_with},
     };
     let fake = FakePlatforms::start().await;
     let mut env = publish_env(&fake, true);
     env.push(("DEV_LOGIN", "true".into()));
-    let s = setup_with(
+    setup_with(
         TestOptions {
             env,
             ..Default::default()
         },
         fake,
     )
-    .await;
+    .await
+}
+
+#[tokio::test]
+async fn a_publish_dry_run_shows_each_entry_s_reasons_and_a_scheduled_post_turns_published() {
+    use crate::{helpers::fake_platforms::IG_USER, publishing::Entry};
+    let s = publishing_app().await;
     s.entry(Entry::on("instagram", "Our new look")).await;
     s.entry(Entry::on("linkedin", "Hiring")).await;
     s.entry(Entry {
@@ -386,6 +392,64 @@ async fn a_publish_dry_run_shows_each_entry_s_reasons_and_a_scheduled_post_turns
         .await;
     assert_eq!(browser.count(".intent-row").await, 1);
     assert_eq!(s.fake.posts().len(), 1);
+    browser.fits_a_phone().await;
+    browser.screenshot().await;
+}
+
+/// Connecting TikTok the way a person does: "Connect with TikTok", the platform's consent
+/// (the fake grants it at once), back through the callback to the app, which completes the
+/// connection as the signed-in user. A link someone else started is refused in words.
+#[tokio::test]
+async fn a_channel_connects_through_the_platform_as_the_signed_in_user() {
+    use crate::helpers::fake_platforms::TIKTOK_OPEN_ID;
+    let s = publishing_app().await;
+    let browser = Browser::start(&s.app, "channels").await;
+    let user = browser.sign_in().await;
+    browser.open("#/publishing").await;
+    browser.click("#connect-tiktok").await;
+    browser
+        .wait_text("#channel-connect [data-outcome]", "is connected")
+        .await;
+    assert_eq!(
+        browser.script("return location.hash").await,
+        "#/channels/connect",
+        "the single-use code and state leave the address bar"
+    );
+    assert_eq!(s.fake.calls_to("/oauth/token/").len(), 1);
+    let (_, channels) = s.app.get_json(user, "/v1/channels").await;
+    assert_eq!(channels["data"]["items"][0]["accountId"], TIKTOK_OPEN_ID);
+
+    // A link another user started: nothing is connected, and the page says why.
+    let other = Uuid::new_v4();
+    let (_, connect) = s
+        .app
+        .send_json(
+            reqwest::Method::POST,
+            other,
+            "/v1/channels/tiktok/connect",
+            &json!(null),
+        )
+        .await;
+    let state = connect["data"]["state"].as_str().unwrap();
+    browser
+        .client
+        .goto(&s.app.url(&format!(
+            "/v1/channels/tiktok/callback?code=good-code&state={state}"
+        )))
+        .await
+        .unwrap();
+    let refused = browser
+        .wait_text(
+            "#channel-connect [data-outcome=OAUTH_STATE_NOT_YOURS]",
+            "started from another account",
+        )
+        .await;
+    assert!(!refused.contains("OAUTH"), "{refused}");
+    assert_eq!(
+        s.fake.calls_to("/oauth/token/").len(),
+        1,
+        "nothing exchanged"
+    );
     browser.fits_a_phone().await;
     browser.screenshot().await;
 }

@@ -268,7 +268,7 @@ impl OrganicBrandsApi {
         state: Data<&AppState>,
         auth: BearerAuth,
         id: Path<String>,
-    ) -> Answer<Json<BrandProfile>, { can::STORED | can::NOT_FOUND }> {
+    ) -> Answer<Json<BrandProfile>, { can::BAD_REQUEST | can::STORED | can::NOT_FOUND }> {
         let row: BrandRow =
             found(&state, auth.0.id, Library::Brands, &id.0, "brand profile").await?;
         Ok(Json(row.into()))
@@ -327,7 +327,7 @@ impl OrganicBrandsApi {
         state: Data<&AppState>,
         auth: BearerAuth,
         id: Path<String>,
-    ) -> Answer<NoContent, { can::STORED | can::NOT_FOUND }> {
+    ) -> Answer<NoContent, { can::BAD_REQUEST | can::STORED | can::NOT_FOUND }> {
         Ok(deleted(&state, auth.0.id, Library::Brands, &id.0, "brand profile").await?)
     }
 
@@ -376,7 +376,7 @@ impl OrganicBrandsApi {
         state: Data<&AppState>,
         auth: BearerAuth,
         id: Path<String>,
-    ) -> Answer<Json<Vec<LinkedAccount>>, { can::STORED | can::NOT_FOUND }> {
+    ) -> Answer<Json<Vec<LinkedAccount>>, { can::BAD_REQUEST | can::STORED | can::NOT_FOUND }> {
         let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
         brand(&mut tx, &id.0).await?;
         let rows = store::brand_accounts(&mut tx, &id.0).await?;

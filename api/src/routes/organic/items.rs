@@ -178,7 +178,7 @@ impl OrganicLibraryApi {
         state: Data<&AppState>,
         auth: BearerAuth,
         id: Path<String>,
-    ) -> Answer<Json<OrganicTrend>, { can::STORED | can::NOT_FOUND }> {
+    ) -> Answer<Json<OrganicTrend>, { can::BAD_REQUEST | can::STORED | can::NOT_FOUND }> {
         Ok(Json(
             found(&state, auth.0.id, Library::Trends, &id.0, "trend").await?,
         ))
@@ -230,7 +230,7 @@ impl OrganicLibraryApi {
         state: Data<&AppState>,
         auth: BearerAuth,
         id: Path<String>,
-    ) -> Answer<NoContent, { can::STORED | can::NOT_FOUND }> {
+    ) -> Answer<NoContent, { can::BAD_REQUEST | can::STORED | can::NOT_FOUND }> {
         Ok(deleted(&state, auth.0.id, Library::Trends, &id.0, "trend").await?)
     }
 
@@ -289,7 +289,7 @@ impl OrganicLibraryApi {
         state: Data<&AppState>,
         auth: BearerAuth,
         id: Path<String>,
-    ) -> Answer<Json<CreativeAsset>, { can::STORED | can::NOT_FOUND }> {
+    ) -> Answer<Json<CreativeAsset>, { can::BAD_REQUEST | can::STORED | can::NOT_FOUND }> {
         Ok(Json(
             found(&state, auth.0.id, Library::Assets, &id.0, "creative asset").await?,
         ))
@@ -342,7 +342,7 @@ impl OrganicLibraryApi {
         state: Data<&AppState>,
         auth: BearerAuth,
         id: Path<String>,
-    ) -> Answer<NoContent, { can::STORED | can::NOT_FOUND }> {
+    ) -> Answer<NoContent, { can::BAD_REQUEST | can::STORED | can::NOT_FOUND }> {
         Ok(deleted(&state, auth.0.id, Library::Assets, &id.0, "creative asset").await?)
     }
 }

@@ -99,7 +99,7 @@ impl OrganicWeeksApi {
         /// The Monday of the week, `YYYY-MM-DD` (a path that is no date names no week: 404).
         #[oai(name = "weekStart")]
         week_start: Path<NaiveDate>,
-    ) -> Answer<Json<OrganicWeek>, { can::STORED | can::NOT_FOUND }> {
+    ) -> Answer<Json<OrganicWeek>, { can::BAD_REQUEST | can::STORED | can::NOT_FOUND }> {
         let week = week_start.0;
         let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
         super::brands::brand(&mut tx, &id.0).await?;

@@ -90,9 +90,27 @@ pub struct ChannelImport {
 #[oai(rename_all = "camelCase")]
 pub struct Connect {
     pub authorize_url: String,
-    /// Single-use, bound to the caller, valid until `expiresAt`.
+    /// Single-use, bound to the caller (only they can complete it), valid until
+    /// `expiresAt`.
     pub state: String,
     pub expires_at: DateTime<Utc>,
+}
+
+/// What the platform's redirect carried, as the web app posts it to `complete`.
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct ChannelCompletion {
+    /// The `state` of `connect` (an opaque token: its length is all its schema says).
+    #[oai(validator(min_length = 1, max_length = 200))]
+    pub state: String,
+    /// The authorisation code (absent when the user refused).
+    #[oai(nullable)]
+    pub code: Option<Text<1, 2048>>,
+    /// The platform's `error` when the user refused.
+    #[oai(nullable)]
+    pub error: Option<Text<1, 200>>,
+    #[oai(nullable)]
+    pub error_description: Option<Text<1, 1000>>,
 }
 
 crate::enveloped!(Channel, ChannelList, Connect);
@@ -105,6 +123,13 @@ pub type ConnectEnvelope = Envelope<Connect>;
 pub enum ChannelCreated {
     #[oai(status = 201)]
     Created(Json<ChannelEnvelope>),
+}
+
+#[derive(ApiResponse)]
+pub enum CallbackRedirect {
+    /// On to the web app, which completes the connection as the signed-in user.
+    #[oai(status = 303)]
+    SeeOther(#[oai(header = "Location")] String),
 }
 
 #[derive(ApiResponse)]
@@ -181,7 +206,10 @@ impl ChannelsApi {
         state: Data<&AppState>,
         auth: BearerAuth,
         platform: Path<Platform>,
-    ) -> Answer<Json<ConnectEnvelope>, { can::STORED | can::NOT_FOUND | can::UNPROCESSABLE }> {
+    ) -> Answer<
+        Json<ConnectEnvelope>,
+        { can::BAD_REQUEST | can::STORED | can::NOT_FOUND | can::UNPROCESSABLE },
+    > {
         let platform = platform.0;
         cipher(&state)?;
         let token = oauth::random_token(32);
@@ -199,8 +227,11 @@ impl ChannelsApi {
         }))
     }
 
-    /// The platform's redirect after the user granted (or refused) access. No bearer
-    /// token: the single-use `state` says whose channel it is.
+    /// The platform's redirect after the user granted (or refused) access. It completes
+    /// nothing: it sends the browser on to the web app (`/app/#/channels/connect` with the
+    /// platform, `code`, `state` and any `error`), which posts them to `complete` with the
+    /// signed-in user's credentials. (Binding the tokens to whoever opened this link would
+    /// let anyone who started a connection get another person's account.)
     #[oai(
         path = "/v1/channels/:platform/callback",
         method = "get",
@@ -208,62 +239,105 @@ impl ChannelsApi {
     )]
     async fn callback(
         &self,
-        state: Data<&AppState>,
         platform: Path<Platform>,
         /// The authorisation code.
+        #[oai(validator(max_length = 2048))]
         code: Query<Option<String>>,
         /// The `state` of `connect`.
         #[oai(name = "state", validator(min_length = 1, max_length = 200))]
         oauth_state: Query<String>,
         /// Set by the platform when the user refused.
+        #[oai(validator(max_length = 200))]
         error: Query<Option<String>>,
-        error_description: Query<Option<String>>,
+        #[oai(validator(max_length = 1000))] error_description: Query<Option<String>>,
+    ) -> Answer<CallbackRedirect, { can::BAD_REQUEST | can::NOT_FOUND }> {
+        let mut location = url::Url::parse("http://app.invalid/app/").expect("a URL");
+        location
+            .query_pairs_mut()
+            .append_pair("platform", platform.0.as_str())
+            .append_pair("state", &oauth_state.0);
+        for (key, value) in [
+            ("code", code.0),
+            ("error", error.0),
+            ("error_description", error_description.0),
+        ] {
+            if let Some(value) = value {
+                location.query_pairs_mut().append_pair(key, &value);
+            }
+        }
+        // The app's router reads its own query from the fragment.
+        let target = format!(
+            "/app/#/channels/connect?{}",
+            location.query().unwrap_or_default()
+        );
+        Ok(CallbackRedirect::SeeOther(target))
+    }
+
+    /// Complete connecting a channel: the `code` and `state` the platform's redirect
+    /// carried (the web app posts them after the callback). Only the user who started the
+    /// connection may complete it: anyone else gets 403 `OAUTH_STATE_NOT_YOURS`, and the
+    /// `state` is used up either way, before anything is asked of the platform.
+    #[oai(
+        path = "/v1/channels/:platform/complete",
+        method = "post",
+        operation_id = "completeChannel"
+    )]
+    async fn complete(
+        &self,
+        state: Data<&AppState>,
+        auth: BearerAuth,
+        platform: Path<Platform>,
+        body: StrictJson<ChannelCompletion>,
     ) -> Answer<
         Json<ChannelEnvelope>,
-        {
-            can::BAD_REQUEST
-                | can::NOT_FOUND
-                | can::UNPROCESSABLE
-                | can::INTERNAL
-                | can::UNAVAILABLE
-        },
+        { can::STORED | can::BODY | can::NOT_FOUND | can::FORBIDDEN | can::UNPROCESSABLE },
     > {
         let platform = platform.0;
+        let body = body.0;
+        let caller = auth.0.id;
         let cipher = cipher(&state)?;
-        let token = oauth_state.0;
         // Single use: taken whatever happens next.
-        let taken = channels::take_oauth(&state.pool, &token).await?;
-        let Some((user, expected, verifier, expires_at)) = taken else {
+        let taken = channels::take_oauth(&state.pool, &body.state).await?;
+        let Some((owner, expected, verifier, expires_at)) = taken else {
             return Err(
                 state_invalid("unknown or already used `state`: start connecting again").into(),
             );
         };
+        if owner != caller {
+            tracing::warn!(channel = %platform, userId = %caller, "OAuth state completed by another user than the one who started it; refused");
+            return Err(ApiError::forbidden(
+                "OAUTH_STATE_NOT_YOURS",
+                "this connection was started by another account: sign in as the person who started it, and connect again",
+                Some(serde_json::json!({ "channel": platform })),
+            )
+            .into());
+        }
         if expected != platform {
             return Err(state_invalid("this `state` was issued for another platform").into());
         }
         if expires_at <= Utc::now() {
             return Err(state_invalid("the `state` expired: start connecting again").into());
         }
-        if let Some(refused) = error.0 {
+        if let Some(refused) = body.error {
             return Err(ApiError::Unprocessable(ErrorEnvelope::new(
                 "OAUTH_DENIED",
                 format!(
                     "{} did not grant access: {}",
                     platform.label(),
-                    error_description.0.unwrap_or(refused)
+                    body.error_description.map_or(refused.0, |d| d.0)
                 ),
                 Some(serde_json::json!({ "channel": platform })),
             ))
             .into());
         }
-        let Some(code) = code.0.filter(|c| !c.is_empty()) else {
+        let Some(code) = body.code else {
             return Err(ApiError::unprocessable(
                 "OAUTH_CODE_MISSING",
-                "the callback has neither a `code` nor an `error`",
+                "the platform sent back neither a `code` nor an `error`",
             )
             .into());
         };
-        let tokens = oauth::exchange_code(&state.platforms, platform, &code, verifier.as_deref())
+        let tokens = oauth::exchange_code(&state.platforms, platform, &code.0, verifier.as_deref())
             .await
             .map_err(|failure| {
                 if failure.kind == almanac_shared::publish::FailureKind::Retryable {
@@ -290,11 +364,11 @@ impl ChannelsApi {
             ))
             .into());
         };
-        let mut tx = db::user_tx(&state.pool, user).await?;
+        let mut tx = db::user_tx(&state.pool, caller).await?;
         let id = channels::store_tokens(
             &mut tx,
             cipher,
-            user,
+            caller,
             platform,
             &account_id,
             &tokens,
@@ -303,7 +377,7 @@ impl ChannelsApi {
         .await?;
         let channel = channel(&mut tx, id).await?;
         tx.commit().await?;
-        tracing::info!(channel = %platform, channel_id = %id, userId = %user, "channel connected");
+        tracing::info!(channel = %platform, channel_id = %id, userId = %caller, "channel connected");
         Ok(ChannelEnvelope::of(channel))
     }
 
@@ -319,7 +393,7 @@ impl ChannelsApi {
         state: Data<&AppState>,
         auth: BearerAuth,
         id: Path<Uuid>,
-    ) -> Answer<ChannelDeleted, { can::STORED | can::NOT_FOUND }> {
+    ) -> Answer<ChannelDeleted, { can::BAD_REQUEST | can::STORED | can::NOT_FOUND }> {
         let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
         if !channels::disconnect(&mut tx, id.0).await? {
             return Err(ApiError::not_found("channel").into());

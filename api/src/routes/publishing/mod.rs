@@ -33,7 +33,7 @@ use crate::{
     auth::BearerAuth,
     body::StrictJson,
     envelope::{Envelope, current_request_id},
-    error::{Answer, ApiError, ApiResult, ErrorEnvelope, can},
+    error::{Answer, ApiError, ApiResult, ErrorEnvelope, UNAVAILABLE_RETRY_SECS, can},
     state::AppState,
 };
 
@@ -153,9 +153,14 @@ impl PublishApi {
         auth: BearerAuth,
         id: Path<Uuid>,
         body: StrictJson<PublishBody>,
-    ) -> Answer<Published, { can::STORED | can::BODY | can::NOT_FOUND | can::UNPROCESSABLE }> {
+    ) -> Answer<
+        Published,
+        { can::STORED | can::BODY | can::NOT_FOUND | can::UNPROCESSABLE | can::TOO_MANY_REQUESTS },
+    > {
         let user = auth.0.id;
         tracing::Span::current().record("calendarId", tracing::field::display(id.0));
+        // Spooled requests count too: an outage is no way around the limit.
+        crate::rate_limit::take_rate(&state, &state.settings.rate_limits.publish, user).await?;
         let request = body.0.request();
         let now = Utc::now();
         let run = Submit {
@@ -238,7 +243,7 @@ impl PublishApi {
         state: Data<&AppState>,
         auth: BearerAuth,
         id: Path<Uuid>,
-    ) -> Answer<Json<IntentEnvelope>, { can::STORED | can::NOT_FOUND }> {
+    ) -> Answer<Json<IntentEnvelope>, { can::BAD_REQUEST | can::STORED | can::NOT_FOUND }> {
         let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
         let intent: Option<Intent> = store::get(&mut tx, id.0).await?;
         tx.commit().await?;
@@ -257,7 +262,10 @@ impl PublishApi {
         state: Data<&AppState>,
         auth: BearerAuth,
         id: Path<Uuid>,
-    ) -> Answer<Json<IntentEnvelope>, { can::STORED | can::NOT_FOUND | can::CONFLICT }> {
+    ) -> Answer<
+        Json<IntentEnvelope>,
+        { can::BAD_REQUEST | can::STORED | can::NOT_FOUND | can::CONFLICT },
+    > {
         let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
         let changed = store::cancel(&mut tx, id.0).await?;
         tx.commit().await?;
@@ -283,7 +291,10 @@ impl PublishApi {
         state: Data<&AppState>,
         auth: BearerAuth,
         id: Path<Uuid>,
-    ) -> Answer<Json<IntentEnvelope>, { can::STORED | can::NOT_FOUND | can::CONFLICT }> {
+    ) -> Answer<
+        Json<IntentEnvelope>,
+        { can::BAD_REQUEST | can::STORED | can::NOT_FOUND | can::CONFLICT },
+    > {
         let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
         let changed = match store::retry(&mut tx, id.0).await {
             Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
@@ -354,7 +365,30 @@ async fn spool_request(
         request_id: current_request_id(),
         received_at: Utc::now(),
     };
-    spool::push(&state.redis, &state.settings, &spooled).await?;
+    let full = match spool::push(&state.redis, &state.settings, &spooled).await? {
+        spool::Pushed::Spooled => None,
+        spool::Pushed::SpoolFull => {
+            Some("the spool of publish requests waiting for the database is full")
+        }
+        spool::Pushed::UserShareFull => {
+            Some("you have as many publish requests waiting for the database as may wait")
+        }
+    };
+    if let Some(why) = full {
+        metrics::counter!("publish_requests_spool_refused_total").increment(1);
+        tracing::warn!(requestId = %spooled.request_id, userId = %user, calendarId = %calendar_id,
+            status = "refused", "Postgres unreachable and the publish spool is full: request refused");
+        return Err(ApiError::Unavailable(
+            ErrorEnvelope::new(
+                "STORE_UNAVAILABLE",
+                format!(
+                    "the database is unreachable and {why}: nothing was kept; send the request again later"
+                ),
+                None,
+            ),
+            UNAVAILABLE_RETRY_SECS,
+        ));
+    }
     metrics::counter!("publish_requests_spooled_total").increment(1);
     tracing::warn!(spool_id = %spooled.id, requestId = %spooled.request_id, userId = %user, calendarId = %calendar_id,
         status = "spooled", "Postgres unreachable: publish request spooled for replay");

@@ -69,7 +69,8 @@ impl SavedCalendarsApi {
         state: Data<&AppState>,
         auth: BearerAuth,
         id: Path<Uuid>,
-    ) -> Answer<Json<CalendarDetailEnvelope>, { can::STORED | can::NOT_FOUND }> {
+    ) -> Answer<Json<CalendarDetailEnvelope>, { can::BAD_REQUEST | can::STORED | can::NOT_FOUND }>
+    {
         let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
         let calendar = summary(&mut tx, id.0).await?;
         let entries = saved(&mut tx, id.0).await?;
@@ -94,7 +95,7 @@ impl SavedCalendarsApi {
         auth: BearerAuth,
         id: Path<Uuid>,
         run_id: Path<Uuid>,
-    ) -> Answer<Json<RunDetailEnvelope>, { can::STORED | can::NOT_FOUND }> {
+    ) -> Answer<Json<RunDetailEnvelope>, { can::BAD_REQUEST | can::STORED | can::NOT_FOUND }> {
         let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
         let run = run_of(&mut tx, id.0, run_id.0).await?;
         let changes: Vec<CalendarChange> = store::changes(&mut tx, run_id.0).await?;
@@ -214,7 +215,7 @@ impl SavedCalendarsApi {
         auth: BearerAuth,
         id: Path<Uuid>,
         entry_id: Path<Uuid>,
-    ) -> Answer<Deleted, { can::STORED | can::NOT_FOUND }> {
+    ) -> Answer<Deleted, { can::BAD_REQUEST | can::STORED | can::NOT_FOUND }> {
         let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
         if !store::delete_entry(&mut tx, id.0, entry_id.0).await? {
             return Err(ApiError::not_found("entry").into());

@@ -39,7 +39,11 @@ pub async fn run(admin_url: &str) -> anyhow::Result<()> {
 async fn measure(db_url: &str) -> anyhow::Result<()> {
     let pool = PgPool::connect(db_url).await?;
     db::migrate(&pool).await?;
-    let defaults = Settings::from_lookup(|key| (key == "DATABASE_URL").then(|| db_url.to_owned()))?;
+    let defaults = Settings::from_lookup(|key| match key {
+        "DATABASE_URL" => Some(db_url.to_owned()),
+        "ALMANAC_DEV" => Some("true".to_owned()),
+        _ => None,
+    })?;
     let env = vec![
         ("DATABASE_URL", db_url.to_owned()),
         (

@@ -231,6 +231,20 @@ async fn serve(mut stream: TcpStream, state: Arc<Mutex<State>>) {
         authorization,
         body,
     };
+    if call.path.ends_with("/authorize") {
+        // The user grants access at once: back to the app's redirect URI with a code.
+        state.lock().unwrap().calls.push(call.clone());
+        let mut back = url::Url::parse(&call.query["redirect_uri"]).unwrap();
+        back.query_pairs_mut()
+            .append_pair("code", "good-code")
+            .append_pair("state", &call.query["state"]);
+        let response = format!(
+            "HTTP/1.1 302 Found\r\nlocation: {back}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+        );
+        let _ = stream.write_all(response.as_bytes()).await;
+        let _ = stream.shutdown().await;
+        return;
+    }
     let answer = {
         let mut state = state.lock().unwrap();
         state.calls.push(call.clone());
