@@ -233,6 +233,20 @@ async fn limit_body(
     }
 }
 
+/// Whether the request declares a body.
+fn has_body(req: &Request) -> bool {
+    req.headers().contains_key(header::CONTENT_LENGTH)
+        || req.headers().contains_key(header::TRANSFER_ENCODING)
+}
+
+/// The answer, saying the connection closes after it.
+fn closing(mut response: Response) -> Response {
+    response
+        .headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    response
+}
+
 /// The size of the request's head as sent: its request line and headers.
 fn head_bytes(req: &Request) -> usize {
     let target = req.uri().path_and_query().map_or(1, |p| p.as_str().len());
@@ -254,9 +268,7 @@ pub async fn around(next: impl Endpoint, mut req: Request) -> poem::Result<Respo
     // The body must arrive within BODY_TIMEOUT_SECS of the head: a client that trickles it
     // (or stops) is answered 408 and its connection closed.
     let body_timed_out = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    if req.headers().contains_key(header::CONTENT_LENGTH)
-        || req.headers().contains_key(header::TRANSFER_ENCODING)
-    {
+    if has_body(&req) {
         let deadline = tokio::time::Instant::now() + body_timeout;
         let body = body_until(req.take_body(), deadline, body_timed_out.clone());
         req.set_body(body);
@@ -291,31 +303,24 @@ pub async fn around(next: impl Endpoint, mut req: Request) -> poem::Result<Respo
     let uri = req.uri().clone();
     let mut response = with_request_id(id, async move {
         if head_bytes(&req) > crate::server::MAX_HEAD_BYTES {
-            let mut response = envelope_for(
+            return closing(envelope_for(
                 StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
                 Some(format!(
                     "the request line and headers may take {} KiB at most",
                     crate::server::MAX_HEAD_BYTES / 1024
                 )),
-            );
-            response
-                .headers_mut()
-                .insert(header::CONNECTION, HeaderValue::from_static("close"));
-            return response;
+            ));
         }
         if let Some(name) = unstorable_parameter(matched, req.uri()) {
             let reason = "must not contain a NUL character or bytes that are not UTF-8";
             let refused = crate::error::ApiError::invalid_field(&name, format!("{name} {reason}"));
-            let mut response = refused.into_response();
+            let response = refused.into_response();
             // The body, if any, is not read: the connection closes after the answer.
-            if req.headers().contains_key(header::CONTENT_LENGTH)
-                || req.headers().contains_key(header::TRANSFER_ENCODING)
-            {
+            return if has_body(&req) {
+                closing(response)
+            } else {
                 response
-                    .headers_mut()
-                    .insert(header::CONNECTION, HeaderValue::from_static("close"));
-            }
-            return response;
+            };
         }
         let (response, body) = match limit_body(req, max_body, matched).await {
             Ok((req, body)) => match next.call(req).await {
@@ -324,19 +329,15 @@ pub async fn around(next: impl Endpoint, mut req: Request) -> poem::Result<Respo
             },
             Err(error) => (error_response(error), BodyState::Unread),
         };
-        let mut response = ensure_json_error(response).await;
+        let response = ensure_json_error(response).await;
         if body_timed_out.load(std::sync::atomic::Ordering::Acquire) {
-            response = envelope_for(
+            return closing(envelope_for(
                 StatusCode::REQUEST_TIMEOUT,
                 Some(format!(
                     "the request body did not arrive within {} s",
                     body_timeout.as_secs_f64()
                 )),
-            );
-            response
-                .headers_mut()
-                .insert(header::CONNECTION, HeaderValue::from_static("close"));
-            return response;
+            ));
         }
         let refused = response.status().is_client_error() || response.status().is_server_error();
         let keep_alive = match body {
@@ -345,12 +346,11 @@ pub async fn around(next: impl Endpoint, mut req: Request) -> poem::Result<Respo
             BodyState::Shared(shared, _) => shared.drain().await,
             BodyState::Unread => false,
         };
-        if !keep_alive {
+        if keep_alive {
             response
-                .headers_mut()
-                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        } else {
+            closing(response)
         }
-        response
     })
     .instrument(span.clone())
     .await;
