@@ -218,6 +218,17 @@ fn resolve<'a>(schema: &'a MetaSchemaRef, registry: &'a Registry) -> Option<&'a 
     }
 }
 
+/// Whether the document lets a property be `null`: it says `nullable`, or states no type
+/// at all (a free-form value).
+fn nullable(schema: &MetaSchemaRef, registry: &Registry) -> bool {
+    match schema {
+        MetaSchemaRef::Inline(schema) => {
+            schema.nullable || (schema.ty.is_empty() && schema.all_of.is_empty())
+        }
+        MetaSchemaRef::Reference(_) => resolve(schema, registry).is_some_and(|s| s.nullable),
+    }
+}
+
 /// A string held to its schema's `maxLength` (in characters, as JSON Schema counts) and
 /// `pattern`: every rule the document states for a string is enforced here, naming the
 /// field, whichever type documents it.
@@ -305,6 +316,11 @@ fn check_schema(
                 if let Some(property) = property {
                     let len = path.len();
                     push_key(path, key);
+                    if item.is_null() && !nullable(property, registry) {
+                        // poem-openapi would read it as absent; the document says it is not
+                        // nullable, so it is refused as the document says.
+                        return Err((path.clone(), format!("{path} must not be null")));
+                    }
                     check_schema(item, property, registry, path)?;
                     path.truncate(len);
                 }
@@ -337,6 +353,8 @@ mod tests {
         #[oai(validator(pattern = "^[a-z]+$", max_length = 5))]
         code: Option<String>,
         words: Option<Vec<crate::text::Word<4>>>,
+        #[oai(nullable)]
+        maybe: Option<String>,
     }
 
     fn check(value: Value) -> Result<(), (String, String)> {
@@ -366,6 +384,28 @@ mod tests {
         );
         // Free-form values and numbers where numbers belong are left alone.
         assert!(check(json!({"name": "a", "tags": [], "count": 3, "free": {"k": 1}})).is_ok());
+    }
+
+    #[test]
+    fn null_is_refused_where_the_document_does_not_allow_it() {
+        assert_eq!(
+            check(json!({"name": "a", "tags": null})).unwrap_err(),
+            ("tags".to_owned(), "tags must not be null".to_owned())
+        );
+        assert_eq!(
+            check(json!({"name": "a", "tags": [], "count": null}))
+                .unwrap_err()
+                .0,
+            "count"
+        );
+        assert_eq!(
+            check(json!({"name": "a", "tags": [], "inner": {"label": null}}))
+                .unwrap_err()
+                .0,
+            "inner.label"
+        );
+        assert!(check(json!({"name": "a", "tags": [], "free": null})).is_ok());
+        assert!(check(json!({"name": "a", "tags": [], "maybe": null})).is_ok());
     }
 
     #[test]

@@ -241,7 +241,12 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        tracing::info!(port = self.port, "API listening");
+        tracing::info!(
+            port = self.port,
+            metrics_port = self.metrics_port,
+            ai.provider = self.state.settings.ai.provider.as_str(),
+            "API listening"
+        );
         // The relay lives exactly as long as the server.
         let _relay = almanac_shared::shutdown::AbortOnDrop(tokio::spawn(
             self.state

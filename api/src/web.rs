@@ -70,6 +70,7 @@ fn asset(req: &Request, Path(path): Path<String>) -> Response {
 fn config(state: Data<&AppState>) -> Json<serde_json::Value> {
     Json(json!({
         "devLogin": state.settings.dev_login,
+        "aiProvider": state.settings.ai.provider.as_str(),
         "version": env!("CARGO_PKG_VERSION"),
     }))
 }

@@ -4,7 +4,6 @@
 set -euo pipefail
 
 bin="${CARGO_TARGET_DIR:-target}/debug"
-export AI_PROVIDER=${AI_PROVIDER:-offline}
 export LOG_FORMAT=${LOG_FORMAT:-pretty}
 export RUST_LOG=${RUST_LOG:-info}
 export FETCH_ALLOW_PRIVATE_NETWORKS=${FETCH_ALLOW_PRIVATE_NETWORKS:-true}
@@ -44,6 +43,11 @@ fi
 
 "$bin/almanac-api" migrate
 
+# Which AI provider answers: the one named, else a key picks OpenAI-compatible, else offline.
+if [ -n "${AI_PROVIDER:-}" ]; then provider=$AI_PROVIDER
+elif [ -n "${AI_API_KEY:-}${OPENROUTER_API_KEY:-}" ]; then provider=openai
+else provider="offline templates; set AI_API_KEY or OPENROUTER_API_KEY for a real model"; fi
+
 pids=()
 cleanup() {
   trap - INT TERM EXIT
@@ -67,7 +71,7 @@ text=$(printf 'Photosynthesis turns light into chemical energy in plants. %.0s' 
 
 cat <<MSG
 
-Almanac is running (AI_PROVIDER=$AI_PROVIDER).
+Almanac is running (AI provider: $provider).
   Web app:   $base/app/   (sign in with the development button)
   API docs:  $base/docs
   OpenAPI:   $base/openapi.json

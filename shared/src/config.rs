@@ -41,6 +41,16 @@ pub enum AiProviderKind {
     OpenAi,
 }
 
+impl AiProviderKind {
+    /// The `AI_PROVIDER` value naming it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AiProviderKind::Offline => "offline",
+            AiProviderKind::OpenAi => "openai",
+        }
+    }
+}
+
 /// Settings of the AI provider.
 #[derive(Debug, Clone)]
 pub struct AiSettings {
@@ -333,14 +343,21 @@ impl Settings {
     /// process environment.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
         let env = Env(&lookup);
-        let provider = match env.string_or("AI_PROVIDER", "offline")?.as_str() {
-            "offline" => AiProviderKind::Offline,
-            "openai" => AiProviderKind::OpenAi,
-            other => bail!("AI_PROVIDER: expected `offline` or `openai`, got `{other}`"),
+        // Seed 002 names OPENROUTER_API_KEY; AI_API_KEY is any OpenAI-compatible provider's.
+        let api_key = env
+            .optional("AI_API_KEY")
+            .or_else(|| env.optional("OPENROUTER_API_KEY"))
+            .map(Secret::new);
+        let provider = match env.optional("AI_PROVIDER").as_deref() {
+            Some("offline") => AiProviderKind::Offline,
+            Some("openai") => AiProviderKind::OpenAi,
+            Some(other) => bail!("AI_PROVIDER: expected `offline` or `openai`, got `{other}`"),
+            // A key says which: the user who set one wants real answers.
+            None if api_key.is_some() => AiProviderKind::OpenAi,
+            None => AiProviderKind::Offline,
         };
-        let api_key = env.optional("AI_API_KEY").map(Secret::new);
         if provider == AiProviderKind::OpenAi && api_key.is_none() {
-            bail!("AI_API_KEY: required when AI_PROVIDER=openai");
+            bail!("AI_API_KEY: required when AI_PROVIDER=openai (or OPENROUTER_API_KEY)");
         }
         let dev = env.parse_or("ALMANAC_DEV", false)?;
         let jwt_secret = jwt_secret(&env, dev)?;
@@ -796,6 +813,31 @@ mod tests {
     }
 
     #[test]
+    fn a_key_picks_the_provider_when_none_is_named() {
+        let provider = |pairs: &[(&str, &str)]| {
+            let mut all = vec![("DATABASE_URL", "x")];
+            all.extend_from_slice(pairs);
+            let s = settings(&all).unwrap();
+            (s.ai.provider, s.ai.api_key.map(|k| k.expose().to_owned()))
+        };
+        assert_eq!(provider(&[]), (AiProviderKind::Offline, None));
+        assert_eq!(
+            provider(&[("OPENROUTER_API_KEY", "or-key")]),
+            (AiProviderKind::OpenAi, Some("or-key".into()))
+        );
+        assert_eq!(
+            provider(&[("OPENROUTER_API_KEY", "or-key"), ("AI_API_KEY", "ai-key")]),
+            (AiProviderKind::OpenAi, Some("ai-key".into()))
+        );
+        assert_eq!(
+            provider(&[("AI_PROVIDER", "offline"), ("AI_API_KEY", "ai-key")]).0,
+            AiProviderKind::Offline
+        );
+        let s = settings(&[("DATABASE_URL", "x"), ("OPENROUTER_API_KEY", "k")]).unwrap();
+        assert_eq!(s.ai.base_url, "https://openrouter.ai/api/v1");
+    }
+
+    #[test]
     fn a_development_machine_may_use_the_development_secret() {
         let s = settings(&[("DATABASE_URL", "x")]).unwrap();
         assert!(s.dev);
@@ -827,7 +869,10 @@ mod tests {
         let err = settings(&[("DATABASE_URL", "x"), ("AI_PROVIDER", "openai")])
             .unwrap_err()
             .to_string();
-        assert_eq!(err, "AI_API_KEY: required when AI_PROVIDER=openai");
+        assert_eq!(
+            err,
+            "AI_API_KEY: required when AI_PROVIDER=openai (or OPENROUTER_API_KEY)"
+        );
         let err = settings(&[("DATABASE_URL", "x"), ("REDIS_PREFIX", "a:b")])
             .unwrap_err()
             .to_string();

@@ -406,7 +406,8 @@ fn kubernetes_manifests_validate_and_fit_together() {
 /// it) or taken from the environment (`${JWT_SECRET:?...}` in the compose file).
 #[test]
 fn no_secret_value_is_committed_under_deploy() {
-    const SECRETS: [&str; 6] = [
+    const SECRETS: [&str; 7] = [
+        "OPENROUTER_API_KEY",
         "JWT_SECRET",
         "ADMIN_TOKEN",
         "METRICS_TOKEN",

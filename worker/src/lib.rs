@@ -145,6 +145,8 @@ impl Application {
             port = self.port,
             kinds = ?registry.kinds().collect::<Vec<_>>(),
             recovery_bound_ms = ctx.settings.jobs.recovery_bound().as_millis() as u64,
+            ai.provider = ctx.settings.ai.provider.as_str(),
+            ai.model = %ctx.settings.ai.model,
             "worker starting"
         );
         let wakers = Wakers::new(ctx.cancels.clone());

@@ -62,6 +62,14 @@ async function signIn() {
     problem);
 }
 
+/** While answers come from the offline templates, says so above every view. */
+async function offlineBanner() {
+  const config = await fetch("/app/config.json").then((r) => r.json()).catch(() => ({}));
+  if (config.aiProvider !== "offline" || document.getElementById("offline-banner")) return;
+  document.querySelector("header.top").after(h("p", { id: "offline-banner", class: "notice warn banner", role: "note" },
+    "No AI model is connected: answers here are sample text from built-in templates."));
+}
+
 function route() {
   current?.leave?.();
   current = null;
@@ -71,6 +79,7 @@ function route() {
     return signIn();
   }
   nav.hidden = false;
+  offlineBanner();
   const [name = "calendar", ...rest] = location.hash.replace(/^#\/?/, "").split("?")[0].split("/");
   const section = sections[name] ?? calendar;
   for (const link of nav.querySelectorAll("a")) {

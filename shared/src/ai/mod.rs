@@ -179,6 +179,12 @@ pub fn from_settings(
     settings: &AiSettings,
     offline_answers: OfflineAnswers,
 ) -> anyhow::Result<Arc<dyn AiProvider>> {
+    if settings.provider == AiProviderKind::Offline {
+        tracing::warn!(
+            ai.provider = "offline",
+            "AI answers are offline templates: set AI_API_KEY (or OPENROUTER_API_KEY) for a real model"
+        );
+    }
     Ok(match settings.provider {
         AiProviderKind::Offline => Arc::new(
             OfflineProvider::new(settings.offline_latency, offline_answers)

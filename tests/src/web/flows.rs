@@ -22,6 +22,10 @@ async fn flashcards_generate_accept_one_with_an_edit_and_download_it_in_the_csv(
     let browser = Browser::start(&app, "flashcards").await;
     browser.sign_in().await;
     browser.open("#/flashcards").await;
+    // With the offline provider, the page says the answers are sample text.
+    browser
+        .wait_text("#offline-banner", "No AI model is connected")
+        .await;
     let text = "Photosynthesis turns light into chemical energy in plants. ".repeat(20);
     browser.fill("#source-text", &text).await;
     browser.click("#generate-cards").await;

@@ -54,6 +54,8 @@ async fn the_page_and_its_modules_are_served_with_their_types_and_policy() {
         .await
         .unwrap();
     assert_eq!(config["devLogin"], false);
+    // The page says when answers are offline templates.
+    assert_eq!(config["aiProvider"], "offline");
     let refused = client
         .post(app.url("/app/dev-login"))
         .json(&json!({}))
