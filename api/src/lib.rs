@@ -159,10 +159,11 @@ fn cors(origins: &[String]) -> poem::middleware::Cors {
             "content-type",
             "idempotency-key",
             "last-event-id",
+            "prefer",
             "x-request-id",
             "traceparent",
         ])
-        .expose_headers(["x-request-id", "retry-after"])
+        .expose_headers(["x-request-id", "retry-after", "preference-applied"])
         .max_age(600);
     if origins.iter().any(|o| o == "*") {
         cors

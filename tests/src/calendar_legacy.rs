@@ -103,6 +103,7 @@ async fn with_the_flag_off_the_legacy_stream_has_the_same_schema_and_edits_persi
         .client
         .post(format!("{legacy}/v1/ai/calendar"))
         .bearer_auth(app.token(user))
+        .header("prefer", "respond-async")
         .json(&request(2, "tea"))
         .send()
         .await

@@ -332,6 +332,7 @@ async fn twenty_simultaneous_requests_start_exactly_one_run() {
             .client
             .post(format!("{base}/v1/ai/calendar"))
             .bearer_auth(&token)
+            .header("prefer", "respond-async")
             .json(&body);
         async move {
             let response = request.send().await.unwrap();
@@ -379,4 +380,75 @@ async fn twenty_simultaneous_requests_start_exactly_one_run() {
         .send_json(Method::POST, user, "/v1/ai/calendar", &body)
         .await;
     assert_eq!(status, 202, "{body}");
+}
+
+/// Seed 000's endpoint streams: a client that sends only `Authorization` and
+/// `Content-Type` (or `Accept: */*`) reads the run's stream to its final frame; one that
+/// prefers `respond-async` gets 202 and is told the preference was applied.
+#[tokio::test]
+async fn a_client_that_names_no_answer_gets_the_stream_and_prefer_gives_202() {
+    let app = spawn_app().await;
+    // The last run is only accepted: what becomes of it is not this test's concern.
+    app.expect_unfinished_jobs();
+    let user = Uuid::new_v4();
+    // Raw HTTP, so that no `Accept` at all is sent.
+    let host = app.address.trim_start_matches("http://").to_owned();
+    let body = request(2, "tea").to_string();
+    let head = format!(
+        "POST /v1/ai/calendar HTTP/1.1\r\nhost: {host}\r\nauthorization: Bearer {}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        app.token(user),
+        body.len()
+    );
+    let mut stream = tokio::net::TcpStream::connect(&host).await.unwrap();
+    tokio::io::AsyncWriteExt::write_all(&mut stream, head.as_bytes())
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    tokio::io::AsyncReadExt::read_to_end(&mut stream, &mut answer)
+        .await
+        .unwrap();
+    let answer = String::from_utf8_lossy(&answer).to_lowercase();
+    assert!(answer.starts_with("http/1.1 200"), "{answer}");
+    assert!(
+        answer.contains("content-type: text/event-stream"),
+        "{answer}"
+    );
+    assert!(answer.contains("vary: accept, prefer"), "{answer}");
+    assert_eq!(answer.matches("event: entry").count(), 6, "{answer}");
+    assert!(answer.contains("\"done\":true"), "{answer}");
+
+    // `Accept: */*` (what curl and most clients send): the stream too.
+    let frames = {
+        let response = app
+            .client
+            .post(app.url("/v1/ai/calendar"))
+            .bearer_auth(app.token(Uuid::new_v4()))
+            .header("accept", "*/*")
+            .json(&request(2, "tea"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.headers()["content-type"], "text/event-stream");
+        EventReader::from_response(response, false).rest().await
+    };
+    assert_eq!(entries(&frames).len(), 6);
+
+    let response = app
+        .client
+        .post(app.url("/v1/ai/calendar"))
+        .bearer_auth(app.token(Uuid::new_v4()))
+        .header("accept", "text/event-stream")
+        .header("prefer", "respond-async")
+        .json(&request(2, "tea"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 202);
+    assert_eq!(response.headers()["preference-applied"], "respond-async");
+    assert_eq!(response.headers()["vary"], "Accept, Prefer");
+    let accepted: Value = response.json().await.unwrap();
+    assert!(
+        accepted["data"]["links"]["stream"].is_string(),
+        "{accepted}"
+    );
 }

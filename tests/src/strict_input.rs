@@ -530,6 +530,7 @@ async fn calendar_runs_and_syntheses_are_rate_limited_per_user() {
         .client
         .post(app.url("/v1/ai/calendar"))
         .bearer_auth(app.token(user))
+        .header("prefer", "respond-async")
         .json(&calendar)
         .send()
         .await

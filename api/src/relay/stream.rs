@@ -45,7 +45,8 @@ impl Framing {
         }
     }
 
-    /// The documented 200 answer of a stream of `event` objects, in both framings.
+    /// The documented 200 answer of a stream of `event` objects, in both framings: each
+    /// NDJSON line is an `event`; each SSE frame an [`SseFrame`] whose `data` is one.
     pub fn documented(
         description: &'static str,
         event: &'static str,
@@ -55,15 +56,23 @@ impl Framing {
             description,
             status: Some(200),
             status_range: None,
-            content: [Framing::Sse, Framing::Ndjson]
-                .into_iter()
-                .map(|framing| MetaMediaType {
-                    content_type: framing.content_type(),
+            content: vec![
+                MetaMediaType {
+                    content_type: Framing::Sse.content_type(),
+                    schema: <SseFrame as poem_openapi::types::Type>::schema_ref(),
+                },
+                MetaMediaType {
+                    content_type: Framing::Ndjson.content_type(),
                     schema: MetaSchemaRef::Reference(event.into()),
-                })
-                .collect(),
+                },
+            ],
             headers: vec![],
         }
+    }
+
+    /// Registers what [`Framing::documented`] names.
+    pub fn register(registry: &mut poem_openapi::registry::Registry) {
+        <SseFrame as poem_openapi::types::Type>::register(registry);
     }
 
     pub fn content_type(self) -> &'static str {
@@ -129,6 +138,19 @@ impl Framing {
         let data = serde_json::to_string(event).expect("events serialise");
         self.frame(None, event.kind(), &data)
     }
+}
+
+/// One frame of a `text/event-stream` answer as it is on the wire.
+#[derive(poem_openapi::Object)]
+pub struct SseFrame {
+    /// The event's type (`progress`, `entry`, `done`, `heartbeat`, ...).
+    pub event: String,
+    /// The event itself, as JSON text: the same object an NDJSON line holds.
+    pub data: String,
+    /// Its sequence number, for `Last-Event-ID`; absent on frames that are not stored
+    /// (heartbeats, notices).
+    #[oai(skip_serializing_if_is_none)]
+    pub id: Option<String>,
 }
 
 /// Counts the stream in `relay_streams_active` while it lives, and when it ends how it

@@ -312,6 +312,7 @@ impl ApiResponse for EventStream {
 
     fn register(registry: &mut Registry) {
         <JobEvent as poem_openapi::types::Type>::register(registry);
+        crate::relay::Framing::register(registry);
     }
 }
 

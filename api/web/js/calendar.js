@@ -78,7 +78,7 @@ function requestForm(calendarId, previous) {
     if (calendarId) body.calendarId = calendarId;
     submit.disabled = true;
     try {
-      const { data, meta } = await api("POST", "/v1/ai/calendar", body, { envelope: true });
+      const { data, meta } = await api("POST", "/v1/ai/calendar", body, { envelope: true, headers: { Prefer: "respond-async" } });
       remember(data.calendarId, { jobId: data.jobId, runId: data.runId, mode: meta.mode, regenerate: !!calendarId });
       if (location.hash === `#/calendar/${data.calendarId}`) {
         form.closest("dialog")?.close();

@@ -114,7 +114,11 @@ impl TestApp {
         token: Option<&str>,
         body: Option<&Value>,
     ) -> (u16, Value) {
-        let mut request = self.client.request(method, url);
+        // A JSON client: `POST /v1/ai/calendar` answers it 202 rather than a stream.
+        let mut request = self
+            .client
+            .request(method, url)
+            .header("accept", "application/json");
         if let Some(token) = token {
             request = request.bearer_auth(token);
         }

@@ -292,7 +292,8 @@ impl Probe {
     async fn send_to(&self, base: &str, call: Call) -> (u16, Value) {
         let mut request = self
             .client
-            .request(call.method, format!("{base}{}", call.path));
+            .request(call.method, format!("{base}{}", call.path))
+            .header("accept", "application/json");
         if !call.anonymous {
             let admin = call.path.starts_with("/admin/") && !call.by_user;
             request = request.bearer_auth(if admin {

@@ -80,8 +80,8 @@ pub(super) async fn run(
         "legacy calendar run finished"
     );
     let Some(framing) = framing else {
-        return Ok(CalendarResponse::Accepted(Box::new(
-            RunAcceptedEnvelope::with_meta(
+        return Ok(CalendarResponse::Accepted(
+            Box::new(RunAcceptedEnvelope::with_meta(
                 RunAccepted {
                     run_id,
                     calendar_id,
@@ -99,8 +99,9 @@ pub(super) async fn run(
                     mode: "legacy".into(),
                     persisted: persisted.is_some(),
                 },
-            ),
-        )));
+            )),
+            false,
+        ));
     };
     let total = entries.len();
     let mut events = vec![Event::progress(

@@ -126,15 +126,18 @@ pub struct CalendarGenerationApi;
 impl CalendarGenerationApi {
     /// Generate a content calendar, or regenerate one (`calendarId`).
     ///
-    /// With `Accept: text/event-stream` (or `application/x-ndjson`) the answer is the run's
-    /// stream: `progress`, one `entry` per generated entry as it is written
+    /// The answer is the run's stream (seed 000's endpoint streams): SSE, or NDJSON when
+    /// `application/x-ndjson` ranks first in `Accept`. The stream: `progress`, one `entry` per generated entry as it is written
     /// (`{data: entry, error: null, meta: {mode, runId, calendarId, version, position,
     /// total}}`), `heartbeat`s, on a regeneration a `diff` (`{data: {added, updated,
     /// removed, counts}, ...}`), and last `done`, whose `{data, error, meta}` has
     /// `meta.done = true` and the summary in `data` (`status`, `entries`, `latencyMs`,
     /// `tokens`, `runId`, `calendarId`, `version`). A run still generating after
     /// `CALENDAR_TIMEOUT_SECS` ends `timeout`, keeping and having streamed what it wrote.
-    /// Otherwise the answer is 202 with the run's ids and links. A user with a generation
+    /// With `Prefer: respond-async`, or an `Accept` ranking `application/json` first and
+    /// accepting no stream (`text/event-stream`, `application/x-ndjson`, `text/*`, `*/*`), the
+    /// answer is 202 with the run's ids and links. Answers carry `Vary: Accept, Prefer`. A
+    /// user with a generation
     /// in progress gets 409 `GENERATION_IN_PROGRESS` with its `runId`.
     #[oai(
         path = "/v1/ai/calendar",
@@ -167,7 +170,8 @@ impl CalendarGenerationApi {
             body.constraints.as_ref(),
         )
         .map_err(refused)?;
-        let framing = Framing::requested(request);
+        let answer_as = AnswerAs::negotiated(request);
+        let framing = answer_as.framing();
         let user = auth.0.id;
         // A calendar request's log lines name its channels (seed 001's `channel`).
         tracing::Span::current().record("channel", body.channels.join(","));
@@ -182,7 +186,95 @@ impl CalendarGenerationApi {
             // Refused (409, 404) or not written: the request created nothing.
             slot.refund(&state).await;
         }
-        Ok(answer?)
+        Ok(answer?.preferred(answer_as == AnswerAs::AsyncPreferred))
+    }
+}
+
+/// How `POST /v1/ai/calendar` answers a request. Seed 000's endpoint streams: a client
+/// that names nothing gets the stream (SSE). `Prefer: respond-async` (RFC 7240) asks for
+/// 202 whatever `Accept` says; otherwise `Accept`, ordered by q-value, decides: NDJSON when
+/// `application/x-ndjson` ranks first, 202 when `application/json` ranks first and no
+/// stream type, `text/*` or `*/*` is acceptable, SSE in every other case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AnswerAs {
+    Stream(Framing),
+    /// 202, because `Accept` asked only for JSON.
+    Async,
+    /// 202, because `Prefer: respond-async` asked for it (`Preference-Applied` says so).
+    AsyncPreferred,
+}
+
+impl AnswerAs {
+    pub fn negotiated(request: &Request) -> Self {
+        let header = |name| {
+            request
+                .headers()
+                .get_all(name)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        let prefers_async = header(poem::http::header::HeaderName::from_static("prefer"))
+            .split(',')
+            .any(|preference| {
+                let token = preference.split(';').next().unwrap_or_default().trim();
+                token.eq_ignore_ascii_case("respond-async")
+            });
+        if prefers_async {
+            return AnswerAs::AsyncPreferred;
+        }
+        Self::by_accept(&header(poem::http::header::ACCEPT))
+    }
+
+    /// The answer `Accept` (as sent) asks for.
+    pub fn by_accept(accept: &str) -> Self {
+        // Media ranges with their q-values, highest first (ties keep the client's order).
+        let mut ranges: Vec<(String, f32)> = accept
+            .split(',')
+            .filter_map(|range| {
+                let mut parts = range.split(';');
+                let media = parts.next()?.trim().to_ascii_lowercase();
+                if media.is_empty() {
+                    return None;
+                }
+                let q = parts
+                    .filter_map(|p| p.trim().strip_prefix("q=").or(p.trim().strip_prefix("Q=")))
+                    .find_map(|q| q.trim().parse::<f32>().ok())
+                    .unwrap_or(1.0);
+                Some((media, q))
+            })
+            .collect();
+        ranges.sort_by(|a, b| b.1.total_cmp(&a.1));
+        let first = ranges
+            .first()
+            .filter(|(_, q)| *q > 0.0)
+            .map(|(m, _)| m.as_str());
+        match first {
+            Some("application/x-ndjson") => AnswerAs::Stream(Framing::Ndjson),
+            Some("application/json") => {
+                let streamable = ranges.iter().any(|(media, q)| {
+                    *q > 0.0
+                        && matches!(
+                            media.as_str(),
+                            "text/event-stream" | "application/x-ndjson" | "text/*" | "*/*"
+                        )
+                });
+                if streamable {
+                    AnswerAs::Stream(Framing::Sse)
+                } else {
+                    AnswerAs::Async
+                }
+            }
+            _ => AnswerAs::Stream(Framing::Sse),
+        }
+    }
+
+    fn framing(self) -> Option<Framing> {
+        match self {
+            AnswerAs::Stream(framing) => Some(framing),
+            AnswerAs::Async | AnswerAs::AsyncPreferred => None,
+        }
     }
 }
 
@@ -232,25 +324,28 @@ async fn start_run(
                 Body::from_bytes_stream(futures::StreamExt::map(body, Ok::<_, std::io::Error>)),
             )
         }
-        None => CalendarResponse::Accepted(Box::new(RunAcceptedEnvelope::with_meta(
-            RunAccepted {
-                run_id: Some(run_id),
-                calendar_id: Some(opened.calendar_id),
-                version: Some(opened.version),
-                status: JobStatus::Pending,
-                job_id: Some(job.id),
-                links: RunLinks {
-                    poll: Some(format!("/v1/jobs/{}", job.id)),
-                    stream: Some(format!("/v1/jobs/{}/events", job.id)),
-                    calendar: Some(format!("/v1/calendars/{}", opened.calendar_id)),
+        None => CalendarResponse::Accepted(
+            Box::new(RunAcceptedEnvelope::with_meta(
+                RunAccepted {
+                    run_id: Some(run_id),
+                    calendar_id: Some(opened.calendar_id),
+                    version: Some(opened.version),
+                    status: JobStatus::Pending,
+                    job_id: Some(job.id),
+                    links: RunLinks {
+                        poll: Some(format!("/v1/jobs/{}", job.id)),
+                        stream: Some(format!("/v1/jobs/{}/events", job.id)),
+                        calendar: Some(format!("/v1/calendars/{}", opened.calendar_id)),
+                    },
                 },
-            },
-            RunMeta {
-                request_id: current_request_id(),
-                mode: "service".into(),
-                persisted: true,
-            },
-        ))),
+                RunMeta {
+                    request_id: current_request_id(),
+                    mode: "service".into(),
+                    persisted: true,
+                },
+            )),
+            false,
+        ),
     })
 }
 
@@ -375,10 +470,20 @@ async fn insert_run(
     )))
 }
 
-/// The answer of `POST /v1/ai/calendar`: the run's stream, or 202.
+/// The answer of `POST /v1/ai/calendar`: the run's stream, or 202 (`true`: because
+/// `Prefer: respond-async` asked for it).
 pub enum CalendarResponse {
     Stream(Framing, Body),
-    Accepted(Box<Json<RunAcceptedEnvelope>>),
+    Accepted(Box<Json<RunAcceptedEnvelope>>, bool),
+}
+
+impl CalendarResponse {
+    fn preferred(self, applied: bool) -> Self {
+        match self {
+            CalendarResponse::Accepted(json, _) => CalendarResponse::Accepted(json, applied),
+            stream => stream,
+        }
+    }
 }
 
 /// The documented shape of one calendar stream event (an SSE `data:` or an NDJSON line).
@@ -422,11 +527,11 @@ impl ApiResponse for CalendarResponse {
         MetaResponses {
             responses: vec![
                 Framing::documented(
-                    "The run's event stream (`Accept: text/event-stream` or `application/x-ndjson`).",
+                    "The run's event stream: SSE unless `application/x-ndjson` ranks first in `Accept` (then NDJSON).",
                     "CalendarEvent",
                 ),
                 MetaResponse {
-                    description: "The run was accepted; poll or stream it with the links.",
+                    description: "The run was accepted; poll or stream it with the links. Answered to `Prefer: respond-async` (with `Preference-Applied: respond-async`), or to an `Accept` that ranks `application/json` first and takes no stream.",
                     status: Some(202),
                     status_range: None,
                     content: vec![MetaMediaType {
@@ -441,19 +546,91 @@ impl ApiResponse for CalendarResponse {
 
     fn register(registry: &mut Registry) {
         <CalendarEvent as poem_openapi::types::Type>::register(registry);
+        crate::relay::Framing::register(registry);
         <RunAcceptedEnvelope as poem_openapi::types::Type>::register(registry);
     }
+}
+
+/// The answer depends on both: caches must key on them.
+fn vary(response: &mut Response) {
+    response.headers_mut().insert(
+        poem::http::header::VARY,
+        poem::http::HeaderValue::from_static("Accept, Prefer"),
+    );
 }
 
 impl IntoResponse for CalendarResponse {
     fn into_response(self) -> Response {
         match self {
-            CalendarResponse::Stream(framing, body) => framing.response(body),
-            CalendarResponse::Accepted(json) => {
+            CalendarResponse::Stream(framing, body) => {
+                let mut response = framing.response(body);
+                vary(&mut response);
+                response
+            }
+            CalendarResponse::Accepted(json, preferred) => {
                 let mut response = json.into_response();
                 response.set_status(StatusCode::ACCEPTED);
+                vary(&mut response);
+                if preferred {
+                    response.headers_mut().insert(
+                        "preference-applied",
+                        poem::http::HeaderValue::from_static("respond-async"),
+                    );
+                }
                 response
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_calendar_streams_unless_json_alone_is_asked_for() {
+        let sse = AnswerAs::Stream(Framing::Sse);
+        let ndjson = AnswerAs::Stream(Framing::Ndjson);
+        for (accept, answer) in [
+            ("", sse),
+            ("*/*", sse),
+            ("text/*", sse),
+            ("text/html", sse),
+            ("text/event-stream", sse),
+            ("application/x-ndjson", ndjson),
+            ("application/x-ndjson, text/event-stream", ndjson),
+            ("text/event-stream, application/x-ndjson", sse),
+            ("application/json;q=0.5, application/x-ndjson", ndjson),
+            ("application/json", AnswerAs::Async),
+            ("application/json, text/event-stream;q=0", AnswerAs::Async),
+            ("application/json, */*;q=0.1", sse),
+            ("application/json, text/event-stream", sse),
+            ("application/json;q=0.9, text/html;q=0.1", AnswerAs::Async),
+            ("Application/JSON", AnswerAs::Async),
+        ] {
+            assert_eq!(AnswerAs::by_accept(accept), answer, "Accept: {accept}");
+        }
+    }
+
+    #[test]
+    fn prefer_respond_async_wins_over_accept() {
+        let request = |prefer: &str, accept: &str| {
+            Request::builder()
+                .header("prefer", prefer)
+                .header("accept", accept)
+                .finish()
+        };
+        assert_eq!(
+            AnswerAs::negotiated(&request("respond-async", "text/event-stream")),
+            AnswerAs::AsyncPreferred
+        );
+        assert_eq!(
+            AnswerAs::negotiated(&request("wait=10, Respond-Async", "")),
+            AnswerAs::AsyncPreferred
+        );
+        assert_eq!(
+            AnswerAs::negotiated(&request("return=minimal", "")),
+            AnswerAs::Stream(Framing::Sse)
+        );
     }
 }

@@ -215,6 +215,7 @@ impl ApiResponse for GenerateResponse {
 
     fn register(registry: &mut Registry) {
         OrganicEvent::register(registry);
+        crate::relay::Framing::register(registry);
     }
 }
 
