@@ -64,6 +64,11 @@ pub fn strings<T: Into<String>>(items: Vec<T>) -> Vec<String> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IsoDate(pub String);
 
+/// A calendar's first or last day: a date (`YYYY-MM-DD`) or an RFC 3339 date-time (which
+/// counts as its calendar date in the calendar's time zone).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CalendarDay(pub String);
+
 /// A time of day, `HH:MM`, 24-hour.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClockTime(pub String);
@@ -215,6 +220,15 @@ string_type!(
     string_schema(
         10,
         "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$".into()
+    )
+);
+
+string_type!(
+    CalendarDay,
+    "calendar-day",
+    string_schema(
+        40,
+        "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])([Tt ]([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)(\\.[0-9]{1,9})?([Zz]|[+-]([01][0-9]|2[0-3]):[0-5][0-9]))?$".into()
     )
 );
 

@@ -205,14 +205,14 @@ async fn requests_are_validated_in_the_envelope() {
             "channels",
         ),
         (
-            request(json!(["a", "a"]), "daily", "2027-01-01", "2027-01-02"),
-            400,
-            "channels",
-        ),
-        (
-            request(json!([" a"]), "daily", "2027-01-01", "2027-01-02"),
+            request(json!(["a b"]), "daily", "2027-01-01", "2027-01-02"),
             400,
             "channels[0]",
+        ),
+        (
+            request(json!(["ok", "-a"]), "daily", "2027-01-01", "2027-01-02"),
+            400,
+            "channels[1]",
         ),
         (
             request(json!(["a"]), "hourly", "2027-01-01", "2027-01-02"),
@@ -451,4 +451,42 @@ async fn a_client_that_names_no_answer_gets_the_stream_and_prefer_gives_202() {
         accepted["data"]["links"]["stream"].is_string(),
         "{accepted}"
     );
+}
+
+/// Seed 000 types `channels` as `string[]` and `start`/`end` as `string`: names in any
+/// case are one channel each, kept lowercase, and date-time bounds count as their dates in
+/// the calendar's time zone; a `calendarId` that names none of the caller's calendars is
+/// 404 whatever its shape.
+#[tokio::test]
+async fn channel_names_in_any_case_and_date_time_bounds_are_taken_as_the_seed_types_them() {
+    let app = spawn_app().await;
+    let user = Uuid::new_v4();
+    let body = json!({
+        "channels": ["Instagram", " TikTok", "instagram"],
+        "cadence": "daily",
+        "start": "2027-01-03T23:30:00Z",
+        "end": "2027-01-05T08:00:00+01:00",
+        "constraints": { "timezone": "Europe/Paris" },
+    });
+    let frames = app.calendar_stream(user, &body).await;
+    let streamed = entries(&frames);
+    let channels: HashSet<&str> = streamed
+        .iter()
+        .map(|e| e["channel"].as_str().unwrap())
+        .collect();
+    assert_eq!(channels, HashSet::from(["instagram", "tiktok"]));
+    let days: HashSet<&str> = streamed
+        .iter()
+        .map(|e| e["date"].as_str().unwrap())
+        .collect();
+    assert_eq!(days, HashSet::from(["2027-01-04", "2027-01-05"]));
+    assert_eq!(streamed.len(), 4, "2 days x 2 channels");
+    for calendar_id in ["not-a-uuid", "01a1fd46-946e-77ad-ab0c-a6e19450bdd4"] {
+        let mut regenerate = body.clone();
+        regenerate["calendarId"] = json!(calendar_id);
+        let (status, refused) = app
+            .send_json(Method::POST, user, "/v1/ai/calendar", &regenerate)
+            .await;
+        assert_eq!(status, 404, "{calendar_id}: {refused}");
+    }
 }

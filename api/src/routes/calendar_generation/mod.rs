@@ -38,39 +38,41 @@ use crate::{
     rate_limit,
     relay::{self, Framing, Vocabulary},
     state::AppState,
-    text::IsoDate,
+    text::CalendarDay,
 };
 
 /// Seed 000's request.
 #[derive(Debug, Clone, Object)]
 #[oai(rename_all = "camelCase")]
 pub struct CalendarRequest {
-    /// 1-10 distinct channel slugs (`tiktok`, `instagram`, ...): 1-32 of `a-z`, `0-9`, `-`,
-    /// `_`, starting with a letter or digit.
+    /// 1-10 channel names (`tiktok`, `Instagram`, ...): 1-32 of letters, digits, `-`, `_`,
+    /// starting with a letter or digit, surrounding spaces ignored. Names are taken in any
+    /// case and kept lowercase; names that are then the same are one channel.
     #[oai(validator(
         min_items = 1,
         max_items = 10,
-        unique_items = true,
-        pattern = "^[a-z0-9][a-z0-9_-]{0,31}$"
+        pattern = "^\\s*[A-Za-z0-9][A-Za-z0-9_-]{0,31}\\s*$"
     ))]
     pub channels: Vec<String>,
     /// `daily`, `weekly` or `monthly`.
     #[oai(validator(pattern = "^(daily|weekly|monthly)$"))]
     pub cadence: String,
-    /// First day.
-    pub start: IsoDate,
-    /// Last day: not before `start`, at most 366 days after it (422 otherwise, as for a date
-    /// no calendar has).
-    pub end: IsoDate,
+    /// First day: a date, or an RFC 3339 date-time counting as its date in
+    /// `constraints.timezone` (UTC by default); inclusive.
+    pub start: CalendarDay,
+    /// Last day, as `start` and inclusive: not before `start`, at most 366 days after it
+    /// (422 otherwise, as for a date no calendar has).
+    pub end: CalendarDay,
     /// At most 16 KiB of JSON. Shapes the slot grid: `postsPerDay` (1-10), `weekdays`
     /// (`mon`..`sun`), `timesOfDay` (`HH:MM`), `timezone` (IANA), `excludedDates`; every
     /// other key (`topic`, `audience`, `tone`, `name`, ...) is given to the AI as data.
     /// The grid's keys are held to those rules with 422.
     #[oai(nullable)]
     pub constraints: Option<Value>,
-    /// Regenerate this calendar: the run's entries are compared with the saved ones.
-    #[oai(nullable)]
-    pub calendar_id: Option<Uuid>,
+    /// Regenerate this calendar (its id): the run's entries are compared with the saved
+    /// ones. One that is not the caller's calendar is 404, whatever its shape.
+    #[oai(nullable, validator(max_length = 100))]
+    pub calendar_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Object)]
@@ -170,17 +172,29 @@ impl CalendarGenerationApi {
             body.constraints.as_ref(),
         )
         .map_err(refused)?;
+        // Any string may name a calendar; one that names none of the caller's is 404.
+        let calendar_id = match body.calendar_id.as_deref().map(str::trim) {
+            None => None,
+            Some(raw) => Some(Uuid::parse_str(raw).map_err(|_| ApiError::not_found("calendar"))?),
+        };
         let answer_as = AnswerAs::negotiated(request);
         let framing = answer_as.framing();
         let user = auth.0.id;
         // A calendar request's log lines name its channels (seed 001's `channel`).
-        tracing::Span::current().record("channel", body.channels.join(","));
+        tracing::Span::current().record(
+            "channel",
+            spec.channels
+                .iter()
+                .map(|c| c.as_str())
+                .collect::<Vec<_>>()
+                .join(","),
+        );
         let slot =
             rate_limit::take(&state, &state.settings.rate_limits.calendars, user, None).await?;
         let answer = if state.flags.enabled(Flag::CalendarService, user) {
-            start_run(&state, user, spec, body.calendar_id, framing).await
+            start_run(&state, user, spec, calendar_id, framing).await
         } else {
-            legacy::run(&state, user, spec, body.calendar_id, framing).await
+            legacy::run(&state, user, spec, calendar_id, framing).await
         };
         if answer.is_err() {
             // Refused (409, 404) or not written: the request created nothing.

@@ -172,8 +172,9 @@ pub type EntryHashtag = Hashtag<{ HASHTAG_MAX }>;
 #[derive(Debug, Clone, Object)]
 #[oai(rename_all = "camelCase")]
 pub struct NewEntry {
-    /// A channel slug: 1-32 of `a-z`, `0-9`, `-`, `_`, starting with a letter or digit.
-    #[oai(validator(pattern = "^[a-z0-9][a-z0-9_-]{0,31}$"))]
+    /// A channel name: 1-32 of letters, digits, `-`, `_`, starting with a letter or digit,
+    /// surrounding spaces ignored; kept lowercase.
+    #[oai(validator(pattern = "^\\s*[A-Za-z0-9][A-Za-z0-9_-]{0,31}\\s*$"))]
     pub channel: String,
     pub date: IsoDate,
     /// 09:00 when absent.

@@ -69,15 +69,16 @@ impl Cadence {
 }
 
 /// A channel slug: 1-32 lowercase letters, digits, `-` and `_`, starting with a letter or
-/// digit (`tiktok`, `instagram`, `linkedin-company`).
+/// digit (`tiktok`, `instagram`, `linkedin-company`). Seed 000 types channels as plain
+/// strings, so a name is taken trimmed and in any case (`" Instagram "` is `instagram`).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct Channel(String);
 
 impl Channel {
-    /// A slug as sent (the API documents the rule as a pattern).
+    /// A slug as sent, trimmed and lowercased (the API documents the rule as a pattern).
     pub fn parse(raw: &str) -> Result<Self, String> {
-        let slug = raw;
+        let slug = raw.trim().to_ascii_lowercase();
         let valid = !slug.is_empty()
             && slug.len() <= 32
             && slug
@@ -88,7 +89,7 @@ impl Channel {
                 .chars()
                 .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
         if valid {
-            Ok(Self(slug.to_owned()))
+            Ok(Self(slug))
         } else {
             Err(format!(
                 "`{raw}` is not a channel slug (1-32 of a-z, 0-9, `-`, `_`)"
@@ -149,6 +150,23 @@ pub fn parse_weekday(raw: &str) -> Option<Weekday> {
 pub fn parse_date(field: &str, raw: &str) -> Result<NaiveDate, Invalid> {
     NaiveDate::parse_from_str(raw.trim(), "%Y-%m-%d")
         .map_err(|_| invalid(field, format!("`{raw}` is not a date (YYYY-MM-DD)")))
+}
+
+/// A calendar's first or last day: a date (`YYYY-MM-DD`), or an RFC 3339 date-time, which
+/// counts as its calendar date in `timezone` (its time of day does not narrow the slots).
+pub fn parse_day(field: &str, raw: &str, timezone: chrono_tz::Tz) -> Result<NaiveDate, Invalid> {
+    let raw = raw.trim();
+    if raw.len() == 10 {
+        return parse_date(field, raw);
+    }
+    chrono::DateTime::parse_from_rfc3339(raw)
+        .map(|at| at.with_timezone(&timezone).date_naive())
+        .map_err(|_| {
+            invalid(
+                field,
+                format!("`{raw}` is neither a date (YYYY-MM-DD) nor a date-time (RFC 3339)"),
+            )
+        })
 }
 
 /// `HH:MM`, 24-hour, two digits each, as sent (the API documents it as a pattern).
@@ -270,17 +288,23 @@ impl CalendarSpec {
                 format!("must name 1-{MAX_CHANNELS} channels"),
             ));
         }
-        let channels = channels
-            .iter()
-            .map(|c| Channel::parse(c).map_err(|reason| invalid("channels", reason)))
-            .collect::<Result<Vec<_>, _>>()?;
-        let distinct: BTreeSet<&Channel> = channels.iter().collect();
-        if distinct.len() != channels.len() {
-            return Err(invalid("channels", "must not repeat a channel"));
+        // Names that are one channel once trimmed and lowercased are one channel.
+        let mut distinct = BTreeSet::new();
+        let mut parsed = Vec::with_capacity(channels.len());
+        for raw in channels {
+            let channel = Channel::parse(raw).map_err(|reason| invalid("channels", reason))?;
+            if distinct.insert(channel.clone()) {
+                parsed.push(channel);
+            }
         }
+        let channels = parsed;
         let cadence = Cadence::parse(cadence).map_err(|reason| invalid("cadence", reason))?;
-        let start = parse_date("start", start)?;
-        let end = parse_date("end", end)?;
+        let constraints = match constraints {
+            None | Some(Value::Null) => Constraints::default(),
+            Some(raw) => Constraints::parse(raw)?,
+        };
+        let start = parse_day("start", start, constraints.timezone)?;
+        let end = parse_day("end", end, constraints.timezone)?;
         if start > end {
             return Err(invalid("end", "must not be before start"));
         }
@@ -291,10 +315,6 @@ impl CalendarSpec {
                 format!("the range is {days} days; at most {MAX_RANGE_DAYS}"),
             ));
         }
-        let constraints = match constraints {
-            None | Some(Value::Null) => Constraints::default(),
-            Some(raw) => Constraints::parse(raw)?,
-        };
         let spec = Self {
             channels,
             cadence,
@@ -359,6 +379,31 @@ mod tests {
     }
 
     #[test]
+    fn a_date_time_bound_counts_as_its_calendar_date_in_the_calendar_s_zone() {
+        let paris = json!({ "timezone": "Europe/Paris" });
+        // 23:30 UTC on the 3rd is already the 4th in Paris; 00:30+01:00 on the 4th too.
+        let s = spec(
+            &["tiktok"],
+            "2027-01-03T23:30:00Z",
+            "2027-01-10T00:30:00+01:00",
+            paris,
+        )
+        .unwrap();
+        assert_eq!(s.start.to_string(), "2027-01-04");
+        assert_eq!(s.end.to_string(), "2027-01-10");
+        // Both ends inclusive, the time of day narrowing nothing: 7 days, 7 slots.
+        assert_eq!(s.slot_count(), 7);
+        let utc = spec(&["tiktok"], "2027-01-04T09:00:00Z", "2027-01-04", json!({})).unwrap();
+        assert_eq!((utc.start, utc.slot_count()), (utc.end, 1));
+        assert_eq!(
+            spec(&["tiktok"], "2027-01-04T25:00:00Z", "2027-01-05", json!({}))
+                .unwrap_err()
+                .field,
+            "start"
+        );
+    }
+
+    #[test]
     fn requests_are_validated_field_by_field() {
         assert!(spec(&["tiktok"], "2026-01-01", "2026-01-31", json!({})).is_ok());
         assert_eq!(
@@ -367,12 +412,16 @@ mod tests {
                 .field,
             "channels"
         );
-        assert_eq!(
-            spec(&["a", "a"], "2026-01-01", "2026-01-02", json!({}))
-                .unwrap_err()
-                .field,
-            "channels"
-        );
+        // Seed 000's channels are plain strings: trimmed, in any case, one channel once.
+        let lenient = spec(
+            &["Instagram", " TikTok ", "instagram"],
+            "2026-01-01",
+            "2026-01-02",
+            json!({}),
+        )
+        .unwrap();
+        let names: Vec<&str> = lenient.channels.iter().map(Channel::as_str).collect();
+        assert_eq!(names, ["instagram", "tiktok"]);
         assert_eq!(
             spec(&["Bad Slug"], "2026-01-01", "2026-01-02", json!({}))
                 .unwrap_err()
