@@ -91,6 +91,15 @@ async fn provider_diagnostics_stay_on_the_generation_with_secrets_redacted() {
         !excerpt.contains(key) && !excerpt.contains(token),
         "{excerpt}"
     );
+    // Seed 002: the generation keeps its `ai_metadata` on failure too.
+    let metadata = &failed["ai_metadata"];
+    assert_eq!(metadata["provider"], "openai", "{failed}");
+    assert_eq!(metadata["model"], "fake-model-1");
+    assert_eq!(metadata["provider_attempts"], 1);
+    assert_eq!(metadata["provider_request_id"], "req-fake-1");
+    assert_eq!(metadata["provider_status"], 401);
+    assert_eq!(metadata["failed"], true);
+    assert!(metadata["latency_ms"].is_u64(), "{metadata}");
 
     // The job's own error, which every stream carries, says what happened and no more.
     let (_, body) = app.get_json(user, &format!("/v1/jobs/{job}")).await;

@@ -332,3 +332,81 @@ async fn calendar_publish_and_email_lines_carry_the_seeds_fields_and_no_secret()
     std::fs::remove_dir_all(&dir).ok();
     drop_database(&db_name).await;
 }
+
+/// Seed 002: every worker line of a generation carries `generation_id`, and the AI call's
+/// line the provider's request id.
+#[tokio::test]
+async fn a_generation_s_worker_lines_carry_its_id_and_the_provider_request_id() {
+    use crate::helpers::{Behaviour, FakeAi};
+    let fake = FakeAi::start(vec![], Behaviour::Ok).await;
+    let (db_name, _db) = fresh_database().await;
+    let env = vec![
+        (
+            "DATABASE_URL",
+            almanac_shared::db::with_database(&crate::helpers::admin_url(), &db_name),
+        ),
+        ("REDIS_URL", redis_url()),
+        (
+            "REDIS_PREFIX",
+            format!("logs{}", &Uuid::new_v4().simple().to_string()[..10]),
+        ),
+        ("JWT_SECRET", JWT_SECRET.into()),
+        ("AI_PROVIDER", "openai".into()),
+        ("AI_BASE_URL", fake.base_url()),
+        ("AI_API_KEY", "test-key".into()),
+        ("AI_MODEL", "fake-model-1".into()),
+    ];
+    let dir = std::env::temp_dir().join(format!("almanac-logs-{}", Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let worker_log = dir.join("worker.log");
+    let api = Service::api(&env).await.unwrap();
+    let mut worker = Service::logged(true, &env, &worker_log).await.unwrap();
+    let user = Uuid::now_v7();
+    let http = reqwest::Client::new();
+    let token = JwtKeys::new(JWT_SECRET).mint(user, 600);
+    let accepted: Value = http
+        .post(api.url("/api/ai/generations"))
+        .bearer_auth(&token)
+        .json(&json!({ "source_text": crate::helpers::source_text(1500) }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let generation = accepted["generation_id"].as_str().unwrap().to_owned();
+    eventually(Duration::from_secs(20), "the generation to end", || async {
+        let view: Value = http
+            .get(api.url(&format!("/api/ai/generations/{generation}")))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .ok()?
+            .json()
+            .await
+            .ok()?;
+        (view["status"] == "succeeded").then_some(())
+    })
+    .await;
+    assert!(worker.terminate().await.unwrap());
+    let lines: Vec<Value> = std::fs::read_to_string(&worker_log)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let job_lines: Vec<&Value> = lines
+        .iter()
+        .filter(|l| l["job.kind"] == "generation")
+        .collect();
+    assert!(job_lines.len() >= 3, "{lines:?}");
+    for line in &job_lines {
+        assert_fields(line, &[("generation_id", Some(&generation))]);
+    }
+    let call = job_lines
+        .iter()
+        .find(|l| l["message"] == "AI call finished")
+        .expect("the AI call's line");
+    assert_fields(call, &[("provider_request_id", Some("req-fake-1"))]);
+    drop(api);
+    drop_database(&db_name).await;
+}

@@ -94,6 +94,8 @@ pub trait Job: JobPayload {
 /// knows it better than the ledger does, `requestId`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LogContext {
+    /// A flashcard generation's id (seed 002 asks every line of one to carry it).
+    pub generation_id: Option<uuid::Uuid>,
     pub calendar_id: Option<uuid::Uuid>,
     pub run_id: Option<uuid::Uuid>,
     pub channel: Option<String>,

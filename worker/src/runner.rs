@@ -84,6 +84,7 @@ pub async fn run(ctx: &JobContext, registry: &Registry, message: JobMessage) {
         userId = %claim.user_id,
         channel = context.channel.as_deref(),
         calendarId = context.calendar_id.map(tracing::field::display),
+        generation_id = context.generation_id.map(tracing::field::display),
         runId = context.run_id.map(tracing::field::display),
         status = "running",
     );

@@ -69,6 +69,9 @@ pub struct ChatResponse {
     pub attempts: u32,
     /// The provider's id for the response, when it gives one.
     pub response_id: Option<String>,
+    /// The provider's id for the HTTP request (`x-request-id`), when it gives one.
+    #[serde(default)]
+    pub request_id: Option<String>,
 }
 
 /// A failed AI call: what a user may be told, and the provider's diagnostics, which seed
@@ -91,6 +94,11 @@ pub struct AiError {
     /// What the provider answered (or the transport's complaint), cut to
     /// [`EXCERPT_CHARS`] with anything that looks like a key or token redacted.
     pub excerpt: Option<String>,
+    /// Who was asked (`openai`), and the last model tried.
+    pub provider: Option<String>,
+    pub model: Option<String>,
+    /// HTTP attempts made, retries and fallbacks included.
+    pub attempts: u32,
 }
 
 /// The longest provider text kept in a diagnostic.
@@ -113,6 +121,9 @@ impl AiError {
             request_id: None,
             latency_ms: 0,
             excerpt: None,
+            provider: None,
+            model: None,
+            attempts: 0,
         }
     }
 
@@ -133,6 +144,9 @@ impl AiError {
     /// The diagnostics as the generation's `error` keeps them.
     pub fn diagnostics(&self) -> serde_json::Value {
         serde_json::json!({
+            "provider": self.provider,
+            "model": self.model,
+            "provider_attempts": self.attempts,
             "provider_status": self.status,
             "provider_request_id": self.request_id,
             "latency_ms": self.latency_ms,

@@ -141,7 +141,7 @@ impl OpenAiClient {
     async fn attempt(
         &self,
         body: &Value,
-    ) -> Result<BoxStream<'static, Result<Piece, AiError>>, Failed> {
+    ) -> Result<(BoxStream<'static, Result<Piece, AiError>>, Option<String>), Failed> {
         let failed = |error: AiError| Failed {
             error,
             refused_format: false,
@@ -256,7 +256,11 @@ impl OpenAiClient {
                 }
             }
         }
-        Ok(futures::stream::iter(before).chain(pieces).boxed())
+        let request_id = labelled.request_id.clone();
+        Ok((
+            futures::stream::iter(before).chain(pieces).boxed(),
+            request_id,
+        ))
     }
 }
 
@@ -422,7 +426,7 @@ impl AiProvider for OpenAiClient {
                 let structured = self.structured(model);
                 let body = self.body(&request, model, structured);
                 let failed = match self.attempt(&body).await {
-                    Ok(pieces) => {
+                    Ok((pieces, request_id)) => {
                         if index > 0 {
                             tracing::info!(model = %model, "a fallback model answered");
                         }
@@ -437,6 +441,7 @@ impl AiProvider for OpenAiClient {
                         };
                         return Ok(ChatStream::new(pieces, "openai", model.clone(), started)
                             .with_attempts(attempts)
+                            .with_request_id(request_id)
                             .with_prices(prices, input));
                     }
                     Err(failed) => failed,
@@ -466,6 +471,9 @@ impl AiProvider for OpenAiClient {
                 }
                 return Err(AiError {
                     latency_ms: started.elapsed().as_millis() as u64,
+                    provider: Some("openai".into()),
+                    model: Some(model.clone()),
+                    attempts,
                     ..error
                 });
             }
@@ -473,6 +481,9 @@ impl AiProvider for OpenAiClient {
         let error = last.expect("at least one model was tried");
         Err(AiError {
             latency_ms: started.elapsed().as_millis() as u64,
+            provider: Some("openai".into()),
+            model: models.last().cloned(),
+            attempts,
             ..error
         })
     }

@@ -42,6 +42,7 @@ pub struct ChatStream {
     usage: Option<Usage>,
     cost_usd: Option<f64>,
     response_id: Option<String>,
+    request_id: Option<String>,
     ended: bool,
 }
 
@@ -69,8 +70,15 @@ impl ChatStream {
             usage: None,
             cost_usd: None,
             response_id: None,
+            request_id: None,
             ended: false,
         }
+    }
+
+    /// The provider's id for the HTTP request that answered.
+    pub fn with_request_id(mut self, request_id: Option<String>) -> Self {
+        self.request_id = request_id;
+        self
     }
 
     /// HTTP attempts made before the answer started, retries and fallbacks included.
@@ -154,6 +162,7 @@ impl ChatStream {
             latency_ms: self.started.elapsed().as_millis() as u64,
             attempts: self.attempts,
             response_id: self.response_id.clone(),
+            request_id: self.request_id.clone(),
         }
     }
 }

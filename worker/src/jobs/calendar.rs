@@ -55,6 +55,8 @@ impl Job for CalendarJob {
             run_id: Some(input.id),
             channel: channels,
             request_id: None,
+
+            ..LogContext::default()
         }
     }
 

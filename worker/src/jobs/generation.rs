@@ -20,7 +20,7 @@ use super::{
     ai_error,
     answer::{Answer, Next, Stop, account, accounted},
 };
-use crate::job::{Context, Finished, Job, JobContext, JobError, JobResult};
+use crate::job::{Context, Finished, Job, JobContext, JobError, JobResult, LogContext};
 
 impl Job for GenerationJob {
     type Input = Input;
@@ -29,12 +29,19 @@ impl Job for GenerationJob {
     /// attempt got.
     const START: &'static str = "update ai_generations g set status = 'running', updated_at = now()
         from claimed where g.id = (claimed.payload ->> 'generation_id')::uuid
-        returning g.source_text, g.model, g.prompt_version, g.batches_done,
+        returning g.id as generation_id, g.source_text, g.model, g.prompt_version, g.batches_done,
             (select count(*) from ai_suggestions s where s.generation_id = g.id) as saved,
             (select coalesce(jsonb_agg(s.front), '[]'::jsonb) from ai_suggestions s
              where s.generation_id = g.id and s.batch = g.batches_done) as fronts";
 
     const MISSING: &'static str = "GENERATION_MISSING";
+
+    fn log_context(input: &Input) -> LogContext {
+        LogContext {
+            generation_id: Some(input.generation_id),
+            ..LogContext::default()
+        }
+    }
 
     async fn run(self, ctx: &JobContext, claim: &Claim, input: Input) -> JobResult {
         generate(ctx, claim, self.generation_id, input).await
@@ -43,6 +50,7 @@ impl Job for GenerationJob {
 
 #[derive(Deserialize)]
 pub struct Input {
+    generation_id: Uuid,
     source_text: String,
     model: Option<String>,
     prompt_version: String,
@@ -69,6 +77,7 @@ struct Attribution {
 /// `AI_MAX_RETRIES` times), and the cards it repeats are not saved twice.
 async fn generate(ctx: &JobContext, claim: &Claim, generation_id: Uuid, input: Input) -> JobResult {
     let Input {
+        generation_id: _,
         source_text,
         model,
         prompt_version,

@@ -38,6 +38,7 @@ pub(crate) fn record_ai_call(response: &ChatResponse) {
         tokens = response.usage.input_tokens + response.usage.output_tokens,
         provider = %response.provider,
         model = %response.model,
+        provider_request_id = response.request_id.as_deref().or(response.response_id.as_deref()),
         "AI call finished"
     );
     let provider = response.provider.clone();

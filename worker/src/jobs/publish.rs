@@ -47,6 +47,8 @@ impl Job for PublishJob {
             run_id: input.run_id,
             channel: Some(input.channel.clone()),
             request_id: input.request_id.clone(),
+
+            ..LogContext::default()
         }
     }
 
