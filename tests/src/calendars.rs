@@ -490,3 +490,32 @@ async fn channel_names_in_any_case_and_date_time_bounds_are_taken_as_the_seed_ty
         assert_eq!(status, 404, "{calendar_id}: {refused}");
     }
 }
+
+/// A calendar followed the web app's way (202, then `/v1/jobs/{id}/events`) counts as a
+/// calendar stream, which is what the calendar stream alert watches.
+#[tokio::test]
+async fn a_calendar_followed_through_the_jobs_route_counts_as_a_calendar_stream() {
+    let app = spawn_app().await;
+    let user = Uuid::new_v4();
+    let series = "stream_outcomes_total{route=\"/v1/jobs/{id}/events\",kind=\"calendar\",outcome=\"succeeded\"}";
+    let before = app.metric(series).await;
+    let (status, accepted) = app
+        .send_json(Method::POST, user, "/v1/ai/calendar", &request(2, "tea"))
+        .await;
+    assert_eq!(status, 202, "{accepted}");
+    let job: Uuid = accepted["data"]["jobId"].as_str().unwrap().parse().unwrap();
+    let frames = app
+        .all_events(user, job, crate::helpers::stream::Open::default())
+        .await;
+    assert_eq!(frames.last().unwrap().data["status"], "succeeded");
+    let after = eventually(
+        Duration::from_secs(5),
+        "the stream's outcome counted",
+        || async {
+            let after = app.metric(series).await;
+            (after > before).then_some(after)
+        },
+    )
+    .await;
+    assert!(after >= before + 1.0);
+}

@@ -232,7 +232,7 @@ async fn calendar_publish_and_email_lines_carry_the_seeds_fields_and_no_secret()
     );
     assert!(
         api_metrics
-            .contains("stream_outcomes_total{route=\"/v1/ai/calendar\",outcome=\"succeeded\"} 1"),
+            .contains("stream_outcomes_total{route=\"/v1/ai/calendar\",kind=\"calendar\",outcome=\"succeeded\"} 1"),
         "{api_metrics}"
     );
     assert!(api.terminate().await.unwrap());

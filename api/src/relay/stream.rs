@@ -3,7 +3,7 @@
 
 use almanac_shared::{
     events::{self, Emitter, Event, StoredEvent},
-    jobs::{self, JobStatus},
+    jobs::{self, JobKind, JobStatus},
 };
 use bytes::Bytes;
 use futures::Stream;
@@ -154,20 +154,22 @@ pub struct SseFrame {
 }
 
 /// Counts the stream in `relay_streams_active` while it lives, and when it ends how it
-/// ended in `stream_outcomes_total{route, outcome}` (what the alerts on stream errors and
-/// timeouts read): the job's final status (`succeeded`, `failed`, `timeout`, `cancelled`),
+/// ended in `stream_outcomes_total{route, kind, outcome}` (what the alerts on stream errors
+/// and timeouts read; `kind` the job's, so a calendar followed on any route counts as one): the job's final status (`succeeded`, `failed`, `timeout`, `cancelled`),
 /// `stream_error`, `lagged`, `server_closing`, `gone` (the job no longer exists), or
 /// `disconnected` (the client left first).
 struct Active {
     route: &'static str,
+    kind: &'static str,
     outcome: &'static str,
 }
 
 impl Active {
-    fn start(route: &'static str) -> Self {
+    fn start(route: &'static str, kind: &'static str) -> Self {
         metrics::gauge!("relay_streams_active").increment(1.0);
         Active {
             route,
+            kind,
             outcome: "disconnected",
         }
     }
@@ -191,13 +193,15 @@ impl Active {
 impl Drop for Active {
     fn drop(&mut self) {
         metrics::gauge!("relay_streams_active").decrement(1.0);
-        count_outcome(self.route, self.outcome);
+        count_outcome(self.route, self.kind, self.outcome);
     }
 }
 
-/// `stream_outcomes_total{route, outcome}`: one stream of `route` ended so.
-pub fn count_outcome(route: &'static str, outcome: &'static str) {
-    metrics::counter!("stream_outcomes_total", "route" => route, "outcome" => outcome).increment(1);
+/// `stream_outcomes_total{route, kind, outcome}`: one stream of `route`, following a job
+/// of `kind`, ended so.
+pub fn count_outcome(route: &'static str, kind: &'static str, outcome: &'static str) {
+    metrics::counter!("stream_outcomes_total", "route" => route, "kind" => kind, "outcome" => outcome)
+        .increment(1);
 }
 
 fn stream_error(
@@ -277,14 +281,14 @@ struct Deps {
 
 /// The stream of `job`'s events after `after` (0: from the start), in the words of its
 /// kind. `ended` is the job's ledger row when it had already ended as the request arrived;
-/// `route` labels the stream's outcome in the metrics.
+/// `route` and the job's `kind` label the stream's outcome in the metrics.
 pub fn relay(
     state: &AppState,
     job: Uuid,
     after: u64,
     ended: Option<jobs::JobRecord>,
     (framing, words): (Framing, Vocabulary),
-    route: &'static str,
+    (route, kind): (&'static str, JobKind),
 ) -> impl Stream<Item = Bytes> + Send + 'static {
     // Boxed: it is rarely there, and every idle stream would carry its size.
     let ended = ended.map(Box::new);
@@ -295,7 +299,7 @@ pub fn relay(
         hub: state.hub.clone(),
     };
     async_stream::stream! {
-        let mut active = Active::start(route);
+        let mut active = Active::start(route, kind.as_str());
         // Subscribe first, then read the history: nothing falls between the two.
         let mut subscription = state.hub.subscribe(job);
         if framing == Framing::Sse {

@@ -115,7 +115,7 @@ impl JobsApi {
         // NDJSON when the client asks for it, SSE otherwise.
         let framing = Framing::requested(request).unwrap_or(Framing::Sse);
         let job = owned_job(&state, auth.user().id, id.0).await?;
-        let words = Vocabulary::of(job.kind);
+        let (words, kind) = (Vocabulary::of(job.kind), job.kind);
         let ended = Event::done_from(&job).is_some().then_some(job);
         if ended.is_some() && after > 0 {
             let last = events::last(&state.redis, &state.settings, id.0).await?;
@@ -129,7 +129,7 @@ impl JobsApi {
             after,
             ended,
             (framing, words),
-            "/v1/jobs/{id}/events",
+            ("/v1/jobs/{id}/events", kind),
         );
         let body = Body::from_bytes_stream(futures::StreamExt::map(body, Ok::<_, std::io::Error>));
         Ok(EventStream::Stream(framing, body))

@@ -480,12 +480,25 @@ pub fn count_outcome(channel: &str, outcome: IntentStatus) {
         .increment(1);
 }
 
-/// Counts and logs a publish refused for a channel without usable credentials.
+/// Counts and logs a request refused for credentials missing: a channel's (its token is
+/// absent or refused) or the app's own (OAuth client credentials, `TOKEN_ENCRYPTION_KEY`;
+/// `channel` empty for the key, which is every channel's).
+/// `adapter_auth_missing_total{channel, reason}`, `reason` one of `token_missing`,
+/// `token_refused`, `oauth_not_configured`, `token_key_missing`.
 pub fn auth_missing(channel: &str, code: &str) {
+    let reason = match code {
+        "CHANNEL_NOT_CONNECTED" => "token_missing",
+        "OAUTH_NOT_CONFIGURED" => "oauth_not_configured",
+        "TOKEN_STORE_UNCONFIGURED" => "token_key_missing",
+        _ => "token_refused",
+    };
+    let channel = Platform::of_channel(channel).map_or("", Platform::as_str);
     tracing::warn!(
         channel,
         code,
-        "channel auth missing or invalid; nothing attempted"
+        reason,
+        "channel auth or app configuration missing; nothing attempted"
     );
-    metrics::counter!("adapter_auth_missing_total", "channel" => channel.to_owned()).increment(1);
+    metrics::counter!("adapter_auth_missing_total", "channel" => channel, "reason" => reason)
+        .increment(1);
 }

@@ -78,7 +78,7 @@ async fn a_refused_refresh_asks_for_reauthorisation_after_one_attempt() {
         s.app
             .metrics_text()
             .await
-            .contains("adapter_auth_missing_total{channel=\"tiktok\"}")
+            .contains("adapter_auth_missing_total{channel=\"tiktok\",reason=\"token_refused\"}")
     );
 }
 
@@ -352,4 +352,54 @@ async fn an_instagram_token_close_to_expiry_is_refreshed_while_still_valid() {
         expires > chrono::Utc::now() + chrono::Duration::days(59),
         "{expires}"
     );
+}
+
+/// Missing app configuration reaches the auth/config alert too: connecting without the
+/// platform's OAuth client credentials, or on a server without TOKEN_ENCRYPTION_KEY, counts
+/// in `adapter_auth_missing_total` with its reason.
+#[tokio::test]
+async fn missing_app_configuration_is_counted_with_its_reason() {
+    let app = crate::helpers::spawn_app_with(crate::helpers::TestOptions {
+        worker: false,
+        ..Default::default()
+    })
+    .await;
+    let user = uuid::Uuid::new_v4();
+    let key_missing = "adapter_auth_missing_total{channel=\"\",reason=\"token_key_missing\"}";
+    let before = app.metric(key_missing).await;
+    let (status, refused) = app
+        .send_json(
+            Method::POST,
+            user,
+            "/v1/channels/tiktok/connect",
+            &json!(null),
+        )
+        .await;
+    assert_eq!(status, 503, "{refused}");
+    assert_eq!(refused["error"]["code"], "TOKEN_STORE_UNCONFIGURED");
+    assert!(app.metric(key_missing).await >= before + 1.0);
+
+    let fake = crate::helpers::fake_platforms::FakePlatforms::start().await;
+    let mut env = super::publish_env(&fake, true);
+    env.retain(|(k, _)| !k.starts_with("INSTAGRAM_APP"));
+    let configured = crate::helpers::spawn_app_with(crate::helpers::TestOptions {
+        worker: false,
+        env,
+        ..Default::default()
+    })
+    .await;
+    let not_configured =
+        "adapter_auth_missing_total{channel=\"instagram\",reason=\"oauth_not_configured\"}";
+    let before = configured.metric(not_configured).await;
+    let (status, refused) = configured
+        .send_json(
+            Method::POST,
+            user,
+            "/v1/channels/instagram/connect",
+            &json!(null),
+        )
+        .await;
+    assert_eq!(status, 422, "{refused}");
+    assert_eq!(refused["error"]["code"], "OAUTH_NOT_CONFIGURED");
+    assert!(configured.metric(not_configured).await >= before + 1.0);
 }

@@ -125,7 +125,7 @@ pub(super) async fn run(
     }
     events.push(Event::done(JobStatus::Succeeded, Some(summary), None));
     // Written whole, here: it ends as the legacy run did.
-    crate::relay::count_outcome(super::CALENDAR_ROUTE, "succeeded");
+    crate::relay::count_outcome(super::CALENDAR_ROUTE, "calendar", "succeeded");
     let frames: Vec<Bytes> = events
         .iter()
         .enumerate()

@@ -13,7 +13,7 @@ use almanac_shared::{
         calendar::{CalendarJob, CalendarSpec},
     },
     flags::Flag,
-    jobs::{JobStatus, NewJob},
+    jobs::{JobKind, JobStatus, NewJob},
     store::calendars as store,
     telemetry,
 };
@@ -331,7 +331,7 @@ async fn start_run(
                 0,
                 None,
                 (framing, Vocabulary::Common),
-                CALENDAR_ROUTE,
+                (CALENDAR_ROUTE, JobKind::Calendar),
             );
             CalendarResponse::Stream(
                 framing,

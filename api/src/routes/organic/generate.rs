@@ -9,7 +9,7 @@ use almanac_shared::{
     db,
     domain::organic::{OrganicJob, OrganicSpec, Platform},
     events::Event,
-    jobs::{self, JobRecord, NewJob},
+    jobs::{self, JobKind, JobRecord, NewJob},
     store::{
         idempotency as idempotency_store,
         organic::{self as store, NewRun},
@@ -363,7 +363,7 @@ fn stream(
         0,
         ended,
         (framing, Vocabulary::Organic),
-        "/api/organic/generate-calendar",
+        ("/api/organic/generate-calendar", JobKind::Organic),
     );
     GenerateResponse {
         framing,

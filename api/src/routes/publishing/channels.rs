@@ -215,7 +215,10 @@ impl ChannelsApi {
         let token = oauth::random_token(32);
         let verifier = (platform == Platform::Tiktok).then(|| oauth::random_token(48));
         let url = oauth::authorize_url(&state.platforms, platform, &token, verifier.as_deref())
-            .map_err(|message| ApiError::unprocessable("OAUTH_NOT_CONFIGURED", message))?;
+            .map_err(|message| {
+                almanac_shared::publish::auth_missing(platform.as_str(), "OAUTH_NOT_CONFIGURED");
+                ApiError::unprocessable("OAUTH_NOT_CONFIGURED", message)
+            })?;
         let expires_at = Utc::now() + STATE_TTL;
         let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
         channels::start_oauth(&mut tx, &token, platform, verifier.as_deref(), expires_at).await?;
@@ -340,6 +343,9 @@ impl ChannelsApi {
         let tokens = oauth::exchange_code(&state.platforms, platform, &code.0, verifier.as_deref())
             .await
             .map_err(|failure| {
+                if failure.code == "OAUTH_NOT_CONFIGURED" {
+                    almanac_shared::publish::auth_missing(platform.as_str(), &failure.code);
+                }
                 if failure.kind == almanac_shared::publish::FailureKind::Retryable {
                     ApiError::Unavailable(
                         ErrorEnvelope::new("PLATFORM_UNAVAILABLE", failure.message, None),
@@ -405,6 +411,7 @@ impl ChannelsApi {
 
 fn cipher(state: &AppState) -> ApiResult<&TokenCipher> {
     state.cipher.as_ref().ok_or_else(|| {
+        almanac_shared::publish::auth_missing("", "TOKEN_STORE_UNCONFIGURED");
         ApiError::Unavailable(
             ErrorEnvelope::new(
                 "TOKEN_STORE_UNCONFIGURED",
