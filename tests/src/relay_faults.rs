@@ -126,6 +126,7 @@ async fn a_client_that_stops_reading_is_told_and_closed_without_holding_up_other
                     code: None,
                     message: big.clone(),
                     placement_id: None,
+                    retrying: false,
                 },
             )
             .await

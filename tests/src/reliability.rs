@@ -51,6 +51,20 @@ async fn provider_always_failing_ends_failed_with_bounded_attempts() {
     // 3 job attempts x (1 call + 2 client retries), and not one more.
     assert_eq!(fake.calls(), 9);
     assert!(app.suggestions(user, id).await.is_empty());
+    // Each attempt that is tried again says so as a retry, not as the job's end.
+    let job: Uuid = sqlx::query_scalar("select job_id from ai_generations where id = $1")
+        .bind(id)
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    let frames = app
+        .all_events(user, job, crate::helpers::stream::Open::default())
+        .await;
+    let retries: Vec<_> = frames
+        .iter()
+        .filter(|f| f.kind == "error" && f.data["retrying"] == true)
+        .collect();
+    assert_eq!(retries.len(), 2, "{frames:#?}");
 }
 
 #[tokio::test]

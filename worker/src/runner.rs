@@ -330,6 +330,7 @@ async fn retry(ctx: &JobContext, claim: &Claim, error: JobError) -> &'static str
             delay.as_millis()
         ),
         placement_id: None,
+        retrying: true,
     };
     ctx.emitter.emit_or_log(claim.id, &event).await;
     "retrying"

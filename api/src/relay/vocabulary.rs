@@ -1,7 +1,9 @@
 //! The words a stream speaks. Every job's events are stored alike; an organic stream
 //! (seed 003) says them in its contract's four types only, live, late or resumed:
-//! keep-alives are `progress` lines, lost history is an `error` with `HISTORY_TRUNCATED`,
-//! and the final `done` becomes `complete {status, counts, jobId, error?}`. Every organic
+//! keep-alives and a retried attempt are `progress` lines, lost history is an `error` with
+//! `HISTORY_TRUNCATED`, and the final `done` becomes `complete {status, counts, jobId,
+//! error?}`, after exactly one run-level `error` line when the week did not succeed (its
+//! code and what was kept), so that a client that reads only the seed's fields sees it. Every organic
 //! line carries an `id`: its own sequence number, or for a line that is not stored the id
 //! of the last one sent (resuming after it loses nothing).
 
@@ -52,10 +54,28 @@ impl Vocabulary {
         if event.is_final() {
             metrics::counter!("relay_events_total").increment(1);
             let done: Value = serde_json::from_str(&event.data).unwrap_or(Value::Null);
+            return ending(
+                framing,
+                (event.seq.saturating_sub(1), event.seq),
+                job,
+                &done,
+            );
+        }
+        if &*event.kind == "error"
+            && let Ok(line) = serde_json::from_str::<Value>(&event.data)
+            && line["retrying"] == true
+        {
+            metrics::counter!("relay_events_total").increment(1);
             return framing.frame(
                 Some(event.seq),
-                "complete",
-                &complete(job, &done).to_string(),
+                "progress",
+                &json!({
+                    "type": "progress",
+                    "completed": progress.completed,
+                    "total": progress.total,
+                    "message": line["message"],
+                })
+                .to_string(),
             );
         }
         if &*event.kind == "progress"
@@ -75,7 +95,7 @@ impl Vocabulary {
         let value = serde_json::to_value(event).expect("events serialise");
         if event.kind() == "done" {
             // Only the ledger's final event is framed so: the stream held none.
-            return framing.frame(Some(last), "complete", &complete(job, &value).to_string());
+            return ending(framing, (last, last), job, &value);
         }
         framing.frame(Some(last), event.kind(), &value.to_string())
     }
@@ -125,6 +145,46 @@ impl Vocabulary {
             ),
         }
     }
+}
+
+/// Seed 003's last line(s) from a job's final `done` event: `complete` (numbered
+/// `seq`), after one run-level `error` when the week did not succeed (numbered
+/// `before`: the last id sent, as any line that is not stored).
+fn ending(framing: Framing, (before, seq): (u64, u64), job: Uuid, done: &Value) -> Bytes {
+    let complete = framing.frame(Some(seq), "complete", &complete(job, done).to_string());
+    let status = done["status"].as_str().unwrap_or_default();
+    if status == "succeeded" {
+        return complete;
+    }
+    let code = done["error"]["code"]
+        .as_str()
+        .map(str::to_owned)
+        .unwrap_or_else(|| status.to_ascii_uppercase());
+    let why = match status {
+        "cancelled" => "the week was cancelled".to_owned(),
+        "timeout" => "the week ran out of time".to_owned(),
+        _ => format!(
+            "the week failed: {}",
+            done["error"]["message"]
+                .as_str()
+                .unwrap_or("an unexpected error")
+        ),
+    };
+    let kept = done["result"]["counts"]["placements"].as_u64().unwrap_or(0);
+    let error = json!({
+        "type": "error",
+        "code": code,
+        "message": format!(
+            "{why}; {kept} placement{} made before it {} kept",
+            if kept == 1 { "" } else { "s" },
+            if kept == 1 { "is" } else { "are" }
+        ),
+    });
+    let mut out = framing
+        .frame(Some(before), "error", &error.to_string())
+        .to_vec();
+    out.extend_from_slice(&complete);
+    Bytes::from(out)
 }
 
 /// Seed 003's last line from a job's final `done` event: `{type: "complete", status,
@@ -194,18 +254,57 @@ mod tests {
             Some(result),
             Some(json!({ "code": "CANCELLED" })),
         );
-        let last = line(&words.stored(
+        let ended = words.stored(
             Framing::Ndjson,
             job,
             &StoredEvent::from_event(20, &done),
             &mut progress,
-        ));
+        );
+        let lines: Vec<Value> = std::str::from_utf8(&ended)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        // A week that did not succeed says so in the seed's own words first.
+        assert_eq!(lines.len(), 2, "{lines:?}");
+        assert_eq!(
+            (lines[0]["type"].as_str(), lines[0]["code"].as_str()),
+            (Some("error"), Some("CANCELLED"))
+        );
+        assert!(lines[0].get("placementId").is_none());
+        assert_eq!(
+            lines[0]["message"],
+            "the week was cancelled; 13 placements made before it are kept"
+        );
+        assert_eq!(lines[0]["id"], 19);
+        let last = &lines[1];
         assert_eq!(last["type"], "complete");
         assert_eq!(last["id"], 20);
         assert_eq!(last["status"], "cancelled");
         assert_eq!(last["counts"]["placements"], 13);
         assert_eq!(last["jobId"], job.to_string());
         assert_eq!(last["error"]["code"], "CANCELLED");
+        // A retried attempt is progress, not an error.
+        let retry = Event::Error {
+            code: Some("AI_PROVIDER_UNAVAILABLE".into()),
+            message: "attempt 1 of 3 failed; retrying".into(),
+            placement_id: None,
+            retrying: true,
+        };
+        let said = line(&words.stored(
+            Framing::Ndjson,
+            job,
+            &StoredEvent::from_event(21, &retry),
+            &mut progress,
+        ));
+        assert_eq!(
+            (
+                said["type"].as_str(),
+                said["completed"].as_u64(),
+                said["id"].as_u64()
+            ),
+            (Some("progress"), Some(2), Some(21))
+        );
         let sse = words.keep_alive(Framing::Sse, 3, progress);
         assert!(
             std::str::from_utf8(&sse)

@@ -78,6 +78,10 @@ pub enum Event {
             skip_serializing_if = "Option::is_none"
         )]
         placement_id: Option<String>,
+        /// An attempt failed and the job is tried again: not an end (seed 003's streams say
+        /// it as `progress`).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        retrying: bool,
     },
     /// One placement of an organic week (seed 003), as saved.
     Placement { placement: Value },
@@ -186,6 +190,7 @@ impl Event {
             code: Some(code.to_owned()),
             message: message.into(),
             placement_id: None,
+            retrying: false,
         }
     }
 

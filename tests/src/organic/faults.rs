@@ -148,6 +148,18 @@ async fn a_cancelled_week_ends_with_complete() {
     let complete = &lines.last().unwrap().data;
     assert_eq!(complete["status"], "cancelled", "{complete}");
     assert_eq!(complete["error"]["code"], "CANCELLED");
+    // In the seed's own words: one run-level `error` right before `complete`.
+    let run_errors: Vec<&Frame> = lines
+        .iter()
+        .filter(|l| l.kind == "error" && l.data.get("placementId").is_none())
+        .collect();
+    assert_eq!(run_errors.len(), 1, "{lines:#?}");
+    assert_eq!(lines[lines.len() - 2].data, run_errors[0].data);
+    assert_eq!(run_errors[0].data["code"], "CANCELLED");
+    assert_eq!(
+        run_errors[0].data["message"],
+        "the week was cancelled; 1 placement made before it is kept"
+    );
     assert_eq!(
         complete["counts"]["placements"], 1,
         "what it drafted is kept"
@@ -187,6 +199,13 @@ async fn a_week_that_fails_still_ends_with_complete() {
     let complete = &lines.last().unwrap().data;
     assert_eq!(complete["status"], "failed", "{complete}");
     assert_eq!(complete["error"]["code"], "ORGANIC_RUN_MISSING");
+    let failure = &lines[lines.len() - 2];
+    assert_eq!(
+        (failure.kind.as_str(), failure.data["code"].as_str()),
+        ("error", Some("ORGANIC_RUN_MISSING")),
+        "{lines:#?}"
+    );
+    assert!(failure.data.get("placementId").is_none());
     assert_eq!(complete["jobId"], job.to_string());
     assert_eq!(
         complete["counts"],

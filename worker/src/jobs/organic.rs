@@ -308,6 +308,7 @@ fn failed(placement_id: &str, code: &str, message: String) -> Produced {
             code: Some(code.to_owned()),
             message,
             placement_id: Some(placement_id.to_owned()),
+            retrying: false,
         },
         stop: None,
     }
