@@ -9,6 +9,11 @@ export RUST_LOG=${RUST_LOG:-info}
 export FETCH_ALLOW_PRIVATE_NETWORKS=${FETCH_ALLOW_PRIVATE_NETWORKS:-true}
 # The web app's "Sign in as a new user" button: development only, never set elsewhere.
 export DEV_LOGIN=${DEV_LOGIN:-true}
+# Digests go to .data/outbox as .eml files (the web app opens them) unless a real
+# provider is configured.
+if [ -z "${EMAIL_PROVIDER:-}${SMTP_URL:-}${RESEND_API_KEY:-}" ]; then
+  export EMAIL_PROVIDER=outbox
+fi
 # A development machine: without JWT_SECRET the binaries sign with a development secret
 # (in production they refuse to start without a strong one).
 export ALMANAC_DEV=${ALMANAC_DEV:-true}

@@ -246,6 +246,14 @@ pub struct Settings {
     /// Publishing (seed 001): `PUBLISH_SERVICE_ENABLED`, the platforms, tokens.
     pub publish: crate::publish::PublishSettings,
     pub smtp_url: Option<Secret>,
+    /// Who sends the digests (`EMAIL_PROVIDER`; see [`EmailProvider`]).
+    pub email_provider: EmailProvider,
+    /// Resend's API key (`RESEND_API_KEY`) and base URL (`RESEND_BASE_URL`, for tests).
+    pub resend_api_key: Option<Secret>,
+    pub resend_base_url: String,
+    /// Where the `outbox` provider writes each email as an `.eml` file
+    /// (`EMAIL_OUTBOX_DIR`).
+    pub email_outbox_dir: std::path::PathBuf,
     pub email_from: String,
     /// How long one SMTP exchange may take (`SMTP_TIMEOUT_MS`).
     pub smtp_timeout: Duration,
@@ -481,6 +489,20 @@ impl Settings {
             },
             publish: publish_settings(&env, &api_addr_default, dev)?,
             smtp_url: env.optional("SMTP_URL").map(Secret::new),
+            email_provider: match env.optional("EMAIL_PROVIDER").as_deref() {
+                Some("smtp") => EmailProvider::Smtp,
+                Some("resend") => EmailProvider::Resend,
+                Some("outbox") => EmailProvider::Outbox,
+                Some(other) => bail!(
+                    "EMAIL_PROVIDER: expected `smtp`, `resend` or `outbox`, got `{other}`"
+                ),
+                None if env.optional("SMTP_URL").is_some() => EmailProvider::Smtp,
+                None if env.optional("RESEND_API_KEY").is_some() => EmailProvider::Resend,
+                None => EmailProvider::None,
+            },
+            resend_api_key: env.optional("RESEND_API_KEY").map(Secret::new),
+            resend_base_url: env.string_or("RESEND_BASE_URL", "https://api.resend.com")?,
+            email_outbox_dir: env.string_or("EMAIL_OUTBOX_DIR", ".data/outbox")?.into(),
             email_from: env.string_or("EMAIL_FROM", "Almanac <almanac@localhost>")?,
             smtp_timeout: env.millis_or("SMTP_TIMEOUT_MS", 15_000)?,
             fetch: crate::fetch::FetchSettings {
@@ -511,6 +533,15 @@ impl Settings {
             && !(url.expose().starts_with("smtp://") || url.expose().starts_with("smtps://"))
         {
             bail!("SMTP_URL: expected smtp://host:port or smtps://host:port");
+        }
+        match settings.email_provider {
+            EmailProvider::Smtp if settings.smtp_url.is_none() => {
+                bail!("SMTP_URL: required when EMAIL_PROVIDER=smtp")
+            }
+            EmailProvider::Resend if settings.resend_api_key.is_none() => {
+                bail!("RESEND_API_KEY: required when EMAIL_PROVIDER=resend")
+            }
+            _ => {}
         }
         if settings
             .email_from
@@ -699,6 +730,30 @@ impl Env<'_> {
 
     fn millis_or(&self, key: &str, default_ms: u64) -> anyhow::Result<Duration> {
         self.parse_or(key, default_ms).map(Duration::from_millis)
+    }
+}
+
+/// Who sends the digests' emails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EmailProvider {
+    /// An SMTP server (`SMTP_URL`).
+    Smtp,
+    /// Resend's HTTP API (seed 004's provider).
+    Resend,
+    /// No sending: each email is an `.eml` file in `EMAIL_OUTBOX_DIR` (`make run`'s).
+    Outbox,
+    /// None configured: deliveries are recorded failed, `EMAIL_NOT_CONFIGURED`.
+    None,
+}
+
+impl EmailProvider {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EmailProvider::Smtp => "smtp",
+            EmailProvider::Resend => "resend",
+            EmailProvider::Outbox => "outbox",
+            EmailProvider::None => "none",
+        }
     }
 }
 

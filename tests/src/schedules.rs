@@ -405,3 +405,101 @@ async fn a_schedule_due_while_its_owner_is_over_budget_is_not_started_that_day_a
     assert_eq!(all.len(), 1);
     assert_eq!(all[0]["status"], "succeeded");
 }
+
+/// Seed 004 sends through Resend: a 500 is tried again with the same `Idempotency-Key`
+/// (the delivery's id), and the delivery ends `sent` once.
+#[tokio::test]
+async fn a_digest_goes_through_resend_once_with_one_idempotency_key() {
+    let resend = crate::helpers::resend::FakeResend::start(vec![500]).await;
+    let app = spawn_app_with(TestOptions {
+        env: vec![
+            ("RESEND_API_KEY", "re_test_key".into()),
+            ("RESEND_BASE_URL", resend.base_url()),
+        ],
+        ..Default::default()
+    })
+    .await;
+    let user = Uuid::new_v4();
+    let theme = scheduled_theme(&app, user, &["ana@example.com"]).await;
+    let clock = ManualClock::new(monday_morning());
+    assert_eq!(tick(&app, 0, &clock).await, 1);
+    settled(&app, user, &theme).await;
+    let received = resend.received();
+    assert_eq!(received.len(), 2, "500, then 200: {received:?}");
+    let (_, deliveries) = app
+        .get_json(user, &format!("/api/v1/themes/{theme}/deliveries"))
+        .await;
+    let delivery = &deliveries[0];
+    assert_eq!(delivery["status"], "sent", "{delivery}");
+    assert_eq!(delivery["attempts"], 2);
+    for request in &received {
+        assert_eq!(
+            request.idempotency_key.as_deref(),
+            delivery["id"].as_str(),
+            "the same key on every try"
+        );
+        assert_eq!(request.authorization.as_deref(), Some("Bearer re_test_key"));
+        assert_eq!(request.body["to"], json!(["ana@example.com"]));
+        assert!(request.body["subject"].as_str().unwrap().contains("Tea"));
+    }
+    assert!(delivery["email_url"].is_null());
+}
+
+/// The `outbox` provider (`make run`'s) writes each digest as an `.eml` file, which the
+/// deliveries list links to; with no provider at all, deliveries fail saying so.
+#[tokio::test]
+async fn the_outbox_keeps_each_digest_and_no_provider_says_so() {
+    let outbox = std::env::temp_dir().join(format!("almanac-outbox-{}", Uuid::new_v4()));
+    let app = spawn_app_with(TestOptions {
+        env: vec![
+            ("EMAIL_PROVIDER", "outbox".into()),
+            ("EMAIL_OUTBOX_DIR", outbox.display().to_string()),
+        ],
+        ..Default::default()
+    })
+    .await;
+    let user = Uuid::new_v4();
+    let theme = scheduled_theme(&app, user, &["ana@example.com"]).await;
+    let clock = ManualClock::new(monday_morning());
+    assert_eq!(tick(&app, 0, &clock).await, 1);
+    settled(&app, user, &theme).await;
+    let (_, deliveries) = app
+        .get_json(user, &format!("/api/v1/themes/{theme}/deliveries"))
+        .await;
+    let delivery = &deliveries[0];
+    assert_eq!(delivery["status"], "sent", "{delivery}");
+    let url = delivery["email_url"].as_str().unwrap();
+    let opened = app
+        .client
+        .get(app.url(url))
+        .bearer_auth(app.token(user))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(opened.status(), 200);
+    assert_eq!(opened.headers()["content-type"], "message/rfc822");
+    let message = opened.text().await.unwrap();
+    assert!(message.contains("To: ana@example.com"), "{message}");
+    assert!(message.contains("Subject: "), "{message}");
+    // Not another user's.
+    let stranger = app
+        .client
+        .get(app.url(url))
+        .bearer_auth(app.token(Uuid::new_v4()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stranger.status(), 404);
+    std::fs::remove_dir_all(&outbox).ok();
+
+    let nowhere = spawn_app_with(TestOptions::default()).await;
+    nowhere.expect_failed_jobs();
+    let theme = scheduled_theme(&nowhere, user, &["ana@example.com"]).await;
+    assert_eq!(tick(&nowhere, 0, &clock).await, 1);
+    settled(&nowhere, user, &theme).await;
+    let (_, deliveries) = nowhere
+        .get_json(user, &format!("/api/v1/themes/{theme}/deliveries"))
+        .await;
+    assert_eq!(deliveries[0]["status"], "failed");
+    assert_eq!(deliveries[0]["last_error"]["code"], "EMAIL_NOT_CONFIGURED");
+}

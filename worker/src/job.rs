@@ -119,6 +119,8 @@ pub struct JobError {
     /// Postgres could not be reached: the infrastructure failed, not the job, so the claim
     /// goes back without spending an attempt.
     pub unavailable: bool,
+    /// Not to be tried again before this (an outside service said when).
+    pub retry_after: Option<std::time::Duration>,
 }
 
 impl JobError {
@@ -137,6 +139,7 @@ impl JobError {
             diagnostics: None,
             cause: None,
             unavailable: false,
+            retry_after: None,
         }
     }
 

@@ -301,7 +301,8 @@ async fn retry(ctx: &JobContext, claim: &Claim, error: JobError) -> &'static str
         claim.attempt,
         ctx.settings.jobs.backoff_base,
         ctx.settings.jobs.backoff_max,
-    );
+    )
+    .max(error.retry_after.unwrap_or_default());
     log_failure(claim, &error, "attempt failed; retrying", delay);
     let mut detail = error.detail;
     detail["attempt"] = json!(claim.attempt);

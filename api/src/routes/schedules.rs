@@ -2,6 +2,7 @@
 //! the bodies are seed 004's documented shapes; invalid values are 422.
 
 use almanac_shared::{
+    config::EmailProvider,
     db,
     domain::synthesis::{DeliveryStatus, ScheduleSpec},
     store::themes,
@@ -97,6 +98,22 @@ pub struct Delivery {
     #[oai(nullable)]
     pub sent_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
+    /// Where to open the email as sent (`message/rfc822`), when the server keeps it: the
+    /// `outbox` provider (`EMAIL_PROVIDER`) writes every email to a file instead of sending.
+    #[oai(nullable)]
+    #[sqlx(default)]
+    pub email_url: Option<String>,
+}
+
+/// An email as the outbox kept it.
+#[derive(poem_openapi::ApiResponse)]
+pub enum OutboxEmail {
+    /// The message as written (RFC 5322), to open in a mail program.
+    #[oai(status = 200, content_type = "message/rfc822")]
+    Message(
+        poem_openapi::payload::Binary<Vec<u8>>,
+        #[oai(header = "Content-Disposition")] String,
+    ),
 }
 
 pub struct SchedulesApi;
@@ -181,8 +198,48 @@ impl SchedulesApi {
     ) -> Answer<Json<Vec<Delivery>>, { can::BAD_REQUEST | can::STORED | can::NOT_FOUND }> {
         let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
         theme(&mut tx, id.0).await?;
-        let rows: Vec<Delivery> = themes::deliveries(&mut tx, id.0).await?;
+        let mut rows: Vec<Delivery> = themes::deliveries(&mut tx, id.0).await?;
         tx.commit().await?;
+        let outbox = state.settings.email_provider == EmailProvider::Outbox;
+        for row in rows
+            .iter_mut()
+            .filter(|r| outbox && r.status == DeliveryStatus::Sent)
+        {
+            row.email_url = Some(format!(
+                "/api/v1/themes/{}/deliveries/{}/email",
+                id.0, row.id
+            ));
+        }
         Ok(Json(rows))
+    }
+
+    /// One delivery's email as the outbox kept it (`EMAIL_PROVIDER=outbox`): 404 when it
+    /// kept none.
+    #[oai(
+        path = "/api/v1/themes/:id/deliveries/:delivery_id/email",
+        method = "get",
+        operation_id = "getDeliveryEmail"
+    )]
+    async fn delivery_email(
+        &self,
+        state: Data<&AppState>,
+        auth: BearerAuth,
+        id: Path<Uuid>,
+        delivery_id: Path<Uuid>,
+    ) -> Answer<OutboxEmail, { can::BAD_REQUEST | can::STORED | can::NOT_FOUND }> {
+        let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
+        theme(&mut tx, id.0).await?;
+        let owned = themes::has_delivery(&mut tx, id.0, delivery_id.0).await?;
+        tx.commit().await?;
+        let file =
+            almanac_shared::email::outbox_file(&state.settings.email_outbox_dir, delivery_id.0);
+        let message = match tokio::fs::read(&file).await {
+            Ok(message) if owned => message,
+            _ => return Err(ApiError::not_found("email").into()),
+        };
+        Ok(OutboxEmail::Message(
+            poem_openapi::payload::Binary(message),
+            format!("attachment; filename=\"{}.eml\"", delivery_id.0),
+        ))
     }
 }

@@ -2,7 +2,7 @@
 // days, time in UTC, up to three emails checked on blur, saved on every change) and the
 // deliveries.
 
-import { api, follow } from "./api.js";
+import { api, follow, download } from "./api.js";
 import { h, field, fill, toast, when, showError } from "./ui.js";
 
 const DAYS = [["mon", "M", "Monday"], ["tue", "T", "Tuesday"], ["wed", "W", "Wednesday"], ["thu", "T", "Thursday"],
@@ -120,8 +120,12 @@ async function renderSyntheses(el, themeId) {
 async function renderDeliveries(el, themeId) {
   const items = await api("GET", `/api/v1/themes/${themeId}/deliveries`);
   fill(el, items.length ? h("div", { class: "table-wrap" }, h("table", {},
-    h("thead", {}, h("tr", {}, h("th", {}, "To"), h("th", {}, "Status"), h("th", {}, "Sent"))),
-    h("tbody", {}, items.map((d) => h("tr", {}, h("td", {}, d.recipient), h("td", {}, d.status, d.last_error ? ` (${d.last_error.message ?? ""})` : ""), h("td", {}, when(d.sent_at)))))))
+    h("thead", {}, h("tr", {}, h("th", {}, "To"), h("th", {}, "Status"), h("th", {}, "Sent"), h("th", {}, h("span", { class: "muted" }, "Email")))),
+    h("tbody", {}, items.map((d) => h("tr", {}, h("td", {}, d.recipient), h("td", {}, d.status, d.last_error ? ` (${d.last_error.message ?? ""})` : ""), h("td", {}, when(d.sent_at)),
+      h("td", {}, d.email_url ? h("button", {
+        type: "button", class: "link open-email", "aria-label": `Open the email to ${d.recipient}`,
+        onclick: () => download(d.email_url, `digest-${d.recipient}.eml`).catch((e) => showError(e)),
+      }, "Open") : null))))))
     : h("p", { class: "muted" }, "No email sent yet."));
 }
 

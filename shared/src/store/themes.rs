@@ -154,6 +154,21 @@ pub async fn delete_schedule(conn: &mut PgConnection, theme: Uuid) -> sqlx::Resu
 }
 
 /// The email deliveries of a theme's syntheses, newest first (300 at most).
+/// Whether the theme has the delivery (as the caller sees it).
+pub async fn has_delivery(
+    conn: &mut PgConnection,
+    theme: Uuid,
+    delivery: Uuid,
+) -> sqlx::Result<bool> {
+    sqlx::query_scalar(
+        "select exists (select 1 from email_deliveries where id = $1 and theme_id = $2)",
+    )
+    .bind(delivery)
+    .bind(theme)
+    .fetch_one(conn)
+    .await
+}
+
 pub async fn deliveries<T: Row>(conn: &mut PgConnection, theme: Uuid) -> sqlx::Result<Vec<T>> {
     sqlx::query_as(
         "select id, synthesis_id, recipient, status, attempts, last_error, sent_at, created_at

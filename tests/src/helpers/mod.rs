@@ -11,6 +11,7 @@ mod leftovers;
 pub mod probe;
 pub mod redis_server;
 mod requests;
+pub mod resend;
 pub mod sites;
 pub mod smtp;
 pub mod stream;

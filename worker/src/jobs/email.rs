@@ -1,10 +1,12 @@
 //! The email job (seed 004): send one synthesis to one recipient, at most once.
 //!
-//! The delivery is marked `sending` before the SMTP exchange. A transient failure puts it
-//! back to `pending` and the ledger retries with backoff; a permanent one records it
-//! `failed`. An attempt that finds its delivery still `sending` (the previous one died
-//! mid-exchange, outcome unknown) does not send again: it records `unknown`, because a
-//! recipient must never get the same synthesis twice.
+//! The delivery is marked `sending` before the exchange with the provider. A transient
+//! failure puts it back to `pending` and the ledger retries with backoff (not before the
+//! provider's `retry-after`); a permanent one records it `failed`. An attempt that finds
+//! its delivery still `sending` (the previous one died mid-exchange, outcome unknown)
+//! sends again only through a provider that delivers a repeat once (Resend's idempotency
+//! key is the delivery's id; the outbox's file is named by it); through SMTP it records
+//! `unknown`, because a recipient must never get the same synthesis twice.
 
 use almanac_shared::{
     domain::synthesis::{self, DeliveryStatus, EmailJob, Section, Synthesis},
@@ -65,6 +67,7 @@ async fn send(ctx: &JobContext, claim: &Claim, delivery_id: Uuid, input: Input) 
     let result = json!({ "delivery_id": delivery_id, "recipient": input.recipient });
     match input.previous {
         DeliveryStatus::Pending => {}
+        DeliveryStatus::Sending if ctx.mailer.idempotent() => {}
         DeliveryStatus::Sending => {
             let detail = json!({ "code": "DELIVERY_UNCERTAIN", "message": "an earlier attempt stopped while sending; not sent again so that the recipient cannot get it twice" });
             record(ctx, delivery_id, DeliveryStatus::Unknown, Some(&detail))
@@ -103,6 +106,7 @@ async fn send(ctx: &JobContext, claim: &Claim, delivery_id: Uuid, input: Input) 
         text: body.text,
         html: body.html,
         message_id: input.message_id,
+        delivery_id,
     };
     match ctx.mailer.send(&email).await {
         Ok(()) => {
@@ -114,21 +118,30 @@ async fn send(ctx: &JobContext, claim: &Claim, delivery_id: Uuid, input: Input) 
             tracing::info!(delivery_id = %delivery_id, "synthesis emailed");
             finish(ctx, claim, result).await
         }
-        Err(MailError::Transient(message)) => {
-            let detail = json!({ "code": "SMTP_TEMPORARY", "message": message });
+        Err(MailError::Transient(message, retry_after)) => {
+            let detail = json!({ "code": "EMAIL_TEMPORARY", "message": message });
             record(ctx, delivery_id, DeliveryStatus::Pending, Some(&detail))
                 .await
                 .context("recording the delivery pending")?;
             metrics::counter!("emails_total", "outcome" => "retried").increment(1);
-            Err(JobError::transient("SMTP_TEMPORARY", message))
+            let mut error = JobError::transient("EMAIL_TEMPORARY", message);
+            error.retry_after = retry_after;
+            Err(error)
         }
-        Err(MailError::Permanent(message)) => {
-            let detail = json!({ "code": "SMTP_REFUSED", "message": message });
+        Err(refused) => {
+            let (code, message) = match refused {
+                MailError::NotConfigured => (
+                    "EMAIL_NOT_CONFIGURED",
+                    "no email provider is configured (SMTP_URL, RESEND_API_KEY or EMAIL_PROVIDER=outbox)".to_owned(),
+                ),
+                other => ("EMAIL_REFUSED", other.to_string()),
+            };
+            let detail = json!({ "code": code, "message": message });
             record(ctx, delivery_id, DeliveryStatus::Failed, Some(&detail))
                 .await
                 .context("recording the delivery failed")?;
             metrics::counter!("emails_total", "outcome" => "failed").increment(1);
-            Err(JobError::permanent("SMTP_REFUSED", message))
+            Err(JobError::permanent(code, message))
         }
     }
 }
