@@ -143,3 +143,71 @@ async fn with_the_flag_off_and_postgres_down_the_stream_is_a_dry_run() {
     let again = app.calendar_stream(user, &request(3, "tea")).await;
     assert_eq!(entries(&again), entries(&frames));
 }
+
+/// Seed 001's playbook, "Supabase down/unreachable: serve legacy/dry-run responses": with
+/// the calendar flag on, Postgres cut off gives the legacy stream as a dry run (the publish
+/// spool's word for why), nothing saved; asked for 202, a finished dry run with no links;
+/// a `calendarId` is echoed unchecked, with no diff.
+#[tokio::test]
+async fn with_the_flag_on_and_postgres_down_the_answer_is_the_legacy_dry_run() {
+    let app = spawn_app_with(TestOptions {
+        worker: false,
+        db_proxy: true,
+        ..Default::default()
+    })
+    .await;
+    let user = Uuid::new_v4();
+    app.db_proxy.as_ref().unwrap().partition();
+    let frames = app.calendar_stream(user, &request(3, "tea")).await;
+    assert_eq!(entries(&frames).len(), 9);
+    let done = summary(&frames);
+    assert_eq!(done["status"], "succeeded");
+    assert_eq!(
+        (
+            &done["meta"]["mode"],
+            &done["meta"]["persisted"],
+            &done["meta"]["reason"],
+            &done["meta"]["runId"],
+            &done["meta"]["version"]
+        ),
+        (
+            &json!("legacy"),
+            &json!(false),
+            &json!("STORE_UNAVAILABLE"),
+            &Value::Null,
+            &Value::Null
+        ),
+        "{done}"
+    );
+    // A regeneration's calendar is echoed, unchecked; there is nothing to compare with.
+    let calendar = Uuid::now_v7();
+    let mut regenerate = request(3, "tea");
+    regenerate["calendarId"] = json!(calendar);
+    let frames = app.calendar_stream(user, &regenerate).await;
+    assert!(frames.iter().all(|f| f.kind != "diff"));
+    assert_eq!(
+        summary(&frames)["meta"]["calendarId"],
+        json!(calendar.to_string())
+    );
+    let accepted = app
+        .client
+        .post(app.url("/v1/ai/calendar"))
+        .bearer_auth(app.token(user))
+        .header("prefer", "respond-async")
+        .json(&request(3, "tea"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(accepted.status(), 202);
+    let accepted: Value = accepted.json().await.unwrap();
+    assert_eq!(accepted["data"]["status"], "succeeded");
+    assert_eq!(accepted["meta"]["reason"], "STORE_UNAVAILABLE");
+    assert!(accepted["data"]["links"]["poll"].is_null());
+    assert!(accepted["data"]["links"]["calendar"].is_null());
+    app.db_proxy.as_ref().unwrap().heal();
+    let saved: i64 = sqlx::query_scalar("select count(*) from calendars")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(saved, 0, "nothing saved");
+}

@@ -169,7 +169,14 @@ impl Event {
     pub fn done(status: JobStatus, result: Option<Value>, error: Option<Value>) -> Self {
         let mut meta = serde_json::json!({ "done": true });
         if let Some(result) = &result {
-            for field in ["mode", "runId", "calendarId", "version", "persisted"] {
+            for field in [
+                "mode",
+                "runId",
+                "calendarId",
+                "version",
+                "persisted",
+                "reason",
+            ] {
                 if let Some(value) = result.get(field) {
                     meta[field] = value.clone();
                 }

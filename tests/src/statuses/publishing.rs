@@ -47,6 +47,9 @@ pub(super) async fn refusals(app: &mut TestApp, probe: &Probe, user: Uuid) {
     probe
         .expect_at(&replica, 503, probe.call("publishCalendar", &[calendar]))
         .await;
+    probe
+        .expect_at(&replica, 503, probe.call("generateCalendar", &[]))
+        .await;
     let answer = probe
         .succeed(200, probe.call("publishCalendar", &[calendar]))
         .await;

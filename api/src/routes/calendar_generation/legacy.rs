@@ -1,7 +1,8 @@
 //! The legacy path (`CALENDAR_SERVICE_ENABLED=false`): the calendar written here, in the
 //! API, with deterministic content, no queue and no AI provider; the same stream schema
 //! with `meta.mode = "legacy"`; persisted when Postgres is up, a dry run marked
-//! `persisted: false` when it is not.
+//! `persisted: false, reason: "STORE_UNAVAILABLE"` when it is not. It is also seed 001's
+//! playbook answer while Postgres is down, whatever the flag says.
 
 use std::time::Instant;
 
@@ -35,6 +36,7 @@ pub(super) async fn run(
     spec: CalendarSpec,
     calendar_id: Option<Uuid>,
     framing: Option<Framing>,
+    store_down: bool,
 ) -> ApiResult<CalendarResponse> {
     let started = Instant::now();
     let brief = &spec.constraints.raw;
@@ -46,28 +48,38 @@ pub(super) async fn run(
             slot,
         })
         .collect();
-    let persisted = match persist_legacy(state, user, &spec, calendar_id, &entries).await {
-        Ok(persisted) => Some(persisted),
-        Err(ApiError::Unavailable(..)) => {
-            tracing::warn!("Postgres unreachable: answering a legacy dry run, not persisted");
-            None
+    let persisted = if store_down {
+        None
+    } else {
+        match persist_legacy(state, user, &spec, calendar_id, &entries).await {
+            Ok(persisted) => Some(persisted),
+            Err(ApiError::Unavailable(..)) => None,
+            Err(other) => return Err(other),
         }
-        Err(other) => return Err(other),
     };
+    if persisted.is_none() {
+        tracing::warn!("Postgres unreachable: answering a legacy dry run, not persisted");
+    }
+    // The publish spool's word for the same outage.
+    let reason = persisted.is_none().then_some("STORE_UNAVAILABLE");
     let (run_id, calendar_id, version) =
         persisted.as_ref().map_or((None, calendar_id, None), |p| {
             (Some(p.run.id), Some(p.run.calendar_id), Some(p.version))
         });
-    let meta = json!({
+    let mut meta = json!({
         "mode": "legacy", "runId": run_id, "calendarId": calendar_id, "version": version,
         "persisted": persisted.is_some(), "done": false,
     });
+    if let Some(reason) = reason {
+        meta["reason"] = json!(reason);
+    }
     let summary = match &persisted {
         Some(p) => p.summary.clone(),
         None => json!({
             "status": "succeeded", "entries": entries.len(), "slots": entries.len(),
             "latencyMs": started.elapsed().as_millis() as u64, "tokens": 0, "runId": null,
             "calendarId": calendar_id, "version": null, "mode": "legacy", "persisted": false,
+            "reason": "STORE_UNAVAILABLE",
         }),
     };
     metrics::counter!("calendar_runs_total", "status" => "succeeded", "mode" => "legacy")
@@ -91,13 +103,17 @@ pub(super) async fn run(
                     links: RunLinks {
                         poll: None,
                         stream: None,
-                        calendar: calendar_id.map(|id| format!("/v1/calendars/{id}")),
+                        calendar: persisted
+                            .as_ref()
+                            .and(calendar_id)
+                            .map(|id| format!("/v1/calendars/{id}")),
                     },
                 },
                 RunMeta {
                     request_id: current_request_id(),
                     mode: "legacy".into(),
                     persisted: persisted.is_some(),
+                    reason: reason.map(str::to_owned),
                 },
             )),
             false,

@@ -114,6 +114,9 @@ pub struct RunMeta {
     pub mode: String,
     /// False for a legacy dry run (Postgres was unreachable).
     pub persisted: bool,
+    /// Why it was not persisted: `STORE_UNAVAILABLE`.
+    #[oai(nullable)]
+    pub reason: Option<String>,
 }
 
 impl Enveloped for RunAccepted {
@@ -194,7 +197,7 @@ impl CalendarGenerationApi {
         let answer = if state.flags.enabled(Flag::CalendarService, user) {
             start_run(&state, user, spec, calendar_id, framing).await
         } else {
-            legacy::run(&state, user, spec, calendar_id, framing).await
+            legacy::run(&state, user, spec, calendar_id, framing, false).await
         };
         if answer.is_err() {
             // Refused (409, 404) or not written: the request created nothing.
@@ -305,7 +308,14 @@ async fn start_run(
     framing: Option<Framing>,
 ) -> ApiResult<CalendarResponse> {
     let slots = spec.slot_count() as u64;
-    let mut tx = db::user_tx(&state.pool, user).await?;
+    let mut tx = match db::user_tx(&state.pool, user).await {
+        Ok(tx) => tx,
+        // Seed 001's playbook: Postgres down, serve the legacy dry run, whatever the flag.
+        Err(error) if db::is_unavailable(&error) => {
+            return legacy::run(state, user, spec, calendar_id, framing, true).await;
+        }
+        Err(error) => return Err(error.into()),
+    };
     let opened = open_run(&mut tx, user, &spec, calendar_id).await?;
     let run_id = Uuid::now_v7();
     let mut job = NewJob::new(user, &CalendarJob { run_id });
@@ -356,6 +366,7 @@ async fn start_run(
                     request_id: current_request_id(),
                     mode: "service".into(),
                     persisted: true,
+                    reason: None,
                 },
             )),
             false,
