@@ -519,3 +519,94 @@ async fn a_calendar_followed_through_the_jobs_route_counts_as_a_calendar_stream(
     .await;
     assert!(after >= before + 1.0);
 }
+
+/// Seed 000's 30 s is wall-clock from the request. With no worker at all, the run's own
+/// stream ends at the deadline with the final frame (`timeout`, nothing written, the
+/// seed's friendly message), and the poll view says so too.
+#[tokio::test]
+async fn a_run_no_worker_takes_ends_at_its_deadline_with_its_final_frame() {
+    let fake = FakeAi::start(vec![], Behaviour::Ok).await;
+    let app = spawn_app_with(TestOptions {
+        worker: false,
+        fake_ai: Some(fake.clone()),
+        env: vec![("CALENDAR_TIMEOUT_SECS", "1".into())],
+        ..Default::default()
+    })
+    .await;
+    let user = Uuid::new_v4();
+    let frames = app.calendar_stream(user, &request(2, "tea")).await;
+    let done = frames.last().unwrap();
+    assert_eq!(done.kind, "done");
+    assert_eq!(done.data["status"], "timeout", "{:?}", done.data);
+    assert_eq!(done.data["data"]["entries"], 0);
+    assert_eq!(done.data["meta"]["done"], true);
+    assert_eq!(done.data["error"]["code"], "CALENDAR_TIMEOUT");
+    let message = done.data["error"]["message"].as_str().unwrap();
+    assert!(message.contains("0 of 6 entries"), "{message}");
+    let job = done.data["meta"]["runId"].as_str().unwrap().to_owned();
+    let (_, run) = app
+        .get_json(
+            user,
+            &format!(
+                "/v1/calendars/{}/runs/{job}",
+                done.data["meta"]["calendarId"].as_str().unwrap()
+            ),
+        )
+        .await;
+    assert_eq!(run["data"]["run"]["status"], "timeout", "{run}");
+    assert_eq!(fake.calls(), 0);
+}
+
+/// The deadline holds across attempts: a run whose worker died is taken up again past its
+/// deadline, and ends `timeout` at once, asking the AI nothing more.
+#[tokio::test]
+async fn the_deadline_counts_across_a_retried_attempt() {
+    let fake = FakeAi::start(vec![], Behaviour::Hang).await;
+    let mut app = spawn_app_with(TestOptions {
+        fake_ai: Some(fake.clone()),
+        env: vec![("CALENDAR_TIMEOUT_SECS", "2".into())],
+        ..Default::default()
+    })
+    .await;
+    let user = Uuid::new_v4();
+    let (status, accepted) = app
+        .send_json(Method::POST, user, "/v1/ai/calendar", &request(2, "tea"))
+        .await;
+    assert_eq!(status, 202, "{accepted}");
+    let job: Uuid = accepted["data"]["jobId"].as_str().unwrap().parse().unwrap();
+    fake.wait_for_calls(1).await;
+    let asked = fake.calls();
+    // The worker dies mid-call; its job is taken up again once the deadline has passed.
+    app.kill_worker(0);
+    eventually(Duration::from_secs(10), "the deadline to pass", || async {
+        let past: bool =
+            sqlx::query_scalar("select deadline_at < now() from calendar_runs where job_id = $1")
+                .bind(job)
+                .fetch_one(&app.db)
+                .await
+                .unwrap();
+        past.then_some(())
+    })
+    .await;
+    app.start_worker().await;
+    let (status, attempts): (String, i32) = eventually(
+        Duration::from_secs(20),
+        "the retried attempt to end",
+        || async {
+            let row: (String, i32) =
+                sqlx::query_as("select status, attempts from jobs where id = $1")
+                    .bind(job)
+                    .fetch_one(&app.db)
+                    .await
+                    .unwrap();
+            (row.0 != "pending" && row.0 != "running").then_some(row)
+        },
+    )
+    .await;
+    assert_eq!((status.as_str(), attempts), ("timeout", 2));
+    assert_eq!(
+        fake.calls(),
+        asked,
+        "the second attempt asked the AI nothing"
+    );
+}

@@ -4,6 +4,7 @@
 use almanac_shared::{
     events::{self, Emitter, Event, StoredEvent},
     jobs::{self, JobKind, JobStatus},
+    store::calendars,
 };
 use bytes::Bytes;
 use futures::Stream;
@@ -281,7 +282,9 @@ struct Deps {
 
 /// The stream of `job`'s events after `after` (0: from the start), in the words of its
 /// kind. `ended` is the job's ledger row when it had already ended as the request arrived;
-/// `route` and the job's `kind` label the stream's outcome in the metrics.
+/// `route` and the job's `kind` label the stream's outcome in the metrics. A calendar run's
+/// stream has its `deadline`: a second past it, a run still going is ended `timeout` here
+/// (`expire_calendar_job`) and its final event published, worker or not.
 pub fn relay(
     state: &AppState,
     job: Uuid,
@@ -289,7 +292,15 @@ pub fn relay(
     ended: Option<jobs::JobRecord>,
     (framing, words): (Framing, Vocabulary),
     (route, kind): (&'static str, JobKind),
+    deadline: Option<chrono::DateTime<chrono::Utc>>,
 ) -> impl Stream<Item = Bytes> + Send + 'static {
+    // When to look again at a run that may be past its deadline.
+    let expiry = deadline.map(|at| {
+        let left = (at + chrono::Duration::seconds(1) - chrono::Utc::now())
+            .to_std()
+            .unwrap_or_default();
+        Box::new(tokio::time::Instant::now() + left)
+    });
     // Boxed: it is rarely there, and every idle stream would carry its size.
     let ended = ended.map(Box::new);
     let state = Deps {
@@ -316,6 +327,7 @@ pub fn relay(
         let mut republished = false;
         let mut told_truncated = false;
         let mut progress = Progress::default();
+        let mut expiry = expiry;
         loop {
             if std::mem::take(&mut read_stream) {
                 loop {
@@ -429,11 +441,33 @@ pub fn relay(
                     }
                 }
             }
-            let received = match final_wait {
+            let wake = match (final_wait, expiry.as_deref()) {
+                (Some(a), Some(b)) => Some(a.min(*b)),
+                (a, b) => a.or(b.copied()),
+            };
+            let received = match wake {
                 // Boxed: a timer would grow every stream's state, though it is rarely there.
                 Some(deadline) => match Box::pin(tokio::time::timeout_at(deadline, subscription.recv())).await {
                     Ok(received) => received,
                     Err(_) => {
+                        if let Some(at) = expiry.as_deref_mut().filter(|at| **at <= tokio::time::Instant::now()) {
+                            match Box::pin(calendars::expire(&state.pool, job)).await {
+                                Ok(true) => {
+                                    ledger_says_ended = true;
+                                    if let Err(error) = Box::pin(publish_final_from_ledger(&state, job, None)).await {
+                                        tracing::warn!(job_id = %job, error = %format!("{error:#}"), "publishing a timed-out run's final event failed");
+                                    }
+                                    expiry = None;
+                                }
+                                // Ended otherwise, or the database's clock is a moment behind:
+                                // looked at again in a second, until the final event comes.
+                                Ok(false) => *at += std::time::Duration::from_secs(1),
+                                Err(error) => {
+                                    tracing::warn!(job_id = %job, error = %error, "ending a run past its deadline failed; trying again");
+                                    *at += std::time::Duration::from_secs(1);
+                                }
+                            }
+                        }
                         read_stream = true;
                         continue;
                     }

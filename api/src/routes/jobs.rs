@@ -4,6 +4,7 @@ use almanac_shared::{
     db,
     events::{self, Event},
     jobs::{self, JobKind, JobRecord, JobStatus},
+    store::calendars,
 };
 use chrono::{DateTime, Utc};
 use poem::{Body, IntoResponse, Request, Response, http::StatusCode, web::Data};
@@ -65,6 +66,7 @@ impl JobsApi {
         id: Path<Uuid>,
     ) -> Answer<Json<JobEnvelope>, { can::BAD_REQUEST | can::STORED | can::NOT_FOUND }> {
         let job = owned_job(&state, auth.0.id, id.0).await?;
+        let job = past_deadline(&state, auth.0.id, job).await?;
         Ok(JobEnvelope::of(job.into()))
     }
 
@@ -116,6 +118,15 @@ impl JobsApi {
         let framing = Framing::requested(request).unwrap_or(Framing::Sse);
         let job = owned_job(&state, auth.user().id, id.0).await?;
         let (words, kind) = (Vocabulary::of(job.kind), job.kind);
+        // A calendar run's stream ends at its deadline, whoever is (not) running it.
+        let deadline = if kind == JobKind::Calendar && !job.status.is_final() {
+            let mut tx = db::user_tx(&state.pool, auth.user().id).await?;
+            let deadline = calendars::run_deadline(&mut tx, job.id).await?;
+            tx.commit().await?;
+            deadline
+        } else {
+            None
+        };
         let ended = Event::done_from(&job).is_some().then_some(job);
         if ended.is_some() && after > 0 {
             let last = events::last(&state.redis, &state.settings, id.0).await?;
@@ -130,6 +141,7 @@ impl JobsApi {
             ended,
             (framing, words),
             ("/v1/jobs/{id}/events", kind),
+            deadline,
         );
         let body = Body::from_bytes_stream(futures::StreamExt::map(body, Ok::<_, std::io::Error>));
         Ok(EventStream::Stream(framing, body))
@@ -219,6 +231,23 @@ impl From<JobRecord> for JobView {
 }
 
 /// The caller's job, or 404 (another user's job is indistinguishable from none).
+/// A calendar run still going a second past its deadline (seed 000's wall-clock timeout)
+/// is ended `timeout` by whoever looks at it, and its final event published; the job as it
+/// is then.
+async fn past_deadline(state: &AppState, user: Uuid, job: JobRecord) -> ApiResult<JobRecord> {
+    if job.kind != JobKind::Calendar || job.status.is_final() {
+        return Ok(job);
+    }
+    if !calendars::expire(&state.pool, job.id).await? {
+        return Ok(job);
+    }
+    let job = owned_job(state, user, job.id).await?;
+    if let Err(error) = state.emitter.publish_final_from(&job).await {
+        tracing::warn!(job_id = %job.id, error = %error, "publishing a timed-out run's final event failed; its streams will");
+    }
+    Ok(job)
+}
+
 async fn owned_job(state: &AppState, user: Uuid, id: Uuid) -> ApiResult<JobRecord> {
     let mut tx = db::user_tx(&state.pool, user).await?;
     let job = jobs::fetch(&mut *tx, id).await?;

@@ -263,6 +263,8 @@ pub struct NewRun<'a> {
     pub request: &'a Value,
     pub slots: i32,
     pub applies_directly: bool,
+    /// A service run's deadline, from now (seed 000's wall-clock timeout).
+    pub deadline: Option<std::time::Duration>,
 }
 
 /// Writes a run, unless the user has an active one (false then): the conflict target is
@@ -271,9 +273,10 @@ pub struct NewRun<'a> {
 pub async fn insert_run(conn: &mut PgConnection, run: NewRun<'_>) -> sqlx::Result<bool> {
     let inserted: Option<Uuid> = sqlx::query_scalar(
         "insert into calendar_runs (id, calendar_id, user_id, job_id, version, mode, status,
-             request, slots, applies_directly, started_at)
+             request, slots, applies_directly, started_at, deadline_at)
          values ($1, $2, $3, $4, $5, $6, case when $6 = 'legacy' then 'running' else 'pending' end,
-             $7, $8, $9, case when $6 = 'legacy' then now() end)
+             $7, $8, $9, case when $6 = 'legacy' then now() end,
+             now() + make_interval(secs => $10))
          on conflict (user_id) where status in ('pending', 'running') do nothing
          returning id",
     )
@@ -286,9 +289,33 @@ pub async fn insert_run(conn: &mut PgConnection, run: NewRun<'_>) -> sqlx::Resul
     .bind(Json(run.request))
     .bind(run.slots)
     .bind(run.applies_directly)
+    .bind(run.deadline.map(|d| d.as_secs_f64()))
     .fetch_optional(conn)
     .await?;
     Ok(inserted.is_some())
+}
+
+/// The deadline of the calendar run of job `job` (none for another kind's job).
+pub async fn run_deadline(
+    conn: &mut PgConnection,
+    job: Uuid,
+) -> sqlx::Result<Option<chrono::DateTime<chrono::Utc>>> {
+    Ok(
+        sqlx::query_scalar("select deadline_at from calendar_runs where job_id = $1")
+            .bind(job)
+            .fetch_optional(conn)
+            .await?
+            .flatten(),
+    )
+}
+
+/// Ends job `job` `timeout` when it is a calendar run's, still pending or running, a
+/// second past its deadline; whether it did (`expire_calendar_job`).
+pub async fn expire(pool: &sqlx::PgPool, job: Uuid) -> sqlx::Result<bool> {
+    sqlx::query_scalar("select expire_calendar_job($1)")
+        .bind(job)
+        .fetch_one(pool)
+        .await
 }
 
 /// The caller's active run and its calendar, if any.

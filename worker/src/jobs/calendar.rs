@@ -37,6 +37,7 @@ impl Job for CalendarJob {
             started_at = coalesce(r.started_at, now())
         from claimed where r.id = (claimed.payload ->> 'run_id')::uuid
         returning r.id, r.calendar_id, r.user_id, r.version, r.request, r.applies_directly,
+            r.deadline_at,
             (select coalesce(jsonb_agg(e.key), '[]'::jsonb) from calendar_run_entries e
              where e.run_id = r.id) as done_keys";
 
@@ -76,6 +77,9 @@ pub struct Input {
     version: i32,
     request: Value,
     applies_directly: bool,
+    /// Seed 000's wall-clock deadline, set when the request was accepted (none for a run
+    /// written before deadlines were stored).
+    deadline_at: Option<chrono::DateTime<chrono::Utc>>,
     done_keys: Vec<String>,
 }
 
@@ -124,7 +128,11 @@ async fn generate_run(ctx: &JobContext, claim: &Claim, input: Input) -> JobResul
         )
         .await;
     let settings = &ctx.settings.calendar;
-    let deadline = tokio::time::Instant::now() + settings.timeout;
+    // From the request's acceptance: queue wait and earlier attempts have spent their share.
+    let left = input.deadline_at.map_or(settings.timeout, |at| {
+        (at - chrono::Utc::now()).to_std().unwrap_or_default()
+    });
+    let deadline = tokio::time::Instant::now() + left.min(settings.timeout);
     let brief = &spec.constraints.raw;
     // The batches' calls run at once; each sends its entries the moment they close. Once a
     // call crosses the budget, no other is started.
@@ -143,8 +151,9 @@ async fn generate_run(ctx: &JobContext, claim: &Claim, input: Input) -> JobResul
     let mut calling = true;
     let mut failure = None;
     let mut over_budget = None;
-    let mut timed_out = false;
-    loop {
+    // Past the deadline already (a long queue, an earlier attempt): no call is made.
+    let mut timed_out = left.is_zero();
+    while !timed_out {
         let group = tokio::select! {
             biased;
             next = produced.recv() => match next {

@@ -181,6 +181,7 @@ async fn persist_legacy(
         id: run.id,
         job_id: None,
         mode: "legacy",
+        deadline: None,
     };
     insert_run(&mut tx, user, &opened, new, spec).await?;
     record_run(run.calendar_id, run.id, JobStatus::Succeeded);

@@ -321,10 +321,13 @@ async fn start_run(
     let mut job = NewJob::new(user, &CalendarJob { run_id });
     job.trace_context = telemetry::request_context(crate::envelope::current_request_id());
     job.insert(&mut *tx).await?;
+    // Seed 000's timeout counts from here: queue wait and retried attempts included.
+    let deadline = state.settings.calendar.timeout;
     let run = NewRun {
         id: run_id,
         job_id: Some(job.id),
         mode: "service",
+        deadline: Some(deadline),
     };
     insert_run(&mut tx, user, &opened, run, &spec).await?;
     if let Err(error) = tx.commit().await {
@@ -342,6 +345,7 @@ async fn start_run(
                 None,
                 (framing, Vocabulary::Common),
                 (CALENDAR_ROUTE, JobKind::Calendar),
+                Some(chrono::Utc::now() + deadline),
             );
             CalendarResponse::Stream(
                 framing,
@@ -451,6 +455,8 @@ struct NewRun {
     id: Uuid,
     job_id: Option<Uuid>,
     mode: &'static str,
+    /// A service run's deadline, from now.
+    deadline: Option<std::time::Duration>,
 }
 
 /// Writes the run; a second active generation of the user is refused by Postgres (a
@@ -466,6 +472,7 @@ async fn insert_run(
         id: run_id,
         job_id,
         mode,
+        deadline,
     } = run;
     let inserted = store::insert_run(
         tx,
@@ -479,6 +486,7 @@ async fn insert_run(
             request: &spec.to_json(),
             slots: spec.slot_count() as i32,
             applies_directly: opened.applies_directly,
+            deadline,
         },
     )
     .await?;

@@ -364,6 +364,7 @@ fn stream(
         ended,
         (framing, Vocabulary::Organic),
         ("/api/organic/generate-calendar", JobKind::Organic),
+        None,
     );
     GenerateResponse {
         framing,
