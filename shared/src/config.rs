@@ -78,6 +78,8 @@ pub struct AiSettings {
     pub fallback_models: Vec<String>,
     /// Tokens a user may spend a UTC day (`AI_USER_DAILY_TOKENS`; unset: no limit).
     pub user_daily_tokens: Option<u64>,
+    /// The circuit breaker (`AI_BREAKER_FAILURES`, `_WINDOW_SECS`, `_COOLDOWN_SECS`).
+    pub breaker: crate::ai::breaker::BreakerSettings,
 }
 
 /// Whether answers are asked for with the template's JSON schema (`response_format`).
@@ -436,6 +438,11 @@ impl Settings {
                             .collect()
                     })
                     .unwrap_or_default(),
+                breaker: crate::ai::breaker::BreakerSettings {
+                    failures: env.parse_or("AI_BREAKER_FAILURES", 5)?,
+                    window: env.seconds_or("AI_BREAKER_WINDOW_SECS", 60.0)?,
+                    cooldown: env.seconds_or("AI_BREAKER_COOLDOWN_SECS", 30.0)?,
+                },
                 user_daily_tokens: match env.optional("AI_USER_DAILY_TOKENS") {
                     None => None,
                     Some(raw) => Some(raw.trim().parse::<u64>().ok().filter(|n| *n > 0).with_context(
@@ -522,6 +529,9 @@ impl Settings {
         }
         if settings.body_timeout.is_zero() {
             bail!("BODY_TIMEOUT_SECS: must be greater than 0");
+        }
+        if settings.ai.breaker.failures == 0 {
+            bail!("AI_BREAKER_FAILURES: must be at least 1");
         }
         if settings.flags_refresh.is_zero() {
             bail!("FLAGS_REFRESH_MS: must be greater than 0");

@@ -10,6 +10,8 @@ mod api_contract;
 #[cfg(test)]
 mod auth;
 #[cfg(test)]
+mod breaker;
+#[cfg(test)]
 mod browser;
 #[cfg(test)]
 mod calendar_edits;

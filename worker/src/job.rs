@@ -121,6 +121,9 @@ pub struct JobError {
     pub unavailable: bool,
     /// Not to be tried again before this (an outside service said when).
     pub retry_after: Option<std::time::Duration>,
+    /// Not the job's failure, and nothing was tried: given back without spending the
+    /// attempt, due after this (the AI provider's breaker is open until then).
+    pub release_after: Option<std::time::Duration>,
 }
 
 impl JobError {
@@ -140,6 +143,7 @@ impl JobError {
             cause: None,
             unavailable: false,
             retry_after: None,
+            release_after: None,
         }
     }
 

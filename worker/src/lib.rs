@@ -43,7 +43,7 @@ impl Services {
     /// The services the settings name, the system clock, and every kind.
     pub fn from_settings(settings: &Settings) -> anyhow::Result<Self> {
         Ok(Self {
-            ai: ai::from_settings(&settings.ai, almanac_shared::domain::OFFLINE_ANSWERS)?,
+            ai: ai::from_settings(settings, almanac_shared::domain::OFFLINE_ANSWERS)?,
             mailer: almanac_shared::email::from_settings(settings)?,
             clock: Arc::new(SystemClock),
             registry: jobs::registry(),

@@ -192,6 +192,26 @@ async fn settle(ctx: &JobContext, claim: &Claim, outcome: Outcome) -> &'static s
             tracing::info!(job_id = %claim.id, "job cancelled");
             end(ctx, claim, JobStatus::Cancelled, detail.clone(), detail).await
         }
+        Outcome::Done(Err(error)) if let Some(wait) = error.release_after => {
+            log_failure(
+                claim,
+                &error,
+                "the AI provider's breaker is open; releasing",
+                wait,
+            );
+            metrics::counter!("jobs_deferred_total", "kind" => claim.kind.as_str()).increment(1);
+            let waiting = Event::Error {
+                code: Some(error.code().to_owned()),
+                message: format!(
+                    "the AI provider is failing; this job waits {} s for it",
+                    wait.as_secs().max(1)
+                ),
+                placement_id: None,
+                retrying: true,
+            };
+            ctx.emitter.emit_or_log(claim.id, &waiting).await;
+            release(ctx, claim, wait, "the AI provider's breaker is open").await
+        }
         Outcome::Done(Err(error)) if error.unavailable => {
             // Not the job's failure: it runs again, this attempt not counted.
             let delay = jobs::backoff(

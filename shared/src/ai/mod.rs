@@ -2,6 +2,7 @@
 //! client and a deterministic offline provider. Responses say which provider and model
 //! produced them, with token usage, cost and latency.
 
+pub mod breaker;
 pub mod items;
 mod offline;
 mod openai;
@@ -16,7 +17,7 @@ pub use offline::{OfflineAnswers, OfflineProvider};
 pub use openai::OpenAiClient;
 pub use stream::{ChatStream, Piece, Prices, estimate_tokens};
 
-use crate::config::{AiProviderKind, AiSettings};
+use crate::config::{AiProviderKind, Settings};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -99,6 +100,8 @@ pub struct AiError {
     pub model: Option<String>,
     /// HTTP attempts made, retries and fallbacks included.
     pub attempts: u32,
+    /// Every model's breaker is open: no request was made, and none will be before this.
+    pub retry_after: Option<Duration>,
 }
 
 /// The longest provider text kept in a diagnostic.
@@ -124,6 +127,7 @@ impl AiError {
             provider: None,
             model: None,
             attempts: 0,
+            retry_after: None,
         }
     }
 
@@ -190,9 +194,10 @@ pub trait AiProvider: Send + Sync + 'static {
 
 /// Builds the configured provider; the offline one answers with `offline_answers`.
 pub fn from_settings(
-    settings: &AiSettings,
+    all: &Settings,
     offline_answers: OfflineAnswers,
 ) -> anyhow::Result<Arc<dyn AiProvider>> {
+    let settings = &all.ai;
     if settings.provider == AiProviderKind::Offline {
         tracing::warn!(
             ai.provider = "offline",
@@ -204,7 +209,10 @@ pub fn from_settings(
             OfflineProvider::new(settings.offline_latency, offline_answers)
                 .with_rate(settings.offline_tokens_per_sec),
         ),
-        AiProviderKind::OpenAi => Arc::new(OpenAiClient::new(settings.clone())?),
+        AiProviderKind::OpenAi => Arc::new(OpenAiClient::new(
+            settings.clone(),
+            breaker::Breaker::new(all),
+        )?),
     })
 }
 

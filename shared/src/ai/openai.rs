@@ -18,6 +18,7 @@ use futures::{StreamExt, stream::BoxStream};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::breaker::{Breaker, Gate};
 use super::{
     AiError, AiProvider, ChatRequest, ChatStream, Piece, Prices, Usage, estimate_tokens,
     retry_delay,
@@ -29,6 +30,8 @@ pub struct OpenAiClient {
     settings: AiSettings,
     /// Models whose provider refused `response_format` (with `auto`), for the process's life.
     unstructured: Mutex<HashSet<String>>,
+    /// Stops asking a model the fleet finds failing (`AI_BREAKER_*`).
+    breaker: Breaker,
 }
 
 #[derive(Deserialize)]
@@ -85,7 +88,7 @@ struct Failed {
 }
 
 impl OpenAiClient {
-    pub fn new(settings: AiSettings) -> anyhow::Result<Self> {
+    pub fn new(settings: AiSettings, breaker: Breaker) -> anyhow::Result<Self> {
         let http = reqwest::Client::builder()
             .timeout(settings.timeout)
             .connect_timeout(settings.timeout.min(Duration::from_secs(10)))
@@ -94,6 +97,7 @@ impl OpenAiClient {
             http,
             settings,
             unstructured: Mutex::new(HashSet::new()),
+            breaker,
         })
     }
 
@@ -419,7 +423,18 @@ impl AiProvider for OpenAiClient {
         let started = Instant::now();
         let mut attempts = 0;
         let mut last = None;
+        // The soonest an open breaker lets a model be asked again.
+        let mut reopens: Option<Duration> = None;
         'models: for (index, model) in models.iter().enumerate() {
+            let probe = match self.breaker.admit("openai", model).await {
+                Gate::Open(wait) => {
+                    tracing::info!(model = %model, wait_ms = wait.as_millis() as u64, "the model's breaker is open; not asking it");
+                    reopens = Some(reopens.map_or(wait, |r| r.min(wait)));
+                    continue 'models;
+                }
+                Gate::Probe => true,
+                Gate::Closed => false,
+            };
             let mut retries = 0;
             loop {
                 attempts += 1;
@@ -427,6 +442,7 @@ impl AiProvider for OpenAiClient {
                 let body = self.body(&request, model, structured);
                 let failed = match self.attempt(&body).await {
                     Ok((pieces, request_id)) => {
+                        self.breaker.record("openai", model, true, probe).await;
                         if index > 0 {
                             tracing::info!(model = %model, "a fallback model answered");
                         }
@@ -464,6 +480,11 @@ impl AiProvider for OpenAiClient {
                     tokio::time::sleep(retry_delay(retries, self.settings.retry_base)).await;
                     continue;
                 }
+                // A call that still fails after its retries is the provider's failure; a
+                // refusal of the request is an answer.
+                self.breaker
+                    .record("openai", model, !error.is_transient(), probe)
+                    .await;
                 if error.is_transient() || failed.unknown_model {
                     tracing::warn!(model = %model, error = %error, status = error.status, "the model failed; trying the next one if any");
                     last = Some(error);
@@ -478,7 +499,19 @@ impl AiProvider for OpenAiClient {
                 });
             }
         }
-        let error = last.expect("at least one model was tried");
+        let Some(error) = last else {
+            // Every model's breaker was open: nothing was asked.
+            let wait = reopens.unwrap_or_default();
+            return Err(AiError {
+                provider: Some("openai".into()),
+                model: models.first().cloned(),
+                retry_after: Some(wait),
+                ..AiError::transient(format!(
+                    "the AI provider is failing and is not being asked for {} s",
+                    wait.as_secs().max(1)
+                ))
+            });
+        };
         Err(AiError {
             latency_ms: started.elapsed().as_millis() as u64,
             provider: Some("openai".into()),

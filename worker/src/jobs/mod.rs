@@ -61,5 +61,10 @@ pub(crate) fn ai_error(error: &AiError) -> JobError {
         JobError::permanent("AI_PROVIDER_REFUSED", error.message.clone())
     };
     job_error.diagnostics = Some(error.diagnostics());
+    if let Some(wait) = error.retry_after {
+        // The breaker refused the call: the job waits for it, its attempt not spent.
+        job_error = job_error.with("retryAfterSecs", wait.as_secs().max(1));
+        job_error.release_after = Some(wait);
+    }
     job_error
 }
