@@ -60,6 +60,8 @@ mod review;
 #[cfg(test)]
 mod schedules;
 #[cfg(test)]
+mod seed_client;
+#[cfg(test)]
 mod statuses;
 #[cfg(test)]
 mod streaming;

@@ -130,11 +130,6 @@ impl Framing {
             .body(body)
     }
 
-    /// An event with its id, for a stream built in-process (not relayed).
-    pub fn event(self, seq: u64, event: &Event) -> Bytes {
-        self.stored(&StoredEvent::from_event(seq, event))
-    }
-
     pub(super) fn notice(self, event: &Event) -> Bytes {
         let data = serde_json::to_string(event).expect("events serialise");
         self.frame(None, event.kind(), &data)
@@ -328,10 +323,13 @@ pub fn relay(
         let mut told_truncated = false;
         let mut progress = Progress::default();
         let mut expiry = expiry;
+        // Live events past a hole, kept while the stream is read for what fell in it: should
+        // Redis have lost the stream meanwhile (a flush), the read cannot give them back.
+        let mut held: Vec<StoredEvent> = Vec::new();
         loop {
             if std::mem::take(&mut read_stream) {
                 loop {
-                    let page = match Box::pin(read_page(&state, job, last)).await {
+                    let mut page = match Box::pin(read_page(&state, job, last)).await {
                         Ok(page) => page,
                         Err(error) => {
                             tracing::warn!(job_id = %job, error = %error, "reading job events failed");
@@ -360,6 +358,24 @@ pub fn relay(
                         last = 0;
                         continue;
                     }
+                    let more = page.events.len() >= PAGE;
+                    if !held.is_empty() {
+                        // The live events in hand that this page should cover and does not
+                        // (the stream they were in is gone) go in their place by number;
+                        // a re-created stream's numbering starts above the lost one's.
+                        let upto = if more { page.events.last().map_or(0, |e| e.seq) } else { u64::MAX };
+                        let (now, later): (Vec<_>, Vec<_>) = std::mem::take(&mut held)
+                            .into_iter()
+                            .filter(|e| e.seq > last)
+                            .partition(|e| e.seq <= upto);
+                        held = later;
+                        for event in now {
+                            if !page.events.iter().any(|kept| kept.seq == event.seq) {
+                                page.events.push(event);
+                            }
+                        }
+                        page.events.sort_by_key(|e| e.seq);
+                    }
                     for (at, event) in page.events.iter().enumerate() {
                         // A hole in the numbering, or the marker of a batch Redis lost:
                         // said, never passed over. The notice names the next event the
@@ -380,7 +396,7 @@ pub fn relay(
                             return;
                         }
                     }
-                    if page.events.len() < PAGE {
+                    if !more {
                         break;
                     }
                 }
@@ -479,7 +495,7 @@ pub fn relay(
                 Ok(Relayed::Events(events)) => events,
                 _ => &[],
             };
-            for event in live {
+            for (at, event) in live.iter().enumerate() {
                 if event.seq <= last {
                     // Already sent; but a first event again may mean Redis lost the
                     // stream and numbering restarted: the stream tells.
@@ -487,7 +503,9 @@ pub fn relay(
                     continue;
                 }
                 if event.seq > last + 1 {
-                    // Something was missed on the way: the stream has it.
+                    // Something was missed on the way: the stream has it, and these are
+                    // kept in case it no longer has them.
+                    held = live[at..].to_vec();
                     read_stream = true;
                     break;
                 }

@@ -6,6 +6,12 @@
 //! code and what was kept), so that a client that reads only the seed's fields sees it. Every organic
 //! line carries an `id`: its own sequence number, or for a line that is not stored the id
 //! of the last one sent (resuming after it loses nothing).
+//!
+//! A calendar stream (seed 000) is made of `{data, error, meta}` envelopes: its entries, diff
+//! and final frame are envelopes as stored, and every other frame (progress, keep-alive,
+//! truncation notice) is given the envelope's three fields beside its own, `meta.done`
+//! false, so that a client reading `meta.done` on every frame finds it on every frame. A
+//! retried attempt is progress there too: only the final frame says how the run ended.
 
 use almanac_shared::{
     events::{Event, StoredEvent},
@@ -19,8 +25,12 @@ use super::Framing;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Vocabulary {
-    /// Every kind but organic: `done` last, `heartbeat` and `truncated` notices.
+    /// Every kind but calendar and organic: `done` last, `heartbeat` and `truncated`
+    /// notices.
     Common,
+    /// Seed 000's envelopes, every frame: the common words, each with `data`, `error` and
+    /// `meta` (`done` false until the final frame).
+    Calendar,
     /// Seed 003's `progress`, `placement`, `error` and `complete`.
     Organic,
 }
@@ -36,6 +46,7 @@ impl Vocabulary {
     pub fn of(kind: JobKind) -> Self {
         match kind {
             JobKind::Organic => Vocabulary::Organic,
+            JobKind::Calendar => Vocabulary::Calendar,
             _ => Vocabulary::Common,
         }
     }
@@ -48,8 +59,10 @@ impl Vocabulary {
         event: &StoredEvent,
         progress: &mut Progress,
     ) -> Bytes {
-        if self == Vocabulary::Common {
-            return framing.stored(event);
+        match self {
+            Vocabulary::Common => return framing.stored(event),
+            Vocabulary::Calendar => return calendar_stored(framing, event, progress),
+            Vocabulary::Organic => {}
         }
         if event.is_final() {
             metrics::counter!("relay_events_total").increment(1);
@@ -87,12 +100,22 @@ impl Vocabulary {
         framing.stored(event)
     }
 
+    /// An event with its id, in these words, for a stream built in-process (not relayed).
+    pub fn event(self, framing: Framing, job: Uuid, seq: u64, event: &Event) -> Bytes {
+        let stored = StoredEvent::from_event(seq, event);
+        self.stored(framing, job, &stored, &mut Progress::default())
+    }
+
     /// An event that is not stored (an error about the stream, the ledger's final event).
     pub(super) fn notice(self, framing: Framing, job: Uuid, last: u64, event: &Event) -> Bytes {
-        if self == Vocabulary::Common {
-            return framing.notice(event);
-        }
         let value = serde_json::to_value(event).expect("events serialise");
+        match self {
+            Vocabulary::Common => return framing.notice(event),
+            Vocabulary::Calendar => {
+                return framing.frame(None, event.kind(), &enveloped(value).to_string());
+            }
+            Vocabulary::Organic => {}
+        }
         if event.kind() == "done" {
             // Only the ledger's final event is framed so: the stream held none.
             return ending(framing, (last, last), job, &value);
@@ -104,6 +127,11 @@ impl Vocabulary {
     pub(super) fn keep_alive(self, framing: Framing, last: u64, progress: Progress) -> Bytes {
         match self {
             Vocabulary::Common => framing.notice(&Event::Heartbeat {}),
+            Vocabulary::Calendar => framing.frame(
+                None,
+                "heartbeat",
+                &enveloped(json!({ "type": "heartbeat" })).to_string(),
+            ),
             Vocabulary::Organic => framing.frame(
                 Some(last),
                 "progress",
@@ -130,6 +158,14 @@ impl Vocabulary {
                 after: last,
                 first_available,
             }),
+            Vocabulary::Calendar => {
+                let notice = Event::Truncated {
+                    after: last,
+                    first_available,
+                };
+                let value = serde_json::to_value(&notice).expect("events serialise");
+                framing.frame(None, "truncated", &enveloped(value).to_string())
+            }
             Vocabulary::Organic => framing.frame(
                 Some(last),
                 "error",
@@ -145,6 +181,73 @@ impl Vocabulary {
             ),
         }
     }
+}
+
+/// A stored event of a calendar stream: entries, diffs and the final frame pass as they
+/// are (envelopes already); progress, and a retried attempt said as progress, get the
+/// envelope's fields.
+fn calendar_stored(framing: Framing, event: &StoredEvent, progress: &mut Progress) -> Bytes {
+    if matches!(&*event.kind, "entry" | "diff" | "done") {
+        return framing.stored(event);
+    }
+    let Ok(line) = serde_json::from_str::<Value>(&event.data) else {
+        return framing.stored(event);
+    };
+    metrics::counter!("relay_events_total").increment(1);
+    let (kind, line) = if &*event.kind == "error" && line["retrying"] == true {
+        let said = json!({
+            "type": "progress",
+            "completed": progress.completed,
+            "total": progress.total,
+            "stage": "retrying",
+            "message": line["message"],
+        });
+        ("progress", said)
+    } else {
+        if &*event.kind == "progress" {
+            progress.completed = line["completed"].as_u64().unwrap_or(progress.completed);
+            progress.total = line["total"].as_u64().unwrap_or(progress.total);
+        }
+        (&*event.kind, line)
+    };
+    framing.frame(Some(event.seq), kind, &enveloped(line).to_string())
+}
+
+/// A calendar frame that is not an envelope, given the envelope's three fields beside its
+/// own: `data` what it reports (a progress's counts), `error` a problem it tells (`{code,
+/// message}`), `meta` `{done: false}` (the final frame is the only one with `done` true).
+fn enveloped(mut line: Value) -> Value {
+    if line.get("meta").is_some() {
+        return line;
+    }
+    let (data, error) = match line["type"].as_str().unwrap_or_default() {
+        "progress" => {
+            let mut data = json!({ "completed": line["completed"], "total": line["total"] });
+            for field in ["stage", "message"] {
+                if let Some(value) = line.get(field) {
+                    data[field] = value.clone();
+                }
+            }
+            (data, Value::Null)
+        }
+        "error" => (
+            Value::Null,
+            json!({ "code": line["code"], "message": line["message"] }),
+        ),
+        "truncated" => (
+            Value::Null,
+            json!({
+                "code": "HISTORY_TRUNCATED",
+                "message": "some events of this run are no longer retained; \
+                            the saved calendar has its entries",
+            }),
+        ),
+        _ => (Value::Null, Value::Null),
+    };
+    line["data"] = data;
+    line["error"] = error;
+    line["meta"] = json!({ "done": false });
+    line
 }
 
 /// Seed 003's last line(s) from a job's final `done` event: `complete` (numbered
@@ -311,6 +414,74 @@ mod tests {
                 .unwrap()
                 .starts_with("id: 3\nevent: progress\n")
         );
+    }
+
+    #[test]
+    fn every_calendar_frame_is_an_envelope_and_only_the_last_is_done() {
+        let job = Uuid::now_v7();
+        let words = Vocabulary::Calendar;
+        let mut progress = Progress::default();
+        let frames = [
+            words.stored(
+                Framing::Ndjson,
+                job,
+                &StoredEvent::from_event(1, &Event::queued(14)),
+                &mut progress,
+            ),
+            words.stored(
+                Framing::Ndjson,
+                job,
+                &StoredEvent::from_event(2, &Event::progress(3, 14, "generating", "3 of 14")),
+                &mut progress,
+            ),
+            words.stored(
+                Framing::Ndjson,
+                job,
+                &StoredEvent::from_event(
+                    3,
+                    &Event::Error {
+                        code: Some("AI_PROVIDER_UNAVAILABLE".into()),
+                        message: "attempt 1 of 3 failed; retrying".into(),
+                        placement_id: None,
+                        retrying: true,
+                    },
+                ),
+                &mut progress,
+            ),
+            words.keep_alive(Framing::Ndjson, 3, progress),
+            words.truncated(Framing::Ndjson, 3, Some(5)),
+            words.event(
+                Framing::Ndjson,
+                job,
+                6,
+                &Event::done(JobStatus::Succeeded, Some(json!({ "entries": 14 })), None),
+            ),
+        ];
+        let lines: Vec<Value> = frames.iter().map(line).collect();
+        for frame in &lines {
+            for field in ["data", "error", "meta"] {
+                assert!(frame.get(field).is_some(), "{field} in {frame}");
+            }
+        }
+        let done: Vec<bool> = lines.iter().map(|l| l["meta"]["done"] == true).collect();
+        assert_eq!(done, [false, false, false, false, false, true]);
+        // The progress's own fields stay where the web app reads them, and in `data`.
+        assert_eq!(lines[1]["completed"], 3);
+        assert_eq!(
+            lines[1]["data"],
+            json!({ "completed": 3, "total": 14, "stage": "generating", "message": "3 of 14" })
+        );
+        assert_eq!(lines[1]["error"], Value::Null);
+        // A retried attempt is progress, with no error: the run goes on.
+        assert_eq!(
+            (lines[2]["type"].as_str(), lines[2]["id"].as_u64()),
+            (Some("progress"), Some(3))
+        );
+        assert_eq!(lines[2]["data"]["completed"], 3);
+        assert_eq!(lines[2]["error"], Value::Null);
+        assert_eq!(lines[3]["type"], "heartbeat");
+        assert_eq!(lines[4]["error"]["code"], "HISTORY_TRUNCATED");
+        assert_eq!(lines[5]["data"]["entries"], 14);
     }
 
     #[test]

@@ -91,7 +91,10 @@ impl JobsApi {
     /// may pass the token as `?access_token=`. An organic week's job (seed 003) speaks its
     /// contract's four types only (`OrganicEvent`): `progress` (also as the keep-alive),
     /// `placement`, `error` (`HISTORY_TRUNCATED` for events no longer retained) and, last,
-    /// `complete {status, counts, jobId, error?}`; every line carries an id.
+    /// `complete {status, counts, jobId, error?}`; every line carries an id. A calendar
+    /// run's job (seed 000) gives every frame the `{data, error, meta}` envelope
+    /// (`CalendarEvent`), `meta.done` false until `done`, and says a retried attempt as
+    /// `progress`.
     #[oai(
         path = "/v1/jobs/:id/events",
         method = "get",
@@ -305,8 +308,9 @@ pub struct JobEvent {
     /// `suggestions`: `[{id, position, front, back}]`.
     #[oai(nullable)]
     pub suggestions: Option<Vec<Value>>,
-    /// `entry` and `diff` (calendar runs): seed 000's envelope (see `CalendarEvent`); on
-    /// `done`, the result again (a calendar run's summary).
+    /// `entry` and `diff` (calendar runs): seed 000's envelope (see `CalendarEvent`; a
+    /// calendar run's every frame has it); on `done`, the result again (a calendar run's
+    /// summary).
     #[oai(nullable)]
     pub data: Option<Value>,
     /// `entry` and `diff`: the run's ids and `mode`; on `done`, `done: true` (and a

@@ -267,18 +267,28 @@ pub struct NewRun<'a> {
     pub deadline: Option<std::time::Duration>,
 }
 
-/// Writes a run, unless the user has an active one (false then): the conflict target is
+/// A run [`insert_run`] wrote.
+#[derive(Debug, Clone, Copy)]
+pub struct InsertedRun {
+    /// Its deadline as stored (a service run's), which whoever ends it at the deadline reads.
+    pub deadline_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// Writes a run, unless the user has an active one (`None` then): the conflict target is
 /// the partial unique index, so a concurrent request's uncommitted run makes this wait for
 /// it, then do nothing.
-pub async fn insert_run(conn: &mut PgConnection, run: NewRun<'_>) -> sqlx::Result<bool> {
-    let inserted: Option<Uuid> = sqlx::query_scalar(
+pub async fn insert_run(
+    conn: &mut PgConnection,
+    run: NewRun<'_>,
+) -> sqlx::Result<Option<InsertedRun>> {
+    let inserted: Option<Option<chrono::DateTime<chrono::Utc>>> = sqlx::query_scalar(
         "insert into calendar_runs (id, calendar_id, user_id, job_id, version, mode, status,
              request, slots, applies_directly, started_at, deadline_at)
          values ($1, $2, $3, $4, $5, $6, case when $6 = 'legacy' then 'running' else 'pending' end,
              $7, $8, $9, case when $6 = 'legacy' then now() end,
              now() + make_interval(secs => $10))
          on conflict (user_id) where status in ('pending', 'running') do nothing
-         returning id",
+         returning deadline_at",
     )
     .bind(run.id)
     .bind(run.calendar_id)
@@ -292,7 +302,7 @@ pub async fn insert_run(conn: &mut PgConnection, run: NewRun<'_>) -> sqlx::Resul
     .bind(run.deadline.map(|d| d.as_secs_f64()))
     .fetch_optional(conn)
     .await?;
-    Ok(inserted.is_some())
+    Ok(inserted.map(|deadline_at| InsertedRun { deadline_at }))
 }
 
 /// The deadline of the calendar run of job `job` (none for another kind's job).

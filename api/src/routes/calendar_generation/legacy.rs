@@ -25,7 +25,7 @@ use super::{
 use crate::{
     envelope::current_request_id,
     error::{ApiError, ApiResult},
-    relay::Framing,
+    relay::{Framing, Vocabulary},
     state::AppState,
 };
 
@@ -145,7 +145,7 @@ pub(super) async fn run(
     let frames: Vec<Bytes> = events
         .iter()
         .enumerate()
-        .map(|(i, event)| framing.event(i as u64 + 1, event))
+        .map(|(i, event)| Vocabulary::Calendar.event(framing, Uuid::nil(), i as u64 + 1, event))
         .collect();
     Ok(CalendarResponse::Stream(
         framing,

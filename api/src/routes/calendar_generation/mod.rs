@@ -132,18 +132,20 @@ impl CalendarGenerationApi {
     /// Generate a content calendar, or regenerate one (`calendarId`).
     ///
     /// The answer is the run's stream (seed 000's endpoint streams): SSE, or NDJSON when
-    /// `application/x-ndjson` ranks first in `Accept`. The stream: `progress`, one `entry` per generated entry as it is written
-    /// (`{data: entry, error: null, meta: {mode, runId, calendarId, version, position,
-    /// total}}`), `heartbeat`s, on a regeneration a `diff` (`{data: {added, updated,
-    /// removed, counts}, ...}`), and last `done`, whose `{data, error, meta}` has
+    /// `application/x-ndjson` ranks first in `Accept`. Every frame is the `{data, error,
+    /// meta}` envelope, `meta.done` false until the last: `progress` (`data: {completed,
+    /// total, stage, message}`; a retried attempt is progress too), one `entry` per
+    /// generated entry as it is written (`{data: entry, error: null, meta: {mode, runId,
+    /// calendarId, version, position, total}}`), `heartbeat`s, on a regeneration a `diff`
+    /// (`{data: {added, updated, removed, counts}, ...}`), and last `done`, with
     /// `meta.done = true` and the summary in `data` (`status`, `entries`, `latencyMs`,
-    /// `tokens`, `runId`, `calendarId`, `version`). A run still generating after
-    /// `CALENDAR_TIMEOUT_SECS` ends `timeout`, keeping and having streamed what it wrote.
-    /// With `Prefer: respond-async`, or an `Accept` ranking `application/json` first and
-    /// accepting no stream (`text/event-stream`, `application/x-ndjson`, `text/*`, `*/*`), the
-    /// answer is 202 with the run's ids and links. Answers carry `Vary: Accept, Prefer`. A
-    /// user with a generation
-    /// in progress gets 409 `GENERATION_IN_PROGRESS` with its `runId`.
+    /// `tokens`, `runId`, `calendarId`, `version`). A run still generating
+    /// `CALENDAR_TIMEOUT_SECS` after its request ends `timeout`, keeping and having
+    /// streamed what it wrote. With `Prefer: respond-async`, or an `Accept` ranking
+    /// `application/json` first and accepting no stream (`text/event-stream`,
+    /// `application/x-ndjson`, `text/*`, `*/*`), the answer is 202 with the run's ids and
+    /// links. Answers carry `Vary: Accept, Prefer`. A user with a generation in progress
+    /// gets 409 `GENERATION_IN_PROGRESS` with its `runId`.
     #[oai(
         path = "/v1/ai/calendar",
         method = "post",
@@ -329,7 +331,7 @@ async fn start_run(
         mode: "service",
         deadline: Some(deadline),
     };
-    insert_run(&mut tx, user, &opened, run, &spec).await?;
+    let deadline_at = insert_run(&mut tx, user, &opened, run, &spec).await?;
     if let Err(error) = tx.commit().await {
         return Err(job_write_failed(state, &job, error).await);
     }
@@ -343,9 +345,9 @@ async fn start_run(
                 job.id,
                 0,
                 None,
-                (framing, Vocabulary::Common),
+                (framing, Vocabulary::Calendar),
                 (CALENDAR_ROUTE, JobKind::Calendar),
-                Some(chrono::Utc::now() + deadline),
+                deadline_at,
             );
             CalendarResponse::Stream(
                 framing,
@@ -467,7 +469,7 @@ async fn insert_run(
     opened: &Opened,
     run: NewRun,
     spec: &CalendarSpec,
-) -> ApiResult<()> {
+) -> ApiResult<Option<chrono::DateTime<chrono::Utc>>> {
     let NewRun {
         id: run_id,
         job_id,
@@ -490,8 +492,8 @@ async fn insert_run(
         },
     )
     .await?;
-    if inserted {
-        return Ok(());
+    if let Some(inserted) = inserted {
+        return Ok(inserted.deadline_at);
     }
     let active = store::active_run(tx).await?;
     metrics::counter!("calendar_runs_refused_total", "reason" => "in_progress").increment(1);
@@ -520,26 +522,31 @@ impl CalendarResponse {
 }
 
 /// The documented shape of one calendar stream event (an SSE `data:` or an NDJSON line).
+/// Every frame is seed 000's `{data, error, meta}` envelope, `meta.done` false until the
+/// final one; frames other than `entry`, `diff` and `done` also keep their own fields.
 #[derive(Object)]
 pub struct CalendarEvent {
-    /// `progress`, `entry`, `diff`, `done`, `heartbeat` or `error`.
+    /// `progress`, `entry`, `diff`, `done`, `heartbeat`, `truncated` or `error`.
     #[oai(rename = "type")]
     pub kind: String,
     /// `entry`: the entry (`key`, `channel`, `date`, `time`, `scheduledAt`, `title`,
     /// `caption`, `format`, `hashtags`, `callToAction`). `diff`: `{added, updated, removed,
     /// counts}`, each change `{id, key, conflict, before, after}`. `done`: the summary
     /// (`status`, `entries`, `slots`, `latencyMs`, `tokens`, `runId`, `calendarId`,
-    /// `version`, `mode`, `persisted`).
-    #[oai(nullable)]
-    pub data: Option<Value>,
-    /// `done`: why the run did not succeed (`{code, message}`; `CALENDAR_TIMEOUT` for a
-    /// timeout, whose message says how much was kept); null otherwise.
-    #[oai(nullable)]
-    pub error: Option<Value>,
-    /// `mode` (`service` or `legacy`), `runId`, `calendarId`, `version`, `persisted`;
-    /// `position` and `total` on entries; `done: true` on the final frame.
-    #[oai(nullable)]
-    pub meta: Option<Value>,
+    /// `version`, `mode`, `persisted`). `progress`: `{completed, total, stage, message}`
+    /// (a retried attempt is progress in stage `retrying`). Null on `heartbeat`,
+    /// `truncated` and `error`.
+    pub data: Value,
+    /// Null, except on `done` when the run did not succeed (`{code, message}`;
+    /// `CALENDAR_TIMEOUT` for a timeout, whose message says how much was kept), on
+    /// `truncated` (`HISTORY_TRUNCATED`: the saved calendar has the entries) and on `error`
+    /// (a problem with the stream itself).
+    pub error: Value,
+    /// `done`: true on the final frame only, false on every other. Entries and diffs add
+    /// `mode` (`service` or `legacy`), `runId`, `calendarId`, `version`; entries `position`
+    /// and `total`; the final frame `mode`, `runId`, `calendarId`, `version`, `persisted`
+    /// (and `reason` for a dry run).
+    pub meta: Value,
     /// `done`: the run's final status (as in the job ledger).
     #[oai(nullable)]
     pub status: Option<String>,

@@ -7,20 +7,24 @@
 //!
 //! The event relay's phases run the release `almanac-api` binary as a child process:
 //! emit-to-receipt latency with 1,000 streams, and memory and heartbeats of 10,000 idle ones.
-//! The last phase runs `almanac-api` and two `almanac-worker` processes, kills the worker
-//! holding jobs, and times their recovery with the default settings.
+//! The last phases run the binaries too: calendar runs past seed 000's wall-clock deadline,
+//! until their final frame, with a worker stopping them and with none (the API ending
+//! them); then `almanac-api` and two `almanac-worker` processes, the worker holding jobs
+//! killed, and their recovery timed with the default settings.
 //!
 //! Environment: DATABASE_URL (a server to create a scratch database on), REDIS_URL,
 //! BENCH_SECS (default 5), BENCH_CLIENTS (default 64), BENCH_JOBS (default 5000),
 //! BENCH_STREAMS (default 1000), BENCH_IDLE_STREAMS (default 10000), ALMANAC_BIN_DIR (where
 //! `almanac-api` and `almanac-worker` are; default: beside this binary), BENCH_ONLY=relay
 //! (stop after the relay phases), BENCH_ONLY=recovery (only the last phase),
+//! BENCH_ONLY=deadline (only the calendar deadline),
 //! BENCH_ONLY=organic (only the organic week, after the ceilings), BENCH_ONLY=streamed (only
 //! the streamed AI answers against the fake provider at 200 tokens/s, after the ceilings),
 //! BENCH_ONLY=flags (only the runtime flags' propagation, after the ceilings) or BENCH_ONLY=jobs
 //! (only submit, pickup and end to end, after the ceilings).
 
 mod calendar;
+mod deadline;
 mod flags;
 mod organic;
 mod recovery;
@@ -58,6 +62,28 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     }
     let rank = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
     sorted[rank.min(sorted.len() - 1)]
+}
+
+/// Runs `measure` on a database of its own (created on `admin_url`'s server, migrated by
+/// whoever starts first, dropped after), so that no other phase's processes touch its jobs.
+async fn on_scratch_database<F, Fut>(admin_url: &str, label: &str, measure: F) -> anyhow::Result<()>
+where
+    F: FnOnce(String) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<()>>,
+{
+    let admin: PgConnectOptions = admin_url.parse()?;
+    let name = format!("almanac_bench_{label}_{}", Uuid::new_v4().simple());
+    let mut conn = PgConnection::connect_with(&admin.clone().database("postgres")).await?;
+    sqlx::query(sqlx::AssertSqlSafe(format!("create database \"{name}\"")))
+        .execute(&mut conn)
+        .await?;
+    let outcome = measure(db::with_database(admin_url, &name)).await;
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "drop database if exists \"{name}\" with (force)"
+    )))
+    .execute(&mut conn)
+    .await?;
+    outcome
 }
 
 fn ms(d: Duration) -> f64 {
@@ -142,24 +168,16 @@ async fn main() -> anyhow::Result<()> {
     if std::env::var("BENCH_ONLY").as_deref() == Ok("recovery") {
         return recovery::run(&admin_url).await;
     }
-    let admin: PgConnectOptions = admin_url.parse()?;
-    let db_name = format!("almanac_bench_{}", Uuid::new_v4().simple());
-    let mut conn = PgConnection::connect_with(&admin.clone().database("postgres")).await?;
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "create database \"{db_name}\""
-    )))
-    .execute(&mut conn)
+    if std::env::var("BENCH_ONLY").as_deref() == Ok("deadline") {
+        return deadline::run(&admin_url).await;
+    }
+    on_scratch_database(&admin_url, "main", |db_url| async move {
+        run(&db_url, secs, clients, jobs).await
+    })
     .await?;
-    let db_url = db::with_database(&admin_url, &db_name);
-    let outcome = run(&db_url, secs, clients, jobs).await;
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "drop database if exists \"{db_name}\" with (force)"
-    )))
-    .execute(&mut conn)
-    .await?;
-    outcome?;
     if std::env::var_os("BENCH_ONLY").is_none() {
-        // Last: worker processes of its own, idle but for the kill.
+        // Last: processes of their own, on databases of their own.
+        deadline::run(&admin_url).await?;
         recovery::run(&admin_url).await?;
     }
     Ok(())

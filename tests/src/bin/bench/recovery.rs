@@ -12,7 +12,7 @@ use std::{
 
 use almanac_shared::{Settings, auth::JwtKeys, db};
 use almanac_tests::processes::Service;
-use sqlx::{Connection, PgConnection, PgPool, postgres::PgConnectOptions};
+use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::{BENCH_TEXT, SECRET, ms, percentile};
@@ -20,23 +20,11 @@ use crate::{BENCH_TEXT, SECRET, ms, percentile};
 const JOBS: usize = 20;
 
 pub async fn run(admin_url: &str) -> anyhow::Result<()> {
-    let admin: PgConnectOptions = admin_url.parse()?;
-    let name = format!("almanac_bench_recovery_{}", Uuid::new_v4().simple());
-    let mut conn = PgConnection::connect_with(&admin.clone().database("postgres")).await?;
-    sqlx::query(sqlx::AssertSqlSafe(format!("create database \"{name}\"")))
-        .execute(&mut conn)
-        .await?;
-    let url = db::with_database(admin_url, &name);
-    let outcome = measure(&url).await;
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "drop database if exists \"{name}\" with (force)"
-    )))
-    .execute(&mut conn)
-    .await?;
-    outcome
+    crate::on_scratch_database(admin_url, "recovery", measure).await
 }
 
-async fn measure(db_url: &str) -> anyhow::Result<()> {
+async fn measure(db_url: String) -> anyhow::Result<()> {
+    let db_url = db_url.as_str();
     let pool = PgPool::connect(db_url).await?;
     db::migrate(&pool).await?;
     let defaults = Settings::from_lookup(|key| match key {
