@@ -1,4 +1,6 @@
-//! Bearer authentication: every `/api` and `/v1` endpoint takes a [`BearerAuth`].
+//! Authentication: every `/api` and `/v1` endpoint takes a [`UserAuth`], a bearer token
+//! (API clients) or the web app's browser session (the `almanac_session` cookie, checked by
+//! [`crate::session::accept`] before any handler runs).
 
 use poem::Request;
 use poem_openapi::{
@@ -31,9 +33,39 @@ pub struct BearerAuth(pub AuthUser);
 )]
 pub struct QueryTokenAuth(pub AuthUser);
 
-/// Either form of the token.
+/// The web app's browser session: the `almanac_session` cookie `POST /app/session` sets
+/// (HttpOnly, SameSite=Strict). Accepted only from the app's own pages: `Origin`, if sent,
+/// must be the app's, and the request must carry `X-Requested-With` or be a `GET` for an
+/// event stream; otherwise 401 `SESSION_NOT_ACCEPTED`. API clients use the bearer token.
+#[derive(SecurityScheme)]
+#[oai(
+    ty = "api_key",
+    key_name = "almanac_session",
+    key_in = "cookie",
+    checker = "check_session"
+)]
+pub struct SessionAuth(pub AuthUser);
+
+/// A bearer token, or the web app's session. The bearer is tried last, so a request with
+/// neither is told about the token.
+#[derive(SecurityScheme)]
+pub enum UserAuth {
+    Session(SessionAuth),
+    Bearer(BearerAuth),
+}
+
+impl UserAuth {
+    pub fn user(&self) -> AuthUser {
+        match self {
+            UserAuth::Session(SessionAuth(user)) | UserAuth::Bearer(BearerAuth(user)) => *user,
+        }
+    }
+}
+
+/// Any form: the session, the bearer token, or the token in the query.
 #[derive(SecurityScheme)]
 pub enum StreamAuth {
+    Session(SessionAuth),
     Bearer(BearerAuth),
     Query(QueryTokenAuth),
 }
@@ -41,9 +73,22 @@ pub enum StreamAuth {
 impl StreamAuth {
     pub fn user(&self) -> AuthUser {
         match self {
-            StreamAuth::Bearer(BearerAuth(user)) | StreamAuth::Query(QueryTokenAuth(user)) => *user,
+            StreamAuth::Session(SessionAuth(user))
+            | StreamAuth::Bearer(BearerAuth(user))
+            | StreamAuth::Query(QueryTokenAuth(user)) => *user,
         }
     }
+}
+
+/// The session [`crate::session::accept`] found for the cookie (it refused the request
+/// already when the cookie named none or broke the forgery rules).
+async fn check_session(req: &Request, _cookie: ApiKey) -> poem::Result<AuthUser> {
+    req.extensions()
+        .get::<crate::session::SessionUser>()
+        .map(|session| session.0)
+        .ok_or_else(|| {
+            ApiError::unauthorized("missing, malformed, expired or invalid bearer token").into()
+        })
 }
 
 async fn check_token(req: &Request, bearer: Bearer) -> poem::Result<AuthUser> {

@@ -18,6 +18,7 @@ pub mod rate_limit;
 pub mod relay;
 pub mod routes;
 pub mod server;
+pub mod session;
 pub mod state;
 pub mod text;
 pub mod web;
@@ -135,7 +136,9 @@ pub fn endpoint(state: AppState) -> impl poem::Endpoint {
     let spec = api.spec_endpoint();
     let origins = &state.settings.cors_allowed_origins;
     let cors_enabled = !origins.is_empty();
-    let cors = cors(origins);
+    // The app's own pages send `Origin` on their writes: never refused as cross-origin.
+    let origins: Vec<String> = origins.iter().chain(state.web.origins()).cloned().collect();
+    let cors = cors(&origins);
     let mut routes = Route::new()
         .nest("/", api)
         .nest("/docs", docs)
@@ -144,6 +147,9 @@ pub fn endpoint(state: AppState) -> impl poem::Endpoint {
         routes = routes.at("/metrics", get(metrics_with_token));
     }
     web::WithApp(web::routes(routes))
+        .around(session::accept)
+        // poem-openapi reads the session scheme's cookie from the jar this fills.
+        .with(poem::middleware::CookieJarManager::new())
         .around(middleware::around)
         .with_if(cors_enabled, cors)
         .data(state)
@@ -191,6 +197,10 @@ impl Application {
         if settings.publish.redirect_base_is_api_addr {
             settings.publish.redirect_base_url = format!("http://{bound}");
         }
+        let web = match &settings.public_base_url {
+            Some(url) => session::WebOrigin::new(url, false)?,
+            None => session::WebOrigin::new(&settings.publish.redirect_base_url, true)?,
+        };
         let (metrics, metrics_port) =
             telemetry::bind_metrics(settings.metrics_addr, "METRICS_ADDR").await?;
         let pool = db::pool(&settings, settings.database_acquire_timeout)?;
@@ -210,6 +220,7 @@ impl Application {
             hub: relay::Hub::new(settings.events.relay_buffer),
             emitter: events::Emitter::new(&settings, redis.clone()),
             jwt: JwtKeys::new(settings.jwt_secret.expose()),
+            web,
             metrics: telemetry::metrics_handle(),
             settings: Arc::new(settings),
             pool,

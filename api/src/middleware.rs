@@ -389,6 +389,8 @@ struct RouteEntry {
     template: String,
     segments: Vec<String>,
     methods: Vec<(String, bool)>,
+    /// The methods whose operation takes no credentials (an OAuth callback, health).
+    public: Vec<String>,
 }
 
 /// Every route: the OpenAPI document's, plus the undocumented ones.
@@ -409,18 +411,36 @@ static ROUTES: LazyLock<Vec<RouteEntry>> = LazyLock::new(|| {
                     (method.to_ascii_uppercase(), body)
                 })
                 .collect();
-            RouteEntry::new(path, methods)
+            let public = item
+                .as_object()
+                .into_iter()
+                .flatten()
+                .filter(|(_, operation)| operation["security"].as_array().is_none_or(Vec::is_empty))
+                .map(|(method, _)| method.to_ascii_uppercase())
+                .collect();
+            RouteEntry {
+                public,
+                ..RouteEntry::new(path, methods)
+            }
         })
         .collect();
-    let undocumented = [
-        ("/openapi.json", "GET", false),
-        ("/docs", "GET", false),
-        ("/metrics", "GET", false),
-        ("/app/config.json", "GET", false),
-        ("/app/dev-login", "POST", true),
+    let undocumented: [(&str, &[(&str, bool)]); 6] = [
+        ("/openapi.json", &[("GET", false)]),
+        ("/docs", &[("GET", false)]),
+        ("/metrics", &[("GET", false)]),
+        ("/app/config.json", &[("GET", false)]),
+        ("/app/dev-login", &[("POST", true)]),
+        (
+            "/app/session",
+            &[("GET", false), ("POST", true), ("DELETE", false)],
+        ),
     ];
-    for (path, method, body) in undocumented {
-        routes.push(RouteEntry::new(path, vec![(method.into(), body)]));
+    for (path, methods) in undocumented {
+        let methods = methods
+            .iter()
+            .map(|(m, body)| ((*m).into(), *body))
+            .collect();
+        routes.push(RouteEntry::new(path, methods));
     }
     routes
 });
@@ -431,6 +451,7 @@ impl RouteEntry {
             template: template.to_owned(),
             segments: segments(template).map(str::to_owned).collect(),
             methods,
+            public: Vec::new(),
         }
     }
 
@@ -465,6 +486,12 @@ fn route(path: &str) -> Option<&'static RouteEntry> {
                     .all(|(t, w)| t == w || (t.starts_with('{') && !w.is_empty()))
         })
         .min_by_key(|route| route.segments.iter().filter(|t| t.starts_with('{')).count())
+}
+
+/// Whether the documented operation at `method` `path` takes no credentials: a session
+/// cookie that comes along is no concern of it.
+pub fn takes_no_credentials(method: &poem::http::Method, path: &str) -> bool {
+    route(path).is_some_and(|route| route.public.iter().any(|m| m == method.as_str()))
 }
 
 /// The methods of the route `path` matches.

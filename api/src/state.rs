@@ -13,6 +13,8 @@ pub struct AppState {
     pub redis: almanac_shared::redis_conn::RedisConn,
     pub queue: JobQueue,
     pub jwt: JwtKeys,
+    /// Where the web app lives: whose pages may use a browser session.
+    pub web: crate::session::WebOrigin,
     pub metrics: PrometheusHandle,
     /// Fans job events out to this process's streams.
     pub hub: crate::relay::Hub,

@@ -1,7 +1,7 @@
 //! The web app at `/app`: plain ES modules and CSS from `api/web/`, embedded in the binary
-//! (debug builds too), served same-origin with the API so the page calls it with a bearer
-//! token and no CORS. `/` redirects here. With `DEV_LOGIN=true` (`make run`) the page can
-//! mint a development token for a fresh or remembered user.
+//! (debug builds too), served same-origin with the API so the page calls it with its
+//! browser session (`crate::session`) and no CORS. `/` redirects here. With
+//! `DEV_LOGIN=true` (`make run`) the page can open a session for a fresh or remembered user.
 
 use poem::{
     Endpoint, IntoResponse, Request, Response, Route, get, handler,
@@ -14,14 +14,14 @@ use serde::Deserialize;
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::{error::ApiError, state::AppState};
+use crate::{error::ApiError, session, state::AppState};
 
 #[derive(RustEmbed)]
 #[folder = "web/"]
 struct Files;
 
-/// How long a development token lives: a working day.
-const DEV_TOKEN_TTL_SECS: i64 = 12 * 3600;
+/// How long a development session lives: a working day.
+const DEV_SESSION_SECS: i64 = 12 * 3600;
 
 /// What the page may load: only this origin (no inline script), and images from anywhere
 /// an entry's media may live.
@@ -36,6 +36,12 @@ pub fn routes(route: Route) -> Route {
         Route::new()
             .at("/config.json", get(config))
             .at("/dev-login", post(dev_login))
+            .at(
+                "/session",
+                get(session_describe)
+                    .post(session_open)
+                    .delete(session_close),
+            )
             .at("/*path", get(asset)),
     )
 }
@@ -82,13 +88,14 @@ struct DevLogin {
     user_id: Option<Uuid>,
 }
 
-/// `POST /app/dev-login` `{userId?}`: a token for that user (or a new one). 404 unless
-/// `DEV_LOGIN=true`, as if the route did not exist.
+/// `POST /app/dev-login` `{userId?}`: a session for that user (or a new one), 204 with the
+/// cookie. 404 unless `DEV_LOGIN=true`, as if the route did not exist.
 #[handler]
-fn dev_login(state: Data<&AppState>, body: String) -> poem::Result<Response> {
+async fn dev_login(req: &Request, state: Data<&AppState>, body: String) -> poem::Result<Response> {
     if !state.settings.dev_login {
         return Err(StatusCode::NOT_FOUND.into());
     }
+    session::from_the_app(req, &state)?;
     let request: DevLogin = if body.trim().is_empty() {
         DevLogin::default()
     } else {
@@ -97,13 +104,49 @@ fn dev_login(state: Data<&AppState>, body: String) -> poem::Result<Response> {
         })?
     };
     let user = request.user_id.unwrap_or_else(Uuid::now_v7);
-    Ok(Json(json!({
-        "token": state.jwt.mint(user, DEV_TOKEN_TTL_SECS),
-        "userId": user,
-        "expiresIn": DEV_TOKEN_TTL_SECS,
-    }))
-    .with_header(header::CACHE_CONTROL, "no-store")
-    .into_response())
+    let expires = chrono::Utc::now() + chrono::Duration::seconds(DEV_SESSION_SECS);
+    session::open(&state, user, expires).await
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SessionRequest {
+    /// A JWT for this API, as an API client sends it.
+    token: String,
+}
+
+/// `POST /app/session` `{token}`: a session for the token's user until its expiry (at most
+/// 7 days), 204 with the cookie. The page keeps no token.
+#[handler]
+async fn session_open(
+    req: &Request,
+    state: Data<&AppState>,
+    body: String,
+) -> poem::Result<Response> {
+    session::from_the_app(req, &state)?;
+    let request: SessionRequest = serde_json::from_str(&body).map_err(|_| {
+        ApiError::invalid_field("token", "paste the access token (a JWT for this API)")
+    })?;
+    let claims = state.jwt.verify(request.token.trim()).map_err(|_| {
+        ApiError::unauthorized(
+            "this access token is not valid here: it may have expired, or be for another server",
+        )
+    })?;
+    let expires = chrono::DateTime::from_timestamp(claims.exp, 0).unwrap_or_default();
+    session::open(&state, claims.sub, expires).await
+}
+
+/// `GET /app/session`: `{userId, expiresAt}` of the cookie's session, or 401.
+#[handler]
+async fn session_describe(req: &Request, state: Data<&AppState>) -> poem::Result<Response> {
+    session::describe(&state, req).await
+}
+
+/// `DELETE /app/session`: signs out (the session ends server-side), 204.
+#[handler]
+async fn session_close(req: &Request, state: Data<&AppState>) -> poem::Result<Response> {
+    session::from_the_app(req, &state)?;
+    session::close(&state, req).await
 }
 
 /// Whether the web app has a file at `path` (relative to `/app/`).

@@ -239,6 +239,10 @@ pub struct Settings {
     /// The web app's "Sign in as a developer" button, which mints a token for any user
     /// (`DEV_LOGIN`; `make run` sets it, nothing else does).
     pub dev_login: bool,
+    /// Where people reach the web app (`PUBLIC_BASE_URL`): the only origin whose pages may
+    /// use a browser session, and `https` makes its cookie `Secure`. Unset: the OAuth
+    /// redirect base (`OAUTH_REDIRECT_BASE_URL`), else the address the API bound.
+    pub public_base_url: Option<String>,
     pub max_body_bytes: usize,
     /// How long a request's body may take to arrive once its head has (`BODY_TIMEOUT_SECS`).
     pub body_timeout: Duration,
@@ -481,6 +485,19 @@ impl Settings {
                 .filter(|o| !o.is_empty())
                 .collect(),
             dev_login: env.parse_or("DEV_LOGIN", false)?,
+            public_base_url: env
+                .optional("PUBLIC_BASE_URL")
+                .map(|url| {
+                    match url::Url::parse(&url) {
+                        Ok(parsed) if ["http", "https"].contains(&parsed.scheme()) => {
+                            Ok(url.trim_end_matches('/').to_owned())
+                        }
+                        _ => Err(anyhow::anyhow!(
+                            "PUBLIC_BASE_URL: expected the http(s) address people open the app at, got `{url}`"
+                        )),
+                    }
+                })
+                .transpose()?,
             max_body_bytes: env.parse_or("MAX_BODY_BYTES", 256 * 1024)?,
             body_timeout: env.seconds_or("BODY_TIMEOUT_SECS", 30.0)?,
             calendar_service_enabled: env.parse_or("CALENDAR_SERVICE_ENABLED", true)?,

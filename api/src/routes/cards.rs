@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use super::{Tag, clamp_limit, paginate};
 use crate::{
-    auth::BearerAuth,
+    auth::UserAuth,
     body::StrictJson,
     error::{Answer, ApiError, ApiResult, can},
     state::AppState,
@@ -149,7 +149,7 @@ impl CardsApi {
     async fn list(
         &self,
         state: Data<&AppState>,
-        auth: BearerAuth,
+        auth: UserAuth,
         /// Page size, 1-100 (default 20).
         #[oai(validator(minimum(value = "0"), maximum(value = "4294967295")))]
         limit: Query<Option<u32>>,
@@ -157,7 +157,7 @@ impl CardsApi {
         cursor: Query<Option<Uuid>>,
     ) -> Answer<Json<CardList>, { can::STORED | can::BAD_REQUEST }> {
         let limit = clamp_limit(limit.0);
-        let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
+        let mut tx = db::user_tx(&state.pool, auth.user().id).await?;
         let rows: Vec<CardDto> = cards::list(&mut tx, cursor.0, i64::from(limit) + 1).await?;
         tx.commit().await?;
         let (items, next_cursor) = paginate(rows, limit, |c| c.id);
@@ -169,14 +169,14 @@ impl CardsApi {
     async fn create(
         &self,
         state: Data<&AppState>,
-        auth: BearerAuth,
+        auth: UserAuth,
         body: StrictJson<CreateCardCommand>,
     ) -> Answer<CreateCardResponse, { can::STORED | can::BODY }> {
         let front = parse_side("front", &body.front, generation::FRONT_MAX_CHARS)?;
         let back = parse_side("back", &body.back, generation::BACK_MAX_CHARS)?;
         let tags = parse_tags(&body.tags)?;
-        let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
-        let card: CardDto = cards::create(&mut tx, auth.0.id, &front, &back, &tags).await?;
+        let mut tx = db::user_tx(&state.pool, auth.user().id).await?;
+        let card: CardDto = cards::create(&mut tx, auth.user().id, &front, &back, &tags).await?;
         tx.commit().await?;
         Ok(CreateCardResponse::Created(Json(card)))
     }
@@ -186,7 +186,7 @@ impl CardsApi {
     async fn update(
         &self,
         state: Data<&AppState>,
-        auth: BearerAuth,
+        auth: UserAuth,
         id: Path<Uuid>,
         body: StrictJson<UpdateCardCommand>,
     ) -> Answer<Json<CardDto>, { can::STORED | can::BODY | can::NOT_FOUND }> {
@@ -201,7 +201,7 @@ impl CardsApi {
             .map(|b| parse_side("back", b, generation::BACK_MAX_CHARS))
             .transpose()?;
         let tags = body.tags.as_deref().map(parse_tags).transpose()?;
-        let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
+        let mut tx = db::user_tx(&state.pool, auth.user().id).await?;
         let card: Option<CardDto> = cards::update(
             &mut tx,
             id.0,
@@ -223,10 +223,10 @@ impl CardsApi {
     async fn delete(
         &self,
         state: Data<&AppState>,
-        auth: BearerAuth,
+        auth: UserAuth,
         id: Path<Uuid>,
     ) -> Answer<DeleteCardResponse, { can::BAD_REQUEST | can::STORED | can::NOT_FOUND }> {
-        let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
+        let mut tx = db::user_tx(&state.pool, auth.user().id).await?;
         let deleted = cards::delete(&mut tx, id.0).await?;
         tx.commit().await?;
         if !deleted {
@@ -244,11 +244,11 @@ impl CardsApi {
     async fn export(
         &self,
         state: Data<&AppState>,
-        auth: BearerAuth,
+        auth: UserAuth,
         format: Query<ExportFormat>,
     ) -> Answer<ExportResponse, { can::STORED | can::BAD_REQUEST }> {
         let ExportFormat::Csv = format.0;
-        let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
+        let mut tx = db::user_tx(&state.pool, auth.user().id).await?;
         let rows = cards::sides(&mut tx).await?;
         tx.commit().await?;
         Ok(ExportResponse::Csv(

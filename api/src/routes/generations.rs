@@ -21,7 +21,7 @@ use uuid::Uuid;
 
 use super::{Tag, clamp_limit, enqueue_after_commit, job_write_failed, paginate};
 use crate::{
-    auth::BearerAuth,
+    auth::UserAuth,
     body::StrictJson,
     error::{Answer, ApiError, ApiResult, can},
     idempotency::{self, Key},
@@ -149,7 +149,7 @@ impl GenerationsApi {
     async fn create(
         &self,
         state: Data<&AppState>,
-        auth: BearerAuth,
+        auth: UserAuth,
         body: StrictJson<CreateGenerationCommand>,
         /// 1-255 printable ASCII characters.
         #[oai(name = "Idempotency-Key", validator(pattern = "^[!-~]{1,255}$"))]
@@ -158,7 +158,7 @@ impl GenerationsApi {
         CreateGenerationResponse,
         { can::STORED | can::BODY | can::UNPROCESSABLE | can::TOO_MANY_REQUESTS },
     > {
-        let user = auth.0.id;
+        let user = auth.user().id;
         let command = body.0;
         let source = SourceText::parse(&command.source_text)
             .map_err(|e| ApiError::invalid_field("source_text", e.to_string()))?;
@@ -205,7 +205,7 @@ impl GenerationsApi {
     async fn list(
         &self,
         state: Data<&AppState>,
-        auth: BearerAuth,
+        auth: UserAuth,
         /// Page size, 1-100 (default 20).
         #[oai(validator(minimum(value = "0"), maximum(value = "4294967295")))]
         limit: Query<Option<u32>>,
@@ -213,7 +213,7 @@ impl GenerationsApi {
         cursor: Query<Option<Uuid>>,
     ) -> Answer<Json<GenerationList>, { can::STORED | can::BAD_REQUEST }> {
         let limit = clamp_limit(limit.0);
-        let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
+        let mut tx = db::user_tx(&state.pool, auth.user().id).await?;
         let rows = generations::list(&mut tx, cursor.0, i64::from(limit) + 1).await?;
         tx.commit().await?;
         let (rows, next_cursor) = paginate(rows, limit, |r| r.id);
@@ -232,10 +232,10 @@ impl GenerationsApi {
     async fn get(
         &self,
         state: Data<&AppState>,
-        auth: BearerAuth,
+        auth: UserAuth,
         id: Path<Uuid>,
     ) -> Answer<Json<GenerationDto>, { can::BAD_REQUEST | can::STORED | can::NOT_FOUND }> {
-        let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
+        let mut tx = db::user_tx(&state.pool, auth.user().id).await?;
         let row = generations::get(&mut tx, id.0).await?;
         tx.commit().await?;
         Ok(row

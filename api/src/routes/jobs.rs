@@ -19,7 +19,7 @@ use uuid::Uuid;
 
 use super::Tag;
 use crate::{
-    auth::{BearerAuth, StreamAuth},
+    auth::{StreamAuth, UserAuth},
     envelope::Envelope,
     error::{Answer, ApiError, ApiResult, can},
     relay::{self, Framing, Vocabulary},
@@ -62,11 +62,11 @@ impl JobsApi {
     async fn get(
         &self,
         state: Data<&AppState>,
-        auth: BearerAuth,
+        auth: UserAuth,
         id: Path<Uuid>,
     ) -> Answer<Json<JobEnvelope>, { can::BAD_REQUEST | can::STORED | can::NOT_FOUND }> {
-        let job = owned_job(&state, auth.0.id, id.0).await?;
-        let job = past_deadline(&state, auth.0.id, job).await?;
+        let job = owned_job(&state, auth.user().id, id.0).await?;
+        let job = past_deadline(&state, auth.user().id, job).await?;
         Ok(JobEnvelope::of(job.into()))
     }
 
@@ -162,11 +162,11 @@ impl JobsApi {
     async fn cancel(
         &self,
         state: Data<&AppState>,
-        auth: BearerAuth,
+        auth: UserAuth,
         id: Path<Uuid>,
     ) -> Answer<CancelResponse, { can::BAD_REQUEST | can::STORED | can::NOT_FOUND | can::CONFLICT }>
     {
-        let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
+        let mut tx = db::user_tx(&state.pool, auth.user().id).await?;
         let outcome = jobs::request_cancel(&mut tx, id.0).await?;
         let job = jobs::fetch(&mut *tx, id.0).await?;
         tx.commit().await?;

@@ -18,7 +18,7 @@ use super::{
     themes::{NoContent, theme},
 };
 use crate::{
-    auth::BearerAuth,
+    auth::UserAuth,
     body::StrictJson422,
     error::{Answer, ApiError, can},
     nullable::OrNull,
@@ -129,10 +129,10 @@ impl SchedulesApi {
     async fn schedule(
         &self,
         state: Data<&AppState>,
-        auth: BearerAuth,
+        auth: UserAuth,
         id: Path<Uuid>,
     ) -> Answer<Json<OrNull<Schedule>>, { can::BAD_REQUEST | can::STORED | can::NOT_FOUND }> {
-        let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
+        let mut tx = db::user_tx(&state.pool, auth.user().id).await?;
         theme(&mut tx, id.0).await?;
         let row: Option<ScheduleRow> = themes::schedule(&mut tx, id.0).await?;
         tx.commit().await?;
@@ -149,7 +149,7 @@ impl SchedulesApi {
     async fn upsert_schedule(
         &self,
         state: Data<&AppState>,
-        auth: BearerAuth,
+        auth: UserAuth,
         id: Path<Uuid>,
         body: StrictJson422<UpsertSchedule>,
     ) -> Answer<Json<Schedule>, { can::STORED | can::BODY | can::NOT_FOUND | can::UNPROCESSABLE }>
@@ -157,7 +157,7 @@ impl SchedulesApi {
         let body = body.0;
         let spec = ScheduleSpec::parse(body.enabled, &body.days, &body.time_utc, &body.emails)
             .map_err(ApiError::semantically_invalid)?;
-        let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
+        let mut tx = db::user_tx(&state.pool, auth.user().id).await?;
         let row: Option<ScheduleRow> = themes::upsert_schedule(&mut tx, id.0, &spec).await?;
         tx.commit().await?;
         Ok(row
@@ -174,10 +174,10 @@ impl SchedulesApi {
     async fn delete_schedule(
         &self,
         state: Data<&AppState>,
-        auth: BearerAuth,
+        auth: UserAuth,
         id: Path<Uuid>,
     ) -> Answer<NoContent, { can::BAD_REQUEST | can::STORED | can::NOT_FOUND }> {
-        let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
+        let mut tx = db::user_tx(&state.pool, auth.user().id).await?;
         theme(&mut tx, id.0).await?;
         themes::delete_schedule(&mut tx, id.0).await?;
         tx.commit().await?;
@@ -193,10 +193,10 @@ impl SchedulesApi {
     async fn deliveries(
         &self,
         state: Data<&AppState>,
-        auth: BearerAuth,
+        auth: UserAuth,
         id: Path<Uuid>,
     ) -> Answer<Json<Vec<Delivery>>, { can::BAD_REQUEST | can::STORED | can::NOT_FOUND }> {
-        let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
+        let mut tx = db::user_tx(&state.pool, auth.user().id).await?;
         theme(&mut tx, id.0).await?;
         let mut rows: Vec<Delivery> = themes::deliveries(&mut tx, id.0).await?;
         tx.commit().await?;
@@ -223,11 +223,11 @@ impl SchedulesApi {
     async fn delivery_email(
         &self,
         state: Data<&AppState>,
-        auth: BearerAuth,
+        auth: UserAuth,
         id: Path<Uuid>,
         delivery_id: Path<Uuid>,
     ) -> Answer<OutboxEmail, { can::BAD_REQUEST | can::STORED | can::NOT_FOUND }> {
-        let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
+        let mut tx = db::user_tx(&state.pool, auth.user().id).await?;
         theme(&mut tx, id.0).await?;
         let owned = themes::has_delivery(&mut tx, id.0, delivery_id.0).await?;
         tx.commit().await?;

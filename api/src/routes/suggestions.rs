@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use super::Tag;
 use crate::{
-    auth::BearerAuth,
+    auth::UserAuth,
     body::StrictJson,
     error::{Answer, ApiError, can},
     state::AppState,
@@ -86,10 +86,10 @@ impl SuggestionsApi {
     async fn suggestions(
         &self,
         state: Data<&AppState>,
-        auth: BearerAuth,
+        auth: UserAuth,
         id: Path<Uuid>,
     ) -> Answer<Json<SuggestionList>, { can::BAD_REQUEST | can::STORED | can::NOT_FOUND }> {
-        let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
+        let mut tx = db::user_tx(&state.pool, auth.user().id).await?;
         let rows = suggestions::of_generation(&mut tx, id.0)
             .await?
             .ok_or_else(|| ApiError::not_found("generation"))?;
@@ -109,7 +109,7 @@ impl SuggestionsApi {
     async fn review(
         &self,
         state: Data<&AppState>,
-        auth: BearerAuth,
+        auth: UserAuth,
         id: Path<Uuid>,
         body: StrictJson<ReviewSuggestionCommand>,
     ) -> Answer<Json<SuggestionDto>, { can::STORED | can::BODY | can::NOT_FOUND | can::CONFLICT }>
@@ -125,7 +125,7 @@ impl SuggestionsApi {
             .as_deref()
             .map(|b| super::cards::parse_side("back", b, generation::BACK_MAX_CHARS))
             .transpose()?;
-        let user = auth.0.id;
+        let user = auth.user().id;
         let mut tx = db::user_tx(&state.pool, user).await?;
         let current = suggestions::for_review(&mut tx, id.0).await?;
         let current = current.ok_or_else(|| ApiError::not_found("suggestion"))?;

@@ -21,7 +21,7 @@ use uuid::Uuid;
 
 use super::{Tag, enqueue_after_commit, job_write_failed};
 use crate::{
-    auth::BearerAuth,
+    auth::UserAuth,
     body::StrictJson422,
     error::{Answer, ApiError, ApiResult, can},
     rate_limit,
@@ -175,7 +175,7 @@ impl ThemesApi {
     async fn create(
         &self,
         state: Data<&AppState>,
-        auth: BearerAuth,
+        auth: UserAuth,
         body: StrictJson422<CreateTheme>,
     ) -> Answer<ThemeCreated, { can::STORED | can::BODY | can::UNPROCESSABLE }> {
         let body = body.0;
@@ -184,7 +184,7 @@ impl ThemesApi {
             body.description.as_deref(),
             body.sources.as_deref().unwrap_or_default(),
         )?;
-        let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
+        let mut tx = db::user_tx(&state.pool, auth.user().id).await?;
         let row: ThemeRow = themes::create(&mut tx, &spec).await?;
         tx.commit().await?;
         Ok(ThemeCreated::Created(Json(row.into())))
@@ -195,9 +195,9 @@ impl ThemesApi {
     async fn list(
         &self,
         state: Data<&AppState>,
-        auth: BearerAuth,
+        auth: UserAuth,
     ) -> Answer<Json<Vec<Theme>>, { can::STORED }> {
-        let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
+        let mut tx = db::user_tx(&state.pool, auth.user().id).await?;
         let rows: Vec<ThemeRow> = themes::list(&mut tx).await?;
         tx.commit().await?;
         Ok(Json(rows.into_iter().map(Into::into).collect()))
@@ -207,10 +207,10 @@ impl ThemesApi {
     async fn get(
         &self,
         state: Data<&AppState>,
-        auth: BearerAuth,
+        auth: UserAuth,
         id: Path<Uuid>,
     ) -> Answer<Json<Theme>, { can::BAD_REQUEST | can::STORED | can::NOT_FOUND }> {
-        let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
+        let mut tx = db::user_tx(&state.pool, auth.user().id).await?;
         let row = theme(&mut tx, id.0).await?;
         tx.commit().await?;
         Ok(Json(row.into()))
@@ -225,13 +225,13 @@ impl ThemesApi {
     async fn update(
         &self,
         state: Data<&AppState>,
-        auth: BearerAuth,
+        auth: UserAuth,
         id: Path<Uuid>,
         body: StrictJson422<UpdateTheme>,
     ) -> Answer<Json<Theme>, { can::STORED | can::BODY | can::NOT_FOUND | can::UNPROCESSABLE }>
     {
         let body = body.0;
-        let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
+        let mut tx = db::user_tx(&state.pool, auth.user().id).await?;
         let current: Theme = theme(&mut tx, id.0).await?.into();
         let description = match &body.description {
             Some(d) => Some(d.as_str()),
@@ -256,10 +256,10 @@ impl ThemesApi {
     async fn delete(
         &self,
         state: Data<&AppState>,
-        auth: BearerAuth,
+        auth: UserAuth,
         id: Path<Uuid>,
     ) -> Answer<NoContent, { can::BAD_REQUEST | can::STORED | can::NOT_FOUND }> {
-        let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
+        let mut tx = db::user_tx(&state.pool, auth.user().id).await?;
         let deleted = themes::delete(&mut tx, id.0).await?;
         tx.commit().await?;
         if !deleted {
@@ -278,13 +278,13 @@ impl ThemesApi {
     async fn synthesize(
         &self,
         state: Data<&AppState>,
-        auth: BearerAuth,
+        auth: UserAuth,
         id: Path<Uuid>,
     ) -> Answer<
         SynthesisStarted,
         { can::BAD_REQUEST | can::STORED | can::NOT_FOUND | can::TOO_MANY_REQUESTS },
     > {
-        let user = auth.0.id;
+        let user = auth.user().id;
         let slot =
             rate_limit::take(&state, &state.settings.rate_limits.syntheses, user, None).await?;
         match start_synthesis(&state, user, id.0).await {
@@ -306,10 +306,10 @@ impl ThemesApi {
     async fn syntheses(
         &self,
         state: Data<&AppState>,
-        auth: BearerAuth,
+        auth: UserAuth,
         id: Path<Uuid>,
     ) -> Answer<Json<Vec<SynthesisView>>, { can::BAD_REQUEST | can::STORED | can::NOT_FOUND }> {
-        let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
+        let mut tx = db::user_tx(&state.pool, auth.user().id).await?;
         theme(&mut tx, id.0).await?;
         let rows: Vec<SynthesisView> = themes::syntheses(&mut tx, id.0).await?;
         tx.commit().await?;
@@ -324,10 +324,10 @@ impl ThemesApi {
     async fn synthesis(
         &self,
         state: Data<&AppState>,
-        auth: BearerAuth,
+        auth: UserAuth,
         id: Path<Uuid>,
     ) -> Answer<Json<SynthesisView>, { can::BAD_REQUEST | can::STORED | can::NOT_FOUND }> {
-        let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
+        let mut tx = db::user_tx(&state.pool, auth.user().id).await?;
         let row: Option<SynthesisView> = themes::synthesis(&mut tx, id.0).await?;
         tx.commit().await?;
         Ok(row

@@ -8,7 +8,7 @@ use poem_openapi::{Object, OpenApi, param::Query, payload::Json};
 
 use super::Tag;
 use crate::{
-    auth::BearerAuth,
+    auth::UserAuth,
     envelope::Envelope,
     error::{Answer, ApiError, can},
     state::AppState,
@@ -85,7 +85,7 @@ impl UsageApi {
     async fn get(
         &self,
         state: Data<&AppState>,
-        auth: BearerAuth,
+        auth: UserAuth,
         /// First UTC day (`YYYY-MM-DD`).
         #[oai(validator(pattern = "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$"))]
         from: Query<Option<String>>,
@@ -113,7 +113,7 @@ impl UsageApi {
             let message = format!("the period is at most {MAX_DAYS} days");
             return Err(ApiError::unprocessable_field("from", message).into());
         }
-        let user = auth.0.id;
+        let user = auth.user().id;
         let mut tx = db::user_tx(&state.pool, user).await?;
         let rows = usage::report(&mut *tx, user, from, to).await?;
         let used = usage::today(&mut *tx, user).await?;

@@ -1,8 +1,8 @@
-// The API, same-origin: the bearer token from sign-in, the JSON error envelope turned into
-// `ApiError`, and the two ways progress arrives (EventSource for a job's events, a streamed
-// `fetch` for NDJSON answers).
-
-const TOKEN_KEY = "almanac.token";
+// The API, same-origin, with the browser session: an HttpOnly cookie the page cannot read,
+// so no script here ever holds a token. Every call says it comes from this app's script
+// (`X-Requested-With`), which the API asks of a request carrying only the cookie. The JSON
+// error envelope becomes `ApiError`, and progress arrives two ways (EventSource for a
+// job's events, a streamed `fetch` for NDJSON answers).
 
 export class ApiError extends Error {
   constructor(status, code, message, details) {
@@ -13,24 +13,57 @@ export class ApiError extends Error {
   }
 }
 
+const FROM_THE_APP = { "X-Requested-With": "XMLHttpRequest" };
+
+/** The browser session: who is signed in (`user`), sign-in and sign-out. */
 export const session = {
-  get token() { return localStorage.getItem(TOKEN_KEY); },
-  set token(value) {
-    if (value) localStorage.setItem(TOKEN_KEY, value); else localStorage.removeItem(TOKEN_KEY);
+  user: null,
+
+  /** Asks the server whose session the cookie carries; `null` when none. */
+  async load() {
+    const response = await fetch("/app/session", { headers: FROM_THE_APP, credentials: "same-origin" });
+    this.user = response.ok ? (await response.json()).userId : null;
+    return this.user;
+  },
+
+  /** Opens a session with a pasted access token. */
+  async open(token) {
+    await post("/app/session", { token });
+    return this.load();
+  },
+
+  /** Opens a development session (`DEV_LOGIN`) for `userId`, or a new user. */
+  async openDev(userId) {
+    await post("/app/dev-login", userId ? { userId } : {});
+    return this.load();
+  },
+
+  /** Ends the session on the server. */
+  async close() {
+    this.user = null;
+    await fetch("/app/session", { method: "DELETE", headers: FROM_THE_APP, credentials: "same-origin" });
   },
 };
 
-function headers(extra = {}) {
-  const out = { ...extra };
-  if (session.token) out.Authorization = `Bearer ${session.token}`;
-  return out;
+async function post(path, body) {
+  const response = await fetch(path, {
+    method: "POST",
+    headers: { ...FROM_THE_APP, "Content-Type": "application/json" },
+    credentials: "same-origin",
+    body: JSON.stringify(body),
+  });
+  if (!response.ok) throw await failure(response, { signIn: true });
 }
 
-async function failure(response) {
+function headers(extra = {}) {
+  return { ...FROM_THE_APP, ...extra };
+}
+
+async function failure(response, { signIn = false } = {}) {
   let body = null;
   try { body = await response.json(); } catch { /* not JSON */ }
   const error = body?.error ?? {};
-  if (response.status === 401) window.dispatchEvent(new Event("almanac:signed-out"));
+  if (response.status === 401 && !signIn) window.dispatchEvent(new Event("almanac:signed-out"));
   return new ApiError(
     response.status,
     error.code ?? `HTTP_${response.status}`,
@@ -44,7 +77,7 @@ async function failure(response) {
  * (`{data, error, meta}`) gives `{data, meta}` with `{envelope: true}`, else its `data`.
  */
 export async function api(method, path, body, { envelope = false, headers: extra } = {}) {
-  const init = { method, headers: headers(extra) };
+  const init = { method, headers: headers(extra), credentials: "same-origin" };
   if (body !== undefined) {
     init.headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(body);
@@ -58,9 +91,9 @@ export async function api(method, path, body, { envelope = false, headers: extra
   return enveloped ? json.data : json;
 }
 
-/** Downloads `path` (with the token) as a file named `name`. */
+/** Downloads `path` (with the session) as a file named `name`. */
 export async function download(path, name) {
-  const response = await fetch(path, { headers: headers() });
+  const response = await fetch(path, { headers: headers(), credentials: "same-origin" });
   if (!response.ok) throw await failure(response);
   const blob = await response.blob();
   const url = URL.createObjectURL(blob);
@@ -78,9 +111,10 @@ export async function download(path, name) {
  * called per event; the source is closed after `done`.
  */
 export function follow(jobId, { after = 0, on = {}, onId } = {}) {
-  const query = new URLSearchParams({ access_token: session.token });
+  // The session cookie goes with it (same origin): no token in the URL.
+  const query = new URLSearchParams();
   if (after > 0) query.set("after", String(after));
-  const source = new EventSource(`/v1/jobs/${jobId}/events?${query}`);
+  const source = new EventSource(`/v1/jobs/${jobId}/events${after > 0 ? `?${query}` : ""}`);
   const types = ["progress", "entry", "suggestions", "diff", "placement", "section", "done", "truncated", "error"];
   for (const type of types) {
     source.addEventListener(type, (event) => {
@@ -104,6 +138,7 @@ export async function ndjson(path, body, onLine, signal) {
   const response = await fetch(path, {
     method: "POST",
     headers: headers({ "Content-Type": "application/json", Accept: "application/x-ndjson" }),
+    credentials: "same-origin",
     body: JSON.stringify(body),
     signal,
   });

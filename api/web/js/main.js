@@ -20,25 +20,23 @@ async function signIn() {
   const token = h("textarea", { id: "token", rows: 3, autocomplete: "off", spellcheck: "false" });
   const problem = h("div");
   const remembered = localStorage.getItem(DEV_USER_KEY);
+  const signedIn = () => {
+    // A user id is not a secret: remembered so a developer can come back as the same user.
+    if (config.devLogin && session.user) localStorage.setItem(DEV_USER_KEY, session.user);
+    route();
+  };
   const use = async (value) => {
-    session.token = value.trim();
     try {
-      await api("GET", "/v1/calendars?limit=1");
-      route();
+      await session.open(value.trim());
+      signedIn();
     } catch (error) {
-      session.token = null;
       showError(error, problem);
     }
   };
   const devLogin = async (userId) => {
     try {
-      const answer = await fetch("/app/dev-login", {
-        method: "POST",
-        headers: { "Content-Type": "application/json" },
-        body: JSON.stringify(userId ? { userId } : {}),
-      }).then((r) => (r.ok ? r.json() : Promise.reject(new Error(`dev sign-in refused (${r.status})`))));
-      localStorage.setItem(DEV_USER_KEY, answer.userId);
-      await use(answer.token);
+      await session.openDev(userId);
+      signedIn();
     } catch (error) {
       showError(error, problem);
     }
@@ -74,7 +72,7 @@ function route() {
   current?.leave?.();
   current = null;
   const nav = document.getElementById("nav");
-  if (!session.token) {
+  if (!session.user) {
     nav.hidden = true;
     return signIn();
   }
@@ -91,14 +89,14 @@ function route() {
   Promise.resolve(section.show(view, rest.map(decodeURIComponent))).catch((error) => showError(error, view));
 }
 
-document.getElementById("sign-out").addEventListener("click", () => {
-  session.token = null;
+document.getElementById("sign-out").addEventListener("click", async () => {
+  await session.close();
   location.hash = "";
   route();
 });
 window.addEventListener("almanac:signed-out", () => {
-  session.token = null;
+  session.user = null;
   route();
 });
 window.addEventListener("hashchange", route);
-route();
+session.load().catch(() => null).finally(route);

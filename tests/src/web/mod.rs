@@ -6,6 +6,7 @@
 mod calendar;
 mod flows;
 mod serving;
+mod session;
 
 use std::{
     path::PathBuf,

@@ -1,6 +1,7 @@
 //! How the app is served, without a browser: `/` and `/app` lead to the page, its files are
-//! embedded with their types and a strict content policy, and the development sign-in
-//! exists only with `DEV_LOGIN=true`.
+//! embedded with their types and a strict content policy, the development sign-in exists
+//! only with `DEV_LOGIN=true`, and browser sessions are cookies only the app's own scripts
+//! can use.
 
 use reqwest::redirect::Policy;
 use serde_json::{Value, json};
@@ -65,41 +66,229 @@ async fn the_page_and_its_modules_are_served_with_their_types_and_policy() {
     assert_eq!(refused.status(), 404);
 }
 
+/// The session cookie a `204` sign-in set: its id, after checking its attributes.
+fn session_cookie(response: &reqwest::Response) -> String {
+    assert_eq!(
+        response.status(),
+        204,
+        "a sign-in answers 204 without a token"
+    );
+    let cookie = response.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    for attribute in ["HttpOnly", "SameSite=Strict", "Path=/"] {
+        assert!(cookie.contains(attribute), "{cookie} lacks {attribute}");
+    }
+    assert!(
+        !cookie.contains("Secure"),
+        "an http address gets no Secure cookie: {cookie}"
+    );
+    let id = cookie
+        .strip_prefix("almanac_session=")
+        .and_then(|rest| rest.split(';').next())
+        .unwrap()
+        .to_owned();
+    assert_eq!(id.len(), 64, "256 random bits in hex: {id}");
+    id
+}
+
 #[tokio::test]
-async fn dev_login_mints_a_working_token_for_a_new_or_remembered_user() {
+async fn browser_sessions_are_cookies_only_the_app_s_own_scripts_can_use() {
     let app = spawn_app_with(TestOptions {
-        env: vec![("DEV_LOGIN", "true".into())],
+        env: vec![
+            ("DEV_LOGIN", "true".into()),
+            ("CORS_ALLOWED_ORIGINS", "https://elsewhere.example".into()),
+        ],
         ..Default::default()
     })
     .await;
-    let login = |body: Value| {
-        let client = app.client.clone();
-        let url = app.url("/app/dev-login");
-        async move {
-            let response = client.post(url).json(&body).send().await.unwrap();
-            assert_eq!(response.status(), 200);
-            response.json::<Value>().await.unwrap()
-        }
+    let client = &app.client;
+    let from_app = |request: reqwest::RequestBuilder, id: &str| {
+        request
+            .header("cookie", format!("almanac_session={id}"))
+            .header("x-requested-with", "XMLHttpRequest")
     };
-    let fresh = login(json!({})).await;
-    let other = login(json!({})).await;
-    assert_ne!(fresh["userId"], other["userId"], "a new user each time");
-    let again = login(json!({ "userId": fresh["userId"] })).await;
-    assert_eq!(again["userId"], fresh["userId"]);
-    let calendars = app
-        .client
-        .get(app.url("/v1/calendars"))
-        .bearer_auth(again["token"].as_str().unwrap())
+    let code = async |response: reqwest::Response| {
+        let status = response.status().as_u16();
+        let body: Value = response.json().await.unwrap();
+        (
+            status,
+            body["error"]["code"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+        )
+    };
+    // Signing in is the app's script's request: a form posted from anywhere is refused.
+    let forged = client
+        .post(app.url("/app/dev-login"))
+        .json(&json!({}))
         .send()
         .await
         .unwrap();
-    assert_eq!(calendars.status(), 200);
-    let bad = app
-        .client
+    assert_eq!(code(forged).await, (401, "SESSION_NOT_ACCEPTED".into()));
+    let dev_login = async |body: Value| {
+        let response = client
+            .post(app.url("/app/dev-login"))
+            .header("x-requested-with", "XMLHttpRequest")
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        session_cookie(&response)
+    };
+    let fresh = dev_login(json!({})).await;
+    let whose = async |id: &str| -> Value {
+        let response = from_app(client.get(app.url("/app/session")), id)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        response.json().await.unwrap()
+    };
+    let user = whose(&fresh).await["userId"].as_str().unwrap().to_owned();
+    let other = dev_login(json!({})).await;
+    assert_ne!(
+        whose(&other).await["userId"],
+        json!(user),
+        "a new user each time"
+    );
+    let again = dev_login(json!({ "userId": user })).await;
+    assert_ne!(again, fresh, "each sign-in its own session");
+    assert_eq!(
+        whose(&again).await["userId"],
+        json!(user),
+        "the remembered user"
+    );
+    // Postgres keeps the id's digest, never the id.
+    let stored: i64 = sqlx::query_scalar(
+        "select count(*) from web_sessions where id_digest = sha256(convert_to($1, 'UTF8'))
+           and user_id = $2::uuid",
+    )
+    .bind(&fresh)
+    .bind(&user)
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(stored, 1);
+    // The cookie works from the app's scripts...
+    let listed = from_app(client.get(app.url("/v1/calendars")), &fresh)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listed.status(), 200);
+    // ...and for an event stream the page reads (EventSource sends no custom header): the job
+    // is unknown, so 404, past authentication.
+    let stream = client
+        .get(app.url(&format!("/v1/jobs/{}/events", uuid::Uuid::now_v7())))
+        .header("cookie", format!("almanac_session={fresh}"))
+        .header("accept", "text/event-stream")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.status(), 404);
+    // Not without X-Requested-With, not from another origin, not cross-site.
+    let bare = client
+        .get(app.url("/v1/calendars"))
+        .header("cookie", format!("almanac_session={fresh}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(code(bare).await, (401, "SESSION_NOT_ACCEPTED".into()));
+    let elsewhere = from_app(client.get(app.url("/v1/calendars")), &fresh)
+        .header("origin", "https://elsewhere.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(code(elsewhere).await, (401, "SESSION_NOT_ACCEPTED".into()));
+    let cross_site = from_app(client.get(app.url("/v1/calendars")), &fresh)
+        .header("sec-fetch-site", "cross-site")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(code(cross_site).await, (401, "SESSION_NOT_ACCEPTED".into()));
+    // The app's own origin is fine.
+    let own = from_app(client.get(app.url("/v1/calendars")), &fresh)
+        .header("origin", app.address.trim_end_matches('/'))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(own.status(), 200);
+    // CORS lets another origin call with a token, never with the cookie.
+    let preflight = client
+        .request(reqwest::Method::OPTIONS, app.url("/v1/calendars"))
+        .header("origin", "https://elsewhere.example")
+        .header("access-control-request-method", "GET")
+        .header("access-control-request-headers", "x-requested-with")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        preflight
+            .headers()
+            .get("access-control-allow-credentials")
+            .is_none_or(|v| v != "true"),
+        "credentials allowed cross-origin: {:?}",
+        preflight.headers()
+    );
+    // A pasted token opens a session too; a bad one does not.
+    let token = app.token(user.parse().unwrap());
+    let pasted = client
+        .post(app.url("/app/session"))
+        .header("x-requested-with", "XMLHttpRequest")
+        .json(&json!({ "token": token }))
+        .send()
+        .await
+        .unwrap();
+    let pasted = session_cookie(&pasted);
+    assert_eq!(whose(&pasted).await["userId"], json!(user));
+    let bad = client
+        .post(app.url("/app/session"))
+        .header("x-requested-with", "XMLHttpRequest")
+        .json(&json!({ "token": "not-a-token" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(code(bad).await.0, 401);
+    // A bearer token is judged alone, whatever cookie comes with it.
+    let bearer = client
+        .get(app.url("/v1/calendars"))
+        .bearer_auth(&token)
+        .header("cookie", "almanac_session=garbage")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bearer.status(), 200);
+    // Signing out ends the session on the server: its cookie no longer opens anything.
+    let out = from_app(client.delete(app.url("/app/session")), &fresh)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status(), 204);
+    assert!(
+        out.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .contains("Max-Age=0")
+    );
+    let after = from_app(client.get(app.url("/v1/calendars")), &fresh)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(code(after).await, (401, "UNAUTHORIZED".into()));
+    // The other sessions stay.
+    let still = from_app(client.get(app.url("/v1/calendars")), &pasted)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(still.status(), 200);
+    let malformed = client
         .post(app.url("/app/dev-login"))
+        .header("x-requested-with", "XMLHttpRequest")
         .json(&json!({ "userId": "nobody" }))
         .send()
         .await
         .unwrap();
-    assert_eq!(bad.status(), 400);
+    assert_eq!(malformed.status(), 400);
 }

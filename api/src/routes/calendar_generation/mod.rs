@@ -31,7 +31,7 @@ mod legacy;
 
 use super::{Tag, enqueue_after_commit, job_write_failed};
 use crate::{
-    auth::BearerAuth,
+    auth::UserAuth,
     body::StrictJson,
     envelope::{Envelope, Enveloped, current_request_id},
     error::{Answer, ApiError, ApiResult, can},
@@ -155,7 +155,7 @@ impl CalendarGenerationApi {
         &self,
         request: &Request,
         state: Data<&AppState>,
-        auth: BearerAuth,
+        auth: UserAuth,
         body: StrictJson<CalendarRequest>,
     ) -> Answer<
         CalendarResponse,
@@ -184,7 +184,7 @@ impl CalendarGenerationApi {
         };
         let answer_as = AnswerAs::negotiated(request);
         let framing = answer_as.framing();
-        let user = auth.0.id;
+        let user = auth.user().id;
         // A calendar request's log lines name its channels (seed 001's `channel`).
         tracing::Span::current().record(
             "channel",

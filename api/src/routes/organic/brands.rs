@@ -19,7 +19,7 @@ use super::{
     Created, LongText, Name, NoContent, deleted, found, hashtags, item, listed, taken, trimmed,
 };
 use crate::{
-    auth::BearerAuth,
+    auth::UserAuth,
     body::StrictJson,
     error::{Answer, ApiError, ApiResult, can},
     routes::Tag,
@@ -213,7 +213,7 @@ impl OrganicBrandsApi {
     async fn create_brand(
         &self,
         state: Data<&AppState>,
-        auth: BearerAuth,
+        auth: UserAuth,
         body: StrictJson<CreateBrand>,
     ) -> Answer<
         Created<BrandProfile>,
@@ -235,7 +235,7 @@ impl OrganicBrandsApi {
             },
         };
         let id = body.id.unwrap_or_else(|| generated_id("brand"));
-        let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
+        let mut tx = db::user_tx(&state.pool, auth.user().id).await?;
         let row: BrandRow = store::write_brand(&mut tx, Write::Create, &id, &fields)
             .await?
             .ok_or_else(|| taken("brand profile", &id))?;
@@ -252,9 +252,9 @@ impl OrganicBrandsApi {
     async fn brands(
         &self,
         state: Data<&AppState>,
-        auth: BearerAuth,
+        auth: UserAuth,
     ) -> Answer<Json<Vec<BrandProfile>>, { can::STORED }> {
-        let rows: Vec<BrandRow> = listed(&state, auth.0.id, Library::Brands).await?;
+        let rows: Vec<BrandRow> = listed(&state, auth.user().id, Library::Brands).await?;
         Ok(Json(rows.into_iter().map(Into::into).collect()))
     }
 
@@ -266,11 +266,17 @@ impl OrganicBrandsApi {
     async fn brand(
         &self,
         state: Data<&AppState>,
-        auth: BearerAuth,
+        auth: UserAuth,
         id: Path<String>,
     ) -> Answer<Json<BrandProfile>, { can::BAD_REQUEST | can::STORED | can::NOT_FOUND }> {
-        let row: BrandRow =
-            found(&state, auth.0.id, Library::Brands, &id.0, "brand profile").await?;
+        let row: BrandRow = found(
+            &state,
+            auth.user().id,
+            Library::Brands,
+            &id.0,
+            "brand profile",
+        )
+        .await?;
         Ok(Json(row.into()))
     }
 
@@ -283,13 +289,13 @@ impl OrganicBrandsApi {
     async fn update_brand(
         &self,
         state: Data<&AppState>,
-        auth: BearerAuth,
+        auth: UserAuth,
         id: Path<String>,
         body: StrictJson<UpdateBrand>,
     ) -> Answer<Json<BrandProfile>, { can::STORED | can::BODY | can::NOT_FOUND | can::UNPROCESSABLE }>
     {
         let body = body.0;
-        let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
+        let mut tx = db::user_tx(&state.pool, auth.user().id).await?;
         let mut fields = brand(&mut tx, &id.0).await?.fields();
         if let Some(name) = body.name {
             fields.name = name.trim().to_owned();
@@ -325,10 +331,17 @@ impl OrganicBrandsApi {
     async fn delete_brand(
         &self,
         state: Data<&AppState>,
-        auth: BearerAuth,
+        auth: UserAuth,
         id: Path<String>,
     ) -> Answer<NoContent, { can::BAD_REQUEST | can::STORED | can::NOT_FOUND }> {
-        Ok(deleted(&state, auth.0.id, Library::Brands, &id.0, "brand profile").await?)
+        Ok(deleted(
+            &state,
+            auth.user().id,
+            Library::Brands,
+            &id.0,
+            "brand profile",
+        )
+        .await?)
     }
 
     /// Link a platform account to the brand. An account is one row per (platform,
@@ -341,12 +354,12 @@ impl OrganicBrandsApi {
     async fn link_account(
         &self,
         state: Data<&AppState>,
-        auth: BearerAuth,
+        auth: UserAuth,
         id: Path<String>,
         body: StrictJson<LinkAccount>,
     ) -> Answer<Linked, { can::STORED | can::BODY | can::NOT_FOUND }> {
         let body = body.0;
-        let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
+        let mut tx = db::user_tx(&state.pool, auth.user().id).await?;
         brand(&mut tx, &id.0).await?;
         let handle = trimmed(body.handle);
         let (row, new): (LinkedAccount, bool) = store::link_account(
@@ -374,10 +387,10 @@ impl OrganicBrandsApi {
     async fn accounts(
         &self,
         state: Data<&AppState>,
-        auth: BearerAuth,
+        auth: UserAuth,
         id: Path<String>,
     ) -> Answer<Json<Vec<LinkedAccount>>, { can::BAD_REQUEST | can::STORED | can::NOT_FOUND }> {
-        let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
+        let mut tx = db::user_tx(&state.pool, auth.user().id).await?;
         brand(&mut tx, &id.0).await?;
         let rows = store::brand_accounts(&mut tx, &id.0).await?;
         tx.commit().await?;
@@ -394,13 +407,13 @@ impl OrganicBrandsApi {
     async fn unlink_account(
         &self,
         state: Data<&AppState>,
-        auth: BearerAuth,
+        auth: UserAuth,
         id: Path<String>,
         #[oai(name = "accountId")] account_id: Path<String>,
         /// Only the account on this platform, when two platforms share the id.
         platform: Query<Option<Platform>>,
     ) -> Answer<NoContent, { can::STORED | can::BAD_REQUEST | can::NOT_FOUND }> {
-        let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
+        let mut tx = db::user_tx(&state.pool, auth.user().id).await?;
         brand(&mut tx, &id.0).await?;
         let unlinked = store::unlink_account(
             &mut tx,

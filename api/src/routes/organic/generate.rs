@@ -28,7 +28,7 @@ use uuid::Uuid;
 
 use super::{brands::LinkedAccount, placement::OrganicPlacement};
 use crate::{
-    auth::BearerAuth,
+    auth::UserAuth,
     body::ListedJson,
     error::{Answer, ApiError, ApiResult, ErrorEnvelope, can},
     idempotency::{self, Earlier, Key},
@@ -267,14 +267,14 @@ impl OrganicGenerateApi {
         &self,
         request: &Request,
         state: Data<&AppState>,
-        auth: BearerAuth,
+        auth: UserAuth,
         body: ListedJson<GenerateCalendarRequest>,
         /// Retrying with the same key and body streams the first request's job again
         /// (within 24 h); the same key with another body is 422. 1-255 printable ASCII.
         #[oai(name = "Idempotency-Key", validator(pattern = "^[!-~]{1,255}$"))]
         idempotency_key: Header<Option<String>>,
     ) -> Answer<GenerateResponse, REFUSALS> {
-        Ok(generate(request, &state, auth.0.id, &body.0, idempotency_key.0).await?)
+        Ok(generate(request, &state, auth.user().id, &body.0, idempotency_key.0).await?)
     }
 
     /// `POST /api/organic/generate-calendar` at the seed's upstream path, so a proxy's
@@ -288,14 +288,14 @@ impl OrganicGenerateApi {
         &self,
         request: &Request,
         state: Data<&AppState>,
-        auth: BearerAuth,
+        auth: UserAuth,
         body: ListedJson<GenerateCalendarRequest>,
         /// Retrying with the same key and body streams the first request's job again
         /// (within 24 h); the same key with another body is 422. 1-255 printable ASCII.
         #[oai(name = "Idempotency-Key", validator(pattern = "^[!-~]{1,255}$"))]
         idempotency_key: Header<Option<String>>,
     ) -> Answer<GenerateResponse, REFUSALS> {
-        Ok(generate(request, &state, auth.0.id, &body.0, idempotency_key.0).await?)
+        Ok(generate(request, &state, auth.user().id, &body.0, idempotency_key.0).await?)
     }
 }
 

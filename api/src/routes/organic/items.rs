@@ -15,7 +15,7 @@ use super::{
     unique,
 };
 use crate::{
-    auth::BearerAuth,
+    auth::UserAuth,
     body::StrictJson,
     error::{Answer, ApiError, ApiResult, can},
     routes::Tag,
@@ -134,7 +134,7 @@ impl OrganicLibraryApi {
     async fn create_trend(
         &self,
         state: Data<&AppState>,
-        auth: BearerAuth,
+        auth: UserAuth,
         body: StrictJson<CreateTrend>,
     ) -> Answer<Created<OrganicTrend>, { can::STORED | can::BODY | can::CONFLICT }> {
         let body = body.0;
@@ -146,7 +146,7 @@ impl OrganicLibraryApi {
             priority: body.priority.unwrap_or(0),
         };
         let id = body.id.unwrap_or_else(|| generated_id("trend"));
-        let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
+        let mut tx = db::user_tx(&state.pool, auth.user().id).await?;
         let row = store::write_trend(&mut tx, Write::Create, &id, &fields)
             .await?
             .ok_or_else(|| taken("trend", &id))?;
@@ -163,9 +163,9 @@ impl OrganicLibraryApi {
     async fn trends(
         &self,
         state: Data<&AppState>,
-        auth: BearerAuth,
+        auth: UserAuth,
     ) -> Answer<Json<Vec<OrganicTrend>>, { can::STORED }> {
-        Ok(Json(listed(&state, auth.0.id, Library::Trends).await?))
+        Ok(Json(listed(&state, auth.user().id, Library::Trends).await?))
     }
 
     #[oai(
@@ -176,11 +176,11 @@ impl OrganicLibraryApi {
     async fn trend(
         &self,
         state: Data<&AppState>,
-        auth: BearerAuth,
+        auth: UserAuth,
         id: Path<String>,
     ) -> Answer<Json<OrganicTrend>, { can::BAD_REQUEST | can::STORED | can::NOT_FOUND }> {
         Ok(Json(
-            found(&state, auth.0.id, Library::Trends, &id.0, "trend").await?,
+            found(&state, auth.user().id, Library::Trends, &id.0, "trend").await?,
         ))
     }
 
@@ -193,12 +193,12 @@ impl OrganicLibraryApi {
     async fn update_trend(
         &self,
         state: Data<&AppState>,
-        auth: BearerAuth,
+        auth: UserAuth,
         id: Path<String>,
         body: StrictJson<UpdateTrend>,
     ) -> Answer<Json<OrganicTrend>, { can::STORED | can::BODY | can::NOT_FOUND }> {
         let body = body.0;
-        let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
+        let mut tx = db::user_tx(&state.pool, auth.user().id).await?;
         let current: OrganicTrend = item(&mut tx, Library::Trends, &id.0, "trend").await?;
         let fields = TrendFields {
             kind: body.kind.unwrap_or(current.kind).as_str().to_owned(),
@@ -228,10 +228,10 @@ impl OrganicLibraryApi {
     async fn delete_trend(
         &self,
         state: Data<&AppState>,
-        auth: BearerAuth,
+        auth: UserAuth,
         id: Path<String>,
     ) -> Answer<NoContent, { can::BAD_REQUEST | can::STORED | can::NOT_FOUND }> {
-        Ok(deleted(&state, auth.0.id, Library::Trends, &id.0, "trend").await?)
+        Ok(deleted(&state, auth.user().id, Library::Trends, &id.0, "trend").await?)
     }
 
     /// Add an asset to the creative library.
@@ -243,7 +243,7 @@ impl OrganicLibraryApi {
     async fn create_asset(
         &self,
         state: Data<&AppState>,
-        auth: BearerAuth,
+        auth: UserAuth,
         body: StrictJson<CreateAsset>,
     ) -> Answer<
         Created<CreativeAsset>,
@@ -257,7 +257,7 @@ impl OrganicLibraryApi {
             url: url(body.url)?,
         };
         let id = body.id.unwrap_or_else(|| generated_id("asset"));
-        let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
+        let mut tx = db::user_tx(&state.pool, auth.user().id).await?;
         let row = store::write_asset(&mut tx, Write::Create, &id, &fields)
             .await?
             .ok_or_else(|| taken("creative asset", &id))?;
@@ -274,9 +274,9 @@ impl OrganicLibraryApi {
     async fn assets(
         &self,
         state: Data<&AppState>,
-        auth: BearerAuth,
+        auth: UserAuth,
     ) -> Answer<Json<Vec<CreativeAsset>>, { can::STORED }> {
-        Ok(Json(listed(&state, auth.0.id, Library::Assets).await?))
+        Ok(Json(listed(&state, auth.user().id, Library::Assets).await?))
     }
 
     #[oai(
@@ -287,11 +287,18 @@ impl OrganicLibraryApi {
     async fn asset(
         &self,
         state: Data<&AppState>,
-        auth: BearerAuth,
+        auth: UserAuth,
         id: Path<String>,
     ) -> Answer<Json<CreativeAsset>, { can::BAD_REQUEST | can::STORED | can::NOT_FOUND }> {
         Ok(Json(
-            found(&state, auth.0.id, Library::Assets, &id.0, "creative asset").await?,
+            found(
+                &state,
+                auth.user().id,
+                Library::Assets,
+                &id.0,
+                "creative asset",
+            )
+            .await?,
         ))
     }
 
@@ -304,7 +311,7 @@ impl OrganicLibraryApi {
     async fn update_asset(
         &self,
         state: Data<&AppState>,
-        auth: BearerAuth,
+        auth: UserAuth,
         id: Path<String>,
         body: StrictJson<UpdateAsset>,
     ) -> Answer<
@@ -312,7 +319,7 @@ impl OrganicLibraryApi {
         { can::STORED | can::BODY | can::NOT_FOUND | can::UNPROCESSABLE },
     > {
         let body = body.0;
-        let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
+        let mut tx = db::user_tx(&state.pool, auth.user().id).await?;
         let current: CreativeAsset =
             item(&mut tx, Library::Assets, &id.0, "creative asset").await?;
         let fields = AssetFields {
@@ -340,9 +347,16 @@ impl OrganicLibraryApi {
     async fn delete_asset(
         &self,
         state: Data<&AppState>,
-        auth: BearerAuth,
+        auth: UserAuth,
         id: Path<String>,
     ) -> Answer<NoContent, { can::BAD_REQUEST | can::STORED | can::NOT_FOUND }> {
-        Ok(deleted(&state, auth.0.id, Library::Assets, &id.0, "creative asset").await?)
+        Ok(deleted(
+            &state,
+            auth.user().id,
+            Library::Assets,
+            &id.0,
+            "creative asset",
+        )
+        .await?)
     }
 }

@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 
 use super::{hashtags, placement::OrganicPlacement};
 use crate::{
-    auth::BearerAuth,
+    auth::UserAuth,
     body::StrictJson,
     error::{Answer, ApiError, ApiResult, ErrorEnvelope, can},
     routes::Tag,
@@ -94,14 +94,14 @@ impl OrganicWeeksApi {
     async fn week(
         &self,
         state: Data<&AppState>,
-        auth: BearerAuth,
+        auth: UserAuth,
         id: Path<String>,
         /// The Monday of the week, `YYYY-MM-DD` (a path that is no date names no week: 404).
         #[oai(name = "weekStart")]
         week_start: Path<NaiveDate>,
     ) -> Answer<Json<OrganicWeek>, { can::BAD_REQUEST | can::STORED | can::NOT_FOUND }> {
         let week = week_start.0;
-        let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
+        let mut tx = db::user_tx(&state.pool, auth.user().id).await?;
         super::brands::brand(&mut tx, &id.0).await?;
         let rows: Vec<PlacementRow> = store::week(&mut tx, &id.0, week).await?;
         tx.commit().await?;
@@ -126,7 +126,7 @@ impl OrganicWeeksApi {
     async fn edit(
         &self,
         state: Data<&AppState>,
-        auth: BearerAuth,
+        auth: UserAuth,
         id: Path<String>,
         #[oai(name = "placementId")] placement_id: Path<String>,
         /// The week (its Monday, `YYYY-MM-DD`), when the placement id is saved in several.
@@ -147,7 +147,7 @@ impl OrganicWeeksApi {
             })?),
             None => None,
         };
-        let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
+        let mut tx = db::user_tx(&state.pool, auth.user().id).await?;
         super::brands::brand(&mut tx, &id.0).await?;
         let mut rows: Vec<PlacementRow> =
             store::placements_for_edit(&mut tx, &id.0, &placement_id.0, week).await?;

@@ -20,7 +20,7 @@ use uuid::Uuid;
 
 use super::Tag;
 use crate::{
-    auth::BearerAuth,
+    auth::UserAuth,
     body::StrictJson,
     envelope::Envelope,
     error::{Answer, ApiError, ApiResult, ErrorEnvelope, UNAVAILABLE_RETRY_SECS, can},
@@ -148,9 +148,9 @@ impl ChannelsApi {
     async fn list(
         &self,
         state: Data<&AppState>,
-        auth: BearerAuth,
+        auth: UserAuth,
     ) -> Answer<Json<ChannelListEnvelope>, { can::STORED }> {
-        let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
+        let mut tx = db::user_tx(&state.pool, auth.user().id).await?;
         let items: Vec<Channel> = channels::list(&mut tx).await?;
         tx.commit().await?;
         Ok(ChannelListEnvelope::of(ChannelList { items }))
@@ -162,7 +162,7 @@ impl ChannelsApi {
     async fn import(
         &self,
         state: Data<&AppState>,
-        auth: BearerAuth,
+        auth: UserAuth,
         body: StrictJson<ChannelImport>,
     ) -> Answer<ChannelCreated, { can::STORED | can::BODY }> {
         let body = body.0;
@@ -176,7 +176,7 @@ impl ChannelsApi {
             scope: None,
         };
         let account_id = body.account_id.0.trim().to_owned();
-        let user = auth.0.id;
+        let user = auth.user().id;
         let mut tx = db::user_tx(&state.pool, user).await?;
         let id = channels::store_tokens(
             &mut tx,
@@ -204,7 +204,7 @@ impl ChannelsApi {
     async fn connect(
         &self,
         state: Data<&AppState>,
-        auth: BearerAuth,
+        auth: UserAuth,
         platform: Path<Platform>,
     ) -> Answer<
         Json<ConnectEnvelope>,
@@ -220,7 +220,7 @@ impl ChannelsApi {
                 ApiError::unprocessable("OAUTH_NOT_CONFIGURED", message)
             })?;
         let expires_at = Utc::now() + STATE_TTL;
-        let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
+        let mut tx = db::user_tx(&state.pool, auth.user().id).await?;
         channels::start_oauth(&mut tx, &token, platform, verifier.as_deref(), expires_at).await?;
         tx.commit().await?;
         Ok(ConnectEnvelope::of(Connect {
@@ -288,7 +288,7 @@ impl ChannelsApi {
     async fn complete(
         &self,
         state: Data<&AppState>,
-        auth: BearerAuth,
+        auth: UserAuth,
         platform: Path<Platform>,
         body: StrictJson<ChannelCompletion>,
     ) -> Answer<
@@ -297,7 +297,7 @@ impl ChannelsApi {
     > {
         let platform = platform.0;
         let body = body.0;
-        let caller = auth.0.id;
+        let caller = auth.user().id;
         let cipher = cipher(&state)?;
         // Single use: taken whatever happens next.
         let taken = channels::take_oauth(&state.pool, &body.state).await?;
@@ -397,10 +397,10 @@ impl ChannelsApi {
     async fn delete(
         &self,
         state: Data<&AppState>,
-        auth: BearerAuth,
+        auth: UserAuth,
         id: Path<Uuid>,
     ) -> Answer<ChannelDeleted, { can::BAD_REQUEST | can::STORED | can::NOT_FOUND }> {
-        let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
+        let mut tx = db::user_tx(&state.pool, auth.user().id).await?;
         if !channels::disconnect(&mut tx, id.0).await? {
             return Err(ApiError::not_found("channel").into());
         }

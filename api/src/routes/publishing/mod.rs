@@ -30,7 +30,7 @@ use uuid::Uuid;
 
 use super::{Tag, clamp_limit, paginate};
 use crate::{
-    auth::BearerAuth,
+    auth::UserAuth,
     body::StrictJson,
     envelope::{Envelope, current_request_id},
     error::{Answer, ApiError, ApiResult, ErrorEnvelope, UNAVAILABLE_RETRY_SECS, can},
@@ -150,14 +150,14 @@ impl PublishApi {
     async fn publish(
         &self,
         state: Data<&AppState>,
-        auth: BearerAuth,
+        auth: UserAuth,
         id: Path<Uuid>,
         body: StrictJson<PublishBody>,
     ) -> Answer<
         Published,
         { can::STORED | can::BODY | can::NOT_FOUND | can::UNPROCESSABLE | can::TOO_MANY_REQUESTS },
     > {
-        let user = auth.0.id;
+        let user = auth.user().id;
         tracing::Span::current().record("calendarId", tracing::field::display(id.0));
         // Spooled requests count too: an outage is no way around the limit.
         crate::rate_limit::take_rate(&state, &state.settings.rate_limits.publish, user).await?;
@@ -205,7 +205,7 @@ impl PublishApi {
     async fn list(
         &self,
         state: Data<&AppState>,
-        auth: BearerAuth,
+        auth: UserAuth,
         /// Only this calendar's.
         #[oai(name = "calendarId")]
         calendar_id: Query<Option<Uuid>>,
@@ -218,7 +218,7 @@ impl PublishApi {
         cursor: Query<Option<Uuid>>,
     ) -> Answer<Json<IntentPageEnvelope>, { can::STORED | can::BAD_REQUEST }> {
         let limit = clamp_limit(limit.0);
-        let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
+        let mut tx = db::user_tx(&state.pool, auth.user().id).await?;
         let rows: Vec<Intent> = store::list(
             &mut tx,
             calendar_id.0,
@@ -241,10 +241,10 @@ impl PublishApi {
     async fn get(
         &self,
         state: Data<&AppState>,
-        auth: BearerAuth,
+        auth: UserAuth,
         id: Path<Uuid>,
     ) -> Answer<Json<IntentEnvelope>, { can::BAD_REQUEST | can::STORED | can::NOT_FOUND }> {
-        let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
+        let mut tx = db::user_tx(&state.pool, auth.user().id).await?;
         let intent: Option<Intent> = store::get(&mut tx, id.0).await?;
         tx.commit().await?;
         let intent = intent.ok_or_else(|| ApiError::not_found("publish intent"))?;
@@ -260,13 +260,13 @@ impl PublishApi {
     async fn cancel(
         &self,
         state: Data<&AppState>,
-        auth: BearerAuth,
+        auth: UserAuth,
         id: Path<Uuid>,
     ) -> Answer<
         Json<IntentEnvelope>,
         { can::BAD_REQUEST | can::STORED | can::NOT_FOUND | can::CONFLICT },
     > {
-        let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
+        let mut tx = db::user_tx(&state.pool, auth.user().id).await?;
         let changed = store::cancel(&mut tx, id.0).await?;
         tx.commit().await?;
         let intent = changed_or(changed, "INTENT_NOT_CANCELLABLE", |status| {
@@ -289,13 +289,13 @@ impl PublishApi {
     async fn retry(
         &self,
         state: Data<&AppState>,
-        auth: BearerAuth,
+        auth: UserAuth,
         id: Path<Uuid>,
     ) -> Answer<
         Json<IntentEnvelope>,
         { can::BAD_REQUEST | can::STORED | can::NOT_FOUND | can::CONFLICT },
     > {
-        let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
+        let mut tx = db::user_tx(&state.pool, auth.user().id).await?;
         let changed = match store::retry(&mut tx, id.0).await {
             Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
                 return Err(ApiError::conflict(
@@ -312,7 +312,7 @@ impl PublishApi {
                 status.as_str()
             )
         })?;
-        let jobs = if state.flags.enabled(Flag::PublishService, auth.0.id) {
+        let jobs = if state.flags.enabled(Flag::PublishService, auth.user().id) {
             store::dispatch(&mut tx, Due::Ids(&[intent.id]), 1).await?
         } else {
             Vec::new()

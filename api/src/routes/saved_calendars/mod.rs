@@ -23,7 +23,7 @@ pub use views::*;
 
 use super::{Tag, clamp_limit, paginate};
 use crate::{
-    auth::BearerAuth,
+    auth::UserAuth,
     body::StrictJson,
     error::{Answer, ApiError, ApiResult, can},
     state::AppState,
@@ -39,7 +39,7 @@ impl SavedCalendarsApi {
     async fn list(
         &self,
         state: Data<&AppState>,
-        auth: BearerAuth,
+        auth: UserAuth,
         /// Page size, 1-100 (default 20).
         #[oai(validator(minimum(value = "0"), maximum(value = "4294967295")))]
         limit: Query<Option<u32>>,
@@ -47,7 +47,7 @@ impl SavedCalendarsApi {
         cursor: Query<Option<Uuid>>,
     ) -> Answer<Json<CalendarPageEnvelope>, { can::STORED | can::BAD_REQUEST }> {
         let limit = clamp_limit(limit.0);
-        let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
+        let mut tx = db::user_tx(&state.pool, auth.user().id).await?;
         let rows: Vec<CalendarSummary> =
             store::list(&mut tx, cursor.0, i64::from(limit) + 1).await?;
         tx.commit().await?;
@@ -67,11 +67,11 @@ impl SavedCalendarsApi {
     async fn get(
         &self,
         state: Data<&AppState>,
-        auth: BearerAuth,
+        auth: UserAuth,
         id: Path<Uuid>,
     ) -> Answer<Json<CalendarDetailEnvelope>, { can::BAD_REQUEST | can::STORED | can::NOT_FOUND }>
     {
-        let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
+        let mut tx = db::user_tx(&state.pool, auth.user().id).await?;
         let calendar = summary(&mut tx, id.0).await?;
         let entries = saved(&mut tx, id.0).await?;
         let runs: Vec<CalendarRun> = store::runs(&mut tx, id.0).await?;
@@ -92,11 +92,11 @@ impl SavedCalendarsApi {
     async fn run(
         &self,
         state: Data<&AppState>,
-        auth: BearerAuth,
+        auth: UserAuth,
         id: Path<Uuid>,
         run_id: Path<Uuid>,
     ) -> Answer<Json<RunDetailEnvelope>, { can::BAD_REQUEST | can::STORED | can::NOT_FOUND }> {
-        let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
+        let mut tx = db::user_tx(&state.pool, auth.user().id).await?;
         let run = run_of(&mut tx, id.0, run_id.0).await?;
         let changes: Vec<CalendarChange> = store::changes(&mut tx, run_id.0).await?;
         tx.commit().await?;
@@ -113,7 +113,7 @@ impl SavedCalendarsApi {
     async fn edit(
         &self,
         state: Data<&AppState>,
-        auth: BearerAuth,
+        auth: UserAuth,
         id: Path<Uuid>,
         entry_id: Path<Uuid>,
         body: StrictJson<EntryPatch>,
@@ -122,7 +122,7 @@ impl SavedCalendarsApi {
         { can::STORED | can::BODY | can::NOT_FOUND | can::UNPROCESSABLE },
     > {
         let patch = body.0;
-        let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
+        let mut tx = db::user_tx(&state.pool, auth.user().id).await?;
         let current = entry(&mut tx, id.0, entry_id.0).await?;
         let mut content = EntryContent {
             title: patch.title.map_or(current.title, |t| t.0),
@@ -171,7 +171,7 @@ impl SavedCalendarsApi {
     async fn add(
         &self,
         state: Data<&AppState>,
-        auth: BearerAuth,
+        auth: UserAuth,
         id: Path<Uuid>,
         body: StrictJson<NewEntry>,
     ) -> Answer<Created, { can::STORED | can::BODY | can::NOT_FOUND | can::UNPROCESSABLE }> {
@@ -190,7 +190,7 @@ impl SavedCalendarsApi {
         };
         content.validate().map_err(ApiError::invalid)?;
         content.normalise_hashtags();
-        let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
+        let mut tx = db::user_tx(&state.pool, auth.user().id).await?;
         let at = Placement {
             scheduled_at: calendar::to_utc(timezone(&mut tx, id.0).await?, date, time),
             date,
@@ -212,11 +212,11 @@ impl SavedCalendarsApi {
     async fn delete(
         &self,
         state: Data<&AppState>,
-        auth: BearerAuth,
+        auth: UserAuth,
         id: Path<Uuid>,
         entry_id: Path<Uuid>,
     ) -> Answer<Deleted, { can::BAD_REQUEST | can::STORED | can::NOT_FOUND }> {
-        let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
+        let mut tx = db::user_tx(&state.pool, auth.user().id).await?;
         if !store::delete_entry(&mut tx, id.0, entry_id.0).await? {
             return Err(ApiError::not_found("entry").into());
         }
@@ -236,7 +236,7 @@ impl SavedCalendarsApi {
     async fn accept(
         &self,
         state: Data<&AppState>,
-        auth: BearerAuth,
+        auth: UserAuth,
         id: Path<Uuid>,
         run_id: Path<Uuid>,
         body: StrictJson<AcceptRequest>,
@@ -256,7 +256,7 @@ impl SavedCalendarsApi {
                 .into());
             }
         };
-        let user = auth.0.id;
+        let user = auth.user().id;
         let mut tx = db::user_tx(&state.pool, user).await?;
         let run = run_of(&mut tx, id.0, run_id.0).await?;
         if !run.status.is_final() {
@@ -292,12 +292,12 @@ impl SavedCalendarsApi {
     async fn export(
         &self,
         state: Data<&AppState>,
-        auth: BearerAuth,
+        auth: UserAuth,
         id: Path<Uuid>,
         /// `ics`, `csv` or `json`.
         format: Query<CalendarExportFormat>,
     ) -> Answer<Export, { can::STORED | can::BAD_REQUEST | can::NOT_FOUND }> {
-        let mut tx = db::user_tx(&state.pool, auth.0.id).await?;
+        let mut tx = db::user_tx(&state.pool, auth.user().id).await?;
         let calendar = summary(&mut tx, id.0).await?;
         let entries = saved(&mut tx, id.0).await?;
         tx.commit().await?;

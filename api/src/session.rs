@@ -1,0 +1,298 @@
+//! The web app's browser sessions: the page never holds a token.
+//!
+//! `POST /app/session {token}` (a pasted token) and `POST /app/dev-login` (`DEV_LOGIN`) open
+//! a session and answer 204 with `Set-Cookie: almanac_session=<256-bit random id>; HttpOnly;
+//! SameSite=Strict; Path=/` (`Secure` when `PUBLIC_BASE_URL` is https). Postgres keeps the
+//! id's SHA-256 digest with the user and the token's expiry (at most 7 days);
+//! `DELETE /app/session` ends it. `GET /app/session` says whose it is.
+//!
+//! Cross-site request forgery: the cookie is `SameSite=Strict`, so a browser sends it only on
+//! requests a page of this site starts. On top of that, a request carrying only the cookie
+//! is accepted when its `Origin`, if sent, is the app's own, and when it says it comes from
+//! a script (`X-Requested-With`, a header a cross-origin form cannot send and a cross-origin
+//! script cannot send without a CORS preflight, which never allows credentials here) or is
+//! a `GET` for an event stream (reads only). Anything else with only the cookie is 401
+//! `SESSION_NOT_ACCEPTED`. A request with `Authorization` is judged by its bearer token
+//! alone. See `docs/architecture.md`, "Browser sessions".
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use poem::{
+    Endpoint, IntoResponse, Request, Response,
+    http::{Method, StatusCode, header},
+    web::Json,
+};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use almanac_shared::store::sessions;
+
+use crate::{auth::AuthUser, error::ApiError, state::AppState};
+
+/// The cookie's name.
+pub const COOKIE: &str = "almanac_session";
+
+/// The longest a session lasts, whatever its token's expiry.
+pub const MAX_AGE_SECS: i64 = 7 * 24 * 3600;
+
+/// The code of a cookie-only request refused by the forgery rules.
+pub const NOT_ACCEPTED: &str = "SESSION_NOT_ACCEPTED";
+
+/// Where the web app lives (`PUBLIC_BASE_URL`): the origins whose pages' requests may
+/// carry the cookie, and whether the cookie is `Secure`.
+#[derive(Debug, Clone)]
+pub struct WebOrigin {
+    origins: Arc<[String]>,
+    secure: bool,
+}
+
+impl WebOrigin {
+    /// `public_base_url`, as configured or defaulted (the OAuth redirect base, else the bound
+    /// address). A default on a loopback address also accepts the other loopback names for
+    /// the same port, so `make run`'s page works as `localhost` and as `127.0.0.1`.
+    pub fn new(public_base_url: &str, defaulted: bool) -> anyhow::Result<Self> {
+        let url = url::Url::parse(public_base_url)
+            .map_err(|e| anyhow::anyhow!("PUBLIC_BASE_URL: `{public_base_url}`: {e}"))?;
+        let origin = url.origin().ascii_serialization();
+        let mut origins = vec![origin];
+        let loopback = match url.host() {
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback() || ip.is_unspecified(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback() || ip.is_unspecified(),
+            Some(url::Host::Domain(name)) => name == "localhost",
+            None => false,
+        };
+        if defaulted && loopback {
+            let port = url.port_or_known_default().unwrap_or(80);
+            for host in ["127.0.0.1", "localhost", "[::1]"] {
+                origins.push(format!("{}://{host}:{port}", url.scheme()));
+            }
+        }
+        origins.dedup();
+        Ok(Self {
+            origins: origins.into(),
+            secure: url.scheme() == "https",
+        })
+    }
+
+    /// The origins the app is served at.
+    pub fn origins(&self) -> &[String] {
+        &self.origins
+    }
+
+    fn allows(&self, origin: &[u8]) -> bool {
+        self.origins.iter().any(|o| o.as_bytes() == origin)
+    }
+
+    /// The `Set-Cookie` value carrying `id` for `max_age` seconds (0 ends it).
+    fn cookie(&self, id: &str, max_age: i64) -> String {
+        format!(
+            "{COOKIE}={id}; HttpOnly; SameSite=Strict; Path=/; Max-Age={max_age}{}",
+            if self.secure { "; Secure" } else { "" }
+        )
+    }
+}
+
+/// The user a request's session cookie carries, put there by [`accept`].
+#[derive(Debug, Clone, Copy)]
+pub struct SessionUser(pub AuthUser);
+
+fn digest(id: &str) -> [u8; 32] {
+    Sha256::digest(id.as_bytes()).into()
+}
+
+/// The session cookie's value, if the request carries one.
+fn cookie_value(req: &Request) -> Option<&str> {
+    req.headers()
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == COOKIE)
+        .map(|(_, value)| value.trim())
+        // 64 hex digits: anything else was not made here.
+        .filter(|v| v.len() == 64 && v.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// Paths whose requests a session may authenticate: the API's and the session's own.
+fn takes_session(path: &str) -> bool {
+    path.starts_with("/api/") || path.starts_with("/v1/") || path == "/app/session"
+}
+
+/// Why the forgery rules refuse a cookie-only request; `None` when they accept it.
+fn forgery_risk(req: &Request, web: &WebOrigin) -> Option<&'static str> {
+    if let Some(origin) = req.headers().get(header::ORIGIN)
+        && !web.allows(origin.as_bytes())
+    {
+        return Some("this request comes from another site; sign in to Almanac there");
+    }
+    if req
+        .headers()
+        .get("sec-fetch-site")
+        .is_some_and(|site| site.as_bytes() == b"cross-site")
+    {
+        return Some("this request comes from another site; sign in to Almanac there");
+    }
+    let from_script = req.headers().contains_key("x-requested-with");
+    let reads_a_stream = req.method() == Method::GET
+        && req
+            .headers()
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|accept| accept.contains("text/event-stream"));
+    (!from_script && !reads_a_stream).then_some(
+        "a browser session is accepted only from the Almanac app's own scripts \
+         (X-Requested-With); API clients send Authorization: Bearer <token>",
+    )
+}
+
+/// Middleware: a request without `Authorization` that carries the session cookie is checked
+/// against the forgery rules and its session looked up; the user goes with the request
+/// ([`SessionUser`]) for the `session` security scheme.
+pub async fn accept(next: impl Endpoint, mut req: Request) -> poem::Result<Response> {
+    if req.headers().contains_key(header::AUTHORIZATION)
+        || !takes_session(req.uri().path())
+        || crate::middleware::takes_no_credentials(req.method(), req.uri().path())
+    {
+        return next.call(req).await.map(IntoResponse::into_response);
+    }
+    let Some(id) = cookie_value(&req) else {
+        return next.call(req).await.map(IntoResponse::into_response);
+    };
+    let state = req
+        .data::<AppState>()
+        .expect("AppState is attached to every route");
+    if let Some(reason) = forgery_risk(&req, &state.web) {
+        metrics::counter!("web_sessions_refused_total", "reason" => "forgery_rules").increment(1);
+        return Err(ApiError::Unauthorized(crate::error::ErrorEnvelope::new(
+            NOT_ACCEPTED,
+            reason,
+            None,
+        ))
+        .into());
+    }
+    let found = sessions::find(&state.pool, &digest(id))
+        .await
+        .map_err(ApiError::from)?;
+    let Some(session) = found else {
+        return Err(ApiError::unauthorized(
+            "your session has ended (signed out or expired); sign in again",
+        )
+        .into());
+    };
+    tracing::Span::current().record("userId", tracing::field::display(session.user_id));
+    req.extensions_mut().insert(SessionUser(AuthUser {
+        id: session.user_id,
+    }));
+    next.call(req).await.map(IntoResponse::into_response)
+}
+
+/// Opens a session for `user` until `expires_at` (capped at [`MAX_AGE_SECS`]): 204 with
+/// the cookie.
+pub async fn open(
+    state: &AppState,
+    user: Uuid,
+    expires_at: DateTime<Utc>,
+) -> poem::Result<Response> {
+    let expires_at = expires_at.min(Utc::now() + chrono::Duration::seconds(MAX_AGE_SECS));
+    let id = hex::encode(rand::random::<[u8; 32]>());
+    sessions::open(&state.pool, &digest(&id), user, expires_at)
+        .await
+        .map_err(ApiError::from)?;
+    metrics::counter!("web_sessions_opened_total").increment(1);
+    let max_age = (expires_at - Utc::now()).num_seconds().max(0);
+    Ok(Response::builder()
+        .status(StatusCode::NO_CONTENT)
+        .header(header::SET_COOKIE, state.web.cookie(&id, max_age))
+        .header(header::CACHE_CONTROL, "no-store")
+        .finish())
+}
+
+/// `GET /app/session`: whose session the cookie carries (`{userId, expiresAt}`), or 401.
+pub async fn describe(state: &AppState, req: &Request) -> poem::Result<Response> {
+    let Some(id) = cookie_value(req) else {
+        return Err(ApiError::unauthorized("not signed in").into());
+    };
+    let found = sessions::find(&state.pool, &digest(id))
+        .await
+        .map_err(ApiError::from)?;
+    let Some(session) = found else {
+        return Err(ApiError::unauthorized(
+            "your session has ended (signed out or expired); sign in again",
+        )
+        .into());
+    };
+    Ok(Json(json!({
+        "userId": session.user_id,
+        "expiresAt": session.expires_at,
+    }))
+    .with_header(header::CACHE_CONTROL, "no-store")
+    .into_response())
+}
+
+/// `DELETE /app/session`: ends the session server-side and clears the cookie (204 even when
+/// there was none: signing out twice is not an error).
+pub async fn close(state: &AppState, req: &Request) -> poem::Result<Response> {
+    if let Some(id) = cookie_value(req) {
+        sessions::end(&state.pool, &digest(id))
+            .await
+            .map_err(ApiError::from)?;
+    }
+    Ok(Response::builder()
+        .status(StatusCode::NO_CONTENT)
+        .header(header::SET_COOKIE, state.web.cookie("", 0))
+        .header(header::CACHE_CONTROL, "no-store")
+        .finish())
+}
+
+/// The forgery rules for the session routes themselves: signing in or out is a script's
+/// request from the app's own origin (a forged sign-in would put the victim in the
+/// attacker's account).
+pub fn from_the_app(req: &Request, state: &AppState) -> poem::Result<()> {
+    match forgery_risk(req, &state.web) {
+        Some(reason) => Err(ApiError::Unauthorized(crate::error::ErrorEnvelope::new(
+            NOT_ACCEPTED,
+            reason,
+            None,
+        ))
+        .into()),
+        None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_https_address_makes_the_cookie_secure_and_only_its_origin_is_accepted() {
+        let web = WebOrigin::new("https://almanac.example.com/", false).unwrap();
+        assert!(web.cookie("ab", 60).ends_with("; Secure"));
+        assert!(web.allows(b"https://almanac.example.com"));
+        assert!(!web.allows(b"http://almanac.example.com"));
+        assert!(!web.allows(b"https://almanac.example.com.evil.net"));
+        assert!(!web.allows(b"null"));
+        // Configured on a loopback name, it means that name only.
+        let explicit = WebOrigin::new("http://localhost:8080", false).unwrap();
+        assert!(explicit.allows(b"http://localhost:8080"));
+        assert!(!explicit.allows(b"http://127.0.0.1:8080"));
+    }
+
+    #[test]
+    fn the_bound_loopback_default_answers_to_each_loopback_name_on_its_port() {
+        let web = WebOrigin::new("http://127.0.0.1:8080", true).unwrap();
+        assert!(!web.cookie("ab", 60).contains("Secure"));
+        for origin in [
+            "http://127.0.0.1:8080",
+            "http://localhost:8080",
+            "http://[::1]:8080",
+        ] {
+            assert!(web.allows(origin.as_bytes()), "{origin}");
+        }
+        assert!(!web.allows(b"http://localhost:8081"));
+        let public = WebOrigin::new("http://10.0.0.5:8080", true).unwrap();
+        assert!(!public.allows(b"http://localhost:8080"));
+    }
+}
