@@ -191,3 +191,111 @@ fn content_type(path: &str) -> HeaderValue {
         _ => "application/octet-stream",
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::{BTreeMap, BTreeSet};
+
+    use serde_json::Value;
+
+    use super::Files;
+
+    fn catalog(language: &str) -> BTreeMap<String, Value> {
+        let file = Files::get(&format!("i18n/{language}.json")).expect("the catalog is embedded");
+        serde_json::from_slice(&file.data).expect("the catalog is a JSON object")
+    }
+
+    /// The `{name}` placeholders of a catalog value (every plural form's).
+    fn placeholders(value: &Value) -> BTreeSet<String> {
+        let texts: Vec<&str> = match value {
+            Value::String(text) => vec![text],
+            Value::Object(forms) => forms.values().filter_map(Value::as_str).collect(),
+            other => panic!("a catalog value is a string or plural forms, not {other}"),
+        };
+        let pattern = regex::Regex::new(r"\{(\w+)\}").unwrap();
+        texts
+            .iter()
+            .flat_map(|text| pattern.captures_iter(text).map(|c| c[1].to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn french_and_english_have_the_same_keys_forms_and_placeholders() {
+        let (en, fr) = (catalog("en"), catalog("fr"));
+        let missing_fr: Vec<_> = en.keys().filter(|k| !fr.contains_key(*k)).collect();
+        let missing_en: Vec<_> = fr.keys().filter(|k| !en.contains_key(*k)).collect();
+        assert!(missing_fr.is_empty(), "keys without French: {missing_fr:?}");
+        assert!(
+            missing_en.is_empty(),
+            "keys without English: {missing_en:?}"
+        );
+        for (key, english) in &en {
+            let french = &fr[key];
+            assert_eq!(placeholders(english), placeholders(french), "{key}");
+            if let Value::Object(forms) = english {
+                assert!(forms.contains_key("other"), "{key} has no `other` form");
+                assert!(
+                    french.get("other").is_some(),
+                    "{key} has no French `other` form"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn every_key_the_app_uses_is_in_the_catalog() {
+        let en = catalog("en");
+        let literal = regex::Regex::new(r#"\bt\("([\w.]+)""#).unwrap();
+        let dynamic = regex::Regex::new(r"\bt\(`([\w.]+)\$\{").unwrap();
+        let attribute = regex::Regex::new(r#"data-i18n(?:-label)?="([\w.]+)""#).unwrap();
+        let mut used = 0;
+        for path in Files::iter().filter(|p| p.ends_with(".js") || p.ends_with(".html")) {
+            let file = Files::get(&path).unwrap();
+            let source = String::from_utf8_lossy(&file.data);
+            for key in literal
+                .captures_iter(&source)
+                .chain(attribute.captures_iter(&source))
+            {
+                used += 1;
+                assert!(
+                    en.contains_key(&key[1]),
+                    "{path} uses `{}`, in no catalog",
+                    &key[1]
+                );
+            }
+            for prefix in dynamic.captures_iter(&source) {
+                assert!(
+                    en.keys().any(|k| k.starts_with(&prefix[1])),
+                    "{path} builds keys from `{}`, which no catalog key starts with",
+                    &prefix[1]
+                );
+            }
+        }
+        assert!(used > 100, "only {used} keys found: is the scan right?");
+    }
+
+    #[test]
+    fn seed_004_s_labels_are_its_french_byte_for_byte() {
+        let fr = catalog("fr");
+        for (key, value) in [
+            ("schedule.title", "Planification"),
+            ("schedule.enabled", "Planification activee"),
+            ("schedule.days", "Jours"),
+            ("schedule.time", "Heure (UTC)"),
+            ("schedule.emails", "Destinataires"),
+            ("schedule.addEmail", "Ajouter une adresse"),
+            ("schedule.maxEmails", "3 adresses maximum"),
+            ("schedule.saved", "Planification enregistree"),
+            ("schedule.deleted", "Planification supprimee"),
+            ("schedule.dayMon", "L"),
+            ("schedule.dayTue", "M"),
+            ("schedule.dayWed", "M"),
+            ("schedule.dayThu", "J"),
+            ("schedule.dayFri", "V"),
+            ("schedule.daySat", "S"),
+            ("schedule.daySun", "D"),
+        ] {
+            assert_eq!(fr[key], value, "{key}");
+        }
+    }
+}

@@ -5,6 +5,7 @@
 
 import { api, download, follow } from "./api.js";
 import { h, field, check, fill, toast, day, isoDay, showError, words } from "./ui.js";
+import { t } from "./i18n.js";
 
 const CHANNELS = ["tiktok", "instagram", "linkedin", "facebook", "x", "youtube"];
 let page = null;
@@ -16,9 +17,9 @@ export function leave() {
 
 export async function show(view, [id]) {
   leave();
-  const list = h("div", { class: "panel", id: "calendar-list" }, h("p", { class: "muted" }, "Loading…"));
+  const list = h("div", { class: "panel", id: "calendar-list" }, h("p", { class: "muted" }, t("app.loading")));
   const main = h("div", { class: "stack", id: "calendar-main" });
-  fill(view, h("h1", {}, "Content calendar"), h("div", { class: "split" }, list, main));
+  fill(view, h("h1", {}, t("calendar.title")), h("div", { class: "split" }, list, main));
   renderList(list, id);
   if (id) await openCalendar(main, id);
   else main.append(requestForm(null, null));
@@ -28,13 +29,13 @@ async function renderList(el, selected) {
   try {
     const { items } = await api("GET", "/v1/calendars?limit=50");
     fill(el,
-      h("h2", {}, "Your calendars"),
-      h("p", {}, h("a", { href: "#/calendar", id: "new-calendar" }, "+ New calendar")),
+      h("h2", {}, t("calendar.yours")),
+      h("p", {}, h("a", { href: "#/calendar", id: "new-calendar" }, t("calendar.newLink"))),
       items.length ? h("ul", { class: "list" }, items.map((c) => h("li", {},
         h("a", { href: `#/calendar/${c.id}`, "aria-current": c.id === selected ? "page" : null },
-          c.name || "Untitled"),
-        h("div", { class: "muted" }, `${c.entries} entries · v${c.currentVersion}`)))) :
-        h("p", { class: "muted" }, "None yet."));
+          c.name || t("calendar.untitled")),
+        h("div", { class: "muted" }, t("calendar.listMeta", { count: c.entries, version: c.currentVersion }))))) :
+        h("p", { class: "muted" }, t("calendar.noneYet")));
   } catch (error) {
     showError(error, el);
   }
@@ -45,12 +46,12 @@ function requestForm(calendarId, previous) {
   const before = previous ?? {};
   const constraints = before.constraints ?? {};
   const chosen = new Set(before.channels ?? ["tiktok", "instagram", "linkedin"]);
-  const boxes = CHANNELS.map((c) => check(c, { name: "channel", value: c, checked: chosen.has(c) }));
+  const boxes = CHANNELS.map((c) => check(t(`platform.${c}`), { name: "channel", value: c, checked: chosen.has(c) }));
   const cadence = h("select", { name: "cadence" },
-    ["daily", "weekly", "monthly"].map((c) => h("option", { value: c, selected: c === (before.cadence ?? "daily") }, c)));
+    ["daily", "weekly", "monthly"].map((c) => h("option", { value: c, selected: c === (before.cadence ?? "daily") }, t(`calendar.cadence.${c}`))));
   const start = h("input", { type: "date", name: "start", required: true, value: before.start ?? isoDay(7) });
   const end = h("input", { type: "date", name: "end", required: true, value: before.end ?? isoDay(36) });
-  const topic = h("input", { name: "topic", value: constraints.topic ?? "", placeholder: "green tea" });
+  const topic = h("input", { name: "topic", value: constraints.topic ?? "", placeholder: t("calendar.topicExample") });
   const times = h("input", { name: "timesOfDay", value: (constraints.timesOfDay ?? ["18:00"]).join(", ") });
   const timezone = h("input", {
     name: "timezone", value: constraints.timezone ?? Intl.DateTimeFormat().resolvedOptions().timeZone,
@@ -58,13 +59,13 @@ function requestForm(calendarId, previous) {
   const audience = h("input", { name: "audience", value: constraints.audience ?? "" });
   const problem = h("div");
   const submit = h("button", { type: "submit", id: calendarId ? "regenerate-submit" : "generate" },
-    calendarId ? "Regenerate" : "Generate");
+    calendarId ? t("calendar.regenerate") : t("calendar.generate"));
   const form = h("form", { class: "panel stack", id: calendarId ? "regenerate-form" : "calendar-form" },
-    h("h2", {}, calendarId ? "Regenerate" : "New calendar"),
-    h("fieldset", {}, h("legend", {}, "Channels"), boxes),
-    h("div", { class: "row" }, field("Cadence", cadence), field("First day", start), field("Last day", end)),
-    h("div", { class: "row" }, field("Topic", topic), field("Times of day (HH:MM, comma separated)", times),
-      field("Time zone", timezone), field("Audience", audience)),
+    h("h2", {}, calendarId ? t("calendar.regenerate") : t("calendar.new")),
+    h("fieldset", {}, h("legend", {}, t("calendar.channels")), boxes),
+    h("div", { class: "row" }, field(t("calendar.cadence"), cadence), field(t("calendar.firstDay"), start), field(t("calendar.lastDay"), end)),
+    h("div", { class: "row" }, field(t("calendar.topic"), topic), field(t("calendar.times"), times),
+      field(t("calendar.timezone"), timezone), field(t("calendar.audience"), audience)),
     submit, problem);
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
@@ -107,17 +108,17 @@ async function openCalendar(main, id) {
     id, entries: new Map(), days: new Map(), source: null, detail: null, run: null,
   };
   page = state;
-  const title = h("h2", { id: "calendar-title" }, "Calendar");
+  const title = h("h2", { id: "calendar-title" }, t("calendar.untitled"));
   const mode = h("span", { class: "badge", id: "mode" });
-  const progress = h("progress", { id: "progress", max: 1, value: 0, hidden: true, "aria-label": "Generation progress" });
+  const progress = h("progress", { id: "progress", max: 1, value: 0, hidden: true, "aria-label": t("common.generationProgress") });
   const status = h("p", { id: "run-status", role: "status", "aria-live": "polite" });
-  const cancel = h("button", { type: "button", class: "danger", id: "cancel", hidden: true }, "Cancel");
-  const regenerate = h("button", { type: "button", class: "secondary", id: "regenerate" }, "Regenerate…");
+  const cancel = h("button", { type: "button", class: "danger", id: "cancel", hidden: true }, t("common.cancel"));
+  const regenerate = h("button", { type: "button", class: "secondary", id: "regenerate" }, t("calendar.regenerateOpen"));
   const exports = ["ics", "csv", "json"].map((format) => h("button", {
     type: "button", class: "secondary", id: `export-${format}`,
     onclick: () => download(`/v1/calendars/${id}/export?format=${format}`, `calendar.${format}`)
       .catch((e) => showError(e)),
-  }, `Export ${format.toUpperCase()}`));
+  }, t("calendar.export", { format: format.toUpperCase() })));
   const diff = h("div", { id: "diff" });
   const grid = h("div", { class: "days", id: "grid" });
   state.els = { title, mode, progress, status, cancel, grid, diff, main };
@@ -126,12 +127,12 @@ async function openCalendar(main, id) {
       h("div", { class: "row" }, title, mode),
       progress, status,
       h("div", { class: "row" }, cancel, regenerate, ...exports,
-        h("a", { href: `#/publishing/${id}`, id: "to-publishing" }, "Publish…"))),
+        h("a", { href: `#/publishing/${id}`, id: "to-publishing" }, t("calendar.toPublishing")))),
     diff, grid, editor(state));
   regenerate.addEventListener("click", () => {
-    const dialog = h("dialog", { id: "regenerate-dialog", "aria-label": "Regenerate" },
+    const dialog = h("dialog", { id: "regenerate-dialog", "aria-label": t("calendar.regenerate") },
       requestForm(id, state.detail?.runs?.[0]?.request),
-      h("button", { type: "button", class: "secondary", onclick: () => dialog.close() }, "Close"));
+      h("button", { type: "button", class: "secondary", onclick: () => dialog.close() }, t("common.close")));
     main.append(dialog);
     dialog.addEventListener("close", () => dialog.remove());
     dialog.showModal();
@@ -141,7 +142,7 @@ async function openCalendar(main, id) {
     cancel.disabled = true;
     try {
       await api("POST", `/v1/jobs/${state.run.jobId}/cancel`);
-      status.textContent = "Cancelling…";
+      status.textContent = t("calendar.cancelling");
     } catch (error) {
       showError(error);
       cancel.disabled = false;
@@ -164,23 +165,23 @@ async function reload(state) {
   const detail = await api("GET", `/v1/calendars/${state.id}`);
   if (page !== state) return;
   state.detail = detail;
-  state.els.title.textContent = detail.calendar.name || "Calendar";
+  state.els.title.textContent = detail.calendar.name || t("calendar.untitled");
   const latest = detail.runs[0];
   setMode(state, latest?.mode);
   state.entries.clear();
   state.days.clear();
   state.els.grid.replaceChildren();
   for (const entry of detail.entries) upsert(state, entry);
-  if (!detail.entries.length) state.els.grid.append(h("p", { class: "muted", id: "empty" }, "No entries yet."));
+  if (!detail.entries.length) state.els.grid.append(h("p", { class: "muted", id: "empty" }, t("calendar.noEntries")));
 }
 
 function setMode(state, mode) {
   if (!mode) return;
-  state.els.mode.textContent = `mode: ${mode}`;
-  state.els.mode.className = `badge ${mode === "service" ? "ok" : "warn"}`;
-  state.els.mode.title = mode === "service"
-    ? "Generated by the calendar service's workers"
-    : "CALENDAR_SERVICE_ENABLED is off: the legacy generator wrote it";
+  // Only the fallback is worth a word: a calendar written without the AI service.
+  state.els.mode.hidden = mode === "service";
+  state.els.mode.textContent = t("calendar.legacy");
+  state.els.mode.className = "badge warn";
+  state.els.mode.title = t("calendar.legacyHint");
 }
 
 /** Puts an entry in its day, in time order, replacing the one with its key. */
@@ -199,11 +200,11 @@ function upsert(state, entry) {
   const order = `${merged.time} ${merged.channel}`;
   const button = h("button", {
     type: "button", class: `entry${merged.edited ? " edited" : ""}`,
-    dataset: { key: merged.key, order }, "aria-label": `${merged.channel} ${merged.date} ${merged.time}: ${merged.title}`,
+    dataset: { key: merged.key, order }, "aria-label": t("calendar.entryLabel", { channel: t(`platform.${merged.channel}`), day: day(merged.date), time: merged.time.slice(0, 5), title: merged.title }),
     onclick: () => openEditor(state, merged.key),
   },
-  h("div", {}, h("span", { class: "badge" }, merged.channel), " ", merged.time.slice(0, 5),
-    merged.edited ? h("span", { class: "badge edited ml" }, "edited") : null),
+  h("div", {}, h("span", { class: "badge" }, t(`platform.${merged.channel}`)), " ", merged.time.slice(0, 5),
+    merged.edited ? h("span", { class: "badge edited ml" }, t("calendar.edited")) : null),
   h("div", { class: "title" }, merged.title));
   const existing = dayEl.querySelector(`[data-key="${CSS.escape(merged.key)}"]`);
   if (existing) {
@@ -228,17 +229,17 @@ function editor(state) {
   const problem = h("div");
   const dialog = h("dialog", { id: "entry-editor", "aria-labelledby": "entry-editor-title" },
     h("form", { method: "dialog", class: "stack" },
-      h("h2", { id: "entry-editor-title" }, "Edit entry"),
+      h("h2", { id: "entry-editor-title" }, t("calendar.editEntry")),
       h("p", { class: "muted", id: "entry-editor-key" }),
-      field("Title", fields.title), field("Caption", fields.caption),
-      field("Hashtags (space or comma separated)", fields.hashtags),
-      field("Call to action", fields.callToAction),
-      h("div", { class: "row" }, field("Date", fields.date), field("Time", fields.time)),
-      field("Media URL (for publishing)", fields.mediaUrl),
+      field(t("calendar.entryTitle"), fields.title), field(t("calendar.caption"), fields.caption),
+      field(t("calendar.hashtags"), fields.hashtags),
+      field(t("calendar.callToAction"), fields.callToAction),
+      h("div", { class: "row" }, field(t("calendar.date"), fields.date), field(t("calendar.time"), fields.time)),
+      field(t("calendar.mediaUrl"), fields.mediaUrl),
       problem,
       h("div", { class: "row" },
-        h("button", { type: "submit", value: "save", id: "entry-save" }, "Save"),
-        h("button", { type: "submit", value: "cancel", class: "secondary", formnovalidate: true }, "Close"))));
+        h("button", { type: "submit", value: "save", id: "entry-save" }, t("common.save")),
+        h("button", { type: "submit", value: "cancel", class: "secondary", formnovalidate: true }, t("common.close")))));
   dialog.addEventListener("close", async () => {
     if (dialog.returnValue !== "save" || !state.editing) return;
     const entry = state.entries.get(state.editing);
@@ -252,7 +253,7 @@ function editor(state) {
       const saved = await api("PATCH", `/v1/calendars/${state.id}/entries/${entry.id}`, patch);
       if (saved.key !== entry.key) removeEntry(state, entry.key);
       upsert(state, saved);
-      toast("Entry saved");
+      toast(t("calendar.entrySaved"));
     } catch (error) {
       showError(error);
     }
@@ -266,7 +267,7 @@ function editor(state) {
     fields.date.value = entry.date;
     fields.time.value = (entry.time ?? "").slice(0, 5);
     fields.mediaUrl.value = entry.mediaUrl ?? "";
-    dialog.querySelector("#entry-editor-key").textContent = `${entry.channel} · ${day(entry.date)}${entry.edited ? " · edited" : ""}`;
+    dialog.querySelector("#entry-editor-key").textContent = `${t(`platform.${entry.channel}`)} · ${day(entry.date)}${entry.edited ? ` · ${t("calendar.edited")}` : ""}`;
     problem.replaceChildren();
     dialog.returnValue = "";
     dialog.showModal();
@@ -294,7 +295,7 @@ async function openEditor(state, key) {
     } catch (error) {
       return showError(error);
     }
-    if (!entry.id) return toast("This entry is not saved yet: try again in a moment.");
+    if (!entry.id) return toast(t("calendar.notSavedYet"));
   }
   state.openEditorWith(entry);
 }
@@ -310,7 +311,7 @@ function stream(state, run) {
   progress.hidden = false;
   cancel.hidden = false;
   cancel.disabled = false;
-  status.textContent = run.regenerate ? "Regenerating…" : "Generating…";
+  status.textContent = run.regenerate ? t("calendar.regenerating") : t("common.generating");
   status.dataset.state = "running";
   const after = Number(sessionStorage.getItem(lastEventKey(run.jobId)) ?? 0);
   state.source = follow(run.jobId, {
@@ -330,7 +331,7 @@ function stream(state, run) {
         }
         upsert(state, event.data);
         progress.value = state.entries.size;
-        status.textContent = `Generating… ${state.entries.size} of ${progress.max} entries`;
+        status.textContent = t("calendar.generatingCount", { done: state.entries.size, count: progress.max });
       },
       done: (event) => finished(state, run, event),
     },
@@ -347,11 +348,11 @@ async function finished(state, run, event) {
   await reload(state);
   const kept = state.entries.size;
   const message = {
-    succeeded: run.regenerate ? "Regeneration finished: review the changes below." : `Done: ${kept} entries.`,
-    cancelled: `Cancelled. ${kept} entries were kept; regenerate to complete the calendar.`,
-    timeout: `${event.error?.message ?? "The generation took too long."} ${kept} entries are saved.`,
-    failed: `The generation failed: ${event.error?.message ?? "unknown error"}. ${kept} entries are saved.`,
-  }[event.status] ?? `Finished: ${event.status}.`;
+    succeeded: run.regenerate ? t("calendar.regenerated") : t("calendar.done", { count: kept }),
+    cancelled: t("calendar.cancelled", { count: kept }),
+    timeout: t("calendar.timeout", { count: kept }),
+    failed: t("calendar.failed", { count: kept, reason: event.error?.message ?? "" }),
+  }[event.status] ?? t("calendar.finished", { status: t(`status.${event.status}`) });
   status.textContent = message;
   status.className = event.status === "succeeded" ? "" : `notice ${event.status === "failed" ? "bad" : "warn"}`;
   // A regeneration stays remembered (by `stream`) until its diff is accepted or dismissed.
@@ -373,22 +374,22 @@ async function showDiff(state, runId) {
     sessionStorage.removeItem(runKey(state.id));
     return fill(diff);
   }
-  const label = (c) => (c.after ?? c.before ?? {}).title ?? c.key;
+  const label = (c) => (c.after ?? c.before ?? {}).title ?? t("calendar.untitledEntry");
   const rows = pending.map((c) => {
-    const box = h("input", { type: "checkbox", value: c.id, checked: !c.conflict, "aria-label": `Accept ${c.kind} ${c.key}` });
+    const box = h("input", { type: "checkbox", value: c.id, checked: !c.conflict, "aria-label": t("calendar.acceptChange", { kind: t(`calendar.change.${c.kind}`), title: label(c) }) });
     return h("div", { class: `change${c.conflict ? " conflict" : ""}`, dataset: { kind: c.kind, key: c.key } },
       h("label", { class: "check" }, box,
-        h("span", { class: `badge ${c.kind === "added" ? "ok" : c.kind === "removed" ? "bad" : ""}` }, c.kind),
-        " ", c.key),
-      c.conflict ? h("span", { class: "badge warn" }, "conflicts with your edit") : null,
+        h("span", { class: `badge ${c.kind === "added" ? "ok" : c.kind === "removed" ? "bad" : ""}` }, t(`calendar.change.${c.kind}`)),
+        " ", label(c)),
+      c.conflict ? h("span", { class: "badge warn" }, t("calendar.conflict")) : null,
       h("div", { class: "muted" }, c.kind === "updated" ? `${c.before?.title} → ${c.after?.title}` : label(c)));
   });
-  const counts = ["added", "updated", "removed"].map((k) => `${pending.filter((c) => c.kind === k).length} ${k}`).join(", ");
+  const counts = ["added", "updated", "removed"].map((k) => t(`calendar.count.${k}`, { count: pending.filter((c) => c.kind === k).length })).join(", ");
   const accept = async (body) => {
     try {
       const result = await api("POST", `/v1/calendars/${state.id}/runs/${runId}/accept`, body);
-      toast(`${result.applied.length} changes applied`);
-      state.els.status.textContent = `${result.applied.length} changes applied; the calendar now has ${result.entries} entries.`;
+      toast(t("calendar.applied", { count: result.applied.length }));
+      state.els.status.textContent = t("calendar.appliedNow", { count: result.applied.length, entries: result.entries });
       state.els.status.className = "";
       sessionStorage.removeItem(runKey(state.id));
       fill(diff);
@@ -397,12 +398,12 @@ async function showDiff(state, runId) {
       showError(error);
     }
   };
-  fill(diff, h("section", { class: "panel stack", "aria-label": "Proposed changes" },
-    h("h2", {}, `Proposed changes (v${detail.run.version})`),
-    h("p", { class: "muted" }, `${counts}. Changes that conflict with your edits are left unticked; “Accept all” skips them.`),
+  fill(diff, h("section", { class: "panel stack", "aria-label": t("calendar.proposed") },
+    h("h2", {}, t("calendar.proposedVersion", { version: detail.run.version })),
+    h("p", { class: "muted" }, t("calendar.proposedHint", { counts })),
     h("div", { class: "row" },
-      h("button", { type: "button", id: "accept-selected", onclick: () => accept({ changeIds: [...diff.querySelectorAll("input:checked")].map((b) => b.value) }) }, "Accept selected"),
-      h("button", { type: "button", id: "accept-all", class: "secondary", onclick: () => accept({ all: true }) }, "Accept all"),
-      h("button", { type: "button", class: "link", onclick: () => { sessionStorage.removeItem(runKey(state.id)); fill(diff); } }, "Dismiss")),
+      h("button", { type: "button", id: "accept-selected", onclick: () => accept({ changeIds: [...diff.querySelectorAll("input:checked")].map((b) => b.value) }) }, t("calendar.acceptSelected")),
+      h("button", { type: "button", id: "accept-all", class: "secondary", onclick: () => accept({ all: true }) }, t("calendar.acceptAll")),
+      h("button", { type: "button", class: "link", onclick: () => { sessionStorage.removeItem(runKey(state.id)); fill(diff); } }, t("calendar.dismiss"))),
     h("div", { class: "scroll" }, rows)));
 }

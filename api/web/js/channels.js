@@ -5,24 +5,25 @@
 
 import { api } from "./api.js";
 import { h, fill } from "./ui.js";
+import { t } from "./i18n.js";
 
 const LABELS = { tiktok: "TikTok", instagram: "Instagram" };
 
 /** What each refusal means to the person who followed the link. */
 function explain(error, platform) {
-  const name = LABELS[platform] ?? "The platform";
+  const name = LABELS[platform] ?? t("channels.thePlatform");
   switch (error?.code) {
     case "OAUTH_STATE_NOT_YOURS":
-      return "This connection was started from another account. Sign in as the person who started it, then connect again from Publishing.";
+      return t("channels.notYours");
     case "OAUTH_STATE_INVALID":
-      return "This connection link has expired or was already used. Start connecting again from Publishing.";
+      return t("channels.expired");
     case "OAUTH_DENIED":
-      return `${name} did not grant access, so nothing was connected.`;
+      return t("channels.denied", { platform: name });
     case "OAUTH_EXCHANGE_FAILED":
     case "OAUTH_CODE_MISSING":
-      return `${name} did not complete the connection. Start connecting again from Publishing.`;
+      return t("channels.incomplete", { platform: name });
     case "PLATFORM_UNAVAILABLE":
-      return `${name} could not be reached. Start connecting again in a few minutes.`;
+      return t("channels.unreachable", { platform: name });
     default:
       return error?.message ?? String(error);
   }
@@ -31,12 +32,12 @@ function explain(error, platform) {
 export async function show(view, [step]) {
   const query = new URLSearchParams(location.hash.split("?")[1] ?? "");
   const platform = query.get("platform") ?? "";
-  const back = h("a", { href: "#/publishing", class: "button" }, "Back to Publishing");
+  const back = h("a", { href: "#/publishing", class: "button" }, t("channels.back"));
   if (!step?.startsWith("connect") || !query.get("state")) {
-    return fill(view, h("h1", {}, "Channels"), h("p", {}, "Nothing to connect here."), back);
+    return fill(view, h("h1", {}, t("channels.title")), h("p", {}, t("channels.nothing")), back);
   }
-  const status = h("p", { role: "status" }, `Connecting your ${LABELS[platform] ?? ""} account…`);
-  fill(view, h("h1", {}, "Connect a channel"), h("section", { class: "panel stack", id: "channel-connect" }, status, back));
+  const status = h("p", { role: "status" }, t("channels.connecting", { platform: LABELS[platform] ?? "" }));
+  fill(view, h("h1", {}, t("channels.connectTitle")), h("section", { class: "panel stack", id: "channel-connect" }, status, back));
   // The state is single-use: a reload must not post it again.
   history.replaceState(null, "", "#/channels/connect");
   const body = { state: query.get("state") };
@@ -45,7 +46,7 @@ export async function show(view, [step]) {
   }
   try {
     const channel = await api("POST", `/v1/channels/${encodeURIComponent(platform)}/complete`, body);
-    fill(status, `${LABELS[channel.platform] ?? channel.platform} account ${channel.handle ?? channel.accountId} is connected.`);
+    fill(status, t("channels.connected", { platform: LABELS[channel.platform] ?? channel.platform, account: channel.handle ?? channel.accountId }));
     status.className = "notice ok";
     status.dataset.outcome = "connected";
   } catch (error) {

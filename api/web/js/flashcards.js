@@ -3,6 +3,7 @@
 
 import { api, download, follow } from "./api.js";
 import { h, field, fill, toast, showError } from "./ui.js";
+import { t } from "./i18n.js";
 
 let source = null;
 
@@ -13,12 +14,12 @@ export function leave() {
 
 export async function show(view) {
   const text = h("textarea", { id: "source-text", rows: 8, minlength: 1 });
-  const progress = h("progress", { id: "flashcards-progress", max: 1, value: 0, hidden: true, "aria-label": "Generation progress" });
+  const progress = h("progress", { id: "flashcards-progress", max: 1, value: 0, hidden: true, "aria-label": t("common.generationProgress") });
   const status = h("p", { id: "flashcards-status", role: "status", "aria-live": "polite" });
   const suggestions = h("div", { id: "suggestions", class: "stack" });
   const cards = h("div", { id: "cards" });
-  const generate = h("button", { type: "submit", id: "generate-cards" }, "Generate flashcards");
-  const form = h("form", { class: "panel stack" }, field("Source text", text), generate, progress, status);
+  const generate = h("button", { type: "submit", id: "generate-cards" }, t("flashcards.generate"));
+  const form = h("form", { class: "panel stack" }, field(t("flashcards.source"), text), generate, progress, status);
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     generate.disabled = true;
@@ -26,7 +27,7 @@ export async function show(view) {
       const accepted = await api("POST", "/api/ai/generations", { source_text: text.value },
         { headers: { "Idempotency-Key": crypto.randomUUID() } });
       progress.hidden = false;
-      status.textContent = "Generating…";
+      status.textContent = t("common.generating");
       leave();
       source = follow(accepted.job_id, {
         on: {
@@ -34,7 +35,7 @@ export async function show(view) {
           done: async (e) => {
             progress.hidden = true;
             generate.disabled = false;
-            status.textContent = e.status === "succeeded" ? "Review the suggestions below." : `The generation ${e.status}: ${e.error?.message ?? ""}`;
+            status.textContent = e.status === "succeeded" ? t("flashcards.review") : t("flashcards.ended", { status: t(`status.${e.status}`), reason: e.error?.message ?? "" });
             await renderSuggestions(suggestions, accepted.generation_id, cards);
           },
         },
@@ -44,39 +45,39 @@ export async function show(view) {
       showError(error, status);
     }
   });
-  fill(view, h("h1", {}, "Flashcards"), form, suggestions,
-    h("section", { class: "panel stack" }, h("div", { class: "row" }, h("h2", {}, "Your cards"),
+  fill(view, h("h1", {}, t("flashcards.title")), form, suggestions,
+    h("section", { class: "panel stack" }, h("div", { class: "row" }, h("h2", {}, t("flashcards.yours")),
       h("button", {
         type: "button", class: "secondary", id: "download-csv",
         onclick: () => download("/api/cards/export?format=csv", "almanac-cards.csv").catch((e) => showError(e)),
-      }, "Download Anki CSV")), cards));
+      }, t("flashcards.downloadCsv"))), cards));
   await renderCards(cards);
 }
 
 async function renderSuggestions(el, generationId, cards) {
   const { items } = await api("GET", `/api/ai/generations/${generationId}/suggestions`);
-  fill(el, h("h2", {}, `Suggestions (${items.length})`), items.map((s) => {
+  fill(el, h("h2", {}, t("flashcards.suggestions", { count: items.length })), items.map((s) => {
     const front = h("input", { value: s.front, name: "front" });
     const back = h("textarea", { name: "back", rows: 2, value: s.back });
-    const outcome = h("span", { class: "badge", "data-status": s.status }, s.status);
+    const outcome = h("span", { class: "badge", "data-status": s.status }, t(`status.${s.status}`));
     const decide = async (status) => {
       try {
         const body = status === "accepted" ? { status, front: front.value, back: back.value } : { status };
         const saved = await api("PATCH", `/api/ai/suggestions/${s.id}`, body);
-        outcome.textContent = saved.status;
+        outcome.textContent = t(`status.${saved.status}`);
         outcome.dataset.status = saved.status;
         row.querySelectorAll("button").forEach((b) => { b.disabled = true; });
-        toast(`Suggestion ${saved.status}`);
+        toast(t(saved.status === "accepted" ? "flashcards.acceptedToast" : "flashcards.rejectedToast"));
         await renderCards(cards);
       } catch (error) {
         showError(error);
       }
     };
     const row = h("article", { class: "panel stack suggestion", dataset: { id: s.id } },
-      field("Front", front), field("Back", back),
+      field(t("flashcards.front"), front), field(t("flashcards.back"), back),
       h("div", { class: "row" },
-        h("button", { type: "button", class: "accept", onclick: () => decide("accepted"), disabled: s.status !== "proposed" }, "Accept"),
-        h("button", { type: "button", class: "secondary reject", onclick: () => decide("rejected"), disabled: s.status !== "proposed" }, "Reject"),
+        h("button", { type: "button", class: "accept", onclick: () => decide("accepted"), disabled: s.status !== "proposed" }, t("flashcards.accept")),
+        h("button", { type: "button", class: "secondary reject", onclick: () => decide("rejected"), disabled: s.status !== "proposed" }, t("flashcards.reject")),
         outcome));
     return row;
   }));
@@ -85,7 +86,7 @@ async function renderSuggestions(el, generationId, cards) {
 async function renderCards(el) {
   const { items } = await api("GET", "/api/cards?limit=100");
   fill(el, items.length
-    ? h("div", { class: "table-wrap" }, h("table", {}, h("thead", {}, h("tr", {}, h("th", {}, "Front"), h("th", {}, "Back"))),
+    ? h("div", { class: "table-wrap" }, h("table", {}, h("thead", {}, h("tr", {}, h("th", {}, t("flashcards.front")), h("th", {}, t("flashcards.back")))),
       h("tbody", {}, items.map((c) => h("tr", { dataset: { id: c.id } }, h("td", {}, c.front), h("td", {}, c.back))))))
-    : h("p", { class: "muted" }, "No cards yet."));
+    : h("p", { class: "muted" }, t("flashcards.noCards")));
 }

@@ -3,6 +3,7 @@
 
 import { api, session } from "./api.js";
 import { h, field, fill, showError } from "./ui.js";
+import { t, start, lang, languages, choose } from "./i18n.js";
 import * as calendar from "./calendar.js";
 import * as organic from "./organic.js";
 import * as publishing from "./publishing.js";
@@ -42,21 +43,22 @@ async function signIn() {
     }
   };
   fill(view,
-    h("h1", {}, "Sign in"),
+    h("h1", {}, t("signin.title")),
     h("form", {
       class: "panel stack",
       onsubmit: (e) => { e.preventDefault(); use(token.value); },
     },
-      field("Access token (a JWT for this API)", token),
-      h("button", { type: "submit", id: "sign-in" }, "Sign in")),
+      field(t("signin.token"), token),
+      h("p", { class: "muted" }, t("signin.tokenHint")),
+      h("button", { type: "submit", id: "sign-in" }, t("signin.submit"))),
     config.devLogin ? h("div", { class: "panel stack mt" },
-      h("p", { class: "muted" }, "Development sign-in (DEV_LOGIN=true): a token for a test user."),
+      h("p", { class: "muted" }, t("signin.devHint")),
       h("div", { class: "row" },
-        h("button", { type: "button", id: "dev-login-new", onclick: () => devLogin(null) }, "Sign in as a new user"),
+        h("button", { type: "button", id: "dev-login-new", onclick: () => devLogin(null) }, t("signin.devNew")),
         remembered ? h("button", {
           type: "button", id: "dev-login-remembered", class: "secondary",
           onclick: () => devLogin(remembered),
-        }, `Sign in again as ${remembered.slice(0, 8)}…`) : null)) : null,
+        }, t("signin.devAgain")) : null)) : null,
     problem);
 }
 
@@ -65,7 +67,7 @@ async function offlineBanner() {
   const config = await fetch("/app/config.json").then((r) => r.json()).catch(() => ({}));
   if (config.aiProvider !== "offline" || document.getElementById("offline-banner")) return;
   document.querySelector("header.top").after(h("p", { id: "offline-banner", class: "notice warn banner", role: "note" },
-    "No AI model is connected: answers here are sample text from built-in templates."));
+    t("app.offline")));
 }
 
 function route() {
@@ -99,4 +101,17 @@ window.addEventListener("almanac:signed-out", () => {
   route();
 });
 window.addEventListener("hashchange", route);
-session.load().catch(() => null).finally(route);
+
+/** The language switch in the header: the browser's language until one is picked. */
+function languageSwitch() {
+  const picker = h("select", { id: "language", "aria-label": t("app.language") },
+    languages().map(([code, name]) => h("option", { value: code, selected: code === lang(), lang: code }, name)));
+  picker.addEventListener("change", () => choose(picker.value));
+  document.querySelector("header.top").append(picker);
+}
+
+start()
+  .catch((error) => console.error(error))
+  .then(() => { languageSwitch(); return session.load(); })
+  .catch(() => null)
+  .finally(route);

@@ -3,6 +3,7 @@
 
 import { api, ndjson } from "./api.js";
 import { h, field, check, fill, toast, day, monday, showError, words } from "./ui.js";
+import { t, formatTime } from "./i18n.js";
 
 const PLATFORMS = ["instagram", "linkedin", "facebook", "tiktok", "youtube"];
 const TREND_KINDS = ["trend", "question", "event"];
@@ -22,11 +23,11 @@ export async function show(view, [brandId, weekStart]) {
   leave();
   const library = h("div", { class: "stack", id: "library" });
   const board = h("div", { class: "stack", id: "board" });
-  fill(view, h("h1", {}, "Organic week"), h("div", { class: "split" }, library, board));
+  fill(view, h("h1", {}, t("organic.title")), h("div", { class: "split" }, library, board));
   const state = { view, brandId, weekStart: weekStart ?? monday(1), library, board };
   await renderLibrary(state);
   if (brandId) await renderBoard(state);
-  else fill(board, h("p", { class: "panel muted" }, "Choose or add a brand to plan its week."));
+  else fill(board, h("p", { class: "panel muted" }, t("organic.chooseBrand")));
 }
 
 async function renderLibrary(state) {
@@ -42,13 +43,13 @@ async function renderLibrary(state) {
 const refresh = (state) => show(state.view, [state.brandId, state.weekStart].filter(Boolean));
 
 /** A list with an add form; `edit(item)` gives the fields to change, `remove(item)` deletes. */
-function crud({ id, title, items, label, add, fields, save, edit, remove, extra }) {
+function crud({ id, title, adding, items, label, add, fields, save, edit, remove, extra }) {
   const problem = h("div");
   const inputs = fields();
   const form = h("form", { class: "stack", id: `${id}-form` },
-    h("h3", {}, `Add ${title.toLowerCase().replace(/s$/, "")}`),
-    Object.entries(inputs).map(([name, control]) => field(name, control)),
-    h("button", { type: "submit" }, "Add"), problem);
+    h("h3", {}, adding),
+    Object.entries(inputs).map(([name, control]) => field(t(`organic.field.${name}`), control)),
+    h("button", { type: "submit" }, t("organic.add")), problem);
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     try {
@@ -61,11 +62,11 @@ function crud({ id, title, items, label, add, fields, save, edit, remove, extra 
     h("ul", { class: "list" }, items.map((item) => h("li", { dataset: { id: item.id } },
       label(item),
       h("div", { class: "row" },
-        edit ? h("button", { type: "button", class: "link", onclick: () => editItem(item, edit, save) }, "Edit") : null,
+        edit ? h("button", { type: "button", class: "link", onclick: () => editItem(item, edit, save) }, t("organic.edit")) : null,
         h("button", {
-          type: "button", class: "link", "aria-label": `Remove ${item.id}`,
+          type: "button", class: "link", "aria-label": t("organic.removeItem", { name: item.name ?? item.title ?? item.id }),
           onclick: async () => { try { await remove(item); } catch (error) { showError(error); } },
-        }, "Remove"),
+        }, t("common.remove")),
         extra?.(item))))),
     form);
 }
@@ -74,12 +75,13 @@ function crud({ id, title, items, label, add, fields, save, edit, remove, extra 
 function editItem(item, edit, save) {
   const controls = edit(item);
   const problem = h("div");
-  const dialog = h("dialog", { "aria-label": `Edit ${item.id}` },
+  const name = item.name ?? item.title ?? item.id;
+  const dialog = h("dialog", { "aria-label": t("organic.editItem", { name }) },
     h("form", { method: "dialog", class: "stack" },
-      h("h2", {}, `Edit ${item.id}`),
-      Object.entries(controls).map(([name, control]) => field(name, control)),
+      h("h2", {}, t("organic.editItem", { name })),
+      Object.entries(controls).map(([key, control]) => field(t(`organic.field.${key}`), control)),
       problem,
-      h("div", { class: "row" }, h("button", { value: "save" }, "Save"), h("button", { value: "cancel", class: "secondary" }, "Close"))));
+      h("div", { class: "row" }, h("button", { value: "save" }, t("common.save")), h("button", { value: "cancel", class: "secondary" }, t("common.close")))));
   document.body.append(dialog);
   dialog.addEventListener("close", async () => {
     if (dialog.returnValue === "save") {
@@ -92,31 +94,31 @@ function editItem(item, edit, save) {
 
 function brandsPanel(state) {
   return crud({
-    id: "brands", title: "Brands", items: state.brands,
+    id: "brands", title: t("organic.brands"), adding: t("organic.addBrand"), items: state.brands,
     label: (b) => h("a", { href: `#/organic/${encodeURIComponent(b.id)}/${state.weekStart}`, "aria-current": b.id === state.brandId ? "page" : null },
-      `${b.name} (${b.id}) · ${b.timezone}`),
+      `${b.name} · ${b.timezone}`),
     fields: () => ({
-      "Id (optional)": h("input", { name: "id" }),
-      Name: h("input", { name: "name", required: true }),
-      "Time zone": h("input", { name: "timezone", required: true, value: Intl.DateTimeFormat().resolvedOptions().timeZone }),
-      Hashtags: h("input", { name: "hashtags", placeholder: "#brand" }),
+      id: h("input", { name: "id" }),
+      name: h("input", { name: "name", required: true }),
+      timezone: h("input", { name: "timezone", required: true, value: Intl.DateTimeFormat().resolvedOptions().timeZone }),
+      hashtags: h("input", { name: "hashtags", placeholder: "#brand" }),
     }),
     add: async (f) => {
       const brand = await api("POST", "/api/organic/brands", {
-        id: opt(f["Id (optional)"].value), name: f.Name.value, timezone: f["Time zone"].value,
-        hashtags: words(f.Hashtags.value),
+        id: opt(f.id.value), name: f.name.value, timezone: f.timezone.value,
+        hashtags: words(f.hashtags.value),
       });
-      toast(`Brand ${brand.name} added`);
+      toast(t("organic.brandAdded", { name: brand.name }));
       location.hash = `#/organic/${encodeURIComponent(brand.id)}/${state.weekStart}`;
     },
     edit: (b) => ({
-      Name: h("input", { name: "name", value: b.name }),
-      "Time zone": h("input", { name: "timezone", value: b.timezone }),
-      Hashtags: h("input", { name: "hashtags", value: b.hashtags.join(" ") }),
+      name: h("input", { name: "name", value: b.name }),
+      timezone: h("input", { name: "timezone", value: b.timezone }),
+      hashtags: h("input", { name: "hashtags", value: b.hashtags.join(" ") }),
     }),
     save: async (b, f) => {
       await api("PATCH", `/api/organic/brands/${encodeURIComponent(b.id)}`, {
-        name: f.Name.value, timezone: f["Time zone"].value, hashtags: words(f.Hashtags.value),
+        name: f.name.value, timezone: f.timezone.value, hashtags: words(f.hashtags.value),
       });
       await refresh(state);
     },
@@ -129,56 +131,56 @@ function brandsPanel(state) {
 
 function trendsPanel(state) {
   return crud({
-    id: "trends", title: "Trends", items: state.trends,
-    label: (t) => h("span", {}, h("span", { class: "badge" }, t.kind), ` ${t.title} (${t.id}) · ${t.keywords.join(", ")}`),
+    id: "trends", title: t("organic.trends"), adding: t("organic.addTrend"), items: state.trends,
+    label: (trend) => h("span", {}, h("span", { class: "badge" }, t(`organic.trendKind.${trend.kind}`)), ` ${trend.title} · ${trend.keywords.join(", ")}`),
     fields: () => ({
-      "Id (optional)": h("input", { name: "id" }),
-      Kind: select("kind", TREND_KINDS, "trend"),
-      Title: h("input", { name: "title", required: true }),
-      Keywords: h("input", { name: "keywords", required: true }),
+      id: h("input", { name: "id" }),
+      kind: select("kind", TREND_KINDS.map((k) => [k, t(`organic.trendKind.${k}`)]), "trend"),
+      title: h("input", { name: "title", required: true }),
+      keywords: h("input", { name: "keywords", required: true }),
     }),
     add: async (f) => {
       await api("POST", "/api/organic/trends", {
-        id: opt(f["Id (optional)"].value), kind: f.Kind.value, title: f.Title.value, keywords: words(f.Keywords.value),
+        id: opt(f.id.value), kind: f.kind.value, title: f.title.value, keywords: words(f.keywords.value),
       });
       await refresh(state);
     },
-    edit: (t) => ({
-      Title: h("input", { name: "title", value: t.title }),
-      Keywords: h("input", { name: "keywords", value: t.keywords.join(", ") }),
+    edit: (trend) => ({
+      title: h("input", { name: "title", value: trend.title }),
+      keywords: h("input", { name: "keywords", value: trend.keywords.join(", ") }),
     }),
-    save: async (t, f) => {
-      await api("PATCH", `/api/organic/trends/${encodeURIComponent(t.id)}`, { title: f.Title.value, keywords: words(f.Keywords.value) });
+    save: async (trend, f) => {
+      await api("PATCH", `/api/organic/trends/${encodeURIComponent(trend.id)}`, { title: f.title.value, keywords: words(f.keywords.value) });
       await refresh(state);
     },
-    remove: async (t) => { await api("DELETE", `/api/organic/trends/${encodeURIComponent(t.id)}`); await refresh(state); },
+    remove: async (trend) => { await api("DELETE", `/api/organic/trends/${encodeURIComponent(trend.id)}`); await refresh(state); },
   });
 }
 
 function assetsPanel(state) {
   return crud({
-    id: "assets", title: "Creative assets", items: state.assets,
-    label: (a) => h("span", {}, h("span", { class: "badge" }, a.kind), ` ${a.title} (${a.id}) · ${a.tags.join(", ")}`),
+    id: "assets", title: t("organic.assets"), adding: t("organic.addAsset"), items: state.assets,
+    label: (a) => h("span", {}, h("span", { class: "badge" }, t(`organic.assetKind.${a.kind}`)), ` ${a.title} · ${a.tags.join(", ")}`),
     fields: () => ({
-      "Id (optional)": h("input", { name: "id" }),
-      Kind: select("kind", ASSET_KINDS, "image"),
-      Title: h("input", { name: "title", required: true }),
-      Tags: h("input", { name: "tags", required: true }),
-      "URL (optional)": h("input", { name: "url", type: "url" }),
+      id: h("input", { name: "id" }),
+      kind: select("kind", ASSET_KINDS.map((k) => [k, t(`organic.assetKind.${k}`)]), "image"),
+      title: h("input", { name: "title", required: true }),
+      tags: h("input", { name: "tags", required: true }),
+      url: h("input", { name: "url", type: "url" }),
     }),
     add: async (f) => {
       await api("POST", "/api/organic/assets", {
-        id: opt(f["Id (optional)"].value), kind: f.Kind.value, title: f.Title.value, tags: words(f.Tags.value),
-        url: opt(f["URL (optional)"].value),
+        id: opt(f.id.value), kind: f.kind.value, title: f.title.value, tags: words(f.tags.value),
+        url: opt(f.url.value),
       });
       await refresh(state);
     },
     edit: (a) => ({
-      Title: h("input", { name: "title", value: a.title }),
-      Tags: h("input", { name: "tags", value: a.tags.join(", ") }),
+      title: h("input", { name: "title", value: a.title }),
+      tags: h("input", { name: "tags", value: a.tags.join(", ") }),
     }),
     save: async (a, f) => {
-      await api("PATCH", `/api/organic/assets/${encodeURIComponent(a.id)}`, { title: f.Title.value, tags: words(f.Tags.value) });
+      await api("PATCH", `/api/organic/assets/${encodeURIComponent(a.id)}`, { title: f.title.value, tags: words(f.tags.value) });
       await refresh(state);
     },
     remove: async (a) => { await api("DELETE", `/api/organic/assets/${encodeURIComponent(a.id)}`); await refresh(state); },
@@ -206,21 +208,22 @@ const weekDays = (weekStart) => Array.from({ length: 7 }, (_, i) =>
 
 async function renderBoard(state) {
   const brand = state.brands.find((b) => b.id === state.brandId);
-  if (!brand) return fill(state.board, h("p", { class: "notice bad" }, `No brand ${state.brandId}.`));
+  if (!brand) return fill(state.board, h("p", { class: "notice bad" }, t("organic.noBrand")));
   const accounts = await api("GET", `/api/organic/brands/${encodeURIComponent(brand.id)}/accounts`);
   const days = weekDays(state.weekStart);
   const seeds = [];
   const columns = new Map(days.map((d) => [d, h("div", { class: "day", dataset: { day: d } }, h("h3", {}, day(d)))]));
   const errors = h("div", { id: "placement-errors" });
-  const progress = h("progress", { id: "organic-progress", max: 1, value: 0, hidden: true, "aria-label": "Generation progress" });
+  const progress = h("progress", { id: "organic-progress", max: 1, value: 0, hidden: true, "aria-label": t("common.generationProgress") });
   const status = h("p", { id: "organic-status", role: "status", "aria-live": "polite" });
   const seedList = h("ul", { class: "list", id: "seeds" });
 
   // Linked accounts, each one usable by the week's request.
   const accountProblem = h("div");
-  const newAccount = { platform: select("platform", PLATFORMS, "instagram"), accountId: h("input", { name: "accountId", required: true }) };
+  const platformOptions = PLATFORMS.map((p) => [p, t(`platform.${p}`)]);
+  const newAccount = { platform: select("platform", platformOptions, "instagram"), accountId: h("input", { name: "accountId", required: true }) };
   const accountForm = h("form", { class: "row", id: "account-form" },
-    field("Platform", newAccount.platform), field("Account id", newAccount.accountId), h("button", {}, "Link account"), accountProblem);
+    field(t("organic.platform"), newAccount.platform), field(t("organic.accountId"), newAccount.accountId), h("button", {}, t("organic.linkAccount")), accountProblem);
   accountForm.addEventListener("submit", async (event) => {
     event.preventDefault();
     try {
@@ -230,25 +233,25 @@ async function renderBoard(state) {
       await refresh(state);
     } catch (error) { showError(error, accountProblem); }
   });
-  const useAccount = accounts.map((a) => check(`${a.platform}: ${a.accountId}`, { name: "use-account", value: `${a.platform}|${a.accountId}`, checked: true }));
+  const useAccount = accounts.map((a) => check(`${t(`platform.${a.platform}`)}: ${a.accountId}`, { name: "use-account", value: `${a.platform}|${a.accountId}`, checked: true }));
 
   // Seeds from the trend library.
   const seedFields = {
-    trend: select("trend", state.trends.map((t) => [t.id, `${t.title} (${t.id})`]), state.trends[0]?.id),
+    trend: select("trend", state.trends.map((trend) => [trend.id, trend.title]), state.trends[0]?.id),
     day: select("day", days.map((d) => [d, day(d)]), days[0]),
     time: h("input", { type: "time", name: "time", value: "09:00", required: true }),
-    platform: select("platform", PLATFORMS, "instagram"),
-    account: select("account", [["", "(no account)"], ...accounts.map((a) => [a.accountId, `${a.platform}: ${a.accountId}`])], ""),
-    format: h("input", { name: "desiredFormat", placeholder: "reel" }),
+    platform: select("platform", platformOptions, "instagram"),
+    account: select("account", [["", t("organic.noAccount")], ...accounts.map((a) => [a.accountId, `${t(`platform.${a.platform}`)}: ${a.accountId}`])], ""),
+    format: h("input", { name: "desiredFormat", placeholder: t("organic.formatExample") }),
   };
   const seedForm = h("form", { class: "row", id: "seed-form" },
-    field("Trend", seedFields.trend), field("Day", seedFields.day), field("Time (brand's zone)", seedFields.time),
-    field("Platform", seedFields.platform), field("Account", seedFields.account), field("Format", seedFields.format),
-    h("button", { type: "submit", id: "add-seed" }, "Add seed"));
+    field(t("organic.trend"), seedFields.trend), field(t("organic.day"), seedFields.day), field(t("organic.seedTime"), seedFields.time),
+    field(t("organic.platform"), seedFields.platform), field(t("organic.account"), seedFields.account), field(t("organic.format"), seedFields.format),
+    h("button", { type: "submit", id: "add-seed" }, t("organic.addSeed")));
   seedForm.addEventListener("submit", (event) => {
     event.preventDefault();
     const trendId = seedFields.trend.value;
-    if (!trendId) return toast("Add a trend to the library first.");
+    if (!trendId) return toast(t("organic.trendFirst"));
     const dayId = seedFields.day.value;
     const time = seedFields.time.value.slice(0, 5);
     let placementId = `seed-${dayId}-${trendId}`;
@@ -261,20 +264,21 @@ async function renderBoard(state) {
     if (seedFields.account.value) seed.accountId = seedFields.account.value;
     if (seedFields.format.value.trim()) seed.desiredFormat = seedFields.format.value.trim();
     seeds.push(seed);
-    seedList.append(h("li", {}, `${seed.placementId}: ${seed.platform}${seed.accountId ? ` (${seed.accountId})` : ""} · ${day(dayId)} ${seed.timeLabel}`,
-      " ", h("button", { type: "button", class: "link", onclick: (e) => { seeds.splice(seeds.indexOf(seed), 1); e.target.closest("li").remove(); } }, "Remove")));
+    const trendTitle = state.trends.find((trend) => trend.id === trendId)?.title ?? "";
+    seedList.append(h("li", {}, `${trendTitle}: ${t(`platform.${seed.platform}`)}${seed.accountId ? ` (${seed.accountId})` : ""} · ${day(dayId)} ${formatTime(time)}`,
+      " ", h("button", { type: "button", class: "link", onclick: (e) => { seeds.splice(seeds.indexOf(seed), 1); e.target.closest("li").remove(); } }, t("common.remove"))));
   });
 
   const options = {
-    preset: select("schedulePreset", [["", "(none: only my seeds)"], ["beta-launch", "beta-launch (fill empty days)"]], ""),
-    newsletter: check("Include the newsletter", { name: "includeNewsletter" }),
+    preset: select("schedulePreset", [["", t("organic.presetNone")], ["beta-launch", t("organic.presetBeta")]], ""),
+    newsletter: check(t("organic.newsletter"), { name: "includeNewsletter" }),
     language: h("input", { name: "language", value: navigator.language || "en-US" }),
     guidance: h("textarea", { name: "guidancePrompt", rows: 2 }),
-    overwrite: check("Overwrite my edited placements", { name: "overwriteEdited" }),
+    overwrite: check(t("organic.overwrite"), { name: "overwriteEdited" }),
   };
   const week = h("input", { type: "date", name: "weekStart", value: state.weekStart, step: 7 });
   week.addEventListener("change", () => { location.hash = `#/organic/${encodeURIComponent(brand.id)}/${week.value}`; });
-  const generate = h("button", { type: "button", id: "generate-week" }, "Generate the week");
+  const generate = h("button", { type: "button", id: "generate-week" }, t("organic.generate"));
   const board = h("div", { class: "week", id: "week" }, [...columns.values()]);
 
   const placeCard = (p) => {
@@ -282,14 +286,14 @@ async function renderBoard(state) {
     if (!column) return;
     const card = h("article", { class: "card", dataset: { placement: p.placementId } },
       h("div", { class: "row" },
-        h("span", { class: "badge" }, p.platform.name), p.schedule.timeLabel ?? "",
-        p.schedule.adjusted ? h("span", { class: "badge warn", title: "Moved to keep posts of one account apart" }, "adjusted") : null,
-        p.auto ? h("span", { class: "badge" }, "auto") : null,
-        p.edited ? h("span", { class: "badge edited" }, "edited") : null),
+        h("span", { class: "badge" }, t(`platform.${p.platform.name}`)), p.schedule.timeLabel ?? "",
+        p.schedule.adjusted ? h("span", { class: "badge warn", title: t("organic.adjustedHint") }, t("organic.adjusted")) : null,
+        p.auto ? h("span", { class: "badge", title: t("organic.autoHint") }, t("organic.auto")) : null,
+        p.edited ? h("span", { class: "badge edited" }, t("calendar.edited")) : null),
       h("div", { class: "title" }, p.content.titleTopic),
       h("div", {}, p.copy.caption),
       h("div", { class: "muted" }, [...(p.copy.hashtags.high ?? []), ...(p.copy.hashtags.medium ?? []), ...(p.copy.hashtags.low ?? [])].join(" ")),
-      p.creative.assetIds.length ? h("div", { class: "muted" }, `assets: ${p.creative.assetIds.join(", ")}`) : null);
+      p.creative.assetIds.length ? h("div", { class: "muted" }, t("organic.assetsUsed", { assets: p.creative.assetIds.map((id) => state.assets.find((a) => a.id === id)?.title ?? id).join(", ") })) : null);
     const existing = board.querySelector(`[data-placement="${CSS.escape(p.placementId)}"]`);
     if (existing) existing.replaceWith(card); else column.append(card);
   };
@@ -314,7 +318,7 @@ async function renderBoard(state) {
     progress.value = 0;
     errors.replaceChildren();
     for (const column of columns.values()) column.querySelectorAll(".card").forEach((c) => c.remove());
-    status.textContent = "Generating…";
+    status.textContent = t("common.generating");
     abort = new AbortController();
     try {
       await ndjson("/api/organic/generate-calendar", body, (line) => {
@@ -328,7 +332,7 @@ async function renderBoard(state) {
             h("strong", {}, line.code), line.placementId ? ` · ${line.placementId}` : "", h("div", {}, line.message)));
         } else if (line.type === "complete") {
           const c = line.counts ?? {};
-          status.textContent = `${line.status}: ${c.placements ?? 0} placements, ${c.autoFilled ?? 0} auto-filled, ${c.adjusted ?? 0} adjusted, ${c.errors ?? 0} errors.`;
+          status.textContent = t("organic.complete", { status: t(`status.${line.status}`), placements: c.placements ?? 0, autoFilled: c.autoFilled ?? 0, adjusted: c.adjusted ?? 0, errors: c.errors ?? 0 });
           status.dataset.state = line.status;
         }
       }, abort.signal);
@@ -342,21 +346,21 @@ async function renderBoard(state) {
 
   fill(state.board,
     h("section", { class: "panel stack" },
-      h("h2", {}, `${brand.name}: week of ${day(state.weekStart)}`),
-      field("Week starting (Monday)", week),
-      h("h3", {}, "Linked accounts"),
-      accounts.length ? h("div", {}, useAccount) : h("p", { class: "muted" }, "No linked account yet."),
-      h("ul", { class: "list" }, accounts.map((a) => h("li", {}, `${a.platform}: ${a.accountId} `,
+      h("h2", {}, t("organic.weekOf", { brand: brand.name, day: day(state.weekStart) })),
+      field(t("organic.weekStart"), week),
+      h("h3", {}, t("organic.linkedAccounts")),
+      accounts.length ? h("div", {}, useAccount) : h("p", { class: "muted" }, t("organic.noLinked")),
+      h("ul", { class: "list" }, accounts.map((a) => h("li", {}, `${t(`platform.${a.platform}`)}: ${a.accountId} `,
         h("button", {
-          type: "button", class: "link", "aria-label": `Unlink ${a.accountId}`,
+          type: "button", class: "link", "aria-label": t("organic.unlinkLabel", { account: a.accountId }),
           onclick: async () => { try { await api("DELETE", `/api/organic/brands/${encodeURIComponent(brand.id)}/accounts/${encodeURIComponent(a.accountId)}`); await refresh(state); } catch (e) { showError(e); } },
-        }, "Unlink")))),
+        }, t("organic.unlink"))))),
       accountForm),
     h("section", { class: "panel stack" },
-      h("h3", {}, "Seeds from the trend library"), seedForm, seedList,
-      h("h3", {}, "Options"),
-      h("div", { class: "row" }, field("Schedule preset", options.preset), field("Language", options.language)),
-      options.newsletter, options.overwrite, field("Guidance for the AI", options.guidance),
+      h("h3", {}, t("organic.seeds")), seedForm, seedList,
+      h("h3", {}, t("organic.options")),
+      h("div", { class: "row" }, field(t("organic.preset"), options.preset), field(t("organic.language"), options.language)),
+      options.newsletter, options.overwrite, field(t("organic.guidance"), options.guidance),
       generate, progress, status),
     errors, board);
 

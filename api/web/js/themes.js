@@ -4,9 +4,10 @@
 
 import { api, follow, download } from "./api.js";
 import { h, field, fill, toast, when, showError } from "./ui.js";
+import { t } from "./i18n.js";
 
-const DAYS = [["mon", "M", "Monday"], ["tue", "T", "Tuesday"], ["wed", "W", "Wednesday"], ["thu", "T", "Thursday"],
-  ["fri", "F", "Friday"], ["sat", "S", "Saturday"], ["sun", "S", "Sunday"]];
+// Seed 004's day codes, each with its letter's and its name's catalog keys.
+const DAYS = [["mon", "Mon"], ["tue", "Tue"], ["wed", "Wed"], ["thu", "Thu"], ["fri", "Fri"], ["sat", "Sat"], ["sun", "Sun"]];
 const SOURCE_TYPES = ["rss", "url", "text"];
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 let source = null;
@@ -18,30 +19,30 @@ export function leave() {
 
 export async function show(view, [id]) {
   const themes = await api("GET", "/api/v1/themes");
-  const list = h("div", { class: "panel" }, h("h2", {}, "Your themes"),
+  const list = h("div", { class: "panel" }, h("h2", {}, t("themes.yours")),
     h("ul", { class: "list", id: "themes" }, themes.map((t) => h("li", {},
       h("a", { href: `#/themes/${t.id}`, "aria-current": t.id === id ? "page" : null }, t.name)))),
     newTheme());
   const main = h("div", { class: "stack", id: "theme" });
-  fill(view, h("h1", {}, "Themes"), h("div", { class: "split" }, list, main));
+  fill(view, h("h1", {}, t("themes.title")), h("div", { class: "split" }, list, main));
   const theme = themes.find((t) => t.id === id);
   if (theme) await renderTheme(main, theme);
-  else main.append(h("p", { class: "panel muted" }, "Choose or create a theme."));
+  else main.append(h("p", { class: "panel muted" }, t("themes.choose")));
 }
 
 function sourcesEditor(initial) {
   const sources = [...initial];
   const list = h("ul", { class: "list" });
-  const render = () => fill(list, sources.map((s, i) => h("li", {}, h("span", { class: "badge" }, s.type), " ", s.value, " ",
-    h("button", { type: "button", class: "link", "aria-label": `Remove source ${i + 1}`, onclick: () => { sources.splice(i, 1); render(); } }, "Remove"))));
-  const type = h("select", { name: "sourceType" }, SOURCE_TYPES.map((t) => h("option", { value: t }, t)));
+  const render = () => fill(list, sources.map((s, i) => h("li", {}, h("span", { class: "badge" }, t(`themes.sourceType.${s.type}`)), " ", s.value, " ",
+    h("button", { type: "button", class: "link", "aria-label": t("themes.removeSource", { n: i + 1 }), onclick: () => { sources.splice(i, 1); render(); } }, t("common.remove")))));
+  const type = h("select", { name: "sourceType" }, SOURCE_TYPES.map((type) => h("option", { value: type }, t(`themes.sourceType.${type}`))));
   const value = h("input", { name: "sourceValue" });
   const add = h("button", {
     type: "button", class: "secondary",
     onclick: () => { if (value.value.trim()) { sources.push({ type: type.value, value: value.value.trim() }); value.value = ""; render(); } },
-  }, "Add source");
+  }, t("themes.addSource"));
   render();
-  return { sources, el: h("div", { class: "stack" }, list, h("div", { class: "row" }, field("Source type", type), field("Feed URL, page URL or text", value), add)) };
+  return { sources, el: h("div", { class: "stack" }, list, h("div", { class: "row" }, field(t("themes.sourceTypeLabel"), type), field(t("themes.sourceValue"), value), add)) };
 }
 
 function newTheme() {
@@ -49,8 +50,8 @@ function newTheme() {
   const description = h("input", { name: "description" });
   const editor = sourcesEditor([]);
   const problem = h("div");
-  const form = h("form", { class: "stack", id: "theme-form" }, h("h3", {}, "New theme"),
-    field("Name", name), field("Description", description), editor.el, h("button", {}, "Create theme"), problem);
+  const form = h("form", { class: "stack", id: "theme-form" }, h("h3", {}, t("themes.new")),
+    field(t("themes.name"), name), field(t("themes.description"), description), editor.el, h("button", {}, t("themes.create")), problem);
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     try {
@@ -68,14 +69,14 @@ async function renderTheme(main, theme) {
   const saveSources = h("button", {
     type: "button", class: "secondary",
     onclick: async () => {
-      try { await api("PATCH", `/api/v1/themes/${theme.id}`, { sources: editor.sources }); toast("Sources saved"); } catch (e) { showError(e); }
+      try { await api("PATCH", `/api/v1/themes/${theme.id}`, { sources: editor.sources }); toast(t("themes.sourcesSaved")); } catch (e) { showError(e); }
     },
-  }, "Save sources");
-  const progress = h("progress", { id: "synthesis-progress", max: 100, value: 0, hidden: true, "aria-label": "Synthesis progress" });
+  }, t("themes.saveSources"));
+  const progress = h("progress", { id: "synthesis-progress", max: 100, value: 0, hidden: true, "aria-label": t("themes.synthesisProgress") });
   const status = h("p", { id: "synthesis-status", role: "status", "aria-live": "polite" });
   const syntheses = h("div", { id: "syntheses" });
   const deliveries = h("div", { id: "deliveries" });
-  const now = h("button", { type: "button", id: "synthesise" }, "Synthesise now");
+  const now = h("button", { type: "button", id: "synthesise" }, t("themes.synthesise"));
   now.addEventListener("click", async () => {
     now.disabled = true;
     try {
@@ -88,7 +89,7 @@ async function renderTheme(main, theme) {
           done: async (e) => {
             progress.hidden = true;
             now.disabled = false;
-            status.textContent = e.status === "succeeded" ? "Synthesis ready." : `The synthesis ${e.status}: ${e.error?.message ?? ""}`;
+            status.textContent = e.status === "succeeded" ? t("themes.synthesisReady") : t("themes.synthesisEnded", { status: t(`status.${e.status}`), reason: e.error?.message ?? "" });
             await renderSyntheses(syntheses, theme.id);
           },
         },
@@ -98,35 +99,35 @@ async function renderTheme(main, theme) {
   const remove = h("button", {
     type: "button", class: "danger",
     onclick: async () => { try { await api("DELETE", `/api/v1/themes/${theme.id}`); location.hash = "#/themes"; } catch (e) { showError(e); } },
-  }, "Delete theme");
+  }, t("themes.delete"));
   fill(main,
     h("section", { class: "panel stack" }, h("h2", {}, theme.name), theme.description ? h("p", {}, theme.description) : null,
-      h("h3", {}, "Sources"), editor.el, h("div", { class: "row" }, saveSources, remove)),
-    h("section", { class: "panel stack" }, h("h3", {}, "Synthesis"), now, progress, status, syntheses),
+      h("h3", {}, t("themes.sources")), editor.el, h("div", { class: "row" }, saveSources, remove)),
+    h("section", { class: "panel stack" }, h("h3", {}, t("themes.synthesis")), now, progress, status, syntheses),
     await scheduleEditor(theme.id),
-    h("section", { class: "panel stack" }, h("h3", {}, "Deliveries"), deliveries));
+    h("section", { class: "panel stack" }, h("h3", {}, t("themes.deliveries")), deliveries));
   await Promise.all([renderSyntheses(syntheses, theme.id), renderDeliveries(deliveries, theme.id)]);
 }
 
 async function renderSyntheses(el, themeId) {
   const items = await api("GET", `/api/v1/themes/${themeId}/syntheses`);
   fill(el, items.length ? h("ul", { class: "list" }, items.map((s) => h("li", {},
-    h("span", { class: `badge ${s.status === "succeeded" ? "ok" : s.status === "failed" ? "bad" : ""}` }, s.status), " ",
-    s.title ?? "(untitled)", h("span", { class: "muted" }, ` · ${when(s.created_at)}`),
+    h("span", { class: `badge ${s.status === "succeeded" ? "ok" : s.status === "failed" ? "bad" : ""}` }, t(`status.${s.status}`)), " ",
+    s.title ?? t("themes.untitled"), h("span", { class: "muted" }, ` · ${when(s.created_at)}`),
     (s.sections ?? []).length ? h("ul", {}, s.sections.map((section) => h("li", {}, h("strong", {}, section.title ?? ""), " ", section.summary ?? section.body ?? ""))) : null)))
-    : h("p", { class: "muted" }, "No synthesis yet."));
+    : h("p", { class: "muted" }, t("themes.noSynthesis")));
 }
 
 async function renderDeliveries(el, themeId) {
   const items = await api("GET", `/api/v1/themes/${themeId}/deliveries`);
   fill(el, items.length ? h("div", { class: "table-wrap" }, h("table", {},
-    h("thead", {}, h("tr", {}, h("th", {}, "To"), h("th", {}, "Status"), h("th", {}, "Sent"), h("th", {}, h("span", { class: "muted" }, "Email")))),
-    h("tbody", {}, items.map((d) => h("tr", {}, h("td", {}, d.recipient), h("td", {}, d.status, d.last_error ? ` (${d.last_error.message ?? ""})` : ""), h("td", {}, when(d.sent_at)),
+    h("thead", {}, h("tr", {}, h("th", {}, t("themes.to")), h("th", {}, t("themes.status")), h("th", {}, t("themes.sent")), h("th", {}, h("span", { class: "muted" }, t("themes.email"))))),
+    h("tbody", {}, items.map((d) => h("tr", {}, h("td", {}, d.recipient), h("td", {}, t(`status.${d.status}`), d.last_error ? ` (${d.last_error.message ?? ""})` : ""), h("td", {}, when(d.sent_at)),
       h("td", {}, d.email_url ? h("button", {
-        type: "button", class: "link open-email", "aria-label": `Open the email to ${d.recipient}`,
+        type: "button", class: "link open-email", "aria-label": t("themes.openEmail", { to: d.recipient }),
         onclick: () => download(d.email_url, `digest-${d.recipient}.eml`).catch((e) => showError(e)),
-      }, "Open") : null))))))
-    : h("p", { class: "muted" }, "No email sent yet."));
+      }, t("themes.open")) : null))))))
+    : h("p", { class: "muted" }, t("themes.noEmail")));
 }
 
 /** Seed 004's schedule editor: every valid change is saved at once. */
@@ -134,46 +135,46 @@ async function scheduleEditor(themeId) {
   const saved = await api("GET", `/api/v1/themes/${themeId}/schedule`).catch(() => null);
   const state = saved ?? { enabled: false, days: [], time_utc: "08:00", emails: [] };
   const status = h("p", { id: "schedule-status", role: "status", "aria-live": "polite" },
-    saved?.last_run_at ? `Last run ${when(saved.last_run_at)}` : "");
+    saved?.last_run_at ? t("schedule.lastRun", { when: when(saved.last_run_at) }) : "");
   const enabled = h("input", { type: "checkbox", id: "schedule-enabled", checked: state.enabled });
-  const days = DAYS.map(([code, letter, name]) => h("button", {
-    type: "button", class: "day-button", "aria-label": name, "aria-pressed": String(state.days.includes(code)), dataset: { day: code },
+  const days = DAYS.map(([code, key]) => h("button", {
+    type: "button", class: "day-button", "aria-label": t(`schedule.dayName${key}`), "aria-pressed": String(state.days.includes(code)), dataset: { day: code },
     onclick: (e) => {
       const on = e.currentTarget.getAttribute("aria-pressed") !== "true";
       e.currentTarget.setAttribute("aria-pressed", String(on));
       save();
     },
-  }, letter));
+  }, t(`schedule.day${key}`)));
   const time = h("input", { type: "time", id: "schedule-time", value: state.time_utc, required: true });
   const emails = h("div", { class: "stack", id: "schedule-emails" });
-  const addEmail = h("button", { type: "button", class: "secondary", id: "add-email" }, "Add an address");
+  const addEmail = h("button", { type: "button", class: "secondary", id: "add-email" }, t("schedule.addEmail"));
   const emailRow = (value = "") => {
-    const input = h("input", { type: "email", value, "aria-label": "Recipient email", autocomplete: "email" });
+    const input = h("input", { type: "email", value, "aria-label": t("schedule.recipient"), autocomplete: "email" });
     const error = h("span", { class: "field-error", role: "alert" });
     input.addEventListener("blur", () => {
       const ok = !input.value.trim() || EMAIL.test(input.value.trim());
       input.classList.toggle("invalid", !ok);
       input.setAttribute("aria-invalid", String(!ok));
-      error.textContent = ok ? "" : "Not a valid email address: not saved.";
+      error.textContent = ok ? "" : t("schedule.invalidEmail");
       if (ok) save();
     });
     const row = h("div", { class: "row email-row" }, input,
-      h("button", { type: "button", class: "link", "aria-label": "Remove this address", onclick: () => { row.remove(); syncAdd(); save(); } }, "Remove"),
+      h("button", { type: "button", class: "link", "aria-label": t("schedule.removeEmail"), onclick: () => { row.remove(); syncAdd(); save(); } }, t("common.remove")),
       error);
     return row;
   };
   const syncAdd = () => {
     const n = emails.querySelectorAll("input").length;
     addEmail.disabled = n >= 3;
-    addEmail.title = n >= 3 ? "3 addresses at most" : "";
+    addEmail.title = n >= 3 ? t("schedule.maxEmails") : "";
   };
   for (const email of state.emails) emails.append(emailRow(email));
   addEmail.addEventListener("click", () => { emails.append(emailRow()); syncAdd(); emails.querySelector("input:last-of-type")?.focus(); });
   syncAdd();
   const remove = h("button", {
     type: "button", class: "link",
-    onclick: async () => { try { await api("DELETE", `/api/v1/themes/${themeId}/schedule`); status.textContent = "Schedule deleted"; } catch (e) { showError(e); } },
-  }, "Delete the schedule");
+    onclick: async () => { try { await api("DELETE", `/api/v1/themes/${themeId}/schedule`); status.textContent = t("schedule.deleted"); } catch (e) { showError(e); } },
+  }, t("schedule.delete"));
 
   async function save() {
     const addresses = [...emails.querySelectorAll("input")].map((i) => i.value.trim()).filter(Boolean);
@@ -186,7 +187,7 @@ async function scheduleEditor(themeId) {
     };
     try {
       await api("PUT", `/api/v1/themes/${themeId}/schedule`, body);
-      status.textContent = "Schedule saved";
+      status.textContent = t("schedule.saved");
       status.dataset.saved = JSON.stringify(body);
     } catch (error) {
       status.textContent = error.message;
@@ -195,10 +196,12 @@ async function scheduleEditor(themeId) {
   }
   enabled.addEventListener("change", save);
   time.addEventListener("change", save);
-  return h("section", { class: "panel stack", id: "schedule" }, h("h3", {}, "Schedule"),
-    h("label", { class: "check" }, enabled, "Email a synthesis on schedule"),
-    h("div", { class: "row", role: "group", "aria-label": "Days" }, days),
-    field("Time (UTC)", time),
-    h("div", {}, h("span", { class: "muted" }, "Recipients (3 at most)"), emails, addEmail),
+  return h("section", { class: "panel stack", id: "schedule" }, h("h3", {}, t("schedule.title")),
+    h("label", { class: "check" }, enabled, t("schedule.enabled")),
+    h("div", { class: "stack" }, h("span", { class: "label", id: "schedule-days-label" }, t("schedule.days")),
+      h("div", { class: "row", role: "group", "aria-labelledby": "schedule-days-label" }, days)),
+    field(t("schedule.time"), time),
+    h("div", { class: "stack" }, h("span", { class: "label", id: "schedule-emails-label" },
+      t("schedule.emails"), ` · ${t("schedule.maxEmails")}`), emails, addEmail),
     status, remove);
 }

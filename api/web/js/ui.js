@@ -1,5 +1,7 @@
 // Small DOM helpers: element building, labelled fields, the toast, dates.
 
+import { formatDay, formatInstant } from "./i18n.js";
+
 /** `h("button", {onclick, class: "x"}, "text", child)`: an element with attributes and children. */
 export function h(tag, attrs = {}, ...children) {
   const el = document.createElement(tag);
@@ -53,17 +55,14 @@ export function toast(message) {
   toastTimer = setTimeout(() => { el.textContent = ""; }, 4000);
 }
 
-/** `2027-03-01` -> `Mon 1 Mar 2027` (UTC, as the date is a calendar day). */
+/** `2027-03-01` -> `Mon, 1 Mar 2027` in the app's language (a calendar day: no zone). */
 export function day(iso) {
-  const date = new Date(`${iso}T00:00:00Z`);
-  return date.toLocaleDateString("en-GB", {
-    weekday: "short", day: "numeric", month: "short", year: "numeric", timeZone: "UTC",
-  });
+  return formatDay(iso);
 }
 
-/** A timestamp in the reader's time zone. */
+/** A timestamp in the reader's time zone and the app's language. */
 export function when(iso) {
-  return iso ? new Date(iso).toLocaleString() : "";
+  return formatInstant(iso);
 }
 
 /** Today, `days` ahead, as `YYYY-MM-DD`. */

@@ -5,6 +5,7 @@
 
 mod calendar;
 mod flows;
+mod language;
 mod serving;
 mod session;
 
@@ -73,6 +74,11 @@ pub struct Browser {
 impl Browser {
     /// A fresh headless Chromium (its own profile and download folder) on `app`.
     pub async fn start(app: &TestApp, name: &str) -> Self {
+        Self::start_in(app, name, "en-GB").await
+    }
+
+    /// [`Browser::start`] with the browser's language set to `language` (`fr-FR`).
+    pub async fn start_in(app: &TestApp, name: &str, language: &str) -> Self {
         let permit = BROWSERS.clone().acquire_owned().await.unwrap();
         let port = {
             let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -114,10 +120,11 @@ impl Browser {
                 "args": [
                     "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                     "--no-first-run", "--disable-background-networking", "--disable-component-update",
-                    "--disable-sync", "--window-size=1280,900",
+                    "--disable-sync", "--window-size=1280,900", format!("--lang={language}"),
                     format!("--user-data-dir={}", profile.join("chrome").display()),
                 ],
                 "prefs": {
+                    "intl.accept_languages": language,
                     "download.default_directory": downloads,
                     "download.prompt_for_download": false,
                 },
