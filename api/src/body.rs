@@ -95,6 +95,7 @@ impl<T: ParseFromJSON + 'static, const STATUS: u16> ParsePayload for StrictJson<
         T::parse_from_json(Some(value)).map(Self).map_err(|error| {
             let message = error.into_message();
             let field = validated_field(&message).unwrap_or("body").to_owned();
+            let message = plain_validation(&field, &message).unwrap_or(message);
             reject(&field, message)
         })
     }
@@ -156,6 +157,26 @@ poem_openapi::impl_apirequest_for_payload!(ListedJson<S>, S: Type + 'static);
 fn validated_field(message: &str) -> Option<&str> {
     let rest = message.split_once("field `")?.1;
     rest.split_once('`').map(|(field, _)| field)
+}
+
+/// A poem-openapi validator's refusal ("... field `channels` verification failed.
+/// minItems(1)") said as a rule a person reads: "channels must have at least 1 item".
+fn plain_validation(field: &str, message: &str) -> Option<String> {
+    let rule = message.split_once("verification failed. ")?.1.trim();
+    let (name, argument) = rule.strip_suffix(')')?.split_once('(')?;
+    let n: f64 = argument.trim().parse().ok()?;
+    let items = |n: f64| if n == 1.0 { "item" } else { "items" };
+    let characters = |n: f64| if n == 1.0 { "character" } else { "characters" };
+    let said = match name {
+        "minItems" => format!("must have at least {n} {}", items(n)),
+        "maxItems" => format!("must have at most {n} {}", items(n)),
+        "minLength" => format!("must be at least {n} {} long", characters(n)),
+        "maxLength" => format!("must be at most {n} {} long", characters(n)),
+        "minimum" => format!("must be at least {n}"),
+        "maximum" => format!("must be at most {n}"),
+        _ => return None,
+    };
+    Some(format!("{field} {said}"))
 }
 
 type Schema = Arc<(MetaSchemaRef, Registry)>;
@@ -242,16 +263,17 @@ fn check_string(text: &str, schema: &MetaSchema, path: &str) -> Result<(), (Stri
             format!("{field} must be at most {max} characters"),
         ));
     }
-    if let Some(pattern) = &schema.pattern
-        && !pattern_matches(pattern, text)
-    {
-        return Err((field.to_owned(), format!("{field} must match `{pattern}`")));
+    if let Some(pattern) = &schema.pattern {
+        let compiled = compiled(pattern);
+        if !compiled.is_match(text) {
+            return Err((field.to_owned(), format!("{field} {}", compiled.rule(text))));
+        }
     }
     Ok(())
 }
 
-/// Whether `text` matches `pattern`, compiled once per pattern (`text::Pattern`).
-fn pattern_matches(pattern: &str, text: &str) -> bool {
+/// `pattern`, compiled once per pattern (`text::Pattern`).
+fn compiled(pattern: &str) -> Arc<Pattern> {
     static COMPILED: LazyLock<RwLock<HashMap<String, Arc<Pattern>>>> =
         LazyLock::new(Default::default);
     let cached = COMPILED
@@ -259,7 +281,7 @@ fn pattern_matches(pattern: &str, text: &str) -> bool {
         .expect("pattern cache lock")
         .get(pattern)
         .cloned();
-    let compiled = cached.unwrap_or_else(|| {
+    cached.unwrap_or_else(|| {
         let compiled =
             Arc::new(Pattern::compile(pattern).expect("the document's patterns compile"));
         COMPILED
@@ -267,8 +289,7 @@ fn pattern_matches(pattern: &str, text: &str) -> bool {
             .expect("pattern cache lock")
             .insert(pattern.to_owned(), compiled.clone());
         compiled
-    });
-    compiled.is_match(text)
+    })
 }
 
 /// Refuses a non-string value where the schema says `string` (null is left to the type,
@@ -452,5 +473,25 @@ mod tests {
                 .0,
             "free.bad\\u0000key"
         );
+    }
+}
+
+#[cfg(test)]
+mod plain_words {
+    use super::plain_validation;
+
+    #[test]
+    fn validator_refusals_read_as_rules() {
+        let refused = "failed to parse \"CalendarRequest\": field `channels` verification failed. minItems(1)";
+        assert_eq!(
+            plain_validation("channels", refused).as_deref(),
+            Some("channels must have at least 1 item")
+        );
+        let refused = "field `limit` verification failed. maximum(100)";
+        assert_eq!(
+            plain_validation("limit", refused).as_deref(),
+            Some("limit must be at most 100")
+        );
+        assert_eq!(plain_validation("x", "something else"), None);
     }
 }

@@ -210,7 +210,9 @@ pub async fn open(
         .finish())
 }
 
-/// `GET /app/session`: whose session the cookie carries (`{userId, expiresAt}`), or 401.
+/// `GET /app/session`: whose session the cookie carries (`{userId, expiresAt}`) and whether
+/// publishing is on for that user (`publishing`, the flag, so the page can say why its
+/// publish buttons do nothing), or 401.
 pub async fn describe(state: &AppState, req: &Request) -> poem::Result<Response> {
     let Some(id) = cookie_value(req) else {
         return Err(ApiError::unauthorized("not signed in").into());
@@ -224,9 +226,13 @@ pub async fn describe(state: &AppState, req: &Request) -> poem::Result<Response>
         )
         .into());
     };
+    let publishing = state
+        .flags
+        .enabled(almanac_shared::flags::Flag::PublishService, session.user_id);
     Ok(Json(json!({
         "userId": session.user_id,
         "expiresAt": session.expires_at,
+        "publishing": publishing,
     }))
     .with_header(header::CACHE_CONTROL, "no-store")
     .into_response())

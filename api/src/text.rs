@@ -107,6 +107,20 @@ impl Pattern {
         }
     }
 
+    /// What a refused `text` lacks, in words: `Text`'s patterns say how many characters are
+    /// needed and how many there are, others quote the pattern.
+    pub fn rule(&self, text: &str) -> String {
+        match self {
+            Self::Trimmed(1) => "must not be blank".to_owned(),
+            Self::Trimmed(min) => format!(
+                "must be at least {min} characters long, not counting spaces at either end \
+                 (it has {})",
+                text.trim().chars().count()
+            ),
+            Self::Regex(regex) => format!("must match `{}`", regex.as_str()),
+        }
+    }
+
     pub fn is_match(&self, text: &str) -> bool {
         match self {
             Self::Trimmed(min) => text.trim().chars().nth(min - 1).is_some(),
@@ -241,6 +255,17 @@ string_type!(
 #[cfg(test)]
 mod tests {
     use regex::Regex;
+
+    #[test]
+    fn a_refused_text_is_told_its_length_in_words() {
+        let pattern = super::Pattern::compile(&super::text_pattern(1000)).unwrap();
+        assert_eq!(
+            pattern.rule("  short  "),
+            "must be at least 1000 characters long, not counting spaces at either end (it has 5)"
+        );
+        let blank = super::Pattern::compile(&super::text_pattern(1)).unwrap();
+        assert_eq!(blank.rule("   "), "must not be blank");
+    }
 
     use super::*;
 

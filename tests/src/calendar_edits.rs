@@ -205,3 +205,69 @@ async fn edits_survive_a_regeneration_whose_diff_is_accepted() {
     let (status, _) = app.send_json(Method::POST, user, &accept, &json!({})).await;
     assert_eq!(status, 422);
 }
+
+#[tokio::test]
+async fn a_calendar_is_named_after_its_topic_until_its_user_names_it() {
+    let app = spawn_app().await;
+    let user = Uuid::new_v4();
+    let generate = async |body: Value| -> String {
+        let (status, accepted) = app
+            .send_json(Method::POST, user, "/v1/ai/calendar", &body)
+            .await;
+        assert_eq!(status, 202, "{accepted}");
+        let job = accepted["data"]["jobId"].as_str().unwrap();
+        assert_eq!(finished_job(&app, user, job).await["status"], "succeeded");
+        accepted["data"]["calendarId"].as_str().unwrap().to_owned()
+    };
+    let name =
+        async |id: &str| -> Value { app.calendar(user, id).await["calendar"]["name"].clone() };
+    let id = generate(request(2, "green tea")).await;
+    assert_eq!(name(&id).await, "Green tea");
+    // A default name follows the request.
+    let mut again = request(2, "matcha latte");
+    again["calendarId"] = json!(id);
+    generate(again.clone()).await;
+    assert_eq!(name(&id).await, "Matcha latte");
+    // A name the user gives is kept by every regeneration.
+    let path = format!("/v1/calendars/{id}");
+    let (status, renamed) = app
+        .send_json(
+            Method::PATCH,
+            user,
+            &path,
+            &json!({ "name": "  Spring plan " }),
+        )
+        .await;
+    assert_eq!(status, 200, "{renamed}");
+    assert_eq!(renamed["data"]["name"], "Spring plan");
+    assert_eq!(renamed["data"]["id"], json!(id));
+    again["constraints"]["topic"] = json!("sencha");
+    generate(again).await;
+    assert_eq!(name(&id).await, "Spring plan");
+    // Without a topic: the channels and dates.
+    let mut plain = request(2, "x");
+    plain["constraints"]
+        .as_object_mut()
+        .unwrap()
+        .remove("topic");
+    let other = generate(plain).await;
+    assert_eq!(
+        name(&other).await,
+        "TikTok, Instagram, LinkedIn: 2027-03-01 to 2027-03-02"
+    );
+    // Refusals: a blank name, and another user's calendar.
+    let (status, _) = app
+        .send_json(Method::PATCH, user, &path, &json!({ "name": "   " }))
+        .await;
+    assert_eq!(status, 400);
+    let (status, _) = app
+        .send_json(
+            Method::PATCH,
+            Uuid::new_v4(),
+            &path,
+            &json!({ "name": "Mine" }),
+        )
+        .await;
+    assert_eq!(status, 404);
+    assert_eq!(name(&id).await, "Spring plan");
+}

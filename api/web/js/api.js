@@ -18,11 +18,15 @@ const FROM_THE_APP = { "X-Requested-With": "XMLHttpRequest" };
 /** The browser session: who is signed in (`user`), sign-in and sign-out. */
 export const session = {
   user: null,
+  /** Whether publishing is on for this user (the `PUBLISH_SERVICE_ENABLED` flag). */
+  publishing: true,
 
   /** Asks the server whose session the cookie carries; `null` when none. */
   async load() {
     const response = await fetch("/app/session", { headers: FROM_THE_APP, credentials: "same-origin" });
-    this.user = response.ok ? (await response.json()).userId : null;
+    const answer = response.ok ? await response.json() : {};
+    this.user = answer.userId ?? null;
+    this.publishing = answer.publishing !== false;
     return this.user;
   },
 

@@ -4,7 +4,7 @@
 // from the last event it saw.
 
 import { api, download, follow } from "./api.js";
-import { h, field, check, fill, toast, day, isoDay, showError, words } from "./ui.js";
+import { h, field, check, fill, toast, day, isoDay, showError, showProblem, fieldError, clearProblems, timeZonePicker, confirmAction, guardUnsaved, words } from "./ui.js";
 import { t } from "./i18n.js";
 
 const CHANNELS = ["tiktok", "instagram", "linkedin", "facebook", "x", "youtube"];
@@ -53,26 +53,49 @@ function requestForm(calendarId, previous) {
   const end = h("input", { type: "date", name: "end", required: true, value: before.end ?? isoDay(36) });
   const topic = h("input", { name: "topic", value: constraints.topic ?? "", placeholder: t("calendar.topicExample") });
   const times = h("input", { name: "timesOfDay", value: (constraints.timesOfDay ?? ["18:00"]).join(", ") });
-  const timezone = h("input", {
-    name: "timezone", value: constraints.timezone ?? Intl.DateTimeFormat().resolvedOptions().timeZone,
-  });
+  const timezone = timeZonePicker("timezone", constraints.timezone);
   const audience = h("input", { name: "audience", value: constraints.audience ?? "" });
   const problem = h("div");
   const submit = h("button", { type: "submit", id: calendarId ? "regenerate-submit" : "generate" },
     calendarId ? t("calendar.regenerate") : t("calendar.generate"));
   const form = h("form", { class: "panel stack", id: calendarId ? "regenerate-form" : "calendar-form" },
     h("h2", {}, calendarId ? t("calendar.regenerate") : t("calendar.new")),
-    h("fieldset", {}, h("legend", {}, t("calendar.channels")), boxes),
+    h("fieldset", { id: "channels-field" }, h("legend", {}, t("calendar.channels")), boxes),
     h("div", { class: "row" }, field(t("calendar.cadence"), cadence), field(t("calendar.firstDay"), start), field(t("calendar.lastDay"), end)),
     h("div", { class: "row" }, field(t("calendar.topic"), topic), field(t("calendar.times"), times),
       field(t("calendar.timezone"), timezone), field(t("calendar.audience"), audience)),
     submit, problem);
+  const fieldset = form.querySelector("#channels-field");
+  // What would be refused, said at its field before anyone presses Generate.
+  const validate = () => {
+    clearProblems(form);
+    let ok = true;
+    if (!form.querySelector("input[name=channel]:checked")) {
+      fieldError(fieldset, t("errors.field.channels"));
+      ok = false;
+    }
+    const span = (Date.parse(end.value) - Date.parse(start.value)) / 86400e3;
+    if (!start.value || !end.value || !(span >= 0 && span <= 365)) {
+      fieldError(end, t("errors.field.end"));
+      ok = false;
+    }
+    if (!words(times.value).length || words(times.value).some((w) => !/^([01]\d|2[0-3]):[0-5]\d$/.test(w))) {
+      fieldError(times, t("errors.field.constraints.timesOfDay"));
+      ok = false;
+    }
+    submit.disabled = !ok;
+    return ok;
+  };
+  form.addEventListener("input", validate);
+  form.addEventListener("change", validate);
+  queueMicrotask(validate);
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
+    if (!validate()) return;
     const channels = [...form.querySelectorAll("input[name=channel]:checked")].map((b) => b.value);
     const body = {
       channels, cadence: cadence.value, start: start.value, end: end.value,
-      constraints: { ...constraints, timesOfDay: words(times.value), timezone: timezone.value.trim() },
+      constraints: { ...constraints, timesOfDay: words(times.value), timezone: timezone.value },
     };
     if (topic.value.trim()) body.constraints.topic = topic.value.trim(); else delete body.constraints.topic;
     if (audience.value.trim()) body.constraints.audience = audience.value.trim(); else delete body.constraints.audience;
@@ -88,7 +111,13 @@ function requestForm(calendarId, previous) {
         location.hash = `#/calendar/${data.calendarId}`;
       }
     } catch (error) {
-      showError(error, problem);
+      showProblem(error, {
+        root: form, problem,
+        fields: {
+          channels: fieldset, cadence, start, end, constraints: topic, "constraints.topic": topic,
+          "constraints.timesOfDay": times, "constraints.timezone": timezone, "constraints.audience": audience,
+        },
+      });
     } finally {
       submit.disabled = false;
     }
@@ -114,6 +143,29 @@ async function openCalendar(main, id) {
   const status = h("p", { id: "run-status", role: "status", "aria-live": "polite" });
   const cancel = h("button", { type: "button", class: "danger", id: "cancel", hidden: true }, t("common.cancel"));
   const regenerate = h("button", { type: "button", class: "secondary", id: "regenerate" }, t("calendar.regenerateOpen"));
+  // The name, changed in place: kept by every regeneration once set.
+  const rename = h("button", { type: "button", class: "link", id: "rename" }, t("calendar.rename"));
+  rename.addEventListener("click", () => {
+    const input = h("input", { name: "calendarName", value: title.textContent, maxlength: 200, required: true });
+    const form = h("form", { class: "row", id: "rename-form" }, field(t("calendar.name"), input),
+      h("button", { type: "submit" }, t("common.save")),
+      h("button", { type: "button", class: "secondary", onclick: () => form.replaceWith(heading) }, t("common.cancel")));
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      try {
+        const saved = await api("PATCH", `/v1/calendars/${id}`, { name: input.value });
+        title.textContent = saved.name;
+        form.replaceWith(heading);
+        toast(t("calendar.renamed"));
+        renderList(document.getElementById("calendar-list"), id);
+      } catch (error) {
+        showProblem(error, { root: form, fields: { name: input } });
+      }
+    });
+    heading.replaceWith(form);
+    input.focus();
+  });
+  const heading = h("div", { class: "row" }, title, rename, mode);
   const exports = ["ics", "csv", "json"].map((format) => h("button", {
     type: "button", class: "secondary", id: `export-${format}`,
     onclick: () => download(`/v1/calendars/${id}/export?format=${format}`, `calendar.${format}`)
@@ -124,7 +176,7 @@ async function openCalendar(main, id) {
   state.els = { title, mode, progress, status, cancel, grid, diff, main };
   fill(main,
     h("div", { class: "panel stack" },
-      h("div", { class: "row" }, title, mode),
+      heading,
       progress, status,
       h("div", { class: "row" }, cancel, regenerate, ...exports,
         h("a", { href: `#/publishing/${id}`, id: "to-publishing" }, t("calendar.toPublishing")))),
@@ -239,7 +291,9 @@ function editor(state) {
       problem,
       h("div", { class: "row" },
         h("button", { type: "submit", value: "save", id: "entry-save" }, t("common.save")),
-        h("button", { type: "submit", value: "cancel", class: "secondary", formnovalidate: true }, t("common.close")))));
+        h("button", { type: "button", value: "cancel", class: "secondary", id: "entry-close" }, t("common.close")))));
+  const snapshot = () => JSON.stringify(Object.values(fields).map((f) => f.value));
+  guardUnsaved(dialog, () => state.editorSnapshot !== undefined && snapshot() !== state.editorSnapshot, dialog.querySelector("#entry-close"));
   dialog.addEventListener("close", async () => {
     if (dialog.returnValue !== "save" || !state.editing) return;
     const entry = state.entries.get(state.editing);
@@ -270,6 +324,7 @@ function editor(state) {
     dialog.querySelector("#entry-editor-key").textContent = `${t(`platform.${entry.channel}`)} · ${day(entry.date)}${entry.edited ? ` · ${t("calendar.edited")}` : ""}`;
     problem.replaceChildren();
     dialog.returnValue = "";
+    state.editorSnapshot = snapshot();
     dialog.showModal();
     fields.title.focus();
   };
@@ -386,6 +441,13 @@ async function showDiff(state, runId) {
   });
   const counts = ["added", "updated", "removed"].map((k) => t(`calendar.count.${k}`, { count: pending.filter((c) => c.kind === k).length })).join(", ");
   const accept = async (body) => {
+    // Entries an accept would remove are named before they go.
+    const chosen = body.all ? pending.filter((c) => !c.conflict) : pending.filter((c) => body.changeIds.includes(c.id));
+    const removed = chosen.filter((c) => c.kind === "removed").length;
+    if (removed > 0) {
+      const sure = await confirmAction({ title: t("confirm.acceptRemoves", { count: removed }), body: t("confirm.acceptRemovesBody"), confirm: t("confirm.acceptRemovesYes") });
+      if (!sure) return;
+    }
     try {
       const result = await api("POST", `/v1/calendars/${state.id}/runs/${runId}/accept`, body);
       toast(t("calendar.applied", { count: result.applied.length }));

@@ -4,7 +4,7 @@
 // whoever started connecting, never to whoever opened the link.
 
 import { api } from "./api.js";
-import { h, fill } from "./ui.js";
+import { h, fill, explain as sentence } from "./ui.js";
 import { t } from "./i18n.js";
 
 const LABELS = { tiktok: "TikTok", instagram: "Instagram" };
@@ -25,7 +25,7 @@ function explain(error, platform) {
     case "PLATFORM_UNAVAILABLE":
       return t("channels.unreachable", { platform: name });
     default:
-      return error?.message ?? String(error);
+      return sentence(error);
   }
 }
 

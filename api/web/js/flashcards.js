@@ -2,8 +2,11 @@
 // or reject), the saved cards, and the Anki CSV.
 
 import { api, download, follow } from "./api.js";
-import { h, field, fill, toast, showError } from "./ui.js";
+import { h, field, fill, toast, showError, showProblem, clearProblems } from "./ui.js";
 import { t } from "./i18n.js";
+
+// Seed 002: a source text of at least 1,000 characters (spaces at either end not counted).
+const MIN_CHARACTERS = 1000;
 
 let source = null;
 
@@ -13,15 +16,30 @@ export function leave() {
 }
 
 export async function show(view) {
-  const text = h("textarea", { id: "source-text", rows: 8, minlength: 1 });
+  const text = h("textarea", { id: "source-text", rows: 8, "aria-describedby": "source-count" });
+  const count = h("span", { class: "hint", id: "source-count", "aria-live": "polite" });
   const progress = h("progress", { id: "flashcards-progress", max: 1, value: 0, hidden: true, "aria-label": t("common.generationProgress") });
   const status = h("p", { id: "flashcards-status", role: "status", "aria-live": "polite" });
   const suggestions = h("div", { id: "suggestions", class: "stack" });
   const cards = h("div", { id: "cards" });
   const generate = h("button", { type: "submit", id: "generate-cards" }, t("flashcards.generate"));
-  const form = h("form", { class: "panel stack" }, field(t("flashcards.source"), text), generate, progress, status);
+  const form = h("form", { class: "panel stack" }, field(t("flashcards.source"), text, count), generate, progress, status);
+  // The rule up front: how many characters there are, how many more are needed.
+  const counted = () => {
+    const n = text.value.trim().length;
+    count.textContent = n >= MIN_CHARACTERS
+      ? t("flashcards.countOk", { count: n })
+      : t("flashcards.countShort", { count: n, missing: MIN_CHARACTERS - n, min: MIN_CHARACTERS });
+    count.classList.toggle("ok", n >= MIN_CHARACTERS);
+    generate.disabled = n < MIN_CHARACTERS || running;
+    clearProblems(form);
+  };
+  let running = false;
+  text.addEventListener("input", counted);
+  counted();
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
+    running = true;
     generate.disabled = true;
     try {
       const accepted = await api("POST", "/api/ai/generations", { source_text: text.value },
@@ -34,15 +52,17 @@ export async function show(view) {
           progress: (e) => { progress.max = e.total || 1; progress.value = e.completed; status.textContent = e.message ?? status.textContent; },
           done: async (e) => {
             progress.hidden = true;
-            generate.disabled = false;
+            running = false;
+            counted();
             status.textContent = e.status === "succeeded" ? t("flashcards.review") : t("flashcards.ended", { status: t(`status.${e.status}`), reason: e.error?.message ?? "" });
             await renderSuggestions(suggestions, accepted.generation_id, cards);
           },
         },
       });
     } catch (error) {
-      generate.disabled = false;
-      showError(error, status);
+      running = false;
+      counted();
+      showProblem(error, { root: form, problem: status, fields: { source_text: text } });
     }
   });
   fill(view, h("h1", {}, t("flashcards.title")), form, suggestions,

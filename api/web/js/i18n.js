@@ -56,6 +56,11 @@ export function choose(code) {
   location.reload();
 }
 
+/** Whether a catalog has `key`. */
+export function has(key) {
+  return key in catalog || key in fallback;
+}
+
 /**
  * The text of `key`, its `{name}` placeholders filled from `params`. A value that is an
  * object of plural forms (`{one, other}`) is chosen by `params.count`.

@@ -2,8 +2,8 @@
 // assets) and a 7-day board for a brand whose cards fill from the NDJSON stream.
 
 import { api, ndjson } from "./api.js";
-import { h, field, check, fill, toast, day, monday, showError, words } from "./ui.js";
-import { t, formatTime } from "./i18n.js";
+import { h, field, check, fill, toast, day, monday, showError, showProblem, timeZonePicker, confirmAction, guardUnsaved, words } from "./ui.js";
+import { t, has, formatTime } from "./i18n.js";
 
 const PLATFORMS = ["instagram", "linkedin", "facebook", "tiktok", "youtube"];
 const TREND_KINDS = ["trend", "question", "event"];
@@ -43,7 +43,7 @@ async function renderLibrary(state) {
 const refresh = (state) => show(state.view, [state.brandId, state.weekStart].filter(Boolean));
 
 /** A list with an add form; `edit(item)` gives the fields to change, `remove(item)` deletes. */
-function crud({ id, title, adding, items, label, add, fields, save, edit, remove, extra }) {
+function crud({ id, title, adding, items, label, add, fields, save, edit, remove, removing, extra }) {
   const problem = h("div");
   const inputs = fields();
   const form = h("form", { class: "stack", id: `${id}-form` },
@@ -55,7 +55,7 @@ function crud({ id, title, adding, items, label, add, fields, save, edit, remove
     try {
       await add(inputs);
     } catch (error) {
-      showError(error, problem);
+      showProblem(error, { root: form, problem, fields: inputs });
     }
   });
   return h("section", { class: "panel", id }, h("h2", {}, title),
@@ -65,7 +65,12 @@ function crud({ id, title, adding, items, label, add, fields, save, edit, remove
         edit ? h("button", { type: "button", class: "link", onclick: () => editItem(item, edit, save) }, t("organic.edit")) : null,
         h("button", {
           type: "button", class: "link", "aria-label": t("organic.removeItem", { name: item.name ?? item.title ?? item.id }),
-          onclick: async () => { try { await remove(item); } catch (error) { showError(error); } },
+          onclick: async () => {
+            const name = item.name ?? item.title ?? item.id;
+            const sure = await confirmAction({ title: t("confirm.remove", { name }), body: removing, confirm: t("common.remove") });
+            if (!sure) return;
+            try { await remove(item); } catch (error) { showError(error); }
+          },
         }, t("common.remove")),
         extra?.(item))))),
     form);
@@ -81,8 +86,10 @@ function editItem(item, edit, save) {
       h("h2", {}, t("organic.editItem", { name })),
       Object.entries(controls).map(([key, control]) => field(t(`organic.field.${key}`), control)),
       problem,
-      h("div", { class: "row" }, h("button", { value: "save" }, t("common.save")), h("button", { value: "cancel", class: "secondary" }, t("common.close")))));
+      h("div", { class: "row" }, h("button", { value: "save" }, t("common.save")), h("button", { type: "button", value: "cancel", class: "secondary close" }, t("common.close")))));
   document.body.append(dialog);
+  const initial = JSON.stringify(Object.values(controls).map((c) => c.value));
+  guardUnsaved(dialog, () => JSON.stringify(Object.values(controls).map((c) => c.value)) !== initial, dialog.querySelector("button.close"));
   dialog.addEventListener("close", async () => {
     if (dialog.returnValue === "save") {
       try { await save(item, controls); } catch (error) { showError(error); }
@@ -94,13 +101,13 @@ function editItem(item, edit, save) {
 
 function brandsPanel(state) {
   return crud({
-    id: "brands", title: t("organic.brands"), adding: t("organic.addBrand"), items: state.brands,
+    id: "brands", title: t("organic.brands"), adding: t("organic.addBrand"), removing: t("confirm.removeBrandBody"), items: state.brands,
     label: (b) => h("a", { href: `#/organic/${encodeURIComponent(b.id)}/${state.weekStart}`, "aria-current": b.id === state.brandId ? "page" : null },
       `${b.name} · ${b.timezone}`),
     fields: () => ({
       id: h("input", { name: "id" }),
       name: h("input", { name: "name", required: true }),
-      timezone: h("input", { name: "timezone", required: true, value: Intl.DateTimeFormat().resolvedOptions().timeZone }),
+      timezone: timeZonePicker("timezone"),
       hashtags: h("input", { name: "hashtags", placeholder: "#brand" }),
     }),
     add: async (f) => {
@@ -113,7 +120,7 @@ function brandsPanel(state) {
     },
     edit: (b) => ({
       name: h("input", { name: "name", value: b.name }),
-      timezone: h("input", { name: "timezone", value: b.timezone }),
+      timezone: timeZonePicker("timezone", b.timezone),
       hashtags: h("input", { name: "hashtags", value: b.hashtags.join(" ") }),
     }),
     save: async (b, f) => {
@@ -131,7 +138,7 @@ function brandsPanel(state) {
 
 function trendsPanel(state) {
   return crud({
-    id: "trends", title: t("organic.trends"), adding: t("organic.addTrend"), items: state.trends,
+    id: "trends", title: t("organic.trends"), adding: t("organic.addTrend"), removing: t("confirm.removeTrendBody"), items: state.trends,
     label: (trend) => h("span", {}, h("span", { class: "badge" }, t(`organic.trendKind.${trend.kind}`)), ` ${trend.title} · ${trend.keywords.join(", ")}`),
     fields: () => ({
       id: h("input", { name: "id" }),
@@ -159,7 +166,7 @@ function trendsPanel(state) {
 
 function assetsPanel(state) {
   return crud({
-    id: "assets", title: t("organic.assets"), adding: t("organic.addAsset"), items: state.assets,
+    id: "assets", title: t("organic.assets"), adding: t("organic.addAsset"), removing: t("confirm.removeAssetBody"), items: state.assets,
     label: (a) => h("span", {}, h("span", { class: "badge" }, t(`organic.assetKind.${a.kind}`)), ` ${a.title} · ${a.tags.join(", ")}`),
     fields: () => ({
       id: h("input", { name: "id" }),
@@ -231,9 +238,11 @@ async function renderBoard(state) {
         platform: newAccount.platform.value, accountId: newAccount.accountId.value.trim(),
       });
       await refresh(state);
-    } catch (error) { showError(error, accountProblem); }
+    } catch (error) {
+      showProblem(error, { root: accountForm, problem: accountProblem, fields: newAccount });
+    }
   });
-  const useAccount = accounts.map((a) => check(`${t(`platform.${a.platform}`)}: ${a.accountId}`, { name: "use-account", value: `${a.platform}|${a.accountId}`, checked: true }));
+  const useAccount = accounts.map((a) => check(`${t(`platform.${a.platform}`)} · ${a.accountId}`, { name: "use-account", value: `${a.platform}|${a.accountId}`, checked: true }));
 
   // Seeds from the trend library.
   const seedFields = {
@@ -241,9 +250,20 @@ async function renderBoard(state) {
     day: select("day", days.map((d) => [d, day(d)]), days[0]),
     time: h("input", { type: "time", name: "time", value: "09:00", required: true }),
     platform: select("platform", platformOptions, "instagram"),
-    account: select("account", [["", t("organic.noAccount")], ...accounts.map((a) => [a.accountId, `${t(`platform.${a.platform}`)}: ${a.accountId}`])], ""),
+    account: select("account", [["", t("organic.noAccount")], ...accounts.map((a) => [a.accountId, `${t(`platform.${a.platform}`)} · ${a.accountId}`])], ""),
     format: h("input", { name: "desiredFormat", placeholder: t("organic.formatExample") }),
   };
+  // Only the chosen platform's accounts are offered.
+  const offerAccounts = () => {
+    const platform = seedFields.platform.value;
+    for (const option of seedFields.account.options) {
+      const account = accounts.find((a) => a.accountId === option.value);
+      option.hidden = Boolean(account) && account.platform !== platform;
+    }
+    if (seedFields.account.selectedOptions[0]?.hidden) seedFields.account.value = "";
+  };
+  seedFields.platform.addEventListener("change", offerAccounts);
+  offerAccounts();
   const seedForm = h("form", { class: "row", id: "seed-form" },
     field(t("organic.trend"), seedFields.trend), field(t("organic.day"), seedFields.day), field(t("organic.seedTime"), seedFields.time),
     field(t("organic.platform"), seedFields.platform), field(t("organic.account"), seedFields.account), field(t("organic.format"), seedFields.format),
@@ -261,6 +281,8 @@ async function renderBoard(state) {
       scheduledAt: zonedToUtc(dayId, time, brand.timezone).toISOString(),
       timeLabel: timeLabel(time), platform: seedFields.platform.value, seedSource: "trend",
     };
+    // Kept beside the request's fields, for the page's own words about it (not sent).
+    Object.defineProperty(seed, "time", { value: time, enumerable: false });
     if (seedFields.account.value) seed.accountId = seedFields.account.value;
     if (seedFields.format.value.trim()) seed.desiredFormat = seedFields.format.value.trim();
     seeds.push(seed);
@@ -328,8 +350,15 @@ async function renderBoard(state) {
         } else if (line.type === "placement") {
           placeCard(line.placement);
         } else if (line.type === "error") {
-          errors.append(h("article", { class: "card error", dataset: { error: line.code } },
-            h("strong", {}, line.code), line.placementId ? ` · ${line.placementId}` : "", h("div", {}, line.message)));
+          // Said in words, under the seed it is about (its trend and day), never as a code.
+          const seed = seeds.find((x) => x.placementId === line.placementId);
+          const trend = seed && state.trends.find((x) => x.id === seed.trendId);
+          const about = seed ? `${trend?.title ?? ""} · ${day(seed.dayId)} ${formatTime(seed.time)}` : "";
+          const said = has(`errors.code.${line.code}`)
+            ? t(`errors.code.${line.code}`, { platform: t(`platform.${seed?.platform ?? ""}`) })
+            : line.message;
+          errors.append(h("article", { class: "card error", role: "alert", dataset: { error: line.code } },
+            about ? h("strong", {}, about) : null, h("div", {}, said)));
         } else if (line.type === "complete") {
           const c = line.counts ?? {};
           status.textContent = t("organic.complete", { status: t(`status.${line.status}`), placements: c.placements ?? 0, autoFilled: c.autoFilled ?? 0, adjusted: c.adjusted ?? 0, errors: c.errors ?? 0 });
@@ -349,11 +378,17 @@ async function renderBoard(state) {
       h("h2", {}, t("organic.weekOf", { brand: brand.name, day: day(state.weekStart) })),
       field(t("organic.weekStart"), week),
       h("h3", {}, t("organic.linkedAccounts")),
-      accounts.length ? h("div", {}, useAccount) : h("p", { class: "muted" }, t("organic.noLinked")),
-      h("ul", { class: "list" }, accounts.map((a) => h("li", {}, `${t(`platform.${a.platform}`)}: ${a.accountId} `,
+      h("p", { class: "muted" }, t("organic.accountsHint")),
+      accounts.length ? null : h("p", { class: "muted" }, t("organic.noLinked")),
+      // One list: each account, whether this week uses it, and Unlink.
+      h("ul", { class: "list", id: "linked-accounts" }, accounts.map((a, i) => h("li", { class: "row" }, useAccount[i],
         h("button", {
           type: "button", class: "link", "aria-label": t("organic.unlinkLabel", { account: a.accountId }),
-          onclick: async () => { try { await api("DELETE", `/api/organic/brands/${encodeURIComponent(brand.id)}/accounts/${encodeURIComponent(a.accountId)}`); await refresh(state); } catch (e) { showError(e); } },
+          onclick: async () => {
+            const sure = await confirmAction({ title: t("confirm.unlink", { account: a.accountId }), body: t("confirm.unlinkBody"), confirm: t("organic.unlink") });
+            if (!sure) return;
+            try { await api("DELETE", `/api/organic/brands/${encodeURIComponent(brand.id)}/accounts/${encodeURIComponent(a.accountId)}`); await refresh(state); } catch (e) { showError(e); }
+          },
         }, t("organic.unlink"))))),
       accountForm),
     h("section", { class: "panel stack" },

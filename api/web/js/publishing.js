@@ -1,13 +1,13 @@
 // Publishing (seed 001): connected channels, a dry run per entry and channel with its
 // reasons, then schedule or publish; the intents' statuses refresh while any is moving.
 
-import { api } from "./api.js";
-import { h, field, fill, toast, day, when, showError } from "./ui.js";
-import { t } from "./i18n.js";
+import { api, session } from "./api.js";
+import { h, field, fill, toast, day, when, showError, showProblem, explain, confirmAction } from "./ui.js";
+import { t, has } from "./i18n.js";
 
 const MOVING = new Set(["scheduled", "publishing", "unknown"]);
 const STATUSES = ["dry_run", "scheduled", "publishing", "published", "draft_sent", "failed", "unknown", "unconfirmed", "cancelled"];
-const explain = (status) => t(`publishing.explain.${status}`);
+const meaning = (status) => t(`publishing.explain.${status}`);
 const platformName = (p) => t(`platform.${p}`);
 let timer = null;
 
@@ -52,7 +52,9 @@ async function renderChannels(el) {
       await api("POST", "/v1/channels", body);
       toast(t("publishing.connectedToast", { platform: platformName(platform.value) }));
       await renderChannels(el);
-    } catch (error) { showError(error, problem); }
+    } catch (error) {
+      showProblem(error, { root: form, problem, fields: { platform, accountId: account, accessToken: token, refreshToken: refresh, expiresIn: expires } });
+    }
   });
   const oauthProblem = h("div");
   const startOauth = async (name) => {
@@ -70,16 +72,33 @@ async function renderChannels(el) {
       h("button", { type: "button", id: "connect-tiktok", onclick: () => startOauth("tiktok") }, t("publishing.connectWith", { platform: platformName("tiktok") })),
       h("button", { type: "button", id: "connect-instagram", onclick: () => startOauth("instagram") }, t("publishing.connectWith", { platform: platformName("instagram") }))),
     oauthProblem);
-  fill(el, h("h2", {}, t("publishing.channels")),
-    items.length ? h("ul", { class: "list" }, items.map((c) => h("li", { dataset: { channel: c.platform } },
-      h("strong", {}, platformName(c.platform)), ` ${c.handle ?? c.accountId} `,
-      h("span", { class: `badge ${c.status === "connected" ? "ok" : "bad"}` }, t(`channelStatus.${c.status}`)),
-      c.statusReason ? h("div", { class: "muted" }, c.statusReason) : null,
-      c.expiresAt ? h("div", { class: "muted" }, t("publishing.tokenExpires", { when: when(c.expiresAt) })) : null,
-      h("button", {
+  // One idea of an account: the accounts linked on the organic page are the same ones.
+  // Without credentials an account is "not connected", with a Connect action; only a
+  // connected one can be disconnected.
+  const oauthable = new Set(["tiktok", "instagram"]);
+  const actions = (c) => {
+    if (c.status === "connected") {
+      return h("button", {
         type: "button", class: "link", "aria-label": t("publishing.disconnectLabel", { platform: platformName(c.platform) }),
-        onclick: async () => { try { await api("DELETE", `/v1/channels/${c.id}`); await renderChannels(el); } catch (e) { showError(e); } },
-      }, t("publishing.disconnect"))))) : h("p", { class: "muted" }, t("publishing.noChannel")),
+        onclick: async () => {
+          const sure = await confirmAction({ title: t("confirm.disconnect", { platform: platformName(c.platform), account: c.handle ?? c.accountId }), body: t("confirm.disconnectBody"), confirm: t("publishing.disconnect") });
+          if (!sure) return;
+          try { await api("DELETE", `/v1/channels/${c.id}`); await renderChannels(el); } catch (e) { showError(e); }
+        },
+      }, t("publishing.disconnect"));
+    }
+    if (!oauthable.has(c.platform)) return h("div", { class: "muted" }, t("errors.code.UNSUPPORTED_CHANNEL", { platform: platformName(c.platform) }));
+    return h("button", { type: "button", class: "link connect-account", onclick: () => startOauth(c.platform) },
+      c.status === "needs_reauth" ? t("publishing.connectAgain") : t("publishing.connect"));
+  };
+  fill(el, h("h2", {}, t("accounts.title")),
+    h("p", { class: "muted" }, t("accounts.explain")),
+    items.length ? h("ul", { class: "list", id: "accounts" }, items.map((c) => h("li", { dataset: { channel: c.platform, status: c.status } },
+      h("strong", {}, platformName(c.platform)), ` ${c.handle ?? c.accountId} `,
+      h("span", { class: `badge ${c.status === "connected" ? "ok" : c.status === "needs_reauth" ? "bad" : ""}` }, t(`channelStatus.${c.status}`)),
+      c.statusReason ? h("div", { class: "muted" }, c.statusReason) : null,
+      c.expiresAt && c.status === "connected" ? h("div", { class: "muted" }, t("publishing.tokenExpires", { when: when(c.expiresAt) })) : null,
+      actions(c)))) : h("p", { class: "muted" }, t("publishing.noChannel")),
     oauth, form);
 }
 
@@ -99,6 +118,10 @@ async function renderCalendar(main, calendarId) {
   const send = async (extra) => {
     const entryIds = boxes.filter((b) => b.checked).map((b) => b.value);
     if (!entryIds.length) return toast(t("publishing.selectOne"));
+    if (extra.when === "now") {
+      const sure = await confirmAction({ title: t("confirm.publishNow", { count: entryIds.length }), body: t("confirm.publishNowBody"), confirm: t("publishing.publishNow") });
+      if (!sure) return;
+    }
     try {
       const answer = await api("POST", `/v1/calendars/${calendarId}/publish`, { entryIds, mode: mode.value, ...extra });
       renderReport(report, answer, detail);
@@ -111,12 +134,14 @@ async function renderCalendar(main, calendarId) {
       detail.entries.length ? table : h("p", { class: "muted" }, t("publishing.noEntries")),
       h("div", { class: "row" }, field(t("publishing.mode"), mode),
         h("button", { type: "button", id: "dry-run", onclick: () => send({ dryRun: true }) }, t("publishing.dryRun")),
-        h("button", { type: "button", id: "schedule-publish", class: "secondary", onclick: () => send({ dryRun: false, when: "scheduled" }) }, t("publishing.schedule")),
-        h("button", { type: "button", id: "publish-now", class: "secondary", onclick: () => send({ dryRun: false, when: "now" }) }, t("publishing.publishNow")))),
+        h("button", { type: "button", id: "schedule-publish", class: "secondary", disabled: !session.publishing, "aria-describedby": session.publishing ? null : "publishing-off", onclick: () => send({ dryRun: false, when: "scheduled" }) }, t("publishing.schedule")),
+        h("button", { type: "button", id: "publish-now", class: "secondary", disabled: !session.publishing, "aria-describedby": session.publishing ? null : "publishing-off", onclick: () => send({ dryRun: false, when: "now" }) }, t("publishing.publishNow"))),
+      // While publishing is off, the buttons say why they do nothing.
+      session.publishing ? null : h("p", { class: "notice warn", id: "publishing-off" }, t("errors.code.PUBLISH_DISABLED"))),
     report,
     h("section", { class: "panel stack" }, h("h2", {}, t("publishing.intents")), intents,
       h("details", {}, h("summary", {}, t("publishing.statusesMean")),
-        h("dl", {}, STATUSES.map((k) => [h("dt", {}, h("strong", {}, t(`status.${k}`))), h("dd", {}, explain(k))])))));
+        h("dl", {}, STATUSES.map((k) => [h("dt", {}, h("strong", {}, t(`status.${k}`))), h("dd", {}, meaning(k))])))));
   await renderIntents(intents, calendarId, detail);
 }
 
@@ -126,9 +151,15 @@ const entryLabel = (detail, id) => {
 };
 const statusBadge = (s) => h("span", {
   class: `badge status ${["published", "draft_sent"].includes(s) ? "ok" : ["failed", "unconfirmed"].includes(s) ? "bad" : s === "dry_run" ? "" : "warn"}`,
-  title: explain(s),
+  title: meaning(s),
 }, t(`status.${s}`));
-const reason = (i) => (i.error ? `${i.error.code}: ${i.error.message ?? ""}` : "");
+// Why the platform (or Almanac) refused an entry, in the app's words where it has them.
+// (A platform's own refusal the app has no words for is told as the platform said it.)
+const reason = (i) => {
+  if (!i.error) return "";
+  if (!has(`errors.code.${i.error.code}`) && i.error.message) return i.error.message;
+  return explain({ ...i.error, details: { ...(i.error.details ?? {}), channel: i.channel } });
+};
 
 function renderReport(el, answer, detail) {
   fill(el, h("section", { class: "panel stack", id: "dry-run-report" },
@@ -154,7 +185,7 @@ async function renderIntents(el, calendarId, detail) {
       h("td", {}, entryLabel(detail, i.entryId)), h("td", {}, platformName(i.channel)), h("td", {}, statusBadge(i.status)),
       h("td", {}, i.publishAt && i.status === "scheduled" ? t("publishing.at", { when: when(i.publishAt) }) : "",
         i.remotePostId ? ` ${t("publishing.post", { id: i.remotePostId })}` : "", i.error ? h("div", { class: "reason" }, reason(i)) : null,
-        i.status === "unconfirmed" ? h("div", { class: "notice warn" }, explain("unconfirmed")) : null),
+        i.status === "unconfirmed" ? h("div", { class: "notice warn" }, meaning("unconfirmed")) : null),
       h("td", {},
         i.status === "scheduled" ? h("button", { type: "button", class: "link", onclick: () => act("DELETE", `/v1/publish-intents/${i.id}`) }, t("common.cancel")) : null,
         ["failed", "unconfirmed"].includes(i.status) ? h("button", { type: "button", class: "link", onclick: () => act("POST", `/v1/publish-intents/${i.id}/retry`) }, t("publishing.retry")) : null))))))

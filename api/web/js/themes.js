@@ -3,7 +3,7 @@
 // deliveries.
 
 import { api, follow, download } from "./api.js";
-import { h, field, fill, toast, when, showError } from "./ui.js";
+import { h, field, fill, toast, when, showError, showProblem, fieldError, clearProblems, explain, confirmAction } from "./ui.js";
 import { t } from "./i18n.js";
 
 // Seed 004's day codes, each with its letter's and its name's catalog keys.
@@ -37,12 +37,24 @@ function sourcesEditor(initial) {
     h("button", { type: "button", class: "link", "aria-label": t("themes.removeSource", { n: i + 1 }), onclick: () => { sources.splice(i, 1); render(); } }, t("common.remove")))));
   const type = h("select", { name: "sourceType" }, SOURCE_TYPES.map((type) => h("option", { value: type }, t(`themes.sourceType.${type}`))));
   const value = h("input", { name: "sourceValue" });
-  const add = h("button", {
-    type: "button", class: "secondary",
-    onclick: () => { if (value.value.trim()) { sources.push({ type: type.value, value: value.value.trim() }); value.value = ""; render(); } },
-  }, t("themes.addSource"));
+  // A typed source is checked as it is added: a feed or a page needs a web address.
+  const addTyped = () => {
+    const typed = value.value.trim();
+    if (!typed) return true;
+    if (type.value !== "text" && !/^https?:\/\/[^\s/]+\.[^\s]+$/i.test(typed)) {
+      fieldError(value, t("errors.field.sources.value"));
+      return false;
+    }
+    clearProblems(el);
+    sources.push({ type: type.value, value: typed });
+    value.value = "";
+    render();
+    return true;
+  };
+  const add = h("button", { type: "button", class: "secondary", onclick: addTyped }, t("themes.addSource"));
   render();
-  return { sources, el: h("div", { class: "stack" }, list, h("div", { class: "row" }, field(t("themes.sourceTypeLabel"), type), field(t("themes.sourceValue"), value), add)) };
+  const el = h("div", { class: "stack" }, list, h("div", { class: "row" }, field(t("themes.sourceTypeLabel"), type), field(t("themes.sourceValue"), value), add));
+  return { sources, addTyped, value, el };
 }
 
 function newTheme() {
@@ -54,12 +66,16 @@ function newTheme() {
     field(t("themes.name"), name), field(t("themes.description"), description), editor.el, h("button", {}, t("themes.create")), problem);
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
+    // A source typed but not added is added now, not dropped.
+    if (!editor.addTyped()) return;
     try {
       const theme = await api("POST", "/api/v1/themes", {
         name: name.value, description: description.value || undefined, sources: editor.sources,
       });
       location.hash = `#/themes/${theme.id}`;
-    } catch (error) { showError(error, problem); }
+    } catch (error) {
+      showProblem(error, { root: form, problem, fields: { name, description, sources: editor.value } });
+    }
   });
   return form;
 }
@@ -69,7 +85,11 @@ async function renderTheme(main, theme) {
   const saveSources = h("button", {
     type: "button", class: "secondary",
     onclick: async () => {
-      try { await api("PATCH", `/api/v1/themes/${theme.id}`, { sources: editor.sources }); toast(t("themes.sourcesSaved")); } catch (e) { showError(e); }
+      if (!editor.addTyped()) return;
+      try {
+        await api("PATCH", `/api/v1/themes/${theme.id}`, { sources: editor.sources });
+        toast(t("themes.sourcesSaved"));
+      } catch (e) { showProblem(e, { root: editor.el, fields: { sources: editor.value } }); }
     },
   }, t("themes.saveSources"));
   const progress = h("progress", { id: "synthesis-progress", max: 100, value: 0, hidden: true, "aria-label": t("themes.synthesisProgress") });
@@ -98,7 +118,11 @@ async function renderTheme(main, theme) {
   });
   const remove = h("button", {
     type: "button", class: "danger",
-    onclick: async () => { try { await api("DELETE", `/api/v1/themes/${theme.id}`); location.hash = "#/themes"; } catch (e) { showError(e); } },
+    onclick: async () => {
+      const sure = await confirmAction({ title: t("confirm.deleteTheme", { name: theme.name }), body: t("confirm.deleteThemeBody"), confirm: t("themes.delete") });
+      if (!sure) return;
+      try { await api("DELETE", `/api/v1/themes/${theme.id}`); location.hash = "#/themes"; } catch (e) { showError(e); }
+    },
   }, t("themes.delete"));
   fill(main,
     h("section", { class: "panel stack" }, h("h2", {}, theme.name), theme.description ? h("p", {}, theme.description) : null,
@@ -173,7 +197,11 @@ async function scheduleEditor(themeId) {
   syncAdd();
   const remove = h("button", {
     type: "button", class: "link",
-    onclick: async () => { try { await api("DELETE", `/api/v1/themes/${themeId}/schedule`); status.textContent = t("schedule.deleted"); } catch (e) { showError(e); } },
+    onclick: async () => {
+      const sure = await confirmAction({ title: t("confirm.deleteSchedule"), body: t("confirm.deleteScheduleBody"), confirm: t("schedule.delete") });
+      if (!sure) return;
+      try { await api("DELETE", `/api/v1/themes/${themeId}/schedule`); status.textContent = t("schedule.deleted"); } catch (e) { showError(e); }
+    },
   }, t("schedule.delete"));
 
   async function save() {
@@ -190,7 +218,7 @@ async function scheduleEditor(themeId) {
       status.textContent = t("schedule.saved");
       status.dataset.saved = JSON.stringify(body);
     } catch (error) {
-      status.textContent = error.message;
+      status.textContent = explain(error);
       status.dataset.saved = "";
     }
   }

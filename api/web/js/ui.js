@@ -1,6 +1,6 @@
 // Small DOM helpers: element building, labelled fields, the toast, dates.
 
-import { formatDay, formatInstant } from "./i18n.js";
+import { formatDay, formatInstant, t, has } from "./i18n.js";
 
 /** `h("button", {onclick, class: "x"}, "text", child)`: an element with attributes and children. */
 export function h(tag, attrs = {}, ...children) {
@@ -28,9 +28,10 @@ function append(el, children) {
   }
 }
 
-/** A labelled input: the label wraps the control, so every input has its name. */
-export function field(label, control) {
-  return h("label", {}, label, control);
+/** A labelled input: the label wraps the control (and any hint after it), so every input
+ * has its name. */
+export function field(label, control, ...after) {
+  return h("label", {}, label, control, ...after);
 }
 
 /** A labelled checkbox. */
@@ -77,14 +78,127 @@ export function monday(weeks = 0) {
   return new Date(Date.now() + (weeks * 7 - back) * 86400e3).toISOString().slice(0, 10);
 }
 
-/** Shows an error where the user is looking: the toast, and a notice in `where` when given. */
+/**
+ * The sentence a person reads for a refusal: the app's words for its code (and, for a
+ * field the app knows, that field's rule), never the API's own text, a code or a path.
+ */
+export function explain(error) {
+  if (error instanceof TypeError) return t("errors.network");
+  const field = error?.details?.field;
+  if (error?.code === "VALIDATION_FAILED" && field) {
+    const key = `errors.field.${fieldKey(field)}`;
+    if (has(key)) return t(key, { ...error.details });
+    return t("errors.field.other");
+  }
+  const channel = error?.details?.channel;
+  const params = { ...(error?.details ?? {}), platform: channel ? t(`platform.${channel}`) : t("channels.thePlatform") };
+  if (error?.code && has(`errors.code.${error.code}`)) return t(`errors.code.${error.code}`, params);
+  if (!error?.code && error?.message) return error.message; // the app's own words (explain(new Error(t(...))))
+  return t("errors.code.other");
+}
+
+/** `sources[2].value` -> `sources.value`: one sentence for every item of a list. */
+function fieldKey(field) {
+  return field.replace(/\[\d+\]/g, "");
+}
+
+/** Removes the sentences `showProblem` put in `root`. */
+export function clearProblems(root) {
+  for (const el of root.querySelectorAll(".field-error[data-problem]")) el.remove();
+  for (const el of root.querySelectorAll("[aria-invalid=true][data-problem-field]")) {
+    el.removeAttribute("aria-invalid");
+    el.removeAttribute("data-problem-field");
+  }
+}
+
+/** A sentence right after `control` (in its label), tied to it for screen readers. */
+export function fieldError(control, message) {
+  const holder = control.closest("label, fieldset") ?? control.parentElement;
+  holder.querySelector(":scope > .field-error[data-problem]")?.remove();
+  const id = `problem-${Math.random().toString(36).slice(2)}`;
+  const sentence = h("span", { class: "field-error", role: "alert", id, dataset: { problem: "" } }, message);
+  holder.append(sentence);
+  control.setAttribute("aria-invalid", "true");
+  control.setAttribute("data-problem-field", "");
+  control.setAttribute("aria-describedby", id);
+  return sentence;
+}
+
+/**
+ * Shows a refusal in one place: next to the field it is about (`fields` maps the API's
+ * field names, list indexes dropped, to controls), else in `problem`, else as a toast.
+ */
+export function showProblem(error, { problem, fields = {}, root } = {}) {
+  if (root) clearProblems(root);
+  const field = error?.details?.field;
+  const control = field ? fields[field] ?? fields[fieldKey(field)] ?? fields[field.split(".")[0]] : null;
+  const message = explain(error);
+  if (control) return fieldError(control, message);
+  if (problem) return fill(problem, h("p", { class: "notice bad", role: "alert" }, message));
+  return toast(message);
+}
+
+/** Shows an error in one place: in `where` when given, else as a toast. */
 export function showError(error, where) {
-  const message = error?.message ?? String(error);
-  toast(message);
-  if (where) fill(where, h("p", { class: "notice bad", role: "alert" }, message));
+  return showProblem(error, { problem: where });
 }
 
 /** Splits `a, b  c` into `["a", "b", "c"]`. */
 export function words(text) {
   return text.split(/[\s,]+/).map((w) => w.trim()).filter(Boolean);
+}
+
+/**
+ * A time zone picker: every zone the browser knows, the reader's own first and chosen
+ * unless `value` names another.
+ */
+export function timeZonePicker(name, value) {
+  const own = Intl.DateTimeFormat().resolvedOptions().timeZone;
+  const zones = typeof Intl.supportedValuesOf === "function" ? Intl.supportedValuesOf("timeZone") : [own];
+  const chosen = value || own;
+  const all = [...new Set([own, chosen, "UTC", ...zones])];
+  return h("select", { name }, all.map((zone) => h("option", { value: zone, selected: zone === chosen },
+    zone === own ? t("common.yourZone", { zone: zone.replaceAll("_", " ") }) : zone.replaceAll("_", " "))));
+}
+
+/**
+ * Asks before something is destroyed: a modal saying what will go, with the destructive
+ * button named for what it does and "Keep" focused. Resolves true to go ahead.
+ */
+export function confirmAction({ title, body, confirm }) {
+  return new Promise((resolve) => {
+    const id = `confirm-${Math.random().toString(36).slice(2)}`;
+    const keep = h("button", { value: "no", class: "secondary", id: "confirm-no" }, t("common.keep"));
+    const dialog = h("dialog", { class: "confirm", "aria-labelledby": id },
+      h("form", { method: "dialog", class: "stack" },
+        h("h2", { id }, title), body ? h("p", {}, body) : null,
+        h("div", { class: "row" }, h("button", { value: "yes", class: "danger", id: "confirm-yes" }, confirm), keep)));
+    document.body.append(dialog);
+    dialog.addEventListener("close", () => {
+      resolve(dialog.returnValue === "yes");
+      dialog.remove();
+    });
+    dialog.showModal();
+    keep.focus();
+  });
+}
+
+/**
+ * Keeps a dialog's unsaved changes from being lost: Esc, or a click on `closeButton`, asks
+ * first when `dirty()` says something changed.
+ */
+export function guardUnsaved(dialog, dirty, closeButton) {
+  const ask = async () => {
+    if (!dirty()) return dialog.close("cancel");
+    const discard = await confirmAction({ title: t("confirm.discard"), body: t("confirm.discardBody"), confirm: t("confirm.discardYes") });
+    if (discard) dialog.close("cancel");
+  };
+  dialog.addEventListener("cancel", (event) => {
+    event.preventDefault();
+    ask();
+  });
+  closeButton?.addEventListener("click", (event) => {
+    event.preventDefault();
+    ask();
+  });
 }

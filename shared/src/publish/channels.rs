@@ -206,7 +206,7 @@ impl Unusable {
     pub fn message(&self, platform: &str) -> String {
         match self {
             Unusable::NotConnected => format!(
-                "the {platform} channel is not connected: connect it (POST /v1/channels/{platform}/connect) first"
+                "the {platform} channel is not connected: connect a {platform} account first, then publish again"
             ),
             Unusable::AuthInvalid(reason) => {
                 format!("the {platform} channel needs to be connected again: {reason}")

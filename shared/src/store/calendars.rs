@@ -208,37 +208,48 @@ pub async fn changes<T: Row>(conn: &mut PgConnection, run: Uuid) -> sqlx::Result
     .await
 }
 
+/// A calendar's name, and whether the user chose it (`constraints.name`, a rename): a
+/// default one follows the request at each regeneration.
+pub struct Name<'a> {
+    pub text: &'a str,
+    pub by_user: bool,
+}
+
 /// A new calendar at version 1.
 pub async fn create(
     conn: &mut PgConnection,
     id: Uuid,
     user: Uuid,
-    name: &str,
+    name: Name<'_>,
     request: &Value,
 ) -> sqlx::Result<()> {
     sqlx::query(
-        "insert into calendars (id, user_id, name, request, current_version)
-         values ($1, $2, $3, $4, 1)",
+        "insert into calendars (id, user_id, name, named_by_user, request, current_version)
+         values ($1, $2, $3, $4, $5, 1)",
     )
     .bind(id)
     .bind(user)
-    .bind(name)
+    .bind(name.text)
+    .bind(name.by_user)
     .bind(Json(request))
     .execute(conn)
     .await
     .map(drop)
 }
 
-/// Counts a regeneration's version and records its request: the new version, and whether
-/// the calendar has no entries yet (the run then fills it directly); none when there is no
-/// such calendar.
+/// Counts a regeneration's version and records its request (and `name`, unless the user
+/// named the calendar themselves): the new version, and whether the calendar has no entries
+/// yet (the run then fills it directly); none when there is no such calendar.
 pub async fn next_version(
     conn: &mut PgConnection,
     id: Uuid,
     request: &Value,
+    name: Name<'_>,
 ) -> sqlx::Result<Option<(i32, bool)>> {
     sqlx::query_as(
         "update calendars c set current_version = current_version + 1, request = $2,
+                name = case when c.named_by_user and not $4 then c.name else $3 end,
+                named_by_user = c.named_by_user or $4,
                 updated_at = now()
          where c.id = $1
          returning c.current_version,
@@ -246,6 +257,8 @@ pub async fn next_version(
     )
     .bind(id)
     .bind(Json(request))
+    .bind(name.text)
+    .bind(name.by_user)
     .fetch_optional(conn)
     .await
 }
@@ -336,4 +349,16 @@ pub async fn active_run(conn: &mut PgConnection) -> sqlx::Result<Option<(Uuid, U
     )
     .fetch_optional(conn)
     .await
+}
+
+/// Names a calendar as the user chose; whether there was such a calendar.
+pub async fn rename(conn: &mut PgConnection, id: Uuid, name: &str) -> sqlx::Result<bool> {
+    let renamed = sqlx::query(
+        "update calendars set name = $2, named_by_user = true, updated_at = now() where id = $1",
+    )
+    .bind(id)
+    .bind(name)
+    .execute(conn)
+    .await?;
+    Ok(renamed.rows_affected() > 0)
 }

@@ -75,6 +75,7 @@ fn valid_body(operation: &str) -> Value {
         "createCard" | "updateCard" => json!({ "front": "Front", "back": "Back" }),
         "generateCalendar" => calendar_request("2027-03-01", "2027-03-02"),
         "editCalendarEntry" => json!({ "title": "A title" }),
+        "renameCalendar" => json!({ "name": "Spring plan" }),
         "addCalendarEntry" => {
             json!({ "channel": "instagram", "date": "2027-03-01", "title": "A title" })
         }

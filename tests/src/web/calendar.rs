@@ -46,7 +46,7 @@ async fn request_march(browser: &Browser) {
         .fill("#calendar-form input[name=timesOfDay]", "18:00")
         .await;
     browser
-        .fill("#calendar-form input[name=timezone]", "Europe/Paris")
+        .set_value("#calendar-form select[name=timezone]", "Europe/Paris")
         .await;
     browser.click("#generate").await;
 }
@@ -173,5 +173,14 @@ async fn a_cancelled_run_shows_cancelled_and_the_entries_it_kept() {
         (browser.count("#cancel:not([hidden])").await == 0).then_some(())
     })
     .await;
+    // Named after its topic; renamed in place, the list follows.
+    assert_eq!(browser.text("#calendar-title").await, "Green tea");
+    browser.click("#rename").await;
+    browser
+        .fill("#rename-form input[name=calendarName]", "March tea plan")
+        .await;
+    browser.click("#rename-form button[type=submit]").await;
+    browser.wait_text("#calendar-title", "March tea plan").await;
+    browser.wait_text("#calendar-list", "March tea plan").await;
     browser.screenshot().await;
 }

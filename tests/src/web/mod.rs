@@ -5,7 +5,9 @@
 
 mod calendar;
 mod flows;
+mod guards;
 mod language;
+mod refusals;
 mod serving;
 mod session;
 

@@ -416,24 +416,19 @@ async fn open_run(
     calendar_id: Option<Uuid>,
 ) -> ApiResult<Opened> {
     let request = spec.to_json();
+    let chosen = spec.constraints.raw["name"]
+        .as_str()
+        .map(|n| n.trim().chars().take(200).collect::<String>())
+        .filter(|n| !n.is_empty());
+    let name = chosen.clone().unwrap_or_else(|| default_name(spec));
+    let name = store::Name {
+        text: &name,
+        by_user: chosen.is_some(),
+    };
     match calendar_id {
         None => {
             let id = Uuid::now_v7();
-            let name = spec.constraints.raw["name"]
-                .as_str()
-                .map(|n| n.trim().chars().take(200).collect::<String>())
-                .filter(|n| !n.is_empty())
-                .unwrap_or_else(|| {
-                    let channels: Vec<&str> = spec.channels.iter().map(|c| c.as_str()).collect();
-                    format!(
-                        "{} {} calendar, {} to {}",
-                        channels.join(", "),
-                        spec.cadence.as_str(),
-                        spec.start,
-                        spec.end
-                    )
-                });
-            store::create(tx, id, user, &name, &request).await?;
+            store::create(tx, id, user, name, &request).await?;
             Ok(Opened {
                 calendar_id: id,
                 version: 1,
@@ -441,7 +436,7 @@ async fn open_run(
             })
         }
         Some(id) => {
-            let row = store::next_version(tx, id, &request).await?;
+            let row = store::next_version(tx, id, &request, name).await?;
             let (version, applies_directly) = row.ok_or_else(|| ApiError::not_found("calendar"))?;
             Ok(Opened {
                 calendar_id: id,
@@ -449,6 +444,41 @@ async fn open_run(
                 applies_directly,
             })
         }
+    }
+}
+
+/// A calendar's name when the user gives none: its topic (`constraints.topic`), else its
+/// channels and dates (`TikTok, Instagram: 2027-01-04 to 2027-01-31`).
+fn default_name(spec: &CalendarSpec) -> String {
+    if let Some(topic) = spec.constraints.raw["topic"]
+        .as_str()
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+    {
+        let mut topic = topic.chars().take(200).collect::<String>();
+        if let Some(first) = topic.chars().next() {
+            topic.replace_range(..first.len_utf8(), &first.to_uppercase().to_string());
+        }
+        return topic;
+    }
+    let channels: Vec<String> = spec
+        .channels
+        .iter()
+        .map(|c| channel_label(c.as_str()))
+        .collect();
+    format!("{}: {} to {}", channels.join(", "), spec.start, spec.end)
+}
+
+/// A channel as people write it (`tiktok` -> `TikTok`); a user's own slug as given.
+fn channel_label(channel: &str) -> String {
+    match channel {
+        "tiktok" => "TikTok".into(),
+        "instagram" => "Instagram".into(),
+        "linkedin" => "LinkedIn".into(),
+        "facebook" => "Facebook".into(),
+        "youtube" => "YouTube".into(),
+        "x" => "X".into(),
+        other => other.into(),
     }
 }
 

@@ -83,6 +83,28 @@ impl SavedCalendarsApi {
         }))
     }
 
+    /// Rename a calendar. A name set here is kept by every regeneration.
+    #[oai(
+        path = "/v1/calendars/:id",
+        method = "patch",
+        operation_id = "renameCalendar"
+    )]
+    async fn rename(
+        &self,
+        state: Data<&AppState>,
+        auth: UserAuth,
+        id: Path<Uuid>,
+        body: StrictJson<CalendarPatch>,
+    ) -> Answer<Json<CalendarSummaryEnvelope>, { can::STORED | can::BODY | can::NOT_FOUND }> {
+        let mut tx = db::user_tx(&state.pool, auth.user().id).await?;
+        if !store::rename(&mut tx, id.0, body.0.name.trim()).await? {
+            return Err(ApiError::not_found("calendar").into());
+        }
+        let calendar = summary(&mut tx, id.0).await?;
+        tx.commit().await?;
+        Ok(CalendarSummaryEnvelope::of(calendar))
+    }
+
     /// One run with the changes it proposes (a regeneration) and whether each is applied.
     #[oai(
         path = "/v1/calendars/:id/runs/:run_id",

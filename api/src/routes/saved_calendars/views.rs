@@ -191,6 +191,16 @@ pub struct NewEntry {
     pub call_to_action: Option<CallToAction>,
 }
 
+/// A calendar's own fields a user changes.
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct CalendarPatch {
+    /// 1-200 characters (spaces at either end not counted). Once set, a regeneration keeps
+    /// it; a calendar never named keeps a default name (its topic, else its channels and
+    /// dates) that follows each regeneration.
+    pub name: Text<1, 200>,
+}
+
 #[derive(Debug, Clone, Object)]
 #[oai(rename_all = "camelCase")]
 pub struct AcceptRequest {
@@ -214,6 +224,7 @@ pub struct Accepted {
 
 crate::enveloped!(
     CalendarPage,
+    CalendarSummary,
     CalendarDetail,
     RunDetail,
     CalendarEntry,
@@ -236,6 +247,7 @@ impl crate::envelope::Enveloped for ExportedCalendar {
 
 pub type CalendarPageEnvelope = Envelope<CalendarPage>;
 pub type CalendarDetailEnvelope = Envelope<CalendarDetail>;
+pub type CalendarSummaryEnvelope = Envelope<CalendarSummary>;
 pub type RunDetailEnvelope = Envelope<RunDetail>;
 pub type EntryEnvelope = Envelope<CalendarEntry>;
 pub type AcceptedEnvelope = Envelope<Accepted>;
