@@ -4,7 +4,7 @@
 // from the last event it saw.
 
 import { api, download, follow } from "./api.js";
-import { h, field, check, fill, toast, day, isoDay, showError, showProblem, fieldError, clearProblems, timeZonePicker, confirmAction, guardUnsaved, words } from "./ui.js";
+import { h, field, check, fill, toast, day, isoDay, showError, showProblem, fieldError, clearProblems, timeZonePicker, confirmAction, guardUnsaved, platformBadge, progressText, words } from "./ui.js";
 import { t } from "./i18n.js";
 
 const CHANNELS = ["tiktok", "instagram", "linkedin", "facebook", "x", "youtube"];
@@ -217,6 +217,9 @@ async function reload(state) {
   const detail = await api("GET", `/v1/calendars/${state.id}`);
   if (page !== state) return;
   state.detail = detail;
+  // The list beside it says how many entries and which version: kept current.
+  const list = document.getElementById("calendar-list");
+  if (list) renderList(list, state.id);
   state.els.title.textContent = detail.calendar.name || t("calendar.untitled");
   const latest = detail.runs[0];
   setMode(state, latest?.mode);
@@ -255,7 +258,7 @@ function upsert(state, entry) {
     dataset: { key: merged.key, order }, "aria-label": t("calendar.entryLabel", { channel: t(`platform.${merged.channel}`), day: day(merged.date), time: merged.time.slice(0, 5), title: merged.title }),
     onclick: () => openEditor(state, merged.key),
   },
-  h("div", {}, h("span", { class: "badge" }, t(`platform.${merged.channel}`)), " ", merged.time.slice(0, 5),
+  h("div", {}, platformBadge(merged.channel), " ", merged.time.slice(0, 5),
     merged.edited ? h("span", { class: "badge edited ml" }, t("calendar.edited")) : null),
   h("div", { class: "title" }, merged.title));
   const existing = dayEl.querySelector(`[data-key="${CSS.escape(merged.key)}"]`);
@@ -375,7 +378,7 @@ function stream(state, run) {
     on: {
       progress: (event) => {
         if (event.total) { progress.max = event.total; progress.value = event.completed; }
-        if (event.message && !run.regenerate) status.textContent = `${event.message}…`;
+        if (!run.regenerate) status.textContent = progressText(event);
       },
       entry: (event) => {
         setMode(state, event.meta?.mode);

@@ -2,7 +2,7 @@
 // or reject), the saved cards, and the Anki CSV.
 
 import { api, download, follow } from "./api.js";
-import { h, field, fill, toast, showError, showProblem, clearProblems } from "./ui.js";
+import { h, field, fill, toast, showError, showProblem, clearProblems, progressText } from "./ui.js";
 import { t } from "./i18n.js";
 
 // Seed 002: a source text of at least 1,000 characters (spaces at either end not counted).
@@ -49,7 +49,7 @@ export async function show(view) {
       leave();
       source = follow(accepted.job_id, {
         on: {
-          progress: (e) => { progress.max = e.total || 1; progress.value = e.completed; status.textContent = e.message ?? status.textContent; },
+          progress: (e) => { progress.max = e.total || 1; progress.value = e.completed; status.textContent = progressText(e) || status.textContent; },
           done: async (e) => {
             progress.hidden = true;
             running = false;

@@ -2,7 +2,7 @@
 // assets) and a 7-day board for a brand whose cards fill from the NDJSON stream.
 
 import { api, ndjson } from "./api.js";
-import { h, field, check, fill, toast, day, monday, showError, showProblem, timeZonePicker, confirmAction, guardUnsaved, words } from "./ui.js";
+import { h, field, check, fill, toast, day, monday, showError, showProblem, timeZonePicker, confirmAction, guardUnsaved, platformBadge, progressText, words } from "./ui.js";
 import { t, has, formatTime } from "./i18n.js";
 
 const PLATFORMS = ["instagram", "linkedin", "facebook", "tiktok", "youtube"];
@@ -308,7 +308,7 @@ async function renderBoard(state) {
     if (!column) return;
     const card = h("article", { class: "card", dataset: { placement: p.placementId } },
       h("div", { class: "row" },
-        h("span", { class: "badge" }, t(`platform.${p.platform.name}`)), p.schedule.timeLabel ?? "",
+        platformBadge(p.platform.name), p.schedule.timeLabel ?? "",
         p.schedule.adjusted ? h("span", { class: "badge warn", title: t("organic.adjustedHint") }, t("organic.adjusted")) : null,
         p.auto ? h("span", { class: "badge", title: t("organic.autoHint") }, t("organic.auto")) : null,
         p.edited ? h("span", { class: "badge edited" }, t("calendar.edited")) : null),
@@ -346,7 +346,7 @@ async function renderBoard(state) {
       await ndjson("/api/organic/generate-calendar", body, (line) => {
         if (line.type === "progress") {
           if (line.total) { progress.max = line.total; progress.value = line.completed; }
-          status.textContent = line.message ?? status.textContent;
+          status.textContent = progressText(line) || status.textContent;
         } else if (line.type === "placement") {
           placeCard(line.placement);
         } else if (line.type === "error") {

@@ -2,7 +2,7 @@
 // reasons, then schedule or publish; the intents' statuses refresh while any is moving.
 
 import { api, session } from "./api.js";
-import { h, field, fill, toast, day, when, showError, showProblem, explain, confirmAction } from "./ui.js";
+import { h, field, fill, toast, day, when, showError, showProblem, explain, confirmAction, platformBadge } from "./ui.js";
 import { t, has } from "./i18n.js";
 
 const MOVING = new Set(["scheduled", "publishing", "unknown"]);
@@ -94,7 +94,7 @@ async function renderChannels(el) {
   fill(el, h("h2", {}, t("accounts.title")),
     h("p", { class: "muted" }, t("accounts.explain")),
     items.length ? h("ul", { class: "list", id: "accounts" }, items.map((c) => h("li", { dataset: { channel: c.platform, status: c.status } },
-      h("strong", {}, platformName(c.platform)), ` ${c.handle ?? c.accountId} `,
+      platformBadge(c.platform), ` ${c.handle ?? c.accountId} `,
       h("span", { class: `badge ${c.status === "connected" ? "ok" : c.status === "needs_reauth" ? "bad" : ""}` }, t(`channelStatus.${c.status}`)),
       c.statusReason ? h("div", { class: "muted" }, c.statusReason) : null,
       c.expiresAt && c.status === "connected" ? h("div", { class: "muted" }, t("publishing.tokenExpires", { when: when(c.expiresAt) })) : null,
@@ -109,7 +109,7 @@ async function renderCalendar(main, calendarId) {
     h("thead", {}, h("tr", {}, h("th", {}, h("span", { class: "muted" }, t("publishing.publish"))), h("th", {}, t("publishing.entry")), h("th", {}, t("publishing.media")))),
     h("tbody", {}, detail.entries.map((e, i) => h("tr", {},
       h("td", {}, boxes[i]),
-      h("td", {}, h("span", { class: "badge" }, platformName(e.channel)), ` ${day(e.date)} ${e.time.slice(0, 5)} · ${e.title}`,
+      h("td", {}, platformBadge(e.channel), ` ${day(e.date)} ${e.time.slice(0, 5)} · ${e.title}`,
         h("div", { class: "muted" }, e.caption.length > 80 ? `${e.caption.slice(0, 80)}…` : e.caption)),
       h("td", {}, e.mediaUrl ? h("span", { class: "muted" }, e.mediaUrl) : h("span", { class: "badge warn" }, t("publishing.noMedia"))))))));
   const mode = h("select", { id: "publish-mode" }, h("option", { value: "publish" }, t("publishing.modePublish")), h("option", { value: "draft" }, t("publishing.modeDraft")));
@@ -166,7 +166,7 @@ function renderReport(el, answer, detail) {
     h("h2", {}, answer.dryRun ? t("publishing.dryRun") : t("publishing.sentTitle")),
     answer.reason ? h("p", { class: "notice warn", id: "report-reason" }, t(answer.dryRun ? "publishing.reasonDry" : "publishing.reason", { reason: answer.reason })) : null,
     answer.intents.map((i) => h("article", { class: "card intent", dataset: { entry: i.entryId, channel: i.channel, status: i.status } },
-      h("div", { class: "row" }, statusBadge(i.status), h("strong", {}, platformName(i.channel)), entryLabel(detail, i.entryId)),
+      h("div", { class: "row" }, statusBadge(i.status), platformBadge(i.channel), entryLabel(detail, i.entryId)),
       i.error ? h("p", { class: "reason" }, reason(i)) : null,
       (i.payload?.requests ?? []).length ? h("ul", {}, i.payload.requests.map((r) => h("li", {}, `${r.method} ${r.url} `, h("span", { class: "badge" }, r.effect)))) : null))));
 }

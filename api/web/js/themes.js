@@ -3,7 +3,7 @@
 // deliveries.
 
 import { api, follow, download } from "./api.js";
-import { h, field, fill, toast, when, showError, showProblem, fieldError, clearProblems, explain, confirmAction } from "./ui.js";
+import { h, field, fill, toast, when, showError, showProblem, fieldError, clearProblems, explain, confirmAction, progressText } from "./ui.js";
 import { t } from "./i18n.js";
 
 // Seed 004's day codes, each with its letter's and its name's catalog keys.
@@ -105,7 +105,7 @@ async function renderTheme(main, theme) {
       leave();
       source = follow(accepted.job_id, {
         on: {
-          progress: (e) => { if (e.percent !== undefined) progress.value = e.percent; status.textContent = e.message ?? status.textContent; },
+          progress: (e) => { if (e.percent !== undefined) progress.value = e.percent; status.textContent = progressText(e) || status.textContent; },
           done: async (e) => {
             progress.hidden = true;
             now.disabled = false;

@@ -202,3 +202,20 @@ export function guardUnsaved(dialog, dirty, closeButton) {
     ask();
   });
 }
+
+/** The platforms' colours and marks: a platform is shown by its name with its mark. */
+const MARKS = { tiktok: "♪", instagram: "◎", linkedin: "in", facebook: "f", x: "𝕏", youtube: "▶", newsletter: "✉" };
+
+/** A platform's name with its mark (`Instagram` with its coloured sign). */
+export function platformBadge(platform) {
+  return h("span", { class: "badge platform", dataset: { platform } },
+    h("span", { class: "mark", "aria-hidden": "true" }, MARKS[platform] ?? platform.slice(0, 1).toUpperCase()),
+    t(`platform.${platform}`));
+}
+
+/** What a progress event says, in the app's words for its stage (or step), with counts. */
+export function progressText(event) {
+  const stage = event.stage ?? event.step;
+  if (stage && has(`progress.${stage}`)) return t(`progress.${stage}`, { completed: event.completed ?? 0, total: event.total ?? 0 });
+  return event.message ?? "";
+}

@@ -166,6 +166,17 @@ async fn a_cancelled_run_shows_cancelled_and_the_entries_it_kept() {
         "{status}"
     );
     browser.wait_count(".entry", kept as usize).await;
+    // The list beside it counts what was kept (it said 0 when the run began).
+    browser
+        .wait_text("#calendar-list", &format!("{kept} entries"))
+        .await;
+    // Each entry's platform by its name and mark.
+    assert!(
+        browser
+            .count(".entry .badge.platform[data-platform=tiktok] .mark")
+            .await
+            > 0
+    );
     // After a reload the calendar is as it was left, with no stream to resume.
     browser.client.refresh().await.unwrap();
     browser.wait_count(".entry", kept as usize).await;

@@ -68,6 +68,8 @@ pub struct Browser {
     pub base: String,
     pub downloads: PathBuf,
     name: String,
+    /// Phone-sized screenshots taken so far (`fits_a_phone`).
+    phone_shots: std::sync::atomic::AtomicUsize,
     profile: PathBuf,
     _driver: tokio::process::Child,
     _permit: OwnedSemaphorePermit,
@@ -143,6 +145,7 @@ impl Browser {
             base: app.address.clone(),
             downloads,
             name: name.to_owned(),
+            phone_shots: Default::default(),
             profile,
             _driver: driver,
             _permit: permit,
@@ -272,6 +275,45 @@ impl Browser {
             widths[0].as_u64() <= widths[1].as_u64(),
             "the page scrolls sideways at 375 px: {widths}"
         );
+        // Nor is anything cut off at the right edge (the body hides overflow): every visible
+        // element ends within the window, unless a box of its own scrolls it (a wide table).
+        let overflowing = self
+            .script(
+                "const inScroller = (e) => { for (let p = e.parentElement; p && p !== document.body; p = p.parentElement) {
+                   const x = getComputedStyle(p).overflowX; if (x === 'auto' || x === 'scroll') return true; } return false; };
+                 return [...document.querySelectorAll('body *')].filter((e) => {
+                   const r = e.getBoundingClientRect();
+                   return r.width > 0 && r.height > 0 && r.right > window.innerWidth + 1 && !e.closest('dialog:not([open])')
+                     && !inScroller(e) && getComputedStyle(e).position !== 'fixed';
+                 }).slice(0, 5).map((e) => `${e.tagName.toLowerCase()}${e.id ? '#' + e.id : ''}.${e.className} (${Math.round(e.getBoundingClientRect().right)} px)`)",
+            )
+            .await;
+        assert_eq!(
+            overflowing,
+            json!([]),
+            "cut off at the right edge at 375 px"
+        );
+        // A table's header is a word or two, never broken across lines.
+        let broken = self
+            .script(
+                "return [...document.querySelectorAll('th')].filter((th) => {
+                   const range = document.createRange(); range.selectNodeContents(th);
+                   return new Set([...range.getClientRects()].map((r) => Math.round(r.top))).size > 1;
+                 }).map((th) => th.textContent)",
+            )
+            .await;
+        assert_eq!(
+            broken,
+            json!([]),
+            "table headers broken across lines at 375 px"
+        );
+        // What a phone shows, saved beside the desktop one (`<name>-375-<n>.png`).
+        let n = self
+            .phone_shots
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            + 1;
+        self.save_screenshot(&format!("{}-375-{n}", self.name))
+            .await;
         self.client.set_window_size(1280, 900).await.unwrap();
     }
 
@@ -316,10 +358,14 @@ impl Browser {
 
     /// Saves the page as `<name>.png` under the screenshot folder; it is not one colour.
     pub async fn screenshot(&self) {
+        self.save_screenshot(&self.name).await;
+    }
+
+    async fn save_screenshot(&self, name: &str) {
         let png = self.client.screenshot().await.unwrap();
         let dir = screenshot_dir();
         std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join(format!("{}.png", self.name));
+        let path = dir.join(format!("{name}.png"));
         std::fs::write(&path, &png).unwrap();
         let decoder = png::Decoder::new(std::io::Cursor::new(&png));
         let mut reader = decoder.read_info().unwrap();
