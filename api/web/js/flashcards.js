@@ -2,7 +2,7 @@
 // or reject), the saved cards, and the Anki CSV.
 
 import { api, download, follow } from "./api.js";
-import { h, field, fill, toast, showError, showProblem, clearProblems, progressText } from "./ui.js";
+import { h, field, fill, toast, showError, showProblem, clearProblems, progressText, confirmAction } from "./ui.js";
 import { t } from "./i18n.js";
 
 // Seed 002: a source text of at least 1,000 characters (spaces at either end not counted).
@@ -106,7 +106,16 @@ async function renderSuggestions(el, generationId, cards) {
 async function renderCards(el) {
   const { items } = await api("GET", "/api/cards?limit=100");
   fill(el, items.length
-    ? h("div", { class: "table-wrap" }, h("table", {}, h("thead", {}, h("tr", {}, h("th", {}, t("flashcards.front")), h("th", {}, t("flashcards.back")))),
-      h("tbody", {}, items.map((c) => h("tr", { dataset: { id: c.id } }, h("td", {}, c.front), h("td", {}, c.back))))))
+    ? h("div", { class: "table-wrap" }, h("table", {}, h("thead", {}, h("tr", {}, h("th", {}, t("flashcards.front")), h("th", {}, t("flashcards.back")),
+      h("th", {}, h("span", { class: "muted" }, t("publishing.actions"))))),
+      h("tbody", {}, items.map((c) => h("tr", { dataset: { id: c.id } }, h("td", {}, c.front), h("td", {}, c.back),
+        h("td", {}, h("button", {
+          type: "button", class: "link delete-card", "aria-label": t("flashcards.deleteLabel", { front: c.front }),
+          onclick: async () => {
+            const sure = await confirmAction({ title: t("confirm.deleteCard"), body: t("confirm.deleteCardBody", { front: c.front }), confirm: t("flashcards.delete") });
+            if (!sure) return;
+            try { await api("DELETE", `/api/cards/${c.id}`); toast(t("flashcards.deleted")); await renderCards(el); } catch (e) { showError(e); }
+          },
+        }, t("flashcards.delete"))))))))
     : h("p", { class: "muted" }, t("flashcards.noCards")));
 }

@@ -145,6 +145,27 @@ async fn the_grid_fills_while_usable_and_an_edit_survives_reloads_flag_toggles_a
     .await
     .unwrap();
     assert_eq!(kept, 1);
+
+    // A regeneration over fewer days proposes removals: accepting them asks first.
+    browser.click("#regenerate").await;
+    browser
+        .set_value("#regenerate-form input[name=end]", "2027-03-20")
+        .await;
+    browser.click("#regenerate-submit").await;
+    browser.wait("#accept-all").await;
+    assert!(browser.count(".change[data-kind=removed]").await >= 29);
+    browser.click("#accept-all").await;
+    let asked = browser.text("dialog.confirm h2").await;
+    assert!(
+        asked.starts_with("Remove ") && asked.ends_with("entries from the calendar?"),
+        "{asked}"
+    );
+    browser.click("#confirm-no").await;
+    assert_eq!(saved_entries(&app).await, 90, "Keep removed nothing");
+    browser.click("#accept-all").await;
+    browser.click("#confirm-yes").await;
+    browser.wait_count(".change", 0).await;
+    assert!(saved_entries(&app).await < 90);
     browser.fits_a_phone().await;
     browser.screenshot().await;
 }

@@ -43,6 +43,16 @@ async fn flashcards_generate_accept_one_with_an_edit_and_download_it_in_the_csv(
     assert_eq!(cards.len(), 1, "{csv}");
     assert!(cards[0].starts_with("Edited question?,"), "{csv}");
     browser.fits_a_phone().await;
+    // Deleting a card asks; Keep keeps it, Delete deletes it.
+    browser.click("#cards .delete-card").await;
+    browser
+        .wait_text("dialog.confirm h2", "Delete this card?")
+        .await;
+    browser.click("#confirm-no").await;
+    browser.wait_count("#cards tr[data-id]", 1).await;
+    browser.click("#cards .delete-card").await;
+    browser.click("#confirm-yes").await;
+    browser.wait_count("#cards tr[data-id]", 0).await;
     browser.screenshot().await;
 }
 
@@ -332,10 +342,7 @@ async fn a_publish_dry_run_shows_each_entry_s_reasons_and_a_scheduled_post_turns
     .await;
     let browser = Browser::start(&s.app, "publishing").await;
     // Sign in by pasting a token.
-    browser.open("").await;
-    browser.fill("#token", &s.app.token(s.user)).await;
-    browser.click("#sign-in").await;
-    browser.wait("#nav:not([hidden])").await;
+    browser.sign_in_with_token(&s.app.token(s.user)).await;
     browser.open(&format!("#/publishing/{}", s.calendar)).await;
 
     // Connect Instagram with a token.
@@ -350,6 +357,17 @@ async fn a_publish_dry_run_shows_each_entry_s_reasons_and_a_scheduled_post_turns
         .await;
     browser.click("#connect").await;
     browser.wait("#channels li[data-channel=instagram]").await;
+    // Disconnecting asks first; Keep leaves it connected.
+    browser
+        .click("#channels li[data-channel=instagram] button[aria-label^='Disconnect']")
+        .await;
+    browser
+        .wait_text("dialog.confirm h2", "Disconnect Instagram")
+        .await;
+    browser.click("#confirm-no").await;
+    browser
+        .wait("#channels li[data-channel=instagram][data-status=connected]")
+        .await;
     browser.every_input_is_labelled().await;
 
     // The dry run: each entry with its status and, when it would fail, why.

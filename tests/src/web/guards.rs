@@ -201,10 +201,7 @@ async fn an_account_is_one_idea_on_the_organic_page_and_in_publishing() {
     )
     .await;
     let browser = Browser::start(&s.app, "accounts").await;
-    browser.open("").await;
-    browser.fill("#token", &s.app.token(s.user)).await;
-    browser.click("#sign-in").await;
-    browser.wait("#nav:not([hidden])").await;
+    browser.sign_in_with_token(&s.app.token(s.user)).await;
     browser.open("#/organic").await;
     browser.fill("#brands-form input[name=id]", "leafy").await;
     browser.fill("#brands-form input[name=name]", "Leafy").await;

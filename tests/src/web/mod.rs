@@ -171,6 +171,14 @@ impl Browser {
         user.as_str().unwrap().parse().unwrap()
     }
 
+    /// Signs in by pasting `token`, as a user given one by their administrator.
+    pub async fn sign_in_with_token(&self, token: &str) {
+        self.open("").await;
+        self.fill("#token", token).await;
+        self.click("#sign-in").await;
+        self.wait("#nav:not([hidden])").await;
+    }
+
     pub async fn script(&self, source: &str) -> Value {
         self.client.execute(source, vec![]).await.unwrap()
     }

@@ -29,10 +29,7 @@ async fn each_refusal_is_a_sentence_at_its_field() {
     s.entry(crate::publishing::Entry::on("instagram", "Our new look"))
         .await;
     let browser = Browser::start(&s.app, "refusals").await;
-    browser.open("").await;
-    browser.fill("#token", &s.app.token(s.user)).await;
-    browser.click("#sign-in").await;
-    browser.wait("#nav:not([hidden])").await;
+    browser.sign_in_with_token(&s.app.token(s.user)).await;
 
     // Flashcards: the 1,000-character rule is said at the field as one types, and
     // Generate waits for it.
