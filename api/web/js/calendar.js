@@ -182,10 +182,14 @@ async function openCalendar(main, id) {
         h("a", { href: `#/publishing/${id}`, id: "to-publishing" }, t("calendar.toPublishing")))),
     diff, grid, editor(state));
   regenerate.addEventListener("click", () => {
-    const dialog = h("dialog", { id: "regenerate-dialog", "aria-label": t("calendar.regenerate") },
-      requestForm(id, state.detail?.runs?.[0]?.request),
-      h("button", { type: "button", class: "secondary", onclick: () => dialog.close() }, t("common.close")));
+    const form = requestForm(id, state.detail?.runs?.[0]?.request);
+    const close = h("button", { type: "button", class: "secondary", id: "regenerate-close" }, t("common.close"));
+    const dialog = h("dialog", { id: "regenerate-dialog", "aria-label": t("calendar.regenerate") }, form, close);
     main.append(dialog);
+    // A changed request is not dropped by Esc or Close without asking.
+    const values = () => JSON.stringify([...form.elements].map((e) => (e.type === "checkbox" ? e.checked : e.value)));
+    const initial = values();
+    guardUnsaved(dialog, () => values() !== initial, close);
     dialog.addEventListener("close", () => dialog.remove());
     dialog.showModal();
   });

@@ -146,11 +146,30 @@ async fn the_grid_fills_while_usable_and_an_edit_survives_reloads_flag_toggles_a
     .unwrap();
     assert_eq!(kept, 1);
 
-    // A regeneration over fewer days proposes removals: accepting them asks first.
+    // A regeneration over fewer days proposes removals: accepting them asks first. (A
+    // changed request is not dropped by Esc without asking, either.)
     browser.click("#regenerate").await;
     browser
         .set_value("#regenerate-form input[name=end]", "2027-03-20")
         .await;
+    browser
+        .client
+        .active_element()
+        .await
+        .unwrap()
+        .send_keys("\u{E00C}")
+        .await
+        .unwrap();
+    browser
+        .wait_text("dialog.confirm h2", "Discard your changes?")
+        .await;
+    browser.click("#confirm-no").await;
+    assert_eq!(
+        browser
+            .script("return document.querySelector('#regenerate-form input[name=end]').value")
+            .await,
+        json!("2027-03-20")
+    );
     browser.click("#regenerate-submit").await;
     browser.wait("#accept-all").await;
     assert!(browser.count(".change[data-kind=removed]").await >= 29);
