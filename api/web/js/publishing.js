@@ -57,16 +57,7 @@ async function renderChannels(el) {
     }
   });
   const oauthProblem = h("div");
-  const startOauth = async (name) => {
-    try {
-      const { authorizeUrl } = await api("POST", `/v1/channels/${name}/connect`);
-      location.assign(authorizeUrl);
-    } catch (error) {
-      showError(error.code === "OAUTH_NOT_CONFIGURED"
-        ? new Error(t("publishing.oauthNotConfigured", { platform: platformName(name) }))
-        : error, oauthProblem);
-    }
-  };
+  const startOauth = (name) => connectPlatform(name, oauthProblem);
   const oauth = h("div", { class: "stack", id: "connect-oauth" },
     h("div", { class: "row" },
       h("button", { type: "button", id: "connect-tiktok", onclick: () => startOauth("tiktok") }, t("publishing.connectWith", { platform: platformName("tiktok") })),
@@ -104,14 +95,54 @@ async function renderChannels(el) {
 
 async function renderCalendar(main, calendarId) {
   const detail = await api("GET", `/v1/calendars/${calendarId}`);
-  const boxes = detail.entries.map((e) => h("input", { type: "checkbox", value: e.id, checked: true, "aria-label": t("publishing.selectEntry", { channel: platformName(e.channel), day: day(e.date), title: e.title, caption: e.caption }) }));
+  // Nothing is selected until the person chooses: publishing is not undone by a click.
+  const boxes = detail.entries.map((e) => h("input", { type: "checkbox", value: e.id, checked: false, "aria-label": t("publishing.selectEntry", { channel: platformName(e.channel), day: day(e.date), title: e.title, caption: e.caption }) }));
   const table = h("div", { class: "table-wrap" }, h("table", { id: "entries" },
     h("thead", {}, h("tr", {}, h("th", {}, h("span", { class: "muted" }, t("publishing.publish"))), h("th", {}, t("publishing.entry")), h("th", {}, t("publishing.media")))),
-    h("tbody", {}, detail.entries.map((e, i) => h("tr", {},
+    h("tbody", {}, detail.entries.map((e, i) => h("tr", { dataset: { entry: e.id, channel: e.channel } },
       h("td", {}, boxes[i]),
       h("td", {}, platformBadge(e.channel), ` ${day(e.date)} ${e.time.slice(0, 5)} · ${e.title}`,
         h("div", { class: "muted" }, e.caption.length > 80 ? `${e.caption.slice(0, 80)}…` : e.caption)),
-      h("td", {}, e.mediaUrl ? h("span", { class: "muted" }, e.mediaUrl) : h("span", { class: "badge warn" }, t("publishing.noMedia"))))))));
+      h("td", { class: "media" }, mediaCell(e)))))));
+  const rows = [...table.querySelectorAll("tbody tr")];
+  // Filters and selection: what is shown, and what of it is chosen.
+  const channels = [...new Set(detail.entries.map((e) => e.channel))];
+  const byChannel = h("select", { id: "filter-channel" }, h("option", { value: "" }, t("publishing.allChannels")),
+    channels.map((c) => h("option", { value: c }, platformName(c))));
+  const readyOnly = h("input", { type: "checkbox", id: "filter-ready" });
+  const count = h("span", { id: "selected-count", class: "muted", "aria-live": "polite" });
+  const counted = () => { count.textContent = t("publishing.selected", { count: boxes.filter((b) => b.checked).length }); };
+  const visible = (i) => !rows[i].hidden;
+  const filter = () => {
+    detail.entries.forEach((e, i) => {
+      rows[i].hidden = (byChannel.value && e.channel !== byChannel.value) || (readyOnly.checked && !e.mediaUrl);
+      if (rows[i].hidden) boxes[i].checked = false;
+    });
+    counted();
+  };
+  byChannel.addEventListener("change", filter);
+  readyOnly.addEventListener("change", filter);
+  boxes.forEach((b) => b.addEventListener("change", counted));
+  const selectAll = h("button", { type: "button", class: "link", id: "select-all", onclick: () => { boxes.forEach((b, i) => { b.checked = visible(i); }); counted(); } }, t("publishing.selectAll"));
+  const selectNone = h("button", { type: "button", class: "link", id: "select-none", onclick: () => { boxes.forEach((b) => { b.checked = false; }); counted(); } }, t("publishing.selectNone"));
+  // One media address for every selected entry.
+  const bulkMedia = h("input", { type: "url", id: "bulk-media", placeholder: "https://…" });
+  const applyMedia = h("button", { type: "button", class: "secondary", id: "apply-media" }, t("publishing.applyMedia"));
+  applyMedia.addEventListener("click", async () => {
+    const chosen = detail.entries.filter((e, i) => boxes[i].checked);
+    if (!chosen.length) return toast(t("publishing.selectOne"));
+    try {
+      for (const entry of chosen) {
+        const saved = await api("PATCH", `/v1/calendars/${calendarId}/entries/${entry.id}`, { mediaUrl: bulkMedia.value.trim() });
+        entry.mediaUrl = saved.mediaUrl;
+        fill(rows[detail.entries.indexOf(entry)].querySelector(".media"), mediaCell(entry));
+      }
+      toast(t("publishing.mediaSet", { count: chosen.length }));
+    } catch (error) {
+      showProblem(error, { fields: { mediaUrl: bulkMedia } });
+    }
+  });
+  counted();
   const mode = h("select", { id: "publish-mode" }, h("option", { value: "publish" }, t("publishing.modePublish")), h("option", { value: "draft" }, t("publishing.modeDraft")));
   const report = h("div", { id: "report" });
   const intents = h("div", { id: "intents" });
@@ -131,8 +162,12 @@ async function renderCalendar(main, calendarId) {
   fill(main, main.firstChild,
     h("section", { class: "panel stack" },
       h("h2", {}, detail.calendar.name || t("calendar.untitled")),
+      detail.entries.length ? h("div", { class: "row", id: "entry-tools" }, selectAll, selectNone,
+        field(t("publishing.channel"), byChannel), h("label", { class: "check" }, readyOnly, t("publishing.readyOnly"))) : null,
       detail.entries.length ? table : h("p", { class: "muted" }, t("publishing.noEntries")),
-      h("div", { class: "row" }, field(t("publishing.mode"), mode),
+      detail.entries.length ? h("div", { class: "row" }, field(t("publishing.mediaForSelected"), bulkMedia), applyMedia) : null,
+      // The actions stay in view however long the list.
+      h("div", { class: "row action-bar" }, count, field(t("publishing.mode"), mode),
         h("button", { type: "button", id: "dry-run", onclick: () => send({ dryRun: true }) }, t("publishing.dryRun")),
         h("button", { type: "button", id: "schedule-publish", class: "secondary", disabled: !session.publishing, "aria-describedby": session.publishing ? null : "publishing-off", onclick: () => send({ dryRun: false, when: "scheduled" }) }, t("publishing.schedule")),
         h("button", { type: "button", id: "publish-now", class: "secondary", disabled: !session.publishing, "aria-describedby": session.publishing ? null : "publishing-off", onclick: () => send({ dryRun: false, when: "now" }) }, t("publishing.publishNow"))),
@@ -143,6 +178,11 @@ async function renderCalendar(main, calendarId) {
       h("details", {}, h("summary", {}, t("publishing.statusesMean")),
         h("dl", {}, STATUSES.map((k) => [h("dt", {}, h("strong", {}, t(`status.${k}`))), h("dd", {}, meaning(k))])))));
   await renderIntents(intents, calendarId, detail);
+}
+
+/** An entry's media: its address, or a warning that it has none. */
+function mediaCell(entry) {
+  return entry.mediaUrl ? h("span", { class: "muted" }, entry.mediaUrl) : h("span", { class: "badge warn" }, t("publishing.noMedia"));
 }
 
 const entryLabel = (detail, id) => {
@@ -161,14 +201,52 @@ const reason = (i) => {
   return explain({ ...i.error, details: { ...(i.error.details ?? {}), channel: i.channel } });
 };
 
+/** Starts connecting `platform` (its consent page); a refusal is said in `problem`. */
+async function connectPlatform(platform, problem) {
+  try {
+    const { authorizeUrl } = await api("POST", `/v1/channels/${platform}/connect`);
+    location.assign(authorizeUrl);
+  } catch (error) {
+    showError(error.code === "OAUTH_NOT_CONFIGURED"
+      ? new Error(t("publishing.oauthNotConfigured", { platform: platformName(platform) }))
+      : error, problem);
+  }
+}
+
+/** The report in one line first: how many are ready, and how many stop for each reason. */
+function summary(answer) {
+  const reasons = new Map();
+  const add = (text) => reasons.set(text, (reasons.get(text) ?? 0) + 1);
+  let ready = 0;
+  for (const i of answer.intents) {
+    if (!i.error) ready += 1; else add(reason(i));
+  }
+  for (const r of answer.refused ?? []) add(explain({ code: r.code, details: { channel: r.channel } }));
+  return h("div", { id: "report-summary", class: "stack" },
+    h("p", {}, h("strong", {}, t("publishing.ready", { count: ready }))),
+    reasons.size ? h("ul", {}, [...reasons].map(([text, n]) => h("li", {}, t("publishing.stopped", { count: n, reason: text })))) : null);
+}
+
 function renderReport(el, answer, detail) {
+  const problem = h("div");
   fill(el, h("section", { class: "panel stack", id: "dry-run-report" },
     h("h2", {}, answer.dryRun ? t("publishing.dryRun") : t("publishing.sentTitle")),
     answer.reason ? h("p", { class: "notice warn", id: "report-reason" }, t(answer.dryRun ? "publishing.reasonDry" : "publishing.reason", { reason: answer.reason })) : null,
+    // Entries the dry run could not plan (their channel has no account): each with Connect.
+    (answer.refused ?? []).map((r) => h("article", { class: "card intent refused", dataset: { entry: r.entryId, channel: r.channel, code: r.code } },
+      h("div", { class: "row" }, platformBadge(r.channel), entryLabel(detail, r.entryId)),
+      h("p", { class: "reason" }, explain({ code: r.code, details: { channel: r.channel } })),
+      r.code === "CHANNEL_NOT_CONNECTED" && ["tiktok", "instagram"].includes(r.channel)
+        ? h("button", { type: "button", class: "link", onclick: () => connectPlatform(r.channel, problem) }, t("publishing.connectWith", { platform: platformName(r.channel) }))
+        : null)),
+    problem,
     answer.intents.map((i) => h("article", { class: "card intent", dataset: { entry: i.entryId, channel: i.channel, status: i.status } },
       h("div", { class: "row" }, statusBadge(i.status), platformBadge(i.channel), entryLabel(detail, i.entryId)),
       i.error ? h("p", { class: "reason" }, reason(i)) : null,
-      (i.payload?.requests ?? []).length ? h("ul", {}, i.payload.requests.map((r) => h("li", {}, `${r.method} ${r.url} `, h("span", { class: "badge" }, r.effect)))) : null))));
+      // The requests a real publish would send, for whoever wants to check them.
+      (i.payload?.requests ?? []).length ? h("details", { class: "requests" }, h("summary", {}, t("publishing.requests", { count: i.payload.requests.length })),
+        h("ul", {}, i.payload.requests.map((r) => h("li", {}, `${r.method} ${r.url} `, h("span", { class: "badge" }, r.effect))))) : null))));
+  el.querySelector("h2").after(summary(answer));
 }
 
 async function renderIntents(el, calendarId, detail) {

@@ -4,8 +4,10 @@
 //!
 //! Whole-request refusals (422, nothing written): the selection says nothing, an entry or
 //! channel id is not the caller's, a platform's channel is missing (`CHANNEL_NOT_CONNECTED`),
-//! ambiguous (`CHANNEL_AMBIGUOUS`) or refused (`CHANNEL_AUTH_INVALID`). Everything else is
-//! per entry: one intent each, `failed` with its reasons when the entry cannot go.
+//! ambiguous (`CHANNEL_AMBIGUOUS`) or refused (`CHANNEL_AUTH_INVALID`). A dry run is not
+//! refused for a missing or ambiguous channel: it plans the other entries and lists those of
+//! that channel in [`Outcome::refused`]. Everything else is per entry: one intent each,
+//! `failed` with its reasons when the entry cannot go.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -75,10 +77,22 @@ pub struct Outcome {
     pub dry_run: bool,
     /// `PUBLISH_DISABLED` when the flag made it a dry run.
     pub reason: Option<&'static str>,
-    /// One per entry, in the calendar's order.
+    /// One per entry, in the calendar's order (but those in `refused`).
     pub intents: Vec<Intent>,
+    /// A dry run's entries whose channel has no account to plan with (none connected, or
+    /// several and none chosen): no intent for them.
+    pub refused: Vec<RefusedEntry>,
     /// Publish jobs to queue after commit (`when: "now"`).
     pub jobs: Vec<NewJob>,
+}
+
+/// An entry a dry run leaves out, and why: `CHANNEL_NOT_CONNECTED` or `CHANNEL_AMBIGUOUS`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefusedEntry {
+    pub entry_id: Uuid,
+    /// The entry's channel name.
+    pub channel: String,
+    pub code: &'static str,
 }
 
 /// Why the whole request was refused.
@@ -250,20 +264,33 @@ pub async fn submit(
     };
     // Each platform the entries need: its one account, usable.
     let mut targets: HashMap<Platform, Target> = HashMap::new();
+    // A dry run's platforms without an account to plan with, and why.
+    let mut unplannable: HashMap<Platform, &'static str> = HashMap::new();
     for entry in &entries {
         let Some(platform) = Platform::of_channel(&entry.channel) else {
             continue;
         };
-        if targets.contains_key(&platform) {
+        if targets.contains_key(&platform) || unplannable.contains_key(&platform) {
             continue;
         }
-        let account = pick(&accounts, &chosen, platform)?;
+        let account = match pick(&accounts, &chosen, platform) {
+            Ok(account) => account,
+            Err(Refusal::Unprocessable {
+                code: code @ ("CHANNEL_NOT_CONNECTED" | "CHANNEL_AMBIGUOUS"),
+                ..
+            }) if dry_run => {
+                unplannable.insert(platform, code);
+                continue;
+            }
+            Err(refusal) => return Err(refusal),
+        };
         let target = settle_target(run, conn, account, enabled, dry_run, &options, entry).await?;
         targets.insert(platform, target);
     }
     // Instagram's remaining quota, spent entry by entry in this dry run.
     let mut quota: BTreeMap<Uuid, i64> = BTreeMap::new();
     let mut intents = Vec::with_capacity(entries.len());
+    let mut refused = Vec::new();
     let mut now_ids = Vec::new();
     for entry in &entries {
         let mut new = NewIntent {
@@ -296,6 +323,14 @@ pub async fn submit(
             intents.push(write(conn, &new).await?);
             continue;
         };
+        if let Some(code) = unplannable.get(&platform) {
+            refused.push(RefusedEntry {
+                entry_id: entry.id,
+                channel: entry.channel.clone(),
+                code,
+            });
+            continue;
+        }
         let target = &targets[&platform];
         let adapter = run.platforms.adapter(platform);
         new.account = Some(target.account.id);
@@ -396,6 +431,7 @@ pub async fn submit(
         dry_run,
         reason: (!enabled).then_some("PUBLISH_DISABLED"),
         intents,
+        refused,
         jobs,
     })
 }

@@ -108,7 +108,21 @@ async fn an_expired_instagram_token_needs_reauthorisation() {
 async fn channels_must_be_connected_and_unambiguous() {
     let s = setup().await;
     let entry = s.entry(Entry::on("tiktok", "Nowhere to go")).await;
-    let (status, refused) = s.publish(json!({ "entryIds": [entry] })).await;
+    let other = s.entry(Entry::on("linkedin", "Elsewhere")).await;
+    // A dry run plans what it can and lists the entries of the channel that has no account.
+    let (status, planned) = s.publish(json!({ "entryIds": [entry, other] })).await;
+    assert_eq!(status, 200, "{planned}");
+    assert_eq!(
+        planned["data"]["refused"],
+        json!([{ "entryId": entry, "channel": "tiktok", "code": "CHANNEL_NOT_CONNECTED" }])
+    );
+    let intents = planned["data"]["intents"].as_array().unwrap();
+    assert_eq!(intents.len(), 1, "{planned}");
+    assert_eq!(intents[0]["entryId"], json!(other));
+    // A real publish in the same state is refused whole, naming the channel.
+    let (status, refused) = s
+        .publish(json!({ "entryIds": [entry], "dryRun": false }))
+        .await;
     assert_eq!(status, 422);
     assert_eq!(refused["error"]["code"], "CHANNEL_NOT_CONNECTED");
     assert_eq!(refused["error"]["details"]["channel"], "tiktok");
@@ -118,7 +132,13 @@ async fn channels_must_be_connected_and_unambiguous() {
     let second = s
         .connect("tiktok", "open-tiktok-2", "tt-token", None, 86_400)
         .await;
-    let (status, refused) = s.publish(json!({ "entryIds": [entry] })).await;
+    let (status, planned) = s.publish(json!({ "entryIds": [entry] })).await;
+    assert_eq!(status, 200, "{planned}");
+    assert_eq!(planned["data"]["refused"][0]["code"], "CHANNEL_AMBIGUOUS");
+    assert_eq!(planned["data"]["intents"], json!([]));
+    let (status, refused) = s
+        .publish(json!({ "entryIds": [entry], "dryRun": false }))
+        .await;
     assert_eq!(status, 422);
     assert_eq!(refused["error"]["code"], "CHANNEL_AMBIGUOUS");
     let (status, chosen) = s

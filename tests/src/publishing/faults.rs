@@ -208,7 +208,7 @@ async fn a_request_made_while_postgres_is_cut_off_is_spooled_and_replayed_once()
     assert_eq!(status, 202, "{answer}");
     assert_eq!(
         answer["data"],
-        json!({ "dryRun": true, "reason": "STORE_UNAVAILABLE", "spooled": true, "intents": [] })
+        json!({ "dryRun": true, "reason": "STORE_UNAVAILABLE", "spooled": true, "intents": [], "refused": [] })
     );
     // A request for another user's calendar, spooled too: refused on replay, recorded.
     let other = uuid::Uuid::now_v7();

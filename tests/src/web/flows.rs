@@ -75,7 +75,6 @@ async fn a_theme_s_schedule_refuses_an_invalid_email_on_blur_and_reloads_as_save
         .await;
     browser.wait("#schedule").await;
     browser.every_input_is_labelled().await;
-
     // Synthesise now, with its progress, to the finished synthesis.
     browser.click("#synthesise").await;
     browser
@@ -370,6 +369,13 @@ async fn a_publish_dry_run_shows_each_entry_s_reasons_and_a_scheduled_post_turns
         .await;
     browser.every_input_is_labelled().await;
 
+    // Nothing is selected at first; "Select all" chooses every entry shown.
+    browser.wait("#entries").await;
+    assert_eq!(browser.count("#entries input:checked").await, 0);
+    browser.wait_text("#selected-count", "0 selected").await;
+    browser.click("#select-all").await;
+    browser.wait_text("#selected-count", "3 selected").await;
+
     // The dry run: each entry with its status and, when it would fail, why.
     browser.click("#dry-run").await;
     browser.wait_count("#dry-run-report .intent", 3).await;
@@ -403,6 +409,20 @@ async fn a_publish_dry_run_shows_each_entry_s_reasons_and_a_scheduled_post_turns
         "{reasons:?}"
     );
     assert!(s.fake.posts().is_empty());
+    // The report leads with its summary; the raw requests are folded away.
+    let summary = browser.text("#report-summary").await;
+    assert!(summary.contains("1 ready to publish"), "{summary}");
+    assert!(
+        summary.contains("1 stopped: Almanac cannot publish to LinkedIn yet."),
+        "{summary}"
+    );
+    assert_eq!(
+        browser
+            .count("#dry-run-report details.requests[open]")
+            .await,
+        0
+    );
+    assert!(browser.count("#dry-run-report details.requests").await >= 1);
 
     // Schedule the one that can go; at its time it is published, and the page shows it.
     browser.click("#entries input[aria-label*='Hiring']").await;
@@ -419,6 +439,26 @@ async fn a_publish_dry_run_shows_each_entry_s_reasons_and_a_scheduled_post_turns
         .await;
     assert_eq!(browser.count(".intent-row").await, 1);
     assert_eq!(s.fake.posts().len(), 1);
+    // One media address for several entries at once: the two without one of their own.
+    browser.click("#select-none").await;
+    browser
+        .click("#entries input[aria-label*='No picture']")
+        .await;
+    browser.click("#entries input[aria-label*='Hiring']").await;
+    browser
+        .fill("#bulk-media", "https://cdn.example.com/media/shared.jpg")
+        .await;
+    browser.click("#apply-media").await;
+    browser
+        .wait_count("#entries td.media:not(:has(.badge.warn))", 3)
+        .await;
+    let shared: i64 = sqlx::query_scalar(
+        "select count(*) from calendar_entries where media_url = 'https://cdn.example.com/media/shared.jpg'",
+    )
+    .fetch_one(&s.app.db)
+    .await
+    .unwrap();
+    assert_eq!(shared, 2);
     browser.fits_a_phone().await;
     browser.screenshot().await;
 }

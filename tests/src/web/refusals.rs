@@ -115,13 +115,15 @@ async fn each_refusal_is_a_sentence_at_its_field() {
         .await;
     speaks_plainly(&browser).await;
 
-    // Publishing to a channel that is not connected: one sentence, where the answer shows.
+    // A dry run with a channel that is not connected: that entry is listed as not
+    // plannable, with the reason in words and a Connect action, beside the rest.
     browser.open(&format!("#/publishing/{}", s.calendar)).await;
+    browser.click("#select-all").await;
     browser.click("#dry-run").await;
     let said = browser
-        .wait_text("#report", "Instagram is not connected")
+        .wait_text("#report .intent.refused", "Instagram is not connected")
         .await;
-    assert!(said.contains("connect it under Channels"), "{said}");
+    assert!(said.contains("Connect with Instagram"), "{said}");
     let toast = browser
         .script("return document.querySelector('#toast').textContent")
         .await;

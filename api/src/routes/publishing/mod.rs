@@ -108,6 +108,22 @@ pub struct PublishResult {
     /// Kept in Redis until Postgres is back; the intents appear then.
     pub spooled: bool,
     pub intents: Vec<Intent>,
+    /// A dry run's entries on a channel with no account to plan with: none connected
+    /// (`CHANNEL_NOT_CONNECTED`) or several and none chosen (`CHANNEL_AMBIGUOUS`). They get
+    /// no intent; the other entries are planned. A real publish in that state is refused
+    /// whole (422, naming the channel). Empty otherwise.
+    pub refused: Vec<RefusedEntry>,
+}
+
+/// An entry a dry run could not plan, and why.
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct RefusedEntry {
+    pub entry_id: Uuid,
+    /// The entry's channel name.
+    pub channel: String,
+    /// `CHANNEL_NOT_CONNECTED` or `CHANNEL_AMBIGUOUS`.
+    pub code: String,
 }
 
 #[derive(Debug, Clone, Object)]
@@ -142,6 +158,9 @@ impl PublishApi {
     /// intent per entry, on the connected channel of the entry's own platform; an entry
     /// whose platform has no adapter is reported `UNSUPPORTED_CHANNEL`. Repeating a
     /// request returns the unfinished (or published) intents instead of creating others.
+    /// A dry run plans every entry it can and lists those on a channel with no usable
+    /// account (none connected, or several and none chosen) in `refused`; a real publish
+    /// in that state is refused whole, 422, naming the channel.
     #[oai(
         path = "/v1/calendars/:id/publish",
         method = "post",
@@ -193,6 +212,15 @@ impl PublishApi {
             reason: outcome.reason.map(str::to_owned),
             spooled: false,
             intents: outcome.intents,
+            refused: outcome
+                .refused
+                .into_iter()
+                .map(|r| RefusedEntry {
+                    entry_id: r.entry_id,
+                    channel: r.channel,
+                    code: r.code.to_owned(),
+                })
+                .collect(),
         })))
     }
 
@@ -397,5 +425,6 @@ async fn spool_request(
         reason: Some("STORE_UNAVAILABLE".into()),
         spooled: true,
         intents: Vec::new(),
+        refused: Vec::new(),
     })))
 }
