@@ -286,9 +286,10 @@ async function renderBoard(state) {
     if (seedFields.account.value) seed.accountId = seedFields.account.value;
     if (seedFields.format.value.trim()) seed.desiredFormat = seedFields.format.value.trim();
     seeds.push(seed);
+    seedsChanged();
     const trendTitle = state.trends.find((trend) => trend.id === trendId)?.title ?? "";
     seedList.append(h("li", {}, `${trendTitle}: ${t(`platform.${seed.platform}`)}${seed.accountId ? ` (${seed.accountId})` : ""} · ${day(dayId)} ${formatTime(time)}`,
-      " ", h("button", { type: "button", class: "link", onclick: (e) => { seeds.splice(seeds.indexOf(seed), 1); e.target.closest("li").remove(); } }, t("common.remove"))));
+      " ", h("button", { type: "button", class: "link", onclick: (e) => { seeds.splice(seeds.indexOf(seed), 1); e.target.closest("li").remove(); seedsChanged(); } }, t("common.remove"))));
   });
 
   const options = {
@@ -300,7 +301,13 @@ async function renderBoard(state) {
   };
   const week = h("input", { type: "date", name: "weekStart", value: state.weekStart, step: 7 });
   week.addEventListener("change", () => { location.hash = `#/organic/${encodeURIComponent(brand.id)}/${week.value}`; });
-  const generate = h("button", { type: "button", id: "generate-week" }, t("organic.generate"));
+  const generate = h("button", { type: "button", id: "generate-week", disabled: true, "aria-describedby": "seeds-needed" }, t("organic.generate"));
+  // Seed 003 plans from seeds: Generate waits for the first one, and says so.
+  const seedsNeeded = h("p", { class: "hint", id: "seeds-needed" }, t("organic.seedsNeeded"));
+  const seedsChanged = () => {
+    generate.disabled = seeds.length === 0;
+    seedsNeeded.hidden = seeds.length > 0;
+  };
   const board = h("div", { class: "week", id: "week" }, [...columns.values()]);
 
   const placeCard = (p) => {
@@ -368,7 +375,7 @@ async function renderBoard(state) {
     } catch (error) {
       if (error.name !== "AbortError") showError(error, errors);
     } finally {
-      generate.disabled = false;
+      seedsChanged();
       progress.hidden = true;
     }
   });
@@ -392,7 +399,7 @@ async function renderBoard(state) {
         }, t("organic.unlink"))))),
       accountForm),
     h("section", { class: "panel stack" },
-      h("h3", {}, t("organic.seeds")), seedForm, seedList,
+      h("h3", {}, t("organic.seeds")), seedForm, seedList, seedsNeeded,
       h("h3", {}, t("organic.options")),
       h("div", { class: "row" }, field(t("organic.preset"), options.preset), field(t("organic.language"), options.language)),
       options.newsletter, options.overwrite, field(t("organic.guidance"), options.guidance),

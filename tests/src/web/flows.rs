@@ -222,6 +222,16 @@ async fn the_seed_s_organic_week_fills_14_cards_and_a_clash_shows_adjusted_and_m
     browser.wait("#assets li[data-id=asset_991]").await;
     browser.every_input_is_labelled().await;
 
+    // Generate waits for a seed, and says so (seed 003 plans from seeds).
+    browser
+        .wait_text("#seeds-needed", "Add at least one seed")
+        .await;
+    assert_eq!(
+        browser
+            .script("return document.querySelector('#generate-week').disabled")
+            .await,
+        serde_json::json!(true)
+    );
     // The seed's example request: one seed, the beta-launch preset and the newsletter.
     add_seed(&browser, "2026-01-26", "09:00", "instagram", "ig_123").await;
     browser
