@@ -123,16 +123,15 @@ fn takes_session(path: &str) -> bool {
 
 /// Why the forgery rules refuse a cookie-only request; `None` when they accept it.
 fn forgery_risk(req: &Request, web: &WebOrigin) -> Option<&'static str> {
-    if let Some(origin) = req.headers().get(header::ORIGIN)
-        && !web.allows(origin.as_bytes())
-    {
-        return Some("this request comes from another site; sign in to Almanac there");
-    }
-    if req
+    let foreign_origin = req
+        .headers()
+        .get(header::ORIGIN)
+        .is_some_and(|origin| !web.allows(origin.as_bytes()));
+    let cross_site = req
         .headers()
         .get("sec-fetch-site")
-        .is_some_and(|site| site.as_bytes() == b"cross-site")
-    {
+        .is_some_and(|site| site.as_bytes() == b"cross-site");
+    if foreign_origin || cross_site {
         return Some("this request comes from another site; sign in to Almanac there");
     }
     let from_script = req.headers().contains_key("x-requested-with");
@@ -152,41 +151,38 @@ fn forgery_risk(req: &Request, web: &WebOrigin) -> Option<&'static str> {
 /// against the forgery rules and its session looked up; the user goes with the request
 /// ([`SessionUser`]) for the `session` security scheme.
 pub async fn accept(next: impl Endpoint, mut req: Request) -> poem::Result<Response> {
-    if req.headers().contains_key(header::AUTHORIZATION)
-        || !takes_session(req.uri().path())
-        || crate::middleware::takes_no_credentials(req.method(), req.uri().path())
-    {
-        return next.call(req).await.map(IntoResponse::into_response);
-    }
-    let Some(id) = cookie_value(&req) else {
+    // The route table is looked at last: only a request that carries the cookie pays for it.
+    let id = cookie_value(&req).filter(|_| {
+        !req.headers().contains_key(header::AUTHORIZATION)
+            && takes_session(req.uri().path())
+            && !crate::middleware::takes_no_credentials(req.method(), req.uri().path())
+    });
+    let Some(id) = id else {
         return next.call(req).await.map(IntoResponse::into_response);
     };
     let state = req
         .data::<AppState>()
         .expect("AppState is attached to every route");
-    if let Some(reason) = forgery_risk(&req, &state.web) {
+    from_the_app(&req, state).inspect_err(|_| {
         metrics::counter!("web_sessions_refused_total", "reason" => "forgery_rules").increment(1);
-        return Err(ApiError::Unauthorized(crate::error::ErrorEnvelope::new(
-            NOT_ACCEPTED,
-            reason,
-            None,
-        ))
-        .into());
-    }
-    let found = sessions::find(&state.pool, &digest(id))
-        .await
-        .map_err(ApiError::from)?;
-    let Some(session) = found else {
-        return Err(ApiError::unauthorized(
-            "your session has ended (signed out or expired); sign in again",
-        )
-        .into());
-    };
+    })?;
+    let session = live(state, id).await?;
     tracing::Span::current().record("userId", tracing::field::display(session.user_id));
     req.extensions_mut().insert(SessionUser(AuthUser {
         id: session.user_id,
     }));
     next.call(req).await.map(IntoResponse::into_response)
+}
+
+/// The live session whose id the cookie holds, or 401.
+async fn live(state: &AppState, id: &str) -> poem::Result<sessions::Session> {
+    let found = sessions::find(&state.pool, &digest(id))
+        .await
+        .map_err(ApiError::from)?;
+    found.ok_or_else(|| {
+        ApiError::unauthorized("your session has ended (signed out or expired); sign in again")
+            .into()
+    })
 }
 
 /// Opens a session for `user` until `expires_at` (capped at [`MAX_AGE_SECS`]): 204 with
@@ -217,15 +213,7 @@ pub async fn describe(state: &AppState, req: &Request) -> poem::Result<Response>
     let Some(id) = cookie_value(req) else {
         return Err(ApiError::unauthorized("not signed in").into());
     };
-    let found = sessions::find(&state.pool, &digest(id))
-        .await
-        .map_err(ApiError::from)?;
-    let Some(session) = found else {
-        return Err(ApiError::unauthorized(
-            "your session has ended (signed out or expired); sign in again",
-        )
-        .into());
-    };
+    let session = live(state, id).await?;
     let publishing = state
         .flags
         .enabled(almanac_shared::flags::Flag::PublishService, session.user_id);

@@ -73,23 +73,29 @@ impl SmtpMailer {
     }
 }
 
+/// `email` as a MIME message from `from` (text and HTML alternatives), as SMTP sends it
+/// and the outbox keeps it.
+fn mime_message(from: &Mailbox, email: &OutgoingEmail) -> Result<Message, MailError> {
+    let to: Mailbox = email
+        .to
+        .parse()
+        .map_err(|e| MailError::Permanent(format!("recipient `{}`: {e}", email.to)))?;
+    Message::builder()
+        .from(from.clone())
+        .to(to)
+        .subject(&email.subject)
+        .message_id(Some(email.message_id.clone()))
+        .multipart(MultiPart::alternative_plain_html(
+            email.text.clone(),
+            email.html.clone(),
+        ))
+        .map_err(|e| MailError::Permanent(format!("building the message: {e}")))
+}
+
 #[async_trait]
 impl Mailer for SmtpMailer {
     async fn send(&self, email: &OutgoingEmail) -> Result<(), MailError> {
-        let to: Mailbox = email
-            .to
-            .parse()
-            .map_err(|e| MailError::Permanent(format!("recipient `{}`: {e}", email.to)))?;
-        let message = Message::builder()
-            .from(self.from.clone())
-            .to(to)
-            .subject(&email.subject)
-            .message_id(Some(email.message_id.clone()))
-            .multipart(MultiPart::alternative_plain_html(
-                email.text.clone(),
-                email.html.clone(),
-            ))
-            .map_err(|e| MailError::Permanent(format!("building the message: {e}")))?;
+        let message = mime_message(&self.from, email)?;
         match self.transport.send(message).await {
             Ok(_) => Ok(()),
             Err(e) if e.is_permanent() => Err(MailError::Permanent(e.to_string())),
@@ -206,20 +212,7 @@ pub fn outbox_file(dir: &std::path::Path, id: uuid::Uuid) -> std::path::PathBuf 
 #[async_trait]
 impl Mailer for OutboxMailer {
     async fn send(&self, email: &OutgoingEmail) -> Result<(), MailError> {
-        let to: Mailbox = email
-            .to
-            .parse()
-            .map_err(|e| MailError::Permanent(format!("recipient `{}`: {e}", email.to)))?;
-        let message = Message::builder()
-            .from(self.from.clone())
-            .to(to)
-            .subject(&email.subject)
-            .message_id(Some(email.message_id.clone()))
-            .multipart(MultiPart::alternative_plain_html(
-                email.text.clone(),
-                email.html.clone(),
-            ))
-            .map_err(|e| MailError::Permanent(format!("building the message: {e}")))?;
+        let message = mime_message(&self.from, email)?;
         // Written whole, then renamed: a reader never sees half a message.
         let path = outbox_file(&self.dir, email.delivery_id);
         let partial = path.with_extension("eml.partial");

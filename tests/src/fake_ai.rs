@@ -19,6 +19,8 @@ use tokio::{
     net::{TcpListener, TcpStream},
 };
 
+use crate::fake_http::{Request, read_request};
+
 #[derive(Debug, Clone)]
 pub enum Behaviour {
     /// A valid completion with three flashcards.
@@ -223,7 +225,7 @@ fn answer_for(request: &Value) -> Value {
 /// Serves one connection: requests one after another (keep-alive) until it closes.
 async fn serve(mut stream: TcpStream, inner: Arc<Inner>) {
     let mut buffer = Vec::new();
-    while let Some(body) = read_request(&mut stream, &mut buffer).await {
+    while let Some(Request { body, .. }) = read_request(&mut stream, &mut buffer).await {
         let call = inner.calls.fetch_add(1, Ordering::SeqCst) + 1;
         let request: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
         inner.requests.lock().unwrap().push(request.clone());
@@ -427,36 +429,4 @@ async fn closed(stream: &mut TcpStream) {
             return;
         }
     }
-}
-
-/// Reads one request; returns its body, or `None` when the connection closed.
-async fn read_request(stream: &mut TcpStream, buffer: &mut Vec<u8>) -> Option<Vec<u8>> {
-    let head_end = loop {
-        if let Some(i) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
-            break i + 4;
-        }
-        let mut chunk = [0u8; 8192];
-        let n = stream.read(&mut chunk).await.ok()?;
-        if n == 0 {
-            return None;
-        }
-        buffer.extend_from_slice(&chunk[..n]);
-    };
-    let head = String::from_utf8_lossy(&buffer[..head_end]).to_lowercase();
-    let length: usize = head
-        .lines()
-        .find_map(|line| line.strip_prefix("content-length:"))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(0);
-    while buffer.len() < head_end + length {
-        let mut chunk = [0u8; 8192];
-        let n = stream.read(&mut chunk).await.ok()?;
-        if n == 0 {
-            return None;
-        }
-        buffer.extend_from_slice(&chunk[..n]);
-    }
-    let body = buffer[head_end..head_end + length].to_vec();
-    buffer.drain(..head_end + length);
-    Some(body)
 }

@@ -22,15 +22,17 @@ export function languages() {
   return Object.entries(LANGUAGES);
 }
 
+/** The browser's language tags, most wanted first. */
+const browserTags = () => navigator.languages ?? [navigator.language];
+
+/** A tag's language (`fr-FR` -> `fr`). */
+const base = (tag) => String(tag).toLowerCase().split("-")[0];
+
 /** The language to use: the remembered choice, else the browser's first one we speak. */
 function pick() {
   const chosen = localStorage.getItem(CHOSEN_KEY);
   if (chosen && chosen in LANGUAGES) return chosen;
-  for (const tag of navigator.languages ?? [navigator.language]) {
-    const base = String(tag).toLowerCase().split("-")[0];
-    if (base in LANGUAGES) return base;
-  }
-  return "en";
+  return browserTags().map(base).find((code) => code in LANGUAGES) ?? "en";
 }
 
 async function load(code) {
@@ -42,7 +44,7 @@ async function load(code) {
 /** Loads the catalog of the language to use; call once before anything is shown. */
 export async function start() {
   language = pick();
-  locale = (navigator.languages ?? [navigator.language]).find((tag) => String(tag).toLowerCase().split("-")[0] === language) ?? language;
+  locale = browserTags().find((tag) => base(tag) === language) ?? language;
   fallback = await load("en");
   catalog = language === "en" ? fallback : await load(language).catch(() => fallback);
   document.documentElement.lang = language;

@@ -5,10 +5,7 @@
 use std::sync::{Arc, Mutex};
 
 use serde_json::{Value, json};
-use tokio::{
-    io::{AsyncReadExt, AsyncWriteExt},
-    net::TcpListener,
-};
+use tokio::{io::AsyncWriteExt, net::TcpListener};
 
 /// One request Resend received.
 #[derive(Debug, Clone)]
@@ -58,47 +55,14 @@ impl FakeResend {
 }
 
 async fn serve(mut stream: tokio::net::TcpStream, state: Arc<Mutex<State>>) {
-    let mut buffer = Vec::new();
-    let mut chunk = [0u8; 8192];
-    let (head_end, length) = loop {
-        let Ok(n) = stream.read(&mut chunk).await else {
-            return;
-        };
-        if n == 0 {
-            return;
-        }
-        buffer.extend_from_slice(&chunk[..n]);
-        if let Some(end) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
-            let head = String::from_utf8_lossy(&buffer[..end]).to_lowercase();
-            let length = head
-                .lines()
-                .find_map(|l| l.strip_prefix("content-length:"))
-                .and_then(|v| v.trim().parse::<usize>().ok())
-                .unwrap_or(0);
-            break (end + 4, length);
-        }
-    };
-    while buffer.len() < head_end + length {
-        let Ok(n) = stream.read(&mut chunk).await else {
-            return;
-        };
-        if n == 0 {
-            break;
-        }
-        buffer.extend_from_slice(&chunk[..n]);
-    }
-    let head = String::from_utf8_lossy(&buffer[..head_end]).to_string();
-    let header = |name: &str| {
-        head.lines().find_map(|l| {
-            let (key, value) = l.split_once(':')?;
-            key.eq_ignore_ascii_case(name)
-                .then(|| value.trim().to_owned())
-        })
+    let Some(request) = almanac_tests::fake_http::read_request(&mut stream, &mut Vec::new()).await
+    else {
+        return;
     };
     let received = Received {
-        idempotency_key: header("idempotency-key"),
-        authorization: header("authorization"),
-        body: serde_json::from_slice(&buffer[head_end..]).unwrap_or(Value::Null),
+        idempotency_key: request.header("idempotency-key"),
+        authorization: request.header("authorization"),
+        body: serde_json::from_slice(&request.body).unwrap_or(Value::Null),
     };
     let status = {
         let mut state = state.lock().unwrap();

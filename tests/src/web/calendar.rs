@@ -152,18 +152,8 @@ async fn the_grid_fills_while_usable_and_an_edit_survives_reloads_flag_toggles_a
     browser
         .set_value("#regenerate-form input[name=end]", "2027-03-20")
         .await;
-    browser
-        .client
-        .active_element()
-        .await
-        .unwrap()
-        .send_keys("\u{E00C}")
-        .await
-        .unwrap();
-    browser
-        .wait_text("dialog.confirm h2", "Discard your changes?")
-        .await;
-    browser.click("#confirm-no").await;
+    browser.press_escape().await;
+    browser.keep_after("Discard your changes?").await;
     assert_eq!(
         browser
             .script("return document.querySelector('#regenerate-form input[name=end]').value")

@@ -45,10 +45,7 @@ async fn flashcards_generate_accept_one_with_an_edit_and_download_it_in_the_csv(
     browser.fits_a_phone().await;
     // Deleting a card asks; Keep keeps it, Delete deletes it.
     browser.click("#cards .delete-card").await;
-    browser
-        .wait_text("dialog.confirm h2", "Delete this card?")
-        .await;
-    browser.click("#confirm-no").await;
+    browser.keep_after("Delete this card?").await;
     browser.wait_count("#cards tr[data-id]", 1).await;
     browser.click("#cards .delete-card").await;
     browser.click("#confirm-yes").await;
@@ -321,12 +318,17 @@ async fn add_seed(browser: &Browser, day: &str, time: &str, platform: &str, acco
 
 /// An app with publishing on against the fake platforms, and a calendar.
 pub(super) async fn publishing_app() -> crate::publishing::Setup {
+    publishing_app_with(true).await
+}
+
+/// A publishing app with development sign-in, publishing on or off.
+pub(super) async fn publishing_app_with(enabled: bool) -> crate::publishing::Setup {
     use crate::{
         helpers::fake_platforms::FakePlatforms,
         publishing::{publish_env, setup_with},
     };
     let fake = FakePlatforms::start().await;
-    let mut env = publish_env(&fake, true);
+    let mut env = publish_env(&fake, enabled);
     env.push(("DEV_LOGIN", "true".into()));
     setup_with(
         TestOptions {
@@ -370,10 +372,7 @@ async fn a_publish_dry_run_shows_each_entry_s_reasons_and_a_scheduled_post_turns
     browser
         .click("#channels li[data-channel=instagram] button[aria-label^='Disconnect']")
         .await;
-    browser
-        .wait_text("dialog.confirm h2", "Disconnect Instagram")
-        .await;
-    browser.click("#confirm-no").await;
+    browser.keep_after("Disconnect Instagram").await;
     browser
         .wait("#channels li[data-channel=instagram][data-status=connected]")
         .await;

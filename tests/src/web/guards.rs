@@ -5,14 +5,8 @@
 
 use serde_json::{Value, json};
 
-use super::Browser;
-use crate::{
-    helpers::{TestOptions, fake_platforms::FakePlatforms},
-    publishing::{Entry, publish_env, setup_with},
-};
-
-/// The WebDriver key for Escape.
-const ESCAPE: &str = "\u{E00C}";
+use super::{Browser, flows::publishing_app_with};
+use crate::publishing::Entry;
 
 async fn themes(s: &crate::publishing::Setup) -> Vec<Value> {
     let (_, list) = s.app.get_json(s.user, "/api/v1/themes").await;
@@ -21,17 +15,7 @@ async fn themes(s: &crate::publishing::Setup) -> Vec<Value> {
 
 #[tokio::test]
 async fn destructive_actions_ask_first_and_nothing_typed_is_lost() {
-    let fake = FakePlatforms::start().await;
-    let mut env = publish_env(&fake, false);
-    env.push(("DEV_LOGIN", "true".into()));
-    let s = setup_with(
-        TestOptions {
-            env,
-            ..Default::default()
-        },
-        fake,
-    )
-    .await;
+    let s = publishing_app_with(false).await;
     s.entry(Entry::on("instagram", "Our new look")).await;
     let browser = Browser::start(&s.app, "guards").await;
 
@@ -116,18 +100,8 @@ async fn destructive_actions_ask_first_and_nothing_typed_is_lost() {
     browser
         .fill("dialog:not(.confirm) input[name=name]", "Leafy Co")
         .await;
-    browser
-        .client
-        .active_element()
-        .await
-        .unwrap()
-        .send_keys(ESCAPE)
-        .await
-        .unwrap();
-    browser
-        .wait_text("dialog.confirm h2", "Discard your changes?")
-        .await;
-    browser.click("#confirm-no").await;
+    browser.press_escape().await;
+    browser.keep_after("Discard your changes?").await;
     assert_eq!(
         browser
             .script(
@@ -137,14 +111,7 @@ async fn destructive_actions_ask_first_and_nothing_typed_is_lost() {
         json!("Leafy Co"),
         "Keep leaves the edit open as it was"
     );
-    browser
-        .client
-        .active_element()
-        .await
-        .unwrap()
-        .send_keys(ESCAPE)
-        .await
-        .unwrap();
+    browser.press_escape().await;
     browser.click("#confirm-yes").await;
     browser.wait_count("dialog[open]", 0).await;
     let (_, brands) = s.app.get_json(s.user, "/api/organic/brands").await;
@@ -153,10 +120,7 @@ async fn destructive_actions_ask_first_and_nothing_typed_is_lost() {
     browser
         .click("#brands li button.link[aria-label^='Remove']")
         .await;
-    browser
-        .wait_text("dialog.confirm h2", "Remove “Leafy”?")
-        .await;
-    browser.click("#confirm-no").await;
+    browser.keep_after("Remove “Leafy”?").await;
     let (_, brands) = s.app.get_json(s.user, "/api/organic/brands").await;
     assert_eq!(brands.as_array().unwrap().len(), 1);
 
@@ -189,17 +153,7 @@ async fn destructive_actions_ask_first_and_nothing_typed_is_lost() {
 
 #[tokio::test]
 async fn an_account_is_one_idea_on_the_organic_page_and_in_publishing() {
-    let fake = FakePlatforms::start().await;
-    let mut env = publish_env(&fake, true);
-    env.push(("DEV_LOGIN", "true".into()));
-    let s = setup_with(
-        TestOptions {
-            env,
-            ..Default::default()
-        },
-        fake,
-    )
-    .await;
+    let s = publishing_app_with(true).await;
     let browser = Browser::start(&s.app, "accounts").await;
     browser.sign_in_with_token(&s.app.token(s.user)).await;
     browser.open("#/organic").await;

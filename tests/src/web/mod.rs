@@ -179,6 +179,18 @@ impl Browser {
         self.wait("#nav:not([hidden])").await;
     }
 
+    /// Presses Escape where the focus is.
+    pub async fn press_escape(&self) {
+        let focused = self.client.active_element().await.unwrap();
+        focused.send_keys("\u{E00C}").await.unwrap();
+    }
+
+    /// Waits for the confirmation that asks `asked`, and answers "Keep".
+    pub async fn keep_after(&self, asked: &str) {
+        self.wait_text("dialog.confirm h2", asked).await;
+        self.click("#confirm-no").await;
+    }
+
     pub async fn script(&self, source: &str) -> Value {
         self.client.execute(source, vec![]).await.unwrap()
     }

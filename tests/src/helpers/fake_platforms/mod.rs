@@ -15,7 +15,7 @@ use std::{
 
 use serde_json::Value;
 use tokio::{
-    io::{AsyncReadExt, AsyncWriteExt},
+    io::AsyncWriteExt,
     net::{TcpListener, TcpStream},
 };
 
@@ -178,46 +178,14 @@ impl FakePlatforms {
 }
 
 async fn serve(mut stream: TcpStream, state: Arc<Mutex<State>>) {
-    let mut buffer = Vec::new();
-    let mut chunk = [0u8; 8192];
-    let (head_end, content_length) = loop {
-        let Ok(n) = stream.read(&mut chunk).await else {
-            return;
-        };
-        if n == 0 {
-            return;
-        }
-        buffer.extend_from_slice(&chunk[..n]);
-        if let Some(end) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
-            let head = String::from_utf8_lossy(&buffer[..end]).to_lowercase();
-            let length = head
-                .lines()
-                .find_map(|l| l.strip_prefix("content-length:"))
-                .and_then(|v| v.trim().parse::<usize>().ok())
-                .unwrap_or(0);
-            break (end + 4, length);
-        }
+    let Some(request) = almanac_tests::fake_http::read_request(&mut stream, &mut Vec::new()).await
+    else {
+        return;
     };
-    while buffer.len() < head_end + content_length {
-        let Ok(n) = stream.read(&mut chunk).await else {
-            return;
-        };
-        if n == 0 {
-            break;
-        }
-        buffer.extend_from_slice(&chunk[..n]);
-    }
-    let head = String::from_utf8_lossy(&buffer[..head_end]).to_string();
-    let body = String::from_utf8_lossy(&buffer[head_end..]).to_string();
-    let mut lines = head.lines();
-    let mut first = lines.next().unwrap_or("").split_whitespace();
-    let method = first.next().unwrap_or("").to_owned();
-    let target = first.next().unwrap_or("/").to_owned();
-    let authorization = lines.find_map(|l| {
-        let (name, value) = l.split_once(':')?;
-        name.eq_ignore_ascii_case("authorization")
-            .then(|| value.trim().to_owned())
-    });
+    let body = String::from_utf8_lossy(&request.body).into_owned();
+    let (method, target) = request.line();
+    let (method, target) = (method.to_owned(), target.to_owned());
+    let authorization = request.header("authorization");
     let url = url::Url::parse(&format!("http://fake{target}")).unwrap();
     let mut query: HashMap<String, String> = url.query_pairs().into_owned().collect();
     if method == "POST" && !body.starts_with('{') {
