@@ -167,6 +167,15 @@ pub async fn store_changes(
     Ok(changes)
 }
 
+/// Marks every change of a run applied (a continuation's additions, saved as generated).
+pub async fn mark_applied(conn: &mut PgConnection, run_id: Uuid) -> sqlx::Result<()> {
+    sqlx::query("update calendar_changes set applied_at = now() where run_id = $1")
+        .bind(run_id)
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
 /// The `diff` payload: each kind's changes with their ids, and the counts.
 pub fn diff_payload(changes: &[(Uuid, Change)], counts: DiffCounts) -> Value {
     let of = |kind: crate::domain::calendar::ChangeKind| -> Vec<Value> {

@@ -135,11 +135,15 @@ async fn edits_survive_a_regeneration_whose_diff_is_accepted() {
         all_changes.iter().all(|c| c["id"].is_string()),
         "every change has an id"
     );
-    // Nothing changes before the user accepts.
+    // Nothing changes before the user accepts; the calendar names the proposal waiting.
     let before_accept = app.calendar(user, &id).await;
     assert_eq!(before_accept["entries"].as_array().unwrap().len(), 89);
-
     let run_id = done["data"]["runId"].as_str().unwrap();
+    assert_eq!(
+        before_accept["pendingRun"],
+        json!({ "runId": run_id, "version": 2, "changes": 6 + 89 })
+    );
+
     let accept = format!("/v1/calendars/{id}/runs/{run_id}/accept");
     let (status, body) = app
         .send_json(Method::POST, user, &accept, &json!({ "all": true }))
@@ -156,6 +160,10 @@ async fn edits_survive_a_regeneration_whose_diff_is_accepted() {
     );
 
     let calendar = app.calendar(user, &id).await;
+    assert_eq!(
+        calendar["pendingRun"]["changes"], 2,
+        "the two conflicts still wait for an answer"
+    );
     let now = calendar["entries"].as_array().unwrap();
     assert_eq!(now.len(), 89 + 6);
     let now_keys = keys(now);
@@ -201,6 +209,7 @@ async fn edits_survive_a_regeneration_whose_diff_is_accepted() {
         .clone();
     assert_eq!(replaced["edited"], false);
     assert!(replaced["title"].as_str().unwrap().contains("black coffee"));
+    assert_eq!(calendar["pendingRun"]["changes"], 1);
     // Neither `changeIds` nor `all`: each field is valid, together they say nothing.
     let (status, _) = app.send_json(Method::POST, user, &accept, &json!({})).await;
     assert_eq!(status, 422);

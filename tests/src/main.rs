@@ -14,6 +14,8 @@ mod breaker;
 #[cfg(test)]
 mod browser;
 #[cfg(test)]
+mod calendar_continue;
+#[cfg(test)]
 mod calendar_edits;
 #[cfg(test)]
 mod calendar_export;

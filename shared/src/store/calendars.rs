@@ -15,7 +15,7 @@ const ENTRY_COLUMNS: &str = "c.id, c.key, c.channel, c.local_date as date,
     c.hashtags, c.call_to_action, c.media_url, c.origin, c.edited, c.edited_at, c.run_id, c.updated_at";
 const RUN_COLUMNS: &str = "r.id, r.version, r.mode, r.status, r.job_id, r.request, r.slots,
     r.entries, r.latency_ms, r.tokens_input + r.tokens_output as tokens, r.model, r.error,
-    r.diff, r.created_at, r.finished_at";
+    r.diff, r.continues, r.created_at, r.finished_at";
 const CALENDAR_COLUMNS: &str = "k.id, k.name, k.request, k.current_version,
     (select count(*) from calendar_entries c where c.calendar_id = k.id and c.deleted_at is null)
         as entries, k.created_at, k.updated_at";
@@ -197,6 +197,26 @@ pub async fn run<T: Row>(
     .await
 }
 
+/// The latest run, when it is an ended regeneration with changes not yet applied: its
+/// id, version and how many.
+pub async fn pending_run<T: Row>(
+    conn: &mut PgConnection,
+    calendar: Uuid,
+) -> sqlx::Result<Option<T>> {
+    sqlx::query_as(
+        "select r.id as run_id, r.version, count(*) as changes
+         from calendar_runs r
+         join calendars k on k.id = r.calendar_id and k.current_version = r.version
+         join calendar_changes ch on ch.run_id = r.id and ch.applied_at is null
+         where r.calendar_id = $1 and not r.applies_directly
+           and r.status not in ('pending', 'running')
+         group by r.id, r.version",
+    )
+    .bind(calendar)
+    .fetch_optional(conn)
+    .await
+}
+
 /// The changes a run proposes, in order.
 pub async fn changes<T: Row>(conn: &mut PgConnection, run: Uuid) -> sqlx::Result<Vec<T>> {
     sqlx::query_as(
@@ -213,6 +233,56 @@ pub async fn changes<T: Row>(conn: &mut PgConnection, run: Uuid) -> sqlx::Result
 pub struct Name<'a> {
     pub text: &'a str,
     pub by_user: bool,
+}
+
+/// Counts a continuation's version, the request unchanged: the new version; none when
+/// there is no such calendar.
+pub async fn bump_version(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<i32>> {
+    sqlx::query_scalar(
+        "update calendars set current_version = current_version + 1, updated_at = now()
+         where id = $1 returning current_version",
+    )
+    .bind(id)
+    .fetch_optional(conn)
+    .await
+}
+
+/// The keys of the calendar's slots that hold an entry, deleted ones included (they stay
+/// deleted).
+pub async fn filled_keys(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Vec<String>> {
+    sqlx::query_scalar("select key from calendar_entries where calendar_id = $1")
+        .bind(id)
+        .fetch_all(conn)
+        .await
+}
+
+/// What decides whether a run may be continued.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct RunToContinue {
+    pub status: crate::jobs::JobStatus,
+    /// No later run of the calendar exists.
+    pub latest: bool,
+    /// It filled the calendar directly (a first run or a continuation), rather than
+    /// proposing changes.
+    pub applies_directly: bool,
+    /// Its request, which is the calendar's when it is the latest.
+    pub request: Json<Value>,
+}
+
+pub async fn run_to_continue(
+    conn: &mut PgConnection,
+    calendar: Uuid,
+    id: Uuid,
+) -> sqlx::Result<Option<RunToContinue>> {
+    sqlx::query_as(
+        "select r.status, r.version = k.current_version as latest, r.applies_directly, r.request
+         from calendar_runs r join calendars k on k.id = r.calendar_id
+         where r.calendar_id = $1 and r.id = $2",
+    )
+    .bind(calendar)
+    .bind(id)
+    .fetch_optional(conn)
+    .await
 }
 
 /// A new calendar at version 1.
@@ -278,6 +348,8 @@ pub struct NewRun<'a> {
     pub applies_directly: bool,
     /// A service run's deadline, from now (seed 000's wall-clock timeout).
     pub deadline: Option<std::time::Duration>,
+    /// The ended run this one continues.
+    pub continues: Option<Uuid>,
 }
 
 /// A run [`insert_run`] wrote.
@@ -296,10 +368,10 @@ pub async fn insert_run(
 ) -> sqlx::Result<Option<InsertedRun>> {
     let inserted: Option<Option<chrono::DateTime<chrono::Utc>>> = sqlx::query_scalar(
         "insert into calendar_runs (id, calendar_id, user_id, job_id, version, mode, status,
-             request, slots, applies_directly, started_at, deadline_at)
+             request, slots, applies_directly, started_at, deadline_at, continues)
          values ($1, $2, $3, $4, $5, $6, case when $6 = 'legacy' then 'running' else 'pending' end,
              $7, $8, $9, case when $6 = 'legacy' then now() end,
-             now() + make_interval(secs => $10))
+             now() + make_interval(secs => $10), $11)
          on conflict (user_id) where status in ('pending', 'running') do nothing
          returning deadline_at",
     )
@@ -313,6 +385,7 @@ pub async fn insert_run(
     .bind(run.slots)
     .bind(run.applies_directly)
     .bind(run.deadline.map(|d| d.as_secs_f64()))
+    .bind(run.continues)
     .fetch_optional(conn)
     .await?;
     Ok(inserted.map(|deadline_at| InsertedRun { deadline_at }))

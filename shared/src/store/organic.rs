@@ -426,3 +426,41 @@ pub async fn edit_placement<T: Row>(
     .fetch_one(conn)
     .await
 }
+
+/// The draft of the brand's week starting `week` and when it was saved, if any.
+pub async fn draft(
+    conn: &mut PgConnection,
+    brand: &str,
+    week: NaiveDate,
+) -> sqlx::Result<Option<(Value, DateTime<Utc>)>> {
+    let row: Option<(Json<Value>, DateTime<Utc>)> = sqlx::query_as(
+        "select draft, updated_at from organic_week_drafts where brand_id = $1 and week_start = $2",
+    )
+    .bind(brand)
+    .bind(week)
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.map(|(draft, at)| (draft.0, at)))
+}
+
+/// Saves the draft of the brand's week starting `week` in place of the last; when it was
+/// saved.
+pub async fn save_draft(
+    conn: &mut PgConnection,
+    brand: &str,
+    week: NaiveDate,
+    draft: &Value,
+) -> sqlx::Result<DateTime<Utc>> {
+    sqlx::query_scalar(
+        "insert into organic_week_drafts (user_id, brand_id, week_start, draft)
+         values (app_user_id(), $1, $2, $3)
+         on conflict (user_id, brand_id, week_start)
+             do update set draft = excluded.draft, updated_at = now()
+         returning updated_at",
+    )
+    .bind(brand)
+    .bind(week)
+    .bind(Json(draft))
+    .fetch_one(conn)
+    .await
+}

@@ -116,6 +116,18 @@ impl TestApp {
             .await
     }
 
+    /// A request without a body, as a JSON client sends it.
+    pub async fn send_empty(
+        &self,
+        method: reqwest::Method,
+        user: Uuid,
+        path: &str,
+    ) -> (u16, Value) {
+        let token = self.token(user);
+        self.request_json(method, self.url(path), Some(&token), None)
+            .await
+    }
+
     /// A request to `url` with `token` as its bearer (none: no `Authorization`) and `body`
     /// as JSON: the status and the body (null when it is not JSON).
     pub async fn request_json(

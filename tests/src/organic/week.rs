@@ -519,3 +519,68 @@ async fn a_placement_with_no_free_time_left_that_day_fails_alone() {
         json!({ "placements": 1, "errors": 1, "adjusted": 0, "autoFilled": 0 })
     );
 }
+
+/// A week being planned is kept server-side: what one device saves, another reads back
+/// (seed 003's shapes), an empty draft is a draft too, and another user's brand is 404.
+#[tokio::test]
+async fn a_weeks_draft_is_saved_and_read_back_as_it_was_left() {
+    let app = spawn_app().await;
+    let user = Uuid::new_v4();
+    library(&app, user).await;
+    let path = "/api/organic/brands/brand_123/weeks/2026-01-26/draft";
+    let (status, empty) = app.get_json(user, path).await;
+    assert_eq!(status, 200, "{empty}");
+    assert_eq!(empty["placements"], json!([]));
+    assert!(empty["options"].is_null() && empty["updatedAt"].is_null());
+
+    let seeds = daily(&["p1", "p2"])["placements"].clone();
+    let draft = json!({
+        "placements": seeds,
+        "options": { "schedulePreset": "beta-launch", "includeNewsletter": true },
+    });
+    let (status, saved) = app.send_json(Method::PUT, user, path, &draft).await;
+    assert_eq!(status, 200, "{saved}");
+    assert!(saved["updatedAt"].is_string());
+    let (status, read) = app.get_json(user, path).await;
+    assert_eq!(status, 200, "{read}");
+    assert_eq!(read["placements"].as_array().unwrap().len(), 2);
+    assert_eq!(read["placements"][1]["placementId"], "p2");
+    assert_eq!(
+        read["placements"][1]["scheduledAt"],
+        seeds[1]["scheduledAt"]
+    );
+    assert_eq!(read["options"]["schedulePreset"], "beta-launch");
+    assert_eq!(read["options"]["includeNewsletter"], true);
+    assert_eq!(read["brandProfileId"], "brand_123");
+    assert_eq!(read["weekStart"], "2026-01-26");
+
+    // Saved again with no seeds left: the week's draft is empty, not the old one.
+    let (status, _) = app
+        .send_json(Method::PUT, user, path, &json!({ "placements": [] }))
+        .await;
+    assert_eq!(status, 200);
+    let (_, read) = app.get_json(user, path).await;
+    assert_eq!(read["placements"], json!([]));
+    assert!(read["options"].is_null());
+    // Another week of the brand has its own draft.
+    let (_, other) = app
+        .get_json(user, "/api/organic/brands/brand_123/weeks/2026-02-02/draft")
+        .await;
+    assert!(other["updatedAt"].is_null());
+
+    // A seed that is not seed 003's shape is refused; another user sees no brand.
+    let (status, refused) = app
+        .send_json(
+            Method::PUT,
+            user,
+            path,
+            &json!({ "placements": [{ "placementId": "x" }] }),
+        )
+        .await;
+    assert_eq!(status, 400, "{refused}");
+    let stranger = Uuid::new_v4();
+    let (status, _) = app.get_json(stranger, path).await;
+    assert_eq!(status, 404);
+    let (status, _) = app.send_json(Method::PUT, stranger, path, &draft).await;
+    assert_eq!(status, 404);
+}

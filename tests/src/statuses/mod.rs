@@ -96,6 +96,7 @@ fn valid_body(operation: &str) -> Value {
             organic::request("probe_brand", None)
         }
         "editOrganicPlacement" => json!({ "caption": "New words" }),
+        "saveOrganicWeekDraft" => json!({ "placements": [] }),
         "publishCalendar" => json!({ "all": true }),
         "importChannel" => {
             json!({ "platform": "tiktok", "accountId": "probe", "accessToken": "probe-token" })
@@ -537,6 +538,8 @@ async fn every_documented_refusal_occurs() {
     probe.expect(409, probe.call("generateCalendar", &[])).await;
     let call = probe.call("acceptCalendarChanges", &[calendar_id, run_id]);
     probe.expect(409, call).await;
+    let call = probe.call("continueCalendarRun", &[calendar_id, run_id]);
+    probe.expect(409, call).await;
 
     // Once the worker has run them: a rejected accepted suggestion, a finished job
     // cancelled, an entry moved to a date no calendar has.
@@ -577,6 +580,8 @@ async fn every_documented_refusal_occurs() {
         .succeed(202, probe.call("generateCalendar", &[]))
         .await;
     probe.expect(429, probe.call("generateCalendar", &[])).await;
+    let call = probe.call("continueCalendarRun", &[calendar_id, run_id]);
+    probe.expect(429, call).await;
     let theme = probe.succeed(201, probe.call("createTheme", &[])).await;
     let synthesize = || probe.call("createSynthesis", &[uuid(&theme["id"])]);
     let synthesis = probe.succeed(202, synthesize()).await;

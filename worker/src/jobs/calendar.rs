@@ -2,7 +2,9 @@
 //! with several calls at once; each entry is saved (fenced by the claim) and streamed the
 //! moment its object closes in the answer. At `CALENDAR_TIMEOUT_SECS` the run ends
 //! `timeout` with what it has, the entries of calls still running included. A first run
-//! fills the calendar; a regeneration proposes a diff instead.
+//! fills the calendar; a regeneration proposes a diff instead. A continuation (of a run
+//! that ended early) asks only for the slots the calendar lacks and fills them directly,
+//! its diff holding only what it added.
 
 use std::{
     collections::HashSet,
@@ -32,14 +34,18 @@ impl Job for CalendarJob {
     type Input = Input;
 
     /// The run becomes `running`; its request comes back with the slots an earlier attempt
-    /// already generated.
+    /// already generated, and for a continuation every slot the calendar has (deleted
+    /// entries included: they stay deleted).
     const START: &'static str = "update calendar_runs r set status = 'running',
             started_at = coalesce(r.started_at, now())
         from claimed where r.id = (claimed.payload ->> 'run_id')::uuid
         returning r.id, r.calendar_id, r.user_id, r.version, r.request, r.applies_directly,
-            r.deadline_at,
-            (select coalesce(jsonb_agg(e.key), '[]'::jsonb) from calendar_run_entries e
-             where e.run_id = r.id) as done_keys";
+            r.deadline_at, r.continues,
+            (select coalesce(jsonb_agg(k.key), '[]'::jsonb) from (
+                select e.key from calendar_run_entries e where e.run_id = r.id
+                union
+                select c.key from calendar_entries c
+                where r.continues is not null and c.calendar_id = r.calendar_id) k) as done_keys";
 
     const MISSING: &'static str = "CALENDAR_RUN_MISSING";
 
@@ -80,6 +86,8 @@ pub struct Input {
     /// Seed 000's wall-clock deadline, set when the request was accepted (none for a run
     /// written before deadlines were stored).
     deadline_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// The run this one continues.
+    continues: Option<Uuid>,
     done_keys: Vec<String>,
 }
 
@@ -109,13 +117,14 @@ async fn generate_run(ctx: &JobContext, claim: &Claim, input: Input) -> JobResul
     let slots = spec.slots();
     let total = slots.len();
     let done: HashSet<&str> = input.done_keys.iter().map(String::as_str).collect();
-    let mut generated = done.len();
     let todo: Vec<(i32, Slot)> = slots
         .into_iter()
         .enumerate()
         .filter(|(_, s)| !done.contains(s.key.as_str()))
         .map(|(i, s)| (i as i32, s))
         .collect();
+    // The calendar's slots that hold an entry: counted once, whoever wrote them.
+    let mut generated = total - todo.len();
     ctx.emitter
         .emit_or_log(
             claim.id,
@@ -213,8 +222,9 @@ async fn generate_run(ctx: &JobContext, claim: &Claim, input: Input) -> JobResul
     let (status, error) = if timed_out {
         let message = format!(
             "The calendar took longer than {} s to generate: {generated} of {total} entries were \
-             written and saved. Regenerate to complete it.",
-            settings.timeout.as_secs_f64()
+             written and saved. Continue to write the {} still missing.",
+            settings.timeout.as_secs_f64(),
+            total - generated
         );
         (
             JobStatus::Timeout,
@@ -384,7 +394,7 @@ async fn save_produced(
         return Ok(None);
     }
     let refs: Vec<(i32, &Entry)> = entries.iter().map(|(p, e)| (*p, e)).collect();
-    calendars::save_run_entries(
+    let saved = calendars::save_run_entries(
         &mut tx,
         run,
         input.applies_directly,
@@ -397,11 +407,13 @@ async fn save_produced(
     .await
     .context("saving calendar entries")?;
     tx.commit().await.context("committing calendar entries")?;
+    let saved = usize::try_from(saved).unwrap_or_default();
     if let Some(staged) = &staged {
         // One notification for the group, so a burst does not count as a client lagging.
         ctx.emitter.publish(claim.id, staged).await;
     }
-    Ok(Some(entries.len()))
+    // What the store took: an entry an earlier attempt already saved is not counted twice.
+    Ok(Some(saved))
 }
 
 /// Ends the run and the job in one transaction: a regeneration's diff is computed and
@@ -428,7 +440,29 @@ async fn finish(
         return Ok(None);
     }
     let mut diff_event = None;
-    let counts = if input.applies_directly {
+    let counts = if let Some(continued) = input.continues {
+        // Saved as generated: the diff lists what was added, already applied.
+        let added = calendars::run_entries(&mut tx, run.id)
+            .await
+            .context("reading the run's entries")?
+            .into_iter()
+            .map(calendar::Change::added)
+            .collect::<Vec<_>>();
+        let counts = calendar::counts(&added);
+        let changes = calendars::store_changes(&mut tx, run, added)
+            .await
+            .context("storing the run's additions")?;
+        calendars::mark_applied(&mut tx, run.id)
+            .await
+            .context("marking the additions applied")?;
+        tracing::debug!(%continued, added = counts.added, "continuation finished");
+        diff_event = Some(Event::Diff(Envelope {
+            data: calendars::diff_payload(&changes, counts),
+            error: None,
+            meta,
+        }));
+        Some(counts)
+    } else if input.applies_directly {
         None
     } else {
         let saved = calendars::saved_entries(&mut tx, run.calendar_id)

@@ -27,7 +27,10 @@ use serde_json::{Value, json};
 use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
 
+mod continuation;
 mod legacy;
+
+pub use continuation::ContinueApi;
 
 use super::{Tag, enqueue_after_commit, job_write_failed};
 use crate::{
@@ -309,7 +312,6 @@ async fn start_run(
     calendar_id: Option<Uuid>,
     framing: Option<Framing>,
 ) -> ApiResult<CalendarResponse> {
-    let slots = spec.slot_count() as u64;
     let mut tx = match db::user_tx(&state.pool, user).await {
         Ok(tx) => tx,
         // Seed 001's playbook: Postgres down, serve the legacy dry run, whatever the flag.
@@ -319,6 +321,20 @@ async fn start_run(
         Err(error) => return Err(error.into()),
     };
     let opened = open_run(&mut tx, user, &spec, calendar_id).await?;
+    launch(state, tx, user, opened, &spec, framing).await
+}
+
+/// Writes the run of `opened` and its job, commits, queues the job and answers with the
+/// run's stream or 202.
+async fn launch(
+    state: &AppState,
+    mut tx: Transaction<'static, Postgres>,
+    user: Uuid,
+    opened: Opened,
+    spec: &CalendarSpec,
+    framing: Option<Framing>,
+) -> ApiResult<CalendarResponse> {
+    let slots = spec.slot_count() as u64;
     let run_id = Uuid::now_v7();
     let mut job = NewJob::new(user, &CalendarJob { run_id });
     job.trace_context = telemetry::request_context(crate::envelope::current_request_id());
@@ -331,7 +347,7 @@ async fn start_run(
         mode: "service",
         deadline: Some(deadline),
     };
-    let deadline_at = insert_run(&mut tx, user, &opened, run, &spec).await?;
+    let deadline_at = insert_run(&mut tx, user, &opened, run, spec).await?;
     if let Err(error) = tx.commit().await {
         return Err(job_write_failed(state, &job, error).await);
     }
@@ -405,6 +421,8 @@ struct Opened {
     calendar_id: Uuid,
     version: i32,
     applies_directly: bool,
+    /// The ended run this one continues (it fills only the slots the calendar lacks).
+    continues: Option<Uuid>,
 }
 
 /// Creates the calendar, or takes the caller's existing one for a regeneration (404 when
@@ -433,6 +451,7 @@ async fn open_run(
                 calendar_id: id,
                 version: 1,
                 applies_directly: true,
+                continues: None,
             })
         }
         Some(id) => {
@@ -442,6 +461,7 @@ async fn open_run(
                 calendar_id: id,
                 version,
                 applies_directly,
+                continues: None,
             })
         }
     }
@@ -519,6 +539,7 @@ async fn insert_run(
             slots: spec.slot_count() as i32,
             applies_directly: opened.applies_directly,
             deadline,
+            continues: opened.continues,
         },
     )
     .await?;

@@ -1,6 +1,7 @@
 //! The organic week (seed 003): the brand library (`brands`: brand profiles and their
 //! linked accounts; `items`: trends and creative assets), generation streamed as NDJSON
-//! (`generate`), the saved weeks and the user's edits (`weeks`), and the placement object
+//! (`generate`), the saved weeks and the user's edits (`weeks`), the drafts of weeks being
+//! planned (`drafts`), and the placement object
 //! they share (`placement`).
 //!
 //! The library is owner only (another user's item is 404) and answers plain JSON
@@ -8,6 +9,7 @@
 //! `ID_TAKEN`. What the schema states is 400; what only a rule can judge is 422.
 
 mod brands;
+mod drafts;
 mod generate;
 mod items;
 mod placement;
@@ -25,6 +27,7 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 pub use brands::OrganicBrandsApi;
+pub use drafts::OrganicDraftsApi;
 pub use generate::OrganicGenerateApi;
 pub use items::OrganicLibraryApi;
 pub use weeks::OrganicWeeksApi;

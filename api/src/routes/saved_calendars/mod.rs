@@ -58,7 +58,8 @@ impl SavedCalendarsApi {
         }))
     }
 
-    /// A calendar: its saved entries (manual edits included), current version and runs.
+    /// A calendar: its saved entries (manual edits included), current version, runs, and
+    /// the proposal of its latest regeneration while it waits for an answer (`pendingRun`).
     #[oai(
         path = "/v1/calendars/:id",
         method = "get",
@@ -75,11 +76,13 @@ impl SavedCalendarsApi {
         let calendar = summary(&mut tx, id.0).await?;
         let entries = saved(&mut tx, id.0).await?;
         let runs: Vec<CalendarRun> = store::runs(&mut tx, id.0).await?;
+        let pending_run: Option<PendingRun> = store::pending_run(&mut tx, id.0).await?;
         tx.commit().await?;
         Ok(CalendarDetailEnvelope::of(CalendarDetail {
             calendar,
             entries,
             runs,
+            pending_run,
         }))
     }
 

@@ -77,9 +77,13 @@ pub struct CalendarRun {
     pub model: Option<String>,
     #[oai(nullable)]
     pub error: Option<Value>,
-    /// A regeneration's change counts `{added, updated, removed, conflicts}`.
+    /// A regeneration's change counts `{added, updated, removed, conflicts}` (a
+    /// continuation's: only `added`).
     #[oai(nullable)]
     pub diff: Option<Value>,
+    /// The run this one continued (`POST .../runs/{runId}/continue`).
+    #[oai(nullable)]
+    pub continues: Option<Uuid>,
     pub created_at: DateTime<Utc>,
     #[oai(nullable)]
     pub finished_at: Option<DateTime<Utc>>,
@@ -100,12 +104,28 @@ pub struct CalendarSummary {
 }
 
 #[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
 pub struct CalendarDetail {
     pub calendar: CalendarSummary,
     /// The saved entries, by time.
     pub entries: Vec<CalendarEntry>,
     /// Runs, newest first.
     pub runs: Vec<CalendarRun>,
+    /// The latest run's proposal while some of its changes are neither accepted nor
+    /// superseded by a later run: read it with `GET .../runs/{runId}`, apply it with
+    /// `.../accept`. Null otherwise.
+    #[oai(nullable)]
+    pub pending_run: Option<PendingRun>,
+}
+
+/// A regeneration's proposal still waiting for an answer.
+#[derive(Debug, Clone, Object, sqlx::FromRow)]
+#[oai(rename_all = "camelCase")]
+pub struct PendingRun {
+    pub run_id: Uuid,
+    pub version: i32,
+    /// Its changes not applied yet.
+    pub changes: i64,
 }
 
 #[derive(Debug, Clone, Object)]

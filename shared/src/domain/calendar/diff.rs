@@ -55,6 +55,19 @@ pub struct Change {
     pub after: Option<Entry>,
 }
 
+impl Change {
+    /// A new entry for a slot the calendar lacked.
+    pub fn added(entry: Entry) -> Self {
+        Change {
+            kind: ChangeKind::Added,
+            key: entry.slot.key.clone(),
+            conflict: false,
+            before: None,
+            after: Some(entry),
+        }
+    }
+}
+
 /// The changes that would turn `saved` into `generated`. `complete` is false for a run
 /// that did not cover every slot (it timed out): what it did not reach is not removed.
 pub fn diff(saved: &[SavedEntry], generated: &[Entry], complete: bool) -> Vec<Change> {

@@ -1,0 +1,123 @@
+//! The draft of an organic week: its seeds and options as the user left them, kept
+//! server-side so that a reload, or another device, finds the week as it was being planned.
+
+use almanac_shared::{db, store::organic as store};
+use chrono::{DateTime, NaiveDate, Utc};
+use poem::web::Data;
+use poem_openapi::{
+    Object, OpenApi,
+    param::Path,
+    payload::Json,
+    types::{ParseFromJSON, ToJSON},
+};
+use serde_json::{Value, json};
+
+use super::generate::{GenerateOptions, PlacementSeed};
+use crate::{
+    auth::UserAuth,
+    body::StrictJson,
+    error::{Answer, ApiError, ApiResult, can},
+    routes::Tag,
+    state::AppState,
+};
+
+/// A week being planned: seed 003's `placements` and `options`, each optional, as the
+/// generate request would carry them.
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct WeekDraft {
+    /// The seeds planned so far (may be empty), at most 60.
+    #[oai(nullable, validator(max_items = 60))]
+    pub placements: Option<Vec<PlacementSeed>>,
+    #[oai(nullable)]
+    pub options: Option<GenerateOptions>,
+}
+
+/// A saved draft (an empty one when none was saved).
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct SavedWeekDraft {
+    pub brand_profile_id: String,
+    pub week_start: String,
+    pub placements: Vec<PlacementSeed>,
+    #[oai(nullable)]
+    pub options: Option<GenerateOptions>,
+    /// When it was saved; null when nothing was.
+    #[oai(nullable)]
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+pub struct OrganicDraftsApi;
+
+#[OpenApi(tag = "Tag::Organic")]
+impl OrganicDraftsApi {
+    /// The draft of the brand's week starting `weekStart`: what was last saved, or an
+    /// empty draft (`placements: []`, `updatedAt: null`).
+    #[oai(
+        path = "/api/organic/brands/:id/weeks/:weekStart/draft",
+        method = "get",
+        operation_id = "getOrganicWeekDraft"
+    )]
+    async fn get(
+        &self,
+        state: Data<&AppState>,
+        auth: UserAuth,
+        id: Path<String>,
+        /// The Monday of the week, `YYYY-MM-DD` (a path that is no date names no week: 404).
+        #[oai(name = "weekStart")]
+        week_start: Path<NaiveDate>,
+    ) -> Answer<Json<SavedWeekDraft>, { can::BAD_REQUEST | can::STORED | can::NOT_FOUND }> {
+        let mut tx = db::user_tx(&state.pool, auth.user().id).await?;
+        super::brands::brand(&mut tx, &id.0).await?;
+        let saved = store::draft(&mut tx, &id.0, week_start.0).await?;
+        tx.commit().await?;
+        let (draft, at) = saved.map_or((json!({}), None), |(draft, at)| (draft, Some(at)));
+        Ok(Json(view(id.0, week_start.0, draft, at)?))
+    }
+
+    /// Save the draft of the brand's week starting `weekStart`, in place of the last one;
+    /// answered with what was saved.
+    #[oai(
+        path = "/api/organic/brands/:id/weeks/:weekStart/draft",
+        method = "put",
+        operation_id = "saveOrganicWeekDraft"
+    )]
+    async fn put(
+        &self,
+        state: Data<&AppState>,
+        auth: UserAuth,
+        id: Path<String>,
+        /// The Monday of the week, `YYYY-MM-DD`.
+        #[oai(name = "weekStart")]
+        week_start: Path<NaiveDate>,
+        body: StrictJson<WeekDraft>,
+    ) -> Answer<Json<SavedWeekDraft>, { can::STORED | can::BODY | can::NOT_FOUND }> {
+        let draft = body.0.to_json().unwrap_or_else(|| json!({}));
+        let mut tx = db::user_tx(&state.pool, auth.user().id).await?;
+        super::brands::brand(&mut tx, &id.0).await?;
+        let at = store::save_draft(&mut tx, &id.0, week_start.0, &draft).await?;
+        tx.commit().await?;
+        Ok(Json(view(id.0, week_start.0, draft, Some(at))?))
+    }
+}
+
+fn view(
+    brand: String,
+    week: NaiveDate,
+    draft: Value,
+    updated_at: Option<DateTime<Utc>>,
+) -> ApiResult<SavedWeekDraft> {
+    let draft = WeekDraft::parse_from_json(Some(draft)).map_err(|error| {
+        ApiError::internal(anyhow::anyhow!(
+            "reading a saved week draft: {}",
+            error.into_message()
+        ))
+    })?;
+    Ok(SavedWeekDraft {
+        brand_profile_id: brand,
+        week_start: week.to_string(),
+        placements: draft.placements.unwrap_or_default(),
+        options: draft.options,
+        updated_at,
+    })
+}
