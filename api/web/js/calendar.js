@@ -1,11 +1,13 @@
-// Content calendars (seed 000): a request form, the grid filling entry by entry from the
-// run's event stream (the page stays usable meanwhile), inline edits, regeneration with a
-// diff to accept, exports. A reload restores the calendar and resumes a running stream
-// from the last event it saw.
+// Content calendars (seed 000): a request form, the month or week grid filling entry by
+// entry from the run's event stream (the page stays usable meanwhile), edits and moves,
+// Continue for a plan that stopped at the time limit, regeneration with a diff to accept,
+// exports. A reload restores the calendar, resumes a running stream from the last event it
+// saw, and reopens a proposal still waiting for an answer.
 
 import { api, download, follow } from "./api.js";
-import { h, field, check, fill, toast, day, isoDay, showError, showProblem, fieldError, clearProblems, timeZonePicker, confirmAction, guardUnsaved, platformBadge, progressText, words } from "./ui.js";
-import { t } from "./i18n.js";
+import { CalendarGrid } from "./calendar_grid.js";
+import { h, field, check, fill, toast, day, isoDay, showError, showProblem, fieldError, clearProblems, timeZonePicker, confirmAction, guardUnsaved, progressText, words } from "./ui.js";
+import { t, formatTime } from "./i18n.js";
 
 const CHANNELS = ["tiktok", "instagram", "linkedin", "facebook", "x", "youtube"];
 let page = null;
@@ -19,7 +21,7 @@ export async function show(view, [id]) {
   leave();
   const list = h("div", { class: "panel", id: "calendar-list" }, h("p", { class: "muted" }, t("app.loading")));
   const main = h("div", { class: "stack", id: "calendar-main" });
-  fill(view, h("h1", {}, t("calendar.title")), h("div", { class: "split" }, list, main));
+  fill(view, h("h1", {}, t("calendar.title")), h("div", { class: "split calendar-page" }, list, main));
   renderList(list, id);
   if (id) await openCalendar(main, id);
   else main.append(requestForm(null, null));
@@ -56,6 +58,7 @@ function requestForm(calendarId, previous) {
   const timezone = timeZonePicker("timezone", constraints.timezone);
   const audience = h("input", { name: "audience", value: constraints.audience ?? "" });
   const problem = h("div");
+  const size = h("p", { class: "hint", id: "plan-size", "aria-live": "polite" });
   const submit = h("button", { type: "submit", id: calendarId ? "regenerate-submit" : "generate" },
     calendarId ? t("calendar.regenerate") : t("calendar.generate"));
   const form = h("form", { class: "panel stack", id: calendarId ? "regenerate-form" : "calendar-form" },
@@ -64,7 +67,7 @@ function requestForm(calendarId, previous) {
     h("div", { class: "row" }, field(t("calendar.cadence"), cadence), field(t("calendar.firstDay"), start), field(t("calendar.lastDay"), end)),
     h("div", { class: "row" }, field(t("calendar.topic"), topic), field(t("calendar.times"), times),
       field(t("calendar.timezone"), timezone), field(t("calendar.audience"), audience)),
-    submit, problem);
+    size, submit, problem);
   const fieldset = form.querySelector("#channels-field");
   // What would be refused, said at its field before anyone presses Generate.
   const validate = () => {
@@ -84,6 +87,8 @@ function requestForm(calendarId, previous) {
       ok = false;
     }
     submit.disabled = !ok;
+    const count = planSize(form.querySelectorAll("input[name=channel]:checked").length, cadence.value, start.value, end.value, words(times.value).length);
+    size.textContent = ok ? estimate(count) : "";
     return ok;
   };
   form.addEventListener("input", validate);
@@ -125,6 +130,27 @@ function requestForm(calendarId, previous) {
   return form;
 }
 
+/** About how many entries a request makes (the server's grid decides exactly). */
+function planSize(channels, cadence, start, end, times) {
+  const days = Math.round((Date.parse(end) - Date.parse(start)) / 86400e3) + 1;
+  if (!(days > 0)) return 0;
+  const dates = { daily: days, weekly: Math.ceil(days / 7), monthly: Math.ceil(days / 30.4) }[cadence] ?? days;
+  return dates * channels * Math.max(times, 1);
+}
+
+/** Roughly how long a plan of `count` entries takes: the AI writes about a dozen a second. */
+const ENTRIES_PER_SECOND = 12;
+/** A run stops here (seed 000's 30 s) and Continue writes the rest. */
+const RUN_LIMIT_SECONDS = 30;
+
+function estimate(count) {
+  const seconds = Math.ceil(count / ENTRIES_PER_SECOND) + 3;
+  const duration = seconds < 90 ? t("calendar.aboutSeconds", { count: Math.ceil(seconds / 5) * 5 })
+    : t("calendar.aboutMinutes", { count: Math.round(seconds / 60) });
+  const text = t("calendar.planSize", { count, duration });
+  return seconds > RUN_LIMIT_SECONDS ? `${text} ${t("calendar.planInParts")}` : text;
+}
+
 // What a reload needs to resume: the running job of a calendar and the last event seen.
 const runKey = (calendarId) => `almanac.run.${calendarId}`;
 function remember(calendarId, run) { sessionStorage.setItem(runKey(calendarId), JSON.stringify(run)); }
@@ -133,15 +159,18 @@ function recall(calendarId) {
 }
 
 async function openCalendar(main, id) {
-  const state = {
-    id, entries: new Map(), days: new Map(), source: null, detail: null, run: null,
-  };
+  const state = { id, source: null, detail: null, run: null };
   page = state;
+  state.grid = new CalendarGrid({
+    onOpen: (key) => openEditor(state, key),
+    onMove: (key, date, time) => moveEntry(state, key, date, time),
+  });
   const title = h("h2", { id: "calendar-title" }, t("calendar.untitled"));
   const mode = h("span", { class: "badge", id: "mode" });
   const progress = h("progress", { id: "progress", max: 1, value: 0, hidden: true, "aria-label": t("common.generationProgress") });
   const status = h("p", { id: "run-status", role: "status", "aria-live": "polite" });
   const cancel = h("button", { type: "button", class: "danger", id: "cancel", hidden: true }, t("common.cancel"));
+  const resume = h("button", { type: "button", id: "continue", hidden: true }, t("calendar.continue"));
   const regenerate = h("button", { type: "button", class: "secondary", id: "regenerate" }, t("calendar.regenerateOpen"));
   // The name, changed in place: kept by every regeneration once set.
   const rename = h("button", { type: "button", class: "link", id: "rename" }, t("calendar.rename"));
@@ -165,22 +194,23 @@ async function openCalendar(main, id) {
     heading.replaceWith(form);
     input.focus();
   });
-  const heading = h("div", { class: "row" }, title, rename, mode);
-  const exports = ["ics", "csv", "json"].map((format) => h("button", {
-    type: "button", class: "secondary", id: `export-${format}`,
-    onclick: () => download(`/v1/calendars/${id}/export?format=${format}`, `calendar.${format}`)
-      .catch((e) => showError(e)),
-  }, t("calendar.export", { format: format.toUpperCase() })));
+  const heading = h("div", { class: "row title-row" }, title, rename, mode);
+  const exports = h("details", { class: "menu", id: "export-menu" },
+    h("summary", { class: "button secondary" }, t("calendar.exportMenu")),
+    h("div", { class: "menu-items" }, ["ics", "csv", "json"].map((format) => h("button", {
+      type: "button", class: "secondary", id: `export-${format}`,
+      onclick: () => download(`/v1/calendars/${id}/export?format=${format}`, `calendar.${format}`)
+        .catch((e) => showError(e)),
+    }, t("calendar.export", { format: format.toUpperCase() })))));
   const diff = h("div", { id: "diff" });
-  const grid = h("div", { class: "days", id: "grid" });
-  state.els = { title, mode, progress, status, cancel, grid, diff, main };
+  state.els = { title, mode, progress, status, cancel, resume, diff, main };
   fill(main,
-    h("div", { class: "panel stack" },
-      heading,
-      progress, status,
-      h("div", { class: "row" }, cancel, regenerate, ...exports,
-        h("a", { href: `#/publishing/${id}`, id: "to-publishing" }, t("calendar.toPublishing")))),
-    diff, grid, editor(state));
+    h("div", { class: "panel calendar-head" },
+      h("div", { class: "row spread" }, heading,
+        h("div", { class: "row actions" }, cancel, resume, regenerate, exports,
+          h("a", { href: `#/publishing/${id}`, id: "to-publishing", class: "button" }, t("calendar.toPublishing")))),
+      progress, status),
+    diff, state.grid.el, editor(state), mover(state));
   regenerate.addEventListener("click", () => {
     const form = requestForm(id, state.detail?.runs?.[0]?.request);
     const close = h("button", { type: "button", class: "secondary", id: "regenerate-close" }, t("common.close"));
@@ -204,16 +234,54 @@ async function openCalendar(main, id) {
       cancel.disabled = false;
     }
   });
+  resume.addEventListener("click", () => continueRun(state));
   await reload(state);
   const latest = state.detail.runs[0];
   const remembered = recall(id);
   // A run still going: resume its stream (from the last event this tab saw, after a reload).
   if (latest?.jobId && ["pending", "running"].includes(latest.status)) {
     const run = remembered?.jobId === latest.jobId ? remembered
-      : { jobId: latest.jobId, runId: latest.id, mode: latest.mode, regenerate: latest.version > 1 };
+      : { jobId: latest.jobId, runId: latest.id, mode: latest.mode, regenerate: latest.version > 1 && !latest.continues };
     stream(state, run);
-  } else if (remembered?.runId && remembered.regenerate) {
-    await showDiff(state, remembered.runId);
+  } else if (state.detail.pendingRun) {
+    // A proposal nobody answered yet, on this device or another.
+    await showDiff(state, state.detail.pendingRun.runId);
+  }
+}
+
+/** Starts the run that writes what a stopped one did not (only the missing slots). */
+async function continueRun(state) {
+  const latest = state.detail?.runs?.[0];
+  if (!latest) return;
+  state.els.resume.disabled = true;
+  try {
+    const { data, meta } = await api("POST", `/v1/calendars/${state.id}/runs/${latest.id}/continue`, undefined,
+      { envelope: true, headers: { Prefer: "respond-async" } });
+    state.els.resume.hidden = true;
+    state.els.status.className = "";
+    stream(state, { jobId: data.jobId, runId: data.runId, mode: meta.mode, regenerate: false });
+  } catch (error) {
+    showError(error);
+  } finally {
+    state.els.resume.disabled = false;
+  }
+}
+
+/** Saves a move (a drag, or "Move…"); the grid already shows it there. */
+async function moveEntry(state, key, date, time) {
+  const entry = state.grid.get(key);
+  if (!entry?.id) {
+    toast(t("calendar.notSavedYet"));
+    throw new Error("not saved yet");
+  }
+  try {
+    const saved = await api("PATCH", `/v1/calendars/${state.id}/entries/${entry.id}`, { date, time });
+    if (saved.key !== key) state.grid.remove(key);
+    state.grid.upsert(saved);
+    toast(t("calendar.moved", { day: day(saved.date), time: formatTime(saved.time.slice(0, 5)) }));
+  } catch (error) {
+    showError(error);
+    throw error;
   }
 }
 
@@ -227,11 +295,14 @@ async function reload(state) {
   state.els.title.textContent = detail.calendar.name || t("calendar.untitled");
   const latest = detail.runs[0];
   setMode(state, latest?.mode);
-  state.entries.clear();
-  state.days.clear();
-  state.els.grid.replaceChildren();
-  for (const entry of detail.entries) upsert(state, entry);
-  if (!detail.entries.length) state.els.grid.append(h("p", { class: "muted", id: "empty" }, t("calendar.noEntries")));
+  state.grid.setRequest(detail.calendar.request);
+  state.grid.reset(detail.entries);
+  // A first run or a continuation that stopped early: Continue writes the rest.
+  const fills = latest && (latest.version === 1 || latest.continues);
+  const stopped = latest && ["timeout", "failed", "cancelled"].includes(latest.status);
+  const missing = (latest?.slots ?? 0) - detail.entries.length;
+  state.els.resume.hidden = !(fills && stopped && missing > 0);
+  state.els.resume.textContent = t("calendar.continueMissing", { count: Math.max(missing, 0) });
 }
 
 function setMode(state, mode) {
@@ -241,37 +312,6 @@ function setMode(state, mode) {
   state.els.mode.textContent = t("calendar.legacy");
   state.els.mode.className = "badge warn";
   state.els.mode.title = t("calendar.legacyHint");
-}
-
-/** Puts an entry in its day, in time order, replacing the one with its key. */
-function upsert(state, entry) {
-  document.getElementById("empty")?.remove();
-  const known = state.entries.get(entry.key);
-  const merged = known ? { ...known, ...entry } : entry;
-  state.entries.set(entry.key, merged);
-  let dayEl = state.days.get(merged.date);
-  if (!dayEl) {
-    dayEl = h("section", { class: "day", dataset: { date: merged.date } }, h("h3", {}, day(merged.date)));
-    const later = [...state.els.grid.children].find((d) => d.dataset.date > merged.date);
-    state.els.grid.insertBefore(dayEl, later ?? null);
-    state.days.set(merged.date, dayEl);
-  }
-  const order = `${merged.time} ${merged.channel}`;
-  const button = h("button", {
-    type: "button", class: `entry${merged.edited ? " edited" : ""}`,
-    dataset: { key: merged.key, order }, "aria-label": t("calendar.entryLabel", { channel: t(`platform.${merged.channel}`), day: day(merged.date), time: merged.time.slice(0, 5), title: merged.title }),
-    onclick: () => openEditor(state, merged.key),
-  },
-  h("div", {}, platformBadge(merged.channel), " ", merged.time.slice(0, 5),
-    merged.edited ? h("span", { class: "badge edited ml" }, t("calendar.edited")) : null),
-  h("div", { class: "title" }, merged.title));
-  const existing = dayEl.querySelector(`[data-key="${CSS.escape(merged.key)}"]`);
-  if (existing) {
-    existing.replaceWith(button);
-  } else {
-    const after = [...dayEl.querySelectorAll(".entry")].find((b) => b.dataset.order > order);
-    dayEl.insertBefore(button, after ?? null);
-  }
 }
 
 function editor(state) {
@@ -298,12 +338,13 @@ function editor(state) {
       problem,
       h("div", { class: "row" },
         h("button", { type: "submit", value: "save", id: "entry-save" }, t("common.save")),
+        h("button", { type: "button", class: "secondary", id: "entry-move", onclick: () => state.openMover(state.editing) }, t("calendar.move")),
         h("button", { type: "button", value: "cancel", class: "secondary", id: "entry-close" }, t("common.close")))));
   const snapshot = () => JSON.stringify(Object.values(fields).map((f) => f.value));
   guardUnsaved(dialog, () => state.editorSnapshot !== undefined && snapshot() !== state.editorSnapshot, dialog.querySelector("#entry-close"));
   dialog.addEventListener("close", async () => {
     if (dialog.returnValue !== "save" || !state.editing) return;
-    const entry = state.entries.get(state.editing);
+    const entry = state.grid.get(state.editing);
     const patch = {
       title: fields.title.value, caption: fields.caption.value,
       hashtags: words(fields.hashtags.value), callToAction: fields.callToAction.value,
@@ -312,8 +353,8 @@ function editor(state) {
     };
     try {
       const saved = await api("PATCH", `/v1/calendars/${state.id}/entries/${entry.id}`, patch);
-      if (saved.key !== entry.key) removeEntry(state, entry.key);
-      upsert(state, saved);
+      if (saved.key !== entry.key) state.grid.remove(entry.key);
+      state.grid.upsert(saved);
       toast(t("calendar.entrySaved"));
     } catch (error) {
       showError(error);
@@ -338,22 +379,59 @@ function editor(state) {
   return dialog;
 }
 
-function removeEntry(state, key) {
-  state.entries.delete(key);
-  state.els.grid.querySelector(`[data-key="${CSS.escape(key)}"]`)?.remove();
+/** "Move…": another day and time for an entry, from the keyboard as well as the pointer. */
+function mover(state) {
+  const date = h("input", { type: "date", name: "moveDate", required: true });
+  const time = h("input", { type: "time", name: "moveTime", required: true });
+  const what = h("p", { class: "muted", id: "move-what" });
+  const zone = h("p", { class: "hint", id: "move-zone" });
+  const dialog = h("dialog", { id: "move-dialog", "aria-labelledby": "move-title" },
+    h("form", { method: "dialog", class: "stack" },
+      h("h2", { id: "move-title" }, t("calendar.moveTitle")), what,
+      h("div", { class: "row" }, field(t("calendar.date"), date), field(t("calendar.time"), time)), zone,
+      h("div", { class: "row" },
+        h("button", { type: "submit", value: "move", id: "move-save" }, t("calendar.moveHere")),
+        h("button", { type: "submit", value: "cancel", formnovalidate: true, class: "secondary", id: "move-close" }, t("common.close")))));
+  dialog.addEventListener("close", async () => {
+    if (dialog.returnValue !== "move" || !dialog.dataset.key) return;
+    document.getElementById("entry-editor")?.close();
+    const key = dialog.dataset.key;
+    const entry = state.grid.get(key);
+    if (!entry) return;
+    const before = { ...entry };
+    state.grid.upsert({ ...entry, date: date.value, time: time.value.slice(0, 5) });
+    try {
+      await moveEntry(state, key, date.value, time.value.slice(0, 5));
+    } catch {
+      state.grid.upsert(before);
+    }
+  });
+  state.openMover = (key) => {
+    const entry = state.grid.get(key);
+    if (!entry) return;
+    dialog.dataset.key = key;
+    date.value = entry.date;
+    time.value = String(entry.time).slice(0, 5);
+    what.textContent = `${t(`platform.${entry.channel}`)} · ${entry.title}`;
+    zone.textContent = t("calendar.timesIn", { zone: state.grid.range.timezone });
+    dialog.returnValue = "";
+    dialog.showModal();
+    date.focus();
+  };
+  return dialog;
 }
 
 /** Opens the editor; an entry only streamed so far gets its saved id first. */
 async function openEditor(state, key) {
-  let entry = state.entries.get(key);
+  let entry = state.grid.get(key);
   if (!entry.id) {
     try {
       const detail = await api("GET", `/v1/calendars/${state.id}`);
       for (const saved of detail.entries) {
-        const mine = state.entries.get(saved.key);
-        if (mine) state.entries.set(saved.key, { ...mine, ...saved });
+        const mine = state.grid.get(saved.key);
+        if (mine) state.grid.entries.set(saved.key, { ...mine, ...saved });
       }
-      entry = state.entries.get(key);
+      entry = state.grid.get(key);
     } catch (error) {
       return showError(error);
     }
@@ -391,9 +469,9 @@ function stream(state, run) {
           progress.value = Math.max(progress.value, (event.meta?.position ?? 0) + 1);
           return; // proposals: shown as a diff when the run ends
         }
-        upsert(state, event.data);
-        progress.value = state.entries.size;
-        status.textContent = t("calendar.generatingCount", { done: state.entries.size, count: progress.max });
+        state.grid.upsert(event.data);
+        progress.value = state.grid.entries.size;
+        status.textContent = t("calendar.generatingCount", { done: state.grid.entries.size, count: progress.max });
       },
       done: (event) => finished(state, run, event),
     },
@@ -408,11 +486,12 @@ async function finished(state, run, event) {
   status.dataset.state = event.status;
   if (page !== state) return;
   await reload(state);
-  const kept = state.entries.size;
+  const kept = state.grid.entries.size;
+  const total = state.detail.runs[0]?.slots ?? kept;
   const message = {
     succeeded: run.regenerate ? t("calendar.regenerated") : t("calendar.done", { count: kept }),
     cancelled: t("calendar.cancelled", { count: kept }),
-    timeout: t("calendar.timeout", { count: kept }),
+    timeout: t("calendar.timeout", { count: kept, total, missing: Math.max(total - kept, 0) }),
     failed: t("calendar.failed", { count: kept, reason: event.error?.message ?? "" }),
   }[event.status] ?? t("calendar.finished", { status: t(`status.${event.status}`) });
   status.textContent = message;
@@ -473,6 +552,6 @@ async function showDiff(state, runId) {
     h("div", { class: "row" },
       h("button", { type: "button", id: "accept-selected", onclick: () => accept({ changeIds: [...diff.querySelectorAll("input:checked")].map((b) => b.value) }) }, t("calendar.acceptSelected")),
       h("button", { type: "button", id: "accept-all", class: "secondary", onclick: () => accept({ all: true }) }, t("calendar.acceptAll")),
-      h("button", { type: "button", class: "link", onclick: () => { sessionStorage.removeItem(runKey(state.id)); fill(diff); } }, t("calendar.dismiss"))),
+      h("button", { type: "button", class: "link", id: "diff-later", onclick: () => { sessionStorage.removeItem(runKey(state.id)); fill(diff); } }, t("calendar.later"))),
     h("div", { class: "scroll" }, rows)));
 }

@@ -48,6 +48,10 @@ async fn request_march(browser: &Browser) {
     browser
         .set_value("#calendar-form select[name=timezone]", "Europe/Paris")
         .await;
+    // The form says how big the plan is and roughly how long it takes.
+    browser
+        .wait_text("#plan-size", "About 90 entries: about 15 seconds to write.")
+        .await;
     browser.click("#generate").await;
 }
 
@@ -129,6 +133,13 @@ async fn the_grid_fills_while_usable_and_an_edit_survives_reloads_flag_toggles_a
         .fill("#regenerate-form input[name=topic]", "black tea")
         .await;
     browser.click("#regenerate-submit").await;
+    browser.wait("#accept-all").await;
+    // The proposal waits on the server: a reload with nothing kept in the tab (another
+    // device) reopens it.
+    browser
+        .script("sessionStorage.clear(); localStorage.clear()")
+        .await;
+    browser.client.refresh().await.unwrap();
     browser.wait("#accept-all").await;
     // The fake AI writes the same entries again, so the one change is the edited entry's,
     // marked as a conflict.
@@ -223,5 +234,175 @@ async fn a_cancelled_run_shows_cancelled_and_the_entries_it_kept() {
     browser.click("#rename-form button[type=submit]").await;
     browser.wait_text("#calendar-title", "March tea plan").await;
     browser.wait_text("#calendar-list", "March tea plan").await;
+
+    // Continue writes only what is missing, straight into the calendar.
+    let missing = 90 - kept;
+    browser
+        .wait_text("#continue", &format!("write the {missing} missing entries"))
+        .await;
+    browser.screenshot_of("continue-offered").await;
+    browser.click("#continue").await;
+    browser.wait("#run-status[data-state=succeeded]").await;
+    browser.wait_count(".chip", 90).await;
+    assert_eq!(saved_entries(&app).await, 90);
+    assert_eq!(browser.count("#continue:not([hidden])").await, 0);
+    assert_eq!(browser.count("#accept-all").await, 0, "nothing to accept");
+    browser.screenshot().await;
+}
+
+/// The entry of `key`: its local date and time, and whether it is marked edited.
+async fn placed(app: &TestApp, key: &str) -> (String, String, bool) {
+    sqlx::query_as(
+        "select local_date::text, to_char(local_time, 'HH24:MI'), edited from calendar_entries where key = $1",
+    )
+    .bind(key)
+    .fetch_one(&app.db)
+    .await
+    .unwrap()
+}
+
+/// A month of three channels is one screen at 1280x800; the channel filter hides a
+/// channel; a drag moves an entry to another day (month) and another hour (week), each a
+/// saved edit kept after a reload, and two posts of a channel too close are marked; "Move…"
+/// does it from the keyboard; a phone gets the agenda.
+#[tokio::test]
+async fn a_month_is_one_screen_and_dragging_an_entry_reschedules_it() {
+    let (app, _fake) = gated_app(Behaviour::Ok).await;
+    let browser = Browser::start(&app, "calendar-grid").await;
+    browser.sign_in().await;
+    request_march(&browser).await;
+    browser.wait("#run-status[data-state=succeeded]").await;
+    browser.wait_count(".chip", 90).await;
+
+    browser.viewport(1280, 800).await;
+    let layout = browser
+        .script(
+            "const cells = [...document.querySelectorAll('.month .cell')];
+             return {
+               page: [document.documentElement.scrollHeight, innerHeight],
+               cells: cells.length,
+               days: cells.filter((c) => c.dataset.date.startsWith('2027-03')).length,
+               cut: cells.filter((c) => c.scrollHeight > c.clientHeight).length,
+               below: [...document.querySelectorAll('.chip')]
+                 .filter((c) => c.getBoundingClientRect().bottom > innerHeight).length,
+               zone: document.querySelector('#calendar-tz').textContent,
+             }",
+        )
+        .await;
+    assert!(
+        layout["page"][0].as_u64() <= layout["page"][1].as_u64(),
+        "the month scrolls at 1280x800: {layout}"
+    );
+    assert_eq!(layout["cells"], 35, "five whole weeks: {layout}");
+    assert_eq!(
+        layout["days"], 31,
+        "every day of March, empty or not: {layout}"
+    );
+    assert_eq!(layout["cut"], 0, "no day hides entries: {layout}");
+    assert_eq!(layout["below"], 0, "every entry is on screen: {layout}");
+    assert_eq!(layout["zone"], "Times in Europe/Paris");
+    browser.screenshot_of("month").await;
+
+    // The filter shows a channel or hides it.
+    browser.click("#show-tiktok").await;
+    browser.wait_count(".chip:not([hidden])", 60).await;
+    assert_eq!(
+        browser
+            .count(".chip[data-channel=tiktok]:not([hidden])")
+            .await,
+        0
+    );
+    browser.click("#show-tiktok").await;
+    browser.wait_count(".chip:not([hidden])", 90).await;
+    assert_eq!(browser.count(".chip.conflict").await, 0);
+
+    // Dragged from 2 to 10 March, beside that day's TikTok post at the same time.
+    let key = "2027-03-02/tiktok/1";
+    let chip = format!(".chip[data-key=\"{key}\"]");
+    browser
+        .drag(&chip, ".month .cell[data-date=\"2027-03-10\"]")
+        .await;
+    browser.wait_text("#toast", "Moved to").await;
+    assert_eq!(
+        placed(&app, key).await,
+        ("2027-03-10".into(), "18:00".into(), true),
+        "saved as an edit"
+    );
+    assert_eq!(
+        browser.count(".cell[data-date=\"2027-03-02\"] .chip").await,
+        2
+    );
+    // Two TikTok posts at 18:00 on the 10th: both marked.
+    browser
+        .wait_count(".cell[data-date=\"2027-03-10\"] .chip.conflict", 2)
+        .await;
+    assert_eq!(browser.count(".chip.conflict").await, 2);
+    browser.screenshot_of("dragged").await;
+    browser.client.refresh().await.unwrap();
+    browser
+        .wait(&format!(".cell[data-date=\"2027-03-10\"] {chip}.edited"))
+        .await;
+    browser.wait_count(".chip.conflict", 2).await;
+
+    // In the week, a drag changes the hour too: to 11 March at 09:00 (minutes kept).
+    browser.click("#view-week").await;
+    browser.click("#period-next").await;
+    browser.wait_text("#period-label", "8 March").await;
+    browser
+        .drag(&chip, ".cell[data-date=\"2027-03-11\"][data-hour=\"09\"]")
+        .await;
+    browser.wait_text("#toast", "Moved to").await;
+    eventually(Duration::from_secs(10), "the move to be saved", || async {
+        (placed(&app, key).await.0 == "2027-03-11").then_some(())
+    })
+    .await;
+    assert_eq!(
+        placed(&app, key).await,
+        ("2027-03-11".into(), "09:00".into(), true)
+    );
+    browser.wait_count(".chip.conflict", 0).await;
+    browser.screenshot_of("week").await;
+
+    // From the keyboard: the entry's dialog, "Move…", a day and time.
+    let other = "2027-03-12/linkedin/1";
+    let focused = browser.wait(&format!(".chip[data-key=\"{other}\"]")).await;
+    focused.send_keys("\u{E007}").await.unwrap();
+    browser.wait("#entry-editor[open]").await;
+    browser.click("#entry-move").await;
+    browser.wait("#move-dialog[open]").await;
+    browser
+        .set_value("#move-dialog input[name=moveDate]", "2027-03-13")
+        .await;
+    browser
+        .set_value("#move-dialog input[name=moveTime]", "10:30")
+        .await;
+    browser.click("#move-save").await;
+    eventually(
+        Duration::from_secs(10),
+        "the keyboard move to be saved",
+        || async { (placed(&app, other).await.0 == "2027-03-13").then_some(()) },
+    )
+    .await;
+    assert_eq!(
+        placed(&app, other).await,
+        ("2027-03-13".into(), "10:30".into(), true)
+    );
+    browser
+        .wait(&format!(
+            ".cell[data-date=\"2027-03-13\"][data-hour=\"10\"] .chip[data-key=\"{other}\"]"
+        ))
+        .await;
+    assert_eq!(
+        saved_entries(&app).await,
+        90,
+        "moves add and remove nothing"
+    );
+
+    // A phone reads the month as an agenda.
+    browser.click("#view-month").await;
+    browser.fits_a_phone().await;
+    browser.click("#view-agenda").await;
+    browser.wait(".agenda-day").await;
+    browser.fits_a_phone().await;
     browser.screenshot().await;
 }

@@ -381,6 +381,70 @@ impl Browser {
         self.save_screenshot(&self.name).await;
     }
 
+    /// Saves the page as `<name>-<step>.png`, a step of the test worth seeing.
+    pub async fn screenshot_of(&self, step: &str) {
+        self.save_screenshot(&format!("{}-{step}", self.name)).await;
+    }
+
+    /// Makes the page's viewport (what the page lays out in) `width` x `height`.
+    pub async fn viewport(&self, width: u32, height: u32) {
+        let chrome = self
+            .script("return [outerWidth - innerWidth, outerHeight - innerHeight]")
+            .await;
+        let extra = |i: usize| chrome[i].as_u64().unwrap_or_default() as u32;
+        self.client
+            .set_window_size(width + extra(0), height + extra(1))
+            .await
+            .unwrap();
+        self.until(
+            &format!("the viewport to be {width}x{height}"),
+            "return [innerWidth, innerHeight]",
+            |v| v == &json!([width, height]),
+        )
+        .await;
+    }
+
+    /// Drags the first element `from` matches onto the first `to` matches with the mouse
+    /// (pointer events: WebDriver cannot drive HTML5 drag and drop in Chromium).
+    pub async fn drag(&self, from: &str, to: &str) {
+        use fantoccini::actions::{InputSource, MOUSE_BUTTON_LEFT, MouseActions, PointerAction};
+        let source = self.wait(from).await;
+        let target = self.wait(to).await;
+        let step = Some(Duration::from_millis(50));
+        let actions = MouseActions::new("mouse".into())
+            .then(PointerAction::MoveToElement {
+                element: source,
+                duration: None,
+                x: 0.0,
+                y: 0.0,
+            })
+            .then(PointerAction::Down {
+                button: MOUSE_BUTTON_LEFT,
+            })
+            .then(PointerAction::MoveBy {
+                duration: step,
+                x: 12.0,
+                y: 12.0,
+            })
+            .then(PointerAction::MoveToElement {
+                element: target.clone(),
+                duration: Some(Duration::from_millis(200)),
+                x: 0.0,
+                y: 0.0,
+            })
+            .then(PointerAction::MoveToElement {
+                element: target,
+                duration: step,
+                x: 1.0,
+                y: 1.0,
+            })
+            .then(PointerAction::Up {
+                button: MOUSE_BUTTON_LEFT,
+            });
+        self.client.perform_actions(actions).await.unwrap();
+        self.client.release_actions().await.unwrap();
+    }
+
     async fn save_screenshot(&self, name: &str) {
         let png = self.client.screenshot().await.unwrap();
         let dir = screenshot_dir();

@@ -1,0 +1,374 @@
+// The calendar as people read one: a month or week grid with every day (an agenda list on
+// phones), one compact chip per entry (platform mark and colour, time, title), a channel
+// filter, conflicts marked, and drag to reschedule (pointer events; the entry dialog's
+// "Move…" does the same from the keyboard). Days and hours are laid out before entries
+// arrive, so a streaming run fills them without moving anything.
+
+import { h, fill, platformBadge } from "./ui.js";
+import { t, formatDay, formatTime } from "./i18n.js";
+
+const DAY = 86400e3;
+/** Two posts of one channel closer than this are marked as a conflict. */
+const CONFLICT_MINUTES = 30;
+const NARROW = "(max-width: 699px)";
+
+const toDate = (iso) => new Date(`${iso}T00:00:00Z`);
+const toIso = (date) => date.toISOString().slice(0, 10);
+const addDays = (iso, n) => toIso(new Date(toDate(iso).getTime() + n * DAY));
+/** Monday-first weekday, 0..6. */
+const weekday = (iso) => (toDate(iso).getUTCDay() + 6) % 7;
+const mondayOf = (iso) => addDays(iso, -weekday(iso));
+const monthStart = (iso) => `${iso.slice(0, 7)}-01`;
+const addMonths = (iso, n) => {
+  const d = toDate(monthStart(iso));
+  d.setUTCMonth(d.getUTCMonth() + n);
+  return toIso(d);
+};
+const hourOf = (time) => Number(String(time).slice(0, 2));
+const minutesOf = (entry) => toDate(entry.date).getTime() / 60e3 + hourOf(entry.time) * 60 + Number(String(entry.time).slice(3, 5));
+
+export class CalendarGrid {
+  /**
+   * `onOpen(key)` opens an entry; `onMove(key, date, time)` reschedules one (a promise: the
+   * chip goes back where it was when it rejects).
+   */
+  constructor({ onOpen, onMove }) {
+    this.onOpen = onOpen;
+    this.onMove = onMove;
+    this.entries = new Map();
+    this.hidden = new Set();
+    this.chosenView = null;
+    this.range = { start: null, end: null, timezone: "UTC", channels: [], times: [] };
+    this.anchor = null;
+    this.toolbar = h("div", { class: "cal-toolbar", id: "calendar-toolbar" });
+    this.body = h("div", { class: "cal-body", id: "grid" });
+    this.el = h("section", { class: "calendar", "aria-label": t("calendar.gridLabel") }, this.toolbar, this.body);
+    this.narrow = matchMedia(NARROW);
+    this.narrow.addEventListener("change", () => { if (!this.chosenView) this.render(); });
+  }
+
+  get view() {
+    return this.chosenView ?? (this.narrow.matches ? "agenda" : "month");
+  }
+
+  /** The calendar's request: its range, time zone, channels and times of day. */
+  setRequest(request) {
+    const constraints = request?.constraints ?? {};
+    this.range = {
+      start: request?.start?.slice(0, 10) ?? null,
+      end: request?.end?.slice(0, 10) ?? null,
+      timezone: constraints.timezone ?? "UTC",
+      channels: request?.channels ?? [],
+      times: constraints.timesOfDay ?? [],
+    };
+    this.anchor ??= this.range.start ?? toIso(new Date());
+  }
+
+  /** Every entry anew (a reload). */
+  reset(entries) {
+    this.entries = new Map(entries.map((e) => [e.key, e]));
+    if (!this.anchor && entries.length) this.anchor = entries[0].date;
+    this.render();
+  }
+
+  /** Adds or replaces one entry, in place. */
+  upsert(entry) {
+    const merged = { ...this.entries.get(entry.key), ...entry };
+    this.entries.set(entry.key, merged);
+    this.remove(entry.key, false);
+    this.place(merged);
+    this.conflictsLater();
+  }
+
+  remove(key, forget = true) {
+    if (forget) this.entries.delete(key);
+    this.body.querySelector(`[data-key="${CSS.escape(key)}"]`)?.remove();
+    if (forget) this.conflictsLater();
+  }
+
+  get(key) {
+    return this.entries.get(key);
+  }
+
+  /** The channels entries are on, the request's first. */
+  channels() {
+    const all = new Set(this.range.channels);
+    for (const e of this.entries.values()) all.add(e.channel);
+    return [...all];
+  }
+
+  /** The first and last day of what is shown. */
+  period() {
+    if (this.view === "week") {
+      const first = mondayOf(this.anchor);
+      return { first, last: addDays(first, 6) };
+    }
+    const first = monthStart(this.anchor);
+    return { first, last: addDays(addMonths(first, 1), -1) };
+  }
+
+  go(step) {
+    this.anchor = this.view === "week" ? addDays(this.anchor, 7 * step) : addMonths(this.anchor, step);
+    this.render();
+  }
+
+  choose(view) {
+    this.chosenView = view;
+    this.render();
+  }
+
+  render() {
+    if (!this.anchor) this.anchor = toIso(new Date());
+    this.renderToolbar();
+    const view = this.view;
+    this.body.dataset.view = view;
+    if (view === "week") this.renderWeek();
+    else if (view === "agenda") this.renderAgenda();
+    else this.renderMonth();
+    for (const entry of this.sorted()) this.place(entry);
+    this.markConflicts();
+  }
+
+  sorted() {
+    return [...this.entries.values()].sort((a, b) => `${a.date}${a.time}${a.channel}`.localeCompare(`${b.date}${b.time}${b.channel}`));
+  }
+
+  renderToolbar() {
+    const view = this.view;
+    const { first } = this.period();
+    const month = formatDay(first, { month: "long", year: "numeric" });
+    const label = view === "week"
+      ? t("calendar.weekOf", { day: formatDay(first, { day: "numeric", month: "long", year: "numeric" }) })
+      : month.charAt(0).toUpperCase() + month.slice(1);
+    const unit = view === "week" ? "week" : "month";
+    const views = ["month", "week", "agenda"].map((v) => h("button", {
+      type: "button", class: "secondary", id: `view-${v}`, "aria-pressed": String(v === view),
+      onclick: () => this.choose(v),
+    }, t(`calendar.view.${v}`)));
+    const filters = this.channels().map((channel) => {
+      const box = h("input", { type: "checkbox", id: `show-${channel}`, checked: !this.hidden.has(channel) });
+      box.addEventListener("change", () => {
+        if (box.checked) this.hidden.delete(channel); else this.hidden.add(channel);
+        this.applyFilter();
+      });
+      return h("label", { class: "check chip-filter", dataset: { platform: channel } }, box, platformBadge(channel));
+    });
+    fill(this.toolbar,
+      h("div", { class: "row nav-period" },
+        h("button", { type: "button", class: "secondary", id: "period-prev", "aria-label": t(`calendar.previous.${unit}`), onclick: () => this.go(-1) }, "‹"),
+        h("div", { class: "period" },
+          h("strong", { id: "period-label", "aria-live": "polite" }, label),
+          h("span", { class: "muted tz", id: "calendar-tz" }, t("calendar.timesIn", { zone: this.range.timezone }))),
+        h("button", { type: "button", class: "secondary", id: "period-next", "aria-label": t(`calendar.next.${unit}`), onclick: () => this.go(1) }, "›")),
+      h("div", { class: "row views", role: "group", "aria-label": t("calendar.viewLabel") }, views),
+      filters.length ? h("fieldset", { class: "row filters", id: "channel-filter" }, h("legend", { class: "sr-only" }, t("calendar.showChannels")), filters) : null);
+  }
+
+  /** Days outside the calendar's range are shaded; days outside the month muted. */
+  dayClasses(iso, month) {
+    const classes = ["cell"];
+    if (month && iso.slice(0, 7) !== month) classes.push("outside");
+    if ((this.range.start && iso < this.range.start) || (this.range.end && iso > this.range.end)) classes.push("off");
+    return classes.join(" ");
+  }
+
+  weekdayHeads() {
+    const monday = "2027-03-01";
+    return Array.from({ length: 7 }, (_, i) => h("div", { class: "head", "aria-hidden": "true" },
+      formatDay(addDays(monday, i), { weekday: "short" })));
+  }
+
+  renderMonth() {
+    const { first, last } = this.period();
+    const month = first.slice(0, 7);
+    const start = mondayOf(first);
+    const end = addDays(mondayOf(last), 6);
+    const cells = [];
+    for (let iso = start; iso <= end; iso = addDays(iso, 1)) {
+      const number = Number(iso.slice(8));
+      cells.push(h("div", { class: this.dayClasses(iso, month), dataset: { date: iso, drop: "" } },
+        h("span", { class: "num" }, number === 1 ? formatDay(iso, { day: "numeric", month: "short" }) : String(number)),
+        h("div", { class: "chips", role: "list", "aria-label": formatDay(iso) })));
+    }
+    fill(this.body, h("div", { class: "month" }, this.weekdayHeads(), cells));
+  }
+
+  /** The hours the week shows: the working day, widened to every entry and planned time. */
+  hours(first, last) {
+    let low = 7;
+    let high = 21;
+    const hours = [...this.range.times.map(hourOf)];
+    for (const e of this.entries.values()) if (e.date >= first && e.date <= last) hours.push(hourOf(e.time));
+    for (const hour of hours.filter(Number.isFinite)) { low = Math.min(low, hour); high = Math.max(high, hour); }
+    return Array.from({ length: high - low + 1 }, (_, i) => low + i);
+  }
+
+  renderWeek() {
+    const { first, last } = this.period();
+    const days = Array.from({ length: 7 }, (_, i) => addDays(first, i));
+    const heads = [h("div", { class: "head" }), ...days.map((iso) => h("div", { class: "head" }, formatDay(iso, { weekday: "short", day: "numeric" })))];
+    const rows = this.hours(first, last).flatMap((hour) => {
+      const hh = String(hour).padStart(2, "0");
+      return [
+        h("div", { class: "hour" }, formatTime(`${hh}:00`)),
+        ...days.map((iso) => h("div", { class: `${this.dayClasses(iso, null)} slot`, dataset: { date: iso, hour: hh, drop: "" } },
+          h("div", { class: "chips", role: "list", "aria-label": `${formatDay(iso)} ${formatTime(`${hh}:00`)}` }))),
+      ];
+    });
+    this.weekHours = new Set(this.hours(first, last));
+    fill(this.body, h("div", { class: "week-grid" }, heads, rows));
+  }
+
+  renderAgenda() {
+    fill(this.body, h("div", { class: "agenda", id: "agenda" }));
+  }
+
+  /** The list an entry's chip goes in, in the view shown (none: not in this period). */
+  slotFor(entry) {
+    const { first, last } = this.period();
+    const view = this.view;
+    if (view === "month") {
+      return this.body.querySelector(`.cell[data-date="${entry.date}"] .chips`);
+    }
+    if (entry.date < first || entry.date > last) return null;
+    if (view === "week") {
+      if (!this.weekHours?.has(hourOf(entry.time))) {
+        // An hour the week did not show: laid out again with it.
+        this.render();
+        return null;
+      }
+      return this.body.querySelector(`.cell[data-date="${entry.date}"][data-hour="${String(entry.time).slice(0, 2)}"] .chips`);
+    }
+    const agenda = this.body.querySelector(".agenda");
+    let dayEl = agenda.querySelector(`[data-date="${entry.date}"]`);
+    if (!dayEl) {
+      dayEl = h("section", { class: "agenda-day", dataset: { date: entry.date, drop: "" } },
+        h("h3", {}, formatDay(entry.date, { weekday: "long", day: "numeric", month: "long" })),
+        h("div", { class: "chips", role: "list" }));
+      const later = [...agenda.children].find((d) => d.dataset.date > entry.date);
+      agenda.insertBefore(dayEl, later ?? null);
+    }
+    return dayEl.querySelector(".chips");
+  }
+
+  place(entry) {
+    const list = this.slotFor(entry);
+    if (!list) return;
+    const chip = this.chip(entry);
+    const after = [...list.children].find((c) => c.dataset.order > chip.dataset.order);
+    list.insertBefore(chip, after ?? null);
+  }
+
+  chip(entry) {
+    const time = String(entry.time).slice(0, 5);
+    const label = t("calendar.entryLabel", { channel: t(`platform.${entry.channel}`), day: formatDay(entry.date), time: formatTime(time), title: entry.title });
+    const chip = h("button", {
+      type: "button", role: "listitem",
+      class: `entry chip${entry.edited ? " edited" : ""}`,
+      dataset: { key: entry.key, channel: entry.channel, platform: entry.channel, order: `${time} ${entry.channel}` },
+      "aria-label": entry.edited ? `${label} (${t("calendar.edited")})` : label,
+      hidden: this.hidden.has(entry.channel),
+    },
+    platformBadge(entry.channel),
+    h("span", { class: "time" }, formatTime(time)),
+    h("span", { class: "title" }, entry.title),
+    entry.edited ? h("span", { class: "edited-mark", title: t("calendar.edited"), "aria-hidden": "true" }, "✎") : null);
+    this.draggable(chip, entry.key);
+    return chip;
+  }
+
+  applyFilter() {
+    for (const chip of this.body.querySelectorAll(".chip")) chip.hidden = this.hidden.has(chip.dataset.channel);
+  }
+
+  conflictsLater() {
+    if (this.conflictsDue) return;
+    this.conflictsDue = true;
+    queueMicrotask(() => { this.conflictsDue = false; this.markConflicts(); });
+  }
+
+  /** Marks every entry less than 30 minutes from another of its channel. */
+  markConflicts() {
+    const byChannel = new Map();
+    for (const e of this.entries.values()) {
+      if (!byChannel.has(e.channel)) byChannel.set(e.channel, []);
+      byChannel.get(e.channel).push([minutesOf(e), e.key]);
+    }
+    const close = new Set();
+    for (const list of byChannel.values()) {
+      list.sort((a, b) => a[0] - b[0]);
+      for (let i = 1; i < list.length; i++) {
+        if (list[i][0] - list[i - 1][0] < CONFLICT_MINUTES) { close.add(list[i][1]); close.add(list[i - 1][1]); }
+      }
+    }
+    for (const chip of this.body.querySelectorAll(".chip")) {
+      const conflict = close.has(chip.dataset.key);
+      chip.classList.toggle("conflict", conflict);
+      chip.title = conflict ? t("calendar.tooClose", { minutes: CONFLICT_MINUTES }) : "";
+    }
+  }
+
+  /**
+   * Drag with the pointer: past a few pixels the chip follows it and the day (or hour)
+   * under it is marked; let go there and the entry moves. A press without a drag is a
+   * click, which opens the entry.
+   */
+  draggable(chip, key) {
+    chip.addEventListener("click", (event) => {
+      if (chip.dataset.dragged) { delete chip.dataset.dragged; event.preventDefault(); return; }
+      this.onOpen(key);
+    });
+    chip.addEventListener("pointerdown", (down) => {
+      if (down.button !== 0) return;
+      const from = { x: down.clientX, y: down.clientY };
+      let ghost = null;
+      let target = null;
+      const move = (event) => {
+        if (!ghost) {
+          if (Math.hypot(event.clientX - from.x, event.clientY - from.y) < 6) return;
+          ghost = chip.cloneNode(true);
+          ghost.classList.add("ghost");
+          ghost.removeAttribute("id");
+          ghost.style.width = `${chip.offsetWidth}px`;
+          document.body.append(ghost);
+          chip.classList.add("dragging");
+        }
+        ghost.style.left = `${event.clientX + 6}px`;
+        ghost.style.top = `${event.clientY + 6}px`;
+        const over = document.elementFromPoint(event.clientX, event.clientY)?.closest("[data-drop]") ?? null;
+        if (over !== target) {
+          target?.classList.remove("drop-target");
+          target = over;
+          target?.classList.add("drop-target");
+        }
+      };
+      const end = async (event) => {
+        chip.removeEventListener("pointermove", move);
+        chip.removeEventListener("pointerup", end);
+        chip.removeEventListener("pointercancel", end);
+        if (!ghost) return;
+        ghost.remove();
+        chip.classList.remove("dragging");
+        target?.classList.remove("drop-target");
+        chip.dataset.dragged = "yes";
+        if (event.type !== "pointerup" || !target) return;
+        const entry = this.entries.get(key);
+        const date = target.dataset.date;
+        const time = target.dataset.hour ? `${target.dataset.hour}:${String(entry.time).slice(3, 5)}` : String(entry.time).slice(0, 5);
+        if (date === entry.date && time === String(entry.time).slice(0, 5)) return;
+        // Shown at once where it was dropped; put back if the save is refused.
+        const before = { ...entry };
+        this.upsert({ ...entry, date, time });
+        try {
+          await this.onMove(key, date, time);
+        } catch {
+          this.upsert(before);
+        }
+      };
+      chip.setPointerCapture?.(down.pointerId);
+      chip.addEventListener("pointermove", move);
+      chip.addEventListener("pointerup", end);
+      chip.addEventListener("pointercancel", end);
+    });
+  }
+}
