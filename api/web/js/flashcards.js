@@ -1,8 +1,9 @@
 // Flashcards (seed 002): paste text, generate, review the suggestions (accept, with edits,
-// or reject), the saved cards, and the Anki CSV.
+// or reject), the saved cards, and the Anki CSV. Past generations are listed with what is
+// left to review; a reload (or another device) reopens the one being reviewed.
 
 import { api, download, follow } from "./api.js";
-import { h, field, fill, toast, showError, showProblem, clearProblems, progressText, confirmAction } from "./ui.js";
+import { h, field, fill, toast, when, showError, showProblem, clearProblems, progressText, confirmAction } from "./ui.js";
 import { t } from "./i18n.js";
 
 // Seed 002: a source text of at least 1,000 characters (spaces at either end not counted).
@@ -15,13 +16,14 @@ export function leave() {
   source = null;
 }
 
-export async function show(view) {
+export async function show(view, [generationId] = []) {
   const text = h("textarea", { id: "source-text", rows: 8, "aria-describedby": "source-count" });
   const count = h("span", { class: "hint", id: "source-count", "aria-live": "polite" });
   const progress = h("progress", { id: "flashcards-progress", max: 1, value: 0, hidden: true, "aria-label": t("common.generationProgress") });
   const status = h("p", { id: "flashcards-status", role: "status", "aria-live": "polite" });
   const suggestions = h("div", { id: "suggestions", class: "stack" });
   const cards = h("div", { id: "cards" });
+  const past = h("section", { class: "panel stack", id: "generations" });
   const generate = h("button", { type: "submit", id: "generate-cards" }, t("flashcards.generate"));
   const form = h("form", { class: "panel stack" }, field(t("flashcards.source"), text, count), generate, progress, status);
   // The rule up front: how many characters there are, how many more are needed.
@@ -55,7 +57,10 @@ export async function show(view) {
             running = false;
             counted();
             status.textContent = e.status === "succeeded" ? t("flashcards.review") : t("flashcards.ended", { status: t(`status.${e.status}`), reason: e.error?.message ?? "" });
+            // The address names the generation under review: a reload comes back to it.
+            window.history.replaceState(null, "", `#/flashcards/${accepted.generation_id}`);
             await renderSuggestions(suggestions, accepted.generation_id, cards);
+            await renderHistory(past, accepted.generation_id, suggestions, cards, false);
           },
         },
       });
@@ -65,13 +70,32 @@ export async function show(view) {
       showProblem(error, { root: form, problem: status, fields: { source_text: text } });
     }
   });
-  fill(view, h("h1", {}, t("flashcards.title")), form, suggestions,
+  fill(view, h("h1", {}, t("flashcards.title")), form, suggestions, past,
     h("section", { class: "panel stack" }, h("div", { class: "row" }, h("h2", {}, t("flashcards.yours")),
       h("button", {
         type: "button", class: "secondary", id: "download-csv",
         onclick: () => download("/api/cards/export?format=csv", "almanac-cards.csv").catch((e) => showError(e)),
       }, t("flashcards.downloadCsv"))), cards));
-  await renderCards(cards);
+  await Promise.all([renderCards(cards), renderHistory(past, generationId, suggestions, cards, true)]);
+}
+
+/**
+ * The user's generations, newest first, each with what is left to review. `open`: the
+ * chosen one's suggestions are shown (else the newest with suggestions to review).
+ */
+async function renderHistory(el, selected, suggestions, cards, open) {
+  const { items } = await api("GET", "/api/ai/generations?limit=20");
+  fill(el, h("h2", {}, t("flashcards.history")),
+    items.length ? h("ul", { class: "list" }, items.map((g) => h("li", { class: "generation", dataset: { id: g.id } },
+      h("a", { href: `#/flashcards/${g.id}`, "aria-current": g.id === selected ? "page" : null }, when(g.created_at)), " ",
+      h("span", { class: `badge ${g.status === "failed" ? "bad" : ""}` }, t(`status.${g.status}`)), " ",
+      g.suggestions.proposed > 0
+        ? h("span", { class: "badge warn to-review" }, t("flashcards.toReview", { count: g.suggestions.proposed }))
+        : h("span", { class: "muted" }, t("flashcards.reviewed", { count: g.suggestions.accepted, total: g.suggestions.total })))))
+      : h("p", { class: "muted" }, t("flashcards.noHistory")));
+  if (!open) return;
+  const chosen = selected ?? items.find((g) => g.suggestions.proposed > 0)?.id;
+  if (chosen) await renderSuggestions(suggestions, chosen, cards);
 }
 
 async function renderSuggestions(el, generationId, cards) {
@@ -89,6 +113,8 @@ async function renderSuggestions(el, generationId, cards) {
         row.querySelectorAll("button").forEach((b) => { b.disabled = true; });
         toast(t(saved.status === "accepted" ? "flashcards.acceptedToast" : "flashcards.rejectedToast"));
         await renderCards(cards);
+        const list = document.getElementById("generations");
+        if (list) await renderHistory(list, generationId, el, cards, false);
       } catch (error) {
         showError(error);
       }

@@ -1,9 +1,11 @@
 // Organic week (seed 003): the brand library (brands with linked accounts, trends, creative
-// assets) and a 7-day board for a brand whose cards fill from the NDJSON stream.
+// assets) and a brand's week, one row per day, whose cards fill from the NDJSON stream and
+// open in an edit dialog. The week's seeds and options are a draft kept on the server, so
+// a reload or another device finds them as they were left.
 
 import { api, ndjson } from "./api.js";
 import { h, field, check, fill, toast, day, monday, showError, showProblem, timeZonePicker, confirmAction, guardUnsaved, platformBadge, progressText, words } from "./ui.js";
-import { t, has, formatTime } from "./i18n.js";
+import { t, has, formatTime, formatDay } from "./i18n.js";
 
 const PLATFORMS = ["instagram", "linkedin", "facebook", "tiktok", "youtube"];
 const TREND_KINDS = ["trend", "question", "event"];
@@ -43,7 +45,7 @@ async function renderLibrary(state) {
 const refresh = (state) => show(state.view, [state.brandId, state.weekStart].filter(Boolean));
 
 /** A list with an add form; `edit(item)` gives the fields to change, `remove(item)` deletes. */
-function crud({ id, title, adding, items, label, add, fields, save, edit, remove, removing, extra }) {
+function crud({ id, title, explain, adding, items, label, add, fields, save, edit, remove, removing, extra }) {
   const problem = h("div");
   const inputs = fields();
   const form = h("form", { class: "stack", id: `${id}-form` },
@@ -59,6 +61,7 @@ function crud({ id, title, adding, items, label, add, fields, save, edit, remove
     }
   });
   return h("section", { class: "panel", id }, h("h2", {}, title),
+    explain ? h("p", { class: "hint explain" }, explain) : null,
     h("ul", { class: "list" }, items.map((item) => h("li", { dataset: { id: item.id } },
       label(item),
       h("div", { class: "row" },
@@ -138,7 +141,7 @@ function brandsPanel(state) {
 
 function trendsPanel(state) {
   return crud({
-    id: "trends", title: t("organic.trends"), adding: t("organic.addTrend"), removing: t("confirm.removeTrendBody"), items: state.trends,
+    id: "trends", title: t("organic.trends"), explain: t("organic.trendsExplain"), adding: t("organic.addTrend"), removing: t("confirm.removeTrendBody"), items: state.trends,
     label: (trend) => h("span", {}, h("span", { class: "badge" }, t(`organic.trendKind.${trend.kind}`)), ` ${trend.title} · ${trend.keywords.join(", ")}`),
     fields: () => ({
       id: h("input", { name: "id" }),
@@ -166,7 +169,7 @@ function trendsPanel(state) {
 
 function assetsPanel(state) {
   return crud({
-    id: "assets", title: t("organic.assets"), adding: t("organic.addAsset"), removing: t("confirm.removeAssetBody"), items: state.assets,
+    id: "assets", title: t("organic.assets"), explain: t("organic.assetsExplain"), adding: t("organic.addAsset"), removing: t("confirm.removeAssetBody"), items: state.assets,
     label: (a) => h("span", {}, h("span", { class: "badge" }, t(`organic.assetKind.${a.kind}`)), ` ${a.title} · ${a.tags.join(", ")}`),
     fields: () => ({
       id: h("input", { name: "id" }),
@@ -219,7 +222,11 @@ async function renderBoard(state) {
   const accounts = await api("GET", `/api/organic/brands/${encodeURIComponent(brand.id)}/accounts`);
   const days = weekDays(state.weekStart);
   const seeds = [];
-  const columns = new Map(days.map((d) => [d, h("div", { class: "day", dataset: { day: d } }, h("h3", {}, day(d)))]));
+  // One row per day: the day, then its cards side by side.
+  const columns = new Map(days.map((d) => [d, h("div", { class: "cards" })]));
+  const rows = days.map((d) => h("section", { class: "day-row", dataset: { day: d } },
+    h("h3", {}, formatDay(d, { weekday: "long" }), h("span", { class: "muted" }, formatDay(d, { day: "numeric", month: "short" }))),
+    columns.get(d)));
   const errors = h("div", { id: "placement-errors" });
   const progress = h("progress", { id: "organic-progress", max: 1, value: 0, hidden: true, "aria-label": t("common.generationProgress") });
   const status = h("p", { id: "organic-status", role: "status", "aria-live": "polite" });
@@ -268,6 +275,31 @@ async function renderBoard(state) {
     field(t("organic.trend"), seedFields.trend), field(t("organic.day"), seedFields.day), field(t("organic.seedTime"), seedFields.time),
     field(t("organic.platform"), seedFields.platform), field(t("organic.account"), seedFields.account), field(t("organic.format"), seedFields.format),
     h("button", { type: "submit", id: "add-seed" }, t("organic.addSeed")));
+  // The draft on the server: the seeds and options as they are, saved a moment after each change.
+  const draftPath = `/api/organic/brands/${encodeURIComponent(brand.id)}/weeks/${state.weekStart}/draft`;
+  let draftTimer = null;
+  let restoring = false;
+  const saveDraft = () => {
+    if (restoring) return;
+    clearTimeout(draftTimer);
+    draftTimer = setTimeout(async () => {
+      try {
+        await api("PUT", draftPath, { placements: seeds, options: chosenOptions() });
+        draftStatus.textContent = t("organic.draftSaved");
+      } catch (error) {
+        showError(error);
+      }
+    }, 300);
+  };
+  const addSeed = (seed, time) => {
+    // Kept beside the request's fields, for the page's own words about it (not sent).
+    Object.defineProperty(seed, "time", { value: time, enumerable: false });
+    seeds.push(seed);
+    seedsChanged();
+    const trendTitle = state.trends.find((trend) => trend.id === seed.trendId)?.title ?? seed.trendId;
+    seedList.append(h("li", { dataset: { placement: seed.placementId } }, `${trendTitle}: ${t(`platform.${seed.platform}`)}${seed.accountId ? ` (${seed.accountId})` : ""} · ${day(seed.dayId)} ${formatTime(time)}`,
+      " ", h("button", { type: "button", class: "link", onclick: (e) => { seeds.splice(seeds.indexOf(seed), 1); e.target.closest("li").remove(); seedsChanged(); } }, t("common.remove"))));
+  };
   seedForm.addEventListener("submit", (event) => {
     event.preventDefault();
     const trendId = seedFields.trend.value;
@@ -281,15 +313,9 @@ async function renderBoard(state) {
       scheduledAt: zonedToUtc(dayId, time, brand.timezone).toISOString(),
       timeLabel: timeLabel(time), platform: seedFields.platform.value, seedSource: "trend",
     };
-    // Kept beside the request's fields, for the page's own words about it (not sent).
-    Object.defineProperty(seed, "time", { value: time, enumerable: false });
     if (seedFields.account.value) seed.accountId = seedFields.account.value;
     if (seedFields.format.value.trim()) seed.desiredFormat = seedFields.format.value.trim();
-    seeds.push(seed);
-    seedsChanged();
-    const trendTitle = state.trends.find((trend) => trend.id === trendId)?.title ?? "";
-    seedList.append(h("li", {}, `${trendTitle}: ${t(`platform.${seed.platform}`)}${seed.accountId ? ` (${seed.accountId})` : ""} · ${day(dayId)} ${formatTime(time)}`,
-      " ", h("button", { type: "button", class: "link", onclick: (e) => { seeds.splice(seeds.indexOf(seed), 1); e.target.closest("li").remove(); seedsChanged(); } }, t("common.remove"))));
+    addSeed(seed, time);
   });
 
   const options = {
@@ -304,27 +330,97 @@ async function renderBoard(state) {
   const generate = h("button", { type: "button", id: "generate-week", disabled: true, "aria-describedby": "seeds-needed" }, t("organic.generate"));
   // Seed 003 plans from seeds: Generate waits for the first one, and says so.
   const seedsNeeded = h("p", { class: "hint", id: "seeds-needed" }, t("organic.seedsNeeded"));
+  const draftStatus = h("span", { class: "hint", id: "draft-status", "aria-live": "polite" });
   const seedsChanged = () => {
     generate.disabled = seeds.length === 0;
     seedsNeeded.hidden = seeds.length > 0;
+    saveDraft();
   };
-  const board = h("div", { class: "week", id: "week" }, [...columns.values()]);
+  const chosenOptions = () => {
+    const chosen = {
+      includeNewsletter: options.newsletter.querySelector("input").checked,
+      language: options.language.value.trim() || undefined,
+      guidancePrompt: options.guidance.value.trim() || undefined,
+      overwriteEdited: options.overwrite.querySelector("input").checked,
+    };
+    if (options.preset.value) chosen.schedulePreset = options.preset.value;
+    return chosen;
+  };
+  for (const control of [options.preset, options.newsletter, options.language, options.guidance, options.overwrite]) {
+    control.addEventListener("change", saveDraft);
+  }
+  const board = h("div", { class: "week-rows", id: "week" }, rows);
 
   const placeCard = (p) => {
     const column = columns.get(p.schedule.dayId);
     if (!column) return;
-    const card = h("article", { class: "card", dataset: { placement: p.placementId } },
-      h("div", { class: "row" },
-        platformBadge(p.platform.name), p.schedule.timeLabel ?? "",
+    const tiers = ["high", "medium", "low"].filter((tier) => p.copy.hashtags[tier]?.length);
+    const assets = p.creative.assetIds.map((id) => state.assets.find((a) => a.id === id)?.title).filter(Boolean);
+    const card = h("article", { class: `card placement${p.edited ? " edited" : ""}`, dataset: { placement: p.placementId } },
+      h("div", { class: "row card-head" },
+        platformBadge(p.platform.name), h("span", { class: "time" }, p.schedule.timeLabel ?? formatTime(p.schedule.timeOfDay ?? "")),
         p.schedule.adjusted ? h("span", { class: "badge warn", title: t("organic.adjustedHint") }, t("organic.adjusted")) : null,
         p.auto ? h("span", { class: "badge", title: t("organic.autoHint") }, t("organic.auto")) : null,
-        p.edited ? h("span", { class: "badge edited" }, t("calendar.edited")) : null),
-      h("div", { class: "title" }, p.content.titleTopic),
-      h("div", {}, p.copy.caption),
-      h("div", { class: "muted" }, [...(p.copy.hashtags.high ?? []), ...(p.copy.hashtags.medium ?? []), ...(p.copy.hashtags.low ?? [])].join(" ")),
-      p.creative.assetIds.length ? h("div", { class: "muted" }, t("organic.assetsUsed", { assets: p.creative.assetIds.map((id) => state.assets.find((a) => a.id === id)?.title ?? id).join(", ") })) : null);
+        p.edited ? h("span", { class: "badge edited" }, t("calendar.edited")) : null,
+        h("button", { type: "button", class: "link edit-placement", "aria-label": t("organic.editPlacementLabel", { title: p.content.titleTopic }), onclick: () => editPlacement(p) }, t("organic.edit"))),
+      h("h4", { class: "title" }, p.content.titleTopic),
+      h("p", { class: "caption" }, p.copy.caption),
+      tiers.length ? h("div", { class: "tiers" }, tiers.map((tier) => h("div", { class: `tier ${tier}` },
+        h("span", { class: "muted" }, t(`organic.tier.${tier}`)), " ",
+        p.copy.hashtags[tier].map((tag) => h("span", { class: "tag" }, tag))))) : null,
+      assets.length ? h("div", { class: "muted assets" }, t("organic.assetsUsed", { assets: assets.join(", ") })) : null);
     const existing = board.querySelector(`[data-placement="${CSS.escape(p.placementId)}"]`);
     if (existing) existing.replaceWith(card); else column.append(card);
+  };
+
+  // A placement opened to edit: its caption, hashtags by tier and time (the brand's zone).
+  const editPlacement = (p) => {
+    const local = new Intl.DateTimeFormat("en-GB", { timeZone: brand.timezone, hour: "2-digit", minute: "2-digit", hourCycle: "h23" })
+      .format(new Date(p.schedule.scheduledAt));
+    const controls = {
+      caption: h("textarea", { name: "caption", rows: 5, maxlength: 2200, value: p.copy.caption }),
+      high: h("input", { name: "high", value: (p.copy.hashtags.high ?? []).join(" ") }),
+      medium: h("input", { name: "medium", value: (p.copy.hashtags.medium ?? []).join(" ") }),
+      low: h("input", { name: "low", value: (p.copy.hashtags.low ?? []).join(" ") }),
+      time: h("input", { name: "time", type: "time", value: local }),
+    };
+    const problem = h("div");
+    const dialog = h("dialog", { id: "placement-editor", "aria-labelledby": "placement-editor-title" },
+      h("form", { method: "dialog", class: "stack" },
+        h("h2", { id: "placement-editor-title" }, p.content.titleTopic),
+        h("p", { class: "muted" }, `${t(`platform.${p.platform.name}`)} · ${day(p.schedule.dayId)}`),
+        field(t("organic.caption"), controls.caption),
+        h("div", { class: "row" }, field(t("organic.tier.high"), controls.high), field(t("organic.tier.medium"), controls.medium), field(t("organic.tier.low"), controls.low)),
+        field(t("organic.timeIn", { zone: brand.timezone }), controls.time),
+        h("p", { class: "hint" }, t("organic.editKept")),
+        problem,
+        h("div", { class: "row" },
+          h("button", { type: "submit", id: "placement-save" }, t("common.save")),
+          h("button", { type: "button", class: "secondary", id: "placement-close" }, t("common.close")))));
+    document.body.append(dialog);
+    const values = () => JSON.stringify(Object.values(controls).map((c) => c.value));
+    const initial = values();
+    guardUnsaved(dialog, () => values() !== initial, dialog.querySelector("#placement-close"));
+    dialog.querySelector("form").addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const body = {
+        caption: controls.caption.value,
+        hashtags: { high: words(controls.high.value), medium: words(controls.medium.value), low: words(controls.low.value) },
+      };
+      if (controls.time.value && controls.time.value !== local) {
+        body.scheduledAt = zonedToUtc(p.schedule.dayId, controls.time.value.slice(0, 5), brand.timezone).toISOString();
+      }
+      try {
+        const saved = await api("PATCH", `/api/organic/brands/${encodeURIComponent(brand.id)}/placements/${encodeURIComponent(p.placementId)}?weekStart=${state.weekStart}`, body);
+        placeCard(saved);
+        dialog.close();
+        toast(t("organic.placementSaved"));
+      } catch (error) {
+        showProblem(error, { root: dialog, problem, fields: { caption: controls.caption, scheduledAt: controls.time, hashtags: controls.high } });
+      }
+    });
+    dialog.addEventListener("close", () => dialog.remove());
+    dialog.showModal();
   };
 
   generate.addEventListener("click", async () => {
@@ -333,20 +429,13 @@ async function renderBoard(state) {
       brandProfileId: brand.id, weekStart: state.weekStart, timezone: brand.timezone,
       platformAccountIds: Object.fromEntries(chosen),
       placements: seeds,
-      options: {
-        includeNewsletter: options.newsletter.querySelector("input").checked,
-        language: options.language.value.trim() || undefined,
-        guidancePrompt: options.guidance.value.trim() || undefined,
-        preferredPlatforms: [...new Set(chosen.map(([platform]) => platform))],
-        overwriteEdited: options.overwrite.querySelector("input").checked,
-      },
+      options: { ...chosenOptions(), preferredPlatforms: [...new Set(chosen.map(([platform]) => platform))] },
     };
-    if (options.preset.value) body.options.schedulePreset = options.preset.value;
     generate.disabled = true;
     progress.hidden = false;
     progress.value = 0;
     errors.replaceChildren();
-    for (const column of columns.values()) column.querySelectorAll(".card").forEach((c) => c.remove());
+    for (const column of columns.values()) column.querySelectorAll(".card.error").forEach((c) => c.remove());
     status.textContent = t("common.generating");
     abort = new AbortController();
     try {
@@ -364,8 +453,11 @@ async function renderBoard(state) {
           const said = has(`errors.code.${line.code}`)
             ? t(`errors.code.${line.code}`, { platform: t(`platform.${seed?.platform ?? ""}`) })
             : line.message;
-          errors.append(h("article", { class: "card error", role: "alert", dataset: { error: line.code } },
-            about ? h("strong", {}, about) : null, h("div", {}, said)));
+          // On its day, beside the posts that did go out.
+          const card = h("article", { class: "card error", role: "alert", dataset: { error: line.code, errorFor: line.placementId } },
+            about ? h("strong", {}, about) : null, h("div", {}, said));
+          const column = seed && columns.get(seed.dayId);
+          if (column) column.append(card); else errors.append(card);
         } else if (line.type === "complete") {
           const c = line.counts ?? {};
           status.textContent = t("organic.complete", { status: t(`status.${line.status}`), placements: c.placements ?? 0, autoFilled: c.autoFilled ?? 0, adjusted: c.adjusted ?? 0, errors: c.errors ?? 0 });
@@ -399,12 +491,36 @@ async function renderBoard(state) {
         }, t("organic.unlink"))))),
       accountForm),
     h("section", { class: "panel stack" },
-      h("h3", {}, t("organic.seeds")), seedForm, seedList, seedsNeeded,
+      h("h3", {}, t("organic.seeds")), h("p", { class: "hint explain" }, t("organic.seedsExplain")),
+      seedForm, seedList, seedsNeeded,
       h("h3", {}, t("organic.options")),
       h("div", { class: "row" }, field(t("organic.preset"), options.preset), field(t("organic.language"), options.language)),
+      h("p", { class: "hint explain" }, t("organic.presetExplain")),
       options.newsletter, options.overwrite, field(t("organic.guidance"), options.guidance),
-      generate, progress, status),
+      h("div", { class: "row" }, generate, draftStatus), progress, status),
     errors, board);
+
+  // The week's draft, as it was left here or on another device.
+  try {
+    const draft = await api("GET", draftPath);
+    restoring = true;
+    for (const seed of draft.placements) {
+      const time = new Intl.DateTimeFormat("en-GB", { timeZone: brand.timezone, hour: "2-digit", minute: "2-digit", hourCycle: "h23" })
+        .format(new Date(seed.scheduledAt));
+      addSeed(Object.fromEntries(Object.entries(seed).filter(([, v]) => v !== null && v !== undefined)), time);
+    }
+    const chosen = draft.options ?? {};
+    if (chosen.schedulePreset) options.preset.value = chosen.schedulePreset;
+    if (chosen.includeNewsletter) options.newsletter.querySelector("input").checked = true;
+    if (chosen.overwriteEdited) options.overwrite.querySelector("input").checked = true;
+    if (chosen.language) options.language.value = chosen.language;
+    if (chosen.guidancePrompt) options.guidance.value = chosen.guidancePrompt;
+    if (draft.updatedAt) draftStatus.textContent = t("organic.draftRestored");
+  } catch (error) {
+    showError(error);
+  } finally {
+    restoring = false;
+  }
 
   try {
     const saved = await api("GET", `/api/organic/brands/${encodeURIComponent(brand.id)}/weeks/${state.weekStart}`);

@@ -101,7 +101,8 @@ async function renderCalendar(main, calendarId) {
     h("thead", {}, h("tr", {}, h("th", {}, h("span", { class: "muted" }, t("publishing.publish"))), h("th", {}, t("publishing.entry")), h("th", {}, t("publishing.media")))),
     h("tbody", {}, detail.entries.map((e, i) => h("tr", { dataset: { entry: e.id, channel: e.channel } },
       h("td", {}, boxes[i]),
-      h("td", {}, platformBadge(e.channel), ` ${day(e.date)} ${e.time.slice(0, 5)} · ${e.title}`,
+      h("td", {}, platformBadge(e.channel), ` ${day(e.date)} ${e.time.slice(0, 5)} · ${e.title} `,
+        h("span", { class: "badge entry-status", dataset: { status: "unsent" } }, t("status.unsent")),
         h("div", { class: "muted" }, e.caption.length > 80 ? `${e.caption.slice(0, 80)}…` : e.caption)),
       h("td", { class: "media" }, mediaCell(e)))))));
   const rows = [...table.querySelectorAll("tbody tr")];
@@ -110,18 +111,36 @@ async function renderCalendar(main, calendarId) {
   const byChannel = h("select", { id: "filter-channel" }, h("option", { value: "" }, t("publishing.allChannels")),
     channels.map((c) => h("option", { value: c }, platformName(c))));
   const readyOnly = h("input", { type: "checkbox", id: "filter-ready" });
+  // Where each entry stands: not sent yet, or its latest publication's status.
+  const STATUSES = ["unsent", "scheduled", "publishing", "published", "draft_sent", "failed", "unconfirmed"];
+  const byStatus = h("select", { id: "filter-status" }, h("option", { value: "" }, t("publishing.allStatuses")),
+    STATUSES.map((s) => h("option", { value: s }, t(`status.${s}`))));
+  const statusOf = (e) => detail.statusByEntry?.get(e.id) ?? "unsent";
   const count = h("span", { id: "selected-count", class: "muted", "aria-live": "polite" });
   const counted = () => { count.textContent = t("publishing.selected", { count: boxes.filter((b) => b.checked).length }); };
   const visible = (i) => !rows[i].hidden;
   const filter = () => {
     detail.entries.forEach((e, i) => {
-      rows[i].hidden = (byChannel.value && e.channel !== byChannel.value) || (readyOnly.checked && !e.mediaUrl);
+      rows[i].hidden = (byChannel.value && e.channel !== byChannel.value) || (readyOnly.checked && !e.mediaUrl)
+        || (byStatus.value && statusOf(e) !== byStatus.value);
       if (rows[i].hidden) boxes[i].checked = false;
     });
     counted();
   };
   byChannel.addEventListener("change", filter);
   readyOnly.addEventListener("change", filter);
+  byStatus.addEventListener("change", filter);
+  // The intents' list tells each entry's status: shown in its row, and filtered on.
+  detail.onStatuses = () => {
+    detail.entries.forEach((e, i) => {
+      const badge = rows[i].querySelector(".entry-status");
+      const status = statusOf(e);
+      badge.dataset.status = status;
+      badge.textContent = t(`status.${status}`);
+      badge.className = `badge entry-status ${status === "published" ? "ok" : ["failed", "unconfirmed"].includes(status) ? "bad" : ""}`;
+    });
+    filter();
+  };
   boxes.forEach((b) => b.addEventListener("change", counted));
   const selectAll = h("button", { type: "button", class: "link", id: "select-all", onclick: () => { boxes.forEach((b, i) => { b.checked = visible(i); }); counted(); } }, t("publishing.selectAll"));
   const selectNone = h("button", { type: "button", class: "link", id: "select-none", onclick: () => { boxes.forEach((b) => { b.checked = false; }); counted(); } }, t("publishing.selectNone"));
@@ -163,7 +182,8 @@ async function renderCalendar(main, calendarId) {
     h("section", { class: "panel stack" },
       h("h2", {}, detail.calendar.name || t("calendar.untitled")),
       detail.entries.length ? h("div", { class: "row", id: "entry-tools" }, selectAll, selectNone,
-        field(t("publishing.channel"), byChannel), h("label", { class: "check" }, readyOnly, t("publishing.readyOnly"))) : null,
+        field(t("publishing.channel"), byChannel), field(t("publishing.status"), byStatus),
+        h("label", { class: "check" }, readyOnly, t("publishing.readyOnly"))) : null,
       detail.entries.length ? table : h("p", { class: "muted" }, t("publishing.noEntries")),
       detail.entries.length ? h("div", { class: "row" }, field(t("publishing.mediaForSelected"), bulkMedia), applyMedia) : null,
       // The actions stay in view however long the list.
@@ -257,6 +277,10 @@ async function renderIntents(el, calendarId, detail) {
   } catch (error) { return showError(error, el); }
   if (!el.isConnected) return;
   const live = items.filter((i) => !i.dryRun);
+  // Newest first: an entry's first live intent is where it stands now.
+  detail.statusByEntry = new Map();
+  for (const i of live) if (!detail.statusByEntry.has(i.entryId)) detail.statusByEntry.set(i.entryId, i.status);
+  detail.onStatuses?.();
   fill(el, live.length ? h("div", { class: "table-wrap" }, h("table", {},
     h("thead", {}, h("tr", {}, h("th", {}, t("publishing.entry")), h("th", {}, t("publishing.channel")), h("th", {}, t("publishing.status")), h("th", {}, t("publishing.details")), h("th", {}, h("span", { class: "muted" }, t("publishing.actions"))))),
     h("tbody", {}, live.map((i) => h("tr", { class: "intent-row", dataset: { id: i.id, entry: i.entryId, channel: i.channel, status: i.status } },

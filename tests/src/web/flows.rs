@@ -31,12 +31,30 @@ async fn flashcards_generate_accept_one_with_an_edit_and_download_it_in_the_csv(
     browser.click("#generate-cards").await;
     browser.wait(".suggestion").await;
     browser.every_input_is_labelled().await;
+    // Unreviewed suggestions wait on the server: a reload with nothing kept in the tab
+    // (another device) lists the generation and reopens them.
+    browser
+        .wait_text("#generations .to-review", "20 suggestions to review")
+        .await;
+    browser.script("sessionStorage.clear()").await;
+    browser.client.refresh().await.unwrap();
+    browser.wait_count(".suggestion", 20).await;
+    // Come back to the page without the generation in the address: the newest one with
+    // suggestions to review opens.
+    browser.open("#/calendar").await;
+    browser.wait("#calendar-list").await;
+    browser.open("#/flashcards").await;
+    browser.wait_count(".suggestion", 20).await;
+    assert_eq!(browser.count("#generations .generation").await, 1);
     browser
         .fill(".suggestion input[name=front]", "Edited question?")
         .await;
     browser.click(".suggestion .accept").await;
     browser.wait_count("#cards tr[data-id]", 1).await;
     browser.wait_text("#cards", "Edited question?").await;
+    browser
+        .wait_text("#generations .to-review", "19 suggestions to review")
+        .await;
     browser.click("#download-csv").await;
     let csv = browser.downloaded("almanac-cards.csv").await;
     let cards: Vec<&str> = csv.lines().filter(|l| !l.starts_with('#')).collect();
@@ -248,24 +266,66 @@ async fn the_seed_s_organic_week_fills_14_cards_and_a_clash_shows_adjusted_and_m
     browser.click("#generate-week").await;
     browser.wait("#organic-status[data-state=succeeded]").await;
     browser.wait_count("#week .card[data-placement]", 14).await;
-    assert_eq!(browser.count("#placement-errors .card").await, 0);
+    assert_eq!(browser.count("#week .card.error").await, 0);
+    let seeded =
+        "#week .day-row[data-day='2026-01-26'] .card[data-placement='seed-2026-01-26-trend-101']";
+    assert!(browser.text(seeded).await.contains("Sustainable swaps"));
+    // Each placement in words: a bold title, its caption, its hashtags by tier, its
+    // assets by title (never an id).
+    let card = browser.text(seeded).await;
     assert!(
-        browser
-            .text("#week [data-placement='seed-2026-01-26-trend-101']")
-            .await
-            .contains("Sustainable swaps")
+        card.contains("Broad hashtags") && card.contains("Brand hashtags"),
+        "{card}"
     );
+    assert!(
+        card.contains("#leafy") && card.contains("Swap montage"),
+        "{card}"
+    );
+    assert!(!card.contains("asset_991"), "{card}");
+    browser.screenshot_of("week").await;
+
+    // A placement opened and edited; regenerating the week keeps the edit.
+    browser.click(&format!("{seeded} .edit-placement")).await;
+    browser.wait("#placement-editor[open]").await;
+    browser
+        .fill(
+            "#placement-editor textarea[name=caption]",
+            "Our own words for Monday.",
+        )
+        .await;
+    browser.click("#placement-save").await;
+    browser.wait_text(seeded, "Our own words for Monday.").await;
+    browser.wait(&format!("{seeded}.edited")).await;
+    // The seeds and options are the server's: a reload with nothing kept in the tab finds
+    // them, and the week generates again from them.
+    browser.script("sessionStorage.clear()").await;
+    browser.client.refresh().await.unwrap();
+    browser.wait_count("#seeds li", 1).await;
+    browser
+        .wait_text("#draft-status", "restored as you left them")
+        .await;
+    assert_eq!(
+        browser
+            .script("return [document.querySelector('select[name=schedulePreset]').value, document.querySelector('input[name=includeNewsletter]').checked]")
+            .await,
+        serde_json::json!(["beta-launch", true])
+    );
+    browser.click("#generate-week").await;
+    browser.wait("#organic-status[data-state=succeeded]").await;
+    browser.wait_count("#week .card[data-placement]", 14).await;
+    browser.wait_text(seeded, "Our own words for Monday.").await;
 
     // The next week: two posts of one account at the same minute, one without an account.
     browser.open("#/organic/brand_123/2026-02-02").await;
     browser.wait("#seed-form").await;
-    browser
-        .click("input[name=use-account][value='linkedin|li_456']")
-        .await;
     add_seed(&browser, "2026-02-03", "10:00", "instagram", "ig_123").await;
     add_seed(&browser, "2026-02-03", "10:00", "instagram", "ig_123").await;
     add_seed(&browser, "2026-02-04", "10:00", "linkedin", "").await;
     browser.wait_count("#seeds li", 3).await;
+    browser.wait_text("#draft-status", "saved").await;
+    browser
+        .click("input[name=use-account][value='linkedin|li_456']")
+        .await;
     browser.click("#generate-week").await;
     browser.wait("#organic-status[data-state=succeeded]").await;
     browser.wait_count("#week .card[data-placement]", 2).await;
@@ -276,14 +336,10 @@ async fn the_seed_s_organic_week_fills_14_cards_and_a_clash_shows_adjusted_and_m
             .await
             .contains("adjusted")
     );
-    browser
-        .wait_count(
-            "#placement-errors .card.error[data-error=MISSING_ACCOUNT]",
-            1,
-        )
-        .await;
-    // Said in words, under the seed it is about: its trend and day, no code, no id.
-    let said = browser.text("#placement-errors").await;
+    // On its day, said in words: its trend and day, no code, no id.
+    let error = "#week .day-row[data-day='2026-02-04'] .card.error[data-error=MISSING_ACCOUNT]";
+    browser.wait_count(error, 1).await;
+    let said = browser.text(error).await;
     assert!(said.contains("Sustainable swaps"), "{said}");
     assert!(said.contains("4 Feb 2026"), "{said}");
     assert!(said.contains("No LinkedIn account for this post"), "{said}");
@@ -293,7 +349,7 @@ async fn the_seed_s_organic_week_fills_14_cards_and_a_clash_shows_adjusted_and_m
     );
     browser.fits_a_phone().await;
     browser
-        .script("document.querySelector('#placement-errors').scrollIntoView()")
+        .script("document.querySelector('#week').scrollIntoView()")
         .await;
     browser.screenshot().await;
 }
@@ -448,6 +504,28 @@ async fn a_publish_dry_run_shows_each_entry_s_reasons_and_a_scheduled_post_turns
         .await;
     assert_eq!(browser.count(".intent-row").await, 1);
     assert_eq!(s.fake.posts().len(), 1);
+    // Each entry says where it stands, and the list filters on it.
+    browser
+        .wait_count("#entries .entry-status[data-status=published]", 1)
+        .await;
+    browser.set_value("#filter-status", "published").await;
+    browser
+        .wait_count("#entries tbody tr:not([hidden])", 1)
+        .await;
+    assert!(
+        browser
+            .text("#entries tbody tr:not([hidden])")
+            .await
+            .contains("Our new look")
+    );
+    browser.set_value("#filter-status", "unsent").await;
+    browser
+        .wait_count("#entries tbody tr:not([hidden])", 2)
+        .await;
+    browser.set_value("#filter-status", "").await;
+    browser
+        .wait_count("#entries tbody tr:not([hidden])", 3)
+        .await;
     // One media address for several entries at once: the two without one of their own.
     browser.click("#select-none").await;
     browser
