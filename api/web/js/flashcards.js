@@ -70,7 +70,7 @@ export async function show(view, [generationId] = []) {
       showProblem(error, { root: form, problem: status, fields: { source_text: text } });
     }
   });
-  fill(view, h("h1", {}, t("flashcards.title")), form, suggestions, past,
+  fill(view, h("h1", {}, t("flashcards.title")), form, past, suggestions,
     h("section", { class: "panel stack" }, h("div", { class: "row" }, h("h2", {}, t("flashcards.yours")),
       h("button", {
         type: "button", class: "secondary", id: "download-csv",
