@@ -118,11 +118,14 @@ impl ResendMailer {
     pub fn new(settings: &Settings, key: &crate::config::Secret) -> anyhow::Result<Self> {
         Ok(Self {
             http: reqwest::Client::builder()
-                .timeout(settings.smtp_timeout)
+                .timeout(settings.email.smtp_timeout)
                 .build()?,
-            url: format!("{}/emails", settings.resend_base_url.trim_end_matches('/')),
+            url: format!(
+                "{}/emails",
+                settings.email.resend_base_url.trim_end_matches('/')
+            ),
             key: key.clone(),
-            from: settings.email_from.clone(),
+            from: settings.email.from.clone(),
         })
     }
 }
@@ -242,19 +245,19 @@ impl Mailer for NotConfigured {
 pub fn from_settings(settings: &Settings) -> anyhow::Result<Arc<dyn Mailer>> {
     Ok(
         match (
-            settings.email_provider,
-            &settings.smtp_url,
-            &settings.resend_api_key,
+            settings.email.provider,
+            &settings.email.smtp_url,
+            &settings.email.resend_api_key,
         ) {
             (EmailProvider::Smtp, Some(url), _) => Arc::new(SmtpMailer::new(
                 url.expose(),
-                &settings.email_from,
-                settings.smtp_timeout,
+                &settings.email.from,
+                settings.email.smtp_timeout,
             )?),
             (EmailProvider::Resend, _, Some(key)) => Arc::new(ResendMailer::new(settings, key)?),
             (EmailProvider::Outbox, ..) => Arc::new(OutboxMailer::new(
-                &settings.email_outbox_dir,
-                &settings.email_from,
+                &settings.email.outbox_dir,
+                &settings.email.from,
             )?),
             _ => {
                 tracing::warn!(

@@ -7,7 +7,6 @@
 use std::{
     net::{IpAddr, SocketAddr},
     sync::Arc,
-    time::Duration,
 };
 
 use futures::StreamExt;
@@ -20,12 +19,7 @@ pub const FEED_ITEMS: usize = 20;
 /// Characters kept of a page's or an item's text.
 pub const TEXT_CHARS: usize = 4_000;
 
-#[derive(Debug, Clone)]
-pub struct FetchSettings {
-    pub allow_private_networks: bool,
-    pub timeout: Duration,
-    pub max_bytes: usize,
-}
+pub use crate::config::FetchSettings;
 
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum FetchError {

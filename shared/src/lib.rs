@@ -13,7 +13,6 @@ pub mod events;
 pub mod fetch;
 pub mod flags;
 pub mod jobs;
-pub mod organic;
 pub mod publish;
 pub mod queue;
 pub mod redis_conn;

@@ -36,9 +36,14 @@ pub type Storage = RedisStorage<JobMessage, RedisConn>;
 
 /// The apalis configuration of one queue. apalis retries are turned off (max attempts 1):
 /// the job ledger decides retries.
+/// The apalis queue name of a job kind, namespaced by `REDIS_PREFIX` (no `:` inside).
+pub fn queue_name(settings: &Settings, kind: JobKind) -> String {
+    format!("{}.{}", settings.redis_prefix, kind.as_str())
+}
+
 pub fn queue_config(settings: &Settings, kind: JobKind) -> RedisQueueConfig {
     RedisQueueConfig::default()
-        .queue(settings.queue_name(kind))
+        .queue(queue_name(settings, kind))
         .heartbeat_interval(settings.jobs.heartbeat)
         .batch_size(settings.jobs.concurrency.max(1))
 }

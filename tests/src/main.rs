@@ -70,6 +70,8 @@ mod streaming;
 #[cfg(test)]
 mod strict_input;
 #[cfg(test)]
+mod structure;
+#[cfg(test)]
 mod themes;
 #[cfg(test)]
 mod transport_faults;

@@ -366,9 +366,8 @@ async fn finished_tasks_leave_nothing_in_redis() {
         let id = app.submit(user).await;
         assert_eq!(app.wait_finished(user, id).await["status"], "succeeded");
     }
-    let queue = app
-        .settings
-        .queue_name(almanac_shared::jobs::JobKind::Generation);
+    let queue =
+        almanac_shared::queue::queue_name(&app.settings, almanac_shared::jobs::JobKind::Generation);
     crate::helpers::eventually(Duration::from_secs(10), "the sweep", || {
         let (mut conn, queue) = (app.redis.clone(), queue.clone());
         async move {

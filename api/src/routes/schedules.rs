@@ -200,7 +200,7 @@ impl SchedulesApi {
         theme(&mut tx, id.0).await?;
         let mut rows: Vec<Delivery> = themes::deliveries(&mut tx, id.0).await?;
         tx.commit().await?;
-        let outbox = state.settings.email_provider == EmailProvider::Outbox;
+        let outbox = state.settings.email.provider == EmailProvider::Outbox;
         for row in rows
             .iter_mut()
             .filter(|r| outbox && r.status == DeliveryStatus::Sent)
@@ -232,7 +232,7 @@ impl SchedulesApi {
         let owned = themes::has_delivery(&mut tx, id.0, delivery_id.0).await?;
         tx.commit().await?;
         let file =
-            almanac_shared::email::outbox_file(&state.settings.email_outbox_dir, delivery_id.0);
+            almanac_shared::email::outbox_file(&state.settings.email.outbox_dir, delivery_id.0);
         let message = match tokio::fs::read(&file).await {
             Ok(message) if owned => message,
             _ => return Err(ApiError::not_found("email").into()),

@@ -28,13 +28,7 @@ pub enum Gate {
     Open(Duration),
 }
 
-/// The breaker's settings (`AI_BREAKER_*`).
-#[derive(Debug, Clone, Copy)]
-pub struct BreakerSettings {
-    pub failures: u32,
-    pub window: Duration,
-    pub cooldown: Duration,
-}
+pub use crate::config::BreakerSettings;
 
 /// `{state, wait_ms}`: 0 closed, 1 this call probes, 2 open (`wait_ms` until it may be
 /// tried). `KEYS[1]` the state hash, `KEYS[2]` the probe's lease, `ARGV[1]` the lease's

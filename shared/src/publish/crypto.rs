@@ -3,60 +3,16 @@
 //! associated data names the row and the field, so a ciphertext moved elsewhere does not
 //! open.
 
-use std::fmt;
-
 use aes_gcm::{
     Aes256Gcm, KeyInit, Nonce,
     aead::{Aead, Payload},
 };
-use base64::Engine;
 use rand::RngCore;
 use uuid::Uuid;
 
 const NONCE_LEN: usize = 12;
 
-/// The key; `Debug` never shows it.
-#[derive(Clone)]
-pub struct TokenKey([u8; 32]);
-
-impl fmt::Debug for TokenKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("TokenKey(***)")
-    }
-}
-
-impl TokenKey {
-    /// Reads base64 (standard or URL-safe, padded or not) of exactly 32 bytes.
-    pub fn parse(raw: &str) -> Result<Self, String> {
-        let raw = raw.trim();
-        let engines = [
-            base64::engine::general_purpose::STANDARD,
-            base64::engine::general_purpose::STANDARD_NO_PAD,
-            base64::engine::general_purpose::URL_SAFE,
-            base64::engine::general_purpose::URL_SAFE_NO_PAD,
-        ];
-        let bytes = engines
-            .iter()
-            .find_map(|engine| engine.decode(raw).ok())
-            .ok_or("expected base64")?;
-        let key: [u8; 32] = bytes
-            .try_into()
-            .map_err(|b: Vec<u8>| format!("expected 32 bytes, got {}", b.len()))?;
-        Ok(Self(key))
-    }
-
-    /// The key's bytes (for the check that it is not a placeholder).
-    pub fn bytes(&self) -> &[u8] {
-        &self.0
-    }
-
-    /// A random key, base64 (`make run` and tests).
-    pub fn generate() -> String {
-        let mut key = [0u8; 32];
-        rand::rng().fill_bytes(&mut key);
-        base64::engine::general_purpose::STANDARD.encode(key)
-    }
-}
+pub use crate::config::TokenKey;
 
 /// Seals and opens tokens of platform accounts.
 #[derive(Clone)]
@@ -67,7 +23,7 @@ pub struct TokenCipher {
 impl TokenCipher {
     pub fn new(key: &TokenKey) -> Self {
         Self {
-            cipher: Aes256Gcm::new((&key.0).into()),
+            cipher: Aes256Gcm::new(key.bytes().into()),
         }
     }
 

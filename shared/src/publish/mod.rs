@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+pub use crate::config::{PlatformSettings, PublishSettings};
 use crate::jobs::{JobKind, JobPayload};
 
 pub mod channels;
@@ -390,46 +391,6 @@ pub trait Adapter: Send + Sync {
 
     /// Read-only: where a sent publish is (`remote_id` as `send` or `prepare` returned it).
     async fn confirm(&self, auth: &Auth, remote_id: Option<&str>, post: &Post) -> Remote;
-}
-
-/// The platforms' endpoints and the app's credentials (`TIKTOK_*`, `INSTAGRAM_*`).
-#[derive(Debug, Clone)]
-pub struct PlatformSettings {
-    pub api_base_url: String,
-    pub client_id: Option<String>,
-    pub client_secret: Option<crate::config::Secret>,
-    pub authorize_url: String,
-    pub token_url: String,
-}
-
-/// Settings of publishing (seed 001).
-#[derive(Debug, Clone)]
-pub struct PublishSettings {
-    /// `PUBLISH_SERVICE_ENABLED`: off, every publish is a deterministic dry run and no
-    /// adapter is called.
-    pub enabled: bool,
-    pub tiktok: PlatformSettings,
-    pub instagram: PlatformSettings,
-    /// `OAUTH_REDIRECT_BASE_URL`: where the platforms send the browser back to.
-    pub redirect_base_url: String,
-    /// It was not set: the API's own address, which the API reads back once bound (so
-    /// `API_ADDR` with port 0 works too).
-    pub redirect_base_is_api_addr: bool,
-    /// `TOKEN_ENCRYPTION_KEY` (base64 of 32 bytes).
-    pub token_key: Option<crypto::TokenKey>,
-    /// `PUBLISH_CONFIRM_WINDOW_SECS`: how long read-only checks may try to settle an
-    /// unknown (or still processing) publish before it is `unconfirmed`.
-    pub confirm_window: Duration,
-    /// `PUBLISH_CHECK_INTERVAL_MS`: the pause between read-only checks.
-    pub check_interval: Duration,
-    /// `PUBLISH_HTTP_TIMEOUT_MS`: one call to a platform.
-    pub http_timeout: Duration,
-    /// `PUBLISH_TICK_MS`: how often workers look for due intents.
-    pub tick: Duration,
-    /// `PUBLISH_SPOOL_MAX_PER_USER`: requests one user may have spooled at once.
-    pub spool_max_per_user: u32,
-    /// `PUBLISH_SPOOL_MAX_TOTAL`: requests spooled at once, all users.
-    pub spool_max_total: u32,
 }
 
 /// The adapters, sharing one HTTP client.

@@ -13,10 +13,11 @@ use std::{
 
 use almanac_shared::{
     ai::ChatResponse,
-    calendars::{self, RunOutcome, RunRef},
+    calendars,
     domain::calendar::{self, CalendarJob, CalendarSpec, Entry, Slot},
     events::{Envelope, Event},
     jobs::{self, Claim, JobStatus},
+    store::calendars::{self as store, RunOutcome, RunRef},
 };
 use futures::{StreamExt, TryStreamExt};
 use serde::Deserialize;
@@ -394,7 +395,7 @@ async fn save_produced(
         return Ok(None);
     }
     let refs: Vec<(i32, &Entry)> = entries.iter().map(|(p, e)| (*p, e)).collect();
-    let saved = calendars::save_run_entries(
+    let saved = store::save_run_entries(
         &mut tx,
         run,
         input.applies_directly,
@@ -442,17 +443,17 @@ async fn finish(
     let mut diff_event = None;
     let counts = if let Some(continued) = input.continues {
         // Saved as generated: the diff lists what was added, already applied.
-        let added = calendars::run_entries(&mut tx, run.id)
+        let added = store::run_entries(&mut tx, run.id)
             .await
             .context("reading the run's entries")?
             .into_iter()
             .map(calendar::Change::added)
             .collect::<Vec<_>>();
         let counts = calendar::counts(&added);
-        let changes = calendars::store_changes(&mut tx, run, added)
+        let changes = store::store_changes(&mut tx, run, added)
             .await
             .context("storing the run's additions")?;
-        calendars::mark_applied(&mut tx, run.id)
+        store::mark_applied(&mut tx, run.id)
             .await
             .context("marking the additions applied")?;
         tracing::debug!(%continued, added = counts.added, "continuation finished");
@@ -465,15 +466,15 @@ async fn finish(
     } else if input.applies_directly {
         None
     } else {
-        let saved = calendars::saved_entries(&mut tx, run.calendar_id)
+        let saved = store::saved_entries(&mut tx, run.calendar_id)
             .await
             .context("reading the saved calendar")?;
-        let generated = calendars::run_entries(&mut tx, run.id)
+        let generated = store::run_entries(&mut tx, run.id)
             .await
             .context("reading the run's entries")?;
         let changes = calendar::diff(&saved, &generated, status == JobStatus::Succeeded);
         let counts = calendar::counts(&changes);
-        let changes = calendars::store_changes(&mut tx, run, changes)
+        let changes = store::store_changes(&mut tx, run, changes)
             .await
             .context("storing the run's changes")?;
         diff_event = Some(Event::Diff(Envelope {
@@ -483,7 +484,7 @@ async fn finish(
         }));
         Some(counts)
     };
-    let result = calendars::finish_run(
+    let result = store::finish_run(
         &mut tx,
         run.id,
         &RunOutcome {

@@ -18,7 +18,7 @@ use almanac_shared::{
     },
     events::Event,
     jobs::{self, Claim, JobStatus},
-    organic::{self as store, Outcome, RunRef},
+    store::organic::{self as store, Outcome, RunRef},
 };
 use chrono::NaiveDate;
 use futures::StreamExt;

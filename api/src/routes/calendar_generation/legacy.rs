@@ -7,11 +7,11 @@
 use std::time::Instant;
 
 use almanac_shared::{
-    calendars::{self, RunOutcome, RunRef},
-    db,
+    calendars, db,
     domain::calendar::{self, CalendarSpec, Entry},
     events::{Envelope, Event},
     jobs::JobStatus,
+    store::calendars::{self as store, RunOutcome, RunRef},
 };
 use bytes::Bytes;
 use poem::Body;
@@ -190,7 +190,7 @@ async fn persist_legacy(
         .enumerate()
         .map(|(i, e)| (i as i32, e))
         .collect();
-    calendars::save_run_entries(
+    store::save_run_entries(
         &mut tx,
         run,
         opened.applies_directly,
@@ -202,16 +202,16 @@ async fn persist_legacy(
     let (diff, counts) = if opened.applies_directly {
         (None, None)
     } else {
-        let saved = calendars::saved_entries(&mut tx, run.calendar_id).await?;
+        let saved = store::saved_entries(&mut tx, run.calendar_id).await?;
         let changes = calendar::diff(&saved, entries, true);
         let counts = calendar::counts(&changes);
-        let changes = calendars::store_changes(&mut tx, run, changes).await?;
+        let changes = store::store_changes(&mut tx, run, changes).await?;
         (
             Some(calendars::diff_payload(&changes, counts)),
             Some(counts),
         )
     };
-    let summary = calendars::finish_run(
+    let summary = store::finish_run(
         &mut tx,
         run.id,
         &RunOutcome {

@@ -2,10 +2,9 @@
 //! regeneration's changes, export. All in the `{data, error, meta}` envelope, owner only.
 
 use almanac_shared::{
-    calendars::{self, RunRef, Selection},
     db,
     domain::calendar::{self, CalendarSpec, EntryContent, ExportEntry},
-    store::calendars::{self as store, Placement},
+    store::calendars::{self as store, Placement, RunRef, Selection},
 };
 use poem::web::Data;
 use poem_openapi::{
@@ -296,7 +295,7 @@ impl SavedCalendarsApi {
             calendar_id: id.0,
             user_id: user,
         };
-        let applied = calendars::apply_changes(&mut tx, run, &selection).await?;
+        let applied = store::apply_changes(&mut tx, run, &selection).await?;
         let entries = summary(&mut tx, id.0).await?.entries;
         tx.commit().await?;
         tracing::info!(calendarId = %id.0, runId = %run_id.0, applied = applied.len(), "calendar changes accepted");

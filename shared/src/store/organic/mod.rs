@@ -1,7 +1,8 @@
 //! The organic week's tables as their owner reads and writes them (seed 003): the brand
 //! library (brands, platform accounts and their links, trends, assets), generation runs,
-//! and the saved week's placements. Creating a library item under an id the user already
-//! gave that resource answers `None` (the handler's 409).
+//! the saved week's placements and the drafts of weeks being planned. Creating a library
+//! item under an id the user already gave that resource answers `None` (the handler's 409).
+//! What a run reads and writes in the worker is `runs.rs`.
 
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use serde_json::Value;
@@ -9,6 +10,10 @@ use sqlx::{AssertSqlSafe, PgConnection, types::Json};
 use uuid::Uuid;
 
 use super::Row;
+
+mod runs;
+
+pub use runs::*;
 
 const BRAND_COLUMNS: &str = "id, name, timezone, voice, guidance, hashtags, window_start, window_end, created_at, updated_at";
 const TREND_COLUMNS: &str =

@@ -1,6 +1,6 @@
-//! Calendars as their owner reads and edits them: summaries, saved entries, runs and their
-//! proposed changes, manual entries, edits and deletions. (What a run writes, shared by the
-//! worker and the API's legacy path, is `crate::calendars`.)
+//! The calendar family's SQL: calendars as their owner reads and edits them (summaries,
+//! saved entries, runs and their proposed changes, manual entries, edits and deletions),
+//! and what a run writes (`runs.rs`, shared by the worker and the API's legacy path).
 
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use serde_json::Value;
@@ -9,6 +9,10 @@ use uuid::Uuid;
 
 use super::Row;
 use crate::domain::calendar::EntryContent;
+
+mod runs;
+
+pub use runs::*;
 
 const ENTRY_COLUMNS: &str = "c.id, c.key, c.channel, c.local_date as date,
     to_char(c.local_time, 'HH24:MI') as time, c.scheduled_at, c.title, c.caption, c.format,

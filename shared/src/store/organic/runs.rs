@@ -1,5 +1,5 @@
-//! Organic week persistence for the worker (seed 003): what a run reads of the user's
-//! library and saved week, and how it saves what it produced. The worker is the service
+//! What an organic run reads and writes (seed 003): the user's library and saved week as
+//! the worker reads them, and how it saves what it produced. The worker is the service
 //! role, so every statement names the user.
 
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};

@@ -1,0 +1,177 @@
+//! `PUBLISH_*`, `TIKTOK_*`, `INSTAGRAM_*`, `OAUTH_REDIRECT_BASE_URL`, `TOKEN_ENCRYPTION_KEY`:
+//! publishing (seed 001).
+
+use std::{fmt, net::SocketAddr, time::Duration};
+
+use anyhow::bail;
+use base64::Engine;
+use rand::RngCore;
+
+use super::env::{Env, Secret, check_secret};
+
+/// The platforms' endpoints and the app's credentials (`TIKTOK_*`, `INSTAGRAM_*`).
+#[derive(Debug, Clone)]
+pub struct PlatformSettings {
+    pub api_base_url: String,
+    pub client_id: Option<String>,
+    pub client_secret: Option<Secret>,
+    pub authorize_url: String,
+    pub token_url: String,
+}
+
+/// Settings of publishing (seed 001).
+#[derive(Debug, Clone)]
+pub struct PublishSettings {
+    /// `PUBLISH_SERVICE_ENABLED`: off, every publish is a deterministic dry run and no
+    /// adapter is called.
+    pub enabled: bool,
+    pub tiktok: PlatformSettings,
+    pub instagram: PlatformSettings,
+    /// `OAUTH_REDIRECT_BASE_URL`: where the platforms send the browser back to.
+    pub redirect_base_url: String,
+    /// It was not set: the API's own address, which the API reads back once bound (so
+    /// `API_ADDR` with port 0 works too).
+    pub redirect_base_is_api_addr: bool,
+    /// `TOKEN_ENCRYPTION_KEY` (base64 of 32 bytes).
+    pub token_key: Option<TokenKey>,
+    /// `PUBLISH_CONFIRM_WINDOW_SECS`: how long read-only checks may try to settle an
+    /// unknown (or still processing) publish before it is `unconfirmed`.
+    pub confirm_window: Duration,
+    /// `PUBLISH_CHECK_INTERVAL_MS`: the pause between read-only checks.
+    pub check_interval: Duration,
+    /// `PUBLISH_HTTP_TIMEOUT_MS`: one call to a platform.
+    pub http_timeout: Duration,
+    /// `PUBLISH_TICK_MS`: how often workers look for due intents.
+    pub tick: Duration,
+    /// `PUBLISH_SPOOL_MAX_PER_USER`: requests one user may have spooled at once.
+    pub spool_max_per_user: u32,
+    /// `PUBLISH_SPOOL_MAX_TOTAL`: requests spooled at once, all users.
+    pub spool_max_total: u32,
+}
+
+/// The key; `Debug` never shows it.
+#[derive(Clone)]
+pub struct TokenKey([u8; 32]);
+
+impl fmt::Debug for TokenKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("TokenKey(***)")
+    }
+}
+
+impl TokenKey {
+    /// Reads base64 (standard or URL-safe, padded or not) of exactly 32 bytes.
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let raw = raw.trim();
+        let engines = [
+            base64::engine::general_purpose::STANDARD,
+            base64::engine::general_purpose::STANDARD_NO_PAD,
+            base64::engine::general_purpose::URL_SAFE,
+            base64::engine::general_purpose::URL_SAFE_NO_PAD,
+        ];
+        let bytes = engines
+            .iter()
+            .find_map(|engine| engine.decode(raw).ok())
+            .ok_or("expected base64")?;
+        let key: [u8; 32] = bytes
+            .try_into()
+            .map_err(|b: Vec<u8>| format!("expected 32 bytes, got {}", b.len()))?;
+        Ok(Self(key))
+    }
+
+    /// The key's bytes (for the check that it is not a placeholder).
+    pub fn bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// A random key, base64 (`make run` and tests).
+    pub fn generate() -> String {
+        let mut key = [0u8; 32];
+        rand::rng().fill_bytes(&mut key);
+        base64::engine::general_purpose::STANDARD.encode(key)
+    }
+}
+
+/// `PUBLISH_*`, `TIKTOK_*`, `INSTAGRAM_*`, `OAUTH_REDIRECT_BASE_URL`, `TOKEN_ENCRYPTION_KEY`.
+impl PublishSettings {
+    pub(super) fn read(env: &Env, api_addr: &SocketAddr, dev: bool) -> anyhow::Result<Self> {
+        let enabled = env.parse_or("PUBLISH_SERVICE_ENABLED", false)?;
+        let token_key = match env.optional("TOKEN_ENCRYPTION_KEY") {
+            Some(raw) => {
+                let key = TokenKey::parse(&raw)
+                    .map_err(|e| anyhow::anyhow!("TOKEN_ENCRYPTION_KEY: {e}"))?;
+                if enabled {
+                    check_secret(
+                        "TOKEN_ENCRYPTION_KEY",
+                        key.bytes(),
+                        dev,
+                        "openssl rand -base64 32",
+                    )?;
+                }
+                Some(key)
+            }
+            None if enabled => bail!(
+                "TOKEN_ENCRYPTION_KEY: required when PUBLISH_SERVICE_ENABLED=true (base64 of 32 random bytes, e.g. `openssl rand -base64 32`)"
+            ),
+            None => None,
+        };
+        let tiktok_base = env.string_or("TIKTOK_API_BASE_URL", "https://open.tiktokapis.com")?;
+        let instagram_base =
+            env.string_or("INSTAGRAM_API_BASE_URL", "https://graph.instagram.com")?;
+        let tiktok_token = format!("{}/v2/oauth/token/", tiktok_base.trim_end_matches('/'));
+        let settings = PublishSettings {
+            enabled,
+            tiktok: PlatformSettings {
+                client_id: env.optional("TIKTOK_CLIENT_KEY"),
+                client_secret: env.optional("TIKTOK_CLIENT_SECRET").map(Secret::new),
+                authorize_url: env.string_or(
+                    "TIKTOK_AUTHORIZE_URL",
+                    "https://www.tiktok.com/v2/auth/authorize/",
+                )?,
+                token_url: env.string_or("TIKTOK_TOKEN_URL", &tiktok_token)?,
+                api_base_url: tiktok_base,
+            },
+            instagram: PlatformSettings {
+                client_id: env.optional("INSTAGRAM_APP_ID"),
+                client_secret: env.optional("INSTAGRAM_APP_SECRET").map(Secret::new),
+                authorize_url: env.string_or(
+                    "INSTAGRAM_AUTHORIZE_URL",
+                    "https://www.instagram.com/oauth/authorize",
+                )?,
+                token_url: env.string_or(
+                    "INSTAGRAM_TOKEN_URL",
+                    "https://api.instagram.com/oauth/access_token",
+                )?,
+                api_base_url: instagram_base,
+            },
+            redirect_base_url: env
+                .string_or("OAUTH_REDIRECT_BASE_URL", &format!("http://{api_addr}"))?,
+            redirect_base_is_api_addr: env.optional("OAUTH_REDIRECT_BASE_URL").is_none(),
+            token_key,
+            confirm_window: env.seconds_or("PUBLISH_CONFIRM_WINDOW_SECS", 1800.0)?,
+            check_interval: env.millis_or("PUBLISH_CHECK_INTERVAL_MS", 20_000)?,
+            http_timeout: env.millis_or("PUBLISH_HTTP_TIMEOUT_MS", 30_000)?,
+            tick: env.millis_or("PUBLISH_TICK_MS", 5_000)?,
+            spool_max_per_user: env.parse_or("PUBLISH_SPOOL_MAX_PER_USER", 100)?,
+            spool_max_total: env.parse_or("PUBLISH_SPOOL_MAX_TOTAL", 10_000)?,
+        };
+        for (key, url) in [
+            ("TIKTOK_API_BASE_URL", &settings.tiktok.api_base_url),
+            ("INSTAGRAM_API_BASE_URL", &settings.instagram.api_base_url),
+            ("TIKTOK_AUTHORIZE_URL", &settings.tiktok.authorize_url),
+            ("TIKTOK_TOKEN_URL", &settings.tiktok.token_url),
+            ("INSTAGRAM_AUTHORIZE_URL", &settings.instagram.authorize_url),
+            ("INSTAGRAM_TOKEN_URL", &settings.instagram.token_url),
+            ("OAUTH_REDIRECT_BASE_URL", &settings.redirect_base_url),
+        ] {
+            match url::Url::parse(url) {
+                Ok(parsed) if ["http", "https"].contains(&parsed.scheme()) => {}
+                _ => bail!("{key}: expected an http(s) URL, got `{url}`"),
+            }
+        }
+        if settings.check_interval.is_zero() || settings.tick.is_zero() {
+            bail!("PUBLISH_CHECK_INTERVAL_MS and PUBLISH_TICK_MS: must be greater than 0");
+        }
+        Ok(settings)
+    }
+}
