@@ -250,14 +250,6 @@ pub fn current_trace_context() -> HashMap<String, String> {
 /// W3C trace context, which ignores it), so the worker's log lines carry `requestId`.
 pub const REQUEST_ID_KEY: &str = "x-request-id";
 
-/// The trace context of the current span and `request_id`: what a job created by a
-/// request keeps of it.
-pub fn request_context(request_id: String) -> HashMap<String, String> {
-    let mut carrier = current_trace_context();
-    carrier.insert(REQUEST_ID_KEY.to_owned(), request_id);
-    carrier
-}
-
 /// Makes `span` a child of the trace stored with a job.
 pub fn continue_trace(span: &tracing::Span, carrier: &HashMap<String, String>) {
     let parent = global::get_text_map_propagator(|p| p.extract(carrier));

@@ -140,6 +140,26 @@ async fn a_due_schedule_runs_once_across_three_workers_and_emails_each_recipient
         assert!(message["subject"].as_str().unwrap().contains("2030-W02"));
     }
     assert_eq!(last_run(&app, user, &theme).await, Some(monday_morning()));
+    // The tick's trace travels with what it started: the synthesis, and each email the
+    // synthesis fanned out.
+    let traces: Vec<(String, String)> = sqlx::query_as(
+        "select kind, coalesce(trace_context ->> 'traceparent', '') from jobs
+         where kind in ('synthesis', 'email') order by created_at",
+    )
+    .fetch_all(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(traces.len(), 4, "{traces:?}");
+    let trace_id = |traceparent: &str| traceparent.split('-').nth(1).unwrap_or_default().to_owned();
+    let tick_trace = trace_id(&traces[0].1);
+    assert_eq!(traces[0].0, "synthesis");
+    assert_eq!(tick_trace.len(), 32, "{traces:?}");
+    assert!(
+        traces
+            .iter()
+            .all(|(_, parent)| trace_id(parent) == tick_trace),
+        "every job continues the tick's trace: {traces:?}"
+    );
 
     // Later ticks that day start nothing; the deliveries are listed.
     clock.set("2030-01-07T23:59:00Z".parse().unwrap());

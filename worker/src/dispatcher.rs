@@ -43,6 +43,15 @@ pub struct Ticked {
 
 /// Replays the spool, then dispatches what is due at `clock.now()`.
 pub async fn tick(ctx: &JobContext, clock: &dyn Clock) -> anyhow::Result<Ticked> {
+    // Each tick is a trace of its own, which the publish jobs it starts continue.
+    tracing::Instrument::instrument(
+        dispatch_due(ctx, clock),
+        tracing::info_span!("publish dispatch"),
+    )
+    .await
+}
+
+async fn dispatch_due(ctx: &JobContext, clock: &dyn Clock) -> anyhow::Result<Ticked> {
     let now = clock.now();
     let replayed = spool::replay(
         &ctx.redis,

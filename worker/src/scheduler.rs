@@ -109,6 +109,13 @@ async fn skip_over_budget(
 
 /// Starts the schedules due at `clock.now()`; returns what it started.
 pub async fn tick(ctx: &JobContext, clock: &dyn Clock) -> anyhow::Result<Vec<Started>> {
+    // Each tick is a trace of its own, which the syntheses it starts (and their emails)
+    // continue.
+    tracing::Instrument::instrument(start_due(ctx, clock), tracing::info_span!("scheduler tick"))
+        .await
+}
+
+async fn start_due(ctx: &JobContext, clock: &dyn Clock) -> anyhow::Result<Vec<Started>> {
     let now: DateTime<Utc> = clock.now();
     let today = now.date_naive();
     let day_start = today.and_hms_opt(0, 0, 0).expect("midnight").and_utc();

@@ -8,7 +8,6 @@ use almanac_shared::{
     },
     jobs::NewJob,
     store::generations::{self, Generation, NewGeneration},
-    telemetry,
 };
 use chrono::{DateTime, Utc};
 use poem::web::Data;
@@ -267,8 +266,8 @@ async fn submit(
     )
     .await?;
     let generation_id = Uuid::now_v7();
-    let mut job = NewJob::new(user, &GenerationJob { generation_id });
-    job.trace_context = telemetry::request_context(crate::envelope::current_request_id());
+    let job = NewJob::new(user, &GenerationJob { generation_id })
+        .with_request_id(crate::envelope::current_request_id());
     let accepted = CreateGenerationAccepted {
         generation_id,
         status: RunStatus::Pending,

@@ -9,7 +9,6 @@ use almanac_shared::{
     },
     jobs::NewJob,
     store::themes,
-    telemetry,
 };
 use chrono::{DateTime, Utc};
 use poem::web::Data;
@@ -343,8 +342,8 @@ async fn start_synthesis(
     theme_id: Uuid,
 ) -> ApiResult<SynthesisAccepted> {
     let synthesis_id = Uuid::now_v7();
-    let mut job = NewJob::new(user, &SynthesisJob { synthesis_id });
-    job.trace_context = telemetry::request_context(crate::envelope::current_request_id());
+    let job = NewJob::new(user, &SynthesisJob { synthesis_id })
+        .with_request_id(crate::envelope::current_request_id());
     let mut tx = db::user_tx(&state.pool, user).await?;
     theme(&mut tx, theme_id).await?;
     job.insert(&mut *tx).await?;

@@ -195,18 +195,39 @@ pub struct NewJob {
     pub kind: JobKind,
     /// The tagged payload ([`JobPayload::to_json`]).
     pub payload: Value,
-    /// W3C trace context of the request that created the job.
+    /// The W3C trace context of whatever created the job (a request, a scheduler tick,
+    /// another job) and the request's id: the job's spans and log lines continue them.
     pub trace_context: HashMap<String, String>,
 }
 
 impl NewJob {
+    /// A job created in the current span: it carries the span's trace context. Every
+    /// creator goes through here, so every job continues the trace that made it.
     pub fn new<P: JobPayload>(user_id: Uuid, payload: &P) -> Self {
         Self {
             id: Uuid::now_v7(),
             user_id,
             kind: P::KIND,
             payload: payload.to_json(),
-            trace_context: HashMap::new(),
+            trace_context: crate::telemetry::current_trace_context(),
+        }
+    }
+
+    /// The job also carries the id of the request that created it (its worker's log lines
+    /// say `requestId`).
+    pub fn with_request_id(mut self, request_id: impl Into<String>) -> Self {
+        self.trace_context.insert(
+            crate::telemetry::REQUEST_ID_KEY.to_owned(),
+            request_id.into(),
+        );
+        self
+    }
+
+    /// A job another job creates keeps the request id that one was created by, if any.
+    pub fn following(self, parent: &HashMap<String, String>) -> Self {
+        match parent.get(crate::telemetry::REQUEST_ID_KEY) {
+            Some(request_id) => self.with_request_id(request_id.clone()),
+            None => self,
         }
     }
 }

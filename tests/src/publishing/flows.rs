@@ -251,6 +251,20 @@ async fn scheduled_intents_follow_their_entry_and_publish_its_latest_edit() {
     assert!(s.fake.posts().is_empty());
     assert_eq!(s.tick("2030-01-07T11:30:00Z").await.dispatched, 1);
     s.settled(&edited_intent, "published").await;
+    // The job the dispatcher started carries the tick's trace.
+    let traceparent: String = sqlx::query_scalar(
+        "select coalesce(j.trace_context ->> 'traceparent', '') from publish_intents i
+         join jobs j on j.id = i.job_id where i.id = $1::uuid",
+    )
+    .bind(&edited_intent)
+    .fetch_one(&s.app.db)
+    .await
+    .unwrap();
+    assert_eq!(
+        traceparent.split('-').nth(1).map(str::len),
+        Some(32),
+        "a dispatched job continues its tick's trace: {traceparent:?}"
+    );
     let posts = s.fake.posts();
     assert_eq!(posts.len(), 1);
     assert_eq!(

@@ -341,7 +341,8 @@ async fn mark_schedule_run(
     let mut jobs = Vec::new();
     for recipient in emails.map(|e| e.0).unwrap_or_default() {
         let delivery_id = Uuid::now_v7();
-        let job = NewJob::new(claim.user_id, &EmailJob { delivery_id });
+        let job =
+            NewJob::new(claim.user_id, &EmailJob { delivery_id }).following(&claim.trace_context);
         // The job first (the delivery refers to it); dropped again if the recipient
         // already has this synthesis.
         job.insert(&mut **tx).await?;

@@ -15,7 +15,6 @@ use almanac_shared::{
     flags::Flag,
     jobs::{JobKind, JobStatus, NewJob},
     store::calendars as store,
-    telemetry,
 };
 use poem::{Body, IntoResponse, Request, Response, http::StatusCode, web::Data};
 use poem_openapi::{
@@ -336,8 +335,8 @@ async fn launch(
 ) -> ApiResult<CalendarResponse> {
     let slots = spec.slot_count() as u64;
     let run_id = Uuid::now_v7();
-    let mut job = NewJob::new(user, &CalendarJob { run_id });
-    job.trace_context = telemetry::request_context(crate::envelope::current_request_id());
+    let job = NewJob::new(user, &CalendarJob { run_id })
+        .with_request_id(crate::envelope::current_request_id());
     job.insert(&mut *tx).await?;
     // Seed 000's timeout counts from here: queue wait and retried attempts included.
     let deadline = state.settings.calendar.timeout;

@@ -14,7 +14,6 @@ use almanac_shared::{
         idempotency as idempotency_store,
         organic::{self as store, NewRun},
     },
-    telemetry,
 };
 use poem::{Body, IntoResponse, Request, Response, web::Data};
 use poem_openapi::{
@@ -434,8 +433,8 @@ async fn start_run(
         ));
     }
     let run_id = Uuid::now_v7();
-    let mut job = NewJob::new(user, &OrganicJob { run_id });
-    job.trace_context = telemetry::request_context(crate::envelope::current_request_id());
+    let job = NewJob::new(user, &OrganicJob { run_id })
+        .with_request_id(crate::envelope::current_request_id());
     // Before the run: a concurrent retry waits here for this one, then replays it.
     if let Some(key) = key {
         let answer = json!({ "jobId": job.id, "runId": run_id });
