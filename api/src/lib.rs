@@ -52,50 +52,27 @@ use crate::{
     state::AppState,
 };
 
+/// Every operation of the API, by family (nested so that the tuple has `Default`).
 pub type Apis = (
     HealthApi,
-    GenerationsApi,
-    SuggestionsApi,
-    CardsApi,
+    (GenerationsApi, SuggestionsApi, CardsApi),
     JobsApi,
-    (CalendarGenerationApi, ContinueApi),
-    SavedCalendarsApi,
-    ThemesApi,
-    SchedulesApi,
-    OrganicBrandsApi,
-    OrganicLibraryApi,
-    OrganicGenerateApi,
-    (OrganicWeeksApi, OrganicDraftsApi),
-    ChannelsApi,
-    PublishApi,
+    (CalendarGenerationApi, ContinueApi, SavedCalendarsApi),
+    (ThemesApi, SchedulesApi),
+    (
+        OrganicBrandsApi,
+        OrganicLibraryApi,
+        OrganicGenerateApi,
+        OrganicWeeksApi,
+        OrganicDraftsApi,
+    ),
+    (ChannelsApi, PublishApi),
     (AdminApi, UsageApi),
 );
 
 /// The OpenAPI service: the source of `/openapi.json` and `docs/api/openapi.yaml`.
 pub fn openapi_service() -> OpenApiService<Apis, ()> {
-    OpenApiService::new(
-        (
-            HealthApi,
-            GenerationsApi,
-            SuggestionsApi,
-            CardsApi,
-            JobsApi,
-            (CalendarGenerationApi, ContinueApi),
-            SavedCalendarsApi,
-            ThemesApi,
-            SchedulesApi,
-            OrganicBrandsApi,
-            OrganicLibraryApi,
-            OrganicGenerateApi,
-            (OrganicWeeksApi, OrganicDraftsApi),
-            ChannelsApi,
-            PublishApi,
-            (AdminApi, UsageApi),
-        ),
-        "Almanac API",
-        env!("CARGO_PKG_VERSION"),
-    )
-    .description(
+    OpenApiService::new(Apis::default(), "Almanac API", env!("CARGO_PKG_VERSION")).description(
         "Almanac runs AI content work: submit a job, then poll it or stream its progress. \
          Authenticate with `Authorization: Bearer <JWT>` (HS256, `aud = authenticated`). \
          Errors are JSON: `{\"data\": null, \"error\": {\"code\", \"message\", \"details\"?}, \

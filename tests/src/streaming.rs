@@ -1,4 +1,4 @@
-//! Streamed AI answers (issue 16), against the local fake OpenAI-compatible server writing
+//! Streamed AI answers, against the local fake OpenAI-compatible server writing
 //! at a set token rate: items saved and streamed as their objects close, cut streams
 //! resumed with only the missing slots, a timeout mid-call, structured output with `auto`,
 //! fallback models and the daily token budget.

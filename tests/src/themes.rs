@@ -1,4 +1,4 @@
-//! Themes, manual syntheses and schedule CRUD (seed 004, its Task 6 list).
+//! Themes, manual syntheses and schedule CRUD (seed 004's schedule endpoints, case by case).
 
 use std::time::Duration;
 
@@ -247,7 +247,7 @@ async fn private_addresses_are_refused_unless_allowed() {
     );
 }
 
-// Seed 004, Task 6.
+// Seed 004's schedule endpoints, case by case.
 mod schedule_crud {
     use super::*;
 

@@ -266,6 +266,7 @@ const ADMIN: u32 = can::UNAUTHORIZED | can::FORBIDDEN;
 /// Those of the admin endpoints that read or write Postgres.
 const ADMIN_STORED: u32 = ADMIN | can::STORED;
 
+#[derive(Default)]
 pub struct AdminApi;
 
 #[OpenApi(tag = "Tag::Admin")]

@@ -140,6 +140,7 @@ pub enum ExportResponse {
     ),
 }
 
+#[derive(Default)]
 pub struct CardsApi;
 
 #[OpenApi(tag = "Tag::Cards")]

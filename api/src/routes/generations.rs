@@ -131,6 +131,7 @@ pub struct GenerationList {
     pub next_cursor: Option<Uuid>,
 }
 
+#[derive(Default)]
 pub struct GenerationsApi;
 
 #[OpenApi(tag = "Tag::Generations")]

@@ -53,6 +53,7 @@ crate::enveloped!(JobView);
 /// A job in the envelope.
 pub type JobEnvelope = Envelope<JobView>;
 
+#[derive(Default)]
 pub struct JobsApi;
 
 #[OpenApi(tag = "Tag::Jobs")]

@@ -116,6 +116,7 @@ pub enum OutboxEmail {
     ),
 }
 
+#[derive(Default)]
 pub struct SchedulesApi;
 
 #[OpenApi(tag = "Tag::Syntheses")]

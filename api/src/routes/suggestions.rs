@@ -73,6 +73,7 @@ pub struct ReviewSuggestionCommand {
     pub back: Option<super::cards::Back>,
 }
 
+#[derive(Default)]
 pub struct SuggestionsApi;
 
 #[OpenApi(tag = "Tag::Generations")]

@@ -165,6 +165,7 @@ pub(super) async fn theme(conn: &mut PgConnection, id: Uuid) -> ApiResult<ThemeR
         .ok_or_else(|| ApiError::not_found("theme"))
 }
 
+#[derive(Default)]
 pub struct ThemesApi;
 
 #[OpenApi(tag = "Tag::Syntheses")]

@@ -74,6 +74,7 @@ pub struct UsageReport {
 
 crate::enveloped!(UsageReport);
 
+#[derive(Default)]
 pub struct UsageApi;
 
 #[OpenApi(tag = "Tag::Usage")]

@@ -80,10 +80,6 @@ impl SourceText {
     pub fn as_str(&self) -> &str {
         &self.0
     }
-
-    pub fn into_inner(self) -> String {
-        self.0
-    }
 }
 
 /// A model name a client may ask for: provider-style ids such as `openai/gpt-4o-mini`, as

@@ -1,4 +1,4 @@
-//! Instagram's Graph API content publishing (`PLATFORMS.md`): the daily quota, a container
+//! Instagram's Graph API content publishing (`docs/platforms.md`): the daily quota, a container
 //! (harmless: invisible until published), its status until `FINISHED`, then
 //! `media_publish`, the one call with an outside effect. Errors are
 //! `{"error": {"message", "type", "code", "error_subcode", "is_transient"}}`.

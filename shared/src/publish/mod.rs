@@ -1,4 +1,4 @@
-//! Publishing calendar entries to TikTok and Instagram (seed 001, `PLATFORMS.md`).
+//! Publishing calendar entries to TikTok and Instagram (seed 001; the platforms' contracts: `docs/platforms.md`).
 //!
 //! Every publish is an intent row first ([`IntentStatus`]), dry run by default. The pure
 //! rules (what a post says, what each platform allows, the exact requests a publish sends)

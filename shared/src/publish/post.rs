@@ -1,5 +1,5 @@
 //! What a calendar entry becomes on a platform: the text (caption, call to action,
-//! hashtags), the media, and the platforms' limits (`PLATFORMS.md`). No I/O.
+//! hashtags), the media, and the platforms' limits (`docs/platforms.md`). No I/O.
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;

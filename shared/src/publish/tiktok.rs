@@ -1,4 +1,4 @@
-//! TikTok's Content Posting API v2 (`PLATFORMS.md`): creator info, direct post or inbox
+//! TikTok's Content Posting API v2 (`docs/platforms.md`): creator info, direct post or inbox
 //! draft pulled from a URL (videos and photos), and status polling. Every answer is
 //! `{"data": {...}, "error": {"code": "ok" | "<code>", "message", "log_id"}}`.
 

@@ -1,4 +1,4 @@
-//! A local stand-in for Resend's `POST /emails` (PLATFORMS.md): answers each request with
+//! A local stand-in for Resend's `POST /emails` (`docs/platforms.md`): answers each request with
 //! the next scripted status (then 200 `{id}`), and records every request's
 //! `Idempotency-Key` and body. One emailed key is "sent" once, whatever it is asked.
 

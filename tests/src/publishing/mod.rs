@@ -1,5 +1,5 @@
 //! Publishing (seed 001) end to end, against local TikTok and Instagram fakes that follow
-//! `PLATFORMS.md` and record every call: channels, dry runs, publishing now and at the
+//! `docs/platforms.md` and record every call: channels, dry runs, publishing now and at the
 //! entry's time, never twice, refusals with their reasons, the flag, and faults.
 
 mod channels;

@@ -1,4 +1,4 @@
-//! An AI answer read item by item (issue 16): the provider's stream goes through the
+//! An AI answer read item by item: the provider's stream goes through the
 //! incremental parser, and each batch of items that closed together is handed to the job,
 //! which validates, saves and emits them at once. Every call's cost is recorded against
 //! its user's day, and the daily budget checked.

@@ -18,6 +18,7 @@ use crate::{
     state::AppState,
 };
 
+#[derive(Default)]
 pub struct ContinueApi;
 
 #[OpenApi(tag = "Tag::Calendars")]

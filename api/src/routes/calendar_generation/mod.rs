@@ -127,6 +127,7 @@ impl Enveloped for RunAccepted {
 
 pub type RunAcceptedEnvelope = Envelope<RunAccepted>;
 
+#[derive(Default)]
 pub struct CalendarGenerationApi;
 
 #[OpenApi(tag = "Tag::Calendars")]

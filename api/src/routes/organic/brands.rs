@@ -200,6 +200,7 @@ pub(super) async fn brand(conn: &mut PgConnection, id: &str) -> ApiResult<BrandR
     item(conn, Library::Brands, id, "brand profile").await
 }
 
+#[derive(Default)]
 pub struct OrganicBrandsApi;
 
 #[OpenApi(tag = "Tag::Organic")]

@@ -47,6 +47,7 @@ pub struct SavedWeekDraft {
     pub updated_at: Option<DateTime<Utc>>,
 }
 
+#[derive(Default)]
 pub struct OrganicDraftsApi;
 
 #[OpenApi(tag = "Tag::Organic")]

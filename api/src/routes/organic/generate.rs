@@ -241,6 +241,7 @@ const REFUSALS: u32 = can::STORED
     | can::UNPROCESSABLE
     | can::TOO_MANY_REQUESTS;
 
+#[derive(Default)]
 pub struct OrganicGenerateApi;
 
 #[OpenApi(tag = "Tag::Organic")]

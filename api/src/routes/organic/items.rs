@@ -121,6 +121,7 @@ fn url(url: Option<Text<0, 2000>>) -> ApiResult<Option<String>> {
     }
 }
 
+#[derive(Default)]
 pub struct OrganicLibraryApi;
 
 #[OpenApi(tag = "Tag::Organic")]

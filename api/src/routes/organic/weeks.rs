@@ -81,6 +81,7 @@ impl PlacementRow {
     }
 }
 
+#[derive(Default)]
 pub struct OrganicWeeksApi;
 
 #[OpenApi(tag = "Tag::Organic")]

@@ -139,6 +139,7 @@ pub enum ChannelDeleted {
     Deleted,
 }
 
+#[derive(Default)]
 pub struct ChannelsApi;
 
 #[OpenApi(tag = "Tag::Publishing")]

@@ -150,6 +150,7 @@ pub enum Published {
     Spooled(Json<PublishEnvelope>),
 }
 
+#[derive(Default)]
 pub struct PublishApi;
 
 #[OpenApi(tag = "Tag::Publishing")]

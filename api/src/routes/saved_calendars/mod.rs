@@ -29,6 +29,7 @@ use crate::{
     text,
 };
 
+#[derive(Default)]
 pub struct SavedCalendarsApi;
 
 #[OpenApi(tag = "Tag::Calendars")]

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Datelike, Days, NaiveDate, Utc, Weekday};
+use chrono::{DateTime, Datelike, NaiveDate, Utc, Weekday};
 use chrono_tz::Tz;
 use serde_json::Value;
 
@@ -97,10 +97,6 @@ impl OrganicSpec {
     /// The week's seven days.
     pub fn days(&self) -> impl Iterator<Item = NaiveDate> + '_ {
         self.week_start.iter_days().take(7)
-    }
-
-    pub fn week_end(&self) -> NaiveDate {
-        self.week_start + Days::new(6)
     }
 
     /// The accounts the request names: `(platform, accountId)` of `platformAccountIds`

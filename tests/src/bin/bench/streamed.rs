@@ -1,4 +1,4 @@
-//! Streamed AI answers (issue 16): a 90-entry calendar (30 days x 3 channels) generated
+//! Streamed AI answers: a 90-entry calendar (30 days x 3 channels) generated
 //! through the OpenAI-compatible client against the local fake provider writing 200 tokens
 //! a second, once with streamed answers and once with whole ones (`AI_STREAM=false`), in
 //! the same run: time to the first `entry` on the wire and to the final frame. The first

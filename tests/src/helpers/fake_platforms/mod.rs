@@ -1,4 +1,4 @@
-//! Local TikTok and Instagram servers following `PLATFORMS.md`, recording every call.
+//! Local TikTok and Instagram servers following `docs/platforms.md`, recording every call.
 //!
 //! One server answers both: TikTok's paths start with `/v2/`, the rest is Instagram's
 //! Graph API (and its token endpoints). Like the fake AI it speaks HTTP/1.1 over TCP

@@ -1,4 +1,4 @@
-//! TikTok's Content Posting API and token endpoint, as `PLATFORMS.md` describes them.
+//! TikTok's Content Posting API and token endpoint, as `docs/platforms.md` describes them.
 
 use serde_json::{Value, json};
 
