@@ -3,7 +3,7 @@
 
 use almanac_shared::{
     db,
-    domain::organic::{Platform, generated_id},
+    domain::organic::{SeedPlatform, generated_id},
     store::organic::{self as store, BrandFields, Library, Write},
 };
 use chrono::{DateTime, NaiveTime, Utc};
@@ -142,7 +142,7 @@ impl From<BrandRow> for BrandProfile {
 #[derive(Debug, Clone, Object)]
 #[oai(rename_all = "camelCase")]
 pub struct LinkAccount {
-    pub platform: Platform,
+    pub platform: SeedPlatform,
     /// The platform's id of the account (`ig_123`).
     pub account_id: Text<1, 200>,
     #[oai(nullable)]
@@ -153,7 +153,7 @@ pub struct LinkAccount {
 #[derive(Debug, Clone, Object, sqlx::FromRow)]
 #[oai(rename_all = "camelCase")]
 pub struct LinkedAccount {
-    pub platform: Platform,
+    pub platform: SeedPlatform,
     pub account_id: String,
     #[oai(nullable)]
     pub handle: Option<String>,
@@ -412,7 +412,7 @@ impl OrganicBrandsApi {
         id: Path<String>,
         #[oai(name = "accountId")] account_id: Path<String>,
         /// Only the account on this platform, when two platforms share the id.
-        platform: Query<Option<Platform>>,
+        platform: Query<Option<SeedPlatform>>,
     ) -> Answer<NoContent, { can::STORED | can::BAD_REQUEST | can::NOT_FOUND }> {
         let mut tx = db::user_tx(&state.pool, auth.user().id).await?;
         brand(&mut tx, &id.0).await?;
@@ -420,7 +420,7 @@ impl OrganicBrandsApi {
             &mut tx,
             &id.0,
             &account_id.0,
-            platform.0.map(Platform::as_str),
+            platform.0.map(SeedPlatform::as_str),
         )
         .await?;
         tx.commit().await?;

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 
 use almanac_shared::{
     db,
-    domain::organic::{OrganicJob, OrganicSpec, Platform},
+    domain::organic::{OrganicJob, OrganicSpec, SeedPlatform},
     events::Event,
     jobs::{self, JobKind, JobRecord, NewJob},
     store::{
@@ -58,7 +58,7 @@ pub struct PlacementSeed {
     /// A UI label (`9:00 AM`).
     #[oai(nullable, validator(max_length = 200))]
     pub time_label: Option<String>,
-    pub platform: Platform,
+    pub platform: SeedPlatform,
     /// The account to post with; else `platformAccountIds[platform]`; neither is the
     /// placement's `MISSING_ACCOUNT` error line. Must be linked to the brand (403).
     #[oai(nullable, validator(max_length = 200))]
@@ -103,7 +103,7 @@ pub struct GenerateOptions {
     #[oai(nullable, validator(max_length = 35))]
     pub language: Option<String>,
     #[oai(nullable)]
-    pub preferred_platforms: Option<Vec<Platform>>,
+    pub preferred_platforms: Option<Vec<SeedPlatform>>,
     /// Regenerate placements you edited too (by default they are kept as edited).
     #[oai(nullable)]
     pub overwrite_edited: Option<bool>,
@@ -411,7 +411,7 @@ async fn start_run(
     let mut tx = db::user_tx(&state.pool, user).await?;
     super::brands::brand(&mut tx, &spec.brand_id).await?;
     let linked: Vec<LinkedAccount> = store::brand_accounts(&mut tx, &spec.brand_id).await?;
-    let linked: BTreeSet<(Platform, &str)> = linked
+    let linked: BTreeSet<(SeedPlatform, &str)> = linked
         .iter()
         .map(|a| (a.platform, a.account_id.as_str()))
         .collect();

@@ -37,6 +37,7 @@ impl JobPayload for OrganicJob {
 
 /// The platforms a placement may target (seed 003). The newsletter is not one of them: it
 /// has its own placement, without an account.
+// Not publishing's `publish::Platform`, the platforms Almanac can post to.
 #[derive(
     Debug,
     Clone,
@@ -53,8 +54,9 @@ impl JobPayload for OrganicJob {
 )]
 #[serde(rename_all = "lowercase")]
 #[sqlx(type_name = "text", rename_all = "lowercase")]
-#[oai(rename_all = "lowercase")]
-pub enum Platform {
+// Documented as `Platform`, seed 003's name for it.
+#[oai(rename = "Platform", rename_all = "lowercase")]
+pub enum SeedPlatform {
     Instagram,
     Linkedin,
     Facebook,
@@ -62,22 +64,22 @@ pub enum Platform {
     Youtube,
 }
 
-impl Platform {
-    pub const ALL: [Platform; 5] = [
-        Platform::Instagram,
-        Platform::Linkedin,
-        Platform::Facebook,
-        Platform::Tiktok,
-        Platform::Youtube,
+impl SeedPlatform {
+    pub const ALL: [SeedPlatform; 5] = [
+        SeedPlatform::Instagram,
+        SeedPlatform::Linkedin,
+        SeedPlatform::Facebook,
+        SeedPlatform::Tiktok,
+        SeedPlatform::Youtube,
     ];
 
     pub fn as_str(self) -> &'static str {
         match self {
-            Platform::Instagram => "instagram",
-            Platform::Linkedin => "linkedin",
-            Platform::Facebook => "facebook",
-            Platform::Tiktok => "tiktok",
-            Platform::Youtube => "youtube",
+            SeedPlatform::Instagram => "instagram",
+            SeedPlatform::Linkedin => "linkedin",
+            SeedPlatform::Facebook => "facebook",
+            SeedPlatform::Tiktok => "tiktok",
+            SeedPlatform::Youtube => "youtube",
         }
     }
 
@@ -88,11 +90,11 @@ impl Platform {
     /// Where the auto-fill puts this platform's post, in local time.
     pub fn default_local_time(self) -> NaiveTime {
         let hour = match self {
-            Platform::Instagram => 9,
-            Platform::Linkedin => 8,
-            Platform::Facebook => 13,
-            Platform::Tiktok => 19,
-            Platform::Youtube => 15,
+            SeedPlatform::Instagram => 9,
+            SeedPlatform::Linkedin => 8,
+            SeedPlatform::Facebook => 13,
+            SeedPlatform::Tiktok => 19,
+            SeedPlatform::Youtube => 15,
         };
         NaiveTime::from_hms_opt(hour, 0, 0).expect("a valid hour")
     }
@@ -100,8 +102,8 @@ impl Platform {
     /// The post type a placement gets when it asks for none.
     pub fn default_format(self) -> Format {
         match self {
-            Platform::Instagram | Platform::Tiktok | Platform::Youtube => Format::Reel,
-            Platform::Linkedin | Platform::Facebook => Format::Post,
+            SeedPlatform::Instagram | SeedPlatform::Tiktok | SeedPlatform::Youtube => Format::Reel,
+            SeedPlatform::Linkedin | SeedPlatform::Facebook => Format::Post,
         }
     }
 }
@@ -234,12 +236,12 @@ mod tests {
 
     #[test]
     fn platforms_and_formats_round_trip() {
-        for platform in Platform::ALL {
-            assert_eq!(Platform::parse(platform.as_str()), Some(platform));
+        for platform in SeedPlatform::ALL {
+            assert_eq!(SeedPlatform::parse(platform.as_str()), Some(platform));
         }
         for format in Format::ALL {
             assert_eq!(Format::parse(format.as_str()), Some(format));
         }
-        assert_eq!(Platform::parse("newsletter"), None);
+        assert_eq!(SeedPlatform::parse("newsletter"), None);
     }
 }

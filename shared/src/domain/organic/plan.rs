@@ -9,7 +9,7 @@ use chrono::{DateTime, Days, Duration, NaiveDate, Utc, Weekday};
 use serde_json::Value;
 
 use super::{
-    Format, Platform, TrendKind,
+    Format, SeedPlatform, TrendKind,
     creative::{self, Asset},
     request::{OrganicSpec, Preset},
     schedule::{self, AccountKey, Placed, TimeOfDay, Wanted, Window},
@@ -128,7 +128,7 @@ struct Candidate {
     placement_id: String,
     day: NaiveDate,
     at: DateTime<Utc>,
-    platform: Option<Platform>,
+    platform: Option<SeedPlatform>,
     account_id: Option<String>,
     trend: Option<Trend>,
     source: String,
@@ -268,7 +268,7 @@ impl Planner<'_> {
     /// (once all are, again in priority order).
     fn auto_fill(&mut self) {
         let spec = self.spec;
-        let platforms: Vec<Platform> = if spec.options.preferred_platforms.is_empty() {
+        let platforms: Vec<SeedPlatform> = if spec.options.preferred_platforms.is_empty() {
             spec.platform_account_ids.keys().copied().collect()
         } else {
             spec.options.preferred_platforms.clone()
@@ -470,7 +470,10 @@ impl Planner<'_> {
                     day: c.day,
                     scheduled_at: at,
                     adjusted,
-                    platform: c.platform.map_or(NEWSLETTER, Platform::as_str).to_owned(),
+                    platform: c
+                        .platform
+                        .map_or(NEWSLETTER, SeedPlatform::as_str)
+                        .to_owned(),
                     account_id: c.account_id,
                     trend: c.trend,
                     source: c.source,

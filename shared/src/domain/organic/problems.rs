@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 
 use serde::Serialize;
 
-use super::Platform;
+use super::SeedPlatform;
 
 /// One thing wrong with a request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -103,9 +103,9 @@ impl Problems {
         }
     }
 
-    pub(super) fn platform(&mut self, value: &Value, field: &str) -> Option<Platform> {
+    pub(super) fn platform(&mut self, value: &Value, field: &str) -> Option<SeedPlatform> {
         match value.as_str() {
-            Some(text) => Platform::parse(text).or_else(|| {
+            Some(text) => SeedPlatform::parse(text).or_else(|| {
                 self.add(
                     field,
                     format!(

@@ -9,7 +9,7 @@ use chrono_tz::Tz;
 use serde_json::Value;
 
 pub use super::problems::Problem;
-use super::{Format, Platform, problems::Problems};
+use super::{Format, SeedPlatform, problems::Problems};
 
 /// The longest `placementId`, `trendId`, `accountId` or `timeLabel`.
 pub const TEXT_MAX: usize = 200;
@@ -52,7 +52,7 @@ pub struct Seed {
     pub day: NaiveDate,
     pub scheduled_at: DateTime<Utc>,
     pub time_label: Option<String>,
-    pub platform: Platform,
+    pub platform: SeedPlatform,
     pub account_id: Option<String>,
     pub source: Option<SeedSource>,
     pub format: Option<Format>,
@@ -76,7 +76,7 @@ pub struct Options {
     pub newsletter_day: Option<NaiveDate>,
     pub guidance_prompt: Option<String>,
     pub language: Option<String>,
-    pub preferred_platforms: Vec<Platform>,
+    pub preferred_platforms: Vec<SeedPlatform>,
     /// Regenerate placements the user edited too.
     pub overwrite_edited: bool,
 }
@@ -87,7 +87,7 @@ pub struct OrganicSpec {
     pub brand_id: String,
     pub week_start: NaiveDate,
     pub timezone: Tz,
-    pub platform_account_ids: BTreeMap<Platform, String>,
+    pub platform_account_ids: BTreeMap<SeedPlatform, String>,
     /// Without duplicates, in the request's order.
     pub seeds: Vec<Seed>,
     pub options: Options,
@@ -101,8 +101,8 @@ impl OrganicSpec {
 
     /// The accounts the request names: `(platform, accountId)` of `platformAccountIds`
     /// and of each placement.
-    pub fn named_accounts(&self) -> Vec<(Platform, String)> {
-        let mut accounts: Vec<(Platform, String)> = self
+    pub fn named_accounts(&self) -> Vec<(SeedPlatform, String)> {
+        let mut accounts: Vec<(SeedPlatform, String)> = self
             .platform_account_ids
             .iter()
             .map(|(p, a)| (*p, a.clone()))
@@ -164,7 +164,7 @@ impl OrganicSpec {
 }
 
 impl Problems {
-    fn account_map(&mut self, value: Option<&Value>) -> BTreeMap<Platform, String> {
+    fn account_map(&mut self, value: Option<&Value>) -> BTreeMap<SeedPlatform, String> {
         let mut accounts = BTreeMap::new();
         match value {
             None | Some(Value::Null) => {}
@@ -462,13 +462,13 @@ pub(crate) mod tests {
         assert!(spec.options.include_newsletter);
         assert_eq!(
             spec.options.preferred_platforms,
-            [Platform::Instagram, Platform::Linkedin]
+            [SeedPlatform::Instagram, SeedPlatform::Linkedin]
         );
         assert_eq!(
             spec.named_accounts(),
             [
-                (Platform::Instagram, "ig_123".to_owned()),
-                (Platform::Linkedin, "li_456".to_owned())
+                (SeedPlatform::Instagram, "ig_123".to_owned()),
+                (SeedPlatform::Linkedin, "li_456".to_owned())
             ]
         );
     }
