@@ -6,7 +6,7 @@
 
 use almanac_shared::{
     Settings, db,
-    flags::{self, Flag, Flags, Setting, State},
+    flags::{Flag, Flags, Setting, State},
 };
 use anyhow::{Context, bail};
 use clap::Subcommand;
@@ -73,7 +73,7 @@ pub async fn run(command: FlagsCommand, settings: &Settings) -> anyhow::Result<S
         }
         FlagsCommand::Reset { name, note } => vec![change(&pool, flag(&name)?, None, note).await?],
         FlagsCommand::History { name, limit } => {
-            flags::store::history(&pool, flag(&name)?, None, limit.clamp(1, 10_000))
+            almanac_shared::store::flags::history(&pool, flag(&name)?, None, limit.clamp(1, 10_000))
                 .await
                 .context("reading the flag's history")?
                 .into_iter()
@@ -101,8 +101,14 @@ async fn change(
     let operator = std::env::var("USER")
         .or_else(|_| std::env::var("LOGNAME"))
         .unwrap_or_else(|_| "unknown".into());
-    let change = flags::store::set(pool, flag, to, note.as_deref(), &format!("cli:{operator}"))
-        .await
-        .context("writing the flag")?;
+    let change = almanac_shared::store::flags::set(
+        pool,
+        flag,
+        to,
+        note.as_deref(),
+        &format!("cli:{operator}"),
+    )
+    .await
+    .context("writing the flag")?;
     Ok(FlagChange::from(change).to_json_string())
 }

@@ -10,7 +10,8 @@
 
 use almanac_shared::{
     auth::SERVICE_ROLE,
-    flags::{self, Flag, InvalidSetting, Setting, View, store::Change},
+    flags::{self, Flag, InvalidSetting, Setting, View},
+    store::flags::Change,
 };
 use chrono::{DateTime, Utc};
 use poem::{Request, web::Data};
@@ -374,8 +375,13 @@ impl AdminApi {
     {
         let flag = flag(&name)?;
         let limit = super::clamp_limit(limit.0);
-        let changes =
-            flags::store::history(&state.pool, flag, cursor.0, i64::from(limit) + 1).await?;
+        let changes = almanac_shared::store::flags::history(
+            &state.pool,
+            flag,
+            cursor.0,
+            i64::from(limit) + 1,
+        )
+        .await?;
         let (items, next_cursor) = super::paginate(changes, limit, |c| c.id);
         Ok(FlagHistoryEnvelope::of(FlagHistory {
             items: items.into_iter().map(Into::into).collect(),
@@ -397,7 +403,9 @@ async fn change(
     to: Option<&Setting>,
     note: Option<String>,
 ) -> ApiResult<Json<FlagEnvelope>> {
-    let change = flags::store::set(&state.pool, flag, to, note.as_deref(), actor.as_str()).await?;
+    let change =
+        almanac_shared::store::flags::set(&state.pool, flag, to, note.as_deref(), actor.as_str())
+            .await?;
     tracing::warn!(
         flag = flag.name(),
         actor = actor.as_str(),

@@ -1,6 +1,7 @@
 //! Pure domain rules: parsing and validation, no I/O.
 
 pub mod calendar;
+pub mod flags;
 pub mod generation;
 pub mod organic;
 pub mod prompt;

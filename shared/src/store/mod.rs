@@ -4,6 +4,7 @@
 
 pub mod calendars;
 pub mod cards;
+pub mod flags;
 pub mod generations;
 pub mod idempotency;
 pub mod organic;

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use super::{Flag, Override, Setting, State};
+use crate::domain::flags::{Flag, Override, Setting, State};
 
 /// One change of a flag, as the audit trail keeps it.
 #[derive(Debug, Clone, PartialEq, Eq)]
