@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use almanac_shared::{config::RateLimit, redis_conn::RedisConn, usage};
+use almanac_shared::{config::RateLimit, redis_conn::RedisConn, store, usage};
 use redis::Script;
 use uuid::Uuid;
 
@@ -39,7 +39,7 @@ pub async fn take(
     idempotency: Option<&Key>,
 ) -> ApiResult<Taken> {
     if let Some(budget) = state.settings.ai.user_daily_tokens {
-        let used = match usage::today(&state.pool, user).await {
+        let used = match store::usage::today(&state.pool, user).await {
             Ok(used) => used,
             // Postgres down: nothing it meters can run (calendars answer the legacy dry
             // run), so the request is not refused for a budget nobody can read.

@@ -1,7 +1,7 @@
 //! `GET /v1/usage`: the caller's AI usage, tokens and cost by UTC day and job kind, and
 //! where they stand against the daily budget (`AI_USER_DAILY_TOKENS`).
 
-use almanac_shared::{db, usage};
+use almanac_shared::{db, store, usage};
 use chrono::{Days, NaiveDate, Utc};
 use poem::web::Data;
 use poem_openapi::{Object, OpenApi, param::Query, payload::Json};
@@ -116,8 +116,8 @@ impl UsageApi {
         }
         let user = auth.user().id;
         let mut tx = db::user_tx(&state.pool, user).await?;
-        let rows = usage::report(&mut *tx, user, from, to).await?;
-        let used = usage::today(&mut *tx, user).await?;
+        let rows = store::usage::report(&mut *tx, user, from, to).await?;
+        let used = store::usage::today(&mut *tx, user).await?;
         tx.commit().await?;
         let days: Vec<UsageDay> = rows
             .into_iter()

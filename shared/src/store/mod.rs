@@ -11,6 +11,7 @@ pub mod organic;
 pub mod sessions;
 pub mod suggestions;
 pub mod themes;
+pub mod usage;
 
 use sqlx::postgres::PgRow;
 

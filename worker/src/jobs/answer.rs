@@ -9,7 +9,7 @@ use almanac_shared::{
         items::{ItemParser, Malformed, RawItem},
     },
     jobs::Claim,
-    usage,
+    store, usage,
 };
 use futures::FutureExt;
 use serde_json::Value;
@@ -117,7 +117,7 @@ pub(crate) async fn account(
     claim: &Claim,
     response: &ChatResponse,
 ) -> Result<Option<JobError>, JobError> {
-    let spent = usage::record(&ctx.pool, claim.user_id, claim.kind.as_str(), response)
+    let spent = store::usage::record(&ctx.pool, claim.user_id, claim.kind.as_str(), response)
         .await
         .context("recording the AI call's usage")?;
     Ok(accounted(ctx, response, spent))

@@ -7,7 +7,7 @@ use almanac_shared::{
     domain::generation::{self, GenerationJob, Suggestion},
     events::{Event, SuggestionItem},
     jobs::{Claim, JobStatus},
-    telemetry, usage,
+    store, telemetry,
 };
 use std::collections::HashSet;
 
@@ -424,9 +424,9 @@ async fn save(
         .push_bind(step.index as i32)
         .push(" and exists (select 1 from fence) returning id), ");
     // The call is recorded whether or not the claim still holds: it was made.
-    usage::push_record(&mut query, claim.user_id, claim.kind.as_str(), response);
+    store::usage::push_record(&mut query, claim.user_id, claim.kind.as_str(), response);
     query.push(" select (select count(*) from generation), ");
-    usage::push_spent(&mut query, claim.user_id, claim.kind.as_str());
+    store::usage::push_spent(&mut query, claim.user_id, claim.kind.as_str());
     let (saved, spent): (i64, Option<i64>) = query
         .build_query_as()
         .fetch_one(&ctx.pool)
