@@ -1,0 +1,145 @@
+//! The route table: every route of the OpenAPI document and the undocumented ones, with
+//! its methods, whether each takes a body and which take no credentials.
+
+use std::sync::LazyLock;
+
+use poem::http::HeaderValue;
+
+/// A route of the API: its template, its segments (parameters as `{name}`) and the methods
+/// it serves, each with whether its operation takes a request body.
+pub(super) struct RouteEntry {
+    pub(super) template: String,
+    pub(super) segments: Vec<String>,
+    pub(super) methods: Vec<(String, bool)>,
+    /// The methods whose operation takes no credentials (an OAuth callback, health).
+    pub(super) public: Vec<String>,
+}
+
+/// Every route: the OpenAPI document's, plus the undocumented ones.
+pub(super) static ROUTES: LazyLock<Vec<RouteEntry>> = LazyLock::new(|| {
+    let spec: serde_json::Value =
+        serde_json::from_str(&crate::openapi_service().spec()).expect("the spec is JSON");
+    let mut routes: Vec<RouteEntry> = spec["paths"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(path, item)| {
+            let methods = item
+                .as_object()
+                .into_iter()
+                .flatten()
+                .map(|(method, operation)| {
+                    let body = operation.get("requestBody").is_some();
+                    (method.to_ascii_uppercase(), body)
+                })
+                .collect();
+            let public = item
+                .as_object()
+                .into_iter()
+                .flatten()
+                .filter(|(_, operation)| operation["security"].as_array().is_none_or(Vec::is_empty))
+                .map(|(method, _)| method.to_ascii_uppercase())
+                .collect();
+            RouteEntry {
+                public,
+                ..RouteEntry::new(path, methods)
+            }
+        })
+        .collect();
+    let undocumented: [(&str, &[(&str, bool)]); 6] = [
+        ("/openapi.json", &[("GET", false)]),
+        ("/docs", &[("GET", false)]),
+        ("/metrics", &[("GET", false)]),
+        ("/app/config.json", &[("GET", false)]),
+        ("/app/dev-login", &[("POST", true)]),
+        (
+            "/app/session",
+            &[("GET", false), ("POST", true), ("DELETE", false)],
+        ),
+    ];
+    for (path, methods) in undocumented {
+        let methods = methods
+            .iter()
+            .map(|(m, body)| ((*m).into(), *body))
+            .collect();
+        routes.push(RouteEntry::new(path, methods));
+    }
+    routes
+});
+
+impl RouteEntry {
+    pub(super) fn new(template: &str, methods: Vec<(String, bool)>) -> Self {
+        Self {
+            template: template.to_owned(),
+            segments: segments(template).map(str::to_owned).collect(),
+            methods,
+            public: Vec::new(),
+        }
+    }
+
+    /// The name of each parameter with the (percent-encoded) segment of `path` it takes.
+    pub(super) fn parameters<'p>(&self, path: &'p str) -> impl Iterator<Item = (&str, &'p str)> {
+        self.segments
+            .iter()
+            .zip(segments(path))
+            .filter_map(|(template, given)| {
+                let name = template.strip_prefix('{')?.strip_suffix('}')?;
+                Some((name, given))
+            })
+    }
+}
+
+pub(super) fn segments(path: &str) -> impl Iterator<Item = &str> {
+    path.trim_end_matches('/').split('/')
+}
+
+/// The route `path` matches (a literal segment wins over a parameter: `/api/cards/export`
+/// over `/api/cards/{id}`).
+pub(super) fn route(path: &str) -> Option<&'static RouteEntry> {
+    let wanted: Vec<&str> = segments(path).collect();
+    ROUTES
+        .iter()
+        .filter(|route| {
+            route.segments.len() == wanted.len()
+                && route
+                    .segments
+                    .iter()
+                    .zip(&wanted)
+                    .all(|(t, w)| t == w || (t.starts_with('{') && !w.is_empty()))
+        })
+        .min_by_key(|route| route.segments.iter().filter(|t| t.starts_with('{')).count())
+}
+
+/// Whether the documented operation at `method` `path` takes no credentials: a session
+/// cookie that comes along is no concern of it.
+pub fn takes_no_credentials(method: &poem::http::Method, path: &str) -> bool {
+    route(path).is_some_and(|route| route.public.iter().any(|m| m == method.as_str()))
+}
+
+/// The methods of the route `path` matches.
+pub(super) fn route_methods(path: &str) -> Option<&'static [(String, bool)]> {
+    route(path).map(|route| route.methods.as_slice())
+}
+
+/// `Allow` for a path: the methods of its route.
+pub(super) fn allowed_methods(path: &str) -> Option<HeaderValue> {
+    let methods: Vec<&str> = route_methods(path)?
+        .iter()
+        .map(|(method, _)| method.as_str())
+        .collect();
+    HeaderValue::from_str(&methods.join(", ")).ok()
+}
+
+/// Whether the operation at `method` `path` reads a request body (true for a request that
+/// matches no operation: its body is refused like any other).
+#[cfg(test)]
+pub(super) fn takes_body(method: &str, path: &str) -> bool {
+    route_takes_body(route(path), method)
+}
+
+/// [`takes_body`] of a request whose route was looked up already.
+pub(super) fn route_takes_body(route: Option<&'static RouteEntry>, method: &str) -> bool {
+    route
+        .and_then(|route| route.methods.iter().find(|(m, _)| m == method))
+        .is_none_or(|(_, body)| *body)
+}
