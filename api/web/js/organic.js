@@ -208,6 +208,11 @@ function zonedToUtc(dayId, time, timeZone) {
   return new Date(guess.getTime() - (shown - guess.getTime()));
 }
 
+/** An instant's `HH:MM` in `timeZone` (the brand's). */
+function zonedTime(iso, timeZone) {
+  return new Intl.DateTimeFormat("en-GB", { timeZone, hour: "2-digit", minute: "2-digit", hourCycle: "h23" }).format(new Date(iso));
+}
+
 function timeLabel(time) {
   const [hours, minutes] = time.split(":").map(Number);
   return `${((hours + 11) % 12) + 1}:${String(minutes).padStart(2, "0")} ${hours < 12 ? "AM" : "PM"}`;
@@ -375,8 +380,7 @@ async function renderBoard(state) {
 
   // A placement opened to edit: its caption, hashtags by tier and time (the brand's zone).
   const editPlacement = (p) => {
-    const local = new Intl.DateTimeFormat("en-GB", { timeZone: brand.timezone, hour: "2-digit", minute: "2-digit", hourCycle: "h23" })
-      .format(new Date(p.schedule.scheduledAt));
+    const local = zonedTime(p.schedule.scheduledAt, brand.timezone);
     const controls = {
       caption: h("textarea", { name: "caption", rows: 5, maxlength: 2200, value: p.copy.caption }),
       high: h("input", { name: "high", value: (p.copy.hashtags.high ?? []).join(" ") }),
@@ -505,8 +509,7 @@ async function renderBoard(state) {
     const draft = await api("GET", draftPath);
     restoring = true;
     for (const seed of draft.placements) {
-      const time = new Intl.DateTimeFormat("en-GB", { timeZone: brand.timezone, hour: "2-digit", minute: "2-digit", hourCycle: "h23" })
-        .format(new Date(seed.scheduledAt));
+      const time = zonedTime(seed.scheduledAt, brand.timezone);
       addSeed(Object.fromEntries(Object.entries(seed).filter(([, v]) => v !== null && v !== undefined)), time);
     }
     const chosen = draft.options ?? {};
