@@ -70,6 +70,16 @@ struct Claimed {
     attempts_today: i32,
 }
 
+/// A schedule that may run today, as the due rule reads it.
+#[derive(sqlx::FromRow)]
+struct Candidate {
+    id: Uuid,
+    enabled: bool,
+    days: sqlx::types::Json<Vec<String>>,
+    time_utc: String,
+    last_run_at: Option<DateTime<Utc>>,
+}
+
 /// Marks the schedules due at `now` whose owner has spent the day's AI budget: they are not
 /// started that (UTC) day, and say why.
 async fn skip_over_budget(
@@ -123,33 +133,44 @@ async fn start_due(ctx: &JobContext, clock: &dyn Clock) -> anyhow::Result<Vec<St
     if let Some(limit) = ctx.settings.ai.user_daily_tokens {
         skip_over_budget(&mut tx, now, limit).await?;
     }
-    let claimed: Vec<Claimed> = sqlx::query_as(
-        "with due as (
-            select s.id from theme_schedules s
-            where s.enabled
-              and s.days ? $1
-              and s.time_utc <= $2
-              and (s.last_run_at is null or s.last_run_at < $3)
-              and s.skipped_day is distinct from $4
-              and (s.attempt_day is distinct from $4
-                   or (s.attempts_today < $5 and (s.next_attempt_at is null or s.next_attempt_at <= $6)))
-              and not exists (select 1 from syntheses y
-                              where y.user_id = s.user_id and y.status in ('pending', 'running'))
-            order by s.time_utc
-            limit 100
-            for update of s skip locked)
-         update theme_schedules s
-         set attempts_today = case when s.attempt_day = $4 then s.attempts_today + 1 else 1 end,
-             attempt_day = $4, updated_at = now()
-         from due where s.id = due.id
-         returning s.id, s.theme_id, s.user_id, s.attempts_today",
+    // SQL narrows the schedules to those that may run today (this weekday, not run today,
+    // not skipped, their retry's time come, their owner generating nothing) and locks
+    // them; whether each is due is the pure rule's to say.
+    let candidates: Vec<Candidate> = sqlx::query_as(
+        "select s.id, s.enabled, s.days, s.time_utc, s.last_run_at from theme_schedules s
+         where s.enabled
+           and s.days ? $1
+           and (s.last_run_at is null or s.last_run_at < $2)
+           and s.skipped_day is distinct from $3
+           and (s.attempt_day is distinct from $3
+                or (s.attempts_today < $4 and (s.next_attempt_at is null or s.next_attempt_at <= $5)))
+           and not exists (select 1 from syntheses y
+                           where y.user_id = s.user_id and y.status in ('pending', 'running'))
+         order by s.time_utc
+         limit 100
+         for update of s skip locked",
     )
     .bind(synthesis::day_code(now.weekday()))
-    .bind(now.format("%H:%M").to_string())
     .bind(day_start)
     .bind(today)
     .bind(MAX_SCHEDULED_ATTEMPTS_PER_DAY)
     .bind(now)
+    .fetch_all(&mut *tx)
+    .await?;
+    let due: Vec<Uuid> = candidates
+        .iter()
+        .filter(|c| synthesis::is_due(c.enabled, &c.days.0, &c.time_utc, c.last_run_at, now))
+        .map(|c| c.id)
+        .collect();
+    let claimed: Vec<Claimed> = sqlx::query_as(
+        "update theme_schedules s
+         set attempts_today = case when s.attempt_day = $2 then s.attempts_today + 1 else 1 end,
+             attempt_day = $2, updated_at = now()
+         where s.id = any($1)
+         returning s.id, s.theme_id, s.user_id, s.attempts_today",
+    )
+    .bind(&due)
+    .bind(today)
     .fetch_all(&mut *tx)
     .await?;
     let mut started = Vec::with_capacity(claimed.len());
