@@ -267,7 +267,7 @@ async function continueRun(state) {
   }
 }
 
-/** Saves a move (a drag, or "Move…"); the grid already shows it there. */
+/** Saves a move (the grid's `onMove`); the grid already shows it there. */
 async function moveEntry(state, key, date, time) {
   const entry = state.grid.get(key);
   if (!entry?.id) {
@@ -395,16 +395,7 @@ function mover(state) {
   dialog.addEventListener("close", async () => {
     if (dialog.returnValue !== "move" || !dialog.dataset.key) return;
     document.getElementById("entry-editor")?.close();
-    const key = dialog.dataset.key;
-    const entry = state.grid.get(key);
-    if (!entry) return;
-    const before = { ...entry };
-    state.grid.upsert({ ...entry, date: date.value, time: time.value.slice(0, 5) });
-    try {
-      await moveEntry(state, key, date.value, time.value.slice(0, 5));
-    } catch {
-      state.grid.upsert(before);
-    }
+    await state.grid.move(dialog.dataset.key, date.value, time.value.slice(0, 5));
   });
   state.openMover = (key) => {
     const entry = state.grid.get(key);

@@ -90,6 +90,19 @@ export class CalendarGrid {
     return this.entries.get(key);
   }
 
+  /** Moves an entry (a drag, or "Move…"): shown there at once, put back if `onMove` refuses. */
+  async move(key, date, time) {
+    const entry = this.entries.get(key);
+    if (!entry || (date === entry.date && time === String(entry.time).slice(0, 5))) return;
+    const before = { ...entry };
+    this.upsert({ ...entry, date, time });
+    try {
+      await this.onMove(key, date, time);
+    } catch {
+      this.upsert(before);
+    }
+  }
+
   /** The channels entries are on, the request's first. */
   channels() {
     const all = new Set(this.range.channels);
@@ -355,15 +368,7 @@ export class CalendarGrid {
         const entry = this.entries.get(key);
         const date = target.dataset.date;
         const time = target.dataset.hour ? `${target.dataset.hour}:${String(entry.time).slice(3, 5)}` : String(entry.time).slice(0, 5);
-        if (date === entry.date && time === String(entry.time).slice(0, 5)) return;
-        // Shown at once where it was dropped; put back if the save is refused.
-        const before = { ...entry };
-        this.upsert({ ...entry, date, time });
-        try {
-          await this.onMove(key, date, time);
-        } catch {
-          this.upsert(before);
-        }
+        await this.move(key, date, time);
       };
       chip.setPointerCapture?.(down.pointerId);
       chip.addEventListener("pointermove", move);

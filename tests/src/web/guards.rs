@@ -43,9 +43,7 @@ async fn destructive_actions_ask_first_and_nothing_typed_is_lost() {
             .await,
         json!("/app/favicon.svg")
     );
-    browser.fill("#token", &s.app.token(s.user)).await;
-    browser.click("#sign-in").await;
-    browser.wait("#nav:not([hidden])").await;
+    browser.sign_in_with_token(&s.app.token(s.user)).await;
 
     // A feed that is not an address is refused as it is added; a source typed but not
     // added is kept when the theme is created.

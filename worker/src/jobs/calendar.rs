@@ -440,29 +440,13 @@ async fn finish(
     {
         return Ok(None);
     }
-    let mut diff_event = None;
-    let counts = if let Some(continued) = input.continues {
-        // Saved as generated: the diff lists what was added, already applied.
+    // The changes the run's diff lists: a continuation's additions (saved as generated,
+    // so already applied), a regeneration's proposal; a first run has none.
+    let changes = if input.continues.is_some() {
         let added = store::run_entries(&mut tx, run.id)
             .await
-            .context("reading the run's entries")?
-            .into_iter()
-            .map(calendar::Change::added)
-            .collect::<Vec<_>>();
-        let counts = calendar::counts(&added);
-        let changes = store::store_changes(&mut tx, run, added)
-            .await
-            .context("storing the run's additions")?;
-        store::mark_applied(&mut tx, run.id)
-            .await
-            .context("marking the additions applied")?;
-        tracing::debug!(%continued, added = counts.added, "continuation finished");
-        diff_event = Some(Event::Diff(Envelope {
-            data: calendars::diff_payload(&changes, counts),
-            error: None,
-            meta,
-        }));
-        Some(counts)
+            .context("reading the run's entries")?;
+        Some(added.into_iter().map(calendar::Change::added).collect())
     } else if input.applies_directly {
         None
     } else {
@@ -472,17 +456,31 @@ async fn finish(
         let generated = store::run_entries(&mut tx, run.id)
             .await
             .context("reading the run's entries")?;
-        let changes = calendar::diff(&saved, &generated, status == JobStatus::Succeeded);
-        let counts = calendar::counts(&changes);
-        let changes = store::store_changes(&mut tx, run, changes)
-            .await
-            .context("storing the run's changes")?;
-        diff_event = Some(Event::Diff(Envelope {
-            data: calendars::diff_payload(&changes, counts),
-            error: None,
-            meta,
-        }));
-        Some(counts)
+        Some(calendar::diff(
+            &saved,
+            &generated,
+            status == JobStatus::Succeeded,
+        ))
+    };
+    let (counts, diff_event) = match changes {
+        None => (None, None),
+        Some(changes) => {
+            let counts = calendar::counts(&changes);
+            let changes = store::store_changes(&mut tx, run, changes)
+                .await
+                .context("storing the run's changes")?;
+            if input.continues.is_some() {
+                store::mark_applied(&mut tx, run.id)
+                    .await
+                    .context("marking the additions applied")?;
+            }
+            let diff = Event::Diff(Envelope {
+                data: calendars::diff_payload(&changes, counts),
+                error: None,
+                meta,
+            });
+            (Some(counts), Some(diff))
+        }
     };
     let result = store::finish_run(
         &mut tx,
