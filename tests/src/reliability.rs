@@ -1,6 +1,7 @@
 //! Failure on purpose: provider errors and timeouts, a worker killed mid-job, Redis
 //! flushed, Postgres unreachable.
 
+use almanac_shared::store::jobs as ledger;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
@@ -250,7 +251,7 @@ async fn a_stopping_worker_releases_what_it_cannot_finish() {
 
 #[tokio::test]
 async fn the_reconciler_recovers_fails_and_requeues_exactly_what_it_should() {
-    use almanac_shared::jobs::{self, JobKind};
+    use almanac_shared::jobs::JobKind;
     let app = spawn_app_with(TestOptions {
         worker: false,
         ..Default::default()
@@ -292,7 +293,7 @@ async fn the_reconciler_recovers_fails_and_requeues_exactly_what_it_should() {
     let forgotten = insert("pending", 0, 0.0, Some(60.0)).await;
     let just_enqueued = insert("pending", 0, 0.0, Some(0.0)).await;
 
-    let report = jobs::reconcile(
+    let report = ledger::reconcile(
         &app.db,
         Duration::from_secs(10),
         Duration::from_secs(30),
@@ -338,7 +339,7 @@ async fn the_reconciler_recovers_fails_and_requeues_exactly_what_it_should() {
     assert_eq!(state(healthy).await.0, "running");
     assert_eq!(state(just_enqueued).await.0, "pending");
     // A second pass finds nothing new to do.
-    let again = jobs::reconcile(
+    let again = ledger::reconcile(
         &app.db,
         Duration::from_secs(10),
         Duration::from_secs(30),

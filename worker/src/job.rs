@@ -9,6 +9,7 @@
 //! worker, a failed attempt) is the SQL function its migration registers in
 //! `job_kind_endings`, because Postgres applies it too (`cancel_job`, the reconciler).
 
+use almanac_shared::store::jobs::Claim;
 use std::{collections::BTreeMap, future::Future, marker::PhantomData, sync::Arc};
 
 use almanac_shared::{
@@ -18,7 +19,7 @@ use almanac_shared::{
     email::Mailer,
     events::{Emitter, Event, Staged},
     fetch::Fetcher,
-    jobs::{Cancels, Claim, JobKind, JobPayload, JobStatus},
+    jobs::{Cancels, JobKind, JobPayload, JobStatus},
     queue::JobQueue,
     redis_conn::RedisConn,
 };

@@ -3,11 +3,8 @@
 //! finished tasks out of Redis and expired idempotency keys out of Postgres, and reports
 //! queue depths.
 
-use almanac_shared::{
-    events::Event,
-    jobs::{self, JobKind},
-    queue,
-};
+use almanac_shared::store::jobs as ledger;
+use almanac_shared::{events::Event, jobs::JobKind, queue};
 use tokio_util::sync::CancellationToken;
 
 use crate::job::{JobContext, Registry};
@@ -92,7 +89,7 @@ async fn pass(ctx: &JobContext, registry: &Registry) -> anyhow::Result<()> {
             "Redis holds none of this deployment's keys: queueing every pending job again"
         );
     }
-    let report = jobs::reconcile(
+    let report = ledger::reconcile(
         &ctx.pool,
         settings.stale_after,
         settings.requeue_after,

@@ -6,12 +6,15 @@
 //! cancel or the reconciler ended it, another worker holds it), the runner reads the
 //! ledger: an ended job gets its final events published and is never queued again.
 
+use almanac_shared::jobs::JobRecord;
+use almanac_shared::store::jobs as ledger;
+use almanac_shared::store::jobs::{Beat, Claim, NotClaimed};
 use std::time::{Duration, Instant};
 
 use almanac_shared::{
     db,
     events::Event,
-    jobs::{self, Beat, Claim, JobMessage, JobRecord, JobStatus, NotClaimed},
+    jobs::{self, JobMessage, JobStatus},
     telemetry,
 };
 use serde_json::{Value, json};
@@ -39,7 +42,7 @@ pub async fn run(ctx: &JobContext, registry: &Registry, message: JobMessage) {
         tracing::warn!(job_id = %job_id, kind = %message.kind, "delivery of a kind this worker does not run");
         return;
     };
-    let claim = match jobs::claim(&ctx.pool, job_id, &ctx.worker_name, job.start()).await {
+    let claim = match ledger::claim(&ctx.pool, job_id, &ctx.worker_name, job.start()).await {
         Ok(Ok(claim)) => claim,
         Ok(Err(NotClaimed::NotYetDue(due))) => {
             let delay = (due - chrono::Utc::now()).to_std().unwrap_or_default();
@@ -137,7 +140,7 @@ async fn give_back_lost_claim(ctx: &JobContext, job_id: Uuid) {
         ctx,
         job_id,
         "giving back a claim whose answer was lost",
-        || jobs::release_unstarted(&ctx.pool, job_id, &ctx.worker_name),
+        || ledger::release_unstarted(&ctx.pool, job_id, &ctx.worker_name),
     )
     .await
     {
@@ -166,7 +169,7 @@ async fn heartbeat_until_interrupted(ctx: &JobContext, claim: &Claim) -> Beat {
     ticker.tick().await;
     loop {
         ticker.tick().await;
-        match jobs::heartbeat(&ctx.pool, claim).await {
+        match ledger::heartbeat(&ctx.pool, claim).await {
             Ok(Beat::Alive) => {}
             Ok(Beat::Lost) => {
                 tracing::info!(job_id = %claim.id, "claim no longer held; abandoning this attempt");
@@ -258,7 +261,7 @@ async fn publish_finished(ctx: &JobContext, claim: &Claim, finished: &Finished) 
 /// end just before the interruption). Nothing is queued again.
 async fn settled_elsewhere(ctx: &JobContext, claim: &Claim) -> &'static str {
     let job = match ledger_write(ctx, claim.id, "reading the job", || {
-        jobs::fetch(&ctx.pool, claim.id)
+        ledger::fetch(&ctx.pool, claim.id)
     })
     .await
     {
@@ -295,7 +298,7 @@ async fn release(
     why: &'static str,
 ) -> &'static str {
     match ledger_write(ctx, claim.id, "releasing the job", || {
-        jobs::release(&ctx.pool, claim, delay)
+        ledger::release(&ctx.pool, claim, delay)
     })
     .await
     {
@@ -327,7 +330,7 @@ async fn retry(ctx: &JobContext, claim: &Claim, error: JobError) -> &'static str
     let mut detail = error.detail;
     detail["attempt"] = json!(claim.attempt);
     match ledger_write(ctx, claim.id, "scheduling the retry", || {
-        jobs::schedule_retry(&ctx.pool, claim, delay, &detail)
+        ledger::schedule_retry(&ctx.pool, claim, delay, &detail)
     })
     .await
     {
@@ -367,7 +370,7 @@ async fn end(
     domain_detail: Value,
 ) -> &'static str {
     match ledger_write(ctx, claim.id, "ending the job", || {
-        jobs::end(&ctx.pool, claim, status, &detail, &domain_detail)
+        ledger::end(&ctx.pool, claim, status, &detail, &domain_detail)
     })
     .await
     {

@@ -11,6 +11,7 @@ use almanac_shared::{
     domain::synthesis::{self, MAX_SCHEDULED_ATTEMPTS_PER_DAY, SynthesisJob},
     events::Event,
     jobs::{JobKind, NewJob},
+    store::themes,
 };
 use chrono::{DateTime, Datelike, Utc};
 use tokio_util::sync::CancellationToken;
@@ -62,24 +63,6 @@ pub struct Started {
     pub job_id: Uuid,
 }
 
-#[derive(sqlx::FromRow)]
-struct Claimed {
-    id: Uuid,
-    theme_id: Uuid,
-    user_id: Uuid,
-    attempts_today: i32,
-}
-
-/// A schedule that may run today, as the due rule reads it.
-#[derive(sqlx::FromRow)]
-struct Candidate {
-    id: Uuid,
-    enabled: bool,
-    days: sqlx::types::Json<Vec<String>>,
-    time_utc: String,
-    last_run_at: Option<DateTime<Utc>>,
-}
-
 /// Marks the schedules due at `now` whose owner has spent the day's AI budget: they are not
 /// started that (UTC) day, and say why.
 async fn skip_over_budget(
@@ -90,24 +73,14 @@ async fn skip_over_budget(
     let today = now.date_naive();
     let reason =
         format!("not started on {today}: the owner's daily AI budget of {limit} tokens was spent");
-    let skipped: Vec<Uuid> = sqlx::query_scalar(
-        "update theme_schedules s set skipped_day = $4, skip_reason = $6, updated_at = now()
-         where s.enabled
-           and s.days ? $1
-           and s.time_utc <= $2
-           and (s.last_run_at is null or s.last_run_at < $3)
-           and s.skipped_day is distinct from $4
-           and (select coalesce(sum(u.tokens_input + u.tokens_output), 0) from ai_usage u
-                where u.user_id = s.user_id and u.day = $4) >= $5
-         returning s.id",
+    let skipped = themes::skip_over_budget(
+        tx,
+        synthesis::day_code(now.weekday()),
+        &now.format("%H:%M").to_string(),
+        today,
+        limit,
+        &reason,
     )
-    .bind(synthesis::day_code(now.weekday()))
-    .bind(now.format("%H:%M").to_string())
-    .bind(today.and_hms_opt(0, 0, 0).expect("midnight").and_utc())
-    .bind(today)
-    .bind(limit as i64)
-    .bind(&reason)
-    .fetch_all(&mut **tx)
     .await?;
     for schedule in &skipped {
         tracing::info!(schedule_id = %schedule, reason = %reason, "scheduled synthesis skipped");
@@ -128,7 +101,6 @@ pub async fn tick(ctx: &JobContext, clock: &dyn Clock) -> anyhow::Result<Vec<Sta
 async fn start_due(ctx: &JobContext, clock: &dyn Clock) -> anyhow::Result<Vec<Started>> {
     let now: DateTime<Utc> = clock.now();
     let today = now.date_naive();
-    let day_start = today.and_hms_opt(0, 0, 0).expect("midnight").and_utc();
     let mut tx = ctx.pool.begin().await?;
     if let Some(limit) = ctx.settings.ai.user_daily_tokens {
         skip_over_budget(&mut tx, now, limit).await?;
@@ -136,66 +108,29 @@ async fn start_due(ctx: &JobContext, clock: &dyn Clock) -> anyhow::Result<Vec<St
     // SQL narrows the schedules to those that may run today (this weekday, not run today,
     // not skipped, their retry's time come, their owner generating nothing) and locks
     // them; whether each is due is the pure rule's to say.
-    let candidates: Vec<Candidate> = sqlx::query_as(
-        "select s.id, s.enabled, s.days, s.time_utc, s.last_run_at from theme_schedules s
-         where s.enabled
-           and s.days ? $1
-           and (s.last_run_at is null or s.last_run_at < $2)
-           and s.skipped_day is distinct from $3
-           and (s.attempt_day is distinct from $3
-                or (s.attempts_today < $4 and (s.next_attempt_at is null or s.next_attempt_at <= $5)))
-           and not exists (select 1 from syntheses y
-                           where y.user_id = s.user_id and y.status in ('pending', 'running'))
-         order by s.time_utc
-         limit 100
-         for update of s skip locked",
+    let candidates = themes::lock_candidates(
+        &mut tx,
+        synthesis::day_code(now.weekday()),
+        today,
+        now,
+        MAX_SCHEDULED_ATTEMPTS_PER_DAY,
     )
-    .bind(synthesis::day_code(now.weekday()))
-    .bind(day_start)
-    .bind(today)
-    .bind(MAX_SCHEDULED_ATTEMPTS_PER_DAY)
-    .bind(now)
-    .fetch_all(&mut *tx)
     .await?;
     let due: Vec<Uuid> = candidates
         .iter()
         .filter(|c| synthesis::is_due(c.enabled, &c.days.0, &c.time_utc, c.last_run_at, now))
         .map(|c| c.id)
         .collect();
-    let claimed: Vec<Claimed> = sqlx::query_as(
-        "update theme_schedules s
-         set attempts_today = case when s.attempt_day = $2 then s.attempts_today + 1 else 1 end,
-             attempt_day = $2, updated_at = now()
-         where s.id = any($1)
-         returning s.id, s.theme_id, s.user_id, s.attempts_today",
-    )
-    .bind(&due)
-    .bind(today)
-    .fetch_all(&mut *tx)
-    .await?;
+    let claimed = themes::claim_schedules(&mut tx, &due, today).await?;
     let mut started = Vec::with_capacity(claimed.len());
     for schedule in claimed {
-        // Should this run fail, the next may start after the backoff.
-        sqlx::query("update theme_schedules set next_attempt_at = $2 where id = $1")
-            .bind(schedule.id)
-            .bind(now + synthesis::retry_delay(schedule.attempts_today))
-            .execute(&mut *tx)
-            .await?;
         let synthesis_id = Uuid::now_v7();
         let job = NewJob::new(schedule.user_id, &SynthesisJob { synthesis_id });
         job.insert(&mut *tx).await?;
-        sqlx::query(
-            "insert into syntheses (id, user_id, theme_id, job_id, origin, schedule_id, scheduled_for)
-             values ($1, $2, $3, $4, 'schedule', $5, $6)",
-        )
-        .bind(synthesis_id)
-        .bind(schedule.user_id)
-        .bind(schedule.theme_id)
-        .bind(job.id)
-        .bind(schedule.id)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
+        // Should this run fail, the next may start after the backoff.
+        let retry_at = now + synthesis::retry_delay(schedule.attempts_today);
+        themes::start_scheduled_synthesis(&mut tx, &schedule, synthesis_id, job.id, now, retry_at)
+            .await?;
         started.push(Started {
             schedule_id: schedule.id,
             synthesis_id,

@@ -1,9 +1,11 @@
 //! One watcher's stream: the stored history after its last id, then live events, with no
 //! gap and no duplicate, framed as SSE or NDJSON, ending after the job's final event.
 
+use almanac_shared::jobs::JobRecord;
+use almanac_shared::store::jobs as ledger;
 use almanac_shared::{
     events::{self, Emitter, Event, StoredEvent},
-    jobs::{self, JobKind, JobStatus},
+    jobs::{JobKind, JobStatus},
     store::calendars,
 };
 use bytes::Bytes;
@@ -242,11 +244,11 @@ async fn read_page(state: &Deps, job: Uuid, after: u64) -> redis::RedisResult<ev
 async fn ended_record(
     state: &Deps,
     job: Uuid,
-    ended: Option<&jobs::JobRecord>,
-) -> sqlx::Result<Option<jobs::JobRecord>> {
+    ended: Option<&JobRecord>,
+) -> sqlx::Result<Option<JobRecord>> {
     match ended {
         Some(record) => Ok(Some(record.clone())),
-        None => jobs::fetch(&state.pool, job).await,
+        None => ledger::fetch(&state.pool, job).await,
     }
 }
 
@@ -255,7 +257,7 @@ async fn ended_record(
 async fn publish_final_from_ledger(
     state: &Deps,
     job: Uuid,
-    ended: Option<&jobs::JobRecord>,
+    ended: Option<&JobRecord>,
 ) -> anyhow::Result<bool> {
     let Some(record) = ended_record(state, job, ended).await? else {
         return Ok(false);
@@ -284,7 +286,7 @@ pub fn relay(
     state: &AppState,
     job: Uuid,
     after: u64,
-    ended: Option<jobs::JobRecord>,
+    ended: Option<JobRecord>,
     (framing, words): (Framing, Vocabulary),
     (route, kind): (&'static str, JobKind),
     deadline: Option<chrono::DateTime<chrono::Utc>>,

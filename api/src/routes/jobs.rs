@@ -1,9 +1,11 @@
 //! Any job in the ledger: its poll view, its event stream (SSE or NDJSON) and its cancel.
 
+use almanac_shared::jobs::JobRecord;
+use almanac_shared::store::jobs as ledger;
 use almanac_shared::{
     db,
     events::{self, Event},
-    jobs::{self, JobKind, JobRecord, JobStatus},
+    jobs::{self, JobKind, JobStatus},
     store::calendars,
 };
 use chrono::{DateTime, Utc};
@@ -168,8 +170,8 @@ impl JobsApi {
     ) -> Answer<CancelResponse, { can::BAD_REQUEST | can::STORED | can::NOT_FOUND | can::CONFLICT }>
     {
         let mut tx = db::user_tx(&state.pool, auth.user().id).await?;
-        let outcome = jobs::request_cancel(&mut tx, id.0).await?;
-        let job = jobs::fetch(&mut *tx, id.0).await?;
+        let outcome = ledger::request_cancel(&mut tx, id.0).await?;
+        let job = ledger::fetch(&mut *tx, id.0).await?;
         tx.commit().await?;
         let (Some((before, after)), Some(job)) = (outcome, job) else {
             return Err(ApiError::not_found("job").into());
@@ -254,7 +256,7 @@ async fn past_deadline(state: &AppState, user: Uuid, job: JobRecord) -> ApiResul
 
 async fn owned_job(state: &AppState, user: Uuid, id: Uuid) -> ApiResult<JobRecord> {
     let mut tx = db::user_tx(&state.pool, user).await?;
-    let job = jobs::fetch(&mut *tx, id).await?;
+    let job = ledger::fetch(&mut *tx, id).await?;
     tx.commit().await?;
     job.ok_or_else(|| ApiError::not_found("job"))
 }

@@ -29,10 +29,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::{
-    config::Settings,
-    jobs::{JobRecord, JobStatus},
-};
+use crate::{config::Settings, jobs::JobRecord, jobs::JobStatus};
 
 mod history;
 mod store;

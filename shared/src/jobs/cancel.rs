@@ -1,4 +1,4 @@
-//! Cancellation of running jobs: the API flags the job in the ledger (`cancel_job`) and
+//! Cancellation of running jobs: the API flags the job in the ledger (`store::jobs::request_cancel`) and
 //! publishes its id on the cancel channel; the worker running it stops within
 //! milliseconds. The heartbeat also reads the flag, so a lost notification costs at most
 //! one heartbeat interval.
@@ -11,19 +11,7 @@ use std::{
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use crate::{config::Settings, jobs::JobStatus};
-
-/// Asks the ledger to cancel the caller's job (`cancel_job`, under row-level security):
-/// its status before and after, or none when the caller has no such job.
-pub async fn request_cancel(
-    conn: &mut sqlx::PgConnection,
-    job: Uuid,
-) -> sqlx::Result<Option<(JobStatus, JobStatus)>> {
-    sqlx::query_as("select before, after from cancel_job($1)")
-        .bind(job)
-        .fetch_optional(conn)
-        .await
-}
+use crate::config::Settings;
 
 pub fn cancel_channel(settings: &Settings) -> String {
     settings.redis_key(&["cancel"])

@@ -1,26 +1,21 @@
-//! The job ledger: Postgres is the source of truth for every job, Redis only carries
-//! job ids to workers (docs/architecture.md section 2). This module holds the job's types and
-//! its creation; `ledger` the claim and the state changes of a run; `reconcile` the repair
-//! of what Redis lost or a dead worker left behind.
-//!
-//! Every state change after the claim is fenced by `(id, attempts, worker)`, so a worker
-//! whose job was taken over by the reconciler cannot overwrite the new run's outcome.
+//! Jobs: Postgres is the source of truth for every job, Redis only carries job ids to
+//! workers (docs/architecture.md section 2). This module holds a job's types, its creation
+//! and the rules of its runs (attempts, backoff, cancellation); the ledger's statements, the
+//! claim and the fenced state changes of a run and the repair of what Redis lost, are
+//! `store::jobs`.
 
-use std::{collections::HashMap, fmt, str::FromStr};
+use std::{collections::HashMap, fmt, str::FromStr, time::Duration};
 
 use chrono::{DateTime, Utc};
+use rand::Rng;
+
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use serde_json::Value;
-use sqlx::PgExecutor;
 use uuid::Uuid;
 
 mod cancel;
-mod ledger;
-mod reconcile;
 
 pub use cancel::*;
-pub use ledger::*;
-pub use reconcile::*;
 
 /// The kinds of job, one apalis queue each.
 #[derive(
@@ -232,26 +227,6 @@ impl NewJob {
     }
 }
 
-impl NewJob {
-    /// Writes the ledger row (`pending`), in the caller's transaction.
-    pub async fn insert<'e>(&self, db: impl PgExecutor<'e>) -> sqlx::Result<()> {
-        sqlx::query(
-            "insert into jobs (id, user_id, kind, status, payload, max_attempts, trace_context,
-                 enqueued_at)
-             values ($1, $2, $3, 'pending', $4, $5, $6, now())",
-        )
-        .bind(self.id)
-        .bind(self.user_id)
-        .bind(self.kind)
-        .bind(sqlx::types::Json(&self.payload))
-        .bind(self.kind.max_attempts())
-        .bind(sqlx::types::Json(&self.trace_context))
-        .execute(db)
-        .await?;
-        Ok(())
-    }
-}
-
 /// The poll view of a job.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct JobRecord {
@@ -272,20 +247,30 @@ pub struct JobRecord {
     pub events_token: Option<Uuid>,
 }
 
-pub async fn fetch<'e>(db: impl PgExecutor<'e>, id: Uuid) -> sqlx::Result<Option<JobRecord>> {
-    sqlx::query_as(
-        "select id, user_id, kind, status, attempts, max_attempts, cancel_requested, error, result,
-                created_at, started_at, finished_at, updated_at, events_token
-         from jobs where id = $1",
-    )
-    .bind(id)
-    .fetch_optional(db)
-    .await
+/// Exponential backoff with full jitter: a random delay in `[base, min(max, base * 2^(attempt-1))]`.
+pub fn backoff(attempt: i32, base: Duration, max: Duration) -> Duration {
+    let exp = base.saturating_mul(1u32 << attempt.clamp(1, 20).saturating_sub(1) as u32);
+    let ceiling = exp.min(max).max(base);
+    let spread = ceiling.saturating_sub(base).as_millis() as u64;
+    base + Duration::from_millis(rand::rng().random_range(0..=spread))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn backoff_stays_within_bounds(attempt in 1i32..40, base_ms in 1u64..5_000, max_ms in 1u64..120_000) {
+            let base = Duration::from_millis(base_ms);
+            let max = Duration::from_millis(max_ms);
+            let d = backoff(attempt, base, max);
+            prop_assert!(d >= base);
+            prop_assert!(d <= max.max(base));
+        }
+    }
 
     #[test]
     fn kinds_round_trip_and_contain_no_colon() {

@@ -4,11 +4,26 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
-use sqlx::{AssertSqlSafe, PgConnection, PgPool, types::Json};
+use sqlx::{AssertSqlSafe, PgConnection, PgPool, Postgres, QueryBuilder, types::Json};
 use uuid::Uuid;
 
 use super::idempotency::{Earlier, Key};
-use crate::{domain::RunStatus, jobs::NewJob};
+use super::jobs::Claim;
+use crate::{
+    ai::ChatResponse,
+    domain::RunStatus,
+    events::SuggestionItem,
+    jobs::{JobStatus, NewJob},
+};
+
+/// A generation job's first step, in its claim's statement (`store::jobs::claim`): the
+/// generation becomes `running`; its input comes back, with how far an earlier attempt got.
+pub const START: &str = "update ai_generations g set status = 'running', updated_at = now()
+    from claimed where g.id = (claimed.payload ->> 'generation_id')::uuid
+    returning g.id as generation_id, g.source_text, g.model, g.prompt_version, g.batches_done,
+        (select count(*) from ai_suggestions s where s.generation_id = g.id) as saved,
+        (select coalesce(jsonb_agg(s.front), '[]'::jsonb) from ai_suggestions s
+         where s.generation_id = g.id and s.batch = g.batches_done) as fronts";
 
 /// A generation with its suggestion counts.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -107,4 +122,131 @@ pub async fn create<A: Serialize + Sync>(
     .bind(new.idempotency.map(|(_, answer)| Json(answer)))
     .fetch_optional(pool)
     .await
+}
+
+/// What one statement of a generation saves: cards of the batch `index` whose objects
+/// closed together, and at the batch's `end` its call.
+pub struct Step<'a> {
+    pub index: usize,
+    pub cards: &'a [SuggestionItem],
+    pub end: Option<End<'a>>,
+}
+
+/// The end of a batch: its call's usage (recorded against the user's day too); with
+/// `finish` (the job's result and the generation's metadata) the end of the job and the
+/// generation.
+pub struct End<'a> {
+    pub response: &'a ChatResponse,
+    pub finish: Option<&'a (Value, Value)>,
+}
+
+/// Saves a step if the claim still holds (an end only if its batch is the next one), in
+/// one statement. `None` when the claim was lost; with an end, the user's tokens of the
+/// day.
+pub async fn save_step(
+    pool: &PgPool,
+    claim: &Claim,
+    generation_id: Uuid,
+    step: Step<'_>,
+    events: Option<Uuid>,
+) -> sqlx::Result<Option<Option<i64>>> {
+    let mut query = QueryBuilder::<Postgres>::new("with fence as (");
+    match &step.end {
+        Some(End {
+            finish: Some((result, _)),
+            ..
+        }) => claim.push_finish(&mut query, JobStatus::Succeeded, Some(result), None, events),
+        _ => claim.push_alive(&mut query, events),
+    }
+    query.push(")");
+    let cards = step.cards;
+    if !cards.is_empty() {
+        query
+            .push(
+                ", inserted as (
+                insert into ai_suggestions (id, user_id, generation_id, batch, position, front, back, status)
+                select t.id, ",
+            )
+            .push_bind(claim.user_id)
+            .push(", ")
+            .push_bind(generation_id)
+            .push(", ")
+            .push_bind(step.index as i32)
+            .push(", t.position, t.front, t.back, 'proposed' from unnest(")
+            .push_bind(cards.iter().map(|s| s.id).collect::<Vec<Uuid>>())
+            .push("::uuid[], ")
+            .push_bind(cards.iter().map(|s| s.position).collect::<Vec<i32>>())
+            .push("::int[], ")
+            .push_bind(cards.iter().map(|s| s.front.clone()).collect::<Vec<String>>())
+            .push("::text[], ")
+            .push_bind(cards.iter().map(|s| s.back.clone()).collect::<Vec<String>>())
+            .push(
+                "::text[]) as t(id, position, front, back)
+                where exists (select 1 from fence)
+                on conflict (generation_id, position) do nothing)",
+            );
+    }
+    let Some(End { response, finish }) = step.end else {
+        query.push(" select (select count(*) from fence), null::bigint");
+        let (saved, _): (i64, Option<i64>) = query.build_query_as().fetch_one(pool).await?;
+        return Ok((saved == 1).then_some(None));
+    };
+    query
+        .push(
+            ", generation as (
+            update ai_generations set batches_done = batches_done + 1,
+                   tokens_input = coalesce(tokens_input, 0) + ",
+        )
+        .push_bind(response.usage.input_tokens as i32)
+        .push(", tokens_output = coalesce(tokens_output, 0) + ")
+        .push_bind(response.usage.output_tokens as i32)
+        .push(", cost_usd = coalesce(cost_usd, 0) + ")
+        .push_bind(response.cost_usd)
+        .push(", updated_at = now()");
+    if let Some((_, metadata)) = finish {
+        query
+            .push(", status = 'succeeded', error = null, ai_metadata = ")
+            .push_bind(sqlx::types::Json(metadata));
+    }
+    query
+        .push(" where id = ")
+        .push_bind(generation_id)
+        .push(" and batches_done = ")
+        .push_bind(step.index as i32)
+        .push(" and exists (select 1 from fence) returning id), ");
+    // The call is recorded whether or not the claim still holds: it was made.
+    super::usage::push_record(&mut query, claim.user_id, claim.kind.as_str(), response);
+    query.push(" select (select count(*) from generation), ");
+    super::usage::push_spent(&mut query, claim.user_id, claim.kind.as_str());
+    let (saved, spent): (i64, Option<i64>) = query.build_query_as().fetch_one(pool).await?;
+    Ok((saved == 1).then_some(spent))
+}
+
+/// Ends a generation whose every batch an earlier attempt saved (or whose card limit was
+/// reached): the job `succeeded` with `result` and the generation with its `metadata`, in
+/// one statement. `false` when the claim was lost.
+pub async fn finish(
+    pool: &PgPool,
+    claim: &Claim,
+    generation_id: Uuid,
+    result: &Value,
+    metadata: &Value,
+) -> sqlx::Result<bool> {
+    let mut query = QueryBuilder::new("with finished as (");
+    claim.push_finish(&mut query, JobStatus::Succeeded, Some(result), None, None);
+    query
+        .push(
+            "), saved as (
+            update ai_generations set status = 'succeeded', error = null, updated_at = now(),
+                   ai_metadata = ",
+        )
+        .push_bind(sqlx::types::Json(metadata))
+        .push(" where id = ")
+        .push_bind(generation_id)
+        .push(
+            " and exists (select 1 from finished))
+         select count(*) from finished",
+        );
+    let finished: i64 = query.build_query_scalar().fetch_one(pool).await?;
+    Ok(finished == 1)
 }

@@ -7,6 +7,7 @@ pub mod cards;
 pub mod flags;
 pub mod generations;
 pub mod idempotency;
+pub mod jobs;
 pub mod organic;
 pub mod sessions;
 pub mod suggestions;

@@ -10,6 +10,7 @@
 //! Being the tests' own, it can also pause right after its final commit ([`hold`]), so
 //! that a test can act in the gap between a job's end in the ledger and its final events.
 
+use almanac_shared::store::jobs::Claim;
 use std::{
     collections::HashMap,
     sync::{Arc, LazyLock, Mutex},
@@ -17,7 +18,7 @@ use std::{
 
 use almanac_shared::{
     events::Event,
-    jobs::{self, Claim, JobKind, JobPayload, JobStatus, NewJob},
+    jobs::{JobKind, JobPayload, NewJob},
 };
 use almanac_worker::job::{Context, Finished, Job, JobContext, JobError, JobResult};
 use serde::{Deserialize, Serialize};
@@ -99,16 +100,10 @@ impl Job for ProbeJob {
             .await
             .context("saving the probe")?;
         let events = Some(staged.token);
-        if !jobs::finish(
-            &mut *tx,
-            claim,
-            JobStatus::Succeeded,
-            Some(&result),
-            None,
-            events,
-        )
-        .await
-        .context("ending the job")?
+        if !claim
+            .succeed(&mut *tx, &result, events)
+            .await
+            .context("ending the job")?
         {
             return Ok(None);
         }

@@ -8,8 +8,9 @@ use almanac_shared::{
         AiError, AiProvider, ChatRequest, ChatResponse, ChatStream,
         items::{ItemParser, Malformed, RawItem},
     },
-    jobs::Claim,
-    store, usage,
+    store,
+    store::jobs::Claim,
+    usage,
 };
 use futures::FutureExt;
 use serde_json::Value;

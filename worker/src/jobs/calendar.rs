@@ -6,6 +6,7 @@
 //! that ended early) asks only for the slots the calendar lacks and fills them directly,
 //! its diff holding only what it added.
 
+use almanac_shared::store::jobs::Claim;
 use std::{
     collections::HashSet,
     sync::atomic::{AtomicBool, Ordering},
@@ -16,7 +17,7 @@ use almanac_shared::{
     calendars,
     domain::calendar::{self, CalendarJob, CalendarSpec, Entry, Slot},
     events::{Envelope, Event},
-    jobs::{self, Claim, JobStatus},
+    jobs::JobStatus,
     store::calendars::{self as store, RunOutcome, RunRef},
 };
 use futures::{StreamExt, TryStreamExt};
@@ -37,16 +38,7 @@ impl Job for CalendarJob {
     /// The run becomes `running`; its request comes back with the slots an earlier attempt
     /// already generated, and for a continuation every slot the calendar has (deleted
     /// entries included: they stay deleted).
-    const START: &'static str = "update calendar_runs r set status = 'running',
-            started_at = coalesce(r.started_at, now())
-        from claimed where r.id = (claimed.payload ->> 'run_id')::uuid
-        returning r.id, r.calendar_id, r.user_id, r.version, r.request, r.applies_directly,
-            r.deadline_at, r.continues,
-            (select coalesce(jsonb_agg(k.key), '[]'::jsonb) from (
-                select e.key from calendar_run_entries e where e.run_id = r.id
-                union
-                select c.key from calendar_entries c
-                where r.continues is not null and c.calendar_id = r.calendar_id) k) as done_keys";
+    const START: &'static str = store::START;
 
     const MISSING: &'static str = "CALENDAR_RUN_MISSING";
 
@@ -498,16 +490,10 @@ async fn finish(
         None => None,
     };
     let events = staged.as_ref().map(|s| s.token);
-    if !jobs::finish(
-        &mut *tx,
-        claim,
-        status,
-        Some(&result),
-        error.as_ref(),
-        events,
-    )
-    .await
-    .context("ending the job")?
+    if !claim
+        .finish(&mut *tx, status, Some(&result), error.as_ref(), events)
+        .await
+        .context("ending the job")?
     {
         return Ok(None);
     }

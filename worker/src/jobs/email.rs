@@ -8,10 +8,11 @@
 //! key is the delivery's id; the outbox's file is named by it); through SMTP it records
 //! `unknown`, because a recipient must never get the same synthesis twice.
 
+use almanac_shared::store::jobs::Claim;
 use almanac_shared::{
     domain::synthesis::{self, DeliveryStatus, EmailJob, Section, Synthesis},
     email::{MailError, OutgoingEmail},
-    jobs::{self, Claim, JobStatus},
+    store::themes,
 };
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
@@ -25,7 +26,7 @@ impl Job for EmailJob {
 
     /// A `pending` delivery becomes `sending` (one more attempt); the status it had comes
     /// back as `previous`, with what the email needs.
-    const START: &'static str = START;
+    const START: &'static str = themes::START_DELIVERY;
 
     const MISSING: &'static str = "DELIVERY_MISSING";
 
@@ -33,17 +34,6 @@ impl Job for EmailJob {
         send(ctx, claim, self.delivery_id, input).await
     }
 }
-
-const START: &str = "update email_deliveries d
-    set status = case when old.status = 'pending' then 'sending' else old.status end,
-        attempts = old.attempts + case when old.status = 'pending' then 1 else 0 end,
-        updated_at = now()
-    from claimed, email_deliveries old
-    where d.id = (claimed.payload ->> 'delivery_id')::uuid and old.id = d.id
-    returning d.id, old.status as previous, d.recipient, d.message_id,
-        (select to_jsonb(y) from (select s.title, s.sections, s.week, s.scheduled_for, s.created_at,
-            t.name as theme from syntheses s join themes t on t.id = s.theme_id
-            where s.id = d.synthesis_id) y) as synthesis";
 
 #[derive(Deserialize)]
 pub struct Input {
@@ -70,9 +60,14 @@ async fn send(ctx: &JobContext, claim: &Claim, delivery_id: Uuid, input: Input) 
         DeliveryStatus::Sending if ctx.mailer.idempotent() => {}
         DeliveryStatus::Sending => {
             let detail = json!({ "code": "DELIVERY_UNCERTAIN", "message": "an earlier attempt stopped while sending; not sent again so that the recipient cannot get it twice" });
-            record(ctx, delivery_id, DeliveryStatus::Unknown, Some(&detail))
-                .await
-                .context("recording the delivery unknown")?;
+            themes::record_delivery(
+                &ctx.pool,
+                delivery_id,
+                DeliveryStatus::Unknown,
+                Some(&detail),
+            )
+            .await
+            .context("recording the delivery unknown")?;
             return finish(ctx, claim, result).await;
         }
         // Already sent or given up: nothing to do.
@@ -111,7 +106,7 @@ async fn send(ctx: &JobContext, claim: &Claim, delivery_id: Uuid, input: Input) 
     match ctx.mailer.send(&email).await {
         Ok(()) => {
             // Recorded whatever became of the claim: the email is out.
-            record(ctx, delivery_id, DeliveryStatus::Sent, None)
+            themes::record_delivery(&ctx.pool, delivery_id, DeliveryStatus::Sent, None)
                 .await
                 .context("recording the delivery sent")?;
             metrics::counter!("emails_total", "outcome" => "sent").increment(1);
@@ -120,9 +115,14 @@ async fn send(ctx: &JobContext, claim: &Claim, delivery_id: Uuid, input: Input) 
         }
         Err(MailError::Transient(message, retry_after)) => {
             let detail = json!({ "code": "EMAIL_TEMPORARY", "message": message });
-            record(ctx, delivery_id, DeliveryStatus::Pending, Some(&detail))
-                .await
-                .context("recording the delivery pending")?;
+            themes::record_delivery(
+                &ctx.pool,
+                delivery_id,
+                DeliveryStatus::Pending,
+                Some(&detail),
+            )
+            .await
+            .context("recording the delivery pending")?;
             metrics::counter!("emails_total", "outcome" => "retried").increment(1);
             let mut error = JobError::transient("EMAIL_TEMPORARY", message);
             error.retry_after = retry_after;
@@ -137,45 +137,25 @@ async fn send(ctx: &JobContext, claim: &Claim, delivery_id: Uuid, input: Input) 
                 other => ("EMAIL_REFUSED", other.to_string()),
             };
             let detail = json!({ "code": code, "message": message });
-            record(ctx, delivery_id, DeliveryStatus::Failed, Some(&detail))
-                .await
-                .context("recording the delivery failed")?;
+            themes::record_delivery(
+                &ctx.pool,
+                delivery_id,
+                DeliveryStatus::Failed,
+                Some(&detail),
+            )
+            .await
+            .context("recording the delivery failed")?;
             metrics::counter!("emails_total", "outcome" => "failed").increment(1);
             Err(JobError::permanent(code, message))
         }
     }
 }
 
-async fn record(
-    ctx: &JobContext,
-    delivery_id: Uuid,
-    status: DeliveryStatus,
-    error: Option<&Value>,
-) -> sqlx::Result<()> {
-    sqlx::query(
-        "update email_deliveries set status = $2, last_error = coalesce($3, last_error),
-                sent_at = case when $2 = 'sent' then now() else sent_at end, updated_at = now()
-         where id = $1",
-    )
-    .bind(delivery_id)
-    .bind(status)
-    .bind(error.map(sqlx::types::Json))
-    .execute(&ctx.pool)
-    .await?;
-    Ok(())
-}
-
 async fn finish(ctx: &JobContext, claim: &Claim, result: Value) -> JobResult {
-    if !jobs::finish(
-        &ctx.pool,
-        claim,
-        JobStatus::Succeeded,
-        Some(&result),
-        None,
-        None,
-    )
-    .await
-    .context("ending the job")?
+    if !claim
+        .succeed(&ctx.pool, &result, None)
+        .await
+        .context("ending the job")?
     {
         return Ok(None);
     }

@@ -2,18 +2,17 @@
 //! each card as a proposed suggestion and stream it the moment its object closes, and
 //! record usage, cost and attribution.
 
+use almanac_shared::store::jobs::Claim;
 use almanac_shared::{
     ai::ChatResponse,
     domain::generation::{self, GenerationJob, Suggestion},
     events::{Event, SuggestionItem},
-    jobs::{Claim, JobStatus},
     store, telemetry,
 };
 use std::collections::HashSet;
 
 use serde::Deserialize;
-use serde_json::{Value, json};
-use sqlx::{Postgres, QueryBuilder};
+use serde_json::json;
 use uuid::Uuid;
 
 use super::{
@@ -21,18 +20,14 @@ use super::{
     answer::{Answer, Next, Stop, account, accounted},
 };
 use crate::job::{Context, Finished, Job, JobContext, JobError, JobResult, LogContext};
+use store::generations::{End, Step};
 
 impl Job for GenerationJob {
     type Input = Input;
 
     /// The generation becomes `running`; its input comes back, with how far an earlier
     /// attempt got.
-    const START: &'static str = "update ai_generations g set status = 'running', updated_at = now()
-        from claimed where g.id = (claimed.payload ->> 'generation_id')::uuid
-        returning g.id as generation_id, g.source_text, g.model, g.prompt_version, g.batches_done,
-            (select count(*) from ai_suggestions s where s.generation_id = g.id) as saved,
-            (select coalesce(jsonb_agg(s.front), '[]'::jsonb) from ai_suggestions s
-             where s.generation_id = g.id and s.batch = g.batches_done) as fronts";
+    const START: &'static str = store::generations::START;
 
     const MISSING: &'static str = "GENERATION_MISSING";
 
@@ -247,27 +242,10 @@ async fn generate(ctx: &JobContext, claim: &Claim, generation_id: Uuid, input: I
     // the job and the generation remain to be ended.
     emit(saving()).await;
     let (result, metadata) = (result(saved), metadata(&attribution));
-    let mut query = QueryBuilder::new("with finished as (");
-    claim.push_finish(&mut query, JobStatus::Succeeded, Some(&result), None, None);
-    query
-        .push(
-            "), saved as (
-            update ai_generations set status = 'succeeded', error = null, updated_at = now(),
-                   ai_metadata = ",
-        )
-        .push_bind(sqlx::types::Json(&metadata))
-        .push(" where id = ")
-        .push_bind(generation_id)
-        .push(
-            " and exists (select 1 from finished))
-         select count(*) from finished",
-        );
-    let finished: i64 = query
-        .build_query_scalar()
-        .fetch_one(&ctx.pool)
+    let finished = store::generations::finish(&ctx.pool, claim, generation_id, &result, &metadata)
         .await
         .context("ending the generation")?;
-    if finished == 0 {
+    if !finished {
         tracing::warn!("claim lost before saving; this attempt's output was discarded");
         return Ok(None);
     }
@@ -329,25 +307,9 @@ async fn save_cards(
     Ok(true)
 }
 
-/// What one statement of a generation saves: cards of the batch `index` whose objects
-/// closed together, and at the batch's `end` its call.
-struct Step<'a> {
-    index: usize,
-    cards: &'a [SuggestionItem],
-    end: Option<End<'a>>,
-}
-
-/// The end of a batch: its call's usage (recorded against the user's day too); with
-/// `finish` (the job's result and the generation's metadata) the end of the job and the
-/// generation.
-struct End<'a> {
-    response: &'a ChatResponse,
-    finish: Option<&'a (Value, Value)>,
-}
-
-/// Saves a step if the claim still holds (an end only if its batch is the next one), in
-/// one statement. `None` when the claim was lost; with an end, the user's tokens of the
-/// day.
+/// Saves a step if the claim still holds, in one statement (see
+/// [`store::generations::save_step`]). `None` when the claim was lost; with an end, the
+/// user's tokens of the day.
 async fn save(
     ctx: &JobContext,
     claim: &Claim,
@@ -355,82 +317,12 @@ async fn save(
     step: Step<'_>,
     events: Option<Uuid>,
 ) -> Result<Option<Option<i64>>, JobError> {
-    let mut query = QueryBuilder::<Postgres>::new("with fence as (");
-    match &step.end {
-        Some(End {
-            finish: Some((result, _)),
-            ..
-        }) => claim.push_finish(&mut query, JobStatus::Succeeded, Some(result), None, events),
-        _ => claim.push_alive(&mut query, events),
-    }
-    query.push(")");
-    let cards = step.cards;
-    if !cards.is_empty() {
-        query
-            .push(
-                ", inserted as (
-                insert into ai_suggestions (id, user_id, generation_id, batch, position, front, back, status)
-                select t.id, ",
-            )
-            .push_bind(claim.user_id)
-            .push(", ")
-            .push_bind(generation_id)
-            .push(", ")
-            .push_bind(step.index as i32)
-            .push(", t.position, t.front, t.back, 'proposed' from unnest(")
-            .push_bind(cards.iter().map(|s| s.id).collect::<Vec<Uuid>>())
-            .push("::uuid[], ")
-            .push_bind(cards.iter().map(|s| s.position).collect::<Vec<i32>>())
-            .push("::int[], ")
-            .push_bind(cards.iter().map(|s| s.front.clone()).collect::<Vec<String>>())
-            .push("::text[], ")
-            .push_bind(cards.iter().map(|s| s.back.clone()).collect::<Vec<String>>())
-            .push(
-                "::text[]) as t(id, position, front, back)
-                where exists (select 1 from fence)
-                on conflict (generation_id, position) do nothing)",
-            );
-    }
-    let Some(End { response, finish }) = step.end else {
-        query.push(" select (select count(*) from fence), null::bigint");
-        let (saved, _): (i64, Option<i64>) = query
-            .build_query_as()
-            .fetch_one(&ctx.pool)
-            .await
-            .context("saving a generation's cards")?;
-        return Ok((saved == 1).then_some(None));
+    let what = if step.end.is_some() {
+        "ending a generation's batch"
+    } else {
+        "saving a generation's cards"
     };
-    query
-        .push(
-            ", generation as (
-            update ai_generations set batches_done = batches_done + 1,
-                   tokens_input = coalesce(tokens_input, 0) + ",
-        )
-        .push_bind(response.usage.input_tokens as i32)
-        .push(", tokens_output = coalesce(tokens_output, 0) + ")
-        .push_bind(response.usage.output_tokens as i32)
-        .push(", cost_usd = coalesce(cost_usd, 0) + ")
-        .push_bind(response.cost_usd)
-        .push(", updated_at = now()");
-    if let Some((_, metadata)) = finish {
-        query
-            .push(", status = 'succeeded', error = null, ai_metadata = ")
-            .push_bind(sqlx::types::Json(metadata));
-    }
-    query
-        .push(" where id = ")
-        .push_bind(generation_id)
-        .push(" and batches_done = ")
-        .push_bind(step.index as i32)
-        .push(" and exists (select 1 from fence) returning id), ");
-    // The call is recorded whether or not the claim still holds: it was made.
-    store::usage::push_record(&mut query, claim.user_id, claim.kind.as_str(), response);
-    query.push(" select (select count(*) from generation), ");
-    store::usage::push_spent(&mut query, claim.user_id, claim.kind.as_str());
-    let (saved, spent): (i64, Option<i64>) = query
-        .build_query_as()
-        .fetch_one(&ctx.pool)
+    store::generations::save_step(&ctx.pool, claim, generation_id, step, events)
         .await
-        .context("ending a generation's batch")?;
-    Ok((saved == 1).then_some(spent))
+        .context(what)
 }

@@ -5,6 +5,7 @@
 //! is ready together. A retried attempt skips what an earlier one saved; an AI failure for
 //! one placement is that placement's `error`, not the job's.
 
+use almanac_shared::store::jobs::Claim;
 use std::{
     collections::HashSet,
     sync::atomic::{AtomicBool, Ordering},
@@ -17,7 +18,7 @@ use almanac_shared::{
         plan::Library,
     },
     events::Event,
-    jobs::{self, Claim, JobStatus},
+    jobs::JobStatus,
     store::organic::{self as store, Outcome, RunRef},
 };
 use chrono::NaiveDate;
@@ -34,12 +35,7 @@ impl Job for OrganicJob {
 
     /// The run becomes `running`; its request comes back with the placements an earlier
     /// attempt already produced.
-    const START: &'static str = "update organic_runs r set status = 'running',
-            started_at = coalesce(r.started_at, now())
-        from claimed where r.id = (claimed.payload ->> 'run_id')::uuid
-        returning r.id, r.user_id, r.brand_id, r.week_start, r.request,
-            (select coalesce(jsonb_agg(i.placement_id), '[]'::jsonb) from organic_run_items i
-             where i.run_id = r.id) as done_ids";
+    const START: &'static str = store::START;
 
     const MISSING: &'static str = "ORGANIC_RUN_MISSING";
 
@@ -380,16 +376,10 @@ async fn finish(ctx: &JobContext, claim: &Claim, run: &RunRef, total: u64) -> Jo
     let result = store::finish_run(&mut tx, run.id, JobStatus::Succeeded.as_str())
         .await
         .context("ending the run")?;
-    if !jobs::finish(
-        &mut *tx,
-        claim,
-        JobStatus::Succeeded,
-        Some(&result),
-        None,
-        Some(staged.token),
-    )
-    .await
-    .context("ending the job")?
+    if !claim
+        .succeed(&mut *tx, &result, Some(staged.token))
+        .await
+        .context("ending the job")?
     {
         return Ok(None);
     }

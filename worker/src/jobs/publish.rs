@@ -12,11 +12,11 @@
 //! `published`, `draft_sent` or `failed`, or `PUBLISH_CONFIRM_WINDOW_SECS` passes
 //! (`unconfirmed`: the user checks the account, then retries if it is not there).
 
+use almanac_shared::store::jobs::Claim;
 use std::time::Instant;
 
 use almanac_shared::{
     flags::Flag,
-    jobs::{self, Claim, JobStatus},
     publish::{
         Adapter, Auth, Failure, FailureKind, IntentStatus, Mode, Options, Platform, Post,
         PublishJob, Remote, Sent,
@@ -599,16 +599,11 @@ impl<'a> Publisher<'a> {
             "publish intent settled"
         );
         let result = json!({ "intent_id": input.id, "status": status });
-        if !jobs::finish(
-            &self.ctx.pool,
-            self.claim,
-            JobStatus::Succeeded,
-            Some(&result),
-            None,
-            None,
-        )
-        .await
-        .context("ending the job")?
+        if !self
+            .claim
+            .succeed(&self.ctx.pool, &result, None)
+            .await
+            .context("ending the job")?
         {
             return Ok(None);
         }

@@ -3,6 +3,7 @@
 //! scheduled run also marks its schedule run for the day and creates one email delivery
 //! (and job) per recipient, in the same transaction.
 
+use almanac_shared::store::jobs::Claim;
 use std::collections::HashSet;
 
 use almanac_shared::{
@@ -11,13 +12,13 @@ use almanac_shared::{
         self, Document, EmailJob, Section, Source, SourceKind, Synthesis, SynthesisJob,
     },
     events::Event,
-    jobs::{self, Claim, JobKind, JobStatus, NewJob},
+    jobs::{JobKind, NewJob},
+    store::themes::{self, SynthesisEnd},
 };
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
 
 use super::{
@@ -30,13 +31,7 @@ impl Job for SynthesisJob {
     type Input = Input;
 
     /// The synthesis becomes `running`; its theme comes back.
-    const START: &'static str = "update syntheses y set status = 'running', updated_at = now()
-        from claimed where y.id = (claimed.payload ->> 'synthesis_id')::uuid
-        returning y.id, y.theme_id, y.user_id, y.schedule_id, y.scheduled_for,
-            (select t.name from themes t where t.id = y.theme_id) as theme_name,
-            (select t.description from themes t where t.id = y.theme_id) as theme_description,
-            (select t.sources from themes t where t.id = y.theme_id) as sources,
-            y.sections as saved_sections";
+    const START: &'static str = themes::START;
 
     const MISSING: &'static str = "SYNTHESIS_MISSING";
 
@@ -142,25 +137,18 @@ async fn synthesize(
         .begin()
         .await
         .context("opening the final transaction")?;
-    let saved = sqlx::query(
-        "update syntheses set status = 'succeeded', week = $2, title = $3, sections = $4,
-                sources_report = $5, provider = $6, model = $7, tokens_input = $8,
-                tokens_output = $9, error = null, updated_at = now()
-         where id = $1",
-    )
-    .bind(synthesis_id)
-    .bind(&week)
-    .bind(&content.title)
-    .bind(sqlx::types::Json(&content.sections))
-    .bind(sqlx::types::Json(&report))
-    .bind(&written.provider)
-    .bind(&written.model)
-    .bind(written.usage.input_tokens as i32)
-    .bind(written.usage.output_tokens as i32)
-    .execute(&mut *tx)
-    .await
-    .context("saving the synthesis")?;
-    if saved.rows_affected() == 0 {
+    let written_down = SynthesisEnd {
+        week: &week,
+        synthesis: content,
+        sources_report: &report,
+        provider: &written.provider,
+        model: &written.model,
+        usage: &written.usage,
+    };
+    let saved = themes::save_synthesis(&mut *tx, synthesis_id, written_down)
+        .await
+        .context("saving the synthesis")?;
+    if !saved {
         return Err(JobError::permanent(
             "SYNTHESIS_MISSING",
             "the synthesis was deleted",
@@ -174,16 +162,10 @@ async fn synthesize(
         }
         _ => Vec::new(),
     };
-    if !jobs::finish(
-        &mut *tx,
-        claim,
-        JobStatus::Succeeded,
-        Some(&result),
-        None,
-        None,
-    )
-    .await
-    .context("ending the job")?
+    if !claim
+        .succeed(&mut *tx, &result, None)
+        .await
+        .context("ending the job")?
     {
         return Ok(None);
     }
@@ -299,26 +281,13 @@ async fn save_sections(
     synthesis_id: Uuid,
     sections: &[Section],
 ) -> Result<bool, JobError> {
-    let mut query = QueryBuilder::<Postgres>::new("with fence as (");
-    claim.push_alive(&mut query, None);
-    query
-        .push(
-            "), saved as (
-            update syntheses set sections = coalesce(sections, '[]'::jsonb) || ",
-        )
-        .push_bind(sqlx::types::Json(sections.to_vec()))
-        .push(", updated_at = now() where id = ")
-        .push_bind(synthesis_id)
-        .push(" and exists (select 1 from fence)) select count(*) from fence");
-    let alive: i64 = query
-        .build_query_scalar()
-        .fetch_one(&ctx.pool)
+    let alive = themes::save_sections(&ctx.pool, claim, synthesis_id, sections)
         .await
         .context("saving a section")?;
-    if alive == 0 {
+    if !alive {
         tracing::warn!("claim lost before saving a section; it was discarded");
     }
-    Ok(alive == 1)
+    Ok(alive)
 }
 
 /// A scheduled run: marks the schedule run for its day and creates a delivery and an email
@@ -330,43 +299,17 @@ async fn mark_schedule_run(
     schedule_id: Uuid,
     scheduled_for: DateTime<Utc>,
 ) -> sqlx::Result<Vec<Uuid>> {
-    let emails: Option<sqlx::types::Json<Vec<String>>> = sqlx::query_scalar(
-        "update theme_schedules set last_run_at = $2, next_attempt_at = null, updated_at = now()
-         where id = $1 returning emails",
-    )
-    .bind(schedule_id)
-    .bind(scheduled_for)
-    .fetch_optional(&mut **tx)
-    .await?;
+    let recipients = themes::mark_schedule_run(tx, schedule_id, scheduled_for).await?;
     let mut jobs = Vec::new();
-    for recipient in emails.map(|e| e.0).unwrap_or_default() {
+    for recipient in recipients {
         let delivery_id = Uuid::now_v7();
         let job =
             NewJob::new(claim.user_id, &EmailJob { delivery_id }).following(&claim.trace_context);
         // The job first (the delivery refers to it); dropped again if the recipient
         // already has this synthesis.
         job.insert(&mut **tx).await?;
-        let created: Option<Uuid> = sqlx::query_scalar(
-            "insert into email_deliveries (id, user_id, synthesis_id, theme_id, recipient,
-                 job_id, message_id)
-             select $1, s.user_id, s.id, s.theme_id, $3, $4, $5 from syntheses s where s.id = $2
-             on conflict (synthesis_id, recipient) do nothing
-             returning id",
-        )
-        .bind(delivery_id)
-        .bind(synthesis_id)
-        .bind(&recipient)
-        .bind(job.id)
-        .bind(format!("<{synthesis_id}.{delivery_id}@almanac>"))
-        .fetch_optional(&mut **tx)
-        .await?;
-        if created.is_some() {
+        if themes::create_delivery(tx, delivery_id, synthesis_id, &recipient, job.id).await? {
             jobs.push(job.id);
-        } else {
-            sqlx::query("delete from jobs where id = $1")
-                .bind(job.id)
-                .execute(&mut **tx)
-                .await?;
         }
     }
     Ok(jobs)

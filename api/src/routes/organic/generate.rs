@@ -3,13 +3,15 @@
 //! brand and the accounts it names are the caller's, then the run is written with its job
 //! and the answer is the job's NDJSON stream (SSE on `Accept: text/event-stream`).
 
+use almanac_shared::jobs::JobRecord;
+use almanac_shared::store::jobs as ledger;
 use std::collections::BTreeSet;
 
 use almanac_shared::{
     db,
     domain::organic::{OrganicJob, OrganicSpec, SeedPlatform},
     events::Event,
-    jobs::{self, JobKind, JobRecord, NewJob},
+    jobs::{JobKind, NewJob},
     store::{
         idempotency as idempotency_store,
         organic::{self as store, NewRun},
@@ -387,7 +389,7 @@ async fn replay(
         .ok_or_else(|| {
             ApiError::internal(anyhow::anyhow!("an idempotent answer without its job"))
         })?;
-    let record = jobs::fetch(&state.pool, job).await?;
+    let record = ledger::fetch(&state.pool, job).await?;
     let ended = record.filter(|r| r.status.is_final());
     metrics::counter!("idempotent_replays_total", "scope" => SCOPE).increment(1);
     Ok(stream(state, job, ended, framing))

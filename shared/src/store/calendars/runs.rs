@@ -12,6 +12,21 @@ use crate::{
     jobs::JobStatus,
 };
 
+/// A calendar job's first step, in its claim's statement (`store::jobs::claim`): the run
+/// becomes `running`; its request comes back with the slots an earlier attempt already
+/// generated, and for a continuation every slot the calendar has (deleted entries included:
+/// they stay deleted).
+pub const START: &str = "update calendar_runs r set status = 'running',
+        started_at = coalesce(r.started_at, now())
+    from claimed where r.id = (claimed.payload ->> 'run_id')::uuid
+    returning r.id, r.calendar_id, r.user_id, r.version, r.request, r.applies_directly,
+        r.deadline_at, r.continues,
+        (select coalesce(jsonb_agg(k.key), '[]'::jsonb) from (
+            select e.key from calendar_run_entries e where e.run_id = r.id
+            union
+            select c.key from calendar_entries c
+            where r.continues is not null and c.calendar_id = r.calendar_id) k) as done_keys";
+
 /// A run and whose calendar it fills.
 #[derive(Debug, Clone, Copy)]
 pub struct RunRef {

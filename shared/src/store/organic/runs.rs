@@ -13,6 +13,16 @@ use crate::domain::organic::{
     schedule::Window,
 };
 
+/// An organic job's first step, in its claim's statement (`store::jobs::claim`): the run
+/// becomes `running`; its request comes back with the placements an earlier attempt already
+/// produced.
+pub const START: &str = "update organic_runs r set status = 'running',
+        started_at = coalesce(r.started_at, now())
+    from claimed where r.id = (claimed.payload ->> 'run_id')::uuid
+    returning r.id, r.user_id, r.brand_id, r.week_start, r.request,
+        (select coalesce(jsonb_agg(i.placement_id), '[]'::jsonb) from organic_run_items i
+         where i.run_id = r.id) as done_ids";
+
 /// How many trends and assets a run reads at most.
 const LIBRARY_MAX: i64 = 2_000;
 

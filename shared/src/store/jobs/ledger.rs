@@ -9,12 +9,11 @@
 use std::{collections::HashMap, time::Duration};
 
 use chrono::{DateTime, Utc};
-use rand::Rng;
 use serde_json::Value;
 use sqlx::{PgExecutor, PgPool, Postgres, QueryBuilder};
 use uuid::Uuid;
 
-use super::{JobKind, JobRecord, JobStatus};
+use crate::jobs::{JobKind, JobRecord, JobStatus};
 
 /// A job a worker holds: the fence for every later write.
 #[derive(Debug, Clone)]
@@ -25,7 +24,7 @@ pub struct Claim {
     pub attempt: i32,
     pub max_attempts: i32,
     pub worker: String,
-    /// The tagged payload (see [`super::JobPayload`]).
+    /// The tagged payload (see [`crate::jobs::JobPayload`]).
     pub payload: Value,
     pub trace_context: HashMap<String, String>,
     /// The row the kind's start statement returned (see [`claim`]), as JSON.
@@ -225,19 +224,33 @@ pub async fn heartbeat(pool: &PgPool, claim: &Claim) -> sqlx::Result<Beat> {
     })
 }
 
-/// Ends the job with a final status (and, with `events`, the token its last events were
-/// staged under). Returns `false` when the claim was lost.
-pub async fn finish<'e>(
-    db: impl PgExecutor<'e>,
-    claim: &Claim,
-    status: JobStatus,
-    result: Option<&Value>,
-    error: Option<&Value>,
-    events: Option<Uuid>,
-) -> sqlx::Result<bool> {
-    let mut query = QueryBuilder::new("");
-    claim.push_finish(&mut query, status, result, error, events);
-    Ok(query.build().fetch_optional(db).await?.is_some())
+impl Claim {
+    /// Ends the job with a final status (and, with `events`, the token its last events
+    /// were staged under). Returns `false` when the claim was lost.
+    pub async fn finish<'e>(
+        &self,
+        db: impl PgExecutor<'e>,
+        status: JobStatus,
+        result: Option<&Value>,
+        error: Option<&Value>,
+        events: Option<Uuid>,
+    ) -> sqlx::Result<bool> {
+        let mut query = QueryBuilder::new("");
+        self.push_finish(&mut query, status, result, error, events);
+        Ok(query.build().fetch_optional(db).await?.is_some())
+    }
+
+    /// Ends a successful attempt: `succeeded` with what the job kept. Returns `false` when
+    /// the claim was lost (another worker now owns the job, whose outcome stands).
+    pub async fn succeed<'e>(
+        &self,
+        db: impl PgExecutor<'e>,
+        result: &Value,
+        events: Option<Uuid>,
+    ) -> sqlx::Result<bool> {
+        self.finish(db, JobStatus::Succeeded, Some(result), None, events)
+            .await
+    }
 }
 
 /// Ends the job otherwise than by its handler (`failed`, `cancelled`): the fenced final
@@ -252,10 +265,13 @@ pub async fn end(
     domain_error: &Value,
 ) -> sqlx::Result<Option<JobRecord>> {
     let mut tx = pool.begin().await?;
-    if !finish(&mut *tx, claim, status, None, Some(error), None).await? {
+    if !claim
+        .finish(&mut *tx, status, None, Some(error), None)
+        .await?
+    {
         return Ok(None);
     }
-    super::end_domain_rows(&mut *tx, claim.id, status, Some(domain_error)).await?;
+    super::reconcile::end_domain_rows(&mut *tx, claim.id, status, Some(domain_error)).await?;
     let ended = super::fetch(&mut *tx, claim.id).await?;
     tx.commit().await?;
     Ok(ended)
@@ -311,29 +327,4 @@ pub async fn release_unstarted(pool: &PgPool, id: Uuid, worker: &str) -> sqlx::R
     .execute(pool)
     .await?;
     Ok(done.rows_affected() == 1)
-}
-
-/// Exponential backoff with full jitter: a random delay in `[base, min(max, base * 2^(attempt-1))]`.
-pub fn backoff(attempt: i32, base: Duration, max: Duration) -> Duration {
-    let exp = base.saturating_mul(1u32 << attempt.clamp(1, 20).saturating_sub(1) as u32);
-    let ceiling = exp.min(max).max(base);
-    let spread = ceiling.saturating_sub(base).as_millis() as u64;
-    base + Duration::from_millis(rand::rng().random_range(0..=spread))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use proptest::prelude::*;
-
-    proptest! {
-        #[test]
-        fn backoff_stays_within_bounds(attempt in 1i32..40, base_ms in 1u64..5_000, max_ms in 1u64..120_000) {
-            let base = Duration::from_millis(base_ms);
-            let max = Duration::from_millis(max_ms);
-            let d = backoff(attempt, base, max);
-            prop_assert!(d >= base);
-            prop_assert!(d <= max.max(base));
-        }
-    }
 }

@@ -1,11 +1,16 @@
 //! Themes, the syntheses made of them, their schedules and email deliveries, as their
-//! owner reads and writes them.
+//! owner reads and writes them; [`runs`] holds what the scheduler, the synthesis job and the
+//! email job write.
 
 use sqlx::{AssertSqlSafe, PgConnection, types::Json};
 use uuid::Uuid;
 
 use super::Row;
 use crate::domain::synthesis::{ScheduleSpec, ThemeSpec};
+
+mod runs;
+
+pub use runs::*;
 
 const THEME_COLUMNS: &str = "id, name, description, sources, created_at, updated_at";
 const SYNTHESIS_COLUMNS: &str = "id, theme_id, status, origin, week, title, sections,

@@ -6,7 +6,7 @@ use serde_json::Value;
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use super::{JobKind, JobStatus};
+use crate::jobs::{JobKind, JobStatus};
 
 /// Ends the domain rows of a job that ended otherwise than by its handler, through its
 /// kind's registered ending (migration `job_kind_endings`); records and returns what the

@@ -1,0 +1,61 @@
+//! The job ledger's statements: a job's row (its insert in the creator's transaction, the
+//! poll view), its cancellation, the claim and the fenced state changes of a run
+//! ([`ledger`]), and the repair of what Redis lost or a dead worker left behind
+//! ([`reconcile`]).
+//!
+//! Every state change after the claim is fenced by `(id, attempts, worker)`, so a worker
+//! whose job was taken over by the reconciler cannot overwrite the new run's outcome.
+
+use sqlx::PgExecutor;
+use uuid::Uuid;
+
+use crate::jobs::{JobRecord, JobStatus, NewJob};
+
+pub mod ledger;
+pub mod reconcile;
+
+pub use ledger::*;
+pub use reconcile::*;
+
+impl NewJob {
+    /// Writes the ledger row (`pending`), in the caller's transaction.
+    pub async fn insert<'e>(&self, db: impl PgExecutor<'e>) -> sqlx::Result<()> {
+        sqlx::query(
+            "insert into jobs (id, user_id, kind, status, payload, max_attempts, trace_context,
+                 enqueued_at)
+             values ($1, $2, $3, 'pending', $4, $5, $6, now())",
+        )
+        .bind(self.id)
+        .bind(self.user_id)
+        .bind(self.kind)
+        .bind(sqlx::types::Json(&self.payload))
+        .bind(self.kind.max_attempts())
+        .bind(sqlx::types::Json(&self.trace_context))
+        .execute(db)
+        .await?;
+        Ok(())
+    }
+}
+
+pub async fn fetch<'e>(db: impl PgExecutor<'e>, id: Uuid) -> sqlx::Result<Option<JobRecord>> {
+    sqlx::query_as(
+        "select id, user_id, kind, status, attempts, max_attempts, cancel_requested, error, result,
+                created_at, started_at, finished_at, updated_at, events_token
+         from jobs where id = $1",
+    )
+    .bind(id)
+    .fetch_optional(db)
+    .await
+}
+
+/// Asks the ledger to cancel the caller's job (`cancel_job`, under row-level security):
+/// its status before and after, or none when the caller has no such job.
+pub async fn request_cancel(
+    conn: &mut sqlx::PgConnection,
+    job: Uuid,
+) -> sqlx::Result<Option<(JobStatus, JobStatus)>> {
+    sqlx::query_as("select before, after from cancel_job($1)")
+        .bind(job)
+        .fetch_optional(conn)
+        .await
+}
