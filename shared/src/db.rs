@@ -5,10 +5,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 use sqlx::{
-    PgPool, Postgres, Transaction,
+    PgPool,
     postgres::{PgConnectOptions, PgPoolOptions},
 };
-use uuid::Uuid;
 
 use crate::config::Settings;
 
@@ -53,18 +52,6 @@ pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
     MIGRATOR.run(pool).await.context("running migrations")
 }
 
-/// Begins a transaction that acts as `user_id` under row-level security: it switches to
-/// the application role and sets `request.jwt.claim.sub`, which the policies read (as
-/// Supabase's `auth.uid()` does). Both settings end with the transaction. One round trip:
-/// the settings travel with `BEGIN` (the id is a formatted `Uuid`, so it cannot carry SQL).
-pub async fn user_tx(pool: &PgPool, user_id: Uuid) -> sqlx::Result<Transaction<'static, Postgres>> {
-    pool.begin_with(sqlx::AssertSqlSafe(format!(
-        "begin; select set_config('role', '{APP_ROLE}', true), \
-         set_config('request.jwt.claim.sub', '{user_id}', true)"
-    )))
-    .await
-}
-
 /// `url` with its database name replaced, keeping user, host and parameters.
 pub fn with_database(url: &str, database: &str) -> String {
     let (base, query) = url
@@ -75,11 +62,6 @@ pub fn with_database(url: &str, database: &str) -> String {
         Some(query) => format!("{base}/{database}?{query}"),
         None => format!("{base}/{database}"),
     }
-}
-
-/// One round trip to the database (readiness).
-pub async fn ping(pool: &PgPool) -> sqlx::Result<()> {
-    sqlx::query("select 1").execute(pool).await.map(drop)
 }
 
 /// True when the error means the database could not be reached (as opposed to a bad query).

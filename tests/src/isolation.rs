@@ -87,7 +87,7 @@ async fn another_users_data_is_404_and_invisible_to_sql() {
     let raw = |user: Uuid| {
         let db = app.db.clone();
         async move {
-            let mut tx = almanac_shared::db::user_tx(&db, user).await.unwrap();
+            let mut tx = almanac_shared::store::user_tx(&db, user).await.unwrap();
             let rows = sqlx::query("select * from ai_suggestions")
                 .fetch_all(&mut *tx)
                 .await
@@ -105,7 +105,7 @@ async fn another_users_data_is_404_and_invisible_to_sql() {
     assert_eq!(bob_rows, 0);
     assert_eq!(raw(alice).await.0, suggestions.len());
     // And writing a row for someone else is refused.
-    let mut tx = almanac_shared::db::user_tx(&app.db, bob).await.unwrap();
+    let mut tx = almanac_shared::store::user_tx(&app.db, bob).await.unwrap();
     let forged =
         sqlx::query("insert into cards (id, user_id, front, back) values ($1, $2, 'f', 'b')")
             .bind(Uuid::now_v7())

@@ -221,3 +221,121 @@ fn the_architecture_document_names_only_paths_that_exist() {
         "docs/architecture.md names paths that do not exist: {missing:?}"
     );
 }
+
+/// The string literals of a piece of Rust code (plain and raw), without their quotes.
+fn string_literals(code: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    let bytes = code.as_bytes();
+    let mut at = 0;
+    while at < bytes.len() {
+        match bytes[at] {
+            // A character literal such as '"' is not the start of a string.
+            b'\'' if bytes.get(at + 2) == Some(&b'\'') => at += 3,
+            b'\'' if bytes.get(at + 1) == Some(&b'\\') && bytes.get(at + 3) == Some(&b'\'') => {
+                at += 4
+            }
+            b'r' if matches!(bytes.get(at + 1), Some(b'"' | b'#'))
+                && (at == 0
+                    || !(bytes[at - 1].is_ascii_alphanumeric() || bytes[at - 1] == b'_')) =>
+            {
+                let hashes = bytes[at + 1..].iter().take_while(|b| **b == b'#').count();
+                if bytes.get(at + 1 + hashes) != Some(&b'"') {
+                    at += 1;
+                    continue;
+                }
+                let start = at + 2 + hashes;
+                let close = format!("\"{}", "#".repeat(hashes));
+                let end = code[start..].find(&close).map_or(code.len(), |e| start + e);
+                found.push(code[start..end].to_owned());
+                at = end + close.len();
+            }
+            b'"' => {
+                let mut end = at + 1;
+                while end < bytes.len() && bytes[end] != b'"' {
+                    end += if bytes[end] == b'\\' { 2 } else { 1 };
+                }
+                found.push(code[at + 1..end.min(code.len())].to_owned());
+                at = end + 1;
+            }
+            _ => at += 1,
+        }
+    }
+    found
+}
+
+/// Whether a string reads as an SQL statement (or a piece of one).
+fn is_sql(text: &str) -> bool {
+    let words: Vec<String> = text
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|w| !w.is_empty())
+        .map(str::to_ascii_lowercase)
+        .collect();
+    let has = |a: &str, b: &str| words.windows(2).any(|w| w[0] == a && w[1] == b);
+    // The code's SQL is written in lower case; prose starts with a capital.
+    let lower = !text.contains(char::is_uppercase);
+    let select = words.iter().position(|w| w == "select");
+    let select_from = select.is_some_and(|s| words[s..].iter().any(|w| w == "from"));
+    let update_set =
+        words.windows(3).any(|w| w[0] == "update" && w[2] == "set") && text.contains('=');
+    (lower && (select_from || text.trim_start().starts_with("select ")))
+        || has("insert", "into")
+        || has("delete", "from")
+        || update_set
+        || text.contains("set_config(")
+}
+
+/// Every SQL statement of the code lives in `shared/src/store/`: one home per table family,
+/// for the API and the worker alike. Outside it no string reads as SQL and nothing calls
+/// sqlx's query functions (tests and migrations are exempt).
+#[test]
+fn sql_lives_only_in_the_store() {
+    let root = repository();
+    let store = root.join("shared/src/store");
+    let mut files = Vec::new();
+    for dir in ["api/src", "worker/src", "shared/src"] {
+        rust_files(&root.join(dir), &mut files);
+    }
+    let calls = [
+        "sqlx::query",
+        "query_as(",
+        "query_scalar(",
+        "QueryBuilder",
+        ".begin_with(",
+    ];
+    let mut found = Vec::new();
+    for file in files.iter().filter(|f| !f.starts_with(&store)) {
+        let code = without_comments(&std::fs::read_to_string(file).unwrap());
+        let name = file.strip_prefix(&root).unwrap().display().to_string();
+        for call in calls.iter().filter(|c| code.contains(*c)) {
+            found.push(format!("{name}: calls `{call}`"));
+        }
+        for literal in string_literals(&code).iter().filter(|l| is_sql(l)) {
+            let first = literal.lines().next().unwrap_or_default().trim();
+            found.push(format!("{name}: \"{first}\""));
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "SQL outside shared/src/store/:\n{}",
+        found.join("\n")
+    );
+}
+
+#[test]
+fn the_sql_scan_finds_statements_and_passes_prose() {
+    let code = r##"let a = "select id from jobs where id = $1"; let b = r#"update jobs set x = 1"#;
+        let c = 'x'; let d = "insert into t values (1)"; let e = "Select a channel from the list";
+        let f = "delete from t"; let g = "the update will set you free";"##;
+    let literals = string_literals(code);
+    assert_eq!(literals.len(), 6, "{literals:?}");
+    let sql: Vec<&String> = literals.iter().filter(|l| is_sql(l)).collect();
+    assert_eq!(
+        sql,
+        [
+            "select id from jobs where id = $1",
+            "update jobs set x = 1",
+            "insert into t values (1)",
+            "delete from t"
+        ]
+    );
+}

@@ -10,11 +10,8 @@ use almanac_shared::{
     events::Event,
     flags::{Audience, Flag},
     jobs::NewJob,
-    publish::{
-        request::Submit,
-        spool,
-        store::{self, Due},
-    },
+    publish::{request::Submit, spool},
+    store::publish::{self as store, Due},
 };
 use tokio_util::sync::CancellationToken;
 

@@ -469,7 +469,7 @@ fn healthz() -> &'static str {
 #[handler]
 async fn readyz(ctx: PoemData<&Arc<JobContext>>) -> poem::Response {
     let limit = Duration::from_secs(1);
-    let postgres = tokio::time::timeout(limit, db::ping(&ctx.pool));
+    let postgres = tokio::time::timeout(limit, almanac_shared::store::ping(&ctx.pool));
     let mut redis = ctx.redis.clone();
     let redis = tokio::time::timeout(limit, async move {
         redis::cmd("PING").query_async::<String>(&mut redis).await

@@ -4,7 +4,7 @@
 //! queue depths.
 
 use almanac_shared::store::jobs as ledger;
-use almanac_shared::{events::Event, jobs::JobKind, queue};
+use almanac_shared::{events::Event, jobs::JobKind, queue, store};
 use tokio_util::sync::CancellationToken;
 
 use crate::job::{JobContext, Registry};
@@ -70,13 +70,7 @@ async fn redis_sentinel_restored(ctx: &JobContext) -> anyhow::Result<()> {
 
 /// Deletes expired `Idempotency-Key` records, a bounded number per pass.
 async fn sweep_idempotency_keys(ctx: &JobContext) -> anyhow::Result<()> {
-    let swept = sqlx::query(
-        "delete from idempotency_keys where ctid = any(array(
-            select ctid from idempotency_keys where expires_at < now() limit 1000))",
-    )
-    .execute(&ctx.pool)
-    .await?
-    .rows_affected();
+    let swept = store::idempotency::sweep_expired(&ctx.pool, 1000).await?;
     metrics::counter!("idempotency_keys_swept_total").increment(swept);
     Ok(())
 }
@@ -126,10 +120,7 @@ async fn pass(ctx: &JobContext, registry: &Registry) -> anyhow::Result<()> {
     }
     sweep_redis(ctx, registry).await?;
     sweep_idempotency_keys(ctx).await?;
-    let depths: Vec<(JobKind, i64)> =
-        sqlx::query_as("select kind, count(*) from jobs where status = 'pending' group by kind")
-            .fetch_all(&ctx.pool)
-            .await?;
+    let depths = ledger::pending_by_kind(&ctx.pool).await?;
     for kind in JobKind::ALL {
         let depth = depths
             .iter()

@@ -21,7 +21,7 @@ use std::{
     time::Duration,
 };
 
-use almanac_shared::{Settings, events::StoredEvent};
+use almanac_shared::{Settings, events::StoredEvent, store::jobs as ledger};
 use anyhow::Context;
 use futures::StreamExt;
 use sqlx::PgPool;
@@ -275,14 +275,7 @@ impl Hub {
             if jobs.is_empty() {
                 continue;
             }
-            let ended: sqlx::Result<Vec<Uuid>> = sqlx::query_scalar(
-                "select id from jobs where id = any($1)
-                   and status not in ('pending', 'running')
-                   and finished_at < now() - interval '1 second'",
-            )
-            .bind(&jobs)
-            .fetch_all(&pool)
-            .await;
+            let ended = ledger::ended_a_while_ago(&pool, &jobs).await;
             match ended {
                 Ok(ended) => {
                     for job in ended {

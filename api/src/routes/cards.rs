@@ -1,6 +1,7 @@
 //! Cards: created by hand or by accepting a suggestion; exported for Anki.
 
-use almanac_shared::{db, domain::generation, store::cards};
+use almanac_shared::store::user_tx;
+use almanac_shared::{domain::generation, store::cards};
 use chrono::{DateTime, Utc};
 use poem::web::Data;
 use poem_openapi::{
@@ -158,7 +159,7 @@ impl CardsApi {
         cursor: Query<Option<Uuid>>,
     ) -> Answer<Json<CardList>, { can::STORED | can::BAD_REQUEST }> {
         let limit = clamp_limit(limit.0);
-        let mut tx = db::user_tx(&state.pool, auth.user().id).await?;
+        let mut tx = user_tx(&state.pool, auth.user().id).await?;
         let rows: Vec<CardDto> = cards::list(&mut tx, cursor.0, i64::from(limit) + 1).await?;
         tx.commit().await?;
         let (items, next_cursor) = paginate(rows, limit, |c| c.id);
@@ -176,7 +177,7 @@ impl CardsApi {
         let front = parse_side("front", &body.front, generation::FRONT_MAX_CHARS)?;
         let back = parse_side("back", &body.back, generation::BACK_MAX_CHARS)?;
         let tags = parse_tags(&body.tags)?;
-        let mut tx = db::user_tx(&state.pool, auth.user().id).await?;
+        let mut tx = user_tx(&state.pool, auth.user().id).await?;
         let card: CardDto = cards::create(&mut tx, auth.user().id, &front, &back, &tags).await?;
         tx.commit().await?;
         Ok(CreateCardResponse::Created(Json(card)))
@@ -202,7 +203,7 @@ impl CardsApi {
             .map(|b| parse_side("back", b, generation::BACK_MAX_CHARS))
             .transpose()?;
         let tags = body.tags.as_deref().map(parse_tags).transpose()?;
-        let mut tx = db::user_tx(&state.pool, auth.user().id).await?;
+        let mut tx = user_tx(&state.pool, auth.user().id).await?;
         let card: Option<CardDto> = cards::update(
             &mut tx,
             id.0,
@@ -227,7 +228,7 @@ impl CardsApi {
         auth: UserAuth,
         id: Path<Uuid>,
     ) -> Answer<DeleteCardResponse, { can::BAD_REQUEST | can::STORED | can::NOT_FOUND }> {
-        let mut tx = db::user_tx(&state.pool, auth.user().id).await?;
+        let mut tx = user_tx(&state.pool, auth.user().id).await?;
         let deleted = cards::delete(&mut tx, id.0).await?;
         tx.commit().await?;
         if !deleted {
@@ -249,7 +250,7 @@ impl CardsApi {
         format: Query<ExportFormat>,
     ) -> Answer<ExportResponse, { can::STORED | can::BAD_REQUEST }> {
         let ExportFormat::Csv = format.0;
-        let mut tx = db::user_tx(&state.pool, auth.user().id).await?;
+        let mut tx = user_tx(&state.pool, auth.user().id).await?;
         let rows = cards::sides(&mut tx).await?;
         tx.commit().await?;
         Ok(ExportResponse::Csv(

@@ -1,7 +1,7 @@
 //! Flashcard generations (seed 002): submit, then poll; review the suggestions.
 
+use almanac_shared::store::user_tx;
 use almanac_shared::{
-    db,
     domain::{
         RunStatus,
         generation::{self, GenerationJob, SourceText},
@@ -213,7 +213,7 @@ impl GenerationsApi {
         cursor: Query<Option<Uuid>>,
     ) -> Answer<Json<GenerationList>, { can::STORED | can::BAD_REQUEST }> {
         let limit = clamp_limit(limit.0);
-        let mut tx = db::user_tx(&state.pool, auth.user().id).await?;
+        let mut tx = user_tx(&state.pool, auth.user().id).await?;
         let rows = generations::list(&mut tx, cursor.0, i64::from(limit) + 1).await?;
         tx.commit().await?;
         let (rows, next_cursor) = paginate(rows, limit, |r| r.id);
@@ -235,7 +235,7 @@ impl GenerationsApi {
         auth: UserAuth,
         id: Path<Uuid>,
     ) -> Answer<Json<GenerationDto>, { can::BAD_REQUEST | can::STORED | can::NOT_FOUND }> {
-        let mut tx = db::user_tx(&state.pool, auth.user().id).await?;
+        let mut tx = user_tx(&state.pool, auth.user().id).await?;
         let row = generations::get(&mut tx, id.0).await?;
         tx.commit().await?;
         Ok(row

@@ -2,7 +2,6 @@
 
 use std::time::Duration;
 
-use almanac_shared::db;
 use poem::web::Data;
 use poem_openapi::{ApiResponse, Object, OpenApi, payload::Json};
 
@@ -69,7 +68,7 @@ impl HealthApi {
 }
 
 pub async fn check_postgres(state: &AppState) -> bool {
-    let query = db::ping(&state.pool);
+    let query = almanac_shared::store::ping(&state.pool);
     matches!(tokio::time::timeout(CHECK_TIMEOUT, query).await, Ok(Ok(_)))
 }
 

@@ -2,8 +2,8 @@
 
 use almanac_shared::jobs::JobRecord;
 use almanac_shared::store::jobs as ledger;
+use almanac_shared::store::user_tx;
 use almanac_shared::{
-    db,
     events::{self, Event},
     jobs::{self, JobKind, JobStatus},
     store::calendars,
@@ -126,7 +126,7 @@ impl JobsApi {
         let (words, kind) = (Vocabulary::of(job.kind), job.kind);
         // A calendar run's stream ends at its deadline, whoever is (not) running it.
         let deadline = if kind == JobKind::Calendar && !job.status.is_final() {
-            let mut tx = db::user_tx(&state.pool, auth.user().id).await?;
+            let mut tx = user_tx(&state.pool, auth.user().id).await?;
             let deadline = calendars::run_deadline(&mut tx, job.id).await?;
             tx.commit().await?;
             deadline
@@ -169,7 +169,7 @@ impl JobsApi {
         id: Path<Uuid>,
     ) -> Answer<CancelResponse, { can::BAD_REQUEST | can::STORED | can::NOT_FOUND | can::CONFLICT }>
     {
-        let mut tx = db::user_tx(&state.pool, auth.user().id).await?;
+        let mut tx = user_tx(&state.pool, auth.user().id).await?;
         let outcome = ledger::request_cancel(&mut tx, id.0).await?;
         let job = ledger::fetch(&mut *tx, id.0).await?;
         tx.commit().await?;
@@ -255,7 +255,7 @@ async fn past_deadline(state: &AppState, user: Uuid, job: JobRecord) -> ApiResul
 }
 
 async fn owned_job(state: &AppState, user: Uuid, id: Uuid) -> ApiResult<JobRecord> {
-    let mut tx = db::user_tx(&state.pool, user).await?;
+    let mut tx = user_tx(&state.pool, user).await?;
     let job = ledger::fetch(&mut *tx, id).await?;
     tx.commit().await?;
     job.ok_or_else(|| ApiError::not_found("job"))

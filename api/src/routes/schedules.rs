@@ -1,9 +1,9 @@
 //! A theme's schedule and the email deliveries of its syntheses (seed 004). Owner only;
 //! the bodies are seed 004's documented shapes; invalid values are 422.
 
+use almanac_shared::store::user_tx;
 use almanac_shared::{
     config::EmailProvider,
-    db,
     domain::synthesis::{DeliveryStatus, ScheduleSpec},
     store::themes,
 };
@@ -133,7 +133,7 @@ impl SchedulesApi {
         auth: UserAuth,
         id: Path<Uuid>,
     ) -> Answer<Json<OrNull<Schedule>>, { can::BAD_REQUEST | can::STORED | can::NOT_FOUND }> {
-        let mut tx = db::user_tx(&state.pool, auth.user().id).await?;
+        let mut tx = user_tx(&state.pool, auth.user().id).await?;
         theme(&mut tx, id.0).await?;
         let row: Option<ScheduleRow> = themes::schedule(&mut tx, id.0).await?;
         tx.commit().await?;
@@ -158,7 +158,7 @@ impl SchedulesApi {
         let body = body.0;
         let spec = ScheduleSpec::parse(body.enabled, &body.days, &body.time_utc, &body.emails)
             .map_err(ApiError::semantically_invalid)?;
-        let mut tx = db::user_tx(&state.pool, auth.user().id).await?;
+        let mut tx = user_tx(&state.pool, auth.user().id).await?;
         let row: Option<ScheduleRow> = themes::upsert_schedule(&mut tx, id.0, &spec).await?;
         tx.commit().await?;
         Ok(row
@@ -178,7 +178,7 @@ impl SchedulesApi {
         auth: UserAuth,
         id: Path<Uuid>,
     ) -> Answer<NoContent, { can::BAD_REQUEST | can::STORED | can::NOT_FOUND }> {
-        let mut tx = db::user_tx(&state.pool, auth.user().id).await?;
+        let mut tx = user_tx(&state.pool, auth.user().id).await?;
         theme(&mut tx, id.0).await?;
         themes::delete_schedule(&mut tx, id.0).await?;
         tx.commit().await?;
@@ -197,7 +197,7 @@ impl SchedulesApi {
         auth: UserAuth,
         id: Path<Uuid>,
     ) -> Answer<Json<Vec<Delivery>>, { can::BAD_REQUEST | can::STORED | can::NOT_FOUND }> {
-        let mut tx = db::user_tx(&state.pool, auth.user().id).await?;
+        let mut tx = user_tx(&state.pool, auth.user().id).await?;
         theme(&mut tx, id.0).await?;
         let mut rows: Vec<Delivery> = themes::deliveries(&mut tx, id.0).await?;
         tx.commit().await?;
@@ -228,7 +228,7 @@ impl SchedulesApi {
         id: Path<Uuid>,
         delivery_id: Path<Uuid>,
     ) -> Answer<OutboxEmail, { can::BAD_REQUEST | can::STORED | can::NOT_FOUND }> {
-        let mut tx = db::user_tx(&state.pool, auth.user().id).await?;
+        let mut tx = user_tx(&state.pool, auth.user().id).await?;
         theme(&mut tx, id.0).await?;
         let owned = themes::has_delivery(&mut tx, id.0, delivery_id.0).await?;
         tx.commit().await?;

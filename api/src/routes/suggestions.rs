@@ -1,7 +1,7 @@
 //! Reviewing a generation's suggestions: list them, accept (possibly edited) or reject.
 
+use almanac_shared::store::user_tx;
 use almanac_shared::{
-    db,
     domain::generation::{self, SuggestionStatus},
     store::suggestions::{self, Suggestion},
 };
@@ -90,7 +90,7 @@ impl SuggestionsApi {
         auth: UserAuth,
         id: Path<Uuid>,
     ) -> Answer<Json<SuggestionList>, { can::BAD_REQUEST | can::STORED | can::NOT_FOUND }> {
-        let mut tx = db::user_tx(&state.pool, auth.user().id).await?;
+        let mut tx = user_tx(&state.pool, auth.user().id).await?;
         let rows = suggestions::of_generation(&mut tx, id.0)
             .await?
             .ok_or_else(|| ApiError::not_found("generation"))?;
@@ -127,7 +127,7 @@ impl SuggestionsApi {
             .map(|b| super::cards::parse_side("back", b, generation::BACK_MAX_CHARS))
             .transpose()?;
         let user = auth.user().id;
-        let mut tx = db::user_tx(&state.pool, user).await?;
+        let mut tx = user_tx(&state.pool, user).await?;
         let current = suggestions::for_review(&mut tx, id.0).await?;
         let current = current.ok_or_else(|| ApiError::not_found("suggestion"))?;
         let updated: Suggestion = match (command.status, current.status) {

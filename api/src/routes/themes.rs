@@ -1,8 +1,8 @@
 //! Themes and their syntheses (seed 004); schedules and deliveries are in `schedules`.
 //! Owner only; the bodies are seed 004's documented shapes; invalid values are 422.
 
+use almanac_shared::store::user_tx;
 use almanac_shared::{
-    db,
     domain::{
         RunStatus,
         synthesis::{SynthesisJob, ThemeSpec},
@@ -184,7 +184,7 @@ impl ThemesApi {
             body.description.as_deref(),
             body.sources.as_deref().unwrap_or_default(),
         )?;
-        let mut tx = db::user_tx(&state.pool, auth.user().id).await?;
+        let mut tx = user_tx(&state.pool, auth.user().id).await?;
         let row: ThemeRow = themes::create(&mut tx, &spec).await?;
         tx.commit().await?;
         Ok(ThemeCreated::Created(Json(row.into())))
@@ -197,7 +197,7 @@ impl ThemesApi {
         state: Data<&AppState>,
         auth: UserAuth,
     ) -> Answer<Json<Vec<Theme>>, { can::STORED }> {
-        let mut tx = db::user_tx(&state.pool, auth.user().id).await?;
+        let mut tx = user_tx(&state.pool, auth.user().id).await?;
         let rows: Vec<ThemeRow> = themes::list(&mut tx).await?;
         tx.commit().await?;
         Ok(Json(rows.into_iter().map(Into::into).collect()))
@@ -210,7 +210,7 @@ impl ThemesApi {
         auth: UserAuth,
         id: Path<Uuid>,
     ) -> Answer<Json<Theme>, { can::BAD_REQUEST | can::STORED | can::NOT_FOUND }> {
-        let mut tx = db::user_tx(&state.pool, auth.user().id).await?;
+        let mut tx = user_tx(&state.pool, auth.user().id).await?;
         let row = theme(&mut tx, id.0).await?;
         tx.commit().await?;
         Ok(Json(row.into()))
@@ -231,7 +231,7 @@ impl ThemesApi {
     ) -> Answer<Json<Theme>, { can::STORED | can::BODY | can::NOT_FOUND | can::UNPROCESSABLE }>
     {
         let body = body.0;
-        let mut tx = db::user_tx(&state.pool, auth.user().id).await?;
+        let mut tx = user_tx(&state.pool, auth.user().id).await?;
         let current: Theme = theme(&mut tx, id.0).await?.into();
         let description = match &body.description {
             Some(d) => Some(d.as_str()),
@@ -259,7 +259,7 @@ impl ThemesApi {
         auth: UserAuth,
         id: Path<Uuid>,
     ) -> Answer<NoContent, { can::BAD_REQUEST | can::STORED | can::NOT_FOUND }> {
-        let mut tx = db::user_tx(&state.pool, auth.user().id).await?;
+        let mut tx = user_tx(&state.pool, auth.user().id).await?;
         let deleted = themes::delete(&mut tx, id.0).await?;
         tx.commit().await?;
         if !deleted {
@@ -309,7 +309,7 @@ impl ThemesApi {
         auth: UserAuth,
         id: Path<Uuid>,
     ) -> Answer<Json<Vec<SynthesisView>>, { can::BAD_REQUEST | can::STORED | can::NOT_FOUND }> {
-        let mut tx = db::user_tx(&state.pool, auth.user().id).await?;
+        let mut tx = user_tx(&state.pool, auth.user().id).await?;
         theme(&mut tx, id.0).await?;
         let rows: Vec<SynthesisView> = themes::syntheses(&mut tx, id.0).await?;
         tx.commit().await?;
@@ -327,7 +327,7 @@ impl ThemesApi {
         auth: UserAuth,
         id: Path<Uuid>,
     ) -> Answer<Json<SynthesisView>, { can::BAD_REQUEST | can::STORED | can::NOT_FOUND }> {
-        let mut tx = db::user_tx(&state.pool, auth.user().id).await?;
+        let mut tx = user_tx(&state.pool, auth.user().id).await?;
         let row: Option<SynthesisView> = themes::synthesis(&mut tx, id.0).await?;
         tx.commit().await?;
         Ok(row
@@ -345,7 +345,7 @@ async fn start_synthesis(
     let synthesis_id = Uuid::now_v7();
     let job = NewJob::new(user, &SynthesisJob { synthesis_id })
         .with_request_id(crate::envelope::current_request_id());
-    let mut tx = db::user_tx(&state.pool, user).await?;
+    let mut tx = user_tx(&state.pool, user).await?;
     theme(&mut tx, theme_id).await?;
     job.insert(&mut *tx).await?;
     themes::create_manual_synthesis(&mut tx, synthesis_id, theme_id, job.id).await?;

@@ -1,7 +1,8 @@
 //! `GET /v1/usage`: the caller's AI usage, tokens and cost by UTC day and job kind, and
 //! where they stand against the daily budget (`AI_USER_DAILY_TOKENS`).
 
-use almanac_shared::{db, store, usage};
+use almanac_shared::store::user_tx;
+use almanac_shared::{store, usage};
 use chrono::{Days, NaiveDate, Utc};
 use poem::web::Data;
 use poem_openapi::{Object, OpenApi, param::Query, payload::Json};
@@ -115,7 +116,7 @@ impl UsageApi {
             return Err(ApiError::unprocessable_field("from", message).into());
         }
         let user = auth.user().id;
-        let mut tx = db::user_tx(&state.pool, user).await?;
+        let mut tx = user_tx(&state.pool, user).await?;
         let rows = store::usage::report(&mut *tx, user, from, to).await?;
         let used = store::usage::today(&mut *tx, user).await?;
         tx.commit().await?;

@@ -5,6 +5,7 @@ pub mod flags;
 pub mod generation;
 pub mod organic;
 pub mod prompt;
+pub mod publish;
 pub mod synthesis;
 
 /// The offline provider's answer to each prompt template.

@@ -1,5 +1,6 @@
 //! Channels: platform accounts with credentials. Tokens are sealed before they are written
-//! and opened only to call the platform; they are never logged or returned.
+//! (their rows: `store::publish::channels`) and opened only to call the platform; they are
+//! never logged or returned.
 //!
 //! Refresh: before a call, a token that expires soon is refreshed, under a row lock so
 //! that two workers never spend one rotating refresh token; the new access token and the
@@ -7,10 +8,10 @@
 //! channel `needs_reauth` (one attempt, no loop).
 
 use chrono::{DateTime, Duration, Utc};
-use sqlx::{AssertSqlSafe, PgConnection, PgPool};
+use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-use crate::store::Row;
+use crate::store::publish::channels::{self as store, SealedTokens};
 
 use super::{
     Auth, Failure, FailureKind, Platform, Platforms,
@@ -25,64 +26,6 @@ const INSTAGRAM_REFRESH_AHEAD: Duration = Duration::days(7);
 /// Instagram refreshes only tokens at least a day old.
 const INSTAGRAM_MIN_AGE: Duration = Duration::hours(24);
 
-const CHANNEL_COLUMNS: &str = "a.id, a.platform, a.account_id, a.handle, a.status,
-    a.status_reason, a.token_expires_at as expires_at, a.scope, a.connected_at, a.created_at,
-    a.updated_at";
-
-/// The caller's channels (every platform account), by platform and account.
-pub async fn list<T: Row>(conn: &mut PgConnection) -> sqlx::Result<Vec<T>> {
-    sqlx::query_as(AssertSqlSafe(format!(
-        "select {CHANNEL_COLUMNS} from platform_accounts a order by a.platform, a.account_id"
-    )))
-    .fetch_all(conn)
-    .await
-}
-
-pub async fn get<T: Row>(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<T> {
-    sqlx::query_as(AssertSqlSafe(format!(
-        "select {CHANNEL_COLUMNS} from platform_accounts a where a.id = $1"
-    )))
-    .bind(id)
-    .fetch_one(conn)
-    .await
-}
-
-/// Records a connect's `state` for the caller (and TikTok's PKCE verifier).
-pub async fn start_oauth(
-    conn: &mut PgConnection,
-    state: &str,
-    platform: Platform,
-    verifier: Option<&str>,
-    expires_at: DateTime<Utc>,
-) -> sqlx::Result<()> {
-    sqlx::query(
-        "insert into oauth_states (state, user_id, platform, code_verifier, expires_at)
-         values ($1, app_user_id(), $2, $3, $4)",
-    )
-    .bind(state)
-    .bind(platform)
-    .bind(verifier)
-    .bind(expires_at)
-    .execute(conn)
-    .await
-    .map(drop)
-}
-
-/// A connect's `state`, taken (single use whatever follows): its user, platform, PKCE
-/// verifier and expiry. Runs without a user (the callback has no bearer token).
-pub async fn take_oauth(
-    pool: &PgPool,
-    state: &str,
-) -> sqlx::Result<Option<(Uuid, Platform, Option<String>, DateTime<Utc>)>> {
-    sqlx::query_as(
-        "delete from oauth_states where state = $1
-         returning user_id, platform, code_verifier, expires_at",
-    )
-    .bind(state)
-    .fetch_optional(pool)
-    .await
-}
-
 /// Writes `tokens` for the user's account (created if new), `connected`; returns its id.
 pub async fn store_tokens(
     conn: &mut PgConnection,
@@ -93,18 +36,7 @@ pub async fn store_tokens(
     tokens: &Tokens,
     now: DateTime<Utc>,
 ) -> sqlx::Result<Uuid> {
-    let id: Uuid = sqlx::query_scalar(
-        "insert into platform_accounts (id, user_id, platform, account_id)
-         values ($1, $2, $3, $4)
-         on conflict (user_id, platform, account_id) do update set updated_at = now()
-         returning id",
-    )
-    .bind(Uuid::now_v7())
-    .bind(user)
-    .bind(platform)
-    .bind(account_id)
-    .fetch_one(&mut *conn)
-    .await?;
+    let id = store::upsert_account(conn, user, platform, account_id).await?;
     write_tokens(conn, cipher, id, tokens, now).await?;
     Ok(id)
 }
@@ -119,71 +51,24 @@ async fn write_tokens(
     now: DateTime<Utc>,
 ) -> sqlx::Result<()> {
     let expires = |secs: Option<i64>| secs.map(|s| now + Duration::seconds(s));
-    sqlx::query(
-        "update platform_accounts set status = 'connected', status_reason = null,
-             access_token = $2, refresh_token = coalesce($3, refresh_token),
-             token_expires_at = $4, refresh_expires_at = coalesce($5, refresh_expires_at),
-             token_issued_at = $6, scope = coalesce($7, scope),
-             connected_at = coalesce(connected_at, $6), updated_at = now()
-         where id = $1",
-    )
-    .bind(id)
-    .bind(cipher.seal(id, "access", &tokens.access_token))
-    .bind(
-        tokens
+    let sealed = SealedTokens {
+        access_token: cipher.seal(id, "access", &tokens.access_token),
+        refresh_token: tokens
             .refresh_token
             .as_ref()
             .map(|t| cipher.seal(id, "refresh", t)),
-    )
-    .bind(expires(tokens.expires_in))
-    .bind(expires(tokens.refresh_expires_in))
-    .bind(now)
-    .bind(&tokens.scope)
-    .execute(conn)
-    .await
-    .map(drop)
-}
-
-/// Forgets the credentials: the account stays (brands may link it), `disconnected`.
-pub async fn disconnect(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<bool> {
-    let done = sqlx::query(
-        "update platform_accounts set status = 'disconnected', status_reason = null,
-             access_token = null, refresh_token = null, token_expires_at = null,
-             refresh_expires_at = null, token_issued_at = null, updated_at = now()
-         where id = $1",
-    )
-    .bind(id)
-    .execute(conn)
-    .await?;
-    Ok(done.rows_affected() > 0)
+        expires_at: expires(tokens.expires_in),
+        refresh_expires_at: expires(tokens.refresh_expires_in),
+        issued_at: now,
+        scope: tokens.scope.as_deref(),
+    };
+    store::write_tokens(conn, id, sealed).await
 }
 
 /// Marks the channel `needs_reauth`, with the platform's reason.
 pub async fn needs_reauth(conn: &mut PgConnection, id: Uuid, reason: &str) -> sqlx::Result<()> {
     tracing::warn!(channel_id = %id, reason, "channel needs re-authorisation");
-    sqlx::query(
-        "update platform_accounts set status = 'needs_reauth', status_reason = $2,
-             updated_at = now()
-         where id = $1 and status = 'connected'",
-    )
-    .bind(id)
-    .bind(reason)
-    .execute(conn)
-    .await
-    .map(drop)
-}
-
-#[derive(sqlx::FromRow)]
-struct Sealed {
-    platform: Platform,
-    account_id: String,
-    status: String,
-    status_reason: Option<String>,
-    access_token: Option<Vec<u8>>,
-    refresh_token: Option<Vec<u8>>,
-    token_expires_at: Option<DateTime<Utc>>,
-    refresh_expires_at: Option<DateTime<Utc>>,
-    token_issued_at: Option<DateTime<Utc>>,
+    store::mark_needs_reauth(conn, id, reason).await
 }
 
 /// Why a channel cannot be used.
@@ -225,14 +110,7 @@ pub async fn local_state(
     conn: &mut PgConnection,
     account: Uuid,
 ) -> sqlx::Result<Result<(), Unusable>> {
-    let row: Option<Sealed> = sqlx::query_as(
-        "select platform, account_id, status, status_reason, access_token, refresh_token,
-             token_expires_at, refresh_expires_at, token_issued_at
-         from platform_accounts where id = $1",
-    )
-    .bind(account)
-    .fetch_optional(conn)
-    .await?;
+    let row = store::sealed(conn, account).await?;
     let Some(row) = row.filter(|r| r.access_token.is_some()) else {
         return Ok(Err(Unusable::NotConnected));
     };
@@ -262,15 +140,7 @@ pub async fn usable(
     force: bool,
 ) -> Result<Result<Auth, Unusable>, UsableError> {
     let mut tx = pool.begin().await?;
-    let Some(row): Option<Sealed> = sqlx::query_as(
-        "select platform, account_id, status, status_reason, access_token, refresh_token,
-             token_expires_at, refresh_expires_at, token_issued_at
-         from platform_accounts where id = $1 for update",
-    )
-    .bind(account)
-    .fetch_optional(&mut *tx)
-    .await?
-    else {
+    let Some(row) = store::sealed_for_update(&mut tx, account).await? else {
         return Ok(Err(Unusable::NotConnected));
     };
     if row.status == "needs_reauth" {

@@ -23,12 +23,15 @@ use super::{
     channels::{self, Unusable, UsableError},
     crypto::TokenCipher,
     post::Problem,
-    store::{self, Due, Intent, NewIntent},
 };
 use crate::{
     domain::calendar::CalendarSpec,
     flags::{Flag, Flags},
     jobs::NewJob,
+    store::{
+        calendars::{self, Publishable},
+        publish::{self as store, Due, Intent, NewIntent, channels::Account},
+    },
 };
 
 /// The request's body (also what the spool keeps).
@@ -151,32 +154,10 @@ impl Refusal {
     }
 }
 
-#[derive(sqlx::FromRow)]
-struct EntryRow {
-    id: Uuid,
-    channel: String,
-    run_id: Option<Uuid>,
-    title: String,
-    caption: String,
-    call_to_action: String,
-    hashtags: Vec<String>,
-    format: String,
-    media_url: Option<String>,
-    scheduled_at: DateTime<Utc>,
-}
-
-#[derive(sqlx::FromRow, Clone)]
-struct AccountRow {
-    id: Uuid,
-    platform: Platform,
-    account_id: String,
-    has_token: bool,
-}
-
 /// A platform's account for this request, and (dry runs with the flag on) what its
 /// read-only checks said.
 struct Target {
-    account: AccountRow,
+    account: Account,
     checked: Option<Result<Checked, Failure>>,
 }
 
@@ -201,27 +182,15 @@ pub async fn submit(
             });
         }
     };
-    let spec: Option<Value> = sqlx::query_scalar("select request from calendars where id = $1")
-        .bind(calendar_id)
-        .fetch_optional(&mut *conn)
-        .await?;
+    let spec = calendars::request(&mut *conn, calendar_id).await?;
     let Some(spec) = spec else {
         return Err(Refusal::NotFound("calendar"));
     };
     let timezone = CalendarSpec::from_json(&spec)
         .map(|s| s.constraints.timezone)
         .unwrap_or(chrono_tz::UTC);
-    let entries: Vec<EntryRow> = sqlx::query_as(
-        "select id, channel, run_id, title, caption, call_to_action, hashtags, format,
-             media_url, scheduled_at
-         from calendar_entries
-         where calendar_id = $1 and deleted_at is null and ($2::uuid[] is null or id = any($2))
-         order by scheduled_at, key",
-    )
-    .bind(calendar_id)
-    .bind(&selected)
-    .fetch_all(&mut *conn)
-    .await?;
+    let entries =
+        calendars::publishable_entries(&mut *conn, calendar_id, selected.as_deref()).await?;
     if let Some(ids) = &selected {
         let missing: Vec<Uuid> = ids
             .iter()
@@ -239,12 +208,7 @@ pub async fn submit(
             ));
         }
     }
-    let accounts: Vec<AccountRow> = sqlx::query_as(
-        "select id, platform, account_id, access_token is not null as has_token
-         from platform_accounts where platform in ('tiktok', 'instagram') order by id",
-    )
-    .fetch_all(&mut *conn)
-    .await?;
+    let accounts = store::channels::accounts(&mut *conn).await?;
     let chosen = request.channels.clone().unwrap_or_default();
     let unknown: Vec<Uuid> = chosen
         .iter()
@@ -334,15 +298,7 @@ pub async fn submit(
         let target = &targets[&platform];
         let adapter = run.platforms.adapter(platform);
         new.account = Some(target.account.id);
-        let post = Post::of_entry(
-            entry.id,
-            &entry.title,
-            &entry.caption,
-            &entry.call_to_action,
-            &entry.hashtags,
-            &entry.format,
-            entry.media_url.as_deref(),
-        );
+        let post = entry.post();
         let mut problems = adapter.validate(&post, &options);
         if request.when == Timing::Scheduled && entry.scheduled_at <= run.now {
             problems.push(Problem::new(
@@ -454,19 +410,14 @@ fn target_quota<'a>(quota: &'a mut BTreeMap<Uuid, i64>, target: &Target) -> Opti
 }
 
 /// The platform's one account: the chosen one, else the only connected one.
-fn pick(
-    accounts: &[AccountRow],
-    chosen: &[Uuid],
-    platform: Platform,
-) -> Result<AccountRow, Refusal> {
-    let of_platform: Vec<&AccountRow> =
-        accounts.iter().filter(|a| a.platform == platform).collect();
-    let picked: Vec<&AccountRow> = of_platform
+fn pick(accounts: &[Account], chosen: &[Uuid], platform: Platform) -> Result<Account, Refusal> {
+    let of_platform: Vec<&Account> = accounts.iter().filter(|a| a.platform == platform).collect();
+    let picked: Vec<&Account> = of_platform
         .iter()
         .filter(|a| chosen.contains(&a.id))
         .copied()
         .collect();
-    let candidates: Vec<&AccountRow> = if picked.is_empty() {
+    let candidates: Vec<&Account> = if picked.is_empty() {
         of_platform.into_iter().filter(|a| a.has_token).collect()
     } else {
         picked
@@ -500,11 +451,11 @@ fn pick(
 async fn settle_target(
     run: &Submit<'_>,
     conn: &mut PgConnection,
-    account: AccountRow,
+    account: Account,
     enabled: bool,
     dry_run: bool,
     options: &Options,
-    entry: &EntryRow,
+    entry: &Publishable,
 ) -> Result<Target, Refusal> {
     let platform = account.platform;
     let refuse = |unusable: Unusable| {

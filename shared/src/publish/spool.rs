@@ -14,9 +14,13 @@ use uuid::Uuid;
 use super::{
     IntentStatus,
     request::{self, PublishRequest, Refusal, Submit},
-    store::{self, NewIntent},
 };
-use crate::{Settings, db, jobs::NewJob, redis_conn::RedisConn};
+use crate::{
+    Settings, db,
+    jobs::NewJob,
+    redis_conn::RedisConn,
+    store::publish::{self as store, NewIntent},
+};
 
 /// A spooled request.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -184,8 +188,8 @@ async fn apply(
     run: &Submit<'_>,
     spooled: &Spooled,
 ) -> sqlx::Result<Option<Vec<NewJob>>> {
-    let mut tx = db::user_tx(pool, spooled.user).await?;
-    if !mark(&mut tx, spooled).await? {
+    let mut tx = crate::store::user_tx(pool, spooled.user).await?;
+    if !store::mark_replayed(&mut tx, spooled.id, spooled.user).await? {
         return Ok(None);
     }
     let outcome = request::submit(
@@ -212,23 +216,10 @@ async fn apply(
     }
 }
 
-/// Writes the replay's marker; false when it was there already.
-async fn mark(conn: &mut sqlx::PgConnection, spooled: &Spooled) -> sqlx::Result<bool> {
-    let marked: Option<Uuid> = sqlx::query_scalar(
-        "insert into publish_spool_replays (spool_id, user_id) values ($1, $2)
-         on conflict (spool_id) do nothing returning spool_id",
-    )
-    .bind(spooled.id)
-    .bind(spooled.user)
-    .fetch_optional(conn)
-    .await?;
-    Ok(marked.is_some())
-}
-
 /// Records a refused spooled request (in a transaction of its own, as its user).
 async fn record_refusal(pool: &PgPool, spooled: &Spooled, refusal: &Refusal) -> sqlx::Result<()> {
-    let mut tx = db::user_tx(pool, spooled.user).await?;
-    if mark(&mut tx, spooled).await? {
+    let mut tx = crate::store::user_tx(pool, spooled.user).await?;
+    if store::mark_replayed(&mut tx, spooled.id, spooled.user).await? {
         refused(&mut tx, spooled, refusal).await?;
     }
     tx.commit().await

@@ -65,3 +65,15 @@ pub async fn record(
     .await?;
     Ok(recorded.rows_affected() > 0)
 }
+
+/// Deletes up to `limit` expired records; returns how many it deleted.
+pub async fn sweep_expired(pool: &sqlx::PgPool, limit: i64) -> sqlx::Result<u64> {
+    let swept = sqlx::query(
+        "delete from idempotency_keys where ctid = any(array(
+            select ctid from idempotency_keys where expires_at < now() limit $1))",
+    )
+    .bind(limit)
+    .execute(pool)
+    .await?;
+    Ok(swept.rows_affected())
+}

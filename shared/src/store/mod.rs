@@ -1,5 +1,5 @@
 //! The SQL of each table family, for the API's handlers: every function runs on the caller's
-//! connection, inside the per-user transaction row-level security needs (`db::user_tx`), and
+//! connection, inside the per-user transaction row-level security needs ([`user_tx`]), and
 //! reads rows into the caller's type (the API's documented objects derive `sqlx::FromRow`).
 
 pub mod calendars;
@@ -9,14 +9,35 @@ pub mod generations;
 pub mod idempotency;
 pub mod jobs;
 pub mod organic;
+pub mod publish;
 pub mod sessions;
 pub mod suggestions;
 pub mod themes;
 pub mod usage;
 
-use sqlx::postgres::PgRow;
+use sqlx::{PgPool, Postgres, Transaction, postgres::PgRow};
+use uuid::Uuid;
+
+use crate::db::APP_ROLE;
 
 /// A type a row reads into.
 pub trait Row: for<'r> sqlx::FromRow<'r, PgRow> + Send + Unpin {}
 
 impl<T: for<'r> sqlx::FromRow<'r, PgRow> + Send + Unpin> Row for T {}
+
+/// Begins a transaction that acts as `user_id` under row-level security: it switches to
+/// the application role and sets `request.jwt.claim.sub`, which the policies read (as
+/// Supabase's `auth.uid()` does). Both settings end with the transaction. One round trip:
+/// the settings travel with `BEGIN` (the id is a formatted `Uuid`, so it cannot carry SQL).
+pub async fn user_tx(pool: &PgPool, user_id: Uuid) -> sqlx::Result<Transaction<'static, Postgres>> {
+    pool.begin_with(sqlx::AssertSqlSafe(format!(
+        "begin; select set_config('role', '{APP_ROLE}', true), \
+         set_config('request.jwt.claim.sub', '{user_id}', true)"
+    )))
+    .await
+}
+
+/// One round trip to the database (readiness).
+pub async fn ping(pool: &PgPool) -> sqlx::Result<()> {
+    sqlx::query("select 1").execute(pool).await.map(drop)
+}

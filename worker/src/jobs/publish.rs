@@ -12,7 +12,11 @@
 //! `published`, `draft_sent` or `failed`, or `PUBLISH_CONFIRM_WINDOW_SECS` passes
 //! (`unconfirmed`: the user checks the account, then retries if it is not there).
 
-use almanac_shared::store::jobs::Claim;
+use almanac_shared::store::{
+    calendars,
+    jobs::Claim,
+    publish::{self as store, IntentRun},
+};
 use std::time::Instant;
 
 use almanac_shared::{
@@ -36,7 +40,7 @@ impl Job for PublishJob {
 
     /// A `scheduled` intent becomes `publishing` (one more attempt); the status it had
     /// comes back as `previous`. Only the intent's current job may run it.
-    const START: &'static str = START;
+    const START: &'static str = store::START;
 
     const MISSING: &'static str = "PUBLISH_INTENT_MISSING";
 
@@ -57,16 +61,6 @@ impl Job for PublishJob {
     }
 }
 
-const START: &str = "update publish_intents i
-    set status = case when old.status = 'scheduled' then 'publishing' else old.status end,
-        attempts = old.attempts + case when old.status in ('scheduled', 'publishing') then 1 else 0 end,
-        updated_at = now()
-    from claimed, publish_intents old
-    where i.id = (claimed.payload ->> 'intent_id')::uuid and old.id = i.id and i.job_id = claimed.id
-    returning i.id, old.status as previous, i.user_id, i.calendar_id, i.entry_id, i.run_id,
-        i.channel, i.account, i.mode, i.payload, i.remote_id, i.sending_at, i.sent_at,
-        i.unknown_since, i.request_id";
-
 #[derive(Deserialize)]
 pub struct Input {
     id: Uuid,
@@ -84,16 +78,6 @@ pub struct Input {
     sent_at: Option<DateTime<Utc>>,
     unknown_since: Option<DateTime<Utc>>,
     request_id: Option<String>,
-}
-
-#[derive(sqlx::FromRow)]
-struct EntryRow {
-    title: String,
-    caption: String,
-    call_to_action: String,
-    hashtags: Vec<String>,
-    format: String,
-    media_url: Option<String>,
 }
 
 /// How a step ended when it did not go on.
@@ -184,30 +168,17 @@ impl<'a> Publisher<'a> {
             // Publishing went off after it was dispatched, and nothing was sent yet: it waits,
             // unsent, for the flag. An intent that may have been sent went on above with its
             // read-only checks, which send nothing, so that it still settles.
-            sqlx::query(
-                "update publish_intents set status = 'scheduled', job_id = null, updated_at = now()
-                 where id = $1 and job_id = $2 and status = 'publishing' and sending_at is null
-                   and sent_at is null",
-            )
-            .bind(self.input.id)
-            .bind(self.claim.id)
-            .execute(&self.ctx.pool)
-            .await
-            .context("putting the intent back")?;
+            self.intent()
+                .put_back_unsent()
+                .await
+                .context("putting the intent back")?;
             return Err(Stop::Settled(IntentStatus::Scheduled));
         }
         let Some(post) = self.entry_post().await? else {
-            sqlx::query(
-                "update publish_intents set status = 'cancelled', updated_at = now(),
-                     error = jsonb_build_object('code', 'ENTRY_DELETED',
-                         'message', 'the calendar entry was deleted before it was published')
-                 where id = $1 and job_id = $2",
-            )
-            .bind(self.input.id)
-            .bind(self.claim.id)
-            .execute(&self.ctx.pool)
-            .await
-            .context("cancelling the intent of a deleted entry")?;
+            self.intent()
+                .cancel_deleted_entry()
+                .await
+                .context("cancelling the intent of a deleted entry")?;
             return Err(Stop::Settled(IntentStatus::Cancelled));
         };
         let options = self.options();
@@ -334,11 +305,7 @@ impl<'a> Publisher<'a> {
                             .set(IntentStatus::Unconfirmed, Some(&error), None)
                             .await;
                     }
-                    sqlx::query("update publish_intents set checked_at = now() where id = $1")
-                        .bind(self.input.id)
-                        .execute(&self.ctx.pool)
-                        .await
-                        .context("recording a check")?;
+                    self.intent().checked().await.context("recording a check")?;
                     tokio::time::sleep(settings.check_interval).await;
                 }
                 settled => return self.settled(settled).await,
@@ -364,14 +331,10 @@ impl<'a> Publisher<'a> {
         match failure.kind {
             FailureKind::Retryable => {
                 let detail = failure.to_json();
-                sqlx::query(
-                    "update publish_intents set error = $2, updated_at = now() where id = $1",
-                )
-                .bind(self.input.id)
-                .bind(sqlx::types::Json(&detail))
-                .execute(&self.ctx.pool)
-                .await
-                .context("recording a retryable refusal")?;
+                self.intent()
+                    .refused_for_now(&detail)
+                    .await
+                    .context("recording a retryable refusal")?;
                 let mut error = JobError::transient(&failure.code, failure.message.clone());
                 if let Some(code) = &failure.platform_code {
                     error = error.with("platformCode", code.as_str());
@@ -445,26 +408,10 @@ impl<'a> Publisher<'a> {
         let Some(entry_id) = self.input.entry_id else {
             return Ok(None);
         };
-        let row: Option<EntryRow> = sqlx::query_as(
-            "select title, caption, call_to_action, hashtags, format, media_url
-             from calendar_entries where id = $1 and user_id = $2 and deleted_at is null",
-        )
-        .bind(entry_id)
-        .bind(self.input.user_id)
-        .fetch_optional(&self.ctx.pool)
-        .await
-        .context("reading the entry")?;
-        Ok(row.map(|e| {
-            Post::of_entry(
-                entry_id,
-                &e.title,
-                &e.caption,
-                &e.call_to_action,
-                &e.hashtags,
-                &e.format,
-                e.media_url.as_deref(),
-            )
-        }))
+        let entry = calendars::publishable_entry(&self.ctx.pool, entry_id, self.input.user_id)
+            .await
+            .context("reading the entry")?;
+        Ok(entry.map(|e| e.post()))
     }
 
     /// The post as it was sent (kept when it was marked sending).
@@ -479,78 +426,58 @@ impl<'a> Publisher<'a> {
             })
     }
 
-    async fn exec(
-        &self,
-        sql: &'static str,
-        bind: impl FnOnce(
-            sqlx::query::Query<'_, sqlx::Postgres, sqlx::postgres::PgArguments>,
-        )
-            -> sqlx::query::Query<'_, sqlx::Postgres, sqlx::postgres::PgArguments>,
-        step: &'static str,
-    ) -> Result<(), Stop> {
-        bind(sqlx::query(sql).bind(self.input.id).bind(self.claim.id))
-            .execute(&self.ctx.pool)
-            .await
-            .context(step)?;
-        Ok(())
+    /// The intent, as this job writes it.
+    fn intent(&self) -> IntentRun<'_> {
+        IntentRun {
+            pool: &self.ctx.pool,
+            intent: self.input.id,
+            job: self.claim.id,
+        }
     }
 
     async fn remote(&self, remote_id: &str) -> Result<(), Stop> {
-        self.exec(
-            "update publish_intents set remote_id = $3, updated_at = now() where id = $1 and job_id = $2",
-            |q| q.bind(remote_id.to_owned()),
-            "recording the container",
-        )
-        .await
+        self.intent()
+            .remote(remote_id)
+            .await
+            .context("recording the container")?;
+        Ok(())
     }
 
     /// Marked before the request with an outside effect goes (its own commit).
     async fn sending(&self, post: &Post) -> Result<(), Stop> {
         let sent = serde_json::to_value(post).unwrap_or_default();
-        self.exec(
-            "update publish_intents set sending_at = now(), payload = jsonb_set(payload, '{sent}', $3),
-                 updated_at = now()
-             where id = $1 and job_id = $2",
-            |q| q.bind(sqlx::types::Json(sent)),
-            "marking the intent sending",
-        )
-        .await
+        self.intent()
+            .mark_sending(&sent)
+            .await
+            .context("marking the intent sending")?;
+        Ok(())
     }
 
     async fn accepted(&self, remote_id: &str) -> Result<(), Stop> {
-        self.exec(
-            "update publish_intents set sent_at = now(), sending_at = null, remote_id = $3,
-                 error = null, updated_at = now()
-             where id = $1 and job_id = $2",
-            |q| q.bind(remote_id.to_owned()),
-            "recording the post accepted",
-        )
-        .await
+        self.intent()
+            .accepted(remote_id)
+            .await
+            .context("recording the post accepted")?;
+        Ok(())
     }
 
     async fn not_applied(&self, failure: &Failure) -> Result<(), Stop> {
-        let detail = failure.to_json();
-        self.exec(
-            "update publish_intents set sending_at = null, error = $3, updated_at = now()
-             where id = $1 and job_id = $2",
-            |q| q.bind(sqlx::types::Json(detail)),
-            "recording the refusal",
-        )
-        .await
+        self.intent()
+            .not_applied(&failure.to_json())
+            .await
+            .context("recording the refusal")?;
+        Ok(())
     }
 
     async fn unknown(&self, message: &str) -> Result<(), Stop> {
         let detail = json!({ "code": "PUBLISH_UNKNOWN", "message": message });
         tracing::warn!(intentId = %self.input.id, channel = %self.input.channel, status = "unknown", message, "publish outcome unknown");
         count_outcome(&self.input.channel, IntentStatus::Unknown);
-        self.exec(
-            "update publish_intents set status = 'unknown', unknown_since = coalesce(unknown_since, sending_at, now()),
-                 error = $3, updated_at = now()
-             where id = $1 and job_id = $2",
-            |q| q.bind(sqlx::types::Json(detail)),
-            "recording the intent unknown",
-        )
-        .await
+        self.intent()
+            .unknown(&detail)
+            .await
+            .context("recording the intent unknown")?;
+        Ok(())
     }
 
     async fn fail(&self, failure: &Failure) -> Result<IntentStatus, Stop> {
@@ -565,21 +492,10 @@ impl<'a> Publisher<'a> {
         error: Option<&Value>,
         post_id: Option<&str>,
     ) -> Result<IntentStatus, Stop> {
-        sqlx::query(
-            "update publish_intents set status = $3, error = coalesce($4, case when $3 in ('published', 'draft_sent') then null else error end),
-                 remote_post_id = coalesce($5, remote_post_id), sending_at = null,
-                 published_at = case when $3 in ('published', 'draft_sent') then now() else published_at end,
-                 updated_at = now()
-             where id = $1 and job_id = $2",
-        )
-        .bind(self.input.id)
-        .bind(self.claim.id)
-        .bind(status)
-        .bind(error.map(sqlx::types::Json))
-        .bind(post_id)
-        .execute(&self.ctx.pool)
-        .await
-        .context("recording the intent's outcome")?;
+        self.intent()
+            .settle(status, error, post_id)
+            .await
+            .context("recording the intent's outcome")?;
         Ok(status)
     }
 

@@ -2,9 +2,10 @@
 //! written (seed 000's timeout, a failure) is completed by a new run that asks the AI only
 //! for the slots the calendar lacks and saves them straight into it.
 
+use almanac_shared::store::user_tx;
 use std::collections::HashSet;
 
-use almanac_shared::{db, domain::calendar::CalendarSpec, store::calendars as store};
+use almanac_shared::{domain::calendar::CalendarSpec, store::calendars as store};
 use poem::{Request, web::Data};
 use poem_openapi::{OpenApi, param::Path};
 use uuid::Uuid;
@@ -74,7 +75,7 @@ async fn start(
     run_id: Uuid,
     answer_as: AnswerAs,
 ) -> Result<CalendarResponse, ApiError> {
-    let mut tx = db::user_tx(&state.pool, user).await?;
+    let mut tx = user_tx(&state.pool, user).await?;
     let run = store::run_to_continue(&mut tx, calendar_id, run_id)
         .await?
         .ok_or_else(|| ApiError::not_found("run"))?;

@@ -4,10 +4,11 @@
 //! `persisted: false, reason: "STORE_UNAVAILABLE"` when it is not. It is also seed 001's
 //! playbook answer while Postgres is down, whatever the flag says.
 
+use almanac_shared::store::user_tx;
 use std::time::Instant;
 
 use almanac_shared::{
-    calendars, db,
+    calendars,
     domain::calendar::{self, CalendarSpec, Entry},
     events::{Envelope, Event},
     jobs::JobStatus,
@@ -170,7 +171,7 @@ async fn persist_legacy(
     calendar_id: Option<Uuid>,
     entries: &[Entry],
 ) -> ApiResult<PersistedLegacy> {
-    let mut tx = db::user_tx(&state.pool, user).await?;
+    let mut tx = user_tx(&state.pool, user).await?;
     let opened = open_run(&mut tx, user, spec, calendar_id).await?;
     let run = RunRef {
         id: Uuid::now_v7(),

@@ -6,6 +6,7 @@
 //! queue and no AI provider, the same stream schema with `meta.mode = "legacy"`, persisted
 //! when Postgres is up and a dry run marked `persisted: false` when it is not.
 
+use almanac_shared::store::user_tx;
 use almanac_shared::{
     db,
     domain::{
@@ -312,7 +313,7 @@ async fn start_run(
     calendar_id: Option<Uuid>,
     framing: Option<Framing>,
 ) -> ApiResult<CalendarResponse> {
-    let mut tx = match db::user_tx(&state.pool, user).await {
+    let mut tx = match user_tx(&state.pool, user).await {
         Ok(tx) => tx,
         // Seed 001's playbook: Postgres down, serve the legacy dry run, whatever the flag.
         Err(error) if db::is_unavailable(&error) => {

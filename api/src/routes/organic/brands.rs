@@ -1,8 +1,8 @@
 //! Brand profiles and the platform accounts linked to each (seed 003). A brand's time zone
 //! and posting window are rules the schema cannot state: 422 when they do not hold.
 
+use almanac_shared::store::user_tx;
 use almanac_shared::{
-    db,
     domain::organic::{SeedPlatform, generated_id},
     store::organic::{self as store, BrandFields, Library, Write},
 };
@@ -236,7 +236,7 @@ impl OrganicBrandsApi {
             },
         };
         let id = body.id.unwrap_or_else(|| generated_id("brand"));
-        let mut tx = db::user_tx(&state.pool, auth.user().id).await?;
+        let mut tx = user_tx(&state.pool, auth.user().id).await?;
         let row: BrandRow = store::write_brand(&mut tx, Write::Create, &id, &fields)
             .await?
             .ok_or_else(|| taken("brand profile", &id))?;
@@ -296,7 +296,7 @@ impl OrganicBrandsApi {
     ) -> Answer<Json<BrandProfile>, { can::STORED | can::BODY | can::NOT_FOUND | can::UNPROCESSABLE }>
     {
         let body = body.0;
-        let mut tx = db::user_tx(&state.pool, auth.user().id).await?;
+        let mut tx = user_tx(&state.pool, auth.user().id).await?;
         let mut fields = brand(&mut tx, &id.0).await?.fields();
         if let Some(name) = body.name {
             fields.name = name.trim().to_owned();
@@ -360,7 +360,7 @@ impl OrganicBrandsApi {
         body: StrictJson<LinkAccount>,
     ) -> Answer<Linked, { can::STORED | can::BODY | can::NOT_FOUND }> {
         let body = body.0;
-        let mut tx = db::user_tx(&state.pool, auth.user().id).await?;
+        let mut tx = user_tx(&state.pool, auth.user().id).await?;
         brand(&mut tx, &id.0).await?;
         let handle = trimmed(body.handle);
         let (row, new): (LinkedAccount, bool) = store::link_account(
@@ -391,7 +391,7 @@ impl OrganicBrandsApi {
         auth: UserAuth,
         id: Path<String>,
     ) -> Answer<Json<Vec<LinkedAccount>>, { can::BAD_REQUEST | can::STORED | can::NOT_FOUND }> {
-        let mut tx = db::user_tx(&state.pool, auth.user().id).await?;
+        let mut tx = user_tx(&state.pool, auth.user().id).await?;
         brand(&mut tx, &id.0).await?;
         let rows = store::brand_accounts(&mut tx, &id.0).await?;
         tx.commit().await?;
@@ -414,7 +414,7 @@ impl OrganicBrandsApi {
         /// Only the account on this platform, when two platforms share the id.
         platform: Query<Option<SeedPlatform>>,
     ) -> Answer<NoContent, { can::STORED | can::BAD_REQUEST | can::NOT_FOUND }> {
-        let mut tx = db::user_tx(&state.pool, auth.user().id).await?;
+        let mut tx = user_tx(&state.pool, auth.user().id).await?;
         brand(&mut tx, &id.0).await?;
         let unlinked = store::unlink_account(
             &mut tx,

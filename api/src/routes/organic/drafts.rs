@@ -1,7 +1,8 @@
 //! The draft of an organic week: its seeds and options as the user left them, kept
 //! server-side so that a reload, or another device, finds the week as it was being planned.
 
-use almanac_shared::{db, store::organic as store};
+use almanac_shared::store::organic as store;
+use almanac_shared::store::user_tx;
 use chrono::{DateTime, NaiveDate, Utc};
 use poem::web::Data;
 use poem_openapi::{
@@ -68,7 +69,7 @@ impl OrganicDraftsApi {
         #[oai(name = "weekStart")]
         week_start: Path<NaiveDate>,
     ) -> Answer<Json<SavedWeekDraft>, { can::BAD_REQUEST | can::STORED | can::NOT_FOUND }> {
-        let mut tx = db::user_tx(&state.pool, auth.user().id).await?;
+        let mut tx = user_tx(&state.pool, auth.user().id).await?;
         super::brands::brand(&mut tx, &id.0).await?;
         let saved = store::draft(&mut tx, &id.0, week_start.0).await?;
         tx.commit().await?;
@@ -94,7 +95,7 @@ impl OrganicDraftsApi {
         body: StrictJson<WeekDraft>,
     ) -> Answer<Json<SavedWeekDraft>, { can::STORED | can::BODY | can::NOT_FOUND }> {
         let draft = body.0.to_json().unwrap_or_else(|| json!({}));
-        let mut tx = db::user_tx(&state.pool, auth.user().id).await?;
+        let mut tx = user_tx(&state.pool, auth.user().id).await?;
         super::brands::brand(&mut tx, &id.0).await?;
         let at = store::save_draft(&mut tx, &id.0, week_start.0, &draft).await?;
         tx.commit().await?;

@@ -5,10 +5,10 @@
 
 use almanac_shared::jobs::JobRecord;
 use almanac_shared::store::jobs as ledger;
+use almanac_shared::store::user_tx;
 use std::collections::BTreeSet;
 
 use almanac_shared::{
-    db,
     domain::organic::{OrganicJob, OrganicSpec, SeedPlatform},
     events::Event,
     jobs::{JobKind, NewJob},
@@ -410,7 +410,7 @@ async fn start_run(
     body: &Value,
     key: Option<&Key>,
 ) -> ApiResult<Started> {
-    let mut tx = db::user_tx(&state.pool, user).await?;
+    let mut tx = user_tx(&state.pool, user).await?;
     super::brands::brand(&mut tx, &spec.brand_id).await?;
     let linked: Vec<LinkedAccount> = store::brand_accounts(&mut tx, &spec.brand_id).await?;
     let linked: BTreeSet<(SeedPlatform, &str)> = linked

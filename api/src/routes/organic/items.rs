@@ -1,8 +1,8 @@
 //! The library's trends, questions and events, and its creative assets (seed 003). An
 //! asset's URL must be http(s): 422 otherwise.
 
+use almanac_shared::store::user_tx;
 use almanac_shared::{
-    db,
     domain::organic::{AssetKind, TrendKind, generated_id},
     store::organic::{self as store, AssetFields, Library, TrendFields, Write},
 };
@@ -147,7 +147,7 @@ impl OrganicLibraryApi {
             priority: body.priority.unwrap_or(0),
         };
         let id = body.id.unwrap_or_else(|| generated_id("trend"));
-        let mut tx = db::user_tx(&state.pool, auth.user().id).await?;
+        let mut tx = user_tx(&state.pool, auth.user().id).await?;
         let row = store::write_trend(&mut tx, Write::Create, &id, &fields)
             .await?
             .ok_or_else(|| taken("trend", &id))?;
@@ -199,7 +199,7 @@ impl OrganicLibraryApi {
         body: StrictJson<UpdateTrend>,
     ) -> Answer<Json<OrganicTrend>, { can::STORED | can::BODY | can::NOT_FOUND }> {
         let body = body.0;
-        let mut tx = db::user_tx(&state.pool, auth.user().id).await?;
+        let mut tx = user_tx(&state.pool, auth.user().id).await?;
         let current: OrganicTrend = item(&mut tx, Library::Trends, &id.0, "trend").await?;
         let fields = TrendFields {
             kind: body.kind.unwrap_or(current.kind).as_str().to_owned(),
@@ -258,7 +258,7 @@ impl OrganicLibraryApi {
             url: url(body.url)?,
         };
         let id = body.id.unwrap_or_else(|| generated_id("asset"));
-        let mut tx = db::user_tx(&state.pool, auth.user().id).await?;
+        let mut tx = user_tx(&state.pool, auth.user().id).await?;
         let row = store::write_asset(&mut tx, Write::Create, &id, &fields)
             .await?
             .ok_or_else(|| taken("creative asset", &id))?;
@@ -320,7 +320,7 @@ impl OrganicLibraryApi {
         { can::STORED | can::BODY | can::NOT_FOUND | can::UNPROCESSABLE },
     > {
         let body = body.0;
-        let mut tx = db::user_tx(&state.pool, auth.user().id).await?;
+        let mut tx = user_tx(&state.pool, auth.user().id).await?;
         let current: CreativeAsset =
             item(&mut tx, Library::Assets, &id.0, "creative asset").await?;
         let fields = AssetFields {

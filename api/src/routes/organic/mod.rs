@@ -15,12 +15,10 @@ mod items;
 mod placement;
 mod weeks;
 
-use almanac_shared::{
-    db,
-    store::{
-        Row,
-        organic::{self as store, Library},
-    },
+use almanac_shared::store::user_tx;
+use almanac_shared::store::{
+    Row,
+    organic::{self as store, Library},
 };
 use poem_openapi::{ApiResponse, payload::Json};
 use sqlx::PgConnection;
@@ -107,7 +105,7 @@ async fn found<T: Row>(
     id: &str,
     what: &str,
 ) -> ApiResult<T> {
-    let mut tx = db::user_tx(&state.pool, user).await?;
+    let mut tx = user_tx(&state.pool, user).await?;
     let row = item(&mut tx, library, id, what).await?;
     tx.commit().await?;
     Ok(row)
@@ -115,7 +113,7 @@ async fn found<T: Row>(
 
 /// The caller's items of `library`.
 async fn listed<T: Row>(state: &AppState, user: Uuid, library: Library) -> ApiResult<Vec<T>> {
-    let mut tx = db::user_tx(&state.pool, user).await?;
+    let mut tx = user_tx(&state.pool, user).await?;
     let rows = store::list(&mut tx, library).await?;
     tx.commit().await?;
     Ok(rows)
@@ -129,7 +127,7 @@ async fn deleted(
     id: &str,
     what: &str,
 ) -> ApiResult<NoContent> {
-    let mut tx = db::user_tx(&state.pool, user).await?;
+    let mut tx = user_tx(&state.pool, user).await?;
     let deleted = store::delete(&mut tx, library, id).await?;
     tx.commit().await?;
     if !deleted {

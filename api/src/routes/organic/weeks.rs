@@ -1,8 +1,8 @@
 //! The saved week of a brand (seed 003), and the user's edits of its placements: copy or
 //! time, the time checked against the account's other posts of the week.
 
+use almanac_shared::store::user_tx;
 use almanac_shared::{
-    db,
     domain::organic::{content::timestamp, schedule::TimeOfDay},
     store::organic as store,
 };
@@ -102,7 +102,7 @@ impl OrganicWeeksApi {
         week_start: Path<NaiveDate>,
     ) -> Answer<Json<OrganicWeek>, { can::BAD_REQUEST | can::STORED | can::NOT_FOUND }> {
         let week = week_start.0;
-        let mut tx = db::user_tx(&state.pool, auth.user().id).await?;
+        let mut tx = user_tx(&state.pool, auth.user().id).await?;
         super::brands::brand(&mut tx, &id.0).await?;
         let rows: Vec<PlacementRow> = store::week(&mut tx, &id.0, week).await?;
         tx.commit().await?;
@@ -148,7 +148,7 @@ impl OrganicWeeksApi {
             })?),
             None => None,
         };
-        let mut tx = db::user_tx(&state.pool, auth.user().id).await?;
+        let mut tx = user_tx(&state.pool, auth.user().id).await?;
         super::brands::brand(&mut tx, &id.0).await?;
         let mut rows: Vec<PlacementRow> =
             store::placements_for_edit(&mut tx, &id.0, &placement_id.0, week).await?;

@@ -1,14 +1,12 @@
 //! Channels: the caller's platform accounts and their connection. Tokens go in (OAuth or
 //! import) and never come out.
 
-use almanac_shared::{
-    db,
-    publish::{
-        Platform, channels,
-        crypto::TokenCipher,
-        oauth::{self, Tokens},
-    },
+use almanac_shared::publish::{
+    Platform, channels,
+    crypto::TokenCipher,
+    oauth::{self, Tokens},
 };
+use almanac_shared::store::{publish::channels as store, user_tx};
 use chrono::{DateTime, Duration, Utc};
 use poem::web::Data;
 use poem_openapi::{
@@ -151,8 +149,8 @@ impl ChannelsApi {
         state: Data<&AppState>,
         auth: UserAuth,
     ) -> Answer<Json<ChannelListEnvelope>, { can::STORED }> {
-        let mut tx = db::user_tx(&state.pool, auth.user().id).await?;
-        let items: Vec<Channel> = channels::list(&mut tx).await?;
+        let mut tx = user_tx(&state.pool, auth.user().id).await?;
+        let items: Vec<Channel> = store::list(&mut tx).await?;
         tx.commit().await?;
         Ok(ChannelListEnvelope::of(ChannelList { items }))
     }
@@ -178,7 +176,7 @@ impl ChannelsApi {
         };
         let account_id = body.account_id.0.trim().to_owned();
         let user = auth.user().id;
-        let mut tx = db::user_tx(&state.pool, user).await?;
+        let mut tx = user_tx(&state.pool, user).await?;
         let id = channels::store_tokens(
             &mut tx,
             cipher,
@@ -221,8 +219,8 @@ impl ChannelsApi {
                 ApiError::unprocessable("OAUTH_NOT_CONFIGURED", message)
             })?;
         let expires_at = Utc::now() + STATE_TTL;
-        let mut tx = db::user_tx(&state.pool, auth.user().id).await?;
-        channels::start_oauth(&mut tx, &token, platform, verifier.as_deref(), expires_at).await?;
+        let mut tx = user_tx(&state.pool, auth.user().id).await?;
+        store::start_oauth(&mut tx, &token, platform, verifier.as_deref(), expires_at).await?;
         tx.commit().await?;
         Ok(ConnectEnvelope::of(Connect {
             authorize_url: url,
@@ -301,7 +299,7 @@ impl ChannelsApi {
         let caller = auth.user().id;
         let cipher = cipher(&state)?;
         // Single use: taken whatever happens next.
-        let taken = channels::take_oauth(&state.pool, &body.state).await?;
+        let taken = store::take_oauth(&state.pool, &body.state).await?;
         let Some((owner, expected, verifier, expires_at)) = taken else {
             return Err(
                 state_invalid("unknown or already used `state`: start connecting again").into(),
@@ -371,7 +369,7 @@ impl ChannelsApi {
             ))
             .into());
         };
-        let mut tx = db::user_tx(&state.pool, caller).await?;
+        let mut tx = user_tx(&state.pool, caller).await?;
         let id = channels::store_tokens(
             &mut tx,
             cipher,
@@ -401,8 +399,8 @@ impl ChannelsApi {
         auth: UserAuth,
         id: Path<Uuid>,
     ) -> Answer<ChannelDeleted, { can::BAD_REQUEST | can::STORED | can::NOT_FOUND }> {
-        let mut tx = db::user_tx(&state.pool, auth.user().id).await?;
-        if !channels::disconnect(&mut tx, id.0).await? {
+        let mut tx = user_tx(&state.pool, auth.user().id).await?;
+        if !store::disconnect(&mut tx, id.0).await? {
             return Err(ApiError::not_found("channel").into());
         }
         tx.commit().await?;
@@ -431,5 +429,5 @@ fn state_invalid(message: &str) -> ApiError {
 }
 
 async fn channel(conn: &mut sqlx::PgConnection, id: Uuid) -> ApiResult<Channel> {
-    Ok(channels::get(conn, id).await?)
+    Ok(store::get(conn, id).await?)
 }

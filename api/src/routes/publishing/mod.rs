@@ -9,6 +9,7 @@ mod channels;
 
 pub use channels::ChannelsApi;
 
+use almanac_shared::store::user_tx;
 use almanac_shared::{
     db,
     flags::Flag,
@@ -16,8 +17,8 @@ use almanac_shared::{
         IntentStatus, Mode, Timing,
         request::{self, PublishRequest, Refusal, Submit},
         spool::{self, Spooled},
-        store::{self, Changed, Due, Intent},
     },
+    store::publish::{self as store, Changed, Due, Intent},
 };
 use chrono::Utc;
 use poem::web::Data;
@@ -193,7 +194,7 @@ impl PublishApi {
             spool_id: None,
         };
         let attempt = async {
-            let mut tx = db::user_tx(&state.pool, user).await?;
+            let mut tx = user_tx(&state.pool, user).await?;
             let outcome = request::submit(&run, &mut tx, user, id.0, &request).await?;
             tx.commit().await?;
             Ok::<_, Refusal>(outcome)
@@ -247,7 +248,7 @@ impl PublishApi {
         cursor: Query<Option<Uuid>>,
     ) -> Answer<Json<IntentPageEnvelope>, { can::STORED | can::BAD_REQUEST }> {
         let limit = clamp_limit(limit.0);
-        let mut tx = db::user_tx(&state.pool, auth.user().id).await?;
+        let mut tx = user_tx(&state.pool, auth.user().id).await?;
         let rows: Vec<Intent> = store::list(
             &mut tx,
             calendar_id.0,
@@ -273,7 +274,7 @@ impl PublishApi {
         auth: UserAuth,
         id: Path<Uuid>,
     ) -> Answer<Json<IntentEnvelope>, { can::BAD_REQUEST | can::STORED | can::NOT_FOUND }> {
-        let mut tx = db::user_tx(&state.pool, auth.user().id).await?;
+        let mut tx = user_tx(&state.pool, auth.user().id).await?;
         let intent: Option<Intent> = store::get(&mut tx, id.0).await?;
         tx.commit().await?;
         let intent = intent.ok_or_else(|| ApiError::not_found("publish intent"))?;
@@ -295,7 +296,7 @@ impl PublishApi {
         Json<IntentEnvelope>,
         { can::BAD_REQUEST | can::STORED | can::NOT_FOUND | can::CONFLICT },
     > {
-        let mut tx = db::user_tx(&state.pool, auth.user().id).await?;
+        let mut tx = user_tx(&state.pool, auth.user().id).await?;
         let changed = store::cancel(&mut tx, id.0).await?;
         tx.commit().await?;
         let intent = changed_or(changed, "INTENT_NOT_CANCELLABLE", |status| {
@@ -324,7 +325,7 @@ impl PublishApi {
         Json<IntentEnvelope>,
         { can::BAD_REQUEST | can::STORED | can::NOT_FOUND | can::CONFLICT },
     > {
-        let mut tx = db::user_tx(&state.pool, auth.user().id).await?;
+        let mut tx = user_tx(&state.pool, auth.user().id).await?;
         let changed = match store::retry(&mut tx, id.0).await {
             Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
                 return Err(ApiError::conflict(

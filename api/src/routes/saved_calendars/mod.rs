@@ -1,8 +1,8 @@
 //! Saved calendars (seed 000): read them with their runs, edit entries by hand, accept a
 //! regeneration's changes, export. All in the `{data, error, meta}` envelope, owner only.
 
+use almanac_shared::store::user_tx;
 use almanac_shared::{
-    db,
     domain::calendar::{self, CalendarSpec, EntryContent, ExportEntry},
     store::calendars::{self as store, Placement, RunRef, Selection},
 };
@@ -47,7 +47,7 @@ impl SavedCalendarsApi {
         cursor: Query<Option<Uuid>>,
     ) -> Answer<Json<CalendarPageEnvelope>, { can::STORED | can::BAD_REQUEST }> {
         let limit = clamp_limit(limit.0);
-        let mut tx = db::user_tx(&state.pool, auth.user().id).await?;
+        let mut tx = user_tx(&state.pool, auth.user().id).await?;
         let rows: Vec<CalendarSummary> =
             store::list(&mut tx, cursor.0, i64::from(limit) + 1).await?;
         tx.commit().await?;
@@ -72,7 +72,7 @@ impl SavedCalendarsApi {
         id: Path<Uuid>,
     ) -> Answer<Json<CalendarDetailEnvelope>, { can::BAD_REQUEST | can::STORED | can::NOT_FOUND }>
     {
-        let mut tx = db::user_tx(&state.pool, auth.user().id).await?;
+        let mut tx = user_tx(&state.pool, auth.user().id).await?;
         let calendar = summary(&mut tx, id.0).await?;
         let entries = saved(&mut tx, id.0).await?;
         let runs: Vec<CalendarRun> = store::runs(&mut tx, id.0).await?;
@@ -99,7 +99,7 @@ impl SavedCalendarsApi {
         id: Path<Uuid>,
         body: StrictJson<CalendarPatch>,
     ) -> Answer<Json<CalendarSummaryEnvelope>, { can::STORED | can::BODY | can::NOT_FOUND }> {
-        let mut tx = db::user_tx(&state.pool, auth.user().id).await?;
+        let mut tx = user_tx(&state.pool, auth.user().id).await?;
         if !store::rename(&mut tx, id.0, body.0.name.trim()).await? {
             return Err(ApiError::not_found("calendar").into());
         }
@@ -121,7 +121,7 @@ impl SavedCalendarsApi {
         id: Path<Uuid>,
         run_id: Path<Uuid>,
     ) -> Answer<Json<RunDetailEnvelope>, { can::BAD_REQUEST | can::STORED | can::NOT_FOUND }> {
-        let mut tx = db::user_tx(&state.pool, auth.user().id).await?;
+        let mut tx = user_tx(&state.pool, auth.user().id).await?;
         let run = run_of(&mut tx, id.0, run_id.0).await?;
         let changes: Vec<CalendarChange> = store::changes(&mut tx, run_id.0).await?;
         tx.commit().await?;
@@ -147,7 +147,7 @@ impl SavedCalendarsApi {
         { can::STORED | can::BODY | can::NOT_FOUND | can::UNPROCESSABLE },
     > {
         let patch = body.0;
-        let mut tx = db::user_tx(&state.pool, auth.user().id).await?;
+        let mut tx = user_tx(&state.pool, auth.user().id).await?;
         let current = entry(&mut tx, id.0, entry_id.0).await?;
         let mut content = EntryContent {
             title: patch.title.map_or(current.title, |t| t.0),
@@ -215,7 +215,7 @@ impl SavedCalendarsApi {
         };
         content.validate().map_err(ApiError::invalid)?;
         content.normalise_hashtags();
-        let mut tx = db::user_tx(&state.pool, auth.user().id).await?;
+        let mut tx = user_tx(&state.pool, auth.user().id).await?;
         let at = Placement {
             scheduled_at: calendar::to_utc(timezone(&mut tx, id.0).await?, date, time),
             date,
@@ -241,7 +241,7 @@ impl SavedCalendarsApi {
         id: Path<Uuid>,
         entry_id: Path<Uuid>,
     ) -> Answer<Deleted, { can::BAD_REQUEST | can::STORED | can::NOT_FOUND }> {
-        let mut tx = db::user_tx(&state.pool, auth.user().id).await?;
+        let mut tx = user_tx(&state.pool, auth.user().id).await?;
         if !store::delete_entry(&mut tx, id.0, entry_id.0).await? {
             return Err(ApiError::not_found("entry").into());
         }
@@ -282,7 +282,7 @@ impl SavedCalendarsApi {
             }
         };
         let user = auth.user().id;
-        let mut tx = db::user_tx(&state.pool, user).await?;
+        let mut tx = user_tx(&state.pool, user).await?;
         let run = run_of(&mut tx, id.0, run_id.0).await?;
         if !run.status.is_final() {
             return Err(ApiError::conflict(
@@ -322,7 +322,7 @@ impl SavedCalendarsApi {
         /// `ics`, `csv` or `json`.
         format: Query<CalendarExportFormat>,
     ) -> Answer<Export, { can::STORED | can::BAD_REQUEST | can::NOT_FOUND }> {
-        let mut tx = db::user_tx(&state.pool, auth.user().id).await?;
+        let mut tx = user_tx(&state.pool, auth.user().id).await?;
         let calendar = summary(&mut tx, id.0).await?;
         let entries = saved(&mut tx, id.0).await?;
         tx.commit().await?;

@@ -8,7 +8,7 @@ use sqlx::{AssertSqlSafe, PgConnection, types::Json};
 use uuid::Uuid;
 
 use super::Row;
-use crate::domain::calendar::EntryContent;
+use crate::domain::{calendar::EntryContent, publish::Post};
 
 mod runs;
 
@@ -64,6 +64,72 @@ pub async fn request(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<V
             .fetch_optional(conn)
             .await?;
     Ok(request.map(|r| r.0))
+}
+
+/// A calendar entry as publishing reads it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Publishable {
+    pub id: Uuid,
+    pub channel: String,
+    pub run_id: Option<Uuid>,
+    pub title: String,
+    pub caption: String,
+    pub call_to_action: String,
+    pub hashtags: Vec<String>,
+    pub format: String,
+    pub media_url: Option<String>,
+    pub scheduled_at: DateTime<Utc>,
+}
+
+impl Publishable {
+    /// The post the entry makes.
+    pub fn post(&self) -> Post {
+        Post::of_entry(
+            self.id,
+            &self.title,
+            &self.caption,
+            &self.call_to_action,
+            &self.hashtags,
+            &self.format,
+            self.media_url.as_deref(),
+        )
+    }
+}
+
+const PUBLISHABLE_COLUMNS: &str = "id, channel, run_id, title, caption, call_to_action, hashtags,
+    format, media_url, scheduled_at";
+
+/// The calendar's live entries (those of `selected`, when given), by time.
+pub async fn publishable_entries(
+    conn: &mut PgConnection,
+    calendar: Uuid,
+    selected: Option<&[Uuid]>,
+) -> sqlx::Result<Vec<Publishable>> {
+    sqlx::query_as(AssertSqlSafe(format!(
+        "select {PUBLISHABLE_COLUMNS} from calendar_entries
+         where calendar_id = $1 and deleted_at is null and ($2::uuid[] is null or id = any($2))
+         order by scheduled_at, key"
+    )))
+    .bind(calendar)
+    .bind(selected)
+    .fetch_all(conn)
+    .await
+}
+
+/// The user's entry `id` as saved now; `None` when it was deleted.
+pub async fn publishable_entry<'e>(
+    db: impl sqlx::PgExecutor<'e>,
+    id: Uuid,
+    user: Uuid,
+) -> sqlx::Result<Option<Publishable>> {
+    sqlx::query_as(AssertSqlSafe(format!(
+        "select {PUBLISHABLE_COLUMNS} from calendar_entries
+         where id = $1 and user_id = $2 and deleted_at is null"
+    )))
+    .bind(id)
+    .bind(user)
+    .fetch_optional(db)
+    .await
 }
 
 /// Marks the calendar changed.

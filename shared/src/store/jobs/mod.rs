@@ -6,10 +6,10 @@
 //! Every state change after the claim is fenced by `(id, attempts, worker)`, so a worker
 //! whose job was taken over by the reconciler cannot overwrite the new run's outcome.
 
-use sqlx::PgExecutor;
+use sqlx::{PgExecutor, PgPool};
 use uuid::Uuid;
 
-use crate::jobs::{JobRecord, JobStatus, NewJob};
+use crate::jobs::{JobKind, JobRecord, JobStatus, NewJob};
 
 pub mod ledger;
 pub mod reconcile;
@@ -58,4 +58,23 @@ pub async fn request_cancel(
         .bind(job)
         .fetch_optional(conn)
         .await
+}
+
+/// How many jobs of each kind wait (`pending`); kinds with none are left out.
+pub async fn pending_by_kind(pool: &PgPool) -> sqlx::Result<Vec<(JobKind, i64)>> {
+    sqlx::query_as("select kind, count(*) from jobs where status = 'pending' group by kind")
+        .fetch_all(pool)
+        .await
+}
+
+/// Which of `jobs` ended over a second ago (their final event had time to arrive).
+pub async fn ended_a_while_ago(pool: &PgPool, jobs: &[Uuid]) -> sqlx::Result<Vec<Uuid>> {
+    sqlx::query_scalar(
+        "select id from jobs where id = any($1)
+           and status not in ('pending', 'running')
+           and finished_at < now() - interval '1 second'",
+    )
+    .bind(jobs)
+    .fetch_all(pool)
+    .await
 }

@@ -2,13 +2,21 @@
 //! security), dispatched to publish jobs when due, and read, cancelled or retried by
 //! their owner.
 
+pub mod channels;
+mod run;
+
+pub use run::{IntentRun, START};
+
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx::{AssertSqlSafe, PgConnection, types::Json};
 use uuid::Uuid;
 
-use super::{IntentStatus, Mode, PublishJob, Timing};
-use crate::{jobs::NewJob, store::Row};
+use super::Row;
+use crate::{
+    domain::publish::{IntentStatus, Mode, PublishJob, Timing},
+    jobs::NewJob,
+};
 
 /// A publish intent as its owner sees it.
 #[derive(Debug, Clone, PartialEq, poem_openapi::Object, sqlx::FromRow)]
@@ -301,4 +309,22 @@ pub async fn dispatch(
         jobs.push(job);
     }
     Ok(jobs)
+}
+
+/// Writes the marker of a spooled request's replay (in the transaction that writes its
+/// intents); false when it was there already.
+pub async fn mark_replayed(
+    conn: &mut PgConnection,
+    spool_id: Uuid,
+    user: Uuid,
+) -> sqlx::Result<bool> {
+    let marked: Option<Uuid> = sqlx::query_scalar(
+        "insert into publish_spool_replays (spool_id, user_id) values ($1, $2)
+         on conflict (spool_id) do nothing returning spool_id",
+    )
+    .bind(spool_id)
+    .bind(user)
+    .fetch_optional(conn)
+    .await?;
+    Ok(marked.is_some())
 }

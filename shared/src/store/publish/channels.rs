@@ -1,0 +1,211 @@
+//! Channels' rows (`platform_accounts`): platform accounts with credentials, which are
+//! written sealed (`publish::crypto`) and read sealed; and a connect's single-use `state`
+//! (`oauth_states`).
+
+use chrono::{DateTime, Utc};
+use sqlx::{AssertSqlSafe, PgConnection, PgPool};
+use uuid::Uuid;
+
+use super::super::Row;
+use crate::domain::publish::Platform;
+
+const CHANNEL_COLUMNS: &str = "a.id, a.platform, a.account_id, a.handle, a.status,
+    a.status_reason, a.token_expires_at as expires_at, a.scope, a.connected_at, a.created_at,
+    a.updated_at";
+
+/// The caller's channels (every platform account), by platform and account.
+pub async fn list<T: Row>(conn: &mut PgConnection) -> sqlx::Result<Vec<T>> {
+    sqlx::query_as(AssertSqlSafe(format!(
+        "select {CHANNEL_COLUMNS} from platform_accounts a order by a.platform, a.account_id"
+    )))
+    .fetch_all(conn)
+    .await
+}
+
+pub async fn get<T: Row>(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<T> {
+    sqlx::query_as(AssertSqlSafe(format!(
+        "select {CHANNEL_COLUMNS} from platform_accounts a where a.id = $1"
+    )))
+    .bind(id)
+    .fetch_one(conn)
+    .await
+}
+
+/// A channel as a publish request picks it: whether it holds a token.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Account {
+    pub id: Uuid,
+    pub platform: Platform,
+    pub account_id: String,
+    pub has_token: bool,
+}
+
+/// The caller's channels of the platforms with an adapter.
+pub async fn accounts(conn: &mut PgConnection) -> sqlx::Result<Vec<Account>> {
+    let platforms: Vec<&str> = Platform::ALL.iter().map(|p| p.as_str()).collect();
+    sqlx::query_as(
+        "select id, platform, account_id, access_token is not null as has_token
+         from platform_accounts where platform = any($1) order by id",
+    )
+    .bind(platforms)
+    .fetch_all(conn)
+    .await
+}
+
+/// Records a connect's `state` for the caller (and TikTok's PKCE verifier).
+pub async fn start_oauth(
+    conn: &mut PgConnection,
+    state: &str,
+    platform: Platform,
+    verifier: Option<&str>,
+    expires_at: DateTime<Utc>,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "insert into oauth_states (state, user_id, platform, code_verifier, expires_at)
+         values ($1, app_user_id(), $2, $3, $4)",
+    )
+    .bind(state)
+    .bind(platform)
+    .bind(verifier)
+    .bind(expires_at)
+    .execute(conn)
+    .await
+    .map(drop)
+}
+
+/// A connect's `state`, taken (single use whatever follows): its user, platform, PKCE
+/// verifier and expiry. Runs without a user (the callback has no bearer token).
+pub async fn take_oauth(
+    pool: &PgPool,
+    state: &str,
+) -> sqlx::Result<Option<(Uuid, Platform, Option<String>, DateTime<Utc>)>> {
+    sqlx::query_as(
+        "delete from oauth_states where state = $1
+         returning user_id, platform, code_verifier, expires_at",
+    )
+    .bind(state)
+    .fetch_optional(pool)
+    .await
+}
+
+/// The user's account on `platform` (created if new); returns its id.
+pub async fn upsert_account(
+    conn: &mut PgConnection,
+    user: Uuid,
+    platform: Platform,
+    account_id: &str,
+) -> sqlx::Result<Uuid> {
+    sqlx::query_scalar(
+        "insert into platform_accounts (id, user_id, platform, account_id)
+         values ($1, $2, $3, $4)
+         on conflict (user_id, platform, account_id) do update set updated_at = now()
+         returning id",
+    )
+    .bind(Uuid::now_v7())
+    .bind(user)
+    .bind(platform)
+    .bind(account_id)
+    .fetch_one(conn)
+    .await
+}
+
+/// Sealed tokens as a connect or a refresh writes them.
+pub struct SealedTokens<'a> {
+    pub access_token: Vec<u8>,
+    /// `None` keeps the refresh token the account has.
+    pub refresh_token: Option<Vec<u8>>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub refresh_expires_at: Option<DateTime<Utc>>,
+    pub issued_at: DateTime<Utc>,
+    pub scope: Option<&'a str>,
+}
+
+/// Writes sealed tokens of the account `id`, marking it connected.
+pub async fn write_tokens(
+    conn: &mut PgConnection,
+    id: Uuid,
+    tokens: SealedTokens<'_>,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "update platform_accounts set status = 'connected', status_reason = null,
+             access_token = $2, refresh_token = coalesce($3, refresh_token),
+             token_expires_at = $4, refresh_expires_at = coalesce($5, refresh_expires_at),
+             token_issued_at = $6, scope = coalesce($7, scope),
+             connected_at = coalesce(connected_at, $6), updated_at = now()
+         where id = $1",
+    )
+    .bind(id)
+    .bind(tokens.access_token)
+    .bind(tokens.refresh_token)
+    .bind(tokens.expires_at)
+    .bind(tokens.refresh_expires_at)
+    .bind(tokens.issued_at)
+    .bind(tokens.scope)
+    .execute(conn)
+    .await
+    .map(drop)
+}
+
+/// Forgets the credentials: the account stays (brands may link it), `disconnected`.
+pub async fn disconnect(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "update platform_accounts set status = 'disconnected', status_reason = null,
+             access_token = null, refresh_token = null, token_expires_at = null,
+             refresh_expires_at = null, token_issued_at = null, updated_at = now()
+         where id = $1",
+    )
+    .bind(id)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+/// Marks a connected channel `needs_reauth`, with the platform's reason.
+pub async fn mark_needs_reauth(
+    conn: &mut PgConnection,
+    id: Uuid,
+    reason: &str,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "update platform_accounts set status = 'needs_reauth', status_reason = $2,
+             updated_at = now()
+         where id = $1 and status = 'connected'",
+    )
+    .bind(id)
+    .bind(reason)
+    .execute(conn)
+    .await
+    .map(drop)
+}
+
+/// A channel's state with its sealed tokens.
+#[derive(sqlx::FromRow)]
+pub struct Sealed {
+    pub platform: Platform,
+    pub account_id: String,
+    pub status: String,
+    pub status_reason: Option<String>,
+    pub access_token: Option<Vec<u8>>,
+    pub refresh_token: Option<Vec<u8>>,
+    pub token_expires_at: Option<DateTime<Utc>>,
+    pub refresh_expires_at: Option<DateTime<Utc>>,
+    pub token_issued_at: Option<DateTime<Utc>>,
+}
+
+const SEALED: &str = "select platform, account_id, status, status_reason, access_token,
+        refresh_token, token_expires_at, refresh_expires_at, token_issued_at
+    from platform_accounts where id = $1";
+
+/// The account `id` with its sealed tokens.
+pub async fn sealed(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<Sealed>> {
+    sqlx::query_as(SEALED).bind(id).fetch_optional(conn).await
+}
+
+/// The account `id` with its sealed tokens, locked until the transaction ends (so that two
+/// workers never spend one rotating refresh token).
+pub async fn sealed_for_update(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<Sealed>> {
+    sqlx::query_as(AssertSqlSafe(format!("{SEALED} for update")))
+        .bind(id)
+        .fetch_optional(conn)
+        .await
+}

@@ -1,0 +1,182 @@
+//! What a publish job writes on its intent: its start, the steps of the one request with an
+//! outside effect (marked `sending` before it goes, `accepted` after), checks, and the
+//! intent's end. Each write names the intent and the job: only the intent's current job
+//! changes it.
+
+use serde_json::Value;
+use sqlx::{PgPool, types::Json};
+use uuid::Uuid;
+
+use crate::domain::publish::IntentStatus;
+
+/// A publish job's first step, in its claim's statement (`store::jobs::claim`): a
+/// `scheduled` intent becomes `publishing` (one more attempt); the status it had comes back
+/// as `previous`. Only the intent's current job may run it.
+pub const START: &str = "update publish_intents i
+    set status = case when old.status = 'scheduled' then 'publishing' else old.status end,
+        attempts = old.attempts + case when old.status in ('scheduled', 'publishing') then 1 else 0 end,
+        updated_at = now()
+    from claimed, publish_intents old
+    where i.id = (claimed.payload ->> 'intent_id')::uuid and old.id = i.id and i.job_id = claimed.id
+    returning i.id, old.status as previous, i.user_id, i.calendar_id, i.entry_id, i.run_id,
+        i.channel, i.account, i.mode, i.payload, i.remote_id, i.sending_at, i.sent_at,
+        i.unknown_since, i.request_id";
+
+/// An intent as its job writes it.
+#[derive(Debug, Clone, Copy)]
+pub struct IntentRun<'a> {
+    pub pool: &'a PgPool,
+    pub intent: Uuid,
+    pub job: Uuid,
+}
+
+impl IntentRun<'_> {
+    /// Puts an intent nothing was sent for back to `scheduled`, without a job (publishing
+    /// was switched off after it was dispatched).
+    pub async fn put_back_unsent(&self) -> sqlx::Result<()> {
+        sqlx::query(
+            "update publish_intents set status = 'scheduled', job_id = null, updated_at = now()
+             where id = $1 and job_id = $2 and status = 'publishing' and sending_at is null
+               and sent_at is null",
+        )
+        .bind(self.intent)
+        .bind(self.job)
+        .execute(self.pool)
+        .await
+        .map(drop)
+    }
+
+    /// Cancels the intent of an entry deleted before it was published.
+    pub async fn cancel_deleted_entry(&self) -> sqlx::Result<()> {
+        sqlx::query(
+            "update publish_intents set status = 'cancelled', updated_at = now(),
+                 error = jsonb_build_object('code', 'ENTRY_DELETED',
+                     'message', 'the calendar entry was deleted before it was published')
+             where id = $1 and job_id = $2",
+        )
+        .bind(self.intent)
+        .bind(self.job)
+        .execute(self.pool)
+        .await
+        .map(drop)
+    }
+
+    /// Records when the intent was last checked.
+    pub async fn checked(&self) -> sqlx::Result<()> {
+        sqlx::query("update publish_intents set checked_at = now() where id = $1")
+            .bind(self.intent)
+            .execute(self.pool)
+            .await
+            .map(drop)
+    }
+
+    /// Records a refusal worth another try later; the status stays.
+    pub async fn refused_for_now(&self, error: &Value) -> sqlx::Result<()> {
+        sqlx::query("update publish_intents set error = $2, updated_at = now() where id = $1")
+            .bind(self.intent)
+            .bind(Json(error))
+            .execute(self.pool)
+            .await
+            .map(drop)
+    }
+
+    /// Records the platform's container (Instagram) or upload id.
+    pub async fn remote(&self, remote_id: &str) -> sqlx::Result<()> {
+        self.exec_text(
+            "update publish_intents set remote_id = $3, updated_at = now() where id = $1 and job_id = $2",
+            remote_id,
+        )
+        .await
+    }
+
+    /// Marks the intent sending, with what it sends, before the request with an outside
+    /// effect goes (its own commit).
+    pub async fn mark_sending(&self, sent: &Value) -> sqlx::Result<()> {
+        self.exec_json(
+            "update publish_intents set sending_at = now(), payload = jsonb_set(payload, '{sent}', $3),
+                 updated_at = now()
+             where id = $1 and job_id = $2",
+            sent,
+        )
+        .await
+    }
+
+    /// The platform accepted the post as `remote_id`.
+    pub async fn accepted(&self, remote_id: &str) -> sqlx::Result<()> {
+        self.exec_text(
+            "update publish_intents set sent_at = now(), sending_at = null, remote_id = $3,
+                 error = null, updated_at = now()
+             where id = $1 and job_id = $2",
+            remote_id,
+        )
+        .await
+    }
+
+    /// The platform refused the request with an outside effect: nothing was applied.
+    pub async fn not_applied(&self, error: &Value) -> sqlx::Result<()> {
+        self.exec_json(
+            "update publish_intents set sending_at = null, error = $3, updated_at = now()
+             where id = $1 and job_id = $2",
+            error,
+        )
+        .await
+    }
+
+    /// The answer to the request with an outside effect was lost: `unknown` (since it was
+    /// marked sending) until read-only checks resolve it.
+    pub async fn unknown(&self, error: &Value) -> sqlx::Result<()> {
+        self.exec_json(
+            "update publish_intents set status = 'unknown', unknown_since = coalesce(unknown_since, sending_at, now()),
+                 error = $3, updated_at = now()
+             where id = $1 and job_id = $2",
+            error,
+        )
+        .await
+    }
+
+    /// Records a final status (and the post's id); a success clears the last error.
+    pub async fn settle(
+        &self,
+        status: IntentStatus,
+        error: Option<&Value>,
+        post_id: Option<&str>,
+    ) -> sqlx::Result<()> {
+        sqlx::query(
+            "update publish_intents set status = $3, error = coalesce($4, case when $3 in ('published', 'draft_sent') then null else error end),
+                 remote_post_id = coalesce($5, remote_post_id), sending_at = null,
+                 published_at = case when $3 in ('published', 'draft_sent') then now() else published_at end,
+                 updated_at = now()
+             where id = $1 and job_id = $2",
+        )
+        .bind(self.intent)
+        .bind(self.job)
+        .bind(status)
+        .bind(error.map(Json))
+        .bind(post_id)
+        .execute(self.pool)
+        .await
+        .map(drop)
+    }
+
+    /// One of the statements above whose `$3` is text.
+    async fn exec_text(&self, statement: &'static str, value: &str) -> sqlx::Result<()> {
+        sqlx::query(statement)
+            .bind(self.intent)
+            .bind(self.job)
+            .bind(value)
+            .execute(self.pool)
+            .await
+            .map(drop)
+    }
+
+    /// One of the statements above whose `$3` is JSON.
+    async fn exec_json(&self, statement: &'static str, value: &Value) -> sqlx::Result<()> {
+        sqlx::query(statement)
+            .bind(self.intent)
+            .bind(self.job)
+            .bind(Json(value))
+            .execute(self.pool)
+            .await
+            .map(drop)
+    }
+}
