@@ -16,9 +16,6 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
 /// A pooled connection idle this long is pinged before it is handed out.
 const IDLE_BEFORE_PING: Duration = Duration::from_secs(1);
 
-/// The role user requests run as: no BYPASSRLS, so policies always apply.
-pub const APP_ROLE: &str = "almanac_app";
-
 /// Builds the pool lazily: the process starts (and answers 503) while Postgres is down.
 /// `acquire_timeout` bounds the wait for a connection (short for requests, long for workers).
 pub fn pool(settings: &Settings, acquire_timeout: Duration) -> anyhow::Result<PgPool> {
@@ -48,8 +45,13 @@ pub fn pool(settings: &Settings, acquire_timeout: Duration) -> anyhow::Result<Pg
         .connect_lazy_with(options))
 }
 
+/// Runs the migrations, then registers the job kinds the code knows (the ledger's foreign
+/// key checks a job's kind against them).
 pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
-    MIGRATOR.run(pool).await.context("running migrations")
+    MIGRATOR.run(pool).await.context("running migrations")?;
+    crate::store::jobs::register_kinds(pool, &crate::jobs::JobKind::ALL)
+        .await
+        .context("registering the job kinds")
 }
 
 /// `url` with its database name replaced, keeping user, host and parameters.

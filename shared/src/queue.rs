@@ -26,6 +26,7 @@ use uuid::Uuid;
 
 use crate::{
     config::Settings,
+    events::{Emitter, Event},
     jobs::{Cancels, JobKind, JobMessage, cancel_channel},
     redis_conn::RedisConn,
 };
@@ -149,12 +150,34 @@ impl JobQueue {
         Ok(())
     }
 
+    /// [`JobQueue::push`] for a job whose row is committed: a failure is logged, not
+    /// returned, since the job is safe in Postgres and the reconciler pushes it again.
+    pub async fn push_or_log(&self, kind: JobKind, job_id: Uuid, delay: Option<Duration>) {
+        if let Err(error) = self.push(kind, job_id, delay).await {
+            tracing::warn!(job_id = %job_id, error = %format!("{error:#}"), "enqueue failed; the reconciler will retry");
+        }
+    }
+
     /// Tells every worker process, soon, that `kind` has work.
     fn wake(&self, kind: JobKind) {
         let wakes = &self.wakes.0;
         wakes.flags[&kind].store(true, Ordering::Release);
         wakes.notify.notify_one();
     }
+}
+
+/// Announces a new job, whose row is committed, and queues it: its first event (`queued`,
+/// or the kind's own) starts its stream, then its id goes onto its queue. Every creator of
+/// a job (a request, the scheduler, the dispatcher, a job fanning out) ends this way.
+pub async fn enqueue_after_commit(
+    emitter: &Emitter,
+    queue: &JobQueue,
+    kind: JobKind,
+    job_id: Uuid,
+    first: &Event,
+) {
+    emitter.emit_first_or_log(job_id, first).await;
+    queue.push_or_log(kind, job_id, None).await;
 }
 
 /// Deletes what apalis-redis keeps of finished tasks (their data, metadata and result),

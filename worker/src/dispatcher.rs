@@ -11,6 +11,7 @@ use almanac_shared::{
     flags::{Audience, Flag},
     jobs::NewJob,
     publish::{request::Submit, spool},
+    queue,
     store::publish::{self as store, Due},
 };
 use tokio_util::sync::CancellationToken;
@@ -66,7 +67,7 @@ async fn dispatch_due(ctx: &JobContext, clock: &dyn Clock) -> anyhow::Result<Tic
         100,
     )
     .await?;
-    queue(ctx, &replayed.jobs).await;
+    enqueue_all(ctx, &replayed.jobs).await;
     let publishing = ctx.flags.view(Flag::PublishService).setting();
     let users = match publishing.audience() {
         Audience::Everyone => None,
@@ -81,20 +82,22 @@ async fn dispatch_due(ctx: &JobContext, clock: &dyn Clock) -> anyhow::Result<Tic
     let mut tx = ctx.pool.begin().await?;
     let jobs = store::dispatch(&mut tx, Due::At { now, users }, BATCH).await?;
     tx.commit().await?;
-    queue(ctx, &jobs).await;
+    enqueue_all(ctx, &jobs).await;
     Ok(Ticked {
         dispatched: jobs.len(),
         replayed: replayed.applied,
     })
 }
 
-async fn queue(ctx: &JobContext, jobs: &[NewJob]) {
+async fn enqueue_all(ctx: &JobContext, jobs: &[NewJob]) {
     for job in jobs {
-        ctx.emitter
-            .emit_first_or_log(job.id, &Event::queued(1))
-            .await;
-        if let Err(error) = ctx.queue.push(job.kind, job.id, None).await {
-            tracing::warn!(job_id = %job.id, error = %format!("{error:#}"), "enqueue failed; the reconciler will");
-        }
+        queue::enqueue_after_commit(
+            &ctx.emitter,
+            &ctx.queue,
+            job.kind,
+            job.id,
+            &Event::queued(1),
+        )
+        .await;
     }
 }

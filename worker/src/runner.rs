@@ -157,9 +157,9 @@ async fn give_back_lost_claim(ctx: &JobContext, job_id: Uuid) {
 /// Pushes a delivery back onto its queue after `delay`; on failure the reconciler repairs it.
 async fn redeliver(ctx: &JobContext, message: JobMessage, delay: Duration) {
     let job_id = message.job_id;
-    if let Err(error) = ctx.queue.push(message.kind, job_id, Some(delay)).await {
-        tracing::warn!(job_id = %job_id, error = %format!("{error:#}"), "could not redeliver; the reconciler will");
-    }
+    ctx.queue
+        .push_or_log(message.kind, job_id, Some(delay))
+        .await;
 }
 
 /// Refreshes the claim's heartbeat; returns only when the claim is lost or the owner asked
@@ -305,9 +305,7 @@ async fn release(
         Ok(true) => {
             tracing::info!(job_id = %claim.id, retry_in_ms = delay.as_millis() as u64, "released: {why}");
             let delay = (!delay.is_zero()).then_some(delay);
-            if let Err(error) = ctx.queue.push(claim.kind, claim.id, delay).await {
-                tracing::warn!(job_id = %claim.id, error = %format!("{error:#}"), "queueing the released job failed; the reconciler will");
-            }
+            ctx.queue.push_or_log(claim.kind, claim.id, delay).await;
             "released"
         }
         Ok(false) => settled_elsewhere(ctx, claim).await,
@@ -341,9 +339,9 @@ async fn retry(ctx: &JobContext, claim: &Claim, error: JobError) -> &'static str
             return "retrying";
         }
     }
-    if let Err(error) = ctx.queue.push(claim.kind, claim.id, Some(delay)).await {
-        tracing::warn!(job_id = %claim.id, error = %format!("{error:#}"), "queueing the retry failed; the reconciler will");
-    }
+    ctx.queue
+        .push_or_log(claim.kind, claim.id, Some(delay))
+        .await;
     let event = Event::Error {
         code: detail["code"].as_str().map(str::to_owned),
         message: format!(

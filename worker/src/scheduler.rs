@@ -11,6 +11,7 @@ use almanac_shared::{
     domain::synthesis::{self, MAX_SCHEDULED_ATTEMPTS_PER_DAY, SynthesisJob},
     events::Event,
     jobs::{JobKind, NewJob},
+    queue,
     store::themes,
 };
 use chrono::{DateTime, Datelike, Utc};
@@ -140,12 +141,15 @@ async fn start_due(ctx: &JobContext, clock: &dyn Clock) -> anyhow::Result<Vec<St
     tx.commit().await?;
     for run in &started {
         tracing::info!(schedule_id = %run.schedule_id, synthesis_id = %run.synthesis_id, "scheduled synthesis started");
-        ctx.emitter
-            .emit_first_or_log(run.job_id, &Event::queued(100))
-            .await;
-        if let Err(error) = ctx.queue.push(JobKind::Synthesis, run.job_id, None).await {
-            tracing::warn!(job_id = %run.job_id, error = %format!("{error:#}"), "enqueue failed; the reconciler will");
-        }
+        let first = Event::queued(100);
+        queue::enqueue_after_commit(
+            &ctx.emitter,
+            &ctx.queue,
+            JobKind::Synthesis,
+            run.job_id,
+            &first,
+        )
+        .await;
     }
     metrics::counter!("scheduler_runs_started_total").increment(started.len() as u64);
     Ok(started)

@@ -14,7 +14,7 @@ pub mod suggestions;
 pub mod themes;
 pub mod usage;
 
-use almanac_shared::{events::Event, jobs::NewJob};
+use almanac_shared::{events::Event, jobs::NewJob, queue};
 use poem_openapi::Tags;
 
 use crate::{error::ApiError, state::AppState};
@@ -83,10 +83,8 @@ pub fn paginate<T, K>(mut rows: Vec<T>, limit: u32, key: impl Fn(&T) -> K) -> (V
 /// written, it runs now rather than when the reconciler finds it (`JOB_REQUEUE_MS`), and a
 /// worker drops the id of a job that was not.
 pub async fn job_write_failed(state: &AppState, job: &NewJob, error: sqlx::Error) -> ApiError {
-    if almanac_shared::db::is_unavailable(&error)
-        && let Err(push) = state.queue.push(job.kind, job.id, None).await
-    {
-        tracing::warn!(job_id = %job.id, error = %format!("{push:#}"), "queueing a job whose write may have happened failed; the reconciler will");
+    if almanac_shared::db::is_unavailable(&error) {
+        state.queue.push_or_log(job.kind, job.id, None).await;
     }
     error.into()
 }
@@ -100,9 +98,5 @@ pub async fn enqueue_after_commit(state: &AppState, job: &NewJob, total: u64) {
 
 /// [`enqueue_after_commit`] with the job's own first event.
 pub async fn enqueue_with(state: &AppState, job: &NewJob, first: &Event) {
-    state.emitter.emit_first_or_log(job.id, first).await;
-    let kind = job.kind;
-    if let Err(error) = state.queue.push(kind, job.id, None).await {
-        tracing::warn!(job_id = %job.id, error = %format!("{error:#}"), "enqueue failed; the reconciler will retry");
-    }
+    queue::enqueue_after_commit(&state.emitter, &state.queue, job.kind, job.id, first).await;
 }

@@ -18,7 +18,8 @@ pub mod usage;
 use sqlx::{PgPool, Postgres, Transaction, postgres::PgRow};
 use uuid::Uuid;
 
-use crate::db::APP_ROLE;
+/// The role user requests run as: no BYPASSRLS, so policies always apply.
+pub const APP_ROLE: &str = "almanac_app";
 
 /// A type a row reads into.
 pub trait Row: for<'r> sqlx::FromRow<'r, PgRow> + Send + Unpin {}

@@ -1,11 +1,12 @@
 //! `probe`: a job kind that exists only in the tests.
 //!
-//! It is what adding a kind takes, whole: this module (a payload type, and the worker's
-//! `Job` for it: its start statement, its input and its handler) plus its migration
-//! ([`MIGRATION`]: its table, and the ending its rows follow when the job ends otherwise
-//! than by the handler, registered by kind). Nothing in the API, the runner, the
-//! reconciler or `cancel_job` names it. It stands in for the unbuilt `publish` kind, whose
-//! queue no other test uses.
+//! It is what adding a kind takes, whole (the checklist: `docs/architecture.md`, section
+//! 10): this module (a payload type, and the worker's `Job` for it: its start statement,
+//! its input and its handler) plus its migration ([`MIGRATION`]: its table, and the ending
+//! its rows follow when the job ends otherwise than by the handler, registered by kind).
+//! Nothing in the API, the runner, the reconciler or `cancel_job` names it. Since `JobKind`
+//! is a closed enum, it borrows the `publish` kind's name and queue (the tests that run it
+//! run no publishing).
 //!
 //! Being the tests' own, it can also pause right after its final commit ([`hold`]), so
 //! that a test can act in the gap between a job's end in the ledger and its final events.

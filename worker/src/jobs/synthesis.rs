@@ -13,6 +13,7 @@ use almanac_shared::{
     },
     events::Event,
     jobs::{JobKind, NewJob},
+    queue,
     store::themes::{self, SynthesisEnd},
 };
 use chrono::{DateTime, Utc};
@@ -171,10 +172,14 @@ async fn synthesize(
     }
     tx.commit().await.context("committing the synthesis")?;
     for job in &emails {
-        ctx.emitter.emit_first_or_log(*job, &Event::queued(1)).await;
-        if let Err(error) = ctx.queue.push(JobKind::Email, *job, None).await {
-            tracing::warn!(job_id = %job, error = %format!("{error:#}"), "enqueueing an email failed; the reconciler will");
-        }
+        queue::enqueue_after_commit(
+            &ctx.emitter,
+            &ctx.queue,
+            JobKind::Email,
+            *job,
+            &Event::queued(1),
+        )
+        .await;
     }
     tracing::info!(synthesis_id = %synthesis_id, emails = emails.len(), "synthesis saved");
     Ok(Some(Finished::succeeded(result)))

@@ -78,3 +78,13 @@ pub async fn ended_a_while_ago(pool: &PgPool, jobs: &[Uuid]) -> sqlx::Result<Vec
     .fetch_all(pool)
     .await
 }
+
+/// Registers job kinds (`job_kinds`, which the ledger's foreign key checks); a kind
+/// registered already stays as it is.
+pub async fn register_kinds(pool: &PgPool, kinds: &[JobKind]) -> sqlx::Result<()> {
+    sqlx::query("insert into job_kinds (kind) select unnest($1::text[]) on conflict do nothing")
+        .bind(kinds.iter().map(|k| k.as_str()).collect::<Vec<_>>())
+        .execute(pool)
+        .await
+        .map(drop)
+}
