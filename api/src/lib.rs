@@ -169,7 +169,17 @@ pub struct Application {
 impl Application {
     /// Binds the listener (port 0 picks a free port) and connects to Redis. Postgres is
     /// connected lazily, so the API starts and answers 503 while the database is down.
-    pub async fn build(mut settings: Settings) -> anyhow::Result<Self> {
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let platforms = almanac_shared::publish::Platforms::new(&settings.publish)?;
+        Self::build_with(settings, platforms).await
+    }
+
+    /// [`Application::build`] with a registry of platforms of the caller's (the tests add
+    /// one). The registry fills the `platforms` table at start.
+    pub async fn build_with(
+        mut settings: Settings,
+        platforms: almanac_shared::publish::Platforms,
+    ) -> anyhow::Result<Self> {
         let listener = tokio::net::TcpListener::bind(settings.api_addr)
             .await
             .with_context(|| format!("binding API_ADDR {}", settings.api_addr))?;
@@ -187,10 +197,15 @@ impl Application {
         let redis = almanac_shared::redis_conn::RedisConn::connect(&settings).await?;
         let flags = Flags::new(&settings);
         flags.load_at_start(&pool).await;
+        let registered = platforms
+            .all()
+            .map(|adapter| (adapter.platform().as_str(), adapter.label()))
+            .collect();
+        almanac_shared::store::publish::register_platforms_at_start(&pool, registered).await;
         telemetry::record_process_start("almanac-api");
         let state = AppState {
             flags,
-            platforms: almanac_shared::publish::Platforms::new(&settings.publish)?,
+            platforms,
             cipher: settings
                 .publish
                 .token_key

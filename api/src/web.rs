@@ -78,6 +78,11 @@ fn config(state: Data<&AppState>) -> Json<serde_json::Value> {
         "devLogin": state.settings.dev_login,
         "aiProvider": state.settings.ai.provider.as_str(),
         "version": env!("CARGO_PKG_VERSION"),
+        // The platforms Almanac publishes to, from the registry: the app offers these.
+        "platforms": state.platforms.all().map(|adapter| json!({
+            "name": adapter.platform().as_str(),
+            "label": adapter.label(),
+        })).collect::<Vec<_>>(),
     }))
 }
 

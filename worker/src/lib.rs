@@ -37,6 +37,8 @@ pub struct Services {
     pub mailer: Arc<dyn Mailer>,
     pub clock: Arc<dyn Clock>,
     pub registry: Registry,
+    /// The publishing platforms (the tests add one).
+    pub platforms: almanac_shared::publish::Platforms,
 }
 
 impl Services {
@@ -47,6 +49,7 @@ impl Services {
             mailer: almanac_shared::email::from_settings(settings)?,
             clock: Arc::new(SystemClock),
             registry: jobs::registry(),
+            platforms: almanac_shared::publish::Platforms::new(&settings.publish)?,
         })
     }
 }
@@ -83,12 +86,12 @@ impl Application {
             mailer,
             clock,
             registry,
+            platforms,
         } = services;
         let pool = db::pool(&settings, settings.worker_database_acquire_timeout)?;
         let redis = almanac_shared::redis_conn::RedisConn::connect(&settings).await?;
         let (acceptor, port) =
             telemetry::bind_metrics(settings.worker_metrics_addr, "WORKER_METRICS_ADDR").await?;
-        let platforms = almanac_shared::publish::Platforms::new(&settings.publish)?;
         let cipher = settings
             .publish
             .token_key

@@ -80,6 +80,17 @@ async function failure(response, { signIn = false } = {}) {
  * `api("POST", "/v1/ai/calendar", body)`: the answer's JSON. An enveloped answer
  * (`{data, error, meta}`) gives `{data, meta}` with `{envelope: true}`, else its `data`.
  */
+let config = null;
+
+/** The server's settings for the app (`/app/config.json`: sign-in, the AI provider, the
+ * platforms it publishes to), fetched once; a failed fetch is tried again next time. */
+export function appConfig() {
+  config ??= fetch("/app/config.json")
+    .then((r) => (r.ok ? r.json() : Promise.reject(new Error(String(r.status)))))
+    .catch(() => { config = null; return {}; });
+  return config;
+}
+
 export async function api(method, path, body, { envelope = false, headers: extra } = {}) {
   const init = { method, headers: headers(extra), credentials: "same-origin" };
   if (body !== undefined) {

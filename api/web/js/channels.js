@@ -3,15 +3,16 @@
 // carried here; the signed-in user posts it to `complete`, so the account is bound to
 // whoever started connecting, never to whoever opened the link.
 
-import { api } from "./api.js";
+import { api, appConfig } from "./api.js";
 import { h, fill, explain as sentence } from "./ui.js";
 import { t } from "./i18n.js";
 
-const LABELS = { tiktok: "TikTok", instagram: "Instagram" };
+/** Platform names as people read them, from the server's registry. */
+let labels = {};
 
 /** What each refusal means to the person who followed the link. */
 function explain(error, platform) {
-  const name = LABELS[platform] ?? t("channels.thePlatform");
+  const name = labels[platform] ?? t("channels.thePlatform");
   switch (error?.code) {
     case "OAUTH_STATE_NOT_YOURS":
       return t("channels.notYours");
@@ -30,13 +31,14 @@ function explain(error, platform) {
 }
 
 export async function show(view, [step]) {
+  labels = Object.fromEntries(((await appConfig()).platforms ?? []).map((p) => [p.name, p.label]));
   const query = new URLSearchParams(location.hash.split("?")[1] ?? "");
   const platform = query.get("platform") ?? "";
   const back = h("a", { href: "#/publishing", class: "button" }, t("channels.back"));
   if (!step?.startsWith("connect") || !query.get("state")) {
     return fill(view, h("h1", {}, t("channels.title")), h("p", {}, t("channels.nothing")), back);
   }
-  const status = h("p", { role: "status" }, t("channels.connecting", { platform: LABELS[platform] ?? "" }));
+  const status = h("p", { role: "status" }, t("channels.connecting", { platform: labels[platform] ?? "" }));
   fill(view, h("h1", {}, t("channels.connectTitle")), h("section", { class: "panel stack", id: "channel-connect" }, status, back));
   // The state is single-use: a reload must not post it again.
   history.replaceState(null, "", "#/channels/connect");
@@ -46,7 +48,7 @@ export async function show(view, [step]) {
   }
   try {
     const channel = await api("POST", `/v1/channels/${encodeURIComponent(platform)}/complete`, body);
-    fill(status, t("channels.connected", { platform: LABELS[channel.platform] ?? channel.platform, account: channel.handle ?? channel.accountId }));
+    fill(status, t("channels.connected", { platform: labels[channel.platform] ?? channel.platform, account: channel.handle ?? channel.accountId }));
     status.className = "notice ok";
     status.dataset.outcome = "connected";
   } catch (error) {

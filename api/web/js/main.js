@@ -1,7 +1,7 @@
 // The app's shell: sign-in, the section links, and a hash router (`#/calendar/<id>`), so a
 // reload lands where the user was.
 
-import { api, session } from "./api.js";
+import { api, appConfig, session } from "./api.js";
 import { h, field, fill, showError } from "./ui.js";
 import { t, start, lang, languages, choose } from "./i18n.js";
 import * as calendar from "./calendar.js";
@@ -17,7 +17,7 @@ const view = document.getElementById("view");
 let current = null;
 
 async function signIn() {
-  const config = await fetch("/app/config.json").then((r) => r.json()).catch(() => ({}));
+  const config = await appConfig();
   const token = h("textarea", { id: "token", rows: 3, autocomplete: "off", spellcheck: "false" });
   const problem = h("div");
   const remembered = localStorage.getItem(DEV_USER_KEY);
@@ -64,7 +64,7 @@ async function signIn() {
 
 /** While answers come from the offline templates, says so above every view. */
 async function offlineBanner() {
-  const config = await fetch("/app/config.json").then((r) => r.json()).catch(() => ({}));
+  const config = await appConfig();
   if (config.aiProvider !== "offline" || document.getElementById("offline-banner")) return;
   document.querySelector("header.top").after(h("p", { id: "offline-banner", class: "notice warn banner", role: "note" },
     t("app.offline")));

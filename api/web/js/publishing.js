@@ -1,14 +1,17 @@
 // Publishing (seed 001): connected channels, a dry run per entry and channel with its
 // reasons, then schedule or publish; the intents' statuses refresh while any is moving.
 
-import { api, session } from "./api.js";
+import { api, appConfig, session } from "./api.js";
 import { h, field, fill, toast, day, when, showError, showProblem, explain, confirmAction, platformBadge } from "./ui.js";
 import { t, has } from "./i18n.js";
 
 const MOVING = new Set(["scheduled", "publishing", "unknown"]);
 const STATUSES = ["dry_run", "scheduled", "publishing", "published", "draft_sent", "failed", "unknown", "unconfirmed", "cancelled"];
 const meaning = (status) => t(`publishing.explain.${status}`);
-const platformName = (p) => t(`platform.${p}`);
+/** The platforms Almanac publishes to (`name`, `label`), as the server's registry lists them. */
+let platforms = [];
+const platformName = (p) => (has(`platform.${p}`) ? t(`platform.${p}`) : platforms.find((x) => x.name === p)?.label ?? p);
+const publishesTo = (p) => platforms.some((x) => x.name === p);
 let timer = null;
 
 export function leave() {
@@ -18,6 +21,7 @@ export function leave() {
 
 export async function show(view, [calendarId]) {
   leave();
+  platforms = (await appConfig()).platforms ?? [];
   const channels = h("section", { class: "panel stack", id: "channels" });
   const main = h("div", { class: "stack", id: "publishing" });
   fill(view, h("h1", {}, t("publishing.title")), h("div", { class: "split" }, channels, main));
@@ -33,7 +37,7 @@ export async function show(view, [calendarId]) {
 
 async function renderChannels(el) {
   const { items } = await api("GET", "/v1/channels");
-  const platform = h("select", { name: "platform" }, ["tiktok", "instagram"].map((p) => h("option", { value: p }, platformName(p))));
+  const platform = h("select", { name: "platform" }, platforms.map((p) => h("option", { value: p.name }, platformName(p.name))));
   const account = h("input", { name: "accountId", required: true });
   const token = h("input", { name: "accessToken", type: "password", required: true, autocomplete: "off" });
   const refresh = h("input", { name: "refreshToken", type: "password", autocomplete: "off" });
@@ -59,14 +63,12 @@ async function renderChannels(el) {
   const oauthProblem = h("div");
   const startOauth = (name) => connectPlatform(name, oauthProblem);
   const oauth = h("div", { class: "stack", id: "connect-oauth" },
-    h("div", { class: "row" },
-      h("button", { type: "button", id: "connect-tiktok", onclick: () => startOauth("tiktok") }, t("publishing.connectWith", { platform: platformName("tiktok") })),
-      h("button", { type: "button", id: "connect-instagram", onclick: () => startOauth("instagram") }, t("publishing.connectWith", { platform: platformName("instagram") }))),
+    h("div", { class: "row" }, platforms.map((p) =>
+      h("button", { type: "button", id: `connect-${p.name}`, onclick: () => startOauth(p.name) }, t("publishing.connectWith", { platform: platformName(p.name) })))),
     oauthProblem);
   // One idea of an account: the accounts linked on the organic page are the same ones.
   // Without credentials an account is "not connected", with a Connect action; only a
   // connected one can be disconnected.
-  const oauthable = new Set(["tiktok", "instagram"]);
   const actions = (c) => {
     if (c.status === "connected") {
       return h("button", {
@@ -78,7 +80,7 @@ async function renderChannels(el) {
         },
       }, t("publishing.disconnect"));
     }
-    if (!oauthable.has(c.platform)) return h("div", { class: "muted" }, t("errors.code.UNSUPPORTED_CHANNEL", { platform: platformName(c.platform) }));
+    if (!publishesTo(c.platform)) return h("div", { class: "muted" }, t("errors.code.UNSUPPORTED_CHANNEL", { platform: platformName(c.platform) }));
     return h("button", { type: "button", class: "link connect-account", onclick: () => startOauth(c.platform) },
       c.status === "needs_reauth" ? t("publishing.connectAgain") : t("publishing.connect"));
   };
@@ -256,7 +258,7 @@ function renderReport(el, answer, detail) {
     (answer.refused ?? []).map((r) => h("article", { class: "card intent refused", dataset: { entry: r.entryId, channel: r.channel, code: r.code } },
       h("div", { class: "row" }, platformBadge(r.channel), entryLabel(detail, r.entryId)),
       h("p", { class: "reason" }, explain({ code: r.code, details: { channel: r.channel } })),
-      r.code === "CHANNEL_NOT_CONNECTED" && ["tiktok", "instagram"].includes(r.channel)
+      r.code === "CHANNEL_NOT_CONNECTED" && publishesTo(r.channel)
         ? h("button", { type: "button", class: "link", onclick: () => connectPlatform(r.channel, problem) }, t("publishing.connectWith", { platform: platformName(r.channel) }))
         : null)),
     problem,

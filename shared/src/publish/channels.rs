@@ -14,17 +14,8 @@ use uuid::Uuid;
 use crate::store::publish::channels::{self as store, SealedTokens};
 
 use super::{
-    Auth, Failure, FailureKind, Platform, Platforms,
-    crypto::TokenCipher,
-    oauth::{self, Tokens},
+    Auth, Failure, FailureKind, Platform, Platforms, TokenState, crypto::TokenCipher, oauth::Tokens,
 };
-
-/// A TikTok token expiring within this is refreshed first.
-const TIKTOK_REFRESH_AHEAD: Duration = Duration::minutes(5);
-/// An Instagram long-lived token (60 days) is refreshed when it has less than this left.
-const INSTAGRAM_REFRESH_AHEAD: Duration = Duration::days(7);
-/// Instagram refreshes only tokens at least a day old.
-const INSTAGRAM_MIN_AGE: Duration = Duration::hours(24);
 
 /// Writes `tokens` for the user's account (created if new), `connected`; returns its id.
 pub async fn store_tokens(
@@ -108,21 +99,25 @@ impl Unusable {
 /// call) can tell.
 pub async fn local_state(
     conn: &mut PgConnection,
+    platforms: &Platforms,
     account: Uuid,
 ) -> sqlx::Result<Result<(), Unusable>> {
     let row = store::sealed(conn, account).await?;
     let Some(row) = row.filter(|r| r.access_token.is_some()) else {
         return Ok(Err(Unusable::NotConnected));
     };
+    let expired_for_good = platforms.adapter(row.platform).is_some_and(|a| {
+        a.token_policy()
+            .expired_for_good(&token_state(&row), Utc::now())
+    });
     Ok(if row.status == "needs_reauth" {
         Err(Unusable::AuthInvalid(
             row.status_reason
                 .unwrap_or_else(|| "the platform refused its token".into()),
         ))
-    } else if row.platform == Platform::Instagram
-        && row.token_expires_at.is_some_and(|at| at <= Utc::now())
-    {
-        Err(Unusable::AuthInvalid("the Instagram token expired".into()))
+    } else if expired_for_good {
+        let label = platforms.label(row.platform);
+        Err(Unusable::AuthInvalid(format!("the {label} token expired")))
     } else {
         Ok(())
     })
@@ -160,36 +155,28 @@ pub async fn usable(
         .refresh_token
         .as_deref()
         .and_then(|sealed| cipher.open(account, "refresh", sealed));
-    let expired = row.token_expires_at.is_some_and(|at| at <= now);
-    let due = match row.platform {
-        Platform::Tiktok => row
-            .token_expires_at
-            .is_some_and(|at| at - now <= TIKTOK_REFRESH_AHEAD),
-        Platform::Instagram => {
-            !expired
-                && row
-                    .token_expires_at
-                    .is_some_and(|at| at - now <= INSTAGRAM_REFRESH_AHEAD)
-                && row
-                    .token_issued_at
-                    .is_none_or(|at| now - at >= INSTAGRAM_MIN_AGE)
-        }
+    let Some(adapter) = platforms.adapter(row.platform) else {
+        return Ok(Err(Unusable::AuthInvalid(format!(
+            "no adapter publishes to `{}`",
+            row.platform
+        ))));
     };
+    let policy = adapter.token_policy();
+    let token = TokenState {
+        has_refresh_token: refresh_token.is_some(),
+        ..token_state(&row)
+    };
+    let expired = row.token_expires_at.is_some_and(|at| at <= now);
+    let due = policy.due(&token, now);
     let auth = |token: String| Auth {
         account_id: row.account_id.clone(),
         access_token: token,
     };
-    // An expired Instagram token cannot be refreshed; a TikTok one whose refresh token
-    // expired neither.
-    let refresh_expired = row.refresh_expires_at.is_some_and(|at| at <= now);
-    let hopeless = match row.platform {
-        Platform::Instagram => expired,
-        Platform::Tiktok => (expired || force) && (refresh_token.is_none() || refresh_expired),
-    };
+    let hopeless = policy.hopeless(&token, now, force);
     if hopeless {
         let reason = format!(
             "the {} token expired; connect the channel again",
-            row.platform.label()
+            adapter.label()
         );
         needs_reauth(&mut tx, account, &reason).await?;
         tx.commit().await?;
@@ -198,7 +185,7 @@ pub async fn usable(
     if !(due || force) {
         return Ok(Ok(auth(access)));
     }
-    match oauth::refresh(platforms, row.platform, &access, refresh_token.as_deref()).await {
+    match adapter.refresh(&access, refresh_token.as_deref()).await {
         Ok(tokens) => {
             write_tokens(&mut tx, cipher, account, &tokens, now).await?;
             tx.commit().await?;
@@ -228,4 +215,14 @@ pub enum UsableError {
     Database(#[from] sqlx::Error),
     #[error("{}", .0.message)]
     Platform(Failure),
+}
+
+/// A channel's token as its platform's policy reads it.
+fn token_state(row: &store::Sealed) -> TokenState {
+    TokenState {
+        expires_at: row.token_expires_at,
+        issued_at: row.token_issued_at,
+        has_refresh_token: row.refresh_token.is_some(),
+        refresh_expires_at: row.refresh_expires_at,
+    }
 }

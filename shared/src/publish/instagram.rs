@@ -10,16 +10,23 @@ use serde_json::{Value, json};
 
 use super::{
     Adapter, Answer, Auth, Checked, Failure, FailureKind, MediaKind, Mode, Options, PlannedRequest,
-    Platform, Post, PublishSettings, Remote, Sent,
+    Platform, PlatformSettings, Post, PublishSettings, Refresh, Remote, Sent, TokenPolicy, oauth,
     post::{self, CAPTION_MAX, INSTAGRAM_HASHTAGS_MAX, INSTAGRAM_MENTIONS_MAX, Problem},
 };
 
 /// Instagram asks for containers to be polled for at most five minutes.
 const CONTAINER_WAIT_MAX: Duration = Duration::from_secs(300);
 
+/// Instagram's name in the registry (and the channel slug it publishes).
+pub const PLATFORM: Platform = Platform::of_static("instagram");
+
+const NOT_CONFIGURED: &str =
+    "Instagram is not configured: set INSTAGRAM_APP_ID and INSTAGRAM_APP_SECRET";
+
 pub struct Instagram {
     http: reqwest::Client,
     base: String,
+    oauth: PlatformSettings,
     poll: Duration,
     wait: Duration,
 }
@@ -33,6 +40,7 @@ impl Instagram {
                 .api_base_url
                 .trim_end_matches('/')
                 .to_owned(),
+            oauth: settings.instagram.clone(),
             poll: settings.check_interval,
             wait: settings.confirm_window.min(CONTAINER_WAIT_MAX),
         }
@@ -40,6 +48,16 @@ impl Instagram {
 
     fn url(&self, path: &str) -> String {
         format!("{}/{path}", self.base)
+    }
+
+    /// A grant asked of the Graph API (`access_token`, `refresh_access_token`).
+    async fn graph_grant(
+        &self,
+        path: &str,
+        query: &[(&str, &str)],
+    ) -> Result<oauth::Tokens, Failure> {
+        let request = self.http.get(self.url(path)).query(query);
+        oauth::tokens(&oauth::token_call(request, "Instagram").await?, "user_id")
     }
 
     fn container_body(post: &Post) -> Value {
@@ -58,7 +76,7 @@ impl Instagram {
     async fn call(&self, request: reqwest::RequestBuilder, token: &str) -> Answer {
         let response = match request.query(&[("access_token", token)]).send().await {
             Ok(response) => response,
-            Err(error) => return Answer::lost(&error, Platform::Instagram),
+            Err(error) => return Answer::lost(&error, "Instagram"),
         };
         let status = response.status().as_u16();
         let Ok(body) = response.json::<Value>().await else {
@@ -187,7 +205,79 @@ fn unavailable(step: &str, reason: &str) -> Failure {
 #[async_trait]
 impl Adapter for Instagram {
     fn platform(&self) -> Platform {
-        Platform::Instagram
+        PLATFORM
+    }
+
+    fn label(&self) -> &'static str {
+        "Instagram"
+    }
+
+    /// Long-lived tokens (60 days) are exchanged for new ones while valid, at least a day
+    /// after they were issued, when a week is left; an expired one cannot be.
+    fn token_policy(&self) -> TokenPolicy {
+        TokenPolicy {
+            refresh: Refresh::WhileValid,
+            ahead: chrono::Duration::days(7),
+            min_age: chrono::Duration::hours(24),
+        }
+    }
+
+    fn authorize_url(
+        &self,
+        redirect_uri: &str,
+        state: &str,
+        challenge: Option<&str>,
+    ) -> Result<String, String> {
+        let (client, _) =
+            oauth::app_credentials(&self.oauth, NOT_CONFIGURED).map_err(|f| f.message)?;
+        let params = [
+            ("client_id", client),
+            (
+                "scope",
+                "instagram_business_basic,instagram_business_content_publish",
+            ),
+        ];
+        oauth::authorize_url(&self.oauth, &params, redirect_uri, state, challenge)
+    }
+
+    /// The code gets a short-lived token, exchanged at once for a long-lived one.
+    async fn exchange_code(
+        &self,
+        redirect_uri: &str,
+        code: &str,
+        _verifier: Option<&str>,
+    ) -> Result<oauth::Tokens, Failure> {
+        let (client, secret) = oauth::app_credentials(&self.oauth, NOT_CONFIGURED)?;
+        let form = [
+            ("client_id", client),
+            ("client_secret", secret),
+            ("grant_type", "authorization_code"),
+            ("redirect_uri", redirect_uri),
+            ("code", code),
+        ];
+        let answer = oauth::post_grant(&self.http, &self.oauth, "Instagram", &form).await?;
+        let short = oauth::tokens(&answer, "user_id")?;
+        let query = [
+            ("grant_type", "ig_exchange_token"),
+            ("client_secret", secret),
+            ("access_token", short.access_token.as_str()),
+        ];
+        let mut long = self.graph_grant("access_token", &query).await?;
+        long.account_id = short.account_id;
+        long.scope = short.scope;
+        Ok(long)
+    }
+
+    async fn refresh(
+        &self,
+        access_token: &str,
+        _refresh_token: Option<&str>,
+    ) -> Result<oauth::Tokens, Failure> {
+        let query = [
+            ("grant_type", "ig_refresh_token"),
+            ("access_token", access_token),
+        ];
+        self.graph_grant("refresh_access_token", &query).await
     }
 
     fn validate(&self, post: &Post, options: &Options) -> Vec<Problem> {

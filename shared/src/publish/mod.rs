@@ -12,9 +12,10 @@
 //! `media_publish`) is sent once per intent. It is marked (`sending_at`, committed) before
 //! it goes; a lost answer makes the intent `unknown`, and only read-only checks resolve it.
 
-use std::{fmt, sync::Arc, time::Duration};
+use std::{collections::BTreeMap, fmt, sync::Arc, time::Duration};
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -93,9 +94,8 @@ pub(crate) enum Answer {
 }
 
 impl Answer {
-    /// A request that got no answer from `platform`.
-    pub(crate) fn lost(error: &reqwest::Error, platform: Platform) -> Self {
-        let label = platform.label();
+    /// A request that got no answer from the platform called `label`.
+    pub(crate) fn lost(error: &reqwest::Error, label: &str) -> Self {
         let reason = if error.is_timeout() {
             "the request timed out".to_owned()
         } else if error.is_connect() {
@@ -119,22 +119,112 @@ pub enum Remote {
     Pending(String),
 }
 
-/// A platform, as the publish job and the dry run use it.
+/// How a platform's tokens are refreshed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refresh {
+    /// A refresh token gets a new access token, also after the access token expired, as
+    /// long as the refresh token lives (TikTok; the refresh token rotates).
+    WithRefreshToken,
+    /// A still valid access token is exchanged for a new one; an expired one cannot be
+    /// (Instagram's long-lived tokens).
+    WhileValid,
+}
+
+/// When a platform's tokens are refreshed, read from its own rules (lifetimes themselves
+/// always come from the platform's `expires_in`).
+#[derive(Debug, Clone, Copy)]
+pub struct TokenPolicy {
+    pub refresh: Refresh,
+    /// A token expiring within this is refreshed before a call.
+    pub ahead: chrono::Duration,
+    /// Only tokens at least this old are refreshed.
+    pub min_age: chrono::Duration,
+}
+
+/// A channel's token as the policy reads it.
+#[derive(Debug, Clone, Copy)]
+pub struct TokenState {
+    pub expires_at: Option<DateTime<Utc>>,
+    pub issued_at: Option<DateTime<Utc>>,
+    pub has_refresh_token: bool,
+    pub refresh_expires_at: Option<DateTime<Utc>>,
+}
+
+impl TokenPolicy {
+    fn expired(token: &TokenState, now: DateTime<Utc>) -> bool {
+        token.expires_at.is_some_and(|at| at <= now)
+    }
+
+    /// The token should be refreshed before the next call.
+    pub fn due(&self, token: &TokenState, now: DateTime<Utc>) -> bool {
+        (self.refresh == Refresh::WithRefreshToken || !Self::expired(token, now))
+            && token.expires_at.is_some_and(|at| at - now <= self.ahead)
+            && token.issued_at.is_none_or(|at| now - at >= self.min_age)
+    }
+
+    /// No refresh can help (with `force`: the platform refused the token): the channel
+    /// must be connected again.
+    pub fn hopeless(&self, token: &TokenState, now: DateTime<Utc>, force: bool) -> bool {
+        let expired = Self::expired(token, now);
+        match self.refresh {
+            Refresh::WhileValid => expired,
+            Refresh::WithRefreshToken => {
+                let refresh_expired = token.refresh_expires_at.is_some_and(|at| at <= now);
+                (expired || force) && (!token.has_refresh_token || refresh_expired)
+            }
+        }
+    }
+
+    /// What the stored token says without asking the platform: an expired token that
+    /// cannot be refreshed.
+    pub fn expired_for_good(&self, token: &TokenState, now: DateTime<Utc>) -> bool {
+        self.refresh == Refresh::WhileValid && Self::expired(token, now)
+    }
+}
+
+/// A platform: everything it does differently from the others (its OAuth grant and
+/// refresh, its token policy, its rules and limits, its requests and how it answers) is
+/// here, behind one trait. A new platform is a new implementation registered with
+/// [`Platforms::with`]; nothing else names it.
 #[async_trait]
 pub trait Adapter: Send + Sync {
     fn platform(&self) -> Platform;
-
+    /// Its name as people read it ("TikTok").
+    fn label(&self) -> &'static str;
+    fn token_policy(&self) -> TokenPolicy;
+    /// Whether its authorisation uses PKCE (S256).
+    fn uses_pkce(&self) -> bool {
+        false
+    }
+    /// The URL the user opens to grant access, or why connecting cannot start (the app's
+    /// credentials for the platform are not configured: which variables to set).
+    fn authorize_url(
+        &self,
+        redirect_uri: &str,
+        state: &str,
+        challenge: Option<&str>,
+    ) -> Result<String, String>;
+    /// Exchanges the callback's code for tokens (with the account they act for).
+    async fn exchange_code(
+        &self,
+        redirect_uri: &str,
+        code: &str,
+        verifier: Option<&str>,
+    ) -> Result<oauth::Tokens, Failure>;
+    /// A refreshed token ([`TokenPolicy::refresh`] says with what).
+    async fn refresh(
+        &self,
+        access_token: &str,
+        refresh_token: Option<&str>,
+    ) -> Result<oauth::Tokens, Failure>;
     /// Problems the platform's rules find in `post` (no I/O).
     fn validate(&self, post: &Post, options: &Options) -> Vec<post::Problem>;
-
     /// The requests a publish of `post` sends, secrets masked (no I/O).
     fn plan(&self, account_id: &str, post: &Post, options: &Options) -> Vec<PlannedRequest>;
-
     /// The read-only checks a publish depends on (TikTok's creator options, Instagram's
     /// remaining quota); the options as a publish would send them (TikTok's privacy level
     /// resolved).
     async fn check(&self, auth: &Auth, post: &Post, options: &Options) -> Result<Checked, Failure>;
-
     /// Steps without an outside effect before the one with it (Instagram's container,
     /// until it is `FINISHED`); the remote id to keep.
     async fn prepare(
@@ -143,7 +233,6 @@ pub trait Adapter: Send + Sync {
         post: &Post,
         options: &Options,
     ) -> Result<Option<String>, Failure>;
-
     /// The request with an outside effect. Sent once per intent.
     async fn send(
         &self,
@@ -152,57 +241,88 @@ pub trait Adapter: Send + Sync {
         options: &Options,
         prepared: Option<&str>,
     ) -> Sent;
-
     /// Read-only: where a sent publish is (`remote_id` as `send` or `prepare` returned it).
     async fn confirm(&self, auth: &Auth, remote_id: Option<&str>, post: &Post) -> Remote;
 }
 
-/// The adapters, sharing one HTTP client.
+/// The registry of platforms: the adapters, sharing one HTTP client. The publishing
+/// platform list exists here only: the API checks a `{platform}` against it, the web app
+/// reads it (`/app/config.json`), and it fills the `platforms` table at start.
 #[derive(Clone)]
 pub struct Platforms {
-    pub settings: Arc<PublishSettings>,
     pub http: reqwest::Client,
-    tiktok: Arc<tiktok::TikTok>,
-    instagram: Arc<instagram::Instagram>,
+    adapters: Arc<BTreeMap<Platform, Arc<dyn Adapter>>>,
 }
 
 impl Platforms {
+    /// The built-in platforms (TikTok, Instagram).
     pub fn new(settings: &PublishSettings) -> anyhow::Result<Self> {
         let http = reqwest::Client::builder()
             .timeout(settings.http_timeout)
             .connect_timeout(settings.http_timeout.min(Duration::from_secs(10)))
             .redirect(reqwest::redirect::Policy::none())
             .build()?;
-        Ok(Self {
-            tiktok: Arc::new(tiktok::TikTok::new(http.clone(), settings)),
-            instagram: Arc::new(instagram::Instagram::new(http.clone(), settings)),
-            settings: Arc::new(settings.clone()),
-            http,
-        })
+        let platforms = Self {
+            adapters: Arc::default(),
+            http: http.clone(),
+        };
+        Ok(platforms
+            .with(Arc::new(tiktok::TikTok::new(http.clone(), settings)))
+            .with(Arc::new(instagram::Instagram::new(http, settings))))
     }
 
-    pub fn adapter(&self, platform: Platform) -> &dyn Adapter {
-        match platform {
-            Platform::Tiktok => self.tiktok.as_ref(),
-            Platform::Instagram => self.instagram.as_ref(),
-        }
+    /// The registry with `adapter` added (or replacing the one of its platform).
+    pub fn with(mut self, adapter: Arc<dyn Adapter>) -> Self {
+        let platform = Platform::interned(adapter.platform().as_str());
+        Arc::make_mut(&mut self.adapters).insert(platform, adapter);
+        self
     }
 
-    pub fn of(&self, platform: Platform) -> &PlatformSettings {
-        match platform {
-            Platform::Tiktok => &self.settings.tiktok,
-            Platform::Instagram => &self.settings.instagram,
-        }
+    /// The registered platform named `name`.
+    pub fn get(&self, name: &str) -> Option<Platform> {
+        self.adapters.keys().find(|p| p.as_str() == name).copied()
     }
-}
 
-/// Counts an intent's outcome (`publish_intents_total{channel, outcome}`).
-/// A channel a platform does not publish to is counted as `other`: channels are the
-/// users' own slugs, which never go into a label.
-pub fn count_outcome(channel: &str, outcome: IntentStatus) {
-    let channel = Platform::of_channel(channel).map_or("other", Platform::as_str);
-    metrics::counter!("publish_intents_total", "channel" => channel, "outcome" => outcome.as_str())
-        .increment(1);
+    /// The platform a calendar channel slug publishes to, if one is registered.
+    pub fn of_channel(&self, channel: &str) -> Option<Platform> {
+        self.get(channel)
+    }
+
+    /// The adapter of `platform`, if it is registered in this process.
+    pub fn adapter(&self, platform: Platform) -> Option<&dyn Adapter> {
+        self.adapters.get(&platform).map(|a| a.as_ref())
+    }
+
+    /// The adapter of a platform this registry returned (`get`, `of_channel`).
+    pub fn registered(&self, platform: Platform) -> &dyn Adapter {
+        self.adapter(platform)
+            .expect("a platform this registry returned has an adapter")
+    }
+
+    /// The registered platforms' names.
+    pub fn names(&self) -> Vec<&'static str> {
+        self.adapters.keys().map(|p| p.as_str()).collect()
+    }
+
+    /// Every registered adapter, by name.
+    pub fn all(&self) -> impl Iterator<Item = &dyn Adapter> {
+        self.adapters.values().map(|a| a.as_ref())
+    }
+
+    /// `platform`'s name as people read it (its own name when it is not registered here).
+    pub fn label(&self, platform: Platform) -> &'static str {
+        self.adapter(platform)
+            .map_or(platform.as_str(), |adapter| adapter.label())
+    }
+
+    /// Counts an intent's outcome (`publish_intents_total{channel, outcome}`). A channel no
+    /// platform is registered for is counted as `other`: channels are the users' own slugs,
+    /// which never go into a label.
+    pub fn count_outcome(&self, channel: &str, outcome: IntentStatus) {
+        let channel = self.of_channel(channel).map_or("other", Platform::as_str);
+        metrics::counter!("publish_intents_total", "channel" => channel, "outcome" => outcome.as_str())
+            .increment(1);
+    }
 }
 
 /// Counts and logs a request refused for credentials missing: a channel's (its token is
@@ -210,14 +330,14 @@ pub fn count_outcome(channel: &str, outcome: IntentStatus) {
 /// `channel` empty for the key, which is every channel's).
 /// `adapter_auth_missing_total{channel, reason}`, `reason` one of `token_missing`,
 /// `token_refused`, `oauth_not_configured`, `token_key_missing`.
-pub fn auth_missing(channel: &str, code: &str) {
+pub fn auth_missing(platform: Option<Platform>, code: &str) {
     let reason = match code {
         "CHANNEL_NOT_CONNECTED" => "token_missing",
         "OAUTH_NOT_CONFIGURED" => "oauth_not_configured",
         "TOKEN_STORE_UNCONFIGURED" => "token_key_missing",
         _ => "token_refused",
     };
-    let channel = Platform::of_channel(channel).map_or("", Platform::as_str);
+    let channel = platform.map_or("", Platform::as_str);
     tracing::warn!(
         channel,
         code,

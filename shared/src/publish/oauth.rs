@@ -1,13 +1,14 @@
-//! The platforms' OAuth: the authorize URL (TikTok with PKCE), the code exchange, and token
-//! refresh. Lifetimes always come from the platform's `expires_in`: they have changed
-//! over time, and hard-coded ones go stale.
+//! What the platforms' OAuth has in common: the callback URL, the app's credentials, the
+//! authorize URL (with PKCE), grants posted to a token endpoint and their answers. Each
+//! adapter composes its own grant and refresh from these. Lifetimes always come from the
+//! platform's `expires_in`: they have changed over time, and hard-coded ones go stale.
 
 use base64::Engine;
 use rand::RngCore;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use super::{Failure, FailureKind, Platform, Platforms};
+use super::{Failure, FailureKind, Platform, PlatformSettings};
 
 /// Tokens a platform issued.
 #[derive(Clone)]
@@ -43,201 +44,71 @@ pub fn challenge(verifier: &str) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
 }
 
-/// Where the platform sends the browser back to.
-pub fn redirect_uri(platforms: &Platforms, platform: Platform) -> String {
+/// Where the platform sends the browser back to (`OAUTH_REDIRECT_BASE_URL`, or the API's
+/// own address once bound).
+pub fn redirect_uri(redirect_base_url: &str, platform: Platform) -> String {
     format!(
         "{}/v1/channels/{platform}/callback",
-        platforms.settings.redirect_base_url.trim_end_matches('/')
+        redirect_base_url.trim_end_matches('/')
     )
 }
 
-/// The app's client id, or why connecting cannot start.
-pub fn client_id(platforms: &Platforms, platform: Platform) -> Result<&str, String> {
-    let settings = platforms.of(platform);
+/// The app's client id and secret for a platform, or `OAUTH_NOT_CONFIGURED` with
+/// `missing` (which variables to set).
+pub fn app_credentials<'a>(
+    settings: &'a PlatformSettings,
+    missing: &str,
+) -> Result<(&'a str, &'a str), Failure> {
     match (&settings.client_id, &settings.client_secret) {
-        (Some(id), Some(_)) => Ok(id),
-        _ => Err(match platform {
-            Platform::Tiktok => {
-                "TikTok is not configured: set TIKTOK_CLIENT_KEY and TIKTOK_CLIENT_SECRET"
-            }
-            Platform::Instagram => {
-                "Instagram is not configured: set INSTAGRAM_APP_ID and INSTAGRAM_APP_SECRET"
-            }
-        }
-        .into()),
+        (Some(id), Some(secret)) => Ok((id, secret.expose())),
+        _ => Err(Failure::permanent("OAUTH_NOT_CONFIGURED", missing)),
     }
 }
 
-/// The URL the user opens to grant access.
+/// The URL the user opens to grant access: the platform's authorize URL with its own
+/// `params` (client id, scope), then the standard ones and PKCE's challenge.
 pub fn authorize_url(
-    platforms: &Platforms,
-    platform: Platform,
+    settings: &PlatformSettings,
+    params: &[(&str, &str)],
+    redirect_uri: &str,
     state: &str,
-    verifier: Option<&str>,
+    challenge: Option<&str>,
 ) -> Result<String, String> {
-    let client = client_id(platforms, platform)?;
-    let mut url = url::Url::parse(&platforms.of(platform).authorize_url)
-        .map_err(|e| format!("the {platform} authorize URL is not a URL: {e}"))?;
+    let mut url = url::Url::parse(&settings.authorize_url)
+        .map_err(|e| format!("the authorize URL is not a URL: {e}"))?;
     {
         let mut query = url.query_pairs_mut();
-        match platform {
-            Platform::Tiktok => {
-                query
-                    .append_pair("client_key", client)
-                    .append_pair("scope", "user.info.basic,video.publish,video.upload");
-            }
-            Platform::Instagram => {
-                query.append_pair("client_id", client).append_pair(
-                    "scope",
-                    "instagram_business_basic,instagram_business_content_publish",
-                );
-            }
-        }
+        query.extend_pairs(params);
         query
             .append_pair("response_type", "code")
-            .append_pair("redirect_uri", &redirect_uri(platforms, platform))
+            .append_pair("redirect_uri", redirect_uri)
             .append_pair("state", state);
-        if let Some(verifier) = verifier {
+        if let Some(challenge) = challenge {
             query
-                .append_pair("code_challenge", &challenge(verifier))
+                .append_pair("code_challenge", challenge)
                 .append_pair("code_challenge_method", "S256");
         }
     }
     Ok(url.into())
 }
 
-/// Exchanges the callback's code for tokens (Instagram's short-lived token is exchanged
-/// for a long-lived one).
-pub async fn exchange_code(
-    platforms: &Platforms,
-    platform: Platform,
-    code: &str,
-    verifier: Option<&str>,
-) -> Result<Tokens, Failure> {
-    let (client, secret) = app_credentials(platforms, platform)?;
-    let redirect = redirect_uri(platforms, platform);
-    match platform {
-        Platform::Tiktok => {
-            let mut form = vec![
-                ("client_key", client),
-                ("client_secret", secret),
-                ("code", code),
-                ("grant_type", "authorization_code"),
-                ("redirect_uri", redirect.as_str()),
-            ];
-            if let Some(verifier) = verifier {
-                form.push(("code_verifier", verifier));
-            }
-            tokens(&post_grant(platforms, platform, &form).await?, "open_id")
-        }
-        Platform::Instagram => {
-            let form = [
-                ("client_id", client),
-                ("client_secret", secret),
-                ("grant_type", "authorization_code"),
-                ("redirect_uri", redirect.as_str()),
-                ("code", code),
-            ];
-            let short = tokens(&post_grant(platforms, platform, &form).await?, "user_id")?;
-            let query = [
-                ("grant_type", "ig_exchange_token"),
-                ("client_secret", secret),
-                ("access_token", short.access_token.as_str()),
-            ];
-            let mut long = graph_grant(platforms, "access_token", &query).await?;
-            long.account_id = short.account_id;
-            long.scope = short.scope;
-            Ok(long)
-        }
-    }
-}
-
-/// A refreshed token: TikTok's `refresh_token` grant (the refresh token rotates),
-/// Instagram's `ig_refresh_token` of a still valid long-lived token.
-pub async fn refresh(
-    platforms: &Platforms,
-    platform: Platform,
-    access_token: &str,
-    refresh_token: Option<&str>,
-) -> Result<Tokens, Failure> {
-    match platform {
-        Platform::Tiktok => {
-            let Some(refresh_token) = refresh_token else {
-                return Err(Failure::new(
-                    FailureKind::Auth,
-                    "CHANNEL_AUTH_INVALID",
-                    "TikTok's access token expired and there is no refresh token: connect the channel again",
-                ));
-            };
-            let (client, secret) = app_credentials(platforms, platform)?;
-            let form = [
-                ("client_key", client),
-                ("client_secret", secret),
-                ("grant_type", "refresh_token"),
-                ("refresh_token", refresh_token),
-            ];
-            tokens(&post_grant(platforms, platform, &form).await?, "open_id")
-        }
-        Platform::Instagram => {
-            let query = [
-                ("grant_type", "ig_refresh_token"),
-                ("access_token", access_token),
-            ];
-            graph_grant(platforms, "refresh_access_token", &query).await
-        }
-    }
-}
-
-/// The app's client id and secret, or `OAUTH_NOT_CONFIGURED`.
-fn app_credentials(platforms: &Platforms, platform: Platform) -> Result<(&str, &str), Failure> {
-    let id = client_id(platforms, platform)
-        .map_err(|m| Failure::permanent("OAUTH_NOT_CONFIGURED", m))?;
-    let secret = platforms
-        .of(platform)
-        .client_secret
-        .as_ref()
-        .map_or("", |s| s.expose());
-    Ok((id, secret))
-}
-
 /// A grant posted as a form to the platform's token URL.
-async fn post_grant(
-    platforms: &Platforms,
-    platform: Platform,
+pub async fn post_grant(
+    http: &reqwest::Client,
+    settings: &PlatformSettings,
+    label: &str,
     form: &[(&str, &str)],
 ) -> Result<Value, Failure> {
-    let request = platforms
-        .http
-        .post(&platforms.of(platform).token_url)
-        .form(form);
-    token_call(request, platform).await
-}
-
-/// A grant asked of Instagram's Graph API (`access_token`, `refresh_access_token`).
-async fn graph_grant(
-    platforms: &Platforms,
-    path: &str,
-    query: &[(&str, &str)],
-) -> Result<Tokens, Failure> {
-    let base = &platforms.settings.instagram.api_base_url;
-    let request = platforms
-        .http
-        .get(format!("{}/{path}", base.trim_end_matches('/')))
-        .query(query);
-    tokens(&token_call(request, Platform::Instagram).await?, "user_id")
+    token_call(http.post(&settings.token_url).form(form), label).await
 }
 
 /// A token endpoint's JSON, or its refusal (auth: the grant was refused) or unavailability.
-async fn token_call(
-    request: reqwest::RequestBuilder,
-    platform: Platform,
-) -> Result<Value, Failure> {
+pub async fn token_call(request: reqwest::RequestBuilder, label: &str) -> Result<Value, Failure> {
     let response = request.send().await.map_err(|error| {
         Failure::retryable(
             "PLATFORM_UNAVAILABLE",
             format!(
-                "{}'s token endpoint could not be reached{}",
-                platform.label(),
+                "{label}'s token endpoint could not be reached{}",
                 if error.is_timeout() { " (timeout)" } else { "" }
             ),
         )
@@ -253,7 +124,7 @@ async fn token_call(
     if status >= 500 {
         return Err(Failure::retryable(
             "PLATFORM_UNAVAILABLE",
-            format!("{}'s token endpoint answered {status}", platform.label()),
+            format!("{label}'s token endpoint answered {status}"),
         ));
     }
     let code = match &body["error"] {
@@ -272,15 +143,13 @@ async fn token_call(
     Err(Failure::new(
         FailureKind::Auth,
         "CHANNEL_AUTH_INVALID",
-        format!(
-            "{} refused the token request: {description} ({code})",
-            platform.label()
-        ),
+        format!("{label} refused the token request: {description} ({code})"),
     )
     .platform(code))
 }
 
-fn tokens(body: &Value, account_field: &str) -> Result<Tokens, Failure> {
+/// The tokens of a token endpoint's answer; the account is `account_field`.
+pub fn tokens(body: &Value, account_field: &str) -> Result<Tokens, Failure> {
     let text = |key: &str| {
         body[key]
             .as_str()

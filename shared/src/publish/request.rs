@@ -208,7 +208,7 @@ pub async fn submit(
             ));
         }
     }
-    let accounts = store::channels::accounts(&mut *conn).await?;
+    let accounts = store::channels::accounts(&mut *conn, &run.platforms.names()).await?;
     let chosen = request.channels.clone().unwrap_or_default();
     let unknown: Vec<Uuid> = chosen
         .iter()
@@ -218,7 +218,7 @@ pub async fn submit(
     if !unknown.is_empty() {
         return Err(Refusal::invalid(
             "CHANNEL_NOT_FOUND",
-            "some of `channels` are not the caller's TikTok or Instagram channels",
+            "some of `channels` are not the caller's channels of a platform Almanac publishes to",
             json!({ "channelIds": unknown }),
         ));
     }
@@ -231,13 +231,13 @@ pub async fn submit(
     // A dry run's platforms without an account to plan with, and why.
     let mut unplannable: HashMap<Platform, &'static str> = HashMap::new();
     for entry in &entries {
-        let Some(platform) = Platform::of_channel(&entry.channel) else {
+        let Some(platform) = run.platforms.of_channel(&entry.channel) else {
             continue;
         };
         if targets.contains_key(&platform) || unplannable.contains_key(&platform) {
             continue;
         }
-        let account = match pick(&accounts, &chosen, platform) {
+        let account = match pick(run.platforms, &accounts, &chosen, platform) {
             Ok(account) => account,
             Err(Refusal::Unprocessable {
                 code: code @ ("CHANNEL_NOT_CONNECTED" | "CHANNEL_AMBIGUOUS"),
@@ -279,7 +279,7 @@ pub async fn submit(
             spool_id: run.spool_id,
             request_id: run.request_id.clone(),
         };
-        let Some(platform) = Platform::of_channel(&entry.channel) else {
+        let Some(platform) = run.platforms.of_channel(&entry.channel) else {
             new.error = Some(json!({
                 "code": "UNSUPPORTED_CHANNEL",
                 "message": format!("no adapter publishes to `{}`: export the calendar instead (ICS, CSV or JSON)", entry.channel),
@@ -296,7 +296,7 @@ pub async fn submit(
             continue;
         }
         let target = &targets[&platform];
-        let adapter = run.platforms.adapter(platform);
+        let adapter = run.platforms.registered(platform);
         new.account = Some(target.account.id);
         let post = entry.post();
         let mut problems = adapter.validate(&post, &options);
@@ -370,7 +370,7 @@ pub async fn submit(
         store::dispatch(conn, Due::Ids(&now_ids), now_ids.len() as i64).await?
     };
     for intent in &intents {
-        super::count_outcome(&intent.channel, intent.status);
+        run.platforms.count_outcome(&intent.channel, intent.status);
         tracing::info!(
             requestId = run.request_id.as_deref().unwrap_or(""),
             userId = %user,
@@ -402,15 +402,17 @@ async fn write(conn: &mut PgConnection, new: &NewIntent) -> sqlx::Result<Intent>
 }
 
 fn target_quota<'a>(quota: &'a mut BTreeMap<Uuid, i64>, target: &Target) -> Option<&'a mut i64> {
-    if target.account.platform != Platform::Instagram {
-        return None;
-    }
     let remaining = target.checked.as_ref()?.as_ref().ok()?.remaining?;
     Some(quota.entry(target.account.id).or_insert(remaining))
 }
 
 /// The platform's one account: the chosen one, else the only connected one.
-fn pick(accounts: &[Account], chosen: &[Uuid], platform: Platform) -> Result<Account, Refusal> {
+fn pick(
+    platforms: &Platforms,
+    accounts: &[Account],
+    chosen: &[Uuid],
+    platform: Platform,
+) -> Result<Account, Refusal> {
     let of_platform: Vec<&Account> = accounts.iter().filter(|a| a.platform == platform).collect();
     let picked: Vec<&Account> = of_platform
         .iter()
@@ -425,7 +427,7 @@ fn pick(accounts: &[Account], chosen: &[Uuid], platform: Platform) -> Result<Acc
     match candidates.as_slice() {
         [one] => Ok((*one).clone()),
         [] => {
-            super::auth_missing(platform.as_str(), "CHANNEL_NOT_CONNECTED");
+            super::auth_missing(Some(platform), "CHANNEL_NOT_CONNECTED");
             Err(Refusal::invalid(
                 "CHANNEL_NOT_CONNECTED",
                 Unusable::NotConnected.message(platform.as_str()),
@@ -437,7 +439,7 @@ fn pick(accounts: &[Account], chosen: &[Uuid], platform: Platform) -> Result<Acc
             format!(
                 "{} {} channels are connected: choose one with `channels`",
                 several.len(),
-                platform.label()
+                platforms.label(platform)
             ),
             json!({ "channel": platform, "channelIds": several.iter().map(|a| a.id).collect::<Vec<_>>() }),
         )),
@@ -459,7 +461,7 @@ async fn settle_target(
 ) -> Result<Target, Refusal> {
     let platform = account.platform;
     let refuse = |unusable: Unusable| {
-        super::auth_missing(platform.as_str(), unusable.code());
+        super::auth_missing(Some(platform), unusable.code());
         Refusal::invalid(
             unusable.code(),
             unusable.message(platform.as_str()),
@@ -468,7 +470,7 @@ async fn settle_target(
     };
     let (true, Some(cipher)) = (enabled, run.cipher) else {
         // Publishing off: what the stored credentials say, without asking the platform.
-        if let Err(unusable) = channels::local_state(conn, account.id).await? {
+        if let Err(unusable) = channels::local_state(conn, run.platforms, account.id).await? {
             return Err(refuse(unusable));
         }
         return Ok(Target {
@@ -485,7 +487,7 @@ async fn settle_target(
         &entry.format,
         None,
     );
-    let adapter = run.platforms.adapter(platform);
+    let adapter = run.platforms.registered(platform);
     let mut force = false;
     let checked = loop {
         let auth: Auth =

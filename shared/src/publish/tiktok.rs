@@ -7,7 +7,8 @@ use serde_json::{Value, json};
 
 use super::{
     Adapter, Answer, Auth, Checked, Failure, FailureKind, MediaKind, Mode, Options, PRIVACY_LEVELS,
-    PlannedRequest, Platform, Post, PublishSettings, Remote, Sent,
+    PlannedRequest, Platform, PlatformSettings, Post, PublishSettings, Refresh, Remote, Sent,
+    TokenPolicy, oauth,
     post::{self, CAPTION_MAX, PHOTO_DESCRIPTION_MAX, PHOTO_TITLE_MAX, Problem},
 };
 
@@ -17,9 +18,16 @@ const INBOX_VIDEO_INIT: &str = "/v2/post/publish/inbox/video/init/";
 const CONTENT_INIT: &str = "/v2/post/publish/content/init/";
 const STATUS_FETCH: &str = "/v2/post/publish/status/fetch/";
 
+/// TikTok's name in the registry (and the channel slug it publishes).
+pub const PLATFORM: Platform = Platform::of_static("tiktok");
+
+const NOT_CONFIGURED: &str =
+    "TikTok is not configured: set TIKTOK_CLIENT_KEY and TIKTOK_CLIENT_SECRET";
+
 pub struct TikTok {
     http: reqwest::Client,
     base: String,
+    oauth: PlatformSettings,
 }
 
 impl TikTok {
@@ -31,6 +39,7 @@ impl TikTok {
                 .api_base_url
                 .trim_end_matches('/')
                 .to_owned(),
+            oauth: settings.tiktok.clone(),
         }
     }
 
@@ -98,7 +107,7 @@ impl TikTok {
         }
         let response = match request.send().await {
             Ok(response) => response,
-            Err(error) => return Answer::lost(&error, Platform::Tiktok),
+            Err(error) => return Answer::lost(&error, "TikTok"),
         };
         let status = response.status().as_u16();
         let Ok(body) = response.json::<Value>().await else {
@@ -278,7 +287,84 @@ fn masked() -> Value {
 #[async_trait]
 impl Adapter for TikTok {
     fn platform(&self) -> Platform {
-        Platform::Tiktok
+        PLATFORM
+    }
+
+    fn label(&self) -> &'static str {
+        "TikTok"
+    }
+
+    /// Access tokens live hours and are refreshed 5 minutes ahead with the (rotating)
+    /// refresh token, which lives months.
+    fn token_policy(&self) -> TokenPolicy {
+        TokenPolicy {
+            refresh: Refresh::WithRefreshToken,
+            ahead: chrono::Duration::minutes(5),
+            min_age: chrono::Duration::zero(),
+        }
+    }
+
+    fn uses_pkce(&self) -> bool {
+        true
+    }
+
+    fn authorize_url(
+        &self,
+        redirect_uri: &str,
+        state: &str,
+        challenge: Option<&str>,
+    ) -> Result<String, String> {
+        let (client, _) =
+            oauth::app_credentials(&self.oauth, NOT_CONFIGURED).map_err(|f| f.message)?;
+        let params = [
+            ("client_key", client),
+            ("scope", "user.info.basic,video.publish,video.upload"),
+        ];
+        oauth::authorize_url(&self.oauth, &params, redirect_uri, state, challenge)
+    }
+
+    async fn exchange_code(
+        &self,
+        redirect_uri: &str,
+        code: &str,
+        verifier: Option<&str>,
+    ) -> Result<oauth::Tokens, Failure> {
+        let (client, secret) = oauth::app_credentials(&self.oauth, NOT_CONFIGURED)?;
+        let mut form = vec![
+            ("client_key", client),
+            ("client_secret", secret),
+            ("code", code),
+            ("grant_type", "authorization_code"),
+            ("redirect_uri", redirect_uri),
+        ];
+        if let Some(verifier) = verifier {
+            form.push(("code_verifier", verifier));
+        }
+        let answer = oauth::post_grant(&self.http, &self.oauth, "TikTok", &form).await?;
+        oauth::tokens(&answer, "open_id")
+    }
+
+    async fn refresh(
+        &self,
+        _access_token: &str,
+        refresh_token: Option<&str>,
+    ) -> Result<oauth::Tokens, Failure> {
+        let Some(refresh_token) = refresh_token else {
+            return Err(Failure::new(
+                FailureKind::Auth,
+                "CHANNEL_AUTH_INVALID",
+                "TikTok's access token expired and there is no refresh token: connect the channel again",
+            ));
+        };
+        let (client, secret) = oauth::app_credentials(&self.oauth, NOT_CONFIGURED)?;
+        let form = [
+            ("client_key", client),
+            ("client_secret", secret),
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh_token),
+        ];
+        let answer = oauth::post_grant(&self.http, &self.oauth, "TikTok", &form).await?;
+        oauth::tokens(&answer, "open_id")
     }
 
     fn validate(&self, post: &Post, options: &Options) -> Vec<Problem> {

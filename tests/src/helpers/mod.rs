@@ -93,6 +93,9 @@ pub struct TestOptions {
     pub probe: bool,
     /// A Redis of the test's own (`helpers::redis_server`) instead of the shared one.
     pub redis_url: Option<String>,
+    /// Publishing platforms the test registers besides the built-in ones, in the API and
+    /// every worker (`publishing::youtube`).
+    pub platforms: Vec<std::sync::Arc<dyn almanac_shared::publish::Adapter>>,
 }
 
 impl Default for TestOptions {
@@ -106,6 +109,7 @@ impl Default for TestOptions {
             worker_env: Vec::new(),
             probe: false,
             redis_url: None,
+            platforms: Vec::new(),
         }
     }
 }
@@ -131,6 +135,8 @@ pub struct TestApp {
     /// Jobs the test leaves behind on purpose (see `Drop`).
     leaves: Leaves,
     probe: bool,
+    /// The test's own publishing platforms (`TestOptions::platforms`).
+    platforms: Vec<std::sync::Arc<dyn almanac_shared::publish::Adapter>>,
     api: JoinHandle<()>,
     replicas: Vec<JoinHandle<()>>,
     workers: Vec<Worker>,
@@ -279,9 +285,12 @@ pub async fn spawn_app_with(options: TestOptions) -> TestApp {
     let worker_settings =
         Settings::from_lookup(|k| env.get(k).cloned()).expect("test worker settings are valid");
 
-    let api = almanac_api::Application::build(settings.clone())
-        .await
-        .expect("API builds");
+    let api = almanac_api::Application::build_with(
+        settings.clone(),
+        with_platforms(&settings, &options.platforms),
+    )
+    .await
+    .expect("API builds");
     let address = format!("http://127.0.0.1:{}", api.port());
     let metrics_address = format!("http://127.0.0.1:{}", api.metrics_port());
     let api = tokio::spawn(async move {
@@ -307,6 +316,7 @@ pub async fn spawn_app_with(options: TestOptions) -> TestApp {
         worker_settings,
         leaves: Leaves::default(),
         probe: options.probe,
+        platforms: options.platforms.clone(),
         queue,
         redis,
         redis_base,
@@ -323,6 +333,17 @@ pub async fn spawn_app_with(options: TestOptions) -> TestApp {
         app.start_worker().await;
     }
     app
+}
+
+/// The built-in publishing platforms and the test's own.
+fn with_platforms(
+    settings: &Settings,
+    extra: &[std::sync::Arc<dyn almanac_shared::publish::Adapter>],
+) -> almanac_shared::publish::Platforms {
+    extra.iter().fold(
+        almanac_shared::publish::Platforms::new(&settings.publish).expect("platforms build"),
+        |platforms, adapter| platforms.with(adapter.clone()),
+    )
 }
 
 struct Worker {
@@ -344,6 +365,7 @@ impl TestApp {
         if self.probe {
             services.registry = services.registry.register::<probe::ProbeJob>();
         }
+        services.platforms = with_platforms(&settings, &self.platforms);
         let worker = almanac_worker::Application::build_with(settings, services)
             .await
             .expect("worker builds");
@@ -375,7 +397,8 @@ impl TestApp {
     /// Starts another API on the same database and Redis with other settings (a feature
     /// flag toggled, say); returns its base address.
     pub async fn start_api_replica_with(&mut self, settings: Settings) -> String {
-        let replica = almanac_api::Application::build(settings)
+        let platforms = with_platforms(&settings, &self.platforms);
+        let replica = almanac_api::Application::build_with(settings, platforms)
             .await
             .expect("API replica builds");
         let address = format!("http://127.0.0.1:{}", replica.port());

@@ -31,6 +31,9 @@ pub(super) async fn refusals(app: &mut TestApp, probe: &Probe, user: Uuid) {
         .await;
     assert_eq!(status, 201, "{entry}");
     probe.succeed(201, probe.call("importChannel", &[])).await;
+    let unknown = json!({ "platform": "myspace", "accountId": "probe", "accessToken": "probe" });
+    let call = probe.call("importChannel", &[]).json(unknown);
+    probe.expect(422, call).await;
     let call = probe.call("publishCalendar", &[calendar]).json(json!({}));
     probe.expect(422, call).await;
     // Postgres down spools the request in Redis; with Redis cut off too, 503.

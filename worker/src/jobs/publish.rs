@@ -25,7 +25,6 @@ use almanac_shared::{
         Adapter, Auth, Failure, FailureKind, IntentStatus, Mode, Options, Platform, Post,
         PublishJob, Remote, Sent,
         channels::{self, Unusable, UsableError},
-        count_outcome,
     },
 };
 use chrono::{DateTime, Utc};
@@ -126,7 +125,7 @@ impl<'a> Publisher<'a> {
     }
 
     async fn publish(&self) -> Result<IntentStatus, Stop> {
-        let Some(platform) = Platform::of_channel(&self.input.channel) else {
+        let Some(platform) = self.ctx.platforms.of_channel(&self.input.channel) else {
             return self
                 .fail(&Failure::permanent(
                     "UNSUPPORTED_CHANNEL",
@@ -134,7 +133,7 @@ impl<'a> Publisher<'a> {
                 ))
                 .await;
         };
-        let adapter = self.ctx.platforms.adapter(platform);
+        let adapter = self.ctx.platforms.registered(platform);
         if self.input.previous == IntentStatus::Unknown || self.input.sending_at.is_some() {
             // The request with an outside effect may have gone: only checks from here on.
             let post = self.sent_post()?;
@@ -240,7 +239,7 @@ impl<'a> Publisher<'a> {
                 Sent::Unknown(reason) => {
                     self.unknown(&format!(
                         "{}'s answer was lost ({reason}); checking whether it was published",
-                        platform.label()
+                        adapter.label()
                     ))
                     .await?;
                     return self
@@ -262,7 +261,6 @@ impl<'a> Publisher<'a> {
     ) -> Result<IntentStatus, Stop> {
         let settings = &self.ctx.settings.publish;
         let window = chrono::Duration::from_std(settings.confirm_window).unwrap_or_default();
-        let platform = adapter.platform();
         loop {
             // Checking must not settle the intent on its own: a channel that became unusable
             // leaves it pending until the window closes.
@@ -291,12 +289,12 @@ impl<'a> Publisher<'a> {
                             format!(
                                 "the publish could not be confirmed within {} minutes ({reason}): check the {} account before retrying, so that it is not posted twice",
                                 window.num_minutes(),
-                                platform.label()
+                                adapter.label()
                             )
                         } else {
                             format!(
                                 "{} had not finished the post after {} minutes ({reason}): check the account",
-                                platform.label(),
+                                adapter.label(),
                                 window.num_minutes()
                             )
                         };
@@ -353,7 +351,7 @@ impl<'a> Publisher<'a> {
                         .await
                         .context("marking the channel")?;
                 }
-                almanac_shared::publish::auth_missing(platform.as_str(), &failure.code);
+                almanac_shared::publish::auth_missing(Some(platform), &failure.code);
                 self.fail(failure).await
             }
             FailureKind::Permanent => self.fail(failure).await,
@@ -389,7 +387,7 @@ impl<'a> Publisher<'a> {
     }
 
     async fn fail_auth(&self, platform: Platform, failure: Failure) -> Stop {
-        almanac_shared::publish::auth_missing(platform.as_str(), &failure.code);
+        almanac_shared::publish::auth_missing(Some(platform), &failure.code);
         match self.fail(&failure).await {
             Ok(status) => Stop::Settled(status),
             Err(stop) => stop,
@@ -472,7 +470,9 @@ impl<'a> Publisher<'a> {
     async fn unknown(&self, message: &str) -> Result<(), Stop> {
         let detail = json!({ "code": "PUBLISH_UNKNOWN", "message": message });
         tracing::warn!(intentId = %self.input.id, channel = %self.input.channel, status = "unknown", message, "publish outcome unknown");
-        count_outcome(&self.input.channel, IntentStatus::Unknown);
+        self.ctx
+            .platforms
+            .count_outcome(&self.input.channel, IntentStatus::Unknown);
         self.intent()
             .unknown(&detail)
             .await
@@ -501,7 +501,7 @@ impl<'a> Publisher<'a> {
 
     async fn finish(&self, status: IntentStatus) -> JobResult {
         let input = &self.input;
-        count_outcome(&input.channel, status);
+        self.ctx.platforms.count_outcome(&input.channel, status);
         metrics::histogram!("publish_duration_seconds", "channel" => input.channel.clone())
             .record(self.started.elapsed().as_secs_f64());
         tracing::info!(

@@ -2,7 +2,7 @@
 //! import) and never come out.
 
 use almanac_shared::publish::{
-    Platform, channels,
+    Adapter, Platform, channels,
     crypto::TokenCipher,
     oauth::{self, Tokens},
 };
@@ -63,7 +63,9 @@ pub struct ChannelList {
 #[derive(Debug, Clone, Object)]
 #[oai(rename_all = "camelCase")]
 pub struct ChannelImport {
-    pub platform: Platform,
+    /// A platform Almanac publishes to (`tiktok`, `instagram`; `GET /app/config.json`
+    /// lists them): another is refused with 422 `UNKNOWN_PLATFORM`.
+    pub platform: Text<1, 40>,
     /// TikTok's `open_id` or the Instagram user id.
     pub account_id: Text<1, 200>,
     pub access_token: Text<1, 4096>,
@@ -163,8 +165,12 @@ impl ChannelsApi {
         state: Data<&AppState>,
         auth: UserAuth,
         body: StrictJson<ChannelImport>,
-    ) -> Answer<ChannelCreated, { can::STORED | can::BODY }> {
+    ) -> Answer<ChannelCreated, { can::STORED | can::BODY | can::UNPROCESSABLE }> {
         let body = body.0;
+        let platform = state
+            .platforms
+            .get(&body.platform.0)
+            .ok_or_else(|| unknown_platform(&state, &body.platform.0, ApiError::Unprocessable))?;
         let cipher = cipher(&state)?;
         let tokens = Tokens {
             access_token: body.access_token.0,
@@ -181,7 +187,7 @@ impl ChannelsApi {
             &mut tx,
             cipher,
             user,
-            body.platform,
+            platform,
             &account_id,
             &tokens,
             Utc::now(),
@@ -189,7 +195,7 @@ impl ChannelsApi {
         .await?;
         let channel = channel(&mut tx, id).await?;
         tx.commit().await?;
-        tracing::info!(channel = %body.platform, channel_id = %id, userId = %user, "channel connected with an imported token");
+        tracing::info!(channel = %platform, channel_id = %id, userId = %user, "channel connected with an imported token");
         Ok(ChannelCreated::Created(ChannelEnvelope::of(channel)))
     }
 
@@ -204,18 +210,22 @@ impl ChannelsApi {
         &self,
         state: Data<&AppState>,
         auth: UserAuth,
-        platform: Path<Platform>,
+        /// A platform Almanac publishes to: another is 404 `UNKNOWN_PLATFORM`.
+        platform: Path<String>,
     ) -> Answer<
         Json<ConnectEnvelope>,
         { can::BAD_REQUEST | can::STORED | can::NOT_FOUND | can::UNPROCESSABLE },
     > {
-        let platform = platform.0;
+        let (platform, adapter) = registered(&state, &platform.0)?;
         cipher(&state)?;
         let token = oauth::random_token(32);
-        let verifier = (platform == Platform::Tiktok).then(|| oauth::random_token(48));
-        let url = oauth::authorize_url(&state.platforms, platform, &token, verifier.as_deref())
+        let verifier = adapter.uses_pkce().then(|| oauth::random_token(48));
+        let challenge = verifier.as_deref().map(oauth::challenge);
+        let redirect = oauth::redirect_uri(&state.settings.publish.redirect_base_url, platform);
+        let url = adapter
+            .authorize_url(&redirect, &token, challenge.as_deref())
             .map_err(|message| {
-                almanac_shared::publish::auth_missing(platform.as_str(), "OAUTH_NOT_CONFIGURED");
+                almanac_shared::publish::auth_missing(Some(platform), "OAUTH_NOT_CONFIGURED");
                 ApiError::unprocessable("OAUTH_NOT_CONFIGURED", message)
             })?;
         let expires_at = Utc::now() + STATE_TTL;
@@ -241,7 +251,9 @@ impl ChannelsApi {
     )]
     async fn callback(
         &self,
-        platform: Path<Platform>,
+        state: Data<&AppState>,
+        /// A platform Almanac publishes to: another is 404 `UNKNOWN_PLATFORM`.
+        platform: Path<String>,
         /// The authorisation code.
         #[oai(validator(max_length = 2048))]
         code: Query<Option<String>>,
@@ -253,10 +265,11 @@ impl ChannelsApi {
         error: Query<Option<String>>,
         #[oai(validator(max_length = 1000))] error_description: Query<Option<String>>,
     ) -> Answer<CallbackRedirect, { can::BAD_REQUEST | can::NOT_FOUND }> {
+        let (platform, _) = registered(&state, &platform.0)?;
         let mut location = url::Url::parse("http://app.invalid/app/").expect("a URL");
         location
             .query_pairs_mut()
-            .append_pair("platform", platform.0.as_str())
+            .append_pair("platform", platform.as_str())
             .append_pair("state", &oauth_state.0);
         for (key, value) in [
             ("code", code.0),
@@ -288,13 +301,14 @@ impl ChannelsApi {
         &self,
         state: Data<&AppState>,
         auth: UserAuth,
-        platform: Path<Platform>,
+        /// A platform Almanac publishes to: another is 404 `UNKNOWN_PLATFORM`.
+        platform: Path<String>,
         body: StrictJson<ChannelCompletion>,
     ) -> Answer<
         Json<ChannelEnvelope>,
         { can::STORED | can::BODY | can::NOT_FOUND | can::FORBIDDEN | can::UNPROCESSABLE },
     > {
-        let platform = platform.0;
+        let (platform, adapter) = registered(&state, &platform.0)?;
         let body = body.0;
         let caller = auth.user().id;
         let cipher = cipher(&state)?;
@@ -325,7 +339,7 @@ impl ChannelsApi {
                 "OAUTH_DENIED",
                 format!(
                     "{} did not grant access: {}",
-                    platform.label(),
+                    adapter.label(),
                     body.error_description.map_or(refused.0, |d| d.0)
                 ),
                 Some(serde_json::json!({ "channel": platform })),
@@ -339,11 +353,13 @@ impl ChannelsApi {
             )
             .into());
         };
-        let tokens = oauth::exchange_code(&state.platforms, platform, &code.0, verifier.as_deref())
+        let redirect = oauth::redirect_uri(&state.settings.publish.redirect_base_url, platform);
+        let tokens = adapter
+            .exchange_code(&redirect, &code.0, verifier.as_deref())
             .await
             .map_err(|failure| {
                 if failure.code == "OAUTH_NOT_CONFIGURED" {
-                    almanac_shared::publish::auth_missing(platform.as_str(), &failure.code);
+                    almanac_shared::publish::auth_missing(Some(platform), &failure.code);
                 }
                 if failure.kind == almanac_shared::publish::FailureKind::Retryable {
                     ApiError::Unavailable(
@@ -363,7 +379,7 @@ impl ChannelsApi {
                 "OAUTH_EXCHANGE_FAILED",
                 format!(
                     "{} did not say which account was connected",
-                    platform.label()
+                    adapter.label()
                 ),
                 None,
             ))
@@ -410,7 +426,7 @@ impl ChannelsApi {
 
 fn cipher(state: &AppState) -> ApiResult<&TokenCipher> {
     state.cipher.as_ref().ok_or_else(|| {
-        almanac_shared::publish::auth_missing("", "TOKEN_STORE_UNCONFIGURED");
+        almanac_shared::publish::auth_missing(None, "TOKEN_STORE_UNCONFIGURED");
         ApiError::Unavailable(
             ErrorEnvelope::new(
                 "TOKEN_STORE_UNCONFIGURED",
@@ -420,6 +436,33 @@ fn cipher(state: &AppState) -> ApiResult<&TokenCipher> {
             UNAVAILABLE_RETRY_SECS,
         )
     })
+}
+
+/// The registered platform named `name` and its adapter, or 404 `UNKNOWN_PLATFORM`.
+fn registered<'a>(state: &'a AppState, name: &str) -> ApiResult<(Platform, &'a dyn Adapter)> {
+    let platform = state
+        .platforms
+        .get(name)
+        .ok_or_else(|| unknown_platform(state, name, ApiError::NotFound))?;
+    Ok((platform, state.platforms.registered(platform)))
+}
+
+/// `name` is no platform Almanac publishes to: `status` (404 for a path, 422 for a body)
+/// with `UNKNOWN_PLATFORM` and the platforms it does publish to.
+fn unknown_platform(
+    state: &AppState,
+    name: &str,
+    status: fn(Json<ErrorEnvelope>) -> ApiError,
+) -> ApiError {
+    let names = state.platforms.names();
+    status(ErrorEnvelope::new(
+        "UNKNOWN_PLATFORM",
+        format!(
+            "Almanac does not publish to `{name}`: it publishes to {}",
+            names.join(", ")
+        ),
+        Some(serde_json::json!({ "platforms": names })),
+    ))
 }
 
 /// A `state` that names no authorisation in progress (unknown, used, expired, another

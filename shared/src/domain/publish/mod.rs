@@ -2,7 +2,7 @@
 //! mode and timing, the publish job, a platform's refusal, and (in [`post`]) what a post
 //! says and what each platform allows. The store, the adapters and the API share them.
 
-use std::{fmt, str::FromStr};
+use std::fmt;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -14,55 +14,83 @@ pub mod post;
 
 pub use post::{MediaKind, Post};
 
-/// The platforms with an adapter.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, sqlx::Type, poem_openapi::Enum,
-)]
-#[serde(rename_all = "snake_case")]
-#[sqlx(type_name = "text", rename_all = "snake_case")]
-#[oai(rename = "PublishPlatform", rename_all = "snake_case")]
-pub enum Platform {
-    Tiktok,
-    Instagram,
-}
+/// A publishing platform: the name an adapter is registered under (`publish::Platforms`,
+/// which also fills the `platforms` table). It is only a name: everything the platform does
+/// differently is its adapter's. Names are interned, so a `Platform` is `Copy`; the ones
+/// read from a request are checked against the registry first, and the ones read from the
+/// database are held to the `platforms` table by its foreign keys.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Platform(&'static str);
+
+/// The names interned so far: those of registered adapters and those read back from the
+/// database, both bounded by the `platforms` table.
+static NAMES: std::sync::Mutex<std::collections::BTreeSet<&'static str>> =
+    std::sync::Mutex::new(std::collections::BTreeSet::new());
 
 impl Platform {
-    pub const ALL: [Platform; 2] = [Platform::Tiktok, Platform::Instagram];
+    /// The platform named `name` (an adapter's own, known at compile time).
+    pub const fn of_static(name: &'static str) -> Self {
+        Self(name)
+    }
+
+    /// The platform named `name`, interned. Callers check it against the registry (or
+    /// read it from a column the `platforms` table holds).
+    pub fn interned(name: &str) -> Self {
+        let mut names = NAMES.lock().expect("platform names lock");
+        if let Some(known) = names.get(name) {
+            return Self(known);
+        }
+        let leaked: &'static str = Box::leak(name.to_owned().into_boxed_str());
+        names.insert(leaked);
+        Self(leaked)
+    }
 
     pub fn as_str(self) -> &'static str {
-        match self {
-            Platform::Tiktok => "tiktok",
-            Platform::Instagram => "instagram",
-        }
+        self.0
     }
+}
 
-    /// The platform a calendar channel slug publishes to, if any has an adapter.
-    pub fn of_channel(channel: &str) -> Option<Self> {
-        channel.parse().ok()
-    }
-
-    pub fn label(self) -> &'static str {
-        match self {
-            Platform::Tiktok => "TikTok",
-            Platform::Instagram => "Instagram",
-        }
+impl fmt::Debug for Platform {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Platform({})", self.0)
     }
 }
 
 impl fmt::Display for Platform {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        f.write_str(self.0)
     }
 }
 
-impl FromStr for Platform {
-    type Err = String;
+impl Serialize for Platform {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.0)
+    }
+}
 
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Platform::ALL
-            .into_iter()
-            .find(|p| p.as_str() == s)
-            .ok_or_else(|| format!("no adapter publishes to `{s}`"))
+impl sqlx::Type<sqlx::Postgres> for Platform {
+    fn type_info() -> sqlx::postgres::PgTypeInfo {
+        <String as sqlx::Type<sqlx::Postgres>>::type_info()
+    }
+
+    fn compatible(ty: &sqlx::postgres::PgTypeInfo) -> bool {
+        <String as sqlx::Type<sqlx::Postgres>>::compatible(ty)
+    }
+}
+
+impl<'q> sqlx::Encode<'q, sqlx::Postgres> for Platform {
+    fn encode_by_ref(
+        &self,
+        buf: &mut sqlx::postgres::PgArgumentBuffer,
+    ) -> Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
+        <&str as sqlx::Encode<sqlx::Postgres>>::encode(self.0, buf)
+    }
+}
+
+impl<'r> sqlx::Decode<'r, sqlx::Postgres> for Platform {
+    fn decode(value: sqlx::postgres::PgValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
+        let name = <&str as sqlx::Decode<sqlx::Postgres>>::decode(value)?;
+        Ok(Self::interned(name))
     }
 }
 

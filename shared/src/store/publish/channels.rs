@@ -40,9 +40,8 @@ pub struct Account {
     pub has_token: bool,
 }
 
-/// The caller's channels of the platforms with an adapter.
-pub async fn accounts(conn: &mut PgConnection) -> sqlx::Result<Vec<Account>> {
-    let platforms: Vec<&str> = Platform::ALL.iter().map(|p| p.as_str()).collect();
+/// The caller's channels of `platforms` (those with an adapter).
+pub async fn accounts(conn: &mut PgConnection, platforms: &[&str]) -> sqlx::Result<Vec<Account>> {
     sqlx::query_as(
         "select id, platform, account_id, access_token is not null as has_token
          from platform_accounts where platform = any($1) order by id",

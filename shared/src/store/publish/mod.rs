@@ -9,7 +9,7 @@ pub use run::{IntentRun, START};
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use sqlx::{AssertSqlSafe, PgConnection, types::Json};
+use sqlx::{AssertSqlSafe, PgConnection, PgPool, types::Json};
 use uuid::Uuid;
 
 use super::Row;
@@ -327,4 +327,50 @@ pub async fn mark_replayed(
     .fetch_optional(conn)
     .await?;
     Ok(marked.is_some())
+}
+
+/// Registers publishing platforms (`platforms`, which a connect's `state` refers to): name
+/// and label; a platform registered already gets the label given.
+pub async fn register_platforms(pool: &PgPool, platforms: &[(&str, &str)]) -> sqlx::Result<()> {
+    let (names, labels): (Vec<&str>, Vec<&str>) = platforms.iter().copied().unzip();
+    sqlx::query(
+        "insert into platforms (name, label) select * from unnest($1::text[], $2::text[])
+         on conflict (name) do update set label = excluded.label",
+    )
+    .bind(names)
+    .bind(labels)
+    .execute(pool)
+    .await
+    .map(drop)
+}
+
+/// [`register_platforms`] at a process's start: at once when Postgres answers within two
+/// seconds, else in the background until it does (the process starts either way).
+pub async fn register_platforms_at_start(
+    pool: &PgPool,
+    platforms: Vec<(&'static str, &'static str)>,
+) {
+    let first = tokio::time::timeout(
+        std::time::Duration::from_secs(2),
+        register_platforms(pool, &platforms),
+    )
+    .await;
+    if matches!(first, Ok(Ok(()))) {
+        return;
+    }
+    tracing::warn!(
+        "publishing platforms not registered at start-up; trying again in the background"
+    );
+    let pool = pool.clone();
+    tokio::spawn(async move {
+        let mut delay = std::time::Duration::from_millis(500);
+        loop {
+            tokio::time::sleep(delay).await;
+            if register_platforms(&pool, &platforms).await.is_ok() {
+                tracing::info!("publishing platforms registered");
+                return;
+            }
+            delay = (delay * 2).min(std::time::Duration::from_secs(30));
+        }
+    });
 }
