@@ -9,8 +9,9 @@ use async_trait::async_trait;
 use serde_json::{Value, json};
 
 use super::{
-    Adapter, Answer, Auth, Checked, Failure, FailureKind, MediaKind, Mode, Options, PlannedRequest,
-    Platform, PlatformSettings, Post, PublishSettings, Refresh, Remote, Sent, TokenPolicy, oauth,
+    Adapter, Auth, Checked, Failure, FailureKind, MediaKind, Mode, Options, PlannedRequest,
+    Platform, PlatformSettings, Post, PublishSettings, Refresh, Remote, Reply, Sent, TokenPolicy,
+    oauth,
     post::{self, CAPTION_MAX, INSTAGRAM_HASHTAGS_MAX, INSTAGRAM_MENTIONS_MAX, Problem},
 };
 
@@ -73,28 +74,28 @@ impl Instagram {
         }
     }
 
-    async fn call(&self, request: reqwest::RequestBuilder, token: &str) -> Answer {
+    async fn call(&self, request: reqwest::RequestBuilder, token: &str) -> Reply {
         let response = match request.query(&[("access_token", token)]).send().await {
             Ok(response) => response,
-            Err(error) => return Answer::lost(&error, "Instagram"),
+            Err(error) => return Reply::lost(&error, "Instagram"),
         };
         let status = response.status().as_u16();
         let Ok(body) = response.json::<Value>().await else {
-            return Answer::Lost(
+            return Reply::Lost(
                 format!("Instagram answered {status} without a readable body"),
                 false,
             );
         };
         if (200..300).contains(&status) && body.get("error").is_none() {
-            return Answer::Ok(body);
+            return Reply::Ok(body);
         }
         if status >= 500 && body["error"]["is_transient"].as_bool() != Some(false) {
-            return Answer::Lost(format!("Instagram answered {status}"), false);
+            return Reply::Lost(format!("Instagram answered {status}"), false);
         }
-        Answer::Refused(refusal(&body["error"]))
+        Reply::Refused(refusal(&body["error"]))
     }
 
-    async fn get(&self, path: &str, query: &[(&str, &str)], auth: &Auth) -> Answer {
+    async fn get(&self, path: &str, query: &[(&str, &str)], auth: &Auth) -> Reply {
         self.call(
             self.http.get(self.url(path)).query(query),
             &auth.access_token,
@@ -103,7 +104,7 @@ impl Instagram {
     }
 
     /// A container's `status_code` (and `status`, its detail).
-    async fn container_status(&self, auth: &Auth, container: &str) -> Answer {
+    async fn container_status(&self, auth: &Auth, container: &str) -> Reply {
         self.get(container, &[("fields", "status_code,status")], auth)
             .await
     }
@@ -111,7 +112,7 @@ impl Instagram {
     /// The id of a recent post with `caption`, if the account shows one.
     async fn recent_post(&self, auth: &Auth, caption: &str) -> Option<String> {
         let path = format!("{}/media", auth.account_id);
-        let Answer::Ok(body) = self
+        let Reply::Ok(body) = self
             .get(
                 &path,
                 &[("fields", "id,caption,timestamp"), ("limit", "25")],
@@ -378,9 +379,9 @@ impl Adapter for Instagram {
             .get(&path, &[("fields", "quota_usage,config")], auth)
             .await
         {
-            Answer::Ok(body) => body,
-            Answer::Refused(failure) => return Err(failure),
-            Answer::Lost(reason, _) => return Err(unavailable("publishing quota", &reason)),
+            Reply::Ok(body) => body,
+            Reply::Refused(failure) => return Err(failure),
+            Reply::Lost(reason, _) => return Err(unavailable("publishing quota", &reason)),
         };
         let limit = &body["data"][0];
         let used = limit["quota_usage"].as_i64().unwrap_or(0);
@@ -413,18 +414,18 @@ impl Adapter for Instagram {
             .post(self.url(&path))
             .json(&Self::container_body(post));
         let container = match self.call(request, &auth.access_token).await {
-            Answer::Ok(body) => body["id"]
+            Reply::Ok(body) => body["id"]
                 .as_str()
                 .map(str::to_owned)
                 .ok_or_else(|| unavailable("container", "Instagram created no container id"))?,
-            Answer::Refused(failure) => return Err(failure),
-            Answer::Lost(reason, _) => return Err(unavailable("container", &reason)),
+            Reply::Refused(failure) => return Err(failure),
+            Reply::Lost(reason, _) => return Err(unavailable("container", &reason)),
         };
         // A container becomes publishable once Instagram has fetched and processed the media.
         let started = Instant::now();
         loop {
             match self.container_status(auth, &container).await {
-                Answer::Ok(body) => match body["status_code"].as_str().unwrap_or("") {
+                Reply::Ok(body) => match body["status_code"].as_str().unwrap_or("") {
                     "FINISHED" => return Ok(Some(container)),
                     "ERROR" => {
                         let detail = body["status"].as_str().unwrap_or("").to_owned();
@@ -443,8 +444,8 @@ impl Adapter for Instagram {
                     }
                     _ => {}
                 },
-                Answer::Refused(failure) => return Err(failure),
-                Answer::Lost(..) => {}
+                Reply::Refused(failure) => return Err(failure),
+                Reply::Lost(..) => {}
             }
             if started.elapsed() >= self.wait {
                 return Err(Failure::retryable(
@@ -476,13 +477,13 @@ impl Adapter for Instagram {
             .post(self.url(&path))
             .query(&[("creation_id", container)]);
         match self.call(request, &auth.access_token).await {
-            Answer::Ok(body) => Sent::Accepted {
+            Reply::Ok(body) => Sent::Accepted {
                 remote_id: container.to_owned(),
                 post_id: body["id"].as_str().map(str::to_owned),
             },
-            Answer::Refused(failure) => Sent::NotApplied(failure),
-            Answer::Lost(reason, false) => Sent::Unknown(reason),
-            Answer::Lost(reason, true) => {
+            Reply::Refused(failure) => Sent::NotApplied(failure),
+            Reply::Lost(reason, false) => Sent::Unknown(reason),
+            Reply::Lost(reason, true) => {
                 Sent::NotApplied(Failure::retryable("PLATFORM_UNAVAILABLE", reason))
             }
         }
@@ -493,7 +494,7 @@ impl Adapter for Instagram {
             return Remote::Pending("no Instagram container to check".into());
         };
         match self.container_status(auth, container).await {
-            Answer::Ok(body) => match body["status_code"].as_str().unwrap_or("") {
+            Reply::Ok(body) => match body["status_code"].as_str().unwrap_or("") {
                 "PUBLISHED" => Remote::Published {
                     post_id: self.recent_post(auth, &post.text).await,
                 },
@@ -508,8 +509,8 @@ impl Adapter for Instagram {
                     Remote::Pending(format!("Instagram's container is {other}, not PUBLISHED"))
                 }
             },
-            Answer::Refused(failure) => Remote::Pending(failure.message),
-            Answer::Lost(reason, _) => Remote::Pending(reason),
+            Reply::Refused(failure) => Remote::Pending(failure.message),
+            Reply::Lost(reason, _) => Remote::Pending(reason),
         }
     }
 }

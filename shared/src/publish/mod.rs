@@ -85,7 +85,7 @@ pub enum Sent {
 }
 
 /// A platform call's answer, as both adapters read them.
-pub(crate) enum Answer {
+pub(crate) enum Reply {
     Ok(Value),
     Refused(Failure),
     /// No usable answer (why); `true` when the request certainly never left (connection
@@ -93,7 +93,7 @@ pub(crate) enum Answer {
     Lost(String, bool),
 }
 
-impl Answer {
+impl Reply {
     /// A request that got no answer from the platform called `label`.
     pub(crate) fn lost(error: &reqwest::Error, label: &str) -> Self {
         let reason = if error.is_timeout() {
@@ -103,7 +103,7 @@ impl Answer {
         } else {
             format!("the connection was lost before {label} answered")
         };
-        Answer::Lost(reason, error.is_connect())
+        Reply::Lost(reason, error.is_connect())
     }
 }
 

@@ -6,9 +6,9 @@ use async_trait::async_trait;
 use serde_json::{Value, json};
 
 use super::{
-    Adapter, Answer, Auth, Checked, Failure, FailureKind, MediaKind, Mode, Options, PRIVACY_LEVELS,
-    PlannedRequest, Platform, PlatformSettings, Post, PublishSettings, Refresh, Remote, Sent,
-    TokenPolicy, oauth,
+    Adapter, Auth, Checked, Failure, FailureKind, MediaKind, Mode, Options, PRIVACY_LEVELS,
+    PlannedRequest, Platform, PlatformSettings, Post, PublishSettings, Refresh, Remote, Reply,
+    Sent, TokenPolicy, oauth,
     post::{self, CAPTION_MAX, PHOTO_DESCRIPTION_MAX, PHOTO_TITLE_MAX, Problem},
 };
 
@@ -96,7 +96,7 @@ impl TikTok {
         }
     }
 
-    async fn call(&self, auth: &Auth, path: &str, body: Option<&Value>) -> Answer {
+    async fn call(&self, auth: &Auth, path: &str, body: Option<&Value>) -> Reply {
         let mut request = self
             .http
             .post(self.url(path))
@@ -107,30 +107,30 @@ impl TikTok {
         }
         let response = match request.send().await {
             Ok(response) => response,
-            Err(error) => return Answer::lost(&error, "TikTok"),
+            Err(error) => return Reply::lost(&error, "TikTok"),
         };
         let status = response.status().as_u16();
         let Ok(body) = response.json::<Value>().await else {
-            return Answer::Lost(
+            return Reply::Lost(
                 format!("TikTok answered {status} without a readable body"),
                 false,
             );
         };
         let code = body["error"]["code"].as_str().unwrap_or("").to_owned();
         if (200..300).contains(&status) && (code == "ok" || code.is_empty()) {
-            return Answer::Ok(body["data"].clone());
+            return Reply::Ok(body["data"].clone());
         }
         if status >= 500 || code == "internal_error" {
-            return Answer::Lost(format!("TikTok answered {status} ({code})"), false);
+            return Reply::Lost(format!("TikTok answered {status} ({code})"), false);
         }
         let message = body["error"]["message"].as_str().unwrap_or("").to_owned();
-        Answer::Refused(refusal(status, &code, &message))
+        Reply::Refused(refusal(status, &code, &message))
     }
 
     /// The creator's privacy options.
     async fn privacy_options(&self, auth: &Auth) -> Result<Vec<String>, Failure> {
         match self.call(auth, CREATOR_INFO, None).await {
-            Answer::Ok(data) => Ok(data["privacy_level_options"]
+            Reply::Ok(data) => Ok(data["privacy_level_options"]
                 .as_array()
                 .map(|options| {
                     options
@@ -139,8 +139,8 @@ impl TikTok {
                         .collect()
                 })
                 .unwrap_or_default()),
-            Answer::Refused(failure) => Err(failure),
-            Answer::Lost(reason, _) => Err(Failure::retryable(
+            Reply::Refused(failure) => Err(failure),
+            Reply::Lost(reason, _) => Err(Failure::retryable(
                 "PLATFORM_UNAVAILABLE",
                 format!("TikTok's creator info could not be read: {reason}"),
             )),
@@ -474,16 +474,16 @@ impl Adapter for TikTok {
         };
         let (path, body) = self.init(post, options, &privacy);
         match self.call(auth, path, Some(&body)).await {
-            Answer::Ok(data) => match data["publish_id"].as_str() {
+            Reply::Ok(data) => match data["publish_id"].as_str() {
                 Some(id) => Sent::Accepted {
                     remote_id: id.to_owned(),
                     post_id: None,
                 },
                 None => Sent::Unknown("TikTok accepted the post without a publish_id".into()),
             },
-            Answer::Refused(failure) => Sent::NotApplied(failure),
-            Answer::Lost(reason, false) => Sent::Unknown(reason),
-            Answer::Lost(reason, true) => {
+            Reply::Refused(failure) => Sent::NotApplied(failure),
+            Reply::Lost(reason, false) => Sent::Unknown(reason),
+            Reply::Lost(reason, true) => {
                 Sent::NotApplied(Failure::retryable("PLATFORM_UNAVAILABLE", reason))
             }
         }
@@ -497,7 +497,7 @@ impl Adapter for TikTok {
         };
         let body = json!({ "publish_id": publish_id });
         match self.call(auth, STATUS_FETCH, Some(&body)).await {
-            Answer::Ok(data) => match data["status"].as_str().unwrap_or("") {
+            Reply::Ok(data) => match data["status"].as_str().unwrap_or("") {
                 "PUBLISH_COMPLETE" => Remote::Published {
                     post_id: data["publicaly_available_post_id"]
                         .as_array()
@@ -511,8 +511,8 @@ impl Adapter for TikTok {
                 "FAILED" => Remote::Failed(failed(data["fail_reason"].as_str().unwrap_or(""))),
                 other => Remote::Pending(format!("TikTok is still processing the post ({other})")),
             },
-            Answer::Refused(failure) => Remote::Pending(failure.message),
-            Answer::Lost(reason, _) => Remote::Pending(reason),
+            Reply::Refused(failure) => Remote::Pending(failure.message),
+            Reply::Lost(reason, _) => Remote::Pending(reason),
         }
     }
 }

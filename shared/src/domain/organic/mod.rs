@@ -22,7 +22,7 @@ use crate::jobs::{JobKind, JobPayload};
 
 pub use content::TEMPLATE;
 pub use plan::{Draft, Library, Plan, Planned, SavedPlacement, plan};
-pub use request::{OrganicSpec, Problem, Seed};
+pub use request::{FieldProblem, OrganicSpec, Seed};
 
 /// The job of one generation: its run row holds the request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

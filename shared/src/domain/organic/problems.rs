@@ -1,5 +1,5 @@
 //! The field readers of a request's parsing: each reads one member, records what is wrong
-//! with it as a [`Problem`], and gives the value only when it is right, so that one pass
+//! with it as a [`FieldProblem`], and gives the value only when it is right, so that one pass
 //! over the body lists every problem.
 
 use chrono::{Days, NaiveDate};
@@ -11,7 +11,7 @@ use super::SeedPlatform;
 
 /// One thing wrong with a request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Problem {
+pub struct FieldProblem {
     /// Where, as a path into the body: `placements[2].dayId`.
     pub field: String,
     pub reason: String,
@@ -19,11 +19,11 @@ pub struct Problem {
 
 /// The problems found so far.
 #[derive(Default)]
-pub(super) struct Problems(pub(super) Vec<Problem>);
+pub(super) struct Problems(pub(super) Vec<FieldProblem>);
 
 impl Problems {
     pub(super) fn add(&mut self, field: impl Into<String>, reason: impl Into<String>) {
-        self.0.push(Problem {
+        self.0.push(FieldProblem {
             field: field.into(),
             reason: reason.into(),
         });

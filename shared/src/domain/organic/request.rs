@@ -8,7 +8,7 @@ use chrono::{DateTime, Datelike, NaiveDate, Utc, Weekday};
 use chrono_tz::Tz;
 use serde_json::Value;
 
-pub use super::problems::Problem;
+pub use super::problems::FieldProblem;
 use super::{Format, SeedPlatform, problems::Problems};
 
 /// The longest `placementId`, `trendId`, `accountId` or `timeLabel`.
@@ -119,7 +119,7 @@ impl OrganicSpec {
 
     /// Parses the request body. `max_placements` bounds the seeds it may hold
     /// (`ORGANIC_MAX_PLACEMENTS`).
-    pub fn parse(body: &Value, max_placements: usize) -> Result<Self, Vec<Problem>> {
+    pub fn parse(body: &Value, max_placements: usize) -> Result<Self, Vec<FieldProblem>> {
         let mut p = Problems::default();
         let Some(body) = body.as_object() else {
             p.add("", "the body must be a JSON object");
