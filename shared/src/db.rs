@@ -49,7 +49,7 @@ pub fn pool(settings: &Settings, acquire_timeout: Duration) -> anyhow::Result<Pg
 /// key checks a job's kind against them).
 pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
     MIGRATOR.run(pool).await.context("running migrations")?;
-    crate::store::jobs::register_kinds(pool, &crate::jobs::JobKind::ALL)
+    crate::store::jobs::register_kinds(pool, crate::jobs::JobKind::ALL)
         .await
         .context("registering the job kinds")
 }

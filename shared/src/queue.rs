@@ -102,7 +102,8 @@ impl JobQueue {
     /// Must be called inside a Tokio runtime: it starts the wake-up publisher.
     pub fn new(settings: &Settings, conn: RedisConn) -> Self {
         let storages = JobKind::ALL
-            .into_iter()
+            .iter()
+            .copied()
             .map(|kind| {
                 let storage =
                     RedisStorage::new(conn.clone()).with_config(queue_config(settings, kind));
@@ -111,7 +112,8 @@ impl JobQueue {
             .collect();
         let wakes = Arc::new(PendingWakes {
             flags: JobKind::ALL
-                .into_iter()
+                .iter()
+                .copied()
                 .map(|k| (k, AtomicBool::new(false)))
                 .collect(),
             notify: Notify::new(),
@@ -261,7 +263,8 @@ pub struct Wakers {
 impl Wakers {
     pub fn new(cancels: Cancels) -> Self {
         let senders = JobKind::ALL
-            .into_iter()
+            .iter()
+            .copied()
             .map(|k| (k, broadcast::channel(16).0))
             .collect();
         Self {

@@ -121,7 +121,7 @@ async fn pass(ctx: &JobContext, registry: &Registry) -> anyhow::Result<()> {
     sweep_redis(ctx, registry).await?;
     sweep_idempotency_keys(ctx).await?;
     let depths = ledger::pending_by_kind(&ctx.pool).await?;
-    for kind in JobKind::ALL {
+    for &kind in JobKind::ALL {
         let depth = depths
             .iter()
             .find(|(k, _)| *k == kind)

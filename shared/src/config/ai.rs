@@ -6,7 +6,8 @@ use anyhow::{Context, bail};
 
 use super::env::{Env, Secret};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::IntoStaticStr)]
+#[strum(serialize_all = "lowercase")]
 pub enum AiProviderKind {
     Offline,
     OpenAi,
@@ -15,10 +16,7 @@ pub enum AiProviderKind {
 impl AiProviderKind {
     /// The `AI_PROVIDER` value naming it.
     pub fn as_str(self) -> &'static str {
-        match self {
-            AiProviderKind::Offline => "offline",
-            AiProviderKind::OpenAi => "openai",
-        }
+        self.into()
     }
 }
 

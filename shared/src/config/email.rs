@@ -7,7 +7,8 @@ use anyhow::bail;
 use super::env::{Env, Secret};
 
 /// Who sends the digests' emails.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::IntoStaticStr, strum::VariantArray)]
+#[strum(serialize_all = "snake_case")]
 pub enum EmailProvider {
     /// An SMTP server (`SMTP_URL`).
     Smtp,
@@ -21,12 +22,7 @@ pub enum EmailProvider {
 
 impl EmailProvider {
     pub fn as_str(self) -> &'static str {
-        match self {
-            EmailProvider::Smtp => "smtp",
-            EmailProvider::Resend => "resend",
-            EmailProvider::Outbox => "outbox",
-            EmailProvider::None => "none",
-        }
+        self.into()
     }
 }
 

@@ -33,7 +33,8 @@ impl Flag {
 }
 
 /// A flag's state: on, off, or on for the listed users only.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::IntoStaticStr, strum::VariantArray)]
+#[strum(serialize_all = "snake_case")]
 pub enum State {
     On,
     Off,
@@ -44,15 +45,14 @@ impl State {
     pub const ALL: [State; 3] = [State::On, State::Off, State::Users];
 
     pub fn as_str(self) -> &'static str {
-        match self {
-            State::On => "on",
-            State::Off => "off",
-            State::Users => "users",
-        }
+        self.into()
     }
 
     pub fn parse(text: &str) -> Option<State> {
-        State::ALL.into_iter().find(|state| state.as_str() == text)
+        State::ALL
+            .iter()
+            .copied()
+            .find(|state| state.as_str() == text)
     }
 }
 

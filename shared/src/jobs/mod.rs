@@ -31,10 +31,13 @@ pub use cancel::*;
     Deserialize,
     sqlx::Type,
     poem_openapi::Enum,
+    strum::IntoStaticStr,
+    strum::VariantArray,
 )]
 #[serde(rename_all = "snake_case")]
 #[sqlx(type_name = "text", rename_all = "snake_case")]
 #[oai(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum JobKind {
     Generation,
     Calendar,
@@ -45,24 +48,10 @@ pub enum JobKind {
 }
 
 impl JobKind {
-    pub const ALL: [JobKind; 6] = [
-        JobKind::Generation,
-        JobKind::Calendar,
-        JobKind::Organic,
-        JobKind::Synthesis,
-        JobKind::Email,
-        JobKind::Publish,
-    ];
+    pub const ALL: &'static [Self] = <Self as strum::VariantArray>::VARIANTS;
 
     pub fn as_str(self) -> &'static str {
-        match self {
-            JobKind::Generation => "generation",
-            JobKind::Calendar => "calendar",
-            JobKind::Organic => "organic",
-            JobKind::Synthesis => "synthesis",
-            JobKind::Email => "email",
-            JobKind::Publish => "publish",
-        }
+        self.into()
     }
 
     /// Attempts a job of this kind gets before it ends `failed`.
@@ -86,7 +75,8 @@ impl FromStr for JobKind {
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         JobKind::ALL
-            .into_iter()
+            .iter()
+            .copied()
             .find(|k| k.as_str() == s)
             .ok_or_else(|| anyhow::anyhow!("unknown job kind `{s}`"))
     }
@@ -94,11 +84,23 @@ impl FromStr for JobKind {
 
 /// Where a job is: waiting, running, or ended one of four ways.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, sqlx::Type, poem_openapi::Enum,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    sqlx::Type,
+    poem_openapi::Enum,
+    strum::IntoStaticStr,
+    strum::VariantArray,
 )]
 #[serde(rename_all = "snake_case")]
 #[sqlx(type_name = "text", rename_all = "snake_case")]
 #[oai(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum JobStatus {
     Pending,
     Running,
@@ -110,28 +112,14 @@ pub enum JobStatus {
 
 impl JobStatus {
     pub fn as_str(self) -> &'static str {
-        match self {
-            JobStatus::Pending => "pending",
-            JobStatus::Running => "running",
-            JobStatus::Succeeded => "succeeded",
-            JobStatus::Failed => "failed",
-            JobStatus::Timeout => "timeout",
-            JobStatus::Cancelled => "cancelled",
-        }
+        self.into()
     }
 
     pub fn is_final(self) -> bool {
         !matches!(self, JobStatus::Pending | JobStatus::Running)
     }
 
-    pub const ALL: [JobStatus; 6] = [
-        JobStatus::Pending,
-        JobStatus::Running,
-        JobStatus::Succeeded,
-        JobStatus::Failed,
-        JobStatus::Timeout,
-        JobStatus::Cancelled,
-    ];
+    pub const ALL: &'static [Self] = <Self as strum::VariantArray>::VARIANTS;
 }
 
 impl FromStr for JobStatus {
@@ -139,7 +127,8 @@ impl FromStr for JobStatus {
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         JobStatus::ALL
-            .into_iter()
+            .iter()
+            .copied()
             .find(|status| status.as_str() == s)
             .ok_or_else(|| anyhow::anyhow!("unknown job status `{s}`"))
     }
@@ -274,15 +263,33 @@ mod tests {
 
     #[test]
     fn kinds_round_trip_and_contain_no_colon() {
-        for kind in JobKind::ALL {
+        for &kind in JobKind::ALL {
             assert_eq!(kind.as_str().parse::<JobKind>().unwrap(), kind);
             assert!(!kind.as_str().contains(':'));
         }
     }
 
+    /// The derived string tables say what serde and sqlx say.
+    #[test]
+    fn the_string_tables_match_the_wire_names() {
+        for &kind in JobKind::ALL {
+            assert_eq!(serde_json::to_value(kind).unwrap(), kind.as_str());
+        }
+        for &status in JobStatus::ALL {
+            assert_eq!(serde_json::to_value(status).unwrap(), status.as_str());
+        }
+        for &status in crate::domain::publish::IntentStatus::ALL {
+            assert_eq!(serde_json::to_value(status).unwrap(), status.as_str());
+        }
+        for &platform in crate::domain::organic::SeedPlatform::ALL {
+            assert_eq!(serde_json::to_value(platform).unwrap(), platform.as_str());
+        }
+        assert_eq!(JobKind::ALL.len(), 6);
+    }
+
     #[test]
     fn statuses_round_trip() {
-        for status in JobStatus::ALL {
+        for &status in JobStatus::ALL {
             assert_eq!(status.as_str().parse::<JobStatus>().unwrap(), status);
         }
         assert!("done".parse::<JobStatus>().is_err());

@@ -39,8 +39,19 @@ pub const MAX_POSTS_PER_DAY: usize = 10;
 /// A calendar larger than this (366 days x 10 channels x 10 posts would be 36,600) is refused.
 pub const MAX_SLOTS: usize = 5_000;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::VariantArray,
+)]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "snake_case")]
 pub enum Cadence {
     Daily,
     Weekly,
@@ -60,11 +71,7 @@ impl Cadence {
     }
 
     pub fn as_str(self) -> &'static str {
-        match self {
-            Cadence::Daily => "daily",
-            Cadence::Weekly => "weekly",
-            Cadence::Monthly => "monthly",
-        }
+        self.into()
     }
 }
 

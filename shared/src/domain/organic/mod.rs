@@ -51,9 +51,12 @@ impl JobPayload for OrganicJob {
     Deserialize,
     sqlx::Type,
     poem_openapi::Enum,
+    strum::IntoStaticStr,
+    strum::VariantArray,
 )]
 #[serde(rename_all = "lowercase")]
 #[sqlx(type_name = "text", rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 // Documented as `Platform`, seed 003's name for it.
 #[oai(rename = "Platform", rename_all = "lowercase")]
 pub enum SeedPlatform {
@@ -65,26 +68,14 @@ pub enum SeedPlatform {
 }
 
 impl SeedPlatform {
-    pub const ALL: [SeedPlatform; 5] = [
-        SeedPlatform::Instagram,
-        SeedPlatform::Linkedin,
-        SeedPlatform::Facebook,
-        SeedPlatform::Tiktok,
-        SeedPlatform::Youtube,
-    ];
+    pub const ALL: &'static [Self] = <Self as strum::VariantArray>::VARIANTS;
 
     pub fn as_str(self) -> &'static str {
-        match self {
-            SeedPlatform::Instagram => "instagram",
-            SeedPlatform::Linkedin => "linkedin",
-            SeedPlatform::Facebook => "facebook",
-            SeedPlatform::Tiktok => "tiktok",
-            SeedPlatform::Youtube => "youtube",
-        }
+        self.into()
     }
 
     pub fn parse(text: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|p| p.as_str() == text)
+        Self::ALL.iter().copied().find(|p| p.as_str() == text)
     }
 
     /// Where the auto-fill puts this platform's post, in local time.
@@ -109,8 +100,20 @@ impl SeedPlatform {
 }
 
 /// A placement's post type (`content.type`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::VariantArray,
+)]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "snake_case")]
 pub enum Format {
     Reel,
     Carousel,
@@ -120,26 +123,14 @@ pub enum Format {
 }
 
 impl Format {
-    pub const ALL: [Format; 5] = [
-        Format::Reel,
-        Format::Carousel,
-        Format::Story,
-        Format::Post,
-        Format::Newsletter,
-    ];
+    pub const ALL: &'static [Self] = <Self as strum::VariantArray>::VARIANTS;
 
     pub fn as_str(self) -> &'static str {
-        match self {
-            Format::Reel => "reel",
-            Format::Carousel => "carousel",
-            Format::Story => "story",
-            Format::Post => "post",
-            Format::Newsletter => "newsletter",
-        }
+        self.into()
     }
 
     pub fn parse(text: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|f| f.as_str() == text)
+        Self::ALL.iter().copied().find(|f| f.as_str() == text)
     }
 
     /// The display name (`content.format`) when the AI gives none.
@@ -156,11 +147,22 @@ impl Format {
 
 /// What a library item is: a trend, a question or an event.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, sqlx::Type, poem_openapi::Enum,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    sqlx::Type,
+    poem_openapi::Enum,
+    strum::IntoStaticStr,
+    strum::VariantArray,
 )]
 #[serde(rename_all = "lowercase")]
 #[sqlx(type_name = "text", rename_all = "lowercase")]
 #[oai(rename_all = "lowercase")]
+#[strum(serialize_all = "snake_case")]
 pub enum TrendKind {
     Trend,
     Question,
@@ -169,21 +171,28 @@ pub enum TrendKind {
 
 impl TrendKind {
     pub fn as_str(self) -> &'static str {
-        match self {
-            TrendKind::Trend => "trend",
-            TrendKind::Question => "question",
-            TrendKind::Event => "event",
-        }
+        self.into()
     }
 }
 
 /// What a creative asset is.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, sqlx::Type, poem_openapi::Enum,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    sqlx::Type,
+    poem_openapi::Enum,
+    strum::IntoStaticStr,
+    strum::VariantArray,
 )]
 #[serde(rename_all = "lowercase")]
 #[sqlx(type_name = "text", rename_all = "lowercase")]
 #[oai(rename_all = "lowercase")]
+#[strum(serialize_all = "snake_case")]
 pub enum AssetKind {
     Image,
     Video,
@@ -193,12 +202,7 @@ pub enum AssetKind {
 
 impl AssetKind {
     pub fn as_str(self) -> &'static str {
-        match self {
-            AssetKind::Image => "image",
-            AssetKind::Video => "video",
-            AssetKind::Carousel => "carousel",
-            AssetKind::Document => "document",
-        }
+        self.into()
     }
 }
 
@@ -236,10 +240,10 @@ mod tests {
 
     #[test]
     fn platforms_and_formats_round_trip() {
-        for platform in SeedPlatform::ALL {
+        for &platform in SeedPlatform::ALL {
             assert_eq!(SeedPlatform::parse(platform.as_str()), Some(platform));
         }
-        for format in Format::ALL {
+        for &format in Format::ALL {
             assert_eq!(Format::parse(format.as_str()), Some(format));
         }
         assert_eq!(SeedPlatform::parse("newsletter"), None);

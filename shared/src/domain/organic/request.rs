@@ -19,7 +19,8 @@ pub const GUIDANCE_MAX: usize = 2_000;
 pub const LANGUAGE_MAX: usize = 35;
 
 /// Where a seed came from (`seed.source`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::IntoStaticStr, strum::VariantArray)]
+#[strum(serialize_all = "snake_case")]
 pub enum SeedSource {
     Trend,
     Question,
@@ -29,12 +30,7 @@ pub enum SeedSource {
 
 impl SeedSource {
     pub fn as_str(self) -> &'static str {
-        match self {
-            SeedSource::Trend => "trend",
-            SeedSource::Question => "question",
-            SeedSource::Event => "event",
-            SeedSource::Manual => "manual",
-        }
+        self.into()
     }
 
     fn parse(text: &str) -> Option<Self> {

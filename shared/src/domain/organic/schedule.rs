@@ -15,8 +15,19 @@ use serde::{Deserialize, Serialize};
 pub const STEP_MINUTES: i64 = 5;
 
 /// The part of the day a local time is in (`schedule.timeOfDay`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::VariantArray,
+)]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "snake_case")]
 pub enum TimeOfDay {
     /// 05:00-11:59.
     Morning,
@@ -40,12 +51,7 @@ impl TimeOfDay {
     }
 
     pub fn as_str(self) -> &'static str {
-        match self {
-            TimeOfDay::Morning => "morning",
-            TimeOfDay::Afternoon => "afternoon",
-            TimeOfDay::Evening => "evening",
-            TimeOfDay::Night => "night",
-        }
+        self.into()
     }
 }
 

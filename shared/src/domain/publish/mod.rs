@@ -96,11 +96,23 @@ impl<'r> sqlx::Decode<'r, sqlx::Postgres> for Platform {
 
 /// Where an intent is.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, sqlx::Type, poem_openapi::Enum,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    sqlx::Type,
+    poem_openapi::Enum,
+    strum::IntoStaticStr,
+    strum::VariantArray,
 )]
 #[serde(rename_all = "snake_case")]
 #[sqlx(type_name = "text", rename_all = "snake_case")]
 #[oai(rename = "PublishIntentStatus", rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum IntentStatus {
     /// Validated and planned; nothing sent.
     DryRun,
@@ -121,30 +133,10 @@ pub enum IntentStatus {
 }
 
 impl IntentStatus {
-    pub const ALL: [IntentStatus; 9] = [
-        IntentStatus::DryRun,
-        IntentStatus::Scheduled,
-        IntentStatus::Publishing,
-        IntentStatus::Published,
-        IntentStatus::DraftSent,
-        IntentStatus::Failed,
-        IntentStatus::Unknown,
-        IntentStatus::Unconfirmed,
-        IntentStatus::Cancelled,
-    ];
+    pub const ALL: &'static [Self] = <Self as strum::VariantArray>::VARIANTS;
 
     pub fn as_str(self) -> &'static str {
-        match self {
-            IntentStatus::DryRun => "dry_run",
-            IntentStatus::Scheduled => "scheduled",
-            IntentStatus::Publishing => "publishing",
-            IntentStatus::Published => "published",
-            IntentStatus::DraftSent => "draft_sent",
-            IntentStatus::Failed => "failed",
-            IntentStatus::Unknown => "unknown",
-            IntentStatus::Unconfirmed => "unconfirmed",
-            IntentStatus::Cancelled => "cancelled",
-        }
+        self.into()
     }
 }
 

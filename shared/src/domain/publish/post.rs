@@ -14,8 +14,19 @@ pub const INSTAGRAM_HASHTAGS_MAX: usize = 30;
 pub const INSTAGRAM_MENTIONS_MAX: usize = 20;
 
 /// A video or a photo, from the entry's format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::VariantArray,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum MediaKind {
     Video,
     Photo,
@@ -37,10 +48,7 @@ impl MediaKind {
     }
 
     pub fn as_str(self) -> &'static str {
-        match self {
-            MediaKind::Video => "video",
-            MediaKind::Photo => "photo",
-        }
+        self.into()
     }
 }
 
