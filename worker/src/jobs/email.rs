@@ -31,7 +31,13 @@ impl Job for EmailJob {
     const MISSING: &'static str = "DELIVERY_MISSING";
 
     async fn run(self, ctx: &JobContext, claim: &Claim, input: Input) -> JobResult {
-        send(ctx, claim, self.delivery_id, input).await
+        let delivery = Delivery {
+            ctx,
+            claim,
+            id: self.delivery_id,
+            input,
+        };
+        delivery.run().await
     }
 }
 
@@ -53,111 +59,165 @@ pub struct SynthesisRow {
     theme: String,
 }
 
-async fn send(ctx: &JobContext, claim: &Claim, delivery_id: Uuid, input: Input) -> JobResult {
-    let result = json!({ "delivery_id": delivery_id, "recipient": input.recipient });
-    match input.previous {
-        DeliveryStatus::Pending => {}
-        DeliveryStatus::Sending if ctx.mailer.idempotent() => {}
-        DeliveryStatus::Sending => {
-            let detail = json!({ "code": "DELIVERY_UNCERTAIN", "message": "an earlier attempt stopped while sending; not sent again so that the recipient cannot get it twice" });
-            themes::record_delivery(
-                &ctx.pool,
-                delivery_id,
-                DeliveryStatus::Unknown,
-                Some(&detail),
-            )
-            .await
-            .context("recording the delivery unknown")?;
-            return finish(ctx, claim, result).await;
-        }
-        // Already sent or given up: nothing to do.
-        _ => return finish(ctx, claim, result).await,
-    }
-    let Some(row) = input.synthesis else {
-        return Err(JobError::permanent(
-            "SYNTHESIS_MISSING",
-            "the synthesis was deleted",
-        ));
-    };
-    let synthesis = Synthesis {
-        title: row
-            .title
-            .unwrap_or_else(|| format!("This week in {}", row.theme)),
-        sections: row.sections.unwrap_or_default(),
-    };
-    let day = row.scheduled_for.unwrap_or(row.created_at);
-    let week = row
-        .week
-        .unwrap_or_else(|| synthesis::iso_week(day.date_naive()));
-    let body = synthesis::render_email(
-        &row.theme,
-        &week,
-        &day.format("%-d %B %Y").to_string(),
-        &synthesis,
-    );
-    let email = OutgoingEmail {
-        to: input.recipient.clone(),
-        subject: body.subject,
-        text: body.text,
-        html: body.html,
-        message_id: input.message_id,
-        delivery_id,
-    };
-    match ctx.mailer.send(&email).await {
-        Ok(()) => {
-            // Recorded whatever became of the claim: the email is out.
-            themes::record_delivery(&ctx.pool, delivery_id, DeliveryStatus::Sent, None)
-                .await
-                .context("recording the delivery sent")?;
-            metrics::counter!("emails_total", "outcome" => "sent").increment(1);
-            tracing::info!(delivery_id = %delivery_id, "synthesis emailed");
-            finish(ctx, claim, result).await
-        }
-        Err(MailError::Transient(message, retry_after)) => {
-            let detail = json!({ "code": "EMAIL_TEMPORARY", "message": message });
-            themes::record_delivery(
-                &ctx.pool,
-                delivery_id,
-                DeliveryStatus::Pending,
-                Some(&detail),
-            )
-            .await
-            .context("recording the delivery pending")?;
-            metrics::counter!("emails_total", "outcome" => "retried").increment(1);
-            let mut error = JobError::transient("EMAIL_TEMPORARY", message);
-            error.retry_after = retry_after;
-            Err(error)
-        }
-        Err(refused) => {
-            let (code, message) = match refused {
-                MailError::NotConfigured => (
-                    "EMAIL_NOT_CONFIGURED",
-                    "no email provider is configured (SMTP_URL, RESEND_API_KEY or EMAIL_PROVIDER=outbox)".to_owned(),
-                ),
-                other => ("EMAIL_REFUSED", other.to_string()),
-            };
-            let detail = json!({ "code": code, "message": message });
-            themes::record_delivery(
-                &ctx.pool,
-                delivery_id,
-                DeliveryStatus::Failed,
-                Some(&detail),
-            )
-            .await
-            .context("recording the delivery failed")?;
-            metrics::counter!("emails_total", "outcome" => "failed").increment(1);
-            Err(JobError::permanent(code, message))
-        }
-    }
+/// One delivery's attempt, as named steps: whether to send at all, the email, the
+/// exchange with the provider, and the outcome recorded on the delivery and the job.
+struct Delivery<'a> {
+    ctx: &'a JobContext,
+    claim: &'a Claim,
+    id: Uuid,
+    input: Input,
 }
 
-async fn finish(ctx: &JobContext, claim: &Claim, result: Value) -> JobResult {
-    if !claim
-        .succeed(&ctx.pool, &result, None)
-        .await
-        .context("ending the job")?
-    {
-        return Ok(None);
+/// Whether an attempt sends.
+enum Decision {
+    Send,
+    /// Nothing to send (already sent or given up): the job ends.
+    Done,
+    /// The previous attempt stopped mid-send and the provider may deliver a repeat twice:
+    /// recorded `unknown`, never sent again.
+    Uncertain,
+}
+
+impl<'a> Delivery<'a> {
+    async fn run(self) -> JobResult {
+        match self.decide() {
+            Decision::Send => {}
+            Decision::Done => return self.finish().await,
+            Decision::Uncertain => {
+                let detail = json!({ "code": "DELIVERY_UNCERTAIN", "message": "an earlier attempt stopped while sending; not sent again so that the recipient cannot get it twice" });
+                self.record(
+                    DeliveryStatus::Unknown,
+                    Some(&detail),
+                    "recording the delivery unknown",
+                )
+                .await?;
+                return self.finish().await;
+            }
+        }
+        let email = self.compose()?;
+        match self.ctx.mailer.send(&email).await {
+            Ok(()) => self.sent().await,
+            Err(MailError::Transient(message, retry_after)) => {
+                self.deferred(message, retry_after).await
+            }
+            Err(refused) => self.refused(refused).await,
+        }
     }
-    Ok(Some(Finished::succeeded(result)))
+
+    fn decide(&self) -> Decision {
+        match self.input.previous {
+            DeliveryStatus::Pending => Decision::Send,
+            DeliveryStatus::Sending if self.ctx.mailer.idempotent() => Decision::Send,
+            DeliveryStatus::Sending => Decision::Uncertain,
+            _ => Decision::Done,
+        }
+    }
+
+    /// The email of the synthesis as it is now.
+    fn compose(&self) -> Result<OutgoingEmail, JobError> {
+        let Some(row) = &self.input.synthesis else {
+            return Err(JobError::permanent(
+                "SYNTHESIS_MISSING",
+                "the synthesis was deleted",
+            ));
+        };
+        let synthesis = Synthesis {
+            title: row
+                .title
+                .clone()
+                .unwrap_or_else(|| format!("This week in {}", row.theme)),
+            sections: row.sections.clone().unwrap_or_default(),
+        };
+        let day = row.scheduled_for.unwrap_or(row.created_at);
+        let week = row
+            .week
+            .clone()
+            .unwrap_or_else(|| synthesis::iso_week(day.date_naive()));
+        let body = synthesis::render_email(
+            &row.theme,
+            &week,
+            &day.format("%-d %B %Y").to_string(),
+            &synthesis,
+        );
+        Ok(OutgoingEmail {
+            to: self.input.recipient.clone(),
+            subject: body.subject,
+            text: body.text,
+            html: body.html,
+            message_id: self.input.message_id.clone(),
+            delivery_id: self.id,
+        })
+    }
+
+    /// Out: recorded whatever became of the claim.
+    async fn sent(&self) -> JobResult {
+        self.record(DeliveryStatus::Sent, None, "recording the delivery sent")
+            .await?;
+        metrics::counter!("emails_total", "outcome" => "sent").increment(1);
+        tracing::info!(delivery_id = %self.id, "synthesis emailed");
+        self.finish().await
+    }
+
+    /// Not now: back to `pending`, and the ledger retries (not before `retry_after`).
+    async fn deferred(
+        &self,
+        message: String,
+        retry_after: Option<std::time::Duration>,
+    ) -> JobResult {
+        let detail = json!({ "code": "EMAIL_TEMPORARY", "message": message });
+        self.record(
+            DeliveryStatus::Pending,
+            Some(&detail),
+            "recording the delivery pending",
+        )
+        .await?;
+        metrics::counter!("emails_total", "outcome" => "retried").increment(1);
+        let mut error = JobError::transient("EMAIL_TEMPORARY", message);
+        error.retry_after = retry_after;
+        Err(error)
+    }
+
+    /// Refused for good: `failed`, with why.
+    async fn refused(&self, refused: MailError) -> JobResult {
+        let (code, message) = match refused {
+            MailError::NotConfigured => (
+                "EMAIL_NOT_CONFIGURED",
+                "no email provider is configured (SMTP_URL, RESEND_API_KEY or EMAIL_PROVIDER=outbox)".to_owned(),
+            ),
+            other => ("EMAIL_REFUSED", other.to_string()),
+        };
+        let detail = json!({ "code": code, "message": message });
+        self.record(
+            DeliveryStatus::Failed,
+            Some(&detail),
+            "recording the delivery failed",
+        )
+        .await?;
+        metrics::counter!("emails_total", "outcome" => "failed").increment(1);
+        Err(JobError::permanent(code, message))
+    }
+
+    async fn record(
+        &self,
+        status: DeliveryStatus,
+        detail: Option<&Value>,
+        step: &'static str,
+    ) -> Result<(), JobError> {
+        themes::record_delivery(&self.ctx.pool, self.id, status, detail)
+            .await
+            .context(step)
+    }
+
+    async fn finish(&self) -> JobResult {
+        let result = json!({ "delivery_id": self.id, "recipient": self.input.recipient });
+        if !self
+            .claim
+            .succeed(&self.ctx.pool, &result, None)
+            .await
+            .context("ending the job")?
+        {
+            return Ok(None);
+        }
+        Ok(Some(Finished::succeeded(result)))
+    }
 }

@@ -37,7 +37,13 @@ impl Job for SynthesisJob {
     const MISSING: &'static str = "SYNTHESIS_MISSING";
 
     async fn run(self, ctx: &JobContext, claim: &Claim, input: Input) -> JobResult {
-        synthesize(ctx, claim, self.synthesis_id, input).await
+        let synthesizer = Synthesizer {
+            ctx,
+            claim,
+            id: self.synthesis_id,
+            input,
+        };
+        synthesizer.run().await
     }
 }
 
@@ -56,133 +62,154 @@ pub struct Input {
     saved_sections: Option<Vec<Section>>,
 }
 
-async fn synthesize(
-    ctx: &JobContext,
-    claim: &Claim,
-    synthesis_id: Uuid,
+/// One synthesis's attempt, as named steps: read the sources, have the AI write, save.
+struct Synthesizer<'a> {
+    ctx: &'a JobContext,
+    claim: &'a Claim,
+    id: Uuid,
     input: Input,
-) -> JobResult {
-    let Some(theme_name) = input.theme_name.clone() else {
-        return Err(JobError::permanent(
-            "THEME_MISSING",
-            "the theme was deleted",
-        ));
-    };
-    let emit = async |event: Event| ctx.emitter.emit_or_log(claim.id, &event).await;
-    let sources = input.sources.clone().unwrap_or_default();
-    let total = sources.len();
-    emit(Event::step(
-        "fetching",
-        format!("reading {total} sources"),
-        5,
-    ))
-    .await;
-    let mut fetched = futures::stream::iter(sources.into_iter().enumerate())
-        .map(|(index, source)| async move { (index, source.clone(), fetch(ctx, &source).await) })
-        .buffer_unordered(FETCH_CONCURRENCY);
-    let mut documents: Vec<(usize, Vec<Document>)> = Vec::new();
-    let mut report: Vec<(usize, Value)> = Vec::new();
-    let mut done = 0;
-    while let Some((index, source, outcome)) = fetched.next().await {
-        done += 1;
-        let entry = match outcome {
-            Ok(docs) => {
-                let entry = json!({ "type": source.kind, "value": source.value, "status": "ok", "items": docs.len() });
-                documents.push((index, docs));
-                entry
-            }
-            Err(error) => {
-                tracing::info!(source = %source.value, error = %error, "source skipped");
-                json!({ "type": source.kind, "value": source.value, "status": "failed", "error": error })
-            }
+}
+
+impl Synthesizer<'_> {
+    async fn run(self) -> JobResult {
+        let Some(theme_name) = self.input.theme_name.clone() else {
+            return Err(JobError::permanent(
+                "THEME_MISSING",
+                "the theme was deleted",
+            ));
         };
-        report.push((index, entry));
-        emit(Event::step(
-            "fetching",
-            format!("read {done} of {total} sources"),
-            5 + (55 * done / total.max(1)) as u8,
+        let (documents, report) = self.read_sources().await?;
+        self.emit(Event::step(
+            "writing",
+            "asking the AI for the synthesis",
+            65,
         ))
         .await;
+        let theme = json!({ "name": theme_name, "description": self.input.theme_description });
+        let saved = self.input.saved_sections.clone().unwrap_or_default();
+        let written = write(self.ctx, self.claim, self.id, &theme, &documents, saved).await?;
+        let Some(written) = written else {
+            return Ok(None);
+        };
+        self.emit(Event::step("saving", "saving the synthesis", 90))
+            .await;
+        self.save(&written, &report).await
     }
-    drop(fetched);
-    documents.sort_by_key(|(index, _)| *index);
-    report.sort_by_key(|(index, _)| *index);
-    let documents: Vec<Document> = documents.into_iter().flat_map(|(_, d)| d).collect();
-    let report: Vec<Value> = report.into_iter().map(|(_, r)| r).collect();
-    if documents.is_empty() {
-        return Err(JobError::permanent(
-            "NO_SOURCE_READABLE",
-            "none of the theme's sources could be read",
-        )
-        .with("sources", report));
-    }
-    emit(Event::step(
-        "writing",
-        "asking the AI for the synthesis",
-        65,
-    ))
-    .await;
-    let theme = json!({ "name": theme_name, "description": input.theme_description });
-    let saved = input.saved_sections.clone().unwrap_or_default();
-    let Some(written) = write(ctx, claim, synthesis_id, &theme, &documents, saved).await? else {
-        return Ok(None);
-    };
-    let content = &written.synthesis;
-    emit(Event::step("saving", "saving the synthesis", 90)).await;
-    let day = input.scheduled_for.unwrap_or_else(Utc::now).date_naive();
-    let week = synthesis::iso_week(day);
-    let result = json!({ "synthesis_id": synthesis_id, "theme_id": input.theme_id, "week": week, "sections": content.sections.len() });
 
-    let mut tx = ctx
-        .pool
-        .begin()
-        .await
-        .context("opening the final transaction")?;
-    let written_down = SynthesisEnd {
-        week: &week,
-        synthesis: content,
-        sources_report: &report,
-        provider: &written.provider,
-        model: &written.model,
-        usage: &written.usage,
-    };
-    let saved = themes::save_synthesis(&mut *tx, synthesis_id, written_down)
-        .await
-        .context("saving the synthesis")?;
-    if !saved {
-        return Err(JobError::permanent(
-            "SYNTHESIS_MISSING",
-            "the synthesis was deleted",
-        ));
+    async fn emit(&self, event: Event) {
+        self.ctx.emitter.emit_or_log(self.claim.id, &event).await;
     }
-    let emails = match (input.schedule_id, input.scheduled_for) {
-        (Some(schedule_id), Some(scheduled_for)) => {
-            mark_schedule_run(&mut tx, claim, synthesis_id, schedule_id, scheduled_for)
-                .await
-                .context("marking the schedule run and creating its deliveries")?
-        }
-        _ => Vec::new(),
-    };
-    if !claim
-        .succeed(&mut *tx, &result, None)
-        .await
-        .context("ending the job")?
-    {
-        return Ok(None);
-    }
-    tx.commit().await.context("committing the synthesis")?;
-    for job in &emails {
-        queue::enqueue_after_commit(
-            &ctx.emitter,
-            &ctx.queue,
-            JobKind::Email,
-            *job,
-            &Event::queued(1),
-        )
+
+    /// Reads every source, a few at once, reporting each as it is read: the documents in
+    /// the sources' order, and what each source gave. Refused when none could be read.
+    async fn read_sources(&self) -> Result<(Vec<Document>, Vec<Value>), JobError> {
+        let ctx = self.ctx;
+        let sources = self.input.sources.clone().unwrap_or_default();
+        let total = sources.len();
+        self.emit(Event::step(
+            "fetching",
+            format!("reading {total} sources"),
+            5,
+        ))
         .await;
+        let mut fetched = futures::stream::iter(sources.into_iter().enumerate())
+            .map(
+                |(index, source)| async move { (index, source.clone(), fetch(ctx, &source).await) },
+            )
+            .buffer_unordered(FETCH_CONCURRENCY);
+        let mut documents: Vec<(usize, Vec<Document>)> = Vec::new();
+        let mut report: Vec<(usize, Value)> = Vec::new();
+        let mut done = 0;
+        while let Some((index, source, outcome)) = fetched.next().await {
+            done += 1;
+            let entry = match outcome {
+                Ok(docs) => {
+                    let entry = json!({ "type": source.kind, "value": source.value, "status": "ok", "items": docs.len() });
+                    documents.push((index, docs));
+                    entry
+                }
+                Err(error) => {
+                    tracing::info!(source = %source.value, error = %error, "source skipped");
+                    json!({ "type": source.kind, "value": source.value, "status": "failed", "error": error })
+                }
+            };
+            report.push((index, entry));
+            self.emit(Event::step(
+                "fetching",
+                format!("read {done} of {total} sources"),
+                5 + (55 * done / total.max(1)) as u8,
+            ))
+            .await;
+        }
+        drop(fetched);
+        documents.sort_by_key(|(index, _)| *index);
+        report.sort_by_key(|(index, _)| *index);
+        let documents: Vec<Document> = documents.into_iter().flat_map(|(_, d)| d).collect();
+        let report: Vec<Value> = report.into_iter().map(|(_, r)| r).collect();
+        if documents.is_empty() {
+            return Err(JobError::permanent(
+                "NO_SOURCE_READABLE",
+                "none of the theme's sources could be read",
+            )
+            .with("sources", report));
+        }
+        Ok((documents, report))
     }
-    tracing::info!(synthesis_id = %synthesis_id, emails = emails.len(), "synthesis saved");
-    Ok(Some(Finished::succeeded(result)))
+
+    /// In one transaction: the synthesis saved, a scheduled run's day marked with an email
+    /// job per recipient, and the job ended; then the emails queued.
+    async fn save(&self, written: &Written, report: &[Value]) -> JobResult {
+        let (ctx, claim, input) = (self.ctx, self.claim, &self.input);
+        let content = &written.synthesis;
+        let day = input.scheduled_for.unwrap_or_else(Utc::now).date_naive();
+        let week = synthesis::iso_week(day);
+        let result = json!({ "synthesis_id": self.id, "theme_id": input.theme_id, "week": week, "sections": content.sections.len() });
+        let mut tx = ctx
+            .pool
+            .begin()
+            .await
+            .context("opening the final transaction")?;
+        let written_down = SynthesisEnd {
+            week: &week,
+            synthesis: content,
+            sources_report: report,
+            provider: &written.provider,
+            model: &written.model,
+            usage: &written.usage,
+        };
+        let saved = themes::save_synthesis(&mut *tx, self.id, written_down)
+            .await
+            .context("saving the synthesis")?;
+        if !saved {
+            return Err(JobError::permanent(
+                "SYNTHESIS_MISSING",
+                "the synthesis was deleted",
+            ));
+        }
+        let emails = match (input.schedule_id, input.scheduled_for) {
+            (Some(schedule_id), Some(scheduled_for)) => {
+                mark_schedule_run(&mut tx, claim, self.id, schedule_id, scheduled_for)
+                    .await
+                    .context("marking the schedule run and creating its deliveries")?
+            }
+            _ => Vec::new(),
+        };
+        if !claim
+            .succeed(&mut *tx, &result, None)
+            .await
+            .context("ending the job")?
+        {
+            return Ok(None);
+        }
+        tx.commit().await.context("committing the synthesis")?;
+        for job in &emails {
+            let first = Event::queued(1);
+            queue::enqueue_after_commit(&ctx.emitter, &ctx.queue, JobKind::Email, *job, &first)
+                .await;
+        }
+        tracing::info!(synthesis_id = %self.id, emails = emails.len(), "synthesis saved");
+        Ok(Some(Finished::succeeded(result)))
+    }
 }
 
 /// What the AI wrote, and what its calls cost.
