@@ -12,7 +12,7 @@ use almanac_shared::{
 use std::collections::HashSet;
 
 use serde::Deserialize;
-use serde_json::json;
+use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::{
@@ -39,7 +39,7 @@ impl Job for GenerationJob {
     }
 
     async fn run(self, ctx: &JobContext, claim: &Claim, input: Input) -> JobResult {
-        generate(ctx, claim, self.generation_id, input).await
+        Generator::new(ctx, claim, input).run().await
     }
 }
 
@@ -66,63 +66,143 @@ struct Attribution {
     response_id: Option<String>,
 }
 
-/// Sends the source text to the AI batch by batch. Each card is saved (fenced by the
-/// claim, so a retry resumes after it) and streamed the moment its object closes; a
-/// batch's end records its usage. A cut answer is asked for again whole (at most
-/// `AI_MAX_RETRIES` times), and the cards it repeats are not saved twice.
-async fn generate(ctx: &JobContext, claim: &Claim, generation_id: Uuid, input: Input) -> JobResult {
-    let Input {
-        generation_id: _,
-        source_text,
-        model,
-        prompt_version,
-        batches_done,
-        mut saved,
-        fronts,
-    } = input;
-    let mut resumed: HashSet<String> = fronts
-        .iter()
-        .map(|f| generation::duplicate_key(f))
-        .collect();
-    let batches = generation::batches(&source_text);
-    let total = batches.len() as u64;
-    let emit = async |event: Event| ctx.emitter.emit_or_log(claim.id, &event).await;
-    emit(Event::progress(
-        batches_done as u64,
-        total,
-        "generating",
-        format!("asking the AI for flashcards ({total} batches)"),
-    ))
-    .await;
-    let saving = || Event::progress(total, total, "saving", "saving the generation");
-    let mut attribution = Attribution::default();
-    let metadata = |attribution: &Attribution| {
+/// A generation's attempt, as named steps. It sends the source text to the AI batch by
+/// batch ([`Generator::ask`]); each card is saved (fenced by the claim, so a retry resumes
+/// after it) and streamed the moment its object closes; a batch's end records its usage
+/// ([`Generator::end_batch`]), the last one ending the job and the generation too. A cut
+/// answer is asked for again whole (at most `AI_MAX_RETRIES` times), and the cards it
+/// repeats are not saved twice.
+struct Generator<'a> {
+    ctx: &'a JobContext,
+    claim: &'a Claim,
+    id: Uuid,
+    model: Option<String>,
+    prompt_version: String,
+    batches: Vec<String>,
+    batches_done: usize,
+    /// Cards saved so far (by earlier attempts too).
+    saved: usize,
+    /// The current batch's cards an earlier attempt saved, by their duplicate key.
+    resumed: HashSet<String>,
+    attribution: Attribution,
+}
+
+/// What one batch's answer gave.
+struct Asked {
+    response: ChatResponse,
+    /// Cards the answer held, saved or not.
+    usable: usize,
+    /// Cards that closed with the answer's end, saved with the batch's end.
+    held: Vec<SuggestionItem>,
+}
+
+/// How a batch's end left the attempt.
+enum Ended {
+    /// On to the next batch.
+    Next,
+    /// The attempt is over (the job ended, or the claim was lost).
+    Over(JobResult),
+}
+
+impl<'a> Generator<'a> {
+    fn new(ctx: &'a JobContext, claim: &'a Claim, input: Input) -> Self {
+        Self {
+            ctx,
+            claim,
+            id: input.generation_id,
+            model: input.model,
+            prompt_version: input.prompt_version,
+            batches: generation::batches(&input.source_text),
+            batches_done: input.batches_done,
+            saved: input.saved,
+            resumed: input
+                .fronts
+                .iter()
+                .map(|f| generation::duplicate_key(f))
+                .collect(),
+            attribution: Attribution::default(),
+        }
+    }
+
+    fn total(&self) -> u64 {
+        self.batches.len() as u64
+    }
+
+    async fn emit(&self, event: Event) {
+        self.ctx.emitter.emit_or_log(self.claim.id, &event).await;
+    }
+
+    fn saving(&self) -> Event {
+        Event::progress(
+            self.total(),
+            self.total(),
+            "saving",
+            "saving the generation",
+        )
+    }
+
+    fn result(&self) -> Value {
+        json!({ "generation_id": self.id, "suggestions": self.saved, "batches": self.total() })
+    }
+
+    fn metadata(&self) -> Value {
+        let attribution = &self.attribution;
         json!({
             "provider": attribution.provider,
             "model": attribution.model,
             "latency_ms": attribution.latency_ms,
-            "prompt_version": prompt_version,
+            "prompt_version": self.prompt_version,
             "template": generation::TEMPLATE,
             "provider_attempts": attribution.provider_attempts,
-            "batches": total,
-            "job_attempt": claim.attempt,
+            "batches": self.total(),
+            "job_attempt": self.claim.attempt,
             "response_id": attribution.response_id,
             "trace_id": telemetry::current_trace_id(),
         })
-    };
-    let result = |saved: usize| json!({ "generation_id": generation_id, "suggestions": saved, "batches": total });
-    for (index, batch) in batches.iter().enumerate().skip(batches_done) {
-        if saved >= generation::MAX_SUGGESTIONS {
-            break;
+    }
+
+    async fn run(mut self) -> JobResult {
+        let total = self.total();
+        self.emit(Event::progress(
+            self.batches_done as u64,
+            total,
+            "generating",
+            format!("asking the AI for flashcards ({total} batches)"),
+        ))
+        .await;
+        for index in self.batches_done..self.batches.len() {
+            if self.saved >= generation::MAX_SUGGESTIONS {
+                break;
+            }
+            let Some(asked) = self.ask(index).await? else {
+                return Ok(None);
+            };
+            if let Ended::Over(outcome) = self.end_batch(index, asked).await? {
+                return outcome;
+            }
+            self.emit(Event::progress(
+                index as u64 + 1,
+                total,
+                "generating",
+                format!("batch {} of {total} saved", index + 1),
+            ))
+            .await;
         }
+        self.finish().await
+    }
+
+    /// Asks the AI for batch `index`'s cards until an answer ends whole, saving (and
+    /// streaming) each card as it closes. `None` when the claim was lost.
+    async fn ask(&mut self, index: usize) -> Result<Option<Asked>, JobError> {
+        let (ctx, claim) = (self.ctx, self.claim);
         // Cards of this batch saved so far (by an earlier attempt too).
-        let mut seen = std::mem::take(&mut resumed);
+        let mut seen = std::mem::take(&mut self.resumed);
         let mut cuts = 0;
-        let (response, usable, held) = 'answer: loop {
-            let mut answer =
-                Answer::open(ctx.ai.as_ref(), generation::prompt(batch, model.clone()))
-                    .await
-                    .map_err(|e| ai_error(&e))?;
+        loop {
+            let prompt = generation::prompt(&self.batches[index], self.model.clone());
+            let mut answer = Answer::open(ctx.ai.as_ref(), prompt)
+                .await
+                .map_err(|e| ai_error(&e))?;
             let mut usable = 0;
             // Cards that closed with the answer's end: saved with the batch's end, in one
             // statement (an answer that arrives whole costs one round trip, as before
@@ -131,7 +211,15 @@ async fn generate(ctx: &JobContext, claim: &Claim, generation_id: Uuid, input: I
             let stop = loop {
                 let items = match answer.next().await {
                     Ok(Next::Items(items)) => items,
-                    Ok(Next::Done(_)) => break 'answer (answer.response(), usable, held),
+                    Ok(Next::Done(_)) => {
+                        let response = answer.response();
+                        self.attribution.add(&response);
+                        return Ok(Some(Asked {
+                            response,
+                            usable,
+                            held,
+                        }));
+                    }
                     Err(stop) => break stop,
                 };
                 let cards: Vec<Suggestion> = items
@@ -140,27 +228,27 @@ async fn generate(ctx: &JobContext, claim: &Claim, generation_id: Uuid, input: I
                     .filter_map(|item| generation::parse_suggestion(&item.value))
                     .inspect(|_| usable += 1)
                     .filter(|card| seen.insert(generation::duplicate_key(&card.front)))
-                    .take(generation::MAX_SUGGESTIONS.saturating_sub(saved))
+                    .take(generation::MAX_SUGGESTIONS.saturating_sub(self.saved))
                     .collect();
                 if cards.is_empty() {
                     continue;
                 }
-                let items = items_at(&cards, saved);
-                saved += items.len();
+                let items = items_at(&cards, self.saved);
+                self.saved += items.len();
                 if answer.complete() {
                     held = items;
                     continue;
                 }
-                if !save_cards(ctx, claim, generation_id, index, items).await? {
+                if !save_cards(ctx, claim, self.id, index, items).await? {
                     return Ok(None);
                 }
             };
             // A valid prefix is kept, even when what follows it is not.
-            if !held.is_empty() && !save_cards(ctx, claim, generation_id, index, held).await? {
+            if !held.is_empty() && !save_cards(ctx, claim, self.id, index, held).await? {
                 return Ok(None);
             }
             let response = answer.response();
-            attribution.add(&response);
+            self.attribution.add(&response);
             if let Some(over_budget) = account(ctx, claim, &response).await? {
                 return Err(over_budget);
             }
@@ -175,8 +263,18 @@ async fn generate(ctx: &JobContext, claim: &Claim, generation_id: Uuid, input: I
                         .with("model", response.model.clone()));
                 }
             }
-        };
-        attribution.add(&response);
+        }
+    }
+
+    /// Saves batch `index`'s end in one statement: the cards held for it, its call's
+    /// usage, and for the last batch the end of the job and the generation.
+    async fn end_batch(&mut self, index: usize, asked: Asked) -> Result<Ended, JobError> {
+        let (ctx, claim) = (self.ctx, self.claim);
+        let Asked {
+            response,
+            usable,
+            held,
+        } = asked;
         if usable == 0 {
             let over_budget = account(ctx, claim, &response).await?;
             return Err(over_budget.unwrap_or_else(|| {
@@ -184,19 +282,19 @@ async fn generate(ctx: &JobContext, claim: &Claim, generation_id: Uuid, input: I
                     .with("model", response.model.clone())
             }));
         }
-        let last = index + 1 == batches.len() || saved >= generation::MAX_SUGGESTIONS;
+        let last = index + 1 == self.batches.len() || self.saved >= generation::MAX_SUGGESTIONS;
         let mut events = Vec::new();
         if !held.is_empty() {
             events.push(Event::Suggestions {
-                generation_id,
+                generation_id: self.id,
                 batch: index as u32,
                 suggestions: held.clone(),
             });
         }
         // The last batch also ends the job and the generation, in the same statement.
         let finish = if last {
-            events.push(saving());
-            Some((result(saved), metadata(&attribution)))
+            events.push(self.saving());
+            Some((self.result(), self.metadata()))
         } else {
             None
         };
@@ -214,42 +312,44 @@ async fn generate(ctx: &JobContext, claim: &Claim, generation_id: Uuid, input: I
             }),
         };
         let token = staged.as_ref().map(|staged| staged.token);
-        let Some(spent) = save(ctx, claim, generation_id, step, token).await? else {
+        let Some(spent) = save(ctx, claim, self.id, step, token).await? else {
             tracing::warn!("claim lost before ending a batch; this attempt's end was discarded");
-            return Ok(None);
+            return Ok(Ended::Over(Ok(None)));
         };
         let over_budget = accounted(ctx, &response, spent.unwrap_or_default());
         match (finish, staged) {
             (Some((result, _)), Some(staged)) => {
-                return Ok(Some(Finished::succeeded(result).after(staged)));
+                return Ok(Ended::Over(Ok(Some(
+                    Finished::succeeded(result).after(staged),
+                ))));
             }
-            (Some((result, _)), None) => return Ok(Some(Finished::succeeded(result))),
+            (Some((result, _)), None) => {
+                return Ok(Ended::Over(Ok(Some(Finished::succeeded(result)))));
+            }
             (None, Some(staged)) => ctx.emitter.publish(claim.id, &staged).await,
             (None, None) => {}
         }
-        if let Some(error) = over_budget {
-            return Err(error);
+        match over_budget {
+            Some(error) => Err(error),
+            None => Ok(Ended::Next),
         }
-        emit(Event::progress(
-            index as u64 + 1,
-            total,
-            "generating",
-            format!("batch {} of {total} saved", index + 1),
-        ))
-        .await;
     }
-    // Every batch was saved by an earlier attempt (or the card limit was reached): only
-    // the job and the generation remain to be ended.
-    emit(saving()).await;
-    let (result, metadata) = (result(saved), metadata(&attribution));
-    let finished = store::generations::finish(&ctx.pool, claim, generation_id, &result, &metadata)
-        .await
-        .context("ending the generation")?;
-    if !finished {
-        tracing::warn!("claim lost before saving; this attempt's output was discarded");
-        return Ok(None);
+
+    /// Every batch was saved by an earlier attempt (or the card limit was reached): only
+    /// the job and the generation remain to be ended.
+    async fn finish(self) -> JobResult {
+        self.emit(self.saving()).await;
+        let (result, metadata) = (self.result(), self.metadata());
+        let finished =
+            store::generations::finish(&self.ctx.pool, self.claim, self.id, &result, &metadata)
+                .await
+                .context("ending the generation")?;
+        if !finished {
+            tracing::warn!("claim lost before saving; this attempt's output was discarded");
+            return Ok(None);
+        }
+        Ok(Some(Finished::succeeded(result)))
     }
-    Ok(Some(Finished::succeeded(result)))
 }
 
 impl Attribution {
