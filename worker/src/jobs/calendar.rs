@@ -61,7 +61,7 @@ impl Job for CalendarJob {
     }
 
     async fn run(self, ctx: &JobContext, claim: &Claim, input: Input) -> JobResult {
-        generate_run(ctx, claim, input).await
+        CalendarRun::run(ctx, claim, input).await
     }
 }
 
@@ -95,138 +95,223 @@ enum Produced {
     OverBudget(JobError),
 }
 
-async fn generate_run(ctx: &JobContext, claim: &Claim, input: Input) -> JobResult {
-    let spec = CalendarSpec::from_json(&input.request)
-        .map_err(|e| JobError::permanent("CALENDAR_REQUEST_INVALID", e.to_string()))?;
-    let run = RunRef {
-        id: input.id,
-        calendar_id: input.calendar_id,
-        user_id: input.user_id,
-    };
-    let meta = json!({
-        "mode": "service", "runId": run.id, "calendarId": run.calendar_id,
-        "version": input.version, "done": false,
-    });
-    let slots = spec.slots();
-    let total = slots.len();
-    let done: HashSet<&str> = input.done_keys.iter().map(String::as_str).collect();
-    let todo: Vec<(i32, Slot)> = slots
-        .into_iter()
-        .enumerate()
-        .filter(|(_, s)| !done.contains(s.key.as_str()))
-        .map(|(i, s)| (i as i32, s))
-        .collect();
-    // The calendar's slots that hold an entry: counted once, whoever wrote them.
-    let mut generated = total - todo.len();
-    ctx.emitter
-        .emit_or_log(
-            claim.id,
-            &Event::progress(
-                generated as u64,
-                total as u64,
-                "generating",
-                format!("writing {total} calendar entries"),
-            ),
-        )
-        .await;
-    let settings = &ctx.settings.calendar;
-    // From the request's acceptance: queue wait and earlier attempts have spent their share.
-    let left = input.deadline_at.map_or(settings.timeout, |at| {
-        (at - chrono::Utc::now()).to_std().unwrap_or_default()
-    });
-    let deadline = tokio::time::Instant::now() + left.min(settings.timeout);
-    let brief = &spec.constraints.raw;
-    // The batches' calls run at once; each sends its entries the moment they close. Once a
-    // call crosses the budget, no other is started.
-    let (sender, mut produced) = mpsc::unbounded_channel();
-    let spent = AtomicBool::new(false);
-    let calls: Vec<_> = split(todo, settings.batch_slots)
-        .into_iter()
-        .map(|batch| generate(ctx, claim, &spent, brief, batch, sender.clone()))
-        .collect();
-    drop(sender);
-    let mut calls = Box::pin(
-        futures::stream::iter(calls)
-            .buffer_unordered(settings.ai_concurrency)
-            .try_for_each(|()| std::future::ready(Ok(()))),
-    );
-    let mut calling = true;
-    let mut failure = None;
-    let mut over_budget = None;
-    // Past the deadline already (a long queue, an earlier attempt): no call is made.
-    let mut timed_out = left.is_zero();
-    while !timed_out {
-        let group = tokio::select! {
-            biased;
-            next = produced.recv() => match next {
-                Some(first) => {
-                    let mut group = vec![first];
-                    while let Ok(more) = produced.try_recv() {
-                        group.push(more);
-                    }
-                    group
-                }
-                None => break,
-            },
-            outcome = &mut calls, if calling => {
-                calling = false;
-                if let Err(error) = outcome {
-                    // What was produced before the failure is saved first.
-                    failure = Some(error);
-                    let mut group = Vec::new();
-                    while let Ok(more) = produced.try_recv() {
-                        group.push(more);
-                    }
-                    group
-                } else {
-                    continue;
-                }
-            }
-            () = tokio::time::sleep_until(deadline) => {
-                timed_out = true;
-                break;
-            }
+/// A calendar run's attempt, as named steps: plan the slots still to write, produce them
+/// (the AI calls run at once; what they produce is saved and streamed as it comes, until
+/// the run's deadline), then end the run and the job.
+struct CalendarRun<'a> {
+    ctx: &'a JobContext,
+    claim: &'a Claim,
+    input: Input,
+    run: RunRef,
+    /// The `meta` of the run's entry events.
+    meta: Value,
+    /// The calendar's slots.
+    total: usize,
+    /// The calendar's slots that hold an entry: counted once, whoever wrote them.
+    generated: usize,
+}
+
+/// How producing the entries ended, when it did not fail.
+enum Collected {
+    /// Every call ended (or the deadline passed: `timed_out`).
+    Ended { timed_out: bool },
+    /// The claim was lost: this attempt's entries were discarded.
+    Lost,
+}
+
+impl<'a> CalendarRun<'a> {
+    async fn run(ctx: &'a JobContext, claim: &'a Claim, input: Input) -> JobResult {
+        let spec = CalendarSpec::from_json(&input.request)
+            .map_err(|e| JobError::permanent("CALENDAR_REQUEST_INVALID", e.to_string()))?;
+        let (mut run, todo) = Self::plan(ctx, claim, input, &spec);
+        run.ctx
+            .emitter
+            .emit_or_log(
+                claim.id,
+                &Event::progress(
+                    run.generated as u64,
+                    run.total as u64,
+                    "generating",
+                    format!("writing {} calendar entries", run.total),
+                ),
+            )
+            .await;
+        match run.produce(&spec, todo).await? {
+            Collected::Lost => Ok(None),
+            Collected::Ended { timed_out } => run.end(timed_out).await,
+        }
+    }
+
+    /// The run and the slots it still has to write (an earlier attempt's, and for a
+    /// continuation the calendar's, are done).
+    fn plan(
+        ctx: &'a JobContext,
+        claim: &'a Claim,
+        input: Input,
+        spec: &CalendarSpec,
+    ) -> (Self, Vec<(i32, Slot)>) {
+        let run = RunRef {
+            id: input.id,
+            calendar_id: input.calendar_id,
+            user_id: input.user_id,
         };
-        let mut group = Group::from(group);
-        if let Some(error) = group.over_budget.take() {
-            over_budget.get_or_insert(error);
-        }
-        match save_produced(ctx, claim, run, &input, &meta, total, group).await {
-            Ok(Some(saved)) => generated += saved,
-            Ok(None) => {
-                tracing::warn!(
-                    "claim lost before saving entries; this attempt's entries were discarded"
-                );
-                return Ok(None);
-            }
-            Err(error) => {
-                failure.get_or_insert(error);
-            }
-        }
-        if let Some(error) = failure {
-            return Err(error);
-        }
+        let meta = json!({
+            "mode": "service", "runId": run.id, "calendarId": run.calendar_id,
+            "version": input.version, "done": false,
+        });
+        let slots = spec.slots();
+        let total = slots.len();
+        let done: HashSet<&str> = input.done_keys.iter().map(String::as_str).collect();
+        let todo: Vec<(i32, Slot)> = slots
+            .into_iter()
+            .enumerate()
+            .filter(|(_, s)| !done.contains(s.key.as_str()))
+            .map(|(i, s)| (i as i32, s))
+            .collect();
+        let generated = total - todo.len();
+        let run = Self {
+            ctx,
+            claim,
+            input,
+            run,
+            meta,
+            total,
+            generated,
+        };
+        (run, todo)
     }
-    // Dropping the calls aborts those still in flight.
-    drop(calls);
-    if let Some(error) = over_budget {
-        return Err(error);
+
+    /// What is left of the run's time: from the request's acceptance, queue wait and
+    /// earlier attempts have spent their share.
+    fn time_left(&self) -> std::time::Duration {
+        let settings = &self.ctx.settings.calendar;
+        let left = self.input.deadline_at.map_or(settings.timeout, |at| {
+            (at - chrono::Utc::now()).to_std().unwrap_or_default()
+        });
+        left.min(settings.timeout)
     }
-    let (status, error) = if timed_out {
-        let message = format!(
-            "The calendar took longer than {} s to generate: {generated} of {total} entries were \
-             written and saved. Continue to write the {} still missing.",
-            settings.timeout.as_secs_f64(),
-            total - generated
+
+    /// Runs the batches' calls at once, each sending its entries the moment they close,
+    /// and saves what they produce together as it comes, until they end or the deadline
+    /// passes. Once a call crosses the budget, no other is started.
+    async fn produce(
+        &mut self,
+        spec: &CalendarSpec,
+        todo: Vec<(i32, Slot)>,
+    ) -> Result<Collected, JobError> {
+        let (ctx, claim) = (self.ctx, self.claim);
+        let settings = &ctx.settings.calendar;
+        let left = self.time_left();
+        let deadline = tokio::time::Instant::now() + left;
+        let brief = &spec.constraints.raw;
+        let (sender, mut produced) = mpsc::unbounded_channel();
+        let spent = AtomicBool::new(false);
+        let calls: Vec<_> = split(todo, settings.batch_slots)
+            .into_iter()
+            .map(|batch| generate(ctx, claim, &spent, brief, batch, sender.clone()))
+            .collect();
+        drop(sender);
+        let mut calls = Box::pin(
+            futures::stream::iter(calls)
+                .buffer_unordered(settings.ai_concurrency)
+                .try_for_each(|()| std::future::ready(Ok(()))),
         );
-        (
-            JobStatus::Timeout,
-            Some(json!({ "code": "CALENDAR_TIMEOUT", "message": message })),
+        let mut calling = true;
+        let mut failure = None;
+        let mut over_budget = None;
+        // Past the deadline already (a long queue, an earlier attempt): no call is made.
+        let mut timed_out = left.is_zero();
+        while !timed_out {
+            let group = tokio::select! {
+                biased;
+                next = produced.recv() => match next {
+                    Some(first) => {
+                        let mut group = vec![first];
+                        while let Ok(more) = produced.try_recv() {
+                            group.push(more);
+                        }
+                        group
+                    }
+                    None => break,
+                },
+                outcome = &mut calls, if calling => {
+                    calling = false;
+                    if let Err(error) = outcome {
+                        // What was produced before the failure is saved first.
+                        failure = Some(error);
+                        let mut group = Vec::new();
+                        while let Ok(more) = produced.try_recv() {
+                            group.push(more);
+                        }
+                        group
+                    } else {
+                        continue;
+                    }
+                }
+                () = tokio::time::sleep_until(deadline) => {
+                    timed_out = true;
+                    break;
+                }
+            };
+            let mut group = Group::from(group);
+            if let Some(error) = group.over_budget.take() {
+                over_budget.get_or_insert(error);
+            }
+            let run = self.run;
+            match save_produced(ctx, claim, run, &self.input, &self.meta, self.total, group).await {
+                Ok(Some(saved)) => self.generated += saved,
+                Ok(None) => {
+                    tracing::warn!(
+                        "claim lost before saving entries; this attempt's entries were discarded"
+                    );
+                    return Ok(Collected::Lost);
+                }
+                Err(error) => {
+                    failure.get_or_insert(error);
+                }
+            }
+            if let Some(error) = failure {
+                return Err(error);
+            }
+        }
+        // Dropping the calls aborts those still in flight.
+        drop(calls);
+        match over_budget {
+            Some(error) => Err(error),
+            None => Ok(Collected::Ended { timed_out }),
+        }
+    }
+
+    /// Ends the run and the job: `succeeded`, or `timeout` saying how many entries are
+    /// still missing (a continuation writes them).
+    async fn end(self, timed_out: bool) -> JobResult {
+        let (status, error) = if timed_out {
+            let message = format!(
+                "The calendar took longer than {} s to generate: {} of {} entries were \
+                 written and saved. Continue to write the {} still missing.",
+                self.ctx.settings.calendar.timeout.as_secs_f64(),
+                self.generated,
+                self.total,
+                self.total - self.generated
+            );
+            (
+                JobStatus::Timeout,
+                Some(json!({ "code": "CALENDAR_TIMEOUT", "message": message })),
+            )
+        } else {
+            (JobStatus::Succeeded, None)
+        };
+        finish(
+            self.ctx,
+            self.claim,
+            self.run,
+            &self.input,
+            status,
+            error,
+            self.meta,
         )
-    } else {
-        (JobStatus::Succeeded, None)
-    };
-    finish(ctx, claim, run, &input, status, error, meta).await
+        .await
+    }
 }
 
 /// The slots in batches: a small first one, then `size` each.
