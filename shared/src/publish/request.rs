@@ -161,7 +161,10 @@ struct Target {
     checked: Option<Result<Checked, Failure>>,
 }
 
-/// Runs the request as the user of `conn`'s transaction.
+/// Runs the request as the user of `conn`'s transaction: reads what it names (refusing the
+/// whole request when something is not the caller's), settles each platform's account,
+/// plans each entry (no I/O: [`Plan::entry`]), then writes the intents and dispatches those
+/// due now.
 pub async fn submit(
     run: &Submit<'_>,
     conn: &mut PgConnection,
@@ -171,17 +174,7 @@ pub async fn submit(
 ) -> Result<Outcome, Refusal> {
     let enabled = run.flags.enabled(Flag::PublishService, user);
     let dry_run = request.dry_run || !enabled;
-    let selected = match (&request.entry_ids, request.all) {
-        (Some(ids), None | Some(false)) if !ids.is_empty() => Some(ids.clone()),
-        (None, Some(true)) => None,
-        _ => {
-            return Err(Refusal::Unprocessable {
-                code: "VALIDATION_FAILED",
-                message: "give either a non-empty `entryIds` or `all: true`".into(),
-                details: None,
-            });
-        }
-    };
+    let selected = selection(request)?;
     let spec = calendars::request(&mut *conn, calendar_id).await?;
     let Some(spec) = spec else {
         return Err(Refusal::NotFound("calendar"));
@@ -192,36 +185,11 @@ pub async fn submit(
     let entries =
         calendars::publishable_entries(&mut *conn, calendar_id, selected.as_deref()).await?;
     if let Some(ids) = &selected {
-        let missing: Vec<Uuid> = ids
-            .iter()
-            .filter(|id| !entries.iter().any(|e| e.id == **id))
-            .copied()
-            .collect();
-        if !missing.is_empty() {
-            return Err(Refusal::invalid(
-                "ENTRY_NOT_FOUND",
-                format!(
-                    "{} of the entryIds are not entries of this calendar",
-                    missing.len()
-                ),
-                json!({ "entryIds": missing }),
-            ));
-        }
+        missing_entries(ids, &entries)?;
     }
     let accounts = store::channels::accounts(&mut *conn, &run.platforms.names()).await?;
     let chosen = request.channels.clone().unwrap_or_default();
-    let unknown: Vec<Uuid> = chosen
-        .iter()
-        .filter(|id| !accounts.iter().any(|a| a.id == **id))
-        .copied()
-        .collect();
-    if !unknown.is_empty() {
-        return Err(Refusal::invalid(
-            "CHANNEL_NOT_FOUND",
-            "some of `channels` are not the caller's channels of a platform Almanac publishes to",
-            json!({ "channelIds": unknown }),
-        ));
-    }
+    unknown_channels(&chosen, &accounts)?;
     let options = Options {
         mode: request.mode,
         privacy_level: request.privacy_level.clone(),
@@ -251,109 +219,30 @@ pub async fn submit(
         let target = settle_target(run, conn, account, enabled, dry_run, &options, entry).await?;
         targets.insert(platform, target);
     }
-    // Instagram's remaining quota, spent entry by entry in this dry run.
-    let mut quota: BTreeMap<Uuid, i64> = BTreeMap::new();
-    let mut intents = Vec::with_capacity(entries.len());
+    let mut plan = Plan {
+        run,
+        request,
+        user,
+        calendar_id,
+        dry_run,
+        timezone: timezone.name(),
+        options,
+        targets,
+        unplannable,
+        quota: BTreeMap::new(),
+    };
+    let planned: Vec<Planned> = entries.iter().map(|entry| plan.entry(entry)).collect();
+    let mut intents = Vec::with_capacity(planned.len());
     let mut refused = Vec::new();
     let mut now_ids = Vec::new();
-    for entry in &entries {
-        let mut new = NewIntent {
-            user,
-            calendar_id,
-            entry_id: Some(entry.id),
-            run_id: entry.run_id,
-            channel: entry.channel.clone(),
-            account: None,
-            mode: request.mode,
-            dry_run,
-            timing: request.when,
-            publish_at: match request.when {
-                Timing::Scheduled => Some(entry.scheduled_at),
-                Timing::Now if dry_run => None,
-                Timing::Now => Some(run.now),
-            },
-            timezone: timezone.name().to_owned(),
-            status: IntentStatus::Failed,
-            payload: json!({}),
-            error: None,
-            spool_id: run.spool_id,
-            request_id: run.request_id.clone(),
-        };
-        let Some(platform) = run.platforms.of_channel(&entry.channel) else {
-            new.error = Some(json!({
-                "code": "UNSUPPORTED_CHANNEL",
-                "message": format!("no adapter publishes to `{}`: export the calendar instead (ICS, CSV or JSON)", entry.channel),
-            }));
-            intents.push(write(conn, &new).await?);
-            continue;
-        };
-        if let Some(code) = unplannable.get(&platform) {
-            refused.push(RefusedEntry {
-                entry_id: entry.id,
-                channel: entry.channel.clone(),
-                code,
-            });
-            continue;
-        }
-        let target = &targets[&platform];
-        let adapter = run.platforms.registered(platform);
-        new.account = Some(target.account.id);
-        let post = entry.post();
-        let mut problems = adapter.validate(&post, &options);
-        if request.when == Timing::Scheduled && entry.scheduled_at <= run.now {
-            problems.push(Problem::new(
-                "SCHEDULE_PASSED",
-                "scheduledAt",
-                "the entry's time has passed: move the entry, or publish it now",
-            ));
-        }
-        let mut sent_options = options.clone();
-        let mut failure: Option<Failure> = None;
-        if problems.is_empty()
-            && let Some(checked) = &target.checked
-        {
-            match checked {
-                Ok(checked) => sent_options = checked.options.clone(),
-                Err(refused) => failure = Some(refused.clone()),
+    for planned in planned {
+        let new = match planned {
+            Planned::Refused(entry) => {
+                refused.push(entry);
+                continue;
             }
-            if let Some(remaining) = target_quota(&mut quota, target) {
-                if *remaining <= 0 {
-                    failure.get_or_insert_with(|| {
-                        Failure::permanent(
-                            "DAILY_QUOTA_EXHAUSTED",
-                            "the Instagram account's remaining daily quota is spent by the entries before this one",
-                        )
-                        .platform("content_publishing_limit")
-                    });
-                }
-                *remaining -= 1;
-            }
-        }
-        new.payload = json!({
-            "requests": adapter.plan(&target.account.account_id, &post, &sent_options),
-            "options": sent_options,
-            "post": post,
-        });
-        if !problems.is_empty() {
-            let first = &problems[0];
-            let message = if problems.len() == 1 {
-                first.message.clone()
-            } else {
-                format!(
-                    "{} (and {} more problems)",
-                    first.message,
-                    problems.len() - 1
-                )
-            };
-            new.error =
-                Some(json!({ "code": first.code, "message": message, "problems": problems }));
-        } else if let Some(failure) = failure {
-            new.error = Some(failure.to_json());
-        } else if dry_run {
-            new.status = IntentStatus::DryRun;
-        } else {
-            new.status = IntentStatus::Scheduled;
-        }
+            Planned::Intent(new) => new,
+        };
         if new.status == IntentStatus::Scheduled {
             let (intent, created) = store::insert_once(conn, &new).await?;
             if created && request.when == Timing::Now {
@@ -390,6 +279,183 @@ pub async fn submit(
         refused,
         jobs,
     })
+}
+
+/// The entries the request selects: `None` for all of them.
+fn selection(request: &PublishRequest) -> Result<Option<Vec<Uuid>>, Refusal> {
+    match (&request.entry_ids, request.all) {
+        (Some(ids), None | Some(false)) if !ids.is_empty() => Ok(Some(ids.clone())),
+        (None, Some(true)) => Ok(None),
+        _ => Err(Refusal::Unprocessable {
+            code: "VALIDATION_FAILED",
+            message: "give either a non-empty `entryIds` or `all: true`".into(),
+            details: None,
+        }),
+    }
+}
+
+/// Refuses entry ids that are not entries of the calendar.
+fn missing_entries(ids: &[Uuid], entries: &[Publishable]) -> Result<(), Refusal> {
+    let missing: Vec<Uuid> = ids
+        .iter()
+        .filter(|id| !entries.iter().any(|e| e.id == **id))
+        .copied()
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(Refusal::invalid(
+        "ENTRY_NOT_FOUND",
+        format!(
+            "{} of the entryIds are not entries of this calendar",
+            missing.len()
+        ),
+        json!({ "entryIds": missing }),
+    ))
+}
+
+/// Refuses chosen channels that are not the caller's.
+fn unknown_channels(chosen: &[Uuid], accounts: &[Account]) -> Result<(), Refusal> {
+    let unknown: Vec<Uuid> = chosen
+        .iter()
+        .filter(|id| !accounts.iter().any(|a| a.id == **id))
+        .copied()
+        .collect();
+    if unknown.is_empty() {
+        return Ok(());
+    }
+    Err(Refusal::invalid(
+        "CHANNEL_NOT_FOUND",
+        "some of `channels` are not the caller's channels of a platform Almanac publishes to",
+        json!({ "channelIds": unknown }),
+    ))
+}
+
+/// What the request makes of one entry.
+enum Planned {
+    /// The intent to write: planned, or failed with its reasons.
+    Intent(NewIntent),
+    /// A dry run's entry whose channel has no account to plan with.
+    Refused(RefusedEntry),
+}
+
+/// The request's planning, once the accounts are settled: pure, entry by entry.
+struct Plan<'a> {
+    run: &'a Submit<'a>,
+    request: &'a PublishRequest,
+    user: Uuid,
+    calendar_id: Uuid,
+    dry_run: bool,
+    timezone: &'static str,
+    options: Options,
+    targets: HashMap<Platform, Target>,
+    unplannable: HashMap<Platform, &'static str>,
+    /// Each account's remaining daily quota (Instagram's), spent entry by entry.
+    quota: BTreeMap<Uuid, i64>,
+}
+
+impl Plan<'_> {
+    /// The intent of `entry` (no I/O): its post and the requests it would send, or why it
+    /// cannot go (the platform's rules, a passed time, the read-only checks, the quota).
+    fn entry(&mut self, entry: &Publishable) -> Planned {
+        let (run, request) = (self.run, self.request);
+        let mut new = NewIntent {
+            user: self.user,
+            calendar_id: self.calendar_id,
+            entry_id: Some(entry.id),
+            run_id: entry.run_id,
+            channel: entry.channel.clone(),
+            account: None,
+            mode: request.mode,
+            dry_run: self.dry_run,
+            timing: request.when,
+            publish_at: match request.when {
+                Timing::Scheduled => Some(entry.scheduled_at),
+                Timing::Now if self.dry_run => None,
+                Timing::Now => Some(run.now),
+            },
+            timezone: self.timezone.to_owned(),
+            status: IntentStatus::Failed,
+            payload: json!({}),
+            error: None,
+            spool_id: run.spool_id,
+            request_id: run.request_id.clone(),
+        };
+        let Some(platform) = run.platforms.of_channel(&entry.channel) else {
+            new.error = Some(json!({
+                "code": "UNSUPPORTED_CHANNEL",
+                "message": format!("no adapter publishes to `{}`: export the calendar instead (ICS, CSV or JSON)", entry.channel),
+            }));
+            return Planned::Intent(new);
+        };
+        if let Some(code) = self.unplannable.get(&platform) {
+            return Planned::Refused(RefusedEntry {
+                entry_id: entry.id,
+                channel: entry.channel.clone(),
+                code,
+            });
+        }
+        let target = &self.targets[&platform];
+        let adapter = run.platforms.registered(platform);
+        new.account = Some(target.account.id);
+        let post = entry.post();
+        let mut problems = adapter.validate(&post, &self.options);
+        if request.when == Timing::Scheduled && entry.scheduled_at <= run.now {
+            problems.push(Problem::new(
+                "SCHEDULE_PASSED",
+                "scheduledAt",
+                "the entry's time has passed: move the entry, or publish it now",
+            ));
+        }
+        let mut sent_options = self.options.clone();
+        let mut failure: Option<Failure> = None;
+        if problems.is_empty()
+            && let Some(checked) = &target.checked
+        {
+            match checked {
+                Ok(checked) => sent_options = checked.options.clone(),
+                Err(refused) => failure = Some(refused.clone()),
+            }
+            if let Some(remaining) = target_quota(&mut self.quota, target) {
+                if *remaining <= 0 {
+                    failure.get_or_insert_with(|| {
+                        Failure::permanent(
+                            "DAILY_QUOTA_EXHAUSTED",
+                            "the Instagram account's remaining daily quota is spent by the entries before this one",
+                        )
+                        .platform("content_publishing_limit")
+                    });
+                }
+                *remaining -= 1;
+            }
+        }
+        new.payload = json!({
+            "requests": adapter.plan(&target.account.account_id, &post, &sent_options),
+            "options": sent_options,
+            "post": post,
+        });
+        if !problems.is_empty() {
+            let first = &problems[0];
+            let message = if problems.len() == 1 {
+                first.message.clone()
+            } else {
+                format!(
+                    "{} (and {} more problems)",
+                    first.message,
+                    problems.len() - 1
+                )
+            };
+            new.error =
+                Some(json!({ "code": first.code, "message": message, "problems": problems }));
+        } else if let Some(failure) = failure {
+            new.error = Some(failure.to_json());
+        } else if self.dry_run {
+            new.status = IntentStatus::DryRun;
+        } else {
+            new.status = IntentStatus::Scheduled;
+        }
+        Planned::Intent(new)
+    }
 }
 
 /// A dry run replaces the entry and channel's previous one; a refused real one is kept.
