@@ -176,15 +176,182 @@ impl Active {
     fn ended_with(&mut self, status: JobStatus) {
         self.outcome = status.as_str();
     }
+}
 
-    /// Ended by the stored final event `done`.
-    fn ended_by(&mut self, done: &StoredEvent) {
-        #[derive(serde::Deserialize)]
-        struct Done {
-            status: JobStatus,
+/// The outcome a stored final event `done` says (its job's status).
+fn outcome_of(done: &StoredEvent) -> &'static str {
+    #[derive(serde::Deserialize)]
+    struct Done {
+        status: JobStatus,
+    }
+    serde_json::from_str::<Done>(&done.data).map_or("ended", |done| done.status.as_str())
+}
+
+/// Where one watcher is in its job's events, and what it owes the client: the last id it
+/// sent, whether a loss was told since its last event, the progress its keep-alives
+/// repeat, and live events held past a hole while the stream is read for what fell in it
+/// (should Redis have lost the stream meanwhile, the read cannot give them back). Its walks
+/// are pure: they turn events into frames, and say when the final one went.
+struct Cursor {
+    job: Uuid,
+    framing: Framing,
+    words: Vocabulary,
+    last: u64,
+    told_truncated: bool,
+    progress: Progress,
+    held: Vec<StoredEvent>,
+}
+
+/// What a walk made of some events: the frames to send, in order, and the outcome of the
+/// final event if it was among them (the stream then ends).
+#[derive(Default)]
+struct Walked {
+    frames: Vec<Bytes>,
+    ended: Option<&'static str>,
+}
+
+/// A walk over a page of the stored stream.
+struct Paged {
+    walked: Walked,
+    /// Read the next page: this one was full, or Redis lost the stream and its numbering
+    /// started again (read from its start).
+    more: bool,
+    /// The stream holds events of the job.
+    stored: bool,
+}
+
+impl Cursor {
+    /// Tells of a loss (once until an event comes); the next event the client gets is
+    /// `next`.
+    fn truncated(&mut self, walked: &mut Walked, next: Option<u64>) {
+        if !std::mem::replace(&mut self.told_truncated, true) {
+            let frame = self.words.truncated(self.framing, self.last, next);
+            walked.frames.push(frame);
         }
-        self.outcome =
-            serde_json::from_str::<Done>(&done.data).map_or("ended", |done| done.status.as_str());
+    }
+
+    /// Sends `event`: `false` when it was the final one.
+    fn send(&mut self, walked: &mut Walked, event: &StoredEvent) -> bool {
+        let frame = self
+            .words
+            .stored(self.framing, self.job, event, &mut self.progress);
+        walked.frames.push(frame);
+        self.told_truncated = false;
+        self.last = event.seq;
+        if event.is_final() {
+            walked.ended = Some(outcome_of(event));
+            return false;
+        }
+        true
+    }
+
+    /// Walks a page of the stored stream. `first_read`: the watcher's first page;
+    /// `ledger_says_ended`: the job has ended.
+    fn page(
+        &mut self,
+        mut page: events::History,
+        first_read: bool,
+        ledger_says_ended: bool,
+    ) -> Paged {
+        let mut walked = Walked::default();
+        // Events the client asked for are gone when Redis lost the stream (it is missing,
+        // or its numbering started again below the client's id), when the oldest kept one
+        // is later than the next the client needs (trimmed, or a stream Redis re-created,
+        // whose numbering starts above any the lost one used), or when nothing is kept of
+        // a job that has ended.
+        let restarted = self.last > 0 && page.newest.is_none_or(|newest| newest < self.last);
+        let expired = first_read && page.first.is_none() && ledger_says_ended;
+        let stored = page.newest.is_some();
+        // Told once until an event comes: a lost stream, then the jump of the new one's
+        // numbering past the client's id, are one loss. (A stream trimmed, or re-created
+        // above the client's id, shows as a hole before its first event, told below.)
+        if restarted || expired {
+            self.truncated(&mut walked, page.first);
+        }
+        if restarted {
+            // Read the new numbering from its start.
+            self.last = 0;
+            return Paged {
+                walked,
+                more: true,
+                stored,
+            };
+        }
+        let more = page.events.len() >= PAGE;
+        if !self.held.is_empty() {
+            // The live events in hand that this page should cover and does not (the stream
+            // they were in is gone) go in their place by number; a re-created stream's
+            // numbering starts above the lost one's.
+            let upto = if more {
+                page.events.last().map_or(0, |e| e.seq)
+            } else {
+                u64::MAX
+            };
+            let last = self.last;
+            let (now, later): (Vec<_>, Vec<_>) = std::mem::take(&mut self.held)
+                .into_iter()
+                .filter(|e| e.seq > last)
+                .partition(|e| e.seq <= upto);
+            self.held = later;
+            for event in now {
+                if !page.events.iter().any(|kept| kept.seq == event.seq) {
+                    page.events.push(event);
+                }
+            }
+            page.events.sort_by_key(|e| e.seq);
+        }
+        for (at, event) in page.events.iter().enumerate() {
+            // A hole in the numbering, or the marker of a batch Redis lost: said, never
+            // passed over. The notice names the next event the client will get (past any
+            // markers).
+            if event.seq > self.last + 1 || event.is_gap() {
+                let next = page.events[at..]
+                    .iter()
+                    .find(|e| !e.is_gap())
+                    .map_or(event.seq + 1, |e| e.seq);
+                self.truncated(&mut walked, Some(next));
+            }
+            if event.is_gap() {
+                self.last = event.seq;
+                continue;
+            }
+            if !self.send(&mut walked, event) {
+                break;
+            }
+        }
+        Paged {
+            walked,
+            more,
+            stored,
+        }
+    }
+
+    /// Walks live events; with them, whether the stored stream must be read (a hole: the
+    /// events past it are held; or a first event again, which may mean Redis lost the
+    /// stream and numbering restarted).
+    fn live(&mut self, live: &[StoredEvent]) -> (Walked, bool) {
+        let mut walked = Walked::default();
+        let mut read_stream = false;
+        for (at, event) in live.iter().enumerate() {
+            if event.seq <= self.last {
+                read_stream = event.seq == 1;
+                continue;
+            }
+            if event.seq > self.last + 1 {
+                self.held = live[at..].to_vec();
+                read_stream = true;
+                break;
+            }
+            if event.is_gap() {
+                self.truncated(&mut walked, Some(event.seq + 1));
+                self.last = event.seq;
+                continue;
+            }
+            if !self.send(&mut walked, event) {
+                break;
+            }
+        }
+        (walked, read_stream)
     }
 }
 
@@ -313,7 +480,15 @@ pub fn relay(
         if framing == Framing::Sse {
             yield Bytes::from_static(b"retry: 1000\n\n");
         }
-        let mut last = after;
+        let mut cursor = Cursor {
+            job,
+            framing,
+            words,
+            last: after,
+            told_truncated: false,
+            progress: Progress::default(),
+            held: Vec::new(),
+        };
         let mut first_read = true;
         let mut read_stream = true;
         let mut ledger_says_ended = ended.is_some();
@@ -322,83 +497,28 @@ pub fn relay(
         // Until when the final events are left to the worker that ended the job.
         let mut final_wait: Option<tokio::time::Instant> = None;
         let mut republished = false;
-        let mut told_truncated = false;
-        let mut progress = Progress::default();
         let mut expiry = expiry;
-        // Live events past a hole, kept while the stream is read for what fell in it: should
-        // Redis have lost the stream meanwhile (a flush), the read cannot give them back.
-        let mut held: Vec<StoredEvent> = Vec::new();
         loop {
             if std::mem::take(&mut read_stream) {
                 loop {
-                    let mut page = match Box::pin(read_page(&state, job, last)).await {
+                    let page = match Box::pin(read_page(&state, job, cursor.last)).await {
                         Ok(page) => page,
                         Err(error) => {
                             tracing::warn!(job_id = %job, error = %error, "reading job events failed");
-                            yield stream_error(&mut active, (words, framing), job, last, "the event store is unreachable");
+                            yield stream_error(&mut active, (words, framing), job, cursor.last, "the event store is unreachable");
                             return;
                         }
                     };
-                    // Events the client asked for are gone when Redis lost the stream
-                    // (it is missing, or its numbering started again below the client's
-                    // id), when the oldest kept one is later than the next the client
-                    // needs (trimmed, or a stream Redis re-created, whose numbering starts
-                    // above any the lost one used), or when nothing is kept of a job that
-                    // has ended.
-                    let restarted = last > 0 && page.newest.is_none_or(|newest| newest < last);
-                    let expired = std::mem::take(&mut first_read) && page.first.is_none() && ledger_says_ended;
-                    stored = page.newest.is_some();
-                    // Told once until an event comes: a lost stream, then the jump of the
-                    // new one's numbering past the client's id, are one loss. (A stream
-                    // trimmed, or re-created above the client's id, shows as a hole before
-                    // its first event, told below.)
-                    if (restarted || expired) && !std::mem::replace(&mut told_truncated, true) {
-                        yield words.truncated(framing, last, page.first);
+                    let paged = cursor.page(page, std::mem::take(&mut first_read), ledger_says_ended);
+                    stored = paged.stored;
+                    for frame in paged.walked.frames {
+                        yield frame;
                     }
-                    if restarted {
-                        // Read the new numbering from its start.
-                        last = 0;
-                        continue;
+                    if let Some(outcome) = paged.walked.ended {
+                        active.outcome = outcome;
+                        return;
                     }
-                    let more = page.events.len() >= PAGE;
-                    if !held.is_empty() {
-                        // The live events in hand that this page should cover and does not
-                        // (the stream they were in is gone) go in their place by number;
-                        // a re-created stream's numbering starts above the lost one's.
-                        let upto = if more { page.events.last().map_or(0, |e| e.seq) } else { u64::MAX };
-                        let (now, later): (Vec<_>, Vec<_>) = std::mem::take(&mut held)
-                            .into_iter()
-                            .filter(|e| e.seq > last)
-                            .partition(|e| e.seq <= upto);
-                        held = later;
-                        for event in now {
-                            if !page.events.iter().any(|kept| kept.seq == event.seq) {
-                                page.events.push(event);
-                            }
-                        }
-                        page.events.sort_by_key(|e| e.seq);
-                    }
-                    for (at, event) in page.events.iter().enumerate() {
-                        // A hole in the numbering, or the marker of a batch Redis lost:
-                        // said, never passed over. The notice names the next event the
-                        // client will get (past any markers).
-                        if (event.seq > last + 1 || event.is_gap()) && !std::mem::replace(&mut told_truncated, true) {
-                            let next = page.events[at..].iter().find(|e| !e.is_gap()).map_or(event.seq + 1, |e| e.seq);
-                            yield words.truncated(framing, last, Some(next));
-                        }
-                        if event.is_gap() {
-                            last = event.seq;
-                            continue;
-                        }
-                        yield words.stored(framing, job, event, &mut progress);
-                        told_truncated = false;
-                        last = event.seq;
-                        if event.is_final() {
-                            active.ended_by(event);
-                            return;
-                        }
-                    }
-                    if !more {
+                    if !paged.more {
                         break;
                     }
                 }
@@ -422,7 +542,7 @@ pub fn relay(
                                 }
                                 Err(error) => {
                                     tracing::warn!(job_id = %job, error = %format!("{error:#}"), "publishing a job's final events failed");
-                                    yield stream_error(&mut active, (words, framing), job, last, "the event store is unreachable");
+                                    yield stream_error(&mut active, (words, framing), job, cursor.last, "the event store is unreachable");
                                     return;
                                 }
                             }
@@ -439,7 +559,7 @@ pub fn relay(
                         Ok(Some(record)) => {
                             // Framed before yielding, so the record is not kept in the
                             // stream's state (every idle stream would carry its size).
-                            if let Some(frame) = Event::done_from(&record).map(|done| words.notice(framing, job, last, &done)) {
+                            if let Some(frame) = Event::done_from(&record).map(|done| words.notice(framing, job, cursor.last, &done)) {
                                 active.ended_with(record.status);
                                 drop(record);
                                 yield frame;
@@ -453,7 +573,7 @@ pub fn relay(
                         }
                         Err(error) => {
                             tracing::warn!(job_id = %job, error = %error, "reading the job failed");
-                            yield stream_error(&mut active, (words, framing), job, last, "the job store is unreachable");
+                            yield stream_error(&mut active, (words, framing), job, cursor.last, "the job store is unreachable");
                             return;
                         }
                     }
@@ -497,40 +617,20 @@ pub fn relay(
                 Ok(Relayed::Events(events)) => events,
                 _ => &[],
             };
-            for (at, event) in live.iter().enumerate() {
-                if event.seq <= last {
-                    // Already sent; but a first event again may mean Redis lost the
-                    // stream and numbering restarted: the stream tells.
-                    read_stream = event.seq == 1;
-                    continue;
-                }
-                if event.seq > last + 1 {
-                    // Something was missed on the way: the stream has it, and these are
-                    // kept in case it no longer has them.
-                    held = live[at..].to_vec();
-                    read_stream = true;
-                    break;
-                }
-                if event.is_gap() {
-                    if !std::mem::replace(&mut told_truncated, true) {
-                        yield words.truncated(framing, last, Some(event.seq + 1));
-                    }
-                    last = event.seq;
-                    continue;
-                }
-                yield words.stored(framing, job, event, &mut progress);
-                told_truncated = false;
-                last = event.seq;
-                if event.is_final() {
-                    active.ended_by(event);
-                    return;
-                }
+            let (walked, read) = cursor.live(live);
+            read_stream = read;
+            for frame in walked.frames {
+                yield frame;
+            }
+            if let Some(outcome) = walked.ended {
+                active.outcome = outcome;
+                return;
             }
             match received {
                 Ok(Relayed::Event(_) | Relayed::Events(_)) => {}
                 Ok(Relayed::Resync) => read_stream = true,
                 // One ticker in the hub beats for every stream: no timer per stream.
-                Ok(Relayed::Heartbeat) => yield words.keep_alive(framing, last, progress),
+                Ok(Relayed::Heartbeat) => yield words.keep_alive(framing, cursor.last, cursor.progress),
                 // The server is shutting down: the client resumes elsewhere.
                 Ok(Relayed::Closing) => {
                     active.outcome = "server_closing";
@@ -544,7 +644,7 @@ pub fn relay(
                     metrics::counter!("relay_clients_dropped_total", "reason" => "lag").increment(1);
                     active.outcome = "lagged";
                     tracing::info!(job_id = %job, missed, "stream closed: the client fell behind");
-                    yield words.notice(framing, job, last, &Event::error(
+                    yield words.notice(framing, job, cursor.last, &Event::error(
                         "LAGGED",
                         format!("this client fell {missed} events behind; reconnect with the last id to resume"),
                     ));
