@@ -517,48 +517,40 @@ async fn finish(
     {
         return Ok(None);
     }
-    // The changes the run's diff lists: a continuation's additions (saved as generated,
-    // so already applied), a regeneration's proposal; a first run has none.
-    let changes = if input.continues.is_some() {
+    // The run's diff: a continuation's additions (saved as generated, so already
+    // applied), a regeneration's proposal; a first run has none.
+    let diff = if input.continues.is_some() {
         let added = store::run_entries(&mut tx, run.id)
             .await
             .context("reading the run's entries")?;
-        Some(added.into_iter().map(calendar::Change::added).collect())
+        let added = added.into_iter().map(calendar::Change::added).collect();
+        let diff = store::store_diff(&mut tx, run, added)
+            .await
+            .context("storing the run's changes")?;
+        store::mark_applied(&mut tx, run.id)
+            .await
+            .context("marking the additions applied")?;
+        Some(diff)
     } else if input.applies_directly {
         None
     } else {
-        let saved = store::saved_entries(&mut tx, run.calendar_id)
-            .await
-            .context("reading the saved calendar")?;
         let generated = store::run_entries(&mut tx, run.id)
             .await
             .context("reading the run's entries")?;
-        Some(calendar::diff(
-            &saved,
-            &generated,
-            status == JobStatus::Succeeded,
-        ))
+        let complete = status == JobStatus::Succeeded;
+        let diff = store::propose_changes(&mut tx, run, &generated, complete)
+            .await
+            .context("storing the run's changes")?;
+        Some(diff)
     };
-    let (counts, diff_event) = match changes {
-        None => (None, None),
-        Some(changes) => {
-            let counts = calendar::counts(&changes);
-            let changes = store::store_changes(&mut tx, run, changes)
-                .await
-                .context("storing the run's changes")?;
-            if input.continues.is_some() {
-                store::mark_applied(&mut tx, run.id)
-                    .await
-                    .context("marking the additions applied")?;
-            }
-            let diff = Event::Diff(Envelope {
-                data: calendars::diff_payload(&changes, counts),
-                error: None,
-                meta,
-            });
-            (Some(counts), Some(diff))
-        }
-    };
+    let counts = diff.as_ref().map(|(_, counts)| *counts);
+    let diff_event = diff.map(|(data, _)| {
+        Event::Diff(Envelope {
+            data,
+            error: None,
+            meta,
+        })
+    });
     let result = store::finish_run(
         &mut tx,
         run.id,

@@ -203,14 +203,8 @@ async fn persist_legacy(
     let (diff, counts) = if opened.applies_directly {
         (None, None)
     } else {
-        let saved = store::saved_entries(&mut tx, run.calendar_id).await?;
-        let changes = calendar::diff(&saved, entries, true);
-        let counts = calendar::counts(&changes);
-        let changes = store::store_changes(&mut tx, run, changes).await?;
-        (
-            Some(calendars::diff_payload(&changes, counts)),
-            Some(counts),
-        )
+        let (diff, counts) = store::propose_changes(&mut tx, run, entries, true).await?;
+        (Some(diff), Some(counts))
     };
     let summary = store::finish_run(
         &mut tx,

@@ -8,7 +8,7 @@ use sqlx::{AssertSqlSafe, PgConnection};
 use uuid::Uuid;
 
 use crate::{
-    domain::calendar::{Change, DiffCounts, Entry, SavedEntry},
+    domain::calendar::{self, Change, DiffCounts, Entry, SavedEntry},
     jobs::JobStatus,
 };
 
@@ -132,6 +132,33 @@ pub async fn saved_entries(
             manual,
         })
         .collect())
+}
+
+/// Stores `changes` as the run's diff: the diff's payload (as its event and the run's view
+/// show it) and its counts.
+pub async fn store_diff(
+    conn: &mut PgConnection,
+    run: RunRef,
+    changes: Vec<Change>,
+) -> sqlx::Result<(Value, DiffCounts)> {
+    let counts = calendar::counts(&changes);
+    let stored = store_changes(conn, run, changes).await?;
+    Ok((crate::calendars::diff_payload(&stored, counts), counts))
+}
+
+/// A regeneration's proposal: `generated` diffed against the calendar as saved now
+/// (`complete`: the run wrote every slot, so a saved entry it left out is proposed for
+/// removal), stored as the run's diff. The API's legacy path and the calendar job both
+/// end a regeneration here.
+pub async fn propose_changes(
+    conn: &mut PgConnection,
+    run: RunRef,
+    generated: &[Entry],
+    complete: bool,
+) -> sqlx::Result<(Value, DiffCounts)> {
+    let saved = saved_entries(&mut *conn, run.calendar_id).await?;
+    let changes = calendar::diff(&saved, generated, complete);
+    store_diff(conn, run, changes).await
 }
 
 /// Stores a regeneration's proposed changes; returns them with their ids, in order.
