@@ -80,11 +80,15 @@ impl StreamAuth {
     }
 }
 
+/// The user a request's session cookie carries, put there by [`accept`].
+#[derive(Debug, Clone, Copy)]
+pub struct SessionUser(pub AuthUser);
+
 /// The session [`crate::session::accept`] found for the cookie (it refused the request
 /// already when the cookie named none or broke the forgery rules).
 async fn check_session(req: &Request, _cookie: ApiKey) -> poem::Result<AuthUser> {
     req.extensions()
-        .get::<crate::session::SessionUser>()
+        .get::<SessionUser>()
         .map(|session| session.0)
         .ok_or_else(|| {
             ApiError::unauthorized("missing, malformed, expired or invalid bearer token").into()

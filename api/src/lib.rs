@@ -14,8 +14,10 @@ pub mod flags_cli;
 pub mod idempotency;
 pub mod middleware;
 pub mod nullable;
+pub mod origin;
 pub mod rate_limit;
 pub mod relay;
+pub mod route_table;
 pub mod routes;
 pub mod server;
 pub mod session;
@@ -188,8 +190,8 @@ impl Application {
             settings.publish.redirect_base_url = format!("http://{bound}");
         }
         let web = match &settings.public_base_url {
-            Some(url) => session::WebOrigin::new(url, false)?,
-            None => session::WebOrigin::new(&settings.publish.redirect_base_url, true)?,
+            Some(url) => origin::WebOrigin::new(url, false)?,
+            None => origin::WebOrigin::new(&settings.publish.redirect_base_url, true)?,
         };
         let (metrics, metrics_port) =
             telemetry::bind_metrics(settings.metrics_addr, "METRICS_ADDR").await?;

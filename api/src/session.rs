@@ -15,8 +15,6 @@
 //! `SESSION_NOT_ACCEPTED`. A request with `Authorization` is judged by its bearer token
 //! alone. See `docs/architecture.md`, "Browser sessions".
 
-use std::sync::Arc;
-
 use chrono::{DateTime, Utc};
 use poem::{
     Endpoint, IntoResponse, Request, Response,
@@ -29,74 +27,18 @@ use uuid::Uuid;
 
 use almanac_shared::store::sessions;
 
-use crate::{auth::AuthUser, error::ApiError, state::AppState};
-
-/// The cookie's name.
-pub const COOKIE: &str = "almanac_session";
+use crate::{
+    auth::{AuthUser, SessionUser},
+    error::ApiError,
+    origin::{COOKIE, WebOrigin},
+    state::AppState,
+};
 
 /// The longest a session lasts, whatever its token's expiry.
 pub const MAX_AGE_SECS: i64 = 7 * 24 * 3600;
 
 /// The code of a cookie-only request refused by the forgery rules.
 pub const NOT_ACCEPTED: &str = "SESSION_NOT_ACCEPTED";
-
-/// Where the web app lives (`PUBLIC_BASE_URL`): the origins whose pages' requests may
-/// carry the cookie, and whether the cookie is `Secure`.
-#[derive(Debug, Clone)]
-pub struct WebOrigin {
-    origins: Arc<[String]>,
-    secure: bool,
-}
-
-impl WebOrigin {
-    /// `public_base_url`, as configured or defaulted (the OAuth redirect base, else the bound
-    /// address). A default on a loopback address also accepts the other loopback names for
-    /// the same port, so `make run`'s page works as `localhost` and as `127.0.0.1`.
-    pub fn new(public_base_url: &str, defaulted: bool) -> anyhow::Result<Self> {
-        let url = url::Url::parse(public_base_url)
-            .map_err(|e| anyhow::anyhow!("PUBLIC_BASE_URL: `{public_base_url}`: {e}"))?;
-        let origin = url.origin().ascii_serialization();
-        let mut origins = vec![origin];
-        let loopback = match url.host() {
-            Some(url::Host::Ipv4(ip)) => ip.is_loopback() || ip.is_unspecified(),
-            Some(url::Host::Ipv6(ip)) => ip.is_loopback() || ip.is_unspecified(),
-            Some(url::Host::Domain(name)) => name == "localhost",
-            None => false,
-        };
-        if defaulted && loopback {
-            let port = url.port_or_known_default().unwrap_or(80);
-            for host in ["127.0.0.1", "localhost", "[::1]"] {
-                origins.push(format!("{}://{host}:{port}", url.scheme()));
-            }
-        }
-        origins.dedup();
-        Ok(Self {
-            origins: origins.into(),
-            secure: url.scheme() == "https",
-        })
-    }
-
-    /// The origins the app is served at.
-    pub fn origins(&self) -> &[String] {
-        &self.origins
-    }
-
-    fn allows(&self, origin: &[u8]) -> bool {
-        self.origins.iter().any(|o| o.as_bytes() == origin)
-    }
-
-    /// The `Set-Cookie` value carrying `id` for `max_age` seconds (0 ends it).
-    fn cookie(&self, id: &str, max_age: i64) -> String {
-        format!(
-            "{COOKIE}={id}; HttpOnly; SameSite=Strict; Path=/; Max-Age={max_age}{}",
-            if self.secure { "; Secure" } else { "" }
-        )
-    }
-}
-
-/// The user a request's session cookie carries, put there by [`accept`].
-#[derive(Debug, Clone, Copy)]
-pub struct SessionUser(pub AuthUser);
 
 fn digest(id: &str) -> [u8; 32] {
     Sha256::digest(id.as_bytes()).into()
@@ -155,7 +97,7 @@ pub async fn accept(next: impl Endpoint, mut req: Request) -> poem::Result<Respo
     let id = cookie_value(&req).filter(|_| {
         !req.headers().contains_key(header::AUTHORIZATION)
             && takes_session(req.uri().path())
-            && !crate::middleware::takes_no_credentials(req.method(), req.uri().path())
+            && !crate::route_table::takes_no_credentials(req.method(), req.uri().path())
     });
     let Some(id) = id else {
         return next.call(req).await.map(IntoResponse::into_response);

@@ -14,7 +14,7 @@ pub struct AppState {
     pub queue: JobQueue,
     pub jwt: JwtKeys,
     /// Where the web app lives: whose pages may use a browser session.
-    pub web: crate::session::WebOrigin,
+    pub web: crate::origin::WebOrigin,
     pub metrics: PrometheusHandle,
     /// Fans job events out to this process's streams.
     pub hub: crate::relay::Hub,
@@ -25,4 +25,16 @@ pub struct AppState {
     pub flags: almanac_shared::flags::Flags,
     /// Seals and opens channels' tokens; none without `TOKEN_ENCRYPTION_KEY`.
     pub cipher: Option<almanac_shared::publish::crypto::TokenCipher>,
+}
+
+impl AppState {
+    /// What a job's event stream keeps of the state while it lives.
+    pub fn relay_deps(&self) -> crate::relay::Deps {
+        crate::relay::Deps {
+            settings: self.settings.clone(),
+            redis: self.redis.clone(),
+            pool: self.pool.clone(),
+            hub: self.hub.clone(),
+        }
+    }
 }

@@ -10,7 +10,7 @@ use poem::{
     http::{HeaderValue, StatusCode, header},
 };
 
-use super::routes::{RouteEntry, route_takes_body};
+use crate::route_table::{RouteEntry, route_takes_body};
 
 /// The request body as the endpoint reads it, shared with the middleware, which drains what
 /// the endpoint left unread (a request refused before its body was read: 401, 404, 405,

@@ -10,7 +10,6 @@
 
 mod body;
 mod errors;
-mod routes;
 
 use std::{
     sync::Arc,
@@ -26,10 +25,9 @@ use uuid::Uuid;
 
 use crate::envelope::with_request_id;
 
+use crate::route_table::*;
 use body::*;
 use errors::*;
-pub use routes::takes_no_credentials;
-use routes::*;
 
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 

@@ -12,7 +12,7 @@
 mod stream;
 mod vocabulary;
 
-pub use stream::{Framing, count_outcome, relay};
+pub use stream::{Deps, Framing, count_outcome, relay};
 pub use vocabulary::Vocabulary;
 
 use std::{

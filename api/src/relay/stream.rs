@@ -17,7 +17,6 @@ use super::{
     Hub, Relayed,
     vocabulary::{Progress, Vocabulary},
 };
-use crate::state::AppState;
 
 /// Events read from Redis per round trip while catching up.
 const PAGE: usize = 256;
@@ -436,12 +435,12 @@ async fn publish_final_from_ledger(
 }
 
 /// What a stream keeps while it lives: shared handles only, so that ten thousand idle
-/// streams cost little (the full `AppState` is larger to clone and to hold).
-struct Deps {
-    settings: std::sync::Arc<almanac_shared::Settings>,
-    redis: almanac_shared::redis_conn::RedisConn,
-    pool: sqlx::PgPool,
-    hub: Hub,
+/// streams cost little (the API's whole state is larger to clone and to hold).
+pub struct Deps {
+    pub settings: std::sync::Arc<almanac_shared::Settings>,
+    pub redis: almanac_shared::redis_conn::RedisConn,
+    pub pool: sqlx::PgPool,
+    pub hub: Hub,
 }
 
 /// The stream of `job`'s events after `after` (0: from the start), in the words of its
@@ -450,7 +449,7 @@ struct Deps {
 /// stream has its `deadline`: a second past it, a run still going is ended `timeout` here
 /// (`expire_calendar_job`) and its final event published, worker or not.
 pub fn relay(
-    state: &AppState,
+    state: Deps,
     job: Uuid,
     after: u64,
     ended: Option<JobRecord>,
@@ -467,12 +466,6 @@ pub fn relay(
     });
     // Boxed: it is rarely there, and every idle stream would carry its size.
     let ended = ended.map(Box::new);
-    let state = Deps {
-        settings: state.settings.clone(),
-        redis: state.redis.clone(),
-        pool: state.pool.clone(),
-        hub: state.hub.clone(),
-    };
     async_stream::stream! {
         let mut active = Active::start(route, kind.as_str());
         // Subscribe first, then read the history: nothing falls between the two.

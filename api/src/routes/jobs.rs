@@ -141,7 +141,7 @@ impl JobsApi {
             }
         }
         let body = relay::relay(
-            &state,
+            state.relay_deps(),
             id.0,
             after,
             ended,

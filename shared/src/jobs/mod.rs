@@ -278,12 +278,6 @@ mod tests {
         for &status in JobStatus::ALL {
             assert_eq!(serde_json::to_value(status).unwrap(), status.as_str());
         }
-        for &status in crate::domain::publish::IntentStatus::ALL {
-            assert_eq!(serde_json::to_value(status).unwrap(), status.as_str());
-        }
-        for &platform in crate::domain::organic::SeedPlatform::ALL {
-            assert_eq!(serde_json::to_value(platform).unwrap(), platform.as_str());
-        }
         assert_eq!(JobKind::ALL.len(), 6);
     }
 

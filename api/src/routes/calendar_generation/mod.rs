@@ -358,7 +358,7 @@ async fn launch(
     Ok(match framing {
         Some(framing) => {
             let body = relay::relay(
-                state,
+                state.relay_deps(),
                 job.id,
                 0,
                 None,

@@ -360,7 +360,7 @@ fn stream(
     framing: Framing,
 ) -> GenerateResponse {
     let body = relay::relay(
-        state,
+        state.relay_deps(),
         job,
         0,
         ended,

@@ -265,3 +265,20 @@ impl Failure {
         json
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The derived string tables say what serde and sqlx say.
+    #[test]
+    fn the_string_tables_match_the_wire_names() {
+        for &status in IntentStatus::ALL {
+            assert_eq!(serde_json::to_value(status).unwrap(), status.as_str());
+        }
+        for &platform in crate::domain::organic::SeedPlatform::ALL {
+            assert_eq!(serde_json::to_value(platform).unwrap(), platform.as_str());
+        }
+        assert_eq!(IntentStatus::ALL.len(), 9);
+    }
+}

@@ -7,16 +7,16 @@ use poem::http::HeaderValue;
 
 /// A route of the API: its template, its segments (parameters as `{name}`) and the methods
 /// it serves, each with whether its operation takes a request body.
-pub(super) struct RouteEntry {
-    pub(super) template: String,
-    pub(super) segments: Vec<String>,
-    pub(super) methods: Vec<(String, bool)>,
+pub(crate) struct RouteEntry {
+    pub(crate) template: String,
+    pub(crate) segments: Vec<String>,
+    pub(crate) methods: Vec<(String, bool)>,
     /// The methods whose operation takes no credentials (an OAuth callback, health).
-    pub(super) public: Vec<String>,
+    pub(crate) public: Vec<String>,
 }
 
 /// Every route: the OpenAPI document's, plus the undocumented ones.
-pub(super) static ROUTES: LazyLock<Vec<RouteEntry>> = LazyLock::new(|| {
+pub(crate) static ROUTES: LazyLock<Vec<RouteEntry>> = LazyLock::new(|| {
     let spec: serde_json::Value =
         serde_json::from_str(&crate::openapi_service().spec()).expect("the spec is JSON");
     let mut routes: Vec<RouteEntry> = spec["paths"]
@@ -68,7 +68,7 @@ pub(super) static ROUTES: LazyLock<Vec<RouteEntry>> = LazyLock::new(|| {
 });
 
 impl RouteEntry {
-    pub(super) fn new(template: &str, methods: Vec<(String, bool)>) -> Self {
+    pub(crate) fn new(template: &str, methods: Vec<(String, bool)>) -> Self {
         Self {
             template: template.to_owned(),
             segments: segments(template).map(str::to_owned).collect(),
@@ -78,7 +78,7 @@ impl RouteEntry {
     }
 
     /// The name of each parameter with the (percent-encoded) segment of `path` it takes.
-    pub(super) fn parameters<'p>(&self, path: &'p str) -> impl Iterator<Item = (&str, &'p str)> {
+    pub(crate) fn parameters<'p>(&self, path: &'p str) -> impl Iterator<Item = (&str, &'p str)> {
         self.segments
             .iter()
             .zip(segments(path))
@@ -89,13 +89,13 @@ impl RouteEntry {
     }
 }
 
-pub(super) fn segments(path: &str) -> impl Iterator<Item = &str> {
+pub(crate) fn segments(path: &str) -> impl Iterator<Item = &str> {
     path.trim_end_matches('/').split('/')
 }
 
 /// The route `path` matches (a literal segment wins over a parameter: `/api/cards/export`
 /// over `/api/cards/{id}`).
-pub(super) fn route(path: &str) -> Option<&'static RouteEntry> {
+pub(crate) fn route(path: &str) -> Option<&'static RouteEntry> {
     let wanted: Vec<&str> = segments(path).collect();
     ROUTES
         .iter()
@@ -117,12 +117,12 @@ pub fn takes_no_credentials(method: &poem::http::Method, path: &str) -> bool {
 }
 
 /// The methods of the route `path` matches.
-pub(super) fn route_methods(path: &str) -> Option<&'static [(String, bool)]> {
+pub(crate) fn route_methods(path: &str) -> Option<&'static [(String, bool)]> {
     route(path).map(|route| route.methods.as_slice())
 }
 
 /// `Allow` for a path: the methods of its route.
-pub(super) fn allowed_methods(path: &str) -> Option<HeaderValue> {
+pub(crate) fn allowed_methods(path: &str) -> Option<HeaderValue> {
     let methods: Vec<&str> = route_methods(path)?
         .iter()
         .map(|(method, _)| method.as_str())
@@ -133,12 +133,12 @@ pub(super) fn allowed_methods(path: &str) -> Option<HeaderValue> {
 /// Whether the operation at `method` `path` reads a request body (true for a request that
 /// matches no operation: its body is refused like any other).
 #[cfg(test)]
-pub(super) fn takes_body(method: &str, path: &str) -> bool {
+pub(crate) fn takes_body(method: &str, path: &str) -> bool {
     route_takes_body(route(path), method)
 }
 
 /// [`takes_body`] of a request whose route was looked up already.
-pub(super) fn route_takes_body(route: Option<&'static RouteEntry>, method: &str) -> bool {
+pub(crate) fn route_takes_body(route: Option<&'static RouteEntry>, method: &str) -> bool {
     route
         .and_then(|route| route.methods.iter().find(|(m, _)| m == method))
         .is_none_or(|(_, body)| *body)
