@@ -241,6 +241,15 @@ impl Adapter for Instagram {
         oauth::authorize_url(&self.oauth, &params, redirect_uri, state, challenge)
     }
 
+    /// Instagram's own word for it: the content publishing limit (posts per 24 hours).
+    fn quota_spent(&self) -> Failure {
+        Failure::permanent(
+            "DAILY_QUOTA_EXHAUSTED",
+            "the Instagram account's remaining daily quota is spent by the entries before this one",
+        )
+        .platform("content_publishing_limit")
+    }
+
     /// The code gets a short-lived token, exchanged at once for a long-lived one.
     async fn exchange_code(
         &self,

@@ -217,6 +217,17 @@ pub trait Adapter: Send + Sync {
         access_token: &str,
         refresh_token: Option<&str>,
     ) -> Result<oauth::Tokens, Failure>;
+    /// The refusal of a post past the account's daily quota (when `check` reports one,
+    /// `Checked::remaining`), the entries before it in the same request having spent it.
+    fn quota_spent(&self) -> Failure {
+        Failure::permanent(
+            "DAILY_QUOTA_EXHAUSTED",
+            format!(
+                "the {} account's remaining daily quota is spent by the entries before this one",
+                self.label()
+            ),
+        )
+    }
     /// Problems the platform's rules find in `post` (no I/O).
     fn validate(&self, post: &Post, options: &Options) -> Vec<post::Problem>;
     /// The requests a publish of `post` sends, secrets masked (no I/O).

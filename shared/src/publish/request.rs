@@ -418,13 +418,7 @@ impl Plan<'_> {
             }
             if let Some(remaining) = target_quota(&mut self.quota, target) {
                 if *remaining <= 0 {
-                    failure.get_or_insert_with(|| {
-                        Failure::permanent(
-                            "DAILY_QUOTA_EXHAUSTED",
-                            "the Instagram account's remaining daily quota is spent by the entries before this one",
-                        )
-                        .platform("content_publishing_limit")
-                    });
+                    failure.get_or_insert_with(|| adapter.quota_spent());
                 }
                 *remaining -= 1;
             }

@@ -66,7 +66,7 @@ pub struct ChannelImport {
     /// A platform Almanac publishes to (`tiktok`, `instagram`; `GET /app/config.json`
     /// lists them): another is refused with 422 `UNKNOWN_PLATFORM`.
     pub platform: Text<1, 40>,
-    /// TikTok's `open_id` or the Instagram user id.
+    /// The account's id on the platform (TikTok's `open_id`, the Instagram user id).
     pub account_id: Text<1, 200>,
     pub access_token: Text<1, 4096>,
     #[oai(nullable)]
