@@ -58,6 +58,8 @@ mod relay_faults;
 #[cfg(test)]
 mod reliability;
 #[cfg(test)]
+mod retention;
+#[cfg(test)]
 mod review;
 #[cfg(test)]
 mod schedules;

@@ -75,6 +75,26 @@ async fn sweep_idempotency_keys(ctx: &JobContext) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Jobs one reconciler pass deletes at most (in batches of [`SWEEP_BATCH`]), so a backlog
+/// is worked off over passes without long locks.
+const SWEEP_PER_PASS: u64 = 10_000;
+const SWEEP_BATCH: i64 = 1_000;
+
+/// Deletes finished jobs older than `JOB_RETENTION_DAYS`: the ledger stays bounded.
+async fn sweep_finished_jobs(ctx: &JobContext) -> anyhow::Result<u64> {
+    let mut swept = 0;
+    while swept < SWEEP_PER_PASS {
+        let batch =
+            ledger::sweep_finished(&ctx.pool, ctx.settings.jobs.retention, SWEEP_BATCH).await?;
+        swept += batch;
+        if batch < SWEEP_BATCH as u64 {
+            break;
+        }
+    }
+    metrics::counter!("jobs_swept_total").increment(swept);
+    Ok(swept)
+}
+
 async fn pass(ctx: &JobContext, registry: &Registry) -> anyhow::Result<()> {
     let settings = &ctx.settings.jobs;
     let lost = redis_lost_its_data(ctx).await;
@@ -120,6 +140,7 @@ async fn pass(ctx: &JobContext, registry: &Registry) -> anyhow::Result<()> {
     }
     sweep_redis(ctx, registry).await?;
     sweep_idempotency_keys(ctx).await?;
+    sweep_finished_jobs(ctx).await?;
     let depths = ledger::pending_by_kind(&ctx.pool).await?;
     for &kind in JobKind::ALL {
         let depth = depths

@@ -32,6 +32,8 @@ pub struct JobSettings {
     /// After a shutdown signal, how long in-flight jobs may run before their claims are
     /// released for another worker.
     pub shutdown_grace: Duration,
+    /// `JOB_RETENTION_DAYS`: finished jobs older than this are deleted by the reconciler.
+    pub retention: Duration,
 }
 
 impl JobSettings {
@@ -60,6 +62,9 @@ impl JobSettings {
         if self.concurrency == 0 {
             bail!("WORKER_CONCURRENCY: must be at least 1");
         }
+        if self.retention.is_zero() {
+            bail!("JOB_RETENTION_DAYS: must be at least 1");
+        }
         Ok(())
     }
 }
@@ -76,6 +81,10 @@ impl JobSettings {
             concurrency: env.parse_or("WORKER_CONCURRENCY", 32)?,
             idle_poll: env.millis_or("WORKER_IDLE_POLL_MS", 1_000)?,
             shutdown_grace: env.millis_or("WORKER_SHUTDOWN_GRACE_MS", 20_000)?,
+            retention: Duration::from_secs(
+                env.parse_or::<u64>("JOB_RETENTION_DAYS", 30)?
+                    .saturating_mul(86_400),
+            ),
         };
         settings.validate()?;
         Ok(settings)

@@ -88,3 +88,25 @@ pub async fn register_kinds(pool: &PgPool, kinds: &[JobKind]) -> sqlx::Result<()
         .await
         .map(drop)
 }
+
+/// Deletes up to `batch` jobs that finished more than `retention` ago (oldest first, rows
+/// another sweeper holds skipped); returns how many it deleted.
+pub async fn sweep_finished(
+    pool: &PgPool,
+    retention: std::time::Duration,
+    batch: i64,
+) -> sqlx::Result<u64> {
+    let swept = sqlx::query(
+        "delete from jobs where id in (
+            select id from jobs
+            where finished_at < now() - make_interval(secs => $1)
+            order by finished_at
+            limit $2
+            for update skip locked)",
+    )
+    .bind(retention.as_secs_f64())
+    .bind(batch)
+    .execute(pool)
+    .await?;
+    Ok(swept.rows_affected())
+}

@@ -1,0 +1,94 @@
+//! A bounded ledger: finished jobs older than `JOB_RETENTION_DAYS` are deleted by the
+//! reconciler, in batches, while the domain rows that named them stay as history.
+
+use std::time::Duration;
+
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::helpers::{eventually, spawn_app};
+
+/// Writes a finished job of `user`'s that ended `days_ago`, with the generation it ran.
+async fn finished_generation(db: &sqlx::PgPool, user: Uuid, days_ago: i32) -> Uuid {
+    let job = Uuid::now_v7();
+    sqlx::query(
+        "insert into jobs (id, user_id, kind, status, payload, max_attempts, attempts,
+             created_at, started_at, finished_at, updated_at)
+         values ($1, $2, 'generation', 'succeeded', $3, 3, 1,
+             now() - make_interval(days => $4), now() - make_interval(days => $4),
+             now() - make_interval(days => $4), now() - make_interval(days => $4))",
+    )
+    .bind(job)
+    .bind(user)
+    .bind(json!({ "type": "generation.v1", "generation_id": job }))
+    .bind(days_ago)
+    .execute(db)
+    .await
+    .unwrap();
+    sqlx::query(
+        "insert into ai_generations (id, user_id, job_id, source_text, prompt_version, status)
+         values ($1, $2, $1, repeat('a', 1000), 'v1', 'succeeded')",
+    )
+    .bind(job)
+    .bind(user)
+    .execute(db)
+    .await
+    .unwrap();
+    job
+}
+
+async fn job_exists(db: &sqlx::PgPool, id: Uuid) -> bool {
+    sqlx::query_scalar("select exists (select 1 from jobs where id = $1)")
+        .bind(id)
+        .fetch_one(db)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn finished_jobs_past_the_retention_are_swept_and_their_rows_stay() {
+    let app = spawn_app().await;
+    let user = Uuid::now_v7();
+    let old = finished_generation(&app.db, user, 31).await;
+    let older = finished_generation(&app.db, user, 400).await;
+    let recent = finished_generation(&app.db, user, 29).await;
+    // A job not finished, however old (a retry due tomorrow), is kept.
+    let running = Uuid::now_v7();
+    app.expect_unfinished_jobs();
+    sqlx::query(
+        "insert into jobs (id, user_id, kind, status, payload, max_attempts, attempts,
+             run_after, created_at)
+         values ($1, $2, 'generation', 'pending', '{}', 3, 1, now() + interval '1 day',
+             now() - interval '400 days')",
+    )
+    .bind(running)
+    .bind(user)
+    .execute(&app.db)
+    .await
+    .unwrap();
+    eventually(Duration::from_secs(20), "the old jobs swept", || async {
+        (!job_exists(&app.db, old).await && !job_exists(&app.db, older).await).then_some(())
+    })
+    .await;
+    assert!(
+        job_exists(&app.db, recent).await,
+        "a job inside the retention is kept"
+    );
+    assert!(
+        job_exists(&app.db, running).await,
+        "an unfinished job is kept"
+    );
+    // The generation keeps its job id as history, and its owner still reads it.
+    let (status, generation) = app
+        .get_json(user, &format!("/api/ai/generations/{old}"))
+        .await;
+    assert_eq!(status, 200, "{generation}");
+    let kept: i64 =
+        sqlx::query_scalar("select count(*) from ai_generations where job_id in ($1, $2)")
+            .bind(old)
+            .bind(older)
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+    assert_eq!(kept, 2);
+}
