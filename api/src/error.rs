@@ -72,6 +72,10 @@ pub enum ApiError {
     /// The request conflicts with the resource's state.
     #[oai(status = 409)]
     Conflict(Json<ErrorEnvelope>),
+    /// Gone for good: a job older than `JOB_RETENTION_DAYS`, whose record was deleted
+    /// (`JOB_EXPIRED`).
+    #[oai(status = 410)]
+    Gone(Json<ErrorEnvelope>),
     /// The body is larger than the limit.
     #[oai(status = 413)]
     PayloadTooLarge(Json<ErrorEnvelope>),
@@ -251,6 +255,7 @@ impl ApiError {
             Self::Forbidden(_) => 403,
             Self::NotFound(_) => 404,
             Self::Conflict(_) => 409,
+            Self::Gone(_) => 410,
             Self::PayloadTooLarge(_) => 413,
             Self::UnsupportedMediaType(_) => 415,
             Self::Unprocessable(_) => 422,
@@ -276,6 +281,7 @@ pub mod can {
     pub const INTERNAL: u32 = 1 << 8;
     pub const UNAVAILABLE: u32 = 1 << 9;
     pub const FORBIDDEN: u32 = 1 << 10;
+    pub const GONE: u32 = 1 << 11;
 
     /// Every authenticated operation that reads or writes Postgres or Redis.
     pub const STORED: u32 = UNAUTHORIZED | INTERNAL | UNAVAILABLE;
@@ -291,6 +297,7 @@ pub mod can {
             403 => FORBIDDEN,
             404 => NOT_FOUND,
             409 => CONFLICT,
+            410 => GONE,
             413 => PAYLOAD_TOO_LARGE,
             415 => UNSUPPORTED_MEDIA_TYPE,
             422 => UNPROCESSABLE,

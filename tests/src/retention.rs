@@ -3,14 +3,15 @@
 
 use std::time::Duration;
 
-use serde_json::json;
+use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::helpers::{eventually, spawn_app};
 
-/// Writes a finished job of `user`'s that ended `days_ago`, with the generation it ran.
+/// Writes a finished job of `user`'s made and ended `days_ago` (its id says when), with the
+/// generation it ran.
 async fn finished_generation(db: &sqlx::PgPool, user: Uuid, days_ago: i32) -> Uuid {
-    let job = Uuid::now_v7();
+    let job = id_of_days_ago(days_ago as u64);
     sqlx::query(
         "insert into jobs (id, user_id, kind, status, payload, max_attempts, attempts,
              created_at, started_at, finished_at, updated_at)
@@ -91,4 +92,58 @@ async fn finished_jobs_past_the_retention_are_swept_and_their_rows_stay() {
             .await
             .unwrap();
     assert_eq!(kept, 2);
+}
+
+/// A UUIDv7 made `days` ago.
+fn id_of_days_ago(days: u64) -> Uuid {
+    let at = std::time::SystemTime::now() - Duration::from_secs(days * 86_400);
+    let since = at.duration_since(std::time::UNIX_EPOCH).unwrap();
+    Uuid::new_v7(uuid::Timestamp::from_unix(
+        uuid::NoContext,
+        since.as_secs(),
+        since.subsec_nanos(),
+    ))
+}
+
+#[tokio::test]
+async fn a_job_past_the_retention_is_gone_and_one_never_seen_is_not_found() {
+    let app = spawn_app().await;
+    let user = Uuid::now_v7();
+    let swept = finished_generation(&app.db, user, 45).await;
+    eventually(Duration::from_secs(20), "the job swept", || async {
+        (!job_exists(&app.db, swept).await).then_some(())
+    })
+    .await;
+    // Its poll view, its events and its cancel: 410, saying why.
+    for (method, path) in [
+        (reqwest::Method::GET, format!("/v1/jobs/{swept}")),
+        (reqwest::Method::GET, format!("/v1/jobs/{swept}/events")),
+        (reqwest::Method::POST, format!("/v1/jobs/{swept}/cancel")),
+    ] {
+        let (status, body) = app.send_json(method, user, &path, &Value::Null).await;
+        assert_eq!(status, 410, "{path}: {body}");
+        assert_eq!(body["error"]["code"], "JOB_EXPIRED");
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("30 days"),
+            "{body}"
+        );
+    }
+    // An id that old is gone whoever asks, whether or not it ever existed: no leak.
+    let (status, _) = app
+        .get_json(Uuid::now_v7(), &format!("/v1/jobs/{swept}"))
+        .await;
+    assert_eq!(status, 410);
+    let (status, _) = app
+        .get_json(user, &format!("/v1/jobs/{}", id_of_days_ago(31)))
+        .await;
+    assert_eq!(status, 410);
+    // Recent ids and ids that carry no time are simply not found.
+    for id in [Uuid::now_v7(), id_of_days_ago(29), Uuid::new_v4()] {
+        let (status, body) = app.get_json(user, &format!("/v1/jobs/{id}")).await;
+        assert_eq!(status, 404, "{id}: {body}");
+        assert_eq!(body["error"]["code"], "NOT_FOUND");
+    }
 }

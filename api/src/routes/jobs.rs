@@ -23,7 +23,7 @@ use super::Tag;
 use crate::{
     auth::{StreamAuth, UserAuth},
     envelope::Envelope,
-    error::{Answer, ApiError, ApiResult, can},
+    error::{Answer, ApiError, ApiResult, ErrorEnvelope, can},
     relay::{self, Framing, Vocabulary},
     state::AppState,
 };
@@ -67,7 +67,8 @@ impl JobsApi {
         state: Data<&AppState>,
         auth: UserAuth,
         id: Path<Uuid>,
-    ) -> Answer<Json<JobEnvelope>, { can::BAD_REQUEST | can::STORED | can::NOT_FOUND }> {
+    ) -> Answer<Json<JobEnvelope>, { can::BAD_REQUEST | can::STORED | can::NOT_FOUND | can::GONE }>
+    {
         let job = owned_job(&state, auth.user().id, id.0).await?;
         let job = past_deadline(&state, auth.user().id, job).await?;
         Ok(JobEnvelope::of(job.into()))
@@ -118,7 +119,7 @@ impl JobsApi {
             validator(minimum(value = "0"), maximum(value = "9007199254740991"))
         )]
         last_event_id: Header<Option<u64>>,
-    ) -> Answer<EventStream, { can::STORED | can::BAD_REQUEST | can::NOT_FOUND }> {
+    ) -> Answer<EventStream, { can::STORED | can::BAD_REQUEST | can::NOT_FOUND | can::GONE }> {
         let after = last_event_id.0.or(after.0).unwrap_or(0);
         // NDJSON when the client asks for it, SSE otherwise.
         let framing = Framing::requested(request).unwrap_or(Framing::Sse);
@@ -167,14 +168,16 @@ impl JobsApi {
         state: Data<&AppState>,
         auth: UserAuth,
         id: Path<Uuid>,
-    ) -> Answer<CancelResponse, { can::BAD_REQUEST | can::STORED | can::NOT_FOUND | can::CONFLICT }>
-    {
+    ) -> Answer<
+        CancelResponse,
+        { can::BAD_REQUEST | can::STORED | can::NOT_FOUND | can::CONFLICT | can::GONE },
+    > {
         let mut tx = user_tx(&state.pool, auth.user().id).await?;
         let outcome = ledger::request_cancel(&mut tx, id.0).await?;
         let job = ledger::fetch(&mut *tx, id.0).await?;
         tx.commit().await?;
         let (Some((before, after)), Some(job)) = (outcome, job) else {
-            return Err(ApiError::not_found("job").into());
+            return Err(missing_job(&state, id.0).into());
         };
         match (before, after) {
             (JobStatus::Pending, JobStatus::Cancelled) => {
@@ -258,7 +261,38 @@ async fn owned_job(state: &AppState, user: Uuid, id: Uuid) -> ApiResult<JobRecor
     let mut tx = user_tx(&state.pool, user).await?;
     let job = ledger::fetch(&mut *tx, id).await?;
     tx.commit().await?;
-    job.ok_or_else(|| ApiError::not_found("job"))
+    job.ok_or_else(|| missing_job(state, id))
+}
+
+/// The answer for a job the caller has no row of: 410 `JOB_EXPIRED` when its id, a UUIDv7,
+/// is older than `JOB_RETENTION_DAYS` (the reconciler may have deleted it), else 404. It is
+/// read from the id alone, nothing being kept of a deleted job: an id that old is 410
+/// whether or not it was ever the caller's.
+fn missing_job(state: &AppState, id: Uuid) -> ApiError {
+    let retention = state.settings.jobs.retention;
+    let created = (id.get_version() == Some(uuid::Version::SortRand))
+        .then(|| id.get_timestamp())
+        .flatten()
+        .map(|at| {
+            let (secs, nanos) = at.to_unix();
+            std::time::UNIX_EPOCH + std::time::Duration::new(secs, nanos)
+        });
+    let expired = created.is_some_and(|at| {
+        std::time::SystemTime::now()
+            .duration_since(at)
+            .is_ok_and(|age| age > retention)
+    });
+    if !expired {
+        return ApiError::not_found("job");
+    }
+    ApiError::Gone(ErrorEnvelope::new(
+        "JOB_EXPIRED",
+        format!(
+            "this job is older than {} days and its record was deleted; what it made (the generation, calendar, synthesis...) keeps its results",
+            retention.as_secs() / 86_400
+        ),
+        None,
+    ))
 }
 
 /// The response of the events endpoint: a stream in either framing, or 204.
