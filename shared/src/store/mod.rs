@@ -1,6 +1,9 @@
-//! The SQL of each table family, for the API's handlers: every function runs on the caller's
-//! connection, inside the per-user transaction row-level security needs ([`user_tx`]), and
-//! reads rows into the caller's type (the API's documented objects derive `sqlx::FromRow`).
+//! Every SQL statement of the code, one module per table family, for the API and the worker
+//! alike (`tests/src/structure.rs` finds none elsewhere). The API's reads and writes run on
+//! the caller's connection, inside the per-user transaction row-level security needs
+//! ([`user_tx`]), and read rows into the caller's type (the API's documented objects derive
+//! `sqlx::FromRow`); the jobs' run as the service role, fenced by their claim where they
+//! write (`jobs::ledger`). A kind's first step is its family's `START` constant.
 
 pub mod calendars;
 pub mod cards;
