@@ -80,7 +80,7 @@ impl StreamAuth {
     }
 }
 
-/// The user a request's session cookie carries, put there by [`accept`].
+/// The user a request's session cookie carries, put there by [`crate::session::accept`].
 #[derive(Debug, Clone, Copy)]
 pub struct SessionUser(pub AuthUser);
 

@@ -163,7 +163,7 @@ struct Target {
 
 /// Runs the request as the user of `conn`'s transaction: reads what it names (refusing the
 /// whole request when something is not the caller's), settles each platform's account,
-/// plans each entry (no I/O: [`Plan::entry`]), then writes the intents and dispatches those
+/// plans each entry (no I/O: `Plan::entry`), then writes the intents and dispatches those
 /// due now.
 pub async fn submit(
     run: &Submit<'_>,

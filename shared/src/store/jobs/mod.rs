@@ -1,7 +1,7 @@
 //! The job ledger's statements: a job's row (its insert in the creator's transaction, the
 //! poll view), its cancellation, the claim and the fenced state changes of a run
 //! ([`ledger`]), and the repair of what Redis lost or a dead worker left behind
-//! ([`reconcile`]).
+//! (`reconcile.rs`).
 //!
 //! Every state change after the claim is fenced by `(id, attempts, worker)`, so a worker
 //! whose job was taken over by the reconciler cannot overwrite the new run's outcome.

@@ -1,5 +1,5 @@
 //! Themes, the syntheses made of them, their schedules and email deliveries, as their
-//! owner reads and writes them; [`runs`] holds what the scheduler, the synthesis job and the
+//! owner reads and writes them; `runs.rs` holds what the scheduler, the synthesis job and the
 //! email job write.
 
 use sqlx::{AssertSqlSafe, PgConnection, types::Json};
