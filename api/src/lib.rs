@@ -199,11 +199,7 @@ impl Application {
         let redis = almanac_shared::redis_conn::RedisConn::connect(&settings).await?;
         let flags = Flags::new(&settings);
         flags.load_at_start(&pool).await;
-        let registered = platforms
-            .all()
-            .map(|adapter| (adapter.platform().as_str(), adapter.label()))
-            .collect();
-        almanac_shared::store::publish::register_platforms_at_start(&pool, registered).await;
+        platforms.register_at_start(&pool).await;
         telemetry::record_process_start("almanac-api");
         let state = AppState {
             flags,

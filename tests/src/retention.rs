@@ -95,7 +95,7 @@ async fn finished_jobs_past_the_retention_are_swept_and_their_rows_stay() {
 }
 
 /// A UUIDv7 made `days` ago.
-fn id_of_days_ago(days: u64) -> Uuid {
+pub(crate) fn id_of_days_ago(days: u64) -> Uuid {
     let at = std::time::SystemTime::now() - Duration::from_secs(days * 86_400);
     let since = at.duration_since(std::time::UNIX_EPOCH).unwrap();
     Uuid::new_v7(uuid::Timestamp::from_unix(

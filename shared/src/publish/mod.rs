@@ -30,6 +30,7 @@ pub mod spool;
 pub mod tiktok;
 
 pub use crate::domain::publish::*;
+use crate::store::publish as store;
 
 /// A token an adapter calls with, and the account it acts for.
 #[derive(Clone)]
@@ -284,9 +285,41 @@ impl Platforms {
 
     /// The registry with `adapter` added (or replacing the one of its platform).
     pub fn with(mut self, adapter: Arc<dyn Adapter>) -> Self {
-        let platform = Platform::interned(adapter.platform().as_str());
-        Arc::make_mut(&mut self.adapters).insert(platform, adapter);
+        Arc::make_mut(&mut self.adapters).insert(adapter.platform(), adapter);
         self
+    }
+
+    /// Writes the registered platforms into the `platforms` table (which a connect's
+    /// `state` refers to): at once when Postgres answers within two seconds, else in the
+    /// background until it does (the process starts either way).
+    pub async fn register_at_start(&self, pool: &sqlx::PgPool) {
+        let platforms: Vec<(&'static str, &'static str)> = self
+            .all()
+            .map(|adapter| (adapter.platform().as_str(), adapter.label()))
+            .collect();
+        let first = tokio::time::timeout(
+            Duration::from_secs(2),
+            store::register_platforms(pool, &platforms),
+        )
+        .await;
+        if matches!(first, Ok(Ok(()))) {
+            return;
+        }
+        tracing::warn!(
+            "publishing platforms not registered at start-up; trying again in the background"
+        );
+        let pool = pool.clone();
+        tokio::spawn(async move {
+            let mut delay = Duration::from_millis(500);
+            loop {
+                tokio::time::sleep(delay).await;
+                if store::register_platforms(&pool, &platforms).await.is_ok() {
+                    tracing::info!("publishing platforms registered");
+                    return;
+                }
+                delay = (delay * 2).min(Duration::from_secs(30));
+            }
+        });
     }
 
     /// The registered platform named `name`.

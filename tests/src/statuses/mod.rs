@@ -563,13 +563,7 @@ async fn every_documented_refusal_occurs() {
         .expect(409, probe.call("cancelJob", &[calendar_job]))
         .await;
     // A job older than the retention (its id says so): gone.
-    let year_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(365 * 86_400);
-    let since = year_ago.duration_since(std::time::UNIX_EPOCH).unwrap();
-    let expired = Uuid::new_v7(uuid::Timestamp::from_unix(
-        uuid::NoContext,
-        since.as_secs(),
-        0,
-    ));
+    let expired = crate::retention::id_of_days_ago(365);
     for operation in ["getJob", "streamJobEvents", "cancelJob"] {
         probe.expect(410, probe.call(operation, &[expired])).await;
     }

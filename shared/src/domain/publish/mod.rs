@@ -22,8 +22,8 @@ pub use post::{MediaKind, Post};
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Platform(&'static str);
 
-/// The names interned so far: those of registered adapters and those read back from the
-/// database, both bounded by the `platforms` table.
+/// The names read back from the database, interned (bounded by the `platforms` table and
+/// the accounts' platform check).
 static NAMES: std::sync::Mutex<std::collections::BTreeSet<&'static str>> =
     std::sync::Mutex::new(std::collections::BTreeSet::new());
 

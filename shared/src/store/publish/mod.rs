@@ -343,34 +343,3 @@ pub async fn register_platforms(pool: &PgPool, platforms: &[(&str, &str)]) -> sq
     .await
     .map(drop)
 }
-
-/// [`register_platforms`] at a process's start: at once when Postgres answers within two
-/// seconds, else in the background until it does (the process starts either way).
-pub async fn register_platforms_at_start(
-    pool: &PgPool,
-    platforms: Vec<(&'static str, &'static str)>,
-) {
-    let first = tokio::time::timeout(
-        std::time::Duration::from_secs(2),
-        register_platforms(pool, &platforms),
-    )
-    .await;
-    if matches!(first, Ok(Ok(()))) {
-        return;
-    }
-    tracing::warn!(
-        "publishing platforms not registered at start-up; trying again in the background"
-    );
-    let pool = pool.clone();
-    tokio::spawn(async move {
-        let mut delay = std::time::Duration::from_millis(500);
-        loop {
-            tokio::time::sleep(delay).await;
-            if register_platforms(&pool, &platforms).await.is_ok() {
-                tracing::info!("publishing platforms registered");
-                return;
-            }
-            delay = (delay * 2).min(std::time::Duration::from_secs(30));
-        }
-    });
-}
