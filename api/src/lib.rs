@@ -197,6 +197,7 @@ impl Application {
             telemetry::bind_metrics(settings.metrics_addr, "METRICS_ADDR").await?;
         let pool = db::pool(&settings, settings.database_acquire_timeout)?;
         let redis = almanac_shared::redis_conn::RedisConn::connect(&settings).await?;
+        let events_redis = almanac_shared::redis_conn::RedisConn::events(&settings, &redis).await?;
         let flags = Flags::new(&settings);
         flags.load_at_start(&pool).await;
         platforms.register_at_start(&pool).await;
@@ -211,13 +212,14 @@ impl Application {
                 .map(almanac_shared::publish::crypto::TokenCipher::new),
             queue: queue::JobQueue::new(&settings, redis.clone()),
             hub: relay::Hub::new(settings.events.relay_buffer),
-            emitter: events::Emitter::new(&settings, redis.clone()),
+            emitter: events::Emitter::new(&settings, events_redis.clone()),
             jwt: JwtKeys::new(settings.jwt_secret.expose()),
             web,
             metrics: telemetry::metrics_handle(),
             settings: Arc::new(settings),
             pool,
             redis,
+            events_redis,
         };
         Ok(Self {
             listener,

@@ -24,7 +24,7 @@ pub struct Taken {
 impl Taken {
     /// Gives the slot back: the request it allowed did not create anything.
     pub async fn refund(&self, state: &AppState) {
-        refund_rate(&state.redis, &self.key, &self.slot).await;
+        refund_rate(&state.events_redis, &self.key, &self.slot).await;
     }
 }
 
@@ -71,11 +71,20 @@ async fn take_slot(
     user: Uuid,
     idempotency: Option<&Key>,
 ) -> ApiResult<Taken> {
+    // Hashed by user (`{<user id>}`): on a Redis Cluster a user's limits share a shard.
     let key = state
         .settings
-        .redis_key(&["ratelimit", limit.family, &user.to_string()]);
+        .redis_key(&["ratelimit", &format!("{{{user}}}"), limit.family]);
     let keyed_slot = idempotency.map(|key| format!("key:{}", idempotency::key_hash(key)));
-    match check_rate(&state.redis, &key, limit.limit, limit.window, keyed_slot).await? {
+    match check_rate(
+        &state.events_redis,
+        &key,
+        limit.limit,
+        limit.window,
+        keyed_slot,
+    )
+    .await?
+    {
         RateDecision::Allowed(slot) => Ok(Taken { key, slot }),
         RateDecision::Limited(retry_after) => {
             metrics::counter!("rate_limited_total", "family" => limit.family).increment(1);

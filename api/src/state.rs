@@ -10,7 +10,11 @@ use sqlx::PgPool;
 pub struct AppState {
     pub settings: Arc<Settings>,
     pub pool: PgPool,
+    /// `REDIS_URL`: the job queues, cancellations and the publish spool.
     pub redis: almanac_shared::redis_conn::RedisConn,
+    /// `EVENTS_REDIS_URL` (the same connection when it names the same server): event
+    /// streams and rate limits.
+    pub events_redis: almanac_shared::redis_conn::RedisConn,
     pub queue: JobQueue,
     pub jwt: JwtKeys,
     /// Where the web app lives: whose pages may use a browser session.
@@ -32,7 +36,7 @@ impl AppState {
     pub fn relay_deps(&self) -> crate::relay::Deps {
         crate::relay::Deps {
             settings: self.settings.clone(),
-            redis: self.redis.clone(),
+            redis: self.events_redis.clone(),
             pool: self.pool.clone(),
             hub: self.hub.clone(),
         }

@@ -9,6 +9,10 @@
 //! and scripts written to be idempotent (the rate limit's; the event emitter's, which is
 //! told when it is sent again, [`RedisConn::invoke_resent`]). apalis's task fetching,
 //! which moves tasks between lists, uses [`RedisConn::manager`] instead.
+//!
+//! The events' Redis (`EVENTS_REDIS_URL`) may be a Redis Cluster: [`RedisConn::events`]
+//! then holds redis-rs's cluster client, which follows the slots (and a replica promoted
+//! after its master failed) by itself; keys that one script touches share a hash tag.
 
 use std::time::Duration;
 
@@ -16,34 +20,127 @@ use anyhow::Context;
 use redis::{
     Cmd, Pipeline, RedisError, RedisFuture, Value,
     aio::{ConnectionLike, ConnectionManager},
+    cluster_async::ClusterConnection,
 };
 
-use crate::config::Settings;
+use crate::config::{EventsRedis, Settings};
 
 /// A Redis connection that survives a reconnect without failing the command that found it
 /// necessary. Cheap to clone (one multiplexed connection underneath).
 #[derive(Clone)]
-pub struct RedisConn(ConnectionManager);
+pub struct RedisConn(Inner);
+
+#[derive(Clone)]
+enum Inner {
+    Server(ConnectionManager),
+    Cluster(ClusterConnection),
+}
 
 impl RedisConn {
     /// Connects to `REDIS_URL`.
     pub async fn connect(settings: &Settings) -> anyhow::Result<Self> {
-        let client =
-            redis::Client::open(settings.redis_url.expose()).context("parsing REDIS_URL")?;
+        Self::server(settings.redis_url.expose(), "REDIS_URL").await
+    }
+
+    /// Connects to `EVENTS_REDIS_URL`: `queues` (the connection to `REDIS_URL`) again when
+    /// it names the same server.
+    pub async fn events(settings: &Settings, queues: &RedisConn) -> anyhow::Result<Self> {
+        match &settings.events.redis {
+            events if events.is_server(settings.redis_url.expose()) => Ok(queues.clone()),
+            EventsRedis::Server(url) => Self::server(url.expose(), "EVENTS_REDIS_URL").await,
+            EventsRedis::Cluster(nodes) => {
+                let client = cluster_client(nodes, None, Duration::from_secs(5))?;
+                let conn = client
+                    .get_async_connection()
+                    .await
+                    .context("connecting to the events' Redis Cluster (EVENTS_REDIS_URL)")?;
+                Ok(Self(Inner::Cluster(conn)))
+            }
+        }
+    }
+
+    /// A connection to the events' Redis that gives up after `patience`, without retrying:
+    /// for a caller that has a fallback of its own (the AI breaker decides locally).
+    pub async fn quick(redis: &EventsRedis, patience: Duration) -> anyhow::Result<Self> {
+        match redis {
+            EventsRedis::Server(url) => {
+                let client =
+                    redis::Client::open(url.expose()).context("parsing EVENTS_REDIS_URL")?;
+                let config = redis::aio::ConnectionManagerConfig::new()
+                    .set_connection_timeout(Some(patience))
+                    .set_response_timeout(Some(patience))
+                    .set_number_of_retries(0);
+                let manager = ConnectionManager::new_with_config(client, config).await?;
+                Ok(Self(Inner::Server(manager)))
+            }
+            EventsRedis::Cluster(nodes) => {
+                let conn = cluster_client(nodes, None, patience)?
+                    .get_async_connection()
+                    .await?;
+                Ok(Self(Inner::Cluster(conn)))
+            }
+        }
+    }
+
+    async fn server(url: &str, variable: &str) -> anyhow::Result<Self> {
+        let client = redis::Client::open(url).with_context(|| format!("parsing {variable}"))?;
         let config = redis::aio::ConnectionManagerConfig::new()
             .set_connection_timeout(Some(Duration::from_millis(800)))
             .set_response_timeout(Some(Duration::from_secs(5)))
             .set_number_of_retries(1);
         let manager = ConnectionManager::new_with_config(client, config)
             .await
-            .context("connecting to Redis")?;
-        Ok(Self(manager))
+            .with_context(|| format!("connecting to Redis ({variable})"))?;
+        Ok(Self(Inner::Server(manager)))
     }
 
     /// The underlying manager, without the retry: for commands that must not run twice.
+    /// Only the queues' connection ([`RedisConn::connect`]) has one.
     pub fn manager(&self) -> ConnectionManager {
-        self.0.clone()
+        match &self.0 {
+            Inner::Server(manager) => manager.clone(),
+            Inner::Cluster(_) => unreachable!("the queues' Redis is one server"),
+        }
     }
+
+    /// Whether this is a Redis Cluster: live events then go on sharded channels.
+    pub fn is_cluster(&self) -> bool {
+        matches!(self.0, Inner::Cluster(_))
+    }
+
+    /// The command that publishes a live event here: `SPUBLISH` on a cluster (the message
+    /// goes to the one shard of its channel, not to every node), else `PUBLISH`.
+    pub fn publish_command(&self) -> &'static str {
+        if self.is_cluster() {
+            "SPUBLISH"
+        } else {
+            "PUBLISH"
+        }
+    }
+}
+
+/// A cluster client for `nodes`, speaking RESP3 (which pushes sharded messages), giving a
+/// node `patience` to answer; `push` receives pushed messages. A command meeting a failover
+/// is retried for a few seconds (a replica takes over after `cluster-node-timeout`).
+pub fn cluster_client(
+    nodes: &[crate::config::Secret],
+    push: Option<tokio::sync::mpsc::UnboundedSender<redis::PushInfo>>,
+    patience: Duration,
+) -> anyhow::Result<redis::cluster::ClusterClient> {
+    let mut builder =
+        redis::cluster::ClusterClientBuilder::new(nodes.iter().map(|url| url.expose().to_owned()))
+            .use_protocol(redis::ProtocolVersion::RESP3)
+            .connection_timeout(patience.min(Duration::from_millis(800)))
+            .response_timeout(patience)
+            .retries(8)
+            .min_retry_wait(50)
+            .max_retry_wait(1_000);
+    if let Some(push) = push {
+        builder = builder.push_sender(push);
+    }
+    builder
+        .build()
+        .context("parsing EVENTS_REDIS_URL's cluster nodes")
 }
 
 impl RedisConn {
@@ -54,7 +151,20 @@ impl RedisConn {
         &self,
         build: impl Fn(bool) -> redis::ScriptInvocation<'a>,
     ) -> redis::RedisResult<T> {
-        let mut conn = self.0.clone();
+        let mut conn = match &self.0 {
+            Inner::Server(manager) => manager.clone(),
+            // The cluster client retries by itself, and tells no reconnect apart; a
+            // script sent again is always told it may have run.
+            Inner::Cluster(cluster) => {
+                let mut cluster = cluster.clone();
+                return match build(false).invoke_async(&mut cluster).await {
+                    Err(error) if error.is_unrecoverable_error() || error.is_io_error() => {
+                        build(true).invoke_async(&mut cluster).await
+                    }
+                    other => other,
+                };
+            }
+        };
         match build(false).invoke_async(&mut conn).await {
             Err(error) if reconnected(&error) => {
                 tracing::debug!(error = %error, "Redis connection replaced; sending again");
@@ -67,7 +177,7 @@ impl RedisConn {
 
 impl From<ConnectionManager> for RedisConn {
     fn from(manager: ConnectionManager) -> Self {
-        Self(manager)
+        Self(Inner::Server(manager))
     }
 }
 
@@ -78,11 +188,15 @@ fn reconnected(error: &RedisError) -> bool {
 
 impl ConnectionLike for RedisConn {
     fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        let manager = match &mut self.0 {
+            Inner::Server(manager) => manager,
+            Inner::Cluster(cluster) => return cluster.req_packed_command(cmd),
+        };
         Box::pin(async move {
-            match self.0.req_packed_command(cmd).await {
+            match manager.req_packed_command(cmd).await {
                 Err(error) if reconnected(&error) => {
                     tracing::debug!(error = %error, "Redis connection replaced; sending again");
-                    self.0.req_packed_command(cmd).await
+                    manager.req_packed_command(cmd).await
                 }
                 other => other,
             }
@@ -95,11 +209,15 @@ impl ConnectionLike for RedisConn {
         offset: usize,
         count: usize,
     ) -> RedisFuture<'a, Vec<Value>> {
+        let manager = match &mut self.0 {
+            Inner::Server(manager) => manager,
+            Inner::Cluster(cluster) => return cluster.req_packed_commands(cmd, offset, count),
+        };
         Box::pin(async move {
-            match self.0.req_packed_commands(cmd, offset, count).await {
+            match manager.req_packed_commands(cmd, offset, count).await {
                 Err(error) if reconnected(&error) => {
                     tracing::debug!(error = %error, "Redis connection replaced; sending again");
-                    self.0.req_packed_commands(cmd, offset, count).await
+                    manager.req_packed_commands(cmd, offset, count).await
                 }
                 other => other,
             }
@@ -107,6 +225,9 @@ impl ConnectionLike for RedisConn {
     }
 
     fn get_db(&self) -> i64 {
-        self.0.get_db()
+        match &self.0 {
+            Inner::Server(manager) => manager.get_db(),
+            Inner::Cluster(cluster) => cluster.get_db(),
+        }
     }
 }

@@ -98,7 +98,7 @@ async fn failures_open_the_breaker_for_the_fleet_and_one_probe_closes_it() {
         .unwrap();
     eventually(Duration::from_secs(10), "B to wait for the breaker", || {
         let mut redis = redis.clone();
-        let key = format!("{prefix}:events:{b}");
+        let key = format!("{prefix}:{{{b}}}:stream");
         async move {
             let events: Vec<(String, Vec<(String, String)>)> = redis::cmd("XRANGE")
                 .arg(&key)

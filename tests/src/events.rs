@@ -242,3 +242,70 @@ async fn the_offline_provider_takes_its_configured_latency() {
             .unwrap();
     assert!(finished - started >= chrono::TimeDelta::milliseconds(400));
 }
+
+/// Each API process receives only the events of the jobs it streams: it subscribes to a
+/// job's channel with its first stream of the job (one subscription however many streams)
+/// and unsubscribes after its last, so Redis counts one subscriber per process serving it.
+#[tokio::test]
+async fn each_api_process_subscribes_only_to_the_jobs_it_streams() {
+    let fake = FakeAi::start(vec![], Behaviour::Ok).await;
+    let mut app = spawn_app_with_fake(&fake, false).await;
+    let replica = app.start_api_replica().await;
+    let user = Uuid::new_v4();
+    let (_, a) = app.submit_job(user, 1500).await;
+    let (_, b) = app.submit_job(user, 1500).await;
+    let (redis, settings) = (app.redis.clone(), app.settings.clone());
+    let subscribers = |jobs: [Uuid; 2]| {
+        let (mut redis, settings) = (redis.clone(), settings.clone());
+        async move {
+            let counts: Vec<(String, u64)> = redis::cmd("PUBSUB")
+                .arg("NUMSUB")
+                .arg(almanac_shared::events::channel(&settings, jobs[0]))
+                .arg(almanac_shared::events::channel(&settings, jobs[1]))
+                .query_async(&mut redis)
+                .await
+                .unwrap();
+            (counts[0].1, counts[1].1)
+        }
+    };
+    assert_eq!(subscribers([a, b]).await, (0, 0), "nobody streams them yet");
+    let (client, token) = (app.client.clone(), app.token(user));
+    let open_on_replica = |job: Uuid| {
+        let request = client
+            .get(format!("{replica}/v1/jobs/{job}/events"))
+            .bearer_auth(&token);
+        async move {
+            let response = request.send().await.unwrap();
+            assert_eq!(response.status(), 200);
+            crate::helpers::stream::EventReader::from_response(response, false)
+        }
+    };
+    // A on the first process (twice), B on the replica: the history comes after the
+    // subscription, so once the first event is read, Redis has it.
+    let mut a_here = app.open_events(user, a, Open::default()).await;
+    let mut a_here_again = app.open_events(user, a, Open::default()).await;
+    let mut b_there = open_on_replica(b).await;
+    for reader in [&mut a_here, &mut a_here_again, &mut b_there] {
+        assert_eq!(reader.next_event().await.unwrap().data["stage"], "queued");
+    }
+    assert_eq!(
+        subscribers([a, b]).await,
+        (1, 1),
+        "one subscriber per job: the one process streaming it, once"
+    );
+    let mut a_there = open_on_replica(a).await;
+    a_there.next_event().await.unwrap();
+    assert_eq!(subscribers([a, b]).await, (2, 1));
+
+    app.start_worker().await;
+    for mut reader in [a_here, a_here_again, b_there, a_there] {
+        let rest = reader.rest().await;
+        assert_eq!(rest.last().unwrap().data["status"], "succeeded");
+    }
+    // Every stream ended: both processes let go of both channels.
+    crate::helpers::eventually(Duration::from_secs(10), "the channels to be let go", || {
+        let counts = subscribers([a, b]);
+        async move { (counts.await == (0, 0)).then_some(()) }
+    })
+    .await;
+}

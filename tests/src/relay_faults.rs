@@ -11,14 +11,70 @@ use almanac_shared::{
 use uuid::Uuid;
 
 use crate::helpers::{
-    Behaviour, FakeAi, TestOptions, spawn_app_with, spawn_app_with_fake,
+    Behaviour, FakeAi, TestOptions,
+    redis_cluster::RedisCluster,
+    spawn_app_with,
     stream::{Open, assert_complete},
 };
 
-#[tokio::test]
-async fn a_stream_whose_history_expired_says_so_and_ends_with_the_ledger_outcome() {
+/// Where a case's events live: the shared Redis server, or a Redis Cluster of its own
+/// (`EVENTS_REDIS_URL`; the queues stay on the server).
+#[derive(Clone, Copy)]
+enum On {
+    Server,
+    Cluster,
+}
+
+impl On {
+    /// `options` for this case; the cluster, if any, lives as long as the guard returned.
+    async fn apply(self, mut options: TestOptions) -> (TestOptions, Option<RedisCluster>) {
+        match self {
+            On::Server => (options, None),
+            On::Cluster => {
+                let cluster = RedisCluster::start().await;
+                options.env.push(("EVENTS_REDIS_URL", cluster.urls()));
+                (options, Some(cluster))
+            }
+        }
+    }
+}
+
+/// Every case below runs twice: on one Redis server, and with the events on a cluster.
+macro_rules! on_a_server_and_a_cluster {
+    ($($case:ident),* $(,)?) => {
+        mod on_a_server {
+            $(#[tokio::test]
+            async fn $case() {
+                super::$case(super::On::Server).await
+            })*
+        }
+        mod on_a_cluster {
+            $(#[tokio::test]
+            async fn $case() {
+                super::$case(super::On::Cluster).await
+            })*
+        }
+    };
+}
+
+on_a_server_and_a_cluster!(
+    a_stream_whose_history_expired_says_so_and_ends_with_the_ledger_outcome,
+    a_client_that_stops_reading_is_told_and_closed_without_holding_up_others,
+    after_redis_lost_a_running_jobs_events_the_client_is_told_and_gets_the_new_ones,
+    an_api_shutting_down_ends_its_streams_so_clients_resume_elsewhere,
+    a_connected_client_is_told_when_redis_lost_the_stream_and_new_ids_run_above_its_own,
+    a_committed_batch_whose_staged_events_redis_lost_is_delivered_or_told,
+);
+
+async fn a_stream_whose_history_expired_says_so_and_ends_with_the_ledger_outcome(on: On) {
     let fake = FakeAi::start(vec![], Behaviour::Ok).await;
-    let app = spawn_app_with_fake(&fake, true).await;
+    let (options, _cluster) = on
+        .apply(TestOptions {
+            fake_ai: Some(fake.clone()),
+            ..Default::default()
+        })
+        .await;
+    let app = spawn_app_with(options).await;
     let user = Uuid::new_v4();
     let (_, job) = app.submit_job(user, 1500).await;
     let full = app.all_events(user, job, Open::default()).await;
@@ -81,16 +137,17 @@ async fn events_published_while_the_relay_was_disconnected_still_arrive() {
     assert_eq!(got.len(), 3);
 }
 
-#[tokio::test]
-async fn a_client_that_stops_reading_is_told_and_closed_without_holding_up_others() {
+async fn a_client_that_stops_reading_is_told_and_closed_without_holding_up_others(on: On) {
     let fake = FakeAi::start(vec![], Behaviour::Ok).await;
-    let app = spawn_app_with(TestOptions {
-        worker: false,
-        fake_ai: Some(fake.clone()),
-        env: vec![("RELAY_BUFFER_EVENTS", "8".into())],
-        ..Default::default()
-    })
-    .await;
+    let (options, _cluster) = on
+        .apply(TestOptions {
+            worker: false,
+            fake_ai: Some(fake.clone()),
+            env: vec![("RELAY_BUFFER_EVENTS", "8".into())],
+            ..Default::default()
+        })
+        .await;
+    let app = spawn_app_with(options).await;
     app.expect_unfinished_jobs();
     let user = Uuid::new_v4();
     let (_, job) = app.submit_job(user, 1500).await;
@@ -100,7 +157,7 @@ async fn a_client_that_stops_reading_is_told_and_closed_without_holding_up_other
     assert_eq!(reading.next_event().await.unwrap().id, Some(1));
 
     // Far more than the socket buffers hold, while `stalled` reads nothing.
-    let emitter = Emitter::new(&app.settings, app.redis.clone());
+    let emitter = Emitter::new(&app.settings, app.events_redis.clone());
     let big = "x".repeat(16 * 1024);
     const EVENTS: u64 = 2_000;
     let reader = tokio::spawn(async move {
@@ -159,10 +216,16 @@ async fn a_client_that_stops_reading_is_told_and_closed_without_holding_up_other
     assert_eq!(resumed.next_event().await.unwrap().id, Some(last_id + 1));
 }
 
-#[tokio::test]
-async fn after_redis_lost_a_running_jobs_events_the_client_is_told_and_gets_the_new_ones() {
+async fn after_redis_lost_a_running_jobs_events_the_client_is_told_and_gets_the_new_ones(on: On) {
     let fake = FakeAi::start(vec![], Behaviour::Ok).await;
-    let app = spawn_app_with_fake(&fake, false).await;
+    let (options, _cluster) = on
+        .apply(TestOptions {
+            worker: false,
+            fake_ai: Some(fake.clone()),
+            ..Default::default()
+        })
+        .await;
+    let app = spawn_app_with(options).await;
     app.expect_unfinished_jobs();
     let user = Uuid::new_v4();
     let (_, job) = app.submit_job(user, 1500).await;
@@ -171,7 +234,7 @@ async fn after_redis_lost_a_running_jobs_events_the_client_is_told_and_gets_the_
     let mut events = app.open_events(user, job, Open::resuming("1")).await;
     let notice = events.next_event().await.unwrap();
     assert_eq!((notice.kind.as_str(), notice.id), ("truncated", None));
-    let emitter = Emitter::new(&app.settings, app.redis.clone());
+    let emitter = Emitter::new(&app.settings, app.events_redis.clone());
     emitter
         .emit(
             job,
@@ -187,10 +250,16 @@ async fn after_redis_lost_a_running_jobs_events_the_client_is_told_and_gets_the_
     assert_eq!(next.data["message"], "after the restart");
 }
 
-#[tokio::test]
-async fn an_api_shutting_down_ends_its_streams_so_clients_resume_elsewhere() {
+async fn an_api_shutting_down_ends_its_streams_so_clients_resume_elsewhere(on: On) {
     let fake = FakeAi::start(vec![], Behaviour::Ok).await;
-    let app = spawn_app_with_fake(&fake, false).await;
+    let (options, _cluster) = on
+        .apply(TestOptions {
+            worker: false,
+            fake_ai: Some(fake.clone()),
+            ..Default::default()
+        })
+        .await;
+    let app = spawn_app_with(options).await;
     app.expect_unfinished_jobs();
     let user = Uuid::new_v4();
     let (_, job) = app.submit_job(user, 1500).await;
@@ -224,7 +293,7 @@ async fn an_api_shutting_down_ends_its_streams_so_clients_resume_elsewhere() {
         .unwrap();
     // The client resumes on the other process.
     let mut resumed = app.open_events(user, job, Open::resuming("1")).await;
-    let emitter = Emitter::new(&app.settings, app.redis.clone());
+    let emitter = Emitter::new(&app.settings, app.events_redis.clone());
     emitter
         .emit(
             job,
@@ -269,14 +338,22 @@ async fn a_relay_subscription_that_goes_silent_is_replaced_and_nothing_is_lost()
     );
 }
 
-#[tokio::test]
-async fn a_connected_client_is_told_when_redis_lost_the_stream_and_new_ids_run_above_its_own() {
+async fn a_connected_client_is_told_when_redis_lost_the_stream_and_new_ids_run_above_its_own(
+    on: On,
+) {
     let fake = FakeAi::start(vec![], Behaviour::Ok).await;
-    let app = spawn_app_with_fake(&fake, false).await;
+    let (options, _cluster) = on
+        .apply(TestOptions {
+            worker: false,
+            fake_ai: Some(fake.clone()),
+            ..Default::default()
+        })
+        .await;
+    let app = spawn_app_with(options).await;
     app.expect_unfinished_jobs();
     let user = Uuid::new_v4();
     let (_, job) = app.submit_job(user, 1500).await;
-    let emitter = Emitter::new(&app.settings, app.redis.clone());
+    let emitter = Emitter::new(&app.settings, app.events_redis.clone());
     emitter
         .emit(job, &Event::progress(0, 1, "generating", "before"))
         .await
@@ -308,14 +385,20 @@ async fn a_connected_client_is_told_when_redis_lost_the_stream_and_new_ids_run_a
 /// stream finding the ledger ahead), which does not, leaves a marker that every stream
 /// tells as a truncation notice. Either way the committed batch is never passed over in
 /// silence, and the ids after a notice hide no gap.
-#[tokio::test]
-async fn a_committed_batch_whose_staged_events_redis_lost_is_delivered_or_told() {
+async fn a_committed_batch_whose_staged_events_redis_lost_is_delivered_or_told(on: On) {
     let fake = FakeAi::start(vec![], Behaviour::Ok).await;
-    let app = spawn_app_with_fake(&fake, false).await;
+    let (options, _cluster) = on
+        .apply(TestOptions {
+            worker: false,
+            fake_ai: Some(fake.clone()),
+            ..Default::default()
+        })
+        .await;
+    let app = spawn_app_with(options).await;
     app.expect_unfinished_jobs();
     let user = Uuid::new_v4();
     let (_, job) = app.submit_job(user, 1500).await;
-    let emitter = Emitter::new(&app.settings, app.redis.clone());
+    let emitter = Emitter::new(&app.settings, app.events_redis.clone());
     let batch = |n: u32| Event::Suggestions {
         generation_id: Uuid::nil(),
         batch: n,
@@ -345,8 +428,8 @@ async fn a_committed_batch_whose_staged_events_redis_lost_is_delivered_or_told()
     // Batch 1 was staged and committed by a worker that died; Redis lost the staged copy.
     // The repair cannot send it: a marker stands in its place, told as a notice.
     let staged = emitter.stage(job, vec![batch(1)]).await;
-    let staged_key = app.settings.redis_key(&["staged", &job.to_string()]);
-    let mut redis = app.redis.clone();
+    let staged_key = almanac_shared::events::staged_key(&app.settings, job);
+    let mut redis = app.events_redis.clone();
     redis::cmd("DEL")
         .arg(&staged_key)
         .query_async::<i64>(&mut redis)
@@ -390,4 +473,88 @@ async fn a_committed_batch_whose_staged_events_redis_lost_is_delivered_or_told()
         ("truncated", Some(seen + 2))
     );
     assert_eq!(resumed.next_event().await.unwrap().id, Some(seen + 2));
+}
+
+/// A master of the events' cluster dies while jobs stream. Its replica takes over (after
+/// `cluster-node-timeout`); every stream still ends with its job's final event (from the
+/// ledger if the replica never got it), gets each event at most once, and any event the
+/// replica lost (replication is asynchronous) is named by a truncation notice, never
+/// passed over in silence.
+#[tokio::test]
+async fn streams_survive_a_cluster_master_killed_under_them() {
+    let fake = FakeAi::start(vec![], Behaviour::Delay(Duration::from_millis(500))).await;
+    let mut cluster = RedisCluster::start().await;
+    let app = spawn_app_with(TestOptions {
+        fake_ai: Some(fake.clone()),
+        env: vec![
+            ("EVENTS_REDIS_URL", cluster.urls()),
+            ("HEARTBEAT_SECS", "1".into()),
+        ],
+        ..Default::default()
+    })
+    .await;
+    // A user each: the generation rate limit is per user.
+    let mut jobs = Vec::new();
+    for _ in 0..6 {
+        let user = Uuid::new_v4();
+        jobs.push((user, app.submit_job(user, 7000).await.1));
+    }
+    let mut streams = Vec::new();
+    for &(user, job) in &jobs {
+        let mut events = app.open_events(user, job, Open::default()).await;
+        let first = events.next_event().await.unwrap();
+        assert_eq!(first.id, Some(1));
+        streams.push((job, vec![first], events));
+    }
+    // Each job's live channel is a sharded one, on its stream's shard, subscribed once.
+    let key = almanac_shared::events::stream_key(&app.settings, jobs[0].1);
+    let master = cluster.master_of(&key).await;
+    let (mut on_master, channel) = (
+        redis::Client::open(format!("redis://127.0.0.1:{master}"))
+            .unwrap()
+            .get_multiplexed_async_connection()
+            .await
+            .unwrap(),
+        almanac_shared::events::channel(&app.settings, jobs[0].1),
+    );
+    let (_, subscribers): (String, u64) = redis::cmd("PUBSUB")
+        .arg("SHARDNUMSUB")
+        .arg(&channel)
+        .query_async(&mut on_master)
+        .await
+        .unwrap();
+    assert_eq!(subscribers, 1);
+
+    cluster.kill(master).await;
+    cluster.wait_for_failover(&key, master).await;
+
+    for (job, mut frames, mut events) in streams {
+        frames.extend(events.rest().await);
+        let done = frames.last().unwrap();
+        assert_eq!(
+            (done.kind.as_str(), done.data["status"].as_str()),
+            ("done", Some("succeeded")),
+            "job {job} ends with its final event: {frames:#?}"
+        );
+        let mut last = 0;
+        for (at, frame) in frames.iter().enumerate() {
+            let Some(id) = frame.id else {
+                assert_eq!(
+                    frame.kind, "truncated",
+                    "only notices lack ids: {frames:#?}"
+                );
+                continue;
+            };
+            assert!(id > last, "job {job}: each event at most once: {frames:#?}");
+            if id > last + 1 && last > 0 {
+                assert_eq!(
+                    frames[at - 1].kind,
+                    "truncated",
+                    "job {job}: a lost event is told: {frames:#?}"
+                );
+            }
+            last = id;
+        }
+        assert_eq!(frames.iter().filter(|f| f.kind == "done").count(), 1);
+    }
 }

@@ -94,6 +94,7 @@ impl Application {
         } = services;
         let pool = db::pool(&settings, settings.worker_database_acquire_timeout)?;
         let redis = almanac_shared::redis_conn::RedisConn::connect(&settings).await?;
+        let events_redis = almanac_shared::redis_conn::RedisConn::events(&settings, &redis).await?;
         let (acceptor, port) =
             telemetry::bind_metrics(settings.worker_metrics_addr, "WORKER_METRICS_ADDR").await?;
         let cipher = settings
@@ -109,7 +110,7 @@ impl Application {
             platforms,
             cipher,
             queue: JobQueue::new(&settings, redis.clone()),
-            emitter: Emitter::new(&settings, redis.clone()),
+            emitter: Emitter::new(&settings, events_redis),
             cancels: Cancels::default(),
             fetcher: almanac_shared::fetch::Fetcher::new(settings.fetch.clone())?,
             mailer,

@@ -1,6 +1,13 @@
 //! The relay hub: ONE Redis pub/sub connection per API process, fanned out in-process to
 //! every stream that watches a job (docs/architecture.md section 4).
 //!
+//! Each job has a live channel of its own (`events::channel`). The process subscribes to
+//! it when its first stream of the job starts, and unsubscribes after its last ends, so
+//! it receives only the events it relays; a stream reads the job's history only after
+//! Redis confirmed the subscription, so no event falls between the two. On a Redis
+//! Cluster the channels are sharded (`SSUBSCRIBE`), each on its job's shard
+//! ([`listen`]).
+//!
 //! Each watched job has a bounded broadcast channel. Sending never waits, so a slow
 //! client cannot stall the hub or the other clients; a client that falls more than
 //! `RELAY_BUFFER_EVENTS` behind is told and closed, and resumes from its last id.
@@ -9,6 +16,7 @@
 //! watchers of jobs the ledger says have ended (`Finished`), in case a final event was
 //! never published.
 
+mod listen;
 mod stream;
 mod vocabulary;
 
@@ -22,13 +30,14 @@ use std::{
 };
 
 use almanac_shared::{Settings, events::StoredEvent, store::jobs as ledger};
-use anyhow::Context;
-use futures::StreamExt;
 use sqlx::PgPool;
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, mpsc, oneshot};
 use uuid::Uuid;
 
-const PING_TIMEOUT_MIN: Duration = Duration::from_secs(1);
+/// How long a new stream waits for Redis to confirm its job's subscription before reading
+/// the history anyway (Redis is away: the read fails and says so, or the subscription
+/// comes back with a `Resync` that re-reads what the stream may have missed).
+const CONFIRM_WAIT: Duration = Duration::from_secs(2);
 
 /// What a watcher receives.
 #[derive(Debug, Clone)]
@@ -53,8 +62,18 @@ pub struct Hub {
 }
 
 struct Inner {
-    topics: Mutex<HashMap<Uuid, broadcast::Sender<Relayed>>>,
+    topics: Mutex<HashMap<Uuid, Topic>>,
     buffer: usize,
+    /// Jobs whose first watcher came or last left: the listener (un)subscribes them.
+    changes: mpsc::UnboundedSender<Uuid>,
+    changed: Mutex<Option<mpsc::UnboundedReceiver<Uuid>>>,
+}
+
+/// The watchers of one job in this process.
+struct Topic {
+    tx: broadcast::Sender<Relayed>,
+    /// Streams waiting for Redis to confirm the job's subscription; `None` once it has.
+    waiting: Option<Vec<oneshot::Sender<()>>>,
 }
 
 /// A watcher's registration; dropping it forgets the job once nobody watches it.
@@ -80,34 +99,85 @@ impl Drop for Subscription {
         let mut topics = self.hub.topics.lock().expect("hub lock");
         if topics
             .get(&self.job)
-            .is_some_and(|tx| tx.receiver_count() == 0)
+            .is_some_and(|topic| topic.tx.receiver_count() == 0)
         {
             topics.remove(&self.job);
+            let _ = self.hub.changes.send(self.job);
         }
     }
 }
 
 impl Hub {
     pub fn new(buffer: usize) -> Self {
+        let (changes, changed) = mpsc::unbounded_channel();
         Self {
             inner: Arc::new(Inner {
                 topics: Mutex::new(HashMap::new()),
                 buffer: buffer.max(1),
+                changes,
+                changed: Mutex::new(Some(changed)),
             }),
         }
     }
 
-    /// Starts watching `job`. Call before reading the job's stored history.
-    pub fn subscribe(&self, job: Uuid) -> Subscription {
-        let mut topics = self.inner.topics.lock().expect("hub lock");
-        let rx = topics
-            .entry(job)
-            .or_insert_with(|| broadcast::channel(self.inner.buffer).0)
-            .subscribe();
-        Subscription {
+    /// Starts watching `job`: returns once Redis confirmed the job's subscription (or
+    /// after [`CONFIRM_WAIT`]). Call before reading the job's stored history.
+    pub async fn subscribe(&self, job: Uuid) -> Subscription {
+        let (rx, confirmed) = {
+            let mut topics = self.inner.topics.lock().expect("hub lock");
+            let topic = topics.entry(job).or_insert_with(|| {
+                let _ = self.inner.changes.send(job);
+                Topic {
+                    tx: broadcast::channel(self.inner.buffer).0,
+                    waiting: Some(Vec::new()),
+                }
+            });
+            let confirmed = topic.waiting.as_mut().map(|waiting| {
+                let (tx, rx) = oneshot::channel();
+                waiting.push(tx);
+                rx
+            });
+            (topic.tx.subscribe(), confirmed)
+        };
+        // Made before waiting, so that a stream dropped meanwhile still unregisters.
+        let subscription = Subscription {
             job,
             rx: Some(rx),
             hub: self.inner.clone(),
+        };
+        if let Some(confirmed) = confirmed {
+            let _ = tokio::time::timeout(CONFIRM_WAIT, confirmed).await;
+        }
+        subscription
+    }
+
+    /// Whether some stream of this process watches `job`.
+    fn watches(&self, job: Uuid) -> bool {
+        self.inner
+            .topics
+            .lock()
+            .expect("hub lock")
+            .contains_key(&job)
+    }
+
+    /// Asks again, after `pause`, for the subscription of `job` (a subscribe that failed).
+    fn retry_later(&self, job: Uuid, pause: Duration) {
+        let changes = self.inner.changes.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(pause).await;
+            let _ = changes.send(job);
+        });
+    }
+
+    /// Redis confirmed the subscriptions of `jobs`: their waiting streams go on.
+    fn confirmed(&self, jobs: impl IntoIterator<Item = Uuid>) {
+        let mut topics = self.inner.topics.lock().expect("hub lock");
+        for job in jobs {
+            if let Some(waiting) = topics.get_mut(&job).and_then(|topic| topic.waiting.take()) {
+                for stream in waiting {
+                    let _ = stream.send(());
+                }
+            }
         }
     }
 
@@ -118,13 +188,15 @@ impl Hub {
 
     fn send(&self, job: Uuid, message: Relayed) -> bool {
         let topics = self.inner.topics.lock().expect("hub lock");
-        topics.get(&job).is_some_and(|tx| tx.send(message).is_ok())
+        topics
+            .get(&job)
+            .is_some_and(|topic| topic.tx.send(message).is_ok())
     }
 
     fn send_all(&self, message: &Relayed) {
         let topics = self.inner.topics.lock().expect("hub lock");
-        for tx in topics.values() {
-            let _ = tx.send(message.clone());
+        for topic in topics.values() {
+            let _ = topic.tx.send(message.clone());
         }
     }
 
@@ -140,9 +212,9 @@ impl Hub {
             ticker.tick().await;
             slice = (slice + 1) % SLICES;
             let topics = self.inner.topics.lock().expect("hub lock");
-            for (job, tx) in topics.iter() {
+            for (job, topic) in topics.iter() {
                 if job.as_u128() % SLICES == slice {
-                    let _ = tx.send(Relayed::Heartbeat);
+                    let _ = topic.tx.send(Relayed::Heartbeat);
                 }
             }
         }
@@ -158,10 +230,17 @@ impl Hub {
             .collect()
     }
 
-    /// Relays until the task is dropped: the pub/sub subscription (re-established with a
-    /// short pause when Redis goes away), the heartbeat, and the ledger sweep.
+    /// Relays until the task is dropped: the subscriptions (re-established with a short
+    /// pause when Redis goes away), the heartbeat, and the ledger sweep.
     pub async fn run(self, settings: Arc<Settings>, pool: PgPool) {
         let every = settings.events.heartbeat;
+        let changed = self
+            .inner
+            .changed
+            .lock()
+            .expect("hub lock")
+            .take()
+            .expect("a hub runs once");
         let sweep = {
             let hub = self.clone();
             async move { hub.sweep_finished(pool, every).await }
@@ -170,77 +249,21 @@ impl Hub {
             let hub = self.clone();
             async move { hub.beat(every).await }
         };
-        tokio::join!(self.listen_forever(&settings), sweep, beat);
-    }
-
-    async fn listen_forever(&self, settings: &Settings) {
-        let channel = almanac_shared::events::channel(settings);
-        loop {
-            let error = self.listen(settings, &channel).await.unwrap_err();
-            metrics::counter!("relay_subscription_errors_total").increment(1);
-            tracing::warn!(error = %format!("{error:#}"), "event relay subscription lost; retrying");
-            tokio::time::sleep(Duration::from_millis(250)).await;
-        }
-    }
-
-    /// One subscription, until it fails. A connection can also die silently (a failover
-    /// behind a proxy that sends no reset), so the hub pings it every heartbeat interval
-    /// and gives it up when no answer comes within that interval (at least a second, so a
-    /// busy machine is not mistaken for a dead connection).
-    async fn listen(&self, settings: &Settings, channel: &str) -> anyhow::Result<()> {
-        let client = redis::Client::open(settings.redis_url.expose())?;
-        let every = settings.events.heartbeat;
-        let subscribe = async {
-            let pubsub = client
-                .get_async_pubsub()
-                .await
-                .context("connecting the relay")?;
-            let (mut sink, messages) = pubsub.split();
-            sink.subscribe(channel)
-                .await
-                .context("subscribing the relay")?;
-            anyhow::Ok((sink, messages))
-        };
-        let (mut sink, mut messages) = tokio::time::timeout(Duration::from_secs(2), subscribe)
-            .await
-            .context("subscribing the relay timed out")??;
-        // Whatever was published while not subscribed is in the streams.
-        self.send_all(&Relayed::Resync);
-        let mut probe = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
-        probe.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                message = messages.next() => {
-                    let message = message.context("the relay subscription closed")?;
-                    self.relay_message(message.get_payload_bytes());
-                }
-                _ = probe.tick() => {
-                    // Messages that arrive meanwhile wait in the connection's buffer.
-                    tokio::time::timeout(every.max(PING_TIMEOUT_MIN), sink.ping::<redis::Value>())
-                        .await
-                        .context("the relay subscription went silent")?
-                        .context("pinging the relay subscription")?;
-                }
-            }
-        }
+        tokio::join!(listen::forever(&self, &settings, changed), sweep, beat);
     }
 
     /// Hands one notification to the watchers of its job, if any are in this process.
     fn relay_message(&self, payload: &[u8]) {
+        metrics::counter!("relay_notifications_total").increment(1);
         let Ok(payload) = std::str::from_utf8(payload) else {
             return;
         };
-        // Only the job id is read unless someone here watches the job.
+        // Only the job id is read unless someone here watches the job (a message may
+        // still arrive just after its last watcher left).
         let Some(job) = payload.get(..36).and_then(|id| Uuid::parse_str(id).ok()) else {
             return;
         };
-        if !self
-            .inner
-            .topics
-            .lock()
-            .expect("hub lock")
-            .contains_key(&job)
-        {
+        if !self.watches(job) {
             return;
         }
         if payload.contains('\n') {

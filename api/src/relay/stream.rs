@@ -469,7 +469,7 @@ pub fn relay(
     async_stream::stream! {
         let mut active = Active::start(route, kind.as_str());
         // Subscribe first, then read the history: nothing falls between the two.
-        let mut subscription = state.hub.subscribe(job);
+        let mut subscription = state.hub.subscribe(job).await;
         if framing == Framing::Sse {
             yield Bytes::from_static(b"retry: 1000\n\n");
         }

@@ -72,8 +72,14 @@ pub async fn check_postgres(state: &AppState) -> bool {
     matches!(tokio::time::timeout(CHECK_TIMEOUT, query).await, Ok(Ok(_)))
 }
 
+/// Both Redis: the queues' and the events' (the same one unless `EVENTS_REDIS_URL` says).
 pub async fn check_redis(state: &AppState) -> bool {
-    let mut conn = state.redis.clone();
-    let ping = async move { redis::cmd("PING").query_async::<String>(&mut conn).await };
-    matches!(tokio::time::timeout(CHECK_TIMEOUT, ping).await, Ok(Ok(_)))
+    let ping = |mut conn: almanac_shared::redis_conn::RedisConn| async move {
+        let ping = redis::cmd("PING");
+        let answer = tokio::time::timeout(CHECK_TIMEOUT, ping.query_async::<String>(&mut conn));
+        matches!(answer.await, Ok(Ok(_)))
+    };
+    let (queues, events) =
+        tokio::join!(ping(state.redis.clone()), ping(state.events_redis.clone()));
+    queues && events
 }

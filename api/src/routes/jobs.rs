@@ -136,7 +136,7 @@ impl JobsApi {
         };
         let ended = Event::done_from(&job).is_some().then_some(job);
         if ended.is_some() && after > 0 {
-            let last = events::last(&state.redis, &state.settings, id.0).await?;
+            let last = events::last(&state.events_redis, &state.settings, id.0).await?;
             if last.is_some_and(|e| e.is_final() && e.seq <= after) {
                 return Ok(EventStream::Finished);
             }

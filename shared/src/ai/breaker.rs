@@ -15,7 +15,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use crate::config::Settings;
+use crate::{config::Settings, redis_conn::RedisConn};
 
 /// What the breaker lets a call do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,8 +89,9 @@ struct Local {
 
 pub struct Breaker {
     settings: BreakerSettings,
-    redis: Option<(redis::Client, String)>,
-    conn: tokio::sync::OnceCell<redis::aio::ConnectionManager>,
+    /// The events' Redis (`EVENTS_REDIS_URL`) and the breakers' key prefix there.
+    redis: Option<(crate::config::EventsRedis, String)>,
+    conn: tokio::sync::OnceCell<RedisConn>,
     local: Mutex<HashMap<String, Local>>,
     /// The models whose names may be labels (the configured ones); others are `other`.
     known: Vec<String>,
@@ -98,9 +99,10 @@ pub struct Breaker {
 
 impl Breaker {
     pub fn new(settings: &Settings) -> Self {
-        let redis = redis::Client::open(settings.redis_url.expose())
-            .ok()
-            .map(|client| (client, settings.redis_key(&["ai", "breaker"])));
+        let redis = Some((
+            settings.events.redis.clone(),
+            settings.redis_key(&["ai", "breaker"]),
+        ));
         let mut known = vec![settings.ai.model.clone()];
         known.extend(settings.ai.fallback_models.iter().cloned());
         Self {
@@ -120,20 +122,22 @@ impl Breaker {
         }
     }
 
-    async fn conn(&self) -> Option<(redis::aio::ConnectionManager, &str)> {
-        let (client, prefix) = self.redis.as_ref()?;
-        let config = redis::aio::ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(Duration::from_millis(500)))
-            .set_response_timeout(Some(Duration::from_millis(500)))
-            .set_number_of_retries(0);
+    async fn conn(&self) -> Option<(RedisConn, &str)> {
+        let (redis, prefix) = self.redis.as_ref()?;
         let conn = self
             .conn
-            .get_or_try_init(|| {
-                redis::aio::ConnectionManager::new_with_config(client.clone(), config)
-            })
+            .get_or_try_init(|| RedisConn::quick(redis, Duration::from_millis(500)))
             .await
             .ok()?;
         Some((conn.clone(), prefix.as_str()))
+    }
+
+    /// The keys of one provider and model's breaker: its state and its probe's lease,
+    /// under one hash tag (one script touches both, on a Redis Cluster too).
+    fn keys(prefix: &str, provider: &str, model: &str) -> (String, String) {
+        let key = format!("{prefix}:{{{provider}:{model}}}");
+        let probe = format!("{key}:probe");
+        (key, probe)
     }
 
     /// Whether a call to `model` of `provider` may be made now.
@@ -141,11 +145,11 @@ impl Breaker {
         static SCRIPT: LazyLock<redis::Script> = LazyLock::new(|| redis::Script::new(ADMIT));
         let gate = match self.conn().await {
             Some((mut conn, prefix)) => {
-                let key = format!("{prefix}:{provider}:{model}");
+                let (key, probe) = Self::keys(prefix, provider, model);
                 let lease = self.settings.window.max(Duration::from_secs(1));
                 let answer: redis::RedisResult<(u8, u64)> = SCRIPT
                     .key(&key)
-                    .key(format!("{key}:probe"))
+                    .key(probe)
                     .arg(lease.as_millis() as u64)
                     .invoke_async(&mut conn)
                     .await;
@@ -198,10 +202,10 @@ impl Breaker {
         let settings = self.settings;
         let shared = match self.conn().await {
             Some((mut conn, prefix)) => {
-                let key = format!("{prefix}:{provider}:{model}");
+                let (key, probe_key) = Self::keys(prefix, provider, model);
                 let answer: redis::RedisResult<String> = SCRIPT
                     .key(&key)
-                    .key(format!("{key}:probe"))
+                    .key(probe_key)
                     .arg(if answered { "1" } else { "0" })
                     .arg(if probe { "1" } else { "0" })
                     .arg(settings.failures)

@@ -24,7 +24,7 @@ pub use ai::{AiProviderKind, AiSettings, BreakerSettings, StructuredOutput};
 pub use calendar::CalendarSettings;
 pub use email::{EmailProvider, EmailSettings};
 pub use env::{DEV_JWT_SECRET, Secret, jwt_secret_from_env, weak_secret};
-pub use events::EventSettings;
+pub use events::{EventSettings, EventsRedis};
 pub use fetch::FetchSettings;
 pub use jobs::JobSettings;
 pub use organic::OrganicSettings;
@@ -132,13 +132,15 @@ impl Settings {
         };
         let api_addr: SocketAddr =
             env.parse_or("API_ADDR", SocketAddr::from(([127, 0, 0, 1], 8080)))?;
+        let redis_url = env.string_or("REDIS_URL", "redis://127.0.0.1:6379")?;
         let settings = Settings {
             database_url: Secret::new(env.required("DATABASE_URL")?),
             database_max_connections: env.parse_or("DATABASE_MAX_CONNECTIONS", 20)?,
             database_acquire_timeout: env.millis_or("DATABASE_ACQUIRE_TIMEOUT_MS", 800)?,
             worker_database_acquire_timeout: env
                 .millis_or("WORKER_DATABASE_ACQUIRE_TIMEOUT_MS", 30_000)?,
-            redis_url: Secret::new(env.string_or("REDIS_URL", "redis://127.0.0.1:6379")?),
+            events: EventSettings::read(&env, &redis_url)?,
+            redis_url: Secret::new(redis_url),
             redis_prefix,
             api_addr,
             metrics_addr: env.parse_or("METRICS_ADDR", SocketAddr::from(([127, 0, 0, 1], 9464)))?,
@@ -156,7 +158,6 @@ impl Settings {
             ai: AiSettings::read(&env)?,
             jobs: JobSettings::read(&env)?,
             rate_limits: RateLimitSettings::read(&env)?,
-            events: EventSettings::read(&env)?,
             cors_allowed_origins: env
                 .string_or("CORS_ALLOWED_ORIGINS", "")?
                 .split(',')

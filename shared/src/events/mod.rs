@@ -35,7 +35,7 @@ mod history;
 mod store;
 
 pub use history::{History, history, last};
-pub use store::{Emitter, Staged};
+pub use store::{Emitter, Staged, staged_key};
 
 /// The events of a job. Serialised with a `type` tag, which is also the SSE event name.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -289,14 +289,29 @@ impl fmt::Display for StoredEvent {
     }
 }
 
-/// The Redis stream holding a job's events.
-pub fn stream_key(settings: &Settings, job: Uuid) -> String {
-    settings.redis_key(&["events", &job.to_string()])
+/// The hash tag every Redis key and channel of `job` carries, so that on a Redis Cluster
+/// they live on one shard and one script may touch them all: `{<job id>}`.
+fn job_tag(settings: &Settings, job: Uuid, what: &str) -> String {
+    format!("{}:{{{job}}}:{what}", settings.redis_prefix)
 }
 
-/// The one channel every event is published on; each API process subscribes once.
-pub fn channel(settings: &Settings) -> String {
-    settings.redis_key(&["events"])
+/// The Redis stream holding a job's events.
+pub fn stream_key(settings: &Settings, job: Uuid) -> String {
+    job_tag(settings, job, "stream")
+}
+
+/// The job's live channel (`<prefix>:{<job id>}:events`): an API process subscribes to it
+/// while it serves a watcher of the job, so each process receives only the events it
+/// relays. On a cluster it is a sharded channel, on the shard of the job's stream.
+pub fn channel(settings: &Settings, job: Uuid) -> String {
+    job_tag(settings, job, "events")
+}
+
+/// The job id a live channel's name carries; `None` for any other name.
+pub fn channel_job(settings: &Settings, channel: &str) -> Option<Uuid> {
+    let rest = channel.strip_prefix(settings.redis_prefix.as_str())?;
+    let id = rest.strip_prefix(":{")?.strip_suffix("}:events")?;
+    id.parse().ok()
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use std::sync::LazyLock;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::{Event, channel, stream_key};
+use super::{Event, channel, job_tag, stream_key};
 use crate::{config::Settings, jobs::JobRecord, redis_conn::RedisConn};
 
 /// When job `job` was created, in Unix milliseconds (0 for an id that is not a UUIDv7).
@@ -18,8 +18,8 @@ fn created_ms(job: Uuid) -> u64 {
 }
 
 /// The key of the events a job's next commit staged (see the parent module's documentation).
-fn staged_key(settings: &Settings, job: Uuid) -> String {
-    settings.redis_key(&["staged", &job.to_string()])
+pub fn staged_key(settings: &Settings, job: Uuid) -> String {
+    job_tag(settings, job, "staged")
 }
 
 /// Events that report a commit, staged before it under `token`.
@@ -51,7 +51,8 @@ struct StagedEntry {
 #[derive(Clone)]
 pub struct Emitter {
     conn: RedisConn,
-    channel: std::sync::Arc<str>,
+    /// `PUBLISH`, or `SPUBLISH` on a cluster.
+    publish: &'static str,
     settings: std::sync::Arc<Settings>,
 }
 
@@ -91,7 +92,9 @@ end"
     };
 }
 
-/// Appends one event (`ARGV[4]` its type, `ARGV[5]` its JSON) and publishes it.
+/// Appends one event (`ARGV[4]` its type, `ARGV[5]` its JSON) and publishes it on the
+/// job's channel `ARGV[3]` with the command `ARGV[11]` (`PUBLISH`, or `SPUBLISH` on a
+/// cluster, where the channel shares the stream's hash tag and so its shard).
 ///
 /// `ARGV[7]` is the emit's nonce, kept on the entry. `ARGV[10]` is `1` when the emit is
 /// sent again after a reconnect (see `redis_conn`): whether its first sending ran is
@@ -111,18 +114,18 @@ end",
 local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], next_id(KEYS[1], ARGV[8], ARGV[9]), 't', ARGV[4], 'd', ARGV[5], 'n', ARGV[7])
 redis.call('EXPIRE', KEYS[1], ARGV[2])
 local seq = string.sub(id, 3)
-redis.call('PUBLISH', ARGV[3], ARGV[6] .. ' ' .. seq .. ' ' .. ARGV[4] .. ' ' .. ARGV[5])
+redis.call(ARGV[11], ARGV[3], ARGV[6] .. ' ' .. seq .. ' ' .. ARGV[4] .. ' ' .. ARGV[5])
 return seq"
 );
 
 /// Publishes committed events: those staged under the token `ARGV[5]` unless already
 /// published (or, when nothing is staged for the job and `ARGV[8]` is `1`, the events in
-/// `ARGV[11..]`, which the caller holds: its staging failed, or Redis lost what it staged),
+/// `ARGV[12..]`, which the caller holds: its staging failed, or Redis lost what it staged),
 /// then, when `ARGV[6]` is `1`, the job's final event `ARGV[7]`. A final publish does
 /// nothing if the stream already ends with the final event. All appended events go out as
 /// one notification. Either way, the token is then marked published, so a repeat of the
 /// same call appends nothing. `ARGV[9]` is the job's creation in Unix milliseconds (see
-/// `lua_next_id`).
+/// `lua_next_id`), `ARGV[11]` the publishing command (as for [`EMIT`]).
 ///
 /// When the token's staged events are gone (Redis lost them: a flush, a restart) and the
 /// caller holds none, the batch was committed but cannot be told: `ARGV[10]` says what to
@@ -146,7 +149,7 @@ if staged then
     redis.call('SET', KEYS[2], cjson.encode({token = entry.token, published = true}), 'KEEPTTL')
   end
 elseif ARGV[8] == '1' then
-  for i = 11, #ARGV, 2 do events[#events + 1] = {ARGV[i], ARGV[i + 1]} end
+  for i = 12, #ARGV, 2 do events[#events + 1] = {ARGV[i], ARGV[i + 1]} end
   redis.call('SET', KEYS[2], cjson.encode({token = ARGV[5], published = true}), 'EX', ARGV[2])
 elseif ARGV[5] ~= '' then
   if ARGV[10] == 'ask' then return -1 end
@@ -163,15 +166,15 @@ for _, event in ipairs(events) do
   id = '0-*'
 end
 redis.call('EXPIRE', KEYS[1], ARGV[2])
-redis.call('PUBLISH', ARGV[3], table.concat(lines, '\n'))
+redis.call(ARGV[11], ARGV[3], table.concat(lines, '\n'))
 return #events"#
 );
 
 impl Emitter {
     pub fn new(settings: &Settings, conn: RedisConn) -> Self {
         Self {
+            publish: conn.publish_command(),
             conn,
-            channel: channel(settings).into(),
             settings: std::sync::Arc::new(settings.clone()),
         }
     }
@@ -204,8 +207,9 @@ impl Emitter {
         static SCRIPT: LazyLock<redis::Script> = LazyLock::new(|| redis::Script::new(EMIT));
         let data = serde_json::to_string(event).expect("events serialise");
         let events = &self.settings.events;
-        let (key, nonce) = (
+        let (key, channel, nonce) = (
             stream_key(&self.settings, job),
+            channel(&self.settings, job),
             format!("{:016x}", rand::random::<u64>()),
         );
         let seq: String = self
@@ -215,14 +219,15 @@ impl Emitter {
                 invocation
                     .arg(events.max_len)
                     .arg(events.retention.as_secs().max(1))
-                    .arg(&*self.channel)
+                    .arg(&channel)
                     .arg(event.kind())
                     .arg(&data)
                     .arg(job.to_string())
                     .arg(&nonce)
                     .arg(if first { "1" } else { "0" })
                     .arg(created_ms(job))
-                    .arg(if resent { "1" } else { "0" });
+                    .arg(if resent { "1" } else { "0" })
+                    .arg(self.publish);
                 invocation
             })
             .await?;
@@ -360,7 +365,7 @@ impl Emitter {
             .key(staged_key(&self.settings, job))
             .arg(events.max_len)
             .arg(events.retention.as_secs().max(1))
-            .arg(&*self.channel)
+            .arg(channel(&self.settings, job))
             .arg(job.to_string())
             .arg(token.map(|t| t.to_string()).unwrap_or_default())
             .arg(if done.is_some() { "1" } else { "0" })
@@ -370,7 +375,8 @@ impl Emitter {
             )
             .arg(if fallback.is_empty() { "0" } else { "1" })
             .arg(created_ms(job))
-            .arg(if ask_when_lost { "ask" } else { "gap" });
+            .arg(if ask_when_lost { "ask" } else { "gap" })
+            .arg(self.publish);
         for event in fallback {
             invocation
                 .arg(event.kind())
@@ -406,14 +412,14 @@ mod tests {
         let client = redis::Client::open(url).unwrap();
         let mut conn = client.get_multiplexed_async_connection().await.unwrap();
         let job = Uuid::now_v7();
-        let key = format!("almanac-unit:events:{job}");
+        let key = format!("almanac-unit:{{{job}}}:stream");
         let script = redis::Script::new(EMIT);
         let mut emit = async |nonce: &str, first: bool, resent: bool| -> String {
             script
                 .key(&key)
                 .arg(100)
                 .arg(60)
-                .arg("almanac-unit:events")
+                .arg(format!("almanac-unit:{{{job}}}:events"))
                 .arg("progress")
                 .arg("{}")
                 .arg(job.to_string())
@@ -421,6 +427,7 @@ mod tests {
                 .arg(if first { "1" } else { "0" })
                 .arg(created_ms(job))
                 .arg(if resent { "1" } else { "0" })
+                .arg("PUBLISH")
                 .invoke_async(&mut conn)
                 .await
                 .unwrap()

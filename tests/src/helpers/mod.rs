@@ -9,6 +9,7 @@ pub mod fleet;
 mod generations;
 mod leftovers;
 pub mod probe;
+pub mod redis_cluster;
 pub mod redis_server;
 mod requests;
 pub mod resend;
@@ -124,6 +125,9 @@ pub struct TestApp {
     pub db_name: String,
     pub settings: Settings,
     pub redis: almanac_shared::redis_conn::RedisConn,
+    /// The events' Redis (`EVENTS_REDIS_URL`): `redis` again unless the test names a
+    /// cluster.
+    pub events_redis: almanac_shared::redis_conn::RedisConn,
     /// The Redis the app uses (behind its proxy, if any).
     redis_base: String,
     pub db_proxy: Option<chaos::ChaosProxy>,
@@ -304,6 +308,13 @@ pub async fn spawn_app_with(options: TestOptions) -> TestApp {
             .await
             .expect("Redis answers")
             .into();
+    let events_redis = if settings.events.redis.is_cluster() {
+        almanac_shared::redis_conn::RedisConn::events(&settings, &redis)
+            .await
+            .expect("the events' cluster answers")
+    } else {
+        redis.clone()
+    };
     let queue = almanac_shared::queue::JobQueue::new(&settings, redis.clone());
     let mut app = TestApp {
         address,
@@ -319,6 +330,7 @@ pub async fn spawn_app_with(options: TestOptions) -> TestApp {
         platforms: options.platforms.clone(),
         queue,
         redis,
+        events_redis,
         redis_base,
         db_proxy: proxy,
         redis_proxy,
@@ -436,6 +448,10 @@ impl TestApp {
         delete_keys(&mut self.redis.clone(), &self.settings.redis_prefix)
             .await
             .unwrap();
+        if let almanac_shared::config::EventsRedis::Cluster(nodes) = &self.settings.events.redis {
+            let urls: Vec<String> = nodes.iter().map(|url| url.expose().to_owned()).collect();
+            redis_cluster::flush(&urls, &self.settings.redis_prefix).await;
+        }
     }
 }
 
