@@ -539,3 +539,42 @@ async fn the_runbooks_flag_commands_run_as_written() {
     }
     assert!(ci_smoke.contains("\"$api_bin\" flags set \"$flag\" off --note \"release smoke\""));
 }
+
+/// The cluster form (`deploy/k8s/events-cluster`, docs/scaling.md): the whole base, and
+/// each Deployment's container also reads the Secret that names the events' Redis Cluster
+/// (`EVENTS_REDIS_URL`), through a patch whose path exists in every Deployment it targets.
+#[test]
+fn the_events_cluster_overlay_points_every_deployment_at_the_cluster() {
+    let (files, resources) = k8s_resources();
+    let overlay = root().join(K8S).join("events-cluster");
+    let taken = kustomized(&overlay);
+    for file in files
+        .iter()
+        .filter(|f| !f.ends_with("prometheus-adapter.yaml"))
+    {
+        assert!(
+            taken.contains(&file.canonicalize().unwrap()),
+            "the overlay leaves out {}",
+            file.display()
+        );
+    }
+    let kustomization = yaml(overlay.join("kustomization.yaml").to_str().unwrap());
+    assert_eq!(kustomization["patches"][0]["target"]["kind"], "Deployment");
+    let patch = documents(&overlay.join("events-redis.yaml")).remove(0);
+    let op = &patch[0];
+    assert_eq!(op["op"], "add");
+    assert_eq!(op["path"], "/spec/template/spec/containers/0/envFrom/-");
+    assert_eq!(op["value"]["secretRef"]["name"], "almanac-events-redis");
+    let deployments: Vec<&Value> = resources
+        .iter()
+        .filter(|r| r["kind"] == "Deployment")
+        .collect();
+    assert_eq!(deployments.len(), 2, "the API and the worker");
+    for deployment in deployments {
+        assert!(
+            deployment["spec"]["template"]["spec"]["containers"][0]["envFrom"].is_sequence(),
+            "{:?} has no envFrom for the patch to add to",
+            deployment["metadata"]["name"]
+        );
+    }
+}

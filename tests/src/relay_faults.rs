@@ -11,7 +11,7 @@ use almanac_shared::{
 use uuid::Uuid;
 
 use crate::helpers::{
-    Behaviour, FakeAi, TestOptions,
+    Behaviour, FakeAi, TestApp, TestOptions,
     redis_cluster::RedisCluster,
     spawn_app_with,
     stream::{Open, assert_complete},
@@ -26,16 +26,28 @@ enum On {
 }
 
 impl On {
-    /// `options` for this case; the cluster, if any, lives as long as the guard returned.
-    async fn apply(self, mut options: TestOptions) -> (TestOptions, Option<RedisCluster>) {
-        match self {
-            On::Server => (options, None),
+    /// The app of `options`, its events here; the cluster, if any, lives as long as the
+    /// guard returned.
+    async fn spawn(self, mut options: TestOptions) -> (TestApp, Option<RedisCluster>) {
+        let cluster = match self {
+            On::Server => None,
             On::Cluster => {
                 let cluster = RedisCluster::start().await;
                 options.env.push(("EVENTS_REDIS_URL", cluster.urls()));
-                (options, Some(cluster))
+                Some(cluster)
             }
-        }
+        };
+        (spawn_app_with(options).await, cluster)
+    }
+
+    /// An app answering with `fake`, without a worker: the case emits the job's events.
+    async fn without_worker(self, fake: &FakeAi) -> (TestApp, Option<RedisCluster>) {
+        self.spawn(TestOptions {
+            worker: false,
+            fake_ai: Some(fake.clone()),
+            ..Default::default()
+        })
+        .await
     }
 }
 
@@ -68,13 +80,12 @@ on_a_server_and_a_cluster!(
 
 async fn a_stream_whose_history_expired_says_so_and_ends_with_the_ledger_outcome(on: On) {
     let fake = FakeAi::start(vec![], Behaviour::Ok).await;
-    let (options, _cluster) = on
-        .apply(TestOptions {
+    let (app, _cluster) = on
+        .spawn(TestOptions {
             fake_ai: Some(fake.clone()),
             ..Default::default()
         })
         .await;
-    let app = spawn_app_with(options).await;
     let user = Uuid::new_v4();
     let (_, job) = app.submit_job(user, 1500).await;
     let full = app.all_events(user, job, Open::default()).await;
@@ -139,15 +150,14 @@ async fn events_published_while_the_relay_was_disconnected_still_arrive() {
 
 async fn a_client_that_stops_reading_is_told_and_closed_without_holding_up_others(on: On) {
     let fake = FakeAi::start(vec![], Behaviour::Ok).await;
-    let (options, _cluster) = on
-        .apply(TestOptions {
+    let (app, _cluster) = on
+        .spawn(TestOptions {
             worker: false,
             fake_ai: Some(fake.clone()),
             env: vec![("RELAY_BUFFER_EVENTS", "8".into())],
             ..Default::default()
         })
         .await;
-    let app = spawn_app_with(options).await;
     app.expect_unfinished_jobs();
     let user = Uuid::new_v4();
     let (_, job) = app.submit_job(user, 1500).await;
@@ -218,14 +228,7 @@ async fn a_client_that_stops_reading_is_told_and_closed_without_holding_up_other
 
 async fn after_redis_lost_a_running_jobs_events_the_client_is_told_and_gets_the_new_ones(on: On) {
     let fake = FakeAi::start(vec![], Behaviour::Ok).await;
-    let (options, _cluster) = on
-        .apply(TestOptions {
-            worker: false,
-            fake_ai: Some(fake.clone()),
-            ..Default::default()
-        })
-        .await;
-    let app = spawn_app_with(options).await;
+    let (app, _cluster) = on.without_worker(&fake).await;
     app.expect_unfinished_jobs();
     let user = Uuid::new_v4();
     let (_, job) = app.submit_job(user, 1500).await;
@@ -252,14 +255,7 @@ async fn after_redis_lost_a_running_jobs_events_the_client_is_told_and_gets_the_
 
 async fn an_api_shutting_down_ends_its_streams_so_clients_resume_elsewhere(on: On) {
     let fake = FakeAi::start(vec![], Behaviour::Ok).await;
-    let (options, _cluster) = on
-        .apply(TestOptions {
-            worker: false,
-            fake_ai: Some(fake.clone()),
-            ..Default::default()
-        })
-        .await;
-    let app = spawn_app_with(options).await;
+    let (app, _cluster) = on.without_worker(&fake).await;
     app.expect_unfinished_jobs();
     let user = Uuid::new_v4();
     let (_, job) = app.submit_job(user, 1500).await;
@@ -342,14 +338,7 @@ async fn a_connected_client_is_told_when_redis_lost_the_stream_and_new_ids_run_a
     on: On,
 ) {
     let fake = FakeAi::start(vec![], Behaviour::Ok).await;
-    let (options, _cluster) = on
-        .apply(TestOptions {
-            worker: false,
-            fake_ai: Some(fake.clone()),
-            ..Default::default()
-        })
-        .await;
-    let app = spawn_app_with(options).await;
+    let (app, _cluster) = on.without_worker(&fake).await;
     app.expect_unfinished_jobs();
     let user = Uuid::new_v4();
     let (_, job) = app.submit_job(user, 1500).await;
@@ -387,14 +376,7 @@ async fn a_connected_client_is_told_when_redis_lost_the_stream_and_new_ids_run_a
 /// silence, and the ids after a notice hide no gap.
 async fn a_committed_batch_whose_staged_events_redis_lost_is_delivered_or_told(on: On) {
     let fake = FakeAi::start(vec![], Behaviour::Ok).await;
-    let (options, _cluster) = on
-        .apply(TestOptions {
-            worker: false,
-            fake_ai: Some(fake.clone()),
-            ..Default::default()
-        })
-        .await;
-    let app = spawn_app_with(options).await;
+    let (app, _cluster) = on.without_worker(&fake).await;
     app.expect_unfinished_jobs();
     let user = Uuid::new_v4();
     let (_, job) = app.submit_job(user, 1500).await;

@@ -651,3 +651,33 @@ pub fn relay(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The size of what `relay` returns, without calling it.
+    fn state_size<R>(
+        _: impl FnOnce(
+            Deps,
+            Uuid,
+            u64,
+            Option<JobRecord>,
+            (Framing, Vocabulary),
+            (&'static str, JobKind),
+            Option<chrono::DateTime<chrono::Utc>>,
+        ) -> R,
+    ) -> usize {
+        std::mem::size_of::<R>()
+    }
+
+    /// An open stream holds its state for as long as it lives, tens of thousands of them
+    /// in one process (`make bench`, idle streams): what is rarely there is boxed, so that
+    /// the state of an idle one stays small.
+    #[test]
+    fn an_idle_streams_state_stays_small() {
+        let size = state_size(relay);
+        eprintln!("a stream's state: {size} bytes");
+        assert!(size <= 1024, "a stream's state grew to {size} bytes");
+    }
+}

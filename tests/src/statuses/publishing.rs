@@ -41,8 +41,10 @@ pub(super) async fn refusals(app: &mut TestApp, probe: &Probe, user: Uuid) {
     let redis = redis.trim_start_matches("redis://").trim_end_matches('/');
     let cut = crate::helpers::chaos::ChaosProxy::start(redis.to_owned()).await;
     let mut settings = app.settings.clone();
-    settings.redis_url =
-        almanac_shared::config::Secret::new(format!("redis://127.0.0.1:{}", cut.port));
+    let cut_url = format!("redis://127.0.0.1:{}", cut.port);
+    settings.redis_url = almanac_shared::config::Secret::new(cut_url.clone());
+    settings.events.redis =
+        almanac_shared::config::EventsRedis::Server(almanac_shared::config::Secret::new(cut_url));
     settings.database_url =
         almanac_shared::config::Secret::new("postgres://nobody@127.0.0.1:1/none");
     let replica = app.start_api_replica_with(settings).await;

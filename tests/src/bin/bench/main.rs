@@ -6,29 +6,36 @@
 //! to the ceilings (these machines are noisy; ratios travel better than absolute numbers).
 //!
 //! The event relay's phases run the release `almanac-api` binary as a child process:
-//! emit-to-receipt latency with 1,000 streams, and memory and heartbeats of 10,000 idle ones.
+//! emit-to-receipt latency with 1,000 streams, the same over two API processes each streaming
+//! half (what each receives from Redis), and memory and heartbeats of 100,000 idle ones (or
+//! as many as the open-files limit allows).
 //! The last phases run the binaries too: calendar runs past seed 000's wall-clock deadline,
 //! until their final frame, with a worker stopping them and with none (the API ending
 //! them); then `almanac-api` and two `almanac-worker` processes, the worker holding jobs
-//! killed, and their recovery timed with the default settings.
+//! killed, and their recovery timed with the default settings; and, on a database of its
+//! own, a million finished jobs past their retention swept while end to end runs.
 //!
 //! Environment: DATABASE_URL (a server to create a scratch database on), REDIS_URL,
 //! BENCH_SECS (default 5), BENCH_CLIENTS (default 64), BENCH_JOBS (default 5000),
-//! BENCH_STREAMS (default 1000), BENCH_IDLE_STREAMS (default 10000), ALMANAC_BIN_DIR (where
+//! BENCH_STREAMS (default 1000), BENCH_IDLE_STREAMS (default 100000), BENCH_IDLE_BREAKDOWN=1
+//! (after the idle phase, where an idle stream's memory goes), ALMANAC_BIN_DIR (where
 //! `almanac-api` and `almanac-worker` are; default: beside this binary), BENCH_ONLY=relay
 //! (stop after the relay phases), BENCH_ONLY=recovery (only the last phase),
-//! BENCH_ONLY=deadline (only the calendar deadline),
+//! BENCH_ONLY=deadline (only the calendar deadline), BENCH_ONLY=retention (only a million
+//! expired jobs swept while end to end runs, against end to end without sweeping),
 //! BENCH_ONLY=organic (only the organic week, after the ceilings), BENCH_ONLY=streamed (only
 //! the streamed AI answers against the fake provider at 200 tokens/s, after the ceilings),
 //! BENCH_ONLY=flags (only the runtime flags' propagation, after the ceilings) or BENCH_ONLY=jobs
 //! (only submit, pickup and end to end, after the ceilings).
 
 mod calendar;
+mod cpu;
 mod deadline;
 mod flags;
 mod organic;
 mod recovery;
 mod relay;
+mod retention;
 mod streamed;
 mod streams;
 
@@ -126,7 +133,12 @@ where
 }
 
 fn settings(db_url: &str, prefix: &str) -> Settings {
-    let env: HashMap<&str, String> = HashMap::from([
+    settings_with(db_url, prefix, &[])
+}
+
+/// [`settings`] with some of them set otherwise.
+fn settings_with(db_url: &str, prefix: &str, extra: &[(&'static str, &str)]) -> Settings {
+    let mut env: HashMap<&str, String> = HashMap::from([
         ("DATABASE_URL", db_url.to_owned()),
         (
             "REDIS_URL",
@@ -146,6 +158,7 @@ fn settings(db_url: &str, prefix: &str) -> Settings {
         ("WORKER_CONCURRENCY", "64".into()),
         ("AI_OFFLINE_LATENCY_MS", "0".into()),
     ]);
+    env.extend(extra.iter().map(|(k, v)| (*k, (*v).to_owned())));
     Settings::from_lookup(|k| env.get(k).cloned()).expect("bench settings")
 }
 
@@ -171,6 +184,9 @@ async fn main() -> anyhow::Result<()> {
     if std::env::var("BENCH_ONLY").as_deref() == Ok("deadline") {
         return deadline::run(&admin_url).await;
     }
+    if std::env::var("BENCH_ONLY").as_deref() == Ok("retention") {
+        return retention::run(&admin_url, clients, jobs).await;
+    }
     on_scratch_database(&admin_url, "main", |db_url| async move {
         run(&db_url, secs, clients, jobs).await
     })
@@ -179,13 +195,56 @@ async fn main() -> anyhow::Result<()> {
         // Last: processes of their own, on databases of their own.
         deadline::run(&admin_url).await?;
         recovery::run(&admin_url).await?;
+        retention::run(&admin_url, clients, jobs).await?;
     }
     Ok(())
 }
 
+/// The phases on the scratch database `db_url`, then what they left in Redis is deleted
+/// (event streams are kept for hours otherwise, and repeated runs would fill the shared
+/// Redis).
 async fn run(db_url: &str, secs: f64, clients: usize, jobs: usize) -> anyhow::Result<()> {
     let prefix = format!("bench{}", &Uuid::new_v4().simple().to_string()[..8]);
-    let settings = settings(db_url, &prefix);
+    let outcome = phases(db_url, &prefix, secs, clients, jobs).await;
+    forget_keys(&settings(db_url, &prefix)).await?;
+    outcome
+}
+
+/// Deletes every Redis key under `settings`' prefix, a batch at a time (`SCAN`, `UNLINK`),
+/// without blocking the server.
+async fn forget_keys(settings: &Settings) -> anyhow::Result<()> {
+    let mut conn = almanac_shared::redis_conn::RedisConn::connect(settings).await?;
+    let mut cursor: u64 = 0;
+    loop {
+        let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+            .arg(cursor)
+            .arg("MATCH")
+            .arg(format!("{}*", settings.redis_prefix))
+            .arg("COUNT")
+            .arg(10_000)
+            .query_async(&mut conn)
+            .await?;
+        if !keys.is_empty() {
+            redis::cmd("UNLINK")
+                .arg(&keys)
+                .query_async::<i64>(&mut conn)
+                .await?;
+        }
+        if next == 0 {
+            return Ok(());
+        }
+        cursor = next;
+    }
+}
+
+async fn phases(
+    db_url: &str,
+    prefix: &str,
+    secs: f64,
+    clients: usize,
+    jobs: usize,
+) -> anyhow::Result<()> {
+    let settings = settings(db_url, prefix);
     let pool = PgPoolOptions::new()
         .max_connections(clients as u32)
         .connect(db_url)
@@ -265,9 +324,13 @@ async fn run(db_url: &str, secs: f64, clients: usize, jobs: usize) -> anyhow::Re
     let jobs_only = std::env::var("BENCH_ONLY").as_deref() == Ok("jobs");
     if !jobs_only {
         let streams: usize = env_or("BENCH_STREAMS", 1000);
-        let idle_streams: usize = env_or("BENCH_IDLE_STREAMS", 10_000);
+        let idle_streams: usize = env_or("BENCH_IDLE_STREAMS", 100_000);
         relay::latency(&settings, &pool, streams, 10, 2000.0).await?;
+        relay::split(&settings, &pool, streams, 10, 2000.0).await?;
         relay::idle(&settings, &pool, idle_streams).await?;
+        if std::env::var_os("BENCH_IDLE_BREAKDOWN").is_some() {
+            relay::idle_breakdown(&settings, &pool, idle_streams).await?;
+        }
     }
     if std::env::var("BENCH_ONLY").as_deref() == Ok("relay") {
         return Ok(());
@@ -287,24 +350,10 @@ async fn run(db_url: &str, secs: f64, clients: usize, jobs: usize) -> anyhow::Re
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(clients)
         .build()?;
-    let submit = {
-        let (http, base, tokens, body) = (http.clone(), base.clone(), tokens.clone(), body.clone());
-        move |client: usize, _| {
-            let (http, base, tokens, body) =
-                (http.clone(), base.clone(), tokens.clone(), body.clone());
-            async move {
-                let response = http
-                    .post(format!("{base}/api/ai/generations"))
-                    .bearer_auth(&tokens[client])
-                    .header("content-type", "application/json")
-                    .body(body.as_str().to_owned())
-                    .send()
-                    .await;
-                matches!(response, Ok(r) if r.status() == 202)
-            }
-        }
-    };
+    let submit = submitter(&http, &base, &tokens);
+    let cpu_before = cpu::snapshot();
     let (submit_rate, submit_lat) = load(clients, secs, submit.clone()).await;
+    let submit_cpu = cpu::per(cpu_before, submit_lat.len(), "request");
     println!("submit  POST /api/ai/generations  ({clients} clients)");
     println!(
         "  {submit_rate:>9.0} req/s   p50 {:.2} ms  p99 {:.2} ms   ratio to postgres inserts {:.2}, to redis round trips {:.3}",
@@ -313,6 +362,7 @@ async fn run(db_url: &str, secs: f64, clients: usize, jobs: usize) -> anyhow::Re
         submit_rate / pg_rate,
         submit_rate / redis_rate
     );
+    println!("{submit_cpu}");
     println!("  targets: >= 3000 req/s, p99 < 50 ms");
     println!();
 
@@ -322,19 +372,7 @@ async fn run(db_url: &str, secs: f64, clients: usize, jobs: usize) -> anyhow::Re
     )
     .execute(&pool)
     .await?;
-    {
-        let mut conn = redis.clone();
-        let keys: Vec<String> = redis::cmd("KEYS")
-            .arg(format!("{prefix}*"))
-            .query_async(&mut conn)
-            .await?;
-        if !keys.is_empty() {
-            redis::cmd("DEL")
-                .arg(&keys)
-                .query_async::<i64>(&mut conn)
-                .await?;
-        }
-    }
+    forget_keys(&settings).await?;
 
     // --- Pickup latency: an idle worker, one job at a time ---
     let worker = almanac_worker::Application::build(settings.clone()).await?;
@@ -391,12 +429,88 @@ async fn run(db_url: &str, secs: f64, clients: usize, jobs: usize) -> anyhow::Re
     println!();
 
     // --- End to end: submit `jobs` jobs while the worker runs; time to the last success ---
-    // Polls count unfinished jobs (the partial index answers), so measuring does not load
-    // the database it measures.
+    let cpu_before = cpu::snapshot();
+    let (e2e_rate, submit_done, total, failed) =
+        end_to_end(&pool, clients, jobs, submit.clone()).await?;
+    let e2e_cpu = cpu::per(cpu_before, jobs, "job");
+    println!("end to end  {jobs} jobs, submit to succeeded, zero-latency (offline) provider");
+    println!(
+        "  {e2e_rate:>9.0} jobs/s   (all submitted after {:.2} s, all succeeded after {:.2} s, {failed} failed)   ratio to postgres inserts {:.2}",
+        submit_done.as_secs_f64(),
+        total.as_secs_f64(),
+        e2e_rate / pg_rate
+    );
+    println!("{e2e_cpu}");
+    println!("  target: >= 1000 jobs/s");
+    println!();
+    if jobs_only {
+        return Ok(());
+    }
+
+    // --- Calendar generation: a year of three channels, streamed (last, so that its
+    // writes do not weigh on the phases above) ---
+    calendar::run(&base, &pool, &redis).await?;
+    organic::run(&base, &pool, &redis).await?;
+    streamed::run(&settings).await?;
+    flags::run(&settings, &pool).await?;
+    Ok(())
+}
+
+/// One submitting client's request: `POST /api/ai/generations` as the client's user,
+/// true when answered 202.
+fn submitter(
+    http: &reqwest::Client,
+    base: &str,
+    tokens: &Arc<Vec<String>>,
+) -> impl Fn(usize, usize) -> std::pin::Pin<Box<dyn std::future::Future<Output = bool> + Send>>
++ Clone
++ Send
++ Sync
++ 'static {
+    let body = Arc::new(serde_json::json!({ "source_text": BENCH_TEXT }).to_string());
+    let (http, base, tokens) = (http.clone(), base.to_owned(), tokens.clone());
+    move |client: usize, _| {
+        let (http, base, tokens, body) = (http.clone(), base.clone(), tokens.clone(), body.clone());
+        Box::pin(async move {
+            let response = http
+                .post(format!("{base}/api/ai/generations"))
+                .bearer_auth(&tokens[client])
+                .header("content-type", "application/json")
+                .body(body.as_str().to_owned())
+                .send()
+                .await;
+            matches!(response, Ok(r) if r.status() == 202)
+        })
+    }
+}
+
+/// Submits `jobs` jobs from `clients` loops of `submit` while a worker runs, and waits
+/// until none is unfinished: jobs per second, when the last was submitted, when the last
+/// ended, and how many failed. Polls count unfinished jobs (the partial index answers), so
+/// measuring does not load the database it measures.
+async fn end_to_end<F, Fut>(
+    pool: &PgPool,
+    clients: usize,
+    jobs: usize,
+    submit: F,
+) -> anyhow::Result<(f64, Duration, Duration, i64)>
+where
+    F: Fn(usize, usize) -> Fut + Clone + Send + Sync + 'static,
+    Fut: std::future::Future<Output = bool> + Send,
+{
     let unfinished = "select count(*) from jobs where status in ('pending', 'running')";
-    let before: i64 = sqlx::query_scalar("select count(*) from jobs where status = 'succeeded'")
-        .fetch_one(&pool)
-        .await?;
+    // Counted among this round's jobs only: the retention phase deletes older ones meanwhile.
+    let since: chrono::DateTime<chrono::Utc> =
+        sqlx::query_scalar("select now()").fetch_one(pool).await?;
+    let ended = |status: &'static str| async move {
+        sqlx::query_scalar::<_, i64>(
+            "select count(*) from jobs where status = $1::text and created_at >= $2",
+        )
+        .bind(status)
+        .bind(since)
+        .fetch_one(pool)
+        .await
+    };
     let submitted = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
     let mut submitters = Vec::new();
@@ -412,34 +526,31 @@ async fn run(db_url: &str, secs: f64, clients: usize, jobs: usize) -> anyhow::Re
         s.await?;
     }
     let submit_done = started.elapsed();
-    let target = before + jobs as i64;
+    let target = jobs as i64;
     loop {
-        let left: i64 = sqlx::query_scalar(unfinished).fetch_one(&pool).await?;
+        let left: i64 = sqlx::query_scalar(unfinished).fetch_one(pool).await?;
         if left == 0 {
             break;
         }
         if started.elapsed() > Duration::from_secs(120) {
-            let done: i64 =
-                sqlx::query_scalar("select count(*) from jobs where status = 'succeeded'")
-                    .fetch_one(&pool)
-                    .await?;
+            let done = ended("succeeded").await?;
             let states: Vec<(String, i64, Option<String>)> = sqlx::query_as(
                 "select status, count(*), min(error::text) from jobs group by status",
             )
-            .fetch_all(&pool)
+            .fetch_all(pool)
             .await?;
             let stuck: Option<String> = sqlx::query_scalar(
                 "select string_agg(format('%s attempt %s: due %s ago, enqueued %s ago, heartbeat %s ago',
                         status, attempts, now() - run_after, now() - enqueued_at, now() - heartbeat_at), '; ')
                  from (select * from jobs where status in ('pending', 'running') limit 5) j",
             )
-            .fetch_one(&pool)
+            .fetch_one(pool)
             .await?;
             let waits: Vec<(Option<String>, Option<String>, Option<String>)> = sqlx::query_as(
                 "select state, wait_event_type, left(query, 120) from pg_stat_activity
                  where datname = current_database() and pid <> pg_backend_pid()",
             )
-            .fetch_all(&pool)
+            .fetch_all(pool)
             .await?;
             anyhow::bail!(
                 "end-to-end phase did not finish: {done}/{target}; jobs by status: {states:?}\n\
@@ -450,37 +561,18 @@ async fn run(db_url: &str, secs: f64, clients: usize, jobs: usize) -> anyhow::Re
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let total = started.elapsed();
-    let e2e_rate = jobs as f64 / total.as_secs_f64();
-    let succeeded: i64 = sqlx::query_scalar("select count(*) from jobs where status = 'succeeded'")
-        .fetch_one(&pool)
-        .await?;
+    let succeeded = ended("succeeded").await?;
     anyhow::ensure!(
         succeeded == target,
         "{succeeded} of {target} jobs succeeded"
     );
-    let failed: i64 = sqlx::query_scalar("select count(*) from jobs where status = 'failed'")
-        .fetch_one(&pool)
-        .await?;
-    println!("end to end  {jobs} jobs, submit to succeeded, zero-latency (offline) provider");
-    println!(
-        "  {e2e_rate:>9.0} jobs/s   (all submitted after {:.2} s, all succeeded after {:.2} s, {failed} failed)   ratio to postgres inserts {:.2}",
-        submit_done.as_secs_f64(),
-        total.as_secs_f64(),
-        e2e_rate / pg_rate
-    );
-    println!("  target: >= 1000 jobs/s");
-    println!();
-    if jobs_only {
-        return Ok(());
-    }
-
-    // --- Calendar generation: a year of three channels, streamed (last, so that its
-    // writes do not weigh on the phases above) ---
-    calendar::run(&base, &pool, &redis).await?;
-    organic::run(&base, &pool, &redis).await?;
-    streamed::run(&settings).await?;
-    flags::run(&settings, &pool).await?;
-    Ok(())
+    let failed = ended("failed").await?;
+    Ok((
+        jobs as f64 / total.as_secs_f64(),
+        submit_done,
+        total,
+        failed,
+    ))
 }
 
 async fn wait_until(pool: &PgPool, query: &'static str) {

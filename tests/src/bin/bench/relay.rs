@@ -1,5 +1,6 @@
 //! The event relay under load: latency from a worker's emit to a client's receipt with
-//! 1,000 concurrent streams, and the memory and heartbeat punctuality of 10,000 idle
+//! 1,000 concurrent streams, the same split over two API processes (each should receive
+//! only its own half of the events), and the memory and heartbeat punctuality of idle
 //! streams held by one API process. The API runs as its own process (the release
 //! `almanac-api` binary), so its resident memory is its own; clients are raw HTTP/1.1
 //! connections, as light as a client can be.
@@ -56,7 +57,13 @@ struct RawStream {
 
 impl RawStream {
     async fn open(addr: SocketAddr, job: Uuid, token: &str) -> anyhow::Result<Self> {
-        let mut socket = TcpStream::connect(addr).await?;
+        // From 127.0.0.1 to 127.0.0.8 in turn: one source address has some 28,000 ports
+        // to one server port, fewer than the idle phase may open.
+        static NEXT: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
+        let source = 1 + NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 8;
+        let socket = tokio::net::TcpSocket::new_v4()?;
+        socket.bind(SocketAddr::from(([127, 0, 0, source], 0)))?;
+        let mut socket = socket.connect(addr).await?;
         socket.set_nodelay(true)?;
         let request = format!(
             "GET /v1/jobs/{job}/events HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer {token}\r\nAccept: text/event-stream\r\n\r\n"
@@ -184,21 +191,10 @@ async fn pubsub_floor(settings: &Settings, samples: usize) -> anyhow::Result<Vec
     Ok(latencies)
 }
 
-/// Relay latency: `streams` clients, each job gets `rounds` events, emitted at
-/// `rate` events per second in total.
-pub async fn latency(
-    settings: &Settings,
-    pool: &PgPool,
-    streams: usize,
-    rounds: usize,
-    rate: f64,
-) -> anyhow::Result<()> {
-    let api = start_api(settings, &[]).await?;
-    let user = Uuid::new_v4();
-    let token = JwtKeys::new(SECRET).mint(user, 3600);
-    let jobs = create_jobs(pool, user, streams, "running").await?;
-    let opened = open_all(api.addr, &jobs, &token, 100).await?;
-    let readers: Vec<_> = opened
+/// A reader per stream, each collecting the emit-to-receipt latency of its `progress`
+/// events until the final one.
+fn read_latencies(opened: Vec<RawStream>) -> Vec<tokio::task::JoinHandle<Vec<Duration>>> {
+    opened
         .into_iter()
         .map(|mut stream| {
             tokio::spawn(async move {
@@ -224,18 +220,27 @@ pub async fn latency(
                 latencies
             })
         })
-        .collect();
+        .collect()
+}
 
+/// Emits `rounds` progress events to every job of `jobs`, at `rate` events per second in
+/// all, then each job's final event; returns how long the progress events took.
+async fn emit_paced(
+    settings: &Settings,
+    jobs: &[Uuid],
+    rounds: usize,
+    rate: f64,
+) -> anyhow::Result<Duration> {
     let conn = almanac_shared::redis_conn::RedisConn::connect(settings).await?;
     let emitter = Emitter::new(settings, conn);
     let interval = Duration::from_secs_f64(1.0 / rate);
     let started = Instant::now();
-    let total = streams * rounds;
+    let total = jobs.len() * rounds;
     // Emitters pace themselves on a shared schedule: event i is due at i * interval.
     let lanes = 16;
     let mut tasks = Vec::new();
     for lane in 0..lanes {
-        let (emitter, jobs) = (emitter.clone(), jobs.clone());
+        let (emitter, jobs) = (emitter.clone(), jobs.to_vec());
         tasks.push(tokio::spawn(async move {
             let mut i = lane;
             while i < total {
@@ -259,26 +264,60 @@ pub async fn latency(
         task.await?;
     }
     let emitted_in = started.elapsed();
-    for &job in &jobs {
+    for &job in jobs {
         let done = Event::done(almanac_shared::jobs::JobStatus::Succeeded, None, None);
         emitter.emit(job, &done).await?;
     }
+    Ok(emitted_in)
+}
+
+/// Gathers the readers' latencies, sorted, checking that all `total` events arrived.
+async fn gather(
+    readers: Vec<tokio::task::JoinHandle<Vec<Duration>>>,
+    total: usize,
+) -> anyhow::Result<Vec<Duration>> {
     let mut latencies = Vec::with_capacity(total);
     for reader in readers {
         latencies.extend(reader.await?);
     }
     latencies.sort();
-    // Their streams are done; the ledger rows must not look like running work to the
-    // phases that follow.
-    sqlx::query("update jobs set status = 'succeeded', finished_at = now() where id = any($1)")
-        .bind(&jobs)
-        .execute(pool)
-        .await?;
     anyhow::ensure!(
         latencies.len() == total,
         "{} of {total} events arrived",
         latencies.len()
     );
+    Ok(latencies)
+}
+
+/// Their streams are done; the ledger rows must not look like running work to the phases
+/// that follow.
+async fn end_jobs(pool: &PgPool, jobs: &[Uuid]) -> anyhow::Result<()> {
+    sqlx::query("update jobs set status = 'succeeded', finished_at = now() where id = any($1)")
+        .bind(jobs)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+/// Relay latency: `streams` clients, each job gets `rounds` events, emitted at
+/// `rate` events per second in total.
+pub async fn latency(
+    settings: &Settings,
+    pool: &PgPool,
+    streams: usize,
+    rounds: usize,
+    rate: f64,
+) -> anyhow::Result<()> {
+    let api = start_api(settings, &[]).await?;
+    let user = Uuid::new_v4();
+    let token = JwtKeys::new(SECRET).mint(user, 3600);
+    let jobs = create_jobs(pool, user, streams, "running").await?;
+    let opened = open_all(api.addr, &jobs, &token, 100).await?;
+    let readers = read_latencies(opened);
+    let total = streams * rounds;
+    let emitted_in = emit_paced(settings, &jobs, rounds, rate).await?;
+    let latencies = gather(readers, total).await?;
+    end_jobs(pool, &jobs).await?;
     let floor = pubsub_floor(settings, 2000).await?;
     let rtt = {
         let mut conn = almanac_shared::redis_conn::RedisConn::connect(settings).await?;
@@ -320,8 +359,95 @@ pub async fn latency(
     Ok(())
 }
 
+/// The notifications one API process received (`relay_notifications_total`).
+async fn notifications(api: &Service) -> anyhow::Result<u64> {
+    let page = reqwest::get(api.metrics_url()).await?.text().await?;
+    Ok(page
+        .lines()
+        .find_map(|line| line.strip_prefix("relay_notifications_total "))
+        .and_then(|value| value.trim().parse::<f64>().ok())
+        .unwrap_or(0.0) as u64)
+}
+
+/// Two API processes, each streaming a disjoint half of the jobs: what each receives from
+/// Redis (it should be its own half, not the fleet's events), and the latency.
+pub async fn split(
+    settings: &Settings,
+    pool: &PgPool,
+    streams: usize,
+    rounds: usize,
+    rate: f64,
+) -> anyhow::Result<()> {
+    let apis = [
+        start_api(settings, &[]).await?,
+        start_api(settings, &[]).await?,
+    ];
+    let user = Uuid::new_v4();
+    let token = JwtKeys::new(SECRET).mint(user, 3600);
+    let jobs = create_jobs(pool, user, streams, "running").await?;
+    let half = streams / 2;
+    let mut opened = open_all(apis[0].addr, &jobs[..half], &token, 100).await?;
+    opened.extend(open_all(apis[1].addr, &jobs[half..], &token, 100).await?);
+    let before = [
+        notifications(&apis[0]).await?,
+        notifications(&apis[1]).await?,
+    ];
+    let readers = read_latencies(opened);
+    let total = streams * rounds;
+    emit_paced(settings, &jobs, rounds, rate).await?;
+    let latencies = gather(readers, total).await?;
+    end_jobs(pool, &jobs).await?;
+    let received = [
+        notifications(&apis[0]).await? - before[0],
+        notifications(&apis[1]).await? - before[1],
+    ];
+    // One notification an event: `rounds` progress events and the final one a job.
+    let own = [half * (rounds + 1), (streams - half) * (rounds + 1)];
+    let published = streams * (rounds + 1);
+    println!(
+        "relay split  2 API processes, {streams} SSE streams, each process streaming half of the jobs, {published} events"
+    );
+    println!(
+        "  notifications received: {} and {} (their own halves: {} and {}; every process receiving every event would be {published} each)",
+        received[0], received[1], own[0], own[1]
+    );
+    println!(
+        "  latency p50 {:.2} ms  p99 {:.2} ms  max {:.2} ms",
+        ms(percentile(&latencies, 50.0)),
+        ms(percentile(&latencies, 99.0)),
+        ms(*latencies.last().unwrap()),
+    );
+    println!(
+        "  targets: each process receives at most its own half; latency as the one-process phase"
+    );
+    println!();
+    anyhow::ensure!(
+        received[0] <= own[0] as u64 && received[1] <= own[1] as u64,
+        "a process received events of jobs it does not stream"
+    );
+    Ok(())
+}
+
+/// The soft limit of open files of this process (the API, its child, inherits it).
+fn open_files_limit() -> Option<usize> {
+    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
+    line.split_whitespace().nth(3)?.parse().ok()
+}
+
 /// Idle streams: resident memory per stream and heartbeat punctuality.
 pub async fn idle(settings: &Settings, pool: &PgPool, streams: usize) -> anyhow::Result<()> {
+    // Each stream is a socket in the API and one here; keep a margin for the rest.
+    let streams = match open_files_limit() {
+        Some(limit) if streams + 1_000 > limit => {
+            let allowed = limit.saturating_sub(1_000);
+            println!(
+                "idle streams  {streams} asked, but the open-files limit here is {limit} (`ulimit -Hn`; `make bench` raises the soft limit to it): measuring {allowed}"
+            );
+            allowed
+        }
+        _ => streams,
+    };
     const HEARTBEAT_SECS: u64 = 2;
     // Held long enough (12 s) for the allocator to return what opening them freed.
     const BEATS: usize = 7;
@@ -402,9 +528,66 @@ pub async fn idle(settings: &Settings, pool: &PgPool, streams: usize) -> anyhow:
         late(percentile(&intervals, 99.0)),
         late(intervals.last().copied().unwrap_or_default()),
     );
-    println!("  targets: 10,000 streams, <= 16 KiB per stream, heartbeats on time");
+    println!("  targets: 100,000 streams, <= 8 KiB per stream, heartbeats on time");
     println!();
     drop(keep);
     drop(api);
+    Ok(())
+}
+
+/// Where an idle stream's memory goes, by difference: `n` connections that have sent
+/// nothing yet (a socket, a task and hyper's connection), then `n` streams all of one job
+/// (what a stream adds: its request and its relay state), against `n` streams of `n`
+/// jobs as the idle phase holds them (what a watched job adds: its topic in the hub and its
+/// subscription). Each set on a fresh API process, measured as the idle phase does.
+pub async fn idle_breakdown(settings: &Settings, pool: &PgPool, n: usize) -> anyhow::Result<()> {
+    let n = match open_files_limit() {
+        Some(limit) if n + 1_000 > limit => limit.saturating_sub(1_000),
+        _ => n,
+    };
+    let user = Uuid::new_v4();
+    let token = JwtKeys::new(SECRET).mint(user, 3600);
+    let jobs = create_jobs(pool, user, n, "pending").await?;
+    let warm = n / 10;
+    // Resident KiB a connection, over the last nine tenths of `n`.
+    let measure = async |what: &str| -> anyhow::Result<f64> {
+        let api = start_api(settings, &[("DATABASE_MAX_CONNECTIONS", "16")]).await?;
+        let mut held_sockets = Vec::new();
+        let mut held_streams = Vec::new();
+        let mut open = async |range: std::ops::Range<usize>| -> anyhow::Result<()> {
+            match what {
+                "connections" => {
+                    for _ in range {
+                        held_sockets.push(TcpStream::connect(api.addr).await?);
+                    }
+                }
+                "one job" => {
+                    let same = vec![jobs[0]; range.len()];
+                    held_streams.extend(open_all(api.addr, &same, &token, 64).await?);
+                }
+                _ => held_streams.extend(open_all(api.addr, &jobs[range], &token, 64).await?),
+            }
+            Ok(())
+        };
+        open(0..warm).await?;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let before = api.rss_kib()?;
+        open(warm..n).await?;
+        // Long enough for the allocator to give back what opening them freed.
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        let after = api.rss_kib()?;
+        Ok(after.saturating_sub(before) as f64 / (n - warm) as f64)
+    };
+    let connection = measure("connections").await?;
+    let one_job = measure("one job").await?;
+    let own_jobs = measure("own jobs").await?;
+    println!("idle streams, where the memory goes  ({n} of each, resident KiB each)");
+    println!(
+        "  a connection that sent nothing {connection:.1}; a stream of a job others watch too {one_job:.1} (+{:.1} for the request and the relay's state); a stream of a job of its own {own_jobs:.1} (+{:.1} for the job's topic and subscription)",
+        one_job - connection,
+        own_jobs - one_job
+    );
+    println!();
+    end_jobs(pool, &jobs).await?;
     Ok(())
 }

@@ -1,0 +1,64 @@
+//! Where a phase's CPU time goes, by process: this one (the load's clients, and the API
+//! and worker it runs in-process), Postgres (every backend) and Redis, read from
+//! `/proc/<pid>/stat` before and after. On two cores the parts compete for the same
+//! cycles, so the CPU each spends per job is what bounds throughput.
+
+use std::time::Duration;
+
+/// CPU time (user and system) spent so far by this process, by Postgres and by Redis.
+#[derive(Clone, Copy, Default)]
+pub struct Snapshot {
+    own: Duration,
+    postgres: Duration,
+    redis: Duration,
+}
+
+/// The clock ticks a second of `/proc/<pid>/stat` (Linux's `USER_HZ`).
+const TICKS: u64 = 100;
+
+fn cpu_of(pid: &str) -> Option<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command, which is parenthesised and may hold spaces.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let (user, system): (u64, u64) = (fields.get(11)?.parse().ok()?, fields.get(12)?.parse().ok()?);
+    Some(Duration::from_millis((user + system) * 1000 / TICKS))
+}
+
+pub fn snapshot() -> Snapshot {
+    let mut snapshot = Snapshot {
+        own: cpu_of("self").unwrap_or_default(),
+        ..Default::default()
+    };
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return snapshot;
+    };
+    for entry in entries.flatten() {
+        let pid = entry.file_name();
+        let Some(pid) = pid
+            .to_str()
+            .filter(|p| p.bytes().all(|b| b.is_ascii_digit()))
+        else {
+            continue;
+        };
+        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+        match comm.trim() {
+            "postgres" => snapshot.postgres += cpu_of(pid).unwrap_or_default(),
+            "redis-server" => snapshot.redis += cpu_of(pid).unwrap_or_default(),
+            _ => {}
+        }
+    }
+    snapshot
+}
+
+/// `  cpu per <unit>: ...` for `n` units done between `before` and now.
+pub fn per(before: Snapshot, n: usize, unit: &str) -> String {
+    let now = snapshot();
+    let each = |d: Duration| d.as_secs_f64() * 1e6 / n.max(1) as f64;
+    let own = each(now.own.saturating_sub(before.own));
+    let postgres = each(now.postgres.saturating_sub(before.postgres));
+    let redis = each(now.redis.saturating_sub(before.redis));
+    format!(
+        "  cpu per {unit}: {:.0} us in all = this process (clients, API, worker) {own:.0} us + postgres {postgres:.0} us + redis {redis:.0} us",
+        own + postgres + redis
+    )
+}
