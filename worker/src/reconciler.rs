@@ -88,8 +88,8 @@ const SWEEP_SHARE: u32 = 10;
 /// Deletes finished jobs older than `JOB_RETENTION_DAYS`: the ledger stays bounded. One
 /// worker of the fleet sweeps in a pass (a lease in Redis for the interval, taken by
 /// whoever comes first; without Redis every worker may sweep), in batches, for at most a
-/// tenth of the interval. `cursor` is where this
-/// reconciler's sweep got to, kept across passes while a backlog lasts.
+/// tenth of the interval. `cursor` is where this reconciler's sweep got to, kept across
+/// passes while a backlog lasts.
 async fn sweep_finished_jobs(
     ctx: &JobContext,
     cursor: &mut ledger::SweptUpTo,
@@ -120,8 +120,9 @@ async fn sweep_finished_jobs(
         swept += batch;
         up_to = reached;
         if batch < SWEEP_BATCH as u64 {
-            // Caught up: the next pass looks from the start again (for rows that another
-            // sweeper skipped while it held them).
+            // Caught up: the next pass looks from the start again (for rows behind the
+            // cursor: another worker's sweep in between, or a finish time that committed
+            // late).
             up_to = None;
             break;
         }
