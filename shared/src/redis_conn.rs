@@ -36,21 +36,56 @@ enum Inner {
     Cluster(ClusterConnection),
 }
 
+/// How long a connection waits for Redis: to connect, for an answer, and how many times a
+/// command that met a dropped connection is sent again.
+#[derive(Clone, Copy)]
+struct Patience {
+    connect: Duration,
+    answer: Duration,
+    resends: usize,
+}
+
+/// What the API and the workers use.
+const STEADY: Patience = Patience {
+    connect: Duration::from_millis(800),
+    answer: Duration::from_secs(5),
+    resends: 1,
+};
+
 impl RedisConn {
     /// Connects to `REDIS_URL`.
     pub async fn connect(settings: &Settings) -> anyhow::Result<Self> {
-        Self::server(settings.redis_url.expose(), "REDIS_URL").await
+        Self::server(settings.redis_url.expose(), "REDIS_URL", STEADY).await
     }
 
     /// Connects to `EVENTS_REDIS_URL`: `queues` (the connection to `REDIS_URL`) again when
     /// it names the same server.
     pub async fn events(settings: &Settings, queues: &RedisConn) -> anyhow::Result<Self> {
-        match &settings.events.redis {
-            events if events.is_server(settings.redis_url.expose()) => Ok(queues.clone()),
-            EventsRedis::Server(url) => Self::server(url.expose(), "EVENTS_REDIS_URL").await,
+        let events = &settings.events.redis;
+        if events.is_server(settings.redis_url.expose()) {
+            return Ok(queues.clone());
+        }
+        Self::open(events, STEADY).await
+    }
+
+    /// A connection to the events' Redis that gives up after `patience`, without retrying:
+    /// for a caller that has a fallback of its own (the AI breaker decides locally).
+    pub async fn quick(redis: &EventsRedis, patience: Duration) -> anyhow::Result<Self> {
+        let patience = Patience {
+            connect: patience,
+            answer: patience,
+            resends: 0,
+        };
+        Self::open(redis, patience).await
+    }
+
+    async fn open(redis: &EventsRedis, patience: Patience) -> anyhow::Result<Self> {
+        match redis {
+            EventsRedis::Server(url) => {
+                Self::server(url.expose(), "EVENTS_REDIS_URL", patience).await
+            }
             EventsRedis::Cluster(nodes) => {
-                let client = cluster_client(nodes, None, Duration::from_secs(5))?;
-                let conn = client
+                let conn = cluster_client(nodes, None, patience.answer)?
                     .get_async_connection()
                     .await
                     .context("connecting to the events' Redis Cluster (EVENTS_REDIS_URL)")?;
@@ -59,35 +94,12 @@ impl RedisConn {
         }
     }
 
-    /// A connection to the events' Redis that gives up after `patience`, without retrying:
-    /// for a caller that has a fallback of its own (the AI breaker decides locally).
-    pub async fn quick(redis: &EventsRedis, patience: Duration) -> anyhow::Result<Self> {
-        match redis {
-            EventsRedis::Server(url) => {
-                let client =
-                    redis::Client::open(url.expose()).context("parsing EVENTS_REDIS_URL")?;
-                let config = redis::aio::ConnectionManagerConfig::new()
-                    .set_connection_timeout(Some(patience))
-                    .set_response_timeout(Some(patience))
-                    .set_number_of_retries(0);
-                let manager = ConnectionManager::new_with_config(client, config).await?;
-                Ok(Self(Inner::Server(manager)))
-            }
-            EventsRedis::Cluster(nodes) => {
-                let conn = cluster_client(nodes, None, patience)?
-                    .get_async_connection()
-                    .await?;
-                Ok(Self(Inner::Cluster(conn)))
-            }
-        }
-    }
-
-    async fn server(url: &str, variable: &str) -> anyhow::Result<Self> {
+    async fn server(url: &str, variable: &str, patience: Patience) -> anyhow::Result<Self> {
         let client = redis::Client::open(url).with_context(|| format!("parsing {variable}"))?;
         let config = redis::aio::ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(Duration::from_millis(800)))
-            .set_response_timeout(Some(Duration::from_secs(5)))
-            .set_number_of_retries(1);
+            .set_connection_timeout(Some(patience.connect))
+            .set_response_timeout(Some(patience.answer))
+            .set_number_of_retries(patience.resends);
         let manager = ConnectionManager::new_with_config(client, config)
             .await
             .with_context(|| format!("connecting to Redis ({variable})"))?;

@@ -113,8 +113,8 @@ async fn sweep_finished_jobs(
     let started = std::time::Instant::now();
     let mut up_to = *cursor;
     let mut swept = 0;
+    let retention = ctx.settings.jobs.retention;
     loop {
-        let retention = ctx.settings.jobs.retention;
         let (batch, reached) =
             ledger::sweep_finished(&ctx.pool, retention, SWEEP_BATCH, up_to).await?;
         swept += batch;

@@ -1,7 +1,7 @@
 //! The event relay under load: latency from a worker's emit to a client's receipt with
-//! 1,000 concurrent streams, the same split over two API processes (each should receive
-//! only its own half of the events), and the memory and heartbeat punctuality of idle
-//! streams held by one API process. The API runs as its own process (the release
+//! 1,000 concurrent streams, and the same split over two API processes (each should receive
+//! only its own half of the events). The clients and the API process that `idle.rs` uses
+//! too. The API runs as its own process (the release
 //! `almanac-api` binary), so its resident memory is its own; clients are raw HTTP/1.1
 //! connections, as light as a client can be.
 
@@ -31,7 +31,10 @@ use almanac_tests::processes::Service;
 use crate::{SECRET, ms, percentile};
 
 /// The API as a child process, on the benchmark's database and Redis prefix.
-async fn start_api(settings: &Settings, extra: &[(&str, &str)]) -> anyhow::Result<Service> {
+pub(crate) async fn start_api(
+    settings: &Settings,
+    extra: &[(&str, &str)],
+) -> anyhow::Result<Service> {
     let mut env = vec![
         ("DATABASE_URL", settings.database_url.expose().to_owned()),
         ("REDIS_URL", settings.redis_url.expose().to_owned()),
@@ -42,7 +45,7 @@ async fn start_api(settings: &Settings, extra: &[(&str, &str)]) -> anyhow::Resul
     Service::api(&env).await
 }
 
-fn now_nanos() -> u128 {
+pub(crate) fn now_nanos() -> u128 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap()
@@ -50,7 +53,7 @@ fn now_nanos() -> u128 {
 }
 
 /// An open SSE connection, read raw.
-struct RawStream {
+pub(crate) struct RawStream {
     socket: TcpStream,
     buffer: Vec<u8>,
 }
@@ -94,7 +97,7 @@ impl RawStream {
 
     /// The next SSE frame's text (chunked-encoding size lines sit between frames and are
     /// skipped); `None` at the end of the stream.
-    async fn next_frame(&mut self) -> std::io::Result<Option<String>> {
+    pub(crate) async fn next_frame(&mut self) -> std::io::Result<Option<String>> {
         loop {
             if let Some(end) = find(&self.buffer, b"\n\n") {
                 let frame: Vec<u8> = self.buffer.drain(..end + 2).collect();
@@ -112,7 +115,7 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
 }
 
 /// The event type of a frame (`event: <type>`).
-fn frame_type(frame: &str) -> Option<&str> {
+pub(crate) fn frame_type(frame: &str) -> Option<&str> {
     frame
         .lines()
         .find_map(|l| l.strip_prefix("event: "))
@@ -120,7 +123,7 @@ fn frame_type(frame: &str) -> Option<&str> {
 }
 
 /// Jobs owned by `user`, straight into the ledger.
-async fn create_jobs(
+pub(crate) async fn create_jobs(
     pool: &PgPool,
     user: Uuid,
     n: usize,
@@ -141,7 +144,7 @@ async fn create_jobs(
 }
 
 /// Opens one stream per job, `parallel` at a time (each open checks ownership in Postgres).
-async fn open_all(
+pub(crate) async fn open_all(
     addr: SocketAddr,
     jobs: &[Uuid],
     token: &str,
@@ -291,7 +294,7 @@ async fn gather(
 
 /// Their streams are done; the ledger rows must not look like running work to the phases
 /// that follow.
-async fn end_jobs(pool: &PgPool, jobs: &[Uuid]) -> anyhow::Result<()> {
+pub(crate) async fn end_jobs(pool: &PgPool, jobs: &[Uuid]) -> anyhow::Result<()> {
     sqlx::query("update jobs set status = 'succeeded', finished_at = now() where id = any($1)")
         .bind(jobs)
         .execute(pool)
@@ -425,169 +428,5 @@ pub async fn split(
         received[0] <= own[0] as u64 && received[1] <= own[1] as u64,
         "a process received events of jobs it does not stream"
     );
-    Ok(())
-}
-
-/// The soft limit of open files of this process (the API, its child, inherits it).
-fn open_files_limit() -> Option<usize> {
-    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
-    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
-    line.split_whitespace().nth(3)?.parse().ok()
-}
-
-/// Idle streams: resident memory per stream and heartbeat punctuality.
-pub async fn idle(settings: &Settings, pool: &PgPool, streams: usize) -> anyhow::Result<()> {
-    // Each stream is a socket in the API and one here; keep a margin for the rest.
-    let streams = match open_files_limit() {
-        Some(limit) if streams + 1_000 > limit => {
-            let allowed = limit.saturating_sub(1_000);
-            println!(
-                "idle streams  {streams} asked, but the open-files limit here is {limit} (`ulimit -Hn`; `make bench` raises the soft limit to it): measuring {allowed}"
-            );
-            allowed
-        }
-        _ => streams,
-    };
-    const HEARTBEAT_SECS: u64 = 2;
-    // Held long enough (12 s) for the allocator to return what opening them freed.
-    const BEATS: usize = 7;
-    let api = start_api(
-        settings,
-        &[("HEARTBEAT_SECS", "2"), ("DATABASE_MAX_CONNECTIONS", "16")],
-    )
-    .await?;
-    let user = Uuid::new_v4();
-    let token = JwtKeys::new(SECRET).mint(user, 3600);
-    let jobs = create_jobs(pool, user, streams, "pending").await?;
-    // A first tenth warms up pools and allocator; growth is measured over the rest.
-    let warm = streams / 10;
-    let mut held = open_all(api.addr, &jobs[..warm], &token, 64).await?;
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let rss_before = api.rss_kib()?;
-    let opened_at = Instant::now();
-    held.extend(open_all(api.addr, &jobs[warm..], &token, 64).await?);
-    let open_secs = opened_at.elapsed().as_secs_f64();
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let rss_after = api.rss_kib()?;
-    let per_stream =
-        (rss_after.saturating_sub(rss_before)) as f64 * 1024.0 / (streams - warm) as f64;
-
-    let readers: Vec<_> = held
-        .into_iter()
-        .map(|mut stream| {
-            tokio::spawn(async move {
-                let mut beats = Vec::new();
-                while beats.len() < BEATS {
-                    match stream.next_frame().await {
-                        Ok(Some(frame)) if frame_type(&frame) == Some("heartbeat") => {
-                            beats.push(Instant::now())
-                        }
-                        Ok(Some(_)) => {}
-                        _ => break,
-                    }
-                }
-                // Intervals between consecutive heartbeats of this stream.
-                let intervals: Vec<Duration> = beats.windows(2).map(|w| w[1] - w[0]).collect();
-                (beats.len(), intervals, stream)
-            })
-        })
-        .collect();
-    let mut intervals = Vec::new();
-    let mut complete = 0;
-    let mut keep = Vec::new();
-    for reader in readers {
-        let (beats, mut own, stream) = reader.await?;
-        if beats == BEATS {
-            complete += 1;
-        }
-        intervals.append(&mut own);
-        keep.push(stream);
-    }
-    // Every stream is still open: the steady state of holding them.
-    let rss_held = api.rss_kib()?;
-    let per_stream_held =
-        (rss_held.saturating_sub(rss_before)) as f64 * 1024.0 / (streams - warm) as f64;
-    intervals.sort();
-    let expected = Duration::from_secs(HEARTBEAT_SECS);
-    let late = |d: Duration| ms(d.saturating_sub(expected));
-    println!(
-        "idle streams  {streams} concurrent SSE streams on one API process (opened in {open_secs:.1} s)"
-    );
-    println!(
-        "  resident memory {} MiB -> {} MiB just after opening ({:.1} KiB per stream), {} MiB after holding them {} s ({:.1} KiB per stream)",
-        rss_before / 1024,
-        rss_after / 1024,
-        per_stream / 1024.0,
-        rss_held / 1024,
-        HEARTBEAT_SECS * (BEATS as u64 - 1),
-        per_stream_held / 1024.0
-    );
-    println!(
-        "  heartbeats every {HEARTBEAT_SECS} s: {complete}/{streams} streams got {BEATS} in a row; interval lateness p50 {:.1} ms p99 {:.1} ms max {:.1} ms",
-        late(percentile(&intervals, 50.0)),
-        late(percentile(&intervals, 99.0)),
-        late(intervals.last().copied().unwrap_or_default()),
-    );
-    println!("  targets: 100,000 streams, <= 8 KiB per stream, heartbeats on time");
-    println!();
-    drop(keep);
-    drop(api);
-    Ok(())
-}
-
-/// Where an idle stream's memory goes, by difference: `n` connections that have sent
-/// nothing yet (a socket, a task and hyper's connection), then `n` streams all of one job
-/// (what a stream adds: its request and its relay state), against `n` streams of `n`
-/// jobs as the idle phase holds them (what a watched job adds: its topic in the hub and its
-/// subscription). Each set on a fresh API process, measured as the idle phase does.
-pub async fn idle_breakdown(settings: &Settings, pool: &PgPool, n: usize) -> anyhow::Result<()> {
-    let n = match open_files_limit() {
-        Some(limit) if n + 1_000 > limit => limit.saturating_sub(1_000),
-        _ => n,
-    };
-    let user = Uuid::new_v4();
-    let token = JwtKeys::new(SECRET).mint(user, 3600);
-    let jobs = create_jobs(pool, user, n, "pending").await?;
-    let warm = n / 10;
-    // Resident KiB a connection, over the last nine tenths of `n`.
-    let measure = async |what: &str| -> anyhow::Result<f64> {
-        let api = start_api(settings, &[("DATABASE_MAX_CONNECTIONS", "16")]).await?;
-        let mut held_sockets = Vec::new();
-        let mut held_streams = Vec::new();
-        let mut open = async |range: std::ops::Range<usize>| -> anyhow::Result<()> {
-            match what {
-                "connections" => {
-                    for _ in range {
-                        held_sockets.push(TcpStream::connect(api.addr).await?);
-                    }
-                }
-                "one job" => {
-                    let same = vec![jobs[0]; range.len()];
-                    held_streams.extend(open_all(api.addr, &same, &token, 64).await?);
-                }
-                _ => held_streams.extend(open_all(api.addr, &jobs[range], &token, 64).await?),
-            }
-            Ok(())
-        };
-        open(0..warm).await?;
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        let before = api.rss_kib()?;
-        open(warm..n).await?;
-        // Long enough for the allocator to give back what opening them freed.
-        tokio::time::sleep(Duration::from_secs(3)).await;
-        let after = api.rss_kib()?;
-        Ok(after.saturating_sub(before) as f64 / (n - warm) as f64)
-    };
-    let connection = measure("connections").await?;
-    let one_job = measure("one job").await?;
-    let own_jobs = measure("own jobs").await?;
-    println!("idle streams, where the memory goes  ({n} of each, resident KiB each)");
-    println!(
-        "  a connection that sent nothing {connection:.1}; a stream of a job others watch too {one_job:.1} (+{:.1} for the request and the relay's state); a stream of a job of its own {own_jobs:.1} (+{:.1} for the job's topic and subscription)",
-        one_job - connection,
-        own_jobs - one_job
-    );
-    println!();
-    end_jobs(pool, &jobs).await?;
     Ok(())
 }

@@ -3,16 +3,19 @@
 //! sweeping, on the same build and database; then the table's size over repeated rounds
 //! (deleted rows' space is reused, so it should stay flat).
 
-use std::{sync::Arc, time::Instant};
+use std::time::Instant;
 
-use almanac_shared::auth::JwtKeys;
 use sqlx::{PgPool, postgres::PgPoolOptions};
 
 // (`end_to_end` counts only the jobs of its own run, so the sweep's deletions do not
 // confuse it.)
 use uuid::Uuid;
 
-use crate::{SECRET, end_to_end, forget_keys, on_scratch_database, settings_with, submitter};
+use crate::{
+    forget_keys,
+    jobs::{end_to_end, load_clients, submitter},
+    on_scratch_database, settings_with,
+};
 
 /// Expired jobs loaded before each sweeping round.
 const EXPIRED: i64 = 1_000_000;
@@ -62,15 +65,7 @@ pub async fn run(admin_url: &str, clients: usize, jobs: usize) -> anyhow::Result
         tokio::spawn(api.run_until_stopped(std::future::pending()));
         let worker = almanac_worker::Application::build(settings.clone()).await?;
         tokio::spawn(worker.run_until_stopped(std::future::pending()));
-        let keys = JwtKeys::new(SECRET);
-        let tokens: Arc<Vec<String>> = Arc::new(
-            (0..clients)
-                .map(|_| keys.mint(Uuid::new_v4(), 3600))
-                .collect(),
-        );
-        let http = reqwest::Client::builder()
-            .pool_max_idle_per_host(clients)
-            .build()?;
+        let (http, tokens) = load_clients(clients)?;
         let submit = submitter(&http, &base, &tokens);
         // The reconciler sweeps only while it can take the sweep's lease: holding it here
         // measures the same build, on the same table, without sweeping.
