@@ -1,11 +1,18 @@
 //! The job core with a kind of the tests' own (`helpers::probe`): a kind registered only
 //! here runs, fails, is cancelled and streams like any other; and its pause right after
 //! its final commit opens the gap between the ledger and the event stream, which no
-//! stream, interruption or crash may turn into a lost or repeated event.
+//! stream, interruption or crash may turn into a lost or repeated event. A backlog is
+//! claimed several jobs a statement, each job still run once.
 
 use std::{sync::Arc, time::Duration};
 
-use almanac_shared::{events, jobs::JobKind, queue};
+use almanac_shared::{
+    events,
+    jobs::{JobKind, JobStatus},
+    queue,
+    store::jobs::{self as ledger, NotClaimed},
+};
+use almanac_worker::job::Job;
 use uuid::Uuid;
 
 use crate::helpers::{
@@ -341,4 +348,123 @@ async fn a_cancel_that_arrives_after_the_final_commit_changes_nothing() {
     assert!(paused.app.worker_context(0).cancels.cancel(paused.job));
     paused.assert_ended_once().await;
     paused.gate.open();
+}
+
+/// One claim statement for several jobs answers each as it stands: the due ones claimed
+/// (each with its kind's first step), the others with why not, a repeated id claimed once.
+#[tokio::test]
+async fn one_claim_statement_answers_each_job_it_was_given() {
+    let app = spawn_app_with(TestOptions {
+        worker: false,
+        probe: true,
+        ..Default::default()
+    })
+    .await;
+    // Claimed here, and never run.
+    app.expect_unfinished_jobs();
+    let user = Uuid::new_v4();
+    let mut jobs = Vec::new();
+    for steps in 1..=5 {
+        jobs.push(app.submit_probe(user, Uuid::new_v4(), steps).await);
+    }
+    let [ready, also_ready, finished, running, later] = jobs[..] else {
+        unreachable!("five jobs")
+    };
+    sqlx::query("update jobs set status = 'succeeded', finished_at = now() where id = $1")
+        .bind(finished)
+        .execute(&app.db)
+        .await
+        .unwrap();
+    sqlx::query("update jobs set run_after = now() + interval '1 hour' where id = $1")
+        .bind(later)
+        .execute(&app.db)
+        .await
+        .unwrap();
+    let start = <probe::ProbeJob as Job>::START;
+    let taken = ledger::claim(&app.db, &[running], "another worker", start)
+        .await
+        .unwrap();
+    assert!(taken[0].is_ok(), "{taken:?}");
+
+    let missing = Uuid::new_v4();
+    let asked = [later, ready, finished, missing, running, also_ready, ready];
+    let answers = ledger::claim(&app.db, &asked, "this worker", start)
+        .await
+        .unwrap();
+    assert_eq!(answers.len(), asked.len());
+    let claimed = |at: usize| answers[at].as_ref().expect("claimed");
+    let (first, second) = (claimed(1), claimed(5));
+    assert_eq!(
+        (first.id, first.attempt, first.worker.as_str()),
+        (ready, 1, "this worker")
+    );
+    assert_eq!(first.started, Some(serde_json::json!({ "steps": 1 })));
+    assert_eq!((second.id, second.attempt), (also_ready, 1));
+    assert_eq!(second.started, Some(serde_json::json!({ "steps": 2 })));
+    assert!(
+        matches!(answers[0], Err(NotClaimed::NotYetDue(_))),
+        "{:?}",
+        answers[0]
+    );
+    assert_eq!(
+        answers[2].as_ref().err(),
+        Some(&NotClaimed::Finished(JobStatus::Succeeded))
+    );
+    assert_eq!(answers[3].as_ref().err(), Some(&NotClaimed::Missing));
+    assert_eq!(answers[4].as_ref().err(), Some(&NotClaimed::Running));
+    assert_eq!(answers[6].as_ref().err(), Some(&NotClaimed::Running));
+    // One statement: one transaction's time on both; each claimed once.
+    let claims: Vec<(Uuid, i32, String, chrono::DateTime<chrono::Utc>)> = sqlx::query_as(
+        "select id, attempts, worker, started_at from jobs where id = any($1) and status = 'running'
+         order by worker, id",
+    )
+    .bind(&jobs)
+    .fetch_all(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(claims.len(), 3, "{claims:?}");
+    let ours: Vec<_> = claims.iter().filter(|c| c.2 == "this worker").collect();
+    assert_eq!(ours.len(), 2);
+    assert_eq!(ours[0].3, ours[1].3, "claimed in one statement");
+    assert!(claims.iter().all(|c| c.1 == 1), "{claims:?}");
+}
+
+/// A worker with a backlog claims it several jobs a statement (the jobs one statement
+/// claimed share its transaction's `started_at`), and every job runs exactly once.
+#[tokio::test]
+async fn a_backlog_is_claimed_several_jobs_a_statement_and_each_job_runs_once() {
+    const JOBS: usize = 40;
+    let mut app = spawn_app_with(TestOptions {
+        worker: false,
+        probe: true,
+        worker_env: vec![("WORKER_CONCURRENCY", JOBS.to_string())],
+        ..Default::default()
+    })
+    .await;
+    let user = Uuid::new_v4();
+    let mut jobs = Vec::new();
+    for _ in 0..JOBS {
+        let probe_id = Uuid::new_v4();
+        jobs.push((probe_id, app.submit_probe(user, probe_id, 1).await));
+    }
+    app.start_worker().await;
+    for (probe_id, job) in &jobs {
+        let frames = app.all_events(user, *job, Open::default()).await;
+        assert_probe_events(&frames, 1);
+        assert_eq!(app.probe(*probe_id).await, ("succeeded".into(), 1));
+    }
+    let ids: Vec<Uuid> = jobs.iter().map(|(_, job)| *job).collect();
+    let (attempts, statements): (i64, i64) = sqlx::query_as(
+        "select sum(attempts), count(distinct started_at) from jobs
+         where id = any($1) and status = 'succeeded'",
+    )
+    .bind(&ids)
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(attempts, JOBS as i64, "each job claimed once");
+    assert!(
+        statements <= (JOBS / 4) as i64,
+        "{JOBS} queued jobs took {statements} claim statements"
+    );
 }

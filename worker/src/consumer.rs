@@ -81,6 +81,8 @@ pub(crate) struct Queue {
     /// `WORKER_CONCURRENCY` for this queue, also across restarts of its apalis worker.
     pub(crate) slots: Arc<Semaphore>,
     pub(crate) gate: Arc<Gate>,
+    /// Claims its deliveries, several a statement.
+    pub(crate) claimer: crate::claims::Claimer,
 }
 
 /// Runs a delivery on a task of its own and waits for it. Should apalis drop this future
@@ -97,9 +99,10 @@ async fn handle(message: JobMessage, queue: Data<Queue>) -> Result<(), BoxDynErr
     }
     let (ctx, registry) = (queue.ctx.clone(), queue.registry.clone());
     let (abandon, gate) = (queue.abandon.clone(), queue.gate.clone());
+    let claimer = queue.claimer.clone();
     let job = queue.running.spawn(async move {
         tokio::select! {
-            () = crate::runner::run(&ctx, &registry, message) => {}
+            () = crate::runner::run(&ctx, &registry, &claimer, message) => {}
             () = abandon.cancelled() => {}
         }
         gate.leave(message.job_id);

@@ -65,9 +65,11 @@ pub trait Job: JobPayload {
     type Input: DeserializeOwned + Send;
 
     /// The kind's first step, run in the claim's statement (see
-    /// `almanac_shared::jobs::claim`): a data-modifying statement over the CTE `claimed`
-    /// (`id`, `user_id`, `payload`) without parameters of its own, which marks the kind's
-    /// domain row started and returns the job's input in at most one row.
+    /// `almanac_shared::store::jobs::claim`, which claims several jobs at once): a
+    /// data-modifying statement over the CTE `claimed` (`id`, `user_id`, `payload`, a row
+    /// per claimed job) without parameters of its own, which marks each job's domain row
+    /// started and returns its input in at most one row per job, with the job's id as
+    /// `claimed_job` (`claimed.id as claimed_job`).
     const START: &'static str;
 
     /// The error code of a job whose domain row [`Job::START`] did not find.

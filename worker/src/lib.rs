@@ -2,6 +2,7 @@
 //! `consumer`, the reconciler, the scheduler, the dispatcher, the listener of `health`,
 //! the jobs). `main.rs` only wires the shutdown signal; tests start the worker in-process.
 
+mod claims;
 mod consumer;
 pub mod dispatcher;
 mod health;
@@ -187,7 +188,16 @@ impl Application {
         let abandon = CancellationToken::new();
         let _abandon_when_dropped = abandon.clone().drop_guard();
         for kind in registry.kinds() {
+            let start = registry.get(kind).expect("a kind it lists").start();
+            let claimer = crate::claims::Claimer::start(
+                ctx.pool.clone(),
+                ctx.worker_name.clone(),
+                kind,
+                start,
+                ctx.settings.jobs.concurrency,
+            );
             let queue = Queue {
+                claimer,
                 kind,
                 ctx: ctx.clone(),
                 registry: registry.clone(),

@@ -21,6 +21,7 @@ use serde_json::{Value, json};
 use tracing::Instrument;
 use uuid::Uuid;
 
+use crate::claims::Claimer;
 use crate::job::{Finished, JobContext, JobError, JobResult, Registry};
 
 enum Outcome {
@@ -36,13 +37,21 @@ enum Outcome {
 
 /// Handles one delivery of `job_id`. Never fails: every problem ends in the ledger, and a
 /// delivery that could not even be claimed is repaired by the reconciler.
-pub async fn run(ctx: &JobContext, registry: &Registry, message: JobMessage) {
+pub(crate) async fn run(
+    ctx: &JobContext,
+    registry: &Registry,
+    claimer: &Claimer,
+    message: JobMessage,
+) {
     let job_id = message.job_id;
-    let Some(job) = registry.get(message.kind) else {
-        tracing::warn!(job_id = %job_id, kind = %message.kind, "delivery of a kind this worker does not run");
-        return;
+    let job = match registry.get(message.kind) {
+        Some(job) if message.kind == claimer.kind() => job,
+        _ => {
+            tracing::warn!(job_id = %job_id, kind = %message.kind, queue = %claimer.kind(), "delivery of a kind this queue does not run");
+            return;
+        }
     };
-    let claim = match ledger::claim(&ctx.pool, job_id, &ctx.worker_name, job.start()).await {
+    let claim = match claimer.claim(job_id).await {
         Ok(Ok(claim)) => claim,
         Ok(Err(NotClaimed::NotYetDue(due))) => {
             let delay = (due - chrono::Utc::now()).to_std().unwrap_or_default();

@@ -20,7 +20,7 @@ use crate::{
 /// generation becomes `running`; its input comes back, with how far an earlier attempt got.
 pub const START: &str = "update ai_generations g set status = 'running', updated_at = now()
     from claimed where g.id = (claimed.payload ->> 'generation_id')::uuid
-    returning g.id as generation_id, g.source_text, g.model, g.prompt_version, g.batches_done,
+    returning claimed.id as claimed_job, g.id as generation_id, g.source_text, g.model, g.prompt_version, g.batches_done,
         (select count(*) from ai_suggestions s where s.generation_id = g.id) as saved,
         (select coalesce(jsonb_agg(s.front), '[]'::jsonb) from ai_suggestions s
          where s.generation_id = g.id and s.batch = g.batches_done) as fronts";

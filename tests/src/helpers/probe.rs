@@ -73,7 +73,7 @@ impl Job for ProbeJob {
 
     const START: &'static str = "update probes p set status = 'running'
         from claimed where p.id = (claimed.payload ->> 'probe_id')::uuid
-        returning p.steps";
+        returning claimed.id as claimed_job, p.steps";
 
     const MISSING: &'static str = "PROBE_MISSING";
 

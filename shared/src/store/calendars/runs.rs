@@ -19,7 +19,7 @@ use crate::{
 pub const START: &str = "update calendar_runs r set status = 'running',
         started_at = coalesce(r.started_at, now())
     from claimed where r.id = (claimed.payload ->> 'run_id')::uuid
-    returning r.id, r.calendar_id, r.user_id, r.version, r.request, r.applies_directly,
+    returning claimed.id as claimed_job, r.id, r.calendar_id, r.user_id, r.version, r.request, r.applies_directly,
         r.deadline_at, r.continues,
         (select coalesce(jsonb_agg(k.key), '[]'::jsonb) from (
             select e.key from calendar_run_entries e where e.run_id = r.id

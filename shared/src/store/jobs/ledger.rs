@@ -57,6 +57,7 @@ pub enum NotClaimed {
 
 #[derive(sqlx::FromRow)]
 struct ClaimRow {
+    id: Uuid,
     user_id: Uuid,
     kind: JobKind,
     attempts: i32,
@@ -68,18 +69,31 @@ struct ClaimRow {
     events_token: Option<Uuid>,
 }
 
-/// Takes a job: `pending -> running`, attempts + 1, worker name and heartbeat.
+/// The column a kind's start statement returns the claimed job's id in (see [`claim`]).
+pub const CLAIMED_JOB: &str = "claimed_job";
+
+/// Takes jobs of one kind, all in one statement: each `pending` job of `ids` that is due
+/// goes `running`, attempts + 1, with the worker's name and a heartbeat. Answers each id
+/// in the order given, with its [`Claim`] or why it was not claimed.
 ///
 /// `start` is the kind's own first step (`Job::START` in the worker), run in the same
 /// statement so it costs no extra round trip. The contract: one data-modifying statement
-/// over the CTE `claimed` (columns `id`, `user_id`, `payload`), with no parameters of its
-/// own, returning at most one row, which comes back as [`Claim::started`].
+/// over the CTE `claimed` (columns `id`, `user_id`, `payload`, one row per claimed job),
+/// with no parameters of its own, returning at most one row per claimed job with that
+/// job's id as [`CLAIMED_JOB`] (`claimed.id as claimed_job`); the row comes back as
+/// [`Claim::started`].
+///
+/// The ids are sorted, so the rows are locked in one order and two batches that share a job
+/// (a delivery repeated after a reconnect) wait for each other rather than deadlock.
 pub async fn claim(
     pool: &PgPool,
-    id: Uuid,
+    ids: &[Uuid],
     worker: &str,
     start: &'static str,
-) -> sqlx::Result<Result<Claim, NotClaimed>> {
+) -> sqlx::Result<Vec<Result<Claim, NotClaimed>>> {
+    let mut sorted = ids.to_vec();
+    sorted.sort_unstable();
+    sorted.dedup();
     let mut query = QueryBuilder::<Postgres>::new(
         "with claimed as (
             update jobs set status = 'running', attempts = attempts + 1, worker = ",
@@ -88,11 +102,11 @@ pub async fn claim(
         .push_bind(worker)
         .push(
             ", heartbeat_at = now(), started_at = coalesce(started_at, now()), updated_at = now()
-            where id = ",
+            where id = any(",
         )
-        .push_bind(id)
+        .push_bind(&sorted)
         .push(
-            " and status = 'pending' and run_after <= now()
+            ") and status = 'pending' and run_after <= now()
             returning id, user_id, kind, attempts, max_attempts, payload, trace_context,
                 cancel_requested, events_token),
          started as (",
@@ -100,38 +114,67 @@ pub async fn claim(
         .push(start)
         .push(
             ")
-         select c.user_id, c.kind, c.attempts, c.max_attempts, c.payload, c.trace_context,
+         select c.id, c.user_id, c.kind, c.attempts, c.max_attempts, c.payload, c.trace_context,
                 c.cancel_requested, c.events_token,
-                (select to_jsonb(s) from started s limit 1) as started
-         from claimed c",
-        );
-    let row: Option<ClaimRow> = query.build_query_as().fetch_optional(pool).await?;
-    if let Some(row) = row {
-        return Ok(Ok(Claim {
-            id,
-            user_id: row.user_id,
-            kind: row.kind,
-            attempt: row.attempts,
-            max_attempts: row.max_attempts,
-            worker: worker.to_owned(),
-            payload: row.payload.0,
-            trace_context: row.trace_context.0,
-            started: row.started.map(|j| j.0),
-            cancel_requested: row.cancel_requested,
-            events_token: row.events_token,
-        }));
-    }
-    let state: Option<(JobStatus, DateTime<Utc>)> =
-        sqlx::query_as("select status, run_after from jobs where id = $1")
-            .bind(id)
-            .fetch_optional(pool)
-            .await?;
-    Ok(Err(match state {
-        None => NotClaimed::Missing,
-        Some((JobStatus::Running, _)) => NotClaimed::Running,
-        Some((JobStatus::Pending, run_after)) => NotClaimed::NotYetDue(run_after),
-        Some((status, _)) => NotClaimed::Finished(status),
-    }))
+                (select to_jsonb(s) - '",
+        )
+        .push(CLAIMED_JOB)
+        .push("' from started s where s.")
+        .push(CLAIMED_JOB)
+        .push(" = c.id limit 1) as started from claimed c");
+    let rows: Vec<ClaimRow> = query.build_query_as().fetch_all(pool).await?;
+    let mut claimed: HashMap<Uuid, Claim> = rows
+        .into_iter()
+        .map(|row| {
+            let claim = Claim {
+                id: row.id,
+                user_id: row.user_id,
+                kind: row.kind,
+                attempt: row.attempts,
+                max_attempts: row.max_attempts,
+                worker: worker.to_owned(),
+                payload: row.payload.0,
+                trace_context: row.trace_context.0,
+                started: row.started.map(|j| j.0),
+                cancel_requested: row.cancel_requested,
+                events_token: row.events_token,
+            };
+            (claim.id, claim)
+        })
+        .collect();
+    let missed: Vec<Uuid> = sorted
+        .into_iter()
+        .filter(|id| !claimed.contains_key(id))
+        .collect();
+    let states: HashMap<Uuid, (JobStatus, DateTime<Utc>)> = if missed.is_empty() {
+        HashMap::new()
+    } else {
+        sqlx::query_as::<_, (Uuid, JobStatus, DateTime<Utc>)>(
+            "select id, status, run_after from jobs where id = any($1)",
+        )
+        .bind(&missed)
+        .fetch_all(pool)
+        .await?
+        .into_iter()
+        .map(|(id, status, run_after)| (id, (status, run_after)))
+        .collect()
+    };
+    Ok(ids
+        .iter()
+        .map(|id| {
+            // A repeated id is claimed once: its first place gets the claim.
+            if let Some(claim) = claimed.remove(id) {
+                return Ok(claim);
+            }
+            Err(match states.get(id).copied() {
+                None if !missed.contains(id) => NotClaimed::Running,
+                None => NotClaimed::Missing,
+                Some((JobStatus::Running, _)) => NotClaimed::Running,
+                Some((JobStatus::Pending, run_after)) => NotClaimed::NotYetDue(run_after),
+                Some((status, _)) => NotClaimed::Finished(status),
+            })
+        })
+        .collect())
 }
 
 /// What a heartbeat found.

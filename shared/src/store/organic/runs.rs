@@ -19,7 +19,7 @@ use crate::domain::organic::{
 pub const START: &str = "update organic_runs r set status = 'running',
         started_at = coalesce(r.started_at, now())
     from claimed where r.id = (claimed.payload ->> 'run_id')::uuid
-    returning r.id, r.user_id, r.brand_id, r.week_start, r.request,
+    returning claimed.id as claimed_job, r.id, r.user_id, r.brand_id, r.week_start, r.request,
         (select coalesce(jsonb_agg(i.placement_id), '[]'::jsonb) from organic_run_items i
          where i.run_id = r.id) as done_ids";
 

@@ -18,7 +18,7 @@ pub const START: &str = "update publish_intents i
         updated_at = now()
     from claimed, publish_intents old
     where i.id = (claimed.payload ->> 'intent_id')::uuid and old.id = i.id and i.job_id = claimed.id
-    returning i.id, old.status as previous, i.user_id, i.calendar_id, i.entry_id, i.run_id,
+    returning claimed.id as claimed_job, i.id, old.status as previous, i.user_id, i.calendar_id, i.entry_id, i.run_id,
         i.channel, i.account, i.mode, i.payload, i.remote_id, i.sending_at, i.sent_at,
         i.unknown_since, i.request_id";
 

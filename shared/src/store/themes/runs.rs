@@ -18,7 +18,7 @@ use crate::{
 /// synthesis becomes `running`; its theme comes back.
 pub const START: &str = "update syntheses y set status = 'running', updated_at = now()
     from claimed where y.id = (claimed.payload ->> 'synthesis_id')::uuid
-    returning y.id, y.theme_id, y.user_id, y.schedule_id, y.scheduled_for,
+    returning claimed.id as claimed_job, y.id, y.theme_id, y.user_id, y.schedule_id, y.scheduled_for,
         (select t.name from themes t where t.id = y.theme_id) as theme_name,
         (select t.description from themes t where t.id = y.theme_id) as theme_description,
         (select t.sources from themes t where t.id = y.theme_id) as sources,
@@ -33,7 +33,7 @@ pub const START_DELIVERY: &str = "update email_deliveries d
         updated_at = now()
     from claimed, email_deliveries old
     where d.id = (claimed.payload ->> 'delivery_id')::uuid and old.id = d.id
-    returning d.id, old.status as previous, d.recipient, d.message_id,
+    returning claimed.id as claimed_job, d.id, old.status as previous, d.recipient, d.message_id,
         (select to_jsonb(y) from (select s.title, s.sections, s.week, s.scheduled_for, s.created_at,
             t.name as theme from syntheses s join themes t on t.id = s.theme_id
             where s.id = d.synthesis_id) y) as synthesis";

@@ -437,6 +437,18 @@ async fn phases(
         e2e_rate / pg_rate
     );
     println!("{e2e_cpu}");
+    // The jobs one claim statement took share its transaction's `started_at`.
+    let claims: i64 = sqlx::query_scalar(
+        "select count(distinct started_at) from
+            (select started_at from jobs order by created_at desc limit $1) j",
+    )
+    .bind(jobs as i64)
+    .fetch_one(&pool)
+    .await?;
+    println!(
+        "  claims: {claims} statements for {jobs} jobs ({:.1} jobs a statement)",
+        jobs as f64 / claims.max(1) as f64
+    );
     println!("  target: >= 1000 jobs/s");
     println!();
     if jobs_only {
