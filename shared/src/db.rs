@@ -45,13 +45,9 @@ pub fn pool(settings: &Settings, acquire_timeout: Duration) -> anyhow::Result<Pg
         .connect_lazy_with(options))
 }
 
-/// Runs the migrations, then registers the job kinds the code knows (the ledger's foreign
-/// key checks a job's kind against them).
+/// Runs the migrations.
 pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
-    MIGRATOR.run(pool).await.context("running migrations")?;
-    crate::store::jobs::register_kinds(pool, crate::jobs::JobKind::ALL)
-        .await
-        .context("registering the job kinds")
+    MIGRATOR.run(pool).await.context("running migrations")
 }
 
 /// `url` with its database name replaced, keeping user, host and parameters.

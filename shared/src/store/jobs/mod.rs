@@ -79,16 +79,6 @@ pub async fn ended_a_while_ago(pool: &PgPool, jobs: &[Uuid]) -> sqlx::Result<Vec
     .await
 }
 
-/// Registers job kinds (`job_kinds`, which the ledger's foreign key checks); a kind
-/// registered already stays as it is.
-pub async fn register_kinds(pool: &PgPool, kinds: &[JobKind]) -> sqlx::Result<()> {
-    sqlx::query("insert into job_kinds (kind) select unnest($1::text[]) on conflict do nothing")
-        .bind(kinds.iter().map(|k| k.as_str()).collect::<Vec<_>>())
-        .execute(pool)
-        .await
-        .map(drop)
-}
-
 /// Where a sweep of finished jobs has got to: the finish time of the last job it deleted.
 /// The next batch starts there, so that its index scan does not walk again over the
 /// entries of the rows already deleted (they stay in the index until a vacuum, and would

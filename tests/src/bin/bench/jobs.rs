@@ -70,7 +70,10 @@ where
     F: Fn(usize, usize) -> Fut + Clone + Send + Sync + 'static,
     Fut: std::future::Future<Output = bool> + Send,
 {
-    let unfinished = "select count(*) from jobs where status in ('pending', 'running')";
+    // Polled every 20 ms while the jobs run: `exists` stops at the first unfinished job, where a
+    // count would walk thousands of index entries each time and add its own Postgres time
+    // to the jobs' (about 5 % of it, in a profile of this phase).
+    let unfinished = "select exists (select 1 from jobs where status in ('pending', 'running'))";
     // Counted among this round's jobs only: the retention phase deletes older ones meanwhile.
     let since: chrono::DateTime<chrono::Utc> =
         sqlx::query_scalar("select now()").fetch_one(pool).await?;
@@ -100,8 +103,8 @@ where
     let submit_done = started.elapsed();
     let target = jobs as i64;
     loop {
-        let left: i64 = sqlx::query_scalar(unfinished).fetch_one(pool).await?;
-        if left == 0 {
+        let left: bool = sqlx::query_scalar(unfinished).fetch_one(pool).await?;
+        if !left {
             break;
         }
         if started.elapsed() > Duration::from_secs(120) {
