@@ -87,6 +87,34 @@ async fn the_worker_serves_metrics_and_health() {
     assert_eq!(health.status(), 200);
 }
 
+/// A worker whose events' Redis (`EVENTS_REDIS_URL`) went away is alive but not ready: the
+/// jobs it would run could not tell their streams anything.
+#[tokio::test]
+async fn a_worker_whose_events_redis_is_gone_is_not_ready() {
+    let app = spawn_app().await;
+    let mut events = crate::helpers::redis_server::RedisServer::start().await;
+    let mut settings = app.settings.clone();
+    settings.events.redis = almanac_shared::config::EventsRedis::Server(
+        almanac_shared::config::Secret::new(events.url()),
+    );
+    let worker = almanac_worker::Application::build(settings).await.unwrap();
+    let base = format!("http://127.0.0.1:{}", worker.port());
+    tokio::spawn(worker.run_until_stopped(std::future::pending()));
+    let ready = eventually(
+        std::time::Duration::from_secs(5),
+        "the worker's readiness",
+        || async { reqwest::get(format!("{base}/readyz")).await.ok() },
+    )
+    .await;
+    assert_eq!(ready.status(), 200);
+
+    events.stop().await;
+    let ready = reqwest::get(format!("{base}/readyz")).await.unwrap();
+    assert_eq!(ready.status(), 503, "{:?}", ready.text().await);
+    let health = reqwest::get(format!("{base}/healthz")).await.unwrap();
+    assert_eq!(health.status(), 200);
+}
+
 #[tokio::test]
 async fn request_ids_and_trace_context_travel_with_the_job() {
     let app = spawn_app().await;

@@ -1,5 +1,5 @@
-//! The worker's own HTTP listener: `/healthz` (alive), `/readyz` (Postgres and Redis
-//! answer) and `/metrics`.
+//! The worker's own HTTP listener: `/healthz` (alive), `/readyz` (Postgres, the queues'
+//! Redis and the events' Redis answer) and `/metrics`.
 
 use std::{sync::Arc, time::Duration};
 
@@ -14,8 +14,9 @@ fn healthz() -> &'static str {
     "ok"
 }
 
-/// Postgres and Redis answer within a second each: what a rollout waits for before it
-/// replaces the next worker.
+/// Postgres, the queues' Redis and the events' Redis (`EVENTS_REDIS_URL`, the same one
+/// unless it says otherwise) answer within a second each: what a rollout waits for before
+/// it replaces the next worker.
 #[handler]
 async fn readyz(ctx: PoemData<&Arc<JobContext>>) -> poem::Response {
     let limit = Duration::from_secs(1);
@@ -24,8 +25,9 @@ async fn readyz(ctx: PoemData<&Arc<JobContext>>) -> poem::Response {
     let redis = tokio::time::timeout(limit, async move {
         redis::cmd("PING").query_async::<String>(&mut redis).await
     });
-    match tokio::join!(postgres, redis) {
-        (Ok(Ok(())), Ok(Ok(_))) => poem::Response::builder().body("ok"),
+    let events = tokio::time::timeout(limit, ctx.emitter.ping());
+    match tokio::join!(postgres, redis, events) {
+        (Ok(Ok(())), Ok(Ok(_)), Ok(Ok(()))) => poem::Response::builder().body("ok"),
         _ => poem::Response::builder()
             .status(poem::http::StatusCode::SERVICE_UNAVAILABLE)
             .body("unavailable"),

@@ -31,7 +31,7 @@ use std::{
 
 use almanac_shared::{Settings, events::StoredEvent, store::jobs as ledger};
 use sqlx::PgPool;
-use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::sync::{broadcast, mpsc};
 use uuid::Uuid;
 
 /// How long a new stream waits for Redis to confirm its job's subscription before reading
@@ -43,8 +43,9 @@ const CONFIRM_WAIT: Duration = Duration::from_secs(2);
 #[derive(Debug, Clone)]
 pub enum Relayed {
     Event(Arc<StoredEvent>),
-    /// Events emitted together (one notification), in order.
-    Events(Arc<[StoredEvent]>),
+    /// Events emitted together (one notification), in order. (A `Vec` behind the `Arc`
+    /// keeps this enum at two words, and each slot of every job's buffer with it.)
+    Events(Arc<Vec<StoredEvent>>),
     /// Events may have been missed while the subscription was down: read the stream.
     Resync,
     /// The ledger says the job ended a while ago: read the stream, and if it holds no
@@ -54,6 +55,9 @@ pub enum Relayed {
     Heartbeat,
     /// The server is shutting down: end the stream (the client resumes elsewhere).
     Closing,
+    /// Redis confirmed the job's subscription: the streams that waited for it read the
+    /// history now (the others ignore it).
+    Subscribed,
 }
 
 #[derive(Clone)]
@@ -69,11 +73,12 @@ struct Inner {
     changed: Mutex<Option<mpsc::UnboundedReceiver<Uuid>>>,
 }
 
-/// The watchers of one job in this process.
+/// The watchers of one job in this process. Streams that came before Redis confirmed the
+/// job's subscription wait for [`Relayed::Subscribed`] on the job's own channel: nothing
+/// per stream is kept for them.
 struct Topic {
     tx: broadcast::Sender<Relayed>,
-    /// Streams waiting for Redis to confirm the job's subscription; `None` once it has.
-    waiting: Option<Vec<oneshot::Sender<()>>>,
+    confirmed: bool,
 }
 
 /// A watcher's registration; dropping it forgets the job once nobody watches it.
@@ -81,15 +86,38 @@ pub struct Subscription {
     job: Uuid,
     rx: Option<broadcast::Receiver<Relayed>>,
     hub: Arc<Inner>,
+    /// What arrived while the stream waited for the confirmation and must not be lost (the
+    /// server closing, the ledger saying the job ended), handed out first.
+    kept: Option<Relayed>,
 }
 
 impl Subscription {
     pub async fn recv(&mut self) -> Result<Relayed, broadcast::error::RecvError> {
-        self.rx
-            .as_mut()
-            .expect("present until dropped")
-            .recv()
-            .await
+        if let Some(kept) = self.kept.take() {
+            return Ok(kept);
+        }
+        self.receiver().recv().await
+    }
+
+    fn receiver(&mut self) -> &mut broadcast::Receiver<Relayed> {
+        self.rx.as_mut().expect("present until dropped")
+    }
+
+    /// Waits for [`Relayed::Subscribed`], keeping what must not be lost meanwhile. Events
+    /// cannot come before it (the job is not subscribed yet); a heartbeat, or a resync
+    /// the history read makes moot, can go.
+    async fn confirmation(&mut self) {
+        loop {
+            match self.receiver().recv().await {
+                Ok(Relayed::Subscribed) | Err(_) => return,
+                Ok(Relayed::Closing) => {
+                    self.kept = Some(Relayed::Closing);
+                    return;
+                }
+                Ok(Relayed::Finished) => self.kept = Some(Relayed::Finished),
+                Ok(_) => {}
+            }
+        }
     }
 }
 
@@ -129,24 +157,20 @@ impl Hub {
                 let _ = self.inner.changes.send(job);
                 Topic {
                     tx: broadcast::channel(self.inner.buffer).0,
-                    waiting: Some(Vec::new()),
+                    confirmed: false,
                 }
             });
-            let confirmed = topic.waiting.as_mut().map(|waiting| {
-                let (tx, rx) = oneshot::channel();
-                waiting.push(tx);
-                rx
-            });
-            (topic.tx.subscribe(), confirmed)
+            (topic.tx.subscribe(), topic.confirmed)
         };
         // Made before waiting, so that a stream dropped meanwhile still unregisters.
-        let subscription = Subscription {
+        let mut subscription = Subscription {
             job,
             rx: Some(rx),
             hub: self.inner.clone(),
+            kept: None,
         };
-        if let Some(confirmed) = confirmed {
-            let _ = tokio::time::timeout(CONFIRM_WAIT, confirmed).await;
+        if !confirmed {
+            let _ = tokio::time::timeout(CONFIRM_WAIT, subscription.confirmation()).await;
         }
         subscription
     }
@@ -173,10 +197,10 @@ impl Hub {
     fn confirmed(&self, jobs: impl IntoIterator<Item = Uuid>) {
         let mut topics = self.inner.topics.lock().expect("hub lock");
         for job in jobs {
-            if let Some(waiting) = topics.get_mut(&job).and_then(|topic| topic.waiting.take()) {
-                for stream in waiting {
-                    let _ = stream.send(());
-                }
+            if let Some(topic) = topics.get_mut(&job)
+                && !std::mem::replace(&mut topic.confirmed, true)
+            {
+                let _ = topic.tx.send(Relayed::Subscribed);
             }
         }
     }
@@ -273,7 +297,7 @@ impl Hub {
                 .collect();
             match events {
                 Some(events) => {
-                    self.send(job, Relayed::Events(events.into()));
+                    self.send(job, Relayed::Events(Arc::new(events)));
                 }
                 None => tracing::warn!("malformed event notification ignored"),
             }

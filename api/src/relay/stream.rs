@@ -468,8 +468,10 @@ pub fn relay(
     let ended = ended.map(Box::new);
     async_stream::stream! {
         let mut active = Active::start(route, kind.as_str());
-        // Subscribe first, then read the history: nothing falls between the two.
-        let mut subscription = state.hub.subscribe(job).await;
+        // Subscribe first, then read the history: nothing falls between the two. (Boxed:
+        // the wait for Redis's confirmation is over before the stream idles, and its size
+        // would otherwise stay in every idle stream's state.)
+        let mut subscription = Box::pin(state.hub.subscribe(job)).await;
         if framing == Framing::Sse {
             yield Bytes::from_static(b"retry: 1000\n\n");
         }
@@ -620,7 +622,7 @@ pub fn relay(
                 return;
             }
             match received {
-                Ok(Relayed::Event(_) | Relayed::Events(_)) => {}
+                Ok(Relayed::Event(_) | Relayed::Events(_) | Relayed::Subscribed) => {}
                 Ok(Relayed::Resync) => read_stream = true,
                 // One ticker in the hub beats for every stream: no timer per stream.
                 Ok(Relayed::Heartbeat) => yield words.keep_alive(framing, cursor.last, cursor.progress),

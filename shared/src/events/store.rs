@@ -179,6 +179,15 @@ impl Emitter {
         }
     }
 
+    /// The events' Redis answers a `PING` (a worker's readiness).
+    pub async fn ping(&self) -> redis::RedisResult<()> {
+        let mut conn = self.conn.clone();
+        redis::cmd("PING")
+            .query_async::<String>(&mut conn)
+            .await
+            .map(drop)
+    }
+
     /// Appends `event` to the job's stream and publishes it; returns its sequence number.
     pub async fn emit(&self, job: Uuid, event: &Event) -> redis::RedisResult<u64> {
         self.emit_numbered(job, event, false).await
