@@ -20,7 +20,8 @@
 //! BENCH_STREAMS (default 1000), BENCH_IDLE_STREAMS (default 100000), BENCH_IDLE_BREAKDOWN=1
 //! (after the idle phase, where an idle stream's memory goes), ALMANAC_BIN_DIR (where
 //! `almanac-api` and `almanac-worker` are; default: beside this binary), BENCH_ONLY=relay
-//! (stop after the relay phases), BENCH_ONLY=recovery (only the last phase),
+//! (stop after the relay phases), BENCH_ONLY=idle (only the idle streams, which any build's
+//! `almanac-api` serves: this binary measures an older API through ALMANAC_BIN_DIR), BENCH_ONLY=recovery (only the last phase),
 //! BENCH_ONLY=deadline (only the calendar deadline), BENCH_ONLY=retention (only a million
 //! expired jobs swept while end to end runs, against end to end without sweeping),
 //! BENCH_ONLY=organic (only the organic week, after the ceilings), BENCH_ONLY=streamed (only
@@ -326,17 +327,20 @@ async fn phases(
 
     // --- The event relay, against an API process of its own ---
     let jobs_only = std::env::var("BENCH_ONLY").as_deref() == Ok("jobs");
+    let idle_only = std::env::var("BENCH_ONLY").as_deref() == Ok("idle");
     if !jobs_only {
         let streams: usize = env_or("BENCH_STREAMS", 1000);
         let idle_streams: usize = env_or("BENCH_IDLE_STREAMS", 100_000);
-        relay::latency(&settings, &pool, streams, 10, 2000.0).await?;
-        relay::split(&settings, &pool, streams, 10, 2000.0).await?;
+        if !idle_only {
+            relay::latency(&settings, &pool, streams, 10, 2000.0).await?;
+            relay::split(&settings, &pool, streams, 10, 2000.0).await?;
+        }
         idle::idle(&settings, &pool, idle_streams).await?;
         if std::env::var_os("BENCH_IDLE_BREAKDOWN").is_some() {
             idle::idle_breakdown(&settings, &pool, idle_streams).await?;
         }
     }
-    if std::env::var("BENCH_ONLY").as_deref() == Ok("relay") {
+    if idle_only || std::env::var("BENCH_ONLY").as_deref() == Ok("relay") {
         return Ok(());
     }
 
