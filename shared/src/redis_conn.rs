@@ -129,6 +129,15 @@ impl RedisConn {
             "PUBLISH"
         }
     }
+
+    /// Redis answers a `PING` (readiness checks).
+    pub async fn ping(&self) -> redis::RedisResult<()> {
+        let mut conn = self.clone();
+        redis::cmd("PING")
+            .query_async::<String>(&mut conn)
+            .await
+            .map(drop)
+    }
 }
 
 /// A cluster client for `nodes`, speaking RESP3 (which pushes sharded messages), giving a

@@ -21,13 +21,10 @@ fn healthz() -> &'static str {
 async fn readyz(ctx: PoemData<&Arc<JobContext>>) -> poem::Response {
     let limit = Duration::from_secs(1);
     let postgres = tokio::time::timeout(limit, almanac_shared::store::ping(&ctx.pool));
-    let mut redis = ctx.redis.clone();
-    let redis = tokio::time::timeout(limit, async move {
-        redis::cmd("PING").query_async::<String>(&mut redis).await
-    });
+    let redis = tokio::time::timeout(limit, ctx.redis.ping());
     let events = tokio::time::timeout(limit, ctx.emitter.ping());
     match tokio::join!(postgres, redis, events) {
-        (Ok(Ok(())), Ok(Ok(_)), Ok(Ok(()))) => poem::Response::builder().body("ok"),
+        (Ok(Ok(())), Ok(Ok(())), Ok(Ok(()))) => poem::Response::builder().body("ok"),
         _ => poem::Response::builder()
             .status(poem::http::StatusCode::SERVICE_UNAVAILABLE)
             .body("unavailable"),

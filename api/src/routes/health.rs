@@ -74,12 +74,12 @@ pub async fn check_postgres(state: &AppState) -> bool {
 
 /// Both Redis: the queues' and the events' (the same one unless `EVENTS_REDIS_URL` says).
 pub async fn check_redis(state: &AppState) -> bool {
-    let ping = |mut conn: almanac_shared::redis_conn::RedisConn| async move {
-        let ping = redis::cmd("PING");
-        let answer = tokio::time::timeout(CHECK_TIMEOUT, ping.query_async::<String>(&mut conn));
-        matches!(answer.await, Ok(Ok(_)))
+    let ping = async |conn: &almanac_shared::redis_conn::RedisConn| {
+        matches!(
+            tokio::time::timeout(CHECK_TIMEOUT, conn.ping()).await,
+            Ok(Ok(()))
+        )
     };
-    let (queues, events) =
-        tokio::join!(ping(state.redis.clone()), ping(state.events_redis.clone()));
+    let (queues, events) = tokio::join!(ping(&state.redis), ping(&state.events_redis));
     queues && events
 }

@@ -181,11 +181,7 @@ impl Emitter {
 
     /// The events' Redis answers a `PING` (a worker's readiness).
     pub async fn ping(&self) -> redis::RedisResult<()> {
-        let mut conn = self.conn.clone();
-        redis::cmd("PING")
-            .query_async::<String>(&mut conn)
-            .await
-            .map(drop)
+        self.conn.ping().await
     }
 
     /// Appends `event` to the job's stream and publishes it; returns its sequence number.
