@@ -33,6 +33,26 @@ fn tune_allocator() {
     }
 }
 
+/// `process_heap_allocated_bytes` (what the process's live allocations hold) and
+/// `process_heap_resident_bytes` (the allocator's pages in memory, its own bookkeeping
+/// included), read from jemalloc every few seconds: their gap is what freed memory left
+/// behind in partly used pages (docs/performance.md, "An idle stream's memory").
+async fn report_allocator() {
+    use tikv_jemalloc_ctl::{epoch, stats};
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(2));
+    loop {
+        every.tick().await;
+        // Statistics are a snapshot taken when the epoch advances.
+        if epoch::advance().is_err() {
+            return;
+        }
+        if let (Ok(allocated), Ok(resident)) = (stats::allocated::read(), stats::resident::read()) {
+            metrics::gauge!("process_heap_allocated_bytes").set(allocated as f64);
+            metrics::gauge!("process_heap_resident_bytes").set(resident as f64);
+        }
+    }
+}
+
 #[derive(Parser)]
 #[command(name = "almanac-api", version, about = "Almanac's HTTP API")]
 struct Cli {
@@ -100,6 +120,7 @@ async fn main() -> anyhow::Result<()> {
                 Some(settings.log_format),
                 settings.otlp_endpoint.as_deref(),
             )?;
+            tokio::spawn(report_allocator());
             Application::build(settings)
                 .await?
                 .run_until_stopped(shutdown::signal())

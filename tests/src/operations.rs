@@ -315,6 +315,21 @@ async fn made_up_paths_add_no_metric_series_and_no_value_of_theirs() {
         text.contains("http_requests_total{method=\"other\",route=\"unmatched\",status=\"404\"}"),
         "{text}"
     );
+    // The allocator's gauges (what an operator reads to tell live data from what the
+    // allocator keeps): both set, and its pages hold at least what is allocated.
+    let gauge = async |name: &str| {
+        api.metric(name)
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("{name} in /metrics:\n{text}"))
+    };
+    let allocated = gauge("process_heap_allocated_bytes").await;
+    let resident = gauge("process_heap_resident_bytes").await;
+    assert!(allocated > 0.0, "{allocated} bytes allocated");
+    assert!(
+        resident >= allocated,
+        "{resident} resident < {allocated} allocated"
+    );
     let grown_kib = api.rss_kib().unwrap().saturating_sub(rss_before);
     assert!(
         grown_kib < 8 * 1024,

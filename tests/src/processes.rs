@@ -171,6 +171,15 @@ impl Service {
         format!("http://{}/metrics", self.metrics_addr)
     }
 
+    /// The value of the unlabelled series `name` on the process's `/metrics`, if it has one.
+    pub async fn metric(&self, name: &str) -> anyhow::Result<Option<f64>> {
+        let text = reqwest::get(self.metrics_url()).await?.text().await?;
+        Ok(text
+            .lines()
+            .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
+            .and_then(|value| value.trim().parse().ok()))
+    }
+
     pub fn pid(&self) -> u32 {
         self.child.id().expect("the process runs")
     }

@@ -8,6 +8,8 @@ use sqlx::PgPool;
 use tokio::net::TcpStream;
 use uuid::Uuid;
 
+use almanac_tests::processes::Service;
+
 use crate::{
     SECRET, ms, percentile,
     relay::{create_jobs, end_jobs, frame_type, open_all, start_api},
@@ -27,6 +29,32 @@ fn allowed(asked: usize) -> (usize, Option<usize>) {
         Some(limit) if asked + 1_000 > limit => (limit.saturating_sub(1_000), Some(limit)),
         _ => (asked, None),
     }
+}
+
+/// The API's allocator as its `/metrics` reports it (refreshed every 2 s): KiB held by
+/// live allocations, and KiB of the allocator's pages in memory. `None` from a build
+/// without the gauges.
+async fn heap_kib(api: &Service) -> Option<(f64, f64)> {
+    // A value read after this call started.
+    tokio::time::sleep(Duration::from_millis(2_100)).await;
+    let kib = async |name: &str| Some(api.metric(name).await.ok()?? / 1024.0);
+    Some((
+        kib("process_heap_allocated_bytes").await?,
+        kib("process_heap_resident_bytes").await?,
+    ))
+}
+
+/// `after - before` of allocated and allocator-resident KiB, each over `n`.
+fn heap_each(
+    before: Option<(f64, f64)>,
+    after: Option<(f64, f64)>,
+    n: usize,
+) -> Option<(f64, f64)> {
+    let ((allocated0, resident0), (allocated1, resident1)) = (before?, after?);
+    Some((
+        (allocated1 - allocated0) / n as f64,
+        (resident1 - resident0) / n as f64,
+    ))
 }
 
 /// Idle streams: resident memory per stream and heartbeat punctuality.
@@ -54,6 +82,7 @@ pub async fn idle(settings: &Settings, pool: &PgPool, streams: usize) -> anyhow:
     let mut held = open_all(api.addr, &jobs[..warm], &token, 64).await?;
     tokio::time::sleep(Duration::from_millis(300)).await;
     let rss_before = api.rss_kib()?;
+    let heap_before = heap_kib(&api).await;
     let opened_at = Instant::now();
     held.extend(open_all(api.addr, &jobs[warm..], &token, 64).await?);
     let open_secs = opened_at.elapsed().as_secs_f64();
@@ -95,6 +124,7 @@ pub async fn idle(settings: &Settings, pool: &PgPool, streams: usize) -> anyhow:
     }
     // Every stream is still open: the steady state of holding them.
     let rss_held = api.rss_kib()?;
+    let heap_held = heap_each(heap_before, heap_kib(&api).await, streams - warm);
     let per_stream_held =
         (rss_held.saturating_sub(rss_before)) as f64 * 1024.0 / (streams - warm) as f64;
     intervals.sort();
@@ -112,6 +142,11 @@ pub async fn idle(settings: &Settings, pool: &PgPool, streams: usize) -> anyhow:
         HEARTBEAT_SECS * (BEATS as u64 - 1),
         per_stream_held / 1024.0
     );
+    if let Some((allocated, resident)) = heap_held {
+        println!(
+            "  the allocator, held: {allocated:.1} KiB per stream in live allocations, {resident:.1} KiB of its pages resident"
+        );
+    }
     println!(
         "  heartbeats every {HEARTBEAT_SECS} s: {complete}/{streams} streams got {BEATS} in a row; interval lateness p50 {:.1} ms p99 {:.1} ms max {:.1} ms",
         late(percentile(&intervals, 50.0)),
@@ -136,8 +171,9 @@ pub async fn idle_breakdown(settings: &Settings, pool: &PgPool, n: usize) -> any
     let token = JwtKeys::new(SECRET).mint(user, 3600);
     let jobs = create_jobs(pool, user, n, "pending").await?;
     let warm = n / 10;
-    // Resident KiB a connection, over the last nine tenths of `n`.
-    let measure = async |what: &str| -> anyhow::Result<f64> {
+    // Resident KiB a connection, over the last nine tenths of `n`, and the allocator's
+    // live and resident KiB.
+    let measure = async |what: &str| -> anyhow::Result<(f64, Option<(f64, f64)>)> {
         let api = start_api(settings, &[("DATABASE_MAX_CONNECTIONS", "16")]).await?;
         let mut held_sockets = Vec::new();
         let mut held_streams = Vec::new();
@@ -159,21 +195,37 @@ pub async fn idle_breakdown(settings: &Settings, pool: &PgPool, n: usize) -> any
         open(0..warm).await?;
         tokio::time::sleep(Duration::from_millis(300)).await;
         let before = api.rss_kib()?;
+        let heap_before = heap_kib(&api).await;
         open(warm..n).await?;
         // Long enough for the allocator to give back what opening them freed.
         tokio::time::sleep(Duration::from_secs(3)).await;
         let after = api.rss_kib()?;
-        Ok(after.saturating_sub(before) as f64 / (n - warm) as f64)
+        let heap = heap_each(heap_before, heap_kib(&api).await, n - warm);
+        Ok((
+            after.saturating_sub(before) as f64 / (n - warm) as f64,
+            heap,
+        ))
     };
-    let connection = measure("connections").await?;
-    let one_job = measure("one job").await?;
-    let own_jobs = measure("own jobs").await?;
+    let (connection, connection_heap) = measure("connections").await?;
+    let (one_job, one_job_heap) = measure("one job").await?;
+    let (own_jobs, own_jobs_heap) = measure("own jobs").await?;
     println!("idle streams, where the memory goes  ({n} of each, resident KiB each)");
     println!(
         "  a connection that sent nothing {connection:.1}; a stream of a job others watch too {one_job:.1} (+{:.1} for the request and the relay's state); a stream of a job of its own {own_jobs:.1} (+{:.1} for the job's topic and subscription)",
         one_job - connection,
         own_jobs - one_job
     );
+    if let (Some(c), Some(o), Some(j)) = (connection_heap, one_job_heap, own_jobs_heap) {
+        println!(
+            "  the allocator's live allocations {:.1}, +{:.1}, +{:.1}; its resident pages {:.1}, +{:.1}, +{:.1}",
+            c.0,
+            o.0 - c.0,
+            j.0 - o.0,
+            c.1,
+            o.1 - c.1,
+            j.1 - o.1
+        );
+    }
     println!();
     end_jobs(pool, &jobs).await?;
     Ok(())
