@@ -50,6 +50,7 @@ use crate::{
         suggestions::SuggestionsApi,
         themes::ThemesApi,
         usage::UsageApi,
+        webhooks::WebhooksApi,
     },
     state::AppState,
 };
@@ -69,7 +70,7 @@ pub type Apis = (
         OrganicDraftsApi,
     ),
     (ChannelsApi, PublishApi),
-    (AdminApi, UsageApi),
+    (AdminApi, UsageApi, WebhooksApi),
 );
 
 /// The OpenAPI service: the source of `/openapi.json` and `docs/api/openapi.yaml`.

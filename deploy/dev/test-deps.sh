@@ -5,7 +5,8 @@
 # client test), Schemathesis (pinned, in a virtual environment: the fuzzer gate), a headless browser (Debian's `chromium`) for the EventSource test, and
 # `redis-server` itself (tests that restart Redis run their own), `promtool` (Debian's
 # `prometheus`: the alert rules' unit tests), `kubernetes-validate` (pinned, from PyPI: the
-# Kubernetes manifests against the Kubernetes schemas) and `jq` (the release smoke,
+# Kubernetes manifests against the Kubernetes schemas), `standardwebhooks` (pinned, from PyPI:
+# the Standard Webhooks reference verifier, which checks every delivery's signature) and `jq` (the release smoke,
 # deploy/smoke.sh). Does nothing when present.
 set -euo pipefail
 
@@ -23,7 +24,8 @@ fi
 # module to import = package to install from PyPI
 for pair in icalendar=icalendar aiosmtpd=aiosmtpd \
   openapi_python_client=openapi-python-client==0.29.1 \
-  kubernetes_validate=kubernetes-validate==1.37.0; do
+  kubernetes_validate=kubernetes-validate==1.37.0 \
+  standardwebhooks=standardwebhooks==1.1.0; do
   module=${pair%%=*}
   package=${pair#*=}
   if ! python3 -c "import $module" 2>/dev/null; then

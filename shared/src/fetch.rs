@@ -145,6 +145,33 @@ pub fn is_public(ip: IpAddr) -> bool {
     }
 }
 
+/// `builder` resolving names to public addresses only, unless private networks are
+/// allowed. (An address written in a URL is not resolved: check it with
+/// [`literal_is_refused`] before sending.)
+pub fn guarded(
+    builder: reqwest::ClientBuilder,
+    allow_private_networks: bool,
+) -> reqwest::ClientBuilder {
+    if allow_private_networks {
+        builder
+    } else {
+        builder.dns_resolver(Arc::new(PublicOnly))
+    }
+}
+
+/// The host a [`guarded`] client refused to reach (its refusal comes back wrapped in the
+/// request's error), if that is why `error` happened.
+pub fn refused_host(error: &reqwest::Error) -> Option<String> {
+    let mut source: Option<&dyn std::error::Error> = Some(error);
+    while let Some(cause) = source {
+        if let Some(FetchError::Private(host)) = cause.downcast_ref::<FetchError>() {
+            return Some(host.clone());
+        }
+        source = cause.source();
+    }
+    None
+}
+
 /// Resolves names, keeping only public addresses.
 struct PublicOnly;
 
@@ -166,7 +193,9 @@ impl reqwest::dns::Resolve for PublicOnly {
     }
 }
 
-fn literal_is_refused(url: &Url) -> bool {
+/// Whether `url` names its host by an address an outside fetch may not reach (a name is
+/// judged when it resolves).
+pub fn literal_is_refused(url: &Url) -> bool {
     match url.host() {
         Some(url::Host::Ipv4(ip)) => !is_public(IpAddr::V4(ip)),
         Some(url::Host::Ipv6(ip)) => !is_public(IpAddr::V6(ip)),
@@ -193,7 +222,7 @@ impl Fetcher {
                 attempt.follow()
             }
         });
-        let mut builder = reqwest::Client::builder()
+        let builder = reqwest::Client::builder()
             .timeout(settings.timeout)
             .connect_timeout(settings.timeout)
             .redirect(redirects)
@@ -202,11 +231,8 @@ impl Fetcher {
                 env!("CARGO_PKG_VERSION"),
                 " (news synthesis)"
             ));
-        if guard {
-            builder = builder.dns_resolver(Arc::new(PublicOnly));
-        }
         Ok(Self {
-            http: builder.build()?,
+            http: guarded(builder, settings.allow_private_networks).build()?,
             settings,
         })
     }
@@ -223,15 +249,10 @@ impl Fetcher {
             if e.is_timeout() {
                 return FetchError::Timeout(timeout);
             }
-            // The refusal of a private address comes back wrapped; say it plainly.
-            let mut source: Option<&dyn std::error::Error> = Some(&e);
-            while let Some(error) = source {
-                if let Some(refused) = error.downcast_ref::<FetchError>() {
-                    return refused.clone();
-                }
-                source = error.source();
+            match refused_host(&e) {
+                Some(host) => FetchError::Private(host),
+                None => FetchError::Failed(format!("{e}")),
             }
-            FetchError::Failed(format!("{e}"))
         };
         let response = self.http.get(url.clone()).send().await.map_err(describe)?;
         if !response.status().is_success() {

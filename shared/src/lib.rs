@@ -20,5 +20,6 @@ pub mod shutdown;
 pub mod store;
 pub mod telemetry;
 pub mod usage;
+pub mod webhooks;
 
 pub use config::Settings;

@@ -83,3 +83,5 @@ fn main() {
 }
 #[cfg(test)]
 mod web;
+#[cfg(test)]
+mod webhooks;

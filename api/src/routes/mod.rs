@@ -13,6 +13,7 @@ pub mod schedules;
 pub mod suggestions;
 pub mod themes;
 pub mod usage;
+pub mod webhooks;
 
 use almanac_shared::{events::Event, jobs::NewJob, queue};
 use poem_openapi::Tags;
@@ -45,6 +46,10 @@ pub enum Tag {
     Publishing,
     /// Flashcards: manual ones and accepted suggestions.
     Cards,
+    /// Webhooks: endpoints that receive the caller's events (jobs finished, publishes,
+    /// channels needing attention), signed as the Standard Webhooks specification says; the
+    /// secret is shown once, at creation and at each rotation.
+    Webhooks,
     /// The job ledger: the status of any background job.
     Jobs,
     /// The caller's AI usage: tokens and cost by day and kind, and the daily token budget

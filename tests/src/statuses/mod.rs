@@ -7,6 +7,7 @@
 
 mod organic;
 mod publishing;
+mod webhooks;
 
 use std::{
     cell::RefCell,
@@ -103,6 +104,10 @@ fn valid_body(operation: &str) -> Value {
         }
         "setFlag" => json!({ "state": "off", "note": "probe" }),
         "completeChannel" => json!({ "state": "probe", "code": "probe" }),
+        "createWebhook" => {
+            json!({ "url": "https://hooks.example.com/in", "events": ["job.failed"] })
+        }
+        "updateWebhook" => json!({ "enabled": false }),
         other => panic!("no valid body for {other}: add one"),
     }
 }
@@ -601,6 +606,7 @@ async fn every_documented_refusal_occurs() {
 
     organic::refusals(&mut app, &probe, user).await;
     publishing::refusals(&mut app, &probe, user).await;
+    webhooks::refusals(&probe).await;
 
     let unproduced = probe.unproduced();
     assert!(

@@ -1,0 +1,342 @@
+//! Outgoing webhooks, as the Standard Webhooks specification has them: an endpoint's
+//! secret (`whsec_<base64 key>`), the events an endpoint subscribes to, and the signature
+//! each attempt of a delivery carries (`docs/webhooks.md`).
+
+use base64::{Engine, engine::general_purpose::STANDARD};
+use hmac::{Hmac, Mac};
+use rand::RngCore;
+use sha2::Sha256;
+use url::Url;
+
+/// What a secret's text starts with; the rest is the key, base64.
+const SECRET_PREFIX: &str = "whsec_";
+/// Bytes of a new secret's key (the specification asks for 24 to 64).
+const KEY_BYTES: usize = 32;
+
+/// The events an endpoint can subscribe to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EventType {
+    JobSucceeded,
+    JobFailed,
+    CalendarRunFinished,
+    OrganicWeekFinished,
+    PublishIntentPublished,
+    PublishIntentFailed,
+    PublishIntentUnconfirmed,
+    ChannelNeedsReauth,
+    ChannelExpiring,
+    SynthesisDelivered,
+    WebhookDisabled,
+}
+
+impl EventType {
+    pub const ALL: [EventType; 11] = [
+        Self::JobSucceeded,
+        Self::JobFailed,
+        Self::CalendarRunFinished,
+        Self::OrganicWeekFinished,
+        Self::PublishIntentPublished,
+        Self::PublishIntentFailed,
+        Self::PublishIntentUnconfirmed,
+        Self::ChannelNeedsReauth,
+        Self::ChannelExpiring,
+        Self::SynthesisDelivered,
+        Self::WebhookDisabled,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::JobSucceeded => "job.succeeded",
+            Self::JobFailed => "job.failed",
+            Self::CalendarRunFinished => "calendar.run.finished",
+            Self::OrganicWeekFinished => "organic.week.finished",
+            Self::PublishIntentPublished => "publish.intent.published",
+            Self::PublishIntentFailed => "publish.intent.failed",
+            Self::PublishIntentUnconfirmed => "publish.intent.unconfirmed",
+            Self::ChannelNeedsReauth => "channel.needs_reauth",
+            Self::ChannelExpiring => "channel.expiring",
+            Self::SynthesisDelivered => "synthesis.delivered",
+            Self::WebhookDisabled => "webhook.disabled",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|event| event.as_str() == name)
+    }
+}
+
+impl std::fmt::Display for EventType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A new endpoint secret: `whsec_` and 32 random bytes, base64.
+pub fn new_secret() -> String {
+    let mut key = [0u8; KEY_BYTES];
+    rand::rng().fill_bytes(&mut key);
+    format!("{SECRET_PREFIX}{}", STANDARD.encode(key))
+}
+
+/// The signature of one attempt: `v1,` and the base64 HMAC-SHA256, keyed by the secret's
+/// key, of `<id>.<timestamp>.<body>`. `None` for a secret that is not `whsec_<base64>`.
+pub fn sign(secret: &str, id: &str, timestamp: i64, body: &[u8]) -> Option<String> {
+    let key = STANDARD.decode(secret.strip_prefix(SECRET_PREFIX)?).ok()?;
+    let mut mac = Hmac::<Sha256>::new_from_slice(&key).ok()?;
+    mac.update(id.as_bytes());
+    mac.update(b".");
+    mac.update(timestamp.to_string().as_bytes());
+    mac.update(b".");
+    mac.update(body);
+    Some(format!(
+        "v1,{}",
+        STANDARD.encode(mac.finalize().into_bytes())
+    ))
+}
+
+/// The `webhook-signature` header: one signature per secret (the current one, and the
+/// previous one while a rotation's overlap lasts), space-separated.
+pub fn signature_header(secrets: &[&str], id: &str, timestamp: i64, body: &[u8]) -> String {
+    secrets
+        .iter()
+        .filter_map(|secret| sign(secret, id, timestamp, body))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Why an endpoint's URL is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UrlRefusal {
+    #[error("`{0}` is not an absolute URL")]
+    NotAUrl(String),
+    #[error("the URL must be https (http is allowed only where FETCH_ALLOW_PRIVATE_NETWORKS=true)")]
+    NotHttps,
+    #[error(
+        "the URL must not carry a user name or password: put credentials in the path or a query"
+    )]
+    Credentials,
+    #[error("{0} is not a public internet address")]
+    Private(String),
+}
+
+/// An endpoint's URL as deliveries will use it: absolute, `https` (or `http` where
+/// private networks are allowed, for development), without credentials, and not naming a
+/// private address (a name is judged again each time a delivery resolves it).
+pub fn check_url(raw: &str, allow_private_networks: bool) -> Result<Url, UrlRefusal> {
+    let url = Url::parse(raw.trim()).map_err(|_| UrlRefusal::NotAUrl(raw.trim().to_owned()))?;
+    let host = url
+        .host_str()
+        .filter(|host| !host.is_empty())
+        .ok_or_else(|| UrlRefusal::NotAUrl(raw.trim().to_owned()))?
+        .to_owned();
+    match url.scheme() {
+        "https" => {}
+        "http" if allow_private_networks => {}
+        _ => return Err(UrlRefusal::NotHttps),
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(UrlRefusal::Credentials);
+    }
+    if !allow_private_networks {
+        let local_name = host.eq_ignore_ascii_case("localhost")
+            || host.to_ascii_lowercase().ends_with(".localhost");
+        if local_name || crate::fetch::literal_is_refused(&url) {
+            return Err(UrlRefusal::Private(host));
+        }
+    }
+    Ok(url)
+}
+
+/// How long an attempt may take to connect, and in all (the delivery job's bounds).
+pub const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+pub const ATTEMPT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// Bytes of a receiver's answer read at most; the rest is not waited for.
+pub const ANSWER_READ_BYTES: usize = 64 * 1024;
+/// Bytes of the answer kept with the attempt.
+pub const ANSWER_KEPT_BYTES: usize = 1024;
+
+/// What a receiver answered one attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answer {
+    pub status: u16,
+    /// The answer's first [`ANSWER_KEPT_BYTES`] (cut at a character), as text.
+    pub excerpt: String,
+}
+
+impl Answer {
+    /// 2xx: delivered. (A redirect is not followed: it is not a delivery.)
+    pub fn delivered(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+}
+
+/// Why an attempt got no answer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SendError {
+    #[error(transparent)]
+    Refused(#[from] UrlRefusal),
+    #[error("no answer within {0} ms")]
+    Timeout(u128),
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// Sends deliveries: a POST of the body with the three Standard Webhooks headers, bounded
+/// in time (to connect, and in all) and in what it reads of the answer, through the same
+/// guard as every outside fetch (no private addresses unless they are allowed), following
+/// no redirect.
+#[derive(Clone)]
+pub struct Sender {
+    http: reqwest::Client,
+    total: std::time::Duration,
+    allow_private_networks: bool,
+}
+
+/// One attempt: the endpoint, the delivery's id, the attempt's time and signature, the body.
+pub struct Attempt<'a> {
+    pub url: &'a str,
+    pub id: &'a str,
+    pub timestamp: i64,
+    pub signature: &'a str,
+    pub body: &'a [u8],
+}
+
+impl Sender {
+    pub fn new(
+        allow_private_networks: bool,
+        connect: std::time::Duration,
+        total: std::time::Duration,
+    ) -> anyhow::Result<Self> {
+        let builder = reqwest::Client::builder()
+            .connect_timeout(connect)
+            .timeout(total)
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("Almanac-Webhooks/", env!("CARGO_PKG_VERSION")));
+        Ok(Self {
+            http: crate::fetch::guarded(builder, allow_private_networks).build()?,
+            total,
+            allow_private_networks,
+        })
+    }
+
+    pub async fn send(&self, attempt: Attempt<'_>) -> Result<Answer, SendError> {
+        use futures::StreamExt;
+        let url = check_url(attempt.url, self.allow_private_networks)?;
+        let describe = |error: reqwest::Error| {
+            if error.is_timeout() {
+                return SendError::Timeout(self.total.as_millis());
+            }
+            match crate::fetch::refused_host(&error) {
+                Some(host) => SendError::Refused(UrlRefusal::Private(host)),
+                None => SendError::Failed(error.to_string()),
+            }
+        };
+        let response = self
+            .http
+            .post(url)
+            .header("content-type", "application/json")
+            .header("webhook-id", attempt.id)
+            .header("webhook-timestamp", attempt.timestamp.to_string())
+            .header("webhook-signature", attempt.signature)
+            .body(attempt.body.to_vec())
+            .send()
+            .await
+            .map_err(describe)?;
+        let status = response.status().as_u16();
+        let mut read = Vec::new();
+        let mut chunks = response.bytes_stream();
+        while read.len() < ANSWER_READ_BYTES {
+            match chunks.next().await {
+                Some(Ok(chunk)) => read.extend_from_slice(&chunk),
+                // The status is the answer; a body cut short changes nothing.
+                Some(Err(_)) | None => break,
+            }
+        }
+        read.truncate(ANSWER_KEPT_BYTES);
+        let excerpt = match String::from_utf8(read) {
+            Ok(text) => text,
+            Err(error) => {
+                let valid = error.utf8_error().valid_up_to();
+                let mut bytes = error.into_bytes();
+                bytes.truncate(valid);
+                String::from_utf8(bytes).unwrap_or_default()
+            }
+        };
+        Ok(Answer { status, excerpt })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_event_type_reads_back_from_its_name() {
+        for event in EventType::ALL {
+            assert_eq!(EventType::parse(event.as_str()), Some(event));
+        }
+        assert_eq!(EventType::parse("job.started"), None);
+    }
+
+    /// The example of the Standard Webhooks specification (its reference libraries' tests).
+    #[test]
+    fn a_signature_matches_the_specifications_example() {
+        let signature = sign(
+            "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+            "msg_p5jXN8AQM9LWM0D4loKWxJek",
+            1614265330,
+            br#"{"test": 2432232314}"#,
+        );
+        assert_eq!(
+            signature.as_deref(),
+            Some("v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=")
+        );
+    }
+
+    #[test]
+    fn a_rotation_signs_with_both_secrets() {
+        let (old, new) = (new_secret(), new_secret());
+        assert_ne!(old, new);
+        let header = signature_header(&[&new, &old], "msg_1", 1, b"{}");
+        let parts: Vec<&str> = header.split(' ').collect();
+        assert_eq!(parts.len(), 2);
+        assert_eq!(Some(parts[0].to_owned()), sign(&new, "msg_1", 1, b"{}"));
+        assert_eq!(Some(parts[1].to_owned()), sign(&old, "msg_1", 1, b"{}"));
+        assert_eq!(sign("not-a-secret", "msg_1", 1, b"{}"), None);
+    }
+
+    #[test]
+    fn urls_must_be_public_https_without_credentials() {
+        assert!(check_url("https://hooks.example.com/in?x=1", false).is_ok());
+        assert_eq!(
+            check_url("http://hooks.example.com/in", false),
+            Err(UrlRefusal::NotHttps)
+        );
+        assert!(check_url("http://127.0.0.1:9000/in", true).is_ok());
+        assert_eq!(
+            check_url("https://127.0.0.1/in", false),
+            Err(UrlRefusal::Private("127.0.0.1".into()))
+        );
+        assert_eq!(
+            check_url("https://[::1]/in", false),
+            Err(UrlRefusal::Private("[::1]".into()))
+        );
+        assert_eq!(
+            check_url("https://api.localhost/in", false),
+            Err(UrlRefusal::Private("api.localhost".into()))
+        );
+        assert_eq!(
+            check_url("https://user:pw@hooks.example.com/", false),
+            Err(UrlRefusal::Credentials)
+        );
+        assert_eq!(
+            check_url("ftp://hooks.example.com/", true),
+            Err(UrlRefusal::NotHttps)
+        );
+        assert!(matches!(
+            check_url("hooks.example.com/in", false),
+            Err(UrlRefusal::NotAUrl(_))
+        ));
+    }
+}
