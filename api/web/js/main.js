@@ -10,8 +10,9 @@ import * as publishing from "./publishing.js";
 import * as themes from "./themes.js";
 import * as flashcards from "./flashcards.js";
 import * as channels from "./channels.js";
+import * as webhooks from "./webhooks.js";
 
-const sections = { calendar, organic, publishing, themes, flashcards, channels };
+const sections = { calendar, organic, publishing, themes, flashcards, channels, webhooks };
 const DEV_USER_KEY = "almanac.devUser";
 const view = document.getElementById("view");
 let current = null;

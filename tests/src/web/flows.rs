@@ -607,3 +607,85 @@ async fn a_channel_connects_through_the_platform_as_the_signed_in_user() {
     browser.fits_a_phone().await;
     browser.screenshot().await;
 }
+
+/// Webhooks in the browser: a private address is refused next to its field; an endpoint is
+/// added with its secret shown once (gone after a reload), paused, given a new secret and
+/// deleted after a "Keep".
+#[tokio::test]
+async fn a_webhook_endpoint_shows_its_secret_once_and_is_paused_rotated_and_deleted() {
+    let app = app_with(vec![
+        (
+            "TOKEN_ENCRYPTION_KEY",
+            almanac_shared::publish::crypto::TokenKey::generate(),
+        ),
+        ("FETCH_ALLOW_PRIVATE_NETWORKS", "false".into()),
+    ])
+    .await;
+    let browser = Browser::start(&app, "webhooks").await;
+    let user = browser.sign_in().await;
+    browser.open("#/webhooks").await;
+    browser.wait_text("#webhooks", "No endpoints yet").await;
+    browser.every_input_is_labelled().await;
+    let url = "#webhook-form input[name=url]";
+    browser.fill(url, "https://10.0.0.1/in").await;
+    browser.click("#webhook-form button[type=submit]").await;
+    browser
+        .wait_text("#webhook-form .field-error", "public https address")
+        .await;
+    let (_, listed) = app.get_json(user, "/v1/webhooks").await;
+    assert_eq!(listed["data"]["items"], json!([]));
+
+    browser.fill(url, "https://hooks.example.com/almanac").await;
+    browser.click("#webhook-form button[type=submit]").await;
+    browser.wait_count("#webhooks .webhook", 1).await;
+    let secret = browser
+        .script("return document.getElementById('webhook-secret-value').value")
+        .await;
+    let secret = secret.as_str().unwrap().to_owned();
+    assert!(secret.starts_with("whsec_"), "{secret}");
+    browser
+        .wait_text("#webhooks .webhook", "Job succeeded · Job failed")
+        .await;
+    browser.screenshot_of("secret").await;
+    // Shown once: a reload lists the endpoint without it.
+    browser.client.refresh().await.unwrap();
+    browser.wait_count("#webhooks .webhook", 1).await;
+    assert_eq!(browser.count("#webhook-secret-value").await, 0);
+    assert!(!browser.page_text().await.contains(&secret));
+
+    browser.click("#webhooks .toggle-webhook").await;
+    browser.wait_text("#webhooks .webhook", "Paused").await;
+    let (_, listed) = app.get_json(user, "/v1/webhooks").await;
+    assert!(
+        listed["data"]["items"][0]["disabledAt"].is_string(),
+        "{listed}"
+    );
+
+    browser.click("#webhooks .rotate-webhook").await;
+    browser.click("#confirm-yes").await;
+    browser.wait("#webhook-secret-value").await;
+    let rotated = browser
+        .script("return document.getElementById('webhook-secret-value').value")
+        .await;
+    let rotated = rotated.as_str().unwrap();
+    assert!(
+        rotated.starts_with("whsec_") && rotated != secret,
+        "{rotated}"
+    );
+    browser
+        .wait_text("#webhooks .webhook", "previous secret also signs")
+        .await;
+    browser.fits_a_phone().await;
+
+    browser.click("#webhooks .delete-webhook").await;
+    browser.keep_after("Delete this endpoint?").await;
+    browser.wait_count("#webhooks .webhook", 1).await;
+    browser.click("#webhooks .delete-webhook").await;
+    browser.click("#confirm-yes").await;
+    browser.wait_text("#webhooks", "No endpoints yet").await;
+    // The secret of the endpoint deleted is no longer shown.
+    assert_eq!(browser.count("#webhook-secret-value").await, 0);
+    let (_, listed) = app.get_json(user, "/v1/webhooks").await;
+    assert_eq!(listed["data"]["items"], json!([]));
+    browser.screenshot().await;
+}
