@@ -3,7 +3,7 @@
 // resumed, given a new secret (the old one still signs for a day) or deleted.
 
 import { api } from "./api.js";
-import { h, field, check, fill, toast, when, showProblem, clearProblems, confirmAction } from "./ui.js";
+import { h, field, check, fill, toast, when, showProblem, clearProblems, fieldError, confirmAction } from "./ui.js";
 import { t } from "./i18n.js";
 
 // The event types an endpoint can subscribe to, as the API names them.
@@ -43,6 +43,11 @@ function newEndpoint(secret, refresh) {
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const chosen = [...form.querySelectorAll("input[name=events]:checked")].map((box) => box.value);
+    clearProblems(form);
+    if (!chosen.length) {
+      fieldError(events, t("webhooks.chooseEvent"));
+      return;
+    }
     try {
       const made = await api("POST", "/v1/webhooks", { url: url.value, events: chosen, description: description.value || undefined });
       // The events stay as chosen, for the next endpoint.

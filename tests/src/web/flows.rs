@@ -627,6 +627,22 @@ async fn a_webhook_endpoint_shows_its_secret_once_and_is_paused_rotated_and_dele
     browser.wait_text("#webhooks", "No endpoints yet").await;
     browser.every_input_is_labelled().await;
     let url = "#webhook-form input[name=url]";
+    // No event chosen: said next to the events, nothing sent.
+    browser.fill(url, "https://hooks.example.com/almanac").await;
+    for event in ["job.succeeded", "job.failed"] {
+        browser
+            .click(&format!("#webhook-form input[value='{event}']"))
+            .await;
+    }
+    browser.click("#webhook-form button[type=submit]").await;
+    browser
+        .wait_text("#webhook-form .field-error", "at least one event")
+        .await;
+    for event in ["job.succeeded", "job.failed"] {
+        browser
+            .click(&format!("#webhook-form input[value='{event}']"))
+            .await;
+    }
     browser.fill(url, "https://10.0.0.1/in").await;
     browser.click("#webhook-form button[type=submit]").await;
     browser
