@@ -27,11 +27,31 @@ pub struct AppState {
     pub platforms: almanac_shared::publish::Platforms,
     /// The runtime feature flags, kept current from Postgres.
     pub flags: almanac_shared::flags::Flags,
-    /// Seals and opens channels' tokens; none without `TOKEN_ENCRYPTION_KEY`.
+    /// Seals and opens channels' tokens and webhooks' secrets; none without
+    /// `TOKEN_ENCRYPTION_KEY`.
     pub cipher: Option<almanac_shared::publish::crypto::TokenCipher>,
 }
 
 impl AppState {
+    /// The cipher, or 503 `TOKEN_STORE_UNCONFIGURED` saying that what `cannot` names cannot
+    /// be done without `TOKEN_ENCRYPTION_KEY`.
+    pub fn cipher_or(
+        &self,
+        cannot: &str,
+    ) -> crate::error::ApiResult<&almanac_shared::publish::crypto::TokenCipher> {
+        use crate::error::{ApiError, ErrorEnvelope, UNAVAILABLE_RETRY_SECS};
+        self.cipher.as_ref().ok_or_else(|| {
+            ApiError::Unavailable(
+                ErrorEnvelope::new(
+                    "TOKEN_STORE_UNCONFIGURED",
+                    format!("{cannot}: the server has no TOKEN_ENCRYPTION_KEY"),
+                    None,
+                ),
+                UNAVAILABLE_RETRY_SECS,
+            )
+        })
+    }
+
     /// What a job's event stream keeps of the state while it lives.
     pub fn relay_deps(&self) -> crate::relay::Deps {
         crate::relay::Deps {

@@ -20,11 +20,7 @@ async fn counted(http: &reqwest::Client, pages: &[String], series: &str) -> f64 
     let mut total = 0.0;
     for page in pages {
         let text = http.get(page).send().await.unwrap().text().await.unwrap();
-        total += text
-            .lines()
-            .filter_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
-            .filter_map(|value| value.trim().parse::<f64>().ok())
-            .sum::<f64>();
+        total += almanac_tests::processes::metric_value(&text, series).unwrap_or(0.0);
     }
     total
 }

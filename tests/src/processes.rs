@@ -26,6 +26,14 @@ pub struct Service {
     pub metrics_addr: SocketAddr,
 }
 
+/// The value of `series` (its whole name and labels as the page writes them) on a
+/// Prometheus text page, if the page has it.
+pub fn metric_value(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+        .and_then(|value| value.trim().parse().ok())
+}
+
 /// The path of binary `name`.
 pub fn binary(name: &str) -> anyhow::Result<PathBuf> {
     if let Some(dir) = std::env::var_os("ALMANAC_BIN_DIR") {
@@ -174,10 +182,7 @@ impl Service {
     /// The value of the unlabelled series `name` on the process's `/metrics`, if it has one.
     pub async fn metric(&self, name: &str) -> anyhow::Result<Option<f64>> {
         let text = reqwest::get(self.metrics_url()).await?.text().await?;
-        Ok(text
-            .lines()
-            .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
-            .and_then(|value| value.trim().parse().ok()))
+        Ok(metric_value(&text, name))
     }
 
     pub fn pid(&self) -> u32 {

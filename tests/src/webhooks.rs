@@ -3,6 +3,7 @@
 //! reference library verifies.
 
 use almanac_shared::{publish::crypto::TokenKey, webhooks};
+use almanac_tests::fake_http::{Request, read_request};
 use reqwest::Method;
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -272,13 +273,14 @@ print(json.dumps([check(msg_id, ts, body), check(msg_id, ts, body + " "),
     );
 }
 
-/// A receiver on a local port that answers each connection with `answer` after reading
-/// the request's head and body; what it read comes back on the channel.
+/// A receiver on a local port that answers each connection with `answer` (nothing: it
+/// hangs) after reading its request, then, if `endless`, an answer body without end; each
+/// request it read comes back on the channel.
 async fn receiver(
     answer: &'static [u8],
     endless: bool,
-) -> (String, tokio::sync::mpsc::UnboundedReceiver<String>) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+) -> (String, tokio::sync::mpsc::UnboundedReceiver<Request>) {
+    use tokio::io::AsyncWriteExt;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/hooks/in", listener.local_addr().unwrap());
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
@@ -286,33 +288,10 @@ async fn receiver(
         while let Ok((mut socket, _)) = listener.accept().await {
             let tx = tx.clone();
             tokio::spawn(async move {
-                let mut request = Vec::new();
-                let mut buffer = [0u8; 4096];
-                // The head, then as many body bytes as it announced.
-                loop {
-                    let Ok(n) = socket.read(&mut buffer).await else {
-                        return;
-                    };
-                    if n == 0 {
-                        return;
-                    }
-                    request.extend_from_slice(&buffer[..n]);
-                    let text = String::from_utf8_lossy(&request).to_string();
-                    if let Some(end) = text.find("\r\n\r\n") {
-                        let length = text[..end]
-                            .lines()
-                            .find_map(|l| {
-                                l.to_ascii_lowercase()
-                                    .strip_prefix("content-length:")
-                                    .map(|v| v.trim().parse::<usize>().unwrap_or(0))
-                            })
-                            .unwrap_or(0);
-                        if request.len() >= end + 4 + length {
-                            break;
-                        }
-                    }
-                }
-                let _ = tx.send(String::from_utf8_lossy(&request).to_string());
+                let Some(request) = read_request(&mut socket, &mut Vec::new()).await else {
+                    return;
+                };
+                let _ = tx.send(request);
                 if answer.is_empty() {
                     // Hangs: never answers, keeps the connection.
                     std::future::pending::<()>().await;
@@ -364,23 +343,25 @@ async fn an_attempt_posts_the_signed_body_and_keeps_a_kibibyte_of_the_answer() {
     assert!(answer.delivered());
     assert_eq!(answer.excerpt, "x".repeat(webhooks::ANSWER_KEPT_BYTES));
     let request = requests.recv().await.unwrap();
-    let lower = request.to_ascii_lowercase();
     assert!(
-        request.starts_with("POST /hooks/in HTTP/1.1\r\n"),
-        "{request}"
+        request.head.starts_with("POST /hooks/in HTTP/1.1\r\n"),
+        "{}",
+        request.head
     );
-    for header in [
-        "webhook-id: msg_0193f1\r\n",
-        "webhook-timestamp: 1764000000\r\n",
-        "webhook-signature: v1,c2lnbmF0dXJl\r\n",
-        "content-type: application/json\r\n",
+    for (name, value) in [
+        ("webhook-id", "msg_0193f1"),
+        ("webhook-timestamp", "1764000000"),
+        ("webhook-signature", "v1,c2lnbmF0dXJl"),
+        ("content-type", "application/json"),
     ] {
-        assert!(
-            lower.contains(&header.to_ascii_lowercase()),
-            "{header} in {request}"
+        assert_eq!(
+            request.header(name).as_deref(),
+            Some(value),
+            "{name} in {}",
+            request.head
         );
     }
-    assert!(request.ends_with(std::str::from_utf8(body).unwrap()));
+    assert_eq!(request.body, body);
 
     let (url, _requests) =
         receiver(b"HTTP/1.1 307 Temporary Redirect\r\nlocation: http://127.0.0.1:1/\r\ncontent-length: 0\r\n\r\n", false).await;

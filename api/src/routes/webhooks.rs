@@ -17,7 +17,7 @@ use crate::{
     auth::UserAuth,
     body::StrictJson,
     envelope::Envelope,
-    error::{Answer, ApiError, ApiResult, ErrorEnvelope, UNAVAILABLE_RETRY_SECS, can},
+    error::{Answer, ApiError, ApiResult, ErrorEnvelope, can},
     state::AppState,
     text::Text,
 };
@@ -294,16 +294,7 @@ fn not_found() -> ApiError {
 
 /// Secrets are sealed with `TOKEN_ENCRYPTION_KEY`: without it, 503.
 fn cipher(state: &AppState) -> ApiResult<&TokenCipher> {
-    state.cipher.as_ref().ok_or_else(|| {
-        ApiError::Unavailable(
-            ErrorEnvelope::new(
-                "TOKEN_STORE_UNCONFIGURED",
-                "webhooks cannot be added: the server has no TOKEN_ENCRYPTION_KEY to keep their secrets",
-                None,
-            ),
-            UNAVAILABLE_RETRY_SECS,
-        )
-    })
+    state.cipher_or("webhooks cannot be added or their secrets rotated")
 }
 
 /// The URL, or 422 `WEBHOOK_URL_REFUSED` saying why.

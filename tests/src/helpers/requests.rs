@@ -72,12 +72,7 @@ impl TestApp {
     /// The value of one series of the API's metrics (0 when it is not there yet): the
     /// series' whole name and labels as the page writes them.
     pub async fn metric(&self, series: &str) -> f64 {
-        self.metrics_text()
-            .await
-            .lines()
-            .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
-            .and_then(|value| value.trim().parse().ok())
-            .unwrap_or(0.0)
+        almanac_tests::processes::metric_value(&self.metrics_text().await, series).unwrap_or(0.0)
     }
 
     pub async fn get_json(&self, user: Uuid, path: &str) -> (u16, Value) {

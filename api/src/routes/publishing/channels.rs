@@ -425,17 +425,10 @@ impl ChannelsApi {
 }
 
 fn cipher(state: &AppState) -> ApiResult<&TokenCipher> {
-    state.cipher.as_ref().ok_or_else(|| {
+    if state.cipher.is_none() {
         almanac_shared::publish::auth_missing(None, "TOKEN_STORE_UNCONFIGURED");
-        ApiError::Unavailable(
-            ErrorEnvelope::new(
-                "TOKEN_STORE_UNCONFIGURED",
-                "channels cannot be connected: the server has no TOKEN_ENCRYPTION_KEY",
-                None,
-            ),
-            UNAVAILABLE_RETRY_SECS,
-        )
-    })
+    }
+    state.cipher_or("channels cannot be connected")
 }
 
 /// The registered platform named `name` and its adapter, or 404 `UNKNOWN_PLATFORM`.
