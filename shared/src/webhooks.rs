@@ -6,10 +6,15 @@ use base64::{Engine, engine::general_purpose::STANDARD};
 use hmac::{Hmac, Mac};
 use rand::RngCore;
 use sha2::Sha256;
+use std::time::Duration;
+
 use url::Url;
 
 /// What a secret's text starts with; the rest is the key, base64.
 const SECRET_PREFIX: &str = "whsec_";
+/// What a sealed secret is bound to (with its endpoint's id).
+pub const SECRET_FIELD: &str = "webhook_secret";
+
 /// Bytes of a new secret's key (the specification asks for 24 to 64).
 const KEY_BYTES: usize = 32;
 
@@ -69,6 +74,66 @@ impl std::fmt::Display for EventType {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
     }
+}
+
+/// The job that sends one delivery (its attempts are the job's).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct WebhookJob {
+    pub delivery_id: uuid::Uuid,
+}
+
+impl crate::jobs::JobPayload for WebhookJob {
+    const KIND: crate::jobs::JobKind = crate::jobs::JobKind::Webhook;
+    const TYPE: &'static str = "webhook.v1";
+}
+
+/// The wait after each failed attempt: attempts at 0, 5 s, 5 min, 30 min, 2 h, 5 h,
+/// 10 h and 10 h (as Svix's, which receivers know), each wait within 20 % either way.
+pub const RETRY_SCHEDULE: [Duration; 7] = [
+    Duration::from_secs(5),
+    Duration::from_secs(5 * 60),
+    Duration::from_secs(30 * 60),
+    Duration::from_secs(2 * 3600),
+    Duration::from_secs(5 * 3600),
+    Duration::from_secs(10 * 3600),
+    Duration::from_secs(10 * 3600),
+];
+
+/// Attempts a delivery gets: the first and one after each wait of the schedule.
+pub const ATTEMPTS: i32 = RETRY_SCHEDULE.len() as i32 + 1;
+
+/// How far a wait may be moved, either way, so that retries of a burst spread out.
+const JITTER: f64 = 0.2;
+
+/// The wait before the attempt after `attempt` (1 for the first) failed, scaled by
+/// `WEBHOOK_RETRY_SCALE`; `None` after the last.
+pub fn retry_delay(attempt: i32, scale: f64) -> Option<Duration> {
+    use rand::Rng;
+    let wait = RETRY_SCHEDULE.get(usize::try_from(attempt).ok()?.checked_sub(1)?)?;
+    let jitter = rand::rng().random_range(1.0 - JITTER..=1.0 + JITTER);
+    Some(wait.mul_f64(scale * jitter))
+}
+
+/// An endpoint whose every attempt failed this long (and at least
+/// [`DISABLE_AFTER_FAILURES`] in a row) is disabled.
+pub const DISABLE_AFTER: Duration = Duration::from_secs(24 * 3600);
+pub const DISABLE_AFTER_FAILURES: i32 = 10;
+
+/// The type of the event `POST /v1/webhooks/{id}/test` sends (no endpoint subscribes to it).
+pub const TEST_EVENT: &str = "webhook.test";
+
+/// A delivery's body, the same on every attempt: `{type, timestamp, data}`.
+pub fn body(
+    event_type: &str,
+    occurred_at: chrono::DateTime<chrono::Utc>,
+    data: &serde_json::Value,
+) -> Vec<u8> {
+    serde_json::to_vec(&serde_json::json!({
+        "type": event_type,
+        "timestamp": occurred_at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
+        "data": data,
+    }))
+    .expect("a JSON value serialises")
 }
 
 /// A new endpoint secret: `whsec_` and 32 random bytes, base64.
@@ -147,9 +212,8 @@ pub fn check_url(raw: &str, allow_private_networks: bool) -> Result<Url, UrlRefu
     Ok(url)
 }
 
-/// How long an attempt may take to connect, and in all (the delivery job's bounds).
-pub const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
-pub const ATTEMPT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
+/// How long an attempt may take to connect (and in all, `WEBHOOK_TIMEOUT_MS`, 15 s).
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Bytes of a receiver's answer read at most; the rest is not waited for.
 pub const ANSWER_READ_BYTES: usize = 64 * 1024;
@@ -292,6 +356,23 @@ mod tests {
             signature.as_deref(),
             Some("v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=")
         );
+    }
+
+    #[test]
+    fn retries_follow_the_schedule_within_the_jitter() {
+        assert_eq!(ATTEMPTS, 8);
+        for attempt in 1..ATTEMPTS {
+            let wait = RETRY_SCHEDULE[attempt as usize - 1];
+            let delay = retry_delay(attempt, 1.0).unwrap();
+            assert!(
+                delay >= wait.mul_f64(0.8) && delay <= wait.mul_f64(1.2),
+                "{attempt}: {delay:?}"
+            );
+            let scaled = retry_delay(attempt, 0.001).unwrap();
+            assert!(scaled <= wait.mul_f64(0.0012), "{attempt}: {scaled:?}");
+        }
+        assert_eq!(retry_delay(ATTEMPTS, 1.0), None);
+        assert_eq!(retry_delay(0, 1.0), None);
     }
 
     #[test]

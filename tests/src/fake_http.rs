@@ -4,6 +4,7 @@
 use tokio::{io::AsyncReadExt, net::TcpStream};
 
 /// One request: its head (request line and headers) and its body.
+#[derive(Debug, Clone)]
 pub struct Request {
     pub head: String,
     pub body: Vec<u8>,

@@ -84,4 +84,6 @@ fn main() {
 #[cfg(test)]
 mod web;
 #[cfg(test)]
+mod webhook_deliveries;
+#[cfg(test)]
 mod webhooks;

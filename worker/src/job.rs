@@ -39,6 +39,8 @@ pub struct JobContext {
     pub ai: Arc<dyn AiProvider>,
     /// This process's unique worker name (host, pid, random suffix).
     pub worker_name: String,
+    /// Sends webhook deliveries (bounded, guarded, no redirects).
+    pub webhooks: almanac_shared::webhooks::Sender,
     /// Cancelled when in-flight jobs must give their claim back (end of the shutdown grace).
     pub hard_stop: CancellationToken,
     /// Progress events of the jobs.
@@ -124,6 +126,9 @@ pub struct JobError {
     pub unavailable: bool,
     /// Not to be tried again before this (an outside service said when).
     pub retry_after: Option<std::time::Duration>,
+    /// `retry_after` is the kind's own schedule: the next attempt comes after exactly
+    /// that, rather than after the ledger's backoff or that, whichever is longer.
+    pub retry_exactly: bool,
     /// Not the job's failure, and nothing was tried: given back without spending the
     /// attempt, due after this (the AI provider's breaker is open until then).
     pub release_after: Option<std::time::Duration>,
@@ -146,6 +151,7 @@ impl JobError {
             cause: None,
             unavailable: false,
             retry_after: None,
+            retry_exactly: false,
             release_after: None,
         }
     }

@@ -8,6 +8,7 @@ pub mod dispatcher;
 mod health;
 pub mod job;
 pub mod jobs;
+pub mod outbox;
 pub mod reconciler;
 pub mod runner;
 pub mod scheduler;
@@ -114,6 +115,11 @@ impl Application {
             emitter: Emitter::new(&settings, events_redis),
             cancels: Cancels::default(),
             fetcher: almanac_shared::fetch::Fetcher::new(settings.fetch.clone())?,
+            webhooks: almanac_shared::webhooks::Sender::new(
+                settings.fetch.allow_private_networks,
+                almanac_shared::webhooks::CONNECT_TIMEOUT.min(settings.webhooks.attempt_timeout),
+                settings.webhooks.attempt_timeout,
+            )?,
             mailer,
             clock,
             redis: redis.clone(),
@@ -175,6 +181,11 @@ impl Application {
             let ctx = ctx.clone();
             let stop = stop.clone();
             tasks.spawn(async move { dispatcher::run(&ctx, stop).await });
+        }
+        {
+            let ctx = ctx.clone();
+            let stop = stop.clone();
+            tasks.spawn(async move { outbox::run(&ctx, stop).await });
         }
         tasks.spawn(ctx.flags.clone().run(
             ctx.pool.clone(),

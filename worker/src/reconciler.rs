@@ -132,6 +132,8 @@ async fn sweep_finished_jobs(
     }
     *cursor = up_to;
     metrics::counter!("jobs_swept_total").increment(swept);
+    let deliveries = store::webhook_deliveries::sweep(&ctx.pool, retention, SWEEP_BATCH).await?;
+    metrics::counter!("webhook_deliveries_swept_total").increment(deliveries);
     Ok(swept)
 }
 
@@ -171,6 +173,7 @@ async fn pass(
     for (id, kind) in &report.requeued {
         ctx.queue.push(*kind, *id, None).await?;
     }
+    crate::outbox::relay(ctx).await;
     if lost {
         redis_sentinel_restored(ctx).await?;
     }

@@ -327,12 +327,15 @@ async fn release(
 
 /// Schedules the next attempt after a transient failure, and tells the job's watchers.
 async fn retry(ctx: &JobContext, claim: &Claim, error: JobError) -> &'static str {
-    let delay = jobs::backoff(
-        claim.attempt,
-        ctx.settings.jobs.backoff_base,
-        ctx.settings.jobs.backoff_max,
-    )
-    .max(error.retry_after.unwrap_or_default());
+    let delay = match error.retry_after {
+        Some(exactly) if error.retry_exactly => exactly,
+        retry_after => jobs::backoff(
+            claim.attempt,
+            ctx.settings.jobs.backoff_base,
+            ctx.settings.jobs.backoff_max,
+        )
+        .max(retry_after.unwrap_or_default()),
+    };
     log_failure(claim, &error, "attempt failed; retrying", delay);
     let mut detail = error.detail;
     detail["attempt"] = json!(claim.attempt);

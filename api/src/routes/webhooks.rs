@@ -4,15 +4,19 @@
 
 use almanac_shared::{
     publish::crypto::TokenCipher,
-    store::{user_tx, webhooks as store},
+    store::{user_tx, webhook_deliveries as deliveries, webhooks as store},
     webhooks::{self, EventType},
 };
 use chrono::{DateTime, Duration, Utc};
 use poem::web::Data;
-use poem_openapi::{ApiResponse, Object, OpenApi, param::Path, payload::Json};
+use poem_openapi::{
+    ApiResponse, Object, OpenApi,
+    param::{Path, Query},
+    payload::Json,
+};
 use uuid::Uuid;
 
-use super::Tag;
+use super::{Tag, clamp_limit, paginate};
 use crate::{
     auth::UserAuth,
     body::StrictJson,
@@ -24,8 +28,6 @@ use crate::{
 
 /// How long a rotated-out secret still signs beside the new one.
 const ROTATION_OVERLAP: Duration = Duration::hours(24);
-/// What a sealed secret is bound to (with the endpoint's id).
-const SECRET_FIELD: &str = "webhook_secret";
 
 /// A webhook endpoint. Its secret is never returned after it is first shown.
 #[derive(Debug, Clone, Object, sqlx::FromRow)]
@@ -97,7 +99,132 @@ pub struct WebhookChanges {
     pub enabled: Option<bool>,
 }
 
-crate::enveloped!(Webhook, WebhookWithSecret, WebhookList);
+/// Where a delivery is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, poem_openapi::Enum)]
+#[oai(rename_all = "snake_case")]
+pub enum WebhookDeliveryStatus {
+    /// Waiting for its first attempt, or for the next after a failure.
+    Pending,
+    /// A receiver answered 2xx.
+    Succeeded,
+    /// Every attempt failed, or the receiver or the endpoint refused it for good.
+    Failed,
+}
+
+impl WebhookDeliveryStatus {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Succeeded => "succeeded",
+            Self::Failed => "failed",
+        }
+    }
+
+    fn parse(status: &str) -> Self {
+        match status {
+            "succeeded" => Self::Succeeded,
+            "failed" => Self::Failed,
+            _ => Self::Pending,
+        }
+    }
+}
+
+/// One attempt of a delivery.
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct WebhookDeliveryAttempt {
+    /// 1 for the first, counting over redeliveries.
+    pub number: i32,
+    pub started_at: DateTime<Utc>,
+    pub duration_ms: i32,
+    /// The receiver's HTTP status, when it answered.
+    #[oai(nullable)]
+    pub response_status: Option<i32>,
+    /// The first KiB of its answer.
+    #[oai(nullable)]
+    pub response_excerpt: Option<String>,
+    /// Why there was no answer: `WEBHOOK_TIMEOUT`, `WEBHOOK_UNREACHABLE`,
+    /// `WEBHOOK_URL_REFUSED`.
+    #[oai(nullable)]
+    pub error_code: Option<String>,
+    #[oai(nullable)]
+    pub error_message: Option<String>,
+}
+
+/// One event sent to an endpoint. Its `id` is the `webhook-id` header, the same on every
+/// attempt and redelivery.
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct WebhookDelivery {
+    pub id: Uuid,
+    pub event_type: String,
+    /// When the change happened (the body's `timestamp`).
+    pub occurred_at: DateTime<Utc>,
+    /// The body's `data`.
+    pub data: serde_json::Value,
+    pub status: WebhookDeliveryStatus,
+    #[oai(nullable)]
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    /// Why the last attempt failed (`{code, message}`).
+    #[oai(nullable)]
+    pub last_error: Option<serde_json::Value>,
+    /// Oldest first.
+    pub attempts: Vec<WebhookDeliveryAttempt>,
+}
+
+impl From<deliveries::DeliveryRow> for WebhookDelivery {
+    fn from(row: deliveries::DeliveryRow) -> Self {
+        Self {
+            id: row.id,
+            event_type: row.event_type,
+            occurred_at: row.occurred_at,
+            data: row.data.0,
+            status: WebhookDeliveryStatus::parse(&row.status),
+            next_attempt_at: row.next_attempt_at,
+            last_error: row.last_error.map(|e| e.0),
+            attempts: row
+                .attempt_log
+                .0
+                .into_iter()
+                .map(|a| WebhookDeliveryAttempt {
+                    number: a.number,
+                    started_at: a.started_at,
+                    duration_ms: a.duration_ms,
+                    response_status: a.response_status,
+                    response_excerpt: a.response_excerpt,
+                    error_code: a.error_code,
+                    error_message: a.error_message,
+                })
+                .collect(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct WebhookDeliveryPage {
+    pub items: Vec<WebhookDelivery>,
+    #[oai(nullable)]
+    pub next_cursor: Option<Uuid>,
+}
+
+crate::enveloped!(
+    Webhook,
+    WebhookWithSecret,
+    WebhookList,
+    WebhookDelivery,
+    WebhookDeliveryPage
+);
+
+pub type WebhookDeliveryEnvelope = Envelope<WebhookDelivery>;
+pub type WebhookDeliveryPageEnvelope = Envelope<WebhookDeliveryPage>;
+
+#[derive(ApiResponse)]
+pub enum WebhookDeliveryAccepted {
+    /// Queued: poll the deliveries to see it arrive.
+    #[oai(status = 202)]
+    Accepted(Json<WebhookDeliveryEnvelope>),
+}
 
 pub type WebhookEnvelope = Envelope<Webhook>;
 pub type WebhookWithSecretEnvelope = Envelope<WebhookWithSecret>;
@@ -154,7 +281,7 @@ impl WebhooksApi {
         let user = auth.user().id;
         let id = Uuid::now_v7();
         let secret = webhooks::new_secret();
-        let sealed = cipher.seal(id, SECRET_FIELD, &secret);
+        let sealed = cipher.seal(id, webhooks::SECRET_FIELD, &secret);
         let mut tx = user_tx(&state.pool, user).await?;
         if store::count(&mut tx).await? >= store::MAX_ENDPOINTS {
             return Err(ApiError::unprocessable(
@@ -275,7 +402,7 @@ impl WebhooksApi {
     {
         let cipher = cipher(&state)?;
         let secret = webhooks::new_secret();
-        let sealed = cipher.seal(id.0, SECRET_FIELD, &secret);
+        let sealed = cipher.seal(id.0, webhooks::SECRET_FIELD, &secret);
         let mut tx = user_tx(&state.pool, auth.user().id).await?;
         let webhook = store::rotate(&mut tx, id.0, &sealed, Utc::now() + ROTATION_OVERLAP)
             .await?
@@ -286,6 +413,136 @@ impl WebhooksApi {
             secret,
         }))
     }
+
+    /// An endpoint's deliveries, newest first: each event sent, its status and attempts.
+    #[oai(
+        path = "/v1/webhooks/:id/deliveries",
+        method = "get",
+        operation_id = "listWebhookDeliveries"
+    )]
+    async fn deliveries(
+        &self,
+        state: Data<&AppState>,
+        auth: UserAuth,
+        id: Path<Uuid>,
+        /// Only deliveries in this status.
+        status: Query<Option<WebhookDeliveryStatus>>,
+        /// Page size, 1-100 (default 20).
+        #[oai(validator(minimum(value = "0"), maximum(value = "4294967295")))]
+        limit: Query<Option<u32>>,
+        /// `nextCursor` of the previous page.
+        cursor: Query<Option<Uuid>>,
+    ) -> Answer<
+        Json<WebhookDeliveryPageEnvelope>,
+        { can::BAD_REQUEST | can::STORED | can::NOT_FOUND },
+    > {
+        let limit = clamp_limit(limit.0);
+        let mut tx = user_tx(&state.pool, auth.user().id).await?;
+        store::get::<Webhook>(&mut tx, id.0)
+            .await?
+            .ok_or_else(not_found)?;
+        let rows = deliveries::list(
+            &mut tx,
+            id.0,
+            status.0.map(WebhookDeliveryStatus::as_str),
+            cursor.0,
+            i64::from(limit) + 1,
+        )
+        .await?;
+        tx.commit().await?;
+        let (rows, next_cursor) = paginate(rows, limit, |d| d.id);
+        let items = rows.into_iter().map(WebhookDelivery::from).collect();
+        Ok(WebhookDeliveryPageEnvelope::of(WebhookDeliveryPage {
+            items,
+            next_cursor,
+        }))
+    }
+
+    /// Send a delivery again: the same `webhook-id` and body, a new series of attempts
+    /// (409 `DELIVERY_IN_PROGRESS` while it is still being sent, 409 `WEBHOOK_DISABLED`
+    /// while the endpoint is disabled).
+    #[oai(
+        path = "/v1/webhooks/:id/deliveries/:deliveryId/redeliver",
+        method = "post",
+        operation_id = "redeliverWebhookDelivery"
+    )]
+    async fn redeliver(
+        &self,
+        state: Data<&AppState>,
+        auth: UserAuth,
+        id: Path<Uuid>,
+        #[oai(name = "deliveryId")] delivery_id: Path<Uuid>,
+    ) -> Answer<
+        WebhookDeliveryAccepted,
+        { can::BAD_REQUEST | can::STORED | can::NOT_FOUND | can::CONFLICT },
+    > {
+        let mut tx = user_tx(&state.pool, auth.user().id).await?;
+        let webhook: Webhook = store::get(&mut tx, id.0).await?.ok_or_else(not_found)?;
+        refuse_disabled(&webhook)?;
+        match deliveries::redeliver(&mut tx, id.0, delivery_id.0).await? {
+            None => return Err(ApiError::not_found("delivery").into()),
+            Some(previous) if previous == "pending" => {
+                return Err(ApiError::conflict(
+                    "DELIVERY_IN_PROGRESS",
+                    "this delivery is still being sent: wait for its attempts to end",
+                )
+                .into());
+            }
+            Some(_) => {}
+        }
+        let delivery = deliveries::get(&mut tx, id.0, delivery_id.0)
+            .await?
+            .ok_or_else(|| ApiError::not_found("delivery"))?;
+        tx.commit().await?;
+        Ok(WebhookDeliveryAccepted::Accepted(
+            WebhookDeliveryEnvelope::of(delivery.into()),
+        ))
+    }
+
+    /// Send a `webhook.test` event to the endpoint now, whatever it subscribes to.
+    #[oai(
+        path = "/v1/webhooks/:id/test",
+        method = "post",
+        operation_id = "testWebhook"
+    )]
+    async fn test(
+        &self,
+        state: Data<&AppState>,
+        auth: UserAuth,
+        id: Path<Uuid>,
+    ) -> Answer<
+        WebhookDeliveryAccepted,
+        { can::BAD_REQUEST | can::STORED | can::NOT_FOUND | can::CONFLICT },
+    > {
+        let mut tx = user_tx(&state.pool, auth.user().id).await?;
+        let webhook: Webhook = store::get(&mut tx, id.0).await?.ok_or_else(not_found)?;
+        refuse_disabled(&webhook)?;
+        let data = serde_json::json!({
+            "webhookId": webhook.id,
+            "message": "a test event from Almanac: this endpoint receives and verifies deliveries",
+        });
+        let staged = deliveries::stage_test(&mut tx, id.0, &data)
+            .await?
+            .ok_or_else(not_found)?;
+        let delivery = deliveries::get(&mut tx, id.0, staged)
+            .await?
+            .ok_or_else(not_found)?;
+        tx.commit().await?;
+        Ok(WebhookDeliveryAccepted::Accepted(
+            WebhookDeliveryEnvelope::of(delivery.into()),
+        ))
+    }
+}
+
+/// 409 `WEBHOOK_DISABLED`: nothing is sent to a disabled endpoint.
+fn refuse_disabled(webhook: &Webhook) -> ApiResult<()> {
+    if webhook.disabled_at.is_some() {
+        return Err(ApiError::conflict(
+            "WEBHOOK_DISABLED",
+            "this endpoint is disabled: enable it first (PATCH with enabled: true)",
+        ));
+    }
+    Ok(())
 }
 
 fn not_found() -> ApiError {

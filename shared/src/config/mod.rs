@@ -19,6 +19,7 @@ mod jobs;
 mod organic;
 mod publish;
 mod rate_limits;
+mod webhooks;
 
 pub use ai::{AiProviderKind, AiSettings, BreakerSettings, StructuredOutput};
 pub use calendar::CalendarSettings;
@@ -30,6 +31,7 @@ pub use jobs::JobSettings;
 pub use organic::OrganicSettings;
 pub use publish::{PlatformSettings, PublishSettings, TokenKey};
 pub use rate_limits::{RateLimit, RateLimitSettings};
+pub use webhooks::WebhookSettings;
 
 use env::{Env, check_secret, jwt_secret};
 
@@ -92,6 +94,7 @@ pub struct Settings {
     pub email: EmailSettings,
     /// Fetching theme sources (`FETCH_*`).
     pub fetch: FetchSettings,
+    pub webhooks: WebhookSettings,
     /// How often the scheduler looks for due schedules (`SCHEDULER_TICK_SECS`).
     pub scheduler_tick: Duration,
 }
@@ -186,6 +189,7 @@ impl Settings {
             publish: PublishSettings::read(&env, &api_addr, dev)?,
             email: EmailSettings::read(&env)?,
             fetch: FetchSettings::read(&env)?,
+            webhooks: WebhookSettings::read(&env)?,
             scheduler_tick: env.seconds_or("SCHEDULER_TICK_SECS", 60.0)?,
         };
         for (name, token) in [

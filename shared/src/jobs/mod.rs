@@ -45,6 +45,8 @@ pub enum JobKind {
     Synthesis,
     Email,
     Publish,
+    /// One webhook delivery (`webhooks::WebhookJob`).
+    Webhook,
 }
 
 impl JobKind {
@@ -59,6 +61,7 @@ impl JobKind {
         match self {
             JobKind::Email => 5,
             JobKind::Publish => 3,
+            JobKind::Webhook => crate::webhooks::ATTEMPTS,
             _ => 3,
         }
     }
@@ -278,7 +281,7 @@ mod tests {
         for &status in JobStatus::ALL {
             assert_eq!(serde_json::to_value(status).unwrap(), status.as_str());
         }
-        assert_eq!(JobKind::ALL.len(), 6);
+        assert_eq!(JobKind::ALL.len(), 7);
     }
 
     #[test]

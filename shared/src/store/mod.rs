@@ -17,6 +17,7 @@ pub mod sessions;
 pub mod suggestions;
 pub mod themes;
 pub mod usage;
+pub mod webhook_deliveries;
 pub mod webhooks;
 
 use sqlx::{PgPool, Postgres, Transaction, postgres::PgRow};

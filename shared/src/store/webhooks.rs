@@ -87,6 +87,8 @@ pub async fn update<T: Row>(
              disabled_reason = case when $6 is null then disabled_reason
                                     when $6 then null
                                     else coalesce(disabled_reason, 'disabled by its owner') end,
+             consecutive_failures = case when $6 then 0 else consecutive_failures end,
+             failing_since = case when $6 then null else failing_since end,
              updated_at = now()
          where id = $1 returning {COLUMNS}"
     )))

@@ -1,5 +1,6 @@
 //! Webhooks' refusals: a URL deliveries cannot use (422; the tests' servers allow private
-//! networks, so a scheme other than http(s) here), an event type nobody sends (422).
+//! networks, so a scheme other than http(s) here), an event type nobody sends (422), a test
+//! or a redelivery to a disabled endpoint (409).
 
 use serde_json::json;
 
@@ -15,5 +16,14 @@ pub(super) async fn refusals(probe: &Probe) {
     let unknown = json!({ "events": ["job.started"] });
     probe
         .expect(422, probe.call("updateWebhook", &[id]).json(unknown))
+        .await;
+    let paused = json!({ "enabled": false });
+    probe
+        .succeed(200, probe.call("updateWebhook", &[id]).json(paused))
+        .await;
+    probe.expect(409, probe.call("testWebhook", &[id])).await;
+    let delivery = uuid::Uuid::now_v7();
+    probe
+        .expect(409, probe.call("redeliverWebhookDelivery", &[id, delivery]))
         .await;
 }

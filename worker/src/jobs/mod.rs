@@ -7,6 +7,7 @@ mod generation;
 mod organic;
 mod publish;
 mod synthesis;
+mod webhook;
 
 use almanac_shared::{
     ai::{AiError, ChatResponse},
@@ -29,6 +30,7 @@ pub fn registry() -> Registry {
         .register::<SynthesisJob>()
         .register::<EmailJob>()
         .register::<almanac_shared::publish::PublishJob>()
+        .register::<almanac_shared::webhooks::WebhookJob>()
 }
 
 /// Logs an AI call with its latency and tokens, and counts it in the metrics.

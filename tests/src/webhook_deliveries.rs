@@ -1,0 +1,559 @@
+//! Webhook deliveries (issue 34): written in the transaction of the change that causes
+//! them, sent by their own job kind to a local receiver, every attempt verified with the
+//! Standard Webhooks reference library (`standardwebhooks` from PyPI), retried on the
+//! schedule (shrunk by `WEBHOOK_RETRY_SCALE`) with the same `webhook-id`, and endpoints
+//! disabled when their receiver is gone or keeps failing.
+
+use std::{
+    collections::{HashMap, HashSet},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicU16, Ordering},
+    },
+    time::Duration,
+};
+
+use almanac_shared::publish::crypto::TokenKey;
+use almanac_tests::fake_http::{Request, read_request};
+use reqwest::Method;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::helpers::{TestApp, TestOptions, eventually, spawn_app_with};
+
+/// Plenty for any delivery here: the retry schedule is shrunk ten thousand times.
+const WAIT: Duration = Duration::from_secs(60);
+
+/// A receiver on a local port answering every request with the status it is set to (0:
+/// it never answers), keeping each request with the status it got.
+#[derive(Clone)]
+struct Receiver {
+    url: String,
+    status: Arc<AtomicU16>,
+    received: Arc<Mutex<Vec<(Request, u16)>>>,
+}
+
+impl Receiver {
+    async fn start(status: u16) -> Self {
+        use tokio::io::AsyncWriteExt;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let receiver = Receiver {
+            url: format!("http://{}/hooks/in", listener.local_addr().unwrap()),
+            status: Arc::new(AtomicU16::new(status)),
+            received: Arc::default(),
+        };
+        let shared = receiver.clone();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let shared = shared.clone();
+                tokio::spawn(async move {
+                    let mut buffer = Vec::new();
+                    while let Some(request) = read_request(&mut socket, &mut buffer).await {
+                        let status = shared.status.load(Ordering::SeqCst);
+                        shared.received.lock().unwrap().push((request, status));
+                        if status == 0 {
+                            std::future::pending::<()>().await;
+                        }
+                        let answer = format!(
+                            "HTTP/1.1 {status} X\r\ncontent-type: text/plain\r\ncontent-length: 8\r\n\r\nanswered"
+                        );
+                        if socket.write_all(answer.as_bytes()).await.is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        receiver
+    }
+
+    fn set(&self, status: u16) {
+        self.status.store(status, Ordering::SeqCst);
+    }
+
+    fn requests(&self) -> Vec<(Request, u16)> {
+        self.received.lock().unwrap().clone()
+    }
+
+    /// The bodies of the requests answered 2xx, by `webhook-id`.
+    fn delivered(&self) -> HashMap<String, Vec<Value>> {
+        let mut delivered: HashMap<String, Vec<Value>> = HashMap::new();
+        for (request, status) in self.requests() {
+            if (200..300).contains(&status) {
+                delivered
+                    .entry(request.header("webhook-id").unwrap())
+                    .or_default()
+                    .push(serde_json::from_slice(&request.body).unwrap());
+            }
+        }
+        delivered
+    }
+}
+
+/// Every request verified by the Standard Webhooks reference library with `secret`: one
+/// verdict per request, in order.
+fn verified_by_the_reference_library(secret: &str, requests: &[(Request, u16)]) -> Vec<bool> {
+    let script = r#"
+import sys, json
+from standardwebhooks.webhooks import Webhook
+secret = sys.argv[1]
+verdicts = []
+for r in json.load(sys.stdin):
+    try:
+        Webhook(secret).verify(r["body"], {"webhook-id": r["id"],
+            "webhook-timestamp": r["timestamp"], "webhook-signature": r["signature"]})
+        verdicts.append(True)
+    except Exception:
+        verdicts.append(False)
+print(json.dumps(verdicts))
+"#;
+    let input: Vec<Value> = requests
+        .iter()
+        .map(|(r, _)| {
+            json!({
+                "id": r.header("webhook-id"),
+                "timestamp": r.header("webhook-timestamp"),
+                "signature": r.header("webhook-signature"),
+                "body": String::from_utf8(r.body.clone()).unwrap(),
+            })
+        })
+        .collect();
+    let mut child = std::process::Command::new("python3")
+        .args(["-c", script, secret])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3 runs");
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        stdin
+            .write_all(serde_json::to_string(&input).unwrap().as_bytes())
+            .unwrap();
+    }
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "the reference library did not run (`make test-deps` installs it): {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+/// An app that delivers to local receivers, quickly: private networks allowed (the
+/// receivers are on 127.0.0.1), the retry schedule shrunk, attempts bounded at 1 s.
+async fn app() -> TestApp {
+    spawn_app_with(TestOptions {
+        env: vec![
+            ("TOKEN_ENCRYPTION_KEY", TokenKey::generate()),
+            ("FETCH_ALLOW_PRIVATE_NETWORKS", "true".into()),
+            ("WEBHOOK_RETRY_SCALE", "0.0001".into()),
+            ("WEBHOOK_TIMEOUT_MS", "1000".into()),
+        ],
+        ..TestOptions::default()
+    })
+    .await
+}
+
+/// Adds an endpoint; its id and secret.
+async fn endpoint(app: &TestApp, user: Uuid, url: &str, events: &[&str]) -> (Uuid, String) {
+    let (status, created) = app
+        .send_json(
+            Method::POST,
+            user,
+            "/v1/webhooks",
+            &json!({"url": url, "events": events}),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    (
+        created["data"]["id"].as_str().unwrap().parse().unwrap(),
+        created["data"]["secret"].as_str().unwrap().to_owned(),
+    )
+}
+
+async fn send_test(app: &TestApp, user: Uuid, endpoint: Uuid) -> Value {
+    let (status, answer) = app
+        .send_empty(Method::POST, user, &format!("/v1/webhooks/{endpoint}/test"))
+        .await;
+    assert_eq!(status, 202, "{answer}");
+    answer["data"].clone()
+}
+
+async fn deliveries(app: &TestApp, user: Uuid, endpoint: Uuid) -> Vec<Value> {
+    let (status, page) = app
+        .get_json(
+            user,
+            &format!("/v1/webhooks/{endpoint}/deliveries?limit=100"),
+        )
+        .await;
+    assert_eq!(status, 200, "{page}");
+    page["data"]["items"].as_array().unwrap().clone()
+}
+
+/// Waits until every delivery of the endpoint is `status`; returns them.
+async fn all_deliveries(
+    app: &TestApp,
+    user: Uuid,
+    endpoint: Uuid,
+    count: usize,
+    status: &str,
+) -> Vec<Value> {
+    eventually(WAIT, &format!("{count} deliveries {status}"), || async {
+        let items = deliveries(app, user, endpoint).await;
+        (items.len() == count && items.iter().all(|d| d["status"] == status)).then_some(items)
+    })
+    .await
+}
+
+/// Events of real changes (a job that succeeded, a test) arrive once each, as the issue's
+/// body, with the delivery's id as `webhook-id`, and verify with the reference library;
+/// an endpoint that did not subscribe to an event gets none of it, and another user's
+/// endpoint nothing at all.
+#[tokio::test]
+async fn events_of_real_changes_arrive_once_each_and_verify_with_the_reference_library() {
+    let app = app().await;
+    let (user, stranger) = (Uuid::now_v7(), Uuid::now_v7());
+    let jobs = Receiver::start(200).await;
+    let failures = Receiver::start(200).await;
+    let theirs = Receiver::start(200).await;
+    let (jobs_endpoint, secret) = endpoint(&app, user, &jobs.url, &["job.succeeded"]).await;
+    let (failures_endpoint, _) = endpoint(&app, user, &failures.url, &["job.failed"]).await;
+    endpoint(&app, stranger, &theirs.url, &["job.succeeded"]).await;
+
+    let generation = app.submit(user).await;
+    let finished = app.wait_finished(user, generation).await;
+    assert_eq!(finished["status"], "succeeded", "{finished}");
+    let test = send_test(&app, user, jobs_endpoint).await;
+    assert_eq!(test["eventType"], "webhook.test");
+
+    let items = all_deliveries(&app, user, jobs_endpoint, 2, "succeeded").await;
+    let delivered = jobs.delivered();
+    assert_eq!(delivered.len(), 2, "{delivered:?}");
+    for item in &items {
+        let id = item["id"].as_str().unwrap();
+        let bodies = &delivered[id];
+        assert_eq!(bodies.len(), 1, "delivered once: {bodies:?}");
+        let body = &bodies[0];
+        assert_eq!(body["type"], item["eventType"]);
+        assert_eq!(body["data"], item["data"]);
+        let stamped =
+            chrono::DateTime::parse_from_rfc3339(body["timestamp"].as_str().unwrap()).unwrap();
+        assert_eq!(
+            stamped,
+            chrono::DateTime::parse_from_rfc3339(item["occurredAt"].as_str().unwrap()).unwrap()
+        );
+        let attempts = item["attempts"].as_array().unwrap();
+        assert_eq!(attempts.len(), 1, "{item}");
+        assert_eq!(attempts[0]["responseStatus"], 200);
+        assert_eq!(attempts[0]["responseExcerpt"], "answered");
+    }
+    let job_event = items
+        .iter()
+        .find(|d| d["eventType"] == "job.succeeded")
+        .expect("the job's event");
+    assert_eq!(job_event["data"]["kind"], "generation");
+    assert_eq!(job_event["data"]["status"], "succeeded");
+    assert_eq!(
+        job_event["data"]["result"]["generation_id"],
+        generation.to_string()
+    );
+
+    let requests = jobs.requests();
+    assert_eq!(requests.len(), 2);
+    assert_eq!(
+        verified_by_the_reference_library(&secret, &requests),
+        vec![true, true]
+    );
+    // Another secret does not verify them.
+    assert_eq!(
+        verified_by_the_reference_library(&almanac_shared::webhooks::new_secret(), &requests),
+        vec![false, false]
+    );
+    // Nothing failed; the stranger's endpoint saw nothing of this user's job. (Nothing is
+    // staged for them at all, so no wait could make a request appear later.)
+    assert!(deliveries(&app, user, failures_endpoint).await.is_empty());
+    assert!(failures.requests().is_empty());
+    let staged: i64 =
+        sqlx::query_scalar("select count(*) from webhook_deliveries where user_id = $1")
+            .bind(stranger)
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+    assert_eq!(staged, 0);
+    assert!(theirs.requests().is_empty());
+}
+
+/// A receiver that is down (503) for a while gets every event once it is back: each with
+/// the id it had on its first attempt, signed afresh on every attempt, delivered once.
+#[tokio::test]
+async fn a_receiver_down_for_a_while_gets_every_event_once_back_with_its_first_id() {
+    let app = app().await;
+    let user = Uuid::now_v7();
+    let receiver = Receiver::start(503).await;
+    let (id, secret) = endpoint(&app, user, &receiver.url, &["job.succeeded"]).await;
+    let mut sent = Vec::new();
+    for _ in 0..5 {
+        sent.push(
+            send_test(&app, user, id).await["id"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    // Down until every delivery has failed twice.
+    eventually(WAIT, "two failed attempts of each delivery", || async {
+        let requests = receiver.requests();
+        sent.iter()
+            .all(|id| {
+                requests
+                    .iter()
+                    .filter(|(r, _)| r.header("webhook-id").as_deref() == Some(id))
+                    .count()
+                    >= 2
+            })
+            .then_some(())
+    })
+    .await;
+    receiver.set(200);
+    let items = all_deliveries(&app, user, id, 5, "succeeded").await;
+
+    let delivered = receiver.delivered();
+    assert_eq!(
+        delivered.keys().cloned().collect::<HashSet<_>>(),
+        sent.iter().cloned().collect::<HashSet<_>>()
+    );
+    assert!(
+        delivered.values().all(|bodies| bodies.len() == 1),
+        "{delivered:?}"
+    );
+    let requests = receiver.requests();
+    // Every attempt verifies, and its id is one of the deliveries'.
+    assert!(
+        verified_by_the_reference_library(&secret, &requests)
+            .into_iter()
+            .all(|ok| ok)
+    );
+    for item in &items {
+        let attempts = item["attempts"].as_array().unwrap();
+        let tried = requests
+            .iter()
+            .filter(|(r, _)| r.header("webhook-id").as_deref() == item["id"].as_str())
+            .count();
+        assert_eq!(attempts.len(), tried, "every attempt recorded: {item}");
+        assert!(attempts.len() >= 3, "{item}");
+        let (last, failed) = attempts.split_last().unwrap();
+        assert_eq!(last["responseStatus"], 200);
+        assert!(failed.iter().all(|a| a["responseStatus"] == 503), "{item}");
+    }
+    // The endpoint failed many times in a row, but not for a day: still enabled.
+    let (_, webhook) = app.get_json(user, &format!("/v1/webhooks/{id}")).await;
+    assert_eq!(webhook["data"]["disabledAt"], Value::Null);
+}
+
+/// A change that rolled back stages nothing: only the committed change's event is sent.
+#[tokio::test]
+async fn a_rolled_back_change_sends_nothing() {
+    let app = app().await;
+    let user = Uuid::now_v7();
+    let receiver = Receiver::start(200).await;
+    let (id, _) = endpoint(&app, user, &receiver.url, &["channel.needs_reauth"]).await;
+    let channel = Uuid::now_v7();
+    sqlx::query(
+        "insert into platform_accounts (id, user_id, platform, account_id, status)
+         values ($1, $2, 'tiktok', 'acct-1', 'connected')",
+    )
+    .bind(channel)
+    .bind(user)
+    .execute(&app.db)
+    .await
+    .unwrap();
+    let mut tx = app.db.begin().await.unwrap();
+    sqlx::query("update platform_accounts set status = 'needs_reauth', status_reason = 'rolled back' where id = $1")
+        .bind(channel)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    tx.rollback().await.unwrap();
+    sqlx::query("update platform_accounts set status = 'needs_reauth', status_reason = 'token revoked' where id = $1")
+        .bind(channel)
+        .execute(&app.db)
+        .await
+        .unwrap();
+
+    let items = all_deliveries(&app, user, id, 1, "succeeded").await;
+    assert_eq!(items[0]["eventType"], "channel.needs_reauth");
+    assert_eq!(items[0]["data"]["reason"], "token revoked");
+    assert_eq!(items[0]["data"]["channelId"], channel.to_string());
+    let requests = receiver.requests();
+    assert_eq!(requests.len(), 1);
+    let body: Value = serde_json::from_slice(&requests[0].0.body).unwrap();
+    assert_eq!(body["data"]["reason"], "token revoked");
+}
+
+/// A receiver that never answers holds an attempt for the time bound only: the attempt
+/// is recorded as a timeout and the next one follows; once it answers, it is delivered.
+#[tokio::test]
+async fn a_hanging_receiver_holds_an_attempt_no_longer_than_the_bound() {
+    let app = app().await;
+    let user = Uuid::now_v7();
+    let receiver = Receiver::start(0).await;
+    let (id, _) = endpoint(&app, user, &receiver.url, &["job.succeeded"]).await;
+    let delivery = send_test(&app, user, id).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    eventually(WAIT, "two attempts", || async {
+        (receiver.requests().len() >= 2).then_some(())
+    })
+    .await;
+    receiver.set(200);
+    let items = all_deliveries(&app, user, id, 1, "succeeded").await;
+    assert_eq!(items[0]["id"], delivery.as_str());
+    let attempts = items[0]["attempts"].as_array().unwrap();
+    let (last, timed_out) = attempts.split_last().unwrap();
+    assert!(timed_out.len() >= 2, "{attempts:?}");
+    for attempt in timed_out {
+        assert_eq!(attempt["errorCode"], "WEBHOOK_TIMEOUT", "{attempt}");
+        assert_eq!(attempt["errorMessage"], "no answer within 1000 ms");
+        assert_eq!(attempt["responseStatus"], Value::Null);
+    }
+    assert_eq!(last["responseStatus"], 200);
+}
+
+/// A 410 disables its endpoint at once; an endpoint whose every attempt failed for a day
+/// (at least ten in a row) is disabled too, and the owner's other endpoints are told with
+/// `webhook.disabled`. A disabled endpoint is sent nothing more, and can be enabled again
+/// and its deliveries sent again, with the same ids.
+#[tokio::test]
+async fn gone_and_failing_endpoints_are_disabled_and_their_owner_told() {
+    let app = app().await;
+    // The deliveries of the disabled endpoints fail, and their jobs with them.
+    app.expect_failed_jobs();
+    let user = Uuid::now_v7();
+    let watcher = Receiver::start(200).await;
+    let (watcher_id, _) = endpoint(&app, user, &watcher.url, &["webhook.disabled"]).await;
+
+    let gone = Receiver::start(410).await;
+    let (gone_id, _) = endpoint(&app, user, &gone.url, &["job.succeeded"]).await;
+    send_test(&app, user, gone_id).await;
+    let failed = all_deliveries(&app, user, gone_id, 1, "failed").await;
+    assert_eq!(failed[0]["attempts"].as_array().unwrap().len(), 1);
+    assert_eq!(failed[0]["lastError"]["code"], "WEBHOOK_GONE");
+    let (_, webhook) = app.get_json(user, &format!("/v1/webhooks/{gone_id}")).await;
+    assert_eq!(
+        webhook["data"]["disabledReason"],
+        "the receiver answered 410 Gone"
+    );
+    assert_eq!(gone.requests().len(), 1);
+
+    let failing = Receiver::start(500).await;
+    let (failing_id, _) = endpoint(&app, user, &failing.url, &["job.succeeded"]).await;
+    for _ in 0..10 {
+        send_test(&app, user, failing_id).await;
+    }
+    eventually(WAIT, "ten failed attempts", || async {
+        let failures: i32 =
+            sqlx::query_scalar("select consecutive_failures from webhook_endpoints where id = $1")
+                .bind(failing_id)
+                .fetch_one(&app.db)
+                .await
+                .unwrap();
+        (failures >= 10).then_some(())
+    })
+    .await;
+    // Ten in a row, but within moments: not disabled. A day of failures later (the run
+    // of failures dated back), the next failed attempt disables it.
+    let (_, webhook) = app
+        .get_json(user, &format!("/v1/webhooks/{failing_id}"))
+        .await;
+    assert_eq!(webhook["data"]["disabledAt"], Value::Null, "{webhook}");
+    sqlx::query(
+        "update webhook_endpoints set failing_since = now() - interval '25 hours' where id = $1",
+    )
+    .bind(failing_id)
+    .execute(&app.db)
+    .await
+    .unwrap();
+    send_test(&app, user, failing_id).await;
+
+    let told = all_deliveries(&app, user, watcher_id, 2, "succeeded").await;
+    let mut disabled: Vec<(String, String)> = told
+        .iter()
+        .map(|d| {
+            assert_eq!(d["eventType"], "webhook.disabled");
+            (
+                d["data"]["webhookId"].as_str().unwrap().to_owned(),
+                d["data"]["reason"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    disabled.sort();
+    let mut expected = vec![gone_id.to_string(), failing_id.to_string()];
+    expected.sort();
+    assert_eq!(
+        disabled
+            .iter()
+            .map(|(id, _)| id.clone())
+            .collect::<Vec<_>>(),
+        expected
+    );
+    let (_, webhook) = app
+        .get_json(user, &format!("/v1/webhooks/{failing_id}"))
+        .await;
+    let reason = webhook["data"]["disabledReason"].as_str().unwrap();
+    assert!(reason.starts_with("every delivery failed for"), "{reason}");
+
+    // Disabled: a test is refused, and what was still pending ends without an attempt.
+    let (status, refused) = app
+        .send_empty(
+            Method::POST,
+            user,
+            &format!("/v1/webhooks/{failing_id}/test"),
+        )
+        .await;
+    assert_eq!(status, 409);
+    assert_eq!(refused["error"]["code"], "WEBHOOK_DISABLED");
+    let ended = all_deliveries(&app, user, failing_id, 11, "failed").await;
+    let before = failing.requests().len();
+    let tried: usize = ended
+        .iter()
+        .map(|d| d["attempts"].as_array().unwrap().len())
+        .sum();
+    assert_eq!(
+        tried, before,
+        "every request the receiver got is an attempt"
+    );
+
+    // Enabled and answering again: a redelivery keeps the delivery's id.
+    failing.set(200);
+    let (status, _) = app
+        .send_json(
+            Method::PATCH,
+            user,
+            &format!("/v1/webhooks/{failing_id}"),
+            &json!({"enabled": true}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let again = ended[0]["id"].as_str().unwrap();
+    let (status, redelivered) = app
+        .send_empty(
+            Method::POST,
+            user,
+            &format!("/v1/webhooks/{failing_id}/deliveries/{again}/redeliver"),
+        )
+        .await;
+    assert_eq!(status, 202, "{redelivered}");
+    assert_eq!(redelivered["data"]["status"], "pending");
+    eventually(WAIT, "the redelivery", || async {
+        failing.delivered().get(again).map(|_| ())
+    })
+    .await;
+    assert_eq!(failing.delivered().len(), 1);
+    let (_, webhook) = app
+        .get_json(user, &format!("/v1/webhooks/{failing_id}"))
+        .await;
+    assert_eq!(webhook["data"]["disabledAt"], Value::Null);
+}

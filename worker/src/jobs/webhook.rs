@@ -1,0 +1,283 @@
+//! The webhook job: one delivery, attempt after attempt on the retry schedule
+//! (`webhooks::RETRY_SCHEDULE`), each signed afresh and bounded in time, each recorded with
+//! what the receiver answered. A 2xx ends it; a 410 disables the endpoint; an endpoint
+//! that keeps failing is disabled by the attempt that finds it has failed long enough.
+
+use std::time::Instant;
+
+use almanac_shared::{
+    store::{
+        jobs::Claim,
+        webhook_deliveries::{self as deliveries, AttemptRecord, Sending, Verdict},
+    },
+    webhooks::{self, Answer, Attempt, SendError, WebhookJob},
+};
+use chrono::Utc;
+use serde_json::{Value, json};
+
+use crate::job::{Context, Finished, Job, JobContext, JobError, JobResult};
+
+impl Job for WebhookJob {
+    type Input = Sending;
+
+    const START: &'static str = deliveries::START;
+
+    const MISSING: &'static str = "WEBHOOK_DELIVERY_MISSING";
+
+    async fn run(self, ctx: &JobContext, claim: &Claim, sending: Sending) -> JobResult {
+        if !sending.current || sending.status != "pending" {
+            // Redelivered since (another job sends it now), or settled already.
+            return finish(ctx, claim, &sending).await;
+        }
+        if sending.disabled_at.is_some() {
+            return abandon(ctx, claim, &sending).await;
+        }
+        let Some(cipher) = ctx.cipher.as_ref() else {
+            return Err(JobError::permanent(
+                "TOKEN_STORE_UNCONFIGURED",
+                "TOKEN_ENCRYPTION_KEY is not set: the endpoint's secret cannot be read",
+            ));
+        };
+        let started_at = Utc::now();
+        let Some(secrets) = sending.secrets(cipher, started_at) else {
+            return Err(JobError::permanent(
+                "WEBHOOK_SECRET_UNREADABLE",
+                "the endpoint's secret does not open with this TOKEN_ENCRYPTION_KEY: rotate it",
+            ));
+        };
+        let id = sending.id.to_string();
+        let body = webhooks::body(&sending.event_type, sending.occurred_at, &sending.data);
+        let timestamp = started_at.timestamp();
+        let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
+        let signature = webhooks::signature_header(&secrets, &id, timestamp, &body);
+        let clock = Instant::now();
+        let sent = ctx
+            .webhooks
+            .send(Attempt {
+                url: &sending.url,
+                id: &id,
+                timestamp,
+                signature: &signature,
+                body: &body,
+            })
+            .await;
+        let attempt = record_of(started_at, clock, &sent);
+        match sent {
+            Ok(answer) if answer.delivered() => delivered(ctx, claim, &sending, &attempt).await,
+            Ok(answer) => refused(ctx, claim, &sending, &attempt, &answer).await,
+            Err(error) => unanswered(ctx, claim, &sending, &attempt, &error).await,
+        }
+    }
+}
+
+fn record_of(
+    started_at: chrono::DateTime<Utc>,
+    clock: Instant,
+    sent: &Result<Answer, SendError>,
+) -> AttemptRecord {
+    let (response_status, response_excerpt, error_code, error_message) = match sent {
+        Ok(answer) => (
+            Some(i32::from(answer.status)),
+            Some(answer.excerpt.clone()),
+            None,
+            None,
+        ),
+        Err(error) => (
+            None,
+            None,
+            Some(send_error_code(error).to_owned()),
+            Some(error.to_string()),
+        ),
+    };
+    AttemptRecord {
+        started_at,
+        duration_ms: i32::try_from(clock.elapsed().as_millis()).unwrap_or(i32::MAX),
+        response_status,
+        response_excerpt,
+        error_code,
+        error_message,
+    }
+}
+
+fn send_error_code(error: &SendError) -> &'static str {
+    match error {
+        SendError::Refused(_) => "WEBHOOK_URL_REFUSED",
+        SendError::Timeout(_) => "WEBHOOK_TIMEOUT",
+        SendError::Failed(_) => "WEBHOOK_UNREACHABLE",
+    }
+}
+
+/// A 2xx: the delivery succeeded, and the job with it.
+async fn delivered(
+    ctx: &JobContext,
+    claim: &Claim,
+    sending: &Sending,
+    attempt: &AttemptRecord,
+) -> JobResult {
+    let verdict = Verdict {
+        status: "succeeded",
+        next_attempt_at: None,
+        error: None,
+        disable_now: None,
+    };
+    let result = json!({ "delivery_id": sending.id, "status": attempt.response_status });
+    let mut tx = ctx.pool.begin().await.context("recording the delivery")?;
+    if record(ctx, &mut tx, claim, sending, attempt, &verdict)
+        .await?
+        .is_none()
+        || !claim
+            .succeed(&mut *tx, &result, None)
+            .await
+            .context("ending the job")?
+    {
+        return Ok(None);
+    }
+    tx.commit().await.context("recording the delivery")?;
+    let waited = (Utc::now() - sending.occurred_at)
+        .to_std()
+        .unwrap_or_default();
+    metrics::counter!("webhook_attempts_total", "outcome" => "delivered").increment(1);
+    metrics::histogram!("webhook_delivery_seconds").record(waited.as_secs_f64());
+    tracing::info!(delivery_id = %sending.id, attempt = sending.attempts + 1, "webhook delivered");
+    Ok(Some(Finished::succeeded(result)))
+}
+
+/// The receiver answered otherwise than 2xx: retried on the schedule, except a 410, which
+/// disables the endpoint.
+async fn refused(
+    ctx: &JobContext,
+    claim: &Claim,
+    sending: &Sending,
+    attempt: &AttemptRecord,
+    answer: &Answer,
+) -> JobResult {
+    let message = format!("the receiver answered {}", answer.status);
+    if answer.status == 410 {
+        let error = JobError::permanent("WEBHOOK_GONE", format!("{message}: the endpoint is gone"));
+        let reason = "the receiver answered 410 Gone".to_owned();
+        return failed(ctx, claim, sending, attempt, error, Some(reason)).await;
+    }
+    let error = JobError::transient("WEBHOOK_REFUSED", message).with("status", answer.status);
+    failed(ctx, claim, sending, attempt, error, None).await
+}
+
+/// No answer: refused by the fetch guard (for good), or a timeout or connection failure
+/// (retried).
+async fn unanswered(
+    ctx: &JobContext,
+    claim: &Claim,
+    sending: &Sending,
+    attempt: &AttemptRecord,
+    error: &SendError,
+) -> JobResult {
+    let code = send_error_code(error);
+    let error = match error {
+        SendError::Refused(_) => JobError::permanent(code, error.to_string()),
+        _ => JobError::transient(code, error.to_string()),
+    };
+    failed(ctx, claim, sending, attempt, error, None).await
+}
+
+/// Records a failed attempt: the next one scheduled, or the delivery failed for good.
+async fn failed(
+    ctx: &JobContext,
+    claim: &Claim,
+    sending: &Sending,
+    attempt: &AttemptRecord,
+    mut error: JobError,
+    disable_now: Option<String>,
+) -> JobResult {
+    let delay = (error.transient && disable_now.is_none())
+        .then(|| webhooks::retry_delay(claim.attempt, ctx.settings.webhooks.retry_scale))
+        .flatten()
+        .filter(|_| !claim.is_last_attempt());
+    let verdict = Verdict {
+        status: if delay.is_some() { "pending" } else { "failed" },
+        next_attempt_at: delay.map(|d| Utc::now() + d),
+        error: Some(error.detail.clone()),
+        disable_now,
+    };
+    let mut tx = ctx.pool.begin().await.context("recording the attempt")?;
+    if record(ctx, &mut tx, claim, sending, attempt, &verdict)
+        .await?
+        .is_none()
+    {
+        return Ok(None);
+    }
+    tx.commit().await.context("recording the attempt")?;
+    metrics::counter!("webhook_attempts_total", "outcome" => "failed").increment(1);
+    match delay {
+        Some(delay) => {
+            error.retry_after = Some(delay);
+            error.retry_exactly = true;
+        }
+        None => error.transient = false,
+    }
+    Err(error)
+}
+
+/// Records the attempt in `tx`, and tells the owner of an endpoint it disabled; `None`
+/// when the claim was lost.
+async fn record(
+    ctx: &JobContext,
+    tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
+    claim: &Claim,
+    sending: &Sending,
+    attempt: &AttemptRecord,
+    verdict: &Verdict,
+) -> Result<Option<()>, JobError> {
+    let window = webhooks::DISABLE_AFTER.mul_f64(ctx.settings.webhooks.retry_scale);
+    let recorded = deliveries::record_attempt(
+        tx,
+        claim,
+        sending,
+        attempt,
+        verdict,
+        window,
+        webhooks::DISABLE_AFTER_FAILURES,
+    )
+    .await
+    .context("recording the attempt")?;
+    let Some(disabled) = recorded else {
+        return Ok(None);
+    };
+    if let Some(disabled) = disabled {
+        metrics::counter!("webhook_endpoints_disabled_total").increment(1);
+        tracing::warn!(webhook_id = %disabled.endpoint_id, reason = %disabled.reason, "webhook endpoint disabled");
+    }
+    Ok(Some(()))
+}
+
+/// The endpoint was disabled before this attempt: the delivery fails without one.
+async fn abandon(ctx: &JobContext, claim: &Claim, sending: &Sending) -> JobResult {
+    let error = JobError::permanent(
+        "WEBHOOK_DISABLED",
+        "the endpoint was disabled before this attempt: enable it, then redeliver",
+    );
+    let mut tx = ctx.pool.begin().await.context("recording the delivery")?;
+    if !claim
+        .alive(&mut *tx, None)
+        .await
+        .context("recording the delivery")?
+    {
+        return Ok(None);
+    }
+    deliveries::abandon(&mut tx, sending.id, &error.detail)
+        .await
+        .context("recording the delivery")?;
+    tx.commit().await.context("recording the delivery")?;
+    Err(error)
+}
+
+/// Nothing to send: the job ends with the delivery as it stands.
+async fn finish(ctx: &JobContext, claim: &Claim, sending: &Sending) -> JobResult {
+    let result: Value = json!({ "delivery_id": sending.id, "superseded": true });
+    if !claim
+        .succeed(&ctx.pool, &result, None)
+        .await
+        .context("ending the job")?
+    {
+        return Ok(None);
+    }
+    Ok(Some(Finished::succeeded(result)))
+}
