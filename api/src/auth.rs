@@ -110,6 +110,9 @@ fn verify(req: &Request, token: &str) -> poem::Result<AuthUser> {
     match state.jwt.verify(token) {
         Ok(claims) => {
             tracing::Span::current().record("userId", tracing::field::display(claims.sub));
+            if let Some(email) = &claims.email {
+                state.contacts.note(&state.pool, claims.sub, email);
+            }
             Ok(AuthUser { id: claims.sub })
         }
         Err(error) => {

@@ -8,6 +8,7 @@
 
 pub mod auth;
 pub mod body;
+pub mod contacts;
 pub mod envelope;
 pub mod error;
 pub mod flags_cli;
@@ -221,6 +222,7 @@ impl Application {
             pool,
             redis,
             events_redis,
+            contacts: Default::default(),
         };
         Ok(Self {
             listener,

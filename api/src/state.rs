@@ -30,6 +30,8 @@ pub struct AppState {
     /// Seals and opens channels' tokens and webhooks' secrets; none without
     /// `TOKEN_ENCRYPTION_KEY`.
     pub cipher: Option<almanac_shared::publish::crypto::TokenCipher>,
+    /// Users' addresses, noted from their tokens.
+    pub contacts: crate::contacts::Contacts,
 }
 
 impl AppState {

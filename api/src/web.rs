@@ -137,6 +137,9 @@ async fn session_open(
             "this access token is not valid here: it may have expired, or be for another server",
         )
     })?;
+    if let Some(email) = &claims.email {
+        state.contacts.note(&state.pool, claims.sub, email);
+    }
     let expires = chrono::DateTime::from_timestamp(claims.exp, 0).unwrap_or_default();
     session::open(&state, claims.sub, expires).await
 }

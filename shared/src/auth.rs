@@ -21,6 +21,9 @@ pub struct Claims {
     pub aud: String,
     #[serde(default = "default_role")]
     pub role: String,
+    /// The user's address (Supabase's tokens carry it): where what needs them is sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
 }
 
 fn default_role() -> String {
@@ -112,6 +115,11 @@ impl JwtKeys {
 
     /// Mints a token for `user` valid for `ttl_secs` (the `token` subcommand and tests).
     pub fn mint(&self, user: Uuid, ttl_secs: i64) -> String {
+        self.mint_with_email(user, None, ttl_secs)
+    }
+
+    /// [`JwtKeys::mint`] with an `email` claim, as Supabase's tokens have.
+    pub fn mint_with_email(&self, user: Uuid, email: Option<&str>, ttl_secs: i64) -> String {
         let now = chrono::Utc::now().timestamp();
         let claims = Claims {
             sub: user,
@@ -120,6 +128,7 @@ impl JwtKeys {
             iat: Some(now),
             aud: AUDIENCE.to_owned(),
             role: AUDIENCE.to_owned(),
+            email: email.map(str::to_owned),
         };
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
             .expect("HS256 encoding of plain claims cannot fail")

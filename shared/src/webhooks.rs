@@ -122,6 +122,39 @@ pub const DISABLE_AFTER_FAILURES: i32 = 10;
 /// The type of the event `POST /v1/webhooks/{id}/test` sends (no endpoint subscribes to it).
 pub const TEST_EVENT: &str = "webhook.test";
 
+/// The email telling an endpoint's owner it was disabled.
+pub struct OwnerEmail {
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+pub fn disabled_email(url: &str, reason: &str, link: &str) -> OwnerEmail {
+    let escape = |text: &str| {
+        text.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('"', "&quot;")
+    };
+    OwnerEmail {
+        subject: "Almanac stopped sending events to one of your webhooks".to_owned(),
+        text: format!(
+            "Almanac disabled your webhook endpoint {url}: {reason}.\n\n\
+             Nothing more is sent to it until you enable it again. Once your receiver is \
+             fixed, enable it and redeliver what it missed:\n{link}\n"
+        ),
+        html: format!(
+            "<p>Almanac disabled your webhook endpoint <code>{}</code>: {}.</p>\
+             <p>Nothing more is sent to it until you enable it again. Once your receiver is \
+             fixed, enable it and redeliver what it missed:</p>\
+             <p><a href=\"{}\">Your webhooks</a></p>",
+            escape(url),
+            escape(reason),
+            escape(link)
+        ),
+    }
+}
+
 /// A delivery's body, the same on every attempt: `{type, timestamp, data}`.
 pub fn body(
     event_type: &str,

@@ -144,13 +144,18 @@ print(json.dumps(verdicts))
 /// An app that delivers to local receivers, quickly: private networks allowed (the
 /// receivers are on 127.0.0.1), the retry schedule shrunk, attempts bounded at 1 s.
 async fn app() -> TestApp {
+    app_with(Vec::new()).await
+}
+
+async fn app_with(mut env: Vec<(&'static str, String)>) -> TestApp {
+    env.extend([
+        ("TOKEN_ENCRYPTION_KEY", TokenKey::generate()),
+        ("FETCH_ALLOW_PRIVATE_NETWORKS", "true".into()),
+        ("WEBHOOK_RETRY_SCALE", "0.0001".into()),
+        ("WEBHOOK_TIMEOUT_MS", "1000".into()),
+    ]);
     spawn_app_with(TestOptions {
-        env: vec![
-            ("TOKEN_ENCRYPTION_KEY", TokenKey::generate()),
-            ("FETCH_ALLOW_PRIVATE_NETWORKS", "true".into()),
-            ("WEBHOOK_RETRY_SCALE", "0.0001".into()),
-            ("WEBHOOK_TIMEOUT_MS", "1000".into()),
-        ],
+        env,
         ..TestOptions::default()
     })
     .await
@@ -423,15 +428,44 @@ async fn a_hanging_receiver_holds_an_attempt_no_longer_than_the_bound() {
 }
 
 /// A 410 disables its endpoint at once; an endpoint whose every attempt failed for a day
-/// (at least ten in a row) is disabled too, and the owner's other endpoints are told with
-/// `webhook.disabled`. A disabled endpoint is sent nothing more, and can be enabled again
-/// and its deliveries sent again, with the same ids.
+/// (at least ten in a row) is disabled too; the owner is emailed (at the address their
+/// token carried) and their other endpoints are told with `webhook.disabled`. A disabled
+/// endpoint is sent nothing more, and can be enabled again and its deliveries sent again,
+/// with the same ids.
 #[tokio::test]
 async fn gone_and_failing_endpoints_are_disabled_and_their_owner_told() {
-    let app = app().await;
+    let outbox = std::env::temp_dir().join(format!("almanac-webhooks-{}", Uuid::new_v4()));
+    let app = app_with(vec![
+        ("EMAIL_PROVIDER", "outbox".into()),
+        ("EMAIL_OUTBOX_DIR", outbox.display().to_string()),
+    ])
+    .await;
     // The deliveries of the disabled endpoints fail, and their jobs with them.
     app.expect_failed_jobs();
     let user = Uuid::now_v7();
+    // A request whose token carries the user's address (as Supabase's do) makes it theirs.
+    let status = app
+        .client
+        .get(app.url("/v1/webhooks"))
+        .bearer_auth(
+            app.keys
+                .mint_with_email(user, Some("owner@example.com"), 600),
+        )
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, 200);
+    eventually(WAIT, "the owner's address kept", || async {
+        let email: Option<String> =
+            sqlx::query_scalar("select email from user_contacts where user_id = $1")
+                .bind(user)
+                .fetch_optional(&app.db)
+                .await
+                .unwrap();
+        email.filter(|e| e == "owner@example.com")
+    })
+    .await;
     let watcher = Receiver::start(200).await;
     let (watcher_id, _) = endpoint(&app, user, &watcher.url, &["webhook.disabled"]).await;
 

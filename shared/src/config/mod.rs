@@ -100,6 +100,14 @@ pub struct Settings {
 }
 
 impl Settings {
+    /// The address people open the app at, for links in emails and feeds:
+    /// `PUBLIC_BASE_URL`, else the OAuth redirect base.
+    pub fn app_base_url(&self) -> &str {
+        self.public_base_url
+            .as_deref()
+            .unwrap_or(&self.publish.redirect_base_url)
+    }
+
     /// Reads the process environment.
     pub fn from_env() -> anyhow::Result<Self> {
         Self::from_lookup(|key| std::env::var(key).ok())

@@ -7,6 +7,7 @@
 
 pub mod calendars;
 pub mod cards;
+pub mod contacts;
 pub mod flags;
 pub mod generations;
 pub mod idempotency;

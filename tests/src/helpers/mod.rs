@@ -144,7 +144,7 @@ pub struct TestApp {
     api: JoinHandle<()>,
     replicas: Vec<JoinHandle<()>>,
     workers: Vec<Worker>,
-    keys: JwtKeys,
+    pub keys: JwtKeys,
 }
 
 pub async fn spawn_app() -> TestApp {

@@ -8,7 +8,7 @@ use std::time::Instant;
 use almanac_shared::{
     store::{
         jobs::Claim,
-        webhook_deliveries::{self as deliveries, AttemptRecord, Sending, Verdict},
+        webhook_deliveries::{self as deliveries, AttemptRecord, Disabled, Sending, Verdict},
     },
     webhooks::{self, Answer, Attempt, SendError, WebhookJob},
 };
@@ -122,17 +122,18 @@ async fn delivered(
     };
     let result = json!({ "delivery_id": sending.id, "status": attempt.response_status });
     let mut tx = ctx.pool.begin().await.context("recording the delivery")?;
-    if record(ctx, &mut tx, claim, sending, attempt, &verdict)
-        .await?
-        .is_none()
-        || !claim
-            .succeed(&mut *tx, &result, None)
-            .await
-            .context("ending the job")?
+    let Some(disabled) = record(ctx, &mut tx, claim, sending, attempt, &verdict).await? else {
+        return Ok(None);
+    };
+    if !claim
+        .succeed(&mut *tx, &result, None)
+        .await
+        .context("ending the job")?
     {
         return Ok(None);
     }
     tx.commit().await.context("recording the delivery")?;
+    tell_owner(ctx, disabled).await;
     let waited = (Utc::now() - sending.occurred_at)
         .to_std()
         .unwrap_or_default();
@@ -198,13 +199,11 @@ async fn failed(
         disable_now,
     };
     let mut tx = ctx.pool.begin().await.context("recording the attempt")?;
-    if record(ctx, &mut tx, claim, sending, attempt, &verdict)
-        .await?
-        .is_none()
-    {
+    let Some(disabled) = record(ctx, &mut tx, claim, sending, attempt, &verdict).await? else {
         return Ok(None);
-    }
+    };
     tx.commit().await.context("recording the attempt")?;
+    tell_owner(ctx, disabled).await;
     metrics::counter!("webhook_attempts_total", "outcome" => "failed").increment(1);
     match delay {
         Some(delay) => {
@@ -225,7 +224,7 @@ async fn record(
     sending: &Sending,
     attempt: &AttemptRecord,
     verdict: &Verdict,
-) -> Result<Option<()>, JobError> {
+) -> Result<Option<Option<Disabled>>, JobError> {
     let window = webhooks::DISABLE_AFTER.mul_f64(ctx.settings.webhooks.retry_scale);
     let recorded = deliveries::record_attempt(
         tx,
@@ -238,14 +237,42 @@ async fn record(
     )
     .await
     .context("recording the attempt")?;
-    let Some(disabled) = recorded else {
-        return Ok(None);
+    Ok(recorded)
+}
+
+/// After the commit that disabled an endpoint: its owner is emailed (when a token of
+/// theirs gave their address), once; their other endpoints were told in that commit.
+async fn tell_owner(ctx: &JobContext, disabled: Option<Disabled>) {
+    let Some(disabled) = disabled else {
+        return;
     };
-    if let Some(disabled) = disabled {
-        metrics::counter!("webhook_endpoints_disabled_total").increment(1);
-        tracing::warn!(webhook_id = %disabled.endpoint_id, reason = %disabled.reason, "webhook endpoint disabled");
+    metrics::counter!("webhook_endpoints_disabled_total").increment(1);
+    tracing::warn!(webhook_id = %disabled.endpoint_id, reason = %disabled.reason, "webhook endpoint disabled");
+    let to = match almanac_shared::store::contacts::email_of(&ctx.pool, disabled.user_id).await {
+        Ok(Some(to)) => to,
+        Ok(None) => {
+            tracing::info!(webhook_id = %disabled.endpoint_id, "no address known for the endpoint's owner; not emailed");
+            return;
+        }
+        Err(error) => {
+            tracing::warn!(webhook_id = %disabled.endpoint_id, error = %error, "reading the owner's address failed; not emailed");
+            return;
+        }
+    };
+    let link = format!("{}/app/#/webhooks", ctx.settings.app_base_url());
+    let email = webhooks::disabled_email(&disabled.url, &disabled.reason, &link);
+    let id = uuid::Uuid::now_v7();
+    let outgoing = almanac_shared::email::OutgoingEmail {
+        to,
+        subject: email.subject,
+        text: email.text,
+        html: email.html,
+        message_id: format!("<{}.{id}@almanac>", disabled.endpoint_id),
+        delivery_id: id,
+    };
+    if let Err(error) = ctx.mailer.send(&outgoing).await {
+        tracing::warn!(webhook_id = %disabled.endpoint_id, error = %error, "emailing the owner of a disabled endpoint failed");
     }
-    Ok(Some(()))
 }
 
 /// The endpoint was disabled before this attempt: the delivery fails without one.
