@@ -46,7 +46,7 @@ use crate::{
             OrganicWeeksApi,
         },
         publishing::{ChannelsApi, PublishApi},
-        saved_calendars::SavedCalendarsApi,
+        saved_calendars::{SavedCalendarsApi, feed::CalendarFeedApi},
         schedules::SchedulesApi,
         suggestions::SuggestionsApi,
         themes::ThemesApi,
@@ -61,7 +61,12 @@ pub type Apis = (
     HealthApi,
     (GenerationsApi, SuggestionsApi, CardsApi),
     JobsApi,
-    (CalendarGenerationApi, ContinueApi, SavedCalendarsApi),
+    (
+        CalendarGenerationApi,
+        ContinueApi,
+        SavedCalendarsApi,
+        CalendarFeedApi,
+    ),
     (ThemesApi, SchedulesApi),
     (
         OrganicBrandsApi,

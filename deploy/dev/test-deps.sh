@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the end-to-end tests need beyond Rust, Postgres and Redis: Python's
-# `icalendar` (an independent RFC 5545 parser for the calendar export test), `aiosmtpd` (a
+# `icalendar` and `vobject` (pinned; two independent RFC 5545 parsers for the calendar export
+# and feed tests), `aiosmtpd` (a
 # real SMTP server for the email tests), `openapi-python-client` (pinned; the generated
 # client test), Schemathesis (pinned, in a virtual environment: the fuzzer gate), a headless browser (Debian's `chromium`) for the EventSource test, and
 # `redis-server` itself (tests that restart Redis run their own), `promtool` (Debian's
@@ -25,7 +26,7 @@ fi
 for pair in icalendar=icalendar aiosmtpd=aiosmtpd \
   openapi_python_client=openapi-python-client==0.29.1 \
   kubernetes_validate=kubernetes-validate==1.37.0 \
-  standardwebhooks=standardwebhooks==1.1.0; do
+  standardwebhooks=standardwebhooks==1.1.0 vobject=vobject==0.9.9; do
   module=${pair%%=*}
   package=${pair#*=}
   if ! python3 -c "import $module" 2>/dev/null; then

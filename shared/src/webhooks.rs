@@ -394,6 +394,7 @@ mod tests {
     #[test]
     fn retries_follow_the_schedule_within_the_jitter() {
         assert_eq!(ATTEMPTS, 8);
+        assert_eq!(crate::jobs::JobKind::Webhook.max_attempts(), ATTEMPTS);
         for attempt in 1..ATTEMPTS {
             let wait = RETRY_SCHEDULE[attempt as usize - 1];
             let delay = retry_delay(attempt, 1.0).unwrap();

@@ -20,6 +20,8 @@ mod calendar_edits;
 #[cfg(test)]
 mod calendar_export;
 #[cfg(test)]
+mod calendar_feed;
+#[cfg(test)]
 mod calendar_legacy;
 #[cfg(test)]
 mod calendars;

@@ -19,6 +19,9 @@ pub struct RateLimitSettings {
     pub organic: RateLimit,
     /// `POST /v1/calendars/{id}/publish`, spooled requests included: `PUBLISH_RATE_*`.
     pub publish: RateLimit,
+    /// `GET /feeds/{token}.ics`, per feed (calendar applications fetch it every hour or
+    /// so): `FEED_RATE_*`.
+    pub feeds: RateLimit,
 }
 
 /// At most `limit` requests per user in any `window`.
@@ -38,6 +41,7 @@ impl RateLimitSettings {
             syntheses: rate_limit(env, "syntheses", "SYNTHESIS", 20, 600)?,
             organic: rate_limit(env, "organic", "ORGANIC", 20, 600)?,
             publish: rate_limit(env, "publish", "PUBLISH", 60, 60)?,
+            feeds: rate_limit(env, "feeds", "FEED", 60, 60)?,
         })
     }
 }

@@ -61,7 +61,8 @@ impl JobKind {
         match self {
             JobKind::Email => 5,
             JobKind::Publish => 3,
-            JobKind::Webhook => crate::webhooks::ATTEMPTS,
+            // The first and one after each wait of `webhooks::RETRY_SCHEDULE`.
+            JobKind::Webhook => 8,
             _ => 3,
         }
     }

@@ -75,25 +75,17 @@ pub struct Sending {
 }
 
 impl Sending {
-    /// The secrets that sign an attempt at `now`: the current one, and the one before the
-    /// last rotation while its overlap lasts. `None` when a sealed secret does not open
-    /// (another `TOKEN_ENCRYPTION_KEY`).
-    pub fn secrets(
-        &self,
-        cipher: &crate::publish::crypto::TokenCipher,
-        now: DateTime<Utc>,
-    ) -> Option<Vec<String>> {
-        let open = |sealed: &str| {
-            let bytes = hex::decode(sealed).ok()?;
-            cipher.open(self.endpoint_id, crate::webhooks::SECRET_FIELD, &bytes)
-        };
-        let mut secrets = vec![open(&self.secret)?];
+    /// The sealed secrets that sign an attempt at `now`: the current one, and the one
+    /// before the last rotation while its overlap lasts. `None` when one is not hex (never
+    /// written so).
+    pub fn sealed_secrets(&self, now: DateTime<Utc>) -> Option<Vec<Vec<u8>>> {
+        let mut sealed = vec![hex::decode(&self.secret).ok()?];
         if let (Some(previous), Some(until)) = (&self.previous_secret, self.previous_secret_until)
             && until > now
         {
-            secrets.push(open(previous)?);
+            sealed.push(hex::decode(previous).ok()?);
         }
-        Some(secrets)
+        Some(sealed)
     }
 }
 

@@ -199,6 +199,9 @@ fn fill(template: &str, ids: &[Uuid]) -> String {
                 "tiktok".to_owned()
             } else if segment == "{name}" {
                 "PUBLISH_SERVICE_ENABLED".to_owned()
+            } else if segment == "{file}" {
+                // A feed's address as this server makes them (nobody's, here).
+                format!("{}.ics", "A".repeat(43))
             } else if segment.starts_with('{') {
                 ids.next().unwrap().to_string()
             } else {
@@ -375,6 +378,7 @@ async fn every_documented_refusal_occurs() {
             ("SYNTHESIS_RATE_LIMIT", "1".into()),
             ("ORGANIC_RATE_LIMIT", "2".into()),
             ("PUBLISH_RATE_LIMIT", "12".into()),
+            ("FEED_RATE_LIMIT", "1".into()),
             (
                 "TOKEN_ENCRYPTION_KEY",
                 almanac_shared::publish::crypto::TokenKey::generate(),
@@ -599,6 +603,20 @@ async fn every_documented_refusal_occurs() {
     for job in [uuid(&second["data"]["jobId"]), uuid(&synthesis["job_id"])] {
         wait_succeeded(&app, user, job).await;
     }
+    // A feed fetched past its limit (1 here).
+    let feed = probe
+        .succeed(201, probe.call("createCalendarFeed", &[calendar_id]))
+        .await;
+    let address = feed["data"]["url"].as_str().unwrap();
+    let document = || {
+        let file = address.split_once("/feeds/").unwrap().1;
+        probe
+            .call("getCalendarFeedDocument", &[])
+            .path(format!("/feeds/{file}"))
+            .anonymous()
+    };
+    probe.succeed(200, document()).await;
+    probe.expect(429, document()).await;
     sqlx::query(sqlx::AssertSqlSafe(format!("drop role {role}")))
         .execute(&admin)
         .await

@@ -39,7 +39,13 @@ impl Job for WebhookJob {
             ));
         };
         let started_at = Utc::now();
-        let Some(secrets) = sending.secrets(cipher, started_at) else {
+        let secrets = sending.sealed_secrets(started_at).and_then(|sealed| {
+            sealed
+                .iter()
+                .map(|s| cipher.open(sending.endpoint_id, webhooks::SECRET_FIELD, s))
+                .collect::<Option<Vec<String>>>()
+        });
+        let Some(secrets) = secrets else {
             return Err(JobError::permanent(
                 "WEBHOOK_SECRET_UNREADABLE",
                 "the endpoint's secret does not open with this TOKEN_ENCRYPTION_KEY: rotate it",

@@ -16,6 +16,7 @@ use poem_openapi::{
 use sqlx::PgConnection;
 use uuid::Uuid;
 
+pub mod feed;
 mod views;
 
 pub use views::*;

@@ -324,6 +324,8 @@ pub(super) fn export_entry(e: &CalendarEntry) -> ExportEntry {
         edited: e.edited,
         manual: e.origin == "manual",
         updated_at: e.updated_at,
+        sequence: None,
+        publishing: None,
     }
 }
 

@@ -13,6 +13,10 @@ pub struct ExportEntry {
     pub edited: bool,
     pub manual: bool,
     pub updated_at: DateTime<Utc>,
+    /// Its revision (the feed's `SEQUENCE`); none in an export.
+    pub sequence: Option<i32>,
+    /// Where its publishing is (`scheduled`, `published`...), said in the feed's description.
+    pub publishing: Option<String>,
 }
 
 /// Minutes each post occupies in a calendar application.
@@ -58,6 +62,25 @@ fn stamp(t: DateTime<Utc>) -> String {
 /// exports): an event's `DTSTAMP` is its entry's last change, not the moment of export,
 /// which RFC 5545 allows for a published calendar (`METHOD:PUBLISH`).
 pub fn to_ics(calendar_id: Uuid, name: &str, entries: &[ExportEntry]) -> String {
+    write(calendar_id, name, entries, &[])
+}
+
+/// How often a subscribed calendar application should fetch the feed again (RFC 7986's
+/// `REFRESH-INTERVAL`, and `X-PUBLISHED-TTL`, which Outlook and Apple read).
+pub const FEED_REFRESH: &str = "PT1H";
+
+/// The live feed of a calendar: the export's events (the same `UID`s), each with its
+/// `SEQUENCE` and where its publishing is, and how often to fetch it again.
+pub fn to_feed(calendar_id: Uuid, name: &str, entries: &[ExportEntry]) -> String {
+    let refresh = [
+        format!("REFRESH-INTERVAL;VALUE=DURATION:{FEED_REFRESH}"),
+        format!("X-PUBLISHED-TTL:{FEED_REFRESH}"),
+        format!("NAME:{}", escape(name)),
+    ];
+    write(calendar_id, name, entries, &refresh)
+}
+
+fn write(calendar_id: Uuid, name: &str, entries: &[ExportEntry], properties: &[String]) -> String {
     let mut out = String::new();
     line(&mut out, "BEGIN:VCALENDAR");
     line(&mut out, "VERSION:2.0");
@@ -65,6 +88,9 @@ pub fn to_ics(calendar_id: Uuid, name: &str, entries: &[ExportEntry]) -> String 
     line(&mut out, "CALSCALE:GREGORIAN");
     line(&mut out, "METHOD:PUBLISH");
     line(&mut out, &format!("X-WR-CALNAME:{}", escape(name)));
+    for property in properties {
+        line(&mut out, property);
+    }
     for e in entries {
         let entry = &e.entry;
         let content = &entry.content;
@@ -80,10 +106,16 @@ pub fn to_ics(calendar_id: Uuid, name: &str, entries: &[ExportEntry]) -> String 
         if !content.format.is_empty() {
             description.push_str(&format!("\n\nFormat: {}", content.format));
         }
+        if let Some(publishing) = &e.publishing {
+            description.push_str(&format!("\n\nPublishing: {publishing}"));
+        }
         line(&mut out, "BEGIN:VEVENT");
         line(&mut out, &format!("UID:{}@{calendar_id}.almanac", e.id));
         line(&mut out, &format!("DTSTAMP:{}", stamp(e.updated_at)));
         line(&mut out, &format!("LAST-MODIFIED:{}", stamp(e.updated_at)));
+        if let Some(sequence) = e.sequence {
+            line(&mut out, &format!("SEQUENCE:{sequence}"));
+        }
         line(
             &mut out,
             &format!("DTSTART:{}", stamp(entry.slot.scheduled_at)),
@@ -189,6 +221,8 @@ mod tests {
             edited: false,
             manual: false,
             updated_at: date.and_time(time).and_utc(),
+            sequence: None,
+            publishing: None,
         }
     }
 

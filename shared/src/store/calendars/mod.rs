@@ -10,6 +10,7 @@ use uuid::Uuid;
 use super::Row;
 use crate::domain::{calendar::EntryContent, publish::Post};
 
+pub mod feeds;
 mod runs;
 
 pub use runs::*;
