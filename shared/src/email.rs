@@ -14,6 +14,15 @@ use lettre::{
 
 use crate::config::{EmailProvider, Settings};
 
+/// Text made safe inside an email's HTML (element content and quoted attributes).
+pub fn escape_html(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
+}
+
 /// One message to one recipient.
 #[derive(Debug, Clone)]
 pub struct OutgoingEmail {

@@ -130,12 +130,7 @@ pub struct OwnerEmail {
 }
 
 pub fn disabled_email(url: &str, reason: &str, link: &str) -> OwnerEmail {
-    let escape = |text: &str| {
-        text.replace('&', "&amp;")
-            .replace('<', "&lt;")
-            .replace('>', "&gt;")
-            .replace('"', "&quot;")
-    };
+    let escape = crate::email::escape_html;
     OwnerEmail {
         subject: "Almanac stopped sending events to one of your webhooks".to_owned(),
         text: format!(

@@ -28,6 +28,8 @@ mod calendars;
 #[cfg(test)]
 mod cancel;
 #[cfg(test)]
+mod channel_warnings;
+#[cfg(test)]
 mod deploy;
 #[cfg(test)]
 mod events;

@@ -22,19 +22,19 @@ use uuid::Uuid;
 use crate::helpers::{TestApp, TestOptions, eventually, spawn_app_with};
 
 /// Plenty for any delivery here: the retry schedule is shrunk ten thousand times.
-const WAIT: Duration = Duration::from_secs(60);
+pub(crate) const WAIT: Duration = Duration::from_secs(60);
 
 /// A receiver on a local port answering every request with the status it is set to (0:
 /// it never answers), keeping each request with the status it got.
 #[derive(Clone)]
-struct Receiver {
-    url: String,
+pub(crate) struct Receiver {
+    pub(crate) url: String,
     status: Arc<AtomicU16>,
     received: Arc<Mutex<Vec<(Request, u16)>>>,
 }
 
 impl Receiver {
-    async fn start(status: u16) -> Self {
+    pub(crate) async fn start(status: u16) -> Self {
         use tokio::io::AsyncWriteExt;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let receiver = Receiver {
@@ -71,7 +71,7 @@ impl Receiver {
         self.status.store(status, Ordering::SeqCst);
     }
 
-    fn requests(&self) -> Vec<(Request, u16)> {
+    pub(crate) fn requests(&self) -> Vec<(Request, u16)> {
         self.received.lock().unwrap().clone()
     }
 
@@ -147,7 +147,7 @@ async fn app() -> TestApp {
     app_with(Vec::new()).await
 }
 
-async fn app_with(mut env: Vec<(&'static str, String)>) -> TestApp {
+pub(crate) async fn app_with(mut env: Vec<(&'static str, String)>) -> TestApp {
     env.extend([
         ("TOKEN_ENCRYPTION_KEY", TokenKey::generate()),
         ("FETCH_ALLOW_PRIVATE_NETWORKS", "true".into()),
@@ -162,7 +162,12 @@ async fn app_with(mut env: Vec<(&'static str, String)>) -> TestApp {
 }
 
 /// Adds an endpoint; its id and secret.
-async fn endpoint(app: &TestApp, user: Uuid, url: &str, events: &[&str]) -> (Uuid, String) {
+pub(crate) async fn endpoint(
+    app: &TestApp,
+    user: Uuid,
+    url: &str,
+    events: &[&str],
+) -> (Uuid, String) {
     let (status, created) = app
         .send_json(
             Method::POST,
@@ -198,7 +203,7 @@ async fn deliveries(app: &TestApp, user: Uuid, endpoint: Uuid) -> Vec<Value> {
 }
 
 /// Waits until every delivery of the endpoint is `status`; returns them.
-async fn all_deliveries(
+pub(crate) async fn all_deliveries(
     app: &TestApp,
     user: Uuid,
     endpoint: Uuid,

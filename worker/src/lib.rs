@@ -5,6 +5,7 @@
 mod claims;
 mod consumer;
 pub mod dispatcher;
+pub mod expiry;
 mod health;
 pub mod job;
 pub mod jobs;

@@ -27,7 +27,13 @@ pub async fn run(ctx: &JobContext, shutdown: CancellationToken) {
         ctx.settings.scheduler_tick,
         shutdown,
         "scheduler tick failed",
-        || async { tick(ctx, ctx.clock.as_ref()).await.map(drop) },
+        || async {
+            let started = tick(ctx, ctx.clock.as_ref()).await.map(drop);
+            let warned = crate::expiry::check(ctx, ctx.clock.as_ref())
+                .await
+                .map(drop);
+            started.and(warned)
+        },
     )
     .await;
 }

@@ -43,6 +43,9 @@ pub struct PublishSettings {
     pub http_timeout: Duration,
     /// `PUBLISH_TICK_MS`: how often workers look for due intents.
     pub tick: Duration,
+    /// `CHANNEL_EXPIRY_WARNING_DAYS`: a channel whose connection ends (its token cannot be
+    /// refreshed past then) within this is announced to its owner (7 days).
+    pub expiry_warning: chrono::Duration,
     /// `PUBLISH_SPOOL_MAX_PER_USER`: requests one user may have spooled at once.
     pub spool_max_per_user: u32,
     /// `PUBLISH_SPOOL_MAX_TOTAL`: requests spooled at once, all users.
@@ -152,6 +155,14 @@ impl PublishSettings {
             check_interval: env.millis_or("PUBLISH_CHECK_INTERVAL_MS", 20_000)?,
             http_timeout: env.millis_or("PUBLISH_HTTP_TIMEOUT_MS", 30_000)?,
             tick: env.millis_or("PUBLISH_TICK_MS", 5_000)?,
+            expiry_warning: {
+                let days: i64 = env.parse_or("CHANNEL_EXPIRY_WARNING_DAYS", 7)?;
+                anyhow::ensure!(
+                    (1..=60).contains(&days),
+                    "CHANNEL_EXPIRY_WARNING_DAYS must be between 1 and 60, got {days}"
+                );
+                chrono::Duration::days(days)
+            },
             spool_max_per_user: env.parse_or("PUBLISH_SPOOL_MAX_PER_USER", 100)?,
             spool_max_total: env.parse_or("PUBLISH_SPOOL_MAX_TOTAL", 10_000)?,
         };

@@ -30,7 +30,8 @@ pub(super) async fn refusals(app: &mut TestApp, probe: &Probe, user: Uuid) {
         )
         .await;
     assert_eq!(status, 201, "{entry}");
-    probe.succeed(201, probe.call("importChannel", &[])).await;
+    let imported = probe.succeed(201, probe.call("importChannel", &[])).await;
+    let channel = uuid(&imported["data"]["id"]);
     let unknown = json!({ "platform": "myspace", "accountId": "probe", "accessToken": "probe" });
     let call = probe.call("importChannel", &[]).json(unknown);
     probe.expect(422, call).await;
@@ -79,6 +80,16 @@ pub(super) async fn refusals(app: &mut TestApp, probe: &Probe, user: Uuid) {
         .await;
     probe
         .expect(409, probe.call("retryPublishIntent", &[intent]))
+        .await;
+
+    // A channel that is not connected: nothing to retry on it yet.
+    sqlx::query("update platform_accounts set status = 'needs_reauth' where id = $1")
+        .bind(channel)
+        .execute(&app.db)
+        .await
+        .unwrap();
+    probe
+        .expect(409, probe.call("retryChannelFailures", &[channel]))
         .await;
 
     for operation in ["connectChannel", "channelCallback", "completeChannel"] {

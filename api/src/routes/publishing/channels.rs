@@ -6,7 +6,10 @@ use almanac_shared::publish::{
     crypto::TokenCipher,
     oauth::{self, Tokens},
 };
-use almanac_shared::store::{publish::channels as store, user_tx};
+use almanac_shared::store::{
+    publish::{self as publish_store, channels as store},
+    user_tx,
+};
 use chrono::{DateTime, Duration, Utc};
 use poem::web::Data;
 use poem_openapi::{
@@ -46,12 +49,34 @@ pub struct Channel {
     /// When the access token expires (it is refreshed before).
     #[oai(nullable)]
     pub expires_at: Option<DateTime<Utc>>,
+    /// Set when its connection is about to end (its token cannot be refreshed past then,
+    /// `CHANNEL_EXPIRY_WARNING_DAYS` ahead): connect it again before this.
+    #[oai(nullable)]
+    pub reconnect_by: Option<DateTime<Utc>>,
     #[oai(nullable)]
     pub scope: Option<String>,
     #[oai(nullable)]
     pub connected_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// An intent `retry-failed` left alone, and why: `NOT_CONFIRMED` (`unknown` or
+/// `unconfirmed`: it may be published; check the account, then retry it by itself),
+/// `NOT_AN_AUTH_FAILURE` (it failed for another reason), `SUPERSEDED` (a later intent of
+/// its entry was retried, or is under way).
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct SkippedIntent {
+    pub intent_id: Uuid,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Object)]
+pub struct Retried {
+    /// Scheduled again, now.
+    pub retried: Vec<Uuid>,
+    pub skipped: Vec<SkippedIntent>,
 }
 
 #[derive(Debug, Clone, Object)]
@@ -113,7 +138,16 @@ pub struct ChannelCompletion {
     pub error_description: Option<Text<1, 1000>>,
 }
 
-crate::enveloped!(Channel, ChannelList, Connect);
+crate::enveloped!(Channel, ChannelList, Connect, Retried);
+
+pub type RetriedEnvelope = Envelope<Retried>;
+
+#[derive(ApiResponse)]
+pub enum RetriedAccepted {
+    /// What was scheduled again, and what was left alone.
+    #[oai(status = 202)]
+    Accepted(Json<RetriedEnvelope>),
+}
 
 pub type ChannelEnvelope = Envelope<Channel>;
 pub type ChannelListEnvelope = Envelope<ChannelList>;
@@ -421,6 +455,85 @@ impl ChannelsApi {
         }
         tx.commit().await?;
         Ok(ChannelDeleted::Deleted)
+    }
+
+    /// Retry, once each, the publishes a refused authorisation failed
+    /// (`CHANNEL_AUTH_INVALID`), once the channel is connected again (409
+    /// `CHANNEL_NOT_CONNECTED` before). `unknown` and `unconfirmed` intents are never
+    /// retried here (they may be published already: check the account, then retry each by
+    /// itself); they come back in `skipped` with the reason, as do other failures.
+    #[oai(
+        path = "/v1/channels/:id/retry-failed",
+        method = "post",
+        operation_id = "retryChannelFailures"
+    )]
+    async fn retry_failed(
+        &self,
+        state: Data<&AppState>,
+        auth: UserAuth,
+        id: Path<Uuid>,
+    ) -> Answer<RetriedAccepted, { can::BAD_REQUEST | can::STORED | can::NOT_FOUND | can::CONFLICT }>
+    {
+        let user = auth.user().id;
+        let mut tx = user_tx(&state.pool, user).await?;
+        let channel: Option<Channel> = store::find(&mut tx, id.0).await?;
+        let channel = channel.ok_or_else(|| ApiError::not_found("channel"))?;
+        if channel.status != "connected" {
+            return Err(ApiError::conflict(
+                "CHANNEL_NOT_CONNECTED",
+                format!(
+                    "the channel is {}: connect it again first, then retry what failed",
+                    channel.status.replace('_', " ")
+                ),
+            )
+            .into());
+        }
+        let outcomes = publish_store::retry_auth_failures(&mut tx, id.0).await?;
+        let retried: Vec<Uuid> = outcomes
+            .iter()
+            .filter(|o| o.retried)
+            .map(|o| o.id)
+            .collect();
+        let jobs = if !retried.is_empty()
+            && state
+                .flags
+                .enabled(almanac_shared::flags::Flag::PublishService, user)
+        {
+            publish_store::dispatch(
+                &mut tx,
+                publish_store::Due::Ids(&retried),
+                retried.len() as i64,
+            )
+            .await?
+        } else {
+            Vec::new()
+        };
+        tx.commit().await?;
+        for job in &jobs {
+            crate::routes::enqueue_after_commit(&state, job, jobs.len() as u64).await;
+        }
+        let skipped = outcomes
+            .iter()
+            .filter(|o| !o.retried)
+            .map(|o| SkippedIntent {
+                intent_id: o.id,
+                reason: skip_reason(o).to_owned(),
+            })
+            .collect();
+        tracing::info!(channel_id = %id.0, retried = retried.len(), "failed publishes of a reconnected channel retried");
+        Ok(RetriedAccepted::Accepted(RetriedEnvelope::of(Retried {
+            retried,
+            skipped,
+        })))
+    }
+}
+
+/// Why `retry-failed` left an intent alone.
+fn skip_reason(outcome: &publish_store::AuthRetry) -> &'static str {
+    match (outcome.status.as_str(), outcome.code.as_deref()) {
+        ("unknown" | "unconfirmed", _) => "NOT_CONFIRMED",
+        (_, Some("CHANNEL_AUTH_INVALID")) => "SUPERSEDED",
+        _ => "NOT_AN_AUTH_FAILURE",
     }
 }
 

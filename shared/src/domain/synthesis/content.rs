@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::parse_url;
+use crate::email::escape_html;
 use crate::{
     ai::{AnswerSchema, ChatRequest, Message, Role},
     domain::prompt::{clip, embed_json, schema_list, schema_object, schema_string, tagged_json},
@@ -179,14 +180,6 @@ pub fn offline_answer(user_text: &str) -> String {
     }
     let name = theme["name"].as_str().unwrap_or("your theme");
     json!({ "title": format!("This week in {name}"), "sections": sections }).to_string()
-}
-
-fn escape_html(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&#39;")
 }
 
 /// An email's subject, plain text and HTML.

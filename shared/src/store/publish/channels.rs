@@ -10,8 +10,8 @@ use super::super::Row;
 use crate::domain::publish::Platform;
 
 const CHANNEL_COLUMNS: &str = "a.id, a.platform, a.account_id, a.handle, a.status,
-    a.status_reason, a.token_expires_at as expires_at, a.scope, a.connected_at, a.created_at,
-    a.updated_at";
+    a.status_reason, a.token_expires_at as expires_at, a.reconnect_by, a.scope, a.connected_at,
+    a.created_at, a.updated_at";
 
 /// The caller's channels (every platform account), by platform and account.
 pub async fn list<T: Row>(conn: &mut PgConnection) -> sqlx::Result<Vec<T>> {
@@ -19,6 +19,16 @@ pub async fn list<T: Row>(conn: &mut PgConnection) -> sqlx::Result<Vec<T>> {
         "select {CHANNEL_COLUMNS} from platform_accounts a order by a.platform, a.account_id"
     )))
     .fetch_all(conn)
+    .await
+}
+
+/// The caller's channel `id`, if they have it.
+pub async fn find<T: Row>(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<T>> {
+    sqlx::query_as(AssertSqlSafe(format!(
+        "select {CHANNEL_COLUMNS} from platform_accounts a where a.id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(conn)
     .await
 }
 
@@ -207,4 +217,52 @@ pub async fn sealed_for_update(conn: &mut PgConnection, id: Uuid) -> sqlx::Resul
         .bind(id)
         .fetch_optional(conn)
         .await
+}
+
+/// A connected channel whose token or refresh token expires before a horizon, and whose
+/// owner was not told yet about this token.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Expiring {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub platform: Platform,
+    pub account_id: String,
+    pub handle: Option<String>,
+    pub token_expires_at: Option<DateTime<Utc>>,
+    pub has_refresh_token: bool,
+    pub refresh_expires_at: Option<DateTime<Utc>>,
+}
+
+/// The channels (every user's: the service's own pool) whose tokens expire by `horizon`
+/// and whose owners were not told about them.
+pub async fn expiring(pool: &PgPool, horizon: DateTime<Utc>) -> sqlx::Result<Vec<Expiring>> {
+    sqlx::query_as(
+        "select id, user_id, platform, account_id, handle, token_expires_at,
+                refresh_token is not null as has_refresh_token, refresh_expires_at
+         from platform_accounts
+         where status = 'connected' and access_token is not null and reconnect_by is null
+           and (token_expires_at <= $1 or refresh_expires_at <= $1)
+         order by id",
+    )
+    .bind(horizon)
+    .fetch_all(pool)
+    .await
+}
+
+/// Records that the channel's owner was told it must be reconnected by `by`, unless they
+/// were told already (another worker's check): whether this call did.
+pub async fn mark_expiry_warned(
+    conn: &mut PgConnection,
+    id: Uuid,
+    by: DateTime<Utc>,
+) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "update platform_accounts set reconnect_by = $2, expiry_warned_at = now()
+         where id = $1 and reconnect_by is null and status = 'connected'",
+    )
+    .bind(id)
+    .bind(by)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
 }

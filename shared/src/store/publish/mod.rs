@@ -343,3 +343,50 @@ pub async fn register_platforms(pool: &PgPool, platforms: &[(&str, &str)]) -> sq
     .await
     .map(drop)
 }
+
+/// What `retry_auth_failures` did with one of a channel's unfinished or failed intents.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct AuthRetry {
+    pub id: Uuid,
+    pub status: String,
+    /// The code of its error, if any.
+    pub code: Option<String>,
+    pub retried: bool,
+}
+
+/// The intents of the caller's channel `account` that failed because its authorisation
+/// was refused (`CHANNEL_AUTH_INVALID`) are scheduled again, now, once each (the latest of
+/// an entry's); the channel's `failed`, `unknown` and `unconfirmed` intents come back with
+/// whether each was. An `unknown` or `unconfirmed` one is never retried: it may be
+/// published already.
+pub async fn retry_auth_failures(
+    conn: &mut PgConnection,
+    account: Uuid,
+) -> sqlx::Result<Vec<AuthRetry>> {
+    sqlx::query_as(
+        "with candidates as (
+             select i.id, i.status, i.error ->> 'code' as code, i.entry_id,
+                    row_number() over (partition by i.entry_id order by i.created_at desc) as nth
+             from publish_intents i
+             where i.account = $1 and not i.dry_run
+               and i.status in ('failed', 'unknown', 'unconfirmed')),
+         retried as (
+             update publish_intents i set status = 'scheduled', timing = 'now',
+                 publish_at = now(), job_id = null, error = null, remote_id = null,
+                 sending_at = null, sent_at = null, unknown_since = null, updated_at = now()
+             from candidates c
+             where i.id = c.id and c.status = 'failed' and c.code = 'CHANNEL_AUTH_INVALID'
+               and c.nth = 1 and c.entry_id is not null
+               and not exists (
+                   select 1 from publish_intents o
+                   where o.entry_id = c.entry_id and o.account = $1 and o.id <> c.id
+                     and not o.dry_run and o.status not in ('failed', 'cancelled'))
+             returning i.id)
+         select c.id, c.status, c.code, r.id is not null as retried
+         from candidates c left join retried r on r.id = c.id
+         order by c.id",
+    )
+    .bind(account)
+    .fetch_all(conn)
+    .await
+}

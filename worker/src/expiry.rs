@@ -1,0 +1,108 @@
+//! Channels that warn before they break: with each scheduler tick, every worker looks for
+//! connected channels whose connection ends within `CHANNEL_EXPIRY_WARNING_DAYS` (their
+//! token cannot be refreshed past then: no refresh token, or one that expires too) and
+//! tells each owner once per token: `channel.expiring` to their webhooks, in the same
+//! transaction as the mark that says they were told, then an email with the reconnect link.
+//! A token a platform refreshes while it is valid (Instagram's) is not announced: the
+//! publish path refreshes it ahead of its expiry.
+
+use almanac_shared::{
+    clock::Clock,
+    email::OutgoingEmail,
+    publish::Refresh,
+    store::{contacts, publish::channels, webhook_deliveries},
+};
+use chrono::{DateTime, Utc};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::job::JobContext;
+
+/// A channel whose owner this check told.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Warned {
+    pub channel_id: Uuid,
+    pub reconnect_by: DateTime<Utc>,
+}
+
+/// Tells the owners of channels about to expire, once per token; returns those told now.
+pub async fn check(ctx: &JobContext, clock: &dyn Clock) -> anyhow::Result<Vec<Warned>> {
+    let now = clock.now();
+    let horizon = now + ctx.settings.publish.expiry_warning;
+    let mut warned = Vec::new();
+    for channel in channels::expiring(&ctx.pool, horizon).await? {
+        let Some(adapter) = ctx.platforms.adapter(channel.platform) else {
+            continue;
+        };
+        let ends = match adapter.token_policy().refresh {
+            Refresh::WithRefreshToken if channel.has_refresh_token => channel.refresh_expires_at,
+            Refresh::WithRefreshToken => channel.token_expires_at,
+            Refresh::WhileValid => None,
+        };
+        let Some(ends) = ends.filter(|ends| *ends <= horizon) else {
+            continue;
+        };
+        let mut tx = ctx.pool.begin().await?;
+        if !channels::mark_expiry_warned(&mut tx, channel.id, ends).await? {
+            continue;
+        }
+        let data = json!({
+            "channelId": channel.id,
+            "platform": channel.platform.as_str(),
+            "accountId": channel.account_id,
+            "handle": channel.handle,
+            "reconnectBy": ends,
+        });
+        webhook_deliveries::stage_event(&mut *tx, channel.user_id, "channel.expiring", &data)
+            .await?;
+        tx.commit().await?;
+        metrics::counter!("channel_expiry_warnings_total", "channel" => channel.platform.as_str())
+            .increment(1);
+        tracing::info!(channel_id = %channel.id, channel = %channel.platform, reconnect_by = %ends, "channel about to expire; owner told");
+        email_owner(ctx, &channel, ends).await;
+        warned.push(Warned {
+            channel_id: channel.id,
+            reconnect_by: ends,
+        });
+    }
+    Ok(warned)
+}
+
+async fn email_owner(ctx: &JobContext, channel: &channels::Expiring, ends: DateTime<Utc>) {
+    let to = match contacts::email_of(&ctx.pool, channel.user_id).await {
+        Ok(Some(to)) => to,
+        Ok(None) => {
+            tracing::info!(channel_id = %channel.id, "no address known for the channel's owner; not emailed");
+            return;
+        }
+        Err(error) => {
+            tracing::warn!(channel_id = %channel.id, error = %error, "reading the owner's address failed; not emailed");
+            return;
+        }
+    };
+    let name = channel.handle.as_deref().unwrap_or(&channel.account_id);
+    let platform = channel.platform.as_str();
+    let link = format!("{}/app/#/channels", ctx.settings.app_base_url());
+    let when = ends.format("%-d %B %Y, %H:%M UTC");
+    let id = Uuid::now_v7();
+    let email = OutgoingEmail {
+        to,
+        subject: format!("Reconnect your {platform} channel {name} before {when}"),
+        text: format!(
+            "Your {platform} channel {name} stops publishing on {when}: its authorisation \
+             cannot be renewed past then.\n\nConnect it again before that, and nothing \
+             scheduled on it will fail:\n{link}\n"
+        ),
+        html: format!(
+            "<p>Your {platform} channel <strong>{}</strong> stops publishing on {when}: its \
+             authorisation cannot be renewed past then.</p><p>Connect it again before that, \
+             and nothing scheduled on it will fail:</p><p><a href=\"{link}\">Reconnect it</a></p>",
+            almanac_shared::email::escape_html(name)
+        ),
+        message_id: format!("<{}.{id}@almanac>", channel.id),
+        delivery_id: id,
+    };
+    if let Err(error) = ctx.mailer.send(&email).await {
+        tracing::warn!(channel_id = %channel.id, error = %error, "emailing the owner of an expiring channel failed");
+    }
+}
