@@ -126,7 +126,7 @@ async fn a_channel_about_to_expire_is_announced_once_per_token() {
     for email in &sent {
         assert!(email.contains("To: owner@example.com"), "{email}");
         assert!(
-            email.contains("https://almanac.example.com/app/#/channels"),
+            email.contains("https://almanac.example.com/app/#/publishing"),
             "{email}"
         );
     }

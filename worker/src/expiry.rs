@@ -82,7 +82,7 @@ async fn email_owner(ctx: &JobContext, channel: &channels::Expiring, ends: DateT
     };
     let name = channel.handle.as_deref().unwrap_or(&channel.account_id);
     let platform = channel.platform.as_str();
-    let link = format!("{}/app/#/channels", ctx.settings.app_base_url());
+    let link = format!("{}/app/#/publishing", ctx.settings.app_base_url());
     let when = ends.format("%-d %B %Y, %H:%M UTC");
     let id = Uuid::now_v7();
     let email = OutgoingEmail {

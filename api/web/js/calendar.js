@@ -6,6 +6,7 @@
 
 import { api, download, follow } from "./api.js";
 import { CalendarGrid } from "./calendar_grid.js";
+import { feedButton } from "./feed.js";
 import { h, field, check, fill, toast, day, isoDay, showError, showProblem, fieldError, clearProblems, timeZonePicker, confirmAction, guardUnsaved, progressText, words } from "./ui.js";
 import { t, formatTime } from "./i18n.js";
 
@@ -207,7 +208,7 @@ async function openCalendar(main, id) {
   fill(main,
     h("div", { class: "panel calendar-head" },
       h("div", { class: "row spread" }, heading,
-        h("div", { class: "row actions" }, cancel, resume, regenerate, exports,
+        h("div", { class: "row actions" }, cancel, resume, regenerate, exports, feedButton(id),
           h("a", { href: `#/publishing/${id}`, id: "to-publishing", class: "button" }, t("calendar.toPublishing")))),
       progress, status),
     diff, state.grid.el, editor(state), mover(state));

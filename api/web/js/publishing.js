@@ -71,14 +71,16 @@ async function renderChannels(el) {
   // connected one can be disconnected.
   const actions = (c) => {
     if (c.status === "connected") {
-      return h("button", {
+      return h("div", { class: "row" }, retryFailed(c), c.reconnectBy && publishesTo(c.platform)
+        ? h("button", { type: "button", class: "link connect-account", onclick: () => startOauth(c.platform) }, t("publishing.connectAgain"))
+        : null, h("button", {
         type: "button", class: "link", "aria-label": t("publishing.disconnectLabel", { platform: platformName(c.platform) }),
         onclick: async () => {
           const sure = await confirmAction({ title: t("confirm.disconnect", { platform: platformName(c.platform), account: c.handle ?? c.accountId }), body: t("confirm.disconnectBody"), confirm: t("publishing.disconnect") });
           if (!sure) return;
           try { await api("DELETE", `/v1/channels/${c.id}`); await renderChannels(el); } catch (e) { showError(e); }
         },
-      }, t("publishing.disconnect"));
+      }, t("publishing.disconnect")));
     }
     if (!publishesTo(c.platform)) return h("div", { class: "muted" }, t("errors.code.UNSUPPORTED_CHANNEL", { platform: platformName(c.platform) }));
     return h("button", { type: "button", class: "link connect-account", onclick: () => startOauth(c.platform) },
@@ -90,9 +92,27 @@ async function renderChannels(el) {
       platformBadge(c.platform), ` ${c.handle ?? c.accountId} `,
       h("span", { class: `badge ${c.status === "connected" ? "ok" : c.status === "needs_reauth" ? "bad" : ""}` }, t(`channelStatus.${c.status}`)),
       c.statusReason ? h("div", { class: "muted" }, c.statusReason) : null,
+      c.reconnectBy && c.status === "connected" ? h("span", { class: "badge warn reconnect-by" }, t("publishing.reconnectBy", { when: when(c.reconnectBy) })) : null,
       c.expiresAt && c.status === "connected" ? h("div", { class: "muted" }, t("publishing.tokenExpires", { when: when(c.expiresAt) })) : null,
       actions(c)))) : h("p", { class: "muted" }, t("publishing.noChannel")),
     oauth, form);
+}
+
+/** Retries, once each, what a refused login failed on a channel connected again. */
+function retryFailed(c) {
+  return h("button", {
+    type: "button", class: "link retry-failed",
+    onclick: async () => {
+      try {
+        const { retried, skipped } = await api("POST", `/v1/channels/${c.id}/retry-failed`);
+        const unsure = skipped.filter((s) => s.reason === "NOT_CONFIRMED").length;
+        toast(retried.length
+          ? t("publishing.retriedFailed", { count: retried.length })
+          : t("publishing.nothingToRetry"));
+        if (unsure) toast(t("publishing.checkUnconfirmed", { count: unsure }));
+      } catch (e) { showError(e); }
+    },
+  }, t("publishing.retryFailed"));
 }
 
 async function renderCalendar(main, calendarId) {

@@ -1,6 +1,7 @@
 // Webhooks: the endpoints Almanac POSTs the user's events to, signed as Standard Webhooks
 // says. Adding one shows its secret once (copy it then); an endpoint can be paused,
-// resumed, given a new secret (the old one still signs for a day) or deleted.
+// resumed, sent a test, given a new secret (the old one still signs for a day) or deleted;
+// its deliveries show each attempt, and one that ended can be sent again.
 
 import { api } from "./api.js";
 import { h, field, check, fill, toast, when, showProblem, clearProblems, fieldError, confirmAction } from "./ui.js";
@@ -127,6 +128,25 @@ function endpoint(webhook, secret, refresh) {
       if (secret.dataset.webhook === webhook.id) fill(secret);
     }),
   }, t("webhooks.delete"));
+  const test = h("button", {
+    type: "button", class: "secondary test-webhook", disabled: paused,
+    // The list stays as it is: the deliveries open below, following the test.
+    onclick: async () => {
+      try {
+        await api("POST", `/v1/webhooks/${webhook.id}/test`);
+        toast(t("webhooks.testSent"));
+        if (deliveries.open) await loadDeliveries(webhook, log);
+        else deliveries.open = true;
+      } catch (error) {
+        showProblem(error);
+      }
+    },
+  }, t("webhooks.test"));
+  const log = h("div", { class: "stack delivery-log" });
+  const deliveries = h("details", { class: "deliveries" }, h("summary", {}, t("webhooks.deliveries")), log);
+  deliveries.addEventListener("toggle", () => {
+    if (deliveries.open) loadDeliveries(webhook, log).catch(showProblem);
+  });
   return h("li", { class: "card stack webhook", dataset: { id: webhook.id } },
     h("div", { class: "row" },
       h("strong", { class: "webhook-url" }, webhook.url),
@@ -134,10 +154,63 @@ function endpoint(webhook, secret, refresh) {
         ? h("span", { class: "badge warn" }, t("webhooks.paused"))
         : h("span", { class: "badge ok" }, t("webhooks.active"))),
     webhook.description ? h("p", {}, webhook.description) : null,
-    paused && webhook.disabledReason ? h("p", { class: "muted" }, t("webhooks.pausedSince", { when: when(webhook.disabledAt) })) : null,
+    paused ? h("p", { class: "muted" }, t("webhooks.pausedSince", { when: when(webhook.disabledAt) })) : null,
+    paused && webhook.disabledReason && webhook.disabledReason !== "disabled by its owner"
+      ? h("p", { class: "notice bad disabled-reason" }, t("webhooks.disabledBecause", { reason: webhook.disabledReason }))
+      : null,
     h("p", { class: "muted" }, webhook.events.map((event) => t(eventKey(event))).join(" · ")),
     webhook.previousSecretUntil && new Date(webhook.previousSecretUntil) > new Date()
       ? h("p", { class: "muted" }, t("webhooks.oldSecretUntil", { when: when(webhook.previousSecretUntil) }))
       : null,
-    h("div", { class: "row" }, toggle, rotate, remove));
+    h("div", { class: "row" }, toggle, test, rotate, remove),
+    deliveries);
+}
+
+/** How often open deliveries are read again while one is still being sent. */
+const REFRESH_MS = 1500;
+
+/** The endpoint's latest deliveries, each with its attempts and, once it has ended, Redeliver;
+ * read again while one is being sent and the list is open. */
+async function loadDeliveries(webhook, log) {
+  clearTimeout(log.refresh);
+  const page = await api("GET", `/v1/webhooks/${webhook.id}/deliveries?limit=20`);
+  if (!page.items.length) return fill(log, h("p", { class: "muted" }, t("webhooks.noDeliveries")));
+  fill(log, h("ul", { class: "list" }, page.items.map((delivery) => deliveryItem(webhook, delivery, log))));
+  if (page.items.some((d) => d.status === "pending")) {
+    log.refresh = setTimeout(() => {
+      if (log.isConnected && log.closest("details")?.open) loadDeliveries(webhook, log).catch(() => {});
+    }, REFRESH_MS);
+  }
+}
+
+const DELIVERY_BADGE = { pending: "", succeeded: "ok", failed: "bad" };
+
+function deliveryItem(webhook, delivery, log) {
+  const last = delivery.attempts.at(-1);
+  const answer = last
+    ? last.responseStatus != null
+      ? t("webhooks.answered", { status: last.responseStatus, when: when(last.startedAt), ms: last.durationMs })
+      : t("webhooks.noAnswer", { reason: last.errorMessage ?? last.errorCode ?? "", when: when(last.startedAt) })
+    : t("webhooks.notTriedYet");
+  const redeliver = delivery.status === "pending" ? null : h("button", {
+    type: "button", class: "link redeliver",
+    onclick: async () => {
+      try {
+        await api("POST", `/v1/webhooks/${webhook.id}/deliveries/${delivery.id}/redeliver`);
+        toast(t("webhooks.redelivering"));
+        await loadDeliveries(webhook, log);
+      } catch (error) {
+        showProblem(error);
+      }
+    },
+  }, t("webhooks.redeliver"));
+  const type = delivery.eventType === "webhook.test" ? t("webhooks.event.webhook_test") : t(eventKey(delivery.eventType));
+  return h("li", { class: "delivery", dataset: { id: delivery.id, status: delivery.status } },
+    h("div", { class: "row" },
+      h("span", { class: `badge ${DELIVERY_BADGE[delivery.status]}` }, t(`webhooks.status.${delivery.status}`)),
+      h("strong", {}, type),
+      h("span", { class: "muted" }, when(delivery.occurredAt))),
+    h("p", { class: "muted" }, t("webhooks.attempts", { count: delivery.attempts.length }), " · ", answer,
+      delivery.nextAttemptAt ? ` · ${t("webhooks.nextAttempt", { when: when(delivery.nextAttemptAt) })}` : ""),
+    redeliver);
 }

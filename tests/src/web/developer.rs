@@ -1,0 +1,181 @@
+//! The developer surface in the web app (issue 34): a webhook's deliveries with their
+//! attempts, a test sent and a delivery sent again; a calendar's feed address shown once
+//! with Copy; a channel's "reconnect by" badge and the retry of what its login failed.
+
+use reqwest::Method;
+use uuid::Uuid;
+
+use super::Browser;
+use crate::{
+    calendars::{request, summary},
+    helpers::{TestApp, TestOptions, spawn_app_with},
+    webhook_deliveries::Receiver,
+};
+
+async fn app() -> TestApp {
+    spawn_app_with(TestOptions {
+        env: vec![
+            ("DEV_LOGIN", "true".into()),
+            (
+                "TOKEN_ENCRYPTION_KEY",
+                almanac_shared::publish::crypto::TokenKey::generate(),
+            ),
+            ("WEBHOOK_RETRY_SCALE", "0.0001".into()),
+        ],
+        ..Default::default()
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_webhooks_deliveries_show_each_attempt_and_one_is_sent_again_with_its_id() {
+    let app = app().await;
+    let receiver = Receiver::start(200).await;
+    let browser = Browser::start(&app, "webhook-deliveries").await;
+    let user = browser.sign_in().await;
+    let (status, _) = app
+        .send_json(
+            Method::POST,
+            user,
+            "/v1/webhooks",
+            &serde_json::json!({ "url": receiver.url, "events": ["publish.intent.failed"] }),
+        )
+        .await;
+    assert_eq!(status, 201);
+    browser.open("#/webhooks").await;
+    browser.wait_count("#webhooks .webhook", 1).await;
+    browser.click("#webhooks .test-webhook").await;
+    browser
+        .wait_text("#webhooks .delivery[data-status=succeeded]", "answered 200")
+        .await;
+    browser.wait_text("#webhooks .delivery", "Test event").await;
+    browser.click("#webhooks .delivery .redeliver").await;
+    browser
+        .wait_text("#webhooks .delivery[data-status=succeeded]", "Attempts: 2")
+        .await;
+    let requests = receiver.requests();
+    assert_eq!(requests.len(), 2);
+    assert_eq!(
+        requests[0].0.header("webhook-id"),
+        requests[1].0.header("webhook-id"),
+        "sent again with its id"
+    );
+    browser.screenshot_of("deliveries").await;
+
+    // Paused by Almanac: the reason, in words.
+    sqlx::query(
+        "update webhook_endpoints set disabled_at = now(),
+             disabled_reason = 'the receiver answered 410 Gone'",
+    )
+    .execute(&app.db)
+    .await
+    .unwrap();
+    browser.client.refresh().await.unwrap();
+    browser
+        .wait_text("#webhooks .disabled-reason", "410 Gone")
+        .await;
+    browser.fits_a_phone().await;
+}
+
+#[tokio::test]
+async fn a_calendar_feed_address_is_shown_once_with_copy_and_can_be_stopped() {
+    let app = app().await;
+    let browser = Browser::start(&app, "calendar-feed").await;
+    let user = browser.sign_in().await;
+    let frames = app.calendar_stream(user, &request(2, "tea")).await;
+    let id = summary(&frames)["data"]["calendarId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    browser.open(&format!("#/calendar/{id}")).await;
+    browser.click("#feed-open").await;
+    browser.wait_text("#feed", "no feed address yet").await;
+    browser.click("#feed-make").await;
+    browser.wait("#feed-url").await;
+    let url = browser
+        .script("return document.getElementById('feed-url').value")
+        .await;
+    let url = url.as_str().unwrap().to_owned();
+    assert!(url.ends_with(".ics"), "{url}");
+    let path = url.split_once("/feeds/").unwrap().1;
+    let feed = app
+        .client
+        .get(app.url(&format!("/feeds/{path}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(feed.status(), 200);
+    assert!(feed.text().await.unwrap().contains("BEGIN:VCALENDAR"));
+    browser.screenshot_of("made").await;
+
+    // Shown once: opened again, the dialog says since when, not the address.
+    browser.click("#feed-close").await;
+    browser.click("#feed-open").await;
+    browser
+        .wait_text("#feed", "has had a feed address since")
+        .await;
+    assert_eq!(browser.count("#feed-url").await, 0);
+    browser.click("#feed-revoke").await;
+    browser.click("#confirm-yes").await;
+    browser.wait_text("#feed", "no feed address yet").await;
+    let gone = app
+        .client
+        .get(app.url(&format!("/feeds/{path}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(gone.status(), 404);
+}
+
+#[tokio::test]
+async fn a_channel_about_to_expire_shows_when_to_reconnect_and_retries_what_its_login_failed() {
+    let app = app().await;
+    let browser = Browser::start(&app, "channel-expiry").await;
+    let user = browser.sign_in().await;
+    let channel = Uuid::now_v7();
+    sqlx::query(
+        "insert into platform_accounts (id, user_id, platform, account_id, handle, status,
+             access_token, token_expires_at, reconnect_by, connected_at)
+         values ($1, $2, 'tiktok', 'acct-1', '@teahouse', 'connected', '\\x01',
+             now() + interval '3 days', now() + interval '3 days', now())",
+    )
+    .bind(channel)
+    .bind(user)
+    .execute(&app.db)
+    .await
+    .unwrap();
+    let calendar = Uuid::now_v7();
+    sqlx::query(
+        "insert into calendars (id, user_id, name, request, current_version)
+         values ($1, $2, 'Launch', '{}', 1)",
+    )
+    .bind(calendar)
+    .bind(user)
+    .execute(&app.db)
+    .await
+    .unwrap();
+    sqlx::query(
+        "insert into publish_intents (id, user_id, calendar_id, entry_id, channel, account,
+             mode, dry_run, timing, status, error)
+         values ($1, $2, $3, $4, 'tiktok', $5, 'publish', false, 'now', 'failed',
+             '{\"code\": \"CHANNEL_AUTH_INVALID\", \"message\": \"token revoked\"}')",
+    )
+    .bind(Uuid::now_v7())
+    .bind(user)
+    .bind(calendar)
+    .bind(Uuid::now_v7())
+    .bind(channel)
+    .execute(&app.db)
+    .await
+    .unwrap();
+    browser.open("#/publishing").await;
+    browser
+        .wait_text("#accounts .reconnect-by", "Reconnect by")
+        .await;
+    browser.click("#accounts .retry-failed").await;
+    browser
+        .wait_text("#toast", "Posts scheduled again: 1.")
+        .await;
+    browser.screenshot_of("badge").await;
+    browser.fits_a_phone().await;
+}
