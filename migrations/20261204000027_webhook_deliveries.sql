@@ -172,7 +172,16 @@ as $$
 $$;
 insert into job_kind_endings (kind, ending) values ('webhook', 'end_webhook_job');
 
--- The events, staged by the changes that cause them.
+-- The events, staged by the changes that cause them. Each trigger first asks whether the
+-- user has an endpoint wanting the event (an index probe, inlined): most changes have
+-- none, and then nothing else is done, not even building the event's data.
+create function webhook_wanted(p_user uuid, p_type text) returns boolean
+    language sql
+    stable
+as $$
+    select exists (select 1 from webhook_endpoints e
+                   where e.user_id = p_user and e.disabled_at is null and p_type = any (e.events))
+$$;
 
 -- A job a user created ended (a webhook's own job never causes an event, nor does an
 -- email's: its synthesis says `synthesis.delivered`).
@@ -181,11 +190,14 @@ create function webhook_job_ended() returns trigger
     security definer
     set search_path = public, pg_temp
 as $$
+declare
+    v_type text := case when new.status = 'succeeded' then 'job.succeeded' else 'job.failed' end;
 begin
-    perform stage_webhook_event(new.user_id,
-        case when new.status = 'succeeded' then 'job.succeeded' else 'job.failed' end,
-        jsonb_build_object('jobId', new.id, 'kind', new.kind, 'status', new.status,
-            'result', new.result, 'error', new.error, 'finishedAt', new.finished_at));
+    if webhook_wanted(new.user_id, v_type) then
+        perform stage_webhook_event(new.user_id, v_type,
+            jsonb_build_object('jobId', new.id, 'kind', new.kind, 'status', new.status,
+                'result', new.result, 'error', new.error, 'finishedAt', new.finished_at));
+    end if;
     return null;
 end
 $$;
@@ -203,9 +215,11 @@ create function webhook_calendar_run_finished() returns trigger
     set search_path = public, pg_temp
 as $$
 begin
-    perform stage_webhook_event(new.user_id, 'calendar.run.finished',
-        calendar_run_summary(new) || jsonb_build_object('jobId', new.job_id,
-            'finishedAt', new.finished_at, 'error', new.error));
+    if webhook_wanted(new.user_id, 'calendar.run.finished') then
+        perform stage_webhook_event(new.user_id, 'calendar.run.finished',
+            calendar_run_summary(new) || jsonb_build_object('jobId', new.job_id,
+                'finishedAt', new.finished_at, 'error', new.error));
+    end if;
     return null;
 end
 $$;
@@ -226,10 +240,12 @@ create function webhook_organic_week_finished() returns trigger
     set search_path = public, pg_temp
 as $$
 begin
-    perform stage_webhook_event(new.user_id, 'organic.week.finished',
-        jsonb_build_object('runId', new.id, 'jobId', new.job_id, 'brandId', new.brand_id,
-            'weekStart', new.week_start, 'status', new.status, 'finishedAt', new.finished_at,
-            'placements', (select count(*) from organic_run_items i where i.run_id = new.id)));
+    if webhook_wanted(new.user_id, 'organic.week.finished') then
+        perform stage_webhook_event(new.user_id, 'organic.week.finished',
+            jsonb_build_object('runId', new.id, 'jobId', new.job_id, 'brandId', new.brand_id,
+                'weekStart', new.week_start, 'status', new.status, 'finishedAt', new.finished_at,
+                'placements', (select count(*) from organic_run_items i where i.run_id = new.id)));
+    end if;
     return null;
 end
 $$;
@@ -246,12 +262,14 @@ create function webhook_publish_intent_changed() returns trigger
     set search_path = public, pg_temp
 as $$
 begin
-    perform stage_webhook_event(new.user_id, 'publish.intent.' || new.status,
-        jsonb_build_object('intentId', new.id, 'calendarId', new.calendar_id,
-            'entryId', new.entry_id, 'runId', new.run_id, 'channel', new.channel,
-            'channelId', new.account, 'mode', new.mode, 'status', new.status,
-            'remotePostId', new.remote_post_id, 'publishedAt', new.published_at,
-            'error', new.error));
+    if webhook_wanted(new.user_id, 'publish.intent.' || new.status) then
+        perform stage_webhook_event(new.user_id, 'publish.intent.' || new.status,
+            jsonb_build_object('intentId', new.id, 'calendarId', new.calendar_id,
+                'entryId', new.entry_id, 'runId', new.run_id, 'channel', new.channel,
+                'channelId', new.account, 'mode', new.mode, 'status', new.status,
+                'remotePostId', new.remote_post_id, 'publishedAt', new.published_at,
+                'error', new.error));
+    end if;
     return null;
 end
 $$;
@@ -272,9 +290,11 @@ create function webhook_channel_needs_reauth() returns trigger
     set search_path = public, pg_temp
 as $$
 begin
-    perform stage_webhook_event(new.user_id, 'channel.needs_reauth',
-        jsonb_build_object('channelId', new.id, 'platform', new.platform,
-            'accountId', new.account_id, 'handle', new.handle, 'reason', new.status_reason));
+    if webhook_wanted(new.user_id, 'channel.needs_reauth') then
+        perform stage_webhook_event(new.user_id, 'channel.needs_reauth',
+            jsonb_build_object('channelId', new.id, 'platform', new.platform,
+                'accountId', new.account_id, 'handle', new.handle, 'reason', new.status_reason));
+    end if;
     return null;
 end
 $$;
@@ -290,9 +310,11 @@ create function webhook_synthesis_delivered() returns trigger
     set search_path = public, pg_temp
 as $$
 begin
-    perform stage_webhook_event(new.user_id, 'synthesis.delivered',
-        jsonb_build_object('synthesisId', new.synthesis_id, 'themeId', new.theme_id,
-            'deliveryId', new.id, 'recipient', new.recipient, 'sentAt', new.sent_at));
+    if webhook_wanted(new.user_id, 'synthesis.delivered') then
+        perform stage_webhook_event(new.user_id, 'synthesis.delivered',
+            jsonb_build_object('synthesisId', new.synthesis_id, 'themeId', new.theme_id,
+                'deliveryId', new.id, 'recipient', new.recipient, 'sentAt', new.sent_at));
+    end if;
     return null;
 end
 $$;

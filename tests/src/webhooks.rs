@@ -187,11 +187,12 @@ async fn urls_that_could_reach_private_addresses_and_unknown_events_are_refused(
     );
 }
 
+/// At most twenty endpoints a user, however many requests race for the last places.
 #[tokio::test]
 async fn a_user_has_at_most_twenty_endpoints() {
     let app = app().await;
     let user = Uuid::now_v7();
-    for n in 0..20 {
+    for n in 0..15 {
         let (status, answer) = create(
             &app,
             user,
@@ -200,6 +201,21 @@ async fn a_user_has_at_most_twenty_endpoints() {
         .await;
         assert_eq!(status, 201, "endpoint {n}: {answer}");
     }
+    // Ten at once for the last five places: five are added, five refused.
+    let racing = (15..25).map(|n| {
+        create(
+            &app,
+            user,
+            json!({"url": format!("https://hooks.example.com/{n}"), "events": ["job.failed"]}),
+        )
+    });
+    let mut statuses: Vec<u16> = futures::future::join_all(racing)
+        .await
+        .into_iter()
+        .map(|(status, _)| status)
+        .collect();
+    statuses.sort();
+    assert_eq!(statuses, [vec![201; 5], vec![422; 5]].concat());
     let (status, answer) = create(
         &app,
         user,

@@ -283,7 +283,7 @@ impl WebhooksApi {
         let secret = webhooks::new_secret();
         let sealed = cipher.seal(id, webhooks::SECRET_FIELD, &secret);
         let mut tx = user_tx(&state.pool, user).await?;
-        if store::count(&mut tx).await? >= store::MAX_ENDPOINTS {
+        if store::count_for_adding(&mut tx, user).await? >= store::MAX_ENDPOINTS {
             return Err(ApiError::unprocessable(
                 "WEBHOOK_LIMIT",
                 format!(

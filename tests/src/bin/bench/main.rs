@@ -2,7 +2,7 @@
 //! in the same run, then the API's submit throughput and latency, end-to-end job throughput
 //! with a zero-latency AI provider, the idle worker's pickup latency, the time to stream a
 //! year-long calendar (first entry and final frame) and an organic week (first placement
-//! and `complete`, 6 and 60 placements), each with its ratio
+//! and `complete`, 6 and 60 placements) and a burst of webhook deliveries, each with its ratio
 //! to the ceilings (these machines are noisy; ratios travel better than absolute numbers).
 //!
 //! The event relay's phases run the release `almanac-api` binary as a child process:
@@ -26,7 +26,8 @@
 //! expired jobs swept while end to end runs, against end to end without sweeping),
 //! BENCH_ONLY=organic (only the organic week, after the ceilings), BENCH_ONLY=streamed (only
 //! the streamed AI answers against the fake provider at 200 tokens/s, after the ceilings),
-//! BENCH_ONLY=flags (only the runtime flags' propagation, after the ceilings) or BENCH_ONLY=jobs
+//! BENCH_ONLY=flags (only the runtime flags' propagation, after the ceilings), BENCH_ONLY=webhooks
+//! (only a burst of 1,000 webhook events, commit to delivery, after the ceilings) or BENCH_ONLY=jobs
 //! (only submit, pickup and end to end, after the ceilings).
 
 mod calendar;
@@ -41,6 +42,7 @@ mod relay;
 mod retention;
 mod streamed;
 mod streams;
+mod webhooks;
 
 use jobs::{end_to_end, load_clients, submitter};
 
@@ -316,6 +318,9 @@ async fn phases(
     if std::env::var("BENCH_ONLY").as_deref() == Ok("streamed") {
         return streamed::run(&settings).await;
     }
+    if std::env::var("BENCH_ONLY").as_deref() == Ok("webhooks") {
+        return webhooks::run(&settings, &pool).await;
+    }
     if std::env::var("BENCH_ONLY").as_deref() == Ok("organic") {
         let api = almanac_api::Application::build(settings.clone()).await?;
         let base = format!("http://127.0.0.1:{}", api.port());
@@ -465,6 +470,7 @@ async fn phases(
     organic::run(&base, &pool, &redis).await?;
     streamed::run(&settings).await?;
     flags::run(&settings, &pool).await?;
+    webhooks::run(&settings, &pool).await?;
     Ok(())
 }
 
