@@ -586,13 +586,159 @@ async fn gone_and_failing_endpoints_are_disabled_and_their_owner_told() {
         .await;
     assert_eq!(status, 202, "{redelivered}");
     assert_eq!(redelivered["data"]["status"], "pending");
+    // Recorded delivered (so its job has ended), once, with its id.
     eventually(WAIT, "the redelivery", || async {
-        failing.delivered().get(again).map(|_| ())
+        let items = deliveries(&app, user, failing_id).await;
+        items
+            .iter()
+            .any(|d| d["id"] == again && d["status"] == "succeeded")
+            .then_some(())
     })
     .await;
     assert_eq!(failing.delivered().len(), 1);
+    assert_eq!(failing.delivered()[again].len(), 1);
     let (_, webhook) = app
         .get_json(user, &format!("/v1/webhooks/{failing_id}"))
         .await;
     assert_eq!(webhook["data"]["disabledAt"], Value::Null);
+}
+
+/// Every change that causes an event stages it, once: a calendar run (its job and its run),
+/// an organic week, publishes that published, failed or could not be confirmed (a dry run
+/// none), a channel needing reconnection, and a synthesis reaching each of two recipients
+/// (marked sent twice: one event each).
+#[tokio::test]
+async fn each_change_stages_its_event_once() {
+    let app = app().await;
+    let user = Uuid::now_v7();
+    let receiver = Receiver::start(200).await;
+    let all = [
+        "job.succeeded",
+        "job.failed",
+        "calendar.run.finished",
+        "organic.week.finished",
+        "publish.intent.published",
+        "publish.intent.failed",
+        "publish.intent.unconfirmed",
+        "channel.needs_reauth",
+        "channel.expiring",
+        "synthesis.delivered",
+        "webhook.disabled",
+    ];
+    let (id, _) = endpoint(&app, user, &receiver.url, &all).await;
+
+    let frames = app
+        .calendar_stream(user, &crate::calendars::request(2, "tea"))
+        .await;
+    let calendar: Uuid = crate::calendars::summary(&frames)["data"]["calendarId"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let run = |sql: &'static str| {
+        let db = app.db.clone();
+        async move { sqlx::query(sql).bind(user).execute(&db).await.unwrap() }
+    };
+    run(
+        "insert into brand_profiles (user_id, id, name, timezone) values ($1, 'tea', 'Tea', 'UTC')",
+    )
+    .await;
+    run(
+        "insert into organic_runs (id, user_id, brand_id, week_start, job_id, status, request)
+         values (gen_random_uuid(), $1, 'tea', '2027-03-01', gen_random_uuid(), 'running', '{}')",
+    )
+    .await;
+    run("update organic_runs set status = 'succeeded', finished_at = now() where user_id = $1")
+        .await;
+    for status in ["published", "failed", "unconfirmed"] {
+        for dry_run in [false, true] {
+            sqlx::query(
+                "insert into publish_intents (id, user_id, calendar_id, entry_id, channel, mode,
+                     dry_run, timing, status)
+                 values ($1, $2, $3, $4, 'tiktok', 'publish', $5, 'now', 'publishing')",
+            )
+            .bind(Uuid::now_v7())
+            .bind(user)
+            .bind(calendar)
+            .bind(Uuid::now_v7())
+            .bind(dry_run)
+            .execute(&app.db)
+            .await
+            .unwrap();
+            sqlx::query(
+                "update publish_intents set status = $2
+                 where user_id = $1 and status = 'publishing' and dry_run = $3",
+            )
+            .bind(user)
+            .bind(status)
+            .bind(dry_run)
+            .execute(&app.db)
+            .await
+            .unwrap();
+        }
+    }
+    run(
+        "insert into platform_accounts (id, user_id, platform, account_id, status)
+         values (gen_random_uuid(), $1, 'tiktok', 'acct', 'connected')",
+    )
+    .await;
+    run("update platform_accounts set status = 'needs_reauth', status_reason = 'revoked' where user_id = $1")
+        .await;
+    run("insert into themes (id, user_id, name) values (gen_random_uuid(), $1, 'News')").await;
+    run(
+        "insert into syntheses (id, user_id, theme_id, job_id, status, origin)
+         select gen_random_uuid(), $1, id, gen_random_uuid(), 'succeeded', 'manual'
+         from themes where user_id = $1",
+    )
+    .await;
+    run(
+        "insert into email_deliveries (id, user_id, synthesis_id, theme_id, recipient, message_id)
+         select gen_random_uuid(), $1, s.id, s.theme_id, r, '<m>'
+         from syntheses s, unnest(array['a@example.com', 'b@example.com']) r where s.user_id = $1",
+    )
+    .await;
+    for _ in 0..2 {
+        run("update email_deliveries set status = 'sent', sent_at = now() where user_id = $1")
+            .await;
+    }
+
+    // The calendar's job and run, the organic run, three publishes, the channel, two
+    // recipients.
+    let items = all_deliveries(&app, user, id, 9, "succeeded").await;
+    let mut types: Vec<String> = items
+        .iter()
+        .map(|d| d["eventType"].as_str().unwrap().to_owned())
+        .collect();
+    types.sort();
+    assert_eq!(
+        types,
+        [
+            "calendar.run.finished",
+            "channel.needs_reauth",
+            "job.succeeded",
+            "organic.week.finished",
+            "publish.intent.failed",
+            "publish.intent.published",
+            "publish.intent.unconfirmed",
+            "synthesis.delivered",
+            "synthesis.delivered",
+        ]
+    );
+    let of = |kind: &str| items.iter().find(|d| d["eventType"] == kind).unwrap();
+    assert_eq!(of("job.succeeded")["data"]["kind"], "calendar");
+    assert_eq!(
+        of("calendar.run.finished")["data"]["calendarId"],
+        calendar.to_string()
+    );
+    assert_eq!(of("calendar.run.finished")["data"]["status"], "succeeded");
+    assert_eq!(of("organic.week.finished")["data"]["brandId"], "tea");
+    assert_eq!(of("channel.needs_reauth")["data"]["reason"], "revoked");
+    let mut recipients: Vec<&str> = items
+        .iter()
+        .filter(|d| d["eventType"] == "synthesis.delivered")
+        .map(|d| d["data"]["recipient"].as_str().unwrap())
+        .collect();
+    recipients.sort();
+    assert_eq!(recipients, ["a@example.com", "b@example.com"]);
+    assert_eq!(receiver.requests().len(), 9);
 }

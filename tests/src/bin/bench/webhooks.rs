@@ -99,10 +99,14 @@ pub async fn run(settings: &Settings, pool: &PgPool) -> anyhow::Result<()> {
     .await?
         < EVENTS as i64
     {
-        anyhow::ensure!(Instant::now() < deadline, "deliveries not all recorded within 120 s");
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "deliveries not all recorded within 120 s"
+        );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    let (committed, arrived) = (committed.lock().unwrap(), arrived.lock().unwrap());
+    let committed = committed.lock().unwrap().clone();
+    let arrived = arrived.lock().unwrap().clone();
     let mut latencies: Vec<Duration> = committed
         .iter()
         .map(|(seq, at)| arrived[seq].saturating_duration_since(*at))
