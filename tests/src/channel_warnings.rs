@@ -201,16 +201,7 @@ async fn intent(
 async fn a_reconnected_channel_retries_its_auth_failures_once_and_never_an_unconfirmed_one() {
     let app = app_with(vec![("PUBLISH_SERVICE_ENABLED", "false".into())]).await;
     let user = Uuid::now_v7();
-    let calendar = Uuid::now_v7();
-    sqlx::query(
-        "insert into calendars (id, user_id, name, request, current_version)
-         values ($1, $2, 'Launch', '{}', 1)",
-    )
-    .bind(calendar)
-    .bind(user)
-    .execute(&app.db)
-    .await
-    .unwrap();
+    let calendar = crate::publishing::launch_calendar(&app, user).await;
     let id = channel(&app, user, "tiktok", Duration::days(30), None).await;
     sqlx::query("update platform_accounts set status = 'needs_reauth' where id = $1")
         .bind(id)

@@ -54,6 +54,12 @@ pub async fn setup_with(options: TestOptions, fake: FakePlatforms) -> Setup {
 /// A new user with a calendar of the Launch week; the user and calendar ids.
 async fn new_calendar(app: &TestApp) -> (Uuid, Uuid) {
     let user = Uuid::now_v7();
+    (user, launch_calendar(app, user).await)
+}
+
+/// A saved calendar of `user`'s named Launch (a week of three channels, no entries yet);
+/// its id.
+pub async fn launch_calendar(app: &TestApp, user: Uuid) -> Uuid {
     let calendar = Uuid::now_v7();
     sqlx::query(
         "insert into calendars (id, user_id, name, request, current_version)
@@ -66,7 +72,7 @@ async fn new_calendar(app: &TestApp) -> (Uuid, Uuid) {
     .execute(&app.db)
     .await
     .unwrap();
-    (user, calendar)
+    calendar
 }
 
 pub async fn setup() -> Setup {

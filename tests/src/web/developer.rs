@@ -144,16 +144,7 @@ async fn a_channel_about_to_expire_shows_when_to_reconnect_and_retries_what_its_
     .execute(&app.db)
     .await
     .unwrap();
-    let calendar = Uuid::now_v7();
-    sqlx::query(
-        "insert into calendars (id, user_id, name, request, current_version)
-         values ($1, $2, 'Launch', '{}', 1)",
-    )
-    .bind(calendar)
-    .bind(user)
-    .execute(&app.db)
-    .await
-    .unwrap();
+    let calendar = crate::publishing::launch_calendar(&app, user).await;
     sqlx::query(
         "insert into publish_intents (id, user_id, calendar_id, entry_id, channel, account,
              mode, dry_run, timing, status, error)
