@@ -1,6 +1,7 @@
 //! Almanac's worker: its services, and the wiring of what runs in it (the consumers of
-//! `consumer`, the reconciler, the scheduler, the dispatcher, the listener of `health`,
-//! the jobs). `main.rs` only wires the shutdown signal; tests start the worker in-process.
+//! `consumer`, the reconciler, the scheduler with the channels' `expiry` check, the
+//! dispatcher, the webhook `outbox`'s relay, the listener of `health`, the jobs).
+//! `main.rs` only wires the shutdown signal; tests start the worker in-process.
 
 mod claims;
 mod consumer;
