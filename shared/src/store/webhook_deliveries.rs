@@ -185,7 +185,10 @@ pub async fn record_attempt(
                  disabled_at = case when judged.reason is null then e.disabled_at else now() end,
                  disabled_reason = coalesce(judged.reason, e.disabled_reason),
                  updated_at = case when judged.reason is null then e.updated_at else now() end
-             from judged where e.id = judged.id
+             from judged
+             -- A delivery to an endpoint without failures changes nothing: no write.
+             where e.id = judged.id
+               and (not $2 or e.consecutive_failures <> 0 or e.failing_since is not null)
              returning e.id, e.user_id, e.url, e.disabled_reason, e.disabled_at,
                  judged.reason is not null as newly)
          select id as endpoint_id, user_id, url, disabled_reason as reason, disabled_at
