@@ -14,6 +14,13 @@ use lettre::{
 
 use crate::config::{EmailProvider, Settings};
 
+/// What an email to a user says: its subject, plain text and HTML.
+pub struct Notice {
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
 /// Text made safe inside an email's HTML (element content and quoted attributes).
 pub fn escape_html(text: &str) -> String {
     text.replace('&', "&amp;")

@@ -123,15 +123,9 @@ pub const DISABLE_AFTER_FAILURES: i32 = 10;
 pub const TEST_EVENT: &str = "webhook.test";
 
 /// The email telling an endpoint's owner it was disabled.
-pub struct OwnerEmail {
-    pub subject: String,
-    pub text: String,
-    pub html: String,
-}
-
-pub fn disabled_email(url: &str, reason: &str, link: &str) -> OwnerEmail {
+pub fn disabled_email(url: &str, reason: &str, link: &str) -> crate::email::Notice {
     let escape = crate::email::escape_html;
-    OwnerEmail {
+    crate::email::Notice {
         subject: "Almanac stopped sending events to one of your webhooks".to_owned(),
         text: format!(
             "Almanac disabled your webhook endpoint {url}: {reason}.\n\n\

@@ -8,9 +8,9 @@
 
 use almanac_shared::{
     clock::Clock,
-    email::OutgoingEmail,
+    email::Notice,
     publish::Refresh,
-    store::{contacts, publish::channels, webhook_deliveries},
+    store::{publish::channels, webhook_deliveries},
 };
 use chrono::{DateTime, Utc};
 use serde_json::json;
@@ -59,7 +59,8 @@ pub async fn check(ctx: &JobContext, clock: &dyn Clock) -> anyhow::Result<Vec<Wa
         metrics::counter!("channel_expiry_warnings_total", "channel" => channel.platform.as_str())
             .increment(1);
         tracing::info!(channel_id = %channel.id, channel = %channel.platform, reconnect_by = %ends, "channel about to expire; owner told");
-        email_owner(ctx, &channel, ends).await;
+        let notice = reconnect_notice(ctx, &channel, ends);
+        crate::notify::email_owner(ctx, channel.user_id, channel.id, notice).await;
         warned.push(Warned {
             channel_id: channel.id,
             reconnect_by: ends,
@@ -68,25 +69,13 @@ pub async fn check(ctx: &JobContext, clock: &dyn Clock) -> anyhow::Result<Vec<Wa
     Ok(warned)
 }
 
-async fn email_owner(ctx: &JobContext, channel: &channels::Expiring, ends: DateTime<Utc>) {
-    let to = match contacts::email_of(&ctx.pool, channel.user_id).await {
-        Ok(Some(to)) => to,
-        Ok(None) => {
-            tracing::info!(channel_id = %channel.id, "no address known for the channel's owner; not emailed");
-            return;
-        }
-        Err(error) => {
-            tracing::warn!(channel_id = %channel.id, error = %error, "reading the owner's address failed; not emailed");
-            return;
-        }
-    };
+/// The email telling a channel's owner to reconnect it before `ends`.
+fn reconnect_notice(ctx: &JobContext, channel: &channels::Expiring, ends: DateTime<Utc>) -> Notice {
     let name = channel.handle.as_deref().unwrap_or(&channel.account_id);
     let platform = channel.platform.as_str();
     let link = format!("{}/app/#/publishing", ctx.settings.app_base_url());
     let when = ends.format("%-d %B %Y, %H:%M UTC");
-    let id = Uuid::now_v7();
-    let email = OutgoingEmail {
-        to,
+    Notice {
         subject: format!("Reconnect your {platform} channel {name} before {when}"),
         text: format!(
             "Your {platform} channel {name} stops publishing on {when}: its authorisation \
@@ -99,10 +88,5 @@ async fn email_owner(ctx: &JobContext, channel: &channels::Expiring, ends: DateT
              and nothing scheduled on it will fail:</p><p><a href=\"{link}\">Reconnect it</a></p>",
             almanac_shared::email::escape_html(name)
         ),
-        message_id: format!("<{}.{id}@almanac>", channel.id),
-        delivery_id: id,
-    };
-    if let Err(error) = ctx.mailer.send(&email).await {
-        tracing::warn!(channel_id = %channel.id, error = %error, "emailing the owner of an expiring channel failed");
     }
 }

@@ -10,6 +10,7 @@ pub mod expiry;
 mod health;
 pub mod job;
 pub mod jobs;
+mod notify;
 pub mod outbox;
 pub mod reconciler;
 pub mod runner;

@@ -254,31 +254,9 @@ async fn tell_owner(ctx: &JobContext, disabled: Option<Disabled>) {
     };
     metrics::counter!("webhook_endpoints_disabled_total").increment(1);
     tracing::warn!(webhook_id = %disabled.endpoint_id, reason = %disabled.reason, "webhook endpoint disabled");
-    let to = match almanac_shared::store::contacts::email_of(&ctx.pool, disabled.user_id).await {
-        Ok(Some(to)) => to,
-        Ok(None) => {
-            tracing::info!(webhook_id = %disabled.endpoint_id, "no address known for the endpoint's owner; not emailed");
-            return;
-        }
-        Err(error) => {
-            tracing::warn!(webhook_id = %disabled.endpoint_id, error = %error, "reading the owner's address failed; not emailed");
-            return;
-        }
-    };
     let link = format!("{}/app/#/webhooks", ctx.settings.app_base_url());
-    let email = webhooks::disabled_email(&disabled.url, &disabled.reason, &link);
-    let id = uuid::Uuid::now_v7();
-    let outgoing = almanac_shared::email::OutgoingEmail {
-        to,
-        subject: email.subject,
-        text: email.text,
-        html: email.html,
-        message_id: format!("<{}.{id}@almanac>", disabled.endpoint_id),
-        delivery_id: id,
-    };
-    if let Err(error) = ctx.mailer.send(&outgoing).await {
-        tracing::warn!(webhook_id = %disabled.endpoint_id, error = %error, "emailing the owner of a disabled endpoint failed");
-    }
+    let notice = webhooks::disabled_email(&disabled.url, &disabled.reason, &link);
+    crate::notify::email_owner(ctx, disabled.user_id, disabled.endpoint_id, notice).await;
 }
 
 /// The endpoint was disabled before this attempt: the delivery fails without one.
