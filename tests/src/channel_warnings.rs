@@ -9,9 +9,9 @@ use reqwest::Method;
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::{
-    helpers::{TestApp, eventually},
-    webhook_deliveries::{Receiver, WAIT, all_deliveries, app_with, endpoint},
+use crate::helpers::{
+    TestApp, eventually,
+    webhooks::{Receiver, WAIT, all_deliveries, app_with, endpoint},
 };
 
 /// A channel of `user`'s, with a token (its bytes are never opened here) expiring in

@@ -16,6 +16,7 @@ pub mod resend;
 pub mod sites;
 pub mod smtp;
 pub mod stream;
+pub mod webhooks;
 
 use std::{
     collections::HashMap,

@@ -8,8 +8,7 @@ use uuid::Uuid;
 use super::Browser;
 use crate::{
     calendars::{request, summary},
-    helpers::{TestApp, TestOptions, spawn_app_with},
-    webhook_deliveries::Receiver,
+    helpers::{TestApp, TestOptions, spawn_app_with, webhooks::Receiver},
 };
 
 async fn app() -> TestApp {
