@@ -179,7 +179,8 @@ impl Application {
     /// Binds the listener (port 0 picks a free port) and connects to Redis. Postgres is
     /// connected lazily, so the API starts and answers 503 while the database is down.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        let platforms = almanac_shared::publish::Platforms::new(&settings.publish)?;
+        let platforms =
+            almanac_shared::publish::Platforms::new(&settings.publish, &settings.fetch)?;
         Self::build_with(settings, platforms).await
     }
 

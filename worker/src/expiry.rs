@@ -4,12 +4,14 @@
 //! tells each owner once per token: `channel.expiring` to their webhooks, in the same
 //! transaction as the mark that says they were told, then an email with the reconnect link.
 //! A token a platform refreshes while it is valid (Instagram's) is not announced: the
-//! publish path refreshes it ahead of its expiry.
+//! publish path refreshes it ahead of its expiry. Once a connection has ended (no refresh
+//! can bring its token back), the channel becomes `needs_reauth` on the next tick, publish
+//! or not, which sends `channel.needs_reauth`.
 
 use almanac_shared::{
     clock::Clock,
     email::Notice,
-    publish::Refresh,
+    publish::{Refresh, TokenState, channels::needs_reauth},
     store::{publish::channels, webhook_deliveries},
 };
 use chrono::{DateTime, Utc};
@@ -67,6 +69,35 @@ pub async fn check(ctx: &JobContext, clock: &dyn Clock) -> anyhow::Result<Vec<Wa
         });
     }
     Ok(warned)
+}
+
+/// Marks `needs_reauth` the channels whose connection ended (their token expired and no
+/// refresh can bring it back); returns those marked now.
+pub async fn lapse(ctx: &JobContext, clock: &dyn Clock) -> anyhow::Result<Vec<Uuid>> {
+    let now = clock.now();
+    let mut lapsed = Vec::new();
+    for channel in channels::lapsing(&ctx.pool, now).await? {
+        let Some(adapter) = ctx.platforms.adapter(channel.platform) else {
+            continue;
+        };
+        let token = TokenState {
+            expires_at: channel.token_expires_at,
+            issued_at: None,
+            has_refresh_token: channel.has_refresh_token,
+            refresh_expires_at: channel.refresh_expires_at,
+        };
+        if !adapter.token_policy().hopeless(&token, now, false) {
+            continue;
+        }
+        let reason = format!(
+            "the {} authorisation ended; connect the channel again",
+            adapter.label()
+        );
+        let mut conn = ctx.pool.acquire().await?;
+        needs_reauth(&mut conn, channel.id, &reason).await?;
+        lapsed.push(channel.id);
+    }
+    Ok(lapsed)
 }
 
 /// The email telling a channel's owner to reconnect it before `ends`.

@@ -32,7 +32,10 @@ pub async fn run(ctx: &JobContext, shutdown: CancellationToken) {
             let warned = crate::expiry::check(ctx, ctx.clock.as_ref())
                 .await
                 .map(drop);
-            started.and(warned)
+            let lapsed = crate::expiry::lapse(ctx, ctx.clock.as_ref())
+                .await
+                .map(drop);
+            started.and(warned).and(lapsed)
         },
     )
     .await;

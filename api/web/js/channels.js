@@ -51,6 +51,15 @@ export async function show(view, [step]) {
     fill(status, t("channels.connected", { platform: labels[channel.platform] ?? channel.platform, account: channel.handle ?? channel.accountId }));
     status.className = "notice ok";
     status.dataset.outcome = "connected";
+    // One grant can act for more accounts (a LinkedIn member's company pages): each is a
+    // channel of its own now, which the person may keep or disconnect.
+    const also = channel.alsoConnected ?? [];
+    if (also.length) {
+      status.after(h("div", { class: "stack", id: "also-connected" },
+        h("p", {}, t("channels.alsoConnected", { count: also.length })),
+        h("ul", { class: "list" }, also.map((c) => h("li", { dataset: { account: c.accountId } }, c.handle ?? c.accountId))),
+        h("p", { class: "muted" }, t("channels.alsoConnectedHint"))));
+    }
   } catch (error) {
     fill(status, explain(error, platform));
     status.className = "notice bad";

@@ -12,6 +12,11 @@ const meaning = (status) => t(`publishing.explain.${status}`);
 let platforms = [];
 const platformName = (p) => (has(`platform.${p}`) ? t(`platform.${p}`) : platforms.find((x) => x.name === p)?.label ?? p);
 const publishesTo = (p) => platforms.some((x) => x.name === p);
+/** Who a channel posts as, where its platform has more than one kind of author (LinkedIn:
+ * a member's profile, or a company page they administer). */
+export const authorKind = (c) =>
+  c.accountId?.startsWith("urn:li:organization:") ? t("publishing.authorPage")
+    : c.accountId?.startsWith("urn:li:person:") ? t("publishing.authorMember") : null;
 let timer = null;
 
 export function leave() {
@@ -90,6 +95,7 @@ async function renderChannels(el) {
     h("p", { class: "muted" }, t("accounts.explain")),
     items.length ? h("ul", { class: "list", id: "accounts" }, items.map((c) => h("li", { dataset: { channel: c.platform, status: c.status } },
       platformBadge(c.platform), ` ${c.handle ?? c.accountId} `,
+      authorKind(c) ? h("span", { class: "muted author-kind" }, `${authorKind(c)} `) : null,
       h("span", { class: `badge ${c.status === "connected" ? "ok" : c.status === "needs_reauth" ? "bad" : ""}` }, t(`channelStatus.${c.status}`)),
       c.statusReason ? h("div", { class: "muted" }, c.statusReason) : null,
       c.reconnectBy && c.status === "connected" ? h("span", { class: "badge warn reconnect-by" }, t("publishing.reconnectBy", { when: when(c.reconnectBy) })) : null,
@@ -115,8 +121,24 @@ function retryFailed(c) {
   }, t("publishing.retryFailed"));
 }
 
+/** A choice of the account to post as, for each platform of the entries with several
+ * connected (a LinkedIn member and their pages); the chosen channels' ids. */
+function postAs(connected, entries) {
+  const used = new Set(entries.map((e) => e.channel));
+  const selects = [...new Set(connected.map((c) => c.platform))]
+    .filter((p) => used.has(p) && connected.filter((c) => c.platform === p).length > 1)
+    .map((p) => h("select", { id: `post-as-${p}`, name: "post-as" }, connected.filter((c) => c.platform === p).map((c) =>
+      h("option", { value: c.id }, authorKind(c) ? `${c.handle ?? c.accountId} (${authorKind(c)})` : c.handle ?? c.accountId))));
+  return {
+    fields: selects.map((select) => field(t("publishing.postAs", { platform: platformName(select.id.slice("post-as-".length)) }), select)),
+    chosen: () => selects.map((select) => select.value),
+  };
+}
+
 async function renderCalendar(main, calendarId) {
-  const detail = await api("GET", `/v1/calendars/${calendarId}`);
+  const [detail, { items: channelList }] = await Promise.all([
+    api("GET", `/v1/calendars/${calendarId}`), api("GET", "/v1/channels")]);
+  const accounts = postAs(channelList.filter((c) => c.status === "connected"), detail.entries);
   // Nothing is selected until the person chooses: publishing is not undone by a click.
   const boxes = detail.entries.map((e) => h("input", { type: "checkbox", value: e.id, checked: false, "aria-label": t("publishing.selectEntry", { channel: platformName(e.channel), day: day(e.date), title: e.title, caption: e.caption }) }));
   const table = h("div", { class: "table-wrap" }, h("table", { id: "entries" },
@@ -195,7 +217,8 @@ async function renderCalendar(main, calendarId) {
       if (!sure) return;
     }
     try {
-      const answer = await api("POST", `/v1/calendars/${calendarId}/publish`, { entryIds, mode: mode.value, ...extra });
+      const chosen = accounts.chosen();
+      const answer = await api("POST", `/v1/calendars/${calendarId}/publish`, { entryIds, mode: mode.value, ...(chosen.length ? { channels: chosen } : {}), ...extra });
       renderReport(report, answer, detail);
       await renderIntents(intents, calendarId, detail);
     } catch (error) { showError(error, report); }
@@ -209,7 +232,7 @@ async function renderCalendar(main, calendarId) {
       detail.entries.length ? table : h("p", { class: "muted" }, t("publishing.noEntries")),
       detail.entries.length ? h("div", { class: "row" }, field(t("publishing.mediaForSelected"), bulkMedia), applyMedia) : null,
       // The actions stay in view however long the list.
-      h("div", { class: "row action-bar" }, count, field(t("publishing.mode"), mode),
+      h("div", { class: "row action-bar" }, count, field(t("publishing.mode"), mode), ...accounts.fields,
         h("button", { type: "button", id: "dry-run", onclick: () => send({ dryRun: true }) }, t("publishing.dryRun")),
         h("button", { type: "button", id: "schedule-publish", class: "secondary", disabled: !session.publishing, "aria-describedby": session.publishing ? null : "publishing-off", onclick: () => send({ dryRun: false, when: "scheduled" }) }, t("publishing.schedule")),
         h("button", { type: "button", id: "publish-now", class: "secondary", disabled: !session.publishing, "aria-describedby": session.publishing ? null : "publishing-off", onclick: () => send({ dryRun: false, when: "now" }) }, t("publishing.publishNow"))),

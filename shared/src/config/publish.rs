@@ -1,4 +1,4 @@
-//! `PUBLISH_*`, `TIKTOK_*`, `INSTAGRAM_*`, `OAUTH_REDIRECT_BASE_URL`, `TOKEN_ENCRYPTION_KEY`:
+//! `PUBLISH_*`, `TIKTOK_*`, `INSTAGRAM_*`, `LINKEDIN_*`, `OAUTH_REDIRECT_BASE_URL`, `TOKEN_ENCRYPTION_KEY`:
 //! publishing (seed 001).
 
 use std::{fmt, net::SocketAddr, time::Duration};
@@ -9,7 +9,8 @@ use rand::RngCore;
 
 use super::env::{Env, Secret, check_secret};
 
-/// The platforms' endpoints and the app's credentials (`TIKTOK_*`, `INSTAGRAM_*`).
+/// The platforms' endpoints and the app's credentials (`TIKTOK_*`, `INSTAGRAM_*`,
+/// `LINKEDIN_*`).
 #[derive(Debug, Clone)]
 pub struct PlatformSettings {
     pub api_base_url: String,
@@ -27,6 +28,12 @@ pub struct PublishSettings {
     pub enabled: bool,
     pub tiktok: PlatformSettings,
     pub instagram: PlatformSettings,
+    pub linkedin: PlatformSettings,
+    /// `LINKEDIN_API_VERSION`: the `LinkedIn-Version` (YYYYMM) every REST call names.
+    pub linkedin_version: String,
+    /// `LINKEDIN_SCOPES`: what connecting asks for (an app without LinkedIn's Community
+    /// Management product drops the organisation scopes and posts as members only).
+    pub linkedin_scopes: String,
     /// `OAUTH_REDIRECT_BASE_URL`: where the platforms send the browser back to.
     pub redirect_base_url: String,
     /// It was not set: the API's own address, which the API reads back once bound (so
@@ -95,7 +102,8 @@ impl TokenKey {
     }
 }
 
-/// `PUBLISH_*`, `TIKTOK_*`, `INSTAGRAM_*`, `OAUTH_REDIRECT_BASE_URL`, `TOKEN_ENCRYPTION_KEY`.
+/// `PUBLISH_*`, `TIKTOK_*`, `INSTAGRAM_*`, `LINKEDIN_*`, `OAUTH_REDIRECT_BASE_URL`,
+/// `TOKEN_ENCRYPTION_KEY`.
 impl PublishSettings {
     pub(super) fn read(env: &Env, api_addr: &SocketAddr, dev: bool) -> anyhow::Result<Self> {
         let enabled = env.parse_or("PUBLISH_SERVICE_ENABLED", false)?;
@@ -121,6 +129,17 @@ impl PublishSettings {
         let tiktok_base = env.string_or("TIKTOK_API_BASE_URL", "https://open.tiktokapis.com")?;
         let instagram_base =
             env.string_or("INSTAGRAM_API_BASE_URL", "https://graph.instagram.com")?;
+        let linkedin_base = env.string_or("LINKEDIN_API_BASE_URL", "https://api.linkedin.com")?;
+        let linkedin_version = env.string_or("LINKEDIN_API_VERSION", "202610")?;
+        let month = linkedin_version.get(4..).and_then(|m| m.parse::<u8>().ok());
+        if linkedin_version.len() != 6
+            || !linkedin_version.bytes().all(|b| b.is_ascii_digit())
+            || !month.is_some_and(|m| (1..=12).contains(&m))
+        {
+            bail!(
+                "LINKEDIN_API_VERSION: expected a month as YYYYMM (e.g. 202610), got `{linkedin_version}`"
+            );
+        }
         let tiktok_token = format!("{}/v2/oauth/token/", tiktok_base.trim_end_matches('/'));
         let settings = PublishSettings {
             enabled,
@@ -147,6 +166,24 @@ impl PublishSettings {
                 )?,
                 api_base_url: instagram_base,
             },
+            linkedin: PlatformSettings {
+                client_id: env.optional("LINKEDIN_CLIENT_ID"),
+                client_secret: env.optional("LINKEDIN_CLIENT_SECRET").map(Secret::new),
+                authorize_url: env.string_or(
+                    "LINKEDIN_AUTHORIZE_URL",
+                    "https://www.linkedin.com/oauth/v2/authorization",
+                )?,
+                token_url: env.string_or(
+                    "LINKEDIN_TOKEN_URL",
+                    "https://www.linkedin.com/oauth/v2/accessToken",
+                )?,
+                api_base_url: linkedin_base,
+            },
+            linkedin_version,
+            linkedin_scopes: env.string_or(
+                "LINKEDIN_SCOPES",
+                "openid profile w_member_social w_organization_social r_organization_social",
+            )?,
             redirect_base_url: env
                 .string_or("OAUTH_REDIRECT_BASE_URL", &format!("http://{api_addr}"))?,
             redirect_base_is_api_addr: env.optional("OAUTH_REDIRECT_BASE_URL").is_none(),
@@ -173,6 +210,9 @@ impl PublishSettings {
             ("TIKTOK_TOKEN_URL", &settings.tiktok.token_url),
             ("INSTAGRAM_AUTHORIZE_URL", &settings.instagram.authorize_url),
             ("INSTAGRAM_TOKEN_URL", &settings.instagram.token_url),
+            ("LINKEDIN_API_BASE_URL", &settings.linkedin.api_base_url),
+            ("LINKEDIN_AUTHORIZE_URL", &settings.linkedin.authorize_url),
+            ("LINKEDIN_TOKEN_URL", &settings.linkedin.token_url),
             ("OAUTH_REDIRECT_BASE_URL", &settings.redirect_base_url),
         ] {
             match url::Url::parse(url) {

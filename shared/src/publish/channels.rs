@@ -17,17 +17,18 @@ use super::{
     Auth, Failure, FailureKind, Platform, Platforms, TokenState, crypto::TokenCipher, oauth::Tokens,
 };
 
-/// Writes `tokens` for the user's account (created if new), `connected`; returns its id.
+/// Writes `tokens` for the user's account (created if new, its handle kept unless the
+/// platform named it), `connected`; returns its id.
 pub async fn store_tokens(
     conn: &mut PgConnection,
     cipher: &TokenCipher,
     user: Uuid,
     platform: Platform,
-    account_id: &str,
+    (account_id, handle): (&str, Option<&str>),
     tokens: &Tokens,
     now: DateTime<Utc>,
 ) -> sqlx::Result<Uuid> {
-    let id = store::upsert_account(conn, user, platform, account_id).await?;
+    let id = store::upsert_account(conn, user, platform, account_id, handle).await?;
     write_tokens(conn, cipher, id, tokens, now).await?;
     Ok(id)
 }

@@ -6,6 +6,7 @@
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use super::{
@@ -498,7 +499,13 @@ impl Adapter for Instagram {
         }
     }
 
-    async fn confirm(&self, auth: &Auth, remote_id: Option<&str>, post: &Post) -> Remote {
+    async fn confirm(
+        &self,
+        auth: &Auth,
+        remote_id: Option<&str>,
+        post: &Post,
+        _since: DateTime<Utc>,
+    ) -> Remote {
         let Some(container) = remote_id else {
             return Remote::Pending("no Instagram container to check".into());
         };

@@ -1,15 +1,16 @@
-//! Publishing calendar entries to TikTok and Instagram (seed 001; the platforms' contracts: `docs/platforms.md`).
+//! Publishing calendar entries to TikTok, Instagram and LinkedIn (seed 001; the platforms'
+//! contracts: `docs/platforms.md`).
 //!
 //! Every publish is an intent row first ([`IntentStatus`]), dry run by default. The pure
 //! rules (what a post says, what each platform allows, the exact requests a publish sends)
-//! are in [`post`] (`domain::publish`, with the intent's types); the platforms behind one [`Adapter`] trait in [`tiktok`] and
-//! [`instagram`]; credentials, encrypted at rest ([`crypto`]) and refreshed from the
+//! are in [`post`] (`domain::publish`, with the intent's types); the platforms behind one
+//! [`Adapter`] trait in [`tiktok`], [`instagram`] and [`linkedin`]; credentials, encrypted at rest ([`crypto`]) and refreshed from the
 //! platform's own `expires_in`, in [`oauth`] and [`channels`]; the publish request itself,
 //! shared by the API and the replay of requests spooled while Postgres was down, in
 //! [`request`] and [`spool`]; the intents' rows in `store::publish`.
 //!
 //! At most once: the one request with an outside effect (TikTok's init, Instagram's
-//! `media_publish`) is sent once per intent. It is marked (`sending_at`, committed) before
+//! `media_publish`, LinkedIn's post) is sent once per intent. It is marked (`sending_at`, committed) before
 //! it goes; a lost answer makes the intent `unknown`, and only read-only checks resolve it.
 
 use std::{collections::BTreeMap, fmt, sync::Arc, time::Duration};
@@ -20,10 +21,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub use crate::config::{PlatformSettings, PublishSettings};
+use crate::fetch::FetchSettings;
 
 pub mod channels;
 pub mod crypto;
 pub mod instagram;
+pub mod linkedin;
 pub mod oauth;
 pub mod request;
 pub mod spool;
@@ -118,6 +121,9 @@ pub enum Remote {
     Failed(Failure),
     /// Not settled yet, or not knowable now (the reason).
     Pending(String),
+    /// The platform gives no way to read it (LinkedIn's member posts): no check will ever
+    /// settle it, and the message tells the user where to look before retrying.
+    Unreadable(String),
 }
 
 /// How a platform's tokens are refreshed.
@@ -156,9 +162,14 @@ impl TokenPolicy {
         token.expires_at.is_some_and(|at| at <= now)
     }
 
-    /// The token should be refreshed before the next call.
+    /// The token should be refreshed before the next call (a token without the refresh
+    /// token its platform refreshes with is used until it expires).
     pub fn due(&self, token: &TokenState, now: DateTime<Utc>) -> bool {
-        (self.refresh == Refresh::WithRefreshToken || !Self::expired(token, now))
+        let refreshable = match self.refresh {
+            Refresh::WithRefreshToken => token.has_refresh_token,
+            Refresh::WhileValid => !Self::expired(token, now),
+        };
+        refreshable
             && token.expires_at.is_some_and(|at| at - now <= self.ahead)
             && token.issued_at.is_none_or(|at| now - at >= self.min_age)
     }
@@ -253,8 +264,20 @@ pub trait Adapter: Send + Sync {
         options: &Options,
         prepared: Option<&str>,
     ) -> Sent;
-    /// Read-only: where a sent publish is (`remote_id` as `send` or `prepare` returned it).
-    async fn confirm(&self, auth: &Auth, remote_id: Option<&str>, post: &Post) -> Remote;
+    /// Read-only: where a sent publish is (`remote_id` as `send` or `prepare` returned it;
+    /// `since`: when it was marked sending, so nothing older is taken for it).
+    async fn confirm(
+        &self,
+        auth: &Auth,
+        remote_id: Option<&str>,
+        post: &Post,
+        since: DateTime<Utc>,
+    ) -> Remote;
+    /// Why `account_id` cannot be one of this platform's accounts (an imported token's
+    /// `accountId`), if it cannot.
+    fn account_problem(&self, _account_id: &str) -> Option<String> {
+        None
+    }
 }
 
 /// The registry of platforms: the adapters, sharing one HTTP client. The publishing
@@ -267,8 +290,9 @@ pub struct Platforms {
 }
 
 impl Platforms {
-    /// The built-in platforms (TikTok, Instagram).
-    pub fn new(settings: &PublishSettings) -> anyhow::Result<Self> {
+    /// The built-in platforms (TikTok, Instagram, LinkedIn); `fetch`: the outside fetch
+    /// rules, for the media an adapter uploads itself.
+    pub fn new(settings: &PublishSettings, fetch: &FetchSettings) -> anyhow::Result<Self> {
         let http = reqwest::Client::builder()
             .timeout(settings.http_timeout)
             .connect_timeout(settings.http_timeout.min(Duration::from_secs(10)))
@@ -280,7 +304,8 @@ impl Platforms {
         };
         Ok(platforms
             .with(Arc::new(tiktok::TikTok::new(http.clone(), settings)))
-            .with(Arc::new(instagram::Instagram::new(http, settings))))
+            .with(Arc::new(instagram::Instagram::new(http.clone(), settings)))
+            .with(Arc::new(linkedin::LinkedIn::new(http, settings, fetch)?)))
     }
 
     /// The registry with `adapter` added (or replacing the one of its platform).

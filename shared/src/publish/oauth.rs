@@ -11,16 +11,28 @@ use sha2::{Digest, Sha256};
 use super::{Failure, FailureKind, Platform, PlatformSettings};
 
 /// Tokens a platform issued.
-#[derive(Clone)]
+#[derive(Clone, Default)]
 pub struct Tokens {
     pub access_token: String,
     pub refresh_token: Option<String>,
     /// Seconds, as the platform said.
     pub expires_in: Option<i64>,
     pub refresh_expires_in: Option<i64>,
-    /// TikTok's `open_id`, Instagram's `user_id`.
+    /// TikTok's `open_id`, Instagram's `user_id`, LinkedIn's member URN.
     pub account_id: Option<String>,
+    /// The account's name as people read it, when the connect flow learnt it.
+    pub handle: Option<String>,
     pub scope: Option<String>,
+    /// Other accounts the same grant acts for (the LinkedIn pages its member administers):
+    /// each becomes a channel of its own, with these tokens.
+    pub more_accounts: Vec<Account>,
+}
+
+/// An account a grant acts for besides its own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    pub id: String,
+    pub handle: Option<String>,
 }
 
 impl std::fmt::Debug for Tokens {
@@ -171,6 +183,8 @@ pub fn tokens(body: &Value, account_field: &str) -> Result<Tokens, Failure> {
         expires_in: body["expires_in"].as_i64(),
         refresh_expires_in: body["refresh_expires_in"].as_i64(),
         account_id: text(account_field),
+        handle: None,
+        more_accounts: Vec::new(),
         scope: text("scope").or_else(|| {
             body["permissions"].as_array().map(|p| {
                 p.iter()

@@ -3,6 +3,7 @@
 //! `{"data": {...}, "error": {"code": "ok" | "<code>", "message", "log_id"}}`.
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use super::{
@@ -489,7 +490,13 @@ impl Adapter for TikTok {
         }
     }
 
-    async fn confirm(&self, auth: &Auth, remote_id: Option<&str>, _post: &Post) -> Remote {
+    async fn confirm(
+        &self,
+        auth: &Auth,
+        remote_id: Option<&str>,
+        _post: &Post,
+        _since: DateTime<Utc>,
+    ) -> Remote {
         let Some(publish_id) = remote_id else {
             return Remote::Pending(
                 "TikTok's answer to the post was lost, so there is no publish_id to check".into(),

@@ -354,7 +354,8 @@ fn with_platforms(
     extra: &[std::sync::Arc<dyn almanac_shared::publish::Adapter>],
 ) -> almanac_shared::publish::Platforms {
     extra.iter().fold(
-        almanac_shared::publish::Platforms::new(&settings.publish).expect("platforms build"),
+        almanac_shared::publish::Platforms::new(&settings.publish, &settings.fetch)
+            .expect("platforms build"),
         |platforms, adapter| platforms.with(adapter.clone()),
     )
 }

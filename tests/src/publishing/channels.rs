@@ -108,7 +108,7 @@ async fn an_expired_instagram_token_needs_reauthorisation() {
 async fn channels_must_be_connected_and_unambiguous() {
     let s = setup().await;
     let entry = s.entry(Entry::on("tiktok", "Nowhere to go")).await;
-    let other = s.entry(Entry::on("linkedin", "Elsewhere")).await;
+    let other = s.entry(Entry::on("facebook", "Elsewhere")).await;
     // A dry run plans what it can and lists the entries of the channel that has no account.
     let (status, planned) = s.publish(json!({ "entryIds": [entry, other] })).await;
     assert_eq!(status, 200, "{planned}");
@@ -161,7 +161,7 @@ async fn channels_must_be_connected_and_unambiguous() {
 }
 
 /// Starts connecting `platform` as `user`; returns the `state` and the authorize URL's query.
-async fn start_connect(
+pub(super) async fn start_connect(
     s: &super::Setup,
     user: uuid::Uuid,
     platform: &str,
@@ -182,7 +182,7 @@ async fn start_connect(
 }
 
 /// The platform's redirect, as the browser follows it: where the API sends it on.
-async fn callback(s: &super::Setup, platform: &str, query: &str) -> url::Url {
+pub(super) async fn callback(s: &super::Setup, platform: &str, query: &str) -> url::Url {
     let browser = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -209,7 +209,7 @@ async fn callback(s: &super::Setup, platform: &str, query: &str) -> url::Url {
 }
 
 /// What the web app posts to `complete` for the callback's `query`, as `user`.
-async fn complete(
+pub(super) async fn complete(
     s: &super::Setup,
     user: uuid::Uuid,
     platform: &str,

@@ -5,6 +5,7 @@
 mod channels;
 mod faults;
 mod flows;
+mod linkedin;
 mod youtube;
 
 use std::time::Duration;

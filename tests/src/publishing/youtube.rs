@@ -50,9 +50,9 @@ impl YouTube {
             access_token: access.to_owned(),
             refresh_token: Some("yt-refresh".into()),
             expires_in: Some(3600),
-            refresh_expires_in: None,
             account_id: Some(CHANNEL_ID.into()),
             scope: Some("youtube.upload".into()),
+            ..Tokens::default()
         }
     }
 }
@@ -165,7 +165,13 @@ impl Adapter for YouTube {
         }
     }
 
-    async fn confirm(&self, _: &Auth, _: Option<&str>, _: &Post) -> Remote {
+    async fn confirm(
+        &self,
+        _: &Auth,
+        _: Option<&str>,
+        _: &Post,
+        _: chrono::DateTime<chrono::Utc>,
+    ) -> Remote {
         self.record("confirm");
         Remote::Published {
             post_id: Some("video-1".into()),
@@ -236,6 +242,7 @@ async fn a_platform_registered_by_the_tests_connects_dry_runs_and_publishes_once
         config["platforms"],
         json!([
             { "name": "instagram", "label": "Instagram" },
+            { "name": "linkedin", "label": "LinkedIn" },
             { "name": "tiktok", "label": "TikTok" },
             { "name": "youtube", "label": "YouTube" },
         ])
@@ -273,7 +280,7 @@ async fn a_platform_registered_by_the_tests_connects_dry_runs_and_publishes_once
 }
 
 #[tokio::test]
-async fn a_platform_registered_by_the_tests_is_refused_like_the_real_two() {
+async fn a_platform_registered_by_the_tests_is_refused_like_the_real_ones() {
     let (s, youtube) = setup().await;
     // A platform nobody registered: 404 in a path, 422 in a body.
     let (status, unknown) = s
@@ -289,7 +296,7 @@ async fn a_platform_registered_by_the_tests_is_refused_like_the_real_two() {
     assert_eq!(unknown["error"]["code"], "UNKNOWN_PLATFORM");
     assert_eq!(
         unknown["error"]["details"]["platforms"],
-        json!(["instagram", "tiktok", "youtube"])
+        json!(["instagram", "linkedin", "tiktok", "youtube"])
     );
     let body = json!({ "platform": "myspace", "accountId": "me", "accessToken": "t" });
     let (status, unknown) = s
@@ -299,7 +306,7 @@ async fn a_platform_registered_by_the_tests_is_refused_like_the_real_two() {
     assert_eq!(status, 422, "{unknown}");
     assert_eq!(unknown["error"]["code"], "UNKNOWN_PLATFORM");
 
-    // A refused grant, as TikTok's or Instagram's would be.
+    // A refused grant, as the built-in platforms' would be.
     let (status, refused) = connect(&s, "stolen").await;
     assert_eq!(status, 422, "{refused}");
     assert_eq!(refused["error"]["code"], "OAUTH_EXCHANGE_FAILED");

@@ -94,7 +94,7 @@ pub(super) async fn refusals(app: &mut TestApp, probe: &Probe, user: Uuid) {
 
     for operation in ["connectChannel", "channelCallback", "completeChannel"] {
         let call = probe.call(operation, &[]);
-        let path = call.path.replacen("/tiktok/", "/linkedin/", 1);
+        let path = call.path.replacen("/tiktok/", "/myspace/", 1);
         probe.expect(404, call.path(path)).await;
     }
     let call = probe.call("connectChannel", &[]);

@@ -8,6 +8,7 @@ mod developer;
 mod flows;
 mod guards;
 mod language;
+mod linkedin;
 mod refusals;
 mod serving;
 mod session;

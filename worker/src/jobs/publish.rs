@@ -279,7 +279,11 @@ impl<'a> Publisher<'a> {
                 _ => None,
             };
             let remote = match usable {
-                Some(auth) => adapter.confirm(&auth, remote_id.as_deref(), post).await,
+                Some(auth) => {
+                    adapter
+                        .confirm(&auth, remote_id.as_deref(), post, since)
+                        .await
+                }
                 None => Remote::Pending("the channel's token is not usable now".into()),
             };
             match remote {
@@ -306,6 +310,12 @@ impl<'a> Publisher<'a> {
                     self.intent().checked().await.context("recording a check")?;
                     tokio::time::sleep(settings.check_interval).await;
                 }
+                Remote::Unreadable(message) => {
+                    let error = json!({ "code": "PUBLISH_UNCONFIRMED", "message": message });
+                    return self
+                        .set(IntentStatus::Unconfirmed, Some(&error), None)
+                        .await;
+                }
                 settled => return self.settled(settled).await,
             }
         }
@@ -319,7 +329,7 @@ impl<'a> Publisher<'a> {
             }
             Remote::DraftSent => self.set(IntentStatus::DraftSent, None, None).await,
             Remote::Failed(failure) => self.fail(&failure).await,
-            Remote::Pending(_) => unreachable!("pending is not settled"),
+            Remote::Pending(_) | Remote::Unreadable(_) => unreachable!("not settled"),
         }
     }
 

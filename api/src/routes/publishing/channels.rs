@@ -79,6 +79,17 @@ pub struct Retried {
     pub skipped: Vec<SkippedIntent>,
 }
 
+/// A completed connection: the account that granted access, and the other accounts the
+/// same grant acts for, each a channel of its own (the LinkedIn pages its member
+/// administers; disconnect any that should not be posted to).
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct Connected {
+    #[oai(flatten)]
+    pub channel: Channel,
+    pub also_connected: Vec<Channel>,
+}
+
 #[derive(Debug, Clone, Object)]
 pub struct ChannelList {
     pub items: Vec<Channel>,
@@ -88,10 +99,12 @@ pub struct ChannelList {
 #[derive(Debug, Clone, Object)]
 #[oai(rename_all = "camelCase")]
 pub struct ChannelImport {
-    /// A platform Almanac publishes to (`tiktok`, `instagram`; `GET /app/config.json`
-    /// lists them): another is refused with 422 `UNKNOWN_PLATFORM`.
+    /// A platform Almanac publishes to (`tiktok`, `instagram`, `linkedin`;
+    /// `GET /app/config.json` lists them): another is refused with 422 `UNKNOWN_PLATFORM`.
     pub platform: Text<1, 40>,
-    /// The account's id on the platform (TikTok's `open_id`, the Instagram user id).
+    /// The account's id on the platform (TikTok's `open_id`, the Instagram user id,
+    /// LinkedIn's author URN: `urn:li:person:<id>` or `urn:li:organization:<id>`, else 422
+    /// `INVALID_ACCOUNT_ID`).
     pub account_id: Text<1, 200>,
     pub access_token: Text<1, 4096>,
     #[oai(nullable)]
@@ -138,7 +151,7 @@ pub struct ChannelCompletion {
     pub error_description: Option<Text<1, 1000>>,
 }
 
-crate::enveloped!(Channel, ChannelList, Connect, Retried);
+crate::enveloped!(Channel, ChannelList, Connect, Connected, Retried);
 
 pub type RetriedEnvelope = Envelope<Retried>;
 
@@ -150,6 +163,7 @@ pub enum RetriedAccepted {
 }
 
 pub type ChannelEnvelope = Envelope<Channel>;
+pub type ConnectedEnvelope = Envelope<Connected>;
 pub type ChannelListEnvelope = Envelope<ChannelList>;
 pub type ConnectEnvelope = Envelope<Connect>;
 
@@ -205,16 +219,27 @@ impl ChannelsApi {
             .platforms
             .get(&body.platform.0)
             .ok_or_else(|| unknown_platform(&state, &body.platform.0, ApiError::Unprocessable))?;
+        let account_id = body.account_id.0.trim().to_owned();
+        if let Some(problem) = state
+            .platforms
+            .registered(platform)
+            .account_problem(&account_id)
+        {
+            return Err(ApiError::Unprocessable(ErrorEnvelope::new(
+                "INVALID_ACCOUNT_ID",
+                problem,
+                Some(serde_json::json!({ "field": "accountId" })),
+            ))
+            .into());
+        }
         let cipher = cipher(&state)?;
         let tokens = Tokens {
             access_token: body.access_token.0,
             refresh_token: body.refresh_token.map(|t| t.0),
             expires_in: body.expires_in,
             refresh_expires_in: body.refresh_expires_in,
-            account_id: None,
-            scope: None,
+            ..Tokens::default()
         };
-        let account_id = body.account_id.0.trim().to_owned();
         let user = auth.user().id;
         let mut tx = user_tx(&state.pool, user).await?;
         let id = channels::store_tokens(
@@ -222,7 +247,7 @@ impl ChannelsApi {
             cipher,
             user,
             platform,
-            &account_id,
+            (&account_id, None),
             &tokens,
             Utc::now(),
         )
@@ -325,7 +350,9 @@ impl ChannelsApi {
     /// Complete connecting a channel: the `code` and `state` the platform's redirect
     /// carried (the web app posts them after the callback). Only the user who started the
     /// connection may complete it: anyone else gets 403 `OAUTH_STATE_NOT_YOURS`, and the
-    /// `state` is used up either way, before anything is asked of the platform.
+    /// `state` is used up either way, before anything is asked of the platform. The answer
+    /// is the connected channel, with `alsoConnected`: the other accounts the grant acts
+    /// for (a LinkedIn member's company pages), each connected as a channel of its own.
     #[oai(
         path = "/v1/channels/:platform/complete",
         method = "post",
@@ -339,7 +366,7 @@ impl ChannelsApi {
         platform: Path<String>,
         body: StrictJson<ChannelCompletion>,
     ) -> Answer<
-        Json<ChannelEnvelope>,
+        Json<ConnectedEnvelope>,
         { can::STORED | can::BODY | can::NOT_FOUND | can::FORBIDDEN | can::UNPROCESSABLE },
     > {
         let (platform, adapter) = registered(&state, &platform.0)?;
@@ -419,21 +446,39 @@ impl ChannelsApi {
             ))
             .into());
         };
+        let now = Utc::now();
         let mut tx = user_tx(&state.pool, caller).await?;
         let id = channels::store_tokens(
             &mut tx,
             cipher,
             caller,
             platform,
-            &account_id,
+            (&account_id, tokens.handle.as_deref()),
             &tokens,
-            Utc::now(),
+            now,
         )
         .await?;
         let channel = channel(&mut tx, id).await?;
+        let mut also_connected = Vec::with_capacity(tokens.more_accounts.len());
+        for account in &tokens.more_accounts {
+            let id = channels::store_tokens(
+                &mut tx,
+                cipher,
+                caller,
+                platform,
+                (&account.id, account.handle.as_deref()),
+                &tokens,
+                now,
+            )
+            .await?;
+            also_connected.push(self::channel(&mut tx, id).await?);
+        }
         tx.commit().await?;
-        tracing::info!(channel = %platform, channel_id = %id, userId = %caller, "channel connected");
-        Ok(ChannelEnvelope::of(channel))
+        tracing::info!(channel = %platform, channel_id = %id, userId = %caller, also = also_connected.len(), "channel connected");
+        Ok(ConnectedEnvelope::of(Connected {
+            channel,
+            also_connected,
+        }))
     }
 
     /// Disconnect a channel: its tokens are deleted. Scheduled intents on it will fail

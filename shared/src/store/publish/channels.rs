@@ -97,23 +97,28 @@ pub async fn take_oauth(
     .await
 }
 
-/// The user's account on `platform` (created if new); returns its id.
+/// The user's account on `platform` (created if new, its handle set when one is given);
+/// returns its id.
 pub async fn upsert_account(
     conn: &mut PgConnection,
     user: Uuid,
     platform: Platform,
     account_id: &str,
+    handle: Option<&str>,
 ) -> sqlx::Result<Uuid> {
     sqlx::query_scalar(
-        "insert into platform_accounts (id, user_id, platform, account_id)
-         values ($1, $2, $3, $4)
-         on conflict (user_id, platform, account_id) do update set updated_at = now()
+        "insert into platform_accounts (id, user_id, platform, account_id, handle)
+         values ($1, $2, $3, $4, $5)
+         on conflict (user_id, platform, account_id)
+             do update set handle = coalesce(excluded.handle, platform_accounts.handle),
+                 updated_at = now()
          returning id",
     )
     .bind(Uuid::now_v7())
     .bind(user)
     .bind(platform)
     .bind(account_id)
+    .bind(handle)
     .fetch_one(conn)
     .await
 }
@@ -245,6 +250,22 @@ pub async fn expiring(pool: &PgPool, horizon: DateTime<Utc>) -> sqlx::Result<Vec
          order by id",
     )
     .bind(horizon)
+    .fetch_all(pool)
+    .await
+}
+
+/// The connected channels (every user's) whose access token or refresh token expired by
+/// `now`: their platform's policy says which of them no refresh can bring back.
+pub async fn lapsing(pool: &PgPool, now: DateTime<Utc>) -> sqlx::Result<Vec<Expiring>> {
+    sqlx::query_as(
+        "select id, user_id, platform, account_id, handle, token_expires_at,
+                refresh_token is not null as has_refresh_token, refresh_expires_at
+         from platform_accounts
+         where status = 'connected' and access_token is not null
+           and (token_expires_at <= $1 or refresh_expires_at <= $1)
+         order by id",
+    )
+    .bind(now)
     .fetch_all(pool)
     .await
 }

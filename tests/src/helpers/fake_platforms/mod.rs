@@ -1,11 +1,13 @@
-//! Local TikTok and Instagram servers following `docs/platforms.md`, recording every call.
+//! Local TikTok, Instagram and LinkedIn servers following `docs/platforms.md`, recording
+//! every call.
 //!
-//! One server answers both: TikTok's paths start with `/v2/`, the rest is Instagram's
-//! Graph API (and its token endpoints). Like the fake AI it speaks HTTP/1.1 over TCP
+//! One server answers all three: TikTok's paths start with `/v2/`, LinkedIn's with `/li/`,
+//! the rest is Instagram's Graph API (and its token endpoints). Like the fake AI it speaks HTTP/1.1 over TCP
 //! itself, so that it can take a request, apply it, and drop the connection without an
 //! answer, as a lost answer looks to a client.
 
 mod instagram;
+pub mod linkedin;
 mod tiktok;
 
 use std::{
@@ -21,6 +23,10 @@ use tokio::{
 
 pub const IG_USER: &str = "17841400000000001";
 pub const TIKTOK_OPEN_ID: &str = "open-tiktok-1";
+/// The member LinkedIn's userinfo names, and the page they administer.
+pub const LI_MEMBER_SUB: &str = "782bbtaQ";
+pub const LI_MEMBER: &str = "urn:li:person:782bbtaQ";
+pub const LI_PAGE: &str = "urn:li:organization:2414183";
 
 /// What TikTok's status endpoint says of a publish.
 #[derive(Debug, Clone, PartialEq)]
@@ -37,7 +43,10 @@ pub struct Call {
     pub path: String,
     pub query: HashMap<String, String>,
     pub authorization: Option<String>,
+    /// Every header, by lower-case name.
+    pub headers: HashMap<String, String>,
     pub body: String,
+    pub body_len: usize,
 }
 
 /// A post that went out.
@@ -72,6 +81,17 @@ pub struct State {
     pub quota_total: i64,
     /// Instagram containers: id -> (body, status_code).
     pub containers: HashMap<String, (Value, String)>,
+    /// LinkedIn's posts, uploads (upload id -> bytes received), the pages the member
+    /// administers (URN, name), whether connecting issues a refresh token (partners only),
+    /// and post creations answered 429 before one is taken.
+    pub li_posts: Vec<linkedin::LiPost>,
+    pub li_images: HashMap<String, Option<usize>>,
+    pub li_pages: Vec<(String, String)>,
+    pub li_refresh_tokens: bool,
+    pub li_rate_limited: usize,
+    /// Headers of the answer being written (set by a route, taken by `serve`).
+    reply_headers: Vec<(String, String)>,
+    base_url: String,
     issued: usize,
 }
 
@@ -86,8 +106,8 @@ impl FakePlatforms {
         let state = Arc::new(Mutex::new(State {
             calls: Vec::new(),
             posts: Vec::new(),
-            tokens: HashSet::from(["tt-token".to_owned(), "ig-token".to_owned()]),
-            refresh_tokens: HashSet::from(["tt-refresh".to_owned()]),
+            tokens: HashSet::from(["tt-token", "ig-token", "li-token"].map(str::to_owned)),
+            refresh_tokens: HashSet::from(["tt-refresh", "li-refresh"].map(str::to_owned)),
             refuse_refresh: false,
             privacy_options: vec!["PUBLIC_TO_EVERYONE", "FOLLOWER_OF_CREATOR", "SELF_ONLY"],
             tiktok_outcome: TikTokOutcome::Complete,
@@ -98,10 +118,18 @@ impl FakePlatforms {
             quota_usage: 0,
             quota_total: 50,
             containers: HashMap::new(),
+            li_posts: Vec::new(),
+            li_images: HashMap::new(),
+            li_pages: linkedin::default_pages(),
+            li_refresh_tokens: false,
+            li_rate_limited: 0,
+            reply_headers: Vec::new(),
+            base_url: String::new(),
             issued: 0,
         }));
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
+        state.lock().unwrap().base_url = format!("http://127.0.0.1:{port}");
         let shared = state.clone();
         tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
@@ -136,6 +164,17 @@ impl FakePlatforms {
             ("TIKTOK_CLIENT_SECRET", "tt-secret".into()),
             ("INSTAGRAM_APP_ID", "ig-app".into()),
             ("INSTAGRAM_APP_SECRET", "ig-secret".into()),
+            ("LINKEDIN_API_BASE_URL", format!("{}/li", self.base_url())),
+            (
+                "LINKEDIN_AUTHORIZE_URL",
+                format!("{}/li/authorize", self.base_url()),
+            ),
+            (
+                "LINKEDIN_TOKEN_URL",
+                format!("{}/li/oauth/v2/accessToken", self.base_url()),
+            ),
+            ("LINKEDIN_CLIENT_ID", "li-client".into()),
+            ("LINKEDIN_CLIENT_SECRET", "li-secret".into()),
         ]
     }
 
@@ -167,6 +206,7 @@ impl FakePlatforms {
                     c.path.ends_with("/init/")
                         || c.path.ends_with("/media_publish")
                         || (c.method == "POST" && c.path.ends_with("/media"))
+                        || (c.method == "POST" && c.path == "/li/rest/posts")
                 })
                 .count()
         })
@@ -192,12 +232,21 @@ async fn serve(mut stream: TcpStream, state: Arc<Mutex<State>>) {
         // Form bodies (token endpoints) read like a query.
         query.extend(url::form_urlencoded::parse(body.as_bytes()).into_owned());
     }
+    let headers = request
+        .head
+        .lines()
+        .skip(1)
+        .filter_map(|line| line.split_once(':'))
+        .map(|(key, value)| (key.trim().to_ascii_lowercase(), value.trim().to_owned()))
+        .collect();
     let call = Call {
         method,
         path: url.path().to_owned(),
         query,
         authorization,
+        headers,
         body,
+        body_len: request.body.len(),
     };
     if call.path.ends_with("/authorize") {
         // The user grants access at once: back to the app's redirect URI with a code.
@@ -213,10 +262,11 @@ async fn serve(mut stream: TcpStream, state: Arc<Mutex<State>>) {
         let _ = stream.shutdown().await;
         return;
     }
-    let answer = {
+    let (answer, headers) = {
         let mut state = state.lock().unwrap();
         state.calls.push(call.clone());
-        route(&mut state, &call)
+        let answer = route(&mut state, &call);
+        (answer, std::mem::take(&mut state.reply_headers))
     };
     let Some((status, json)) = answer else {
         // Applied, then the connection is dropped without an answer.
@@ -227,9 +277,17 @@ async fn serve(mut stream: TcpStream, state: Arc<Mutex<State>>) {
         // Applied, then silence for as long as the client waits.
         std::future::pending::<()>().await;
     }
-    let body = json.to_string();
+    let body = if json.is_null() {
+        String::new()
+    } else {
+        json.to_string()
+    };
+    let extra: String = headers
+        .iter()
+        .map(|(key, value)| format!("{key}: {value}\r\n"))
+        .collect();
     let response = format!(
-        "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\n{extra}content-length: {}\r\nconnection: close\r\n\r\n{body}",
         body.len()
     );
     let _ = stream.write_all(response.as_bytes()).await;
@@ -241,7 +299,9 @@ async fn serve(mut stream: TcpStream, state: Arc<Mutex<State>>) {
 type Answer = Option<(u16, Value)>;
 
 fn route(state: &mut State, call: &Call) -> Answer {
-    if call.path.starts_with("/v2/") {
+    if call.path.starts_with("/li/") {
+        linkedin::route(state, call)
+    } else if call.path.starts_with("/v2/") {
         tiktok::route(state, call)
     } else {
         instagram::route(state, call)

@@ -1,0 +1,731 @@
+//! LinkedIn's versioned REST API (`docs/platforms.md`): a member or a company page they
+//! administer posts text, or one image uploaded through the Images API first, with
+//! `POST /rest/posts`, the one call with an outside effect (its 201 names the post in
+//! `x-restli-id`). A lost answer is resolved by reading a page's recent posts; a member's
+//! cannot be read without a partner scope, so it ends `unconfirmed`. Every REST call names
+//! `LinkedIn-Version` and `X-Restli-Protocol-Version: 2.0.0`. Errors are
+//! `{"status", "code"?, "serviceErrorCode"?, "message", "errorDetails"?}`.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+
+use super::{
+    Adapter, Auth, Checked, Failure, FailureKind, MediaKind, Mode, Options, PlannedRequest,
+    Platform, PlatformSettings, Post, PublishSettings, Refresh, Remote, Reply, Sent, TokenPolicy,
+    oauth,
+    post::{self, Problem},
+};
+use crate::fetch::{FetchError, FetchSettings, Fetcher};
+
+/// LinkedIn's name in the registry (and the channel slug it publishes).
+pub const PLATFORM: Platform = Platform::of_static("linkedin");
+
+/// A post's commentary holds at most 3,000 characters.
+pub const COMMENTARY_MAX: usize = 3_000;
+
+/// The largest image fetched from an entry's media URL to upload.
+const IMAGE_MAX_BYTES: usize = 10 * 1024 * 1024;
+
+/// Pages of one member listed when connecting (each becomes a channel).
+const PAGES_MAX: usize = 50;
+
+/// How far back of the time it was marked sending a page's post may be dated and still be
+/// taken for it (the two clocks differ).
+const CLOCK_SKEW: chrono::Duration = chrono::Duration::minutes(5);
+
+/// `x-restli-id` of a 201 that named no post: published, its id unknown.
+const ACCEPTED_WITHOUT_ID: &str = "accepted";
+
+const NOT_CONFIGURED: &str =
+    "LinkedIn is not configured: set LINKEDIN_CLIENT_ID and LINKEDIN_CLIENT_SECRET";
+
+const MEMBER: &str = "urn:li:person:";
+const PAGE: &str = "urn:li:organization:";
+
+pub struct LinkedIn {
+    http: reqwest::Client,
+    /// The image of an entry is fetched by us, under the outside fetch rules.
+    media: Fetcher,
+    base: String,
+    version: String,
+    scopes: String,
+    oauth: PlatformSettings,
+}
+
+impl LinkedIn {
+    pub fn new(
+        http: reqwest::Client,
+        settings: &PublishSettings,
+        fetch: &FetchSettings,
+    ) -> anyhow::Result<Self> {
+        let media = Fetcher::new(FetchSettings {
+            max_bytes: IMAGE_MAX_BYTES,
+            ..fetch.clone()
+        })?;
+        Ok(Self {
+            http,
+            media,
+            base: settings
+                .linkedin
+                .api_base_url
+                .trim_end_matches('/')
+                .to_owned(),
+            version: settings.linkedin_version.clone(),
+            scopes: settings.linkedin_scopes.clone(),
+            oauth: settings.linkedin.clone(),
+        })
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// The headers of a REST call, as a dry run shows them.
+    fn planned_headers(&self, body: bool) -> Value {
+        let mut headers = json!({
+            "Authorization": "Bearer ***",
+            "LinkedIn-Version": self.version,
+            "X-Restli-Protocol-Version": "2.0.0",
+        });
+        if body {
+            headers["Content-Type"] = json!("application/json");
+        }
+        headers
+    }
+
+    /// A REST call with LinkedIn's version headers. A 2xx answer's JSON (`{}` when it has
+    /// no body) carries the `x-restli-id` header under that name.
+    async fn call(&self, request: reqwest::RequestBuilder, token: &str) -> Reply {
+        let request = request
+            .bearer_auth(token)
+            .header("LinkedIn-Version", &self.version)
+            .header("X-Restli-Protocol-Version", "2.0.0");
+        let response = match request.send().await {
+            Ok(response) => response,
+            Err(error) => return Reply::lost(&error, "LinkedIn"),
+        };
+        let status = response.status().as_u16();
+        let restli_id = response
+            .headers()
+            .get("x-restli-id")
+            .and_then(|id| id.to_str().ok())
+            .map(str::to_owned);
+        let Ok(bytes) = response.bytes().await else {
+            return Reply::Lost(
+                format!("the connection was lost while LinkedIn answered {status}"),
+                false,
+            );
+        };
+        let body: Value = if bytes.is_empty() {
+            json!({})
+        } else {
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null)
+        };
+        if (200..300).contains(&status) {
+            let mut body = if body.is_object() { body } else { json!({}) };
+            if let Some(id) = restli_id {
+                body["x-restli-id"] = json!(id);
+            }
+            return Reply::Ok(body);
+        }
+        if status >= 500 {
+            return Reply::Lost(format!("LinkedIn answered {status}"), false);
+        }
+        Reply::Refused(refusal(status, &body))
+    }
+
+    async fn get(&self, path: &str, query: &[(&str, &str)], token: &str) -> Reply {
+        self.call(self.http.get(self.url(path)).query(query), token)
+            .await
+    }
+
+    /// The post a publish sends (`image`: the uploaded image's URN).
+    fn post_body(author: &str, post: &Post, image: Option<&str>) -> Value {
+        let mut body = json!({
+            "author": author,
+            "commentary": commentary(&post.text),
+            "visibility": "PUBLIC",
+            "distribution": {
+                "feedDistribution": "MAIN_FEED",
+                "targetEntities": [],
+                "thirdPartyDistributionChannels": [],
+            },
+            "lifecycleState": "PUBLISHED",
+            "isReshareDisabledByAuthor": false,
+        });
+        if let Some(image) = image {
+            let alt: String = post.title.chars().take(4_000).collect();
+            body["content"] = json!({ "media": { "id": image, "altText": alt } });
+        }
+        body
+    }
+
+    /// Whether the post carries an image (a photo entry with a media URL).
+    fn has_image(post: &Post) -> bool {
+        post.media == MediaKind::Photo && post.media_url.is_some()
+    }
+
+    /// Fetches the entry's image and uploads it for `author`: the image's URN.
+    async fn upload_image(&self, auth: &Auth, media_url: &str) -> Result<String, Failure> {
+        let url = url::Url::parse(media_url).map_err(|_| {
+            Failure::permanent(
+                "MEDIA_UNREACHABLE",
+                format!("the entry's media URL `{media_url}` is not a URL"),
+            )
+        })?;
+        let bytes = self.media.get(&url).await.map_err(media_failure)?;
+        let request = self
+            .http
+            .post(self.url("/rest/images"))
+            .query(&[("action", "initializeUpload")])
+            .json(&json!({ "initializeUploadRequest": { "owner": auth.account_id } }));
+        let value = match self.call(request, &auth.access_token).await {
+            Reply::Ok(body) => body["value"].clone(),
+            Reply::Refused(failure) => return Err(failure),
+            Reply::Lost(reason, _) => return Err(unavailable("image upload", &reason)),
+        };
+        let (Some(upload), Some(image)) = (value["uploadUrl"].as_str(), value["image"].as_str())
+        else {
+            return Err(unavailable(
+                "image upload",
+                "LinkedIn answered without an upload URL",
+            ));
+        };
+        let put = self
+            .http
+            .put(upload)
+            .bearer_auth(&auth.access_token)
+            .header("content-type", "application/octet-stream")
+            .body(bytes);
+        match put.send().await {
+            Ok(response) if response.status().is_success() => Ok(image.to_owned()),
+            Ok(response) if response.status().is_server_error() => Err(unavailable(
+                "image upload",
+                &format!("LinkedIn answered {}", response.status().as_u16()),
+            )),
+            Ok(response) => {
+                let status = response.status().as_u16();
+                let body = response.json::<Value>().await.unwrap_or(Value::Null);
+                Err(refusal(status, &body))
+            }
+            Err(error) => match Reply::lost(&error, "LinkedIn") {
+                Reply::Lost(reason, _) => Err(unavailable("image upload", &reason)),
+                _ => unreachable!("lost is lost"),
+            },
+        }
+    }
+
+    /// The member who granted the token: their URN and name (OpenID Connect's userinfo).
+    async fn member(&self, token: &str) -> Result<(String, Option<String>), Failure> {
+        let answer = match self.get("/v2/userinfo", &[], token).await {
+            Reply::Ok(answer) => answer,
+            Reply::Refused(failure) => return Err(failure),
+            Reply::Lost(reason, _) => return Err(unavailable("member lookup", &reason)),
+        };
+        let sub = answer["sub"]
+            .as_str()
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| {
+                Failure::permanent(
+                    "OAUTH_EXCHANGE_FAILED",
+                    "LinkedIn did not say which member granted access (no `sub`)",
+                )
+            })?;
+        let name = answer["name"].as_str().map(short_name);
+        Ok((format!("{MEMBER}{sub}"), name))
+    }
+
+    /// The company pages the member administers (none when the grant cannot list them:
+    /// the app was not given the organisation scopes).
+    async fn pages(&self, token: &str) -> Vec<oauth::Account> {
+        let query = [
+            ("q", "roleAssignee"),
+            ("role", "ADMINISTRATOR"),
+            ("state", "APPROVED"),
+            ("count", "50"),
+        ];
+        let acls = match self.get("/rest/organizationAcls", &query, token).await {
+            Reply::Ok(body) => body,
+            Reply::Refused(failure) => {
+                tracing::info!(reason = %failure.message, "LinkedIn pages not listed; the member's own channel only");
+                return Vec::new();
+            }
+            Reply::Lost(reason, _) => {
+                tracing::warn!(%reason, "LinkedIn pages not listed; the member's own channel only");
+                return Vec::new();
+            }
+        };
+        let mut pages = Vec::new();
+        for acl in acls["elements"].as_array().into_iter().flatten() {
+            let Some(urn) = acl["organization"].as_str().filter(|u| valid_urn(u)) else {
+                continue;
+            };
+            if pages.iter().any(|p: &oauth::Account| p.id == urn) || pages.len() >= PAGES_MAX {
+                continue;
+            }
+            let id = &urn[PAGE.len()..];
+            let handle = match self
+                .get(&format!("/rest/organizations/{id}"), &[], token)
+                .await
+            {
+                Reply::Ok(page) => page["localizedName"].as_str().map(short_name),
+                _ => None,
+            };
+            pages.push(oauth::Account {
+                id: urn.to_owned(),
+                handle,
+            });
+        }
+        pages
+    }
+
+    /// Tokens of a token endpoint's answer (LinkedIn names the refresh token's lifetime
+    /// `refresh_token_expires_in`).
+    fn tokens(answer: &Value) -> Result<oauth::Tokens, Failure> {
+        let mut tokens = oauth::tokens(answer, "sub")?;
+        tokens.refresh_expires_in = answer["refresh_token_expires_in"]
+            .as_i64()
+            .or(tokens.refresh_expires_in);
+        Ok(tokens)
+    }
+
+    /// A page's recent post with this commentary (and image), dated from `since` on.
+    async fn recent_page_post(
+        &self,
+        auth: &Auth,
+        post: &Post,
+        image: Option<&str>,
+        since: DateTime<Utc>,
+    ) -> Result<Option<String>, String> {
+        let query = [
+            ("q", "author"),
+            ("author", auth.account_id.as_str()),
+            ("count", "10"),
+            ("sortBy", "CREATED"),
+        ];
+        let body = match self.get("/rest/posts", &query, &auth.access_token).await {
+            Reply::Ok(body) => body,
+            Reply::Refused(failure) => return Err(failure.message),
+            Reply::Lost(reason, _) => return Err(reason),
+        };
+        let text = commentary(&post.text);
+        let from = (since - CLOCK_SKEW).timestamp_millis();
+        Ok(body["elements"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|element| {
+                element["commentary"].as_str() == Some(text.as_str())
+                    && element["createdAt"].as_i64().is_none_or(|at| at >= from)
+                    && image.is_none_or(|image| element["content"]["media"]["id"] == image)
+            })
+            .and_then(|element| element["id"].as_str().map(str::to_owned)))
+    }
+}
+
+/// Whether `urn` names a member or a page (`urn:li:person:<id>`, `urn:li:organization:<id>`).
+fn valid_urn(urn: &str) -> bool {
+    let id = urn
+        .strip_prefix(MEMBER)
+        .or_else(|| urn.strip_prefix(PAGE))
+        .unwrap_or("");
+    (1..=100).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+/// A name as a channel's handle (at most 200 characters).
+fn short_name(name: &str) -> String {
+    name.trim().chars().take(200).collect()
+}
+
+/// LinkedIn's "little" text of `text`: its reserved characters escaped, so that they read
+/// as themselves, except the `#` that starts a hashtag (kept a hashtag).
+pub fn commentary(text: &str) -> String {
+    const RESERVED: &str = "\\|{}@[]()<>#*_~";
+    let mut out = String::with_capacity(text.len() + 16);
+    let mut in_hashtag = false;
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        let word = |c: char| c.is_alphanumeric() || c == '_';
+        if c == '#' && chars.peek().copied().is_some_and(word) {
+            in_hashtag = true;
+            out.push(c);
+            continue;
+        }
+        if in_hashtag && word(c) {
+            out.push(c);
+            continue;
+        }
+        in_hashtag = false;
+        if RESERVED.contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// LinkedIn's refusal, in our words, with its status and code.
+fn refusal(status: u16, body: &Value) -> Failure {
+    let input_code = body["errorDetails"]["inputErrors"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find_map(|e| e["code"].as_str());
+    let theirs = body["message"].as_str().unwrap_or("").to_owned();
+    let code = input_code
+        .or(body["code"].as_str())
+        .map(str::to_owned)
+        .or_else(|| body["serviceErrorCode"].as_i64().map(|c| c.to_string()));
+    let duplicate = input_code == Some("DUPLICATE_POST")
+        || (status == 422 && theirs.to_lowercase().contains("duplicate"));
+    let (kind, ours, reason) = match status {
+        _ if duplicate => (
+            FailureKind::Permanent,
+            "DUPLICATE_POST",
+            "LinkedIn refused the post as a duplicate of a recent post by the same author; it is not sent again: change the text to post it",
+        ),
+        401 => (
+            FailureKind::Auth,
+            "CHANNEL_AUTH_INVALID",
+            "LinkedIn refused the access token (expired or revoked)",
+        ),
+        403 => (
+            FailureKind::Permanent,
+            "PERMISSION_DENIED",
+            "LinkedIn did not let this account post as this author (the posting permission, or a page administrator role, is missing); connect it again",
+        ),
+        429 => (
+            FailureKind::Retryable,
+            "RATE_LIMITED",
+            "LinkedIn's rate limit was reached; retried later",
+        ),
+        _ => (
+            FailureKind::Permanent,
+            "PLATFORM_REFUSED",
+            "LinkedIn refused the post",
+        ),
+    };
+    let platform_code = match code {
+        Some(code) => format!("{status} {code}"),
+        None => status.to_string(),
+    };
+    let message = if theirs.is_empty() {
+        format!("{reason} ({platform_code})")
+    } else {
+        format!("{reason}: {theirs} ({platform_code})")
+    };
+    Failure::new(kind, ours, message).platform(platform_code)
+}
+
+fn unavailable(step: &str, reason: &str) -> Failure {
+    Failure::retryable(
+        "PLATFORM_UNAVAILABLE",
+        format!("LinkedIn's {step} did not complete: {reason}"),
+    )
+}
+
+/// Why the entry's image could not be fetched: refused for good, or worth another try.
+fn media_failure(error: FetchError) -> Failure {
+    let message = format!("the entry's image could not be fetched: {error}");
+    match error {
+        FetchError::Timeout(_) | FetchError::Failed(_) => {
+            Failure::retryable("MEDIA_UNREACHABLE", message)
+        }
+        FetchError::Status(status) if status >= 500 || status == 429 => {
+            Failure::retryable("MEDIA_UNREACHABLE", message)
+        }
+        FetchError::TooLarge(_) => Failure::permanent("MEDIA_TOO_LARGE", message),
+        _ => Failure::permanent("MEDIA_UNREACHABLE", message),
+    }
+}
+
+#[async_trait]
+impl Adapter for LinkedIn {
+    fn platform(&self) -> Platform {
+        PLATFORM
+    }
+
+    fn label(&self) -> &'static str {
+        "LinkedIn"
+    }
+
+    /// Access tokens last 60 days. LinkedIn issues refresh tokens to approved partners
+    /// only: with one, a token is refreshed a week before it expires; without, the channel
+    /// is announced before its expiry and needs connecting again once it has passed.
+    fn token_policy(&self) -> TokenPolicy {
+        TokenPolicy {
+            refresh: Refresh::WithRefreshToken,
+            ahead: chrono::Duration::days(7),
+            min_age: chrono::Duration::hours(24),
+        }
+    }
+
+    fn authorize_url(
+        &self,
+        redirect_uri: &str,
+        state: &str,
+        challenge: Option<&str>,
+    ) -> Result<String, String> {
+        let (client, _) =
+            oauth::app_credentials(&self.oauth, NOT_CONFIGURED).map_err(|f| f.message)?;
+        let params = [("client_id", client), ("scope", self.scopes.as_str())];
+        oauth::authorize_url(&self.oauth, &params, redirect_uri, state, challenge)
+    }
+
+    /// The code's tokens, the member who granted them, and the pages they administer
+    /// (each its own channel, posting as the page).
+    async fn exchange_code(
+        &self,
+        redirect_uri: &str,
+        code: &str,
+        _verifier: Option<&str>,
+    ) -> Result<oauth::Tokens, Failure> {
+        let (client, secret) = oauth::app_credentials(&self.oauth, NOT_CONFIGURED)?;
+        let form = [
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", redirect_uri),
+            ("client_id", client),
+            ("client_secret", secret),
+        ];
+        let answer = oauth::post_grant(&self.http, &self.oauth, "LinkedIn", &form).await?;
+        let mut tokens = Self::tokens(&answer)?;
+        let (member, name) = self.member(&tokens.access_token).await?;
+        tokens.account_id = Some(member);
+        tokens.handle = name;
+        tokens.more_accounts = self.pages(&tokens.access_token).await;
+        Ok(tokens)
+    }
+
+    async fn refresh(
+        &self,
+        _access_token: &str,
+        refresh_token: Option<&str>,
+    ) -> Result<oauth::Tokens, Failure> {
+        let Some(refresh_token) = refresh_token else {
+            return Err(Failure::new(
+                FailureKind::Auth,
+                "CHANNEL_AUTH_INVALID",
+                "LinkedIn issued no refresh token for this channel; connect it again",
+            ));
+        };
+        let (client, secret) = oauth::app_credentials(&self.oauth, NOT_CONFIGURED)?;
+        let form = [
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh_token),
+            ("client_id", client),
+            ("client_secret", secret),
+        ];
+        let answer = oauth::post_grant(&self.http, &self.oauth, "LinkedIn", &form).await?;
+        Self::tokens(&answer)
+    }
+
+    fn account_problem(&self, account_id: &str) -> Option<String> {
+        (!valid_urn(account_id)).then(|| {
+            format!(
+                "a LinkedIn `accountId` is the author's URN: `urn:li:person:<id>` for a member or `urn:li:organization:<id>` for a page, not `{account_id}`"
+            )
+        })
+    }
+
+    fn validate(&self, post: &Post, options: &Options) -> Vec<Problem> {
+        let mut problems = Vec::new();
+        if options.mode == Mode::Draft {
+            problems.push(Problem::new(
+                "DRAFT_UNSUPPORTED",
+                "mode",
+                "LinkedIn keeps no drafts made by other apps: publish it, or export it",
+            ));
+        }
+        if post.media == MediaKind::Video && post.media_url.is_some() {
+            problems.push(Problem::new(
+                "MEDIA_UNSUPPORTED",
+                "mediaUrl",
+                "Almanac posts text and single images to LinkedIn, not videos: give the entry an image, or no media for a text post",
+            ));
+        }
+        if post.text.trim().is_empty() && !Self::has_image(post) {
+            problems.push(Problem::new(
+                "CAPTION_REQUIRED",
+                "caption",
+                "a LinkedIn text post needs text: write the entry's caption",
+            ));
+        }
+        problems.extend(post::too_long(
+            "caption",
+            "the LinkedIn commentary (caption, call to action and hashtags)",
+            post.text_chars(),
+            COMMENTARY_MAX,
+        ));
+        problems
+    }
+
+    fn plan(&self, account_id: &str, post: &Post, _options: &Options) -> Vec<PlannedRequest> {
+        let mut requests = Vec::new();
+        let image = Self::has_image(post).then_some("<image_urn>");
+        if let Some(media_url) = post.media_url.as_deref().filter(|_| image.is_some()) {
+            requests.extend([
+                PlannedRequest {
+                    method: "GET".into(),
+                    url: media_url.to_owned(),
+                    headers: Value::Null,
+                    body: Value::Null,
+                    effect: "read-only".into(),
+                },
+                PlannedRequest {
+                    method: "POST".into(),
+                    url: self.url("/rest/images?action=initializeUpload"),
+                    headers: self.planned_headers(true),
+                    body: json!({ "initializeUploadRequest": { "owner": account_id } }),
+                    effect: "harmless".into(),
+                },
+                PlannedRequest {
+                    method: "PUT".into(),
+                    url: "<upload_url>".into(),
+                    headers: json!({ "Authorization": "Bearer ***",
+                        "Content-Type": "application/octet-stream" }),
+                    body: Value::Null,
+                    effect: "harmless".into(),
+                },
+            ]);
+        }
+        requests.push(PlannedRequest {
+            method: "POST".into(),
+            url: self.url("/rest/posts"),
+            headers: self.planned_headers(true),
+            body: Self::post_body(account_id, post, image),
+            effect: "publishes".into(),
+        });
+        requests
+    }
+
+    /// Nothing to read first: LinkedIn has no quota to ask about.
+    async fn check(&self, _: &Auth, _: &Post, options: &Options) -> Result<Checked, Failure> {
+        Ok(Checked {
+            options: options.clone(),
+            remaining: None,
+        })
+    }
+
+    /// The image, fetched and uploaded (invisible until a post names it).
+    async fn prepare(
+        &self,
+        auth: &Auth,
+        post: &Post,
+        _options: &Options,
+    ) -> Result<Option<String>, Failure> {
+        match post.media_url.as_deref().filter(|_| Self::has_image(post)) {
+            Some(media_url) => self.upload_image(auth, media_url).await.map(Some),
+            None => Ok(None),
+        }
+    }
+
+    async fn send(
+        &self,
+        auth: &Auth,
+        post: &Post,
+        _options: &Options,
+        prepared: Option<&str>,
+    ) -> Sent {
+        let body = Self::post_body(&auth.account_id, post, prepared);
+        let request = self.http.post(self.url("/rest/posts")).json(&body);
+        match self.call(request, &auth.access_token).await {
+            Reply::Ok(answer) => {
+                let urn = answer["x-restli-id"].as_str().map(str::to_owned);
+                Sent::Accepted {
+                    remote_id: urn.clone().unwrap_or_else(|| ACCEPTED_WITHOUT_ID.into()),
+                    post_id: urn,
+                }
+            }
+            Reply::Refused(failure) => Sent::NotApplied(failure),
+            Reply::Lost(reason, false) => Sent::Unknown(reason),
+            Reply::Lost(reason, true) => {
+                Sent::NotApplied(Failure::retryable("PLATFORM_UNAVAILABLE", reason))
+            }
+        }
+    }
+
+    async fn confirm(
+        &self,
+        auth: &Auth,
+        remote_id: Option<&str>,
+        post: &Post,
+        since: DateTime<Utc>,
+    ) -> Remote {
+        if remote_id == Some(ACCEPTED_WITHOUT_ID) {
+            return Remote::Published { post_id: None };
+        }
+        let image = remote_id.filter(|id| id.starts_with("urn:li:image:"));
+        if auth.account_id.starts_with(MEMBER) {
+            return Remote::Unreadable(
+                "LinkedIn's answer was lost, and LinkedIn does not let apps read a member's posts back: look at the profile's recent activity, and retry only if the post is not there, so that it is not posted twice".into(),
+            );
+        }
+        match self.recent_page_post(auth, post, image, since).await {
+            Ok(Some(id)) => Remote::Published { post_id: Some(id) },
+            Ok(None) => Remote::Pending("the page's recent posts do not show it".into()),
+            Err(reason) => Remote::Pending(reason),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commentary_escapes_little_text_but_keeps_hashtags() {
+        assert_eq!(
+            commentary("Launch (today) @team *new* #launch_day #2030 # alone ~x"),
+            "Launch \\(today\\) \\@team \\*new\\* #launch_day #2030 \\# alone \\~x"
+        );
+        assert_eq!(
+            commentary("a\\b|c{d}[e]<f>"),
+            "a\\\\b\\|c\\{d\\}\\[e\\]\\<f\\>"
+        );
+    }
+
+    #[test]
+    fn refusals_say_what_linkedin_meant() {
+        let duplicate = refusal(
+            422,
+            &json!({"status": 422, "message": "Content is a duplicate of urn:li:share:7141138937766391808",
+                "errorDetails": {"inputErrors": [{"description": "Duplicate post is detected", "input": {}, "code": "DUPLICATE_POST"}]}}),
+        );
+        assert_eq!(duplicate.code, "DUPLICATE_POST");
+        assert_eq!(duplicate.kind, FailureKind::Permanent);
+        assert_eq!(
+            duplicate.platform_code.as_deref(),
+            Some("422 DUPLICATE_POST")
+        );
+        let expired = refusal(
+            401,
+            &json!({"status": 401, "serviceErrorCode": 65601, "code": "REVOKED_ACCESS_TOKEN", "message": "The token used in the request has been revoked by the user"}),
+        );
+        assert_eq!(expired.kind, FailureKind::Auth);
+        assert_eq!(
+            expired.platform_code.as_deref(),
+            Some("401 REVOKED_ACCESS_TOKEN")
+        );
+        assert_eq!(refusal(429, &json!({})).kind, FailureKind::Retryable);
+        assert_eq!(refusal(403, &json!({})).code, "PERMISSION_DENIED");
+    }
+
+    #[test]
+    fn authors_are_member_or_page_urns() {
+        assert!(valid_urn("urn:li:person:782bbtaQ"));
+        assert!(valid_urn("urn:li:organization:2414183"));
+        for bad in [
+            "urn:li:person:",
+            "li_456",
+            "urn:li:company:1",
+            "urn:li:person:a b",
+        ] {
+            assert!(!valid_urn(bad), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,467 @@
+//! LinkedIn (issue 35) against the fake LinkedIn: a member and the page they administer
+//! connected in one grant, text and image posts, each exactly once, now and at the entry's
+//! time; a lost answer read back for a page and `unconfirmed` for a member; a duplicate
+//! refused and never retried; 429 backed off; 60-day tokens refreshed where LinkedIn gave a
+//! refresh token, else announced and then `needs_reauth` once expired.
+
+use almanac_shared::clock::{ManualClock, SystemClock};
+use chrono::{Duration, Utc};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::{
+    Entry, Setup,
+    channels::{callback, complete, start_connect},
+    publish_env, setup_with,
+};
+use crate::helpers::{
+    TestOptions,
+    fake_platforms::{FakePlatforms, LI_MEMBER, LI_PAGE},
+};
+
+/// An app publishing to the fake, allowed to fetch entries' images from it (a local
+/// address the outside fetch rules refuse otherwise).
+async fn setup() -> Setup {
+    let fake = FakePlatforms::start().await;
+    let mut env = publish_env(&fake, true);
+    env.push(("FETCH_ALLOW_PRIVATE_NETWORKS", "true".into()));
+    setup_with(
+        TestOptions {
+            env,
+            ..Default::default()
+        },
+        fake,
+    )
+    .await
+}
+
+/// A LinkedIn text entry (no media).
+fn text(caption: &str) -> Entry<'_> {
+    Entry {
+        format: "post",
+        media: None,
+        ..Entry::on("linkedin", caption)
+    }
+}
+
+/// The text a LinkedIn post of `caption` carries (the entry's call to action and hashtags).
+fn commentary(caption: &str) -> String {
+    format!("{caption}\n\nFollow for more\n\n#launch #almanac")
+}
+
+impl Setup {
+    /// A LinkedIn channel imported with the fake's token, valid for `expires_in` seconds.
+    async fn linkedin(&self, author: &str, refresh: Option<&str>, expires_in: i64) -> Uuid {
+        self.connect("linkedin", author, "li-token", refresh, expires_in)
+            .await
+    }
+
+    /// Publishes `entry` on `channel` now; the intent's id.
+    async fn publish_on(&self, entry: Uuid, channel: Uuid) -> String {
+        self.publish_one(json!({ "entryIds": [entry], "channels": [channel], "dryRun": false }))
+            .await
+    }
+
+    /// The calls to LinkedIn's REST API (`/rest/...`).
+    fn rest_calls(&self) -> Vec<crate::helpers::fake_platforms::Call> {
+        self.fake.with(|f| {
+            f.calls
+                .iter()
+                .filter(|c| c.path.starts_with("/li/rest/"))
+                .cloned()
+                .collect()
+        })
+    }
+
+    fn post_calls(&self) -> usize {
+        self.rest_calls()
+            .iter()
+            .filter(|c| c.method == "POST" && c.path == "/li/rest/posts")
+            .count()
+    }
+}
+
+#[tokio::test]
+async fn a_member_and_their_page_connect_together_and_each_posts_exactly_once() {
+    let s = setup().await;
+    let (state, query) = start_connect(&s, s.user, "linkedin").await;
+    assert_eq!(query["client_id"], "li-client");
+    assert_eq!(
+        query["scope"],
+        "openid profile w_member_social w_organization_social r_organization_social"
+    );
+    let carried = callback(&s, "linkedin", &format!("code=good-code&state={state}")).await;
+    let (status, connected) = complete(&s, s.user, "linkedin", &carried).await;
+    assert_eq!(status, 200, "{connected}");
+    let data = &connected["data"];
+    assert_eq!(data["accountId"], LI_MEMBER);
+    assert_eq!(data["handle"], "Ada Lovelace");
+    assert_eq!(data["status"], "connected");
+    let pages = data["alsoConnected"].as_array().unwrap();
+    assert_eq!(pages.len(), 1, "{connected}");
+    assert_eq!(pages[0]["accountId"], LI_PAGE);
+    assert_eq!(pages[0]["handle"], "Devtestco");
+    assert_eq!(pages[0]["status"], "connected");
+    assert!(!connected.to_string().contains("li-token"));
+    let exchange = &s.fake.calls_to("/li/oauth/v2/accessToken")[0];
+    assert_eq!(exchange.query["grant_type"], "authorization_code");
+    assert_eq!(exchange.query["client_secret"], "li-secret");
+    let member: Uuid = data["id"].as_str().unwrap().parse().unwrap();
+    let page: Uuid = pages[0]["id"].as_str().unwrap().parse().unwrap();
+    let (_, channels) = s.app.get_json(s.user, "/v1/channels").await;
+    assert_eq!(channels["data"]["items"].as_array().unwrap().len(), 2);
+
+    // The dry run: the exact post, nothing sent.
+    let hello = s.entry(text("Hello (world) @team")).await;
+    let (status, planned) = s
+        .publish(json!({ "entryIds": [hello], "channels": [member] }))
+        .await;
+    assert_eq!(status, 200, "{planned}");
+    let intent = &planned["data"]["intents"][0];
+    assert_eq!(intent["status"], "dry_run", "{planned}");
+    let base = s.fake.base_url();
+    assert_eq!(
+        intent["payload"]["requests"],
+        json!([{
+            "method": "POST", "url": format!("{base}/li/rest/posts"),
+            "headers": { "Authorization": "Bearer ***", "LinkedIn-Version": "202610",
+                "X-Restli-Protocol-Version": "2.0.0", "Content-Type": "application/json" },
+            "body": { "author": LI_MEMBER,
+                "commentary": "Hello \\(world\\) \\@team\n\nFollow for more\n\n#launch #almanac",
+                "visibility": "PUBLIC",
+                "distribution": { "feedDistribution": "MAIN_FEED", "targetEntities": [],
+                    "thirdPartyDistributionChannels": [] },
+                "lifecycleState": "PUBLISHED", "isReshareDisabledByAuthor": false },
+            "effect": "publishes",
+        }])
+    );
+    assert_eq!(s.post_calls(), 0);
+
+    // Now, as the member.
+    let id = s.publish_on(hello, member).await;
+    let published = s.settled(&id, "published").await;
+    let posts = s.fake.with(|f| f.li_posts.clone());
+    assert_eq!(posts.len(), 1);
+    assert_eq!(posts[0].author, LI_MEMBER);
+    assert_eq!(published["remotePostId"], posts[0].urn.as_str());
+
+    // At the entry's time, as the page.
+    let news = s
+        .entry(Entry {
+            at: "2030-01-08T08:00:00Z",
+            ..text("Page news")
+        })
+        .await;
+    let (status, scheduled) = s
+        .publish(
+            json!({ "entryIds": [news], "channels": [page], "dryRun": false, "when": "scheduled" }),
+        )
+        .await;
+    assert_eq!(status, 200, "{scheduled}");
+    let news_id = scheduled["data"]["intents"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(scheduled["data"]["intents"][0]["status"], "scheduled");
+    assert_eq!(s.tick("2030-01-08T07:59:00Z").await.dispatched, 0);
+    assert_eq!(s.tick("2030-01-08T08:00:00Z").await.dispatched, 1);
+    let published = s.settled(&news_id, "published").await;
+    let posts = s.fake.with(|f| f.li_posts.clone());
+    assert_eq!(posts.len(), 2);
+    assert_eq!(posts[1].author, LI_PAGE);
+    assert_eq!(posts[1].commentary, commentary("Page news"));
+    assert_eq!(published["remotePostId"], posts[1].urn.as_str());
+
+    // Asked again, nothing is posted twice.
+    let (_, again) = s
+        .publish(json!({ "entryIds": [hello], "channels": [member], "dryRun": false }))
+        .await;
+    assert_eq!(again["data"]["intents"][0]["status"], "published");
+    assert_eq!(s.post_calls(), 2);
+    // Every REST call named the version and the protocol.
+    for call in s.rest_calls() {
+        assert_eq!(
+            call.headers.get("linkedin-version").map(String::as_str),
+            Some("202610")
+        );
+        assert_eq!(
+            call.headers
+                .get("x-restli-protocol-version")
+                .map(String::as_str),
+            Some("2.0.0")
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_image_post_uploads_its_image_before_the_post() {
+    let s = setup().await;
+    let page = s.linkedin(LI_PAGE, None, 5_184_000).await;
+    let image = format!("{}/li/cdn/launch.jpg", s.fake.base_url());
+    let entry = s
+        .entry(Entry {
+            format: "image",
+            media: Some(&image),
+            ..Entry::on("linkedin", "Our new look")
+        })
+        .await;
+    let (_, planned) = s
+        .publish(json!({ "entryIds": [entry], "channels": [page] }))
+        .await;
+    let requests = planned["data"]["intents"][0]["payload"]["requests"].clone();
+    let steps: Vec<(String, String, String)> = requests
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let text = |v: &Value| v.as_str().unwrap().to_owned();
+            (text(&r["method"]), text(&r["url"]), text(&r["effect"]))
+        })
+        .collect();
+    let base = s.fake.base_url();
+    assert_eq!(
+        steps,
+        [
+            ("GET".into(), image.clone(), "read-only".into()),
+            (
+                "POST".into(),
+                format!("{base}/li/rest/images?action=initializeUpload"),
+                "harmless".into()
+            ),
+            ("PUT".into(), "<upload_url>".into(), "harmless".into()),
+            (
+                "POST".into(),
+                format!("{base}/li/rest/posts"),
+                "publishes".into()
+            ),
+        ]
+    );
+    assert_eq!(
+        requests[1]["body"],
+        json!({ "initializeUploadRequest": { "owner": LI_PAGE } })
+    );
+    assert_eq!(
+        requests[3]["body"]["content"],
+        json!({ "media": { "id": "<image_urn>", "altText": "Launch day" } })
+    );
+
+    let id = s.publish_on(entry, page).await;
+    s.settled(&id, "published").await;
+    let (uploads, posts) = s.fake.with(|f| (f.li_images.clone(), f.li_posts.clone()));
+    assert_eq!(uploads.len(), 1);
+    assert_eq!(uploads["img-1"], Some("\"an image's bytes\"".len()));
+    assert_eq!(posts.len(), 1);
+    assert_eq!(posts[0].image.as_deref(), Some("urn:li:image:img-1"));
+    let order: Vec<String> = s
+        .fake
+        .all_calls()
+        .iter()
+        .filter(|c| c.path != "/li/cdn/launch.jpg")
+        .map(|c| format!("{} {}", c.method, c.path))
+        .collect();
+    assert_eq!(
+        order,
+        [
+            "POST /li/rest/images",
+            "PUT /li/upload/img-1",
+            "POST /li/rest/posts"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_lost_answer_is_read_back_for_a_page_and_unconfirmed_for_a_member() {
+    let s = setup().await;
+    let page = s.linkedin(LI_PAGE, None, 5_184_000).await;
+    let member = s.linkedin(LI_MEMBER, None, 5_184_000).await;
+
+    // A page: its recent posts show the post, which settles it.
+    s.fake.with(|f| f.drop_after_publish = true);
+    let entry = s.entry(text("Lost for a page")).await;
+    let id = s.publish_on(entry, page).await;
+    let published = s.settled(&id, "published").await;
+    let posts = s.fake.with(|f| f.li_posts.clone());
+    assert_eq!(posts.len(), 1);
+    assert_eq!(published["remotePostId"], posts[0].urn.as_str());
+    assert_eq!(s.post_calls(), 1, "sent once");
+    let reads = s
+        .rest_calls()
+        .into_iter()
+        .filter(|c| c.method == "GET" && c.path == "/li/rest/posts")
+        .collect::<Vec<_>>();
+    assert!(!reads.is_empty());
+    assert_eq!(reads[0].query["author"], LI_PAGE);
+    let was_unknown: bool = sqlx::query_scalar(
+        "select unknown_since is not null from publish_intents where id = $1::uuid",
+    )
+    .bind(&id)
+    .fetch_one(&s.app.db)
+    .await
+    .unwrap();
+    assert!(was_unknown);
+
+    // A member: LinkedIn does not let apps read their posts; unconfirmed, never resent.
+    s.fake.with(|f| f.drop_after_publish = true);
+    let entry = s.entry(text("Lost for a member")).await;
+    let id = s.publish_on(entry, member).await;
+    let unconfirmed = s.settled(&id, "unconfirmed").await;
+    assert_eq!(unconfirmed["error"]["code"], "PUBLISH_UNCONFIRMED");
+    let message = unconfirmed["error"]["message"].as_str().unwrap();
+    assert!(message.contains("look at the profile"), "{message}");
+    assert_eq!(s.post_calls(), 2, "one post call each, never a second");
+    assert_eq!(s.fake.with(|f| f.li_posts.len()), 2);
+    let member_reads = s
+        .rest_calls()
+        .iter()
+        .filter(|c| {
+            c.method == "GET" && c.query.get("author").map(String::as_str) == Some(LI_MEMBER)
+        })
+        .count();
+    assert_eq!(member_reads, 0, "nothing read that LinkedIn refuses");
+}
+
+#[tokio::test]
+async fn a_duplicate_is_refused_and_never_retried_and_a_rate_limit_backs_off() {
+    let s = setup().await;
+    let member = s.linkedin(LI_MEMBER, None, 5_184_000).await;
+    let first = s.entry(text("Same words")).await;
+    let id = s.publish_on(first, member).await;
+    s.settled(&id, "published").await;
+
+    let second = s.entry(text("Same words")).await;
+    let id = s.publish_on(second, member).await;
+    let failed = s.settled(&id, "failed").await;
+    assert_eq!(failed["error"]["code"], "DUPLICATE_POST", "{failed}");
+    assert_eq!(failed["error"]["platformCode"], "422 DUPLICATE_POST");
+    assert_eq!(failed["attempts"], 1);
+    assert_eq!(s.post_calls(), 2, "the duplicate was asked once");
+    assert_eq!(s.fake.with(|f| f.li_posts.len()), 1);
+
+    // 429: nothing applied, tried again after the ledger's backoff, posted once.
+    s.fake.with(|f| f.li_rate_limited = 1);
+    let third = s.entry(text("Busy day")).await;
+    let id = s.publish_on(third, member).await;
+    let published = s.settled(&id, "published").await;
+    assert_eq!(published["attempts"], 2);
+    assert_eq!(s.post_calls(), 4);
+    assert_eq!(s.fake.with(|f| f.li_posts.len()), 2);
+}
+
+#[tokio::test]
+async fn sixty_day_tokens_refresh_when_linkedin_gave_a_refresh_token_else_end_after_a_warning() {
+    let s = setup().await;
+    // With a refresh token (LinkedIn's partners): refreshed a week ahead, then used.
+    let refreshed = s.linkedin(LI_PAGE, Some("li-refresh"), 2 * 86_400).await;
+    s.update_channel(refreshed, "token_issued_at = now() - interval '58 days'")
+        .await;
+    let entry = s.entry(text("Fresh token")).await;
+    let id = s.publish_on(entry, refreshed).await;
+    s.settled(&id, "published").await;
+    let grants = s.fake.calls_to("/li/oauth/v2/accessToken");
+    assert_eq!(grants.len(), 1);
+    assert_eq!(grants[0].query["grant_type"], "refresh_token");
+    let post = s
+        .rest_calls()
+        .into_iter()
+        .find(|c| c.path == "/li/rest/posts")
+        .unwrap();
+    assert_eq!(post.authorization.as_deref(), Some("Bearer li-token-1"));
+
+    // Without one: announced before it ends, used until then, `needs_reauth` after.
+    let ending = s.linkedin(LI_MEMBER, None, 3 * 86_400).await;
+    let ctx = s.app.worker_context(0);
+    let warned = almanac_worker::expiry::check(&ctx, &SystemClock)
+        .await
+        .unwrap();
+    assert_eq!(
+        warned.iter().map(|w| w.channel_id).collect::<Vec<_>>(),
+        [ending]
+    );
+    let entry = s.entry(text("Still works")).await;
+    let id = s.publish_on(entry, ending).await;
+    s.settled(&id, "published").await;
+    assert_eq!(
+        s.fake.calls_to("/li/oauth/v2/accessToken").len(),
+        1,
+        "no refresh tried without a refresh token"
+    );
+    // Before the end nothing lapses; after it, the channel needs connecting again.
+    let before = ManualClock::new(Utc::now() + Duration::days(2));
+    assert!(
+        almanac_worker::expiry::lapse(&ctx, &before)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let after = ManualClock::new(Utc::now() + Duration::days(3) + Duration::minutes(1));
+    assert_eq!(
+        almanac_worker::expiry::lapse(&ctx, &after).await.unwrap(),
+        [ending]
+    );
+    assert!(
+        almanac_worker::expiry::lapse(&ctx, &after)
+            .await
+            .unwrap()
+            .is_empty(),
+        "marked once"
+    );
+    let (_, channels) = s.app.get_json(s.user, "/v1/channels").await;
+    let channel = channels["data"]["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == ending.to_string())
+        .unwrap()
+        .clone();
+    assert_eq!(channel["status"], "needs_reauth");
+    assert_eq!(
+        channel["statusReason"],
+        "the LinkedIn authorisation ended; connect the channel again"
+    );
+    let another = s.entry(text("Too late")).await;
+    let (status, refused) = s
+        .publish(json!({ "entryIds": [another], "channels": [ending], "dryRun": false }))
+        .await;
+    assert_eq!(status, 422, "{refused}");
+    assert_eq!(refused["error"]["code"], "CHANNEL_AUTH_INVALID");
+}
+
+#[tokio::test]
+async fn linkedin_rules_are_checked_before_anything_is_sent() {
+    let s = setup().await;
+    let (status, refused) = s
+        .app
+        .send_json(
+            reqwest::Method::POST,
+            s.user,
+            "/v1/channels",
+            &json!({ "platform": "linkedin", "accountId": "li_456", "accessToken": "li-token" }),
+        )
+        .await;
+    assert_eq!(status, 422, "{refused}");
+    assert_eq!(refused["error"]["code"], "INVALID_ACCOUNT_ID");
+    assert_eq!(refused["error"]["details"]["field"], "accountId");
+
+    let member = s.linkedin(LI_MEMBER, None, 5_184_000).await;
+    let long = "x".repeat(2_970);
+    let too_long = s.entry(text(&long)).await;
+    let video = s
+        .entry(Entry {
+            format: "short video",
+            ..Entry::on("linkedin", "A clip")
+        })
+        .await;
+    let (status, planned) = s
+        .publish(json!({ "entryIds": [too_long, video], "channels": [member] }))
+        .await;
+    assert_eq!(status, 200, "{planned}");
+    let intents = super::by_entry(&planned);
+    let error = |id: Uuid| intents[&id.to_string()]["error"].clone();
+    assert_eq!(error(too_long)["code"], "CAPTION_TOO_LONG");
+    assert_eq!(
+        error(too_long)["message"],
+        "the LinkedIn commentary (caption, call to action and hashtags) is 3005 characters; the limit is 3000"
+    );
+    assert_eq!(error(video)["code"], "MEDIA_UNSUPPORTED");
+    assert!(s.fake.all_calls().is_empty(), "nothing asked of LinkedIn");
+}
