@@ -11,7 +11,10 @@
 use almanac_shared::{
     clock::Clock,
     email::Notice,
-    publish::{Refresh, TokenState, channels::needs_reauth},
+    publish::{
+        Refresh, TokenState,
+        channels::{expired_reason, needs_reauth},
+    },
     store::{publish::channels, webhook_deliveries},
 };
 use chrono::{DateTime, Utc};
@@ -89,12 +92,9 @@ pub async fn lapse(ctx: &JobContext, clock: &dyn Clock) -> anyhow::Result<Vec<Uu
         if !adapter.token_policy().hopeless(&token, now, false) {
             continue;
         }
-        let reason = format!(
-            "the {} authorisation ended; connect the channel again",
-            adapter.label()
-        );
+        // The words the publish path uses for it, whichever notices first.
         let mut conn = ctx.pool.acquire().await?;
-        needs_reauth(&mut conn, channel.id, &reason).await?;
+        needs_reauth(&mut conn, channel.id, &expired_reason(adapter.label())).await?;
         lapsed.push(channel.id);
     }
     Ok(lapsed)

@@ -57,6 +57,12 @@ async fn write_tokens(
     store::write_tokens(conn, id, sealed).await
 }
 
+/// Why a channel whose token expired for good needs connecting again (`label`: its
+/// platform's name).
+pub fn expired_reason(label: &str) -> String {
+    format!("the {label} token expired; connect the channel again")
+}
+
 /// Marks the channel `needs_reauth`, with the platform's reason.
 pub async fn needs_reauth(conn: &mut PgConnection, id: Uuid, reason: &str) -> sqlx::Result<()> {
     tracing::warn!(channel_id = %id, reason, "channel needs re-authorisation");
@@ -175,10 +181,7 @@ pub async fn usable(
     };
     let hopeless = policy.hopeless(&token, now, force);
     if hopeless {
-        let reason = format!(
-            "the {} token expired; connect the channel again",
-            adapter.label()
-        );
+        let reason = expired_reason(adapter.label());
         needs_reauth(&mut tx, account, &reason).await?;
         tx.commit().await?;
         return Ok(Err(Unusable::AuthInvalid(reason)));

@@ -336,6 +336,11 @@ fn valid_urn(urn: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
+/// Whether `id` names a post (`x-restli-id`: a share or a UGC post).
+fn is_post_urn(id: &str) -> bool {
+    id.starts_with("urn:li:share:") || id.starts_with("urn:li:ugcPost:")
+}
+
 /// A name as a channel's handle (at most 200 characters).
 fn short_name(name: &str) -> String {
     name.trim().chars().take(200).collect()
@@ -656,13 +661,19 @@ impl Adapter for LinkedIn {
         post: &Post,
         since: DateTime<Utc>,
     ) -> Remote {
+        // Accepted before (the attempt that was told stopped before settling it).
         if remote_id == Some(ACCEPTED_WITHOUT_ID) {
             return Remote::Published { post_id: None };
+        }
+        if let Some(post) = remote_id.filter(|id| is_post_urn(id)) {
+            return Remote::Published {
+                post_id: Some(post.to_owned()),
+            };
         }
         let image = remote_id.filter(|id| id.starts_with("urn:li:image:"));
         if auth.account_id.starts_with(MEMBER) {
             return Remote::Unreadable(
-                "LinkedIn's answer was lost, and LinkedIn does not let apps read a member's posts back: look at the profile's recent activity, and retry only if the post is not there, so that it is not posted twice".into(),
+                "LinkedIn's answer to the post never came back, and LinkedIn does not let apps read a member's posts: look at the profile's recent activity, and retry only if the post is not there, so that it is not posted twice".into(),
             );
         }
         match self.recent_page_post(auth, post, image, since).await {

@@ -111,73 +111,82 @@ async fn a_member_and_their_page_connect_together_and_each_posts_exactly_once() 
     let (_, channels) = s.app.get_json(s.user, "/v1/channels").await;
     assert_eq!(channels["data"]["items"].as_array().unwrap().len(), 2);
 
-    // The dry run: the exact post, nothing sent.
-    let hello = s.entry(text("Hello (world) @team")).await;
-    let (status, planned) = s
-        .publish(json!({ "entryIds": [hello], "channels": [member] }))
-        .await;
-    assert_eq!(status, 200, "{planned}");
-    let intent = &planned["data"]["intents"][0];
-    assert_eq!(intent["status"], "dry_run", "{planned}");
+    // Each author: the dry run with the exact post, then now, then at the entry's time.
     let base = s.fake.base_url();
-    assert_eq!(
-        intent["payload"]["requests"],
-        json!([{
-            "method": "POST", "url": format!("{base}/li/rest/posts"),
-            "headers": { "Authorization": "Bearer ***", "LinkedIn-Version": "202610",
-                "X-Restli-Protocol-Version": "2.0.0", "Content-Type": "application/json" },
-            "body": { "author": LI_MEMBER,
-                "commentary": "Hello \\(world\\) \\@team\n\nFollow for more\n\n#launch #almanac",
-                "visibility": "PUBLIC",
-                "distribution": { "feedDistribution": "MAIN_FEED", "targetEntities": [],
-                    "thirdPartyDistributionChannels": [] },
-                "lifecycleState": "PUBLISHED", "isReshareDisabledByAuthor": false },
-            "effect": "publishes",
-        }])
-    );
-    assert_eq!(s.post_calls(), 0);
+    for (n, (channel, author, name)) in [(member, LI_MEMBER, "Ada"), (page, LI_PAGE, "Devtestco")]
+        .into_iter()
+        .enumerate()
+    {
+        let caption = format!("Hello (world) from {name} @team");
+        let now = s.entry(text(&caption)).await;
+        let (status, planned) = s
+            .publish(json!({ "entryIds": [now], "channels": [channel] }))
+            .await;
+        assert_eq!(status, 200, "{planned}");
+        let intent = &planned["data"]["intents"][0];
+        assert_eq!(intent["status"], "dry_run", "{planned}");
+        assert_eq!(
+            intent["payload"]["requests"],
+            json!([{
+                "method": "POST", "url": format!("{base}/li/rest/posts"),
+                "headers": { "Authorization": "Bearer ***", "LinkedIn-Version": "202610",
+                    "X-Restli-Protocol-Version": "2.0.0", "Content-Type": "application/json" },
+                "body": { "author": author,
+                    "commentary": format!("Hello \\(world\\) from {name} \\@team\n\nFollow for more\n\n#launch #almanac"),
+                    "visibility": "PUBLIC",
+                    "distribution": { "feedDistribution": "MAIN_FEED", "targetEntities": [],
+                        "thirdPartyDistributionChannels": [] },
+                    "lifecycleState": "PUBLISHED", "isReshareDisabledByAuthor": false },
+                "effect": "publishes",
+            }])
+        );
+        assert_eq!(s.post_calls(), 2 * n, "a dry run sends nothing");
 
-    // Now, as the member.
-    let id = s.publish_on(hello, member).await;
-    let published = s.settled(&id, "published").await;
-    let posts = s.fake.with(|f| f.li_posts.clone());
-    assert_eq!(posts.len(), 1);
-    assert_eq!(posts[0].author, LI_MEMBER);
-    assert_eq!(published["remotePostId"], posts[0].urn.as_str());
+        let id = s.publish_on(now, channel).await;
+        let published = s.settled(&id, "published").await;
+        let posts = s.fake.with(|f| f.li_posts.clone());
+        assert_eq!(posts.len(), 2 * n + 1);
+        let post = posts.last().unwrap();
+        assert_eq!(post.author, author);
+        assert_eq!(published["remotePostId"], post.urn.as_str());
 
-    // At the entry's time, as the page.
-    let news = s
-        .entry(Entry {
-            at: "2030-01-08T08:00:00Z",
-            ..text("Page news")
-        })
-        .await;
-    let (status, scheduled) = s
-        .publish(
-            json!({ "entryIds": [news], "channels": [page], "dryRun": false, "when": "scheduled" }),
-        )
-        .await;
-    assert_eq!(status, 200, "{scheduled}");
-    let news_id = scheduled["data"]["intents"][0]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    assert_eq!(scheduled["data"]["intents"][0]["status"], "scheduled");
-    assert_eq!(s.tick("2030-01-08T07:59:00Z").await.dispatched, 0);
-    assert_eq!(s.tick("2030-01-08T08:00:00Z").await.dispatched, 1);
-    let published = s.settled(&news_id, "published").await;
-    let posts = s.fake.with(|f| f.li_posts.clone());
-    assert_eq!(posts.len(), 2);
-    assert_eq!(posts[1].author, LI_PAGE);
-    assert_eq!(posts[1].commentary, commentary("Page news"));
-    assert_eq!(published["remotePostId"], posts[1].urn.as_str());
+        let day = format!("2030-01-{:02}", 8 + n);
+        let at = format!("{day}T08:00:00Z");
+        let later = s
+            .entry(Entry {
+                at: &at,
+                ..text(&format!("Scheduled news from {name}"))
+            })
+            .await;
+        let (status, scheduled) = s
+            .publish(json!({ "entryIds": [later], "channels": [channel], "dryRun": false, "when": "scheduled" }))
+            .await;
+        assert_eq!(status, 200, "{scheduled}");
+        let intent = &scheduled["data"]["intents"][0];
+        assert_eq!(intent["status"], "scheduled");
+        let later_id = intent["id"].as_str().unwrap().to_owned();
+        assert_eq!(s.tick(&format!("{day}T07:59:00Z")).await.dispatched, 0);
+        assert_eq!(s.tick(&at).await.dispatched, 1);
+        let published = s.settled(&later_id, "published").await;
+        let posts = s.fake.with(|f| f.li_posts.clone());
+        assert_eq!(posts.len(), 2 * n + 2);
+        let post = posts.last().unwrap();
+        assert_eq!(post.author, author);
+        assert_eq!(
+            post.commentary,
+            commentary(&format!("Scheduled news from {name}"))
+        );
+        assert_eq!(published["remotePostId"], post.urn.as_str());
 
-    // Asked again, nothing is posted twice.
-    let (_, again) = s
-        .publish(json!({ "entryIds": [hello], "channels": [member], "dryRun": false }))
-        .await;
-    assert_eq!(again["data"]["intents"][0]["status"], "published");
-    assert_eq!(s.post_calls(), 2);
+        // Asked again, nothing is posted twice.
+        let (_, again) = s
+            .publish(json!({ "entryIds": [now, later], "channels": [channel], "dryRun": false }))
+            .await;
+        for intent in again["data"]["intents"].as_array().unwrap() {
+            assert_eq!(intent["status"], "published", "{again}");
+        }
+        assert_eq!(s.post_calls(), 2 * n + 2);
+    }
     // Every REST call named the version and the protocol.
     for call in s.rest_calls() {
         assert_eq!(
@@ -416,7 +425,7 @@ async fn sixty_day_tokens_refresh_when_linkedin_gave_a_refresh_token_else_end_af
     assert_eq!(channel["status"], "needs_reauth");
     assert_eq!(
         channel["statusReason"],
-        "the LinkedIn authorisation ended; connect the channel again"
+        "the LinkedIn token expired; connect the channel again"
     );
     let another = s.entry(text("Too late")).await;
     let (status, refused) = s
