@@ -26,14 +26,7 @@ async fn a_lost_answer_is_checked_and_never_sent_again() {
             .calls_to(published["remoteId"].as_str().unwrap())
             .is_empty()
     );
-    let was_unknown: bool = sqlx::query_scalar(
-        "select unknown_since is not null from publish_intents where id = $1::uuid",
-    )
-    .bind(&id)
-    .fetch_one(&s.app.db)
-    .await
-    .unwrap();
-    assert!(was_unknown);
+    assert!(s.was_unknown(&id).await);
 }
 
 #[tokio::test]

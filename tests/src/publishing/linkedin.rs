@@ -12,27 +12,14 @@ use uuid::Uuid;
 use super::{
     Entry, Setup,
     channels::{callback, complete, start_connect},
-    publish_env, setup_with,
+    setup_plus,
 };
-use crate::helpers::{
-    TestOptions,
-    fake_platforms::{FakePlatforms, LI_MEMBER, LI_PAGE},
-};
+use crate::helpers::fake_platforms::{LI_MEMBER, LI_PAGE};
 
 /// An app publishing to the fake, allowed to fetch entries' images from it (a local
 /// address the outside fetch rules refuse otherwise).
 async fn setup() -> Setup {
-    let fake = FakePlatforms::start().await;
-    let mut env = publish_env(&fake, true);
-    env.push(("FETCH_ALLOW_PRIVATE_NETWORKS", "true".into()));
-    setup_with(
-        TestOptions {
-            env,
-            ..Default::default()
-        },
-        fake,
-    )
-    .await
+    setup_plus(true, [("FETCH_ALLOW_PRIVATE_NETWORKS", "true".into())]).await
 }
 
 /// A LinkedIn text entry (no media).
@@ -300,14 +287,7 @@ async fn a_lost_answer_is_read_back_for_a_page_and_unconfirmed_for_a_member() {
         .collect::<Vec<_>>();
     assert!(!reads.is_empty());
     assert_eq!(reads[0].query["author"], LI_PAGE);
-    let was_unknown: bool = sqlx::query_scalar(
-        "select unknown_since is not null from publish_intents where id = $1::uuid",
-    )
-    .bind(&id)
-    .fetch_one(&s.app.db)
-    .await
-    .unwrap();
-    assert!(was_unknown);
+    assert!(s.was_unknown(&id).await);
 
     // A member: LinkedIn does not let apps read their posts; unconfirmed, never resent.
     s.fake.with(|f| f.drop_after_publish = true);

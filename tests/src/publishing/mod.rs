@@ -77,9 +77,19 @@ pub async fn launch_calendar(app: &TestApp, user: Uuid) -> Uuid {
 }
 
 pub async fn setup() -> Setup {
+    setup_plus(true, []).await
+}
+
+/// A publishing app (publishing on or off) against a new fake, with `extra` settings.
+pub async fn setup_plus(
+    enabled: bool,
+    extra: impl IntoIterator<Item = (&'static str, String)>,
+) -> Setup {
     let fake = FakePlatforms::start().await;
+    let mut env = publish_env(&fake, enabled);
+    env.extend(extra);
     let options = TestOptions {
-        env: publish_env(&fake, true),
+        env,
         ..Default::default()
     };
     setup_with(options, fake).await
@@ -327,6 +337,17 @@ impl Setup {
         })
         .await;
         intent
+    }
+
+    /// Whether the intent went `unknown` on its way (a lost answer).
+    pub async fn was_unknown(&self, id: &str) -> bool {
+        sqlx::query_scalar(
+            "select unknown_since is not null from publish_intents where id = $1::uuid",
+        )
+        .bind(id)
+        .fetch_one(&self.app.db)
+        .await
+        .unwrap()
     }
 
     /// Runs the first worker's publish dispatcher at `at`.

@@ -379,21 +379,7 @@ pub(super) async fn publishing_app() -> crate::publishing::Setup {
 
 /// A publishing app with development sign-in, publishing on or off.
 pub(super) async fn publishing_app_with(enabled: bool) -> crate::publishing::Setup {
-    use crate::{
-        helpers::fake_platforms::FakePlatforms,
-        publishing::{publish_env, setup_with},
-    };
-    let fake = FakePlatforms::start().await;
-    let mut env = publish_env(&fake, enabled);
-    env.push(("DEV_LOGIN", "true".into()));
-    setup_with(
-        TestOptions {
-            env,
-            ..Default::default()
-        },
-        fake,
-    )
-    .await
+    crate::publishing::setup_plus(enabled, [("DEV_LOGIN", "true".into())]).await
 }
 
 #[tokio::test]
