@@ -4,14 +4,16 @@
 //! Every publish is an intent row first ([`IntentStatus`]), dry run by default. The pure
 //! rules (what a post says, what each platform allows, the exact requests a publish sends)
 //! are in [`post`] (`domain::publish`, with the intent's types); the platforms behind one
-//! [`Adapter`] trait in [`tiktok`], [`instagram`] and [`linkedin`]; credentials, encrypted at rest ([`crypto`]) and refreshed from the
-//! platform's own `expires_in`, in [`oauth`] and [`channels`]; the publish request itself,
+//! [`Adapter`] trait in [`tiktok`], [`instagram`] and [`linkedin`]; credentials, encrypted
+//! at rest ([`crypto`]) and refreshed from the platform's own `expires_in`, in [`oauth`] and
+//! [`channels`]; the publish request itself,
 //! shared by the API and the replay of requests spooled while Postgres was down, in
 //! [`request`] and [`spool`]; the intents' rows in `store::publish`.
 //!
 //! At most once: the one request with an outside effect (TikTok's init, Instagram's
-//! `media_publish`, LinkedIn's post) is sent once per intent. It is marked (`sending_at`, committed) before
-//! it goes; a lost answer makes the intent `unknown`, and only read-only checks resolve it.
+//! `media_publish`, LinkedIn's post) is sent once per intent. It is marked (`sending_at`,
+//! committed) before it goes; a lost answer makes the intent `unknown`, and only read-only
+//! checks resolve it.
 
 use std::{collections::BTreeMap, fmt, sync::Arc, time::Duration};
 

@@ -254,15 +254,17 @@ pub async fn expiring(pool: &PgPool, horizon: DateTime<Utc>) -> sqlx::Result<Vec
     .await
 }
 
-/// The connected channels (every user's) whose access token or refresh token expired by
-/// `now`: their platform's policy says which of them no refresh can bring back.
+/// The connected channels (every user's) whose token expired by `now` without a refresh
+/// token, or whose refresh token expired: their platform's policy says which of them no
+/// refresh can bring back. (An expired access token with a live refresh token is the
+/// everyday state of a TikTok channel, refreshed at its next use: not listed.)
 pub async fn lapsing(pool: &PgPool, now: DateTime<Utc>) -> sqlx::Result<Vec<Expiring>> {
     sqlx::query_as(
         "select id, user_id, platform, account_id, handle, token_expires_at,
                 refresh_token is not null as has_refresh_token, refresh_expires_at
          from platform_accounts
          where status = 'connected' and access_token is not null
-           and (token_expires_at <= $1 or refresh_expires_at <= $1)
+           and ((refresh_token is null and token_expires_at <= $1) or refresh_expires_at <= $1)
          order by id",
     )
     .bind(now)
