@@ -22,6 +22,16 @@ sys.exit(not (m.version("schemathesis") == "4.32.5" and m.version("hypothesis") 
   "$fuzz_venv/bin/python" -m pip install --quiet "${fuzz_pins[@]}"
 fi
 
+# Anki's own library (the apkg export is imported by it), pinned, in a virtual environment
+# of its own.
+anki_venv="$HOME/.cache/almanac-anki-venv"
+if ! "$anki_venv/bin/python" -c 'import importlib.metadata as m, sys
+sys.exit(m.version("anki") != "26.9.3")' 2>/dev/null; then
+  echo "test-deps: installing anki==26.9.3 (Anki's library) into $anki_venv" >&2
+  python3 -m venv "$anki_venv"
+  "$anki_venv/bin/python" -m pip install --quiet anki==26.9.3
+fi
+
 # module to import = package to install from PyPI
 for pair in icalendar=icalendar aiosmtpd=aiosmtpd \
   openapi_python_client=openapi-python-client==0.29.1 \

@@ -6,6 +6,8 @@
 mod helpers;
 
 #[cfg(test)]
+mod anki_export;
+#[cfg(test)]
 mod api_contract;
 #[cfg(test)]
 mod auth;

@@ -152,12 +152,18 @@ async fn manual_cards_can_be_edited_deleted_and_exported_for_anki() {
             .starts_with("text/csv")
     );
     let csv = response.text().await.unwrap();
-    assert!(csv.starts_with("#separator:comma\n#html:false\n#columns:Front,Back,Tags\n"));
+    assert!(csv.starts_with(
+        "#separator:comma\n#html:false\n#guid column:1\n#notetype column:2\n#columns:GUID,Notetype,Front,Back,Tags\n#tags column:5\n"
+    ));
     assert!(
-        csv.contains("\"Capital of France, \"\"officially\"\"?\",Paris,geo europe\n"),
+        csv.contains(",Basic,\"Capital of France, \"\"officially\"\"?\",Paris,geo europe\n"),
         "{csv}"
     );
-    assert!(csv.contains("Doomed,card,\n"));
+    let doomed = second["id"].as_str().unwrap().replace('-', "");
+    assert!(
+        csv.contains(&format!("almanac-{doomed},Basic,Doomed,card,\n")),
+        "{csv}"
+    );
 
     let second_id = second["id"].as_str().unwrap();
     assert_eq!(

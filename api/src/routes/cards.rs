@@ -1,7 +1,7 @@
 //! Cards: created by hand or by accepting a suggestion; exported for Anki.
 
 use almanac_shared::store::user_tx;
-use almanac_shared::{domain::generation, store::cards};
+use almanac_shared::{anki, domain::generation, store::cards};
 use chrono::{DateTime, Utc};
 use poem::web::Data;
 use poem_openapi::{
@@ -124,19 +124,32 @@ pub enum DeleteCardResponse {
     Deleted,
 }
 
+/// `csv` (Anki's text import) or `apkg` (an Anki package).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
 #[oai(rename_all = "lowercase")]
 pub enum ExportFormat {
     Csv,
+    Apkg,
 }
 
 #[derive(ApiResponse)]
 pub enum ExportResponse {
-    /// CSV for Anki's importer: columns front, back, tags (space-separated), with Anki's
-    /// header lines naming the separator and columns.
+    /// CSV for Anki's importer: columns GUID, note type, front, back, tags (space-separated),
+    /// with Anki's header lines naming the separator, the columns, and which of them are
+    /// the GUID, the note type and the tags; a card keeps its GUID, so importing again
+    /// updates its note.
     #[oai(status = 200, content_type = "text/csv; charset=utf-8")]
     Csv(
         PlainText<String>,
+        #[oai(header = "Content-Disposition")] String,
+    ),
+    /// An Anki package (`almanac.apkg`): the deck "Almanac" of the caller's cards, each a
+    /// note whose GUID comes from the card's id and whose modification time is the card's
+    /// last edit, so that an export imported again updates the notes (and keeps their
+    /// reviews) instead of adding copies.
+    #[oai(status = 200, content_type = "application/zip")]
+    Apkg(
+        poem_openapi::payload::Binary<Vec<u8>>,
         #[oai(header = "Content-Disposition")] String,
     ),
 }
@@ -237,7 +250,7 @@ impl CardsApi {
         Ok(DeleteCardResponse::Deleted)
     }
 
-    /// Export every card of the caller as a CSV that Anki imports.
+    /// Export every card of the caller for Anki: a CSV, or an Anki package.
     #[oai(
         path = "/api/cards/export",
         method = "get",
@@ -249,27 +262,69 @@ impl CardsApi {
         auth: UserAuth,
         format: Query<ExportFormat>,
     ) -> Answer<ExportResponse, { can::STORED | can::BAD_REQUEST }> {
-        let ExportFormat::Csv = format.0;
-        let mut tx = user_tx(&state.pool, auth.user().id).await?;
-        let rows = cards::sides(&mut tx).await?;
+        let user = auth.user().id;
+        let mut tx = user_tx(&state.pool, user).await?;
+        let rows = cards::exported(&mut tx).await?;
         tx.commit().await?;
-        Ok(ExportResponse::Csv(
-            PlainText(anki_csv(&rows)),
-            "attachment; filename=\"almanac-cards.csv\"".into(),
-        ))
+        match format.0 {
+            ExportFormat::Csv => Ok(ExportResponse::Csv(
+                PlainText(anki_csv(&rows)),
+                "attachment; filename=\"almanac-cards.csv\"".into(),
+            )),
+            ExportFormat::Apkg => {
+                let notes: Vec<anki::Note> = rows.into_iter().map(note).collect();
+                let package =
+                    tokio::task::spawn_blocking(move || anki::package(user, &notes, Utc::now()))
+                        .await
+                        .map_err(anyhow::Error::from)
+                        .and_then(|package| package)
+                        .map_err(|error| {
+                            ApiError::internal(error.context("writing an Anki package"))
+                        })?;
+                Ok(ExportResponse::Apkg(
+                    poem_openapi::payload::Binary(package),
+                    "attachment; filename=\"almanac.apkg\"".into(),
+                ))
+            }
+        }
     }
 }
 
-/// Anki's CSV dialect: header lines starting with `#`, then RFC 4180 rows.
-pub fn anki_csv(rows: &[(String, String, Vec<String>)]) -> String {
-    let mut out =
-        String::from("#separator:comma\n#html:false\n#columns:Front,Back,Tags\n#tags column:3\n");
-    for (front, back, tags) in rows {
-        out.push_str(&csv_field(front));
-        out.push(',');
-        out.push_str(&csv_field(back));
-        out.push(',');
-        out.push_str(&csv_field(&tags.join(" ")));
+/// A card as an Anki note.
+fn note(card: cards::Exported) -> anki::Note {
+    anki::Note {
+        card_id: card.id,
+        kind: anki::NoteKind::Basic,
+        front: card.front,
+        back: card.back,
+        tags: card.tags,
+        modified: card.updated_at,
+    }
+}
+
+/// Anki's CSV dialect: header lines starting with `#`, then RFC 4180 rows. The note type
+/// column names Anki's own stock types, which every collection has.
+pub fn anki_csv(rows: &[cards::Exported]) -> String {
+    let mut out = String::from(
+        "#separator:comma\n#html:false\n#guid column:1\n#notetype column:2\n\
+         #columns:GUID,Notetype,Front,Back,Tags\n#tags column:5\n",
+    );
+    for card in rows {
+        for (i, value) in [
+            anki::guid(card.id).as_str(),
+            "Basic",
+            &card.front,
+            &card.back,
+            &card.tags.join(" "),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push_str(&csv_field(value));
+        }
         out.push('\n');
     }
     out
@@ -289,17 +344,25 @@ mod tests {
 
     #[test]
     fn csv_quotes_what_needs_quoting() {
-        let csv = anki_csv(&[
-            (
-                "a, b".into(),
-                "say \"hi\"\nnow".into(),
-                vec!["t1".into(), "t2".into()],
-            ),
-            ("#hash".into(), "plain".into(), vec![]),
-        ]);
-        let body: Vec<&str> = csv.lines().skip(4).collect();
-        assert_eq!(body[0], "\"a, b\",\"say \"\"hi\"\"");
+        let card = |front: &str, back: &str, tags: &[&str]| cards::Exported {
+            id: Uuid::now_v7(),
+            front: front.into(),
+            back: back.into(),
+            tags: tags.iter().map(|t| t.to_string()).collect(),
+            updated_at: Utc::now(),
+        };
+        let rows = [
+            card("a, b", "say \"hi\"\nnow", &["t1", "t2"]),
+            card("#hash", "plain", &[]),
+        ];
+        let csv = anki_csv(&rows);
+        let body: Vec<&str> = csv.lines().skip(6).collect();
+        let guid = |i: usize| anki::guid(rows[i].id);
+        assert_eq!(
+            body[0],
+            format!("{},Basic,\"a, b\",\"say \"\"hi\"\"", guid(0))
+        );
         assert_eq!(body[1], "now\",t1 t2");
-        assert_eq!(body[2], "\"#hash\",plain,");
+        assert_eq!(body[2], format!("{},Basic,\"#hash\",plain,", guid(1)));
     }
 }

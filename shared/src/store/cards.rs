@@ -1,5 +1,6 @@
 //! Flashcards: created by hand or by accepting a suggestion.
 
+use chrono::{DateTime, Utc};
 use sqlx::{AssertSqlSafe, PgConnection};
 use uuid::Uuid;
 
@@ -76,9 +77,19 @@ pub async fn delete(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<bool> {
     Ok(deleted > 0)
 }
 
-/// Every card's front, back and tags, oldest first (the export).
-pub async fn sides(conn: &mut PgConnection) -> sqlx::Result<Vec<(String, String, Vec<String>)>> {
-    sqlx::query_as("select front, back, tags from cards order by id")
+/// A card as the exports write it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Exported {
+    pub id: Uuid,
+    pub front: String,
+    pub back: String,
+    pub tags: Vec<String>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Every card of the caller, oldest first (the exports).
+pub async fn exported(conn: &mut PgConnection) -> sqlx::Result<Vec<Exported>> {
+    sqlx::query_as("select id, front, back, tags, updated_at from cards order by id")
         .fetch_all(conn)
         .await
 }
