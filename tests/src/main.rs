@@ -30,6 +30,8 @@ mod calendars;
 #[cfg(test)]
 mod cancel;
 #[cfg(test)]
+mod card_duplicates;
+#[cfg(test)]
 mod channel_warnings;
 #[cfg(test)]
 mod deploy;

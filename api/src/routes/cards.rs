@@ -16,7 +16,7 @@ use super::{Tag, clamp_limit, paginate};
 use crate::{
     auth::UserAuth,
     body::StrictJson,
-    error::{Answer, ApiError, ApiResult, can},
+    error::{Answer, ApiError, ApiResult, ErrorEnvelope, can},
     state::AppState,
     text::{Text, Word},
 };
@@ -179,24 +179,28 @@ impl CardsApi {
         Ok(Json(CardList { items, next_cursor }))
     }
 
-    /// Create a card by hand.
+    /// Create a card by hand. A card whose sides are another card's, as a reader compares
+    /// them (case, accents' forms, punctuation and spacing aside), is refused with 409
+    /// `DUPLICATE_CARD` and that card's id in `details.cardId`.
     #[oai(path = "/api/cards", method = "post", operation_id = "createCard")]
     async fn create(
         &self,
         state: Data<&AppState>,
         auth: UserAuth,
         body: StrictJson<CreateCardCommand>,
-    ) -> Answer<CreateCardResponse, { can::STORED | can::BODY }> {
+    ) -> Answer<CreateCardResponse, { can::STORED | can::BODY | can::CONFLICT }> {
         let front = parse_side("front", &body.front, generation::FRONT_MAX_CHARS)?;
         let back = parse_side("back", &body.back, generation::BACK_MAX_CHARS)?;
         let tags = parse_tags(&body.tags)?;
         let mut tx = user_tx(&state.pool, auth.user().id).await?;
-        let card: CardDto = cards::create(&mut tx, auth.user().id, &front, &back, &tags).await?;
+        let card =
+            card_or_duplicate(cards::create(&mut tx, auth.user().id, &front, &back, &tags).await?)?;
         tx.commit().await?;
         Ok(CreateCardResponse::Created(Json(card)))
     }
 
-    /// Edit a card's sides or tags.
+    /// Edit a card's sides or tags. Sides that make it another card's are refused with 409
+    /// `DUPLICATE_CARD` (`details.cardId`: the other card).
     #[oai(path = "/api/cards/:id", method = "patch", operation_id = "updateCard")]
     async fn update(
         &self,
@@ -204,7 +208,7 @@ impl CardsApi {
         auth: UserAuth,
         id: Path<Uuid>,
         body: StrictJson<UpdateCardCommand>,
-    ) -> Answer<Json<CardDto>, { can::STORED | can::BODY | can::NOT_FOUND }> {
+    ) -> Answer<Json<CardDto>, { can::STORED | can::BODY | can::NOT_FOUND | can::CONFLICT }> {
         let front = body
             .front
             .as_deref()
@@ -217,16 +221,18 @@ impl CardsApi {
             .transpose()?;
         let tags = body.tags.as_deref().map(parse_tags).transpose()?;
         let mut tx = user_tx(&state.pool, auth.user().id).await?;
-        let card: Option<CardDto> = cards::update(
+        let written = cards::update(
             &mut tx,
             id.0,
             front.as_deref(),
             back.as_deref(),
             tags.as_deref(),
         )
-        .await?;
+        .await?
+        .ok_or_else(|| ApiError::not_found("card"))?;
+        let card = card_or_duplicate(written)?;
         tx.commit().await?;
-        Ok(card.map(Json).ok_or_else(|| ApiError::not_found("card"))?)
+        Ok(Json(card))
     }
 
     /// Delete a card.
@@ -287,6 +293,18 @@ impl CardsApi {
                 ))
             }
         }
+    }
+}
+
+/// The card written, or 409 `DUPLICATE_CARD` naming the card it would duplicate.
+pub fn card_or_duplicate<T>(written: cards::Written<T>) -> Result<T, ApiError> {
+    match written {
+        cards::Written::Card(card) => Ok(card),
+        cards::Written::Duplicate(other) => Err(ApiError::Conflict(ErrorEnvelope::new(
+            "DUPLICATE_CARD",
+            "you already have this card (the same sides, case, punctuation and spacing aside)",
+            Some(serde_json::json!({ "cardId": other })),
+        ))),
     }
 }
 

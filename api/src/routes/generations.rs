@@ -65,6 +65,9 @@ pub struct SuggestionCounts {
     pub proposed: i64,
     pub accepted: i64,
     pub rejected: i64,
+    /// Suggestions the AI made that were left out: the same as one of the caller's cards,
+    /// or as another suggestion of this generation (case, punctuation and spacing aside).
+    pub duplicates_skipped: i64,
 }
 
 /// `AIGenerationDTO`: a generation with its outcome and suggestion counts.
@@ -116,6 +119,7 @@ impl From<Generation> for GenerationDto {
                 proposed: r.proposed,
                 accepted: r.accepted,
                 rejected: r.rejected,
+                duplicates_skipped: r.duplicates_skipped,
             },
             created_at: r.created_at,
             updated_at: r.updated_at,

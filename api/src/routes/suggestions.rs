@@ -101,7 +101,9 @@ impl SuggestionsApi {
     }
 
     /// Accept (optionally edited) or reject a suggestion. Accepting creates a card once:
-    /// accepting again returns the same card.
+    /// accepting again returns the same card. Accepting into a card the caller already has
+    /// (the same sides, case, punctuation and spacing aside) is refused with 409
+    /// `DUPLICATE_CARD` (`details.cardId`), the suggestion left as it was.
     #[oai(
         path = "/api/ai/suggestions/:id",
         method = "patch",
@@ -143,7 +145,9 @@ impl SuggestionsApi {
             (ReviewStatus::Accepted, _) => {
                 let front = front.unwrap_or(current.front);
                 let back = back.unwrap_or(current.back);
-                suggestions::accept(&mut tx, user, id.0, &front, &back).await?
+                super::cards::card_or_duplicate(
+                    suggestions::accept(&mut tx, user, id.0, &front, &back).await?,
+                )?
             }
             (ReviewStatus::Rejected, _) => suggestions::reject(&mut tx, id.0).await?,
         };

@@ -73,9 +73,14 @@ export async function show(view, [generationId] = []) {
   fill(view, h("h1", {}, t("flashcards.title")), form, past, suggestions,
     h("section", { class: "panel stack" }, h("div", { class: "row" }, h("h2", {}, t("flashcards.yours")),
       h("button", {
+        type: "button", id: "download-apkg",
+        onclick: () => download("/api/cards/export?format=apkg", "almanac.apkg").catch((e) => showError(e)),
+      }, t("flashcards.downloadApkg")),
+      h("button", {
         type: "button", class: "secondary", id: "download-csv",
         onclick: () => download("/api/cards/export?format=csv", "almanac-cards.csv").catch((e) => showError(e)),
-      }, t("flashcards.downloadCsv"))), cards));
+      }, t("flashcards.downloadCsv"))),
+    h("p", { class: "muted" }, t("flashcards.exportHint")), cards));
   await Promise.all([renderCards(cards), renderHistory(past, generationId, suggestions, cards, true)]);
 }
 
@@ -91,7 +96,10 @@ async function renderHistory(el, selected, suggestions, cards, open) {
       h("span", { class: `badge ${g.status === "failed" ? "bad" : ""}` }, t(`status.${g.status}`)), " ",
       g.suggestions.proposed > 0
         ? h("span", { class: "badge warn to-review" }, t("flashcards.toReview", { count: g.suggestions.proposed }))
-        : h("span", { class: "muted" }, t("flashcards.reviewed", { count: g.suggestions.accepted, total: g.suggestions.total })))))
+        : h("span", { class: "muted" }, t("flashcards.reviewed", { count: g.suggestions.accepted, total: g.suggestions.total })),
+      g.suggestions.duplicates_skipped > 0
+        ? h("span", { class: "muted skipped" }, " · ", t("flashcards.skipped", { count: g.suggestions.duplicates_skipped }))
+        : null)))
       : h("p", { class: "muted" }, t("flashcards.noHistory")));
   if (!open) return;
   const chosen = selected ?? items.find((g) => g.suggestions.proposed > 0)?.id;

@@ -25,46 +25,104 @@ pub async fn list<T: Row>(
     .await
 }
 
-/// A card written by hand.
+/// What a write of a card's sides did.
+#[derive(Debug)]
+pub enum Written<T> {
+    Card(T),
+    /// Another card of the caller's has the same key (`card_key`: the same sides as a
+    /// reader compares them); nothing was written.
+    Duplicate(Uuid),
+}
+
+/// The caller's card whose sides compare equal to these, other than `except`.
+pub async fn duplicate_of(
+    conn: &mut PgConnection,
+    front: &str,
+    back: &str,
+    except: Option<Uuid>,
+) -> sqlx::Result<Option<Uuid>> {
+    sqlx::query_scalar(
+        "select id from cards where key = card_key($1, $2) and id is distinct from $3 limit 1",
+    )
+    .bind(front)
+    .bind(back)
+    .bind(except)
+    .fetch_optional(conn)
+    .await
+}
+
+/// A card written by hand, unless the caller has one with the same sides.
 pub async fn create<T: Row>(
     conn: &mut PgConnection,
     user: Uuid,
     front: &str,
     back: &str,
     tags: &[String],
-) -> sqlx::Result<T> {
-    sqlx::query_as(AssertSqlSafe(format!(
+) -> sqlx::Result<Written<T>> {
+    let card: Option<T> = sqlx::query_as(AssertSqlSafe(format!(
         "insert into cards (id, user_id, front, back, tags, source)
-         values ($1, $2, $3, $4, $5, 'manual') returning {COLUMNS}"
+         values ($1, $2, $3, $4, $5, 'manual')
+         on conflict (user_id, key) do nothing returning {COLUMNS}"
     )))
     .bind(Uuid::now_v7())
     .bind(user)
     .bind(front)
     .bind(back)
     .bind(tags)
-    .fetch_one(conn)
-    .await
+    .fetch_optional(&mut *conn)
+    .await?;
+    written(conn, card, front, back, None).await
 }
 
-/// Changes the given fields of a card; none when there is no such card.
+/// `card`, or the duplicate that stopped it.
+async fn written<T>(
+    conn: &mut PgConnection,
+    card: Option<T>,
+    front: &str,
+    back: &str,
+    except: Option<Uuid>,
+) -> sqlx::Result<Written<T>> {
+    if let Some(card) = card {
+        return Ok(Written::Card(card));
+    }
+    let other = duplicate_of(conn, front, back, except).await?;
+    Ok(Written::Duplicate(other.unwrap_or_default()))
+}
+
+/// Changes the given fields of a card, unless its new sides are another card's; none
+/// when there is no such card.
 pub async fn update<T: Row>(
     conn: &mut PgConnection,
     id: Uuid,
     front: Option<&str>,
     back: Option<&str>,
     tags: Option<&[String]>,
-) -> sqlx::Result<Option<T>> {
-    sqlx::query_as(AssertSqlSafe(format!(
-        "update cards set front = coalesce($2, front), back = coalesce($3, back),
-                tags = coalesce($4, tags), updated_at = now()
-         where id = $1 returning {COLUMNS}"
-    )))
+) -> sqlx::Result<Option<Written<T>>> {
+    let sides: Option<(String, String)> = sqlx::query_as(
+        "select coalesce($2, front), coalesce($3, back) from cards where id = $1 for update",
+    )
     .bind(id)
     .bind(front)
     .bind(back)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some((front, back)) = sides else {
+        return Ok(None);
+    };
+    if let Some(other) = duplicate_of(conn, &front, &back, Some(id)).await? {
+        return Ok(Some(Written::Duplicate(other)));
+    }
+    let card = sqlx::query_as(AssertSqlSafe(format!(
+        "update cards set front = $2, back = $3, tags = coalesce($4, tags), updated_at = now()
+         where id = $1 returning {COLUMNS}"
+    )))
+    .bind(id)
+    .bind(&front)
+    .bind(&back)
     .bind(tags)
-    .fetch_optional(conn)
-    .await
+    .fetch_one(conn)
+    .await?;
+    Ok(Some(Written::Card(card)))
 }
 
 /// Deletes a card; whether there was one.

@@ -44,13 +44,14 @@ pub struct Generation {
     pub proposed: i64,
     pub accepted: i64,
     pub rejected: i64,
+    pub duplicates_skipped: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
 
 const COLUMNS: &str = "g.id, g.status, g.model, g.prompt_version, g.tokens_input,
     g.tokens_output, g.cost_usd::float8 as cost_usd, g.ai_metadata, g.error, g.job_id,
-    g.created_at, g.updated_at,
+    g.created_at, g.updated_at, g.duplicates_skipped::int8 as duplicates_skipped,
     (select count(*) from ai_suggestions s where s.generation_id = g.id) as total,
     (select count(*) from ai_suggestions s where s.generation_id = g.id and s.status = 'proposed') as proposed,
     (select count(*) from ai_suggestions s where s.generation_id = g.id and s.status = 'accepted') as accepted,
@@ -220,6 +221,44 @@ pub async fn save_step(
     super::usage::push_spent(&mut query, claim.user_id, claim.kind.as_str());
     let (saved, spent): (i64, Option<i64>) = query.build_query_as().fetch_one(pool).await?;
     Ok((saved == 1).then_some(spent))
+}
+
+/// Which of `cards` (front, back) are new: not a card of `user`'s, nor a suggestion of the
+/// generation's, nor one before it in the list, as `card_key` compares them.
+pub async fn new_cards(
+    pool: &PgPool,
+    user: Uuid,
+    generation_id: Uuid,
+    cards: &[(&str, &str)],
+) -> sqlx::Result<Vec<bool>> {
+    let (fronts, backs): (Vec<&str>, Vec<&str>) = cards.iter().copied().unzip();
+    sqlx::query_scalar(
+        "select not exists (select 1 from cards c where c.user_id = $1 and c.key = t.key)
+                and not exists (select 1 from ai_suggestions s
+                                where s.generation_id = $2 and card_key(s.front, s.back) = t.key)
+                and row_number() over (partition by t.key order by t.i) = 1
+         from (select card_key(f, b) as key, i
+               from unnest($3::text[], $4::text[]) with ordinality as u(f, b, i)) t
+         order by t.i",
+    )
+    .bind(user)
+    .bind(generation_id)
+    .bind(fronts)
+    .bind(backs)
+    .fetch_all(pool)
+    .await
+}
+
+/// Counts suggestions a generation left out as duplicates.
+pub async fn skipped(pool: &PgPool, generation_id: Uuid, count: usize) -> sqlx::Result<()> {
+    sqlx::query(
+        "update ai_generations set duplicates_skipped = duplicates_skipped + $2 where id = $1",
+    )
+    .bind(generation_id)
+    .bind(count as i32)
+    .execute(pool)
+    .await
+    .map(drop)
 }
 
 /// Ends a generation whose every batch an earlier attempt saved (or whose card limit was

@@ -4,6 +4,8 @@ use chrono::{DateTime, Utc};
 use sqlx::{AssertSqlSafe, PgConnection};
 use uuid::Uuid;
 
+pub use super::cards::Written;
+
 use crate::domain::generation::SuggestionStatus;
 
 /// A suggestion as stored.
@@ -55,26 +57,34 @@ pub async fn for_review(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Optio
 }
 
 /// Accepts a suggestion with these sides: its card is created once (accepting again keeps
-/// the card made first).
+/// the card made first), unless the caller has a card with the same sides (nothing is
+/// changed then).
 pub async fn accept(
     conn: &mut PgConnection,
     user: Uuid,
     id: Uuid,
     front: &str,
     back: &str,
-) -> sqlx::Result<Suggestion> {
-    sqlx::query(
-        "insert into cards (id, user_id, front, back, suggestion_id, source)
-         values ($1, $2, $3, $4, $5, 'ai')
-         on conflict (suggestion_id) do nothing",
+) -> sqlx::Result<Written<Suggestion>> {
+    let made: Option<Uuid> = sqlx::query_scalar(
+        "with made as (
+             insert into cards (id, user_id, front, back, suggestion_id, source)
+             values ($1, $2, $3, $4, $5, 'ai')
+             on conflict do nothing returning id)
+         select id from made
+         union all select id from cards where suggestion_id = $5",
     )
     .bind(Uuid::now_v7())
     .bind(user)
     .bind(front)
     .bind(back)
     .bind(id)
-    .execute(&mut *conn)
+    .fetch_optional(&mut *conn)
     .await?;
+    if made.is_none() {
+        let other = super::cards::duplicate_of(conn, front, back, None).await?;
+        return Ok(Written::Duplicate(other.unwrap_or_default()));
+    }
     sqlx::query_as(AssertSqlSafe(format!(
         "update ai_suggestions set status = 'accepted', front = $2, back = $3,
                 card_id = (select c.id from cards c where c.suggestion_id = $1),
@@ -86,6 +96,7 @@ pub async fn accept(
     .bind(back)
     .fetch_one(conn)
     .await
+    .map(Written::Card)
 }
 
 /// Rejects a suggestion.

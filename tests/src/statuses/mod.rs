@@ -568,6 +568,23 @@ async fn every_documented_refusal_occurs() {
         .call("reviewSuggestion", &[suggestion])
         .json(json!({ "status": "rejected" }));
     probe.expect(409, call).await;
+    // 409: a card that is another card's (the same sides, case and punctuation aside).
+    let card = json!({ "front": "Probe card", "back": "Once" });
+    let first = probe
+        .succeed(201, probe.call("createCard", &[]).json(card))
+        .await;
+    let again = json!({ "front": "probe card!", "back": "once" });
+    probe
+        .expect(409, probe.call("createCard", &[]).json(again))
+        .await;
+    let other = json!({ "front": "Another probe card", "back": "Twice" });
+    let second = probe
+        .succeed(201, probe.call("createCard", &[]).json(other))
+        .await;
+    let call = probe
+        .call("updateCard", &[uuid(&second["id"])])
+        .json(json!({ "front": first["front"], "back": first["back"] }));
+    probe.expect(409, call).await;
     probe
         .expect(409, probe.call("cancelJob", &[calendar_job]))
         .await;

@@ -17,7 +17,7 @@ async fn app_with(env: Vec<(&'static str, String)>) -> TestApp {
 }
 
 #[tokio::test]
-async fn flashcards_generate_accept_one_with_an_edit_and_download_it_in_the_csv() {
+async fn flashcards_generate_accept_one_with_an_edit_and_download_it_for_anki() {
     let app = app_with(vec![]).await;
     let browser = Browser::start(&app, "flashcards").await;
     browser.sign_in().await;
@@ -59,15 +59,33 @@ async fn flashcards_generate_accept_one_with_an_edit_and_download_it_in_the_csv(
     let csv = browser.downloaded("almanac-cards.csv").await;
     let cards: Vec<&str> = csv.lines().filter(|l| !l.starts_with('#')).collect();
     assert_eq!(cards.len(), 1, "{csv}");
-    assert!(cards[0].starts_with("Edited question?,"), "{csv}");
+    assert!(cards[0].contains(",Basic,Edited question?,"), "{csv}");
+    browser.click("#download-apkg").await;
+    let package = browser.downloaded_bytes("almanac.apkg").await;
+    assert!(package.starts_with(b"PK"), "a zip");
+
+    // Another text that overlaps: what is a card already is left out, and said so.
+    browser
+        .click(".suggestion:not(:has(.accept[disabled])) .accept")
+        .await;
+    browser.wait_count("#cards tr[data-id]", 2).await;
+    let more = format!("{text}Chlorophyll makes leaves green.");
+    browser.fill("#source-text", &more).await;
+    browser.click("#generate-cards").await;
+    browser
+        .wait_text(
+            "#generations .skipped",
+            "1 left out: you have that card already",
+        )
+        .await;
     browser.fits_a_phone().await;
     // Deleting a card asks; Keep keeps it, Delete deletes it.
     browser.click("#cards .delete-card").await;
     browser.keep_after("Delete this card?").await;
-    browser.wait_count("#cards tr[data-id]", 1).await;
+    browser.wait_count("#cards tr[data-id]", 2).await;
     browser.click("#cards .delete-card").await;
     browser.click("#confirm-yes").await;
-    browser.wait_count("#cards tr[data-id]", 0).await;
+    browser.wait_count("#cards tr[data-id]", 1).await;
     browser.screenshot().await;
 }
 

@@ -363,6 +363,15 @@ impl Browser {
         .await
     }
 
+    /// The bytes of a file the page downloaded, once there are some.
+    pub async fn downloaded_bytes(&self, name: &str) -> Vec<u8> {
+        let path = self.downloads.join(name);
+        eventually(PATIENCE, &format!("the download {name}"), || async {
+            std::fs::read(&path).ok().filter(|b| !b.is_empty())
+        })
+        .await
+    }
+
     /// Sets a form control's value as a user's picker would (date inputs take no typing
     /// that does not depend on the locale), with its `input` and `change` events.
     pub async fn set_value(&self, css: &str, value: &str) {

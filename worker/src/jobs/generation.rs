@@ -230,6 +230,7 @@ impl<'a> Generator<'a> {
                     .filter(|card| seen.insert(generation::duplicate_key(&card.front)))
                     .take(generation::MAX_SUGGESTIONS.saturating_sub(self.saved))
                     .collect();
+                let cards = self.new_cards(cards).await?;
                 if cards.is_empty() {
                     continue;
                 }
@@ -264,6 +265,33 @@ impl<'a> Generator<'a> {
                 }
             }
         }
+    }
+
+    /// `cards` without those the user has as cards already or this generation proposed
+    /// already (counted as skipped).
+    async fn new_cards(&self, cards: Vec<Suggestion>) -> Result<Vec<Suggestion>, JobError> {
+        if cards.is_empty() {
+            return Ok(cards);
+        }
+        let sides: Vec<(&str, &str)> = cards
+            .iter()
+            .map(|c| (c.front.as_str(), c.back.as_str()))
+            .collect();
+        let new =
+            store::generations::new_cards(&self.ctx.pool, self.claim.user_id, self.id, &sides)
+                .await
+                .context("checking the cards for duplicates")?;
+        let skipped = new.iter().filter(|new| !**new).count();
+        if skipped > 0 {
+            store::generations::skipped(&self.ctx.pool, self.id, skipped)
+                .await
+                .context("counting the duplicates skipped")?;
+        }
+        Ok(cards
+            .into_iter()
+            .zip(new)
+            .filter_map(|(card, new)| new.then_some(card))
+            .collect())
     }
 
     /// Saves batch `index`'s end in one statement: the cards held for it, its call's
