@@ -2,7 +2,6 @@
 //! and its Redis transport, the AI client, configuration and telemetry.
 
 pub mod ai;
-pub mod anki;
 pub mod auth;
 pub mod calendars;
 pub mod clock;

@@ -168,6 +168,27 @@ pub fn completion() -> Value {
     })
 }
 
+/// Three flashcards about the batch sent: the same questions, answers marked with the
+/// batch (a hash of its text), so that two batches' cards are not duplicates of each
+/// other while a batch asked again gets the same cards.
+fn flashcards(user: &str) -> Value {
+    let hash = user.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    let mut completion = completion();
+    let content = completion["choices"][0]["message"]["content"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut cards: Value = serde_json::from_str(&content).unwrap();
+    for card in cards["suggestions"].as_array_mut().unwrap() {
+        let back = card["back"].as_str().unwrap().to_owned();
+        card["back"] = json!(format!("{back} (batch {:06x})", hash & 0xff_ffff));
+    }
+    completion["choices"][0]["message"]["content"] = json!(cards.to_string());
+    completion
+}
+
 /// The answer to a request: a synthesis of the documents of a synthesis prompt, or the copy
 /// of an organic placement (the offline provider's), calendar entries for every slot of a calendar prompt (titled
 /// `Fake post <key>`), three flashcards otherwise.
@@ -201,7 +222,7 @@ fn answer_for(request: &Value) -> Value {
         .and_then(|(_, rest)| rest.split_once("</slots>"))
         .and_then(|(json, _)| serde_json::from_str::<Vec<Value>>(json).ok())
     else {
-        return completion();
+        return flashcards(user);
     };
     let entries: Vec<Value> = slots
         .iter()

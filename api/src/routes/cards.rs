@@ -1,7 +1,10 @@
 //! Cards: created by hand or by accepting a suggestion; exported for Anki.
 
 use almanac_shared::store::user_tx;
-use almanac_shared::{anki, domain::generation, store::cards};
+use almanac_shared::{
+    domain::generation,
+    store::{anki, cards},
+};
 use chrono::{DateTime, Utc};
 use poem::web::Data;
 use poem_openapi::{
@@ -9,6 +12,7 @@ use poem_openapi::{
     param::Path,
     param::Query,
     payload::{Json, PlainText},
+    registry::{MetaResponse, MetaResponses, Registry},
 };
 use uuid::Uuid;
 
@@ -132,26 +136,52 @@ pub enum ExportFormat {
     Apkg,
 }
 
+/// The export's two bodies, as poem-openapi derives them (two answers with status 200).
 #[derive(ApiResponse)]
-pub enum ExportResponse {
-    /// CSV for Anki's importer: columns GUID, note type, front, back, tags (space-separated),
-    /// with Anki's header lines naming the separator, the columns, and which of them are
-    /// the GUID, the note type and the tags; a card keeps its GUID, so importing again
-    /// updates its note.
+pub enum ExportBody {
+    /// For Anki. `format=csv`: CSV for Anki's importer, columns GUID, note type, front,
+    /// back, tags (space-separated), with Anki's header lines naming the separator, the
+    /// columns, and which of them are the GUID, the note type and the tags.
+    /// `format=apkg`: an Anki package (`almanac.apkg`), the deck "Almanac" of the caller's
+    /// cards. Either way a card keeps its note's GUID (from the card's id), and a package's
+    /// note carries the card's last edit as its modification time, so that an export
+    /// imported again updates the notes (and keeps their reviews) instead of adding copies.
     #[oai(status = 200, content_type = "text/csv; charset=utf-8")]
     Csv(
         PlainText<String>,
         #[oai(header = "Content-Disposition")] String,
     ),
-    /// An Anki package (`almanac.apkg`): the deck "Almanac" of the caller's cards, each a
-    /// note whose GUID comes from the card's id and whose modification time is the card's
-    /// last edit, so that an export imported again updates the notes (and keeps their
-    /// reviews) instead of adding copies.
     #[oai(status = 200, content_type = "application/zip")]
     Apkg(
         poem_openapi::payload::Binary<Vec<u8>>,
         #[oai(header = "Content-Disposition")] String,
     ),
+}
+
+/// The export: one 200 answer with both media types in the document.
+pub struct ExportResponse(ExportBody);
+
+impl ApiResponse for ExportResponse {
+    fn meta() -> MetaResponses {
+        let mut merged: Vec<MetaResponse> = Vec::new();
+        for response in ExportBody::meta().responses {
+            match merged.iter_mut().find(|m| m.status == response.status) {
+                Some(first) => first.content.extend(response.content),
+                None => merged.push(response),
+            }
+        }
+        MetaResponses { responses: merged }
+    }
+
+    fn register(registry: &mut Registry) {
+        ExportBody::register(registry);
+    }
+}
+
+impl poem::IntoResponse for ExportResponse {
+    fn into_response(self) -> poem::Response {
+        self.0.into_response()
+    }
 }
 
 #[derive(Default)]
@@ -273,10 +303,10 @@ impl CardsApi {
         let rows = cards::exported(&mut tx).await?;
         tx.commit().await?;
         match format.0 {
-            ExportFormat::Csv => Ok(ExportResponse::Csv(
+            ExportFormat::Csv => Ok(ExportResponse(ExportBody::Csv(
                 PlainText(anki_csv(&rows)),
                 "attachment; filename=\"almanac-cards.csv\"".into(),
-            )),
+            ))),
             ExportFormat::Apkg => {
                 let notes: Vec<anki::Note> = rows.into_iter().map(note).collect();
                 let package =
@@ -287,10 +317,10 @@ impl CardsApi {
                         .map_err(|error| {
                             ApiError::internal(error.context("writing an Anki package"))
                         })?;
-                Ok(ExportResponse::Apkg(
+                Ok(ExportResponse(ExportBody::Apkg(
                     poem_openapi::payload::Binary(package),
                     "attachment; filename=\"almanac.apkg\"".into(),
-                ))
+                )))
             }
         }
     }

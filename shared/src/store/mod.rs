@@ -5,6 +5,7 @@
 //! `sqlx::FromRow`); the jobs' run as the service role, fenced by their claim where they
 //! write (`jobs::ledger`). A kind's first step is its family's `START` constant.
 
+pub mod anki;
 pub mod calendars;
 pub mod cards;
 pub mod contacts;
