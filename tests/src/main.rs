@@ -46,6 +46,8 @@ mod fuzz;
 #[cfg(test)]
 mod generated_client;
 #[cfg(test)]
+mod generation_reuse;
+#[cfg(test)]
 mod generations;
 #[cfg(test)]
 mod isolation;

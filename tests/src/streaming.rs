@@ -259,7 +259,7 @@ async fn the_call_that_crosses_the_daily_budget_is_the_last_and_usage_adds_up() 
     let response = app
         .post_generation(
             user,
-            &json!({ "source_text": crate::helpers::source_text(1500) }),
+            &json!({ "source_text": crate::helpers::source_text(1500), "reuse": false }),
         )
         .await;
     let refusal = TestApp::assert_too_many(response, 86_400, "BUDGET_EXCEEDED").await;

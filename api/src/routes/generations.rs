@@ -40,6 +40,11 @@ pub struct CreateGenerationCommand {
     /// Prompt template version; `v1` when absent.
     #[oai(nullable, validator(pattern = "^v1$"))]
     pub prompt_version: Option<String>,
+    /// `false`: ask the AI even when the same source text (with the same prompt version
+    /// and model) was generated in the last `GENERATION_DEDUP_DAYS` days. By default such a
+    /// request reuses that generation's suggestions, at no AI cost (`reused_from`).
+    #[oai(nullable)]
+    pub reuse: Option<bool>,
 }
 
 #[derive(Debug, Clone, Object, Serialize, serde::Deserialize)]
@@ -50,6 +55,12 @@ pub struct CreateGenerationAccepted {
     pub status: RunStatus,
     /// The job in the ledger (`GET /v1/jobs/{id}`).
     pub job_id: Uuid,
+    /// The earlier generation of the same source text whose still-proposed suggestions
+    /// this one lists (the same suggestions, not copies); the AI is not asked again, and
+    /// neither the rate limit nor the token budget is spent. Null when the AI is asked.
+    #[oai(nullable)]
+    #[serde(default)]
+    pub reused_from: Option<Uuid>,
 }
 
 #[derive(ApiResponse)]
@@ -95,6 +106,10 @@ pub struct GenerationDto {
     #[oai(nullable)]
     pub error: Option<Value>,
     pub job_id: Uuid,
+    /// The earlier generation whose suggestions this one lists (see `reused_from` of the
+    /// submit's answer).
+    #[oai(nullable)]
+    pub reused_from: Option<Uuid>,
     pub suggestions: SuggestionCounts,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -114,6 +129,7 @@ impl From<Generation> for GenerationDto {
             ai_metadata: r.ai_metadata.map(|j| j.0),
             error: r.error.map(|j| j.0),
             job_id: r.job_id,
+            reused_from: r.reused_from,
             suggestions: SuggestionCounts {
                 total: r.total,
                 proposed: r.proposed,
@@ -188,12 +204,17 @@ impl GenerationsApi {
                 idempotency::replay(key, earlier)?,
             )));
         }
+        let reused_from = match command.reuse {
+            Some(false) => None,
+            _ => reusable(&state, user, &source, model.as_deref(), &prompt_version).await?,
+        };
         let accepted = submit(
             &state,
             user,
             source,
             model,
             prompt_version,
+            reused_from,
             idempotency.as_ref(),
         )
         .await?;
@@ -251,6 +272,25 @@ impl GenerationsApi {
 /// `Idempotency-Key`'s endpoint name.
 const SCOPE: &str = "generations";
 
+/// The caller's earlier generation this request can reuse, if reuse is on.
+async fn reusable(
+    state: &AppState,
+    user: Uuid,
+    source: &SourceText,
+    model: Option<&str>,
+    prompt_version: &str,
+) -> ApiResult<Option<Uuid>> {
+    let days = state.settings.ai.generation_dedup_days;
+    if days == 0 {
+        return Ok(None);
+    }
+    let mut tx = user_tx(&state.pool, user).await?;
+    let earlier =
+        generations::reusable(&mut tx, source.as_str(), prompt_version, model, days).await?;
+    tx.commit().await?;
+    Ok(earlier)
+}
+
 /// Checks the rate limit, then writes the generation, its job and its idempotency key in
 /// one statement, then hands the job to the queue. When the key turns out to have been
 /// used meanwhile (a concurrent retry), nothing is written and the earlier answer is
@@ -261,15 +301,22 @@ async fn submit(
     source: SourceText,
     model: Option<String>,
     prompt_version: String,
+    reused_from: Option<Uuid>,
     idempotency: Option<&Key>,
 ) -> ApiResult<CreateGenerationAccepted> {
-    let slot = rate_limit::take(
-        state,
-        &state.settings.rate_limits.generations,
-        user,
-        idempotency,
-    )
-    .await?;
+    // A reuse asks no AI: it takes no slot of the rate limit.
+    let slot = match reused_from {
+        None => Some(
+            rate_limit::take(
+                state,
+                &state.settings.rate_limits.generations,
+                user,
+                idempotency,
+            )
+            .await?,
+        ),
+        Some(_) => None,
+    };
     let generation_id = Uuid::now_v7();
     let job = NewJob::new(user, &GenerationJob { generation_id })
         .with_request_id(crate::envelope::current_request_id());
@@ -277,6 +324,7 @@ async fn submit(
         generation_id,
         status: RunStatus::Pending,
         job_id: job.id,
+        reused_from,
     };
     let written = generations::create(
         &state.pool,
@@ -287,6 +335,7 @@ async fn submit(
             source_text: source.as_str(),
             model: model.as_deref(),
             prompt_version: &prompt_version,
+            reused_from,
             idempotency: idempotency.map(|key| (key, &accepted)),
         },
     )
@@ -303,11 +352,16 @@ async fn submit(
         (Err(error), _) => {
             // Nothing was created (as far as the client will know), so the attempt does
             // not count against the user's limit.
-            slot.refund(state).await;
+            if let Some(slot) = slot {
+                slot.refund(state).await;
+            }
             return Err(job_write_failed(state, &job, error).await);
         }
     }
-    let batches = generation::batches(source.as_str()).len() as u64;
+    let batches = match reused_from {
+        None => generation::batches(source.as_str()).len() as u64,
+        Some(_) => 1,
+    };
     enqueue_after_commit(state, &job, batches).await;
     tracing::info!(generation_id = %generation_id, job_id = %job.id, "generation accepted");
     Ok(accepted)

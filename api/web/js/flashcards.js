@@ -56,7 +56,8 @@ export async function show(view, [generationId] = []) {
             progress.hidden = true;
             running = false;
             counted();
-            status.textContent = e.status === "succeeded" ? t("flashcards.review") : t("flashcards.ended", { status: t(`status.${e.status}`), reason: e.error?.message ?? "" });
+            status.textContent = e.status !== "succeeded" ? t("flashcards.ended", { status: t(`status.${e.status}`), reason: e.error?.message ?? "" })
+              : accepted.reused_from ? t("flashcards.reusedReview") : t("flashcards.review");
             // The address names the generation under review: a reload comes back to it.
             window.history.replaceState(null, "", `#/flashcards/${accepted.generation_id}`);
             await renderSuggestions(suggestions, accepted.generation_id, cards);
@@ -97,6 +98,7 @@ async function renderHistory(el, selected, suggestions, cards, open) {
       g.suggestions.proposed > 0
         ? h("span", { class: "badge warn to-review" }, t("flashcards.toReview", { count: g.suggestions.proposed }))
         : h("span", { class: "muted" }, t("flashcards.reviewed", { count: g.suggestions.accepted, total: g.suggestions.total })),
+      g.reused_from ? h("span", { class: "badge reused", title: t("flashcards.reusedTitle") }, t("flashcards.reused")) : null,
       g.suggestions.duplicates_skipped > 0
         ? h("span", { class: "muted skipped" }, " · ", t("flashcards.skipped", { count: g.suggestions.duplicates_skipped }))
         : null)))

@@ -49,6 +49,9 @@ pub struct AiSettings {
     pub user_daily_tokens: Option<u64>,
     /// The circuit breaker (`AI_BREAKER_FAILURES`, `_WINDOW_SECS`, `_COOLDOWN_SECS`).
     pub breaker: BreakerSettings,
+    /// `GENERATION_DEDUP_DAYS`: a generation of the same source text, prompt version and
+    /// model within this many days reuses the earlier one's suggestions (0: never).
+    pub generation_dedup_days: u32,
 }
 
 /// Whether answers are asked for with the template's JSON schema (`response_format`).
@@ -121,6 +124,14 @@ impl AiSettings {
                         .collect()
                 })
                 .unwrap_or_default(),
+            generation_dedup_days: {
+                let days: u32 = env.parse_or("GENERATION_DEDUP_DAYS", 30)?;
+                anyhow::ensure!(
+                    days <= 3650,
+                    "GENERATION_DEDUP_DAYS must be at most 3650, got {days}"
+                );
+                days
+            },
             breaker: BreakerSettings {
                 failures: env.parse_or("AI_BREAKER_FAILURES", 5)?,
                 window: env.seconds_or("AI_BREAKER_WINDOW_SECS", 60.0)?,

@@ -21,6 +21,7 @@ use crate::{
 pub const START: &str = "update ai_generations g set status = 'running', updated_at = now()
     from claimed where g.id = (claimed.payload ->> 'generation_id')::uuid
     returning claimed.id as claimed_job, g.id as generation_id, g.source_text, g.model, g.prompt_version, g.batches_done,
+        g.reused_from,
         (select count(*) from ai_suggestions s where s.generation_id = g.id) as saved,
         (select coalesce(jsonb_agg(s.front), '[]'::jsonb) from ai_suggestions s
          where s.generation_id = g.id and s.batch = g.batches_done) as fronts";
@@ -45,17 +46,33 @@ pub struct Generation {
     pub accepted: i64,
     pub rejected: i64,
     pub duplicates_skipped: i64,
+    /// The earlier generation of the same source whose suggestions this one lists.
+    pub reused_from: Option<Uuid>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
 
+/// The suggestions `s` a generation `g` lists: its own, or for a generation that reused an
+/// earlier one, the earlier one's that were still proposed (or were reviewed since).
+pub const LISTED: &str = "s.generation_id = coalesce(g.reused_from, g.id)
+    and (g.reused_from is null or s.status = 'proposed' or s.updated_at >= g.created_at)";
+
 const COLUMNS: &str = "g.id, g.status, g.model, g.prompt_version, g.tokens_input,
     g.tokens_output, g.cost_usd::float8 as cost_usd, g.ai_metadata, g.error, g.job_id,
-    g.created_at, g.updated_at, g.duplicates_skipped::int8 as duplicates_skipped,
-    (select count(*) from ai_suggestions s where s.generation_id = g.id) as total,
-    (select count(*) from ai_suggestions s where s.generation_id = g.id and s.status = 'proposed') as proposed,
-    (select count(*) from ai_suggestions s where s.generation_id = g.id and s.status = 'accepted') as accepted,
-    (select count(*) from ai_suggestions s where s.generation_id = g.id and s.status = 'rejected') as rejected";
+    g.created_at, g.updated_at, g.duplicates_skipped::int8 as duplicates_skipped, g.reused_from,
+    counts.total, counts.proposed, counts.accepted, counts.rejected";
+
+/// The suggestion counts of `g`, joined as `counts`.
+const COUNTS: &str = "cross join lateral (
+    select count(*) as total,
+           count(*) filter (where s.status = 'proposed') as proposed,
+           count(*) filter (where s.status = 'accepted') as accepted,
+           count(*) filter (where s.status = 'rejected') as rejected
+    from ai_suggestions s where {LISTED}) counts";
+
+fn counted() -> String {
+    COUNTS.replace("{LISTED}", LISTED)
+}
 
 /// The caller's generations before `cursor` (newest first), at most `limit`, without their
 /// source texts.
@@ -66,9 +83,10 @@ pub async fn list(
 ) -> sqlx::Result<Vec<Generation>> {
     sqlx::query_as(AssertSqlSafe(format!(
         "select {COLUMNS}, null::text as source_text
-         from ai_generations g
+         from ai_generations g {}
          where ($1::uuid is null or g.id < $1)
-         order by g.id desc limit $2"
+         order by g.id desc limit $2",
+        counted()
     )))
     .bind(cursor)
     .bind(limit)
@@ -79,7 +97,8 @@ pub async fn list(
 /// One generation with its source text.
 pub async fn get(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<Generation>> {
     sqlx::query_as(AssertSqlSafe(format!(
-        "select {COLUMNS}, g.source_text from ai_generations g where g.id = $1"
+        "select {COLUMNS}, g.source_text from ai_generations g {} where g.id = $1",
+        counted()
     )))
     .bind(id)
     .fetch_optional(conn)
@@ -93,8 +112,35 @@ pub struct NewGeneration<'a, A> {
     pub source_text: &'a str,
     pub model: Option<&'a str>,
     pub prompt_version: &'a str,
+    /// The earlier generation whose suggestions this one reuses (no AI call).
+    pub reused_from: Option<Uuid>,
     /// The request's key and the answer to store with it.
     pub idempotency: Option<(&'a Key, &'a A)>,
+}
+
+/// The caller's latest generation of the same source text, prompt version and model made
+/// within `days` days that asked the AI itself and succeeded: the one a new request reuses.
+pub async fn reusable(
+    conn: &mut PgConnection,
+    source_text: &str,
+    prompt_version: &str,
+    model: Option<&str>,
+    days: u32,
+) -> sqlx::Result<Option<Uuid>> {
+    sqlx::query_scalar(
+        "select id from ai_generations
+         where source_hash = text_sha256($1)
+           and prompt_version = $2 and model is not distinct from $3
+           and status = 'succeeded' and reused_from is null
+           and created_at > now() - make_interval(days => $4)
+         order by created_at desc limit 1",
+    )
+    .bind(source_text)
+    .bind(prompt_version)
+    .bind(model)
+    .bind(days as i32)
+    .fetch_optional(conn)
+    .await
 }
 
 /// Writes the generation, its job and its key in one statement, as the user under
@@ -107,7 +153,7 @@ pub async fn create<A: Serialize + Sync>(
     new: NewGeneration<'_, A>,
 ) -> sqlx::Result<Option<Earlier>> {
     sqlx::query_as(
-        "select * from create_generation($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        "select * from create_generation($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
     )
     .bind(user)
     .bind(new.job.id)
@@ -121,6 +167,7 @@ pub async fn create<A: Serialize + Sync>(
     .bind(new.idempotency.map(|(key, _)| key.key.as_str()))
     .bind(new.idempotency.map(|(key, _)| key.request_hash.as_str()))
     .bind(new.idempotency.map(|(_, answer)| Json(answer)))
+    .bind(new.reused_from)
     .fetch_optional(pool)
     .await
 }
@@ -246,6 +293,16 @@ pub async fn new_cards(
     .bind(fronts)
     .bind(backs)
     .fetch_all(pool)
+    .await
+}
+
+/// How many suggestions a generation lists.
+pub async fn listed(pool: &PgPool, generation_id: Uuid) -> sqlx::Result<i64> {
+    sqlx::query_scalar(AssertSqlSafe(format!(
+        "select count(*) from ai_generations g join ai_suggestions s on {LISTED} where g.id = $1"
+    )))
+    .bind(generation_id)
+    .fetch_one(pool)
     .await
 }
 

@@ -25,7 +25,9 @@ pub struct Suggestion {
 const COLUMNS: &str =
     "id, generation_id, position, front, back, status, card_id, created_at, updated_at";
 
-/// A generation's suggestions in the model's order; none when there is no such generation.
+/// A generation's suggestions in the model's order (for one that reused an earlier
+/// generation, the earlier one's it lists: the same rows); none when there is no such
+/// generation.
 pub async fn of_generation(
     conn: &mut PgConnection,
     generation: Uuid,
@@ -37,8 +39,15 @@ pub async fn of_generation(
     if exists.is_none() {
         return Ok(None);
     }
+    let columns = COLUMNS
+        .split(", ")
+        .map(|c| format!("s.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ");
     let suggestions = sqlx::query_as(AssertSqlSafe(format!(
-        "select {COLUMNS} from ai_suggestions where generation_id = $1 order by position"
+        "select {columns} from ai_generations g join ai_suggestions s on {}
+         where g.id = $1 order by s.position",
+        super::generations::LISTED
     )))
     .bind(generation)
     .fetch_all(conn)

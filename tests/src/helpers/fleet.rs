@@ -167,8 +167,8 @@ impl Fleet {
                 (user, self.token(user))
             })
             .collect();
-        let short = json!({ "source_text": source_text(1500) });
-        let long = json!({ "source_text": source_text(6000) });
+        let short = json!({ "source_text": source_text(1500), "reuse": false });
+        let long = json!({ "source_text": source_text(6000), "reuse": false });
         let load = tokio::spawn(async move {
             let mut sent = Vec::new();
             let mut ticker = tokio::time::interval(Duration::from_secs_f64(1.0 / per_second));
@@ -222,7 +222,7 @@ impl Fleet {
             .http
             .post(self.apis[0].url("/api/ai/generations"))
             .bearer_auth(self.token(user))
-            .json(&json!({ "source_text": source_text(1500) }))
+            .json(&json!({ "source_text": source_text(1500), "reuse": false }))
             .send()
             .await
             .unwrap();

@@ -34,7 +34,10 @@ impl TestApp {
     /// Submits a valid generation and returns its id (asserting 202).
     pub async fn submit(&self, user: Uuid) -> Uuid {
         let response = self
-            .post_generation(user, &json!({ "source_text": source_text(1500) }))
+            .post_generation(
+                user,
+                &json!({ "source_text": source_text(1500), "reuse": false }),
+            )
             .await;
         assert_eq!(
             response.status(),
@@ -49,7 +52,10 @@ impl TestApp {
     /// Submits a generation of `chars` characters; returns its id and its job's id.
     pub async fn submit_job(&self, user: Uuid, chars: usize) -> (Uuid, Uuid) {
         let response = self
-            .post_generation(user, &json!({ "source_text": source_text(chars) }))
+            .post_generation(
+                user,
+                &json!({ "source_text": source_text(chars), "reuse": false }),
+            )
             .await;
         assert_eq!(response.status(), 202);
         let body: Value = response.json().await.unwrap();

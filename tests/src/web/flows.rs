@@ -78,6 +78,17 @@ async fn flashcards_generate_accept_one_with_an_edit_and_download_it_for_anki() 
             "1 left out: you have that card already",
         )
         .await;
+    // The first text again: its suggestions still to review come back, no AI asked.
+    browser.fill("#source-text", &text).await;
+    browser.click("#generate-cards").await;
+    browser.wait_text("#generations .reused", "reused").await;
+    browser
+        .wait_text("#flashcards-status", "You generated this text before")
+        .await;
+    browser
+        .script("document.getElementById('generations').scrollIntoView()")
+        .await;
+    browser.screenshot_of("reused").await;
     browser.fits_a_phone().await;
     // Deleting a card asks; Keep keeps it, Delete deletes it.
     browser.click("#cards .delete-card").await;

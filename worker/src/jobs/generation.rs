@@ -54,6 +54,8 @@ pub struct Input {
     /// The fronts of the cards of the current batch already saved, so that none is saved
     /// twice when the batch is asked again.
     fronts: Vec<String>,
+    /// The earlier generation of the same source whose suggestions this one lists.
+    reused_from: Option<Uuid>,
 }
 
 /// What this attempt's AI calls cost and who answered, for the generation's metadata.
@@ -84,6 +86,7 @@ struct Generator<'a> {
     saved: usize,
     /// The current batch's cards an earlier attempt saved, by their duplicate key.
     resumed: HashSet<String>,
+    reused_from: Option<Uuid>,
     attribution: Attribution,
 }
 
@@ -120,6 +123,7 @@ impl<'a> Generator<'a> {
                 .iter()
                 .map(|f| generation::duplicate_key(f))
                 .collect(),
+            reused_from: input.reused_from,
             attribution: Attribution::default(),
         }
     }
@@ -162,6 +166,9 @@ impl<'a> Generator<'a> {
     }
 
     async fn run(mut self) -> JobResult {
+        if let Some(earlier) = self.reused_from {
+            return self.reuse(earlier).await;
+        }
         let total = self.total();
         self.emit(Event::progress(
             self.batches_done as u64,
@@ -365,6 +372,40 @@ impl<'a> Generator<'a> {
 
     /// Every batch was saved by an earlier attempt (or the card limit was reached): only
     /// the job and the generation remain to be ended.
+    /// Ends a generation that reuses `earlier`'s suggestions: no AI call, nothing spent.
+    async fn reuse(self, earlier: Uuid) -> JobResult {
+        self.emit(Event::progress(
+            1,
+            1,
+            "saving",
+            "the same text was generated before: its suggestions are listed again",
+        ))
+        .await;
+        let listed = store::generations::listed(&self.ctx.pool, self.id)
+            .await
+            .context("counting the reused suggestions")?;
+        let result = json!({ "generation_id": self.id, "suggestions": listed, "batches": 0,
+            "reused_from": earlier });
+        let metadata = json!({
+            "provider": null,
+            "reused_from": earlier,
+            "prompt_version": self.prompt_version,
+            "template": generation::TEMPLATE,
+            "provider_attempts": 0,
+            "job_attempt": self.claim.attempt,
+            "trace_id": telemetry::current_trace_id(),
+        });
+        let finished =
+            store::generations::finish(&self.ctx.pool, self.claim, self.id, &result, &metadata)
+                .await
+                .context("ending the generation")?;
+        if !finished {
+            return Ok(None);
+        }
+        tracing::info!(reused_from = %earlier, "generation reused an earlier one's suggestions");
+        Ok(Some(Finished::succeeded(result)))
+    }
+
     async fn finish(self) -> JobResult {
         self.emit(self.saving()).await;
         let (result, metadata) = (self.result(), self.metadata());

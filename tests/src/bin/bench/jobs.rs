@@ -39,7 +39,8 @@ pub(crate) fn submitter(
 + Send
 + Sync
 + 'static {
-    let body = Arc::new(serde_json::json!({ "source_text": BENCH_TEXT }).to_string());
+    let body =
+        Arc::new(serde_json::json!({ "source_text": BENCH_TEXT, "reuse": false }).to_string());
     let (http, base, tokens) = (http.clone(), base.to_owned(), tokens.clone());
     move |client: usize, _| {
         let (http, base, tokens, body) = (http.clone(), base.clone(), tokens.clone(), body.clone());

@@ -354,7 +354,8 @@ async fn phases(
     let base = format!("http://127.0.0.1:{}", api.port());
     tokio::spawn(api.run_until_stopped(std::future::pending()));
     let (http, tokens) = load_clients(clients)?;
-    let body = Arc::new(serde_json::json!({ "source_text": BENCH_TEXT }).to_string());
+    let body =
+        Arc::new(serde_json::json!({ "source_text": BENCH_TEXT, "reuse": false }).to_string());
     let submit = submitter(&http, &base, &tokens);
     let cpu_before = cpu::snapshot();
     let (submit_rate, submit_lat) = load(clients, secs, submit.clone()).await;

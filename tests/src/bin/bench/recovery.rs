@@ -55,7 +55,7 @@ async fn measure(db_url: String) -> anyhow::Result<()> {
         let response = http
             .post(api.url("/api/ai/generations"))
             .bearer_auth(&token)
-            .json(&serde_json::json!({ "source_text": BENCH_TEXT }))
+            .json(&serde_json::json!({ "source_text": BENCH_TEXT, "reuse": false }))
             .send()
             .await?;
         anyhow::ensure!(response.status() == 202, "submit: {}", response.status());
