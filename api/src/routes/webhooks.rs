@@ -521,9 +521,13 @@ impl WebhooksApi {
             "webhookId": webhook.id,
             "message": "a test event from Almanac: this endpoint receives and verifies deliveries",
         });
-        let staged = deliveries::stage_test(&mut tx, id.0, &data)
-            .await?
-            .ok_or_else(not_found)?;
+        let Some(staged) = deliveries::stage_test(&mut tx, id.0, &data).await? else {
+            // Disabled meanwhile (a failing delivery's last attempt, committed after the
+            // read above): say so, as when it was disabled before.
+            let webhook: Webhook = store::get(&mut tx, id.0).await?.ok_or_else(not_found)?;
+            refuse_disabled(&webhook)?;
+            return Err(not_found().into());
+        };
         let delivery = deliveries::get(&mut tx, id.0, staged)
             .await?
             .ok_or_else(not_found)?;
