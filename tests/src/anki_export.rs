@@ -39,7 +39,7 @@ if review:
 notes = []
 for nid in col.find_notes(""):
     note = col.get_note(nid)
-    cards = note.cards()
+    cards = sorted(note.cards(), key=lambda c: c.ord)
     notes.append({
         "guid": note.guid,
         "notetype": note.note_type()["name"],
@@ -177,4 +177,91 @@ async fn an_edited_card_exported_again_updates_its_anki_note_and_keeps_its_revie
         csv.contains(&format!("{},Basic,Capital of France?,", guid(&capital))),
         "{csv}"
     );
+}
+
+/// Cloze cards (issue 36): a generation asked for cloze cards proposes them (the offline
+/// provider answers them too); accepted, and written by hand, they export as Anki's cloze
+/// notes, one card per cloze number, which Anki renders with their parts hidden.
+#[tokio::test]
+async fn cloze_cards_from_a_generation_and_by_hand_render_as_clozes_in_anki() {
+    let app = spawn_app().await;
+    let user = Uuid::now_v7();
+    let response = app
+        .post_generation(
+            user,
+            &json!({ "source_text": crate::helpers::source_text(1500), "card_types": ["cloze"] }),
+        )
+        .await;
+    assert_eq!(response.status(), 202);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["status"], "pending");
+    let generation: Uuid = body["generation_id"].as_str().unwrap().parse().unwrap();
+    let finished = app.wait_finished(user, generation).await;
+    assert_eq!(finished["card_types"], json!(["cloze"]));
+    let suggestions = app.suggestions(user, generation).await;
+    assert!(!suggestions.is_empty());
+    for suggestion in &suggestions {
+        assert_eq!(suggestion["card_type"], "cloze", "{suggestion}");
+        assert!(suggestion["front"].as_str().unwrap().contains("{{c1::"));
+        assert_eq!(suggestion["back"], "");
+    }
+    let first = suggestions[0]["id"].as_str().unwrap();
+    let (status, accepted) = app
+        .send_json(
+            Method::PATCH,
+            user,
+            &format!("/api/ai/suggestions/{first}"),
+            &json!({ "status": "accepted" }),
+        )
+        .await;
+    assert_eq!(status, 200, "{accepted}");
+    let (status, card) = app
+        .send_json(
+            Method::POST,
+            user,
+            "/api/cards",
+            &json!({ "card_type": "cloze", "back": "",
+                "front": "Leaves need {{c1::light}}, {{c2::water}} and {{c3::carbon dioxide}}." }),
+        )
+        .await;
+    assert_eq!(status, 201, "{card}");
+    assert_eq!(card["card_type"], "cloze");
+    // A cloze without a hidden part, or a basic card without a back, is refused.
+    for body in [
+        json!({ "card_type": "cloze", "front": "Nothing hidden", "back": "" }),
+        json!({ "front": "A question", "back": "" }),
+    ] {
+        let (status, refused) = app.send_json(Method::POST, user, "/api/cards", &body).await;
+        assert_eq!(status, 400, "{refused}");
+    }
+
+    let (_, _, package) = export(&app, user, "apkg").await;
+    let collection = std::env::temp_dir().join(format!("almanac-anki-{}.anki2", Uuid::new_v4()));
+    let notes = import(&collection, &package, false);
+    let _ = std::fs::remove_file(&collection);
+    assert_eq!(notes.len(), 2, "{notes:?}");
+    let by_hand = notes
+        .iter()
+        .find(|n| n["fields"][0].as_str().unwrap().starts_with("Leaves need"))
+        .unwrap();
+    assert_eq!(by_hand["notetype"], "Almanac Cloze");
+    let questions: Vec<&str> = by_hand["question"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|q| q.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        questions.len(),
+        3,
+        "one card per cloze number: {questions:?}"
+    );
+    // Card 1 hides "light" and shows the rest; card 3 hides "carbon dioxide".
+    assert!(questions[0].contains("class=\"cloze\""), "{}", questions[0]);
+    assert!(questions[0].contains("[...]") && !questions[0].contains(">light<"));
+    assert!(questions[0].contains("water") && questions[0].contains("carbon dioxide"));
+    assert!(questions[2].contains("light") && !questions[2].contains("carbon dioxide"));
+    let generated = notes.iter().find(|n| n != &by_hand).unwrap();
+    assert_eq!(generated["notetype"], "Almanac Cloze");
+    assert!(generated["question"][0].as_str().unwrap().contains("[...]"));
 }

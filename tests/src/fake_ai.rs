@@ -185,6 +185,19 @@ fn flashcards(user: &str) -> Value {
         let back = card["back"].as_str().unwrap().to_owned();
         card["back"] = json!(format!("{back} (batch {:06x})", hash & 0xff_ffff));
     }
+    if user.contains("<card_types>") && user.contains("cloze") {
+        let mut items = cards["suggestions"].as_array().cloned().unwrap();
+        for item in &mut items {
+            item["card_type"] = json!("basic");
+        }
+        items.push(json!({ "card_type": "cloze",
+            "front": format!("Leaves need {{{{c1::light}}}}, {{{{c2::water}}}} and {{{{c3::carbon dioxide}}}} ({:06x}).", hash & 0xff_ffff),
+            "back": "" }));
+        if !user.contains("basic") {
+            items.retain(|item| item["card_type"] == "cloze");
+        }
+        cards["suggestions"] = json!(items);
+    }
     completion["choices"][0]["message"]["content"] = json!(cards.to_string());
     completion
 }

@@ -2,7 +2,7 @@
 
 use almanac_shared::store::user_tx;
 use almanac_shared::{
-    domain::generation,
+    domain::generation::{self, CardType},
     store::{anki, cards},
 };
 use chrono::{DateTime, Utc};
@@ -30,7 +30,8 @@ pub const TAG_MAX_CHARS: usize = 50;
 
 /// A card side as sent.
 pub type Front = Text<1, { generation::FRONT_MAX_CHARS }>;
-pub type Back = Text<1, { generation::BACK_MAX_CHARS }>;
+/// A back as sent: may be empty for a cloze card only (its Extra).
+pub type Back = Text<0, { generation::BACK_MAX_CHARS }>;
 pub type CardTag = Word<TAG_MAX_CHARS>;
 
 /// A card side: at most `max` characters as sent, not blank; trimmed (`text::Text` states
@@ -44,6 +45,34 @@ pub fn parse_side(field: &str, raw: &str, max: usize) -> ApiResult<String> {
         ));
     }
     Ok(value.to_owned())
+}
+
+/// A card's sides checked for its type: a basic card needs both; a cloze card's front must
+/// hide a part as `{{c1::...}}`, and its back (the Extra) may be empty.
+pub fn parse_sides(card_type: CardType, front: &str, back: &str) -> ApiResult<(String, String)> {
+    let front = parse_side("front", front, generation::FRONT_MAX_CHARS)?;
+    let back = match card_type {
+        CardType::Basic => parse_side("back", back, generation::BACK_MAX_CHARS)?,
+        CardType::Cloze => {
+            if back.chars().count() > generation::BACK_MAX_CHARS {
+                return Err(ApiError::invalid_field(
+                    "back",
+                    format!(
+                        "back must be at most {} characters",
+                        generation::BACK_MAX_CHARS
+                    ),
+                ));
+            }
+            back.trim().to_owned()
+        }
+    };
+    if card_type == CardType::Cloze && !generation::has_cloze(&front) {
+        return Err(ApiError::invalid_field(
+            "front",
+            "a cloze card's front must hide at least one part as {{c1::...}}",
+        ));
+    }
+    Ok((front, back))
 }
 
 /// Tags: at most 20, each at most 50 characters as sent and one token without whitespace
@@ -77,6 +106,8 @@ pub fn parse_tags(raw: &[CardTag]) -> ApiResult<Vec<String>> {
 #[derive(Debug, Clone, Object, sqlx::FromRow)]
 pub struct CardDto {
     pub id: Uuid,
+    /// `basic`, or `cloze` (its text in `front`, its Extra in `back`).
+    pub card_type: CardType,
     pub front: String,
     pub back: String,
     pub tags: Vec<String>,
@@ -98,7 +129,12 @@ pub struct CardList {
 
 #[derive(Debug, Clone, Object)]
 pub struct CreateCardCommand {
+    /// `basic` (the default) or `cloze`: a text whose hidden parts are written
+    /// `{{c1::...}}` in `front`, with an Extra in `back` that may be empty.
+    #[oai(default)]
+    pub card_type: CardType,
     pub front: Front,
+    /// Required for a basic card; a cloze card's Extra, possibly empty.
     pub back: Back,
     #[oai(default, validator(max_items = 20))]
     pub tags: Vec<CardTag>,
@@ -219,12 +255,20 @@ impl CardsApi {
         auth: UserAuth,
         body: StrictJson<CreateCardCommand>,
     ) -> Answer<CreateCardResponse, { can::STORED | can::BODY | can::CONFLICT }> {
-        let front = parse_side("front", &body.front, generation::FRONT_MAX_CHARS)?;
-        let back = parse_side("back", &body.back, generation::BACK_MAX_CHARS)?;
+        let (front, back) = parse_sides(body.card_type, &body.front, &body.back)?;
         let tags = parse_tags(&body.tags)?;
         let mut tx = user_tx(&state.pool, auth.user().id).await?;
-        let card =
-            card_or_duplicate(cards::create(&mut tx, auth.user().id, &front, &back, &tags).await?)?;
+        let card = card_or_duplicate(
+            cards::create(
+                &mut tx,
+                auth.user().id,
+                body.card_type,
+                &front,
+                &back,
+                &tags,
+            )
+            .await?,
+        )?;
         tx.commit().await?;
         Ok(CreateCardResponse::Created(Json(card)))
     }
@@ -244,10 +288,11 @@ impl CardsApi {
             .as_deref()
             .map(|f| parse_side("front", f, generation::FRONT_MAX_CHARS))
             .transpose()?;
+        // Empty only for a cloze card: the store checks it against the card's type.
         let back = body
             .back
             .as_deref()
-            .map(|b| parse_side("back", b, generation::BACK_MAX_CHARS))
+            .map(|b| parse_sides(CardType::Cloze, "{{c1::x}}", b).map(|(_, b)| b))
             .transpose()?;
         let tags = body.tags.as_deref().map(parse_tags).transpose()?;
         let mut tx = user_tx(&state.pool, auth.user().id).await?;
@@ -330,6 +375,7 @@ impl CardsApi {
 pub fn card_or_duplicate<T>(written: cards::Written<T>) -> Result<T, ApiError> {
     match written {
         cards::Written::Card(card) => Ok(card),
+        cards::Written::Invalid(field, message) => Err(ApiError::invalid_field(field, message)),
         cards::Written::Duplicate(other) => Err(ApiError::Conflict(ErrorEnvelope::new(
             "DUPLICATE_CARD",
             "you already have this card (the same sides, case, punctuation and spacing aside)",
@@ -342,7 +388,10 @@ pub fn card_or_duplicate<T>(written: cards::Written<T>) -> Result<T, ApiError> {
 fn note(card: cards::Exported) -> anki::Note {
     anki::Note {
         card_id: card.id,
-        kind: anki::NoteKind::Basic,
+        kind: match card.card_type {
+            CardType::Basic => anki::NoteKind::Basic,
+            CardType::Cloze => anki::NoteKind::Cloze,
+        },
         front: card.front,
         back: card.back,
         tags: card.tags,
@@ -360,7 +409,10 @@ pub fn anki_csv(rows: &[cards::Exported]) -> String {
     for card in rows {
         for (i, value) in [
             anki::guid(card.id).as_str(),
-            "Basic",
+            match card.card_type {
+                CardType::Basic => "Basic",
+                CardType::Cloze => "Cloze",
+            },
             &card.front,
             &card.back,
             &card.tags.join(" "),
@@ -394,6 +446,7 @@ mod tests {
     fn csv_quotes_what_needs_quoting() {
         let card = |front: &str, back: &str, tags: &[&str]| cards::Exported {
             id: Uuid::now_v7(),
+            card_type: CardType::Basic,
             front: front.into(),
             back: back.into(),
             tags: tags.iter().map(|t| t.to_string()).collect(),

@@ -4,7 +4,7 @@ use almanac_shared::store::user_tx;
 use almanac_shared::{
     domain::{
         RunStatus,
-        generation::{self, GenerationJob, SourceText},
+        generation::{self, CardType, GenerationJob, SourceText},
     },
     jobs::NewJob,
     store::generations::{self, Generation, NewGeneration},
@@ -45,6 +45,11 @@ pub struct CreateGenerationCommand {
     /// request reuses that generation's suggestions, at no AI cost (`reused_from`).
     #[oai(nullable)]
     pub reuse: Option<bool>,
+    /// The kinds of cards to write: `basic` (a question and its answer) and `cloze` (an
+    /// enumeration or a definition with its parts hidden as `{{c1::...}}`, one card per
+    /// list); `["basic"]` when absent.
+    #[oai(nullable, validator(min_items = 1, max_items = 2, unique_items))]
+    pub card_types: Option<Vec<CardType>>,
 }
 
 #[derive(Debug, Clone, Object, Serialize, serde::Deserialize)]
@@ -93,6 +98,8 @@ pub struct GenerationDto {
     #[oai(nullable)]
     pub model: Option<String>,
     pub prompt_version: String,
+    /// The kinds of cards asked for (`basic`, `cloze`).
+    pub card_types: Vec<CardType>,
     #[oai(nullable)]
     pub tokens_input: Option<i32>,
     #[oai(nullable)]
@@ -123,6 +130,7 @@ impl From<Generation> for GenerationDto {
             source_text: r.source_text,
             model: r.model,
             prompt_version: r.prompt_version,
+            card_types: r.card_types,
             tokens_input: r.tokens_input,
             tokens_output: r.tokens_output,
             cost_usd: r.cost_usd,
@@ -204,17 +212,36 @@ impl GenerationsApi {
                 idempotency::replay(key, earlier)?,
             )));
         }
+        let mut card_types = command.card_types.clone().unwrap_or_default();
+        card_types.sort_by_key(|t| *t as u8);
+        card_types.dedup();
+        if card_types.is_empty() {
+            card_types.push(CardType::Basic);
+        }
         let reused_from = match command.reuse {
             Some(false) => None,
-            _ => reusable(&state, user, &source, model.as_deref(), &prompt_version).await?,
+            _ => {
+                reusable(
+                    &state,
+                    user,
+                    &source,
+                    model.as_deref(),
+                    &prompt_version,
+                    &card_types,
+                )
+                .await?
+            }
         };
         let accepted = submit(
             &state,
             user,
-            source,
-            model,
-            prompt_version,
-            reused_from,
+            Submitted {
+                source,
+                model,
+                prompt_version,
+                card_types,
+                reused_from,
+            },
             idempotency.as_ref(),
         )
         .await?;
@@ -269,6 +296,15 @@ impl GenerationsApi {
     }
 }
 
+/// A request as checked: what the generation is made of.
+struct Submitted {
+    source: SourceText,
+    model: Option<String>,
+    prompt_version: String,
+    card_types: Vec<CardType>,
+    reused_from: Option<Uuid>,
+}
+
 /// `Idempotency-Key`'s endpoint name.
 const SCOPE: &str = "generations";
 
@@ -279,14 +315,22 @@ async fn reusable(
     source: &SourceText,
     model: Option<&str>,
     prompt_version: &str,
+    card_types: &[CardType],
 ) -> ApiResult<Option<Uuid>> {
     let days = state.settings.ai.generation_dedup_days;
     if days == 0 {
         return Ok(None);
     }
     let mut tx = user_tx(&state.pool, user).await?;
-    let earlier =
-        generations::reusable(&mut tx, source.as_str(), prompt_version, model, days).await?;
+    let earlier = generations::reusable(
+        &mut tx,
+        source.as_str(),
+        prompt_version,
+        model,
+        card_types,
+        days,
+    )
+    .await?;
     tx.commit().await?;
     Ok(earlier)
 }
@@ -298,12 +342,16 @@ async fn reusable(
 async fn submit(
     state: &AppState,
     user: Uuid,
-    source: SourceText,
-    model: Option<String>,
-    prompt_version: String,
-    reused_from: Option<Uuid>,
+    submitted: Submitted,
     idempotency: Option<&Key>,
 ) -> ApiResult<CreateGenerationAccepted> {
+    let Submitted {
+        source,
+        model,
+        prompt_version,
+        card_types,
+        reused_from,
+    } = submitted;
     // A reuse asks no AI: it takes no slot of the rate limit.
     let slot = match reused_from {
         None => Some(
@@ -336,6 +384,7 @@ async fn submit(
             model: model.as_deref(),
             prompt_version: &prompt_version,
             reused_from,
+            card_types: &card_types,
             idempotency: idempotency.map(|key| (key, &accepted)),
         },
     )

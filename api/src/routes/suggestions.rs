@@ -2,7 +2,7 @@
 
 use almanac_shared::store::user_tx;
 use almanac_shared::{
-    domain::generation::{self, SuggestionStatus},
+    domain::generation::{CardType, SuggestionStatus},
     store::suggestions::{self, Suggestion},
 };
 use chrono::{DateTime, Utc};
@@ -23,6 +23,8 @@ pub struct SuggestionDto {
     pub id: Uuid,
     pub generation_id: Uuid,
     pub position: i32,
+    /// `basic`, or `cloze` (its text in `front`, its Extra, possibly empty, in `back`).
+    pub card_type: CardType,
     pub front: String,
     pub back: String,
     pub status: SuggestionStatus,
@@ -39,6 +41,7 @@ impl From<Suggestion> for SuggestionDto {
             id: r.id,
             generation_id: r.generation_id,
             position: r.position,
+            card_type: r.card_type,
             front: r.front,
             back: r.back,
             status: r.status,
@@ -118,16 +121,6 @@ impl SuggestionsApi {
     ) -> Answer<Json<SuggestionDto>, { can::STORED | can::BODY | can::NOT_FOUND | can::CONFLICT }>
     {
         let command = body.0;
-        let front = command
-            .front
-            .as_deref()
-            .map(|f| super::cards::parse_side("front", f, generation::FRONT_MAX_CHARS))
-            .transpose()?;
-        let back = command
-            .back
-            .as_deref()
-            .map(|b| super::cards::parse_side("back", b, generation::BACK_MAX_CHARS))
-            .transpose()?;
         let user = auth.user().id;
         let mut tx = user_tx(&state.pool, user).await?;
         let current = suggestions::for_review(&mut tx, id.0).await?;
@@ -143,10 +136,14 @@ impl SuggestionsApi {
                 .into());
             }
             (ReviewStatus::Accepted, _) => {
-                let front = front.unwrap_or(current.front);
-                let back = back.unwrap_or(current.back);
+                let (front, back) = super::cards::parse_sides(
+                    current.card_type,
+                    command.front.as_deref().unwrap_or(&current.front),
+                    command.back.as_deref().unwrap_or(&current.back),
+                )?;
                 super::cards::card_or_duplicate(
-                    suggestions::accept(&mut tx, user, id.0, &front, &back).await?,
+                    suggestions::accept(&mut tx, user, id.0, current.card_type, &front, &back)
+                        .await?,
                 )?
             }
             (ReviewStatus::Rejected, _) => suggestions::reject(&mut tx, id.0).await?,

@@ -25,7 +25,11 @@ export async function show(view, [generationId] = []) {
   const cards = h("div", { id: "cards" });
   const past = h("section", { class: "panel stack", id: "generations" });
   const generate = h("button", { type: "submit", id: "generate-cards" }, t("flashcards.generate"));
-  const form = h("form", { class: "panel stack" }, field(t("flashcards.source"), text, count), generate, progress, status);
+  // Which kinds of cards to write: question and answer, and cloze (hidden parts).
+  const kinds = ["basic", "cloze"].map((kind) => h("input", { type: "checkbox", name: "card-type", value: kind, checked: kind === "basic" }));
+  const types = h("fieldset", { class: "row", id: "card-types" }, h("legend", {}, t("flashcards.cardTypes")),
+    kinds.map((box) => h("label", { class: "check" }, box, t(`flashcards.type.${box.value}`))));
+  const form = h("form", { class: "panel stack" }, field(t("flashcards.source"), text, count), types, generate, progress, status);
   // The rule up front: how many characters there are, how many more are needed.
   const counted = () => {
     const n = text.value.trim().length;
@@ -44,7 +48,8 @@ export async function show(view, [generationId] = []) {
     running = true;
     generate.disabled = true;
     try {
-      const accepted = await api("POST", "/api/ai/generations", { source_text: text.value },
+      const cardTypes = kinds.filter((box) => box.checked).map((box) => box.value);
+      const accepted = await api("POST", "/api/ai/generations", { source_text: text.value, card_types: cardTypes.length ? cardTypes : ["basic"] },
         { headers: { "Idempotency-Key": crypto.randomUUID() } });
       progress.hidden = false;
       status.textContent = t("common.generating");
@@ -129,8 +134,10 @@ async function renderSuggestions(el, generationId, cards) {
         showError(error);
       }
     };
-    const row = h("article", { class: "panel stack suggestion", dataset: { id: s.id } },
-      field(t("flashcards.front"), front), field(t("flashcards.back"), back),
+    const cloze = s.card_type === "cloze";
+    const row = h("article", { class: "panel stack suggestion", dataset: { id: s.id, type: s.card_type } },
+      cloze ? h("span", { class: "badge card-type" }, t("flashcards.type.cloze")) : null,
+      field(cloze ? t("flashcards.clozeText") : t("flashcards.front"), front), field(cloze ? t("flashcards.extra") : t("flashcards.back"), back),
       h("div", { class: "row" },
         h("button", { type: "button", class: "accept", onclick: () => decide("accepted"), disabled: s.status !== "proposed" }, t("flashcards.accept")),
         h("button", { type: "button", class: "secondary reject", onclick: () => decide("rejected"), disabled: s.status !== "proposed" }, t("flashcards.reject")),
@@ -144,7 +151,9 @@ async function renderCards(el) {
   fill(el, items.length
     ? h("div", { class: "table-wrap" }, h("table", {}, h("thead", {}, h("tr", {}, h("th", {}, t("flashcards.front")), h("th", {}, t("flashcards.back")),
       h("th", {}, h("span", { class: "muted" }, t("publishing.actions"))))),
-      h("tbody", {}, items.map((c) => h("tr", { dataset: { id: c.id } }, h("td", {}, c.front), h("td", {}, c.back),
+      h("tbody", {}, items.map((c) => h("tr", { dataset: { id: c.id, type: c.card_type } },
+        h("td", {}, c.card_type === "cloze" ? h("span", { class: "badge card-type" }, t("flashcards.type.cloze")) : null, c.card_type === "cloze" ? " " : null, c.front),
+        h("td", {}, c.back),
         h("td", {}, h("button", {
           type: "button", class: "link delete-card", "aria-label": t("flashcards.deleteLabel", { front: c.front }),
           onclick: async () => {

@@ -129,6 +129,9 @@ pub struct Envelope {
 pub struct SuggestionItem {
     pub id: Uuid,
     pub position: i32,
+    /// `basic` or `cloze` (absent in events written before card types: basic).
+    #[serde(default)]
+    pub card_type: crate::domain::generation::CardType,
     pub front: String,
     pub back: String,
 }

@@ -71,6 +71,25 @@ pub fn guid(card_id: Uuid) -> String {
     format!("almanac-{}", card_id.simple())
 }
 
+/// The cards a note makes: one for a basic note; one per cloze number (`c1`, `c2`...) for
+/// a cloze note, as many as its highest number.
+fn card_count(note: &Note) -> u32 {
+    match note.kind {
+        NoteKind::Basic => 1,
+        NoteKind::Cloze => {
+            static NUMBER: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+                regex::Regex::new(r"\{\{c([1-9][0-9]*)::").expect("the cloze number pattern")
+            });
+            NUMBER
+                .captures_iter(&note.front)
+                .filter_map(|c| c[1].parse::<u32>().ok())
+                .max()
+                .unwrap_or(1)
+                .min(500)
+        }
+    }
+}
+
 /// Anki's checksum of a note's first field: the first 8 hex digits of its SHA-1.
 fn checksum(field: &str) -> i64 {
     let digest = Sha1::digest(field.as_bytes());
@@ -215,11 +234,19 @@ fn write_collection(
                 checksum(&note.front),
             ],
         )?;
-        // New cards, in the order the cards were made.
-        conn.execute(
-            "insert into cards values (?1, ?2, ?3, 0, ?4, -1, 0, 0, ?5, 0, 0, 0, 0, 0, 0, 0, 0, '')",
-            params![stable_id("card", seed), note_id, deck, modified, position as i64 + 1],
-        )?;
+        // New cards, in the order the cards were made: one, or one per cloze number.
+        for ord in 0..card_count(note) {
+            let card_seed = [seed.as_slice(), &ord.to_be_bytes()].concat();
+            let id = if ord == 0 {
+                stable_id("card", seed)
+            } else {
+                stable_id("card", &card_seed)
+            };
+            conn.execute(
+                "insert into cards values (?1, ?2, ?3, ?4, ?5, -1, 0, 0, ?6, 0, 0, 0, 0, 0, 0, 0, 0, '')",
+                params![id, note_id, deck, ord, modified, position as i64 + 1],
+            )?;
+        }
     }
     Ok(())
 }

@@ -5,9 +5,11 @@ use sqlx::{AssertSqlSafe, PgConnection};
 use uuid::Uuid;
 
 use super::Row;
+use crate::domain::generation::CardType;
 
 /// The columns a card reads into.
-const COLUMNS: &str = "id, front, back, tags, source, suggestion_id, created_at, updated_at";
+const COLUMNS: &str =
+    "id, card_type, front, back, tags, source, suggestion_id, created_at, updated_at";
 
 /// The caller's cards before `cursor` (newest first), at most `limit`.
 pub async fn list<T: Row>(
@@ -32,21 +34,27 @@ pub enum Written<T> {
     /// Another card of the caller's has the same key (`card_key`: the same sides as a
     /// reader compares them); nothing was written.
     Duplicate(Uuid),
+    /// The new sides do not make a card of its type (the field, why); nothing was written.
+    Invalid(&'static str, String),
 }
 
-/// The caller's card whose sides compare equal to these, other than `except`.
+/// The caller's card whose sides compare equal to these (a cloze's text alone), other
+/// than `except`.
 pub async fn duplicate_of(
     conn: &mut PgConnection,
+    card_type: CardType,
     front: &str,
     back: &str,
     except: Option<Uuid>,
 ) -> sqlx::Result<Option<Uuid>> {
     sqlx::query_scalar(
-        "select id from cards where key = card_key($1, $2) and id is distinct from $3 limit 1",
+        "select id from cards where key = card_type_key($4, $1, $2) and id is distinct from $3
+         limit 1",
     )
     .bind(front)
     .bind(back)
     .bind(except)
+    .bind(card_type)
     .fetch_optional(conn)
     .await
 }
@@ -55,13 +63,14 @@ pub async fn duplicate_of(
 pub async fn create<T: Row>(
     conn: &mut PgConnection,
     user: Uuid,
+    card_type: CardType,
     front: &str,
     back: &str,
     tags: &[String],
 ) -> sqlx::Result<Written<T>> {
     let card: Option<T> = sqlx::query_as(AssertSqlSafe(format!(
-        "insert into cards (id, user_id, front, back, tags, source)
-         values ($1, $2, $3, $4, $5, 'manual')
+        "insert into cards (id, user_id, card_type, front, back, tags, source)
+         values ($1, $2, $6, $3, $4, $5, 'manual')
          on conflict (user_id, key) do nothing returning {COLUMNS}"
     )))
     .bind(Uuid::now_v7())
@@ -69,23 +78,13 @@ pub async fn create<T: Row>(
     .bind(front)
     .bind(back)
     .bind(tags)
+    .bind(card_type)
     .fetch_optional(&mut *conn)
     .await?;
-    written(conn, card, front, back, None).await
-}
-
-/// `card`, or the duplicate that stopped it.
-async fn written<T>(
-    conn: &mut PgConnection,
-    card: Option<T>,
-    front: &str,
-    back: &str,
-    except: Option<Uuid>,
-) -> sqlx::Result<Written<T>> {
     if let Some(card) = card {
         return Ok(Written::Card(card));
     }
-    let other = duplicate_of(conn, front, back, except).await?;
+    let other = duplicate_of(conn, card_type, front, back, None).await?;
     Ok(Written::Duplicate(other.unwrap_or_default()))
 }
 
@@ -98,18 +97,30 @@ pub async fn update<T: Row>(
     back: Option<&str>,
     tags: Option<&[String]>,
 ) -> sqlx::Result<Option<Written<T>>> {
-    let sides: Option<(String, String)> = sqlx::query_as(
-        "select coalesce($2, front), coalesce($3, back) from cards where id = $1 for update",
+    let sides: Option<(CardType, String, String)> = sqlx::query_as(
+        "select card_type, coalesce($2, front), coalesce($3, back) from cards
+         where id = $1 for update",
     )
     .bind(id)
     .bind(front)
     .bind(back)
     .fetch_optional(&mut *conn)
     .await?;
-    let Some((front, back)) = sides else {
+    let Some((card_type, front, back)) = sides else {
         return Ok(None);
     };
-    if let Some(other) = duplicate_of(conn, &front, &back, Some(id)).await? {
+    match card_type {
+        CardType::Basic if back.trim().is_empty() => {
+            let why = "a basic card's back must not be empty";
+            return Ok(Some(Written::Invalid("back", why.into())));
+        }
+        CardType::Cloze if !crate::domain::generation::has_cloze(&front) => {
+            let why = "a cloze card's front must hide at least one part as {{c1::...}}";
+            return Ok(Some(Written::Invalid("front", why.into())));
+        }
+        _ => {}
+    }
+    if let Some(other) = duplicate_of(conn, card_type, &front, &back, Some(id)).await? {
         return Ok(Some(Written::Duplicate(other)));
     }
     let card = sqlx::query_as(AssertSqlSafe(format!(
@@ -139,6 +150,7 @@ pub async fn delete(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<bool> {
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Exported {
     pub id: Uuid,
+    pub card_type: CardType,
     pub front: String,
     pub back: String,
     pub tags: Vec<String>,
@@ -147,7 +159,7 @@ pub struct Exported {
 
 /// Every card of the caller, oldest first (the exports).
 pub async fn exported(conn: &mut PgConnection) -> sqlx::Result<Vec<Exported>> {
-    sqlx::query_as("select id, front, back, tags, updated_at from cards order by id")
+    sqlx::query_as("select id, card_type, front, back, tags, updated_at from cards order by id")
         .fetch_all(conn)
         .await
 }

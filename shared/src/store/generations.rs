@@ -12,6 +12,7 @@ use super::jobs::Claim;
 use crate::{
     ai::ChatResponse,
     domain::RunStatus,
+    domain::generation::CardType,
     events::SuggestionItem,
     jobs::{JobStatus, NewJob},
 };
@@ -21,7 +22,7 @@ use crate::{
 pub const START: &str = "update ai_generations g set status = 'running', updated_at = now()
     from claimed where g.id = (claimed.payload ->> 'generation_id')::uuid
     returning claimed.id as claimed_job, g.id as generation_id, g.source_text, g.model, g.prompt_version, g.batches_done,
-        g.reused_from,
+        g.reused_from, g.card_types,
         (select count(*) from ai_suggestions s where s.generation_id = g.id) as saved,
         (select coalesce(jsonb_agg(s.front), '[]'::jsonb) from ai_suggestions s
          where s.generation_id = g.id and s.batch = g.batches_done) as fronts";
@@ -35,6 +36,7 @@ pub struct Generation {
     pub source_text: Option<String>,
     pub model: Option<String>,
     pub prompt_version: String,
+    pub card_types: Vec<CardType>,
     pub tokens_input: Option<i32>,
     pub tokens_output: Option<i32>,
     pub cost_usd: Option<f64>,
@@ -57,7 +59,7 @@ pub struct Generation {
 pub const LISTED: &str = "s.generation_id = coalesce(g.reused_from, g.id)
     and (g.reused_from is null or s.status = 'proposed' or s.updated_at >= g.created_at)";
 
-const COLUMNS: &str = "g.id, g.status, g.model, g.prompt_version, g.tokens_input,
+const COLUMNS: &str = "g.id, g.status, g.model, g.prompt_version, g.card_types, g.tokens_input,
     g.tokens_output, g.cost_usd::float8 as cost_usd, g.ai_metadata, g.error, g.job_id,
     g.created_at, g.updated_at, g.duplicates_skipped::int8 as duplicates_skipped, g.reused_from,
     counts.total, counts.proposed, counts.accepted, counts.rejected";
@@ -114,6 +116,8 @@ pub struct NewGeneration<'a, A> {
     pub prompt_version: &'a str,
     /// The earlier generation whose suggestions this one reuses (no AI call).
     pub reused_from: Option<Uuid>,
+    /// The card types asked for.
+    pub card_types: &'a [CardType],
     /// The request's key and the answer to store with it.
     pub idempotency: Option<(&'a Key, &'a A)>,
 }
@@ -125,13 +129,14 @@ pub async fn reusable(
     source_text: &str,
     prompt_version: &str,
     model: Option<&str>,
+    card_types: &[CardType],
     days: u32,
 ) -> sqlx::Result<Option<Uuid>> {
     sqlx::query_scalar(
         "select id from ai_generations
          where source_hash = text_sha256($1)
            and prompt_version = $2 and model is not distinct from $3
-           and status = 'succeeded' and reused_from is null
+           and card_types = $5 and status = 'succeeded' and reused_from is null
            and created_at > now() - make_interval(days => $4)
          order by created_at desc limit 1",
     )
@@ -139,6 +144,7 @@ pub async fn reusable(
     .bind(prompt_version)
     .bind(model)
     .bind(days as i32)
+    .bind(card_types.iter().map(|t| t.as_str()).collect::<Vec<&str>>())
     .fetch_optional(conn)
     .await
 }
@@ -153,7 +159,7 @@ pub async fn create<A: Serialize + Sync>(
     new: NewGeneration<'_, A>,
 ) -> sqlx::Result<Option<Earlier>> {
     sqlx::query_as(
-        "select * from create_generation($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+        "select * from create_generation($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
     )
     .bind(user)
     .bind(new.job.id)
@@ -168,6 +174,12 @@ pub async fn create<A: Serialize + Sync>(
     .bind(new.idempotency.map(|(key, _)| key.request_hash.as_str()))
     .bind(new.idempotency.map(|(_, answer)| Json(answer)))
     .bind(new.reused_from)
+    .bind(
+        new.card_types
+            .iter()
+            .map(|t| t.as_str())
+            .collect::<Vec<&str>>(),
+    )
     .fetch_optional(pool)
     .await
 }
@@ -212,7 +224,7 @@ pub async fn save_step(
         query
             .push(
                 ", inserted as (
-                insert into ai_suggestions (id, user_id, generation_id, batch, position, front, back, status)
+                insert into ai_suggestions (id, user_id, generation_id, batch, position, card_type, front, back, status)
                 select t.id, ",
             )
             .push_bind(claim.user_id)
@@ -220,16 +232,23 @@ pub async fn save_step(
             .push_bind(generation_id)
             .push(", ")
             .push_bind(step.index as i32)
-            .push(", t.position, t.front, t.back, 'proposed' from unnest(")
+            .push(", t.position, t.card_type, t.front, t.back, 'proposed' from unnest(")
             .push_bind(cards.iter().map(|s| s.id).collect::<Vec<Uuid>>())
             .push("::uuid[], ")
             .push_bind(cards.iter().map(|s| s.position).collect::<Vec<i32>>())
             .push("::int[], ")
+            .push_bind(
+                cards
+                    .iter()
+                    .map(|s| s.card_type.as_str())
+                    .collect::<Vec<&str>>(),
+            )
+            .push("::text[], ")
             .push_bind(cards.iter().map(|s| s.front.clone()).collect::<Vec<String>>())
             .push("::text[], ")
             .push_bind(cards.iter().map(|s| s.back.clone()).collect::<Vec<String>>())
             .push(
-                "::text[]) as t(id, position, front, back)
+                "::text[]) as t(id, position, card_type, front, back)
                 where exists (select 1 from fence)
                 on conflict (generation_id, position) do nothing)",
             );
@@ -276,20 +295,23 @@ pub async fn new_cards(
     pool: &PgPool,
     user: Uuid,
     generation_id: Uuid,
-    cards: &[(&str, &str)],
+    cards: &[(CardType, &str, &str)],
 ) -> sqlx::Result<Vec<bool>> {
-    let (fronts, backs): (Vec<&str>, Vec<&str>) = cards.iter().copied().unzip();
+    let types: Vec<&str> = cards.iter().map(|c| c.0.as_str()).collect();
+    let fronts: Vec<&str> = cards.iter().map(|c| c.1).collect();
+    let backs: Vec<&str> = cards.iter().map(|c| c.2).collect();
     sqlx::query_scalar(
         "select not exists (select 1 from cards c where c.user_id = $1 and c.key = t.key)
-                and not exists (select 1 from ai_suggestions s
-                                where s.generation_id = $2 and card_key(s.front, s.back) = t.key)
+                and not exists (select 1 from ai_suggestions s where s.generation_id = $2
+                                and card_type_key(s.card_type, s.front, s.back) = t.key)
                 and row_number() over (partition by t.key order by t.i) = 1
-         from (select card_key(f, b) as key, i
-               from unnest($3::text[], $4::text[]) with ordinality as u(f, b, i)) t
+         from (select card_type_key(k, f, b) as key, i
+               from unnest($3::text[], $4::text[], $5::text[]) with ordinality as u(k, f, b, i)) t
          order by t.i",
     )
     .bind(user)
     .bind(generation_id)
+    .bind(types)
     .bind(fronts)
     .bind(backs)
     .fetch_all(pool)

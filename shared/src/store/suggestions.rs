@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 pub use super::cards::Written;
 
-use crate::domain::generation::SuggestionStatus;
+use crate::domain::generation::{CardType, SuggestionStatus};
 
 /// A suggestion as stored.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -14,6 +14,7 @@ pub struct Suggestion {
     pub id: Uuid,
     pub generation_id: Uuid,
     pub position: i32,
+    pub card_type: CardType,
     pub front: String,
     pub back: String,
     pub status: SuggestionStatus,
@@ -23,7 +24,7 @@ pub struct Suggestion {
 }
 
 const COLUMNS: &str =
-    "id, generation_id, position, front, back, status, card_id, created_at, updated_at";
+    "id, generation_id, position, card_type, front, back, status, card_id, created_at, updated_at";
 
 /// A generation's suggestions in the model's order (for one that reused an earlier
 /// generation, the earlier one's it lists: the same rows); none when there is no such
@@ -72,13 +73,14 @@ pub async fn accept(
     conn: &mut PgConnection,
     user: Uuid,
     id: Uuid,
+    card_type: CardType,
     front: &str,
     back: &str,
 ) -> sqlx::Result<Written<Suggestion>> {
     let made: Option<Uuid> = sqlx::query_scalar(
         "with made as (
-             insert into cards (id, user_id, front, back, suggestion_id, source)
-             values ($1, $2, $3, $4, $5, 'ai')
+             insert into cards (id, user_id, card_type, front, back, suggestion_id, source)
+             values ($1, $2, $6, $3, $4, $5, 'ai')
              on conflict do nothing returning id)
          select id from made
          union all select id from cards where suggestion_id = $5",
@@ -88,10 +90,11 @@ pub async fn accept(
     .bind(front)
     .bind(back)
     .bind(id)
+    .bind(card_type)
     .fetch_optional(&mut *conn)
     .await?;
     if made.is_none() {
-        let other = super::cards::duplicate_of(conn, front, back, None).await?;
+        let other = super::cards::duplicate_of(conn, card_type, front, back, None).await?;
         return Ok(Written::Duplicate(other.unwrap_or_default()));
     }
     sqlx::query_as(AssertSqlSafe(format!(

@@ -100,6 +100,38 @@ async fn flashcards_generate_accept_one_with_an_edit_and_download_it_for_anki() 
     browser.screenshot().await;
 }
 
+/// Cloze cards from the generation form: the kinds are chosen with checkboxes, and a cloze
+/// suggestion and card say what they are.
+#[tokio::test]
+async fn cloze_cards_are_asked_for_in_the_form_and_shown_as_such() {
+    let app = app_with(vec![]).await;
+    let browser = Browser::start(&app, "cloze").await;
+    browser.sign_in().await;
+    browser.open("#/flashcards").await;
+    let text = "Plants need light, water and carbon dioxide to grow well. ".repeat(20);
+    browser.fill("#source-text", &text).await;
+    browser.click("#card-types input[value=cloze]").await;
+    browser.click("#card-types input[value=basic]").await;
+    browser.every_input_is_labelled().await;
+    browser.click("#generate-cards").await;
+    browser.wait(".suggestion[data-type=cloze]").await;
+    assert_eq!(browser.count(".suggestion[data-type=basic]").await, 0);
+    let first = browser.text(".suggestion[data-type=cloze]").await;
+    assert!(first.contains("Cloze"), "{first}");
+    assert!(
+        browser
+            .script("return document.querySelector('.suggestion input[name=front]').value")
+            .await
+            .as_str()
+            .unwrap()
+            .contains("{{c1::")
+    );
+    browser.click(".suggestion .accept").await;
+    browser.wait("#cards tr[data-type=cloze]").await;
+    browser.fits_a_phone().await;
+    browser.screenshot().await;
+}
+
 #[tokio::test]
 async fn a_theme_s_schedule_refuses_an_invalid_email_on_blur_and_reloads_as_saved() {
     let app = app_with(vec![]).await;

@@ -5,7 +5,7 @@
 use almanac_shared::store::jobs::Claim;
 use almanac_shared::{
     ai::ChatResponse,
-    domain::generation::{self, GenerationJob, Suggestion},
+    domain::generation::{self, CardType, GenerationJob, Suggestion},
     events::{Event, SuggestionItem},
     store, telemetry,
 };
@@ -56,6 +56,8 @@ pub struct Input {
     fronts: Vec<String>,
     /// The earlier generation of the same source whose suggestions this one lists.
     reused_from: Option<Uuid>,
+    /// The card types asked for.
+    card_types: Vec<CardType>,
 }
 
 /// What this attempt's AI calls cost and who answered, for the generation's metadata.
@@ -87,6 +89,7 @@ struct Generator<'a> {
     /// The current batch's cards an earlier attempt saved, by their duplicate key.
     resumed: HashSet<String>,
     reused_from: Option<Uuid>,
+    card_types: Vec<CardType>,
     attribution: Attribution,
 }
 
@@ -124,6 +127,7 @@ impl<'a> Generator<'a> {
                 .map(|f| generation::duplicate_key(f))
                 .collect(),
             reused_from: input.reused_from,
+            card_types: input.card_types,
             attribution: Attribution::default(),
         }
     }
@@ -206,7 +210,8 @@ impl<'a> Generator<'a> {
         let mut seen = std::mem::take(&mut self.resumed);
         let mut cuts = 0;
         loop {
-            let prompt = generation::prompt(&self.batches[index], self.model.clone());
+            let prompt =
+                generation::prompt(&self.batches[index], self.model.clone(), &self.card_types);
             let mut answer = Answer::open(ctx.ai.as_ref(), prompt)
                 .await
                 .map_err(|e| ai_error(&e))?;
@@ -232,7 +237,7 @@ impl<'a> Generator<'a> {
                 let cards: Vec<Suggestion> = items
                     .iter()
                     .filter(|item| item.field == "suggestions")
-                    .filter_map(|item| generation::parse_suggestion(&item.value))
+                    .filter_map(|item| generation::parse_suggestion(&item.value, &self.card_types))
                     .inspect(|_| usable += 1)
                     .filter(|card| seen.insert(generation::duplicate_key(&card.front)))
                     .take(generation::MAX_SUGGESTIONS.saturating_sub(self.saved))
@@ -280,9 +285,9 @@ impl<'a> Generator<'a> {
         if cards.is_empty() {
             return Ok(cards);
         }
-        let sides: Vec<(&str, &str)> = cards
+        let sides: Vec<(CardType, &str, &str)> = cards
             .iter()
-            .map(|c| (c.front.as_str(), c.back.as_str()))
+            .map(|c| (c.card_type, c.front.as_str(), c.back.as_str()))
             .collect();
         let new =
             store::generations::new_cards(&self.ctx.pool, self.claim.user_id, self.id, &sides)
@@ -439,6 +444,7 @@ fn items_at(suggestions: &[Suggestion], first: usize) -> Vec<SuggestionItem> {
         .map(|(i, s)| SuggestionItem {
             id: Uuid::now_v7(),
             position: (first + i) as i32,
+            card_type: s.card_type,
             front: s.front.clone(),
             back: s.back.clone(),
         })
