@@ -23,7 +23,8 @@ pub struct SuggestionDto {
     pub id: Uuid,
     pub generation_id: Uuid,
     pub position: i32,
-    /// `basic`, or `cloze` (its text in `front`, its Extra, possibly empty, in `back`).
+    // `basic`, or `cloze` (its text in `front`, its Extra, possibly empty, in `back`):
+    // undescribed, as `CardDto::card_type`.
     pub card_type: CardType,
     pub front: String,
     pub back: String,
