@@ -289,31 +289,36 @@ pub async fn save_step(
     Ok((saved == 1).then_some(spent))
 }
 
-/// Which of `cards` (front, back) are new: not a card of `user`'s, nor a suggestion of the
-/// generation's, nor one before it in the list, as `card_key` compares them.
-pub async fn new_cards(
+/// The key of each of `cards` (`card_type_key`, in their order), and whether `user` has a
+/// card with it already.
+pub async fn card_keys(
     pool: &PgPool,
     user: Uuid,
-    generation_id: Uuid,
     cards: &[(CardType, &str, &str)],
-) -> sqlx::Result<Vec<bool>> {
+) -> sqlx::Result<Vec<(String, bool)>> {
     let types: Vec<&str> = cards.iter().map(|c| c.0.as_str()).collect();
     let fronts: Vec<&str> = cards.iter().map(|c| c.1).collect();
     let backs: Vec<&str> = cards.iter().map(|c| c.2).collect();
-    sqlx::query_scalar(
-        "select not exists (select 1 from cards c where c.user_id = $1 and c.key = t.key)
-                and not exists (select 1 from ai_suggestions s where s.generation_id = $2
-                                and card_type_key(s.card_type, s.front, s.back) = t.key)
-                and row_number() over (partition by t.key order by t.i) = 1
+    sqlx::query_as(
+        "select t.key, exists (select 1 from cards c where c.user_id = $1 and c.key = t.key)
          from (select card_type_key(k, f, b) as key, i
-               from unnest($3::text[], $4::text[], $5::text[]) with ordinality as u(k, f, b, i)) t
+               from unnest($2::text[], $3::text[], $4::text[]) with ordinality as u(k, f, b, i)) t
          order by t.i",
     )
     .bind(user)
-    .bind(generation_id)
     .bind(types)
     .bind(fronts)
     .bind(backs)
+    .fetch_all(pool)
+    .await
+}
+
+/// The keys of the suggestions a generation saved so far (an attempt that resumes it).
+pub async fn suggestion_keys(pool: &PgPool, generation_id: Uuid) -> sqlx::Result<Vec<String>> {
+    sqlx::query_scalar(
+        "select card_type_key(card_type, front, back) from ai_suggestions where generation_id = $1",
+    )
+    .bind(generation_id)
     .fetch_all(pool)
     .await
 }

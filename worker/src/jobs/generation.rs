@@ -90,6 +90,8 @@ struct Generator<'a> {
     resumed: HashSet<String>,
     reused_from: Option<Uuid>,
     card_types: Vec<CardType>,
+    /// The keys of the suggestions saved (`card_type_key`), read on first need.
+    keys: Option<HashSet<String>>,
     attribution: Attribution,
 }
 
@@ -128,6 +130,7 @@ impl<'a> Generator<'a> {
                 .collect(),
             reused_from: input.reused_from,
             card_types: input.card_types,
+            keys: None,
             attribution: Attribution::default(),
         }
     }
@@ -280,30 +283,46 @@ impl<'a> Generator<'a> {
     }
 
     /// `cards` without those the user has as cards already or this generation proposed
-    /// already (counted as skipped).
-    async fn new_cards(&self, cards: Vec<Suggestion>) -> Result<Vec<Suggestion>, JobError> {
+    /// already (counted as skipped). The keys come from Postgres (`card_type_key`), once
+    /// per card; those of the suggestions saved are kept here (read back once when an
+    /// earlier attempt saved some).
+    async fn new_cards(&mut self, cards: Vec<Suggestion>) -> Result<Vec<Suggestion>, JobError> {
         if cards.is_empty() {
             return Ok(cards);
+        }
+        if self.keys.is_none() {
+            let saved = if self.saved > 0 {
+                store::generations::suggestion_keys(&self.ctx.pool, self.id)
+                    .await
+                    .context("reading the saved suggestions' keys")?
+            } else {
+                Vec::new()
+            };
+            self.keys = Some(saved.into_iter().collect());
         }
         let sides: Vec<(CardType, &str, &str)> = cards
             .iter()
             .map(|c| (c.card_type, c.front.as_str(), c.back.as_str()))
             .collect();
-        let new =
-            store::generations::new_cards(&self.ctx.pool, self.claim.user_id, self.id, &sides)
-                .await
-                .context("checking the cards for duplicates")?;
-        let skipped = new.iter().filter(|new| !**new).count();
+        let keyed = store::generations::card_keys(&self.ctx.pool, self.claim.user_id, &sides)
+            .await
+            .context("checking the cards for duplicates")?;
+        let seen = self.keys.get_or_insert_with(HashSet::new);
+        let mut new = Vec::with_capacity(cards.len());
+        let mut skipped = 0;
+        for (card, (key, carded)) in cards.into_iter().zip(keyed) {
+            if !carded && seen.insert(key) {
+                new.push(card);
+            } else {
+                skipped += 1;
+            }
+        }
         if skipped > 0 {
             store::generations::skipped(&self.ctx.pool, self.id, skipped)
                 .await
                 .context("counting the duplicates skipped")?;
         }
-        Ok(cards
-            .into_iter()
-            .zip(new)
-            .filter_map(|(card, new)| new.then_some(card))
-            .collect())
+        Ok(new)
     }
 
     /// Saves batch `index`'s end in one statement: the cards held for it, its call's
