@@ -247,8 +247,18 @@ impl Browser {
             .await;
     }
 
+    /// Clicks the element `css` matches; when the page re-rendered it between finding and
+    /// clicking (a stale element), the new one is found and clicked.
     pub async fn click(&self, css: &str) {
-        self.wait(css).await.click().await.unwrap();
+        for _ in 0..5 {
+            match self.wait(css).await.click().await {
+                Ok(()) => return,
+                Err(fantoccini::error::CmdError::Standard(e))
+                    if e.error == fantoccini::error::ErrorStatus::StaleElementReference => {}
+                Err(other) => panic!("clicking `{css}`: {other}"),
+            }
+        }
+        panic!("`{css}` was re-rendered under every click");
     }
 
     pub async fn text(&self, css: &str) -> String {
