@@ -136,10 +136,9 @@ async fn a_generation_skips_what_the_user_has_and_accepting_a_duplicate_is_refus
     assert_eq!(after[0]["status"], "proposed");
 }
 
-/// The duplicates a database holds when the migration comes are merged into the oldest
-/// card of each, with every tag; other users' cards and distinct cards are left alone.
-#[tokio::test]
-async fn the_migration_merges_existing_duplicates_into_the_oldest() {
+/// A new database with every migration before the one described as `description`: the
+/// database of a user who upgrades to it.
+async fn migrated_before(description: &str) -> (String, sqlx::PgPool) {
     use sqlx::{Connection, PgConnection, PgPool, postgres::PgConnectOptions};
     let name = format!("almanac_test_{}", Uuid::new_v4().simple());
     let admin: PgConnectOptions = admin_url().parse().unwrap();
@@ -151,18 +150,25 @@ async fn the_migration_merges_existing_duplicates_into_the_oldest() {
         .await
         .unwrap();
     let db = PgPool::connect_with(admin.database(&name)).await.unwrap();
-    // Every migration before the card keys.
     let all = &almanac_shared::db::MIGRATOR;
     let before = all
         .migrations
         .iter()
-        .position(|m| m.description.contains("card keys"))
-        .expect("the card keys migration");
+        .position(|m| m.description == description)
+        .expect("the migration");
     let earlier = sqlx::migrate::Migrator {
         migrations: Cow::Owned(all.migrations[..before].to_vec()),
         ..sqlx::migrate::Migrator::DEFAULT
     };
     earlier.run(&db).await.unwrap();
+    (name, db)
+}
+
+/// The duplicates a database holds when the migration comes are merged into the oldest
+/// card of each, with every tag; other users' cards and distinct cards are left alone.
+#[tokio::test]
+async fn the_migration_merges_existing_duplicates_into_the_oldest() {
+    let (name, db) = migrated_before("card keys").await;
     let (alice, bob) = (Uuid::now_v7(), Uuid::now_v7());
     let mut ids = Vec::new();
     for (user, front, back, tags, days) in [
@@ -208,6 +214,60 @@ async fn the_migration_merges_existing_duplicates_into_the_oldest() {
     let bob_cards: Vec<_> = left.iter().filter(|c| c.1 == bob).collect();
     assert_eq!(bob_cards.len(), 1);
     assert_eq!(bob_cards[0].3, ["mine"]);
+    db.close().await;
+    drop_database(&name).await;
+}
+
+/// Cards made before an upgrade are still found by their keys: the keys stored when the card
+/// keys migration came (its functions) are those the current functions give, for texts
+/// mixing every kind of space, case, compatibility form and punctuation.
+#[tokio::test]
+async fn the_keys_stored_are_those_the_current_functions_give() {
+    let (name, db) = migrated_before("card keys").await;
+    const PIECES: &[&str] = &[
+        " ", "  ", "\t", "\n", "\r", "\u{b}", "\u{c}", "\u{a0}", "\u{2003}", "\u{3000}",
+        "\u{200b}", "\u{85}", "\u{1680}", "\u{2028}", "\u{feff}", "a", "B", "é", "É", "ß", "ﬁ",
+        "Σ", "ς", "İ", "½", "①", "Ａ", ".", ",", "!", "?", "-", "+", "$", "€", "«", "»", "…", "、",
+        "—", "\u{301}", "e", "Z", "9", "'", "\"", "{{c1::", "}}", "word",
+    ];
+    let mut state = 0x2545_f491_4f6c_dd1d_u64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let texts: Vec<String> = (0..3000)
+        .map(|_| {
+            let len = 1 + next() % 24;
+            (0..len)
+                .map(|_| PIECES[(next() % PIECES.len() as u64) as usize])
+                .collect()
+        })
+        .collect();
+    let (user, n) = (Uuid::now_v7(), texts.len());
+    sqlx::query(
+        "insert into cards (id, user_id, front, back)
+         select gen_random_uuid(), $1, t, 'x' from unnest($2::text[]) as t",
+    )
+    .bind(user)
+    .bind(&texts)
+    .execute(&db)
+    .await
+    .unwrap();
+    almanac_shared::db::migrate(&db).await.unwrap();
+    let (kept, differing): (i64, i64) = sqlx::query_as(
+        "select count(*), count(*) filter (where key is distinct from card_type_key(card_type, front, back))
+         from cards",
+    )
+    .fetch_one(&db)
+    .await
+    .unwrap();
+    assert!(kept > 2000 && kept as usize <= n, "{kept} of {n}");
+    assert_eq!(
+        differing, 0,
+        "cards whose stored key the functions no longer give"
+    );
     db.close().await;
     drop_database(&name).await;
 }

@@ -53,26 +53,26 @@ pub fn parse_sides(card_type: CardType, front: &str, back: &str) -> ApiResult<(S
     let front = parse_side("front", front, generation::FRONT_MAX_CHARS)?;
     let back = match card_type {
         CardType::Basic => parse_side("back", back, generation::BACK_MAX_CHARS)?,
-        CardType::Cloze => {
-            if back.chars().count() > generation::BACK_MAX_CHARS {
-                return Err(ApiError::invalid_field(
-                    "back",
-                    format!(
-                        "back must be at most {} characters",
-                        generation::BACK_MAX_CHARS
-                    ),
-                ));
-            }
-            back.trim().to_owned()
-        }
+        CardType::Cloze => parse_extra(back)?,
     };
-    if card_type == CardType::Cloze && !generation::has_cloze(&front) {
-        return Err(ApiError::invalid_field(
-            "front",
-            "a cloze card's front must hide at least one part as {{c1::...}}",
-        ));
+    if let Some((field, why)) = card_type.sides_problem(&front, &back) {
+        return Err(ApiError::invalid_field(field, why));
     }
     Ok((front, back))
+}
+
+/// A back that may be empty (a cloze's Extra): at most the limit as sent, trimmed.
+fn parse_extra(back: &str) -> ApiResult<String> {
+    if back.chars().count() > generation::BACK_MAX_CHARS {
+        return Err(ApiError::invalid_field(
+            "back",
+            format!(
+                "back must be at most {} characters",
+                generation::BACK_MAX_CHARS
+            ),
+        ));
+    }
+    Ok(back.trim().to_owned())
 }
 
 /// Tags: at most 20, each at most 50 characters as sent and one token without whitespace
@@ -286,11 +286,7 @@ impl CardsApi {
             .map(|f| parse_side("front", f, generation::FRONT_MAX_CHARS))
             .transpose()?;
         // Empty only for a cloze card: the store checks it against the card's type.
-        let back = body
-            .back
-            .as_deref()
-            .map(|b| parse_sides(CardType::Cloze, "{{c1::x}}", b).map(|(_, b)| b))
-            .transpose()?;
+        let back = body.back.as_deref().map(parse_extra).transpose()?;
         let tags = body.tags.as_deref().map(parse_tags).transpose()?;
         let mut tx = user_tx(&state.pool, auth.user().id).await?;
         let written = cards::update(
@@ -350,9 +346,8 @@ impl CardsApi {
                 "attachment; filename=\"almanac-cards.csv\"".into(),
             ))),
             ExportFormat::Apkg => {
-                let notes: Vec<anki::Note> = rows.into_iter().map(note).collect();
                 let package =
-                    tokio::task::spawn_blocking(move || anki::package(user, &notes, Utc::now()))
+                    tokio::task::spawn_blocking(move || anki::package(user, &rows, Utc::now()))
                         .await
                         .map_err(anyhow::Error::from)
                         .and_then(|package| package)
@@ -381,21 +376,6 @@ pub fn card_or_duplicate<T>(written: cards::Written<T>) -> Result<T, ApiError> {
     }
 }
 
-/// A card as an Anki note.
-fn note(card: cards::Exported) -> anki::Note {
-    anki::Note {
-        card_id: card.id,
-        kind: match card.card_type {
-            CardType::Basic => anki::NoteKind::Basic,
-            CardType::Cloze => anki::NoteKind::Cloze,
-        },
-        front: card.front,
-        back: card.back,
-        tags: card.tags,
-        modified: card.updated_at,
-    }
-}
-
 /// Anki's CSV dialect: header lines starting with `#`, then RFC 4180 rows. The note type
 /// column names Anki's own stock types, which every collection has.
 pub fn anki_csv(rows: &[cards::Exported]) -> String {
@@ -406,10 +386,7 @@ pub fn anki_csv(rows: &[cards::Exported]) -> String {
     for card in rows {
         for (i, value) in [
             anki::guid(card.id).as_str(),
-            match card.card_type {
-                CardType::Basic => "Basic",
-                CardType::Cloze => "Cloze",
-            },
+            anki::stock_note_type(card.card_type),
             &card.front,
             &card.back,
             &card.tags.join(" "),

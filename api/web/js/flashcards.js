@@ -136,7 +136,7 @@ async function renderSuggestions(el, generationId, cards) {
     };
     const cloze = s.card_type === "cloze";
     const row = h("article", { class: "panel stack suggestion", dataset: { id: s.id, type: s.card_type } },
-      cloze ? h("span", { class: "badge card-type" }, t("flashcards.type.cloze")) : null,
+      typeBadge(s.card_type),
       field(cloze ? t("flashcards.clozeText") : t("flashcards.front"), front), field(cloze ? t("flashcards.extra") : t("flashcards.back"), back),
       h("div", { class: "row" },
         h("button", { type: "button", class: "accept", onclick: () => decide("accepted"), disabled: s.status !== "proposed" }, t("flashcards.accept")),
@@ -146,13 +146,16 @@ async function renderSuggestions(el, generationId, cards) {
   }));
 }
 
+/** A cloze card's or suggestion's "Cloze" badge and a space; nothing for a basic one. */
+const typeBadge = (type) => (type === "cloze" ? [h("span", { class: "badge card-type" }, t("flashcards.type.cloze")), " "] : null);
+
 async function renderCards(el) {
   const { items } = await api("GET", "/api/cards?limit=100");
   fill(el, items.length
     ? h("div", { class: "table-wrap" }, h("table", {}, h("thead", {}, h("tr", {}, h("th", {}, t("flashcards.front")), h("th", {}, t("flashcards.back")),
       h("th", {}, h("span", { class: "muted" }, t("publishing.actions"))))),
       h("tbody", {}, items.map((c) => h("tr", { dataset: { id: c.id, type: c.card_type } },
-        h("td", {}, c.card_type === "cloze" ? h("span", { class: "badge card-type" }, t("flashcards.type.cloze")) : null, c.card_type === "cloze" ? " " : null, c.front),
+        h("td", {}, typeBadge(c.card_type), c.front),
         h("td", {}, c.back),
         h("td", {}, h("button", {
           type: "button", class: "link delete-card", "aria-label": t("flashcards.deleteLabel", { front: c.front }),

@@ -78,6 +78,22 @@ impl CardType {
         }
     }
 
+    /// Why `front` and `back` do not make a card of this type (the field, the reason), if
+    /// they do not: a basic card needs a back; a cloze card's front hides a part as
+    /// `{{c1::...}}`, and its back (the Extra) may be empty.
+    pub fn sides_problem(self, front: &str, back: &str) -> Option<(&'static str, &'static str)> {
+        match self {
+            CardType::Basic if back.trim().is_empty() => {
+                Some(("back", "a basic card's back must not be empty"))
+            }
+            CardType::Cloze if !has_cloze(front) => Some((
+                "front",
+                "a cloze card's front must hide at least one part as {{c1::...}}",
+            )),
+            _ => None,
+        }
+    }
+
     fn parse(raw: &str) -> Option<Self> {
         match raw {
             "basic" => Some(CardType::Basic),
@@ -317,10 +333,7 @@ pub fn parse_suggestion(item: &serde_json::Value, types: &[CardType]) -> Option<
     }
     let front = truncate(raw.front?.trim(), FRONT_MAX_CHARS);
     let back = truncate(raw.back.unwrap_or_default().trim(), BACK_MAX_CHARS);
-    let usable = match card_type {
-        CardType::Basic => !front.is_empty() && !back.is_empty(),
-        CardType::Cloze => has_cloze(&front),
-    };
+    let usable = !front.is_empty() && card_type.sides_problem(&front, &back).is_none();
     usable.then_some(Suggestion {
         card_type,
         front,
@@ -381,18 +394,7 @@ pub fn offline_answer(user_message: &str) -> String {
         .filter(|s| s.split_whitespace().count() >= 4)
         .take(20)
         .enumerate()
-        .map(|(i, sentence)| {
-            let topic: Vec<&str> = sentence.split_whitespace().take(6).collect();
-            Suggestion {
-                card_type: CardType::Basic,
-                front: format!(
-                    "Card {}: what does the text say about \"{}\"?",
-                    i + 1,
-                    topic.join(" ")
-                ),
-                back: truncate(sentence, BACK_MAX_CHARS),
-            }
-        })
+        .map(|(i, sentence)| basic_card(i, sentence))
         .collect();
     let suggestions = if suggestions.is_empty() {
         vec![Suggestion {
@@ -404,6 +406,20 @@ pub fn offline_answer(user_message: &str) -> String {
         suggestions
     };
     serde_json::json!({ "suggestions": suggestions }).to_string()
+}
+
+/// The offline provider's basic card of the `i`th sentence it uses.
+fn basic_card(i: usize, sentence: &str) -> Suggestion {
+    let topic: Vec<&str> = sentence.split_whitespace().take(6).collect();
+    Suggestion {
+        card_type: CardType::Basic,
+        front: format!(
+            "Card {}: what does the text say about \"{}\"?",
+            i + 1,
+            topic.join(" ")
+        ),
+        back: truncate(sentence, BACK_MAX_CHARS),
+    }
 }
 
 /// The offline answer with card types: per sentence (each once), a cloze when cloze is
@@ -427,16 +443,7 @@ fn offline_typed(source: &str, types: &[CardType]) -> String {
             });
         }
         if types.contains(&CardType::Basic) {
-            let topic: Vec<&str> = sentence.split_whitespace().take(6).collect();
-            suggestions.push(Suggestion {
-                card_type: CardType::Basic,
-                front: format!(
-                    "Card {}: what does the text say about \"{}\"?",
-                    i + 1,
-                    topic.join(" ")
-                ),
-                back: truncate(sentence, BACK_MAX_CHARS),
-            });
+            suggestions.push(basic_card(i, sentence));
         }
     }
     let suggestions: Vec<serde_json::Value> = suggestions

@@ -14,28 +14,8 @@ use sha1::Sha1;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-/// The two note types a package carries.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum NoteKind {
-    /// Front and Back.
-    Basic,
-    /// Text with `{{c1::...}}` deletions, and Back Extra.
-    Cloze,
-}
-
-/// A card as a note.
-#[derive(Debug, Clone)]
-pub struct Note {
-    pub card_id: Uuid,
-    pub kind: NoteKind,
-    /// The front, or a cloze's text.
-    pub front: String,
-    /// The back, or a cloze's Extra.
-    pub back: String,
-    pub tags: Vec<String>,
-    /// The card's last edit.
-    pub modified: DateTime<Utc>,
-}
+use super::cards::Exported;
+use crate::domain::generation::CardType;
 
 /// The deck's name in Anki.
 pub const DECK_NAME: &str = "Almanac";
@@ -59,10 +39,19 @@ pub fn deck_id(user: Uuid) -> i64 {
 }
 
 /// A note type's id (the same in every package).
-pub fn model_id(kind: NoteKind) -> i64 {
+pub fn model_id(kind: CardType) -> i64 {
     match kind {
-        NoteKind::Basic => stable_id("model", b"almanac-basic"),
-        NoteKind::Cloze => stable_id("model", b"almanac-cloze"),
+        CardType::Basic => stable_id("model", b"almanac-basic"),
+        CardType::Cloze => stable_id("model", b"almanac-cloze"),
+    }
+}
+
+/// The stock note type of Anki's that a card of `card_type` is imported as from the CSV
+/// export (every collection has these; the package carries its own).
+pub fn stock_note_type(card_type: CardType) -> &'static str {
+    match card_type {
+        CardType::Basic => "Basic",
+        CardType::Cloze => "Cloze",
     }
 }
 
@@ -73,15 +62,15 @@ pub fn guid(card_id: Uuid) -> String {
 
 /// The cards a note makes: one for a basic note; one per cloze number (`c1`, `c2`...) for
 /// a cloze note, as many as its highest number.
-fn card_count(note: &Note) -> u32 {
-    match note.kind {
-        NoteKind::Basic => 1,
-        NoteKind::Cloze => {
+fn card_count(card: &Exported) -> u32 {
+    match card.card_type {
+        CardType::Basic => 1,
+        CardType::Cloze => {
             static NUMBER: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
                 regex::Regex::new(r"\{\{c([1-9][0-9]*)::").expect("the cloze number pattern")
             });
             NUMBER
-                .captures_iter(&note.front)
+                .captures_iter(&card.front)
                 .filter_map(|c| c[1].parse::<u32>().ok())
                 .max()
                 .unwrap_or(1)
@@ -117,10 +106,10 @@ fn field(name: &str, ord: u32) -> Value {
 }
 
 /// A note type of `kind` in the collection's `models` JSON.
-fn model(kind: NoteKind, deck: i64, now: i64) -> Value {
+fn model(kind: CardType, deck: i64, now: i64) -> Value {
     let id = model_id(kind);
     let (name, fields, template, kind_number) = match kind {
-        NoteKind::Basic => (
+        CardType::Basic => (
             BASIC_NAME,
             vec![field("Front", 0), field("Back", 1)],
             json!({ "name": "Card 1", "ord": 0, "qfmt": "{{Front}}",
@@ -128,7 +117,7 @@ fn model(kind: NoteKind, deck: i64, now: i64) -> Value {
                 "did": null, "bqfmt": "", "bafmt": "" }),
             0,
         ),
-        NoteKind::Cloze => (
+        CardType::Cloze => (
             CLOZE_NAME,
             vec![field("Text", 0), field("Back Extra", 1)],
             json!({ "name": "Cloze", "ord": 0, "qfmt": "{{cloze:Text}}",
@@ -142,7 +131,7 @@ fn model(kind: NoteKind, deck: i64, now: i64) -> Value {
         "did": deck, "tmpls": [template], "flds": fields, "css": CSS,
         "latexPre": "\\documentclass[12pt]{article}\n\\special{papersize=3in,5in}\n\\usepackage{amssymb,amsmath}\n\\pagestyle{empty}\n\\setlength{\\parindent}{0in}\n\\begin{document}\n",
         "latexPost": "\\end{document}", "latexsvg": false,
-        "req": [[0, if kind == NoteKind::Basic { "all" } else { "any" }, [0]]],
+        "req": [[0, if kind == CardType::Basic { "all" } else { "any" }, [0]]],
         "tags": [], "vers": [],
     })
 }
@@ -179,19 +168,19 @@ create index ix_revlog_cid on revlog (cid);
 create index ix_notes_csum on notes (csum);
 ";
 
-/// Writes the collection of `notes` into the SQLite database `conn`.
+/// Writes the collection of `cards`' notes into the SQLite database `conn`.
 fn write_collection(
     conn: &Connection,
     user: Uuid,
-    notes: &[Note],
+    cards: &[Exported],
     now: DateTime<Utc>,
 ) -> rusqlite::Result<()> {
     conn.execute_batch(SCHEMA)?;
     let deck = deck_id(user);
     let secs = now.timestamp();
     let models = json!({
-        model_id(NoteKind::Basic).to_string(): model(NoteKind::Basic, deck, secs),
-        model_id(NoteKind::Cloze).to_string(): model(NoteKind::Cloze, deck, secs),
+        model_id(CardType::Basic).to_string(): model(CardType::Basic, deck, secs),
+        model_id(CardType::Cloze).to_string(): model(CardType::Cloze, deck, secs),
     });
     let decks = json!({ "1": self::deck(1, "Default", secs), deck.to_string(): self::deck(deck, DECK_NAME, secs) });
     let dconf = json!({ "1": {
@@ -204,8 +193,8 @@ fn write_collection(
             "minSpace": 1, "perDay": 200 },
     } });
     let conf = json!({ "activeDecks": [1], "curDeck": 1, "newSpread": 0, "collapseTime": 1200,
-        "timeLim": 0, "estTimes": true, "dueCounts": true, "curModel": model_id(NoteKind::Basic).to_string(),
-        "nextPos": notes.len() + 1, "sortType": "noteFld", "sortBackwards": false, "addToCur": true });
+        "timeLim": 0, "estTimes": true, "dueCounts": true, "curModel": model_id(CardType::Basic).to_string(),
+        "nextPos": cards.len() + 1, "sortType": "noteFld", "sortBackwards": false, "addToCur": true });
     conn.execute(
         "insert into col values (1, ?1, ?2, ?2, 11, 0, 0, 0, ?3, ?4, ?5, ?6, '{}')",
         params![
@@ -217,25 +206,25 @@ fn write_collection(
             dconf.to_string(),
         ],
     )?;
-    for (position, note) in notes.iter().enumerate() {
-        let seed = note.card_id.as_bytes();
+    for (position, card) in cards.iter().enumerate() {
+        let seed = card.id.as_bytes();
         let note_id = stable_id("note", seed);
-        let modified = note.modified.timestamp();
+        let modified = card.updated_at.timestamp();
         conn.execute(
             "insert into notes values (?1, ?2, ?3, ?4, -1, ?5, ?6, ?7, ?8, 0, '')",
             params![
                 note_id,
-                guid(note.card_id),
-                model_id(note.kind),
+                guid(card.id),
+                model_id(card.card_type),
                 modified,
-                anki_tags(&note.tags),
-                format!("{}\u{1f}{}", note.front, note.back),
-                note.front,
-                checksum(&note.front),
+                anki_tags(&card.tags),
+                format!("{}\u{1f}{}", card.front, card.back),
+                card.front,
+                checksum(&card.front),
             ],
         )?;
         // New cards, in the order the cards were made: one, or one per cloze number.
-        for ord in 0..card_count(note) {
+        for ord in 0..card_count(card) {
             let card_seed = [seed.as_slice(), &ord.to_be_bytes()].concat();
             let id = if ord == 0 {
                 stable_id("card", seed)
@@ -251,12 +240,12 @@ fn write_collection(
     Ok(())
 }
 
-/// The `.apkg` of `user`'s `notes` (blocking: SQLite and zip work on a temporary file).
-pub fn package(user: Uuid, notes: &[Note], now: DateTime<Utc>) -> anyhow::Result<Vec<u8>> {
+/// The `.apkg` of `user`'s `cards`, one note each (blocking: SQLite and zip work on a temporary file).
+pub fn package(user: Uuid, cards: &[Exported], now: DateTime<Utc>) -> anyhow::Result<Vec<u8>> {
     let path = std::env::temp_dir().join(format!("almanac-{}.anki2", Uuid::new_v4()));
     let collection = (|| {
         let conn = Connection::open(&path)?;
-        write_collection(&conn, user, notes, now)?;
+        write_collection(&conn, user, cards, now)?;
         conn.close().map_err(|(_, error)| error)?;
         anyhow::Ok(std::fs::read(&path)?)
     })();
@@ -288,12 +277,12 @@ mod tests {
         assert_eq!(deck_id(user), deck_id(user));
         for id in [
             deck_id(user),
-            model_id(NoteKind::Basic),
-            model_id(NoteKind::Cloze),
+            model_id(CardType::Basic),
+            model_id(CardType::Cloze),
         ] {
             assert!(id > 1 << 40 && id < 1 << 53, "{id}");
         }
-        assert_ne!(model_id(NoteKind::Basic), model_id(NoteKind::Cloze));
+        assert_ne!(model_id(CardType::Basic), model_id(CardType::Cloze));
         assert_eq!(checksum("Hello"), 0xf7ff9e8b);
         assert_eq!(
             anki_tags(&["a".into(), "two words".into()]),

@@ -35,7 +35,7 @@ pub enum Written<T> {
     /// reader compares them); nothing was written.
     Duplicate(Uuid),
     /// The new sides do not make a card of its type (the field, why); nothing was written.
-    Invalid(&'static str, String),
+    Invalid(&'static str, &'static str),
 }
 
 /// The caller's card whose sides compare equal to these (a cloze's text alone), other
@@ -109,16 +109,8 @@ pub async fn update<T: Row>(
     let Some((card_type, front, back)) = sides else {
         return Ok(None);
     };
-    match card_type {
-        CardType::Basic if back.trim().is_empty() => {
-            let why = "a basic card's back must not be empty";
-            return Ok(Some(Written::Invalid("back", why.into())));
-        }
-        CardType::Cloze if !crate::domain::generation::has_cloze(&front) => {
-            let why = "a cloze card's front must hide at least one part as {{c1::...}}";
-            return Ok(Some(Written::Invalid("front", why.into())));
-        }
-        _ => {}
+    if let Some((field, why)) = card_type.sides_problem(&front, &back) {
+        return Ok(Some(Written::Invalid(field, why)));
     }
     if let Some(other) = duplicate_of(conn, card_type, &front, &back, Some(id)).await? {
         return Ok(Some(Written::Duplicate(other)));

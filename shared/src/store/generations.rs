@@ -291,24 +291,27 @@ pub async fn save_step(
 
 /// The key of each of `cards` (`card_type_key`, in their order), and whether `user` has a
 /// card with it already.
+///
+/// The cards go as one JSON array rather than as arrays to `unnest`: the planner counts the
+/// elements of an array it is given, so every call would be planned again for its number of
+/// cards (and the key functions inlined again with it), which cost more than the keys.
 pub async fn card_keys(
     pool: &PgPool,
     user: Uuid,
     cards: &[(CardType, &str, &str)],
 ) -> sqlx::Result<Vec<(String, bool)>> {
-    let types: Vec<&str> = cards.iter().map(|c| c.0.as_str()).collect();
-    let fronts: Vec<&str> = cards.iter().map(|c| c.1).collect();
-    let backs: Vec<&str> = cards.iter().map(|c| c.2).collect();
+    let cards: Vec<(&str, &str, &str)> = cards
+        .iter()
+        .map(|(card_type, front, back)| (card_type.as_str(), *front, *back))
+        .collect();
     sqlx::query_as(
         "select t.key, exists (select 1 from cards c where c.user_id = $1 and c.key = t.key)
-         from (select card_type_key(k, f, b) as key, i
-               from unnest($2::text[], $3::text[], $4::text[]) with ordinality as u(k, f, b, i)) t
+         from (select card_type_key(c ->> 0, c ->> 1, c ->> 2) as key, i
+               from jsonb_array_elements($2) with ordinality as u(c, i)) t
          order by t.i",
     )
     .bind(user)
-    .bind(types)
-    .bind(fronts)
-    .bind(backs)
+    .bind(Json(cards))
     .fetch_all(pool)
     .await
 }

@@ -394,8 +394,6 @@ impl<'a> Generator<'a> {
         }
     }
 
-    /// Every batch was saved by an earlier attempt (or the card limit was reached): only
-    /// the job and the generation remain to be ended.
     /// Ends a generation that reuses `earlier`'s suggestions: no AI call, nothing spent.
     async fn reuse(self, earlier: Uuid) -> JobResult {
         self.emit(Event::progress(
@@ -430,6 +428,8 @@ impl<'a> Generator<'a> {
         Ok(Some(Finished::succeeded(result)))
     }
 
+    /// Every batch was saved by an earlier attempt (or the card limit was reached): only
+    /// the job and the generation remain to be ended.
     async fn finish(self) -> JobResult {
         self.emit(self.saving()).await;
         let (result, metadata) = (self.result(), self.metadata());

@@ -83,6 +83,9 @@ pub const CLAIMED_JOB: &str = "claimed_job";
 /// job's id as [`CLAIMED_JOB`] (`claimed.id as claimed_job`); the row comes back as
 /// [`Claim::started`].
 ///
+/// The ids go through a subquery: the planner would count the elements of the array
+/// itself and plan each claim again for its size, which cost more than the claim.
+///
 /// The ids are sorted, so the rows are locked in one order and two batches that share a job
 /// (a delivery repeated after a reconnect) wait for each other rather than deadlock.
 pub async fn claim(
@@ -102,11 +105,11 @@ pub async fn claim(
         .push_bind(worker)
         .push(
             ", heartbeat_at = now(), started_at = coalesce(started_at, now()), updated_at = now()
-            where id = any(",
+            where id = any((select ",
         )
         .push_bind(&sorted)
         .push(
-            ") and status = 'pending' and run_after <= now()
+            "::uuid[])::uuid[]) and status = 'pending' and run_after <= now()
             returning id, user_id, kind, attempts, max_attempts, payload, trace_context,
                 cancel_requested, events_token),
          started as (",
