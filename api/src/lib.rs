@@ -50,6 +50,7 @@ use crate::{
         schedules::SchedulesApi,
         suggestions::SuggestionsApi,
         themes::ThemesApi,
+        unsubscribe::UnsubscribeApi,
         usage::UsageApi,
         webhooks::WebhooksApi,
     },
@@ -67,7 +68,7 @@ pub type Apis = (
         SavedCalendarsApi,
         CalendarFeedApi,
     ),
-    (ThemesApi, SchedulesApi),
+    (ThemesApi, SchedulesApi, UnsubscribeApi),
     (
         OrganicBrandsApi,
         OrganicLibraryApi,

@@ -9,10 +9,14 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use lettre::{
     AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor,
-    message::{Mailbox, MultiPart},
+    message::{
+        Mailbox, MultiPart,
+        header::{HeaderName, HeaderValue},
+    },
 };
 
 use crate::config::{EmailProvider, Settings};
+pub use crate::unsubscribe::ListHeaders;
 
 /// What an email to a user says: its subject, plain text and HTML.
 pub struct Notice {
@@ -30,6 +34,14 @@ pub fn escape_html(text: &str) -> String {
         .replace('\'', "&#39;")
 }
 
+/// The address of a mailbox (`Almanac <digests@example.com>` is `digests@example.com`).
+pub fn address_of(mailbox: &str) -> String {
+    mailbox
+        .parse::<Mailbox>()
+        .map(|m| m.email.to_string())
+        .unwrap_or_else(|_| mailbox.to_owned())
+}
+
 /// One message to one recipient.
 #[derive(Debug, Clone)]
 pub struct OutgoingEmail {
@@ -41,6 +53,25 @@ pub struct OutgoingEmail {
     pub message_id: String,
     /// The delivery's id: Resend's `Idempotency-Key`, the outbox file's name.
     pub delivery_id: uuid::Uuid,
+    /// A scheduled digest's list headers: its one-click unsubscribe and its list's id.
+    pub list: Option<ListHeaders>,
+}
+
+impl OutgoingEmail {
+    /// The headers beyond the usual ones: `List-Unsubscribe`, `List-Unsubscribe-Post` and
+    /// `List-Id` of a scheduled digest.
+    pub fn extra_headers(&self) -> Vec<(&'static str, String)> {
+        self.list
+            .as_ref()
+            .map(|list| {
+                vec![
+                    ("List-Unsubscribe", list.unsubscribe.clone()),
+                    ("List-Unsubscribe-Post", list.unsubscribe_post.to_owned()),
+                    ("List-Id", list.id.clone()),
+                ]
+            })
+            .unwrap_or_default()
+    }
 }
 
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
@@ -96,11 +127,18 @@ fn mime_message(from: &Mailbox, email: &OutgoingEmail) -> Result<Message, MailEr
         .to
         .parse()
         .map_err(|e| MailError::Permanent(format!("recipient `{}`: {e}", email.to)))?;
-    Message::builder()
+    let mut message = Message::builder()
         .from(from.clone())
         .to(to)
         .subject(&email.subject)
-        .message_id(Some(email.message_id.clone()))
+        .message_id(Some(email.message_id.clone()));
+    for (name, value) in email.extra_headers() {
+        message = message.raw_header(HeaderValue::new(
+            HeaderName::new_from_ascii_str(name),
+            value,
+        ));
+    }
+    message
         .multipart(MultiPart::alternative_plain_html(
             email.text.clone(),
             email.html.clone(),
@@ -155,7 +193,7 @@ impl Mailer for ResendMailer {
             "subject": email.subject,
             "html": email.html,
             "text": email.text,
-            "headers": { "Message-ID": email.message_id },
+            "headers": resend_headers(email),
         });
         let answer = self
             .http
@@ -201,6 +239,16 @@ impl Mailer for ResendMailer {
     fn idempotent(&self) -> bool {
         true
     }
+}
+
+/// The headers Resend is asked to add: `Message-ID`, and a digest's list headers.
+fn resend_headers(email: &OutgoingEmail) -> serde_json::Value {
+    let mut headers = serde_json::Map::new();
+    headers.insert("Message-ID".into(), email.message_id.clone().into());
+    for (name, value) in email.extra_headers() {
+        headers.insert(name.into(), value.into());
+    }
+    headers.into()
 }
 
 /// Each email written as `<delivery id>.eml` under a folder, sent nowhere: a newcomer's

@@ -12,7 +12,7 @@ use std::{
 use futures::StreamExt;
 use url::Url;
 
-use crate::domain::synthesis::Document;
+use crate::domain::synthesis::{Document, DocumentKind};
 
 /// Items taken from one feed.
 pub const FEED_ITEMS: usize = 20;
@@ -313,6 +313,8 @@ pub fn parse_feed(source: &str, body: &[u8]) -> Result<Vec<Document>, FetchError
                     .take(TEXT_CHARS)
                     .collect(),
                 url: entry.links.first().map(|l| l.href.clone()),
+                kind: DocumentKind::FeedItem,
+                guid: Some(entry.id).filter(|id| !id.trim().is_empty()),
             }
         })
         .collect())
@@ -344,6 +346,8 @@ pub fn page_document(source: &str, html: &str) -> Document {
             .take(TEXT_CHARS)
             .collect(),
         url: Some(source.to_owned()),
+        kind: DocumentKind::Page,
+        guid: None,
     }
 }
 

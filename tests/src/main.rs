@@ -36,6 +36,8 @@ mod channel_warnings;
 #[cfg(test)]
 mod deploy;
 #[cfg(test)]
+mod digests;
+#[cfg(test)]
 mod events;
 #[cfg(test)]
 mod faults;
@@ -55,6 +57,8 @@ mod isolation;
 mod job_core;
 #[cfg(test)]
 mod job_errors;
+#[cfg(test)]
+mod local_schedules;
 #[cfg(test)]
 mod log_fields;
 #[cfg(test)]

@@ -66,20 +66,7 @@ async fn syntheses(app: &TestApp, user: Uuid, theme: &str) -> Vec<Value> {
 
 /// Waits until every synthesis and email job has ended; returns the syntheses.
 async fn settled(app: &TestApp, user: Uuid, theme: &str) -> Vec<Value> {
-    eventually(
-        Duration::from_secs(20),
-        "syntheses and emails to settle",
-        || async {
-            let open: i64 = sqlx::query_scalar(
-                "select count(*) from jobs where status in ('pending', 'running')",
-            )
-            .fetch_one(&app.db)
-            .await
-            .unwrap();
-            (open == 0).then_some(())
-        },
-    )
-    .await;
+    app.jobs_settled().await;
     syntheses(app, user, theme).await
 }
 
@@ -101,10 +88,8 @@ async fn a_due_schedule_runs_once_across_three_workers_and_emails_each_recipient
     let theme = scheduled_theme(&app, user, &recipients).await;
     let clock = ManualClock::new(monday_morning());
 
-    // Not due before 09:00, nor on another day.
+    // Not due before 09:00.
     clock.set("2030-01-07T08:59:00Z".parse().unwrap());
-    assert_eq!(tick(&app, 0, &clock).await, 0);
-    clock.set("2030-01-08T09:30:00Z".parse().unwrap());
     assert_eq!(tick(&app, 0, &clock).await, 0);
 
     // Three workers tick at the same moment.
@@ -175,7 +160,9 @@ async fn a_due_schedule_runs_once_across_three_workers_and_emails_each_recipient
             .iter()
             .all(|d| d["status"] == "sent" && d["attempts"] == 1)
     );
-    // The next Monday it runs again.
+    // Nor on another day; the next Monday it runs again.
+    clock.set("2030-01-08T09:30:00Z".parse().unwrap());
+    assert_eq!(tick(&app, 0, &clock).await, 0);
     clock.set("2030-01-14T09:00:00Z".parse().unwrap());
     assert_eq!(tick(&app, 1, &clock).await, 1);
     assert_eq!(settled(&app, user, &theme).await.len(), 2);
@@ -461,6 +448,28 @@ async fn a_digest_goes_through_resend_once_with_one_idempotency_key() {
         assert_eq!(request.authorization.as_deref(), Some("Bearer re_test_key"));
         assert_eq!(request.body["to"], json!(["ana@example.com"]));
         assert!(request.body["subject"].as_str().unwrap().contains("Tea"));
+        // The same Message-ID on every try, and the digest's list headers.
+        let headers = &request.body["headers"];
+        assert_eq!(
+            headers["Message-ID"],
+            received[0].body["headers"]["Message-ID"]
+        );
+        assert!(
+            headers["List-Unsubscribe"]
+                .as_str()
+                .unwrap()
+                .contains("/unsubscribe/")
+        );
+        assert_eq!(
+            headers["List-Unsubscribe-Post"],
+            "List-Unsubscribe=One-Click"
+        );
+        assert!(
+            headers["List-Id"]
+                .as_str()
+                .unwrap()
+                .starts_with("\"Tea\" <")
+        );
     }
     assert!(delivery["email_url"].is_null());
 }
@@ -501,6 +510,19 @@ async fn the_outbox_keeps_each_digest_and_no_provider_says_so() {
     let message = opened.text().await.unwrap();
     assert!(message.contains("To: ana@example.com"), "{message}");
     assert!(message.contains("Subject: "), "{message}");
+    // A scheduled digest's list headers (RFC 2369, 2919, 8058), as kept.
+    let head = message
+        .split("\r\n\r\n")
+        .next()
+        .unwrap()
+        .replace("\r\n ", " ");
+    for header in [
+        "List-Unsubscribe: <http",
+        "List-Unsubscribe-Post: List-Unsubscribe=One-Click",
+        "List-Id: \"Tea\" <",
+    ] {
+        assert!(head.contains(header), "{header} in {head}");
+    }
     // Not another user's.
     let stranger = app
         .client

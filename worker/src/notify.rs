@@ -32,6 +32,7 @@ pub(crate) async fn email_owner(ctx: &JobContext, user: Uuid, about: Uuid, notic
         html: notice.html,
         message_id: format!("<{about}.{id}@almanac>"),
         delivery_id: id,
+        list: None,
     };
     if let Err(error) = ctx.mailer.send(&email).await {
         tracing::warn!(about = %about, error = %error, "emailing the owner failed");

@@ -14,7 +14,10 @@ use almanac_shared::{
     queue,
     store::themes,
 };
-use chrono::{DateTime, Datelike, Utc};
+use std::collections::HashMap;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use chrono_tz::Tz;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
@@ -73,31 +76,76 @@ pub struct Started {
     pub job_id: Uuid,
 }
 
-/// Marks the schedules due at `now` whose owner has spent the day's AI budget: they are not
-/// started that (UTC) day, and say why.
-async fn skip_over_budget(
+/// A due schedule, its zone (none: UTC) and its day there.
+type Due<'a> = (&'a themes::Candidate, Option<Tz>, NaiveDate);
+/// A schedule not due yet, and when it may next be (none: never, as it stands).
+type Waiting = (Uuid, Option<DateTime<Utc>>);
+
+/// Of the schedules `due` at `now`, marks those whose owner has spent the day's AI budget
+/// (`limit` tokens, a UTC day) as not started on their day, with why; returns the others.
+async fn skip_over_budget<'a>(
     tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
+    due: Vec<Due<'a>>,
     now: DateTime<Utc>,
     limit: u64,
-) -> sqlx::Result<()> {
-    let today = now.date_naive();
-    let reason =
-        format!("not started on {today}: the owner's daily AI budget of {limit} tokens was spent");
-    let skipped = themes::skip_over_budget(
-        tx,
-        synthesis::day_code(now.weekday()),
-        &now.format("%H:%M").to_string(),
-        today,
-        limit,
-        &reason,
-    )
-    .await?;
-    for schedule in &skipped {
-        tracing::info!(schedule_id = %schedule, reason = %reason, "scheduled synthesis skipped");
+) -> sqlx::Result<Vec<Due<'a>>> {
+    let owners: Vec<Uuid> = due.iter().map(|(c, _, _)| c.user_id).collect();
+    let spent = themes::over_budget(tx, &owners, now.date_naive(), limit).await?;
+    let (skipped, runs): (Vec<_>, Vec<_>) = due
+        .into_iter()
+        .partition(|(c, _, _)| spent.contains(&c.user_id));
+    let skips: Vec<themes::Skip> = skipped
+        .iter()
+        .map(|(c, zone, day)| themes::Skip {
+            id: c.id,
+            day: *day,
+            reason: format!(
+                "not started on {day}: the owner's daily AI budget of {limit} tokens was spent"
+            ),
+            due_at: synthesis::next_due(
+                &c.days.0,
+                &c.time,
+                *zone,
+                c.last_run_at,
+                synthesis::next_day_start(*zone, now),
+            ),
+        })
+        .collect();
+    themes::skip_schedules(tx, &skips).await?;
+    for skip in &skips {
+        tracing::info!(schedule_id = %skip.id, reason = %skip.reason, "scheduled synthesis skipped");
     }
     metrics::counter!("scheduler_runs_skipped_total", "reason" => "budget")
-        .increment(skipped.len() as u64);
-    Ok(())
+        .increment(skips.len() as u64);
+    Ok(runs)
+}
+
+/// Sorts the candidates into those due at `now` (in their zone, on their day), and the
+/// others with when each may next be due (not before tomorrow for one skipped today).
+fn triage(candidates: &[themes::Candidate], now: DateTime<Utc>) -> (Vec<Due<'_>>, Vec<Waiting>) {
+    let mut due = Vec::new();
+    let mut waiting = Vec::new();
+    for candidate in candidates {
+        let zone = candidate
+            .timezone
+            .as_deref()
+            .and_then(synthesis::parse_timezone);
+        let day = synthesis::schedule_day(zone, now);
+        let (days, time, last) = (&candidate.days.0, &candidate.time, candidate.last_run_at);
+        let skipped_today = candidate.skipped_day == Some(day);
+        if !skipped_today && synthesis::is_due(candidate.enabled, days, time, zone, last, now) {
+            due.push((candidate, zone, day));
+        } else {
+            let after = if skipped_today {
+                synthesis::next_day_start(zone, now)
+            } else {
+                now
+            };
+            let next = synthesis::next_due(days, time, zone, last, after);
+            waiting.push((candidate.id, next));
+        }
+    }
+    (due, waiting)
 }
 
 /// Starts the schedules due at `clock.now()`; returns what it started.
@@ -110,35 +158,37 @@ pub async fn tick(ctx: &JobContext, clock: &dyn Clock) -> anyhow::Result<Vec<Sta
 
 async fn start_due(ctx: &JobContext, clock: &dyn Clock) -> anyhow::Result<Vec<Started>> {
     let now: DateTime<Utc> = clock.now();
-    let today = now.date_naive();
     let mut tx = ctx.pool.begin().await?;
+    // SQL narrows the schedules to those that may be due (their `due_at` come, their
+    // retry's time come, their owner generating nothing) and locks them; whether each is
+    // due is the pure rule's to say, in the schedule's own zone.
+    let candidates = themes::lock_candidates(&mut tx, now, 100).await?;
+    let (mut due, waiting) = triage(&candidates, now);
+    let (ids, next): (Vec<Uuid>, Vec<Option<DateTime<Utc>>>) = waiting.into_iter().unzip();
+    themes::set_due(&mut tx, &ids, &next).await?;
     if let Some(limit) = ctx.settings.ai.user_daily_tokens {
-        skip_over_budget(&mut tx, now, limit).await?;
+        due = skip_over_budget(&mut tx, due, now, limit).await?;
     }
-    // SQL narrows the schedules to those that may run today (this weekday, not run today,
-    // not skipped, their retry's time come, their owner generating nothing) and locks
-    // them; whether each is due is the pure rule's to say.
-    let candidates = themes::lock_candidates(
-        &mut tx,
-        synthesis::day_code(now.weekday()),
-        today,
-        now,
-        MAX_SCHEDULED_ATTEMPTS_PER_DAY,
-    )
-    .await?;
-    let due: Vec<Uuid> = candidates
+    // A failed run's retry waits for its backoff, and not past the schedule's day.
+    let tomorrow: HashMap<Uuid, DateTime<Utc>> = due
         .iter()
-        .filter(|c| synthesis::is_due(c.enabled, &c.days.0, &c.time_utc, c.last_run_at, now))
-        .map(|c| c.id)
+        .map(|(c, zone, _)| (c.id, synthesis::next_day_start(*zone, now)))
         .collect();
-    let claimed = themes::claim_schedules(&mut tx, &due, today).await?;
+    let due: Vec<(Uuid, NaiveDate)> = due.iter().map(|(c, _, day)| (c.id, *day)).collect();
+    let claimed = themes::claim_schedules(&mut tx, &due).await?;
     let mut started = Vec::with_capacity(claimed.len());
     for schedule in claimed {
         let synthesis_id = Uuid::now_v7();
         let job = NewJob::new(schedule.user_id, &SynthesisJob { synthesis_id });
         job.insert(&mut *tx).await?;
-        // Should this run fail, the next may start after the backoff.
-        let retry_at = now + synthesis::retry_delay(schedule.attempts_today);
+        // Should this run fail, the next may start after the backoff, and not again that
+        // day once its attempts are spent.
+        let tomorrow = tomorrow[&schedule.id];
+        let retry_at = if schedule.attempts_today >= MAX_SCHEDULED_ATTEMPTS_PER_DAY {
+            tomorrow
+        } else {
+            (now + synthesis::retry_delay(schedule.attempts_today)).min(tomorrow)
+        };
         themes::start_scheduled_synthesis(&mut tx, &schedule, synthesis_id, job.id, now, retry_at)
             .await?;
         started.push(Started {

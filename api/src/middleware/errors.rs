@@ -30,10 +30,23 @@ pub(super) fn is_json(response: &Response) -> bool {
         .is_some_and(|v| v.starts_with("application/json"))
 }
 
-/// Any error response that is not JSON yet (e.g. poem's 404 for an unknown route) gets the envelope.
+/// A page for a person (an unsubscribe link's), which says what went wrong in its own words.
+fn is_page(response: &Response) -> bool {
+    response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/html"))
+}
+
+/// Any error response that is not JSON yet (e.g. poem's 404 for an unknown route) gets the
+/// envelope; pages for people keep their words.
 pub(super) async fn ensure_json_error(response: Response) -> Response {
     let status = response.status();
-    if (status.is_client_error() || status.is_server_error()) && !is_json(&response) {
+    if (status.is_client_error() || status.is_server_error())
+        && !is_json(&response)
+        && !is_page(&response)
+    {
         let retry_after = response.headers().get(header::RETRY_AFTER).cloned();
         let message = response
             .into_body()

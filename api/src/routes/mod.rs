@@ -12,6 +12,7 @@ pub mod saved_calendars;
 pub mod schedules;
 pub mod suggestions;
 pub mod themes;
+pub mod unsubscribe;
 pub mod usage;
 pub mod webhooks;
 

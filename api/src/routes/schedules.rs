@@ -4,7 +4,10 @@
 use almanac_shared::store::user_tx;
 use almanac_shared::{
     config::EmailProvider,
-    domain::synthesis::{DeliveryStatus, ScheduleSpec},
+    domain::synthesis::{
+        DeliveryStatus, ScheduleInput, ScheduleSpec, next_due, parse_email, parse_timezone,
+        utc_time_today,
+    },
     store::themes,
 };
 use chrono::{DateTime, Utc};
@@ -25,27 +28,58 @@ use crate::{
     state::AppState,
 };
 
-/// A theme's schedule (seed 004).
+/// A theme's schedule (seed 004), in UTC or in its reader's time zone.
 #[derive(Debug, Clone, Object)]
 pub struct Schedule {
     pub id: Uuid,
     pub theme_id: Uuid,
     pub enabled: bool,
-    /// `mon`..`sun`.
+    /// `mon`..`sun`: days in `timezone` when there is one, else UTC days.
     pub days: Vec<String>,
-    /// `HH:MM`, UTC.
+    /// `HH:MM`, UTC. With a `timezone`, the UTC time `time_local` falls at today.
     pub time_utc: String,
+    /// The IANA time zone the schedule keeps (`Europe/Paris`), or `null`: UTC (seed 004).
+    #[oai(nullable)]
+    pub timezone: Option<String>,
+    /// `HH:MM` in `timezone`, or `null` without one.
+    #[oai(nullable)]
+    pub time_local: Option<String>,
     /// At most 3.
     pub emails: Vec<String>,
+    /// Whether a run whose sources hold nothing new still mails a short "nothing new"
+    /// digest (else it sends nothing, and its deliveries say `skipped`, `NOTHING_NEW`).
+    pub send_when_empty: bool,
     /// When it last ran (the moment it was due).
     #[oai(nullable)]
     pub last_run_at: Option<DateTime<Utc>>,
-    /// The last UTC day it was due but not started, and why (its owner's daily AI budget,
-    /// `AI_USER_DAILY_TOKENS`, was spent).
+    /// When it will next run as it stands, or `null` (disabled, or no days).
+    #[oai(nullable)]
+    pub next_run_at: Option<DateTime<Utc>>,
+    /// Addresses that unsubscribed from this digest (its one-click link): the schedule
+    /// refuses them until the owner clears them.
+    pub suppressions: Vec<Suppression>,
+    /// The last day it was due but not started, and why (its owner's daily AI budget,
+    /// `AI_USER_DAILY_TOKENS`, was spent); a day in `timezone` when there is one.
     #[oai(nullable)]
     pub skipped_day: Option<chrono::NaiveDate>,
     #[oai(nullable)]
     pub skip_reason: Option<String>,
+}
+
+/// An address that unsubscribed from the digest, and when.
+#[derive(Debug, Clone, Object)]
+pub struct Suppression {
+    pub email: String,
+    pub since: DateTime<Utc>,
+}
+
+impl From<themes::Suppression> for Suppression {
+    fn from(s: themes::Suppression) -> Self {
+        Self {
+            email: s.address,
+            since: s.created_at,
+        }
+    }
 }
 
 #[derive(sqlx::FromRow)]
@@ -54,35 +88,66 @@ struct ScheduleRow {
     theme_id: Uuid,
     enabled: bool,
     days: sqlx::types::Json<Vec<String>>,
-    time_utc: String,
+    time_utc: Option<String>,
+    timezone: Option<String>,
+    time_local: Option<String>,
     emails: sqlx::types::Json<Vec<String>>,
+    send_when_empty: bool,
     last_run_at: Option<DateTime<Utc>>,
     skipped_day: Option<chrono::NaiveDate>,
     skip_reason: Option<String>,
 }
 
-impl From<ScheduleRow> for Schedule {
-    fn from(r: ScheduleRow) -> Self {
-        Self {
-            id: r.id,
-            theme_id: r.theme_id,
-            enabled: r.enabled,
-            days: r.days.0,
-            time_utc: r.time_utc,
-            emails: r.emails.0,
-            last_run_at: r.last_run_at,
-            skipped_day: r.skipped_day,
-            skip_reason: r.skip_reason,
+impl ScheduleRow {
+    fn answer(self, now: DateTime<Utc>, suppressions: Vec<themes::Suppression>) -> Schedule {
+        let zone = self.timezone.as_deref().and_then(parse_timezone);
+        let time = self
+            .time_local
+            .clone()
+            .or(self.time_utc)
+            .unwrap_or_default();
+        let time_utc = match zone {
+            Some(zone) => utc_time_today(zone, &time, now).unwrap_or_default(),
+            None => time.clone(),
+        };
+        let next_run_at = self
+            .enabled
+            .then(|| next_due(&self.days.0, &time, zone, self.last_run_at, now))
+            .flatten();
+        Schedule {
+            id: self.id,
+            theme_id: self.theme_id,
+            enabled: self.enabled,
+            days: self.days.0,
+            time_utc,
+            timezone: self.timezone,
+            time_local: self.time_local,
+            emails: self.emails.0,
+            send_when_empty: self.send_when_empty,
+            last_run_at: self.last_run_at,
+            next_run_at,
+            suppressions: suppressions.into_iter().map(Into::into).collect(),
+            skipped_day: self.skipped_day,
+            skip_reason: self.skip_reason,
         }
     }
 }
 
+/// A schedule to create or replace: `time_utc` (seed 004), or a `timezone` with
+/// `time_local` (then `time_utc` is ignored).
 #[derive(Debug, Clone, Object)]
 pub struct UpsertSchedule {
     pub enabled: bool,
     pub days: Vec<String>,
-    pub time_utc: String,
+    /// `HH:MM`, UTC; required without `timezone`.
+    pub time_utc: Option<String>,
+    /// An IANA time zone (`Europe/Paris`): `days` and `time_local` are then its own.
+    pub timezone: Option<String>,
+    /// `HH:MM` in `timezone`; required with it.
+    pub time_local: Option<String>,
     pub emails: Vec<String>,
+    /// Mail a short "nothing new" digest when the sources hold nothing new (default false).
+    pub send_when_empty: Option<bool>,
 }
 
 /// One email of a synthesis to one recipient.
@@ -92,6 +157,10 @@ pub struct Delivery {
     pub synthesis_id: Uuid,
     pub recipient: String,
     pub status: DeliveryStatus,
+    /// Why it was `skipped`: `NOTHING_NEW` (the sources held nothing an earlier digest of
+    /// the schedule did not carry).
+    #[oai(nullable)]
+    pub reason: Option<String>,
     pub attempts: i32,
     #[oai(nullable)]
     pub last_error: Option<Value>,
@@ -136,12 +205,15 @@ impl SchedulesApi {
         let mut tx = user_tx(&state.pool, auth.user().id).await?;
         theme(&mut tx, id.0).await?;
         let row: Option<ScheduleRow> = themes::schedule(&mut tx, id.0).await?;
+        let suppressions = themes::suppressions(&mut tx, id.0).await?;
         tx.commit().await?;
-        Ok(Json(OrNull(row.map(Into::into))))
+        Ok(Json(OrNull(
+            row.map(|r| r.answer(Utc::now(), suppressions)),
+        )))
     }
 
-    /// Create or replace the theme's schedule: `days` (`mon`..`sun`), `time_utc` (`HH:MM`),
-    /// up to 3 `emails`; 422 for invalid values.
+    /// Create or replace the theme's schedule: `days` (`mon`..`sun`), `time_utc` (`HH:MM`)
+    /// or a `timezone` with `time_local`, up to 3 `emails`; 422 for invalid values.
     #[oai(
         path = "/api/v1/themes/:id/schedule",
         method = "put",
@@ -156,13 +228,39 @@ impl SchedulesApi {
     ) -> Answer<Json<Schedule>, { can::STORED | can::BODY | can::NOT_FOUND | can::UNPROCESSABLE }>
     {
         let body = body.0;
-        let spec = ScheduleSpec::parse(body.enabled, &body.days, &body.time_utc, &body.emails)
-            .map_err(ApiError::semantically_invalid)?;
+        let spec = ScheduleSpec::parse(ScheduleInput {
+            enabled: body.enabled,
+            days: &body.days,
+            time_utc: body.time_utc.as_deref(),
+            timezone: body.timezone.as_deref(),
+            time_local: body.time_local.as_deref(),
+            emails: &body.emails,
+            send_when_empty: body.send_when_empty.unwrap_or(false),
+        })
+        .map_err(ApiError::semantically_invalid)?;
         let mut tx = user_tx(&state.pool, auth.user().id).await?;
+        let suppressions = themes::suppressions(&mut tx, id.0).await?;
+        if let Some(kept_out) = suppressions.iter().find(|s| {
+            spec.emails
+                .iter()
+                .any(|e| e.eq_ignore_ascii_case(&s.address))
+        }) {
+            return Err(ApiError::unprocessable_field(
+                "emails",
+                format!(
+                    "`{}` unsubscribed from this digest on {}: clear that first (DELETE /api/v1/themes/{}/schedule/suppressions/{})",
+                    kept_out.address,
+                    kept_out.created_at.date_naive(),
+                    id.0,
+                    kept_out.address
+                ),
+            )
+            .into());
+        }
         let row: Option<ScheduleRow> = themes::upsert_schedule(&mut tx, id.0, &spec).await?;
         tx.commit().await?;
         Ok(row
-            .map(|r| Json(r.into()))
+            .map(|r| Json(r.answer(Utc::now(), suppressions)))
             .ok_or_else(|| ApiError::not_found("theme"))?)
     }
 
@@ -182,6 +280,34 @@ impl SchedulesApi {
         theme(&mut tx, id.0).await?;
         themes::delete_schedule(&mut tx, id.0).await?;
         tx.commit().await?;
+        Ok(NoContent::Done)
+    }
+
+    /// Lets an address that unsubscribed be added to the schedule again (204); 404 when it
+    /// had not unsubscribed.
+    #[oai(
+        path = "/api/v1/themes/:id/schedule/suppressions/:email",
+        method = "delete",
+        operation_id = "clearSuppression"
+    )]
+    async fn clear_suppression(
+        &self,
+        state: Data<&AppState>,
+        auth: UserAuth,
+        id: Path<Uuid>,
+        #[oai(validator(max_length = 254))] email: Path<String>,
+    ) -> Answer<NoContent, { can::BAD_REQUEST | can::STORED | can::NOT_FOUND }> {
+        // What is not an address never unsubscribed.
+        let address = parse_email(&email.0)
+            .ok_or_else(|| ApiError::not_found("suppression"))?
+            .to_lowercase();
+        let mut tx = user_tx(&state.pool, auth.user().id).await?;
+        theme(&mut tx, id.0).await?;
+        let cleared = themes::clear_suppression(&mut tx, id.0, &address).await?;
+        tx.commit().await?;
+        if !cleared {
+            return Err(ApiError::not_found("suppression").into());
+        }
         Ok(NoContent::Done)
     }
 

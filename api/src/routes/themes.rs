@@ -120,6 +120,9 @@ pub struct SynthesisView {
     pub sources_report: Option<Value>,
     #[oai(nullable)]
     pub model: Option<String>,
+    /// Items of the sources a scheduled synthesis left out as already sent by its
+    /// schedule's digests.
+    pub items_left_out: i32,
     #[oai(nullable)]
     pub error: Option<Value>,
     pub job_id: Uuid,

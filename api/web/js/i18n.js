@@ -100,6 +100,11 @@ export function formatInstant(iso) {
   return iso ? new Date(iso).toLocaleString(locale, { dateStyle: "medium", timeStyle: "short" }) : "";
 }
 
+/** An instant in the reader's time zone with its weekday (`Monday 30 November, 08:00`). */
+export function formatMoment(iso) {
+  return new Date(iso).toLocaleString(locale, { weekday: "long", day: "numeric", month: "long", hour: "2-digit", minute: "2-digit" });
+}
+
 /** `HH:MM` as this language writes a time of day (`9:00 AM`, `09:00`). */
 export function formatTime(hhmm) {
   const [hours, minutes] = hhmm.split(":").map(Number);

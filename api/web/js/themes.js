@@ -1,10 +1,10 @@
 // Themes (seed 004): sources, "synthesise now" with its progress, the schedule editor (enable,
-// days, time in UTC, up to three emails checked on blur, saved on every change) and the
-// deliveries.
+// days, a time in the reader's zone or in UTC, up to three emails checked on blur, saved on
+// every change, the next digest in the reader's time) and the deliveries.
 
 import { api, follow, download } from "./api.js";
-import { h, field, fill, toast, when, showError, showProblem, fieldError, clearProblems, explain, confirmAction, progressText } from "./ui.js";
-import { t } from "./i18n.js";
+import { h, field, fill, toast, when, showError, showProblem, fieldError, clearProblems, explain, confirmAction, progressText, timeZonePicker } from "./ui.js";
+import { t, formatDay, formatMoment } from "./i18n.js";
 
 // Seed 004's day codes, each with its letter's and its name's catalog keys.
 const DAYS = [["mon", "Mon"], ["tue", "Tue"], ["wed", "Wed"], ["thu", "Thu"], ["fri", "Fri"], ["sat", "Sat"], ["sun", "Sun"]];
@@ -138,15 +138,16 @@ async function renderSyntheses(el, themeId) {
   fill(el, items.length ? h("ul", { class: "list" }, items.map((s) => h("li", {},
     h("span", { class: `badge ${s.status === "succeeded" ? "ok" : s.status === "failed" ? "bad" : ""}` }, t(`status.${s.status}`)), " ",
     s.title ?? t("themes.untitled"), h("span", { class: "muted" }, ` · ${when(s.created_at)}`),
+    s.items_left_out ? h("span", { class: "muted" }, ` · ${t("themes.leftOut", { n: s.items_left_out })}`) : null,
     (s.sections ?? []).length ? h("ul", {}, s.sections.map((section) => h("li", {}, h("strong", {}, section.title ?? ""), " ", section.summary ?? section.body ?? ""))) : null)))
     : h("p", { class: "muted" }, t("themes.noSynthesis")));
 }
 
 async function renderDeliveries(el, themeId) {
   const items = await api("GET", `/api/v1/themes/${themeId}/deliveries`);
-  fill(el, items.length ? h("div", { class: "table-wrap" }, h("table", {},
+  fill(el, items.length ? h("div", { class: "table-wrap" }, h("table", { class: "deliveries" },
     h("thead", {}, h("tr", {}, h("th", {}, t("themes.to")), h("th", {}, t("themes.status")), h("th", {}, t("themes.sent")), h("th", {}, h("span", { class: "muted" }, t("themes.email"))))),
-    h("tbody", {}, items.map((d) => h("tr", {}, h("td", {}, d.recipient), h("td", {}, t(`status.${d.status}`), d.last_error ? ` (${d.last_error.message ?? ""})` : ""), h("td", {}, when(d.sent_at)),
+    h("tbody", {}, items.map((d) => h("tr", {}, h("td", {}, d.recipient), h("td", {}, t(`status.${d.status}`), d.reason ? ` (${t(`themes.reason.${d.reason}`)})` : "", d.last_error ? ` (${d.last_error.message ?? ""})` : ""), h("td", {}, when(d.sent_at)),
       h("td", {}, d.email_url ? h("button", {
         type: "button", class: "link open-email", "aria-label": t("themes.openEmail", { to: d.recipient }),
         onclick: () => download(d.email_url, `digest-${d.recipient}.eml`).catch((e) => showError(e)),
@@ -154,13 +155,37 @@ async function renderDeliveries(el, themeId) {
     : h("p", { class: "muted" }, t("themes.noEmail")));
 }
 
-/** Seed 004's schedule editor: every valid change is saved at once. */
+/**
+ * Seed 004's schedule editor: every valid change is saved at once. A schedule keeps the
+ * reader's time zone (its days and time are theirs, across clock changes), or UTC as seed
+ * 004 has it.
+ */
 async function scheduleEditor(themeId) {
   const saved = await api("GET", `/api/v1/themes/${themeId}/schedule`).catch(() => null);
   const state = saved ?? { enabled: false, days: [], time_utc: "08:00", emails: [] };
   const status = h("p", { id: "schedule-status", role: "status", "aria-live": "polite" },
     saved?.last_run_at ? t("schedule.lastRun", { when: when(saved.last_run_at) }) : "");
+  const next = h("p", { id: "schedule-next", class: "muted" });
+  const skipped = h("p", { id: "schedule-skipped", class: "notice warn", hidden: true });
+  // Addresses that unsubscribed with their digest's link: kept off until the owner clears one.
+  const suppressions = h("div", { class: "stack", id: "schedule-suppressions" });
+  const showSuppressions = (list) => fill(suppressions, ...(list ?? []).map((s) => {
+    const row = h("p", { class: "row suppression" },
+      h("span", {}, t("schedule.unsubscribed", { email: s.email, when: when(s.since) })),
+      h("button", {
+        type: "button", class: "link", "aria-label": t("schedule.allowAgainAria", { email: s.email }),
+        onclick: async () => {
+          try {
+            await api("DELETE", `/api/v1/themes/${themeId}/schedule/suppressions/${encodeURIComponent(s.email)}`);
+            row.remove();
+            toast(t("schedule.allowedAgain", { email: s.email }));
+          } catch (e) { showError(e); }
+        },
+      }, t("schedule.allowAgain")));
+    return row;
+  }));
   const enabled = h("input", { type: "checkbox", id: "schedule-enabled", checked: state.enabled });
+  const whenEmpty = h("input", { type: "checkbox", id: "schedule-when-empty", checked: Boolean(state.send_when_empty) });
   const days = DAYS.map(([code, key]) => h("button", {
     type: "button", class: "day-button", "aria-label": t(`schedule.dayName${key}`), "aria-pressed": String(state.days.includes(code)), dataset: { day: code },
     onclick: (e) => {
@@ -169,7 +194,27 @@ async function scheduleEditor(themeId) {
       save();
     },
   }, t(`schedule.day${key}`)));
-  const time = h("input", { type: "time", id: "schedule-time", value: state.time_utc, required: true });
+  // A saved schedule without a zone is seed 004's UTC one; a new one starts in the reader's.
+  const zone = timeZonePicker("timezone", saved ? (saved.timezone ?? "UTC") : null);
+  zone.id = "schedule-zone";
+  const time = h("input", { type: "time", id: "schedule-time", value: state.time_local ?? state.time_utc, required: true });
+  const timeLabel = h("span", {});
+  const utc = () => zone.value === "UTC" || zone.value === "Etc/UTC";
+  const showZone = () => {
+    timeLabel.textContent = utc() ? t("schedule.time") : t("schedule.timeLocal", { zone: zone.value.replaceAll("_", " ") });
+  };
+  // What the server says of the schedule as saved: its next digest, in the reader's time,
+  // and a day it was not sent.
+  const showSaved = (answer) => {
+    next.textContent = !answer?.enabled ? t("schedule.off")
+      : !answer.days?.length ? t("schedule.noDays")
+      : answer.next_run_at ? t("schedule.next", { when: formatMoment(answer.next_run_at) }) : "";
+    showSuppressions(answer?.suppressions);
+    skipped.hidden = !answer?.skipped_day;
+    skipped.textContent = answer?.skipped_day ? t("schedule.skipped", { day: formatDay(answer.skipped_day) }) : "";
+  };
+  showZone();
+  if (saved) showSaved(saved);
   const emails = h("div", { class: "stack", id: "schedule-emails" });
   const addEmail = h("button", { type: "button", class: "secondary", id: "add-email" }, t("schedule.addEmail"));
   const emailRow = (value = "") => {
@@ -207,14 +252,16 @@ async function scheduleEditor(themeId) {
   async function save() {
     const addresses = [...emails.querySelectorAll("input")].map((i) => i.value.trim()).filter(Boolean);
     if (addresses.some((a) => !EMAIL.test(a))) return;
+    const at = time.value.slice(0, 5);
     const body = {
       enabled: enabled.checked,
       days: days.filter((b) => b.getAttribute("aria-pressed") === "true").map((b) => b.dataset.day),
-      time_utc: time.value.slice(0, 5),
+      ...(utc() ? { time_utc: at } : { timezone: zone.value, time_local: at }),
       emails: addresses,
+      send_when_empty: whenEmpty.checked,
     };
     try {
-      await api("PUT", `/api/v1/themes/${themeId}/schedule`, body);
+      showSaved(await api("PUT", `/api/v1/themes/${themeId}/schedule`, body));
       status.textContent = t("schedule.saved");
       status.dataset.saved = JSON.stringify(body);
     } catch (error) {
@@ -223,13 +270,18 @@ async function scheduleEditor(themeId) {
     }
   }
   enabled.addEventListener("change", save);
+  whenEmpty.addEventListener("change", save);
   time.addEventListener("change", save);
+  zone.addEventListener("change", () => { showZone(); save(); });
   return h("section", { class: "panel stack", id: "schedule" }, h("h3", {}, t("schedule.title")),
     h("label", { class: "check" }, enabled, t("schedule.enabled")),
     h("div", { class: "stack" }, h("span", { class: "label", id: "schedule-days-label" }, t("schedule.days")),
       h("div", { class: "row", role: "group", "aria-labelledby": "schedule-days-label" }, days)),
-    field(t("schedule.time"), time),
+    h("div", { class: "row schedule-when" }, field(timeLabel, time),
+      field(t("schedule.zone"), zone)),
+    next, skipped,
     h("div", { class: "stack" }, h("span", { class: "label", id: "schedule-emails-label" },
-      t("schedule.emails"), ` · ${t("schedule.maxEmails")}`), emails, addEmail),
+      t("schedule.emails"), ` · ${t("schedule.maxEmails")}`), emails, addEmail, suppressions),
+    h("label", { class: "check" }, whenEmpty, t("schedule.whenEmpty")),
     status, remove);
 }

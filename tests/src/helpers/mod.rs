@@ -367,6 +367,20 @@ struct Worker {
 }
 
 impl TestApp {
+    /// Waits until no job is pending or running (runs, and the emails they fanned out to).
+    pub async fn jobs_settled(&self) {
+        eventually(Duration::from_secs(20), "every job to end", || async {
+            let open: i64 = sqlx::query_scalar(
+                "select count(*) from jobs where status in ('pending', 'running')",
+            )
+            .fetch_one(&self.db)
+            .await
+            .unwrap();
+            (open == 0).then_some(())
+        })
+        .await;
+    }
+
     /// Starts one more worker process-equivalent (its own name, pool and connections).
     pub async fn start_worker(&mut self) -> usize {
         self.start_worker_with(self.worker_settings.clone()).await

@@ -37,6 +37,7 @@ class Handler:
             "message_id": str(message["message-id"]),
             "text": text.get_content() if text else "",
             "html": html.get_content() if html else "",
+            "headers": {name.lower(): str(value) for name, value in message.items()},
         }
         path = os.path.join(outdir, "%04d.json" % state["accepted"])
         with open(path + ".tmp", "w") as f:

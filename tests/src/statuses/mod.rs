@@ -202,6 +202,15 @@ fn fill(template: &str, ids: &[Uuid]) -> String {
             } else if segment == "{file}" {
                 // A feed's address as this server makes them (nobody's, here).
                 format!("{}.ics", "A".repeat(43))
+            } else if segment == "{email}" {
+                "probe@example.com".to_owned()
+            } else if segment == "{token}" {
+                // An unsubscribe link this server could have sent, for a schedule nobody has.
+                let key = almanac_shared::unsubscribe::UnsubscribeKey::from_secret(
+                    crate::helpers::JWT_SECRET,
+                );
+                let expires = chrono::Utc::now().date_naive() + chrono::Days::new(30);
+                key.token(ids.next().unwrap(), "probe@example.com", expires)
             } else if segment.starts_with('{') {
                 ids.next().unwrap().to_string()
             } else {
@@ -211,6 +220,9 @@ fn fill(template: &str, ids: &[Uuid]) -> String {
         .collect::<Vec<_>>()
         .join("/")
 }
+
+const FORM: &str = "application/x-www-form-urlencoded";
+const ONE_CLICK: &[u8] = b"List-Unsubscribe=One-Click";
 
 enum Payload {
     None,
@@ -287,10 +299,11 @@ impl Probe {
             operation: operation.id.clone(),
             method: operation.method.clone(),
             path: target(operation, ids),
-            payload: if operation.takes_body {
-                Payload::Json(valid_body(&operation.id))
-            } else {
-                Payload::None
+            payload: match (operation.takes_body, operation.id.as_str()) {
+                // RFC 8058's one-click POST is a form, not JSON.
+                (true, "unsubscribe") => Payload::Raw(FORM, ONE_CLICK.to_vec()),
+                (true, id) => Payload::Json(valid_body(id)),
+                (false, _) => Payload::None,
             },
             anonymous: false,
             by_user: false,
@@ -434,11 +447,19 @@ async fn every_documented_refusal_occurs() {
             probe.expect(400, call().path(query)).await;
         }
         if op.takes_body {
-            let broken = Payload::Raw("application/json", b"{\"x\":".to_vec());
+            let form = op.id == "unsubscribe";
+            let broken = match form {
+                true => Payload::Raw(FORM, b"x=1".to_vec()),
+                false => Payload::Raw("application/json", b"{\"x\":".to_vec()),
+            };
             probe.expect(400, call().with(broken)).await;
-            let huge = Payload::Raw("application/json", vec![b' '; limit + 1]);
+            let kind = if form { FORM } else { "application/json" };
+            let huge = Payload::Raw(kind, vec![b' '; limit + 1]);
             probe.expect(413, call().with(huge)).await;
-            let text = valid_body(&op.id).to_string().into_bytes();
+            let text = match form {
+                true => ONE_CLICK.to_vec(),
+                false => valid_body(&op.id).to_string().into_bytes(),
+            };
             probe
                 .expect(415, call().with(Payload::Raw("text/plain", text)))
                 .await;

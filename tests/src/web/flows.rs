@@ -1,6 +1,6 @@
 //! The other sections in the browser: flashcards, themes, the organic week, publishing.
 
-use serde_json::json;
+use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::Browser;
@@ -137,19 +137,7 @@ async fn a_theme_s_schedule_refuses_an_invalid_email_on_blur_and_reloads_as_save
     let app = app_with(vec![]).await;
     let browser = Browser::start(&app, "themes").await;
     let user = browser.sign_in().await;
-    browser.open("#/themes").await;
-    browser.fill("#theme-form input[name=name]", "Tea").await;
-    browser
-        .set_value("#theme-form select[name=sourceType]", "text")
-        .await;
-    browser
-        .fill("#theme-form input[name=sourceValue]", "Chai is spiced tea.")
-        .await;
-    browser.click("#theme-form button.secondary").await;
-    browser
-        .click("#theme-form button:not(.secondary):not(.link)")
-        .await;
-    browser.wait("#schedule").await;
+    create_tea_theme(&browser).await;
     browser.every_input_is_labelled().await;
     // Synthesise now, with its progress, to the finished synthesis.
     browser.click("#synthesise").await;
@@ -221,6 +209,183 @@ async fn a_theme_s_schedule_refuses_an_invalid_email_on_blur_and_reloads_as_save
     assert_eq!(shown, json!([true, ["mon"], "08:00", ["me@example.com"]]));
     browser.fits_a_phone().await;
     browser.screenshot().await;
+}
+
+/// A reader in Paris schedules a digest at 08:00 their time: the editor starts in their
+/// zone, the schedule keeps it (and shows the next digest in their time), and a reload shows
+/// it as saved; picking UTC makes it seed 004's UTC schedule again.
+#[tokio::test]
+async fn a_schedule_keeps_the_readers_zone_and_shows_the_next_digest_in_their_time() {
+    let app = app_with(vec![]).await;
+    let browser = Browser::start_in_zone(&app, "schedule-zone", "en-GB", "Europe/Paris").await;
+    let user = browser.sign_in().await;
+    create_tea_theme(&browser).await;
+    browser.wait_text("#schedule", "Time (Europe/Paris)").await;
+    browser.every_input_is_labelled().await;
+
+    browser.click("#schedule-enabled").await;
+    browser.click("#schedule [data-day=mon]").await;
+    browser.set_value("#schedule-time", "08:00").await;
+    browser
+        .until(
+            "the schedule to be saved at 08:00 in Paris",
+            "return document.querySelector('#schedule-status').dataset.saved",
+            |v| {
+                v.as_str()
+                    .is_some_and(|s| s.contains("\"time_local\":\"08:00\"") && s.contains("mon"))
+            },
+        )
+        .await;
+    let theme = theme_id(&app, user).await;
+    let saved = schedule(&app, user, &theme).await;
+    assert_eq!(
+        (&saved["timezone"], &saved["time_local"], &saved["days"]),
+        (&json!("Europe/Paris"), &json!("08:00"), &json!(["mon"])),
+        "{saved}"
+    );
+    // The next digest, a Monday at 08:00 in the reader's time.
+    let next = browser.wait_text("#schedule-next", "Monday").await;
+    assert!(
+        next.contains("08:00") && next.contains("your time"),
+        "{next}"
+    );
+
+    browser.client.refresh().await.unwrap();
+    browser.wait("#schedule").await;
+    let shown = browser
+        .script(
+            "return [document.querySelector('#schedule-zone').value,
+                     document.querySelector('#schedule-time').value]",
+        )
+        .await;
+    assert_eq!(shown, json!(["Europe/Paris", "08:00"]));
+    browser
+        .script("document.querySelector('#schedule').scrollIntoView()")
+        .await;
+    browser.screenshot().await;
+    browser.viewport(375, 800).await;
+    browser
+        .script("document.querySelector('#schedule').scrollIntoView()")
+        .await;
+    browser.screenshot_of("phone").await;
+    browser.fits_a_phone().await;
+
+    // UTC: seed 004's schedule, its time in UTC.
+    browser.set_value("#schedule-zone", "UTC").await;
+    browser.wait_text("#schedule", "Time (UTC)").await;
+    browser
+        .until(
+            "the schedule to be saved in UTC",
+            "return document.querySelector('#schedule-status').dataset.saved",
+            |v| v.as_str().is_some_and(|s| s.contains("time_utc")),
+        )
+        .await;
+    let saved = schedule(&app, user, &theme).await;
+    assert_eq!(
+        (&saved["timezone"], &saved["time_local"], &saved["time_utc"]),
+        (&Value::Null, &Value::Null, &json!("08:00")),
+        "{saved}"
+    );
+}
+
+/// A digest run with nothing new shows as not sent, and why; an address that unsubscribed
+/// shows on the schedule until its owner allows it again.
+#[tokio::test]
+async fn a_skipped_digest_and_an_unsubscribed_address_show_with_a_way_back() {
+    use crate::digests::{at, feed, run};
+    let outbox = std::env::temp_dir().join(format!("almanac-outbox-{}", Uuid::new_v4()));
+    let app = app_with(vec![
+        ("EMAIL_PROVIDER", "outbox".into()),
+        ("EMAIL_OUTBOX_DIR", outbox.display().to_string()),
+    ])
+    .await;
+    let browser = Browser::start(&app, "digest-skipped").await;
+    let user = browser.sign_in().await;
+    let site = crate::helpers::sites::Site::start(vec![(
+        "/feed.xml",
+        "application/rss+xml",
+        feed(1, &[("Matcha", "a-1", "https://tea.example/matcha")]),
+    )])
+    .await;
+    let theme = app
+        .create_theme(
+            user,
+            &json!({ "name": "Tea", "sources": [{ "type": "rss", "value": site.url("/feed.xml") }] }),
+        )
+        .await;
+    let path = format!("/api/v1/themes/{theme}/schedule");
+    let (status, schedule) = app
+        .send_json(
+            reqwest::Method::PUT,
+            user,
+            &path,
+            &json!({ "enabled": true, "days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"],
+                     "time_utc": "09:00", "emails": ["ana@example.com", "ben@example.com"] }),
+        )
+        .await;
+    assert_eq!(status, 200, "{schedule}");
+    let clock = almanac_shared::clock::ManualClock::new(at(7));
+    run(&app, &clock, at(7), user, &theme).await;
+    // The same feed the next day: nothing new.
+    run(&app, &clock, at(8), user, &theme).await;
+    // Ben unsubscribes with his digest's link.
+    let key = almanac_shared::unsubscribe::UnsubscribeKey::from_secret(crate::helpers::JWT_SECRET);
+    let expires = chrono::Utc::now().date_naive() + chrono::Days::new(60);
+    let schedule_id: Uuid = schedule["id"].as_str().unwrap().parse().unwrap();
+    let token = key.token(schedule_id, "ben@example.com", expires);
+    let done = app
+        .client
+        .post(app.url(&format!("/unsubscribe/{token}")))
+        .form(&[("List-Unsubscribe", "One-Click")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(done.status(), 200);
+
+    browser.open(&format!("#/themes/{theme}")).await;
+    browser
+        .wait_text("#theme", "not sent (nothing new since the last digest)")
+        .await;
+    browser
+        .wait_text("#schedule-suppressions", "ben@example.com unsubscribed on")
+        .await;
+    browser.every_input_is_labelled().await;
+    browser
+        .script("document.querySelector('#schedule').scrollIntoView()")
+        .await;
+    browser.screenshot().await;
+    browser.viewport(375, 800).await;
+    browser
+        .script("document.querySelector('#schedule-suppressions').scrollIntoView()")
+        .await;
+    browser.screenshot_of("phone").await;
+    browser.fits_a_phone().await;
+
+    browser.click("#schedule-suppressions button").await;
+    browser
+        .wait_text("#toast", "ben@example.com can be added again")
+        .await;
+    let (_, schedule) = app.get_json(user, &path).await;
+    assert_eq!(schedule["suppressions"], json!([]), "{schedule}");
+    assert_eq!(schedule["emails"], json!(["ana@example.com"]));
+    std::fs::remove_dir_all(&outbox).ok();
+}
+
+/// Creates the theme "Tea" (one text source) in the web app's form, and waits for its page.
+async fn create_tea_theme(browser: &Browser) {
+    browser.open("#/themes").await;
+    browser.fill("#theme-form input[name=name]", "Tea").await;
+    browser
+        .set_value("#theme-form select[name=sourceType]", "text")
+        .await;
+    browser
+        .fill("#theme-form input[name=sourceValue]", "Chai is spiced tea.")
+        .await;
+    browser.click("#theme-form button.secondary").await;
+    browser
+        .click("#theme-form button:not(.secondary):not(.link)")
+        .await;
+    browser.wait("#schedule").await;
 }
 
 async fn theme_id(app: &TestApp, user: Uuid) -> String {

@@ -85,6 +85,11 @@ impl Browser {
 
     /// [`Browser::start`] with the browser's language set to `language` (`fr-FR`).
     pub async fn start_in(app: &TestApp, name: &str, language: &str) -> Self {
+        Self::start_in_zone(app, name, language, "UTC").await
+    }
+
+    /// [`Browser::start_in`] with the reader's clock in `zone` (`Europe/Paris`).
+    pub async fn start_in_zone(app: &TestApp, name: &str, language: &str, zone: &str) -> Self {
         let permit = BROWSERS.clone().acquire_owned().await.unwrap();
         let port = {
             let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -93,6 +98,8 @@ impl Browser {
         // In a process group of its own, so that Chromium goes with it (see `Drop`).
         let driver = tokio::process::Command::new(find_program(&["chromedriver"]))
             .arg(format!("--port={port}"))
+            // Chromium, started by chromedriver, reads the reader's zone from here.
+            .env("TZ", zone)
             .process_group(0)
             .stdout(Stdio::null())
             .stderr(Stdio::null())

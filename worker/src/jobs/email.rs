@@ -11,8 +11,9 @@
 use almanac_shared::store::jobs::Claim;
 use almanac_shared::{
     domain::synthesis::{self, DeliveryStatus, EmailJob, Section, Synthesis},
-    email::{MailError, OutgoingEmail},
+    email::{ListHeaders, MailError, OutgoingEmail},
     store::themes,
+    unsubscribe::{self, UnsubscribeKey},
 };
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
@@ -20,6 +21,9 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::job::{Context, Finished, Job, JobContext, JobError, JobResult};
+
+/// Why a delivery was not sent: its recipient unsubscribed from the theme's digest.
+const UNSUBSCRIBED: &str = "UNSUBSCRIBED";
 
 impl Job for EmailJob {
     type Input = Input;
@@ -46,6 +50,8 @@ pub struct Input {
     previous: DeliveryStatus,
     recipient: String,
     message_id: String,
+    /// The recipient unsubscribed from the theme's digest after the delivery was made.
+    unsubscribed: bool,
     synthesis: Option<SynthesisRow>,
 }
 
@@ -56,6 +62,7 @@ pub struct SynthesisRow {
     week: Option<String>,
     scheduled_for: Option<DateTime<Utc>>,
     created_at: DateTime<Utc>,
+    schedule_id: Option<Uuid>,
     theme: String,
 }
 
@@ -73,6 +80,8 @@ enum Decision {
     Send,
     /// Nothing to send (already sent or given up): the job ends.
     Done,
+    /// The recipient unsubscribed since: recorded `skipped`, never sent.
+    Unsubscribed,
     /// The previous attempt stopped mid-send and the provider may deliver a repeat twice:
     /// recorded `unknown`, never sent again.
     Uncertain,
@@ -83,6 +92,12 @@ impl<'a> Delivery<'a> {
         match self.decide() {
             Decision::Send => {}
             Decision::Done => return self.finish().await,
+            Decision::Unsubscribed => {
+                themes::record_skipped(&self.ctx.pool, self.id, UNSUBSCRIBED)
+                    .await
+                    .context("recording the delivery skipped")?;
+                return self.finish().await;
+            }
             Decision::Uncertain => {
                 let detail = json!({ "code": "DELIVERY_UNCERTAIN", "message": "an earlier attempt stopped while sending; not sent again so that the recipient cannot get it twice" });
                 self.record(
@@ -106,6 +121,7 @@ impl<'a> Delivery<'a> {
 
     fn decide(&self) -> Decision {
         match self.input.previous {
+            DeliveryStatus::Pending if self.input.unsubscribed => Decision::Unsubscribed,
             DeliveryStatus::Pending => Decision::Send,
             DeliveryStatus::Sending if self.ctx.mailer.idempotent() => Decision::Send,
             DeliveryStatus::Sending => Decision::Uncertain,
@@ -146,7 +162,25 @@ impl<'a> Delivery<'a> {
             html: body.html,
             message_id: self.input.message_id.clone(),
             delivery_id: self.id,
+            list: row
+                .schedule_id
+                .map(|schedule| self.list_headers(schedule, &row.theme)),
         })
+    }
+
+    /// A scheduled digest's list headers: its one-click unsubscribe link, valid from today.
+    fn list_headers(&self, schedule: Uuid, theme: &str) -> ListHeaders {
+        let settings = &self.ctx.settings;
+        let key = UnsubscribeKey::from_secret(settings.jwt_secret.expose());
+        unsubscribe::list_headers(
+            &key,
+            settings.app_base_url(),
+            &almanac_shared::email::address_of(&settings.email.from),
+            schedule,
+            theme,
+            &self.input.recipient,
+            self.ctx.clock.now().date_naive(),
+        )
     }
 
     /// Out: recorded whatever became of the claim.

@@ -9,7 +9,8 @@ use std::collections::HashSet;
 use almanac_shared::{
     ai::Usage,
     domain::synthesis::{
-        self, Document, EmailJob, Section, Source, SourceKind, Synthesis, SynthesisJob,
+        self, Document, DocumentKind, EmailJob, Section, Source, SourceKind, Synthesis,
+        SynthesisJob,
     },
     events::Event,
     jobs::{JobKind, NewJob},
@@ -79,6 +80,20 @@ impl Synthesizer<'_> {
             ));
         };
         let (documents, report) = self.read_sources().await?;
+        // A scheduled digest leaves out what its schedule already sent; with nothing new it
+        // writes nothing (no AI call) and says so.
+        let fresh = match self.input.schedule_id {
+            Some(schedule_id) => self.leave_out_sent(schedule_id, documents).await?,
+            None => synthesis::Fresh {
+                news: documents.len(),
+                documents,
+                left_out: 0,
+            },
+        };
+        if fresh.news == 0 && fresh.left_out > 0 {
+            let nothing_new = Written::nothing_new(&theme_name);
+            return self.save(&nothing_new, &report, &fresh).await;
+        }
         self.emit(Event::step(
             "writing",
             "asking the AI for the synthesis",
@@ -87,13 +102,44 @@ impl Synthesizer<'_> {
         .await;
         let theme = json!({ "name": theme_name, "description": self.input.theme_description });
         let saved = self.input.saved_sections.clone().unwrap_or_default();
-        let written = write(self.ctx, self.claim, self.id, &theme, &documents, saved).await?;
+        let written = write(
+            self.ctx,
+            self.claim,
+            self.id,
+            &theme,
+            &fresh.documents,
+            saved,
+        )
+        .await?;
         let Some(written) = written else {
             return Ok(None);
         };
         self.emit(Event::step("saving", "saving the synthesis", 90))
             .await;
-        self.save(&written, &report).await
+        self.save(&written, &report, &fresh).await
+    }
+
+    /// The documents the schedule's emailed digests did not carry yet.
+    async fn leave_out_sent(
+        &self,
+        schedule_id: Uuid,
+        documents: Vec<Document>,
+    ) -> Result<synthesis::Fresh, JobError> {
+        let keys: Vec<synthesis::ItemKeys> =
+            documents.iter().filter_map(synthesis::item_keys).collect();
+        let sent = themes::sent_keys(&self.ctx.pool, schedule_id, &keys)
+            .await
+            .context("reading the items already sent")?;
+        let fresh = synthesis::leave_out_sent(documents, &sent);
+        if fresh.left_out > 0 {
+            self.emit(Event::step(
+                "fetching",
+                format!("{} items already sent left out", fresh.left_out),
+                62,
+            ))
+            .await;
+        }
+        Ok(fresh)
     }
 
     async fn emit(&self, event: Event) {
@@ -158,7 +204,12 @@ impl Synthesizer<'_> {
 
     /// In one transaction: the synthesis saved, a scheduled run's day marked with an email
     /// job per recipient, and the job ended; then the emails queued.
-    async fn save(&self, written: &Written, report: &[Value]) -> JobResult {
+    async fn save(
+        &self,
+        written: &Written,
+        report: &[Value],
+        fresh: &synthesis::Fresh,
+    ) -> JobResult {
         let (ctx, claim, input) = (self.ctx, self.claim, &self.input);
         let content = &written.synthesis;
         let day = input.scheduled_for.unwrap_or_else(Utc::now).date_naive();
@@ -173,9 +224,10 @@ impl Synthesizer<'_> {
             week: &week,
             synthesis: content,
             sources_report: report,
-            provider: &written.provider,
-            model: &written.model,
+            provider: written.provider.as_deref(),
+            model: written.model.as_deref(),
             usage: &written.usage,
+            items_left_out: fresh.left_out,
         };
         let saved = themes::save_synthesis(&mut *tx, self.id, written_down)
             .await
@@ -186,9 +238,28 @@ impl Synthesizer<'_> {
                 "the synthesis was deleted",
             ));
         }
+        // The items it carries, unless there was nothing new to carry.
+        let items: Vec<(&str, synthesis::ItemKeys)> = match written.provider {
+            Some(_) => fresh
+                .documents
+                .iter()
+                .filter_map(|d| synthesis::item_keys(d).map(|keys| (d.title.as_str(), keys)))
+                .collect(),
+            None => Vec::new(),
+        };
+        themes::record_items(&mut tx, self.id, input.schedule_id, &items)
+            .await
+            .context("recording the synthesis's items")?;
         let emails = match (input.schedule_id, input.scheduled_for) {
             (Some(schedule_id), Some(scheduled_for)) => {
-                mark_schedule_run(&mut tx, claim, self.id, schedule_id, scheduled_for)
+                let run = Run {
+                    claim,
+                    synthesis_id: self.id,
+                    schedule_id,
+                    scheduled_for,
+                    nothing_new: written.provider.is_none(),
+                };
+                run.mark(&mut tx)
                     .await
                     .context("marking the schedule run and creating its deliveries")?
             }
@@ -215,9 +286,31 @@ impl Synthesizer<'_> {
 /// What the AI wrote, and what its calls cost.
 struct Written {
     synthesis: Synthesis,
-    provider: String,
-    model: String,
+    /// None when nothing new was written about.
+    provider: Option<String>,
+    model: Option<String>,
     usage: Usage,
+}
+
+impl Written {
+    /// A scheduled run's synthesis when every item of its sources was sent already: no AI
+    /// call; what the "nothing new" mail says when the schedule asks for one.
+    fn nothing_new(theme: &str) -> Self {
+        Self {
+            synthesis: Synthesis {
+                title: format!("Nothing new in {theme}"),
+                sections: vec![Section {
+                    title: "Nothing new".into(),
+                    summary: "The sources have nothing that an earlier digest did not carry."
+                        .into(),
+                    items: Vec::new(),
+                }],
+            },
+            provider: None,
+            model: None,
+            usage: Usage::default(),
+        }
+    }
 }
 
 /// Asks the AI for the synthesis. Each section is saved (fenced by the claim) and reported
@@ -290,8 +383,8 @@ async fn write(
                         title: synthesis::parse_title(&whole),
                         sections,
                     },
-                    provider: response.provider,
-                    model: response.model,
+                    provider: Some(response.provider),
+                    model: Some(response.model),
                     usage,
                 }));
             }
@@ -322,30 +415,49 @@ async fn save_sections(
     Ok(alive)
 }
 
-/// A scheduled run: marks the schedule run for its day and creates a delivery and an email
-/// job per recipient (once per recipient: the unique key makes a repeat a no-op).
-async fn mark_schedule_run(
-    tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
-    claim: &Claim,
+/// A scheduled run's end.
+struct Run<'a> {
+    claim: &'a Claim,
     synthesis_id: Uuid,
     schedule_id: Uuid,
     scheduled_for: DateTime<Utc>,
-) -> sqlx::Result<Vec<Uuid>> {
-    let recipients = themes::mark_schedule_run(tx, schedule_id, scheduled_for).await?;
-    let mut jobs = Vec::new();
-    for recipient in recipients {
-        let delivery_id = Uuid::now_v7();
-        let job =
-            NewJob::new(claim.user_id, &EmailJob { delivery_id }).following(&claim.trace_context);
-        // The job first (the delivery refers to it); dropped again if the recipient
-        // already has this synthesis.
-        job.insert(&mut **tx).await?;
-        if themes::create_delivery(tx, delivery_id, synthesis_id, &recipient, job.id).await? {
-            jobs.push(job.id);
-        }
-    }
-    Ok(jobs)
+    nothing_new: bool,
 }
+
+impl Run<'_> {
+    /// Marks the schedule run for its day and creates a delivery and an email job per
+    /// recipient (once per recipient: the unique key makes a repeat a no-op); with nothing
+    /// new, a `skipped` delivery each instead, unless the schedule mails even then.
+    async fn mark(
+        &self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
+    ) -> sqlx::Result<Vec<Uuid>> {
+        let run = themes::mark_schedule_run(tx, self.schedule_id, self.scheduled_for).await?;
+        let mut jobs = Vec::new();
+        for recipient in run.emails {
+            let delivery_id = Uuid::now_v7();
+            if self.nothing_new && !run.send_when_empty {
+                themes::skip_delivery(tx, delivery_id, self.synthesis_id, &recipient, NOTHING_NEW)
+                    .await?;
+                continue;
+            }
+            let job = NewJob::new(self.claim.user_id, &EmailJob { delivery_id })
+                .following(&self.claim.trace_context);
+            // The job first (the delivery refers to it); dropped again if the recipient
+            // already has this synthesis.
+            job.insert(&mut **tx).await?;
+            if themes::create_delivery(tx, delivery_id, self.synthesis_id, &recipient, job.id)
+                .await?
+            {
+                jobs.push(job.id);
+            }
+        }
+        Ok(jobs)
+    }
+}
+
+/// Why a scheduled digest was not mailed: nothing in its sources was new.
+const NOTHING_NEW: &str = "NOTHING_NEW";
 
 /// One source's documents.
 async fn fetch(ctx: &JobContext, source: &Source) -> Result<Vec<Document>, String> {
@@ -355,6 +467,8 @@ async fn fetch(ctx: &JobContext, source: &Source) -> Result<Vec<Document>, Strin
             title: source.value.chars().take(80).collect(),
             text: source.value.clone(),
             url: None,
+            kind: DocumentKind::Text,
+            guid: None,
         }]),
         SourceKind::Rss | SourceKind::Url => {
             let url = url::Url::parse(&source.value).map_err(|e| e.to_string())?;

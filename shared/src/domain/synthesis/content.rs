@@ -21,6 +21,24 @@ pub struct Document {
     pub title: String,
     pub text: String,
     pub url: Option<String>,
+    /// Which kind of source gave it (not shown to the AI).
+    #[serde(skip)]
+    pub kind: DocumentKind,
+    /// A feed item's GUID (`<guid>`, Atom's `<id>`), when the feed gives one.
+    #[serde(skip)]
+    pub guid: Option<String>,
+}
+
+/// Which kind of source gave a document.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum DocumentKind {
+    /// A feed's item: news, which a digest sends once.
+    FeedItem,
+    /// A web page: sent again when its text changed.
+    Page,
+    /// The theme's own text: material for every synthesis, never news.
+    #[default]
+    Text,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,11 +1,13 @@
 //! News syntheses (seed 004): themes and their sources (here), schedules and when they are
 //! due (`schedule`), the prompt, its answer and the email that carries a synthesis
-//! (`content`). Pure: no I/O.
+//! (`content`), which items a digest already sent (`novelty`). Pure: no I/O.
 
 mod content;
+mod novelty;
 mod schedule;
 
 pub use content::*;
+pub use novelty::*;
 pub use schedule::*;
 
 use serde::{Deserialize, Serialize};
@@ -56,6 +58,8 @@ pub enum DeliveryStatus {
     Sent,
     Failed,
     Unknown,
+    /// Not sent on purpose; `reason` says why (`NOTHING_NEW`).
+    Skipped,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,6 +1,6 @@
 //! Themes, the syntheses made of them, their schedules and email deliveries, as their
 //! owner reads and writes them; `runs.rs` holds what the scheduler, the synthesis job and the
-//! email job write.
+//! email job write, `unsubscribes.rs` what an unsubscribe link does.
 
 use sqlx::{AssertSqlSafe, PgConnection, types::Json};
 use uuid::Uuid;
@@ -9,14 +9,16 @@ use super::Row;
 use crate::domain::synthesis::{ScheduleSpec, ThemeSpec};
 
 mod runs;
+mod unsubscribes;
 
 pub use runs::*;
+pub use unsubscribes::*;
 
 const THEME_COLUMNS: &str = "id, name, description, sources, created_at, updated_at";
 const SYNTHESIS_COLUMNS: &str = "id, theme_id, status, origin, week, title, sections,
-    sources_report, model, error, job_id, created_at, updated_at";
-const SCHEDULE_COLUMNS: &str =
-    "id, theme_id, enabled, days, time_utc, emails, last_run_at, skipped_day, skip_reason";
+    sources_report, model, items_left_out, error, job_id, created_at, updated_at";
+const SCHEDULE_COLUMNS: &str = "id, theme_id, enabled, days, time_utc, timezone, time_local,
+    emails, send_when_empty, last_run_at, skipped_day, skip_reason";
 
 fn sources(spec: &ThemeSpec) -> Json<serde_json::Value> {
     Json(serde_json::to_value(&spec.sources).expect("sources serialise"))
@@ -133,19 +135,24 @@ pub async fn upsert_schedule<T: Row>(
     spec: &ScheduleSpec,
 ) -> sqlx::Result<Option<T>> {
     sqlx::query_as(AssertSqlSafe(format!(
-        "insert into theme_schedules (id, theme_id, user_id, enabled, days, time_utc, emails)
-         select $1, t.id, t.user_id, $3, $4, $5, $6 from themes t where t.id = $2
+        "insert into theme_schedules (id, theme_id, user_id, enabled, days, time_utc, timezone,
+             time_local, emails, send_when_empty)
+         select $1, t.id, t.user_id, $3, $4, $5, $6, $7, $8, $9 from themes t where t.id = $2
          on conflict (theme_id) do update set enabled = excluded.enabled,
-             days = excluded.days, time_utc = excluded.time_utc, emails = excluded.emails,
-             updated_at = now()
+             days = excluded.days, time_utc = excluded.time_utc, timezone = excluded.timezone,
+             time_local = excluded.time_local, emails = excluded.emails,
+             send_when_empty = excluded.send_when_empty, due_at = null, updated_at = now()
          returning {SCHEDULE_COLUMNS}"
     )))
     .bind(Uuid::now_v7())
     .bind(theme)
     .bind(spec.enabled)
     .bind(Json(&spec.days))
-    .bind(&spec.time_utc)
+    .bind(spec.timezone.is_none().then_some(&spec.time))
+    .bind(spec.timezone.map(|zone| zone.name()))
+    .bind(spec.timezone.is_some().then_some(&spec.time))
     .bind(Json(&spec.emails))
+    .bind(spec.send_when_empty)
     .fetch_optional(conn)
     .await
 }
@@ -158,7 +165,6 @@ pub async fn delete_schedule(conn: &mut PgConnection, theme: Uuid) -> sqlx::Resu
         .map(drop)
 }
 
-/// The email deliveries of a theme's syntheses, newest first (300 at most).
 /// Whether the theme has the delivery (as the caller sees it).
 pub async fn has_delivery(
     conn: &mut PgConnection,
@@ -174,9 +180,11 @@ pub async fn has_delivery(
     .await
 }
 
+/// The email deliveries of a theme's syntheses, newest first (300 at most).
 pub async fn deliveries<T: Row>(conn: &mut PgConnection, theme: Uuid) -> sqlx::Result<Vec<T>> {
     sqlx::query_as(
-        "select id, synthesis_id, recipient, status, attempts, last_error, sent_at, created_at
+        "select id, synthesis_id, recipient, status, reason, attempts, last_error, sent_at,
+             created_at
          from email_deliveries where theme_id = $1 order by created_at desc, recipient limit 300",
     )
     .bind(theme)

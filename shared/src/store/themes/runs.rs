@@ -11,7 +11,7 @@ use uuid::Uuid;
 use super::super::jobs::Claim;
 use crate::{
     ai::Usage,
-    domain::synthesis::{DeliveryStatus, Section, Synthesis},
+    domain::synthesis::{DeliveryStatus, ItemKeys, Section, SentKeys, Synthesis},
 };
 
 /// A synthesis job's first step, in its claim's statement (`store::jobs::claim`): the
@@ -26,7 +26,7 @@ pub const START: &str = "update syntheses y set status = 'running', updated_at =
 
 /// An email job's first step, in its claim's statement: a `pending` delivery becomes
 /// `sending` (one more attempt); the status it had comes back as `previous`, with what the
-/// email needs.
+/// email needs and whether its recipient unsubscribed from the theme's digest since.
 pub const START_DELIVERY: &str = "update email_deliveries d
     set status = case when old.status = 'pending' then 'sending' else old.status end,
         attempts = old.attempts + case when old.status = 'pending' then 1 else 0 end,
@@ -34,89 +34,120 @@ pub const START_DELIVERY: &str = "update email_deliveries d
     from claimed, email_deliveries old
     where d.id = (claimed.payload ->> 'delivery_id')::uuid and old.id = d.id
     returning claimed.id as claimed_job, d.id, old.status as previous, d.recipient, d.message_id,
+        exists (select 1 from email_suppressions x
+                where x.theme_id = d.theme_id and x.address = lower(d.recipient)) as unsubscribed,
         (select to_jsonb(y) from (select s.title, s.sections, s.week, s.scheduled_for, s.created_at,
-            t.name as theme from syntheses s join themes t on t.id = s.theme_id
+            s.schedule_id, t.name as theme from syntheses s join themes t on t.id = s.theme_id
             where s.id = d.synthesis_id) y) as synthesis";
 
-/// The condition of a schedule that may run on `$1`'s weekday and has not run since `$2`
-/// (the day's start) nor been skipped on `$3` (the day).
-const MAY_RUN_TODAY: &str = "s.enabled
-    and s.days ? $1
-    and (s.last_run_at is null or s.last_run_at < $2)
-    and s.skipped_day is distinct from $3";
-
-/// Marks the schedules of `weekday` due by `time` on `day` whose owner has spent `limit`
-/// tokens that day as skipped for it, with `reason`; returns them.
-pub async fn skip_over_budget(
-    tx: &mut Transaction<'static, Postgres>,
-    weekday: &str,
-    time: &str,
-    day: NaiveDate,
-    limit: u64,
-    reason: &str,
-) -> sqlx::Result<Vec<Uuid>> {
-    let statement = format!(
-        "update theme_schedules s set skipped_day = $3, skip_reason = $6, updated_at = now()
-         where {MAY_RUN_TODAY}
-           and s.time_utc <= $4
-           and (select coalesce(sum(u.tokens_input + u.tokens_output), 0) from ai_usage u
-                where u.user_id = s.user_id and u.day = $3) >= $5
-         returning s.id"
-    );
-    sqlx::query_scalar(sqlx::AssertSqlSafe(statement))
-        .bind(weekday)
-        .bind(day_start(day))
-        .bind(day)
-        .bind(time)
-        .bind(limit as i64)
-        .bind(reason)
-        .fetch_all(&mut **tx)
-        .await
-}
-
-fn day_start(day: NaiveDate) -> DateTime<Utc> {
-    day.and_hms_opt(0, 0, 0).expect("midnight").and_utc()
-}
-
-/// A schedule that may run today, as the due rule reads it.
+/// A schedule that may be due, as the due rule reads it.
 #[derive(Debug, sqlx::FromRow)]
 pub struct Candidate {
     pub id: Uuid,
+    pub user_id: Uuid,
     pub enabled: bool,
     pub days: Json<Vec<String>>,
-    pub time_utc: String,
+    /// `HH:MM`: local with a `timezone`, else UTC.
+    pub time: String,
+    pub timezone: Option<String>,
     pub last_run_at: Option<DateTime<Utc>>,
+    pub skipped_day: Option<NaiveDate>,
 }
 
-/// Locks the schedules that may run on `day` (its `weekday`) at `now`: not run that day,
-/// not skipped, their retry's time come (fewer than `max_attempts` that day), their owner
-/// generating nothing. Whether each is due is the pure rule's to say.
+/// Locks the enabled schedules that may be due at `now`: their `due_at` come (or still to
+/// work out), their retry's time come, their owner generating nothing; the earliest due
+/// first. Whether each is due is the pure rule's to say.
 pub async fn lock_candidates(
     tx: &mut Transaction<'static, Postgres>,
-    weekday: &str,
-    day: NaiveDate,
     now: DateTime<Utc>,
-    max_attempts: i32,
+    limit: i64,
 ) -> sqlx::Result<Vec<Candidate>> {
-    let statement = format!(
-        "select s.id, s.enabled, s.days, s.time_utc, s.last_run_at from theme_schedules s
-         where {MAY_RUN_TODAY}
-           and (s.attempt_day is distinct from $3
-                or (s.attempts_today < $4 and (s.next_attempt_at is null or s.next_attempt_at <= $5)))
+    sqlx::query_as(
+        "select s.id, s.user_id, s.enabled, s.days, coalesce(s.time_local, s.time_utc) as time,
+                s.timezone, s.last_run_at, s.skipped_day
+         from theme_schedules s
+         where s.enabled and (s.due_at is null or s.due_at <= $1)
+           and (s.next_attempt_at is null or s.next_attempt_at <= $1)
            and not exists (select 1 from syntheses y
                            where y.user_id = s.user_id and y.status in ('pending', 'running'))
-         order by s.time_utc
-         limit 100
-         for update of s skip locked"
-    );
-    sqlx::query_as(sqlx::AssertSqlSafe(statement))
-        .bind(weekday)
-        .bind(day_start(day))
-        .bind(day)
-        .bind(max_attempts)
-        .bind(now)
-        .fetch_all(&mut **tx)
-        .await
+         order by s.due_at nulls first
+         limit $2
+         for update of s skip locked",
+    )
+    .bind(now)
+    .bind(limit)
+    .fetch_all(&mut **tx)
+    .await
+}
+
+/// Records when each of the schedules `ids` may next be due (`None`: never, as it stands).
+pub async fn set_due(
+    tx: &mut Transaction<'static, Postgres>,
+    ids: &[Uuid],
+    due: &[Option<DateTime<Utc>>],
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "update theme_schedules s set due_at = coalesce(v.due_at, 'infinity')
+         from unnest($1::uuid[], $2::timestamptz[]) as v(id, due_at) where s.id = v.id",
+    )
+    .bind(ids)
+    .bind(due)
+    .execute(&mut **tx)
+    .await
+    .map(drop)
+}
+
+/// The owners among `users` who have spent `limit` AI tokens on `day` (UTC).
+pub async fn over_budget(
+    tx: &mut Transaction<'static, Postgres>,
+    users: &[Uuid],
+    day: NaiveDate,
+    limit: u64,
+) -> sqlx::Result<Vec<Uuid>> {
+    sqlx::query_scalar(
+        "select u.user_id from ai_usage u
+         where u.user_id = any((select $1::uuid[])::uuid[]) and u.day = $2
+         group by u.user_id
+         having sum(u.tokens_input + u.tokens_output) >= $3",
+    )
+    .bind(users)
+    .bind(day)
+    .bind(limit as i64)
+    .fetch_all(&mut **tx)
+    .await
+}
+
+/// A due schedule not started on its `day`, and why; it may next be due at `due_at`.
+pub struct Skip {
+    pub id: Uuid,
+    pub day: NaiveDate,
+    pub reason: String,
+    pub due_at: Option<DateTime<Utc>>,
+}
+
+/// Marks each schedule of `skips` skipped on its day, with its reason.
+pub async fn skip_schedules(
+    tx: &mut Transaction<'static, Postgres>,
+    skips: &[Skip],
+) -> sqlx::Result<()> {
+    let ids: Vec<Uuid> = skips.iter().map(|s| s.id).collect();
+    let days: Vec<NaiveDate> = skips.iter().map(|s| s.day).collect();
+    let reasons: Vec<&str> = skips.iter().map(|s| s.reason.as_str()).collect();
+    let due: Vec<Option<DateTime<Utc>>> = skips.iter().map(|s| s.due_at).collect();
+    sqlx::query(
+        "update theme_schedules s set skipped_day = v.day, skip_reason = v.reason,
+             due_at = coalesce(v.due_at, 'infinity'), updated_at = now()
+         from unnest($1::uuid[], $2::date[], $3::text[], $4::timestamptz[])
+             as v(id, day, reason, due_at)
+         where s.id = v.id",
+    )
+    .bind(&ids)
+    .bind(&days)
+    .bind(&reasons)
+    .bind(&due)
+    .execute(&mut **tx)
+    .await
+    .map(drop)
 }
 
 /// A schedule claimed for a run.
@@ -129,21 +160,24 @@ pub struct ClaimedSchedule {
     pub attempts_today: i32,
 }
 
-/// Counts an attempt of `day` for each of the schedules `due`.
+/// Counts an attempt of its day (the schedule's own: local with a zone) for each schedule
+/// of `due`.
 pub async fn claim_schedules(
     tx: &mut Transaction<'static, Postgres>,
-    due: &[Uuid],
-    day: NaiveDate,
+    due: &[(Uuid, NaiveDate)],
 ) -> sqlx::Result<Vec<ClaimedSchedule>> {
+    let ids: Vec<Uuid> = due.iter().map(|(id, _)| *id).collect();
+    let days: Vec<NaiveDate> = due.iter().map(|(_, day)| *day).collect();
     sqlx::query_as(
         "update theme_schedules s
-         set attempts_today = case when s.attempt_day = $2 then s.attempts_today + 1 else 1 end,
-             attempt_day = $2, updated_at = now()
-         where s.id = any($1)
+         set attempts_today = case when s.attempt_day = v.day then s.attempts_today + 1 else 1 end,
+             attempt_day = v.day, updated_at = now()
+         from unnest($1::uuid[], $2::date[]) as v(id, day)
+         where s.id = v.id
          returning s.id, s.theme_id, s.user_id, s.attempts_today",
     )
-    .bind(due)
-    .bind(day)
+    .bind(&ids)
+    .bind(&days)
     .fetch_all(&mut **tx)
     .await
 }
@@ -206,9 +240,12 @@ pub struct SynthesisEnd<'a> {
     pub week: &'a str,
     pub synthesis: &'a Synthesis,
     pub sources_report: &'a [Value],
-    pub provider: &'a str,
-    pub model: &'a str,
+    /// The AI that wrote it; none when there was nothing new to write about.
+    pub provider: Option<&'a str>,
+    pub model: Option<&'a str>,
     pub usage: &'a Usage,
+    /// Items left out as already sent by the schedule.
+    pub items_left_out: usize,
 }
 
 /// Saves the written synthesis (`succeeded`); `false` when it was deleted meanwhile.
@@ -220,7 +257,7 @@ pub async fn save_synthesis<'e>(
     let saved = sqlx::query(
         "update syntheses set status = 'succeeded', week = $2, title = $3, sections = $4,
                 sources_report = $5, provider = $6, model = $7, tokens_input = $8,
-                tokens_output = $9, error = null, updated_at = now()
+                tokens_output = $9, items_left_out = $10, error = null, updated_at = now()
          where id = $1",
     )
     .bind(synthesis_id)
@@ -232,27 +269,131 @@ pub async fn save_synthesis<'e>(
     .bind(written.model)
     .bind(written.usage.input_tokens as i32)
     .bind(written.usage.output_tokens as i32)
+    .bind(written.items_left_out as i32)
     .execute(db)
     .await?;
     Ok(saved.rows_affected() == 1)
 }
 
-/// Marks a schedule's run of `scheduled_for` done; returns the schedule's recipients
-/// (none when it was deleted meanwhile).
+/// Records the items a synthesis was given (`schedule_id`: a scheduled one's schedule).
+pub async fn record_items(
+    tx: &mut Transaction<'static, Postgres>,
+    synthesis_id: Uuid,
+    schedule_id: Option<Uuid>,
+    items: &[(&str, ItemKeys)],
+) -> sqlx::Result<()> {
+    let titles: Vec<&str> = items.iter().map(|(title, _)| *title).collect();
+    let guids: Vec<Option<&str>> = items.iter().map(|(_, k)| k.guid.as_deref()).collect();
+    let links: Vec<Option<&str>> = items.iter().map(|(_, k)| k.link.as_deref()).collect();
+    let hashes: Vec<&str> = items.iter().map(|(_, k)| k.content_hash.as_str()).collect();
+    sqlx::query(
+        "insert into synthesis_items (synthesis_id, user_id, schedule_id, position, title, guid,
+             link, content_hash)
+         select s.id, s.user_id, $2, v.position, v.title, v.guid, v.link, v.content_hash
+         from syntheses s,
+              unnest($3::text[], $4::text[], $5::text[], $6::text[])
+                  with ordinality as v(title, guid, link, content_hash, position)
+         where s.id = $1
+         on conflict do nothing",
+    )
+    .bind(synthesis_id)
+    .bind(schedule_id)
+    .bind(&titles)
+    .bind(&guids)
+    .bind(&links)
+    .bind(&hashes)
+    .execute(&mut **tx)
+    .await
+    .map(drop)
+}
+
+/// Which of `items`' keys the emailed syntheses of the schedule already carried (those with
+/// a delivery that was, or may have been, sent).
+pub async fn sent_keys(
+    pool: &PgPool,
+    schedule_id: Uuid,
+    items: &[ItemKeys],
+) -> sqlx::Result<SentKeys> {
+    let guids: Vec<&str> = items.iter().filter_map(|k| k.guid.as_deref()).collect();
+    let links: Vec<&str> = items.iter().filter_map(|k| k.link.as_deref()).collect();
+    let hashes: Vec<&str> = items.iter().map(|k| k.content_hash.as_str()).collect();
+    let rows: Vec<(Option<String>, Option<String>, String)> = sqlx::query_as(
+        "select i.guid, i.link, i.content_hash from synthesis_items i
+         where i.schedule_id = $1
+           and (i.guid = any($2) or i.link = any($3) or i.content_hash = any($4))
+           and exists (select 1 from email_deliveries d
+                       where d.synthesis_id = i.synthesis_id
+                         and d.status in ('pending', 'sending', 'sent', 'unknown'))",
+    )
+    .bind(schedule_id)
+    .bind(&guids)
+    .bind(&links)
+    .bind(&hashes)
+    .fetch_all(pool)
+    .await?;
+    let mut sent = SentKeys::default();
+    for (guid, link, hash) in rows {
+        sent.guids.extend(guid);
+        sent.links.extend(link);
+        sent.content_hashes.insert(hash);
+    }
+    Ok(sent)
+}
+
+/// A schedule's run marked done: its recipients, and whether a run with nothing new still
+/// mails them.
+#[derive(Debug, Default)]
+pub struct ScheduleRun {
+    pub emails: Vec<String>,
+    pub send_when_empty: bool,
+}
+
+/// Marks a schedule's run of `scheduled_for` done (none when it was deleted meanwhile).
 pub async fn mark_schedule_run(
     tx: &mut Transaction<'static, Postgres>,
     schedule_id: Uuid,
     scheduled_for: DateTime<Utc>,
-) -> sqlx::Result<Vec<String>> {
-    let emails: Option<Json<Vec<String>>> = sqlx::query_scalar(
-        "update theme_schedules set last_run_at = $2, next_attempt_at = null, updated_at = now()
-         where id = $1 returning emails",
+) -> sqlx::Result<ScheduleRun> {
+    let run: Option<(Json<Vec<String>>, bool)> = sqlx::query_as(
+        "update theme_schedules set last_run_at = $2, next_attempt_at = null, due_at = null,
+             updated_at = now()
+         where id = $1 returning emails, send_when_empty",
     )
     .bind(schedule_id)
     .bind(scheduled_for)
     .fetch_optional(&mut **tx)
     .await?;
-    Ok(emails.map(|e| e.0).unwrap_or_default())
+    Ok(run
+        .map(|(emails, send_when_empty)| ScheduleRun {
+            emails: emails.0,
+            send_when_empty,
+        })
+        .unwrap_or_default())
+}
+
+/// Records that a synthesis was not sent to `recipient`, and why (`NOTHING_NEW`).
+pub async fn skip_delivery(
+    tx: &mut Transaction<'static, Postgres>,
+    delivery_id: Uuid,
+    synthesis_id: Uuid,
+    recipient: &str,
+    reason: &str,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "insert into email_deliveries (id, user_id, synthesis_id, theme_id, recipient, status,
+             reason, message_id)
+         select $1, s.user_id, s.id, s.theme_id, $3, 'skipped', $4, $5 from syntheses s
+         where s.id = $2
+         on conflict (synthesis_id, recipient) do nothing",
+    )
+    .bind(delivery_id)
+    .bind(synthesis_id)
+    .bind(recipient)
+    .bind(reason)
+    .bind(format!("<{synthesis_id}.{delivery_id}@almanac>"))
+    .execute(&mut **tx)
+    .await
+    .map(drop)
 }
 
 /// Creates the delivery of a synthesis to `recipient`, sent by the job `job_id` (inserted
@@ -286,6 +427,19 @@ pub async fn create_delivery(
             .await?;
     }
     Ok(created.is_some())
+}
+
+/// Records that a delivery was not sent on purpose, and why (`UNSUBSCRIBED`).
+pub async fn record_skipped(pool: &PgPool, delivery_id: Uuid, reason: &str) -> sqlx::Result<()> {
+    sqlx::query(
+        "update email_deliveries set status = 'skipped', reason = $2, updated_at = now()
+         where id = $1",
+    )
+    .bind(delivery_id)
+    .bind(reason)
+    .execute(pool)
+    .await
+    .map(drop)
 }
 
 /// Records a delivery attempt's outcome (`sent_at` when it was sent); an `error` replaces

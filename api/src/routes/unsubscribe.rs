@@ -1,0 +1,191 @@
+//! One-click unsubscribe (RFC 8058): the address a scheduled digest names in its
+//! `List-Unsubscribe` header. A mail provider's button `POST`s `List-Unsubscribe=One-Click`
+//! there (form-encoded or multipart) with no session and no token header: the signed token
+//! in the address is the authority, so the JSON-only and cookie rules do not apply. A `GET`
+//! (a person opening the link, or a mail scanner fetching it ahead) only shows a page that
+//! asks; it changes nothing. A forged, edited or expired token is a 404 page saying the
+//! link is no longer valid.
+
+use almanac_shared::{store::themes, unsubscribe::UnsubscribeKey};
+use chrono::Utc;
+use poem::web::Data;
+use poem_openapi::{
+    ApiRequest, ApiResponse, Multipart, Object, OpenApi,
+    param::Path,
+    payload::{Form, Html},
+};
+use serde::Deserialize;
+
+use super::Tag;
+use crate::{
+    error::{Answer, ApiError, can},
+    state::AppState,
+};
+
+/// What a one-click `POST` carries (RFC 8058).
+#[derive(Debug, Clone, Object, Deserialize)]
+pub struct OneClickForm {
+    /// `One-Click`.
+    #[oai(rename = "List-Unsubscribe", validator(max_length = 32))]
+    #[serde(rename = "List-Unsubscribe")]
+    pub list_unsubscribe: String,
+}
+
+/// The same, as `multipart/form-data`.
+#[derive(Debug, Multipart)]
+pub struct OneClickMultipart {
+    #[oai(rename = "List-Unsubscribe", validator(max_length = 32))]
+    pub list_unsubscribe: String,
+}
+
+/// Each payload's own check reads the media type with its parameters (a multipart body's
+/// `boundary`), which a fixed `content_type` here would compare whole.
+#[derive(Debug, ApiRequest)]
+pub enum OneClick {
+    Form(Form<OneClickForm>),
+    Multipart(OneClickMultipart),
+}
+
+impl OneClick {
+    fn one_click(&self) -> bool {
+        let value = match self {
+            Self::Form(form) => &form.list_unsubscribe,
+            Self::Multipart(form) => &form.list_unsubscribe,
+        };
+        value == "One-Click"
+    }
+}
+
+/// A page for the person who followed the link.
+#[derive(ApiResponse)]
+pub enum UnsubscribePage {
+    /// Asks to confirm (`GET`), or says it is done (`POST`).
+    #[oai(status = 200)]
+    Shown(Html<String>),
+    /// The link was forged, edited, or has expired, or its digest is gone.
+    #[oai(status = 404)]
+    NoLongerValid(Html<String>),
+}
+
+#[derive(Default)]
+pub struct UnsubscribeApi;
+
+#[OpenApi(tag = "Tag::Syntheses")]
+impl UnsubscribeApi {
+    /// The page an unsubscribe link opens: it asks to confirm, and changes nothing.
+    #[oai(
+        path = "/unsubscribe/:token",
+        method = "get",
+        operation_id = "showUnsubscribe"
+    )]
+    async fn show(
+        &self,
+        state: Data<&AppState>,
+        #[oai(validator(max_length = 400))] token: Path<String>,
+    ) -> Answer<UnsubscribePage, { can::BAD_REQUEST | can::INTERNAL | can::UNAVAILABLE }> {
+        let Some(asked) = key(&state).verify(&token.0, Utc::now().date_naive()) else {
+            return Ok(page::no_longer_valid());
+        };
+        let target =
+            themes::unsubscribe_target(&state.pool, asked.schedule_id, &asked.address).await?;
+        Ok(match target {
+            None => page::no_longer_valid(),
+            Some(t) if !t.subscribed => page::done(&t.theme_name, &asked.address),
+            Some(t) => page::confirm(&t.theme_name, &asked.address, &token.0),
+        })
+    }
+
+    /// One-click unsubscribe (RFC 8058): `List-Unsubscribe=One-Click`, form-encoded or
+    /// multipart, no session. The address stops receiving this digest (its next run on),
+    /// and the schedule's owner cannot add it back until they clear it.
+    #[oai(
+        path = "/unsubscribe/:token",
+        method = "post",
+        operation_id = "unsubscribe"
+    )]
+    async fn unsubscribe(
+        &self,
+        state: Data<&AppState>,
+        #[oai(validator(max_length = 400))] token: Path<String>,
+        body: OneClick,
+    ) -> Answer<UnsubscribePage, { can::BODY | can::INTERNAL | can::UNAVAILABLE }> {
+        let Some(asked) = key(&state).verify(&token.0, Utc::now().date_naive()) else {
+            return Ok(page::no_longer_valid());
+        };
+        if !body.one_click() {
+            return Err(ApiError::invalid_field(
+                "List-Unsubscribe",
+                "must be `One-Click` (RFC 8058); nothing was changed",
+            )
+            .into());
+        }
+        let theme = themes::unsubscribe(&state.pool, asked.schedule_id, &asked.address).await?;
+        Ok(match theme {
+            None => page::no_longer_valid(),
+            Some(theme) => {
+                tracing::info!(schedule_id = %asked.schedule_id, "unsubscribed from a digest");
+                metrics::counter!("digest_unsubscribes_total").increment(1);
+                page::done(&theme, &asked.address)
+            }
+        })
+    }
+}
+
+fn key(state: &AppState) -> UnsubscribeKey {
+    UnsubscribeKey::from_secret(state.settings.jwt_secret.expose())
+}
+
+/// The pages, in plain HTML with the app's stylesheet.
+mod page {
+    use almanac_shared::email::escape_html;
+    use poem_openapi::payload::Html;
+
+    use super::UnsubscribePage;
+
+    fn html(title: &str, body: &str) -> Html<String> {
+        Html(format!(
+            "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+             <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+             <title>{title} · Almanac</title><link rel=\"stylesheet\" href=\"/app/app.css\"></head>\
+             <body><main class=\"panel stack unsubscribe\"><h1>{title}</h1>{body}</main></body></html>",
+            title = escape_html(title),
+        ))
+    }
+
+    pub fn confirm(theme: &str, address: &str, token: &str) -> UnsubscribePage {
+        UnsubscribePage::Shown(html(
+            "Unsubscribe?",
+            &format!(
+                "<p>Stop sending the <strong>{theme}</strong> digest to <strong>{address}</strong>?</p>\
+                 <form method=\"post\" action=\"/unsubscribe/{token}\">\
+                 <input type=\"hidden\" name=\"List-Unsubscribe\" value=\"One-Click\">\
+                 <button type=\"submit\" id=\"unsubscribe\">Unsubscribe</button></form>\
+                 <p class=\"muted\">Nothing changes until you press the button.</p>",
+                theme = escape_html(theme),
+                address = escape_html(address),
+                token = escape_html(token),
+            ),
+        ))
+    }
+
+    pub fn done(theme: &str, address: &str) -> UnsubscribePage {
+        UnsubscribePage::Shown(html(
+            "You are unsubscribed",
+            &format!(
+                "<p><strong>{address}</strong> will not receive the <strong>{theme}</strong> \
+                 digest any more.</p><p class=\"muted\">Changed your mind? Ask the person \
+                 who added you to add your address again.</p>",
+                theme = escape_html(theme),
+                address = escape_html(address),
+            ),
+        ))
+    }
+
+    pub fn no_longer_valid() -> UnsubscribePage {
+        UnsubscribePage::NoLongerValid(html(
+            "This link is no longer valid",
+            "<p>This unsubscribe link is no longer valid: it has expired, or the digest it \
+             came with no longer exists. Use the link in a more recent email.</p>",
+        ))
+    }
+}
