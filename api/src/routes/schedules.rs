@@ -23,7 +23,7 @@ use super::{
 use crate::{
     auth::UserAuth,
     body::StrictJson422,
-    error::{Answer, ApiError, can},
+    error::{Answer, ApiError, ErrorEnvelope, can},
     nullable::OrNull,
     state::AppState,
 };
@@ -158,7 +158,8 @@ pub struct Delivery {
     pub recipient: String,
     pub status: DeliveryStatus,
     /// Why it was `skipped`: `NOTHING_NEW` (the sources held nothing an earlier digest of
-    /// the schedule did not carry).
+    /// the schedule did not carry), `UNSUBSCRIBED` (the recipient used the digest's
+    /// unsubscribe link before it went).
     #[oai(nullable)]
     pub reason: Option<String>,
     pub attempts: i32,
@@ -245,16 +246,19 @@ impl SchedulesApi {
                 .iter()
                 .any(|e| e.eq_ignore_ascii_case(&s.address))
         }) {
-            return Err(ApiError::unprocessable_field(
-                "emails",
-                format!(
-                    "`{}` unsubscribed from this digest on {}: clear that first (DELETE /api/v1/themes/{}/schedule/suppressions/{})",
-                    kept_out.address,
-                    kept_out.created_at.date_naive(),
-                    id.0,
-                    kept_out.address
-                ),
-            )
+            let message = format!(
+                "emails: `{}` unsubscribed from this digest on {}: clear that first (DELETE /api/v1/themes/{}/schedule/suppressions/{})",
+                kept_out.address,
+                kept_out.created_at.date_naive(),
+                id.0,
+                kept_out.address
+            );
+            let details = serde_json::json!({ "field": "emails", "email": kept_out.address });
+            return Err(ApiError::Unprocessable(ErrorEnvelope::new(
+                "ADDRESS_UNSUBSCRIBED",
+                message,
+                Some(details),
+            ))
             .into());
         }
         let row: Option<ScheduleRow> = themes::upsert_schedule(&mut tx, id.0, &spec).await?;

@@ -1,6 +1,7 @@
 //! A real SMTP server for the email tests: Python's `aiosmtpd` (installed by `make test`),
 //! started per test on a free port. It can refuse the first messages with a temporary
-//! error (451), refuses any `bounce@...` recipient for good (550), and records each
+//! error (451), refuses any `bounce@...` recipient for good (550) and any `later@...` one
+//! for now (451, every time), and records each
 //! accepted message, decoded, as a JSON file.
 
 use std::{path::PathBuf, process::Stdio, time::Duration};
@@ -19,6 +20,8 @@ class Handler:
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if address.startswith("bounce@"):
             return "550 5.1.1 No such mailbox"
+        if address.startswith("later@"):
+            return "451 4.2.1 Mailbox busy, try again later"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 

@@ -6,7 +6,7 @@
 
 use sha2::{Digest, Sha256};
 
-use super::{Document, DocumentKind};
+use super::content::{Document, DocumentKind};
 
 /// What identifies an item a synthesis was given.
 #[derive(Debug, Clone, PartialEq, Eq)]
