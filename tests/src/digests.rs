@@ -32,6 +32,35 @@ pub(crate) fn feed(edition: u32, items: &[(&str, &str, &str)]) -> String {
     )
 }
 
+/// A theme of a new user whose one source is `site`'s `/feed.xml`; the user and the theme.
+pub(crate) async fn feed_theme(app: &TestApp, site: &Site) -> (Uuid, String) {
+    let user = Uuid::new_v4();
+    let theme = app
+        .create_theme(
+            user,
+            &json!({ "name": "Tea", "sources": [{ "type": "rss", "value": site.url("/feed.xml") }] }),
+        )
+        .await;
+    (user, theme)
+}
+
+/// What a mail provider's one-click button sends for `address`'s digest of `schedule`, with
+/// a link this server could have made.
+pub(crate) async fn one_click(app: &TestApp, schedule: Uuid, address: &str) -> reqwest::Response {
+    let key = almanac_shared::unsubscribe::UnsubscribeKey::from_secret(crate::helpers::JWT_SECRET);
+    let token = key.token(
+        schedule,
+        address,
+        Utc::now().date_naive() + chrono::Days::new(60),
+    );
+    app.client
+        .post(app.url(&format!("/unsubscribe/{token}")))
+        .form(&[("List-Unsubscribe", "One-Click")])
+        .send()
+        .await
+        .unwrap()
+}
+
 pub(crate) fn at(day: u32) -> DateTime<Utc> {
     format!("2030-01-{day:02}T09:00:00Z").parse().unwrap()
 }
@@ -244,13 +273,7 @@ async fn a_one_click_post_stops_the_next_digest_to_that_address_only() {
         feed(1, &[("Matcha", "a-1", "https://tea.example/matcha")]),
     )])
     .await;
-    let user = Uuid::new_v4();
-    let theme = app
-        .create_theme(
-            user,
-            &json!({ "name": "Tea", "sources": [{ "type": "rss", "value": site.url("/feed.xml") }] }),
-        )
-        .await;
+    let (user, theme) = feed_theme(&app, &site).await;
     let path = format!("/api/v1/themes/{theme}/schedule");
     let everyone = ["ana@example.com", "ben@example.com", "chloe@example.com"];
     let schedule = |emails: &[&str]| {
@@ -450,13 +473,7 @@ async fn a_delivery_still_to_send_when_its_recipient_unsubscribes_is_never_sent(
         feed(1, &[("Matcha", "a-1", "https://tea.example/matcha")]),
     )])
     .await;
-    let user = Uuid::new_v4();
-    let theme = app
-        .create_theme(
-            user,
-            &json!({ "name": "Tea", "sources": [{ "type": "rss", "value": site.url("/feed.xml") }] }),
-        )
-        .await;
+    let (user, theme) = feed_theme(&app, &site).await;
     let (status, schedule) = app
         .send_json(
             Method::PUT,
@@ -486,20 +503,8 @@ async fn a_delivery_still_to_send_when_its_recipient_unsubscribes_is_never_sent(
         },
     )
     .await;
-    let key = almanac_shared::unsubscribe::UnsubscribeKey::from_secret(crate::helpers::JWT_SECRET);
     let schedule_id: Uuid = schedule["id"].as_str().unwrap().parse().unwrap();
-    let token = key.token(
-        schedule_id,
-        "later@example.com",
-        Utc::now().date_naive() + chrono::Days::new(60),
-    );
-    let done = app
-        .client
-        .post(app.url(&format!("/unsubscribe/{token}")))
-        .form(&[("List-Unsubscribe", "One-Click")])
-        .send()
-        .await
-        .unwrap();
+    let done = one_click(&app, schedule_id, "later@example.com").await;
     assert_eq!(done.status(), 200);
     app.jobs_settled().await;
     let (_, all) = app.get_json(user, &deliveries).await;

@@ -259,16 +259,7 @@ async fn a_schedule_keeps_the_readers_zone_and_shows_the_next_digest_in_their_ti
         )
         .await;
     assert_eq!(shown, json!(["Europe/Paris", "08:00"]));
-    browser
-        .script("document.querySelector('#schedule').scrollIntoView()")
-        .await;
-    browser.screenshot().await;
-    browser.viewport(375, 800).await;
-    browser
-        .script("document.querySelector('#schedule').scrollIntoView()")
-        .await;
-    browser.screenshot_of("phone").await;
-    browser.fits_a_phone().await;
+    browser.screenshots_at("#schedule").await;
 
     // UTC: seed 004's schedule, its time in UTC.
     browser.set_value("#schedule-zone", "UTC").await;
@@ -292,7 +283,7 @@ async fn a_schedule_keeps_the_readers_zone_and_shows_the_next_digest_in_their_ti
 /// shows on the schedule until its owner allows it again.
 #[tokio::test]
 async fn a_skipped_digest_and_an_unsubscribed_address_show_with_a_way_back() {
-    use crate::digests::{at, feed, run};
+    use crate::digests::{at, feed, one_click, run};
     let outbox = std::env::temp_dir().join(format!("almanac-outbox-{}", Uuid::new_v4()));
     let app = app_with(vec![
         ("EMAIL_PROVIDER", "outbox".into()),
@@ -329,17 +320,8 @@ async fn a_skipped_digest_and_an_unsubscribed_address_show_with_a_way_back() {
     // The same feed the next day: nothing new.
     run(&app, &clock, at(8), user, &theme).await;
     // Ben unsubscribes with his digest's link.
-    let key = almanac_shared::unsubscribe::UnsubscribeKey::from_secret(crate::helpers::JWT_SECRET);
-    let expires = chrono::Utc::now().date_naive() + chrono::Days::new(60);
     let schedule_id: Uuid = schedule["id"].as_str().unwrap().parse().unwrap();
-    let token = key.token(schedule_id, "ben@example.com", expires);
-    let done = app
-        .client
-        .post(app.url(&format!("/unsubscribe/{token}")))
-        .form(&[("List-Unsubscribe", "One-Click")])
-        .send()
-        .await
-        .unwrap();
+    let done = one_click(&app, schedule_id, "ben@example.com").await;
     assert_eq!(done.status(), 200);
 
     browser.open(&format!("#/themes/{theme}")).await;
@@ -350,16 +332,7 @@ async fn a_skipped_digest_and_an_unsubscribed_address_show_with_a_way_back() {
         .wait_text("#schedule-suppressions", "ben@example.com unsubscribed on")
         .await;
     browser.every_input_is_labelled().await;
-    browser
-        .script("document.querySelector('#schedule').scrollIntoView()")
-        .await;
-    browser.screenshot().await;
-    browser.viewport(375, 800).await;
-    browser
-        .script("document.querySelector('#schedule-suppressions').scrollIntoView()")
-        .await;
-    browser.screenshot_of("phone").await;
-    browser.fits_a_phone().await;
+    browser.screenshots_at("#schedule-suppressions").await;
 
     browser.click("#schedule-suppressions button").await;
     browser

@@ -409,6 +409,21 @@ impl Browser {
         self.save_screenshot(&self.name).await;
     }
 
+    /// Screenshots of the part of the page `css` matches: at the desktop size, then on a
+    /// phone (`-phone`), which the page must fit.
+    pub async fn screenshots_at(&self, css: &str) {
+        let scroll = format!(
+            "document.querySelector({}).scrollIntoView()",
+            serde_json::to_string(css).unwrap()
+        );
+        self.script(&scroll).await;
+        self.screenshot().await;
+        self.viewport(375, 800).await;
+        self.script(&scroll).await;
+        self.screenshot_of("phone").await;
+        self.fits_a_phone().await;
+    }
+
     /// Saves the page as `<name>-<step>.png`, a step of the test worth seeing.
     pub async fn screenshot_of(&self, step: &str) {
         self.save_screenshot(&format!("{}-{step}", self.name)).await;

@@ -16,7 +16,13 @@ use super::{
     oauth,
     post::{self, Problem},
 };
-use crate::fetch::{FetchError, FetchSettings, Fetcher};
+use crate::fetch::{FetchSettings, Fetcher};
+
+mod connect;
+mod text;
+
+pub use text::commentary;
+use text::{is_post_urn, media_failure, refusal, unavailable, valid_urn};
 
 /// LinkedIn's name in the registry (and the channel slug it publishes).
 pub const PLATFORM: Platform = Platform::of_static("linkedin");
@@ -216,80 +222,6 @@ impl LinkedIn {
         }
     }
 
-    /// The member who granted the token: their URN and name (OpenID Connect's userinfo).
-    async fn member(&self, token: &str) -> Result<(String, Option<String>), Failure> {
-        let answer = match self.get("/v2/userinfo", &[], token).await {
-            Reply::Ok(answer) => answer,
-            Reply::Refused(failure) => return Err(failure),
-            Reply::Lost(reason, _) => return Err(unavailable("member lookup", &reason)),
-        };
-        let sub = answer["sub"]
-            .as_str()
-            .filter(|s| !s.is_empty())
-            .ok_or_else(|| {
-                Failure::permanent(
-                    "OAUTH_EXCHANGE_FAILED",
-                    "LinkedIn did not say which member granted access (no `sub`)",
-                )
-            })?;
-        let name = answer["name"].as_str().map(short_name);
-        Ok((format!("{MEMBER}{sub}"), name))
-    }
-
-    /// The company pages the member administers (none when the grant cannot list them:
-    /// the app was not given the organisation scopes).
-    async fn pages(&self, token: &str) -> Vec<oauth::Account> {
-        let query = [
-            ("q", "roleAssignee"),
-            ("role", "ADMINISTRATOR"),
-            ("state", "APPROVED"),
-            ("count", "50"),
-        ];
-        let acls = match self.get("/rest/organizationAcls", &query, token).await {
-            Reply::Ok(body) => body,
-            Reply::Refused(failure) => {
-                tracing::info!(reason = %failure.message, "LinkedIn pages not listed; the member's own channel only");
-                return Vec::new();
-            }
-            Reply::Lost(reason, _) => {
-                tracing::warn!(%reason, "LinkedIn pages not listed; the member's own channel only");
-                return Vec::new();
-            }
-        };
-        let mut pages = Vec::new();
-        for acl in acls["elements"].as_array().into_iter().flatten() {
-            let Some(urn) = acl["organization"].as_str().filter(|u| valid_urn(u)) else {
-                continue;
-            };
-            if pages.iter().any(|p: &oauth::Account| p.id == urn) || pages.len() >= PAGES_MAX {
-                continue;
-            }
-            let id = &urn[PAGE.len()..];
-            let handle = match self
-                .get(&format!("/rest/organizations/{id}"), &[], token)
-                .await
-            {
-                Reply::Ok(page) => page["localizedName"].as_str().map(short_name),
-                _ => None,
-            };
-            pages.push(oauth::Account {
-                id: urn.to_owned(),
-                handle,
-            });
-        }
-        pages
-    }
-
-    /// Tokens of a token endpoint's answer (LinkedIn names the refresh token's lifetime
-    /// `refresh_token_expires_in`).
-    fn tokens(answer: &Value) -> Result<oauth::Tokens, Failure> {
-        let mut tokens = oauth::tokens(answer, "sub")?;
-        tokens.refresh_expires_in = answer["refresh_token_expires_in"]
-            .as_i64()
-            .or(tokens.refresh_expires_in);
-        Ok(tokens)
-    }
-
     /// A page's recent post with this commentary (and image), dated from `since` on.
     async fn recent_page_post(
         &self,
@@ -321,130 +253,6 @@ impl LinkedIn {
                     && image.is_none_or(|image| element["content"]["media"]["id"] == image)
             })
             .and_then(|element| element["id"].as_str().map(str::to_owned)))
-    }
-}
-
-/// Whether `urn` names a member or a page (`urn:li:person:<id>`, `urn:li:organization:<id>`).
-fn valid_urn(urn: &str) -> bool {
-    let id = urn
-        .strip_prefix(MEMBER)
-        .or_else(|| urn.strip_prefix(PAGE))
-        .unwrap_or("");
-    (1..=100).contains(&id.len())
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-}
-
-/// Whether `id` names a post (`x-restli-id`: a share or a UGC post).
-fn is_post_urn(id: &str) -> bool {
-    id.starts_with("urn:li:share:") || id.starts_with("urn:li:ugcPost:")
-}
-
-/// A name as a channel's handle (at most 200 characters).
-fn short_name(name: &str) -> String {
-    name.trim().chars().take(200).collect()
-}
-
-/// LinkedIn's "little" text of `text`: its reserved characters escaped, so that they read
-/// as themselves, except the `#` that starts a hashtag (kept a hashtag).
-pub fn commentary(text: &str) -> String {
-    const RESERVED: &str = "\\|{}@[]()<>#*_~";
-    let mut out = String::with_capacity(text.len() + 16);
-    let mut in_hashtag = false;
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        let word = |c: char| c.is_alphanumeric() || c == '_';
-        if c == '#' && chars.peek().copied().is_some_and(word) {
-            in_hashtag = true;
-            out.push(c);
-            continue;
-        }
-        if in_hashtag && word(c) {
-            out.push(c);
-            continue;
-        }
-        in_hashtag = false;
-        if RESERVED.contains(c) {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
-}
-
-/// LinkedIn's refusal, in our words, with its status and code.
-fn refusal(status: u16, body: &Value) -> Failure {
-    let input_code = body["errorDetails"]["inputErrors"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find_map(|e| e["code"].as_str());
-    let theirs = body["message"].as_str().unwrap_or("").to_owned();
-    let code = input_code
-        .or(body["code"].as_str())
-        .map(str::to_owned)
-        .or_else(|| body["serviceErrorCode"].as_i64().map(|c| c.to_string()));
-    let duplicate = input_code == Some("DUPLICATE_POST")
-        || (status == 422 && theirs.to_lowercase().contains("duplicate"));
-    let (kind, ours, reason) = match status {
-        _ if duplicate => (
-            FailureKind::Permanent,
-            "DUPLICATE_POST",
-            "LinkedIn refused the post as a duplicate of a recent post by the same author; it is not sent again: change the text to post it",
-        ),
-        401 => (
-            FailureKind::Auth,
-            "CHANNEL_AUTH_INVALID",
-            "LinkedIn refused the access token (expired or revoked)",
-        ),
-        403 => (
-            FailureKind::Permanent,
-            "PERMISSION_DENIED",
-            "LinkedIn did not let this account post as this author (the posting permission, or a page administrator role, is missing); connect it again",
-        ),
-        429 => (
-            FailureKind::Retryable,
-            "RATE_LIMITED",
-            "LinkedIn's rate limit was reached; retried later",
-        ),
-        _ => (
-            FailureKind::Permanent,
-            "PLATFORM_REFUSED",
-            "LinkedIn refused the post",
-        ),
-    };
-    let platform_code = match code {
-        Some(code) => format!("{status} {code}"),
-        None => status.to_string(),
-    };
-    let message = if theirs.is_empty() {
-        format!("{reason} ({platform_code})")
-    } else {
-        format!("{reason}: {theirs} ({platform_code})")
-    };
-    Failure::new(kind, ours, message).platform(platform_code)
-}
-
-fn unavailable(step: &str, reason: &str) -> Failure {
-    Failure::retryable(
-        "PLATFORM_UNAVAILABLE",
-        format!("LinkedIn's {step} did not complete: {reason}"),
-    )
-}
-
-/// Why the entry's image could not be fetched: refused for good, or worth another try.
-fn media_failure(error: FetchError) -> Failure {
-    let message = format!("the entry's image could not be fetched: {error}");
-    match error {
-        FetchError::Timeout(_) | FetchError::Failed(_) => {
-            Failure::retryable("MEDIA_UNREACHABLE", message)
-        }
-        FetchError::Status(status) if status >= 500 || status == 429 => {
-            Failure::retryable("MEDIA_UNREACHABLE", message)
-        }
-        FetchError::TooLarge(_) => Failure::permanent("MEDIA_TOO_LARGE", message),
-        _ => Failure::permanent("MEDIA_UNREACHABLE", message),
     }
 }
 
@@ -680,63 +488,6 @@ impl Adapter for LinkedIn {
             Ok(Some(id)) => Remote::Published { post_id: Some(id) },
             Ok(None) => Remote::Pending("the page's recent posts do not show it".into()),
             Err(reason) => Remote::Pending(reason),
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn commentary_escapes_little_text_but_keeps_hashtags() {
-        assert_eq!(
-            commentary("Launch (today) @team *new* #launch_day #2030 # alone ~x"),
-            "Launch \\(today\\) \\@team \\*new\\* #launch_day #2030 \\# alone \\~x"
-        );
-        assert_eq!(
-            commentary("a\\b|c{d}[e]<f>"),
-            "a\\\\b\\|c\\{d\\}\\[e\\]\\<f\\>"
-        );
-    }
-
-    #[test]
-    fn refusals_say_what_linkedin_meant() {
-        let duplicate = refusal(
-            422,
-            &json!({"status": 422, "message": "Content is a duplicate of urn:li:share:7141138937766391808",
-                "errorDetails": {"inputErrors": [{"description": "Duplicate post is detected", "input": {}, "code": "DUPLICATE_POST"}]}}),
-        );
-        assert_eq!(duplicate.code, "DUPLICATE_POST");
-        assert_eq!(duplicate.kind, FailureKind::Permanent);
-        assert_eq!(
-            duplicate.platform_code.as_deref(),
-            Some("422 DUPLICATE_POST")
-        );
-        let expired = refusal(
-            401,
-            &json!({"status": 401, "serviceErrorCode": 65601, "code": "REVOKED_ACCESS_TOKEN", "message": "The token used in the request has been revoked by the user"}),
-        );
-        assert_eq!(expired.kind, FailureKind::Auth);
-        assert_eq!(
-            expired.platform_code.as_deref(),
-            Some("401 REVOKED_ACCESS_TOKEN")
-        );
-        assert_eq!(refusal(429, &json!({})).kind, FailureKind::Retryable);
-        assert_eq!(refusal(403, &json!({})).code, "PERMISSION_DENIED");
-    }
-
-    #[test]
-    fn authors_are_member_or_page_urns() {
-        assert!(valid_urn("urn:li:person:782bbtaQ"));
-        assert!(valid_urn("urn:li:organization:2414183"));
-        for bad in [
-            "urn:li:person:",
-            "li_456",
-            "urn:li:company:1",
-            "urn:li:person:a b",
-        ] {
-            assert!(!valid_urn(bad), "{bad}");
         }
     }
 }
