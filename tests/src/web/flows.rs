@@ -223,16 +223,22 @@ async fn a_schedule_keeps_the_readers_zone_and_shows_the_next_digest_in_their_ti
     browser.wait_text("#schedule", "Time (Europe/Paris)").await;
     browser.every_input_is_labelled().await;
 
+    // Tomorrow's weekday in Paris: today's 08:00 may have passed, and would be due at once.
+    let tomorrow =
+        chrono::Utc::now().with_timezone(&chrono_tz::Europe::Paris) + chrono::Days::new(1);
+    let day = tomorrow.format("%a").to_string().to_lowercase();
+    let day_name = tomorrow.format("%A").to_string();
     browser.click("#schedule-enabled").await;
-    browser.click("#schedule [data-day=mon]").await;
+    browser.click(&format!("#schedule [data-day={day}]")).await;
     browser.set_value("#schedule-time", "08:00").await;
     browser
         .until(
             "the schedule to be saved at 08:00 in Paris",
             "return document.querySelector('#schedule-status').dataset.saved",
             |v| {
-                v.as_str()
-                    .is_some_and(|s| s.contains("\"time_local\":\"08:00\"") && s.contains("mon"))
+                v.as_str().is_some_and(|s| {
+                    s.contains("\"time_local\":\"08:00\"") && s.contains(&format!("\"{day}\""))
+                })
             },
         )
         .await;
@@ -240,11 +246,11 @@ async fn a_schedule_keeps_the_readers_zone_and_shows_the_next_digest_in_their_ti
     let saved = schedule(&app, user, &theme).await;
     assert_eq!(
         (&saved["timezone"], &saved["time_local"], &saved["days"]),
-        (&json!("Europe/Paris"), &json!("08:00"), &json!(["mon"])),
+        (&json!("Europe/Paris"), &json!("08:00"), &json!([day])),
         "{saved}"
     );
-    // The next digest, a Monday at 08:00 in the reader's time.
-    let next = browser.wait_text("#schedule-next", "Monday").await;
+    // The next digest, tomorrow at 08:00 in the reader's time.
+    let next = browser.wait_text("#schedule-next", &day_name).await;
     assert!(
         next.contains("08:00") && next.contains("your time"),
         "{next}"
