@@ -321,6 +321,11 @@ async fn a_one_click_post_stops_the_next_digest_to_that_address_only() {
     // Opening the link (or a scanner fetching it) only asks.
     let opened = http.get(link(&ana)).send().await.unwrap();
     assert_eq!(opened.status(), 200);
+    // Never inside another site's frame, where a click could be taken from the reader.
+    let policy = opened.headers()["content-security-policy"]
+        .to_str()
+        .unwrap();
+    assert!(policy.contains("frame-ancestors 'none'"), "{policy}");
     assert!(
         opened.headers()["content-type"]
             .to_str()

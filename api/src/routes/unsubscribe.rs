@@ -61,10 +61,16 @@ impl OneClick {
 pub enum UnsubscribePage {
     /// Asks to confirm (`GET`), or says it is done (`POST`).
     #[oai(status = 200)]
-    Shown(Html<String>),
+    Shown(
+        Html<String>,
+        #[oai(header = "Content-Security-Policy")] String,
+    ),
     /// The link was forged, edited, or has expired, or its digest is gone.
     #[oai(status = 404)]
-    NoLongerValid(Html<String>),
+    NoLongerValid(
+        Html<String>,
+        #[oai(header = "Content-Security-Policy")] String,
+    ),
 }
 
 #[derive(Default)]
@@ -142,6 +148,19 @@ mod page {
 
     use super::UnsubscribePage;
 
+    /// No script, the app's stylesheet, its own form only, and never inside another site's
+    /// frame (where a click could be taken from a reader who did not mean it).
+    const POLICY: &str = "default-src 'none'; style-src 'self'; form-action 'self'; \
+        frame-ancestors 'none'; base-uri 'none'";
+
+    fn shown(title: &str, body: &str) -> UnsubscribePage {
+        UnsubscribePage::Shown(html(title, body), POLICY.to_owned())
+    }
+
+    fn gone(title: &str, body: &str) -> UnsubscribePage {
+        UnsubscribePage::NoLongerValid(html(title, body), POLICY.to_owned())
+    }
+
     fn html(title: &str, body: &str) -> Html<String> {
         Html(format!(
             "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
@@ -153,7 +172,7 @@ mod page {
     }
 
     pub fn confirm(theme: &str, address: &str, token: &str) -> UnsubscribePage {
-        UnsubscribePage::Shown(html(
+        shown(
             "Unsubscribe?",
             &format!(
                 "<p>Stop sending the <strong>{theme}</strong> digest to <strong>{address}</strong>?</p>\
@@ -165,11 +184,11 @@ mod page {
                 address = escape_html(address),
                 token = escape_html(token),
             ),
-        ))
+        )
     }
 
     pub fn done(theme: &str, address: &str) -> UnsubscribePage {
-        UnsubscribePage::Shown(html(
+        shown(
             "You are unsubscribed",
             &format!(
                 "<p><strong>{address}</strong> will not receive the <strong>{theme}</strong> \
@@ -178,14 +197,14 @@ mod page {
                 theme = escape_html(theme),
                 address = escape_html(address),
             ),
-        ))
+        )
     }
 
     pub fn no_longer_valid() -> UnsubscribePage {
-        UnsubscribePage::NoLongerValid(html(
+        gone(
             "This link is no longer valid",
             "<p>This unsubscribe link is no longer valid: it has expired, or the digest it \
              came with no longer exists. Use the link in a more recent email.</p>",
-        ))
+        )
     }
 }
