@@ -352,15 +352,21 @@ async fn a_skipped_digest_and_an_unsubscribed_address_show_with_a_way_back() {
         .goto(&app.url(&format!("/unsubscribe/{token}")))
         .await
         .unwrap();
-    browser.wait_text("main", "Stop sending the Tea digest to ana@example.com?").await;
+    browser
+        .wait_text("main", "Stop sending the Tea digest to ana@example.com?")
+        .await;
     browser.screenshot_of("confirm").await;
     browser.click("#unsubscribe").await;
-    browser.wait_text("main", "ana@example.com will not receive").await;
+    browser
+        .wait_text("main", "ana@example.com will not receive")
+        .await;
     browser.screenshot_of("done").await;
     let (_, schedule) = app.get_json(user, &path).await;
     assert_eq!(schedule["emails"], json!([]), "{schedule}");
     browser.open(&format!("#/themes/{theme}")).await;
-    browser.wait_text("#schedule-suppressions", "ana@example.com").await;
+    browser
+        .wait_text("#schedule-suppressions", "ana@example.com")
+        .await;
 
     browser.click("#schedule-suppressions button").await;
     browser
