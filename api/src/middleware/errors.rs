@@ -23,20 +23,20 @@ pub(super) fn error_response(error: poem::Error) -> Response {
 }
 
 pub(super) fn is_json(response: &Response) -> bool {
+    has_media_type(response, "application/json")
+}
+
+fn has_media_type(response: &Response, media_type: &str) -> bool {
     response
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"))
+        .is_some_and(|v| v.starts_with(media_type))
 }
 
 /// A page for a person (an unsubscribe link's), which says what went wrong in its own words.
 fn is_page(response: &Response) -> bool {
-    response
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("text/html"))
+    has_media_type(response, "text/html")
 }
 
 /// Any error response that is not JSON yet (e.g. poem's 404 for an unknown route) gets the

@@ -239,13 +239,14 @@ impl Synthesizer<'_> {
             ));
         }
         // The items it carries, unless there was nothing new to carry.
-        let items: Vec<(&str, synthesis::ItemKeys)> = match written.provider {
-            Some(_) => fresh
+        let items: Vec<(&str, synthesis::ItemKeys)> = if written.is_nothing_new() {
+            Vec::new()
+        } else {
+            fresh
                 .documents
                 .iter()
                 .filter_map(|d| synthesis::item_keys(d).map(|keys| (d.title.as_str(), keys)))
-                .collect(),
-            None => Vec::new(),
+                .collect()
         };
         themes::record_items(&mut tx, self.id, input.schedule_id, &items)
             .await
@@ -257,7 +258,7 @@ impl Synthesizer<'_> {
                     synthesis_id: self.id,
                     schedule_id,
                     scheduled_for,
-                    nothing_new: written.provider.is_none(),
+                    nothing_new: written.is_nothing_new(),
                 };
                 run.mark(&mut tx)
                     .await
@@ -293,6 +294,11 @@ struct Written {
 }
 
 impl Written {
+    /// Whether this is [`Written::nothing_new`]: no AI wrote it.
+    fn is_nothing_new(&self) -> bool {
+        self.provider.is_none()
+    }
+
     /// A scheduled run's synthesis when every item of its sources was sent already: no AI
     /// call; what the "nothing new" mail says when the schedule asks for one.
     fn nothing_new(theme: &str) -> Self {

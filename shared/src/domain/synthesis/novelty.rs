@@ -96,6 +96,12 @@ pub struct SentKeys {
 }
 
 impl SentKeys {
+    pub fn insert(&mut self, keys: ItemKeys) {
+        self.guids.extend(keys.guid);
+        self.links.extend(keys.link);
+        self.content_hashes.insert(keys.content_hash);
+    }
+
     pub fn contains(&self, keys: &ItemKeys) -> bool {
         keys.guid.as_ref().is_some_and(|g| self.guids.contains(g))
             || keys.link.as_ref().is_some_and(|l| self.links.contains(l))
@@ -120,9 +126,7 @@ pub fn leave_out_sent(documents: Vec<Document>, sent: &SentKeys) -> Fresh {
             None => kept.push(document),
             Some(keys) if sent.contains(&keys) || seen.contains(&keys) => left_out += 1,
             Some(keys) => {
-                seen.guids.extend(keys.guid);
-                seen.links.extend(keys.link);
-                seen.content_hashes.insert(keys.content_hash);
+                seen.insert(keys);
                 news += 1;
                 kept.push(document);
             }
@@ -185,9 +189,7 @@ mod tests {
         ];
         let mut sent = SentKeys::default();
         for keys in first.iter().filter_map(item_keys) {
-            sent.guids.extend(keys.guid);
-            sent.links.extend(keys.link);
-            sent.content_hashes.insert(keys.content_hash);
+            sent.insert(keys);
         }
         let text = Document {
             source: "text".into(),

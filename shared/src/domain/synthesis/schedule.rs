@@ -36,8 +36,8 @@ pub fn day_code(day: Weekday) -> &'static str {
     }
 }
 
-/// `HH:MM`, 00:00 to 23:59, two digits each.
-pub fn parse_time_utc(raw: &str) -> Option<NaiveTime> {
+/// `HH:MM`, 00:00 to 23:59, two digits each: a schedule's time, UTC or local.
+pub fn parse_time_of_day(raw: &str) -> Option<NaiveTime> {
     let bytes = raw.as_bytes();
     if bytes.len() != 5 || bytes[2] != b':' {
         return None;
@@ -108,7 +108,7 @@ impl ScheduleSpec {
                 })?;
                 let local = local
                     .ok_or_else(|| invalid("time_local", "is required with a timezone (HH:MM)"))?;
-                if parse_time_utc(local).is_none() {
+                if parse_time_of_day(local).is_none() {
                     return Err(invalid("time_local", "must be HH:MM (00:00 to 23:59)"));
                 }
                 (local, Some(zone))
@@ -120,7 +120,7 @@ impl ScheduleSpec {
                 ));
             }
             (None, None) => match input.time_utc {
-                Some(time) if parse_time_utc(time).is_some() => (time, None),
+                Some(time) if parse_time_of_day(time).is_some() => (time, None),
                 Some(_) => return Err(invalid("time_utc", "must be HH:MM (00:00 to 23:59)")),
                 None => {
                     return Err(invalid(
@@ -159,7 +159,7 @@ impl ScheduleSpec {
 /// The `HH:MM` (UTC) at which a schedule of local `time` in `zone` falls on the local day
 /// of `now`: what `time_utc` says of a zoned schedule.
 pub fn utc_time_today(zone: Tz, time: &str, now: DateTime<Utc>) -> Option<String> {
-    let time = parse_time_utc(time)?;
+    let time = parse_time_of_day(time)?;
     let today = now.with_timezone(&zone).date_naive();
     Some(occurrence(zone, today, time).format("%H:%M").to_string())
 }
@@ -192,7 +192,7 @@ pub fn is_due(
     last_run_at: Option<DateTime<Utc>>,
     now: DateTime<Utc>,
 ) -> bool {
-    let Some(time) = parse_time_utc(time) else {
+    let Some(time) = parse_time_of_day(time) else {
         return false;
     };
     let zone = zone.unwrap_or(Tz::UTC);
@@ -228,7 +228,7 @@ pub fn next_due(
     if due(after) {
         return Some(after);
     }
-    let clock_time = parse_time_utc(time)?;
+    let clock_time = parse_time_of_day(time)?;
     let tz = zone.unwrap_or(Tz::UTC);
     let today = after.with_timezone(&tz).date_naive();
     // From yesterday (its occurrence may have spilled into today) to a week and a day on.
@@ -551,7 +551,7 @@ mod tests {
             while t < now + chrono::Duration::hours(36) {
                 if is_due(true, &days, &time, None, last, t) {
                     prop_assert!(days.contains(&day_code(t.weekday()).to_owned()));
-                    prop_assert!(t.time() >= parse_time_utc(&time).unwrap());
+                    prop_assert!(t.time() >= parse_time_of_day(&time).unwrap());
                     *runs_by_day.entry(t.date_naive()).or_insert(0) += 1;
                     last = Some(t);
                 }
@@ -574,7 +574,7 @@ mod tests {
             let days: Vec<String> = days.into_iter().map(str::to_owned).collect();
             let time = format!("{hour:02}:{minute:02}");
             let seed = days.iter().any(|d| d == day_code(now.weekday()))
-                && now.time() >= parse_time_utc(&time).unwrap()
+                && now.time() >= parse_time_of_day(&time).unwrap()
                 && last.is_none_or(|l| l.date_naive() < now.date_naive());
             prop_assert_eq!(is_due(true, &days, &time, None, last, now), seed);
             prop_assert_eq!(is_due(true, &days, &time, Some(Tz::UTC), last, now), seed);
@@ -638,7 +638,7 @@ mod tests {
             let wanted: Vec<DateTime<Utc>> = (0..6)
                 .filter_map(|i| first_day.checked_add_days(chrono::Days::new(i)))
                 .filter(|day| days.contains(&day_code(day.weekday())))
-                .map(|day| occurrence(zone, day, parse_time_utc(&time).unwrap()))
+                .map(|day| occurrence(zone, day, parse_time_of_day(&time).unwrap()))
                 .filter(|at| *at > from && *at < to)
                 .collect();
             // The first tick may run a day whose time had come before the window.

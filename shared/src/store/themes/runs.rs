@@ -332,10 +332,12 @@ pub async fn sent_keys(
     .fetch_all(pool)
     .await?;
     let mut sent = SentKeys::default();
-    for (guid, link, hash) in rows {
-        sent.guids.extend(guid);
-        sent.links.extend(link);
-        sent.content_hashes.insert(hash);
+    for (guid, link, content_hash) in rows {
+        sent.insert(ItemKeys {
+            guid,
+            link,
+            content_hash,
+        });
     }
     Ok(sent)
 }
