@@ -249,7 +249,15 @@ async function scheduleEditor(themeId) {
     },
   }, t("schedule.delete"));
 
-  async function save() {
+  // Saves go one after another, each reading the editor when its turn comes: two changes in
+  // quick succession cannot reach the server out of order and leave the older one saved.
+  let saving = Promise.resolve();
+  function save() {
+    saving = saving.then(put);
+    return saving;
+  }
+
+  async function put() {
     const addresses = [...emails.querySelectorAll("input")].map((i) => i.value.trim()).filter(Boolean);
     if (addresses.some((a) => !EMAIL.test(a))) return;
     const at = time.value.slice(0, 5);
