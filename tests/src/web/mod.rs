@@ -12,6 +12,7 @@ mod linkedin;
 mod refusals;
 mod serving;
 mod session;
+mod themes;
 
 use std::{
     path::PathBuf,
@@ -25,7 +26,17 @@ use serde_json::{Value, json};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use uuid::Uuid;
 
-use crate::helpers::{TestApp, eventually};
+use crate::helpers::{TestApp, TestOptions, eventually, spawn_app_with};
+
+/// An app whose web page offers development sign-in, with `env` besides.
+async fn app_with(mut env: Vec<(&'static str, String)>) -> TestApp {
+    env.push(("DEV_LOGIN", "true".into()));
+    spawn_app_with(TestOptions {
+        env,
+        ..Default::default()
+    })
+    .await
+}
 
 /// Two browsers at a time: each Chromium wants a core while the app under test runs too.
 static BROWSERS: std::sync::LazyLock<Arc<Semaphore>> =
