@@ -120,6 +120,7 @@ async fn main() -> anyhow::Result<()> {
                 Some(settings.log_format),
                 settings.otlp_endpoint.as_deref(),
             )?;
+            settings.warn_at_start();
             // The recorder first: gauges set before it exists are lost (the first report
             // would come two seconds after start).
             telemetry::metrics_handle();

@@ -14,6 +14,12 @@
 //! a `GET` for an event stream (reads only). Anything else with only the cookie is 401
 //! `SESSION_NOT_ACCEPTED`. A request with `Authorization` is judged by its bearer token
 //! alone. See `docs/architecture.md`, "Browser sessions".
+//!
+//! A cookie that names no live session (signed out elsewhere, pushed out by newer sessions,
+//! a restored database) never locks a browser out: every 401 it causes clears it
+//! (`Max-Age=0`), signing in over it opens a new session and signing out answers 204. A
+//! refusal by the forgery rules leaves the cookie alone, so another site cannot sign
+//! anyone out.
 
 use chrono::{DateTime, Utc};
 use poem::{
@@ -44,7 +50,7 @@ fn digest(id: &str) -> [u8; 32] {
     Sha256::digest(id.as_bytes()).into()
 }
 
-/// The session cookie's value, if the request carries one.
+/// The session cookie's value as sent, if the request carries one (made here or not).
 fn cookie_value(req: &Request) -> Option<&str> {
     req.headers()
         .get_all(header::COOKIE)
@@ -54,13 +60,17 @@ fn cookie_value(req: &Request) -> Option<&str> {
         .filter_map(|pair| pair.trim().split_once('='))
         .find(|(name, _)| *name == COOKIE)
         .map(|(_, value)| value.trim())
-        // 64 hex digits: anything else was not made here.
-        .filter(|v| v.len() == 64 && v.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
-/// Paths whose requests a session may authenticate: the API's and the session's own.
+/// Whether a cookie's value could have been made here: 64 hex digits.
+fn well_formed(id: &str) -> bool {
+    id.len() == 64 && id.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// Paths whose requests a session may authenticate: the API's. (`/app/session` reads the
+/// cookie itself: signing in or out over a dead cookie must work.)
 fn takes_session(path: &str) -> bool {
-    path.starts_with("/api/") || path.starts_with("/v1/") || path == "/app/session"
+    path.starts_with("/api/") || path.starts_with("/v1/")
 }
 
 /// Why the forgery rules refuse a cookie-only request; `None` when they accept it.
@@ -108,7 +118,10 @@ pub async fn accept(next: impl Endpoint, mut req: Request) -> poem::Result<Respo
     from_the_app(&req, state).inspect_err(|_| {
         metrics::counter!("web_sessions_refused_total", "reason" => "forgery_rules").increment(1);
     })?;
-    let session = live(state, id).await?;
+    let Some(session) = live(state, id).await? else {
+        metrics::counter!("web_sessions_refused_total", "reason" => "ended").increment(1);
+        return Ok(ended(state));
+    };
     tracing::Span::current().record("userId", tracing::field::display(session.user_id));
     req.extensions_mut().insert(SessionUser(AuthUser {
         id: session.user_id,
@@ -116,15 +129,34 @@ pub async fn accept(next: impl Endpoint, mut req: Request) -> poem::Result<Respo
     next.call(req).await.map(IntoResponse::into_response)
 }
 
-/// The live session whose id the cookie holds, or 401.
-async fn live(state: &AppState, id: &str) -> poem::Result<sessions::Session> {
-    let found = sessions::find(&state.pool, &digest(id))
+/// The live session whose id the cookie holds, if any.
+async fn live(state: &AppState, id: &str) -> poem::Result<Option<sessions::Session>> {
+    if !well_formed(id) {
+        return Ok(None);
+    }
+    Ok(sessions::find(&state.pool, &digest(id))
         .await
-        .map_err(ApiError::from)?;
-    found.ok_or_else(|| {
+        .map_err(ApiError::from)?)
+}
+
+/// 401 for a cookie that names no live session, clearing it so that the browser stops
+/// sending it (the page then shows its sign-in).
+fn ended(state: &AppState) -> Response {
+    let mut response =
         ApiError::unauthorized("your session has ended (signed out or expired); sign in again")
-            .into()
-    })
+            .into_response();
+    clear_cookie(state, &mut response);
+    response
+}
+
+fn clear_cookie(state: &AppState, response: &mut Response) {
+    let cleared = header::HeaderValue::from_str(&state.web.cookie("", 0))
+        .expect("a cookie of ASCII attributes is a header value");
+    response.headers_mut().insert(header::SET_COOKIE, cleared);
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("no-store"),
+    );
 }
 
 /// Opens a session for `user` until `expires_at` (capped at [`MAX_AGE_SECS`]): 204 with
@@ -155,7 +187,9 @@ pub async fn describe(state: &AppState, req: &Request) -> poem::Result<Response>
     let Some(id) = cookie_value(req) else {
         return Err(ApiError::unauthorized("not signed in").into());
     };
-    let session = live(state, id).await?;
+    let Some(session) = live(state, id).await? else {
+        return Ok(ended(state));
+    };
     let publishing = state
         .flags
         .enabled(almanac_shared::flags::Flag::PublishService, session.user_id);
@@ -171,16 +205,14 @@ pub async fn describe(state: &AppState, req: &Request) -> poem::Result<Response>
 /// `DELETE /app/session`: ends the session server-side and clears the cookie (204 even when
 /// there was none: signing out twice is not an error).
 pub async fn close(state: &AppState, req: &Request) -> poem::Result<Response> {
-    if let Some(id) = cookie_value(req) {
+    if let Some(id) = cookie_value(req).filter(|id| well_formed(id)) {
         sessions::end(&state.pool, &digest(id))
             .await
             .map_err(ApiError::from)?;
     }
-    Ok(Response::builder()
-        .status(StatusCode::NO_CONTENT)
-        .header(header::SET_COOKIE, state.web.cookie("", 0))
-        .header(header::CACHE_CONTROL, "no-store")
-        .finish())
+    let mut response = Response::builder().status(StatusCode::NO_CONTENT).finish();
+    clear_cookie(state, &mut response);
+    Ok(response)
 }
 
 /// The forgery rules for the session routes themselves: signing in or out is a script's

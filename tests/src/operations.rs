@@ -378,7 +378,7 @@ async fn the_binaries_refuse_weak_secrets_outside_development() {
         env
     };
     let placeholder = "change-me-change-me-change-me-change-me";
-    let cases: [(&[(&'static str, &str)], &str); 5] = [
+    let cases: [(&[(&'static str, &str)], &str); 6] = [
         (&[], "JWT_SECRET: required"),
         (
             &[("JWT_SECRET", "short-secret")],
@@ -406,6 +406,14 @@ async fn the_binaries_refuse_weak_secrets_outside_development() {
                 ),
             ],
             "TOKEN_ENCRYPTION_KEY: is a placeholder",
+        ),
+        // The development sign-in opens a session as anyone: a development machine only.
+        (
+            &[
+                ("JWT_SECRET", crate::helpers::JWT_SECRET),
+                ("DEV_LOGIN", "true"),
+            ],
+            "DEV_LOGIN=true needs ALMANAC_DEV=true",
         ),
     ];
     for (binary, addr_var) in [
@@ -439,5 +447,35 @@ async fn the_binaries_refuse_weak_secrets_outside_development() {
             .await
             .expect("almanac-worker starts with ALMANAC_DEV=true");
     }
+    // There, the development sign-in starts, and each binary says so once, as a warning.
+    let env = with(&[("ALMANAC_DEV", "true"), ("DEV_LOGIN", "true")]);
+    let logs = std::env::temp_dir().join(format!("almanac-dev-login-{}", Uuid::new_v4()));
+    std::fs::create_dir_all(&logs).unwrap();
+    for worker in [false, true] {
+        let log = logs.join(format!("{worker}.log"));
+        let _service = Service::logged(worker, &env, &log).await.unwrap();
+        let warnings = |text: &str| -> Vec<Value> {
+            text.lines()
+                .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+                .filter(|line| {
+                    line["level"] == "WARN"
+                        && line["message"]
+                            .as_str()
+                            .is_some_and(|m| m.contains("DEV_LOGIN=true"))
+                })
+                .collect()
+        };
+        let said = eventually(
+            std::time::Duration::from_secs(10),
+            "the development sign-in's warning",
+            || async {
+                let text = std::fs::read_to_string(&log).unwrap_or_default();
+                (!warnings(&text).is_empty()).then_some(text)
+            },
+        )
+        .await;
+        assert_eq!(warnings(&said).len(), 1, "worker {worker}: {said}");
+    }
+    std::fs::remove_dir_all(&logs).ok();
     crate::helpers::drop_database(&db_name).await;
 }

@@ -9,6 +9,7 @@ async fn main() -> anyhow::Result<()> {
         Some(settings.log_format),
         settings.otlp_endpoint.as_deref(),
     )?;
+    settings.warn_at_start();
     Application::build(settings)
         .await?
         .run_until_stopped(shutdown::signal())

@@ -208,6 +208,13 @@ impl Settings {
                 check_secret(name, token.expose().as_bytes(), dev, "openssl rand -hex 32")?;
             }
         }
+        if settings.dev_login && !dev {
+            bail!(
+                "DEV_LOGIN=true needs ALMANAC_DEV=true: the development sign-in opens a session as \
+                 any user, so it runs on a development machine only (unset DEV_LOGIN, or set \
+                 ALMANAC_DEV=true there)"
+            );
+        }
         if settings.body_timeout.is_zero() {
             bail!("BODY_TIMEOUT_SECS: must be greater than 0");
         }
@@ -218,6 +225,16 @@ impl Settings {
             bail!("SCHEDULER_TICK_SECS: must be greater than 0");
         }
         Ok(settings)
+    }
+
+    /// Logs, once at start, what makes this process unfit to face the internet.
+    pub fn warn_at_start(&self) {
+        if self.dev_login {
+            tracing::warn!(
+                "DEV_LOGIN=true: anyone who reaches the web app can sign in as any user \
+                 (a development machine only)"
+            );
+        }
     }
 
     /// A Redis key in this deployment's namespace.

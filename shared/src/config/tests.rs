@@ -240,3 +240,22 @@ fn secrets_are_not_printed() {
     .to_string();
     assert!(err.starts_with("ADMIN_TOKEN: must be at least 32"), "{err}");
 }
+
+#[test]
+fn the_development_sign_in_needs_a_development_machine() {
+    let refused = settings(&[
+        ("DATABASE_URL", "x"),
+        ("ALMANAC_DEV", "false"),
+        ("JWT_SECRET", STRONG),
+        ("DEV_LOGIN", "true"),
+    ])
+    .unwrap_err()
+    .to_string();
+    assert!(
+        refused.starts_with("DEV_LOGIN=true needs ALMANAC_DEV=true"),
+        "{refused}"
+    );
+    assert!(!refused.contains('\n'), "one line: {refused}");
+    let dev = settings(&[("DATABASE_URL", "x"), ("DEV_LOGIN", "true")]).unwrap();
+    assert!(dev.dev_login);
+}

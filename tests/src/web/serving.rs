@@ -292,3 +292,166 @@ async fn browser_sessions_are_cookies_only_the_app_s_own_scripts_can_use() {
         .unwrap();
     assert_eq!(malformed.status(), 400);
 }
+
+/// The `Set-Cookie` of a response that ends the browser's session: the cookie emptied,
+/// with sign-out's attributes.
+fn assert_clears_the_cookie(response: &reqwest::Response, what: &str) {
+    let cookies: Vec<&str> = response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap())
+        .collect();
+    assert_eq!(cookies.len(), 1, "{what}: {cookies:?}");
+    let cookie = cookies[0];
+    assert!(cookie.starts_with("almanac_session=;"), "{what}: {cookie}");
+    for attribute in ["Max-Age=0", "Path=/", "HttpOnly", "SameSite=Strict"] {
+        assert!(
+            cookie.contains(attribute),
+            "{what}: {cookie} lacks {attribute}"
+        );
+    }
+}
+
+/// A browser whose session ended on the server (pushed out by 20 newer ones) is never
+/// locked out: each 401 its cookie causes clears it, signing in over it opens a new
+/// session, signing out answers 204. The forgery rules' 401 leaves it alone, so another
+/// site cannot sign anyone out.
+#[tokio::test]
+async fn a_dead_session_cookie_is_cleared_and_never_locks_anyone_out() {
+    let app = spawn_app_with(TestOptions {
+        env: vec![("DEV_LOGIN", "true".into())],
+        ..Default::default()
+    })
+    .await;
+    let client = &app.client;
+    let from_app = |request: reqwest::RequestBuilder, id: &str| {
+        request
+            .header("cookie", format!("almanac_session={id}"))
+            .header("x-requested-with", "XMLHttpRequest")
+    };
+    let dev_login = async |body: Value| {
+        let response = client
+            .post(app.url("/app/dev-login"))
+            .header("x-requested-with", "XMLHttpRequest")
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        session_cookie(&response)
+    };
+    let first = dev_login(json!({})).await;
+    let whose: Value = from_app(client.get(app.url("/app/session")), &first)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let user = whose["userId"].as_str().unwrap().to_owned();
+    for _ in 0..20 {
+        dev_login(json!({ "userId": user })).await;
+    }
+    let ended = |response: reqwest::Response, what: &'static str| async move {
+        assert_eq!(response.status(), 401, "{what}");
+        assert_clears_the_cookie(&response, what);
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "UNAUTHORIZED", "{what}: {body}");
+    };
+    // The first session was pushed out: the API and the session check say so and clear it.
+    ended(
+        from_app(client.get(app.url("/v1/calendars")), &first)
+            .send()
+            .await
+            .unwrap(),
+        "an API call",
+    )
+    .await;
+    ended(
+        from_app(client.get(app.url("/app/session")), &first)
+            .send()
+            .await
+            .unwrap(),
+        "the session check",
+    )
+    .await;
+    ended(
+        client
+            .get(app.url(&format!("/v1/jobs/{}/events", uuid::Uuid::now_v7())))
+            .header("cookie", format!("almanac_session={first}"))
+            .header("accept", "text/event-stream")
+            .send()
+            .await
+            .unwrap(),
+        "an event stream",
+    )
+    .await;
+    // A cookie nobody made is no better.
+    ended(
+        from_app(client.get(app.url("/v1/calendars")), "garbage")
+            .send()
+            .await
+            .unwrap(),
+        "a cookie not made here",
+    )
+    .await;
+
+    // Signing out over it ends nothing and clears it; signing in over it opens a new one.
+    let out = from_app(client.delete(app.url("/app/session")), &first)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status(), 204);
+    assert_clears_the_cookie(&out, "sign-out");
+    let token = app.token(user.parse().unwrap());
+    let again = from_app(client.post(app.url("/app/session")), &first)
+        .json(&json!({ "token": token }))
+        .send()
+        .await
+        .unwrap();
+    let fresh = session_cookie(&again);
+    assert_ne!(fresh, first);
+    let listed = from_app(client.get(app.url("/v1/calendars")), &fresh)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listed.status(), 200);
+    let dev_again = from_app(client.post(app.url("/app/dev-login")), &first)
+        .json(&json!({ "userId": user }))
+        .send()
+        .await
+        .unwrap();
+    session_cookie(&dev_again);
+
+    // The forgery rules' refusals never touch the cookie, dead or alive.
+    for id in [first.as_str(), fresh.as_str()] {
+        let refusals = [
+            client
+                .get(app.url("/v1/calendars"))
+                .header("cookie", format!("almanac_session={id}")),
+            from_app(client.get(app.url("/v1/calendars")), id)
+                .header("origin", "https://elsewhere.example"),
+            from_app(client.delete(app.url("/app/session")), id)
+                .header("sec-fetch-site", "cross-site"),
+            client
+                .delete(app.url("/app/session"))
+                .header("cookie", format!("almanac_session={id}")),
+        ];
+        for request in refusals {
+            let response = request.send().await.unwrap();
+            assert_eq!(response.status(), 401);
+            assert!(
+                response.headers().get("set-cookie").is_none(),
+                "{:?}",
+                response.headers()
+            );
+            let body: Value = response.json().await.unwrap();
+            assert_eq!(body["error"]["code"], "SESSION_NOT_ACCEPTED", "{body}");
+        }
+    }
+    let still = from_app(client.get(app.url("/v1/calendars")), &fresh)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(still.status(), 200, "a forged sign-out ended nothing");
+}
