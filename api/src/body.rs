@@ -161,7 +161,7 @@ fn validated_field(message: &str) -> Option<&str> {
 
 /// A poem-openapi validator's refusal ("... field `channels` verification failed.
 /// minItems(1)") said as a rule a person reads: "channels must have at least 1 item".
-fn plain_validation(field: &str, message: &str) -> Option<String> {
+pub(crate) fn plain_validation(field: &str, message: &str) -> Option<String> {
     let rule = message.split_once("verification failed. ")?.1.trim();
     let (name, argument) = rule.strip_suffix(')')?.split_once('(')?;
     let n: f64 = argument.trim().parse().ok()?;

@@ -8,10 +8,15 @@ use poem::{
 use crate::error::ErrorEnvelope;
 
 /// Turns an error poem raised (parsing, routing, content type) into the JSON envelope. A
-/// path whose id does not parse names no resource: 404, as for an id nobody has.
+/// path whose id does not parse names no resource: 404, as for an id nobody has. A query
+/// or header parameter that does not parse is 400 naming it.
 pub(super) fn error_response(error: poem::Error) -> Response {
-    if error.is::<poem_openapi::error::ParsePathError>() {
+    use poem_openapi::error::{ParseParamError, ParsePathError};
+    if error.is::<ParsePathError>() {
         return envelope_for(StatusCode::NOT_FOUND, Some(error.to_string()));
+    }
+    if let Some(param) = error.downcast_ref::<ParseParamError>() {
+        return parameter_refused(param.name, &param.reason);
     }
     let message = error.to_string();
     let response = error.into_response();
@@ -20,6 +25,13 @@ pub(super) fn error_response(error: poem::Error) -> Response {
         return response;
     }
     envelope_for(response.status(), Some(message))
+}
+
+/// 400 `VALIDATION_FAILED` naming the parameter (`details.field`) and its rule in words.
+fn parameter_refused(name: &str, reason: &str) -> Response {
+    let said =
+        crate::body::plain_validation(name, reason).unwrap_or_else(|| format!("{name}: {reason}"));
+    poem::IntoResponse::into_response(crate::error::ApiError::invalid_field(name, said))
 }
 
 pub(super) fn is_json(response: &Response) -> bool {

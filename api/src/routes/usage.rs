@@ -13,6 +13,7 @@ use crate::{
     envelope::Envelope,
     error::{Answer, ApiError, can},
     state::AppState,
+    text::DayParam,
 };
 
 /// The longest period one report covers.
@@ -89,22 +90,14 @@ impl UsageApi {
         state: Data<&AppState>,
         auth: UserAuth,
         /// First UTC day (`YYYY-MM-DD`).
-        #[oai(validator(pattern = "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$"))]
-        from: Query<Option<String>>,
+        from: Query<Option<DayParam>>,
         /// Last UTC day (`YYYY-MM-DD`).
-        #[oai(validator(pattern = "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$"))]
-        to: Query<Option<String>>,
+        to: Query<Option<DayParam>>,
     ) -> Answer<Json<Envelope<UsageReport>>, { can::STORED | can::BAD_REQUEST | can::UNPROCESSABLE }>
     {
         let now = Utc::now();
-        let day = |field: &str, raw: &Option<String>| -> Result<Option<NaiveDate>, ApiError> {
-            raw.as_deref()
-                .map(|raw| {
-                    NaiveDate::parse_from_str(raw, "%Y-%m-%d").map_err(|_| {
-                        ApiError::unprocessable_field(field, format!("{raw} is not a date"))
-                    })
-                })
-                .transpose()
+        let day = |field: &str, raw: &Option<DayParam>| -> Result<Option<NaiveDate>, ApiError> {
+            raw.as_ref().map(|day| day.day(field)).transpose()
         };
         let to = day("to", &to.0)?.unwrap_or(now.date_naive());
         let from = day("from", &from.0)?.unwrap_or_else(|| to - Days::new(DEFAULT_DAYS - 1));

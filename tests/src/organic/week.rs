@@ -584,3 +584,75 @@ async fn a_weeks_draft_is_saved_and_read_back_as_it_was_left() {
     let (status, _) = app.send_json(Method::PUT, stranger, path, &draft).await;
     assert_eq!(status, 404);
 }
+
+/// Every date a path or query carries is held to `YYYY-MM-DD`: another shape is 400 naming
+/// the parameter, a day the calendar has not (or a week that does not start on a Monday)
+/// 422 naming it; on GET and PUT alike, and no draft is stored for any of them.
+#[tokio::test]
+async fn a_date_in_a_path_or_query_is_a_real_day_or_refused_naming_it() {
+    let app = spawn_app().await;
+    let user = Uuid::new_v4();
+    library(&app, user).await;
+    let draft = json!({ "placements": [] });
+    let refused = |status: u16, body: &serde_json::Value, field: &str, what: &str| {
+        assert_eq!(body["error"]["code"], "VALIDATION_FAILED", "{what}: {body}");
+        assert_eq!(body["error"]["details"]["field"], field, "{what}: {body}");
+        status
+    };
+    let week_paths = |day: &str| {
+        [
+            format!("/api/organic/brands/brand_123/weeks/{day}"),
+            format!("/api/organic/brands/brand_123/weeks/{day}/draft"),
+        ]
+    };
+    let wrong_shapes = ["-2026-02-02", "%2B12026-02-02", "2026-2-2", "2026-02-02x"];
+    let no_such_weeks = ["2026-02-30", "0000-01-03", "2026-02-03"];
+    for (days, expected) in [(&wrong_shapes[..], 400), (&no_such_weeks[..], 422)] {
+        for day in days {
+            for path in week_paths(day) {
+                let (status, body) = app.get_json(user, &path).await;
+                assert_eq!(
+                    refused(status, &body, "weekStart", &path),
+                    expected,
+                    "{path}"
+                );
+            }
+            let path = &week_paths(day)[1];
+            let (status, body) = app.send_json(Method::PUT, user, path, &draft).await;
+            assert_eq!(
+                refused(status, &body, "weekStart", path),
+                expected,
+                "PUT {path}"
+            );
+            let path = format!("/api/organic/brands/brand_123/placements/p1?weekStart={day}");
+            let (status, body) = app
+                .send_json(Method::PATCH, user, &path, &json!({ "caption": "x" }))
+                .await;
+            assert_eq!(
+                refused(status, &body, "weekStart", &path),
+                expected,
+                "{path}"
+            );
+            for field in ["from", "to"] {
+                let path = format!("/v1/usage?{field}={day}");
+                let (status, body) = app.get_json(user, &path).await;
+                if *day == "2026-02-03" {
+                    // Any day may start or end a period of usage.
+                    assert_eq!(status, 200, "{path}: {body}");
+                } else {
+                    assert_eq!(refused(status, &body, field, &path), expected, "{path}");
+                }
+            }
+        }
+    }
+    let stored: i64 = sqlx::query_scalar("select count(*) from organic_week_drafts")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(stored, 0, "a draft was stored under a date that is none");
+    // A Monday is a week.
+    let (status, body) = app
+        .send_json(Method::PUT, user, &week_paths("2026-02-02")[1], &draft)
+        .await;
+    assert_eq!(status, 200, "{body}");
+}

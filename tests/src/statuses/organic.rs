@@ -128,6 +128,25 @@ pub(super) async fn refusals(app: &mut TestApp, probe: &Probe, user: Uuid) {
     };
     probe.expect(409, edit("2027-03-02T10:10:00Z")).await;
     probe.expect(422, edit("2027-03-09T10:00:00Z")).await;
+    // 422: a week that does not start on a Monday (any shape but `YYYY-MM-DD` is 400).
+    for (op, path) in [
+        (
+            "getOrganicWeek",
+            "/api/organic/brands/probe_brand/weeks/2027-03-02",
+        ),
+        (
+            "getOrganicWeekDraft",
+            "/api/organic/brands/probe_brand/weeks/2027-02-30/draft",
+        ),
+        (
+            "saveOrganicWeekDraft",
+            "/api/organic/brands/probe_brand/weeks/2027-03-02/draft",
+        ),
+    ] {
+        probe
+            .expect(422, probe.call(op, &[]).path(path.into()))
+            .await;
+    }
     // 422: what only a rule can judge in the library.
     let zone = json!({ "name": "Z", "timezone": "Mars/Olympus" });
     probe

@@ -20,6 +20,7 @@ use crate::{
     error::{Answer, ApiError, ApiResult, can},
     routes::Tag,
     state::AppState,
+    text::DayParam,
 };
 
 /// A week being planned: seed 003's `placements` and `options`, each optional, as the
@@ -65,16 +66,21 @@ impl OrganicDraftsApi {
         state: Data<&AppState>,
         auth: UserAuth,
         id: Path<String>,
-        /// The Monday of the week, `YYYY-MM-DD` (a path that is no date names no week: 404).
+        /// The Monday of the week, `YYYY-MM-DD` (another shape is 400; a day the calendar
+        /// has not, or not a Monday, 422).
         #[oai(name = "weekStart")]
-        week_start: Path<NaiveDate>,
-    ) -> Answer<Json<SavedWeekDraft>, { can::BAD_REQUEST | can::STORED | can::NOT_FOUND }> {
+        week_start: Path<DayParam>,
+    ) -> Answer<
+        Json<SavedWeekDraft>,
+        { can::BAD_REQUEST | can::STORED | can::NOT_FOUND | can::UNPROCESSABLE },
+    > {
+        let week = week_start.0.monday("weekStart")?;
         let mut tx = user_tx(&state.pool, auth.user().id).await?;
         super::brands::brand(&mut tx, &id.0).await?;
-        let saved = store::draft(&mut tx, &id.0, week_start.0).await?;
+        let saved = store::draft(&mut tx, &id.0, week).await?;
         tx.commit().await?;
         let (draft, at) = saved.map_or((json!({}), None), |(draft, at)| (draft, Some(at)));
-        Ok(Json(view(id.0, week_start.0, draft, at)?))
+        Ok(Json(view(id.0, week, draft, at)?))
     }
 
     /// Save the draft of the brand's week starting `weekStart`, in place of the last one;
@@ -89,17 +95,22 @@ impl OrganicDraftsApi {
         state: Data<&AppState>,
         auth: UserAuth,
         id: Path<String>,
-        /// The Monday of the week, `YYYY-MM-DD`.
+        /// The Monday of the week, `YYYY-MM-DD` (another shape is 400; a day the calendar
+        /// has not, or not a Monday, 422: nothing is saved).
         #[oai(name = "weekStart")]
-        week_start: Path<NaiveDate>,
+        week_start: Path<DayParam>,
         body: StrictJson<WeekDraft>,
-    ) -> Answer<Json<SavedWeekDraft>, { can::STORED | can::BODY | can::NOT_FOUND }> {
+    ) -> Answer<
+        Json<SavedWeekDraft>,
+        { can::STORED | can::BODY | can::NOT_FOUND | can::UNPROCESSABLE },
+    > {
+        let week = week_start.0.monday("weekStart")?;
         let draft = body.0.to_json().unwrap_or_else(|| json!({}));
         let mut tx = user_tx(&state.pool, auth.user().id).await?;
         super::brands::brand(&mut tx, &id.0).await?;
-        let at = store::save_draft(&mut tx, &id.0, week_start.0, &draft).await?;
+        let at = store::save_draft(&mut tx, &id.0, week, &draft).await?;
         tx.commit().await?;
-        Ok(Json(view(id.0, week_start.0, draft, Some(at))?))
+        Ok(Json(view(id.0, week, draft, Some(at))?))
     }
 }
 

@@ -22,7 +22,7 @@ use crate::{
     error::{Answer, ApiError, ApiResult, ErrorEnvelope, can},
     routes::Tag,
     state::AppState,
-    text::{Hashtag, Text},
+    text::{DayParam, Hashtag, Text},
 };
 
 /// A brand's saved week.
@@ -97,11 +97,15 @@ impl OrganicWeeksApi {
         state: Data<&AppState>,
         auth: UserAuth,
         id: Path<String>,
-        /// The Monday of the week, `YYYY-MM-DD` (a path that is no date names no week: 404).
+        /// The Monday of the week, `YYYY-MM-DD` (another shape is 400; a day the calendar
+        /// has not, or not a Monday, 422).
         #[oai(name = "weekStart")]
-        week_start: Path<NaiveDate>,
-    ) -> Answer<Json<OrganicWeek>, { can::BAD_REQUEST | can::STORED | can::NOT_FOUND }> {
-        let week = week_start.0;
+        week_start: Path<DayParam>,
+    ) -> Answer<
+        Json<OrganicWeek>,
+        { can::BAD_REQUEST | can::STORED | can::NOT_FOUND | can::UNPROCESSABLE },
+    > {
+        let week = week_start.0.monday("weekStart")?;
         let mut tx = user_tx(&state.pool, auth.user().id).await?;
         super::brands::brand(&mut tx, &id.0).await?;
         let rows: Vec<PlacementRow> = store::week(&mut tx, &id.0, week).await?;
@@ -131,23 +135,19 @@ impl OrganicWeeksApi {
         id: Path<String>,
         #[oai(name = "placementId")] placement_id: Path<String>,
         /// The week (its Monday, `YYYY-MM-DD`), when the placement id is saved in several.
-        #[oai(
-            name = "weekStart",
-            validator(pattern = "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$")
-        )]
-        week_start: Query<Option<String>>,
+        #[oai(name = "weekStart")]
+        week_start: Query<Option<DayParam>>,
         body: StrictJson<EditPlacement>,
     ) -> Answer<
         Json<OrganicPlacement>,
         { can::STORED | can::BODY | can::NOT_FOUND | can::CONFLICT | can::UNPROCESSABLE },
     > {
         let body = body.0;
-        let week = match &week_start.0 {
-            Some(day) => Some(NaiveDate::parse_from_str(day, "%Y-%m-%d").map_err(|_| {
-                ApiError::unprocessable_field("weekStart", format!("{day} is not a date"))
-            })?),
-            None => None,
-        };
+        let week = week_start
+            .0
+            .as_ref()
+            .map(|day| day.monday("weekStart"))
+            .transpose()?;
         let mut tx = user_tx(&state.pool, auth.user().id).await?;
         super::brands::brand(&mut tx, &id.0).await?;
         let mut rows: Vec<PlacementRow> =
