@@ -147,7 +147,7 @@ pub fn is_public(ip: IpAddr) -> bool {
 
 /// `builder` resolving names to public addresses only, unless private networks are
 /// allowed. (An address written in a URL is not resolved: check it with
-/// [`literal_is_refused`] before sending.)
+/// [`host_is_refused`] before sending.)
 pub fn guarded(
     builder: reqwest::ClientBuilder,
     allow_private_networks: bool,
@@ -179,6 +179,11 @@ impl reqwest::dns::Resolve for PublicOnly {
     fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
         let host = name.as_str().to_owned();
         Box::pin(async move {
+            if name_is_local(&host) {
+                return Err(
+                    Box::new(FetchError::Private(host)) as Box<dyn std::error::Error + Send + Sync>
+                );
+            }
             let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
                 .await?
                 .filter(|a| is_public(a.ip()))
@@ -193,13 +198,26 @@ impl reqwest::dns::Resolve for PublicOnly {
     }
 }
 
-/// Whether `url` names its host by an address an outside fetch may not reach (a name is
-/// judged when it resolves).
-pub fn literal_is_refused(url: &Url) -> bool {
+/// Whether a host name means this machine whatever DNS says: once lower-cased and rid of
+/// one trailing dot (the root, which names the same host), `localhost`, a name under
+/// `.localhost` (RFC 6761), or the loopback names of `/etc/hosts` (`ip6-localhost`,
+/// `ip6-loopback`).
+pub fn name_is_local(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    let name = name.strip_suffix('.').unwrap_or(&name);
+    matches!(name, "localhost" | "ip6-localhost" | "ip6-loopback") || name.ends_with(".localhost")
+}
+
+/// The one rule for the host of every outside request (a webhook's URL when it is signed up
+/// or changed, each delivery, each fetch and redirect), judged before anything resolves:
+/// a local name ([`name_is_local`]) or an address written in the URL that is not public. A
+/// name that passes is judged again by the addresses it resolves to ([`guarded`]).
+pub fn host_is_refused(url: &Url) -> bool {
     match url.host() {
+        Some(url::Host::Domain(name)) => name_is_local(name),
         Some(url::Host::Ipv4(ip)) => !is_public(IpAddr::V4(ip)),
         Some(url::Host::Ipv6(ip)) => !is_public(IpAddr::V6(ip)),
-        _ => false,
+        None => false,
     }
 }
 
@@ -215,7 +233,7 @@ impl Fetcher {
         let redirects = reqwest::redirect::Policy::custom(move |attempt| {
             if attempt.previous().len() >= 5 {
                 attempt.error("more than 5 redirects")
-            } else if guard && literal_is_refused(attempt.url()) {
+            } else if guard && host_is_refused(attempt.url()) {
                 let host = attempt.url().host_str().unwrap_or_default().to_owned();
                 attempt.error(FetchError::Private(host))
             } else {
@@ -239,7 +257,7 @@ impl Fetcher {
 
     /// The body of `url`, at most `FETCH_MAX_BYTES`.
     pub async fn get(&self, url: &Url) -> Result<Vec<u8>, FetchError> {
-        if !self.settings.allow_private_networks && literal_is_refused(url) {
+        if !self.settings.allow_private_networks && host_is_refused(url) {
             return Err(FetchError::Private(
                 url.host_str().unwrap_or_default().to_owned(),
             ));
@@ -534,6 +552,41 @@ mod tests {
             let url = Url::parse(&format!("http://{host}:9/feed.xml")).unwrap();
             let refused = fetcher.get(&url).await.unwrap_err();
             assert!(matches!(refused, FetchError::Private(_)), "{ip}: {refused}");
+        }
+        // Local names are refused before anything resolves them.
+        for name in [
+            "localhost.",
+            "ip6-localhost",
+            "ip6-loopback",
+            "feeds.localhost.",
+        ] {
+            let url = Url::parse(&format!("http://{name}:9/feed.xml")).unwrap();
+            let refused = fetcher.get(&url).await.unwrap_err();
+            assert!(
+                matches!(refused, FetchError::Private(_)),
+                "{name}: {refused}"
+            );
+        }
+    }
+
+    #[test]
+    fn local_names_are_judged_lower_cased_without_their_root_dot() {
+        for name in [
+            "localhost",
+            "LOCALHOST.",
+            "a.b.localhost",
+            "ip6-localhost.",
+            "Ip6-Loopback",
+        ] {
+            assert!(name_is_local(name), "{name}");
+        }
+        for name in [
+            "localhost..",
+            "localhost.example",
+            "mylocalhost",
+            "ip6-localhostx",
+        ] {
+            assert!(!name_is_local(name), "{name}");
         }
     }
 

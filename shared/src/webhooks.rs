@@ -224,12 +224,8 @@ pub fn check_url(raw: &str, allow_private_networks: bool) -> Result<Url, UrlRefu
     if !url.username().is_empty() || url.password().is_some() {
         return Err(UrlRefusal::Credentials);
     }
-    if !allow_private_networks {
-        let local_name = host.eq_ignore_ascii_case("localhost")
-            || host.to_ascii_lowercase().ends_with(".localhost");
-        if local_name || crate::fetch::literal_is_refused(&url) {
-            return Err(UrlRefusal::Private(host));
-        }
+    if !allow_private_networks && crate::fetch::host_is_refused(&url) {
+        return Err(UrlRefusal::Private(host));
     }
     Ok(url)
 }
@@ -426,10 +422,29 @@ mod tests {
             check_url("https://[::1]/in", false),
             Err(UrlRefusal::Private("[::1]".into()))
         );
-        assert_eq!(
-            check_url("https://api.localhost/in", false),
-            Err(UrlRefusal::Private("api.localhost".into()))
-        );
+        for local in [
+            "api.localhost",
+            "localhost.",
+            "LocalHost.",
+            "api.localhost.",
+            "ip6-localhost",
+            "ip6-loopback.",
+            "IP6-LOCALHOST",
+            "127.1",
+            "[::ffff:127.0.0.1]",
+        ] {
+            let refused = check_url(&format!("https://{local}/in"), false);
+            assert!(
+                matches!(&refused, Err(UrlRefusal::Private(_))),
+                "{local}: {refused:?}"
+            );
+            assert!(
+                check_url(&format!("http://{local}/in"), true).is_ok(),
+                "allowed where private networks are: {local}"
+            );
+        }
+        assert!(check_url("https://localhost.example.com/in", false).is_ok());
+        assert!(check_url("https://ip6-localhost.example.com/in", false).is_ok());
         assert_eq!(
             check_url("https://user:pw@hooks.example.com/", false),
             Err(UrlRefusal::Credentials)

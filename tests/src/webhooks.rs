@@ -135,6 +135,12 @@ async fn urls_that_could_reach_private_addresses_and_unknown_events_are_refused(
         "https://[::1]/in",
         "https://[::ffff:192.168.0.1]/in",
         "https://localhost/in",
+        // Local names however written: the root's dot, /etc/hosts' loopback names, any case.
+        "https://localhost./in",
+        "https://LocalHost.:8443/in",
+        "https://ip6-localhost/in",
+        "https://ip6-loopback./in",
+        "https://hooks.localhost./in",
         "https://user:pass@hooks.example.com/in",
         "hooks.example.com/in",
     ] {
@@ -143,6 +149,13 @@ async fn urls_that_could_reach_private_addresses_and_unknown_events_are_refused(
         assert_eq!(status, 422, "{url}: {answer}");
         assert_eq!(answer["error"]["code"], "WEBHOOK_URL_REFUSED", "{url}");
         assert_eq!(answer["error"]["details"]["field"], "url");
+        if url.contains("localhost") || url.contains("loopback") {
+            let message = answer["error"]["message"].as_str().unwrap();
+            assert!(
+                message.ends_with("is not a public internet address"),
+                "{url}: {message}"
+            );
+        }
     }
     let (status, answer) = create(
         &app,
@@ -174,6 +187,16 @@ async fn urls_that_could_reach_private_addresses_and_unknown_events_are_refused(
             user,
             &path,
             &json!({"url": "https://192.168.1.1/"}),
+        )
+        .await;
+    assert_eq!(status, 422, "{answer}");
+    assert_eq!(answer["error"]["code"], "WEBHOOK_URL_REFUSED");
+    let (status, answer) = app
+        .send_json(
+            Method::PATCH,
+            user,
+            &path,
+            &json!({"url": "https://ip6-localhost./in"}),
         )
         .await;
     assert_eq!(status, 422, "{answer}");
