@@ -57,6 +57,10 @@ pub struct PublishSettings {
     pub spool_max_per_user: u32,
     /// `PUBLISH_SPOOL_MAX_TOTAL`: requests spooled at once, all users.
     pub spool_max_total: u32,
+    /// `PUBLISH_SPOOL_MAX_BYTES`: bytes of requests spooled at once, all users (64 MiB): a
+    /// request may be as large as `MAX_BODY_BYTES`, so the counts alone would let the spool
+    /// grow to gigabytes.
+    pub spool_max_bytes: u64,
 }
 
 /// The key; `Debug` never shows it.
@@ -202,6 +206,7 @@ impl PublishSettings {
             },
             spool_max_per_user: env.parse_or("PUBLISH_SPOOL_MAX_PER_USER", 100)?,
             spool_max_total: env.parse_or("PUBLISH_SPOOL_MAX_TOTAL", 10_000)?,
+            spool_max_bytes: env.parse_or("PUBLISH_SPOOL_MAX_BYTES", 64 * 1024 * 1024)?,
         };
         for (key, url) in [
             ("TIKTOK_API_BASE_URL", &settings.tiktok.api_base_url),

@@ -37,25 +37,35 @@ fn key(settings: &Settings) -> String {
     settings.redis_key(&["publish", "spool"])
 }
 
-/// How many requests each user has spooled (a hash: user id to count).
+/// How many requests each user has spooled (a hash: user id to count), and the bytes of
+/// all of them (the field `bytes`, which no user id is spelt as).
 fn counts_key(settings: &Settings) -> String {
     settings.redis_key(&["publish", "spool", "counts"])
 }
 
 /// Spools `ARGV[1]` for user `ARGV[2]` unless the spool holds `ARGV[4]` requests already,
-/// or the user `ARGV[3]`: `1` spooled, `-1` the spool is full, `-2` the user's share is.
+/// or the user `ARGV[3]`, or it would pass `ARGV[5]` bytes: `1` spooled, `-1` the spool is
+/// full, `-2` the user's share is, `-3` the spool's bytes are.
 const PUSH: &str = r"
 if redis.call('LLEN', KEYS[1]) >= tonumber(ARGV[4]) then return -1 end
 if tonumber(redis.call('HGET', KEYS[2], ARGV[2]) or '0') >= tonumber(ARGV[3]) then return -2 end
+if tonumber(redis.call('HGET', KEYS[2], 'bytes') or '0') + #ARGV[1] > tonumber(ARGV[5]) then return -3 end
 redis.call('RPUSH', KEYS[1], ARGV[1])
 redis.call('HINCRBY', KEYS[2], ARGV[2], 1)
+redis.call('HINCRBY', KEYS[2], 'bytes', #ARGV[1])
 return 1";
 
-/// Removes one spooled request `ARGV[1]` of user `ARGV[2]`, and its count.
+/// Removes one spooled request `ARGV[1]` of user `ARGV[2]` (empty when unknown), its count
+/// and its bytes.
 const REMOVE: &str = r"
 local removed = redis.call('LREM', KEYS[1], 1, ARGV[1])
-if removed > 0 and redis.call('HINCRBY', KEYS[2], ARGV[2], -removed) <= 0 then
-  redis.call('HDEL', KEYS[2], ARGV[2])
+if removed > 0 then
+  if ARGV[2] ~= '' and redis.call('HINCRBY', KEYS[2], ARGV[2], -removed) <= 0 then
+    redis.call('HDEL', KEYS[2], ARGV[2])
+  end
+  if redis.call('HINCRBY', KEYS[2], 'bytes', -removed * #ARGV[1]) <= 0 then
+    redis.call('HDEL', KEYS[2], 'bytes')
+  end
 end
 if redis.call('LLEN', KEYS[1]) == 0 then redis.call('DEL', KEYS[2]) end
 return removed";
@@ -68,6 +78,20 @@ pub enum Pushed {
     SpoolFull,
     /// The user has `PUBLISH_SPOOL_MAX_PER_USER` requests waiting already.
     UserShareFull,
+    /// The request would take the spool past `PUBLISH_SPOOL_MAX_BYTES`.
+    SpoolBytesFull,
+}
+
+impl Pushed {
+    /// Which bound refused the request, as `publish_requests_spool_refused_total` labels it
+    /// (`count` or `bytes`); `None` when it was spooled.
+    pub fn refused_by(self) -> Option<&'static str> {
+        match self {
+            Self::Spooled => None,
+            Self::SpoolFull | Self::UserShareFull => Some("count"),
+            Self::SpoolBytesFull => Some("bytes"),
+        }
+    }
 }
 
 /// Keeps `spooled` until Postgres is back, within the spool's bounds: an unauthenticated
@@ -88,11 +112,13 @@ pub async fn push(
         .arg(spooled.user.to_string())
         .arg(settings.publish.spool_max_per_user)
         .arg(settings.publish.spool_max_total)
+        .arg(settings.publish.spool_max_bytes)
         .invoke_async(&mut conn)
         .await?;
     Ok(match pushed {
         1 => Pushed::Spooled,
         -2 => Pushed::UserShareFull,
+        -3 => Pushed::SpoolBytesFull,
         _ => Pushed::SpoolFull,
     })
 }

@@ -457,3 +457,96 @@ async fn the_spool_refuses_past_its_bounds_and_keeps_nothing_it_refuses() {
         .unwrap();
     assert_eq!(left, (0, 0), "the spool and its counts are empty");
 }
+
+/// The spool is held to `PUBLISH_SPOOL_MAX_BYTES` too: a request that would take it past
+/// the cap is refused (503 with `Retry-After`, nothing kept) while the counts have room, a
+/// smaller one still fits, the refusals are counted by reason, and the bytes go with the
+/// requests when they are replayed.
+#[tokio::test]
+async fn the_spool_refuses_past_its_bytes_and_keeps_nothing_it_refuses() {
+    let fake = FakePlatforms::start().await;
+    let mut env = publish_env(&fake, true);
+    env.extend([("PUBLISH_SPOOL_MAX_BYTES", "6000".to_owned())]);
+    let mut s = setup_with(
+        TestOptions {
+            env,
+            ..Default::default()
+        },
+        fake,
+    )
+    .await;
+    let mut settings = s.app.settings.clone();
+    settings.database_url =
+        almanac_shared::config::Secret::new("postgres://nobody@127.0.0.1:1/none");
+    let down = s.app.start_api_replica_with(settings).await;
+    let publish = |body: serde_json::Value| {
+        let request = s
+            .app
+            .client
+            .post(format!("{down}/v1/calendars/{}/publish", s.calendar))
+            .bearer_auth(s.app.token(s.user))
+            .json(&body);
+        async move {
+            let response = request.send().await.unwrap();
+            let status = response.status().as_u16();
+            let retry_after = response.headers().get("retry-after").is_some();
+            let body: serde_json::Value = response.json().await.unwrap();
+            (status, retry_after, body)
+        }
+    };
+    // About 3.7 KB spooled: 100 entry ids of 37 bytes each.
+    let large = || {
+        let ids: Vec<uuid::Uuid> = (0..100).map(|_| uuid::Uuid::now_v7()).collect();
+        json!({ "entryIds": ids })
+    };
+    let (status, _, body) = publish(large()).await;
+    assert_eq!(status, 202, "{body}");
+    assert_eq!(body["data"]["spooled"], true);
+    let (status, retry, body) = publish(large()).await;
+    assert_eq!((status, retry), (503, true), "past the bytes: {body}");
+    assert_eq!(body["error"]["code"], "STORE_UNAVAILABLE");
+    let (status, _, body) = publish(json!({ "all": true })).await;
+    assert_eq!(status, 202, "a small one still fits: {body}");
+
+    let spool = s.app.settings.redis_key(&["publish", "spool"]);
+    let mut redis = s.app.redis.clone();
+    let kept: Vec<String> = redis::cmd("LRANGE")
+        .arg(&spool)
+        .arg(0)
+        .arg(-1)
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    assert_eq!(kept.len(), 2, "exactly the accepted requests are kept");
+    let bytes: i64 = redis::cmd("HGET")
+        .arg(format!("{spool}:counts"))
+        .arg("bytes")
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    assert_eq!(
+        bytes,
+        kept.iter().map(|item| item.len() as i64).sum::<i64>()
+    );
+    assert_eq!(
+        s.app
+            .metric(r#"publish_requests_spool_refused_total{reason="bytes"}"#)
+            .await,
+        1.0
+    );
+
+    let clock = almanac_shared::clock::ManualClock::new(chrono::Utc::now());
+    let ticked = almanac_worker::dispatcher::tick(&s.app.worker_context(0), &clock)
+        .await
+        .unwrap();
+    assert_eq!(ticked.replayed, 2);
+    let left: (i64, i64) = redis::pipe()
+        .cmd("LLEN")
+        .arg(&spool)
+        .cmd("EXISTS")
+        .arg(format!("{spool}:counts"))
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    assert_eq!(left, (0, 0), "the spool and its counts are empty");
+}

@@ -395,17 +395,18 @@ async fn spool_request(
         request_id: current_request_id(),
         received_at: Utc::now(),
     };
-    let full = match spool::push(&state.redis, &state.settings, &spooled).await? {
+    let pushed = spool::push(&state.redis, &state.settings, &spooled).await?;
+    let full = match pushed {
         spool::Pushed::Spooled => None,
-        spool::Pushed::SpoolFull => {
+        spool::Pushed::SpoolFull | spool::Pushed::SpoolBytesFull => {
             Some("the spool of publish requests waiting for the database is full")
         }
         spool::Pushed::UserShareFull => {
             Some("you have as many publish requests waiting for the database as may wait")
         }
     };
-    if let Some(why) = full {
-        metrics::counter!("publish_requests_spool_refused_total").increment(1);
+    if let (Some(why), Some(reason)) = (full, pushed.refused_by()) {
+        metrics::counter!("publish_requests_spool_refused_total", "reason" => reason).increment(1);
         tracing::warn!(requestId = %spooled.request_id, userId = %user, calendarId = %calendar_id,
             status = "refused", "Postgres unreachable and the publish spool is full: request refused");
         return Err(ApiError::Unavailable(
