@@ -1,11 +1,12 @@
 //! The one JSON body extractor every endpoint uses, stricter than poem-openapi's `Json`:
 //!
-//! - a NUL character anywhere in the body (a string or an object's key) is refused, naming
-//!   the field: Postgres cannot store one in `text`, and no client means to send it;
+//! - a NUL character in any field the operation reads (a string, a key of a map or of a
+//!   free-form value) is refused, naming the field: Postgres cannot store one in `text`,
+//!   and no client means to send it (the document's patterns say so, `crate::contract`);
 //! - strings are strings: poem-openapi turns `true` or `1e308` sent for a string field into
 //!   `"true"` / `"1e+308"`; here a value where the schema says `string` must be one;
-//! - unknown fields are ignored (clients send free-form `constraints` and fields newer than
-//!   the server), as the OpenAPI document says.
+//! - unknown fields are ignored, whatever they hold (clients send fields newer than the
+//!   server), as the OpenAPI document says.
 //!
 //! A body that is not JSON at all is 400 everywhere. A body that is JSON but invalid is
 //! refused with the endpoint's validation status `STATUS`: 400, or 422 on the syntheses
@@ -77,17 +78,6 @@ impl<T: ParseFromJSON + 'static, const STATUS: u16> ParsePayload for StrictJson<
                 ApiError::invalid_field(field, reason).into()
             }
         };
-        if let Some(field) = find_nul(&value, &mut String::new()) {
-            let field = if field.is_empty() {
-                "body".into()
-            } else {
-                field
-            };
-            return Err(reject(
-                &field,
-                format!("{field} must not contain a NUL character"),
-            ));
-        }
         let (schema, registry) = &*schema_of::<T>();
         if let Err((field, reason)) = check_schema(&value, schema, registry, &mut String::new()) {
             return Err(reject(&field, reason));
@@ -151,6 +141,71 @@ impl<S: Type + 'static> ParsePayload for ListedJson<S> {
 }
 
 poem_openapi::impl_apirequest_for_payload!(ListedJson<S>, S: Type + 'static);
+
+/// A request body documented as `T`'s but read only when the handler asks: a handler that
+/// judges something else first (an unsubscribe link's token) answers that judgement
+/// whatever the body holds. It reads the body by parsing [`Deferred::into_parts`] as `T`
+/// (`T::from_request`), refused with [`refusal`]; one that never does leaves the body to
+/// the middleware, which drains it as for any refusal.
+pub struct Deferred<T> {
+    content_type: Option<String>,
+    body: poem::Body,
+    kind: std::marker::PhantomData<T>,
+}
+
+impl<T> Deferred<T> {
+    /// A request carrying the body's media type, and the body, for `T::from_request`.
+    pub fn into_parts(self) -> (Request, RequestBody) {
+        let mut request = Request::builder();
+        if let Some(content_type) = &self.content_type {
+            request = request.header(poem::http::header::CONTENT_TYPE, content_type);
+        }
+        (request.finish(), RequestBody::new(self.body))
+    }
+}
+
+/// A deferred body's parse error, refused as it would have been before the handler ran:
+/// 415 for another media type, 413 past the limit, else 400.
+pub fn refusal(error: poem::Error) -> ApiError {
+    let message = format!("the body: {error}");
+    let envelope = |code: &str| crate::error::ErrorEnvelope::new(code, message.clone(), None);
+    match error.status() {
+        poem::http::StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+            ApiError::UnsupportedMediaType(envelope("UNSUPPORTED_MEDIA_TYPE"))
+        }
+        poem::http::StatusCode::PAYLOAD_TOO_LARGE => {
+            ApiError::PayloadTooLarge(envelope("PAYLOAD_TOO_LARGE"))
+        }
+        _ => ApiError::bad_request(message, None),
+    }
+}
+
+impl<'a, T: poem_openapi::ApiExtractor<'a>> poem_openapi::ApiExtractor<'a> for Deferred<T> {
+    const TYPES: &'static [poem_openapi::ApiExtractorType] =
+        &[poem_openapi::ApiExtractorType::RequestObject];
+    type ParamType = ();
+    type ParamRawType = ();
+
+    fn register(registry: &mut Registry) {
+        T::register(registry);
+    }
+
+    fn request_meta() -> Option<poem_openapi::registry::MetaRequest> {
+        T::request_meta()
+    }
+
+    async fn from_request(
+        request: &'a Request,
+        body: &mut RequestBody,
+        _param_opts: poem_openapi::ExtractParamOptions<Self::ParamType>,
+    ) -> poem::Result<Self> {
+        Ok(Self {
+            content_type: request.content_type().map(str::to_owned),
+            body: body.take()?,
+            kind: std::marker::PhantomData,
+        })
+    }
+}
 
 /// The field a poem-openapi validator refused: its messages read "field `name`
 /// verification failed. ...".
@@ -292,9 +347,56 @@ fn compiled(pattern: &str) -> Arc<Pattern> {
     })
 }
 
-/// Refuses a non-string value where the schema says `string` (null is left to the type,
-/// which knows whether the field is optional), and a string its schema's length and
-/// pattern refuse.
+/// The alternative of a `oneOf` that `value` is held to: the one its discriminator names,
+/// or the first (what a body that leaves the discriminator out means: a card is `basic`
+/// unless it says otherwise).
+fn alternative<'a>(value: &Value, schema: &'a MetaSchema) -> &'a MetaSchemaRef {
+    let first = &schema.one_of[0];
+    let named = schema.discriminator.as_ref().and_then(|discriminator| {
+        let name = value.get(discriminator.property_name)?.as_str()?;
+        let (_, target) = discriminator.mapping.iter().find(|(key, _)| key == name)?;
+        let target = target.rsplit('/').next()?;
+        schema
+            .one_of
+            .iter()
+            .find(|alt| matches!(alt, MetaSchemaRef::Reference(r) if r == target))
+    });
+    named.unwrap_or(first)
+}
+
+/// `value`, read as a value of any shape: refused when a string or a key in it holds NUL.
+fn nul_free(value: &Value, path: &mut String) -> Result<(), (String, String)> {
+    match find_nul(value, path) {
+        None => Ok(()),
+        Some(field) => Err(nul_refusal(field)),
+    }
+}
+
+fn nul_refusal(field: String) -> (String, String) {
+    let field = if field.is_empty() {
+        "body".to_owned()
+    } else {
+        field
+    };
+    let reason = format!("{field} must not contain a NUL character");
+    (field, reason)
+}
+
+/// A schema that says nothing of its value's shape (a free-form value: `constraints`,
+/// `metadata`), whose strings and keys the body still holds to the NUL rule.
+fn says_nothing(schema: &MetaSchema) -> bool {
+    schema.ty.is_empty()
+        && schema.properties.is_empty()
+        && schema.all_of.is_empty()
+        && schema.one_of.is_empty()
+        && schema.items.is_none()
+        && schema.additional_properties.is_none()
+}
+
+/// Refuses, in the fields the operation reads: a string holding NUL; a non-string value
+/// where the schema says `string` (null is left to the type, which knows whether the field
+/// is optional); a string its schema's length and pattern refuse. A free-form value is held
+/// to the NUL rule throughout; an unknown field is ignored, whatever it holds.
 fn check_schema(
     value: &Value,
     schema: &MetaSchemaRef,
@@ -302,13 +404,25 @@ fn check_schema(
     path: &mut String,
 ) -> Result<(), (String, String)> {
     let Some(schema) = resolve(schema, registry) else {
-        return Ok(());
+        return nul_free(value, path);
     };
     for part in &schema.all_of {
+        // A part beside a `$ref` that only describes it (its nullability, its words) is no
+        // value of its own.
+        if matches!(part, MetaSchemaRef::Inline(inline) if says_nothing(inline)) {
+            continue;
+        }
         check_schema(value, part, registry, path)?;
+    }
+    if !schema.one_of.is_empty() {
+        return check_schema(value, alternative(value, schema), registry, path);
+    }
+    if says_nothing(schema) {
+        return nul_free(value, path);
     }
     match value {
         Value::Null => Ok(()),
+        Value::String(text) if text.contains('\0') => Err(nul_refusal(path.clone())),
         Value::String(text) => check_string(text, schema, path),
         _ if schema.ty == "string" => {
             let field = if path.is_empty() { "body" } else { path };
@@ -316,7 +430,7 @@ fn check_schema(
         }
         Value::Array(items) => {
             let Some(item_schema) = &schema.items else {
-                return Ok(());
+                return nul_free(value, path);
             };
             for (i, item) in items.iter().enumerate() {
                 let len = path.len();
@@ -336,7 +450,10 @@ fn check_schema(
                     .or(schema.additional_properties.as_deref());
                 if let Some(property) = property {
                     let len = path.len();
-                    push_key(path, key);
+                    push_key(path, &key.replace('\0', "\\u0000"));
+                    if key.contains('\0') {
+                        return Err(nul_refusal(path.clone()));
+                    }
                     if item.is_null() && !nullable(property, registry) {
                         // poem-openapi would read it as absent; the document says it is not
                         // nullable, so it is refused as the document says.
@@ -380,9 +497,6 @@ mod tests {
 
     fn check(value: Value) -> Result<(), (String, String)> {
         let (schema, registry) = &*schema_of::<Outer>();
-        if let Some(field) = find_nul(&value, &mut String::new()) {
-            return Err((field, "nul".into()));
-        }
         check_schema(&value, schema, registry, &mut String::new())
     }
 
@@ -472,6 +586,22 @@ mod tests {
                 .unwrap_err()
                 .0,
             "free.bad\\u0000key"
+        );
+        assert_eq!(
+            check(json!({"name": "a", "tags": [], "inner": {"label": "l\u{0}"}}))
+                .unwrap_err()
+                .0,
+            "inner.label"
+        );
+    }
+
+    #[test]
+    fn an_unknown_field_is_ignored_whatever_it_holds() {
+        assert!(check(json!({"name": "a", "tags": [], "later": "x\u{0}"})).is_ok());
+        assert!(check(json!({"name": "a", "tags": [], "l\u{0}ater": ["\u{0}"]})).is_ok());
+        assert!(
+            check(json!({"name": "a", "tags": [], "inner": {"label": "l", "more": "\u{0}"}}))
+                .is_ok()
         );
     }
 }

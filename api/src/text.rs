@@ -21,6 +21,10 @@ use serde_json::Value;
 const WHITESPACE: &str =
     r"\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000";
 
+/// U+0000, as a regex class member: no documented string may hold it (Postgres cannot store
+/// it in `text`; the strict body refuses it anywhere, naming the field).
+const NUL: &str = r"\u0000";
+
 /// Free text: at least `MIN` characters once trimmed, at most `MAX` as sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Text<const MIN: usize, const MAX: usize>(pub String);
@@ -159,13 +163,16 @@ pub struct CalendarDay(pub String);
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClockTime(pub String);
 
-/// `Text`'s pattern: a stretch of at least `min` characters that starts and ends with
-/// something other than whitespace.
+/// `Text`'s pattern: no U+0000, and a stretch of at least `min` characters that starts and
+/// ends with something other than whitespace. (`Text<0, _>` states no rule of its own: the
+/// document's `^[^\u0000]*$` is added to it like to every plain string.)
 fn text_pattern(min: usize) -> String {
+    let solid = format!("[^{WHITESPACE}{NUL}]");
+    let any = format!("[^{NUL}]");
     match min {
         0 => String::new(),
-        1 => format!("[^{WHITESPACE}]"),
-        _ => format!("[^{WHITESPACE}][\\s\\S]{{{},}}[^{WHITESPACE}]", min - 2),
+        1 => format!("^{any}*{solid}{any}*$"),
+        _ => format!("^{any}*{solid}{any}{{{},}}{solid}{any}*$", min - 2),
     }
 }
 
@@ -180,7 +187,7 @@ pub enum Pattern {
 
 impl Pattern {
     pub fn compile(pattern: &str) -> Result<Self, regex::Error> {
-        let prefix = format!("[^{WHITESPACE}][\\s\\S]{{");
+        let prefix = format!("^[^{NUL}]*[^{WHITESPACE}{NUL}][^{NUL}]{{");
         let stretch = pattern
             .strip_prefix(&prefix)
             .and_then(|rest| rest.split_once(",}"))
@@ -203,13 +210,18 @@ impl Pattern {
                  (it has {})",
                 text.trim().chars().count()
             ),
+            Self::Regex(regex) if regex.as_str() == cloze_pattern() => {
+                "must hide at least one part as {{c1::...}}".to_owned()
+            }
             Self::Regex(regex) => format!("must match `{}`", regex.as_str()),
         }
     }
 
     pub fn is_match(&self, text: &str) -> bool {
         match self {
-            Self::Trimmed(min) => text.trim().chars().nth(min - 1).is_some(),
+            Self::Trimmed(min) => {
+                !text.contains('\0') && text.trim().chars().nth(min - 1).is_some()
+            }
             Self::Regex(regex) => regex.is_match(text),
         }
     }
@@ -301,7 +313,7 @@ string_type!(
     format!("word(..{MAX})"),
     string_schema(
         MAX,
-        format!("^[{WHITESPACE}]*[^{WHITESPACE}]+[{WHITESPACE}]*$")
+        format!("^[{WHITESPACE}]*[^{WHITESPACE}{NUL}]+[{WHITESPACE}]*$")
     )
 );
 
@@ -310,11 +322,31 @@ string_type!(
     format!("hashtag(..{MAX})"),
     string_schema(
         MAX,
-        format!("^[{WHITESPACE}]*[^{WHITESPACE}]*[^{WHITESPACE}#][^{WHITESPACE}]*[{WHITESPACE}]*$")
+        format!(
+            "^[{WHITESPACE}]*[^{WHITESPACE}{NUL}]*[^{WHITESPACE}{NUL}#][^{WHITESPACE}{NUL}]*[{WHITESPACE}]*$"
+        )
     )
 );
 
 string_type!(IsoDate, "iso-date", string_schema(10, DATE_PATTERN.into()));
+
+/// A cloze card's text: at most `MAX` characters, hiding at least one part as
+/// `{{c1::...}}` (`generation::has_cloze`'s rule, which the handler checks too).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClozeText<const MAX: usize>(pub String);
+
+/// `ClozeText`'s pattern. The group keeps Schemathesis from rewriting it with the length
+/// folded in: its rewrite writes `\}` back as a bare `}`, which ECMA 262's unicode mode
+/// refuses.
+fn cloze_pattern() -> String {
+    format!(r"^([^{NUL}]*\{{\{{c[1-9][0-9]*::[^}}{NUL}]+\}}\}}[^{NUL}]*)$")
+}
+
+string_type!(
+    ClozeText<const MAX: usize>,
+    format!("cloze-text(..{MAX})"),
+    string_schema(MAX, cloze_pattern())
+);
 
 string_type!(
     CalendarDay,
@@ -389,22 +421,28 @@ mod tests {
             "#tea",
             "a#b",
             "## #",
+            "\0",
+            "abc\0",
+            " a\0bc ",
+            "#t\0",
         ];
         for sample in samples {
             let trimmed = sample.trim();
+            let storable = !sample.contains('\0');
             assert_eq!(
                 text.is_match(sample),
-                trimmed.chars().count() >= 3,
+                storable && trimmed.chars().count() >= 3,
                 "text {sample:?}"
             );
             assert_eq!(
                 word.is_match(sample),
-                !trimmed.is_empty() && !trimmed.chars().any(char::is_whitespace),
+                storable && !trimmed.is_empty() && !trimmed.chars().any(char::is_whitespace),
                 "word {sample:?}"
             );
             assert_eq!(
                 hashtag.is_match(sample),
-                !trimmed.is_empty()
+                storable
+                    && !trimmed.is_empty()
                     && !trimmed.chars().any(char::is_whitespace)
                     && trimmed.chars().any(|c| c != '#'),
                 "hashtag {sample:?}"
@@ -441,6 +479,37 @@ mod tests {
         let class = Regex::new(&format!("^[{WHITESPACE}]$")).unwrap();
         for c in (0..=0x10FFFFu32).filter_map(char::from_u32) {
             assert_eq!(class.is_match(&c.to_string()), c.is_whitespace(), "{c:?}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod cloze {
+    use poem_openapi::{registry::MetaSchemaRef, types::Type};
+
+    #[test]
+    fn a_cloze_texts_pattern_is_the_cloze_rule() {
+        let MetaSchemaRef::Inline(schema) = super::ClozeText::<500>::schema_ref() else {
+            unreachable!()
+        };
+        let pattern = regex::Regex::new(schema.pattern.as_deref().unwrap()).unwrap();
+        for text in [
+            "The {{c1::heart}} pumps",
+            "{{c12::a}}",
+            "x {{c1::a}} {{c2::b}}",
+            "{{c1::a",
+            "{{c0::a}}",
+            "{{c1::}}",
+            "{c1::a}",
+            "plain",
+            "a\0 {{c1::b}}",
+            "{{c1::a\0}}",
+        ] {
+            assert_eq!(
+                pattern.is_match(text),
+                !text.contains('\0') && almanac_shared::domain::generation::has_cloze(text),
+                "{text:?}"
+            );
         }
     }
 }

@@ -93,12 +93,23 @@ card = call(
     create_card,
     models.CardDto,
     201,
-    body=models.CreateCardCommand(front="Front", back="Back", tags=["bio"]),
+    body=models.BasicCardCommand(front="Front", back="Back", tags=["bio"]),
 )
 assert card.suggestion_id is None
+# The request body is one of two card commands, told apart by `card_type`.
+cloze = call(
+    "createCard",
+    create_card,
+    models.CardDto,
+    201,
+    body=models.ClozeCardCommand(
+        card_type=models.ClozeCardType.CLOZE, front="The {{c1::heart}} pumps blood", back=""
+    ),
+)
+assert cloze.card_type == models.CardType.CLOZE, cloze
 call("updateCard", update_card, models.CardDto, 200, id=card.id, body=models.UpdateCardCommand(back="New back"))
 cards = call("listCards", list_cards, models.CardList, 200)
-assert len(cards.items) == 2 and cards.next_cursor is None, cards
+assert len(cards.items) == 3 and cards.next_cursor is None, cards
 call("exportCards", export_cards, None, 200, format_=models.ExportFormat.CSV)
 call("deleteCard", delete_card, None, 204, id=card.id)
 print("flashcard flow parsed:", ", ".join(checked))

@@ -13,6 +13,131 @@ fn committed_openapi_document_is_current() {
     );
 }
 
+/// Whether a pattern (JSON Schema's: it may match anywhere in the string) refuses every
+/// string holding U+0000: anchored at both ends, with no class or literal that matches it.
+fn refuses_nul(pattern: &str) -> bool {
+    use regex_syntax::hir::{Class, Hir, HirKind, Look};
+    fn matches_nul(hir: &Hir) -> bool {
+        match hir.kind() {
+            HirKind::Empty | HirKind::Look(_) => false,
+            HirKind::Literal(literal) => literal.0.contains(&0),
+            // Ranges are sorted and U+0000 is the least character: only a first range can
+            // hold it.
+            HirKind::Class(Class::Unicode(class)) => {
+                class.ranges().first().is_some_and(|r| r.start() == '\0')
+            }
+            HirKind::Class(Class::Bytes(class)) => {
+                class.ranges().first().is_some_and(|r| r.start() == 0)
+            }
+            HirKind::Repetition(repetition) => matches_nul(&repetition.sub),
+            HirKind::Capture(capture) => matches_nul(&capture.sub),
+            HirKind::Concat(parts) | HirKind::Alternation(parts) => parts.iter().any(matches_nul),
+        }
+    }
+    let hir = regex_syntax::Parser::new()
+        .parse(pattern)
+        .unwrap_or_else(|e| panic!("`{pattern}` does not parse: {e}"));
+    let properties = hir.properties();
+    properties.look_set_prefix().contains(Look::Start)
+        && properties.look_set_suffix().contains(Look::End)
+        && !matches_nul(&hir)
+}
+
+/// Every string the document describes excludes U+0000 (the server refuses it everywhere):
+/// each `type: string` without `enum` or `format` has a pattern that refuses it, and each
+/// free-form object (a value of any shape, or keys the client chooses) refuses it in its
+/// keys and says so.
+#[test]
+fn every_string_of_the_document_excludes_nul() {
+    use serde_json::Value;
+    assert!(refuses_nul(almanac_api::contract::NO_NUL));
+    assert!(refuses_nul(r"^\s*[a-z]+\s*$"));
+    for loose in [
+        r"[^\s]",
+        r"^.*$",
+        r"^[\s\S]{3,}$",
+        r"^a|b$",
+        r"^(x|\u0000)$",
+        r"^[^a]*$",
+    ] {
+        assert!(!refuses_nul(loose), "{loose}");
+    }
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/api/openapi.yaml");
+    let document: Value = serde_yaml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    // Where a schema sits: a parameter's, a body's or an answer's, a named one, and those
+    // inside a schema.
+    let schema_at = regex::Regex::new(
+        r"(/schema|/items|/additionalProperties|/properties/[^/]+|^/components/schemas/[^/]+|/(oneOf|anyOf)/[0-9]+)$",
+    )
+    .unwrap();
+    let (mut strings, mut free) = (0, 0);
+    let mut stack = vec![("".to_owned(), &document)];
+    while let Some((at, node)) = stack.pop() {
+        match node {
+            Value::Object(map) => {
+                let typed = map.get("type").and_then(Value::as_str);
+                if typed == Some("string")
+                    && !map.contains_key("enum")
+                    && !map.contains_key("format")
+                {
+                    strings += 1;
+                    let pattern = map.get("pattern").and_then(Value::as_str);
+                    assert!(
+                        pattern.is_some_and(refuses_nul),
+                        "{at}: a string whose pattern lets U+0000 in: {pattern:?}"
+                    );
+                }
+                let shaped = [
+                    "$ref",
+                    "allOf",
+                    "oneOf",
+                    "anyOf",
+                    "enum",
+                    "properties",
+                    "items",
+                ]
+                .iter()
+                .any(|k| map.contains_key(*k));
+                let is_schema = schema_at.is_match(&at);
+                let free_form = is_schema
+                    && !shaped
+                    && match typed {
+                        None => true,
+                        Some("object") => map.contains_key("additionalProperties"),
+                        Some(_) => false,
+                    };
+                if free_form {
+                    free += 1;
+                    let names = map
+                        .get("propertyNames")
+                        .and_then(|names| names.get("pattern"))
+                        .and_then(Value::as_str);
+                    assert!(names.is_some_and(refuses_nul), "{at}: keys may hold U+0000");
+                    let said = map["description"].as_str().unwrap_or_default();
+                    assert!(said.contains("may not hold U+0000"), "{at}: {said}");
+                }
+                for (key, value) in map {
+                    if !["example", "examples", "default", "enum", "propertyNames"]
+                        .contains(&key.as_str())
+                    {
+                        stack.push((format!("{at}/{key}"), value));
+                    }
+                }
+            }
+            Value::Array(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    stack.push((format!("{at}/{i}"), item));
+                }
+            }
+            _ => {}
+        }
+    }
+    assert!(
+        strings > 300 && free > 20,
+        "{strings} strings, {free} free-form objects seen"
+    );
+}
+
 /// The SQL lives in `shared/src/store` (and the ledger's modules); route handlers call it.
 #[test]
 fn route_handlers_hold_no_sql() {

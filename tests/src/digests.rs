@@ -352,6 +352,16 @@ async fn a_one_click_post_stops_the_next_digest_to_that_address_only() {
             http.get(link(token)),
             http.post(link(token))
                 .form(&[("List-Unsubscribe", "One-Click")]),
+            // The link is judged before the body: an odd one changes nothing of that.
+            http.post(link(token))
+                .header("content-type", "multipart/form-data; boundary=b")
+                .body(
+                    b"--b\r\nContent-Disposition: form-data; name=\"\xffList\"\r\n\x00garbage"
+                        .to_vec(),
+                ),
+            http.post(link(token))
+                .header("content-type", "application/json")
+                .body("{\"List-Unsubscribe\": \"One-Click\"}"),
         ] {
             let answer = request.send().await.unwrap();
             assert_eq!(answer.status(), 404, "{token}");

@@ -20,6 +20,41 @@ fn schemathesis() -> String {
     })
 }
 
+/// The config's operations told not to generate U+0000 are exactly those whose bodies hold
+/// a value of any shape, where no schema can keep it out: everywhere else the document's
+/// patterns say it, and the fuzzer tries it.
+#[test]
+fn nul_characters_are_withheld_only_where_no_schema_can_refuse_them() {
+    let config = include_str!("../fuzz/schemathesis.toml");
+    let block = regex::Regex::new(
+        r#"include-operation-id-regex = "([^"]+)"\ngeneration\.allow-x00 = false"#,
+    )
+    .unwrap();
+    let blocks: Vec<_> = block.captures_iter(config).collect();
+    assert_eq!(blocks.len(), 1, "one list of operations without U+0000");
+    assert!(
+        !config
+            .lines()
+            .any(|line| line.trim_start().starts_with("allow-x00")),
+        "no global allow-x00"
+    );
+    let listed = regex::Regex::new(&blocks[0][1]).unwrap();
+    let spec: serde_json::Value = serde_yaml::from_str(&almanac_api::openapi_yaml()).unwrap();
+    let mut withheld: Vec<String> = spec["paths"]
+        .as_object()
+        .unwrap()
+        .values()
+        .flat_map(|item| item.as_object().unwrap().values())
+        .filter_map(|operation| operation["operationId"].as_str())
+        .filter(|id| listed.is_match(id))
+        .map(str::to_owned)
+        .collect();
+    withheld.sort();
+    let mut free_form = almanac_api::contract::operations_with_free_form_bodies();
+    free_form.sort();
+    assert_eq!(withheld, free_form);
+}
+
 #[tokio::test]
 async fn schemathesis_finds_every_answer_as_the_document_says() {
     let unlimited = || "1000000000".to_owned();

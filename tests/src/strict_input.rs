@@ -202,6 +202,20 @@ async fn a_nul_character_in_any_text_field_is_refused_naming_the_field() {
     }
     let (_, card) = app.get_json(user, "/api/cards").await;
     assert_eq!(card["items"][0]["front"], "f", "the card is unchanged");
+    // A field the operation does not read is ignored, whatever it holds.
+    let (status, ignored) = app
+        .send_json(
+            Method::PATCH,
+            user,
+            &format!(
+                "/api/cards/{card}",
+                card = card["items"][0]["id"].as_str().unwrap()
+            ),
+            &json!({ "tags": ["kept"], "later\u{0}": "x\u{0}", "also": { "k": ["\u{0}"] } }),
+        )
+        .await;
+    assert_eq!(status, 200, "{ignored}");
+    assert_eq!(ignored["tags"], json!(["kept"]));
     for (table, rows) in [
         ("cards", 1),
         ("themes", 1),

@@ -12,7 +12,10 @@ use poem_openapi::{
     param::Path,
     param::Query,
     payload::{Json, PlainText},
-    registry::{MetaResponse, MetaResponses, Registry},
+    registry::{
+        MetaDiscriminatorObject, MetaResponse, MetaResponses, MetaSchema, MetaSchemaRef, Registry,
+    },
+    types::{ParseError, ParseFromJSON, ParseResult, Type},
 };
 use uuid::Uuid;
 
@@ -22,7 +25,7 @@ use crate::{
     body::StrictJson,
     error::{Answer, ApiError, ApiResult, ErrorEnvelope, can},
     state::AppState,
-    text::{Text, Word},
+    text::{ClozeText, Text, Word},
 };
 
 pub const MAX_TAGS: usize = 20;
@@ -32,6 +35,8 @@ pub const TAG_MAX_CHARS: usize = 50;
 pub type Front = Text<1, { generation::FRONT_MAX_CHARS }>;
 /// A back as sent: may be empty for a cloze card only (its Extra).
 pub type Back = Text<0, { generation::BACK_MAX_CHARS }>;
+/// A side that must hold something other than spaces, at most `MAX` characters as sent.
+pub type Side<const MAX: usize> = Text<1, MAX>;
 pub type CardTag = Word<TAG_MAX_CHARS>;
 
 /// A card side: at most `max` characters as sent, not blank; trimmed (`text::Text` states
@@ -130,18 +135,131 @@ pub struct CardList {
     pub next_cursor: Option<Uuid>,
 }
 
-/// A card written by hand: `card_type` `basic` (the default) or `cloze`, a text whose
-/// hidden parts are written `{{c1::...}}` in `front`, with an Extra in `back` that may be
-/// empty.
+/// A basic card's type as written by hand: `basic` (it may be left out).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename_all = "snake_case")]
+pub enum BasicCardType {
+    Basic,
+}
+
+/// A cloze card's type as written by hand: `cloze`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename_all = "snake_case")]
+pub enum ClozeCardType {
+    Cloze,
+}
+
+/// A basic card written by hand: a question and its answer, each with something other
+/// than spaces. `card_type` may be left out.
 #[derive(Debug, Clone, Object)]
-pub struct CreateCardCommand {
+pub struct BasicCardCommand {
     // Undescribed, as `CardDto::card_type`.
-    pub card_type: Option<CardType>,
+    pub card_type: Option<BasicCardType>,
     pub front: Front,
-    /// Required for a basic card; a cloze card's Extra, possibly empty.
+    pub back: Side<{ generation::BACK_MAX_CHARS }>,
+    #[oai(default, validator(max_items = 20))]
+    pub tags: Vec<CardTag>,
+}
+
+/// A cloze card written by hand: its text in `front`, hiding at least one part as
+/// `{{c1::...}}` (`{{c2::...}}` and on make more cards of the note), and its Extra in
+/// `back`, which may be empty.
+#[derive(Debug, Clone, Object)]
+pub struct ClozeCardCommand {
+    // Undescribed, as `CardDto::card_type`.
+    pub card_type: ClozeCardType,
+    pub front: ClozeText<{ generation::FRONT_MAX_CHARS }>,
     pub back: Back,
     #[oai(default, validator(max_items = 20))]
     pub tags: Vec<CardTag>,
+}
+
+/// A card written by hand, by its `card_type`: `basic` (the default when it is left out)
+/// or `cloze`. The sides each type needs are stated by its schema.
+#[derive(Debug, Clone)]
+pub enum CreateCardCommand {
+    Basic(BasicCardCommand),
+    Cloze(ClozeCardCommand),
+}
+
+impl CreateCardCommand {
+    /// The card's type, sides (as sent) and tags.
+    fn into_parts(self) -> (CardType, String, String, Vec<CardTag>) {
+        match self {
+            Self::Basic(card) => (CardType::Basic, card.front.0, card.back.0, card.tags),
+            Self::Cloze(card) => (CardType::Cloze, card.front.0, card.back.0, card.tags),
+        }
+    }
+}
+
+impl Type for CreateCardCommand {
+    const IS_REQUIRED: bool = true;
+    type RawValueType = Self;
+    type RawElementValueType = Self;
+
+    fn name() -> std::borrow::Cow<'static, str> {
+        "CreateCardCommand".into()
+    }
+
+    fn schema_ref() -> MetaSchemaRef {
+        MetaSchemaRef::Reference(Self::name().into_owned())
+    }
+
+    fn register(registry: &mut Registry) {
+        registry.create_schema::<Self, _>(Self::name().into_owned(), |registry| {
+            BasicCardCommand::register(registry);
+            ClozeCardCommand::register(registry);
+            let reference = |name: &str| format!("#/components/schemas/{name}");
+            MetaSchema {
+                description: Some(
+                    "A card written by hand, by its `card_type`: `basic` (the default when it \
+                     is left out) or `cloze`.",
+                ),
+                one_of: vec![
+                    BasicCardCommand::schema_ref(),
+                    ClozeCardCommand::schema_ref(),
+                ],
+                discriminator: Some(MetaDiscriminatorObject {
+                    property_name: "card_type",
+                    mapping: vec![
+                        ("basic".into(), reference(&BasicCardCommand::name())),
+                        ("cloze".into(), reference(&ClozeCardCommand::name())),
+                    ],
+                }),
+                ..MetaSchema::ANY
+            }
+        });
+    }
+
+    fn as_raw_value(&self) -> Option<&Self::RawValueType> {
+        Some(self)
+    }
+
+    fn raw_element_iter<'a>(
+        &'a self,
+    ) -> Box<dyn Iterator<Item = &'a Self::RawElementValueType> + 'a> {
+        Box::new(std::iter::once(self))
+    }
+}
+
+impl ParseFromJSON for CreateCardCommand {
+    fn parse_from_json(value: Option<serde_json::Value>) -> ParseResult<Self> {
+        let value = value.unwrap_or_default();
+        let kind = value.get("card_type").cloned().unwrap_or_default();
+        if kind.is_null() || kind == "basic" {
+            BasicCardCommand::parse_from_json(Some(value))
+                .map(Self::Basic)
+                .map_err(ParseError::propagate)
+        } else if kind == "cloze" {
+            ClozeCardCommand::parse_from_json(Some(value))
+                .map(Self::Cloze)
+                .map_err(ParseError::propagate)
+        } else {
+            Err(ParseError::custom(
+                "field `card_type` must be `basic` or `cloze`",
+            ))
+        }
+    }
 }
 
 #[derive(Debug, Clone, Object)]
@@ -259,9 +377,9 @@ impl CardsApi {
         auth: UserAuth,
         body: StrictJson<CreateCardCommand>,
     ) -> Answer<CreateCardResponse, { can::STORED | can::BODY | can::CONFLICT }> {
-        let card_type = body.card_type.unwrap_or_default();
-        let (front, back) = parse_sides(card_type, &body.front, &body.back)?;
-        let tags = parse_tags(&body.tags)?;
+        let (card_type, front, back, tags) = body.0.into_parts();
+        let (front, back) = parse_sides(card_type, &front, &back)?;
+        let tags = parse_tags(&tags)?;
         let mut tx = user_tx(&state.pool, auth.user().id).await?;
         let card = card_or_duplicate(
             cards::create(&mut tx, auth.user().id, card_type, &front, &back, &tags).await?,

@@ -10,7 +10,7 @@ use almanac_shared::{store::themes, unsubscribe::UnsubscribeKey};
 use chrono::Utc;
 use poem::web::Data;
 use poem_openapi::{
-    ApiRequest, ApiResponse, Multipart, Object, OpenApi,
+    ApiExtractor, ApiRequest, ApiResponse, Multipart, Object, OpenApi,
     param::Path,
     payload::{Form, Html},
 };
@@ -18,6 +18,7 @@ use serde::Deserialize;
 
 use super::Tag;
 use crate::{
+    body::{self, Deferred},
     error::{Answer, ApiError, can},
     state::AppState,
 };
@@ -113,11 +114,17 @@ impl UnsubscribeApi {
         &self,
         state: Data<&AppState>,
         #[oai(validator(max_length = 400))] token: Path<String>,
-        body: OneClick,
+        body: Deferred<OneClick>,
     ) -> Answer<UnsubscribePage, { can::BODY | can::INTERNAL | can::UNAVAILABLE }> {
+        // The link first: an unknown, forged or expired one is the same page whatever the
+        // body holds.
         let Some(asked) = key(&state).verify(&token.0, Utc::now().date_naive()) else {
             return Ok(page::no_longer_valid());
         };
+        let (request, mut body) = body.into_parts();
+        let body = OneClick::from_request(&request, &mut body, Default::default())
+            .await
+            .map_err(body::refusal)?;
         if !body.one_click() {
             return Err(ApiError::invalid_field(
                 "List-Unsubscribe",

@@ -1,0 +1,406 @@
+//! The OpenAPI document as served (`/openapi.json`, `/docs`) and committed
+//! (`docs/api/openapi.yaml`): what poem-openapi derives from the routes, finished with the
+//! rule every string of this API follows and no derive can state: it never holds U+0000.
+//! The strict body refuses a NUL anywhere (`crate::body`), the middleware in a path or a
+//! query, and Postgres could not store one; a client or a fuzzer reading the document
+//! knows it too:
+//!
+//! - every string schema with no `enum`, `format` or `pattern` of its own gets
+//!   [`NO_NUL`] (the patterns the code states exclude it themselves, `crate::text`);
+//! - every free-form object (a value of any shape, or a map whose keys are the client's,
+//!   such as `constraints` or `metadata`) declares `propertyNames` with [`NO_NUL`] and says in
+//!   its description that strings inside it may not hold U+0000.
+//!
+//! The document is walked in the order poem-openapi wrote it (a YAML mapping keeps its
+//! order), so the committed file reads as before.
+
+use std::sync::LazyLock;
+
+use serde_yaml::{Mapping, Value};
+
+/// A string without U+0000, as a pattern ECMA 262, Python's `re` and Rust's `regex` read
+/// alike.
+pub const NO_NUL: &str = r"^[^\u0000]*$";
+
+/// What a free-form object's description gains.
+const FREE_FORM_NOTE: &str =
+    "Strings inside it, its keys included, may not hold U+0000 (the NUL character).";
+
+/// The finished document.
+static DOCUMENT: LazyLock<Value> = LazyLock::new(|| {
+    let derived = crate::openapi_service().spec();
+    // JSON is YAML: read in order.
+    let mut document: Value = serde_yaml::from_str(&derived).expect("the derived spec is JSON");
+    finish(&mut document);
+    document
+});
+
+/// The document, as JSON (what `/openapi.json` serves).
+pub fn json() -> String {
+    serde_json::to_string_pretty(&*DOCUMENT).expect("the document serialises")
+}
+
+/// The document, as YAML (`docs/api/openapi.yaml`, `almanac-api openapi`).
+pub fn yaml() -> String {
+    serde_yaml::to_string(&*DOCUMENT).expect("the document serialises")
+}
+
+/// The document's value, for the route table.
+pub fn document() -> &'static Value {
+    &DOCUMENT
+}
+
+/// The operations whose request body may hold a value of any shape (a calendar's
+/// `constraints`, a seed's `metadata`): no schema can keep U+0000 out of the strings inside
+/// such a value, so the fuzzer gate is told not to put it there (`tests/fuzz/`).
+pub fn operations_with_free_form_bodies() -> Vec<String> {
+    let document = document();
+    let named = &document["components"]["schemas"];
+    let mut found = Vec::new();
+    for (_, item) in document["paths"].as_mapping().into_iter().flatten() {
+        for (_, operation) in item.as_mapping().into_iter().flatten() {
+            let holds_any = operation["requestBody"]["content"]
+                .as_mapping()
+                .into_iter()
+                .flatten()
+                .any(|(_, media)| holds_any_value(&media["schema"], named, &mut Vec::new()));
+            if let (true, Some(id)) = (holds_any, operation["operationId"].as_str()) {
+                found.push(id.to_owned());
+            }
+        }
+    }
+    found
+}
+
+/// Whether a value of `schema` may hold, somewhere, a value of any shape.
+fn holds_any_value<'a>(schema: &'a Value, named: &'a Value, seen: &mut Vec<&'a str>) -> bool {
+    let Some(map) = schema.as_mapping() else {
+        return false;
+    };
+    if let Some(target) = text(map, "$ref") {
+        let name = target.rsplit('/').next().unwrap_or_default();
+        if seen.contains(&name) {
+            return false;
+        }
+        seen.push(name);
+        return holds_any_value(&named[name], named, seen);
+    }
+    if text(map, "type").is_none() && free_form(map) {
+        return true;
+    }
+    let sequence = |key: &str| {
+        map.get(key)
+            .and_then(Value::as_sequence)
+            .into_iter()
+            .flatten()
+    };
+    // A part of an `allOf` beside a `$ref` (a description, nullability) holds nothing.
+    let parts = sequence("allOf")
+        .filter(|part| !is_modifier(part))
+        .chain(sequence("oneOf"))
+        .chain(sequence("anyOf"));
+    let properties = map
+        .get("properties")
+        .and_then(Value::as_mapping)
+        .into_iter()
+        .flatten()
+        .map(|(_, property)| property);
+    let inner = ["items", "additionalProperties"]
+        .iter()
+        .filter_map(|key| map.get(*key));
+    parts
+        .chain(properties)
+        .chain(inner)
+        .any(|inner| holds_any_value(inner, named, seen))
+}
+
+/// An `allOf` part that only describes (no type, no reference, no shape).
+fn is_modifier(schema: &Value) -> bool {
+    schema.as_mapping().is_some_and(|map| {
+        map.keys().all(|key| {
+            matches!(
+                key.as_str(),
+                Some(
+                    "nullable"
+                        | "description"
+                        | "title"
+                        | "default"
+                        | "readOnly"
+                        | "writeOnly"
+                        | "propertyNames"
+                )
+            )
+        })
+    })
+}
+
+/// Applies the module's rules to every schema of `document`: each operation's parameters,
+/// bodies and answers (headers included), and the named schemas.
+fn finish(document: &mut Value) {
+    if let Some(paths) = document.get_mut("paths").and_then(Value::as_mapping_mut) {
+        for (_, item) in paths.iter_mut() {
+            for (_, operation) in item.as_mapping_mut().into_iter().flatten() {
+                operation_schemas(operation);
+            }
+        }
+    }
+    if let Some(schemas) = document
+        .get_mut("components")
+        .and_then(|c| c.get_mut("schemas"))
+        .and_then(Value::as_mapping_mut)
+    {
+        for (_, named) in schemas.iter_mut() {
+            schema(named);
+        }
+    }
+}
+
+fn operation_schemas(operation: &mut Value) {
+    for parameter in operation
+        .get_mut("parameters")
+        .and_then(Value::as_sequence_mut)
+        .into_iter()
+        .flatten()
+    {
+        if let Some(s) = parameter.get_mut("schema") {
+            schema(s);
+        }
+    }
+    if let Some(body) = operation.get_mut("requestBody") {
+        content_schemas(body);
+    }
+    for (_, answer) in operation
+        .get_mut("responses")
+        .and_then(Value::as_mapping_mut)
+        .into_iter()
+        .flatten()
+    {
+        content_schemas(answer);
+        for (_, header) in answer
+            .get_mut("headers")
+            .and_then(Value::as_mapping_mut)
+            .into_iter()
+            .flatten()
+        {
+            if let Some(s) = header.get_mut("schema") {
+                schema(s);
+            }
+        }
+    }
+}
+
+/// The schemas of a body's or an answer's media types.
+fn content_schemas(holder: &mut Value) {
+    for (_, media) in holder
+        .get_mut("content")
+        .and_then(Value::as_mapping_mut)
+        .into_iter()
+        .flatten()
+    {
+        if let Some(s) = media.get_mut("schema") {
+            schema(s);
+        }
+    }
+}
+
+fn text<'a>(node: &'a Mapping, key: &str) -> Option<&'a str> {
+    node.get(key).and_then(Value::as_str)
+}
+
+/// One schema and those inside it.
+fn schema(node: &mut Value) {
+    refine(node, false);
+}
+
+/// One schema, or one part of an `allOf` (`part`: a property's description or
+/// nullability beside its type's `$ref`, which is no free-form value of its own), and those
+/// inside it.
+fn refine(node: &mut Value, part: bool) {
+    let Some(map) = node.as_mapping_mut() else {
+        return;
+    };
+    let plain_string = text(map, "type") == Some("string")
+        && !["enum", "format", "pattern"]
+            .iter()
+            .any(|key| map.contains_key(*key));
+    if plain_string {
+        map.insert("pattern".into(), NO_NUL.into());
+    }
+    if !part && free_form(map) {
+        let mut names = Mapping::new();
+        names.insert("pattern".into(), NO_NUL.into());
+        map.insert("propertyNames".into(), Value::Mapping(names));
+        let description = match text(map, "description") {
+            Some(said) => format!("{} {FREE_FORM_NOTE}", said.trim_end()),
+            None => FREE_FORM_NOTE.to_owned(),
+        };
+        map.insert("description".into(), description.into());
+    }
+    for key in ["items", "additionalProperties", "not"] {
+        if let Some(inner) = map.get_mut(key) {
+            schema(inner);
+        }
+    }
+    for key in ["allOf", "oneOf", "anyOf"] {
+        for inner in map
+            .get_mut(key)
+            .and_then(Value::as_sequence_mut)
+            .into_iter()
+            .flatten()
+        {
+            refine(inner, key == "allOf");
+        }
+    }
+    for (_, property) in map
+        .get_mut("properties")
+        .and_then(Value::as_mapping_mut)
+        .into_iter()
+        .flatten()
+    {
+        schema(property);
+    }
+}
+
+/// Whether a schema lets the client choose an object's keys: a value of any shape (no
+/// type, no reference, no composition), or an object of `additionalProperties` alone.
+fn free_form(map: &Mapping) -> bool {
+    let shaped = [
+        "$ref",
+        "allOf",
+        "oneOf",
+        "anyOf",
+        "enum",
+        "properties",
+        "items",
+    ]
+    .iter()
+    .any(|key| map.contains_key(*key));
+    match text(map, "type") {
+        None => !shaped,
+        Some("object") => {
+            !shaped
+                && map
+                    .get("additionalProperties")
+                    .is_some_and(|a| a != &Value::Bool(false))
+        }
+        Some(_) => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_strings_and_free_form_objects_learn_the_rule_and_nothing_else_changes() {
+        let mut document: Value = serde_yaml::from_str(
+            r#"
+paths:
+  /x/{id}:
+    post:
+      parameters:
+      - name: id
+        in: path
+        schema: { type: string }
+      - name: day
+        in: query
+        schema: { type: string, pattern: '^[0-9]+$' }
+      requestBody:
+        content:
+          application/json:
+            schema:
+              type: object
+              properties:
+                kind: { type: string, enum: [a, b] }
+                at: { type: string, format: date-time }
+                note: { type: string, maxLength: 3 }
+                tags: { type: array, items: { type: string } }
+                constraints: { nullable: true, description: Anything. }
+                accounts: { type: object, additionalProperties: { type: string } }
+                ref: { $ref: '#/components/schemas/Y' }
+                described: { allOf: [{ $ref: '#/components/schemas/Y' }, { nullable: true, description: Said. }] }
+      responses:
+        '200':
+          headers:
+            ETag: { schema: { type: string } }
+          content:
+            text/csv:
+              schema: { type: string }
+components:
+  schemas:
+    Y:
+      type: object
+      properties:
+        name: { type: string }
+        detail: {}
+"#,
+        )
+        .unwrap();
+        finish(&mut document);
+        let op = &document["paths"]["/x/{id}"]["post"];
+        assert_eq!(op["parameters"][0]["schema"]["pattern"], NO_NUL);
+        assert_eq!(op["parameters"][1]["schema"]["pattern"], "^[0-9]+$");
+        let body = &op["requestBody"]["content"]["application/json"]["schema"]["properties"];
+        assert!(body["kind"].get("pattern").is_none());
+        assert!(body["at"].get("pattern").is_none());
+        assert_eq!(body["note"]["pattern"], NO_NUL);
+        assert_eq!(body["note"]["maxLength"], 3);
+        assert_eq!(body["tags"]["items"]["pattern"], NO_NUL);
+        assert_eq!(body["constraints"]["propertyNames"]["pattern"], NO_NUL);
+        assert_eq!(
+            body["constraints"]["description"],
+            format!("Anything. {FREE_FORM_NOTE}")
+        );
+        assert_eq!(body["accounts"]["propertyNames"]["pattern"], NO_NUL);
+        assert_eq!(body["accounts"]["additionalProperties"]["pattern"], NO_NUL);
+        assert!(body["ref"].get("propertyNames").is_none());
+        assert_eq!(
+            body["described"]["allOf"][1],
+            serde_yaml::from_str::<Value>("{ nullable: true, description: Said. }").unwrap(),
+            "a part of an allOf is no value of its own"
+        );
+        assert_eq!(
+            op["responses"]["200"]["headers"]["ETag"]["schema"]["pattern"],
+            NO_NUL
+        );
+        assert_eq!(
+            op["responses"]["200"]["content"]["text/csv"]["schema"]["pattern"],
+            NO_NUL
+        );
+        let named = &document["components"]["schemas"]["Y"];
+        assert!(named.get("propertyNames").is_none(), "a shaped object");
+        assert_eq!(named["properties"]["name"]["pattern"], NO_NUL);
+        assert_eq!(
+            named["properties"]["detail"]["propertyNames"]["pattern"],
+            NO_NUL
+        );
+        // The order poem-openapi wrote is kept.
+        let keys: Vec<&str> = body
+            .as_mapping()
+            .unwrap()
+            .keys()
+            .map(|k| k.as_str().unwrap())
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                "kind",
+                "at",
+                "note",
+                "tags",
+                "constraints",
+                "accounts",
+                "ref",
+                "described"
+            ]
+        );
+    }
+
+    #[test]
+    fn the_rule_reads_alike_in_rust() {
+        let rule = regex::Regex::new(NO_NUL).unwrap();
+        assert!(rule.is_match("plain text, é and 🎉"));
+        assert!(rule.is_match(""));
+        assert!(!rule.is_match("a\0b"));
+    }
+}
