@@ -78,11 +78,11 @@ fn config(state: Data<&AppState>) -> Json<serde_json::Value> {
         "devLogin": state.settings.dev_login,
         "aiProvider": state.settings.ai.provider.as_str(),
         "version": env!("CARGO_PKG_VERSION"),
-        // The platforms Almanac publishes to, from the registry: the app offers these.
-        "platforms": state.platforms.all().map(|adapter| json!({
-            "name": adapter.platform().as_str(),
-            "label": adapter.label(),
-        })).collect::<Vec<_>>(),
+        // The platforms Almanac publishes to, from the registry: the app offers these, and
+        // counts a post's text against each one's limits.
+        "platforms": state.platforms.catalogue(),
+        // An entry whose format holds one of these words is a video post (else a photo).
+        "videoFormatWords": almanac_shared::publish::MediaKind::VIDEO_FORMAT_WORDS,
     }))
 }
 

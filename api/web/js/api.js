@@ -21,10 +21,18 @@ export const session = {
   /** Whether publishing is on for this user (the `PUBLISH_SERVICE_ENABLED` flag). */
   publishing: true,
 
-  /** Asks the server whose session the cookie carries; `null` when none. */
+  /**
+   * Asks the server whose session the cookie carries; `null` when none (401). Throws when
+   * the server cannot tell (unreachable, or answering 5xx): that is not "signed out".
+   */
   async load() {
     const response = await fetch("/app/session", { headers: FROM_THE_APP, credentials: "same-origin" });
-    const answer = response.ok ? await response.json() : {};
+    if (response.status === 401) {
+      this.user = null;
+      return null;
+    }
+    if (!response.ok) throw await failure(response, { signIn: true });
+    const answer = await response.json();
     this.user = answer.userId ?? null;
     this.publishing = answer.publishing !== false;
     return this.user;

@@ -4,9 +4,10 @@
 // exports. A reload restores the calendar, resumes a running stream from the last event it
 // saw, and reopens a proposal still waiting for an answer.
 
-import { api, download, follow } from "./api.js";
+import { api, appConfig, download, follow } from "./api.js";
 import { CalendarGrid } from "./calendar_grid.js";
 import { feedButton } from "./feed.js";
+import { compose, mediaKind, textCounter } from "./limits.js";
 import { h, field, check, fill, toast, day, isoDay, showError, showProblem, fieldError, clearProblems, timeZonePicker, confirmAction, guardUnsaved, progressText, words } from "./ui.js";
 import { t, formatTime } from "./i18n.js";
 
@@ -315,6 +316,9 @@ function setMode(state, mode) {
   state.els.mode.title = t("calendar.legacyHint");
 }
 
+/** The entry editor: it stays open until the server takes the edit (a refusal is shown at
+ * its field, nothing typed is lost), counts the post's text against its platform's limits
+ * as it is typed, and asks before a changed entry is closed (Esc, Close, Back). */
 function editor(state) {
   const input = (name, attrs = {}) => h("input", { name, ...attrs });
   const fields = {
@@ -326,42 +330,51 @@ function editor(state) {
     time: input("time", { type: "time" }),
     mediaUrl: input("mediaUrl", { type: "url", placeholder: "https://…" }),
   };
-  const problem = h("div");
-  const dialog = h("dialog", { id: "entry-editor", "aria-labelledby": "entry-editor-title" },
-    h("form", { method: "dialog", class: "stack" },
-      h("h2", { id: "entry-editor-title" }, t("calendar.editEntry")),
-      h("p", { class: "muted", id: "entry-editor-key" }),
-      field(t("calendar.entryTitle"), fields.title), field(t("calendar.caption"), fields.caption),
-      field(t("calendar.hashtags"), fields.hashtags),
-      field(t("calendar.callToAction"), fields.callToAction),
-      h("div", { class: "row" }, field(t("calendar.date"), fields.date), field(t("calendar.time"), fields.time)),
-      field(t("calendar.mediaUrl"), fields.mediaUrl),
-      problem,
-      h("div", { class: "row" },
-        h("button", { type: "submit", value: "save", id: "entry-save" }, t("common.save")),
-        h("button", { type: "button", class: "secondary", id: "entry-move", onclick: () => state.openMover(state.editing) }, t("calendar.move")),
-        h("button", { type: "button", value: "cancel", class: "secondary", id: "entry-close" }, t("common.close")))));
+  const problem = h("div", { id: "entry-problem" });
+  const counter = h("div", { id: "entry-counter" });
+  const save = h("button", { type: "submit", value: "save", id: "entry-save" }, t("common.save"));
+  const form = h("form", { method: "dialog", class: "stack" },
+    h("h2", { id: "entry-editor-title" }, t("calendar.editEntry")),
+    h("p", { class: "muted", id: "entry-editor-key" }),
+    field(t("calendar.entryTitle"), fields.title), field(t("calendar.caption"), fields.caption),
+    field(t("calendar.hashtags"), fields.hashtags),
+    field(t("calendar.callToAction"), fields.callToAction), counter,
+    h("div", { class: "row" }, field(t("calendar.date"), fields.date), field(t("calendar.time"), fields.time)),
+    field(t("calendar.mediaUrl"), fields.mediaUrl),
+    problem,
+    h("div", { class: "row" }, save,
+      h("button", { type: "button", class: "secondary", id: "entry-move", onclick: () => state.openMover(state.editing) }, t("calendar.move")),
+      h("button", { type: "button", value: "cancel", class: "secondary", id: "entry-close" }, t("common.close"))));
+  const dialog = h("dialog", { id: "entry-editor", "aria-labelledby": "entry-editor-title" }, form);
   const snapshot = () => JSON.stringify(Object.values(fields).map((f) => f.value));
   guardUnsaved(dialog, () => state.editorSnapshot !== undefined && snapshot() !== state.editorSnapshot, dialog.querySelector("#entry-close"));
-  dialog.addEventListener("close", async () => {
-    if (dialog.returnValue !== "save" || !state.editing) return;
-    const entry = state.grid.get(state.editing);
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const entry = state.editing && state.grid.get(state.editing);
+    if (!entry) return;
     const patch = {
       title: fields.title.value, caption: fields.caption.value,
       hashtags: words(fields.hashtags.value), callToAction: fields.callToAction.value,
       date: fields.date.value, time: fields.time.value.slice(0, 5),
       mediaUrl: fields.mediaUrl.value.trim() || null,
     };
+    save.disabled = true;
+    clearProblems(form);
+    problem.replaceChildren();
     try {
       const saved = await api("PATCH", `/v1/calendars/${state.id}/entries/${entry.id}`, patch);
       if (saved.key !== entry.key) state.grid.remove(entry.key);
       state.grid.upsert(saved);
+      state.editorSnapshot = undefined;
+      dialog.close("save");
       toast(t("calendar.entrySaved"));
     } catch (error) {
-      showError(error);
+      showProblem(error, { problem, fields, root: form });
+    } finally {
+      save.disabled = false;
     }
   });
-  state.openEditorWith = (entry) => {
+  state.openEditorWith = async (entry) => {
     state.editing = entry.key;
     fields.title.value = entry.title;
     fields.caption.value = entry.caption ?? "";
@@ -372,6 +385,14 @@ function editor(state) {
     fields.mediaUrl.value = entry.mediaUrl ?? "";
     dialog.querySelector("#entry-editor-key").textContent = `${t(`platform.${entry.channel}`)} · ${day(entry.date)}${entry.edited ? ` · ${t("calendar.edited")}` : ""}`;
     problem.replaceChildren();
+    clearProblems(form);
+    // The post's text as the server composes it, against the entry's platform's limits.
+    const live = await textCounter(entry.channel, mediaKind(entry.format, await appConfig()), () => ({
+      text: compose(fields.caption.value, fields.callToAction.value, words(fields.hashtags.value)),
+      title: fields.title.value.trim(),
+    }));
+    counter.replaceChildren(live.el);
+    for (const name of ["title", "caption", "hashtags", "callToAction"]) fields[name].oninput = live.update;
     dialog.returnValue = "";
     state.editorSnapshot = snapshot();
     dialog.showModal();

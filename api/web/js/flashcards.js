@@ -6,8 +6,11 @@ import { api, download, follow } from "./api.js";
 import { h, field, fill, toast, when, showError, showProblem, clearProblems, progressText, confirmAction } from "./ui.js";
 import { t } from "./i18n.js";
 
-// Seed 002: a source text of at least 1,000 characters (spaces at either end not counted).
+// Seed 002: a source text of at least 1,000 characters (spaces at either end not counted)
+// and at most 10,000 (as sent), counted as the server counts them (characters, not UTF-16
+// units).
 const MIN_CHARACTERS = 1000;
+const MAX_CHARACTERS = 10000;
 
 let source = null;
 
@@ -32,12 +35,16 @@ export async function show(view, [generationId] = []) {
   const form = h("form", { class: "panel stack" }, field(t("flashcards.source"), text, count), types, generate, progress, status);
   // The rule up front: how many characters there are, how many more are needed.
   const counted = () => {
-    const n = text.value.trim().length;
-    count.textContent = n >= MIN_CHARACTERS
-      ? t("flashcards.countOk", { count: n })
-      : t("flashcards.countShort", { count: n, missing: MIN_CHARACTERS - n, min: MIN_CHARACTERS });
-    count.classList.toggle("ok", n >= MIN_CHARACTERS);
-    generate.disabled = n < MIN_CHARACTERS || running;
+    const n = [...text.value.trim()].length;
+    const sent = [...text.value].length;
+    const short = n < MIN_CHARACTERS;
+    const long = sent > MAX_CHARACTERS;
+    count.textContent = short ? t("flashcards.countShort", { count: n, missing: MIN_CHARACTERS - n, min: MIN_CHARACTERS })
+      : long ? t("flashcards.countLong", { count: sent, excess: sent - MAX_CHARACTERS, max: MAX_CHARACTERS })
+      : t("flashcards.countOk", { count: n });
+    count.classList.toggle("ok", !short && !long);
+    count.classList.toggle("bad", long);
+    generate.disabled = short || long || running;
     clearProblems(form);
   };
   let running = false;

@@ -2,7 +2,7 @@
 // reload lands where the user was.
 
 import { api, appConfig, session } from "./api.js";
-import { h, field, fill, showError } from "./ui.js";
+import { h, field, fill, showError, mayLeave } from "./ui.js";
 import { t, start, lang, languages, choose } from "./i18n.js";
 import * as calendar from "./calendar.js";
 import * as organic from "./organic.js";
@@ -71,9 +71,27 @@ async function offlineBanner() {
     t("app.offline")));
 }
 
+/** Almanac did not answer whether the browser is signed in: say so, and retry on demand. */
+function unreachable() {
+  document.getElementById("nav").hidden = true;
+  const retry = h("button", { type: "button", id: "retry", onclick: () => { retry.disabled = true; boot(); } }, t("app.retry"));
+  fill(view, h("section", { class: "panel stack", id: "unreachable", role: "alert" },
+    h("h1", {}, t("app.unreachableTitle")), h("p", {}, t("app.unreachable")), h("div", { class: "row" }, retry)));
+}
+
+/** Asks the server whose session this is, then shows the page the address names. */
+function boot() {
+  return session.load().then(route, unreachable);
+}
+
+// The address the page shows: a change of address that the person takes back (unsaved
+// work) puts this one back.
+let shown = location.href;
+
 function route() {
   current?.leave?.();
   current = null;
+  shown = location.href;
   const nav = document.getElementById("nav");
   if (!session.user) {
     nav.hidden = true;
@@ -101,7 +119,14 @@ window.addEventListener("almanac:signed-out", () => {
   session.user = null;
   route();
 });
-window.addEventListener("hashchange", route);
+window.addEventListener("hashchange", async () => {
+  if (await mayLeave(current?.unsaved)) return route();
+  history.pushState(null, "", shown);
+});
+// Reloading or closing the tab with unsaved work: the browser asks.
+window.addEventListener("beforeunload", (event) => {
+  if (current?.unsaved?.()) event.preventDefault();
+});
 
 /** The language switch in the header: the browser's language until one is picked. */
 function languageSwitch() {
@@ -113,6 +138,4 @@ function languageSwitch() {
 
 start()
   .catch((error) => console.error(error))
-  .then(() => { languageSwitch(); return session.load(); })
-  .catch(() => null)
-  .finally(route);
+  .then(() => { languageSwitch(); return boot(); });

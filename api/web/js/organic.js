@@ -3,18 +3,29 @@
 // open in an edit dialog. The week's seeds and options are a draft kept on the server, so
 // a reload or another device finds them as they were left.
 
-import { api, ndjson } from "./api.js";
-import { h, field, check, fill, toast, day, monday, showError, showProblem, timeZonePicker, confirmAction, guardUnsaved, platformBadge, progressText, words } from "./ui.js";
+import { api, appConfig, ndjson } from "./api.js";
+import { h, field, check, fill, toast, day, monday, explain, showError, showProblem, fieldError, clearProblems, timeZonePicker, confirmAction, guardUnsaved, platformBadge, progressText, words } from "./ui.js";
+import { compose, mediaKind, textCounter } from "./limits.js";
 import { t, has, formatTime, formatDay } from "./i18n.js";
 
 const PLATFORMS = ["instagram", "linkedin", "facebook", "tiktok", "youtube"];
 const TREND_KINDS = ["trend", "question", "event"];
 const ASSET_KINDS = ["image", "video", "carousel", "document"];
+// Seed 003's formats a seed may ask for.
+const FORMATS = ["reel", "carousel", "story", "post", "newsletter"];
 let abort = null;
+// Whether the week's seeds and options hold a change the server has not taken yet.
+let draftUnsaved = () => false;
 
 export function leave() {
   abort?.abort();
   abort = null;
+  draftUnsaved = () => false;
+}
+
+/** Whether leaving now would lose something typed here. */
+export function unsaved() {
+  return draftUnsaved();
 }
 
 const select = (name, options, value) => h("select", { name },
@@ -263,7 +274,7 @@ async function renderBoard(state) {
     time: h("input", { type: "time", name: "time", value: "09:00", required: true }),
     platform: select("platform", platformOptions, "instagram"),
     account: select("account", [["", t("organic.noAccount")], ...accounts.map((a) => [a.accountId, `${t(`platform.${a.platform}`)} · ${a.accountId}`])], ""),
-    format: h("input", { name: "desiredFormat", placeholder: t("organic.formatExample") }),
+    format: select("desiredFormat", [["", t("organic.formatAny")], ...FORMATS.map((f) => [f, t(`organic.formats.${f}`)])], ""),
   };
   // Only the chosen platform's accounts are offered.
   const offerAccounts = () => {
@@ -280,19 +291,34 @@ async function renderBoard(state) {
     field(t("organic.trend"), seedFields.trend), field(t("organic.day"), seedFields.day), field(t("organic.seedTime"), seedFields.time),
     field(t("organic.platform"), seedFields.platform), field(t("organic.account"), seedFields.account), field(t("organic.format"), seedFields.format),
     h("button", { type: "submit", id: "add-seed" }, t("organic.addSeed")));
-  // The draft on the server: the seeds and options as they are, saved a moment after each change.
+  // The draft on the server: the seeds and options as they are, saved a moment after each
+  // change. "Saved" is said only of what the server took; a refusal says why, in words.
   const draftPath = `/api/organic/brands/${encodeURIComponent(brand.id)}/weeks/${state.weekStart}/draft`;
   let draftTimer = null;
   let restoring = false;
+  let draftFailed = false;
+  draftUnsaved = () => draftTimer !== null || draftFailed;
   const saveDraft = () => {
     if (restoring) return;
     clearTimeout(draftTimer);
+    draftStatus.textContent = t("organic.draftSaving");
+    draftStatus.classList.remove("bad");
     draftTimer = setTimeout(async () => {
+      const fields = { "options.language": options.language, "options.guidancePrompt": options.guidance, "options.schedulePreset": options.preset };
+      for (const control of Object.values(fields)) clearProblems(control.closest("label"));
       try {
         await api("PUT", draftPath, { placements: seeds, options: chosenOptions() });
+        draftFailed = false;
         draftStatus.textContent = t("organic.draftSaved");
       } catch (error) {
-        showError(error);
+        draftFailed = true;
+        draftStatus.textContent = t("organic.draftNotSaved", { reason: explain(error) });
+        draftStatus.classList.add("bad");
+        // And at the option it is about, when it is one of these.
+        const control = fields[error?.details?.field];
+        if (control) fieldError(control, explain(error));
+      } finally {
+        draftTimer = null;
       }
     }, 300);
   };
@@ -319,7 +345,7 @@ async function renderBoard(state) {
       timeLabel: timeLabel(time), platform: seedFields.platform.value, seedSource: "trend",
     };
     if (seedFields.account.value) seed.accountId = seedFields.account.value;
-    if (seedFields.format.value.trim()) seed.desiredFormat = seedFields.format.value.trim();
+    if (seedFields.format.value) seed.desiredFormat = seedFields.format.value;
     addSeed(seed, time);
   });
 
@@ -379,7 +405,7 @@ async function renderBoard(state) {
   };
 
   // A placement opened to edit: its caption, hashtags by tier and time (the brand's zone).
-  const editPlacement = (p) => {
+  const editPlacement = async (p) => {
     const local = zonedTime(p.schedule.scheduledAt, brand.timezone);
     const controls = {
       caption: h("textarea", { name: "caption", rows: 5, maxlength: 2200, value: p.copy.caption }),
@@ -389,12 +415,18 @@ async function renderBoard(state) {
       time: h("input", { name: "time", type: "time", value: local }),
     };
     const problem = h("div");
+    // The caption and every tier's hashtags, a blank line apart, against the platform's limit.
+    const tags = () => [controls.high, controls.medium, controls.low].flatMap((c) => words(c.value));
+    const media = mediaKind(p.content.format, await appConfig());
+    const live = await textCounter(p.platform.name, media, () => ({ text: compose(controls.caption.value, "", tags()), title: p.content.titleTopic }));
+    for (const control of [controls.caption, controls.high, controls.medium, controls.low]) control.addEventListener("input", live.update);
     const dialog = h("dialog", { id: "placement-editor", "aria-labelledby": "placement-editor-title" },
       h("form", { method: "dialog", class: "stack" },
         h("h2", { id: "placement-editor-title" }, p.content.titleTopic),
         h("p", { class: "muted" }, `${t(`platform.${p.platform.name}`)} · ${day(p.schedule.dayId)}`),
         field(t("organic.caption"), controls.caption),
         h("div", { class: "row" }, field(t("organic.tier.high"), controls.high), field(t("organic.tier.medium"), controls.medium), field(t("organic.tier.low"), controls.low)),
+        live.el,
         field(t("organic.timeIn", { zone: brand.timezone }), controls.time),
         h("p", { class: "hint" }, t("organic.editKept")),
         problem,
@@ -403,7 +435,7 @@ async function renderBoard(state) {
           h("button", { type: "button", class: "secondary", id: "placement-close" }, t("common.close")))));
     document.body.append(dialog);
     const values = () => JSON.stringify(Object.values(controls).map((c) => c.value));
-    const initial = values();
+    let initial = values();
     guardUnsaved(dialog, () => values() !== initial, dialog.querySelector("#placement-close"));
     dialog.querySelector("form").addEventListener("submit", async (event) => {
       event.preventDefault();
@@ -414,13 +446,18 @@ async function renderBoard(state) {
       if (controls.time.value && controls.time.value !== local) {
         body.scheduledAt = zonedToUtc(p.schedule.dayId, controls.time.value.slice(0, 5), brand.timezone).toISOString();
       }
+      const saveButton = dialog.querySelector("#placement-save");
+      saveButton.disabled = true;
       try {
         const saved = await api("PATCH", `/api/organic/brands/${encodeURIComponent(brand.id)}/placements/${encodeURIComponent(p.placementId)}?weekStart=${state.weekStart}`, body);
         placeCard(saved);
+        initial = values();
         dialog.close();
         toast(t("organic.placementSaved"));
       } catch (error) {
         showProblem(error, { root: dialog, problem, fields: { caption: controls.caption, scheduledAt: controls.time, hashtags: controls.high } });
+      } finally {
+        saveButton.disabled = false;
       }
     });
     dialog.addEventListener("close", () => dialog.remove());
@@ -441,6 +478,7 @@ async function renderBoard(state) {
     errors.replaceChildren();
     for (const column of columns.values()) column.querySelectorAll(".card.error").forEach((c) => c.remove());
     status.textContent = t("common.generating");
+    delete status.dataset.state;
     abort = new AbortController();
     try {
       await ndjson("/api/organic/generate-calendar", body, (line) => {
@@ -468,10 +506,15 @@ async function renderBoard(state) {
           status.dataset.state = line.status;
         }
       }, abort.signal);
+      if (status.textContent === t("common.generating")) status.textContent = "";
     } catch (error) {
-      if (error.name !== "AbortError") showError(error, errors);
+      if (error.name === "AbortError") return;
+      // Nothing is being generated any more: the status says what failed, in words.
+      status.textContent = t("organic.generationFailed", { reason: explain(error) });
+      status.dataset.state = "failed";
     } finally {
-      seedsChanged();
+      generate.disabled = seeds.length === 0;
+      seedsNeeded.hidden = seeds.length > 0;
       progress.hidden = true;
     }
   });

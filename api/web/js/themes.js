@@ -11,10 +11,18 @@ const DAYS = [["mon", "Mon"], ["tue", "Tue"], ["wed", "Wed"], ["thu", "Thu"], ["
 const SOURCE_TYPES = ["rss", "url", "text"];
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 let source = null;
+// Whether the schedule editor holds a change the server has not taken.
+let scheduleUnsaved = () => false;
 
 export function leave() {
   source?.close();
   source = null;
+  scheduleUnsaved = () => false;
+}
+
+/** Whether leaving now would lose something typed here. */
+export function unsaved() {
+  return scheduleUnsaved();
 }
 
 export async function show(view, [id]) {
@@ -257,26 +265,36 @@ async function scheduleEditor(themeId) {
     return saving;
   }
 
-  async function put() {
+  // The schedule as the editor shows it; null while an address is not one.
+  function edited() {
     const addresses = [...emails.querySelectorAll("input")].map((i) => i.value.trim()).filter(Boolean);
-    if (addresses.some((a) => !EMAIL.test(a))) return;
+    if (addresses.some((a) => !EMAIL.test(a))) return null;
     const at = time.value.slice(0, 5);
-    const body = {
+    return {
       enabled: enabled.checked,
       days: days.filter((b) => b.getAttribute("aria-pressed") === "true").map((b) => b.dataset.day),
       ...(utc() ? { time_utc: at } : { timezone: zone.value, time_local: at }),
       emails: addresses,
       send_when_empty: whenEmpty.checked,
     };
+  }
+
+  async function put() {
+    const body = edited();
+    if (!body) return;
     try {
       showSaved(await api("PUT", `/api/v1/themes/${themeId}/schedule`, body));
       status.textContent = t("schedule.saved");
       status.dataset.saved = JSON.stringify(body);
+      taken = JSON.stringify(body);
     } catch (error) {
       status.textContent = explain(error);
       status.dataset.saved = "";
     }
   }
+  // What the server holds: the editor as it opened, then each save it took.
+  let taken = JSON.stringify(edited());
+  scheduleUnsaved = () => JSON.stringify(edited()) !== taken;
   enabled.addEventListener("change", save);
   whenEmpty.addEventListener("change", save);
   time.addEventListener("change", save);

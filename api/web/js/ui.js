@@ -85,16 +85,23 @@ export function monday(weeks = 0) {
 export function explain(error) {
   if (error instanceof TypeError) return t("errors.network");
   const field = error?.details?.field;
-  if (error?.code === "VALIDATION_FAILED" && field) {
-    const key = `errors.field.${fieldKey(field)}`;
-    if (has(key)) return t(key, { ...error.details });
-    return t("errors.field.other");
+  // Seed 003 lists every problem of a request: each field's sentence, once.
+  const problems = error?.details?.problems;
+  if (error?.code === "VALIDATION_FAILED" && Array.isArray(problems) && problems.length) {
+    return [...new Set(problems.map((p) => fieldSentence(p.field, p)))].join(" ");
   }
+  if (error?.code === "VALIDATION_FAILED" && field) return fieldSentence(field, error.details);
   const channel = error?.details?.channel;
   const params = { ...(error?.details ?? {}), platform: channel ? t(`platform.${channel}`) : t("channels.thePlatform") };
   if (error?.code && has(`errors.code.${error.code}`)) return t(`errors.code.${error.code}`, params);
   if (!error?.code && error?.message) return error.message; // the app's own words (explain(new Error(t(...))))
   return t("errors.code.other");
+}
+
+/** The app's sentence for a refused field (its rule), or the general one. */
+function fieldSentence(field, details) {
+  const key = `errors.field.${fieldKey(String(field))}`;
+  return has(key) ? t(key, { ...details }) : t("errors.field.other");
 }
 
 /** `sources[2].value` -> `sources.value`: one sentence for every item of a list. */
@@ -130,7 +137,7 @@ export function fieldError(control, message) {
  */
 export function showProblem(error, { problem, fields = {}, root } = {}) {
   if (root) clearProblems(root);
-  const field = error?.details?.field;
+  const field = error?.details?.field ?? error?.details?.problems?.[0]?.field;
   const control = field ? fields[field] ?? fields[fieldKey(field)] ?? fields[field.split(".")[0]] : null;
   const message = explain(error);
   if (control) return fieldError(control, message);
@@ -184,14 +191,17 @@ export function confirmAction({ title, body, confirm }) {
 }
 
 /**
- * Keeps a dialog's unsaved changes from being lost: Esc, or a click on `closeButton`, asks
- * first when `dirty()` says something changed.
+ * Keeps a dialog's unsaved changes from being lost: Esc, a click on `closeButton`, or the
+ * browser's Back asks first when `dirty()` says something changed. While the dialog is
+ * open it holds an entry of the browser's history, so Back closes the dialog (or asks)
+ * instead of leaving the page under it.
  */
 export function guardUnsaved(dialog, dirty, closeButton) {
   const ask = async () => {
     if (!dirty()) return dialog.close("cancel");
     const discard = await confirmAction({ title: t("confirm.discard"), body: t("confirm.discardBody"), confirm: t("confirm.discardYes") });
     if (discard) dialog.close("cancel");
+    return discard;
   };
   dialog.addEventListener("cancel", (event) => {
     event.preventDefault();
@@ -201,6 +211,50 @@ export function guardUnsaved(dialog, dirty, closeButton) {
     event.preventDefault();
     ask();
   });
+  const entry = { dialog, ask, armed: false };
+  new MutationObserver(() => {
+    if (dialog.open && !entry.armed) {
+      history.pushState({ almanacDialog: true }, "");
+      entry.armed = true;
+      guarded.add(entry);
+    } else if (!dialog.open && entry.armed) {
+      // Closed by the page: give back the history entry it held.
+      entry.armed = false;
+      guarded.delete(entry);
+      ignoredPops += 1;
+      history.back();
+    }
+  }).observe(dialog, { attributes: true, attributeFilter: ["open"] });
+}
+
+/** The open guarded dialogs, and the Back presses the page made itself (to ignore). */
+const guarded = new Set();
+let ignoredPops = 0;
+
+window.addEventListener("popstate", async () => {
+  if (ignoredPops > 0) {
+    ignoredPops -= 1;
+    return;
+  }
+  const entry = [...guarded].at(-1);
+  if (!entry) return;
+  // Back took the dialog's history entry: the dialog answers it, the page stays.
+  entry.armed = false;
+  guarded.delete(entry);
+  if (!entry.dialog.isConnected || !entry.dialog.open) return;
+  history.pushState({ almanacDialog: true }, "");
+  entry.armed = true;
+  guarded.add(entry);
+  await entry.ask();
+});
+
+/**
+ * Whether the page may be left: asks when `dirty()` says something typed here is not saved
+ * yet. Resolves true to leave.
+ */
+export async function mayLeave(dirty) {
+  if (!dirty?.()) return true;
+  return confirmAction({ title: t("confirm.leave"), body: t("confirm.leaveBody"), confirm: t("confirm.leaveYes") });
 }
 
 /** The platforms' colours and marks: a platform is shown by its name with its mark. */

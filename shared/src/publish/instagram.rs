@@ -13,7 +13,10 @@ use super::{
     Adapter, Auth, Checked, Failure, FailureKind, MediaKind, Mode, Options, PlannedRequest,
     Platform, PlatformSettings, Post, PublishSettings, Refresh, Remote, Reply, Sent, TokenPolicy,
     oauth,
-    post::{self, CAPTION_MAX, INSTAGRAM_HASHTAGS_MAX, INSTAGRAM_MENTIONS_MAX, Problem},
+    post::{
+        self, CAPTION_MAX, INSTAGRAM_HASHTAGS_MAX, INSTAGRAM_MENTIONS_MAX, Problem, TextField,
+        TextLimit,
+    },
 };
 
 /// Instagram asks for containers to be polled for at most five minutes.
@@ -289,6 +292,10 @@ impl Adapter for Instagram {
             ("access_token", access_token),
         ];
         self.graph_grant("refresh_access_token", &query).await
+    }
+
+    fn text_limits(&self) -> Vec<TextLimit> {
+        vec![TextLimit::chars(TextField::Text, CAPTION_MAX)]
     }
 
     fn validate(&self, post: &Post, options: &Options) -> Vec<Problem> {

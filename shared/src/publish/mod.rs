@@ -242,6 +242,9 @@ pub trait Adapter: Send + Sync {
             ),
         )
     }
+    /// The limits the platform sets on a post's text, those [`Adapter::validate`] holds a
+    /// post to (the web app counts against them as a person types).
+    fn text_limits(&self) -> Vec<post::TextLimit>;
     /// Problems the platform's rules find in `post` (no I/O).
     fn validate(&self, post: &Post, options: &Options) -> Vec<post::Problem>;
     /// The requests a publish of `post` sends, secrets masked (no I/O).
@@ -280,6 +283,15 @@ pub trait Adapter: Send + Sync {
     fn account_problem(&self, _account_id: &str) -> Option<String> {
         None
     }
+}
+
+/// One registered platform, as [`Platforms::catalogue`] describes it.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CatalogueEntry {
+    pub name: &'static str,
+    pub label: &'static str,
+    pub text_limits: Vec<post::TextLimit>,
 }
 
 /// The registry of platforms: the adapters, sharing one HTTP client. The publishing
@@ -380,6 +392,18 @@ impl Platforms {
         self.adapters.values().map(|a| a.as_ref())
     }
 
+    /// The registered platforms as the web app reads them (`/app/config.json`): each one's
+    /// name, label and text limits, from its adapter.
+    pub fn catalogue(&self) -> Vec<CatalogueEntry> {
+        self.all()
+            .map(|adapter| CatalogueEntry {
+                name: adapter.platform().as_str(),
+                label: adapter.label(),
+                text_limits: adapter.text_limits(),
+            })
+            .collect()
+    }
+
     /// `platform`'s name as people read it (its own name when it is not registered here).
     pub fn label(&self, platform: Platform) -> &'static str {
         self.adapter(platform)
@@ -417,4 +441,101 @@ pub fn auth_missing(platform: Option<Platform>, code: &str) {
     );
     metrics::counter!("adapter_auth_missing_total", "channel" => channel, "reason" => reason)
         .increment(1);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use post::{MediaKind, TextField};
+
+    /// Each adapter's text limits are what its `validate` holds a post to: at the limit a
+    /// post passes, one past it is refused for that field, and a text no limit names is
+    /// never refused for its length.
+    #[test]
+    fn each_platforms_text_limits_are_the_ones_it_validates() {
+        let settings = crate::Settings::from_lookup(|key| match key {
+            "DATABASE_URL" => Some("postgres://localhost/none".into()),
+            "ALMANAC_DEV" => Some("true".into()),
+            _ => None,
+        })
+        .unwrap();
+        let platforms = Platforms::new(&settings.publish, &settings.fetch).unwrap();
+        let options = Options::default();
+        let catalogue = platforms.catalogue();
+        assert_eq!(catalogue.len(), 3);
+        for adapter in platforms.all() {
+            for (media, format) in [(MediaKind::Video, "reel"), (MediaKind::Photo, "carousel")] {
+                let post = |field: TextField, n: usize| {
+                    let long = "a".repeat(n);
+                    let (title, caption) = match field {
+                        TextField::Title => (long.as_str(), "caption"),
+                        _ => ("Title", long.as_str()),
+                    };
+                    let post = Post::of_entry(
+                        uuid::Uuid::nil(),
+                        title,
+                        caption,
+                        "",
+                        &[],
+                        format,
+                        Some("https://cdn.example.com/a.jpg"),
+                    );
+                    adapter
+                        .validate(&post, &options)
+                        .into_iter()
+                        .filter(|p| p.code.ends_with("_TOO_LONG"))
+                        .map(|p| p.field)
+                        .collect::<Vec<_>>()
+                };
+                let applying: Vec<_> = adapter
+                    .text_limits()
+                    .into_iter()
+                    .filter(|limit| limit.media.is_none_or(|m| m == media))
+                    .collect();
+                let name = adapter.label();
+                for limit in &applying {
+                    let said = if limit.field == TextField::Title {
+                        "title"
+                    } else {
+                        "caption"
+                    };
+                    assert_eq!(
+                        post(limit.field, limit.max),
+                        Vec::<String>::new(),
+                        "{name} {media:?} {limit:?}"
+                    );
+                    assert_eq!(
+                        post(limit.field, limit.max + 1),
+                        [said],
+                        "{name} {media:?} {limit:?}"
+                    );
+                }
+                for field in [TextField::Text, TextField::Title] {
+                    let limited = applying.iter().any(|limit| match field {
+                        TextField::Title => limit.field == TextField::Title,
+                        _ => limit.field != TextField::Title,
+                    });
+                    if !limited {
+                        assert_eq!(
+                            post(field, 100_000),
+                            Vec::<String>::new(),
+                            "{name} {media:?} {field:?}"
+                        );
+                    }
+                }
+            }
+        }
+        let json = serde_json::to_value(&catalogue).unwrap();
+        assert_eq!(
+            json[2],
+            serde_json::json!({
+                "name": "tiktok", "label": "TikTok",
+                "textLimits": [
+                    { "field": "text", "max": 2200, "unit": "chars", "media": "video" },
+                    { "field": "title", "max": 90, "unit": "chars", "media": "photo" },
+                    { "field": "description", "max": 4000, "unit": "chars", "media": "photo" },
+                ],
+            })
+        );
+    }
 }

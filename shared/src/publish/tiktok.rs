@@ -10,7 +10,9 @@ use super::{
     Adapter, Auth, Checked, Failure, FailureKind, MediaKind, Mode, Options, PRIVACY_LEVELS,
     PlannedRequest, Platform, PlatformSettings, Post, PublishSettings, Refresh, Remote, Reply,
     Sent, TokenPolicy, oauth,
-    post::{self, CAPTION_MAX, PHOTO_DESCRIPTION_MAX, PHOTO_TITLE_MAX, Problem},
+    post::{
+        self, CAPTION_MAX, PHOTO_DESCRIPTION_MAX, PHOTO_TITLE_MAX, Problem, TextField, TextLimit,
+    },
 };
 
 const CREATOR_INFO: &str = "/v2/post/publish/creator_info/query/";
@@ -366,6 +368,14 @@ impl Adapter for TikTok {
         ];
         let answer = oauth::post_grant(&self.http, &self.oauth, "TikTok", &form).await?;
         oauth::tokens(&answer, "open_id")
+    }
+
+    fn text_limits(&self) -> Vec<TextLimit> {
+        vec![
+            TextLimit::chars(TextField::Text, CAPTION_MAX).on(MediaKind::Video),
+            TextLimit::chars(TextField::Title, PHOTO_TITLE_MAX).on(MediaKind::Photo),
+            TextLimit::chars(TextField::Description, PHOTO_DESCRIPTION_MAX).on(MediaKind::Photo),
+        ]
     }
 
     fn validate(&self, post: &Post, options: &Options) -> Vec<Problem> {

@@ -143,6 +143,8 @@ pub struct TestApp {
     /// The test's own publishing platforms (`TestOptions::platforms`).
     platforms: Vec<std::sync::Arc<dyn almanac_shared::publish::Adapter>>,
     api: JoinHandle<()>,
+    /// Stops the API as SIGTERM would (`TestApp::stop_api`).
+    api_stop: Option<tokio::sync::oneshot::Sender<()>>,
     replicas: Vec<JoinHandle<()>>,
     workers: Vec<Worker>,
     pub keys: JwtKeys,
@@ -298,10 +300,13 @@ pub async fn spawn_app_with(options: TestOptions) -> TestApp {
     .expect("API builds");
     let address = format!("http://127.0.0.1:{}", api.port());
     let metrics_address = format!("http://127.0.0.1:{}", api.metrics_port());
+    let (api_stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let api = tokio::spawn(async move {
-        api.run_until_stopped(std::future::pending())
-            .await
-            .expect("API runs");
+        api.run_until_stopped(async move {
+            let _ = stopped.await;
+        })
+        .await
+        .expect("API runs");
     });
     // The test's own connection goes straight to Redis, whatever the app's proxy does.
     let redis: almanac_shared::redis_conn::RedisConn =
@@ -336,6 +341,7 @@ pub async fn spawn_app_with(options: TestOptions) -> TestApp {
         db_proxy: proxy,
         redis_proxy,
         api,
+        api_stop: Some(api_stop),
         replicas: Vec::new(),
         workers: Vec::new(),
     };
@@ -418,6 +424,15 @@ impl TestApp {
 
     /// Starts another API process-equivalent on the same database and Redis; returns its
     /// base address.
+    /// Stops the API as SIGTERM would: it stops accepting and closes its connections, so a
+    /// client (a browser) finds nobody at the address.
+    pub async fn stop_api(&mut self) {
+        if let Some(stop) = self.api_stop.take() {
+            let _ = stop.send(());
+        }
+        (&mut self.api).await.expect("the API stops");
+    }
+
     pub async fn start_api_replica(&mut self) -> String {
         self.start_api_replica_with(self.settings.clone()).await
     }

@@ -72,7 +72,7 @@ fn daily(ids: &[&str]) -> Value {
 
 /// The example's library: `brand_123` in Los Angeles, its accounts `ig_123` and `li_456`,
 /// `trend-101` and `asset_991` tagged to match it.
-async fn library(app: &TestApp, user: Uuid) {
+pub(crate) async fn library(app: &TestApp, user: Uuid) {
     let created = [
         (
             "/api/organic/brands",

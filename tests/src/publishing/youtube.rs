@@ -118,6 +118,10 @@ impl Adapter for YouTube {
         Ok(Self::tokens("yt-access-2"))
     }
 
+    fn text_limits(&self) -> Vec<almanac_shared::publish::post::TextLimit> {
+        Vec::new()
+    }
+
     fn validate(&self, post: &Post, _options: &Options) -> Vec<Problem> {
         match post.media {
             MediaKind::Video => Vec::new(),

@@ -196,7 +196,7 @@ async fn the_seed_s_organic_week_fills_14_cards_and_a_clash_shows_adjusted_and_m
     // The seed's example request: one seed, the beta-launch preset and the newsletter.
     add_seed(&browser, "2026-01-26", "09:00", "instagram", "ig_123").await;
     browser
-        .set_value("#seed-form input[name=desiredFormat]", "reel")
+        .set_value("#seed-form select[name=desiredFormat]", "reel")
         .await;
     browser
         .set_value("select[name=schedulePreset]", "beta-launch")

@@ -5,6 +5,7 @@
 
 mod calendar;
 mod developer;
+mod edits;
 mod flows;
 mod guards;
 mod language;

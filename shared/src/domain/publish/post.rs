@@ -33,11 +33,16 @@ pub enum MediaKind {
 }
 
 impl MediaKind {
-    /// Video formats (`short video`, `reel`, `story`, `live`, `clip`...); anything else is
-    /// a photo post (`carousel`, `image`, `post`...).
+    /// The words that make an entry's format a video's (`short video`, `reel`, `story`...):
+    /// the web app reads them too (`/app/config.json`), to count a post against its limits.
+    pub const VIDEO_FORMAT_WORDS: [&str; 7] =
+        ["video", "reel", "short", "story", "live", "clip", "tiktok"];
+
+    /// Video formats (a format holding one of [`MediaKind::VIDEO_FORMAT_WORDS`], in any
+    /// case); anything else is a photo post (`carousel`, `image`, `post`...).
     pub fn of_format(format: &str) -> Self {
         let format = format.to_lowercase();
-        let video = ["video", "reel", "short", "story", "live", "clip", "tiktok"]
+        let video = Self::VIDEO_FORMAT_WORDS
             .iter()
             .any(|word| format.contains(word));
         if video {
@@ -119,6 +124,61 @@ fn words_starting_with(text: &str, mark: char) -> usize {
     text.split_whitespace()
         .filter(|word| word.starts_with(mark) && word.chars().count() > 1)
         .count()
+}
+
+/// The text of a post a platform limits: `text` is the caption, call to action and
+/// hashtags as [`compose`] joins them; `title` the post's title; `description` the composed
+/// text where the platform calls it so (TikTok's photo posts).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum TextField {
+    Text,
+    Title,
+    Description,
+}
+
+/// What a platform counts: Unicode scalar values (`chars`), user-perceived characters
+/// (`graphemes`), UTF-8 bytes, or characters with each emoji counted as its UTF-8 bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum TextUnit {
+    Chars,
+    Graphemes,
+    Utf8Bytes,
+    CharsEmojiBytes,
+}
+
+/// One limit a platform sets on a post's text, as its adapter's `validate` holds it: the
+/// web app counts against it as a person types (`/app/config.json`). `media`: the kind of
+/// post it applies to (every post when absent).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TextLimit {
+    pub field: TextField,
+    pub max: usize,
+    pub unit: TextUnit,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub media: Option<MediaKind>,
+}
+
+impl TextLimit {
+    /// At most `max` characters of `field`, on every post.
+    pub const fn chars(field: TextField, max: usize) -> Self {
+        Self {
+            field,
+            max,
+            unit: TextUnit::Chars,
+            media: None,
+        }
+    }
+
+    /// The same limit, on `media` posts only.
+    pub const fn on(self, media: MediaKind) -> Self {
+        Self {
+            media: Some(media),
+            ..self
+        }
+    }
 }
 
 /// Why an entry cannot be published as it is.

@@ -14,7 +14,7 @@ use super::{
     Adapter, Auth, Checked, Failure, FailureKind, MediaKind, Mode, Options, PlannedRequest,
     Platform, PlatformSettings, Post, PublishSettings, Refresh, Remote, Reply, Sent, TokenPolicy,
     oauth,
-    post::{self, Problem},
+    post::{self, Problem, TextField, TextLimit},
 };
 use crate::fetch::{FetchSettings, Fetcher};
 
@@ -343,6 +343,10 @@ impl Adapter for LinkedIn {
                 "a LinkedIn `accountId` is the author's URN: `urn:li:person:<id>` for a member or `urn:li:organization:<id>` for a page, not `{account_id}`"
             )
         })
+    }
+
+    fn text_limits(&self) -> Vec<TextLimit> {
+        vec![TextLimit::chars(TextField::Text, COMMENTARY_MAX)]
     }
 
     fn validate(&self, post: &Post, options: &Options) -> Vec<Problem> {
