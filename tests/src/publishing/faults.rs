@@ -4,7 +4,7 @@
 use reqwest::Method;
 use serde_json::json;
 
-use super::{Entry, publish_env, setup, setup_with};
+use super::{Entry, Setup, publish_env, setup, setup_with};
 use crate::helpers::{TestOptions, fake_platforms::FakePlatforms};
 
 #[tokio::test]
@@ -382,40 +382,13 @@ async fn a_refusal_that_applied_nothing_is_retried_with_backoff_and_fails_when_a
 /// and the spool's counts go with it.
 #[tokio::test]
 async fn the_spool_refuses_past_its_bounds_and_keeps_nothing_it_refuses() {
-    let fake = FakePlatforms::start().await;
-    let mut env = publish_env(&fake, true);
-    env.extend([
-        ("PUBLISH_SPOOL_MAX_PER_USER", "3".to_owned()),
-        ("PUBLISH_SPOOL_MAX_TOTAL", "5".to_owned()),
-        ("PUBLISH_RATE_LIMIT", "4".to_owned()),
-    ]);
-    let mut s = setup_with(
-        TestOptions {
-            env,
-            ..Default::default()
-        },
-        fake,
-    )
+    let (s, down) = spool_setup(&[
+        ("PUBLISH_SPOOL_MAX_PER_USER", "3"),
+        ("PUBLISH_SPOOL_MAX_TOTAL", "5"),
+        ("PUBLISH_RATE_LIMIT", "4"),
+    ])
     .await;
-    let mut settings = s.app.settings.clone();
-    settings.database_url =
-        almanac_shared::config::Secret::new("postgres://nobody@127.0.0.1:1/none");
-    let down = s.app.start_api_replica_with(settings).await;
-    let publish = |user: uuid::Uuid| {
-        let request = s
-            .app
-            .client
-            .post(format!("{down}/v1/calendars/{}/publish", s.calendar))
-            .bearer_auth(s.app.token(user))
-            .json(&json!({ "all": true }));
-        async move {
-            let response = request.send().await.unwrap();
-            let status = response.status().as_u16();
-            let retry_after = response.headers().get("retry-after").cloned();
-            let body: serde_json::Value = response.json().await.unwrap();
-            (status, retry_after.is_some(), body)
-        }
-    };
+    let publish = |user: uuid::Uuid| spooled_publish(&s, &down, user, json!({ "all": true }));
     let (a, b, c) = (s.user, uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
     for _ in 0..3 {
         let (status, _, body) = publish(a).await;
@@ -464,36 +437,8 @@ async fn the_spool_refuses_past_its_bounds_and_keeps_nothing_it_refuses() {
 /// requests when they are replayed.
 #[tokio::test]
 async fn the_spool_refuses_past_its_bytes_and_keeps_nothing_it_refuses() {
-    let fake = FakePlatforms::start().await;
-    let mut env = publish_env(&fake, true);
-    env.extend([("PUBLISH_SPOOL_MAX_BYTES", "6000".to_owned())]);
-    let mut s = setup_with(
-        TestOptions {
-            env,
-            ..Default::default()
-        },
-        fake,
-    )
-    .await;
-    let mut settings = s.app.settings.clone();
-    settings.database_url =
-        almanac_shared::config::Secret::new("postgres://nobody@127.0.0.1:1/none");
-    let down = s.app.start_api_replica_with(settings).await;
-    let publish = |body: serde_json::Value| {
-        let request = s
-            .app
-            .client
-            .post(format!("{down}/v1/calendars/{}/publish", s.calendar))
-            .bearer_auth(s.app.token(s.user))
-            .json(&body);
-        async move {
-            let response = request.send().await.unwrap();
-            let status = response.status().as_u16();
-            let retry_after = response.headers().get("retry-after").is_some();
-            let body: serde_json::Value = response.json().await.unwrap();
-            (status, retry_after, body)
-        }
-    };
+    let (s, down) = spool_setup(&[("PUBLISH_SPOOL_MAX_BYTES", "6000")]).await;
+    let publish = |body: serde_json::Value| spooled_publish(&s, &down, s.user, body);
     // About 3.7 KB spooled: 100 entry ids of 37 bytes each.
     let large = || {
         let ids: Vec<uuid::Uuid> = (0..100).map(|_| uuid::Uuid::now_v7()).collect();
@@ -549,4 +494,47 @@ async fn the_spool_refuses_past_its_bytes_and_keeps_nothing_it_refuses() {
         .await
         .unwrap();
     assert_eq!(left, (0, 0), "the spool and its counts are empty");
+}
+
+/// A publishing setup with `limits`, and the address of an API replica whose Postgres is
+/// unreachable (so it spools).
+async fn spool_setup(limits: &[(&'static str, &str)]) -> (Setup, String) {
+    let fake = FakePlatforms::start().await;
+    let mut env = publish_env(&fake, true);
+    env.extend(limits.iter().map(|(k, v)| (*k, (*v).to_owned())));
+    let mut s = setup_with(
+        TestOptions {
+            env,
+            ..Default::default()
+        },
+        fake,
+    )
+    .await;
+    let mut settings = s.app.settings.clone();
+    settings.database_url =
+        almanac_shared::config::Secret::new("postgres://nobody@127.0.0.1:1/none");
+    let down = s.app.start_api_replica_with(settings).await;
+    (s, down)
+}
+
+/// `user`'s publish request to the replica at `down`: its status, whether it says when to
+/// retry, and its body.
+async fn spooled_publish(
+    s: &Setup,
+    down: &str,
+    user: uuid::Uuid,
+    body: serde_json::Value,
+) -> (u16, bool, serde_json::Value) {
+    let response = s
+        .app
+        .client
+        .post(format!("{down}/v1/calendars/{}/publish", s.calendar))
+        .bearer_auth(s.app.token(user))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let retry_after = response.headers().get("retry-after").is_some();
+    (status, retry_after, response.json().await.unwrap())
 }

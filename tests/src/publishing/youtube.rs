@@ -231,7 +231,6 @@ fn video(caption: &str) -> Entry<'_> {
 #[tokio::test]
 async fn a_platform_registered_by_the_tests_connects_dry_runs_and_publishes_once() {
     let (s, youtube) = setup().await;
-    // The web app's list of platforms is the registry's.
     let config: Value = s
         .app
         .client
@@ -242,14 +241,43 @@ async fn a_platform_registered_by_the_tests_connects_dry_runs_and_publishes_once
         .json()
         .await
         .unwrap();
+    // The web app's list of platforms is the registry's, each with its adapter's limits.
+    let listed: Vec<(Value, Value, Value)> = config["platforms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["name"].clone(),
+                p["label"].clone(),
+                p["textLimits"].clone(),
+            )
+        })
+        .collect();
     assert_eq!(
-        config["platforms"],
-        json!([
-            { "name": "instagram", "label": "Instagram" },
-            { "name": "linkedin", "label": "LinkedIn" },
-            { "name": "tiktok", "label": "TikTok" },
-            { "name": "youtube", "label": "YouTube" },
-        ])
+        listed,
+        [
+            (
+                json!("instagram"),
+                json!("Instagram"),
+                json!([{ "field": "text", "max": 2200, "unit": "chars" }])
+            ),
+            (
+                json!("linkedin"),
+                json!("LinkedIn"),
+                json!([{ "field": "text", "max": 3000, "unit": "chars" }])
+            ),
+            (
+                json!("tiktok"),
+                json!("TikTok"),
+                json!([
+                    { "field": "text", "max": 2200, "unit": "chars", "media": "video" },
+                    { "field": "title", "max": 90, "unit": "chars", "media": "photo" },
+                    { "field": "description", "max": 4000, "unit": "chars", "media": "photo" },
+                ])
+            ),
+            (json!("youtube"), json!("YouTube"), json!([])),
+        ]
     );
 
     let (status, channel) = connect(&s, GRANTED).await;

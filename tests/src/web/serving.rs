@@ -66,6 +66,26 @@ async fn the_page_and_its_modules_are_served_with_their_types_and_policy() {
     assert_eq!(refused.status(), 404);
 }
 
+/// `request` with the session cookie `id`, from the app's own scripts.
+fn from_app(request: reqwest::RequestBuilder, id: &str) -> reqwest::RequestBuilder {
+    request
+        .header("cookie", format!("almanac_session={id}"))
+        .header("x-requested-with", "XMLHttpRequest")
+}
+
+/// A development sign-in (`{userId?}`): the session cookie's id.
+async fn dev_login(app: &crate::helpers::TestApp, body: Value) -> String {
+    let response = app
+        .client
+        .post(app.url("/app/dev-login"))
+        .header("x-requested-with", "XMLHttpRequest")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    session_cookie(&response)
+}
+
 /// The session cookie a `204` sign-in set: its id, after checking its attributes.
 fn session_cookie(response: &reqwest::Response) -> String {
     assert_eq!(
@@ -104,11 +124,6 @@ async fn browser_sessions_are_cookies_only_the_app_s_own_scripts_can_use() {
     })
     .await;
     let client = &app.client;
-    let from_app = |request: reqwest::RequestBuilder, id: &str| {
-        request
-            .header("cookie", format!("almanac_session={id}"))
-            .header("x-requested-with", "XMLHttpRequest")
-    };
     let code = async |response: reqwest::Response| {
         let status = response.status().as_u16();
         let body: Value = response.json().await.unwrap();
@@ -128,17 +143,7 @@ async fn browser_sessions_are_cookies_only_the_app_s_own_scripts_can_use() {
         .await
         .unwrap();
     assert_eq!(code(forged).await, (401, "SESSION_NOT_ACCEPTED".into()));
-    let dev_login = async |body: Value| {
-        let response = client
-            .post(app.url("/app/dev-login"))
-            .header("x-requested-with", "XMLHttpRequest")
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        session_cookie(&response)
-    };
-    let fresh = dev_login(json!({})).await;
+    let fresh = dev_login(&app, json!({})).await;
     let whose = async |id: &str| -> Value {
         let response = from_app(client.get(app.url("/app/session")), id)
             .send()
@@ -148,13 +153,13 @@ async fn browser_sessions_are_cookies_only_the_app_s_own_scripts_can_use() {
         response.json().await.unwrap()
     };
     let user = whose(&fresh).await["userId"].as_str().unwrap().to_owned();
-    let other = dev_login(json!({})).await;
+    let other = dev_login(&app, json!({})).await;
     assert_ne!(
         whose(&other).await["userId"],
         json!(user),
         "a new user each time"
     );
-    let again = dev_login(json!({ "userId": user })).await;
+    let again = dev_login(&app, json!({ "userId": user })).await;
     assert_ne!(again, fresh, "each sign-in its own session");
     assert_eq!(
         whose(&again).await["userId"],
@@ -325,22 +330,7 @@ async fn a_dead_session_cookie_is_cleared_and_never_locks_anyone_out() {
     })
     .await;
     let client = &app.client;
-    let from_app = |request: reqwest::RequestBuilder, id: &str| {
-        request
-            .header("cookie", format!("almanac_session={id}"))
-            .header("x-requested-with", "XMLHttpRequest")
-    };
-    let dev_login = async |body: Value| {
-        let response = client
-            .post(app.url("/app/dev-login"))
-            .header("x-requested-with", "XMLHttpRequest")
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        session_cookie(&response)
-    };
-    let first = dev_login(json!({})).await;
+    let first = dev_login(&app, json!({})).await;
     let whose: Value = from_app(client.get(app.url("/app/session")), &first)
         .send()
         .await
@@ -350,7 +340,7 @@ async fn a_dead_session_cookie_is_cleared_and_never_locks_anyone_out() {
         .unwrap();
     let user = whose["userId"].as_str().unwrap().to_owned();
     for _ in 0..20 {
-        dev_login(json!({ "userId": user })).await;
+        dev_login(&app, json!({ "userId": user })).await;
     }
     let ended = |response: reqwest::Response, what: &'static str| async move {
         assert_eq!(response.status(), 401, "{what}");
