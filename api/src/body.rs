@@ -124,17 +124,8 @@ impl<S: Type + 'static> ParsePayload for ListedJson<S> {
         let value: Value = serde_json::from_slice(&data).map_err(|error| {
             ApiError::bad_request(format!("the body is not valid JSON: {error}"), None)
         })?;
-        if let Some(field) = find_nul(&value, &mut String::new()) {
-            let field = if field.is_empty() {
-                "body".into()
-            } else {
-                field
-            };
-            return Err(ApiError::invalid_field(
-                &field,
-                format!("{field} must not contain a NUL character"),
-            )
-            .into());
+        if let Err((field, reason)) = nul_free(&value, &mut String::new()) {
+            return Err(ApiError::invalid_field(&field, reason).into());
         }
         Ok(Self(value, std::marker::PhantomData))
     }

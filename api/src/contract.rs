@@ -35,9 +35,13 @@ static DOCUMENT: LazyLock<Value> = LazyLock::new(|| {
     document
 });
 
-/// The document, as JSON (what `/openapi.json` serves).
-pub fn json() -> String {
-    serde_json::to_string_pretty(&*DOCUMENT).expect("the document serialises")
+/// The document as JSON, written once.
+static JSON: LazyLock<String> =
+    LazyLock::new(|| serde_json::to_string_pretty(&*DOCUMENT).expect("the document serialises"));
+
+/// The document, as JSON (what `/openapi.json` and `/docs` serve, and the route table reads).
+pub fn json() -> &'static str {
+    &JSON
 }
 
 /// The document, as YAML (`docs/api/openapi.yaml`, `almanac-api openapi`).
@@ -45,16 +49,11 @@ pub fn yaml() -> String {
     serde_yaml::to_string(&*DOCUMENT).expect("the document serialises")
 }
 
-/// The document's value, for the route table.
-pub fn document() -> &'static Value {
-    &DOCUMENT
-}
-
 /// The operations whose request body may hold a value of any shape (a calendar's
 /// `constraints`, a seed's `metadata`): no schema can keep U+0000 out of the strings inside
 /// such a value, so the fuzzer gate is told not to put it there (`tests/fuzz/`).
 pub fn operations_with_free_form_bodies() -> Vec<String> {
-    let document = document();
+    let document = &*DOCUMENT;
     let named = &document["components"]["schemas"];
     let mut found = Vec::new();
     for (_, item) in document["paths"].as_mapping().into_iter().flatten() {
@@ -63,7 +62,7 @@ pub fn operations_with_free_form_bodies() -> Vec<String> {
                 .as_mapping()
                 .into_iter()
                 .flatten()
-                .any(|(_, media)| holds_any_value(&media["schema"], named, &mut Vec::new()));
+                .any(|(_, media)| holds_any_value(&media["schema"], false, named, &mut Vec::new()));
             if let (true, Some(id)) = (holds_any, operation["operationId"].as_str()) {
                 found.push(id.to_owned());
             }
@@ -72,8 +71,14 @@ pub fn operations_with_free_form_bodies() -> Vec<String> {
     found
 }
 
-/// Whether a value of `schema` may hold, somewhere, a value of any shape.
-fn holds_any_value<'a>(schema: &'a Value, named: &'a Value, seen: &mut Vec<&'a str>) -> bool {
+/// Whether a value of `schema` may hold, somewhere, a value of any shape (`part`: one part
+/// of an `allOf`, as in [`refine`]).
+fn holds_any_value<'a>(
+    schema: &'a Value,
+    part: bool,
+    named: &'a Value,
+    seen: &mut Vec<&'a str>,
+) -> bool {
     let Some(map) = schema.as_mapping() else {
         return false;
     };
@@ -83,9 +88,9 @@ fn holds_any_value<'a>(schema: &'a Value, named: &'a Value, seen: &mut Vec<&'a s
             return false;
         }
         seen.push(name);
-        return holds_any_value(&named[name], named, seen);
+        return holds_any_value(&named[name], false, named, seen);
     }
-    if text(map, "type").is_none() && free_form(map) {
+    if !part && text(map, "type").is_none() && free_form(map) {
         return true;
     }
     let sequence = |key: &str| {
@@ -94,11 +99,9 @@ fn holds_any_value<'a>(schema: &'a Value, named: &'a Value, seen: &mut Vec<&'a s
             .into_iter()
             .flatten()
     };
-    // A part of an `allOf` beside a `$ref` (a description, nullability) holds nothing.
-    let parts = sequence("allOf")
-        .filter(|part| !is_modifier(part))
-        .chain(sequence("oneOf"))
-        .chain(sequence("anyOf"));
+    if sequence("allOf").any(|part| holds_any_value(part, true, named, seen)) {
+        return true;
+    }
     let properties = map
         .get("properties")
         .and_then(Value::as_mapping)
@@ -108,30 +111,11 @@ fn holds_any_value<'a>(schema: &'a Value, named: &'a Value, seen: &mut Vec<&'a s
     let inner = ["items", "additionalProperties"]
         .iter()
         .filter_map(|key| map.get(*key));
-    parts
+    sequence("oneOf")
+        .chain(sequence("anyOf"))
         .chain(properties)
         .chain(inner)
-        .any(|inner| holds_any_value(inner, named, seen))
-}
-
-/// An `allOf` part that only describes (no type, no reference, no shape).
-fn is_modifier(schema: &Value) -> bool {
-    schema.as_mapping().is_some_and(|map| {
-        map.keys().all(|key| {
-            matches!(
-                key.as_str(),
-                Some(
-                    "nullable"
-                        | "description"
-                        | "title"
-                        | "default"
-                        | "readOnly"
-                        | "writeOnly"
-                        | "propertyNames"
-                )
-            )
-        })
-    })
+        .any(|inner| holds_any_value(inner, false, named, seen))
 }
 
 /// Applies the module's rules to every schema of `document`: each operation's parameters,

@@ -100,7 +100,7 @@ pub fn openapi_yaml() -> String {
 fn docs_page(api: &OpenApiService<Apis, ()>) -> impl poem::Endpoint + use<> {
     let page = api
         .swagger_ui_html()
-        .replacen(&api.spec(), &contract::json(), 1);
+        .replacen(&api.spec(), contract::json(), 1);
     poem::endpoint::make_sync(move |_| poem::web::Html(page.clone()))
 }
 
@@ -133,11 +133,10 @@ fn metrics_with_token(req: &poem::Request, state: Data<&AppState>) -> poem::Resp
 pub fn endpoint(state: AppState) -> impl poem::Endpoint {
     let api = openapi_service();
     let docs = docs_page(&api);
-    let document = contract::json();
-    let spec = poem::endpoint::make_sync(move |_| {
+    let spec = poem::endpoint::make_sync(|_| {
         poem::Response::builder()
             .content_type("application/json")
-            .body(document.clone())
+            .body(contract::json())
     });
     let origins = &state.settings.cors_allowed_origins;
     let cors_enabled = !origins.is_empty();

@@ -18,7 +18,7 @@ pub(crate) struct RouteEntry {
 /// Every route: the OpenAPI document's, plus the undocumented ones.
 pub(crate) static ROUTES: LazyLock<Vec<RouteEntry>> = LazyLock::new(|| {
     let spec: serde_json::Value =
-        serde_json::from_str(&crate::contract::json()).expect("the spec is JSON");
+        serde_json::from_str(crate::contract::json()).expect("the spec is JSON");
     let mut routes: Vec<RouteEntry> = spec["paths"]
         .as_object()
         .into_iter()

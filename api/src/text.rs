@@ -68,48 +68,47 @@ pub fn strings<T: Into<String>>(items: Vec<T>) -> Vec<String> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IsoDate(pub String);
 
-/// A date in a path or a query (`weekStart`, `from`, `to`), documented with
-/// [`DATE_PATTERN`]. Parsing keeps whatever was sent: the handler names the parameter when
-/// it reads the day ([`DayParam::day`], [`DayParam::monday`]), before anything is read or
-/// stored. Another shape (`2026-2-2`, `+12026-02-02`) is 400; that shape with a day no
-/// calendar has (`2026-02-30`, year `0000`) is 422. (poem-openapi names a path's parameters
-/// `param0`, `param1`... in its own parse errors, so a refusal there could not say which.)
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DayParam {
-    raw: String,
-}
-
 /// `YYYY-MM-DD`, with a month and a day of the month that can exist.
 pub const DATE_PATTERN: &str = "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$";
 
-impl DayParam {
-    /// The day; 400 naming `field` for another shape than `YYYY-MM-DD`, 422 for a day the
-    /// calendar has not.
+/// A path or a query keeps an `IsoDate` as sent (`weekStart`, `from`, `to`): the handler
+/// names the parameter when it reads the day ([`IsoDate::day`], [`IsoDate::monday`]),
+/// before anything is read or stored. (poem-openapi names a path's parameters `param0`,
+/// `param1`... in its own parse errors, so a refusal there could not say which.)
+impl poem_openapi::types::ParseFromParameter for IsoDate {
+    fn parse_from_parameter(value: &str) -> ParseResult<Self> {
+        Ok(Self(value.to_owned()))
+    }
+}
+
+impl IsoDate {
+    /// The day; 400 naming `field` for another shape than `YYYY-MM-DD` (`2026-2-2`,
+    /// `+12026-02-02`), 422 for a day the calendar has not (`2026-02-30`, year `0000`).
     pub fn day(&self, field: &str) -> crate::error::ApiResult<chrono::NaiveDate> {
         static SHAPE: std::sync::LazyLock<regex::Regex> =
             std::sync::LazyLock::new(|| regex::Regex::new(DATE_PATTERN).expect("a valid pattern"));
-        if !SHAPE.is_match(&self.raw) {
+        if !SHAPE.is_match(&self.0) {
             return Err(crate::error::ApiError::invalid_field(
                 field,
                 format!(
                     "{field} must be a date written YYYY-MM-DD (such as 2026-02-02), not `{}`",
-                    self.raw.escape_debug()
+                    self.0.escape_debug()
                 ),
             ));
         }
         // Year 0 parses in the proleptic calendar, but nobody plans in it.
-        chrono::NaiveDate::parse_from_str(&self.raw, "%Y-%m-%d")
+        chrono::NaiveDate::parse_from_str(&self.0, "%Y-%m-%d")
             .ok()
             .filter(|day| chrono::Datelike::year(day) > 0)
             .ok_or_else(|| {
                 crate::error::ApiError::unprocessable_field(
                     field,
-                    format!("{} is not a day of the calendar", self.raw),
+                    format!("{} is not a day of the calendar", self.0),
                 )
             })
     }
 
-    /// The day, which must be a Monday (the first day of a week): as [`DayParam::day`], and
+    /// The day, which must be a Monday (the first day of a week): as [`IsoDate::day`], and
     /// 422 naming `field` for another day of the week.
     pub fn monday(&self, field: &str) -> crate::error::ApiResult<chrono::NaiveDate> {
         use chrono::Datelike;
@@ -121,36 +120,6 @@ impl DayParam {
             ));
         }
         Ok(day)
-    }
-}
-
-impl Type for DayParam {
-    const IS_REQUIRED: bool = true;
-    type RawValueType = String;
-    type RawElementValueType = String;
-
-    fn name() -> Cow<'static, str> {
-        "iso-date".into()
-    }
-
-    fn schema_ref() -> MetaSchemaRef {
-        string_schema(10, DATE_PATTERN.into())
-    }
-
-    fn as_raw_value(&self) -> Option<&String> {
-        Some(&self.raw)
-    }
-
-    fn raw_element_iter<'a>(&'a self) -> Box<dyn Iterator<Item = &'a String> + 'a> {
-        Box::new(std::iter::once(&self.raw))
-    }
-}
-
-impl poem_openapi::types::ParseFromParameter for DayParam {
-    fn parse_from_parameter(value: &str) -> ParseResult<Self> {
-        Ok(Self {
-            raw: value.to_owned(),
-        })
     }
 }
 

@@ -13,7 +13,7 @@ use crate::{
     envelope::Envelope,
     error::{Answer, ApiError, can},
     state::AppState,
-    text::DayParam,
+    text::IsoDate,
 };
 
 /// The longest period one report covers.
@@ -90,13 +90,13 @@ impl UsageApi {
         state: Data<&AppState>,
         auth: UserAuth,
         /// First UTC day (`YYYY-MM-DD`).
-        from: Query<Option<DayParam>>,
+        from: Query<Option<IsoDate>>,
         /// Last UTC day (`YYYY-MM-DD`).
-        to: Query<Option<DayParam>>,
+        to: Query<Option<IsoDate>>,
     ) -> Answer<Json<Envelope<UsageReport>>, { can::STORED | can::BAD_REQUEST | can::UNPROCESSABLE }>
     {
         let now = Utc::now();
-        let day = |field: &str, raw: &Option<DayParam>| -> Result<Option<NaiveDate>, ApiError> {
+        let day = |field: &str, raw: &Option<IsoDate>| -> Result<Option<NaiveDate>, ApiError> {
             raw.as_ref().map(|day| day.day(field)).transpose()
         };
         let to = day("to", &to.0)?.unwrap_or(now.date_naive());

@@ -4,10 +4,10 @@
 // exports. A reload restores the calendar, resumes a running stream from the last event it
 // saw, and reopens a proposal still waiting for an answer.
 
-import { api, appConfig, download, follow } from "./api.js";
+import { api, download, follow } from "./api.js";
 import { CalendarGrid } from "./calendar_grid.js";
 import { feedButton } from "./feed.js";
-import { compose, mediaKind, textCounter } from "./limits.js";
+import { compose, textCounter } from "./limits.js";
 import { h, field, check, fill, toast, day, isoDay, showError, showProblem, fieldError, clearProblems, timeZonePicker, confirmAction, guardUnsaved, progressText, words } from "./ui.js";
 import { t, formatTime } from "./i18n.js";
 
@@ -387,7 +387,7 @@ function editor(state) {
     problem.replaceChildren();
     clearProblems(form);
     // The post's text as the server composes it, against the entry's platform's limits.
-    const live = await textCounter(entry.channel, mediaKind(entry.format, await appConfig()), () => ({
+    const live = await textCounter(entry.channel, entry.format, () => ({
       text: compose(fields.caption.value, fields.callToAction.value, words(fields.hashtags.value)),
       title: fields.title.value.trim(),
     }));

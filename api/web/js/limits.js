@@ -36,19 +36,20 @@ export function measure(text, unit) {
   }
 }
 
-/** `photo` or `video`, as the server reads an entry's format. */
-export function mediaKind(format, config) {
+/** `photo` or `video`, as the server reads a post's format (`MediaKind::of_format`). */
+function mediaKind(format, config) {
   const lower = String(format ?? "").toLowerCase();
   return (config.videoFormatWords ?? []).some((word) => lower.includes(word)) ? "video" : "photo";
 }
 
 /**
- * A live count for one platform: `read()` gives `{text, title}`, `media` the kind of post.
- * Returns the element (empty for a platform without limits) and `update()`, which also says
- * whether the text is over a limit.
+ * A live count for one platform: `read()` gives `{text, title}`, `format` the post's format
+ * (which makes it a video or a photo post). Returns the element (empty for a platform
+ * without limits) and `update()`, which also says whether the text is over a limit.
  */
-export async function textCounter(platform, media, read) {
+export async function textCounter(platform, format, read) {
   const config = await appConfig();
+  const media = mediaKind(format, config);
   const entry = (config.platforms ?? []).find((p) => p.name === platform);
   const limits = (entry?.textLimits ?? []).filter((limit) => !limit.media || limit.media === media);
   const el = h("p", { class: "counter hint", "aria-live": "polite", dataset: { platform } });

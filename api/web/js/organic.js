@@ -3,9 +3,9 @@
 // open in an edit dialog. The week's seeds and options are a draft kept on the server, so
 // a reload or another device finds them as they were left.
 
-import { api, appConfig, ndjson } from "./api.js";
+import { api, ndjson } from "./api.js";
 import { h, field, check, fill, toast, day, monday, explain, showError, showProblem, fieldError, clearProblems, timeZonePicker, confirmAction, guardUnsaved, platformBadge, progressText, words } from "./ui.js";
-import { compose, mediaKind, textCounter } from "./limits.js";
+import { compose, textCounter } from "./limits.js";
 import { t, has, formatTime, formatDay } from "./i18n.js";
 
 const PLATFORMS = ["instagram", "linkedin", "facebook", "tiktok", "youtube"];
@@ -417,8 +417,7 @@ async function renderBoard(state) {
     const problem = h("div");
     // The caption and every tier's hashtags, a blank line apart, against the platform's limit.
     const tags = () => [controls.high, controls.medium, controls.low].flatMap((c) => words(c.value));
-    const media = mediaKind(p.content.format, await appConfig());
-    const live = await textCounter(p.platform.name, media, () => ({ text: compose(controls.caption.value, "", tags()), title: p.content.titleTopic }));
+    const live = await textCounter(p.platform.name, p.content.format, () => ({ text: compose(controls.caption.value, "", tags()), title: p.content.titleTopic }));
     for (const control of [controls.caption, controls.high, controls.medium, controls.low]) control.addEventListener("input", live.update);
     const dialog = h("dialog", { id: "placement-editor", "aria-labelledby": "placement-editor-title" },
       h("form", { method: "dialog", class: "stack" },

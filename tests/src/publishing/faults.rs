@@ -415,20 +415,7 @@ async fn the_spool_refuses_past_its_bounds_and_keeps_nothing_it_refuses() {
         .unwrap();
     assert_eq!(kept, 5, "exactly the accepted requests are kept");
 
-    let clock = almanac_shared::clock::ManualClock::new(chrono::Utc::now());
-    let ticked = almanac_worker::dispatcher::tick(&s.app.worker_context(0), &clock)
-        .await
-        .unwrap();
-    assert_eq!(ticked.replayed, 5);
-    let left: (i64, i64) = redis::pipe()
-        .cmd("LLEN")
-        .arg(&spool)
-        .cmd("EXISTS")
-        .arg(format!("{spool}:counts"))
-        .query_async(&mut redis)
-        .await
-        .unwrap();
-    assert_eq!(left, (0, 0), "the spool and its counts are empty");
+    replayed_and_emptied(&s, 5).await;
 }
 
 /// The spool is held to `PUBLISH_SPOOL_MAX_BYTES` too: a request that would take it past
@@ -480,20 +467,7 @@ async fn the_spool_refuses_past_its_bytes_and_keeps_nothing_it_refuses() {
         1.0
     );
 
-    let clock = almanac_shared::clock::ManualClock::new(chrono::Utc::now());
-    let ticked = almanac_worker::dispatcher::tick(&s.app.worker_context(0), &clock)
-        .await
-        .unwrap();
-    assert_eq!(ticked.replayed, 2);
-    let left: (i64, i64) = redis::pipe()
-        .cmd("LLEN")
-        .arg(&spool)
-        .cmd("EXISTS")
-        .arg(format!("{spool}:counts"))
-        .query_async(&mut redis)
-        .await
-        .unwrap();
-    assert_eq!(left, (0, 0), "the spool and its counts are empty");
+    replayed_and_emptied(&s, 2).await;
 }
 
 /// A publishing setup with `limits`, and the address of an API replica whose Postgres is
@@ -537,4 +511,25 @@ async fn spooled_publish(
     let status = response.status().as_u16();
     let retry_after = response.headers().get("retry-after").is_some();
     (status, retry_after, response.json().await.unwrap())
+}
+
+/// A dispatcher tick replays exactly `n` spooled requests, and leaves the spool and its
+/// counts empty.
+async fn replayed_and_emptied(s: &Setup, n: usize) {
+    let clock = almanac_shared::clock::ManualClock::new(chrono::Utc::now());
+    let ticked = almanac_worker::dispatcher::tick(&s.app.worker_context(0), &clock)
+        .await
+        .unwrap();
+    assert_eq!(ticked.replayed, n);
+    let spool = s.app.settings.redis_key(&["publish", "spool"]);
+    let mut redis = s.app.redis.clone();
+    let left: (i64, i64) = redis::pipe()
+        .cmd("LLEN")
+        .arg(&spool)
+        .cmd("EXISTS")
+        .arg(format!("{spool}:counts"))
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    assert_eq!(left, (0, 0), "the spool and its counts are empty");
 }

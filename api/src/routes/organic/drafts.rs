@@ -20,7 +20,7 @@ use crate::{
     error::{Answer, ApiError, ApiResult, can},
     routes::Tag,
     state::AppState,
-    text::DayParam,
+    text::IsoDate,
 };
 
 /// A week being planned: seed 003's `placements` and `options`, each optional, as the
@@ -69,7 +69,7 @@ impl OrganicDraftsApi {
         /// The Monday of the week, `YYYY-MM-DD` (another shape is 400; a day the calendar
         /// has not, or not a Monday, 422).
         #[oai(name = "weekStart")]
-        week_start: Path<DayParam>,
+        week_start: Path<IsoDate>,
     ) -> Answer<
         Json<SavedWeekDraft>,
         { can::BAD_REQUEST | can::STORED | can::NOT_FOUND | can::UNPROCESSABLE },
@@ -98,7 +98,7 @@ impl OrganicDraftsApi {
         /// The Monday of the week, `YYYY-MM-DD` (another shape is 400; a day the calendar
         /// has not, or not a Monday, 422: nothing is saved).
         #[oai(name = "weekStart")]
-        week_start: Path<DayParam>,
+        week_start: Path<IsoDate>,
         body: StrictJson<WeekDraft>,
     ) -> Answer<
         Json<SavedWeekDraft>,

@@ -22,7 +22,7 @@ use crate::{
     error::{Answer, ApiError, ApiResult, ErrorEnvelope, can},
     routes::Tag,
     state::AppState,
-    text::{DayParam, Hashtag, Text},
+    text::{Hashtag, IsoDate, Text},
 };
 
 /// A brand's saved week.
@@ -100,7 +100,7 @@ impl OrganicWeeksApi {
         /// The Monday of the week, `YYYY-MM-DD` (another shape is 400; a day the calendar
         /// has not, or not a Monday, 422).
         #[oai(name = "weekStart")]
-        week_start: Path<DayParam>,
+        week_start: Path<IsoDate>,
     ) -> Answer<
         Json<OrganicWeek>,
         { can::BAD_REQUEST | can::STORED | can::NOT_FOUND | can::UNPROCESSABLE },
@@ -136,7 +136,7 @@ impl OrganicWeeksApi {
         #[oai(name = "placementId")] placement_id: Path<String>,
         /// The week (its Monday, `YYYY-MM-DD`), when the placement id is saved in several.
         #[oai(name = "weekStart")]
-        week_start: Query<Option<DayParam>>,
+        week_start: Query<Option<IsoDate>>,
         body: StrictJson<EditPlacement>,
     ) -> Answer<
         Json<OrganicPlacement>,
