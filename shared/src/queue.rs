@@ -219,6 +219,45 @@ pub async fn sweep_finished(
         .await
 }
 
+/// Moves up to `batch` due tasks of `kind`'s queue from apalis's scheduled set onto its
+/// active list; returns how many. apalis-redis schedules every push (its time is now for
+/// an undelayed one) and promotes them in its fetch, in one `unpack` that Lua refuses past
+/// about 8,000 values: a burst of pushes that large between two fetches (a backlog
+/// submitted while every slot is busy) would stop the queue for good. The reconciler
+/// promotes them in batches before that.
+pub async fn promote_due(
+    conn: &RedisConn,
+    settings: &Settings,
+    kind: JobKind,
+    batch: usize,
+) -> redis::RedisResult<usize> {
+    const PROMOTE: &str = r"
+        local due = redis.call('ZRANGEBYSCORE', KEYS[1], 0, ARGV[1], 'LIMIT', 0, ARGV[2])
+        if #due > 0 then
+          redis.call('RPUSH', KEYS[2], unpack(due))
+          redis.call('ZREM', KEYS[1], unpack(due))
+          redis.call('DEL', KEYS[3])
+          redis.call('LPUSH', KEYS[3], 1)
+        end
+        return #due";
+    let config = queue_config(settings, kind);
+    let mut conn = conn.clone();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs();
+    static SCRIPT: std::sync::LazyLock<redis::Script> =
+        std::sync::LazyLock::new(|| redis::Script::new(PROMOTE));
+    SCRIPT
+        .key(config.scheduled_jobs_set())
+        .key(config.active_jobs_list())
+        .key(config.signal_list())
+        .arg(now)
+        .arg(batch)
+        .invoke_async(&mut conn)
+        .await
+}
+
 /// The jobs apalis worker `worker` (a consumer of `kind`'s queue) has fetched and not
 /// acknowledged: started, or waiting in its buffer.
 pub async fn fetched_by(

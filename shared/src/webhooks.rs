@@ -272,6 +272,8 @@ pub enum SendError {
 pub struct Sender {
     http: reqwest::Client,
     total: std::time::Duration,
+    /// The answer's status line must arrive within this (`WEBHOOK_FIRST_BYTE_MS`).
+    first_byte: std::time::Duration,
     allow_private_networks: bool,
 }
 
@@ -285,9 +287,12 @@ pub struct Attempt<'a> {
 }
 
 impl Sender {
+    /// `connect`, `first_byte` and `total` bound an attempt: to connect, to the answer's
+    /// status line, and in all.
     pub fn new(
         allow_private_networks: bool,
         connect: std::time::Duration,
+        first_byte: std::time::Duration,
         total: std::time::Duration,
     ) -> anyhow::Result<Self> {
         let builder = reqwest::Client::builder()
@@ -298,6 +303,7 @@ impl Sender {
         Ok(Self {
             http: crate::fetch::guarded(builder, allow_private_networks).build()?,
             total,
+            first_byte: first_byte.min(total),
             allow_private_networks,
         })
     }
@@ -314,7 +320,7 @@ impl Sender {
                 None => SendError::Failed(error.to_string()),
             }
         };
-        let response = self
+        let request = self
             .http
             .post(url)
             .header("content-type", "application/json")
@@ -322,8 +328,11 @@ impl Sender {
             .header("webhook-timestamp", attempt.timestamp.to_string())
             .header("webhook-signature", attempt.signature)
             .body(attempt.body.to_vec())
-            .send()
+            .send();
+        // A receiver that accepts and says nothing is let go early, not at the total.
+        let response = tokio::time::timeout(self.first_byte, request)
             .await
+            .map_err(|_| SendError::Timeout(self.first_byte.as_millis()))?
             .map_err(describe)?;
         let status = response.status().as_u16();
         let mut read = Vec::new();

@@ -6,12 +6,7 @@
 
 use std::{sync::Arc, time::Duration};
 
-use almanac_shared::{
-    events,
-    jobs::{JobKind, JobStatus},
-    queue,
-    store::jobs::{self as ledger, NotClaimed},
-};
+use almanac_shared::{events, jobs::JobKind, queue, store::jobs as ledger};
 use almanac_worker::job::Job;
 use uuid::Uuid;
 
@@ -350,10 +345,11 @@ async fn a_cancel_that_arrives_after_the_final_commit_changes_nothing() {
     paused.gate.open();
 }
 
-/// One claim statement for several jobs answers each as it stands: the due ones claimed
-/// (each with its kind's first step), the others with why not, a repeated id claimed once.
+/// One claim statement takes every ready job it may (each with its kind's first step, in
+/// one transaction), and nothing that is not ready: a retry not yet due, a finished job,
+/// one another worker holds.
 #[tokio::test]
-async fn one_claim_statement_answers_each_job_it_was_given() {
+async fn one_claim_statement_takes_the_ready_jobs_and_nothing_else() {
     let app = spawn_app_with(TestOptions {
         worker: false,
         probe: true,
@@ -380,53 +376,74 @@ async fn one_claim_statement_answers_each_job_it_was_given() {
         .execute(&app.db)
         .await
         .unwrap();
-    let start = <probe::ProbeJob as Job>::START;
-    let taken = ledger::claim(&app.db, &[running], "another worker", start)
-        .await
-        .unwrap();
-    assert!(taken[0].is_ok(), "{taken:?}");
-
-    let missing = Uuid::new_v4();
-    let asked = [later, ready, finished, missing, running, also_ready, ready];
-    let answers = ledger::claim(&app.db, &asked, "this worker", start)
-        .await
-        .unwrap();
-    assert_eq!(answers.len(), asked.len());
-    let claimed = |at: usize| answers[at].as_ref().expect("claimed");
-    let (first, second) = (claimed(1), claimed(5));
-    assert_eq!(
-        (first.id, first.attempt, first.worker.as_str()),
-        (ready, 1, "this worker")
-    );
-    assert_eq!(first.started, Some(serde_json::json!({ "steps": 1 })));
-    assert_eq!((second.id, second.attempt), (also_ready, 1));
-    assert_eq!(second.started, Some(serde_json::json!({ "steps": 2 })));
-    assert!(
-        matches!(answers[0], Err(NotClaimed::NotYetDue(_))),
-        "{:?}",
-        answers[0]
-    );
-    assert_eq!(
-        answers[2].as_ref().err(),
-        Some(&NotClaimed::Finished(JobStatus::Succeeded))
-    );
-    assert_eq!(answers[3].as_ref().err(), Some(&NotClaimed::Missing));
-    assert_eq!(answers[4].as_ref().err(), Some(&NotClaimed::Running));
-    assert_eq!(answers[6].as_ref().err(), Some(&NotClaimed::Running));
-    // One statement: one transaction's time on both; each claimed once.
-    let claims: Vec<(Uuid, i32, String, chrono::DateTime<chrono::Utc>)> = sqlx::query_as(
-        "select id, attempts, worker, started_at from jobs where id = any($1) and status = 'running'
-         order by worker, id",
+    sqlx::query(
+        "update jobs set status = 'running', attempts = 1, worker = 'another worker',
+                heartbeat_at = now() where id = $1",
     )
-    .bind(&jobs)
+    .bind(running)
+    .execute(&app.db)
+    .await
+    .unwrap();
+    let start = <probe::ProbeJob as Job>::START;
+    let turns = ledger::Turns {
+        per_key: 10,
+        per_user: None,
+        aging: Duration::from_secs(30),
+    };
+    let claims = ledger::claim(
+        &app.db,
+        JobKind::Publish,
+        7,
+        "this worker",
+        Uuid::now_v7(),
+        start,
+        turns,
+    )
+    .await
+    .unwrap();
+    let mut claimed: Vec<(Uuid, i32, &str, Option<serde_json::Value>)> = claims
+        .iter()
+        .map(|c| (c.id, c.attempt, c.worker.as_str(), c.started.clone()))
+        .collect();
+    claimed.sort_by_key(|c| c.0);
+    assert_eq!(
+        claimed,
+        vec![
+            (
+                ready,
+                1,
+                "this worker",
+                Some(serde_json::json!({ "steps": 1 }))
+            ),
+            (
+                also_ready,
+                1,
+                "this worker",
+                Some(serde_json::json!({ "steps": 2 }))
+            ),
+        ]
+    );
+    // One statement: one transaction's time on both.
+    let started: Vec<chrono::DateTime<chrono::Utc>> = sqlx::query_scalar(
+        "select started_at from jobs where worker = 'this worker' and status = 'running'",
+    )
     .fetch_all(&app.db)
     .await
     .unwrap();
-    assert_eq!(claims.len(), 3, "{claims:?}");
-    let ours: Vec<_> = claims.iter().filter(|c| c.2 == "this worker").collect();
-    assert_eq!(ours.len(), 2);
-    assert_eq!(ours[0].3, ours[1].3, "claimed in one statement");
-    assert!(claims.iter().all(|c| c.1 == 1), "{claims:?}");
+    assert_eq!(started.len(), 2);
+    assert_eq!(started[0], started[1], "claimed in one statement");
+    let again = ledger::claim(
+        &app.db,
+        JobKind::Publish,
+        7,
+        "this worker",
+        Uuid::now_v7(),
+        start,
+        turns,
+    )
+    .await
+    .unwrap();
+    assert!(again.is_empty(), "nothing else is ready: {again:?}");
 }
 
 /// A worker with a backlog claims it several jobs a statement (the jobs one statement
@@ -437,7 +454,10 @@ async fn a_backlog_is_claimed_several_jobs_a_statement_and_each_job_runs_once() 
     let mut app = spawn_app_with(TestOptions {
         worker: false,
         probe: true,
-        worker_env: vec![("WORKER_CONCURRENCY", JOBS.to_string())],
+        worker_env: vec![
+            ("WORKER_CONCURRENCY", JOBS.to_string()),
+            ("JOB_MAX_RUNNING_PER_USER", JOBS.to_string()),
+        ],
         ..Default::default()
     })
     .await;

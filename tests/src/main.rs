@@ -40,6 +40,8 @@ mod digests;
 #[cfg(test)]
 mod events;
 #[cfg(test)]
+mod fairness;
+#[cfg(test)]
 mod faults;
 #[cfg(test)]
 mod flags;

@@ -259,8 +259,9 @@ async fn the_reconciler_recovers_fails_and_requeues_exactly_what_it_should() {
     .await;
     app.expect_failed_jobs();
     app.expect_unfinished_jobs();
-    let user = Uuid::new_v4();
-    let insert = |status: &'static str,
+    let (user, busy) = (Uuid::new_v4(), Uuid::new_v4());
+    let insert = |user: Uuid,
+                  status: &'static str,
                   attempts: i32,
                   heartbeat_secs_ago: f64,
                   enqueued_secs_ago: Option<f64>| {
@@ -287,11 +288,14 @@ async fn the_reconciler_recovers_fails_and_requeues_exactly_what_it_should() {
             id
         }
     };
-    let stale_with_attempts_left = insert("running", 1, 60.0, None).await;
-    let stale_on_last_attempt = insert("running", 3, 60.0, None).await;
-    let healthy = insert("running", 1, 0.0, None).await;
-    let forgotten = insert("pending", 0, 0.0, Some(60.0)).await;
-    let just_enqueued = insert("pending", 0, 0.0, Some(0.0)).await;
+    let stale_with_attempts_left = insert(user, "running", 1, 60.0, None).await;
+    let stale_on_last_attempt = insert(user, "running", 3, 60.0, None).await;
+    let forgotten = insert(user, "pending", 0, 0.0, Some(60.0)).await;
+    let just_enqueued = insert(user, "pending", 0, 0.0, Some(0.0)).await;
+    // A user with a job of the kind running needs no wake-up: that job's slot takes the
+    // next turn when it ends.
+    let healthy = insert(busy, "running", 1, 0.0, None).await;
+    let waits_its_turn = insert(busy, "pending", 0, 0.0, Some(60.0)).await;
 
     let report = ledger::reconcile(
         &app.db,
@@ -351,6 +355,22 @@ async fn the_reconciler_recovers_fails_and_requeues_exactly_what_it_should() {
         (again.recovered, again.failed, again.requeued.len()),
         (0, 0, 0)
     );
+    // Once the busy user's running job has ended with no slot to take the turn (its
+    // worker stopped), their waiting job is pushed.
+    sqlx::query("update jobs set status = 'succeeded', finished_at = now() where id = $1")
+        .bind(healthy)
+        .execute(&app.db)
+        .await
+        .unwrap();
+    let after = ledger::reconcile(
+        &app.db,
+        Duration::from_secs(10),
+        Duration::from_secs(30),
+        false,
+    )
+    .await
+    .unwrap();
+    assert_eq!(after.requeued, [(waits_its_turn, JobKind::Generation)]);
 }
 
 /// apalis-redis keeps every finished task's data in Redis forever; the reconciler sweeps it,

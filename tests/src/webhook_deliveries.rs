@@ -306,6 +306,8 @@ async fn gone_and_failing_endpoints_are_disabled_and_their_owner_told() {
     let app = app_with(vec![
         ("EMAIL_PROVIDER", "outbox".into()),
         ("EMAIL_OUTBOX_DIR", outbox.display().to_string()),
+        // It sends more tests than a minute's limit.
+        ("WEBHOOK_TEST_RATE_LIMIT", "100".into()),
     ])
     .await;
     // The deliveries of the disabled endpoints fail, and their jobs with them.

@@ -352,6 +352,7 @@ fn sender(allow_private: bool, total_ms: u64) -> webhooks::Sender {
         allow_private,
         std::time::Duration::from_millis(total_ms),
         std::time::Duration::from_millis(total_ms),
+        std::time::Duration::from_millis(total_ms),
     )
     .unwrap()
 }

@@ -1,16 +1,19 @@
-//! Claims of one queue's deliveries, several jobs a statement.
+//! Claims of one queue's jobs, several a statement.
 //!
-//! Each delivery asks for its claim; one task per queue takes every ask waiting and claims
-//! them in one statement (`store::jobs::claim`): one transaction, one WAL flush and one plan
-//! for as many jobs as arrived while the statements before them ran. At most [`IN_FLIGHT`]
-//! statements run at once, and an ask that finds one free goes out at once: an idle job
-//! waits for nothing, and a queue under load claims in batches as large as its backlog.
+//! A delivery from Redis is a wake-up: the worker slot it takes asks for a job of its kind,
+//! and the ledger chooses which (`store::jobs::claim`: by lane, then round robin over the
+//! fairness keys, under their caps). One task per queue takes every ask waiting and claims
+//! for them in one statement: one transaction, one WAL flush and one plan for as many
+//! slots as asked while the statements before ran. At most [`IN_FLIGHT`] statements run at
+//! once, and an ask that finds one free goes out at once: an idle job waits for nothing,
+//! and a queue under load claims in batches as large as its free slots.
 
 use std::sync::Arc;
 
 use almanac_shared::{
+    Settings,
     jobs::JobKind,
-    store::jobs::{self as ledger, Claim, NotClaimed},
+    store::jobs::{self as ledger, Claim, Turns},
 };
 use sqlx::PgPool;
 use tokio::sync::{Semaphore, mpsc, oneshot};
@@ -19,13 +22,30 @@ use uuid::Uuid;
 /// Claim statements of one queue running at once.
 pub(crate) const IN_FLIGHT: usize = 2;
 
-/// What an ask comes to: the claim or why there is none, or the statement's error (shared by
-/// every job of its batch).
-pub(crate) type Answer = Result<Result<Claim, NotClaimed>, Arc<sqlx::Error>>;
+/// What an ask comes to: a job to run, none (nothing of the kind is ready within its
+/// turns), or the statement's error (shared by every ask of its batch).
+pub(crate) type Answer = Result<Option<Claim>, Arc<sqlx::Error>>;
 
 struct Ask {
-    job: Uuid,
     answer: oneshot::Sender<Answer>,
+}
+
+/// The caps and aging a claim of `kind` keeps (`JOB_MAX_RUNNING_PER_USER`, the webhook
+/// caps, `JOB_PRIORITY_AGING_SECS`).
+pub(crate) fn turns(settings: &Settings, kind: JobKind) -> Turns {
+    let aging = settings.jobs.priority_aging;
+    match kind {
+        JobKind::Webhook => Turns {
+            per_key: settings.webhooks.max_in_flight_per_endpoint,
+            per_user: Some(settings.webhooks.max_in_flight_per_user),
+            aging,
+        },
+        _ => Turns {
+            per_key: settings.jobs.max_running_per_user,
+            per_user: None,
+            aging,
+        },
+    }
 }
 
 /// Claims the deliveries of one kind's queue; dropping the last clone stops its task.
@@ -37,16 +57,26 @@ pub(crate) struct Claimer {
 
 impl Claimer {
     /// Starts the task that claims `kind`'s jobs for `worker`, with the kind's first step
-    /// `start`, at most `most` jobs a statement. Must be called inside a Tokio runtime.
+    /// `start`, at most `WORKER_CONCURRENCY` jobs a statement, within its turns. Must be
+    /// called inside a Tokio runtime.
     pub(crate) fn start(
         pool: PgPool,
+        settings: &Settings,
         worker: String,
         kind: JobKind,
         start: &'static str,
-        most: usize,
     ) -> Self {
         let (asks, waiting) = mpsc::unbounded_channel();
-        tokio::spawn(claim_in_batches(waiting, pool, worker, start, most.max(1)));
+        let batches = Batches {
+            pool,
+            worker,
+            kind,
+            start,
+            most: settings.jobs.concurrency.max(1),
+            turns: turns(settings, kind),
+            patience: settings.jobs.stale_after,
+        };
+        tokio::spawn(batches.claim(waiting));
         Self { kind, asks }
     }
 
@@ -55,56 +85,120 @@ impl Claimer {
         self.kind
     }
 
-    /// Claims `job`, with whatever other jobs of the queue are waiting for their claims.
-    pub(crate) async fn claim(&self, job: Uuid) -> Answer {
+    /// Claims the next job of the kind the ledger gives, with whatever other slots of the
+    /// queue are asking.
+    pub(crate) async fn next(&self) -> Answer {
         let (answer, answered) = oneshot::channel();
         let stopped = || Err(Arc::new(sqlx::Error::PoolClosed));
-        if self.asks.send(Ask { job, answer }).is_err() {
+        if self.asks.send(Ask { answer }).is_err() {
             return stopped();
         }
         answered.await.unwrap_or_else(|_| stopped())
     }
 }
 
-async fn claim_in_batches(
-    mut waiting: mpsc::UnboundedReceiver<Ask>,
+/// What the claiming task of one queue needs.
+#[derive(Clone)]
+struct Batches {
     pool: PgPool,
     worker: String,
+    kind: JobKind,
     start: &'static str,
     most: usize,
-) {
-    let free = Arc::new(Semaphore::new(IN_FLIGHT));
-    loop {
-        let Ok(permit) = free.clone().acquire_owned().await else {
-            return;
-        };
-        let Some(first) = waiting.recv().await else {
-            return;
-        };
-        let mut batch = vec![first];
-        while batch.len() < most
-            && let Ok(ask) = waiting.try_recv()
-        {
-            batch.push(ask);
+    turns: Turns,
+    /// How long a lost claim's give-back is tried (`JOB_STALE_MS`: stale recovery then
+    /// takes over).
+    patience: std::time::Duration,
+}
+
+impl Batches {
+    async fn claim(self, mut waiting: mpsc::UnboundedReceiver<Ask>) {
+        let free = Arc::new(Semaphore::new(IN_FLIGHT));
+        loop {
+            let Ok(permit) = free.clone().acquire_owned().await else {
+                return;
+            };
+            let Some(first) = waiting.recv().await else {
+                return;
+            };
+            let mut batch = vec![first];
+            while batch.len() < self.most
+                && let Ok(ask) = waiting.try_recv()
+            {
+                batch.push(ask);
+            }
+            let this = self.clone();
+            tokio::spawn(async move {
+                this.answer(batch).await;
+                drop(permit);
+            });
         }
-        let (pool, worker) = (pool.clone(), worker.clone());
-        tokio::spawn(async move {
-            let ids: Vec<Uuid> = batch.iter().map(|ask| ask.job).collect();
-            metrics::histogram!("job_claim_batch_size").record(ids.len() as f64);
-            match ledger::claim(&pool, &ids, &worker, start).await {
-                Ok(answers) => {
-                    for (ask, answer) in batch.into_iter().zip(answers) {
-                        let _ = ask.answer.send(Ok(answer));
-                    }
+    }
+
+    /// Claims for one batch of asks and answers each: the first asks get the jobs.
+    async fn answer(&self, batch: Vec<Ask>) {
+        metrics::histogram!("job_claim_batch_size").record(batch.len() as f64);
+        let token = Uuid::now_v7();
+        let claimed = ledger::claim(
+            &self.pool,
+            self.kind,
+            batch.len(),
+            &self.worker,
+            token,
+            self.start,
+            self.turns,
+        )
+        .await;
+        match claimed {
+            Ok(claims) => {
+                for claim in &claims {
+                    metrics::histogram!("job_wait_seconds", "kind" => self.kind.as_str(), "lane" => claim.lane.as_str())
+                        .record(claim.waited.as_secs_f64());
                 }
-                Err(error) => {
-                    let error = Arc::new(error);
-                    for ask in batch {
-                        let _ = ask.answer.send(Err(error.clone()));
-                    }
+                // At most one claim an ask (the statement's limit).
+                let mut claims = claims.into_iter();
+                for ask in batch {
+                    let _ = ask.answer.send(Ok(claims.next()));
                 }
             }
-            drop(permit);
-        });
+            Err(error) => {
+                if almanac_shared::db::is_unavailable(&error) {
+                    // The statement may have committed though its answer was lost.
+                    self.give_back(token).await;
+                }
+                let error = Arc::new(error);
+                for ask in batch {
+                    let _ = ask.answer.send(Err(error.clone()));
+                }
+            }
+        }
+    }
+
+    /// Gives back what the claim statement `token` took, not started here, without
+    /// spending the attempts, instead of waiting for stale recovery: tried again while
+    /// Postgres is unreachable, for as long as stale recovery would take.
+    async fn give_back(&self, token: Uuid) {
+        let give_up = std::time::Instant::now() + self.patience;
+        let mut pause = std::time::Duration::from_millis(50);
+        loop {
+            match ledger::release_unstarted(&self.pool, token, &self.worker).await {
+                Ok(0) => return,
+                Ok(given) => {
+                    tracing::info!(given, queue = %self.kind, "jobs of a claim whose answer was lost were given back");
+                    return;
+                }
+                Err(error)
+                    if almanac_shared::db::is_unavailable(&error)
+                        && std::time::Instant::now() < give_up =>
+                {
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(std::time::Duration::from_secs(1));
+                }
+                Err(error) => {
+                    tracing::warn!(queue = %self.kind, error = %error, "could not give back a claim whose answer was lost; the reconciler will recover its jobs");
+                    return;
+                }
+            }
+        }
     }
 }

@@ -50,6 +50,15 @@ impl Gate {
         Admission::Start
     }
 
+    /// Whether the process still starts jobs.
+    fn is_open(&self) -> bool {
+        !self
+            .0
+            .lock()
+            .expect("the gate's lock is never poisoned")
+            .closed
+    }
+
     fn leave(&self, job: uuid::Uuid) {
         let mut state = self.0.lock().expect("the gate's lock is never poisoned");
         state.started.remove(&job);
@@ -85,7 +94,8 @@ pub(crate) struct Queue {
     pub(crate) claimer: crate::claims::Claimer,
 }
 
-/// Runs a delivery on a task of its own and waits for it. Should apalis drop this future
+/// Runs a delivery (a wake-up for the queue: the jobs the ledger gives its slot) on a task
+/// of its own and waits for it. Should apalis drop this future
 /// (its worker died with its Redis connection), the job goes on and ends through Postgres.
 async fn handle(message: JobMessage, queue: Data<Queue>) -> Result<(), BoxDynError> {
     let slot = queue.slots.clone().acquire_owned().await?;
@@ -101,8 +111,9 @@ async fn handle(message: JobMessage, queue: Data<Queue>) -> Result<(), BoxDynErr
     let (abandon, gate) = (queue.abandon.clone(), queue.gate.clone());
     let claimer = queue.claimer.clone();
     let job = queue.running.spawn(async move {
+        let go_on = || gate.is_open() && !ctx.hard_stop.is_cancelled();
         tokio::select! {
-            () = crate::runner::run(&ctx, &registry, &claimer, message) => {}
+            () = crate::runner::run(&ctx, &registry, &claimer, message, go_on) => {}
             () = abandon.cancelled() => {}
         }
         gate.leave(message.job_id);

@@ -121,6 +121,7 @@ impl Application {
             webhooks: almanac_shared::webhooks::Sender::new(
                 settings.fetch.allow_private_networks,
                 almanac_shared::webhooks::CONNECT_TIMEOUT.min(settings.webhooks.attempt_timeout),
+                settings.webhooks.first_byte,
                 settings.webhooks.attempt_timeout,
             )?,
             mailer,
@@ -205,10 +206,10 @@ impl Application {
             let start = registry.get(kind).expect("a kind it lists").start();
             let claimer = crate::claims::Claimer::start(
                 ctx.pool.clone(),
+                &ctx.settings,
                 ctx.worker_name.clone(),
                 kind,
                 start,
-                ctx.settings.jobs.concurrency,
             );
             let queue = Queue {
                 claimer,

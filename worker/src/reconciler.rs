@@ -4,7 +4,11 @@
 //! queue depths.
 
 use almanac_shared::store::jobs as ledger;
-use almanac_shared::{events::Event, jobs::JobKind, queue, store};
+use almanac_shared::{
+    events::Event,
+    jobs::{JobKind, Lane},
+    queue, store,
+};
 use tokio_util::sync::CancellationToken;
 
 use crate::job::{JobContext, Registry};
@@ -24,11 +28,17 @@ pub async fn run(ctx: &JobContext, registry: &Registry, shutdown: CancellationTo
     }
 }
 
-/// Sweeps what Redis keeps of finished tasks, a bounded amount per pass.
+/// Sweeps what Redis keeps of finished tasks, a bounded amount per pass, and promotes the
+/// due deliveries of a burst before apalis's fetch would refuse them (`queue::promote_due`).
 async fn sweep_redis(ctx: &JobContext, registry: &Registry) -> anyhow::Result<()> {
     const BATCH: usize = 1000;
     const MAX_BATCHES: usize = 10;
     for kind in registry.kinds() {
+        for _ in 0..MAX_BATCHES {
+            if queue::promote_due(&ctx.redis, &ctx.settings, kind, BATCH).await? < BATCH {
+                break;
+            }
+        }
         for _ in 0..MAX_BATCHES {
             let swept = queue::sweep_finished(&ctx.redis, &ctx.settings, kind, BATCH).await?;
             metrics::counter!("queue_tasks_swept_total", "kind" => kind.as_str())
@@ -195,6 +205,28 @@ async fn pass(
             .find(|(k, _)| *k == kind)
             .map_or(0, |(_, n)| *n);
         metrics::gauge!("queue_depth", "kind" => kind.as_str()).set(depth as f64);
+    }
+    report_ready_and_running(ctx).await
+}
+
+/// `jobs_ready{kind,lane}` (what can be claimed now) and `jobs_running{kind}`, zeros
+/// included, so that a drained lane reads 0 rather than its last count.
+async fn report_ready_and_running(ctx: &JobContext) -> anyhow::Result<()> {
+    let (ready, running) = ledger::ready_and_running(&ctx.pool).await?;
+    for &kind in JobKind::ALL {
+        for &lane in Lane::ALL {
+            let count = ready
+                .iter()
+                .find(|(k, l, _)| (*k, *l) == (kind, lane))
+                .map_or(0, |(_, _, n)| *n);
+            metrics::gauge!("jobs_ready", "kind" => kind.as_str(), "lane" => lane.as_str())
+                .set(count as f64);
+        }
+        let count = running
+            .iter()
+            .find(|(k, _)| *k == kind)
+            .map_or(0, |(_, n)| *n);
+        metrics::gauge!("jobs_running", "kind" => kind.as_str()).set(count as f64);
     }
     Ok(())
 }

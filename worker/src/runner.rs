@@ -8,7 +8,7 @@
 
 use almanac_shared::jobs::JobRecord;
 use almanac_shared::store::jobs as ledger;
-use almanac_shared::store::jobs::{Beat, Claim, NotClaimed};
+use almanac_shared::store::jobs::{Beat, Claim};
 use std::time::{Duration, Instant};
 
 use almanac_shared::{
@@ -35,49 +35,66 @@ enum Outcome {
     Cancelled,
 }
 
-/// Handles one delivery of `job_id`. Never fails: every problem ends in the ledger, and a
-/// delivery that could not even be claimed is repaired by the reconciler.
+/// Handles one delivery of a queue: a wake-up for its kind. The slot it holds runs the
+/// jobs the ledger gives it, one after another, until none of the kind is ready within
+/// its turns (a job whose key was at its cap runs when a running one of that key ends,
+/// on the slot that ran it) or the worker stops. Never fails: every problem ends in the
+/// ledger, and a wake-up lost to an error is repaired by the reconciler.
 pub(crate) async fn run(
     ctx: &JobContext,
     registry: &Registry,
     claimer: &Claimer,
     message: JobMessage,
+    go_on: impl Fn() -> bool,
 ) {
-    let job_id = message.job_id;
-    let job = match registry.get(message.kind) {
-        Some(job) if message.kind == claimer.kind() => job,
-        _ => {
-            tracing::warn!(job_id = %job_id, kind = %message.kind, queue = %claimer.kind(), "delivery of a kind this queue does not run");
-            return;
-        }
-    };
-    let claim = match claimer.claim(job_id).await {
-        Ok(Ok(claim)) => claim,
-        Ok(Err(NotClaimed::NotYetDue(due))) => {
-            let delay = (due - chrono::Utc::now()).to_std().unwrap_or_default();
-            tracing::debug!(job_id = %job_id, delay_ms = delay.as_millis() as u64, "delivered before its retry is due; deferring");
-            redeliver(ctx, message, delay).await;
-            return;
-        }
-        Ok(Err(reason)) => {
-            tracing::debug!(job_id = %job_id, ?reason, "delivery skipped");
-            return;
-        }
-        Err(error) => {
-            // The database is unreachable or saturated: deliver again soon rather than
-            // waiting for the reconciler.
-            let delay = jobs::backoff(
-                1,
-                ctx.settings.jobs.backoff_base,
-                ctx.settings.jobs.backoff_max,
-            );
-            tracing::warn!(job_id = %job_id, error = %error, retry_in_ms = delay.as_millis() as u64, "claim failed; delivering again later");
-            if db::is_unavailable(&error) {
-                give_back_lost_claim(ctx, job_id).await;
+    if message.kind != claimer.kind() || registry.get(message.kind).is_none() {
+        tracing::warn!(job_id = %message.job_id, kind = %message.kind, queue = %claimer.kind(), "delivery of a kind this queue does not run");
+        return;
+    }
+    let mut first = true;
+    loop {
+        match claimer.next().await {
+            Ok(Some(claim)) => run_claimed(ctx, registry, claim).await,
+            Ok(None) if first => {
+                // Nothing ready: the delivered job may be a retry that came early.
+                match ledger::due_later(&ctx.pool, message.job_id).await {
+                    Ok(Some(due)) => {
+                        let delay = (due - chrono::Utc::now()).to_std().unwrap_or_default();
+                        tracing::debug!(job_id = %message.job_id, delay_ms = delay.as_millis() as u64, "delivered before its retry is due; deferring");
+                        redeliver(ctx, message, delay).await;
+                    }
+                    Ok(None) => {}
+                    Err(error) => {
+                        tracing::debug!(job_id = %message.job_id, error = %error, "reading when the delivered job is due failed; the reconciler will queue it again")
+                    }
+                }
+                return;
             }
-            redeliver(ctx, message, delay).await;
+            Ok(None) => return,
+            Err(error) => {
+                // The database is unreachable or saturated: wake the queue again soon
+                // rather than waiting for the reconciler.
+                let delay = jobs::backoff(
+                    1,
+                    ctx.settings.jobs.backoff_base,
+                    ctx.settings.jobs.backoff_max,
+                );
+                tracing::warn!(job_id = %message.job_id, error = %error, retry_in_ms = delay.as_millis() as u64, "claim failed; delivering again later");
+                redeliver(ctx, message, delay).await;
+                return;
+            }
+        }
+        first = false;
+        if !go_on() {
             return;
         }
+    }
+}
+
+/// Runs one claimed job to its outcome in the ledger.
+async fn run_claimed(ctx: &JobContext, registry: &Registry, claim: Claim) {
+    let Some(job) = registry.get(claim.kind) else {
+        return;
     };
     let kind = claim.kind;
     let (context, attempt) = job.begin(ctx, &claim);
@@ -136,31 +153,6 @@ pub(crate) async fn run(
     }
     .instrument(span)
     .await;
-}
-
-/// The claim may have committed though its answer was lost: a claim this worker holds on
-/// the job, which it never started (no other delivery runs it here), goes back without
-/// spending the attempt, instead of waiting for stale recovery.
-async fn give_back_lost_claim(ctx: &JobContext, job_id: Uuid) {
-    if ctx.cancels.runs(job_id) {
-        return;
-    }
-    match ledger_write(
-        ctx,
-        job_id,
-        "giving back a claim whose answer was lost",
-        || ledger::release_unstarted(&ctx.pool, job_id, &ctx.worker_name),
-    )
-    .await
-    {
-        Ok(true) => {
-            tracing::info!(job_id = %job_id, "a claim whose answer was lost was given back")
-        }
-        Ok(false) => {}
-        Err(error) => {
-            tracing::warn!(job_id = %job_id, error = %error, "could not give back a claim whose answer was lost; the reconciler will recover the job")
-        }
-    }
 }
 
 /// Pushes a delivery back onto its queue after `delay`; on failure the reconciler repairs it.

@@ -10,7 +10,7 @@ use almanac_shared::{
     clock::Clock,
     domain::synthesis::{self, MAX_SCHEDULED_ATTEMPTS_PER_DAY, SynthesisJob},
     events::Event,
-    jobs::{JobKind, NewJob},
+    jobs::{JobKind, Lane, NewJob},
     queue,
     store::themes,
 };
@@ -179,7 +179,8 @@ async fn start_due(ctx: &JobContext, clock: &dyn Clock) -> anyhow::Result<Vec<St
     let mut started = Vec::with_capacity(claimed.len());
     for schedule in claimed {
         let synthesis_id = Uuid::now_v7();
-        let job = NewJob::new(schedule.user_id, &SynthesisJob { synthesis_id });
+        let job =
+            NewJob::new(schedule.user_id, &SynthesisJob { synthesis_id }).in_lane(Lane::Scheduled);
         job.insert(&mut *tx).await?;
         // Should this run fail, the next may start after the backoff, and not again that
         // day once its attempts are spent.

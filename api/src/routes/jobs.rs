@@ -5,7 +5,7 @@ use almanac_shared::store::jobs as ledger;
 use almanac_shared::store::user_tx;
 use almanac_shared::{
     events::{self, Event},
-    jobs::{self, JobKind, JobStatus},
+    jobs::{self, JobKind, JobStatus, Lane},
     store::calendars,
 };
 use chrono::{DateTime, Utc};
@@ -36,6 +36,9 @@ pub struct JobView {
     pub status: JobStatus,
     pub attempts: i32,
     pub max_attempts: i32,
+    // Described by `Lane` itself: a description here would wrap the reference in an
+    // `allOf`, which generated clients cannot read.
+    pub lane: Lane,
     /// The owner asked to cancel it; a running job stops within a second.
     pub cancel_requested: bool,
     #[oai(nullable)]
@@ -228,6 +231,7 @@ impl From<JobRecord> for JobView {
             status: job.status,
             attempts: job.attempts,
             max_attempts: job.max_attempts,
+            lane: job.lane,
             cancel_requested: job.cancel_requested,
             result: job.result.map(|j| j.0),
             error: job.error.map(|j| j.0),

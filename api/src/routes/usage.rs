@@ -1,8 +1,12 @@
-//! `GET /v1/usage`: the caller's AI usage, tokens and cost by UTC day and job kind, and
-//! where they stand against the daily budget (`AI_USER_DAILY_TOKENS`).
+//! `GET /v1/usage`: the caller's AI usage, tokens and cost by UTC day and job kind, where
+//! they stand against the daily budget (`AI_USER_DAILY_TOKENS`), and their jobs waiting and
+//! running by kind and lane.
 
 use almanac_shared::store::user_tx;
-use almanac_shared::{store, usage};
+use almanac_shared::{
+    jobs::{JobKind, Lane},
+    store, usage,
+};
 use chrono::{Days, NaiveDate, Utc};
 use poem::web::Data;
 use poem_openapi::{Object, OpenApi, param::Query, payload::Json};
@@ -62,6 +66,18 @@ pub struct UsageToday {
     pub resets_at: chrono::DateTime<Utc>,
 }
 
+/// The caller's jobs of one kind and lane that are not finished.
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct UsageJobs {
+    pub kind: JobKind,
+    pub lane: Lane,
+    /// Waiting to run (`pending`), retries waiting for their backoff included.
+    pub queued: i64,
+    /// Running now.
+    pub running: i64,
+}
+
 #[derive(Debug, Clone, Object)]
 #[oai(rename_all = "camelCase")]
 pub struct UsageReport {
@@ -72,6 +88,8 @@ pub struct UsageReport {
     /// The period's sums.
     pub totals: UsageTotals,
     pub today: UsageToday,
+    /// The caller's unfinished jobs now: an item for every kind and lane, zeros included.
+    pub jobs: Vec<UsageJobs>,
 }
 
 crate::enveloped!(UsageReport);
@@ -112,7 +130,24 @@ impl UsageApi {
         let mut tx = user_tx(&state.pool, user).await?;
         let rows = store::usage::report(&mut *tx, user, from, to).await?;
         let used = store::usage::today(&mut *tx, user).await?;
+        let unfinished = store::jobs::unfinished_of(&mut tx, user).await?;
         tx.commit().await?;
+        let jobs = JobKind::ALL
+            .iter()
+            .flat_map(|&kind| Lane::ALL.iter().map(move |&lane| (kind, lane)))
+            .map(|(kind, lane)| {
+                let (queued, running) = unfinished
+                    .iter()
+                    .find(|(k, l, _, _)| (*k, *l) == (kind, lane))
+                    .map_or((0, 0), |&(_, _, queued, running)| (queued, running));
+                UsageJobs {
+                    kind,
+                    lane,
+                    queued,
+                    running,
+                }
+            })
+            .collect();
         let days: Vec<UsageDay> = rows
             .into_iter()
             .map(|row| UsageDay {
@@ -144,6 +179,7 @@ impl UsageApi {
                 remaining: limit.map(|limit| limit.saturating_sub(used.max(0) as u64)),
                 resets_at: usage::resets_at(now),
             },
+            jobs,
         }))
     }
 }

@@ -460,7 +460,9 @@ impl WebhooksApi {
 
     /// Send a delivery again: the same `webhook-id` and body, a new series of attempts
     /// (409 `DELIVERY_IN_PROGRESS` while it is still being sent, 409 `WEBHOOK_DISABLED`
-    /// while the endpoint is disabled).
+    /// while the endpoint is disabled). Tests and redeliveries share a per-user limit
+    /// (`WEBHOOK_TEST_RATE_LIMIT` per `WEBHOOK_TEST_RATE_WINDOW_SECS`; 429 `RATE_LIMITED`
+    /// with `Retry-After` beyond it).
     #[oai(
         path = "/v1/webhooks/:id/deliveries/:deliveryId/redeliver",
         method = "post",
@@ -474,32 +476,30 @@ impl WebhooksApi {
         #[oai(name = "deliveryId")] delivery_id: Path<Uuid>,
     ) -> Answer<
         WebhookDeliveryAccepted,
-        { can::BAD_REQUEST | can::STORED | can::NOT_FOUND | can::CONFLICT },
+        {
+            can::BAD_REQUEST | can::STORED | can::NOT_FOUND | can::CONFLICT | can::TOO_MANY_REQUESTS
+        },
     > {
-        let mut tx = user_tx(&state.pool, auth.user().id).await?;
+        let user = auth.user().id;
+        let mut tx = user_tx(&state.pool, user).await?;
         let webhook: Webhook = store::get(&mut tx, id.0).await?.ok_or_else(not_found)?;
         refuse_disabled(&webhook)?;
-        match deliveries::redeliver(&mut tx, id.0, delivery_id.0).await? {
-            None => return Err(ApiError::not_found("delivery").into()),
-            Some(previous) if previous == "pending" => {
-                return Err(ApiError::conflict(
-                    "DELIVERY_IN_PROGRESS",
-                    "this delivery is still being sent: wait for its attempts to end",
-                )
-                .into());
-            }
-            Some(_) => {}
-        }
-        let delivery = deliveries::get(&mut tx, id.0, delivery_id.0)
-            .await?
-            .ok_or_else(|| ApiError::not_found("delivery"))?;
-        tx.commit().await?;
-        Ok(WebhookDeliveryAccepted::Accepted(
-            WebhookDeliveryEnvelope::of(delivery.into()),
-        ))
+        let slot = take_test_slot(&state, user).await?;
+        let refused = match deliveries::redeliver(&mut tx, id.0, delivery_id.0).await? {
+            None => ApiError::not_found("delivery"),
+            Some(previous) if previous == "pending" => ApiError::conflict(
+                "DELIVERY_IN_PROGRESS",
+                "this delivery is still being sent: wait for its attempts to end",
+            ),
+            Some(_) => return Ok(redelivered(tx, id.0, delivery_id.0).await?),
+        };
+        // Nothing is sent: the request takes no slot.
+        slot.refund(&state).await;
+        Err(refused.into())
     }
-
-    /// Send a `webhook.test` event to the endpoint now, whatever it subscribes to.
+    /// Send a `webhook.test` event to the endpoint now, whatever it subscribes to. Tests
+    /// and redeliveries share a per-user limit (`WEBHOOK_TEST_RATE_LIMIT` per
+    /// `WEBHOOK_TEST_RATE_WINDOW_SECS`; 429 `RATE_LIMITED` with `Retry-After` beyond it).
     #[oai(
         path = "/v1/webhooks/:id/test",
         method = "post",
@@ -512,18 +512,23 @@ impl WebhooksApi {
         id: Path<Uuid>,
     ) -> Answer<
         WebhookDeliveryAccepted,
-        { can::BAD_REQUEST | can::STORED | can::NOT_FOUND | can::CONFLICT },
+        {
+            can::BAD_REQUEST | can::STORED | can::NOT_FOUND | can::CONFLICT | can::TOO_MANY_REQUESTS
+        },
     > {
-        let mut tx = user_tx(&state.pool, auth.user().id).await?;
+        let user = auth.user().id;
+        let mut tx = user_tx(&state.pool, user).await?;
         let webhook: Webhook = store::get(&mut tx, id.0).await?.ok_or_else(not_found)?;
         refuse_disabled(&webhook)?;
+        let slot = take_test_slot(&state, user).await?;
         let data = serde_json::json!({
             "webhookId": webhook.id,
             "message": "a test event from Almanac: this endpoint receives and verifies deliveries",
         });
         let Some(staged) = deliveries::stage_test(&mut tx, id.0, &data).await? else {
             // Disabled meanwhile (a failing delivery's last attempt, committed after the
-            // read above): say so, as when it was disabled before.
+            // read above): say so, as when it was disabled before. Nothing is sent.
+            slot.refund(&state).await;
             let webhook: Webhook = store::get(&mut tx, id.0).await?.ok_or_else(not_found)?;
             refuse_disabled(&webhook)?;
             return Err(not_found().into());
@@ -536,6 +541,28 @@ impl WebhooksApi {
             WebhookDeliveryEnvelope::of(delivery.into()),
         ))
     }
+}
+
+/// The answer to a redelivery the ledger took: the delivery as it is now.
+async fn redelivered(
+    mut tx: sqlx::Transaction<'static, sqlx::Postgres>,
+    endpoint: Uuid,
+    delivery: Uuid,
+) -> ApiResult<WebhookDeliveryAccepted> {
+    let delivery = deliveries::get(&mut tx, endpoint, delivery)
+        .await?
+        .ok_or_else(|| ApiError::not_found("delivery"))?;
+    tx.commit().await?;
+    Ok(WebhookDeliveryAccepted::Accepted(
+        WebhookDeliveryEnvelope::of(delivery.into()),
+    ))
+}
+
+/// A slot of the user's tests and redeliveries (`WEBHOOK_TEST_RATE_*`), or 429
+/// `RATE_LIMITED` with `Retry-After`: each sends a request to the user's endpoint at once,
+/// in the `interactive` lane.
+async fn take_test_slot(state: &AppState, user: Uuid) -> ApiResult<crate::rate_limit::Taken> {
+    crate::rate_limit::take_rate(state, &state.settings.rate_limits.webhook_tests, user).await
 }
 
 /// 409 `WEBHOOK_DISABLED`: nothing is sent to a disabled endpoint.

@@ -22,6 +22,8 @@ pub struct RateLimitSettings {
     /// `GET /feeds/{token}.ics`, per feed (calendar applications fetch it every hour or
     /// so): `FEED_RATE_*`.
     pub feeds: RateLimit,
+    /// `POST /v1/webhooks/{id}/test` and redeliveries, per user: `WEBHOOK_TEST_RATE_*`.
+    pub webhook_tests: RateLimit,
 }
 
 /// At most `limit` requests per user in any `window`.
@@ -42,6 +44,7 @@ impl RateLimitSettings {
             organic: rate_limit(env, "organic", "ORGANIC", 20, 600)?,
             publish: rate_limit(env, "publish", "PUBLISH", 60, 60)?,
             feeds: rate_limit(env, "feeds", "FEED", 60, 60)?,
+            webhook_tests: rate_limit(env, "webhook_tests", "WEBHOOK_TEST", 10, 60)?,
         })
     }
 }

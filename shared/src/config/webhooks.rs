@@ -15,6 +15,14 @@ pub struct WebhookSettings {
     /// `WEBHOOK_TIMEOUT_MS`: how long one attempt may take in all (15 s; at most 5 s of it
     /// to connect).
     pub attempt_timeout: Duration,
+    /// `WEBHOOK_FIRST_BYTE_MS`: an attempt's answer must start (its status line) within
+    /// this (5 s), or `attempt_timeout` if that is shorter.
+    pub first_byte: Duration,
+    /// `WEBHOOK_MAX_IN_FLIGHT_PER_ENDPOINT` (2): attempts to one endpoint at once, across
+    /// the fleet; 1 while its last attempt timed out, until one succeeds.
+    pub max_in_flight_per_endpoint: u32,
+    /// `WEBHOOK_MAX_IN_FLIGHT_PER_USER` (8): attempts to all of one user's endpoints.
+    pub max_in_flight_per_user: u32,
 }
 
 impl WebhookSettings {
@@ -27,9 +35,31 @@ impl WebhookSettings {
         if attempt_timeout.is_zero() || attempt_timeout > Duration::from_secs(60) {
             bail!("WEBHOOK_TIMEOUT_MS must be between 1 and 60000");
         }
-        Ok(Self {
+        let first_byte = env.millis_or("WEBHOOK_FIRST_BYTE_MS", 5_000)?;
+        if first_byte.is_zero() {
+            bail!("WEBHOOK_FIRST_BYTE_MS must be at least 1");
+        }
+        let settings = Self {
             retry_scale,
             attempt_timeout,
-        })
+            first_byte,
+            max_in_flight_per_endpoint: env.parse_or("WEBHOOK_MAX_IN_FLIGHT_PER_ENDPOINT", 2)?,
+            max_in_flight_per_user: env.parse_or("WEBHOOK_MAX_IN_FLIGHT_PER_USER", 8)?,
+        };
+        for (name, value) in [
+            (
+                "WEBHOOK_MAX_IN_FLIGHT_PER_ENDPOINT",
+                settings.max_in_flight_per_endpoint,
+            ),
+            (
+                "WEBHOOK_MAX_IN_FLIGHT_PER_USER",
+                settings.max_in_flight_per_user,
+            ),
+        ] {
+            if value == 0 {
+                bail!("{name} must be at least 1");
+            }
+        }
+        Ok(settings)
     }
 }

@@ -138,6 +138,48 @@ impl FromStr for JobStatus {
     }
 }
 
+/// How urgent a job is: `interactive` (a person waits on it), `scheduled` (the scheduler's
+/// and the dispatcher's work), `bulk` (asked for with `Prefer: priority=bulk`, and
+/// redeliveries). A claim takes the highest lane that has a ready job, and a job ready for
+/// `JOB_PRIORITY_AGING_SECS` counts one lane higher (one lane a period), so nothing
+/// starves; a job's lane stays the one it was given.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    sqlx::Type,
+    poem_openapi::Enum,
+    strum::IntoStaticStr,
+    strum::VariantArray,
+)]
+#[serde(rename_all = "snake_case")]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
+#[oai(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
+pub enum Lane {
+    /// What a person waits on: a submit from the app or an API client, a webhook test.
+    #[default]
+    Interactive,
+    /// The scheduler's and the dispatcher's work: syntheses, emails, scheduled publishes.
+    Scheduled,
+    /// What a client marked `Prefer: priority=bulk`, and redeliveries.
+    Bulk,
+}
+
+impl Lane {
+    pub const ALL: &'static [Self] = <Self as strum::VariantArray>::VARIANTS;
+
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+}
+
 /// What travels on the Redis queue: the id (and its kind). The payload lives in Postgres.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct JobMessage {
@@ -186,6 +228,7 @@ pub struct NewJob {
     /// The W3C trace context of whatever created the job (a request, a scheduler tick,
     /// another job) and the request's id: the job's spans and log lines continue them.
     pub trace_context: HashMap<String, String>,
+    pub lane: Lane,
 }
 
 impl NewJob {
@@ -198,7 +241,14 @@ impl NewJob {
             kind: P::KIND,
             payload: payload.to_json(),
             trace_context: crate::telemetry::current_trace_context(),
+            lane: Lane::Interactive,
         }
+    }
+
+    /// The job goes in `lane` (a new job is `interactive`).
+    pub fn in_lane(mut self, lane: Lane) -> Self {
+        self.lane = lane;
+        self
     }
 
     /// The job also carries the id of the request that created it (its worker's log lines
@@ -229,6 +279,7 @@ pub struct JobRecord {
     pub status: JobStatus,
     pub attempts: i32,
     pub max_attempts: i32,
+    pub lane: Lane,
     pub cancel_requested: bool,
     pub error: Option<sqlx::types::Json<Value>>,
     pub result: Option<sqlx::types::Json<Value>>,

@@ -159,7 +159,7 @@ pub async fn create<A: Serialize + Sync>(
     new: NewGeneration<'_, A>,
 ) -> sqlx::Result<Option<Earlier>> {
     sqlx::query_as(
-        "select * from create_generation($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+        "select * from create_generation($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
     )
     .bind(user)
     .bind(new.job.id)
@@ -180,6 +180,7 @@ pub async fn create<A: Serialize + Sync>(
             .map(|t| t.as_str())
             .collect::<Vec<&str>>(),
     )
+    .bind(new.job.lane)
     .fetch_optional(pool)
     .await
 }

@@ -19,16 +19,20 @@ pub const OUTBOX_CHANNEL: &str = "webhook_outbox";
 
 /// Makes the job of each staged delivery not yet queued (at most `limit`, oldest first)
 /// and returns the jobs' ids, for the caller to push once this has committed. Deliveries
-/// another relay is queueing are skipped, so each gets one job.
+/// another relay is queueing are skipped, so each gets one job. A delivery takes its
+/// endpoint's turns (its job's fairness key); a redelivery (one attempted before) goes in
+/// the `bulk` lane, an event or a test in `interactive`.
 pub async fn queue_staged(pool: &PgPool, limit: i64) -> sqlx::Result<Vec<Uuid>> {
     sqlx::query_scalar(
         "with picked as (
-             select id, user_id from webhook_deliveries
+             select id, user_id, endpoint_id, attempts from webhook_deliveries
              where job_id is null order by id limit $1 for update skip locked),
          made as (
-             insert into jobs (id, user_id, kind, status, payload, max_attempts, enqueued_at)
+             insert into jobs (id, user_id, kind, status, payload, max_attempts, enqueued_at,
+                               fairness_key, lane)
              select uuid_v7(), user_id, $2, 'pending',
-                    jsonb_build_object('type', $3::text, 'delivery_id', id), $4, now()
+                    jsonb_build_object('type', $3::text, 'delivery_id', id), $4, now(),
+                    endpoint_id, case when attempts > 0 then 'bulk' else 'interactive' end
              from picked
              returning id, (payload ->> 'delivery_id')::uuid as delivery_id)
          update webhook_deliveries d set job_id = made.id, updated_at = now()

@@ -90,14 +90,16 @@ impl Receiver {
 
 /// An app that delivers to local receivers, quickly: private networks allowed (the
 /// receivers are on 127.0.0.1), the retry schedule shrunk, attempts bounded at 1 s; with
-/// `env` besides.
-pub async fn app_with(mut env: Vec<(&'static str, String)>) -> TestApp {
-    env.extend([
+/// `env` besides (which may change these: it comes after them).
+pub async fn app_with(env: Vec<(&'static str, String)>) -> TestApp {
+    let mut defaults = vec![
         ("TOKEN_ENCRYPTION_KEY", TokenKey::generate()),
         ("FETCH_ALLOW_PRIVATE_NETWORKS", "true".into()),
         ("WEBHOOK_RETRY_SCALE", "0.0001".into()),
         ("WEBHOOK_TIMEOUT_MS", "1000".into()),
-    ]);
+    ];
+    defaults.extend(env);
+    let env = defaults;
     spawn_app_with(TestOptions {
         env,
         ..TestOptions::default()

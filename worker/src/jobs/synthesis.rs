@@ -13,7 +13,7 @@ use almanac_shared::{
         SynthesisJob,
     },
     events::Event,
-    jobs::{JobKind, NewJob},
+    jobs::{JobKind, Lane, NewJob},
     queue,
     store::themes::{self, SynthesisEnd},
 };
@@ -448,6 +448,7 @@ impl Run<'_> {
                 continue;
             }
             let job = NewJob::new(self.claim.user_id, &EmailJob { delivery_id })
+                .in_lane(Lane::Scheduled)
                 .following(&self.claim.trace_context);
             // The job first (the delivery refers to it); dropped again if the recipient
             // already has this synthesis.

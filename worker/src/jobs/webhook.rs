@@ -6,8 +6,9 @@
 use std::time::Instant;
 
 use almanac_shared::{
+    jobs::JobKind,
     store::{
-        jobs::Claim,
+        jobs::{self as ledger, Claim},
         webhook_deliveries::{self as deliveries, AttemptRecord, Disabled, Sending, Verdict},
     },
     webhooks::{self, Answer, Attempt, SendError, WebhookJob},
@@ -243,6 +244,20 @@ async fn record(
     )
     .await
     .context("recording the attempt")?;
+    // An endpoint that timed out gets one attempt at a time until one succeeds: a receiver
+    // that hangs holds one of its owner's slots, not all of them.
+    let own_cap = if verdict.status == "succeeded" {
+        Some(None)
+    } else if attempt.error_code.as_deref() == Some(send_error_code(&SendError::Timeout(0))) {
+        Some(Some(1))
+    } else {
+        None
+    };
+    if let (Some(cap), Some(_)) = (own_cap, &recorded) {
+        ledger::cap_key(&mut **tx, JobKind::Webhook, sending.endpoint_id, cap)
+            .await
+            .context("recording the attempt")?;
+    }
     Ok(recorded)
 }
 

@@ -13,7 +13,7 @@ use serde_json::Value;
 use sqlx::{PgExecutor, PgPool, Postgres, QueryBuilder};
 use uuid::Uuid;
 
-use crate::jobs::{JobKind, JobRecord, JobStatus};
+use crate::jobs::{JobKind, JobRecord, JobStatus, Lane};
 
 /// A job a worker holds: the fence for every later write.
 #[derive(Debug, Clone)]
@@ -34,6 +34,9 @@ pub struct Claim {
     /// The last commit an earlier attempt staged events for (see `events::Emitter::stage`):
     /// if it died before publishing them, this attempt does.
     pub events_token: Option<Uuid>,
+    pub lane: Lane,
+    /// How long the job was ready before this claim (since `run_after`).
+    pub waited: Duration,
 }
 
 impl Claim {
@@ -42,39 +45,43 @@ impl Claim {
     }
 }
 
-/// Why a job id taken from the queue was not claimed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum NotClaimed {
-    /// No such job (for example the row was deleted): the message is dropped.
-    Missing,
-    /// Already finished: a duplicate delivery, acknowledged and skipped.
-    Finished(JobStatus),
-    /// Another worker holds it.
-    Running,
-    /// A retry whose backoff has not elapsed; it is delivered again when due.
-    NotYetDue(DateTime<Utc>),
+/// The turns a claim keeps (see [`claim`]): how many jobs of one kind a key may have
+/// running, and a user across its keys; and after how long a ready job counts one lane
+/// higher.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Turns {
+    pub per_key: u32,
+    /// `None`: the key is the user (every kind but `webhook`, whose keys are endpoints).
+    pub per_user: Option<u32>,
+    pub aging: Duration,
 }
 
 #[derive(sqlx::FromRow)]
 struct ClaimRow {
     id: Uuid,
     user_id: Uuid,
-    kind: JobKind,
     attempts: i32,
     max_attempts: i32,
     payload: sqlx::types::Json<Value>,
     trace_context: sqlx::types::Json<HashMap<String, String>>,
-    started: Option<sqlx::types::Json<Value>>,
     cancel_requested: bool,
     events_token: Option<Uuid>,
+    lane: Lane,
+    waited: f64,
+    started: Option<sqlx::types::Json<Value>>,
 }
 
 /// The column a kind's start statement returns the claimed job's id in (see [`claim`]).
 pub const CLAIMED_JOB: &str = "claimed_job";
 
-/// Takes jobs of one kind, all in one statement: each `pending` job of `ids` that is due
-/// goes `running`, attempts + 1, with the worker's name and a heartbeat. Answers each id
-/// in the order given, with its [`Claim`] or why it was not claimed.
+/// Takes up to `most` ready jobs of `kind` for `worker`, in one statement (Postgres's
+/// `claim_jobs`, migration `fair_claims`): each goes `running`, attempts + 1, with the
+/// worker's name, a heartbeat and `batch` (for [`release_unstarted`]).
+///
+/// Which jobs is the ledger's choice, whatever the queue delivered: the highest lane that
+/// has a ready job, then round robin over the fairness keys (the key whose last claim is
+/// oldest first), skipping keys and users at their cap in `turns`. Claims of one kind take
+/// turns, so the caps hold across any number of workers.
 ///
 /// `start` is the kind's own first step (`Job::START` in the worker), run in the same
 /// statement so it costs no extra round trip. The contract: one data-modifying statement
@@ -82,102 +89,56 @@ pub const CLAIMED_JOB: &str = "claimed_job";
 /// with no parameters of its own, returning at most one row per claimed job with that
 /// job's id as [`CLAIMED_JOB`] (`claimed.id as claimed_job`); the row comes back as
 /// [`Claim::started`].
-///
-/// The ids go through a subquery: the planner would count the elements of the array
-/// itself and plan each claim again for its size, which cost more than the claim.
-///
-/// The ids are sorted, so the rows are locked in one order and two batches that share a job
-/// (a delivery repeated after a reconnect) wait for each other rather than deadlock.
 pub async fn claim(
     pool: &PgPool,
-    ids: &[Uuid],
+    kind: JobKind,
+    most: usize,
     worker: &str,
+    batch: Uuid,
     start: &'static str,
-) -> sqlx::Result<Vec<Result<Claim, NotClaimed>>> {
-    let mut sorted = ids.to_vec();
-    sorted.sort_unstable();
-    sorted.dedup();
-    let mut query = QueryBuilder::<Postgres>::new(
-        "with claimed as (
-            update jobs set status = 'running', attempts = attempts + 1, worker = ",
-    );
-    query
-        .push_bind(worker)
-        .push(
-            ", heartbeat_at = now(), started_at = coalesce(started_at, now()), updated_at = now()
-            where id = any((select ",
-        )
-        .push_bind(&sorted)
-        .push(
-            "::uuid[])::uuid[]) and status = 'pending' and run_after <= now()
-            returning id, user_id, kind, attempts, max_attempts, payload, trace_context,
-                cancel_requested, events_token),
-         started as (",
-        )
-        .push(start)
-        .push(
-            ")
-         select c.id, c.user_id, c.kind, c.attempts, c.max_attempts, c.payload, c.trace_context,
-                c.cancel_requested, c.events_token,
-                (select to_jsonb(s) - '",
-        )
-        .push(CLAIMED_JOB)
-        .push("' from started s where s.")
-        .push(CLAIMED_JOB)
-        .push(" = c.id limit 1) as started from claimed c");
-    let rows: Vec<ClaimRow> = query.build_query_as().fetch_all(pool).await?;
-    let mut claimed: HashMap<Uuid, Claim> = rows
+    turns: Turns,
+) -> sqlx::Result<Vec<Claim>> {
+    let rows: Vec<ClaimRow> =
+        sqlx::query_as("select * from claim_jobs($1, $2, $3, $4, $5, $6, $7, $8)")
+            .bind(kind)
+            .bind(worker)
+            .bind(batch)
+            .bind(most.min(i32::MAX as usize) as i32)
+            .bind(turns.per_key.min(i32::MAX as u32) as i32)
+            .bind(turns.per_user.map(|cap| cap.min(i32::MAX as u32) as i32))
+            .bind(turns.aging.as_secs_f64().max(0.001))
+            .bind(start)
+            .fetch_all(pool)
+            .await?;
+    Ok(rows
         .into_iter()
-        .map(|row| {
-            let claim = Claim {
-                id: row.id,
-                user_id: row.user_id,
-                kind: row.kind,
-                attempt: row.attempts,
-                max_attempts: row.max_attempts,
-                worker: worker.to_owned(),
-                payload: row.payload.0,
-                trace_context: row.trace_context.0,
-                started: row.started.map(|j| j.0),
-                cancel_requested: row.cancel_requested,
-                events_token: row.events_token,
-            };
-            (claim.id, claim)
-        })
-        .collect();
-    let missed: Vec<Uuid> = sorted
-        .into_iter()
-        .filter(|id| !claimed.contains_key(id))
-        .collect();
-    let states: HashMap<Uuid, (JobStatus, DateTime<Utc>)> = if missed.is_empty() {
-        HashMap::new()
-    } else {
-        sqlx::query_as::<_, (Uuid, JobStatus, DateTime<Utc>)>(
-            "select id, status, run_after from jobs where id = any($1)",
-        )
-        .bind(&missed)
-        .fetch_all(pool)
-        .await?
-        .into_iter()
-        .map(|(id, status, run_after)| (id, (status, run_after)))
-        .collect()
-    };
-    Ok(ids
-        .iter()
-        .map(|id| {
-            // A repeated id is claimed once: its first place gets the claim.
-            if let Some(claim) = claimed.remove(id) {
-                return Ok(claim);
-            }
-            Err(match states.get(id).copied() {
-                None if !missed.contains(id) => NotClaimed::Running,
-                None => NotClaimed::Missing,
-                Some((JobStatus::Running, _)) => NotClaimed::Running,
-                Some((JobStatus::Pending, run_after)) => NotClaimed::NotYetDue(run_after),
-                Some((status, _)) => NotClaimed::Finished(status),
-            })
+        .map(|row| Claim {
+            id: row.id,
+            user_id: row.user_id,
+            kind,
+            attempt: row.attempts,
+            max_attempts: row.max_attempts,
+            worker: worker.to_owned(),
+            payload: row.payload.0,
+            trace_context: row.trace_context.0,
+            started: row.started.map(|j| j.0),
+            cancel_requested: row.cancel_requested,
+            events_token: row.events_token,
+            lane: row.lane,
+            waited: Duration::from_secs_f64(row.waited.max(0.0)),
         })
         .collect())
+}
+
+/// When a pending job is due, if it is not yet: a delivery that came early goes back for
+/// then.
+pub async fn due_later(pool: &PgPool, id: Uuid) -> sqlx::Result<Option<DateTime<Utc>>> {
+    sqlx::query_scalar(
+        "select run_after from jobs where id = $1 and status = 'pending' and run_after > now()",
+    )
+    .bind(id)
+    .fetch_optional(pool)
+    .await
 }
 
 /// What a heartbeat found.
@@ -359,18 +320,18 @@ pub async fn release(pool: &PgPool, claim: &Claim, delay: Duration) -> sqlx::Res
     Ok(done.rows_affected() == 1)
 }
 
-/// Gives back a claim `worker` may hold on job `id` without having started it: its claim
-/// statement committed but the answer was lost (the connection broke). The attempt is not
-/// spent. Returns whether there was such a claim.
-pub async fn release_unstarted(pool: &PgPool, id: Uuid, worker: &str) -> sqlx::Result<bool> {
+/// Gives back the jobs the claim statement `batch` of `worker` took, which it never
+/// started: the statement committed but its answer was lost (the connection broke). The
+/// attempts are not spent. Returns how many it gave back.
+pub async fn release_unstarted(pool: &PgPool, batch: Uuid, worker: &str) -> sqlx::Result<u64> {
     let done = sqlx::query(
         "update jobs set status = 'pending', worker = null, heartbeat_at = null,
                 attempts = attempts - 1, run_after = now(), enqueued_at = null, updated_at = now()
-         where id = $1 and worker = $2 and status = 'running'",
+         where claim_batch = $1 and worker = $2 and status = 'running'",
     )
-    .bind(id)
+    .bind(batch)
     .bind(worker)
     .execute(pool)
     .await?;
-    Ok(done.rows_affected() == 1)
+    Ok(done.rows_affected())
 }

@@ -9,7 +9,7 @@
 use sqlx::{PgExecutor, PgPool};
 use uuid::Uuid;
 
-use crate::jobs::{JobKind, JobRecord, JobStatus, NewJob};
+use crate::jobs::{JobKind, JobRecord, JobStatus, Lane, NewJob};
 
 pub mod ledger;
 pub mod reconcile;
@@ -22,8 +22,8 @@ impl NewJob {
     pub async fn insert<'e>(&self, db: impl PgExecutor<'e>) -> sqlx::Result<()> {
         sqlx::query(
             "insert into jobs (id, user_id, kind, status, payload, max_attempts, trace_context,
-                 enqueued_at)
-             values ($1, $2, $3, 'pending', $4, $5, $6, now())",
+                 enqueued_at, lane, fairness_key)
+             values ($1, $2, $3, 'pending', $4, $5, $6, now(), $7, $2)",
         )
         .bind(self.id)
         .bind(self.user_id)
@@ -31,6 +31,7 @@ impl NewJob {
         .bind(sqlx::types::Json(&self.payload))
         .bind(self.kind.max_attempts())
         .bind(sqlx::types::Json(&self.trace_context))
+        .bind(self.lane)
         .execute(db)
         .await?;
         Ok(())
@@ -39,7 +40,7 @@ impl NewJob {
 
 pub async fn fetch<'e>(db: impl PgExecutor<'e>, id: Uuid) -> sqlx::Result<Option<JobRecord>> {
     sqlx::query_as(
-        "select id, user_id, kind, status, attempts, max_attempts, cancel_requested, error, result,
+        "select id, user_id, kind, status, attempts, max_attempts, lane, cancel_requested, error, result,
                 created_at, started_at, finished_at, updated_at, events_token
          from jobs where id = $1",
     )
@@ -65,6 +66,69 @@ pub async fn pending_by_kind(pool: &PgPool) -> sqlx::Result<Vec<(JobKind, i64)>>
     sqlx::query_as("select kind, count(*) from jobs where status = 'pending' group by kind")
         .fetch_all(pool)
         .await
+}
+
+/// Gives the fairness key `key` of `kind` a cap of its own, lower than its kind's (a
+/// webhook endpoint whose last attempt timed out: 1), or with `None` takes it away.
+pub async fn cap_key<'e>(
+    db: impl PgExecutor<'e>,
+    kind: JobKind,
+    key: Uuid,
+    max_running: Option<u32>,
+) -> sqlx::Result<()> {
+    match max_running {
+        Some(max) => sqlx::query(
+            "insert into job_keys (kind, key, max_running) values ($1, $2, $3)
+             on conflict (kind, key) do update set max_running = excluded.max_running",
+        )
+        .bind(kind)
+        .bind(key)
+        .bind(max.clamp(1, i32::MAX as u32) as i32),
+        None => sqlx::query(
+            "update job_keys set max_running = null
+             where kind = $1 and key = $2 and max_running is not null",
+        )
+        .bind(kind)
+        .bind(key),
+    }
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// The caller's unfinished jobs by kind and lane: how many wait (`pending`, retries on
+/// their backoff included) and how many run. Kinds and lanes with none are left out.
+pub async fn unfinished_of(
+    conn: &mut sqlx::PgConnection,
+    user: Uuid,
+) -> sqlx::Result<Vec<(JobKind, Lane, i64, i64)>> {
+    sqlx::query_as(
+        "select kind, lane, count(*) filter (where status = 'pending'),
+                count(*) filter (where status = 'running')
+         from jobs where user_id = $1 and status in ('pending', 'running')
+         group by kind, lane",
+    )
+    .bind(user)
+    .fetch_all(conn)
+    .await
+}
+
+/// What can be claimed now (`pending`, due) by kind and lane, and what runs by kind, for
+/// the metrics. Kinds and lanes with none are left out.
+pub async fn ready_and_running(
+    pool: &PgPool,
+) -> sqlx::Result<(Vec<(JobKind, Lane, i64)>, Vec<(JobKind, i64)>)> {
+    let ready = sqlx::query_as(
+        "select kind, lane, count(*) from jobs
+         where status = 'pending' and run_after <= now() group by kind, lane",
+    )
+    .fetch_all(pool)
+    .await?;
+    let running =
+        sqlx::query_as("select kind, count(*) from jobs where status = 'running' group by kind")
+            .fetch_all(pool)
+            .await?;
+    Ok((ready, running))
 }
 
 /// Which of `jobs` ended over a second ago (their final event had time to arrive).

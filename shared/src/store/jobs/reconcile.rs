@@ -64,7 +64,9 @@ pub struct Reconciled {
 /// Repairs the gap between Postgres and Redis: jobs whose worker stopped heart-beating go
 /// back to `pending` (or `failed` when out of attempts), and pending jobs that no worker
 /// claimed for `requeue_after` are returned to be pushed again; when `redis_lost` (Redis
-/// lost its data), every pending job, as soon as it is due. Safe to run on every worker at
+/// lost its data), every pending job, as soon as it is due. A job whose user has a job of
+/// its kind running is not pushed: it waits for its turn, which the slot that runs that
+/// job takes when it ends (a delivery is a wake-up for the kind, not for the job). Safe to run on every worker at
 /// once: rows are locked with `skip locked`, and a job pushed twice is claimed once.
 pub async fn reconcile(
     pool: &PgPool,
@@ -130,10 +132,14 @@ pub async fn reconcile(
     let recovered = outcomes.len() - finished.len();
     let requeued: Vec<(Uuid, JobKind)> = sqlx::query_as(
         "update jobs set enqueued_at = now()
-         where id in (select id from jobs
-                      where status = 'pending' and run_after <= now()
-                        and (enqueued_at is null or enqueued_at < now() - make_interval(secs => $1))
-                      order by run_after
+         where id in (select j.id from jobs j
+                      where j.status = 'pending' and j.run_after <= now()
+                        and (j.enqueued_at is null
+                             or j.enqueued_at < now() - make_interval(secs => $1))
+                        and not exists (select from jobs r
+                                        where r.status = 'running' and r.kind = j.kind
+                                          and r.user_id = j.user_id)
+                      order by j.run_after
                       limit 1000
                       for update skip locked)
          returning id, kind",

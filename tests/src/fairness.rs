@@ -1,0 +1,526 @@
+//! Fair claims (issue 50): which ready jobs a claim statement takes. The highest lane that
+//! has a ready job, then round robin over the fairness keys (the key whose last claim is
+//! oldest first), skipping keys and users at their caps; a job ready for a period of
+//! `JOB_PRIORITY_AGING_SECS` counts one lane higher. The tests count claim statements and
+//! set the jobs' `run_after` (a simulated clock), never time; and with three workers the
+//! ledger, watched at every claim, never shows a key over its cap.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use almanac_shared::{
+    jobs::{JobKind, Lane},
+    store::jobs::{self as ledger, Claim, Turns},
+};
+use almanac_tests::fake_http::read_request;
+use reqwest::Method;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::helpers::{
+    TestOptions, drop_database, eventually, fresh_database, spawn_app_with, webhooks,
+};
+
+/// A first step that reads nothing: these jobs have no domain rows.
+const START: &str = "select claimed.id as claimed_job from claimed";
+
+const AGING: Duration = Duration::from_secs(30);
+
+fn turns(per_key: u32) -> Turns {
+    Turns {
+        per_key,
+        per_user: None,
+        aging: AGING,
+    }
+}
+
+/// Writes `count` pending jobs of `key` (its user's, unless `user` says otherwise) in
+/// `lane`, ready `ready_secs` ago; returns their ids, oldest first.
+async fn ready_jobs(
+    db: &PgPool,
+    key: Uuid,
+    user: Option<Uuid>,
+    lane: Lane,
+    ready_secs: f64,
+    count: i64,
+) -> Vec<Uuid> {
+    sqlx::query_scalar(
+        "insert into jobs (id, user_id, kind, status, payload, max_attempts, lane,
+                           fairness_key, run_after)
+         select uuid_v7(), $2, 'publish', 'pending', '{}', 3, $3, $1,
+                now() - make_interval(secs => $4) + make_interval(secs => n * 0.000001)
+         from generate_series(1, $5) as n
+         order by n
+         returning id",
+    )
+    .bind(key)
+    .bind(user.unwrap_or(key))
+    .bind(lane)
+    .bind(ready_secs)
+    .bind(count)
+    .fetch_all(db)
+    .await
+    .unwrap()
+}
+
+/// One claim statement of `most` jobs, as a worker makes it.
+async fn claim(db: &PgPool, most: usize, turns: Turns) -> Vec<Claim> {
+    ledger::claim(
+        db,
+        JobKind::Publish,
+        most,
+        "worker",
+        Uuid::now_v7(),
+        START,
+        turns,
+    )
+    .await
+    .unwrap()
+}
+
+fn ids(claims: &[Claim]) -> Vec<Uuid> {
+    claims.iter().map(|claim| claim.id).collect()
+}
+
+/// Sets when `key` last had a job claimed (the round robin's order).
+async fn last_claimed(db: &PgPool, key: Uuid, secs_ago: f64) {
+    sqlx::query(
+        "insert into job_keys (kind, key, last_claim_at)
+         values ('publish', $1, now() - make_interval(secs => $2))
+         on conflict (kind, key) do update set last_claim_at = excluded.last_claim_at",
+    )
+    .bind(key)
+    .bind(secs_ago)
+    .execute(db)
+    .await
+    .unwrap();
+}
+
+/// With 1,000 of A's jobs ready (A's cap lifted, so that only the order decides), B's job
+/// is claimed by the very next claim statement after it is ready, and then A's go on in
+/// their order.
+#[tokio::test]
+async fn a_backlog_does_not_delay_another_users_job_by_a_single_claim() {
+    let (db_name, db) = fresh_database().await;
+    let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
+    let backlog = ready_jobs(&db, a, None, Lane::Interactive, 5.0, 1_000).await;
+    let lifted = turns(10_000);
+    assert_eq!(ids(&claim(&db, 1, lifted).await), backlog[..1]);
+    let mine = ready_jobs(&db, b, None, Lane::Interactive, 0.0, 1).await;
+    assert_eq!(
+        ids(&claim(&db, 1, lifted).await),
+        mine,
+        "B's job is claimed next"
+    );
+    assert_eq!(ids(&claim(&db, 3, lifted).await), backlog[1..4]);
+    // In a batch, too: B's second job is in the next statement, beside A's.
+    let second = ready_jobs(&db, b, None, Lane::Interactive, 0.0, 1).await;
+    let batch = ids(&claim(&db, 8, lifted).await);
+    assert_eq!(batch.len(), 8);
+    assert_eq!(batch.iter().filter(|id| **id == second[0]).count(), 1);
+    assert_eq!(
+        batch.iter().filter(|id| backlog.contains(id)).count(),
+        7,
+        "{batch:?}"
+    );
+    db.close().await;
+    drop_database(&db_name).await;
+}
+
+/// Round robin: each key's oldest ready job in turn, the key claimed longest ago first; a
+/// key at its cap is skipped while its jobs wait ready, and others' run.
+#[tokio::test]
+async fn keys_take_turns_and_a_capped_key_waits_while_others_run() {
+    let (db_name, db) = fresh_database().await;
+    let (a, b, c) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+    let a_jobs = ready_jobs(&db, a, None, Lane::Interactive, 9.0, 6).await;
+    let b_jobs = ready_jobs(&db, b, None, Lane::Interactive, 8.0, 2).await;
+    let c_jobs = ready_jobs(&db, c, None, Lane::Interactive, 7.0, 2).await;
+    last_claimed(&db, a, 1.0).await;
+    last_claimed(&db, b, 3.0).await;
+    last_claimed(&db, c, 2.0).await;
+    // B was claimed longest ago, then C, then A; then each key's second job.
+    let first = claim(&db, 5, turns(4)).await;
+    assert_eq!(
+        ids(&first),
+        [b_jobs[0], c_jobs[0], a_jobs[0], b_jobs[1], c_jobs[1]]
+    );
+    // A runs 3 of its cap of 3: its other jobs wait, whatever else there is.
+    let capped = claim(&db, 10, turns(3)).await;
+    assert_eq!(ids(&capped), a_jobs[1..3]);
+    assert!(claim(&db, 10, turns(3)).await.is_empty(), "A is at its cap");
+    let d = Uuid::new_v4();
+    let d_jobs = ready_jobs(&db, d, None, Lane::Interactive, 0.0, 1).await;
+    assert_eq!(ids(&claim(&db, 10, turns(3)).await), d_jobs);
+    // One of A's ends: one more of A's may run.
+    sqlx::query("update jobs set status = 'succeeded', finished_at = now() where id = $1")
+        .bind(a_jobs[0])
+        .execute(&db)
+        .await
+        .unwrap();
+    assert_eq!(ids(&claim(&db, 10, turns(3)).await), a_jobs[3..4]);
+    db.close().await;
+    drop_database(&db_name).await;
+}
+
+/// A key's own lower cap (an endpoint whose last attempt timed out: 1) holds over the
+/// kind's; a user's cap holds over all its keys (a webhook's endpoints).
+#[tokio::test]
+async fn a_keys_own_cap_and_a_users_cap_hold() {
+    let (db_name, db) = fresh_database().await;
+    let user = Uuid::new_v4();
+    let endpoints: Vec<Uuid> = (0..5).map(|_| Uuid::new_v4()).collect();
+    for endpoint in &endpoints {
+        ready_jobs(&db, *endpoint, Some(user), Lane::Interactive, 1.0, 5).await;
+    }
+    sqlx::query("insert into job_keys (kind, key, max_running) values ('publish', $1, 1)")
+        .bind(endpoints[0])
+        .execute(&db)
+        .await
+        .unwrap();
+    let webhook_like = |per_user| Turns {
+        per_key: 2,
+        per_user: Some(per_user),
+        aging: AGING,
+    };
+    let running = || async {
+        let counts: Vec<(Uuid, i64)> = sqlx::query_as(
+            "select fairness_key, count(*) from jobs where status = 'running' group by 1",
+        )
+        .fetch_all(&db)
+        .await
+        .unwrap();
+        endpoints
+            .iter()
+            .map(|e| counts.iter().find(|(k, _)| k == e).map_or(0, |(_, n)| *n))
+            .collect::<Vec<i64>>()
+    };
+    assert_eq!(
+        claim(&db, 20, webhook_like(7)).await.len(),
+        7,
+        "the user's cap"
+    );
+    let counts = running().await;
+    assert_eq!(counts[0], 1, "{counts:?}");
+    assert!(counts.iter().all(|n| (1..=2).contains(n)), "{counts:?}");
+    assert!(claim(&db, 20, webhook_like(7)).await.is_empty());
+    // With more room for the user, each endpoint fills to its own cap.
+    assert_eq!(claim(&db, 20, webhook_like(100)).await.len(), 2);
+    assert_eq!(running().await, [1, 2, 2, 2, 2]);
+    db.close().await;
+    drop_database(&db_name).await;
+}
+
+/// The highest lane with a ready job goes first; a job ready for one aging period counts
+/// one lane higher, and for two, two (one lane at a time).
+#[tokio::test]
+async fn lanes_go_in_order_and_a_waiting_job_moves_up_one_lane_a_period() {
+    let (db_name, db) = fresh_database().await;
+    let (bulk, scheduled, interactive) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+    // Each key claimed in the order that would favour the lower lanes.
+    last_claimed(&db, bulk, 30.0).await;
+    last_claimed(&db, scheduled, 20.0).await;
+    last_claimed(&db, interactive, 10.0).await;
+    let b = ready_jobs(&db, bulk, None, Lane::Bulk, 1.0, 1).await;
+    let s = ready_jobs(&db, scheduled, None, Lane::Scheduled, 1.0, 1).await;
+    let i = ready_jobs(&db, interactive, None, Lane::Interactive, 1.0, 1).await;
+    let order: Vec<Uuid> = [
+        claim(&db, 1, turns(4)).await,
+        claim(&db, 1, turns(4)).await,
+        claim(&db, 1, turns(4)).await,
+    ]
+    .iter()
+    .flat_map(|claims| ids(claims))
+    .collect();
+    assert_eq!(order, [i[0], s[0], b[0]]);
+
+    // A bulk job ready for one period (31 s) counts as `scheduled`: it takes its turn
+    // before a scheduled job whose key was claimed more recently, but not before an
+    // interactive one (one lane a period).
+    let (old_bulk, fresh_scheduled, fresh_interactive) =
+        (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+    last_claimed(&db, old_bulk, 6.0).await;
+    last_claimed(&db, fresh_interactive, 5.0).await;
+    last_claimed(&db, fresh_scheduled, 4.0).await;
+    let aged = ready_jobs(&db, old_bulk, None, Lane::Bulk, 31.0, 1).await;
+    let fs = ready_jobs(&db, fresh_scheduled, None, Lane::Scheduled, 0.0, 1).await;
+    let fi = ready_jobs(&db, fresh_interactive, None, Lane::Interactive, 0.0, 1).await;
+    let claims = claim(&db, 3, turns(4)).await;
+    assert_eq!(ids(&claims), [fi[0], aged[0], fs[0]]);
+    assert_eq!(
+        claims[1].lane,
+        Lane::Bulk,
+        "its lane stays the one it was given"
+    );
+
+    // Ready for two periods, a bulk job is as urgent as an interactive one: the round robin
+    // decides (its key was claimed longer ago).
+    let (older_bulk, busy) = (Uuid::new_v4(), Uuid::new_v4());
+    last_claimed(&db, older_bulk, 9.0).await;
+    last_claimed(&db, busy, 1.0).await;
+    let oldest = ready_jobs(&db, older_bulk, None, Lane::Bulk, 61.0, 1).await;
+    let urgent = ready_jobs(&db, busy, None, Lane::Interactive, 0.0, 1).await;
+    assert_eq!(ids(&claim(&db, 2, turns(4)).await), [oldest[0], urgent[0]]);
+    db.close().await;
+    drop_database(&db_name).await;
+}
+
+/// Three workers, two users with more jobs than the cap, the ledger watched at every
+/// claim (a trigger counts the key's running jobs in the claiming transaction): no key
+/// ever runs more than `JOB_MAX_RUNNING_PER_USER`, and each job runs once.
+#[tokio::test]
+async fn the_cap_holds_across_three_workers() {
+    const CAP: i64 = 3;
+    let mut app = spawn_app_with(TestOptions {
+        worker: false,
+        probe: true,
+        env: vec![
+            ("WORKER_CONCURRENCY", "8".into()),
+            ("JOB_MAX_RUNNING_PER_USER", CAP.to_string()),
+        ],
+        ..Default::default()
+    })
+    .await;
+    sqlx::raw_sql(
+        "create table running_seen (key uuid not null, running bigint not null);
+         create function note_running() returns trigger language plpgsql as $$
+         begin
+             insert into running_seen (key, running)
+             select new.fairness_key, count(*) from jobs
+             where kind = new.kind and fairness_key = new.fairness_key and status = 'running';
+             return null;
+         end $$;
+         create trigger note_running after update of status on jobs for each row
+             when (new.status = 'running' and old.status <> 'running')
+             execute function note_running();",
+    )
+    .execute(&app.db)
+    .await
+    .unwrap();
+    let users = [Uuid::new_v4(), Uuid::new_v4()];
+    let mut jobs = Vec::new();
+    for user in users {
+        for _ in 0..20 {
+            jobs.push(app.submit_probe(user, Uuid::new_v4(), 20).await);
+        }
+    }
+    for _ in 0..3 {
+        app.start_worker().await;
+    }
+    app.jobs_settled().await;
+    let (succeeded, attempts): (i64, i64) = sqlx::query_as(
+        "select count(*) filter (where status = 'succeeded'), sum(attempts)
+         from jobs where id = any($1)",
+    )
+    .bind(&jobs)
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    assert_eq!((succeeded, attempts), (40, 40), "each job ran once");
+    let seen: Vec<(Uuid, i64, i64)> = sqlx::query_as(
+        "select key, max(running), count(*) from running_seen group by key order by key",
+    )
+    .fetch_all(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    for (key, most, claims) in seen {
+        assert_eq!(claims, 20, "every claim of {key} watched");
+        assert!(
+            most <= CAP,
+            "{key} ran {most} at once, over its cap of {CAP}"
+        );
+    }
+}
+
+/// A receiver that accepts every connection and holds each request until [`Hold::release`];
+/// it counts the requests it holds at once, in all and per path (an endpoint each).
+#[derive(Clone, Default)]
+struct Hold {
+    state: Arc<Mutex<Held>>,
+    released: Arc<tokio::sync::Notify>,
+    open: Arc<std::sync::atomic::AtomicBool>,
+}
+
+#[derive(Default)]
+struct Held {
+    now: HashMap<String, usize>,
+    most: HashMap<String, usize>,
+    most_in_all: usize,
+    received: usize,
+}
+
+impl Hold {
+    async fn start() -> (Self, String) {
+        use tokio::io::AsyncWriteExt;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let hold = Hold::default();
+        let shared = hold.clone();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let shared = shared.clone();
+                tokio::spawn(async move {
+                    let mut buffer = Vec::new();
+                    while let Some(request) = read_request(&mut socket, &mut buffer).await {
+                        let path = request.line().1.to_owned();
+                        shared.enter(&path);
+                        let released = shared.released.notified();
+                        if !shared.open.load(std::sync::atomic::Ordering::SeqCst) {
+                            released.await;
+                        }
+                        shared.leave(&path);
+                        let answer = "HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
+                        if socket.write_all(answer.as_bytes()).await.is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        (hold, base)
+    }
+
+    fn enter(&self, path: &str) {
+        let mut held = self.state.lock().unwrap();
+        held.received += 1;
+        let now = held.now.entry(path.to_owned()).or_default();
+        *now += 1;
+        let now = *now;
+        let most = held.most.entry(path.to_owned()).or_default();
+        *most = (*most).max(now);
+        let in_all: usize = held.now.values().sum();
+        held.most_in_all = held.most_in_all.max(in_all);
+    }
+
+    fn leave(&self, path: &str) {
+        let mut held = self.state.lock().unwrap();
+        *held.now.get_mut(path).unwrap() -= 1;
+    }
+
+    /// (held now, most held at once, most held at once by one path, requests received).
+    fn counts(&self) -> (usize, usize, usize, usize) {
+        let held = self.state.lock().unwrap();
+        (
+            held.now.values().sum(),
+            held.most_in_all,
+            held.most.values().copied().max().unwrap_or(0),
+            held.received,
+        )
+    }
+
+    fn release(&self) {
+        self.open.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.released.notify_waiters();
+    }
+}
+
+/// The outside run, as a test: user A has 20 endpoints on a receiver that accepts and
+/// holds every request, and sends 200 tests (the tests' rate limit raised, so that the
+/// caps are what is tested); then B's job succeeds. B's `job.succeeded` reaches B's
+/// receiver while A's attempts are all still held; A never has more than 8 attempts in
+/// flight, nor any endpoint more than 2; once released, every one of A's 200 arrives once.
+#[tokio::test]
+async fn a_user_whose_endpoints_hang_does_not_delay_another_users_delivery() {
+    // The worker has more slots than A's cap (as by default: 32 against 8).
+    let app = webhooks::app_with(vec![
+        ("WORKER_CONCURRENCY", "16".into()),
+        ("WEBHOOK_TEST_RATE_LIMIT", "1000".into()),
+        ("WEBHOOK_TIMEOUT_MS", "60000".into()),
+        ("WEBHOOK_FIRST_BYTE_MS", "60000".into()),
+    ])
+    .await;
+    let (a, b) = (Uuid::now_v7(), Uuid::now_v7());
+    let (hold, base) = Hold::start().await;
+    let mut endpoints = Vec::new();
+    for n in 0..20 {
+        let url = format!("{base}/hooks/{n}");
+        endpoints.push(
+            webhooks::endpoint(&app, a, &url, &["job.succeeded"])
+                .await
+                .0,
+        );
+    }
+    let theirs = webhooks::Receiver::start(200).await;
+    let (b_endpoint, _) = webhooks::endpoint(&app, b, &theirs.url, &["job.succeeded"]).await;
+    for n in 0..200 {
+        let endpoint = endpoints[n % endpoints.len()];
+        let (status, answer) = app
+            .send_empty(Method::POST, a, &format!("/v1/webhooks/{endpoint}/test"))
+            .await;
+        assert_eq!(status, 202, "{answer}");
+    }
+    eventually(webhooks::WAIT, "A's first attempts to be held", || async {
+        (hold.counts().0 == 8).then_some(())
+    })
+    .await;
+    let job = app.submit(b).await;
+    let finished = app.wait_finished(b, job).await;
+    assert_eq!(finished["status"], "succeeded", "{finished}");
+    webhooks::all_deliveries(&app, b, b_endpoint, 1, "succeeded").await;
+    assert_eq!(theirs.delivered().len(), 1);
+    let (held, most, most_by_one, received) = hold.counts();
+    assert_eq!(
+        (held, received),
+        (8, 8),
+        "A's attempts all still held, and no more were sent"
+    );
+    assert!(
+        most <= 8 && most_by_one <= 2,
+        "{most} at once, {most_by_one} to one endpoint"
+    );
+
+    hold.release();
+    for endpoint in &endpoints {
+        webhooks::all_deliveries(&app, a, *endpoint, 10, "succeeded").await;
+    }
+    let (held, most, most_by_one, received) = hold.counts();
+    assert_eq!((held, received), (0, 200), "each of A's tests sent once");
+    assert_eq!(most, 8, "A's cap, and no more");
+    assert!(most_by_one <= 2, "{most_by_one} at once to one endpoint");
+}
+
+/// At the default rate (10 a minute), a user's 11th test within the window is 429 with
+/// `Retry-After`, and sends nothing; a redelivery counts against the same limit.
+#[tokio::test]
+async fn the_eleventh_test_within_a_minute_is_refused() {
+    let app = webhooks::app_with(Vec::new()).await;
+    let user = Uuid::now_v7();
+    let receiver = webhooks::Receiver::start(200).await;
+    let (endpoint, _) = webhooks::endpoint(&app, user, &receiver.url, &["job.succeeded"]).await;
+    let path = format!("/v1/webhooks/{endpoint}/test");
+    for _ in 0..10 {
+        let (status, answer) = app.send_empty(Method::POST, user, &path).await;
+        assert_eq!(status, 202, "{answer}");
+    }
+    let refused = app
+        .client
+        .post(format!("{}{path}", app.address))
+        .bearer_auth(app.token(user))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 429);
+    let retry_after: u64 = refused.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&retry_after), "{retry_after}");
+    let body: serde_json::Value = refused.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "RATE_LIMITED", "{body}");
+    let items = webhooks::all_deliveries(&app, user, endpoint, 10, "succeeded").await;
+    let delivery = items[0]["id"].as_str().unwrap();
+    let (status, answer) = app
+        .send_empty(
+            Method::POST,
+            user,
+            &format!("/v1/webhooks/{endpoint}/deliveries/{delivery}/redeliver"),
+        )
+        .await;
+    assert_eq!(status, 429, "{answer}");
+    assert_eq!(receiver.requests().len(), 10);
+}
