@@ -151,6 +151,7 @@ pub fn endpoint(state: AppState) -> impl poem::Endpoint {
         routes = routes.at("/metrics", get(metrics_with_token));
     }
     web::WithApp(web::routes(routes))
+        .around(middleware::prefer::bulk)
         .around(session::accept)
         // poem-openapi reads the session scheme's cookie from the jar this fills.
         .with(poem::middleware::CookieJarManager::new())

@@ -366,13 +366,23 @@ impl Hold {
                 tokio::spawn(async move {
                     let mut buffer = Vec::new();
                     while let Some(request) = read_request(&mut socket, &mut buffer).await {
+                        use tokio::io::AsyncReadExt;
                         let path = request.line().1.to_owned();
                         shared.enter(&path);
                         let released = shared.released.notified();
+                        let mut closed = false;
                         if !shared.open.load(std::sync::atomic::Ordering::SeqCst) {
-                            released.await;
+                            // Held until released, or until the sender gives up.
+                            let mut byte = [0u8; 1];
+                            tokio::select! {
+                                () = released => {}
+                                _ = socket.read(&mut byte) => closed = true,
+                            }
                         }
                         shared.leave(&path);
+                        if closed {
+                            return;
+                        }
                         let answer = "HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
                         if socket.write_all(answer.as_bytes()).await.is_err() {
                             return;
@@ -410,6 +420,13 @@ impl Hold {
             held.most.values().copied().max().unwrap_or(0),
             held.received,
         )
+    }
+
+    /// Forgets the most held at once, from now on counting from what is held now.
+    fn reset_most(&self) {
+        let mut held = self.state.lock().unwrap();
+        held.most = held.now.clone();
+        held.most_in_all = held.now.values().sum();
     }
 
     fn release(&self) {
@@ -523,4 +540,152 @@ async fn the_eleventh_test_within_a_minute_is_refused() {
         .await;
     assert_eq!(status, 429, "{answer}");
     assert_eq!(receiver.requests().len(), 10);
+}
+
+/// `Prefer: priority=bulk` puts the job in the `bulk` lane and says so
+/// (`Preference-Applied`); `GET /v1/jobs/{id}` shows each job's lane, and `GET /v1/usage`
+/// counts the caller's queued and running jobs by kind and lane as the ledger holds them,
+/// every kind and lane listed.
+#[tokio::test]
+async fn a_bulk_preference_is_applied_shown_and_counted() {
+    let app = spawn_app_with(TestOptions {
+        worker: false,
+        env: vec![("GENERATION_RATE_LIMIT", "10".into())],
+        ..Default::default()
+    })
+    .await;
+    app.expect_unfinished_jobs();
+    let (user, other) = (Uuid::new_v4(), Uuid::new_v4());
+    let submit = |user: Uuid, prefer: Option<&'static str>| {
+        let app = &app;
+        async move {
+            let mut request = app
+                .client
+                .post(format!("{}/api/ai/generations", app.address))
+                .bearer_auth(app.token(user))
+                .json(&serde_json::json!({
+                    "source_text": crate::helpers::source_text(1500),
+                    "reuse": false,
+                }));
+            if let Some(prefer) = prefer {
+                request = request.header("prefer", prefer);
+            }
+            let response = request.send().await.unwrap();
+            assert_eq!(response.status(), 202);
+            let applied = response
+                .headers()
+                .get("preference-applied")
+                .map(|v| v.to_str().unwrap().to_owned());
+            let body: serde_json::Value = response.json().await.unwrap();
+            (body["job_id"].as_str().unwrap().to_owned(), applied)
+        }
+    };
+    let (bulk, applied) = submit(user, Some("respond-async, priority=bulk")).await;
+    assert_eq!(applied.as_deref(), Some("priority=bulk"));
+    let (interactive, applied) = submit(user, None).await;
+    assert_eq!(applied, None);
+    let (_, applied) = submit(user, Some("priority=urgent")).await;
+    assert_eq!(applied, None, "an unknown priority is ignored");
+    submit(other, Some("priority=bulk")).await;
+    for (job, lane) in [(&bulk, "bulk"), (&interactive, "interactive")] {
+        let (status, body) = app.get_json(user, &format!("/v1/jobs/{job}")).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["data"]["lane"], lane, "{body}");
+    }
+    // One of the user's interactive jobs runs (a claim, as a worker makes it).
+    let claimed = ledger::claim(
+        &app.db,
+        JobKind::Generation,
+        1,
+        "worker",
+        Uuid::now_v7(),
+        START,
+        turns(4),
+    )
+    .await
+    .unwrap();
+    assert_eq!(claimed.len(), 1);
+    let (status, usage) = app.get_json(user, "/v1/usage").await;
+    assert_eq!(status, 200, "{usage}");
+    let items = usage["data"]["jobs"].as_array().unwrap();
+    assert_eq!(items.len(), JobKind::ALL.len() * Lane::ALL.len());
+    let ledger: Vec<(JobKind, Lane, i64, i64)> = sqlx::query_as(
+        "select kind, lane, count(*) filter (where status = 'pending'),
+                count(*) filter (where status = 'running')
+         from jobs where user_id = $1 group by 1, 2",
+    )
+    .bind(user)
+    .fetch_all(&app.db)
+    .await
+    .unwrap();
+    for item in items {
+        let kind: JobKind = serde_json::from_value(item["kind"].clone()).unwrap();
+        let lane: Lane = serde_json::from_value(item["lane"].clone()).unwrap();
+        let (queued, running) = ledger
+            .iter()
+            .find(|(k, l, _, _)| (*k, *l) == (kind, lane))
+            .map_or((0, 0), |&(_, _, q, r)| (q, r));
+        assert_eq!(
+            (item["queued"].as_i64(), item["running"].as_i64()),
+            (Some(queued), Some(running)),
+            "{item}"
+        );
+    }
+    let generation = |lane: &str| {
+        items
+            .iter()
+            .find(|i| i["kind"] == "generation" && i["lane"] == lane)
+            .unwrap()
+            .clone()
+    };
+    // The claim took the interactive job first: the bulk one waits.
+    assert_eq!(generation("interactive")["running"], 1);
+    assert_eq!(generation("interactive")["queued"], 1);
+    assert_eq!(generation("bulk")["queued"], 1);
+}
+
+/// An endpoint whose attempt timed out (no answer within `WEBHOOK_FIRST_BYTE_MS`) gets one
+/// attempt at a time until one succeeds; then two again.
+#[tokio::test]
+async fn an_endpoint_that_timed_out_gets_one_attempt_at_a_time_until_one_succeeds() {
+    let app = webhooks::app_with(vec![("WEBHOOK_FIRST_BYTE_MS", "300".into())]).await;
+    let user = Uuid::now_v7();
+    let (hold, base) = Hold::start().await;
+    let (endpoint, _) =
+        webhooks::endpoint(&app, user, &format!("{base}/hooks/in"), &["job.succeeded"]).await;
+    for _ in 0..6 {
+        let (status, answer) = app
+            .send_empty(Method::POST, user, &format!("/v1/webhooks/{endpoint}/test"))
+            .await;
+        assert_eq!(status, 202, "{answer}");
+    }
+    let own_cap = || async {
+        sqlx::query_scalar::<_, Option<i32>>(
+            "select max_running from job_keys where kind = 'webhook' and key = $1",
+        )
+        .bind(endpoint)
+        .fetch_optional(&app.db)
+        .await
+        .unwrap()
+        .flatten()
+    };
+    eventually(webhooks::WAIT, "an attempt to time out", || async {
+        (own_cap().await == Some(1)).then_some(())
+    })
+    .await;
+    assert!(hold.counts().2 <= 2, "the endpoint's cap before the timeout");
+    hold.reset_most();
+    let (_, _, _, before) = hold.counts();
+    eventually(webhooks::WAIT, "six more attempts", || async {
+        (hold.counts().3 >= before + 6).then_some(())
+    })
+    .await;
+    let (_, most, most_by_one, _) = hold.counts();
+    assert!(
+        most <= 1 && most_by_one <= 1,
+        "{most} attempts at once after a timeout"
+    );
+    hold.release();
+    webhooks::all_deliveries(&app, user, endpoint, 6, "succeeded").await;
+    assert_eq!(own_cap().await, None, "a success lifts the endpoint's own cap");
 }

@@ -10,6 +10,7 @@
 
 mod body;
 mod errors;
+pub mod prefer;
 
 use std::{
     sync::Arc,

@@ -180,6 +180,47 @@ impl Lane {
     }
 }
 
+tokio::task_local! {
+    /// The lane the request being served asked its jobs to go in (`Prefer:
+    /// priority=bulk`): every job [`NewJob::new`] makes inside it takes that lane.
+    pub static REQUESTED_LANE: std::sync::Arc<RequestedLane>;
+}
+
+/// A request's lane for its jobs, and whether any job took it (the answer then says
+/// `Preference-Applied`).
+#[derive(Debug, Default)]
+pub struct RequestedLane {
+    lane: Lane,
+    taken: std::sync::atomic::AtomicBool,
+}
+
+impl RequestedLane {
+    pub fn new(lane: Lane) -> Self {
+        Self {
+            lane,
+            taken: Default::default(),
+        }
+    }
+
+    /// Whether a job was made in the lane asked for.
+    pub fn taken(&self) -> bool {
+        self.taken.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// The lane a new job takes: the one asked for in the request being served, else
+    /// `interactive`.
+    fn current() -> Lane {
+        REQUESTED_LANE
+            .try_with(|asked| {
+                asked
+                    .taken
+                    .store(true, std::sync::atomic::Ordering::Release);
+                asked.lane
+            })
+            .unwrap_or_default()
+    }
+}
+
 /// What travels on the Redis queue: the id (and its kind). The payload lives in Postgres.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct JobMessage {
@@ -241,11 +282,12 @@ impl NewJob {
             kind: P::KIND,
             payload: payload.to_json(),
             trace_context: crate::telemetry::current_trace_context(),
-            lane: Lane::Interactive,
+            lane: RequestedLane::current(),
         }
     }
 
-    /// The job goes in `lane` (a new job is `interactive`).
+    /// The job goes in `lane` (a new job is `interactive`, or in the lane its request asked
+    /// for).
     pub fn in_lane(mut self, lane: Lane) -> Self {
         self.lane = lane;
         self

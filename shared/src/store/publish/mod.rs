@@ -281,12 +281,9 @@ pub async fn dispatch(
         Due::At { now, users } => (Some(now), users, None),
         Due::Ids(ids) => (None, None, Some(ids)),
     };
-    // The dispatcher's publishes are scheduled work; a publish asked for now, a person's.
-    let lane = if at.is_some() {
-        Lane::Scheduled
-    } else {
-        Lane::Interactive
-    };
+    // The dispatcher's publishes are scheduled work; a publish asked for now is its
+    // request's (`interactive`, unless it preferred `bulk`).
+    let scheduled = at.is_some();
     let claimed: Vec<(Uuid, Uuid)> = sqlx::query_as(
         "select id, user_id from publish_intents
          where status = 'scheduled' and job_id is null and not dry_run
@@ -305,7 +302,10 @@ pub async fn dispatch(
     .await?;
     let mut jobs = Vec::with_capacity(claimed.len());
     for (intent_id, user) in claimed {
-        let job = NewJob::new(user, &PublishJob { intent_id }).in_lane(lane);
+        let mut job = NewJob::new(user, &PublishJob { intent_id });
+        if scheduled {
+            job = job.in_lane(Lane::Scheduled);
+        }
         job.insert(&mut *conn).await?;
         sqlx::query("update publish_intents set job_id = $2, updated_at = now() where id = $1")
             .bind(intent_id)
