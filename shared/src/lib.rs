@@ -13,6 +13,7 @@ pub mod events;
 pub mod fetch;
 pub mod flags;
 pub mod jobs;
+pub mod permits;
 pub mod publish;
 pub mod queue;
 pub mod redis_conn;

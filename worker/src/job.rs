@@ -59,6 +59,9 @@ pub struct JobContext {
     pub flags: almanac_shared::flags::Flags,
     /// Opens channels' tokens (`TOKEN_ENCRYPTION_KEY`).
     pub cipher: Option<almanac_shared::publish::crypto::TokenCipher>,
+    /// Requests in flight to a platform for a channel, across the fleet
+    /// (`PLATFORM_MAX_CONCURRENCY`).
+    pub platform_permits: Arc<almanac_shared::permits::Permits>,
 }
 
 /// A job kind: its payload type, how its input is loaded with the claim, and its handler.

@@ -126,6 +126,9 @@ impl Application {
             )?,
             mailer,
             clock,
+            platform_permits: Arc::new(almanac_shared::permits::Permits::new(
+                &settings, "platform",
+            )),
             redis: redis.clone(),
             settings: Arc::new(settings),
             pool,

@@ -51,24 +51,29 @@ pub(crate) async fn run(
         tracing::warn!(job_id = %message.job_id, kind = %message.kind, queue = %claimer.kind(), "delivery of a kind this queue does not run");
         return;
     }
-    let mut first = true;
+    // The delivered job is looked at once, when this wake-up found nothing to run.
+    let mut looked = false;
     loop {
         match claimer.next().await {
             Ok(Some(claim)) => run_claimed(ctx, registry, claim).await,
-            Ok(None) if first => {
-                // Nothing ready: the delivered job may be a retry that came early.
-                match ledger::due_later(&ctx.pool, message.job_id).await {
-                    Ok(Some(due)) => {
-                        let delay = (due - chrono::Utc::now()).to_std().unwrap_or_default();
+            Ok(None) if !looked => {
+                looked = true;
+                // Nothing ready: the delivered job may be a retry that came early (it goes
+                // back for when it is due), or one that became due since the claim (the
+                // claim is tried again).
+                match ledger::pending_due(&ctx.pool, message.job_id).await {
+                    Ok(Some(delay)) if !delay.is_zero() => {
                         tracing::debug!(job_id = %message.job_id, delay_ms = delay.as_millis() as u64, "delivered before its retry is due; deferring");
                         redeliver(ctx, message, delay).await;
+                        return;
                     }
-                    Ok(None) => {}
+                    Ok(Some(_)) => continue,
+                    Ok(None) => return,
                     Err(error) => {
-                        tracing::debug!(job_id = %message.job_id, error = %error, "reading when the delivered job is due failed; the reconciler will queue it again")
+                        tracing::debug!(job_id = %message.job_id, error = %error, "reading when the delivered job is due failed; the reconciler will queue it again");
+                        return;
                     }
                 }
-                return;
             }
             Ok(None) => return,
             Err(error) => {
@@ -84,7 +89,6 @@ pub(crate) async fn run(
                 return;
             }
         }
-        first = false;
         if !go_on() {
             return;
         }
@@ -197,24 +201,26 @@ async fn settle(ctx: &JobContext, claim: &Claim, outcome: Outcome) -> &'static s
             end(ctx, claim, JobStatus::Cancelled, detail.clone(), detail).await
         }
         Outcome::Done(Err(error)) if let Some(wait) = error.release_after => {
+            // Nothing was asked of the outside service (its breaker is open, or its
+            // permits are taken): the job goes back to the ledger, its attempt not spent.
             log_failure(
                 claim,
                 &error,
-                "the AI provider's breaker is open; releasing",
+                "the outside service cannot be asked now; releasing",
                 wait,
             );
             metrics::counter!("jobs_deferred_total", "kind" => claim.kind.as_str()).increment(1);
             let waiting = Event::Error {
                 code: Some(error.code().to_owned()),
-                message: format!(
-                    "the AI provider is failing; this job waits {} s for it",
-                    wait.as_secs().max(1)
-                ),
+                message: error.detail["message"]
+                    .as_str()
+                    .unwrap_or("an outside service cannot be asked now; this job waits for it")
+                    .to_owned(),
                 placement_id: None,
                 retrying: true,
             };
             ctx.emitter.emit_or_log(claim.id, &waiting).await;
-            release(ctx, claim, wait, "the AI provider's breaker is open").await
+            release(ctx, claim, wait, "the outside service cannot be asked now").await
         }
         Outcome::Done(Err(error)) if error.unavailable => {
             // Not the job's failure: it runs again, this attempt not counted.

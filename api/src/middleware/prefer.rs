@@ -36,7 +36,11 @@ pub async fn bulk(next: impl Endpoint, req: Request) -> poem::Result<Response> {
         .await;
     let mut response = answered?.into_response();
     if asked.taken() && response.status().is_success() {
-        let applied = match response.headers().get(APPLIED).and_then(|v| v.to_str().ok()) {
+        let applied = match response
+            .headers()
+            .get(APPLIED)
+            .and_then(|v| v.to_str().ok())
+        {
             Some(earlier) => format!("{earlier}, {BULK}"),
             None => BULK.to_owned(),
         };

@@ -100,7 +100,8 @@ pub struct AiError {
     pub model: Option<String>,
     /// HTTP attempts made, retries and fallbacks included.
     pub attempts: u32,
-    /// Every model's breaker is open: no request was made, and none will be before this.
+    /// No request was made, and none should be before this: every model's breaker is
+    /// open, or the model has `AI_MAX_CONCURRENCY` requests in flight.
     pub retry_after: Option<Duration>,
 }
 
@@ -212,6 +213,7 @@ pub fn from_settings(
         AiProviderKind::OpenAi => Arc::new(OpenAiClient::new(
             settings.clone(),
             breaker::Breaker::new(all),
+            crate::permits::Permits::new(all, "ai"),
         )?),
     })
 }

@@ -24,6 +24,7 @@ use super::{
     retry_delay,
 };
 use crate::config::{AiSettings, StructuredOutput};
+use crate::permits::Permits;
 
 pub struct OpenAiClient {
     http: reqwest::Client,
@@ -32,6 +33,8 @@ pub struct OpenAiClient {
     unstructured: Mutex<HashSet<String>>,
     /// Stops asking a model the fleet finds failing (`AI_BREAKER_*`).
     breaker: Breaker,
+    /// Requests in flight to a model across the fleet (`AI_MAX_CONCURRENCY`).
+    permits: Permits,
 }
 
 #[derive(Deserialize)]
@@ -88,7 +91,7 @@ struct Failed {
 }
 
 impl OpenAiClient {
-    pub fn new(settings: AiSettings, breaker: Breaker) -> anyhow::Result<Self> {
+    pub fn new(settings: AiSettings, breaker: Breaker, permits: Permits) -> anyhow::Result<Self> {
         let http = reqwest::Client::builder()
             .timeout(settings.timeout)
             .connect_timeout(settings.timeout.min(Duration::from_secs(10)))
@@ -98,6 +101,7 @@ impl OpenAiClient {
             settings,
             unstructured: Mutex::new(HashSet::new()),
             breaker,
+            permits,
         })
     }
 
@@ -435,6 +439,22 @@ impl AiProvider for OpenAiClient {
                 Gate::Probe => true,
                 Gate::Closed => false,
             };
+            let most = self.settings.max_concurrency;
+            let permit = match self.permits.take(&format!("openai:{model}"), most).await {
+                Ok(permit) => permit,
+                Err(busy) => {
+                    metrics::counter!("ai_permits_refused_total", "provider" => "openai")
+                        .increment(1);
+                    return Err(AiError {
+                        provider: Some("openai".into()),
+                        model: Some(model.clone()),
+                        retry_after: Some(busy.retry_after),
+                        ..AiError::transient(format!(
+                            "the AI provider has {most} requests in flight for this model (AI_MAX_CONCURRENCY); this job waits its turn"
+                        ))
+                    });
+                }
+            };
             let mut retries = 0;
             loop {
                 attempts += 1;
@@ -456,6 +476,7 @@ impl AiProvider for OpenAiClient {
                             output_per_mtok: self.settings.price_output_per_mtok,
                         };
                         return Ok(ChatStream::new(pieces, "openai", model.clone(), started)
+                            .with_permit(permit)
                             .with_attempts(attempts)
                             .with_request_id(request_id)
                             .with_prices(prices, input));
@@ -507,7 +528,7 @@ impl AiProvider for OpenAiClient {
                 model: models.first().cloned(),
                 retry_after: Some(wait),
                 ..AiError::transient(format!(
-                    "the AI provider is failing and is not being asked for {} s",
+                    "the AI provider is failing and is not being asked for {} s; this job waits for it",
                     wait.as_secs().max(1)
                 ))
             });

@@ -44,6 +44,8 @@ pub struct ChatStream {
     response_id: Option<String>,
     request_id: Option<String>,
     ended: bool,
+    /// The request's permit (`AI_MAX_CONCURRENCY`), given back when the answer ends.
+    permit: Option<crate::permits::Permit>,
 }
 
 /// Roughly four characters a token, the rule of thumb of OpenAI's tokenizers.
@@ -72,7 +74,14 @@ impl ChatStream {
             response_id: None,
             request_id: None,
             ended: false,
+            permit: None,
         }
+    }
+
+    /// Holds `permit` until the answer ends (or the stream is dropped).
+    pub fn with_permit(mut self, permit: crate::permits::Permit) -> Self {
+        self.permit = Some(permit);
+        self
     }
 
     /// The provider's id for the HTTP request that answered.
@@ -96,6 +105,14 @@ impl ChatStream {
     /// The next piece of text; `None` once the answer is complete. An error means the
     /// answer was cut: the text so far stays in [`response`](Self::response).
     pub async fn next(&mut self) -> Option<Result<String, AiError>> {
+        let next = self.next_piece().await;
+        if self.ended {
+            self.permit = None;
+        }
+        next
+    }
+
+    async fn next_piece(&mut self) -> Option<Result<String, AiError>> {
         while !self.ended {
             match self.pieces.next().await {
                 None => self.ended = true,

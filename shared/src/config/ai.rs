@@ -52,6 +52,9 @@ pub struct AiSettings {
     /// `GENERATION_DEDUP_DAYS`: a generation of the same source text, prompt version and
     /// model within this many days reuses the earlier one's suggestions (0: never).
     pub generation_dedup_days: u32,
+    /// `AI_MAX_CONCURRENCY`: requests in flight to one remote provider and model across the
+    /// fleet (16; the `offline` provider is not limited).
+    pub max_concurrency: u32,
 }
 
 /// Whether answers are asked for with the template's JSON schema (`response_format`).
@@ -131,6 +134,11 @@ impl AiSettings {
                     "GENERATION_DEDUP_DAYS must be at most 3650, got {days}"
                 );
                 days
+            },
+            max_concurrency: {
+                let most: u32 = env.parse_or("AI_MAX_CONCURRENCY", 16)?;
+                anyhow::ensure!(most > 0, "AI_MAX_CONCURRENCY must be at least 1");
+                most
             },
             breaker: BreakerSettings {
                 failures: env.parse_or("AI_BREAKER_FAILURES", 5)?,

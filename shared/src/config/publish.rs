@@ -48,6 +48,9 @@ pub struct PublishSettings {
     pub check_interval: Duration,
     /// `PUBLISH_HTTP_TIMEOUT_MS`: one call to a platform.
     pub http_timeout: Duration,
+    /// `PLATFORM_MAX_CONCURRENCY`: requests in flight to one platform for one channel
+    /// across the fleet (4).
+    pub max_concurrency: u32,
     /// `PUBLISH_TICK_MS`: how often workers look for due intents.
     pub tick: Duration,
     /// `CHANNEL_EXPIRY_WARNING_DAYS`: a channel whose connection ends (its token cannot be
@@ -195,6 +198,11 @@ impl PublishSettings {
             confirm_window: env.seconds_or("PUBLISH_CONFIRM_WINDOW_SECS", 1800.0)?,
             check_interval: env.millis_or("PUBLISH_CHECK_INTERVAL_MS", 20_000)?,
             http_timeout: env.millis_or("PUBLISH_HTTP_TIMEOUT_MS", 30_000)?,
+            max_concurrency: {
+                let most: u32 = env.parse_or("PLATFORM_MAX_CONCURRENCY", 4)?;
+                anyhow::ensure!(most > 0, "PLATFORM_MAX_CONCURRENCY must be at least 1");
+                most
+            },
             tick: env.millis_or("PUBLISH_TICK_MS", 5_000)?,
             expiry_warning: {
                 let days: i64 = env.parse_or("CHANNEL_EXPIRY_WARNING_DAYS", 7)?;

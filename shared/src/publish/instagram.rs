@@ -79,6 +79,10 @@ impl Instagram {
     }
 
     async fn call(&self, request: reqwest::RequestBuilder, token: &str) -> Reply {
+        let _permit = match super::request_permit("Instagram").await {
+            Ok(permit) => permit,
+            Err(busy) => return Reply::Refused(busy),
+        };
         let response = match request.query(&[("access_token", token)]).send().await {
             Ok(response) => response,
             Err(error) => return Reply::lost(&error, "Instagram"),

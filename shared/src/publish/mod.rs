@@ -37,6 +37,55 @@ pub mod tiktok;
 pub use crate::domain::publish::*;
 use crate::store::publish as store;
 
+/// The refusal code of a request to a platform that found its channel's permits
+/// (`PLATFORM_MAX_CONCURRENCY`) taken: nothing was sent, and the publish job goes back to
+/// the ledger for a moment.
+pub const PLATFORM_BUSY: &str = "PLATFORM_BUSY";
+
+tokio::task_local! {
+    /// The permits of the publish being run: its requests to one platform for one channel.
+    pub static REQUEST_PERMITS: RequestPermits;
+}
+
+/// Whose permits a publish's requests take (`PLATFORM_MAX_CONCURRENCY` per platform and
+/// channel, across the fleet).
+pub struct RequestPermits {
+    pub permits: Arc<crate::permits::Permits>,
+    /// `<platform>:<channel>`.
+    pub scope: String,
+    pub max: u32,
+}
+
+/// How long a request waits for its channel's permit before its publish goes back to the
+/// ledger: a publish is a few requests in a row, and one that went back at every taken
+/// permit would start over each time.
+const PERMIT_PATIENCE: Duration = Duration::from_secs(2);
+
+/// A permit for one request to the platform called `label`, held for the request and its
+/// answer, when a publish is being run (none is needed otherwise); or, when none came free
+/// within [`PERMIT_PATIENCE`], the refusal to answer with. A job waiting between requests
+/// holds none.
+pub(crate) async fn request_permit(label: &str) -> Result<Option<crate::permits::Permit>, Failure> {
+    let Ok((permits, scope, max)) =
+        REQUEST_PERMITS.try_with(|asked| (asked.permits.clone(), asked.scope.clone(), asked.max))
+    else {
+        return Ok(None);
+    };
+    match permits.take_within(&scope, max, PERMIT_PATIENCE).await {
+        Ok(permit) => Ok(Some(permit)),
+        Err(_) => {
+            metrics::counter!("platform_permits_refused_total", "platform" => label.to_owned())
+                .increment(1);
+            Err(Failure::retryable(
+                PLATFORM_BUSY,
+                format!(
+                    "{label} already has {max} requests in flight for this channel (PLATFORM_MAX_CONCURRENCY); this publish waits its turn"
+                ),
+            ))
+        }
+    }
+}
+
 /// A token an adapter calls with, and the account it acts for.
 #[derive(Clone)]
 pub struct Auth {

@@ -108,6 +108,10 @@ impl TikTok {
         if let Some(body) = body {
             request = request.body(body.to_string());
         }
+        let _permit = match super::request_permit("TikTok").await {
+            Ok(permit) => permit,
+            Err(busy) => return Reply::Refused(busy),
+        };
         let response = match request.send().await {
             Ok(response) => response,
             Err(error) => return Reply::lost(&error, "TikTok"),

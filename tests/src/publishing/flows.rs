@@ -427,3 +427,46 @@ async fn a_tiktok_draft_goes_to_the_creators_inbox() {
         "PULL_FROM_URL"
     );
 }
+
+/// `PLATFORM_MAX_CONCURRENCY` holds per platform and channel: with 1 permit, four entries
+/// published at once to one TikTok channel reach TikTok one request at a time (each
+/// answered after a while), a job that finds the permit taken goes back to the ledger
+/// without spending an attempt, and each is posted once.
+#[tokio::test]
+async fn a_channel_never_has_more_requests_in_flight_than_its_permits() {
+    let s = super::setup_plus(true, [("PLATFORM_MAX_CONCURRENCY", "1".to_owned())]).await;
+    s.connect_tiktok().await;
+    for caption in ["One", "Two", "Three", "Four"] {
+        s.entry(Entry::on("tiktok", caption)).await;
+    }
+    s.fake
+        .with(|f| f.answer_after = Some(std::time::Duration::from_millis(100)));
+    let (status, answer) = s.publish(json!({ "all": true, "dryRun": false })).await;
+    assert_eq!(status, 200, "{answer}");
+    let ids: Vec<String> = answer["data"]["intents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(ids.len(), 4);
+    for id in &ids {
+        s.settled(id, "published").await;
+    }
+    assert_eq!(s.fake.posts().len(), 4, "each posted once");
+    assert_eq!(
+        s.fake.with(|f| f.most_in_flight),
+        1,
+        "one request at a time"
+    );
+    let attempts: Vec<i32> =
+        sqlx::query_scalar("select attempts from jobs where kind = 'publish' order by id")
+            .fetch_all(&s.app.db)
+            .await
+            .unwrap();
+    assert_eq!(
+        attempts,
+        [1, 1, 1, 1],
+        "no attempt spent waiting for a permit"
+    );
+}

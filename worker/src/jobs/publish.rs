@@ -17,13 +17,15 @@ use almanac_shared::store::{
     jobs::Claim,
     publish::{self as store, IntentRun},
 };
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+use rand::Rng;
 
 use almanac_shared::{
     flags::Flag,
     publish::{
-        Adapter, Auth, Failure, FailureKind, IntentStatus, Mode, Options, Platform, Post,
-        PublishJob, Remote, Sent,
+        Adapter, Auth, Failure, FailureKind, IntentStatus, Mode, Options, PLATFORM_BUSY, Platform,
+        Post, PublishJob, REQUEST_PERMITS, Remote, RequestPermits, Sent,
         channels::{self, Unusable, UsableError},
     },
 };
@@ -113,7 +115,18 @@ impl<'a> Publisher<'a> {
     async fn run(self) -> JobResult {
         let outcome = match self.input.previous {
             IntentStatus::Scheduled | IntentStatus::Publishing | IntentStatus::Unknown => {
-                self.publish().await
+                // Its requests to the platform take the channel's permits.
+                let channel = self.input.account.map(|id| id.to_string());
+                let asked = RequestPermits {
+                    permits: self.ctx.platform_permits.clone(),
+                    scope: format!(
+                        "{}:{}",
+                        self.input.channel,
+                        channel.as_deref().unwrap_or("-")
+                    ),
+                    max: self.ctx.settings.publish.max_concurrency,
+                };
+                REQUEST_PERMITS.scope(asked, self.publish()).await
             }
             // Cancelled (or settled) before this job ran: nothing to send.
             other => Err(Stop::Settled(other)),
@@ -337,6 +350,13 @@ impl<'a> Publisher<'a> {
     /// else failed (an auth refusal also marks the channel).
     async fn refused(&self, platform: Platform, failure: &Failure) -> Result<IntentStatus, Stop> {
         match failure.kind {
+            // Nothing was sent: the job waits a moment in the ledger, no attempt spent.
+            FailureKind::Retryable if failure.code == PLATFORM_BUSY => {
+                let mut error = JobError::transient(&failure.code, failure.message.clone());
+                error.release_after =
+                    Some(Duration::from_millis(rand::rng().random_range(200..=1_000)));
+                Err(Stop::Later(error))
+            }
             FailureKind::Retryable => {
                 let detail = failure.to_json();
                 self.intent()

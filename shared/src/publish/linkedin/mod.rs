@@ -107,6 +107,10 @@ impl LinkedIn {
             .bearer_auth(token)
             .header("LinkedIn-Version", &self.version)
             .header("X-Restli-Protocol-Version", "2.0.0");
+        let _permit = match super::request_permit("LinkedIn").await {
+            Ok(permit) => permit,
+            Err(busy) => return Reply::Refused(busy),
+        };
         let response = match request.send().await {
             Ok(response) => response,
             Err(error) => return Reply::lost(&error, "LinkedIn"),
@@ -204,6 +208,7 @@ impl LinkedIn {
             .bearer_auth(&auth.access_token)
             .header("content-type", "application/octet-stream")
             .body(bytes);
+        let _permit = super::request_permit("LinkedIn").await?;
         match put.send().await {
             Ok(response) if response.status().is_success() => Ok(image.to_owned()),
             Ok(response) if response.status().is_server_error() => Err(unavailable(

@@ -8,7 +8,6 @@
 
 use std::{collections::HashMap, time::Duration};
 
-use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx::{PgExecutor, PgPool, Postgres, QueryBuilder};
 use uuid::Uuid;
@@ -130,15 +129,18 @@ pub async fn claim(
         .collect())
 }
 
-/// When a pending job is due, if it is not yet: a delivery that came early goes back for
-/// then.
-pub async fn due_later(pool: &PgPool, id: Uuid) -> sqlx::Result<Option<DateTime<Utc>>> {
-    sqlx::query_scalar(
-        "select run_after from jobs where id = $1 and status = 'pending' and run_after > now()",
+/// Where a pending job's `run_after` stands by the database's clock (the claim's): how
+/// long until it is due (zero when it is), or `None` when the job is not pending. A
+/// delivery that found nothing to claim goes back for then, or claims again if it is due.
+pub async fn pending_due(pool: &PgPool, id: Uuid) -> sqlx::Result<Option<Duration>> {
+    let secs: Option<f64> = sqlx::query_scalar(
+        "select greatest(extract(epoch from run_after - now()), 0)::float8 from jobs
+         where id = $1 and status = 'pending'",
     )
     .bind(id)
     .fetch_optional(pool)
-    .await
+    .await?;
+    Ok(secs.map(Duration::from_secs_f64))
 }
 
 /// What a heartbeat found.

@@ -27,12 +27,16 @@
 //! BENCH_ONLY=organic (only the organic week, after the ceilings), BENCH_ONLY=streamed (only
 //! the streamed AI answers against the fake provider at 200 tokens/s, after the ceilings),
 //! BENCH_ONLY=flags (only the runtime flags' propagation, after the ceilings), BENCH_ONLY=webhooks
-//! (only a burst of 1,000 webhook events, commit to delivery, after the ceilings) or BENCH_ONLY=jobs
-//! (only submit, pickup and end to end, after the ceilings).
+//! (only a burst of 1,000 webhook events, commit to delivery, after the ceilings),
+//! BENCH_ONLY=fairness (one user's backlog of BENCH_FAIRNESS_JOBS, default 10,000, against
+//! another user's jobs one at a time, and webhook deliveries past another user's hanging
+//! endpoints, after the ceilings) or BENCH_ONLY=jobs (only submit, pickup and end to end,
+//! after the ceilings).
 
 mod calendar;
 mod cpu;
 mod deadline;
+mod fairness;
 mod flags;
 mod idle;
 mod jobs;
@@ -320,6 +324,9 @@ async fn phases(
     }
     if std::env::var("BENCH_ONLY").as_deref() == Ok("webhooks") {
         return webhooks::run(&settings, &pool).await;
+    }
+    if std::env::var("BENCH_ONLY").as_deref() == Ok("fairness") {
+        return fairness::run(db_url, prefix, &pool, clients).await;
     }
     if std::env::var("BENCH_ONLY").as_deref() == Ok("organic") {
         let api = almanac_api::Application::build(settings.clone()).await?;

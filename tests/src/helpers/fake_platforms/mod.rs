@@ -73,6 +73,12 @@ pub struct State {
     pub drop_after_publish: bool,
     /// Apply the next publishing call, then never answer (the worker dies meanwhile).
     pub hang_after_publish: bool,
+    /// Every API call (not the browser's authorize step) is answered this long after it
+    /// arrives, and counted while it waits.
+    pub answer_after: Option<std::time::Duration>,
+    /// API calls waiting for their answer now, and the most at once.
+    pub in_flight: usize,
+    pub most_in_flight: usize,
     /// Instagram's container status and recent media never show the post.
     pub cannot_confirm: bool,
     /// TikTok init calls answered 429 `rate_limit_exceeded` before one is taken.
@@ -113,6 +119,9 @@ impl FakePlatforms {
             tiktok_outcome: TikTokOutcome::Complete,
             drop_after_publish: false,
             hang_after_publish: false,
+            answer_after: None,
+            in_flight: 0,
+            most_in_flight: 0,
             cannot_confirm: false,
             rate_limited: 0,
             quota_usage: 0,
@@ -262,8 +271,18 @@ async fn serve(mut stream: TcpStream, state: Arc<Mutex<State>>) {
         let _ = stream.shutdown().await;
         return;
     }
+    let answer_after = {
+        let mut state = state.lock().unwrap();
+        state.in_flight += 1;
+        state.most_in_flight = state.most_in_flight.max(state.in_flight);
+        state.answer_after
+    };
+    if let Some(after) = answer_after {
+        tokio::time::sleep(after).await;
+    }
     let (answer, headers) = {
         let mut state = state.lock().unwrap();
+        state.in_flight -= 1;
         state.calls.push(call.clone());
         let answer = route(&mut state, &call);
         (answer, std::mem::take(&mut state.reply_headers))
