@@ -46,22 +46,21 @@ create table job_keys (
     primary key (kind, key)
 );
 
--- Claims up to `p_most` ready jobs of `p_kind` for `p_worker`, and runs the kind's first
--- step (`p_start`, the worker's `Job::START`: a statement over the CTE `claimed (id,
--- user_id, payload)` returning at most one row per job, its id as `claimed_job`) on them.
+-- Claims up to `p_most` ready jobs of `p_kind` for `p_worker` (with `p_batch`, the claim
+-- statement's token): each goes `running`, attempts + 1; returns their ids, in the order
+-- chosen, with how long each was ready. The kind's first step runs on them in the next
+-- statement, which sees every job's domain rows (its snapshot is after this commit).
 --
 -- Claims of one kind take turns (a transaction-scoped advisory lock): each sees the
 -- running counts every earlier claim committed, so the caps hold across the fleet
 -- without a counter that a lost worker could leave wrong (the count is of the ledger's
 -- running rows, a handful per key). The lock is taken before any statement here reads,
--- and each statement of a volatile function reads with a snapshot of its own: the first
--- step sees every job's domain rows, however long the claim waited for its turn.
+-- and each statement of a volatile function reads with a snapshot of its own.
 --
 -- Which jobs: the highest lane that has a ready job (pending, `run_after` due; a job
 -- ready for `p_aging_secs` counts one lane higher, one lane per period), then round robin
 -- over the keys, the key whose last claim is oldest first, skipping keys at their cap
 -- (`p_key_cap`, or the key's own `max_running`) and, with `p_user_cap`, users at theirs.
--- The jobs come back in that order.
 create function claim_jobs(
     p_kind       text,
     p_worker     text,
@@ -69,32 +68,18 @@ create function claim_jobs(
     p_most       integer,
     p_key_cap    integer,
     p_user_cap   integer,
-    p_aging_secs double precision,
-    p_start      text
-) returns table (
-    id               uuid,
-    user_id          uuid,
-    attempts         integer,
-    max_attempts     integer,
-    payload          jsonb,
-    trace_context    jsonb,
-    cancel_requested boolean,
-    events_token     uuid,
-    lane             text,
-    waited           double precision,
-    started          jsonb
-)
+    p_aging_secs double precision
+) returns table (id uuid, waited double precision)
     language plpgsql
     security invoker
 as $$
 #variable_conflict use_column
 declare
-    v_now   timestamptz;
-    v_ids   uuid[];
-    v_waits double precision[];
+    v_now timestamptz;
 begin
     perform pg_advisory_xact_lock(hashtextextended('almanac.claim.' || p_kind, 0));
     v_now := clock_timestamp();
+    return query
     with recursive keys (k) as (
         (select j.fairness_key from jobs j
          where j.kind = p_kind and j.status = 'pending'
@@ -104,14 +89,21 @@ begin
                 where j.kind = p_kind and j.status = 'pending' and j.fairness_key > keys.k
                 order by j.fairness_key limit 1)
         from keys where keys.k is not null),
-    running as (
+    -- The kind's running jobs (a few per worker slot), counted once per key and per user.
+    running as materialized (
         select j.fairness_key, j.user_id from jobs j
         where j.kind = p_kind and j.status = 'running'),
-    open_keys as (
+    per_key as materialized (
+        select r.fairness_key as k, count(*) as n from running r group by 1),
+    per_user as materialized (
+        select r.user_id as u, count(*) as n from running r group by 1),
+    open_keys as materialized (
         select keys.k, coalesce(jk.last_claim_at, '-infinity') as last_claim,
-               least(coalesce(jk.max_running, p_key_cap), p_key_cap)
-                   - (select count(*) from running r where r.fairness_key = keys.k) as room
-        from keys left join job_keys jk on jk.kind = p_kind and jk.key = keys.k
+               least(coalesce(jk.max_running, p_key_cap), p_key_cap) - coalesce(pk.n, 0)
+                   as room
+        from keys
+        left join job_keys jk on jk.kind = p_kind and jk.key = keys.k
+        left join per_key pk on pk.k = keys.k
         where keys.k is not null),
     candidates as (
         select o.k, o.last_claim, o.room, c.id, c.user_id, c.lane_now,
@@ -151,7 +143,7 @@ begin
         from in_turn t
         where p_user_cap is null
            or t.nth_of_user <= p_user_cap
-                               - (select count(*) from running r where r.user_id = t.user_id)
+                               - coalesce((select pu.n from per_user pu where pu.u = t.user_id), 0)
         order by turn
         limit p_most),
     claimed as (
@@ -167,28 +159,12 @@ begin
         insert into job_keys as jk (kind, key, last_claim_at)
         select distinct p_kind, c.fairness_key, v_now from claimed c
         on conflict (kind, key) do update set last_claim_at = excluded.last_claim_at)
-    select array_agg(c.id order by p.turn), array_agg(c.waited order by p.turn)
-    into v_ids, v_waits
-    from claimed c join picked p on p.id = c.id;
-    if v_ids is null then
-        return;
-    end if;
-    return query execute format(
-        'with claimed as (select j.id, j.user_id, j.payload from jobs j where j.id = any($1)),
-              started as (%s)
-         select j.id, j.user_id, j.attempts, j.max_attempts, j.payload, j.trace_context,
-                j.cancel_requested, j.events_token, j.lane, w.waited,
-                (select to_jsonb(s) - ''claimed_job'' from started s
-                 where s.claimed_job = j.id limit 1)
-         from unnest($1, $2) with ordinality as w (id, waited, turn)
-         join jobs j on j.id = w.id
-         order by w.turn', p_start)
-        using v_ids, v_waits;
+    select c.id, c.waited from claimed c join picked p on p.id = c.id order by p.turn;
 end
 $$;
--- It runs the statement it is given: the worker's (owner) role only.
+-- The workers' (owner) role only.
 revoke execute on function claim_jobs(text, text, uuid, integer, integer, integer,
-                                      double precision, text) from public;
+                                      double precision) from public;
 
 -- create_generation of migration 35, writing the job's lane.
 drop function create_generation(uuid, uuid, jsonb, integer, jsonb, uuid, text, text, text,

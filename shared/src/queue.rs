@@ -138,7 +138,12 @@ impl JobQueue {
         delay: Option<Duration>,
     ) -> anyhow::Result<()> {
         let mut storage = self.storages[&kind].clone();
-        let mut task = TaskBuilder::new(JobMessage { job_id, kind }).max_attempts(1);
+        let message = JobMessage {
+            job_id,
+            kind,
+            delayed: delay.is_some(),
+        };
+        let mut task = TaskBuilder::new(message).max_attempts(1);
         if let Some(delay) = delay {
             task = task.run_after(delay);
         }

@@ -3,10 +3,11 @@
 //! A delivery from Redis is a wake-up: the worker slot it takes asks for a job of its kind,
 //! and the ledger chooses which (`store::jobs::claim`: by lane, then round robin over the
 //! fairness keys, under their caps). One task per queue takes every ask waiting and claims
-//! for them in one statement: one transaction, one WAL flush and one plan for as many
-//! slots as asked while the statements before ran. At most [`IN_FLIGHT`] statements run at
-//! once, and an ask that finds one free goes out at once: an idle job waits for nothing,
-//! and a queue under load claims in batches as large as its free slots.
+//! for them at once (the choice, then the kind's first step: two statements for as many
+//! slots as asked while the claim before ran). One statement runs at a time (claims of a
+//! kind take turns in Postgres anyway, so a second would only wait there holding a
+//! connection), and an ask that finds none running goes out at once: an idle job waits for
+//! nothing, and a queue under load claims in batches as large as its free slots.
 
 use std::sync::Arc;
 
@@ -19,8 +20,9 @@ use sqlx::PgPool;
 use tokio::sync::{Semaphore, mpsc, oneshot};
 use uuid::Uuid;
 
-/// Claim statements of one queue running at once.
-pub(crate) const IN_FLIGHT: usize = 2;
+/// Claim statements of one queue running at once: claims of a kind take turns fleet-wide
+/// (`claim_jobs`), so more would wait for each other; asks gather into the next batch.
+pub(crate) const IN_FLIGHT: usize = 1;
 
 /// What an ask comes to: a job to run, none (nothing of the kind is ready within its
 /// turns), or the statement's error (shared by every ask of its batch).

@@ -51,12 +51,12 @@ pub(crate) async fn run(
         tracing::warn!(job_id = %message.job_id, kind = %message.kind, queue = %claimer.kind(), "delivery of a kind this queue does not run");
         return;
     }
-    // The delivered job is looked at once, when this wake-up found nothing to run.
+    // A delivery pushed for later has its job looked at once, when it found nothing to run.
     let mut looked = false;
     loop {
         match claimer.next().await {
             Ok(Some(claim)) => run_claimed(ctx, registry, claim).await,
-            Ok(None) if !looked => {
+            Ok(None) if message.delayed && !looked => {
                 looked = true;
                 // Nothing ready: the delivered job may be a retry that came early (it goes
                 // back for when it is due), or one that became due since the claim (the

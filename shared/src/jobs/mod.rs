@@ -226,6 +226,11 @@ impl RequestedLane {
 pub struct JobMessage {
     pub job_id: Uuid,
     pub kind: JobKind,
+    /// Pushed for later (a retry, a release): it may come before its job is due, so a
+    /// delivery that claims nothing looks at its job (`false` for the rest, which need no
+    /// look: their jobs were due when pushed).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub delayed: bool,
 }
 
 /// A job's payload: what the ledger row keeps of the job's input (the domain rows hold

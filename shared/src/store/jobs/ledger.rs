@@ -66,28 +66,28 @@ struct ClaimRow {
     cancel_requested: bool,
     events_token: Option<Uuid>,
     lane: Lane,
-    waited: f64,
     started: Option<sqlx::types::Json<Value>>,
 }
 
 /// The column a kind's start statement returns the claimed job's id in (see [`claim`]).
 pub const CLAIMED_JOB: &str = "claimed_job";
 
-/// Takes up to `most` ready jobs of `kind` for `worker`, in one statement (Postgres's
-/// `claim_jobs`, migration `fair_claims`): each goes `running`, attempts + 1, with the
-/// worker's name, a heartbeat and `batch` (for [`release_unstarted`]).
+/// Takes up to `most` ready jobs of `kind` for `worker`: each goes `running`, attempts + 1,
+/// with the worker's name, a heartbeat and `batch` (for [`release_unstarted`]), then the
+/// kind's first step runs on them. The claims come back in the order chosen.
 ///
-/// Which jobs is the ledger's choice, whatever the queue delivered: the highest lane that
-/// has a ready job, then round robin over the fairness keys (the key whose last claim is
-/// oldest first), skipping keys and users at their cap in `turns`. Claims of one kind take
-/// turns, so the caps hold across any number of workers.
+/// Which jobs is the ledger's choice, whatever the queue delivered (Postgres's
+/// `claim_jobs`, migration `fair_claims`): the highest lane that has a ready job, then
+/// round robin over the fairness keys (the key whose last claim is oldest first), skipping
+/// keys and users at their cap in `turns`. Claims of one kind take turns, so the caps hold
+/// across any number of workers; the turn ends with the claim's commit.
 ///
-/// `start` is the kind's own first step (`Job::START` in the worker), run in the same
-/// statement so it costs no extra round trip. The contract: one data-modifying statement
-/// over the CTE `claimed` (columns `id`, `user_id`, `payload`, one row per claimed job),
-/// with no parameters of its own, returning at most one row per claimed job with that
-/// job's id as [`CLAIMED_JOB`] (`claimed.id as claimed_job`); the row comes back as
-/// [`Claim::started`].
+/// `start` is the kind's own first step (`Job::START` in the worker), run in the next
+/// statement, whose snapshot sees the domain rows of every job claimed: one data-modifying
+/// statement over the CTE `claimed` (columns `id`, `user_id`, `payload`, one row per
+/// claimed job), with no parameters of its own, returning at most one row per claimed job
+/// with that job's id as [`CLAIMED_JOB`] (`claimed.id as claimed_job`); the row comes back
+/// as [`Claim::started`]. Should that statement fail, the claims are given back.
 pub async fn claim(
     pool: &PgPool,
     kind: JobKind,
@@ -97,8 +97,8 @@ pub async fn claim(
     start: &'static str,
     turns: Turns,
 ) -> sqlx::Result<Vec<Claim>> {
-    let rows: Vec<ClaimRow> =
-        sqlx::query_as("select * from claim_jobs($1, $2, $3, $4, $5, $6, $7, $8)")
+    let chosen: Vec<(Uuid, f64)> =
+        sqlx::query_as("select id, waited from claim_jobs($1, $2, $3, $4, $5, $6, $7)")
             .bind(kind)
             .bind(worker)
             .bind(batch)
@@ -106,25 +106,59 @@ pub async fn claim(
             .bind(turns.per_key.min(i32::MAX as u32) as i32)
             .bind(turns.per_user.map(|cap| cap.min(i32::MAX as u32) as i32))
             .bind(turns.aging.as_secs_f64().max(0.001))
-            .bind(start)
             .fetch_all(pool)
             .await?;
-    Ok(rows
+    if chosen.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<Uuid> = chosen.iter().map(|(id, _)| *id).collect();
+    let mut query = QueryBuilder::<Postgres>::new(
+        "with claimed as (select j.id, j.user_id, j.payload from jobs j
+                          where j.id = any((select ",
+    );
+    query
+        .push_bind(&ids)
+        .push("::uuid[])::uuid[])), started as (")
+        .push(start)
+        .push(
+            ")
+         select c.id, j.user_id, j.attempts, j.max_attempts, j.payload, j.trace_context,
+                j.cancel_requested, j.events_token, j.lane,
+                (select to_jsonb(s) - '",
+        )
+        .push(CLAIMED_JOB)
+        .push("' from started s where s.")
+        .push(CLAIMED_JOB)
+        .push(" = c.id limit 1) as started from claimed c join jobs j on j.id = c.id");
+    let rows: Vec<ClaimRow> = match query.build_query_as().fetch_all(pool).await {
+        Ok(rows) => rows,
+        Err(error) => {
+            // Claimed, not started: given back (tried once; the reconciler recovers them
+            // otherwise).
+            let _ = release_unstarted(pool, batch, worker).await;
+            return Err(error);
+        }
+    };
+    let mut rows: HashMap<Uuid, ClaimRow> = rows.into_iter().map(|row| (row.id, row)).collect();
+    Ok(chosen
         .into_iter()
-        .map(|row| Claim {
-            id: row.id,
-            user_id: row.user_id,
-            kind,
-            attempt: row.attempts,
-            max_attempts: row.max_attempts,
-            worker: worker.to_owned(),
-            payload: row.payload.0,
-            trace_context: row.trace_context.0,
-            started: row.started.map(|j| j.0),
-            cancel_requested: row.cancel_requested,
-            events_token: row.events_token,
-            lane: row.lane,
-            waited: Duration::from_secs_f64(row.waited.max(0.0)),
+        .filter_map(|(id, waited)| {
+            let row = rows.remove(&id)?;
+            Some(Claim {
+                id,
+                user_id: row.user_id,
+                kind,
+                attempt: row.attempts,
+                max_attempts: row.max_attempts,
+                worker: worker.to_owned(),
+                payload: row.payload.0,
+                trace_context: row.trace_context.0,
+                started: row.started.map(|j| j.0),
+                cancel_requested: row.cancel_requested,
+                events_token: row.events_token,
+                lane: row.lane,
+                waited: Duration::from_secs_f64(waited.max(0.0)),
+            })
         })
         .collect())
 }
