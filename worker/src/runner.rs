@@ -1,5 +1,6 @@
-//! Runs one job id taken from the queue: claim, heartbeat, dispatch to its kind, and the
-//! ledger outcome (success, retry with backoff, release, or failure) with its final event.
+//! Runs what a delivery from the queue wakes: the jobs of its kind the ledger gives the
+//! slot, one after another (claim, heartbeat, dispatch to its kind, and the ledger outcome:
+//! success, retry with backoff, release, or failure, with its final event).
 //!
 //! The ledger decides what an attempt came to. Whenever a fenced write finds the job no
 //! longer this attempt's (its handler committed the end just before being interrupted, a
