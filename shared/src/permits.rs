@@ -14,7 +14,10 @@ use std::{sync::LazyLock, time::Duration};
 
 use rand::Rng;
 
-use crate::{config::Settings, redis_conn::RedisConn};
+use crate::{
+    config::Settings,
+    redis_conn::{QuickEvents, RedisConn},
+};
 
 const TAKE: &str = r"
 local t = redis.call('TIME')
@@ -34,9 +37,8 @@ return renewed";
 
 /// The permits of one family (`ai`, `platform`).
 pub struct Permits {
-    redis: crate::config::EventsRedis,
+    redis: QuickEvents,
     prefix: String,
-    conn: tokio::sync::OnceCell<RedisConn>,
     /// A lease lives this long after its last renewal (`JOB_STALE_MS`).
     ttl: Duration,
     /// How often a holder renews (`JOB_HEARTBEAT_MS`).
@@ -89,26 +91,17 @@ impl Drop for Permit {
 impl Permits {
     pub fn new(settings: &Settings, family: &str) -> Self {
         Self {
-            redis: settings.events.redis.clone(),
+            redis: QuickEvents::new(settings.events.redis.clone()),
             prefix: settings.redis_key(&["permits", family]),
-            conn: tokio::sync::OnceCell::new(),
             ttl: settings.jobs.stale_after,
             renew_every: settings.jobs.heartbeat,
         }
     }
 
-    async fn conn(&self) -> Option<RedisConn> {
-        self.conn
-            .get_or_try_init(|| RedisConn::quick(&self.redis, Duration::from_millis(500)))
-            .await
-            .ok()
-            .cloned()
-    }
-
     /// Takes one of `scope`'s `max` permits, or says when to ask again.
     pub async fn take(&self, scope: &str, max: u32) -> Result<Permit, Busy> {
         static SCRIPT: LazyLock<redis::Script> = LazyLock::new(|| redis::Script::new(TAKE));
-        let Some(mut conn) = self.conn().await else {
+        let Some(mut conn) = self.redis.get().await else {
             return Ok(Permit { held: None });
         };
         // One key per scope, hashed whole: a cluster keeps it on one shard.
@@ -140,7 +133,7 @@ impl Permits {
                 })
             }
             Ok(_) => Err(Busy {
-                retry_after: Duration::from_millis(rand::rng().random_range(200..=1_000)),
+                retry_after: retry_pause(),
             }),
             Err(error) => {
                 tracing::debug!(error = %error, "the permits' Redis did not answer; this process decides alone");
@@ -148,9 +141,7 @@ impl Permits {
             }
         }
     }
-}
 
-impl Permits {
     /// [`Permits::take`], asking again every few tens of milliseconds for up to `patience`
     /// (a request between others of its job, which would lose its job's earlier steps if
     /// the job went back to the ledger at once).
@@ -171,6 +162,12 @@ impl Permits {
             }
         }
     }
+}
+
+/// How long a job that found no permit free waits in the ledger: a short moment, jittered
+/// so that the jobs sent back together do not all ask again at once.
+pub fn retry_pause() -> Duration {
+    Duration::from_millis(rand::rng().random_range(200..=1_000))
 }
 
 /// Keeps a lease alive while its permit lives (aborted when it is dropped).

@@ -252,3 +252,30 @@ impl ConnectionLike for RedisConn {
         }
     }
 }
+
+/// A connection to the events' Redis made on first use ([`RedisConn::quick`], half a
+/// second's patience), for a caller that decides alone when Redis does not answer (the AI
+/// breaker, the permits). A connection that could not be made is tried again at the next
+/// use.
+pub struct QuickEvents {
+    redis: EventsRedis,
+    conn: tokio::sync::OnceCell<RedisConn>,
+}
+
+impl QuickEvents {
+    pub fn new(redis: EventsRedis) -> Self {
+        Self {
+            redis,
+            conn: tokio::sync::OnceCell::new(),
+        }
+    }
+
+    /// The connection, or none when Redis did not answer in time.
+    pub async fn get(&self) -> Option<RedisConn> {
+        self.conn
+            .get_or_try_init(|| RedisConn::quick(&self.redis, Duration::from_millis(500)))
+            .await
+            .ok()
+            .cloned()
+    }
+}

@@ -15,7 +15,10 @@ use std::{
     time::{Duration, Instant},
 };
 
-use crate::{config::Settings, redis_conn::RedisConn};
+use crate::{
+    config::Settings,
+    redis_conn::{QuickEvents, RedisConn},
+};
 
 /// What the breaker lets a call do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,8 +93,7 @@ struct Local {
 pub struct Breaker {
     settings: BreakerSettings,
     /// The events' Redis (`EVENTS_REDIS_URL`) and the breakers' key prefix there.
-    redis: Option<(crate::config::EventsRedis, String)>,
-    conn: tokio::sync::OnceCell<RedisConn>,
+    redis: Option<(QuickEvents, String)>,
     local: Mutex<HashMap<String, Local>>,
     /// The models whose names may be labels (the configured ones); others are `other`.
     known: Vec<String>,
@@ -100,7 +102,7 @@ pub struct Breaker {
 impl Breaker {
     pub fn new(settings: &Settings) -> Self {
         let redis = Some((
-            settings.events.redis.clone(),
+            QuickEvents::new(settings.events.redis.clone()),
             settings.redis_key(&["ai", "breaker"]),
         ));
         let mut known = vec![settings.ai.model.clone()];
@@ -108,7 +110,6 @@ impl Breaker {
         Self {
             settings: settings.ai.breaker,
             redis,
-            conn: tokio::sync::OnceCell::new(),
             local: Mutex::new(HashMap::new()),
             known,
         }
@@ -124,12 +125,7 @@ impl Breaker {
 
     async fn conn(&self) -> Option<(RedisConn, &str)> {
         let (redis, prefix) = self.redis.as_ref()?;
-        let conn = self
-            .conn
-            .get_or_try_init(|| RedisConn::quick(redis, Duration::from_millis(500)))
-            .await
-            .ok()?;
-        Some((conn.clone(), prefix.as_str()))
+        Some((redis.get().await?, prefix.as_str()))
     }
 
     /// The keys of one provider and model's breaker: its state and its probe's lease,
@@ -303,7 +299,6 @@ mod tests {
                 cooldown: Duration::from_millis(cooldown_ms),
             },
             redis: None,
-            conn: tokio::sync::OnceCell::new(),
             local: Mutex::new(HashMap::new()),
             known: vec!["m".into()],
         }

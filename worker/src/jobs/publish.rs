@@ -17,9 +17,7 @@ use almanac_shared::store::{
     jobs::Claim,
     publish::{self as store, IntentRun},
 };
-use std::time::{Duration, Instant};
-
-use rand::Rng;
+use std::time::Instant;
 
 use almanac_shared::{
     flags::Flag,
@@ -353,8 +351,7 @@ impl<'a> Publisher<'a> {
             // Nothing was sent: the job waits a moment in the ledger, no attempt spent.
             FailureKind::Retryable if failure.code == PLATFORM_BUSY => {
                 let mut error = JobError::transient(&failure.code, failure.message.clone());
-                error.release_after =
-                    Some(Duration::from_millis(rand::rng().random_range(200..=1_000)));
+                error.release_after = Some(almanac_shared::permits::retry_pause());
                 Err(Stop::Later(error))
             }
             FailureKind::Retryable => {

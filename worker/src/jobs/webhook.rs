@@ -106,10 +106,13 @@ fn record_of(
     }
 }
 
+/// The code of an attempt that got no answer in time.
+const TIMEOUT: &str = "WEBHOOK_TIMEOUT";
+
 fn send_error_code(error: &SendError) -> &'static str {
     match error {
         SendError::Refused(_) => "WEBHOOK_URL_REFUSED",
-        SendError::Timeout(_) => "WEBHOOK_TIMEOUT",
+        SendError::Timeout(_) => TIMEOUT,
         SendError::Failed(_) => "WEBHOOK_UNREACHABLE",
     }
 }
@@ -248,7 +251,7 @@ async fn record(
     // that hangs holds one of its owner's slots, not all of them.
     let own_cap = if verdict.status == "succeeded" {
         Some(None)
-    } else if attempt.error_code.as_deref() == Some(send_error_code(&SendError::Timeout(0))) {
+    } else if attempt.error_code.as_deref() == Some(TIMEOUT) {
         Some(Some(1))
     } else {
         None
