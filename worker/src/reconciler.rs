@@ -198,35 +198,25 @@ async fn pass(
     sweep_redis(ctx, registry).await?;
     sweep_idempotency_keys(ctx).await?;
     sweep_finished_jobs(ctx, sweep).await?;
-    let depths = ledger::pending_by_kind(&ctx.pool).await?;
-    for &kind in JobKind::ALL {
-        let depth = depths
-            .iter()
-            .find(|(k, _)| *k == kind)
-            .map_or(0, |(_, n)| *n);
-        metrics::gauge!("queue_depth", "kind" => kind.as_str()).set(depth as f64);
-    }
-    report_ready_and_running(ctx).await
+    report_unfinished(ctx).await
 }
 
-/// `jobs_ready{kind,lane}` (what can be claimed now) and `jobs_running{kind}`, zeros
-/// included, so that a drained lane reads 0 rather than its last count.
-async fn report_ready_and_running(ctx: &JobContext) -> anyhow::Result<()> {
-    let (ready, running) = ledger::ready_and_running(&ctx.pool).await?;
+/// `queue_depth{kind}` (every pending job: what autoscaling reads), `jobs_ready{kind,lane}`
+/// (what can be claimed now) and `jobs_running{kind}`, from one count; zeros included, so
+/// that a drained queue or lane reads 0 rather than its last count.
+async fn report_unfinished(ctx: &JobContext) -> anyhow::Result<()> {
+    let counts = ledger::unfinished(&ctx.pool).await?;
     for &kind in JobKind::ALL {
+        let of_kind = || counts.iter().filter(move |c| c.kind == kind);
+        let depth: i64 = of_kind().map(|c| c.pending).sum();
+        metrics::gauge!("queue_depth", "kind" => kind.as_str()).set(depth as f64);
+        let running: i64 = of_kind().map(|c| c.running).sum();
+        metrics::gauge!("jobs_running", "kind" => kind.as_str()).set(running as f64);
         for &lane in Lane::ALL {
-            let count = ready
-                .iter()
-                .find(|(k, l, _)| (*k, *l) == (kind, lane))
-                .map_or(0, |(_, _, n)| *n);
+            let ready: i64 = of_kind().filter(|c| c.lane == lane).map(|c| c.ready).sum();
             metrics::gauge!("jobs_ready", "kind" => kind.as_str(), "lane" => lane.as_str())
-                .set(count as f64);
+                .set(ready as f64);
         }
-        let count = running
-            .iter()
-            .find(|(k, _)| *k == kind)
-            .map_or(0, |(_, n)| *n);
-        metrics::gauge!("jobs_running", "kind" => kind.as_str()).set(count as f64);
     }
     Ok(())
 }

@@ -61,11 +61,31 @@ pub async fn request_cancel(
         .await
 }
 
-/// How many jobs of each kind wait (`pending`); kinds with none are left out.
-pub async fn pending_by_kind(pool: &PgPool) -> sqlx::Result<Vec<(JobKind, i64)>> {
-    sqlx::query_as("select kind, count(*) from jobs where status = 'pending' group by kind")
-        .fetch_all(pool)
-        .await
+/// The unfinished jobs of one kind and lane, for the metrics.
+#[derive(Debug, Clone, Copy, sqlx::FromRow)]
+pub struct Unfinished {
+    pub kind: JobKind,
+    pub lane: Lane,
+    /// `pending`, retries waiting on their backoff included.
+    pub pending: i64,
+    /// `pending` and due: what a claim can take now.
+    pub ready: i64,
+    pub running: i64,
+}
+
+/// The unfinished jobs by kind and lane, in one scan; kinds and lanes with none are left
+/// out.
+pub async fn unfinished(pool: &PgPool) -> sqlx::Result<Vec<Unfinished>> {
+    sqlx::query_as(
+        "select kind, lane,
+                count(*) filter (where status = 'pending') as pending,
+                count(*) filter (where status = 'pending' and run_after <= now()) as ready,
+                count(*) filter (where status = 'running') as running
+         from jobs where status in ('pending', 'running')
+         group by kind, lane",
+    )
+    .fetch_all(pool)
+    .await
 }
 
 /// Gives the fairness key `key` of `kind` a cap of its own, lower than its kind's (a
@@ -111,24 +131,6 @@ pub async fn unfinished_of(
     .bind(user)
     .fetch_all(conn)
     .await
-}
-
-/// What can be claimed now (`pending`, due) by kind and lane, and what runs by kind, for
-/// the metrics. Kinds and lanes with none are left out.
-pub async fn ready_and_running(
-    pool: &PgPool,
-) -> sqlx::Result<(Vec<(JobKind, Lane, i64)>, Vec<(JobKind, i64)>)> {
-    let ready = sqlx::query_as(
-        "select kind, lane, count(*) from jobs
-         where status = 'pending' and run_after <= now() group by kind, lane",
-    )
-    .fetch_all(pool)
-    .await?;
-    let running =
-        sqlx::query_as("select kind, count(*) from jobs where status = 'running' group by kind")
-            .fetch_all(pool)
-            .await?;
-    Ok((ready, running))
 }
 
 /// Which of `jobs` ended over a second ago (their final event had time to arrive).
