@@ -390,17 +390,19 @@ async fn one_claim_statement_takes_the_ready_jobs_and_nothing_else() {
         per_user: None,
         aging: Duration::from_secs(30),
     };
-    let claims = ledger::claim(
-        &app.db,
-        JobKind::Publish,
-        7,
-        "this worker",
-        Uuid::now_v7(),
-        start,
-        turns,
-    )
-    .await
-    .unwrap();
+    // One claim statement of up to 7 jobs, as a worker makes it.
+    let claim = || {
+        ledger::claim(
+            &app.db,
+            JobKind::Publish,
+            7,
+            "this worker",
+            Uuid::now_v7(),
+            start,
+            turns,
+        )
+    };
+    let claims = claim().await.unwrap();
     let mut claimed: Vec<(Uuid, i32, &str, Option<serde_json::Value>)> = claims
         .iter()
         .map(|c| (c.id, c.attempt, c.worker.as_str(), c.started.clone()))
@@ -432,17 +434,7 @@ async fn one_claim_statement_takes_the_ready_jobs_and_nothing_else() {
     .unwrap();
     assert_eq!(started.len(), 2);
     assert_eq!(started[0], started[1], "claimed in one statement");
-    let again = ledger::claim(
-        &app.db,
-        JobKind::Publish,
-        7,
-        "this worker",
-        Uuid::now_v7(),
-        start,
-        turns,
-    )
-    .await
-    .unwrap();
+    let again = claim().await.unwrap();
     assert!(again.is_empty(), "nothing else is ready: {again:?}");
 }
 

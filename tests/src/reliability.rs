@@ -297,14 +297,16 @@ async fn the_reconciler_recovers_fails_and_requeues_exactly_what_it_should() {
     let healthy = insert(busy, "running", 1, 0.0, None).await;
     let waits_its_turn = insert(busy, "pending", 0, 0.0, Some(60.0)).await;
 
-    let report = ledger::reconcile(
-        &app.db,
-        Duration::from_secs(10),
-        Duration::from_secs(30),
-        false,
-    )
-    .await
-    .unwrap();
+    // A pass: heartbeats stale after 10 s, pending jobs pushed again after 30 s.
+    let pass = || {
+        ledger::reconcile(
+            &app.db,
+            Duration::from_secs(10),
+            Duration::from_secs(30),
+            false,
+        )
+    };
+    let report = pass().await.unwrap();
     assert_eq!((report.recovered, report.failed), (1, 1));
     // The recovered job is due now and unenqueued, so the same pass hands it back too.
     let mut requeued: Vec<Uuid> = report.requeued.iter().map(|(id, _)| *id).collect();
@@ -343,14 +345,7 @@ async fn the_reconciler_recovers_fails_and_requeues_exactly_what_it_should() {
     assert_eq!(state(healthy).await.0, "running");
     assert_eq!(state(just_enqueued).await.0, "pending");
     // A second pass finds nothing new to do.
-    let again = ledger::reconcile(
-        &app.db,
-        Duration::from_secs(10),
-        Duration::from_secs(30),
-        false,
-    )
-    .await
-    .unwrap();
+    let again = pass().await.unwrap();
     assert_eq!(
         (again.recovered, again.failed, again.requeued.len()),
         (0, 0, 0)
@@ -362,14 +357,7 @@ async fn the_reconciler_recovers_fails_and_requeues_exactly_what_it_should() {
         .execute(&app.db)
         .await
         .unwrap();
-    let after = ledger::reconcile(
-        &app.db,
-        Duration::from_secs(10),
-        Duration::from_secs(30),
-        false,
-    )
-    .await
-    .unwrap();
+    let after = pass().await.unwrap();
     assert_eq!(after.requeued, [(waits_its_turn, JobKind::Generation)]);
 }
 
