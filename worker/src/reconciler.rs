@@ -205,7 +205,7 @@ async fn pass(
 /// (what can be claimed now) and `jobs_running{kind}`, from one count; zeros included, so
 /// that a drained queue or lane reads 0 rather than its last count.
 async fn report_unfinished(ctx: &JobContext) -> anyhow::Result<()> {
-    let counts = ledger::unfinished(&ctx.pool).await?;
+    let counts = ledger::unfinished(&ctx.pool, None).await?;
     for &kind in JobKind::ALL {
         let of_kind = || counts.iter().filter(move |c| c.kind == kind);
         let depth: i64 = of_kind().map(|c| c.pending).sum();

@@ -130,7 +130,7 @@ impl UsageApi {
         let mut tx = user_tx(&state.pool, user).await?;
         let rows = store::usage::report(&mut *tx, user, from, to).await?;
         let used = store::usage::today(&mut *tx, user).await?;
-        let unfinished = store::jobs::unfinished_of(&mut tx, user).await?;
+        let unfinished = store::jobs::unfinished(&mut *tx, Some(user)).await?;
         tx.commit().await?;
         let jobs = JobKind::ALL
             .iter()
@@ -138,8 +138,8 @@ impl UsageApi {
             .map(|(kind, lane)| {
                 let (queued, running) = unfinished
                     .iter()
-                    .find(|(k, l, _, _)| (*k, *l) == (kind, lane))
-                    .map_or((0, 0), |&(_, _, queued, running)| (queued, running));
+                    .find(|count| (count.kind, count.lane) == (kind, lane))
+                    .map_or((0, 0), |count| (count.pending, count.running));
                 UsageJobs {
                     kind,
                     lane,

@@ -61,7 +61,7 @@ pub async fn request_cancel(
         .await
 }
 
-/// The unfinished jobs of one kind and lane, for the metrics.
+/// The unfinished jobs of one kind and lane (the metrics, a user's usage).
 #[derive(Debug, Clone, Copy, sqlx::FromRow)]
 pub struct Unfinished {
     pub kind: JobKind,
@@ -73,19 +73,24 @@ pub struct Unfinished {
     pub running: i64,
 }
 
-/// The unfinished jobs by kind and lane, in one scan; kinds and lanes with none are left
-/// out.
-pub async fn unfinished(pool: &PgPool) -> sqlx::Result<Vec<Unfinished>> {
-    sqlx::query_as(
+/// The unfinished jobs by kind and lane, in one scan, of every user or of `user`; kinds
+/// and lanes with none are left out.
+pub async fn unfinished<'e>(
+    db: impl PgExecutor<'e>,
+    user: Option<Uuid>,
+) -> sqlx::Result<Vec<Unfinished>> {
+    let mut query = sqlx::QueryBuilder::new(
         "select kind, lane,
                 count(*) filter (where status = 'pending') as pending,
                 count(*) filter (where status = 'pending' and run_after <= now()) as ready,
                 count(*) filter (where status = 'running') as running
-         from jobs where status in ('pending', 'running')
-         group by kind, lane",
-    )
-    .fetch_all(pool)
-    .await
+         from jobs where status in ('pending', 'running')",
+    );
+    if let Some(user) = user {
+        query.push(" and user_id = ").push_bind(user);
+    }
+    query.push(" group by kind, lane");
+    query.build_query_as().fetch_all(db).await
 }
 
 /// Gives the fairness key `key` of `kind` a cap of its own, lower than its kind's (a
@@ -114,23 +119,6 @@ pub async fn cap_key<'e>(
     .execute(db)
     .await?;
     Ok(())
-}
-
-/// The caller's unfinished jobs by kind and lane: how many wait (`pending`, retries on
-/// their backoff included) and how many run. Kinds and lanes with none are left out.
-pub async fn unfinished_of(
-    conn: &mut sqlx::PgConnection,
-    user: Uuid,
-) -> sqlx::Result<Vec<(JobKind, Lane, i64, i64)>> {
-    sqlx::query_as(
-        "select kind, lane, count(*) filter (where status = 'pending'),
-                count(*) filter (where status = 'running')
-         from jobs where user_id = $1 and status in ('pending', 'running')
-         group by kind, lane",
-    )
-    .bind(user)
-    .fetch_all(conn)
-    .await
 }
 
 /// Which of `jobs` ended over a second ago (their final event had time to arrive).
