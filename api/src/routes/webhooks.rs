@@ -491,12 +491,13 @@ impl WebhooksApi {
                 "DELIVERY_IN_PROGRESS",
                 "this delivery is still being sent: wait for its attempts to end",
             ),
-            Some(_) => return Ok(redelivered(tx, id.0, delivery_id.0).await?),
+            Some(_) => return Ok(accepted(tx, id.0, delivery_id.0).await?),
         };
         // Nothing is sent: the request takes no slot.
         slot.refund(&state).await;
         Err(refused.into())
     }
+
     /// Send a `webhook.test` event to the endpoint now, whatever it subscribes to. Tests
     /// and redeliveries share a per-user limit (`WEBHOOK_TEST_RATE_LIMIT` per
     /// `WEBHOOK_TEST_RATE_WINDOW_SECS`; 429 `RATE_LIMITED` with `Retry-After` beyond it).
@@ -533,18 +534,13 @@ impl WebhooksApi {
             refuse_disabled(&webhook)?;
             return Err(not_found().into());
         };
-        let delivery = deliveries::get(&mut tx, id.0, staged)
-            .await?
-            .ok_or_else(not_found)?;
-        tx.commit().await?;
-        Ok(WebhookDeliveryAccepted::Accepted(
-            WebhookDeliveryEnvelope::of(delivery.into()),
-        ))
+        Ok(accepted(tx, id.0, staged).await?)
     }
 }
 
-/// The answer to a redelivery the ledger took: the delivery as it is now.
-async fn redelivered(
+/// The answer to a test or a redelivery the ledger took: the delivery as it is now, read
+/// in the transaction that staged it, which this commits.
+async fn accepted(
     mut tx: sqlx::Transaction<'static, sqlx::Postgres>,
     endpoint: Uuid,
     delivery: Uuid,
@@ -559,8 +555,8 @@ async fn redelivered(
 }
 
 /// A slot of the user's tests and redeliveries (`WEBHOOK_TEST_RATE_*`), or 429
-/// `RATE_LIMITED` with `Retry-After`: each sends a request to the user's endpoint at once,
-/// in the `interactive` lane.
+/// `RATE_LIMITED` with `Retry-After`: each sends a request to the user's endpoint soon
+/// (a test in the `interactive` lane, a redelivery in `bulk`).
 async fn take_test_slot(state: &AppState, user: Uuid) -> ApiResult<crate::rate_limit::Taken> {
     crate::rate_limit::take_rate(state, &state.settings.rate_limits.webhook_tests, user).await
 }
