@@ -177,19 +177,7 @@ async fn a_backlog(
         })
     });
     let started = Instant::now();
-    let submitted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let mut submitters = Vec::new();
-    for client in 0..clients {
-        let (submit, submitted) = (submit.clone(), submitted.clone());
-        submitters.push(tokio::spawn(async move {
-            while submitted.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < jobs {
-                assert!(submit(client, 0).await, "submit failed");
-            }
-        }));
-    }
-    for submitter in submitters {
-        submitter.await?;
-    }
+    crate::jobs::submit_all(clients, jobs, submit).await?;
     // Polled every 20 ms: `exists` stops at the first unfinished job (the partial index of
     // unfinished jobs answers), so measuring does not load the database it measures.
     loop {
@@ -316,11 +304,10 @@ async fn webhook_scenario(
     }
     let job = submit(http, base, &b).await?;
     let deadline = Instant::now() + Duration::from_secs(60);
-    let pool_less = http.clone();
     loop {
         let got = *arrived.lock().unwrap();
         if let Some(at) = got {
-            let response = pool_less
+            let response = http
                 .get(format!("{base}/v1/jobs/{job}"))
                 .bearer_auth(&b)
                 .send()

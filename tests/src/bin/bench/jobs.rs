@@ -57,6 +57,29 @@ pub(crate) fn submitter(
     }
 }
 
+/// Submits `jobs` jobs from `clients` loops of `submit`, each taking the next one until
+/// all are taken; returns once every one was accepted.
+pub(crate) async fn submit_all<F, Fut>(clients: usize, jobs: usize, submit: F) -> anyhow::Result<()>
+where
+    F: Fn(usize, usize) -> Fut + Clone + Send + Sync + 'static,
+    Fut: std::future::Future<Output = bool> + Send,
+{
+    let submitted = Arc::new(AtomicUsize::new(0));
+    let mut submitters = Vec::new();
+    for client in 0..clients {
+        let (submit, submitted) = (submit.clone(), submitted.clone());
+        submitters.push(tokio::spawn(async move {
+            while submitted.fetch_add(1, Ordering::Relaxed) < jobs {
+                assert!(submit(client, 0).await, "submit failed");
+            }
+        }));
+    }
+    for submitter in submitters {
+        submitter.await?;
+    }
+    Ok(())
+}
+
 /// Submits `jobs` jobs from `clients` loops of `submit` while a worker runs, and waits
 /// until none is unfinished: jobs per second, when the last was submitted, when the last
 /// ended, and how many failed. Polls count unfinished jobs (the partial index answers), so
@@ -87,20 +110,8 @@ where
         .fetch_one(pool)
         .await
     };
-    let submitted = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
-    let mut submitters = Vec::new();
-    for client in 0..clients {
-        let (submit, submitted) = (submit.clone(), submitted.clone());
-        submitters.push(tokio::spawn(async move {
-            while submitted.fetch_add(1, Ordering::Relaxed) < jobs {
-                assert!(submit(client, 0).await, "submit failed");
-            }
-        }));
-    }
-    for s in submitters {
-        s.await?;
-    }
+    submit_all(clients, jobs, submit).await?;
     let submit_done = started.elapsed();
     let target = jobs as i64;
     loop {
