@@ -77,10 +77,11 @@ pub const CLAIMED_JOB: &str = "claimed_job";
 /// kind's first step runs on them. The claims come back in the order chosen.
 ///
 /// Which jobs is the ledger's choice, whatever the queue delivered (Postgres's
-/// `claim_jobs`, migration `fair_claims`): the highest lane that has a ready job, then
-/// round robin over the fairness keys (the key whose last claim is oldest first), skipping
-/// keys and users at their cap in `turns`. Claims of one kind take turns, so the caps hold
-/// across any number of workers; the turn ends with the claim's commit.
+/// `claim_jobs`, migrations `fair_claims` and `cheaper_claims`): the highest lane that has
+/// a ready job, then round robin over the fairness keys (the key whose last claim is
+/// oldest first), skipping keys and users at their cap in `turns`. Claims of one kind take
+/// turns, so the caps hold across any number of workers; the turn ends with the claim's
+/// commit.
 ///
 /// `start` is the kind's own first step (`Job::START` in the worker), run in the next
 /// statement, whose snapshot sees the domain rows of every job claimed: one data-modifying
