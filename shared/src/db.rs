@@ -10,6 +10,7 @@ use sqlx::{
 };
 
 use crate::config::Settings;
+use crate::trips::{self, Store};
 
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
 
@@ -33,12 +34,22 @@ pub fn pool(settings: &Settings, acquire_timeout: Duration) -> anyhow::Result<Pg
         // sat idle a while is pinged first, so the first requests after a database restart
         // or a network blip get fresh connections instead of broken ones.
         .test_before_acquire(false)
+        // Each checkout is a statement (or a transaction) of whatever job path the task is
+        // on (`trips`): counted here, an idle connection's or a new one's.
         .before_acquire(|conn, meta| {
             Box::pin(async move {
+                trips::count(Store::Postgres);
                 if meta.idle_for >= IDLE_BEFORE_PING {
+                    trips::count(Store::Postgres);
                     sqlx::Connection::ping(conn).await?;
                 }
                 Ok(true)
+            })
+        })
+        .after_connect(|_, _| {
+            Box::pin(async move {
+                trips::count(Store::Postgres);
+                Ok(())
             })
         })
         .idle_timeout(Some(Duration::from_secs(300)))

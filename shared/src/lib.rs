@@ -20,6 +20,7 @@ pub mod redis_conn;
 pub mod shutdown;
 pub mod store;
 pub mod telemetry;
+pub mod trips;
 pub mod unsubscribe;
 pub mod usage;
 pub mod webhooks;

@@ -29,6 +29,7 @@ use crate::{
     events::{Emitter, Event},
     jobs::{Cancels, JobKind, JobMessage, cancel_channel},
     redis_conn::RedisConn,
+    trips,
 };
 
 /// A queue's pushing end: a push sent twice (after a reconnect) delivers the job twice,
@@ -83,6 +84,7 @@ impl PendingWakes {
             }
             for (kind, flag) in &self.flags {
                 if flag.swap(false, Ordering::AcqRel) {
+                    trips::count_as(*kind, trips::Step::Submit, trips::Store::Redis);
                     let published = redis::cmd("PUBLISH")
                         .arg(&channel)
                         .arg(kind.as_str())
@@ -388,5 +390,84 @@ impl Wakers {
         interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let ticks = IntervalStream::new(interval).map(|_| ());
         futures::stream::select(notified, ticks)
+    }
+}
+
+/// The connection a queue's consumer (apalis) fetches and acknowledges on: the manager
+/// itself (a fetch must not be sent twice), counting the fetches as the kind's claims and
+/// the acknowledgements as its ends (`trips`; apalis runs them on tasks of its own, outside
+/// any job's scope). Its registration and keep-alives are not a job's.
+#[derive(Clone)]
+pub struct ConsumerConn {
+    manager: redis::aio::ConnectionManager,
+    kind: JobKind,
+}
+
+impl ConsumerConn {
+    pub fn new(conn: &RedisConn, kind: JobKind) -> Self {
+        Self {
+            manager: conn.manager(),
+            kind,
+        }
+    }
+
+    /// The job's step a command of apalis-redis serves, told by its script's keys: a
+    /// fetch (`fetch_next.lua`: seven keys, the active list second) and the leases taken on
+    /// what it fetched (`acquire_leases.lua`: four, the workers set second and the active
+    /// list last) are the claim's; an acknowledgement (`handle_results.lua`: five, the done
+    /// set second) is the end's.
+    fn step(cmd: &redis::Cmd) -> Option<trips::Step> {
+        let args: Vec<&[u8]> = cmd
+            .args_iter()
+            .take(10)
+            .filter_map(|arg| match arg {
+                redis::Arg::Simple(bytes) => Some(bytes),
+                _ => None,
+            })
+            .collect();
+        let [name, _script, keys, first_keys @ ..] = args.as_slice() else {
+            return None;
+        };
+        if !name.eq_ignore_ascii_case(b"EVALSHA") && !name.eq_ignore_ascii_case(b"EVAL") {
+            return None;
+        }
+        let second = first_keys.get(1)?;
+        match *keys {
+            b"7" if second.ends_with(b":active") => Some(trips::Step::Claim),
+            b"4" if second.ends_with(b":workers")
+                && first_keys
+                    .get(3)
+                    .is_some_and(|key| key.ends_with(b":active")) =>
+            {
+                Some(trips::Step::Claim)
+            }
+            b"5" if second.ends_with(b":done") => Some(trips::Step::End),
+            _ => None,
+        }
+    }
+}
+
+impl redis::aio::ConnectionLike for ConsumerConn {
+    fn req_packed_command<'a>(
+        &'a mut self,
+        cmd: &'a redis::Cmd,
+    ) -> redis::RedisFuture<'a, redis::Value> {
+        if let Some(step) = Self::step(cmd) {
+            trips::count_as(self.kind, step, trips::Store::Redis);
+        }
+        self.manager.req_packed_command(cmd)
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        cmd: &'a redis::Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> redis::RedisFuture<'a, Vec<redis::Value>> {
+        self.manager.req_packed_commands(cmd, offset, count)
+    }
+
+    fn get_db(&self) -> i64 {
+        self.manager.get_db()
     }
 }

@@ -24,6 +24,7 @@ use redis::{
 };
 
 use crate::config::{EventsRedis, Settings};
+use crate::trips::{self, Store};
 
 /// A Redis connection that survives a reconnect without failing the command that found it
 /// necessary. Cheap to clone (one multiplexed connection underneath).
@@ -172,6 +173,8 @@ impl RedisConn {
         &self,
         build: impl Fn(bool) -> redis::ScriptInvocation<'a>,
     ) -> redis::RedisResult<T> {
+        // Sent on the connection underneath: counted here, as each one sent again is.
+        trips::count(Store::Redis);
         let mut conn = match &self.0 {
             Inner::Server(manager) => manager.clone(),
             // The cluster client retries by itself, and tells no reconnect apart; a
@@ -180,6 +183,7 @@ impl RedisConn {
                 let mut cluster = cluster.clone();
                 return match build(false).invoke_async(&mut cluster).await {
                     Err(error) if error.is_unrecoverable_error() || error.is_io_error() => {
+                        trips::count(Store::Redis);
                         build(true).invoke_async(&mut cluster).await
                     }
                     other => other,
@@ -189,6 +193,7 @@ impl RedisConn {
         match build(false).invoke_async(&mut conn).await {
             Err(error) if reconnected(&error) => {
                 tracing::debug!(error = %error, "Redis connection replaced; sending again");
+                trips::count(Store::Redis);
                 build(true).invoke_async(&mut conn).await
             }
             other => other,
@@ -209,6 +214,7 @@ fn reconnected(error: &RedisError) -> bool {
 
 impl ConnectionLike for RedisConn {
     fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        trips::count(Store::Redis);
         let manager = match &mut self.0 {
             Inner::Server(manager) => manager,
             Inner::Cluster(cluster) => return cluster.req_packed_command(cmd),
@@ -230,6 +236,7 @@ impl ConnectionLike for RedisConn {
         offset: usize,
         count: usize,
     ) -> RedisFuture<'a, Vec<Value>> {
+        trips::count(Store::Redis);
         let manager = match &mut self.0 {
             Inner::Server(manager) => manager,
             Inner::Cluster(cluster) => return cluster.req_packed_commands(cmd, offset, count),

@@ -56,6 +56,8 @@ mod generations;
 #[cfg(test)]
 mod isolation;
 #[cfg(test)]
+mod job_budget;
+#[cfg(test)]
 mod job_core;
 #[cfg(test)]
 mod job_errors;

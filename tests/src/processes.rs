@@ -34,6 +34,27 @@ pub fn metric_value(text: &str, series: &str) -> Option<f64> {
         .and_then(|value| value.trim().parse().ok())
 }
 
+/// Every series of `metric` on a Prometheus text page: its labels and its value.
+pub fn labelled_values(
+    text: &str,
+    metric: &str,
+) -> Vec<(std::collections::BTreeMap<String, String>, f64)> {
+    text.lines()
+        .filter_map(|line| {
+            let rest = line.strip_prefix(metric)?.strip_prefix('{')?;
+            let (labels, value) = rest.split_once("} ")?;
+            let labels = labels
+                .split(',')
+                .filter_map(|pair| {
+                    let (key, value) = pair.split_once('=')?;
+                    Some((key.to_owned(), value.trim_matches('"').to_owned()))
+                })
+                .collect();
+            Some((labels, value.trim().parse().ok()?))
+        })
+        .collect()
+}
+
 /// The path of binary `name`.
 pub fn binary(name: &str) -> anyhow::Result<PathBuf> {
     if let Some(dir) = std::env::var_os("ALMANAC_BIN_DIR") {

@@ -15,6 +15,7 @@ use almanac_shared::{
     Settings,
     jobs::JobKind,
     store::jobs::{self as ledger, Claim, Turns},
+    trips::{self, Step},
 };
 use sqlx::PgPool;
 use tokio::sync::{Semaphore, mpsc, oneshot};
@@ -141,14 +142,18 @@ impl Batches {
     async fn answer(&self, batch: Vec<Ask>) {
         metrics::histogram!("job_claim_batch_size").record(batch.len() as f64);
         let token = Uuid::now_v7();
-        let claimed = ledger::claim(
-            &self.pool,
+        let claimed = trips::scope(
             self.kind,
-            batch.len(),
-            &self.worker,
-            token,
-            self.start,
-            self.turns,
+            Step::Claim,
+            ledger::claim(
+                &self.pool,
+                self.kind,
+                batch.len(),
+                &self.worker,
+                token,
+                self.start,
+                self.turns,
+            ),
         )
         .await;
         match claimed {
@@ -166,7 +171,7 @@ impl Batches {
             Err(error) => {
                 if almanac_shared::db::is_unavailable(&error) {
                     // The statement may have committed though its answer was lost.
-                    self.give_back(token).await;
+                    trips::scope(self.kind, Step::Claim, self.give_back(token)).await;
                 }
                 let error = Arc::new(error);
                 for ask in batch {

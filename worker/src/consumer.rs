@@ -173,8 +173,9 @@ pub(crate) async fn supervise(queue: Queue, wakers: Wakers, stop: CancellationTo
     let kind = queue.kind;
     while !stop.is_cancelled() {
         let settings = &queue.ctx.settings;
-        let storage: RedisStorage<JobMessage, _> = RedisStorage::new(queue.ctx.redis.manager())
-            .with_config(queue::queue_config(settings, kind));
+        let storage: RedisStorage<JobMessage, _> =
+            RedisStorage::new(queue::ConsumerConn::new(&queue.ctx.redis, kind))
+                .with_config(queue::queue_config(settings, kind));
         let backend = PollWith::new(
             storage,
             WakeStrategy::new(wakers.stream(kind, settings.jobs.idle_poll)),

@@ -17,6 +17,7 @@ use almanac_shared::{
     events::Event,
     jobs::{self, JobMessage, JobStatus},
     telemetry,
+    trips::{self, Step},
 };
 use serde_json::{Value, json};
 use tracing::Instrument;
@@ -123,7 +124,7 @@ async fn run_claimed(ctx: &JobContext, registry: &Registry, claim: Claim) {
         status = "running",
     );
     telemetry::continue_trace(&span, &claim.trace_context);
-    async {
+    let attempt = async {
         let started = Instant::now();
         tracing::info!(job_id = %claim.id, "job claimed");
         if let Some(token) = claim.events_token {
@@ -149,15 +150,18 @@ async fn run_claimed(ctx: &JobContext, registry: &Registry, claim: Claim) {
             () = ctx.hard_stop.cancelled() => Outcome::Released,
         };
         drop(registered);
-        let label = settle(ctx, &claim, outcome).await;
+        let label = trips::within(Step::End, settle(ctx, &claim, outcome)).await;
         tracing::Span::current().record("status", label);
-        let labels = [("kind", kind.as_str().to_owned()), ("outcome", label.to_owned())];
+        let labels = [
+            ("kind", kind.as_str().to_owned()),
+            ("outcome", label.to_owned()),
+        ];
         metrics::counter!("jobs_total", &labels).increment(1);
-        metrics::histogram!("job_duration_seconds", &labels).record(started.elapsed().as_secs_f64());
+        metrics::histogram!("job_duration_seconds", &labels)
+            .record(started.elapsed().as_secs_f64());
         tracing::info!(job_id = %claim.id, status = label, duration_ms = started.elapsed().as_millis() as u64, "job attempt finished");
-    }
-    .instrument(span)
-    .await;
+    };
+    trips::scope(kind, Step::Handler, attempt.instrument(span)).await;
 }
 
 /// Pushes a delivery back onto its queue after `delay`; on failure the reconciler repairs it.

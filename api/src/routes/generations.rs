@@ -1,12 +1,13 @@
 //! Flashcard generations (seed 002): submit, then poll; review the suggestions.
 
 use almanac_shared::store::user_tx;
+use almanac_shared::trips::{self, Step};
 use almanac_shared::{
     domain::{
         RunStatus,
         generation::{self, CardType, GenerationJob, SourceText},
     },
-    jobs::NewJob,
+    jobs::{JobKind, NewJob},
     store::generations::{self, Generation, NewGeneration},
 };
 use chrono::{DateTime, Utc};
@@ -186,65 +187,8 @@ impl GenerationsApi {
         CreateGenerationResponse,
         { can::STORED | can::BODY | can::UNPROCESSABLE | can::TOO_MANY_REQUESTS },
     > {
-        let user = auth.user().id;
-        let command = body.0;
-        let source = SourceText::parse(&command.source_text)
-            .map_err(|e| ApiError::invalid_field("source_text", e.to_string()))?;
-        let model = command
-            .model
-            .as_deref()
-            .map(generation::parse_model)
-            .transpose()
-            .map_err(|e| ApiError::invalid_field("model", e))?;
-        let prompt_version = generation::parse_prompt_version(
-            command
-                .prompt_version
-                .as_deref()
-                .unwrap_or(generation::DEFAULT_PROMPT_VERSION),
-        )
-        .map_err(|e| ApiError::invalid_field("prompt_version", e))?;
-
-        let idempotency = idempotency::from_header(idempotency_key.0, &command)?;
-        if let Some(key) = &idempotency
-            && let Some(earlier) = idempotency::earlier(&state.pool, user, SCOPE, key).await?
-        {
-            return Ok(CreateGenerationResponse::Accepted(Json(
-                idempotency::replay(key, earlier)?,
-            )));
-        }
-        let mut card_types = command.card_types.clone().unwrap_or_default();
-        card_types.sort_by_key(|t| *t as u8);
-        card_types.dedup();
-        if card_types.is_empty() {
-            card_types.push(CardType::Basic);
-        }
-        let reused_from = match command.reuse {
-            Some(false) => None,
-            _ => {
-                reusable(
-                    &state,
-                    user,
-                    &source,
-                    model.as_deref(),
-                    &prompt_version,
-                    &card_types,
-                )
-                .await?
-            }
-        };
-        let accepted = submit(
-            &state,
-            user,
-            Submitted {
-                source,
-                model,
-                prompt_version,
-                card_types,
-                reused_from,
-            },
-            idempotency.as_ref(),
-        )
-        .await?;
+        let accepting = accept(&state, auth.user().id, body.0, idempotency_key.0);
+        let accepted = trips::scope(JobKind::Generation, Step::Submit, accepting).await?;
         Ok(CreateGenerationResponse::Accepted(Json(accepted)))
     }
 
@@ -294,6 +238,71 @@ impl GenerationsApi {
             .map(|r| Json(r.into()))
             .ok_or_else(|| ApiError::not_found("generation"))?)
     }
+}
+
+/// A generation's request, checked, replayed (an `Idempotency-Key` used before) or
+/// submitted: the steps of `createGeneration`, counted as the job's submit (`trips`).
+async fn accept(
+    state: &AppState,
+    user: Uuid,
+    command: CreateGenerationCommand,
+    idempotency_key: Option<String>,
+) -> ApiResult<CreateGenerationAccepted> {
+    let source = SourceText::parse(&command.source_text)
+        .map_err(|e| ApiError::invalid_field("source_text", e.to_string()))?;
+    let model = command
+        .model
+        .as_deref()
+        .map(generation::parse_model)
+        .transpose()
+        .map_err(|e| ApiError::invalid_field("model", e))?;
+    let prompt_version = generation::parse_prompt_version(
+        command
+            .prompt_version
+            .as_deref()
+            .unwrap_or(generation::DEFAULT_PROMPT_VERSION),
+    )
+    .map_err(|e| ApiError::invalid_field("prompt_version", e))?;
+
+    let idempotency = idempotency::from_header(idempotency_key, &command)?;
+    if let Some(key) = &idempotency
+        && let Some(earlier) = idempotency::earlier(&state.pool, user, SCOPE, key).await?
+    {
+        return idempotency::replay(key, earlier);
+    }
+    let mut card_types = command.card_types.clone().unwrap_or_default();
+    card_types.sort_by_key(|t| *t as u8);
+    card_types.dedup();
+    if card_types.is_empty() {
+        card_types.push(CardType::Basic);
+    }
+    let reused_from = match command.reuse {
+        Some(false) => None,
+        _ => {
+            reusable(
+                state,
+                user,
+                &source,
+                model.as_deref(),
+                &prompt_version,
+                &card_types,
+            )
+            .await?
+        }
+    };
+    submit(
+        state,
+        user,
+        Submitted {
+            source,
+            model,
+            prompt_version,
+            card_types,
+            reused_from,
+        },
+        idempotency.as_ref(),
+    )
+    .await
 }
 
 /// A request as checked: what the generation is made of.

@@ -7,7 +7,12 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::{Event, channel, job_tag, stream_key};
-use crate::{config::Settings, jobs::JobRecord, redis_conn::RedisConn};
+use crate::{
+    config::Settings,
+    jobs::JobRecord,
+    redis_conn::RedisConn,
+    trips::{self, Step},
+};
 
 /// When job `job` was created, in Unix milliseconds (0 for an id that is not a UUIDv7).
 fn created_ms(job: Uuid) -> u64 {
@@ -217,9 +222,9 @@ impl Emitter {
             channel(&self.settings, job),
             format!("{:016x}", rand::random::<u64>()),
         );
-        let seq: String = self
-            .conn
-            .invoke_resent(|resent| {
+        let seq: String = trips::within(
+            Step::Events,
+            self.conn.invoke_resent(|resent| {
                 let mut invocation = SCRIPT.key(&key);
                 invocation
                     .arg(events.max_len)
@@ -234,8 +239,9 @@ impl Emitter {
                     .arg(if resent { "1" } else { "0" })
                     .arg(self.publish);
                 invocation
-            })
-            .await?;
+            }),
+        )
+        .await?;
         let seq = seq.parse().map_err(|_| {
             redis::RedisError::from((
                 redis::ErrorKind::UnexpectedReturnType,
@@ -266,13 +272,16 @@ impl Emitter {
                 .collect(),
         };
         let mut conn = self.conn.clone();
-        let staged = redis::cmd("SET")
-            .arg(staged_key(&self.settings, job))
-            .arg(serde_json::to_string(&entry).expect("entries serialise"))
-            .arg("EX")
-            .arg(self.settings.events.retention.as_secs().max(1))
-            .query_async::<()>(&mut conn)
-            .await;
+        let staged = trips::within(
+            Step::Events,
+            redis::cmd("SET")
+                .arg(staged_key(&self.settings, job))
+                .arg(serde_json::to_string(&entry).expect("entries serialise"))
+                .arg("EX")
+                .arg(self.settings.events.retention.as_secs().max(1))
+                .query_async::<()>(&mut conn),
+        )
+        .await;
         if let Err(error) = &staged {
             metrics::counter!("events_emit_errors_total").increment(1);
             tracing::warn!(job_id = %job, error = %error, "staging a commit's events failed");
@@ -388,7 +397,7 @@ impl Emitter {
                 .arg(serde_json::to_string(event).expect("events serialise"));
         }
         let mut conn = self.conn.clone();
-        let appended: i64 = invocation.invoke_async(&mut conn).await?;
+        let appended: i64 = trips::within(Step::Events, invocation.invoke_async(&mut conn)).await?;
         if appended > 0 {
             metrics::counter!("events_emitted_total", "type" => "committed")
                 .increment(appended as u64);

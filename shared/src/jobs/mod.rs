@@ -68,6 +68,18 @@ impl JobKind {
     }
 }
 
+const _: () = assert!(JobKind::ALL.len() <= crate::trips::KINDS);
+
+impl From<JobKind> for crate::trips::Kind {
+    fn from(kind: JobKind) -> Self {
+        Self {
+            name: kind.as_str(),
+            // A variant's discriminant is its place in `ALL` (strum's `VariantArray`).
+            index: kind as usize,
+        }
+    }
+}
+
 impl fmt::Display for JobKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())

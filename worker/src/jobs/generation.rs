@@ -7,7 +7,7 @@ use almanac_shared::{
     ai::ChatResponse,
     domain::generation::{self, CardType, GenerationJob, Suggestion},
     events::{Event, SuggestionItem},
-    store, telemetry,
+    store, telemetry, trips,
 };
 use std::collections::HashSet;
 
@@ -417,10 +417,12 @@ impl<'a> Generator<'a> {
             "job_attempt": self.claim.attempt,
             "trace_id": telemetry::current_trace_id(),
         });
-        let finished =
-            store::generations::finish(&self.ctx.pool, self.claim, self.id, &result, &metadata)
-                .await
-                .context("ending the generation")?;
+        let finished = trips::within(
+            trips::Step::End,
+            store::generations::finish(&self.ctx.pool, self.claim, self.id, &result, &metadata),
+        )
+        .await
+        .context("ending the generation")?;
         if !finished {
             return Ok(None);
         }
@@ -433,10 +435,12 @@ impl<'a> Generator<'a> {
     async fn finish(self) -> JobResult {
         self.emit(self.saving()).await;
         let (result, metadata) = (self.result(), self.metadata());
-        let finished =
-            store::generations::finish(&self.ctx.pool, self.claim, self.id, &result, &metadata)
-                .await
-                .context("ending the generation")?;
+        let finished = trips::within(
+            trips::Step::End,
+            store::generations::finish(&self.ctx.pool, self.claim, self.id, &result, &metadata),
+        )
+        .await
+        .context("ending the generation")?;
         if !finished {
             tracing::warn!("claim lost before saving; this attempt's output was discarded");
             return Ok(None);
@@ -516,7 +520,12 @@ async fn save(
     } else {
         "saving a generation's cards"
     };
-    store::generations::save_step(&ctx.pool, claim, generation_id, step, events)
-        .await
-        .context(what)
+    let ends = step.end.as_ref().is_some_and(|end| end.finish.is_some());
+    let saving = store::generations::save_step(&ctx.pool, claim, generation_id, step, events);
+    if ends {
+        trips::within(trips::Step::End, saving).await
+    } else {
+        saving.await
+    }
+    .context(what)
 }

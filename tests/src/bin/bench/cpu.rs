@@ -1,14 +1,16 @@
-//! Where a phase's CPU time goes, by process: this one (the load's clients, and the API
-//! and worker it runs in-process), Postgres (every backend) and Redis, read from
+//! Where a phase's CPU time goes, by process: this one (the load's clients), the API and
+//! worker processes it started, Postgres (every backend) and Redis, read from
 //! `/proc/<pid>/stat` before and after. On two cores the parts compete for the same
 //! cycles, so the CPU each spends per job is what bounds throughput.
 
 use std::time::Duration;
 
-/// CPU time (user and system) spent so far by this process, by Postgres and by Redis.
-#[derive(Clone, Copy, Default)]
+/// CPU time (user and system) spent so far by this process, by each child named, by
+/// Postgres and by Redis.
+#[derive(Clone, Default)]
 pub struct Snapshot {
     own: Duration,
+    children: Vec<(&'static str, u32, Duration)>,
     postgres: Duration,
     redis: Duration,
 }
@@ -24,9 +26,15 @@ fn cpu_of(pid: &str) -> Option<Duration> {
     Some(Duration::from_millis((user + system) * 1000 / TICKS))
 }
 
-pub fn snapshot() -> Snapshot {
+/// The CPU spent so far by this process, by `children` (a name and a pid each), by every
+/// Postgres process and by Redis.
+pub fn snapshot(children: &[(&'static str, u32)]) -> Snapshot {
     let mut snapshot = Snapshot {
         own: cpu_of("self").unwrap_or_default(),
+        children: children
+            .iter()
+            .map(|&(name, pid)| (name, pid, cpu_of(&pid.to_string()).unwrap_or_default()))
+            .collect(),
         ..Default::default()
     };
     let Ok(entries) = std::fs::read_dir("/proc") else {
@@ -52,13 +60,34 @@ pub fn snapshot() -> Snapshot {
 
 /// `  cpu per <unit>: ...` for `n` units done between `before` and now.
 pub fn per(before: Snapshot, n: usize, unit: &str) -> String {
-    let now = snapshot();
+    let pids: Vec<(&'static str, u32)> = before
+        .children
+        .iter()
+        .map(|&(name, pid, _)| (name, pid))
+        .collect();
+    let now = snapshot(&pids);
     let each = |d: Duration| d.as_secs_f64() * 1e6 / n.max(1) as f64;
-    let own = each(now.own.saturating_sub(before.own));
-    let postgres = each(now.postgres.saturating_sub(before.postgres));
-    let redis = each(now.redis.saturating_sub(before.redis));
+    let mut parts = vec![("clients", each(now.own.saturating_sub(before.own)))];
+    for (&(name, _, was), &(_, _, is)) in before.children.iter().zip(&now.children) {
+        parts.push((name, each(is.saturating_sub(was))));
+    }
+    parts.push((
+        "postgres",
+        each(now.postgres.saturating_sub(before.postgres)),
+    ));
+    parts.push(("redis", each(now.redis.saturating_sub(before.redis))));
+    let total: f64 = parts.iter().map(|(_, us)| us).sum();
+    let spent: f64 = parts
+        .iter()
+        .filter(|(name, _)| *name != "clients")
+        .map(|(_, us)| us)
+        .sum();
+    let list = parts
+        .iter()
+        .map(|(name, us)| format!("{name} {us:.0}"))
+        .collect::<Vec<_>>()
+        .join(" + ");
     format!(
-        "  cpu per {unit}: {:.0} us in all = this process (clients, API, worker) {own:.0} us + postgres {postgres:.0} us + redis {redis:.0} us",
-        own + postgres + redis
+        "  cpu per {unit}: {total:.0} us in all = {list} us\n  cpu per {unit} without the load's clients: {spent:.0} us"
     )
 }

@@ -33,6 +33,7 @@
 //! endpoints, after the ceilings) or BENCH_ONLY=jobs (only submit, pickup and end to end,
 //! after the ceilings).
 
+mod budget;
 mod calendar;
 mod cpu;
 mod deadline;
@@ -60,6 +61,7 @@ use std::{
 };
 
 use almanac_shared::{Settings, db};
+use almanac_tests::processes::Service;
 use sqlx::{Connection, PgConnection, PgPool, postgres::PgConnectOptions, postgres::PgPoolOptions};
 use uuid::Uuid;
 
@@ -149,7 +151,18 @@ fn settings(db_url: &str, prefix: &str) -> Settings {
 
 /// [`settings`] with some of them set otherwise.
 fn settings_with(db_url: &str, prefix: &str, extra: &[(&'static str, &str)]) -> Settings {
-    let mut env: HashMap<&str, String> = HashMap::from([
+    let env: HashMap<&str, String> = bench_env(db_url, prefix, extra).into_iter().collect();
+    Settings::from_lookup(|k| env.get(k).cloned()).expect("bench settings")
+}
+
+/// The environment the benchmark's processes run with (in this process, or as children):
+/// no rate limit in the way, 32 connections, 64 jobs at once, a provider that answers at once.
+fn bench_env(
+    db_url: &str,
+    prefix: &str,
+    extra: &[(&'static str, &str)],
+) -> Vec<(&'static str, String)> {
+    let mut env: HashMap<&'static str, String> = HashMap::from([
         ("DATABASE_URL", db_url.to_owned()),
         (
             "REDIS_URL",
@@ -170,7 +183,15 @@ fn settings_with(db_url: &str, prefix: &str, extra: &[(&'static str, &str)]) -> 
         ("AI_OFFLINE_LATENCY_MS", "0".into()),
     ]);
     env.extend(extra.iter().map(|(k, v)| (*k, (*v).to_owned())));
-    Settings::from_lookup(|k| env.get(k).cloned()).expect("bench settings")
+    env.into_iter().collect()
+}
+
+/// [`bench_env`] for a child process, which is given its addresses by [`Service`].
+fn child_env(db_url: &str, prefix: &str) -> Vec<(&'static str, String)> {
+    bench_env(db_url, prefix, &[])
+        .into_iter()
+        .filter(|(key, _)| !key.ends_with("_ADDR"))
+        .collect()
 }
 
 #[tokio::main]
@@ -356,17 +377,21 @@ async fn phases(
         return Ok(());
     }
 
-    // --- Submit throughput: the API alone (no worker competing for the cores) ---
-    let api = almanac_api::Application::build(settings.clone()).await?;
-    let base = format!("http://127.0.0.1:{}", api.port());
-    tokio::spawn(api.run_until_stopped(std::future::pending()));
+    // --- Submit throughput: the API alone (no worker competing for the cores). The API
+    // and the worker run as processes of their own (`ALMANAC_BIN_DIR`, so that one bench
+    // binary measures any build), each with its own CPU and `/metrics`.
+    let env = child_env(db_url, prefix);
+    let api = Service::api(&env).await?;
+    let base = api.url("");
     let (http, tokens) = load_clients(clients)?;
     let body =
         Arc::new(serde_json::json!({ "source_text": BENCH_TEXT, "reuse": false }).to_string());
     let submit = submitter(&http, &base, &tokens);
-    let cpu_before = cpu::snapshot();
+    let trips_before = budget::Trips::read(&[&api]).await?;
+    let cpu_before = cpu::snapshot(&[("api", api.pid())]);
     let (submit_rate, submit_lat) = load(clients, secs, submit.clone()).await;
     let submit_cpu = cpu::per(cpu_before, submit_lat.len(), "request");
+    let submit_trips = budget::Trips::read(&[&api]).await?.since(&trips_before);
     println!("submit  POST /api/ai/generations  ({clients} clients)");
     println!(
         "  {submit_rate:>9.0} req/s   p50 {:.2} ms  p99 {:.2} ms   ratio to postgres inserts {:.2}, to redis round trips {:.3}",
@@ -376,6 +401,7 @@ async fn phases(
         submit_rate / redis_rate
     );
     println!("{submit_cpu}");
+    println!("{}", submit_trips.per(submit_lat.len(), "request"));
     println!("  targets: >= 3000 req/s, p99 < 50 ms");
     println!();
 
@@ -388,8 +414,7 @@ async fn phases(
     forget_keys(&settings).await?;
 
     // --- Pickup latency: an idle worker, one job at a time ---
-    let worker = almanac_worker::Application::build(settings.clone()).await?;
-    tokio::spawn(worker.run_until_stopped(std::future::pending()));
+    let worker = Service::worker(&env).await?;
     // Let the worker subscribe and register before timing pickups.
     wait_until(
         &pool,
@@ -398,6 +423,7 @@ async fn phases(
     .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let mut pickups = Vec::new();
+    let trips_before = budget::Trips::read(&[&api, &worker]).await?;
     for i in 0..PICKUP_SAMPLES {
         let response = http
             .post(format!("{base}/api/ai/generations"))
@@ -430,6 +456,9 @@ async fn phases(
         // Idle between submissions, at varied offsets from the worker's fallback tick.
         tokio::time::sleep(Duration::from_millis(20 + (i as u64 * 7) % 40)).await;
     }
+    let lone_trips = budget::Trips::read(&[&api, &worker])
+        .await?
+        .since(&trips_before);
     pickups.sort();
     println!("pickup  submit-to-claim latency, idle worker ({PICKUP_SAMPLES} jobs, one at a time)");
     println!(
@@ -438,14 +467,19 @@ async fn phases(
         ms(percentile(&pickups, 99.0)),
         ms(percentile(&redis_lat, 50.0))
     );
+    println!("{}", lone_trips.per(PICKUP_SAMPLES, "job alone"));
     println!("  target: p50 <= 25 ms without a busy loop");
     println!();
 
     // --- End to end: submit `jobs` jobs while the worker runs; time to the last success ---
-    let cpu_before = cpu::snapshot();
+    let trips_before = budget::Trips::read(&[&api, &worker]).await?;
+    let cpu_before = cpu::snapshot(&[("api", api.pid()), ("worker", worker.pid())]);
     let (e2e_rate, submit_done, total, failed) =
         end_to_end(&pool, clients, jobs, submit.clone()).await?;
     let e2e_cpu = cpu::per(cpu_before, jobs, "job");
+    let e2e_trips = budget::Trips::read(&[&api, &worker])
+        .await?
+        .since(&trips_before);
     println!("end to end  {jobs} jobs, submit to succeeded, zero-latency (offline) provider");
     println!(
         "  {e2e_rate:>9.0} jobs/s   (all submitted after {:.2} s, all succeeded after {:.2} s, {failed} failed)   ratio to postgres inserts {:.2}",
@@ -454,6 +488,7 @@ async fn phases(
         e2e_rate / pg_rate
     );
     println!("{e2e_cpu}");
+    println!("{}", e2e_trips.per(jobs, "job"));
     // The jobs one claim statement took share its transaction's `started_at`.
     let claims: i64 = sqlx::query_scalar(
         "select count(distinct started_at) from
@@ -471,6 +506,14 @@ async fn phases(
     if jobs_only {
         return Ok(());
     }
+
+    // The phases below run the API and the worker in this process.
+    drop((api, worker));
+    let api = almanac_api::Application::build(settings.clone()).await?;
+    let base = format!("http://127.0.0.1:{}", api.port());
+    tokio::spawn(api.run_until_stopped(std::future::pending()));
+    let worker = almanac_worker::Application::build(settings.clone()).await?;
+    tokio::spawn(worker.run_until_stopped(std::future::pending()));
 
     // --- Calendar generation: a year of three channels, streamed (last, so that its
     // writes do not weigh on the phases above) ---

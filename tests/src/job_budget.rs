@@ -1,0 +1,190 @@
+//! What a generation costs in round trips, counted by the processes themselves
+//! (`job_round_trips_total{kind, step, store}`, `almanac_shared::trips`), never timed: a
+//! lone one-batch generation, and 100 submitted together, take no more Postgres
+//! statements and Redis commands per job and step than the budget below. A statement or a
+//! command added to the path fails it; a saving lowers the budget.
+
+use std::collections::BTreeMap;
+
+use almanac_shared::{
+    auth::JwtKeys,
+    trips::{METRIC, Step},
+};
+use almanac_tests::processes::{Service, labelled_values};
+use uuid::Uuid;
+
+use crate::helpers::{JWT_SECRET, admin_url, drop_database, fresh_database, redis_url};
+
+/// One batch of the offline provider: at least `SOURCE_MIN_CHARS` (1,000), at most
+/// `BATCH_CHARS` (2,500).
+fn text() -> String {
+    "Photosynthesis turns light into chemical energy, and the Calvin cycle fixes carbon dioxide into sugars. ".repeat(12)
+}
+
+/// A step's Postgres statements and Redis commands per job.
+type Budget = [(Step, f64, f64); 5];
+
+/// A generation submitted and run alone, step by step: the submit's reuse check (one
+/// transaction), its one statement, its rate limit, its push and its wake-up; the
+/// worker's fetch, the leases apalis takes on it and the claim statement, then the claim
+/// that finds nothing left; the duplicate check; the batch's statement that ends the job,
+/// and apalis's acknowledgement; the first event, the start, the staged batch and the
+/// final publish.
+const ALONE: Budget = [
+    (Step::Submit, 2.0, 3.0),
+    (Step::Claim, 3.0, 4.0),
+    (Step::Handler, 1.0, 0.0),
+    (Step::End, 1.0, 1.0),
+    (Step::Events, 0.0, 4.0),
+];
+
+/// 100 generations submitted together: what is shared (claims, fetches, wake-ups) is
+/// shared by more than one job, never more than alone.
+const TOGETHER: Budget = ALONE;
+
+#[tokio::test]
+async fn a_generation_takes_no_more_round_trips_than_its_budget() {
+    let (db_name, _db) = fresh_database().await;
+    let prefix = format!("trips{}", &Uuid::new_v4().simple().to_string()[..10]);
+    let env = vec![
+        (
+            "DATABASE_URL",
+            almanac_shared::db::with_database(&admin_url(), &db_name),
+        ),
+        ("REDIS_URL", redis_url()),
+        ("REDIS_PREFIX", prefix.clone()),
+        ("JWT_SECRET", JWT_SECRET.into()),
+        ("AI_PROVIDER", "offline".into()),
+        ("AI_OFFLINE_LATENCY_MS", "0".into()),
+        ("GENERATION_RATE_LIMIT", "1000".into()),
+        ("WORKER_CONCURRENCY", "16".into()),
+        // No fallback poll, lease renewal or heartbeat lands among the counted trips.
+        ("WORKER_IDLE_POLL_MS", "600000".into()),
+        ("JOB_HEARTBEAT_MS", "600000".into()),
+        ("JOB_STALE_MS", "1200000".into()),
+        // Nor a sweep of apalis's done set, which tells when the deliveries were acknowledged.
+        ("RECONCILE_INTERVAL_MS", "600000".into()),
+    ];
+    let api = Service::api(&env).await.expect("almanac-api starts");
+    let worker = Service::worker(&env).await.expect("almanac-worker starts");
+    let http = reqwest::Client::new();
+    let keys = JwtKeys::new(JWT_SECRET);
+    let submit = |user: Uuid| {
+        let request = http
+            .post(api.url("/api/ai/generations"))
+            .bearer_auth(keys.mint(user, 600))
+            .json(&serde_json::json!({ "source_text": text() }));
+        async move {
+            let response = request.send().await.expect("the API answers");
+            assert_eq!(response.status(), 202, "{}", response.text().await.unwrap());
+        }
+    };
+
+    // Alone.
+    let before = trips(&[&api, &worker]).await;
+    submit(Uuid::now_v7()).await;
+    acknowledged(&prefix, 1).await;
+    let alone = since(trips(&[&api, &worker]).await, &before);
+    check(&alone, 1, &ALONE, "a lone generation");
+
+    // 100 submitted together, each by a user of its own (no cap in the way).
+    let before = trips(&[&api, &worker]).await;
+    futures::future::join_all((0..100).map(|_| submit(Uuid::now_v7()))).await;
+    acknowledged(&prefix, 101).await;
+    let together = since(trips(&[&api, &worker]).await, &before);
+    check(&together, 100, &TOGETHER, "100 generations together");
+
+    drop((api, worker));
+    drop_database(&db_name).await;
+}
+
+/// A process's round trips of generations so far, by step and store.
+type Trips = BTreeMap<(String, String), f64>;
+
+async fn trips(services: &[&Service]) -> Trips {
+    let mut trips = Trips::new();
+    for service in services {
+        let page = reqwest::get(service.metrics_url())
+            .await
+            .expect("/metrics answers")
+            .text()
+            .await
+            .unwrap();
+        for (labels, value) in labelled_values(&page, METRIC) {
+            if labels.get("kind").map(String::as_str) == Some("generation") {
+                *trips
+                    .entry((labels["step"].clone(), labels["store"].clone()))
+                    .or_default() += value;
+            }
+        }
+    }
+    trips
+}
+
+fn since(mut now: Trips, before: &Trips) -> Trips {
+    for (key, value) in before {
+        *now.entry(key.clone()).or_default() -= value;
+    }
+    now
+}
+
+/// Waits until apalis acknowledged `deliveries` deliveries in all (its done set, which
+/// nothing sweeps here): the last thing a delivery's slot does, after the job's end, its
+/// events and the claim that found nothing more.
+async fn acknowledged(prefix: &str, deliveries: usize) {
+    let client = redis::Client::open(redis_url()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let done = format!("{prefix}.generation:done");
+    for _ in 0..2000 {
+        let acknowledged: usize = redis::cmd("SCARD")
+            .arg(&done)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        if acknowledged >= deliveries {
+            assert_eq!(
+                acknowledged, deliveries,
+                "a delivery was acknowledged twice"
+            );
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("{deliveries} deliveries were not acknowledged within 20 s");
+}
+
+fn check(trips: &Trips, jobs: usize, budget: &Budget, what: &str) {
+    let each = |step: Step, store: &str| {
+        trips
+            .get(&(step.as_str().to_owned(), store.to_owned()))
+            .copied()
+            .unwrap_or_default()
+            / jobs as f64
+    };
+    let spent: Vec<(Step, f64, f64)> = Step::ALL
+        .iter()
+        .map(|&step| (step, each(step, "postgres"), each(step, "redis")))
+        .collect();
+    println!("{what}: {spent:?}");
+    for ((step, postgres, redis), (_, most_postgres, most_redis)) in spent.iter().zip(budget) {
+        assert!(
+            *postgres <= *most_postgres && *redis <= *most_redis,
+            "{what}: the {} step took {postgres} statements and {redis} Redis commands a job, over its budget of {most_postgres} and {most_redis} (all steps: {spent:?})",
+            step.as_str()
+        );
+    }
+    // Every step of the path was counted (a step that counts nothing is not measured).
+    for step in [
+        Step::Submit,
+        Step::Claim,
+        Step::Handler,
+        Step::End,
+        Step::Events,
+    ] {
+        let (_, postgres, redis) = spent.iter().find(|(s, ..)| *s == step).unwrap();
+        assert!(
+            postgres + redis > 0.0,
+            "{what}: nothing counted for {step:?}"
+        );
+    }
+}
