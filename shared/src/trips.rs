@@ -10,7 +10,12 @@
 //! is its share per job. What happens outside a scope (the reconciler, the scheduler, the
 //! feeds) is not counted here.
 
-use std::{cell::Cell, sync::OnceLock};
+use std::{
+    cell::Cell,
+    pin::Pin,
+    sync::OnceLock,
+    task::{Context, Poll},
+};
 
 /// A step of a job's path.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -84,25 +89,50 @@ tokio::task_local! {
 }
 
 /// Runs `work` as the step `step` of a job of `kind`: its round trips count as theirs.
-pub async fn scope<F: Future>(kind: impl Into<Kind>, step: Step, work: F) -> F::Output {
-    CURRENT.scope((kind.into(), Cell::new(step)), work).await
+/// (A plain function returning tokio's own scope future: an `async fn` would hold `work`
+/// twice, and a request's future is large enough that the copies showed in `make bench`.)
+pub fn scope<F: Future>(
+    kind: impl Into<Kind>,
+    step: Step,
+    work: F,
+) -> impl Future<Output = F::Output> {
+    CURRENT.scope((kind.into(), Cell::new(step)), work)
 }
 
 /// Runs `work` as the step `step` of the job whose scope this task is in (nothing is
-/// counted outside one), then goes back to the step before.
-pub async fn within<F: Future>(step: Step, work: F) -> F::Output {
-    let Ok(before) = CURRENT.try_with(|(_, current)| current.replace(step)) else {
-        return work.await;
-    };
-    // Put back on every exit, the future's drop included.
-    struct Restore(Step);
-    impl Drop for Restore {
-        fn drop(&mut self) {
-            let _ = CURRENT.try_with(|(_, current)| current.set(self.0));
-        }
+/// counted outside one): the step holds while `work` is polled, and the one before it
+/// otherwise (a future polled beside it in the same task keeps its own).
+pub fn within<F: Future>(step: Step, work: F) -> Within<F> {
+    Within { step, work }
+}
+
+pin_project_lite::pin_project! {
+    /// What [`within`] returns.
+    pub struct Within<F> {
+        step: Step,
+        #[pin]
+        work: F,
     }
-    let _restore = Restore(before);
-    work.await
+}
+
+impl<F: Future> Future for Within<F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = self.project();
+        let Ok(before) = CURRENT.try_with(|(_, current)| current.replace(*this.step)) else {
+            return this.work.poll(cx);
+        };
+        // Put back however the poll ends, a panic included.
+        struct Restore(Step);
+        impl Drop for Restore {
+            fn drop(&mut self) {
+                let _ = CURRENT.try_with(|(_, current)| current.set(self.0));
+            }
+        }
+        let _restore = Restore(before);
+        this.work.poll(cx)
+    }
 }
 
 /// Counts one round trip to `store` for the scope this task is in, if any.
@@ -138,7 +168,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_step_within_a_scope_goes_back_to_the_one_before_even_when_dropped() {
+    async fn a_step_holds_while_its_work_is_polled_and_the_one_before_otherwise() {
         assert_eq!(current(), None);
         let kind = Kind {
             name: "generation",
@@ -147,10 +177,14 @@ mod tests {
         scope(kind, Step::Handler, async {
             within(Step::End, async { assert_eq!(current(), Some(Step::End)) }).await;
             assert_eq!(current(), Some(Step::Handler));
-            // A step abandoned halfway (its future dropped) still gives the step back.
-            let mut pending = Box::pin(within(Step::Events, std::future::pending::<()>()));
+            // A step waiting (pending) leaves the task's step as it was, for whatever else
+            // the task polls meanwhile, and holds again when polled.
+            let mut pending = Box::pin(within(Step::Events, async {
+                assert_eq!(current(), Some(Step::Events));
+                std::future::pending::<()>().await
+            }));
             assert!(futures::poll!(pending.as_mut()).is_pending());
-            assert_eq!(current(), Some(Step::Events));
+            assert_eq!(current(), Some(Step::Handler));
             drop(pending);
             assert_eq!(current(), Some(Step::Handler));
         })

@@ -24,12 +24,13 @@ fn text() -> String {
 /// A step's Postgres statements and Redis commands per job.
 type Budget = [(Step, f64, f64); 5];
 
-/// A generation submitted and run alone, step by step: the submit's reuse check (one
-/// transaction), its one statement, its rate limit, its push and its wake-up; the
-/// worker's fetch, the leases apalis takes on it and the claim statement, then the claim
-/// that finds nothing left; the duplicate check; the batch's statement that ends the job,
-/// and apalis's acknowledgement; the first event, the start, the staged batch and the
-/// final publish.
+/// A generation submitted and run alone, step by step (`docs/performance.md`, "A job's
+/// budget"): the submit's reuse check (a transaction) and its one statement, its rate
+/// limit, its push and its wake-up; the claim's choice and the kind's first step, then the
+/// claim that finds nothing more, and apalis's fetch, its lease, the fetch after the
+/// wake-up and the fetch that finds nothing; the duplicate check; the batch's statement
+/// that ends the job, and apalis's acknowledgement; the events `queued`, the start, the
+/// batch's staged events and the final publish.
 const ALONE: Budget = [
     (Step::Submit, 2.0, 3.0),
     (Step::Claim, 3.0, 4.0),

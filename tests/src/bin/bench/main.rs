@@ -5,6 +5,11 @@
 //! and `complete`, 6 and 60 placements) and a burst of webhook deliveries, each with its ratio
 //! to the ceilings (these machines are noisy; ratios travel better than absolute numbers).
 //!
+//! The submit, pickup and end-to-end phases run the release `almanac-api` and
+//! `almanac-worker` binaries as child processes, so that the CPU each spends is read apart
+//! (and any build's binaries can be measured by this one, through `ALMANAC_BIN_DIR`), with
+//! the round trips a job took at each step read from their `/metrics`.
+//!
 //! The event relay's phases run the release `almanac-api` binary as a child process:
 //! emit-to-receipt latency with 1,000 streams, the same over two API processes each streaming
 //! half (what each receives from Redis), and memory and heartbeats of 100,000 idle ones (or
