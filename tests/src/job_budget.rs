@@ -6,11 +6,8 @@
 
 use std::collections::BTreeMap;
 
-use almanac_shared::{
-    auth::JwtKeys,
-    trips::{METRIC, Step},
-};
-use almanac_tests::processes::{Service, labelled_values};
+use almanac_shared::{auth::JwtKeys, trips::Step};
+use almanac_tests::processes::{Service, round_trips};
 use uuid::Uuid;
 
 use crate::helpers::{JWT_SECRET, admin_url, drop_database, fresh_database, redis_url};
@@ -103,23 +100,9 @@ async fn a_generation_takes_no_more_round_trips_than_its_budget() {
 type Trips = BTreeMap<(String, String), f64>;
 
 async fn trips(services: &[&Service]) -> Trips {
-    let mut trips = Trips::new();
-    for service in services {
-        let page = reqwest::get(service.metrics_url())
-            .await
-            .expect("/metrics answers")
-            .text()
-            .await
-            .unwrap();
-        for (labels, value) in labelled_values(&page, METRIC) {
-            if labels.get("kind").map(String::as_str) == Some("generation") {
-                *trips
-                    .entry((labels["step"].clone(), labels["store"].clone()))
-                    .or_default() += value;
-            }
-        }
-    }
-    trips
+    round_trips(services, "generation")
+        .await
+        .expect("/metrics answers")
 }
 
 fn since(mut now: Trips, before: &Trips) -> Trips {

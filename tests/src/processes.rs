@@ -55,6 +55,27 @@ pub fn labelled_values(
         .collect()
 }
 
+/// The round trips of `kind`'s jobs that `services` counted so far
+/// (`job_round_trips_total`), by step and store, summed over the processes.
+pub async fn round_trips(
+    services: &[&Service],
+    kind: &str,
+) -> anyhow::Result<std::collections::BTreeMap<(String, String), f64>> {
+    let mut trips = std::collections::BTreeMap::new();
+    for service in services {
+        let page = reqwest::get(service.metrics_url()).await?.text().await?;
+        for (labels, value) in labelled_values(&page, almanac_shared::trips::METRIC) {
+            if labels.get("kind").map(String::as_str) != Some(kind) {
+                continue;
+            }
+            if let (Some(step), Some(store)) = (labels.get("step"), labels.get("store")) {
+                *trips.entry((step.clone(), store.clone())).or_default() += value;
+            }
+        }
+    }
+    Ok(trips)
+}
+
 /// The path of binary `name`.
 pub fn binary(name: &str) -> anyhow::Result<PathBuf> {
     if let Some(dir) = std::env::var_os("ALMANAC_BIN_DIR") {

@@ -4,8 +4,8 @@
 
 use std::collections::BTreeMap;
 
-use almanac_shared::trips::{METRIC, Step};
-use almanac_tests::processes::{Service, labelled_values};
+use almanac_shared::trips::Step;
+use almanac_tests::processes::{Service, round_trips};
 
 /// Round trips of generation jobs so far, by step and store, summed over processes.
 #[derive(Default)]
@@ -14,20 +14,7 @@ pub struct Trips(BTreeMap<(String, String), f64>);
 impl Trips {
     /// What `services` have counted so far (nothing from a build that does not count).
     pub async fn read(services: &[&Service]) -> anyhow::Result<Self> {
-        let mut trips = Self::default();
-        for service in services {
-            let page = reqwest::get(service.metrics_url()).await?.text().await?;
-            for (labels, value) in labelled_values(&page, METRIC) {
-                if labels.get("kind").map(String::as_str) != Some("generation") {
-                    continue;
-                }
-                let (Some(step), Some(store)) = (labels.get("step"), labels.get("store")) else {
-                    continue;
-                };
-                *trips.0.entry((step.clone(), store.clone())).or_default() += value;
-            }
-        }
-        Ok(trips)
+        Ok(Self(round_trips(services, "generation").await?))
     }
 
     /// What was counted since `before`.
