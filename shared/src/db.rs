@@ -35,12 +35,13 @@ pub fn pool(settings: &Settings, acquire_timeout: Duration) -> anyhow::Result<Pg
         // or a network blip get fresh connections instead of broken ones.
         .test_before_acquire(false)
         // Each checkout is a statement (or a transaction) of whatever job path the task is
-        // on (`trips`): counted here, an idle connection's or a new one's.
+        // on (`trips`): counted here, an idle connection's or a new one's. The ping is the
+        // pool's, sent only when it sat idle (so never under load), and not counted: a
+        // job's count does not depend on how long the pool sat before it.
         .before_acquire(|conn, meta| {
             Box::pin(async move {
                 trips::count(Store::Postgres);
                 if meta.idle_for >= IDLE_BEFORE_PING {
-                    trips::count(Store::Postgres);
                     sqlx::Connection::ping(conn).await?;
                 }
                 Ok(true)
