@@ -3,7 +3,7 @@
 //!
 //! A task doing a job's work runs inside [`scope`] (its kind and step); from there every
 //! Redis command sent through a [`crate::redis_conn::RedisConn`] (a pipeline or a script is
-//! one) and every Postgres statement taken from a pool built by [`crate::db::connect`] (each
+//! one) and every Postgres statement taken from a pool built by [`crate::db::pool`] (each
 //! checkout of a connection: one statement, or one transaction) counts once, with no call
 //! site to remember. Work of several jobs at once (a claim of a batch, a wake-up published
 //! for a burst of pushes) counts once too, so a step's count divided by the jobs it served
