@@ -417,27 +417,21 @@ impl ConsumerConn {
     /// list last) are the claim's; an acknowledgement (`handle_results.lua`: five, the done
     /// set second) is the end's.
     fn step(cmd: &redis::Cmd) -> Option<trips::Step> {
-        let args: Vec<&[u8]> = cmd
-            .args_iter()
-            .take(10)
-            .filter_map(|arg| match arg {
-                redis::Arg::Simple(bytes) => Some(bytes),
-                _ => None,
-            })
-            .collect();
-        let [name, _script, keys, first_keys @ ..] = args.as_slice() else {
-            return None;
-        };
+        let mut args = cmd.args_iter().map(|arg| match arg {
+            redis::Arg::Simple(bytes) => bytes,
+            _ => &[],
+        });
+        let name = args.next()?;
         if !name.eq_ignore_ascii_case(b"EVALSHA") && !name.eq_ignore_ascii_case(b"EVAL") {
             return None;
         }
-        let second = first_keys.get(1)?;
-        match *keys {
+        let (keys, _first, second) = (args.nth(1)?, args.next()?, args.next()?);
+        match keys {
             b"7" if second.ends_with(b":active") => Some(trips::Step::Claim),
             b"4" if second.ends_with(b":workers")
-                && first_keys
-                    .get(3)
-                    .is_some_and(|key| key.ends_with(b":active")) =>
+                && args
+                    .nth(1)
+                    .is_some_and(|fourth| fourth.ends_with(b":active")) =>
             {
                 Some(trips::Step::Claim)
             }

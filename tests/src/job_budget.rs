@@ -4,10 +4,11 @@
 //! statements and Redis commands per job and step than the budget below. A statement or a
 //! command added to the path fails it; a saving lowers the budget.
 
-use std::collections::BTreeMap;
-
-use almanac_shared::{auth::JwtKeys, trips::Step};
-use almanac_tests::processes::{Service, round_trips};
+use almanac_shared::{
+    auth::JwtKeys,
+    trips::{Step, Store},
+};
+use almanac_tests::processes::{RoundTrips, Service};
 use uuid::Uuid;
 
 use crate::helpers::{JWT_SECRET, admin_url, drop_database, fresh_database, redis_url};
@@ -82,34 +83,24 @@ async fn a_generation_takes_no_more_round_trips_than_its_budget() {
     let before = trips(&[&api, &worker]).await;
     submit(Uuid::now_v7()).await;
     acknowledged(&prefix, 1).await;
-    let alone = since(trips(&[&api, &worker]).await, &before);
+    let alone = trips(&[&api, &worker]).await.since(&before);
     check(&alone, 1, &ALONE, "a lone generation");
 
     // 100 submitted together, each by a user of its own (no cap in the way).
     let before = trips(&[&api, &worker]).await;
     futures::future::join_all((0..100).map(|_| submit(Uuid::now_v7()))).await;
     acknowledged(&prefix, 101).await;
-    let together = since(trips(&[&api, &worker]).await, &before);
+    let together = trips(&[&api, &worker]).await.since(&before);
     check(&together, 100, &TOGETHER, "100 generations together");
 
     drop((api, worker));
     drop_database(&db_name).await;
 }
 
-/// A process's round trips of generations so far, by step and store.
-type Trips = BTreeMap<(String, String), f64>;
-
-async fn trips(services: &[&Service]) -> Trips {
-    round_trips(services, "generation")
+async fn trips(services: &[&Service]) -> RoundTrips {
+    RoundTrips::read(services, "generation")
         .await
         .expect("/metrics answers")
-}
-
-fn since(mut now: Trips, before: &Trips) -> Trips {
-    for (key, value) in before {
-        *now.entry(key.clone()).or_default() -= value;
-    }
-    now
 }
 
 /// Waits until apalis acknowledged `deliveries` deliveries in all (its done set, which
@@ -137,17 +128,16 @@ async fn acknowledged(prefix: &str, deliveries: usize) {
     panic!("{deliveries} deliveries were not acknowledged within 20 s");
 }
 
-fn check(trips: &Trips, jobs: usize, budget: &Budget, what: &str) {
-    let each = |step: Step, store: &str| {
-        trips
-            .get(&(step.as_str().to_owned(), store.to_owned()))
-            .copied()
-            .unwrap_or_default()
-            / jobs as f64
-    };
+fn check(trips: &RoundTrips, jobs: usize, budget: &Budget, what: &str) {
     let spent: Vec<(Step, f64, f64)> = Step::ALL
         .iter()
-        .map(|&step| (step, each(step, "postgres"), each(step, "redis")))
+        .map(|&step| {
+            (
+                step,
+                trips.per_job(step, Store::Postgres, jobs),
+                trips.per_job(step, Store::Redis, jobs),
+            )
+        })
         .collect();
     println!("{what}: {spent:?}");
     for ((step, postgres, redis), (_, most_postgres, most_redis)) in spent.iter().zip(budget) {
@@ -156,16 +146,7 @@ fn check(trips: &Trips, jobs: usize, budget: &Budget, what: &str) {
             "{what}: the {} step took {postgres} statements and {redis} Redis commands a job, over its budget of {most_postgres} and {most_redis} (all steps: {spent:?})",
             step.as_str()
         );
-    }
-    // Every step of the path was counted (a step that counts nothing is not measured).
-    for step in [
-        Step::Submit,
-        Step::Claim,
-        Step::Handler,
-        Step::End,
-        Step::Events,
-    ] {
-        let (_, postgres, redis) = spent.iter().find(|(s, ..)| *s == step).unwrap();
+        // Every step of the path was counted (a step that counts nothing is not measured).
         assert!(
             postgres + redis > 0.0,
             "{what}: nothing counted for {step:?}"

@@ -55,25 +55,55 @@ pub fn labelled_values(
         .collect()
 }
 
-/// The round trips of `kind`'s jobs that `services` counted so far
-/// (`job_round_trips_total`), by step and store, summed over the processes.
-pub async fn round_trips(
-    services: &[&Service],
-    kind: &str,
-) -> anyhow::Result<std::collections::BTreeMap<(String, String), f64>> {
-    let mut trips = std::collections::BTreeMap::new();
-    for service in services {
-        let page = reqwest::get(service.metrics_url()).await?.text().await?;
-        for (labels, value) in labelled_values(&page, almanac_shared::trips::METRIC) {
-            if labels.get("kind").map(String::as_str) != Some(kind) {
-                continue;
-            }
-            if let (Some(step), Some(store)) = (labels.get("step"), labels.get("store")) {
-                *trips.entry((step.clone(), store.clone())).or_default() += value;
+/// The round trips of one kind's jobs that processes counted (`job_round_trips_total`), by
+/// step and store, summed over the processes.
+#[derive(Default)]
+pub struct RoundTrips(std::collections::BTreeMap<(String, String), f64>);
+
+impl RoundTrips {
+    /// What `services` counted so far for `kind` (nothing from a build that does not count).
+    pub async fn read(services: &[&Service], kind: &str) -> anyhow::Result<Self> {
+        let mut trips = Self::default();
+        for service in services {
+            let page = reqwest::get(service.metrics_url()).await?.text().await?;
+            for (labels, value) in labelled_values(&page, almanac_shared::trips::METRIC) {
+                if labels.get("kind").map(String::as_str) != Some(kind) {
+                    continue;
+                }
+                if let (Some(step), Some(store)) = (labels.get("step"), labels.get("store")) {
+                    *trips.0.entry((step.clone(), store.clone())).or_default() += value;
+                }
             }
         }
+        Ok(trips)
     }
-    Ok(trips)
+
+    /// What was counted since `before`.
+    pub fn since(mut self, before: &Self) -> Self {
+        for (key, value) in &before.0 {
+            *self.0.entry(key.clone()).or_default() -= value;
+        }
+        self
+    }
+
+    /// Whether nothing was counted.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// `step`'s round trips to `store` for each of `jobs` jobs.
+    pub fn per_job(
+        &self,
+        step: almanac_shared::trips::Step,
+        store: almanac_shared::trips::Store,
+        jobs: usize,
+    ) -> f64 {
+        self.0
+            .get(&(step.as_str().to_owned(), store.as_str().to_owned()))
+            .copied()
+            .unwrap_or_default()
+            / jobs.max(1) as f64
+    }
 }
 
 /// The path of binary `name`.

@@ -156,7 +156,7 @@ fn settings(db_url: &str, prefix: &str) -> Settings {
 
 /// [`settings`] with some of them set otherwise.
 fn settings_with(db_url: &str, prefix: &str, extra: &[(&'static str, &str)]) -> Settings {
-    let env: HashMap<&str, String> = bench_env(db_url, prefix, extra).into_iter().collect();
+    let env = bench_env(db_url, prefix, extra);
     Settings::from_lookup(|k| env.get(k).cloned()).expect("bench settings")
 }
 
@@ -166,7 +166,7 @@ fn bench_env(
     db_url: &str,
     prefix: &str,
     extra: &[(&'static str, &str)],
-) -> Vec<(&'static str, String)> {
+) -> HashMap<&'static str, String> {
     let mut env: HashMap<&'static str, String> = HashMap::from([
         ("DATABASE_URL", db_url.to_owned()),
         (
@@ -188,7 +188,7 @@ fn bench_env(
         ("AI_OFFLINE_LATENCY_MS", "0".into()),
     ]);
     env.extend(extra.iter().map(|(k, v)| (*k, (*v).to_owned())));
-    env.into_iter().collect()
+    env
 }
 
 /// [`bench_env`] for a child process, which is given its addresses by [`Service`].
@@ -392,11 +392,11 @@ async fn phases(
     let body =
         Arc::new(serde_json::json!({ "source_text": BENCH_TEXT, "reuse": false }).to_string());
     let submit = submitter(&http, &base, &tokens);
-    let trips_before = budget::Trips::read(&[&api]).await?;
+    let trips_before = budget::read(&[&api]).await?;
     let cpu_before = cpu::snapshot(&[("api", api.pid())]);
     let (submit_rate, submit_lat) = load(clients, secs, submit.clone()).await;
     let submit_cpu = cpu::per(cpu_before, submit_lat.len(), "request");
-    let submit_trips = budget::Trips::read(&[&api]).await?.since(&trips_before);
+    let submit_trips = budget::read(&[&api]).await?.since(&trips_before);
     println!("submit  POST /api/ai/generations  ({clients} clients)");
     println!(
         "  {submit_rate:>9.0} req/s   p50 {:.2} ms  p99 {:.2} ms   ratio to postgres inserts {:.2}, to redis round trips {:.3}",
@@ -406,7 +406,10 @@ async fn phases(
         submit_rate / redis_rate
     );
     println!("{submit_cpu}");
-    println!("{}", submit_trips.per(submit_lat.len(), "request"));
+    println!(
+        "{}",
+        budget::per(&submit_trips, submit_lat.len(), "request")
+    );
     println!("  targets: >= 3000 req/s, p99 < 50 ms");
     println!();
 
@@ -428,7 +431,7 @@ async fn phases(
     .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let mut pickups = Vec::new();
-    let trips_before = budget::Trips::read(&[&api, &worker]).await?;
+    let trips_before = budget::read(&[&api, &worker]).await?;
     for i in 0..PICKUP_SAMPLES {
         let response = http
             .post(format!("{base}/api/ai/generations"))
@@ -461,9 +464,7 @@ async fn phases(
         // Idle between submissions, at varied offsets from the worker's fallback tick.
         tokio::time::sleep(Duration::from_millis(20 + (i as u64 * 7) % 40)).await;
     }
-    let lone_trips = budget::Trips::read(&[&api, &worker])
-        .await?
-        .since(&trips_before);
+    let lone_trips = budget::read(&[&api, &worker]).await?.since(&trips_before);
     pickups.sort();
     println!("pickup  submit-to-claim latency, idle worker ({PICKUP_SAMPLES} jobs, one at a time)");
     println!(
@@ -472,19 +473,17 @@ async fn phases(
         ms(percentile(&pickups, 99.0)),
         ms(percentile(&redis_lat, 50.0))
     );
-    println!("{}", lone_trips.per(PICKUP_SAMPLES, "job alone"));
+    println!("{}", budget::per(&lone_trips, PICKUP_SAMPLES, "job alone"));
     println!("  target: p50 <= 25 ms without a busy loop");
     println!();
 
     // --- End to end: submit `jobs` jobs while the worker runs; time to the last success ---
-    let trips_before = budget::Trips::read(&[&api, &worker]).await?;
+    let trips_before = budget::read(&[&api, &worker]).await?;
     let cpu_before = cpu::snapshot(&[("api", api.pid()), ("worker", worker.pid())]);
     let (e2e_rate, submit_done, total, failed) =
         end_to_end(&pool, clients, jobs, submit.clone()).await?;
     let e2e_cpu = cpu::per(cpu_before, jobs, "job");
-    let e2e_trips = budget::Trips::read(&[&api, &worker])
-        .await?
-        .since(&trips_before);
+    let e2e_trips = budget::read(&[&api, &worker]).await?.since(&trips_before);
     println!("end to end  {jobs} jobs, submit to succeeded, zero-latency (offline) provider");
     println!(
         "  {e2e_rate:>9.0} jobs/s   (all submitted after {:.2} s, all succeeded after {:.2} s, {failed} failed)   ratio to postgres inserts {:.2}",
@@ -493,7 +492,7 @@ async fn phases(
         e2e_rate / pg_rate
     );
     println!("{e2e_cpu}");
-    println!("{}", e2e_trips.per(jobs, "job"));
+    println!("{}", budget::per(&e2e_trips, jobs, "job"));
     // The jobs one claim statement took share its transaction's `started_at`.
     let claims: i64 = sqlx::query_scalar(
         "select count(distinct started_at) from
