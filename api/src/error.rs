@@ -238,6 +238,20 @@ impl From<sqlx::Error> for ApiError {
     }
 }
 
+/// A statement's error shared by the requests of its group (`almanac_shared::gather`).
+impl From<std::sync::Arc<sqlx::Error>> for ApiError {
+    fn from(error: std::sync::Arc<sqlx::Error>) -> Self {
+        match std::sync::Arc::try_unwrap(error) {
+            Ok(error) => error.into(),
+            Err(error) if almanac_shared::db::is_unavailable(&error) => {
+                tracing::warn!(error = %error, "Postgres unreachable");
+                Self::unavailable("the database")
+            }
+            Err(error) => Self::internal(anyhow::anyhow!("database query: {error}")),
+        }
+    }
+}
+
 impl From<redis::RedisError> for ApiError {
     fn from(error: redis::RedisError) -> Self {
         tracing::warn!(error = %error, "Redis unreachable");

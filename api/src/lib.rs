@@ -29,6 +29,10 @@ pub mod web;
 
 use std::{future::Future, sync::Arc, time::Duration};
 
+/// At most this many generation requests are written by one statement (those that arrive
+/// while the statement before runs).
+const SUBMISSIONS_A_STATEMENT: usize = 64;
+
 use almanac_shared::{Settings, auth::JwtKeys, db, events, flags::Flags, queue, telemetry};
 use anyhow::Context;
 use poem::{EndpointExt, Route, get, handler, web::Data};
@@ -240,6 +244,7 @@ impl Application {
             jwt: JwtKeys::new(settings.jwt_secret.expose()),
             web,
             metrics: telemetry::metrics_handle(),
+            submissions: state::submissions(&pool, SUBMISSIONS_A_STATEMENT),
             settings: Arc::new(settings),
             pool,
             redis,

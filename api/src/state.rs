@@ -32,6 +32,40 @@ pub struct AppState {
     pub cipher: Option<almanac_shared::publish::crypto::TokenCipher>,
     /// Users' addresses, noted from their tokens.
     pub contacts: crate::contacts::Contacts,
+    /// Generation requests, written several a statement under load.
+    pub submissions: Submissions,
+}
+
+/// Generation requests, each answered with nothing (written) or the earlier answer its
+/// key got meanwhile ([`almanac_shared::store::generations::create`]).
+pub type Submissions = almanac_shared::gather::Gather<
+    almanac_shared::store::generations::Submission,
+    almanac_shared::gather::Answer<Option<almanac_shared::store::idempotency::Earlier>>,
+>;
+
+/// Starts the task that writes generation requests, at most `most` a statement, as they
+/// arrive while the statement before runs. Must be called inside a Tokio runtime.
+pub fn submissions(pool: &PgPool, most: usize) -> Submissions {
+    use almanac_shared::{
+        gather::{Gather, together_or_alone},
+        jobs::JobKind,
+        store::generations::{self, Submission},
+        trips::{self, Step},
+    };
+    let pool = pool.clone();
+    Gather::start(most, move |submissions: Vec<Submission>| {
+        let pool = pool.clone();
+        async move {
+            together_or_alone(&submissions, "writing generation requests", |submissions| {
+                let pool = pool.clone();
+                Box::pin(async move {
+                    let statement = generations::create(&pool, submissions);
+                    trips::scope(JobKind::Generation, Step::Submit, statement).await
+                })
+            })
+            .await
+        }
+    })
 }
 
 impl AppState {

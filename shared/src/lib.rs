@@ -12,6 +12,7 @@ pub mod email;
 pub mod events;
 pub mod fetch;
 pub mod flags;
+pub mod gather;
 pub mod jobs;
 pub mod permits;
 pub mod publish;

@@ -399,3 +399,161 @@ async fn an_api_killed_under_live_streams_repeats_and_loses_no_event_for_its_cli
     assert_eq!(followed.len(), load.accepted.len());
     assert_streams_complete(&fleet, followed, false).await;
 }
+
+/// A worker killed (kill -9) while a group of generations' ends is in its statement: the
+/// test holds each user's usage row of the day, where an end's statement waits, so that
+/// one user's end holds the statement slot while four of another user's gather behind it,
+/// then go as one group and wait in turn. With no worker to hear of it, the group then
+/// commits whole: every job ended once, its stream getting every event once and `done`
+/// last; none runs again.
+#[tokio::test]
+async fn a_worker_killed_while_a_group_of_ends_is_in_flight_ends_each_job_once() {
+    group_of_ends_in_flight_at_a_kill(GroupAfterKill::Commits).await;
+}
+
+/// As above, but the group's statement dies with its worker (its backend is terminated):
+/// none of its jobs ended, and each runs again once, on another worker, to one end.
+#[tokio::test]
+async fn a_group_of_ends_that_dies_with_its_worker_runs_each_job_again_once() {
+    group_of_ends_in_flight_at_a_kill(GroupAfterKill::Dies).await;
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum GroupAfterKill {
+    Commits,
+    Dies,
+}
+
+async fn group_of_ends_in_flight_at_a_kill(after: GroupAfterKill) {
+    let mut fleet = Fleet::start(FleetOptions {
+        apis: 1,
+        workers: 1,
+        env: vec![("AI_OFFLINE_LATENCY_MS", "0".to_owned())],
+        ..FleetOptions::default()
+    })
+    .await;
+    let (first, others) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
+    let mut holds = Vec::new();
+    for user in [first, others] {
+        let mut hold = fleet.db.begin().await.unwrap();
+        sqlx::query(
+            "insert into ai_usage (user_id, day, kind)
+             values ($1, (now() at time zone 'utc')::date, 'generation')",
+        )
+        .bind(user)
+        .execute(&mut *hold)
+        .await
+        .unwrap();
+        holds.push(hold);
+    }
+    let lone = fleet.submit_one(first).await;
+    ends_waiting(&fleet, 0).await;
+    let mut group = Vec::new();
+    for _ in 0..4 {
+        group.push(fleet.submit_one(others).await);
+    }
+    // Each staged its last events just before asking for its end.
+    let redis = redis::Client::open(fleet.redis.url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    eventually(
+        Duration::from_secs(20),
+        "the group's ends to gather",
+        || {
+            let keys: Vec<String> = group
+                .iter()
+                .map(|job| format!("fleet:{{{job}}}:staged"))
+                .collect();
+            let mut redis = redis.clone();
+            async move {
+                let staged: usize = redis::cmd("EXISTS")
+                    .arg(&keys)
+                    .query_async(&mut redis)
+                    .await
+                    .unwrap();
+                (staged == keys.len()).then_some(())
+            }
+        },
+    )
+    .await;
+    holds.remove(0).commit().await.unwrap();
+    // The lone end was one statement; the one now waiting holds the rest.
+    let gathered = ends_waiting(&fleet, 1).await - 1;
+    assert!(
+        gathered >= 2,
+        "the statement in flight ends {gathered} jobs"
+    );
+    fleet.workers[0].kill().await;
+    if after == GroupAfterKill::Dies {
+        let terminated: Vec<bool> = sqlx::query_scalar(
+            "select pg_terminate_backend(pid) from pg_stat_activity
+             where datname = current_database() and wait_event_type = 'Lock'
+               and query like '%jsonb_to_recordset%'",
+        )
+        .fetch_all(&fleet.db)
+        .await
+        .unwrap();
+        assert_eq!(terminated, vec![true]);
+    }
+    holds.remove(0).commit().await.unwrap();
+    fleet.start_worker().await;
+
+    let mut accepted = Vec::new();
+    for job in std::iter::once(lone).chain(group.iter().copied()) {
+        let generation = sqlx::query_scalar("select id from ai_generations where job_id = $1")
+            .bind(job)
+            .fetch_one(&fleet.db)
+            .await
+            .unwrap();
+        let user = if job == lone { first } else { others };
+        accepted.push(Accepted {
+            generation,
+            job,
+            user,
+        });
+    }
+    let load = Load {
+        accepted: accepted.clone(),
+        refused: Vec::new(),
+    };
+    fleet
+        .assert_all_succeeded_once(&load, Duration::from_secs(60))
+        .await;
+    for (job, attempts) in attempts(&fleet, &load).await {
+        let again = after == GroupAfterKill::Dies && group.contains(&job);
+        let range = if again { 2..=2 } else { 1..=1 };
+        assert!(range.contains(&attempts), "job {job}: {attempts} attempts");
+    }
+    let follower = fleet.follower();
+    for job in accepted {
+        let frames = follower.follow(job, 0).await.unwrap();
+        fleet.assert_stream_complete(job.job, &frames, false).await;
+    }
+}
+
+/// Waits until the first worker has started `started` + 1 statements ending generations,
+/// the last of which waits on a lock; returns how many jobs they end in all.
+async fn ends_waiting(fleet: &Fleet, started: usize) -> usize {
+    eventually(
+        Duration::from_secs(20),
+        "an end's statement to wait",
+        || async {
+            let worker = &fleet.workers[0];
+            let series = |part: &str| format!("job_end_group_size_{part}{{kind=\"generation\"}}");
+            let count = worker.metric(&series("count")).await.unwrap()?;
+            let sum = worker.metric(&series("sum")).await.unwrap()?;
+            let waiting: i64 = sqlx::query_scalar(
+                "select count(*) from pg_stat_activity
+                 where datname = current_database() and wait_event_type = 'Lock'
+                   and query like '%jsonb_to_recordset%'",
+            )
+            .fetch_one(&fleet.db)
+            .await
+            .unwrap();
+            (count as usize == started + 1 && waiting == 1).then_some(sum as usize)
+        },
+    )
+    .await
+}

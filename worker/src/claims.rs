@@ -2,10 +2,10 @@
 //!
 //! A delivery from Redis is a wake-up: the worker slot it takes asks for a job of its kind,
 //! and the ledger chooses which (`store::jobs::claim`: by lane, then round robin over the
-//! fairness keys, under their caps). One task per queue takes every ask waiting and claims
-//! for them at once (the choice, then the kind's first step: two statements for as many
-//! slots as asked while the claim before ran). One statement runs at a time (claims of a
-//! kind take turns in Postgres anyway, so a second would only wait there holding a
+//! fairness keys, under their caps). The asks of a queue are gathered ([`Gather`]): the
+//! claim for them is the choice, then the kind's first step, two statements for as many
+//! slots as asked while the claim before ran. One claim runs at a time (claims of a kind
+//! take turns in Postgres anyway, so a second would only wait there holding a
 //! connection), and an ask that finds none running goes out at once: an idle job waits for
 //! nothing, and a queue under load claims in batches as large as its free slots.
 
@@ -18,20 +18,13 @@ use almanac_shared::{
     trips::{self, Step},
 };
 use sqlx::PgPool;
-use tokio::sync::{Semaphore, mpsc, oneshot};
 use uuid::Uuid;
 
-/// Claim statements of one queue running at once: claims of a kind take turns fleet-wide
-/// (`claim_jobs`), so more would wait for each other; asks gather into the next batch.
-pub(crate) const IN_FLIGHT: usize = 1;
+use almanac_shared::gather::{self, Gather};
 
 /// What an ask comes to: a job to run, none (nothing of the kind is ready within its
 /// turns), or the statement's error (shared by every ask of its batch).
-pub(crate) type Answer = Result<Option<Claim>, Arc<sqlx::Error>>;
-
-struct Ask {
-    answer: oneshot::Sender<Answer>,
-}
+pub(crate) type Answer = gather::Answer<Option<Claim>>;
 
 /// The caps and aging a claim of `kind` keeps (`JOB_MAX_RUNNING_PER_USER`, the webhook
 /// caps, `JOB_PRIORITY_AGING_SECS`).
@@ -55,7 +48,7 @@ pub(crate) fn turns(settings: &Settings, kind: JobKind) -> Turns {
 #[derive(Clone)]
 pub(crate) struct Claimer {
     kind: JobKind,
-    asks: mpsc::UnboundedSender<Ask>,
+    asks: Gather<(), Answer>,
 }
 
 impl Claimer {
@@ -69,17 +62,18 @@ impl Claimer {
         kind: JobKind,
         start: &'static str,
     ) -> Self {
-        let (asks, waiting) = mpsc::unbounded_channel();
         let batches = Batches {
             pool,
             worker,
             kind,
             start,
-            most: settings.jobs.concurrency.max(1),
             turns: turns(settings, kind),
             patience: settings.jobs.stale_after,
         };
-        tokio::spawn(batches.claim(waiting));
+        let asks = Gather::start(settings.jobs.concurrency, move |asks: Vec<()>| {
+            let batches = batches.clone();
+            async move { batches.answer(asks.len()).await }
+        });
         Self { kind, asks }
     }
 
@@ -91,12 +85,7 @@ impl Claimer {
     /// Claims the next job of the kind the ledger gives, with whatever other slots of the
     /// queue are asking.
     pub(crate) async fn next(&self) -> Answer {
-        let (answer, answered) = oneshot::channel();
-        let stopped = || Err(Arc::new(sqlx::Error::PoolClosed));
-        if self.asks.send(Ask { answer }).is_err() {
-            return stopped();
-        }
-        answered.await.unwrap_or_else(|_| stopped())
+        self.asks.statement(()).await
     }
 }
 
@@ -107,7 +96,6 @@ struct Batches {
     worker: String,
     kind: JobKind,
     start: &'static str,
-    most: usize,
     turns: Turns,
     /// How long a lost claim's give-back is tried (`JOB_STALE_MS`: stale recovery then
     /// takes over).
@@ -115,32 +103,9 @@ struct Batches {
 }
 
 impl Batches {
-    async fn claim(self, mut waiting: mpsc::UnboundedReceiver<Ask>) {
-        let free = Arc::new(Semaphore::new(IN_FLIGHT));
-        loop {
-            let Ok(permit) = free.clone().acquire_owned().await else {
-                return;
-            };
-            let Some(first) = waiting.recv().await else {
-                return;
-            };
-            let mut batch = vec![first];
-            while batch.len() < self.most
-                && let Ok(ask) = waiting.try_recv()
-            {
-                batch.push(ask);
-            }
-            let this = self.clone();
-            tokio::spawn(async move {
-                this.answer(batch).await;
-                drop(permit);
-            });
-        }
-    }
-
-    /// Claims for one batch of asks and answers each: the first asks get the jobs.
-    async fn answer(&self, batch: Vec<Ask>) {
-        metrics::histogram!("job_claim_batch_size").record(batch.len() as f64);
+    /// Claims for `asks` slots and answers each: the first asks get the jobs.
+    async fn answer(&self, asks: usize) -> Vec<Answer> {
+        metrics::histogram!("job_claim_batch_size").record(asks as f64);
         let token = Uuid::now_v7();
         let claimed = trips::scope(
             self.kind,
@@ -148,7 +113,7 @@ impl Batches {
             ledger::claim(
                 &self.pool,
                 self.kind,
-                batch.len(),
+                asks,
                 &self.worker,
                 token,
                 self.start,
@@ -164,9 +129,7 @@ impl Batches {
                 }
                 // At most one claim an ask (the statement's limit).
                 let mut claims = claims.into_iter();
-                for ask in batch {
-                    let _ = ask.answer.send(Ok(claims.next()));
-                }
+                (0..asks).map(|_| Ok(claims.next())).collect()
             }
             Err(error) => {
                 if almanac_shared::db::is_unavailable(&error) {
@@ -174,9 +137,7 @@ impl Batches {
                     trips::scope(self.kind, Step::Claim, self.give_back(token)).await;
                 }
                 let error = Arc::new(error);
-                for ask in batch {
-                    let _ = ask.answer.send(Err(error.clone()));
-                }
+                (0..asks).map(|_| Err(error.clone())).collect()
             }
         }
     }

@@ -53,6 +53,8 @@ pub struct JobContext {
     pub mailer: Arc<dyn Mailer>,
     /// The scheduler's time.
     pub clock: Arc<dyn Clock>,
+    /// The statements several jobs share under load.
+    pub(crate) statements: crate::statements::Statements,
     /// The publishing adapters (seed 001).
     pub platforms: almanac_shared::publish::Platforms,
     /// The runtime feature flags, kept current from Postgres.
@@ -184,14 +186,31 @@ impl JobError {
 
 impl From<sqlx::Error> for JobError {
     fn from(error: sqlx::Error) -> Self {
-        let unavailable = almanac_shared::db::is_unavailable(&error);
+        let mut job_error = Self::storage(&error);
+        job_error.cause = Some(error.into());
+        job_error
+    }
+}
+
+/// A statement's error shared by the jobs it wrote for (see `almanac_shared::gather`).
+impl From<std::sync::Arc<sqlx::Error>> for JobError {
+    fn from(error: std::sync::Arc<sqlx::Error>) -> Self {
+        Self::storage(&error)
+    }
+}
+
+impl JobError {
+    /// What a statement's `error` comes to for each job it wrote for (the cause, for the
+    /// log, as its text): the database could not be reached, or the results not saved.
+    pub(crate) fn storage(error: &sqlx::Error) -> Self {
+        let unavailable = almanac_shared::db::is_unavailable(error);
         let mut job_error = if unavailable {
             JobError::transient("DATABASE_UNAVAILABLE", "the database could not be reached")
         } else {
             JobError::transient("STORAGE_FAILED", "the job's results could not be saved")
         };
         job_error.unavailable = unavailable;
-        job_error.cause = Some(error.into());
+        job_error.cause = Some(anyhow::anyhow!("{error}"));
         job_error
     }
 }

@@ -15,6 +15,7 @@ pub mod outbox;
 pub mod reconciler;
 pub mod runner;
 pub mod scheduler;
+mod statements;
 
 use std::{future::Future, sync::Arc};
 
@@ -130,6 +131,7 @@ impl Application {
                 &settings, "platform",
             )),
             redis: redis.clone(),
+            statements: crate::statements::Statements::start(&pool, settings.jobs.concurrency),
             settings: Arc::new(settings),
             pool,
             ai,

@@ -7,6 +7,7 @@ use almanac_shared::{
         RunStatus,
         generation::{self, CardType, GenerationJob, SourceText},
     },
+    events::Event,
     jobs::{JobKind, NewJob},
     store::generations::{self, Generation, NewGeneration},
 };
@@ -19,7 +20,7 @@ use serde::Serialize;
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::{Tag, clamp_limit, enqueue_after_commit, job_write_failed, paginate};
+use super::{Tag, clamp_limit, job_write_failed, paginate};
 use crate::{
     auth::UserAuth,
     body::StrictJson,
@@ -383,8 +384,18 @@ async fn submit(
         job_id: job.id,
         reused_from,
     };
-    let written = generations::create(
-        &state.pool,
+    let batches = match reused_from {
+        None => generation::batches(source.as_str()).len() as u64,
+        Some(_) => 1,
+    };
+    // The job's first event goes before its commit: from the commit on, a worker may claim
+    // the job and speak on its stream, and nothing may come before `queued`. Should the
+    // statement write nothing, the stream of a job that never was expires unread.
+    state
+        .emitter
+        .emit_first_or_log(job.id, &Event::queued(batches))
+        .await;
+    let submission = generations::Submission::new(
         user,
         NewGeneration {
             job: &job,
@@ -396,8 +407,8 @@ async fn submit(
             card_types: &card_types,
             idempotency: idempotency.map(|key| (key, &accepted)),
         },
-    )
-    .await;
+    );
+    let written = state.submissions.statement(submission).await;
     match (written, idempotency) {
         (Ok(None), _) => {}
         // The key's first request committed meanwhile: its answer, and its slot stays.
@@ -416,11 +427,7 @@ async fn submit(
             return Err(job_write_failed(state, &job, error).await);
         }
     }
-    let batches = match reused_from {
-        None => generation::batches(source.as_str()).len() as u64,
-        Some(_) => 1,
-    };
-    enqueue_after_commit(state, &job, batches).await;
+    state.queue.push_or_log(job.kind, job.id, None).await;
     tracing::info!(generation_id = %generation_id, job_id = %job.id, "generation accepted");
     Ok(accepted)
 }

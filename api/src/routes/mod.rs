@@ -88,8 +88,11 @@ pub fn paginate<T, K>(mut rows: Vec<T>, limit: u32, key: impl Fn(&T) -> K) -> (V
 /// database's answer may have been lost after a commit (the connection broke): if it was
 /// written, it runs now rather than when the reconciler finds it (`JOB_REQUEUE_MS`), and a
 /// worker drops the id of a job that was not.
-pub async fn job_write_failed(state: &AppState, job: &NewJob, error: sqlx::Error) -> ApiError {
-    if almanac_shared::db::is_unavailable(&error) {
+pub async fn job_write_failed<E>(state: &AppState, job: &NewJob, error: E) -> ApiError
+where
+    E: std::borrow::Borrow<sqlx::Error> + Into<ApiError>,
+{
+    if almanac_shared::db::is_unavailable(error.borrow()) {
         state.queue.push_or_log(job.kind, job.id, None).await;
     }
     error.into()

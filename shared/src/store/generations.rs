@@ -149,56 +149,100 @@ pub async fn reusable(
     .await
 }
 
-/// Writes the generation, its job and its key in one statement, as the user under
-/// row-level security (migrations 20261121000004 and 20261122000011 explain why this is a
-/// function). When the key was used meanwhile, nothing is written and the earlier answer
-/// is returned.
-pub async fn create<A: Serialize + Sync>(
-    pool: &PgPool,
-    user: Uuid,
-    new: NewGeneration<'_, A>,
-) -> sqlx::Result<Option<Earlier>> {
-    sqlx::query_as(
-        "select * from create_generation($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
-    )
-    .bind(user)
-    .bind(new.job.id)
-    .bind(Json(&new.job.payload))
-    .bind(new.job.kind.max_attempts())
-    .bind(Json(&new.job.trace_context))
-    .bind(new.generation_id)
-    .bind(new.source_text)
-    .bind(new.model)
-    .bind(new.prompt_version)
-    .bind(new.idempotency.map(|(key, _)| key.key.as_str()))
-    .bind(new.idempotency.map(|(key, _)| key.request_hash.as_str()))
-    .bind(new.idempotency.map(|(_, answer)| Json(answer)))
-    .bind(new.reused_from)
-    .bind(
-        new.card_types
-            .iter()
-            .map(|t| t.as_str())
-            .collect::<Vec<&str>>(),
-    )
-    .bind(new.job.lane)
-    .fetch_optional(pool)
-    .await
+/// A generation request as [`create`] writes it, owned so that it can wait for the
+/// statement of its group.
+#[derive(Debug, Clone, Serialize)]
+pub struct Submission {
+    user_id: Uuid,
+    job_id: Uuid,
+    payload: Value,
+    max_attempts: i32,
+    trace_context: std::collections::HashMap<String, String>,
+    generation_id: Uuid,
+    source_text: String,
+    model: Option<String>,
+    prompt_version: String,
+    key: Option<String>,
+    request_hash: Option<String>,
+    response: Option<Value>,
+    reused_from: Option<Uuid>,
+    card_types: Vec<&'static str>,
+    lane: &'static str,
 }
 
-/// What one statement of a generation saves: cards of the batch `index` whose objects
-/// closed together, and at the batch's `end` its call.
+impl Submission {
+    /// `user`'s request `new`, its answer serialised for its idempotency key.
+    pub fn new<A: Serialize>(user: Uuid, new: NewGeneration<'_, A>) -> Self {
+        Self {
+            user_id: user,
+            job_id: new.job.id,
+            payload: new.job.payload.clone(),
+            max_attempts: new.job.kind.max_attempts(),
+            trace_context: new.job.trace_context.clone(),
+            generation_id: new.generation_id,
+            source_text: new.source_text.to_owned(),
+            model: new.model.map(str::to_owned),
+            prompt_version: new.prompt_version.to_owned(),
+            key: new.idempotency.map(|(key, _)| key.key.clone()),
+            request_hash: new.idempotency.map(|(key, _)| key.request_hash.clone()),
+            response: new
+                .idempotency
+                .map(|(_, answer)| serde_json::to_value(answer).expect("answers serialise")),
+            reused_from: new.reused_from,
+            card_types: new.card_types.iter().map(|t| t.as_str()).collect(),
+            lane: new.job.lane.as_str(),
+        }
+    }
+}
+
+/// Writes each request's generation, job and key, in one statement for all of them: each
+/// by `create_generation` as its user under row-level security (migrations
+/// 20261121000004 and 20261122000011 explain why this is a function), one after another.
+/// Answers, in their order: nothing for a request written, or for one whose key was used
+/// meanwhile, the earlier answer (nothing written).
+///
+/// The requests go as one JSON array (see [`card_keys`]): one plan serves every size of
+/// group.
+pub async fn create(
+    pool: &PgPool,
+    submissions: &[Submission],
+) -> sqlx::Result<Vec<Option<Earlier>>> {
+    let rows: Vec<(i64, Option<String>, Option<Json<Value>>)> = sqlx::query_as(
+        "select s.n, g.request_hash, g.response
+         from jsonb_array_elements($1) with ordinality as s(r, n)
+         left join lateral create_generation((r ->> 'user_id')::uuid, (r ->> 'job_id')::uuid,
+             r -> 'payload', (r ->> 'max_attempts')::int, r -> 'trace_context',
+             (r ->> 'generation_id')::uuid, r ->> 'source_text', r ->> 'model',
+             r ->> 'prompt_version', r ->> 'key', r ->> 'request_hash', r -> 'response',
+             (r ->> 'reused_from')::uuid,
+             array(select jsonb_array_elements_text(r -> 'card_types')), r ->> 'lane') g on true
+         order by s.n",
+    )
+    .bind(Json(submissions))
+    .fetch_all(pool)
+    .await?;
+    let mut answers: Vec<Option<Earlier>> = submissions.iter().map(|_| None).collect();
+    for (n, request_hash, response) in rows {
+        if let (Some(request_hash), Some(response)) = (request_hash, response)
+            && let Some(answer) = usize::try_from(n - 1).ok().and_then(|n| answers.get_mut(n))
+        {
+            *answer = Some(Earlier {
+                request_hash,
+                response,
+            });
+        }
+    }
+    Ok(answers)
+}
+
+/// What one statement of a generation saves before its last batch: cards of the batch
+/// `index` whose objects closed together, and at the batch's `end` its call's usage
+/// (recorded against the user's day too). The last batch is saved with the end of its
+/// job by [`save_last`].
 pub struct Step<'a> {
     pub index: usize,
     pub cards: &'a [SuggestionItem],
-    pub end: Option<End<'a>>,
-}
-
-/// The end of a batch: its call's usage (recorded against the user's day too); with
-/// `finish` (the job's result and the generation's metadata) the end of the job and the
-/// generation.
-pub struct End<'a> {
-    pub response: &'a ChatResponse,
-    pub finish: Option<&'a (Value, Value)>,
+    pub end: Option<&'a ChatResponse>,
 }
 
 /// Saves a step if the claim still holds (an end only if its batch is the next one), in
@@ -212,13 +256,7 @@ pub async fn save_step(
     events: Option<Uuid>,
 ) -> sqlx::Result<Option<Option<i64>>> {
     let mut query = QueryBuilder::<Postgres>::new("with fence as (");
-    match &step.end {
-        Some(End {
-            finish: Some((result, _)),
-            ..
-        }) => claim.push_finish(&mut query, JobStatus::Succeeded, Some(result), None, events),
-        _ => claim.push_alive(&mut query, events),
-    }
+    claim.push_alive(&mut query, events);
     query.push(")");
     let cards = step.cards;
     if !cards.is_empty() {
@@ -254,7 +292,7 @@ pub async fn save_step(
                 on conflict (generation_id, position) do nothing)",
             );
     }
-    let Some(End { response, finish }) = step.end else {
+    let Some(response) = step.end else {
         query.push(" select (select count(*) from fence), null::bigint");
         let (saved, _): (i64, Option<i64>) = query.build_query_as().fetch_one(pool).await?;
         return Ok((saved == 1).then_some(None));
@@ -270,14 +308,7 @@ pub async fn save_step(
         .push_bind(response.usage.output_tokens as i32)
         .push(", cost_usd = coalesce(cost_usd, 0) + ")
         .push_bind(response.cost_usd)
-        .push(", updated_at = now()");
-    if let Some((_, metadata)) = finish {
-        query
-            .push(", status = 'succeeded', error = null, ai_metadata = ")
-            .push_bind(sqlx::types::Json(metadata));
-    }
-    query
-        .push(" where id = ")
+        .push(", updated_at = now() where id = ")
         .push_bind(generation_id)
         .push(" and batches_done = ")
         .push_bind(step.index as i32)
@@ -290,31 +321,191 @@ pub async fn save_step(
     Ok((saved == 1).then_some(spent))
 }
 
-/// The key of each of `cards` (`card_type_key`, in their order), and whether `user` has a
-/// card with it already.
+/// A generation's last batch, saved with the end of its job and of the generation by
+/// [`save_last`]: its cards, its call's usage, the job's result and the generation's
+/// metadata, and the token its events were staged under.
+#[derive(Debug, Clone, Serialize)]
+pub struct Last {
+    job: Uuid,
+    attempt: i32,
+    worker: String,
+    user_id: Uuid,
+    kind: &'static str,
+    generation: Uuid,
+    batch: i32,
+    cards: Vec<SuggestionItem>,
+    tokens_input: i64,
+    tokens_output: i64,
+    cost_usd: f64,
+    result: Value,
+    metadata: Value,
+    events: Option<Uuid>,
+}
+
+impl Last {
+    /// The last batch `index` of the generation `generation_id` that `claim` runs.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        claim: &Claim,
+        generation_id: Uuid,
+        index: usize,
+        cards: Vec<SuggestionItem>,
+        response: &ChatResponse,
+        result: Value,
+        metadata: Value,
+        events: Option<Uuid>,
+    ) -> Self {
+        Self {
+            job: claim.id,
+            attempt: claim.attempt,
+            worker: claim.worker.clone(),
+            user_id: claim.user_id,
+            kind: claim.kind.as_str(),
+            generation: generation_id,
+            batch: index as i32,
+            cards,
+            tokens_input: i64::from(response.usage.input_tokens),
+            tokens_output: i64::from(response.usage.output_tokens),
+            cost_usd: response.cost_usd,
+            result,
+            metadata,
+            events,
+        }
+    }
+
+    /// The job it ends.
+    pub fn job(&self) -> Uuid {
+        self.job
+    }
+}
+
+/// Saves the last batches of several generations and ends their jobs and generations, in
+/// one statement and one commit, each where its claim still holds (an end only if its
+/// batch is the next one): one job's lost claim leaves the others' ends standing. The
+/// calls' usage is recorded whether or not the claims held (they were made), once per
+/// user and kind, in their order, so that two statements never lock the same days in
+/// opposite orders. Answers, in the order of `lasts`: `None` for a job whose claim was
+/// lost, else the user's tokens of the day after the statement.
+///
+/// The generations go as one JSON array (see [`card_keys`]): one plan serves every size
+/// of group.
+pub async fn save_last(pool: &PgPool, lasts: &[Last]) -> sqlx::Result<Vec<Option<i64>>> {
+    let rows: Vec<(Uuid, bool, i64)> = sqlx::query_as(
+        "with e as materialized (
+            select * from jsonb_to_recordset($1) as e(job uuid, attempt int, worker text,
+                user_id uuid, kind text, generation uuid, batch int, cards jsonb,
+                tokens_input bigint, tokens_output bigint, cost_usd float8, result jsonb,
+                metadata jsonb, events uuid)),
+         ended as (
+            update jobs j set status = 'succeeded', result = e.result, error = null,
+                   finished_at = now(), updated_at = now(), heartbeat_at = null,
+                   events_token = coalesce(e.events, j.events_token)
+            from e
+            where j.id = e.job and j.attempts = e.attempt and j.worker = e.worker
+              and j.status = 'running'
+            returning j.id),
+         inserted as (
+            insert into ai_suggestions (id, user_id, generation_id, batch, position, card_type,
+                                        front, back, status)
+            select c.id, e.user_id, e.generation, e.batch, c.position, c.card_type, c.front,
+                   c.back, 'proposed'
+            from e join ended on ended.id = e.job,
+                 jsonb_to_recordset(e.cards) as c(id uuid, position int, card_type text,
+                                                  front text, back text)
+            on conflict (generation_id, position) do nothing),
+         generation as (
+            update ai_generations g set batches_done = g.batches_done + 1,
+                   tokens_input = coalesce(g.tokens_input, 0) + e.tokens_input,
+                   tokens_output = coalesce(g.tokens_output, 0) + e.tokens_output,
+                   cost_usd = coalesce(g.cost_usd, 0) + e.cost_usd, updated_at = now(),
+                   status = 'succeeded', error = null, ai_metadata = e.metadata
+            from e join ended on ended.id = e.job
+            where g.id = e.generation and g.batches_done = e.batch
+            returning e.job),
+         recorded as (
+            insert into ai_usage as u (user_id, day, kind, calls, tokens_input, tokens_output,
+                                       cost_usd)
+            select e.user_id, (now() at time zone 'utc')::date, e.kind, count(*),
+                   sum(e.tokens_input), sum(e.tokens_output), sum(e.cost_usd)
+            from e group by e.user_id, e.kind order by e.user_id, e.kind
+            on conflict (user_id, day, kind) do update set calls = u.calls + excluded.calls,
+                tokens_input = u.tokens_input + excluded.tokens_input,
+                tokens_output = u.tokens_output + excluded.tokens_output,
+                cost_usd = u.cost_usd + excluded.cost_usd
+            returning u.user_id, u.kind, u.tokens_input + u.tokens_output as tokens)
+         select e.job, exists (select 1 from generation g where g.job = e.job),
+                (r.tokens + coalesce((select sum(a.tokens_input + a.tokens_output) from ai_usage a
+                    where a.user_id = e.user_id and a.day = (now() at time zone 'utc')::date
+                      and a.kind <> e.kind), 0))::bigint
+         from e join recorded r on r.user_id = e.user_id and r.kind = e.kind",
+    )
+    .bind(Json(lasts))
+    .fetch_all(pool)
+    .await?;
+    let saved: std::collections::HashMap<Uuid, Option<i64>> = rows
+        .into_iter()
+        .map(|(job, saved, spent)| (job, saved.then_some(spent)))
+        .collect();
+    Ok(lasts
+        .iter()
+        .map(|last| saved.get(&last.job).copied().flatten())
+        .collect())
+}
+
+/// The cards of one generation's duplicate check: its user's, in their order.
+#[derive(Debug, Clone, Serialize)]
+pub struct Sides {
+    user: Uuid,
+    /// `[card type, front, back]` each.
+    cards: Vec<(&'static str, String, String)>,
+}
+
+impl Sides {
+    pub fn new<'a>(
+        user: Uuid,
+        cards: impl IntoIterator<Item = (CardType, &'a str, &'a str)>,
+    ) -> Self {
+        Self {
+            user,
+            cards: cards
+                .into_iter()
+                .map(|(card_type, front, back)| {
+                    (card_type.as_str(), front.to_owned(), back.to_owned())
+                })
+                .collect(),
+        }
+    }
+}
+
+/// For each of `checks`, in their order: the key of each of its cards (`card_type_key`, in
+/// their order), and whether its user has a card with it already. One statement for
+/// several generations' checks.
 ///
 /// The cards go as one JSON array rather than as arrays to `unnest`: the planner counts the
 /// elements of an array it is given, so every call would be planned again for its number of
 /// cards (and the key functions inlined again with it), which cost more than the keys.
-pub async fn card_keys(
-    pool: &PgPool,
-    user: Uuid,
-    cards: &[(CardType, &str, &str)],
-) -> sqlx::Result<Vec<(String, bool)>> {
-    let cards: Vec<(&str, &str, &str)> = cards
-        .iter()
-        .map(|(card_type, front, back)| (card_type.as_str(), *front, *back))
-        .collect();
-    sqlx::query_as(
-        "select t.key, exists (select 1 from cards c where c.user_id = $1 and c.key = t.key)
-         from (select card_type_key(c ->> 0, c ->> 1, c ->> 2) as key, i
-               from jsonb_array_elements($2) with ordinality as u(c, i)) t
-         order by t.i",
+pub async fn card_keys(pool: &PgPool, checks: &[Sides]) -> sqlx::Result<Vec<Vec<(String, bool)>>> {
+    let rows: Vec<(i64, String, bool)> = sqlx::query_as(
+        "select t.n, t.key, exists (select 1 from cards c where c.user_id = t.user_id and c.key = t.key)
+         from (select (a ->> 'user')::uuid as user_id, n,
+                      card_type_key(c ->> 0, c ->> 1, c ->> 2) as key, i
+               from jsonb_array_elements($1) with ordinality as u(a, n),
+                    jsonb_array_elements(a -> 'cards') with ordinality as v(c, i)) t
+         order by t.n, t.i",
     )
-    .bind(user)
-    .bind(Json(cards))
+    .bind(Json(checks))
     .fetch_all(pool)
-    .await
+    .await?;
+    let mut keyed: Vec<Vec<(String, bool)>> = checks
+        .iter()
+        .map(|check| Vec::with_capacity(check.cards.len()))
+        .collect();
+    for (n, key, carded) in rows {
+        if let Some(check) = usize::try_from(n - 1).ok().and_then(|n| keyed.get_mut(n)) {
+            check.push((key, carded));
+        }
+    }
+    Ok(keyed)
 }
 
 /// The keys of the suggestions a generation saved so far (an attempt that resumes it).

@@ -20,7 +20,7 @@ use super::{
     answer::{Answer, Next, Stop, account, accounted},
 };
 use crate::job::{Context, Finished, Job, JobContext, JobError, JobResult, LogContext};
-use store::generations::{End, Step};
+use store::generations::{Last, Sides, Step};
 
 impl Job for GenerationJob {
     type Input = Input;
@@ -300,11 +300,17 @@ impl<'a> Generator<'a> {
             };
             self.keys = Some(saved.into_iter().collect());
         }
-        let sides: Vec<(CardType, &str, &str)> = cards
-            .iter()
-            .map(|c| (c.card_type, c.front.as_str(), c.back.as_str()))
-            .collect();
-        let keyed = store::generations::card_keys(&self.ctx.pool, self.claim.user_id, &sides)
+        let sides = Sides::new(
+            self.claim.user_id,
+            cards
+                .iter()
+                .map(|c| (c.card_type, c.front.as_str(), c.back.as_str())),
+        );
+        let keyed = self
+            .ctx
+            .statements
+            .checks
+            .statement(sides)
             .await
             .context("checking the cards for duplicates")?;
         let seen = self.keys.get_or_insert_with(HashSet::new);
@@ -362,31 +368,45 @@ impl<'a> Generator<'a> {
         } else {
             Some(ctx.emitter.stage(claim.id, events).await)
         };
+        let token = staged.as_ref().map(|staged| staged.token);
+        if let Some((result, metadata)) = finish {
+            let last = Last::new(
+                claim,
+                self.id,
+                index,
+                held,
+                &response,
+                result.clone(),
+                metadata,
+                token,
+            );
+            let saved = ctx.statements.lasts.statement(last).await;
+            let Some(spent) = saved.context("ending the generation")? else {
+                tracing::warn!(
+                    "claim lost before ending the generation; this attempt's end was discarded"
+                );
+                return Ok(Ended::Over(Ok(None)));
+            };
+            // The budget is for the calls to come: none does.
+            accounted(ctx, &response, spent);
+            let finished = Finished::succeeded(result);
+            return Ok(Ended::Over(Ok(Some(match staged {
+                Some(staged) => finished.after(staged),
+                None => finished,
+            }))));
+        }
         let step = Step {
             index,
             cards: &held,
-            end: Some(End {
-                response: &response,
-                finish: finish.as_ref(),
-            }),
+            end: Some(&response),
         };
-        let token = staged.as_ref().map(|staged| staged.token);
         let Some(spent) = save(ctx, claim, self.id, step, token).await? else {
             tracing::warn!("claim lost before ending a batch; this attempt's end was discarded");
             return Ok(Ended::Over(Ok(None)));
         };
         let over_budget = accounted(ctx, &response, spent.unwrap_or_default());
-        match (finish, staged) {
-            (Some((result, _)), Some(staged)) => {
-                return Ok(Ended::Over(Ok(Some(
-                    Finished::succeeded(result).after(staged),
-                ))));
-            }
-            (Some((result, _)), None) => {
-                return Ok(Ended::Over(Ok(Some(Finished::succeeded(result)))));
-            }
-            (None, Some(staged)) => ctx.emitter.publish(claim.id, &staged).await,
-            (None, None) => {}
+        if let Some(staged) = staged {
+            ctx.emitter.publish(claim.id, &staged).await;
         }
         match over_budget {
             Some(error) => Err(error),
@@ -505,7 +525,7 @@ async fn save_cards(
     Ok(true)
 }
 
-/// Saves a step if the claim still holds, in one statement (see
+/// Saves a step before the last batch if the claim still holds, in one statement (see
 /// [`store::generations::save_step`]). `None` when the claim was lost; with an end, the
 /// user's tokens of the day.
 async fn save(
@@ -520,12 +540,7 @@ async fn save(
     } else {
         "saving a generation's cards"
     };
-    let ends = step.end.as_ref().is_some_and(|end| end.finish.is_some());
-    let saving = store::generations::save_step(&ctx.pool, claim, generation_id, step, events);
-    if ends {
-        trips::within(trips::Step::End, saving).await
-    } else {
-        saving.await
-    }
-    .context(what)
+    store::generations::save_step(&ctx.pool, claim, generation_id, step, events)
+        .await
+        .context(what)
 }
