@@ -209,12 +209,11 @@ fn exists(root: &Path, pattern: &str) -> bool {
     }
 }
 
-/// Every repository path `docs/architecture.md` names in backticks exists: the map is
-/// where people look first, and a stale row sends them nowhere.
+/// Every repository path `docs/architecture.md` and the README name in backticks exists:
+/// they are the maps people look at first, and a stale row sends them nowhere.
 #[test]
 fn the_architecture_document_names_only_paths_that_exist() {
     let root = repository();
-    let document = std::fs::read_to_string(root.join("docs/architecture.md")).unwrap();
     let tops = [
         "api/",
         "worker/",
@@ -225,22 +224,25 @@ fn the_architecture_document_names_only_paths_that_exist() {
         "docs/",
         ".ci/",
     ];
-    let named: BTreeSet<&str> = document
-        .split('`')
-        .skip(1)
-        .step_by(2)
-        .filter(|quoted| !quoted.contains(char::is_whitespace))
-        .filter(|quoted| {
-            tops.iter().any(|top| quoted.starts_with(top))
-                || ["Makefile", "README.md", "Cargo.toml"].contains(quoted)
-        })
-        .collect();
-    assert!(named.len() > 50, "{named:?}");
-    let missing: Vec<&&str> = named.iter().filter(|p| !exists(&root, p)).collect();
-    assert!(
-        missing.is_empty(),
-        "docs/architecture.md names paths that do not exist: {missing:?}"
-    );
+    for (map, least) in [("docs/architecture.md", 50), ("README.md", 20)] {
+        let document = std::fs::read_to_string(root.join(map)).unwrap();
+        let named: BTreeSet<&str> = document
+            .split('`')
+            .skip(1)
+            .step_by(2)
+            .filter(|quoted| !quoted.contains(char::is_whitespace))
+            .filter(|quoted| {
+                tops.iter().any(|top| quoted.starts_with(top))
+                    || ["Makefile", "README.md", "Cargo.toml"].contains(quoted)
+            })
+            .collect();
+        assert!(named.len() > least, "{map}: {named:?}");
+        let missing: Vec<&&str> = named.iter().filter(|p| !exists(&root, p)).collect();
+        assert!(
+            missing.is_empty(),
+            "{map} names paths that do not exist: {missing:?}"
+        );
+    }
 }
 
 /// The string literals of a piece of Rust code (plain and raw), without their quotes.
