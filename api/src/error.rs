@@ -229,12 +229,8 @@ impl ApiError {
 
 impl From<sqlx::Error> for ApiError {
     fn from(error: sqlx::Error) -> Self {
-        if almanac_shared::db::is_unavailable(&error) {
-            tracing::warn!(error = %error, "Postgres unreachable");
-            Self::unavailable("the database")
-        } else {
-            Self::internal(anyhow::Error::new(error).context("database query"))
-        }
+        Self::database_unreachable(&error)
+            .unwrap_or_else(|| Self::internal(anyhow::Error::new(error).context("database query")))
     }
 }
 
@@ -243,12 +239,19 @@ impl From<std::sync::Arc<sqlx::Error>> for ApiError {
     fn from(error: std::sync::Arc<sqlx::Error>) -> Self {
         match std::sync::Arc::try_unwrap(error) {
             Ok(error) => error.into(),
-            Err(error) if almanac_shared::db::is_unavailable(&error) => {
-                tracing::warn!(error = %error, "Postgres unreachable");
-                Self::unavailable("the database")
-            }
-            Err(error) => Self::internal(anyhow::anyhow!("database query: {error}")),
+            Err(error) => Self::database_unreachable(&error)
+                .unwrap_or_else(|| Self::internal(anyhow::anyhow!("database query: {error}"))),
         }
+    }
+}
+
+impl ApiError {
+    /// `503` when `error` says Postgres could not be reached.
+    fn database_unreachable(error: &sqlx::Error) -> Option<Self> {
+        almanac_shared::db::is_unavailable(error).then(|| {
+            tracing::warn!(error = %error, "Postgres unreachable");
+            Self::unavailable("the database")
+        })
     }
 }
 

@@ -46,26 +46,14 @@ pub type Submissions = almanac_shared::gather::Gather<
 /// Starts the task that writes generation requests, at most `most` a statement, as they
 /// arrive while the statement before runs. Must be called inside a Tokio runtime.
 pub fn submissions(pool: &PgPool, most: usize) -> Submissions {
-    use almanac_shared::{
-        gather::{Gather, together_or_alone},
-        jobs::JobKind,
-        store::generations::{self, Submission},
-        trips::{self, Step},
-    };
-    let pool = pool.clone();
-    Gather::start(most, move |submissions: Vec<Submission>| {
-        let pool = pool.clone();
-        async move {
-            together_or_alone(&submissions, "writing generation requests", |submissions| {
-                let pool = pool.clone();
-                Box::pin(async move {
-                    let statement = generations::create(&pool, submissions);
-                    trips::scope(JobKind::Generation, Step::Submit, statement).await
-                })
-            })
-            .await
-        }
-    })
+    use almanac_shared::{gather, jobs::JobKind, store::generations, trips::Step};
+    gather::statements(
+        pool,
+        most,
+        "writing generation requests",
+        (JobKind::Generation.into(), Step::Submit),
+        |pool, submissions| Box::pin(generations::create(pool, submissions)),
+    )
 }
 
 impl AppState {

@@ -8,8 +8,9 @@
 
 use std::{future::Future, sync::Arc};
 
-use crate::db;
+use crate::{db, trips};
 use futures::future::BoxFuture;
+use sqlx::PgPool;
 use tokio::sync::{mpsc, oneshot};
 
 struct Ask<A, R> {
@@ -120,6 +121,37 @@ pub async fn together_or_alone<A, T>(
         });
     }
     answers
+}
+
+/// A statement for several asks: its rows, one an ask, in their order.
+pub type Statement<A, T> = for<'a> fn(&'a PgPool, &'a [A]) -> BoxFuture<'a, sqlx::Result<Vec<T>>>;
+
+/// Starts the task that runs `statement` for the asks gathered, at most `most` at once, each
+/// run counted as `step` of `kind`'s round trips; a group whose statement fails goes again
+/// one ask at a time ([`together_or_alone`], which names it `what` in the log). Must be
+/// called inside a Tokio runtime.
+pub fn statements<A, T>(
+    pool: &PgPool,
+    most: usize,
+    what: &'static str,
+    (kind, step): (trips::Kind, trips::Step),
+    statement: Statement<A, T>,
+) -> Gather<A, Answer<T>>
+where
+    A: Send + Sync + 'static,
+    T: Send + 'static,
+{
+    let pool = pool.clone();
+    Gather::start(most, move |asks: Vec<A>| {
+        let pool = pool.clone();
+        async move {
+            together_or_alone(&asks, what, |asks| {
+                let pool = pool.clone();
+                Box::pin(async move { trips::scope(kind, step, statement(&pool, asks)).await })
+            })
+            .await
+        }
+    })
 }
 
 #[cfg(test)]

@@ -3,13 +3,12 @@
 //! arrive while its statement runs into the next.
 
 use almanac_shared::{
+    gather::{self, Answer, Gather},
     jobs::JobKind,
     store::generations::{self, Last, Sides},
-    trips::{self, Step},
+    trips::Step,
 };
 use sqlx::PgPool;
-
-use almanac_shared::gather::{Answer, Gather, together_or_alone};
 
 /// The worker's gathered statements.
 pub(crate) struct Statements {
@@ -24,40 +23,26 @@ impl Statements {
     /// Starts their tasks, at most `most` asks a statement. Must be called inside a Tokio
     /// runtime.
     pub(crate) fn start(pool: &PgPool, most: usize) -> Self {
-        let checks = {
-            let pool = pool.clone();
-            Gather::start(most, move |checks: Vec<Sides>| {
-                let pool = pool.clone();
-                async move {
-                    together_or_alone(&checks, "checking cards for duplicates", |checks| {
-                        let pool = pool.clone();
-                        Box::pin(async move {
-                            let statement = generations::card_keys(&pool, checks);
-                            trips::scope(JobKind::Generation, Step::Handler, statement).await
-                        })
-                    })
-                    .await
-                }
-            })
-        };
-        let lasts = {
-            let pool = pool.clone();
-            Gather::start(most, move |lasts: Vec<Last>| {
-                let pool = pool.clone();
-                async move {
+        let generation = JobKind::Generation.into();
+        Self {
+            checks: gather::statements(
+                pool,
+                most,
+                "checking cards for duplicates",
+                (generation, Step::Handler),
+                |pool, checks| Box::pin(generations::card_keys(pool, checks)),
+            ),
+            lasts: gather::statements(
+                pool,
+                most,
+                "ending generations",
+                (generation, Step::End),
+                |pool, lasts| {
                     metrics::histogram!("job_end_group_size", "kind" => JobKind::Generation.as_str())
                         .record(lasts.len() as f64);
-                    together_or_alone(&lasts, "ending generations", |lasts| {
-                        let pool = pool.clone();
-                        Box::pin(async move {
-                            let statement = generations::save_last(&pool, lasts);
-                            trips::scope(JobKind::Generation, Step::End, statement).await
-                        })
-                    })
-                    .await
-                }
-            })
-        };
-        Self { checks, lasts }
+                    Box::pin(generations::save_last(pool, lasts))
+                },
+            ),
+        }
     }
 }
