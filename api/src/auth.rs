@@ -1,6 +1,6 @@
 //! Authentication: every `/api` and `/v1` endpoint takes a [`UserAuth`], a bearer token
 //! (API clients) or the web app's browser session (the `almanac_session` cookie, checked by
-//! [`crate::session::accept`] before any handler runs).
+//! [`crate::middleware::session::accept`] before any handler runs).
 
 use poem::Request;
 use poem_openapi::{
@@ -80,11 +80,11 @@ impl StreamAuth {
     }
 }
 
-/// The user a request's session cookie carries, put there by [`crate::session::accept`].
+/// The user a request's session cookie carries, put there by [`crate::middleware::session::accept`].
 #[derive(Debug, Clone, Copy)]
 pub struct SessionUser(pub AuthUser);
 
-/// The session [`crate::session::accept`] found for the cookie (it refused the request
+/// The session [`crate::middleware::session::accept`] found for the cookie (it refused the request
 /// already when the cookie named none or broke the forgery rules).
 async fn check_session(req: &Request, _cookie: ApiKey) -> poem::Result<AuthUser> {
     req.extensions()

@@ -16,7 +16,67 @@
 
 use std::sync::LazyLock;
 
+use poem_openapi::OpenApiService;
 use serde_yaml::{Mapping, Value};
+
+use crate::routes::{
+    admin::AdminApi,
+    calendar_generation::{CalendarGenerationApi, ContinueApi},
+    cards::CardsApi,
+    generations::GenerationsApi,
+    health::HealthApi,
+    jobs::JobsApi,
+    organic::{
+        OrganicBrandsApi, OrganicDraftsApi, OrganicGenerateApi, OrganicLibraryApi, OrganicWeeksApi,
+    },
+    platforms::PlatformsApi,
+    publishing::{ChannelsApi, PublishApi},
+    saved_calendars::{SavedCalendarsApi, feed::CalendarFeedApi},
+    schedules::SchedulesApi,
+    suggestions::SuggestionsApi,
+    themes::ThemesApi,
+    unsubscribe::UnsubscribeApi,
+    usage::UsageApi,
+    webhooks::WebhooksApi,
+};
+
+/// Every operation of the API, by family (nested so that the tuple has `Default`).
+pub type Apis = (
+    HealthApi,
+    (GenerationsApi, SuggestionsApi, CardsApi),
+    JobsApi,
+    (
+        CalendarGenerationApi,
+        ContinueApi,
+        SavedCalendarsApi,
+        CalendarFeedApi,
+    ),
+    (ThemesApi, SchedulesApi, UnsubscribeApi),
+    (
+        OrganicBrandsApi,
+        OrganicLibraryApi,
+        OrganicGenerateApi,
+        OrganicWeeksApi,
+        OrganicDraftsApi,
+    ),
+    (ChannelsApi, PublishApi, PlatformsApi),
+    (AdminApi, UsageApi, WebhooksApi),
+);
+
+/// The OpenAPI service: the source of `/openapi.json` and `docs/api/openapi.yaml`.
+pub fn openapi_service() -> OpenApiService<Apis, ()> {
+    OpenApiService::new(Apis::default(), "Almanac API", env!("CARGO_PKG_VERSION")).description(
+        "Almanac runs AI content work: submit a job, then poll it or stream its progress. \
+         Authenticate with `Authorization: Bearer <JWT>` (HS256, `aud = authenticated`). \
+         Errors are JSON: `{\"data\": null, \"error\": {\"code\", \"message\", \"details\"?}, \
+         \"meta\": {\"requestId\"}}`.",
+    )
+}
+
+/// The finished document, as `docs/api/openapi.yaml` holds it.
+pub fn openapi_yaml() -> String {
+    yaml()
+}
 
 /// A string without U+0000, as a pattern ECMA 262, Python's `re` and Rust's `regex` read
 /// alike.
@@ -28,7 +88,7 @@ const FREE_FORM_NOTE: &str =
 
 /// The finished document.
 static DOCUMENT: LazyLock<Value> = LazyLock::new(|| {
-    let derived = crate::openapi_service().spec();
+    let derived = openapi_service().spec();
     // JSON is YAML: read in order.
     let mut document: Value = serde_yaml::from_str(&derived).expect("the derived spec is JSON");
     finish(&mut document);

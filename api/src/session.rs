@@ -23,7 +23,7 @@
 
 use chrono::{DateTime, Utc};
 use poem::{
-    Endpoint, IntoResponse, Request, Response,
+    IntoResponse, Request, Response,
     http::{Method, StatusCode, header},
     web::Json,
 };
@@ -34,7 +34,6 @@ use uuid::Uuid;
 use almanac_shared::store::sessions;
 
 use crate::{
-    auth::{AuthUser, SessionUser},
     error::ApiError,
     origin::{COOKIE, WebOrigin},
     state::AppState,
@@ -51,7 +50,7 @@ fn digest(id: &str) -> [u8; 32] {
 }
 
 /// The session cookie's value as sent, if the request carries one (made here or not).
-fn cookie_value(req: &Request) -> Option<&str> {
+pub(crate) fn cookie_value(req: &Request) -> Option<&str> {
     req.headers()
         .get_all(header::COOKIE)
         .iter()
@@ -69,7 +68,7 @@ fn well_formed(id: &str) -> bool {
 
 /// Paths whose requests a session may authenticate: the API's. (`/app/session` reads the
 /// cookie itself: signing in or out over a dead cookie must work.)
-fn takes_session(path: &str) -> bool {
+pub(crate) fn takes_session(path: &str) -> bool {
     path.starts_with("/api/") || path.starts_with("/v1/")
 }
 
@@ -99,38 +98,8 @@ fn forgery_risk(req: &Request, web: &WebOrigin) -> Option<&'static str> {
     )
 }
 
-/// Middleware: a request without `Authorization` that carries the session cookie is checked
-/// against the forgery rules and its session looked up; the user goes with the request
-/// ([`SessionUser`]) for the `session` security scheme.
-pub async fn accept(next: impl Endpoint, mut req: Request) -> poem::Result<Response> {
-    // The route table is looked at last: only a request that carries the cookie pays for it.
-    let id = cookie_value(&req).filter(|_| {
-        !req.headers().contains_key(header::AUTHORIZATION)
-            && takes_session(req.uri().path())
-            && !crate::route_table::takes_no_credentials(req.method(), req.uri().path())
-    });
-    let Some(id) = id else {
-        return next.call(req).await.map(IntoResponse::into_response);
-    };
-    let state = req
-        .data::<AppState>()
-        .expect("AppState is attached to every route");
-    from_the_app(&req, state).inspect_err(|_| {
-        metrics::counter!("web_sessions_refused_total", "reason" => "forgery_rules").increment(1);
-    })?;
-    let Some(session) = live(state, id).await? else {
-        metrics::counter!("web_sessions_refused_total", "reason" => "ended").increment(1);
-        return Ok(ended(state));
-    };
-    tracing::Span::current().record("userId", tracing::field::display(session.user_id));
-    req.extensions_mut().insert(SessionUser(AuthUser {
-        id: session.user_id,
-    }));
-    next.call(req).await.map(IntoResponse::into_response)
-}
-
 /// The live session whose id the cookie holds, if any.
-async fn live(state: &AppState, id: &str) -> poem::Result<Option<sessions::Session>> {
+pub(crate) async fn live(state: &AppState, id: &str) -> poem::Result<Option<sessions::Session>> {
     if !well_formed(id) {
         return Ok(None);
     }
@@ -141,7 +110,7 @@ async fn live(state: &AppState, id: &str) -> poem::Result<Option<sessions::Sessi
 
 /// 401 for a cookie that names no live session, clearing it so that the browser stops
 /// sending it (the page then shows its sign-in).
-fn ended(state: &AppState) -> Response {
+pub(crate) fn ended(state: &AppState) -> Response {
     let mut response =
         ApiError::unauthorized("your session has ended (signed out or expired); sign in again")
             .into_response();

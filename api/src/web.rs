@@ -9,6 +9,7 @@ use poem::{
     post,
     web::{Data, Json, Path, Redirect},
 };
+use poem_openapi::types::ToJSON;
 use rust_embed::RustEmbed;
 use serde::Deserialize;
 use serde_json::json;
@@ -78,9 +79,18 @@ fn config(state: Data<&AppState>) -> Json<serde_json::Value> {
         "devLogin": state.settings.dev_login,
         "aiProvider": state.settings.ai.provider.as_str(),
         "version": env!("CARGO_PKG_VERSION"),
-        // The platforms Almanac publishes to, from the registry: the app offers these, and
-        // counts a post's text against each one's limits.
-        "platforms": state.platforms.catalogue(),
+        // The platforms Almanac publishes to, as `GET /v1/platforms` answers them: the app
+        // offers these, marks their posts with their colours and counts a post's text
+        // against each one's limits.
+        "platforms": crate::routes::platforms::items(&state).iter().map(ToJSON::to_json).collect::<Vec<_>>(),
+        // The channels a calendar plans for: the platforms, then those no adapter
+        // publishes to, each with its label and colour.
+        "channels": state.platforms.channels(),
+        // The organic week's platforms (seed 003), in order.
+        "organicPlatforms": almanac_shared::domain::organic::SeedPlatform::ALL
+            .iter()
+            .map(|p| p.as_str())
+            .collect::<Vec<_>>(),
         // An entry whose format holds one of these words is a video post (else a photo).
         "videoFormatWords": almanac_shared::publish::MediaKind::VIDEO_FORMAT_WORDS,
     }))

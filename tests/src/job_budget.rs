@@ -96,17 +96,29 @@ async fn a_generation_takes_no_more_round_trips_than_its_budget() {
     submit(Uuid::now_v7()).await;
     acknowledged(&prefix, 1).await;
 
-    // Alone.
-    let before = trips(&[&api, &worker]).await;
-    submit(Uuid::now_v7()).await;
-    acknowledged(&prefix, 2).await;
-    let alone = trips(&[&api, &worker]).await.since(&before);
-    check(&alone, 1, &ALONE, "a lone generation");
+    // Alone. A trip that is no job's can land in a lone job's window on a busy machine (a
+    // consumer's heartbeat, the warm-up's last acknowledgement): it would not land in each
+    // of three, while a step that costs a job more does in every one.
+    let mut delivered = 1;
+    let mut lone = Vec::new();
+    for _ in 0..3 {
+        let before = trips(&[&api, &worker]).await;
+        submit(Uuid::now_v7()).await;
+        delivered += 1;
+        acknowledged(&prefix, delivered).await;
+        let alone = trips(&[&api, &worker]).await.since(&before);
+        let within = within(&alone, 1, &ALONE);
+        lone.push(alone);
+        if within {
+            break;
+        }
+    }
+    check(lone.last().unwrap(), 1, &ALONE, "a lone generation");
 
     // 100 submitted together, each by a user of its own (no cap in the way).
     let before = trips(&[&api, &worker]).await;
     futures::future::join_all((0..100).map(|_| submit(Uuid::now_v7()))).await;
-    acknowledged(&prefix, 102).await;
+    acknowledged(&prefix, delivered + 100).await;
     let together = trips(&[&api, &worker]).await.since(&before);
     check(&together, 100, &TOGETHER, "100 generations together");
 
@@ -144,6 +156,17 @@ async fn acknowledged(prefix: &str, deliveries: usize) {
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
     panic!("{deliveries} deliveries were not acknowledged within 60 s");
+}
+
+/// Whether every step of `jobs` jobs kept to `budget`.
+fn within(trips: &RoundTrips, jobs: usize, budget: &Budget) -> bool {
+    Step::ALL
+        .iter()
+        .zip(budget)
+        .all(|(&step, (_, most_postgres, most_redis))| {
+            trips.per_job(step, Store::Postgres, jobs) <= *most_postgres
+                && trips.per_job(step, Store::Redis, jobs) <= *most_redis
+        })
 }
 
 fn check(trips: &RoundTrips, jobs: usize, budget: &Budget, what: &str) {

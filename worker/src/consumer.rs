@@ -167,6 +167,17 @@ async fn give_back_unstarted(queue: &Queue, worker: &str) {
     }
 }
 
+/// A unique worker name: apalis refuses a name reused within minutes.
+pub(crate) fn worker_name() -> String {
+    use rand::Rng;
+    let host = hostname::get()
+        .ok()
+        .and_then(|h| h.into_string().ok())
+        .unwrap_or_else(|| "worker".into());
+    let suffix: u32 = rand::rng().random();
+    format!("{host}-{}-{suffix:08x}", std::process::id())
+}
+
 /// Runs the apalis worker of one queue, restarting it under a fresh name if it dies (for
 /// example when Redis lost its registration).
 pub(crate) async fn supervise(queue: Queue, wakers: Wakers, stop: CancellationToken) {
@@ -180,7 +191,7 @@ pub(crate) async fn supervise(queue: Queue, wakers: Wakers, stop: CancellationTo
             storage,
             WakeStrategy::new(wakers.stream(kind, settings.jobs.idle_poll)),
         );
-        let name = format!("{}-{kind}", crate::worker_name());
+        let name = format!("{}-{kind}", worker_name());
         let worker = WorkerBuilder::new(name.as_str())
             .backend(backend)
             .data(queue.clone())

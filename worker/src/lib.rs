@@ -71,17 +71,6 @@ pub struct Application {
     port: u16,
 }
 
-/// A unique worker name: apalis refuses a name reused within minutes.
-pub(crate) fn worker_name() -> String {
-    use rand::Rng;
-    let host = hostname::get()
-        .ok()
-        .and_then(|h| h.into_string().ok())
-        .unwrap_or_else(|| "worker".into());
-    let suffix: u32 = rand::rng().random();
-    format!("{host}-{}-{suffix:08x}", std::process::id())
-}
-
 impl Application {
     /// Builds the worker with the services its settings name.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
@@ -135,7 +124,7 @@ impl Application {
             settings: Arc::new(settings),
             pool,
             ai,
-            worker_name: worker_name(),
+            worker_name: consumer::worker_name(),
             hard_stop: CancellationToken::new(),
         });
         telemetry::metrics_handle();

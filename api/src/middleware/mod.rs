@@ -5,12 +5,14 @@
 //! `Connection: close`, so a keep-alive client's next request does not meet a closed
 //! connection.
 //!
-//! `around` runs each request; the route table it consults is `routes.rs`, the body it
-//! limits and drains `body.rs`, the JSON envelope of poem's own errors `errors.rs`.
+//! `around` runs each request; the route table it consults is `crate::route_table`, the body it
+//! limits and drains `body.rs`, the JSON envelope of poem's own errors `errors.rs`; the
+//! session cookie is accepted by `session.rs`.
 
 mod body;
 mod errors;
 pub mod prefer;
+pub mod session;
 
 use std::{
     sync::Arc,
@@ -109,6 +111,8 @@ fn unstorable_parameter(
     })
 }
 
+/// Each request: its id and span, the limits on its head, its path and query and its body,
+/// the call, then the answer's status logged and counted, and its headers finished.
 pub async fn around(next: impl Endpoint, mut req: Request) -> poem::Result<Response> {
     let (max_body, body_timeout) = req
         .data::<crate::state::AppState>()
@@ -127,6 +131,33 @@ pub async fn around(next: impl Endpoint, mut req: Request) -> poem::Result<Respo
     let method = method_label(req.method());
     let matched = route(req.uri().path());
     let route = label(matched, req.uri().path());
+    let span = request_span(&req, &request_id, method, route);
+    let started = Instant::now();
+    // For `Allow`; cloning a `Uri` shares its bytes.
+    let uri = req.uri().clone();
+    let limits = Limits {
+        max_body,
+        body_timeout,
+        body_timed_out,
+    };
+    let mut response = with_request_id(request_id.clone(), guarded(next, req, matched, limits))
+        .instrument(span.clone())
+        .await;
+    let status = response.status();
+    record(&span, method, route, status, started.elapsed());
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert(REQUEST_ID_HEADER, value);
+    }
+    if status == StatusCode::METHOD_NOT_ALLOWED
+        && let Some(allow) = allowed_methods(uri.path())
+    {
+        response.headers_mut().insert(header::ALLOW, allow);
+    }
+    Ok(response)
+}
+
+/// The span of a request, continuing the caller's trace when it sent `traceparent`.
+fn request_span(req: &Request, request_id: &str, method: &str, route: &str) -> tracing::Span {
     let span = tracing::info_span!(
         "http.request",
         requestId = %request_id,
@@ -147,65 +178,82 @@ pub async fn around(next: impl Endpoint, mut req: Request) -> poem::Result<Respo
     {
         almanac_shared::telemetry::continue_remote_trace(&span, parent);
     }
-    let started = Instant::now();
-    let id = request_id.clone();
-    // For `Allow`; cloning a `Uri` shares its bytes.
-    let uri = req.uri().clone();
-    let mut response = with_request_id(id, async move {
-        if head_bytes(&req) > crate::server::MAX_HEAD_BYTES {
-            return closing(envelope_for(
-                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-                Some(format!(
-                    "the request line and headers may take {} KiB at most",
-                    crate::server::MAX_HEAD_BYTES / 1024
-                )),
-            ));
-        }
-        if let Some(name) = unstorable_parameter(matched, req.uri()) {
-            let reason = "must not contain a NUL character or bytes that are not UTF-8";
-            let refused = crate::error::ApiError::invalid_field(&name, format!("{name} {reason}"));
-            let response = refused.into_response();
-            // The body, if any, is not read: the connection closes after the answer.
-            return if has_body(&req) {
-                closing(response)
-            } else {
-                response
-            };
-        }
-        let (response, body) = match limit_body(req, max_body, matched).await {
-            Ok((req, body)) => match next.call(req).await {
-                Ok(response) => (response.into_response(), body),
-                Err(error) => (error_response(error), body),
-            },
-            Err(error) => (error_response(error), BodyState::Unread),
-        };
-        let response = ensure_json_error(response).await;
-        if body_timed_out.load(std::sync::atomic::Ordering::Acquire) {
-            return closing(envelope_for(
-                StatusCode::REQUEST_TIMEOUT,
-                Some(format!(
-                    "the request body did not arrive within {} s",
-                    body_timeout.as_secs_f64()
-                )),
-            ));
-        }
-        let refused = response.status().is_client_error() || response.status().is_server_error();
-        let keep_alive = match body {
-            BodyState::Settled => true,
-            BodyState::Shared(_, true) if !refused => true,
-            BodyState::Shared(shared, _) => shared.drain().await,
-            BodyState::Unread => false,
-        };
-        if keep_alive {
-            response
-        } else {
+    span
+}
+
+/// What a request's body may be: how many bytes, how long it may take to arrive, and
+/// whether it did not arrive in time.
+struct Limits {
+    max_body: usize,
+    body_timeout: Duration,
+    body_timed_out: Arc<std::sync::atomic::AtomicBool>,
+}
+
+/// The request held to the limits on its head, its path and query and its body, then
+/// called; the answer closes the connection when the rest of a refused body cannot be
+/// drained.
+async fn guarded(
+    next: impl Endpoint,
+    req: Request,
+    matched: Option<&'static RouteEntry>,
+    limits: Limits,
+) -> Response {
+    if head_bytes(&req) > crate::server::MAX_HEAD_BYTES {
+        return closing(envelope_for(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            Some(format!(
+                "the request line and headers may take {} KiB at most",
+                crate::server::MAX_HEAD_BYTES / 1024
+            )),
+        ));
+    }
+    if let Some(name) = unstorable_parameter(matched, req.uri()) {
+        let reason = "must not contain a NUL character or bytes that are not UTF-8";
+        let refused = crate::error::ApiError::invalid_field(&name, format!("{name} {reason}"));
+        let response = refused.into_response();
+        // The body, if any, is not read: the connection closes after the answer.
+        return if has_body(&req) {
             closing(response)
-        }
-    })
-    .instrument(span.clone())
-    .await;
-    let status = response.status();
-    let elapsed = started.elapsed();
+        } else {
+            response
+        };
+    }
+    let (response, body) = match limit_body(req, limits.max_body, matched).await {
+        Ok((req, body)) => match next.call(req).await {
+            Ok(response) => (response.into_response(), body),
+            Err(error) => (error_response(error), body),
+        },
+        Err(error) => (error_response(error), BodyState::Unread),
+    };
+    let response = ensure_json_error(response).await;
+    if limits
+        .body_timed_out
+        .load(std::sync::atomic::Ordering::Acquire)
+    {
+        return closing(envelope_for(
+            StatusCode::REQUEST_TIMEOUT,
+            Some(format!(
+                "the request body did not arrive within {} s",
+                limits.body_timeout.as_secs_f64()
+            )),
+        ));
+    }
+    let refused = response.status().is_client_error() || response.status().is_server_error();
+    let keep_alive = match body {
+        BodyState::Settled => true,
+        BodyState::Shared(_, true) if !refused => true,
+        BodyState::Shared(shared, _) => shared.drain().await,
+        BodyState::Unread => false,
+    };
+    if keep_alive {
+        response
+    } else {
+        closing(response)
+    }
+}
+
+/// The answer's status on the span and in the log, and the request counted and timed.
+fn record(span: &tracing::Span, method: &str, route: &str, status: StatusCode, elapsed: Duration) {
     span.record("http.status", status.as_u16());
     span.record("duration_ms", elapsed.as_millis() as u64);
     span.in_scope(|| {
@@ -222,15 +270,6 @@ pub async fn around(next: impl Endpoint, mut req: Request) -> poem::Result<Respo
     ];
     metrics::counter!("http_requests_total", &labels).increment(1);
     metrics::histogram!("http_request_duration_seconds", &labels).record(elapsed.as_secs_f64());
-    if let Ok(value) = HeaderValue::from_str(&request_id) {
-        response.headers_mut().insert(REQUEST_ID_HEADER, value);
-    }
-    if status == StatusCode::METHOD_NOT_ALLOWED
-        && let Some(allow) = allowed_methods(uri.path())
-    {
-        response.headers_mut().insert(header::ALLOW, allow);
-    }
-    Ok(response)
 }
 
 #[cfg(test)]

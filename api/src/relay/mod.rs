@@ -16,11 +16,15 @@
 //! watchers of jobs the ledger says have ended (`Finished`), in case a final event was
 //! never published.
 
+mod framing;
 mod listen;
+mod machine;
+mod repairs;
 mod stream;
 mod vocabulary;
 
-pub use stream::{Deps, Framing, count_outcome, relay};
+pub use framing::Framing;
+pub use stream::{Deps, count_outcome, relay};
 pub use vocabulary::Vocabulary;
 
 use std::{

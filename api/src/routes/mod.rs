@@ -7,6 +7,7 @@ pub mod generations;
 pub mod health;
 pub mod jobs;
 pub mod organic;
+pub mod platforms;
 pub mod publishing;
 pub mod saved_calendars;
 pub mod schedules;

@@ -7,11 +7,11 @@
 import { api, download, follow } from "./api.js";
 import { CalendarGrid } from "./calendar_grid.js";
 import { feedButton } from "./feed.js";
+import { allChannels, channelLabel, publishingChannels } from "./platforms.js";
 import { compose, textCounter } from "./limits.js";
 import { h, field, check, fill, toast, day, isoDay, showError, showProblem, fieldError, clearProblems, timeZonePicker, confirmAction, guardUnsaved, progressText, words } from "./ui.js";
 import { t, formatTime } from "./i18n.js";
 
-const CHANNELS = ["tiktok", "instagram", "linkedin", "facebook", "x", "youtube"];
 let page = null;
 
 export function leave() {
@@ -49,8 +49,11 @@ async function renderList(el, selected) {
 function requestForm(calendarId, previous) {
   const before = previous ?? {};
   const constraints = before.constraints ?? {};
-  const chosen = new Set(before.channels ?? ["tiktok", "instagram", "linkedin"]);
-  const boxes = CHANNELS.map((c) => check(t(`platform.${c}`), { name: "channel", value: c, checked: chosen.has(c) }));
+  // A new calendar starts with the channels Almanac publishes to; a regeneration with its
+  // own, offered beside the others even when the server does not know them.
+  const chosen = new Set(before.channels ?? publishingChannels().map((c) => c.name));
+  const offered = [...new Set([...allChannels().map((c) => c.name), ...chosen])];
+  const boxes = offered.map((c) => check(channelLabel(c), { name: "channel", value: c, checked: chosen.has(c) }));
   const cadence = h("select", { name: "cadence" },
     ["daily", "weekly", "monthly"].map((c) => h("option", { value: c, selected: c === (before.cadence ?? "daily") }, t(`calendar.cadence.${c}`))));
   const start = h("input", { type: "date", name: "start", required: true, value: before.start ?? isoDay(7) });
@@ -383,7 +386,7 @@ function editor(state) {
     fields.date.value = entry.date;
     fields.time.value = (entry.time ?? "").slice(0, 5);
     fields.mediaUrl.value = entry.mediaUrl ?? "";
-    dialog.querySelector("#entry-editor-key").textContent = `${t(`platform.${entry.channel}`)} · ${day(entry.date)}${entry.edited ? ` · ${t("calendar.edited")}` : ""}`;
+    dialog.querySelector("#entry-editor-key").textContent = `${channelLabel(entry.channel)} · ${day(entry.date)}${entry.edited ? ` · ${t("calendar.edited")}` : ""}`;
     problem.replaceChildren();
     clearProblems(form);
     // The post's text as the server composes it, against the entry's platform's limits.
@@ -425,7 +428,7 @@ function mover(state) {
     dialog.dataset.key = key;
     date.value = entry.date;
     time.value = String(entry.time).slice(0, 5);
-    what.textContent = `${t(`platform.${entry.channel}`)} · ${entry.title}`;
+    what.textContent = `${channelLabel(entry.channel)} · ${entry.title}`;
     zone.textContent = t("calendar.timesIn", { zone: state.grid.range.timezone });
     dialog.returnValue = "";
     dialog.showModal();

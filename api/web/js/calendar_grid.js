@@ -5,6 +5,7 @@
 // arrive, so a streaming run fills them without moving anything.
 
 import { h, fill, platformBadge } from "./ui.js";
+import { channelLabel, colored } from "./platforms.js";
 import { t, formatDay, formatTime } from "./i18n.js";
 
 const DAY = 86400e3;
@@ -164,7 +165,7 @@ export class CalendarGrid {
         if (box.checked) this.hidden.delete(channel); else this.hidden.add(channel);
         this.applyFilter();
       });
-      return h("label", { class: "check chip-filter", dataset: { platform: channel } }, box, platformBadge(channel));
+      return h("label", colored(channel, { class: "check chip-filter" }), box, platformBadge(channel));
     });
     fill(this.toolbar,
       h("div", { class: "row nav-period" },
@@ -274,14 +275,14 @@ export class CalendarGrid {
 
   chip(entry) {
     const time = String(entry.time).slice(0, 5);
-    const label = t("calendar.entryLabel", { channel: t(`platform.${entry.channel}`), day: formatDay(entry.date), time: formatTime(time), title: entry.title });
-    const chip = h("button", {
+    const label = t("calendar.entryLabel", { channel: channelLabel(entry.channel), day: formatDay(entry.date), time: formatTime(time), title: entry.title });
+    const chip = h("button", colored(entry.channel, {
       type: "button", role: "listitem",
       class: `entry chip${entry.edited ? " edited" : ""}`,
-      dataset: { key: entry.key, channel: entry.channel, platform: entry.channel, order: `${time} ${entry.channel}` },
+      dataset: { key: entry.key, channel: entry.channel, order: `${time} ${entry.channel}` },
       "aria-label": entry.edited ? `${label} (${t("calendar.edited")})` : label,
       hidden: this.hidden.has(entry.channel),
-    },
+    }),
     platformBadge(entry.channel),
     h("span", { class: "time" }, formatTime(time)),
     h("span", { class: "title" }, entry.title),

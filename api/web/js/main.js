@@ -4,6 +4,7 @@
 import { api, appConfig, session } from "./api.js";
 import { h, field, fill, showError, mayLeave } from "./ui.js";
 import { t, start, lang, languages, choose } from "./i18n.js";
+import { loadChannels } from "./platforms.js";
 import * as calendar from "./calendar.js";
 import * as organic from "./organic.js";
 import * as publishing from "./publishing.js";
@@ -136,6 +137,6 @@ function languageSwitch() {
   document.querySelector("header.top").append(picker);
 }
 
-start()
+Promise.all([start(), loadChannels()])
   .catch((error) => console.error(error))
   .then(() => { languageSwitch(); return boot(); });

@@ -6,9 +6,9 @@
 import { api, ndjson } from "./api.js";
 import { h, field, check, fill, toast, day, monday, explain, showError, showProblem, fieldError, clearProblems, timeZonePicker, confirmAction, guardUnsaved, platformBadge, progressText, words } from "./ui.js";
 import { compose, textCounter } from "./limits.js";
+import { channelLabel, organicPlatforms } from "./platforms.js";
 import { t, has, formatTime, formatDay } from "./i18n.js";
 
-const PLATFORMS = ["instagram", "linkedin", "facebook", "tiktok", "youtube"];
 const TREND_KINDS = ["trend", "question", "event"];
 const ASSET_KINDS = ["image", "video", "carousel", "document"];
 // Seed 003's formats a seed may ask for.
@@ -250,8 +250,8 @@ async function renderBoard(state) {
 
   // Linked accounts, each one usable by the week's request.
   const accountProblem = h("div");
-  const platformOptions = PLATFORMS.map((p) => [p, t(`platform.${p}`)]);
-  const newAccount = { platform: select("platform", platformOptions, "instagram"), accountId: h("input", { name: "accountId", required: true }) };
+  const platformOptions = organicPlatforms().map((p) => [p, channelLabel(p)]);
+  const newAccount = { platform: select("platform", platformOptions, organicPlatforms()[0]), accountId: h("input", { name: "accountId", required: true }) };
   const accountForm = h("form", { class: "row", id: "account-form" },
     field(t("organic.platform"), newAccount.platform), field(t("organic.accountId"), newAccount.accountId), h("button", {}, t("organic.linkAccount")), accountProblem);
   accountForm.addEventListener("submit", async (event) => {
@@ -265,15 +265,15 @@ async function renderBoard(state) {
       showProblem(error, { root: accountForm, problem: accountProblem, fields: newAccount });
     }
   });
-  const useAccount = accounts.map((a) => check(`${t(`platform.${a.platform}`)} · ${a.accountId}`, { name: "use-account", value: `${a.platform}|${a.accountId}`, checked: true }));
+  const useAccount = accounts.map((a) => check(`${channelLabel(a.platform)} · ${a.accountId}`, { name: "use-account", value: `${a.platform}|${a.accountId}`, checked: true }));
 
   // Seeds from the trend library.
   const seedFields = {
     trend: select("trend", state.trends.map((trend) => [trend.id, trend.title]), state.trends[0]?.id),
     day: select("day", days.map((d) => [d, day(d)]), days[0]),
     time: h("input", { type: "time", name: "time", value: "09:00", required: true }),
-    platform: select("platform", platformOptions, "instagram"),
-    account: select("account", [["", t("organic.noAccount")], ...accounts.map((a) => [a.accountId, `${t(`platform.${a.platform}`)} · ${a.accountId}`])], ""),
+    platform: select("platform", platformOptions, organicPlatforms()[0]),
+    account: select("account", [["", t("organic.noAccount")], ...accounts.map((a) => [a.accountId, `${channelLabel(a.platform)} · ${a.accountId}`])], ""),
     format: select("desiredFormat", [["", t("organic.formatAny")], ...FORMATS.map((f) => [f, t(`organic.formats.${f}`)])], ""),
   };
   // Only the chosen platform's accounts are offered.
@@ -328,7 +328,7 @@ async function renderBoard(state) {
     seeds.push(seed);
     seedsChanged();
     const trendTitle = state.trends.find((trend) => trend.id === seed.trendId)?.title ?? seed.trendId;
-    seedList.append(h("li", { dataset: { placement: seed.placementId } }, `${trendTitle}: ${t(`platform.${seed.platform}`)}${seed.accountId ? ` (${seed.accountId})` : ""} · ${day(seed.dayId)} ${formatTime(time)}`,
+    seedList.append(h("li", { dataset: { placement: seed.placementId } }, `${trendTitle}: ${channelLabel(seed.platform)}${seed.accountId ? ` (${seed.accountId})` : ""} · ${day(seed.dayId)} ${formatTime(time)}`,
       " ", h("button", { type: "button", class: "link", onclick: (e) => { seeds.splice(seeds.indexOf(seed), 1); e.target.closest("li").remove(); seedsChanged(); } }, t("common.remove"))));
   };
   seedForm.addEventListener("submit", (event) => {
@@ -422,7 +422,7 @@ async function renderBoard(state) {
     const dialog = h("dialog", { id: "placement-editor", "aria-labelledby": "placement-editor-title" },
       h("form", { method: "dialog", class: "stack" },
         h("h2", { id: "placement-editor-title" }, p.content.titleTopic),
-        h("p", { class: "muted" }, `${t(`platform.${p.platform.name}`)} · ${day(p.schedule.dayId)}`),
+        h("p", { class: "muted" }, `${channelLabel(p.platform.name)} · ${day(p.schedule.dayId)}`),
         field(t("organic.caption"), controls.caption),
         h("div", { class: "row" }, field(t("organic.tier.high"), controls.high), field(t("organic.tier.medium"), controls.medium), field(t("organic.tier.low"), controls.low)),
         live.el,
@@ -492,7 +492,7 @@ async function renderBoard(state) {
           const trend = seed && state.trends.find((x) => x.id === seed.trendId);
           const about = seed ? `${trend?.title ?? ""} · ${day(seed.dayId)} ${formatTime(seed.time)}` : "";
           const said = has(`errors.code.${line.code}`)
-            ? t(`errors.code.${line.code}`, { platform: t(`platform.${seed?.platform ?? ""}`) })
+            ? t(`errors.code.${line.code}`, { platform: channelLabel(seed?.platform ?? "") })
             : line.message;
           // On its day, beside the posts that did go out.
           const card = h("article", { class: "card error", role: "alert", dataset: { error: line.code, errorFor: line.placementId } },

@@ -4,13 +4,14 @@
 import { api, appConfig, session } from "./api.js";
 import { h, field, fill, toast, day, when, showError, showProblem, explain, confirmAction, platformBadge } from "./ui.js";
 import { t, has } from "./i18n.js";
+import { channelLabel } from "./platforms.js";
 
 const MOVING = new Set(["scheduled", "publishing", "unknown"]);
 const STATUSES = ["dry_run", "scheduled", "publishing", "published", "draft_sent", "failed", "unknown", "unconfirmed", "cancelled"];
 const meaning = (status) => t(`publishing.explain.${status}`);
 /** The platforms Almanac publishes to (`name`, `label`), as the server's registry lists them. */
 let platforms = [];
-const platformName = (p) => (has(`platform.${p}`) ? t(`platform.${p}`) : platforms.find((x) => x.name === p)?.label ?? p);
+const platformName = channelLabel;
 const publishesTo = (p) => platforms.some((x) => x.name === p);
 /** Who a channel posts as, where its platform has more than one kind of author (LinkedIn:
  * a member's profile, or a company page they administer). */

@@ -1,6 +1,7 @@
 // Small DOM helpers: element building, labelled fields, the toast, dates.
 
 import { formatDay, formatInstant, t, has } from "./i18n.js";
+import { channelLabel, colored } from "./platforms.js";
 
 /** `h("button", {onclick, class: "x"}, "text", child)`: an element with attributes and children. */
 export function h(tag, attrs = {}, ...children) {
@@ -11,6 +12,9 @@ export function h(tag, attrs = {}, ...children) {
       el.addEventListener(key.slice(2), value);
     } else if (key === "dataset") {
       Object.assign(el.dataset, value);
+    } else if (key === "style") {
+      // Through the CSSOM: the page's policy refuses inline style attributes.
+      for (const [property, setting] of Object.entries(value)) el.style.setProperty(property, setting);
     } else if (key === "value" || key === "checked" || key === "disabled") {
       el[key] = value;
     } else {
@@ -92,7 +96,7 @@ export function explain(error) {
   }
   if (error?.code === "VALIDATION_FAILED" && field) return fieldSentence(field, error.details);
   const channel = error?.details?.channel;
-  const params = { ...(error?.details ?? {}), platform: channel ? t(`platform.${channel}`) : t("channels.thePlatform") };
+  const params = { ...(error?.details ?? {}), platform: channel ? channelLabel(channel) : t("channels.thePlatform") };
   if (error?.code && has(`errors.code.${error.code}`)) return t(`errors.code.${error.code}`, params);
   if (!error?.code && error?.message) return error.message; // the app's own words (explain(new Error(t(...))))
   return t("errors.code.other");
@@ -257,14 +261,12 @@ export async function mayLeave(dirty) {
   return confirmAction({ title: t("confirm.leave"), body: t("confirm.leaveBody"), confirm: t("confirm.leaveYes") });
 }
 
-/** The platforms' colours and marks: a platform is shown by its name with its mark. */
-const MARKS = { tiktok: "♪", instagram: "◎", linkedin: "in", facebook: "f", x: "𝕏", youtube: "▶", newsletter: "✉" };
-
-/** A platform's name with its mark (`Instagram` with its coloured sign). */
+/** A platform's name with its mark: its initial on its colour (`Instagram` with an `I`). */
 export function platformBadge(platform) {
-  return h("span", { class: "badge platform", dataset: { platform } },
-    h("span", { class: "mark", "aria-hidden": "true" }, MARKS[platform] ?? platform.slice(0, 1).toUpperCase()),
-    t(`platform.${platform}`));
+  const label = channelLabel(platform);
+  return h("span", colored(platform, { class: "badge platform" }),
+    h("span", { class: "mark", "aria-hidden": "true" }, [...label][0]?.toUpperCase() ?? "?"),
+    label);
 }
 
 /** What a progress event says, in the app's words for its stage (or step), with counts. */

@@ -184,66 +184,12 @@ impl OpenAiClient {
         };
         if !(200..300).contains(&status) {
             let text = response.text().await.unwrap_or_default();
-            let message = format!("the AI provider answered HTTP {status}");
-            let transient = status == 429 || status >= 500 || status == 408;
-            let lower = text.to_lowercase();
-            let refused_format = status == 400
-                && (lower.contains("response_format") || lower.contains("json_schema"));
-            let unknown_model = status == 404
-                || (status == 400
-                    && lower.contains("model")
-                    && [
-                        "not found",
-                        "does not exist",
-                        "not a valid model",
-                        "no endpoints",
-                    ]
-                    .iter()
-                    .any(|phrase| lower.contains(phrase)));
-            let error = if transient {
-                AiError::transient(message)
-            } else {
-                AiError::permanent(message)
-            };
-            return Err(Failed {
-                error: labelled.apply(error.with_excerpt(&text)),
-                refused_format,
-                unknown_model,
-            });
+            return Err(refusal(status, &text, &labelled));
         }
         let mut pieces = if self.settings.stream {
             sse_pieces(response, labelled.clone())
         } else {
-            let text = response
-                .text()
-                .await
-                .map_err(|e| failed(labelled.apply(labelled.cut(&e))))?;
-            let completion: Completion = serde_json::from_str(&text).map_err(|_| {
-                failed(
-                    labelled.apply(
-                        AiError::permanent("the AI provider's answer could not be read")
-                            .with_excerpt(&text),
-                    ),
-                )
-            })?;
-            let content = completion
-                .choices
-                .first()
-                .and_then(|c| c.message.as_ref())
-                .and_then(|m| m.content.clone())
-                .ok_or_else(|| {
-                    failed(labelled.apply(AiError::permanent(
-                        "the AI provider's answer had no content",
-                    )))
-                })?;
-            let meta = completion.meta();
-            futures::stream::iter(
-                [Some(Piece::Text(content)), meta]
-                    .into_iter()
-                    .flatten()
-                    .map(Ok),
-            )
-            .boxed()
+            whole_answer(response, &labelled).await.map_err(failed)?
         };
         // Up to the first piece of text, a failure is the attempt's (and may be retried).
         let mut before = Vec::new();
@@ -270,6 +216,71 @@ impl OpenAiClient {
             request_id,
         ))
     }
+}
+
+/// An answer other than 2xx: retried when it may pass later (429, 408, 5xx); whether it
+/// refused the structured output asked for, or the model.
+fn refusal(status: u16, text: &str, labelled: &Labels) -> Failed {
+    let message = format!("the AI provider answered HTTP {status}");
+    let transient = status == 429 || status >= 500 || status == 408;
+    let lower = text.to_lowercase();
+    let refused_format =
+        status == 400 && (lower.contains("response_format") || lower.contains("json_schema"));
+    let unknown_model = status == 404
+        || (status == 400
+            && lower.contains("model")
+            && [
+                "not found",
+                "does not exist",
+                "not a valid model",
+                "no endpoints",
+            ]
+            .iter()
+            .any(|phrase| lower.contains(phrase)));
+    let error = if transient {
+        AiError::transient(message)
+    } else {
+        AiError::permanent(message)
+    };
+    Failed {
+        error: labelled.apply(error.with_excerpt(text)),
+        refused_format,
+        unknown_model,
+    }
+}
+
+/// A whole (not streamed) completion as pieces: its text, then what it says of itself.
+async fn whole_answer(
+    response: reqwest::Response,
+    labelled: &Labels,
+) -> Result<BoxStream<'static, Result<Piece, AiError>>, AiError> {
+    let text = response
+        .text()
+        .await
+        .map_err(|e| labelled.apply(labelled.cut(&e)))?;
+    let completion: Completion = serde_json::from_str(&text).map_err(|_| {
+        labelled.apply(
+            AiError::permanent("the AI provider's answer could not be read").with_excerpt(&text),
+        )
+    })?;
+    let content = completion
+        .choices
+        .first()
+        .and_then(|c| c.message.as_ref())
+        .and_then(|m| m.content.clone())
+        .ok_or_else(|| {
+            labelled.apply(AiError::permanent(
+                "the AI provider's answer had no content",
+            ))
+        })?;
+    let meta = completion.meta();
+    Ok(futures::stream::iter(
+        [Some(Piece::Text(content)), meta]
+            .into_iter()
+            .flatten()
+            .map(Ok),
+    )
+    .boxed())
 }
 
 /// The provider's labels for an exchange's errors.
@@ -411,9 +422,10 @@ fn sse_pieces(
     .boxed()
 }
 
-#[async_trait]
-impl AiProvider for OpenAiClient {
-    async fn stream(&self, request: ChatRequest) -> Result<ChatStream, AiError> {
+impl OpenAiClient {
+    /// The models to ask, in order: the request's (else the configured one), then the
+    /// fallbacks not already named.
+    fn models(&self, request: &ChatRequest) -> Vec<String> {
         let first = request
             .model
             .clone()
@@ -424,6 +436,41 @@ impl AiProvider for OpenAiClient {
                 models.push(model.clone());
             }
         }
+        models
+    }
+
+    /// The answer, priced: its input estimated from the request's messages.
+    fn priced(&self, stream: ChatStream, request: &ChatRequest) -> ChatStream {
+        let input = request
+            .messages
+            .iter()
+            .map(|m| estimate_tokens(&m.content))
+            .sum();
+        let prices = Prices {
+            input_per_mtok: self.settings.price_input_per_mtok,
+            output_per_mtok: self.settings.price_output_per_mtok,
+        };
+        stream.with_prices(prices, input)
+    }
+}
+
+/// Nothing asked: every model's breaker is open, the soonest for `wait` more.
+fn breakers_open(models: &[String], wait: Duration) -> AiError {
+    AiError {
+        provider: Some("openai".into()),
+        model: models.first().cloned(),
+        retry_after: Some(wait),
+        ..AiError::transient(format!(
+            "the AI provider is failing and is not being asked for {} s; this job waits for it",
+            wait.as_secs().max(1)
+        ))
+    }
+}
+
+#[async_trait]
+impl AiProvider for OpenAiClient {
+    async fn stream(&self, request: ChatRequest) -> Result<ChatStream, AiError> {
+        let models = self.models(&request);
         let started = Instant::now();
         let mut attempts = 0;
         let mut last = None;
@@ -466,20 +513,11 @@ impl AiProvider for OpenAiClient {
                         if index > 0 {
                             tracing::info!(model = %model, "a fallback model answered");
                         }
-                        let input = request
-                            .messages
-                            .iter()
-                            .map(|m| estimate_tokens(&m.content))
-                            .sum();
-                        let prices = Prices {
-                            input_per_mtok: self.settings.price_input_per_mtok,
-                            output_per_mtok: self.settings.price_output_per_mtok,
-                        };
-                        return Ok(ChatStream::new(pieces, "openai", model.clone(), started)
+                        let stream = ChatStream::new(pieces, "openai", model.clone(), started)
                             .with_permit(permit)
                             .with_attempts(attempts)
-                            .with_request_id(request_id)
-                            .with_prices(prices, input));
+                            .with_request_id(request_id);
+                        return Ok(self.priced(stream, &request));
                     }
                     Err(failed) => failed,
                 };
@@ -522,16 +560,7 @@ impl AiProvider for OpenAiClient {
         }
         let Some(error) = last else {
             // Every model's breaker was open: nothing was asked.
-            let wait = reopens.unwrap_or_default();
-            return Err(AiError {
-                provider: Some("openai".into()),
-                model: models.first().cloned(),
-                retry_after: Some(wait),
-                ..AiError::transient(format!(
-                    "the AI provider is failing and is not being asked for {} s; this job waits for it",
-                    wait.as_secs().max(1)
-                ))
-            });
+            return Err(breakers_open(&models, reopens.unwrap_or_default()));
         };
         Err(AiError {
             latency_ms: started.elapsed().as_millis() as u64,

@@ -114,78 +114,37 @@ impl TokenKey {
 impl PublishSettings {
     pub(super) fn read(env: &Env, api_addr: &SocketAddr, dev: bool) -> anyhow::Result<Self> {
         let enabled = env.parse_or("PUBLISH_SERVICE_ENABLED", false)?;
-        let token_key = match env.optional("TOKEN_ENCRYPTION_KEY") {
-            Some(raw) => {
-                let key = TokenKey::parse(&raw)
-                    .map_err(|e| anyhow::anyhow!("TOKEN_ENCRYPTION_KEY: {e}"))?;
-                if enabled {
-                    check_secret(
-                        "TOKEN_ENCRYPTION_KEY",
-                        key.bytes(),
-                        dev,
-                        "openssl rand -base64 32",
-                    )?;
-                }
-                Some(key)
-            }
-            None if enabled => bail!(
-                "TOKEN_ENCRYPTION_KEY: required when PUBLISH_SERVICE_ENABLED=true (base64 of 32 random bytes, e.g. `openssl rand -base64 32`)"
-            ),
-            None => None,
-        };
-        let tiktok_base = env.string_or("TIKTOK_API_BASE_URL", "https://open.tiktokapis.com")?;
-        let instagram_base =
-            env.string_or("INSTAGRAM_API_BASE_URL", "https://graph.instagram.com")?;
-        let linkedin_base = env.string_or("LINKEDIN_API_BASE_URL", "https://api.linkedin.com")?;
-        let linkedin_version = env.string_or("LINKEDIN_API_VERSION", "202610")?;
-        let month = linkedin_version.get(4..).and_then(|m| m.parse::<u8>().ok());
-        if linkedin_version.len() != 6
-            || !linkedin_version.bytes().all(|b| b.is_ascii_digit())
-            || !month.is_some_and(|m| (1..=12).contains(&m))
-        {
-            bail!(
-                "LINKEDIN_API_VERSION: expected a month as YYYYMM (e.g. 202610), got `{linkedin_version}`"
-            );
-        }
-        let tiktok_token = format!("{}/v2/oauth/token/", tiktok_base.trim_end_matches('/'));
+        let token_key = token_key(env, enabled, dev)?;
+        let tiktok = PlatformSettings::read(
+            env,
+            "TIKTOK",
+            ("TIKTOK_CLIENT_KEY", "TIKTOK_CLIENT_SECRET"),
+            "https://open.tiktokapis.com",
+            "https://www.tiktok.com/v2/auth/authorize/",
+            |base| format!("{}/v2/oauth/token/", base.trim_end_matches('/')),
+        )?;
+        let instagram = PlatformSettings::read(
+            env,
+            "INSTAGRAM",
+            ("INSTAGRAM_APP_ID", "INSTAGRAM_APP_SECRET"),
+            "https://graph.instagram.com",
+            "https://www.instagram.com/oauth/authorize",
+            |_| "https://api.instagram.com/oauth/access_token".into(),
+        )?;
+        let linkedin = PlatformSettings::read(
+            env,
+            "LINKEDIN",
+            ("LINKEDIN_CLIENT_ID", "LINKEDIN_CLIENT_SECRET"),
+            "https://api.linkedin.com",
+            "https://www.linkedin.com/oauth/v2/authorization",
+            |_| "https://www.linkedin.com/oauth/v2/accessToken".into(),
+        )?;
+        let linkedin_version = linkedin_version(env)?;
         let settings = PublishSettings {
             enabled,
-            tiktok: PlatformSettings {
-                client_id: env.optional("TIKTOK_CLIENT_KEY"),
-                client_secret: env.optional("TIKTOK_CLIENT_SECRET").map(Secret::new),
-                authorize_url: env.string_or(
-                    "TIKTOK_AUTHORIZE_URL",
-                    "https://www.tiktok.com/v2/auth/authorize/",
-                )?,
-                token_url: env.string_or("TIKTOK_TOKEN_URL", &tiktok_token)?,
-                api_base_url: tiktok_base,
-            },
-            instagram: PlatformSettings {
-                client_id: env.optional("INSTAGRAM_APP_ID"),
-                client_secret: env.optional("INSTAGRAM_APP_SECRET").map(Secret::new),
-                authorize_url: env.string_or(
-                    "INSTAGRAM_AUTHORIZE_URL",
-                    "https://www.instagram.com/oauth/authorize",
-                )?,
-                token_url: env.string_or(
-                    "INSTAGRAM_TOKEN_URL",
-                    "https://api.instagram.com/oauth/access_token",
-                )?,
-                api_base_url: instagram_base,
-            },
-            linkedin: PlatformSettings {
-                client_id: env.optional("LINKEDIN_CLIENT_ID"),
-                client_secret: env.optional("LINKEDIN_CLIENT_SECRET").map(Secret::new),
-                authorize_url: env.string_or(
-                    "LINKEDIN_AUTHORIZE_URL",
-                    "https://www.linkedin.com/oauth/v2/authorization",
-                )?,
-                token_url: env.string_or(
-                    "LINKEDIN_TOKEN_URL",
-                    "https://www.linkedin.com/oauth/v2/accessToken",
-                )?,
-                api_base_url: linkedin_base,
-            },
+            tiktok,
+            instagram,
+            linkedin,
             linkedin_version,
             linkedin_scopes: env.string_or(
                 "LINKEDIN_SCOPES",
@@ -216,26 +175,83 @@ impl PublishSettings {
             spool_max_total: env.parse_or("PUBLISH_SPOOL_MAX_TOTAL", 10_000)?,
             spool_max_bytes: env.parse_or("PUBLISH_SPOOL_MAX_BYTES", 64 * 1024 * 1024)?,
         };
-        for (key, url) in [
-            ("TIKTOK_API_BASE_URL", &settings.tiktok.api_base_url),
-            ("INSTAGRAM_API_BASE_URL", &settings.instagram.api_base_url),
-            ("TIKTOK_AUTHORIZE_URL", &settings.tiktok.authorize_url),
-            ("TIKTOK_TOKEN_URL", &settings.tiktok.token_url),
-            ("INSTAGRAM_AUTHORIZE_URL", &settings.instagram.authorize_url),
-            ("INSTAGRAM_TOKEN_URL", &settings.instagram.token_url),
-            ("LINKEDIN_API_BASE_URL", &settings.linkedin.api_base_url),
-            ("LINKEDIN_AUTHORIZE_URL", &settings.linkedin.authorize_url),
-            ("LINKEDIN_TOKEN_URL", &settings.linkedin.token_url),
-            ("OAUTH_REDIRECT_BASE_URL", &settings.redirect_base_url),
-        ] {
-            match url::Url::parse(url) {
-                Ok(parsed) if ["http", "https"].contains(&parsed.scheme()) => {}
-                _ => bail!("{key}: expected an http(s) URL, got `{url}`"),
-            }
-        }
+        http_url("OAUTH_REDIRECT_BASE_URL", &settings.redirect_base_url)?;
         if settings.check_interval.is_zero() || settings.tick.is_zero() {
             bail!("PUBLISH_CHECK_INTERVAL_MS and PUBLISH_TICK_MS: must be greater than 0");
         }
         Ok(settings)
+    }
+}
+
+impl PlatformSettings {
+    /// A platform's `<PREFIX>_API_BASE_URL`, `_AUTHORIZE_URL` and `_TOKEN_URL` (each an
+    /// http(s) URL; the token URL's default may follow the base) and its app credentials
+    /// (`credentials`: the two variables' names).
+    fn read(
+        env: &Env,
+        prefix: &str,
+        (id, secret): (&str, &str),
+        api_base: &str,
+        authorize: &str,
+        token: impl FnOnce(&str) -> String,
+    ) -> anyhow::Result<Self> {
+        let url = |suffix: &str, default: &str| -> anyhow::Result<String> {
+            let key = format!("{prefix}_{suffix}");
+            let value = env.string_or(&key, default)?;
+            http_url(&key, &value)?;
+            Ok(value)
+        };
+        let api_base_url = url("API_BASE_URL", api_base)?;
+        Ok(Self {
+            client_id: env.optional(id),
+            client_secret: env.optional(secret).map(Secret::new),
+            authorize_url: url("AUTHORIZE_URL", authorize)?,
+            token_url: url("TOKEN_URL", &token(&api_base_url))?,
+            api_base_url,
+        })
+    }
+}
+
+/// `TOKEN_ENCRYPTION_KEY`: required when publishing is on, and then not a weak one.
+fn token_key(env: &Env, enabled: bool, dev: bool) -> anyhow::Result<Option<TokenKey>> {
+    match env.optional("TOKEN_ENCRYPTION_KEY") {
+        Some(raw) => {
+            let key =
+                TokenKey::parse(&raw).map_err(|e| anyhow::anyhow!("TOKEN_ENCRYPTION_KEY: {e}"))?;
+            if enabled {
+                check_secret(
+                    "TOKEN_ENCRYPTION_KEY",
+                    key.bytes(),
+                    dev,
+                    "openssl rand -base64 32",
+                )?;
+            }
+            Ok(Some(key))
+        }
+        None if enabled => bail!(
+            "TOKEN_ENCRYPTION_KEY: required when PUBLISH_SERVICE_ENABLED=true (base64 of 32 random bytes, e.g. `openssl rand -base64 32`)"
+        ),
+        None => Ok(None),
+    }
+}
+
+/// `LINKEDIN_API_VERSION`: a month, as `YYYYMM`.
+fn linkedin_version(env: &Env) -> anyhow::Result<String> {
+    let version = env.string_or("LINKEDIN_API_VERSION", "202610")?;
+    let month = version.get(4..).and_then(|m| m.parse::<u8>().ok());
+    if version.len() != 6
+        || !version.bytes().all(|b| b.is_ascii_digit())
+        || !month.is_some_and(|m| (1..=12).contains(&m))
+    {
+        bail!("LINKEDIN_API_VERSION: expected a month as YYYYMM (e.g. 202610), got `{version}`");
+    }
+    Ok(version)
+}
+
+/// `url`, the value of `key`, is an http(s) URL.
+fn http_url(key: &str, url: &str) -> anyhow::Result<()> {
+    match url::Url::parse(url) {
+        Ok(parsed) if ["http", "https"].contains(&parsed.scheme()) => Ok(()),
+        _ => bail!("{key}: expected an http(s) URL, got `{url}`"),
     }
 }

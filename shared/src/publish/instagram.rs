@@ -298,6 +298,17 @@ impl Adapter for Instagram {
         self.graph_grant("refresh_access_token", &query).await
     }
 
+    fn profile(&self) -> super::catalogue::Profile {
+        super::catalogue::Profile {
+            color: "#c13584",
+            connect: super::catalogue::Connect::Oauth,
+            author_kinds: &[],
+            media_kinds: &[MediaKind::Photo, MediaKind::Video],
+            hashtags_max: Some(INSTAGRAM_HASHTAGS_MAX),
+            mentions_max: Some(INSTAGRAM_MENTIONS_MAX),
+        }
+    }
+
     fn text_limits(&self) -> Vec<TextLimit> {
         vec![TextLimit::chars(TextField::Text, CAPTION_MAX)]
     }

@@ -25,6 +25,7 @@ use serde_json::Value;
 pub use crate::config::{PlatformSettings, PublishSettings};
 use crate::fetch::FetchSettings;
 
+pub mod catalogue;
 pub mod channels;
 pub mod crypto;
 pub mod instagram;
@@ -294,6 +295,10 @@ pub trait Adapter: Send + Sync {
     /// The limits the platform sets on a post's text, those [`Adapter::validate`] holds a
     /// post to (the web app counts against them as a person types).
     fn text_limits(&self) -> Vec<post::TextLimit>;
+    /// What the catalogue shows of it besides its name, label and text limits: its colour,
+    /// how an account connects, whose name it posts under, its media, and its limits on
+    /// hashtags and mentions (those [`Adapter::validate`] holds a post to).
+    fn profile(&self) -> catalogue::Profile;
     /// Problems the platform's rules find in `post` (no I/O).
     fn validate(&self, post: &Post, options: &Options) -> Vec<post::Problem>;
     /// The requests a publish of `post` sends, secrets masked (no I/O).
@@ -332,15 +337,6 @@ pub trait Adapter: Send + Sync {
     fn account_problem(&self, _account_id: &str) -> Option<String> {
         None
     }
-}
-
-/// One registered platform, as [`Platforms::catalogue`] describes it.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct CatalogueEntry {
-    pub name: &'static str,
-    pub label: &'static str,
-    pub text_limits: Vec<post::TextLimit>,
 }
 
 /// The registry of platforms: the adapters, sharing one HTTP client. The publishing
@@ -439,18 +435,6 @@ impl Platforms {
     /// Every registered adapter, by name.
     pub fn all(&self) -> impl Iterator<Item = &dyn Adapter> {
         self.adapters.values().map(|a| a.as_ref())
-    }
-
-    /// The registered platforms as the web app reads them (`/app/config.json`): each one's
-    /// name, label and text limits, from its adapter.
-    pub fn catalogue(&self) -> Vec<CatalogueEntry> {
-        self.all()
-            .map(|adapter| CatalogueEntry {
-                name: adapter.platform().as_str(),
-                label: adapter.label(),
-                text_limits: adapter.text_limits(),
-            })
-            .collect()
     }
 
     /// `platform`'s name as people read it (its own name when it is not registered here).
@@ -578,13 +562,80 @@ mod tests {
         assert_eq!(
             json[2],
             serde_json::json!({
-                "name": "tiktok", "label": "TikTok",
+                "name": "tiktok", "label": "TikTok", "color": "#111111", "connect": "oauth",
+                "authorKinds": [], "mediaKinds": ["video", "photo"],
                 "textLimits": [
                     { "field": "text", "max": 2200, "unit": "chars", "media": "video" },
                     { "field": "title", "max": 90, "unit": "chars", "media": "photo" },
                     { "field": "description", "max": 4000, "unit": "chars", "media": "photo" },
                 ],
+                "hashtagsMax": null, "mentionsMax": null,
             })
         );
+    }
+
+    /// Each adapter's profile is what its `validate` holds a post to: its most hashtags
+    /// and mentions pass and one more is refused (no limit: a hundred pass); a media kind
+    /// it does not list is refused. Its colour is `#rrggbb`.
+    #[test]
+    fn each_platforms_profile_is_what_it_validates() {
+        let settings = crate::Settings::from_lookup(|key| match key {
+            "DATABASE_URL" => Some("postgres://localhost/none".into()),
+            "ALMANAC_DEV" => Some("true".into()),
+            _ => None,
+        })
+        .unwrap();
+        let platforms = Platforms::new(&settings.publish, &settings.fetch).unwrap();
+        let options = Options::default();
+        let codes = |adapter: &dyn Adapter, hashtags: usize, mentions: usize, format: &str| {
+            let tags: Vec<String> = (0..hashtags).map(|i| format!("#t{i}")).collect();
+            let people: Vec<String> = (0..mentions).map(|i| format!("@p{i}")).collect();
+            let post = Post::of_entry(
+                uuid::Uuid::nil(),
+                "Title",
+                &people.join(" "),
+                "",
+                &tags,
+                format,
+                Some("https://cdn.example.com/a.jpg"),
+            );
+            let problems = adapter.validate(&post, &options);
+            problems.into_iter().map(|p| p.code).collect::<Vec<_>>()
+        };
+        for adapter in platforms.all() {
+            let entry = catalogue::Entry::of(adapter);
+            let name = entry.name;
+            assert!(catalogue::is_color(entry.color), "{name}: {}", entry.color);
+            let format = match entry.media_kinds[0] {
+                MediaKind::Video => "reel",
+                MediaKind::Photo => "carousel",
+            };
+            let hashtags = entry.hashtags_max.unwrap_or(100);
+            let mentions = entry.mentions_max.unwrap_or(100);
+            let at_most = codes(adapter, hashtags, mentions, format);
+            assert!(
+                !at_most.iter().any(|c| c.starts_with("TOO_MANY_")),
+                "{name}: {at_most:?}"
+            );
+            if entry.hashtags_max.is_some() {
+                assert!(
+                    codes(adapter, hashtags + 1, 0, format).contains(&"TOO_MANY_HASHTAGS".into())
+                );
+            }
+            if entry.mentions_max.is_some() {
+                assert!(
+                    codes(adapter, 0, mentions + 1, format).contains(&"TOO_MANY_MENTIONS".into())
+                );
+            }
+            for (media, format) in [(MediaKind::Video, "reel"), (MediaKind::Photo, "carousel")] {
+                let refused = !codes(adapter, 0, 0, format).is_empty();
+                assert_eq!(
+                    refused,
+                    !entry.media_kinds.contains(&media),
+                    "{name} {media:?}: {:?}",
+                    codes(adapter, 0, 0, format)
+                );
+            }
+        }
     }
 }

@@ -374,6 +374,17 @@ impl Adapter for TikTok {
         oauth::tokens(&answer, "open_id")
     }
 
+    fn profile(&self) -> super::catalogue::Profile {
+        super::catalogue::Profile {
+            color: "#111111",
+            connect: super::catalogue::Connect::Oauth,
+            author_kinds: &[],
+            media_kinds: &[MediaKind::Video, MediaKind::Photo],
+            hashtags_max: None,
+            mentions_max: None,
+        }
+    }
+
     fn text_limits(&self) -> Vec<TextLimit> {
         vec![
             TextLimit::chars(TextField::Text, CAPTION_MAX).on(MediaKind::Video),

@@ -96,7 +96,7 @@ pub struct TestOptions {
     /// A Redis of the test's own (`helpers::redis_server`) instead of the shared one.
     pub redis_url: Option<String>,
     /// Publishing platforms the test registers besides the built-in ones, in the API and
-    /// every worker (`publishing::youtube`).
+    /// every worker (`publishing::testnet`).
     pub platforms: Vec<std::sync::Arc<dyn almanac_shared::publish::Adapter>>,
 }
 

@@ -6,7 +6,7 @@ mod channels;
 mod faults;
 mod flows;
 mod linkedin;
-mod youtube;
+mod testnet;
 
 use std::time::Duration;
 

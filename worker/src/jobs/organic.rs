@@ -40,7 +40,7 @@ impl Job for OrganicJob {
     const MISSING: &'static str = "ORGANIC_RUN_MISSING";
 
     async fn run(self, ctx: &JobContext, claim: &Claim, input: Input) -> JobResult {
-        generate_week(ctx, claim, input).await
+        WeekRun::run(ctx, claim, input).await
     }
 }
 
@@ -64,126 +64,180 @@ struct Produced {
     stop: Option<JobError>,
 }
 
-async fn generate_week(ctx: &JobContext, claim: &Claim, input: Input) -> JobResult {
-    let spec = OrganicSpec::parse(&input.request, usize::MAX).map_err(|problems| {
-        JobError::permanent(
-            "ORGANIC_REQUEST_INVALID",
-            format!("the stored request no longer parses: {problems:?}"),
-        )
-    })?;
-    let run = RunRef {
-        id: input.id,
-        user_id: input.user_id,
-        brand_id: input.brand_id,
-        week_start: input.week_start,
-        timezone: spec.timezone.name().to_owned(),
-    };
-    tracing::Span::current().record("runId", tracing::field::display(run.id));
-    let settings = &ctx.settings.organic;
-    let (library, saved) = store::inputs(&ctx.pool, run.user_id, &run.brand_id, run.week_start)
-        .await
-        .context("reading the library and the saved week")?;
-    let library = library
-        .ok_or_else(|| JobError::permanent("BRAND_NOT_FOUND", "the brand profile was deleted"))?;
-    let plan = organic::plan(&spec, &library, &saved, settings.min_gap);
-    let total = plan.items.len() as u64;
-    let done: HashSet<&str> = input.done_ids.iter().map(String::as_str).collect();
-    let mut completed = done.len() as u64;
-    let adjusted = plan
-        .items
-        .iter()
-        .filter(|i| matches!(i, Planned::Draft(d) if d.adjusted))
-        .count();
-    let matched = plan
-        .items
-        .iter()
-        .filter(|i| matches!(i, Planned::Draft(d) if !d.asset_ids.is_empty()))
-        .count();
-    let mut opening = vec![Event::progress(
-        completed,
-        total,
-        "analyzing",
-        format!(
-            "{total} placements planned for the week of {}, {} auto-filled",
-            spec.week_start, plan.auto_filled
-        ),
-    )];
-    opening.extend(
-        plan.notes
-            .iter()
-            .map(|note| Event::progress(completed, total, "analyzing", note.clone())),
-    );
-    opening.push(Event::progress(
-        completed,
-        total,
-        "optimizing",
-        format!("{adjusted} placements moved to keep posts of an account apart"),
-    ));
-    opening.push(Event::progress(
-        completed,
-        total,
-        "matching",
-        format!("creative library assets matched to {matched} placements"),
-    ));
-    // Told while the first placements are drafted and saved; numbered before them, as the
-    // first batch's events wait for these to be out.
-    let mut opening = Some(Opening(tokio::spawn({
-        let (emitter, job) = (ctx.emitter.clone(), claim.id);
-        async move {
+/// An attempt at a week: the run, its counts, and the opening events on their way out.
+struct WeekRun<'a> {
+    ctx: &'a JobContext,
+    claim: &'a Claim,
+    run: RunRef,
+    total: u64,
+    completed: u64,
+    opening: Option<Opening>,
+}
+
+impl<'a> WeekRun<'a> {
+    /// Plans the week (what an earlier attempt saved left out), tells the plan, then
+    /// drafts, saves and streams each batch of placements ready together.
+    async fn run(ctx: &'a JobContext, claim: &'a Claim, input: Input) -> JobResult {
+        let spec = OrganicSpec::parse(&input.request, usize::MAX).map_err(|problems| {
+            JobError::permanent(
+                "ORGANIC_REQUEST_INVALID",
+                format!("the stored request no longer parses: {problems:?}"),
+            )
+        })?;
+        let run = RunRef {
+            id: input.id,
+            user_id: input.user_id,
+            brand_id: input.brand_id,
+            week_start: input.week_start,
+            timezone: spec.timezone.name().to_owned(),
+        };
+        tracing::Span::current().record("runId", tracing::field::display(run.id));
+        let (library, saved) = store::inputs(&ctx.pool, run.user_id, &run.brand_id, run.week_start)
+            .await
+            .context("reading the library and the saved week")?;
+        let library = library.ok_or_else(|| {
+            JobError::permanent("BRAND_NOT_FOUND", "the brand profile was deleted")
+        })?;
+        let plan = organic::plan(&spec, &library, &saved, ctx.settings.organic.min_gap);
+        let done: HashSet<&str> = input.done_ids.iter().map(String::as_str).collect();
+        let mut week_run = WeekRun {
+            ctx,
+            claim,
+            run,
+            total: plan.items.len() as u64,
+            completed: done.len() as u64,
+            opening: None,
+        };
+        week_run.tell_plan(&spec, &plan);
+        let todo: Vec<Planned> = plan
+            .items
+            .into_iter()
+            .filter(|item| !done.contains(item.placement_id()))
+            .collect();
+        let week = WeekContext {
+            language: spec.options.language.as_deref(),
+            guidance_prompt: spec.options.guidance_prompt.as_deref(),
+            timezone: spec.timezone,
+        };
+        week_run.draft(&library, week, todo).await
+    }
+
+    /// The plan told (how many placements, its notes, how many moved, how many matched an
+    /// asset), while the first placements are drafted and saved; numbered before them, as
+    /// the first batch's events wait for these to be out.
+    fn tell_plan(&mut self, spec: &OrganicSpec, plan: &organic::plan::Plan) {
+        let (completed, total) = (self.completed, self.total);
+        let count = |wanted: fn(&Draft) -> bool| {
+            plan.items
+                .iter()
+                .filter(|i| matches!(i, Planned::Draft(d) if wanted(d)))
+                .count()
+        };
+        let adjusted = count(|d| d.adjusted);
+        let matched = count(|d| !d.asset_ids.is_empty());
+        let mut opening = vec![Event::progress(
+            completed,
+            total,
+            "analyzing",
+            format!(
+                "{total} placements planned for the week of {}, {} auto-filled",
+                spec.week_start, plan.auto_filled
+            ),
+        )];
+        opening.extend(
+            plan.notes
+                .iter()
+                .map(|note| Event::progress(completed, total, "analyzing", note.clone())),
+        );
+        opening.push(Event::progress(
+            completed,
+            total,
+            "optimizing",
+            format!("{adjusted} placements moved to keep posts of an account apart"),
+        ));
+        opening.push(Event::progress(
+            completed,
+            total,
+            "matching",
+            format!("creative library assets matched to {matched} placements"),
+        ));
+        let (emitter, job) = (self.ctx.emitter.clone(), self.claim.id);
+        self.opening = Some(Opening(tokio::spawn(async move {
             for event in &opening {
                 emitter.emit_or_log(job, event).await;
             }
-        }
-    })));
+        })));
+    }
 
-    let week = WeekContext {
-        language: spec.options.language.as_deref(),
-        guidance_prompt: spec.options.guidance_prompt.as_deref(),
-        timezone: spec.timezone,
-    };
-    let todo: Vec<Planned> = plan
-        .items
-        .into_iter()
-        .filter(|item| !done.contains(item.placement_id()))
-        .collect();
-    // Set once a call crosses the budget: the calls under way finish and are saved, and
-    // no other is started.
-    let spent = AtomicBool::new(false);
-    let mut produced = futures::stream::iter(todo)
-        .map(|item| produce(ctx, claim, &spent, &library, week, item))
-        .buffered(settings.ai_concurrency)
-        .filter_map(std::future::ready)
-        .ready_chunks(settings.ai_concurrency.max(8));
-    let mut stop = None;
-    let mut keep_alive = tokio::time::interval(ctx.settings.events.heartbeat);
-    keep_alive.tick().await;
-    loop {
-        let batch = tokio::select! {
-            batch = produced.next() => match batch {
-                Some(batch) => batch,
-                None => break,
-            },
-            _ = keep_alive.tick() => {
-                told(&mut opening).await;
-                let still = Event::progress(completed, total, "drafting", "still drafting");
-                ctx.emitter.emit_or_log(claim.id, &still).await;
-                continue;
+    /// Drafts what is left, several at once, saving and streaming each batch ready
+    /// together (a heartbeat while none is); then the job's end.
+    async fn draft(
+        mut self,
+        library: &Library,
+        week: WeekContext<'_>,
+        todo: Vec<Planned>,
+    ) -> JobResult {
+        let (ctx, claim) = (self.ctx, self.claim);
+        let concurrency = ctx.settings.organic.ai_concurrency;
+        // Set once a call crosses the budget: the calls under way finish and are saved, and
+        // no other is started.
+        let spent = AtomicBool::new(false);
+        let mut produced = futures::stream::iter(todo)
+            .map(|item| produce(ctx, claim, &spent, library, week, item))
+            .buffered(concurrency)
+            .filter_map(std::future::ready)
+            .ready_chunks(concurrency.max(8));
+        let mut stop = None;
+        let mut keep_alive = tokio::time::interval(ctx.settings.events.heartbeat);
+        keep_alive.tick().await;
+        loop {
+            let batch = tokio::select! {
+                batch = produced.next() => match batch {
+                    Some(batch) => batch,
+                    None => break,
+                },
+                _ = keep_alive.tick() => {
+                    told(&mut self.opening).await;
+                    let still = Event::progress(self.completed, self.total, "drafting", "still drafting");
+                    ctx.emitter.emit_or_log(claim.id, &still).await;
+                    continue;
+                }
+            };
+            keep_alive.reset();
+            if !self.save(batch, &mut stop).await? {
+                return Ok(None);
             }
-        };
-        keep_alive.reset();
-        completed += batch.len() as u64;
+        }
+        drop(produced);
+        told(&mut self.opening).await;
+        match stop {
+            Some(error) => Err(error),
+            None => finish(ctx, claim, &self.run, self.total).await,
+        }
+    }
+
+    /// One batch saved (fenced by the claim) and its events published after the commit;
+    /// false when the claim was lost and the batch discarded.
+    /// `stop`: the job's end, taken from the first placement that brings one.
+    async fn save(
+        &mut self,
+        batch: Vec<Produced>,
+        stop: &mut Option<JobError>,
+    ) -> Result<bool, JobError> {
+        let (ctx, claim) = (self.ctx, self.claim);
+        self.completed += batch.len() as u64;
         let mut events: Vec<Event> = Vec::with_capacity(batch.len() + 1);
         let mut outcomes = Vec::with_capacity(batch.len());
         for item in batch {
             events.push(item.event);
             outcomes.push((item.placement_id, item.outcome));
-            stop = stop.or(item.stop);
+            *stop = stop.take().or(item.stop);
         }
         events.push(Event::progress(
-            completed,
-            total,
+            self.completed,
+            self.total,
             "drafting",
-            format!("drafted {completed} of {total} placements"),
+            format!("drafted {} of {} placements", self.completed, self.total),
         ));
         let staged = ctx.emitter.stage(claim.id, events).await;
         let mut tx = ctx
@@ -197,22 +251,17 @@ async fn generate_week(ctx: &JobContext, claim: &Claim, input: Input) -> JobResu
             .context("checking the claim")?
         {
             tracing::warn!("claim lost before saving a batch; this attempt's batch was discarded");
-            return Ok(None);
+            return Ok(false);
         }
-        store::save_outcomes(&mut tx, &run, &outcomes)
+        store::save_outcomes(&mut tx, &self.run, &outcomes)
             .await
             .context("saving a batch of placements")?;
         tx.commit()
             .await
             .context("committing a batch of placements")?;
-        told(&mut opening).await;
+        told(&mut self.opening).await;
         ctx.emitter.publish(claim.id, &staged).await;
-    }
-    drop(produced);
-    told(&mut opening).await;
-    match stop {
-        Some(error) => Err(error),
-        None => finish(ctx, claim, &run, total).await,
+        Ok(true)
     }
 }
 

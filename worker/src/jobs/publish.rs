@@ -198,13 +198,26 @@ impl<'a> Publisher<'a> {
                 .fail(&Failure::permanent(&first.code, first.message.clone()))
                 .await;
         }
+        self.send(platform, adapter, &post, &options).await
+    }
+
+    /// The harmless steps (the platform's checks, its preparation), then the request with
+    /// an outside effect, each with one refresh of the token should the platform refuse it;
+    /// then the published post followed until it settles.
+    async fn send(
+        &self,
+        platform: Platform,
+        adapter: &dyn Adapter,
+        post: &Post,
+        options: &Options,
+    ) -> Result<IntentStatus, Stop> {
         let mut auth = self.auth(platform, false).await?;
         let mut refreshed = false;
         // Harmless steps, with one refresh should the platform refuse the token.
         let (options, prepared) = loop {
             let step = async {
-                let checked = adapter.check(&auth, &post, &options).await?;
-                let prepared = adapter.prepare(&auth, &post, &checked.options).await?;
+                let checked = adapter.check(&auth, post, options).await?;
+                let prepared = adapter.prepare(&auth, post, &checked.options).await?;
                 Ok::<_, Failure>((checked.options, prepared))
             };
             match step.await {
@@ -220,9 +233,9 @@ impl<'a> Publisher<'a> {
             self.remote(container).await?;
         }
         loop {
-            self.sending(&post).await?;
+            self.sending(post).await?;
             match adapter
-                .send(&auth, &post, &options, prepared.as_deref())
+                .send(&auth, post, &options, prepared.as_deref())
                 .await
             {
                 Sent::Accepted { remote_id, post_id } => {
@@ -235,7 +248,7 @@ impl<'a> Publisher<'a> {
                             .await;
                     }
                     return self
-                        .settle(adapter, Some(remote_id), &post, Utc::now(), false)
+                        .settle(adapter, Some(remote_id), post, Utc::now(), false)
                         .await;
                 }
                 Sent::NotApplied(failure) => {
@@ -254,7 +267,7 @@ impl<'a> Publisher<'a> {
                     ))
                     .await?;
                     return self
-                        .settle(adapter, prepared.clone(), &post, Utc::now(), true)
+                        .settle(adapter, prepared.clone(), post, Utc::now(), true)
                         .await;
                 }
             }

@@ -93,33 +93,67 @@ pub(super) async fn run(
         "legacy calendar run finished"
     );
     let Some(framing) = framing else {
-        return Ok(CalendarResponse::Accepted(
-            Box::new(RunAcceptedEnvelope::with_meta(
-                RunAccepted {
-                    run_id,
-                    calendar_id,
-                    version,
-                    status: JobStatus::Succeeded,
-                    job_id: None,
-                    links: RunLinks {
-                        poll: None,
-                        stream: None,
-                        calendar: persisted
-                            .as_ref()
-                            .and(calendar_id)
-                            .map(|id| format!("/v1/calendars/{id}")),
-                    },
-                },
-                RunMeta {
-                    request_id: current_request_id(),
-                    mode: "legacy".into(),
-                    persisted: persisted.is_some(),
-                    reason: reason.map(str::to_owned),
-                },
-            )),
-            false,
+        return Ok(accepted(
+            persisted.as_ref(),
+            run_id,
+            calendar_id,
+            version,
+            reason,
         ));
     };
+    Ok(streamed(
+        framing,
+        &entries,
+        persisted.as_ref(),
+        &meta,
+        summary,
+    ))
+}
+
+/// The answer to a legacy request that asked for no stream: the run, done.
+fn accepted(
+    persisted: Option<&PersistedLegacy>,
+    run_id: Option<Uuid>,
+    calendar_id: Option<Uuid>,
+    version: Option<i32>,
+    reason: Option<&str>,
+) -> CalendarResponse {
+    CalendarResponse::Accepted(
+        Box::new(RunAcceptedEnvelope::with_meta(
+            RunAccepted {
+                run_id,
+                calendar_id,
+                version,
+                status: JobStatus::Succeeded,
+                job_id: None,
+                links: RunLinks {
+                    poll: None,
+                    stream: None,
+                    calendar: persisted
+                        .and(calendar_id)
+                        .map(|id| format!("/v1/calendars/{id}")),
+                },
+            },
+            RunMeta {
+                request_id: current_request_id(),
+                mode: "legacy".into(),
+                persisted: persisted.is_some(),
+                reason: reason.map(str::to_owned),
+            },
+        )),
+        false,
+    )
+}
+
+/// The legacy run's whole stream, written at once: progress, each entry, the diff when
+/// it was saved, and `done` with its summary.
+fn streamed(
+    framing: Framing,
+    entries: &[Entry],
+    persisted: Option<&PersistedLegacy>,
+    meta: &serde_json::Value,
+    summary: serde_json::Value,
+) -> CalendarResponse {
     let total = entries.len();
     let mut events = vec![Event::progress(
         0,
@@ -131,9 +165,9 @@ pub(super) async fn run(
         entries
             .iter()
             .enumerate()
-            .map(|(position, entry)| calendars::entry_event(entry, &meta, position, total)),
+            .map(|(position, entry)| calendars::entry_event(entry, meta, position, total)),
     );
-    if let Some(diff) = persisted.as_ref().and_then(|p| p.diff.clone()) {
+    if let Some(diff) = persisted.and_then(|p| p.diff.clone()) {
         events.push(Event::Diff(Envelope {
             data: diff,
             error: None,
@@ -148,12 +182,12 @@ pub(super) async fn run(
         .enumerate()
         .map(|(i, event)| Vocabulary::Calendar.event(framing, Uuid::nil(), i as u64 + 1, event))
         .collect();
-    Ok(CalendarResponse::Stream(
+    CalendarResponse::Stream(
         framing,
         Body::from_bytes_stream(futures::stream::iter(
             frames.into_iter().map(Ok::<_, std::io::Error>),
         )),
-    ))
+    )
 }
 
 struct PersistedLegacy {

@@ -350,6 +350,19 @@ impl Adapter for LinkedIn {
         })
     }
 
+    fn profile(&self) -> super::catalogue::Profile {
+        use super::catalogue::{AuthorKind, Connect, Profile};
+        Profile {
+            color: "#0a66c2",
+            connect: Connect::Oauth,
+            author_kinds: &[AuthorKind::Member, AuthorKind::Organization],
+            // Photos and text; a video is refused (`validate`).
+            media_kinds: &[MediaKind::Photo],
+            hashtags_max: None,
+            mentions_max: None,
+        }
+    }
+
     fn text_limits(&self) -> Vec<TextLimit> {
         vec![TextLimit::chars(TextField::Text, COMMENTARY_MAX)]
     }

@@ -3,6 +3,9 @@
 //! ground floor, imports none of `shared`'s, SQL lives only in the store, and the
 //! architecture document names only paths that exist.
 
+mod lengths;
+mod web;
+
 use std::{
     collections::{BTreeMap, BTreeSet},
     path::{Path, PathBuf},
@@ -88,24 +91,78 @@ fn shared_imports() -> BTreeMap<String, BTreeSet<String>> {
 }
 
 /// Each top-level module of the crate whose sources are in `dir`, and the others it
-/// imports (`lib.rs`, the root, is left out: it names every module).
+/// imports. The crate's root (`lib.rs`) is a module too, `lib`: a path naming an item of
+/// the root (`crate::openapi_service`) imports it, and the root imports each module whose
+/// path it names (`middleware::around`); its `mod` lines only declare.
 fn imports(dir: &str) -> BTreeMap<String, BTreeSet<String>> {
     let root = repository().join(dir);
     let mut files = Vec::new();
     rust_files(&root, &mut files);
-    let mut graph: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    for file in files {
+    let module_of = |file: &Path| {
         let relative = file.strip_prefix(&root).unwrap();
         let first = relative.components().next().unwrap().as_os_str();
-        let module = first.to_string_lossy().trim_end_matches(".rs").to_owned();
-        if module == "lib" || module == "main" || module == "bin" {
+        first.to_string_lossy().trim_end_matches(".rs").to_owned()
+    };
+    let modules: BTreeSet<String> = files
+        .iter()
+        .map(|f| module_of(f))
+        .filter(|m| m != "main" && m != "bin")
+        .collect();
+    // An exported macro is named from the root (`crate::enveloped!`) but lives in its module.
+    let mut macros = BTreeMap::new();
+    for file in &files {
+        let code = without_comments(&std::fs::read_to_string(file).unwrap());
+        for (at, _) in code.match_indices("macro_rules! ") {
+            let name: String = code[at + "macro_rules! ".len()..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            macros.insert(name, module_of(file));
+        }
+    }
+    let mut graph: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for file in &files {
+        let module = module_of(file);
+        if module == "main" || module == "bin" {
             continue;
         }
-        let code = without_comments(&std::fs::read_to_string(&file).unwrap());
-        let names = graph.entry(module.clone()).or_default();
-        names.extend(crate_modules(&code).into_iter().filter(|m| *m != module));
+        let code = without_comments(&std::fs::read_to_string(file).unwrap());
+        let names: BTreeSet<String> = if module == "lib" {
+            root_paths(&code, &modules)
+        } else {
+            crate_modules(&code)
+                .into_iter()
+                .map(|m| match macros.get(&m) {
+                    Some(home) => home.clone(),
+                    None if modules.contains(&m) => m,
+                    None => "lib".to_owned(),
+                })
+                .collect()
+        };
+        graph
+            .entry(module.clone())
+            .or_default()
+            .extend(names.into_iter().filter(|m| *m != module));
     }
     graph
+}
+
+/// The modules the crate's root names by path (`name::`, with or without `crate::`).
+fn root_paths(code: &str, modules: &BTreeSet<String>) -> BTreeSet<String> {
+    let mut found = crate_modules(code);
+    for module in modules {
+        let named = code.match_indices(&format!("{module}::")).any(|(at, _)| {
+            !code[..at]
+                .chars()
+                .last()
+                .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
+        });
+        if named {
+            found.insert(module.clone());
+        }
+    }
+    found.retain(|m| modules.contains(m) && m != "lib");
+    found
 }
 
 /// A cycle of the graph, if it has one.

@@ -1,5 +1,5 @@
-//! `youtube`: a publishing platform that exists only in the tests, under one of seed 003's
-//! platform names that has no adapter yet. It is what adding a platform takes, whole (the
+//! `testnet`: a publishing platform that exists only in the tests, under a name no seed
+//! and no registry uses (`youtube` is left for a real adapter). It is what adding a platform takes, whole (the
 //! checklist: `docs/architecture.md`, section 11): this adapter (its OAuth grant and
 //! refresh, its token policy, its rules, its requests and how it answers), registered with
 //! `Platforms::with` (here through `TestOptions::platforms`, in the API and every worker).
@@ -10,7 +10,10 @@ use std::sync::{Arc, Mutex};
 
 use almanac_shared::publish::{
     Adapter, Auth, Checked, Failure, FailureKind, MediaKind, Options, PlannedRequest, Platform,
-    Post, Refresh, Remote, Sent, TokenPolicy, oauth::Tokens, post::Problem,
+    Post, Refresh, Remote, Sent, TokenPolicy,
+    catalogue::{Connect, Profile},
+    oauth::Tokens,
+    post::{self, Problem, TextField, TextLimit},
 };
 use async_trait::async_trait;
 use reqwest::Method;
@@ -21,16 +24,22 @@ use crate::helpers::{TestOptions, fake_platforms::FakePlatforms};
 
 /// The channel the fake grant connects.
 const CHANNEL_ID: &str = "UC-almanac-test";
+/// The most characters a post's text may have.
+const TEXT_MAX: usize = 280;
+/// The most hashtags a post may carry.
+const HASHTAGS_MAX: usize = 5;
+/// The colour its posts are marked with.
+pub const COLOR: &str = "#2a9d8f";
 /// The code the fake grant accepts; any other is refused.
 const GRANTED: &str = "granted";
 
-/// The test's YouTube: answers from memory, and records every call it is asked to make.
+/// The test's network: answers from memory, and records every call it is asked to make.
 #[derive(Default)]
-pub struct YouTube {
+pub struct Testnet {
     calls: Mutex<Vec<&'static str>>,
 }
 
-impl YouTube {
+impl Testnet {
     fn record(&self, call: &'static str) {
         self.calls.lock().unwrap().push(call);
     }
@@ -48,23 +57,23 @@ impl YouTube {
     fn tokens(access: &str) -> Tokens {
         Tokens {
             access_token: access.to_owned(),
-            refresh_token: Some("yt-refresh".into()),
+            refresh_token: Some("tn-refresh".into()),
             expires_in: Some(3600),
             account_id: Some(CHANNEL_ID.into()),
-            scope: Some("youtube.upload".into()),
+            scope: Some("testnet.upload".into()),
             ..Tokens::default()
         }
     }
 }
 
 #[async_trait]
-impl Adapter for YouTube {
+impl Adapter for Testnet {
     fn platform(&self) -> Platform {
-        Platform::of_static("youtube")
+        Platform::of_static("testnet")
     }
 
     fn label(&self) -> &'static str {
-        "YouTube"
+        "Testnet"
     }
 
     fn token_policy(&self) -> TokenPolicy {
@@ -85,7 +94,7 @@ impl Adapter for YouTube {
         state: &str,
         challenge: Option<&str>,
     ) -> Result<String, String> {
-        let mut url = url::Url::parse("https://accounts.youtube.invalid/o/oauth2/v2/auth").unwrap();
+        let mut url = url::Url::parse("https://accounts.testnet.invalid/o/oauth2/v2/auth").unwrap();
         url.query_pairs_mut()
             .append_pair("client_id", "almanac-test")
             .append_pair("redirect_uri", redirect_uri)
@@ -102,12 +111,12 @@ impl Adapter for YouTube {
     ) -> Result<Tokens, Failure> {
         self.record("token");
         if code == GRANTED && verifier.is_some() {
-            Ok(Self::tokens("yt-access"))
+            Ok(Self::tokens("tn-access"))
         } else {
             Err(Failure::new(
                 FailureKind::Auth,
                 "CHANNEL_AUTH_INVALID",
-                "YouTube refused the token request: the code is invalid (invalid_grant)",
+                "Testnet refused the token request: the code is invalid (invalid_grant)",
             )
             .platform("invalid_grant"))
         }
@@ -115,28 +124,53 @@ impl Adapter for YouTube {
 
     async fn refresh(&self, _access: &str, _refresh: Option<&str>) -> Result<Tokens, Failure> {
         self.record("refresh");
-        Ok(Self::tokens("yt-access-2"))
+        Ok(Self::tokens("tn-access-2"))
     }
 
-    fn text_limits(&self) -> Vec<almanac_shared::publish::post::TextLimit> {
-        Vec::new()
+    fn text_limits(&self) -> Vec<TextLimit> {
+        vec![TextLimit::chars(TextField::Text, TEXT_MAX)]
+    }
+
+    fn profile(&self) -> Profile {
+        Profile {
+            color: COLOR,
+            connect: Connect::Oauth,
+            author_kinds: &[],
+            media_kinds: &[MediaKind::Video],
+            hashtags_max: Some(HASHTAGS_MAX),
+            mentions_max: None,
+        }
     }
 
     fn validate(&self, post: &Post, _options: &Options) -> Vec<Problem> {
-        match post.media {
-            MediaKind::Video => Vec::new(),
-            _ => vec![Problem::new(
-                "YOUTUBE_VIDEO_ONLY",
+        let mut problems = Vec::new();
+        if post.media != MediaKind::Video {
+            problems.push(Problem::new(
+                "TESTNET_VIDEO_ONLY",
                 "format",
-                "YouTube publishes videos: make this entry a video",
-            )],
+                "Testnet publishes videos: make this entry a video",
+            ));
         }
+        problems.extend(post::too_long(
+            "caption",
+            "the Testnet post (caption, call to action and hashtags)",
+            post.text_chars(),
+            TEXT_MAX,
+        ));
+        if post.hashtags() > HASHTAGS_MAX {
+            problems.push(Problem::new(
+                "TOO_MANY_HASHTAGS",
+                "hashtags",
+                format!("a Testnet post carries {HASHTAGS_MAX} hashtags at most"),
+            ));
+        }
+        problems
     }
 
     fn plan(&self, account_id: &str, post: &Post, _options: &Options) -> Vec<PlannedRequest> {
         vec![PlannedRequest {
             method: "POST".into(),
-            url: "https://www.googleapis.invalid/upload/youtube/v3/videos".into(),
+            url: "https://api.testnet.invalid/upload/videos".into(),
             headers: json!({ "Authorization": "Bearer ***" }),
             body: json!({ "channelId": account_id, "title": post.title }),
             effect: "publishes".into(),
@@ -183,32 +217,32 @@ impl Adapter for YouTube {
     }
 }
 
-/// An app publishing to the fakes of the real two and to the test's YouTube.
-async fn setup() -> (Setup, Arc<YouTube>) {
+/// An app publishing to the fakes of the real two and to the test's network.
+async fn setup() -> (Setup, Arc<Testnet>) {
     let fake = FakePlatforms::start().await;
-    let youtube = Arc::new(YouTube::default());
+    let testnet = Arc::new(Testnet::default());
     let options = TestOptions {
         env: publish_env(&fake, true),
-        platforms: vec![youtube.clone()],
+        platforms: vec![testnet.clone()],
         ..Default::default()
     };
-    (setup_with(options, fake).await, youtube)
+    (setup_with(options, fake).await, testnet)
 }
 
-/// Connects the test's YouTube through its OAuth with `code`: `complete`'s status and body.
+/// Connects the test's network through its OAuth with `code`: `complete`'s status and body.
 async fn connect(s: &Setup, code: &str) -> (u16, Value) {
     let (status, started) = s
         .app
         .send_json(
             Method::POST,
             s.user,
-            "/v1/channels/youtube/connect",
+            "/v1/channels/testnet/connect",
             &Value::Null,
         )
         .await;
     assert_eq!(status, 200, "{started}");
     let url = url::Url::parse(started["data"]["authorizeUrl"].as_str().unwrap()).unwrap();
-    assert_eq!(url.host_str(), Some("accounts.youtube.invalid"));
+    assert_eq!(url.host_str(), Some("accounts.testnet.invalid"));
     // PKCE, as the adapter asks: the challenge of a verifier the API keeps.
     assert!(
         url.query_pairs()
@@ -217,20 +251,166 @@ async fn connect(s: &Setup, code: &str) -> (u16, Value) {
     );
     let body = json!({ "state": started["data"]["state"], "code": code });
     s.app
-        .send_json(Method::POST, s.user, "/v1/channels/youtube/complete", &body)
+        .send_json(Method::POST, s.user, "/v1/channels/testnet/complete", &body)
         .await
 }
 
 fn video(caption: &str) -> Entry<'_> {
     Entry {
         format: "short video",
-        ..Entry::on("youtube", caption)
+        ..Entry::on("testnet", caption)
     }
+}
+
+/// `GET /v1/platforms` describes each registered platform from its adapter, the test's
+/// network too, and `/app/config.json` lists the same objects for the page before
+/// sign-in; its channels add those no adapter publishes to.
+#[tokio::test]
+async fn the_catalogue_describes_every_registered_platform_as_the_app_s_configuration_does() {
+    let (s, _testnet) = setup().await;
+    let (status, listed) = s.app.get_json(s.user, "/v1/platforms").await;
+    assert_eq!(status, 200, "{listed}");
+    assert_eq!(listed["error"], Value::Null);
+    assert!(listed["meta"]["requestId"].is_string(), "{listed}");
+    let items = listed["data"]["items"].as_array().unwrap();
+    let names: Vec<&str> = items.iter().map(|p| p["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["instagram", "linkedin", "testnet", "tiktok"]);
+    assert_eq!(
+        items[2],
+        json!({
+            "name": "testnet", "label": "Testnet", "color": COLOR, "connect": "oauth",
+            "authorKinds": [], "mediaKinds": ["video"],
+            "textLimits": [{ "field": "text", "max": TEXT_MAX, "unit": "chars" }],
+            "hashtagsMax": HASHTAGS_MAX, "mentionsMax": null,
+        })
+    );
+    assert_eq!(items[0]["hashtagsMax"], 30, "{}", items[0]);
+    assert_eq!(items[0]["mentionsMax"], 20, "{}", items[0]);
+    assert_eq!(items[1]["authorKinds"], json!(["member", "organization"]));
+    assert_eq!(items[1]["mediaKinds"], json!(["photo"]));
+    for item in items {
+        let color = item["color"].as_str().unwrap();
+        assert!(
+            almanac_shared::publish::catalogue::is_color(color),
+            "{item}"
+        );
+    }
+
+    let config: Value = s
+        .app
+        .client
+        .get(s.app.url("/app/config.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(config["platforms"], listed["data"]["items"]);
+    let channels: Vec<(&str, bool)> = config["channels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["name"].as_str().unwrap(),
+                c["publishes"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        channels,
+        [
+            ("instagram", true),
+            ("linkedin", true),
+            ("testnet", true),
+            ("tiktok", true),
+            ("facebook", false),
+            ("x", false),
+            ("youtube", false),
+            ("newsletter", false),
+        ]
+    );
+
+    // Signed out: refused like every other operation.
+    let response = s
+        .app
+        .client
+        .get(s.app.url("/v1/platforms"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+}
+
+/// The web app offers the test's network with nothing of its own changed: in a new
+/// calendar's channel list (checked, as it publishes), in the grid in its colour, and in
+/// the entry dialog counted against its limit as a person types.
+#[tokio::test]
+async fn the_web_app_shows_a_registered_platform_in_its_lists_colours_and_counters() {
+    use crate::web::Browser;
+    let (s, _testnet) = setup().await;
+    s.entry(video("Launch on Testnet")).await;
+    let browser = Browser::start(&s.app, "testnet").await;
+    browser.sign_in_with_token(&s.app.token(s.user)).await;
+
+    browser.open("#/calendar").await;
+    browser
+        .wait("form input[name=channel][value=testnet]")
+        .await;
+    let checked = browser
+        .script(
+            "return document.querySelector('input[name=channel][value=testnet]').checked \
+             && document.querySelector('label:has(> input[value=testnet])').textContent.trim()",
+        )
+        .await;
+    assert_eq!(checked, json!("Testnet"));
+
+    browser.open(&format!("#/calendar/{}", s.calendar)).await;
+    browser.wait(".entry.chip[data-platform=testnet]").await;
+    let colour = browser
+        .script(
+            "const chip = document.querySelector('.entry.chip[data-platform=testnet]'); \
+             return [getComputedStyle(chip).borderLeftColor, \
+             getComputedStyle(chip.querySelector('.mark')).backgroundColor, chip.outerHTML]",
+        )
+        .await;
+    // #2a9d8f
+    assert_eq!(
+        colour.as_array().unwrap()[..2],
+        [json!("rgb(42, 157, 143)"), json!("rgb(42, 157, 143)")],
+        "{}",
+        colour[2]
+    );
+    browser.screenshot_of("grid").await;
+
+    browser.click(".entry.chip[data-platform=testnet]").await;
+    browser.wait("#entry-editor[open]").await;
+    let counter = "#entry-counter [data-field=text]";
+    // "Launch on Testnet", "Follow for more" and "#launch #almanac", a blank line apart.
+    browser
+        .wait_text(counter, &format!("Testnet: 52 of {TEXT_MAX} characters"))
+        .await;
+    browser
+        .set_value(
+            "#entry-editor textarea[name=caption]",
+            &"x".repeat(TEXT_MAX),
+        )
+        .await;
+    let said = browser.wait_text(counter, "too many").await;
+    assert_eq!(
+        said,
+        format!(
+            "Testnet: {} of {TEXT_MAX} characters, 35 too many (caption, call to action and hashtags together)",
+            TEXT_MAX + 35
+        )
+    );
+    browser.screenshot_of("counter").await;
 }
 
 #[tokio::test]
 async fn a_platform_registered_by_the_tests_connects_dry_runs_and_publishes_once() {
-    let (s, youtube) = setup().await;
+    let (s, testnet) = setup().await;
     let config: Value = s
         .app
         .client
@@ -268,6 +448,11 @@ async fn a_platform_registered_by_the_tests_connects_dry_runs_and_publishes_once
                 json!([{ "field": "text", "max": 3000, "unit": "chars" }])
             ),
             (
+                json!("testnet"),
+                json!("Testnet"),
+                json!([{ "field": "text", "max": TEXT_MAX, "unit": "chars" }])
+            ),
+            (
                 json!("tiktok"),
                 json!("TikTok"),
                 json!([
@@ -276,30 +461,29 @@ async fn a_platform_registered_by_the_tests_connects_dry_runs_and_publishes_once
                     { "field": "description", "max": 4000, "unit": "chars", "media": "photo" },
                 ])
             ),
-            (json!("youtube"), json!("YouTube"), json!([])),
         ]
     );
 
     let (status, channel) = connect(&s, GRANTED).await;
     assert_eq!(status, 200, "{channel}");
-    assert_eq!(channel["data"]["platform"], "youtube");
+    assert_eq!(channel["data"]["platform"], "testnet");
     assert_eq!(channel["data"]["accountId"], CHANNEL_ID);
     assert_eq!(channel["data"]["status"], "connected");
-    assert_eq!(youtube.calls("token"), 1);
+    assert_eq!(testnet.calls("token"), 1);
 
     // A dry run plans with the adapter's requests and checks, and sends nothing.
-    let entry = s.entry(video("Launch on YouTube")).await;
+    let entry = s.entry(video("Launch on Testnet")).await;
     let (status, dry) = s.publish(json!({ "entryIds": [entry] })).await;
     assert_eq!(status, 200, "{dry}");
     let intent = &dry["data"]["intents"][0];
     assert_eq!(intent["status"], "dry_run", "{dry}");
-    assert_eq!(intent["channel"], "youtube");
+    assert_eq!(intent["channel"], "testnet");
     assert_eq!(
         intent["payload"]["requests"][0]["url"],
-        "https://www.googleapis.invalid/upload/youtube/v3/videos"
+        "https://api.testnet.invalid/upload/videos"
     );
-    assert_eq!(youtube.calls("check"), 1);
-    assert_eq!(youtube.calls("send"), 0);
+    assert_eq!(testnet.calls("check"), 1);
+    assert_eq!(testnet.calls("send"), 0);
 
     // Published for real: sent once, confirmed, and never again.
     let id = s
@@ -308,12 +492,12 @@ async fn a_platform_registered_by_the_tests_connects_dry_runs_and_publishes_once
     let published = s.settled(&id, "published").await;
     assert_eq!(published["remotePostId"], "video-1", "{published}");
     s.tick("2030-01-07T10:00:00Z").await;
-    assert_eq!(youtube.calls("send"), 1);
+    assert_eq!(testnet.calls("send"), 1);
 }
 
 #[tokio::test]
 async fn a_platform_registered_by_the_tests_is_refused_like_the_real_ones() {
-    let (s, youtube) = setup().await;
+    let (s, testnet) = setup().await;
     // A platform nobody registered: 404 in a path, 422 in a body.
     let (status, unknown) = s
         .app
@@ -328,7 +512,7 @@ async fn a_platform_registered_by_the_tests_is_refused_like_the_real_ones() {
     assert_eq!(unknown["error"]["code"], "UNKNOWN_PLATFORM");
     assert_eq!(
         unknown["error"]["details"]["platforms"],
-        json!(["instagram", "linkedin", "tiktok", "youtube"])
+        json!(["instagram", "linkedin", "testnet", "tiktok"])
     );
     let body = json!({ "platform": "myspace", "accountId": "me", "accessToken": "t" });
     let (status, unknown) = s
@@ -351,21 +535,21 @@ async fn a_platform_registered_by_the_tests_is_refused_like_the_real_ones() {
         .await;
     assert_eq!(status, 422, "{refused}");
     assert_eq!(refused["error"]["code"], "CHANNEL_NOT_CONNECTED");
-    assert_eq!(refused["error"]["details"]["channel"], "youtube");
+    assert_eq!(refused["error"]["details"]["channel"], "testnet");
 
     // The platform's own rules: a photo is refused by the dry run and by the publish.
     let (status, _) = connect(&s, GRANTED).await;
     assert_eq!(status, 200);
-    let photo = s.entry(Entry::on("youtube", "A photo")).await;
+    let photo = s.entry(Entry::on("testnet", "A photo")).await;
     let (_, dry) = s.publish(json!({ "entryIds": [photo] })).await;
     assert_eq!(
-        dry["data"]["intents"][0]["error"]["code"], "YOUTUBE_VIDEO_ONLY",
+        dry["data"]["intents"][0]["error"]["code"], "TESTNET_VIDEO_ONLY",
         "{dry}"
     );
     let id = s
         .publish_one(json!({ "entryIds": [photo], "dryRun": false }))
         .await;
     let failed = s.settled(&id, "failed").await;
-    assert_eq!(failed["error"]["code"], "YOUTUBE_VIDEO_ONLY", "{failed}");
-    assert_eq!(youtube.calls("send"), 0);
+    assert_eq!(failed["error"]["code"], "TESTNET_VIDEO_ONLY", "{failed}");
+    assert_eq!(testnet.calls("send"), 0);
 }

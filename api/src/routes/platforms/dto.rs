@@ -1,0 +1,175 @@
+//! The catalogue's wire types: each converted from the registry's own
+//! (`almanac_shared::publish::catalogue`).
+
+use almanac_shared::publish::{
+    MediaKind,
+    catalogue::{self, AuthorKind, Connect},
+    post::{TextField, TextLimit, TextUnit},
+};
+use poem_openapi::{Enum, Object};
+
+/// How an account of the platform connects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename = "PlatformConnect", rename_all = "lowercase")]
+pub enum ConnectDto {
+    /// Through the platform's OAuth grant (`POST /v1/channels/{platform}/connect`).
+    Oauth,
+    /// With credentials the user gives.
+    Credentials,
+}
+
+/// Whose name a post goes out under.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename = "PlatformAuthorKind", rename_all = "lowercase")]
+pub enum AuthorKindDto {
+    /// A person's own account.
+    Member,
+    /// A page the person administers.
+    Organization,
+}
+
+/// A kind of media a platform publishes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename = "PlatformMediaKind", rename_all = "lowercase")]
+pub enum MediaKindDto {
+    Photo,
+    Video,
+}
+
+/// The part of a post a limit counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename = "PlatformTextField", rename_all = "lowercase")]
+pub enum TextFieldDto {
+    /// The post text as the server composes it: caption, call to action and hashtags, a
+    /// blank line apart.
+    Text,
+    Title,
+    /// The composed text, where the platform calls it a description (TikTok's photos).
+    Description,
+}
+
+/// What a limit counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename = "PlatformTextUnit", rename_all = "camelCase")]
+pub enum TextUnitDto {
+    /// Unicode scalar values.
+    Chars,
+    /// User-perceived characters (extended grapheme clusters).
+    Graphemes,
+    /// UTF-8 bytes.
+    Utf8Bytes,
+    /// Characters, each emoji counted as its UTF-8 bytes.
+    CharsEmojiBytes,
+}
+
+/// A limit on a post's text.
+#[derive(Debug, Clone, PartialEq, Eq, Object)]
+#[oai(rename = "PlatformTextLimit", rename_all = "camelCase")]
+pub struct TextLimitDto {
+    pub field: TextFieldDto,
+    /// The most the field may hold, in `unit`s.
+    pub max: u64,
+    pub unit: TextUnitDto,
+    /// The kind of post it applies to; every post when absent.
+    #[oai(skip_serializing_if_is_none)]
+    pub media: Option<MediaKindDto>,
+}
+
+/// A platform Almanac publishes to.
+#[derive(Debug, Clone, PartialEq, Eq, Object)]
+#[oai(rename = "PublishingPlatform", rename_all = "camelCase")]
+pub struct PlatformDto {
+    /// The registry's name: the `{platform}` of `/v1/channels/{platform}/...`.
+    pub name: String,
+    /// Its name as people read it.
+    pub label: String,
+    /// The colour its posts are marked with, `#rrggbb`.
+    #[oai(validator(pattern = "^#[0-9a-f]{6}$"))]
+    pub color: String,
+    pub connect: ConnectDto,
+    /// Whose name a post may go out under, when a connection may choose; empty when it
+    /// always posts as the account itself.
+    pub author_kinds: Vec<AuthorKindDto>,
+    /// The media it publishes.
+    pub media_kinds: Vec<MediaKindDto>,
+    /// The limits on a post's text, those a publish is held to.
+    pub text_limits: Vec<TextLimitDto>,
+    /// The most hashtags a post may carry; null when the platform sets none.
+    #[oai(nullable)]
+    pub hashtags_max: Option<u64>,
+    /// The most mentions a post may carry; null when the platform sets none.
+    #[oai(nullable)]
+    pub mentions_max: Option<u64>,
+}
+
+/// The registered platforms.
+#[derive(Debug, Clone, Object)]
+#[oai(rename = "PlatformList", rename_all = "camelCase")]
+pub struct PlatformList {
+    pub items: Vec<PlatformDto>,
+}
+
+crate::enveloped!(PlatformList);
+
+impl From<Connect> for ConnectDto {
+    fn from(connect: Connect) -> Self {
+        match connect {
+            Connect::Oauth => Self::Oauth,
+            Connect::Credentials => Self::Credentials,
+        }
+    }
+}
+
+impl From<AuthorKind> for AuthorKindDto {
+    fn from(kind: AuthorKind) -> Self {
+        match kind {
+            AuthorKind::Member => Self::Member,
+            AuthorKind::Organization => Self::Organization,
+        }
+    }
+}
+
+impl From<MediaKind> for MediaKindDto {
+    fn from(kind: MediaKind) -> Self {
+        match kind {
+            MediaKind::Photo => Self::Photo,
+            MediaKind::Video => Self::Video,
+        }
+    }
+}
+
+impl From<TextLimit> for TextLimitDto {
+    fn from(limit: TextLimit) -> Self {
+        Self {
+            field: match limit.field {
+                TextField::Text => TextFieldDto::Text,
+                TextField::Title => TextFieldDto::Title,
+                TextField::Description => TextFieldDto::Description,
+            },
+            max: limit.max as u64,
+            unit: match limit.unit {
+                TextUnit::Chars => TextUnitDto::Chars,
+                TextUnit::Graphemes => TextUnitDto::Graphemes,
+                TextUnit::Utf8Bytes => TextUnitDto::Utf8Bytes,
+                TextUnit::CharsEmojiBytes => TextUnitDto::CharsEmojiBytes,
+            },
+            media: limit.media.map(Into::into),
+        }
+    }
+}
+
+impl From<catalogue::Entry> for PlatformDto {
+    fn from(entry: catalogue::Entry) -> Self {
+        Self {
+            name: entry.name.to_owned(),
+            label: entry.label.to_owned(),
+            color: entry.color.to_owned(),
+            connect: entry.connect.into(),
+            author_kinds: entry.author_kinds.into_iter().map(Into::into).collect(),
+            media_kinds: entry.media_kinds.into_iter().map(Into::into).collect(),
+            text_limits: entry.text_limits.into_iter().map(Into::into).collect(),
+            hashtags_max: entry.hashtags_max.map(|n| n as u64),
+            mentions_max: entry.mentions_max.map(|n| n as u64),
+        }
+    }
+}

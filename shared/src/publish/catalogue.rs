@@ -1,0 +1,134 @@
+//! The platform catalogue: what a client needs to know of each registered platform to
+//! offer it (its name, label and colour, how an account connects, whose name it posts
+//! under, what media it takes, and the limits on a post's text, hashtags and mentions),
+//! built from the adapters alone. `GET /v1/platforms` and the web app's
+//! `/app/config.json` answer the same entries, so nothing outside an adapter names a
+//! platform's numbers or colours.
+
+use serde::Serialize;
+
+use super::{
+    Adapter, Platforms,
+    post::{MediaKind, TextLimit},
+};
+
+/// How an account of the platform connects: through the platform's OAuth grant, or with
+/// credentials the user pastes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Connect {
+    Oauth,
+    Credentials,
+}
+
+/// Whose name a post goes out under, where the platform lets a connection choose.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthorKind {
+    Member,
+    Organization,
+}
+
+/// What an adapter says of itself for the catalogue, besides its name, label and text
+/// limits (which it states for its own checks too).
+#[derive(Debug, Clone, Copy)]
+pub struct Profile {
+    /// `#rrggbb`: the colour the web app marks its posts with.
+    pub color: &'static str,
+    pub connect: Connect,
+    /// Empty when a connection always posts as the account itself.
+    pub author_kinds: &'static [AuthorKind],
+    /// The media it publishes.
+    pub media_kinds: &'static [MediaKind],
+    /// The most hashtags a post may carry, when it limits them.
+    pub hashtags_max: Option<usize>,
+    /// The most mentions a post may carry, when it limits them.
+    pub mentions_max: Option<usize>,
+}
+
+/// One registered platform, as the catalogue describes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Entry {
+    pub name: &'static str,
+    pub label: &'static str,
+    pub color: &'static str,
+    pub connect: Connect,
+    pub author_kinds: Vec<AuthorKind>,
+    pub media_kinds: Vec<MediaKind>,
+    pub text_limits: Vec<TextLimit>,
+    pub hashtags_max: Option<usize>,
+    pub mentions_max: Option<usize>,
+}
+
+impl Entry {
+    /// `adapter`'s entry.
+    pub fn of(adapter: &dyn Adapter) -> Self {
+        let profile = adapter.profile();
+        Self {
+            name: adapter.platform().as_str(),
+            label: adapter.label(),
+            color: profile.color,
+            connect: profile.connect,
+            author_kinds: profile.author_kinds.to_vec(),
+            media_kinds: profile.media_kinds.to_vec(),
+            text_limits: adapter.text_limits(),
+            hashtags_max: profile.hashtags_max,
+            mentions_max: profile.mentions_max,
+        }
+    }
+}
+
+/// A channel a calendar plans for: a registered platform, or one of [`PLANNED_ONLY`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Channel {
+    pub name: &'static str,
+    pub label: &'static str,
+    pub color: &'static str,
+    /// Whether a registered adapter publishes its entries.
+    pub publishes: bool,
+}
+
+/// Channels people plan for that no adapter of this build publishes to (seed 003's
+/// platforms without one, X, the newsletter), with their label and colour. A platform
+/// registered under one of these names takes its place.
+pub const PLANNED_ONLY: [(&str, &str, &str); 4] = [
+    ("facebook", "Facebook", "#1877f2"),
+    ("x", "X", "#0f1419"),
+    ("youtube", "YouTube", "#e00000"),
+    ("newsletter", "Newsletter", "#6b5b95"),
+];
+
+impl Platforms {
+    /// Every registered platform's entry, by name.
+    pub fn catalogue(&self) -> Vec<Entry> {
+        self.all().map(Entry::of).collect()
+    }
+
+    /// The channels the web app offers: the registered platforms, then [`PLANNED_ONLY`]'s
+    /// that none of them is.
+    pub fn channels(&self) -> Vec<Channel> {
+        let registered = self.all().map(|adapter| Channel {
+            name: adapter.platform().as_str(),
+            label: adapter.label(),
+            color: adapter.profile().color,
+            publishes: true,
+        });
+        let planned = PLANNED_ONLY
+            .into_iter()
+            .filter(|(name, ..)| self.get(name).is_none())
+            .map(|(name, label, color)| Channel {
+                name,
+                label,
+                color,
+                publishes: false,
+            });
+        registered.chain(planned).collect()
+    }
+}
+
+/// Whether `color` is `#rrggbb`.
+pub fn is_color(color: &str) -> bool {
+    color.len() == 7 && color.starts_with('#') && color[1..].bytes().all(|b| b.is_ascii_hexdigit())
+}
