@@ -13,11 +13,11 @@ const meaning = (status) => t(`publishing.explain.${status}`);
 let platforms = [];
 const platformName = channelLabel;
 const publishesTo = (p) => platforms.some((x) => x.name === p);
-/** Who a channel posts as, where its platform has more than one kind of author (LinkedIn:
- * a member's profile, or a company page they administer). */
+/** Who a channel posts as, where its platform has more than one kind of author (the
+ * server says: a member's profile, or a page they administer). */
 export const authorKind = (c) =>
-  c.accountId?.startsWith("urn:li:organization:") ? t("publishing.authorPage")
-    : c.accountId?.startsWith("urn:li:person:") ? t("publishing.authorMember") : null;
+  c.authorKind === "organization" ? t("publishing.authorPage")
+    : c.authorKind === "member" ? t("publishing.authorMember") : null;
 let timer = null;
 
 export function leave() {

@@ -337,6 +337,11 @@ pub trait Adapter: Send + Sync {
     fn account_problem(&self, _account_id: &str) -> Option<String> {
         None
     }
+    /// Whose name a connection's posts go out under, where the platform lets a connection
+    /// choose ([`catalogue::Profile::author_kinds`]): read from its account id.
+    fn author_kind(&self, _account_id: &str) -> Option<catalogue::AuthorKind> {
+        None
+    }
 }
 
 /// The registry of platforms: the adapters, sharing one HTTP client. The publishing

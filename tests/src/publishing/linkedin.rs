@@ -97,6 +97,22 @@ async fn a_member_and_their_page_connect_together_and_each_posts_exactly_once() 
     let page: Uuid = pages[0]["id"].as_str().unwrap().parse().unwrap();
     let (_, channels) = s.app.get_json(s.user, "/v1/channels").await;
     assert_eq!(channels["data"]["items"].as_array().unwrap().len(), 2);
+    // Whose name each posts under, as the platform's adapter reads it.
+    assert_eq!(data["authorKind"], "member");
+    assert_eq!(pages[0]["authorKind"], "organization");
+    let kinds: Vec<(&str, &str)> = channels["data"]["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["accountId"].as_str().unwrap(),
+                c["authorKind"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    // Listed by account id: the page's URN sorts before the member's.
+    assert_eq!(kinds, [(LI_PAGE, "organization"), (LI_MEMBER, "member")]);
 
     // Each author: the dry run with the exact post, then now, then at the entry's time.
     let base = s.fake.base_url();

@@ -467,6 +467,8 @@ async fn a_platform_registered_by_the_tests_connects_dry_runs_and_publishes_once
     let (status, channel) = connect(&s, GRANTED).await;
     assert_eq!(status, 200, "{channel}");
     assert_eq!(channel["data"]["platform"], "testnet");
+    // One kind of author: a channel posts as itself.
+    assert_eq!(channel["data"]["authorKind"], Value::Null);
     assert_eq!(channel["data"]["accountId"], CHANNEL_ID);
     assert_eq!(channel["data"]["status"], "connected");
     assert_eq!(testnet.calls("token"), 1);

@@ -2,7 +2,7 @@
 //! import) and never come out.
 
 use almanac_shared::publish::{
-    Adapter, Platform, channels,
+    Adapter, Platform, Platforms, channels,
     crypto::TokenCipher,
     oauth::{self, Tokens},
 };
@@ -25,6 +25,7 @@ use crate::{
     body::StrictJson,
     envelope::Envelope,
     error::{Answer, ApiError, ApiResult, ErrorEnvelope, UNAVAILABLE_RETRY_SECS, can},
+    routes::platforms::dto::AuthorKindDto,
     state::AppState,
     text::Text,
 };
@@ -59,6 +60,23 @@ pub struct Channel {
     pub connected_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Whose name its posts go out under, where its platform lets a connection choose
+    /// (`GET /v1/platforms`, `authorKinds`: a LinkedIn member's profile or a page they
+    /// administer); null where a channel always posts as itself.
+    #[oai(nullable)]
+    #[sqlx(skip)]
+    pub author_kind: Option<AuthorKindDto>,
+}
+
+impl Channel {
+    /// The channel with what its platform's adapter reads from it (its author kind).
+    fn described(mut self, platforms: &Platforms) -> Self {
+        self.author_kind = platforms
+            .get(&self.platform)
+            .and_then(|platform| platforms.registered(platform).author_kind(&self.account_id))
+            .map(Into::into);
+        self
+    }
 }
 
 /// An intent `retry-failed` left alone, and why: `NOT_CONFIRMED` (`unknown` or
@@ -100,7 +118,7 @@ pub struct ChannelList {
 #[oai(rename_all = "camelCase")]
 pub struct ChannelImport {
     /// A platform Almanac publishes to (`tiktok`, `instagram`, `linkedin`;
-    /// `GET /app/config.json` lists them): another is refused with 422 `UNKNOWN_PLATFORM`.
+    /// `GET /v1/platforms` lists them): another is refused with 422 `UNKNOWN_PLATFORM`.
     pub platform: Text<1, 40>,
     /// The account's id on the platform (TikTok's `open_id`, the Instagram user id,
     /// LinkedIn's author URN: `urn:li:person:<id>` or `urn:li:organization:<id>`, else 422
@@ -202,6 +220,10 @@ impl ChannelsApi {
         let mut tx = user_tx(&state.pool, auth.user().id).await?;
         let items: Vec<Channel> = store::list(&mut tx).await?;
         tx.commit().await?;
+        let items = items
+            .into_iter()
+            .map(|channel: Channel| channel.described(&state.platforms))
+            .collect();
         Ok(ChannelListEnvelope::of(ChannelList { items }))
     }
 
@@ -252,7 +274,7 @@ impl ChannelsApi {
             Utc::now(),
         )
         .await?;
-        let channel = channel(&mut tx, id).await?;
+        let channel = channel(&state, &mut tx, id).await?;
         tx.commit().await?;
         tracing::info!(channel = %platform, channel_id = %id, userId = %user, "channel connected with an imported token");
         Ok(ChannelCreated::Created(ChannelEnvelope::of(channel)))
@@ -458,7 +480,7 @@ impl ChannelsApi {
             now,
         )
         .await?;
-        let channel = channel(&mut tx, id).await?;
+        let channel = channel(&state, &mut tx, id).await?;
         let mut also_connected = Vec::with_capacity(tokens.more_accounts.len());
         for account in &tokens.more_accounts {
             let id = channels::store_tokens(
@@ -471,7 +493,7 @@ impl ChannelsApi {
                 now,
             )
             .await?;
-            also_connected.push(self::channel(&mut tx, id).await?);
+            also_connected.push(self::channel(&state, &mut tx, id).await?);
         }
         tx.commit().await?;
         tracing::info!(channel = %platform, channel_id = %id, userId = %caller, also = also_connected.len(), "channel connected");
@@ -622,6 +644,7 @@ fn state_invalid(message: &str) -> ApiError {
     ApiError::unprocessable("OAUTH_STATE_INVALID", message)
 }
 
-async fn channel(conn: &mut sqlx::PgConnection, id: Uuid) -> ApiResult<Channel> {
-    Ok(store::get(conn, id).await?)
+async fn channel(state: &AppState, conn: &mut sqlx::PgConnection, id: Uuid) -> ApiResult<Channel> {
+    let channel: Channel = store::get(conn, id).await?;
+    Ok(channel.described(&state.platforms))
 }

@@ -350,6 +350,17 @@ impl Adapter for LinkedIn {
         })
     }
 
+    fn author_kind(&self, account_id: &str) -> Option<super::catalogue::AuthorKind> {
+        use super::catalogue::AuthorKind;
+        if account_id.starts_with(MEMBER) {
+            Some(AuthorKind::Member)
+        } else if account_id.starts_with(PAGE) {
+            Some(AuthorKind::Organization)
+        } else {
+            None
+        }
+    }
+
     fn profile(&self) -> super::catalogue::Profile {
         use super::catalogue::{AuthorKind, Connect, Profile};
         Profile {
