@@ -21,6 +21,7 @@ pub mod redis_conn;
 pub mod shutdown;
 pub mod store;
 pub mod telemetry;
+pub mod text_enum;
 pub mod trips;
 pub mod unsubscribe;
 pub mod usage;

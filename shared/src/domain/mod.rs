@@ -16,29 +16,17 @@ pub const OFFLINE_ANSWERS: crate::ai::OfflineAnswers = &[
     (organic::TEMPLATE, organic::offline::offline_answer),
 ];
 
-/// The status of a generation or a synthesis: the row follows its job through the job's
-/// statuses, none of these kinds having a time limit (so never `timeout`). A new one is
-/// `pending`.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    serde::Serialize,
-    serde::Deserialize,
-    sqlx::Type,
-    poem_openapi::Enum,
-)]
-#[serde(rename_all = "snake_case")]
-#[sqlx(type_name = "text", rename_all = "snake_case")]
-#[oai(rename_all = "snake_case")]
-pub enum RunStatus {
-    Pending,
-    Running,
-    Succeeded,
-    Failed,
-    Cancelled,
+crate::text_enum! {
+    /// The status of a generation or a synthesis: the row follows its job through the job's
+    /// statuses, none of these kinds having a time limit (so never `timeout`). A new one is
+    /// `pending`.
+    pub enum RunStatus in "snake_case" {
+        Pending,
+        Running,
+        Succeeded,
+        Failed,
+        Cancelled,
+    }
 }
 
 /// A validation failure: the field and why (400 or 422 at the edge, as each seed says).

@@ -17,45 +17,21 @@ mod cancel;
 
 pub use cancel::*;
 
-/// The kinds of job, one apalis queue each.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Hash,
-    Serialize,
-    Deserialize,
-    sqlx::Type,
-    poem_openapi::Enum,
-    strum::IntoStaticStr,
-    strum::VariantArray,
-)]
-#[serde(rename_all = "snake_case")]
-#[sqlx(type_name = "text", rename_all = "snake_case")]
-#[oai(rename_all = "snake_case")]
-#[strum(serialize_all = "snake_case")]
-pub enum JobKind {
-    Generation,
-    Calendar,
-    Organic,
-    Synthesis,
-    Email,
-    Publish,
-    /// One webhook delivery (`webhooks::WebhookJob`).
-    Webhook,
+crate::text_enum! {
+    /// The kinds of job, one apalis queue each.
+    pub enum JobKind in "snake_case" {
+        Generation,
+        Calendar,
+        Organic,
+        Synthesis,
+        Email,
+        Publish,
+        /// One webhook delivery (`webhooks::WebhookJob`).
+        Webhook,
+    }
 }
 
 impl JobKind {
-    pub const ALL: &'static [Self] = <Self as strum::VariantArray>::VARIANTS;
-
-    pub fn as_str(self) -> &'static str {
-        self.into()
-    }
-
     /// Attempts a job of this kind gets before it ends `failed`.
     pub fn max_attempts(self) -> i32 {
         match self {
@@ -90,107 +66,55 @@ impl FromStr for JobKind {
     type Err = anyhow::Error;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        JobKind::ALL
-            .iter()
-            .copied()
-            .find(|k| k.as_str() == s)
-            .ok_or_else(|| anyhow::anyhow!("unknown job kind `{s}`"))
+        JobKind::parse(s).ok_or_else(|| anyhow::anyhow!("unknown job kind `{s}`"))
     }
 }
 
-/// Where a job is: waiting, running, or ended one of four ways.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    Serialize,
-    Deserialize,
-    sqlx::Type,
-    poem_openapi::Enum,
-    strum::IntoStaticStr,
-    strum::VariantArray,
-)]
-#[serde(rename_all = "snake_case")]
-#[sqlx(type_name = "text", rename_all = "snake_case")]
-#[oai(rename_all = "snake_case")]
-#[strum(serialize_all = "snake_case")]
-pub enum JobStatus {
-    Pending,
-    Running,
-    Succeeded,
-    Failed,
-    Timeout,
-    Cancelled,
+crate::text_enum! {
+    /// Where a job is: waiting, running, or ended one of four ways.
+    pub enum JobStatus in "snake_case" {
+        Pending,
+        Running,
+        Succeeded,
+        Failed,
+        Timeout,
+        Cancelled,
+    }
 }
 
 impl JobStatus {
-    pub fn as_str(self) -> &'static str {
-        self.into()
-    }
-
     pub fn is_final(self) -> bool {
         !matches!(self, JobStatus::Pending | JobStatus::Running)
     }
-
-    pub const ALL: &'static [Self] = <Self as strum::VariantArray>::VARIANTS;
 }
 
 impl FromStr for JobStatus {
     type Err = anyhow::Error;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        JobStatus::ALL
-            .iter()
-            .copied()
-            .find(|status| status.as_str() == s)
-            .ok_or_else(|| anyhow::anyhow!("unknown job status `{s}`"))
+        JobStatus::parse(s).ok_or_else(|| anyhow::anyhow!("unknown job status `{s}`"))
     }
 }
 
-/// How urgent a job is: `interactive` (a person waits on it), `scheduled` (the scheduler's
-/// and the dispatcher's work), `bulk` (asked for with `Prefer: priority=bulk`, and
-/// redeliveries). A claim takes the highest lane that has a ready job, and a job ready for
-/// `JOB_PRIORITY_AGING_SECS` counts one lane higher (one lane a period), so nothing
-/// starves; a job's lane stays the one it was given.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    Default,
-    PartialEq,
-    Eq,
-    Hash,
-    Serialize,
-    Deserialize,
-    sqlx::Type,
-    poem_openapi::Enum,
-    strum::IntoStaticStr,
-    strum::VariantArray,
-)]
-#[serde(rename_all = "snake_case")]
-#[sqlx(type_name = "text", rename_all = "snake_case")]
-#[oai(rename_all = "snake_case")]
-#[strum(serialize_all = "snake_case")]
-pub enum Lane {
-    /// What a person waits on: a submit from the app or an API client, a webhook test.
-    #[default]
-    Interactive,
-    /// The scheduler's and the dispatcher's work: syntheses, emails, scheduled publishes.
-    Scheduled,
-    /// What a client marked `Prefer: priority=bulk`, and redeliveries.
-    Bulk,
-}
-
-impl Lane {
-    pub const ALL: &'static [Self] = <Self as strum::VariantArray>::VARIANTS;
-
-    pub fn as_str(self) -> &'static str {
-        self.into()
+crate::text_enum! {
+    /// How urgent a job is: `interactive` (a person waits on it), `scheduled` (the scheduler's
+    /// and the dispatcher's work), `bulk` (asked for with `Prefer: priority=bulk`, and
+    /// redeliveries). A claim takes the highest lane that has a ready job, and a job ready for
+    /// `JOB_PRIORITY_AGING_SECS` counts one lane higher (one lane a period), so nothing
+    /// starves; a job's lane stays the one it was given.
+    #[derive(Default)]
+    pub enum Lane in "snake_case" {
+        /// What a person waits on: a submit from the app or an API client, a webhook test.
+        #[default]
+        Interactive,
+        /// The scheduler's and the dispatcher's work: syntheses, emails, scheduled publishes.
+        Scheduled,
+        /// What a client marked `Prefer: priority=bulk`, and redeliveries.
+        Bulk,
     }
 }
+
+impl Lane {}
 
 tokio::task_local! {
     /// The lane the request being served asked its jobs to go in (`Prefer:

@@ -31,16 +31,12 @@ pub struct SavedEntry {
     pub manual: bool,
 }
 
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, sqlx::Type, poem_openapi::Enum,
-)]
-#[serde(rename_all = "lowercase")]
-#[sqlx(type_name = "text", rename_all = "lowercase")]
-#[oai(rename_all = "lowercase")]
-pub enum ChangeKind {
-    Added,
-    Updated,
-    Removed,
+crate::text_enum! {
+    pub enum ChangeKind in "lowercase" {
+        Added,
+        Updated,
+        Removed,
+    }
 }
 
 /// One difference between the saved calendar and a run.

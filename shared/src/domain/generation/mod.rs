@@ -38,51 +38,27 @@ pub const TEMPLATE: &str = "flashcards.v1";
 pub const PROMPT_VERSIONS: &[&str] = &["v1"];
 pub const DEFAULT_PROMPT_VERSION: &str = "v1";
 
-/// A suggestion's review state.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, sqlx::Type, poem_openapi::Enum,
-)]
-#[serde(rename_all = "snake_case")]
-#[sqlx(type_name = "text", rename_all = "snake_case")]
-#[oai(rename_all = "snake_case")]
-pub enum SuggestionStatus {
-    Proposed,
-    Accepted,
-    Rejected,
+crate::text_enum! {
+    /// A suggestion's review state.
+    pub enum SuggestionStatus in "snake_case" {
+        Proposed,
+        Accepted,
+        Rejected,
+    }
 }
 
-/// What a card is: a question and its answer, or a text with `{{c1::...}}` deletions (and
-/// an Extra, possibly empty), as Anki's Basic and Cloze note types.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    Default,
-    PartialEq,
-    Eq,
-    Hash,
-    Serialize,
-    Deserialize,
-    sqlx::Type,
-    poem_openapi::Enum,
-)]
-#[serde(rename_all = "snake_case")]
-#[sqlx(type_name = "text", rename_all = "snake_case")]
-#[oai(rename_all = "snake_case")]
-pub enum CardType {
-    #[default]
-    Basic,
-    Cloze,
+crate::text_enum! {
+    /// What a card is: a question and its answer, or a text with `{{c1::...}}` deletions (and
+    /// an Extra, possibly empty), as Anki's Basic and Cloze note types.
+    #[derive(Default)]
+    pub enum CardType in "snake_case" {
+        #[default]
+        Basic,
+        Cloze,
+    }
 }
 
 impl CardType {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CardType::Basic => "basic",
-            CardType::Cloze => "cloze",
-        }
-    }
-
     /// Why `front` and `back` do not make a card of this type (the field, the reason), if
     /// they do not: a basic card needs a back; a cloze card's front hides a part as
     /// `{{c1::...}}`, and its back (the Extra) may be empty.
@@ -95,14 +71,6 @@ impl CardType {
                 "front",
                 "a cloze card's front must hide at least one part as {{c1::...}}",
             )),
-            _ => None,
-        }
-    }
-
-    fn parse(raw: &str) -> Option<Self> {
-        match raw {
-            "basic" => Some(CardType::Basic),
-            "cloze" => Some(CardType::Cloze),
             _ => None,
         }
     }

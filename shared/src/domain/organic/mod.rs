@@ -35,49 +35,22 @@ impl JobPayload for OrganicJob {
     const TYPE: &'static str = "organic.v1";
 }
 
-/// The platforms a placement may target (seed 003). The newsletter is not one of them: it
-/// has its own placement, without an account.
 // Not publishing's `publish::Platform`, the platforms Almanac can post to.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Hash,
-    Serialize,
-    Deserialize,
-    sqlx::Type,
-    poem_openapi::Enum,
-    strum::IntoStaticStr,
-    strum::VariantArray,
-)]
-#[serde(rename_all = "lowercase")]
-#[sqlx(type_name = "text", rename_all = "lowercase")]
-#[strum(serialize_all = "lowercase")]
-// Documented as `Platform`, seed 003's name for it.
-#[oai(rename = "Platform", rename_all = "lowercase")]
-pub enum SeedPlatform {
-    Instagram,
-    Linkedin,
-    Facebook,
-    Tiktok,
-    Youtube,
+crate::text_enum! {
+    /// The platforms a placement may target (seed 003). The newsletter is not one of them: it
+    /// has its own placement, without an account.
+    // Documented as `Platform`, seed 003's name for it.
+    #[oai(rename = "Platform")]
+    pub enum SeedPlatform in "lowercase" {
+        Instagram,
+        Linkedin,
+        Facebook,
+        Tiktok,
+        Youtube,
+    }
 }
 
 impl SeedPlatform {
-    pub const ALL: &'static [Self] = <Self as strum::VariantArray>::VARIANTS;
-
-    pub fn as_str(self) -> &'static str {
-        self.into()
-    }
-
-    pub fn parse(text: &str) -> Option<Self> {
-        Self::ALL.iter().copied().find(|p| p.as_str() == text)
-    }
-
     /// Where the auto-fill puts this platform's post, in local time.
     pub fn default_local_time(self) -> NaiveTime {
         let hour = match self {
@@ -145,66 +118,28 @@ impl Format {
     }
 }
 
-/// What a library item is: a trend, a question or an event.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Serialize,
-    Deserialize,
-    sqlx::Type,
-    poem_openapi::Enum,
-    strum::IntoStaticStr,
-    strum::VariantArray,
-)]
-#[serde(rename_all = "lowercase")]
-#[sqlx(type_name = "text", rename_all = "lowercase")]
-#[oai(rename_all = "lowercase")]
-#[strum(serialize_all = "snake_case")]
-pub enum TrendKind {
-    Trend,
-    Question,
-    Event,
-}
-
-impl TrendKind {
-    pub fn as_str(self) -> &'static str {
-        self.into()
+crate::text_enum! {
+    /// What a library item is: a trend, a question or an event.
+    pub enum TrendKind in "lowercase" {
+        Trend,
+        Question,
+        Event,
     }
 }
 
-/// What a creative asset is.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Serialize,
-    Deserialize,
-    sqlx::Type,
-    poem_openapi::Enum,
-    strum::IntoStaticStr,
-    strum::VariantArray,
-)]
-#[serde(rename_all = "lowercase")]
-#[sqlx(type_name = "text", rename_all = "lowercase")]
-#[oai(rename_all = "lowercase")]
-#[strum(serialize_all = "snake_case")]
-pub enum AssetKind {
-    Image,
-    Video,
-    Carousel,
-    Document,
-}
+impl TrendKind {}
 
-impl AssetKind {
-    pub fn as_str(self) -> &'static str {
-        self.into()
+crate::text_enum! {
+    /// What a creative asset is.
+    pub enum AssetKind in "lowercase" {
+        Image,
+        Video,
+        Carousel,
+        Document,
     }
 }
+
+impl AssetKind {}
 
 /// The longest client id of a library resource.
 pub const ID_MAX: usize = 64;

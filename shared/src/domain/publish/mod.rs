@@ -94,94 +94,51 @@ impl<'r> sqlx::Decode<'r, sqlx::Postgres> for Platform {
     }
 }
 
-/// Where an intent is.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    Serialize,
-    Deserialize,
-    sqlx::Type,
-    poem_openapi::Enum,
-    strum::IntoStaticStr,
-    strum::VariantArray,
-)]
-#[serde(rename_all = "snake_case")]
-#[sqlx(type_name = "text", rename_all = "snake_case")]
-#[oai(rename = "PublishIntentStatus", rename_all = "snake_case")]
-#[strum(serialize_all = "snake_case")]
-pub enum IntentStatus {
-    /// Validated and planned; nothing sent.
-    DryRun,
-    /// Waiting for its time (or for the publishing flag).
-    Scheduled,
-    /// A worker is publishing it.
-    Publishing,
-    Published,
-    /// Delivered to the creator's TikTok inbox as a draft.
-    DraftSent,
-    Failed,
-    /// The answer to the request with an outside effect was lost; read-only checks are
-    /// resolving it.
-    Unknown,
-    /// Could not be resolved: the user must check the account before retrying.
-    Unconfirmed,
-    Cancelled,
-}
-
-impl IntentStatus {
-    pub const ALL: &'static [Self] = <Self as strum::VariantArray>::VARIANTS;
-
-    pub fn as_str(self) -> &'static str {
-        self.into()
+crate::text_enum! {
+    /// Where an intent is.
+    #[oai(rename = "PublishIntentStatus")]
+    pub enum IntentStatus in "snake_case" {
+        /// Validated and planned; nothing sent.
+        DryRun,
+        /// Waiting for its time (or for the publishing flag).
+        Scheduled,
+        /// A worker is publishing it.
+        Publishing,
+        Published,
+        /// Delivered to the creator's TikTok inbox as a draft.
+        DraftSent,
+        Failed,
+        /// The answer to the request with an outside effect was lost; read-only checks are
+        /// resolving it.
+        Unknown,
+        /// Could not be resolved: the user must check the account before retrying.
+        Unconfirmed,
+        Cancelled,
     }
 }
 
-/// `publish` posts; `draft` sends to the creator's TikTok inbox.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    Default,
-    PartialEq,
-    Eq,
-    Serialize,
-    Deserialize,
-    sqlx::Type,
-    poem_openapi::Enum,
-)]
-#[serde(rename_all = "snake_case")]
-#[sqlx(type_name = "text", rename_all = "snake_case")]
-#[oai(rename = "PublishMode", rename_all = "snake_case")]
-pub enum Mode {
-    #[default]
-    Publish,
-    Draft,
+impl IntentStatus {}
+
+crate::text_enum! {
+    /// `publish` posts; `draft` sends to the creator's TikTok inbox.
+    #[oai(rename = "PublishMode")]
+    #[derive(Default)]
+    pub enum Mode in "snake_case" {
+        #[default]
+        Publish,
+        Draft,
+    }
 }
 
-/// `now`, or `scheduled` at the entry's time.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    Default,
-    PartialEq,
-    Eq,
-    Serialize,
-    Deserialize,
-    sqlx::Type,
-    poem_openapi::Enum,
-)]
-#[serde(rename_all = "snake_case")]
-#[sqlx(type_name = "text", rename_all = "snake_case")]
-#[oai(rename = "PublishWhen", rename_all = "snake_case")]
-pub enum Timing {
-    #[default]
-    Now,
-    Scheduled,
+crate::text_enum! {
+    /// `now`, or `scheduled` at the entry's time.
+    #[oai(rename = "PublishWhen")]
+    #[derive(Default)]
+    pub enum Timing in "snake_case" {
+        #[default]
+        Now,
+        Scheduled,
+    }
 }
 
 /// TikTok's privacy levels (`privacy_level_options`).

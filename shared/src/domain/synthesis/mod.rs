@@ -44,22 +44,18 @@ pub const DESCRIPTION_MAX: usize = 2_000;
 pub const URL_MAX: usize = 2_048;
 pub const TEXT_SOURCE_MAX: usize = 20_000;
 
-/// Where an email of a synthesis to one recipient is. `unknown`: an attempt died during
-/// the SMTP exchange, so it is never sent again (nobody gets a synthesis twice).
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, sqlx::Type, poem_openapi::Enum,
-)]
-#[serde(rename_all = "snake_case")]
-#[sqlx(type_name = "text", rename_all = "snake_case")]
-#[oai(rename_all = "snake_case")]
-pub enum DeliveryStatus {
-    Pending,
-    Sending,
-    Sent,
-    Failed,
-    Unknown,
-    /// Not sent on purpose; `reason` says why (`NOTHING_NEW`).
-    Skipped,
+crate::text_enum! {
+    /// Where an email of a synthesis to one recipient is. `unknown`: an attempt died during
+    /// the SMTP exchange, so it is never sent again (nobody gets a synthesis twice).
+    pub enum DeliveryStatus in "snake_case" {
+        Pending,
+        Sending,
+        Sent,
+        Failed,
+        Unknown,
+        /// Not sent on purpose; `reason` says why (`NOTHING_NEW`).
+        Skipped,
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
