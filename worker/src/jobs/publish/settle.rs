@@ -1,0 +1,174 @@
+//! How a publish ends at the platform: read-only checks until the platform settles a sent
+//! post or the window closes, a refusal taken as later or failed, and the channel's token
+//! (refreshed when due, its refusal marking the channel).
+
+use super::{
+    Adapter, Auth, Context, DateTime, Failure, FailureKind, IntentStatus, JobError, PLATFORM_BUSY,
+    Platform, Post, Publisher, Remote, Stop, Unusable, UsableError, Utc, channels, json,
+};
+
+impl Publisher<'_> {
+    /// Read-only checks until the platform settles it or the window closes.
+    pub(super) async fn settle(
+        &self,
+        adapter: &dyn Adapter,
+        remote_id: Option<String>,
+        post: &Post,
+        since: DateTime<Utc>,
+        unknown: bool,
+    ) -> Result<IntentStatus, Stop> {
+        let settings = &self.ctx.settings.publish;
+        let window = chrono::Duration::from_std(settings.confirm_window).unwrap_or_default();
+        loop {
+            // Checking must not settle the intent on its own: a channel that became unusable
+            // leaves it pending until the window closes.
+            let usable = match (self.ctx.cipher.as_ref(), self.input.account) {
+                (Some(cipher), Some(account)) => channels::usable(
+                    &self.ctx.pool,
+                    &self.ctx.platforms,
+                    cipher,
+                    account,
+                    Utc::now(),
+                    false,
+                )
+                .await
+                .ok()
+                .and_then(Result::ok),
+                _ => None,
+            };
+            let remote = match usable {
+                Some(auth) => {
+                    adapter
+                        .confirm(&auth, remote_id.as_deref(), post, since)
+                        .await
+                }
+                None => Remote::Pending("the channel's token is not usable now".into()),
+            };
+            match remote {
+                Remote::Pending(reason) => {
+                    if Utc::now() - since >= window {
+                        let message = if unknown {
+                            format!(
+                                "the publish could not be confirmed within {} minutes ({reason}): check the {} account before retrying, so that it is not posted twice",
+                                window.num_minutes(),
+                                adapter.label()
+                            )
+                        } else {
+                            format!(
+                                "{} had not finished the post after {} minutes ({reason}): check the account",
+                                adapter.label(),
+                                window.num_minutes()
+                            )
+                        };
+                        let error = json!({ "code": "PUBLISH_UNCONFIRMED", "message": message });
+                        return self
+                            .set(IntentStatus::Unconfirmed, Some(&error), None)
+                            .await;
+                    }
+                    self.intent().checked().await.context("recording a check")?;
+                    tokio::time::sleep(settings.check_interval).await;
+                }
+                Remote::Unreadable(message) => {
+                    let error = json!({ "code": "PUBLISH_UNCONFIRMED", "message": message });
+                    return self
+                        .set(IntentStatus::Unconfirmed, Some(&error), None)
+                        .await;
+                }
+                settled => return self.settled(settled).await,
+            }
+        }
+    }
+
+    pub(super) async fn settled(&self, remote: Remote) -> Result<IntentStatus, Stop> {
+        match remote {
+            Remote::Published { post_id } => {
+                self.set(IntentStatus::Published, None, post_id.as_deref())
+                    .await
+            }
+            Remote::DraftSent => self.set(IntentStatus::DraftSent, None, None).await,
+            Remote::Failed(failure) => self.fail(&failure).await,
+            Remote::Pending(_) | Remote::Unreadable(_) => unreachable!("not settled"),
+        }
+    }
+
+    /// A refusal before anything was applied: later if the platform may take it later,
+    /// else failed (an auth refusal also marks the channel).
+    pub(super) async fn refused(
+        &self,
+        platform: Platform,
+        failure: &Failure,
+    ) -> Result<IntentStatus, Stop> {
+        match failure.kind {
+            // Nothing was sent: the job waits a moment in the ledger, no attempt spent.
+            FailureKind::Retryable if failure.code == PLATFORM_BUSY => {
+                let mut error = JobError::transient(&failure.code, failure.message.clone());
+                error.release_after = Some(almanac_shared::permits::retry_pause());
+                Err(Stop::Later(error))
+            }
+            FailureKind::Retryable => {
+                let detail = failure.to_json();
+                self.intent()
+                    .refused_for_now(&detail)
+                    .await
+                    .context("recording a retryable refusal")?;
+                let mut error = JobError::transient(&failure.code, failure.message.clone());
+                if let Some(code) = &failure.platform_code {
+                    error = error.with("platformCode", code.as_str());
+                }
+                Err(Stop::Later(error))
+            }
+            FailureKind::Auth => {
+                if let Some(account) = self.input.account {
+                    let mut conn = self
+                        .ctx
+                        .pool
+                        .acquire()
+                        .await
+                        .context("marking the channel")?;
+                    channels::needs_reauth(&mut conn, account, &failure.message)
+                        .await
+                        .context("marking the channel")?;
+                }
+                almanac_shared::publish::auth_missing(Some(platform), &failure.code);
+                self.fail(failure).await
+            }
+            FailureKind::Permanent => self.fail(failure).await,
+        }
+    }
+
+    /// The channel's token, refreshed first when due (or `force`d).
+    pub(super) async fn auth(&self, platform: Platform, force: bool) -> Result<Auth, Stop> {
+        let unusable = |u: Unusable| u.failure(platform.as_str());
+        let (Some(cipher), Some(account)) = (self.ctx.cipher.as_ref(), self.input.account) else {
+            return Err(self
+                .fail_auth(platform, unusable(Unusable::NotConnected))
+                .await);
+        };
+        match channels::usable(
+            &self.ctx.pool,
+            &self.ctx.platforms,
+            cipher,
+            account,
+            Utc::now(),
+            force,
+        )
+        .await
+        {
+            Ok(Ok(auth)) => Ok(auth),
+            Ok(Err(u)) => Err(self.fail_auth(platform, unusable(u)).await),
+            Err(UsableError::Database(error)) => Err(JobError::from(error).into()),
+            Err(UsableError::Platform(failure)) => Err(Stop::Later(JobError::transient(
+                &failure.code,
+                failure.message,
+            ))),
+        }
+    }
+
+    pub(super) async fn fail_auth(&self, platform: Platform, failure: Failure) -> Stop {
+        almanac_shared::publish::auth_missing(Some(platform), &failure.code);
+        match self.fail(&failure).await {
+            Ok(status) => Stop::Settled(status),
+            Err(stop) => stop,
+        }
+    }
+}
