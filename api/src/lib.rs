@@ -26,6 +26,7 @@ pub mod routes;
 pub mod server;
 pub mod session;
 pub mod state;
+pub mod submit;
 pub mod text;
 pub mod web;
 

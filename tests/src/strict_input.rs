@@ -529,6 +529,15 @@ async fn calendar_runs_and_syntheses_are_rate_limited_per_user() {
     let user = Uuid::new_v4();
     let calendar = json!({ "channels": ["tiktok"], "cadence": "daily",
                            "start": "2027-01-01", "end": "2027-01-02" });
+    // A calendar that is not the caller's creates nothing and does not count: its job's
+    // row, written first, goes back with the refusal.
+    let mut elsewhere = calendar.clone();
+    elsewhere["calendarId"] = json!(Uuid::now_v7());
+    let (status, refused) = app
+        .send_json(Method::POST, user, "/v1/ai/calendar", &elsewhere)
+        .await;
+    assert_eq!(status, 404, "{refused}");
+    assert_eq!(count(&app, "jobs").await, 0);
     let mut calendar_id = Value::Null;
     for _ in 0..2 {
         let mut body = calendar.clone();

@@ -20,7 +20,7 @@ use serde::Serialize;
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::{Tag, clamp_limit, job_write_failed, paginate};
+use super::{Tag, clamp_limit, paginate};
 use crate::{
     auth::UserAuth,
     body::StrictJson,
@@ -424,7 +424,7 @@ async fn submit(
             if let Some(slot) = slot {
                 slot.refund(state).await;
             }
-            return Err(job_write_failed(state, &job, error).await);
+            return Err(crate::submit::job_write_failed(state, &job, error).await);
         }
     }
     state.queue.push_or_log(job.kind, job.id, None).await;

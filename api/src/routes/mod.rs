@@ -17,10 +17,7 @@ pub mod unsubscribe;
 pub mod usage;
 pub mod webhooks;
 
-use almanac_shared::{events::Event, jobs::NewJob, queue};
 use poem_openapi::Tags;
-
-use crate::{error::ApiError, state::AppState};
 
 #[derive(Tags)]
 pub enum Tag {
@@ -83,30 +80,4 @@ pub fn paginate<T, K>(mut rows: Vec<T>, limit: u32, key: impl Fn(&T) -> K) -> (V
         None
     };
     (rows, next)
-}
-
-/// The error of the write that creates `job`, after queueing the job anyway when the
-/// database's answer may have been lost after a commit (the connection broke): if it was
-/// written, it runs now rather than when the reconciler finds it (`JOB_REQUEUE_MS`), and a
-/// worker drops the id of a job that was not.
-pub async fn job_write_failed<E>(state: &AppState, job: &NewJob, error: E) -> ApiError
-where
-    E: std::borrow::Borrow<sqlx::Error> + Into<ApiError>,
-{
-    if almanac_shared::db::is_unavailable(error.borrow()) {
-        state.queue.push_or_log(job.kind, job.id, None).await;
-    }
-    error.into()
-}
-
-/// Tells the job's watchers it is queued, then pushes it onto its queue. A failure is
-/// logged, not returned: the job is safe in Postgres and the reconciler pushes it again.
-/// `total` is the job's units of progress.
-pub async fn enqueue_after_commit(state: &AppState, job: &NewJob, total: u64) {
-    enqueue_with(state, job, &Event::queued(total)).await;
-}
-
-/// [`enqueue_after_commit`] with the job's own first event.
-pub async fn enqueue_with(state: &AppState, job: &NewJob, first: &Event) {
-    queue::enqueue_after_commit(&state.emitter, &state.queue, job.kind, job.id, first).await;
 }

@@ -7,6 +7,7 @@ use almanac_shared::{
         RunStatus,
         synthesis::{SynthesisJob, ThemeSpec},
     },
+    events::Event,
     jobs::NewJob,
     store::themes,
 };
@@ -18,13 +19,13 @@ use serde_json::Value;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use super::{Tag, enqueue_after_commit, job_write_failed};
+use super::Tag;
 use crate::{
     auth::UserAuth,
     body::StrictJson422,
     error::{Answer, ApiError, ApiResult, can},
-    rate_limit,
     state::AppState,
+    submit::Submit,
 };
 
 #[derive(Debug, Clone, Object, Serialize, Deserialize)]
@@ -287,17 +288,8 @@ impl ThemesApi {
         SynthesisStarted,
         { can::BAD_REQUEST | can::STORED | can::NOT_FOUND | can::TOO_MANY_REQUESTS },
     > {
-        let user = auth.user().id;
-        let slot =
-            rate_limit::take(&state, &state.settings.rate_limits.syntheses, user, None).await?;
-        match start_synthesis(&state, user, id.0).await {
-            Ok(accepted) => Ok(SynthesisStarted::Accepted(Json(accepted))),
-            Err(error) => {
-                // No such theme, or not written: the request created nothing.
-                slot.refund(&state).await;
-                Err(error.into())
-            }
-        }
+        let accepted = start_synthesis(&state, auth.user().id, id.0).await?;
+        Ok(SynthesisStarted::Accepted(Json(accepted)))
     }
 
     /// The theme's syntheses, newest first.
@@ -348,17 +340,23 @@ async fn start_synthesis(
     let synthesis_id = Uuid::now_v7();
     let job = NewJob::new(user, &SynthesisJob { synthesis_id })
         .with_request_id(crate::envelope::current_request_id());
-    let mut tx = user_tx(&state.pool, user).await?;
-    theme(&mut tx, theme_id).await?;
-    job.insert(&mut *tx).await?;
-    themes::create_manual_synthesis(&mut tx, synthesis_id, theme_id, job.id).await?;
-    if let Err(error) = tx.commit().await {
-        return Err(job_write_failed(state, &job, error).await);
+    let limit = &state.settings.rate_limits.syntheses;
+    let mut open = Submit::new(state, user, limit)
+        .open(job)
+        .await?
+        .open()
+        .await?;
+    let job_id = open.job().id;
+    let written = async {
+        theme(open.tx(), theme_id).await?;
+        themes::create_manual_synthesis(open.tx(), synthesis_id, theme_id, job_id).await?;
+        let accepted = SynthesisAccepted {
+            job_id,
+            synthesis_id,
+            status: RunStatus::Pending,
+        };
+        Ok((accepted, Event::queued(100)))
     }
-    enqueue_after_commit(state, &job, 100).await;
-    Ok(SynthesisAccepted {
-        job_id: job.id,
-        synthesis_id,
-        status: RunStatus::Pending,
-    })
+    .await;
+    open.commit(written).await
 }

@@ -2,21 +2,21 @@
 //! written (seed 000's timeout, a failure) is completed by a new run that asks the AI only
 //! for the slots the calendar lacks and saves them straight into it.
 
-use almanac_shared::store::user_tx;
 use std::collections::HashSet;
 
 use almanac_shared::{domain::calendar::CalendarSpec, store::calendars as store};
 use poem::{Request, web::Data};
 use poem_openapi::{OpenApi, param::Path};
+use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
 
-use super::{AnswerAs, CalendarResponse, Opened, launch};
+use super::{AnswerAs, CalendarResponse, Opened, launch, run_job};
 use crate::{
     auth::UserAuth,
-    error::{Answer, ApiError, can},
-    rate_limit,
+    error::{Answer, ApiError, ApiResult, can},
     routes::Tag,
     state::AppState,
+    submit::Submit,
 };
 
 #[derive(Default)]
@@ -58,13 +58,8 @@ impl ContinueApi {
     > {
         let answer_as = AnswerAs::negotiated(request);
         let user = auth.user().id;
-        let slot =
-            rate_limit::take(&state, &state.settings.rate_limits.calendars, user, None).await?;
-        let answer = start(&state, user, id.0, run_id.0, answer_as).await;
-        if answer.is_err() {
-            slot.refund(&state).await;
-        }
-        Ok(answer?.preferred(answer_as == AnswerAs::AsyncPreferred))
+        let answer = start(&state, user, id.0, run_id.0, answer_as).await?;
+        Ok(answer.preferred(answer_as == AnswerAs::AsyncPreferred))
     }
 }
 
@@ -75,8 +70,29 @@ async fn start(
     run_id: Uuid,
     answer_as: AnswerAs,
 ) -> Result<CalendarResponse, ApiError> {
-    let mut tx = user_tx(&state.pool, user).await?;
-    let run = store::run_to_continue(&mut tx, calendar_id, run_id)
+    let (new_run, job) = run_job(user);
+    let limit = &state.settings.rate_limits.calendars;
+    let mut open = Submit::new(state, user, limit)
+        .open(job)
+        .await?
+        .open()
+        .await?;
+    match continued(open.tx(), calendar_id, run_id).await {
+        Ok((opened, spec)) => {
+            launch(state, open, new_run, Ok(opened), &spec, answer_as.framing()).await
+        }
+        Err(refused) => Err(open.refuse(refused).await),
+    }
+}
+
+/// The run to continue, checked (ended, the latest, filling the calendar, with slots left),
+/// and the calendar's next version: what the new run fills, and the request it repeats.
+async fn continued(
+    tx: &mut Transaction<'static, Postgres>,
+    calendar_id: Uuid,
+    run_id: Uuid,
+) -> ApiResult<(Opened, CalendarSpec)> {
+    let run = store::run_to_continue(tx, calendar_id, run_id)
         .await?
         .ok_or_else(|| ApiError::not_found("run"))?;
     if !run.status.is_final() {
@@ -100,7 +116,7 @@ async fn start(
     let spec = CalendarSpec::from_json(&run.request.0).map_err(|e| {
         ApiError::internal(anyhow::anyhow!("a stored request no longer parses: {e}"))
     })?;
-    let filled: HashSet<String> = store::filled_keys(&mut tx, calendar_id)
+    let filled: HashSet<String> = store::filled_keys(tx, calendar_id)
         .await?
         .into_iter()
         .collect();
@@ -115,7 +131,7 @@ async fn start(
             "every slot of this calendar already has an entry; there is nothing to continue",
         ));
     }
-    let version = store::bump_version(&mut tx, calendar_id)
+    let version = store::bump_version(tx, calendar_id)
         .await?
         .ok_or_else(|| ApiError::not_found("run"))?;
     tracing::info!(%calendar_id, continues = %run_id, missing, "continuing a calendar run");
@@ -125,5 +141,5 @@ async fn start(
         applies_directly: true,
         continues: Some(run_id),
     };
-    launch(state, tx, user, opened, &spec, answer_as.framing()).await
+    Ok((opened, spec))
 }

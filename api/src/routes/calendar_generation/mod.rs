@@ -6,13 +6,12 @@
 //! queue and no AI provider, the same stream schema with `meta.mode = "legacy"`, persisted
 //! when Postgres is up and a dry run marked `persisted: false` when it is not.
 
-use almanac_shared::store::user_tx;
 use almanac_shared::{
-    db,
     domain::{
         Invalid,
         calendar::{CalendarJob, CalendarSpec},
     },
+    events::Event,
     flags::Flag,
     jobs::{JobKind, JobStatus, NewJob},
     store::calendars as store,
@@ -32,7 +31,7 @@ mod legacy;
 
 pub use continuation::ContinueApi;
 
-use super::{Tag, enqueue_after_commit, job_write_failed};
+use super::Tag;
 use crate::{
     auth::UserAuth,
     body::StrictJson,
@@ -41,6 +40,7 @@ use crate::{
     rate_limit,
     relay::{self, Framing, Vocabulary},
     state::AppState,
+    submit::{Open, Opened as Submitted, Submit},
     text::CalendarDay,
 };
 
@@ -198,18 +198,19 @@ impl CalendarGenerationApi {
                 .collect::<Vec<_>>()
                 .join(","),
         );
-        let slot =
-            rate_limit::take(&state, &state.settings.rate_limits.calendars, user, None).await?;
         let answer = if state.flags.enabled(Flag::CalendarService, user) {
-            start_run(&state, user, spec, calendar_id, framing).await
+            start_run(&state, user, spec, calendar_id, framing).await?
         } else {
-            legacy::run(&state, user, spec, calendar_id, framing, false).await
+            let limit = &state.settings.rate_limits.calendars;
+            let slot = rate_limit::take(&state, limit, user, None).await?;
+            let answer = legacy::run(&state, user, spec, calendar_id, framing, false).await;
+            if answer.is_err() {
+                // Refused (404) or not written: the request created nothing.
+                slot.refund(&state).await;
+            }
+            answer?
         };
-        if answer.is_err() {
-            // Refused (409, 404) or not written: the request created nothing.
-            slot.refund(&state).await;
-        }
-        Ok(answer?.preferred(answer_as == AnswerAs::AsyncPreferred))
+        Ok(answer.preferred(answer_as == AnswerAs::AsyncPreferred))
     }
 }
 
@@ -313,53 +314,62 @@ async fn start_run(
     calendar_id: Option<Uuid>,
     framing: Option<Framing>,
 ) -> ApiResult<CalendarResponse> {
-    let mut tx = match user_tx(&state.pool, user).await {
-        Ok(tx) => tx,
+    let (run_id, job) = run_job(user);
+    let limit = &state.settings.rate_limits.calendars;
+    let mut open = match Submit::new(state, user, limit).open(job).await? {
         // Seed 001's playbook: Postgres down, serve the legacy dry run, whatever the flag.
-        Err(error) if db::is_unavailable(&error) => {
+        Submitted::StoreDown(_) => {
             return legacy::run(state, user, spec, calendar_id, framing, true).await;
         }
-        Err(error) => return Err(error.into()),
+        opened => opened.open().await?,
     };
-    let opened = open_run(&mut tx, user, &spec, calendar_id).await?;
-    launch(state, tx, user, opened, &spec, framing).await
+    let opened = open_run(open.tx(), user, &spec, calendar_id).await;
+    launch(state, open, run_id, opened, &spec, framing).await
 }
 
-/// Writes the run of `opened` and its job, commits, queues the job and answers with the
+/// A new run's id and its job.
+fn run_job(user: Uuid) -> (Uuid, NewJob) {
+    let run_id = Uuid::now_v7();
+    let job = NewJob::new(user, &CalendarJob { run_id })
+        .with_request_id(crate::envelope::current_request_id());
+    (run_id, job)
+}
+
+/// Writes the run of `opened` beside its job, commits, queues the job and answers with the
 /// run's stream or 202.
 async fn launch(
     state: &AppState,
-    mut tx: Transaction<'static, Postgres>,
-    user: Uuid,
-    opened: Opened,
+    mut open: Open<'_>,
+    run_id: Uuid,
+    opened: ApiResult<Opened>,
     spec: &CalendarSpec,
     framing: Option<Framing>,
 ) -> ApiResult<CalendarResponse> {
     let slots = spec.slot_count() as u64;
-    let run_id = Uuid::now_v7();
-    let job = NewJob::new(user, &CalendarJob { run_id })
-        .with_request_id(crate::envelope::current_request_id());
-    job.insert(&mut *tx).await?;
-    // Seed 000's timeout counts from here: queue wait and retried attempts included.
-    let deadline = state.settings.calendar.timeout;
-    let run = NewRun {
-        id: run_id,
-        job_id: Some(job.id),
-        mode: "service",
-        deadline: Some(deadline),
+    let (job_id, user) = (open.job().id, open.job().user_id);
+    let written = match opened {
+        Ok(opened) => {
+            // Seed 000's timeout counts from here: queue wait and retried attempts included.
+            let run = NewRun {
+                id: run_id,
+                job_id: Some(job_id),
+                mode: "service",
+                deadline: Some(state.settings.calendar.timeout),
+            };
+            insert_run(open.tx(), user, &opened, run, spec)
+                .await
+                .map(|deadline_at| ((opened, deadline_at), Event::queued(slots)))
+        }
+        Err(refused) => Err(refused),
     };
-    let deadline_at = insert_run(&mut tx, user, &opened, run, spec).await?;
-    if let Err(error) = tx.commit().await {
-        return Err(job_write_failed(state, &job, error).await);
-    }
+    let (opened, deadline_at) = open.commit(written).await?;
     record_run(opened.calendar_id, run_id, JobStatus::Pending);
-    enqueue_after_commit(state, &job, slots).await;
-    tracing::info!(job_id = %job.id, "calendar run accepted");
+    tracing::info!(job_id = %job_id, "calendar run accepted");
     Ok(match framing {
         Some(framing) => {
             let body = relay::relay(
                 state.relay_deps(),
-                job.id,
+                job_id,
                 0,
                 None,
                 (framing, Vocabulary::Calendar),
@@ -378,10 +388,10 @@ async fn launch(
                     calendar_id: Some(opened.calendar_id),
                     version: Some(opened.version),
                     status: JobStatus::Pending,
-                    job_id: Some(job.id),
+                    job_id: Some(job_id),
                     links: RunLinks {
-                        poll: Some(format!("/v1/jobs/{}", job.id)),
-                        stream: Some(format!("/v1/jobs/{}/events", job.id)),
+                        poll: Some(format!("/v1/jobs/{}", job_id)),
+                        stream: Some(format!("/v1/jobs/{}/events", job_id)),
                         calendar: Some(format!("/v1/calendars/{}", opened.calendar_id)),
                     },
                 },

@@ -5,17 +5,13 @@
 
 use almanac_shared::jobs::JobRecord;
 use almanac_shared::store::jobs as ledger;
-use almanac_shared::store::user_tx;
 use std::collections::BTreeSet;
 
 use almanac_shared::{
     domain::organic::{OrganicJob, OrganicSpec, SeedPlatform},
     events::Event,
     jobs::{JobKind, NewJob},
-    store::{
-        idempotency as idempotency_store,
-        organic::{self as store, NewRun},
-    },
+    store::organic::{self as store, NewRun},
 };
 use poem::{Body, IntoResponse, Request, Response, web::Data};
 use poem_openapi::{
@@ -25,6 +21,7 @@ use poem_openapi::{
     types::Type,
 };
 use serde_json::{Value, json};
+use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
 
 use super::{brands::LinkedAccount, placement::OrganicPlacement};
@@ -33,10 +30,10 @@ use crate::{
     body::ListedJson,
     error::{Answer, ApiError, ApiResult, ErrorEnvelope, can},
     idempotency::{self, Earlier, Key},
-    rate_limit,
     relay::{self, Framing, Vocabulary},
-    routes::{Tag, enqueue_with, job_write_failed},
+    routes::Tag,
     state::AppState,
+    submit::{Opened, Submit},
     text::IsoDate,
 };
 
@@ -318,38 +315,26 @@ async fn generate(
         _ => Framing::Ndjson,
     };
     let key = idempotency::from_header(idempotency_key, body)?;
-    if let Some(key) = &key
-        && let Some(earlier) = idempotency::earlier(&state.pool, user, SCOPE, key).await?
-    {
-        return replay(state, key, earlier, framing).await;
-    }
-    let slot = rate_limit::take(
-        state,
-        &state.settings.rate_limits.organic,
-        user,
-        key.as_ref(),
-    )
-    .await?;
-    match start_run(state, user, &spec, body, key.as_ref()).await {
-        Ok(Started::New(job)) => Ok(stream(state, job, None, framing)),
-        // The key's first request committed meanwhile: its stream, and its slot stays.
-        Ok(Started::Earlier) => {
+    let run_id = Uuid::now_v7();
+    let job = NewJob::new(user, &OrganicJob { run_id })
+        .with_request_id(crate::envelope::current_request_id());
+    let job_id = job.id;
+    let limit = &state.settings.rate_limits.organic;
+    let answer = json!({ "jobId": job_id, "runId": run_id });
+    let submit = Submit::new(state, user, limit).keyed(SCOPE, key.as_ref(), answer);
+    let mut open = match submit.open(job).await? {
+        Opened::Earlier(earlier) => {
             let key = key
                 .as_ref()
                 .expect("only a keyed request meets an earlier one");
-            match idempotency::earlier(&state.pool, user, SCOPE, key).await? {
-                Some(earlier) => replay(state, key, earlier, framing).await,
-                None => Err(ApiError::internal(anyhow::anyhow!(
-                    "an idempotency key in use has no answer"
-                ))),
-            }
+            return replay(state, key, earlier, framing).await;
         }
-        Err(error) => {
-            // Refused (404, 403, 409) or not written: the request created nothing.
-            slot.refund(state).await;
-            Err(error)
-        }
-    }
+        opened => opened.open().await?,
+    };
+    let written = write_run(open.tx(), job_id, run_id, &spec, body).await;
+    open.commit(written).await?;
+    tracing::info!(runId = %run_id, job_id = %job_id, brand_id = %spec.brand_id, week_start = %spec.week_start, "organic run accepted");
+    Ok(stream(state, job_id, None, framing))
 }
 
 /// The stream of `job` from its first event (`ended`: its ledger row, if it has ended).
@@ -395,24 +380,17 @@ async fn replay(
     Ok(stream(state, job, ended, framing))
 }
 
-/// What writing a run came to.
-enum Started {
-    New(Uuid),
-    /// The request's idempotency key was already in use: nothing was written.
-    Earlier,
-}
-
-/// Checks the brand and its accounts, writes the run and its job, then queues the job.
-async fn start_run(
-    state: &AppState,
-    user: Uuid,
+/// The run's rows: the brand and the accounts the request names are the caller's (404,
+/// 403), and no other run of the brand is going (409); with the job's first event.
+async fn write_run(
+    tx: &mut Transaction<'static, Postgres>,
+    job_id: Uuid,
+    run_id: Uuid,
     spec: &OrganicSpec,
     body: &Value,
-    key: Option<&Key>,
-) -> ApiResult<Started> {
-    let mut tx = user_tx(&state.pool, user).await?;
-    super::brands::brand(&mut tx, &spec.brand_id).await?;
-    let linked: Vec<LinkedAccount> = store::brand_accounts(&mut tx, &spec.brand_id).await?;
+) -> ApiResult<((), Event)> {
+    super::brands::brand(tx, &spec.brand_id).await?;
+    let linked: Vec<LinkedAccount> = store::brand_accounts(tx, &spec.brand_id).await?;
     let linked: BTreeSet<(SeedPlatform, &str)> = linked
         .iter()
         .map(|a| (a.platform, a.account_id.as_str()))
@@ -435,26 +413,15 @@ async fn start_run(
             Some(json!({ "accounts": unlinked })),
         ));
     }
-    let run_id = Uuid::now_v7();
-    let job = NewJob::new(user, &OrganicJob { run_id })
-        .with_request_id(crate::envelope::current_request_id());
-    // Before the run: a concurrent retry waits here for this one, then replays it.
-    if let Some(key) = key {
-        let answer = json!({ "jobId": job.id, "runId": run_id });
-        if !idempotency_store::record(&mut tx, SCOPE, key, 200, &answer).await? {
-            return Ok(Started::Earlier);
-        }
-    }
-    job.insert(&mut *tx).await?;
     let run = NewRun {
         id: run_id,
         brand: &spec.brand_id,
         week_start: spec.week_start,
-        job_id: job.id,
+        job_id,
         request: body,
     };
-    if !store::insert_run(&mut tx, run).await? {
-        let active = store::active_run(&mut tx, &spec.brand_id).await?;
+    if !store::insert_run(tx, run).await? {
+        let active = store::active_run(tx, &spec.brand_id).await?;
         metrics::counter!("organic_runs_refused_total", "reason" => "in_progress").increment(1);
         let details = active.map(|(run, job, week)| {
             json!({ "runId": run, "jobId": job, "weekStart": week, "brandProfileId": spec.brand_id })
@@ -469,16 +436,11 @@ async fn start_run(
             details,
         )));
     }
-    if let Err(error) = tx.commit().await {
-        return Err(job_write_failed(state, &job, error).await);
-    }
-    tracing::info!(runId = %run_id, job_id = %job.id, brand_id = %spec.brand_id, week_start = %spec.week_start, "organic run accepted");
     let first = Event::progress(
         0,
         spec.seeds.len() as u64,
         "analyzing",
         "queued: waiting for a worker",
     );
-    enqueue_with(state, &job, &first).await;
-    Ok(Started::New(job.id))
+    Ok(((), first))
 }

@@ -577,7 +577,7 @@ impl ChannelsApi {
         };
         tx.commit().await?;
         for job in &jobs {
-            crate::routes::enqueue_after_commit(&state, job, jobs.len() as u64).await;
+            crate::submit::enqueue_after_commit(&state, job, jobs.len() as u64).await;
         }
         let skipped = outcomes
             .iter()

@@ -207,7 +207,7 @@ impl PublishApi {
             Err(refusal) => return Err(refused(refusal).into()),
         };
         for job in &outcome.jobs {
-            super::enqueue_after_commit(&state, job, 1).await;
+            crate::submit::enqueue_after_commit(&state, job, 1).await;
         }
         Ok(Published::Done(PublishEnvelope::of(PublishResult {
             dry_run: outcome.dry_run,
@@ -349,7 +349,7 @@ impl PublishApi {
         };
         tx.commit().await?;
         for job in &jobs {
-            super::enqueue_after_commit(&state, job, 1).await;
+            crate::submit::enqueue_after_commit(&state, job, 1).await;
         }
         tracing::info!(intentId = %intent.id, calendarId = %intent.calendar_id, channel = %intent.channel, status = "scheduled", "publish intent retried by its owner");
         Ok(IntentEnvelope::of(intent))

@@ -1,0 +1,248 @@
+//! The one way a request creates a job. A job-creating route says what is its own (the
+//! job, the rows that name it, its answer and its first event); the rest goes here, in
+//! this order:
+//!
+//! 1. the `Idempotency-Key`'s earlier answer, for the route to replay ([`Opened::Earlier`]);
+//! 2. a slot of the route's rate limit (a keyed request's retries share one), given back
+//!    whenever the request ends up creating nothing;
+//! 3. the user's transaction (row-level security) and the job's row;
+//! 4. the key with its answer, in that transaction, before the kind's writes: a concurrent
+//!    retry waits on it, then gets this request's answer;
+//! 5. the kind's writes, by the route, in [`Open::tx`];
+//! 6. the commit ([`Open::commit`]): a connection that broke may have committed, so the job
+//!    is queued anyway (a worker drops the id of a job that was not written);
+//! 7. after the commit, the job's first event, then the queue.
+//!
+//! A generation, the busiest path, writes steps 3 to 5 in one statement shared by
+//! concurrent requests (`state::submissions`, its round trips measured by `make bench`);
+//! its slot, refund and queueing are the same steps, written beside that statement
+//! (`routes/generations.rs`, with [`job_write_failed`] from here). A publish's jobs are the
+//! dispatcher's (`store::publish::dispatch`), queued with [`enqueue_after_commit`].
+
+use almanac_shared::{
+    config::RateLimit,
+    db,
+    events::Event,
+    jobs::NewJob,
+    queue,
+    store::{idempotency as keys, user_tx},
+};
+use serde_json::Value;
+use sqlx::{Postgres, Transaction};
+use uuid::Uuid;
+
+use crate::{
+    error::{ApiError, ApiResult},
+    idempotency::{self, Earlier, Key},
+    rate_limit::{self, Taken},
+    state::AppState,
+};
+
+/// A request about to create a job.
+pub struct Submit<'a> {
+    state: &'a AppState,
+    user: Uuid,
+    limit: &'a RateLimit,
+    key: Option<Keyed<'a>>,
+}
+
+/// A request's `Idempotency-Key`, the scope it is kept under and the answer it keeps.
+struct Keyed<'a> {
+    scope: &'static str,
+    key: &'a Key,
+    answer: Value,
+}
+
+/// Where a submit stands once its transaction is open.
+pub enum Opened<'a> {
+    /// The key was used before (or meanwhile, by a concurrent retry): that request's
+    /// answer, for the route to replay. Nothing was written, and the slot stays.
+    Earlier(Earlier),
+    /// The job's row is written in the open transaction: the kind's writes go next.
+    Open(Open<'a>),
+    /// Postgres could not be reached: nothing was written. A route that can answer without
+    /// it (the calendar's legacy dry run) keeps the slot; [`Opened::open`] gives it back.
+    StoreDown(StoreDown<'a>),
+}
+
+/// A submit that found Postgres down, holding its slot.
+pub struct StoreDown<'a> {
+    state: &'a AppState,
+    slot: Taken,
+}
+
+impl StoreDown<'_> {
+    /// The request created nothing: its slot goes back.
+    pub async fn refund(self) {
+        self.slot.refund(self.state).await;
+    }
+}
+
+impl<'a> Opened<'a> {
+    /// The open submit of a request without a key; 503 when Postgres is down.
+    pub async fn open(self) -> ApiResult<Open<'a>> {
+        match self {
+            Opened::Open(open) => Ok(open),
+            Opened::StoreDown(down) => {
+                down.refund().await;
+                Err(ApiError::unavailable("the database"))
+            }
+            Opened::Earlier(_) => Err(ApiError::internal(anyhow::anyhow!(
+                "a request without a key met an earlier answer"
+            ))),
+        }
+    }
+}
+
+/// A submit whose job's row is written, its transaction open.
+pub struct Open<'a> {
+    state: &'a AppState,
+    job: NewJob,
+    tx: Transaction<'static, Postgres>,
+    slot: Taken,
+}
+
+impl<'a> Submit<'a> {
+    /// A request of `user`'s, held to `limit`.
+    pub fn new(state: &'a AppState, user: Uuid, limit: &'a RateLimit) -> Self {
+        Self {
+            state,
+            user,
+            limit,
+            key: None,
+        }
+    }
+
+    /// The request's `Idempotency-Key` (if it sent one), kept under `scope` with `answer`,
+    /// which a keyed route knows before it writes (its ids are made before).
+    pub fn keyed(mut self, scope: &'static str, key: Option<&'a Key>, answer: Value) -> Self {
+        self.key = key.map(|key| Keyed { scope, key, answer });
+        self
+    }
+
+    /// Steps 1 to 4: the key's earlier answer, or a slot of the rate limit, the user's
+    /// transaction, `job`'s row and the key.
+    pub async fn open(self, job: NewJob) -> ApiResult<Opened<'a>> {
+        let (state, user) = (self.state, self.user);
+        if let Some(earlier) = self.earlier().await? {
+            return Ok(Opened::Earlier(earlier));
+        }
+        let key = self.key.as_ref().map(|keyed| keyed.key);
+        let slot = rate_limit::take(state, self.limit, user, key).await?;
+        let mut tx = match user_tx(&state.pool, user).await {
+            Ok(tx) => tx,
+            Err(error) if db::is_unavailable(&error) => {
+                return Ok(Opened::StoreDown(StoreDown { state, slot }));
+            }
+            Err(error) => {
+                slot.refund(state).await;
+                return Err(error.into());
+            }
+        };
+        let opened = async {
+            job.insert(&mut *tx).await?;
+            if let Some(keyed) = &self.key
+                && !keys::record(&mut tx, keyed.scope, keyed.key, 200, &keyed.answer).await?
+            {
+                return Ok(false);
+            }
+            Ok::<_, ApiError>(true)
+        }
+        .await;
+        match opened {
+            Ok(true) => Ok(Opened::Open(Open {
+                state,
+                job,
+                tx,
+                slot,
+            })),
+            // The key's first request committed meanwhile: its answer, and the slot stays.
+            Ok(false) => match self.earlier().await? {
+                Some(earlier) => Ok(Opened::Earlier(earlier)),
+                None => Err(ApiError::internal(anyhow::anyhow!(
+                    "an idempotency key in use has no answer"
+                ))),
+            },
+            Err(error) => {
+                slot.refund(state).await;
+                Err(error)
+            }
+        }
+    }
+
+    async fn earlier(&self) -> ApiResult<Option<Earlier>> {
+        match &self.key {
+            Some(keyed) => {
+                idempotency::earlier(&self.state.pool, self.user, keyed.scope, keyed.key).await
+            }
+            None => Ok(None),
+        }
+    }
+}
+
+impl Open<'_> {
+    /// The transaction the kind's writes go in.
+    pub fn tx(&mut self) -> &mut Transaction<'static, Postgres> {
+        &mut self.tx
+    }
+
+    /// The job being created.
+    pub fn job(&self) -> &NewJob {
+        &self.job
+    }
+
+    /// The kind's writes refused the request: nothing is written (the transaction is rolled
+    /// back) and the slot goes back; the refusal.
+    pub async fn refuse(self, error: ApiError) -> ApiError {
+        self.slot.refund(self.state).await;
+        error
+    }
+
+    /// Steps 6 and 7: `written` (the kind's answer and the job's first event) committed,
+    /// then told and queued. When the kind's writes refused the request, or the commit
+    /// failed, nothing was created: the slot goes back.
+    pub async fn commit<A>(self, written: ApiResult<(A, Event)>) -> ApiResult<A> {
+        let (answer, first) = match written {
+            Ok(written) => written,
+            Err(error) => return Err(self.refuse(error).await),
+        };
+        let Open {
+            state,
+            job,
+            tx,
+            slot,
+        } = self;
+        if let Err(error) = tx.commit().await {
+            slot.refund(state).await;
+            return Err(job_write_failed(state, &job, error).await);
+        }
+        enqueue_with(state, &job, &first).await;
+        Ok(answer)
+    }
+}
+
+/// The error of the write that creates `job`, after queueing the job anyway when the
+/// database's answer may have been lost after a commit (the connection broke): if it was
+/// written, it runs now rather than when the reconciler finds it (`JOB_REQUEUE_MS`), and a
+/// worker drops the id of a job that was not.
+pub async fn job_write_failed<E>(state: &AppState, job: &NewJob, error: E) -> ApiError
+where
+    E: std::borrow::Borrow<sqlx::Error> + Into<ApiError>,
+{
+    if almanac_shared::db::is_unavailable(error.borrow()) {
+        state.queue.push_or_log(job.kind, job.id, None).await;
+    }
+    error.into()
+}
+
+/// Tells the job's watchers it is queued, then pushes it onto its queue. A failure is
+/// logged, not returned: the job is safe in Postgres and the reconciler pushes it again.
+/// `total` is the job's units of progress.
+pub async fn enqueue_after_commit(state: &AppState, job: &NewJob, total: u64) {
+    enqueue_with(state, job, &Event::queued(total)).await;
+}
+
+/// [`enqueue_after_commit`] with the job's own first event.
+pub async fn enqueue_with(state: &AppState, job: &NewJob, first: &Event) {
+    queue::enqueue_after_commit(&state.emitter, &state.queue, job.kind, job.id, first).await;
+}
