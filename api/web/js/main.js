@@ -6,7 +6,7 @@ import { h, field, fill, showError, mayLeave } from "./ui.js";
 import { t, start, lang, languages, choose } from "./i18n.js";
 import { loadChannels } from "./platforms.js";
 import * as calendar from "./calendar.js";
-import * as organic from "./organic.js";
+import * as organic from "./organic/index.js";
 import * as publishing from "./publishing.js";
 import * as themes from "./themes.js";
 import * as flashcards from "./flashcards.js";

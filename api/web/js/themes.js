@@ -163,21 +163,11 @@ async function renderDeliveries(el, themeId) {
     : h("p", { class: "muted" }, t("themes.noEmail")));
 }
 
-/**
- * Seed 004's schedule editor: every valid change is saved at once. A schedule keeps the
- * reader's time zone (its days and time are theirs, across clock changes), or UTC as seed
- * 004 has it.
- */
-async function scheduleEditor(themeId) {
-  const saved = await api("GET", `/api/v1/themes/${themeId}/schedule`).catch(() => null);
-  const state = saved ?? { enabled: false, days: [], time_utc: "08:00", emails: [] };
-  const status = h("p", { id: "schedule-status", role: "status", "aria-live": "polite" },
-    saved?.last_run_at ? t("schedule.lastRun", { when: when(saved.last_run_at) }) : "");
-  const next = h("p", { id: "schedule-next", class: "muted" });
-  const skipped = h("p", { id: "schedule-skipped", class: "notice warn", hidden: true });
-  // Addresses that unsubscribed with their digest's link: kept off until the owner clears one.
-  const suppressions = h("div", { class: "stack", id: "schedule-suppressions" });
-  const showSuppressions = (list) => fill(suppressions, ...(list ?? []).map((s) => {
+/** Addresses that unsubscribed with their digest's link, kept off until the owner allows
+ * one again; `update(list)` shows the server's list. */
+function suppressionsView(themeId) {
+  const el = h("div", { class: "stack", id: "schedule-suppressions" });
+  const update = (list) => fill(el, ...(list ?? []).map((s) => {
     const row = h("p", { class: "row suppression" },
       h("span", {}, t("schedule.unsubscribed", { email: s.email, when: when(s.since) })),
       h("button", {
@@ -192,6 +182,53 @@ async function scheduleEditor(themeId) {
       }, t("schedule.allowAgain")));
     return row;
   }));
+  return { el, update };
+}
+
+/** The digest's recipients (three at most), each checked when the person leaves it;
+ * `save()` after each valid change. */
+function recipientsView(initial, save) {
+  const emails = h("div", { class: "stack", id: "schedule-emails" });
+  const addEmail = h("button", { type: "button", class: "secondary", id: "add-email" }, t("schedule.addEmail"));
+  const emailRow = (value = "") => {
+    const input = h("input", { type: "email", value, "aria-label": t("schedule.recipient"), autocomplete: "email" });
+    const error = h("span", { class: "field-error", role: "alert" });
+    input.addEventListener("blur", () => {
+      const ok = !input.value.trim() || EMAIL.test(input.value.trim());
+      input.classList.toggle("invalid", !ok);
+      input.setAttribute("aria-invalid", String(!ok));
+      error.textContent = ok ? "" : t("schedule.invalidEmail");
+      if (ok) save();
+    });
+    const row = h("div", { class: "row email-row" }, input,
+      h("button", { type: "button", class: "link", "aria-label": t("schedule.removeEmail"), onclick: () => { row.remove(); syncAdd(); save(); } }, t("common.remove")),
+      error);
+    return row;
+  };
+  const syncAdd = () => {
+    const n = emails.querySelectorAll("input").length;
+    addEmail.disabled = n >= 3;
+    addEmail.title = n >= 3 ? t("schedule.maxEmails") : "";
+  };
+  for (const email of initial) emails.append(emailRow(email));
+  addEmail.addEventListener("click", () => { emails.append(emailRow()); syncAdd(); emails.querySelector("input:last-of-type")?.focus(); });
+  syncAdd();
+  return { emails, addEmail };
+}
+
+/**
+ * Seed 004's schedule editor: every valid change is saved at once. A schedule keeps the
+ * reader's time zone (its days and time are theirs, across clock changes), or UTC as seed
+ * 004 has it.
+ */
+async function scheduleEditor(themeId) {
+  const saved = await api("GET", `/api/v1/themes/${themeId}/schedule`).catch(() => null);
+  const state = saved ?? { enabled: false, days: [], time_utc: "08:00", emails: [] };
+  const status = h("p", { id: "schedule-status", role: "status", "aria-live": "polite" },
+    saved?.last_run_at ? t("schedule.lastRun", { when: when(saved.last_run_at) }) : "");
+  const next = h("p", { id: "schedule-next", class: "muted" });
+  const skipped = h("p", { id: "schedule-skipped", class: "notice warn", hidden: true });
+  const suppressions = suppressionsView(themeId);
   const enabled = h("input", { type: "checkbox", id: "schedule-enabled", checked: state.enabled });
   const whenEmpty = h("input", { type: "checkbox", id: "schedule-when-empty", checked: Boolean(state.send_when_empty) });
   const days = DAYS.map(([code, key]) => h("button", {
@@ -217,37 +254,13 @@ async function scheduleEditor(themeId) {
     next.textContent = !answer?.enabled ? t("schedule.off")
       : !answer.days?.length ? t("schedule.noDays")
       : answer.next_run_at ? t("schedule.next", { when: formatMoment(answer.next_run_at) }) : "";
-    showSuppressions(answer?.suppressions);
+    suppressions.update(answer?.suppressions);
     skipped.hidden = !answer?.skipped_day;
     skipped.textContent = answer?.skipped_day ? t("schedule.skipped", { day: formatDay(answer.skipped_day) }) : "";
   };
   showZone();
   if (saved) showSaved(saved);
-  const emails = h("div", { class: "stack", id: "schedule-emails" });
-  const addEmail = h("button", { type: "button", class: "secondary", id: "add-email" }, t("schedule.addEmail"));
-  const emailRow = (value = "") => {
-    const input = h("input", { type: "email", value, "aria-label": t("schedule.recipient"), autocomplete: "email" });
-    const error = h("span", { class: "field-error", role: "alert" });
-    input.addEventListener("blur", () => {
-      const ok = !input.value.trim() || EMAIL.test(input.value.trim());
-      input.classList.toggle("invalid", !ok);
-      input.setAttribute("aria-invalid", String(!ok));
-      error.textContent = ok ? "" : t("schedule.invalidEmail");
-      if (ok) save();
-    });
-    const row = h("div", { class: "row email-row" }, input,
-      h("button", { type: "button", class: "link", "aria-label": t("schedule.removeEmail"), onclick: () => { row.remove(); syncAdd(); save(); } }, t("common.remove")),
-      error);
-    return row;
-  };
-  const syncAdd = () => {
-    const n = emails.querySelectorAll("input").length;
-    addEmail.disabled = n >= 3;
-    addEmail.title = n >= 3 ? t("schedule.maxEmails") : "";
-  };
-  for (const email of state.emails) emails.append(emailRow(email));
-  addEmail.addEventListener("click", () => { emails.append(emailRow()); syncAdd(); emails.querySelector("input:last-of-type")?.focus(); });
-  syncAdd();
+  const { emails, addEmail } = recipientsView(state.emails, () => save());
   const remove = h("button", {
     type: "button", class: "link",
     onclick: async () => {
@@ -307,7 +320,7 @@ async function scheduleEditor(themeId) {
       field(t("schedule.zone"), zone)),
     next, skipped,
     h("div", { class: "stack" }, h("span", { class: "label", id: "schedule-emails-label" },
-      t("schedule.emails"), ` · ${t("schedule.maxEmails")}`), emails, addEmail, suppressions),
+      t("schedule.emails"), ` · ${t("schedule.maxEmails")}`), emails, addEmail, suppressions.el),
     h("label", { class: "check" }, whenEmpty, t("schedule.whenEmpty")),
     status, remove);
 }
