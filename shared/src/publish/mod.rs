@@ -486,18 +486,23 @@ mod tests {
     use super::*;
     use post::{MediaKind, TextField};
 
-    /// Each adapter's text limits are what its `validate` holds a post to: at the limit a
-    /// post passes, one past it is refused for that field, and a text no limit names is
-    /// never refused for its length.
-    #[test]
-    fn each_platforms_text_limits_are_the_ones_it_validates() {
+    /// The built-in platforms, as a development configuration registers them.
+    fn built_in() -> Platforms {
         let settings = crate::Settings::from_lookup(|key| match key {
             "DATABASE_URL" => Some("postgres://localhost/none".into()),
             "ALMANAC_DEV" => Some("true".into()),
             _ => None,
         })
         .unwrap();
-        let platforms = Platforms::new(&settings.publish, &settings.fetch).unwrap();
+        Platforms::new(&settings.publish, &settings.fetch).unwrap()
+    }
+
+    /// Each adapter's text limits are what its `validate` holds a post to: at the limit a
+    /// post passes, one past it is refused for that field, and a text no limit names is
+    /// never refused for its length.
+    #[test]
+    fn each_platforms_text_limits_are_the_ones_it_validates() {
+        let platforms = built_in();
         let options = Options::default();
         let catalogue = platforms.catalogue();
         assert_eq!(catalogue.len(), 3);
@@ -584,13 +589,7 @@ mod tests {
     /// it does not list is refused. Its colour is `#rrggbb`.
     #[test]
     fn each_platforms_profile_is_what_it_validates() {
-        let settings = crate::Settings::from_lookup(|key| match key {
-            "DATABASE_URL" => Some("postgres://localhost/none".into()),
-            "ALMANAC_DEV" => Some("true".into()),
-            _ => None,
-        })
-        .unwrap();
-        let platforms = Platforms::new(&settings.publish, &settings.fetch).unwrap();
+        let platforms = built_in();
         let options = Options::default();
         let codes = |adapter: &dyn Adapter, hashtags: usize, mentions: usize, format: &str| {
             let tags: Vec<String> = (0..hashtags).map(|i| format!("#t{i}")).collect();

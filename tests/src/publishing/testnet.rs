@@ -255,6 +255,12 @@ async fn connect(s: &Setup, code: &str) -> (u16, Value) {
         .await
 }
 
+/// What the web app reads before sign-in (`/app/config.json`).
+async fn app_config(s: &Setup) -> Value {
+    let response = s.app.client.get(s.app.url("/app/config.json")).send();
+    response.await.unwrap().json().await.unwrap()
+}
+
 fn video(caption: &str) -> Entry<'_> {
     Entry {
         format: "short video",
@@ -296,16 +302,7 @@ async fn the_catalogue_describes_every_registered_platform_as_the_app_s_configur
         );
     }
 
-    let config: Value = s
-        .app
-        .client
-        .get(s.app.url("/app/config.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let config = app_config(&s).await;
     assert_eq!(config["platforms"], listed["data"]["items"]);
     let channels: Vec<(&str, bool)> = config["channels"]
         .as_array()
@@ -411,16 +408,7 @@ async fn the_web_app_shows_a_registered_platform_in_its_lists_colours_and_counte
 #[tokio::test]
 async fn a_platform_registered_by_the_tests_connects_dry_runs_and_publishes_once() {
     let (s, testnet) = setup().await;
-    let config: Value = s
-        .app
-        .client
-        .get(s.app.url("/app/config.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let config = app_config(&s).await;
     // The web app's list of platforms is the registry's, each with its adapter's limits.
     let listed: Vec<(Value, Value, Value)> = config["platforms"]
         .as_array()
