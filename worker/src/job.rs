@@ -66,6 +66,29 @@ pub struct JobContext {
     pub platform_permits: Arc<almanac_shared::permits::Permits>,
 }
 
+impl JobContext {
+    /// A transaction held by `claim`: opened (`step` names it in an error), then the claim
+    /// checked to be this attempt's still, with `events` the token of the events staged
+    /// for its commit. `None` when the claim was lost: another attempt owns the job, and
+    /// this one writes nothing more.
+    pub(crate) async fn fenced(
+        &self,
+        claim: &Claim,
+        events: Option<uuid::Uuid>,
+        step: &'static str,
+    ) -> Result<Option<sqlx::Transaction<'static, sqlx::Postgres>>, JobError> {
+        let mut tx = self.pool.begin().await.context(step)?;
+        if !claim
+            .alive(&mut *tx, events)
+            .await
+            .context("checking the claim")?
+        {
+            return Ok(None);
+        }
+        Ok(Some(tx))
+    }
+}
+
 /// A job kind: its payload type, how its input is loaded with the claim, and its handler.
 pub trait Job: JobPayload {
     /// The row [`Job::START`] returns.

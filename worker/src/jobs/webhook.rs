@@ -244,14 +244,9 @@ impl Delivery<'_> {
             "WEBHOOK_DISABLED",
             "the endpoint was disabled before this attempt: enable it, then redeliver",
         );
-        let mut tx = ctx.pool.begin().await.context("recording the delivery")?;
-        if !claim
-            .alive(&mut *tx, None)
-            .await
-            .context("recording the delivery")?
-        {
+        let Some(mut tx) = ctx.fenced(claim, None, "recording the delivery").await? else {
             return Ok(None);
-        }
+        };
         deliveries::abandon(&mut tx, sending.id, &error.detail)
             .await
             .context("recording the delivery")?;

@@ -58,18 +58,11 @@ pub(super) async fn save_produced(
     } else {
         Some(ctx.emitter.stage(claim.id, events).await)
     };
-    let mut tx = ctx
-        .pool
-        .begin()
-        .await
-        .context("opening a batch's transaction")?;
-    if !claim
-        .alive(&mut *tx, staged.as_ref().map(|s| s.token))
-        .await
-        .context("checking the claim")?
-    {
+    let token = staged.as_ref().map(|s| s.token);
+    let fenced = ctx.fenced(claim, token, "opening a batch's transaction");
+    let Some(mut tx) = fenced.await? else {
         return Ok(None);
-    }
+    };
     let refs: Vec<(i32, &Entry)> = entries.iter().map(|(p, e)| (*p, e)).collect();
     let saved = store::save_run_entries(
         &mut tx,
@@ -104,18 +97,10 @@ pub(super) async fn finish(
     error: Option<Value>,
     meta: Value,
 ) -> JobResult {
-    let mut tx = ctx
-        .pool
-        .begin()
-        .await
-        .context("opening the run's final transaction")?;
-    if !claim
-        .alive(&mut *tx, None)
-        .await
-        .context("checking the claim")?
-    {
+    let fenced = ctx.fenced(claim, None, "opening the run's final transaction");
+    let Some(mut tx) = fenced.await? else {
         return Ok(None);
-    }
+    };
     // The run's diff: a continuation's additions (saved as generated, so already
     // applied), a regeneration's proposal; a first run has none.
     let diff = if input.continues.is_some() {

@@ -244,19 +244,11 @@ impl<'a> WeekRun<'a> {
             format!("drafted {} of {} placements", self.completed, self.total),
         ));
         let staged = ctx.emitter.stage(claim.id, events).await;
-        let mut tx = ctx
-            .pool
-            .begin()
-            .await
-            .context("opening a batch's transaction")?;
-        if !claim
-            .alive(&mut *tx, Some(staged.token))
-            .await
-            .context("checking the claim")?
-        {
+        let fenced = ctx.fenced(claim, Some(staged.token), "opening a batch's transaction");
+        let Some(mut tx) = fenced.await? else {
             tracing::warn!("claim lost before saving a batch; this attempt's batch was discarded");
             return Ok(false);
-        }
+        };
         store::save_outcomes(&mut tx, &self.run, &outcomes)
             .await
             .context("saving a batch of placements")?;
@@ -273,18 +265,10 @@ impl<'a> WeekRun<'a> {
 async fn finish(ctx: &JobContext, claim: &Claim, run: &RunRef, total: u64) -> JobResult {
     let closing = Event::progress(total, total, "finalizing", "the week is saved");
     let staged = ctx.emitter.stage(claim.id, vec![closing]).await;
-    let mut tx = ctx
-        .pool
-        .begin()
-        .await
-        .context("opening the run's final transaction")?;
-    if !claim
-        .alive(&mut *tx, None)
-        .await
-        .context("checking the claim")?
-    {
+    let fenced = ctx.fenced(claim, None, "opening the run's final transaction");
+    let Some(mut tx) = fenced.await? else {
         return Ok(None);
-    }
+    };
     let result = store::finish_run(&mut tx, run.id, JobStatus::Succeeded.as_str())
         .await
         .context("ending the run")?;
