@@ -156,7 +156,7 @@ impl Application {
                 .publish
                 .token_key
                 .as_ref()
-                .map(almanac_shared::publish::crypto::TokenCipher::new),
+                .map(almanac_shared::crypto::TokenCipher::new),
             queue: queue::JobQueue::new(&settings, redis.clone()),
             hub: relay::Hub::new(settings.events.relay_buffer),
             emitter: events::Emitter::new(&settings, events_redis.clone()),

@@ -29,7 +29,7 @@ pub struct AppState {
     pub flags: almanac_shared::flags::Flags,
     /// Seals and opens channels' tokens and webhooks' secrets; none without
     /// `TOKEN_ENCRYPTION_KEY`.
-    pub cipher: Option<almanac_shared::publish::crypto::TokenCipher>,
+    pub cipher: Option<almanac_shared::crypto::TokenCipher>,
     /// Users' addresses, noted from their tokens.
     pub contacts: crate::contacts::Contacts,
     /// Generation requests, written several a statement under load.
@@ -40,7 +40,7 @@ pub struct AppState {
 /// key got meanwhile ([`almanac_shared::store::generations::create`]).
 pub type Submissions = almanac_shared::gather::Gather<
     almanac_shared::store::generations::Submission,
-    almanac_shared::gather::Answer<Option<almanac_shared::store::idempotency::Earlier>>,
+    almanac_shared::gather::Gathered<Option<almanac_shared::store::idempotency::Earlier>>,
 >;
 
 /// Starts the task that writes generation requests, at most `most` a statement, as they
@@ -62,7 +62,7 @@ impl AppState {
     pub fn cipher_or(
         &self,
         cannot: &str,
-    ) -> crate::error::ApiResult<&almanac_shared::publish::crypto::TokenCipher> {
+    ) -> crate::error::ApiResult<&almanac_shared::crypto::TokenCipher> {
         use crate::error::{ApiError, ErrorEnvelope, UNAVAILABLE_RETRY_SECS};
         self.cipher.as_ref().ok_or_else(|| {
             ApiError::Unavailable(

@@ -25,15 +25,6 @@ pub struct Notice {
     pub html: String,
 }
 
-/// Text made safe inside an email's HTML (element content and quoted attributes).
-pub fn escape_html(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&#39;")
-}
-
 /// The address of a mailbox (`Almanac <digests@example.com>` is `digests@example.com`).
 pub fn address_of(mailbox: &str) -> String {
     mailbox

@@ -56,12 +56,12 @@ impl<A: Send + 'static, R: Send + 'static> Gather<A, R> {
 
 /// What a gathered statement answers an ask: its rows, or its error (one shared by the
 /// asks of a group whose statement could not reach the database).
-pub type Answer<T> = Result<T, Arc<sqlx::Error>>;
+pub type Gathered<T> = Result<T, Arc<sqlx::Error>>;
 
-impl<A: Send + 'static, T: Send + 'static> Gather<A, Answer<T>> {
+impl<A: Send + 'static, T: Send + 'static> Gather<A, Gathered<T>> {
     /// [`Gather::ask`] for a statement: a task gone (the worker stops), or a call that
     /// panicked, comes back as a closed pool (what the statement wrote stays fenced).
-    pub async fn statement(&self, what: A) -> Answer<T> {
+    pub async fn statement(&self, what: A) -> Gathered<T> {
         self.ask(what)
             .await
             .unwrap_or_else(|| Err(Arc::new(sqlx::Error::PoolClosed)))
@@ -100,7 +100,7 @@ pub async fn together_or_alone<A, T>(
     asks: &[A],
     what: &'static str,
     statement: impl for<'a> Fn(&'a [A]) -> BoxFuture<'a, sqlx::Result<Vec<T>>>,
-) -> Vec<Answer<T>> {
+) -> Vec<Gathered<T>> {
     let error = match statement(asks).await {
         Ok(answers) => return answers.into_iter().map(Ok).collect(),
         Err(error) => Arc::new(error),
@@ -136,7 +136,7 @@ pub fn statements<A, T>(
     what: &'static str,
     (kind, step): (trips::Kind, trips::Step),
     statement: Statement<A, T>,
-) -> Gather<A, Answer<T>>
+) -> Gather<A, Gathered<T>>
 where
     A: Send + Sync + 'static,
     T: Send + 'static,

@@ -124,7 +124,7 @@ pub const TEST_EVENT: &str = "webhook.test";
 
 /// The email telling an endpoint's owner it was disabled.
 pub fn disabled_email(url: &str, reason: &str, link: &str) -> crate::email::Notice {
-    let escape = crate::email::escape_html;
+    let escape = crate::html::escape;
     crate::email::Notice {
         subject: "Almanac stopped sending events to one of your webhooks".to_owned(),
         text: format!(
@@ -240,13 +240,13 @@ pub const ANSWER_KEPT_BYTES: usize = 1024;
 
 /// What a receiver answered one attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Answer {
+pub struct Reply {
     pub status: u16,
     /// The answer's first [`ANSWER_KEPT_BYTES`] (cut at a character), as text.
     pub excerpt: String,
 }
 
-impl Answer {
+impl Reply {
     /// 2xx: delivered. (A redirect is not followed: it is not a delivery.)
     pub fn delivered(&self) -> bool {
         (200..300).contains(&self.status)
@@ -308,7 +308,7 @@ impl Sender {
         })
     }
 
-    pub async fn send(&self, attempt: Attempt<'_>) -> Result<Answer, SendError> {
+    pub async fn send(&self, attempt: Attempt<'_>) -> Result<Reply, SendError> {
         use futures::StreamExt;
         let url = check_url(attempt.url, self.allow_private_networks)?;
         let describe = |error: reqwest::Error| {
@@ -354,7 +354,7 @@ impl Sender {
                 String::from_utf8(bytes).unwrap_or_default()
             }
         };
-        Ok(Answer { status, excerpt })
+        Ok(Reply { status, excerpt })
     }
 }
 

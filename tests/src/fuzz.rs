@@ -67,7 +67,7 @@ async fn schemathesis_finds_every_answer_as_the_document_says() {
             // Channels store tokens; publishing itself stays off (no outside calls).
             (
                 "TOKEN_ENCRYPTION_KEY",
-                almanac_shared::publish::crypto::TokenKey::generate(),
+                almanac_shared::crypto::TokenKey::generate(),
             ),
         ],
         ..Default::default()

@@ -9,7 +9,7 @@
 
 use std::time::Duration;
 
-use almanac_shared::{auth::JwtKeys, publish::crypto::TokenKey};
+use almanac_shared::{auth::JwtKeys, crypto::TokenKey};
 use serde_json::{Value, json};
 use uuid::Uuid;
 

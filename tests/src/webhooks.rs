@@ -2,7 +2,7 @@
 //! URLs that could reach private addresses refused, and signatures the Standard Webhooks
 //! reference library verifies.
 
-use almanac_shared::{publish::crypto::TokenKey, webhooks};
+use almanac_shared::{crypto::TokenKey, webhooks};
 use almanac_tests::fake_http::{Request, read_request};
 use reqwest::Method;
 use serde_json::{Value, json};

@@ -24,7 +24,7 @@ use almanac_shared::gather::{self, Gather};
 
 /// What an ask comes to: a job to run, none (nothing of the kind is ready within its
 /// turns), or the statement's error (shared by every ask of its batch).
-pub(crate) type Answer = gather::Answer<Option<Claim>>;
+pub(crate) type Claimed = gather::Gathered<Option<Claim>>;
 
 /// The caps and aging a claim of `kind` keeps (`JOB_MAX_RUNNING_PER_USER`, the webhook
 /// caps, `JOB_PRIORITY_AGING_SECS`).
@@ -48,7 +48,7 @@ pub(crate) fn turns(settings: &Settings, kind: JobKind) -> Turns {
 #[derive(Clone)]
 pub(crate) struct Claimer {
     kind: JobKind,
-    asks: Gather<(), Answer>,
+    asks: Gather<(), Claimed>,
 }
 
 impl Claimer {
@@ -84,7 +84,7 @@ impl Claimer {
 
     /// Claims the next job of the kind the ledger gives, with whatever other slots of the
     /// queue are asking.
-    pub(crate) async fn next(&self) -> Answer {
+    pub(crate) async fn next(&self) -> Claimed {
         self.asks.statement(()).await
     }
 }
@@ -104,7 +104,7 @@ struct Batches {
 
 impl Batches {
     /// Claims for `asks` slots and answers each: the first asks get the jobs.
-    async fn answer(&self, asks: usize) -> Vec<Answer> {
+    async fn answer(&self, asks: usize) -> Vec<Claimed> {
         metrics::histogram!("job_claim_batch_size").record(asks as f64);
         let token = Uuid::now_v7();
         let claimed = trips::scope(

@@ -117,7 +117,7 @@ fn reconnect_notice(ctx: &JobContext, channel: &channels::Expiring, ends: DateTi
             "<p>Your {platform} channel <strong>{}</strong> stops publishing on {when}: its \
              authorisation cannot be renewed past then.</p><p>Connect it again before that, \
              and nothing scheduled on it will fail:</p><p><a href=\"{link}\">Reconnect it</a></p>",
-            almanac_shared::email::escape_html(name)
+            almanac_shared::html::escape(name)
         ),
     }
 }

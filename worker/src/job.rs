@@ -60,7 +60,7 @@ pub struct JobContext {
     /// The runtime feature flags, kept current from Postgres.
     pub flags: almanac_shared::flags::Flags,
     /// Opens channels' tokens (`TOKEN_ENCRYPTION_KEY`).
-    pub cipher: Option<almanac_shared::publish::crypto::TokenCipher>,
+    pub cipher: Option<almanac_shared::crypto::TokenCipher>,
     /// Requests in flight to a platform for a channel, across the fleet
     /// (`PLATFORM_MAX_CONCURRENCY`).
     pub platform_permits: Arc<almanac_shared::permits::Permits>,

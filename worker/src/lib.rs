@@ -96,7 +96,7 @@ impl Application {
             .publish
             .token_key
             .as_ref()
-            .map(almanac_shared::publish::crypto::TokenCipher::new);
+            .map(almanac_shared::crypto::TokenCipher::new);
         let flags = almanac_shared::flags::Flags::new(&settings);
         flags.load_at_start(&pool).await;
         telemetry::record_process_start("almanac-worker");

@@ -3,7 +3,7 @@
 //! arrive while its statement runs into the next.
 
 use almanac_shared::{
-    gather::{self, Answer, Gather},
+    gather::{self, Gather, Gathered},
     jobs::JobKind,
     store::generations::{self, Last, Sides},
     trips::Step,
@@ -13,10 +13,10 @@ use sqlx::PgPool;
 /// The worker's gathered statements.
 pub(crate) struct Statements {
     /// Generations' duplicate checks ([`generations::card_keys`]).
-    pub(crate) checks: Gather<Sides, Answer<Vec<(String, bool)>>>,
+    pub(crate) checks: Gather<Sides, Gathered<Vec<(String, bool)>>>,
     /// Generations' last batches, saved with their jobs' ends ([`generations::save_last`]):
     /// `None` for a job whose claim was lost, else its user's tokens of the day.
-    pub(crate) lasts: Gather<Last, Answer<Option<i64>>>,
+    pub(crate) lasts: Gather<Last, Gathered<Option<i64>>>,
 }
 
 impl Statements {

@@ -150,7 +150,7 @@ fn key(state: &AppState) -> UnsubscribeKey {
 
 /// The pages, in plain HTML with the app's stylesheet.
 mod page {
-    use almanac_shared::email::escape_html;
+    use almanac_shared::html::escape;
     use poem_openapi::payload::Html;
 
     use super::UnsubscribePage;
@@ -174,7 +174,7 @@ mod page {
              <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
              <title>{title} · Almanac</title><link rel=\"stylesheet\" href=\"/app/app.css\"></head>\
              <body><main class=\"panel stack unsubscribe\"><h1>{title}</h1>{body}</main></body></html>",
-            title = escape_html(title),
+            title = escape(title),
         ))
     }
 
@@ -187,9 +187,9 @@ mod page {
                  <input type=\"hidden\" name=\"List-Unsubscribe\" value=\"One-Click\">\
                  <button type=\"submit\" id=\"unsubscribe\">Unsubscribe</button></form>\
                  <p class=\"muted\">Nothing changes until you press the button.</p>",
-                theme = escape_html(theme),
-                address = escape_html(address),
-                token = escape_html(token),
+                theme = escape(theme),
+                address = escape(address),
+                token = escape(token),
             ),
         )
     }
@@ -201,8 +201,8 @@ mod page {
                 "<p><strong>{address}</strong> will not receive the <strong>{theme}</strong> \
                  digest any more.</p><p class=\"muted\">Changed your mind? Ask the person \
                  who added you to add your address again.</p>",
-                theme = escape_html(theme),
-                address = escape_html(address),
+                theme = escape(theme),
+                address = escape(address),
             ),
         )
     }

@@ -3,7 +3,7 @@
 //! endpoint is made or its secret rotated, and sealed at rest like a channel's tokens.
 
 use almanac_shared::{
-    publish::crypto::TokenCipher,
+    crypto::TokenCipher,
     store::{user_tx, webhook_deliveries as deliveries, webhooks as store},
     webhooks::{self, EventType},
 };

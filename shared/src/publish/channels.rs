@@ -11,11 +11,12 @@ use chrono::{DateTime, Duration, Utc};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-use crate::store::publish::channels::{self as store, SealedTokens};
-
-use super::{
-    Auth, Failure, FailureKind, Platform, Platforms, TokenState, crypto::TokenCipher, oauth::Tokens,
+use crate::{
+    crypto::TokenCipher,
+    store::publish::channels::{self as store, SealedTokens},
 };
+
+use super::{Auth, Failure, FailureKind, Platform, Platforms, TokenState, oauth::Tokens};
 
 /// Writes `tokens` for the user's account (created if new, its handle kept unless the
 /// platform named it), `connected`; returns its id.

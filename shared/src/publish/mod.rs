@@ -27,7 +27,6 @@ use crate::fetch::FetchSettings;
 
 pub mod catalogue;
 pub mod channels;
-pub mod crypto;
 pub mod instagram;
 pub mod linkedin;
 pub mod oauth;

@@ -21,10 +21,10 @@ use super::{
     Auth, Checked, Failure, FailureKind, IntentStatus, Mode, Options, Platform, Platforms, Post,
     Timing,
     channels::{self, Unusable, UsableError},
-    crypto::TokenCipher,
     post::Problem,
 };
 use crate::{
+    crypto::TokenCipher,
     domain::calendar::CalendarSpec,
     flags::{Flag, Flags},
     jobs::NewJob,

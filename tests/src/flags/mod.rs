@@ -23,7 +23,7 @@ async fn only_the_service_role_or_the_admin_token_changes_flags_and_every_change
             ("ADMIN_TOKEN", ADMIN_TOKEN.into()),
             (
                 "TOKEN_ENCRYPTION_KEY",
-                almanac_shared::publish::crypto::TokenKey::generate(),
+                almanac_shared::crypto::TokenKey::generate(),
             ),
         ],
         ..Default::default()

@@ -11,7 +11,7 @@ use std::{
     time::Duration,
 };
 
-use almanac_shared::publish::crypto::TokenKey;
+use almanac_shared::crypto::TokenKey;
 use almanac_tests::fake_http::{Request, read_request};
 use reqwest::Method;
 use serde_json::{Value, json};

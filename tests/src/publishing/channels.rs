@@ -33,7 +33,7 @@ async fn an_expired_tiktok_token_is_refreshed_once_and_the_rotated_one_kept() {
             .await
             .unwrap();
     let key = s.app.settings.publish.token_key.as_ref().unwrap();
-    let cipher = almanac_shared::publish::crypto::TokenCipher::new(key);
+    let cipher = almanac_shared::crypto::TokenCipher::new(key);
     assert_eq!(
         cipher.open(channel, "refresh", &sealed).as_deref(),
         Some("tt-refresh-1")

@@ -10,7 +10,7 @@ mod testnet;
 
 use std::time::Duration;
 
-use almanac_shared::publish::crypto::TokenKey;
+use almanac_shared::crypto::TokenKey;
 use chrono::{DateTime, Utc};
 use reqwest::Method;
 use serde_json::{Value, json};

@@ -395,7 +395,7 @@ async fn every_documented_refusal_occurs() {
             ("WEBHOOK_TEST_RATE_LIMIT", "1".into()),
             (
                 "TOKEN_ENCRYPTION_KEY",
-                almanac_shared::publish::crypto::TokenKey::generate(),
+                almanac_shared::crypto::TokenKey::generate(),
             ),
             ("TIKTOK_CLIENT_KEY", "probe-client".into()),
             ("TIKTOK_CLIENT_SECRET", "probe-secret".into()),

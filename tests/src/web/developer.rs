@@ -17,7 +17,7 @@ async fn app() -> TestApp {
             ("DEV_LOGIN", "true".into()),
             (
                 "TOKEN_ENCRYPTION_KEY",
-                almanac_shared::publish::crypto::TokenKey::generate(),
+                almanac_shared::crypto::TokenKey::generate(),
             ),
             ("WEBHOOK_RETRY_SCALE", "0.0001".into()),
         ],

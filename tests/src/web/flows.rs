@@ -548,7 +548,7 @@ async fn a_webhook_endpoint_shows_its_secret_once_and_is_paused_rotated_and_dele
     let app = app_with(vec![
         (
             "TOKEN_ENCRYPTION_KEY",
-            almanac_shared::publish::crypto::TokenKey::generate(),
+            almanac_shared::crypto::TokenKey::generate(),
         ),
         ("FETCH_ALLOW_PRIVATE_NETWORKS", "false".into()),
     ])

@@ -44,14 +44,15 @@ impl Stop {
     }
 }
 
-pub(crate) struct Answer {
+/// An AI answer read item by item, through the incremental parser.
+pub(crate) struct ItemReader {
     stream: ChatStream,
     parser: ItemParser,
     /// How the stream ended, once it has (`Err`: cut).
     ended: Option<Result<(), AiError>>,
 }
 
-impl Answer {
+impl ItemReader {
     /// Starts the answer to `request`.
     pub(crate) async fn open(ai: &dyn AiProvider, request: ChatRequest) -> Result<Self, AiError> {
         Ok(Self {
@@ -99,7 +100,7 @@ impl Answer {
     }
 
     /// Whether the answer has come to its end, complete and well formed, with the items
-    /// [`Answer::next`] gave last: what remains is [`Next::Done`].
+    /// [`ItemReader::next`] gave last: what remains is [`Next::Done`].
     pub(crate) fn complete(&self) -> bool {
         matches!(self.ended, Some(Ok(()))) && self.parser.fault().is_none()
     }

@@ -11,7 +11,7 @@ use almanac_shared::{
         jobs::{self as ledger, Claim},
         webhook_deliveries::{self as deliveries, AttemptRecord, Disabled, Sending, Verdict},
     },
-    webhooks::{self, Answer, Attempt, SendError, WebhookJob},
+    webhooks::{self, Attempt, Reply, SendError, WebhookJob},
 };
 use chrono::Utc;
 use serde_json::{Value, json};
@@ -141,7 +141,7 @@ impl Delivery<'_> {
 
     /// The receiver answered otherwise than 2xx: retried on the schedule, except a 410, which
     /// disables the endpoint.
-    async fn refused(&self, attempt: &AttemptRecord, answer: &Answer) -> JobResult {
+    async fn refused(&self, attempt: &AttemptRecord, answer: &Reply) -> JobResult {
         let message = format!("the receiver answered {}", answer.status);
         if answer.status == 410 {
             let error =
@@ -272,7 +272,7 @@ impl Delivery<'_> {
 fn record_of(
     started_at: chrono::DateTime<Utc>,
     clock: Instant,
-    sent: &Result<Answer, SendError>,
+    sent: &Result<Reply, SendError>,
 ) -> AttemptRecord {
     let (response_status, response_excerpt, error_code, error_message) = match sent {
         Ok(answer) => (

@@ -1,9 +1,9 @@
 //! Channels: the caller's platform accounts and their connection. Tokens go in (OAuth or
 //! import) and never come out.
 
+use almanac_shared::crypto::TokenCipher;
 use almanac_shared::publish::{
     Adapter, Platform, Platforms, channels,
-    crypto::TokenCipher,
     oauth::{self, Tokens},
 };
 use almanac_shared::store::{

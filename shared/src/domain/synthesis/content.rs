@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::parse_url;
-use crate::email::escape_html;
+use crate::html::escape;
 use crate::{
     ai::{AnswerSchema, ChatRequest, Message, Role},
     domain::prompt::{clip, embed_json, schema_list, schema_object, schema_string, tagged_json},
@@ -214,16 +214,16 @@ pub fn render_email(theme: &str, week: &str, date: &str, synthesis: &Synthesis) 
     let mut text = format!("{}\n{date} ({week})\n", synthesis.title);
     let mut html = format!(
         "<!doctype html><html><body style=\"font-family: sans-serif\"><h1>{}</h1><p>{} ({})</p>",
-        escape_html(&synthesis.title),
-        escape_html(date),
-        escape_html(week)
+        escape(&synthesis.title),
+        escape(date),
+        escape(week)
     );
     for section in &synthesis.sections {
         text.push_str(&format!("\n## {}\n{}\n", section.title, section.summary));
         html.push_str(&format!(
             "<h2>{}</h2><p>{}</p><ul>",
-            escape_html(&section.title),
-            escape_html(&section.summary)
+            escape(&section.title),
+            escape(&section.summary)
         ));
         for item in &section.items {
             text.push_str(&format!("- {}: {}", item.title, item.summary));
@@ -232,14 +232,10 @@ pub fn render_email(theme: &str, week: &str, date: &str, synthesis: &Synthesis) 
             }
             text.push('\n');
             let title = match &item.url {
-                Some(url) => format!(
-                    "<a href=\"{}\">{}</a>",
-                    escape_html(url),
-                    escape_html(&item.title)
-                ),
-                None => escape_html(&item.title),
+                Some(url) => format!("<a href=\"{}\">{}</a>", escape(url), escape(&item.title)),
+                None => escape(&item.title),
             };
-            html.push_str(&format!("<li>{title}: {}</li>", escape_html(&item.summary)));
+            html.push_str(&format!("<li>{title}: {}</li>", escape(&item.summary)));
         }
         html.push_str("</ul>");
     }

@@ -1,5 +1,5 @@
 //! Channels' rows (`platform_accounts`): platform accounts with credentials, which are
-//! written sealed (`publish::crypto`) and read sealed; and a connect's single-use `state`
+//! written sealed (`crate::crypto`) and read sealed; and a connect's single-use `state`
 //! (`oauth_states`).
 
 use chrono::{DateTime, Utc};

@@ -14,7 +14,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use almanac_shared::{auth::JwtKeys, publish::crypto::TokenKey};
+use almanac_shared::{auth::JwtKeys, crypto::TokenKey};
 use almanac_tests::fake_http::read_request;
 use sqlx::PgPool;
 use tokio::io::AsyncWriteExt;

@@ -11,7 +11,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use almanac_shared::{Settings, publish::crypto::TokenCipher};
+use almanac_shared::{Settings, crypto::TokenCipher};
 use sqlx::{PgPool, postgres::PgListener};
 use tokio::io::AsyncWriteExt;
 use uuid::Uuid;
@@ -24,10 +24,10 @@ const WRITERS: usize = 16;
 
 pub async fn run(settings: &Settings, pool: &PgPool) -> anyhow::Result<()> {
     let floor = raw_notify(pool).await?;
-    let key = almanac_shared::publish::crypto::TokenKey::generate();
+    let key = almanac_shared::crypto::TokenKey::generate();
     let mut settings = settings.clone();
     settings.publish.token_key =
-        Some(almanac_shared::publish::crypto::TokenKey::parse(&key).map_err(anyhow::Error::msg)?);
+        Some(almanac_shared::crypto::TokenKey::parse(&key).map_err(anyhow::Error::msg)?);
     settings.fetch.allow_private_networks = true;
     let worker = almanac_worker::Application::build(settings.clone()).await?;
     tokio::spawn(worker.run_until_stopped(std::future::pending()));

@@ -2,8 +2,8 @@
 //! entries sent the moment each object closes in the answer.
 
 use super::{
-    Answer, AtomicBool, Claim, Entry, FIRST_BATCH, JobContext, JobError, Next, Ordering, Produced,
-    Slot, Stop, Value, account, ai_error, calendar, mpsc,
+    AtomicBool, Claim, Entry, FIRST_BATCH, ItemReader, JobContext, JobError, Next, Ordering,
+    Produced, Slot, Stop, Value, account, ai_error, calendar, mpsc,
 };
 
 /// The slots in batches: a small first one, then `size` each.
@@ -37,7 +37,7 @@ pub(super) async fn generate(
             return Ok(());
         }
         let slots: Vec<Slot> = missing.iter().map(|(_, s)| s.clone()).collect();
-        let mut answer = Answer::open(ctx.ai.as_ref(), calendar::prompt(brief, &slots, None))
+        let mut answer = ItemReader::open(ctx.ai.as_ref(), calendar::prompt(brief, &slots, None))
             .await
             .map_err(|e| ai_error(&e))?;
         let stop = loop {

@@ -3,7 +3,7 @@
 //! end written with its costs.
 
 use super::{
-    Answer, Asked, Context, Ended, Event, Finished, Generator, HashSet, JobError, Last, Next,
+    Asked, Context, Ended, Event, Finished, Generator, HashSet, ItemReader, JobError, Last, Next,
     Sides, Step, Stop, Suggestion, account, accounted, ai_error, generation, items_at, save,
     save_cards, store,
 };
@@ -19,7 +19,7 @@ impl Generator<'_> {
         loop {
             let prompt =
                 generation::prompt(&self.batches[index], self.model.clone(), &self.card_types);
-            let mut answer = Answer::open(ctx.ai.as_ref(), prompt)
+            let mut answer = ItemReader::open(ctx.ai.as_ref(), prompt)
                 .await
                 .map_err(|e| ai_error(&e))?;
             let mut usable = 0;

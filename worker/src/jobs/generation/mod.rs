@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use super::{
     ai_error,
-    answer::{Answer, Next, Stop, account, accounted},
+    answer::{ItemReader, Next, Stop, account, accounted},
 };
 use crate::job::{Context, Finished, Job, JobContext, JobError, JobResult, LogContext};
 use store::generations::{Last, Sides, Step};

@@ -25,7 +25,7 @@ use uuid::Uuid;
 
 use super::{
     ai_error,
-    answer::{Answer, Next, Stop, account},
+    answer::{ItemReader, Next, Stop, account},
 };
 use crate::job::{Context, Finished, Job, JobContext, JobError, JobResult};
 

@@ -2,8 +2,8 @@
 //! its calls cost, and the sections saved.
 
 use super::{
-    Answer, Claim, Context, Document, Event, HashSet, JobContext, JobError, Next, Section, Stop,
-    Synthesis, Usage, Uuid, Value, account, ai_error, synthesis, themes,
+    Claim, Context, Document, Event, HashSet, ItemReader, JobContext, JobError, Next, Section,
+    Stop, Synthesis, Usage, Uuid, Value, account, ai_error, synthesis, themes,
 };
 
 /// What the AI wrote, and what its calls cost.
@@ -58,7 +58,7 @@ pub(super) async fn write(
     let mut usage = Usage::default();
     let mut cuts = 0;
     loop {
-        let mut answer = Answer::open(ctx.ai.as_ref(), synthesis::prompt(theme, documents))
+        let mut answer = ItemReader::open(ctx.ai.as_ref(), synthesis::prompt(theme, documents))
             .await
             .map_err(|e| ai_error(&e))?;
         let outcome = loop {
