@@ -24,7 +24,7 @@ mod stream;
 mod vocabulary;
 
 pub use framing::Framing;
-pub use stream::{Deps, count_outcome, relay};
+pub use stream::{count_outcome, relay};
 pub use vocabulary::Vocabulary;
 
 use std::{
@@ -62,6 +62,15 @@ pub enum Relayed {
     /// Redis confirmed the job's subscription: the streams that waited for it read the
     /// history now (the others ignore it).
     Subscribed,
+}
+
+/// What a stream keeps while it lives: shared handles only, so that ten thousand idle
+/// streams cost little (the API's whole state is larger to clone and to hold).
+pub struct Deps {
+    pub settings: std::sync::Arc<almanac_shared::Settings>,
+    pub redis: almanac_shared::redis_conn::RedisConn,
+    pub pool: sqlx::PgPool,
+    pub hub: Hub,
 }
 
 #[derive(Clone)]

@@ -9,7 +9,7 @@ use almanac_shared::{
 };
 use uuid::Uuid;
 
-use super::stream::Deps;
+use super::Deps;
 
 /// The job's ledger row: the ended one the request found, or read now.
 pub(super) async fn ended_record(

@@ -12,7 +12,7 @@ use futures::Stream;
 use uuid::Uuid;
 
 use super::{
-    Hub,
+    Deps,
     framing::Framing,
     machine::{Action, PAGE, Relay},
     repairs,
@@ -71,15 +71,6 @@ async fn read_page(state: &Deps, job: Uuid, after: u64) -> redis::RedisResult<ev
             }
         }
     }
-}
-
-/// What a stream keeps while it lives: shared handles only, so that ten thousand idle
-/// streams cost little (the API's whole state is larger to clone and to hold).
-pub struct Deps {
-    pub settings: std::sync::Arc<almanac_shared::Settings>,
-    pub redis: almanac_shared::redis_conn::RedisConn,
-    pub pool: sqlx::PgPool,
-    pub hub: Hub,
 }
 
 /// The stream of `job`'s events after `after` (0: from the start), in the words of its
