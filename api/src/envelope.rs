@@ -79,3 +79,16 @@ macro_rules! enveloped {
         })+
     };
 }
+
+/// `From<row>` for a wire type whose fields are the row's, field by field (each converted
+/// with `Into`); the row comes from the store, which owns the columns it is read from.
+#[macro_export]
+macro_rules! from_row {
+    ($row:ty => $dto:ident { $($field:ident),+ $(,)? }) => {
+        impl From<$row> for $dto {
+            fn from(row: $row) -> Self {
+                Self { $($field: row.$field.into(),)+ }
+            }
+        }
+    };
+}

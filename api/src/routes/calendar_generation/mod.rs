@@ -18,115 +18,32 @@ use almanac_shared::{
 };
 use poem::{Body, IntoResponse, Request, Response, http::StatusCode, web::Data};
 use poem_openapi::{
-    ApiResponse, Object, OpenApi,
+    ApiResponse, OpenApi,
     payload::Json,
     registry::{MetaMediaType, MetaResponse, MetaResponses, Registry},
 };
-use serde_json::{Value, json};
+use serde_json::json;
 use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
 
 mod continuation;
+mod dto;
 mod legacy;
 
 pub use continuation::ContinueApi;
+pub use dto::*;
 
 use super::Tag;
 use crate::{
     auth::UserAuth,
     body::StrictJson,
-    envelope::{Envelope, Enveloped, current_request_id},
+    envelope::current_request_id,
     error::{Answer, ApiError, ApiResult, can},
     rate_limit,
     relay::{self, Framing, Vocabulary},
     state::AppState,
     submit::{Open, Opened as Submitted, Submit},
-    text::CalendarDay,
 };
-
-/// Seed 000's request.
-#[derive(Debug, Clone, Object)]
-#[oai(rename_all = "camelCase")]
-pub struct CalendarRequest {
-    /// 1-10 channel names (`tiktok`, `Instagram`, ...): 1-32 of letters, digits, `-`, `_`,
-    /// starting with a letter or digit, surrounding spaces ignored. Names are taken in any
-    /// case and kept lowercase; names that are then the same are one channel.
-    #[oai(validator(
-        min_items = 1,
-        max_items = 10,
-        pattern = "^\\s*[A-Za-z0-9][A-Za-z0-9_-]{0,31}\\s*$"
-    ))]
-    pub channels: Vec<String>,
-    /// `daily`, `weekly` or `monthly`.
-    #[oai(validator(pattern = "^(daily|weekly|monthly)$"))]
-    pub cadence: String,
-    /// First day: a date, or an RFC 3339 date-time counting as its date in
-    /// `constraints.timezone` (UTC by default); inclusive.
-    pub start: CalendarDay,
-    /// Last day, as `start` and inclusive: not before `start`, at most 366 days after it
-    /// (422 otherwise, as for a date no calendar has).
-    pub end: CalendarDay,
-    /// At most 16 KiB of JSON. Shapes the slot grid: `postsPerDay` (1-10), `weekdays`
-    /// (`mon`..`sun`), `timesOfDay` (`HH:MM`), `timezone` (IANA), `excludedDates`; every
-    /// other key (`topic`, `audience`, `tone`, `name`, ...) is given to the AI as data.
-    /// The grid's keys are held to those rules with 422.
-    #[oai(nullable)]
-    pub constraints: Option<Value>,
-    /// Regenerate this calendar (its id): the run's entries are compared with the saved
-    /// ones. One that is not the caller's calendar is 404, whatever its shape.
-    #[oai(nullable, validator(max_length = 100))]
-    pub calendar_id: Option<String>,
-}
-
-#[derive(Debug, Clone, Object)]
-#[oai(rename_all = "camelCase")]
-pub struct RunLinks {
-    /// The job's poll view (service runs).
-    #[oai(nullable)]
-    pub poll: Option<String>,
-    /// The job's event stream, to follow or resume the run (service runs).
-    #[oai(nullable)]
-    pub stream: Option<String>,
-    /// The saved calendar.
-    #[oai(nullable)]
-    pub calendar: Option<String>,
-}
-
-#[derive(Debug, Clone, Object)]
-#[oai(rename_all = "camelCase")]
-pub struct RunAccepted {
-    #[oai(nullable)]
-    pub run_id: Option<Uuid>,
-    #[oai(nullable)]
-    pub calendar_id: Option<Uuid>,
-    #[oai(nullable)]
-    pub version: Option<i32>,
-    // Undescribed, as `CreateGenerationAccepted::status` says why: `pending` for a service
-    // run; a legacy run has already ended (`succeeded`).
-    pub status: JobStatus,
-    #[oai(nullable)]
-    pub job_id: Option<Uuid>,
-    pub links: RunLinks,
-}
-
-#[derive(Debug, Clone, Object)]
-#[oai(rename_all = "camelCase")]
-pub struct RunMeta {
-    pub request_id: String,
-    /// `service` or `legacy`.
-    pub mode: String,
-    /// False for a legacy dry run (Postgres was unreachable).
-    pub persisted: bool,
-    /// Why it was not persisted: `STORE_UNAVAILABLE`.
-    #[oai(nullable)]
-    pub reason: Option<String>,
-}
-
-impl Enveloped for RunAccepted {
-    type Meta = RunMeta;
-}
-
-pub type RunAcceptedEnvelope = Envelope<RunAccepted>;
 
 #[derive(Default)]
 pub struct CalendarGenerationApi;
@@ -581,46 +498,6 @@ impl CalendarResponse {
             stream => stream,
         }
     }
-}
-
-/// The documented shape of one calendar stream event (an SSE `data:` or an NDJSON line).
-/// Every frame is seed 000's `{data, error, meta}` envelope, `meta.done` false until the
-/// final one; frames other than `entry`, `diff` and `done` also keep their own fields.
-#[derive(Object)]
-pub struct CalendarEvent {
-    /// `progress`, `entry`, `diff`, `done`, `heartbeat`, `truncated` or `error`.
-    #[oai(rename = "type")]
-    pub kind: String,
-    /// `entry`: the entry (`key`, `channel`, `date`, `time`, `scheduledAt`, `title`,
-    /// `caption`, `format`, `hashtags`, `callToAction`). `diff`: `{added, updated, removed,
-    /// counts}`, each change `{id, key, conflict, before, after}`. `done`: the summary
-    /// (`status`, `entries`, `slots`, `latencyMs`, `tokens`, `runId`, `calendarId`,
-    /// `version`, `mode`, `persisted`). `progress`: `{completed, total, stage, message}`
-    /// (a retried attempt is progress in stage `retrying`). Null on `heartbeat`,
-    /// `truncated` and `error`.
-    pub data: Value,
-    /// Null, except on `done` when the run did not succeed (`{code, message}`;
-    /// `CALENDAR_TIMEOUT` for a timeout, whose message says how much was kept), on
-    /// `truncated` (`HISTORY_TRUNCATED`: the saved calendar has the entries) and on `error`
-    /// (a problem with the stream itself).
-    pub error: Value,
-    /// `done`: true on the final frame only, false on every other. Entries and diffs add
-    /// `mode` (`service` or `legacy`), `runId`, `calendarId`, `version`; entries `position`
-    /// and `total`; the final frame `mode`, `runId`, `calendarId`, `version`, `persisted`
-    /// (and `reason` for a dry run).
-    pub meta: Value,
-    /// `done`: the run's final status (as in the job ledger).
-    #[oai(nullable)]
-    pub status: Option<String>,
-    /// `progress`: entries written so far, of `total`.
-    #[oai(nullable)]
-    pub completed: Option<u64>,
-    #[oai(nullable)]
-    pub total: Option<u64>,
-    #[oai(nullable)]
-    pub stage: Option<String>,
-    #[oai(nullable)]
-    pub message: Option<String>,
 }
 
 impl ApiResponse for CalendarResponse {

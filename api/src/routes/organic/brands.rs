@@ -4,171 +4,27 @@
 use almanac_shared::store::user_tx;
 use almanac_shared::{
     domain::organic::{SeedPlatform, generated_id},
-    store::organic::{self as store, BrandFields, Library, Write},
+    store::organic::{self as store, BrandFields, BrandRow, Library, Write},
 };
-use chrono::{DateTime, NaiveTime, Utc};
+use chrono::NaiveTime;
 use poem::web::Data;
 use poem_openapi::{
-    ApiResponse, Object, OpenApi,
+    OpenApi,
     param::{Path, Query},
     payload::Json,
 };
 use sqlx::PgConnection;
 
-use super::{
-    Created, LongText, Name, NoContent, deleted, found, hashtags, item, listed, taken, trimmed,
-};
+use super::dto::*;
+use super::{Created, NoContent, deleted, found, hashtags, item, listed, taken, trimmed};
 use crate::{
     auth::UserAuth,
     body::StrictJson,
     error::{Answer, ApiError, ApiResult, can},
     routes::Tag,
     state::AppState,
-    text::{ClockTime, Hashtag, Text},
+    text::ClockTime,
 };
-
-/// A brand's local posting window; conflict shifting stays inside it.
-#[derive(Debug, Clone, Object)]
-pub struct PostingWindow {
-    /// `HH:MM`, local.
-    pub start: ClockTime,
-    /// `HH:MM`, local; after `start`.
-    pub end: ClockTime,
-}
-
-#[derive(Debug, Clone, Object)]
-#[oai(rename_all = "camelCase")]
-pub struct CreateBrand {
-    /// Your id for the brand (`brand_123`); generated when absent.
-    #[oai(nullable, validator(pattern = r"^[A-Za-z0-9_.:-]{1,64}$"))]
-    pub id: Option<String>,
-    pub name: Name,
-    /// IANA time zone (`America/Los_Angeles`): the default for the brand's requests.
-    #[oai(validator(max_length = 64))]
-    pub timezone: String,
-    #[oai(nullable)]
-    pub voice: Option<LongText>,
-    #[oai(nullable)]
-    pub guidance: Option<LongText>,
-    /// The brand's own hashtags: always in every placement's `low` tier. At most 30.
-    #[oai(nullable, validator(max_items = 30))]
-    pub hashtags: Option<Vec<Hashtag<100>>>,
-    /// Default 07:00-22:00.
-    #[oai(nullable)]
-    pub posting_window: Option<PostingWindow>,
-}
-
-/// Changes to a brand: absent (or null) fields stay as they are.
-#[derive(Debug, Clone, Object)]
-#[oai(rename_all = "camelCase")]
-pub struct UpdateBrand {
-    #[oai(nullable)]
-    pub name: Option<Name>,
-    #[oai(nullable, validator(max_length = 64))]
-    pub timezone: Option<String>,
-    #[oai(nullable)]
-    pub voice: Option<LongText>,
-    #[oai(nullable)]
-    pub guidance: Option<LongText>,
-    #[oai(nullable, validator(max_items = 30))]
-    pub hashtags: Option<Vec<Hashtag<100>>>,
-    #[oai(nullable)]
-    pub posting_window: Option<PostingWindow>,
-}
-
-#[derive(Debug, Clone, Object)]
-#[oai(rename_all = "camelCase")]
-pub struct BrandProfile {
-    pub id: String,
-    pub name: String,
-    pub timezone: String,
-    #[oai(nullable)]
-    pub voice: Option<String>,
-    #[oai(nullable)]
-    pub guidance: Option<String>,
-    pub hashtags: Vec<String>,
-    pub posting_window: PostingWindow,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
-
-#[derive(sqlx::FromRow)]
-pub(super) struct BrandRow {
-    id: String,
-    name: String,
-    timezone: String,
-    voice: Option<String>,
-    guidance: Option<String>,
-    hashtags: Vec<String>,
-    window_start: NaiveTime,
-    window_end: NaiveTime,
-    created_at: DateTime<Utc>,
-    updated_at: DateTime<Utc>,
-}
-
-impl BrandRow {
-    fn fields(&self) -> BrandFields {
-        BrandFields {
-            name: self.name.clone(),
-            timezone: self.timezone.clone(),
-            voice: self.voice.clone(),
-            guidance: self.guidance.clone(),
-            hashtags: self.hashtags.clone(),
-            window: (self.window_start, self.window_end),
-        }
-    }
-}
-
-impl From<BrandRow> for BrandProfile {
-    fn from(r: BrandRow) -> Self {
-        let clock = |t: NaiveTime| ClockTime(t.format("%H:%M").to_string());
-        Self {
-            id: r.id,
-            name: r.name,
-            timezone: r.timezone,
-            voice: r.voice,
-            guidance: r.guidance,
-            hashtags: r.hashtags,
-            posting_window: PostingWindow {
-                start: clock(r.window_start),
-                end: clock(r.window_end),
-            },
-            created_at: r.created_at,
-            updated_at: r.updated_at,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Object)]
-#[oai(rename_all = "camelCase")]
-pub struct LinkAccount {
-    pub platform: SeedPlatform,
-    /// The platform's id of the account (`ig_123`).
-    pub account_id: Text<1, 200>,
-    #[oai(nullable)]
-    pub handle: Option<Text<0, 200>>,
-}
-
-/// A platform account linked to a brand.
-#[derive(Debug, Clone, Object, sqlx::FromRow)]
-#[oai(rename_all = "camelCase")]
-pub struct LinkedAccount {
-    pub platform: SeedPlatform,
-    pub account_id: String,
-    #[oai(nullable)]
-    pub handle: Option<String>,
-    pub linked_at: DateTime<Utc>,
-}
-
-#[derive(ApiResponse)]
-pub enum Linked {
-    /// The account is now linked to the brand.
-    #[oai(status = 201)]
-    Created(Json<LinkedAccount>),
-    /// The account was already linked; its handle is updated when given.
-    #[oai(status = 200)]
-    Existing(Json<LinkedAccount>),
-}
 
 fn timezone(tz: &str) -> ApiResult<String> {
     let tz = tz.trim();
@@ -197,7 +53,7 @@ fn window(window: &PostingWindow) -> ApiResult<(NaiveTime, NaiveTime)> {
 
 /// The caller's brand, or 404.
 pub(super) async fn brand(conn: &mut PgConnection, id: &str) -> ApiResult<BrandRow> {
-    item(conn, Library::Brands, id, "brand profile").await
+    item(conn, id, "brand profile").await
 }
 
 #[derive(Default)]
@@ -255,8 +111,7 @@ impl OrganicBrandsApi {
         state: Data<&AppState>,
         auth: UserAuth,
     ) -> Answer<Json<Vec<BrandProfile>>, { can::STORED }> {
-        let rows: Vec<BrandRow> = listed(&state, auth.user().id, Library::Brands).await?;
-        Ok(Json(rows.into_iter().map(Into::into).collect()))
+        Ok(Json(listed::<BrandRow, _>(&state, auth.user().id).await?))
     }
 
     #[oai(
@@ -270,15 +125,9 @@ impl OrganicBrandsApi {
         auth: UserAuth,
         id: Path<String>,
     ) -> Answer<Json<BrandProfile>, { can::BAD_REQUEST | can::STORED | can::NOT_FOUND }> {
-        let row: BrandRow = found(
-            &state,
-            auth.user().id,
-            Library::Brands,
-            &id.0,
-            "brand profile",
-        )
-        .await?;
-        Ok(Json(row.into()))
+        Ok(Json(
+            found::<BrandRow, _>(&state, auth.user().id, &id.0, "brand profile").await?,
+        ))
     }
 
     /// Change a brand profile: the fields given replace the saved ones.
@@ -363,7 +212,7 @@ impl OrganicBrandsApi {
         let mut tx = user_tx(&state.pool, auth.user().id).await?;
         brand(&mut tx, &id.0).await?;
         let handle = trimmed(body.handle);
-        let (row, new): (LinkedAccount, bool) = store::link_account(
+        let (row, new) = store::link_account(
             &mut tx,
             &id.0,
             body.platform.as_str(),
@@ -373,9 +222,9 @@ impl OrganicBrandsApi {
         .await?;
         tx.commit().await?;
         Ok(if new {
-            Linked::Created(Json(row))
+            Linked::Created(Json(row.into()))
         } else {
-            Linked::Existing(Json(row))
+            Linked::Existing(Json(row.into()))
         })
     }
 
@@ -395,7 +244,7 @@ impl OrganicBrandsApi {
         brand(&mut tx, &id.0).await?;
         let rows = store::brand_accounts(&mut tx, &id.0).await?;
         tx.commit().await?;
-        Ok(Json(rows))
+        Ok(Json(rows.into_iter().map(Into::into).collect()))
     }
 
     /// Unlink a platform account (by the platform's account id) from the brand; the

@@ -6,14 +6,14 @@ use almanac_shared::store::user_tx;
 use chrono::{DateTime, NaiveDate, Utc};
 use poem::web::Data;
 use poem_openapi::{
-    Object, OpenApi,
+    OpenApi,
     param::Path,
     payload::Json,
     types::{ParseFromJSON, ToJSON},
 };
 use serde_json::{Value, json};
 
-use super::generate::{GenerateOptions, PlacementSeed};
+use super::dto::*;
 use crate::{
     auth::UserAuth,
     body::StrictJson,
@@ -22,32 +22,6 @@ use crate::{
     state::AppState,
     text::IsoDate,
 };
-
-/// A week being planned: seed 003's `placements` and `options`, each optional, as the
-/// generate request would carry them.
-#[derive(Debug, Clone, Object)]
-#[oai(rename_all = "camelCase")]
-pub struct WeekDraft {
-    /// The seeds planned so far (may be empty), at most 60.
-    #[oai(nullable, validator(max_items = 60))]
-    pub placements: Option<Vec<PlacementSeed>>,
-    #[oai(nullable)]
-    pub options: Option<GenerateOptions>,
-}
-
-/// A saved draft (an empty one when none was saved).
-#[derive(Debug, Clone, Object)]
-#[oai(rename_all = "camelCase")]
-pub struct SavedWeekDraft {
-    pub brand_profile_id: String,
-    pub week_start: String,
-    pub placements: Vec<PlacementSeed>,
-    #[oai(nullable)]
-    pub options: Option<GenerateOptions>,
-    /// When it was saved; null when nothing was.
-    #[oai(nullable)]
-    pub updated_at: Option<DateTime<Utc>>,
-}
 
 #[derive(Default)]
 pub struct OrganicDraftsApi;

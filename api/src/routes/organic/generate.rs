@@ -15,7 +15,7 @@ use almanac_shared::{
 };
 use poem::{Body, IntoResponse, Request, Response, web::Data};
 use poem_openapi::{
-    ApiResponse, Object, OpenApi,
+    ApiResponse, OpenApi,
     param::Header,
     registry::{MetaHeader, MetaResponses, Registry},
     types::Type,
@@ -24,7 +24,7 @@ use serde_json::{Value, json};
 use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
 
-use super::{brands::LinkedAccount, placement::OrganicPlacement};
+use super::dto::*;
 use crate::{
     auth::UserAuth,
     body::ListedJson,
@@ -34,156 +34,7 @@ use crate::{
     routes::Tag,
     state::AppState,
     submit::{Opened, Submit},
-    text::IsoDate,
 };
-
-/// One placement of the seed map.
-#[derive(Debug, Clone, Object)]
-#[oai(rename_all = "camelCase")]
-pub struct PlacementSeed {
-    /// Your stable id for the slot: the merge key of regenerations. Duplicates that are
-    /// identical collapse; differing ones are refused.
-    #[oai(validator(max_length = 200))]
-    pub placement_id: String,
-    /// The library trend, question or event (`trend-101`); one you do not have becomes
-    /// that placement's `TREND_NOT_FOUND` error line.
-    #[oai(validator(max_length = 200))]
-    pub trend_id: String,
-    /// `YYYY-MM-DD`, a day of the week.
-    pub day_id: IsoDate,
-    /// ISO 8601 with an offset, on `dayId` in the request's time zone.
-    #[oai(validator(max_length = 40))]
-    pub scheduled_at: String,
-    /// A UI label (`9:00 AM`).
-    #[oai(nullable, validator(max_length = 200))]
-    pub time_label: Option<String>,
-    pub platform: SeedPlatform,
-    /// The account to post with; else `platformAccountIds[platform]`; neither is the
-    /// placement's `MISSING_ACCOUNT` error line. Must be linked to the brand (403).
-    #[oai(nullable, validator(max_length = 200))]
-    pub account_id: Option<String>,
-    /// `trend`, `question`, `event` or `manual`.
-    #[oai(nullable, validator(pattern = "^(trend|question|event|manual)$"))]
-    pub seed_source: Option<String>,
-    /// `reel`, `carousel`, `story`, `post` or `newsletter`; by default the platform's
-    /// (reel on instagram, tiktok and youtube; post on linkedin and facebook).
-    #[oai(
-        nullable,
-        validator(pattern = "^(reel|carousel|story|post|newsletter)$")
-    )]
-    pub desired_format: Option<String>,
-    /// Extra hints: `tags` (creative library tags to match), priority, ...
-    #[oai(nullable)]
-    pub metadata: Option<Value>,
-}
-
-#[derive(Debug, Clone, Object)]
-#[oai(rename_all = "camelCase")]
-pub struct GenerateOptions {
-    /// `beta-launch`: every day without a seeded placement gets one placement per
-    /// preferred platform (`preferredPlatforms`, else those of `platformAccountIds`) at
-    /// the platform's default local time (instagram 09:00, linkedin 08:00, facebook 13:00,
-    /// tiktok 19:00, youtube 15:00), about your highest-priority trends not yet used that
-    /// week (reused in priority order once all are), with `placementId`
-    /// `auto-<dayId>-<platform>`; its newsletter day is Thursday.
-    #[oai(nullable, validator(pattern = "^beta-launch$"))]
-    pub schedule_preset: Option<String>,
-    /// Add a newsletter summarising the week (`placementId` `newsletter-<weekStart>`,
-    /// platform `newsletter`, no account) at the start of the brand's posting window on
-    /// `newsletterDayId`, else the preset's day (beta-launch: Thursday; none: Friday).
-    #[oai(nullable)]
-    pub include_newsletter: Option<bool>,
-    #[oai(nullable)]
-    pub newsletter_day_id: Option<IsoDate>,
-    /// Given to the AI as data.
-    #[oai(nullable, validator(max_length = 2000))]
-    pub guidance_prompt: Option<String>,
-    /// The language to write in (`en-US`, `es`): letters, digits, `-` and `_`.
-    #[oai(nullable, validator(max_length = 35))]
-    pub language: Option<String>,
-    #[oai(nullable)]
-    pub preferred_platforms: Option<Vec<SeedPlatform>>,
-    /// Regenerate placements you edited too (by default they are kept as edited).
-    #[oai(nullable)]
-    pub overwrite_edited: Option<bool>,
-}
-
-/// Seed 003's request. Every problem is answered at once, in `error.details.problems`
-/// (`[{field, reason}]`): no placements, more than `ORGANIC_MAX_PLACEMENTS` (60), a
-/// `weekStart` that is not a Monday, an unknown time zone, a placement outside the week or
-/// whose `scheduledAt` is not on its `dayId`, an unsupported platform, an empty
-/// `trendId`, differing placements under one `placementId`, a `newsletterDayId` outside
-/// the week.
-#[derive(Debug, Clone, Object)]
-#[oai(rename_all = "camelCase")]
-pub struct GenerateCalendarRequest {
-    /// The caller's brand profile (404 otherwise).
-    #[oai(validator(max_length = 200))]
-    pub brand_profile_id: String,
-    /// The Monday of the week, `YYYY-MM-DD`, in `timezone`.
-    pub week_start: IsoDate,
-    /// IANA; every date and time of the request is read in it.
-    #[oai(validator(max_length = 64))]
-    pub timezone: String,
-    /// `{platform: accountId}`; each must be linked to the brand (403 otherwise).
-    #[oai(nullable)]
-    pub platform_account_ids: Option<std::collections::BTreeMap<String, String>>,
-    #[oai(validator(min_items = 1))]
-    pub placements: Vec<PlacementSeed>,
-    #[oai(nullable)]
-    pub options: Option<GenerateOptions>,
-}
-
-/// One line of the organic stream: `progress`, `placement`, `error` or `complete`.
-#[derive(Object)]
-#[oai(rename_all = "camelCase")]
-pub struct OrganicEvent {
-    #[oai(rename = "type")]
-    pub kind: String,
-    /// The event's sequence number (resume after it with `Last-Event-ID` or `?after=` on
-    /// `GET /v1/jobs/{jobId}/events`); a line that is not stored repeats the last one.
-    pub id: u64,
-    /// `progress`: units done of `total`, the `stage` (`analyzing`, `optimizing`,
-    /// `matching`, `drafting`, `finalizing`) and a `message`. Keep-alives are progress
-    /// lines too, at least every `HEARTBEAT_SECS`.
-    #[oai(skip_serializing_if_is_none)]
-    pub completed: Option<u64>,
-    #[oai(skip_serializing_if_is_none)]
-    pub total: Option<u64>,
-    #[oai(skip_serializing_if_is_none)]
-    pub stage: Option<String>,
-    #[oai(skip_serializing_if_is_none)]
-    pub message: Option<String>,
-    /// `placement`: a drafted (or, `edited: true`, a kept) placement.
-    #[oai(skip_serializing_if_is_none)]
-    pub placement: Option<OrganicPlacement>,
-    /// `error`: `MISSING_ACCOUNT`, `TREND_NOT_FOUND`, `NO_FREE_SLOT` or
-    /// `GENERATION_FAILED` with the `placementId` (the others go on); `HISTORY_TRUNCATED`,
-    /// `LAGGED` or `STREAM_ERROR` about the stream.
-    #[oai(skip_serializing_if_is_none)]
-    pub code: Option<String>,
-    #[oai(skip_serializing_if_is_none)]
-    pub placement_id: Option<String>,
-    /// `complete`, always the last line: how the job ended (`succeeded`, `failed`,
-    /// `timeout`, `cancelled`)...
-    #[oai(skip_serializing_if_is_none)]
-    pub status: Option<String>,
-    /// ...`{placements, errors, adjusted, autoFilled}`...
-    #[oai(skip_serializing_if_is_none)]
-    pub counts: Option<Value>,
-    /// ...the job (also in the `X-Job-Id` header), the run, the brand and the week...
-    #[oai(skip_serializing_if_is_none)]
-    pub job_id: Option<Uuid>,
-    #[oai(skip_serializing_if_is_none)]
-    pub run_id: Option<Uuid>,
-    #[oai(skip_serializing_if_is_none)]
-    pub brand_profile_id: Option<String>,
-    #[oai(skip_serializing_if_is_none)]
-    pub week_start: Option<String>,
-    /// ...and why it did not succeed (`{code, message}`).
-    #[oai(skip_serializing_if_is_none)]
-    pub error: Option<Value>,
-}
 
 /// The answer: the job's event stream.
 pub struct GenerateResponse {
@@ -390,7 +241,7 @@ async fn write_run(
     body: &Value,
 ) -> ApiResult<((), Event)> {
     super::brands::brand(tx, &spec.brand_id).await?;
-    let linked: Vec<LinkedAccount> = store::brand_accounts(tx, &spec.brand_id).await?;
+    let linked = store::brand_accounts(tx, &spec.brand_id).await?;
     let linked: BTreeSet<(SeedPlatform, &str)> = linked
         .iter()
         .map(|a| (a.platform, a.account_id.as_str()))

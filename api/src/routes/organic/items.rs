@@ -3,17 +3,14 @@
 
 use almanac_shared::store::user_tx;
 use almanac_shared::{
-    domain::organic::{AssetKind, TrendKind, generated_id},
-    store::organic::{self as store, AssetFields, Library, TrendFields, Write},
+    domain::organic::generated_id,
+    store::organic::{self as store, AssetFields, AssetRow, Library, TrendFields, TrendRow, Write},
 };
-use chrono::{DateTime, Utc};
 use poem::web::Data;
-use poem_openapi::{Object, OpenApi, param::Path, payload::Json};
+use poem_openapi::{OpenApi, param::Path, payload::Json};
 
-use super::{
-    Created, Keyword, LongText, Name, NoContent, deleted, found, item, listed, taken, trimmed,
-    unique,
-};
+use super::dto::*;
+use super::{Created, NoContent, deleted, found, item, listed, taken, trimmed, unique};
 use crate::{
     auth::UserAuth,
     body::StrictJson,
@@ -22,97 +19,6 @@ use crate::{
     state::AppState,
     text::{Text, strings},
 };
-
-#[derive(Debug, Clone, Object)]
-#[oai(rename_all = "camelCase")]
-pub struct CreateTrend {
-    /// Your id for it (`trend-101`); generated when absent.
-    #[oai(nullable, validator(pattern = r"^[A-Za-z0-9_.:-]{1,64}$"))]
-    pub id: Option<String>,
-    pub kind: TrendKind,
-    pub title: Name,
-    #[oai(nullable)]
-    pub description: Option<LongText>,
-    /// Matched against creative assets' tags. At most 50.
-    #[oai(validator(max_items = 50))]
-    pub keywords: Vec<Keyword>,
-    /// Higher first when the preset picks trends; default 0.
-    #[oai(nullable)]
-    pub priority: Option<i32>,
-}
-
-#[derive(Debug, Clone, Object)]
-#[oai(rename_all = "camelCase")]
-pub struct UpdateTrend {
-    #[oai(nullable)]
-    pub kind: Option<TrendKind>,
-    #[oai(nullable)]
-    pub title: Option<Name>,
-    #[oai(nullable)]
-    pub description: Option<LongText>,
-    #[oai(nullable, validator(max_items = 50))]
-    pub keywords: Option<Vec<Keyword>>,
-    #[oai(nullable)]
-    pub priority: Option<i32>,
-}
-
-/// A trend, question or event of the library.
-#[derive(Debug, Clone, Object, sqlx::FromRow)]
-#[oai(rename_all = "camelCase")]
-pub struct OrganicTrend {
-    pub id: String,
-    pub kind: TrendKind,
-    pub title: String,
-    #[oai(nullable)]
-    pub description: Option<String>,
-    pub keywords: Vec<String>,
-    pub priority: i32,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
-
-#[derive(Debug, Clone, Object)]
-#[oai(rename_all = "camelCase")]
-pub struct CreateAsset {
-    /// Your id for it (`asset_991`); generated when absent.
-    #[oai(nullable, validator(pattern = r"^[A-Za-z0-9_.:-]{1,64}$"))]
-    pub id: Option<String>,
-    pub kind: AssetKind,
-    pub title: Name,
-    /// Matched against trends' keywords and placements' `metadata.tags`. At most 50.
-    #[oai(validator(max_items = 50))]
-    pub tags: Vec<Keyword>,
-    /// Where the asset lives (`https://...`).
-    #[oai(nullable)]
-    pub url: Option<Text<0, 2000>>,
-}
-
-#[derive(Debug, Clone, Object)]
-#[oai(rename_all = "camelCase")]
-pub struct UpdateAsset {
-    #[oai(nullable)]
-    pub kind: Option<AssetKind>,
-    #[oai(nullable)]
-    pub title: Option<Name>,
-    #[oai(nullable, validator(max_items = 50))]
-    pub tags: Option<Vec<Keyword>>,
-    #[oai(nullable)]
-    pub url: Option<Text<0, 2000>>,
-}
-
-/// A creative library asset.
-#[derive(Debug, Clone, Object, sqlx::FromRow)]
-#[oai(rename_all = "camelCase")]
-pub struct CreativeAsset {
-    pub id: String,
-    pub kind: AssetKind,
-    pub title: String,
-    pub tags: Vec<String>,
-    #[oai(nullable)]
-    pub url: Option<String>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
 
 fn url(url: Option<Text<0, 2000>>) -> ApiResult<Option<String>> {
     match url {
@@ -152,7 +58,7 @@ impl OrganicLibraryApi {
             .await?
             .ok_or_else(|| taken("trend", &id))?;
         tx.commit().await?;
-        Ok(Created::Created(Json(row)))
+        Ok(Created::Created(Json(row.into())))
     }
 
     /// The caller's trends, questions and events, highest priority first.
@@ -166,7 +72,7 @@ impl OrganicLibraryApi {
         state: Data<&AppState>,
         auth: UserAuth,
     ) -> Answer<Json<Vec<OrganicTrend>>, { can::STORED }> {
-        Ok(Json(listed(&state, auth.user().id, Library::Trends).await?))
+        Ok(Json(listed::<TrendRow, _>(&state, auth.user().id).await?))
     }
 
     #[oai(
@@ -181,7 +87,7 @@ impl OrganicLibraryApi {
         id: Path<String>,
     ) -> Answer<Json<OrganicTrend>, { can::BAD_REQUEST | can::STORED | can::NOT_FOUND }> {
         Ok(Json(
-            found(&state, auth.user().id, Library::Trends, &id.0, "trend").await?,
+            found::<TrendRow, _>(&state, auth.user().id, &id.0, "trend").await?,
         ))
     }
 
@@ -200,7 +106,7 @@ impl OrganicLibraryApi {
     ) -> Answer<Json<OrganicTrend>, { can::STORED | can::BODY | can::NOT_FOUND }> {
         let body = body.0;
         let mut tx = user_tx(&state.pool, auth.user().id).await?;
-        let current: OrganicTrend = item(&mut tx, Library::Trends, &id.0, "trend").await?;
+        let current: TrendRow = item(&mut tx, &id.0, "trend").await?;
         let fields = TrendFields {
             kind: body.kind.unwrap_or(current.kind).as_str().to_owned(),
             title: body.title.map_or(current.title, |t| t.trim().to_owned()),
@@ -218,7 +124,7 @@ impl OrganicLibraryApi {
             .await?
             .ok_or_else(|| ApiError::not_found("trend"))?;
         tx.commit().await?;
-        Ok(Json(row))
+        Ok(Json(row.into()))
     }
 
     #[oai(
@@ -263,7 +169,7 @@ impl OrganicLibraryApi {
             .await?
             .ok_or_else(|| taken("creative asset", &id))?;
         tx.commit().await?;
-        Ok(Created::Created(Json(row)))
+        Ok(Created::Created(Json(row.into())))
     }
 
     /// The caller's creative library, by id.
@@ -277,7 +183,7 @@ impl OrganicLibraryApi {
         state: Data<&AppState>,
         auth: UserAuth,
     ) -> Answer<Json<Vec<CreativeAsset>>, { can::STORED }> {
-        Ok(Json(listed(&state, auth.user().id, Library::Assets).await?))
+        Ok(Json(listed::<AssetRow, _>(&state, auth.user().id).await?))
     }
 
     #[oai(
@@ -292,14 +198,7 @@ impl OrganicLibraryApi {
         id: Path<String>,
     ) -> Answer<Json<CreativeAsset>, { can::BAD_REQUEST | can::STORED | can::NOT_FOUND }> {
         Ok(Json(
-            found(
-                &state,
-                auth.user().id,
-                Library::Assets,
-                &id.0,
-                "creative asset",
-            )
-            .await?,
+            found::<AssetRow, _>(&state, auth.user().id, &id.0, "creative asset").await?,
         ))
     }
 
@@ -321,8 +220,7 @@ impl OrganicLibraryApi {
     > {
         let body = body.0;
         let mut tx = user_tx(&state.pool, auth.user().id).await?;
-        let current: CreativeAsset =
-            item(&mut tx, Library::Assets, &id.0, "creative asset").await?;
+        let current: AssetRow = item(&mut tx, &id.0, "creative asset").await?;
         let fields = AssetFields {
             kind: body.kind.unwrap_or(current.kind).as_str().to_owned(),
             title: body.title.map_or(current.title, |t| t.trim().to_owned()),
@@ -337,7 +235,7 @@ impl OrganicLibraryApi {
             .await?
             .ok_or_else(|| ApiError::not_found("creative asset"))?;
         tx.commit().await?;
-        Ok(Json(row))
+        Ok(Json(row.into()))
     }
 
     #[oai(

@@ -1,8 +1,8 @@
 //! The organic week (seed 003): the brand library (`brands`: brand profiles and their
 //! linked accounts; `items`: trends and creative assets), generation streamed as NDJSON
 //! (`generate`), the saved weeks and the user's edits (`weeks`), the drafts of weeks being
-//! planned (`drafts`), and the placement object
-//! they share (`placement`).
+//! planned (`drafts`), and their wire types, the placement object they share among them
+//! (`dto`).
 //!
 //! The library is owner only (another user's item is 404) and answers plain JSON
 //! resources; ids are the client's (`brand_123`) or generated, and reusing one is 409
@@ -10,17 +10,15 @@
 
 mod brands;
 mod drafts;
+mod dto;
 mod generate;
 mod items;
-mod placement;
 mod weeks;
 
+pub use dto::*;
+
+use almanac_shared::store::organic::{self as store, Item, Library};
 use almanac_shared::store::user_tx;
-use almanac_shared::store::{
-    Row,
-    organic::{self as store, Library},
-};
-use poem_openapi::{ApiResponse, payload::Json};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
@@ -33,24 +31,8 @@ pub use weeks::OrganicWeeksApi;
 use crate::{
     error::{ApiError, ApiResult},
     state::AppState,
-    text::{Hashtag, Text, strings},
+    text::{Hashtag, strings},
 };
-
-type Name = Text<1, 200>;
-type LongText = Text<0, 4000>;
-type Keyword = Text<1, 100>;
-
-#[derive(ApiResponse)]
-pub enum NoContent {
-    #[oai(status = 204)]
-    Done,
-}
-
-#[derive(ApiResponse)]
-pub enum Created<T: poem_openapi::types::ToJSON> {
-    #[oai(status = 201)]
-    Created(Json<T>),
-}
 
 fn taken(what: &str, id: &str) -> ApiError {
     ApiError::conflict(
@@ -85,38 +67,32 @@ fn hashtags(raw: Vec<Hashtag<100>>) -> Vec<String> {
     )
 }
 
-/// The caller's item `id` of `library` in the transaction, or 404 naming `what`.
-async fn item<T: Row>(
-    conn: &mut PgConnection,
-    library: Library,
-    id: &str,
-    what: &str,
-) -> ApiResult<T> {
-    store::get(conn, library, id)
+/// The caller's library item `id` (read as `T`) in the transaction, or 404 naming `what`.
+async fn item<T: Item>(conn: &mut PgConnection, id: &str, what: &str) -> ApiResult<T> {
+    store::get(conn, id)
         .await?
         .ok_or_else(|| ApiError::not_found(what))
 }
 
-/// The caller's item `id` of `library`, or 404 naming `what`.
-async fn found<T: Row>(
+/// The caller's library item `id` (read as `R`) as `T`, or 404 naming `what`.
+async fn found<R: Item, T: From<R>>(
     state: &AppState,
     user: Uuid,
-    library: Library,
     id: &str,
     what: &str,
 ) -> ApiResult<T> {
     let mut tx = user_tx(&state.pool, user).await?;
-    let row = item(&mut tx, library, id, what).await?;
+    let row: R = item(&mut tx, id, what).await?;
     tx.commit().await?;
-    Ok(row)
+    Ok(row.into())
 }
 
-/// The caller's items of `library`.
-async fn listed<T: Row>(state: &AppState, user: Uuid, library: Library) -> ApiResult<Vec<T>> {
+/// The caller's items of the library `R` is read from, as `T`.
+async fn listed<R: Item, T: From<R>>(state: &AppState, user: Uuid) -> ApiResult<Vec<T>> {
     let mut tx = user_tx(&state.pool, user).await?;
-    let rows = store::list(&mut tx, library).await?;
+    let rows: Vec<R> = store::list(&mut tx).await?;
     tx.commit().await?;
-    Ok(rows)
+    Ok(rows.into_iter().map(Into::into).collect())
 }
 
 /// Deletes the caller's item `id` of `library`, or 404 naming `what`.
@@ -164,9 +140,9 @@ mod tests {
     fn the_documented_id_pattern_is_the_domain_s() {
         use almanac_shared::domain::organic::is_library_id;
         for pattern in [
-            documented_id_pattern::<super::brands::CreateBrand>(),
-            documented_id_pattern::<super::items::CreateTrend>(),
-            documented_id_pattern::<super::items::CreateAsset>(),
+            documented_id_pattern::<super::CreateBrand>(),
+            documented_id_pattern::<super::CreateTrend>(),
+            documented_id_pattern::<super::CreateAsset>(),
         ] {
             for id in [
                 "brand_123",

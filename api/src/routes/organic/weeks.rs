@@ -4,81 +4,35 @@
 use almanac_shared::store::user_tx;
 use almanac_shared::{
     domain::organic::{content::timestamp, schedule::TimeOfDay},
-    store::organic as store,
+    store::organic::{self as store, PlacementRow},
 };
-use chrono::{DateTime, Days, NaiveDate, Utc};
+use chrono::{DateTime, Days, Utc};
 use poem::web::Data;
 use poem_openapi::{
-    Object, OpenApi,
+    OpenApi,
     param::{Path, Query},
     payload::Json,
 };
 use serde_json::{Value, json};
 
-use super::{hashtags, placement::OrganicPlacement};
+use super::dto::*;
+use super::hashtags;
 use crate::{
     auth::UserAuth,
     body::StrictJson,
     error::{Answer, ApiError, ApiResult, ErrorEnvelope, can},
     routes::Tag,
     state::AppState,
-    text::{Hashtag, IsoDate, Text},
+    text::IsoDate,
 };
 
-/// A brand's saved week.
-#[derive(Debug, Clone, Object)]
-#[oai(rename_all = "camelCase")]
-pub struct OrganicWeek {
-    pub brand_profile_id: String,
-    pub week_start: String,
-    /// In the order they go out.
-    pub placements: Vec<OrganicPlacement>,
-}
-
-#[derive(Debug, Clone, Object)]
-pub struct EditHashtags {
-    #[oai(nullable, validator(max_items = 30))]
-    pub high: Option<Vec<Hashtag<100>>>,
-    #[oai(nullable, validator(max_items = 30))]
-    pub medium: Option<Vec<Hashtag<100>>>,
-    #[oai(nullable, validator(max_items = 30))]
-    pub low: Option<Vec<Hashtag<100>>>,
-}
-
-/// A user's edit: the fields given replace the placement's.
-#[derive(Debug, Clone, Object)]
-#[oai(rename_all = "camelCase")]
-pub struct EditPlacement {
-    /// A new time, in the placement's week (422 otherwise); refused (409
-    /// `PLACEMENT_CONFLICT`) when another post of the account is closer than
-    /// `ORGANIC_MIN_GAP_MINUTES`.
-    #[oai(nullable)]
-    pub scheduled_at: Option<DateTime<Utc>>,
-    #[oai(nullable)]
-    pub caption: Option<Text<1, 2200>>,
-    /// The tiers given replace the saved ones.
-    #[oai(nullable)]
-    pub hashtags: Option<EditHashtags>,
-}
-
-#[derive(sqlx::FromRow)]
-struct PlacementRow {
-    brand_id: String,
-    week_start: NaiveDate,
-    placement_id: String,
-    timezone: String,
-    placement: sqlx::types::Json<Value>,
-    edited: bool,
-}
-
-impl PlacementRow {
-    fn view(self) -> ApiResult<OrganicPlacement> {
-        let mut placement = self.placement.0;
-        placement["edited"] = Value::Bool(self.edited);
-        serde_json::from_value(placement).map_err(|error| {
-            ApiError::internal(anyhow::Error::new(error).context("reading a saved placement"))
-        })
-    }
+/// A saved placement as the seed's object, with whether the user edited it.
+fn view(row: PlacementRow) -> ApiResult<OrganicPlacement> {
+    let mut placement = row.placement.0;
+    placement["edited"] = Value::Bool(row.edited);
+    serde_json::from_value(placement).map_err(|error| {
+        ApiError::internal(anyhow::Error::new(error).context("reading a saved placement"))
+    })
 }
 
 #[derive(Default)]
@@ -113,10 +67,7 @@ impl OrganicWeeksApi {
         Ok(Json(OrganicWeek {
             brand_profile_id: id.0,
             week_start: week.to_string(),
-            placements: rows
-                .into_iter()
-                .map(PlacementRow::view)
-                .collect::<ApiResult<_>>()?,
+            placements: rows.into_iter().map(view).collect::<ApiResult<_>>()?,
         }))
     }
 
@@ -241,6 +192,6 @@ impl OrganicWeeksApi {
         )
         .await?;
         tx.commit().await?;
-        Ok(Json(saved.view()?))
+        Ok(Json(view(saved)?))
     }
 }

@@ -3,207 +3,33 @@
 
 use almanac_shared::crypto::TokenCipher;
 use almanac_shared::publish::{
-    Adapter, Platform, Platforms, channels,
+    Adapter, Platform, channels,
     oauth::{self, Tokens},
 };
 use almanac_shared::store::{
     publish::{self as publish_store, channels as store},
     user_tx,
 };
-use chrono::{DateTime, Duration, Utc};
+use chrono::{Duration, Utc};
 use poem::web::Data;
 use poem_openapi::{
-    ApiResponse, Object, OpenApi,
+    OpenApi,
     param::{Path, Query},
     payload::Json,
 };
 use uuid::Uuid;
 
 use super::Tag;
+use super::dto::*;
 use crate::{
     auth::UserAuth,
     body::StrictJson,
-    envelope::Envelope,
     error::{Answer, ApiError, ApiResult, ErrorEnvelope, UNAVAILABLE_RETRY_SECS, can},
-    routes::platforms::dto::AuthorKindDto,
     state::AppState,
-    text::Text,
 };
 
 /// How long a connect's `state` stays valid.
 const STATE_TTL: Duration = Duration::minutes(10);
-
-/// A connected (or once connected) platform account. Its tokens are never returned.
-#[derive(Debug, Clone, Object, sqlx::FromRow)]
-#[oai(rename_all = "camelCase")]
-pub struct Channel {
-    pub id: Uuid,
-    pub platform: String,
-    pub account_id: String,
-    #[oai(nullable)]
-    pub handle: Option<String>,
-    /// `connected`, `needs_reauth` (connect it again) or `disconnected`.
-    pub status: String,
-    /// Why it needs re-authorisation.
-    #[oai(nullable)]
-    pub status_reason: Option<String>,
-    /// When the access token expires (it is refreshed before).
-    #[oai(nullable)]
-    pub expires_at: Option<DateTime<Utc>>,
-    /// Set when its connection is about to end (its token cannot be refreshed past then,
-    /// `CHANNEL_EXPIRY_WARNING_DAYS` ahead): connect it again before this.
-    #[oai(nullable)]
-    pub reconnect_by: Option<DateTime<Utc>>,
-    #[oai(nullable)]
-    pub scope: Option<String>,
-    #[oai(nullable)]
-    pub connected_at: Option<DateTime<Utc>>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-    /// Whose name its posts go out under, where its platform lets a connection choose
-    /// (`GET /v1/platforms`, `authorKinds`: a LinkedIn member's profile or a page they
-    /// administer); null where a channel always posts as itself.
-    #[oai(nullable)]
-    #[sqlx(skip)]
-    pub author_kind: Option<AuthorKindDto>,
-}
-
-impl Channel {
-    /// The channel with what its platform's adapter reads from it (its author kind).
-    fn described(mut self, platforms: &Platforms) -> Self {
-        self.author_kind = platforms
-            .get(&self.platform)
-            .and_then(|platform| platforms.registered(platform).author_kind(&self.account_id))
-            .map(Into::into);
-        self
-    }
-}
-
-/// An intent `retry-failed` left alone, and why: `NOT_CONFIRMED` (`unknown` or
-/// `unconfirmed`: it may be published; check the account, then retry it by itself),
-/// `NOT_AN_AUTH_FAILURE` (it failed for another reason), `SUPERSEDED` (a later intent of
-/// its entry was retried, or is under way).
-#[derive(Debug, Clone, Object)]
-#[oai(rename_all = "camelCase")]
-pub struct SkippedIntent {
-    pub intent_id: Uuid,
-    pub reason: String,
-}
-
-#[derive(Debug, Clone, Object)]
-pub struct Retried {
-    /// Scheduled again, now.
-    pub retried: Vec<Uuid>,
-    pub skipped: Vec<SkippedIntent>,
-}
-
-/// A completed connection: the account that granted access, and the other accounts the
-/// same grant acts for, each a channel of its own (the LinkedIn pages its member
-/// administers; disconnect any that should not be posted to).
-#[derive(Debug, Clone, Object)]
-#[oai(rename_all = "camelCase")]
-pub struct Connected {
-    #[oai(flatten)]
-    pub channel: Channel,
-    pub also_connected: Vec<Channel>,
-}
-
-#[derive(Debug, Clone, Object)]
-pub struct ChannelList {
-    pub items: Vec<Channel>,
-}
-
-/// A token an operator already holds.
-#[derive(Debug, Clone, Object)]
-#[oai(rename_all = "camelCase")]
-pub struct ChannelImport {
-    /// A platform Almanac publishes to (`tiktok`, `instagram`, `linkedin`;
-    /// `GET /v1/platforms` lists them): another is refused with 422 `UNKNOWN_PLATFORM`.
-    pub platform: Text<1, 40>,
-    /// The account's id on the platform (TikTok's `open_id`, the Instagram user id,
-    /// LinkedIn's author URN: `urn:li:person:<id>` or `urn:li:organization:<id>`, else 422
-    /// `INVALID_ACCOUNT_ID`).
-    pub account_id: Text<1, 200>,
-    pub access_token: Text<1, 4096>,
-    #[oai(nullable)]
-    pub refresh_token: Option<Text<1, 4096>>,
-    /// Seconds the access token stays valid, as the platform said.
-    #[oai(
-        nullable,
-        validator(minimum(value = "1"), maximum(value = "315360000"))
-    )]
-    pub expires_in: Option<i64>,
-    /// Seconds the refresh token stays valid.
-    #[oai(
-        nullable,
-        validator(minimum(value = "1"), maximum(value = "315360000"))
-    )]
-    pub refresh_expires_in: Option<i64>,
-}
-
-/// Where to send the user to grant access.
-#[derive(Debug, Clone, Object)]
-#[oai(rename_all = "camelCase")]
-pub struct Connect {
-    pub authorize_url: String,
-    /// Single-use, bound to the caller (only they can complete it), valid until
-    /// `expiresAt`.
-    pub state: String,
-    pub expires_at: DateTime<Utc>,
-}
-
-/// What the platform's redirect carried, as the web app posts it to `complete`.
-#[derive(Debug, Clone, Object)]
-#[oai(rename_all = "camelCase")]
-pub struct ChannelCompletion {
-    /// The `state` of `connect` (an opaque token: its length is all its schema says).
-    #[oai(validator(min_length = 1, max_length = 200))]
-    pub state: String,
-    /// The authorisation code (absent when the user refused).
-    #[oai(nullable)]
-    pub code: Option<Text<1, 2048>>,
-    /// The platform's `error` when the user refused.
-    #[oai(nullable)]
-    pub error: Option<Text<1, 200>>,
-    #[oai(nullable)]
-    pub error_description: Option<Text<1, 1000>>,
-}
-
-crate::enveloped!(Channel, ChannelList, Connect, Connected, Retried);
-
-pub type RetriedEnvelope = Envelope<Retried>;
-
-#[derive(ApiResponse)]
-pub enum RetriedAccepted {
-    /// What was scheduled again, and what was left alone.
-    #[oai(status = 202)]
-    Accepted(Json<RetriedEnvelope>),
-}
-
-pub type ChannelEnvelope = Envelope<Channel>;
-pub type ConnectedEnvelope = Envelope<Connected>;
-pub type ChannelListEnvelope = Envelope<ChannelList>;
-pub type ConnectEnvelope = Envelope<Connect>;
-
-#[derive(ApiResponse)]
-pub enum ChannelCreated {
-    #[oai(status = 201)]
-    Created(Json<ChannelEnvelope>),
-}
-
-#[derive(ApiResponse)]
-pub enum CallbackRedirect {
-    /// On to the web app, which completes the connection as the signed-in user.
-    #[oai(status = 303)]
-    SeeOther(#[oai(header = "Location")] String),
-}
-
-#[derive(ApiResponse)]
-pub enum ChannelDeleted {
-    /// Its tokens are forgotten; the account stays `disconnected` (brands may link it).
-    #[oai(status = 204)]
-    Deleted,
-}
 
 #[derive(Default)]
 pub struct ChannelsApi;

@@ -6,15 +6,17 @@
 //! replays it once Postgres is back (`almanac_shared::publish::spool`).
 
 mod channels;
+mod dto;
 
 pub use channels::ChannelsApi;
+pub use dto::*;
 
 use almanac_shared::store::user_tx;
 use almanac_shared::{
     db,
     flags::Flag,
     publish::{
-        IntentStatus, Mode, Timing,
+        IntentStatus,
         request::{self, PublishRequest, Refusal, Submit},
         spool::{self, Spooled},
     },
@@ -23,7 +25,7 @@ use almanac_shared::{
 use chrono::Utc;
 use poem::web::Data;
 use poem_openapi::{
-    ApiResponse, Enum, Object, OpenApi,
+    OpenApi,
     param::{Path, Query},
     payload::Json,
 };
@@ -33,123 +35,10 @@ use super::{Tag, clamp_limit, paginate};
 use crate::{
     auth::UserAuth,
     body::StrictJson,
-    envelope::{Envelope, current_request_id},
+    envelope::current_request_id,
     error::{Answer, ApiError, ApiResult, ErrorEnvelope, UNAVAILABLE_RETRY_SECS, can},
     state::AppState,
 };
-
-/// TikTok's privacy levels.
-#[derive(Debug, Clone, Copy, Enum)]
-#[oai(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum PrivacyLevel {
-    PublicToEveryone,
-    MutualFollowFriends,
-    FollowerOfCreator,
-    SelfOnly,
-}
-
-/// What to publish, where and when.
-#[derive(Debug, Clone, Object)]
-#[oai(rename_all = "camelCase")]
-pub struct PublishBody {
-    /// The entries to publish (or `all: true`).
-    #[oai(nullable, validator(min_items = 1, max_items = 500))]
-    pub entry_ids: Option<Vec<Uuid>>,
-    /// Every saved entry of the calendar.
-    #[oai(nullable)]
-    pub all: Option<bool>,
-    /// Channel ids, to choose among several connected accounts of one platform.
-    #[oai(nullable, validator(max_items = 20))]
-    pub channels: Option<Vec<Uuid>>,
-    /// `publish` (default) or `draft` (TikTok's inbox; Instagram has none).
-    #[oai(nullable)]
-    pub mode: Option<Mode>,
-    /// Default true: validate and record the exact requests, send nothing.
-    #[oai(nullable)]
-    pub dry_run: Option<bool>,
-    /// `now` (default) or `scheduled` (at each entry's `scheduledAt`, following it).
-    #[oai(nullable)]
-    pub when: Option<Timing>,
-    /// TikTok's privacy level; the most public the creator allows when absent.
-    #[oai(nullable)]
-    pub privacy_level: Option<PrivacyLevel>,
-}
-
-impl PublishBody {
-    fn request(self) -> PublishRequest {
-        PublishRequest {
-            entry_ids: self.entry_ids,
-            all: self.all,
-            channels: self.channels,
-            mode: self.mode.unwrap_or_default(),
-            dry_run: self.dry_run.unwrap_or(true),
-            when: self.when.unwrap_or_default(),
-            privacy_level: self.privacy_level.map(|level| {
-                match level {
-                    PrivacyLevel::PublicToEveryone => "PUBLIC_TO_EVERYONE",
-                    PrivacyLevel::MutualFollowFriends => "MUTUAL_FOLLOW_FRIENDS",
-                    PrivacyLevel::FollowerOfCreator => "FOLLOWER_OF_CREATOR",
-                    PrivacyLevel::SelfOnly => "SELF_ONLY",
-                }
-                .to_owned()
-            }),
-        }
-    }
-}
-
-/// A publish request's answer: one intent per entry.
-#[derive(Debug, Clone, Object)]
-#[oai(rename_all = "camelCase")]
-pub struct PublishResult {
-    /// Nothing was sent (the request asked so, or publishing is off).
-    pub dry_run: bool,
-    /// `PUBLISH_DISABLED` (the flag is off) or `STORE_UNAVAILABLE` (spooled).
-    #[oai(nullable)]
-    pub reason: Option<String>,
-    /// Kept in Redis until Postgres is back; the intents appear then.
-    pub spooled: bool,
-    pub intents: Vec<Intent>,
-    /// A dry run's entries on a channel with no account to plan with: none connected
-    /// (`CHANNEL_NOT_CONNECTED`) or several and none chosen (`CHANNEL_AMBIGUOUS`). They get
-    /// no intent; the other entries are planned. A real publish in that state is refused
-    /// whole (422, naming the channel). Empty otherwise.
-    pub refused: Vec<RefusedEntry>,
-}
-
-/// An entry a dry run could not plan, and why.
-#[derive(Debug, Clone, Object)]
-#[oai(rename_all = "camelCase")]
-pub struct RefusedEntry {
-    pub entry_id: Uuid,
-    /// The entry's channel name.
-    pub channel: String,
-    /// `CHANNEL_NOT_CONNECTED` or `CHANNEL_AMBIGUOUS`.
-    pub code: String,
-}
-
-#[derive(Debug, Clone, Object)]
-#[oai(rename_all = "camelCase")]
-pub struct IntentPage {
-    pub items: Vec<Intent>,
-    #[oai(nullable)]
-    pub next_cursor: Option<Uuid>,
-}
-
-crate::enveloped!(PublishResult, IntentPage, Intent);
-
-pub type PublishEnvelope = Envelope<PublishResult>;
-pub type IntentPageEnvelope = Envelope<IntentPage>;
-pub type IntentEnvelope = Envelope<Intent>;
-
-#[derive(ApiResponse)]
-pub enum Published {
-    /// The intents, one per entry (dry runs, scheduled ones, refusals with their reasons).
-    #[oai(status = 200)]
-    Done(Json<PublishEnvelope>),
-    /// Postgres is unreachable: the request is kept and replayed once it is back.
-    #[oai(status = 202)]
-    Spooled(Json<PublishEnvelope>),
-}
 
 #[derive(Default)]
 pub struct PublishApi;

@@ -8,10 +8,9 @@ use almanac_shared::{
     store::{calendars::feeds, user_tx},
 };
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
-use chrono::{DateTime, Utc};
 use poem::web::Data;
 use poem_openapi::{
-    ApiResponse, Object, OpenApi,
+    OpenApi,
     param::{Header, Path},
     payload::{Json, PlainText},
 };
@@ -20,8 +19,8 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use super::super::Tag;
+use super::dto::*;
 use crate::{
-    envelope::Envelope,
     error::{Answer, ApiError, ApiResult, can},
     rate_limit::{RateDecision, check_rate},
     state::AppState,
@@ -33,52 +32,6 @@ const TOKEN_CHARS: usize = 43;
 /// What a feed's answer may be kept as: by the subscriber only, for the refresh interval's
 /// quarter (a calendar application asks again anyway; a shared cache never keeps it).
 const CACHE_CONTROL: &str = "private, max-age=900";
-
-/// A calendar's feed. `url` is given only when the feed is made: keep it (a calendar
-/// application subscribes to it); make a new one if it is lost.
-#[derive(Debug, Clone, Object)]
-#[oai(rename_all = "camelCase")]
-pub struct CalendarFeed {
-    pub calendar_id: Uuid,
-    pub created_at: DateTime<Utc>,
-    /// `<PUBLIC_BASE_URL>/feeds/<token>.ics`; shown once.
-    #[oai(nullable)]
-    pub url: Option<String>,
-}
-
-crate::enveloped!(CalendarFeed);
-
-pub type CalendarFeedEnvelope = Envelope<CalendarFeed>;
-
-#[derive(ApiResponse)]
-pub enum FeedMade {
-    #[oai(status = 201)]
-    Made(Json<CalendarFeedEnvelope>),
-}
-
-#[derive(ApiResponse)]
-pub enum FeedRevoked {
-    #[oai(status = 204)]
-    Revoked,
-}
-
-/// The feed's document, or that the subscriber's copy is current.
-#[derive(ApiResponse)]
-pub enum FeedDocument {
-    /// The calendar as iCalendar (RFC 5545, with RFC 7986's refresh interval).
-    #[oai(status = 200, content_type = "text/calendar; charset=utf-8")]
-    Calendar(
-        PlainText<String>,
-        #[oai(header = "ETag")] String,
-        #[oai(header = "Cache-Control")] String,
-    ),
-    /// `If-None-Match` names the current `ETag`: nothing changed.
-    #[oai(status = 304)]
-    NotModified(
-        #[oai(header = "ETag")] String,
-        #[oai(header = "Cache-Control")] String,
-    ),
-}
 
 #[derive(Default)]
 pub struct CalendarFeedApi;

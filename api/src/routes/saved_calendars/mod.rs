@@ -16,10 +16,10 @@ use poem_openapi::{
 use sqlx::PgConnection;
 use uuid::Uuid;
 
+mod dto;
 pub mod feed;
-mod views;
 
-pub use views::*;
+pub use dto::*;
 
 use super::{Tag, clamp_limit, paginate};
 use crate::{

@@ -10,6 +10,7 @@ use sqlx::{AssertSqlSafe, PgConnection, types::Json};
 use uuid::Uuid;
 
 use super::Row;
+use crate::domain::organic::{AssetKind, SeedPlatform, TrendKind};
 
 mod runs;
 
@@ -22,6 +23,100 @@ const ASSET_COLUMNS: &str = "id, kind, title, tags, url, created_at, updated_at"
 const ACCOUNT_COLUMNS: &str = "a.platform, a.account_id, a.handle, l.created_at as linked_at";
 const PLACEMENT_COLUMNS: &str =
     "brand_id, week_start, placement_id, timezone, placement, edited, edited_at, updated_at";
+
+/// A brand as the library reads it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct BrandRow {
+    pub id: String,
+    pub name: String,
+    pub timezone: String,
+    pub voice: Option<String>,
+    pub guidance: Option<String>,
+    pub hashtags: Vec<String>,
+    pub window_start: NaiveTime,
+    pub window_end: NaiveTime,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl BrandRow {
+    /// Its fields, to change some and write them back.
+    pub fn fields(&self) -> BrandFields {
+        BrandFields {
+            name: self.name.clone(),
+            timezone: self.timezone.clone(),
+            voice: self.voice.clone(),
+            guidance: self.guidance.clone(),
+            hashtags: self.hashtags.clone(),
+            window: (self.window_start, self.window_end),
+        }
+    }
+}
+
+/// A trend as the library reads it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct TrendRow {
+    pub id: String,
+    pub kind: TrendKind,
+    pub title: String,
+    pub description: Option<String>,
+    pub keywords: Vec<String>,
+    pub priority: i32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A creative asset as the library reads it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct AssetRow {
+    pub id: String,
+    pub kind: AssetKind,
+    pub title: String,
+    pub tags: Vec<String>,
+    pub url: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A platform account linked to a brand.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct LinkRow {
+    pub platform: SeedPlatform,
+    pub account_id: String,
+    pub handle: Option<String>,
+    pub linked_at: DateTime<Utc>,
+}
+
+/// A saved placement: its seed 003 JSON as the worker wrote it, and whether the user
+/// edited it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct PlacementRow {
+    pub brand_id: String,
+    pub week_start: NaiveDate,
+    pub placement_id: String,
+    pub timezone: String,
+    pub placement: Json<Value>,
+    pub edited: bool,
+    pub edited_at: Option<DateTime<Utc>>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A library item's row, and the table it is read from.
+pub trait Item: Row {
+    const LIBRARY: Library;
+}
+
+impl Item for BrandRow {
+    const LIBRARY: Library = Library::Brands;
+}
+
+impl Item for TrendRow {
+    const LIBRARY: Library = Library::Trends;
+}
+
+impl Item for AssetRow {
+    const LIBRARY: Library = Library::Assets;
+}
 
 /// A table of the library, for what its items share: reading one, listing, deleting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,12 +153,9 @@ impl Library {
     }
 }
 
-/// The caller's item `id` of `library`.
-pub async fn get<T: Row>(
-    conn: &mut PgConnection,
-    library: Library,
-    id: &str,
-) -> sqlx::Result<Option<T>> {
+/// The caller's item `id` of the library `T` is read from.
+pub async fn get<T: Item>(conn: &mut PgConnection, id: &str) -> sqlx::Result<Option<T>> {
+    let library = T::LIBRARY;
     sqlx::query_as(AssertSqlSafe(format!(
         "select {} from {} where id = $1",
         library.columns(),
@@ -74,8 +166,9 @@ pub async fn get<T: Row>(
     .await
 }
 
-/// The caller's items of `library` (2,000 at most).
-pub async fn list<T: Row>(conn: &mut PgConnection, library: Library) -> sqlx::Result<Vec<T>> {
+/// The caller's items of the library `T` is read from (2,000 at most).
+pub async fn list<T: Item>(conn: &mut PgConnection) -> sqlx::Result<Vec<T>> {
+    let library = T::LIBRARY;
     sqlx::query_as(AssertSqlSafe(format!(
         "select {} from {} order by {} limit 2000",
         library.columns(),
@@ -144,12 +237,12 @@ pub struct BrandFields {
 
 /// Writes a brand: a new one (`None` when the caller has one under `id`), or the caller's
 /// brand `id` changed (`Write::Replace`; `None` when there is none).
-pub async fn write_brand<T: Row>(
+pub async fn write_brand(
     conn: &mut PgConnection,
     write: Write,
     id: &str,
     brand: &BrandFields,
-) -> sqlx::Result<Option<T>> {
+) -> sqlx::Result<Option<BrandRow>> {
     sqlx::query_as(AssertSqlSafe(write.statement(
         "brand_profiles",
         &[
@@ -177,13 +270,13 @@ pub async fn write_brand<T: Row>(
 
 /// Links the platform account to the brand, creating the account's row the first time
 /// any brand names it. Returns the link and whether it is new.
-pub async fn link_account<T: Row>(
+pub async fn link_account(
     conn: &mut PgConnection,
     brand: &str,
     platform: &str,
     account_id: &str,
     handle: Option<&str>,
-) -> sqlx::Result<(T, bool)> {
+) -> sqlx::Result<(LinkRow, bool)> {
     let account: Uuid = sqlx::query_scalar(
         "insert into platform_accounts (id, user_id, platform, account_id, handle)
          values ($1, app_user_id(), $2, $3, $4)
@@ -221,7 +314,7 @@ pub async fn link_account<T: Row>(
 }
 
 /// The accounts linked to a brand.
-pub async fn brand_accounts<T: Row>(conn: &mut PgConnection, brand: &str) -> sqlx::Result<Vec<T>> {
+pub async fn brand_accounts(conn: &mut PgConnection, brand: &str) -> sqlx::Result<Vec<LinkRow>> {
     sqlx::query_as(AssertSqlSafe(format!(
         "select {ACCOUNT_COLUMNS} from brand_accounts l join platform_accounts a on a.id = l.account
          where l.brand_id = $1 order by a.platform, a.account_id"
@@ -263,12 +356,12 @@ pub struct TrendFields {
 }
 
 /// Writes a trend, as [`write_brand`] does a brand.
-pub async fn write_trend<T: Row>(
+pub async fn write_trend(
     conn: &mut PgConnection,
     write: Write,
     id: &str,
     trend: &TrendFields,
-) -> sqlx::Result<Option<T>> {
+) -> sqlx::Result<Option<TrendRow>> {
     sqlx::query_as(AssertSqlSafe(write.statement(
         "organic_trends",
         &["kind", "title", "description", "keywords", "priority"],
@@ -294,12 +387,12 @@ pub struct AssetFields {
 }
 
 /// Writes an asset, as [`write_brand`] does a brand.
-pub async fn write_asset<T: Row>(
+pub async fn write_asset(
     conn: &mut PgConnection,
     write: Write,
     id: &str,
     asset: &AssetFields,
-) -> sqlx::Result<Option<T>> {
+) -> sqlx::Result<Option<AssetRow>> {
     sqlx::query_as(AssertSqlSafe(write.statement(
         "creative_assets",
         &["kind", "title", "tags", "url"],
@@ -354,11 +447,11 @@ pub async fn active_run(
 }
 
 /// The saved placements of a brand's week, in the order they go out.
-pub async fn week<T: Row>(
+pub async fn week(
     conn: &mut PgConnection,
     brand: &str,
     week: NaiveDate,
-) -> sqlx::Result<Vec<T>> {
+) -> sqlx::Result<Vec<PlacementRow>> {
     sqlx::query_as(AssertSqlSafe(format!(
         "select {PLACEMENT_COLUMNS} from organic_placements
          where brand_id = $1 and week_start = $2 order by scheduled_at, placement_id"
@@ -371,12 +464,12 @@ pub async fn week<T: Row>(
 
 /// A brand's saved placements under `placement_id` (in `week`, when given), locked for
 /// an edit.
-pub async fn placements_for_edit<T: Row>(
+pub async fn placements_for_edit(
     conn: &mut PgConnection,
     brand: &str,
     placement_id: &str,
     week: Option<NaiveDate>,
-) -> sqlx::Result<Vec<T>> {
+) -> sqlx::Result<Vec<PlacementRow>> {
     sqlx::query_as(AssertSqlSafe(format!(
         "select {PLACEMENT_COLUMNS} from organic_placements
          where brand_id = $1 and placement_id = $2 and ($3::date is null or week_start = $3)
@@ -411,12 +504,12 @@ pub async fn account_placements(
 }
 
 /// Saves the user's edit of a placement.
-pub async fn edit_placement<T: Row>(
+pub async fn edit_placement(
     conn: &mut PgConnection,
     (brand, week, placement_id): (&str, NaiveDate, &str),
     scheduled_at: DateTime<Utc>,
     placement: &Value,
-) -> sqlx::Result<T> {
+) -> sqlx::Result<PlacementRow> {
     sqlx::query_as(AssertSqlSafe(format!(
         "update organic_placements set scheduled_at = $4, placement = $5, edited = true,
              edited_at = now(), updated_at = now()

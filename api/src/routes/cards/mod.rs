@@ -1,14 +1,18 @@
 //! Cards: created by hand or by accepting a suggestion; exported for Anki.
 
+mod dto;
+
+pub use dto::*;
+
 use almanac_shared::store::user_tx;
 use almanac_shared::{
     domain::generation::{self, CardType},
     store::{anki, cards},
 };
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use poem::web::Data;
 use poem_openapi::{
-    ApiResponse, Enum, Object, OpenApi,
+    ApiResponse, OpenApi,
     param::Path,
     param::Query,
     payload::{Json, PlainText},
@@ -25,19 +29,10 @@ use crate::{
     body::StrictJson,
     error::{Answer, ApiError, ApiResult, ErrorEnvelope, can},
     state::AppState,
-    text::{ClozeText, Text, Word},
 };
 
 pub const MAX_TAGS: usize = 20;
 pub const TAG_MAX_CHARS: usize = 50;
-
-/// A card side as sent.
-pub type Front = Text<1, { generation::FRONT_MAX_CHARS }>;
-/// A back as sent: may be empty for a cloze card only (its Extra).
-pub type Back = Text<0, { generation::BACK_MAX_CHARS }>;
-/// A side that must hold something other than spaces, at most `MAX` characters as sent.
-pub type Side<const MAX: usize> = Text<1, MAX>;
-pub type CardTag = Word<TAG_MAX_CHARS>;
 
 /// A card side: at most `max` characters as sent, not blank; trimmed (`text::Text` states
 /// the rule in the document).
@@ -106,72 +101,6 @@ pub fn parse_tags(raw: &[CardTag]) -> ApiResult<Vec<String>> {
         }
     }
     Ok(tags)
-}
-
-/// A card: `basic` (a question and its answer), or `cloze` (its text in `front`, with
-/// `{{c1::...}}` deletions, its Extra in `back`).
-#[derive(Debug, Clone, Object, sqlx::FromRow)]
-pub struct CardDto {
-    pub id: Uuid,
-    // An enum field goes undescribed: a description would wrap its `$ref` in an `allOf`,
-    // which generated clients cannot read. The type's own description says it.
-    pub card_type: CardType,
-    pub front: String,
-    pub back: String,
-    pub tags: Vec<String>,
-    /// `manual` or `ai` (from an accepted suggestion).
-    pub source: String,
-    #[oai(nullable)]
-    pub suggestion_id: Option<Uuid>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
-
-#[derive(Debug, Clone, Object)]
-pub struct CardList {
-    pub items: Vec<CardDto>,
-    /// Pass as `cursor` to get the next page; null on the last page.
-    #[oai(nullable)]
-    pub next_cursor: Option<Uuid>,
-}
-
-/// A basic card's type as written by hand: `basic` (it may be left out).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
-#[oai(rename_all = "snake_case")]
-pub enum BasicCardType {
-    Basic,
-}
-
-/// A cloze card's type as written by hand: `cloze`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
-#[oai(rename_all = "snake_case")]
-pub enum ClozeCardType {
-    Cloze,
-}
-
-/// A basic card written by hand: a question and its answer, each with something other
-/// than spaces. `card_type` may be left out.
-#[derive(Debug, Clone, Object)]
-pub struct BasicCardCommand {
-    // Undescribed, as `CardDto::card_type`.
-    pub card_type: Option<BasicCardType>,
-    pub front: Front,
-    pub back: Side<{ generation::BACK_MAX_CHARS }>,
-    #[oai(default, validator(max_items = 20))]
-    pub tags: Vec<CardTag>,
-}
-
-/// A cloze card written by hand: its text in `front`, hiding at least one part as
-/// `{{c1::...}}` (`{{c2::...}}` and on make more cards of the note), and its Extra in
-/// `back`, which may be empty.
-#[derive(Debug, Clone, Object)]
-pub struct ClozeCardCommand {
-    // Undescribed, as `CardDto::card_type`.
-    pub card_type: ClozeCardType,
-    pub front: ClozeText<{ generation::FRONT_MAX_CHARS }>,
-    pub back: Back,
-    #[oai(default, validator(max_items = 20))]
-    pub tags: Vec<CardTag>,
 }
 
 /// A card written by hand, by its `card_type`: `basic` (the default when it is left out)
@@ -260,60 +189,6 @@ impl ParseFromJSON for CreateCardCommand {
             ))
         }
     }
-}
-
-#[derive(Debug, Clone, Object)]
-pub struct UpdateCardCommand {
-    #[oai(nullable)]
-    pub front: Option<Front>,
-    #[oai(nullable)]
-    pub back: Option<Back>,
-    #[oai(nullable, validator(max_items = 20))]
-    pub tags: Option<Vec<CardTag>>,
-}
-
-#[derive(ApiResponse)]
-pub enum CreateCardResponse {
-    /// The card was created.
-    #[oai(status = 201)]
-    Created(Json<CardDto>),
-}
-
-#[derive(ApiResponse)]
-pub enum DeleteCardResponse {
-    /// The card was deleted.
-    #[oai(status = 204)]
-    Deleted,
-}
-
-/// `csv` (Anki's text import) or `apkg` (an Anki package).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
-#[oai(rename_all = "lowercase")]
-pub enum ExportFormat {
-    Csv,
-    Apkg,
-}
-
-/// The export's two bodies, as poem-openapi derives them (two answers with status 200).
-#[derive(ApiResponse)]
-pub enum ExportBody {
-    /// For Anki. `format=csv`: CSV for Anki's importer, columns GUID, note type, front,
-    /// back, tags (space-separated), with Anki's header lines naming the separator, the
-    /// columns, and which of them are the GUID, the note type and the tags.
-    /// `format=apkg`: an Anki package (`almanac.apkg`), the deck "Almanac" of the caller's
-    /// cards. Either way a card keeps its note's GUID (from the card's id), and a package's
-    /// note carries the card's last edit as its modification time, so that an export
-    /// imported again updates the notes (and keeps their reviews) instead of adding copies.
-    #[oai(status = 200, content_type = "text/csv; charset=utf-8")]
-    Csv(
-        PlainText<String>,
-        #[oai(header = "Content-Disposition")] String,
-    ),
-    #[oai(status = 200, content_type = "application/zip")]
-    Apkg(
-        poem_openapi::payload::Binary<Vec<u8>>,
-        #[oai(header = "Content-Disposition")] String,
-    ),
 }
 
 /// The export: one 200 answer with both media types in the document.

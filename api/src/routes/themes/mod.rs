@@ -1,6 +1,10 @@
 //! Themes and their syntheses (seed 004); schedules and deliveries are in `schedules`.
 //! Owner only; the bodies are seed 004's documented shapes; invalid values are 422.
 
+mod dto;
+
+pub use dto::*;
+
 use almanac_shared::store::user_tx;
 use almanac_shared::{
     domain::{
@@ -13,9 +17,7 @@ use almanac_shared::{
 };
 use chrono::{DateTime, Utc};
 use poem::web::Data;
-use poem_openapi::{ApiResponse, Object, OpenApi, param::Path, payload::Json};
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use poem_openapi::{OpenApi, param::Path, payload::Json};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
@@ -28,47 +30,6 @@ use crate::{
     submit::Submit,
 };
 
-#[derive(Debug, Clone, Object, Serialize, Deserialize)]
-pub struct ThemeSource {
-    /// `rss` (a feed URL), `url` (a web page) or `text` (inline text).
-    #[oai(rename = "type")]
-    #[serde(rename = "type")]
-    pub kind: String,
-    pub value: String,
-}
-
-#[derive(Debug, Clone, Object)]
-pub struct CreateTheme {
-    pub name: String,
-    #[oai(nullable)]
-    pub description: Option<String>,
-    /// At most 20.
-    #[oai(nullable)]
-    pub sources: Option<Vec<ThemeSource>>,
-}
-
-#[derive(Debug, Clone, Object)]
-pub struct UpdateTheme {
-    #[oai(nullable)]
-    pub name: Option<String>,
-    #[oai(nullable)]
-    pub description: Option<String>,
-    /// Replaces the sources.
-    #[oai(nullable)]
-    pub sources: Option<Vec<ThemeSource>>,
-}
-
-#[derive(Debug, Clone, Object)]
-pub struct Theme {
-    pub id: Uuid,
-    pub name: String,
-    #[oai(nullable)]
-    pub description: Option<String>,
-    pub sources: Vec<ThemeSource>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
-
 #[derive(sqlx::FromRow)]
 pub(super) struct ThemeRow {
     id: Uuid,
@@ -77,77 +38,6 @@ pub(super) struct ThemeRow {
     sources: sqlx::types::Json<Vec<ThemeSource>>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
-}
-
-impl From<ThemeRow> for Theme {
-    fn from(r: ThemeRow) -> Self {
-        Self {
-            id: r.id,
-            name: r.name,
-            description: r.description,
-            sources: r.sources.0,
-            created_at: r.created_at,
-            updated_at: r.updated_at,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Object)]
-pub struct SynthesisAccepted {
-    pub job_id: Uuid,
-    pub synthesis_id: Uuid,
-    // Undescribed, as `CreateGenerationAccepted::status` says why.
-    pub status: RunStatus,
-}
-
-/// A generated synthesis.
-#[derive(Debug, Clone, Object, sqlx::FromRow)]
-pub struct SynthesisView {
-    pub id: Uuid,
-    pub theme_id: Uuid,
-    pub status: RunStatus,
-    /// `manual` or `schedule`.
-    pub origin: String,
-    /// ISO week, `2026-W47`.
-    #[oai(nullable)]
-    pub week: Option<String>,
-    #[oai(nullable)]
-    pub title: Option<String>,
-    /// `[{title, summary, items: [{title, summary, url, source}]}]`.
-    #[oai(nullable)]
-    pub sections: Option<Value>,
-    /// Per source: `{type, value, status: ok | failed, items?, error?}`.
-    #[oai(nullable)]
-    pub sources_report: Option<Value>,
-    #[oai(nullable)]
-    pub model: Option<String>,
-    /// Items of the sources a scheduled synthesis left out as already sent by its
-    /// schedule's digests.
-    pub items_left_out: i32,
-    #[oai(nullable)]
-    pub error: Option<Value>,
-    pub job_id: Uuid,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
-
-#[derive(ApiResponse)]
-pub enum ThemeCreated {
-    #[oai(status = 201)]
-    Created(Json<Theme>),
-}
-
-#[derive(ApiResponse)]
-pub enum NoContent {
-    #[oai(status = 204)]
-    Done,
-}
-
-#[derive(ApiResponse)]
-pub enum SynthesisStarted {
-    /// Accepted: follow it with `GET /v1/jobs/{job_id}/events`.
-    #[oai(status = 202)]
-    Accepted(Json<SynthesisAccepted>),
 }
 
 fn theme_spec(

@@ -1,13 +1,16 @@
 //! Reviewing a generation's suggestions: list them, accept (possibly edited) or reject.
 
+mod dto;
+
+pub use dto::*;
+
 use almanac_shared::store::user_tx;
 use almanac_shared::{
-    domain::generation::{CardType, SuggestionStatus},
+    domain::generation::SuggestionStatus,
     store::suggestions::{self, Suggestion},
 };
-use chrono::{DateTime, Utc};
 use poem::web::Data;
-use poem_openapi::{Object, OpenApi, param::Path, payload::Json};
+use poem_openapi::{OpenApi, param::Path, payload::Json};
 use uuid::Uuid;
 
 use super::Tag;
@@ -17,65 +20,6 @@ use crate::{
     error::{Answer, ApiError, can},
     state::AppState,
 };
-
-#[derive(Debug, Clone, Object)]
-pub struct SuggestionDto {
-    pub id: Uuid,
-    pub generation_id: Uuid,
-    pub position: i32,
-    // `basic`, or `cloze` (its text in `front`, its Extra, possibly empty, in `back`):
-    // undescribed, as `CardDto::card_type`.
-    pub card_type: CardType,
-    pub front: String,
-    pub back: String,
-    pub status: SuggestionStatus,
-    /// The card created when the suggestion was accepted.
-    #[oai(nullable)]
-    pub card_id: Option<Uuid>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
-
-impl From<Suggestion> for SuggestionDto {
-    fn from(r: Suggestion) -> Self {
-        Self {
-            id: r.id,
-            generation_id: r.generation_id,
-            position: r.position,
-            card_type: r.card_type,
-            front: r.front,
-            back: r.back,
-            status: r.status,
-            card_id: r.card_id,
-            created_at: r.created_at,
-            updated_at: r.updated_at,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Object)]
-pub struct SuggestionList {
-    pub items: Vec<SuggestionDto>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, poem_openapi::Enum)]
-#[oai(rename_all = "lowercase")]
-pub enum ReviewStatus {
-    Accepted,
-    Rejected,
-}
-
-/// A review decision; accepting (possibly with edits) creates a card.
-#[derive(Debug, Clone, Object)]
-pub struct ReviewSuggestionCommand {
-    pub status: ReviewStatus,
-    /// Edited front, used for the card when accepting.
-    #[oai(nullable)]
-    pub front: Option<super::cards::Front>,
-    /// Edited back, used for the card when accepting.
-    #[oai(nullable)]
-    pub back: Option<super::cards::Back>,
-}
 
 #[derive(Default)]
 pub struct SuggestionsApi;

@@ -6,15 +6,14 @@
 //! asks; it changes nothing. A forged, edited or expired token is a 404 page saying the
 //! link is no longer valid.
 
+mod dto;
+
+pub use dto::*;
+
 use almanac_shared::{store::themes, unsubscribe::UnsubscribeKey};
 use chrono::Utc;
 use poem::web::Data;
-use poem_openapi::{
-    ApiExtractor, ApiRequest, ApiResponse, Multipart, Object, OpenApi,
-    param::Path,
-    payload::{Form, Html},
-};
-use serde::Deserialize;
+use poem_openapi::{ApiExtractor, ApiRequest, OpenApi, param::Path, payload::Form};
 
 use super::Tag;
 use crate::{
@@ -22,22 +21,6 @@ use crate::{
     error::{Answer, ApiError, can},
     state::AppState,
 };
-
-/// What a one-click `POST` carries (RFC 8058).
-#[derive(Debug, Clone, Object, Deserialize)]
-pub struct OneClickForm {
-    /// `One-Click`.
-    #[oai(rename = "List-Unsubscribe", validator(max_length = 32))]
-    #[serde(rename = "List-Unsubscribe")]
-    pub list_unsubscribe: String,
-}
-
-/// The same, as `multipart/form-data`.
-#[derive(Debug, Multipart)]
-pub struct OneClickMultipart {
-    #[oai(rename = "List-Unsubscribe", validator(max_length = 32))]
-    pub list_unsubscribe: String,
-}
 
 /// Each payload's own check reads the media type with its parameters (a multipart body's
 /// `boundary`), which a fixed `content_type` here would compare whole.
@@ -55,23 +38,6 @@ impl OneClick {
         };
         value == "One-Click"
     }
-}
-
-/// A page for the person who followed the link.
-#[derive(ApiResponse)]
-pub enum UnsubscribePage {
-    /// Asks to confirm (`GET`), or says it is done (`POST`).
-    #[oai(status = 200)]
-    Shown(
-        Html<String>,
-        #[oai(header = "Content-Security-Policy")] String,
-    ),
-    /// The link was forged, edited, or has expired, or its digest is gone.
-    #[oai(status = 404)]
-    NoLongerValid(
-        Html<String>,
-        #[oai(header = "Content-Security-Policy")] String,
-    ),
 }
 
 #[derive(Default)]

@@ -1,32 +1,16 @@
 //! Liveness and readiness.
 
+mod dto;
+
+pub use dto::*;
+
 use std::time::Duration;
 
 use poem::web::Data;
-use poem_openapi::{ApiResponse, Object, OpenApi, payload::Json};
+use poem_openapi::{OpenApi, payload::Json};
 
 use super::Tag;
 use crate::state::AppState;
-
-#[derive(Debug, Clone, Object)]
-pub struct Health {
-    /// `ok`, or `unavailable` with the failing dependencies.
-    pub status: String,
-    #[oai(nullable)]
-    pub postgres: Option<bool>,
-    #[oai(nullable)]
-    pub redis: Option<bool>,
-}
-
-#[derive(ApiResponse)]
-pub enum ReadyResponse {
-    /// Postgres and Redis answer.
-    #[oai(status = 200)]
-    Ready(Json<Health>),
-    /// Postgres or Redis does not answer.
-    #[oai(status = 503)]
-    NotReady(Json<Health>),
-}
 
 const CHECK_TIMEOUT: Duration = Duration::from_secs(1);
 

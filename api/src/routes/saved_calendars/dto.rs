@@ -1,5 +1,5 @@
-//! The shapes of the saved-calendar endpoints: entries, runs, changes, their envelopes,
-//! the columns they are read from, and the exported file.
+//! The saved-calendar routes' wire types: entries, runs, changes, their envelopes, the
+//! columns they are read from, the exported file, and a calendar's feed.
 
 use almanac_shared::{
     domain::calendar::{
@@ -12,7 +12,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use poem::{IntoResponse, Response};
 use poem_openapi::{
     ApiResponse, Enum, Object,
-    payload::Json,
+    payload::{Json, PlainText},
     registry::{MetaMediaType, MetaResponse, MetaResponses, MetaSchemaRef, Registry},
     types::Type,
 };
@@ -374,4 +374,50 @@ impl IntoResponse for Export {
             )
             .body(self.body)
     }
+}
+
+/// A calendar's feed. `url` is given only when the feed is made: keep it (a calendar
+/// application subscribes to it); make a new one if it is lost.
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct CalendarFeed {
+    pub calendar_id: Uuid,
+    pub created_at: DateTime<Utc>,
+    /// `<PUBLIC_BASE_URL>/feeds/<token>.ics`; shown once.
+    #[oai(nullable)]
+    pub url: Option<String>,
+}
+
+crate::enveloped!(CalendarFeed);
+
+pub type CalendarFeedEnvelope = Envelope<CalendarFeed>;
+
+#[derive(ApiResponse)]
+pub enum FeedMade {
+    #[oai(status = 201)]
+    Made(Json<CalendarFeedEnvelope>),
+}
+
+#[derive(ApiResponse)]
+pub enum FeedRevoked {
+    #[oai(status = 204)]
+    Revoked,
+}
+
+/// The feed's document, or that the subscriber's copy is current.
+#[derive(ApiResponse)]
+pub enum FeedDocument {
+    /// The calendar as iCalendar (RFC 5545, with RFC 7986's refresh interval).
+    #[oai(status = 200, content_type = "text/calendar; charset=utf-8")]
+    Calendar(
+        PlainText<String>,
+        #[oai(header = "ETag")] String,
+        #[oai(header = "Cache-Control")] String,
+    ),
+    /// `If-None-Match` names the current `ETag`: nothing changed.
+    #[oai(status = 304)]
+    NotModified(
+        #[oai(header = "ETag")] String,
+        #[oai(header = "Cache-Control")] String,
+    ),
 }
