@@ -16,7 +16,7 @@
 //! A generation, the busiest path, writes steps 3 to 5 in one statement shared by
 //! concurrent requests (`state::submissions`, its round trips measured by `make bench`);
 //! its slot, refund and queueing are the same steps, written beside that statement
-//! (`routes/generations.rs`, with [`job_write_failed`] from here). A publish's jobs are the
+//! (`routes/generations/`, with [`job_write_failed`] from here). A publish's jobs are the
 //! dispatcher's (`store::publish::dispatch`), queued with [`enqueue_after_commit`].
 
 use almanac_shared::{

@@ -4,19 +4,32 @@ use chrono::{DateTime, Utc};
 use sqlx::{AssertSqlSafe, PgConnection};
 use uuid::Uuid;
 
-use super::Row;
 use crate::domain::generation::CardType;
 
 /// The columns a card reads into.
 const COLUMNS: &str =
     "id, card_type, front, back, tags, source, suggestion_id, created_at, updated_at";
 
+/// A card as its owner reads it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct CardRow {
+    pub id: Uuid,
+    pub card_type: CardType,
+    pub front: String,
+    pub back: String,
+    pub tags: Vec<String>,
+    pub source: String,
+    pub suggestion_id: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
 /// The caller's cards before `cursor` (newest first), at most `limit`.
-pub async fn list<T: Row>(
+pub async fn list(
     conn: &mut PgConnection,
     cursor: Option<Uuid>,
     limit: i64,
-) -> sqlx::Result<Vec<T>> {
+) -> sqlx::Result<Vec<CardRow>> {
     sqlx::query_as(AssertSqlSafe(format!(
         "select {COLUMNS} from cards where ($1::uuid is null or id < $1)
          order by id desc limit $2"
@@ -60,15 +73,15 @@ pub async fn duplicate_of(
 }
 
 /// A card written by hand, unless the caller has one with the same sides.
-pub async fn create<T: Row>(
+pub async fn create(
     conn: &mut PgConnection,
     user: Uuid,
     card_type: CardType,
     front: &str,
     back: &str,
     tags: &[String],
-) -> sqlx::Result<Written<T>> {
-    let card: Option<T> = sqlx::query_as(AssertSqlSafe(format!(
+) -> sqlx::Result<Written<CardRow>> {
+    let card: Option<CardRow> = sqlx::query_as(AssertSqlSafe(format!(
         "insert into cards (id, user_id, card_type, front, back, tags, source)
          values ($1, $2, $6, $3, $4, $5, 'manual')
          on conflict (user_id, key) do nothing returning {COLUMNS}"
@@ -90,13 +103,13 @@ pub async fn create<T: Row>(
 
 /// Changes the given fields of a card, unless its new sides are another card's; none
 /// when there is no such card.
-pub async fn update<T: Row>(
+pub async fn update(
     conn: &mut PgConnection,
     id: Uuid,
     front: Option<&str>,
     back: Option<&str>,
     tags: Option<&[String]>,
-) -> sqlx::Result<Option<Written<T>>> {
+) -> sqlx::Result<Option<Written<CardRow>>> {
     let sides: Option<(CardType, String, String)> = sqlx::query_as(
         "select card_type, coalesce($2, front), coalesce($3, back) from cards
          where id = $1 for update",

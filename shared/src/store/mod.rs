@@ -1,9 +1,10 @@
 //! Every SQL statement of the code, one module per table family, for the API and the worker
 //! alike (`tests/src/structure.rs` finds none elsewhere). The API's reads and writes run on
 //! the caller's connection, inside the per-user transaction row-level security needs
-//! ([`user_tx`]), and read rows into the caller's type (the API's documented objects derive
-//! `sqlx::FromRow`); the jobs' run as the service role, fenced by their claim where they
-//! write (`jobs::ledger`). A kind's first step is its family's `START` constant.
+//! ([`user_tx`]), and read rows into the store's own row types, beside the columns they
+//! read (`EntryRow`, `CardRow`, ...; the API converts them to its documented objects with
+//! `From`); the jobs' run as the service role, fenced by their claim where they write
+//! (`jobs::ledger`). A kind's first step is its family's `START` constant.
 
 pub mod anki;
 pub mod calendars;

@@ -5,15 +5,27 @@ use chrono::{DateTime, Utc};
 use sqlx::{AssertSqlSafe, PgConnection};
 use uuid::Uuid;
 
-use super::Row;
-
 /// Endpoints one user may have: enough for every pipeline, not a table anyone can fill.
 pub const MAX_ENDPOINTS: i64 = 20;
 
 const COLUMNS: &str = "id, url, events, description, disabled_at, disabled_reason, \
     previous_secret_until, created_at, updated_at";
 
-pub async fn list<T: Row>(conn: &mut PgConnection) -> sqlx::Result<Vec<T>> {
+/// An endpoint as its owner sees it (never its secret).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct EndpointRow {
+    pub id: Uuid,
+    pub url: String,
+    pub events: Vec<String>,
+    pub description: Option<String>,
+    pub disabled_at: Option<DateTime<Utc>>,
+    pub disabled_reason: Option<String>,
+    pub previous_secret_until: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+pub async fn list(conn: &mut PgConnection) -> sqlx::Result<Vec<EndpointRow>> {
     sqlx::query_as(AssertSqlSafe(format!(
         "select {COLUMNS} from webhook_endpoints order by created_at, id"
     )))
@@ -21,7 +33,7 @@ pub async fn list<T: Row>(conn: &mut PgConnection) -> sqlx::Result<Vec<T>> {
     .await
 }
 
-pub async fn get<T: Row>(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<T>> {
+pub async fn get(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<EndpointRow>> {
     sqlx::query_as(AssertSqlSafe(format!(
         "select {COLUMNS} from webhook_endpoints where id = $1"
     )))
@@ -54,7 +66,7 @@ pub struct NewEndpoint<'a> {
     pub sealed_secret: &'a [u8],
 }
 
-pub async fn insert<T: Row>(conn: &mut PgConnection, new: NewEndpoint<'_>) -> sqlx::Result<T> {
+pub async fn insert(conn: &mut PgConnection, new: NewEndpoint<'_>) -> sqlx::Result<EndpointRow> {
     sqlx::query_as(AssertSqlSafe(format!(
         "insert into webhook_endpoints (id, user_id, url, events, description, secret)
          values ($1, $2, $3, $4, $5, $6) returning {COLUMNS}"
@@ -79,11 +91,11 @@ pub struct Changes<'a> {
     pub enabled: Option<bool>,
 }
 
-pub async fn update<T: Row>(
+pub async fn update(
     conn: &mut PgConnection,
     id: Uuid,
     changes: Changes<'_>,
-) -> sqlx::Result<Option<T>> {
+) -> sqlx::Result<Option<EndpointRow>> {
     sqlx::query_as(AssertSqlSafe(format!(
         "update webhook_endpoints set
              url = coalesce($2, url),
@@ -119,12 +131,12 @@ pub async fn delete(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<bool> {
 }
 
 /// A new secret; the current one becomes the previous, signing beside it until `until`.
-pub async fn rotate<T: Row>(
+pub async fn rotate(
     conn: &mut PgConnection,
     id: Uuid,
     sealed_secret: &[u8],
     until: DateTime<Utc>,
-) -> sqlx::Result<Option<T>> {
+) -> sqlx::Result<Option<EndpointRow>> {
     sqlx::query_as(AssertSqlSafe(format!(
         "update webhook_endpoints set previous_secret = secret, previous_secret_until = $3,
              secret = $2, updated_at = now()

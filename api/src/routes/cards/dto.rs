@@ -3,6 +3,7 @@
 use super::TAG_MAX_CHARS;
 use crate::text::{ClozeText, Text, Word};
 use almanac_shared::domain::generation::{self, CardType};
+use almanac_shared::store::cards::CardRow;
 use chrono::{DateTime, Utc};
 use poem_openapi::{
     ApiResponse, Enum, Object,
@@ -23,7 +24,7 @@ pub type CardTag = Word<TAG_MAX_CHARS>;
 
 /// A card: `basic` (a question and its answer), or `cloze` (its text in `front`, with
 /// `{{c1::...}}` deletions, its Extra in `back`).
-#[derive(Debug, Clone, Object, sqlx::FromRow)]
+#[derive(Debug, Clone, Object)]
 pub struct CardDto {
     pub id: Uuid,
     // An enum field goes undescribed: a description would wrap its `$ref` in an `allOf`,
@@ -140,3 +141,15 @@ pub enum ExportBody {
         #[oai(header = "Content-Disposition")] String,
     ),
 }
+
+crate::from_row!(CardRow => CardDto {
+    id,
+    card_type,
+    front,
+    back,
+    tags,
+    source,
+    suggestion_id,
+    created_at,
+    updated_at,
+});

@@ -236,9 +236,10 @@ impl CardsApi {
     ) -> Answer<Json<CardList>, { can::STORED | can::BAD_REQUEST }> {
         let limit = clamp_limit(limit.0);
         let mut tx = user_tx(&state.pool, auth.user().id).await?;
-        let rows: Vec<CardDto> = cards::list(&mut tx, cursor.0, i64::from(limit) + 1).await?;
+        let rows = cards::list(&mut tx, cursor.0, i64::from(limit) + 1).await?;
         tx.commit().await?;
-        let (items, next_cursor) = paginate(rows, limit, |c| c.id);
+        let (rows, next_cursor) = paginate(rows, limit, |c| c.id);
+        let items = rows.into_iter().map(Into::into).collect();
         Ok(Json(CardList { items, next_cursor }))
     }
 
@@ -260,7 +261,7 @@ impl CardsApi {
             cards::create(&mut tx, auth.user().id, card_type, &front, &back, &tags).await?,
         )?;
         tx.commit().await?;
-        Ok(CreateCardResponse::Created(Json(card)))
+        Ok(CreateCardResponse::Created(Json(card.into())))
     }
 
     /// Edit a card's sides or tags. Sides that make it another card's are refused with 409
@@ -293,7 +294,7 @@ impl CardsApi {
         .ok_or_else(|| ApiError::not_found("card"))?;
         let card = card_or_duplicate(written)?;
         tx.commit().await?;
-        Ok(Json(card))
+        Ok(Json(card.into()))
     }
 
     /// Delete a card.

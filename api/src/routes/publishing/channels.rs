@@ -44,11 +44,11 @@ impl ChannelsApi {
         auth: UserAuth,
     ) -> Answer<Json<ChannelListEnvelope>, { can::STORED }> {
         let mut tx = user_tx(&state.pool, auth.user().id).await?;
-        let items: Vec<Channel> = store::list(&mut tx).await?;
+        let rows = store::list(&mut tx).await?;
         tx.commit().await?;
-        let items = items
+        let items = rows
             .into_iter()
-            .map(|channel: Channel| channel.described(&state.platforms))
+            .map(|row| Channel::described(row, &state.platforms))
             .collect();
         Ok(ChannelListEnvelope::of(ChannelList { items }))
     }
@@ -369,7 +369,7 @@ impl ChannelsApi {
     {
         let user = auth.user().id;
         let mut tx = user_tx(&state.pool, user).await?;
-        let channel: Option<Channel> = store::find(&mut tx, id.0).await?;
+        let channel = store::find(&mut tx, id.0).await?;
         let channel = channel.ok_or_else(|| ApiError::not_found("channel"))?;
         if channel.status != "connected" {
             return Err(ApiError::conflict(
@@ -471,6 +471,6 @@ fn state_invalid(message: &str) -> ApiError {
 }
 
 async fn channel(state: &AppState, conn: &mut sqlx::PgConnection, id: Uuid) -> ApiResult<Channel> {
-    let channel: Channel = store::get(conn, id).await?;
-    Ok(channel.described(&state.platforms))
+    let row = store::get(conn, id).await?;
+    Ok(Channel::described(row, &state.platforms))
 }

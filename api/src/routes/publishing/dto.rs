@@ -2,7 +2,7 @@
 //! pages, and a channel (a connected account) with its connection's steps.
 
 use almanac_shared::publish::{Mode, Platforms, Timing, request::PublishRequest};
-use almanac_shared::store::publish::Intent;
+use almanac_shared::store::publish::{Intent, channels::ChannelRow};
 use chrono::{DateTime, Utc};
 use poem_openapi::{ApiResponse, Enum, Object, payload::Json};
 use uuid::Uuid;
@@ -125,7 +125,7 @@ pub enum Published {
 }
 
 /// A connected (or once connected) platform account. Its tokens are never returned.
-#[derive(Debug, Clone, Object, sqlx::FromRow)]
+#[derive(Debug, Clone, Object)]
 #[oai(rename_all = "camelCase")]
 pub struct Channel {
     pub id: Uuid,
@@ -155,18 +155,50 @@ pub struct Channel {
     /// (`GET /v1/platforms`, `authorKinds`: a LinkedIn member's profile or a page they
     /// administer); null where a channel always posts as itself.
     #[oai(nullable)]
-    #[sqlx(skip)]
     pub author_kind: Option<AuthorKindDto>,
 }
 
 impl Channel {
     /// The channel with what its platform's adapter reads from it (its author kind).
-    pub(super) fn described(mut self, platforms: &Platforms) -> Self {
-        self.author_kind = platforms
-            .get(&self.platform)
-            .and_then(|platform| platforms.registered(platform).author_kind(&self.account_id))
+    pub(super) fn described(row: ChannelRow, platforms: &Platforms) -> Self {
+        let ChannelRow {
+            id,
+            platform,
+            account_id,
+            handle,
+            status,
+            status_reason,
+            expires_at,
+            reconnect_by,
+            scope,
+            connected_at,
+            created_at,
+            updated_at,
+        } = row;
+        let mut channel = Self {
+            id,
+            platform,
+            account_id,
+            handle,
+            status,
+            status_reason,
+            expires_at,
+            reconnect_by,
+            scope,
+            connected_at,
+            created_at,
+            updated_at,
+            author_kind: None,
+        };
+        channel.author_kind = platforms
+            .get(&channel.platform)
+            .and_then(|platform| {
+                platforms
+                    .registered(platform)
+                    .author_kind(&channel.account_id)
+            })
             .map(Into::into);
-        self
+        channel
     }
 }
 

@@ -1,6 +1,7 @@
 //! The saved-calendar routes' wire types: entries, runs, changes, their envelopes, the
 //! columns they are read from, the exported file, and a calendar's feed.
 
+use almanac_shared::store::calendars::{CalendarRow, ChangeRow, EntryRow, PendingRow, RunRow};
 use almanac_shared::{
     domain::calendar::{
         CAPTION_MAX, CTA_MAX, ChangeKind, Entry, EntryContent, ExportEntry, FORMAT_MAX,
@@ -25,7 +26,7 @@ use crate::{
 };
 
 /// A saved entry.
-#[derive(Debug, Clone, Object, sqlx::FromRow)]
+#[derive(Debug, Clone, Object)]
 #[oai(rename_all = "camelCase")]
 pub struct CalendarEntry {
     pub id: Uuid,
@@ -57,7 +58,7 @@ pub struct CalendarEntry {
 }
 
 /// One generation run of a calendar.
-#[derive(Debug, Clone, Object, sqlx::FromRow)]
+#[derive(Debug, Clone, Object)]
 #[oai(rename_all = "camelCase")]
 pub struct CalendarRun {
     pub id: Uuid,
@@ -89,7 +90,7 @@ pub struct CalendarRun {
     pub finished_at: Option<DateTime<Utc>>,
 }
 
-#[derive(Debug, Clone, Object, sqlx::FromRow)]
+#[derive(Debug, Clone, Object)]
 #[oai(rename_all = "camelCase")]
 pub struct CalendarSummary {
     pub id: Uuid,
@@ -119,7 +120,7 @@ pub struct CalendarDetail {
 }
 
 /// A regeneration's proposal still waiting for an answer.
-#[derive(Debug, Clone, Object, sqlx::FromRow)]
+#[derive(Debug, Clone, Object)]
 #[oai(rename_all = "camelCase")]
 pub struct PendingRun {
     pub run_id: Uuid,
@@ -137,7 +138,7 @@ pub struct CalendarPage {
 }
 
 /// A change a regeneration proposes.
-#[derive(Debug, Clone, Object, sqlx::FromRow)]
+#[derive(Debug, Clone, Object)]
 #[oai(rename_all = "camelCase")]
 pub struct CalendarChange {
     pub id: Uuid,
@@ -421,3 +422,52 @@ pub enum FeedDocument {
         #[oai(header = "Cache-Control")] String,
     ),
 }
+
+crate::from_row!(CalendarRow => CalendarSummary {
+    id,
+    name,
+    request,
+    current_version,
+    entries,
+    created_at,
+    updated_at,
+});
+crate::from_row!(EntryRow => CalendarEntry {
+    id,
+    key,
+    channel,
+    date,
+    time,
+    scheduled_at,
+    title,
+    caption,
+    format,
+    hashtags,
+    call_to_action,
+    media_url,
+    origin,
+    edited,
+    edited_at,
+    run_id,
+    updated_at,
+});
+crate::from_row!(RunRow => CalendarRun {
+    id,
+    version,
+    mode,
+    status,
+    job_id,
+    request,
+    slots,
+    entries,
+    latency_ms,
+    tokens,
+    model,
+    error,
+    diff,
+    continues,
+    created_at,
+    finished_at,
+});
+crate::from_row!(PendingRow => PendingRun { run_id, version, changes });
+crate::from_row!(ChangeRow => CalendarChange { id, kind, key, conflict, before, after, applied_at });

@@ -146,12 +146,9 @@ impl CalendarFeedApi {
             .ok_or_else(not_found)?;
         limit(&state, calendar_id).await?;
         let mut tx = user_tx(&state.pool, owner).await?;
-        let summary = almanac_shared::store::calendars::summary::<super::CalendarSummary>(
-            &mut tx,
-            calendar_id,
-        )
-        .await?
-        .ok_or_else(not_found)?;
+        let summary = almanac_shared::store::calendars::summary(&mut tx, calendar_id)
+            .await?
+            .ok_or_else(not_found)?;
         let entries = feeds::entries(&mut tx, calendar_id).await?;
         tx.commit().await?;
         let entries: Vec<ExportEntry> = entries.into_iter().map(feed_entry).collect();

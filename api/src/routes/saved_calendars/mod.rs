@@ -49,10 +49,10 @@ impl SavedCalendarsApi {
     ) -> Answer<Json<CalendarPageEnvelope>, { can::STORED | can::BAD_REQUEST }> {
         let limit = clamp_limit(limit.0);
         let mut tx = user_tx(&state.pool, auth.user().id).await?;
-        let rows: Vec<CalendarSummary> =
-            store::list(&mut tx, cursor.0, i64::from(limit) + 1).await?;
+        let rows = store::list(&mut tx, cursor.0, i64::from(limit) + 1).await?;
         tx.commit().await?;
-        let (items, next_cursor) = paginate(rows, limit, |c| c.id);
+        let (rows, next_cursor) = paginate(rows, limit, |c| c.id);
+        let items = rows.into_iter().map(Into::into).collect();
         Ok(CalendarPageEnvelope::of(CalendarPage {
             items,
             next_cursor,
@@ -76,14 +76,14 @@ impl SavedCalendarsApi {
         let mut tx = user_tx(&state.pool, auth.user().id).await?;
         let calendar = summary(&mut tx, id.0).await?;
         let entries = saved(&mut tx, id.0).await?;
-        let runs: Vec<CalendarRun> = store::runs(&mut tx, id.0).await?;
-        let pending_run: Option<PendingRun> = store::pending_run(&mut tx, id.0).await?;
+        let runs = store::runs(&mut tx, id.0).await?;
+        let pending_run = store::pending_run(&mut tx, id.0).await?;
         tx.commit().await?;
         Ok(CalendarDetailEnvelope::of(CalendarDetail {
             calendar,
             entries,
-            runs,
-            pending_run,
+            runs: runs.into_iter().map(Into::into).collect(),
+            pending_run: pending_run.map(Into::into),
         }))
     }
 
@@ -124,9 +124,12 @@ impl SavedCalendarsApi {
     ) -> Answer<Json<RunDetailEnvelope>, { can::BAD_REQUEST | can::STORED | can::NOT_FOUND }> {
         let mut tx = user_tx(&state.pool, auth.user().id).await?;
         let run = run_of(&mut tx, id.0, run_id.0).await?;
-        let changes: Vec<CalendarChange> = store::changes(&mut tx, run_id.0).await?;
+        let changes = store::changes(&mut tx, run_id.0).await?;
         tx.commit().await?;
-        Ok(RunDetailEnvelope::of(RunDetail { run, changes }))
+        Ok(RunDetailEnvelope::of(RunDetail {
+            run,
+            changes: changes.into_iter().map(Into::into).collect(),
+        }))
     }
 
     /// Edit an entry by hand. It is marked edited: a regeneration will propose changes to
@@ -182,7 +185,8 @@ impl SavedCalendarsApi {
             &at,
             media_url.as_deref(),
         )
-        .await?;
+        .await?
+        .into();
         touch(&mut tx, id.0).await?;
         tx.commit().await?;
         Ok(EntryEnvelope::of(row))
@@ -222,8 +226,9 @@ impl SavedCalendarsApi {
             date,
             time,
         };
-        let row: CalendarEntry =
-            store::add_entry(&mut tx, id.0, channel.as_str(), &content, &at).await?;
+        let row: CalendarEntry = store::add_entry(&mut tx, id.0, channel.as_str(), &content, &at)
+            .await?
+            .into();
         touch(&mut tx, id.0).await?;
         tx.commit().await?;
         Ok(Created::Created(EntryEnvelope::of(row)))
@@ -362,16 +367,19 @@ impl SavedCalendarsApi {
 async fn summary(conn: &mut PgConnection, id: Uuid) -> ApiResult<CalendarSummary> {
     store::summary(conn, id)
         .await?
+        .map(Into::into)
         .ok_or_else(|| ApiError::not_found("calendar"))
 }
 
 async fn saved(conn: &mut PgConnection, id: Uuid) -> ApiResult<Vec<CalendarEntry>> {
-    Ok(store::saved(conn, id).await?)
+    let rows = store::saved(conn, id).await?;
+    Ok(rows.into_iter().map(Into::into).collect())
 }
 
 async fn entry(conn: &mut PgConnection, calendar_id: Uuid, id: Uuid) -> ApiResult<CalendarEntry> {
     store::entry(conn, calendar_id, id)
         .await?
+        .map(Into::into)
         .ok_or_else(|| ApiError::not_found("entry"))
 }
 
@@ -382,6 +390,7 @@ async fn run_of(
 ) -> ApiResult<CalendarRun> {
     store::run(conn, calendar_id, run_id)
         .await?
+        .map(Into::into)
         .ok_or_else(|| ApiError::not_found("run"))
 }
 

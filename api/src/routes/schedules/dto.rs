@@ -1,7 +1,10 @@
 //! The digest schedule routes' wire types: a schedule, its deliveries, its suppressions, and the
 //! development outbox's emails.
 
-use almanac_shared::{domain::synthesis::DeliveryStatus, store::themes};
+use almanac_shared::{
+    domain::synthesis::DeliveryStatus,
+    store::themes::{self, DeliveryRow},
+};
 use chrono::{DateTime, Utc};
 use poem_openapi::Object;
 use serde_json::Value;
@@ -79,7 +82,7 @@ pub struct UpsertSchedule {
 }
 
 /// One email of a synthesis to one recipient.
-#[derive(Debug, Clone, Object, sqlx::FromRow)]
+#[derive(Debug, Clone, Object)]
 pub struct Delivery {
     pub id: Uuid,
     pub synthesis_id: Uuid,
@@ -99,7 +102,6 @@ pub struct Delivery {
     /// Where to open the email as sent (`message/rfc822`), when the server keeps it: the
     /// `outbox` provider (`EMAIL_PROVIDER`) writes every email to a file instead of sending.
     #[oai(nullable)]
-    #[sqlx(default)]
     pub email_url: Option<String>,
 }
 
@@ -112,4 +114,21 @@ pub enum OutboxEmail {
         poem_openapi::payload::Binary<Vec<u8>>,
         #[oai(header = "Content-Disposition")] String,
     ),
+}
+
+impl From<DeliveryRow> for Delivery {
+    fn from(row: DeliveryRow) -> Self {
+        Self {
+            id: row.id,
+            synthesis_id: row.synthesis_id,
+            recipient: row.recipient,
+            status: row.status,
+            reason: row.reason,
+            attempts: row.attempts,
+            last_error: row.last_error,
+            sent_at: row.sent_at,
+            created_at: row.created_at,
+            email_url: None,
+        }
+    }
 }

@@ -12,7 +12,7 @@ use almanac_shared::{
         DeliveryStatus, ScheduleInput, ScheduleSpec, next_due, parse_email, parse_timezone,
         utc_time_today,
     },
-    store::themes,
+    store::themes::{self, ScheduleRow},
 };
 use chrono::{DateTime, Utc};
 use poem::web::Data;
@@ -31,54 +31,37 @@ use crate::{
     state::AppState,
 };
 
-#[derive(sqlx::FromRow)]
-struct ScheduleRow {
-    id: Uuid,
-    theme_id: Uuid,
-    enabled: bool,
-    days: sqlx::types::Json<Vec<String>>,
-    time_utc: Option<String>,
-    timezone: Option<String>,
-    time_local: Option<String>,
-    emails: sqlx::types::Json<Vec<String>>,
-    send_when_empty: bool,
-    last_run_at: Option<DateTime<Utc>>,
-    skipped_day: Option<chrono::NaiveDate>,
-    skip_reason: Option<String>,
-}
-
-impl ScheduleRow {
-    fn answer(self, now: DateTime<Utc>, suppressions: Vec<themes::Suppression>) -> Schedule {
-        let zone = self.timezone.as_deref().and_then(parse_timezone);
-        let time = self
-            .time_local
-            .clone()
-            .or(self.time_utc)
-            .unwrap_or_default();
-        let time_utc = match zone {
-            Some(zone) => utc_time_today(zone, &time, now).unwrap_or_default(),
-            None => time.clone(),
-        };
-        let next_run_at = self
-            .enabled
-            .then(|| next_due(&self.days.0, &time, zone, self.last_run_at, now))
-            .flatten();
-        Schedule {
-            id: self.id,
-            theme_id: self.theme_id,
-            enabled: self.enabled,
-            days: self.days.0,
-            time_utc,
-            timezone: self.timezone,
-            time_local: self.time_local,
-            emails: self.emails.0,
-            send_when_empty: self.send_when_empty,
-            last_run_at: self.last_run_at,
-            next_run_at,
-            suppressions: suppressions.into_iter().map(Into::into).collect(),
-            skipped_day: self.skipped_day,
-            skip_reason: self.skip_reason,
-        }
+/// The schedule as its owner reads it, with when it runs next.
+fn answer(
+    row: ScheduleRow,
+    now: DateTime<Utc>,
+    suppressions: Vec<themes::Suppression>,
+) -> Schedule {
+    let zone = row.timezone.as_deref().and_then(parse_timezone);
+    let time = row.time_local.clone().or(row.time_utc).unwrap_or_default();
+    let time_utc = match zone {
+        Some(zone) => utc_time_today(zone, &time, now).unwrap_or_default(),
+        None => time.clone(),
+    };
+    let next_run_at = row
+        .enabled
+        .then(|| next_due(&row.days.0, &time, zone, row.last_run_at, now))
+        .flatten();
+    Schedule {
+        id: row.id,
+        theme_id: row.theme_id,
+        enabled: row.enabled,
+        days: row.days.0,
+        time_utc,
+        timezone: row.timezone,
+        time_local: row.time_local,
+        emails: row.emails.0,
+        send_when_empty: row.send_when_empty,
+        last_run_at: row.last_run_at,
+        next_run_at,
+        suppressions: suppressions.into_iter().map(Into::into).collect(),
+        skipped_day: row.skipped_day,
+        skip_reason: row.skip_reason,
     }
 }
 
@@ -101,11 +84,11 @@ impl SchedulesApi {
     ) -> Answer<Json<OrNull<Schedule>>, { can::BAD_REQUEST | can::STORED | can::NOT_FOUND }> {
         let mut tx = user_tx(&state.pool, auth.user().id).await?;
         theme(&mut tx, id.0).await?;
-        let row: Option<ScheduleRow> = themes::schedule(&mut tx, id.0).await?;
+        let row = themes::schedule(&mut tx, id.0).await?;
         let suppressions = themes::suppressions(&mut tx, id.0).await?;
         tx.commit().await?;
         Ok(Json(OrNull(
-            row.map(|r| r.answer(Utc::now(), suppressions)),
+            row.map(|r| answer(r, Utc::now(), suppressions)),
         )))
     }
 
@@ -157,10 +140,10 @@ impl SchedulesApi {
             ))
             .into());
         }
-        let row: Option<ScheduleRow> = themes::upsert_schedule(&mut tx, id.0, &spec).await?;
+        let row = themes::upsert_schedule(&mut tx, id.0, &spec).await?;
         tx.commit().await?;
         Ok(row
-            .map(|r| Json(r.answer(Utc::now(), suppressions)))
+            .map(|r| Json(answer(r, Utc::now(), suppressions)))
             .ok_or_else(|| ApiError::not_found("theme"))?)
     }
 
@@ -225,7 +208,11 @@ impl SchedulesApi {
     ) -> Answer<Json<Vec<Delivery>>, { can::BAD_REQUEST | can::STORED | can::NOT_FOUND }> {
         let mut tx = user_tx(&state.pool, auth.user().id).await?;
         theme(&mut tx, id.0).await?;
-        let mut rows: Vec<Delivery> = themes::deliveries(&mut tx, id.0).await?;
+        let mut rows: Vec<Delivery> = themes::deliveries(&mut tx, id.0)
+            .await?
+            .into_iter()
+            .map(Into::into)
+            .collect();
         tx.commit().await?;
         let outbox = state.settings.email.provider == EmailProvider::Outbox;
         for row in rows

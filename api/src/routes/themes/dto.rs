@@ -1,7 +1,10 @@
 //! The theme routes' wire types: a theme, its sources, its syntheses, and the answers.
 
-use super::ThemeRow;
 use almanac_shared::domain::RunStatus;
+use almanac_shared::{
+    domain::synthesis::Source,
+    store::themes::{SynthesisRow, ThemeRow},
+};
 use chrono::{DateTime, Utc};
 use poem_openapi::{ApiResponse, Object, payload::Json};
 use serde::{Deserialize, Serialize};
@@ -15,6 +18,15 @@ pub struct ThemeSource {
     #[serde(rename = "type")]
     pub kind: String,
     pub value: String,
+}
+
+impl From<Source> for ThemeSource {
+    fn from(source: Source) -> Self {
+        Self {
+            kind: source.kind.as_str().to_owned(),
+            value: source.value,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Object)]
@@ -55,7 +67,7 @@ impl From<ThemeRow> for Theme {
             id: r.id,
             name: r.name,
             description: r.description,
-            sources: r.sources.0,
+            sources: r.sources.0.into_iter().map(Into::into).collect(),
             created_at: r.created_at,
             updated_at: r.updated_at,
         }
@@ -71,7 +83,7 @@ pub struct SynthesisAccepted {
 }
 
 /// A generated synthesis.
-#[derive(Debug, Clone, Object, sqlx::FromRow)]
+#[derive(Debug, Clone, Object)]
 pub struct SynthesisView {
     pub id: Uuid,
     pub theme_id: Uuid,
@@ -119,3 +131,20 @@ pub enum SynthesisStarted {
     #[oai(status = 202)]
     Accepted(Json<SynthesisAccepted>),
 }
+
+crate::from_row!(SynthesisRow => SynthesisView {
+    id,
+    theme_id,
+    status,
+    origin,
+    week,
+    title,
+    sections,
+    sources_report,
+    model,
+    items_left_out,
+    error,
+    job_id,
+    created_at,
+    updated_at,
+});

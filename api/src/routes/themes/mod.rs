@@ -13,9 +13,8 @@ use almanac_shared::{
     },
     events::Event,
     jobs::NewJob,
-    store::themes,
+    store::themes::{self, ThemeRow},
 };
-use chrono::{DateTime, Utc};
 use poem::web::Data;
 use poem_openapi::{OpenApi, param::Path, payload::Json};
 use sqlx::PgConnection;
@@ -29,16 +28,6 @@ use crate::{
     state::AppState,
     submit::Submit,
 };
-
-#[derive(sqlx::FromRow)]
-pub(super) struct ThemeRow {
-    id: Uuid,
-    name: String,
-    description: Option<String>,
-    sources: sqlx::types::Json<Vec<ThemeSource>>,
-    created_at: DateTime<Utc>,
-    updated_at: DateTime<Utc>,
-}
 
 fn theme_spec(
     name: &str,
@@ -196,9 +185,9 @@ impl ThemesApi {
     ) -> Answer<Json<Vec<SynthesisView>>, { can::BAD_REQUEST | can::STORED | can::NOT_FOUND }> {
         let mut tx = user_tx(&state.pool, auth.user().id).await?;
         theme(&mut tx, id.0).await?;
-        let rows: Vec<SynthesisView> = themes::syntheses(&mut tx, id.0).await?;
+        let rows = themes::syntheses(&mut tx, id.0).await?;
         tx.commit().await?;
-        Ok(Json(rows))
+        Ok(Json(rows.into_iter().map(Into::into).collect()))
     }
 
     #[oai(
@@ -213,10 +202,10 @@ impl ThemesApi {
         id: Path<Uuid>,
     ) -> Answer<Json<SynthesisView>, { can::BAD_REQUEST | can::STORED | can::NOT_FOUND }> {
         let mut tx = user_tx(&state.pool, auth.user().id).await?;
-        let row: Option<SynthesisView> = themes::synthesis(&mut tx, id.0).await?;
+        let row = themes::synthesis(&mut tx, id.0).await?;
         tx.commit().await?;
         Ok(row
-            .map(Json)
+            .map(|row| Json(row.into()))
             .ok_or_else(|| ApiError::not_found("synthesis"))?)
     }
 }

@@ -3,12 +3,13 @@
 
 use crate::{envelope::Envelope, text::Text};
 use almanac_shared::store::webhook_deliveries as deliveries;
+use almanac_shared::store::webhooks::EndpointRow;
 use chrono::{DateTime, Utc};
 use poem_openapi::{ApiResponse, Object, payload::Json};
 use uuid::Uuid;
 
 /// A webhook endpoint. Its secret is never returned after it is first shown.
-#[derive(Debug, Clone, Object, sqlx::FromRow)]
+#[derive(Debug, Clone, Object)]
 #[oai(rename_all = "camelCase")]
 pub struct Webhook {
     pub id: Uuid,
@@ -222,3 +223,15 @@ pub enum WebhookDeleted {
     #[oai(status = 204)]
     Deleted,
 }
+
+crate::from_row!(EndpointRow => Webhook {
+    id,
+    url,
+    events,
+    description,
+    disabled_at,
+    disabled_reason,
+    previous_secret_until,
+    created_at,
+    updated_at,
+});

@@ -47,7 +47,9 @@ impl WebhooksApi {
         let mut tx = user_tx(&state.pool, auth.user().id).await?;
         let items = store::list(&mut tx).await?;
         tx.commit().await?;
-        Ok(WebhookListEnvelope::of(WebhookList { items }))
+        Ok(WebhookListEnvelope::of(WebhookList {
+            items: items.into_iter().map(Into::into).collect(),
+        }))
     }
 
     /// Add an endpoint. The answer carries its `secret`, shown this once. At most 20 per
@@ -94,7 +96,8 @@ impl WebhooksApi {
                 sealed_secret: &sealed,
             },
         )
-        .await?;
+        .await?
+        .into();
         tx.commit().await?;
         tracing::info!(webhook_id = %id, userId = %user, "webhook endpoint added");
         Ok(WebhookCreated::Created(WebhookWithSecretEnvelope::of(
@@ -110,7 +113,10 @@ impl WebhooksApi {
         id: Path<Uuid>,
     ) -> Answer<Json<WebhookEnvelope>, { can::BAD_REQUEST | can::STORED | can::NOT_FOUND }> {
         let mut tx = user_tx(&state.pool, auth.user().id).await?;
-        let webhook = store::get(&mut tx, id.0).await?.ok_or_else(not_found)?;
+        let webhook = store::get(&mut tx, id.0)
+            .await?
+            .map(Webhook::from)
+            .ok_or_else(not_found)?;
         tx.commit().await?;
         Ok(WebhookEnvelope::of(webhook))
     }
@@ -151,6 +157,7 @@ impl WebhooksApi {
         };
         let webhook = store::update(&mut tx, id.0, changes)
             .await?
+            .map(Webhook::from)
             .ok_or_else(not_found)?;
         tx.commit().await?;
         Ok(WebhookEnvelope::of(webhook))
@@ -196,6 +203,7 @@ impl WebhooksApi {
         let mut tx = user_tx(&state.pool, auth.user().id).await?;
         let webhook = store::rotate(&mut tx, id.0, &sealed, Utc::now() + ROTATION_OVERLAP)
             .await?
+            .map(Webhook::from)
             .ok_or_else(not_found)?;
         tx.commit().await?;
         Ok(WebhookWithSecretEnvelope::of(WebhookWithSecret {
@@ -228,8 +236,9 @@ impl WebhooksApi {
     > {
         let limit = clamp_limit(limit.0);
         let mut tx = user_tx(&state.pool, auth.user().id).await?;
-        store::get::<Webhook>(&mut tx, id.0)
+        store::get(&mut tx, id.0)
             .await?
+            .map(Webhook::from)
             .ok_or_else(not_found)?;
         let rows = deliveries::list(
             &mut tx,
@@ -272,7 +281,10 @@ impl WebhooksApi {
     > {
         let user = auth.user().id;
         let mut tx = user_tx(&state.pool, user).await?;
-        let webhook: Webhook = store::get(&mut tx, id.0).await?.ok_or_else(not_found)?;
+        let webhook: Webhook = store::get(&mut tx, id.0)
+            .await?
+            .map(Webhook::from)
+            .ok_or_else(not_found)?;
         refuse_disabled(&webhook)?;
         let slot = take_test_slot(&state, user).await?;
         let refused = match deliveries::redeliver(&mut tx, id.0, delivery_id.0).await? {
@@ -309,7 +321,10 @@ impl WebhooksApi {
     > {
         let user = auth.user().id;
         let mut tx = user_tx(&state.pool, user).await?;
-        let webhook: Webhook = store::get(&mut tx, id.0).await?.ok_or_else(not_found)?;
+        let webhook: Webhook = store::get(&mut tx, id.0)
+            .await?
+            .map(Webhook::from)
+            .ok_or_else(not_found)?;
         refuse_disabled(&webhook)?;
         let slot = take_test_slot(&state, user).await?;
         let data = serde_json::json!({
@@ -320,7 +335,10 @@ impl WebhooksApi {
             // Disabled meanwhile (a failing delivery's last attempt, committed after the
             // read above): say so, as when it was disabled before. Nothing is sent.
             slot.refund(&state).await;
-            let webhook: Webhook = store::get(&mut tx, id.0).await?.ok_or_else(not_found)?;
+            let webhook: Webhook = store::get(&mut tx, id.0)
+                .await?
+                .map(Webhook::from)
+                .ok_or_else(not_found)?;
             refuse_disabled(&webhook)?;
             return Err(not_found().into());
         };

@@ -69,6 +69,17 @@ pub enum SourceKind {
     Text,
 }
 
+impl SourceKind {
+    /// Its name as a source's `type` spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SourceKind::Rss => "rss",
+            SourceKind::Url => "url",
+            SourceKind::Text => "text",
+        }
+    }
+}
+
 /// A theme's source: `{"type": "rss" | "url" | "text", "value": "..."}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Source {

@@ -7,8 +7,11 @@ use serde_json::Value;
 use sqlx::{AssertSqlSafe, PgConnection, types::Json};
 use uuid::Uuid;
 
-use super::Row;
-use crate::domain::{calendar::EntryContent, publish::Post};
+use crate::domain::{
+    calendar::{ChangeKind, EntryContent},
+    publish::Post,
+};
+use crate::jobs::JobStatus;
 
 pub mod feeds;
 mod runs;
@@ -25,6 +28,83 @@ const CALENDAR_COLUMNS: &str = "k.id, k.name, k.request, k.current_version,
     (select count(*) from calendar_entries c where c.calendar_id = k.id and c.deleted_at is null)
         as entries, k.created_at, k.updated_at";
 
+/// A calendar as its owner's list reads it: its latest request and its saved entries'
+/// count.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct CalendarRow {
+    pub id: Uuid,
+    pub name: String,
+    pub request: Value,
+    pub current_version: i32,
+    pub entries: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A saved entry, its local time as `HH:MM`.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct EntryRow {
+    pub id: Uuid,
+    pub key: String,
+    pub channel: String,
+    pub date: NaiveDate,
+    pub time: String,
+    pub scheduled_at: DateTime<Utc>,
+    pub title: String,
+    pub caption: String,
+    pub format: String,
+    pub hashtags: Vec<String>,
+    pub call_to_action: String,
+    pub media_url: Option<String>,
+    pub origin: String,
+    pub edited: bool,
+    pub edited_at: Option<DateTime<Utc>>,
+    pub run_id: Option<Uuid>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A generation run of a calendar.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct RunRow {
+    pub id: Uuid,
+    pub version: i32,
+    pub mode: String,
+    pub status: JobStatus,
+    pub job_id: Option<Uuid>,
+    pub request: Value,
+    pub slots: i32,
+    pub entries: i32,
+    pub latency_ms: Option<i64>,
+    pub tokens: i32,
+    pub model: Option<String>,
+    pub error: Option<Value>,
+    pub diff: Option<Value>,
+    pub continues: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+/// A regeneration's proposal still waiting for an answer: its run, version, and how many
+/// of its changes are not applied.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct PendingRow {
+    pub run_id: Uuid,
+    pub version: i32,
+    pub changes: i64,
+}
+
+/// A change a regeneration proposes.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ChangeRow {
+    pub id: Uuid,
+    pub kind: ChangeKind,
+    pub key: String,
+    pub conflict: bool,
+    pub before: Option<Value>,
+    pub after: Option<Value>,
+    pub applied_at: Option<DateTime<Utc>>,
+}
+
 /// Where an entry goes: its local date and time and the moment they are in UTC.
 pub struct Placement {
     pub date: NaiveDate,
@@ -33,11 +113,11 @@ pub struct Placement {
 }
 
 /// The caller's calendars before `cursor` (newest first), at most `limit`.
-pub async fn list<T: Row>(
+pub async fn list(
     conn: &mut PgConnection,
     cursor: Option<Uuid>,
     limit: i64,
-) -> sqlx::Result<Vec<T>> {
+) -> sqlx::Result<Vec<CalendarRow>> {
     sqlx::query_as(AssertSqlSafe(format!(
         "select {CALENDAR_COLUMNS} from calendars k
          where ($1::uuid is null or k.id < $1) order by k.id desc limit $2"
@@ -48,7 +128,7 @@ pub async fn list<T: Row>(
     .await
 }
 
-pub async fn summary<T: Row>(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<T>> {
+pub async fn summary(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<CalendarRow>> {
     sqlx::query_as(AssertSqlSafe(format!(
         "select {CALENDAR_COLUMNS} from calendars k where k.id = $1"
     )))
@@ -143,7 +223,7 @@ pub async fn touch(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<()> {
 }
 
 /// The calendar's saved entries, in time order.
-pub async fn saved<T: Row>(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Vec<T>> {
+pub async fn saved(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Vec<EntryRow>> {
     sqlx::query_as(AssertSqlSafe(format!(
         "select {ENTRY_COLUMNS} from calendar_entries c
          where c.calendar_id = $1 and c.deleted_at is null order by c.scheduled_at, c.key"
@@ -153,11 +233,11 @@ pub async fn saved<T: Row>(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Ve
     .await
 }
 
-pub async fn entry<T: Row>(
+pub async fn entry(
     conn: &mut PgConnection,
     calendar: Uuid,
     id: Uuid,
-) -> sqlx::Result<Option<T>> {
+) -> sqlx::Result<Option<EntryRow>> {
     sqlx::query_as(AssertSqlSafe(format!(
         "select {ENTRY_COLUMNS} from calendar_entries c
          where c.calendar_id = $1 and c.id = $2 and c.deleted_at is null"
@@ -169,14 +249,14 @@ pub async fn entry<T: Row>(
 }
 
 /// Saves an edit of an entry (its media URL included), marking it edited.
-pub async fn edit_entry<T: Row>(
+pub async fn edit_entry(
     conn: &mut PgConnection,
     calendar: Uuid,
     id: Uuid,
     content: &EntryContent,
     at: &Placement,
     media_url: Option<&str>,
-) -> sqlx::Result<T> {
+) -> sqlx::Result<EntryRow> {
     sqlx::query_as(AssertSqlSafe(format!(
         "update calendar_entries c set title = $3, caption = $4, format = $5, hashtags = $6,
                 call_to_action = $7, local_date = $8, local_time = $9, scheduled_at = $10,
@@ -200,13 +280,13 @@ pub async fn edit_entry<T: Row>(
 }
 
 /// Adds an entry by hand (`manual/<id>`: regenerations never touch it).
-pub async fn add_entry<T: Row>(
+pub async fn add_entry(
     conn: &mut PgConnection,
     calendar: Uuid,
     channel: &str,
     content: &EntryContent,
     at: &Placement,
-) -> sqlx::Result<T> {
+) -> sqlx::Result<EntryRow> {
     sqlx::query_as(AssertSqlSafe(format!(
         "insert into calendar_entries as c (id, calendar_id, user_id, key, channel, local_date,
              local_time, scheduled_at, title, caption, format, hashtags, call_to_action,
@@ -245,7 +325,7 @@ pub async fn delete_entry(conn: &mut PgConnection, calendar: Uuid, id: Uuid) -> 
 }
 
 /// The calendar's runs, newest version first.
-pub async fn runs<T: Row>(conn: &mut PgConnection, calendar: Uuid) -> sqlx::Result<Vec<T>> {
+pub async fn runs(conn: &mut PgConnection, calendar: Uuid) -> sqlx::Result<Vec<RunRow>> {
     sqlx::query_as(AssertSqlSafe(format!(
         "select {RUN_COLUMNS} from calendar_runs r where r.calendar_id = $1 order by r.version desc"
     )))
@@ -254,11 +334,11 @@ pub async fn runs<T: Row>(conn: &mut PgConnection, calendar: Uuid) -> sqlx::Resu
     .await
 }
 
-pub async fn run<T: Row>(
+pub async fn run(
     conn: &mut PgConnection,
     calendar: Uuid,
     id: Uuid,
-) -> sqlx::Result<Option<T>> {
+) -> sqlx::Result<Option<RunRow>> {
     sqlx::query_as(AssertSqlSafe(format!(
         "select {RUN_COLUMNS} from calendar_runs r where r.calendar_id = $1 and r.id = $2"
     )))
@@ -270,10 +350,10 @@ pub async fn run<T: Row>(
 
 /// The latest run, when it is an ended regeneration with changes not yet applied: its
 /// id, version and how many.
-pub async fn pending_run<T: Row>(
+pub async fn pending_run(
     conn: &mut PgConnection,
     calendar: Uuid,
-) -> sqlx::Result<Option<T>> {
+) -> sqlx::Result<Option<PendingRow>> {
     sqlx::query_as(
         "select r.id as run_id, r.version, count(*) as changes
          from calendar_runs r
@@ -289,7 +369,7 @@ pub async fn pending_run<T: Row>(
 }
 
 /// The changes a run proposes, in order.
-pub async fn changes<T: Row>(conn: &mut PgConnection, run: Uuid) -> sqlx::Result<Vec<T>> {
+pub async fn changes(conn: &mut PgConnection, run: Uuid) -> sqlx::Result<Vec<ChangeRow>> {
     sqlx::query_as(
         "select id, kind, key, conflict, before, after, applied_at from calendar_changes
          where run_id = $1 order by position",

@@ -6,15 +6,31 @@ use chrono::{DateTime, Utc};
 use sqlx::{AssertSqlSafe, PgConnection, PgPool};
 use uuid::Uuid;
 
-use super::super::Row;
 use crate::domain::publish::Platform;
 
 const CHANNEL_COLUMNS: &str = "a.id, a.platform, a.account_id, a.handle, a.status,
     a.status_reason, a.token_expires_at as expires_at, a.reconnect_by, a.scope, a.connected_at,
     a.created_at, a.updated_at";
 
+/// A channel as its owner sees it (never its tokens).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ChannelRow {
+    pub id: Uuid,
+    pub platform: String,
+    pub account_id: String,
+    pub handle: Option<String>,
+    pub status: String,
+    pub status_reason: Option<String>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub reconnect_by: Option<DateTime<Utc>>,
+    pub scope: Option<String>,
+    pub connected_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
 /// The caller's channels (every platform account), by platform and account.
-pub async fn list<T: Row>(conn: &mut PgConnection) -> sqlx::Result<Vec<T>> {
+pub async fn list(conn: &mut PgConnection) -> sqlx::Result<Vec<ChannelRow>> {
     sqlx::query_as(AssertSqlSafe(format!(
         "select {CHANNEL_COLUMNS} from platform_accounts a order by a.platform, a.account_id"
     )))
@@ -23,7 +39,7 @@ pub async fn list<T: Row>(conn: &mut PgConnection) -> sqlx::Result<Vec<T>> {
 }
 
 /// The caller's channel `id`, if they have it.
-pub async fn find<T: Row>(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<T>> {
+pub async fn find(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<ChannelRow>> {
     sqlx::query_as(AssertSqlSafe(format!(
         "select {CHANNEL_COLUMNS} from platform_accounts a where a.id = $1"
     )))
@@ -32,7 +48,7 @@ pub async fn find<T: Row>(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Opt
     .await
 }
 
-pub async fn get<T: Row>(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<T> {
+pub async fn get(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<ChannelRow> {
     sqlx::query_as(AssertSqlSafe(format!(
         "select {CHANNEL_COLUMNS} from platform_accounts a where a.id = $1"
     )))

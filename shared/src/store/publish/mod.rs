@@ -12,7 +12,6 @@ use serde_json::Value;
 use sqlx::{AssertSqlSafe, PgConnection, PgPool, types::Json};
 use uuid::Uuid;
 
-use super::Row;
 use crate::{
     domain::publish::{IntentStatus, Mode, PublishJob, Timing},
     jobs::{Lane, NewJob},
@@ -178,13 +177,13 @@ pub async fn insert(conn: &mut PgConnection, new: &NewIntent) -> sqlx::Result<In
 }
 
 /// The caller's intents, newest first, before `cursor`.
-pub async fn list<T: Row>(
+pub async fn list(
     conn: &mut PgConnection,
     calendar: Option<Uuid>,
     status: Option<IntentStatus>,
     cursor: Option<Uuid>,
     limit: i64,
-) -> sqlx::Result<Vec<T>> {
+) -> sqlx::Result<Vec<Intent>> {
     sqlx::query_as(AssertSqlSafe(format!(
         "select {INTENT_COLUMNS} from publish_intents i
          where ($1::uuid is null or i.calendar_id = $1) and ($2::text is null or i.status = $2)
@@ -199,7 +198,7 @@ pub async fn list<T: Row>(
     .await
 }
 
-pub async fn get<T: Row>(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<T>> {
+pub async fn get(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<Intent>> {
     sqlx::query_as(AssertSqlSafe(format!(
         "select {INTENT_COLUMNS} from publish_intents i where i.id = $1"
     )))
@@ -251,7 +250,7 @@ pub async fn retry(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Changed> {
 async fn settle(conn: &mut PgConnection, id: Uuid, done: Option<Intent>) -> sqlx::Result<Changed> {
     Ok(match done {
         Some(intent) => Changed::Done(Box::new(intent)),
-        None => match get::<Intent>(conn, id).await? {
+        None => match get(conn, id).await? {
             Some(intent) => Changed::Refused(intent.status),
             None => Changed::Missing,
         },

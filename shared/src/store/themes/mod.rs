@@ -2,11 +2,15 @@
 //! owner reads and writes them; `runs.rs` holds what the scheduler, the synthesis job and the
 //! email job write, `unsubscribes.rs` what an unsubscribe link does.
 
+use chrono::{DateTime, NaiveDate, Utc};
+use serde_json::Value;
 use sqlx::{AssertSqlSafe, PgConnection, types::Json};
 use uuid::Uuid;
 
-use super::Row;
-use crate::domain::synthesis::{ScheduleSpec, ThemeSpec};
+use crate::domain::{
+    RunStatus,
+    synthesis::{DeliveryStatus, ScheduleSpec, Source, ThemeSpec},
+};
 
 mod runs;
 mod unsubscribes;
@@ -20,11 +24,73 @@ const SYNTHESIS_COLUMNS: &str = "id, theme_id, status, origin, week, title, sect
 const SCHEDULE_COLUMNS: &str = "id, theme_id, enabled, days, time_utc, timezone, time_local,
     emails, send_when_empty, last_run_at, skipped_day, skip_reason";
 
+/// A theme as its owner reads it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ThemeRow {
+    pub id: Uuid,
+    pub name: String,
+    pub description: Option<String>,
+    pub sources: Json<Vec<Source>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A synthesis as its owner reads it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct SynthesisRow {
+    pub id: Uuid,
+    pub theme_id: Uuid,
+    pub status: RunStatus,
+    pub origin: String,
+    pub week: Option<String>,
+    pub title: Option<String>,
+    pub sections: Option<Value>,
+    pub sources_report: Option<Value>,
+    pub model: Option<String>,
+    pub items_left_out: i32,
+    pub error: Option<Value>,
+    pub job_id: Uuid,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A theme's schedule as it is saved: in UTC, or in its reader's time zone (`timezone`
+/// and `time_local`).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ScheduleRow {
+    pub id: Uuid,
+    pub theme_id: Uuid,
+    pub enabled: bool,
+    pub days: Json<Vec<String>>,
+    pub time_utc: Option<String>,
+    pub timezone: Option<String>,
+    pub time_local: Option<String>,
+    pub emails: Json<Vec<String>>,
+    pub send_when_empty: bool,
+    pub last_run_at: Option<DateTime<Utc>>,
+    pub skipped_day: Option<NaiveDate>,
+    pub skip_reason: Option<String>,
+}
+
+/// One email of a synthesis to one recipient.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct DeliveryRow {
+    pub id: Uuid,
+    pub synthesis_id: Uuid,
+    pub recipient: String,
+    pub status: DeliveryStatus,
+    pub reason: Option<String>,
+    pub attempts: i32,
+    pub last_error: Option<Value>,
+    pub sent_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
 fn sources(spec: &ThemeSpec) -> Json<serde_json::Value> {
     Json(serde_json::to_value(&spec.sources).expect("sources serialise"))
 }
 
-pub async fn get<T: Row>(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<T>> {
+pub async fn get(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<ThemeRow>> {
     sqlx::query_as(AssertSqlSafe(format!(
         "select {THEME_COLUMNS} from themes where id = $1"
     )))
@@ -34,7 +100,7 @@ pub async fn get<T: Row>(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Opti
 }
 
 /// The caller's themes, newest first (500 at most).
-pub async fn list<T: Row>(conn: &mut PgConnection) -> sqlx::Result<Vec<T>> {
+pub async fn list(conn: &mut PgConnection) -> sqlx::Result<Vec<ThemeRow>> {
     sqlx::query_as(AssertSqlSafe(format!(
         "select {THEME_COLUMNS} from themes order by id desc limit 500"
     )))
@@ -42,7 +108,7 @@ pub async fn list<T: Row>(conn: &mut PgConnection) -> sqlx::Result<Vec<T>> {
     .await
 }
 
-pub async fn create<T: Row>(conn: &mut PgConnection, spec: &ThemeSpec) -> sqlx::Result<T> {
+pub async fn create(conn: &mut PgConnection, spec: &ThemeSpec) -> sqlx::Result<ThemeRow> {
     sqlx::query_as(AssertSqlSafe(format!(
         "insert into themes (id, user_id, name, description, sources)
          values ($1, app_user_id(), $2, $3, $4) returning {THEME_COLUMNS}"
@@ -55,11 +121,7 @@ pub async fn create<T: Row>(conn: &mut PgConnection, spec: &ThemeSpec) -> sqlx::
     .await
 }
 
-pub async fn update<T: Row>(
-    conn: &mut PgConnection,
-    id: Uuid,
-    spec: &ThemeSpec,
-) -> sqlx::Result<T> {
+pub async fn update(conn: &mut PgConnection, id: Uuid, spec: &ThemeSpec) -> sqlx::Result<ThemeRow> {
     sqlx::query_as(AssertSqlSafe(format!(
         "update themes set name = $2, description = $3, sources = $4, updated_at = now()
          where id = $1 returning {THEME_COLUMNS}"
@@ -82,7 +144,7 @@ pub async fn delete(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<bool> {
 }
 
 /// A theme's syntheses, newest first (100 at most).
-pub async fn syntheses<T: Row>(conn: &mut PgConnection, theme: Uuid) -> sqlx::Result<Vec<T>> {
+pub async fn syntheses(conn: &mut PgConnection, theme: Uuid) -> sqlx::Result<Vec<SynthesisRow>> {
     sqlx::query_as(AssertSqlSafe(format!(
         "select {SYNTHESIS_COLUMNS} from syntheses where theme_id = $1 order by id desc limit 100"
     )))
@@ -91,7 +153,7 @@ pub async fn syntheses<T: Row>(conn: &mut PgConnection, theme: Uuid) -> sqlx::Re
     .await
 }
 
-pub async fn synthesis<T: Row>(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<T>> {
+pub async fn synthesis(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<SynthesisRow>> {
     sqlx::query_as(AssertSqlSafe(format!(
         "select {SYNTHESIS_COLUMNS} from syntheses where id = $1"
     )))
@@ -119,7 +181,7 @@ pub async fn create_manual_synthesis(
     .map(drop)
 }
 
-pub async fn schedule<T: Row>(conn: &mut PgConnection, theme: Uuid) -> sqlx::Result<Option<T>> {
+pub async fn schedule(conn: &mut PgConnection, theme: Uuid) -> sqlx::Result<Option<ScheduleRow>> {
     sqlx::query_as(AssertSqlSafe(format!(
         "select {SCHEDULE_COLUMNS} from theme_schedules where theme_id = $1"
     )))
@@ -129,11 +191,11 @@ pub async fn schedule<T: Row>(conn: &mut PgConnection, theme: Uuid) -> sqlx::Res
 }
 
 /// Creates or replaces a theme's schedule; none when there is no such theme.
-pub async fn upsert_schedule<T: Row>(
+pub async fn upsert_schedule(
     conn: &mut PgConnection,
     theme: Uuid,
     spec: &ScheduleSpec,
-) -> sqlx::Result<Option<T>> {
+) -> sqlx::Result<Option<ScheduleRow>> {
     sqlx::query_as(AssertSqlSafe(format!(
         "insert into theme_schedules (id, theme_id, user_id, enabled, days, time_utc, timezone,
              time_local, emails, send_when_empty)
@@ -181,7 +243,7 @@ pub async fn has_delivery(
 }
 
 /// The email deliveries of a theme's syntheses, newest first (300 at most).
-pub async fn deliveries<T: Row>(conn: &mut PgConnection, theme: Uuid) -> sqlx::Result<Vec<T>> {
+pub async fn deliveries(conn: &mut PgConnection, theme: Uuid) -> sqlx::Result<Vec<DeliveryRow>> {
     sqlx::query_as(
         "select id, synthesis_id, recipient, status, reason, attempts, last_error, sent_at,
              created_at
