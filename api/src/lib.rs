@@ -21,6 +21,7 @@ pub mod nullable;
 pub mod origin;
 pub mod rate_limit;
 pub mod relay;
+pub mod responses;
 pub mod route_table;
 pub mod routes;
 pub mod server;

@@ -14,15 +14,16 @@
 //! 7. after the commit, the job's first event, then the queue.
 //!
 //! A generation, the busiest path, writes steps 3 to 5 in one statement shared by
-//! concurrent requests (`state::submissions`, its round trips measured by `make bench`);
-//! its slot, refund and queueing are the same steps, written beside that statement
-//! (`routes/generations/`, with [`job_write_failed`] from here). A publish's jobs are the
-//! dispatcher's (`store::publish::dispatch`), queued with [`enqueue_after_commit`].
+//! concurrent requests (`state::submissions`, its round trips measured by `make bench`):
+//! [`Submit::in_one_statement`] takes the same steps around that statement. A publish's
+//! jobs are the dispatcher's (`store::publish::dispatch`, which publishing requests, retries
+//! and the worker's dispatcher share), queued with [`enqueue_after_commit`].
 
 use almanac_shared::{
     config::RateLimit,
     db,
     events::Event,
+    gather::Gathered,
     jobs::NewJob,
     queue,
     store::{idempotency as keys, user_tx},
@@ -168,6 +169,50 @@ impl<'a> Submit<'a> {
                 Err(error)
             }
         }
+    }
+
+    /// Steps 2 to 7 for a kind whose rows, job and key are written by one statement that
+    /// concurrent requests share (a generation): a slot of the limit (none when `free`: a
+    /// request that asks no AI), the job's first event, the statement `write`, then the
+    /// queue. The first event goes before the write: from its commit on, a worker may claim
+    /// the job and speak on its stream, and nothing may come before `queued` (a job the
+    /// statement did not write leaves a stream that expires unread). The statement answers
+    /// the key's earlier answer when a concurrent retry committed first (then nothing was
+    /// written, and the slot stays): returned for the route to replay.
+    pub async fn in_one_statement<W>(
+        self,
+        job: &NewJob,
+        first: &Event,
+        free: bool,
+        write: W,
+    ) -> ApiResult<Option<Earlier>>
+    where
+        W: Future<Output = Gathered<Option<Earlier>>>,
+    {
+        let (state, user) = (self.state, self.user);
+        let key = self.key.as_ref().map(|keyed| keyed.key);
+        let slot = match free {
+            true => None,
+            false => Some(rate_limit::take(state, self.limit, user, key).await?),
+        };
+        state.emitter.emit_first_or_log(job.id, first).await;
+        match write.await {
+            Ok(None) => {}
+            Ok(Some(earlier)) if key.is_some() => return Ok(Some(earlier)),
+            Ok(Some(_)) => {
+                return Err(ApiError::internal(anyhow::anyhow!(
+                    "a request without a key met an earlier answer"
+                )));
+            }
+            Err(error) => {
+                if let Some(slot) = slot {
+                    slot.refund(state).await;
+                }
+                return Err(job_write_failed(state, job, error).await);
+            }
+        }
+        state.queue.push_or_log(job.kind, job.id, None).await;
+        Ok(None)
     }
 
     async fn earlier(&self) -> ApiResult<Option<Earlier>> {

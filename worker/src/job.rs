@@ -1,5 +1,6 @@
 //! What a job kind is ([`Job`]), what its handler may use ([`JobContext`]), how an attempt
-//! ends ([`Finished`], [`JobError`]), and the [`Registry`] the runner dispatches through.
+//! ends ([`Finished`] through its claim's [`End::end`], or [`JobError`]), and the [`Registry`]
+//! the runner dispatches through.
 //!
 //! A kind is one module under `jobs/` implementing [`Job`] on its payload type (which
 //! lives in `shared`, beside the kind's domain rules, because the API creates the job),
@@ -26,7 +27,7 @@ use almanac_shared::{
 use futures::future::BoxFuture;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
-use sqlx::PgPool;
+use sqlx::{PgPool, Postgres, Transaction};
 use tokio_util::sync::CancellationToken;
 
 /// What every job handler may use.
@@ -256,9 +257,9 @@ impl<T, E: Into<JobError>> Context<T> for Result<T, E> {
     }
 }
 
-/// How a handler ended its job; it wrote the outcome to the ledger itself, with its
-/// results, in a commit that recorded the token of `staged` (the events that report it,
-/// which the runner publishes before the final event).
+/// How a handler ended its job; it wrote the outcome to the ledger itself ([`End::end`]),
+/// with its results, in a commit that recorded the token of `staged` (the events that report
+/// it, which the runner publishes before the final event).
 #[derive(Debug, Clone)]
 pub struct Finished {
     pub status: JobStatus,
@@ -292,6 +293,66 @@ impl Finished {
 /// What a job's handler returns: how it ended the job, or `None` when the claim was lost
 /// before it could save (nothing was written).
 pub type JobResult = Result<Option<Finished>, JobError>;
+
+/// Where a job's final update runs: alone on the pool, or in the transaction that wrote
+/// the attempt's last rows, which the end commits.
+pub enum Db<'c> {
+    Pool(&'c PgPool),
+    Tx(Transaction<'c, Postgres>),
+}
+
+impl<'c> From<&'c PgPool> for Db<'c> {
+    fn from(pool: &'c PgPool) -> Self {
+        Db::Pool(pool)
+    }
+}
+
+impl<'c> From<Transaction<'c, Postgres>> for Db<'c> {
+    fn from(tx: Transaction<'c, Postgres>) -> Self {
+        Db::Tx(tx)
+    }
+}
+
+/// How every kind ends an attempt it saw through: [`End::end`] on its claim.
+pub trait End {
+    /// The fenced final update of the job as `finished` says (status, result, error, the
+    /// token of the events it staged), committed with the transaction when there is one;
+    /// `None` when the claim was lost, and then nothing of the end stands.
+    fn end<'c>(
+        &self,
+        db: impl Into<Db<'c>> + Send,
+        finished: Finished,
+    ) -> impl Future<Output = JobResult> + Send;
+}
+
+impl End for Claim {
+    async fn end<'c>(&self, db: impl Into<Db<'c>> + Send, finished: Finished) -> JobResult {
+        let Finished {
+            status,
+            result,
+            error,
+            staged,
+        } = &finished;
+        let token = staged.as_ref().map(|staged| staged.token);
+        let ended = match db.into() {
+            Db::Pool(pool) => self
+                .finish(pool, *status, Some(result), error.as_ref(), token)
+                .await
+                .context("ending the job")?,
+            Db::Tx(mut tx) => {
+                let ended = self
+                    .finish(&mut *tx, *status, Some(result), error.as_ref(), token)
+                    .await
+                    .context("ending the job")?;
+                if ended {
+                    tx.commit().await.context("committing the job's end")?;
+                }
+                ended
+            }
+        };
+        Ok(ended.then_some(finished))
+    }
+}
 
 /// The kinds this worker runs, each found by its [`JobKind`].
 #[derive(Clone, Default)]

@@ -5,13 +5,13 @@ import { api, appConfig, session } from "./api.js";
 import { h, field, fill, showError, mayLeave } from "./ui.js";
 import { t, start, lang, languages, choose } from "./i18n.js";
 import { loadChannels } from "./platforms.js";
-import * as calendar from "./calendar.js";
+import * as calendar from "./calendar/index.js";
 import * as organic from "./organic/index.js";
-import * as publishing from "./publishing.js";
-import * as themes from "./themes.js";
-import * as flashcards from "./flashcards.js";
+import * as publishing from "./publishing/index.js";
+import * as themes from "./themes/index.js";
+import * as flashcards from "./flashcards/index.js";
 import * as channels from "./channels.js";
-import * as webhooks from "./webhooks.js";
+import * as webhooks from "./webhooks/index.js";
 
 const sections = { calendar, organic, publishing, themes, flashcards, channels, webhooks };
 const DEV_USER_KEY = "almanac.devUser";

@@ -126,6 +126,18 @@ impl Platforms {
             });
         registered.chain(planned).collect()
     }
+
+    /// The label of the channel `name` as people write it (`tiktok` -> `TikTok`), when it is
+    /// one of [`Platforms::channels`].
+    pub fn label_of(&self, name: &str) -> Option<&'static str> {
+        match self.get(name) {
+            Some(platform) => Some(self.registered(platform).label()),
+            None => PLANNED_ONLY
+                .iter()
+                .find(|(planned, ..)| *planned == name)
+                .map(|(_, label, _)| *label),
+        }
+    }
 }
 
 /// Whether `color` is `#rrggbb`.

@@ -583,6 +583,24 @@ mod tests {
         );
     }
 
+    /// A channel's label is its adapter's, or a planned-only channel's; a user's own slug
+    /// has none (a calendar's default name then spells it as given).
+    #[test]
+    fn a_channel_is_labelled_as_its_catalogue_says() {
+        let platforms = built_in();
+        for (name, label) in [
+            ("tiktok", "TikTok"),
+            ("instagram", "Instagram"),
+            ("linkedin", "LinkedIn"),
+            ("youtube", "YouTube"),
+            ("x", "X"),
+            ("newsletter", "Newsletter"),
+        ] {
+            assert_eq!(platforms.label_of(name), Some(label), "{name}");
+        }
+        assert_eq!(platforms.label_of("my-blog"), None);
+    }
+
     /// Each adapter's profile is what its `validate` holds a post to: its most hashtags
     /// and mentions pass and one more is refused (no limit: a hundred pass); a media kind
     /// it does not list is refused. Its colour is `#rrggbb`.

@@ -22,7 +22,10 @@ async fn the_page_and_its_modules_are_served_with_their_types_and_policy() {
     }
     for (path, kind) in [
         ("/app/", "text/html; charset=utf-8"),
-        ("/app/js/calendar.js", "text/javascript; charset=utf-8"),
+        (
+            "/app/js/calendar/index.js",
+            "text/javascript; charset=utf-8",
+        ),
         ("/app/app.css", "text/css; charset=utf-8"),
     ] {
         let response = client.get(app.url(path)).send().await.unwrap();

@@ -20,7 +20,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::job::{Context, Finished, Job, JobContext, JobError, JobResult};
+use crate::job::{Context, End, Finished, Job, JobContext, JobError, JobResult};
 
 /// Why a delivery was not sent: its recipient unsubscribed from the theme's digest.
 const UNSUBSCRIBED: &str = "UNSUBSCRIBED";
@@ -244,14 +244,8 @@ impl<'a> Delivery<'a> {
 
     async fn finish(&self) -> JobResult {
         let result = json!({ "delivery_id": self.id, "recipient": self.input.recipient });
-        if !self
-            .claim
-            .succeed(&self.ctx.pool, &result, None)
+        self.claim
+            .end(&self.ctx.pool, Finished::succeeded(result))
             .await
-            .context("ending the job")?
-        {
-            return Ok(None);
-        }
-        Ok(Some(Finished::succeeded(result)))
     }
 }

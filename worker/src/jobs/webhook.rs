@@ -16,7 +16,7 @@ use almanac_shared::{
 use chrono::Utc;
 use serde_json::{Value, json};
 
-use crate::job::{Context, Finished, Job, JobContext, JobError, JobResult};
+use crate::job::{Context, End, Finished, Job, JobContext, JobError, JobResult};
 
 impl Job for WebhookJob {
     type Input = Sending;
@@ -121,14 +121,9 @@ impl Delivery<'_> {
         let Some(disabled) = self.record(&mut tx, attempt, &verdict).await? else {
             return Ok(None);
         };
-        if !claim
-            .succeed(&mut *tx, &result, None)
-            .await
-            .context("ending the job")?
-        {
+        let Some(finished) = claim.end(tx, Finished::succeeded(result)).await? else {
             return Ok(None);
-        }
-        tx.commit().await.context("recording the delivery")?;
+        };
         tell_owner(ctx, disabled).await;
         let waited = (Utc::now() - sending.occurred_at)
             .to_std()
@@ -136,7 +131,7 @@ impl Delivery<'_> {
         metrics::counter!("webhook_attempts_total", "outcome" => "delivered").increment(1);
         metrics::histogram!("webhook_delivery_seconds").record(waited.as_secs_f64());
         tracing::info!(delivery_id = %sending.id, attempt = sending.attempts + 1, "webhook delivered");
-        Ok(Some(Finished::succeeded(result)))
+        Ok(Some(finished))
     }
 
     /// The receiver answered otherwise than 2xx: retried on the schedule, except a 410, which
@@ -258,14 +253,7 @@ impl Delivery<'_> {
     async fn finish(&self) -> JobResult {
         let (ctx, claim, sending) = (self.ctx, self.claim, &self.sending);
         let result: Value = json!({ "delivery_id": sending.id, "superseded": true });
-        if !claim
-            .succeed(&ctx.pool, &result, None)
-            .await
-            .context("ending the job")?
-        {
-            return Ok(None);
-        }
-        Ok(Some(Finished::succeeded(result)))
+        claim.end(&ctx.pool, Finished::succeeded(result)).await
     }
 }
 

@@ -4,13 +4,16 @@
 
 use std::collections::HashSet;
 
-use almanac_shared::{domain::calendar::CalendarSpec, store::calendars as store};
+use almanac_shared::{
+    domain::calendar::CalendarSpec,
+    store::calendars::{self as store, Fills},
+};
 use poem::{Request, web::Data};
 use poem_openapi::{OpenApi, param::Path};
 use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
 
-use super::{AnswerAs, CalendarResponse, Opened, launch, run_job};
+use super::{AnswerAs, CalendarResponse, launch, run_job};
 use crate::{
     auth::UserAuth,
     error::{Answer, ApiError, ApiResult, can},
@@ -78,20 +81,24 @@ async fn start(
         .open()
         .await?;
     match continued(open.tx(), calendar_id, run_id).await {
-        Ok((opened, spec)) => {
-            launch(state, open, new_run, Ok(opened), &spec, answer_as.framing()).await
+        Ok(spec) => {
+            let fills = Fills::Continuation {
+                id: calendar_id,
+                continues: run_id,
+            };
+            launch(state, open, new_run, Ok(fills), &spec, answer_as.framing()).await
         }
         Err(refused) => Err(open.refuse(refused).await),
     }
 }
 
-/// The run to continue, checked (ended, the latest, filling the calendar, with slots left),
-/// and the calendar's next version: what the new run fills, and the request it repeats.
+/// The run to continue, checked (ended, the latest, filling the calendar, with slots left):
+/// the request the new run repeats.
 async fn continued(
     tx: &mut Transaction<'static, Postgres>,
     calendar_id: Uuid,
     run_id: Uuid,
-) -> ApiResult<(Opened, CalendarSpec)> {
+) -> ApiResult<CalendarSpec> {
     let run = store::run_to_continue(tx, calendar_id, run_id)
         .await?
         .ok_or_else(|| ApiError::not_found("run"))?;
@@ -131,15 +138,6 @@ async fn continued(
             "every slot of this calendar already has an entry; there is nothing to continue",
         ));
     }
-    let version = store::bump_version(tx, calendar_id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("run"))?;
     tracing::info!(%calendar_id, continues = %run_id, missing, "continuing a calendar run");
-    let opened = Opened {
-        calendar_id,
-        version,
-        applies_directly: true,
-        continues: Some(run_id),
-    };
-    Ok((opened, spec))
+    Ok(spec)
 }

@@ -12,7 +12,7 @@ use almanac_shared::{
     domain::calendar::{self, CalendarSpec, Entry},
     events::{Envelope, Event},
     jobs::JobStatus,
-    store::calendars::{self as store, RunOutcome, RunRef},
+    store::calendars::{self as store, RunOutcome, RunRef, RunSpec},
 };
 use bytes::Bytes;
 use poem::Body;
@@ -20,8 +20,8 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::{
-    CalendarResponse, NewRun, RunAccepted, RunAcceptedEnvelope, RunLinks, RunMeta, insert_run,
-    open_run, record_run,
+    CalendarName, CalendarResponse, RunAccepted, RunAcceptedEnvelope, RunLinks, RunMeta, open_run,
+    record_run,
 };
 use crate::{
     envelope::current_request_id,
@@ -206,19 +206,24 @@ async fn persist_legacy(
     entries: &[Entry],
 ) -> ApiResult<PersistedLegacy> {
     let mut tx = user_tx(&state.pool, user).await?;
-    let opened = open_run(&mut tx, user, spec, calendar_id).await?;
-    let run = RunRef {
+    let name = CalendarName::of(spec, &state.platforms);
+    let request = spec.to_json();
+    let new = RunSpec {
         id: Uuid::now_v7(),
+        user,
+        job_id: None,
+        mode: "legacy",
+        request: &request,
+        slots: spec.slot_count() as i32,
+        deadline: None,
+    };
+    let run_id = new.id;
+    let opened = open_run(&mut tx, name.fills(calendar_id), new).await?;
+    let run = RunRef {
+        id: run_id,
         calendar_id: opened.calendar_id,
         user_id: user,
     };
-    let new = NewRun {
-        id: run.id,
-        job_id: None,
-        mode: "legacy",
-        deadline: None,
-    };
-    insert_run(&mut tx, user, &opened, new, spec).await?;
     record_run(run.calendar_id, run.id, JobStatus::Succeeded);
     let positioned: Vec<(i32, &Entry)> = entries
         .iter()

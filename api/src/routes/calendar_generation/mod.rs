@@ -14,7 +14,8 @@ use almanac_shared::{
     events::Event,
     flags::Flag,
     jobs::{JobKind, JobStatus, NewJob},
-    store::calendars as store,
+    publish::Platforms,
+    store::calendars::{self as store, Fills, OpenedRun, RunOpened, RunSpec},
 };
 use poem::{Body, IntoResponse, Request, Response, http::StatusCode, web::Data};
 use poem_openapi::{
@@ -233,15 +234,16 @@ async fn start_run(
 ) -> ApiResult<CalendarResponse> {
     let (run_id, job) = run_job(user);
     let limit = &state.settings.rate_limits.calendars;
-    let mut open = match Submit::new(state, user, limit).open(job).await? {
+    let open = match Submit::new(state, user, limit).open(job).await? {
         // Seed 001's playbook: Postgres down, serve the legacy dry run, whatever the flag.
         Submitted::StoreDown(_) => {
             return legacy::run(state, user, spec, calendar_id, framing, true).await;
         }
         opened => opened.open().await?,
     };
-    let opened = open_run(open.tx(), user, &spec, calendar_id).await;
-    launch(state, open, run_id, opened, &spec, framing).await
+    let name = CalendarName::of(&spec, &state.platforms);
+    let fills = name.fills(calendar_id);
+    launch(state, open, run_id, Ok(fills), &spec, framing).await
 }
 
 /// A new run's id and its job.
@@ -252,34 +254,39 @@ fn run_job(user: Uuid) -> (Uuid, NewJob) {
     (run_id, job)
 }
 
-/// Writes the run of `opened` beside its job, commits, queues the job and answers with the
-/// run's stream or 202.
+/// Opens the run filling `fills` beside its job (one store call), commits, queues the job
+/// and answers with the run's stream or 202.
 async fn launch(
     state: &AppState,
     mut open: Open<'_>,
     run_id: Uuid,
-    opened: ApiResult<Opened>,
+    fills: ApiResult<Fills<'_>>,
     spec: &CalendarSpec,
     framing: Option<Framing>,
 ) -> ApiResult<CalendarResponse> {
     let slots = spec.slot_count() as u64;
     let (job_id, user) = (open.job().id, open.job().user_id);
-    let written = match opened {
-        Ok(opened) => {
+    let request = spec.to_json();
+    let written = match fills {
+        Ok(fills) => {
             // Seed 000's timeout counts from here: queue wait and retried attempts included.
-            let run = NewRun {
+            let run = RunSpec {
                 id: run_id,
+                user,
                 job_id: Some(job_id),
                 mode: "service",
+                request: &request,
+                slots: slots as i32,
                 deadline: Some(state.settings.calendar.timeout),
             };
-            insert_run(open.tx(), user, &opened, run, spec)
+            open_run(open.tx(), fills, run)
                 .await
-                .map(|deadline_at| ((opened, deadline_at), Event::queued(slots)))
+                .map(|opened| (opened, Event::queued(slots)))
         }
         Err(refused) => Err(refused),
     };
-    let (opened, deadline_at) = open.commit(written).await?;
+    let opened = open.commit(written).await?;
+    let deadline_at = opened.deadline_at;
     record_run(opened.calendar_id, run_id, JobStatus::Pending);
     tracing::info!(job_id = %job_id, "calendar run accepted");
     Ok(match framing {
@@ -344,60 +351,45 @@ fn record_run(calendar_id: Uuid, run_id: Uuid, status: JobStatus) {
     span.record("status", status.as_str());
 }
 
-/// The calendar a run fills and the run's version.
-struct Opened {
-    calendar_id: Uuid,
-    version: i32,
-    applies_directly: bool,
-    /// The ended run this one continues (it fills only the slots the calendar lacks).
-    continues: Option<Uuid>,
+/// The name a request gives its calendar (`constraints.name`), or the one made for it.
+struct CalendarName {
+    text: String,
+    by_user: bool,
 }
 
-/// Creates the calendar, or takes the caller's existing one for a regeneration (404 when
-/// it is not theirs) and counts its next version.
-async fn open_run(
-    tx: &mut Transaction<'static, Postgres>,
-    user: Uuid,
-    spec: &CalendarSpec,
-    calendar_id: Option<Uuid>,
-) -> ApiResult<Opened> {
-    let request = spec.to_json();
-    let chosen = spec.constraints.raw["name"]
-        .as_str()
-        .map(|n| n.trim().chars().take(200).collect::<String>())
-        .filter(|n| !n.is_empty());
-    let name = chosen.clone().unwrap_or_else(|| default_name(spec));
-    let name = store::Name {
-        text: &name,
-        by_user: chosen.is_some(),
-    };
-    match calendar_id {
-        None => {
-            let id = Uuid::now_v7();
-            store::create(tx, id, user, name, &request).await?;
-            Ok(Opened {
-                calendar_id: id,
-                version: 1,
-                applies_directly: true,
-                continues: None,
-            })
+impl CalendarName {
+    fn of(spec: &CalendarSpec, platforms: &Platforms) -> Self {
+        let chosen = spec.constraints.raw["name"]
+            .as_str()
+            .map(|n| n.trim().chars().take(200).collect::<String>())
+            .filter(|n| !n.is_empty());
+        Self {
+            by_user: chosen.is_some(),
+            text: chosen.unwrap_or_else(|| default_name(spec, platforms)),
         }
-        Some(id) => {
-            let row = store::next_version(tx, id, &request, name).await?;
-            let (version, applies_directly) = row.ok_or_else(|| ApiError::not_found("calendar"))?;
-            Ok(Opened {
-                calendar_id: id,
-                version,
-                applies_directly,
-                continues: None,
-            })
+    }
+
+    /// What a run of this request fills: a new calendar, or the caller's `calendar_id`
+    /// regenerated.
+    fn fills(&self, calendar_id: Option<Uuid>) -> Fills<'_> {
+        let name = store::Name {
+            text: &self.text,
+            by_user: self.by_user,
+        };
+        match calendar_id {
+            None => Fills::New {
+                id: Uuid::now_v7(),
+                name,
+            },
+            Some(id) => Fills::Regeneration { id, name },
         }
     }
 }
 
 /// A calendar's name when the user gives none: its topic (`constraints.topic`), else its
-/// channels and dates (`TikTok, Instagram: 2027-01-04 to 2027-01-31`).
-fn default_name(spec: &CalendarSpec) -> String {
+/// channels (as the platform catalogue labels them; a user's own slug as given) and dates
+/// (`TikTok, Instagram: 2027-01-04 to 2027-01-31`).
+fn default_name(spec: &CalendarSpec, platforms: &Platforms) -> String {
     if let Some(topic) = spec.constraints.raw["topic"]
         .as_str()
         .map(str::trim)
@@ -412,76 +404,43 @@ fn default_name(spec: &CalendarSpec) -> String {
     let channels: Vec<String> = spec
         .channels
         .iter()
-        .map(|c| channel_label(c.as_str()))
+        .map(|c| {
+            platforms
+                .label_of(c.as_str())
+                .unwrap_or(c.as_str())
+                .to_owned()
+        })
         .collect();
     format!("{}: {} to {}", channels.join(", "), spec.start, spec.end)
 }
 
-/// A channel as people write it (`tiktok` -> `TikTok`); a user's own slug as given.
-fn channel_label(channel: &str) -> String {
-    match channel {
-        "tiktok" => "TikTok".into(),
-        "instagram" => "Instagram".into(),
-        "linkedin" => "LinkedIn".into(),
-        "facebook" => "Facebook".into(),
-        "youtube" => "YouTube".into(),
-        "x" => "X".into(),
-        other => other.into(),
-    }
-}
-
-/// A run to write: its id, its job (service runs) and its mode.
-struct NewRun {
-    id: Uuid,
-    job_id: Option<Uuid>,
-    mode: &'static str,
-    /// A service run's deadline, from now.
-    deadline: Option<std::time::Duration>,
-}
-
-/// Writes the run; a second active generation of the user is refused by Postgres (a
-/// unique index), whichever replica took either request.
-async fn insert_run(
+/// Opens a run (`store::open_run`): 404 when the calendar to regenerate or continue is not
+/// the caller's; 409 `GENERATION_IN_PROGRESS` when a run of theirs is under way, which
+/// Postgres decides (a unique index), whichever replica took either request.
+async fn open_run(
     tx: &mut Transaction<'static, Postgres>,
-    user: Uuid,
-    opened: &Opened,
-    run: NewRun,
-    spec: &CalendarSpec,
-) -> ApiResult<Option<chrono::DateTime<chrono::Utc>>> {
-    let NewRun {
-        id: run_id,
-        job_id,
-        mode,
-        deadline,
-    } = run;
-    let inserted = store::insert_run(
-        tx,
-        store::NewRun {
-            id: run_id,
-            calendar_id: opened.calendar_id,
-            user,
-            job_id,
-            version: opened.version,
-            mode,
-            request: &spec.to_json(),
-            slots: spec.slot_count() as i32,
-            applies_directly: opened.applies_directly,
-            deadline,
-            continues: opened.continues,
-        },
-    )
-    .await?;
-    if let Some(inserted) = inserted {
-        return Ok(inserted.deadline_at);
+    fills: Fills<'_>,
+    run: RunSpec<'_>,
+) -> ApiResult<OpenedRun> {
+    let missing = match fills {
+        Fills::Continuation { .. } => "run",
+        _ => "calendar",
+    };
+    match store::open_run(tx, fills, run).await? {
+        RunOpened::Opened(opened) => Ok(opened),
+        RunOpened::NoCalendar => Err(ApiError::not_found(missing)),
+        RunOpened::Busy(active) => {
+            metrics::counter!("calendar_runs_refused_total", "reason" => "in_progress")
+                .increment(1);
+            let details =
+                active.map(|(run, calendar)| json!({ "runId": run, "calendarId": calendar }));
+            Err(ApiError::Conflict(crate::error::ErrorEnvelope::new(
+                "GENERATION_IN_PROGRESS",
+                "a calendar generation of yours is still running; wait for it to finish (its runId is in details)",
+                details,
+            )))
+        }
     }
-    let active = store::active_run(tx).await?;
-    metrics::counter!("calendar_runs_refused_total", "reason" => "in_progress").increment(1);
-    let details = active.map(|(run, calendar)| json!({ "runId": run, "calendarId": calendar }));
-    Err(ApiError::Conflict(crate::error::ErrorEnvelope::new(
-        "GENERATION_IN_PROGRESS",
-        "a calendar generation of yours is still running; wait for it to finish (its runId is in details)",
-        details,
-    )))
 }
 
 /// The answer of `POST /v1/ai/calendar`: the run's stream, or 202 (`true`: because

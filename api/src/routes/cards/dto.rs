@@ -5,10 +5,7 @@ use crate::text::{ClozeText, Text, Word};
 use almanac_shared::domain::generation::{self, CardType};
 use almanac_shared::store::cards::CardRow;
 use chrono::{DateTime, Utc};
-use poem_openapi::{
-    ApiResponse, Enum, Object,
-    payload::{Json, PlainText},
-};
+use poem_openapi::{Enum, Object, payload::PlainText};
 use uuid::Uuid;
 
 /// A card side as sent.
@@ -98,20 +95,6 @@ pub struct UpdateCardCommand {
     pub tags: Option<Vec<CardTag>>,
 }
 
-#[derive(ApiResponse)]
-pub enum CreateCardResponse {
-    /// The card was created.
-    #[oai(status = 201)]
-    Created(Json<CardDto>),
-}
-
-#[derive(ApiResponse)]
-pub enum DeleteCardResponse {
-    /// The card was deleted.
-    #[oai(status = 204)]
-    Deleted,
-}
-
 /// `csv` (Anki's text import) or `apkg` (an Anki package).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
 #[oai(rename_all = "lowercase")]
@@ -120,26 +103,25 @@ pub enum ExportFormat {
     Apkg,
 }
 
-/// The export's two bodies, as poem-openapi derives them (two answers with status 200).
-#[derive(ApiResponse)]
-pub enum ExportBody {
-    /// For Anki. `format=csv`: CSV for Anki's importer, columns GUID, note type, front,
-    /// back, tags (space-separated), with Anki's header lines naming the separator, the
-    /// columns, and which of them are the GUID, the note type and the tags.
-    /// `format=apkg`: an Anki package (`almanac.apkg`), the deck "Almanac" of the caller's
-    /// cards. Either way a card keeps its note's GUID (from the card's id), and a package's
-    /// note carries the card's last edit as its modification time, so that an export
-    /// imported again updates the notes (and keeps their reviews) instead of adding copies.
-    #[oai(status = 200, content_type = "text/csv; charset=utf-8")]
-    Csv(
-        PlainText<String>,
-        #[oai(header = "Content-Disposition")] String,
-    ),
-    #[oai(status = 200, content_type = "application/zip")]
-    Apkg(
-        poem_openapi::payload::Binary<Vec<u8>>,
-        #[oai(header = "Content-Disposition")] String,
-    ),
+crate::responses! {
+    /// The export's two bodies, as poem-openapi derives them (two answers with status 200).
+    pub enum ExportBody {
+        /// For Anki. `format=csv`: CSV for Anki's importer, columns GUID, note type, front,
+        /// back, tags (space-separated), with Anki's header lines naming the separator, the
+        /// columns, and which of them are the GUID, the note type and the tags.
+        /// `format=apkg`: an Anki package (`almanac.apkg`), the deck "Almanac" of the caller's
+        /// cards. Either way a card keeps its note's GUID (from the card's id), and a package's
+        /// note carries the card's last edit as its modification time, so that an export
+        /// imported again updates the notes (and keeps their reviews) instead of adding copies.
+        200 as "text/csv; charset=utf-8" => Csv(
+            PlainText<String>,
+            #[header = "Content-Disposition"] String,
+        ),
+        200 as "application/zip" => Apkg(
+            poem_openapi::payload::Binary<Vec<u8>>,
+            #[header = "Content-Disposition"] String,
+        ),
+    }
 }
 
 crate::from_row!(CardRow => CardDto {

@@ -24,6 +24,7 @@ use poem_openapi::{
 use uuid::Uuid;
 
 use super::{Tag, clamp_limit, paginate};
+use crate::responses::{Created, NoContent};
 use crate::{
     auth::UserAuth,
     body::StrictJson,
@@ -252,7 +253,7 @@ impl CardsApi {
         state: Data<&AppState>,
         auth: UserAuth,
         body: StrictJson<CreateCardCommand>,
-    ) -> Answer<CreateCardResponse, { can::STORED | can::BODY | can::CONFLICT }> {
+    ) -> Answer<Created<CardDto>, { can::STORED | can::BODY | can::CONFLICT }> {
         let (card_type, front, back, tags) = body.0.into_parts();
         let (front, back) = parse_sides(card_type, &front, &back)?;
         let tags = parse_tags(&tags)?;
@@ -261,7 +262,7 @@ impl CardsApi {
             cards::create(&mut tx, auth.user().id, card_type, &front, &back, &tags).await?,
         )?;
         tx.commit().await?;
-        Ok(CreateCardResponse::Created(Json(card.into())))
+        Ok(Created::Created(Json(card.into())))
     }
 
     /// Edit a card's sides or tags. Sides that make it another card's are refused with 409
@@ -308,14 +309,14 @@ impl CardsApi {
         state: Data<&AppState>,
         auth: UserAuth,
         id: Path<Uuid>,
-    ) -> Answer<DeleteCardResponse, { can::BAD_REQUEST | can::STORED | can::NOT_FOUND }> {
+    ) -> Answer<NoContent, { can::BAD_REQUEST | can::STORED | can::NOT_FOUND }> {
         let mut tx = user_tx(&state.pool, auth.user().id).await?;
         let deleted = cards::delete(&mut tx, id.0).await?;
         tx.commit().await?;
         if !deleted {
             return Err(ApiError::not_found("card").into());
         }
-        Ok(DeleteCardResponse::Deleted)
+        Ok(NoContent::Done)
     }
 
     /// Export every card of the caller for Anki: a CSV, or an Anki package.

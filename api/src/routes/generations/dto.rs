@@ -9,7 +9,7 @@ use almanac_shared::{
     store::generations::Generation,
 };
 use chrono::{DateTime, Utc};
-use poem_openapi::{ApiResponse, Object, payload::Json};
+use poem_openapi::{Object, payload::Json};
 use serde::Serialize;
 use serde_json::Value;
 use uuid::Uuid;
@@ -53,11 +53,11 @@ pub struct CreateGenerationAccepted {
     pub reused_from: Option<Uuid>,
 }
 
-#[derive(ApiResponse)]
-pub enum CreateGenerationResponse {
-    /// Accepted: the generation runs in the background; poll `GET /api/ai/generations/{id}`.
-    #[oai(status = 202)]
-    Accepted(Json<CreateGenerationAccepted>),
+crate::responses! {
+    pub enum CreateGenerationResponse {
+        /// Accepted: the generation runs in the background; poll `GET /api/ai/generations/{id}`.
+        202 => Accepted(Json<CreateGenerationAccepted>),
+    }
 }
 
 #[derive(Debug, Clone, Object)]

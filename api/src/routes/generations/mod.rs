@@ -25,8 +25,8 @@ use crate::{
     body::StrictJson,
     error::{Answer, ApiError, ApiResult, can},
     idempotency::{self, Key},
-    rate_limit,
     state::AppState,
+    submit::Submit,
 };
 
 #[derive(Default)]
@@ -230,19 +230,6 @@ async fn submit(
         card_types,
         reused_from,
     } = submitted;
-    // A reuse asks no AI: it takes no slot of the rate limit.
-    let slot = match reused_from {
-        None => Some(
-            rate_limit::take(
-                state,
-                &state.settings.rate_limits.generations,
-                user,
-                idempotency,
-            )
-            .await?,
-        ),
-        Some(_) => None,
-    };
     let generation_id = Uuid::now_v7();
     let job = NewJob::new(user, &GenerationJob { generation_id })
         .with_request_id(crate::envelope::current_request_id());
@@ -256,13 +243,6 @@ async fn submit(
         None => generation::batches(source.as_str()).len() as u64,
         Some(_) => 1,
     };
-    // The job's first event goes before its commit: from the commit on, a worker may claim
-    // the job and speak on its stream, and nothing may come before `queued`. Should the
-    // statement write nothing, the stream of a job that never was expires unread.
-    state
-        .emitter
-        .emit_first_or_log(job.id, &Event::queued(batches))
-        .await;
     let submission = generations::Submission::new(
         user,
         NewGeneration {
@@ -276,26 +256,20 @@ async fn submit(
             idempotency: idempotency.map(|key| (key, &accepted)),
         },
     );
-    let written = state.submissions.statement(submission).await;
-    match (written, idempotency) {
-        (Ok(None), _) => {}
+    // A reuse asks no AI: it takes no slot of the rate limit.
+    let earlier = Submit::new(state, user, &state.settings.rate_limits.generations)
+        .keyed(SCOPE, idempotency, serde_json::Value::Null)
+        .in_one_statement(
+            &job,
+            &Event::queued(batches),
+            reused_from.is_some(),
+            state.submissions.statement(submission),
+        )
+        .await?;
+    if let (Some(earlier), Some(key)) = (earlier, idempotency) {
         // The key's first request committed meanwhile: its answer, and its slot stays.
-        (Ok(Some(earlier)), Some(key)) => return idempotency::replay(key, earlier),
-        (Ok(Some(_)), None) => {
-            return Err(ApiError::internal(anyhow::anyhow!(
-                "create_generation answered an earlier request though none had a key"
-            )));
-        }
-        (Err(error), _) => {
-            // Nothing was created (as far as the client will know), so the attempt does
-            // not count against the user's limit.
-            if let Some(slot) = slot {
-                slot.refund(state).await;
-            }
-            return Err(crate::submit::job_write_failed(state, &job, error).await);
-        }
+        return idempotency::replay(key, earlier);
     }
-    state.queue.push_or_log(job.kind, job.id, None).await;
     tracing::info!(generation_id = %generation_id, job_id = %job.id, "generation accepted");
     Ok(accepted)
 }

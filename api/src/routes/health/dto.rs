@@ -1,6 +1,6 @@
 //! The health routes' wire types.
 
-use poem_openapi::{ApiResponse, Object, payload::Json};
+use poem_openapi::{Object, payload::Json};
 
 #[derive(Debug, Clone, Object)]
 pub struct Health {
@@ -12,12 +12,11 @@ pub struct Health {
     pub redis: Option<bool>,
 }
 
-#[derive(ApiResponse)]
-pub enum ReadyResponse {
-    /// Postgres and Redis answer.
-    #[oai(status = 200)]
-    Ready(Json<Health>),
-    /// Postgres or Redis does not answer.
-    #[oai(status = 503)]
-    NotReady(Json<Health>),
+crate::responses! {
+    pub enum ReadyResponse {
+        /// Postgres and Redis answer.
+        200 => Ready(Json<Health>),
+        /// Postgres or Redis does not answer.
+        503 => NotReady(Json<Health>),
+    }
 }

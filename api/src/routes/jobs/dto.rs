@@ -4,7 +4,7 @@ use crate::envelope::Envelope;
 use almanac_shared::jobs::JobRecord;
 use almanac_shared::jobs::{JobKind, JobStatus, Lane};
 use chrono::{DateTime, Utc};
-use poem_openapi::{ApiResponse, Object, payload::Json};
+use poem_openapi::{Object, payload::Json};
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -38,14 +38,13 @@ crate::enveloped!(JobView);
 /// A job in the envelope.
 pub type JobEnvelope = Envelope<JobView>;
 
-#[derive(ApiResponse)]
-pub enum CancelResponse {
-    /// The job is cancelled.
-    #[oai(status = 200)]
-    Cancelled(Json<JobEnvelope>),
-    /// The job is running; its worker stops it within a second.
-    #[oai(status = 202)]
-    Requested(Json<JobEnvelope>),
+crate::responses! {
+    pub enum CancelResponse {
+        /// The job is cancelled.
+        200 => Cancelled(Json<JobEnvelope>),
+        /// The job is running; its worker stops it within a second.
+        202 => Requested(Json<JobEnvelope>),
+    }
 }
 
 impl From<JobRecord> for JobView {

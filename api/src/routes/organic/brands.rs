@@ -16,7 +16,8 @@ use poem_openapi::{
 use sqlx::PgConnection;
 
 use super::dto::*;
-use super::{Created, NoContent, deleted, found, hashtags, item, listed, taken, trimmed};
+use super::{deleted, found, hashtags, item, listed, taken, trimmed};
+use crate::responses::{Created, NoContent};
 use crate::{
     auth::UserAuth,
     body::StrictJson,

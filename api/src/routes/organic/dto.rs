@@ -7,7 +7,7 @@
 
 use almanac_shared::domain::organic::{AssetKind, SeedPlatform, TrendKind};
 use chrono::{DateTime, NaiveTime, Utc};
-use poem_openapi::{ApiResponse, Object, payload::Json};
+use poem_openapi::{Object, payload::Json};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
@@ -20,18 +20,6 @@ pub(super) type Name = Text<1, 200>;
 pub(super) type LongText = Text<0, 4000>;
 
 pub(super) type Keyword = Text<1, 100>;
-
-#[derive(ApiResponse)]
-pub enum NoContent {
-    #[oai(status = 204)]
-    Done,
-}
-
-#[derive(ApiResponse)]
-pub enum Created<T: poem_openapi::types::ToJSON> {
-    #[oai(status = 201)]
-    Created(Json<T>),
-}
 
 /// A brand's local posting window; conflict shifting stays inside it.
 #[derive(Debug, Clone, Object)]
@@ -139,14 +127,13 @@ pub struct LinkedAccount {
     pub linked_at: DateTime<Utc>,
 }
 
-#[derive(ApiResponse)]
-pub enum Linked {
-    /// The account is now linked to the brand.
-    #[oai(status = 201)]
-    Created(Json<LinkedAccount>),
-    /// The account was already linked; its handle is updated when given.
-    #[oai(status = 200)]
-    Existing(Json<LinkedAccount>),
+crate::responses! {
+    pub enum Linked {
+        /// The account is now linked to the brand.
+        201 => Created(Json<LinkedAccount>),
+        /// The account was already linked; its handle is updated when given.
+        200 => Existing(Json<LinkedAccount>),
+    }
 }
 
 #[derive(Debug, Clone, Object)]

@@ -10,7 +10,8 @@ use poem::web::Data;
 use poem_openapi::{OpenApi, param::Path, payload::Json};
 
 use super::dto::*;
-use super::{Created, NoContent, deleted, found, item, listed, taken, trimmed, unique};
+use super::{deleted, found, item, listed, taken, trimmed, unique};
+use crate::responses::{Created, NoContent};
 use crate::{
     auth::UserAuth,
     body::StrictJson,

@@ -28,6 +28,7 @@ pub use generate::OrganicGenerateApi;
 pub use items::OrganicLibraryApi;
 pub use weeks::OrganicWeeksApi;
 
+use crate::responses::NoContent;
 use crate::{
     error::{ApiError, ApiResult},
     state::AppState,

@@ -21,6 +21,7 @@ use uuid::Uuid;
 
 use super::Tag;
 use super::dto::*;
+use crate::responses::Created;
 use crate::{
     auth::UserAuth,
     body::StrictJson,
@@ -61,7 +62,7 @@ impl ChannelsApi {
         state: Data<&AppState>,
         auth: UserAuth,
         body: StrictJson<ChannelImport>,
-    ) -> Answer<ChannelCreated, { can::STORED | can::BODY | can::UNPROCESSABLE }> {
+    ) -> Answer<Created<ChannelEnvelope>, { can::STORED | can::BODY | can::UNPROCESSABLE }> {
         let body = body.0;
         let platform = state
             .platforms
@@ -103,7 +104,7 @@ impl ChannelsApi {
         let channel = channel(&state, &mut tx, id).await?;
         tx.commit().await?;
         tracing::info!(channel = %platform, channel_id = %id, userId = %user, "channel connected with an imported token");
-        Ok(ChannelCreated::Created(ChannelEnvelope::of(channel)))
+        Ok(Created::Created(ChannelEnvelope::of(channel)))
     }
 
     /// Start connecting a channel: the URL to send the user to (TikTok with PKCE) and the

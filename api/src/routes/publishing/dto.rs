@@ -4,7 +4,7 @@
 use almanac_shared::publish::{Mode, Platforms, Timing, request::PublishRequest};
 use almanac_shared::store::publish::{Intent, channels::ChannelRow};
 use chrono::{DateTime, Utc};
-use poem_openapi::{ApiResponse, Enum, Object, payload::Json};
+use poem_openapi::{Enum, Object, payload::Json};
 use uuid::Uuid;
 
 use crate::{envelope::Envelope, routes::platforms::dto::AuthorKindDto, text::Text};
@@ -114,14 +114,13 @@ pub type IntentPageEnvelope = Envelope<IntentPage>;
 
 pub type IntentEnvelope = Envelope<Intent>;
 
-#[derive(ApiResponse)]
-pub enum Published {
-    /// The intents, one per entry (dry runs, scheduled ones, refusals with their reasons).
-    #[oai(status = 200)]
-    Done(Json<PublishEnvelope>),
-    /// Postgres is unreachable: the request is kept and replayed once it is back.
-    #[oai(status = 202)]
-    Spooled(Json<PublishEnvelope>),
+crate::responses! {
+    pub enum Published {
+        /// The intents, one per entry (dry runs, scheduled ones, refusals with their reasons).
+        200 => Done(Json<PublishEnvelope>),
+        /// Postgres is unreachable: the request is kept and replayed once it is back.
+        202 => Spooled(Json<PublishEnvelope>),
+    }
 }
 
 /// A connected (or once connected) platform account. Its tokens are never returned.
@@ -296,11 +295,11 @@ crate::enveloped!(Channel, ChannelList, Connect, Connected, Retried);
 
 pub type RetriedEnvelope = Envelope<Retried>;
 
-#[derive(ApiResponse)]
-pub enum RetriedAccepted {
-    /// What was scheduled again, and what was left alone.
-    #[oai(status = 202)]
-    Accepted(Json<RetriedEnvelope>),
+crate::responses! {
+    pub enum RetriedAccepted {
+        /// What was scheduled again, and what was left alone.
+        202 => Accepted(Json<RetriedEnvelope>),
+    }
 }
 
 pub type ChannelEnvelope = Envelope<Channel>;
@@ -311,22 +310,16 @@ pub type ChannelListEnvelope = Envelope<ChannelList>;
 
 pub type ConnectEnvelope = Envelope<Connect>;
 
-#[derive(ApiResponse)]
-pub enum ChannelCreated {
-    #[oai(status = 201)]
-    Created(Json<ChannelEnvelope>),
+crate::responses! {
+    pub enum CallbackRedirect {
+        /// On to the web app, which completes the connection as the signed-in user.
+        303 => SeeOther(#[header = "Location"] String),
+    }
 }
 
-#[derive(ApiResponse)]
-pub enum CallbackRedirect {
-    /// On to the web app, which completes the connection as the signed-in user.
-    #[oai(status = 303)]
-    SeeOther(#[oai(header = "Location")] String),
-}
-
-#[derive(ApiResponse)]
-pub enum ChannelDeleted {
-    /// Its tokens are forgotten; the account stays `disconnected` (brands may link it).
-    #[oai(status = 204)]
-    Deleted,
+crate::responses! {
+    pub enum ChannelDeleted {
+        /// Its tokens are forgotten; the account stays `disconnected` (brands may link it).
+        204 => Deleted,
+    }
 }

@@ -13,7 +13,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use poem::{IntoResponse, Response};
 use poem_openapi::{
     ApiResponse, Enum, Object,
-    payload::{Json, PlainText},
+    payload::PlainText,
     registry::{MetaMediaType, MetaResponse, MetaResponses, MetaSchemaRef, Registry},
     types::Type,
 };
@@ -281,17 +281,11 @@ pub struct ExportedCalendar {
     pub entries: Vec<CalendarEntry>,
 }
 
-#[derive(ApiResponse)]
-pub enum Created {
-    #[oai(status = 201)]
-    Created(Json<EntryEnvelope>),
-}
-
-#[derive(ApiResponse)]
-pub enum Deleted {
-    /// Deleted; a regeneration will not bring it back.
-    #[oai(status = 204)]
-    Deleted,
+crate::responses! {
+    pub enum Deleted {
+        /// Deleted; a regeneration will not bring it back.
+        204 => Deleted,
+    }
 }
 
 #[derive(Debug, Clone, Copy, Enum)]
@@ -393,34 +387,18 @@ crate::enveloped!(CalendarFeed);
 
 pub type CalendarFeedEnvelope = Envelope<CalendarFeed>;
 
-#[derive(ApiResponse)]
-pub enum FeedMade {
-    #[oai(status = 201)]
-    Made(Json<CalendarFeedEnvelope>),
-}
-
-#[derive(ApiResponse)]
-pub enum FeedRevoked {
-    #[oai(status = 204)]
-    Revoked,
-}
-
-/// The feed's document, or that the subscriber's copy is current.
-#[derive(ApiResponse)]
-pub enum FeedDocument {
-    /// The calendar as iCalendar (RFC 5545, with RFC 7986's refresh interval).
-    #[oai(status = 200, content_type = "text/calendar; charset=utf-8")]
-    Calendar(
-        PlainText<String>,
-        #[oai(header = "ETag")] String,
-        #[oai(header = "Cache-Control")] String,
-    ),
-    /// `If-None-Match` names the current `ETag`: nothing changed.
-    #[oai(status = 304)]
-    NotModified(
-        #[oai(header = "ETag")] String,
-        #[oai(header = "Cache-Control")] String,
-    ),
+crate::responses! {
+    /// The feed's document, or that the subscriber's copy is current.
+    pub enum FeedDocument {
+        /// The calendar as iCalendar (RFC 5545, with RFC 7986's refresh interval).
+        200 as "text/calendar; charset=utf-8" => Calendar(
+            PlainText<String>,
+            #[header = "ETag"] String,
+            #[header = "Cache-Control"] String,
+        ),
+        /// `If-None-Match` names the current `ETag`: nothing changed.
+        304 => NotModified(#[header = "ETag"] String, #[header = "Cache-Control"] String),
+    }
 }
 
 crate::from_row!(CalendarRow => CalendarSummary {
@@ -470,4 +448,12 @@ crate::from_row!(RunRow => CalendarRun {
     finished_at,
 });
 crate::from_row!(PendingRow => PendingRun { run_id, version, changes });
-crate::from_row!(ChangeRow => CalendarChange { id, kind, key, conflict, before, after, applied_at });
+crate::from_row!(ChangeRow => CalendarChange {
+    id,
+    kind,
+    key,
+    conflict,
+    before,
+    after,
+    applied_at,
+});

@@ -20,6 +20,7 @@ use uuid::Uuid;
 
 use super::super::Tag;
 use super::dto::*;
+use crate::responses::{Created, NoContent};
 use crate::{
     error::{Answer, ApiError, ApiResult, can},
     rate_limit::{RateDecision, check_rate},
@@ -50,7 +51,8 @@ impl CalendarFeedApi {
         state: Data<&AppState>,
         auth: crate::auth::UserAuth,
         id: Path<Uuid>,
-    ) -> Answer<FeedMade, { can::BAD_REQUEST | can::STORED | can::NOT_FOUND }> {
+    ) -> Answer<Created<CalendarFeedEnvelope>, { can::BAD_REQUEST | can::STORED | can::NOT_FOUND }>
+    {
         let mut key = [0u8; TOKEN_BYTES];
         rand::rng().fill_bytes(&mut key);
         let token = URL_SAFE_NO_PAD.encode(key);
@@ -61,7 +63,7 @@ impl CalendarFeedApi {
         tx.commit().await?;
         tracing::info!(calendarId = %id.0, "calendar feed made");
         let url = format!("{}/feeds/{token}.ics", state.settings.app_base_url());
-        Ok(FeedMade::Made(CalendarFeedEnvelope::of(CalendarFeed {
+        Ok(Created::Created(CalendarFeedEnvelope::of(CalendarFeed {
             calendar_id: id.0,
             created_at,
             url: Some(url),
@@ -102,14 +104,14 @@ impl CalendarFeedApi {
         state: Data<&AppState>,
         auth: crate::auth::UserAuth,
         id: Path<Uuid>,
-    ) -> Answer<FeedRevoked, { can::BAD_REQUEST | can::STORED | can::NOT_FOUND }> {
+    ) -> Answer<NoContent, { can::BAD_REQUEST | can::STORED | can::NOT_FOUND }> {
         let mut tx = user_tx(&state.pool, auth.user().id).await?;
         if !feeds::revoke(&mut tx, id.0).await? {
             return Err(not_found().into());
         }
         tx.commit().await?;
         tracing::info!(calendarId = %id.0, "calendar feed revoked");
-        Ok(FeedRevoked::Revoked)
+        Ok(NoContent::Done)
     }
 
     /// A calendar's live feed, for calendar applications: no header needed, the address

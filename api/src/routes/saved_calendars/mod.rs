@@ -22,6 +22,7 @@ pub mod feed;
 pub use dto::*;
 
 use super::{Tag, clamp_limit, paginate};
+use crate::responses::Created;
 use crate::{
     auth::UserAuth,
     body::StrictJson,
@@ -204,7 +205,10 @@ impl SavedCalendarsApi {
         auth: UserAuth,
         id: Path<Uuid>,
         body: StrictJson<NewEntry>,
-    ) -> Answer<Created, { can::STORED | can::BODY | can::NOT_FOUND | can::UNPROCESSABLE }> {
+    ) -> Answer<
+        Created<EntryEnvelope>,
+        { can::STORED | can::BODY | can::NOT_FOUND | can::UNPROCESSABLE },
+    > {
         let new = body.0;
         let channel = calendar::Channel::parse(&new.channel)
             .map_err(|reason| ApiError::invalid_field("channel", reason))?;

@@ -105,15 +105,15 @@ pub struct Delivery {
     pub email_url: Option<String>,
 }
 
-/// An email as the outbox kept it.
-#[derive(poem_openapi::ApiResponse)]
-pub enum OutboxEmail {
-    /// The message as written (RFC 5322), to open in a mail program.
-    #[oai(status = 200, content_type = "message/rfc822")]
-    Message(
-        poem_openapi::payload::Binary<Vec<u8>>,
-        #[oai(header = "Content-Disposition")] String,
-    ),
+crate::responses! {
+    /// An email as the outbox kept it.
+    pub enum OutboxEmail {
+        /// The message as written (RFC 5322), to open in a mail program.
+        200 as "message/rfc822" => Message(
+            poem_openapi::payload::Binary<Vec<u8>>,
+            #[header = "Content-Disposition"] String,
+        ),
+    }
 }
 
 impl From<DeliveryRow> for Delivery {

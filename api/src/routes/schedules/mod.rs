@@ -19,10 +19,8 @@ use poem::web::Data;
 use poem_openapi::{OpenApi, param::Path, payload::Json};
 use uuid::Uuid;
 
-use super::{
-    Tag,
-    themes::{NoContent, theme},
-};
+use super::{Tag, themes::theme};
+use crate::responses::NoContent;
 use crate::{
     auth::UserAuth,
     body::StrictJson422,

@@ -6,7 +6,7 @@ use almanac_shared::{
     store::themes::{SynthesisRow, ThemeRow},
 };
 use chrono::{DateTime, Utc};
-use poem_openapi::{ApiResponse, Object, payload::Json};
+use poem_openapi::{Object, payload::Json};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
@@ -113,23 +113,11 @@ pub struct SynthesisView {
     pub updated_at: DateTime<Utc>,
 }
 
-#[derive(ApiResponse)]
-pub enum ThemeCreated {
-    #[oai(status = 201)]
-    Created(Json<Theme>),
-}
-
-#[derive(ApiResponse)]
-pub enum NoContent {
-    #[oai(status = 204)]
-    Done,
-}
-
-#[derive(ApiResponse)]
-pub enum SynthesisStarted {
-    /// Accepted: follow it with `GET /v1/jobs/{job_id}/events`.
-    #[oai(status = 202)]
-    Accepted(Json<SynthesisAccepted>),
+crate::responses! {
+    pub enum SynthesisStarted {
+        /// Accepted: follow it with `GET /v1/jobs/{job_id}/events`.
+        202 => Accepted(Json<SynthesisAccepted>),
+    }
 }
 
 crate::from_row!(SynthesisRow => SynthesisView {

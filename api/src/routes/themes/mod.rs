@@ -21,6 +21,7 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::Tag;
+use crate::responses::{Created, NoContent};
 use crate::{
     auth::UserAuth,
     body::StrictJson422,
@@ -60,7 +61,7 @@ impl ThemesApi {
         state: Data<&AppState>,
         auth: UserAuth,
         body: StrictJson422<CreateTheme>,
-    ) -> Answer<ThemeCreated, { can::STORED | can::BODY | can::UNPROCESSABLE }> {
+    ) -> Answer<Created<Theme>, { can::STORED | can::BODY | can::UNPROCESSABLE }> {
         let body = body.0;
         let spec = theme_spec(
             &body.name,
@@ -70,7 +71,7 @@ impl ThemesApi {
         let mut tx = user_tx(&state.pool, auth.user().id).await?;
         let row: ThemeRow = themes::create(&mut tx, &spec).await?;
         tx.commit().await?;
-        Ok(ThemeCreated::Created(Json(row.into())))
+        Ok(Created::Created(Json(row.into())))
     }
 
     /// The caller's themes, newest first.

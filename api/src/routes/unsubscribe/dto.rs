@@ -1,6 +1,6 @@
 //! The unsubscribe routes' wire types: the one-click form and the pages.
 
-use poem_openapi::{ApiResponse, Multipart, Object, payload::Html};
+use poem_openapi::{Multipart, Object, payload::Html};
 use serde::Deserialize;
 
 /// What a one-click `POST` carries (RFC 8058).
@@ -19,19 +19,12 @@ pub struct OneClickMultipart {
     pub list_unsubscribe: String,
 }
 
-/// A page for the person who followed the link.
-#[derive(ApiResponse)]
-pub enum UnsubscribePage {
-    /// Asks to confirm (`GET`), or says it is done (`POST`).
-    #[oai(status = 200)]
-    Shown(
-        Html<String>,
-        #[oai(header = "Content-Security-Policy")] String,
-    ),
-    /// The link was forged, edited, or has expired, or its digest is gone.
-    #[oai(status = 404)]
-    NoLongerValid(
-        Html<String>,
-        #[oai(header = "Content-Security-Policy")] String,
-    ),
+crate::responses! {
+    /// A page for the person who followed the link.
+    pub enum UnsubscribePage {
+        /// Asks to confirm (`GET`), or says it is done (`POST`).
+        200 => Shown(Html<String>, #[header = "Content-Security-Policy"] String),
+        /// The link was forged, edited, or has expired, or its digest is gone.
+        404 => NoLongerValid(Html<String>, #[header = "Content-Security-Policy"] String),
+    }
 }

@@ -5,7 +5,7 @@ use crate::{envelope::Envelope, text::Text};
 use almanac_shared::store::webhook_deliveries as deliveries;
 use almanac_shared::store::webhooks::EndpointRow;
 use chrono::{DateTime, Utc};
-use poem_openapi::{ApiResponse, Object, payload::Json};
+use poem_openapi::{Object, payload::Json};
 use uuid::Uuid;
 
 /// A webhook endpoint. Its secret is never returned after it is first shown.
@@ -199,11 +199,11 @@ pub type WebhookDeliveryEnvelope = Envelope<WebhookDelivery>;
 
 pub type WebhookDeliveryPageEnvelope = Envelope<WebhookDeliveryPage>;
 
-#[derive(ApiResponse)]
-pub enum WebhookDeliveryAccepted {
-    /// Queued: poll the deliveries to see it arrive.
-    #[oai(status = 202)]
-    Accepted(Json<WebhookDeliveryEnvelope>),
+crate::responses! {
+    pub enum WebhookDeliveryAccepted {
+        /// Queued: poll the deliveries to see it arrive.
+        202 => Accepted(Json<WebhookDeliveryEnvelope>),
+    }
 }
 
 pub type WebhookEnvelope = Envelope<Webhook>;
@@ -211,18 +211,6 @@ pub type WebhookEnvelope = Envelope<Webhook>;
 pub type WebhookWithSecretEnvelope = Envelope<WebhookWithSecret>;
 
 pub type WebhookListEnvelope = Envelope<WebhookList>;
-
-#[derive(ApiResponse)]
-pub enum WebhookCreated {
-    #[oai(status = 201)]
-    Created(Json<WebhookWithSecretEnvelope>),
-}
-
-#[derive(ApiResponse)]
-pub enum WebhookDeleted {
-    #[oai(status = 204)]
-    Deleted,
-}
 
 crate::from_row!(EndpointRow => Webhook {
     id,

@@ -21,6 +21,7 @@ use poem_openapi::{
 use uuid::Uuid;
 
 use super::{Tag, clamp_limit, paginate};
+use crate::responses::{Created, NoContent};
 use crate::{
     auth::UserAuth,
     body::StrictJson,
@@ -60,7 +61,8 @@ impl WebhooksApi {
         state: Data<&AppState>,
         auth: UserAuth,
         body: StrictJson<NewWebhook>,
-    ) -> Answer<WebhookCreated, { can::STORED | can::BODY | can::UNPROCESSABLE }> {
+    ) -> Answer<Created<WebhookWithSecretEnvelope>, { can::STORED | can::BODY | can::UNPROCESSABLE }>
+    {
         let body = body.0;
         let cipher = cipher(&state)?;
         let url = checked_url(&state, &body.url.0)?;
@@ -100,7 +102,7 @@ impl WebhooksApi {
         .into();
         tx.commit().await?;
         tracing::info!(webhook_id = %id, userId = %user, "webhook endpoint added");
-        Ok(WebhookCreated::Created(WebhookWithSecretEnvelope::of(
+        Ok(Created::Created(WebhookWithSecretEnvelope::of(
             WebhookWithSecret { webhook, secret },
         )))
     }
@@ -174,13 +176,13 @@ impl WebhooksApi {
         state: Data<&AppState>,
         auth: UserAuth,
         id: Path<Uuid>,
-    ) -> Answer<WebhookDeleted, { can::BAD_REQUEST | can::STORED | can::NOT_FOUND }> {
+    ) -> Answer<NoContent, { can::BAD_REQUEST | can::STORED | can::NOT_FOUND }> {
         let mut tx = user_tx(&state.pool, auth.user().id).await?;
         if !store::delete(&mut tx, id.0).await? {
             return Err(not_found().into());
         }
         tx.commit().await?;
-        Ok(WebhookDeleted::Deleted)
+        Ok(NoContent::Done)
     }
 
     /// A new secret, shown this once. The old one keeps signing beside it for 24 hours

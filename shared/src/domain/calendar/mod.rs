@@ -39,39 +39,19 @@ pub const MAX_POSTS_PER_DAY: usize = 10;
 /// A calendar larger than this (366 days x 10 channels x 10 posts would be 36,600) is refused.
 pub const MAX_SLOTS: usize = 5_000;
 
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Serialize,
-    Deserialize,
-    strum::IntoStaticStr,
-    strum::VariantArray,
-)]
-#[serde(rename_all = "lowercase")]
-#[strum(serialize_all = "snake_case")]
-pub enum Cadence {
-    Daily,
-    Weekly,
-    Monthly,
+crate::text_enum! {
+    pub enum Cadence in "lowercase" {
+        Daily,
+        Weekly,
+        Monthly,
+    }
 }
 
 impl Cadence {
-    pub fn parse(raw: &str) -> Result<Self, String> {
-        match raw {
-            "daily" => Ok(Cadence::Daily),
-            "weekly" => Ok(Cadence::Weekly),
-            "monthly" => Ok(Cadence::Monthly),
-            other => Err(format!(
-                "cadence must be `daily`, `weekly` or `monthly`, got `{other}`"
-            )),
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        self.into()
+    /// The cadence `raw` names, or why it is none.
+    pub fn parsed(raw: &str) -> Result<Self, String> {
+        Self::parse(raw)
+            .ok_or_else(|| format!("cadence must be `daily`, `weekly` or `monthly`, got `{raw}`"))
     }
 }
 
@@ -305,7 +285,7 @@ impl CalendarSpec {
             }
         }
         let channels = parsed;
-        let cadence = Cadence::parse(cadence).map_err(|reason| invalid("cadence", reason))?;
+        let cadence = Cadence::parsed(cadence).map_err(|reason| invalid("cadence", reason))?;
         let constraints = match constraints {
             None | Some(Value::Null) => Constraints::default(),
             Some(raw) => Constraints::parse(raw)?,

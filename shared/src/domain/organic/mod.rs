@@ -72,40 +72,18 @@ impl SeedPlatform {
     }
 }
 
-/// A placement's post type (`content.type`).
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    Serialize,
-    Deserialize,
-    strum::IntoStaticStr,
-    strum::VariantArray,
-)]
-#[serde(rename_all = "lowercase")]
-#[strum(serialize_all = "snake_case")]
-pub enum Format {
-    Reel,
-    Carousel,
-    Story,
-    Post,
-    Newsletter,
+crate::text_enum! {
+    /// A placement's post type (`content.type`).
+    pub enum Format in "lowercase" {
+        Reel,
+        Carousel,
+        Story,
+        Post,
+        Newsletter,
+    }
 }
 
 impl Format {
-    pub const ALL: &'static [Self] = <Self as strum::VariantArray>::VARIANTS;
-
-    pub fn as_str(self) -> &'static str {
-        self.into()
-    }
-
-    pub fn parse(text: &str) -> Option<Self> {
-        Self::ALL.iter().copied().find(|f| f.as_str() == text)
-    }
-
     /// The display name (`content.format`) when the AI gives none.
     pub fn label(self) -> &'static str {
         match self {

@@ -9,34 +9,22 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, NaiveTime, Utc};
 use chrono_tz::Tz;
-use serde::{Deserialize, Serialize};
 
 /// The step a shifted placement moves by.
 pub const STEP_MINUTES: i64 = 5;
 
-/// The part of the day a local time is in (`schedule.timeOfDay`).
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Serialize,
-    Deserialize,
-    strum::IntoStaticStr,
-    strum::VariantArray,
-)]
-#[serde(rename_all = "lowercase")]
-#[strum(serialize_all = "snake_case")]
-pub enum TimeOfDay {
-    /// 05:00-11:59.
-    Morning,
-    /// 12:00-16:59.
-    Afternoon,
-    /// 17:00-20:59.
-    Evening,
-    /// 21:00-04:59.
-    Night,
+crate::text_enum! {
+    /// The part of the day a local time is in (`schedule.timeOfDay`).
+    pub enum TimeOfDay in "lowercase" {
+        /// 05:00-11:59.
+        Morning,
+        /// 12:00-16:59.
+        Afternoon,
+        /// 17:00-20:59.
+        Evening,
+        /// 21:00-04:59.
+        Night,
+    }
 }
 
 impl TimeOfDay {
@@ -48,10 +36,6 @@ impl TimeOfDay {
             17..=20 => TimeOfDay::Evening,
             _ => TimeOfDay::Night,
         }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        self.into()
     }
 }
 

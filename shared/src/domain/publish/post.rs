@@ -13,23 +13,12 @@ pub const PHOTO_DESCRIPTION_MAX: usize = 4_000;
 pub const INSTAGRAM_HASHTAGS_MAX: usize = 30;
 pub const INSTAGRAM_MENTIONS_MAX: usize = 20;
 
-/// A video or a photo, from the entry's format.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Serialize,
-    Deserialize,
-    strum::IntoStaticStr,
-    strum::VariantArray,
-)]
-#[serde(rename_all = "snake_case")]
-#[strum(serialize_all = "snake_case")]
-pub enum MediaKind {
-    Video,
-    Photo,
+crate::text_enum! {
+    /// A video or a photo, from the entry's format.
+    pub enum MediaKind in "snake_case" {
+        Video,
+        Photo,
+    }
 }
 
 impl MediaKind {
@@ -50,10 +39,6 @@ impl MediaKind {
         } else {
             MediaKind::Photo
         }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        self.into()
     }
 }
 

@@ -542,6 +542,105 @@ pub async fn insert_run(
     Ok(inserted.map(|deadline_at| InsertedRun { deadline_at }))
 }
 
+/// Which calendar a new run fills.
+pub enum Fills<'a> {
+    /// A new calendar, `id`, named `name`.
+    New { id: Uuid, name: Name<'a> },
+    /// The caller's calendar `id`, regenerated: its next version records the request (and
+    /// the name, unless the user named it).
+    Regeneration { id: Uuid, name: Name<'a> },
+    /// The caller's calendar `id`, the slots the run `continues` left empty: its next
+    /// version, the request unchanged.
+    Continuation { id: Uuid, continues: Uuid },
+}
+
+/// A run to open: everything but the calendar it fills.
+pub struct RunSpec<'a> {
+    pub id: Uuid,
+    pub user: Uuid,
+    /// Service runs' job.
+    pub job_id: Option<Uuid>,
+    /// `service` or `legacy` (which starts running at once).
+    pub mode: &'static str,
+    pub request: &'a Value,
+    pub slots: i32,
+    /// A service run's deadline, from now (seed 000's wall-clock timeout).
+    pub deadline: Option<std::time::Duration>,
+}
+
+/// A run [`open_run`] wrote, and the calendar version it fills.
+#[derive(Debug, Clone, Copy)]
+pub struct OpenedRun {
+    pub calendar_id: Uuid,
+    pub version: i32,
+    /// It fills the calendar directly (no entries yet, or a continuation) rather than
+    /// proposing changes.
+    pub applies_directly: bool,
+    /// Its deadline as stored (a service run's).
+    pub deadline_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// What opening a run found.
+#[derive(Debug, Clone, Copy)]
+pub enum RunOpened {
+    Opened(OpenedRun),
+    /// The calendar to regenerate or continue is not the caller's.
+    NoCalendar,
+    /// The caller already has a run under way: `(run, calendar)`, when it is still there.
+    Busy(Option<(Uuid, Uuid)>),
+}
+
+/// Opens a run: the calendar it fills (created, or its next version counted), then the run
+/// itself, unless the caller has one under way. The caller's transaction holds both.
+pub async fn open_run(
+    conn: &mut PgConnection,
+    fills: Fills<'_>,
+    run: RunSpec<'_>,
+) -> sqlx::Result<RunOpened> {
+    let (calendar_id, version, applies_directly, continues) = match fills {
+        Fills::New { id, name } => {
+            create(conn, id, run.user, name, run.request).await?;
+            (id, 1, true, None)
+        }
+        Fills::Regeneration { id, name } => {
+            match next_version(conn, id, run.request, name).await? {
+                Some((version, applies_directly)) => (id, version, applies_directly, None),
+                None => return Ok(RunOpened::NoCalendar),
+            }
+        }
+        Fills::Continuation { id, continues } => match bump_version(conn, id).await? {
+            Some(version) => (id, version, true, Some(continues)),
+            None => return Ok(RunOpened::NoCalendar),
+        },
+    };
+    let inserted = insert_run(
+        conn,
+        NewRun {
+            id: run.id,
+            calendar_id,
+            user: run.user,
+            job_id: run.job_id,
+            version,
+            mode: run.mode,
+            request: run.request,
+            slots: run.slots,
+            applies_directly,
+            deadline: run.deadline,
+            continues,
+        },
+    )
+    .await?;
+    Ok(match inserted {
+        Some(inserted) => RunOpened::Opened(OpenedRun {
+            calendar_id,
+            version,
+            applies_directly,
+            deadline_at: inserted.deadline_at,
+        }),
+        None => RunOpened::Busy(active_run(conn).await?),
+    })
+}
+
 /// The deadline of the calendar run of job `job` (none for another kind's job).
 pub async fn run_deadline(
     conn: &mut PgConnection,

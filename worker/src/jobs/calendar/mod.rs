@@ -30,7 +30,7 @@ use super::{
     ai_error,
     answer::{ItemReader, Next, Stop, account},
 };
-use crate::job::{Context, Finished, Job, JobContext, JobError, JobResult, LogContext};
+use crate::job::{Context, End, Finished, Job, JobContext, JobError, JobResult, LogContext};
 
 mod generate;
 mod save;

@@ -2,8 +2,9 @@
 //! the claim and streamed after the commit, and the run's end.
 
 use super::{
-    ChatResponse, Claim, Context, Entry, Envelope, Event, Finished, Input, JobContext, JobError,
-    JobResult, JobStatus, Produced, RunOutcome, RunRef, Value, calendar, calendars, store,
+    ChatResponse, Claim, Context, End, Entry, Envelope, Event, Finished, Input, JobContext,
+    JobError, JobResult, JobStatus, Produced, RunOutcome, RunRef, Value, calendar, calendars,
+    store,
 };
 
 /// What the calls produced together.
@@ -150,15 +151,16 @@ pub(super) async fn finish(
         Some(diff) => Some(ctx.emitter.stage(claim.id, vec![diff]).await),
         None => None,
     };
-    let events = staged.as_ref().map(|s| s.token);
-    if !claim
-        .finish(&mut *tx, status, Some(&result), error.as_ref(), events)
-        .await
-        .context("ending the job")?
-    {
+    let finished = Finished {
+        status,
+        result,
+        error,
+        staged,
+    };
+    let Some(finished) = claim.end(tx, finished).await? else {
         return Ok(None);
-    }
-    tx.commit().await.context("committing the run's end")?;
+    };
+    let result = &finished.result;
     tracing::info!(
         calendarId = %run.calendar_id,
         runId = %run.id,
@@ -171,10 +173,5 @@ pub(super) async fn finish(
     metrics::counter!("calendar_runs_total", "status" => status.as_str()).increment(1);
     metrics::histogram!("calendar_run_duration_seconds", "status" => status.as_str())
         .record(result["latencyMs"].as_f64().unwrap_or_default() / 1000.0);
-    Ok(Some(Finished {
-        status,
-        result,
-        error,
-        staged,
-    }))
+    Ok(Some(finished))
 }

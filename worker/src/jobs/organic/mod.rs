@@ -28,7 +28,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::answer::account;
-use crate::job::{Context, Finished, Job, JobContext, JobError, JobResult};
+use crate::job::{Context, End, Finished, Job, JobContext, JobError, JobResult};
 
 mod draft;
 
@@ -272,21 +272,18 @@ async fn finish(ctx: &JobContext, claim: &Claim, run: &RunRef, total: u64) -> Jo
     let result = store::finish_run(&mut tx, run.id, JobStatus::Succeeded.as_str())
         .await
         .context("ending the run")?;
-    if !claim
-        .succeed(&mut *tx, &result, Some(staged.token))
-        .await
-        .context("ending the job")?
-    {
+    let counts = result["counts"].clone();
+    let finished = Finished::succeeded(result).after(staged);
+    let Some(finished) = claim.end(tx, finished).await? else {
         return Ok(None);
-    }
-    tx.commit().await.context("committing the run's end")?;
+    };
     tracing::info!(
         runId = %run.id,
         brand_id = %run.brand_id,
         week_start = %run.week_start,
-        counts = %result["counts"],
+        counts = %counts,
         "organic run finished"
     );
     metrics::counter!("organic_runs_total", "status" => "succeeded").increment(1);
-    Ok(Some(Finished::succeeded(result).after(staged)))
+    Ok(Some(finished))
 }

@@ -3,8 +3,8 @@
 //! the job's claim, and the job's end.
 
 use super::{
-    Context, Failure, Finished, IntentRun, IntentStatus, JobResult, Post, Publisher, Stop, Value,
-    json,
+    Context, End, Failure, Finished, IntentRun, IntentStatus, JobResult, Post, Publisher, Stop,
+    Value, json,
 };
 
 impl Publisher<'_> {
@@ -99,14 +99,8 @@ impl Publisher<'_> {
             "publish intent settled"
         );
         let result = json!({ "intent_id": input.id, "status": status });
-        if !self
-            .claim
-            .succeed(&self.ctx.pool, &result, None)
+        self.claim
+            .end(&self.ctx.pool, Finished::succeeded(result))
             .await
-            .context("ending the job")?
-        {
-            return Ok(None);
-        }
-        Ok(Some(Finished::succeeded(result)))
     }
 }

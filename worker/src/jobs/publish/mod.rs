@@ -32,7 +32,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::job::{Context, Finished, Job, JobContext, JobError, JobResult, LogContext};
+use crate::job::{Context, End, Finished, Job, JobContext, JobError, JobResult, LogContext};
 
 mod intent;
 mod settle;

@@ -27,7 +27,7 @@ use super::{
     ai_error,
     answer::{ItemReader, Next, Stop, account},
 };
-use crate::job::{Context, Finished, Job, JobContext, JobError, JobResult};
+use crate::job::{Context, End, Finished, Job, JobContext, JobError, JobResult};
 
 mod write;
 
@@ -270,21 +270,16 @@ impl Synthesizer<'_> {
             }
             _ => Vec::new(),
         };
-        if !claim
-            .succeed(&mut *tx, &result, None)
-            .await
-            .context("ending the job")?
-        {
+        let Some(finished) = claim.end(tx, Finished::succeeded(result)).await? else {
             return Ok(None);
-        }
-        tx.commit().await.context("committing the synthesis")?;
+        };
         for job in &emails {
             let first = Event::queued(1);
             queue::enqueue_after_commit(&ctx.emitter, &ctx.queue, JobKind::Email, *job, &first)
                 .await;
         }
         tracing::info!(synthesis_id = %self.id, emails = emails.len(), "synthesis saved");
-        Ok(Some(Finished::succeeded(result)))
+        Ok(Some(finished))
     }
 }
 

@@ -4,29 +4,14 @@
 // "Move…" does the same from the keyboard). Days and hours are laid out before entries
 // arrive, so a streaming run fills them without moving anything.
 
-import { h, fill, platformBadge } from "./ui.js";
-import { channelLabel, colored } from "./platforms.js";
-import { t, formatDay, formatTime } from "./i18n.js";
+import { h, fill, platformBadge } from "../ui.js";
+import { channelLabel, colored } from "../platforms.js";
+import { t, formatDay, formatTime } from "../i18n.js";
+import { markConflicts } from "./conflicts.js";
+import { addDays, addMonths, hourOf, mondayOf, monthStart, toIso } from "./dates.js";
+import { draggable } from "./drag.js";
 
-const DAY = 86400e3;
-/** Two posts of one channel closer than this are marked as a conflict. */
-const CONFLICT_MINUTES = 30;
 const NARROW = "(max-width: 699px)";
-
-const toDate = (iso) => new Date(`${iso}T00:00:00Z`);
-const toIso = (date) => date.toISOString().slice(0, 10);
-const addDays = (iso, n) => toIso(new Date(toDate(iso).getTime() + n * DAY));
-/** Monday-first weekday, 0..6. */
-const weekday = (iso) => (toDate(iso).getUTCDay() + 6) % 7;
-const mondayOf = (iso) => addDays(iso, -weekday(iso));
-const monthStart = (iso) => `${iso.slice(0, 7)}-01`;
-const addMonths = (iso, n) => {
-  const d = toDate(monthStart(iso));
-  d.setUTCMonth(d.getUTCMonth() + n);
-  return toIso(d);
-};
-const hourOf = (time) => Number(String(time).slice(0, 2));
-const minutesOf = (entry) => toDate(entry.date).getTime() / 60e3 + hourOf(entry.time) * 60 + Number(String(entry.time).slice(3, 5));
 
 export class CalendarGrid {
   /**
@@ -140,7 +125,7 @@ export class CalendarGrid {
     else if (view === "agenda") this.renderAgenda();
     else this.renderMonth();
     for (const entry of this.sorted()) this.place(entry);
-    this.markConflicts();
+    markConflicts(this.entries, this.body);
   }
 
   sorted() {
@@ -287,7 +272,7 @@ export class CalendarGrid {
     h("span", { class: "time" }, formatTime(time)),
     h("span", { class: "title" }, entry.title),
     entry.edited ? h("span", { class: "edited-mark", title: t("calendar.edited"), "aria-hidden": "true" }, "✎") : null);
-    this.draggable(chip, entry.key);
+    draggable(this, chip, entry.key);
     return chip;
   }
 
@@ -298,83 +283,6 @@ export class CalendarGrid {
   conflictsLater() {
     if (this.conflictsDue) return;
     this.conflictsDue = true;
-    queueMicrotask(() => { this.conflictsDue = false; this.markConflicts(); });
-  }
-
-  /** Marks every entry less than 30 minutes from another of its channel. */
-  markConflicts() {
-    const byChannel = new Map();
-    for (const e of this.entries.values()) {
-      if (!byChannel.has(e.channel)) byChannel.set(e.channel, []);
-      byChannel.get(e.channel).push([minutesOf(e), e.key]);
-    }
-    const close = new Set();
-    for (const list of byChannel.values()) {
-      list.sort((a, b) => a[0] - b[0]);
-      for (let i = 1; i < list.length; i++) {
-        if (list[i][0] - list[i - 1][0] < CONFLICT_MINUTES) { close.add(list[i][1]); close.add(list[i - 1][1]); }
-      }
-    }
-    for (const chip of this.body.querySelectorAll(".chip")) {
-      const conflict = close.has(chip.dataset.key);
-      chip.classList.toggle("conflict", conflict);
-      chip.title = conflict ? t("calendar.tooClose", { minutes: CONFLICT_MINUTES }) : "";
-    }
-  }
-
-  /**
-   * Drag with the pointer: past a few pixels the chip follows it and the day (or hour)
-   * under it is marked; let go there and the entry moves. A press without a drag is a
-   * click, which opens the entry.
-   */
-  draggable(chip, key) {
-    chip.addEventListener("click", (event) => {
-      if (chip.dataset.dragged) { delete chip.dataset.dragged; event.preventDefault(); return; }
-      this.onOpen(key);
-    });
-    chip.addEventListener("pointerdown", (down) => {
-      if (down.button !== 0) return;
-      const from = { x: down.clientX, y: down.clientY };
-      let ghost = null;
-      let target = null;
-      const move = (event) => {
-        if (!ghost) {
-          if (Math.hypot(event.clientX - from.x, event.clientY - from.y) < 6) return;
-          ghost = chip.cloneNode(true);
-          ghost.classList.add("ghost");
-          ghost.removeAttribute("id");
-          ghost.style.width = `${chip.offsetWidth}px`;
-          document.body.append(ghost);
-          chip.classList.add("dragging");
-        }
-        ghost.style.left = `${event.clientX + 6}px`;
-        ghost.style.top = `${event.clientY + 6}px`;
-        const over = document.elementFromPoint(event.clientX, event.clientY)?.closest("[data-drop]") ?? null;
-        if (over !== target) {
-          target?.classList.remove("drop-target");
-          target = over;
-          target?.classList.add("drop-target");
-        }
-      };
-      const end = async (event) => {
-        chip.removeEventListener("pointermove", move);
-        chip.removeEventListener("pointerup", end);
-        chip.removeEventListener("pointercancel", end);
-        if (!ghost) return;
-        ghost.remove();
-        chip.classList.remove("dragging");
-        target?.classList.remove("drop-target");
-        chip.dataset.dragged = "yes";
-        if (event.type !== "pointerup" || !target) return;
-        const entry = this.entries.get(key);
-        const date = target.dataset.date;
-        const time = target.dataset.hour ? `${target.dataset.hour}:${String(entry.time).slice(3, 5)}` : String(entry.time).slice(0, 5);
-        await this.move(key, date, time);
-      };
-      chip.setPointerCapture?.(down.pointerId);
-      chip.addEventListener("pointermove", move);
-      chip.addEventListener("pointerup", end);
-      chip.addEventListener("pointercancel", end);
-    });
+    queueMicrotask(() => { this.conflictsDue = false; markConflicts(this.entries, this.body); });
   }
 }

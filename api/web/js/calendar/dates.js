@@ -1,0 +1,19 @@
+// Days as the calendar grid counts them: ISO dates (`YYYY-MM-DD`) in the calendar's own
+// zone, weeks from Monday, and an entry's minute for comparing two posts.
+
+export const DAY = 86400e3;
+
+export const toDate = (iso) => new Date(`${iso}T00:00:00Z`);
+export const toIso = (date) => date.toISOString().slice(0, 10);
+export const addDays = (iso, n) => toIso(new Date(toDate(iso).getTime() + n * DAY));
+/** Monday-first weekday, 0..6. */
+export const weekday = (iso) => (toDate(iso).getUTCDay() + 6) % 7;
+export const mondayOf = (iso) => addDays(iso, -weekday(iso));
+export const monthStart = (iso) => `${iso.slice(0, 7)}-01`;
+export const addMonths = (iso, n) => {
+  const d = toDate(monthStart(iso));
+  d.setUTCMonth(d.getUTCMonth() + n);
+  return toIso(d);
+};
+export const hourOf = (time) => Number(String(time).slice(0, 2));
+export const minutesOf = (entry) => toDate(entry.date).getTime() / 60e3 + hourOf(entry.time) * 60 + Number(String(entry.time).slice(3, 5));

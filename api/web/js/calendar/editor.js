@@ -1,0 +1,164 @@
+// An entry, edited or moved: the editor stays open until the server takes the edit, counts
+// the post's text against its platform's limits as it is typed, and asks before a changed
+// entry is closed; "Move…" reschedules from the keyboard as a drag does with the pointer.
+
+import { api } from "../api.js";
+import { channelLabel } from "../platforms.js";
+import { compose, textCounter } from "../limits.js";
+import { h, field, toast, day, showError, showProblem, clearProblems, guardUnsaved, words } from "../ui.js";
+import { t, formatTime } from "../i18n.js";
+
+/** The entry editor: it stays open until the server takes the edit (a refusal is shown at
+ * its field, nothing typed is lost), counts the post's text against its platform's limits
+ * as it is typed, and asks before a changed entry is closed (Esc, Close, Back). */
+export function entryEditor(state) {
+  const input = (name, attrs = {}) => h("input", { name, ...attrs });
+  const fields = {
+    title: input("title", { required: true, maxlength: 200 }),
+    caption: h("textarea", { name: "caption" }),
+    hashtags: input("hashtags"),
+    callToAction: input("callToAction"),
+    date: input("date", { type: "date" }),
+    time: input("time", { type: "time" }),
+    mediaUrl: input("mediaUrl", { type: "url", placeholder: "https://…" }),
+  };
+  const problem = h("div", { id: "entry-problem" });
+  const counter = h("div", { id: "entry-counter" });
+  const save = h("button", { type: "submit", value: "save", id: "entry-save" }, t("common.save"));
+  const form = h("form", { method: "dialog", class: "stack" },
+    h("h2", { id: "entry-editor-title" }, t("calendar.editEntry")),
+    h("p", { class: "muted", id: "entry-editor-key" }),
+    field(t("calendar.entryTitle"), fields.title), field(t("calendar.caption"), fields.caption),
+    field(t("calendar.hashtags"), fields.hashtags),
+    field(t("calendar.callToAction"), fields.callToAction), counter,
+    h("div", { class: "row" }, field(t("calendar.date"), fields.date), field(t("calendar.time"), fields.time)),
+    field(t("calendar.mediaUrl"), fields.mediaUrl),
+    problem,
+    h("div", { class: "row" }, save,
+      h("button", { type: "button", class: "secondary", id: "entry-move", onclick: () => state.openMover(state.editing) }, t("calendar.move")),
+      h("button", { type: "button", value: "cancel", class: "secondary", id: "entry-close" }, t("common.close"))));
+  const dialog = h("dialog", { id: "entry-editor", "aria-labelledby": "entry-editor-title" }, form);
+  const snapshot = () => JSON.stringify(Object.values(fields).map((f) => f.value));
+  guardUnsaved(dialog, () => state.editorSnapshot !== undefined && snapshot() !== state.editorSnapshot, dialog.querySelector("#entry-close"));
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const entry = state.editing && state.grid.get(state.editing);
+    if (!entry) return;
+    const patch = {
+      title: fields.title.value, caption: fields.caption.value,
+      hashtags: words(fields.hashtags.value), callToAction: fields.callToAction.value,
+      date: fields.date.value, time: fields.time.value.slice(0, 5),
+      mediaUrl: fields.mediaUrl.value.trim() || null,
+    };
+    save.disabled = true;
+    clearProblems(form);
+    problem.replaceChildren();
+    try {
+      const saved = await api("PATCH", `/v1/calendars/${state.id}/entries/${entry.id}`, patch);
+      if (saved.key !== entry.key) state.grid.remove(entry.key);
+      state.grid.upsert(saved);
+      state.editorSnapshot = undefined;
+      dialog.close("save");
+      toast(t("calendar.entrySaved"));
+    } catch (error) {
+      showProblem(error, { problem, fields, root: form });
+    } finally {
+      save.disabled = false;
+    }
+  });
+  state.openEditorWith = async (entry) => {
+    state.editing = entry.key;
+    fields.title.value = entry.title;
+    fields.caption.value = entry.caption ?? "";
+    fields.hashtags.value = (entry.hashtags ?? []).join(" ");
+    fields.callToAction.value = entry.callToAction ?? "";
+    fields.date.value = entry.date;
+    fields.time.value = (entry.time ?? "").slice(0, 5);
+    fields.mediaUrl.value = entry.mediaUrl ?? "";
+    dialog.querySelector("#entry-editor-key").textContent = `${channelLabel(entry.channel)} · ${day(entry.date)}${entry.edited ? ` · ${t("calendar.edited")}` : ""}`;
+    problem.replaceChildren();
+    clearProblems(form);
+    // The post's text as the server composes it, against the entry's platform's limits.
+    const live = await textCounter(entry.channel, entry.format, () => ({
+      text: compose(fields.caption.value, fields.callToAction.value, words(fields.hashtags.value)),
+      title: fields.title.value.trim(),
+    }));
+    counter.replaceChildren(live.el);
+    for (const name of ["title", "caption", "hashtags", "callToAction"]) fields[name].oninput = live.update;
+    dialog.returnValue = "";
+    state.editorSnapshot = snapshot();
+    dialog.showModal();
+    fields.title.focus();
+  };
+  return dialog;
+}
+
+/** "Move…": another day and time for an entry, from the keyboard as well as the pointer. */
+export function mover(state) {
+  const date = h("input", { type: "date", name: "moveDate", required: true });
+  const time = h("input", { type: "time", name: "moveTime", required: true });
+  const what = h("p", { class: "muted", id: "move-what" });
+  const zone = h("p", { class: "hint", id: "move-zone" });
+  const dialog = h("dialog", { id: "move-dialog", "aria-labelledby": "move-title" },
+    h("form", { method: "dialog", class: "stack" },
+      h("h2", { id: "move-title" }, t("calendar.moveTitle")), what,
+      h("div", { class: "row" }, field(t("calendar.date"), date), field(t("calendar.time"), time)), zone,
+      h("div", { class: "row" },
+        h("button", { type: "submit", value: "move", id: "move-save" }, t("calendar.moveHere")),
+        h("button", { type: "submit", value: "cancel", formnovalidate: true, class: "secondary", id: "move-close" }, t("common.close")))));
+  dialog.addEventListener("close", async () => {
+    if (dialog.returnValue !== "move" || !dialog.dataset.key) return;
+    document.getElementById("entry-editor")?.close();
+    await state.grid.move(dialog.dataset.key, date.value, time.value.slice(0, 5));
+  });
+  state.openMover = (key) => {
+    const entry = state.grid.get(key);
+    if (!entry) return;
+    dialog.dataset.key = key;
+    date.value = entry.date;
+    time.value = String(entry.time).slice(0, 5);
+    what.textContent = `${channelLabel(entry.channel)} · ${entry.title}`;
+    zone.textContent = t("calendar.timesIn", { zone: state.grid.range.timezone });
+    dialog.returnValue = "";
+    dialog.showModal();
+    date.focus();
+  };
+  return dialog;
+}
+
+/** Opens the editor; an entry only streamed so far gets its saved id first. */
+export async function openEditor(state, key) {
+  let entry = state.grid.get(key);
+  if (!entry.id) {
+    try {
+      const detail = await api("GET", `/v1/calendars/${state.id}`);
+      for (const saved of detail.entries) {
+        const mine = state.grid.get(saved.key);
+        if (mine) state.grid.entries.set(saved.key, { ...mine, ...saved });
+      }
+      entry = state.grid.get(key);
+    } catch (error) {
+      return showError(error);
+    }
+    if (!entry.id) return toast(t("calendar.notSavedYet"));
+  }
+  state.openEditorWith(entry);
+}
+
+/** Saves a move (the grid's `onMove`); the grid already shows it there. */
+export async function moveEntry(state, key, date, time) {
+  const entry = state.grid.get(key);
+  if (!entry?.id) {
+    toast(t("calendar.notSavedYet"));
+    throw new Error("not saved yet");
+  }
+  try {
+    const saved = await api("PATCH", `/v1/calendars/${state.id}/entries/${entry.id}`, { date, time });
+    if (saved.key !== key) state.grid.remove(key);
+    state.grid.upsert(saved);
+    toast(t("calendar.moved", { day: day(saved.date), time: formatTime(saved.time.slice(0, 5)) }));
+  } catch (error) {
+    showError(error);
+    throw error;
+  }
+}

@@ -1,0 +1,54 @@
+// Content calendars (seed 000): a request form, the month or week grid filling entry by
+// entry from the run's event stream (the page stays usable meanwhile), edits and moves,
+// Continue for a plan that stopped at the time limit, regeneration with a diff to accept,
+// exports. A reload restores the calendar, resumes a running stream from the last event it
+// saw, and reopens a proposal still waiting for an answer.
+
+import { h, fill } from "../ui.js";
+import { t } from "../i18n.js";
+import { showDiff } from "./diff.js";
+import { entryEditor, mover, moveEntry, openEditor } from "./editor.js";
+import { CalendarGrid } from "./grid.js";
+import { headView } from "./head.js";
+import { renderList } from "./list.js";
+import { leave, recall, reload, showing } from "./page.js";
+import { requestForm } from "./request.js";
+import { stream } from "./run.js";
+
+export { leave };
+
+export async function show(view, [id]) {
+  leave();
+  const list = h("div", { class: "panel", id: "calendar-list" }, h("p", { class: "muted" }, t("app.loading")));
+  const main = h("div", { class: "stack", id: "calendar-main" });
+  fill(view, h("h1", {}, t("calendar.title")), h("div", { class: "split calendar-page" }, list, main));
+  renderList(list, id);
+  const reopen = (calendarId) => show(document.getElementById("view"), [calendarId]);
+  if (id) await openCalendar(main, id, reopen);
+  else main.append(requestForm(null, null, reopen));
+}
+
+async function openCalendar(main, id, reopen) {
+  const state = { id, source: null, detail: null, run: null };
+  showing(state);
+  state.grid = new CalendarGrid({
+    onOpen: (key) => openEditor(state, key),
+    onMove: (key, date, time) => moveEntry(state, key, date, time),
+  });
+  state.head = headView(state, reopen);
+  const diff = h("div", { id: "diff" });
+  state.els = { ...state.head.els, diff, main };
+  fill(main, state.head.el, diff, state.grid.el, entryEditor(state), mover(state));
+  await reload(state);
+  const latest = state.detail.runs[0];
+  const remembered = recall(id);
+  // A run still going: resume its stream (from the last event this tab saw, after a reload).
+  if (latest?.jobId && ["pending", "running"].includes(latest.status)) {
+    const run = remembered?.jobId === latest.jobId ? remembered
+      : { jobId: latest.jobId, runId: latest.id, mode: latest.mode, regenerate: latest.version > 1 && !latest.continues };
+    stream(state, run);
+  } else if (state.detail.pendingRun) {
+    // A proposal nobody answered yet, on this device or another.
+    await showDiff(state, state.detail.pendingRun.runId);
+  }
+}

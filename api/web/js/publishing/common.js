@@ -1,0 +1,53 @@
+// What the publishing page's parts share: the platforms Almanac publishes to (from the
+// server's registry), the intents' statuses and what each means, who a channel posts as,
+// an entry's label, and why an intent stopped, in the app's words.
+
+import { api } from "../api.js";
+import { h, day, showError, explain } from "../ui.js";
+import { t, has } from "../i18n.js";
+import { channelLabel } from "../platforms.js";
+
+export const MOVING = new Set(["scheduled", "publishing", "unknown"]);
+export const STATUSES = ["dry_run", "scheduled", "publishing", "published", "draft_sent", "failed", "unknown", "unconfirmed", "cancelled"];
+export const meaning = (status) => t(`publishing.explain.${status}`);
+/** The platforms Almanac publishes to (`name`, `label`), as the server's registry lists them. */
+let platforms = [];
+export function setPlatforms(list) {
+  platforms = list;
+}
+export const platformList = () => platforms;
+export const platformName = channelLabel;
+export const publishesTo = (p) => platforms.some((x) => x.name === p);
+/** Who a channel posts as, where its platform has more than one kind of author (the
+ * server says: a member's profile, or a page they administer). */
+export const authorKind = (c) =>
+  c.authorKind === "organization" ? t("publishing.authorPage")
+    : c.authorKind === "member" ? t("publishing.authorMember") : null;
+
+export const entryLabel = (detail, id) => {
+  const e = detail.entries.find((x) => x.id === id);
+  return e ? `${platformName(e.channel)} ${day(e.date)} · ${e.title}` : t("publishing.removedEntry");
+};
+export const statusBadge = (s) => h("span", {
+  class: `badge status ${["published", "draft_sent"].includes(s) ? "ok" : ["failed", "unconfirmed"].includes(s) ? "bad" : s === "dry_run" ? "" : "warn"}`,
+  title: meaning(s),
+}, t(`status.${s}`));
+// Why the platform (or Almanac) refused an entry, in the app's words where it has them.
+// (A platform's own refusal the app has no words for is told as the platform said it.)
+export const reason = (i) => {
+  if (!i.error) return "";
+  if (!has(`errors.code.${i.error.code}`) && i.error.message) return i.error.message;
+  return explain({ ...i.error, details: { ...(i.error.details ?? {}), channel: i.channel } });
+};
+
+/** Starts connecting `platform` (its consent page); a refusal is said in `problem`. */
+export async function connectPlatform(platform, problem) {
+  try {
+    const { authorizeUrl } = await api("POST", `/v1/channels/${platform}/connect`);
+    location.assign(authorizeUrl);
+  } catch (error) {
+    showError(error.code === "OAUTH_NOT_CONFIGURED"
+      ? new Error(t("publishing.oauthNotConfigured", { platform: platformName(platform) }))
+      : error, problem);
+  }
+}

@@ -1,0 +1,99 @@
+// A calendar's entries to publish: a row each with where it stands, filters by channel,
+// status and media, a selection nothing is in until the person chooses, and one media
+// address for every selected entry. `update()` shows the statuses the intents' list read.
+
+import { api } from "../api.js";
+import { h, field, fill, toast, day, showProblem, platformBadge } from "../ui.js";
+import { t } from "../i18n.js";
+import { platformName } from "./common.js";
+
+/** Where each entry stands: not sent yet, or its latest publication's status. */
+const ENTRY_STATUSES = ["unsent", "scheduled", "publishing", "published", "draft_sent", "failed", "unconfirmed"];
+
+export function entriesView(detail, calendarId) {
+  // Nothing is selected until the person chooses: publishing is not undone by a click.
+  const boxes = detail.entries.map((e) => h("input", { type: "checkbox", value: e.id, checked: false, "aria-label": t("publishing.selectEntry", { channel: platformName(e.channel), day: day(e.date), title: e.title, caption: e.caption }) }));
+  const table = h("div", { class: "table-wrap" }, h("table", { id: "entries" },
+    h("thead", {}, h("tr", {}, h("th", {}, h("span", { class: "muted" }, t("publishing.publish"))), h("th", {}, t("publishing.entry")), h("th", {}, t("publishing.media")))),
+    h("tbody", {}, detail.entries.map((e, i) => h("tr", { dataset: { entry: e.id, channel: e.channel } },
+      h("td", {}, boxes[i]),
+      h("td", {}, platformBadge(e.channel), ` ${day(e.date)} ${e.time.slice(0, 5)} · ${e.title} `,
+        h("span", { class: "badge entry-status", dataset: { status: "unsent" } }, t("status.unsent")),
+        h("div", { class: "muted" }, e.caption.length > 80 ? `${e.caption.slice(0, 80)}…` : e.caption)),
+      h("td", { class: "media" }, mediaCell(e)))))));
+  const rows = [...table.querySelectorAll("tbody tr")];
+  // Filters and selection: what is shown, and what of it is chosen.
+  const channels = [...new Set(detail.entries.map((e) => e.channel))];
+  const byChannel = h("select", { id: "filter-channel" }, h("option", { value: "" }, t("publishing.allChannels")),
+    channels.map((c) => h("option", { value: c }, platformName(c))));
+  const readyOnly = h("input", { type: "checkbox", id: "filter-ready" });
+  const byStatus = h("select", { id: "filter-status" }, h("option", { value: "" }, t("publishing.allStatuses")),
+    ENTRY_STATUSES.map((s) => h("option", { value: s }, t(`status.${s}`))));
+  const statusOf = (e) => detail.statusByEntry?.get(e.id) ?? "unsent";
+  const count = h("span", { id: "selected-count", class: "muted", "aria-live": "polite" });
+  const counted = () => { count.textContent = t("publishing.selected", { count: boxes.filter((b) => b.checked).length }); };
+  const visible = (i) => !rows[i].hidden;
+  const filter = () => {
+    detail.entries.forEach((e, i) => {
+      rows[i].hidden = (byChannel.value && e.channel !== byChannel.value) || (readyOnly.checked && !e.mediaUrl)
+        || (byStatus.value && statusOf(e) !== byStatus.value);
+      if (rows[i].hidden) boxes[i].checked = false;
+    });
+    counted();
+  };
+  for (const control of [byChannel, readyOnly, byStatus]) control.addEventListener("change", filter);
+  boxes.forEach((b) => b.addEventListener("change", counted));
+  const selectAll = h("button", { type: "button", class: "link", id: "select-all", onclick: () => { boxes.forEach((b, i) => { b.checked = visible(i); }); counted(); } }, t("publishing.selectAll"));
+  const selectNone = h("button", { type: "button", class: "link", id: "select-none", onclick: () => { boxes.forEach((b) => { b.checked = false; }); counted(); } }, t("publishing.selectNone"));
+  const chosen = () => detail.entries.filter((e, i) => boxes[i].checked);
+  counted();
+  const some = detail.entries.length > 0;
+  return {
+    count,
+    chosenIds: () => chosen().map((e) => e.id),
+    el: [
+      some ? h("div", { class: "row", id: "entry-tools" }, selectAll, selectNone,
+        field(t("publishing.channel"), byChannel), field(t("publishing.status"), byStatus),
+        h("label", { class: "check" }, readyOnly, t("publishing.readyOnly"))) : null,
+      some ? table : h("p", { class: "muted" }, t("publishing.noEntries")),
+      some ? bulkMedia(calendarId, detail, chosen, rows) : null,
+    ],
+    /** The intents' list tells each entry's status: shown in its row, and filtered on. */
+    update() {
+      detail.entries.forEach((e, i) => {
+        const badge = rows[i].querySelector(".entry-status");
+        const status = statusOf(e);
+        badge.dataset.status = status;
+        badge.textContent = t(`status.${status}`);
+        badge.className = `badge entry-status ${status === "published" ? "ok" : ["failed", "unconfirmed"].includes(status) ? "bad" : ""}`;
+      });
+      filter();
+    },
+  };
+}
+
+/** One media address for every selected entry. */
+function bulkMedia(calendarId, detail, chosen, rows) {
+  const input = h("input", { type: "url", id: "bulk-media", placeholder: "https://…" });
+  const apply = h("button", { type: "button", class: "secondary", id: "apply-media" }, t("publishing.applyMedia"));
+  apply.addEventListener("click", async () => {
+    const entries = chosen();
+    if (!entries.length) return toast(t("publishing.selectOne"));
+    try {
+      for (const entry of entries) {
+        const saved = await api("PATCH", `/v1/calendars/${calendarId}/entries/${entry.id}`, { mediaUrl: input.value.trim() });
+        entry.mediaUrl = saved.mediaUrl;
+        fill(rows[detail.entries.indexOf(entry)].querySelector(".media"), mediaCell(entry));
+      }
+      toast(t("publishing.mediaSet", { count: entries.length }));
+    } catch (error) {
+      showProblem(error, { fields: { mediaUrl: input } });
+    }
+  });
+  return h("div", { class: "row" }, field(t("publishing.mediaForSelected"), input), apply);
+}
+
+/** An entry's media: its address, or a warning that it has none. */
+function mediaCell(entry) {
+  return entry.mediaUrl ? h("span", { class: "muted" }, entry.mediaUrl) : h("span", { class: "badge warn" }, t("publishing.noMedia"));
+}
