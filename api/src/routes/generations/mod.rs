@@ -256,7 +256,8 @@ async fn submit(
             idempotency: idempotency.map(|key| (key, &accepted)),
         },
     );
-    // A reuse asks no AI: it takes no slot of the rate limit.
+    // A reuse asks no AI: it takes no slot of the rate limit. The statement keeps the key
+    // with its answer itself (`idempotency` above), so the flow holds the key alone.
     let earlier = Submit::new(state, user, &state.settings.rate_limits.generations)
         .keyed(SCOPE, idempotency, serde_json::Value::Null)
         .in_one_statement(
