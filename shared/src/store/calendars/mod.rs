@@ -388,7 +388,7 @@ pub struct Name<'a> {
 
 /// Counts a continuation's version, the request unchanged: the new version; none when
 /// there is no such calendar.
-pub async fn bump_version(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<i32>> {
+async fn bump_version(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<i32>> {
     sqlx::query_scalar(
         "update calendars set current_version = current_version + 1, updated_at = now()
          where id = $1 returning current_version",
@@ -437,7 +437,7 @@ pub async fn run_to_continue(
 }
 
 /// A new calendar at version 1.
-pub async fn create(
+async fn create(
     conn: &mut PgConnection,
     id: Uuid,
     user: Uuid,
@@ -461,7 +461,7 @@ pub async fn create(
 /// Counts a regeneration's version and records its request (and `name`, unless the user
 /// named the calendar themselves): the new version, and whether the calendar has no entries
 /// yet (the run then fills it directly); none when there is no such calendar.
-pub async fn next_version(
+async fn next_version(
     conn: &mut PgConnection,
     id: Uuid,
     request: &Value,
@@ -485,38 +485,35 @@ pub async fn next_version(
 }
 
 /// A run to write.
-pub struct NewRun<'a> {
-    pub id: Uuid,
-    pub calendar_id: Uuid,
-    pub user: Uuid,
+struct NewRun<'a> {
+    id: Uuid,
+    calendar_id: Uuid,
+    user: Uuid,
     /// Service runs' job.
-    pub job_id: Option<Uuid>,
-    pub version: i32,
+    job_id: Option<Uuid>,
+    version: i32,
     /// `service` or `legacy` (which starts running at once).
-    pub mode: &'static str,
-    pub request: &'a Value,
-    pub slots: i32,
-    pub applies_directly: bool,
+    mode: &'static str,
+    request: &'a Value,
+    slots: i32,
+    applies_directly: bool,
     /// A service run's deadline, from now (seed 000's wall-clock timeout).
-    pub deadline: Option<std::time::Duration>,
+    deadline: Option<std::time::Duration>,
     /// The ended run this one continues.
-    pub continues: Option<Uuid>,
+    continues: Option<Uuid>,
 }
 
 /// A run [`insert_run`] wrote.
 #[derive(Debug, Clone, Copy)]
-pub struct InsertedRun {
+struct InsertedRun {
     /// Its deadline as stored (a service run's), which whoever ends it at the deadline reads.
-    pub deadline_at: Option<chrono::DateTime<chrono::Utc>>,
+    deadline_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// Writes a run, unless the user has an active one (`None` then): the conflict target is
 /// the partial unique index, so a concurrent request's uncommitted run makes this wait for
 /// it, then do nothing.
-pub async fn insert_run(
-    conn: &mut PgConnection,
-    run: NewRun<'_>,
-) -> sqlx::Result<Option<InsertedRun>> {
+async fn insert_run(conn: &mut PgConnection, run: NewRun<'_>) -> sqlx::Result<Option<InsertedRun>> {
     let inserted: Option<Option<chrono::DateTime<chrono::Utc>>> = sqlx::query_scalar(
         "insert into calendar_runs (id, calendar_id, user_id, job_id, version, mode, status,
              request, slots, applies_directly, started_at, deadline_at, continues)
@@ -665,7 +662,7 @@ pub async fn expire(pool: &sqlx::PgPool, job: Uuid) -> sqlx::Result<bool> {
 }
 
 /// The caller's active run and its calendar, if any.
-pub async fn active_run(conn: &mut PgConnection) -> sqlx::Result<Option<(Uuid, Uuid)>> {
+async fn active_run(conn: &mut PgConnection) -> sqlx::Result<Option<(Uuid, Uuid)>> {
     sqlx::query_as(
         "select id, calendar_id from calendar_runs
          where status in ('pending', 'running') limit 1",
