@@ -76,6 +76,7 @@ pub fn endpoint(state: AppState) -> impl poem::Endpoint {
     web::WithApp(web::routes(routes))
         .around(middleware::prefer::bulk)
         .around(middleware::session::accept)
+        .around(middleware::keys::accept)
         // poem-openapi reads the session scheme's cookie from the jar this fills.
         .with(poem::middleware::CookieJarManager::new())
         .around(middleware::around)

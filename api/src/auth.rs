@@ -1,7 +1,10 @@
 //! Authentication: every `/api` and `/v1` endpoint takes a [`UserAuth`], a bearer token
-//! (API clients) or the web app's browser session (the `almanac_session` cookie, checked by
-//! [`crate::middleware::session::accept`] before any handler runs).
+//! (API clients), the web app's browser session (the `almanac_session` cookie, checked by
+//! [`crate::middleware::session::accept`] before any handler runs) or a personal API key
+//! (`alm_…`, looked up and held to its scopes by [`crate::middleware::keys::accept`] before
+//! any handler runs). Managing keys takes a [`PersonalAuth`]: never a key.
 
+use almanac_shared::api_keys::is_key;
 use poem::Request;
 use poem_openapi::{
     SecurityScheme,
@@ -46,28 +49,61 @@ pub struct QueryTokenAuth(pub AuthUser);
 )]
 pub struct SessionAuth(pub AuthUser);
 
-/// A bearer token, or the web app's session. The bearer is tried last, so a request with
-/// neither is told about the token.
+/// `Authorization: Bearer alm_…`: a personal API key (`POST /v1/api-keys`), acting as its
+/// owner within its scopes: `read` (every `GET`), `publish` (channels, publish intents,
+/// `POST /v1/calendars/{id}/publish`) or `write` (every other operation); each operation
+/// names the scope it needs in `x-almanac-scope`. A call outside the key's scopes is 403
+/// `INSUFFICIENT_SCOPE` with `details.scope`. Never accepted in the query string, on
+/// `/v1/api-keys`, `/app/*` or `/admin/*`.
+#[derive(SecurityScheme)]
+#[oai(ty = "bearer", bearer_format = "alm_…", checker = "check_api_key")]
+pub struct ApiKeyAuth(pub AuthUser);
+
+/// A bearer token, the web app's session, or an API key. The key is tried last: its
+/// refusal (a 403 for a scope) is the one a request with a key is told.
 #[derive(SecurityScheme)]
 pub enum UserAuth {
     Session(SessionAuth),
     Bearer(BearerAuth),
+    Key(ApiKeyAuth),
 }
 
 impl UserAuth {
     pub fn user(&self) -> AuthUser {
         match self {
-            UserAuth::Session(SessionAuth(user)) | UserAuth::Bearer(BearerAuth(user)) => *user,
+            UserAuth::Session(SessionAuth(user))
+            | UserAuth::Bearer(BearerAuth(user))
+            | UserAuth::Key(ApiKeyAuth(user)) => *user,
         }
     }
 }
 
-/// Any form: the session, the bearer token, or the token in the query.
+/// A person's own credentials: the session or a JWT, never an API key (a key cannot
+/// manage keys).
+#[derive(SecurityScheme)]
+pub enum PersonalAuth {
+    Session(SessionAuth),
+    Bearer(BearerAuth),
+}
+
+impl PersonalAuth {
+    pub fn user(&self) -> AuthUser {
+        match self {
+            PersonalAuth::Session(SessionAuth(user)) | PersonalAuth::Bearer(BearerAuth(user)) => {
+                *user
+            }
+        }
+    }
+}
+
+/// Any form: the session, the bearer token, the token in the query, or an API key (in the
+/// header only).
 #[derive(SecurityScheme)]
 pub enum StreamAuth {
     Session(SessionAuth),
     Bearer(BearerAuth),
     Query(QueryTokenAuth),
+    Key(ApiKeyAuth),
 }
 
 impl StreamAuth {
@@ -75,7 +111,8 @@ impl StreamAuth {
         match self {
             StreamAuth::Session(SessionAuth(user))
             | StreamAuth::Bearer(BearerAuth(user))
-            | StreamAuth::Query(QueryTokenAuth(user)) => *user,
+            | StreamAuth::Query(QueryTokenAuth(user))
+            | StreamAuth::Key(ApiKeyAuth(user)) => *user,
         }
     }
 }
@@ -84,23 +121,51 @@ impl StreamAuth {
 #[derive(Debug, Clone, Copy)]
 pub struct SessionUser(pub AuthUser);
 
+/// The owner of the API key a request carries, put there by
+/// [`crate::middleware::keys::accept`] once the key was found live and its scopes allow the
+/// operation.
+#[derive(Debug, Clone, Copy)]
+pub struct KeyUser(pub AuthUser);
+
+/// The key's owner [`crate::middleware::keys::accept`] found (it refused the request already
+/// when the key was unknown, revoked, expired or short of the operation's scope).
+async fn check_api_key(req: &Request, _bearer: Bearer) -> poem::Result<AuthUser> {
+    req.extensions()
+        .get::<KeyUser>()
+        .map(|key| key.0)
+        .ok_or_else(|| invalid_token().into())
+}
+
 /// The session [`crate::middleware::session::accept`] found for the cookie (it refused the request
 /// already when the cookie named none or broke the forgery rules).
 async fn check_session(req: &Request, _cookie: ApiKey) -> poem::Result<AuthUser> {
     req.extensions()
         .get::<SessionUser>()
         .map(|session| session.0)
-        .ok_or_else(|| {
-            ApiError::unauthorized("missing, malformed, expired or invalid bearer token").into()
-        })
+        .ok_or_else(|| invalid_token().into())
 }
 
 async fn check_token(req: &Request, bearer: Bearer) -> poem::Result<AuthUser> {
+    // A key is judged by the key's scheme (its checker); it is no JWT.
+    if is_key(&bearer.token) {
+        return Err(invalid_token().into());
+    }
     verify(req, &bearer.token)
 }
 
+/// A key in the query string is refused: query strings end up in access logs.
 async fn check_query_token(req: &Request, key: ApiKey) -> poem::Result<AuthUser> {
+    if is_key(&key.key) {
+        return Err(ApiError::unauthorized(
+            "an API key is accepted only in the Authorization header, never in the query string",
+        )
+        .into());
+    }
     verify(req, &key.key)
+}
+
+fn invalid_token() -> ApiError {
+    ApiError::unauthorized("missing, malformed, expired or invalid bearer token")
 }
 
 fn verify(req: &Request, token: &str) -> poem::Result<AuthUser> {
@@ -117,10 +182,7 @@ fn verify(req: &Request, token: &str) -> poem::Result<AuthUser> {
         }
         Err(error) => {
             tracing::debug!(error = %error, "token refused");
-            Err(
-                ApiError::unauthorized("missing, malformed, expired or invalid bearer token")
-                    .into(),
-            )
+            Err(invalid_token().into())
         }
     }
 }

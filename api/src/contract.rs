@@ -11,6 +11,11 @@
 //!   such as `constraints` or `metadata`) declares `propertyNames` with [`NO_NUL`] and says in
 //!   its description that strings inside it may not hold U+0000.
 //!
+//! It also states, for every operation an API key may call (those with `ApiKeyAuth`), the
+//! scope it needs (`x-almanac-scope`, by [`crate::scopes::scope_for`]; the key's check
+//! reads it back through the route table) and the 403 `INSUFFICIENT_SCOPE` a key without
+//! it meets.
+//!
 //! The document is walked in the order poem-openapi wrote it (a YAML mapping keeps its
 //! order), so the committed file reads as before.
 
@@ -21,6 +26,7 @@ use serde_yaml::{Mapping, Value};
 
 use crate::routes::{
     admin::AdminApi,
+    api_keys::ApiKeysApi,
     calendar_generation::{CalendarGenerationApi, ContinueApi},
     cards::CardsApi,
     generations::GenerationsApi,
@@ -60,14 +66,16 @@ pub type Apis = (
         OrganicDraftsApi,
     ),
     (ChannelsApi, PublishApi, PlatformsApi),
-    (AdminApi, UsageApi, WebhooksApi),
+    (AdminApi, UsageApi, WebhooksApi, ApiKeysApi),
 );
 
 /// The OpenAPI service: the source of `/openapi.json` and `docs/api/openapi.yaml`.
 pub fn openapi_service() -> OpenApiService<Apis, ()> {
     OpenApiService::new(Apis::default(), "Almanac API", env!("CARGO_PKG_VERSION")).description(
         "Almanac runs AI content work: submit a job, then poll it or stream its progress. \
-         Authenticate with `Authorization: Bearer <JWT>` (HS256, `aud = authenticated`). \
+         Authenticate with `Authorization: Bearer <JWT>` (HS256, `aud = authenticated`), \
+         or with a personal API key, `Authorization: Bearer alm_…` (`POST /v1/api-keys`), \
+         within its scopes: each operation names the one it needs in `x-almanac-scope`. \
          Errors are JSON: `{\"data\": null, \"error\": {\"code\", \"message\", \"details\"?}, \
          \"meta\": {\"requestId\"}}`.",
     )
@@ -182,9 +190,11 @@ fn holds_any_value<'a>(
 /// bodies and answers (headers included), and the named schemas.
 fn finish(document: &mut Value) {
     if let Some(paths) = document.get_mut("paths").and_then(Value::as_mapping_mut) {
-        for (_, item) in paths.iter_mut() {
-            for (_, operation) in item.as_mapping_mut().into_iter().flatten() {
+        for (path, item) in paths.iter_mut() {
+            let path = path.as_str().unwrap_or_default();
+            for (method, operation) in item.as_mapping_mut().into_iter().flatten() {
                 operation_schemas(operation);
+                key_scope(method.as_str().unwrap_or_default(), path, operation);
             }
         }
     }
@@ -197,6 +207,53 @@ fn finish(document: &mut Value) {
             schema(named);
         }
     }
+}
+
+/// The security scheme of API keys.
+const KEY_SCHEME: &str = "ApiKeyAuth";
+
+/// What a 403 says on an operation that answers none of its own.
+const SCOPE_REFUSAL: &str = "An API key without the scope this operation needs \
+     (`INSUFFICIENT_SCOPE`; `details.scope` names it).";
+
+/// An operation a key may call: the scope it needs, and the 403 a key without it meets.
+fn key_scope(method: &str, path: &str, operation: &mut Value) {
+    let takes_keys = operation["security"]
+        .as_sequence()
+        .into_iter()
+        .flatten()
+        .any(|requirement| requirement.get(KEY_SCHEME).is_some());
+    let Some(operation) = operation.as_mapping_mut().filter(|_| takes_keys) else {
+        return;
+    };
+    let scope = crate::scopes::scope_for(method, path);
+    operation.insert(crate::scopes::SCOPE_EXTENSION.into(), scope.as_str().into());
+    let Some(responses) = operation
+        .get_mut("responses")
+        .and_then(Value::as_mapping_mut)
+    else {
+        return;
+    };
+    if responses.contains_key("403") {
+        return;
+    }
+    let Some(mut refusal) = responses.get("401").cloned() else {
+        return;
+    };
+    refusal["description"] = SCOPE_REFUSAL.into();
+    let mut ordered = Mapping::new();
+    let mut placed = false;
+    for (status, response) in std::mem::take(responses) {
+        if !placed && status.as_str().is_some_and(|s| s > "403") {
+            ordered.insert("403".into(), refusal.clone());
+            placed = true;
+        }
+        ordered.insert(status, response);
+    }
+    if !placed {
+        ordered.insert("403".into(), refusal);
+    }
+    *responses = ordered;
 }
 
 fn operation_schemas(operation: &mut Value) {

@@ -62,8 +62,9 @@ pub enum ApiError {
     /// The bearer token is missing, malformed, expired or not valid for this API.
     #[oai(status = 401)]
     Unauthorized(Json<ErrorEnvelope>),
-    /// The request names something the caller may not use (an account not linked to the
-    /// brand).
+    /// The caller may not do this: the request names something the caller may not use (an
+    /// account not linked to the brand), or an API key lacks the operation's scope
+    /// (`INSUFFICIENT_SCOPE`, `details.scope`).
     #[oai(status = 403)]
     Forbidden(Json<ErrorEnvelope>),
     /// No such resource for this user.

@@ -24,6 +24,7 @@ pub mod relay;
 pub mod responses;
 pub mod route_table;
 pub mod routes;
+pub mod scopes;
 pub mod server;
 pub mod session;
 pub mod state;

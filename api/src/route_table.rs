@@ -1,9 +1,13 @@
 //! The route table: every route of the OpenAPI document and the undocumented ones, with
-//! its methods, whether each takes a body and which take no credentials.
+//! its methods, whether each takes a body, which take no credentials and the scope each
+//! needs of an API key.
 
 use std::sync::LazyLock;
 
-use poem::http::HeaderValue;
+use almanac_shared::api_keys::Scope;
+use poem::http::{HeaderValue, Method};
+
+use crate::scopes::SCOPE_EXTENSION;
 
 /// A route of the API: its template, its segments (parameters as `{name}`) and the methods
 /// it serves, each with whether its operation takes a request body.
@@ -13,6 +17,8 @@ pub(crate) struct RouteEntry {
     pub(crate) methods: Vec<(String, bool)>,
     /// The methods whose operation takes no credentials (an OAuth callback, health).
     pub(crate) public: Vec<String>,
+    /// The methods whose operation takes an API key, with the scope it needs.
+    pub(crate) scopes: Vec<(String, Scope)>,
 }
 
 /// Every route: the OpenAPI document's, plus the undocumented ones.
@@ -40,8 +46,18 @@ pub(crate) static ROUTES: LazyLock<Vec<RouteEntry>> = LazyLock::new(|| {
                 .filter(|(_, operation)| operation["security"].as_array().is_none_or(Vec::is_empty))
                 .map(|(method, _)| method.to_ascii_uppercase())
                 .collect();
+            let scopes = item
+                .as_object()
+                .into_iter()
+                .flatten()
+                .filter_map(|(method, operation)| {
+                    let scope = Scope::parse(operation[SCOPE_EXTENSION].as_str()?)?;
+                    Some((method.to_ascii_uppercase(), scope))
+                })
+                .collect();
             RouteEntry {
                 public,
+                scopes,
                 ..RouteEntry::new(path, methods)
             }
         })
@@ -74,7 +90,27 @@ impl RouteEntry {
             segments: segments(template).map(str::to_owned).collect(),
             methods,
             public: Vec::new(),
+            scopes: Vec::new(),
         }
+    }
+
+    /// The scope an API key needs for `method` here (`HEAD` as `GET`); `None` where the
+    /// operation takes no key.
+    pub(crate) fn scope(&self, method: &Method) -> Option<Scope> {
+        let method = if method == Method::HEAD {
+            "GET"
+        } else {
+            method.as_str()
+        };
+        self.scopes
+            .iter()
+            .find(|(m, _)| m == method)
+            .map(|(_, scope)| *scope)
+    }
+
+    /// Whether the operation at `method` here takes no credentials.
+    pub(crate) fn is_public(&self, method: &Method) -> bool {
+        self.public.iter().any(|m| m == method.as_str())
     }
 
     /// The name of each parameter with the (percent-encoded) segment of `path` it takes.
@@ -112,8 +148,8 @@ pub(crate) fn route(path: &str) -> Option<&'static RouteEntry> {
 
 /// Whether the documented operation at `method` `path` takes no credentials: a session
 /// cookie that comes along is no concern of it.
-pub fn takes_no_credentials(method: &poem::http::Method, path: &str) -> bool {
-    route(path).is_some_and(|route| route.public.iter().any(|m| m == method.as_str()))
+pub fn takes_no_credentials(method: &Method, path: &str) -> bool {
+    route(path).is_some_and(|route| route.is_public(method))
 }
 
 /// The methods of the route `path` matches.

@@ -2,6 +2,7 @@
 //! and its Redis transport, the AI client, configuration and telemetry.
 
 pub mod ai;
+pub mod api_keys;
 pub mod auth;
 pub mod calendars;
 pub mod clock;

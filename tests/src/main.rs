@@ -10,6 +10,8 @@ mod anki_export;
 #[cfg(test)]
 mod api_contract;
 #[cfg(test)]
+mod api_keys;
+#[cfg(test)]
 mod auth;
 #[cfg(test)]
 mod breaker;

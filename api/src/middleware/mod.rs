@@ -7,10 +7,11 @@
 //!
 //! `around` runs each request; the route table it consults is `crate::route_table`, the body it
 //! limits and drains `body.rs`, the JSON envelope of poem's own errors `errors.rs`; the
-//! session cookie is accepted by `session.rs`.
+//! session cookie is accepted by `session.rs`, an API key by `keys.rs`.
 
 mod body;
 mod errors;
+pub mod keys;
 pub mod prefer;
 pub mod session;
 

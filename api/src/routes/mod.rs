@@ -1,6 +1,7 @@
 //! The HTTP resources, one module each.
 
 pub mod admin;
+pub mod api_keys;
 pub mod calendar_generation;
 pub mod cards;
 pub mod generations;
@@ -49,6 +50,10 @@ pub enum Tag {
     /// channels needing attention), signed as the Standard Webhooks specification says; the
     /// secret is shown once, at creation and at each rotation.
     Webhooks,
+    /// Personal API keys for scripts, CI jobs and agents: made with scopes (`read`,
+    /// `write`, `publish`), shown once, revoked by deleting them. Managed with your own
+    /// sign-in only.
+    ApiKeys,
     /// The job ledger: the status of any background job.
     Jobs,
     /// The caller's AI usage: tokens and cost by day and kind, and the daily token budget

@@ -7,6 +7,7 @@
 //! (`jobs::ledger`). A kind's first step is its family's `START` constant.
 
 pub mod anki;
+pub mod api_keys;
 pub mod calendars;
 pub mod cards;
 pub mod contacts;

@@ -1,0 +1,93 @@
+//! API keys, accepted: a request whose bearer token is an `alm_…` key is refused where keys
+//! are never taken (`crate::scopes::refuses_keys`), then its key looked up (live: neither
+//! deleted nor expired) and held to the scope its operation names in the OpenAPI
+//! document (`x-almanac-scope`, read through the route table). The owner goes with the
+//! request ([`KeyUser`]) for the `ApiKeyAuth` security scheme. Every API process looks the
+//! key up in Postgres, so a deleted key is refused everywhere as soon as its delete
+//! answered.
+
+use almanac_shared::{
+    api_keys::{KEY_PREFIX, digest, is_key},
+    store::api_keys,
+};
+use poem::{Endpoint, IntoResponse, Request, Response, http::header};
+
+use crate::{
+    auth::{AuthUser, KeyUser},
+    error::ApiError,
+    route_table::route,
+    scopes::refuses_keys,
+    state::AppState,
+};
+
+/// The code of a call outside its key's scopes.
+pub const INSUFFICIENT_SCOPE: &str = "INSUFFICIENT_SCOPE";
+
+/// The key a request's `Authorization: Bearer` carries, if its token is one (or looks
+/// like one: `alm_` and anything).
+fn bearer_key(req: &Request) -> Option<&str> {
+    req.headers()
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")
+        .map(str::trim)
+        .filter(|token| token.starts_with(KEY_PREFIX))
+}
+
+pub async fn accept(next: impl Endpoint, mut req: Request) -> poem::Result<Response> {
+    let Some(key) = bearer_key(&req) else {
+        return next.call(req).await.map(IntoResponse::into_response);
+    };
+    if refuses_keys(req.uri().path()) {
+        return Err(ApiError::unauthorized(
+            "API keys are not accepted here: managing keys, the web app and the operator's \
+             endpoints need your own sign-in",
+        )
+        .into());
+    }
+    let Some(route) = route(req.uri().path()) else {
+        return next.call(req).await.map(IntoResponse::into_response);
+    };
+    let Some(needed) = route.scope(req.method()) else {
+        if route.is_public(req.method()) {
+            return next.call(req).await.map(IntoResponse::into_response);
+        }
+        return Err(ApiError::unauthorized("this operation does not accept API keys").into());
+    };
+    let state = req
+        .data::<AppState>()
+        .expect("AppState is attached to every route");
+    let holder = if is_key(key) {
+        api_keys::holder(&state.pool, &digest(key))
+            .await
+            .map_err(ApiError::from)?
+    } else {
+        None
+    };
+    let Some(holder) = holder else {
+        metrics::counter!("api_keys_refused_total", "reason" => "unknown").increment(1);
+        return Err(ApiError::unauthorized(
+            "this API key is unknown, deleted or expired; make a new one in Settings",
+        )
+        .into());
+    };
+    if !holder.scopes.iter().any(|scope| scope == needed.as_str()) {
+        metrics::counter!("api_keys_refused_total", "reason" => "scope").increment(1);
+        return Err(ApiError::forbidden(
+            INSUFFICIENT_SCOPE,
+            format!(
+                "this API key may not do this: it needs the `{}` scope",
+                needed.as_str()
+            ),
+            Some(serde_json::json!({ "scope": needed.as_str() })),
+        )
+        .into());
+    }
+    let span = tracing::Span::current();
+    span.record("userId", tracing::field::display(holder.user_id));
+    tracing::debug!(apiKeyId = %holder.key_id, "request by API key");
+    req.extensions_mut()
+        .insert(KeyUser(AuthUser { id: holder.user_id }));
+    next.call(req).await.map(IntoResponse::into_response)
+}

@@ -1,0 +1,117 @@
+//! No API key in any log line: the real `almanac-api` binary, logging JSON at `debug`,
+//! while a key is made, used, used in the query string, sent where keys are refused,
+//! pasted as the app's sign-in token and deleted.
+
+use reqwest::Method;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use almanac_shared::auth::JwtKeys;
+use almanac_tests::processes::Service;
+
+use crate::helpers::{JWT_SECRET, admin_url, drop_database, fresh_database, redis_url};
+
+#[tokio::test]
+async fn no_key_reaches_a_log_line() {
+    let (db_name, _db) = fresh_database().await;
+    let env = [
+        (
+            "DATABASE_URL",
+            almanac_shared::db::with_database(&admin_url(), &db_name),
+        ),
+        ("REDIS_URL", redis_url()),
+        (
+            "REDIS_PREFIX",
+            format!("keys{}", &Uuid::new_v4().simple().to_string()[..10]),
+        ),
+        ("JWT_SECRET", JWT_SECRET.into()),
+        ("ALMANAC_DEV", "true".into()),
+        ("RUST_LOG", "debug".into()),
+    ];
+    let dir = std::env::temp_dir().join(format!("almanac-key-logs-{}", Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let log = dir.join("api.log");
+    let mut api = Service::logged(false, &env, &log).await.unwrap();
+
+    let http = reqwest::Client::new();
+    let token = JwtKeys::new(JWT_SECRET).mint(Uuid::now_v7(), 600);
+    let send = |method: Method, path: &str, bearer: &str, body: Option<Value>| {
+        let mut request = http
+            .request(method, api.url(path))
+            .bearer_auth(bearer)
+            .header("accept", "application/json");
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        request.send()
+    };
+    let made = send(
+        Method::POST,
+        "/v1/api-keys",
+        &token,
+        Some(json!({ "name": "logged", "scopes": ["read"] })),
+    )
+    .await
+    .unwrap();
+    assert_eq!(made.status(), 201);
+    let made: Value = made.json().await.unwrap();
+    let key = made["data"]["key"].as_str().unwrap().to_owned();
+    let id = made["data"]["id"].as_str().unwrap().to_owned();
+
+    let calls = [
+        (Method::GET, "/v1/calendars".to_owned(), 200),
+        (Method::POST, "/v1/calendars/x/entries".to_owned(), 403),
+        (Method::GET, "/v1/api-keys".to_owned(), 401),
+        (Method::GET, "/app/session".to_owned(), 401),
+        (Method::GET, "/admin/flags".to_owned(), 401),
+    ];
+    for (method, path, status) in calls {
+        let answer = send(method, &path, &key, None).await.unwrap();
+        assert_eq!(answer.status(), status, "{path}");
+    }
+    let in_query = http
+        .get(api.url(&format!(
+            "/v1/jobs/{}/events?access_token={key}",
+            Uuid::now_v7()
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(in_query.status(), 401);
+    let pasted = http
+        .post(api.url("/app/session"))
+        .json(&json!({ "token": key }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(pasted.status(), 401);
+    let deleted = send(Method::DELETE, &format!("/v1/api-keys/{id}"), &token, None)
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), 204);
+    let revoked = send(Method::GET, "/v1/calendars", &key, None)
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), 401);
+
+    api.signal_term().unwrap();
+    assert!(api.exited().await.unwrap(), "the API stops cleanly");
+    let text = std::fs::read_to_string(&log).unwrap();
+    let secret = &key["alm_".len()..];
+    assert!(
+        text.lines().count() > 20,
+        "the API logged its requests at debug:\n{text}"
+    );
+    assert!(
+        text.contains("API key made") && text.contains("request by API key"),
+        "the key's life is logged (without the key)"
+    );
+    for (number, line) in text.lines().enumerate() {
+        assert!(
+            !line.contains(secret) && !line.contains(&secret[8..24]),
+            "line {number} holds the key: {line}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    drop_database(&db_name).await;
+}
