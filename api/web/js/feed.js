@@ -3,7 +3,7 @@
 // shown once, when it is made, with Copy; making a new one stops the old; revoking stops it.
 
 import { api } from "./api.js";
-import { h, field, fill, toast, when, showProblem, confirmAction } from "./ui.js";
+import { h, fill, toast, when, showProblem, confirmAction, copyRow } from "./ui.js";
 import { t } from "./i18n.js";
 
 /** The "Subscribe" button of a calendar, opening the feed's dialog. */
@@ -75,22 +75,8 @@ async function render(calendarId, body, made) {
 
 /** The address, this once, with Copy. */
 function shownOnce(url) {
-  const value = h("input", { readonly: true, value: url, id: "feed-url", class: "secret-value", spellcheck: "false" });
-  const copy = h("button", {
-    type: "button", class: "secondary", id: "feed-copy",
-    onclick: async () => {
-      value.select();
-      try {
-        await navigator.clipboard.writeText(url);
-        toast(t("feed.copied"));
-      } catch {
-        toast(t("webhooks.copyByHand"));
-      }
-    },
-  }, t("webhooks.copy"));
-  queueMicrotask(() => value.select());
   return h("section", { class: "notice ok stack", role: "status" },
     h("strong", {}, t("feed.made")),
     h("p", {}, t("feed.once")),
-    h("div", { class: "row secret-row" }, field(t("feed.address"), value), copy));
+    copyRow({ label: t("feed.address"), value: url, id: "feed-url", copyId: "feed-copy", copied: t("feed.copied") }));
 }

@@ -12,8 +12,9 @@ import * as themes from "./themes/index.js";
 import * as flashcards from "./flashcards/index.js";
 import * as channels from "./channels.js";
 import * as webhooks from "./webhooks/index.js";
+import * as settings from "./settings/index.js";
 
-const sections = { calendar, organic, publishing, themes, flashcards, channels, webhooks };
+const sections = { calendar, organic, publishing, themes, flashcards, channels, webhooks, settings };
 const DEV_USER_KEY = "almanac.devUser";
 const view = document.getElementById("view");
 let current = null;

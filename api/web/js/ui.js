@@ -38,6 +38,28 @@ export function field(label, control, ...after) {
   return h("label", {}, label, control, ...after);
 }
 
+/**
+ * A value shown this once (a secret, a private address): read-only and selected, with
+ * Copy (`copied`: what the toast says once it is copied).
+ */
+export function copyRow({ label, value, id, copyId, copied }) {
+  const input = h("input", { readonly: true, value, id, class: "secret-value", spellcheck: "false" });
+  const copy = h("button", {
+    type: "button", class: "secondary", id: copyId,
+    onclick: async () => {
+      input.select();
+      try {
+        await navigator.clipboard.writeText(value);
+        toast(copied);
+      } catch {
+        toast(t("common.copyByHand"));
+      }
+    },
+  }, t("common.copy"));
+  queueMicrotask(() => { input.focus(); input.select(); });
+  return h("div", { class: "row secret-row" }, field(label, input), copy);
+}
+
 /** A labelled checkbox. */
 export function check(label, attrs = {}) {
   const box = h("input", { type: "checkbox", ...attrs });

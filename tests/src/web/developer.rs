@@ -169,3 +169,92 @@ async fn a_channel_about_to_expire_shows_when_to_reconnect_and_retries_what_its_
     browser.screenshot_of("badge").await;
     browser.fits_a_phone().await;
 }
+
+/// Settings → API keys (issue 53): a key made with what it may do and an expiry is shown
+/// once with Copy and works at once; a reload lists it without the key, saying it was never
+/// used, then when it was; revoked after a confirmation, it stops working.
+#[tokio::test]
+async fn an_api_key_is_made_shown_once_used_and_revoked_from_settings() {
+    let app = app().await;
+    let browser = Browser::start(&app, "api-keys").await;
+    browser.sign_in().await;
+    browser.open("#/settings").await;
+    browser.wait_text("#api-keys", "No keys yet").await;
+    browser.every_input_is_labelled().await;
+    // Nothing it may do: said next to the choices, nothing made.
+    browser
+        .fill("#api-key-form input[name=name]", "Nightly export")
+        .await;
+    browser
+        .click("#api-key-form input[name=scopes][value=read]")
+        .await;
+    browser.click("#api-key-form button[type=submit]").await;
+    browser
+        .wait_text("#api-key-form .field-error", "at least one thing")
+        .await;
+    let count: i64 = sqlx::query_scalar("select count(*) from api_keys")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(count, 0);
+
+    for scope in ["read", "publish"] {
+        browser
+            .click(&format!("#api-key-form input[name=scopes][value={scope}]"))
+            .await;
+    }
+    browser
+        .set_value("#api-key-form select[name=expiry]", "30")
+        .await;
+    browser.click("#api-key-form button[type=submit]").await;
+    browser.wait_count("#api-keys .api-key", 1).await;
+    let key = browser
+        .script("return document.getElementById('api-key-value').value")
+        .await;
+    let key = key.as_str().unwrap().to_owned();
+    assert!(
+        regex::Regex::new("^alm_[A-Za-z0-9_-]{43}$")
+            .unwrap()
+            .is_match(&key),
+        "{key}"
+    );
+    browser
+        .wait_text("#api-keys .api-key", "May: Read · Publish")
+        .await;
+    browser.wait_text("#api-keys .api-key", "Never used").await;
+    browser.wait_text("#api-keys .api-key", "expires").await;
+    browser.wait_text("#api-keys .api-key", &key[..12]).await;
+    browser.screenshot_of("made").await;
+    let stored: (Vec<String>, bool) = sqlx::query_as(
+        "select scopes, expires_at between now() + interval '29 days' and now() + interval '31 days'
+         from api_keys",
+    )
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(stored, (vec!["read".into(), "publish".into()], true));
+
+    // It works at once; a reload shows it without the key, and when it was used.
+    let (status, _) = app
+        .request_json(Method::GET, app.url("/v1/calendars"), Some(&key), None)
+        .await;
+    assert_eq!(status, 200);
+    browser.client.refresh().await.unwrap();
+    browser.wait_count("#api-keys .api-key", 1).await;
+    assert_eq!(browser.count("#api-key-value").await, 0);
+    assert!(!browser.page_text().await.contains(&key[12..]));
+    browser.wait_text("#api-keys .api-key", "Last used").await;
+    browser.fits_a_phone().await;
+
+    browser.click("#api-keys .revoke-api-key").await;
+    browser.keep_after("Revoke this key?").await;
+    browser.wait_count("#api-keys .api-key", 1).await;
+    browser.click("#api-keys .revoke-api-key").await;
+    browser.click("#confirm-yes").await;
+    browser.wait_text("#api-keys", "No keys yet").await;
+    let (status, _) = app
+        .request_json(Method::GET, app.url("/v1/calendars"), Some(&key), None)
+        .await;
+    assert_eq!(status, 401);
+    browser.screenshot().await;
+}

@@ -60,9 +60,11 @@ impl ApiKeysApi {
         if body.expires_at.is_some_and(|at| at <= Utc::now()) {
             return Err(ApiError::unprocessable_field("expiresAt", "must be in the future").into());
         }
-        let mut scopes: Vec<String> = body.scopes.iter().map(|s| s.as_str().to_owned()).collect();
+        // Kept in the scopes' own order (read, write, publish), each once.
+        let mut scopes = body.scopes.clone();
         scopes.sort();
         scopes.dedup();
+        let scopes: Vec<String> = scopes.iter().map(|s| s.as_str().to_owned()).collect();
         let user = auth.user().id;
         let id = Uuid::now_v7();
         let key = api_keys::new_key();

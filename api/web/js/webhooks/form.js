@@ -2,7 +2,7 @@
 // once, with a copy button.
 
 import { api } from "../api.js";
-import { h, field, check, fill, toast, showProblem, clearProblems, fieldError } from "../ui.js";
+import { h, field, check, fill, showProblem, clearProblems, fieldError, copyRow } from "../ui.js";
 import { t } from "../i18n.js";
 
 // The event types an endpoint can subscribe to, as the API names them.
@@ -53,25 +53,10 @@ export function newEndpoint(secret, refresh) {
 
 /** The secret, shown this once, with a copy button; gone on "Done" or a reload. */
 export function showSecret(holder, webhook, heading) {
-  const value = h("input", { readonly: true, value: webhook.secret, id: "webhook-secret-value", class: "secret-value", spellcheck: "false" });
-  const copy = h("button", {
-    type: "button", class: "secondary", id: "copy-secret",
-    onclick: async () => {
-      value.select();
-      try {
-        await navigator.clipboard.writeText(webhook.secret);
-        toast(t("webhooks.copied"));
-      } catch {
-        toast(t("webhooks.copyByHand"));
-      }
-    },
-  }, t("webhooks.copy"));
   holder.dataset.webhook = webhook.id;
   fill(holder, h("section", { class: "notice ok stack", role: "status" },
     h("strong", {}, heading),
     h("p", {}, t("webhooks.secretOnce", { url: webhook.url })),
-    h("div", { class: "row secret-row" }, field(t("webhooks.secret"), value), copy),
+    copyRow({ label: t("webhooks.secret"), value: webhook.secret, id: "webhook-secret-value", copyId: "copy-secret", copied: t("webhooks.copied") }),
     h("button", { type: "button", class: "link", id: "secret-done", onclick: () => fill(holder) }, t("webhooks.secretDone"))));
-  value.focus();
-  value.select();
 }

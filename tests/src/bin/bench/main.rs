@@ -31,13 +31,16 @@
 //! expired jobs swept while end to end runs, against end to end without sweeping),
 //! BENCH_ONLY=organic (only the organic week, after the ceilings), BENCH_ONLY=streamed (only
 //! the streamed AI answers against the fake provider at 200 tokens/s, after the ceilings),
-//! BENCH_ONLY=flags (only the runtime flags' propagation, after the ceilings), BENCH_ONLY=webhooks
+//! BENCH_ONLY=flags (only the runtime flags' propagation, after the ceilings), BENCH_ONLY=api_keys
+//! (only a deleted API key's refusal by another API process, and a key's cost a read, after
+//! the ceilings), BENCH_ONLY=webhooks
 //! (only a burst of 1,000 webhook events, commit to delivery, after the ceilings),
 //! BENCH_ONLY=fairness (one user's backlog of BENCH_FAIRNESS_JOBS, default 10,000, against
 //! another user's jobs one at a time, and webhook deliveries past another user's hanging
 //! endpoints, after the ceilings) or BENCH_ONLY=jobs (only submit, pickup and end to end,
 //! after the ceilings).
 
+mod api_keys;
 mod budget;
 mod calendar;
 mod cpu;
@@ -345,6 +348,9 @@ async fn phases(
     if std::env::var("BENCH_ONLY").as_deref() == Ok("flags") {
         return flags::run(&settings, &pool).await;
     }
+    if std::env::var("BENCH_ONLY").as_deref() == Ok("api_keys") {
+        return api_keys::run(&settings).await;
+    }
     if std::env::var("BENCH_ONLY").as_deref() == Ok("streamed") {
         return streamed::run(&settings).await;
     }
@@ -526,6 +532,7 @@ async fn phases(
     streamed::run(&settings).await?;
     flags::run(&settings, &pool).await?;
     webhooks::run(&settings, &pool).await?;
+    api_keys::run(&settings).await?;
     Ok(())
 }
 
