@@ -10,7 +10,7 @@ use poem_openapi::OpenApiService;
 
 use crate::{
     contract::{self, Apis, openapi_service},
-    middleware, origin, relay, server, state,
+    mcp, middleware, origin, relay, server, state,
     state::AppState,
     web,
 };
@@ -52,8 +52,10 @@ fn metrics_with_token(req: &poem::Request, state: Data<&AppState>) -> poem::Resp
     }
 }
 
-/// Every route with its middleware.
-pub fn endpoint(state: AppState) -> impl poem::Endpoint {
+/// Every route with its middleware. The MCP server at `/mcp` calls this whole endpoint
+/// back for its tools (`crate::mcp`), so it is built, then handed to the server.
+pub fn endpoint(state: AppState) -> Arc<poem::endpoint::BoxEndpoint<'static, poem::Response>> {
+    let handle = mcp::ApiHandle::default();
     let api = openapi_service();
     let docs = docs_page(&api);
     let spec = poem::endpoint::make_sync(|_| {
@@ -69,11 +71,12 @@ pub fn endpoint(state: AppState) -> impl poem::Endpoint {
     let mut routes = Route::new()
         .nest("/", api)
         .nest("/docs", docs)
-        .at("/openapi.json", spec);
+        .at("/openapi.json", spec)
+        .at(mcp::PATH, mcp::Mcp::new(state.clone(), handle.clone()));
     if state.settings.metrics_token.is_some() {
         routes = routes.at("/metrics", get(metrics_with_token));
     }
-    web::WithApp(web::routes(routes))
+    let whole = web::WithApp(web::routes(routes))
         .around(middleware::prefer::bulk)
         .around(middleware::session::accept)
         .around(middleware::keys::accept)
@@ -82,6 +85,11 @@ pub fn endpoint(state: AppState) -> impl poem::Endpoint {
         .around(middleware::around)
         .with_if(cors_enabled, cors)
         .data(state)
+        .map_to_response()
+        .boxed();
+    let whole = Arc::new(whole);
+    handle.set(&whole);
+    whole
 }
 
 /// Cross-origin access for browsers on `CORS_ALLOWED_ORIGINS` (`*` for any); applied

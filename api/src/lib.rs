@@ -16,6 +16,7 @@ pub mod envelope;
 pub mod error;
 pub mod flags_cli;
 pub mod idempotency;
+pub mod mcp;
 pub mod middleware;
 pub mod nullable;
 pub mod origin;

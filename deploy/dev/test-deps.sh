@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs what the end-to-end tests need beyond Rust, Postgres and Redis: Python's
+# Installs what the end-to-end tests need beyond Rust, Postgres and Redis: the MCP SDK
+# (`mcp`, pinned, in a virtual environment: the MCP server's tests), Python's
 # `icalendar` and `vobject` (pinned; two independent RFC 5545 parsers for the calendar export
 # and feed tests), `aiosmtpd` (a
 # real SMTP server for the email tests), `openapi-python-client` (pinned; the generated
@@ -20,6 +21,16 @@ sys.exit(not (m.version("schemathesis") == "4.32.5" and m.version("hypothesis") 
   echo "test-deps: installing ${fuzz_pins[*]} (the fuzzer gate) into $fuzz_venv" >&2
   python3 -m venv "$fuzz_venv"
   "$fuzz_venv/bin/python" -m pip install --quiet "${fuzz_pins[@]}"
+fi
+
+# The official MCP SDK (the MCP server's tests drive it as an agent would), pinned, in a
+# virtual environment of its own.
+mcp_venv="$HOME/.cache/almanac-mcp-venv"
+if ! "$mcp_venv/bin/python" -c 'import importlib.metadata as m, sys
+sys.exit(m.version("mcp") != "2.3.0")' 2>/dev/null; then
+  echo "test-deps: installing mcp==2.3.0 (the MCP SDK) into $mcp_venv" >&2
+  python3 -m venv "$mcp_venv"
+  "$mcp_venv/bin/python" -m pip install --quiet mcp==2.3.0
 fi
 
 # Anki's own library (the apkg export is imported by it), pinned, in a virtual environment

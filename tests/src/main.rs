@@ -68,6 +68,8 @@ mod local_schedules;
 #[cfg(test)]
 mod log_fields;
 #[cfg(test)]
+mod mcp;
+#[cfg(test)]
 mod operations;
 #[cfg(test)]
 mod organic;

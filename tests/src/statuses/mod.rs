@@ -5,6 +5,7 @@
 //! a debug build panics when a handler refuses with a status its operation does not list.
 //! The organic week's own refusals are in `organic`.
 
+mod api_keys;
 mod organic;
 mod publishing;
 mod webhooks;
@@ -29,6 +30,8 @@ struct Operation {
     takes_body: bool,
     /// A query parameter whose value must parse (an integer, a UUID, an enum).
     typed_query: Option<String>,
+    /// The scope an API key needs for it (`x-almanac-scope`).
+    scope: Option<String>,
 }
 
 fn operations() -> Vec<Operation> {
@@ -62,6 +65,7 @@ fn operations() -> Vec<Operation> {
                     .collect(),
                 takes_body: operation.get("requestBody").is_some(),
                 typed_query,
+                scope: operation["x-almanac-scope"].as_str().map(str::to_owned),
             });
         }
     }
@@ -108,6 +112,7 @@ fn valid_body(operation: &str) -> Value {
             json!({ "url": "https://hooks.example.com/in", "events": ["job.failed"] })
         }
         "updateWebhook" => json!({ "enabled": false }),
+        "createApiKey" => json!({ "name": "probe", "scopes": ["read"] }),
         other => panic!("no valid body for {other}: add one"),
     }
 }
@@ -240,6 +245,8 @@ struct Call {
     /// An admin operation called with the user's token instead of the service role's.
     by_user: bool,
     idempotency_key: Option<&'static str>,
+    /// Another bearer than the user's token (an API key).
+    bearer: Option<String>,
 }
 
 impl Call {
@@ -269,6 +276,11 @@ impl Call {
 
     fn key(mut self, key: &'static str) -> Self {
         self.idempotency_key = Some(key);
+        self
+    }
+
+    fn bearer(mut self, bearer: &str) -> Self {
+        self.bearer = Some(bearer.to_owned());
         self
     }
 }
@@ -308,6 +320,7 @@ impl Probe {
             anonymous: false,
             by_user: false,
             idempotency_key: None,
+            bearer: None,
         }
     }
 
@@ -317,7 +330,9 @@ impl Probe {
             .client
             .request(call.method, format!("{base}{}", call.path))
             .header("accept", "application/json");
-        if !call.anonymous {
+        if let Some(bearer) = &call.bearer {
+            request = request.bearer_auth(bearer);
+        } else if !call.anonymous {
             let admin = call.path.starts_with("/admin/") && !call.by_user;
             request = request.bearer_auth(if admin {
                 &self.admin_token
@@ -666,6 +681,7 @@ async fn every_documented_refusal_occurs() {
     organic::refusals(&mut app, &probe, user).await;
     publishing::refusals(&mut app, &probe, user).await;
     webhooks::refusals(&probe).await;
+    api_keys::refusals(&probe).await;
 
     let unproduced = probe.unproduced();
     assert!(

@@ -20,14 +20,16 @@ use almanac_shared::{
         request::{self, PublishRequest, Refusal, Submit},
         spool::{self, Spooled},
     },
+    store::idempotency as idempotency_store,
     store::publish::{self as store, Changed, Due, Intent},
 };
 use chrono::Utc;
 use poem::web::Data;
 use poem_openapi::{
     OpenApi,
-    param::{Path, Query},
+    param::{Header, Path, Query},
     payload::Json,
+    types::{ParseFromJSON, ToJSON},
 };
 use uuid::Uuid;
 
@@ -37,6 +39,7 @@ use crate::{
     body::StrictJson,
     envelope::current_request_id,
     error::{Answer, ApiError, ApiResult, ErrorEnvelope, UNAVAILABLE_RETRY_SECS, can},
+    idempotency,
     state::AppState,
 };
 
@@ -63,12 +66,23 @@ impl PublishApi {
         auth: UserAuth,
         id: Path<Uuid>,
         body: StrictJson<PublishBody>,
+        /// The same key and body within 24 hours answer the first request's intents again
+        /// (even when they have moved on); another body with it is 422
+        /// `IDEMPOTENCY_KEY_REUSED`.
+        #[oai(name = "Idempotency-Key", validator(pattern = "^[!-~]{1,255}$"))]
+        idempotency_key: Header<Option<String>>,
     ) -> Answer<
         Published,
         { can::STORED | can::BODY | can::NOT_FOUND | can::UNPROCESSABLE | can::TOO_MANY_REQUESTS },
     > {
         let user = auth.user().id;
         tracing::Span::current().record("calendarId", tracing::field::display(id.0));
+        let key = idempotency::from_header(idempotency_key.0, &(id.0, body.0.to_json()))?;
+        if let Some(key) = &key
+            && let Some(earlier) = idempotency::earlier(&state.pool, user, SCOPE, key).await?
+        {
+            return Ok(replay(key, earlier)?);
+        }
         // Spooled requests count too: an outage is no way around the limit.
         crate::rate_limit::take_rate(&state, &state.settings.rate_limits.publish, user).await?;
         let request = body.0.request();
@@ -85,34 +99,39 @@ impl PublishApi {
         let attempt = async {
             let mut tx = user_tx(&state.pool, user).await?;
             let outcome = request::submit(&run, &mut tx, user, id.0, &request).await?;
+            let answer = answer_of(&outcome);
+            if let Some(key) = &key {
+                let json = answer.to_json().unwrap_or_default();
+                if !idempotency_store::record(&mut tx, SCOPE, key, 200, &json).await? {
+                    // A concurrent request with the key committed first: its answer stands.
+                    return Ok::<_, Refusal>(None);
+                }
+            }
             tx.commit().await?;
-            Ok::<_, Refusal>(outcome)
+            Ok(Some((outcome.jobs, answer)))
         };
-        let outcome = match attempt.await {
-            Ok(outcome) => outcome,
+        let (jobs, answer) = match attempt.await {
+            Ok(Some(done)) => done,
+            Ok(None) => {
+                let key = key
+                    .as_ref()
+                    .expect("only a keyed request meets an earlier one");
+                let earlier = idempotency::earlier(&state.pool, user, SCOPE, key)
+                    .await?
+                    .ok_or_else(|| {
+                        ApiError::internal(anyhow::anyhow!("a used key without its answer"))
+                    })?;
+                return Ok(replay(key, earlier)?);
+            }
             Err(Refusal::Store(error)) if db::is_unavailable(&error) => {
                 return Ok(spool_request(&state, user, id.0, request).await?);
             }
             Err(refusal) => return Err(refused(refusal).into()),
         };
-        for job in &outcome.jobs {
+        for job in &jobs {
             crate::submit::enqueue_after_commit(&state, job, 1).await;
         }
-        Ok(Published::Done(PublishEnvelope::of(PublishResult {
-            dry_run: outcome.dry_run,
-            reason: outcome.reason.map(str::to_owned),
-            spooled: false,
-            intents: outcome.intents,
-            refused: outcome
-                .refused
-                .into_iter()
-                .map(|r| RefusedEntry {
-                    entry_id: r.entry_id,
-                    channel: r.channel,
-                    code: r.code.to_owned(),
-                })
-                .collect(),
-        })))
+        Ok(Published::Done(PublishEnvelope::of(answer)))
     }
 
     /// The caller's publish intents, newest first.
@@ -319,4 +338,36 @@ async fn spool_request(
         intents: Vec::new(),
         refused: Vec::new(),
     })))
+}
+
+/// `Idempotency-Key`'s endpoint name.
+const SCOPE: &str = "publish";
+
+/// What a publish request answers.
+fn answer_of(outcome: &request::Outcome) -> PublishResult {
+    PublishResult {
+        dry_run: outcome.dry_run,
+        reason: outcome.reason.map(str::to_owned),
+        spooled: false,
+        intents: outcome.intents.clone(),
+        refused: outcome
+            .refused
+            .iter()
+            .map(|r| RefusedEntry {
+                entry_id: r.entry_id,
+                channel: r.channel.clone(),
+                code: r.code.to_owned(),
+            })
+            .collect(),
+    }
+}
+
+/// The first request's answer again, for a retry with its key and body.
+fn replay(key: &idempotency::Key, earlier: idempotency::Earlier) -> ApiResult<Published> {
+    let first: serde_json::Value = idempotency::replay(key, earlier)?;
+    let answer = PublishResult::parse_from_json(Some(first)).map_err(|e| {
+        ApiError::internal(anyhow::anyhow!("a stored publish answer: {}", e.message()))
+    })?;
+    metrics::counter!("idempotent_replays_total", "scope" => SCOPE).increment(1);
+    Ok(Published::Done(PublishEnvelope::of(answer)))
 }

@@ -60,6 +60,14 @@ pub struct Intent {
     pub remote_post_id: Option<String>,
     #[oai(nullable)]
     pub published_at: Option<DateTime<Utc>>,
+    /// Since when its outcome has been `unknown` (the answer to the request with an outside
+    /// effect was lost); read-only checks settle it until `PUBLISH_CONFIRM_WINDOW_SECS`
+    /// after this, then it is `unconfirmed`.
+    #[oai(nullable)]
+    pub unknown_since: Option<DateTime<Utc>>,
+    /// The last read-only check of the platform, while `unknown` or being followed.
+    #[oai(nullable)]
+    pub checked_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -67,7 +75,7 @@ pub struct Intent {
 const INTENT_COLUMNS: &str = "i.id, i.calendar_id, i.entry_id, i.run_id, i.channel,
     i.account as channel_id, i.mode, i.dry_run, i.timing as \"when\", i.publish_at, i.timezone,
     i.status, i.payload, i.error, i.attempts, i.remote_id, i.remote_post_id, i.published_at,
-    i.created_at, i.updated_at";
+    i.unknown_since, i.checked_at, i.created_at, i.updated_at";
 
 /// An intent to write.
 #[derive(Debug, Clone)]

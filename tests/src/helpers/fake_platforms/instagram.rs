@@ -116,7 +116,11 @@ pub(super) fn route(state: &mut State, call: &Call) -> Answer {
             Some((200, json!({ "data": data })))
         }
         ("GET", [container]) => {
-            if state.cannot_confirm && state.posts.iter().any(|_| true) {
+            let published = state
+                .containers
+                .get(*container)
+                .is_some_and(|(_, status)| status == "PUBLISHED");
+            if state.cannot_confirm && published {
                 return graph_error(500, -1, Some(2207001), "An unknown error occurred");
             }
             match state.containers.get(*container) {

@@ -1,0 +1,129 @@
+//! The MCP server at `/mcp` (`docs/mcp.md`): the Model Context Protocol over Streamable HTTP
+//! (the `rmcp` crate) in its stateless mode, so that no session lives in one process's
+//! memory and any API replica answers any request; each POST's answer streams the tool's
+//! progress notifications, then its result.
+//!
+//! Every request carries the caller's own credentials, an API key (`alm_…`) or a JWT
+//! (401 otherwise). A tool does its work by calling this API's own operations in-process
+//! with those credentials ([`api::Api`]), so it meets exactly the API's validation,
+//! row-level security, rate limits, idempotency and the key's scopes (a tool beyond them
+//! answers the API's 403 `INSUFFICIENT_SCOPE`). The tools are [`tools`]; a publish's
+//! receipt [`receipt`].
+
+mod api;
+mod receipt;
+mod schemas;
+mod server;
+mod tools;
+
+use std::{io, sync::Arc};
+
+use almanac_shared::{
+    api_keys::{digest, is_key},
+    store::api_keys,
+};
+use bytes::Bytes;
+use http_body_util::{BodyExt, combinators::BoxBody};
+use poem::{
+    Endpoint, IntoResponse, Request, Response,
+    http::{HeaderValue, StatusCode, header},
+};
+use rmcp::transport::streamable_http_server::{
+    StreamableHttpServerConfig, StreamableHttpService, session::local::LocalSessionManager,
+};
+use tower_service::Service;
+
+use crate::{error::ApiError, state::AppState};
+
+pub use api::ApiHandle;
+
+/// Where the server answers.
+pub const PATH: &str = "/mcp";
+
+/// Who called: the credentials each tool's calls to the API carry.
+#[derive(Debug, Clone)]
+pub(crate) struct Caller {
+    pub(crate) authorization: HeaderValue,
+}
+
+/// `/mcp`: the caller authenticated, then the MCP transport.
+pub struct Mcp {
+    state: AppState,
+    service: StreamableHttpService<server::Server, LocalSessionManager>,
+}
+
+impl Mcp {
+    /// The server; `api` is filled with the whole API once it is built (the tools call it).
+    pub fn new(state: AppState, api: ApiHandle) -> Self {
+        let server = server::Server::new(state.clone(), api);
+        let config = StreamableHttpServerConfig::default()
+            .with_legacy_session_mode(false)
+            .with_sse_keep_alive(Some(std::time::Duration::from_secs(
+                state.settings.events.heartbeat.as_secs().max(1),
+            )))
+            // rmcp's Host check guards servers that trust whoever reaches them (DNS
+            // rebinding); this one trusts only the credentials each request carries, and
+            // PUBLIC_BASE_URL names no list of hosts.
+            .disable_allowed_hosts();
+        let service = StreamableHttpService::new(
+            move || Ok(server.clone()),
+            Arc::new(LocalSessionManager::default()),
+            config,
+        );
+        Self { state, service }
+    }
+}
+
+impl Endpoint for Mcp {
+    type Output = Response;
+
+    async fn call(&self, mut req: Request) -> poem::Result<Response> {
+        let caller = authenticate(&self.state, &req).await?;
+        req.extensions_mut().insert(caller);
+        let request: http::Request<BoxBody<Bytes, io::Error>> = req.into();
+        let mut service = self.service.clone();
+        let answer = match service.call(request).await {
+            Ok(answer) => answer,
+            Err(never) => match never {},
+        };
+        let (parts, body) = answer.into_parts();
+        let body = body.map_err(|never: std::convert::Infallible| -> io::Error { match never {} });
+        Ok(http::Response::from_parts(parts, body).into())
+    }
+}
+
+/// The caller's bearer: a live API key (looked up like the API's own check does) or a valid
+/// JWT. Scopes are the API's to judge, call by call.
+async fn authenticate(state: &AppState, req: &Request) -> poem::Result<Caller> {
+    let header = req.headers().get(header::AUTHORIZATION).cloned();
+    let token = header
+        .as_ref()
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    let live = match token {
+        Some(key) if is_key(key) => api_keys::holder(&state.pool, &digest(key))
+            .await
+            .map_err(ApiError::from)?
+            .is_some(),
+        Some(jwt) => state.jwt.verify(jwt).is_ok(),
+        None => false,
+    };
+    match header {
+        Some(authorization) if live => Ok(Caller { authorization }),
+        _ => Err(refused()),
+    }
+}
+
+fn refused() -> poem::Error {
+    let mut answer = ApiError::unauthorized(
+        "the MCP server needs Authorization: Bearer with an Almanac API key (alm_…) or a JWT",
+    )
+    .into_response();
+    answer.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static("Bearer realm=\"almanac\""),
+    );
+    answer.set_status(StatusCode::UNAUTHORIZED);
+    poem::Error::from_response(answer)
+}

@@ -1,0 +1,415 @@
+//! The tools: each is one or a few calls of this API's own operations ([`Api`]), with the
+//! caller's credentials. Their input schemas come from the operations' own
+//! (`super::schemas`); their errors carry the API's codes.
+
+use poem::http::Method;
+use serde_json::{Map, Value, json};
+
+use super::{
+    api::{Api, Failure},
+    receipt,
+    schemas::{body_of, object, uuid, with},
+    server::Progress,
+};
+use crate::state::AppState;
+
+/// Every tool: name, title, what it does, its input schema and whether it only reads.
+pub(crate) fn catalogue() -> Vec<Value> {
+    let ids = |what: &str| json!({ "type": "array", "minItems": 1, "maxItems": 500, "items": uuid(what) });
+    let calendar_id = uuid("The calendar's id (`list_calendars`).");
+    vec![
+        tool(
+            "plan_calendar",
+            "Plan a content calendar",
+            "Generates a content calendar for social channels (the fields of POST /v1/ai/calendar: channels, cadence, start, end, constraints). Sends a progress notification per entry written; returns the run's summary with its calendarId.",
+            body_of("generateCalendar"),
+            false,
+        ),
+        tool(
+            "list_calendars",
+            "List calendars",
+            "The caller's calendars, newest first.",
+            object(json!({}), &[]),
+            true,
+        ),
+        tool(
+            "get_calendar",
+            "Get a calendar",
+            "One calendar with its saved entries (each with its id, channel, scheduledAt, title, caption, hashtags), its version and runs.",
+            object(json!({ "calendarId": calendar_id }), &["calendarId"]),
+            true,
+        ),
+        tool(
+            "update_entry",
+            "Edit a calendar entry",
+            "Edits one saved entry (any of the fields of PATCH /v1/calendars/{id}/entries/{entryId}: scheduledAt to move it, title, caption, hashtags, callToAction, mediaUrl...). The edit is kept through later regenerations.",
+            with(
+                body_of("editCalendarEntry"),
+                json!({ "calendarId": calendar_id, "entryId": uuid("The entry's id (`get_calendar`).") }),
+            ),
+            false,
+        ),
+        tool(
+            "dry_run_publish",
+            "Check what a publish would send",
+            "For each entry: what would be sent to its platform (the post and the requests), or why it could not be (no connected account, caption too long, media missing...). Nothing is sent.",
+            object(
+                json!({ "calendarId": calendar_id, "entryIds": ids("An entry's id.") }),
+                &["calendarId", "entryIds"],
+            ),
+            true,
+        ),
+        tool(
+            "publish",
+            "Publish calendar entries",
+            "Publishes entries to their platforms, at most once each: now, or scheduled at each entry's time (to post at another time, move the entry with update_entry first). idempotencyKey is required: the same key again answers the same intents, whatever happened since. Returns one intent per entry; follow each with get_publish_receipt.",
+            object(
+                json!({
+                    "calendarId": calendar_id,
+                    "entryIds": ids("An entry's id."),
+                    "idempotencyKey": { "type": "string", "pattern": "^[!-~]{1,255}$", "description": "1-255 printable ASCII characters, new for each publish you mean." },
+                    "when": { "type": "string", "enum": ["now", "scheduled"], "description": "now (default), or at each entry's scheduledAt." },
+                    "channels": { "type": "object", "additionalProperties": uuid("A connected channel's id."), "description": "Which connected account posts a platform's entries, by platform name, when there are several." },
+                }),
+                &["calendarId", "entryIds", "idempotencyKey"],
+            ),
+            false,
+        ),
+        tool(
+            "get_publish_receipt",
+            "Get a publish's receipt",
+            "Where one publish intent stands: published (with the platform's post id), failed (with the reason), unknown (its answer was lost: what is being done to settle it without posting again, and when it is checked next), unconfirmed (what to check before a retry), or scheduled, publishing, cancelled.",
+            object(
+                json!({ "intentId": uuid("The intent's id, from publish.") }),
+                &["intentId"],
+            ),
+            true,
+        ),
+        tool(
+            "generate_flashcards",
+            "Generate flashcards",
+            "Suggests flashcards from 1,000-10,000 characters of source text (the fields of POST /api/ai/generations). Waits for the generation and returns its suggestions.",
+            body_of("createGeneration"),
+            false,
+        ),
+        tool(
+            "plan_organic_week",
+            "Plan an organic week",
+            "Fills a brand's week with placements (the request of POST /api/organic/generate-calendar). Sends a progress notification per placement; returns the placements, the refusals and the counts.",
+            body_of("generateOrganicCalendar"),
+            false,
+        ),
+        tool(
+            "list_themes",
+            "List themes",
+            "The caller's news themes, with their sources.",
+            object(json!({}), &[]),
+            true,
+        ),
+        tool(
+            "run_synthesis",
+            "Write a news synthesis",
+            "Writes a synthesis of a theme's sources now, waits for it and returns it.",
+            object(
+                json!({ "themeId": uuid("The theme's id (`list_themes`).") }),
+                &["themeId"],
+            ),
+            false,
+        ),
+    ]
+}
+
+fn tool(
+    name: &str,
+    title: &str,
+    description: &str,
+    schema: Map<String, Value>,
+    read_only: bool,
+) -> Value {
+    json!({
+        "name": name,
+        "title": title,
+        "description": description,
+        "inputSchema": schema,
+        "annotations": { "title": title, "readOnlyHint": read_only, "destructiveHint": false, "openWorldHint": name == "publish" },
+    })
+}
+
+/// Runs tool `name`.
+pub(crate) async fn call(
+    name: &str,
+    args: Map<String, Value>,
+    api: &Api<'_>,
+    progress: &Progress,
+    state: &AppState,
+) -> Result<Value, Failure> {
+    let args = Arguments(args);
+    match name {
+        "plan_calendar" => plan_calendar(api, args.0.into(), progress).await,
+        "list_calendars" => data(api.json(Method::GET, "/v1/calendars", None, &[]).await?),
+        "get_calendar" => {
+            let path = format!("/v1/calendars/{}", args.id("calendarId")?);
+            data(api.json(Method::GET, &path, None, &[]).await?)
+        }
+        "update_entry" => {
+            let path = format!(
+                "/v1/calendars/{}/entries/{}",
+                args.id("calendarId")?,
+                args.id("entryId")?
+            );
+            let changes = args.without(&["calendarId", "entryId"]);
+            data(api.json(Method::PATCH, &path, Some(&changes), &[]).await?)
+        }
+        "dry_run_publish" => dry_run(api, &args).await,
+        "publish" => publish(api, &args).await,
+        "get_publish_receipt" => {
+            let path = format!("/v1/publish-intents/{}", args.id("intentId")?);
+            let intent = api.json(Method::GET, &path, None, &[]).await?;
+            Ok(receipt::of(&intent["data"], &state.settings.publish))
+        }
+        "generate_flashcards" => flashcards(api, args.0.into(), progress).await,
+        "plan_organic_week" => organic_week(api, args.0.into(), progress).await,
+        "list_themes" => api.json(Method::GET, "/api/v1/themes", None, &[]).await,
+        "run_synthesis" => synthesis(api, &args, progress).await,
+        _ => Err(Failure::invalid(format!("no tool is named {name}"))),
+    }
+}
+
+/// A tool's arguments.
+struct Arguments(Map<String, Value>);
+
+impl Arguments {
+    /// A required id argument, as a UUID (what the API's paths take).
+    fn id(&self, name: &str) -> Result<uuid::Uuid, Failure> {
+        self.0
+            .get(name)
+            .and_then(Value::as_str)
+            .and_then(|id| id.parse().ok())
+            .ok_or_else(|| Failure::invalid(format!("`{name}` must be an id (a UUID)")))
+    }
+
+    fn without(&self, names: &[&str]) -> Value {
+        let mut rest = self.0.clone();
+        for name in names {
+            rest.remove(*name);
+        }
+        Value::Object(rest)
+    }
+
+    fn get(&self, name: &str) -> Value {
+        self.0.get(name).cloned().unwrap_or(Value::Null)
+    }
+}
+
+/// An envelope's `data`.
+fn data(answer: Value) -> Result<Value, Failure> {
+    Ok(answer["data"].clone())
+}
+
+async fn plan_calendar(
+    api: &Api<'_>,
+    request: Value,
+    progress: &Progress,
+) -> Result<Value, Failure> {
+    let mut entries = 0u32;
+    let mut done = Value::Null;
+    let mut frames = api
+        .ndjson(Method::POST, "/v1/ai/calendar", Some(&request))
+        .await?;
+    while let Some(frame) = frames.next().await {
+        match frame["type"].as_str() {
+            Some("entry") => {
+                entries += 1;
+                let title = frame["data"]["data"]["title"]
+                    .as_str()
+                    .or(frame["data"]["title"].as_str())
+                    .unwrap_or_default()
+                    .to_owned();
+                progress
+                    .step(
+                        f64::from(entries),
+                        None,
+                        format!("entry {entries} written: {title}"),
+                    )
+                    .await;
+            }
+            Some("done") => done = frame,
+            _ => {}
+        }
+    }
+    let summary = if done["data"].get("data").is_some() {
+        done["data"]["data"].clone()
+    } else {
+        done["data"].clone()
+    };
+    if done.is_null() {
+        return Err(Failure {
+            status: 502,
+            body: json!({ "code": "STREAM_ENDED", "message": "the calendar's stream ended without its final frame" }),
+        });
+    }
+    Ok(
+        json!({ "entriesWritten": entries, "summary": summary, "calendarId": summary["calendarId"], "runId": summary["runId"], "status": summary["status"], "error": done["error"] }),
+    )
+}
+
+async fn dry_run(api: &Api<'_>, args: &Arguments) -> Result<Value, Failure> {
+    let path = format!("/v1/calendars/{}/publish", args.id("calendarId")?);
+    let body = json!({ "entryIds": args.get("entryIds"), "dryRun": true });
+    let answer = data(api.json(Method::POST, &path, Some(&body), &[]).await?)?;
+    let mut entries: Vec<Value> = answer["intents"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|intent| {
+            json!({
+                "entryId": intent["entryId"],
+                "channel": intent["channel"],
+                "ready": intent["error"].is_null(),
+                "problem": intent["error"],
+                "post": intent["payload"]["post"],
+                "requests": intent["payload"]["requests"],
+            })
+        })
+        .collect();
+    entries.extend(answer["refused"].as_array().into_iter().flatten().map(|refused| {
+        json!({ "entryId": refused["entryId"], "channel": refused["channel"], "ready": false,
+                "problem": { "code": refused["code"] } })
+    }));
+    Ok(json!({ "entries": entries, "publishingOff": answer["reason"] == "PUBLISH_DISABLED" }))
+}
+
+async fn publish(api: &Api<'_>, args: &Arguments) -> Result<Value, Failure> {
+    let path = format!("/v1/calendars/{}/publish", args.id("calendarId")?);
+    let key = args.get("idempotencyKey");
+    let key = key
+        .as_str()
+        .ok_or_else(|| Failure::invalid("`idempotencyKey` is required"))?;
+    let mut body = json!({ "entryIds": args.get("entryIds"), "dryRun": false });
+    for optional in ["when", "channels"] {
+        if !args.get(optional).is_null() {
+            body[optional] = args.get(optional);
+        }
+    }
+    let headers = [("idempotency-key", key.to_owned())];
+    let answer = data(api.json(Method::POST, &path, Some(&body), &headers).await?)?;
+    let intents: Vec<Value> = answer["intents"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|i| json!({ "intentId": i["id"], "entryId": i["entryId"], "channel": i["channel"], "status": i["status"], "publishAt": i["publishAt"] }))
+        .collect();
+    Ok(
+        json!({ "intents": intents, "spooled": answer["spooled"], "next": "follow each intent with get_publish_receipt" }),
+    )
+}
+
+/// Follows job `job`'s events to its end; progress as they come. Its final status.
+async fn follow(api: &Api<'_>, job: &str, progress: &Progress) -> Result<Value, Failure> {
+    let mut done = Value::Null;
+    let mut steps = 0u32;
+    let path = format!("/v1/jobs/{job}/events");
+    let mut events = api.ndjson(Method::GET, &path, None).await?;
+    while let Some(event) = events.next().await {
+        match event["type"].as_str() {
+            Some("done") => done = event,
+            Some("progress") => {
+                steps += 1;
+                let message = event["data"]["message"]
+                    .as_str()
+                    .unwrap_or("working")
+                    .to_owned();
+                progress.step(f64::from(steps), None, message).await;
+            }
+            _ => {}
+        }
+    }
+    Ok(done)
+}
+
+async fn flashcards(api: &Api<'_>, request: Value, progress: &Progress) -> Result<Value, Failure> {
+    let made = api
+        .json(Method::POST, "/api/ai/generations", Some(&request), &[])
+        .await?;
+    let (generation, job) = (
+        made["generation_id"].as_str().unwrap_or_default(),
+        made["job_id"].as_str().unwrap_or_default(),
+    );
+    follow(api, job, progress).await?;
+    let state = api
+        .json(
+            Method::GET,
+            &format!("/api/ai/generations/{generation}"),
+            None,
+            &[],
+        )
+        .await?;
+    let suggestions = api
+        .json(
+            Method::GET,
+            &format!("/api/ai/generations/{generation}/suggestions"),
+            None,
+            &[],
+        )
+        .await?;
+    Ok(
+        json!({ "generationId": generation, "status": state["status"], "error": state["error"], "suggestions": suggestions }),
+    )
+}
+
+async fn organic_week(
+    api: &Api<'_>,
+    request: Value,
+    progress: &Progress,
+) -> Result<Value, Failure> {
+    let (mut placements, mut errors, mut complete) = (Vec::new(), Vec::new(), Value::Null);
+    let mut lines = api
+        .ndjson(
+            Method::POST,
+            "/api/organic/generate-calendar",
+            Some(&request),
+        )
+        .await?;
+    while let Some(line) = lines.next().await {
+        match line["type"].as_str() {
+            Some("placement") => {
+                let title = line["placement"]["title"]
+                    .as_str()
+                    .or(line["data"]["title"].as_str())
+                    .unwrap_or_default()
+                    .to_owned();
+                placements.push(line);
+                progress
+                    .step(
+                        placements.len() as f64,
+                        None,
+                        format!("placement {} drafted: {title}", placements.len()),
+                    )
+                    .await;
+            }
+            Some("error") => errors.push(line),
+            Some("complete") => complete = line,
+            _ => {}
+        }
+    }
+    Ok(
+        json!({ "status": complete["status"], "jobId": complete["jobId"], "counts": complete["counts"], "placements": placements, "errors": errors }),
+    )
+}
+
+async fn synthesis(api: &Api<'_>, args: &Arguments, progress: &Progress) -> Result<Value, Failure> {
+    let path = format!("/api/v1/themes/{}/syntheses", args.id("themeId")?);
+    let made = api.json(Method::POST, &path, None, &[]).await?;
+    let (synthesis, job) = (
+        made["synthesis_id"].as_str().unwrap_or_default(),
+        made["job_id"].as_str().unwrap_or_default(),
+    );
+    follow(api, job, progress).await?;
+    api.json(
+        Method::GET,
+        &format!("/api/v1/syntheses/{synthesis}"),
+        None,
+        &[],
+    )
+    .await
+}
