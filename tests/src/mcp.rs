@@ -135,7 +135,10 @@ async fn an_agent_lists_the_tools_and_plans_a_calendar_with_progress() {
 async fn an_agent_publishes_once_with_one_key_through_either_api_and_reads_the_receipts() {
     let mut s = setup_plus(true, [("PUBLISH_CONFIRM_WINDOW_SECS", "120".into())]).await;
     let replica = s.app.start_api_replica().await;
-    s.connect_both().await;
+    let (tiktok_channel, _) = s.connect_both().await;
+    // The account's handle, as the organic library's link records it.
+    s.update_channel(tiktok_channel, "handle = '@teahouse'")
+        .await;
     let tiktok = s.entry(Entry::on("tiktok", "Tea at dawn")).await;
     let instagram = s.entry(Entry::on("instagram", "Matcha notes")).await;
     let key = key(&s.app, s.user, &["read", "write", "publish"]).await;
@@ -214,6 +217,15 @@ async fn an_agent_publishes_once_with_one_key_through_either_api_and_reads_the_r
         .await;
         assert_eq!(published["postedOnce"], true);
         assert!(published["detail"]["postId"].is_string(), "{published}");
+        if channel == "tiktok" {
+            // Its address names the account (the handle TikTok's creator info gave).
+            let url = published["detail"]["url"].as_str().unwrap_or_default();
+            assert!(
+                url.starts_with("https://www.tiktok.com/@teahouse/video/"),
+                "{published}"
+            );
+            assert!(url.ends_with(published["detail"]["postId"].as_str().unwrap()));
+        }
     }
     let written: i64 = sqlx::query_scalar("select count(*) from publish_intents where not dry_run")
         .fetch_one(&s.app.db)
@@ -351,4 +363,102 @@ async fn a_read_key_cannot_publish_and_another_user_sees_nothing() {
         .unwrap();
     assert_eq!(answer.status(), 401);
     assert!(answer.headers().contains_key("www-authenticate"));
+}
+
+#[tokio::test]
+async fn the_other_tools_edit_an_entry_make_flashcards_an_organic_week_and_a_synthesis() {
+    let app = spawn_app().await;
+    let user = Uuid::now_v7();
+    let key = key(&app, user, &["read", "write"]).await;
+    let base = &app.address;
+
+    let planned = tool(
+        base,
+        &key,
+        "plan_calendar",
+        crate::calendars::request(1, "tea"),
+    )
+    .await;
+    let calendar = planned["structuredContent"]["calendarId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let saved = app.calendar(user, &calendar).await;
+    let entry = saved["entries"][0]["id"].as_str().unwrap().to_owned();
+    let edited = tool(
+        base,
+        &key,
+        "update_entry",
+        json!({ "calendarId": calendar, "entryId": entry, "title": "Edited by an agent" }),
+    )
+    .await;
+    assert_eq!(
+        edited["structuredContent"]["title"], "Edited by an agent",
+        "{edited}"
+    );
+    let saved = app.calendar(user, &calendar).await;
+    let entry = saved["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["id"] == entry.as_str())
+        .unwrap();
+    assert_eq!(entry["title"], "Edited by an agent");
+    assert_eq!(entry["edited"], true);
+
+    let cards = tool(
+        base,
+        &key,
+        "generate_flashcards",
+        json!({ "source_text": crate::helpers::source_text(1500) }),
+    )
+    .await;
+    let cards = &cards["structuredContent"];
+    assert_eq!(cards["status"], "succeeded", "{cards}");
+    let suggestions = cards["suggestions"]["items"].as_array().unwrap();
+    assert!(!suggestions.is_empty(), "{cards}");
+
+    crate::organic::library(&app, user).await;
+    let week = tool(base, &key, "plan_organic_week", crate::organic::example()).await;
+    let placements = week["structuredContent"]["placements"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert!(placements > 0, "{week}");
+    assert_eq!(week["structuredContent"]["status"], "succeeded", "{week}");
+    assert_eq!(
+        week["progressBeforeResult"].as_array().unwrap().len(),
+        placements
+    );
+
+    let (status, theme) = app
+        .send_json(
+            reqwest::Method::POST,
+            user,
+            "/api/v1/themes",
+            &json!({ "name": "Tea", "sources": [{ "type": "text",
+            "value": "Matcha whisked at 80 degrees keeps its sweetness." }] }),
+        )
+        .await;
+    assert_eq!(status, 201, "{theme}");
+    let themes = tool(base, &key, "list_themes", json!({})).await;
+    let listed = &themes["structuredContent"];
+    // A list answers as `result` (structured content is an object).
+    let first = listed["result"][0]["id"].as_str().unwrap_or_default();
+    assert_eq!(first, theme["id"].as_str().unwrap(), "{themes}");
+    let synthesis = tool(
+        base,
+        &key,
+        "run_synthesis",
+        json!({ "themeId": theme["id"] }),
+    )
+    .await;
+    assert_eq!(
+        synthesis["structuredContent"]["status"], "succeeded",
+        "{synthesis}"
+    );
+    assert!(
+        synthesis["structuredContent"]["sections"].is_array(),
+        "{synthesis}"
+    );
 }

@@ -8,8 +8,9 @@ use almanac_shared::config::PublishSettings;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
-/// The receipt of `intent` (the API's `PublishIntent`).
-pub(crate) fn of(intent: &Value, settings: &PublishSettings) -> Value {
+/// The receipt of `intent` (the API's `PublishIntent`); `url`: the published post's
+/// address, where its platform's id determines one.
+pub(crate) fn of(intent: &Value, url: Option<String>, settings: &PublishSettings) -> Value {
     let status = intent["status"].as_str().unwrap_or_default();
     let channel = intent["channel"].as_str().unwrap_or_default();
     let at = |field: &str| {
@@ -23,7 +24,7 @@ pub(crate) fn of(intent: &Value, settings: &PublishSettings) -> Value {
         "published" => (
             true,
             format!("Published on {channel}, once."),
-            json!({ "postId": intent["remotePostId"], "publishedAt": intent["publishedAt"] }),
+            json!({ "postId": intent["remotePostId"], "url": url, "publishedAt": intent["publishedAt"] }),
         ),
         "draft_sent" => (
             true,
@@ -125,7 +126,7 @@ mod tests {
             "id": "i", "status": "unknown", "channel": "tiktok", "attempts": 1,
             "unknownSince": "2030-01-01T10:00:00Z", "checkedAt": "2030-01-01T10:01:00Z",
         });
-        let receipt = of(&intent, &settings());
+        let receipt = of(&intent, None, &settings());
         assert_eq!(receipt["status"], "unknown");
         assert_eq!(receipt["final"], false);
         assert_eq!(receipt["postedOnce"], false);
@@ -144,14 +145,20 @@ mod tests {
         let published = of(
             &json!({ "id": "i", "status": "published", "channel": "linkedin",
                      "remotePostId": "urn:li:share:1", "publishedAt": "2030-01-01T10:00:00Z" }),
+            Some("https://www.linkedin.com/feed/update/urn:li:share:1".into()),
             &settings(),
         );
         assert_eq!(published["final"], true);
         assert_eq!(published["postedOnce"], true);
         assert_eq!(published["detail"]["postId"], "urn:li:share:1");
+        assert_eq!(
+            published["detail"]["url"],
+            "https://www.linkedin.com/feed/update/urn:li:share:1"
+        );
         let failed = of(
             &json!({ "id": "i", "status": "failed", "channel": "tiktok",
                      "error": { "code": "CAPTION_TOO_LONG", "message": "too long" } }),
+            None,
             &settings(),
         );
         assert_eq!(failed["detail"]["code"], "CAPTION_TOO_LONG");

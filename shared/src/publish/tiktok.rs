@@ -303,6 +303,18 @@ impl Adapter for TikTok {
 
     /// Access tokens live hours and are refreshed 5 minutes ahead with the (rotating)
     /// refresh token, which lives months.
+    fn post_url(&self, post_id: &str, handle: Option<&str>) -> Option<String> {
+        // A video's address names its creator: without the account's handle there is none.
+        let handle = handle?.trim_start_matches('@');
+        let valid = !handle.is_empty()
+            && handle
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
+            && !post_id.is_empty()
+            && post_id.chars().all(|c| c.is_ascii_digit());
+        valid.then(|| format!("https://www.tiktok.com/@{handle}/video/{post_id}"))
+    }
+
     fn token_policy(&self) -> TokenPolicy {
         TokenPolicy {
             refresh: Refresh::WithRefreshToken,

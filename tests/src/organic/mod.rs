@@ -21,7 +21,7 @@ use crate::helpers::{
 };
 
 /// Seed 003's example request, verbatim (as the seed document has it).
-fn example() -> Value {
+pub(crate) fn example() -> Value {
     serde_json::from_str(include_str!(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../shared/src/domain/organic/seed_example.json"

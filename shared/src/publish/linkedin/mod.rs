@@ -350,6 +350,13 @@ impl Adapter for LinkedIn {
         })
     }
 
+    fn post_url(&self, post_id: &str, _handle: Option<&str>) -> Option<String> {
+        // A share's or a UGC post's URN is its address on the feed.
+        post_id
+            .starts_with("urn:li:")
+            .then(|| format!("https://www.linkedin.com/feed/update/{post_id}"))
+    }
+
     fn author_kind(&self, account_id: &str) -> Option<super::catalogue::AuthorKind> {
         use super::catalogue::AuthorKind;
         if account_id.starts_with(MEMBER) {
