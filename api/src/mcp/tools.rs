@@ -35,14 +35,14 @@ pub(crate) fn catalogue() -> Vec<Value> {
         tool(
             "get_calendar",
             "Get a calendar",
-            "One calendar with its saved entries (each with its id, channel, scheduledAt, title, caption, hashtags), its version and runs.",
+            "One calendar with its saved entries (each with its id, channel, date, time, scheduledAt, title, caption, hashtags), its version and runs.",
             object(json!({ "calendarId": calendar_id }), &["calendarId"]),
             true,
         ),
         tool(
             "update_entry",
             "Edit a calendar entry",
-            "Edits one saved entry (any of the fields of PATCH /v1/calendars/{id}/entries/{entryId}: scheduledAt to move it, title, caption, hashtags, callToAction, mediaUrl...). The edit is kept through later regenerations.",
+            "Edits one saved entry (the fields of PATCH /v1/calendars/{id}/entries/{entryId}: date and time to move it, title, caption, format, hashtags, callToAction, mediaUrl). The edit is kept through later regenerations.",
             with(
                 body_of("editCalendarEntry"),
                 json!({ "calendarId": calendar_id, "entryId": uuid("The entry's id (`get_calendar`).") }),
@@ -62,7 +62,7 @@ pub(crate) fn catalogue() -> Vec<Value> {
         tool(
             "publish",
             "Publish calendar entries",
-            "Publishes entries to their platforms, at most once each: now, or scheduled at each entry's time (to post at another time, move the entry with update_entry first). idempotencyKey is required: the same key again answers the same intents, whatever happened since. Returns one intent per entry; follow each with get_publish_receipt.",
+            "Publishes entries to their platforms, at most once each: now, or scheduled at each entry's time (to post at another time, move the entry with update_entry first: its date and time). idempotencyKey is required: the same key again answers the same intents, whatever happened since. Returns one intent per entry; follow each with get_publish_receipt.",
             object(
                 json!({
                     "calendarId": calendar_id,
