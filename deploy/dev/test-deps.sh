@@ -23,25 +23,22 @@ sys.exit(not (m.version("schemathesis") == "4.32.5" and m.version("hypothesis") 
   "$fuzz_venv/bin/python" -m pip install --quiet "${fuzz_pins[@]}"
 fi
 
-# The official MCP SDK (the MCP server's tests drive it as an agent would), pinned, in a
-# virtual environment of its own.
-mcp_venv="$HOME/.cache/almanac-mcp-venv"
-if ! "$mcp_venv/bin/python" -c 'import importlib.metadata as m, sys
-sys.exit(m.version("mcp") != "2.3.0")' 2>/dev/null; then
-  echo "test-deps: installing mcp==2.3.0 (the MCP SDK) into $mcp_venv" >&2
-  python3 -m venv "$mcp_venv"
-  "$mcp_venv/bin/python" -m pip install --quiet mcp==2.3.0
-fi
+# A virtual environment of its own at $1 holding the pinned package $2==$3 ($4: what it is
+# for), made when it does not hold exactly that version.
+pinned_venv() {
+  local venv=$1 package=$2 version=$3 purpose=$4
+  if ! "$venv/bin/python" -c "import importlib.metadata as m, sys
+sys.exit(m.version('$package') != '$version')" 2>/dev/null; then
+    echo "test-deps: installing $package==$version ($purpose) into $venv" >&2
+    python3 -m venv "$venv"
+    "$venv/bin/python" -m pip install --quiet "$package==$version"
+  fi
+}
 
-# Anki's own library (the apkg export is imported by it), pinned, in a virtual environment
-# of its own.
-anki_venv="$HOME/.cache/almanac-anki-venv"
-if ! "$anki_venv/bin/python" -c 'import importlib.metadata as m, sys
-sys.exit(m.version("anki") != "26.9.3")' 2>/dev/null; then
-  echo "test-deps: installing anki==26.9.3 (Anki's library) into $anki_venv" >&2
-  python3 -m venv "$anki_venv"
-  "$anki_venv/bin/python" -m pip install --quiet anki==26.9.3
-fi
+# The official MCP SDK: the MCP server's tests drive it as an agent would.
+pinned_venv "$HOME/.cache/almanac-mcp-venv" mcp 2.3.0 "the MCP SDK"
+# Anki's own library: the apkg export is imported by it.
+pinned_venv "$HOME/.cache/almanac-anki-venv" anki 26.9.3 "Anki's library"
 
 # module to import = package to install from PyPI
 for pair in icalendar=icalendar aiosmtpd=aiosmtpd \

@@ -115,6 +115,15 @@ async fn an_agent_lists_the_tools_and_plans_a_calendar_with_progress() {
     let entries = saved["entries"].as_array().unwrap().len();
     assert_eq!(entries as u64, result["entriesWritten"].as_u64().unwrap());
     assert_eq!(progress.len(), entries, "one notification per entry");
+    for (n, note) in progress.iter().enumerate() {
+        assert_eq!(note["progress"], (n + 1) as f64);
+        let message = note["message"].as_str().unwrap();
+        let title = message
+            .split_once(" written: ")
+            .map(|(_, t)| t)
+            .unwrap_or_default();
+        assert!(!title.is_empty(), "each names its entry: {message}");
+    }
 
     // The calendar as a resource, and through the tools.
     let uri = format!("almanac://calendars/{calendar}");

@@ -7,10 +7,12 @@
 //! (401 otherwise). A tool does its work by calling this API's own operations in-process
 //! with those credentials ([`api::Api`]), so it meets exactly the API's validation,
 //! row-level security, rate limits, idempotency and the key's scopes (a tool beyond them
-//! answers the API's 403 `INSUFFICIENT_SCOPE`). The tools are [`tools`]; a publish's
-//! receipt [`receipt`].
+//! answers the API's 403 `INSUFFICIENT_SCOPE`). The tools are [`catalogue`] and [`tools`]; a
+//! publish's receipt [`receipt`].
 
 mod api;
+mod catalogue;
+mod progress;
 mod receipt;
 mod schemas;
 mod server;
@@ -40,8 +42,9 @@ pub use api::ApiHandle;
 /// Where the server answers.
 pub const PATH: &str = "/mcp";
 
-/// Who called: the credentials each tool's calls to the API carry.
-#[derive(Debug, Clone)]
+/// Who called: the credentials each tool's calls to the API carry (no `Debug`: a key must
+/// never reach a log line).
+#[derive(Clone)]
 pub(crate) struct Caller {
     pub(crate) authorization: HeaderValue,
 }

@@ -10,16 +10,18 @@ use rmcp::{
     model::{
         CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock,
         ListResourceTemplatesResult, ListResourcesResult, ListToolsResult, PaginatedRequestParams,
-        ProgressToken, ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult,
-        ResourceContents, ServerCapabilities, ServerConfig, Tool,
+        ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult, ResourceContents,
+        ServerCapabilities, ServerConfig, Tool,
     },
-    service::{Peer, RequestContext},
+    service::RequestContext,
 };
 use serde_json::{Value, json};
 
 use super::{
     Caller,
     api::{Api, ApiHandle, Failure},
+    catalogue,
+    progress::Progress,
     tools,
 };
 use crate::state::AppState;
@@ -36,7 +38,7 @@ pub(crate) struct Server {
 
 impl Server {
     pub(crate) fn new(state: AppState, api: ApiHandle) -> Self {
-        let tools = tools::catalogue()
+        let tools = catalogue::tools()
             .into_iter()
             .map(|tool| serde_json::from_value(tool).expect("every tool is an MCP tool"))
             .collect();
@@ -44,27 +46,6 @@ impl Server {
             api,
             state,
             tools: Arc::new(tools),
-        }
-    }
-}
-
-/// Progress notifications of one call, when its client asked for them (a progress token).
-pub(crate) struct Progress {
-    to: Option<(Peer<RoleServer>, ProgressToken)>,
-}
-
-impl Progress {
-    pub(crate) async fn step(&self, progress: f64, total: Option<f64>, message: String) {
-        let Some((peer, token)) = &self.to else {
-            return;
-        };
-        let mut param = json!({ "progressToken": token, "progress": progress, "message": message });
-        if let Some(total) = total {
-            param["total"] = total.into();
-        }
-        if let Ok(param) = serde_json::from_value(param) {
-            // A client gone away loses its notifications; the call goes on.
-            let _ = peer.notify_progress(param).await;
         }
     }
 }

@@ -1,139 +1,16 @@
-//! The tools: each is one or a few calls of this API's own operations ([`Api`]), with the
-//! caller's credentials. Their input schemas come from the operations' own
-//! (`super::schemas`); their errors carry the API's codes.
+//! The tools' runs: each is one or a few calls of this API's own operations ([`Api`]),
+//! with the caller's credentials; their errors carry the API's codes. What each takes is
+//! `super::catalogue`.
 
 use poem::http::Method;
 use serde_json::{Map, Value, json};
 
 use super::{
     api::{Api, Failure},
+    progress::Progress,
     receipt,
-    schemas::{body_of, object, uuid, with},
-    server::Progress,
 };
 use crate::state::AppState;
-
-/// Every tool: name, title, what it does, its input schema and whether it only reads.
-pub(crate) fn catalogue() -> Vec<Value> {
-    let ids = |what: &str| json!({ "type": "array", "minItems": 1, "maxItems": 500, "items": uuid(what) });
-    let calendar_id = uuid("The calendar's id (`list_calendars`).");
-    vec![
-        tool(
-            "plan_calendar",
-            "Plan a content calendar",
-            "Generates a content calendar for social channels (the fields of POST /v1/ai/calendar: channels, cadence, start, end, constraints). Sends a progress notification per entry written; returns the run's summary with its calendarId.",
-            body_of("generateCalendar"),
-            false,
-        ),
-        tool(
-            "list_calendars",
-            "List calendars",
-            "The caller's calendars, newest first.",
-            object(json!({}), &[]),
-            true,
-        ),
-        tool(
-            "get_calendar",
-            "Get a calendar",
-            "One calendar with its saved entries (each with its id, channel, date, time, scheduledAt, title, caption, hashtags), its version and runs.",
-            object(json!({ "calendarId": calendar_id }), &["calendarId"]),
-            true,
-        ),
-        tool(
-            "update_entry",
-            "Edit a calendar entry",
-            "Edits one saved entry (the fields of PATCH /v1/calendars/{id}/entries/{entryId}: date and time to move it, title, caption, format, hashtags, callToAction, mediaUrl). The edit is kept through later regenerations.",
-            with(
-                body_of("editCalendarEntry"),
-                json!({ "calendarId": calendar_id, "entryId": uuid("The entry's id (`get_calendar`).") }),
-            ),
-            false,
-        ),
-        tool(
-            "dry_run_publish",
-            "Check what a publish would send",
-            "For each entry: what would be sent to its platform (the post and the requests), or why it could not be (no connected account, caption too long, media missing...). Nothing is sent.",
-            object(
-                json!({ "calendarId": calendar_id, "entryIds": ids("An entry's id.") }),
-                &["calendarId", "entryIds"],
-            ),
-            true,
-        ),
-        tool(
-            "publish",
-            "Publish calendar entries",
-            "Publishes entries to their platforms, at most once each: now, or scheduled at each entry's time (to post at another time, move the entry with update_entry first: its date and time). idempotencyKey is required: the same key again answers the same intents, whatever happened since. Returns one intent per entry; follow each with get_publish_receipt.",
-            object(
-                json!({
-                    "calendarId": calendar_id,
-                    "entryIds": ids("An entry's id."),
-                    "idempotencyKey": { "type": "string", "pattern": "^[!-~]{1,255}$", "description": "1-255 printable ASCII characters, new for each publish you mean." },
-                    "when": { "type": "string", "enum": ["now", "scheduled"], "description": "now (default), or at each entry's scheduledAt." },
-                    "channels": { "type": "object", "additionalProperties": uuid("A connected channel's id."), "description": "Which connected account posts a platform's entries, by platform name, when there are several." },
-                }),
-                &["calendarId", "entryIds", "idempotencyKey"],
-            ),
-            false,
-        ),
-        tool(
-            "get_publish_receipt",
-            "Get a publish's receipt",
-            "Where one publish intent stands: published (with the platform's post id), failed (with the reason), unknown (its answer was lost: what is being done to settle it without posting again, and when it is checked next), unconfirmed (what to check before a retry), or scheduled, publishing, cancelled.",
-            object(
-                json!({ "intentId": uuid("The intent's id, from publish.") }),
-                &["intentId"],
-            ),
-            true,
-        ),
-        tool(
-            "generate_flashcards",
-            "Generate flashcards",
-            "Suggests flashcards from 1,000-10,000 characters of source text (the fields of POST /api/ai/generations). Waits for the generation and returns its suggestions.",
-            body_of("createGeneration"),
-            false,
-        ),
-        tool(
-            "plan_organic_week",
-            "Plan an organic week",
-            "Fills a brand's week with placements (the request of POST /api/organic/generate-calendar). Sends a progress notification per placement; returns the placements, the refusals and the counts.",
-            body_of("generateOrganicCalendar"),
-            false,
-        ),
-        tool(
-            "list_themes",
-            "List themes",
-            "The caller's news themes, with their sources.",
-            object(json!({}), &[]),
-            true,
-        ),
-        tool(
-            "run_synthesis",
-            "Write a news synthesis",
-            "Writes a synthesis of a theme's sources now, waits for it and returns it.",
-            object(
-                json!({ "themeId": uuid("The theme's id (`list_themes`).") }),
-                &["themeId"],
-            ),
-            false,
-        ),
-    ]
-}
-
-fn tool(
-    name: &str,
-    title: &str,
-    description: &str,
-    schema: Map<String, Value>,
-    read_only: bool,
-) -> Value {
-    json!({
-        "name": name,
-        "title": title,
-        "description": description,
-        "inputSchema": schema,
-        "annotations": { "title": title, "readOnlyHint": read_only, "destructiveHint": false, "openWorldHint": name == "publish" },
-    })
-}
 
 /// Runs tool `name`.
 pub(crate) async fn call(

@@ -39,13 +39,7 @@ pub async fn list(conn: &mut PgConnection) -> sqlx::Result<Vec<KeyRow>> {
 /// another of their transactions adding one wait: counted and added in one transaction, the
 /// limit holds under concurrent requests.
 pub async fn count_for_adding(conn: &mut PgConnection, user: Uuid) -> sqlx::Result<i64> {
-    sqlx::query("select pg_advisory_xact_lock(hashtextextended('api_keys:' || $1::text, 0))")
-        .bind(user)
-        .execute(&mut *conn)
-        .await?;
-    sqlx::query_scalar("select count(*) from api_keys")
-        .fetch_one(conn)
-        .await
+    super::count_for_adding(conn, "api_keys", user).await
 }
 
 pub struct NewKey<'a> {

@@ -47,6 +47,25 @@ pub async fn user_tx(pool: &PgPool, user_id: Uuid) -> sqlx::Result<Transaction<'
     .await
 }
 
+/// How many rows of the caller's `table` holds (row-level security filters it), holding
+/// until the transaction ends the lock that makes another of their transactions adding one
+/// wait: counted and added in one transaction, a per-user limit holds under concurrent
+/// requests.
+pub(crate) async fn count_for_adding(
+    conn: &mut sqlx::PgConnection,
+    table: &'static str,
+    user: Uuid,
+) -> sqlx::Result<i64> {
+    sqlx::query("select pg_advisory_xact_lock(hashtextextended($1 || ':' || $2::text, 0))")
+        .bind(table)
+        .bind(user)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query_scalar(sqlx::AssertSqlSafe(format!("select count(*) from {table}")))
+        .fetch_one(conn)
+        .await
+}
+
 /// One round trip to the database (readiness).
 pub async fn ping(pool: &PgPool) -> sqlx::Result<()> {
     sqlx::query("select 1").execute(pool).await.map(drop)

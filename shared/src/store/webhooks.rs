@@ -46,15 +46,7 @@ pub async fn get(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<Endpo
 /// makes another of their transactions adding one wait: counted and added in one
 /// transaction, the limit holds under concurrent requests.
 pub async fn count_for_adding(conn: &mut PgConnection, user: Uuid) -> sqlx::Result<i64> {
-    sqlx::query(
-        "select pg_advisory_xact_lock(hashtextextended('webhook_endpoints:' || $1::text, 0))",
-    )
-    .bind(user)
-    .execute(&mut *conn)
-    .await?;
-    sqlx::query_scalar("select count(*) from webhook_endpoints")
-        .fetch_one(conn)
-        .await
+    super::count_for_adding(conn, "webhook_endpoints", user).await
 }
 
 pub struct NewEndpoint<'a> {

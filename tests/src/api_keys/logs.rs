@@ -1,6 +1,6 @@
 //! No API key in any log line: the real `almanac-api` binary, logging JSON at `debug`,
-//! while a key is made, used, used in the query string, sent where keys are refused,
-//! pasted as the app's sign-in token and deleted.
+//! while a key is made, used (on the API and the MCP server), used in the query string,
+//! sent where keys are refused, pasted as the app's sign-in token and deleted.
 
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -69,6 +69,20 @@ async fn no_key_reaches_a_log_line() {
         let answer = send(method, &path, &key, None).await.unwrap();
         assert_eq!(answer.status(), status, "{path}");
     }
+    // The MCP server, which reads the key from the same header.
+    let mcp = http
+        .post(api.url("/mcp"))
+        .bearer_auth(&key)
+        .header("accept", "application/json, text/event-stream")
+        .json(
+            &json!({ "jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-06-18", "capabilities": {},
+            "clientInfo": { "name": "log test", "version": "1" } } }),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(mcp.status(), 200);
     let in_query = http
         .get(api.url(&format!(
             "/v1/jobs/{}/events?access_token={key}",

@@ -340,3 +340,45 @@ async fn a_key_never_manages_keys_opens_a_session_or_reaches_admin() {
         .await;
     assert_eq!(status, 200);
 }
+
+#[tokio::test]
+async fn a_key_spends_its_owner_s_rate_limit() {
+    let app = spawn_app_with(TestOptions {
+        worker: false,
+        env: vec![("GENERATION_RATE_LIMIT", "1".into())],
+        ..Default::default()
+    })
+    .await;
+    // No worker: the generations stay queued.
+    app.expect_unfinished_jobs();
+    let user = Uuid::now_v7();
+    let (key, _) = app.key_with(user, &["write"]).await;
+    let body = json!({ "source_text": crate::helpers::source_text(1500) });
+    let (status, _) = app
+        .send_json(Method::POST, user, "/api/ai/generations", &body)
+        .await;
+    assert_eq!(status, 202);
+    let other = json!({ "source_text": crate::helpers::source_text(1501) });
+    let (status, answer) = app
+        .with_key(
+            Method::POST,
+            &app.address,
+            "/api/ai/generations",
+            &key,
+            Some(&other),
+        )
+        .await;
+    assert_eq!(status, 429, "the owner's one generation is spent: {answer}");
+    // Another user's key has a limit of its own.
+    let (theirs, _) = app.key_with(Uuid::now_v7(), &["write"]).await;
+    let (status, _) = app
+        .with_key(
+            Method::POST,
+            &app.address,
+            "/api/ai/generations",
+            &theirs,
+            Some(&other),
+        )
+        .await;
+    assert_eq!(status, 202);
+}
