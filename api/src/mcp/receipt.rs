@@ -8,9 +8,8 @@ use almanac_shared::config::PublishSettings;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
-/// The receipt of `intent` (the API's `PublishIntent`); `url`: the published post's
-/// address, where its platform's id determines one.
-pub(crate) fn of(intent: &Value, url: Option<String>, settings: &PublishSettings) -> Value {
+/// The receipt of `intent` (the API's `PublishIntent`).
+pub(crate) fn of(intent: &Value, settings: &PublishSettings) -> Value {
     let status = intent["status"].as_str().unwrap_or_default();
     let channel = intent["channel"].as_str().unwrap_or_default();
     let at = |field: &str| {
@@ -24,7 +23,7 @@ pub(crate) fn of(intent: &Value, url: Option<String>, settings: &PublishSettings
         "published" => (
             true,
             format!("Published on {channel}, once."),
-            json!({ "postId": intent["remotePostId"], "url": url, "publishedAt": intent["publishedAt"] }),
+            json!({ "postId": intent["remotePostId"], "url": intent["postUrl"], "publishedAt": intent["publishedAt"] }),
         ),
         "draft_sent" => (
             true,
@@ -126,7 +125,7 @@ mod tests {
             "id": "i", "status": "unknown", "channel": "tiktok", "attempts": 1,
             "unknownSince": "2030-01-01T10:00:00Z", "checkedAt": "2030-01-01T10:01:00Z",
         });
-        let receipt = of(&intent, None, &settings());
+        let receipt = of(&intent, &settings());
         assert_eq!(receipt["status"], "unknown");
         assert_eq!(receipt["final"], false);
         assert_eq!(receipt["postedOnce"], false);
@@ -144,8 +143,8 @@ mod tests {
     fn a_published_one_names_its_post_and_a_failed_one_its_reason() {
         let published = of(
             &json!({ "id": "i", "status": "published", "channel": "linkedin",
-                     "remotePostId": "urn:li:share:1", "publishedAt": "2030-01-01T10:00:00Z" }),
-            Some("https://www.linkedin.com/feed/update/urn:li:share:1".into()),
+                     "remotePostId": "urn:li:share:1", "publishedAt": "2030-01-01T10:00:00Z",
+                     "postUrl": "https://www.linkedin.com/feed/update/urn:li:share:1" }),
             &settings(),
         );
         assert_eq!(published["final"], true);
@@ -158,7 +157,6 @@ mod tests {
         let failed = of(
             &json!({ "id": "i", "status": "failed", "channel": "tiktok",
                      "error": { "code": "CAPTION_TOO_LONG", "message": "too long" } }),
-            None,
             &settings(),
         );
         assert_eq!(failed["detail"]["code"], "CAPTION_TOO_LONG");

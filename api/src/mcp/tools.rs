@@ -41,9 +41,8 @@ pub(crate) async fn call(
         "publish" => publish(api, &args).await,
         "get_publish_receipt" => {
             let path = format!("/v1/publish-intents/{}", args.id("intentId")?);
-            let intent = api.json(Method::GET, &path, None, &[]).await?["data"].take();
-            let url = post_url(api, &intent, state).await?;
-            Ok(receipt::of(&intent, url, &state.settings.publish))
+            let intent = api.json(Method::GET, &path, None, &[]).await?;
+            Ok(receipt::of(&intent["data"], &state.settings.publish))
         }
         "generate_flashcards" => flashcards(api, args.0.into(), progress).await,
         "plan_organic_week" => organic_week(api, args.0.into(), progress).await,
@@ -290,32 +289,4 @@ async fn synthesis(api: &Api<'_>, args: &Arguments, progress: &Progress) -> Resu
         &[],
     )
     .await
-}
-
-/// A published intent's post address, by its platform's adapter (with its channel's
-/// handle, which TikTok's needs).
-async fn post_url(
-    api: &Api<'_>,
-    intent: &Value,
-    state: &AppState,
-) -> Result<Option<String>, Failure> {
-    let (Some(post), Some(channel)) = (intent["remotePostId"].as_str(), intent["channel"].as_str())
-    else {
-        return Ok(None);
-    };
-    let Some(adapter) = state
-        .platforms
-        .get(channel)
-        .and_then(|p| state.platforms.adapter(p))
-    else {
-        return Ok(None);
-    };
-    let channels = api.json(Method::GET, "/v1/channels", None, &[]).await?;
-    let handle = channels["data"]["items"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|c| c["id"] == intent["channelId"])
-        .and_then(|c| c["handle"].as_str());
-    Ok(adapter.post_url(post, handle))
 }

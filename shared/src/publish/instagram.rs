@@ -521,6 +521,20 @@ impl Adapter for Instagram {
         }
     }
 
+    async fn post_url(&self, auth: &Auth, post_id: &str) -> Option<String> {
+        // The media's permalink (`https://www.instagram.com/p/<shortcode>/`).
+        if post_id.is_empty() || !post_id.chars().all(|c| c.is_ascii_digit()) {
+            return None;
+        }
+        let Reply::Ok(media) = self.get(post_id, &[("fields", "permalink")], auth).await else {
+            return None;
+        };
+        media["permalink"]
+            .as_str()
+            .filter(|url| url.starts_with("https://") && url.len() <= 2048)
+            .map(str::to_owned)
+    }
+
     async fn confirm(
         &self,
         auth: &Auth,

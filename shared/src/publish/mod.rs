@@ -341,10 +341,9 @@ pub trait Adapter: Send + Sync {
     fn author_kind(&self, _account_id: &str) -> Option<catalogue::AuthorKind> {
         None
     }
-    /// The public address of a published post (`post_id` as [`Adapter::confirm`] settled it;
-    /// `handle`: the account's, where the address needs it), where the id alone determines
-    /// one (Instagram's needs a read of the post's `permalink`: none here).
-    fn post_url(&self, _post_id: &str, _handle: Option<&str>) -> Option<String> {
+    /// The public address of a published post (`post_id` as the publish settled it), read
+    /// or made once, when the intent settles; `None` where the platform gives none.
+    async fn post_url(&self, _auth: &Auth, _post_id: &str) -> Option<String> {
         None
     }
 }
@@ -500,33 +499,6 @@ mod tests {
         })
         .unwrap();
         Platforms::new(&settings.publish, &settings.fetch).unwrap()
-    }
-
-    /// A published post's address where the platform's id (and the account's handle) make
-    /// one, and none where they do not.
-    #[test]
-    fn a_post_s_address_comes_from_its_id() {
-        let platforms = built_in();
-        let adapter = |name: &str| platforms.registered(platforms.get(name).unwrap());
-        assert_eq!(
-            adapter("linkedin")
-                .post_url("urn:li:share:7", None)
-                .as_deref(),
-            Some("https://www.linkedin.com/feed/update/urn:li:share:7")
-        );
-        assert_eq!(adapter("linkedin").post_url("7", None), None);
-        assert_eq!(
-            adapter("tiktok")
-                .post_url("7301", Some("@tea.house"))
-                .as_deref(),
-            Some("https://www.tiktok.com/@tea.house/video/7301")
-        );
-        assert_eq!(adapter("tiktok").post_url("7301", None), None);
-        assert_eq!(adapter("tiktok").post_url("7301", Some("a/b")), None);
-        assert_eq!(
-            adapter("instagram").post_url("18000000000001", Some("@leafy")),
-            None
-        );
     }
 
     /// Each adapter's text limits are what its `validate` holds a post to: at the limit a

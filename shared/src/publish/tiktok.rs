@@ -303,9 +303,12 @@ impl Adapter for TikTok {
 
     /// Access tokens live hours and are refreshed 5 minutes ahead with the (rotating)
     /// refresh token, which lives months.
-    fn post_url(&self, post_id: &str, handle: Option<&str>) -> Option<String> {
-        // A video's address names its creator: without the account's handle there is none.
-        let handle = handle?.trim_start_matches('@');
+    async fn post_url(&self, auth: &Auth, post_id: &str) -> Option<String> {
+        // A video's address names its creator: the creator info says who that is.
+        let Reply::Ok(data) = self.call(auth, CREATOR_INFO, None).await else {
+            return None;
+        };
+        let handle = data["creator_username"].as_str()?;
         let valid = !handle.is_empty()
             && handle
                 .chars()

@@ -350,11 +350,8 @@ impl Adapter for LinkedIn {
         })
     }
 
-    fn post_url(&self, post_id: &str, _handle: Option<&str>) -> Option<String> {
-        // A share's or a UGC post's URN is its address on the feed.
-        post_id
-            .starts_with("urn:li:")
-            .then(|| format!("https://www.linkedin.com/feed/update/{post_id}"))
+    async fn post_url(&self, _auth: &Auth, post_id: &str) -> Option<String> {
+        feed_url(post_id)
     }
 
     fn author_kind(&self, account_id: &str) -> Option<super::catalogue::AuthorKind> {
@@ -529,5 +526,27 @@ impl Adapter for LinkedIn {
             Ok(None) => Remote::Pending("the page's recent posts do not show it".into()),
             Err(reason) => Remote::Pending(reason),
         }
+    }
+}
+
+/// A share's or a UGC post's URN is its address on the feed.
+fn feed_url(post_id: &str) -> Option<String> {
+    let urn = post_id.strip_prefix("urn:li:")?;
+    let plain = urn
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, ':' | '_' | '-'));
+    plain.then(|| format!("https://www.linkedin.com/feed/update/{post_id}"))
+}
+
+#[cfg(test)]
+mod post_url_tests {
+    #[test]
+    fn a_post_s_urn_is_its_feed_address() {
+        assert_eq!(
+            super::feed_url("urn:li:share:7").as_deref(),
+            Some("https://www.linkedin.com/feed/update/urn:li:share:7")
+        );
+        assert_eq!(super::feed_url("7"), None);
+        assert_eq!(super::feed_url("urn:li:share:7/../x"), None);
     }
 }

@@ -58,6 +58,10 @@ pub struct Intent {
     /// The published post's id on the platform.
     #[oai(nullable)]
     pub remote_post_id: Option<String>,
+    /// The published post's public address, where the platform gives one (LinkedIn's feed
+    /// address, TikTok's video address, Instagram's permalink).
+    #[oai(nullable)]
+    pub post_url: Option<String>,
     #[oai(nullable)]
     pub published_at: Option<DateTime<Utc>>,
     /// Since when its outcome has been `unknown` (the answer to the request with an outside
@@ -74,8 +78,8 @@ pub struct Intent {
 
 const INTENT_COLUMNS: &str = "i.id, i.calendar_id, i.entry_id, i.run_id, i.channel,
     i.account as channel_id, i.mode, i.dry_run, i.timing as \"when\", i.publish_at, i.timezone,
-    i.status, i.payload, i.error, i.attempts, i.remote_id, i.remote_post_id, i.published_at,
-    i.unknown_since, i.checked_at, i.created_at, i.updated_at";
+    i.status, i.payload, i.error, i.attempts, i.remote_id, i.remote_post_id, i.post_url,
+    i.published_at, i.unknown_since, i.checked_at, i.created_at, i.updated_at";
 
 /// An intent to write.
 #[derive(Debug, Clone)]

@@ -139,11 +139,13 @@ impl IntentRun<'_> {
         &self,
         status: IntentStatus,
         error: Option<&Value>,
-        post_id: Option<&str>,
+        post: (Option<&str>, Option<&str>),
     ) -> sqlx::Result<()> {
+        let (post_id, post_url) = post;
         sqlx::query(
             "update publish_intents set status = $3, error = coalesce($4, case when $3 in ('published', 'draft_sent') then null else error end),
-                 remote_post_id = coalesce($5, remote_post_id), sending_at = null,
+                 remote_post_id = coalesce($5, remote_post_id), post_url = coalesce($6, post_url),
+                 sending_at = null,
                  published_at = case when $3 in ('published', 'draft_sent') then now() else published_at end,
                  updated_at = now()
              where id = $1 and job_id = $2",
@@ -153,6 +155,7 @@ impl IntentRun<'_> {
         .bind(status)
         .bind(error.map(Json))
         .bind(post_id)
+        .bind(post_url)
         .execute(self.pool)
         .await
         .map(drop)

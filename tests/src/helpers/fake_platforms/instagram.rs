@@ -115,6 +115,10 @@ pub(super) fn route(state: &mut State, call: &Call) -> Answer {
                 .collect();
             Some((200, json!({ "data": data })))
         }
+        ("GET", [media]) if state.posts.iter().any(|p| p.id == *media) => Some((
+            200,
+            json!({ "id": media, "permalink": format!("https://www.instagram.com/p/C{media}/") }),
+        )),
         ("GET", [container]) => {
             let published = state
                 .containers

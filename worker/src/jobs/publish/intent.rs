@@ -65,19 +65,20 @@ impl Publisher<'_> {
     }
 
     pub(super) async fn fail(&self, failure: &Failure) -> Result<IntentStatus, Stop> {
-        self.set(IntentStatus::Failed, Some(&failure.to_json()), None)
+        self.set(IntentStatus::Failed, Some(&failure.to_json()), (None, None))
             .await
     }
 
     /// Records a final status (and the post's id).
+    /// Records a final status, with the post's id and address (`post`) when it went out.
     pub(super) async fn set(
         &self,
         status: IntentStatus,
         error: Option<&Value>,
-        post_id: Option<&str>,
+        post: (Option<&str>, Option<&str>),
     ) -> Result<IntentStatus, Stop> {
         self.intent()
-            .settle(status, error, post_id)
+            .settle(status, error, post)
             .await
             .context("recording the intent's outcome")?;
         Ok(status)

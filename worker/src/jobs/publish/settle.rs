@@ -62,7 +62,7 @@ impl Publisher<'_> {
                         };
                         let error = json!({ "code": "PUBLISH_UNCONFIRMED", "message": message });
                         return self
-                            .set(IntentStatus::Unconfirmed, Some(&error), None)
+                            .set(IntentStatus::Unconfirmed, Some(&error), (None, None))
                             .await;
                     }
                     self.intent().checked().await.context("recording a check")?;
@@ -71,7 +71,7 @@ impl Publisher<'_> {
                 Remote::Unreadable(message) => {
                     let error = json!({ "code": "PUBLISH_UNCONFIRMED", "message": message });
                     return self
-                        .set(IntentStatus::Unconfirmed, Some(&error), None)
+                        .set(IntentStatus::Unconfirmed, Some(&error), (None, None))
                         .await;
                 }
                 settled => return self.settled(settled).await,
@@ -82,13 +82,39 @@ impl Publisher<'_> {
     pub(super) async fn settled(&self, remote: Remote) -> Result<IntentStatus, Stop> {
         match remote {
             Remote::Published { post_id } => {
-                self.set(IntentStatus::Published, None, post_id.as_deref())
-                    .await
+                let url = match &post_id {
+                    Some(post_id) => self.post_url(post_id).await,
+                    None => None,
+                };
+                let post = (post_id.as_deref(), url.as_deref());
+                self.set(IntentStatus::Published, None, post).await
             }
-            Remote::DraftSent => self.set(IntentStatus::DraftSent, None, None).await,
+            Remote::DraftSent => self.set(IntentStatus::DraftSent, None, (None, None)).await,
             Remote::Failed(failure) => self.fail(&failure).await,
             Remote::Pending(_) | Remote::Unreadable(_) => unreachable!("not settled"),
         }
+    }
+
+    /// The published post's address, asked of its platform once; none when the platform
+    /// gives none or cannot be asked now (the post is out either way).
+    async fn post_url(&self, post_id: &str) -> Option<String> {
+        let platform = self.ctx.platforms.of_channel(&self.input.channel)?;
+        let auth = channels::usable(
+            &self.ctx.pool,
+            &self.ctx.platforms,
+            self.ctx.cipher.as_ref()?,
+            self.input.account?,
+            Utc::now(),
+            false,
+        )
+        .await
+        .ok()?
+        .ok()?;
+        self.ctx
+            .platforms
+            .registered(platform)
+            .post_url(&auth, post_id)
+            .await
     }
 
     /// A refusal before anything was applied: later if the platform may take it later,
