@@ -9,6 +9,9 @@ use poem::http::{HeaderValue, Method};
 
 use crate::scopes::SCOPE_EXTENSION;
 
+/// Where the MCP server answers (`crate::mcp`): no operation of the document, its own label.
+pub const MCP_PATH: &str = "/mcp";
+
 /// A route of the API: its template, its segments (parameters as `{name}`) and the methods
 /// it serves, each with whether its operation takes a request body.
 pub(crate) struct RouteEntry {

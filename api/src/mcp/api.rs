@@ -122,6 +122,10 @@ impl<'a> Api<'a> {
             .method(method)
             .uri_str(path)
             .header(header::AUTHORIZATION, self.caller.authorization.clone())
+            .header(
+                crate::middleware::REQUEST_ID_HEADER,
+                self.caller.request_id.as_str(),
+            )
             .header(header::ACCEPT, HeaderValue::from_static(accept));
         for (name, value) in headers {
             request = request.header(*name, value.as_str());

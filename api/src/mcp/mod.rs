@@ -40,13 +40,16 @@ use crate::{error::ApiError, state::AppState};
 pub use api::ApiHandle;
 
 /// Where the server answers.
-pub const PATH: &str = "/mcp";
+pub use crate::route_table::MCP_PATH as PATH;
 
 /// Who called: the credentials each tool's calls to the API carry (no `Debug`: a key must
 /// never reach a log line).
 #[derive(Clone)]
 pub(crate) struct Caller {
     pub(crate) authorization: HeaderValue,
+    /// The MCP request's id: the API calls a tool makes carry it, so that their log lines
+    /// read as one request's.
+    pub(crate) request_id: String,
 }
 
 /// `/mcp`: the caller authenticated, then the MCP transport.
@@ -113,7 +116,10 @@ async fn authenticate(state: &AppState, req: &Request) -> poem::Result<Caller> {
         None => false,
     };
     match header {
-        Some(authorization) if live => Ok(Caller { authorization }),
+        Some(authorization) if live => Ok(Caller {
+            authorization,
+            request_id: crate::envelope::current_request_id(),
+        }),
         _ => Err(refused()),
     }
 }

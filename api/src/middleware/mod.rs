@@ -47,8 +47,8 @@ fn incoming_request_id(req: &Request) -> Option<String> {
 }
 
 /// The route label of a request, for metrics and the request span: the route template
-/// the path matches (`/v1/jobs/{id}`), `/app/{asset}` for a file of the web app, or
-/// `unmatched`. Never a part of the path itself: ids and made-up paths would grow the
+/// the path matches (`/v1/jobs/{id}`), `/app/{asset}` for a file of the web app, `/mcp`,
+/// or `unmatched`. Never a part of the path itself: ids and made-up paths would grow the
 /// metrics without bound and put users' values in them.
 pub fn route_label(path: &str) -> &'static str {
     label(route(path), path)
@@ -62,6 +62,7 @@ fn label(route: Option<&'static RouteEntry>, path: &str) -> &'static str {
     match path.strip_prefix("/app/") {
         Some(asset) if crate::web::has_asset(asset) => "/app/{asset}",
         _ if matches!(path, "/" | "/app" | "/app/") => "/app/",
+        _ if path == MCP_PATH => MCP_PATH,
         _ => "unmatched",
     }
 }
@@ -297,6 +298,8 @@ mod tests {
         assert_eq!(route_label("/app/js/main.js"), "/app/{asset}");
         assert_eq!(route_label("/app/js/secret-plans.js"), "unmatched");
         assert_eq!(route_label("/app/"), "/app/");
+        assert_eq!(route_label("/mcp"), "/mcp");
+        assert_eq!(route_label("/mcp/x"), "unmatched");
         assert_eq!(
             method_label(&poem::http::Method::from_bytes(b"BREW").unwrap()),
             "other"

@@ -83,6 +83,21 @@ async fn no_key_reaches_a_log_line() {
         .await
         .unwrap();
     assert_eq!(mcp.status(), 200);
+    // A tool's calls to the API are logged under the MCP request's id.
+    let call = http
+        .post(api.url("/mcp"))
+        .bearer_auth(&key)
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2025-06-18")
+        .header("x-request-id", "req-mcp-tool")
+        .json(&json!({ "jsonrpc": "2.0", "id": 2, "method": "tools/call",
+            "params": { "name": "list_calendars", "arguments": {} } }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(call.status(), 200);
+    let answer = call.text().await.unwrap();
+    assert!(answer.contains("\"isError\":false"), "{answer}");
     let in_query = http
         .get(api.url(&format!(
             "/v1/jobs/{}/events?access_token={key}",
@@ -119,6 +134,17 @@ async fn no_key_reaches_a_log_line() {
     assert!(
         text.contains("API key made") && text.contains("request by API key"),
         "the key's life is logged (without the key)"
+    );
+    let tool_calls: Vec<Value> = text
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|line| line["requestId"] == "req-mcp-tool")
+        .collect();
+    assert!(
+        tool_calls
+            .iter()
+            .any(|line| line.to_string().contains("/v1/calendars")),
+        "the tool's call of GET /v1/calendars carries the MCP request's id: {tool_calls:?}"
     );
     for (number, line) in text.lines().enumerate() {
         assert!(
