@@ -33,12 +33,7 @@ fn docs_page(api: &OpenApiService<Apis, ()>) -> impl poem::Endpoint + use<> {
 #[handler]
 fn metrics_with_token(req: &poem::Request, state: Data<&AppState>) -> poem::Response {
     use sha2::{Digest, Sha256};
-    let given = req
-        .headers()
-        .get(poem::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or_default();
+    let given = middleware::keys::bearer(req).unwrap_or_default();
     let expected = state.settings.metrics_token.as_ref().map(|t| t.expose());
     if expected.is_some_and(|t| Sha256::digest(t) == Sha256::digest(given)) {
         poem::Response::builder()

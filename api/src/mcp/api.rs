@@ -74,8 +74,7 @@ impl<'a> Api<'a> {
             .send(method, path, body, "application/json", headers)
             .await?;
         let status = answer.status().as_u16();
-        let bytes = answer.into_body().into_bytes().await.unwrap_or_default();
-        let value: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        let value = body_json(answer).await;
         if status >= 400 {
             return Err(failure(status, value));
         }
@@ -94,11 +93,7 @@ impl<'a> Api<'a> {
             .await?;
         let status = answer.status().as_u16();
         if status >= 400 {
-            let bytes = answer.into_body().into_bytes().await.unwrap_or_default();
-            return Err(failure(
-                status,
-                serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-            ));
+            return Err(failure(status, body_json(answer).await));
         }
         Ok(Lines {
             stream: Box::pin(answer.into_body().into_bytes_stream()),
@@ -141,6 +136,12 @@ impl<'a> Api<'a> {
             Err(error) => error.into_response(),
         })
     }
+}
+
+/// An answer's body as JSON (null when it is not).
+async fn body_json(answer: Response) -> Value {
+    let bytes = answer.into_body().into_bytes().await.unwrap_or_default();
+    serde_json::from_slice(&bytes).unwrap_or(Value::Null)
 }
 
 /// An error answer: the envelope's `error` (or the whole body when it has none).

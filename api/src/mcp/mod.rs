@@ -20,10 +20,7 @@ mod tools;
 
 use std::{io, sync::Arc};
 
-use almanac_shared::{
-    api_keys::{digest, is_key},
-    store::api_keys,
-};
+use almanac_shared::api_keys::is_key;
 use bytes::Bytes;
 use http_body_util::{BodyExt, combinators::BoxBody};
 use poem::{
@@ -35,7 +32,7 @@ use rmcp::transport::streamable_http_server::{
 };
 use tower_service::Service;
 
-use crate::{error::ApiError, state::AppState};
+use crate::{error::ApiError, middleware::keys, state::AppState};
 
 pub use api::ApiHandle;
 
@@ -98,26 +95,17 @@ impl Endpoint for Mcp {
     }
 }
 
-/// The caller's bearer: a live API key (looked up like the API's own check does) or a valid
+/// The caller's bearer: a live API key (looked up as the API's own check does) or a valid
 /// JWT. Scopes are the API's to judge, call by call.
 async fn authenticate(state: &AppState, req: &Request) -> poem::Result<Caller> {
-    let header = req.headers().get(header::AUTHORIZATION).cloned();
-    let token = header
-        .as_ref()
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim);
-    let live = match token {
-        Some(key) if is_key(key) => api_keys::holder(&state.pool, &digest(key))
-            .await
-            .map_err(ApiError::from)?
-            .is_some(),
+    let live = match keys::bearer(req) {
+        Some(key) if is_key(key) => keys::live(state, key).await?.is_some(),
         Some(jwt) => state.jwt.verify(jwt).is_ok(),
         None => false,
     };
-    match header {
+    match req.headers().get(header::AUTHORIZATION) {
         Some(authorization) if live => Ok(Caller {
-            authorization,
+            authorization: authorization.clone(),
             request_id: crate::envelope::current_request_id(),
         }),
         _ => Err(refused()),

@@ -97,9 +97,9 @@ async fn plan_calendar(
         match frame["type"].as_str() {
             Some("entry") => {
                 entries += 1;
-                let title = frame["data"]["data"]["title"]
+                // An entry frame is seed 000's envelope: `data` is the entry.
+                let title = frame["data"]["title"]
                     .as_str()
-                    .or(frame["data"]["title"].as_str())
                     .unwrap_or_default()
                     .to_owned();
                 progress
@@ -114,17 +114,14 @@ async fn plan_calendar(
             _ => {}
         }
     }
-    let summary = if done["data"].get("data").is_some() {
-        done["data"]["data"].clone()
-    } else {
-        done["data"].clone()
-    };
     if done.is_null() {
         return Err(Failure {
             status: 502,
             body: json!({ "code": "STREAM_ENDED", "message": "the calendar's stream ended without its final frame" }),
         });
     }
+    // The final frame's `data` is the run's summary.
+    let summary = &done["data"];
     Ok(
         json!({ "entriesWritten": entries, "summary": summary, "calendarId": summary["calendarId"], "runId": summary["runId"], "status": summary["status"], "error": done["error"] }),
     )
@@ -252,7 +249,6 @@ async fn organic_week(
             Some("placement") => {
                 let title = line["placement"]["title"]
                     .as_str()
-                    .or(line["data"]["title"].as_str())
                     .unwrap_or_default()
                     .to_owned();
                 placements.push(line);

@@ -8,7 +8,7 @@
 
 use almanac_shared::{
     api_keys::{KEY_PREFIX, digest, is_key},
-    store::api_keys,
+    store::api_keys::{self, Holder},
 };
 use poem::{Endpoint, IntoResponse, Request, Response, http::header};
 
@@ -23,16 +23,27 @@ use crate::{
 /// The code of a call outside its key's scopes.
 pub const INSUFFICIENT_SCOPE: &str = "INSUFFICIENT_SCOPE";
 
-/// The key a request's `Authorization: Bearer` carries, if its token is one (or looks
-/// like one: `alm_` and anything).
-fn bearer_key(req: &Request) -> Option<&str> {
+/// The token a request's `Authorization: Bearer` carries.
+pub(crate) fn bearer(req: &Request) -> Option<&str> {
     req.headers()
         .get(header::AUTHORIZATION)?
         .to_str()
         .ok()?
         .strip_prefix("Bearer ")
         .map(str::trim)
-        .filter(|token| token.starts_with(KEY_PREFIX))
+}
+
+/// The key a request's bearer is, if it is one (or looks like one: `alm_` and anything).
+fn bearer_key(req: &Request) -> Option<&str> {
+    bearer(req).filter(|token| token.starts_with(KEY_PREFIX))
+}
+
+/// Whose live key (neither deleted nor expired) `key` is, if it is one.
+pub(crate) async fn live(state: &AppState, key: &str) -> Result<Option<Holder>, ApiError> {
+    if !is_key(key) {
+        return Ok(None);
+    }
+    Ok(api_keys::holder(&state.pool, &digest(key)).await?)
 }
 
 pub async fn accept(next: impl Endpoint, mut req: Request) -> poem::Result<Response> {
@@ -58,14 +69,7 @@ pub async fn accept(next: impl Endpoint, mut req: Request) -> poem::Result<Respo
     let state = req
         .data::<AppState>()
         .expect("AppState is attached to every route");
-    let holder = if is_key(key) {
-        api_keys::holder(&state.pool, &digest(key))
-            .await
-            .map_err(ApiError::from)?
-    } else {
-        None
-    };
-    let Some(holder) = holder else {
+    let Some(holder) = live(state, key).await? else {
         metrics::counter!("api_keys_refused_total", "reason" => "unknown").increment(1);
         return Err(ApiError::unauthorized(
             "this API key is unknown, deleted or expired; make a new one in Settings",
