@@ -74,6 +74,7 @@ pub fn endpoint(state: AppState) -> Arc<poem::endpoint::BoxEndpoint<'static, poe
     let whole = web::WithApp(web::routes(routes))
         .around(middleware::prefer::bulk)
         .around(middleware::session::accept)
+        .around(middleware::admin::accept)
         .around(middleware::keys::accept)
         // poem-openapi reads the session scheme's cookie from the jar this fills.
         .with(poem::middleware::CookieJarManager::new())

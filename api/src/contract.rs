@@ -25,7 +25,7 @@ use poem_openapi::OpenApiService;
 use serde_yaml::{Mapping, Value};
 
 use crate::routes::{
-    admin::AdminApi,
+    admin::{AdminApi, ConsoleApi},
     api_keys::ApiKeysApi,
     calendar_generation::{CalendarGenerationApi, ContinueApi},
     cards::CardsApi,
@@ -66,7 +66,7 @@ pub type Apis = (
         OrganicDraftsApi,
     ),
     (ChannelsApi, PublishApi, PlatformsApi),
-    (AdminApi, UsageApi, WebhooksApi, ApiKeysApi),
+    (AdminApi, ConsoleApi, UsageApi, WebhooksApi, ApiKeysApi),
 );
 
 /// The OpenAPI service: the source of `/openapi.json` and `docs/api/openapi.yaml`.

@@ -7,6 +7,7 @@
     reason = "ApiError carries the JSON envelope; errors are the cold path of a request, so boxing buys nothing"
 )]
 
+pub mod admin_session;
 pub mod app;
 pub mod auth;
 pub mod body;

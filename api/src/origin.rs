@@ -52,8 +52,13 @@ impl WebOrigin {
 
     /// The `Set-Cookie` value carrying `id` for `max_age` seconds (0 ends it).
     pub(crate) fn cookie(&self, id: &str, max_age: i64) -> String {
+        self.cookie_named(COOKIE, id, max_age)
+    }
+
+    /// The same for the cookie `name` (the admin's, `almanac_admin`).
+    pub(crate) fn cookie_named(&self, name: &str, id: &str, max_age: i64) -> String {
         format!(
-            "{COOKIE}={id}; HttpOnly; SameSite=Strict; Path=/; Max-Age={max_age}{}",
+            "{name}={id}; HttpOnly; SameSite=Strict; Path=/; Max-Age={max_age}{}",
             if self.secure { "; Secure" } else { "" }
         )
     }

@@ -65,12 +65,13 @@ pub(crate) static ROUTES: LazyLock<Vec<RouteEntry>> = LazyLock::new(|| {
             }
         })
         .collect();
-    let undocumented: [(&str, &[(&str, bool)]); 6] = [
+    let undocumented: [(&str, &[(&str, bool)]); 7] = [
         ("/openapi.json", &[("GET", false)]),
         ("/docs", &[("GET", false)]),
         ("/metrics", &[("GET", false)]),
         ("/app/config.json", &[("GET", false)]),
         ("/app/dev-login", &[("POST", true)]),
+        ("/app/admin-session", &[("POST", true), ("DELETE", false)]),
         (
             "/app/session",
             &[("GET", false), ("POST", true), ("DELETE", false)],

@@ -45,24 +45,29 @@ pub const MAX_AGE_SECS: i64 = 7 * 24 * 3600;
 /// The code of a cookie-only request refused by the forgery rules.
 pub const NOT_ACCEPTED: &str = "SESSION_NOT_ACCEPTED";
 
-fn digest(id: &str) -> [u8; 32] {
+pub(crate) fn digest(id: &str) -> [u8; 32] {
     Sha256::digest(id.as_bytes()).into()
 }
 
 /// The session cookie's value as sent, if the request carries one (made here or not).
 pub(crate) fn cookie_value(req: &Request) -> Option<&str> {
+    named_cookie(req, COOKIE)
+}
+
+/// The value of the cookie `name` as sent, if the request carries one.
+pub(crate) fn named_cookie<'r>(req: &'r Request, name: &str) -> Option<&'r str> {
     req.headers()
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == COOKIE)
+        .find(|(sent, _)| *sent == name)
         .map(|(_, value)| value.trim())
 }
 
 /// Whether a cookie's value could have been made here: 64 hex digits.
-fn well_formed(id: &str) -> bool {
+pub(crate) fn well_formed(id: &str) -> bool {
     id.len() == 64 && id.bytes().all(|b| b.is_ascii_hexdigit())
 }
 

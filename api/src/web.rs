@@ -38,6 +38,10 @@ pub fn routes(route: Route) -> Route {
             .at("/config.json", get(config))
             .at("/dev-login", post(dev_login))
             .at(
+                "/admin-session",
+                post(admin_session_open).delete(admin_session_close),
+            )
+            .at(
                 "/session",
                 get(session_describe)
                     .post(session_open)
@@ -165,6 +169,22 @@ async fn session_describe(req: &Request, state: Data<&AppState>) -> poem::Result
 async fn session_close(req: &Request, state: Data<&AppState>) -> poem::Result<Response> {
     session::from_the_app(req, &state)?;
     session::close(&state, req).await
+}
+
+/// `POST /app/admin-session` `{token}`: the console's session (`crate::admin_session`).
+#[handler]
+async fn admin_session_open(
+    req: &Request,
+    state: Data<&AppState>,
+    body: String,
+) -> poem::Result<Response> {
+    crate::admin_session::open(&state, req, &body).await
+}
+
+/// `DELETE /app/admin-session`: signs the console out, 204.
+#[handler]
+async fn admin_session_close(req: &Request, state: Data<&AppState>) -> poem::Result<Response> {
+    crate::admin_session::close(&state, req).await
 }
 
 /// Whether the web app has a file at `path` (relative to `/app/`).

@@ -10,8 +10,18 @@
 //! missed while the listener reconnected heals by itself. Reads are in memory: a request
 //! never waits on the database for a flag. While Postgres is unreachable a process keeps
 //! the last overrides it read (its environment defaults, if it never read any).
+//!
+//! The same watch keeps the paused queues (`POST /admin/queues/{kind}/pause`,
+//! `store::console::queues`): `queue_pauses`' trigger notifies this channel too, and every
+//! process shows what it read as `queue_paused{kind}` (the claim itself reads the table, so
+//! a pause holds fleet-wide from its commit).
 
-use std::{collections::BTreeMap, convert::Infallible, sync::Arc, time::Duration};
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    convert::Infallible,
+    sync::Arc,
+    time::Duration,
+};
 
 use sqlx::{PgPool, postgres::PgListener};
 use tokio::sync::{Mutex, Notify, watch};
@@ -19,7 +29,12 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 pub use crate::domain::flags::*;
-use crate::{config::Settings, shutdown::AbortOnDrop, store::flags as store};
+use crate::{
+    config::Settings,
+    jobs::JobKind,
+    shutdown::AbortOnDrop,
+    store::{console::queues, flags as store},
+};
 
 /// The channel the `feature_flags` trigger notifies.
 pub const CHANNEL: &str = "almanac_flags";
@@ -32,6 +47,8 @@ pub struct Flags {
     calendar_default: bool,
     publish_default: bool,
     overrides: watch::Sender<Arc<Overrides>>,
+    /// The paused queues.
+    paused: watch::Sender<Arc<BTreeSet<JobKind>>>,
     /// One reload at a time, so an older read never replaces a newer one.
     reloading: Arc<Mutex<()>>,
 }
@@ -47,6 +64,7 @@ impl Flags {
             calendar_default: calendar,
             publish_default: publish,
             overrides: watch::Sender::new(Arc::default()),
+            paused: watch::Sender::new(Arc::default()),
             reloading: Arc::default(),
         };
         flags.record_metrics();
@@ -85,9 +103,35 @@ impl Flags {
         self.overrides.subscribe()
     }
 
-    /// Reads the overrides from Postgres and applies them.
+    /// Whether `kind`'s queue is paused, as this process last read.
+    pub fn paused(&self, kind: JobKind) -> bool {
+        self.paused.borrow().contains(&kind)
+    }
+
+    /// The paused queues, as this process last read.
+    pub fn paused_kinds(&self) -> Vec<JobKind> {
+        self.paused.borrow().iter().copied().collect()
+    }
+
+    /// Changes whenever the paused queues this process knows of change.
+    pub fn watch_paused(&self) -> watch::Receiver<Arc<BTreeSet<JobKind>>> {
+        self.paused.subscribe()
+    }
+
+    /// Reads the overrides and the paused queues from Postgres and applies them.
     pub async fn reload(&self, pool: &PgPool) -> sqlx::Result<()> {
         let _one_at_a_time = self.reloading.lock().await;
+        let paused = queues::paused(pool).await?;
+        let pauses_changed = self.paused.send_if_modified(|current| {
+            if **current == paused {
+                return false;
+            }
+            *current = Arc::new(paused);
+            true
+        });
+        if pauses_changed {
+            tracing::warn!(paused = ?self.paused_kinds(), "paused queues applied");
+        }
         let stored: Overrides = store::overrides(pool).await?.into_iter().collect();
         let changed = self.overrides.send_if_modified(|current| {
             if **current == stored {
@@ -107,14 +151,21 @@ impl Flags {
                     "feature flag applied"
                 );
             }
-            self.record_metrics();
         }
+        // Every time (a few gauges): a process whose recorder was installed after its flags
+        // were made shows them from its first read.
+        self.record_metrics();
         Ok(())
     }
 
-    /// `feature_flag_state{flag, state}`: 1 for the state applied, 0 for the others; set
-    /// when the process starts and whenever what it applies changes.
+    /// `feature_flag_state{flag, state}`: 1 for the state applied, 0 for the others; and
+    /// `queue_paused{kind}`, 1 or 0; set when the process starts and at every read.
     fn record_metrics(&self) {
+        let paused = self.paused.borrow().clone();
+        for &kind in JobKind::ALL {
+            metrics::gauge!("queue_paused", "kind" => kind.as_str())
+                .set(if paused.contains(&kind) { 1.0 } else { 0.0 });
+        }
         for view in self.views() {
             let applied = view.setting().state();
             for state in State::ALL {

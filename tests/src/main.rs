@@ -36,6 +36,8 @@ mod card_duplicates;
 #[cfg(test)]
 mod channel_warnings;
 #[cfg(test)]
+mod console;
+#[cfg(test)]
 mod deploy;
 #[cfg(test)]
 mod digests;

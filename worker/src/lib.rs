@@ -87,6 +87,8 @@ impl Application {
             registry,
             platforms,
         } = services;
+        // First: what the start-up records (the flags, the paused queues) is on `/metrics`.
+        telemetry::metrics_handle();
         let pool = db::pool(&settings, settings.worker_database_acquire_timeout)?;
         let redis = almanac_shared::redis_conn::RedisConn::connect(&settings).await?;
         let events_redis = almanac_shared::redis_conn::RedisConn::events(&settings, &redis).await?;
@@ -127,7 +129,6 @@ impl Application {
             worker_name: consumer::worker_name(),
             hard_stop: CancellationToken::new(),
         });
-        telemetry::metrics_handle();
         Ok(Self {
             ctx,
             registry: Arc::new(registry),

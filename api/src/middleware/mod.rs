@@ -7,8 +7,10 @@
 //!
 //! `around` runs each request; the route table it consults is `crate::route_table`, the body it
 //! limits and drains `body.rs`, the JSON envelope of poem's own errors `errors.rs`; the
-//! session cookie is accepted by `session.rs`, an API key by `keys.rs`.
+//! session cookie is accepted by `session.rs`, the admin's by `admin.rs`, an API key by
+//! `keys.rs`.
 
+pub mod admin;
 mod body;
 mod errors;
 pub mod keys;

@@ -10,6 +10,7 @@ pub mod anki;
 pub mod api_keys;
 pub mod calendars;
 pub mod cards;
+pub mod console;
 pub mod contacts;
 pub mod flags;
 pub mod generations;

@@ -113,6 +113,8 @@ fn valid_body(operation: &str) -> Value {
         }
         "updateWebhook" => json!({ "enabled": false }),
         "createApiKey" => json!({ "name": "probe", "scopes": ["read"] }),
+        // A user nobody is, so the probes act on nothing.
+        "consoleRetry" | "consoleCancel" => json!({ "user": Uuid::new_v4(), "dryRun": true }),
         other => panic!("no valid body for {other}: add one"),
     }
 }
@@ -204,6 +206,8 @@ fn fill(template: &str, ids: &[Uuid]) -> String {
                 "tiktok".to_owned()
             } else if segment == "{name}" {
                 "PUBLISH_SERVICE_ENABLED".to_owned()
+            } else if segment == "{kind}" {
+                "generation".to_owned()
             } else if segment == "{file}" {
                 // A feed's address as this server makes them (nobody's, here).
                 format!("{}.ics", "A".repeat(43))
@@ -511,11 +515,13 @@ async fn every_documented_refusal_occurs() {
                 .or_default()
                 .insert(400);
         }
-        // A platform without an adapter is probed in `publishing`, a flag nobody has below.
+        // A platform without an adapter is probed in `publishing`, a flag or a queue
+        // nobody has below.
         if op.refusals.contains(&404)
             && op.path.contains('{')
             && !op.path.contains("{platform}")
             && !op.path.contains("{name}")
+            && !op.path.contains("{kind}")
         {
             probe.expect(404, call()).await;
         }
@@ -528,10 +534,19 @@ async fn every_documented_refusal_occurs() {
                     .replace("PUBLISH_SERVICE_ENABLED", "NO_SUCH_FLAG");
                 probe.expect(404, call().path(path)).await;
             }
+            if op.path.contains("{kind}") {
+                let path = call().path.replace("generation", "no_such_kind");
+                probe.expect(404, call().path(path)).await;
+            }
         }
     }
     let call = probe.call("setFlag", &[]).json(json!({ "state": "users" }));
     probe.expect(422, call).await;
+    // A bulk action whose filter names nothing, without `all`.
+    for id in ["consoleRetry", "consoleCancel"] {
+        let call = probe.call(id, &[]).json(json!({ "dryRun": true }));
+        probe.expect(422, call).await;
+    }
     let call = probe
         .call("getUsage", &[])
         .path("/v1/usage?from=yesterday".into());

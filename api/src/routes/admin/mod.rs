@@ -1,15 +1,20 @@
 //! The operator's endpoints (seed 001, "Flags & Modes", "Rollback Steps"): the runtime
-//! feature flags, their overrides and their history. A `service_role` JWT signed with
-//! `JWT_SECRET` (Supabase's service key) or the bearer `ADMIN_TOKEN`; any other valid
-//! token is 403, a missing or invalid one 401.
+//! feature flags, their overrides and their history; and the console's (`console`): the
+//! fleet's jobs, statistics, bulk actions and paused queues. A `service_role` JWT signed
+//! with `JWT_SECRET` (Supabase's service key), the bearer `ADMIN_TOKEN`, or the console's
+//! session cookie; any other valid token is 403, a missing or invalid one 401.
 //!
 //! A change is written to Postgres with its history row and reaches every API replica and
 //! worker within a second (`almanac_shared::flags`); this replica applies it before it
 //! answers. A toggle drops no data: publish intents wait while publishing is off, and
 //! calendars, runs and edits are the same rows whichever path generates them.
 
+mod console;
+mod console_dto;
 mod dto;
 
+pub use console::ConsoleApi;
+pub use console_dto::*;
 pub use dto::*;
 
 use almanac_shared::{
@@ -19,7 +24,7 @@ use almanac_shared::{
 use poem::{Request, web::Data};
 use poem_openapi::{
     OpenApi, SecurityScheme,
-    auth::Bearer,
+    auth::{ApiKey, Bearer},
     param::{Path, Query},
     payload::Json,
 };
@@ -39,6 +44,8 @@ pub enum Actor {
     ServiceRole,
     /// The bearer `ADMIN_TOKEN`.
     AdminToken,
+    /// The console's browser session (`almanac_admin`, opened with `ADMIN_TOKEN`).
+    AdminSession,
 }
 
 impl Actor {
@@ -46,6 +53,7 @@ impl Actor {
         match self {
             Actor::ServiceRole => SERVICE_ROLE,
             Actor::AdminToken => "admin-token",
+            Actor::AdminSession => "admin-session",
         }
     }
 }
@@ -55,11 +63,49 @@ impl Actor {
 /// `ADMIN_TOKEN`.
 #[derive(SecurityScheme)]
 #[oai(
+    rename = "AdminAuth",
     ty = "bearer",
     bearer_format = "service_role JWT or ADMIN_TOKEN",
     checker = "check_admin"
 )]
-pub struct AdminAuth(pub Actor);
+pub struct AdminToken(pub Actor);
+
+/// The console's browser session: the `almanac_admin` cookie `POST /app/admin-session`
+/// sets with `ADMIN_TOKEN` (HttpOnly, SameSite=Strict, 8 hours), held to the same forgery
+/// rules as a user's session. A user's session cookie or API key never reaches `/admin`.
+#[derive(SecurityScheme)]
+#[oai(
+    ty = "api_key",
+    key_name = "almanac_admin",
+    key_in = "cookie",
+    checker = "check_admin_session"
+)]
+pub struct AdminSession(pub Actor);
+
+/// The admin's credentials: the console's session, or a bearer token. The bearer is tried
+/// last: its refusal (403 for a user's JWT) is the one a request with a token is told.
+#[derive(SecurityScheme)]
+pub enum AdminAuth {
+    Session(AdminSession),
+    Token(AdminToken),
+}
+
+impl AdminAuth {
+    pub fn actor(&self) -> Actor {
+        match self {
+            AdminAuth::Session(AdminSession(actor)) | AdminAuth::Token(AdminToken(actor)) => *actor,
+        }
+    }
+}
+
+/// The session [`crate::middleware::admin::accept`] found for the cookie (it refused the
+/// request already when the cookie named none or broke the forgery rules).
+async fn check_admin_session(req: &Request, _cookie: ApiKey) -> poem::Result<Actor> {
+    req.extensions()
+        .get::<crate::admin_session::AdminSessionMark>()
+        .map(|_| Actor::AdminSession)
+        .ok_or_else(|| ApiError::unauthorized("not signed in to the console").into())
+}
 
 async fn check_admin(req: &Request, bearer: Bearer) -> poem::Result<Actor> {
     let state = req
@@ -107,9 +153,9 @@ impl From<FlagState> for flags::State {
 }
 
 /// Every admin endpoint's refusals: no token (401), not an admin (403).
-const ADMIN: u32 = can::UNAUTHORIZED | can::FORBIDDEN;
+pub(crate) const ADMIN: u32 = can::UNAUTHORIZED | can::FORBIDDEN;
 /// Those of the admin endpoints that read or write Postgres.
-const ADMIN_STORED: u32 = ADMIN | can::STORED;
+pub(crate) const ADMIN_STORED: u32 = ADMIN | can::STORED;
 
 #[derive(Default)]
 pub struct AdminApi;
@@ -177,7 +223,7 @@ impl AdminApi {
             )
             .into());
         }
-        Ok(change(&state, auth.0, flag, Some(&setting), body.note).await?)
+        Ok(change(&state, auth.actor(), flag, Some(&setting), body.note).await?)
     }
 
     /// Remove the override: every process goes back to its environment default.
@@ -194,7 +240,7 @@ impl AdminApi {
         name: Path<String>,
     ) -> Answer<Json<FlagEnvelope>, { can::BAD_REQUEST | ADMIN_STORED | can::NOT_FOUND }> {
         let flag = flag(&name)?;
-        Ok(change(&state, auth.0, flag, None, None).await?)
+        Ok(change(&state, auth.actor(), flag, None, None).await?)
     }
 
     /// Every change of a flag, newest first: who, when, from, to and the note.

@@ -6,7 +6,7 @@
 //! Every state change after the claim is fenced by `(id, attempts, worker)`, so a worker
 //! whose job was taken over by the reconciler cannot overwrite the new run's outcome.
 
-use sqlx::{PgExecutor, PgPool};
+use sqlx::{AssertSqlSafe, PgExecutor, PgPool};
 use uuid::Uuid;
 
 use crate::jobs::{JobKind, JobRecord, JobStatus, Lane, NewJob};
@@ -38,15 +38,24 @@ impl NewJob {
     }
 }
 
+/// The columns of a [`JobRecord`].
+const RECORD: &str = "select id, user_id, kind, status, attempts, max_attempts, lane, \
+     cancel_requested, error, result, created_at, started_at, finished_at, updated_at, \
+     events_token from jobs";
+
 pub async fn fetch<'e>(db: impl PgExecutor<'e>, id: Uuid) -> sqlx::Result<Option<JobRecord>> {
-    sqlx::query_as(
-        "select id, user_id, kind, status, attempts, max_attempts, lane, cancel_requested, error, result,
-                created_at, started_at, finished_at, updated_at, events_token
-         from jobs where id = $1",
-    )
-    .bind(id)
-    .fetch_optional(db)
-    .await
+    sqlx::query_as(AssertSqlSafe(format!("{RECORD} where id = $1")))
+        .bind(id)
+        .fetch_optional(db)
+        .await
+}
+
+/// The jobs `ids` (those that exist), on the service's connection.
+pub async fn fetch_many(pool: &PgPool, ids: &[Uuid]) -> sqlx::Result<Vec<JobRecord>> {
+    sqlx::query_as(AssertSqlSafe(format!("{RECORD} where id = any($1)")))
+        .bind(ids)
+        .fetch_all(pool)
+        .await
 }
 
 /// Asks the ledger to cancel the caller's job (`cancel_job`, under row-level security):

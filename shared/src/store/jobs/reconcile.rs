@@ -63,7 +63,8 @@ pub struct Reconciled {
 
 /// Repairs the gap between Postgres and Redis: jobs whose worker stopped heart-beating go
 /// back to `pending` (or `failed` when out of attempts), and pending jobs that no worker
-/// claimed for `requeue_after` are returned to be pushed again; when `redis_lost` (Redis
+/// claimed for `requeue_after` are returned to be pushed again (not while their queue is
+/// paused: resuming wakes it); when `redis_lost` (Redis
 /// lost its data), every pending job, as soon as it is due. A job whose user has a job of
 /// its kind running is not pushed: it waits for its turn, which the slot that runs that
 /// job takes when it ends (a delivery is a wake-up for the kind, not for the job). Safe to run on every worker at
@@ -139,6 +140,7 @@ pub async fn reconcile(
                         and not exists (select from jobs r
                                         where r.status = 'running' and r.kind = j.kind
                                           and r.user_id = j.user_id)
+                        and not exists (select from queue_pauses p where p.kind = j.kind)
                       order by j.run_after
                       limit 1000
                       for update skip locked)
