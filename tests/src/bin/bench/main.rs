@@ -31,6 +31,7 @@
 //! expired jobs swept while end to end runs, against end to end without sweeping),
 //! BENCH_ONLY=organic (only the organic week, after the ceilings), BENCH_ONLY=streamed (only
 //! the streamed AI answers against the fake provider at 200 tokens/s, after the ceilings),
+//! BENCH_ONLY=console (the operator console on a million jobs, on a database of its own),
 //! BENCH_ONLY=flags (only the runtime flags' propagation, after the ceilings), BENCH_ONLY=api_keys
 //! (only a deleted API key's refusal by another API process, and a key's cost a read, after
 //! the ceilings), BENCH_ONLY=webhooks
@@ -43,6 +44,7 @@
 mod api_keys;
 mod budget;
 mod calendar;
+mod console;
 mod cpu;
 mod deadline;
 mod fairness;
@@ -227,6 +229,9 @@ async fn main() -> anyhow::Result<()> {
     if std::env::var("BENCH_ONLY").as_deref() == Ok("retention") {
         return retention::run(&admin_url, clients, jobs).await;
     }
+    if std::env::var("BENCH_ONLY").as_deref() == Ok("console") {
+        return console::run(&admin_url).await;
+    }
     on_scratch_database(&admin_url, "main", |db_url| async move {
         run(&db_url, secs, clients, jobs).await
     })
@@ -236,6 +241,7 @@ async fn main() -> anyhow::Result<()> {
         deadline::run(&admin_url).await?;
         recovery::run(&admin_url).await?;
         retention::run(&admin_url, clients, jobs).await?;
+        console::run(&admin_url).await?;
     }
     Ok(())
 }
