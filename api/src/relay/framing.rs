@@ -55,6 +55,22 @@ impl Framing {
         }
     }
 
+    /// A `text/event-stream` answer only (the console's live stream), its frames' data each
+    /// a `data` object (documented beside it).
+    pub fn documented_sse(description: &'static str) -> poem_openapi::registry::MetaResponse {
+        use poem_openapi::registry::{MetaMediaType, MetaResponse};
+        MetaResponse {
+            description,
+            status: Some(200),
+            status_range: None,
+            content: vec![MetaMediaType {
+                content_type: Framing::Sse.content_type(),
+                schema: <SseFrame as poem_openapi::types::Type>::schema_ref(),
+            }],
+            headers: vec![],
+        }
+    }
+
     /// Registers what [`Framing::documented`] names.
     pub fn register(registry: &mut poem_openapi::registry::Registry) {
         <SseFrame as poem_openapi::types::Type>::register(registry);
@@ -69,7 +85,7 @@ impl Framing {
 
     /// One event on the wire; `seq` is `None` for events that are not stored (heartbeats,
     /// notices), which therefore do not move an `EventSource`'s last id.
-    pub(super) fn frame(self, seq: Option<u64>, kind: &str, data: &str) -> Bytes {
+    pub(crate) fn frame(self, seq: Option<u64>, kind: &str, data: &str) -> Bytes {
         let mut out = String::with_capacity(data.len() + kind.len() + 32);
         match self {
             Framing::Sse => {

@@ -16,12 +16,13 @@ use almanac_shared::{
     },
 };
 use chrono::{DateTime, Utc};
-use futures::{StreamExt, stream::BoxStream};
-use poem::web::Data;
+use futures::StreamExt;
+use poem::{IntoResponse, Response, web::Data};
 use poem_openapi::{
-    OpenApi,
+    ApiResponse, OpenApi,
     param::{Path, Query},
-    payload::{EventStream, Json},
+    payload::Json,
+    registry::{MetaResponses, Registry},
 };
 use uuid::Uuid;
 
@@ -29,6 +30,7 @@ use super::{ADMIN, ADMIN_STORED, AdminAuth, Tag, console_dto::*};
 use crate::{
     body::StrictJson,
     error::{Answer, ApiError, ApiResult, can},
+    relay::Framing,
     state::AppState,
 };
 
@@ -280,7 +282,7 @@ impl ConsoleApi {
         state: Data<&AppState>,
         _auth: AdminAuth,
         window: Query<Option<StatsWindow>>,
-    ) -> Answer<EventStream<BoxStream<'static, LiveFrame>>, { ADMIN | can::BAD_REQUEST }> {
+    ) -> Answer<LiveStream, { ADMIN | can::BAD_REQUEST }> {
         let window = window.0.unwrap_or(StatsWindow::Quarter);
         let state = state.0.clone();
         let frames = futures::stream::unfold((None, true), move |(since, first)| {
@@ -304,16 +306,36 @@ impl ConsoleApi {
                 }
             }
         })
-        .boxed();
-        Ok(EventStream::new(frames)
-            .keep_alive(Duration::from_secs(15))
-            .to_event(|frame| {
-                poem::web::sse::Event::message(
-                    serde_json::to_string(&poem_openapi::types::ToJSON::to_json(&frame))
-                        .unwrap_or_default(),
-                )
-                .event_type("frame")
-            }))
+        .map(|frame| {
+            let data = serde_json::to_string(&poem_openapi::types::ToJSON::to_json(&frame))
+                .unwrap_or_default();
+            Ok::<_, std::io::Error>(Framing::Sse.frame(None, "frame", &data))
+        });
+        Ok(LiveStream(poem::Body::from_bytes_stream(frames)))
+    }
+}
+
+/// `GET /admin/live`'s answer: `frame` events, each's data a [`LiveFrame`].
+pub struct LiveStream(poem::Body);
+
+impl ApiResponse for LiveStream {
+    fn meta() -> MetaResponses {
+        MetaResponses {
+            responses: vec![Framing::documented_sse(
+                "Every second, an event `frame` whose data is a `LiveFrame`.",
+            )],
+        }
+    }
+
+    fn register(registry: &mut Registry) {
+        <LiveFrame as poem_openapi::types::Type>::register(registry);
+        Framing::register(registry);
+    }
+}
+
+impl IntoResponse for LiveStream {
+    fn into_response(self) -> Response {
+        Framing::Sse.response(self.0)
     }
 }
 
