@@ -15,6 +15,12 @@ export class ApiError extends Error {
 
 const FROM_THE_APP = { "X-Requested-With": "XMLHttpRequest" };
 
+/** The operator console's session (`almanac_admin`, opened with `ADMIN_TOKEN`). */
+export const adminSession = {
+  open: (token) => post("/app/admin-session", { token }),
+  close: () => fetch("/app/admin-session", { method: "DELETE", headers: FROM_THE_APP, credentials: "same-origin" }),
+};
+
 /** The browser session: who is signed in (`user`), sign-in and sign-out. */
 export const session = {
   user: null,
@@ -106,7 +112,8 @@ export async function api(method, path, body, { envelope = false, headers: extra
     init.body = JSON.stringify(body);
   }
   const response = await fetch(path, init);
-  if (!response.ok) throw await failure(response);
+  // The console's 401 is its own sign-in's business, not the user session's.
+  if (!response.ok) throw await failure(response, { signIn: path.startsWith("/admin/") });
   if (response.status === 204) return null;
   const json = await response.json();
   const enveloped = json && typeof json === "object" && "data" in json && "meta" in json && "error" in json;

@@ -13,6 +13,7 @@ import * as flashcards from "./flashcards/index.js";
 import * as channels from "./channels.js";
 import * as webhooks from "./webhooks/index.js";
 import * as settings from "./settings/index.js";
+import * as ops from "./ops/index.js";
 
 const sections = { calendar, organic, publishing, themes, flashcards, channels, webhooks, settings };
 const DEV_USER_KEY = "almanac.devUser";
@@ -95,13 +96,21 @@ function route() {
   current = null;
   shown = location.href;
   const nav = document.getElementById("nav");
+  const [name = "calendar", ...rest] = location.hash.replace(/^#\/?/, "").split("?")[0].split("/");
+  if (name === "ops") {
+    // The operator console signs in with the admin token, whoever the browser's user is.
+    nav.hidden = true;
+    current = ops;
+    fill(view);
+    Promise.resolve(ops.show(view, rest.map(decodeURIComponent))).catch((error) => showError(error, view));
+    return;
+  }
   if (!session.user) {
     nav.hidden = true;
     return signIn();
   }
   nav.hidden = false;
   offlineBanner();
-  const [name = "calendar", ...rest] = location.hash.replace(/^#\/?/, "").split("?")[0].split("/");
   const section = sections[name] ?? calendar;
   for (const link of nav.querySelectorAll("a")) {
     link.toggleAttribute("aria-current", link.getAttribute("href") === `#/${name}`);

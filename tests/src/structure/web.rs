@@ -12,6 +12,7 @@ use super::{lengths::regex_may_start, repository};
 const APP_ROUTES: &[(&str, &[&str])] = &[
     ("/app/session", &["GET", "POST", "DELETE"]),
     ("/app/dev-login", &["POST"]),
+    ("/app/admin-session", &["POST", "DELETE"]),
     ("/app/config.json", &["GET"]),
     ("/app/i18n/{}.json", &["GET"]),
 ];

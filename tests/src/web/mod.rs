@@ -4,6 +4,7 @@
 //! `<target>/<profile>/web-screenshots/` and checks it is not blank.
 
 mod calendar;
+mod console;
 mod developer;
 mod edits;
 mod flows;

@@ -1,0 +1,196 @@
+//! The operator console in the browser (issue 54): signing in with the admin token, counts
+//! that change as jobs finish without a reload, failed generations found by a filter and
+//! retried all at once (each run once), a retry of every failed job that leaves publishing
+//! and calendar runs as they are, and every queued job of one user cancelled.
+
+use reqwest::Method;
+use uuid::Uuid;
+
+use super::Browser;
+use crate::helpers::{TestApp, TestOptions, spawn_app_with};
+
+const ADMIN_TOKEN: &str = "admin-token-for-the-console-page-0123456789";
+
+async fn job_row(app: &TestApp, id: Uuid) -> (String, i32) {
+    sqlx::query_as("select status, attempts from jobs where id = $1")
+        .bind(id)
+        .fetch_one(&app.db)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn an_operator_watches_the_fleet_retries_what_failed_and_cancels_a_user_s_queue() {
+    let mut app = spawn_app_with(TestOptions {
+        env: vec![("ADMIN_TOKEN", ADMIN_TOKEN.into())],
+        ..Default::default()
+    })
+    .await;
+    app.expect_failed_jobs();
+    let browser = Browser::start(&app, "console").await;
+    browser.open("#/ops").await;
+    browser.fill("#admin-token", "not-the-token").await;
+    browser.click("#ops-sign-in button[type=submit]").await;
+    browser.wait_text("#ops-sign-in", "ADMIN_TOKEN").await;
+    browser.fill("#admin-token", ADMIN_TOKEN).await;
+    browser.click("#ops-sign-in button[type=submit]").await;
+    browser.wait("#ops-counts").await;
+
+    // Jobs finish; the counts follow without a reload.
+    let alice = Uuid::now_v7();
+    for _ in 0..3 {
+        let generation = app.submit(alice).await;
+        app.wait_finished(alice, generation).await;
+    }
+    browser
+        .wait_text(
+            "#ops-counts td[data-kind=generation][data-status=succeeded]",
+            "3",
+        )
+        .await;
+    browser
+        .wait("#ops-charts .ops-chart[data-kind=generation] svg rect.bar")
+        .await;
+    browser.screenshot_of("overview").await;
+
+    // Failed generations, found through the filter form, retried all at once.
+    let bob = Uuid::now_v7();
+    let mut generations = Vec::new();
+    let mut jobs = Vec::new();
+    app.stop_worker(0).await;
+    for _ in 0..4 {
+        let (generation, job) = app.submit_job(bob, 1200).await;
+        generations.push(generation);
+        jobs.push(job);
+    }
+    sqlx::query(
+        "with failed as (
+             update ai_generations set status = 'failed' where id = any($1) returning job_id)
+         update jobs set status = 'failed', attempts = max_attempts, finished_at = now(),
+                error = '{\"code\": \"AI_PROVIDER_ERROR\", \"message\": \"the provider failed\"}'
+         where id in (select job_id from failed)",
+    )
+    .bind(&generations)
+    .execute(&app.db)
+    .await
+    .unwrap();
+    let publish = failed_job(&app, bob, "publish").await;
+    let calendar = failed_job(&app, bob, "calendar").await;
+    browser
+        .set_value("#ops-filter select[name=kind]", "generation")
+        .await;
+    browser
+        .set_value("#ops-filter select[name=status]", "failed")
+        .await;
+    browser.click("#ops-apply").await;
+    browser
+        .wait_count("#ops-job-table tr.ops-job[data-status=failed]", 4)
+        .await;
+    let address = browser.script("return location.hash").await;
+    assert_eq!(
+        address, "#/ops?kind=generation&status=failed",
+        "the filter is in the address"
+    );
+    browser.click("#ops-retry").await;
+    browser
+        .wait_text("dialog.confirm h2", "Retry 4 jobs?")
+        .await;
+    browser.screenshot_of("retry-confirm").await;
+    browser.click("#confirm-yes").await;
+    browser.wait_text("#toast", "4 jobs queued again").await;
+    app.start_worker().await;
+    for generation in &generations {
+        assert_eq!(
+            app.wait_finished(bob, *generation).await["status"],
+            "succeeded"
+        );
+    }
+    for job in &jobs {
+        assert_eq!(
+            job_row(&app, *job).await,
+            ("succeeded".to_owned(), 1),
+            "run once"
+        );
+    }
+
+    // Every failed job: publishing and calendar runs are counted and left alone.
+    browser.open("#/ops?status=failed").await;
+    browser.wait_count("#ops-job-table tr.ops-job", 2).await;
+    browser.click("#ops-retry").await;
+    browser
+        .wait_text("#toast", "None of the 2 matching jobs can be changed")
+        .await;
+    assert_eq!(job_row(&app, publish).await, ("failed".to_owned(), 3));
+    assert_eq!(job_row(&app, calendar).await, ("failed".to_owned(), 3));
+
+    // One user's queued jobs cancelled: the queue paused from the page first.
+    browser.open("#/ops").await;
+    browser.click("#queue-generation").await;
+    browser.click("#confirm-yes").await;
+    browser
+        .wait("#ops-queues li[data-kind=generation][data-paused=true]")
+        .await;
+    let carol = Uuid::now_v7();
+    let mut carols = Vec::new();
+    for _ in 0..3 {
+        carols.push(app.submit_job(carol, 1200).await.1);
+    }
+    let (others, other_job) = app.submit_job(alice, 1200).await;
+    browser
+        .open(&format!("#/ops?user={carol}&status=pending"))
+        .await;
+    browser
+        .wait_count("#ops-job-table tr.ops-job[data-status=pending]", 3)
+        .await;
+    browser.click("#ops-cancel").await;
+    browser
+        .wait_text("dialog.confirm h2", "Cancel 3 jobs?")
+        .await;
+    browser.click("#confirm-yes").await;
+    browser.wait_text("#toast", "3 jobs cancelled").await;
+    for job in &carols {
+        assert_eq!(job_row(&app, *job).await.0, "cancelled");
+    }
+    assert_eq!(
+        job_row(&app, other_job).await.0,
+        "pending",
+        "another user's job stays"
+    );
+    let (status, _) = app
+        .request_json(
+            Method::POST,
+            app.url("/admin/queues/generation/resume"),
+            Some(ADMIN_TOKEN),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    app.wait_finished(alice, others).await;
+
+    // A job's page: its events and what it works on.
+    browser.open(&format!("#/ops/jobs/{}", jobs[0])).await;
+    browser.wait_text("#ops-job", "ai_generations").await;
+    browser.wait("#ops-events li[data-type=done]").await;
+    browser.screenshot_of("job").await;
+    browser.open("#/ops").await;
+    browser.wait("#ops-counts").await;
+    browser.every_input_is_labelled().await;
+    browser.screenshots_at("#ops-overview").await;
+}
+
+/// A failed job of `kind` without a domain row (never read: such jobs are not retried).
+async fn failed_job(app: &TestApp, user: Uuid, kind: &str) -> Uuid {
+    let id = Uuid::now_v7();
+    sqlx::query(
+        "insert into jobs (id, user_id, kind, status, payload, attempts, max_attempts,
+                           finished_at, error)
+         values ($1, $2, $3, 'failed', '{}', 3, 3, now(), '{\"code\": \"X\", \"message\": \"x\"}')",
+    )
+    .bind(id)
+    .bind(user)
+    .bind(kind)
+    .execute(&app.db)
+    .await
+    .unwrap();
+    id
+}
