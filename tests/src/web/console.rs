@@ -27,6 +27,27 @@ async fn an_operator_watches_the_fleet_retries_what_failed_and_cancels_a_user_s_
     })
     .await;
     app.expect_failed_jobs();
+    // What needs an eye besides the jobs: a disabled endpoint, a channel to connect again.
+    let (mallory, endpoint, channel) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+    sqlx::query(
+        "insert into webhook_endpoints (id, user_id, url, events, secret, disabled_at, disabled_reason)
+         values ($1, $2, 'https://hooks.example.com/in', array['job.failed'], '\\x00', now(),
+                 'the receiver failed for 5 days')",
+    )
+    .bind(endpoint)
+    .bind(mallory)
+    .execute(&app.db)
+    .await
+    .unwrap();
+    sqlx::query(
+        "insert into platform_accounts (id, user_id, platform, account_id, status, status_reason)
+         values ($1, $2, 'tiktok', 'probe', 'needs_reauth', 'the token was revoked')",
+    )
+    .bind(channel)
+    .bind(mallory)
+    .execute(&app.db)
+    .await
+    .unwrap();
     let browser = Browser::start(&app, "console").await;
     browser.open("#/ops").await;
     browser.fill("#admin-token", "not-the-token").await;
@@ -35,6 +56,25 @@ async fn an_operator_watches_the_fleet_retries_what_failed_and_cancels_a_user_s_
     browser.fill("#admin-token", ADMIN_TOKEN).await;
     browser.click("#ops-sign-in button[type=submit]").await;
     browser.wait("#ops-counts").await;
+    browser
+        .wait_text(
+            &format!("#ops-endpoints li[data-id='{endpoint}']"),
+            "the receiver failed for 5 days",
+        )
+        .await;
+    browser
+        .wait_text(
+            &format!("#ops-channels li[data-id='{channel}']"),
+            "the token was revoked",
+        )
+        .await;
+    browser
+        .wait_text("#ops-flags li[data-flag=PUBLISH_SERVICE_ENABLED]", "Off")
+        .await;
+    browser
+        .script("document.querySelector('#ops-attention').scrollIntoView()")
+        .await;
+    browser.screenshot_of("attention").await;
 
     // Jobs finish; the counts follow without a reload.
     let alice = Uuid::now_v7();

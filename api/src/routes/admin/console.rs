@@ -273,6 +273,24 @@ impl ConsoleApi {
         Ok(ConsoleStatsEnvelope::of(read_stats(&state, window).await?))
     }
 
+    /// What needs an eye besides the jobs: the feature flags as this process applies them,
+    /// the webhook endpoints Almanac disabled and the channels whose owners must connect
+    /// them again (or soon), the 20 newest of each with their totals.
+    #[oai(
+        path = "/admin/attention",
+        method = "get",
+        operation_id = "consoleAttention"
+    )]
+    async fn attention(
+        &self,
+        state: Data<&AppState>,
+        _auth: AdminAuth,
+    ) -> Answer<Json<AttentionEnvelope>, { ADMIN_STORED }> {
+        let found = console::attention::attention(&state.pool).await?;
+        let flags = state.flags.views().into_iter().map(Into::into).collect();
+        Ok(AttentionEnvelope::of(Attention::new(flags, found)))
+    }
+
     /// An event stream (`text/event-stream`): every second, a `frame` with the statistics
     /// of `window` (default `15m`) and what changed since the previous frame, by kind and
     /// status; never a payload.

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use almanac_shared::{
     jobs::{JobKind, JobStatus, Lane},
     store::console::{
-        JobDetail, JobFilter, JobLine,
+        JobDetail, JobFilter, JobLine, attention,
         stats::{self, Stats},
     },
 };
@@ -15,6 +15,7 @@ use poem_openapi::{Enum, Object};
 use serde_json::Value;
 use uuid::Uuid;
 
+use super::FlagView;
 use crate::envelope::Envelope;
 
 /// What a job's last attempt failed with.
@@ -438,7 +439,78 @@ pub struct LiveFrame {
     pub changes: Vec<KindChange>,
 }
 
+/// A webhook endpoint Almanac disabled (its receiver kept failing).
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct DisabledEndpoint {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub disabled_at: DateTime<Utc>,
+    #[oai(nullable)]
+    pub reason: Option<String>,
+}
+
+/// A channel its owner must connect again (`needs_reauth`), or soon (`reconnectBy`).
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct ChannelToReconnect {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub platform: String,
+    pub status: String,
+    #[oai(nullable)]
+    pub reason: Option<String>,
+    #[oai(nullable)]
+    pub reconnect_by: Option<DateTime<Utc>>,
+}
+
+/// What needs an operator's eye besides the jobs: the feature flags as this process
+/// applies them, disabled webhook endpoints and channels to connect again (the 20 newest
+/// of each, with their totals).
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct Attention {
+    pub flags: Vec<FlagView>,
+    pub disabled_endpoints: i64,
+    pub endpoints: Vec<DisabledEndpoint>,
+    pub channels_to_reconnect: i64,
+    pub channels: Vec<ChannelToReconnect>,
+}
+
+impl Attention {
+    pub fn new(flags: Vec<FlagView>, found: attention::Attention) -> Self {
+        Self {
+            flags,
+            disabled_endpoints: found.disabled_endpoints,
+            endpoints: found
+                .endpoints
+                .into_iter()
+                .map(|e| DisabledEndpoint {
+                    id: e.id,
+                    user_id: e.user_id,
+                    disabled_at: e.disabled_at,
+                    reason: e.disabled_reason,
+                })
+                .collect(),
+            channels_to_reconnect: found.channels_to_reconnect,
+            channels: found
+                .channels
+                .into_iter()
+                .map(|c| ChannelToReconnect {
+                    id: c.id,
+                    user_id: c.user_id,
+                    platform: c.platform,
+                    status: c.status,
+                    reason: c.status_reason,
+                    reconnect_by: c.reconnect_by,
+                })
+                .collect(),
+        }
+    }
+}
+
 crate::enveloped!(
+    Attention,
     ConsoleJobPage,
     ConsoleJobDetail,
     RetryOutcome,
@@ -453,3 +525,4 @@ pub type RetryOutcomeEnvelope = Envelope<RetryOutcome>;
 pub type CancelOutcomeEnvelope = Envelope<CancelOutcome>;
 pub type QueueStateEnvelope = Envelope<QueueState>;
 pub type ConsoleStatsEnvelope = Envelope<ConsoleStats>;
+pub type AttentionEnvelope = Envelope<Attention>;

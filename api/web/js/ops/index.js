@@ -8,6 +8,7 @@ import { t } from "../i18n.js";
 import { overview } from "./overview.js";
 import { jobList } from "./jobs.js";
 import { jobPage } from "./job.js";
+import { attentionPanel } from "./attention.js";
 
 let live = null;
 
@@ -34,7 +35,7 @@ export async function show(view, [page, id]) {
   if (page === "jobs" && id) return fill(view, head, await jobPage(id));
   const board = overview();
   const list = jobList();
-  fill(view, head, board.element, list.element);
+  fill(view, head, board.element, await attentionPanel(), list.element);
   leave();
   live = new EventSource("/admin/live?window=15m");
   live.addEventListener("frame", (event) => {

@@ -1,9 +1,11 @@
 //! The operator console's SQL (issue 54): the fleet's jobs searched by a filter
 //! ([`JobFilter`]), one job with its domain row, bulk retries and cancels in statements of
 //! at most [`BATCH`] jobs (`bulk`), the statistics of a window (`stats`), paused queues
-//! (`queues`) and the admin's browser sessions (`sessions`). All of it runs on the
+//! (`queues`), what else needs an eye (`attention`) and the admin's browser sessions
+//! (`sessions`). All of it runs on the
 //! service's own connection: an operator sees every tenant.
 
+pub mod attention;
 pub mod bulk;
 pub mod queues;
 pub mod sessions;
