@@ -34,6 +34,9 @@ use crate::{
     state::AppState,
 };
 
+/// Final events of cancelled jobs published at once.
+const FINAL_EVENTS_AT_ONCE: usize = 64;
+
 /// The most events a job's page shows.
 const EVENTS_SHOWN: usize = 500;
 
@@ -478,12 +481,16 @@ async fn after(state: &AppState, action: Action, batch: &Batch) {
             let ids: Vec<Uuid> = pending.iter().map(|job| job.id).collect();
             match ledger::fetch_many(&state.pool, &ids).await {
                 Ok(records) => {
-                    for record in records {
-                        if let Err(error) = state.emitter.publish_final_from(&record).await {
-                            // Its streams publish it when they find the ledger ahead.
-                            tracing::warn!(job_id = %record.id, error = %error, "publishing the final event failed");
-                        }
-                    }
+                    // Several at once over the multiplexed connection: a batch's thousand
+                    // scripts cost a few round trips, not a thousand.
+                    futures::stream::iter(records)
+                        .for_each_concurrent(FINAL_EVENTS_AT_ONCE, |record| async move {
+                            if let Err(error) = state.emitter.publish_final_from(&record).await {
+                                // Its streams publish it when they find the ledger ahead.
+                                tracing::warn!(job_id = %record.id, error = %error, "publishing the final event failed");
+                            }
+                        })
+                        .await;
                 }
                 Err(error) => {
                     tracing::warn!(error = %error, "reading cancelled jobs for their final events failed; their streams will publish them")
