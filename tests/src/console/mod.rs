@@ -200,7 +200,7 @@ async fn the_console_signs_in_with_the_admin_token_and_nothing_else_reaches_admi
 }
 
 /// Marks the jobs of `generations` failed, as their kind's ending leaves them.
-async fn fail_generations(app: &TestApp, generations: &[Uuid]) {
+pub(crate) async fn fail_generations(app: &TestApp, generations: &[Uuid]) {
     sqlx::query(
         "with failed as (
              update ai_generations set status = 'failed', updated_at = now()
@@ -217,7 +217,7 @@ async fn fail_generations(app: &TestApp, generations: &[Uuid]) {
 
 /// A failed job of `kind` with no domain row (publish and calendar jobs are never retried
 /// here, so theirs is never read).
-async fn failed_job(app: &TestApp, user: Uuid, kind: &str) -> Uuid {
+pub(crate) async fn failed_job(app: &TestApp, user: Uuid, kind: &str) -> Uuid {
     let id = Uuid::now_v7();
     sqlx::query(
         "insert into jobs (id, user_id, kind, status, payload, attempts, max_attempts,
@@ -233,7 +233,7 @@ async fn failed_job(app: &TestApp, user: Uuid, kind: &str) -> Uuid {
     id
 }
 
-async fn job_row(app: &TestApp, id: Uuid) -> (String, i32) {
+pub(crate) async fn job_row(app: &TestApp, id: Uuid) -> (String, i32) {
     sqlx::query_as("select status, attempts from jobs where id = $1")
         .bind(id)
         .fetch_one(&app.db)

@@ -7,17 +7,12 @@ use reqwest::Method;
 use uuid::Uuid;
 
 use super::Browser;
-use crate::helpers::{TestApp, TestOptions, spawn_app_with};
+use crate::{
+    console::{fail_generations, failed_job, job_row},
+    helpers::{TestOptions, spawn_app_with},
+};
 
 const ADMIN_TOKEN: &str = "admin-token-for-the-console-page-0123456789";
-
-async fn job_row(app: &TestApp, id: Uuid) -> (String, i32) {
-    sqlx::query_as("select status, attempts from jobs where id = $1")
-        .bind(id)
-        .fetch_one(&app.db)
-        .await
-        .unwrap()
-}
 
 #[tokio::test]
 async fn an_operator_watches_the_fleet_retries_what_failed_and_cancels_a_user_s_queue() {
@@ -103,17 +98,7 @@ async fn an_operator_watches_the_fleet_retries_what_failed_and_cancels_a_user_s_
         generations.push(generation);
         jobs.push(job);
     }
-    sqlx::query(
-        "with failed as (
-             update ai_generations set status = 'failed' where id = any($1) returning job_id)
-         update jobs set status = 'failed', attempts = max_attempts, finished_at = now(),
-                error = '{\"code\": \"AI_PROVIDER_ERROR\", \"message\": \"the provider failed\"}'
-         where id in (select job_id from failed)",
-    )
-    .bind(&generations)
-    .execute(&app.db)
-    .await
-    .unwrap();
+    fail_generations(&app, &generations).await;
     let publish = failed_job(&app, bob, "publish").await;
     let calendar = failed_job(&app, bob, "calendar").await;
     browser
@@ -216,21 +201,4 @@ async fn an_operator_watches_the_fleet_retries_what_failed_and_cancels_a_user_s_
     browser.wait("#ops-counts").await;
     browser.every_input_is_labelled().await;
     browser.screenshots_at("#ops-overview").await;
-}
-
-/// A failed job of `kind` without a domain row (never read: such jobs are not retried).
-async fn failed_job(app: &TestApp, user: Uuid, kind: &str) -> Uuid {
-    let id = Uuid::now_v7();
-    sqlx::query(
-        "insert into jobs (id, user_id, kind, status, payload, attempts, max_attempts,
-                           finished_at, error)
-         values ($1, $2, $3, 'failed', '{}', 3, 3, now(), '{\"code\": \"X\", \"message\": \"x\"}')",
-    )
-    .bind(id)
-    .bind(user)
-    .bind(kind)
-    .execute(&app.db)
-    .await
-    .unwrap();
-    id
 }
