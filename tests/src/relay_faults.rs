@@ -170,6 +170,9 @@ async fn a_client_that_stops_reading_is_told_and_closed_without_holding_up_other
     let emitter = Emitter::new(&app.settings, app.events_redis.clone());
     let big = "x".repeat(16 * 1024);
     const EVENTS: u64 = 2_000;
+    // The emitter keeps within a few events of the reading client, fewer than its
+    // buffer holds, so only the stalled one can fall behind however slow the machine.
+    let (read, mut read_up_to) = tokio::sync::watch::channel(1u64);
     let reader = tokio::spawn(async move {
         let mut last = 1;
         while let Some(frame) = reading.next_event().await {
@@ -179,13 +182,18 @@ async fn a_client_that_stops_reading_is_told_and_closed_without_holding_up_other
                 "the reading client misses nothing"
             );
             last += 1;
+            read.send_replace(last);
             if last == EVENTS + 1 {
                 return last;
             }
         }
         last
     });
-    for _ in 0..EVENTS {
+    for emitted in 1..=EVENTS {
+        let behind = |read: &u64| emitted < *read + 4;
+        if read_up_to.wait_for(behind).await.is_err() {
+            break; // The reader ended: its result below says why.
+        }
         emitter
             .emit(
                 job,
