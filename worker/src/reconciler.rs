@@ -1,7 +1,7 @@
 //! Repairs the gap between Postgres and Redis: re-enqueues pending jobs nobody claimed (all
 //! of them when Redis lost its data), recovers running jobs whose worker died, sweeps
-//! finished tasks out of Redis and expired idempotency keys out of Postgres, and reports
-//! queue depths.
+//! finished tasks out of Redis and expired idempotency keys out of Postgres, rolls finished
+//! jobs up for the console's statistics, and reports queue depths.
 
 use almanac_shared::store::jobs as ledger;
 use almanac_shared::{
@@ -198,6 +198,9 @@ async fn pass(
     sweep_redis(ctx, registry).await?;
     sweep_idempotency_keys(ctx).await?;
     sweep_finished_jobs(ctx, sweep).await?;
+    // The console's statistics: the minutes that settled since the last pass, by whichever
+    // worker comes first.
+    store::console::rollups::roll_up(&ctx.pool).await?;
     report_unfinished(ctx).await
 }
 

@@ -621,3 +621,166 @@ async fn the_statistics_count_the_fleet_and_the_live_stream_tells_each_change() 
         (Some(0), Some(0))
     );
 }
+
+/// The parts of `GET /admin/stats?window=…` that finished jobs make: counts by kind and
+/// status, finished and failed per minute, wait and run times.
+async fn finished_stats(app: &TestApp, id: &str, window: &str) -> Value {
+    let path = format!("/admin/stats?window={window}");
+    let (status, stats) = console(app, id, Method::GET, &path, None).await;
+    assert_eq!(status, 200, "{stats}");
+    let data = &stats["data"];
+    json!({
+        "counts": data["counts"],
+        "throughput": data["throughput"],
+        "latency": data["latency"],
+    })
+}
+
+#[tokio::test]
+async fn the_statistics_read_the_same_from_the_rollups_as_from_the_jobs() {
+    use almanac_shared::store::console::rollups;
+    let app = console_app(false).await;
+    let id = sign_in(&app).await;
+    // (kind, status, lane, finished this long ago, waited, ran) in seconds; no wait or run
+    // for a job that never started.
+    let jobs = [
+        (
+            "generation",
+            "succeeded",
+            "interactive",
+            25.0 * 3600.0,
+            Some((2.0, 3.0)),
+        ),
+        (
+            "generation",
+            "succeeded",
+            "interactive",
+            23.0 * 3600.0,
+            Some((2.0, 3.0)),
+        ),
+        (
+            "generation",
+            "succeeded",
+            "interactive",
+            23.0 * 3600.0,
+            Some((2.0, 3.0)),
+        ),
+        ("email", "failed", "bulk", 3.0 * 3600.0, Some((10.0, 0.5))),
+        ("calendar", "cancelled", "interactive", 2.0 * 3600.0, None),
+        (
+            "organic",
+            "succeeded",
+            "scheduled",
+            90.0 * 60.0,
+            Some((1.0, 4.0)),
+        ),
+        (
+            "generation",
+            "succeeded",
+            "interactive",
+            14.0 * 60.0,
+            Some((2.0, 3.0)),
+        ),
+        (
+            "generation",
+            "timeout",
+            "interactive",
+            30.0,
+            Some((2.0, 3.0)),
+        ),
+    ];
+    for (kind, status, lane, ago, times) in jobs {
+        let (waited, ran) = times.map_or((None, None), |(w, r)| (Some(w), Some(r)));
+        sqlx::query(
+            "insert into jobs (id, user_id, kind, status, payload, max_attempts, lane,
+                               finished_at, started_at, created_at)
+             select $1, $2, $3, $4, '{}', 3, $5, f,
+                    f - make_interval(secs => $7),
+                    f - make_interval(secs => coalesce($7, 0) + coalesce($8, 0))
+             from (select now() - make_interval(secs => $6) as f) t",
+        )
+        .bind(Uuid::now_v7())
+        .bind(Uuid::now_v7())
+        .bind(kind)
+        .bind(status)
+        .bind(lane)
+        .bind(ago)
+        .bind(ran)
+        .bind(waited)
+        .execute(&app.db)
+        .await
+        .unwrap();
+    }
+    let day = finished_stats(&app, &id, "24h").await;
+    let count = |stats: &Value, kind: &str, status: &str| -> i64 {
+        stats["counts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["kind"] == kind && c["status"] == status)
+            .map(|c| c["count"].as_i64().unwrap())
+            .sum()
+    };
+    // The job of 25 hours ago is outside the day; the others count once each.
+    assert_eq!(
+        [
+            count(&day, "generation", "succeeded"),
+            count(&day, "generation", "timeout"),
+            count(&day, "email", "failed"),
+            count(&day, "calendar", "cancelled"),
+            count(&day, "organic", "succeeded"),
+        ],
+        [3, 1, 1, 1, 1],
+        "{day}"
+    );
+    let per_minute = |stats: &Value, field: &str| -> i64 {
+        stats["throughput"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m[field].as_i64().unwrap())
+            .sum()
+    };
+    assert_eq!(
+        (per_minute(&day, "finished"), per_minute(&day, "failed")),
+        (7, 2)
+    );
+    assert_eq!(
+        day["latency"],
+        json!([
+            {"kind": "email", "lane": "bulk", "jobs": 1,
+             "waitP50": 10.0, "waitP95": 10.0, "runP50": 0.5, "runP95": 0.5},
+            {"kind": "generation", "lane": "interactive", "jobs": 4,
+             "waitP50": 2.0, "waitP95": 2.0, "runP50": 3.0, "runP95": 3.0},
+            {"kind": "organic", "lane": "scheduled", "jobs": 1,
+             "waitP50": 1.0, "waitP95": 1.0, "runP50": 4.0, "runP95": 4.0},
+        ])
+    );
+    // The day counts by ten minutes.
+    for step in day["throughput"].as_array().unwrap() {
+        let at = chrono::DateTime::parse_from_rfc3339(step["at"].as_str().unwrap()).unwrap();
+        assert_eq!(at.timestamp() % 600, 0, "{step}");
+    }
+    let hour = finished_stats(&app, &id, "1h").await;
+    let quarter = finished_stats(&app, &id, "15m").await;
+    assert_eq!(per_minute(&hour, "finished"), 2);
+    assert_eq!(per_minute(&quarter, "finished"), 2);
+
+    // The workers roll the settled minutes up (all but the last job's), more than once:
+    // the numbers stay what they were.
+    rollups::catch_up(&app.db).await.unwrap();
+    rollups::catch_up(&app.db).await.unwrap();
+    rollups::roll_up(&app.db).await.unwrap();
+    for (window, before) in [("24h", &day), ("1h", &hour), ("15m", &quarter)] {
+        assert_eq!(&finished_stats(&app, &id, window).await, before, "{window}");
+    }
+    // And they are read from the rollups: with the rolled-up jobs gone from the ledger, the
+    // day still counts them, and only the unsettled one is read from the jobs.
+    let gone = sqlx::query("delete from jobs where finished_at < (select until from job_rollup)")
+        .execute(&app.db)
+        .await
+        .unwrap()
+        .rows_affected();
+    assert_eq!(gone, 7);
+    assert_eq!(finished_stats(&app, &id, "24h").await, day);
+}

@@ -317,9 +317,9 @@ impl ConsoleApi {
                     match frame(&state, window, since).await {
                         Ok((frame, until)) => return Some((frame, (Some(until), false))),
                         Err(error) => {
-                            tracing::debug!(
+                            tracing::warn!(
                                 status = error.status(),
-                                "a console frame could not be read; trying again"
+                                "a console frame could not be read; trying again in a second"
                             );
                         }
                     }
@@ -366,7 +366,7 @@ fn queue(name: &str) -> ApiResult<JobKind> {
 }
 
 async fn read_stats(state: &AppState, window: StatsWindow) -> ApiResult<ConsoleStats> {
-    let stats = stats::stats(&state.pool, window.duration()).await?;
+    let stats = stats::stats(&state.pool, window.duration(), window.step()).await?;
     Ok(ConsoleStats::new(window, state.flags.paused_kinds(), stats))
 }
 

@@ -282,6 +282,15 @@ impl StatsWindow {
             StatsWindow::Day => 24 * 3600,
         })
     }
+
+    /// How long a step of its throughput is: a minute, or ten for the day (144 steps a
+    /// kind rather than 1,440).
+    pub fn step(self) -> std::time::Duration {
+        std::time::Duration::from_secs(match self {
+            StatsWindow::Quarter | StatsWindow::Hour => 60,
+            StatsWindow::Day => 600,
+        })
+    }
 }
 
 /// Jobs of a kind in a status: unfinished ones now, finished ones within the window.
@@ -292,11 +301,12 @@ pub struct KindStatusCount {
     pub count: i64,
 }
 
-/// A kind's jobs that finished in one minute, and how many of them failed or timed out.
+/// A kind's jobs that finished in one step of the window (`step` seconds: a minute, or ten
+/// for the day), and how many of them failed or timed out.
 #[derive(Debug, Clone, Object)]
-pub struct MinuteCount {
+pub struct ThroughputStep {
     pub kind: JobKind,
-    /// The minute's start.
+    /// The step's start.
     pub at: DateTime<Utc>,
     pub finished: i64,
     pub failed: i64,
@@ -348,8 +358,11 @@ pub struct ConsoleStats {
     /// Queues no worker claims from.
     pub paused: Vec<JobKind>,
     pub counts: Vec<KindStatusCount>,
-    /// Per minute, oldest first.
-    pub throughput: Vec<MinuteCount>,
+    /// How many seconds each throughput step covers: 60 for the 15m and 1h windows, 600 for
+    /// 24h.
+    pub step: i64,
+    /// Per step, oldest first.
+    pub throughput: Vec<ThroughputStep>,
     pub latency: Vec<LaneLatency>,
     pub lanes: Vec<LaneLoad>,
     /// The 20 users with the most jobs waiting and running.
@@ -374,10 +387,11 @@ impl ConsoleStats {
                     count: c.count,
                 })
                 .collect(),
+            step: window.step().as_secs() as i64,
             throughput: stats
-                .minutes
+                .steps
                 .into_iter()
-                .map(|m| MinuteCount {
+                .map(|m| ThroughputStep {
                     kind: m.kind,
                     at: DateTime::from_timestamp(m.at, 0).unwrap_or_default(),
                     finished: m.finished,

@@ -1,13 +1,14 @@
 //! The operator console's SQL (issue 54): the fleet's jobs searched by a filter
 //! ([`JobFilter`]), one job with its domain row, bulk retries and cancels in statements of
-//! at most [`BATCH`] jobs (`bulk`), the statistics of a window (`stats`), paused queues
-//! (`queues`), what else needs an eye (`attention`) and the admin's browser sessions
-//! (`sessions`). All of it runs on the
+//! at most [`BATCH`] jobs (`bulk`), the statistics of a window (`stats`) and the rollups
+//! that keep them cheap (`rollups`), paused queues (`queues`), what else needs an eye
+//! (`attention`) and the admin's browser sessions (`sessions`). All of it runs on the
 //! service's own connection: an operator sees every tenant.
 
 pub mod attention;
 pub mod bulk;
 pub mod queues;
+pub mod rollups;
 pub mod sessions;
 pub mod stats;
 

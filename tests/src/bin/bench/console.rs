@@ -34,13 +34,16 @@ async fn measure(db_url: &str) -> anyhow::Result<()> {
     let pool = PgPool::connect(db_url).await?;
     almanac_shared::db::migrate(&pool).await?;
     let seeded = Instant::now();
-    seed(&pool).await?;
+    let readers = seed(&pool).await?;
     let seeded = seeded.elapsed();
+    // A fleet that has been running has rolled its settled minutes up; a first pass on
+    // this ledger works the day off an hour at a time.
+    let rolled = Instant::now();
+    almanac_shared::store::console::rollups::catch_up(&pool).await?;
+    let rolled = rolled.elapsed();
     let api = almanac_api::Application::build(settings.clone()).await?;
     let base = format!("http://127.0.0.1:{}", api.port());
     tokio::spawn(api.run_until_stopped(std::future::pending()));
-    let worker = almanac_worker::Application::build(settings.clone()).await?;
-    tokio::spawn(worker.run_until_stopped(std::future::pending()));
     let http = reqwest::Client::new();
     let get = |path: String| {
         let request = http.get(format!("{base}{path}")).bearer_auth(ADMIN);
@@ -53,8 +56,9 @@ async fn measure(db_url: &str) -> anyhow::Result<()> {
         }
     };
     println!(
-        "console  ({JOBS} jobs over 30 days, seeded in {:.1} s; {SAMPLES} requests each)",
-        seeded.as_secs_f64()
+        "console  ({JOBS} jobs over 30 days, seeded in {:.1} s, the last day rolled up in {:.1} s; {SAMPLES} requests each)",
+        seeded.as_secs_f64(),
+        rolled.as_secs_f64()
     );
     let user = "00000000-0000-4000-8000-000000000042";
     let pages = [
@@ -88,6 +92,32 @@ async fn measure(db_url: &str) -> anyhow::Result<()> {
         );
     }
     println!("  target: p95 under 200 ms");
+    // The worker only now: the seeded unfinished jobs are a backlog for the pages above,
+    // not 7,000 claims failing at full speed on the same two cores while they are timed.
+    let worker = almanac_worker::Application::build(settings.clone()).await?;
+    tokio::spawn(worker.run_until_stopped(std::future::pending()));
+    // The phases below measure against a quiet fleet: the backlog worked off first.
+    let drained = Instant::now();
+    loop {
+        let unfinished: i64 = sqlx::query_scalar(
+            // (The seeded running jobs have no worker's heartbeat: they stay running.)
+            "select count(*) from jobs where status = 'pending'",
+        )
+        .fetch_one(&pool)
+        .await?;
+        if unfinished == 0 {
+            break;
+        }
+        anyhow::ensure!(
+            drained.elapsed() < Duration::from_secs(300),
+            "{unfinished} seeded jobs still pending after five minutes"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    println!(
+        "  the seeded backlog worked off in {:.1} s",
+        drained.elapsed().as_secs_f64()
+    );
 
     // A pause, as another process learns it: its own flags, kept current as a worker's.
     let other = almanac_shared::flags::Flags::new(&settings);
@@ -152,7 +182,7 @@ async fn measure(db_url: &str) -> anyhow::Result<()> {
     let cancelled: Value = http
         .post(format!("{base}/admin/jobs/cancel"))
         .bearer_auth(ADMIN)
-        .json(&json!({ "kind": "email", "status": "pending" }))
+        .json(&json!({ "kind": "email", "status": "pending", "user": readers }))
         .send()
         .await?
         .json()
@@ -221,7 +251,8 @@ async fn generations(
 /// The ledger: [`JOBS`] jobs of every kind created over 30 days (UUIDv7 ids of their
 /// time), 0.5 % pending, 0.2 % running, 5 % failed, the rest succeeded; and [`RETRIED`]
 /// failed emails of one synthesis, each with its delivery.
-async fn seed(pool: &PgPool) -> anyhow::Result<()> {
+/// Seeds the ledger; answers the user whose 100,000 failed emails are retried.
+async fn seed(pool: &PgPool) -> anyhow::Result<Uuid> {
     sqlx::query(
         "insert into jobs (id, user_id, kind, status, payload, attempts, max_attempts,
                            created_at, started_at, finished_at, updated_at, run_after, lane,
@@ -309,5 +340,5 @@ async fn seed(pool: &PgPool) -> anyhow::Result<()> {
     .execute(pool)
     .await?;
     sqlx::query("vacuum analyze jobs").execute(pool).await?;
-    Ok(())
+    Ok(user)
 }

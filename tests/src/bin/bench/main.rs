@@ -31,7 +31,8 @@
 //! expired jobs swept while end to end runs, against end to end without sweeping),
 //! BENCH_ONLY=organic (only the organic week, after the ceilings), BENCH_ONLY=streamed (only
 //! the streamed AI answers against the fake provider at 200 tokens/s, after the ceilings),
-//! BENCH_ONLY=console (the operator console on a million jobs, on a database of its own),
+//! BENCH_ONLY=console (the operator console on a million jobs, on a database of its own, kept
+//! for a look with BENCH_KEEP_DATABASE=1),
 //! BENCH_ONLY=flags (only the runtime flags' propagation, after the ceilings), BENCH_ONLY=api_keys
 //! (only a deleted API key's refusal by another API process, and a key's cost a read, after
 //! the ceilings), BENCH_ONLY=webhooks
@@ -108,6 +109,10 @@ where
         .execute(&mut conn)
         .await?;
     let outcome = measure(db::with_database(admin_url, &name)).await;
+    if std::env::var_os("BENCH_KEEP_DATABASE").is_some() {
+        println!("  (database {name} kept: BENCH_KEEP_DATABASE)");
+        return outcome;
+    }
     sqlx::query(sqlx::AssertSqlSafe(format!(
         "drop database if exists \"{name}\" with (force)"
     )))
