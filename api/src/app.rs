@@ -154,7 +154,9 @@ impl Application {
         flags.load_at_start(&pool).await;
         platforms.register_at_start(&pool).await;
         telemetry::record_process_start("almanac-api");
+        let media = almanac_shared::media::Media::from_settings(&settings)?;
         let state = AppState {
+            media,
             flags,
             platforms,
             cipher: settings

@@ -32,6 +32,7 @@ use crate::routes::{
     generations::GenerationsApi,
     health::HealthApi,
     jobs::JobsApi,
+    media::MediaApi,
     organic::{
         OrganicBrandsApi, OrganicDraftsApi, OrganicGenerateApi, OrganicLibraryApi, OrganicWeeksApi,
     },
@@ -65,7 +66,7 @@ pub type Apis = (
         OrganicWeeksApi,
         OrganicDraftsApi,
     ),
-    (ChannelsApi, PublishApi, PlatformsApi),
+    (ChannelsApi, PublishApi, PlatformsApi, MediaApi),
     (AdminApi, ConsoleApi, UsageApi, WebhooksApi, ApiKeysApi),
 );
 
@@ -266,6 +267,8 @@ fn key_scope(method: &str, path: &str, operation: &mut Value) {
 }
 
 fn operation_schemas(operation: &mut Value) {
+    let operation_id = operation["operationId"].as_str().map(str::to_owned);
+    let operation_id = operation_id.as_deref();
     for parameter in operation
         .get_mut("parameters")
         .and_then(Value::as_sequence_mut)
@@ -278,6 +281,16 @@ fn operation_schemas(operation: &mut Value) {
     }
     if let Some(body) = operation.get_mut("requestBody") {
         content_schemas(body);
+        // An upload's parts are the ones named (`file` and `altText`).
+        if operation_id == Some("uploadMedia")
+            && let Some(form) = body
+                .get_mut("content")
+                .and_then(|c| c.get_mut("multipart/form-data"))
+                .and_then(|m| m.get_mut("schema"))
+                .and_then(Value::as_mapping_mut)
+        {
+            form.insert("additionalProperties".into(), Value::Bool(false));
+        }
     }
     for (_, answer) in operation
         .get_mut("responses")

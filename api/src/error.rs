@@ -170,6 +170,11 @@ impl ApiError {
         Self::Conflict(ErrorEnvelope::new(code, message, None))
     }
 
+    /// A body past a limit of the operation's own (`MEDIA_TOO_LARGE`).
+    pub fn too_large(code: &str, message: impl Into<String>) -> Self {
+        Self::PayloadTooLarge(ErrorEnvelope::new(code, message, None))
+    }
+
     pub fn unprocessable(code: &str, message: impl Into<String>) -> Self {
         Self::Unprocessable(ErrorEnvelope::new(code, message, None))
     }

@@ -72,6 +72,8 @@ mod log_fields;
 #[cfg(test)]
 mod mcp;
 #[cfg(test)]
+mod media;
+#[cfg(test)]
 mod operations;
 #[cfg(test)]
 mod organic;

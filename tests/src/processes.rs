@@ -139,7 +139,7 @@ impl Service {
     }
 
     /// Starts a process of binary `name` (its address variable `addr_var`) with `env` and
-    /// nothing else, and waits until it exits; returns its exit status and what it wrote.
+    /// nothing else (media in the machine's temporary directory unless `env` says), and waits until it exits; returns its exit status and what it wrote.
     pub async fn run_to_exit(
         name: &str,
         env: &[(&str, String)],
@@ -152,6 +152,7 @@ impl Service {
             .env(addr_var, free_addr()?.to_string())
             .env("METRICS_ADDR", free_addr()?.to_string())
             .env("LOG_FORMAT", "json")
+            .env("MEDIA_STORE", media_store())
             .stdin(Stdio::null())
             .kill_on_drop(true);
         for (key, value) in env {
@@ -219,6 +220,7 @@ impl Service {
             .env("RUST_LOG", if logs { "info" } else { "warn" })
             .env(addr_var, addr.to_string())
             .env("METRICS_ADDR", metrics_addr.to_string())
+            .env("MEDIA_STORE", media_store())
             .stdin(Stdio::null())
             .stdout(output()?)
             .stderr(output()?)
@@ -318,4 +320,14 @@ impl Service {
             .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
             .context("VmRSS in /proc/<pid>/status")
     }
+}
+
+/// Where the processes the tests start keep uploaded media unless told (never the clone).
+fn media_store() -> String {
+    format!(
+        "file://{}",
+        std::env::temp_dir()
+            .join("almanac-media-processes")
+            .display()
+    )
 }

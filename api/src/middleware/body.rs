@@ -94,6 +94,8 @@ pub(super) enum BodyState {
     Shared(SharedBody, bool),
     /// Refused unread (over the limit).
     Unread,
+    /// Read by the operation as it arrives, under limits of its own: never drained.
+    Streamed,
 }
 
 /// Rejects bodies over `max` bytes with 413: by `Content-Length` when given, otherwise by
@@ -101,9 +103,12 @@ pub(super) enum BodyState {
 /// ignores one: it is drained (or, over the limit, the connection closes), never refused.
 pub(super) async fn limit_body(
     mut req: Request,
-    max: usize,
+    max: Option<usize>,
     route: Option<&'static RouteEntry>,
 ) -> Result<(Request, BodyState), poem::Error> {
+    let Some(max) = max else {
+        return Ok((req, BodyState::Streamed));
+    };
     let too_large = || poem::Error::from_status(StatusCode::PAYLOAD_TOO_LARGE);
     let declared = req
         .headers()

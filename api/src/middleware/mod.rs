@@ -118,11 +118,20 @@ fn unstorable_parameter(
 /// Each request: its id and span, the limits on its head, its path and query and its body,
 /// the call, then the answer's status logged and counted, and its headers finished.
 pub async fn around(next: impl Endpoint, mut req: Request) -> poem::Result<Response> {
-    let (max_body, body_timeout) = req
-        .data::<crate::state::AppState>()
-        .map_or((usize::MAX, Duration::from_secs(30)), |s| {
-            (s.settings.max_body_bytes, s.settings.body_timeout)
-        });
+    let matched = route(req.uri().path());
+    // A media upload streams to the store under limits of its own (`routes::media`).
+    let streamed = req.method() == poem::http::Method::POST
+        && matched.is_some_and(|r| r.template == crate::routes::media::UPLOAD_PATH);
+    let (max_body, body_timeout) = req.data::<crate::state::AppState>().map_or(
+        (Some(usize::MAX), Duration::from_secs(30)),
+        |s| {
+            if streamed {
+                (None, s.settings.media.upload_timeout)
+            } else {
+                (Some(s.settings.max_body_bytes), s.settings.body_timeout)
+            }
+        },
+    );
     // The body must arrive within BODY_TIMEOUT_SECS of the head: a client that trickles it
     // (or stops) is answered 408 and its connection closed.
     let body_timed_out = Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -133,7 +142,6 @@ pub async fn around(next: impl Endpoint, mut req: Request) -> poem::Result<Respo
     }
     let request_id = incoming_request_id(&req).unwrap_or_else(|| Uuid::now_v7().to_string());
     let method = method_label(req.method());
-    let matched = route(req.uri().path());
     let route = label(matched, req.uri().path());
     let span = request_span(&req, &request_id, method, route);
     let started = Instant::now();
@@ -188,7 +196,8 @@ fn request_span(req: &Request, request_id: &str, method: &str, route: &str) -> t
 /// What a request's body may be: how many bytes, how long it may take to arrive, and
 /// whether it did not arrive in time.
 struct Limits {
-    max_body: usize,
+    /// `None`: the operation reads the body as it arrives and limits it itself.
+    max_body: Option<usize>,
     body_timeout: Duration,
     body_timed_out: Arc<std::sync::atomic::AtomicBool>,
 }
@@ -245,6 +254,8 @@ async fn guarded(
     let refused = response.status().is_client_error() || response.status().is_server_error();
     let keep_alive = match body {
         BodyState::Settled => true,
+        // A refused stream is not read further: the connection closes.
+        BodyState::Streamed => !refused,
         BodyState::Shared(_, true) if !refused => true,
         BodyState::Shared(shared, _) => shared.drain().await,
         BodyState::Unread => false,

@@ -7,6 +7,7 @@ pub mod cards;
 pub mod generations;
 pub mod health;
 pub mod jobs;
+pub mod media;
 pub mod organic;
 pub mod platforms;
 pub mod publishing;
@@ -54,6 +55,9 @@ pub enum Tag {
     /// `write`, `publish`), shown once, revoked by deleting them. Managed with your own
     /// sign-in only.
     ApiKeys,
+    /// Media: pictures and videos uploaded once (streamed to the media store), named by
+    /// calendar entries (`mediaIds`) and fetched by the platforms from signed addresses.
+    Media,
     /// The job ledger: the status of any background job.
     Jobs,
     /// The caller's AI usage: tokens and cost by day and kind, and the daily token budget

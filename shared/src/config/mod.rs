@@ -16,6 +16,7 @@ mod env;
 mod events;
 mod fetch;
 mod jobs;
+mod media;
 mod organic;
 mod publish;
 mod rate_limits;
@@ -28,6 +29,7 @@ pub use env::{DEV_JWT_SECRET, Secret, jwt_secret_from_env, weak_secret};
 pub use events::{EventSettings, EventsRedis};
 pub use fetch::FetchSettings;
 pub use jobs::JobSettings;
+pub use media::{MediaSettings, MediaStoreLocation};
 pub use organic::OrganicSettings;
 pub use publish::{PlatformSettings, PublishSettings, TokenKey};
 pub use rate_limits::{RateLimit, RateLimitSettings};
@@ -95,6 +97,8 @@ pub struct Settings {
     /// Fetching theme sources (`FETCH_*`).
     pub fetch: FetchSettings,
     pub webhooks: WebhookSettings,
+    /// Uploaded media (`MEDIA_*`, `S3_*`).
+    pub media: MediaSettings,
     /// How often the scheduler looks for due schedules (`SCHEDULER_TICK_SECS`).
     pub scheduler_tick: Duration,
 }
@@ -198,6 +202,7 @@ impl Settings {
             email: EmailSettings::read(&env)?,
             fetch: FetchSettings::read(&env)?,
             webhooks: WebhookSettings::read(&env)?,
+            media: MediaSettings::read(&env)?,
             scheduler_tick: env.seconds_or("SCHEDULER_TICK_SECS", 60.0)?,
         };
         for (name, token) in [

@@ -16,6 +16,7 @@ pub mod flags;
 pub mod generations;
 pub mod idempotency;
 pub mod jobs;
+pub mod media;
 pub mod organic;
 pub mod publish;
 pub mod sessions;

@@ -204,6 +204,11 @@ pub async fn fresh_database() -> (String, PgPool) {
     (db_name, db)
 }
 
+/// Where a test app's uploaded media lives (`MEDIA_STORE`).
+pub fn media_dir(db_name: &str) -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("almanac-media-{db_name}"))
+}
+
 /// Drops a test database, whoever still uses it.
 pub async fn drop_database(db_name: &str) {
     let admin: PgConnectOptions = admin_url().parse().unwrap();
@@ -275,6 +280,11 @@ pub async fn spawn_app_with(options: TestOptions) -> TestApp {
         ("SCHEDULER_TICK_SECS", "3600".into()),
         // Feeds and pages come from local servers.
         ("FETCH_ALLOW_PRIVATE_NETWORKS", "true".into()),
+        // Uploaded media in a directory of the test's own (removed with its database).
+        (
+            "MEDIA_STORE",
+            format!("file://{}", media_dir(&db_name).display()),
+        ),
     ]);
     if let Some(fake) = &options.fake_ai {
         env.insert("AI_PROVIDER", "openai".into());
@@ -526,6 +536,7 @@ impl Drop for TestApp {
             rt.block_on(async move {
                 let leftovers = leftover_jobs(&db_name, &forbidden).await;
                 drop_database(&db_name).await;
+                let _ = std::fs::remove_dir_all(media_dir(&db_name));
                 if let Ok(client) = redis::Client::open(redis_base)
                     && let Ok(mut conn) = client.get_multiplexed_async_connection().await
                 {

@@ -6,6 +6,7 @@
 //! The organic week's own refusals are in `organic`.
 
 mod api_keys;
+mod media;
 mod organic;
 mod publishing;
 mod webhooks;
@@ -213,6 +214,16 @@ fn fill(template: &str, ids: &[Uuid]) -> String {
                 format!("{}.ics", "A".repeat(43))
             } else if segment == "{email}" {
                 "probe@example.com".to_owned()
+            } else if segment == "{media_token}" {
+                // A media address this server could have made, for media nobody has.
+                let secret = almanac_shared::crypto::TokenKey::parse(PROBE_TOKEN_KEY).unwrap();
+                let key = almanac_shared::media::MediaUrlKey::derive(secret.bytes());
+                let expires = chrono::Utc::now() + chrono::Duration::hours(1);
+                key.token(
+                    ids.next().unwrap(),
+                    almanac_shared::media::Copy::Original,
+                    expires,
+                )
             } else if segment == "{token}" {
                 // An unsubscribe link this server could have sent, for a schedule nobody has.
                 let key = almanac_shared::unsubscribe::UnsubscribeKey::from_secret(
@@ -231,6 +242,9 @@ fn fill(template: &str, ids: &[Uuid]) -> String {
 }
 
 const FORM: &str = "application/x-www-form-urlencoded";
+/// The probed app's `TOKEN_ENCRYPTION_KEY` (base64 of 32 bytes), which media addresses are
+/// signed with.
+const PROBE_TOKEN_KEY: &str = "cHJvYmUta2V5LXByb2JlLWtleS1wcm9iZS1rZXktMzI=";
 const ONE_CLICK: &[u8] = b"List-Unsubscribe=One-Click";
 
 enum Payload {
@@ -318,6 +332,7 @@ impl Probe {
             payload: match (operation.takes_body, operation.id.as_str()) {
                 // RFC 8058's one-click POST is a form, not JSON.
                 (true, "unsubscribe") => Payload::Raw(FORM, ONE_CLICK.to_vec()),
+                (true, "uploadMedia") => Payload::Raw(media::MULTIPART, media::picture()),
                 (true, id) => Payload::Json(valid_body(id)),
                 (false, _) => Payload::None,
             },
@@ -412,10 +427,7 @@ async fn every_documented_refusal_occurs() {
             ("PUBLISH_RATE_LIMIT", "12".into()),
             ("FEED_RATE_LIMIT", "1".into()),
             ("WEBHOOK_TEST_RATE_LIMIT", "1".into()),
-            (
-                "TOKEN_ENCRYPTION_KEY",
-                almanac_shared::crypto::TokenKey::generate(),
-            ),
+            ("TOKEN_ENCRYPTION_KEY", PROBE_TOKEN_KEY.into()),
             ("TIKTOK_CLIENT_KEY", "probe-client".into()),
             ("TIKTOK_CLIENT_SECRET", "probe-secret".into()),
         ],
@@ -468,7 +480,9 @@ async fn every_documented_refusal_occurs() {
             let query = format!("{}?{name}=nope", fill(&op.path, &[]));
             probe.expect(400, call().path(query)).await;
         }
-        if op.takes_body {
+        if op.id == "uploadMedia" {
+            media::body_refusals(&probe).await;
+        } else if op.takes_body {
             let form = op.id == "unsubscribe";
             let broken = match form {
                 true => Payload::Raw(FORM, b"x=1".to_vec()),
@@ -697,6 +711,7 @@ async fn every_documented_refusal_occurs() {
     publishing::refusals(&mut app, &probe, user).await;
     webhooks::refusals(&probe).await;
     api_keys::refusals(&probe).await;
+    media::refusals(&app, &probe, user).await;
 
     let unproduced = probe.unproduced();
     assert!(

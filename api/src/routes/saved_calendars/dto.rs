@@ -42,9 +42,13 @@ pub struct CalendarEntry {
     pub format: String,
     pub hashtags: Vec<String>,
     pub call_to_action: String,
-    /// The video or image a publish sends (`video_url` / `image_url`).
+    /// Media hosted elsewhere that a publish sends (`video_url` / `image_url`), when the
+    /// entry names no uploaded media.
     #[oai(nullable)]
     pub media_url: Option<String>,
+    /// Uploaded media (`POST /v1/media`) a publish sends, in order; used before
+    /// `mediaUrl`.
+    pub media_ids: Vec<Uuid>,
     /// `generated` or `manual`.
     pub origin: String,
     /// Changed by hand: a regeneration never overwrites it without the user's accept.
@@ -178,9 +182,13 @@ pub struct EntryPatch {
     pub date: Option<IsoDate>,
     #[oai(nullable)]
     pub time: Option<ClockTime>,
-    /// The media a publish sends: an http(s) URL; `""` removes it.
+    /// Media hosted elsewhere a publish sends: an http(s) URL; `""` removes it.
     #[oai(nullable)]
     pub media_url: Option<Text<0, 2048>>,
+    /// Uploaded media a publish sends, in order (at most 10, each the caller's: 422
+    /// `VALIDATION_FAILED` with `details.field = "mediaIds"` otherwise); `[]` removes them.
+    #[oai(nullable, validator(max_items = 10, unique_items))]
+    pub media_ids: Option<Vec<Uuid>>,
 }
 
 /// An entry's fields as sent (`EntryContent::validate` holds them to the same limits).
@@ -210,6 +218,12 @@ pub struct NewEntry {
     pub hashtags: Option<Vec<EntryHashtag>>,
     #[oai(nullable)]
     pub call_to_action: Option<CallToAction>,
+    /// Media hosted elsewhere a publish sends (an http(s) URL).
+    #[oai(nullable)]
+    pub media_url: Option<Text<0, 2048>>,
+    /// Uploaded media a publish sends, in order (at most 10, each the caller's).
+    #[oai(nullable, validator(max_items = 10, unique_items))]
+    pub media_ids: Option<Vec<Uuid>>,
 }
 
 /// A calendar's own fields a user changes.
@@ -423,6 +437,7 @@ crate::from_row!(EntryRow => CalendarEntry {
     hashtags,
     call_to_action,
     media_url,
+    media_ids,
     origin,
     edited,
     edited_at,

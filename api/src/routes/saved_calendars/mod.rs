@@ -178,16 +178,17 @@ impl SavedCalendarsApi {
             Some(url) => text::http_url("mediaUrl", url)?,
             None => current.media_url,
         };
-        let row: CalendarEntry = store::edit_entry(
-            &mut tx,
-            id.0,
-            entry_id.0,
-            &content,
-            &at,
-            media_url.as_deref(),
-        )
-        .await?
-        .into();
+        let media_ids = match patch.media_ids {
+            Some(ids) => owned_media(&mut tx, ids).await?,
+            None => current.media_ids,
+        };
+        let media = store::EntryMedia {
+            url: media_url.as_deref(),
+            ids: &media_ids,
+        };
+        let row: CalendarEntry = store::edit_entry(&mut tx, id.0, entry_id.0, &content, &at, media)
+            .await?
+            .into();
         touch(&mut tx, id.0).await?;
         tx.commit().await?;
         Ok(EntryEnvelope::of(row))
@@ -230,9 +231,19 @@ impl SavedCalendarsApi {
             date,
             time,
         };
-        let row: CalendarEntry = store::add_entry(&mut tx, id.0, channel.as_str(), &content, &at)
-            .await?
-            .into();
+        let media_url = match new.media_url {
+            Some(url) => text::http_url("mediaUrl", url)?,
+            None => None,
+        };
+        let media_ids = owned_media(&mut tx, new.media_ids.unwrap_or_default()).await?;
+        let media = store::EntryMedia {
+            url: media_url.as_deref(),
+            ids: &media_ids,
+        };
+        let row: CalendarEntry =
+            store::add_entry(&mut tx, id.0, channel.as_str(), &content, &at, media)
+                .await?
+                .into();
         touch(&mut tx, id.0).await?;
         tx.commit().await?;
         Ok(Created::Created(EntryEnvelope::of(row)))
@@ -415,4 +426,23 @@ async fn touch(conn: &mut PgConnection, id: Uuid) -> ApiResult<()> {
 /// A date the pattern admits but no calendar has (`2027-02-30`): 422.
 fn no_such_date(date: &text::IsoDate) -> ApiResult<chrono::NaiveDate> {
     calendar::parse_date("date", date).map_err(ApiError::semantically_invalid)
+}
+
+/// `ids`, when every one is the caller's media (422 `VALIDATION_FAILED` at `mediaIds`
+/// naming the first that is not).
+async fn owned_media(conn: &mut sqlx::PgConnection, ids: Vec<Uuid>) -> ApiResult<Vec<Uuid>> {
+    if ids.is_empty() {
+        return Ok(ids);
+    }
+    let owned = almanac_shared::store::media::owned(conn, &ids).await?;
+    if let Some(missing) = ids
+        .iter()
+        .find(|id| !owned.iter().any(|row| row.id == **id))
+    {
+        return Err(ApiError::unprocessable_field(
+            "mediaIds",
+            format!("{missing} is not one of your media (GET /v1/media lists them)"),
+        ));
+    }
+    Ok(ids)
 }

@@ -20,7 +20,7 @@ pub use runs::*;
 
 const ENTRY_COLUMNS: &str = "c.id, c.key, c.channel, c.local_date as date,
     to_char(c.local_time, 'HH24:MI') as time, c.scheduled_at, c.title, c.caption, c.format,
-    c.hashtags, c.call_to_action, c.media_url, c.origin, c.edited, c.edited_at, c.run_id, c.updated_at";
+    c.hashtags, c.call_to_action, c.media_url, c.media_ids, c.origin, c.edited, c.edited_at, c.run_id, c.updated_at";
 const RUN_COLUMNS: &str = "r.id, r.version, r.mode, r.status, r.job_id, r.request, r.slots,
     r.entries, r.latency_ms, r.tokens_input + r.tokens_output as tokens, r.model, r.error,
     r.diff, r.continues, r.created_at, r.finished_at";
@@ -56,6 +56,8 @@ pub struct EntryRow {
     pub hashtags: Vec<String>,
     pub call_to_action: String,
     pub media_url: Option<String>,
+    /// The media posted with it, in order (`media`'s ids).
+    pub media_ids: Vec<Uuid>,
     pub origin: String,
     pub edited: bool,
     pub edited_at: Option<DateTime<Utc>>,
@@ -248,19 +250,28 @@ pub async fn entry(
     .await
 }
 
-/// Saves an edit of an entry (its media URL included), marking it edited.
+/// An entry's media: uploaded media by id (checked to be the caller's), else a URL of
+/// media hosted elsewhere.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct EntryMedia<'a> {
+    pub url: Option<&'a str>,
+    pub ids: &'a [Uuid],
+}
+
+/// Saves an edit of an entry (its media included), marking it edited.
 pub async fn edit_entry(
     conn: &mut PgConnection,
     calendar: Uuid,
     id: Uuid,
     content: &EntryContent,
     at: &Placement,
-    media_url: Option<&str>,
+    media: EntryMedia<'_>,
 ) -> sqlx::Result<EntryRow> {
     sqlx::query_as(AssertSqlSafe(format!(
         "update calendar_entries c set title = $3, caption = $4, format = $5, hashtags = $6,
                 call_to_action = $7, local_date = $8, local_time = $9, scheduled_at = $10,
-                media_url = $11, edited = true, edited_at = now(), updated_at = now()
+                media_url = $11, media_ids = $12, edited = true, edited_at = now(),
+                updated_at = now()
          where c.calendar_id = $1 and c.id = $2 and c.deleted_at is null
          returning {ENTRY_COLUMNS}"
     )))
@@ -274,7 +285,8 @@ pub async fn edit_entry(
     .bind(at.date)
     .bind(at.time)
     .bind(at.scheduled_at)
-    .bind(media_url)
+    .bind(media.url)
+    .bind(media.ids)
     .fetch_one(conn)
     .await
 }
@@ -286,13 +298,14 @@ pub async fn add_entry(
     channel: &str,
     content: &EntryContent,
     at: &Placement,
+    media: EntryMedia<'_>,
 ) -> sqlx::Result<EntryRow> {
     sqlx::query_as(AssertSqlSafe(format!(
         "insert into calendar_entries as c (id, calendar_id, user_id, key, channel, local_date,
              local_time, scheduled_at, title, caption, format, hashtags, call_to_action,
-             origin, edited, edited_at)
+             media_url, media_ids, origin, edited, edited_at)
          values ($1, $2, app_user_id(), 'manual/' || $1, $3, $4, $5, $6, $7, $8, $9, $10, $11,
-             'manual', true, now())
+             $12, $13, 'manual', true, now())
          returning {ENTRY_COLUMNS}"
     )))
     .bind(Uuid::now_v7())
@@ -306,6 +319,8 @@ pub async fn add_entry(
     .bind(&content.format)
     .bind(&content.hashtags)
     .bind(&content.call_to_action)
+    .bind(media.url)
+    .bind(media.ids)
     .fetch_one(conn)
     .await
 }

@@ -1,0 +1,184 @@
+//! Media's wire types, and the two bodies that are not JSON: the upload (multipart, read
+//! part by part) and a media's bytes.
+
+use almanac_shared::{
+    domain::publish::post::MediaKind,
+    media::{Copy, Media, MediaFormat},
+    store::media::MediaRow,
+};
+use chrono::{DateTime, Utc};
+use poem::{IntoResponse, Request, RequestBody, Response};
+use poem_openapi::{
+    ApiResponse, Object,
+    payload::{ParsePayload, Payload},
+    registry::{MetaMediaType, MetaResponse, MetaResponses, MetaSchema, MetaSchemaRef, Registry},
+    types::Type,
+};
+use uuid::Uuid;
+
+use crate::{envelope::Envelope, error::ApiError};
+
+/// The longest alternative text (what a screen reader says of the image).
+pub const ALT_TEXT_MAX: usize = 1_000;
+
+/// A picture or a video kept for posts.
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct MediaItem {
+    pub id: Uuid,
+    pub kind: MediaKind,
+    /// What the bytes are (read from them): `image/jpeg`, `image/png`, `image/webp` or
+    /// `video/mp4`.
+    pub mime: String,
+    pub bytes: i64,
+    /// An image's size in pixels; null for a video.
+    #[oai(nullable)]
+    pub width: Option<i32>,
+    #[oai(nullable)]
+    pub height: Option<i32>,
+    /// Sent as the post's alternative text where the platform takes one.
+    pub alt_text: String,
+    /// The uploaded file's name, as the browser gave it.
+    pub file_name: String,
+    /// Where the bytes can be fetched without a header, for `MEDIA_URL_TTL_SECS`: for
+    /// showing it (a thumbnail) or handing it to another tool.
+    pub url: String,
+    /// A PNG or WebP image's JPEG copy, for the platforms that take only JPEG; null for
+    /// other formats.
+    #[oai(nullable)]
+    pub jpeg_url: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl MediaItem {
+    pub fn of(row: MediaRow, media: &Media) -> Self {
+        Self {
+            url: media.url(row.id, Copy::Original),
+            jpeg_url: row.jpeg_key.as_ref().map(|_| media.url(row.id, Copy::Jpeg)),
+            id: row.id,
+            kind: MediaKind::parse(&row.kind).unwrap_or(MediaKind::Photo),
+            mime: row.mime,
+            bytes: row.bytes,
+            width: row.width,
+            height: row.height,
+            alt_text: row.alt_text,
+            file_name: row.file_name,
+            created_at: row.created_at,
+        }
+    }
+}
+
+/// The caller's media, newest first, and what they may still upload.
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct MediaList {
+    pub items: Vec<MediaItem>,
+    /// Pass as `before` for the next page; null on the last.
+    #[oai(nullable)]
+    pub next_cursor: Option<Uuid>,
+    /// Bytes kept, of `maxBytes` (`MEDIA_MAX_BYTES_PER_USER`).
+    pub used_bytes: i64,
+    pub max_bytes: i64,
+}
+
+crate::enveloped!(MediaItem, MediaList);
+
+pub type MediaItemEnvelope = Envelope<MediaItem>;
+pub type MediaListEnvelope = Envelope<MediaList>;
+
+/// `POST /v1/media`'s body: `multipart/form-data` with a `file` part and an optional
+/// `altText` part, read as it arrives (the file goes to the store part by part).
+pub struct MediaUpload(pub multer::Multipart<'static>);
+
+impl Payload for MediaUpload {
+    const CONTENT_TYPE: &'static str = "multipart/form-data";
+
+    fn check_content_type(content_type: &str) -> bool {
+        content_type
+            .split(';')
+            .next()
+            .is_some_and(|t| t.trim().eq_ignore_ascii_case("multipart/form-data"))
+    }
+
+    fn schema_ref() -> MetaSchemaRef {
+        let file = MetaSchema {
+            description: Some(
+                "The picture or video: JPEG, PNG or WebP up to 8 MiB, MP4 up to 256 MiB (the \
+                 format is read from the bytes).",
+            ),
+            format: Some("binary"),
+            ..MetaSchema::new("string")
+        };
+        let alt_text = MetaSchema {
+            description: Some("Alternative text, sent where the platform takes one."),
+            max_length: Some(ALT_TEXT_MAX),
+            ..MetaSchema::new("string")
+        };
+        MetaSchemaRef::Inline(Box::new(MetaSchema {
+            required: vec!["file"],
+            properties: vec![
+                ("file", MetaSchemaRef::Inline(Box::new(file))),
+                ("altText", MetaSchemaRef::Inline(Box::new(alt_text))),
+            ],
+            ..MetaSchema::new("object")
+        }))
+    }
+
+    fn register(_registry: &mut Registry) {}
+}
+
+impl ParsePayload for MediaUpload {
+    const IS_REQUIRED: bool = true;
+
+    async fn from_request(request: &Request, body: &mut RequestBody) -> poem::Result<Self> {
+        let content_type = request.content_type().unwrap_or_default();
+        let boundary = multer::parse_boundary(content_type).map_err(|_| {
+            ApiError::bad_request("the body must be multipart/form-data with a boundary", None)
+        })?;
+        let stream = body.take()?.into_bytes_stream();
+        Ok(Self(multer::Multipart::new(stream, boundary)))
+    }
+}
+
+poem_openapi::impl_apirequest_for_payload!(MediaUpload,);
+
+/// A media's bytes, as stored, with their type and length.
+pub struct MediaBytes {
+    pub mime: &'static str,
+    pub size: u64,
+    pub body: poem::Body,
+}
+
+impl IntoResponse for MediaBytes {
+    fn into_response(self) -> Response {
+        Response::builder()
+            .content_type(self.mime)
+            .header(poem::http::header::CONTENT_LENGTH, self.size)
+            .header(poem::http::header::CACHE_CONTROL, "private, max-age=3600")
+            .header("X-Content-Type-Options", "nosniff")
+            .body(self.body)
+    }
+}
+
+impl ApiResponse for MediaBytes {
+    fn meta() -> MetaResponses {
+        let binary = <poem_openapi::types::Binary<Vec<u8>> as Type>::schema_ref();
+        MetaResponses {
+            responses: vec![MetaResponse {
+                description: "The media's bytes.",
+                status: Some(200),
+                status_range: None,
+                content: MediaFormat::ALL
+                    .iter()
+                    .map(|format| MetaMediaType {
+                        content_type: format.mime(),
+                        schema: binary.clone(),
+                    })
+                    .collect(),
+                headers: vec![],
+            }],
+        }
+    }
+
+    fn register(_registry: &mut Registry) {}
+}

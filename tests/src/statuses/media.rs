@@ -1,0 +1,68 @@
+//! Media's refusals: an upload's body that is no multipart (400), over the image limit
+//! (413), not multipart (415), bytes that are no picture (422); a media a scheduled post
+//! uses (409).
+
+use serde_json::json;
+use uuid::Uuid;
+
+use super::{Payload, Probe};
+use crate::helpers::TestApp;
+use crate::publishing::launch_calendar;
+
+pub(super) const MULTIPART: &str = "multipart/form-data; boundary=probe-boundary";
+
+fn body(file: &[u8]) -> Vec<u8> {
+    let mut body = b"--probe-boundary\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.png\"\r\n\r\n".to_vec();
+    body.extend_from_slice(file);
+    body.extend_from_slice(b"\r\n--probe-boundary--\r\n");
+    body
+}
+
+/// A valid upload's body: a small PNG.
+pub(super) fn picture() -> Vec<u8> {
+    body(&crate::media::png(4, 4, 0))
+}
+
+pub(super) async fn body_refusals(probe: &Probe) {
+    let upload = || probe.call("uploadMedia", &[]);
+    let broken = Payload::Raw(MULTIPART, b"--probe-boundary\r\nno headers".to_vec());
+    probe.expect(400, upload().with(broken)).await;
+    let mut huge = crate::media::png(4, 4, 0);
+    huge.resize(8 * 1024 * 1024 + 1, 0);
+    probe
+        .expect(413, upload().with(Payload::Raw(MULTIPART, body(&huge))))
+        .await;
+    probe
+        .expect(415, upload().with(Payload::Raw("text/plain", picture())))
+        .await;
+    let text = Payload::Raw(MULTIPART, body(b"not a picture at all, just words"));
+    probe.expect(422, upload().with(text)).await;
+}
+
+pub(super) async fn refusals(app: &TestApp, probe: &Probe, user: Uuid) {
+    let made = probe.succeed(201, probe.call("uploadMedia", &[])).await;
+    let media: Uuid = made["data"]["id"].as_str().unwrap().parse().unwrap();
+    let calendar = launch_calendar(app, user).await;
+    let entry = probe
+        .succeed(
+            201,
+            probe.call("addCalendarEntry", &[calendar]).json(json!({
+                "channel": "instagram", "date": "2030-01-08", "title": "A", "mediaIds": [media]
+            })),
+        )
+        .await;
+    let entry: Uuid = entry["data"]["id"].as_str().unwrap().parse().unwrap();
+    sqlx::query(
+        "insert into publish_intents (id, user_id, calendar_id, entry_id, channel, mode, dry_run,
+                                      timing, status)
+         values ($1, $2, $3, $4, 'instagram', 'publish', false, 'scheduled', 'scheduled')",
+    )
+    .bind(Uuid::now_v7())
+    .bind(user)
+    .bind(calendar)
+    .bind(entry)
+    .execute(&app.db)
+    .await
+    .unwrap();
+    probe.expect(409, probe.call("deleteMedia", &[media])).await;
+}
