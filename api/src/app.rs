@@ -123,8 +123,7 @@ impl Application {
     /// Binds the listener (port 0 picks a free port) and connects to Redis. Postgres is
     /// connected lazily, so the API starts and answers 503 while the database is down.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        let platforms =
-            almanac_shared::publish::Platforms::new(&settings.publish, &settings.fetch)?;
+        let platforms = almanac_shared::publish::Platforms::new(&settings)?;
         Self::build_with(settings, platforms).await
     }
 
@@ -154,9 +153,10 @@ impl Application {
         flags.load_at_start(&pool).await;
         platforms.register_at_start(&pool).await;
         telemetry::record_process_start("almanac-api");
-        let media = almanac_shared::media::Media::from_settings(&settings)?;
+        // Media addresses name the address people reach (known once bound).
+        let platforms = platforms.served_from(settings.app_base_url());
         let state = AppState {
-            media,
+            media: platforms.media.clone(),
             flags,
             platforms,
             cipher: settings

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the end-to-end tests need beyond Rust, Postgres and Redis: the MCP SDK
-# (`mcp`, pinned, in a virtual environment: the MCP server's tests), Python's
+# (`mcp`, pinned, in a virtual environment: the MCP server's tests), moto's S3 server
+# (pinned, in a virtual environment: the media store's `s3://` form), Python's
 # `icalendar` and `vobject` (pinned; two independent RFC 5545 parsers for the calendar export
 # and feed tests), `aiosmtpd` (a
 # real SMTP server for the email tests), `openapi-python-client` (pinned; the generated
@@ -39,6 +40,14 @@ sys.exit(m.version('$package') != '$version')" 2>/dev/null; then
 pinned_venv "$HOME/.cache/almanac-mcp-venv" mcp 2.3.0 "the MCP SDK"
 # Anki's own library: the apkg export is imported by it.
 pinned_venv "$HOME/.cache/almanac-anki-venv" anki 26.9.3 "Anki's library"
+# moto's S3 server: the media store's `s3://` form is tested against it.
+moto_venv="$HOME/.cache/almanac-moto-venv"
+if ! "$moto_venv/bin/python" -c 'import importlib.metadata as m, sys, flask_cors
+sys.exit(m.version("moto") != "5.2.5")' 2>/dev/null; then
+  echo "test-deps: installing moto[server]==5.2.5 (a local S3 server) into $moto_venv" >&2
+  python3 -m venv "$moto_venv"
+  "$moto_venv/bin/python" -m pip install --quiet "moto[server]==5.2.5"
+fi
 
 # module to import = package to install from PyPI
 for pair in icalendar=icalendar aiosmtpd=aiosmtpd \

@@ -59,7 +59,7 @@ impl Services {
             mailer: almanac_shared::email::from_settings(settings)?,
             clock: Arc::new(SystemClock),
             registry: jobs::registry(),
-            platforms: almanac_shared::publish::Platforms::new(&settings.publish, &settings.fetch)?,
+            platforms: almanac_shared::publish::Platforms::new(settings)?,
         })
     }
 }

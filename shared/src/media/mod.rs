@@ -51,6 +51,12 @@ impl Media {
         })
     }
 
+    /// The same, its addresses served from `base_url`.
+    pub fn served_from(mut self, base_url: &str) -> Self {
+        self.base_url = base_url.trim_end_matches('/').to_owned();
+        self
+    }
+
     /// The address of `copy` of media `id`, valid for `MEDIA_URL_TTL_SECS` from now.
     pub fn url(&self, id: Uuid, copy: Copy) -> String {
         let expires =

@@ -40,10 +40,30 @@ pub struct Profile {
     pub author_kinds: &'static [AuthorKind],
     /// The media it publishes.
     pub media_kinds: &'static [MediaKind],
+    /// The file types it takes for each kind (MIME types): an upload in none of them is
+    /// sent as its JPEG copy where that is taken, else refused (`MEDIA_FORMAT_UNSUPPORTED`).
+    pub media_formats: MediaFormats,
     /// The most hashtags a post may carry, when it limits them.
     pub hashtags_max: Option<usize>,
     /// The most mentions a post may carry, when it limits them.
     pub mentions_max: Option<usize>,
+}
+
+/// The file types (MIME) a platform takes, for photos and for videos.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct MediaFormats {
+    pub photo: &'static [&'static str],
+    pub video: &'static [&'static str],
+}
+
+impl MediaFormats {
+    /// What it takes for `kind`.
+    pub fn of(&self, kind: MediaKind) -> &'static [&'static str] {
+        match kind {
+            MediaKind::Photo => self.photo,
+            MediaKind::Video => self.video,
+        }
+    }
 }
 
 /// One registered platform, as the catalogue describes it.
@@ -56,6 +76,7 @@ pub struct Entry {
     pub connect: Connect,
     pub author_kinds: Vec<AuthorKind>,
     pub media_kinds: Vec<MediaKind>,
+    pub media_formats: MediaFormats,
     pub text_limits: Vec<TextLimit>,
     pub hashtags_max: Option<usize>,
     pub mentions_max: Option<usize>,
@@ -72,6 +93,7 @@ impl Entry {
             connect: profile.connect,
             author_kinds: profile.author_kinds.to_vec(),
             media_kinds: profile.media_kinds.to_vec(),
+            media_formats: profile.media_formats,
             text_limits: adapter.text_limits(),
             hashtags_max: profile.hashtags_max,
             mentions_max: profile.mentions_max,

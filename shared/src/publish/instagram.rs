@@ -304,6 +304,10 @@ impl Adapter for Instagram {
             connect: super::catalogue::Connect::Oauth,
             author_kinds: &[],
             media_kinds: &[MediaKind::Photo, MediaKind::Video],
+            media_formats: super::catalogue::MediaFormats {
+                photo: &["image/jpeg"],
+                video: &["video/mp4"],
+            },
             hashtags_max: Some(INSTAGRAM_HASHTAGS_MAX),
             mentions_max: Some(INSTAGRAM_MENTIONS_MAX),
         }

@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub use crate::config::{PlatformSettings, PublishSettings};
-use crate::fetch::FetchSettings;
+use crate::media::Media;
 
 pub mod catalogue;
 pub mod channels;
@@ -33,6 +33,7 @@ pub mod oauth;
 pub mod request;
 pub mod spool;
 pub mod tiktok;
+pub mod uploads;
 
 pub use crate::domain::publish::*;
 use crate::store::publish as store;
@@ -355,25 +356,40 @@ pub trait Adapter: Send + Sync {
 pub struct Platforms {
     pub http: reqwest::Client,
     adapters: Arc<BTreeMap<Platform, Arc<dyn Adapter>>>,
+    /// Uploaded media: the posts' signed addresses, the bytes adapters upload themselves.
+    pub media: Media,
 }
 
 impl Platforms {
-    /// The built-in platforms (TikTok, Instagram, LinkedIn); `fetch`: the outside fetch
-    /// rules, for the media an adapter uploads itself.
-    pub fn new(settings: &PublishSettings, fetch: &FetchSettings) -> anyhow::Result<Self> {
+    /// The built-in platforms (TikTok, Instagram, LinkedIn), with the outside fetch rules
+    /// (`FETCH_*`) for a `mediaUrl` an adapter uploads itself, and the media store.
+    pub fn new(all: &crate::Settings) -> anyhow::Result<Self> {
+        let (settings, fetch) = (&all.publish, &all.fetch);
+        let media = Media::from_settings(all)?;
         let http = reqwest::Client::builder()
             .timeout(settings.http_timeout)
             .connect_timeout(settings.http_timeout.min(Duration::from_secs(10)))
             .redirect(reqwest::redirect::Policy::none())
             .build()?;
+        let store = media.store.clone();
         let platforms = Self {
             adapters: Arc::default(),
             http: http.clone(),
+            media,
         };
         Ok(platforms
             .with(Arc::new(tiktok::TikTok::new(http.clone(), settings)))
             .with(Arc::new(instagram::Instagram::new(http.clone(), settings)))
-            .with(Arc::new(linkedin::LinkedIn::new(http, settings, fetch)?)))
+            .with(Arc::new(linkedin::LinkedIn::new(
+                http, settings, fetch, store,
+            )?)))
+    }
+
+    /// The registry with media addresses served from `base_url` (the API, once it knows
+    /// the address it bound).
+    pub fn served_from(mut self, base_url: &str) -> Self {
+        self.media = self.media.served_from(base_url);
+        self
     }
 
     /// The registry with `adapter` added (or replacing the one of its platform).
@@ -498,7 +514,7 @@ mod tests {
             _ => None,
         })
         .unwrap();
-        Platforms::new(&settings.publish, &settings.fetch).unwrap()
+        Platforms::new(&settings).unwrap()
     }
 
     /// Each adapter's text limits are what its `validate` holds a post to: at the limit a
@@ -578,6 +594,7 @@ mod tests {
             serde_json::json!({
                 "name": "tiktok", "label": "TikTok", "color": "#111111", "connect": "oauth",
                 "authorKinds": [], "mediaKinds": ["video", "photo"],
+                "mediaFormats": { "photo": ["image/jpeg", "image/webp"], "video": ["video/mp4"] },
                 "textLimits": [
                     { "field": "text", "max": 2200, "unit": "chars", "media": "video" },
                     { "field": "title", "max": 90, "unit": "chars", "media": "photo" },

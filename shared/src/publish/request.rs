@@ -398,7 +398,7 @@ impl Plan<'_> {
         let target = &self.targets[&platform];
         let adapter = run.platforms.registered(platform);
         new.account = Some(target.account.id);
-        let post = entry.post();
+        let post = super::uploads::post(entry, adapter, &run.platforms.media);
         let mut problems = adapter.validate(&post, &self.options);
         if request.when == Timing::Scheduled && entry.scheduled_at <= run.now {
             problems.push(Problem::new(

@@ -395,6 +395,10 @@ impl Adapter for TikTok {
             connect: super::catalogue::Connect::Oauth,
             author_kinds: &[],
             media_kinds: &[MediaKind::Video, MediaKind::Photo],
+            media_formats: super::catalogue::MediaFormats {
+                photo: &["image/jpeg", "image/webp"],
+                video: &["video/mp4"],
+            },
             hashtags_max: None,
             mentions_max: None,
         }

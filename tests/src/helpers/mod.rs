@@ -310,6 +310,12 @@ pub async fn spawn_app_with(options: TestOptions) -> TestApp {
     .expect("API builds");
     let address = format!("http://127.0.0.1:{}", api.port());
     let metrics_address = format!("http://127.0.0.1:{}", api.metrics_port());
+    // The workers' links and media addresses name the API, as a deployment's name the
+    // address people reach (`PUBLIC_BASE_URL`).
+    let mut worker_settings = worker_settings;
+    if worker_settings.publish.redirect_base_is_api_addr {
+        worker_settings.publish.redirect_base_url = address.clone();
+    }
     let (api_stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let api = tokio::spawn(async move {
         api.run_until_stopped(async move {
@@ -370,8 +376,7 @@ fn with_platforms(
     extra: &[std::sync::Arc<dyn almanac_shared::publish::Adapter>],
 ) -> almanac_shared::publish::Platforms {
     extra.iter().fold(
-        almanac_shared::publish::Platforms::new(&settings.publish, &settings.fetch)
-            .expect("platforms build"),
+        almanac_shared::publish::Platforms::new(settings).expect("platforms build"),
         |platforms, adapter| platforms.with(adapter.clone()),
     )
 }

@@ -4,6 +4,7 @@
 //! media a scheduled post uses kept from deletion.
 
 mod limits;
+mod s3;
 
 use almanac_shared::media::{Copy, MediaUrlKey};
 use chrono::{Duration, Utc};

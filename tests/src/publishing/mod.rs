@@ -6,6 +6,7 @@ mod channels;
 mod faults;
 mod flows;
 mod linkedin;
+mod media;
 mod testnet;
 
 use std::time::Duration;

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use almanac_shared::publish::{
     Adapter, Auth, Checked, Failure, FailureKind, MediaKind, Options, PlannedRequest, Platform,
     Post, Refresh, Remote, Sent, TokenPolicy,
-    catalogue::{Connect, Profile},
+    catalogue::{Connect, MediaFormats, Profile},
     oauth::Tokens,
     post::{self, Problem, TextField, TextLimit},
 };
@@ -137,6 +137,10 @@ impl Adapter for Testnet {
             connect: Connect::Oauth,
             author_kinds: &[],
             media_kinds: &[MediaKind::Video],
+            media_formats: MediaFormats {
+                photo: &[],
+                video: &["video/mp4"],
+            },
             hashtags_max: Some(HASHTAGS_MAX),
             mentions_max: None,
         }
@@ -286,6 +290,7 @@ async fn the_catalogue_describes_every_registered_platform_as_the_app_s_configur
         json!({
             "name": "testnet", "label": "Testnet", "color": COLOR, "connect": "oauth",
             "authorKinds": [], "mediaKinds": ["video"],
+            "mediaFormats": { "photo": [], "video": ["video/mp4"] },
             "textLimits": [{ "field": "text", "max": TEXT_MAX, "unit": "chars" }],
             "hashtagsMax": HASHTAGS_MAX, "mentionsMax": null,
         })
@@ -294,6 +299,15 @@ async fn the_catalogue_describes_every_registered_platform_as_the_app_s_configur
     assert_eq!(items[0]["mentionsMax"], 20, "{}", items[0]);
     assert_eq!(items[1]["authorKinds"], json!(["member", "organization"]));
     assert_eq!(items[1]["mediaKinds"], json!(["photo"]));
+    // Instagram takes JPEG alone (a PNG goes as its JPEG copy); LinkedIn PNG too.
+    assert_eq!(
+        items[0]["mediaFormats"],
+        json!({ "photo": ["image/jpeg"], "video": ["video/mp4"] })
+    );
+    assert_eq!(
+        items[1]["mediaFormats"],
+        json!({ "photo": ["image/jpeg", "image/png"], "video": [] })
+    );
     for item in items {
         let color = item["color"].as_str().unwrap();
         assert!(

@@ -92,6 +92,9 @@ pub struct PlatformDto {
     pub author_kinds: Vec<AuthorKindDto>,
     /// The media it publishes.
     pub media_kinds: Vec<MediaKindDto>,
+    /// The file types it takes for each kind: an uploaded PNG or WebP goes as its JPEG
+    /// copy where only JPEG is taken; anything else is refused (`MEDIA_FORMAT_UNSUPPORTED`).
+    pub media_formats: MediaFormatsDto,
     /// The limits on a post's text, those a publish is held to.
     pub text_limits: Vec<TextLimitDto>,
     /// The most hashtags a post may carry; null when the platform sets none.
@@ -100,6 +103,14 @@ pub struct PlatformDto {
     /// The most mentions a post may carry; null when the platform sets none.
     #[oai(nullable)]
     pub mentions_max: Option<u64>,
+}
+
+/// The file types (MIME) a platform takes, by kind of media.
+#[derive(Debug, Clone, PartialEq, Eq, Object)]
+#[oai(rename = "PlatformMediaFormats")]
+pub struct MediaFormatsDto {
+    pub photo: Vec<String>,
+    pub video: Vec<String>,
 }
 
 /// The registered platforms.
@@ -167,6 +178,20 @@ impl From<catalogue::Entry> for PlatformDto {
             connect: entry.connect.into(),
             author_kinds: entry.author_kinds.into_iter().map(Into::into).collect(),
             media_kinds: entry.media_kinds.into_iter().map(Into::into).collect(),
+            media_formats: MediaFormatsDto {
+                photo: entry
+                    .media_formats
+                    .photo
+                    .iter()
+                    .map(|t| (*t).to_owned())
+                    .collect(),
+                video: entry
+                    .media_formats
+                    .video
+                    .iter()
+                    .map(|t| (*t).to_owned())
+                    .collect(),
+            },
             text_limits: entry.text_limits.into_iter().map(Into::into).collect(),
             hashtags_max: entry.hashtags_max.map(|n| n as u64),
             mentions_max: entry.mentions_max.map(|n| n as u64),

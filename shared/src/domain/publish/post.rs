@@ -52,7 +52,28 @@ pub struct Post {
     pub text: String,
     pub format: String,
     pub media: MediaKind,
+    /// The address the platform fetches the media from: the upload's signed address when
+    /// the entry names uploaded media, else the entry's `mediaUrl`.
     pub media_url: Option<String>,
+    /// The uploaded media it sends (the copy its platform takes), when the entry names any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upload: Option<PostMedia>,
+    /// The type of an upload no copy of which the platform takes (refused at `media`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unsupported_upload: Option<String>,
+}
+
+/// An uploaded media as a post sends it: the copy its platform takes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PostMedia {
+    pub id: Uuid,
+    /// The copy's type (`image/jpeg`...).
+    pub mime: String,
+    /// Said of the media where the platform takes alternative text.
+    pub alt_text: String,
+    /// The copy's key in the media store (adapters that upload the bytes read it there).
+    pub key: String,
 }
 
 impl Post {
@@ -76,7 +97,32 @@ impl Post {
                 .map(str::trim)
                 .filter(|u| !u.is_empty())
                 .map(str::to_owned),
+            upload: None,
+            unsupported_upload: None,
         }
+    }
+
+    /// The post sending an upload instead of any `mediaUrl`: `copy` is the one its
+    /// platform takes, with its address (`None`: no copy is taken, `mime` is refused). The
+    /// post's kind is the upload's.
+    pub fn with_upload(
+        mut self,
+        kind: MediaKind,
+        mime: &str,
+        copy: Option<(PostMedia, String)>,
+    ) -> Self {
+        self.media = kind;
+        match copy {
+            Some((upload, url)) => {
+                self.media_url = Some(url);
+                self.upload = Some(upload);
+            }
+            None => {
+                self.media_url = None;
+                self.unsupported_upload = Some(mime.to_owned());
+            }
+        }
+        self
     }
 
     /// Characters, as the platforms count them.
@@ -185,18 +231,31 @@ impl Problem {
     }
 }
 
-/// A post without media: every TikTok and Instagram post needs one.
+/// A post without media (every TikTok and Instagram post needs one), or with an upload in
+/// a type the platform takes no copy of.
 pub fn media_problem(post: &Post, platform: &str) -> Option<Problem> {
+    if let Some(mime) = &post.unsupported_upload {
+        return Some(unsupported_media(platform, mime));
+    }
     post.media_url.is_none().then(|| {
         Problem::new(
             "MEDIA_REQUIRED",
-            "mediaUrl",
+            "media",
             format!(
-                "a {platform} {} post needs a media URL: set the entry's `mediaUrl`",
+                "a {platform} {} post needs a picture or a video: add one to the entry (or a `mediaUrl`)",
                 post.media.as_str()
             ),
         )
     })
+}
+
+/// An upload of type `mime` that `platform` takes in no copy.
+pub fn unsupported_media(platform: &str, mime: &str) -> Problem {
+    Problem::new(
+        "MEDIA_FORMAT_UNSUPPORTED",
+        "media",
+        format!("{platform} does not take {mime} files: choose another picture or video"),
+    )
 }
 
 /// Text longer than `max` characters.

@@ -17,6 +17,7 @@ use super::{
     post::{self, Problem, TextField, TextLimit},
 };
 use crate::fetch::{FetchSettings, Fetcher};
+use crate::media::MediaStore;
 
 mod connect;
 mod text;
@@ -51,8 +52,10 @@ const PAGE: &str = "urn:li:organization:";
 
 pub struct LinkedIn {
     http: reqwest::Client,
-    /// The image of an entry is fetched by us, under the outside fetch rules.
+    /// The image at an entry's `mediaUrl` is fetched by us, under the outside fetch rules.
     media: Fetcher,
+    /// An uploaded image is read from the media store.
+    store: MediaStore,
     base: String,
     version: String,
     scopes: String,
@@ -64,6 +67,7 @@ impl LinkedIn {
         http: reqwest::Client,
         settings: &PublishSettings,
         fetch: &FetchSettings,
+        store: MediaStore,
     ) -> anyhow::Result<Self> {
         let media = Fetcher::new(FetchSettings {
             max_bytes: IMAGE_MAX_BYTES,
@@ -72,6 +76,7 @@ impl LinkedIn {
         Ok(Self {
             http,
             media,
+            store,
             base: settings
                 .linkedin
                 .api_base_url
@@ -165,7 +170,13 @@ impl LinkedIn {
             "isReshareDisabledByAuthor": false,
         });
         if let Some(image) = image {
-            let alt: String = post.title.chars().take(4_000).collect();
+            let alt = post
+                .upload
+                .as_ref()
+                .map(|upload| upload.alt_text.as_str())
+                .filter(|alt| !alt.trim().is_empty())
+                .unwrap_or(&post.title);
+            let alt: String = alt.chars().take(4_000).collect();
             body["content"] = json!({ "media": { "id": image, "altText": alt } });
         }
         body
@@ -176,15 +187,46 @@ impl LinkedIn {
         post.media == MediaKind::Photo && post.media_url.is_some()
     }
 
-    /// Fetches the entry's image and uploads it for `author`: the image's URN.
-    async fn upload_image(&self, auth: &Auth, media_url: &str) -> Result<String, Failure> {
+    /// The image's bytes: an upload read from the media store, else fetched from the
+    /// entry's media URL.
+    async fn image_bytes(&self, post: &Post, media_url: &str) -> Result<bytes::Bytes, Failure> {
+        if let Some(upload) = &post.upload {
+            return self
+                .store
+                .read(&upload.key)
+                .await
+                .map_err(|error| match error {
+                    object_store::Error::NotFound { .. } => Failure::permanent(
+                        "MEDIA_UNREACHABLE",
+                        "the entry's uploaded image is no longer in the media store",
+                    ),
+                    error => Failure::retryable(
+                        "MEDIA_STORE_UNAVAILABLE",
+                        format!("the media store did not answer: {error}"),
+                    ),
+                });
+        }
         let url = url::Url::parse(media_url).map_err(|_| {
             Failure::permanent(
                 "MEDIA_UNREACHABLE",
                 format!("the entry's media URL `{media_url}` is not a URL"),
             )
         })?;
-        let bytes = self.media.get(&url).await.map_err(media_failure)?;
+        self.media
+            .get(&url)
+            .await
+            .map(bytes::Bytes::from)
+            .map_err(media_failure)
+    }
+
+    /// Reads the entry's image and uploads it for `author`: the image's URN.
+    async fn upload_image(
+        &self,
+        auth: &Auth,
+        post: &Post,
+        media_url: &str,
+    ) -> Result<String, Failure> {
+        let bytes = self.image_bytes(post, media_url).await?;
         let request = self
             .http
             .post(self.url("/rest/images"))
@@ -373,6 +415,10 @@ impl Adapter for LinkedIn {
             author_kinds: &[AuthorKind::Member, AuthorKind::Organization],
             // Photos and text; a video is refused (`validate`).
             media_kinds: &[MediaKind::Photo],
+            media_formats: super::catalogue::MediaFormats {
+                photo: &["image/jpeg", "image/png"],
+                video: &[],
+            },
             hashtags_max: None,
             mentions_max: None,
         }
@@ -391,10 +437,13 @@ impl Adapter for LinkedIn {
                 "LinkedIn keeps no drafts made by other apps: publish it, or export it",
             ));
         }
+        if let Some(mime) = &post.unsupported_upload {
+            problems.push(post::unsupported_media("LinkedIn", mime));
+        }
         if post.media == MediaKind::Video && post.media_url.is_some() {
             problems.push(Problem::new(
                 "MEDIA_UNSUPPORTED",
-                "mediaUrl",
+                "media",
                 "Almanac posts text and single images to LinkedIn, not videos: give the entry an image, or no media for a text post",
             ));
         }
@@ -469,7 +518,7 @@ impl Adapter for LinkedIn {
         _options: &Options,
     ) -> Result<Option<String>, Failure> {
         match post.media_url.as_deref().filter(|_| Self::has_image(post)) {
-            Some(media_url) => self.upload_image(auth, media_url).await.map(Some),
+            Some(media_url) => self.upload_image(auth, post, media_url).await.map(Some),
             None => Ok(None),
         }
     }

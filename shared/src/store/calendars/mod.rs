@@ -162,10 +162,26 @@ pub struct Publishable {
     pub format: String,
     pub media_url: Option<String>,
     pub scheduled_at: DateTime<Utc>,
+    /// The uploaded media it names, in order (those deleted since left out).
+    pub uploads: sqlx::types::Json<Vec<StoredUpload>>,
+}
+
+/// An uploaded media an entry names, as publishing reads it.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StoredUpload {
+    pub id: Uuid,
+    /// `photo` or `video`.
+    pub kind: String,
+    pub mime: String,
+    pub alt_text: String,
+    pub object_key: String,
+    pub jpeg_key: Option<String>,
 }
 
 impl Publishable {
-    /// The post the entry makes.
+    /// The post the entry makes with its `mediaUrl`; `publish::uploads::post` sends its
+    /// uploads instead, in the copy each platform takes.
     pub fn post(&self) -> Post {
         Post::of_entry(
             self.id,
@@ -180,7 +196,12 @@ impl Publishable {
 }
 
 const PUBLISHABLE_COLUMNS: &str = "id, channel, run_id, title, caption, call_to_action, hashtags,
-    format, media_url, scheduled_at";
+    format, media_url, scheduled_at,
+    coalesce((select json_agg(json_build_object('id', m.id, 'kind', m.kind, 'mime', m.mime,
+                                                'altText', m.alt_text, 'objectKey', m.object_key,
+                                                'jpegKey', m.jpeg_key) order by w.n)
+              from unnest(media_ids) with ordinality w (id, n) join media m on m.id = w.id),
+             '[]') as uploads";
 
 /// The calendar's live entries (those of `selected`, when given), by time.
 pub async fn publishable_entries(

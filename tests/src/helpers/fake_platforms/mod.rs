@@ -49,6 +49,16 @@ pub struct Call {
     pub body_len: usize,
 }
 
+/// A media address a platform fetched (Instagram's containers, TikTok's pulls), as it
+/// does: once per request naming it.
+#[derive(Debug, Clone)]
+pub struct Pulled {
+    pub url: String,
+    pub status: u16,
+    pub content_type: Option<String>,
+    pub bytes: Vec<u8>,
+}
+
 /// A post that went out.
 #[derive(Debug, Clone)]
 pub struct Posted {
@@ -95,6 +105,8 @@ pub struct State {
     pub li_pages: Vec<(String, String)>,
     pub li_refresh_tokens: bool,
     pub li_rate_limited: usize,
+    /// Media fetched from Almanac's signed addresses.
+    pub pulled: Vec<Pulled>,
     /// Headers of the answer being written (set by a route, taken by `serve`).
     reply_headers: Vec<(String, String)>,
     base_url: String,
@@ -118,6 +130,7 @@ impl FakePlatforms {
             privacy_options: vec!["PUBLIC_TO_EVERYONE", "FOLLOWER_OF_CREATOR", "SELF_ONLY"],
             tiktok_outcome: TikTokOutcome::Complete,
             drop_after_publish: false,
+            pulled: Vec::new(),
             hang_after_publish: false,
             answer_after: None,
             in_flight: 0,
@@ -271,6 +284,7 @@ async fn serve(mut stream: TcpStream, state: Arc<Mutex<State>>) {
         let _ = stream.shutdown().await;
         return;
     }
+    pull_media(&call, &state).await;
     let answer_after = {
         let mut state = state.lock().unwrap();
         state.in_flight += 1;
@@ -311,6 +325,56 @@ async fn serve(mut stream: TcpStream, state: Arc<Mutex<State>>) {
     );
     let _ = stream.write_all(response.as_bytes()).await;
     let _ = stream.shutdown().await;
+}
+
+/// The media addresses a publishing call names that Almanac serves (`/media/{token}` on a
+/// local address), fetched as the platform would before it answers; other addresses (the
+/// tests' `cdn.example.com`) are taken on trust.
+async fn pull_media(call: &Call, state: &Arc<Mutex<State>>) {
+    let body: Value = serde_json::from_str(&call.body).unwrap_or(Value::Null);
+    let named: Vec<String> = if call.method == "POST" && call.path.ends_with("/init/") {
+        let info = &body["source_info"];
+        info["video_url"]
+            .as_str()
+            .into_iter()
+            .chain(
+                info["photo_images"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str),
+            )
+            .map(str::to_owned)
+            .collect()
+    } else if call.method == "POST"
+        && call.path.ends_with("/media")
+        && !call.path.starts_with("/li/")
+    {
+        ["image_url", "video_url"]
+            .iter()
+            .filter_map(|field| body[field].as_str().map(str::to_owned))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    for url in named
+        .into_iter()
+        .filter(|u| u.starts_with("http://127.0.0.1:") && u.contains("/media/"))
+    {
+        let response = reqwest::get(&url).await.unwrap();
+        let status = response.status().as_u16();
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .map(|v| v.to_str().unwrap_or_default().to_owned());
+        let bytes = response.bytes().await.unwrap_or_default().to_vec();
+        state.lock().unwrap().pulled.push(Pulled {
+            url,
+            status,
+            content_type,
+            bytes,
+        });
+    }
 }
 
 /// The status and body to answer with; `None`: drop the connection unanswered; status 0:

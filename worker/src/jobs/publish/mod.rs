@@ -187,7 +187,7 @@ impl<'a> Publisher<'a> {
                 .context("putting the intent back")?;
             return Err(Stop::Settled(IntentStatus::Scheduled));
         }
-        let Some(post) = self.entry_post().await? else {
+        let Some(post) = self.entry_post(adapter).await? else {
             self.intent()
                 .cancel_deleted_entry()
                 .await
@@ -285,14 +285,15 @@ impl<'a> Publisher<'a> {
     }
 
     /// The entry as saved now; `None` when it was deleted.
-    async fn entry_post(&self) -> Result<Option<Post>, Stop> {
+    async fn entry_post(&self, adapter: &dyn Adapter) -> Result<Option<Post>, Stop> {
         let Some(entry_id) = self.input.entry_id else {
             return Ok(None);
         };
         let entry = calendars::publishable_entry(&self.ctx.pool, entry_id, self.input.user_id)
             .await
             .context("reading the entry")?;
-        Ok(entry.map(|e| e.post()))
+        let media = &self.ctx.platforms.media;
+        Ok(entry.map(|e| almanac_shared::publish::uploads::post(&e, adapter, media)))
     }
 
     /// The post as it was sent (kept when it was marked sending).
