@@ -15,6 +15,7 @@ endef
 ## make run: start Postgres/Redis if needed, migrate, run one API and one worker.
 run:
 	$(require_cargo)
+	@echo "make run: building Almanac (the first build takes several minutes; later ones a few seconds)"
 	@eval "$$($(SERVICES))"; cargo build --bin almanac-api --bin almanac-worker; deploy/dev/run.sh
 
 ## make test: formatting, lints, and every test against real Postgres and Redis. The fault

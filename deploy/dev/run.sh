@@ -65,8 +65,14 @@ trap cleanup INT TERM EXIT
 "$bin/almanac-api" serve & pids+=($!)
 
 base="http://$API_ADDR"
-for _ in $(seq 100); do
-  if (exec 3<>"/dev/tcp/${API_ADDR%:*}/${API_ADDR##*:}") 2>/dev/null; then break; fi
+# Ready once the API answers its readiness check (Postgres and Redis reached), not merely
+# once its port is open: the address printed last works when it is read.
+ready() {
+  if command -v curl >/dev/null; then curl -fsS -o /dev/null "$base/readyz" 2>/dev/null
+  else (exec 3<>"/dev/tcp/${API_ADDR%:*}/${API_ADDR##*:}") 2>/dev/null; fi
+}
+for _ in $(seq 300); do
+  ready && break
   sleep 0.1
 done
 
@@ -77,7 +83,6 @@ text=$(printf 'Photosynthesis turns light into chemical energy in plants. %.0s' 
 cat <<MSG
 
 Almanac is running (AI provider: $provider).
-  Web app:   $base/app/   (sign in with the development button)
   API docs:  $base/docs
   OpenAPI:   $base/openapi.json
   Metrics:   http://$METRICS_ADDR/metrics   worker: http://$WORKER_METRICS_ADDR/metrics
@@ -90,6 +95,9 @@ Try it (a dev token for user $user, valid 24 h):
   curl -s $base/api/ai/generations -H "Authorization: Bearer \$TOKEN"
 
 Press Ctrl-C to stop.
+
+  Almanac is ready: $base/app/   (sign in with the development button)
+
 MSG
 
 wait -n "${pids[@]}"

@@ -33,6 +33,13 @@ grep -q "Press Ctrl-C" "$log" || { cat "$log"; echo "smoke: make run did not com
 token=$(sed -n "s/^  export TOKEN='\(.*\)'$/\1/p" "$log")
 base=$(sed -n 's|^  API docs: *\(.*\)/docs$|\1|p' "$log")
 curl -fsS "$base/readyz" >/dev/null
+# It said the first build takes a while, and it names the app's address last, after the
+# rest of what it prints, once the API answers.
+grep -q "the first build takes several minutes" "$log" \
+  || { cat "$log"; echo "smoke: make run did not say the first build takes minutes" >&2; exit 1; }
+grep -A2 "Press Ctrl-C" "$log" | grep -q "Almanac is ready: $base/app/" \
+  || { cat "$log"; echo "smoke: make run did not name the app's address last" >&2; exit 1; }
+curl -fsS -o /dev/null "$base/app/" || { echo "smoke: the app's address does not answer" >&2; exit 1; }
 
 text=$(printf 'Photosynthesis turns light into chemical energy in plants. %.0s' $(seq 20))
 accepted=$(curl -fsS -X POST "$base/api/ai/generations" -H "Authorization: Bearer $token" \

@@ -117,6 +117,24 @@ impl TestApp {
     }
 }
 
+/// A scheduled Instagram post of `entry` (an intent as a publish leaves it); its id.
+pub(crate) async fn scheduled_post(app: &TestApp, user: Uuid, calendar: Uuid, entry: Uuid) -> Uuid {
+    let intent = Uuid::now_v7();
+    sqlx::query(
+        "insert into publish_intents (id, user_id, calendar_id, entry_id, channel, mode, dry_run,
+                                      timing, status)
+         values ($1, $2, $3, $4, 'instagram', 'publish', false, 'scheduled', 'scheduled')",
+    )
+    .bind(intent)
+    .bind(user)
+    .bind(calendar)
+    .bind(entry)
+    .execute(&app.db)
+    .await
+    .unwrap();
+    intent
+}
+
 async fn fetch(url: &str) -> (u16, Option<String>, Vec<u8>) {
     let response = reqwest::get(url).await.unwrap();
     let status = response.status().as_u16();
@@ -332,19 +350,7 @@ async fn entries_name_their_owner_s_media_and_media_a_scheduled_post_uses_is_kep
     assert_eq!(status, 400, "{answer}");
 
     // A scheduled post of the entry keeps its media from deletion.
-    let intent = Uuid::now_v7();
-    sqlx::query(
-        "insert into publish_intents (id, user_id, calendar_id, entry_id, channel, mode, dry_run,
-                                      timing, status)
-         values ($1, $2, $3, $4, 'instagram', 'publish', false, 'scheduled', 'scheduled')",
-    )
-    .bind(intent)
-    .bind(alice)
-    .bind(calendar)
-    .bind(entry_id.parse::<Uuid>().unwrap())
-    .execute(&app.db)
-    .await
-    .unwrap();
+    let intent = scheduled_post(&app, alice, calendar, entry_id.parse().unwrap()).await;
     let (status, answer) = app
         .request_json(
             Method::DELETE,

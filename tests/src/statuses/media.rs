@@ -52,17 +52,6 @@ pub(super) async fn refusals(app: &TestApp, probe: &Probe, user: Uuid) {
         )
         .await;
     let entry: Uuid = entry["data"]["id"].as_str().unwrap().parse().unwrap();
-    sqlx::query(
-        "insert into publish_intents (id, user_id, calendar_id, entry_id, channel, mode, dry_run,
-                                      timing, status)
-         values ($1, $2, $3, $4, 'instagram', 'publish', false, 'scheduled', 'scheduled')",
-    )
-    .bind(Uuid::now_v7())
-    .bind(user)
-    .bind(calendar)
-    .bind(entry)
-    .execute(&app.db)
-    .await
-    .unwrap();
+    crate::media::scheduled_post(app, user, calendar, entry).await;
     probe.expect(409, probe.call("deleteMedia", &[media])).await;
 }

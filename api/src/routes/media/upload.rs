@@ -102,10 +102,13 @@ impl Upload<'_> {
     ) -> Result<Stored, ApiError> {
         let id = Uuid::now_v7();
         let key = store::key(self.user, id, Copy::Original);
+        // Kept for its owner to recognise: control characters (a NUL Postgres cannot
+        // store) are left out.
         let file_name: String = part
             .file_name()
             .unwrap_or_default()
             .chars()
+            .filter(|c| !c.is_control())
             .take(255)
             .collect();
         let mut head: Vec<u8> = Vec::with_capacity(SNIFF_BYTES);
