@@ -7,6 +7,7 @@
 
 mod faults;
 mod refusals;
+mod to_calendar;
 mod week;
 
 use std::collections::BTreeMap;

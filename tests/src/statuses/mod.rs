@@ -103,6 +103,7 @@ fn valid_body(operation: &str) -> Value {
         }
         "editOrganicPlacement" => json!({ "caption": "New words" }),
         "saveOrganicWeekDraft" => json!({ "placements": [] }),
+        "addOrganicWeekToCalendar" => json!({}),
         "publishCalendar" => json!({ "all": true }),
         "importChannel" => {
             json!({ "platform": "tiktok", "accountId": "probe", "accessToken": "probe-token" })

@@ -60,6 +60,11 @@ pub(super) async fn refusals(app: &mut TestApp, probe: &Probe, user: Uuid) {
             .path(format!("/api/organic/brands/{brand}/accounts"))
     };
     probe.succeed(201, link("probe_brand")).await;
+    // A week added to a calendar: nothing saved in it yet (422 WEEK_EMPTY).
+    let week = probe
+        .call("addOrganicWeekToCalendar", &[])
+        .path("/api/organic/brands/probe_brand/weeks/2027-03-01/calendar".into());
+    probe.expect(422, week).await;
     probe
         .succeed(
             201,

@@ -551,3 +551,24 @@ crate::from_row!(TrendRow => OrganicTrend {
     id, kind, title, description, keywords, priority, created_at, updated_at
 });
 crate::from_row!(AssetRow => CreativeAsset { id, kind, title, tags, url, created_at, updated_at });
+
+/// Where a week goes: a calendar of the caller's (`calendarId`), or a new one (`name`, or
+/// a name of the brand and the week when neither is given).
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct WeekToCalendar {
+    #[oai(nullable)]
+    pub calendar_id: Option<Uuid>,
+    #[oai(nullable)]
+    pub name: Option<Name>,
+}
+
+/// What adding a week to a calendar did: entries added, and entries an earlier add made
+/// that were updated (those their owner edited or deleted since are left as they are).
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct WeekAdded {
+    pub calendar_id: Uuid,
+    pub added: u32,
+    pub updated: u32,
+}

@@ -9,6 +9,7 @@
 //! `ID_TAKEN`. What the schema states is 400; what only a rule can judge is 422.
 
 mod brands;
+mod calendar;
 mod drafts;
 mod dto;
 mod generate;

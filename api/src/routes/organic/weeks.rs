@@ -3,7 +3,9 @@
 
 use almanac_shared::store::user_tx;
 use almanac_shared::{
+    domain::calendar::CalendarSpec,
     domain::organic::{content::timestamp, schedule::TimeOfDay},
+    store::calendars::{self, WeekEntryOutcome},
     store::organic::{self as store, PlacementRow},
 };
 use chrono::{DateTime, Days, Utc};
@@ -68,6 +70,89 @@ impl OrganicWeeksApi {
             brand_profile_id: id.0,
             week_start: week.to_string(),
             placements: rows.into_iter().map(view).collect::<ApiResult<_>>()?,
+        }))
+    }
+
+    /// Add the week's saved placements to a calendar: a calendar of the caller's
+    /// (`calendarId`) or a new one (`name`; the brand and the week name it when neither is
+    /// given). Each placement becomes an entry (caption, hashtags, call to action, time,
+    /// `placementId`), which regenerations never touch. Adding the same week again updates
+    /// the entries it added rather than adding more, except those edited or deleted since.
+    #[oai(
+        path = "/api/organic/brands/:id/weeks/:weekStart/calendar",
+        method = "post",
+        operation_id = "addOrganicWeekToCalendar"
+    )]
+    async fn to_calendar(
+        &self,
+        state: Data<&AppState>,
+        auth: UserAuth,
+        id: Path<String>,
+        /// The Monday of the week, `YYYY-MM-DD`.
+        #[oai(name = "weekStart")]
+        week_start: Path<IsoDate>,
+        body: StrictJson<WeekToCalendar>,
+    ) -> Answer<Json<WeekAdded>, { can::STORED | can::BODY | can::NOT_FOUND | can::UNPROCESSABLE }>
+    {
+        let week = week_start.0.monday("weekStart")?;
+        let body = body.0;
+        if body.calendar_id.is_some() && body.name.is_some() {
+            return Err(ApiError::unprocessable_field(
+                "name",
+                "give a calendarId to add to, or a name for a new calendar, not both",
+            )
+            .into());
+        }
+        let mut tx = user_tx(&state.pool, auth.user().id).await?;
+        let brand = super::brands::brand(&mut tx, &id.0).await?;
+        let rows: Vec<PlacementRow> = store::week(&mut tx, &id.0, week).await?;
+        if rows.is_empty() {
+            return Err(ApiError::unprocessable(
+                "WEEK_EMPTY",
+                format!("the week of {week} has no saved placements: generate it first"),
+            )
+            .into());
+        }
+        let placements = super::calendar::entries(&rows);
+        let (calendar, tz) = match body.calendar_id {
+            Some(calendar) => {
+                let request = calendars::request(&mut tx, calendar)
+                    .await?
+                    .ok_or_else(|| ApiError::not_found("calendar"))?;
+                let tz = CalendarSpec::from_json(&request)
+                    .map(|spec| spec.constraints.timezone)
+                    .unwrap_or(chrono_tz::UTC);
+                (calendar, tz)
+            }
+            None => {
+                let tz: chrono_tz::Tz = brand.timezone.parse().unwrap_or(chrono_tz::UTC);
+                let name = body.name.map_or_else(
+                    || format!("{} · week of {week}", brand.name),
+                    |name| name.0.trim().to_owned(),
+                );
+                let request = super::calendar::request(&placements, week, tz);
+                (
+                    calendars::create_for_week(&mut tx, &name, &request).await?,
+                    tz,
+                )
+            }
+        };
+        let (mut added, mut updated) = (0, 0);
+        for placement in &placements {
+            let entry = placement.entry(&id.0, week, tz);
+            match calendars::add_week_entry(&mut tx, calendar, &entry).await? {
+                WeekEntryOutcome::Added => added += 1,
+                WeekEntryOutcome::Updated => updated += 1,
+                WeekEntryOutcome::Kept => {}
+            }
+        }
+        calendars::touch(&mut tx, calendar).await?;
+        tx.commit().await?;
+        tracing::info!(calendarId = %calendar, added, updated, "organic week added to a calendar");
+        Ok(Json(WeekAdded {
+            calendar_id: calendar,
+            added,
+            updated,
         }))
     }
 

@@ -49,6 +49,10 @@ pub struct CalendarEntry {
     /// Uploaded media (`POST /v1/media`) a publish sends, in order; used before
     /// `mediaUrl`.
     pub media_ids: Vec<Uuid>,
+    /// The organic placement it came from (`POST
+    /// /api/organic/brands/{id}/weeks/{weekStart}/calendar`); null otherwise.
+    #[oai(nullable)]
+    pub placement_id: Option<String>,
     /// `generated` or `manual`.
     pub origin: String,
     /// Changed by hand: a regeneration never overwrites it without the user's accept.
@@ -438,6 +442,7 @@ crate::from_row!(EntryRow => CalendarEntry {
     call_to_action,
     media_url,
     media_ids,
+    placement_id,
     origin,
     edited,
     edited_at,

@@ -20,7 +20,7 @@ pub use runs::*;
 
 const ENTRY_COLUMNS: &str = "c.id, c.key, c.channel, c.local_date as date,
     to_char(c.local_time, 'HH24:MI') as time, c.scheduled_at, c.title, c.caption, c.format,
-    c.hashtags, c.call_to_action, c.media_url, c.media_ids, c.origin, c.edited, c.edited_at, c.run_id, c.updated_at";
+    c.hashtags, c.call_to_action, c.media_url, c.media_ids, c.placement_id, c.origin, c.edited, c.edited_at, c.run_id, c.updated_at";
 const RUN_COLUMNS: &str = "r.id, r.version, r.mode, r.status, r.job_id, r.request, r.slots,
     r.entries, r.latency_ms, r.tokens_input + r.tokens_output as tokens, r.model, r.error,
     r.diff, r.continues, r.created_at, r.finished_at";
@@ -58,6 +58,8 @@ pub struct EntryRow {
     pub media_url: Option<String>,
     /// The media posted with it, in order (`media`'s ids).
     pub media_ids: Vec<Uuid>,
+    /// The organic placement it came from, when a week was added to the calendar.
+    pub placement_id: Option<String>,
     pub origin: String,
     pub edited: bool,
     pub edited_at: Option<DateTime<Utc>>,
@@ -344,6 +346,89 @@ pub async fn add_entry(
     .bind(media.ids)
     .fetch_one(conn)
     .await
+}
+
+/// A calendar of the caller's made to receive an organic week: named `name` (by its owner),
+/// `request` its channels, dates and time zone.
+pub async fn create_for_week(
+    conn: &mut PgConnection,
+    name: &str,
+    request: &Value,
+) -> sqlx::Result<Uuid> {
+    let id = Uuid::now_v7();
+    sqlx::query(
+        "insert into calendars (id, user_id, name, request, named_by_user)
+         values ($1, app_user_id(), $2, $3, true)",
+    )
+    .bind(id)
+    .bind(name)
+    .bind(Json(request))
+    .execute(conn)
+    .await?;
+    Ok(id)
+}
+
+/// A placement of an organic week as a calendar entry.
+pub struct WeekEntry<'a> {
+    /// `week/<brand>/<week start>/<placement id>`.
+    pub key: String,
+    pub placement_id: &'a str,
+    pub channel: &'a str,
+    pub content: &'a EntryContent,
+    pub at: Placement,
+}
+
+/// What adding a week's placement did to its entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WeekEntryOutcome {
+    Added,
+    Updated,
+    /// Its entry was edited or deleted since: left as it is.
+    Kept,
+}
+
+/// Adds the placement's entry, or updates the one an earlier add made (unless its owner
+/// edited or deleted it since).
+pub async fn add_week_entry(
+    conn: &mut PgConnection,
+    calendar: Uuid,
+    entry: &WeekEntry<'_>,
+) -> sqlx::Result<WeekEntryOutcome> {
+    let added: Option<bool> = sqlx::query_scalar(
+        "insert into calendar_entries as c (id, calendar_id, user_id, key, channel, local_date,
+             local_time, scheduled_at, title, caption, format, hashtags, call_to_action,
+             origin, edited, placement_id)
+         values ($1, $2, app_user_id(), $3, $4, $5, $6, $7, $8, $9, $10, $11, $12,
+             'manual', false, $13)
+         on conflict (calendar_id, key) do update set
+             channel = excluded.channel, local_date = excluded.local_date,
+             local_time = excluded.local_time, scheduled_at = excluded.scheduled_at,
+             title = excluded.title, caption = excluded.caption, format = excluded.format,
+             hashtags = excluded.hashtags, call_to_action = excluded.call_to_action,
+             updated_at = now()
+         where not c.edited and c.deleted_at is null
+         returning xmax = 0",
+    )
+    .bind(Uuid::now_v7())
+    .bind(calendar)
+    .bind(&entry.key)
+    .bind(entry.channel)
+    .bind(entry.at.date)
+    .bind(entry.at.time)
+    .bind(entry.at.scheduled_at)
+    .bind(&entry.content.title)
+    .bind(&entry.content.caption)
+    .bind(&entry.content.format)
+    .bind(&entry.content.hashtags)
+    .bind(&entry.content.call_to_action)
+    .bind(entry.placement_id)
+    .fetch_optional(conn)
+    .await?;
+    Ok(match added {
+        Some(true) => WeekEntryOutcome::Added,
+        Some(false) => WeekEntryOutcome::Updated,
+        None => WeekEntryOutcome::Kept,
+    })
 }
 
 /// Deletes an entry, keeping it as a tombstone so that no regeneration brings it back;
