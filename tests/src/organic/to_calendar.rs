@@ -142,3 +142,51 @@ async fn a_week_reaches_a_calendar_once_and_again_updates_what_it_added() {
         "nothing of theirs added to it"
     );
 }
+
+#[tokio::test]
+async fn a_week_exports_as_the_same_ics_and_csv_every_time() {
+    let app = spawn_app().await;
+    let user = Uuid::new_v4();
+    library(&app, user).await;
+    let generated = generate(&app, user, &daily(&["p1", "p2"])).await;
+    assert_eq!(generated.status, 200, "{}", generated.error);
+    let export = |format: &'static str| {
+        let request = app
+            .client
+            .get(app.url(&format!(
+                "/api/organic/brands/brand_123/weeks/2026-01-26/export?format={format}"
+            )))
+            .bearer_auth(app.token(user))
+            .send();
+        async move {
+            let response = request.await.unwrap();
+            let status = response.status().as_u16();
+            let kind = response.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .to_owned();
+            (status, kind, response.text().await.unwrap())
+        }
+    };
+    let (status, kind, ics) = export("ics").await;
+    assert_eq!(
+        (status, kind.as_str()),
+        (200, "text/calendar; charset=utf-8")
+    );
+    assert_eq!(ics.matches("BEGIN:VEVENT").count(), 2, "{ics}");
+    assert!(
+        ics.contains("X-WR-CALNAME:Leafy · week of 2026-01-26"),
+        "{ics}"
+    );
+    assert!(ics.contains("DTSTART:20260127T170000Z"), "{ics}");
+    assert_eq!(export("ics").await.2, ics, "the same week, the same bytes");
+    let (status, kind, csv) = export("csv").await;
+    assert_eq!((status, kind.as_str()), (200, "text/csv; charset=utf-8"));
+    assert_eq!(
+        csv.trim_end().lines().count(),
+        3,
+        "a header and two rows: {csv}"
+    );
+    let (status, _, _) = export("pdf").await;
+    assert_eq!(status, 400);
+}

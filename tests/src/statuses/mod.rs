@@ -130,6 +130,7 @@ fn valid_query(operation: &str) -> &'static str {
     match operation {
         "exportCards" => "?format=csv",
         "exportCalendar" => "?format=json",
+        "exportOrganicWeek" => "?format=ics",
         "channelCallback" => "?code=probe&state=probe",
         _ => "",
     }

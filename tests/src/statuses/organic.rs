@@ -65,6 +65,11 @@ pub(super) async fn refusals(app: &mut TestApp, probe: &Probe, user: Uuid) {
         .call("addOrganicWeekToCalendar", &[])
         .path("/api/organic/brands/probe_brand/weeks/2027-03-01/calendar".into());
     probe.expect(422, week).await;
+    // A week that does not start on a Monday.
+    let tuesday = probe
+        .call("exportOrganicWeek", &[])
+        .path("/api/organic/brands/probe_brand/weeks/2027-03-02/export?format=csv".into());
+    probe.expect(422, tuesday).await;
     probe
         .succeed(
             201,

@@ -3,7 +3,7 @@
 //! hashtags (high, medium, then low), made to fit an entry's limits.
 
 use almanac_shared::{
-    domain::calendar::{Channel, EntryContent},
+    domain::calendar::{Channel, Entry, EntryContent, ExportEntry, Slot},
     store::{
         calendars::{Placement, WeekEntry},
         organic::PlacementRow,
@@ -91,4 +91,46 @@ pub(super) fn request(placements: &[WeekPlacement], week: NaiveDate, tz: chrono_
         "end": end.to_string(),
         "constraints": { "timezone": tz.name() },
     })
+}
+
+impl WeekPlacement {
+    /// As the calendar export takes an entry, its id derived from its key (the same week
+    /// exports to the same bytes).
+    pub(super) fn export(
+        &self,
+        brand: &str,
+        week: NaiveDate,
+        tz: chrono_tz::Tz,
+        updated: DateTime<Utc>,
+    ) -> ExportEntry {
+        let entry = self.entry(brand, week, tz);
+        ExportEntry {
+            id: derived_id(&entry.key),
+            entry: Entry {
+                slot: Slot {
+                    key: entry.key,
+                    channel: self.channel.clone(),
+                    date: entry.at.date,
+                    time: entry.at.time,
+                    scheduled_at: entry.at.scheduled_at,
+                },
+                content: self.content.clone(),
+            },
+            edited: false,
+            manual: false,
+            updated_at: updated,
+            sequence: None,
+            publishing: None,
+        }
+    }
+}
+
+/// An id derived from `key` (a week's, a placement's), the same every time: what an export
+/// names its calendar and events by.
+pub(super) fn derived_id(key: &str) -> uuid::Uuid {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(key.as_bytes());
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    uuid::Builder::from_custom_bytes(bytes).into_uuid()
 }

@@ -572,3 +572,57 @@ pub struct WeekAdded {
     pub added: u32,
     pub updated: u32,
 }
+
+/// What a week is exported as.
+#[derive(Debug, Clone, Copy, poem_openapi::Enum)]
+#[oai(rename = "OrganicWeekExportFormat", rename_all = "lowercase")]
+pub enum WeekExportFormat {
+    Ics,
+    Csv,
+}
+
+/// A week exported: an iCalendar or CSV attachment.
+pub struct WeekExport {
+    pub content_type: &'static str,
+    pub filename: String,
+    pub body: String,
+}
+
+impl poem_openapi::ApiResponse for WeekExport {
+    fn meta() -> poem_openapi::registry::MetaResponses {
+        use poem_openapi::registry::{MetaMediaType, MetaResponse, MetaSchema, MetaSchemaRef};
+        let text = || MetaSchemaRef::Inline(Box::new(MetaSchema::new("string")));
+        poem_openapi::registry::MetaResponses {
+            responses: vec![MetaResponse {
+                description: "The week in the requested format, as an attachment.",
+                status: Some(200),
+                status_range: None,
+                content: vec![
+                    MetaMediaType {
+                        content_type: "text/calendar",
+                        schema: text(),
+                    },
+                    MetaMediaType {
+                        content_type: "text/csv",
+                        schema: text(),
+                    },
+                ],
+                headers: vec![],
+            }],
+        }
+    }
+
+    fn register(_registry: &mut poem_openapi::registry::Registry) {}
+}
+
+impl poem::IntoResponse for WeekExport {
+    fn into_response(self) -> poem::Response {
+        poem::Response::builder()
+            .content_type(self.content_type)
+            .header(
+                "content-disposition",
+                format!("attachment; filename=\"{}\"", self.filename),
+            )
+            .body(self.body)
+    }
+}

@@ -156,6 +156,59 @@ impl OrganicWeeksApi {
         }))
     }
 
+    /// The week's saved placements as a file: `ics` (RFC 5545, for calendar applications)
+    /// or `csv`, the same columns as a calendar's export. The same saved week exports to the
+    /// same bytes.
+    #[oai(
+        path = "/api/organic/brands/:id/weeks/:weekStart/export",
+        method = "get",
+        operation_id = "exportOrganicWeek"
+    )]
+    async fn export(
+        &self,
+        state: Data<&AppState>,
+        auth: UserAuth,
+        id: Path<String>,
+        /// The Monday of the week, `YYYY-MM-DD`.
+        #[oai(name = "weekStart")]
+        week_start: Path<IsoDate>,
+        format: Query<WeekExportFormat>,
+    ) -> Answer<WeekExport, { can::BAD_REQUEST | can::STORED | can::NOT_FOUND | can::UNPROCESSABLE }>
+    {
+        let week = week_start.0.monday("weekStart")?;
+        let mut tx = user_tx(&state.pool, auth.user().id).await?;
+        let brand = super::brands::brand(&mut tx, &id.0).await?;
+        let rows: Vec<PlacementRow> = store::week(&mut tx, &id.0, week).await?;
+        tx.commit().await?;
+        let tz: chrono_tz::Tz = brand.timezone.parse().unwrap_or(chrono_tz::UTC);
+        let updated = rows
+            .iter()
+            .map(|row| row.updated_at)
+            .max()
+            .unwrap_or_default();
+        let exported: Vec<_> = super::calendar::entries(&rows)
+            .iter()
+            .map(|placement| placement.export(&id.0, week, tz, updated))
+            .collect();
+        let stem = format!("week-{}-{week}", id.0);
+        Ok(match format.0 {
+            WeekExportFormat::Ics => WeekExport {
+                content_type: "text/calendar; charset=utf-8",
+                filename: format!("{stem}.ics"),
+                body: almanac_shared::domain::calendar::to_ics(
+                    super::calendar::derived_id(&format!("week/{}/{week}", id.0)),
+                    &format!("{} · week of {week}", brand.name),
+                    &exported,
+                ),
+            },
+            WeekExportFormat::Csv => WeekExport {
+                content_type: "text/csv; charset=utf-8",
+                filename: format!("{stem}.csv"),
+                body: almanac_shared::domain::calendar::to_csv(&exported),
+            },
+        })
+    }
+
     /// Edit a saved placement's copy or time; it is then kept by regenerations unless
     /// they ask `overwriteEdited`. `weekStart` picks the week when the placement id is
     /// saved in several.
