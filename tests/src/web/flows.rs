@@ -261,6 +261,27 @@ async fn the_seed_s_organic_week_fills_14_cards_and_a_clash_shows_adjusted_and_m
     browser.wait_count("#week .card[data-placement]", 14).await;
     browser.wait_text(seeded, "Our own words for Monday.").await;
 
+    // The week into a new calendar, then again into the same one: nothing added twice.
+    browser.click("#week-to-calendar").await;
+    browser.wait("#week-calendar-status[data-added]").await;
+    let added = browser
+        .script("return Number(document.querySelector('#week-calendar-status').dataset.added)")
+        .await;
+    assert_eq!(added, serde_json::json!(14), "one entry per placement");
+    browser
+        .script("document.querySelector('#week-reach').scrollIntoView()")
+        .await;
+    browser.screenshot_of("week-to-calendar").await;
+    browser.click("#week-to-calendar").await;
+    browser
+        .wait("#week-calendar-status[data-added='0'][data-updated='14']")
+        .await;
+    browser.click("#week-calendar-status a").await;
+    browser.wait_count(".chip", 14).await;
+    browser.screenshot_of("week-in-calendar").await;
+    browser.open("#/organic/brand_123/2026-01-26").await;
+    browser.wait_count("#week .card[data-placement]", 14).await;
+
     // The next week: two posts of one account at the same minute, one without an account.
     browser.open("#/organic/brand_123/2026-02-02").await;
     browser.wait("#seed-form").await;

@@ -9,6 +9,7 @@ import { weekDays } from "./common.js";
 import { generateView } from "./generate.js";
 import { draftKeeper, optionsView } from "./options.js";
 import { seedsView } from "./seeds.js";
+import { reachView } from "./reach.js";
 import { weekView } from "./week.js";
 
 export async function renderBoard(state) {
@@ -40,7 +41,7 @@ export async function renderBoard(state) {
       h("p", { class: "hint explain" }, t("organic.presetExplain")),
       controls.newsletter, controls.overwrite, field(t("organic.guidance"), controls.guidance),
       h("div", { class: "row" }, generate.button, draft.status), generate.progress, generate.status),
-    week.errors, week.el);
+    week.errors, week.el, reachView(board).el);
 
   // The week's draft, as it was left here or on another device.
   try {
