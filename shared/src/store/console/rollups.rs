@@ -21,6 +21,31 @@ pub const PASS: Duration = Duration::from_secs(3600);
 pub const REACH: Duration = Duration::from_secs(25 * 3600);
 pub const KEPT: Duration = Duration::from_secs(26 * 3600);
 
+/// What a pass writes for the finished jobs of `[$1, $2)`, in order: the minutes' counts
+/// by kind and status, the minutes' wait and run histograms, then the hours that end in the
+/// pass, from their minutes.
+const ROLL_UP: [&str; 3] = [
+    "insert into job_minutes (minute, kind, status, jobs)
+     select date_trunc('minute', finished_at), kind, status, count(*) from jobs
+     where finished_at >= $1 and finished_at < $2
+     group by 1, 2, 3",
+    "insert into job_times (span, at, kind, lane, measure, bucket, jobs, secs)
+     select 60, date_trunc('minute', finished_at), kind, lane, m.measure,
+            job_time_bucket(m.secs), count(*), sum(m.secs)
+     from jobs,
+          lateral (values ('wait', date_part('epoch', started_at - created_at)),
+                          ('run', date_part('epoch', finished_at - started_at))) m (measure, secs)
+     where finished_at >= $1 and finished_at < $2 and started_at is not null
+     group by 2, 3, 4, 5, 6",
+    "insert into job_times (span, at, kind, lane, measure, bucket, jobs, secs)
+     select 3600, date_trunc('hour', at), kind, lane, measure, bucket, sum(jobs), sum(secs)
+     from job_times
+     where span = 60 and at >= $1 - interval '1 hour' and at < $2
+       and date_trunc('hour', at) + interval '1 hour' > $1
+       and date_trunc('hour', at) + interval '1 hour' <= $2
+     group by 2, 3, 4, 5, 6",
+];
+
 /// Rolls up the settled minutes not yet rolled up, at most [`PASS`] of them, in one
 /// transaction. `Some(until)`: the rollups now end there; `None`: another process was
 /// rolling up, or no minute was due.
@@ -42,44 +67,13 @@ pub async fn roll_up(pool: &PgPool) -> sqlx::Result<Option<DateTime<Utc>>> {
     let Some((lo, hi)) = bounds else {
         return Ok(None);
     };
-    sqlx::query(
-        "insert into job_minutes (minute, kind, status, jobs)
-         select date_trunc('minute', finished_at), kind, status, count(*) from jobs
-         where finished_at >= $1 and finished_at < $2
-         group by 1, 2, 3",
-    )
-    .bind(lo)
-    .bind(hi)
-    .execute(&mut *tx)
-    .await?;
-    sqlx::query(
-        "insert into job_times (span, at, kind, lane, measure, bucket, jobs, secs)
-         select 60, date_trunc('minute', finished_at), kind, lane, m.measure,
-                job_time_bucket(m.secs), count(*), sum(m.secs)
-         from jobs,
-              lateral (values ('wait', date_part('epoch', started_at - created_at)),
-                              ('run', date_part('epoch', finished_at - started_at))) m (measure, secs)
-         where finished_at >= $1 and finished_at < $2 and started_at is not null
-         group by 2, 3, 4, 5, 6",
-    )
-    .bind(lo)
-    .bind(hi)
-    .execute(&mut *tx)
-    .await?;
-    // The hours that end in this pass, from their minutes.
-    sqlx::query(
-        "insert into job_times (span, at, kind, lane, measure, bucket, jobs, secs)
-         select 3600, date_trunc('hour', at), kind, lane, measure, bucket, sum(jobs), sum(secs)
-         from job_times
-         where span = 60 and at >= $1 - interval '1 hour' and at < $2
-           and date_trunc('hour', at) + interval '1 hour' > $1
-           and date_trunc('hour', at) + interval '1 hour' <= $2
-         group by 2, 3, 4, 5, 6",
-    )
-    .bind(lo)
-    .bind(hi)
-    .execute(&mut *tx)
-    .await?;
+    for statement in ROLL_UP {
+        sqlx::query(statement)
+            .bind(lo)
+            .bind(hi)
+            .execute(&mut *tx)
+            .await?;
+    }
     sqlx::query(
         "with gone as (select now() - make_interval(secs => $1) as before),
               minutes as (delete from job_minutes using gone where minute < gone.before)
