@@ -156,7 +156,6 @@ impl Application {
         // Media addresses name the address people reach (known once bound).
         let platforms = platforms.served_from(settings.app_base_url());
         let state = AppState {
-            media: platforms.media.clone(),
             flags,
             platforms,
             cipher: settings

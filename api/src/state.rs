@@ -30,8 +30,6 @@ pub struct AppState {
     /// Seals and opens channels' tokens and webhooks' secrets; none without
     /// `TOKEN_ENCRYPTION_KEY`.
     pub cipher: Option<almanac_shared::crypto::TokenCipher>,
-    /// Uploaded media: the store and the signing of its addresses.
-    pub media: almanac_shared::media::Media,
     /// Users' addresses, noted from their tokens.
     pub contacts: crate::contacts::Contacts,
     /// Generation requests, written several a statement under load.

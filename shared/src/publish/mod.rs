@@ -356,7 +356,8 @@ pub trait Adapter: Send + Sync {
 pub struct Platforms {
     pub http: reqwest::Client,
     adapters: Arc<BTreeMap<Platform, Arc<dyn Adapter>>>,
-    /// Uploaded media: the posts' signed addresses, the bytes adapters upload themselves.
+    /// Uploaded media: the store and its signed addresses, for the media API, the posts'
+    /// addresses and the bytes adapters upload themselves.
     pub media: Media,
 }
 

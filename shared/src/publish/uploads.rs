@@ -2,7 +2,7 @@
 //! takes (as uploaded, else its JPEG copy), addressed by a signed URL for platforms that
 //! fetch it and by its store key for adapters that upload the bytes themselves.
 
-use super::{Adapter, post::MediaKind};
+use super::Adapter;
 use crate::{
     domain::publish::{Post, post::PostMedia},
     media::{Copy, Media},
@@ -15,7 +15,7 @@ pub fn post(entry: &Publishable, adapter: &dyn Adapter, media: &Media) -> Post {
     let Some(upload) = entry.uploads.0.first() else {
         return post;
     };
-    let kind = MediaKind::parse(&upload.kind).unwrap_or(MediaKind::Photo);
+    let kind = upload.kind;
     let taken = adapter.profile().media_formats.of(kind);
     let copy = if taken.contains(&upload.mime.as_str()) {
         Some((Copy::Original, upload.mime.as_str(), &upload.object_key))

@@ -6,6 +6,8 @@ use chrono::{DateTime, Utc};
 use sqlx::{AssertSqlSafe, PgConnection, PgPool};
 use uuid::Uuid;
 
+use crate::domain::publish::post::MediaKind;
+
 const COLUMNS: &str = "id, user_id, kind, mime, bytes, width, height, alt_text, file_name, \
      object_key, jpeg_key, created_at";
 
@@ -16,8 +18,7 @@ pub const PAGE: i64 = 100;
 pub struct MediaRow {
     pub id: Uuid,
     pub user_id: Uuid,
-    /// `photo` or `video`.
-    pub kind: String,
+    pub kind: MediaKind,
     pub mime: String,
     pub bytes: i64,
     pub width: Option<i32>,
@@ -33,10 +34,7 @@ pub struct MediaRow {
 /// another of their transactions adding media wait, so the quota holds under concurrent
 /// uploads.
 pub async fn used_bytes_for_adding(conn: &mut PgConnection, user: Uuid) -> sqlx::Result<i64> {
-    sqlx::query("select pg_advisory_xact_lock(hashtextextended('media:' || $1::text, 0))")
-        .bind(user)
-        .execute(&mut *conn)
-        .await?;
+    super::lock_for_adding(conn, "media", user).await?;
     used_bytes(conn).await
 }
 
@@ -55,7 +53,7 @@ pub async fn insert(conn: &mut PgConnection, row: &MediaRow) -> sqlx::Result<Med
     )))
     .bind(row.id)
     .bind(row.user_id)
-    .bind(&row.kind)
+    .bind(row.kind)
     .bind(&row.mime)
     .bind(row.bytes)
     .bind(row.width)

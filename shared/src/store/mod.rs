@@ -49,6 +49,21 @@ pub async fn user_tx(pool: &PgPool, user_id: Uuid) -> sqlx::Result<Transaction<'
     .await
 }
 
+/// Takes, until the transaction ends, the lock that makes another transaction of `user`'s
+/// adding to `table` wait: what is counted under it holds until the addition commits.
+pub(crate) async fn lock_for_adding(
+    conn: &mut sqlx::PgConnection,
+    table: &'static str,
+    user: Uuid,
+) -> sqlx::Result<()> {
+    sqlx::query("select pg_advisory_xact_lock(hashtextextended($1 || ':' || $2::text, 0))")
+        .bind(table)
+        .bind(user)
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
 /// How many rows of the caller's `table` holds (row-level security filters it), holding
 /// until the transaction ends the lock that makes another of their transactions adding one
 /// wait: counted and added in one transaction, a per-user limit holds under concurrent
@@ -58,11 +73,7 @@ pub(crate) async fn count_for_adding(
     table: &'static str,
     user: Uuid,
 ) -> sqlx::Result<i64> {
-    sqlx::query("select pg_advisory_xact_lock(hashtextextended($1 || ':' || $2::text, 0))")
-        .bind(table)
-        .bind(user)
-        .execute(&mut *conn)
-        .await?;
+    lock_for_adding(conn, table, user).await?;
     sqlx::query_scalar(sqlx::AssertSqlSafe(format!("select count(*) from {table}")))
         .fetch_one(conn)
         .await

@@ -56,7 +56,7 @@ impl MediaItem {
             url: media.url(row.id, Copy::Original),
             jpeg_url: row.jpeg_key.as_ref().map(|_| media.url(row.id, Copy::Jpeg)),
             id: row.id,
-            kind: MediaKind::parse(&row.kind).unwrap_or(MediaKind::Photo),
+            kind: row.kind,
             mime: row.mime,
             bytes: row.bytes,
             width: row.width,

@@ -51,7 +51,7 @@ impl MediaApi {
     ) -> Answer<Created<MediaItemEnvelope>, { can::STORED | can::BODY | can::UNPROCESSABLE }> {
         let row = upload::Upload {
             pool: &state.pool,
-            media: &state.media,
+            media: &state.platforms.media,
             user: auth.user().id,
             quota: state.settings.media.max_bytes_per_user,
         }
@@ -59,7 +59,7 @@ impl MediaApi {
         .await?;
         Ok(Created::Created(MediaItemEnvelope::of(MediaItem::of(
             row,
-            &state.media,
+            &state.platforms.media,
         ))))
     }
 
@@ -81,7 +81,7 @@ impl MediaApi {
         Ok(MediaListEnvelope::of(MediaList {
             items: rows
                 .into_iter()
-                .map(|row| MediaItem::of(row, &state.media))
+                .map(|row| MediaItem::of(row, &state.platforms.media))
                 .collect(),
             next_cursor,
             used_bytes,
@@ -120,7 +120,7 @@ impl MediaApi {
             Deleted::Gone { row, entries } => {
                 tx.commit().await?;
                 for key in std::iter::once(&row.object_key).chain(row.jpeg_key.as_ref()) {
-                    if let Err(error) = state.media.store.delete(key).await {
+                    if let Err(error) = state.platforms.media.store.delete(key).await {
                         tracing::warn!(%error, mediaId = %row.id, "a deleted media's object was not removed");
                     }
                 }
@@ -148,7 +148,11 @@ impl MediaApi {
         if media_token.0.len() != TOKEN_CHARS {
             return Err(not_found().into());
         }
-        let signed = state.media.verify(&media_token.0).ok_or_else(not_found)?;
+        let signed = state
+            .platforms
+            .media
+            .verify(&media_token.0)
+            .ok_or_else(not_found)?;
         let row = store::by_id(&state.pool, signed.media_id)
             .await?
             .ok_or_else(not_found)?;
@@ -163,16 +167,14 @@ impl MediaApi {
             ),
         };
         let (size, stream) = state
+            .platforms
             .media
             .store
             .stream(key)
             .await
             .map_err(|error| match error {
                 object_store::Error::NotFound { .. } => not_found(),
-                error => {
-                    tracing::error!(%error, mediaId = %row.id, "the media store failed");
-                    ApiError::unavailable("media store")
-                }
+                error => upload::store_failed(error),
             })?;
         metrics::counter!("media_fetches_total", "copy" => match signed.copy {
             Copy::Original => "original",

@@ -194,7 +194,7 @@ impl Upload<'_> {
             &MediaRow {
                 id: file.id,
                 user_id: self.user,
-                kind: file.format.kind().as_str().to_owned(),
+                kind: file.format.kind(),
                 mime: file.format.mime().to_owned(),
                 bytes: file.bytes as i64,
                 width,
@@ -326,7 +326,8 @@ fn quota_exceeded(quota: u64) -> ApiError {
     )
 }
 
-fn store_failed(error: object_store::Error) -> ApiError {
+/// A failure of the media store, logged: 503.
+pub(super) fn store_failed(error: object_store::Error) -> ApiError {
     tracing::error!(%error, "the media store failed");
     ApiError::unavailable("media store")
 }

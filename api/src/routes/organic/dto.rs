@@ -581,12 +581,9 @@ pub enum WeekExportFormat {
     Csv,
 }
 
-/// A week exported: an iCalendar or CSV attachment.
-pub struct WeekExport {
-    pub content_type: &'static str,
-    pub filename: String,
-    pub body: String,
-}
+/// A week exported: an iCalendar or CSV attachment (a calendar export's answer, documented
+/// with the week's two formats).
+pub struct WeekExport(pub crate::routes::saved_calendars::Export);
 
 impl poem_openapi::ApiResponse for WeekExport {
     fn meta() -> poem_openapi::registry::MetaResponses {
@@ -617,12 +614,6 @@ impl poem_openapi::ApiResponse for WeekExport {
 
 impl poem::IntoResponse for WeekExport {
     fn into_response(self) -> poem::Response {
-        poem::Response::builder()
-            .content_type(self.content_type)
-            .header(
-                "content-disposition",
-                format!("attachment; filename=\"{}\"", self.filename),
-            )
-            .body(self.body)
+        self.0.into_response()
     }
 }

@@ -3,7 +3,6 @@
 
 use almanac_shared::store::user_tx;
 use almanac_shared::{
-    domain::calendar::CalendarSpec,
     domain::organic::{content::timestamp, schedule::TimeOfDay},
     store::calendars::{self, WeekEntryOutcome},
     store::organic::{self as store, PlacementRow},
@@ -19,6 +18,7 @@ use serde_json::{Value, json};
 
 use super::dto::*;
 use super::hashtags;
+use crate::routes::saved_calendars::Export;
 use crate::{
     auth::UserAuth,
     body::StrictJson,
@@ -115,15 +115,10 @@ impl OrganicWeeksApi {
         }
         let placements = super::calendar::entries(&rows);
         let (calendar, tz) = match body.calendar_id {
-            Some(calendar) => {
-                let request = calendars::request(&mut tx, calendar)
-                    .await?
-                    .ok_or_else(|| ApiError::not_found("calendar"))?;
-                let tz = CalendarSpec::from_json(&request)
-                    .map(|spec| spec.constraints.timezone)
-                    .unwrap_or(chrono_tz::UTC);
-                (calendar, tz)
-            }
+            Some(calendar) => (
+                calendar,
+                crate::routes::saved_calendars::timezone(&mut tx, calendar).await?,
+            ),
             None => {
                 let tz: chrono_tz::Tz = brand.timezone.parse().unwrap_or(chrono_tz::UTC);
                 let name = body.name.map_or_else(
@@ -191,8 +186,8 @@ impl OrganicWeeksApi {
             .map(|placement| placement.export(&id.0, week, tz, updated))
             .collect();
         let stem = format!("week-{}-{week}", id.0);
-        Ok(match format.0 {
-            WeekExportFormat::Ics => WeekExport {
+        Ok(WeekExport(match format.0 {
+            WeekExportFormat::Ics => Export {
                 content_type: "text/calendar; charset=utf-8",
                 filename: format!("{stem}.ics"),
                 body: almanac_shared::domain::calendar::to_ics(
@@ -201,12 +196,12 @@ impl OrganicWeeksApi {
                     &exported,
                 ),
             },
-            WeekExportFormat::Csv => WeekExport {
+            WeekExportFormat::Csv => Export {
                 content_type: "text/csv; charset=utf-8",
                 filename: format!("{stem}.csv"),
                 body: almanac_shared::domain::calendar::to_csv(&exported),
             },
-        })
+        }))
     }
 
     /// Edit a saved placement's copy or time; it is then kept by regenerations unless

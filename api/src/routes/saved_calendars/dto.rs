@@ -342,11 +342,11 @@ pub(super) fn export_entry(e: &CalendarEntry) -> ExportEntry {
     }
 }
 
-/// An exported file.
+/// An exported file, answered as an attachment (an organic week's export too).
 pub struct Export {
-    pub(super) content_type: &'static str,
-    pub(super) filename: String,
-    pub(super) body: String,
+    pub(crate) content_type: &'static str,
+    pub(crate) filename: String,
+    pub(crate) body: String,
 }
 
 impl ApiResponse for Export {

@@ -410,7 +410,7 @@ async fn run_of(
 }
 
 /// The calendar's time zone (404 when the calendar is not the caller's).
-async fn timezone(conn: &mut PgConnection, id: Uuid) -> ApiResult<chrono_tz::Tz> {
+pub(crate) async fn timezone(conn: &mut PgConnection, id: Uuid) -> ApiResult<chrono_tz::Tz> {
     let request = store::request(conn, id)
         .await?
         .ok_or_else(|| ApiError::not_found("calendar"))?;

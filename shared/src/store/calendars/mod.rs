@@ -173,8 +173,7 @@ pub struct Publishable {
 #[serde(rename_all = "camelCase")]
 pub struct StoredUpload {
     pub id: Uuid,
-    /// `photo` or `video`.
-    pub kind: String,
+    pub kind: crate::domain::publish::post::MediaKind,
     pub mime: String,
     pub alt_text: String,
     pub object_key: String,
