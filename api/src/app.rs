@@ -71,6 +71,12 @@ pub fn endpoint(state: AppState) -> Arc<poem::endpoint::BoxEndpoint<'static, poe
     if state.settings.metrics_token.is_some() {
         routes = routes.at("/metrics", get(metrics_with_token));
     }
+    if let Some(base) = &state.settings.publish.sandbox {
+        routes = routes.nest(
+            crate::sandbox::serve::PREFIX,
+            crate::sandbox::serve::Sandbox::new(base),
+        );
+    }
     let whole = web::WithApp(web::routes(routes))
         .around(middleware::prefer::bulk)
         .around(middleware::session::accept)

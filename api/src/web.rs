@@ -81,6 +81,8 @@ fn asset(req: &Request, Path(path): Path<String>) -> Response {
 fn config(state: Data<&AppState>) -> Json<serde_json::Value> {
     Json(json!({
         "devLogin": state.settings.dev_login,
+        // PLATFORM_SANDBOX: the platforms are the API's fakes (a badge says so).
+        "sandbox": state.settings.publish.sandbox.is_some(),
         "aiProvider": state.settings.ai.provider.as_str(),
         "version": env!("CARGO_PKG_VERSION"),
         // The platforms Almanac publishes to, as `GET /v1/platforms` answers them: the app
@@ -94,6 +96,12 @@ fn config(state: Data<&AppState>) -> Json<serde_json::Value> {
         "organicPlatforms": almanac_shared::domain::organic::SeedPlatform::ALL
             .iter()
             .map(|p| p.as_str())
+            .collect::<Vec<_>>(),
+        // What an upload may be (`POST /v1/media`): each file type and its largest size,
+        // so that the app says a file is too large before sending it.
+        "mediaUploads": almanac_shared::media::MediaFormat::ALL
+            .iter()
+            .map(|f| json!({ "mime": f.mime(), "kind": f.kind().as_str(), "maxBytes": f.max_bytes() }))
             .collect::<Vec<_>>(),
         // An entry whose format holds one of these words is a video post (else a photo).
         "videoFormatWords": almanac_shared::publish::MediaKind::VIDEO_FORMAT_WORDS,

@@ -3,7 +3,7 @@
 # Expects DATABASE_URL and REDIS_URL (from services.sh) and built debug binaries.
 set -euo pipefail
 
-bin="${CARGO_TARGET_DIR:-target}/debug"
+bin="${ALMANAC_BIN_DIR:-${CARGO_TARGET_DIR:-target}/debug}"
 export LOG_FORMAT=${LOG_FORMAT:-pretty}
 export RUST_LOG=${RUST_LOG:-info}
 export FETCH_ALLOW_PRIVATE_NETWORKS=${FETCH_ALLOW_PRIVATE_NETWORKS:-true}
@@ -35,6 +35,19 @@ if [ -z "${WORKER_METRICS_ADDR:-}" ]; then
   port=9091
   while port_open 127.0.0.1 "$port"; do port=$((port + 1)); done
   export WORKER_METRICS_ADDR="127.0.0.1:$port"
+fi
+
+# Publishing: without any platform's app credentials, the API serves fake TikTok,
+# Instagram and LinkedIn under /sandbox (PLATFORM_SANDBOX), so that channels can be
+# connected, dry-run and published to on this machine; nothing is posted anywhere.
+if [ -z "${PLATFORM_SANDBOX:-}" ] && [ -z "${TIKTOK_CLIENT_KEY:-}${INSTAGRAM_APP_ID:-}${LINKEDIN_CLIENT_ID:-}" ]; then
+  export PLATFORM_SANDBOX=true
+fi
+if [ "${PLATFORM_SANDBOX:-}" = true ]; then
+  export PUBLISH_SERVICE_ENABLED=${PUBLISH_SERVICE_ENABLED:-true}
+  publishing="a sandbox: fake TikTok, Instagram and LinkedIn served by the API, nothing posted"
+else
+  publishing="the platforms configured"
 fi
 
 # Channels' tokens are sealed with TOKEN_ENCRYPTION_KEY: a development key is made once
@@ -83,6 +96,7 @@ text=$(printf 'Photosynthesis turns light into chemical energy in plants. %.0s' 
 cat <<MSG
 
 Almanac is running (AI provider: $provider).
+  Publishing to $publishing.
   API docs:  $base/docs
   OpenAPI:   $base/openapi.json
   Metrics:   http://$METRICS_ADDR/metrics   worker: http://$WORKER_METRICS_ADDR/metrics

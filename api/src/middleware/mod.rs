@@ -119,13 +119,16 @@ fn unstorable_parameter(
 /// the call, then the answer's status logged and counted, and its headers finished.
 pub async fn around(next: impl Endpoint, mut req: Request) -> poem::Result<Response> {
     let matched = route(req.uri().path());
-    // A media upload streams to the store under limits of its own (`routes::media`).
-    let streamed = req.method() == poem::http::Method::POST
+    // A media upload streams to the store under limits of its own (`routes::media`), and
+    // so do the sandbox's platforms (LinkedIn's uploads: `sandbox::serve`).
+    let uploading = req.method() == poem::http::Method::POST
         && matched.is_some_and(|r| r.template == crate::routes::media::UPLOAD_PATH);
     let (max_body, body_timeout) = req.data::<crate::state::AppState>().map_or(
         (Some(usize::MAX), Duration::from_secs(30)),
         |s| {
-            if streamed {
+            let sandboxed = s.settings.publish.sandbox.is_some()
+                && crate::sandbox::serve::serves(req.uri().path());
+            if uploading || sandboxed {
                 (None, s.settings.media.upload_timeout)
             } else {
                 (Some(s.settings.max_body_bytes), s.settings.body_timeout)

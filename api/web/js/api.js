@@ -105,6 +105,14 @@ export function appConfig() {
   return config;
 }
 
+/** Sends `form` (multipart) to `path`, as `POST /v1/media` takes a file; the answer's data. */
+export async function upload(path, form) {
+  const response = await fetch(path, { method: "POST", headers: headers(), credentials: "same-origin", body: form });
+  if (!response.ok) throw await failure(response);
+  const json = await response.json();
+  return json?.data ?? json;
+}
+
 export async function api(method, path, body, { envelope = false, headers: extra } = {}) {
   const init = { method, headers: headers(extra), credentials: "same-origin" };
   if (body !== undefined) {

@@ -95,9 +95,25 @@ export function formatDay(iso, options = { weekday: "short", day: "numeric", mon
   return new Date(`${iso}T00:00:00Z`).toLocaleDateString(locale, { ...options, timeZone: "UTC" });
 }
 
-/** An instant in the reader's time zone, in this language. */
-export function formatInstant(iso) {
-  return iso ? new Date(iso).toLocaleString(locale, { dateStyle: "medium", timeStyle: "short" }) : "";
+/** The reader's time zone, as the browser names it (`Europe/Paris`). */
+export function readerZone() {
+  return Intl.DateTimeFormat().resolvedOptions().timeZone ?? "UTC";
+}
+
+/**
+ * An instant with the zone it is written in named (`26 Nov 2026, 09:00 (Europe/Paris)`):
+ * `zone` when given (a calendar's), else the reader's.
+ */
+export function formatZoned(iso, zone = readerZone()) {
+  if (!iso) return "";
+  const when = new Date(iso).toLocaleString(locale, { dateStyle: "medium", timeStyle: "short", timeZone: zone });
+  return `${when} (${zone})`;
+}
+
+/** An amount in US dollars, to the cent, or finer when it is under one. */
+export function dollars(usd) {
+  const digits = usd > 0 && usd < 1 ? 4 : 2;
+  return new Intl.NumberFormat(locale, { style: "currency", currency: "USD", currencyDisplay: "narrowSymbol", minimumFractionDigits: 2, maximumFractionDigits: digits }).format(usd);
 }
 
 /** An instant in the reader's time zone with its weekday (`Monday 30 November, 08:00`). */

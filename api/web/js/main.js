@@ -14,8 +14,9 @@ import * as channels from "./channels.js";
 import * as webhooks from "./webhooks/index.js";
 import * as settings from "./settings/index.js";
 import * as ops from "./ops/index.js";
+import * as usage from "./usage.js";
 
-const sections = { calendar, organic, publishing, themes, flashcards, channels, webhooks, settings };
+const sections = { calendar, organic, publishing, themes, flashcards, channels, webhooks, usage, settings };
 const DEV_USER_KEY = "almanac.devUser";
 const view = document.getElementById("view");
 let current = null;
@@ -74,6 +75,15 @@ async function offlineBanner() {
     t("app.offline")));
 }
 
+/** With PLATFORM_SANDBOX, a badge beside the brand: the platforms are Almanac's fakes. */
+async function sandboxBadge() {
+  const config = await appConfig();
+  if (!config.sandbox || document.getElementById("sandbox-badge")) return;
+  document.querySelector("header.top .brand").after(h("span", {
+    id: "sandbox-badge", class: "badge warn", title: t("app.sandboxHint"),
+  }, t("app.sandbox")));
+}
+
 /** Almanac did not answer whether the browser is signed in: say so, and retry on demand. */
 function unreachable() {
   document.getElementById("nav").hidden = true;
@@ -114,7 +124,11 @@ function route() {
   const section = sections[name] ?? calendar;
   for (const link of nav.querySelectorAll("a")) {
     link.toggleAttribute("aria-current", link.getAttribute("href") === `#/${name}`);
-    if (link.hasAttribute("aria-current")) link.setAttribute("aria-current", "page");
+    if (link.hasAttribute("aria-current")) {
+      link.setAttribute("aria-current", "page");
+      // A phone's sections scroll sideways: the current one in view.
+      if (nav.scrollWidth > nav.clientWidth) nav.scrollLeft = Math.max(0, link.offsetLeft - nav.offsetLeft - 24);
+    }
   }
   fill(view);
   current = section;
@@ -149,4 +163,4 @@ function languageSwitch() {
 
 Promise.all([start(), loadChannels()])
   .catch((error) => console.error(error))
-  .then(() => { languageSwitch(); return boot(); });
+  .then(() => { languageSwitch(); sandboxBadge(); return boot(); });

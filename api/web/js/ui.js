@@ -1,6 +1,6 @@
 // Small DOM helpers: element building, labelled fields, the toast, dates.
 
-import { formatDay, formatInstant, t, has } from "./i18n.js";
+import { formatDay, formatZoned, t, has } from "./i18n.js";
 import { channelLabel, colored } from "./platforms.js";
 
 /** `h("button", {onclick, class: "x"}, "text", child)`: an element with attributes and children. */
@@ -87,9 +87,9 @@ export function day(iso) {
   return formatDay(iso);
 }
 
-/** A timestamp in the reader's time zone and the app's language. */
+/** A timestamp in the reader's time zone, which it names, and the app's language. */
 export function when(iso) {
-  return formatInstant(iso);
+  return formatZoned(iso);
 }
 
 /** Today, `days` ahead, as `YYYY-MM-DD`. */

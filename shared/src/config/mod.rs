@@ -240,6 +240,13 @@ impl Settings {
                  (a development machine only)"
             );
         }
+        if let Some(base) = &self.publish.sandbox {
+            tracing::warn!(
+                sandbox = %base,
+                "PLATFORM_SANDBOX=true: TikTok, Instagram and LinkedIn are fakes served by the \
+                 API; nothing is published anywhere (a development machine only)"
+            );
+        }
     }
 
     /// A Redis key in this deployment's namespace.

@@ -26,6 +26,10 @@ pub struct PublishSettings {
     /// `PUBLISH_SERVICE_ENABLED`: off, every publish is a deterministic dry run and no
     /// adapter is called.
     pub enabled: bool,
+    /// `PLATFORM_SANDBOX`: where the API serves fake platforms (its address and
+    /// `/sandbox`), to which the platforms' addresses and app credentials default
+    /// (development only).
+    pub sandbox: Option<String>,
     pub tiktok: PlatformSettings,
     pub instagram: PlatformSettings,
     pub linkedin: PlatformSettings,
@@ -115,33 +119,69 @@ impl PublishSettings {
     pub(super) fn read(env: &Env, api_addr: &SocketAddr, dev: bool) -> anyhow::Result<Self> {
         let enabled = env.parse_or("PUBLISH_SERVICE_ENABLED", false)?;
         let token_key = token_key(env, enabled, dev)?;
+        let sandbox = sandbox_base(env, api_addr, dev)?;
+        // The real hosts, or the sandbox's paths under its base; an empty token URL follows
+        // the API base (TikTok's).
+        let defaults = |real: [&str; 3], [api, authorize, token]: [&str; 3]| match &sandbox {
+            Some(base) => [
+                format!("{base}{api}"),
+                format!("{base}{authorize}"),
+                match token {
+                    "" => String::new(),
+                    path => format!("{base}{path}"),
+                },
+            ],
+            None => real.map(str::to_owned),
+        };
         let tiktok = PlatformSettings::read(
             env,
             "TIKTOK",
             ("TIKTOK_CLIENT_KEY", "TIKTOK_CLIENT_SECRET"),
-            "https://open.tiktokapis.com",
-            "https://www.tiktok.com/v2/auth/authorize/",
+            defaults(
+                [
+                    "https://open.tiktokapis.com",
+                    "https://www.tiktok.com/v2/auth/authorize/",
+                    "",
+                ],
+                ["", "/tiktok/authorize", ""],
+            ),
             |base| format!("{}/v2/oauth/token/", base.trim_end_matches('/')),
+            sandbox.is_some(),
         )?;
         let instagram = PlatformSettings::read(
             env,
             "INSTAGRAM",
             ("INSTAGRAM_APP_ID", "INSTAGRAM_APP_SECRET"),
-            "https://graph.instagram.com",
-            "https://www.instagram.com/oauth/authorize",
-            |_| "https://api.instagram.com/oauth/access_token".into(),
+            defaults(
+                [
+                    "https://graph.instagram.com",
+                    "https://www.instagram.com/oauth/authorize",
+                    "https://api.instagram.com/oauth/access_token",
+                ],
+                ["", "/instagram/authorize", "/oauth/access_token"],
+            ),
+            |_| String::new(),
+            sandbox.is_some(),
         )?;
         let linkedin = PlatformSettings::read(
             env,
             "LINKEDIN",
             ("LINKEDIN_CLIENT_ID", "LINKEDIN_CLIENT_SECRET"),
-            "https://api.linkedin.com",
-            "https://www.linkedin.com/oauth/v2/authorization",
-            |_| "https://www.linkedin.com/oauth/v2/accessToken".into(),
+            defaults(
+                [
+                    "https://api.linkedin.com",
+                    "https://www.linkedin.com/oauth/v2/authorization",
+                    "https://www.linkedin.com/oauth/v2/accessToken",
+                ],
+                ["/li", "/li/authorize", "/li/oauth/v2/accessToken"],
+            ),
+            |_| String::new(),
+            sandbox.is_some(),
         )?;
         let linkedin_version = linkedin_version(env)?;
         let settings = PublishSettings {
             enabled,
+            sandbox,
             tiktok,
             instagram,
             linkedin,
@@ -185,15 +225,16 @@ impl PublishSettings {
 
 impl PlatformSettings {
     /// A platform's `<PREFIX>_API_BASE_URL`, `_AUTHORIZE_URL` and `_TOKEN_URL` (each an
-    /// http(s) URL; the token URL's default may follow the base) and its app credentials
-    /// (`credentials`: the two variables' names).
+    /// http(s) URL; `defaults` in that order, a token URL left empty following the base
+    /// through `token`) and its app credentials (`credentials`: the two variables' names;
+    /// the sandbox's when `sandbox` and they are unset).
     fn read(
         env: &Env,
         prefix: &str,
         (id, secret): (&str, &str),
-        api_base: &str,
-        authorize: &str,
+        [api_base, authorize, token_default]: [String; 3],
         token: impl FnOnce(&str) -> String,
+        sandbox: bool,
     ) -> anyhow::Result<Self> {
         let url = |suffix: &str, default: &str| -> anyhow::Result<String> {
             let key = format!("{prefix}_{suffix}");
@@ -201,15 +242,50 @@ impl PlatformSettings {
             http_url(&key, &value)?;
             Ok(value)
         };
-        let api_base_url = url("API_BASE_URL", api_base)?;
+        let api_base_url = url("API_BASE_URL", &api_base)?;
+        let token_default = match token_default.is_empty() {
+            true => token(&api_base_url),
+            false => token_default,
+        };
+        let sandboxed = |value: &str| sandbox.then(|| format!("sandbox-{value}"));
         Ok(Self {
-            client_id: env.optional(id),
-            client_secret: env.optional(secret).map(Secret::new),
-            authorize_url: url("AUTHORIZE_URL", authorize)?,
-            token_url: url("TOKEN_URL", &token(&api_base_url))?,
+            client_id: env.optional(id).or_else(|| sandboxed("client")),
+            client_secret: env
+                .optional(secret)
+                .or_else(|| sandboxed("secret"))
+                .map(Secret::new),
+            authorize_url: url("AUTHORIZE_URL", &authorize)?,
+            token_url: url("TOKEN_URL", &token_default)?,
             api_base_url,
         })
     }
+}
+
+/// `PLATFORM_SANDBOX=true`: where the API serves the sandbox (`<PUBLIC_BASE_URL, else
+/// OAUTH_REDIRECT_BASE_URL, else the API's address>/sandbox`), on a development machine only.
+fn sandbox_base(env: &Env, api_addr: &SocketAddr, dev: bool) -> anyhow::Result<Option<String>> {
+    if !env.parse_or("PLATFORM_SANDBOX", false)? {
+        return Ok(None);
+    }
+    if !dev {
+        bail!(
+            "PLATFORM_SANDBOX=true needs ALMANAC_DEV=true: the sandbox's fake platforms take \
+             any sign-in and publish nowhere, so they run on a development machine only (unset \
+             PLATFORM_SANDBOX, or set ALMANAC_DEV=true there)"
+        );
+    }
+    let base = match env
+        .optional("PUBLIC_BASE_URL")
+        .or_else(|| env.optional("OAUTH_REDIRECT_BASE_URL"))
+    {
+        Some(base) => base,
+        None if api_addr.port() == 0 => bail!(
+            "PLATFORM_SANDBOX=true needs the API's address before it binds: set API_ADDR with \
+             a port, or PUBLIC_BASE_URL"
+        ),
+        None => format!("http://{api_addr}"),
+    };
+    Ok(Some(format!("{}/sandbox", base.trim_end_matches('/'))))
 }
 
 /// `TOKEN_ENCRYPTION_KEY`: required when publishing is on, and then not a weak one.

@@ -259,3 +259,65 @@ fn the_development_sign_in_needs_a_development_machine() {
     let dev = settings(&[("DATABASE_URL", "x"), ("DEV_LOGIN", "true")]).unwrap();
     assert!(dev.dev_login);
 }
+
+#[test]
+fn the_sandbox_needs_a_development_machine_and_points_the_platforms_at_the_api() {
+    let refused = settings(&[
+        ("DATABASE_URL", "x"),
+        ("ALMANAC_DEV", "false"),
+        ("JWT_SECRET", STRONG),
+        ("PLATFORM_SANDBOX", "true"),
+    ])
+    .unwrap_err()
+    .to_string();
+    assert!(
+        refused.starts_with("PLATFORM_SANDBOX=true needs ALMANAC_DEV=true"),
+        "{refused}"
+    );
+    assert!(!refused.contains('\n'), "one line: {refused}");
+    let unbound = settings(&[
+        ("DATABASE_URL", "x"),
+        ("API_ADDR", "127.0.0.1:0"),
+        ("PLATFORM_SANDBOX", "true"),
+    ])
+    .unwrap_err()
+    .to_string();
+    assert!(unbound.contains("set API_ADDR with a port"), "{unbound}");
+
+    let sandbox = settings(&[
+        ("DATABASE_URL", "x"),
+        ("API_ADDR", "127.0.0.1:8085"),
+        ("PLATFORM_SANDBOX", "true"),
+        ("LINKEDIN_API_BASE_URL", "https://api.linkedin.com"),
+    ])
+    .unwrap()
+    .publish;
+    let base = "http://127.0.0.1:8085/sandbox";
+    assert_eq!(sandbox.sandbox.as_deref(), Some(base));
+    assert_eq!(sandbox.tiktok.api_base_url, base);
+    assert_eq!(
+        sandbox.tiktok.authorize_url,
+        format!("{base}/tiktok/authorize")
+    );
+    assert_eq!(sandbox.tiktok.token_url, format!("{base}/v2/oauth/token/"));
+    assert_eq!(
+        sandbox.instagram.token_url,
+        format!("{base}/oauth/access_token")
+    );
+    assert_eq!(
+        sandbox.linkedin.authorize_url,
+        format!("{base}/li/authorize")
+    );
+    assert_eq!(sandbox.tiktok.client_id.as_deref(), Some("sandbox-client"));
+    // What is set explicitly stays.
+    assert_eq!(sandbox.linkedin.api_base_url, "https://api.linkedin.com");
+
+    let real = settings(&[("DATABASE_URL", "x")]).unwrap().publish;
+    assert_eq!(real.sandbox, None);
+    assert_eq!(real.tiktok.api_base_url, "https://open.tiktokapis.com");
+    assert_eq!(
+        real.instagram.token_url,
+        "https://api.instagram.com/oauth/access_token"
+    );
+    assert_eq!(real.tiktok.client_id, None);
+}

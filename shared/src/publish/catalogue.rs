@@ -47,6 +47,10 @@ pub struct Profile {
     pub hashtags_max: Option<usize>,
     /// The most mentions a post may carry, when it limits them.
     pub mentions_max: Option<usize>,
+    /// About where the platform's feed cuts a post's text off behind "more" (characters),
+    /// when it does: what a preview shows before the fold. The platforms publish no such
+    /// figure; `docs/platforms.md` says where each comes from.
+    pub preview_chars: Option<usize>,
 }
 
 /// The file types (MIME) a platform takes, for photos and for videos.
@@ -80,6 +84,7 @@ pub struct Entry {
     pub text_limits: Vec<TextLimit>,
     pub hashtags_max: Option<usize>,
     pub mentions_max: Option<usize>,
+    pub preview_chars: Option<usize>,
 }
 
 impl Entry {
@@ -97,6 +102,7 @@ impl Entry {
             text_limits: adapter.text_limits(),
             hashtags_max: profile.hashtags_max,
             mentions_max: profile.mentions_max,
+            preview_chars: profile.preview_chars,
         }
     }
 }

@@ -401,6 +401,7 @@ impl Adapter for TikTok {
             },
             hashtags_max: None,
             mentions_max: None,
+            preview_chars: Some(150),
         }
     }
 

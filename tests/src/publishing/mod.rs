@@ -7,6 +7,7 @@ mod faults;
 mod flows;
 mod linkedin;
 mod media;
+mod sandbox;
 mod testnet;
 
 use std::time::Duration;

@@ -143,6 +143,7 @@ impl Adapter for Testnet {
             },
             hashtags_max: Some(HASHTAGS_MAX),
             mentions_max: None,
+            preview_chars: None,
         }
     }
 
@@ -292,10 +293,12 @@ async fn the_catalogue_describes_every_registered_platform_as_the_app_s_configur
             "authorKinds": [], "mediaKinds": ["video"],
             "mediaFormats": { "photo": [], "video": ["video/mp4"] },
             "textLimits": [{ "field": "text", "max": TEXT_MAX, "unit": "chars" }],
-            "hashtagsMax": HASHTAGS_MAX, "mentionsMax": null,
+            "hashtagsMax": HASHTAGS_MAX, "mentionsMax": null, "previewChars": null,
         })
     );
     assert_eq!(items[0]["hashtagsMax"], 30, "{}", items[0]);
+    // Where Instagram's feed folds a caption: what the composer's preview shows.
+    assert_eq!(items[0]["previewChars"], 125, "{}", items[0]);
     assert_eq!(items[0]["mentionsMax"], 20, "{}", items[0]);
     assert_eq!(items[1]["authorKinds"], json!(["member", "organization"]));
     assert_eq!(items[1]["mediaKinds"], json!(["photo"]));

@@ -173,7 +173,51 @@ async fn the_grid_fills_while_usable_and_an_edit_survives_reloads_flag_toggles_a
     );
     browser.click("#regenerate-submit").await;
     browser.wait("#accept-all").await;
-    assert!(browser.count(".change[data-kind=removed]").await >= 29);
+    let removed = browser.count(".change[data-kind=removed]").await;
+    assert!(removed >= 29);
+    // The review: each change names its channel, day and time, in date order; a filter
+    // shows one kind at a time and says how many it holds.
+    assert_eq!(
+        browser.text("#diff-filter-removed").await,
+        format!("Removed ({removed})")
+    );
+    let all = browser.count("#diff-list .change").await;
+    assert_eq!(
+        browser.text("#diff-filter-all").await,
+        format!("All ({all})")
+    );
+    browser.click("#diff-filter-removed").await;
+    assert_eq!(
+        browser.count("#diff-list .change:not([hidden])").await,
+        removed
+    );
+    assert_eq!(
+        browser
+            .count("#diff-list .change:not([data-kind=removed]):not([hidden])")
+            .await,
+        0
+    );
+    let first = browser.text("#diff-list .change:not([hidden])").await;
+    assert!(
+        first.starts_with("removed") && first.contains("21 Mar 2027"),
+        "the first removal is the first day past the new end, with its channel: {first}"
+    );
+    browser.screenshot_of("review").await;
+    browser.click("#diff-filter-all").await;
+    browser
+        .wait_count("#diff-list .change:not([hidden])", all)
+        .await;
+    // "Later" folds the proposal to one line, which a reload keeps; "Review it" brings it
+    // back.
+    browser.click("#diff-later").await;
+    browser.wait("#proposal-later").await;
+    assert_eq!(browser.count(".change").await, 0);
+    browser.client.refresh().await.unwrap();
+    browser.wait("#proposal-later").await;
+    assert_eq!(browser.count(".change").await, 0);
+    browser.click("#proposal-review").await;
+    browser.wait("#accept-all").await;
+    assert_eq!(browser.count(".change").await, all);
     browser.click("#accept-all").await;
     let asked = browser.text("dialog.confirm h2").await;
     assert!(

@@ -451,10 +451,37 @@ async fn a_publish_dry_run_shows_each_entry_s_reasons_and_a_scheduled_post_turns
     browser
         .wait_count(".intent-row[data-status=scheduled]", 1)
         .await;
+    // Its time is the calendar's, and says so, as the entries' list does.
+    assert_eq!(
+        browser
+            .text(".intent-row[data-status=scheduled] td:nth-child(4)")
+            .await,
+        "at 7 Jan 2030, 10:00 (Europe/Madrid)"
+    );
+    assert_eq!(
+        browser.text("#entries-zone").await,
+        "Times in Europe/Madrid"
+    );
+    assert_eq!(
+        browser
+            .count("#dry-run-report .intent[data-status=scheduled]")
+            .await,
+        1
+    );
     assert_eq!(s.tick("2030-01-07T09:00:00Z").await.dispatched, 1);
     browser
         .wait_count(".intent-row[data-status=published]", 1)
         .await;
+    // The request's report ("Sent") follows the post to published too.
+    browser
+        .wait_count("#dry-run-report .intent[data-status=published]", 1)
+        .await;
+    assert_eq!(
+        browser
+            .text("#dry-run-report .intent[data-status=published] .badge.status")
+            .await,
+        "published"
+    );
     assert_eq!(browser.count(".intent-row").await, 1);
     assert_eq!(s.fake.posts().len(), 1);
     // Each entry says where it stands, and the list filters on it.

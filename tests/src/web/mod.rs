@@ -4,17 +4,21 @@
 //! `<target>/<profile>/web-screenshots/` and checks it is not blank.
 
 mod calendar;
+mod composer;
 mod console;
+mod density;
 mod developer;
 mod edits;
 mod flows;
 mod guards;
 mod language;
 mod linkedin;
+mod phone;
 mod refusals;
 mod serving;
 mod session;
 mod themes;
+mod usage;
 
 use std::{
     path::PathBuf,

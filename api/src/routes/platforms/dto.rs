@@ -103,6 +103,11 @@ pub struct PlatformDto {
     /// The most mentions a post may carry; null when the platform sets none.
     #[oai(nullable)]
     pub mentions_max: Option<u64>,
+    /// About where the platform's feed cuts a post's text off behind "more" (characters):
+    /// what a preview shows before the fold; null when it shows the whole text. An
+    /// approximation (the platforms publish none), for previews only: never a limit.
+    #[oai(nullable)]
+    pub preview_chars: Option<u64>,
 }
 
 /// The file types (MIME) a platform takes, by kind of media.
@@ -195,6 +200,7 @@ impl From<catalogue::Entry> for PlatformDto {
             text_limits: entry.text_limits.into_iter().map(Into::into).collect(),
             hashtags_max: entry.hashtags_max.map(|n| n as u64),
             mentions_max: entry.mentions_max.map(|n| n as u64),
+            preview_chars: entry.preview_chars.map(|n| n as u64),
         }
     }
 }

@@ -1,10 +1,13 @@
 // An entry, edited or moved: the editor stays open until the server takes the edit, counts
-// the post's text against its platform's limits as it is typed, and asks before a changed
-// entry is closed; "Move…" reschedules from the keyboard as a drag does with the pointer.
+// the post's text against its platform's limits as it is typed, shows the post as its
+// platform lays it out, takes media dropped on it or picked from the library, and asks
+// before a changed entry is closed; "Move…" reschedules from the keyboard as a drag does
+// with the pointer.
 
 import { api } from "../api.js";
 import { channelLabel } from "../platforms.js";
 import { compose, textCounter } from "../limits.js";
+import { mediaField, postPreview } from "./composer.js";
 import { h, field, toast, day, showError, showProblem, clearProblems, guardUnsaved, words } from "../ui.js";
 import { t, formatTime } from "../i18n.js";
 
@@ -24,21 +27,29 @@ export function entryEditor(state) {
   };
   const problem = h("div", { id: "entry-problem" });
   const counter = h("div", { id: "entry-counter" });
+  const previewHolder = h("div", { class: "composer-preview" });
+  let preview = null;
+  const media = mediaField(() => preview?.update());
   const save = h("button", { type: "submit", value: "save", id: "entry-save" }, t("common.save"));
   const form = h("form", { method: "dialog", class: "stack" },
     h("h2", { id: "entry-editor-title" }, t("calendar.editEntry")),
     h("p", { class: "muted", id: "entry-editor-key" }),
-    field(t("calendar.entryTitle"), fields.title), field(t("calendar.caption"), fields.caption),
-    field(t("calendar.hashtags"), fields.hashtags),
-    field(t("calendar.callToAction"), fields.callToAction), counter,
-    h("div", { class: "row" }, field(t("calendar.date"), fields.date), field(t("calendar.time"), fields.time)),
-    field(t("calendar.mediaUrl"), fields.mediaUrl),
+    h("div", { class: "composer" },
+      h("div", { class: "stack" },
+        field(t("calendar.entryTitle"), fields.title), field(t("calendar.caption"), fields.caption),
+        field(t("calendar.hashtags"), fields.hashtags),
+        field(t("calendar.callToAction"), fields.callToAction), counter,
+        media.el,
+        h("div", { class: "row" }, field(t("calendar.date"), fields.date), field(t("calendar.time"), fields.time)),
+        h("p", { class: "hint", id: "entry-zone" }),
+        field(t("calendar.mediaUrl"), fields.mediaUrl)),
+      previewHolder),
     problem,
     h("div", { class: "row" }, save,
       h("button", { type: "button", class: "secondary", id: "entry-move", onclick: () => state.openMover(state.editing) }, t("calendar.move")),
       h("button", { type: "button", value: "cancel", class: "secondary", id: "entry-close" }, t("common.close"))));
   const dialog = h("dialog", { id: "entry-editor", "aria-labelledby": "entry-editor-title" }, form);
-  const snapshot = () => JSON.stringify(Object.values(fields).map((f) => f.value));
+  const snapshot = () => JSON.stringify([...Object.values(fields).map((f) => f.value), media.ids()]);
   guardUnsaved(dialog, () => state.editorSnapshot !== undefined && snapshot() !== state.editorSnapshot, dialog.querySelector("#entry-close"));
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
@@ -49,6 +60,7 @@ export function entryEditor(state) {
       hashtags: words(fields.hashtags.value), callToAction: fields.callToAction.value,
       date: fields.date.value, time: fields.time.value.slice(0, 5),
       mediaUrl: fields.mediaUrl.value.trim() || null,
+      mediaIds: media.ids(),
     };
     save.disabled = true;
     clearProblems(form);
@@ -61,7 +73,7 @@ export function entryEditor(state) {
       dialog.close("save");
       toast(t("calendar.entrySaved"));
     } catch (error) {
-      showProblem(error, { problem, fields, root: form });
+      showProblem(error, { problem, fields: { ...fields, mediaIds: media.control, media: media.control }, root: form });
     } finally {
       save.disabled = false;
     }
@@ -75,6 +87,8 @@ export function entryEditor(state) {
     fields.date.value = entry.date;
     fields.time.value = (entry.time ?? "").slice(0, 5);
     fields.mediaUrl.value = entry.mediaUrl ?? "";
+    media.set(entry.mediaIds);
+    dialog.querySelector("#entry-zone").textContent = t("calendar.timesIn", { zone: state.grid.range.timezone });
     dialog.querySelector("#entry-editor-key").textContent = `${channelLabel(entry.channel)} · ${day(entry.date)}${entry.edited ? ` · ${t("calendar.edited")}` : ""}`;
     problem.replaceChildren();
     clearProblems(form);
@@ -84,7 +98,16 @@ export function entryEditor(state) {
       title: fields.title.value.trim(),
     }));
     counter.replaceChildren(live.el);
-    for (const name of ["title", "caption", "hashtags", "callToAction"]) fields[name].oninput = live.update;
+    // The post as its platform lays it out, as it is typed.
+    preview = await postPreview(entry.channel, () => ({
+      text: compose(fields.caption.value, fields.callToAction.value, words(fields.hashtags.value)),
+      mediaIds: media.ids(),
+      mediaUrl: fields.mediaUrl.value.trim(),
+    }));
+    previewHolder.replaceChildren(preview.el);
+    for (const name of ["title", "caption", "hashtags", "callToAction", "mediaUrl"]) {
+      fields[name].oninput = () => { live.update(); preview.update(); };
+    }
     dialog.returnValue = "";
     state.editorSnapshot = snapshot();
     dialog.showModal();

@@ -1,5 +1,6 @@
 // The calendar as people read one: a month or week grid with every day (an agenda list on
-// phones), one compact chip per entry (platform mark and colour, time, title), a channel
+// phones), one compact chip per entry (platform mark and colour, time, title; a month's day
+// shows three and "+N more", which opens the day's list), a channel
 // filter, conflicts marked, and drag to reschedule (pointer events; the entry dialog's
 // "Move…" does the same from the keyboard). Days and hours are laid out before entries
 // arrive, so a streaming run fills them without moving anything.
@@ -10,8 +11,11 @@ import { t, formatDay, formatTime } from "../i18n.js";
 import { markConflicts } from "./conflicts.js";
 import { addDays, addMonths, hourOf, mondayOf, monthStart, toIso } from "./dates.js";
 import { draggable } from "./drag.js";
+import { thumbnail } from "../media.js";
 
 const NARROW = "(max-width: 699px)";
+/** A month's day shows this many chips, then "+N more", which opens the day. */
+const CELL_CHIPS = 3;
 
 export class CalendarGrid {
   /**
@@ -70,6 +74,7 @@ export class CalendarGrid {
     if (forget) this.entries.delete(key);
     this.body.querySelector(`[data-key="${CSS.escape(key)}"]`)?.remove();
     if (forget) this.conflictsLater();
+    else this.compactLater();
   }
 
   get(key) {
@@ -126,6 +131,7 @@ export class CalendarGrid {
     else this.renderMonth();
     for (const entry of this.sorted()) this.place(entry);
     markConflicts(this.entries, this.body);
+    this.compact();
   }
 
   sorted() {
@@ -259,6 +265,13 @@ export class CalendarGrid {
   }
 
   chip(entry) {
+    const chip = this.chipOf(entry);
+    draggable(this, chip, entry.key);
+    return chip;
+  }
+
+  /** An entry's chip: its platform's mark and colour, time and title. */
+  chipOf(entry) {
     const time = String(entry.time).slice(0, 5);
     const label = t("calendar.entryLabel", { channel: channelLabel(entry.channel), day: formatDay(entry.date), time: formatTime(time), title: entry.title });
     const chip = h("button", colored(entry.channel, {
@@ -269,20 +282,76 @@ export class CalendarGrid {
       hidden: this.hidden.has(entry.channel),
     }),
     platformBadge(entry.channel),
+    entry.mediaIds?.length ? thumbnail(entry.mediaIds[0], { class: "chip-thumb", alt: "" }) : null,
     h("span", { class: "time" }, formatTime(time)),
     h("span", { class: "title" }, entry.title),
     entry.edited ? h("span", { class: "edited-mark", title: t("calendar.edited"), "aria-hidden": "true" }, "✎") : null);
-    draggable(this, chip, entry.key);
     return chip;
   }
 
   applyFilter() {
     for (const chip of this.body.querySelectorAll(".chip")) chip.hidden = this.hidden.has(chip.dataset.channel);
+    this.compact();
+  }
+
+  /**
+   * Each month day shows its first chips of the channels shown and, past `CELL_CHIPS`, a
+   * "+N more" button for the rest (which stay in the page, out of sight).
+   */
+  compact() {
+    if (this.view !== "month") return;
+    for (const cell of this.body.querySelectorAll(".month .cell")) {
+      const shown = [...cell.querySelectorAll(".chips > .chip")].filter((chip) => !chip.hidden);
+      shown.forEach((chip, i) => chip.classList.toggle("spill", i >= CELL_CHIPS));
+      const extra = shown.length - CELL_CHIPS;
+      let more = cell.querySelector(".more");
+      if (extra <= 0) {
+        more?.remove();
+        continue;
+      }
+      more ??= cell.appendChild(h("button", {
+        type: "button", class: "more", onclick: () => this.openDay(cell.dataset.date),
+      }));
+      more.textContent = t("calendar.more", { count: extra });
+      more.setAttribute("aria-label", t("calendar.moreLabel", { count: extra, day: formatDay(cell.dataset.date) }));
+    }
+  }
+
+  /** A month day's entries of the channels shown, all of them, in a dialog. */
+  openDay(date) {
+    const entries = this.sorted().filter((e) => e.date === date && !this.hidden.has(e.channel));
+    const id = `day-${date}`;
+    const close = h("button", { value: "close", class: "secondary", id: "day-close" }, t("common.close"));
+    const list = h("div", { class: "chips day-list", role: "list" }, entries.map((entry) => {
+      const chip = this.chipOf(entry);
+      chip.addEventListener("click", () => { dialog.close(); this.onOpen(entry.key); });
+      return chip;
+    }));
+    const dialog = h("dialog", { class: "day-dialog", id: "day-dialog", "aria-labelledby": id },
+      h("form", { method: "dialog", class: "stack" },
+        h("h2", { id }, formatDay(date, { weekday: "long", day: "numeric", month: "long" })),
+        h("p", { class: "muted" }, t("calendar.timesIn", { zone: this.range.timezone })),
+        list,
+        h("div", { class: "row" }, close)));
+    document.body.append(dialog);
+    dialog.addEventListener("close", () => dialog.remove());
+    dialog.showModal();
+    list.querySelector(".chip")?.focus();
   }
 
   conflictsLater() {
     if (this.conflictsDue) return;
     this.conflictsDue = true;
-    queueMicrotask(() => { this.conflictsDue = false; markConflicts(this.entries, this.body); });
+    queueMicrotask(() => {
+      this.conflictsDue = false;
+      markConflicts(this.entries, this.body);
+      this.compact();
+    });
+  }
+
+  compactLater() {
+    if (this.compactDue) return;
+    this.compactDue = true;
+    queueMicrotask(() => { this.compactDue = false; this.compact(); });
   }
 }

@@ -6,7 +6,7 @@
 
 import { h, fill } from "../ui.js";
 import { t } from "../i18n.js";
-import { showDiff } from "./diff.js";
+import { showProposal } from "./diff.js";
 import { entryEditor, mover, moveEntry, openEditor } from "./editor.js";
 import { CalendarGrid } from "./grid.js";
 import { headView } from "./head.js";
@@ -49,6 +49,6 @@ async function openCalendar(main, id, reopen) {
     stream(state, run);
   } else if (state.detail.pendingRun) {
     // A proposal nobody answered yet, on this device or another.
-    await showDiff(state, state.detail.pendingRun.runId);
+    await showProposal(state, state.detail.pendingRun.runId);
   }
 }

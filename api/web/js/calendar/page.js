@@ -3,6 +3,7 @@
 
 import { api } from "../api.js";
 import { renderList } from "./list.js";
+import { loadMedia } from "../media.js";
 
 let shown = null;
 
@@ -41,4 +42,8 @@ export async function reload(state) {
   state.head.update(detail);
   state.grid.setRequest(detail.calendar.request);
   state.grid.reset(detail.entries);
+  // Chips with media show a thumbnail once the library is read.
+  if (detail.entries.some((e) => e.mediaIds?.length)) {
+    loadMedia().then(() => { if (isShown(state)) state.grid.render(); }, () => {});
+  }
 }

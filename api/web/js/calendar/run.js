@@ -51,7 +51,9 @@ export function stream(state, run) {
         progress.max = event.meta?.total ?? progress.max;
         if (run.regenerate) {
           progress.value = Math.max(progress.value, (event.meta?.position ?? 0) + 1);
-          return; // proposals: shown as a diff when the run ends
+          // Proposals, shown as a diff when the run ends: meanwhile, how many are written.
+          status.textContent = t("calendar.regeneratingCount", { done: progress.value, count: progress.max });
+          return;
         }
         state.grid.upsert(event.data);
         progress.value = state.grid.entries.size;

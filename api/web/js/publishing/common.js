@@ -28,6 +28,9 @@ export const entryLabel = (detail, id) => {
   const e = detail.entries.find((x) => x.id === id);
   return e ? `${platformName(e.channel)} ${day(e.date)} · ${e.title}` : t("publishing.removedEntry");
 };
+/** The calendar's time zone: the one its entries' times are in. */
+export const zoneOf = (detail) => detail.calendar?.request?.constraints?.timezone ?? "UTC";
+
 export const statusBadge = (s) => h("span", {
   class: `badge status ${["published", "draft_sent"].includes(s) ? "ok" : ["failed", "unconfirmed"].includes(s) ? "bad" : s === "dry_run" ? "" : "warn"}`,
   title: meaning(s),

@@ -5,7 +5,7 @@
 import { api } from "../api.js";
 import { h, field, fill, toast, day, showProblem, platformBadge } from "../ui.js";
 import { t } from "../i18n.js";
-import { platformName } from "./common.js";
+import { platformName, zoneOf } from "./common.js";
 
 /** Where each entry stands: not sent yet, or its latest publication's status. */
 const ENTRY_STATUSES = ["unsent", "scheduled", "publishing", "published", "draft_sent", "failed", "unconfirmed"];
@@ -55,6 +55,7 @@ export function entriesView(detail, calendarId) {
       some ? h("div", { class: "row", id: "entry-tools" }, selectAll, selectNone,
         field(t("publishing.channel"), byChannel), field(t("publishing.status"), byStatus),
         h("label", { class: "check" }, readyOnly, t("publishing.readyOnly"))) : null,
+      some ? h("p", { class: "muted", id: "entries-zone" }, t("calendar.timesIn", { zone: zoneOf(detail) })) : null,
       some ? table : h("p", { class: "muted" }, t("publishing.noEntries")),
       some ? bulkMedia(calendarId, detail, chosen, rows) : null,
     ],

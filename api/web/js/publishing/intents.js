@@ -1,10 +1,11 @@
-// The calendar's live intents, refreshed every second while any is moving; each scheduled
-// one can be cancelled, each failed or unconfirmed one retried.
+// The calendar's live intents, refreshed every second while any is moving (the last
+// request's report follows their statuses too); each scheduled one can be cancelled, each
+// failed or unconfirmed one retried. Times are the calendar's, its zone named.
 
 import { api } from "../api.js";
-import { h, fill, when, showError } from "../ui.js";
-import { t } from "../i18n.js";
-import { MOVING, entryLabel, meaning, platformName, reason, statusBadge } from "./common.js";
+import { h, fill, showError } from "../ui.js";
+import { t, formatZoned } from "../i18n.js";
+import { MOVING, entryLabel, meaning, platformName, reason, statusBadge, zoneOf } from "./common.js";
 
 let timer = null;
 
@@ -26,11 +27,12 @@ export async function renderIntents(el, calendarId, detail) {
   detail.statusByEntry = new Map();
   for (const i of live) if (!detail.statusByEntry.has(i.entryId)) detail.statusByEntry.set(i.entryId, i.status);
   detail.onStatuses?.();
+  followInReport(live);
   fill(el, live.length ? h("div", { class: "table-wrap" }, h("table", {},
     h("thead", {}, h("tr", {}, h("th", {}, t("publishing.entry")), h("th", {}, t("publishing.channel")), h("th", {}, t("publishing.status")), h("th", {}, t("publishing.details")), h("th", {}, h("span", { class: "muted" }, t("publishing.actions"))))),
     h("tbody", {}, live.map((i) => h("tr", { class: "intent-row", dataset: { id: i.id, entry: i.entryId, channel: i.channel, status: i.status } },
       h("td", {}, entryLabel(detail, i.entryId)), h("td", {}, platformName(i.channel)), h("td", {}, statusBadge(i.status)),
-      h("td", {}, i.publishAt && i.status === "scheduled" ? t("publishing.at", { when: when(i.publishAt) }) : "",
+      h("td", {}, i.publishAt && i.status === "scheduled" ? t("publishing.at", { when: formatZoned(i.publishAt, zoneOf(detail)) }) : "",
         i.remotePostId ? ` ${t("publishing.post", { id: i.remotePostId })}` : "", i.error ? h("div", { class: "reason" }, reason(i)) : null,
         i.status === "unconfirmed" ? h("div", { class: "notice warn" }, meaning("unconfirmed")) : null),
       h("td", {},
@@ -42,4 +44,15 @@ export async function renderIntents(el, calendarId, detail) {
     await renderIntents(el, calendarId, detail);
   }
   if (live.some((i) => MOVING.has(i.status))) timer = setTimeout(() => renderIntents(el, calendarId, detail), 1000);
+}
+
+/** The last request's report shows where each of its intents stands now. */
+function followInReport(live) {
+  const byId = new Map(live.map((i) => [i.id, i.status]));
+  for (const card of document.querySelectorAll("#dry-run-report article.intent[data-id]")) {
+    const status = byId.get(card.dataset.id);
+    if (!status || status === card.dataset.status) continue;
+    card.dataset.status = status;
+    card.querySelector(".badge.status")?.replaceWith(statusBadge(status));
+  }
 }

@@ -32,7 +32,7 @@ export function renderReport(el, answer, detail) {
         ? h("button", { type: "button", class: "link", onclick: () => connectPlatform(r.channel, problem) }, t("publishing.connectWith", { platform: platformName(r.channel) }))
         : null)),
     problem,
-    answer.intents.map((i) => h("article", { class: "card intent", dataset: { entry: i.entryId, channel: i.channel, status: i.status } },
+    answer.intents.map((i) => h("article", { class: "card intent", dataset: { id: i.id, entry: i.entryId, channel: i.channel, status: i.status } },
       h("div", { class: "row" }, statusBadge(i.status), platformBadge(i.channel), entryLabel(detail, i.entryId)),
       i.error ? h("p", { class: "reason" }, reason(i)) : null,
       // The requests a real publish would send, for whoever wants to check them.

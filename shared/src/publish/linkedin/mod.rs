@@ -421,6 +421,7 @@ impl Adapter for LinkedIn {
             },
             hashtags_max: None,
             mentions_max: None,
+            preview_chars: Some(210),
         }
     }
 

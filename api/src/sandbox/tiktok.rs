@@ -22,12 +22,7 @@ pub(super) fn route(state: &mut State, call: &Call) -> Answer {
     if call.path == "/v2/oauth/token/" {
         return tiktok_token(state, call);
     }
-    let token = call
-        .authorization
-        .as_deref()
-        .and_then(|a| a.strip_prefix("Bearer "))
-        .unwrap_or("");
-    if !state.tokens.contains(token) {
+    if !state.accepts(call.bearer()) {
         return tiktok_error(
             401,
             "access_token_invalid",
@@ -107,7 +102,8 @@ fn tiktok_token(state: &mut State, call: &Call) -> Answer {
     let scope = match call.query.get("grant_type").map(String::as_str) {
         Some("refresh_token") => {
             let old = call.query.get("refresh_token").cloned().unwrap_or_default();
-            if state.refuse_refresh || !state.refresh_tokens.remove(&old) {
+            let known = state.refresh_tokens.remove(&old) || state.accepts_refresh(&old);
+            if state.refuse_refresh || !known {
                 return refuse("Refresh token is invalid or expired.");
             }
             "video.publish"

@@ -37,12 +37,7 @@ pub(super) fn route(state: &mut State, call: &Call) -> Answer {
         // Where entries' images are (any public file server), not LinkedIn.
         return Some((200, json!("an image's bytes")));
     }
-    let token = call
-        .authorization
-        .as_deref()
-        .and_then(|a| a.strip_prefix("Bearer "))
-        .unwrap_or("");
-    if !state.tokens.contains(token) {
+    if !state.accepts(call.bearer()) {
         return li_error(
             401,
             Some("EXPIRED_ACCESS_TOKEN"),
@@ -81,84 +76,7 @@ pub(super) fn route(state: &mut State, call: &Call) -> Answer {
             "A version must be present. Please specify a version by adding the LinkedIn-Version header.",
         );
     }
-    let body: Value = serde_json::from_str(&call.body).unwrap_or(Value::Null);
-    match (call.method.as_str(), path) {
-        ("GET", "/rest/organizationAcls") => {
-            let elements: Vec<Value> = state
-                .li_pages
-                .iter()
-                .map(|(urn, _)| {
-                    json!({ "roleAssignee": format!("urn:li:person:{LI_MEMBER_SUB}"),
-                    "state": "APPROVED", "role": "ADMINISTRATOR", "organization": urn })
-                })
-                .collect();
-            Some((
-                200,
-                json!({ "elements": elements, "paging": { "count": 50, "start": 0 } }),
-            ))
-        }
-        ("GET", org) if org.starts_with("/rest/organizations/") => {
-            let id = org.trim_start_matches("/rest/organizations/");
-            match state
-                .li_pages
-                .iter()
-                .find(|(urn, _)| urn.ends_with(&format!(":{id}")))
-            {
-                Some((_, name)) => Some((200, json!({ "id": id, "localizedName": name }))),
-                None => li_error(404, None, "Not Found"),
-            }
-        }
-        ("POST", "/rest/images") => {
-            let owner = body["initializeUploadRequest"]["owner"]
-                .as_str()
-                .unwrap_or("");
-            if owner.is_empty() {
-                return li_error(422, None, "owner is required");
-            }
-            let n = state.li_images.len() + 1;
-            let upload = format!("img-{n}");
-            state.li_images.insert(upload.clone(), None);
-            Some((
-                200,
-                json!({ "value": {
-                    "uploadUrlExpiresAt": now_ms() + 86_400_000,
-                    "uploadUrl": format!("{}/li/upload/{upload}", state.base_url),
-                    "image": format!("urn:li:image:{upload}"),
-                } }),
-            ))
-        }
-        ("POST", "/rest/posts") => create_post(state, &body),
-        ("GET", "/rest/posts") => {
-            let author = call.query.get("author").cloned().unwrap_or_default();
-            if !author.starts_with("urn:li:organization:") {
-                return li_error(
-                    403,
-                    Some("ACCESS_DENIED"),
-                    "Not enough permissions to access: partnerApiPostsExternal.FINDER-author",
-                );
-            }
-            if state.cannot_confirm {
-                return Some((200, json!({ "elements": [] })));
-            }
-            let elements: Vec<Value> = state
-                .li_posts
-                .iter()
-                .rev()
-                .filter(|p| p.author == author)
-                .take(10)
-                .map(|p| {
-                    let mut post = json!({ "id": p.urn, "author": p.author, "commentary": p.commentary,
-                        "createdAt": p.created_at, "lifecycleState": "PUBLISHED", "visibility": "PUBLIC" });
-                    if let Some(image) = &p.image {
-                        post["content"] = json!({ "media": { "id": image } });
-                    }
-                    post
-                })
-                .collect();
-            Some((200, json!({ "elements": elements })))
-        }
-        _ => li_error(404, None, "Not Found"),
-    }
+    rest(state, call, path)
 }
 
 fn create_post(state: &mut State, body: &Value) -> Answer {
@@ -242,7 +160,7 @@ fn token(state: &mut State, call: &Call) -> Answer {
         }
         Some("refresh_token") => {
             let refresh = call.query.get("refresh_token").cloned().unwrap_or_default();
-            if state.refuse_refresh || !state.refresh_tokens.contains(&refresh) {
+            if state.refuse_refresh || !state.accepts_refresh(&refresh) {
                 return refused(
                     "The provided authorization grant or refresh token is invalid, expired or revoked.",
                 );
@@ -263,4 +181,86 @@ fn token(state: &mut State, call: &Call) -> Answer {
 /// The page the fake's member administers, as the connect flow lists it.
 pub fn default_pages() -> Vec<(String, String)> {
     vec![(LI_PAGE.to_owned(), "Devtestco".to_owned())]
+}
+
+/// The versioned REST API (`/rest/...`), its headers checked.
+fn rest(state: &mut State, call: &Call, path: &str) -> Answer {
+    let body: Value = serde_json::from_str(&call.body).unwrap_or(Value::Null);
+    match (call.method.as_str(), path) {
+        ("GET", "/rest/organizationAcls") => {
+            let elements: Vec<Value> = state
+                .li_pages
+                .iter()
+                .map(|(urn, _)| {
+                    json!({ "roleAssignee": format!("urn:li:person:{LI_MEMBER_SUB}"),
+                    "state": "APPROVED", "role": "ADMINISTRATOR", "organization": urn })
+                })
+                .collect();
+            Some((
+                200,
+                json!({ "elements": elements, "paging": { "count": 50, "start": 0 } }),
+            ))
+        }
+        ("GET", org) if org.starts_with("/rest/organizations/") => {
+            let id = org.trim_start_matches("/rest/organizations/");
+            match state
+                .li_pages
+                .iter()
+                .find(|(urn, _)| urn.ends_with(&format!(":{id}")))
+            {
+                Some((_, name)) => Some((200, json!({ "id": id, "localizedName": name }))),
+                None => li_error(404, None, "Not Found"),
+            }
+        }
+        ("POST", "/rest/images") => {
+            let owner = body["initializeUploadRequest"]["owner"]
+                .as_str()
+                .unwrap_or("");
+            if owner.is_empty() {
+                return li_error(422, None, "owner is required");
+            }
+            let n = state.li_images.len() + 1;
+            let upload = format!("img-{n}");
+            state.li_images.insert(upload.clone(), None);
+            Some((
+                200,
+                json!({ "value": {
+                    "uploadUrlExpiresAt": now_ms() + 86_400_000,
+                    "uploadUrl": format!("{}/li/upload/{upload}", state.base_url),
+                    "image": format!("urn:li:image:{upload}"),
+                } }),
+            ))
+        }
+        ("POST", "/rest/posts") => create_post(state, &body),
+        ("GET", "/rest/posts") => {
+            let author = call.query.get("author").cloned().unwrap_or_default();
+            if !author.starts_with("urn:li:organization:") {
+                return li_error(
+                    403,
+                    Some("ACCESS_DENIED"),
+                    "Not enough permissions to access: partnerApiPostsExternal.FINDER-author",
+                );
+            }
+            if state.cannot_confirm {
+                return Some((200, json!({ "elements": [] })));
+            }
+            let elements: Vec<Value> = state
+                .li_posts
+                .iter()
+                .rev()
+                .filter(|p| p.author == author)
+                .take(10)
+                .map(|p| {
+                    let mut post = json!({ "id": p.urn, "author": p.author, "commentary": p.commentary,
+                        "createdAt": p.created_at, "lifecycleState": "PUBLISHED", "visibility": "PUBLIC" });
+                    if let Some(image) = &p.image {
+                        post["content"] = json!({ "media": { "id": image } });
+                    }
+                    post
+                })
+                .collect();
+            Some((200, json!({ "elements": elements })))
+        }
+        _ => li_error(404, None, "Not Found"),
+    }
 }

@@ -28,7 +28,7 @@ pub(super) fn route(state: &mut State, call: &Call) -> Answer {
         };
     }
     let token = call.query.get("access_token").cloned().unwrap_or_default();
-    if !state.tokens.contains(&token) {
+    if !state.accepts(&token) {
         return graph_error(
             400,
             190,
@@ -65,44 +65,7 @@ pub(super) fn route(state: &mut State, call: &Call) -> Answer {
                 .insert(id.clone(), (body, "FINISHED".into()));
             Some((200, json!({ "id": id })))
         }
-        ("POST", [_, "media_publish"]) => {
-            if state.quota_usage >= state.quota_total {
-                return graph_error(
-                    400,
-                    9,
-                    Some(2207042),
-                    "The maximum number of posts that can be published has been reached.",
-                );
-            }
-            let container = call.query.get("creation_id").cloned().unwrap_or_default();
-            let Some((body, status)) = state.containers.get_mut(&container) else {
-                return graph_error(400, 100, None, "unknown container");
-            };
-            if status != "FINISHED" {
-                return graph_error(
-                    400,
-                    9007,
-                    Some(2207027),
-                    "The media is not ready to be published.",
-                );
-            }
-            *status = "PUBLISHED".into();
-            let body = body.clone();
-            let id = format!("1800000000000{}", state.posts.len() + 1);
-            state.posts.push(Posted {
-                platform: "instagram",
-                id: id.clone(),
-                body,
-            });
-            state.quota_usage += 1;
-            if std::mem::take(&mut state.drop_after_publish) {
-                return None;
-            }
-            if std::mem::take(&mut state.hang_after_publish) {
-                return Some((0, Value::Null));
-            }
-            Some((200, json!({ "id": id })))
-        }
+        ("POST", [_, "media_publish"]) => media_publish(state, call),
         ("GET", [_, "media"]) => {
             if state.cannot_confirm {
                 return Some((200, json!({ "data": [] })));
@@ -134,4 +97,44 @@ pub(super) fn route(state: &mut State, call: &Call) -> Answer {
         }
         _ => graph_error(404, 100, None, "unsupported request"),
     }
+}
+
+/// `POST /{user}/media_publish`: the container published, once, within the quota.
+fn media_publish(state: &mut State, call: &Call) -> Answer {
+    if state.quota_usage >= state.quota_total {
+        return graph_error(
+            400,
+            9,
+            Some(2207042),
+            "The maximum number of posts that can be published has been reached.",
+        );
+    }
+    let container = call.query.get("creation_id").cloned().unwrap_or_default();
+    let Some((body, status)) = state.containers.get_mut(&container) else {
+        return graph_error(400, 100, None, "unknown container");
+    };
+    if status != "FINISHED" {
+        return graph_error(
+            400,
+            9007,
+            Some(2207027),
+            "The media is not ready to be published.",
+        );
+    }
+    *status = "PUBLISHED".into();
+    let body = body.clone();
+    let id = format!("1800000000000{}", state.posts.len() + 1);
+    state.posts.push(Posted {
+        platform: "instagram",
+        id: id.clone(),
+        body,
+    });
+    state.quota_usage += 1;
+    if std::mem::take(&mut state.drop_after_publish) {
+        return None;
+    }
+    if std::mem::take(&mut state.hang_after_publish) {
+        return Some((0, Value::Null));
+    }
+    Some((200, json!({ "id": id })))
 }

@@ -1,0 +1,287 @@
+//! Local TikTok, Instagram and LinkedIn APIs following `docs/platforms.md`: one
+//! implementation serving both the tests (over a TCP server of their own, which can also
+//! drop or stall an answer) and `PLATFORM_SANDBOX` (under `/sandbox` on the API's own port,
+//! [`serve`]), so that a newcomer can connect, dry-run and publish without an app at any
+//! platform.
+//!
+//! One server answers all three: TikTok's paths start with `/v2/`, LinkedIn's with `/li/`,
+//! the rest is Instagram's Graph API (and its token endpoints). Each platform's routes are a
+//! function of the state and the call ([`route`]); the transport reads the call and writes
+//! the answer.
+
+mod instagram;
+pub mod linkedin;
+pub mod serve;
+mod tiktok;
+
+use std::collections::{HashMap, HashSet};
+
+use serde_json::Value;
+
+pub const IG_USER: &str = "17841400000000001";
+pub const TIKTOK_OPEN_ID: &str = "open-tiktok-1";
+/// The member LinkedIn's userinfo names, and the page they administer.
+pub const LI_MEMBER_SUB: &str = "782bbtaQ";
+pub const LI_MEMBER: &str = "urn:li:person:782bbtaQ";
+pub const LI_PAGE: &str = "urn:li:organization:2414183";
+
+/// What TikTok's status endpoint says of a publish.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TikTokOutcome {
+    Complete,
+    Failed(&'static str),
+    Processing,
+}
+
+/// A call to the platforms, as the transport read it.
+#[derive(Debug, Clone)]
+pub struct Call {
+    pub method: String,
+    pub path: String,
+    pub query: HashMap<String, String>,
+    pub authorization: Option<String>,
+    /// Every header, by lower-case name.
+    pub headers: HashMap<String, String>,
+    pub body: String,
+    pub body_len: usize,
+}
+
+/// A media address a platform fetched (Instagram's containers, TikTok's pulls), as it
+/// does: once per request naming it.
+#[derive(Debug, Clone)]
+pub struct Pulled {
+    pub url: String,
+    pub status: u16,
+    pub content_type: Option<String>,
+    pub bytes: Vec<u8>,
+}
+
+/// A post that went out.
+#[derive(Debug, Clone)]
+pub struct Posted {
+    pub platform: &'static str,
+    pub id: String,
+    /// TikTok's init body, or Instagram's container body.
+    pub body: Value,
+}
+
+#[derive(Debug)]
+pub struct State {
+    pub calls: Vec<Call>,
+    pub posts: Vec<Posted>,
+    /// Access tokens each platform accepts.
+    pub tokens: HashSet<String>,
+    /// TikTok refresh tokens that still work.
+    pub refresh_tokens: HashSet<String>,
+    pub refuse_refresh: bool,
+    pub privacy_options: Vec<&'static str>,
+    pub tiktok_outcome: TikTokOutcome,
+    /// Apply the next publishing call, then drop the connection.
+    pub drop_after_publish: bool,
+    /// Apply the next publishing call, then never answer (the worker dies meanwhile).
+    pub hang_after_publish: bool,
+    /// Every API call (not the browser's authorize step) is answered this long after it
+    /// arrives, and counted while it waits.
+    pub answer_after: Option<std::time::Duration>,
+    /// API calls waiting for their answer now, and the most at once.
+    pub in_flight: usize,
+    pub most_in_flight: usize,
+    /// Instagram's container status and recent media never show the post.
+    pub cannot_confirm: bool,
+    /// TikTok init calls answered 429 `rate_limit_exceeded` before one is taken.
+    pub rate_limited: usize,
+    pub quota_usage: i64,
+    pub quota_total: i64,
+    /// Instagram containers: id -> (body, status_code).
+    pub containers: HashMap<String, (Value, String)>,
+    /// LinkedIn's posts, uploads (upload id -> bytes received), the pages the member
+    /// administers (URN, name), whether connecting issues a refresh token (partners only),
+    /// and post creations answered 429 before one is taken.
+    pub li_posts: Vec<linkedin::LiPost>,
+    pub li_images: HashMap<String, Option<usize>>,
+    pub li_pages: Vec<(String, String)>,
+    pub li_refresh_tokens: bool,
+    pub li_rate_limited: usize,
+    /// Media fetched from Almanac's signed addresses.
+    pub pulled: Vec<Pulled>,
+    /// Headers of the answer being written (set by a route, taken by the transport).
+    reply_headers: Vec<(String, String)>,
+    /// Where this server is reached (LinkedIn's upload addresses name it).
+    base_url: String,
+    issued: usize,
+    /// The sandbox: tokens shaped like those issued are taken even when this process did
+    /// not issue them (the API restarted since the channel connected).
+    lenient: bool,
+}
+
+impl State {
+    /// A platform that issued nothing yet, reached at `base_url`.
+    pub fn new(base_url: &str) -> Self {
+        Self {
+            calls: Vec::new(),
+            posts: Vec::new(),
+            tokens: HashSet::from(["tt-token", "ig-token", "li-token"].map(str::to_owned)),
+            refresh_tokens: HashSet::from(["tt-refresh", "li-refresh"].map(str::to_owned)),
+            refuse_refresh: false,
+            privacy_options: vec!["PUBLIC_TO_EVERYONE", "FOLLOWER_OF_CREATOR", "SELF_ONLY"],
+            tiktok_outcome: TikTokOutcome::Complete,
+            drop_after_publish: false,
+            pulled: Vec::new(),
+            hang_after_publish: false,
+            answer_after: None,
+            in_flight: 0,
+            most_in_flight: 0,
+            cannot_confirm: false,
+            rate_limited: 0,
+            quota_usage: 0,
+            quota_total: 50,
+            containers: HashMap::new(),
+            li_posts: Vec::new(),
+            li_images: HashMap::new(),
+            li_pages: linkedin::default_pages(),
+            li_refresh_tokens: false,
+            li_rate_limited: 0,
+            reply_headers: Vec::new(),
+            base_url: base_url.trim_end_matches('/').to_owned(),
+            issued: 0,
+            lenient: false,
+        }
+    }
+
+    /// The headers the last route set for its answer.
+    pub fn take_reply_headers(&mut self) -> Vec<(String, String)> {
+        std::mem::take(&mut self.reply_headers)
+    }
+
+    /// Whether `token` is an access token this platform issued.
+    fn accepts(&self, token: &str) -> bool {
+        self.tokens.contains(token) || (self.lenient && issued_shape(token, &ISSUED_ACCESS))
+    }
+
+    /// Whether `token` is a refresh token this platform issued (and did not take back).
+    fn accepts_refresh(&self, token: &str) -> bool {
+        self.refresh_tokens.contains(token)
+            || (self.lenient && issued_shape(token, &ISSUED_REFRESH))
+    }
+
+    /// Keeps at most `most` of each kind of thing a caller can make (the oldest go first;
+    /// maps and sets, which keep no order, start again), so that a sandbox open to anyone
+    /// on the machine stays bounded.
+    fn bound(&mut self, most: usize) {
+        fn oldest_out<T>(items: &mut Vec<T>, most: usize) {
+            if items.len() > most {
+                items.drain(..items.len() - most);
+            }
+        }
+        oldest_out(&mut self.calls, most);
+        oldest_out(&mut self.posts, most);
+        oldest_out(&mut self.li_posts, most);
+        oldest_out(&mut self.pulled, most);
+        if self.containers.len() > most {
+            self.containers.clear();
+        }
+        if self.li_images.len() > most {
+            self.li_images.clear();
+        }
+        if self.tokens.len() > most || self.refresh_tokens.len() > most {
+            // Lenient: the tokens already handed out keep working by their shape.
+            self.tokens.clear();
+            self.refresh_tokens.clear();
+        }
+    }
+}
+
+/// The prefixes of the access and refresh tokens the platforms issue.
+const ISSUED_ACCESS: [&str; 4] = ["tt-token", "ig-token", "ig-short", "li-token"];
+const ISSUED_REFRESH: [&str; 2] = ["tt-refresh", "li-refresh"];
+
+fn issued_shape(token: &str, prefixes: &[&str]) -> bool {
+    prefixes.iter().any(|p| token.starts_with(p))
+}
+
+impl Call {
+    /// A call from its request line's method and target, its headers and its body (of which
+    /// `body_len` bytes arrived; `body` may hold only the first of them).
+    pub fn read(
+        method: &str,
+        target: &str,
+        headers: impl IntoIterator<Item = (String, String)>,
+        body: &[u8],
+        body_len: usize,
+    ) -> Option<Self> {
+        let body = String::from_utf8_lossy(body).into_owned();
+        let url = url::Url::parse(&format!("http://sandbox{target}")).ok()?;
+        let mut query: HashMap<String, String> = url.query_pairs().into_owned().collect();
+        if method == "POST" && !body.starts_with('{') {
+            // Form bodies (token endpoints) read like a query.
+            query.extend(url::form_urlencoded::parse(body.as_bytes()).into_owned());
+        }
+        let headers: HashMap<String, String> = headers
+            .into_iter()
+            .map(|(key, value)| (key.to_ascii_lowercase(), value.trim().to_owned()))
+            .collect();
+        Some(Self {
+            method: method.to_owned(),
+            path: url.path().to_owned(),
+            query,
+            authorization: headers.get("authorization").cloned(),
+            headers,
+            body,
+            body_len,
+        })
+    }
+
+    /// The `Authorization: Bearer` token; empty without one.
+    fn bearer(&self) -> &str {
+        self.authorization
+            .as_deref()
+            .and_then(|a| a.strip_prefix("Bearer "))
+            .unwrap_or("")
+    }
+
+    /// The browser's step at the platform, where the user grants access.
+    pub fn is_authorize(&self) -> bool {
+        self.path.ends_with("/authorize")
+    }
+}
+
+/// The status and body to answer with; `None`: drop the connection unanswered; status 0:
+/// never answer.
+pub type Answer = Option<(u16, Value)>;
+
+/// The platforms' answer to `call`.
+pub fn route(state: &mut State, call: &Call) -> Answer {
+    if call.is_authorize() {
+        return authorize(state, call);
+    }
+    if call.path.starts_with("/li/") {
+        linkedin::route(state, call)
+    } else if call.path.starts_with("/v2/") {
+        tiktok::route(state, call)
+    } else {
+        instagram::route(state, call)
+    }
+}
+
+/// The user grants access at once: back to the app's redirect URI with a code.
+fn authorize(state: &mut State, call: &Call) -> Answer {
+    let back = call
+        .query
+        .get("redirect_uri")
+        .and_then(|uri| url::Url::parse(uri).ok())
+        .filter(|uri| ["http", "https"].contains(&uri.scheme()));
+    let (Some(mut back), Some(oauth_state)) = (back, call.query.get("state")) else {
+        return Some((
+            400,
+            serde_json::json!({ "error": "invalid_request",
+                "error_description": "redirect_uri and state are required" }),
+        ));
+    };
+    back.query_pairs_mut()
+        .append_pair("code", "good-code")
+        .append_pair("state", oauth_state);
+    state
+        .reply_headers
+        .push(("location".into(), back.to_string()));
+    Some((302, Value::Null))
+}

@@ -1,0 +1,145 @@
+// The entry dialog's composer parts: the entry's media (uploaded by drag and drop or from a
+// file, or picked from the library; reordered by removing and adding), and a preview of the
+// post as its platform lays it out (its media first, the text cut where the feed folds it
+// behind "more", hashtags marked), kept current as the person types.
+
+import { appConfig } from "../api.js";
+import { channelLabel, colored } from "../platforms.js";
+import { h, fill, fieldError, explain, platformBadge } from "../ui.js";
+import { t } from "../i18n.js";
+import { library, loadMedia, mediaOf, thumbnail, uploadMedia } from "../media.js";
+
+/** The most media an entry names (the server's `mediaIds` limit). */
+const MOST_MEDIA = 10;
+
+/**
+ * The entry's media: the chosen items (each removable), a drop zone that uploads what is
+ * dropped or chosen, and the library to pick from. `onChange()` follows every change.
+ */
+export function mediaField(onChange) {
+  let ids = [];
+  const chosen = h("ul", { class: "media-chosen", id: "media-chosen", "aria-live": "polite" });
+  const file = h("input", { type: "file", id: "media-file", accept: "image/jpeg,image/png,image/webp,video/mp4", class: "sr-only" });
+  const status = h("span", { class: "muted", id: "media-status", "aria-live": "polite" });
+  const drop = h("div", { class: "media-drop", id: "media-drop", tabindex: "0", role: "button", "aria-describedby": "media-status" },
+    h("span", {}, t("composer.drop")), " ",
+    h("label", { class: "link", for: "media-file" }, t("composer.chooseFile")), file);
+  const picker = h("div", { class: "media-library", id: "media-library", hidden: true });
+  const pick = h("button", { type: "button", class: "secondary", id: "media-pick", "aria-expanded": "false" }, t("composer.fromLibrary"));
+  const fieldset = h("fieldset", { class: "media-field stack", id: "media-field" },
+    h("legend", {}, t("composer.media")), chosen, drop, h("div", { class: "row" }, pick, status), picker);
+
+  const render = () => {
+    fill(chosen, ids.map((id, i) => h("li", { dataset: { id } },
+      thumbnail(id),
+      h("span", { class: "name" }, mediaOf(id)?.fileName ?? t("composer.media")),
+      h("button", { type: "button", class: "link remove", "aria-label": t("composer.remove", { name: mediaOf(id)?.fileName ?? i + 1 }),
+        onclick: () => { ids = ids.filter((other) => other !== id); render(); onChange(); } }, "×"))));
+    drop.hidden = ids.length >= MOST_MEDIA;
+  };
+  const add = (id) => {
+    if (ids.includes(id) || ids.length >= MOST_MEDIA) return;
+    ids = [...ids, id];
+    render();
+    onChange();
+  };
+  const clearProblem = () => {
+    fieldset.querySelector(":scope > .field-error")?.remove();
+    drop.removeAttribute("aria-invalid");
+  };
+  const send = async (files) => {
+    clearProblem();
+    for (const one of files) {
+      status.textContent = t("composer.uploading", { name: one.name });
+      try {
+        const item = await uploadMedia(one);
+        add(item.id);
+        status.textContent = t("composer.uploaded", { name: item.fileName });
+      } catch (error) {
+        status.textContent = "";
+        fieldError(drop, `${one.name}: ${explain(error)}`);
+        return;
+      }
+    }
+  };
+  file.addEventListener("change", () => { send([...file.files]); file.value = ""; });
+  drop.addEventListener("keydown", (event) => { if (event.key === "Enter" || event.key === " ") { event.preventDefault(); file.click(); } });
+  for (const type of ["dragenter", "dragover"]) {
+    drop.addEventListener(type, (event) => { event.preventDefault(); drop.classList.add("over"); });
+  }
+  drop.addEventListener("dragleave", () => drop.classList.remove("over"));
+  drop.addEventListener("drop", (event) => {
+    event.preventDefault();
+    drop.classList.remove("over");
+    send([...(event.dataTransfer?.files ?? [])]);
+  });
+  pick.addEventListener("click", async () => {
+    const open = picker.hidden;
+    picker.hidden = !open;
+    pick.setAttribute("aria-expanded", String(open));
+    if (!open) return;
+    fill(picker, h("p", { class: "muted" }, t("app.loading")));
+    try {
+      await loadMedia();
+    } catch (error) {
+      return fill(picker, h("p", { class: "notice bad" }, explain(error)));
+    }
+    const items = library();
+    fill(picker, items.length
+      ? h("ul", { class: "media-grid" }, items.map((item) => h("li", {},
+        h("button", { type: "button", class: "media-item", dataset: { id: item.id }, "aria-label": t("composer.use", { name: item.fileName }),
+          onclick: () => add(item.id) }, thumbnail(item.id), h("span", { class: "name" }, item.fileName)))))
+      : h("p", { class: "muted" }, t("composer.libraryEmpty")));
+  });
+  return {
+    el: fieldset,
+    /** The control a refusal of `mediaIds` is shown at. */
+    control: drop,
+    ids: () => ids,
+    set(next) {
+      ids = [...(next ?? [])];
+      clearProblem();
+      status.textContent = "";
+      picker.hidden = true;
+      pick.setAttribute("aria-expanded", "false");
+      render();
+    },
+  };
+}
+
+/**
+ * The post as `channel` lays it out: the account line, the media first, the text cut where
+ * the feed folds it (`previewChars` of the platform's catalogue entry), hashtags marked.
+ * `read()` gives `{text, mediaIds, mediaUrl}`; `update()` redraws it.
+ */
+export async function postPreview(channel, read) {
+  const config = await appConfig();
+  const platform = (config.platforms ?? []).find((p) => p.name === channel);
+  const el = h("section", colored(channel, { class: "post-preview", id: "entry-preview", "aria-label": t("composer.previewOf", { platform: channelLabel(channel) }) }));
+  const update = () => {
+    const { text, mediaIds, mediaUrl } = read();
+    const fold = platform?.previewChars ?? null;
+    const chars = [...text];
+    const cut = fold !== null && chars.length > fold;
+    const shown = cut ? chars.slice(0, fold).join("").trimEnd() : text;
+    const media = mediaIds.length
+      ? h("div", { class: "preview-media" }, thumbnail(mediaIds[0], { class: "big" }),
+        mediaIds.length > 1 ? h("span", { class: "badge count" }, t("composer.mediaCount", { count: mediaIds.length })) : null)
+      : mediaUrl ? h("p", { class: "preview-media link-only muted" }, t("composer.mediaElsewhere"))
+        : h("p", { class: "preview-media none muted" }, t("composer.noMedia"));
+    fill(el,
+      h("h3", {}, t("composer.preview")),
+      h("div", { class: "preview-head" }, platformBadge(channel)),
+      media,
+      h("p", { class: "preview-text", id: "preview-text" }, marked(shown),
+        cut ? h("span", { class: "fold muted", dataset: { fold: String(fold) } }, t("composer.more")) : null),
+      cut ? h("p", { class: "hint" }, t("composer.foldHint", { platform: channelLabel(channel), count: fold })) : null);
+  };
+  update();
+  return { el, update };
+}
+
+/** `text` with its hashtags marked. */
+function marked(text) {
+  return text.split(/(#[\p{L}\p{N}_]+)/u).map((part) => (part.startsWith("#") ? h("span", { class: "tag" }, part) : part));
+}
