@@ -78,6 +78,10 @@ pub(super) fn route(state: &mut State, call: &Call) -> Answer {
                 .collect();
             Some((200, json!({ "data": data })))
         }
+        ("GET", ["me"]) => Some((
+            200,
+            json!({ "user_id": IG_USER, "username": state.ig_username, "name": state.ig_name, "id": IG_USER }),
+        )),
         ("GET", [media]) if state.posts.iter().any(|p| p.id == *media) => Some((
             200,
             json!({ "id": media, "permalink": format!("https://www.instagram.com/p/C{media}/") }),

@@ -90,6 +90,9 @@ pub struct State {
     pub cannot_confirm: bool,
     /// TikTok init calls answered 429 `rate_limit_exceeded` before one is taken.
     pub rate_limited: usize,
+    /// The Instagram account's username and name (`GET /me`).
+    pub ig_username: String,
+    pub ig_name: String,
     pub quota_usage: i64,
     pub quota_total: i64,
     /// Instagram containers: id -> (body, status_code).
@@ -133,6 +136,8 @@ impl State {
             most_in_flight: 0,
             cannot_confirm: false,
             rate_limited: 0,
+            ig_username: "almanac.studio".into(),
+            ig_name: "Almanac Studio".into(),
             quota_usage: 0,
             quota_total: 50,
             containers: HashMap::new(),

@@ -6,6 +6,7 @@
 import { api, appConfig } from "./api.js";
 import { h, fill, explain as sentence } from "./ui.js";
 import { t } from "./i18n.js";
+import { accountName } from "./platforms.js";
 
 /** Platform names as people read them, from the server's registry. */
 let labels = {};
@@ -48,7 +49,7 @@ export async function show(view, [step]) {
   }
   try {
     const channel = await api("POST", `/v1/channels/${encodeURIComponent(platform)}/complete`, body);
-    fill(status, t("channels.connected", { platform: labels[channel.platform] ?? channel.platform, account: channel.handle ?? channel.accountId }));
+    fill(status, t("channels.connected", { platform: labels[channel.platform] ?? channel.platform, account: accountName(channel) }));
     status.className = "notice ok";
     status.dataset.outcome = "connected";
     // One grant can act for more accounts (a LinkedIn member's company pages): each is a
@@ -57,7 +58,7 @@ export async function show(view, [step]) {
     if (also.length) {
       status.after(h("div", { class: "stack", id: "also-connected" },
         h("p", {}, t("channels.alsoConnected", { count: also.length })),
-        h("ul", { class: "list" }, also.map((c) => h("li", { dataset: { account: c.accountId } }, c.handle ?? c.accountId))),
+        h("ul", { class: "list" }, also.map((c) => h("li", { dataset: { account: c.accountId } }, accountName(c)))),
         h("p", { class: "muted" }, t("channels.alsoConnectedHint"))));
     }
   } catch (error) {

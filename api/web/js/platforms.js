@@ -33,3 +33,32 @@ export function colored(name, attrs = {}) {
   const color = channels.get(name)?.color;
   return { ...attrs, dataset: { ...(attrs.dataset ?? {}), platform: name }, style: color ? { "--platform": color } : undefined };
 }
+
+/** A username as people write it (`@leafy`); a name with spaces stays as it is. */
+const atHandle = (handle) => (/^[\p{L}\p{N}_.]+$/u.test(handle) ? `@${handle}` : handle);
+
+/**
+ * How people know a connected account: the name its profile shows and its @handle, as the
+ * platform told them at connect (`Leafy Co (@leafy)`), else its id.
+ */
+export function accountName(channel) {
+  const handle = channel.handle ? atHandle(channel.handle.replace(/^@/, "")) : null;
+  if (channel.displayName && handle && channel.displayName !== channel.handle) return `${channel.displayName} (${handle})`;
+  return channel.displayName ?? handle ?? channel.accountId;
+}
+
+/** `@Leafy ` -> `leafy`: an account id or handle as two spellings of it compare. */
+const plain = (name) => String(name ?? "").trim().replace(/^@/, "").toLowerCase();
+
+/**
+ * The connected channel a typed account (`{platform, accountId, handle?}`, the organic
+ * week's) is, and how it was found: by its id, or by its handle.
+ */
+export function connectedAs(account, channels) {
+  const same = channels.filter((c) => c.platform === account.platform && c.status === "connected");
+  const byId = same.find((c) => plain(c.accountId) === plain(account.accountId));
+  if (byId) return { channel: byId, by: "id" };
+  const typed = [plain(account.accountId), plain(account.handle)].filter(Boolean);
+  const byHandle = same.find((c) => c.handle && typed.includes(plain(c.handle)));
+  return byHandle ? { channel: byHandle, by: "handle" } : null;
+}

@@ -16,20 +16,24 @@ use crate::{
     store::publish::channels::{self as store, SealedTokens},
 };
 
-use super::{Auth, Failure, FailureKind, Platform, Platforms, TokenState, oauth::Tokens};
+use super::{
+    Auth, Failure, FailureKind, Platform, Platforms, TokenState,
+    oauth::{Account, Tokens},
+};
 
-/// Writes `tokens` for the user's account (created if new, its handle kept unless the
-/// platform named it), `connected`; returns its id.
+/// Writes `tokens` for the user's account (created if new, its handle and display name
+/// kept unless the platform named them), `connected`; returns its id.
 pub async fn store_tokens(
     conn: &mut PgConnection,
     cipher: &TokenCipher,
     user: Uuid,
     platform: Platform,
-    (account_id, handle): (&str, Option<&str>),
+    account: &Account,
     tokens: &Tokens,
     now: DateTime<Utc>,
 ) -> sqlx::Result<Uuid> {
-    let id = store::upsert_account(conn, user, platform, account_id, handle).await?;
+    let names = (account.handle.as_deref(), account.display_name.as_deref());
+    let id = store::upsert_account(conn, user, platform, &account.id, names).await?;
     write_tokens(conn, cipher, id, tokens, now).await?;
     Ok(id)
 }

@@ -283,6 +283,16 @@ impl Adapter for Instagram {
         let mut long = self.graph_grant("access_token", &query).await?;
         long.account_id = short.account_id;
         long.scope = short.scope;
+        // Who connected, as people know them: the username and name (a read-only call;
+        // the account connects without them if it fails).
+        if let Some(auth) = long.auth()
+            && let Reply::Ok(me) = self
+                .get("me", &[("fields", "user_id,username,name")], &auth)
+                .await
+        {
+            long.handle = oauth::name(&me["username"]);
+            long.display_name = oauth::name(&me["name"]);
+        }
         Ok(long)
     }
 

@@ -601,7 +601,7 @@ mod tests {
                     { "field": "title", "max": 90, "unit": "chars", "media": "photo" },
                     { "field": "description", "max": 4000, "unit": "chars", "media": "photo" },
                 ],
-                "hashtagsMax": null, "mentionsMax": null,
+                "hashtagsMax": null, "mentionsMax": null, "previewChars": 150,
             })
         );
     }

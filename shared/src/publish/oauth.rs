@@ -20,8 +20,11 @@ pub struct Tokens {
     pub refresh_expires_in: Option<i64>,
     /// TikTok's `open_id`, Instagram's `user_id`, LinkedIn's member URN.
     pub account_id: Option<String>,
-    /// The account's name as people read it, when the connect flow learnt it.
+    /// The account's name as people read it, when the connect flow learnt it: its
+    /// username (`ig_leafy`) where the platform has one, else its name.
     pub handle: Option<String>,
+    /// The name its profile shows (`Leafy Co`), when the connect flow learnt it.
+    pub display_name: Option<String>,
     pub scope: Option<String>,
     /// Other accounts the same grant acts for (the LinkedIn pages its member administers):
     /// each becomes a channel of its own, with these tokens.
@@ -33,6 +36,17 @@ pub struct Tokens {
 pub struct Account {
     pub id: String,
     pub handle: Option<String>,
+    pub display_name: Option<String>,
+}
+
+impl Tokens {
+    /// The account's credentials to call the platform with, once it named the account.
+    pub fn auth(&self) -> Option<super::Auth> {
+        Some(super::Auth {
+            account_id: self.account_id.clone()?,
+            access_token: self.access_token.clone(),
+        })
+    }
 }
 
 impl std::fmt::Debug for Tokens {
@@ -184,6 +198,7 @@ pub fn tokens(body: &Value, account_field: &str) -> Result<Tokens, Failure> {
         refresh_expires_in: body["refresh_expires_in"].as_i64(),
         account_id: text(account_field),
         handle: None,
+        display_name: None,
         more_accounts: Vec::new(),
         scope: text("scope").or_else(|| {
             body["permissions"].as_array().map(|p| {
@@ -194,6 +209,13 @@ pub fn tokens(body: &Value, account_field: &str) -> Result<Tokens, Failure> {
             })
         }),
     })
+}
+
+/// A name a platform answered (a username, a display name), trimmed and at most 200
+/// characters; `None` when empty or not text.
+pub fn name(value: &Value) -> Option<String> {
+    let name = value.as_str()?.trim();
+    (!name.is_empty()).then(|| name.chars().take(200).collect())
 }
 
 #[cfg(test)]

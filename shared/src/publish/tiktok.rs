@@ -363,7 +363,16 @@ impl Adapter for TikTok {
             form.push(("code_verifier", verifier));
         }
         let answer = oauth::post_grant(&self.http, &self.oauth, "TikTok", &form).await?;
-        oauth::tokens(&answer, "open_id")
+        let mut tokens = oauth::tokens(&answer, "open_id")?;
+        // Who connected, as people know them: the creator's username and nickname (a
+        // read-only call; the account connects without them if it fails).
+        if let Some(auth) = tokens.auth()
+            && let Reply::Ok(data) = self.call(&auth, CREATOR_INFO, None).await
+        {
+            tokens.handle = oauth::name(&data["creator_username"]);
+            tokens.display_name = oauth::name(&data["creator_nickname"]);
+        }
+        Ok(tokens)
     }
 
     async fn refresh(

@@ -265,6 +265,9 @@ async fn channels_connect_through_oauth_with_a_single_use_state() {
     assert_eq!(status, 200, "{channel}");
     assert_eq!(channel["data"]["accountId"], TIKTOK_OPEN_ID);
     assert_eq!(channel["data"]["status"], "connected");
+    // Who connected, as people know them: the creator's username and nickname.
+    assert_eq!(channel["data"]["handle"], "almanac_test");
+    assert_eq!(channel["data"]["displayName"], "Almanac");
     assert!(!channel.to_string().contains("tt-token"));
     // The PKCE verifier went with the code.
     let exchange = &s.fake.calls_to("/oauth/token/")[0];
@@ -288,6 +291,23 @@ async fn channels_connect_through_oauth_with_a_single_use_state() {
         2,
         "code, then long-lived exchange"
     );
+    // The account's username and name, read with the long-lived token: the account is
+    // `@almanac.studio`, not only its number.
+    assert_eq!(channel["data"]["handle"], "almanac.studio");
+    assert_eq!(channel["data"]["displayName"], "Almanac Studio");
+    let me = s.fake.calls_to("/me");
+    assert_eq!(me.len(), 1);
+    assert_eq!(me[0].query["fields"], "user_id,username,name");
+    let (_, listed) = s.app.get_json(s.user, "/v1/channels").await;
+    let instagram = listed["data"]["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["platform"] == "instagram")
+        .unwrap()
+        .clone();
+    assert_eq!(instagram["handle"], "almanac.studio");
+    assert_eq!(instagram["displayName"], "Almanac Studio");
 }
 
 /// B starts connecting and sends A the authorize link; A grants access. The callback

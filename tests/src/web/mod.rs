@@ -3,6 +3,7 @@
 //! through it. Each test saves a screenshot of its final state under
 //! `<target>/<profile>/web-screenshots/` and checks it is not blank.
 
+mod accounts;
 mod calendar;
 mod composer;
 mod console;

@@ -4,7 +4,7 @@
 use almanac_shared::crypto::TokenCipher;
 use almanac_shared::publish::{
     Adapter, Platform, channels,
-    oauth::{self, Tokens},
+    oauth::{self, Account, Tokens},
 };
 use almanac_shared::store::{
     publish::{self as publish_store, channels as store},
@@ -96,7 +96,11 @@ impl ChannelsApi {
             cipher,
             user,
             platform,
-            (&account_id, None),
+            &Account {
+                id: account_id,
+                handle: None,
+                display_name: None,
+            },
             &tokens,
             Utc::now(),
         )
@@ -302,7 +306,11 @@ impl ChannelsApi {
             cipher,
             caller,
             platform,
-            (&account_id, tokens.handle.as_deref()),
+            &Account {
+                id: account_id,
+                handle: tokens.handle.clone(),
+                display_name: tokens.display_name.clone(),
+            },
             &tokens,
             now,
         )
@@ -310,16 +318,9 @@ impl ChannelsApi {
         let channel = channel(&state, &mut tx, id).await?;
         let mut also_connected = Vec::with_capacity(tokens.more_accounts.len());
         for account in &tokens.more_accounts {
-            let id = channels::store_tokens(
-                &mut tx,
-                cipher,
-                caller,
-                platform,
-                (&account.id, account.handle.as_deref()),
-                &tokens,
-                now,
-            )
-            .await?;
+            let id =
+                channels::store_tokens(&mut tx, cipher, caller, platform, account, &tokens, now)
+                    .await?;
             also_connected.push(self::channel(&state, &mut tx, id).await?);
         }
         tx.commit().await?;

@@ -130,8 +130,13 @@ pub struct Channel {
     pub id: Uuid,
     pub platform: String,
     pub account_id: String,
+    /// Its username on the platform (`ig_leafy`), or its name where the platform has no
+    /// username (a LinkedIn member or page), as read at connect.
     #[oai(nullable)]
     pub handle: Option<String>,
+    /// The name its profile shows (`Leafy Co`), as read at connect.
+    #[oai(nullable)]
+    pub display_name: Option<String>,
     /// `connected`, `needs_reauth` (connect it again) or `disconnected`.
     pub status: String,
     /// Why it needs re-authorisation.
@@ -165,6 +170,7 @@ impl Channel {
             platform,
             account_id,
             handle,
+            display_name,
             status,
             status_reason,
             expires_at,
@@ -179,6 +185,7 @@ impl Channel {
             platform,
             account_id,
             handle,
+            display_name,
             status,
             status_reason,
             expires_at,

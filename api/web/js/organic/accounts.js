@@ -1,9 +1,10 @@
-// A brand's linked accounts: each one, whether this week's request uses it, Unlink, and a
-// form to link another.
+// A brand's linked accounts: each one, whether this week's request uses it, which connected
+// channel it is (found by its id or by its handle, and said which), Unlink, and a form to
+// link another.
 
 import { api } from "../api.js";
 import { h, field, check, showError, showProblem, confirmAction } from "../ui.js";
-import { channelLabel, organicPlatforms } from "../platforms.js";
+import { accountName, channelLabel, connectedAs, organicPlatforms } from "../platforms.js";
 import { t } from "../i18n.js";
 import { select } from "./common.js";
 
@@ -40,9 +41,32 @@ export function accountsView(board) {
     h("p", { class: "muted" }, t("organic.accountsHint")),
     accounts.length ? null : h("p", { class: "muted" }, t("organic.noLinked")),
     // One list: each account, whether this week uses it, and Unlink.
-    h("ul", { class: "list", id: "linked-accounts" }, accounts.map((a, i) => h("li", { class: "row" }, useAccount[i], unlink(a)))),
+    h("ul", { class: "list", id: "linked-accounts" }, accounts.map((a, i) => h("li", { class: "row", dataset: { account: a.accountId } },
+      useAccount[i], connection(a), unlink(a)))),
     accountForm,
   ];
+}
+
+/** The channels connected now, read once a view of the accounts asks. */
+let channelsRead = null;
+
+/** Which connected channel a linked account is, filled in once the channels are read. */
+function connection(account) {
+  const el = h("span", { class: "account-connection muted", "aria-live": "polite" });
+  channelsRead ??= api("GET", "/v1/channels").then((list) => list.items, () => { channelsRead = null; return []; });
+  channelsRead.then((channels) => {
+    const found = connectedAs(account, channels);
+    el.dataset.match = found?.by ?? "none";
+    el.textContent = found
+      ? t(found.by === "id" ? "organic.connectedById" : "organic.connectedByHandle", { name: accountName(found.channel) })
+      : t("organic.notConnected");
+  });
+  return el;
+}
+
+/** Forgets the channels read (the page was left, or an account was linked). */
+export function forgetChannels() {
+  channelsRead = null;
 }
 
 /** The accounts the week's request uses, as `[platform, accountId]` pairs. */

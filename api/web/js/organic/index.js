@@ -8,8 +8,10 @@ import { t } from "../i18n.js";
 import { renderBoard } from "./board.js";
 import { page } from "./common.js";
 import { renderLibrary } from "./library.js";
+import { forgetChannels } from "./accounts.js";
 
 export function leave() {
+  forgetChannels();
   page.abort?.abort();
   page.abort = null;
   page.draftUnsaved = () => false;

@@ -14,7 +14,9 @@ export function weekView(board) {
     h("h3", {}, formatDay(d, { weekday: "long" }), h("span", { class: "muted" }, formatDay(d, { day: "numeric", month: "short" }))),
     columns.get(d)));
   const errors = h("div", { id: "placement-errors" });
-  const el = h("div", { class: "week-rows", id: "week" }, rows);
+  // Every time on the week is the brand's, and says so.
+  const el = h("div", { class: "week-rows", id: "week" },
+    h("p", { class: "muted", id: "week-zone" }, t("calendar.timesIn", { zone: board.brand.timezone })), rows);
   const view = {
     el,
     errors,

@@ -5,6 +5,7 @@ import { api } from "../api.js";
 import { h, field, fill, toast, when, showError, showProblem, confirmAction, platformBadge } from "../ui.js";
 import { t } from "../i18n.js";
 import { authorKind, connectPlatform, platformList, platformName, publishesTo } from "./common.js";
+import { accountName } from "../platforms.js";
 
 export async function renderChannels(el) {
   const { items } = await api("GET", "/v1/channels");
@@ -47,7 +48,7 @@ export async function renderChannels(el) {
         : null, h("button", {
         type: "button", class: "link", "aria-label": t("publishing.disconnectLabel", { platform: platformName(c.platform) }),
         onclick: async () => {
-          const sure = await confirmAction({ title: t("confirm.disconnect", { platform: platformName(c.platform), account: c.handle ?? c.accountId }), body: t("confirm.disconnectBody"), confirm: t("publishing.disconnect") });
+          const sure = await confirmAction({ title: t("confirm.disconnect", { platform: platformName(c.platform), account: accountName(c) }), body: t("confirm.disconnectBody"), confirm: t("publishing.disconnect") });
           if (!sure) return;
           try { await api("DELETE", `/v1/channels/${c.id}`); await renderChannels(el); } catch (e) { showError(e); }
         },
@@ -60,7 +61,7 @@ export async function renderChannels(el) {
   fill(el, h("h2", {}, t("accounts.title")),
     h("p", { class: "muted" }, t("accounts.explain")),
     items.length ? h("ul", { class: "list", id: "accounts" }, items.map((c) => h("li", { dataset: { channel: c.platform, status: c.status } },
-      platformBadge(c.platform), ` ${c.handle ?? c.accountId} `,
+      platformBadge(c.platform), " ", h("strong", { class: "account-name", title: c.accountId }, accountName(c)), " ",
       authorKind(c) ? h("span", { class: "muted author-kind" }, `${authorKind(c)} `) : null,
       h("span", { class: `badge ${c.status === "connected" ? "ok" : c.status === "needs_reauth" ? "bad" : ""}` }, t(`channelStatus.${c.status}`)),
       c.statusReason ? h("div", { class: "muted" }, c.statusReason) : null,

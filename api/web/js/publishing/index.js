@@ -6,6 +6,7 @@ import { h, field, fill, showError, confirmAction, toast } from "../ui.js";
 import { t } from "../i18n.js";
 import { renderChannels } from "./accounts.js";
 import { STATUSES, authorKind, meaning, platformName, setPlatforms } from "./common.js";
+import { accountName } from "../platforms.js";
 import { entriesView } from "./entries.js";
 import { renderIntents, stopRefreshing } from "./intents.js";
 import { renderReport } from "./report.js";
@@ -37,7 +38,7 @@ function postAs(connected, entries) {
   const selects = [...new Set(connected.map((c) => c.platform))]
     .filter((p) => used.has(p) && connected.filter((c) => c.platform === p).length > 1)
     .map((p) => h("select", { id: `post-as-${p}`, name: "post-as" }, connected.filter((c) => c.platform === p).map((c) =>
-      h("option", { value: c.id }, authorKind(c) ? `${c.handle ?? c.accountId} (${authorKind(c)})` : c.handle ?? c.accountId))));
+      h("option", { value: c.id }, authorKind(c) ? `${accountName(c)} (${authorKind(c)})` : accountName(c)))));
   return {
     fields: selects.map((select) => field(t("publishing.postAs", { platform: platformName(select.id.slice("post-as-".length)) }), select)),
     chosen: () => selects.map((select) => select.value),

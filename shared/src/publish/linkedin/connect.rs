@@ -68,6 +68,7 @@ impl LinkedIn {
             };
             pages.push(oauth::Account {
                 id: urn.to_owned(),
+                display_name: handle.clone(),
                 handle,
             });
         }

@@ -356,6 +356,7 @@ impl Adapter for LinkedIn {
         let mut tokens = Self::tokens(&answer)?;
         let (member, name) = self.member(&tokens.access_token).await?;
         tokens.account_id = Some(member);
+        tokens.display_name = name.clone();
         tokens.handle = name;
         tokens.more_accounts = self.pages(&tokens.access_token).await;
         Ok(tokens)

@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use crate::domain::publish::Platform;
 
-const CHANNEL_COLUMNS: &str = "a.id, a.platform, a.account_id, a.handle, a.status,
+const CHANNEL_COLUMNS: &str = "a.id, a.platform, a.account_id, a.handle, a.display_name, a.status,
     a.status_reason, a.token_expires_at as expires_at, a.reconnect_by, a.scope, a.connected_at,
     a.created_at, a.updated_at";
 
@@ -19,6 +19,7 @@ pub struct ChannelRow {
     pub platform: String,
     pub account_id: String,
     pub handle: Option<String>,
+    pub display_name: Option<String>,
     pub status: String,
     pub status_reason: Option<String>,
     pub expires_at: Option<DateTime<Utc>>,
@@ -113,20 +114,22 @@ pub async fn take_oauth(
     .await
 }
 
-/// The user's account on `platform` (created if new, its handle set when one is given);
+/// The user's account on `platform` (created if new, its handle and display name set when
+/// given);
 /// returns its id.
 pub async fn upsert_account(
     conn: &mut PgConnection,
     user: Uuid,
     platform: Platform,
     account_id: &str,
-    handle: Option<&str>,
+    (handle, display_name): (Option<&str>, Option<&str>),
 ) -> sqlx::Result<Uuid> {
     sqlx::query_scalar(
-        "insert into platform_accounts (id, user_id, platform, account_id, handle)
-         values ($1, $2, $3, $4, $5)
+        "insert into platform_accounts (id, user_id, platform, account_id, handle, display_name)
+         values ($1, $2, $3, $4, $5, $6)
          on conflict (user_id, platform, account_id)
              do update set handle = coalesce(excluded.handle, platform_accounts.handle),
+                 display_name = coalesce(excluded.display_name, platform_accounts.display_name),
                  updated_at = now()
          returning id",
     )
@@ -135,6 +138,7 @@ pub async fn upsert_account(
     .bind(platform)
     .bind(account_id)
     .bind(handle)
+    .bind(display_name)
     .fetch_one(conn)
     .await
 }

@@ -39,8 +39,9 @@
 //! (only a burst of 1,000 webhook events, commit to delivery, after the ceilings),
 //! BENCH_ONLY=fairness (one user's backlog of BENCH_FAIRNESS_JOBS, default 10,000, against
 //! another user's jobs one at a time, and webhook deliveries past another user's hanging
-//! endpoints, after the ceilings) or BENCH_ONLY=jobs (only submit, pickup and end to end,
-//! after the ceilings).
+//! endpoints, after the ceilings), BENCH_ONLY=media (only a 200 MiB upload streamed to the
+//! file store against a raw file write of the same bytes, and the memory it takes, after
+//! the ceilings) or BENCH_ONLY=jobs (only submit, pickup and end to end, after the ceilings).
 
 mod api_keys;
 mod budget;
@@ -52,6 +53,7 @@ mod fairness;
 mod flags;
 mod idle;
 mod jobs;
+mod media;
 mod organic;
 mod recovery;
 mod relay;
@@ -365,6 +367,9 @@ async fn phases(
     if std::env::var("BENCH_ONLY").as_deref() == Ok("streamed") {
         return streamed::run(&settings).await;
     }
+    if std::env::var("BENCH_ONLY").as_deref() == Ok("media") {
+        return media::run(&settings).await;
+    }
     if std::env::var("BENCH_ONLY").as_deref() == Ok("webhooks") {
         return webhooks::run(&settings, &pool).await;
     }
@@ -541,6 +546,7 @@ async fn phases(
     calendar::run(&base, &pool, &redis).await?;
     organic::run(&base, &pool, &redis).await?;
     streamed::run(&settings).await?;
+    media::run(&settings).await?;
     flags::run(&settings, &pool).await?;
     webhooks::run(&settings, &pool).await?;
     api_keys::run(&settings).await?;
