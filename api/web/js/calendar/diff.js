@@ -77,7 +77,8 @@ export async function showDiff(state, runId) {
       c.kind === "updated" ? h("div", { class: "muted" }, changed(c)) : null);
   });
   const counts = ["added", "updated", "removed"].map((k) => t(`calendar.count.${k}`, { count: pending.filter((c) => c.kind === k).length })).join(", ");
-  // The list shows one kind at a time, or all; each choice says how many it holds.
+  // The list shows one kind at a time, or all; each choice says how many it holds. "Accept
+  // selected" takes the ticked changes shown, never those a filter hides.
   const list = h("div", { class: "scroll", id: "diff-list" }, rows);
   const filters = FILTERS.filter((f) => f === "all" || pending.some((c) => matches(c, f))).map((f) => h("button", {
     type: "button", class: "secondary", id: `diff-filter-${f}`, "aria-pressed": String(f === "all"),
@@ -112,7 +113,7 @@ export async function showDiff(state, runId) {
     h("h2", {}, t("calendar.proposedVersion", { version: detail.run.version })),
     h("p", { class: "muted" }, t("calendar.proposedHint", { counts })),
     h("div", { class: "row" },
-      h("button", { type: "button", id: "accept-selected", onclick: () => accept({ changeIds: [...diff.querySelectorAll("input:checked")].map((b) => b.value) }) }, t("calendar.acceptSelected")),
+      h("button", { type: "button", id: "accept-selected", onclick: () => accept({ changeIds: [...diff.querySelectorAll(".change:not([hidden]) input:checked")].map((b) => b.value) }) }, t("calendar.acceptSelected")),
       h("button", { type: "button", id: "accept-all", class: "secondary", onclick: () => accept({ all: true }) }, t("calendar.acceptAll")),
       h("button", { type: "button", class: "link", id: "diff-later", onclick: () => {
         forget(state.id);
