@@ -32,6 +32,7 @@ pub mod linkedin;
 pub mod oauth;
 pub mod request;
 pub mod spool;
+pub mod tid;
 pub mod tiktok;
 pub mod uploads;
 
