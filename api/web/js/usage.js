@@ -28,7 +28,8 @@ export async function show(view) {
     try {
       renderJobs(jobs, (await api("GET", "/v1/usage")).jobs);
     } finally {
-      if (timer !== null && view.isConnected) timer = setTimeout(again, REFRESH_MS);
+      // Unless the page was left meanwhile (`leave`).
+      if (timer !== null) timer = setTimeout(again, REFRESH_MS);
     }
   };
   timer = setTimeout(again, REFRESH_MS);

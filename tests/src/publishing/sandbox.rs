@@ -9,7 +9,10 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use uuid::Uuid;
 
-use crate::helpers::{admin_url, drop_database, eventually, fresh_database, redis_url};
+use crate::helpers::{
+    admin_url, drop_database, eventually, fresh_database, media_dir, redis_cluster::free_port,
+    redis_url,
+};
 use almanac_tests::processes::binary;
 
 /// `deploy/dev/run.sh` with `env`, in a directory of its own, in a process group of its own
@@ -37,14 +40,6 @@ impl Drop for Run {
                 .status();
         }
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 impl Run {
@@ -120,12 +115,7 @@ async fn a_newcomer_connects_dry_runs_and_publishes_to_the_sandbox() {
         ("WORKER_METRICS_ADDR", format!("127.0.0.1:{}", free_port())),
         (
             "MEDIA_STORE",
-            format!(
-                "file://{}",
-                std::env::temp_dir()
-                    .join(format!("almanac-media-{db_name}"))
-                    .display()
-            ),
+            format!("file://{}", media_dir(&db_name).display()),
         ),
         ("PUBLISH_TICK_MS", "200".into()),
         ("PUBLISH_CHECK_INTERVAL_MS", "200".into()),
@@ -284,4 +274,5 @@ async fn a_newcomer_connects_dry_runs_and_publishes_to_the_sandbox() {
     drop(run);
     db.close().await;
     drop_database(&db_name).await;
+    let _ = std::fs::remove_dir_all(media_dir(&db_name));
 }

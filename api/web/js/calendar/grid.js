@@ -74,7 +74,6 @@ export class CalendarGrid {
     if (forget) this.entries.delete(key);
     this.body.querySelector(`[data-key="${CSS.escape(key)}"]`)?.remove();
     if (forget) this.conflictsLater();
-    else this.compactLater();
   }
 
   get(key) {
@@ -339,6 +338,7 @@ export class CalendarGrid {
     list.querySelector(".chip")?.focus();
   }
 
+  /** Once the current changes are in: conflicts marked again, and the days' chips counted. */
   conflictsLater() {
     if (this.conflictsDue) return;
     this.conflictsDue = true;
@@ -347,11 +347,5 @@ export class CalendarGrid {
       markConflicts(this.entries, this.body);
       this.compact();
     });
-  }
-
-  compactLater() {
-    if (this.compactDue) return;
-    this.compactDue = true;
-    queueMicrotask(() => { this.compactDue = false; this.compact(); });
   }
 }
