@@ -32,7 +32,7 @@ async fn a_linked_account_names_the_channel_it_is_found_by_handle_or_id() {
         .await;
     s.connect_tiktok().await;
 
-    let browser = Browser::start(&s.app, "accounts").await;
+    let browser = Browser::start(&s.app, "account-names").await;
     browser.sign_in_with_token(&s.app.token(s.user)).await;
     browser.viewport(1280, 900).await;
     browser.open("#/organic/brand_123/2026-02-02").await;
