@@ -1,14 +1,16 @@
-//! Local TikTok, Instagram and LinkedIn APIs following `docs/platforms.md`: one
+//! Local TikTok, Instagram, LinkedIn and Bluesky APIs following `docs/platforms.md`: one
 //! implementation serving both the tests (over a TCP server of their own, which can also
 //! drop or stall an answer) and `PLATFORM_SANDBOX` (under `/sandbox` on the API's own port,
 //! [`serve`]), so that a newcomer can connect, dry-run and publish without an app at any
 //! platform.
 //!
-//! One server answers all three: TikTok's paths start with `/v2/`, LinkedIn's with `/li/`,
-//! the rest is Instagram's Graph API (and its token endpoints). Each platform's routes are a
+//! One server answers them all: TikTok's paths start with `/v2/`, LinkedIn's with `/li/`,
+//! Bluesky's with `/bsky/` (sign-in) and `/pds/` (its account's PDS), the rest is
+//! Instagram's Graph API (and its token endpoints). Each platform's routes are a
 //! function of the state and the call ([`route`]); the transport reads the call and writes
 //! the answer.
 
+pub mod bluesky;
 mod instagram;
 pub mod linkedin;
 pub mod serve;
@@ -105,6 +107,8 @@ pub struct State {
     pub li_pages: Vec<(String, String)>,
     pub li_refresh_tokens: bool,
     pub li_rate_limited: usize,
+    /// Bluesky's sessions, records and blobs.
+    pub bsky: bluesky::Bsky,
     /// Media fetched from Almanac's signed addresses.
     pub pulled: Vec<Pulled>,
     /// Headers of the answer being written (set by a route, taken by the transport).
@@ -146,6 +150,7 @@ impl State {
             li_pages: linkedin::default_pages(),
             li_refresh_tokens: false,
             li_rate_limited: 0,
+            bsky: bluesky::Bsky::default(),
             reply_headers: Vec::new(),
             base_url: base_url.trim_end_matches('/').to_owned(),
             issued: 0,
@@ -182,6 +187,7 @@ impl State {
         oldest_out(&mut self.posts, most);
         oldest_out(&mut self.li_posts, most);
         oldest_out(&mut self.pulled, most);
+        self.bsky.bound(most);
         if self.containers.len() > most {
             self.containers.clear();
         }
@@ -261,6 +267,8 @@ pub fn route(state: &mut State, call: &Call) -> Answer {
     }
     if call.path.starts_with("/li/") {
         linkedin::route(state, call)
+    } else if call.path.starts_with("/bsky/") || call.path.starts_with("/pds/") {
+        bluesky::route(state, call)
     } else if call.path.starts_with("/v2/") {
         tiktok::route(state, call)
     } else {

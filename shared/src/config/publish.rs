@@ -1,4 +1,5 @@
-//! `PUBLISH_*`, `TIKTOK_*`, `INSTAGRAM_*`, `LINKEDIN_*`, `OAUTH_REDIRECT_BASE_URL`, `TOKEN_ENCRYPTION_KEY`:
+//! `PUBLISH_*`, `TIKTOK_*`, `INSTAGRAM_*`, `LINKEDIN_*`, `BLUESKY_*`, `OAUTH_REDIRECT_BASE_URL`,
+//! `TOKEN_ENCRYPTION_KEY`:
 //! publishing (seed 001).
 
 use std::{fmt, net::SocketAddr, time::Duration};
@@ -33,6 +34,10 @@ pub struct PublishSettings {
     pub tiktok: PlatformSettings,
     pub instagram: PlatformSettings,
     pub linkedin: PlatformSettings,
+    /// `BLUESKY_API_BASE_URL`: where a Bluesky account signs in (`https://bsky.social`, the
+    /// entryway of Bluesky's hosted accounts; a self-hosted PDS's own address for its
+    /// accounts). Posts then go to the PDS its session names.
+    pub bluesky_api_base_url: String,
     /// `LINKEDIN_API_VERSION`: the `LinkedIn-Version` (YYYYMM) every REST call names.
     pub linkedin_version: String,
     /// `LINKEDIN_SCOPES`: what connecting asks for (an app without LinkedIn's Community
@@ -179,12 +184,21 @@ impl PublishSettings {
             sandbox.is_some(),
         )?;
         let linkedin_version = linkedin_version(env)?;
+        let bluesky_api_base_url = env.string_or(
+            "BLUESKY_API_BASE_URL",
+            &match &sandbox {
+                Some(base) => format!("{base}/bsky"),
+                None => "https://bsky.social".to_owned(),
+            },
+        )?;
+        http_url("BLUESKY_API_BASE_URL", &bluesky_api_base_url)?;
         let settings = PublishSettings {
             enabled,
             sandbox,
             tiktok,
             instagram,
             linkedin,
+            bluesky_api_base_url,
             linkedin_version,
             linkedin_scopes: env.string_or(
                 "LINKEDIN_SCOPES",

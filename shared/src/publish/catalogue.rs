@@ -29,6 +29,34 @@ pub enum AuthorKind {
     Organization,
 }
 
+/// Whose posts a platform's quota counts: each account's, or the whole app's (every user's
+/// together: YouTube's uploads come out of the Google Cloud project's daily units).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum QuotaScope {
+    Account,
+    App,
+}
+
+/// Where the quota's use comes from: asked of the platform before a publish (`read`), or
+/// counted by Almanac from its own ledger of publishes (`counted`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum QuotaSource {
+    Read,
+    Counted,
+}
+
+/// The most posts the platform takes in a window: `limit` per `window_secs`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Quota {
+    pub limit: u32,
+    pub window_secs: u32,
+    pub per: QuotaScope,
+    pub source: QuotaSource,
+}
+
 /// What an adapter says of itself for the catalogue, besides its name, label and text
 /// limits (which it states for its own checks too).
 #[derive(Debug, Clone, Copy)]
@@ -51,6 +79,8 @@ pub struct Profile {
     /// when it does: what a preview shows before the fold. The platforms publish no such
     /// figure; `docs/platforms.md` says where each comes from.
     pub preview_chars: Option<usize>,
+    /// Its posting quota, where it documents one.
+    pub quota: Option<Quota>,
 }
 
 /// The file types (MIME) a platform takes, for photos and for videos.
@@ -85,6 +115,7 @@ pub struct Entry {
     pub hashtags_max: Option<usize>,
     pub mentions_max: Option<usize>,
     pub preview_chars: Option<usize>,
+    pub quota: Option<Quota>,
 }
 
 impl Entry {
@@ -103,6 +134,7 @@ impl Entry {
             hashtags_max: profile.hashtags_max,
             mentions_max: profile.mentions_max,
             preview_chars: profile.preview_chars,
+            quota: profile.quota,
         }
     }
 }

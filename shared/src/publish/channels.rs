@@ -58,6 +58,7 @@ async fn write_tokens(
         refresh_expires_at: expires(tokens.refresh_expires_in),
         issued_at: now,
         scope: tokens.scope.as_deref(),
+        service_url: tokens.service_url.as_deref(),
     };
     store::write_tokens(conn, id, sealed).await
 }
@@ -183,6 +184,7 @@ pub async fn usable(
     let auth = |token: String| Auth {
         account_id: row.account_id.clone(),
         access_token: token,
+        service_url: row.service_url.clone(),
     };
     let hopeless = policy.hopeless(&token, now, force);
     if hopeless {

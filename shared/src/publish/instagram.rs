@@ -321,6 +321,7 @@ impl Adapter for Instagram {
             hashtags_max: Some(INSTAGRAM_HASHTAGS_MAX),
             mentions_max: Some(INSTAGRAM_MENTIONS_MAX),
             preview_chars: Some(125),
+            quota: None,
         }
     }
 

@@ -25,6 +25,7 @@ use serde_json::Value;
 pub use crate::config::{PlatformSettings, PublishSettings};
 use crate::media::Media;
 
+pub mod bluesky;
 pub mod catalogue;
 pub mod channels;
 pub mod instagram;
@@ -94,6 +95,9 @@ pub struct Auth {
     /// TikTok's `open_id` or the Instagram user id.
     pub account_id: String,
     pub access_token: String,
+    /// Where the account's API is served, where its platform has many hosts (a Bluesky
+    /// account's PDS).
+    pub service_url: Option<String>,
 }
 
 impl fmt::Debug for Auth {
@@ -101,6 +105,7 @@ impl fmt::Debug for Auth {
         f.debug_struct("Auth")
             .field("account_id", &self.account_id)
             .field("access_token", &"***")
+            .field("service_url", &self.service_url)
             .finish()
     }
 }
@@ -276,6 +281,19 @@ pub trait Adapter: Send + Sync {
         code: &str,
         verifier: Option<&str>,
     ) -> Result<oauth::Tokens, Failure>;
+    /// Signs in with the credentials a person gave (a platform whose catalogue `connect` is
+    /// `credentials`): the tokens and the account they act for. The credentials are sent
+    /// once and never kept. A platform connecting through OAuth refuses.
+    async fn sign_in(&self, _identifier: &str, _password: &str) -> Result<oauth::Tokens, Failure> {
+        Err(Failure::permanent(
+            "CREDENTIALS_UNSUPPORTED",
+            format!(
+                "{} connects through its own sign-in page: use connect (POST /v1/channels/{}/connect)",
+                self.label(),
+                self.platform()
+            ),
+        ))
+    }
     /// A refreshed token ([`TokenPolicy::refresh`] says with what).
     async fn refresh(
         &self,
@@ -374,6 +392,7 @@ impl Platforms {
             .redirect(reqwest::redirect::Policy::none())
             .build()?;
         let store = media.store.clone();
+        let bluesky = bluesky::Bluesky::new(http.clone(), settings, fetch, store.clone())?;
         let platforms = Self {
             adapters: Arc::default(),
             http: http.clone(),
@@ -384,7 +403,8 @@ impl Platforms {
             .with(Arc::new(instagram::Instagram::new(http.clone(), settings)))
             .with(Arc::new(linkedin::LinkedIn::new(
                 http, settings, fetch, store,
-            )?)))
+            )?))
+            .with(Arc::new(bluesky)))
     }
 
     /// The registry with media addresses served from `base_url` (the API, once it knows
@@ -506,7 +526,18 @@ pub fn auth_missing(platform: Option<Platform>, code: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use post::{MediaKind, TextField};
+    use post::{MediaKind, TextField, TextUnit};
+
+    /// A text of `n` `unit`s that is within every other unit's limit of the same field:
+    /// bytes as family emoji (one grapheme of 25 bytes each) and letters.
+    fn filler(n: usize, unit: TextUnit) -> String {
+        match unit {
+            TextUnit::Utf8Bytes => {
+                "👩\u{200d}👩\u{200d}👧\u{200d}👧".repeat(n / 25) + &"a".repeat(n % 25)
+            }
+            _ => "a".repeat(n),
+        }
+    }
 
     /// The built-in platforms, as a development configuration registers them.
     fn built_in() -> Platforms {
@@ -527,11 +558,11 @@ mod tests {
         let platforms = built_in();
         let options = Options::default();
         let catalogue = platforms.catalogue();
-        assert_eq!(catalogue.len(), 3);
+        assert_eq!(catalogue.len(), 4);
         for adapter in platforms.all() {
             for (media, format) in [(MediaKind::Video, "reel"), (MediaKind::Photo, "carousel")] {
-                let post = |field: TextField, n: usize| {
-                    let long = "a".repeat(n);
+                let post = |field: TextField, n: usize, unit: TextUnit| {
+                    let long = filler(n, unit);
                     let (title, caption) = match field {
                         TextField::Title => (long.as_str(), "caption"),
                         _ => ("Title", long.as_str()),
@@ -565,12 +596,12 @@ mod tests {
                         "caption"
                     };
                     assert_eq!(
-                        post(limit.field, limit.max),
+                        post(limit.field, limit.max, limit.unit),
                         Vec::<String>::new(),
                         "{name} {media:?} {limit:?}"
                     );
                     assert_eq!(
-                        post(limit.field, limit.max + 1),
+                        post(limit.field, limit.max + 1, limit.unit),
                         [said],
                         "{name} {media:?} {limit:?}"
                     );
@@ -582,7 +613,7 @@ mod tests {
                     });
                     if !limited {
                         assert_eq!(
-                            post(field, 100_000),
+                            post(field, 100_000, TextUnit::Chars),
                             Vec::<String>::new(),
                             "{name} {media:?} {field:?}"
                         );
@@ -592,7 +623,7 @@ mod tests {
         }
         let json = serde_json::to_value(&catalogue).unwrap();
         assert_eq!(
-            json[2],
+            json[3],
             serde_json::json!({
                 "name": "tiktok", "label": "TikTok", "color": "#111111", "connect": "oauth",
                 "authorKinds": [], "mediaKinds": ["video", "photo"],
@@ -602,7 +633,7 @@ mod tests {
                     { "field": "title", "max": 90, "unit": "chars", "media": "photo" },
                     { "field": "description", "max": 4000, "unit": "chars", "media": "photo" },
                 ],
-                "hashtagsMax": null, "mentionsMax": null, "previewChars": 150,
+                "hashtagsMax": null, "mentionsMax": null, "previewChars": 150, "quota": null,
             })
         );
     }

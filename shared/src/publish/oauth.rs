@@ -26,6 +26,9 @@ pub struct Tokens {
     /// The name its profile shows (`Leafy Co`), when the connect flow learnt it.
     pub display_name: Option<String>,
     pub scope: Option<String>,
+    /// Where the account's API is served, where the platform has many hosts (a Bluesky
+    /// account's PDS); `None` for the platform's own API base.
+    pub service_url: Option<String>,
     /// Other accounts the same grant acts for (the LinkedIn pages its member administers):
     /// each becomes a channel of its own, with these tokens.
     pub more_accounts: Vec<Account>,
@@ -45,6 +48,7 @@ impl Tokens {
         Some(super::Auth {
             account_id: self.account_id.clone()?,
             access_token: self.access_token.clone(),
+            service_url: self.service_url.clone(),
         })
     }
 }
@@ -199,6 +203,7 @@ pub fn tokens(body: &Value, account_field: &str) -> Result<Tokens, Failure> {
         account_id: text(account_field),
         handle: None,
         display_name: None,
+        service_url: None,
         more_accounts: Vec::new(),
         scope: text("scope").or_else(|| {
             body["permissions"].as_array().map(|p| {

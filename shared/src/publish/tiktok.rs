@@ -411,6 +411,7 @@ impl Adapter for TikTok {
             hashtags_max: None,
             mentions_max: None,
             preview_chars: Some(150),
+            quota: None,
         }
     }
 

@@ -2,10 +2,11 @@
 //! takes (as uploaded, else its JPEG copy), addressed by a signed URL for platforms that
 //! fetch it and by its store key for adapters that upload the bytes themselves.
 
-use super::Adapter;
+use super::{Adapter, Failure};
 use crate::{
     domain::publish::{Post, post::PostMedia},
-    media::{Copy, Media},
+    fetch::{FetchError, FetchSettings, Fetcher},
+    media::{Copy, Media, MediaStore},
     store::calendars::Publishable,
 };
 
@@ -36,4 +37,91 @@ pub fn post(entry: &Publishable, adapter: &dyn Adapter, media: &Media) -> Post {
         (sent, media.url(upload.id, copy))
     });
     post.with_upload(kind, &upload.mime, copy)
+}
+
+/// A post's image as bytes, for adapters that upload it themselves (LinkedIn, Bluesky): an
+/// upload read from the media store, else fetched from the entry's media URL under the
+/// outside fetch rules, at most `max_bytes` either way.
+pub struct ImageReader {
+    store: MediaStore,
+    fetch: Fetcher,
+    max_bytes: usize,
+}
+
+impl ImageReader {
+    pub fn new(store: MediaStore, fetch: &FetchSettings, max_bytes: usize) -> anyhow::Result<Self> {
+        let fetch = Fetcher::new(FetchSettings {
+            max_bytes,
+            ..fetch.clone()
+        })?;
+        Ok(Self {
+            store,
+            fetch,
+            max_bytes,
+        })
+    }
+
+    /// The image of `post` (its upload, else `media_url`), for the platform called `label`.
+    pub async fn read(
+        &self,
+        post: &Post,
+        media_url: &str,
+        label: &str,
+    ) -> Result<bytes::Bytes, Failure> {
+        let bytes = match &post.upload {
+            Some(upload) => self
+                .store
+                .read(&upload.key)
+                .await
+                .map_err(|error| match error {
+                    object_store::Error::NotFound { .. } => Failure::permanent(
+                        "MEDIA_UNREACHABLE",
+                        "the entry's uploaded image is no longer in the media store",
+                    ),
+                    error => Failure::retryable(
+                        "MEDIA_STORE_UNAVAILABLE",
+                        format!("the media store did not answer: {error}"),
+                    ),
+                })?,
+            None => {
+                let url = url::Url::parse(media_url).map_err(|_| {
+                    Failure::permanent(
+                        "MEDIA_UNREACHABLE",
+                        format!("the entry's media URL `{media_url}` is not a URL"),
+                    )
+                })?;
+                self.fetch
+                    .get(&url)
+                    .await
+                    .map(bytes::Bytes::from)
+                    .map_err(fetch_failure)?
+            }
+        };
+        if bytes.len() > self.max_bytes {
+            return Err(Failure::permanent(
+                "MEDIA_TOO_LARGE",
+                format!(
+                    "the entry's image is {} bytes; {label} takes images of at most {} bytes: choose a smaller one",
+                    bytes.len(),
+                    self.max_bytes
+                ),
+            ));
+        }
+        Ok(bytes)
+    }
+}
+
+/// An image that could not be fetched from its media URL, as a refusal.
+fn fetch_failure(error: FetchError) -> Failure {
+    let message = format!("the entry's image could not be fetched: {error}");
+    match error {
+        FetchError::Timeout(_) | FetchError::Failed(_) => {
+            Failure::retryable("MEDIA_UNREACHABLE", message)
+        }
+        FetchError::Status(status) if status >= 500 || status == 429 => {
+            Failure::retryable("MEDIA_UNREACHABLE", message)
+        }
+        FetchError::TooLarge(_) => Failure::permanent("MEDIA_TOO_LARGE", message),
+        _ => Failure::permanent("MEDIA_UNREACHABLE", message),
+    }
 }

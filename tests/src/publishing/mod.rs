@@ -2,6 +2,7 @@
 //! `docs/platforms.md` and record every call: channels, dry runs, publishing now and at the
 //! entry's time, never twice, refusals with their reasons, the flag, and faults.
 
+mod bluesky;
 mod channels;
 mod faults;
 mod flows;

@@ -144,6 +144,7 @@ impl Adapter for Testnet {
             hashtags_max: Some(HASHTAGS_MAX),
             mentions_max: None,
             preview_chars: None,
+            quota: None,
         }
     }
 

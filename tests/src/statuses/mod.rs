@@ -110,6 +110,9 @@ fn valid_body(operation: &str) -> Value {
         }
         "setFlag" => json!({ "state": "off", "note": "probe" }),
         "completeChannel" => json!({ "state": "probe", "code": "probe" }),
+        "connectChannelWithCredentials" => {
+            json!({ "identifier": "probe.bsky.social", "password": "abcd-efgh-ijkl-mnop" })
+        }
         "createWebhook" => {
             json!({ "url": "https://hooks.example.com/in", "events": ["job.failed"] })
         }

@@ -1,6 +1,6 @@
 //! Publishing's refusals (seed 001), probed once a calendar, an entry, a channel and a dry
 //! run exist: a selection that says nothing (422), a platform nobody publishes to (404),
-//! OAuth not configured (422), no `state` (400), a `state` nobody issued (422) or another
+//! OAuth not configured (422), credentials for an OAuth platform (422), no `state` (400), a `state` nobody issued (422) or another
 //! user's (403), and intents that can be neither cancelled nor retried (409).
 
 use reqwest::Method;
@@ -92,7 +92,12 @@ pub(super) async fn refusals(app: &mut TestApp, probe: &Probe, user: Uuid) {
         .expect(409, probe.call("retryChannelFailures", &[channel]))
         .await;
 
-    for operation in ["connectChannel", "channelCallback", "completeChannel"] {
+    for operation in [
+        "connectChannel",
+        "channelCallback",
+        "completeChannel",
+        "connectChannelWithCredentials",
+    ] {
         let call = probe.call(operation, &[]);
         let path = call.path.replacen("/tiktok/", "/myspace/", 1);
         probe.expect(404, call.path(path)).await;
@@ -104,6 +109,9 @@ pub(super) async fn refusals(app: &mut TestApp, probe: &Probe, user: Uuid) {
     let path = call.path.replace("&state=probe", "");
     probe.expect(400, call.path(path)).await;
     probe.expect(422, probe.call("completeChannel", &[])).await;
+    // TikTok connects through OAuth: it takes no credentials.
+    let call = probe.call("connectChannelWithCredentials", &[]);
+    probe.expect(422, call).await;
     // Another user's connection: refused to this one.
     let other = Uuid::new_v4();
     let (status, connect) = app

@@ -3,7 +3,7 @@
 
 use almanac_shared::publish::{
     MediaKind,
-    catalogue::{self, AuthorKind, Connect},
+    catalogue::{self, AuthorKind, Connect, QuotaScope, QuotaSource},
     post::{TextField, TextLimit, TextUnit},
 };
 use poem_openapi::{Enum, Object};
@@ -108,6 +108,58 @@ pub struct PlatformDto {
     /// approximation (the platforms publish none), for previews only: never a limit.
     #[oai(nullable)]
     pub preview_chars: Option<u64>,
+    /// Its posting quota; null where the platform documents no posting limit. A publish
+    /// past it waits for the window to free a place rather than failing.
+    #[oai(nullable)]
+    pub quota: Option<QuotaDto>,
+}
+
+/// Whose posts a quota counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename = "PlatformQuotaScope", rename_all = "lowercase")]
+pub enum QuotaScopeDto {
+    /// Each connected account's own.
+    Account,
+    /// Every user's together: the app's (its project at the platform).
+    App,
+}
+
+/// Where a quota's use comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename = "PlatformQuotaSource", rename_all = "lowercase")]
+pub enum QuotaSourceDto {
+    /// Asked of the platform before each publish.
+    Read,
+    /// Counted by Almanac from its own publishes.
+    Counted,
+}
+
+/// The most posts a platform takes in a moving window.
+#[derive(Debug, Clone, PartialEq, Eq, Object)]
+#[oai(rename = "PlatformQuota", rename_all = "camelCase")]
+pub struct QuotaDto {
+    pub limit: u32,
+    /// The window, in seconds.
+    pub window_secs: u32,
+    pub per: QuotaScopeDto,
+    pub source: QuotaSourceDto,
+}
+
+impl From<catalogue::Quota> for QuotaDto {
+    fn from(quota: catalogue::Quota) -> Self {
+        Self {
+            limit: quota.limit,
+            window_secs: quota.window_secs,
+            per: match quota.per {
+                QuotaScope::Account => QuotaScopeDto::Account,
+                QuotaScope::App => QuotaScopeDto::App,
+            },
+            source: match quota.source {
+                QuotaSource::Read => QuotaSourceDto::Read,
+                QuotaSource::Counted => QuotaSourceDto::Counted,
+            },
+        }
+    }
 }
 
 /// The file types (MIME) a platform takes, by kind of media.
@@ -201,6 +253,7 @@ impl From<catalogue::Entry> for PlatformDto {
             hashtags_max: entry.hashtags_max.map(|n| n as u64),
             mentions_max: entry.mentions_max.map(|n| n as u64),
             preview_chars: entry.preview_chars.map(|n| n as u64),
+            quota: entry.quota.map(Into::into),
         }
     }
 }

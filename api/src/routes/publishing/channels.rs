@@ -111,6 +111,70 @@ impl ChannelsApi {
         Ok(Created::Created(ChannelEnvelope::of(channel)))
     }
 
+    /// Connect a channel of a platform that signs in with credentials (its catalogue
+    /// `connect` is `credentials`: Bluesky's handle and app password). They are sent to the
+    /// platform once, for a session whose tokens are kept sealed; the password never is.
+    /// 422 `CREDENTIALS_REFUSED` when the platform refuses them, 422
+    /// `CREDENTIALS_UNSUPPORTED` for a platform that connects through OAuth (`connect`).
+    #[oai(
+        path = "/v1/channels/:platform/credentials",
+        method = "post",
+        operation_id = "connectChannelWithCredentials"
+    )]
+    async fn credentials(
+        &self,
+        state: Data<&AppState>,
+        auth: UserAuth,
+        /// A platform Almanac publishes to: another is 404 `UNKNOWN_PLATFORM`.
+        platform: Path<String>,
+        body: StrictJson<ChannelCredentials>,
+    ) -> Answer<
+        Created<ChannelEnvelope>,
+        { can::STORED | can::BODY | can::NOT_FOUND | can::UNPROCESSABLE },
+    > {
+        let (platform, adapter) = registered(&state, &platform.0)?;
+        let cipher = cipher(&state)?;
+        let body = body.0;
+        let user = auth.user().id;
+        // No session is opened at the platform when the channel could not be stored.
+        user_tx(&state.pool, user).await?.commit().await?;
+        let tokens = adapter
+            .sign_in(body.identifier.0.trim(), &body.password)
+            .await
+            .map_err(|failure| signed_in_refused(platform, failure))?;
+        let Some(account_id) = tokens.account_id.clone() else {
+            return Err(ApiError::Unavailable(
+                ErrorEnvelope::new(
+                    "PLATFORM_UNAVAILABLE",
+                    format!("{} did not say which account signed in", adapter.label()),
+                    None,
+                ),
+                UNAVAILABLE_RETRY_SECS,
+            )
+            .into());
+        };
+        let mut tx = user_tx(&state.pool, user).await?;
+        let account = Account {
+            id: account_id,
+            handle: tokens.handle.clone(),
+            display_name: tokens.display_name.clone(),
+        };
+        let id = channels::store_tokens(
+            &mut tx,
+            cipher,
+            user,
+            platform,
+            &account,
+            &tokens,
+            Utc::now(),
+        )
+        .await?;
+        let channel = channel(&state, &mut tx, id).await?;
+        tx.commit().await?;
+        tracing::info!(channel = %platform, channel_id = %id, userId = %user, "channel connected with credentials");
+        Ok(Created::Created(ChannelEnvelope::of(channel)))
+    }
+
     /// Start connecting a channel: the URL to send the user to (TikTok with PKCE) and the
     /// `state` the callback will carry.
     #[oai(
@@ -463,6 +527,27 @@ fn unknown_platform(
             names.join(", ")
         ),
         Some(serde_json::json!({ "platforms": names })),
+    ))
+}
+
+/// A sign-in the platform refused (422 with its code and the platform's own), or could not
+/// answer now (503).
+fn signed_in_refused(platform: Platform, failure: almanac_shared::publish::Failure) -> ApiError {
+    if failure.kind == almanac_shared::publish::FailureKind::Retryable {
+        return ApiError::Unavailable(
+            ErrorEnvelope::new("PLATFORM_UNAVAILABLE", failure.message, None),
+            UNAVAILABLE_RETRY_SECS,
+        );
+    }
+    let field = (failure.code == "CREDENTIALS_REFUSED").then_some("password");
+    ApiError::Unprocessable(ErrorEnvelope::new(
+        &failure.code,
+        failure.message,
+        Some(serde_json::json!({
+            "channel": platform,
+            "field": field,
+            "platformCode": failure.platform_code,
+        })),
     ))
 }
 

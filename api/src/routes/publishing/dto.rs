@@ -270,6 +270,20 @@ pub struct ChannelImport {
     pub refresh_expires_in: Option<i64>,
 }
 
+/// What a person signs in to a platform with, for a platform whose catalogue `connect` is
+/// `credentials` (Bluesky: the handle and an app password). Sent to the platform once to
+/// open a session, and never kept.
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct ChannelCredentials {
+    /// The account's handle (`leafy.bsky.social`), its DID, or its email address.
+    pub identifier: Text<1, 253>,
+    /// An app password (Bluesky: Settings → Privacy and security → App passwords). The
+    /// account's own password is refused with 422 `CREDENTIALS_REFUSED`.
+    #[oai(validator(min_length = 1, max_length = 200))]
+    pub password: String,
+}
+
 /// Where to send the user to grant access.
 #[derive(Debug, Clone, Object)]
 #[oai(rename_all = "camelCase")]

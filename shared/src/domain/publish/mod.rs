@@ -188,6 +188,9 @@ pub struct Failure {
     pub code: String,
     pub platform_code: Option<String>,
     pub message: String,
+    /// A retryable refusal the platform said when to try again after (its rate limit
+    /// resets then): the publish waits until then, its attempt not spent.
+    pub retry_after: Option<std::time::Duration>,
 }
 
 impl Failure {
@@ -197,6 +200,7 @@ impl Failure {
             code: code.to_owned(),
             platform_code: None,
             message: message.into(),
+            retry_after: None,
         }
     }
 
@@ -210,6 +214,12 @@ impl Failure {
 
     pub fn platform(mut self, code: impl Into<String>) -> Self {
         self.platform_code = Some(code.into());
+        self
+    }
+
+    /// The same refusal, waiting `wait` (the platform's rate limit resets then).
+    pub fn deferred(mut self, wait: std::time::Duration) -> Self {
+        self.retry_after = Some(wait);
         self
     }
 

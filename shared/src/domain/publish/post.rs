@@ -61,6 +61,10 @@ pub struct Post {
     /// The type of an upload no copy of which the platform takes (refused at `media`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unsupported_upload: Option<String>,
+    /// The publish intent sending it, once one does: a platform where the sender names its
+    /// post derives the name from it (Bluesky's record key), so a repeat names the same.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub intent_id: Option<Uuid>,
 }
 
 /// An uploaded media as a post sends it: the copy its platform takes.
@@ -99,6 +103,7 @@ impl Post {
                 .map(str::to_owned),
             upload: None,
             unsupported_upload: None,
+            intent_id: None,
         }
     }
 

@@ -10,20 +10,21 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
+use super::uploads::ImageReader;
 use super::{
     Adapter, Auth, Checked, Failure, FailureKind, MediaKind, Mode, Options, PlannedRequest,
     Platform, PlatformSettings, Post, PublishSettings, Refresh, Remote, Reply, Sent, TokenPolicy,
     oauth,
     post::{self, Problem, TextField, TextLimit},
 };
-use crate::fetch::{FetchSettings, Fetcher};
+use crate::fetch::FetchSettings;
 use crate::media::MediaStore;
 
 mod connect;
 mod text;
 
 pub use text::commentary;
-use text::{is_post_urn, media_failure, refusal, unavailable, valid_urn};
+use text::{is_post_urn, refusal, unavailable, valid_urn};
 
 /// LinkedIn's name in the registry (and the channel slug it publishes).
 pub const PLATFORM: Platform = Platform::of_static("linkedin");
@@ -52,10 +53,9 @@ const PAGE: &str = "urn:li:organization:";
 
 pub struct LinkedIn {
     http: reqwest::Client,
-    /// The image at an entry's `mediaUrl` is fetched by us, under the outside fetch rules.
-    media: Fetcher,
-    /// An uploaded image is read from the media store.
-    store: MediaStore,
+    /// The image: an upload read from the media store, or the entry's `mediaUrl` fetched
+    /// by us under the outside fetch rules.
+    images: ImageReader,
     base: String,
     version: String,
     scopes: String,
@@ -69,14 +69,9 @@ impl LinkedIn {
         fetch: &FetchSettings,
         store: MediaStore,
     ) -> anyhow::Result<Self> {
-        let media = Fetcher::new(FetchSettings {
-            max_bytes: IMAGE_MAX_BYTES,
-            ..fetch.clone()
-        })?;
         Ok(Self {
             http,
-            media,
-            store,
+            images: ImageReader::new(store, fetch, IMAGE_MAX_BYTES)?,
             base: settings
                 .linkedin
                 .api_base_url
@@ -187,38 +182,6 @@ impl LinkedIn {
         post.media == MediaKind::Photo && post.media_url.is_some()
     }
 
-    /// The image's bytes: an upload read from the media store, else fetched from the
-    /// entry's media URL.
-    async fn image_bytes(&self, post: &Post, media_url: &str) -> Result<bytes::Bytes, Failure> {
-        if let Some(upload) = &post.upload {
-            return self
-                .store
-                .read(&upload.key)
-                .await
-                .map_err(|error| match error {
-                    object_store::Error::NotFound { .. } => Failure::permanent(
-                        "MEDIA_UNREACHABLE",
-                        "the entry's uploaded image is no longer in the media store",
-                    ),
-                    error => Failure::retryable(
-                        "MEDIA_STORE_UNAVAILABLE",
-                        format!("the media store did not answer: {error}"),
-                    ),
-                });
-        }
-        let url = url::Url::parse(media_url).map_err(|_| {
-            Failure::permanent(
-                "MEDIA_UNREACHABLE",
-                format!("the entry's media URL `{media_url}` is not a URL"),
-            )
-        })?;
-        self.media
-            .get(&url)
-            .await
-            .map(bytes::Bytes::from)
-            .map_err(media_failure)
-    }
-
     /// Reads the entry's image and uploads it for `author`: the image's URN.
     async fn upload_image(
         &self,
@@ -226,7 +189,7 @@ impl LinkedIn {
         post: &Post,
         media_url: &str,
     ) -> Result<String, Failure> {
-        let bytes = self.image_bytes(post, media_url).await?;
+        let bytes = self.images.read(post, media_url, "LinkedIn").await?;
         let request = self
             .http
             .post(self.url("/rest/images"))
@@ -423,6 +386,7 @@ impl Adapter for LinkedIn {
             hashtags_max: None,
             mentions_max: None,
             preview_chars: Some(210),
+            quota: None,
         }
     }
 

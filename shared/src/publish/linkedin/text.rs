@@ -4,10 +4,7 @@
 use serde_json::Value;
 
 use super::{MEMBER, PAGE};
-use crate::{
-    fetch::FetchError,
-    publish::{Failure, FailureKind},
-};
+use crate::publish::{Failure, FailureKind};
 
 /// Whether `urn` names a member or a page (`urn:li:person:<id>`, `urn:li:organization:<id>`).
 pub(super) fn valid_urn(urn: &str) -> bool {
@@ -116,21 +113,6 @@ pub(super) fn unavailable(step: &str, reason: &str) -> Failure {
         "PLATFORM_UNAVAILABLE",
         format!("LinkedIn's {step} did not complete: {reason}"),
     )
-}
-
-/// Why the entry's image could not be fetched: refused for good, or worth another try.
-pub(super) fn media_failure(error: FetchError) -> Failure {
-    let message = format!("the entry's image could not be fetched: {error}");
-    match error {
-        FetchError::Timeout(_) | FetchError::Failed(_) => {
-            Failure::retryable("MEDIA_UNREACHABLE", message)
-        }
-        FetchError::Status(status) if status >= 500 || status == 429 => {
-            Failure::retryable("MEDIA_UNREACHABLE", message)
-        }
-        FetchError::TooLarge(_) => Failure::permanent("MEDIA_TOO_LARGE", message),
-        _ => Failure::permanent("MEDIA_UNREACHABLE", message),
-    }
 }
 
 #[cfg(test)]

@@ -152,6 +152,8 @@ pub struct SealedTokens<'a> {
     pub refresh_expires_at: Option<DateTime<Utc>>,
     pub issued_at: DateTime<Utc>,
     pub scope: Option<&'a str>,
+    /// Where the account's API is served (`None` keeps the one it has).
+    pub service_url: Option<&'a str>,
 }
 
 /// Writes sealed tokens of the account `id`, marking it connected.
@@ -165,6 +167,7 @@ pub async fn write_tokens(
              access_token = $2, refresh_token = coalesce($3, refresh_token),
              token_expires_at = $4, refresh_expires_at = coalesce($5, refresh_expires_at),
              token_issued_at = $6, scope = coalesce($7, scope),
+             service_url = coalesce($8, service_url),
              connected_at = coalesce(connected_at, $6), updated_at = now()
          where id = $1",
     )
@@ -175,6 +178,7 @@ pub async fn write_tokens(
     .bind(tokens.refresh_expires_at)
     .bind(tokens.issued_at)
     .bind(tokens.scope)
+    .bind(tokens.service_url)
     .execute(conn)
     .await
     .map(drop)
@@ -224,10 +228,11 @@ pub struct Sealed {
     pub token_expires_at: Option<DateTime<Utc>>,
     pub refresh_expires_at: Option<DateTime<Utc>>,
     pub token_issued_at: Option<DateTime<Utc>>,
+    pub service_url: Option<String>,
 }
 
 const SEALED: &str = "select platform, account_id, status, status_reason, access_token,
-        refresh_token, token_expires_at, refresh_expires_at, token_issued_at
+        refresh_token, token_expires_at, refresh_expires_at, token_issued_at, service_url
     from platform_accounts where id = $1";
 
 /// The account `id` with its sealed tokens.

@@ -73,6 +73,7 @@ impl FakePlatforms {
             ),
             ("LINKEDIN_CLIENT_ID", "li-client".into()),
             ("LINKEDIN_CLIENT_SECRET", "li-secret".into()),
+            ("BLUESKY_API_BASE_URL", format!("{}/bsky", self.base_url())),
         ]
     }
 
@@ -105,6 +106,7 @@ impl FakePlatforms {
                         || c.path.ends_with("/media_publish")
                         || (c.method == "POST" && c.path.ends_with("/media"))
                         || (c.method == "POST" && c.path == "/li/rest/posts")
+                        || c.path.ends_with("/com.atproto.repo.createRecord")
                 })
                 .count()
         })

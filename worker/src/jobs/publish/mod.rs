@@ -293,7 +293,11 @@ impl<'a> Publisher<'a> {
             .await
             .context("reading the entry")?;
         let media = &self.ctx.platforms.media;
-        Ok(entry.map(|e| almanac_shared::publish::uploads::post(&e, adapter, media)))
+        let intent = self.input.id;
+        Ok(entry.map(|e| Post {
+            intent_id: Some(intent),
+            ..almanac_shared::publish::uploads::post(&e, adapter, media)
+        }))
     }
 
     /// The post as it was sent (kept when it was marked sending).

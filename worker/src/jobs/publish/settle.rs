@@ -141,6 +141,9 @@ impl Publisher<'_> {
                 if let Some(code) = &failure.platform_code {
                     error = error.with("platformCode", code.as_str());
                 }
+                // A rate limit that said when it resets: the publish is deferred to then,
+                // not failed, however often it comes.
+                error.release_after = failure.retry_after;
                 Err(Stop::Later(error))
             }
             FailureKind::Auth => {

@@ -1,0 +1,767 @@
+//! Bluesky, over the AT Protocol (`docs/platforms.md`). An account signs in with its handle
+//! and an app password (`com.atproto.server.createSession` at `BLUESKY_API_BASE_URL`); the
+//! access and refresh JWTs it answers are kept, the password never is, and the account's
+//! posts go to the PDS its DID document names. A post is one
+//! `com.atproto.repo.createRecord` of an `app.bsky.feed.post` under a record key derived
+//! from its intent ([`super::tid`]): the one call with an outside effect. Its image is
+//! uploaded just before (`uploadBlob`: harmless, a blob no record names is dropped). A lost
+//! answer is settled by `getRecord` of that key, never by a second write. Errors are
+//! `{"error", "message"}`; a 429 says in `ratelimit-reset` when to try again.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+
+use super::{
+    Adapter, Auth, Checked, Failure, FailureKind, MediaKind, Mode, Options, PlannedRequest,
+    Platform, Post, PublishSettings, Refresh, Remote, Reply, Sent, TokenPolicy,
+    catalogue::{Connect, MediaFormats, Profile},
+    oauth::{self, Tokens},
+    post::{self, Problem, TextField, TextLimit, TextUnit},
+    tid,
+    uploads::ImageReader,
+};
+use crate::fetch::FetchSettings;
+use crate::media::MediaStore;
+
+pub mod text;
+
+use text::{TEXT_BYTES_MAX, TEXT_GRAPHEMES_MAX, graphemes};
+
+/// Bluesky's name in the registry (and the channel slug it publishes).
+pub const PLATFORM: Platform = Platform::of_static("bluesky");
+
+/// The record collection of posts.
+const COLLECTION: &str = "app.bsky.feed.post";
+
+/// An image blob holds at most 1,000,000 bytes (`app.bsky.embed.images`' lexicon).
+pub const IMAGE_MAX_BYTES: usize = 1_000_000;
+
+/// How long a publish waits on a 429 that named no reset.
+const RATE_LIMIT_PAUSE: Duration = Duration::from_secs(60);
+/// The longest a reset is waited for (a reset further away is taken as this).
+const RATE_LIMIT_WAIT_MAX: Duration = Duration::from_secs(24 * 3600);
+
+/// The scope of a session made with the account's own password, which Almanac refuses to
+/// keep (an app password's is `com.atproto.appPass`).
+const FULL_ACCESS_SCOPE: &str = "com.atproto.access";
+
+pub struct Bluesky {
+    http: reqwest::Client,
+    /// Where accounts sign in and refresh their sessions (`BLUESKY_API_BASE_URL`).
+    entry: String,
+    images: ImageReader,
+}
+
+impl Bluesky {
+    pub fn new(
+        http: reqwest::Client,
+        settings: &PublishSettings,
+        fetch: &FetchSettings,
+        store: MediaStore,
+    ) -> anyhow::Result<Self> {
+        Ok(Self {
+            http,
+            entry: settings
+                .bluesky_api_base_url
+                .trim_end_matches('/')
+                .to_owned(),
+            images: ImageReader::new(store, fetch, IMAGE_MAX_BYTES)?,
+        })
+    }
+
+    fn xrpc(base: &str, method: &str) -> String {
+        format!("{}/xrpc/{method}", base.trim_end_matches('/'))
+    }
+
+    /// The PDS of `auth`'s account (the sign-in host when its session named none).
+    fn pds<'a>(&'a self, auth: &'a Auth) -> &'a str {
+        auth.service_url.as_deref().unwrap_or(&self.entry)
+    }
+
+    /// An XRPC call, with `token` as its bearer when given.
+    async fn call(&self, request: reqwest::RequestBuilder, token: Option<&str>) -> Reply {
+        let request = match token {
+            Some(token) => request.bearer_auth(token),
+            None => request,
+        };
+        let _permit = match super::request_permit("Bluesky").await {
+            Ok(permit) => permit,
+            Err(busy) => return Reply::Refused(busy),
+        };
+        let response = match request.send().await {
+            Ok(response) => response,
+            Err(error) => return Reply::lost(&error, "Bluesky"),
+        };
+        let status = response.status().as_u16();
+        let reset = response
+            .headers()
+            .get("ratelimit-reset")
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.trim().parse::<i64>().ok());
+        let Ok(bytes) = response.bytes().await else {
+            return Reply::Lost(
+                format!("the connection was lost while Bluesky answered {status}"),
+                false,
+            );
+        };
+        let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        match status {
+            200..=299 => Reply::Ok(body),
+            429 => Reply::Refused(rate_limited(reset, Utc::now())),
+            500.. => Reply::Lost(format!("Bluesky answered {status}"), false),
+            _ => Reply::Refused(refusal(status, &body)),
+        }
+    }
+
+    async fn get(&self, auth: &Auth, method: &str, query: &[(&str, &str)]) -> Reply {
+        let url = Self::xrpc(self.pds(auth), method);
+        self.call(self.http.get(url).query(query), Some(&auth.access_token))
+            .await
+    }
+
+    async fn post_json(&self, auth: &Auth, method: &str, body: &Value) -> Reply {
+        let url = Self::xrpc(self.pds(auth), method);
+        self.call(self.http.post(url).json(body), Some(&auth.access_token))
+            .await
+    }
+
+    /// A session answer (`createSession`, `refreshSession`) as tokens: the JWTs with the
+    /// lifetimes their own `exp` says, the account's DID and handle, and its PDS.
+    fn session(&self, body: &Value, now: DateTime<Utc>) -> Result<Tokens, Failure> {
+        let text = |key: &str| {
+            body[key]
+                .as_str()
+                .filter(|v| !v.is_empty())
+                .map(str::to_owned)
+        };
+        let (Some(access), Some(did)) = (text("accessJwt"), text("did")) else {
+            return Err(Failure::retryable(
+                "PLATFORM_UNAVAILABLE",
+                "Bluesky's session answer had no accessJwt or did",
+            ));
+        };
+        let refresh = text("refreshJwt");
+        let lifetime = |jwt: &str| {
+            text::jwt_claims(jwt)?["exp"]
+                .as_i64()
+                .map(|exp| exp - now.timestamp())
+        };
+        Ok(Tokens {
+            expires_in: lifetime(&access),
+            refresh_expires_in: refresh.as_deref().and_then(lifetime),
+            scope: text::jwt_claims(&access)
+                .and_then(|claims| claims["scope"].as_str().map(str::to_owned)),
+            service_url: pds_of(&body["didDoc"], &self.entry),
+            access_token: access,
+            refresh_token: refresh,
+            account_id: Some(did),
+            handle: text("handle"),
+            ..Tokens::default()
+        })
+    }
+
+    /// The DIDs of the handles `post` mentions, where they resolve (read-only; a handle
+    /// that does not stays plain text).
+    async fn mentioned(&self, auth: &Auth, post: &Post) -> HashMap<String, String> {
+        let mut dids = HashMap::new();
+        for handle in text::mentions(&post.text) {
+            let answer = self
+                .get(
+                    auth,
+                    "com.atproto.identity.resolveHandle",
+                    &[("handle", &handle)],
+                )
+                .await;
+            if let Reply::Ok(body) = answer
+                && let Some(did) = body["did"].as_str().filter(|d| d.starts_with("did:"))
+            {
+                dids.insert(handle, did.to_owned());
+            }
+        }
+        dids
+    }
+
+    /// Uploads the post's image: its blob, to name in the record.
+    async fn upload(&self, auth: &Auth, post: &Post, media_url: &str) -> Result<Value, Failure> {
+        let bytes = self.images.read(post, media_url, "Bluesky").await?;
+        let mime = post
+            .upload
+            .as_ref()
+            .map_or_else(|| sniffed_mime(&bytes), |upload| upload.mime.clone());
+        let request = self
+            .http
+            .post(Self::xrpc(self.pds(auth), "com.atproto.repo.uploadBlob"))
+            .header(reqwest::header::CONTENT_TYPE, mime)
+            .body(bytes);
+        match self.call(request, Some(&auth.access_token)).await {
+            Reply::Ok(body) if body["blob"].is_object() => Ok(body["blob"].clone()),
+            Reply::Ok(_) => Err(unavailable("Bluesky's blob upload answered no blob")),
+            Reply::Refused(failure) => Err(failure),
+            Reply::Lost(reason, _) => Err(unavailable(&reason)),
+        }
+    }
+
+    fn has_image(post: &Post) -> bool {
+        post.media == MediaKind::Photo && post.media_url.is_some()
+    }
+}
+
+/// The record of a post: its text with facets (mentions whose DIDs `dids` holds), the time
+/// it was written, and its image (`blob`, with the media's alt text).
+fn record(post: &Post, dids: &HashMap<String, String>, blob: Option<Value>, at: &str) -> Value {
+    let mut record = json!({
+        "$type": COLLECTION,
+        "text": post.text,
+        "createdAt": at,
+    });
+    let facets = text::facets(&post.text, dids);
+    if !facets.is_empty() {
+        record["facets"] = Value::from(facets);
+    }
+    if let Some(blob) = blob {
+        let alt = post
+            .upload
+            .as_ref()
+            .map_or("", |upload| upload.alt_text.as_str());
+        record["embed"] = json!({
+            "$type": "app.bsky.embed.images",
+            "images": [{ "alt": alt, "image": blob }],
+        });
+    }
+    record
+}
+
+/// The PDS a DID document names (its `#atproto_pds` service), when it is an address
+/// Almanac may call: https, or http when the sign-in host is http too (a development
+/// machine's sandbox).
+fn pds_of(did_doc: &Value, entry: &str) -> Option<String> {
+    let services = did_doc["service"].as_array()?;
+    let endpoint = services.iter().find_map(|service| {
+        let id = service["id"].as_str()?;
+        (id.ends_with("#atproto_pds")).then(|| service["serviceEndpoint"].as_str())?
+    })?;
+    let url = url::Url::parse(endpoint).ok()?;
+    let allowed =
+        url.scheme() == "https" || (url.scheme() == "http" && entry.starts_with("http://"));
+    (allowed && url.host_str().is_some() && endpoint.len() <= 2048)
+        .then(|| endpoint.trim_end_matches('/').to_owned())
+}
+
+/// A fetched image's type, read from its first bytes (JPEG unless it says PNG or WebP).
+fn sniffed_mime(bytes: &[u8]) -> String {
+    crate::media::MediaFormat::sniff(bytes)
+        .map_or("image/jpeg", |format| format.mime())
+        .to_owned()
+}
+
+/// A 429: the publish waits until `reset` (seconds since the epoch), or a minute when none
+/// was said.
+fn rate_limited(reset: Option<i64>, now: DateTime<Utc>) -> Failure {
+    let wait = reset
+        .map(|at| Duration::from_secs((at - now.timestamp()).clamp(1, i64::MAX) as u64))
+        .unwrap_or(RATE_LIMIT_PAUSE)
+        .min(RATE_LIMIT_WAIT_MAX);
+    let at = now + chrono::Duration::from_std(wait).unwrap_or_default();
+    Failure::retryable(
+        "RATE_LIMITED",
+        format!(
+            "Bluesky's rate limit was reached; the post waits until it resets ({})",
+            at.format("%Y-%m-%d %H:%M UTC")
+        ),
+    )
+    .platform("RateLimitExceeded")
+    .deferred(wait)
+}
+
+/// Bluesky's error, in our words, with its own name for it.
+fn refusal(status: u16, body: &Value) -> Failure {
+    let error = body["error"].as_str().unwrap_or("").to_owned();
+    let theirs = body["message"].as_str().unwrap_or("");
+    let (kind, ours, reason) = match error.as_str() {
+        "ExpiredToken" | "InvalidToken" | "AuthenticationRequired" | "AuthMissing" => (
+            FailureKind::Auth,
+            "CHANNEL_AUTH_INVALID",
+            "Bluesky refused the session (expired, revoked, or the app password was deleted)",
+        ),
+        _ if status == 401 => (
+            FailureKind::Auth,
+            "CHANNEL_AUTH_INVALID",
+            "Bluesky refused the session (expired, revoked, or the app password was deleted)",
+        ),
+        "AccountTakedown" | "AccountDeactivated" | "AccountSuspended" => (
+            FailureKind::Permanent,
+            "ACCOUNT_RESTRICTED",
+            "the Bluesky account is deactivated or suspended",
+        ),
+        "BlobTooLarge" | "PayloadTooLarge" => (
+            FailureKind::Permanent,
+            "MEDIA_TOO_LARGE",
+            "Bluesky refused the image as too large",
+        ),
+        "RecordNotFound" => (
+            FailureKind::Permanent,
+            "NOT_FOUND",
+            "Bluesky has no such post",
+        ),
+        _ => (
+            FailureKind::Permanent,
+            "PLATFORM_REFUSED",
+            "Bluesky refused the post",
+        ),
+    };
+    let platform_code = if error.is_empty() {
+        status.to_string()
+    } else {
+        error
+    };
+    let message = if theirs.is_empty() {
+        format!("{reason} ({platform_code})")
+    } else {
+        format!("{reason}: {theirs} ({platform_code})")
+    };
+    Failure::new(kind, ours, message).platform(platform_code)
+}
+
+fn unavailable(reason: &str) -> Failure {
+    Failure::retryable(
+        "PLATFORM_UNAVAILABLE",
+        format!("Bluesky could not be asked now: {reason}"),
+    )
+}
+
+/// The refusal of a sign-in, in words a person can act on.
+fn sign_in_refused(failure: Failure) -> Failure {
+    let code = failure.platform_code.clone().unwrap_or_default();
+    let message = match code.as_str() {
+        "AuthFactorTokenRequired" => {
+            "this Bluesky account asks for an email code at sign-in: sign in with an app password instead (Bluesky: Settings → Privacy and security → App passwords)".to_owned()
+        }
+        "RateLimitExceeded" => return failure,
+        _ if failure.kind == FailureKind::Retryable => return failure,
+        _ => format!(
+            "Bluesky did not accept that handle and app password: check both (an app password looks like xxxx-xxxx-xxxx-xxxx) ({code})"
+        ),
+    };
+    Failure::permanent("CREDENTIALS_REFUSED", message).platform(code)
+}
+
+#[async_trait]
+impl Adapter for Bluesky {
+    fn platform(&self) -> Platform {
+        PLATFORM
+    }
+
+    fn label(&self) -> &'static str {
+        "Bluesky"
+    }
+
+    /// Access JWTs live about two hours and are refreshed with the refresh JWT, which
+    /// rotates (and lives about two months): refreshed when a quarter of an hour is left.
+    fn token_policy(&self) -> TokenPolicy {
+        TokenPolicy {
+            refresh: Refresh::WithRefreshToken,
+            ahead: chrono::Duration::minutes(15),
+            min_age: chrono::Duration::zero(),
+        }
+    }
+
+    fn authorize_url(
+        &self,
+        _redirect_uri: &str,
+        _state: &str,
+        _challenge: Option<&str>,
+    ) -> Result<String, String> {
+        Err(
+            "Bluesky connects with a handle and an app password: POST /v1/channels/bluesky/credentials"
+                .to_owned(),
+        )
+    }
+
+    async fn exchange_code(
+        &self,
+        _redirect_uri: &str,
+        _code: &str,
+        _verifier: Option<&str>,
+    ) -> Result<Tokens, Failure> {
+        Err(Failure::permanent(
+            "OAUTH_NOT_CONFIGURED",
+            "Bluesky connects with a handle and an app password, not through a sign-in page",
+        ))
+    }
+
+    async fn sign_in(&self, identifier: &str, password: &str) -> Result<Tokens, Failure> {
+        let request = self
+            .http
+            .post(Self::xrpc(&self.entry, "com.atproto.server.createSession"))
+            .json(&json!({ "identifier": identifier, "password": password }));
+        let body = match self.call(request, None).await {
+            Reply::Ok(body) => body,
+            Reply::Refused(failure) => return Err(sign_in_refused(failure)),
+            Reply::Lost(reason, _) => return Err(unavailable(&reason)),
+        };
+        let mut tokens = self.session(&body, Utc::now())?;
+        if tokens.scope.as_deref() == Some(FULL_ACCESS_SCOPE) {
+            // The account's own password: its session is ended at once, and never kept.
+            if let Some(refresh) = &tokens.refresh_token {
+                let end = self
+                    .http
+                    .post(Self::xrpc(&self.entry, "com.atproto.server.deleteSession"));
+                let _ = self.call(end, Some(refresh)).await;
+            }
+            return Err(Failure::permanent(
+                "CREDENTIALS_REFUSED",
+                "that is the Bluesky account's own password, which Almanac does not keep: create an app password (Bluesky: Settings → Privacy and security → App passwords) and connect with it",
+            ));
+        }
+        // The name its profile shows (read-only; the account connects without it).
+        if let Some(auth) = tokens.auth()
+            && let Reply::Ok(profile) = self
+                .get(
+                    &auth,
+                    "app.bsky.actor.getProfile",
+                    &[("actor", &auth.account_id)],
+                )
+                .await
+        {
+            tokens.display_name = oauth::name(&profile["displayName"]);
+        }
+        Ok(tokens)
+    }
+
+    async fn refresh(
+        &self,
+        _access_token: &str,
+        refresh_token: Option<&str>,
+    ) -> Result<Tokens, Failure> {
+        let Some(refresh) = refresh_token else {
+            return Err(Failure::new(
+                FailureKind::Auth,
+                "CHANNEL_AUTH_INVALID",
+                "the Bluesky session has no refresh token: connect the channel again",
+            ));
+        };
+        let request = self
+            .http
+            .post(Self::xrpc(&self.entry, "com.atproto.server.refreshSession"));
+        match self.call(request, Some(refresh)).await {
+            Reply::Ok(body) => self.session(&body, Utc::now()),
+            Reply::Refused(failure) if failure.kind == FailureKind::Retryable => Err(failure),
+            Reply::Refused(failure) => Err(Failure::new(
+                FailureKind::Auth,
+                "CHANNEL_AUTH_INVALID",
+                failure.message,
+            )),
+            Reply::Lost(reason, _) => Err(unavailable(&reason)),
+        }
+    }
+
+    fn profile(&self) -> Profile {
+        Profile {
+            color: "#1185fe",
+            connect: Connect::Credentials,
+            author_kinds: &[],
+            media_kinds: &[MediaKind::Photo],
+            media_formats: MediaFormats {
+                photo: &["image/jpeg", "image/png", "image/webp"],
+                video: &[],
+            },
+            hashtags_max: None,
+            mentions_max: None,
+            // The feed shows a post whole.
+            preview_chars: None,
+            // Bluesky limits record writes (5,000 points an hour, 35,000 a day, a post
+            // costing 3), not posts; a 429 defers the publish to its reset.
+            quota: None,
+        }
+    }
+
+    fn text_limits(&self) -> Vec<TextLimit> {
+        vec![
+            TextLimit {
+                unit: TextUnit::Graphemes,
+                ..TextLimit::chars(TextField::Text, TEXT_GRAPHEMES_MAX)
+            },
+            TextLimit {
+                unit: TextUnit::Utf8Bytes,
+                ..TextLimit::chars(TextField::Text, TEXT_BYTES_MAX)
+            },
+        ]
+    }
+
+    fn validate(&self, post: &Post, options: &Options) -> Vec<Problem> {
+        let mut problems = Vec::new();
+        if options.mode == Mode::Draft {
+            problems.push(Problem::new(
+                "DRAFT_UNSUPPORTED",
+                "mode",
+                "Bluesky has no drafts: publish it, or export it",
+            ));
+        }
+        if let Some(mime) = &post.unsupported_upload {
+            problems.push(post::unsupported_media("Bluesky", mime));
+        }
+        if post.media == MediaKind::Video && post.media_url.is_some() {
+            problems.push(Problem::new(
+                "MEDIA_UNSUPPORTED",
+                "media",
+                "Almanac posts text and images to Bluesky, not videos yet: give the entry an image, or no media for a text post",
+            ));
+        }
+        if post.text.trim().is_empty() && !Self::has_image(post) {
+            problems.push(Problem::new(
+                "CAPTION_REQUIRED",
+                "caption",
+                "a Bluesky text post needs text: write the entry's caption",
+            ));
+        }
+        let what = "the Bluesky post (caption, call to action and hashtags)";
+        let (count, bytes) = (graphemes(&post.text), post.text.len());
+        if count > TEXT_GRAPHEMES_MAX {
+            problems.push(Problem::new(
+                "CAPTION_TOO_LONG",
+                "caption",
+                format!("{what} is {count} characters; the limit is {TEXT_GRAPHEMES_MAX}"),
+            ));
+        } else if bytes > TEXT_BYTES_MAX {
+            problems.push(Problem::new(
+                "CAPTION_TOO_LONG",
+                "caption",
+                format!(
+                    "{what} is {bytes} bytes in UTF-8 (emoji and accents take several); the limit is {TEXT_BYTES_MAX}"
+                ),
+            ));
+        }
+        problems
+    }
+
+    fn plan(&self, account_id: &str, post: &Post, _options: &Options) -> Vec<PlannedRequest> {
+        let request = |method: &str, name: &str, body: Value, effect: &str| PlannedRequest {
+            method: method.into(),
+            url: Self::xrpc("<pds>", name),
+            headers: json!({ "Authorization": "Bearer ***" }),
+            body,
+            effect: effect.into(),
+        };
+        let mut requests: Vec<PlannedRequest> = text::mentions(&post.text)
+            .into_iter()
+            .map(|handle| {
+                let name = format!("com.atproto.identity.resolveHandle?handle={handle}");
+                request("GET", &name, Value::Null, "read-only")
+            })
+            .collect();
+        let planned_dids = text::mentions(&post.text)
+            .into_iter()
+            .map(|handle| (handle.clone(), format!("<did of {handle}>")))
+            .collect();
+        let blob = Self::has_image(post).then(|| json!("<blob>"));
+        if blob.is_some() {
+            requests.push(request(
+                "POST",
+                "com.atproto.repo.uploadBlob",
+                Value::Null,
+                "harmless",
+            ));
+        }
+        let rkey = post
+            .intent_id
+            .and_then(tid::of_intent)
+            .unwrap_or_else(|| "<rkey>".into());
+        let body = json!({
+            "repo": account_id,
+            "collection": COLLECTION,
+            "rkey": rkey,
+            "record": record(post, &planned_dids, blob, "<createdAt>"),
+        });
+        requests.push(request(
+            "POST",
+            "com.atproto.repo.createRecord",
+            body,
+            "publishes",
+        ));
+        requests
+    }
+
+    /// The image is read (an upload from the store, a `mediaUrl` fetched) to hold it to
+    /// Bluesky's 1,000,000 bytes before anything is sent.
+    async fn check(
+        &self,
+        _auth: &Auth,
+        post: &Post,
+        options: &Options,
+    ) -> Result<Checked, Failure> {
+        if let Some(media_url) = post.media_url.as_deref().filter(|_| Self::has_image(post)) {
+            self.images.read(post, media_url, "Bluesky").await?;
+        }
+        Ok(Checked {
+            options: options.clone(),
+            remaining: None,
+        })
+    }
+
+    /// The record key the post is written under, kept before it is sent.
+    async fn prepare(
+        &self,
+        _auth: &Auth,
+        post: &Post,
+        _options: &Options,
+    ) -> Result<Option<String>, Failure> {
+        post.intent_id
+            .and_then(tid::of_intent)
+            .map(Some)
+            .ok_or_else(|| {
+                Failure::permanent(
+                    "PUBLISH_STATE_INVALID",
+                    "a Bluesky post is written under its intent's key, and this publish has none",
+                )
+            })
+    }
+
+    async fn send(
+        &self,
+        auth: &Auth,
+        post: &Post,
+        _options: &Options,
+        prepared: Option<&str>,
+    ) -> Sent {
+        let Some(rkey) = prepared else {
+            return Sent::NotApplied(unavailable("no record key was kept for the post"));
+        };
+        let dids = self.mentioned(auth, post).await;
+        let blob = match post.media_url.as_deref().filter(|_| Self::has_image(post)) {
+            Some(media_url) => match self.upload(auth, post, media_url).await {
+                Ok(blob) => Some(blob),
+                Err(failure) => return Sent::NotApplied(failure),
+            },
+            None => None,
+        };
+        let at = Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let body = json!({
+            "repo": auth.account_id,
+            "collection": COLLECTION,
+            "rkey": rkey,
+            "record": record(post, &dids, blob, &at),
+        });
+        match self
+            .post_json(auth, "com.atproto.repo.createRecord", &body)
+            .await
+        {
+            Reply::Ok(answer) => Sent::Accepted {
+                remote_id: rkey.to_owned(),
+                post_id: answer["uri"].as_str().map(str::to_owned),
+            },
+            Reply::Refused(failure) => Sent::NotApplied(failure),
+            Reply::Lost(reason, false) => Sent::Unknown(reason),
+            Reply::Lost(reason, true) => Sent::NotApplied(unavailable(&reason)),
+        }
+    }
+
+    async fn confirm(
+        &self,
+        auth: &Auth,
+        remote_id: Option<&str>,
+        _post: &Post,
+        _since: DateTime<Utc>,
+    ) -> Remote {
+        let Some(rkey) = remote_id.filter(|key| tid::is_valid(key)) else {
+            return Remote::Pending("no Bluesky record key to look for".into());
+        };
+        let query = [
+            ("repo", auth.account_id.as_str()),
+            ("collection", COLLECTION),
+            ("rkey", rkey),
+        ];
+        match self.get(auth, "com.atproto.repo.getRecord", &query).await {
+            Reply::Ok(body) => Remote::Published {
+                post_id: body["uri"].as_str().map(str::to_owned),
+            },
+            Reply::Refused(failure) if failure.code == "NOT_FOUND" => {
+                Remote::Pending(format!("Bluesky has no post under the key {rkey} yet"))
+            }
+            Reply::Refused(failure) => Remote::Pending(failure.message),
+            Reply::Lost(reason, _) => Remote::Pending(reason),
+        }
+    }
+
+    fn account_problem(&self, account_id: &str) -> Option<String> {
+        (!account_id.starts_with("did:")).then(|| {
+            "a Bluesky account is named by its DID (did:plc:… or did:web:…), not its handle"
+                .to_owned()
+        })
+    }
+
+    /// `at://<did>/app.bsky.feed.post/<rkey>` is shown at
+    /// `https://bsky.app/profile/<did>/post/<rkey>`.
+    async fn post_url(&self, _auth: &Auth, post_id: &str) -> Option<String> {
+        let rest = post_id.strip_prefix("at://")?;
+        let (did, rkey) = rest.split_once(&format!("/{COLLECTION}/"))?;
+        let did_ok = did.starts_with("did:")
+            && did.len() <= 2048
+            && did
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"._:%-".contains(&b));
+        (did_ok && tid::is_valid(rkey))
+            .then(|| format!("https://bsky.app/profile/{did}/post/{rkey}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_session_names_its_pds_only_where_almanac_may_call_it() {
+        let doc = |endpoint: &str| {
+            json!({ "service": [{ "id": "#atproto_pds", "type": "AtprotoPersonalDataServer",
+                "serviceEndpoint": endpoint }] })
+        };
+        let real = "https://bsky.social";
+        assert_eq!(
+            pds_of(&doc("https://morel.us-east.host.bsky.network/"), real).as_deref(),
+            Some("https://morel.us-east.host.bsky.network")
+        );
+        assert_eq!(pds_of(&doc("http://10.0.0.1"), real), None);
+        assert_eq!(pds_of(&doc("file:///etc/passwd"), real), None);
+        assert_eq!(
+            pds_of(
+                &doc("http://127.0.0.1:9/sandbox/pds"),
+                "http://127.0.0.1:9/sandbox/bsky"
+            )
+            .as_deref(),
+            Some("http://127.0.0.1:9/sandbox/pds")
+        );
+        assert_eq!(pds_of(&Value::Null, real), None);
+    }
+
+    #[test]
+    fn a_rate_limit_waits_for_its_reset() {
+        let now = Utc::now();
+        let limited = rate_limited(Some(now.timestamp() + 90), now);
+        assert_eq!(limited.kind, FailureKind::Retryable);
+        assert_eq!(limited.retry_after, Some(Duration::from_secs(90)));
+        assert_eq!(rate_limited(None, now).retry_after, Some(RATE_LIMIT_PAUSE));
+        let past = rate_limited(Some(now.timestamp() - 5), now);
+        assert_eq!(past.retry_after, Some(Duration::from_secs(1)));
+    }
+
+    #[test]
+    fn errors_are_said_in_our_words() {
+        let expired = refusal(
+            400,
+            &json!({"error": "ExpiredToken", "message": "Token has expired"}),
+        );
+        assert_eq!(expired.kind, FailureKind::Auth);
+        assert_eq!(expired.platform_code.as_deref(), Some("ExpiredToken"));
+        let missing = refusal(400, &json!({"error": "RecordNotFound"}));
+        assert_eq!(missing.code, "NOT_FOUND");
+        let refused = sign_in_refused(refusal(
+            401,
+            &json!({"error": "AuthenticationRequired", "message": "Invalid identifier or password"}),
+        ));
+        assert_eq!(refused.code, "CREDENTIALS_REFUSED");
+        assert_eq!(refused.kind, FailureKind::Permanent);
+    }
+}
