@@ -300,6 +300,7 @@ fn the_sandbox_needs_a_development_machine_and_points_the_platforms_at_the_api()
         format!("{base}/tiktok/authorize")
     );
     assert_eq!(sandbox.tiktok.token_url, format!("{base}/v2/oauth/token/"));
+    assert_eq!(sandbox.bluesky_api_base_url, format!("{base}/bsky"));
     assert_eq!(
         sandbox.instagram.token_url,
         format!("{base}/oauth/access_token")

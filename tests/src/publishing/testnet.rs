@@ -286,30 +286,43 @@ async fn the_catalogue_describes_every_registered_platform_as_the_app_s_configur
     assert!(listed["meta"]["requestId"].is_string(), "{listed}");
     let items = listed["data"]["items"].as_array().unwrap();
     let names: Vec<&str> = items.iter().map(|p| p["name"].as_str().unwrap()).collect();
-    assert_eq!(names, ["instagram", "linkedin", "testnet", "tiktok"]);
     assert_eq!(
-        items[2],
+        names,
+        ["bluesky", "instagram", "linkedin", "testnet", "tiktok"]
+    );
+    // Bluesky signs in with a handle and an app password, and counts graphemes and bytes.
+    assert_eq!(items[0]["connect"], "credentials");
+    assert_eq!(
+        items[0]["textLimits"],
+        json!([{ "field": "text", "max": 300, "unit": "graphemes" },
+            { "field": "text", "max": 3000, "unit": "utf8Bytes" }])
+    );
+    assert_eq!(items[0]["mediaKinds"], json!(["photo"]));
+    assert_eq!(items[0]["quota"], Value::Null);
+    assert_eq!(
+        items[3],
         json!({
             "name": "testnet", "label": "Testnet", "color": COLOR, "connect": "oauth",
             "authorKinds": [], "mediaKinds": ["video"],
             "mediaFormats": { "photo": [], "video": ["video/mp4"] },
             "textLimits": [{ "field": "text", "max": TEXT_MAX, "unit": "chars" }],
             "hashtagsMax": HASHTAGS_MAX, "mentionsMax": null, "previewChars": null,
+            "quota": null,
         })
     );
-    assert_eq!(items[0]["hashtagsMax"], 30, "{}", items[0]);
+    assert_eq!(items[1]["hashtagsMax"], 30, "{}", items[1]);
     // Where Instagram's feed folds a caption: what the composer's preview shows.
-    assert_eq!(items[0]["previewChars"], 125, "{}", items[0]);
-    assert_eq!(items[0]["mentionsMax"], 20, "{}", items[0]);
-    assert_eq!(items[1]["authorKinds"], json!(["member", "organization"]));
-    assert_eq!(items[1]["mediaKinds"], json!(["photo"]));
+    assert_eq!(items[1]["previewChars"], 125, "{}", items[1]);
+    assert_eq!(items[1]["mentionsMax"], 20, "{}", items[1]);
+    assert_eq!(items[2]["authorKinds"], json!(["member", "organization"]));
+    assert_eq!(items[2]["mediaKinds"], json!(["photo"]));
     // Instagram takes JPEG alone (a PNG goes as its JPEG copy); LinkedIn PNG too.
     assert_eq!(
-        items[0]["mediaFormats"],
+        items[1]["mediaFormats"],
         json!({ "photo": ["image/jpeg"], "video": ["video/mp4"] })
     );
     assert_eq!(
-        items[1]["mediaFormats"],
+        items[2]["mediaFormats"],
         json!({ "photo": ["image/jpeg", "image/png"], "video": [] })
     );
     for item in items {
@@ -336,6 +349,7 @@ async fn the_catalogue_describes_every_registered_platform_as_the_app_s_configur
     assert_eq!(
         channels,
         [
+            ("bluesky", true),
             ("instagram", true),
             ("linkedin", true),
             ("testnet", true),
@@ -444,6 +458,12 @@ async fn a_platform_registered_by_the_tests_connects_dry_runs_and_publishes_once
         listed,
         [
             (
+                json!("bluesky"),
+                json!("Bluesky"),
+                json!([{ "field": "text", "max": 300, "unit": "graphemes" },
+                    { "field": "text", "max": 3000, "unit": "utf8Bytes" }])
+            ),
+            (
                 json!("instagram"),
                 json!("Instagram"),
                 json!([{ "field": "text", "max": 2200, "unit": "chars" }])
@@ -520,7 +540,7 @@ async fn a_platform_registered_by_the_tests_is_refused_like_the_real_ones() {
     assert_eq!(unknown["error"]["code"], "UNKNOWN_PLATFORM");
     assert_eq!(
         unknown["error"]["details"]["platforms"],
-        json!(["instagram", "linkedin", "testnet", "tiktok"])
+        json!(["bluesky", "instagram", "linkedin", "testnet", "tiktok"])
     );
     let body = json!({ "platform": "myspace", "accountId": "me", "accessToken": "t" });
     let (status, unknown) = s

@@ -48,6 +48,15 @@ async fn request_march(browser: &Browser) {
     browser
         .set_value("#calendar-form select[name=timezone]", "Europe/Paris")
         .await;
+    // Exactly these three channels (a new calendar starts with every one Almanac publishes to).
+    browser
+        .script(
+            "for (const box of document.querySelectorAll('#calendar-form input[name=channel]')) {
+               const wanted = ['tiktok', 'instagram', 'linkedin'].includes(box.value);
+               if (box.checked !== wanted) box.click();
+             }",
+        )
+        .await;
     // The form says how big the plan is and roughly how long it takes.
     browser
         .wait_text("#plan-size", "About 90 entries: about 15 seconds to write.")

@@ -33,7 +33,7 @@ export async function renderChannels(el) {
     }
   });
   const oauthProblem = h("div");
-  const startOauth = (name) => connectPlatform(name, oauthProblem);
+  const startOauth = (name) => connectPlatform(name, oauthProblem, () => renderChannels(el));
   const oauth = h("div", { class: "stack", id: "connect-oauth" },
     h("div", { class: "row" }, platformList().map((p) =>
       h("button", { type: "button", id: `connect-${p.name}`, onclick: () => startOauth(p.name) }, t("publishing.connectWith", { platform: platformName(p.name) })))),

@@ -6,6 +6,7 @@ import { api } from "../api.js";
 import { h, day, showError, explain } from "../ui.js";
 import { t, has } from "../i18n.js";
 import { channelLabel } from "../platforms.js";
+import { signIn } from "./signin.js";
 
 export const MOVING = new Set(["scheduled", "publishing", "unknown"]);
 export const STATUSES = ["dry_run", "scheduled", "publishing", "published", "draft_sent", "failed", "unknown", "unconfirmed", "cancelled"];
@@ -43,8 +44,14 @@ export const reason = (i) => {
   return explain({ ...i.error, details: { ...(i.error.details ?? {}), channel: i.channel } });
 };
 
-/** Starts connecting `platform` (its consent page); a refusal is said in `problem`. */
-export async function connectPlatform(platform, problem) {
+/** Starts connecting `platform`: its consent page, or for a platform that signs in with
+ * credentials a dialog asking for them (then `connected`, once it is). A refusal is said
+ * in `problem`. */
+export async function connectPlatform(platform, problem, connected = () => {}) {
+  if (platforms.find((p) => p.name === platform)?.connect === "credentials") {
+    if (await signIn(platform)) await connected();
+    return;
+  }
   try {
     const { authorizeUrl } = await api("POST", `/v1/channels/${platform}/connect`);
     location.assign(authorizeUrl);
