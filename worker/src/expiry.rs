@@ -3,8 +3,10 @@
 //! token cannot be refreshed past then: no refresh token, or one that expires too) and
 //! tells each owner once per token: `channel.expiring` to their webhooks, in the same
 //! transaction as the mark that says they were told, then an email with the reconnect link.
-//! A token a platform refreshes while it is valid (Instagram's) is not announced: the
-//! publish path refreshes it ahead of its expiry. Once a connection has ended (no refresh
+//! A token a platform refreshes while it is valid (Instagram's, Threads') is not announced:
+//! it is refreshed here once it is within the window (as the publish path does ahead of its
+//! expiry), so that it does not lapse for want of a publish; a refused refresh marks the
+//! channel `needs_reauth` at once. Once a connection has ended (no refresh
 //! can bring its token back), the channel becomes `needs_reauth` on the next tick, publish
 //! or not, which sends `channel.needs_reauth`.
 
@@ -42,7 +44,10 @@ pub async fn check(ctx: &JobContext, clock: &dyn Clock) -> anyhow::Result<Vec<Wa
         let ends = match adapter.token_policy().refresh {
             Refresh::WithRefreshToken if channel.has_refresh_token => channel.refresh_expires_at,
             Refresh::WithRefreshToken => channel.token_expires_at,
-            Refresh::WhileValid => None,
+            Refresh::WhileValid => {
+                renew(ctx, channel.id, now).await;
+                None
+            }
         };
         let Some(ends) = ends.filter(|ends| *ends <= horizon) else {
             continue;
@@ -72,6 +77,27 @@ pub async fn check(ctx: &JobContext, clock: &dyn Clock) -> anyhow::Result<Vec<Wa
         });
     }
     Ok(warned)
+}
+
+/// Refreshes the token of the channel `id` when its policy says it is due (a platform
+/// that cannot be reached now leaves it valid until the next tick; a refusal marks the
+/// channel `needs_reauth`).
+async fn renew(ctx: &JobContext, id: Uuid, now: DateTime<Utc>) {
+    let Some(cipher) = ctx.cipher.as_ref() else {
+        return;
+    };
+    let usable = almanac_shared::publish::channels::usable(
+        &ctx.pool,
+        &ctx.platforms,
+        cipher,
+        id,
+        now,
+        false,
+    )
+    .await;
+    if let Err(error) = usable {
+        tracing::warn!(channel_id = %id, %error, "a token about to expire could not be refreshed now; tried again next tick");
+    }
 }
 
 /// Marks `needs_reauth` the channels whose connection ended (their token expired and no

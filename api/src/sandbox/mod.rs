@@ -1,12 +1,12 @@
-//! Local TikTok, Instagram, LinkedIn and Bluesky APIs following `docs/platforms.md`: one
+//! Local TikTok, Instagram, LinkedIn, Bluesky and Threads APIs following `docs/platforms.md`: one
 //! implementation serving both the tests (over a TCP server of their own, which can also
 //! drop or stall an answer) and `PLATFORM_SANDBOX` (under `/sandbox` on the API's own port,
 //! [`serve`]), so that a newcomer can connect, dry-run and publish without an app at any
 //! platform.
 //!
 //! One server answers them all: TikTok's paths start with `/v2/`, LinkedIn's with `/li/`,
-//! Bluesky's with `/bsky/` (sign-in) and `/pds/` (its account's PDS), the rest is
-//! Instagram's Graph API (and its token endpoints). Each platform's routes are a
+//! Bluesky's with `/bsky/` (sign-in) and `/pds/` (its account's PDS), Threads' with
+//! `/threads/`, the rest is Instagram's Graph API (and its token endpoints). Each platform's routes are a
 //! function of the state and the call ([`route`]); the transport reads the call and writes
 //! the answer.
 
@@ -14,6 +14,7 @@ pub mod bluesky;
 mod instagram;
 pub mod linkedin;
 pub mod serve;
+pub mod threads;
 mod tiktok;
 
 use std::collections::{HashMap, HashSet};
@@ -109,6 +110,8 @@ pub struct State {
     pub li_rate_limited: usize,
     /// Bluesky's sessions, records and blobs.
     pub bsky: bluesky::Bsky,
+    /// Threads' containers, quota and profile.
+    pub threads: threads::ThreadsFake,
     /// Media fetched from Almanac's signed addresses.
     pub pulled: Vec<Pulled>,
     /// Headers of the answer being written (set by a route, taken by the transport).
@@ -151,6 +154,7 @@ impl State {
             li_refresh_tokens: false,
             li_rate_limited: 0,
             bsky: bluesky::Bsky::default(),
+            threads: threads::ThreadsFake::default(),
             reply_headers: Vec::new(),
             base_url: base_url.trim_end_matches('/').to_owned(),
             issued: 0,
@@ -188,6 +192,7 @@ impl State {
         oldest_out(&mut self.li_posts, most);
         oldest_out(&mut self.pulled, most);
         self.bsky.bound(most);
+        self.threads.bound(most);
         if self.containers.len() > most {
             self.containers.clear();
         }
@@ -203,7 +208,9 @@ impl State {
 }
 
 /// The prefixes of the access and refresh tokens the platforms issue.
-const ISSUED_ACCESS: [&str; 4] = ["tt-token", "ig-token", "ig-short", "li-token"];
+const ISSUED_ACCESS: [&str; 6] = [
+    "tt-token", "ig-token", "ig-short", "li-token", "th-token", "th-short",
+];
 const ISSUED_REFRESH: [&str; 2] = ["tt-refresh", "li-refresh"];
 
 fn issued_shape(token: &str, prefixes: &[&str]) -> bool {
@@ -269,6 +276,8 @@ pub fn route(state: &mut State, call: &Call) -> Answer {
         linkedin::route(state, call)
     } else if call.path.starts_with("/bsky/") || call.path.starts_with("/pds/") {
         bluesky::route(state, call)
+    } else if call.path.starts_with("/threads/") {
+        threads::route(state, call)
     } else if call.path.starts_with("/v2/") {
         tiktok::route(state, call)
     } else {

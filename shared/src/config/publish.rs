@@ -1,4 +1,4 @@
-//! `PUBLISH_*`, `TIKTOK_*`, `INSTAGRAM_*`, `LINKEDIN_*`, `BLUESKY_*`, `OAUTH_REDIRECT_BASE_URL`,
+//! `PUBLISH_*`, `TIKTOK_*`, `INSTAGRAM_*`, `LINKEDIN_*`, `THREADS_*`, `BLUESKY_*`, `OAUTH_REDIRECT_BASE_URL`,
 //! `TOKEN_ENCRYPTION_KEY`:
 //! publishing (seed 001).
 
@@ -34,6 +34,8 @@ pub struct PublishSettings {
     pub tiktok: PlatformSettings,
     pub instagram: PlatformSettings,
     pub linkedin: PlatformSettings,
+    /// `THREADS_*`: the Threads app (its own id and secret, not the Meta app's).
+    pub threads: PlatformSettings,
     /// `BLUESKY_API_BASE_URL`: where a Bluesky account signs in (`https://bsky.social`, the
     /// entryway of Bluesky's hosted accounts; a self-hosted PDS's own address for its
     /// accounts). Posts then go to the PDS its session names.
@@ -118,16 +120,83 @@ impl TokenKey {
     }
 }
 
-/// `PUBLISH_*`, `TIKTOK_*`, `INSTAGRAM_*`, `LINKEDIN_*`, `OAUTH_REDIRECT_BASE_URL`,
+/// `PUBLISH_*`, the platforms' ([`Endpoints`]), `OAUTH_REDIRECT_BASE_URL`,
 /// `TOKEN_ENCRYPTION_KEY`.
 impl PublishSettings {
     pub(super) fn read(env: &Env, api_addr: &SocketAddr, dev: bool) -> anyhow::Result<Self> {
         let enabled = env.parse_or("PUBLISH_SERVICE_ENABLED", false)?;
         let token_key = token_key(env, enabled, dev)?;
         let sandbox = sandbox_base(env, api_addr, dev)?;
+        let Endpoints {
+            tiktok,
+            instagram,
+            linkedin,
+            threads,
+            bluesky_api_base_url,
+        } = Endpoints::read(env, sandbox.as_deref())?;
+        let linkedin_version = linkedin_version(env)?;
+        let settings = PublishSettings {
+            enabled,
+            sandbox,
+            tiktok,
+            instagram,
+            linkedin,
+            threads,
+            bluesky_api_base_url,
+            linkedin_version,
+            linkedin_scopes: env.string_or(
+                "LINKEDIN_SCOPES",
+                "openid profile w_member_social w_organization_social r_organization_social",
+            )?,
+            redirect_base_url: env
+                .string_or("OAUTH_REDIRECT_BASE_URL", &format!("http://{api_addr}"))?,
+            redirect_base_is_api_addr: env.optional("OAUTH_REDIRECT_BASE_URL").is_none(),
+            token_key,
+            confirm_window: env.seconds_or("PUBLISH_CONFIRM_WINDOW_SECS", 1800.0)?,
+            check_interval: env.millis_or("PUBLISH_CHECK_INTERVAL_MS", 20_000)?,
+            http_timeout: env.millis_or("PUBLISH_HTTP_TIMEOUT_MS", 30_000)?,
+            max_concurrency: {
+                let most: u32 = env.parse_or("PLATFORM_MAX_CONCURRENCY", 4)?;
+                anyhow::ensure!(most > 0, "PLATFORM_MAX_CONCURRENCY must be at least 1");
+                most
+            },
+            tick: env.millis_or("PUBLISH_TICK_MS", 5_000)?,
+            expiry_warning: {
+                let days: i64 = env.parse_or("CHANNEL_EXPIRY_WARNING_DAYS", 7)?;
+                anyhow::ensure!(
+                    (1..=60).contains(&days),
+                    "CHANNEL_EXPIRY_WARNING_DAYS must be between 1 and 60, got {days}"
+                );
+                chrono::Duration::days(days)
+            },
+            spool_max_per_user: env.parse_or("PUBLISH_SPOOL_MAX_PER_USER", 100)?,
+            spool_max_total: env.parse_or("PUBLISH_SPOOL_MAX_TOTAL", 10_000)?,
+            spool_max_bytes: env.parse_or("PUBLISH_SPOOL_MAX_BYTES", 64 * 1024 * 1024)?,
+        };
+        http_url("OAUTH_REDIRECT_BASE_URL", &settings.redirect_base_url)?;
+        if settings.check_interval.is_zero() || settings.tick.is_zero() {
+            bail!("PUBLISH_CHECK_INTERVAL_MS and PUBLISH_TICK_MS: must be greater than 0");
+        }
+        Ok(settings)
+    }
+}
+
+/// The platforms' endpoints and app credentials (`TIKTOK_*`, `INSTAGRAM_*`, `LINKEDIN_*`,
+/// `THREADS_*`, `BLUESKY_*`).
+struct Endpoints {
+    tiktok: PlatformSettings,
+    instagram: PlatformSettings,
+    linkedin: PlatformSettings,
+    threads: PlatformSettings,
+    bluesky_api_base_url: String,
+}
+
+impl Endpoints {
+    /// Each platform's settings: the real hosts, or the sandbox's paths under `sandbox`.
+    fn read(env: &Env, sandbox: Option<&str>) -> anyhow::Result<Self> {
         // The real hosts, or the sandbox's paths under its base; an empty token URL follows
         // the API base (TikTok's).
-        let defaults = |real: [&str; 3], [api, authorize, token]: [&str; 3]| match &sandbox {
+        let defaults = |real: [&str; 3], [api, authorize, token]: [&str; 3]| match sandbox {
             Some(base) => [
                 format!("{base}{api}"),
                 format!("{base}{authorize}"),
@@ -183,57 +252,40 @@ impl PublishSettings {
             |_| String::new(),
             sandbox.is_some(),
         )?;
-        let linkedin_version = linkedin_version(env)?;
+        let threads = PlatformSettings::read(
+            env,
+            "THREADS",
+            ("THREADS_CLIENT_ID", "THREADS_CLIENT_SECRET"),
+            defaults(
+                [
+                    "https://graph.threads.net",
+                    "https://threads.com/oauth/authorize",
+                    "https://graph.threads.net/oauth/access_token",
+                ],
+                [
+                    "/threads",
+                    "/threads/authorize",
+                    "/threads/oauth/access_token",
+                ],
+            ),
+            |_| String::new(),
+            sandbox.is_some(),
+        )?;
         let bluesky_api_base_url = env.string_or(
             "BLUESKY_API_BASE_URL",
-            &match &sandbox {
+            &match sandbox {
                 Some(base) => format!("{base}/bsky"),
                 None => "https://bsky.social".to_owned(),
             },
         )?;
         http_url("BLUESKY_API_BASE_URL", &bluesky_api_base_url)?;
-        let settings = PublishSettings {
-            enabled,
-            sandbox,
+        Ok(Self {
             tiktok,
             instagram,
             linkedin,
+            threads,
             bluesky_api_base_url,
-            linkedin_version,
-            linkedin_scopes: env.string_or(
-                "LINKEDIN_SCOPES",
-                "openid profile w_member_social w_organization_social r_organization_social",
-            )?,
-            redirect_base_url: env
-                .string_or("OAUTH_REDIRECT_BASE_URL", &format!("http://{api_addr}"))?,
-            redirect_base_is_api_addr: env.optional("OAUTH_REDIRECT_BASE_URL").is_none(),
-            token_key,
-            confirm_window: env.seconds_or("PUBLISH_CONFIRM_WINDOW_SECS", 1800.0)?,
-            check_interval: env.millis_or("PUBLISH_CHECK_INTERVAL_MS", 20_000)?,
-            http_timeout: env.millis_or("PUBLISH_HTTP_TIMEOUT_MS", 30_000)?,
-            max_concurrency: {
-                let most: u32 = env.parse_or("PLATFORM_MAX_CONCURRENCY", 4)?;
-                anyhow::ensure!(most > 0, "PLATFORM_MAX_CONCURRENCY must be at least 1");
-                most
-            },
-            tick: env.millis_or("PUBLISH_TICK_MS", 5_000)?,
-            expiry_warning: {
-                let days: i64 = env.parse_or("CHANNEL_EXPIRY_WARNING_DAYS", 7)?;
-                anyhow::ensure!(
-                    (1..=60).contains(&days),
-                    "CHANNEL_EXPIRY_WARNING_DAYS must be between 1 and 60, got {days}"
-                );
-                chrono::Duration::days(days)
-            },
-            spool_max_per_user: env.parse_or("PUBLISH_SPOOL_MAX_PER_USER", 100)?,
-            spool_max_total: env.parse_or("PUBLISH_SPOOL_MAX_TOTAL", 10_000)?,
-            spool_max_bytes: env.parse_or("PUBLISH_SPOOL_MAX_BYTES", 64 * 1024 * 1024)?,
-        };
-        http_url("OAUTH_REDIRECT_BASE_URL", &settings.redirect_base_url)?;
-        if settings.check_interval.is_zero() || settings.tick.is_zero() {
-            bail!("PUBLISH_CHECK_INTERVAL_MS and PUBLISH_TICK_MS: must be greater than 0");
-        }
-        Ok(settings)
+        })
     }
 }
 

@@ -301,6 +301,12 @@ fn the_sandbox_needs_a_development_machine_and_points_the_platforms_at_the_api()
     );
     assert_eq!(sandbox.tiktok.token_url, format!("{base}/v2/oauth/token/"));
     assert_eq!(sandbox.bluesky_api_base_url, format!("{base}/bsky"));
+    assert_eq!(sandbox.threads.api_base_url, format!("{base}/threads"));
+    assert_eq!(
+        sandbox.threads.token_url,
+        format!("{base}/threads/oauth/access_token")
+    );
+    assert_eq!(sandbox.threads.client_id.as_deref(), Some("sandbox-client"));
     assert_eq!(
         sandbox.instagram.token_url,
         format!("{base}/oauth/access_token")

@@ -88,6 +88,7 @@ impl Instagram {
             Err(error) => return Reply::lost(&error, "Instagram"),
         };
         let status = response.status().as_u16();
+        let regain = super::graph::regain_after(response.headers());
         let Ok(body) = response.json::<Value>().await else {
             return Reply::Lost(
                 format!("Instagram answered {status} without a readable body"),
@@ -100,7 +101,7 @@ impl Instagram {
         if status >= 500 && body["error"]["is_transient"].as_bool() != Some(false) {
             return Reply::Lost(format!("Instagram answered {status}"), false);
         }
-        Reply::Refused(refusal(&body["error"]))
+        Reply::Refused(refusal(&body["error"], regain))
     }
 
     async fn get(&self, path: &str, query: &[(&str, &str)], auth: &Auth) -> Reply {
@@ -138,8 +139,9 @@ impl Instagram {
     }
 }
 
-/// Instagram's error, in our words, with `code/subcode`.
-fn refusal(error: &Value) -> Failure {
+/// Instagram's error, in our words, with `code/subcode` (`regain`: how long a rate limit
+/// asks to wait, when its usage headers said).
+fn refusal(error: &Value, regain: Option<Duration>) -> Failure {
     let code = error["code"].as_i64().unwrap_or(0);
     let subcode = error["error_subcode"].as_i64().unwrap_or(0);
     let transient = error["is_transient"].as_bool().unwrap_or(false);
@@ -170,7 +172,14 @@ fn refusal(error: &Value) -> Failure {
             "CHANNEL_AUTH_INVALID",
             "Instagram refused the access token (expired or revoked)",
         ),
-        (4 | 17 | 341, _) => (
+        (code, _) if super::graph::RATE_LIMIT_CODES.contains(&code) => {
+            let code = match subcode {
+                0 => code.to_string(),
+                subcode => format!("{code}/{subcode}"),
+            };
+            return super::graph::rate_limited("Instagram", code, &theirs, regain);
+        }
+        (341, _) => (
             FailureKind::Retryable,
             "RATE_LIMITED",
             "Instagram's rate limit was reached; retried later",
@@ -589,19 +598,30 @@ mod tests {
 
     #[test]
     fn errors_keep_code_and_subcode() {
-        let quota = refusal(&json!({"code": 9, "error_subcode": 2207042, "message": "limit"}));
+        let quota = refusal(
+            &json!({"code": 9, "error_subcode": 2207042, "message": "limit"}),
+            None,
+        );
         assert_eq!(quota.code, "DAILY_QUOTA_EXHAUSTED");
         assert_eq!(quota.platform_code.as_deref(), Some("9/2207042"));
         assert_eq!(quota.kind, FailureKind::Permanent);
-        let expired = refusal(&json!({"code": 190, "message": "Error validating access token"}));
+        let expired = refusal(
+            &json!({"code": 190, "message": "Error validating access token"}),
+            None,
+        );
         assert_eq!(expired.kind, FailureKind::Auth);
         assert_eq!(
             expired.message,
             "Instagram refused the access token (expired or revoked): Error validating access token (190)"
         );
-        assert_eq!(refusal(&json!({"code": 4})).kind, FailureKind::Retryable);
+        let limited = refusal(&json!({"code": 4}), None);
+        assert_eq!(limited.kind, FailureKind::Retryable);
+        assert!(
+            limited.retry_after.is_some(),
+            "a rate limit waits, not fails"
+        );
         assert_eq!(
-            refusal(&json!({"code": -2, "error_subcode": 2207003})).kind,
+            refusal(&json!({"code": -2, "error_subcode": 2207003}), None).kind,
             FailureKind::Retryable
         );
     }

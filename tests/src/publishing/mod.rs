@@ -10,6 +10,7 @@ mod linkedin;
 mod media;
 mod sandbox;
 mod testnet;
+mod threads;
 
 use std::time::Duration;
 

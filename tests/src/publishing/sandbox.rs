@@ -1,6 +1,7 @@
 //! `PLATFORM_SANDBOX`: a newcomer's machine, as `make run` starts it (`deploy/dev/run.sh` on
-//! the binaries already built), connects TikTok through the API's own fake, dry-runs and
-//! publishes, with nothing but what the script prints.
+//! the binaries already built), connects TikTok (OAuth) and Bluesky (a handle and an app
+//! password) through the API's own fakes, dry-runs and publishes to both, with nothing but
+//! what the script prints.
 
 use std::{process::Stdio, time::Duration};
 
@@ -204,6 +205,16 @@ async fn a_newcomer_connects_dry_runs_and_publishes_to_the_sandbox() {
     .await;
     assert!(status.is_success(), "{status} {connected}");
     assert_eq!(connected["data"]["status"], "connected", "{connected}");
+    // Bluesky signs in with a handle and an app password, against the sandbox's entryway
+    // and then the PDS its session names (the sandbox's too).
+    let (status, bluesky) = call(
+        Method::POST,
+        "/v1/channels/bluesky/credentials",
+        json!({ "identifier": "newcomer.bsky.social", "password": "abcd-efgh-ijkl-mnop" }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{bluesky}");
+    assert_eq!(bluesky["data"]["handle"], "newcomer.bsky.social");
 
     // A calendar of the newcomer's with one TikTok entry, written through the API.
     let calendar = Uuid::now_v7();
@@ -214,62 +225,68 @@ async fn a_newcomer_connects_dry_runs_and_publishes_to_the_sandbox() {
     .bind(calendar)
     .bind(user)
     .bind(
-        json!({ "channels": ["tiktok"], "cadence": "daily", "start": "2030-01-07",
+        json!({ "channels": ["tiktok", "bluesky"], "cadence": "daily", "start": "2030-01-07",
         "end": "2030-01-13", "constraints": { "timezone": "UTC" } }),
     )
     .execute(&db)
     .await
     .unwrap();
-    let (status, entry) = call(
-        Method::POST,
-        &format!("/v1/calendars/{calendar}/entries"),
+    let mut entries = Vec::new();
+    for body in [
         json!({ "channel": "tiktok", "date": "2030-01-07", "title": "Hello",
             "caption": "Our first post", "format": "short video",
             "mediaUrl": "https://cdn.example.com/first.mp4" }),
-    )
-    .await;
-    assert_eq!(status, StatusCode::CREATED, "{entry}");
-    let entry = entry["data"]["id"].as_str().unwrap().to_owned();
+        json!({ "channel": "bluesky", "date": "2030-01-07", "title": "Hello",
+            "caption": "Our first post on #bluesky", "format": "post" }),
+    ] {
+        let path = format!("/v1/calendars/{calendar}/entries");
+        let (status, entry) = call(Method::POST, &path, body).await;
+        assert_eq!(status, StatusCode::CREATED, "{entry}");
+        entries.push(entry["data"]["id"].as_str().unwrap().to_owned());
+    }
 
     let publish = format!("/v1/calendars/{calendar}/publish");
-    let (status, dry) = call(Method::POST, &publish, json!({ "entryIds": [entry] })).await;
+    let (status, dry) = call(Method::POST, &publish, json!({ "entryIds": entries })).await;
     assert_eq!(status, StatusCode::OK, "{dry}");
     assert_eq!(dry["data"]["dryRun"], true);
-    assert_eq!(dry["data"]["intents"][0]["status"], "dry_run", "{dry}");
+    for intent in dry["data"]["intents"].as_array().unwrap() {
+        assert_eq!(intent["status"], "dry_run", "{dry}");
+    }
 
     let (status, sent) = call(
         Method::POST,
         &publish,
-        json!({ "entryIds": [entry], "dryRun": false, "privacyLevel": "PUBLIC_TO_EVERYONE" }),
+        json!({ "entryIds": entries, "dryRun": false, "privacyLevel": "PUBLIC_TO_EVERYONE" }),
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{sent}");
-    let intent = sent["data"]["intents"][0]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let published = eventually(
-        Duration::from_secs(30),
-        "the sandbox post published",
-        || {
-            let read = call(
-                Method::GET,
-                &format!("/v1/publish-intents/{intent}"),
-                Value::Null,
-            );
-            async move {
-                let (_, intent) = read.await;
-                let intent = intent["data"].clone();
-                assert_ne!(intent["status"], "failed", "{intent}");
-                (intent["status"] == "published").then_some(intent)
-            }
-        },
-    )
-    .await;
-    assert!(
-        published["remotePostId"].is_string(),
-        "the sandbox named the post: {published}"
-    );
+    let intents = sent["data"]["intents"].as_array().unwrap().clone();
+    assert_eq!(intents.len(), 2, "{sent}");
+    for intent in intents {
+        let id = intent["id"].as_str().unwrap().to_owned();
+        let published = eventually(
+            Duration::from_secs(30),
+            "the sandbox post published",
+            || {
+                let read = call(
+                    Method::GET,
+                    &format!("/v1/publish-intents/{id}"),
+                    Value::Null,
+                );
+                async move {
+                    let (_, intent) = read.await;
+                    let intent = intent["data"].clone();
+                    assert_ne!(intent["status"], "failed", "{intent}");
+                    (intent["status"] == "published").then_some(intent)
+                }
+            },
+        )
+        .await;
+        assert!(
+            published["remotePostId"].is_string(),
+            "the sandbox named the post: {published}"
+        );
+    }
 
     drop(run);
     db.close().await;

@@ -288,7 +288,14 @@ async fn the_catalogue_describes_every_registered_platform_as_the_app_s_configur
     let names: Vec<&str> = items.iter().map(|p| p["name"].as_str().unwrap()).collect();
     assert_eq!(
         names,
-        ["bluesky", "instagram", "linkedin", "testnet", "tiktok"]
+        [
+            "bluesky",
+            "instagram",
+            "linkedin",
+            "testnet",
+            "threads",
+            "tiktok"
+        ]
     );
     // Bluesky signs in with a handle and an app password, and counts graphemes and bytes.
     assert_eq!(items[0]["connect"], "credentials");
@@ -299,6 +306,11 @@ async fn the_catalogue_describes_every_registered_platform_as_the_app_s_configur
     );
     assert_eq!(items[0]["mediaKinds"], json!(["photo"]));
     assert_eq!(items[0]["quota"], Value::Null);
+    // Threads answers its quota: 250 posts in a moving day, each account's.
+    assert_eq!(
+        items[4]["quota"],
+        json!({ "limit": 250, "windowSecs": 86400, "per": "account", "source": "read" })
+    );
     assert_eq!(
         items[3],
         json!({
@@ -353,6 +365,7 @@ async fn the_catalogue_describes_every_registered_platform_as_the_app_s_configur
             ("instagram", true),
             ("linkedin", true),
             ("testnet", true),
+            ("threads", true),
             ("tiktok", true),
             ("facebook", false),
             ("x", false),
@@ -479,6 +492,11 @@ async fn a_platform_registered_by_the_tests_connects_dry_runs_and_publishes_once
                 json!([{ "field": "text", "max": TEXT_MAX, "unit": "chars" }])
             ),
             (
+                json!("threads"),
+                json!("Threads"),
+                json!([{ "field": "text", "max": 500, "unit": "charsEmojiBytes" }])
+            ),
+            (
                 json!("tiktok"),
                 json!("TikTok"),
                 json!([
@@ -540,7 +558,14 @@ async fn a_platform_registered_by_the_tests_is_refused_like_the_real_ones() {
     assert_eq!(unknown["error"]["code"], "UNKNOWN_PLATFORM");
     assert_eq!(
         unknown["error"]["details"]["platforms"],
-        json!(["bluesky", "instagram", "linkedin", "testnet", "tiktok"])
+        json!([
+            "bluesky",
+            "instagram",
+            "linkedin",
+            "testnet",
+            "threads",
+            "tiktok"
+        ])
     );
     let body = json!({ "platform": "myspace", "accountId": "me", "accessToken": "t" });
     let (status, unknown) = s

@@ -74,6 +74,20 @@ impl FakePlatforms {
             ("LINKEDIN_CLIENT_ID", "li-client".into()),
             ("LINKEDIN_CLIENT_SECRET", "li-secret".into()),
             ("BLUESKY_API_BASE_URL", format!("{}/bsky", self.base_url())),
+            (
+                "THREADS_API_BASE_URL",
+                format!("{}/threads", self.base_url()),
+            ),
+            (
+                "THREADS_AUTHORIZE_URL",
+                format!("{}/threads/authorize", self.base_url()),
+            ),
+            (
+                "THREADS_TOKEN_URL",
+                format!("{}/threads/oauth/access_token", self.base_url()),
+            ),
+            ("THREADS_CLIENT_ID", "th-client".into()),
+            ("THREADS_CLIENT_SECRET", "th-secret".into()),
         ]
     }
 
@@ -107,6 +121,8 @@ impl FakePlatforms {
                         || (c.method == "POST" && c.path.ends_with("/media"))
                         || (c.method == "POST" && c.path == "/li/rest/posts")
                         || c.path.ends_with("/com.atproto.repo.createRecord")
+                        || c.path.ends_with("/threads_publish")
+                        || (c.method == "POST" && c.path.ends_with("/threads"))
                 })
                 .count()
         })
@@ -200,7 +216,7 @@ async fn pull_media(call: &Call, state: &Arc<Mutex<State>>) {
             .map(str::to_owned)
             .collect()
     } else if call.method == "POST"
-        && call.path.ends_with("/media")
+        && (call.path.ends_with("/media") || call.path.ends_with("/threads"))
         && !call.path.starts_with("/li/")
     {
         ["image_url", "video_url"]

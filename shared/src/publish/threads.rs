@@ -1,0 +1,608 @@
+//! Threads (Meta's Threads API, `docs/platforms.md`): its own app id and secret (not the
+//! Meta app's), an authorization code exchanged for a short-lived token and at once for a
+//! 60-day one (`th_exchange_token`), refreshed with `th_refresh_token` once a day old. A
+//! post is a container (`POST /{user}/threads`: harmless, invisible until published),
+//! polled until `FINISHED`, then `threads_publish`, the one call with an outside effect. The
+//! account's quota (250 posts in a moving day) is read before publishing; a post past it
+//! waits for a place. Errors are the Graph API's `{"error": {"message", "code", ...}}`.
+
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+
+use super::{
+    Adapter, Auth, Checked, Failure, FailureKind, MediaKind, Mode, Options, PlannedRequest,
+    Platform, PlatformSettings, Post, PublishSettings, Refresh, Remote, Reply, Sent, TokenPolicy,
+    catalogue::{Connect, MediaFormats, Profile, Quota, QuotaScope, QuotaSource},
+    graph, oauth,
+    post::{self, Problem, TextField, TextLimit, TextUnit},
+};
+
+/// Threads' name in the registry (and the channel slug it publishes).
+pub const PLATFORM: Platform = Platform::of_static("threads");
+
+/// The Graph API version every call names.
+const VERSION: &str = "v1.0";
+
+/// A post's text holds at most 500 characters, each emoji counted as its UTF-8 bytes.
+pub const TEXT_MAX: usize = 500;
+
+/// Threads asks for containers to be polled for at most five minutes.
+const CONTAINER_WAIT_MAX: Duration = Duration::from_secs(300);
+
+/// How long a post past the account's quota waits before the quota is read again.
+const QUOTA_WAIT: Duration = Duration::from_secs(3600);
+
+const NOT_CONFIGURED: &str = "Threads is not configured: set THREADS_CLIENT_ID and THREADS_CLIENT_SECRET (the Threads app id and secret)";
+
+pub struct Threads {
+    http: reqwest::Client,
+    base: String,
+    oauth: PlatformSettings,
+    poll: Duration,
+    wait: Duration,
+}
+
+impl Threads {
+    pub fn new(http: reqwest::Client, settings: &PublishSettings) -> Self {
+        Self {
+            http,
+            base: settings
+                .threads
+                .api_base_url
+                .trim_end_matches('/')
+                .to_owned(),
+            oauth: settings.threads.clone(),
+            poll: settings.check_interval,
+            wait: settings.confirm_window.min(CONTAINER_WAIT_MAX),
+        }
+    }
+
+    /// A versioned API path.
+    fn url(&self, path: &str) -> String {
+        format!("{}/{VERSION}/{path}", self.base)
+    }
+
+    /// A grant asked of the unversioned token endpoints (`access_token`,
+    /// `refresh_access_token`).
+    async fn grant(&self, path: &str, query: &[(&str, &str)]) -> Result<oauth::Tokens, Failure> {
+        let request = self.http.get(format!("{}/{path}", self.base)).query(query);
+        oauth::tokens(&oauth::token_call(request, "Threads").await?, "user_id")
+    }
+
+    fn container_body(post: &Post) -> Value {
+        let url = post.media_url.clone();
+        match (&url, post.media) {
+            (Some(url), MediaKind::Video) => {
+                json!({ "media_type": "VIDEO", "video_url": url, "text": post.text })
+            }
+            (Some(url), MediaKind::Photo) => {
+                json!({ "media_type": "IMAGE", "image_url": url, "text": post.text })
+            }
+            (None, _) => json!({ "media_type": "TEXT", "text": post.text }),
+        }
+    }
+
+    async fn call(&self, request: reqwest::RequestBuilder, token: &str) -> Reply {
+        let _permit = match super::request_permit("Threads").await {
+            Ok(permit) => permit,
+            Err(busy) => return Reply::Refused(busy),
+        };
+        let response = match request.query(&[("access_token", token)]).send().await {
+            Ok(response) => response,
+            Err(error) => return Reply::lost(&error, "Threads"),
+        };
+        let status = response.status().as_u16();
+        let regain = graph::regain_after(response.headers());
+        let Ok(body) = response.json::<Value>().await else {
+            return Reply::Lost(
+                format!("Threads answered {status} without a readable body"),
+                false,
+            );
+        };
+        if (200..300).contains(&status) && body.get("error").is_none() {
+            return Reply::Ok(body);
+        }
+        if status >= 500 && body["error"]["is_transient"].as_bool() != Some(false) {
+            return Reply::Lost(format!("Threads answered {status}"), false);
+        }
+        Reply::Refused(refusal(&body["error"], regain))
+    }
+
+    async fn get(&self, path: &str, query: &[(&str, &str)], auth: &Auth) -> Reply {
+        let request = self.http.get(self.url(path)).query(query);
+        self.call(request, &auth.access_token).await
+    }
+
+    async fn container_status(&self, auth: &Auth, container: &str) -> Reply {
+        self.get(container, &[("fields", "status,error_message")], auth)
+            .await
+    }
+
+    /// The id of a recent post of the account's with `text`, if it shows one.
+    async fn recent_post(&self, auth: &Auth, text: &str) -> Option<String> {
+        let path = format!("{}/threads", auth.account_id);
+        let query = [("fields", "id,text,timestamp"), ("limit", "25")];
+        let Reply::Ok(body) = self.get(&path, &query, auth).await else {
+            return None;
+        };
+        body["data"].as_array()?.iter().find_map(|post| {
+            (post["text"].as_str().unwrap_or("") == text)
+                .then(|| post["id"].as_str().map(str::to_owned))
+                .flatten()
+        })
+    }
+}
+
+/// The Graph API's error, in our words, with its code (and `regain`: how long a rate limit
+/// asks to wait, when it said).
+fn refusal(error: &Value, regain: Option<Duration>) -> Failure {
+    let code = error["code"].as_i64().unwrap_or(0);
+    let subcode = error["error_subcode"].as_i64().unwrap_or(0);
+    let transient = error["is_transient"].as_bool().unwrap_or(false);
+    let theirs = error["message"].as_str().unwrap_or("").to_owned();
+    let platform_code = if subcode != 0 {
+        format!("{code}/{subcode}")
+    } else {
+        code.to_string()
+    };
+    let said = |reason: &str| match theirs.is_empty() {
+        true => format!("{reason} ({platform_code})"),
+        false => format!("{reason}: {theirs} ({platform_code})"),
+    };
+    let (kind, ours, reason) = match code {
+        190 => (
+            FailureKind::Auth,
+            "CHANNEL_AUTH_INVALID",
+            "Threads refused the access token (expired or revoked)",
+        ),
+        _ if graph::RATE_LIMIT_CODES.contains(&code) => {
+            return graph::rate_limited("Threads", platform_code, &theirs, regain);
+        }
+        10 | 200..=299 => (
+            FailureKind::Permanent,
+            "PERMISSION_DENIED",
+            "the Threads account did not grant the publishing permission; connect it again",
+        ),
+        _ if transient => (
+            FailureKind::Retryable,
+            "PLATFORM_UNAVAILABLE",
+            "Threads could not take the post now; retried later",
+        ),
+        _ => (
+            FailureKind::Permanent,
+            "PLATFORM_REFUSED",
+            "Threads refused the post",
+        ),
+    };
+    Failure::new(kind, ours, said(reason)).platform(platform_code)
+}
+
+fn unavailable(step: &str, reason: &str) -> Failure {
+    Failure::retryable(
+        "PLATFORM_UNAVAILABLE",
+        format!("Threads' {step} could not be read: {reason}"),
+    )
+}
+
+/// Whether `c` is an emoji as Unicode's `Extended_Pictographic` marks them (its blocks;
+/// the web app's counter asks the browser for the same property).
+fn is_emoji(c: char) -> bool {
+    matches!(u32::from(c),
+        0x00A9 | 0x00AE | 0x203C | 0x2049 | 0x2122 | 0x2139 | 0x2194..=0x2199 | 0x21A9..=0x21AA
+        | 0x231A..=0x231B | 0x2328 | 0x2388 | 0x23CF | 0x23E9..=0x23F3 | 0x23F8..=0x23FA
+        | 0x24C2 | 0x25AA..=0x25AB | 0x25B6 | 0x25C0 | 0x25FB..=0x25FE | 0x2600..=0x2605
+        | 0x2607..=0x2612 | 0x2614..=0x2685 | 0x2690..=0x2705 | 0x2708..=0x2712 | 0x2714
+        | 0x2716 | 0x271D | 0x2721 | 0x2728 | 0x2733..=0x2734 | 0x2744 | 0x2747 | 0x274C
+        | 0x274E | 0x2753..=0x2755 | 0x2757 | 0x2763..=0x2767 | 0x2795..=0x2797 | 0x27A1
+        | 0x27B0 | 0x27BF | 0x2934..=0x2935 | 0x2B05..=0x2B07 | 0x2B1B..=0x2B1C | 0x2B50
+        | 0x2B55 | 0x3030 | 0x303D | 0x3297 | 0x3299 | 0x1F000..=0x1F0FF | 0x1F10D..=0x1F10F
+        | 0x1F12F | 0x1F16C..=0x1F171 | 0x1F17E..=0x1F17F | 0x1F18E | 0x1F191..=0x1F19A
+        | 0x1F1AD..=0x1F1E5 | 0x1F201..=0x1F20F | 0x1F21A | 0x1F22F | 0x1F232..=0x1F23A
+        | 0x1F23C..=0x1F23F | 0x1F249..=0x1F3FA | 0x1F400..=0x1F53D | 0x1F546..=0x1F64F
+        | 0x1F680..=0x1F6FF | 0x1F774..=0x1F77F | 0x1F7D5..=0x1F7FF | 0x1F80C..=0x1F80F
+        | 0x1F848..=0x1F84F | 0x1F85A..=0x1F85F | 0x1F888..=0x1F88F | 0x1F8AE..=0x1F8FF
+        | 0x1F90C..=0x1F93A | 0x1F93C..=0x1F945 | 0x1F947..=0x1FAFF | 0x1FC00..=0x1FFFD)
+}
+
+/// A text's length as Threads counts it: characters, each emoji counted as its UTF-8 bytes.
+pub fn length(text: &str) -> usize {
+    text.chars()
+        .map(|c| if is_emoji(c) { c.len_utf8() } else { 1 })
+        .sum()
+}
+
+#[async_trait]
+impl Adapter for Threads {
+    fn platform(&self) -> Platform {
+        PLATFORM
+    }
+
+    fn label(&self) -> &'static str {
+        "Threads"
+    }
+
+    /// Long-lived tokens (60 days) are refreshed while valid, once at least a day old, when
+    /// a week is left; an expired one cannot be.
+    fn token_policy(&self) -> TokenPolicy {
+        TokenPolicy {
+            refresh: Refresh::WhileValid,
+            ahead: chrono::Duration::days(7),
+            min_age: chrono::Duration::hours(24),
+        }
+    }
+
+    fn authorize_url(
+        &self,
+        redirect_uri: &str,
+        state: &str,
+        challenge: Option<&str>,
+    ) -> Result<String, String> {
+        let (client, _) =
+            oauth::app_credentials(&self.oauth, NOT_CONFIGURED).map_err(|f| f.message)?;
+        let params = [
+            ("client_id", client),
+            ("scope", "threads_basic,threads_content_publish"),
+        ];
+        oauth::authorize_url(&self.oauth, &params, redirect_uri, state, challenge)
+    }
+
+    /// Threads' own word for it: 250 posts in a moving day.
+    fn quota_spent(&self) -> Failure {
+        Failure::permanent(
+            "DAILY_QUOTA_EXHAUSTED",
+            "the Threads account's remaining posts of the last 24 hours are spent by the entries before this one",
+        )
+        .platform("threads_publishing_limit")
+    }
+
+    /// The code gets a short-lived token (an hour), exchanged at once for a 60-day one.
+    async fn exchange_code(
+        &self,
+        redirect_uri: &str,
+        code: &str,
+        _verifier: Option<&str>,
+    ) -> Result<oauth::Tokens, Failure> {
+        let (client, secret) = oauth::app_credentials(&self.oauth, NOT_CONFIGURED)?;
+        let form = [
+            ("client_id", client),
+            ("client_secret", secret),
+            ("grant_type", "authorization_code"),
+            ("redirect_uri", redirect_uri),
+            ("code", code),
+        ];
+        let answer = oauth::post_grant(&self.http, &self.oauth, "Threads", &form).await?;
+        let short = oauth::tokens(&answer, "user_id")?;
+        let query = [
+            ("grant_type", "th_exchange_token"),
+            ("client_secret", secret),
+            ("access_token", short.access_token.as_str()),
+        ];
+        let mut long = self.grant("access_token", &query).await?;
+        long.account_id = short.account_id;
+        long.scope = short.scope;
+        if let Some(auth) = long.auth()
+            && let Reply::Ok(me) = self
+                .get("me", &[("fields", "id,username,name")], &auth)
+                .await
+        {
+            long.handle = oauth::name(&me["username"]);
+            long.display_name = oauth::name(&me["name"]);
+        }
+        Ok(long)
+    }
+
+    async fn refresh(
+        &self,
+        access_token: &str,
+        _refresh_token: Option<&str>,
+    ) -> Result<oauth::Tokens, Failure> {
+        let query = [
+            ("grant_type", "th_refresh_token"),
+            ("access_token", access_token),
+        ];
+        self.grant("refresh_access_token", &query).await
+    }
+
+    fn profile(&self) -> Profile {
+        Profile {
+            color: "#101010",
+            connect: Connect::Oauth,
+            author_kinds: &[],
+            media_kinds: &[MediaKind::Photo, MediaKind::Video],
+            media_formats: MediaFormats {
+                photo: &["image/jpeg", "image/png"],
+                video: &["video/mp4"],
+            },
+            hashtags_max: None,
+            mentions_max: None,
+            preview_chars: None,
+            quota: Some(Quota {
+                limit: 250,
+                window_secs: 86_400,
+                per: QuotaScope::Account,
+                source: QuotaSource::Read,
+            }),
+        }
+    }
+
+    fn text_limits(&self) -> Vec<TextLimit> {
+        vec![TextLimit {
+            unit: TextUnit::CharsEmojiBytes,
+            ..TextLimit::chars(TextField::Text, TEXT_MAX)
+        }]
+    }
+
+    fn validate(&self, post: &Post, options: &Options) -> Vec<Problem> {
+        let mut problems = Vec::new();
+        if options.mode == Mode::Draft {
+            problems.push(Problem::new(
+                "DRAFT_UNSUPPORTED",
+                "mode",
+                "Threads keeps no drafts made by other apps: publish it, or export it",
+            ));
+        }
+        if let Some(mime) = &post.unsupported_upload {
+            problems.push(post::unsupported_media("Threads", mime));
+        }
+        if post.text.trim().is_empty() && post.media_url.is_none() {
+            problems.push(Problem::new(
+                "CAPTION_REQUIRED",
+                "caption",
+                "a Threads text post needs text: write the entry's caption",
+            ));
+        }
+        let count = length(&post.text);
+        if count > TEXT_MAX {
+            problems.push(Problem::new(
+                "CAPTION_TOO_LONG",
+                "caption",
+                format!(
+                    "the Threads post (caption, call to action and hashtags) is {count} characters, each emoji counted as its bytes; the limit is {TEXT_MAX}"
+                ),
+            ));
+        }
+        problems
+    }
+
+    fn plan(&self, account_id: &str, post: &Post, _options: &Options) -> Vec<PlannedRequest> {
+        let request = |method: &str, url: String, body: Value, effect: &str| PlannedRequest {
+            method: method.into(),
+            url,
+            headers: Value::Null,
+            body,
+            effect: effect.into(),
+        };
+        let limit = self.url(&format!("{account_id}/threads_publishing_limit"));
+        vec![
+            request(
+                "GET",
+                format!("{limit}?fields=quota_usage,config&access_token=***"),
+                Value::Null,
+                "read-only",
+            ),
+            request(
+                "POST",
+                format!(
+                    "{}?access_token=***",
+                    self.url(&format!("{account_id}/threads"))
+                ),
+                Self::container_body(post),
+                "harmless",
+            ),
+            request(
+                "GET",
+                format!(
+                    "{}?fields=status,error_message&access_token=***",
+                    self.url("<container_id>")
+                ),
+                Value::Null,
+                "read-only",
+            ),
+            request(
+                "POST",
+                format!(
+                    "{}?creation_id=<container_id>&access_token=***",
+                    self.url(&format!("{account_id}/threads_publish"))
+                ),
+                Value::Null,
+                "publishes",
+            ),
+        ]
+    }
+
+    /// The account's quota, read: a post past it waits an hour and reads it again.
+    async fn check(
+        &self,
+        auth: &Auth,
+        _post: &Post,
+        options: &Options,
+    ) -> Result<Checked, Failure> {
+        let path = format!("{}/threads_publishing_limit", auth.account_id);
+        let body = match self
+            .get(&path, &[("fields", "quota_usage,config")], auth)
+            .await
+        {
+            Reply::Ok(body) => body,
+            Reply::Refused(failure) => return Err(failure),
+            Reply::Lost(reason, _) => return Err(unavailable("publishing quota", &reason)),
+        };
+        let limit = &body["data"][0];
+        let used = limit["quota_usage"].as_i64().unwrap_or(0);
+        let total = limit["config"]["quota_total"].as_i64().unwrap_or(i64::MAX);
+        if used >= total {
+            return Err(Failure::retryable(
+                "DAILY_QUOTA_EXHAUSTED",
+                format!(
+                    "the Threads account published its {total} posts of the last 24 hours; this post waits for a place"
+                ),
+            )
+            .platform("threads_publishing_limit")
+            .deferred(QUOTA_WAIT));
+        }
+        Ok(Checked {
+            options: options.clone(),
+            remaining: Some(total.saturating_sub(used)),
+        })
+    }
+
+    async fn prepare(
+        &self,
+        auth: &Auth,
+        post: &Post,
+        _options: &Options,
+    ) -> Result<Option<String>, Failure> {
+        let path = format!("{}/threads", auth.account_id);
+        let request = self
+            .http
+            .post(self.url(&path))
+            .json(&Self::container_body(post));
+        let container = match self.call(request, &auth.access_token).await {
+            Reply::Ok(body) => body["id"]
+                .as_str()
+                .map(str::to_owned)
+                .ok_or_else(|| unavailable("container", "Threads created no container id"))?,
+            Reply::Refused(failure) => return Err(failure),
+            Reply::Lost(reason, _) => return Err(unavailable("container", &reason)),
+        };
+        let started = Instant::now();
+        loop {
+            match self.container_status(auth, &container).await {
+                Reply::Ok(body) => match body["status"].as_str().unwrap_or("") {
+                    "FINISHED" => return Ok(Some(container)),
+                    "ERROR" => {
+                        let detail = body["error_message"].as_str().unwrap_or("").to_owned();
+                        return Err(Failure::permanent(
+                            "MEDIA_PROCESSING_FAILED",
+                            format!("Threads could not process the post's media: {detail}"),
+                        )
+                        .platform(format!("ERROR {detail}").trim().to_owned()));
+                    }
+                    "EXPIRED" => {
+                        return Err(Failure::retryable(
+                            "PLATFORM_UNAVAILABLE",
+                            "Threads' container expired before it was published; a new one is made on the next try",
+                        )
+                        .platform("EXPIRED"));
+                    }
+                    _ => {}
+                },
+                Reply::Refused(failure) => return Err(failure),
+                Reply::Lost(..) => {}
+            }
+            if started.elapsed() >= self.wait {
+                return Err(Failure::retryable(
+                    "MEDIA_PROCESSING_SLOW",
+                    "Threads was still processing the media; retried later",
+                )
+                .platform("IN_PROGRESS"));
+            }
+            tokio::time::sleep(self.poll).await;
+        }
+    }
+
+    async fn send(
+        &self,
+        auth: &Auth,
+        _post: &Post,
+        _options: &Options,
+        prepared: Option<&str>,
+    ) -> Sent {
+        let Some(container) = prepared else {
+            return Sent::NotApplied(Failure::retryable(
+                "PLATFORM_UNAVAILABLE",
+                "no Threads container to publish",
+            ));
+        };
+        let path = format!("{}/threads_publish", auth.account_id);
+        let request = self
+            .http
+            .post(self.url(&path))
+            .query(&[("creation_id", container)]);
+        match self.call(request, &auth.access_token).await {
+            Reply::Ok(body) => Sent::Accepted {
+                remote_id: container.to_owned(),
+                post_id: body["id"].as_str().map(str::to_owned),
+            },
+            Reply::Refused(failure) => Sent::NotApplied(failure),
+            Reply::Lost(reason, false) => Sent::Unknown(reason),
+            Reply::Lost(reason, true) => {
+                Sent::NotApplied(Failure::retryable("PLATFORM_UNAVAILABLE", reason))
+            }
+        }
+    }
+
+    async fn confirm(
+        &self,
+        auth: &Auth,
+        remote_id: Option<&str>,
+        post: &Post,
+        _since: DateTime<Utc>,
+    ) -> Remote {
+        let Some(container) = remote_id else {
+            return Remote::Pending("no Threads container to check".into());
+        };
+        match self.container_status(auth, container).await {
+            Reply::Ok(body) => match body["status"].as_str().unwrap_or("") {
+                "PUBLISHED" => Remote::Published {
+                    post_id: self.recent_post(auth, &post.text).await,
+                },
+                "EXPIRED" => Remote::Failed(
+                    Failure::permanent(
+                        "NOT_PUBLISHED",
+                        "Threads' container expired unpublished: the post did not go out",
+                    )
+                    .platform("EXPIRED"),
+                ),
+                other => Remote::Pending(format!("Threads' container is {other}, not PUBLISHED")),
+            },
+            Reply::Refused(failure) => Remote::Pending(failure.message),
+            Reply::Lost(reason, _) => Remote::Pending(reason),
+        }
+    }
+
+    async fn post_url(&self, auth: &Auth, post_id: &str) -> Option<String> {
+        if post_id.is_empty() || !post_id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            return None;
+        }
+        let Reply::Ok(media) = self.get(post_id, &[("fields", "permalink")], auth).await else {
+            return None;
+        };
+        media["permalink"]
+            .as_str()
+            .filter(|url| url.starts_with("https://") && url.len() <= 2048)
+            .map(str::to_owned)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_emoji_counts_as_its_bytes() {
+        assert_eq!(length("hello"), 5);
+        assert_eq!(length("é"), 1);
+        assert_eq!(length("🎉"), 4);
+        assert_eq!(length("☕"), 3);
+        // A family: four people of 4 bytes, and the joiners count one each.
+        assert_eq!(length("👩\u{200d}👩\u{200d}👧\u{200d}👧"), 19);
+    }
+
+    #[test]
+    fn graph_errors_are_said_in_our_words() {
+        let limited = refusal(
+            &json!({"code": 613, "message": "Calls to this api have exceeded the rate limit."}),
+            Some(Duration::from_secs(60)),
+        );
+        assert_eq!(limited.kind, FailureKind::Retryable);
+        assert_eq!(limited.retry_after, Some(Duration::from_secs(60)));
+        assert_eq!(refusal(&json!({"code": 190}), None).kind, FailureKind::Auth);
+        assert_eq!(
+            refusal(&json!({"code": 10}), None).code,
+            "PERMISSION_DENIED"
+        );
+    }
+}
