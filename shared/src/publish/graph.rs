@@ -1,12 +1,17 @@
-//! What Meta's Graph APIs (Instagram's, Threads', and Facebook's) share: their rate-limit
-//! refusals (error codes 4, 17, 32 and 613) and how long their usage headers ask a caller to
-//! wait (`docs/platforms.md`). A rate-limited publish is deferred to then, not failed.
+//! What Meta's Graph APIs (Instagram's and Threads') share: their rate-limit refusals
+//! (error codes 4, 17, 32 and 613) and how long their usage headers ask a caller to wait (a
+//! rate-limited publish is deferred to then, not failed), and the container a post is made
+//! of: created (harmless), polled until `FINISHED`, published by the one call with an
+//! outside effect, and read back by its status when that call's answer was lost
+//! (`docs/platforms.md`). [`Containers`] is that flow; each adapter says how its API names
+//! things ([`ContainerApi`]) and makes its calls.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use async_trait::async_trait;
 use serde_json::Value;
 
-use super::Failure;
+use super::{Auth, Failure, Remote, Reply, Sent};
 
 /// The Graph API's rate-limit error codes: the app's (4), a user's (17), a page's (32), and
 /// a call's own limit (613).
@@ -53,6 +58,231 @@ pub fn rate_limited(
     Failure::retryable("RATE_LIMITED", message)
         .platform(platform_code)
         .deferred(regain.unwrap_or(WAIT_UNSAID))
+}
+
+/// One Graph API call of the platform called `label` with `token` (as its `access_token`),
+/// under the channel's permits, its answer read: a 5xx the platform does not call permanent
+/// is a lost answer, any other refusal is said in `refusal`'s words (given how long the
+/// usage headers asked to wait).
+pub(crate) async fn call(
+    request: reqwest::RequestBuilder,
+    token: &str,
+    label: &str,
+    refusal: fn(&Value, Option<Duration>) -> Failure,
+) -> Reply {
+    let _permit = match super::request_permit(label).await {
+        Ok(permit) => permit,
+        Err(busy) => return Reply::Refused(busy),
+    };
+    let response = match request.query(&[("access_token", token)]).send().await {
+        Ok(response) => response,
+        Err(error) => return Reply::lost(&error, label),
+    };
+    let status = response.status().as_u16();
+    let regain = regain_after(response.headers());
+    let Ok(body) = response.json::<Value>().await else {
+        return Reply::Lost(
+            format!("{label} answered {status} without a readable body"),
+            false,
+        );
+    };
+    if (200..300).contains(&status) && body.get("error").is_none() {
+        return Reply::Ok(body);
+    }
+    if status >= 500 && body["error"]["is_transient"].as_bool() != Some(false) {
+        return Reply::Lost(format!("{label} answered {status}"), false);
+    }
+    Reply::Refused(refusal(&body["error"], regain))
+}
+
+/// How one Graph API names its containers and posts.
+pub(crate) struct ContainerApi {
+    /// The platform's name as people read it.
+    pub label: &'static str,
+    /// `{user}/<create>` makes a container (and lists the account's recent posts);
+    /// `{user}/<publish>?creation_id=` publishes one.
+    pub create: &'static str,
+    pub publish: &'static str,
+    /// A container's fields: its status (`FINISHED`, `ERROR`, `EXPIRED`, `PUBLISHED`,
+    /// `IN_PROGRESS`) and the detail of an error.
+    pub status: &'static str,
+    pub detail: &'static str,
+    /// A recent post's field holding its text.
+    pub text: &'static str,
+}
+
+/// A Graph API's container flow, for an adapter that makes its calls.
+#[async_trait]
+pub(crate) trait Containers: Send + Sync {
+    fn api(&self) -> &ContainerApi;
+    fn http(&self) -> &reqwest::Client;
+    /// The address of an API path.
+    fn url(&self, path: &str) -> String;
+    /// One call with `token`, its answer read.
+    async fn call(&self, request: reqwest::RequestBuilder, token: &str) -> Reply;
+    /// The pause between polls, and the longest a container is polled.
+    fn poll(&self) -> Duration;
+    fn wait(&self) -> Duration;
+
+    async fn get(&self, path: &str, query: &[(&str, &str)], auth: &Auth) -> Reply {
+        let request = self.http().get(self.url(path)).query(query);
+        self.call(request, &auth.access_token).await
+    }
+
+    /// A container's status (and its detail).
+    async fn container_status(&self, auth: &Auth, container: &str) -> Reply {
+        let fields = format!("{},{}", self.api().status, self.api().detail);
+        self.get(container, &[("fields", fields.as_str())], auth)
+            .await
+    }
+
+    /// Why `step` could not be read now.
+    fn unavailable(&self, step: &str, reason: &str) -> Failure {
+        Failure::retryable(
+            "PLATFORM_UNAVAILABLE",
+            format!("{}'s {step} could not be read: {reason}", self.api().label),
+        )
+    }
+
+    /// A container of `body`, once the platform has fetched and processed its media.
+    async fn container(&self, auth: &Auth, body: &Value) -> Result<String, Failure> {
+        let path = format!("{}/{}", auth.account_id, self.api().create);
+        let request = self.http().post(self.url(&path)).json(body);
+        let container = match self.call(request, &auth.access_token).await {
+            Reply::Ok(body) => body["id"].as_str().map(str::to_owned).ok_or_else(|| {
+                self.unavailable("container", "the platform created no container id")
+            })?,
+            Reply::Refused(failure) => return Err(failure),
+            Reply::Lost(reason, _) => return Err(self.unavailable("container", &reason)),
+        };
+        let started = Instant::now();
+        loop {
+            match self.container_status(auth, &container).await {
+                Reply::Ok(body) => {
+                    if let Some(outcome) = self.settled(&body, container.clone()) {
+                        return outcome;
+                    }
+                }
+                Reply::Refused(failure) => return Err(failure),
+                Reply::Lost(..) => {}
+            }
+            if started.elapsed() >= self.wait() {
+                return Err(Failure::retryable(
+                    "MEDIA_PROCESSING_SLOW",
+                    format!(
+                        "{} was still processing the media; retried later",
+                        self.api().label
+                    ),
+                )
+                .platform("IN_PROGRESS"));
+            }
+            tokio::time::sleep(self.poll()).await;
+        }
+    }
+
+    /// What a container's status says of a post about to be published: ready, failed, or
+    /// (`None`) still processing.
+    fn settled(&self, body: &Value, container: String) -> Option<Result<String, Failure>> {
+        let label = self.api().label;
+        match body[self.api().status].as_str().unwrap_or("") {
+            "FINISHED" => Some(Ok(container)),
+            "ERROR" => {
+                let detail = body[self.api().detail].as_str().unwrap_or("").to_owned();
+                Some(Err(Failure::permanent(
+                    "MEDIA_PROCESSING_FAILED",
+                    format!("{label} could not process the media: {detail}"),
+                )
+                .platform(format!("ERROR {detail}").trim().to_owned())))
+            }
+            "EXPIRED" => Some(Err(Failure::retryable(
+                "PLATFORM_UNAVAILABLE",
+                format!("{label}'s container expired before it was published; a new one is made on the next try"),
+            )
+            .platform("EXPIRED"))),
+            _ => None,
+        }
+    }
+
+    /// The one call with an outside effect: the container published.
+    async fn publish(&self, auth: &Auth, prepared: Option<&str>) -> Sent {
+        let Some(container) = prepared else {
+            return Sent::NotApplied(Failure::retryable(
+                "PLATFORM_UNAVAILABLE",
+                format!("no {} container to publish", self.api().label),
+            ));
+        };
+        let path = format!("{}/{}", auth.account_id, self.api().publish);
+        let request = self
+            .http()
+            .post(self.url(&path))
+            .query(&[("creation_id", container)]);
+        match self.call(request, &auth.access_token).await {
+            Reply::Ok(body) => Sent::Accepted {
+                remote_id: container.to_owned(),
+                post_id: body["id"].as_str().map(str::to_owned),
+            },
+            Reply::Refused(failure) => Sent::NotApplied(failure),
+            Reply::Lost(reason, false) => Sent::Unknown(reason),
+            Reply::Lost(reason, true) => {
+                Sent::NotApplied(Failure::retryable("PLATFORM_UNAVAILABLE", reason))
+            }
+        }
+    }
+
+    /// Read-only: whether a published container's post is out (its id, the recent post
+    /// with `text`), still pending, or expired unpublished.
+    async fn confirm_container(&self, auth: &Auth, remote_id: Option<&str>, text: &str) -> Remote {
+        let label = self.api().label;
+        let Some(container) = remote_id else {
+            return Remote::Pending(format!("no {label} container to check"));
+        };
+        match self.container_status(auth, container).await {
+            Reply::Ok(body) => match body[self.api().status].as_str().unwrap_or("") {
+                "PUBLISHED" => Remote::Published {
+                    post_id: self.recent_post(auth, text).await,
+                },
+                "EXPIRED" => Remote::Failed(
+                    Failure::permanent(
+                        "NOT_PUBLISHED",
+                        format!("{label}'s container expired unpublished: the post did not go out"),
+                    )
+                    .platform("EXPIRED"),
+                ),
+                other => Remote::Pending(format!("{label}'s container is {other}, not PUBLISHED")),
+            },
+            Reply::Refused(failure) => Remote::Pending(failure.message),
+            Reply::Lost(reason, _) => Remote::Pending(reason),
+        }
+    }
+
+    /// The id of a recent post of the account's with `text`, if it shows one.
+    async fn recent_post(&self, auth: &Auth, text: &str) -> Option<String> {
+        let path = format!("{}/{}", auth.account_id, self.api().create);
+        let fields = format!("id,{},timestamp", self.api().text);
+        let query = [("fields", fields.as_str()), ("limit", "25")];
+        let Reply::Ok(body) = self.get(&path, &query, auth).await else {
+            return None;
+        };
+        body["data"].as_array()?.iter().find_map(|post| {
+            (post[self.api().text].as_str().unwrap_or("") == text)
+                .then(|| post["id"].as_str().map(str::to_owned))
+                .flatten()
+        })
+    }
+
+    /// A post's `permalink`, read once (a numeric or alphanumeric id only).
+    async fn permalink(&self, auth: &Auth, post_id: &str) -> Option<String> {
+        if post_id.is_empty() || !post_id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            return None;
+        }
+        let Reply::Ok(media) = self.get(post_id, &[("fields", "permalink")], auth).await else {
+            return None;
+        };
+        media["permalink"]
+            .as_str()
+            .filter(|url| url.starts_with("https://") && url.len() <= 2048)
+            .map(str::to_owned)
+    }
 }
 
 #[cfg(test)]

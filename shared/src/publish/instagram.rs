@@ -3,7 +3,7 @@
 //! `media_publish`, the one call with an outside effect. Errors are
 //! `{"error": {"message", "type", "code", "error_subcode", "is_transient"}}`.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 use super::{
     Adapter, Auth, Checked, Failure, FailureKind, MediaKind, Mode, Options, PlannedRequest,
     Platform, PlatformSettings, Post, PublishSettings, Refresh, Remote, Reply, Sent, TokenPolicy,
+    graph::{ContainerApi, Containers},
     oauth,
     post::{
         self, CAPTION_MAX, INSTAGRAM_HASHTAGS_MAX, INSTAGRAM_MENTIONS_MAX, Problem, TextField,
@@ -51,10 +52,6 @@ impl Instagram {
         }
     }
 
-    fn url(&self, path: &str) -> String {
-        format!("{}/{path}", self.base)
-    }
-
     /// A grant asked of the Graph API (`access_token`, `refresh_access_token`).
     async fn graph_grant(
         &self,
@@ -76,66 +73,6 @@ impl Instagram {
             }),
             MediaKind::Photo => json!({ "image_url": url, "caption": post.text }),
         }
-    }
-
-    async fn call(&self, request: reqwest::RequestBuilder, token: &str) -> Reply {
-        let _permit = match super::request_permit("Instagram").await {
-            Ok(permit) => permit,
-            Err(busy) => return Reply::Refused(busy),
-        };
-        let response = match request.query(&[("access_token", token)]).send().await {
-            Ok(response) => response,
-            Err(error) => return Reply::lost(&error, "Instagram"),
-        };
-        let status = response.status().as_u16();
-        let regain = super::graph::regain_after(response.headers());
-        let Ok(body) = response.json::<Value>().await else {
-            return Reply::Lost(
-                format!("Instagram answered {status} without a readable body"),
-                false,
-            );
-        };
-        if (200..300).contains(&status) && body.get("error").is_none() {
-            return Reply::Ok(body);
-        }
-        if status >= 500 && body["error"]["is_transient"].as_bool() != Some(false) {
-            return Reply::Lost(format!("Instagram answered {status}"), false);
-        }
-        Reply::Refused(refusal(&body["error"], regain))
-    }
-
-    async fn get(&self, path: &str, query: &[(&str, &str)], auth: &Auth) -> Reply {
-        self.call(
-            self.http.get(self.url(path)).query(query),
-            &auth.access_token,
-        )
-        .await
-    }
-
-    /// A container's `status_code` (and `status`, its detail).
-    async fn container_status(&self, auth: &Auth, container: &str) -> Reply {
-        self.get(container, &[("fields", "status_code,status")], auth)
-            .await
-    }
-
-    /// The id of a recent post with `caption`, if the account shows one.
-    async fn recent_post(&self, auth: &Auth, caption: &str) -> Option<String> {
-        let path = format!("{}/media", auth.account_id);
-        let Reply::Ok(body) = self
-            .get(
-                &path,
-                &[("fields", "id,caption,timestamp"), ("limit", "25")],
-                auth,
-            )
-            .await
-        else {
-            return None;
-        };
-        body["data"].as_array()?.iter().find_map(|media| {
-            (media["caption"].as_str().unwrap_or("") == caption)
-                .then(|| media["id"].as_str().map(str::to_owned))
-                .flatten()
-        })
     }
 }
 
@@ -213,11 +150,41 @@ fn refusal(error: &Value, regain: Option<Duration>) -> Failure {
     Failure::new(kind, ours, message).platform(platform_code)
 }
 
-fn unavailable(step: &str, reason: &str) -> Failure {
-    Failure::retryable(
-        "PLATFORM_UNAVAILABLE",
-        format!("Instagram's {step} could not be read: {reason}"),
-    )
+/// How Instagram names its containers and posts.
+const CONTAINERS: ContainerApi = ContainerApi {
+    label: "Instagram",
+    create: "media",
+    publish: "media_publish",
+    status: "status_code",
+    detail: "status",
+    text: "caption",
+};
+
+#[async_trait]
+impl Containers for Instagram {
+    fn api(&self) -> &ContainerApi {
+        &CONTAINERS
+    }
+
+    fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}/{path}", self.base)
+    }
+
+    fn poll(&self) -> Duration {
+        self.poll
+    }
+
+    fn wait(&self) -> Duration {
+        self.wait
+    }
+
+    async fn call(&self, request: reqwest::RequestBuilder, token: &str) -> Reply {
+        super::graph::call(request, token, "Instagram", refusal).await
+    }
 }
 
 #[async_trait]
@@ -438,7 +405,7 @@ impl Adapter for Instagram {
         {
             Reply::Ok(body) => body,
             Reply::Refused(failure) => return Err(failure),
-            Reply::Lost(reason, _) => return Err(unavailable("publishing quota", &reason)),
+            Reply::Lost(reason, _) => return Err(self.unavailable("publishing quota", &reason)),
         };
         let limit = &body["data"][0];
         let used = limit["quota_usage"].as_i64().unwrap_or(0);
@@ -465,54 +432,9 @@ impl Adapter for Instagram {
         post: &Post,
         _options: &Options,
     ) -> Result<Option<String>, Failure> {
-        let path = format!("{}/media", auth.account_id);
-        let request = self
-            .http
-            .post(self.url(&path))
-            .json(&Self::container_body(post));
-        let container = match self.call(request, &auth.access_token).await {
-            Reply::Ok(body) => body["id"]
-                .as_str()
-                .map(str::to_owned)
-                .ok_or_else(|| unavailable("container", "Instagram created no container id"))?,
-            Reply::Refused(failure) => return Err(failure),
-            Reply::Lost(reason, _) => return Err(unavailable("container", &reason)),
-        };
-        // A container becomes publishable once Instagram has fetched and processed the media.
-        let started = Instant::now();
-        loop {
-            match self.container_status(auth, &container).await {
-                Reply::Ok(body) => match body["status_code"].as_str().unwrap_or("") {
-                    "FINISHED" => return Ok(Some(container)),
-                    "ERROR" => {
-                        let detail = body["status"].as_str().unwrap_or("").to_owned();
-                        return Err(Failure::permanent(
-                            "MEDIA_PROCESSING_FAILED",
-                            format!("Instagram could not process the media: {detail}"),
-                        )
-                        .platform(format!("ERROR {detail}").trim().to_owned()));
-                    }
-                    "EXPIRED" => {
-                        return Err(Failure::retryable(
-                            "PLATFORM_UNAVAILABLE",
-                            "Instagram's container expired before it was published; a new one is made on the next try",
-                        )
-                        .platform("EXPIRED"));
-                    }
-                    _ => {}
-                },
-                Reply::Refused(failure) => return Err(failure),
-                Reply::Lost(..) => {}
-            }
-            if started.elapsed() >= self.wait {
-                return Err(Failure::retryable(
-                    "MEDIA_PROCESSING_SLOW",
-                    "Instagram was still processing the media; retried later",
-                )
-                .platform("IN_PROGRESS"));
-            }
-            tokio::time::sleep(self.poll).await;
-        }
+        self.container(auth, &Self::container_body(post))
+            .await
+            .map(Some)
     }
 
     async fn send(
@@ -522,42 +444,12 @@ impl Adapter for Instagram {
         _options: &Options,
         prepared: Option<&str>,
     ) -> Sent {
-        let Some(container) = prepared else {
-            return Sent::NotApplied(Failure::retryable(
-                "PLATFORM_UNAVAILABLE",
-                "no Instagram container to publish",
-            ));
-        };
-        let path = format!("{}/media_publish", auth.account_id);
-        let request = self
-            .http
-            .post(self.url(&path))
-            .query(&[("creation_id", container)]);
-        match self.call(request, &auth.access_token).await {
-            Reply::Ok(body) => Sent::Accepted {
-                remote_id: container.to_owned(),
-                post_id: body["id"].as_str().map(str::to_owned),
-            },
-            Reply::Refused(failure) => Sent::NotApplied(failure),
-            Reply::Lost(reason, false) => Sent::Unknown(reason),
-            Reply::Lost(reason, true) => {
-                Sent::NotApplied(Failure::retryable("PLATFORM_UNAVAILABLE", reason))
-            }
-        }
+        self.publish(auth, prepared).await
     }
 
+    /// The media's permalink (`https://www.instagram.com/p/<shortcode>/`).
     async fn post_url(&self, auth: &Auth, post_id: &str) -> Option<String> {
-        // The media's permalink (`https://www.instagram.com/p/<shortcode>/`).
-        if post_id.is_empty() || !post_id.chars().all(|c| c.is_ascii_digit()) {
-            return None;
-        }
-        let Reply::Ok(media) = self.get(post_id, &[("fields", "permalink")], auth).await else {
-            return None;
-        };
-        media["permalink"]
-            .as_str()
-            .filter(|url| url.starts_with("https://") && url.len() <= 2048)
-            .map(str::to_owned)
+        self.permalink(auth, post_id).await
     }
 
     async fn confirm(
@@ -567,28 +459,7 @@ impl Adapter for Instagram {
         post: &Post,
         _since: DateTime<Utc>,
     ) -> Remote {
-        let Some(container) = remote_id else {
-            return Remote::Pending("no Instagram container to check".into());
-        };
-        match self.container_status(auth, container).await {
-            Reply::Ok(body) => match body["status_code"].as_str().unwrap_or("") {
-                "PUBLISHED" => Remote::Published {
-                    post_id: self.recent_post(auth, &post.text).await,
-                },
-                "EXPIRED" => Remote::Failed(
-                    Failure::permanent(
-                        "NOT_PUBLISHED",
-                        "Instagram's container expired unpublished: the post did not go out",
-                    )
-                    .platform("EXPIRED"),
-                ),
-                other => {
-                    Remote::Pending(format!("Instagram's container is {other}, not PUBLISHED"))
-                }
-            },
-            Reply::Refused(failure) => Remote::Pending(failure.message),
-            Reply::Lost(reason, _) => Remote::Pending(reason),
-        }
+        self.confirm_container(auth, remote_id, &post.text).await
     }
 }
 

@@ -6,7 +6,7 @@
 //! account's quota (250 posts in a moving day) is read before publishing; a post past it
 //! waits for a place. Errors are the Graph API's `{"error": {"message", "code", ...}}`.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -16,7 +16,8 @@ use super::{
     Adapter, Auth, Checked, Failure, FailureKind, MediaKind, Mode, Options, PlannedRequest,
     Platform, PlatformSettings, Post, PublishSettings, Refresh, Remote, Reply, Sent, TokenPolicy,
     catalogue::{Connect, MediaFormats, Profile, Quota, QuotaScope, QuotaSource},
-    graph, oauth,
+    graph::{self, ContainerApi, Containers},
+    oauth,
     post::{self, Problem, TextField, TextLimit, TextUnit},
 };
 
@@ -60,11 +61,6 @@ impl Threads {
         }
     }
 
-    /// A versioned API path.
-    fn url(&self, path: &str) -> String {
-        format!("{}/{VERSION}/{path}", self.base)
-    }
-
     /// A grant asked of the unversioned token endpoints (`access_token`,
     /// `refresh_access_token`).
     async fn grant(&self, path: &str, query: &[(&str, &str)]) -> Result<oauth::Tokens, Failure> {
@@ -83,56 +79,6 @@ impl Threads {
             }
             (None, _) => json!({ "media_type": "TEXT", "text": post.text }),
         }
-    }
-
-    async fn call(&self, request: reqwest::RequestBuilder, token: &str) -> Reply {
-        let _permit = match super::request_permit("Threads").await {
-            Ok(permit) => permit,
-            Err(busy) => return Reply::Refused(busy),
-        };
-        let response = match request.query(&[("access_token", token)]).send().await {
-            Ok(response) => response,
-            Err(error) => return Reply::lost(&error, "Threads"),
-        };
-        let status = response.status().as_u16();
-        let regain = graph::regain_after(response.headers());
-        let Ok(body) = response.json::<Value>().await else {
-            return Reply::Lost(
-                format!("Threads answered {status} without a readable body"),
-                false,
-            );
-        };
-        if (200..300).contains(&status) && body.get("error").is_none() {
-            return Reply::Ok(body);
-        }
-        if status >= 500 && body["error"]["is_transient"].as_bool() != Some(false) {
-            return Reply::Lost(format!("Threads answered {status}"), false);
-        }
-        Reply::Refused(refusal(&body["error"], regain))
-    }
-
-    async fn get(&self, path: &str, query: &[(&str, &str)], auth: &Auth) -> Reply {
-        let request = self.http.get(self.url(path)).query(query);
-        self.call(request, &auth.access_token).await
-    }
-
-    async fn container_status(&self, auth: &Auth, container: &str) -> Reply {
-        self.get(container, &[("fields", "status,error_message")], auth)
-            .await
-    }
-
-    /// The id of a recent post of the account's with `text`, if it shows one.
-    async fn recent_post(&self, auth: &Auth, text: &str) -> Option<String> {
-        let path = format!("{}/threads", auth.account_id);
-        let query = [("fields", "id,text,timestamp"), ("limit", "25")];
-        let Reply::Ok(body) = self.get(&path, &query, auth).await else {
-            return None;
-        };
-        body["data"].as_array()?.iter().find_map(|post| {
-            (post["text"].as_str().unwrap_or("") == text)
-                .then(|| post["id"].as_str().map(str::to_owned))
-                .flatten()
-        })
     }
 }
 
@@ -180,13 +126,6 @@ fn refusal(error: &Value, regain: Option<Duration>) -> Failure {
     Failure::new(kind, ours, said(reason)).platform(platform_code)
 }
 
-fn unavailable(step: &str, reason: &str) -> Failure {
-    Failure::retryable(
-        "PLATFORM_UNAVAILABLE",
-        format!("Threads' {step} could not be read: {reason}"),
-    )
-}
-
 /// Whether `c` is an emoji as Unicode's `Extended_Pictographic` marks them (its blocks;
 /// the web app's counter asks the browser for the same property).
 fn is_emoji(c: char) -> bool {
@@ -212,6 +151,43 @@ pub fn length(text: &str) -> usize {
     text.chars()
         .map(|c| if is_emoji(c) { c.len_utf8() } else { 1 })
         .sum()
+}
+
+/// How Threads names its containers and posts.
+const CONTAINERS: ContainerApi = ContainerApi {
+    label: "Threads",
+    create: "threads",
+    publish: "threads_publish",
+    status: "status",
+    detail: "error_message",
+    text: "text",
+};
+
+#[async_trait]
+impl Containers for Threads {
+    fn api(&self) -> &ContainerApi {
+        &CONTAINERS
+    }
+
+    fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}/{VERSION}/{path}", self.base)
+    }
+
+    fn poll(&self) -> Duration {
+        self.poll
+    }
+
+    fn wait(&self) -> Duration {
+        self.wait
+    }
+
+    async fn call(&self, request: reqwest::RequestBuilder, token: &str) -> Reply {
+        graph::call(request, token, "Threads", refusal).await
+    }
 }
 
 #[async_trait]
@@ -427,7 +403,7 @@ impl Adapter for Threads {
         {
             Reply::Ok(body) => body,
             Reply::Refused(failure) => return Err(failure),
-            Reply::Lost(reason, _) => return Err(unavailable("publishing quota", &reason)),
+            Reply::Lost(reason, _) => return Err(self.unavailable("publishing quota", &reason)),
         };
         let limit = &body["data"][0];
         let used = limit["quota_usage"].as_i64().unwrap_or(0);
@@ -454,53 +430,9 @@ impl Adapter for Threads {
         post: &Post,
         _options: &Options,
     ) -> Result<Option<String>, Failure> {
-        let path = format!("{}/threads", auth.account_id);
-        let request = self
-            .http
-            .post(self.url(&path))
-            .json(&Self::container_body(post));
-        let container = match self.call(request, &auth.access_token).await {
-            Reply::Ok(body) => body["id"]
-                .as_str()
-                .map(str::to_owned)
-                .ok_or_else(|| unavailable("container", "Threads created no container id"))?,
-            Reply::Refused(failure) => return Err(failure),
-            Reply::Lost(reason, _) => return Err(unavailable("container", &reason)),
-        };
-        let started = Instant::now();
-        loop {
-            match self.container_status(auth, &container).await {
-                Reply::Ok(body) => match body["status"].as_str().unwrap_or("") {
-                    "FINISHED" => return Ok(Some(container)),
-                    "ERROR" => {
-                        let detail = body["error_message"].as_str().unwrap_or("").to_owned();
-                        return Err(Failure::permanent(
-                            "MEDIA_PROCESSING_FAILED",
-                            format!("Threads could not process the post's media: {detail}"),
-                        )
-                        .platform(format!("ERROR {detail}").trim().to_owned()));
-                    }
-                    "EXPIRED" => {
-                        return Err(Failure::retryable(
-                            "PLATFORM_UNAVAILABLE",
-                            "Threads' container expired before it was published; a new one is made on the next try",
-                        )
-                        .platform("EXPIRED"));
-                    }
-                    _ => {}
-                },
-                Reply::Refused(failure) => return Err(failure),
-                Reply::Lost(..) => {}
-            }
-            if started.elapsed() >= self.wait {
-                return Err(Failure::retryable(
-                    "MEDIA_PROCESSING_SLOW",
-                    "Threads was still processing the media; retried later",
-                )
-                .platform("IN_PROGRESS"));
-            }
-            tokio::time::sleep(self.poll).await;
-        }
+        self.container(auth, &Self::container_body(post))
+            .await
+            .map(Some)
     }
 
     async fn send(
@@ -510,28 +442,7 @@ impl Adapter for Threads {
         _options: &Options,
         prepared: Option<&str>,
     ) -> Sent {
-        let Some(container) = prepared else {
-            return Sent::NotApplied(Failure::retryable(
-                "PLATFORM_UNAVAILABLE",
-                "no Threads container to publish",
-            ));
-        };
-        let path = format!("{}/threads_publish", auth.account_id);
-        let request = self
-            .http
-            .post(self.url(&path))
-            .query(&[("creation_id", container)]);
-        match self.call(request, &auth.access_token).await {
-            Reply::Ok(body) => Sent::Accepted {
-                remote_id: container.to_owned(),
-                post_id: body["id"].as_str().map(str::to_owned),
-            },
-            Reply::Refused(failure) => Sent::NotApplied(failure),
-            Reply::Lost(reason, false) => Sent::Unknown(reason),
-            Reply::Lost(reason, true) => {
-                Sent::NotApplied(Failure::retryable("PLATFORM_UNAVAILABLE", reason))
-            }
-        }
+        self.publish(auth, prepared).await
     }
 
     async fn confirm(
@@ -541,39 +452,11 @@ impl Adapter for Threads {
         post: &Post,
         _since: DateTime<Utc>,
     ) -> Remote {
-        let Some(container) = remote_id else {
-            return Remote::Pending("no Threads container to check".into());
-        };
-        match self.container_status(auth, container).await {
-            Reply::Ok(body) => match body["status"].as_str().unwrap_or("") {
-                "PUBLISHED" => Remote::Published {
-                    post_id: self.recent_post(auth, &post.text).await,
-                },
-                "EXPIRED" => Remote::Failed(
-                    Failure::permanent(
-                        "NOT_PUBLISHED",
-                        "Threads' container expired unpublished: the post did not go out",
-                    )
-                    .platform("EXPIRED"),
-                ),
-                other => Remote::Pending(format!("Threads' container is {other}, not PUBLISHED")),
-            },
-            Reply::Refused(failure) => Remote::Pending(failure.message),
-            Reply::Lost(reason, _) => Remote::Pending(reason),
-        }
+        self.confirm_container(auth, remote_id, &post.text).await
     }
 
     async fn post_url(&self, auth: &Auth, post_id: &str) -> Option<String> {
-        if post_id.is_empty() || !post_id.bytes().all(|b| b.is_ascii_alphanumeric()) {
-            return None;
-        }
-        let Reply::Ok(media) = self.get(post_id, &[("fields", "permalink")], auth).await else {
-            return None;
-        };
-        media["permalink"]
-            .as_str()
-            .filter(|url| url.starts_with("https://") && url.len() <= 2048)
-            .map(str::to_owned)
+        self.permalink(auth, post_id).await
     }
 }
 
