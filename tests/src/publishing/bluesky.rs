@@ -441,3 +441,33 @@ async fn a_rate_limit_defers_the_publish_to_its_reset_without_spending_attempts(
     assert_eq!(s.xrpc("com.atproto.repo.createRecord").len(), 5);
     assert_eq!(s.records().len(), 1);
 }
+
+#[tokio::test]
+async fn an_image_over_a_million_bytes_fails_the_post_before_anything_is_sent() {
+    let s = setup().await;
+    let channel = s.bluesky().await;
+    // A 40×20 picture padded past Bluesky's 1,000,000 bytes (Almanac takes it: 8 MiB).
+    let (status, uploaded) = s
+        .app
+        .upload(
+            s.user,
+            multipart("big.png", "image/png", &png(40, 20, 1_000_100), None),
+        )
+        .await;
+    assert_eq!(status, 201, "{uploaded}");
+    let entry = s.entry(text("A large picture")).await;
+    sqlx::query("update calendar_entries set media_ids = array[$1::uuid] where id = $2")
+        .bind(uploaded["data"]["id"].as_str().unwrap())
+        .bind(entry)
+        .execute(&s.app.db)
+        .await
+        .unwrap();
+    let id = s.publish_now(entry, channel).await;
+    let failed = s.settled(&id, "failed").await;
+    assert_eq!(failed["error"]["code"], "MEDIA_TOO_LARGE", "{failed}");
+    let message = failed["error"]["message"].as_str().unwrap();
+    assert!(message.contains("at most 1000000 bytes"), "{message}");
+    assert!(s.xrpc("com.atproto.repo.uploadBlob").is_empty());
+    assert!(s.xrpc("com.atproto.repo.createRecord").is_empty());
+    assert!(s.records().is_empty());
+}
