@@ -130,6 +130,11 @@ impl Post {
         self
     }
 
+    /// Whether it is a photo post with its picture (an upload or a `mediaUrl`).
+    pub fn has_image(&self) -> bool {
+        self.media == MediaKind::Photo && self.media_url.is_some()
+    }
+
     /// Characters, as the platforms count them.
     pub fn text_chars(&self) -> usize {
         self.text.chars().count()

@@ -204,10 +204,6 @@ impl Bluesky {
             Reply::Lost(reason, _) => Err(unavailable(&reason)),
         }
     }
-
-    fn has_image(post: &Post) -> bool {
-        post.media == MediaKind::Photo && post.media_url.is_some()
-    }
 }
 
 /// The record of a post: its text with facets (mentions whose DIDs `dids` holds), the time
@@ -511,7 +507,7 @@ impl Adapter for Bluesky {
                 "Almanac posts text and images to Bluesky, not videos yet: give the entry an image, or no media for a text post",
             ));
         }
-        if post.text.trim().is_empty() && !Self::has_image(post) {
+        if post.text.trim().is_empty() && !post.has_image() {
             problems.push(Problem::new(
                 "CAPTION_REQUIRED",
                 "caption",
@@ -557,7 +553,7 @@ impl Adapter for Bluesky {
             .into_iter()
             .map(|handle| (handle.clone(), format!("<did of {handle}>")))
             .collect();
-        let blob = Self::has_image(post).then(|| json!("<blob>"));
+        let blob = post.has_image().then(|| json!("<blob>"));
         if blob.is_some() {
             requests.push(request(
                 "POST",
@@ -593,7 +589,7 @@ impl Adapter for Bluesky {
         post: &Post,
         options: &Options,
     ) -> Result<Checked, Failure> {
-        if let Some(media_url) = post.media_url.as_deref().filter(|_| Self::has_image(post)) {
+        if let Some(media_url) = post.media_url.as_deref().filter(|_| post.has_image()) {
             self.images.read(post, media_url, "Bluesky").await?;
         }
         Ok(Checked {
@@ -631,7 +627,7 @@ impl Adapter for Bluesky {
             return Sent::NotApplied(unavailable("no record key was kept for the post"));
         };
         let dids = self.mentioned(auth, post).await;
-        let blob = match post.media_url.as_deref().filter(|_| Self::has_image(post)) {
+        let blob = match post.media_url.as_deref().filter(|_| post.has_image()) {
             Some(media_url) => match self.upload(auth, post, media_url).await {
                 Ok(blob) => Some(blob),
                 Err(failure) => return Sent::NotApplied(failure),

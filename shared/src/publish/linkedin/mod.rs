@@ -178,10 +178,6 @@ impl LinkedIn {
     }
 
     /// Whether the post carries an image (a photo entry with a media URL).
-    fn has_image(post: &Post) -> bool {
-        post.media == MediaKind::Photo && post.media_url.is_some()
-    }
-
     /// Reads the entry's image and uploads it for `author`: the image's URN.
     async fn upload_image(
         &self,
@@ -413,7 +409,7 @@ impl Adapter for LinkedIn {
                 "Almanac posts text and single images to LinkedIn, not videos: give the entry an image, or no media for a text post",
             ));
         }
-        if post.text.trim().is_empty() && !Self::has_image(post) {
+        if post.text.trim().is_empty() && !post.has_image() {
             problems.push(Problem::new(
                 "CAPTION_REQUIRED",
                 "caption",
@@ -431,7 +427,7 @@ impl Adapter for LinkedIn {
 
     fn plan(&self, account_id: &str, post: &Post, _options: &Options) -> Vec<PlannedRequest> {
         let mut requests = Vec::new();
-        let image = Self::has_image(post).then_some("<image_urn>");
+        let image = post.has_image().then_some("<image_urn>");
         if let Some(media_url) = post.media_url.as_deref().filter(|_| image.is_some()) {
             requests.extend([
                 PlannedRequest {
@@ -483,7 +479,7 @@ impl Adapter for LinkedIn {
         post: &Post,
         _options: &Options,
     ) -> Result<Option<String>, Failure> {
-        match post.media_url.as_deref().filter(|_| Self::has_image(post)) {
+        match post.media_url.as_deref().filter(|_| post.has_image()) {
             Some(media_url) => self.upload_image(auth, post, media_url).await.map(Some),
             None => Ok(None),
         }
