@@ -38,10 +38,10 @@ if [ -z "${WORKER_METRICS_ADDR:-}" ]; then
 fi
 
 # Publishing: without any platform's app credentials, the API serves fake TikTok,
-# Instagram, LinkedIn, Threads and Bluesky under /sandbox (PLATFORM_SANDBOX), so that
-# channels can be connected, dry-run and published to on this machine; nothing is posted
-# anywhere.
-if [ -z "${PLATFORM_SANDBOX:-}" ] && [ -z "${TIKTOK_CLIENT_KEY:-}${INSTAGRAM_APP_ID:-}${LINKEDIN_CLIENT_ID:-}${THREADS_CLIENT_ID:-}" ]; then
+# Instagram, LinkedIn, Threads, Facebook, YouTube and Bluesky under /sandbox
+# (PLATFORM_SANDBOX), so that channels can be connected, dry-run and published to on this
+# machine; nothing is posted anywhere.
+if [ -z "${PLATFORM_SANDBOX:-}" ] && [ -z "${TIKTOK_CLIENT_KEY:-}${INSTAGRAM_APP_ID:-}${LINKEDIN_CLIENT_ID:-}${THREADS_CLIENT_ID:-}${FACEBOOK_CLIENT_ID:-}${YOUTUBE_CLIENT_ID:-}" ]; then
   export PLATFORM_SANDBOX=true
 fi
 if [ "${PLATFORM_SANDBOX:-}" = true ]; then

@@ -1,4 +1,5 @@
-//! Local TikTok, Instagram, LinkedIn, Bluesky and Threads APIs following `docs/platforms.md`: one
+//! Local TikTok, Instagram, LinkedIn, Bluesky, Threads, Facebook and YouTube APIs following
+//! `docs/platforms.md`: one
 //! implementation serving both the tests (over a TCP server of their own, which can also
 //! drop or stall an answer) and `PLATFORM_SANDBOX` (under `/sandbox` on the API's own port,
 //! [`serve`]), so that a newcomer can connect, dry-run and publish without an app at any
@@ -6,16 +7,19 @@
 //!
 //! One server answers them all: TikTok's paths start with `/v2/`, LinkedIn's with `/li/`,
 //! Bluesky's with `/bsky/` (sign-in) and `/pds/` (its account's PDS), Threads' with
-//! `/threads/`, the rest is Instagram's Graph API (and its token endpoints). Each platform's routes are a
+//! `/threads/`, Facebook's with `/fb/`, YouTube's with `/yt/`, the rest is Instagram's Graph
+//! API (and its token endpoints). Each platform's routes are a
 //! function of the state and the call ([`route`]); the transport reads the call and writes
 //! the answer.
 
 pub mod bluesky;
+pub mod facebook;
 mod instagram;
 pub mod linkedin;
 pub mod serve;
 pub mod threads;
 mod tiktok;
+pub mod youtube;
 
 use std::collections::{HashMap, HashSet};
 
@@ -112,6 +116,10 @@ pub struct State {
     pub bsky: bluesky::Bsky,
     /// Threads' containers, quota and profile.
     pub threads: threads::ThreadsFake,
+    /// Facebook's rate limit and revoked page tokens.
+    pub facebook: facebook::FacebookFake,
+    /// YouTube's upload sessions, quota and rate limit.
+    pub youtube: youtube::YouTubeFake,
     /// Media fetched from Almanac's signed addresses.
     pub pulled: Vec<Pulled>,
     /// Headers of the answer being written (set by a route, taken by the transport).
@@ -155,6 +163,8 @@ impl State {
             li_rate_limited: 0,
             bsky: bluesky::Bsky::default(),
             threads: threads::ThreadsFake::default(),
+            facebook: facebook::FacebookFake::default(),
+            youtube: youtube::YouTubeFake::default(),
             reply_headers: Vec::new(),
             base_url: base_url.trim_end_matches('/').to_owned(),
             issued: 0,
@@ -193,6 +203,7 @@ impl State {
         oldest_out(&mut self.pulled, most);
         self.bsky.bound(most);
         self.threads.bound(most);
+        self.youtube.bound(most);
         if self.containers.len() > most {
             self.containers.clear();
         }
@@ -208,10 +219,11 @@ impl State {
 }
 
 /// The prefixes of the access and refresh tokens the platforms issue.
-const ISSUED_ACCESS: [&str; 6] = [
-    "tt-token", "ig-token", "ig-short", "li-token", "th-token", "th-short",
+const ISSUED_ACCESS: [&str; 10] = [
+    "tt-token", "ig-token", "ig-short", "li-token", "th-token", "th-short", "fb-short", "fb-user",
+    "fb-page", "yt-token",
 ];
-const ISSUED_REFRESH: [&str; 2] = ["tt-refresh", "li-refresh"];
+const ISSUED_REFRESH: [&str; 3] = ["tt-refresh", "li-refresh", "yt-refresh"];
 
 fn issued_shape(token: &str, prefixes: &[&str]) -> bool {
     prefixes.iter().any(|p| token.starts_with(p))
@@ -278,6 +290,10 @@ pub fn route(state: &mut State, call: &Call) -> Answer {
         bluesky::route(state, call)
     } else if call.path.starts_with("/threads/") {
         threads::route(state, call)
+    } else if call.path.starts_with("/fb/") {
+        facebook::route(state, call)
+    } else if call.path.starts_with("/yt/") {
+        youtube::route(state, call)
     } else if call.path.starts_with("/v2/") {
         tiktok::route(state, call)
     } else {

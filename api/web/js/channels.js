@@ -22,6 +22,8 @@ function explain(error, platform) {
     case "OAUTH_DENIED":
       return t("channels.denied", { platform: name });
     case "OAUTH_EXCHANGE_FAILED":
+      if (error.details?.platformCode === "NO_ACCOUNT") return t("channels.noAccount", { platform: name });
+      return t("channels.incomplete", { platform: name });
     case "OAUTH_CODE_MISSING":
       return t("channels.incomplete", { platform: name });
     case "PLATFORM_UNAVAILABLE":

@@ -1,4 +1,5 @@
-//! `PUBLISH_*`, `TIKTOK_*`, `INSTAGRAM_*`, `LINKEDIN_*`, `THREADS_*`, `BLUESKY_*`, `OAUTH_REDIRECT_BASE_URL`,
+//! `PUBLISH_*`, `TIKTOK_*`, `INSTAGRAM_*`, `LINKEDIN_*`, `THREADS_*`, `BLUESKY_*`, `FACEBOOK_*`,
+//! `YOUTUBE_*`, `OAUTH_REDIRECT_BASE_URL`,
 //! `TOKEN_ENCRYPTION_KEY`:
 //! publishing (seed 001).
 
@@ -36,6 +37,14 @@ pub struct PublishSettings {
     pub linkedin: PlatformSettings,
     /// `THREADS_*`: the Threads app (its own id and secret, not the Meta app's).
     pub threads: PlatformSettings,
+    /// `FACEBOOK_*`: the Meta app Facebook Login and the Pages API are used through.
+    pub facebook: PlatformSettings,
+    /// `YOUTUBE_*`: the Google Cloud project's OAuth client the YouTube Data API is used
+    /// through.
+    pub youtube: PlatformSettings,
+    /// `YOUTUBE_DAILY_UPLOADS`: the uploads the Google Cloud project may make a Pacific day
+    /// (100, Google's default `videos.insert` bucket), shared by every user.
+    pub youtube_daily_uploads: u32,
     /// `BLUESKY_API_BASE_URL`: where a Bluesky account signs in (`https://bsky.social`, the
     /// entryway of Bluesky's hosted accounts; a self-hosted PDS's own address for its
     /// accounts). Posts then go to the PDS its session names.
@@ -132,6 +141,8 @@ impl PublishSettings {
             instagram,
             linkedin,
             threads,
+            facebook,
+            youtube,
             bluesky_api_base_url,
         } = Endpoints::read(env, sandbox.as_deref())?;
         let linkedin_version = linkedin_version(env)?;
@@ -142,6 +153,13 @@ impl PublishSettings {
             instagram,
             linkedin,
             threads,
+            facebook,
+            youtube,
+            youtube_daily_uploads: {
+                let most: u32 = env.parse_or("YOUTUBE_DAILY_UPLOADS", 100)?;
+                anyhow::ensure!(most > 0, "YOUTUBE_DAILY_UPLOADS must be at least 1");
+                most
+            },
             bluesky_api_base_url,
             linkedin_version,
             linkedin_scopes: env.string_or(
@@ -181,13 +199,84 @@ impl PublishSettings {
     }
 }
 
+/// A platform's settings as `Endpoints::read` reads them: its variables' prefix, the names
+/// of its app credentials, and its API base, authorize and token URLs: the real hosts' and
+/// the sandbox's paths.
+struct Hosts {
+    prefix: &'static str,
+    credentials: (&'static str, &'static str),
+    real: [&'static str; 3],
+    sandbox: [&'static str; 3],
+}
+
+const INSTAGRAM: Hosts = Hosts {
+    prefix: "INSTAGRAM",
+    credentials: ("INSTAGRAM_APP_ID", "INSTAGRAM_APP_SECRET"),
+    real: [
+        "https://graph.instagram.com",
+        "https://www.instagram.com/oauth/authorize",
+        "https://api.instagram.com/oauth/access_token",
+    ],
+    sandbox: ["", "/instagram/authorize", "/oauth/access_token"],
+};
+
+const LINKEDIN: Hosts = Hosts {
+    prefix: "LINKEDIN",
+    credentials: ("LINKEDIN_CLIENT_ID", "LINKEDIN_CLIENT_SECRET"),
+    real: [
+        "https://api.linkedin.com",
+        "https://www.linkedin.com/oauth/v2/authorization",
+        "https://www.linkedin.com/oauth/v2/accessToken",
+    ],
+    sandbox: ["/li", "/li/authorize", "/li/oauth/v2/accessToken"],
+};
+
+const THREADS: Hosts = Hosts {
+    prefix: "THREADS",
+    credentials: ("THREADS_CLIENT_ID", "THREADS_CLIENT_SECRET"),
+    real: [
+        "https://graph.threads.net",
+        "https://threads.com/oauth/authorize",
+        "https://graph.threads.net/oauth/access_token",
+    ],
+    sandbox: [
+        "/threads",
+        "/threads/authorize",
+        "/threads/oauth/access_token",
+    ],
+};
+
+const FACEBOOK: Hosts = Hosts {
+    prefix: "FACEBOOK",
+    credentials: ("FACEBOOK_CLIENT_ID", "FACEBOOK_CLIENT_SECRET"),
+    real: [
+        "https://graph.facebook.com",
+        "https://www.facebook.com/v25.0/dialog/oauth",
+        "https://graph.facebook.com/v25.0/oauth/access_token",
+    ],
+    sandbox: ["/fb", "/fb/authorize", "/fb/v25.0/oauth/access_token"],
+};
+
+const YOUTUBE: Hosts = Hosts {
+    prefix: "YOUTUBE",
+    credentials: ("YOUTUBE_CLIENT_ID", "YOUTUBE_CLIENT_SECRET"),
+    real: [
+        "https://www.googleapis.com",
+        "https://accounts.google.com/o/oauth2/v2/auth",
+        "https://oauth2.googleapis.com/token",
+    ],
+    sandbox: ["/yt", "/yt/authorize", "/yt/token"],
+};
+
 /// The platforms' endpoints and app credentials (`TIKTOK_*`, `INSTAGRAM_*`, `LINKEDIN_*`,
-/// `THREADS_*`, `BLUESKY_*`).
+/// `THREADS_*`, `FACEBOOK_*`, `YOUTUBE_*`, `BLUESKY_*`).
 struct Endpoints {
     tiktok: PlatformSettings,
     instagram: PlatformSettings,
     linkedin: PlatformSettings,
     threads: PlatformSettings,
+    facebook: PlatformSettings,
+    youtube: PlatformSettings,
     bluesky_api_base_url: String,
 }
 
@@ -222,55 +311,21 @@ impl Endpoints {
             |base| format!("{}/v2/oauth/token/", base.trim_end_matches('/')),
             sandbox.is_some(),
         )?;
-        let instagram = PlatformSettings::read(
-            env,
-            "INSTAGRAM",
-            ("INSTAGRAM_APP_ID", "INSTAGRAM_APP_SECRET"),
-            defaults(
-                [
-                    "https://graph.instagram.com",
-                    "https://www.instagram.com/oauth/authorize",
-                    "https://api.instagram.com/oauth/access_token",
-                ],
-                ["", "/instagram/authorize", "/oauth/access_token"],
-            ),
-            |_| String::new(),
-            sandbox.is_some(),
-        )?;
-        let linkedin = PlatformSettings::read(
-            env,
-            "LINKEDIN",
-            ("LINKEDIN_CLIENT_ID", "LINKEDIN_CLIENT_SECRET"),
-            defaults(
-                [
-                    "https://api.linkedin.com",
-                    "https://www.linkedin.com/oauth/v2/authorization",
-                    "https://www.linkedin.com/oauth/v2/accessToken",
-                ],
-                ["/li", "/li/authorize", "/li/oauth/v2/accessToken"],
-            ),
-            |_| String::new(),
-            sandbox.is_some(),
-        )?;
-        let threads = PlatformSettings::read(
-            env,
-            "THREADS",
-            ("THREADS_CLIENT_ID", "THREADS_CLIENT_SECRET"),
-            defaults(
-                [
-                    "https://graph.threads.net",
-                    "https://threads.com/oauth/authorize",
-                    "https://graph.threads.net/oauth/access_token",
-                ],
-                [
-                    "/threads",
-                    "/threads/authorize",
-                    "/threads/oauth/access_token",
-                ],
-            ),
-            |_| String::new(),
-            sandbox.is_some(),
-        )?;
+        let read = |hosts: &Hosts| {
+            PlatformSettings::read(
+                env,
+                hosts.prefix,
+                hosts.credentials,
+                defaults(hosts.real, hosts.sandbox),
+                |_| String::new(),
+                sandbox.is_some(),
+            )
+        };
+        let instagram = read(&INSTAGRAM)?;
+        let linkedin = read(&LINKEDIN)?;
+        let threads = read(&THREADS)?;
+        let facebook = read(&FACEBOOK)?;
+        let youtube = read(&YOUTUBE)?;
         let bluesky_api_base_url = env.string_or(
             "BLUESKY_API_BASE_URL",
             &match sandbox {
@@ -284,6 +339,8 @@ impl Endpoints {
             instagram,
             linkedin,
             threads,
+            facebook,
+            youtube,
             bluesky_api_base_url,
         })
     }

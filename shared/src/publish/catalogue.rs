@@ -55,6 +55,10 @@ pub struct Quota {
     pub window_secs: u32,
     pub per: QuotaScope,
     pub source: QuotaSource,
+    /// The window is the calendar day of this zone (YouTube's Pacific day, reset at its
+    /// midnight) rather than the moving `window_secs` before now.
+    #[serde(skip)]
+    pub day_of: Option<chrono_tz::Tz>,
 }
 
 /// What an adapter says of itself for the catalogue, besides its name, label and text
@@ -153,10 +157,8 @@ pub struct Channel {
 /// Channels people plan for that no adapter of this build publishes to (seed 003's
 /// platforms without one, X, the newsletter), with their label and colour. A platform
 /// registered under one of these names takes its place.
-pub const PLANNED_ONLY: [(&str, &str, &str); 4] = [
-    ("facebook", "Facebook", "#1877f2"),
+pub const PLANNED_ONLY: [(&str, &str, &str); 2] = [
     ("x", "X", "#0f1419"),
-    ("youtube", "YouTube", "#e00000"),
     ("newsletter", "Newsletter", "#6b5b95"),
 ];
 

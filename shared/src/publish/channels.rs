@@ -34,7 +34,16 @@ pub async fn store_tokens(
 ) -> sqlx::Result<Uuid> {
     let names = (account.handle.as_deref(), account.display_name.as_deref());
     let id = store::upsert_account(conn, user, platform, &account.id, names).await?;
-    write_tokens(conn, cipher, id, tokens, now).await?;
+    match &account.access_token {
+        Some(own) => {
+            let own = Tokens {
+                access_token: own.clone(),
+                ..tokens.clone()
+            };
+            write_tokens(conn, cipher, id, &own, now).await?;
+        }
+        None => write_tokens(conn, cipher, id, tokens, now).await?,
+    }
     Ok(id)
 }
 

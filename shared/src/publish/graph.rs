@@ -1,5 +1,6 @@
-//! What Meta's Graph APIs (Instagram's and Threads') share: their rate-limit refusals
-//! (error codes 4, 17, 32 and 613) and how long their usage headers ask a caller to wait (a
+//! What Meta's Graph APIs (Instagram's, Threads' and Facebook's) share: their errors in our
+//! words ([`refusal`]), their rate-limit refusals (error codes 4, 17, 32 and 613, and Pages'
+//! 80001) and how long their usage headers ask a caller to wait (a
 //! rate-limited publish is deferred to then, not failed), and the container a post is made
 //! of: created (harmless), polled until `FINISHED`, published by the one call with an
 //! outside effect, and read back by its status when that call's answer was lost
@@ -11,7 +12,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use serde_json::Value;
 
-use super::{Auth, Failure, Remote, Reply, Sent};
+use super::{Auth, Failure, FailureKind, Remote, Reply, Sent};
 
 /// The Graph API's rate-limit error codes: the app's (4), a user's (17), a page's (32), and
 /// a call's own limit (613).
@@ -58,6 +59,61 @@ pub fn rate_limited(
     Failure::retryable("RATE_LIMITED", message)
         .platform(platform_code)
         .deferred(regain.unwrap_or(WAIT_UNSAID))
+}
+
+/// Pages' own rate limit (Business Use Case), besides [`RATE_LIMIT_CODES`].
+const PAGE_RATE_LIMIT: i64 = 80_001;
+
+/// A Graph API error of the platform called `label` in our words, with its code
+/// (`code/subcode` when it has one) and, for a rate limit, how long the usage headers asked
+/// to wait (`regain`).
+pub fn refusal(label: &str, error: &Value, regain: Option<Duration>) -> Failure {
+    let code = error["code"].as_i64().unwrap_or(0);
+    let subcode = error["error_subcode"].as_i64().unwrap_or(0);
+    let transient = error["is_transient"].as_bool().unwrap_or(false);
+    let theirs = error["message"].as_str().unwrap_or("").to_owned();
+    let platform_code = if subcode != 0 {
+        format!("{code}/{subcode}")
+    } else {
+        code.to_string()
+    };
+    if RATE_LIMIT_CODES.contains(&code) || code == PAGE_RATE_LIMIT {
+        return rate_limited(label, platform_code, &theirs, regain);
+    }
+    let (kind, ours, reason) = match code {
+        190 => (
+            FailureKind::Auth,
+            "CHANNEL_AUTH_INVALID",
+            format!("{label} refused the access token (expired or revoked)"),
+        ),
+        10 | 200..=299 => (
+            FailureKind::Permanent,
+            "PERMISSION_DENIED",
+            format!(
+                "the {label} account did not grant the publishing permission; connect it again"
+            ),
+        ),
+        506 => (
+            FailureKind::Permanent,
+            "DUPLICATE_POST",
+            format!("{label} refuses a post identical to a recent one: change its text"),
+        ),
+        _ if transient => (
+            FailureKind::Retryable,
+            "PLATFORM_UNAVAILABLE",
+            format!("{label} could not take the post now; retried later"),
+        ),
+        _ => (
+            FailureKind::Permanent,
+            "PLATFORM_REFUSED",
+            format!("{label} refused the post"),
+        ),
+    };
+    let message = match theirs.is_empty() {
+        true => format!("{reason} ({platform_code})"),
+        false => format!("{reason}: {theirs} ({platform_code})"),
+    };
+    Failure::new(kind, ours, message).platform(platform_code)
 }
 
 /// One Graph API call of the platform called `label` with `token` (as its `access_token`),
@@ -314,6 +370,35 @@ mod tests {
             unsaid
                 .message
                 .ends_with("Application request limit reached (4)")
+        );
+    }
+
+    #[test]
+    fn graph_errors_are_said_in_our_words() {
+        let limited = refusal(
+            "Threads",
+            &serde_json::json!({"code": 613, "message": "Calls to this api have exceeded the rate limit."}),
+            Some(Duration::from_secs(60)),
+        );
+        assert_eq!(limited.kind, FailureKind::Retryable);
+        assert_eq!(limited.retry_after, Some(Duration::from_secs(60)));
+        let page = refusal("Facebook", &serde_json::json!({"code": 80001}), None);
+        assert_eq!(page.code, "RATE_LIMITED");
+        assert_eq!(page.retry_after, Some(WAIT_UNSAID));
+        let token = refusal("Threads", &serde_json::json!({"code": 190}), None);
+        assert_eq!(token.kind, FailureKind::Auth);
+        assert_eq!(
+            refusal("Threads", &serde_json::json!({"code": 10}), None).code,
+            "PERMISSION_DENIED"
+        );
+        let twice = refusal(
+            "Facebook",
+            &serde_json::json!({"code": 506, "message": "Duplicate status message"}),
+            None,
+        );
+        assert_eq!(
+            twice.message,
+            "Facebook refuses a post identical to a recent one: change its text: Duplicate status message (506)"
         );
     }
 }

@@ -1,10 +1,11 @@
-//! Publishing calendar entries to TikTok, Instagram, LinkedIn, Bluesky and Threads (seed
-//! 001; the platforms' contracts: `docs/platforms.md`).
+//! Publishing calendar entries to TikTok, Instagram, LinkedIn, Bluesky, Threads, Facebook
+//! Pages and YouTube (seed 001; the platforms' contracts: `docs/platforms.md`).
 //!
 //! Every publish is an intent row first ([`IntentStatus`]), dry run by default. The pure
 //! rules (what a post says, what each platform allows, the exact requests a publish sends)
 //! are in [`post`] (`domain::publish`, with the intent's types); the platforms behind one
-//! [`Adapter`] trait in [`tiktok`], [`instagram`], [`linkedin`], [`bluesky`] and [`threads`]; credentials, encrypted
+//! [`Adapter`] trait in [`tiktok`], [`instagram`], [`linkedin`], [`bluesky`], [`threads`],
+//! [`facebook`] and [`youtube`]; credentials, encrypted
 //! at rest ([`crypto`]) and refreshed from the platform's own `expires_in`, in [`oauth`] and
 //! [`channels`]; the publish request itself,
 //! shared by the API and the replay of requests spooled while Postgres was down, in
@@ -28,16 +29,19 @@ use crate::media::Media;
 pub mod bluesky;
 pub mod catalogue;
 pub mod channels;
+pub mod facebook;
 pub mod graph;
 pub mod instagram;
 pub mod linkedin;
 pub mod oauth;
+pub mod quota;
 pub mod request;
 pub mod spool;
 pub mod threads;
 pub mod tid;
 pub mod tiktok;
 pub mod uploads;
+pub mod youtube;
 
 pub use crate::domain::publish::*;
 use crate::store::publish as store;
@@ -383,7 +387,8 @@ pub struct Platforms {
 }
 
 impl Platforms {
-    /// The built-in platforms (TikTok, Instagram, LinkedIn, Bluesky, Threads), with the outside fetch rules
+    /// The built-in platforms (TikTok, Instagram, LinkedIn, Bluesky, Threads, Facebook,
+    /// YouTube), with the outside fetch rules
     /// (`FETCH_*`) for a `mediaUrl` an adapter uploads itself, and the media store.
     pub fn new(all: &crate::Settings) -> anyhow::Result<Self> {
         let (settings, fetch) = (&all.publish, &all.fetch);
@@ -396,6 +401,8 @@ impl Platforms {
         let store = media.store.clone();
         let bluesky = bluesky::Bluesky::new(http.clone(), settings, fetch, store.clone())?;
         let threads = threads::Threads::new(http.clone(), settings);
+        let facebook = facebook::Facebook::new(http.clone(), settings);
+        let youtube = youtube::YouTube::new(http.clone(), settings, fetch, store.clone())?;
         let platforms = Self {
             adapters: Arc::default(),
             http: http.clone(),
@@ -408,7 +415,9 @@ impl Platforms {
                 http, settings, fetch, store,
             )?))
             .with(Arc::new(bluesky))
-            .with(Arc::new(threads)))
+            .with(Arc::new(threads))
+            .with(Arc::new(facebook))
+            .with(Arc::new(youtube)))
     }
 
     /// The registry with media addresses served from `base_url` (the API, once it knows
@@ -562,7 +571,7 @@ mod tests {
         let platforms = built_in();
         let options = Options::default();
         let catalogue = platforms.catalogue();
-        assert_eq!(catalogue.len(), 5);
+        assert_eq!(catalogue.len(), 7);
         for adapter in platforms.all() {
             for (media, format) in [(MediaKind::Video, "reel"), (MediaKind::Photo, "carousel")] {
                 let post = |field: TextField, n: usize, unit: TextUnit| {
@@ -627,7 +636,7 @@ mod tests {
         }
         let json = serde_json::to_value(&catalogue).unwrap();
         assert_eq!(
-            json[4],
+            json[5],
             serde_json::json!({
                 "name": "tiktok", "label": "TikTok", "color": "#111111", "connect": "oauth",
                 "authorKinds": [], "mediaKinds": ["video", "photo"],

@@ -10,6 +10,11 @@ use sha2::{Digest, Sha256};
 
 use super::{Failure, FailureKind, Platform, PlatformSettings};
 
+/// The platform code of a grant that acts for no account Almanac can post to (a Facebook
+/// login sharing no Page, a Google account without a YouTube channel): the web app says so
+/// in its own words.
+pub const NO_ACCOUNT: &str = "NO_ACCOUNT";
+
 /// Tokens a platform issued.
 #[derive(Clone, Default)]
 pub struct Tokens {
@@ -29,8 +34,9 @@ pub struct Tokens {
     /// Where the account's API is served, where the platform has many hosts (a Bluesky
     /// account's PDS); `None` for the platform's own API base.
     pub service_url: Option<String>,
-    /// Other accounts the same grant acts for (the LinkedIn pages its member administers):
-    /// each becomes a channel of its own, with these tokens.
+    /// Other accounts the same grant acts for (the LinkedIn pages its member administers,
+    /// the Facebook pages its person manages): each becomes a channel of its own, with these
+    /// tokens or its own.
     pub more_accounts: Vec<Account>,
 }
 
@@ -40,9 +46,22 @@ pub struct Account {
     pub id: String,
     pub handle: Option<String>,
     pub display_name: Option<String>,
+    /// Its own access token, where the platform gives each account one (a Facebook page's);
+    /// `None`: the grant's.
+    pub access_token: Option<String>,
 }
 
 impl Tokens {
+    /// The account `id` these tokens act for, with the names the connect flow learnt.
+    pub fn account(&self, id: String) -> Account {
+        Account {
+            id,
+            handle: self.handle.clone(),
+            display_name: self.display_name.clone(),
+            access_token: None,
+        }
+    }
+
     /// The account's credentials to call the platform with, once it named the account.
     pub fn auth(&self) -> Option<super::Auth> {
         Some(super::Auth {

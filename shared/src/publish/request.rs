@@ -577,8 +577,42 @@ async fn settle_target(
             other => break other,
         }
     };
+    let checked = match checked {
+        Ok(checked) => counted_quota(run, adapter, checked).await?,
+        refused => refused,
+    };
     Ok(Target {
         account,
         checked: Some(checked),
     })
+}
+
+/// A dry run's check of a platform whose quota Almanac counts (every user's posts counted,
+/// outside the caller's row-level security): refused when its places are all taken now,
+/// else the places left (which the request's entries take in turn).
+async fn counted_quota(
+    run: &Submit<'_>,
+    adapter: &dyn super::Adapter,
+    checked: Checked,
+) -> sqlx::Result<Result<Checked, Failure>> {
+    let Some(quota) = super::quota::counted(adapter) else {
+        return Ok(Ok(checked));
+    };
+    let window = super::quota::window(&quota, run.now);
+    let mut conn = run.pool.acquire().await?;
+    let channel = adapter.platform().as_str();
+    let used = store::quota_used(&mut conn, channel, window.since, None).await?;
+    let left = i64::from(quota.limit) - used;
+    if left <= 0 {
+        return Ok(Err(super::quota::spent(
+            adapter.label(),
+            &quota,
+            &window,
+            run.now,
+        )));
+    }
+    Ok(Ok(Checked {
+        remaining: Some(checked.remaining.map_or(left, |r| r.min(left))),
+        ..checked
+    }))
 }

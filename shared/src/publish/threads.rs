@@ -13,8 +13,8 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use super::{
-    Adapter, Auth, Checked, Failure, FailureKind, MediaKind, Mode, Options, PlannedRequest,
-    Platform, PlatformSettings, Post, PublishSettings, Refresh, Remote, Reply, Sent, TokenPolicy,
+    Adapter, Auth, Checked, Failure, MediaKind, Mode, Options, PlannedRequest, Platform,
+    PlatformSettings, Post, PublishSettings, Refresh, Remote, Reply, Sent, TokenPolicy,
     catalogue::{Connect, MediaFormats, Profile, Quota, QuotaScope, QuotaSource},
     graph::{self, ContainerApi, Containers},
     oauth,
@@ -82,50 +82,6 @@ impl Threads {
     }
 }
 
-/// The Graph API's error, in our words, with its code (and `regain`: how long a rate limit
-/// asks to wait, when it said).
-fn refusal(error: &Value, regain: Option<Duration>) -> Failure {
-    let code = error["code"].as_i64().unwrap_or(0);
-    let subcode = error["error_subcode"].as_i64().unwrap_or(0);
-    let transient = error["is_transient"].as_bool().unwrap_or(false);
-    let theirs = error["message"].as_str().unwrap_or("").to_owned();
-    let platform_code = if subcode != 0 {
-        format!("{code}/{subcode}")
-    } else {
-        code.to_string()
-    };
-    let said = |reason: &str| match theirs.is_empty() {
-        true => format!("{reason} ({platform_code})"),
-        false => format!("{reason}: {theirs} ({platform_code})"),
-    };
-    let (kind, ours, reason) = match code {
-        190 => (
-            FailureKind::Auth,
-            "CHANNEL_AUTH_INVALID",
-            "Threads refused the access token (expired or revoked)",
-        ),
-        _ if graph::RATE_LIMIT_CODES.contains(&code) => {
-            return graph::rate_limited("Threads", platform_code, &theirs, regain);
-        }
-        10 | 200..=299 => (
-            FailureKind::Permanent,
-            "PERMISSION_DENIED",
-            "the Threads account did not grant the publishing permission; connect it again",
-        ),
-        _ if transient => (
-            FailureKind::Retryable,
-            "PLATFORM_UNAVAILABLE",
-            "Threads could not take the post now; retried later",
-        ),
-        _ => (
-            FailureKind::Permanent,
-            "PLATFORM_REFUSED",
-            "Threads refused the post",
-        ),
-    };
-    Failure::new(kind, ours, said(reason)).platform(platform_code)
-}
-
 /// Whether `c` is an emoji as Unicode's `Extended_Pictographic` marks them (its blocks;
 /// the web app's counter asks the browser for the same property).
 fn is_emoji(c: char) -> bool {
@@ -186,7 +142,10 @@ impl Containers for Threads {
     }
 
     async fn call(&self, request: reqwest::RequestBuilder, token: &str) -> Reply {
-        graph::call(request, token, "Threads", refusal).await
+        graph::call(request, token, "Threads", |error, regain| {
+            graph::refusal("Threads", error, regain)
+        })
+        .await
     }
 }
 
@@ -300,6 +259,7 @@ impl Adapter for Threads {
                 window_secs: 86_400,
                 per: QuotaScope::Account,
                 source: QuotaSource::Read,
+                day_of: None,
             }),
         }
     }
@@ -472,20 +432,5 @@ mod tests {
         assert_eq!(length("☕"), 3);
         // A family: four people of 4 bytes, and the joiners count one each.
         assert_eq!(length("👩\u{200d}👩\u{200d}👧\u{200d}👧"), 19);
-    }
-
-    #[test]
-    fn graph_errors_are_said_in_our_words() {
-        let limited = refusal(
-            &json!({"code": 613, "message": "Calls to this api have exceeded the rate limit."}),
-            Some(Duration::from_secs(60)),
-        );
-        assert_eq!(limited.kind, FailureKind::Retryable);
-        assert_eq!(limited.retry_after, Some(Duration::from_secs(60)));
-        assert_eq!(refusal(&json!({"code": 190}), None).kind, FailureKind::Auth);
-        assert_eq!(
-            refusal(&json!({"code": 10}), None).code,
-            "PERMISSION_DENIED"
-        );
     }
 }

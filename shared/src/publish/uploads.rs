@@ -39,17 +39,39 @@ pub fn post(entry: &Publishable, adapter: &dyn Adapter, media: &Media) -> Post {
     post.with_upload(kind, &upload.mime, copy)
 }
 
-/// A post's image as bytes, for adapters that upload it themselves (LinkedIn, Bluesky): an
-/// upload read from the media store, else fetched from the entry's media URL under the
-/// outside fetch rules, at most `max_bytes` either way.
-pub struct ImageReader {
+/// A post's image or video as bytes, for adapters that upload it themselves (LinkedIn's
+/// and Bluesky's images, YouTube's videos): an upload read from the media store, else
+/// fetched from the entry's media URL under the outside fetch rules, at most `max_bytes`
+/// either way.
+pub struct MediaReader {
     store: MediaStore,
     fetch: Fetcher,
     max_bytes: usize,
+    /// What it reads, as its refusals name it ("image", "video").
+    noun: &'static str,
 }
 
-impl ImageReader {
+impl MediaReader {
+    /// A reader of images.
     pub fn new(store: MediaStore, fetch: &FetchSettings, max_bytes: usize) -> anyhow::Result<Self> {
+        Self::of("image", store, fetch, max_bytes)
+    }
+
+    /// A reader of videos.
+    pub fn videos(
+        store: MediaStore,
+        fetch: &FetchSettings,
+        max_bytes: usize,
+    ) -> anyhow::Result<Self> {
+        Self::of("video", store, fetch, max_bytes)
+    }
+
+    fn of(
+        noun: &'static str,
+        store: MediaStore,
+        fetch: &FetchSettings,
+        max_bytes: usize,
+    ) -> anyhow::Result<Self> {
         let fetch = Fetcher::new(FetchSettings {
             max_bytes,
             ..fetch.clone()
@@ -58,10 +80,11 @@ impl ImageReader {
             store,
             fetch,
             max_bytes,
+            noun,
         })
     }
 
-    /// The image of `post` (its upload, else `media_url`), for the platform called `label`.
+    /// The media of `post` (its upload, else `media_url`), for the platform called `label`.
     pub async fn read(
         &self,
         post: &Post,
@@ -76,7 +99,10 @@ impl ImageReader {
                 .map_err(|error| match error {
                     object_store::Error::NotFound { .. } => Failure::permanent(
                         "MEDIA_UNREACHABLE",
-                        "the entry's uploaded image is no longer in the media store",
+                        format!(
+                            "the entry's uploaded {} is no longer in the media store",
+                            self.noun
+                        ),
                     ),
                     error => Failure::retryable(
                         "MEDIA_STORE_UNAVAILABLE",
@@ -94,16 +120,17 @@ impl ImageReader {
                     .get(&url)
                     .await
                     .map(bytes::Bytes::from)
-                    .map_err(fetch_failure)?
+                    .map_err(|error| fetch_failure(self.noun, error))?
             }
         };
         if bytes.len() > self.max_bytes {
             return Err(Failure::permanent(
                 "MEDIA_TOO_LARGE",
                 format!(
-                    "the entry's image is {} bytes; {label} takes images of at most {} bytes: choose a smaller one",
+                    "the entry's {noun} is {} bytes; {label} takes {noun}s of at most {} bytes: choose a smaller one",
                     bytes.len(),
-                    self.max_bytes
+                    self.max_bytes,
+                    noun = self.noun,
                 ),
             ));
         }
@@ -111,9 +138,9 @@ impl ImageReader {
     }
 }
 
-/// An image that could not be fetched from its media URL, as a refusal.
-fn fetch_failure(error: FetchError) -> Failure {
-    let message = format!("the entry's image could not be fetched: {error}");
+/// Media (`noun`) that could not be fetched from its media URL, as a refusal.
+fn fetch_failure(noun: &str, error: FetchError) -> Failure {
+    let message = format!("the entry's {noun} could not be fetched: {error}");
     match error {
         FetchError::Timeout(_) | FetchError::Failed(_) => {
             Failure::retryable("MEDIA_UNREACHABLE", message)

@@ -45,6 +45,13 @@ pub(crate) fn png(width: u32, height: u32, padding: usize) -> Vec<u8> {
     out
 }
 
+/// An MP4's first bytes (an `ftyp` box of brand `isom`), then padding.
+pub(crate) fn mp4() -> Vec<u8> {
+    let mut bytes = b"\0\0\0\x20ftypisom\0\0\x02\0isomiso2avc1mp41".to_vec();
+    bytes.resize(4096, 0);
+    bytes
+}
+
 /// A `multipart/form-data` body with `file` (named `name`, declared `declared`) and
 /// `altText` when given.
 pub(crate) fn multipart(name: &str, declared: &str, bytes: &[u8], alt: Option<&str>) -> Vec<u8> {

@@ -60,11 +60,6 @@ impl Setup {
     fn records(&self) -> Vec<almanac_api::sandbox::bluesky::Record> {
         self.fake.with(|f| f.bsky.records.clone())
     }
-
-    async fn publish_now(&self, entry: Uuid, channel: Uuid) -> String {
-        self.publish_one(json!({ "entryIds": [entry], "channels": [channel], "dryRun": false }))
-            .await
-    }
 }
 
 #[tokio::test]
@@ -429,15 +424,11 @@ async fn a_rate_limit_defers_the_publish_to_its_reset_without_spending_attempts(
     let entry = s.entry(text("Busy network")).await;
     let id = s.publish_now(entry, channel).await;
     s.settled(&id, "published").await;
-    let attempts: i32 = sqlx::query_scalar(
-        "select j.attempts from jobs j join publish_intents i on i.job_id = j.id
-         where i.id = $1::uuid",
-    )
-    .bind(&id)
-    .fetch_one(&s.app.db)
-    .await
-    .unwrap();
-    assert_eq!(attempts, 1, "each 429 waited without spending an attempt");
+    assert_eq!(
+        s.attempts(&id).await,
+        1,
+        "each 429 waited without spending an attempt"
+    );
     assert_eq!(s.xrpc("com.atproto.repo.createRecord").len(), 5);
     assert_eq!(s.records().len(), 1);
 }

@@ -108,7 +108,7 @@ async fn an_expired_instagram_token_needs_reauthorisation() {
 async fn channels_must_be_connected_and_unambiguous() {
     let s = setup().await;
     let entry = s.entry(Entry::on("tiktok", "Nowhere to go")).await;
-    let other = s.entry(Entry::on("facebook", "Elsewhere")).await;
+    let other = s.entry(Entry::on("x", "Elsewhere")).await;
     // A dry run plans what it can and lists the entries of the channel that has no account.
     let (status, planned) = s.publish(json!({ "entryIds": [entry, other] })).await;
     assert_eq!(status, 200, "{planned}");

@@ -40,7 +40,7 @@ async fn a_dry_run_plans_every_entry_exactly_and_publishes_nothing() {
             ..Entry::on("instagram", "No picture")
         })
         .await;
-    let facebook = s.entry(Entry::on("facebook", "Hiring")).await;
+    let x = s.entry(Entry::on("x", "Hiring")).await;
 
     let (status, answer) = s.publish(json!({ "all": true })).await;
     assert_eq!(status, 200, "{answer}");
@@ -63,7 +63,7 @@ async fn a_dry_run_plans_every_entry_exactly_and_publishes_nothing() {
             intents[&valid.to_string()]
         );
     }
-    for invalid in [too_long, no_media, facebook] {
+    for invalid in [too_long, no_media, x] {
         assert_eq!(status_of(&invalid), "failed");
     }
     let error = |id: &Uuid| intents[&id.to_string()]["error"].clone();
@@ -73,7 +73,7 @@ async fn a_dry_run_plans_every_entry_exactly_and_publishes_nothing() {
         "the TikTok caption (caption, call to action and hashtags) is 2225 characters; the limit is 2200"
     );
     assert_eq!(error(&no_media)["code"], "MEDIA_REQUIRED");
-    assert_eq!(error(&facebook)["code"], "UNSUPPORTED_CHANNEL");
+    assert_eq!(error(&x)["code"], "UNSUPPORTED_CHANNEL");
 
     // The exact requests a publish would send, secrets masked.
     let base = s.fake.base_url();

@@ -8,14 +8,7 @@ use uuid::Uuid;
 
 use super::{Entry, setup};
 use crate::helpers::fake_platforms::{IG_USER, LI_MEMBER};
-use crate::media::{multipart, png};
-
-/// An MP4's first bytes (an `ftyp` box of brand `isom`), then padding.
-fn mp4() -> Vec<u8> {
-    let mut bytes = b"\0\0\0\x20ftypisom\0\0\x02\0isomiso2avc1mp41".to_vec();
-    bytes.resize(4096, 0);
-    bytes
-}
+use crate::media::{mp4, multipart, png};
 
 #[tokio::test]
 async fn a_png_reaches_instagram_as_its_jpeg_copy_fetched_once_and_linkedin_from_the_store() {

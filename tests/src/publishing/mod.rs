@@ -4,6 +4,7 @@
 
 mod bluesky;
 mod channels;
+mod facebook;
 mod faults;
 mod flows;
 mod linkedin;
@@ -11,6 +12,7 @@ mod media;
 mod sandbox;
 mod testnet;
 mod threads;
+mod youtube;
 
 use std::time::Duration;
 
@@ -278,6 +280,12 @@ impl Setup {
             .to_owned()
     }
 
+    /// Publishes one entry now on one channel; the intent's id.
+    pub async fn publish_now(&self, entry: Uuid, channel: Uuid) -> String {
+        self.publish_one(json!({ "entryIds": [entry], "channels": [channel], "dryRun": false }))
+            .await
+    }
+
     /// Connects both platforms and publishes one Instagram entry whose `media_publish` the
     /// fake applies and never answers; returns, with the intent's id, once it was sent.
     pub async fn publish_left_hanging(&self, caption: &str) -> String {
@@ -352,6 +360,69 @@ impl Setup {
         .fetch_one(&self.app.db)
         .await
         .unwrap()
+    }
+
+    /// Uploads `body` (a `multipart` body) and makes it the entry's media; the upload's id.
+    pub async fn attach(&self, entry: Uuid, body: Vec<u8>) -> String {
+        self.attach_as(self.user, entry, body).await
+    }
+
+    /// [`Setup::attach`] as `user`, the entry's owner.
+    pub async fn attach_as(&self, user: Uuid, entry: Uuid, body: Vec<u8>) -> String {
+        let (status, uploaded) = self.app.upload(user, body).await;
+        assert_eq!(status, 201, "{uploaded}");
+        let id = uploaded["data"]["id"].as_str().unwrap().to_owned();
+        sqlx::query("update calendar_entries set media_ids = array[$1::uuid] where id = $2")
+            .bind(&id)
+            .bind(entry)
+            .execute(&self.app.db)
+            .await
+            .unwrap();
+        id
+    }
+
+    /// Waits until the intent's publish job waits again, deferred by more than `interval`
+    /// (a Postgres interval) from now, without having failed; its attempts so far.
+    pub async fn deferred(&self, id: &str, interval: &str) -> i32 {
+        let (_, attempts) = eventually(Duration::from_secs(20), "the publish deferred", || async {
+            sqlx::query_as::<_, (bool, i32)>(
+                "select j.run_after > now() + $2::interval and j.status = 'pending', j.attempts
+                 from jobs j join publish_intents i on i.job_id = j.id where i.id = $1::uuid",
+            )
+            .bind(id)
+            .bind(interval)
+            .fetch_optional(&self.app.db)
+            .await
+            .unwrap()
+            .filter(|(later, _)| *later)
+        })
+        .await;
+        assert_ne!(self.intent(id).await["status"], "failed");
+        attempts
+    }
+
+    /// The attempts the intent's publish job spent.
+    pub async fn attempts(&self, id: &str) -> i32 {
+        sqlx::query_scalar(
+            "select j.attempts from jobs j join publish_intents i on i.job_id = j.id
+             where i.id = $1::uuid",
+        )
+        .bind(id)
+        .fetch_one(&self.app.db)
+        .await
+        .unwrap()
+    }
+
+    /// Lets a deferred publish run now.
+    pub async fn release(&self, id: &str) {
+        sqlx::query(
+            "update jobs set run_after = now()
+             where id = (select job_id from publish_intents where id = $1::uuid)",
+        )
+        .bind(id)
+        .execute(&self.app.db)
+        .await
+        .unwrap();
     }
 
     /// Runs the first worker's publish dispatcher at `at`.

@@ -290,29 +290,47 @@ async fn the_catalogue_describes_every_registered_platform_as_the_app_s_configur
         names,
         [
             "bluesky",
+            "facebook",
             "instagram",
             "linkedin",
             "testnet",
             "threads",
-            "tiktok"
+            "tiktok",
+            "youtube"
         ]
     );
+    let named = |name: &str| {
+        items
+            .iter()
+            .find(|p| p["name"] == name)
+            .unwrap_or_else(|| panic!("{name} in the catalogue"))
+            .clone()
+    };
     // Bluesky signs in with a handle and an app password, and counts graphemes and bytes.
-    assert_eq!(items[0]["connect"], "credentials");
+    assert_eq!(named("bluesky")["connect"], "credentials");
     assert_eq!(
-        items[0]["textLimits"],
+        named("bluesky")["textLimits"],
         json!([{ "field": "text", "max": 300, "unit": "graphemes" },
             { "field": "text", "max": 3000, "unit": "utf8Bytes" }])
     );
-    assert_eq!(items[0]["mediaKinds"], json!(["photo"]));
-    assert_eq!(items[0]["quota"], Value::Null);
+    assert_eq!(named("bluesky")["mediaKinds"], json!(["photo"]));
+    assert_eq!(named("bluesky")["quota"], Value::Null);
     // Threads answers its quota: 250 posts in a moving day, each account's.
     assert_eq!(
-        items[4]["quota"],
+        named("threads")["quota"],
         json!({ "limit": 250, "windowSecs": 86400, "per": "account", "source": "read" })
     );
+    // YouTube's uploads are the Google Cloud project's, every user's, counted by Almanac;
+    // Facebook documents no posting quota for pages.
     assert_eq!(
-        items[3],
+        named("youtube")["quota"],
+        json!({ "limit": 100, "windowSecs": 86400, "per": "app", "source": "counted" })
+    );
+    assert_eq!(named("youtube")["mediaKinds"], json!(["video"]));
+    assert_eq!(named("facebook")["quota"], Value::Null);
+    assert_eq!(named("facebook")["previewChars"], 477);
+    assert_eq!(
+        named("testnet"),
         json!({
             "name": "testnet", "label": "Testnet", "color": COLOR, "connect": "oauth",
             "authorKinds": [], "mediaKinds": ["video"],
@@ -322,19 +340,37 @@ async fn the_catalogue_describes_every_registered_platform_as_the_app_s_configur
             "quota": null,
         })
     );
-    assert_eq!(items[1]["hashtagsMax"], 30, "{}", items[1]);
+    assert_eq!(
+        named("instagram")["hashtagsMax"],
+        30,
+        "{}",
+        named("instagram")
+    );
     // Where Instagram's feed folds a caption: what the composer's preview shows.
-    assert_eq!(items[1]["previewChars"], 125, "{}", items[1]);
-    assert_eq!(items[1]["mentionsMax"], 20, "{}", items[1]);
-    assert_eq!(items[2]["authorKinds"], json!(["member", "organization"]));
-    assert_eq!(items[2]["mediaKinds"], json!(["photo"]));
+    assert_eq!(
+        named("instagram")["previewChars"],
+        125,
+        "{}",
+        named("instagram")
+    );
+    assert_eq!(
+        named("instagram")["mentionsMax"],
+        20,
+        "{}",
+        named("instagram")
+    );
+    assert_eq!(
+        named("linkedin")["authorKinds"],
+        json!(["member", "organization"])
+    );
+    assert_eq!(named("linkedin")["mediaKinds"], json!(["photo"]));
     // Instagram takes JPEG alone (a PNG goes as its JPEG copy); LinkedIn PNG too.
     assert_eq!(
-        items[1]["mediaFormats"],
+        named("instagram")["mediaFormats"],
         json!({ "photo": ["image/jpeg"], "video": ["video/mp4"] })
     );
     assert_eq!(
-        items[2]["mediaFormats"],
+        named("linkedin")["mediaFormats"],
         json!({ "photo": ["image/jpeg", "image/png"], "video": [] })
     );
     for item in items {
@@ -362,14 +398,14 @@ async fn the_catalogue_describes_every_registered_platform_as_the_app_s_configur
         channels,
         [
             ("bluesky", true),
+            ("facebook", true),
             ("instagram", true),
             ("linkedin", true),
             ("testnet", true),
             ("threads", true),
             ("tiktok", true),
-            ("facebook", false),
+            ("youtube", true),
             ("x", false),
-            ("youtube", false),
             ("newsletter", false),
         ]
     );
@@ -477,6 +513,11 @@ async fn a_platform_registered_by_the_tests_connects_dry_runs_and_publishes_once
                     { "field": "text", "max": 3000, "unit": "utf8Bytes" }])
             ),
             (
+                json!("facebook"),
+                json!("Facebook"),
+                json!([{ "field": "text", "max": 63206, "unit": "chars" }])
+            ),
+            (
                 json!("instagram"),
                 json!("Instagram"),
                 json!([{ "field": "text", "max": 2200, "unit": "chars" }])
@@ -504,6 +545,12 @@ async fn a_platform_registered_by_the_tests_connects_dry_runs_and_publishes_once
                     { "field": "title", "max": 90, "unit": "chars", "media": "photo" },
                     { "field": "description", "max": 4000, "unit": "chars", "media": "photo" },
                 ])
+            ),
+            (
+                json!("youtube"),
+                json!("YouTube"),
+                json!([{ "field": "title", "max": 100, "unit": "chars" },
+                    { "field": "text", "max": 4977, "unit": "utf8Bytes" }])
             ),
         ]
     );
@@ -560,11 +607,13 @@ async fn a_platform_registered_by_the_tests_is_refused_like_the_real_ones() {
         unknown["error"]["details"]["platforms"],
         json!([
             "bluesky",
+            "facebook",
             "instagram",
             "linkedin",
             "testnet",
             "threads",
-            "tiktok"
+            "tiktok",
+            "youtube"
         ])
     );
     let body = json!({ "platform": "myspace", "accountId": "me", "accessToken": "t" });

@@ -6,8 +6,6 @@
 //! check, and a refused refresh said at once (`needs_reauth`); the
 //! quota read before publishing and a full one waited out, as is a rate limit.
 
-use std::time::Duration as StdDuration;
-
 use almanac_shared::clock::SystemClock;
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -18,7 +16,6 @@ use super::{
     channels::{callback, complete, start_connect},
     setup_plus,
 };
-use crate::helpers::eventually;
 use almanac_api::sandbox::threads::USER;
 
 async fn setup() -> Setup {
@@ -59,11 +56,6 @@ impl Setup {
             .into_iter()
             .filter(|p| p.platform == "threads")
             .collect()
-    }
-
-    async fn now_on(&self, entry: Uuid, channel: Uuid) -> String {
-        self.publish_one(json!({ "entryIds": [entry], "channels": [channel], "dryRun": false }))
-            .await
     }
 }
 
@@ -122,7 +114,7 @@ async fn text_image_and_video_posts_go_out_once_now_and_at_their_time_with_the_l
     let s = setup().await;
     let channel = s.threads().await;
     let now = s.entry(text("Hello from Almanac")).await;
-    let id = s.now_on(now, channel).await;
+    let id = s.publish_now(now, channel).await;
     let published = s.settled(&id, "published").await;
     let posts = s.threads_posts();
     assert_eq!(posts.len(), 1);
@@ -156,7 +148,7 @@ async fn text_image_and_video_posts_go_out_once_now_and_at_their_time_with_the_l
         })
         .await;
     for (entry, kind, field) in [(image, "IMAGE", "image_url"), (video, "VIDEO", "video_url")] {
-        let id = s.now_on(entry, channel).await;
+        let id = s.publish_now(entry, channel).await;
         s.settled(&id, "published").await;
         let last = s.threads_posts().pop().unwrap();
         assert_eq!(last.body["media_type"], kind);
@@ -213,7 +205,7 @@ async fn a_lost_answer_is_read_back_and_never_sent_twice() {
     let channel = s.threads().await;
     s.fake.with(|f| f.drop_after_publish = true);
     let entry = s.entry(text("Lost and found")).await;
-    let id = s.now_on(entry, channel).await;
+    let id = s.publish_now(entry, channel).await;
     let published = s.settled(&id, "published").await;
     assert!(s.was_unknown(&id).await);
     let posts = s.threads_posts();
@@ -226,7 +218,7 @@ async fn a_lost_answer_is_read_back_and_never_sent_twice() {
         f.cannot_confirm = true;
     });
     let entry = s.entry(text("Lost for good")).await;
-    let id = s.now_on(entry, channel).await;
+    let id = s.publish_now(entry, channel).await;
     s.settled(&id, "unconfirmed").await;
     assert_eq!(s.threads_calls("/threads_publish"), 2);
     assert_eq!(s.threads_posts().len(), 2);
@@ -243,7 +235,7 @@ async fn tokens_refresh_a_week_ahead_with_or_without_a_publish_and_a_refusal_is_
     )
     .await;
     let entry = s.entry(text("Fresh token")).await;
-    let id = s.now_on(entry, channel).await;
+    let id = s.publish_now(entry, channel).await;
     s.settled(&id, "published").await;
     let refreshes = s.fake.calls_to("/threads/refresh_access_token");
     assert_eq!(refreshes.len(), 1);
@@ -304,41 +296,16 @@ async fn a_full_quota_and_a_rate_limit_defer_the_post_instead_of_failing_it() {
 
     // Published while full: the publish waits an hour for a place, and is not failed.
     let waiting = s.entry(text("Waits for a place")).await;
-    let id = s.now_on(waiting, channel).await;
-    let job = |id: String| {
-        let db = s.app.db.clone();
-        async move {
-            sqlx::query_as::<_, (bool, String, i32)>(
-                "select j.run_after > now() + interval '50 minutes', j.status, j.attempts
-                 from jobs j join publish_intents i on i.job_id = j.id where i.id = $1::uuid",
-            )
-            .bind(id)
-            .fetch_optional(&db)
-            .await
-            .unwrap()
-        }
-    };
-    let (_, _, attempts) = eventually(StdDuration::from_secs(20), "the publish deferred", || {
-        let found = job(id.clone());
-        async move {
-            found
-                .await
-                .filter(|(later, status, _)| *later && status == "pending")
-        }
-    })
-    .await;
-    assert_eq!(attempts, 0, "waiting spends no attempt");
-    assert_ne!(s.intent(&id).await["status"], "failed");
+    let id = s.publish_now(waiting, channel).await;
+    assert_eq!(
+        s.deferred(&id, "50 minutes").await,
+        0,
+        "waiting spends no attempt"
+    );
     assert_eq!(s.threads_calls("/threads_publish"), 0);
     // An hour on, a place is free: it goes out, once.
     s.fake.with(|f| f.threads.quota_usage = 249);
-    sqlx::query(
-        "update jobs set run_after = now() where id = (select job_id from publish_intents where id = $1::uuid)",
-    )
-    .bind(&id)
-    .execute(&s.app.db)
-    .await
-    .unwrap();
+    s.release(&id).await;
     s.settled(&id, "published").await;
     assert_eq!(s.threads_calls("/threads_publish"), 1);
 
@@ -349,18 +316,10 @@ async fn a_full_quota_and_a_rate_limit_defer_the_post_instead_of_failing_it() {
         f.threads.rate_limited = 4;
         f.threads.regain_minutes = 0;
     });
-    let id = s.now_on(entry, channel).await;
+    let id = s.publish_now(entry, channel).await;
     let published = s.settled(&id, "published").await;
     assert_eq!(published["error"], Value::Null);
-    let attempts: i32 = sqlx::query_scalar(
-        "select j.attempts from jobs j join publish_intents i on i.job_id = j.id
-         where i.id = $1::uuid",
-    )
-    .bind(&id)
-    .fetch_one(&s.app.db)
-    .await
-    .unwrap();
-    assert_eq!(attempts, 1);
+    assert_eq!(s.attempts(&id).await, 1);
     assert_eq!(s.threads_calls("/threads_publish"), 6);
     assert_eq!(s.threads_posts().len(), 2);
 }

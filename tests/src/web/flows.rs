@@ -354,7 +354,7 @@ async fn a_publish_dry_run_shows_each_entry_s_reasons_and_a_scheduled_post_turns
     use crate::{helpers::fake_platforms::IG_USER, publishing::Entry};
     let s = publishing_app().await;
     s.entry(Entry::on("instagram", "Our new look")).await;
-    s.entry(Entry::on("facebook", "Hiring")).await;
+    s.entry(Entry::on("x", "Hiring")).await;
     s.entry(Entry {
         media: None,
         ..Entry::on("instagram", "No picture")
@@ -413,8 +413,9 @@ async fn a_publish_dry_run_shows_each_entry_s_reasons_and_a_scheduled_post_turns
     let reasons = reasons.as_array().unwrap();
     assert_eq!(reasons.len(), 2, "{reasons:?}");
     assert!(
-        reasons.iter().any(|r| r[0] == "facebook"
-            && r[1].as_str().unwrap() == "Almanac cannot publish to Facebook yet."),
+        reasons
+            .iter()
+            .any(|r| r[0] == "x" && r[1].as_str().unwrap() == "Almanac cannot publish to X yet."),
         "{reasons:?}"
     );
     // Every refusal says why, in words: no code.
@@ -431,7 +432,7 @@ async fn a_publish_dry_run_shows_each_entry_s_reasons_and_a_scheduled_post_turns
     let summary = browser.text("#report-summary").await;
     assert!(summary.contains("1 ready to publish"), "{summary}");
     assert!(
-        summary.contains("1 stopped: Almanac cannot publish to Facebook yet."),
+        summary.contains("1 stopped: Almanac cannot publish to X yet."),
         "{summary}"
     );
     assert_eq!(

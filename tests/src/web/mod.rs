@@ -11,6 +11,7 @@ mod console;
 mod density;
 mod developer;
 mod edits;
+mod every_platform;
 mod flows;
 mod guards;
 mod language;

@@ -4,7 +4,7 @@
 use almanac_shared::crypto::TokenCipher;
 use almanac_shared::publish::{
     Adapter, Platform, channels,
-    oauth::{self, Account, Tokens},
+    oauth::{self, Tokens},
 };
 use almanac_shared::store::{
     publish::{self as publish_store, channels as store},
@@ -96,11 +96,7 @@ impl ChannelsApi {
             cipher,
             user,
             platform,
-            &Account {
-                id: account_id,
-                handle: None,
-                display_name: None,
-            },
+            &tokens.account(account_id),
             &tokens,
             Utc::now(),
         )
@@ -154,11 +150,7 @@ impl ChannelsApi {
             .into());
         };
         let mut tx = user_tx(&state.pool, user).await?;
-        let account = Account {
-            id: account_id,
-            handle: tokens.handle.clone(),
-            display_name: tokens.display_name.clone(),
-        };
+        let account = tokens.account(account_id);
         let id = channels::store_tokens(
             &mut tx,
             cipher,
@@ -370,11 +362,7 @@ impl ChannelsApi {
             cipher,
             caller,
             platform,
-            &Account {
-                id: account_id,
-                handle: tokens.handle.clone(),
-                display_name: tokens.display_name.clone(),
-            },
+            &tokens.account(account_id),
             &tokens,
             now,
         )

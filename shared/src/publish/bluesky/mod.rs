@@ -22,7 +22,7 @@ use super::{
     oauth::{self, Tokens},
     post::{self, Problem, TextField, TextLimit, TextUnit},
     tid,
-    uploads::ImageReader,
+    uploads::MediaReader,
 };
 use crate::fetch::FetchSettings;
 use crate::media::MediaStore;
@@ -53,7 +53,7 @@ pub struct Bluesky {
     http: reqwest::Client,
     /// Where accounts sign in and refresh their sessions (`BLUESKY_API_BASE_URL`).
     entry: String,
-    images: ImageReader,
+    images: MediaReader,
 }
 
 impl Bluesky {
@@ -69,7 +69,7 @@ impl Bluesky {
                 .bluesky_api_base_url
                 .trim_end_matches('/')
                 .to_owned(),
-            images: ImageReader::new(store, fetch, IMAGE_MAX_BYTES)?,
+            images: MediaReader::new(store, fetch, IMAGE_MAX_BYTES)?,
         })
     }
 

@@ -70,6 +70,7 @@ impl LinkedIn {
                 id: urn.to_owned(),
                 display_name: handle.clone(),
                 handle,
+                access_token: None,
             });
         }
         pages

@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
-use super::uploads::ImageReader;
+use super::uploads::MediaReader;
 use super::{
     Adapter, Auth, Checked, Failure, FailureKind, MediaKind, Mode, Options, PlannedRequest,
     Platform, PlatformSettings, Post, PublishSettings, Refresh, Remote, Reply, Sent, TokenPolicy,
@@ -55,7 +55,7 @@ pub struct LinkedIn {
     http: reqwest::Client,
     /// The image: an upload read from the media store, or the entry's `mediaUrl` fetched
     /// by us under the outside fetch rules.
-    images: ImageReader,
+    images: MediaReader,
     base: String,
     version: String,
     scopes: String,
@@ -71,7 +71,7 @@ impl LinkedIn {
     ) -> anyhow::Result<Self> {
         Ok(Self {
             http,
-            images: ImageReader::new(store, fetch, IMAGE_MAX_BYTES)?,
+            images: MediaReader::new(store, fetch, IMAGE_MAX_BYTES)?,
             base: settings
                 .linkedin
                 .api_base_url

@@ -5,7 +5,7 @@
 pub mod channels;
 mod run;
 
-pub use run::{IntentRun, START};
+pub use run::{IntentRun, START, quota_used};
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;

@@ -3,8 +3,9 @@
 //! intent's end. Each write names the intent and the job: only the intent's current job
 //! changes it.
 
+use chrono::{DateTime, Utc};
 use serde_json::Value;
-use sqlx::{PgPool, types::Json};
+use sqlx::{PgConnection, PgPool, types::Json};
 use uuid::Uuid;
 
 use crate::domain::publish::IntentStatus;
@@ -21,6 +22,11 @@ pub const START: &str = "update publish_intents i
     returning claimed.id as claimed_job, i.id, old.status as previous, i.user_id, i.calendar_id, i.entry_id, i.run_id,
         i.channel, i.account, i.mode, i.payload, i.remote_id, i.sending_at, i.sent_at,
         i.unknown_since, i.request_id";
+
+/// Marks an intent sending (`$1` the intent, `$2` its job, `$3` what it sends).
+const MARK_SENDING: &str = "update publish_intents set sending_at = now(),
+        payload = jsonb_set(payload, '{sent}', $3), updated_at = now()
+    where id = $1 and job_id = $2";
 
 /// An intent as its job writes it.
 #[derive(Debug, Clone, Copy)]
@@ -92,13 +98,37 @@ impl IntentRun<'_> {
     /// Marks the intent sending, with what it sends, before the request with an outside
     /// effect goes (its own commit).
     pub async fn mark_sending(&self, sent: &Value) -> sqlx::Result<()> {
-        self.exec_json(
-            "update publish_intents set sending_at = now(), payload = jsonb_set(payload, '{sent}', $3),
-                 updated_at = now()
-             where id = $1 and job_id = $2",
-            sent,
-        )
-        .await
+        self.exec_json(MARK_SENDING, sent).await
+    }
+
+    /// Marks the intent sending as [`IntentRun::mark_sending`] does, when fewer than
+    /// `limit` posts of `channel` (other intents, every user's) went out or may have since
+    /// `since`; whether it was marked. The count and the mark are one transaction under one
+    /// lock per channel, so two jobs never both take the last place.
+    pub async fn mark_sending_within(
+        &self,
+        sent: &Value,
+        channel: &str,
+        limit: i64,
+        since: DateTime<Utc>,
+    ) -> sqlx::Result<bool> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("select pg_advisory_xact_lock(hashtext('publish-quota:' || $1))")
+            .bind(channel)
+            .execute(&mut *tx)
+            .await?;
+        let used = quota_used(&mut tx, channel, since, Some(self.intent)).await?;
+        if used >= limit {
+            return Ok(false);
+        }
+        sqlx::query(MARK_SENDING)
+            .bind(self.intent)
+            .bind(self.job)
+            .bind(Json(sent))
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     /// The platform accepted the post as `remote_id`.
@@ -182,4 +212,24 @@ impl IntentRun<'_> {
             .await
             .map(drop)
     }
+}
+
+/// The posts of `channel` (every user's) that went out or may have since `since`: marked
+/// sending, accepted, found unknown or published then (`except` left out).
+pub async fn quota_used(
+    conn: &mut PgConnection,
+    channel: &str,
+    since: DateTime<Utc>,
+    except: Option<Uuid>,
+) -> sqlx::Result<i64> {
+    sqlx::query_scalar(
+        "select count(*) from publish_intents
+         where channel = $1 and coalesce(sending_at, sent_at, unknown_since, published_at) >= $2
+           and id is distinct from $3",
+    )
+    .bind(channel)
+    .bind(since)
+    .bind(except)
+    .fetch_one(conn)
+    .await
 }

@@ -88,6 +88,25 @@ impl FakePlatforms {
             ),
             ("THREADS_CLIENT_ID", "th-client".into()),
             ("THREADS_CLIENT_SECRET", "th-secret".into()),
+            ("FACEBOOK_API_BASE_URL", format!("{}/fb", self.base_url())),
+            (
+                "FACEBOOK_AUTHORIZE_URL",
+                format!("{}/fb/authorize", self.base_url()),
+            ),
+            (
+                "FACEBOOK_TOKEN_URL",
+                format!("{}/fb/v25.0/oauth/access_token", self.base_url()),
+            ),
+            ("FACEBOOK_CLIENT_ID", "fb-app".into()),
+            ("FACEBOOK_CLIENT_SECRET", "fb-secret".into()),
+            ("YOUTUBE_API_BASE_URL", format!("{}/yt", self.base_url())),
+            (
+                "YOUTUBE_AUTHORIZE_URL",
+                format!("{}/yt/authorize", self.base_url()),
+            ),
+            ("YOUTUBE_TOKEN_URL", format!("{}/yt/token", self.base_url())),
+            ("YOUTUBE_CLIENT_ID", "yt-client".into()),
+            ("YOUTUBE_CLIENT_SECRET", "yt-secret".into()),
         ]
     }
 
@@ -123,6 +142,10 @@ impl FakePlatforms {
                         || c.path.ends_with("/com.atproto.repo.createRecord")
                         || c.path.ends_with("/threads_publish")
                         || (c.method == "POST" && c.path.ends_with("/threads"))
+                        || (c.method == "POST" && c.path.starts_with("/fb/"))
+                        || (c.method == "PUT"
+                            && c.path.starts_with("/yt/upload/")
+                            && !c.headers.contains_key("content-range"))
                 })
                 .count()
         })

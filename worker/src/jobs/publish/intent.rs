@@ -2,6 +2,11 @@
 //! request sending, accepted, not applied, unknown, failed, settled), each step fenced by
 //! the job's claim, and the job's end.
 
+use almanac_shared::{
+    publish::{catalogue::Quota, quota::Window},
+    store::publish::quota_used,
+};
+
 use super::{
     Context, End, Failure, Finished, IntentRun, IntentStatus, JobResult, Post, Publisher, Stop,
     Value, json,
@@ -25,14 +30,49 @@ impl Publisher<'_> {
         Ok(())
     }
 
-    /// Marked before the request with an outside effect goes (its own commit).
-    pub(super) async fn sending(&self, post: &Post) -> Result<(), Stop> {
+    /// Marked before the request with an outside effect goes (its own commit); on a
+    /// platform whose quota Almanac counts (`counted`: the quota and its window now), only
+    /// within it: `false` when its last place is taken.
+    pub(super) async fn sending(
+        &self,
+        post: &Post,
+        counted: Option<&(Quota, Window)>,
+    ) -> Result<bool, Stop> {
         let sent = serde_json::to_value(post).unwrap_or_default();
-        self.intent()
-            .mark_sending(&sent)
+        let Some((quota, window)) = counted else {
+            self.intent()
+                .mark_sending(&sent)
+                .await
+                .context("marking the intent sending")?;
+            return Ok(true);
+        };
+        let limit = i64::from(quota.limit);
+        let marked = self
+            .intent()
+            .mark_sending_within(&sent, &self.input.channel, limit, window.since)
             .await
-            .context("marking the intent sending")?;
-        Ok(())
+            .context("marking the intent sending within its quota")?;
+        Ok(marked)
+    }
+
+    /// Whether a counted quota's places are all taken now (read only: the mark that takes
+    /// one is [`Publisher::sending`]'s).
+    pub(super) async fn quota_full(&self, (quota, window): &(Quota, Window)) -> Result<bool, Stop> {
+        let mut conn = self
+            .ctx
+            .pool
+            .acquire()
+            .await
+            .context("counting the quota")?;
+        let used = quota_used(
+            &mut conn,
+            &self.input.channel,
+            window.since,
+            Some(self.input.id),
+        )
+        .await
+        .context("counting the quota")?;
+        Ok(used >= i64::from(quota.limit))
     }
 
     pub(super) async fn accepted(&self, remote_id: &str) -> Result<(), Stop> {

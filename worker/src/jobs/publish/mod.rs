@@ -25,6 +25,7 @@ use almanac_shared::{
         Adapter, Auth, Failure, FailureKind, IntentStatus, Mode, Options, PLATFORM_BUSY, Platform,
         Post, PublishJob, REQUEST_PERMITS, Remote, RequestPermits, Sent,
         channels::{self, Unusable, UsableError},
+        quota,
     },
 };
 use chrono::{DateTime, Utc};
@@ -214,6 +215,14 @@ impl<'a> Publisher<'a> {
         post: &Post,
         options: &Options,
     ) -> Result<IntentStatus, Stop> {
+        // A quota Almanac counts: a post past it waits for the window to turn.
+        let counted = quota::counted(adapter).map(|q| (q, quota::window(&q, Utc::now())));
+        let spent = |(q, w): &(_, _)| quota::spent(adapter.label(), q, w, Utc::now());
+        if let Some(counted) = &counted
+            && self.quota_full(counted).await?
+        {
+            return self.refused(platform, &spent(counted)).await;
+        }
         let mut auth = self.auth(platform, false).await?;
         let mut refreshed = false;
         // Harmless steps, with one refresh should the platform refuse the token.
@@ -236,7 +245,11 @@ impl<'a> Publisher<'a> {
             self.remote(container).await?;
         }
         loop {
-            self.sending(post).await?;
+            if !self.sending(post, counted.as_ref()).await?
+                && let Some(counted) = &counted
+            {
+                return self.refused(platform, &spent(counted)).await;
+            }
             match adapter
                 .send(&auth, post, &options, prepared.as_deref())
                 .await

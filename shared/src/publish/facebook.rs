@@ -1,0 +1,433 @@
+//! Facebook Pages (the Graph API's Pages API, `docs/platforms.md`): Facebook Login's code
+//! is exchanged for a short-lived user token, that for a long-lived one (`fb_exchange_token`),
+//! and that lists the person's pages with a token each (`/me/accounts`). Every page the
+//! person can post to is a channel of its own, with its page token, which does not expire.
+//! A post is one call, the one with an outside effect: text to `/{page}/feed`, a photo to
+//! `/{page}/photos`, a video to `/{page}/videos` (Facebook fetches the media from its
+//! address). A lost answer is read back from the page's recent posts (or videos), by text
+//! and time; nothing is sent twice. Errors are the Graph API's (`graph::refusal`).
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+
+use super::{
+    Adapter, Auth, Checked, Failure, FailureKind, MediaKind, Mode, Options, PlannedRequest,
+    Platform, PlatformSettings, Post, PublishSettings, Refresh, Remote, Reply, Sent, TokenPolicy,
+    catalogue::{Connect, MediaFormats, Profile},
+    graph, oauth,
+    post::{self, Problem, TextField, TextLimit},
+};
+
+/// Facebook's name in the registry (and the channel slug it publishes).
+pub const PLATFORM: Platform = Platform::of_static("facebook");
+
+/// The Graph API version every call names.
+pub const VERSION: &str = "v25.0";
+
+/// A post's text holds at most 63,206 characters.
+pub const MESSAGE_MAX: usize = 63_206;
+
+/// What connecting asks for: listing the person's pages, posting to them (and videos),
+/// and reading the posts back.
+pub const SCOPES: &str = "pages_show_list,pages_manage_posts,pages_read_engagement,pages_manage_engagement,pages_read_user_engagement,publish_video";
+
+/// Pages of one person listed when connecting (each becomes a channel).
+const PAGES_MAX: usize = 50;
+
+/// How far back of the time it was marked sending a page's post may be dated and still be
+/// taken for it (the two clocks differ).
+const CLOCK_SKEW: chrono::Duration = chrono::Duration::minutes(5);
+
+const NOT_CONFIGURED: &str = "Facebook is not configured: set FACEBOOK_CLIENT_ID and FACEBOOK_CLIENT_SECRET (the Meta app's id and secret)";
+
+pub struct Facebook {
+    http: reqwest::Client,
+    base: String,
+    oauth: PlatformSettings,
+}
+
+impl Facebook {
+    pub fn new(http: reqwest::Client, settings: &PublishSettings) -> Self {
+        Self {
+            http,
+            base: settings
+                .facebook
+                .api_base_url
+                .trim_end_matches('/')
+                .to_owned(),
+            oauth: settings.facebook.clone(),
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}/{VERSION}/{path}", self.base)
+    }
+
+    async fn call(&self, request: reqwest::RequestBuilder, token: &str) -> Reply {
+        graph::call(request, token, "Facebook", |error, regain| {
+            graph::refusal("Facebook", error, regain)
+        })
+        .await
+    }
+
+    async fn get(&self, path: &str, query: &[(&str, &str)], token: &str) -> Reply {
+        self.call(self.http.get(self.url(path)).query(query), token)
+            .await
+    }
+
+    /// Where a post goes (the page's edge) and what it says there.
+    fn request(page: &str, post: &Post) -> (String, Value) {
+        let alt = post
+            .upload
+            .as_ref()
+            .map(|upload| upload.alt_text.trim())
+            .filter(|alt| !alt.is_empty());
+        match (&post.media_url, post.media) {
+            (Some(url), MediaKind::Video) => (
+                format!("{page}/videos"),
+                json!({ "file_url": url, "description": post.text, "title": post.title }),
+            ),
+            (Some(url), MediaKind::Photo) => {
+                let mut body = json!({ "url": url, "caption": post.text });
+                if let Some(alt) = alt {
+                    body["alt_text_custom"] = json!(alt);
+                }
+                (format!("{page}/photos"), body)
+            }
+            (None, _) => (format!("{page}/feed"), json!({ "message": post.text })),
+        }
+    }
+
+    /// The pages the person can post to (`CREATE_CONTENT`), each with its page token.
+    async fn pages(&self, user_token: &str) -> Result<Vec<oauth::Account>, Failure> {
+        let query = [
+            ("fields", "id,name,username,access_token,tasks"),
+            ("limit", "100"),
+        ];
+        let body = match self.get("me/accounts", &query, user_token).await {
+            Reply::Ok(body) => body,
+            Reply::Refused(failure) => return Err(failure),
+            Reply::Lost(reason, _) => {
+                return Err(Failure::retryable(
+                    "PLATFORM_UNAVAILABLE",
+                    format!("Facebook's list of pages could not be read: {reason}"),
+                ));
+            }
+        };
+        let pages = body["data"].as_array().into_iter().flatten();
+        Ok(pages
+            .filter(|page| {
+                page["tasks"]
+                    .as_array()
+                    .is_none_or(|tasks| tasks.iter().any(|t| t.as_str() == Some("CREATE_CONTENT")))
+            })
+            .filter_map(|page| {
+                let id = page["id"].as_str().filter(|id| is_graph_id(id))?;
+                let token = page["access_token"].as_str().filter(|t| !t.is_empty())?;
+                let name = oauth::name(&page["name"]);
+                Some(oauth::Account {
+                    id: id.to_owned(),
+                    handle: oauth::name(&page["username"]).or_else(|| name.clone()),
+                    display_name: name,
+                    access_token: Some(token.to_owned()),
+                })
+            })
+            .take(PAGES_MAX)
+            .collect())
+    }
+
+    /// A recent post (or video) of the page with this text, dated from `since` on.
+    async fn recent(
+        &self,
+        auth: &Auth,
+        post: &Post,
+        since: DateTime<Utc>,
+    ) -> Result<Option<String>, String> {
+        let (edge, field) = match (&post.media_url, post.media) {
+            (Some(_), MediaKind::Video) => ("videos", "description"),
+            _ => ("published_posts", "message"),
+        };
+        let from = (since - CLOCK_SKEW).timestamp().to_string();
+        let fields = format!("id,{field},created_time");
+        let query = [
+            ("fields", fields.as_str()),
+            ("since", from.as_str()),
+            ("limit", "25"),
+        ];
+        let path = format!("{}/{edge}", auth.account_id);
+        match self.get(&path, &query, &auth.access_token).await {
+            Reply::Ok(body) => Ok(body["data"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|found| found[field].as_str().unwrap_or("") == post.text)
+                .and_then(|found| found["id"].as_str().map(str::to_owned))),
+            Reply::Refused(failure) => Err(failure.message),
+            Reply::Lost(reason, _) => Err(reason),
+        }
+    }
+}
+
+/// A page's, post's or video's id: digits, a post's two parts joined by `_`.
+fn is_graph_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_digit() || b == b'_')
+}
+
+/// A `permalink_url` as Facebook answers it (a video's is a path on facebook.com).
+fn permalink(answered: &str) -> Option<String> {
+    let url = match answered.strip_prefix('/') {
+        Some(path) => format!("https://www.facebook.com/{path}"),
+        None => answered.to_owned(),
+    };
+    (url.starts_with("https://") && url.len() <= 2048).then_some(url)
+}
+
+#[async_trait]
+impl Adapter for Facebook {
+    fn platform(&self) -> Platform {
+        PLATFORM
+    }
+
+    fn label(&self) -> &'static str {
+        "Facebook"
+    }
+
+    /// Page tokens got from a long-lived user token have no expiry: nothing to refresh. A
+    /// page token Facebook stops taking (a password changed, the app removed, the person no
+    /// longer manages the page) is refused with code 190, and the channel is announced as
+    /// needing to be connected again.
+    fn token_policy(&self) -> TokenPolicy {
+        TokenPolicy {
+            refresh: Refresh::WhileValid,
+            ahead: chrono::Duration::days(7),
+            min_age: chrono::Duration::zero(),
+        }
+    }
+
+    fn authorize_url(
+        &self,
+        redirect_uri: &str,
+        state: &str,
+        challenge: Option<&str>,
+    ) -> Result<String, String> {
+        let (client, _) =
+            oauth::app_credentials(&self.oauth, NOT_CONFIGURED).map_err(|f| f.message)?;
+        let params = [("client_id", client), ("scope", SCOPES)];
+        oauth::authorize_url(&self.oauth, &params, redirect_uri, state, challenge)
+    }
+
+    /// The code's user token, made long-lived, lists the pages: the first is the channel
+    /// connected, the others are connected beside it, each with its own page token.
+    async fn exchange_code(
+        &self,
+        redirect_uri: &str,
+        code: &str,
+        _verifier: Option<&str>,
+    ) -> Result<oauth::Tokens, Failure> {
+        let (client, secret) = oauth::app_credentials(&self.oauth, NOT_CONFIGURED)?;
+        let query = [
+            ("client_id", client),
+            ("client_secret", secret),
+            ("redirect_uri", redirect_uri),
+            ("code", code),
+        ];
+        let request = self.http.get(&self.oauth.token_url).query(&query);
+        let short = oauth::tokens(&oauth::token_call(request, "Facebook").await?, "")?;
+        let query = [
+            ("grant_type", "fb_exchange_token"),
+            ("client_id", client),
+            ("client_secret", secret),
+            ("fb_exchange_token", short.access_token.as_str()),
+        ];
+        let request = self.http.get(self.url("oauth/access_token")).query(&query);
+        let long = oauth::tokens(&oauth::token_call(request, "Facebook").await?, "")?;
+        let mut pages = self.pages(&long.access_token).await?.into_iter();
+        let Some(first) = pages.next() else {
+            return Err(Failure::permanent(
+                "NO_PAGES",
+                "Facebook shared no Page you can post to: Almanac posts to Facebook Pages, not to profiles. Connect again and tick the pages to share, or create a Page first",
+            )
+            .platform(oauth::NO_ACCOUNT));
+        };
+        Ok(oauth::Tokens {
+            access_token: first.access_token.clone().unwrap_or_default(),
+            account_id: Some(first.id),
+            handle: first.handle,
+            display_name: first.display_name,
+            scope: Some(SCOPES.to_owned()),
+            more_accounts: pages.collect(),
+            ..oauth::Tokens::default()
+        })
+    }
+
+    /// A page token has no expiry and no refresh: one Facebook stopped taking needs the
+    /// page connected again.
+    async fn refresh(
+        &self,
+        _access_token: &str,
+        _refresh_token: Option<&str>,
+    ) -> Result<oauth::Tokens, Failure> {
+        Err(Failure::new(
+            FailureKind::Auth,
+            "CHANNEL_AUTH_INVALID",
+            "a Facebook page token cannot be refreshed; connect the page again",
+        ))
+    }
+
+    fn account_problem(&self, account_id: &str) -> Option<String> {
+        (!is_graph_id(account_id) || account_id.contains('_'))
+            .then(|| format!("a Facebook `accountId` is the page's numeric id, not `{account_id}`"))
+    }
+
+    fn profile(&self) -> Profile {
+        Profile {
+            color: "#1877f2",
+            connect: Connect::Oauth,
+            author_kinds: &[],
+            media_kinds: &[MediaKind::Photo, MediaKind::Video],
+            media_formats: MediaFormats {
+                photo: &["image/jpeg", "image/png"],
+                video: &["video/mp4"],
+            },
+            hashtags_max: None,
+            mentions_max: None,
+            preview_chars: Some(477),
+            quota: None,
+        }
+    }
+
+    fn text_limits(&self) -> Vec<TextLimit> {
+        vec![TextLimit::chars(TextField::Text, MESSAGE_MAX)]
+    }
+
+    fn validate(&self, post: &Post, options: &Options) -> Vec<Problem> {
+        let mut problems = Vec::new();
+        if options.mode == Mode::Draft {
+            problems.push(Problem::new(
+                "DRAFT_UNSUPPORTED",
+                "mode",
+                "Almanac publishes to Facebook Pages, it does not leave drafts there: publish it, or export it",
+            ));
+        }
+        if let Some(mime) = &post.unsupported_upload {
+            problems.push(post::unsupported_media("Facebook", mime));
+        }
+        if post.text.trim().is_empty() && post.media_url.is_none() {
+            problems.push(Problem::new(
+                "CAPTION_REQUIRED",
+                "caption",
+                "a Facebook text post needs text: write the entry's caption",
+            ));
+        }
+        problems.extend(post::too_long(
+            "caption",
+            "the Facebook post (caption, call to action and hashtags)",
+            post.text_chars(),
+            MESSAGE_MAX,
+        ));
+        problems
+    }
+
+    fn plan(&self, account_id: &str, post: &Post, _options: &Options) -> Vec<PlannedRequest> {
+        let (path, body) = Self::request(account_id, post);
+        vec![PlannedRequest {
+            method: "POST".into(),
+            url: format!("{}?access_token=***", self.url(&path)),
+            headers: Value::Null,
+            body,
+            effect: "publishes".into(),
+        }]
+    }
+
+    /// Nothing to read first: Facebook documents no posting quota for pages.
+    async fn check(&self, _: &Auth, _: &Post, options: &Options) -> Result<Checked, Failure> {
+        Ok(Checked {
+            options: options.clone(),
+            remaining: None,
+        })
+    }
+
+    async fn prepare(&self, _: &Auth, _: &Post, _: &Options) -> Result<Option<String>, Failure> {
+        Ok(None)
+    }
+
+    /// The post, one call: a photo's answer names its post (`post_id`), a feed post's id is
+    /// its post's, a video's is the video's.
+    async fn send(&self, auth: &Auth, post: &Post, _: &Options, _: Option<&str>) -> Sent {
+        let (path, body) = Self::request(&auth.account_id, post);
+        let request = self.http.post(self.url(&path)).json(&body);
+        match self.call(request, &auth.access_token).await {
+            Reply::Ok(answer) => {
+                let id = answer["id"].as_str().filter(|id| is_graph_id(id));
+                let post_id = answer["post_id"]
+                    .as_str()
+                    .filter(|id| is_graph_id(id))
+                    .or(id)
+                    .map(str::to_owned);
+                Sent::Accepted {
+                    remote_id: id.map_or_else(|| "accepted".to_owned(), str::to_owned),
+                    post_id,
+                }
+            }
+            Reply::Refused(failure) => Sent::NotApplied(failure),
+            Reply::Lost(reason, false) => Sent::Unknown(reason),
+            Reply::Lost(reason, true) => {
+                Sent::NotApplied(Failure::retryable("PLATFORM_UNAVAILABLE", reason))
+            }
+        }
+    }
+
+    /// Read-only: an accepted post is out; a lost answer is looked for among the page's
+    /// recent posts (a video among its videos) with the same text.
+    async fn confirm(
+        &self,
+        auth: &Auth,
+        remote_id: Option<&str>,
+        post: &Post,
+        since: DateTime<Utc>,
+    ) -> Remote {
+        if let Some(id) = remote_id {
+            return Remote::Published {
+                post_id: is_graph_id(id).then(|| id.to_owned()),
+            };
+        }
+        match self.recent(auth, post, since).await {
+            Ok(Some(id)) => Remote::Published { post_id: Some(id) },
+            Ok(None) => Remote::Pending("the page's recent posts do not show it".into()),
+            Err(reason) => Remote::Pending(reason),
+        }
+    }
+
+    async fn post_url(&self, auth: &Auth, post_id: &str) -> Option<String> {
+        if !is_graph_id(post_id) {
+            return None;
+        }
+        let query = [("fields", "permalink_url")];
+        match self.get(post_id, &query, &auth.access_token).await {
+            Reply::Ok(body) => permalink(body["permalink_url"].as_str()?),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_and_permalinks_are_read_as_facebook_writes_them() {
+        assert!(is_graph_id("104000000000001_905"));
+        assert!(!is_graph_id("104/../me"));
+        assert!(!is_graph_id(""));
+        assert_eq!(
+            permalink("/leafyco/videos/123/").as_deref(),
+            Some("https://www.facebook.com/leafyco/videos/123/")
+        );
+        assert_eq!(
+            permalink("https://www.facebook.com/1/posts/2").as_deref(),
+            Some("https://www.facebook.com/1/posts/2")
+        );
+        assert_eq!(permalink("javascript:alert(1)"), None);
+    }
+}

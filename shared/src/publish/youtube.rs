@@ -1,0 +1,804 @@
+//! YouTube (the YouTube Data API v3, `docs/platforms.md`): Google's OAuth with
+//! `youtube.upload` and `youtube.readonly`, offline (a refresh token) and with consent asked
+//! each time; the channel read with `channels.list`. A post is a video uploaded with a
+//! resumable `videos.insert`: the session is opened with the video's metadata (harmless:
+//! nothing exists until its bytes are in), its address kept on the intent, then the bytes
+//! are sent in one `PUT`, the one request with an outside effect. A lost answer is read back
+//! from the session's status (`PUT` with `Content-Range: bytes */<size>`), else from the
+//! channel's uploads playlist, where the description ends with Almanac's marker. The upload
+//! quota is the Google Cloud project's, shared by every user: counted by Almanac per Pacific
+//! day (`YOUTUBE_DAILY_UPLOADS`, `publish::quota`).
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+
+use super::{
+    Adapter, Auth, Checked, Failure, FailureKind, MediaKind, Mode, Options, PlannedRequest,
+    Platform, PlatformSettings, Post, PublishSettings, Refresh, Remote, Reply, Sent, TokenPolicy,
+    catalogue::{Connect, MediaFormats, Profile, Quota, QuotaScope, QuotaSource},
+    oauth,
+    post::{self, Problem, TextField, TextLimit, TextUnit},
+    quota, tid,
+    uploads::MediaReader,
+};
+use crate::{fetch::FetchSettings, media::MediaStore};
+
+/// YouTube's name in the registry (and the channel slug it publishes).
+pub const PLATFORM: Platform = Platform::of_static("youtube");
+
+/// A video's title holds at most 100 characters.
+pub const TITLE_MAX: usize = 100;
+
+/// A description holds at most 5,000 bytes, of which Almanac's marker line takes
+/// [`MARKER_BYTES`]: the entry's text may have the rest.
+pub const DESCRIPTION_BYTES: usize = 5_000;
+const MARKER_PREFIX: &str = "almanac:";
+/// Two line breaks, the prefix and a 13-character TID.
+const MARKER_BYTES: usize = 2 + MARKER_PREFIX.len() + 13;
+pub const DESCRIPTION_MAX: usize = DESCRIPTION_BYTES - MARKER_BYTES;
+
+/// The largest video read to upload (the largest Almanac takes as an upload).
+const VIDEO_MAX_BYTES: usize = 300 * 1024 * 1024;
+
+/// What connecting asks for: uploading, and reading the channel (its name, its uploads).
+pub const SCOPES: &str = "https://www.googleapis.com/auth/youtube.upload https://www.googleapis.com/auth/youtube.readonly";
+
+/// Where a resumable upload's session is opened (and its sessions live).
+const UPLOAD_PATH: &str = "/upload/youtube/v3/videos";
+
+/// How long a post waits when YouTube's own limit on a channel's uploads in 24 hours is
+/// reached, before it is tried again.
+const CHANNEL_LIMIT_WAIT: Duration = Duration::from_secs(3600);
+
+/// How long a rate limit is waited for when its answer does not say.
+const RATE_LIMIT_WAIT: Duration = Duration::from_secs(15 * 60);
+
+const NOT_CONFIGURED: &str = "YouTube is not configured: set YOUTUBE_CLIENT_ID and YOUTUBE_CLIENT_SECRET (the Google Cloud project's OAuth client)";
+
+pub struct YouTube {
+    http: reqwest::Client,
+    /// The video: an upload read from the media store, or the entry's `mediaUrl` fetched by
+    /// us under the outside fetch rules.
+    videos: MediaReader,
+    base: String,
+    oauth: PlatformSettings,
+    daily_uploads: u32,
+}
+
+/// One answer of YouTube's API, read.
+struct Answered {
+    status: u16,
+    location: Option<String>,
+    retry_after: Option<Duration>,
+    body: Value,
+}
+
+impl YouTube {
+    pub fn new(
+        http: reqwest::Client,
+        settings: &PublishSettings,
+        fetch: &FetchSettings,
+        store: MediaStore,
+    ) -> anyhow::Result<Self> {
+        Ok(Self {
+            http,
+            videos: MediaReader::videos(store, fetch, VIDEO_MAX_BYTES)?,
+            base: settings
+                .youtube
+                .api_base_url
+                .trim_end_matches('/')
+                .to_owned(),
+            oauth: settings.youtube.clone(),
+            daily_uploads: settings.youtube_daily_uploads,
+        })
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    fn quota(&self) -> Quota {
+        Quota {
+            limit: self.daily_uploads,
+            window_secs: 86_400,
+            per: QuotaScope::App,
+            source: QuotaSource::Counted,
+            day_of: Some(chrono_tz::America::Los_Angeles),
+        }
+    }
+
+    /// One call with the channel's token, under its permits; `Err`: no answer (why, and
+    /// whether it certainly never left).
+    async fn exchange(
+        &self,
+        request: reqwest::RequestBuilder,
+        token: &str,
+    ) -> Result<Answered, Reply> {
+        let _permit = super::request_permit("YouTube")
+            .await
+            .map_err(Reply::Refused)?;
+        let response = request
+            .bearer_auth(token)
+            .send()
+            .await
+            .map_err(|error| Reply::lost(&error, "YouTube"))?;
+        let status = response.status().as_u16();
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        let location = header("location");
+        let retry_after = header("retry-after")
+            .and_then(|secs| secs.parse::<u64>().ok())
+            .map(Duration::from_secs);
+        let bytes = response.bytes().await.map_err(|_| {
+            Reply::Lost(
+                format!("the connection was lost while YouTube answered {status}"),
+                false,
+            )
+        })?;
+        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Ok(Answered {
+            status,
+            location,
+            retry_after,
+            body,
+        })
+    }
+
+    /// An API call's answer: its JSON, its refusal in our words, or lost (a 5xx).
+    async fn call(&self, request: reqwest::RequestBuilder, token: &str) -> Reply {
+        match self.exchange(request, token).await {
+            Ok(answered) => self.reply(answered),
+            Err(lost) => lost,
+        }
+    }
+
+    fn reply(&self, answered: Answered) -> Reply {
+        match answered.status {
+            200..=299 => Reply::Ok(answered.body),
+            500.. => Reply::Lost(format!("YouTube answered {}", answered.status), false),
+            _ => Reply::Refused(self.refusal(&answered)),
+        }
+    }
+
+    /// YouTube's refusal in our words, with its `reason`: a spent quota or a rate limit
+    /// waits (the quota until midnight Pacific time), never fails.
+    fn refusal(&self, answered: &Answered) -> Failure {
+        let error = &answered.body["error"];
+        let reason = error["errors"][0]["reason"].as_str().unwrap_or("");
+        let theirs = error["message"].as_str().unwrap_or("");
+        let code = match reason.is_empty() {
+            true => answered.status.to_string(),
+            false => reason.to_owned(),
+        };
+        let said = |ours: &str| match theirs.is_empty() {
+            true => format!("{ours} ({code})"),
+            false => format!("{ours}: {theirs} ({code})"),
+        };
+        let failure = match (answered.status, reason) {
+            (401, _) | (_, "authError") => Failure::new(
+                FailureKind::Auth,
+                "CHANNEL_AUTH_INVALID",
+                said("YouTube refused the access token (expired or revoked)"),
+            ),
+            (_, "quotaExceeded") => {
+                let now = Utc::now();
+                let window = quota::window(&self.quota(), now);
+                let wait = (window.until - now).to_std().unwrap_or(RATE_LIMIT_WAIT);
+                Failure::retryable(
+                    "DAILY_QUOTA_EXHAUSTED",
+                    said("the Google Cloud project's YouTube quota is spent for today; it is shared by everyone who publishes through this Almanac server, and the upload waits until midnight Pacific time"),
+                )
+                .deferred(wait)
+            }
+            (_, "uploadLimitExceeded") => Failure::retryable(
+                "UPLOAD_LIMIT_EXCEEDED",
+                said("YouTube's limit on this channel's uploads in 24 hours was reached; the upload is tried again in an hour"),
+            )
+            .deferred(CHANNEL_LIMIT_WAIT),
+            (429, _) | (_, "rateLimitExceeded" | "userRateLimitExceeded") => Failure::retryable(
+                "RATE_LIMITED",
+                said("YouTube's rate limit was reached; the upload waits until it lifts"),
+            )
+            .deferred(answered.retry_after.unwrap_or(RATE_LIMIT_WAIT)),
+            (_, "youtubeSignupRequired") => Failure::permanent(
+                "PERMISSION_DENIED",
+                said("the Google account has no YouTube channel: create one, then connect again"),
+            ),
+            (403, _) => Failure::permanent(
+                "PERMISSION_DENIED",
+                said("the YouTube channel did not grant the upload permission; connect it again"),
+            ),
+            _ => Failure::permanent("PLATFORM_REFUSED", said("YouTube refused the video")),
+        };
+        failure.platform(code)
+    }
+
+    /// The channel the token acts for: its id, handle and title (`None`: the account has
+    /// no channel).
+    async fn channel(&self, token: &str) -> Result<Option<Value>, Failure> {
+        let request = self
+            .http
+            .get(self.url("/youtube/v3/channels"))
+            .query(&[("part", "snippet,contentDetails"), ("mine", "true")]);
+        match self.call(request, token).await {
+            Reply::Ok(body) => Ok(body["items"][0]
+                .as_object()
+                .map(|_| body["items"][0].clone())),
+            Reply::Refused(failure) => Err(failure),
+            Reply::Lost(reason, _) => Err(Failure::retryable(
+                "PLATFORM_UNAVAILABLE",
+                format!("YouTube's channel could not be read: {reason}"),
+            )),
+        }
+    }
+
+    /// Tokens of Google's token endpoint (which names the refresh token's lifetime, when it
+    /// has one, `refresh_token_expires_in`).
+    fn tokens(answer: &Value) -> Result<oauth::Tokens, Failure> {
+        let mut tokens = oauth::tokens(answer, "")?;
+        tokens.refresh_expires_in = answer["refresh_token_expires_in"].as_i64();
+        Ok(tokens)
+    }
+
+    /// The video resource the session opens with.
+    fn metadata(post: &Post, options: &Options) -> Value {
+        json!({
+            "snippet": { "title": post.title, "description": description(post) },
+            "status": {
+                "privacyStatus": privacy(options).unwrap_or("public"),
+                "selfDeclaredMadeForKids": false,
+            },
+        })
+    }
+
+    /// The bytes of the post's video, and their type.
+    async fn video(&self, post: &Post) -> Result<(bytes::Bytes, String), Failure> {
+        let url = post.media_url.as_deref().unwrap_or("");
+        let bytes = self.videos.read(post, url, "YouTube").await?;
+        let mime = post
+            .upload
+            .as_ref()
+            .map_or("video/mp4", |upload| upload.mime.as_str());
+        Ok((bytes, mime.to_owned()))
+    }
+
+    /// The session's status, read (`size`: the bytes the whole video has); a session
+    /// YouTube no longer knows sends the search to the channel's uploads, for `marker`.
+    async fn session_status(
+        &self,
+        auth: &Auth,
+        (session, marker, size): (&str, &str, usize),
+    ) -> Remote {
+        let request = self
+            .http
+            .put(session)
+            .header("content-range", format!("bytes */{size}"))
+            .header("content-length", "0");
+        let answered = match self.exchange(request, &auth.access_token).await {
+            Ok(answered) => answered,
+            Err(unanswered) => {
+                return Remote::Pending(unanswered_failure("upload", unanswered).message);
+            }
+        };
+        match answered.status {
+            200 | 201 => Remote::Published {
+                post_id: video_id(&answered.body),
+            },
+            308 => Remote::Failed(
+                Failure::permanent(
+                    "NOT_PUBLISHED",
+                    "the upload stopped before the video's end: YouTube made no video of it; publish it again",
+                )
+                .platform("308"),
+            ),
+            404 | 410 => match self.in_uploads(auth, marker).await {
+                Ok(Some(id)) => Remote::Published { post_id: Some(id) },
+                Ok(None) => Remote::Pending("the channel's uploads do not show it".into()),
+                Err(reason) => Remote::Pending(reason),
+            },
+            status => Remote::Pending(format!("YouTube answered {status} about the upload")),
+        }
+    }
+
+    /// The video of the channel's uploads whose description ends with `marker`.
+    async fn in_uploads(&self, auth: &Auth, marker: &str) -> Result<Option<String>, String> {
+        let channel = self
+            .channel(&auth.access_token)
+            .await
+            .map_err(|f| f.message)?;
+        let Some(uploads) = channel
+            .as_ref()
+            .and_then(|c| c["contentDetails"]["relatedPlaylists"]["uploads"].as_str())
+        else {
+            return Ok(None);
+        };
+        let request = self
+            .http
+            .get(self.url("/youtube/v3/playlistItems"))
+            .query(&[
+                ("part", "snippet"),
+                ("playlistId", uploads),
+                ("maxResults", "50"),
+            ]);
+        let body = match self.call(request, &auth.access_token).await {
+            Reply::Ok(body) => body,
+            Reply::Refused(failure) => return Err(failure.message),
+            Reply::Lost(reason, _) => return Err(reason),
+        };
+        Ok(body["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|item| {
+                item["snippet"]["description"]
+                    .as_str()
+                    .is_some_and(|d| d.ends_with(marker))
+            })
+            .and_then(|item| item["snippet"]["resourceId"]["videoId"].as_str())
+            .filter(|id| is_video_id(id))
+            .map(str::to_owned))
+    }
+}
+
+/// A call to YouTube that got no usable answer (or a refusal), as the failure of `step`.
+fn unanswered_failure(step: &str, reply: Reply) -> Failure {
+    match reply {
+        Reply::Refused(failure) => failure,
+        Reply::Lost(reason, _) => Failure::retryable(
+            "PLATFORM_UNAVAILABLE",
+            format!("YouTube's {step} could not be reached: {reason}"),
+        ),
+        Reply::Ok(_) => Failure::retryable(
+            "PLATFORM_UNAVAILABLE",
+            format!("YouTube's {step} answered without what it should"),
+        ),
+    }
+}
+
+/// The marker line ending a post's description: its intent's TID.
+fn marker(post: &Post) -> String {
+    let tid = post
+        .intent_id
+        .and_then(tid::of_intent)
+        .unwrap_or_else(|| "<intent-tid>".into());
+    format!("{MARKER_PREFIX}{tid}")
+}
+
+/// The description a video goes out with: the entry's text, then the marker.
+fn description(post: &Post) -> String {
+    match post.text.trim().is_empty() {
+        true => marker(post),
+        false => format!("{}\n\n{}", post.text, marker(post)),
+    }
+}
+
+/// The session's address as the intent keeps it: with its intent's marker and the video's
+/// size, in a fragment (never sent).
+fn session_remote(session: &str, post: &Post, size: usize) -> String {
+    format!("{session}#{}|{size}", marker(post))
+}
+
+/// The session, its marker and the video's size, from the intent's remote id.
+fn session_parts(remote: &str) -> Option<(&str, &str, usize)> {
+    let (session, fragment) = remote.split_once('#')?;
+    let (marker, size) = fragment.split_once('|')?;
+    Some((session, marker, size.parse().ok()?))
+}
+
+/// YouTube's `privacyStatus` for the publish's privacy level (TikTok's words, as the API
+/// takes them): public unless it asks for less.
+fn privacy(options: &Options) -> Option<&'static str> {
+    options.privacy_level.as_deref().map(|level| match level {
+        "SELF_ONLY" => "private",
+        "MUTUAL_FOLLOW_FRIENDS" | "FOLLOWER_OF_CREATOR" => "unlisted",
+        _ => "public",
+    })
+}
+
+/// A video id: letters, digits, `-` and `_`.
+fn is_video_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 64
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+fn video_id(body: &Value) -> Option<String> {
+    body["id"]
+        .as_str()
+        .filter(|id| is_video_id(id))
+        .map(str::to_owned)
+}
+
+#[async_trait]
+impl Adapter for YouTube {
+    fn platform(&self) -> Platform {
+        PLATFORM
+    }
+
+    fn label(&self) -> &'static str {
+        "YouTube"
+    }
+
+    /// Access tokens last an hour; the refresh token gets a new one, also after it expired.
+    /// A refresh token with a lifetime (a project in "Testing" status: 7 days) is announced
+    /// before it lapses.
+    fn token_policy(&self) -> TokenPolicy {
+        TokenPolicy {
+            refresh: Refresh::WithRefreshToken,
+            ahead: chrono::Duration::minutes(5),
+            min_age: chrono::Duration::zero(),
+        }
+    }
+
+    fn authorize_url(
+        &self,
+        redirect_uri: &str,
+        state: &str,
+        challenge: Option<&str>,
+    ) -> Result<String, String> {
+        let (client, _) =
+            oauth::app_credentials(&self.oauth, NOT_CONFIGURED).map_err(|f| f.message)?;
+        let params = [
+            ("client_id", client),
+            ("scope", SCOPES),
+            ("access_type", "offline"),
+            ("prompt", "consent"),
+        ];
+        oauth::authorize_url(&self.oauth, &params, redirect_uri, state, challenge)
+    }
+
+    /// The code's tokens, and the channel they act for.
+    async fn exchange_code(
+        &self,
+        redirect_uri: &str,
+        code: &str,
+        _verifier: Option<&str>,
+    ) -> Result<oauth::Tokens, Failure> {
+        let (client, secret) = oauth::app_credentials(&self.oauth, NOT_CONFIGURED)?;
+        let form = [
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", redirect_uri),
+            ("client_id", client),
+            ("client_secret", secret),
+        ];
+        let answer = oauth::post_grant(&self.http, &self.oauth, "YouTube", &form).await?;
+        let mut tokens = Self::tokens(&answer)?;
+        let Some(channel) = self.channel(&tokens.access_token).await? else {
+            return Err(Failure::permanent(
+                "NO_CHANNEL",
+                "the Google account has no YouTube channel: create one on YouTube, then connect again",
+            )
+            .platform(oauth::NO_ACCOUNT));
+        };
+        tokens.account_id = channel["id"].as_str().map(str::to_owned);
+        tokens.handle = oauth::name(&channel["snippet"]["customUrl"]);
+        tokens.display_name = oauth::name(&channel["snippet"]["title"]);
+        Ok(tokens)
+    }
+
+    async fn refresh(
+        &self,
+        _access_token: &str,
+        refresh_token: Option<&str>,
+    ) -> Result<oauth::Tokens, Failure> {
+        let Some(refresh_token) = refresh_token else {
+            return Err(Failure::new(
+                FailureKind::Auth,
+                "CHANNEL_AUTH_INVALID",
+                "Google issued no refresh token for this channel; connect it again",
+            ));
+        };
+        let (client, secret) = oauth::app_credentials(&self.oauth, NOT_CONFIGURED)?;
+        let form = [
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh_token),
+            ("client_id", client),
+            ("client_secret", secret),
+        ];
+        let answer = oauth::post_grant(&self.http, &self.oauth, "YouTube", &form).await?;
+        Self::tokens(&answer)
+    }
+
+    /// The uploads left today are the whole server's, not the account's.
+    fn quota_spent(&self) -> Failure {
+        Failure::permanent(
+            "DAILY_QUOTA_EXHAUSTED",
+            "the YouTube uploads left today for this Almanac server (shared by everyone who publishes through it) are taken by the entries before this one",
+        )
+        .platform("counted")
+    }
+
+    fn account_problem(&self, account_id: &str) -> Option<String> {
+        let channel =
+            account_id.len() == 24 && account_id.starts_with("UC") && is_video_id(account_id);
+        (!channel).then(|| {
+            format!("a YouTube `accountId` is the channel's id (`UC` and 22 characters), not `{account_id}`")
+        })
+    }
+
+    fn profile(&self) -> Profile {
+        Profile {
+            color: "#e00000",
+            connect: Connect::Oauth,
+            author_kinds: &[],
+            media_kinds: &[MediaKind::Video],
+            media_formats: MediaFormats {
+                photo: &[],
+                video: &["video/mp4"],
+            },
+            hashtags_max: None,
+            mentions_max: None,
+            preview_chars: None,
+            quota: Some(self.quota()),
+        }
+    }
+
+    fn text_limits(&self) -> Vec<TextLimit> {
+        vec![
+            TextLimit::chars(TextField::Title, TITLE_MAX),
+            TextLimit {
+                unit: TextUnit::Utf8Bytes,
+                ..TextLimit::chars(TextField::Text, DESCRIPTION_MAX)
+            },
+        ]
+    }
+
+    fn validate(&self, post: &Post, options: &Options) -> Vec<Problem> {
+        let mut problems = Vec::new();
+        if options.mode == Mode::Draft {
+            problems.push(Problem::new(
+                "DRAFT_UNSUPPORTED",
+                "mode",
+                "YouTube keeps no drafts made by other apps: publish it as private, or export it",
+            ));
+        }
+        if let Some(mime) = &post.unsupported_upload {
+            problems.push(post::unsupported_media("YouTube", mime));
+        } else if post.media != MediaKind::Video || post.media_url.is_none() {
+            problems.push(Problem::new(
+                "MEDIA_REQUIRED",
+                "media",
+                "a YouTube post is a video: give the entry a video (a Short is at most 3 minutes, square or vertical)",
+            ));
+        }
+        if post.title.is_empty() {
+            problems.push(Problem::new(
+                "TITLE_REQUIRED",
+                "title",
+                "a YouTube video needs a title: write the entry's title",
+            ));
+        }
+        problems.extend(post::too_long(
+            "title",
+            "the YouTube title",
+            post.title.chars().count(),
+            TITLE_MAX,
+        ));
+        if post.title.contains(['<', '>']) {
+            problems.push(Problem::new(
+                "TITLE_INVALID",
+                "title",
+                "YouTube takes no < or > in a title: remove them",
+            ));
+        }
+        let bytes = post.text.len();
+        if bytes > DESCRIPTION_MAX {
+            problems.push(Problem::new(
+                "CAPTION_TOO_LONG",
+                "caption",
+                format!(
+                    "the YouTube description (caption, call to action and hashtags) is {bytes} bytes; the limit is {DESCRIPTION_MAX} ({DESCRIPTION_BYTES}, less Almanac's marker line)"
+                ),
+            ));
+        }
+        if post.text.contains(['<', '>']) {
+            problems.push(Problem::new(
+                "CAPTION_INVALID",
+                "caption",
+                "YouTube takes no < or > in a description: remove them",
+            ));
+        }
+        problems
+    }
+
+    fn plan(&self, _account_id: &str, post: &Post, options: &Options) -> Vec<PlannedRequest> {
+        let mime = post
+            .upload
+            .as_ref()
+            .map_or("video/mp4", |upload| upload.mime.as_str());
+        let mut requests = Vec::new();
+        if post.upload.is_none()
+            && let Some(url) = &post.media_url
+        {
+            requests.push(PlannedRequest {
+                method: "GET".into(),
+                url: url.clone(),
+                headers: Value::Null,
+                body: Value::Null,
+                effect: "read-only".into(),
+            });
+        }
+        requests.extend([
+            PlannedRequest {
+                method: "POST".into(),
+                url: self.url(&format!(
+                    "{UPLOAD_PATH}?uploadType=resumable&part=snippet,status"
+                )),
+                headers: json!({ "Authorization": "Bearer ***",
+                    "Content-Type": "application/json; charset=UTF-8",
+                    "X-Upload-Content-Length": "<video bytes>", "X-Upload-Content-Type": mime }),
+                body: Self::metadata(post, options),
+                effect: "harmless".into(),
+            },
+            PlannedRequest {
+                method: "PUT".into(),
+                url: "<upload session>".into(),
+                headers: json!({ "Authorization": "Bearer ***", "Content-Type": mime }),
+                body: Value::Null,
+                effect: "publishes".into(),
+            },
+        ]);
+        requests
+    }
+
+    /// Nothing to read first: the quota is counted by Almanac (`publish::quota`).
+    async fn check(&self, _: &Auth, _: &Post, options: &Options) -> Result<Checked, Failure> {
+        Ok(Checked {
+            options: options.clone(),
+            remaining: None,
+        })
+    }
+
+    /// The upload session, opened with the video's metadata and size: its address (with the
+    /// marker and the size) is kept on the intent before the bytes go.
+    async fn prepare(
+        &self,
+        auth: &Auth,
+        post: &Post,
+        options: &Options,
+    ) -> Result<Option<String>, Failure> {
+        let (bytes, mime) = self.video(post).await?;
+        let request = self
+            .http
+            .post(self.url(UPLOAD_PATH))
+            .query(&[("uploadType", "resumable"), ("part", "snippet,status")])
+            .header("x-upload-content-length", bytes.len().to_string())
+            .header("x-upload-content-type", &mime)
+            .json(&Self::metadata(post, options));
+        let answered = self
+            .exchange(request, &auth.access_token)
+            .await
+            .map_err(|unanswered| unanswered_failure("upload session", unanswered))?;
+        let location = answered.location.clone();
+        let reply = self.reply(answered);
+        if !matches!(reply, Reply::Ok(_)) {
+            return Err(unanswered_failure("upload session", reply));
+        }
+        // The session must be YouTube's own: the video and the token go there next.
+        let session = location
+            .filter(|at| at.starts_with(&self.url(UPLOAD_PATH)) && !at.contains('#'))
+            .ok_or_else(|| {
+                unanswered_failure(
+                    "upload session",
+                    Reply::Lost("it named no upload address of its own".into(), false),
+                )
+            })?;
+        Ok(Some(session_remote(&session, post, bytes.len())))
+    }
+
+    /// The video's bytes, to the session: the one request with an outside effect.
+    async fn send(&self, auth: &Auth, post: &Post, _: &Options, prepared: Option<&str>) -> Sent {
+        let Some((session, _, size)) = prepared.and_then(session_parts) else {
+            return Sent::NotApplied(Failure::retryable(
+                "PLATFORM_UNAVAILABLE",
+                "no YouTube upload session to send the video to",
+            ));
+        };
+        let (bytes, mime) = match self.video(post).await {
+            Ok(video) => video,
+            Err(failure) => return Sent::NotApplied(failure),
+        };
+        if bytes.len() != size {
+            return Sent::NotApplied(Failure::retryable(
+                "MEDIA_CHANGED",
+                "the video changed while its upload was being opened; a new upload is opened on the next try",
+            ));
+        }
+        let request = self
+            .http
+            .put(session)
+            .header("content-type", mime)
+            .body(bytes);
+        match self.exchange(request, &auth.access_token).await {
+            Ok(answered) if matches!(answered.status, 200 | 201) => Sent::Accepted {
+                remote_id: prepared.unwrap_or_default().to_owned(),
+                post_id: video_id(&answered.body),
+            },
+            Ok(answered) if answered.status == 308 || answered.status >= 500 => Sent::Unknown(
+                format!("YouTube answered {} to the video", answered.status),
+            ),
+            Ok(answered) if matches!(answered.status, 404 | 410) => Sent::NotApplied(
+                Failure::retryable(
+                    "UPLOAD_SESSION_EXPIRED",
+                    "YouTube's upload session expired before the video was sent; a new one is opened on the next try",
+                )
+                .platform(answered.status.to_string()),
+            ),
+            Ok(answered) => Sent::NotApplied(self.refusal(&answered)),
+            Err(Reply::Lost(reason, false)) => Sent::Unknown(reason),
+            Err(unanswered) => Sent::NotApplied(unanswered_failure("video", unanswered)),
+        }
+    }
+
+    /// Read-only: the session's status, else the channel's uploads.
+    async fn confirm(
+        &self,
+        auth: &Auth,
+        remote_id: Option<&str>,
+        _post: &Post,
+        _since: DateTime<Utc>,
+    ) -> Remote {
+        let Some(remote) = remote_id else {
+            return Remote::Pending("no YouTube upload session to check".into());
+        };
+        let Some(parts) = session_parts(remote) else {
+            return Remote::Pending("the upload session's address is not readable".into());
+        };
+        self.session_status(auth, parts).await
+    }
+
+    async fn post_url(&self, _auth: &Auth, post_id: &str) -> Option<String> {
+        is_video_id(post_id).then(|| format!("https://www.youtube.com/watch?v={post_id}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_session_keeps_its_marker_and_size_in_a_fragment_never_sent() {
+        let mut post = Post::of_entry(
+            uuid::Uuid::nil(),
+            "Launch",
+            "Hello",
+            "",
+            &[],
+            "short video",
+            Some("https://cdn.example.com/a.mp4"),
+        );
+        post.intent_id = Some(uuid::Uuid::now_v7());
+        let remote = session_remote("https://up.example.com/s?upload_id=1", &post, 42);
+        let (session, marker, size) = session_parts(&remote).unwrap();
+        assert_eq!(session, "https://up.example.com/s?upload_id=1");
+        assert_eq!(size, 42);
+        assert_eq!(marker.len(), MARKER_BYTES - 2);
+        assert!(description(&post).ends_with(&format!("\n\n{marker}")));
+        assert_eq!(description(&post).len(), post.text.len() + MARKER_BYTES);
+    }
+
+    #[test]
+    fn the_privacy_asked_for_is_youtube_s_nearest() {
+        let asked = |level: Option<&str>| {
+            privacy(&Options {
+                mode: Mode::Publish,
+                privacy_level: level.map(str::to_owned),
+            })
+        };
+        assert_eq!(asked(None), None);
+        assert_eq!(asked(Some("SELF_ONLY")), Some("private"));
+        assert_eq!(asked(Some("FOLLOWER_OF_CREATOR")), Some("unlisted"));
+        assert_eq!(asked(Some("PUBLIC_TO_EVERYONE")), Some("public"));
+    }
+}
