@@ -357,25 +357,19 @@ impl Adapter for Facebook {
     async fn send(&self, auth: &Auth, post: &Post, _: &Options, _: Option<&str>) -> Sent {
         let (path, body) = Self::request(&auth.account_id, post);
         let request = self.http.post(self.url(&path)).json(&body);
-        match self.call(request, &auth.access_token).await {
-            Reply::Ok(answer) => {
-                let id = answer["id"].as_str().filter(|id| is_graph_id(id));
-                let post_id = answer["post_id"]
-                    .as_str()
-                    .filter(|id| is_graph_id(id))
-                    .or(id)
-                    .map(str::to_owned);
-                Sent::Accepted {
-                    remote_id: id.map_or_else(|| "accepted".to_owned(), str::to_owned),
-                    post_id,
-                }
+        let reply = self.call(request, &auth.access_token).await;
+        reply.sent(|answer| {
+            let id = answer["id"].as_str().filter(|id| is_graph_id(id));
+            let post_id = answer["post_id"]
+                .as_str()
+                .filter(|id| is_graph_id(id))
+                .or(id)
+                .map(str::to_owned);
+            Sent::Accepted {
+                remote_id: id.map_or_else(|| "accepted".to_owned(), str::to_owned),
+                post_id,
             }
-            Reply::Refused(failure) => Sent::NotApplied(failure),
-            Reply::Lost(reason, false) => Sent::Unknown(reason),
-            Reply::Lost(reason, true) => {
-                Sent::NotApplied(Failure::retryable("PLATFORM_UNAVAILABLE", reason))
-            }
-        }
+        })
     }
 
     /// Read-only: an accepted post is out; a lost answer is looked for among the page's

@@ -272,17 +272,11 @@ pub(crate) trait Containers: Send + Sync {
             .http()
             .post(self.url(&path))
             .query(&[("creation_id", container)]);
-        match self.call(request, &auth.access_token).await {
-            Reply::Ok(body) => Sent::Accepted {
-                remote_id: container.to_owned(),
-                post_id: body["id"].as_str().map(str::to_owned),
-            },
-            Reply::Refused(failure) => Sent::NotApplied(failure),
-            Reply::Lost(reason, false) => Sent::Unknown(reason),
-            Reply::Lost(reason, true) => {
-                Sent::NotApplied(Failure::retryable("PLATFORM_UNAVAILABLE", reason))
-            }
-        }
+        let reply = self.call(request, &auth.access_token).await;
+        reply.sent(|body| Sent::Accepted {
+            remote_id: container.to_owned(),
+            post_id: body["id"].as_str().map(str::to_owned),
+        })
     }
 
     /// Read-only: whether a published container's post is out (its id, the recent post

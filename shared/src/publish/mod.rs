@@ -162,6 +162,20 @@ pub(crate) enum Reply {
 }
 
 impl Reply {
+    /// The answer to the request with an outside effect: a 2xx read by `accepted`, a
+    /// refusal not applied, a lost answer unknown (unless the request certainly never
+    /// left).
+    pub(crate) fn sent(self, accepted: impl FnOnce(Value) -> Sent) -> Sent {
+        match self {
+            Reply::Ok(body) => accepted(body),
+            Reply::Refused(failure) => Sent::NotApplied(failure),
+            Reply::Lost(reason, false) => Sent::Unknown(reason),
+            Reply::Lost(reason, true) => {
+                Sent::NotApplied(Failure::retryable("PLATFORM_UNAVAILABLE", reason))
+            }
+        }
+    }
+
     /// A request that got no answer from the platform called `label`.
     pub(crate) fn lost(error: &reqwest::Error, label: &str) -> Self {
         let reason = if error.is_timeout() {

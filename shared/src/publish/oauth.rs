@@ -197,6 +197,35 @@ pub async fn token_call(request: reqwest::RequestBuilder, label: &str) -> Result
     .platform(code))
 }
 
+/// A refresh token exchanged at the platform's token URL (`grant_type=refresh_token`, with
+/// the app's credentials, its id under `client_field`): the token endpoint's answer. Without
+/// a refresh token (the platform issued none) the channel must be connected again, which
+/// `missing` says.
+pub async fn refresh_grant(
+    http: &reqwest::Client,
+    settings: &PlatformSettings,
+    (label, not_configured): (&str, &str),
+    client_field: &str,
+    refresh_token: Option<&str>,
+    missing: &str,
+) -> Result<Value, Failure> {
+    let Some(refresh_token) = refresh_token else {
+        return Err(Failure::new(
+            FailureKind::Auth,
+            "CHANNEL_AUTH_INVALID",
+            missing,
+        ));
+    };
+    let (client, secret) = app_credentials(settings, not_configured)?;
+    let form = [
+        (client_field, client),
+        ("client_secret", secret),
+        ("grant_type", "refresh_token"),
+        ("refresh_token", refresh_token),
+    ];
+    post_grant(http, settings, label, &form).await
+}
+
 /// The tokens of a token endpoint's answer; the account is `account_field`.
 pub fn tokens(body: &Value, account_field: &str) -> Result<Tokens, Failure> {
     let text = |key: &str| {

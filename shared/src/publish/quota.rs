@@ -75,7 +75,6 @@ pub fn spent(label: &str, quota: &Quota, window: &Window, now: DateTime<Utc>) ->
         "DAILY_QUOTA_EXHAUSTED",
         format!("{whose}: this post waits until {when}"),
     )
-    .platform("counted")
     .deferred(wait.max(std::time::Duration::from_secs(1)))
 }
 

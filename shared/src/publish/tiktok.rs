@@ -380,21 +380,15 @@ impl Adapter for TikTok {
         _access_token: &str,
         refresh_token: Option<&str>,
     ) -> Result<oauth::Tokens, Failure> {
-        let Some(refresh_token) = refresh_token else {
-            return Err(Failure::new(
-                FailureKind::Auth,
-                "CHANNEL_AUTH_INVALID",
-                "TikTok's access token expired and there is no refresh token: connect the channel again",
-            ));
-        };
-        let (client, secret) = oauth::app_credentials(&self.oauth, NOT_CONFIGURED)?;
-        let form = [
-            ("client_key", client),
-            ("client_secret", secret),
-            ("grant_type", "refresh_token"),
-            ("refresh_token", refresh_token),
-        ];
-        let answer = oauth::post_grant(&self.http, &self.oauth, "TikTok", &form).await?;
+        let answer = oauth::refresh_grant(
+            &self.http,
+            &self.oauth,
+            ("TikTok", NOT_CONFIGURED),
+            "client_key",
+            refresh_token,
+            "TikTok's access token expired and there is no refresh token: connect the channel again",
+        )
+        .await?;
         oauth::tokens(&answer, "open_id")
     }
 
@@ -529,20 +523,14 @@ impl Adapter for TikTok {
             Err(failure) => return Sent::NotApplied(failure),
         };
         let (path, body) = self.init(post, options, &privacy);
-        match self.call(auth, path, Some(&body)).await {
-            Reply::Ok(data) => match data["publish_id"].as_str() {
-                Some(id) => Sent::Accepted {
-                    remote_id: id.to_owned(),
-                    post_id: None,
-                },
-                None => Sent::Unknown("TikTok accepted the post without a publish_id".into()),
+        let reply = self.call(auth, path, Some(&body)).await;
+        reply.sent(|data| match data["publish_id"].as_str() {
+            Some(id) => Sent::Accepted {
+                remote_id: id.to_owned(),
+                post_id: None,
             },
-            Reply::Refused(failure) => Sent::NotApplied(failure),
-            Reply::Lost(reason, false) => Sent::Unknown(reason),
-            Reply::Lost(reason, true) => {
-                Sent::NotApplied(Failure::retryable("PLATFORM_UNAVAILABLE", reason))
-            }
-        }
+            None => Sent::Unknown("TikTok accepted the post without a publish_id".into()),
+        })
     }
 
     async fn confirm(

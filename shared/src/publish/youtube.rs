@@ -53,6 +53,11 @@ const UPLOAD_PATH: &str = "/upload/youtube/v3/videos";
 /// reached, before it is tried again.
 const CHANNEL_LIMIT_WAIT: Duration = Duration::from_secs(3600);
 
+/// The slowest upload a video's `PUT` is given time for (bytes a second), beyond the
+/// usual time a call may take (`PUBLISH_HTTP_TIMEOUT_MS`): a video of hundreds of
+/// megabytes is not cut off as a lost answer.
+const UPLOAD_BYTES_PER_SEC_FLOOR: u64 = 1_000_000;
+
 /// How long a rate limit is waited for when its answer does not say.
 const RATE_LIMIT_WAIT: Duration = Duration::from_secs(15 * 60);
 
@@ -66,6 +71,8 @@ pub struct YouTube {
     base: String,
     oauth: PlatformSettings,
     daily_uploads: u32,
+    /// How long one call may take (`PUBLISH_HTTP_TIMEOUT_MS`), before a video's own time.
+    call_timeout: Duration,
 }
 
 /// One answer of YouTube's API, read.
@@ -93,6 +100,7 @@ impl YouTube {
                 .to_owned(),
             oauth: settings.youtube.clone(),
             daily_uploads: settings.youtube_daily_uploads,
+            call_timeout: settings.http_timeout,
         })
     }
 
@@ -492,21 +500,15 @@ impl Adapter for YouTube {
         _access_token: &str,
         refresh_token: Option<&str>,
     ) -> Result<oauth::Tokens, Failure> {
-        let Some(refresh_token) = refresh_token else {
-            return Err(Failure::new(
-                FailureKind::Auth,
-                "CHANNEL_AUTH_INVALID",
-                "Google issued no refresh token for this channel; connect it again",
-            ));
-        };
-        let (client, secret) = oauth::app_credentials(&self.oauth, NOT_CONFIGURED)?;
-        let form = [
-            ("grant_type", "refresh_token"),
-            ("refresh_token", refresh_token),
-            ("client_id", client),
-            ("client_secret", secret),
-        ];
-        let answer = oauth::post_grant(&self.http, &self.oauth, "YouTube", &form).await?;
+        let answer = oauth::refresh_grant(
+            &self.http,
+            &self.oauth,
+            ("YouTube", NOT_CONFIGURED),
+            "client_id",
+            refresh_token,
+            "Google issued no refresh token for this channel; connect it again",
+        )
+        .await?;
         Self::tokens(&answer)
     }
 
@@ -516,7 +518,6 @@ impl Adapter for YouTube {
             "DAILY_QUOTA_EXHAUSTED",
             "the YouTube uploads left today for this Almanac server (shared by everyone who publishes through it) are taken by the entries before this one",
         )
-        .platform("counted")
     }
 
     fn account_problem(&self, account_id: &str) -> Option<String> {
@@ -715,10 +716,12 @@ impl Adapter for YouTube {
                 "the video changed while its upload was being opened; a new upload is opened on the next try",
             ));
         }
+        let sending = Duration::from_secs(size as u64 / UPLOAD_BYTES_PER_SEC_FLOOR);
         let request = self
             .http
             .put(session)
             .header("content-type", mime)
+            .timeout(self.call_timeout + sending)
             .body(bytes);
         match self.exchange(request, &auth.access_token).await {
             Ok(answered) if matches!(answered.status, 200 | 201) => Sent::Accepted {

@@ -287,27 +287,8 @@ async fn posts_go_out_once_under_their_intent_s_key_with_facets_an_image_and_the
             ..text("First draft")
         })
         .await;
-    let (status, answer) = s
-        .publish(json!({ "entryIds": [later], "channels": [channel], "dryRun": false, "when": "scheduled" }))
+    s.scheduled_then_edited(later, channel, "2030-01-08T09:00:00Z")
         .await;
-    assert_eq!(status, 200, "{answer}");
-    let id = answer["data"]["intents"][0]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let (status, patched) = s
-        .app
-        .send_json(
-            Method::PATCH,
-            s.user,
-            &format!("/v1/calendars/{}/entries/{later}", s.calendar),
-            &json!({ "caption": "Final words" }),
-        )
-        .await;
-    assert_eq!(status, 200, "{patched}");
-    assert_eq!(s.tick("2030-01-08T08:59:00Z").await.dispatched, 0);
-    assert_eq!(s.tick("2030-01-08T09:00:00Z").await.dispatched, 1);
-    s.settled(&id, "published").await;
     let records = s.records();
     assert_eq!(records.len(), 3);
     assert_eq!(

@@ -7,7 +7,6 @@
 //! deferring the post.
 
 use almanac_shared::clock::SystemClock;
-use reqwest::Method;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -238,28 +237,8 @@ async fn text_photo_and_video_posts_go_out_once_with_the_page_s_token_now_and_at
             ..text("First draft")
         })
         .await;
-    let (status, answer) = s
-        .publish(json!({ "entryIds": [later], "channels": [leafy], "dryRun": false, "when": "scheduled" }))
+    s.scheduled_then_edited(later, leafy, "2030-01-09T09:00:00Z")
         .await;
-    assert_eq!(status, 200, "{answer}");
-    let id = answer["data"]["intents"][0]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let path = format!("/v1/calendars/{}/entries/{later}", s.calendar);
-    let (status, _) = s
-        .app
-        .send_json(
-            Method::PATCH,
-            s.user,
-            &path,
-            &json!({ "caption": "Final words" }),
-        )
-        .await;
-    assert_eq!(status, 200);
-    assert_eq!(s.tick("2030-01-09T08:59:00Z").await.dispatched, 0);
-    assert_eq!(s.tick("2030-01-09T09:00:00Z").await.dispatched, 1);
-    s.settled(&id, "published").await;
     assert_eq!(
         s.facebook_posts().pop().unwrap().body["message"],
         "Final words\n\nFollow for more\n\n#launch #almanac"

@@ -425,6 +425,39 @@ impl Setup {
         .unwrap();
     }
 
+    /// Publishes `entry` (dated `at`) on `channel` at its time, edits its caption to "Final
+    /// words" meanwhile, and runs the dispatcher a minute before (nothing goes) and at its
+    /// time (it goes); returns once it is published.
+    pub async fn scheduled_then_edited(&self, entry: Uuid, channel: Uuid, at: &str) {
+        let (status, answer) = self
+            .publish(
+                json!({ "entryIds": [entry], "channels": [channel], "dryRun": false,
+                "when": "scheduled" }),
+            )
+            .await;
+        assert_eq!(status, 200, "{answer}");
+        let id = answer["data"]["intents"][0]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let path = format!("/v1/calendars/{}/entries/{entry}", self.calendar);
+        let (status, patched) = self
+            .app
+            .send_json(
+                Method::PATCH,
+                self.user,
+                &path,
+                &json!({ "caption": "Final words" }),
+            )
+            .await;
+        assert_eq!(status, 200, "{patched}");
+        let due: DateTime<Utc> = at.parse().unwrap();
+        let before = (due - chrono::Duration::minutes(1)).to_rfc3339();
+        assert_eq!(self.tick(&before).await.dispatched, 0);
+        assert_eq!(self.tick(at).await.dispatched, 1);
+        self.settled(&id, "published").await;
+    }
+
     /// Runs the first worker's publish dispatcher at `at`.
     pub async fn tick(&self, at: &str) -> almanac_worker::dispatcher::Ticked {
         let clock = almanac_shared::clock::ManualClock::new(at.parse().unwrap());

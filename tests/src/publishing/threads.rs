@@ -7,7 +7,6 @@
 //! quota read before publishing and a full one waited out, as is a rate limit.
 
 use almanac_shared::clock::SystemClock;
-use reqwest::Method;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -166,28 +165,8 @@ async fn text_image_and_video_posts_go_out_once_now_and_at_their_time_with_the_l
             ..text("First draft")
         })
         .await;
-    let (status, answer) = s
-        .publish(json!({ "entryIds": [later], "channels": [channel], "dryRun": false, "when": "scheduled" }))
+    s.scheduled_then_edited(later, channel, "2030-01-09T09:00:00Z")
         .await;
-    assert_eq!(status, 200, "{answer}");
-    let id = answer["data"]["intents"][0]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let path = format!("/v1/calendars/{}/entries/{later}", s.calendar);
-    let (status, _) = s
-        .app
-        .send_json(
-            Method::PATCH,
-            s.user,
-            &path,
-            &json!({ "caption": "Final words" }),
-        )
-        .await;
-    assert_eq!(status, 200);
-    assert_eq!(s.tick("2030-01-09T08:59:00Z").await.dispatched, 0);
-    assert_eq!(s.tick("2030-01-09T09:00:00Z").await.dispatched, 1);
-    s.settled(&id, "published").await;
     assert_eq!(
         s.threads_posts().pop().unwrap().body["text"],
         "Final words\n\nFollow for more\n\n#launch #almanac"

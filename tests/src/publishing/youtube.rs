@@ -8,7 +8,6 @@
 //! YouTube's own quota and rate-limit refusals.
 
 use almanac_shared::clock::SystemClock;
-use reqwest::Method;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -216,28 +215,8 @@ async fn a_video_is_uploaded_once_by_a_resumable_insert_now_and_at_its_time() {
             ..video("First draft")
         })
         .await;
-    let (status, answer) = s
-        .publish(json!({ "entryIds": [later], "channels": [channel], "dryRun": false, "when": "scheduled" }))
+    s.scheduled_then_edited(later, channel, "2030-01-09T09:00:00Z")
         .await;
-    assert_eq!(status, 200, "{answer}");
-    let id = answer["data"]["intents"][0]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let path = format!("/v1/calendars/{}/entries/{later}", s.calendar);
-    let (status, _) = s
-        .app
-        .send_json(
-            Method::PATCH,
-            s.user,
-            &path,
-            &json!({ "caption": "Final words" }),
-        )
-        .await;
-    assert_eq!(status, 200);
-    assert_eq!(s.tick("2030-01-09T08:59:00Z").await.dispatched, 0);
-    assert_eq!(s.tick("2030-01-09T09:00:00Z").await.dispatched, 1);
-    s.settled(&id, "published").await;
     let last = s.videos().pop().unwrap();
     assert!(
         last.body["snippet"]["description"]
@@ -356,10 +335,25 @@ async fn uploads_past_the_daily_count_wait_for_the_pacific_midnight_as_do_youtub
         youtube["quota"],
         json!({ "limit": 2, "windowSecs": 86400, "per": "app", "source": "counted" })
     );
+    // A dry run of three: the two places left go to the first two.
+    let mut entries = Vec::new();
+    for caption in ["One", "Two", "Three"] {
+        entries.push(s.clip(video(caption)).await);
+    }
+    let (status, planned) = s
+        .publish(json!({ "entryIds": entries, "channels": [channel] }))
+        .await;
+    assert_eq!(status, 200, "{planned}");
+    let intents = super::by_entry(&planned);
+    assert_eq!(intents[&entries[0].to_string()]["status"], "dry_run");
+    assert_eq!(intents[&entries[1].to_string()]["status"], "dry_run");
+    assert_eq!(
+        intents[&entries[2].to_string()]["error"]["message"],
+        "the YouTube uploads left today for this Almanac server (shared by everyone who publishes through it) are taken by the entries before this one"
+    );
     let mut ids = Vec::new();
-    for caption in ["One", "Two"] {
-        let entry = s.clip(video(caption)).await;
-        let id = s.publish_now(entry, channel).await;
+    for entry in &entries[..2] {
+        let id = s.publish_now(*entry, channel).await;
         s.settled(&id, "published").await;
         ids.push(id);
     }
@@ -381,8 +375,7 @@ async fn uploads_past_the_daily_count_wait_for_the_pacific_midnight_as_do_youtub
         "the 2 YouTube posts this Almanac server may make a day are spent; the quota is shared by everyone who publishes through it: this post waits until midnight America/Los_Angeles time"
     );
     // Published while the quota is spent: it waits, unsent and unfailed.
-    let third = s.clip(video("Three")).await;
-    let id = s.publish_now(third, channel).await;
+    let id = s.publish_now(entries[2], channel).await;
     assert_eq!(
         s.deferred(&id, "0 seconds").await,
         0,

@@ -12,9 +12,8 @@ use serde_json::{Value, json};
 
 use super::uploads::MediaReader;
 use super::{
-    Adapter, Auth, Checked, Failure, FailureKind, MediaKind, Mode, Options, PlannedRequest,
-    Platform, PlatformSettings, Post, PublishSettings, Refresh, Remote, Reply, Sent, TokenPolicy,
-    oauth,
+    Adapter, Auth, Checked, Failure, MediaKind, Mode, Options, PlannedRequest, Platform,
+    PlatformSettings, Post, PublishSettings, Refresh, Remote, Reply, Sent, TokenPolicy, oauth,
     post::{self, Problem, TextField, TextLimit},
 };
 use crate::fetch::FetchSettings;
@@ -326,21 +325,15 @@ impl Adapter for LinkedIn {
         _access_token: &str,
         refresh_token: Option<&str>,
     ) -> Result<oauth::Tokens, Failure> {
-        let Some(refresh_token) = refresh_token else {
-            return Err(Failure::new(
-                FailureKind::Auth,
-                "CHANNEL_AUTH_INVALID",
-                "LinkedIn issued no refresh token for this channel; connect it again",
-            ));
-        };
-        let (client, secret) = oauth::app_credentials(&self.oauth, NOT_CONFIGURED)?;
-        let form = [
-            ("grant_type", "refresh_token"),
-            ("refresh_token", refresh_token),
-            ("client_id", client),
-            ("client_secret", secret),
-        ];
-        let answer = oauth::post_grant(&self.http, &self.oauth, "LinkedIn", &form).await?;
+        let answer = oauth::refresh_grant(
+            &self.http,
+            &self.oauth,
+            ("LinkedIn", NOT_CONFIGURED),
+            "client_id",
+            refresh_token,
+            "LinkedIn issued no refresh token for this channel; connect it again",
+        )
+        .await?;
         Self::tokens(&answer)
     }
 
@@ -494,20 +487,14 @@ impl Adapter for LinkedIn {
     ) -> Sent {
         let body = Self::post_body(&auth.account_id, post, prepared);
         let request = self.http.post(self.url("/rest/posts")).json(&body);
-        match self.call(request, &auth.access_token).await {
-            Reply::Ok(answer) => {
-                let urn = answer["x-restli-id"].as_str().map(str::to_owned);
-                Sent::Accepted {
-                    remote_id: urn.clone().unwrap_or_else(|| ACCEPTED_WITHOUT_ID.into()),
-                    post_id: urn,
-                }
+        let reply = self.call(request, &auth.access_token).await;
+        reply.sent(|answer| {
+            let urn = answer["x-restli-id"].as_str().map(str::to_owned);
+            Sent::Accepted {
+                remote_id: urn.clone().unwrap_or_else(|| ACCEPTED_WITHOUT_ID.into()),
+                post_id: urn,
             }
-            Reply::Refused(failure) => Sent::NotApplied(failure),
-            Reply::Lost(reason, false) => Sent::Unknown(reason),
-            Reply::Lost(reason, true) => {
-                Sent::NotApplied(Failure::retryable("PLATFORM_UNAVAILABLE", reason))
-            }
-        }
+        })
     }
 
     async fn confirm(
