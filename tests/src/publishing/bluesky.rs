@@ -262,7 +262,11 @@ async fn posts_go_out_once_under_their_intent_s_key_with_facets_an_image_and_the
         )
         .await;
     assert_eq!(status, 201, "{uploaded}");
-    let pictured = s.entry(text("Our cat")).await;
+    let pictured = s
+        .entry(text(
+            "Notre chat dort au soleil toute la journée, sur le rebord de la fenêtre du salon.",
+        ))
+        .await;
     sqlx::query("update calendar_entries set media_ids = array[$1::uuid] where id = $2")
         .bind(uploaded["data"]["id"].as_str().unwrap())
         .bind(pictured)
@@ -275,6 +279,8 @@ async fn posts_go_out_once_under_their_intent_s_key_with_facets_an_image_and_the
     assert_eq!(blobs.len(), 1);
     assert_eq!(blobs[0].headers["content-type"], "image/png");
     assert_eq!(blobs[0].body_len, png(40, 20, 0).len());
+    // Its language, told by its text.
+    assert_eq!(s.records()[1].value["langs"], json!(["fr"]));
     let images = s.records()[1].value["embed"]["images"].clone();
     assert_eq!(images.as_array().unwrap().len(), 1, "{images}");
     assert_eq!(images[0]["alt"], "A red cat");

@@ -206,14 +206,18 @@ impl Bluesky {
     }
 }
 
-/// The record of a post: its text with facets (mentions whose DIDs `dids` holds), the time
-/// it was written, and its image (`blob`, with the media's alt text).
+/// The record of a post: its text with facets (mentions whose DIDs `dids` holds), its
+/// language when the text tells it, the time it was written, and its image (`blob`, with
+/// the media's alt text).
 fn record(post: &Post, dids: &HashMap<String, String>, blob: Option<Value>, at: &str) -> Value {
     let mut record = json!({
         "$type": COLLECTION,
         "text": post.text,
         "createdAt": at,
     });
+    if let Some(language) = text::language(&post.text) {
+        record["langs"] = json!([language]);
+    }
     let facets = text::facets(&post.text, dids);
     if !facets.is_empty() {
         record["facets"] = Value::from(facets);

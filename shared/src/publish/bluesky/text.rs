@@ -150,6 +150,13 @@ pub fn jwt_claims(token: &str) -> Option<Value> {
     serde_json::from_slice(&bytes).ok()
 }
 
+/// The language of a post's text as a record's `langs` names it (BCP-47, ISO 639-1), when
+/// the text tells it reliably (a short one often does not: then no language is claimed).
+pub fn language(text: &str) -> Option<&'static str> {
+    let info = whatlang::detect(text).filter(whatlang::Info::is_reliable)?;
+    isolang::Language::from_639_3(info.lang().code())?.to_639_1()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -213,5 +220,22 @@ mod tests {
         assert_eq!(claims["exp"], 1_767_225_600);
         assert_eq!(claims["scope"], "com.atproto.appPass");
         assert_eq!(jwt_claims("not-a-jwt"), None);
+    }
+
+    #[test]
+    fn a_post_names_its_language_only_when_its_text_tells_it() {
+        assert_eq!(
+            language(
+                "Nous ouvrons la boutique dimanche matin, venez découvrir les nouvelles plantes de saison avec nous."
+            ),
+            Some("fr")
+        );
+        assert_eq!(
+            language(
+                "We open the shop on Sunday morning: come and see the new plants of the season with us."
+            ),
+            Some("en")
+        );
+        assert_eq!(language("ok"), None);
     }
 }
