@@ -16,15 +16,20 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use super::{
-    Adapter, Auth, Checked, Failure, FailureKind, MediaKind, Mode, Options, PlannedRequest,
-    Platform, PlatformSettings, Post, PublishSettings, Refresh, Remote, Reply, Sent, TokenPolicy,
+    Adapter, Auth, Checked, Failure, MediaKind, Mode, Options, PlannedRequest, Platform,
+    PlatformSettings, Post, PublishSettings, Refresh, Remote, Reply, Sent, TokenPolicy,
     catalogue::{Connect, MediaFormats, Profile, Quota, QuotaScope, QuotaSource},
     oauth,
     post::{self, Problem, TextField, TextLimit, TextUnit},
-    quota, tid,
     uploads::MediaReader,
 };
 use crate::{fetch::FetchSettings, media::MediaStore};
+
+mod api;
+mod session;
+
+use api::unanswered_failure;
+use session::{description, session_parts, session_remote};
 
 /// YouTube's name in the registry (and the channel slug it publishes).
 pub const PLATFORM: Platform = Platform::of_static("youtube");
@@ -74,15 +79,6 @@ pub struct YouTube {
     /// How long one call may take (`PUBLISH_HTTP_TIMEOUT_MS`), before a video's own time.
     call_timeout: Duration,
 }
-
-/// One answer of YouTube's API, read.
-struct Answered {
-    status: u16,
-    location: Option<String>,
-    retry_after: Option<Duration>,
-    body: Value,
-}
-
 impl YouTube {
     pub fn new(
         http: reqwest::Client,
@@ -116,117 +112,6 @@ impl YouTube {
             source: QuotaSource::Counted,
             day_of: Some(chrono_tz::America::Los_Angeles),
         }
-    }
-
-    /// One call with the channel's token, under its permits; `Err`: no answer (why, and
-    /// whether it certainly never left).
-    async fn exchange(
-        &self,
-        request: reqwest::RequestBuilder,
-        token: &str,
-    ) -> Result<Answered, Reply> {
-        let _permit = super::request_permit("YouTube")
-            .await
-            .map_err(Reply::Refused)?;
-        let response = request
-            .bearer_auth(token)
-            .send()
-            .await
-            .map_err(|error| Reply::lost(&error, "YouTube"))?;
-        let status = response.status().as_u16();
-        let header = |name: &str| {
-            response
-                .headers()
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned)
-        };
-        let location = header("location");
-        let retry_after = header("retry-after")
-            .and_then(|secs| secs.parse::<u64>().ok())
-            .map(Duration::from_secs);
-        let bytes = response.bytes().await.map_err(|_| {
-            Reply::Lost(
-                format!("the connection was lost while YouTube answered {status}"),
-                false,
-            )
-        })?;
-        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        Ok(Answered {
-            status,
-            location,
-            retry_after,
-            body,
-        })
-    }
-
-    /// An API call's answer: its JSON, its refusal in our words, or lost (a 5xx).
-    async fn call(&self, request: reqwest::RequestBuilder, token: &str) -> Reply {
-        match self.exchange(request, token).await {
-            Ok(answered) => self.reply(answered),
-            Err(lost) => lost,
-        }
-    }
-
-    fn reply(&self, answered: Answered) -> Reply {
-        match answered.status {
-            200..=299 => Reply::Ok(answered.body),
-            500.. => Reply::Lost(format!("YouTube answered {}", answered.status), false),
-            _ => Reply::Refused(self.refusal(&answered)),
-        }
-    }
-
-    /// YouTube's refusal in our words, with its `reason`: a spent quota or a rate limit
-    /// waits (the quota until midnight Pacific time), never fails.
-    fn refusal(&self, answered: &Answered) -> Failure {
-        let error = &answered.body["error"];
-        let reason = error["errors"][0]["reason"].as_str().unwrap_or("");
-        let theirs = error["message"].as_str().unwrap_or("");
-        let code = match reason.is_empty() {
-            true => answered.status.to_string(),
-            false => reason.to_owned(),
-        };
-        let said = |ours: &str| match theirs.is_empty() {
-            true => format!("{ours} ({code})"),
-            false => format!("{ours}: {theirs} ({code})"),
-        };
-        let failure = match (answered.status, reason) {
-            (401, _) | (_, "authError") => Failure::new(
-                FailureKind::Auth,
-                "CHANNEL_AUTH_INVALID",
-                said("YouTube refused the access token (expired or revoked)"),
-            ),
-            (_, "quotaExceeded") => {
-                let now = Utc::now();
-                let window = quota::window(&self.quota(), now);
-                let wait = (window.until - now).to_std().unwrap_or(RATE_LIMIT_WAIT);
-                Failure::retryable(
-                    "DAILY_QUOTA_EXHAUSTED",
-                    said("the Google Cloud project's YouTube quota is spent for today; it is shared by everyone who publishes through this Almanac server, and the upload waits until midnight Pacific time"),
-                )
-                .deferred(wait)
-            }
-            (_, "uploadLimitExceeded") => Failure::retryable(
-                "UPLOAD_LIMIT_EXCEEDED",
-                said("YouTube's limit on this channel's uploads in 24 hours was reached; the upload is tried again in an hour"),
-            )
-            .deferred(CHANNEL_LIMIT_WAIT),
-            (429, _) | (_, "rateLimitExceeded" | "userRateLimitExceeded") => Failure::retryable(
-                "RATE_LIMITED",
-                said("YouTube's rate limit was reached; the upload waits until it lifts"),
-            )
-            .deferred(answered.retry_after.unwrap_or(RATE_LIMIT_WAIT)),
-            (_, "youtubeSignupRequired") => Failure::permanent(
-                "PERMISSION_DENIED",
-                said("the Google account has no YouTube channel: create one, then connect again"),
-            ),
-            (403, _) => Failure::permanent(
-                "PERMISSION_DENIED",
-                said("the YouTube channel did not grant the upload permission; connect it again"),
-            ),
-            _ => Failure::permanent("PLATFORM_REFUSED", said("YouTube refused the video")),
-        };
-        failure.platform(code)
     }
 
     /// The channel the token acts for: its id, handle and title (`None`: the account has
@@ -277,128 +162,6 @@ impl YouTube {
             .map_or("video/mp4", |upload| upload.mime.as_str());
         Ok((bytes, mime.to_owned()))
     }
-
-    /// The session's status, read (`size`: the bytes the whole video has); a session
-    /// YouTube no longer knows sends the search to the channel's uploads, for `marker`.
-    async fn session_status(
-        &self,
-        auth: &Auth,
-        (session, marker, size): (&str, &str, usize),
-    ) -> Remote {
-        let request = self
-            .http
-            .put(session)
-            .header("content-range", format!("bytes */{size}"))
-            .header("content-length", "0");
-        let answered = match self.exchange(request, &auth.access_token).await {
-            Ok(answered) => answered,
-            Err(unanswered) => {
-                return Remote::Pending(unanswered_failure("upload", unanswered).message);
-            }
-        };
-        match answered.status {
-            200 | 201 => Remote::Published {
-                post_id: video_id(&answered.body),
-            },
-            308 => Remote::Failed(
-                Failure::permanent(
-                    "NOT_PUBLISHED",
-                    "the upload stopped before the video's end: YouTube made no video of it; publish it again",
-                )
-                .platform("308"),
-            ),
-            404 | 410 => match self.in_uploads(auth, marker).await {
-                Ok(Some(id)) => Remote::Published { post_id: Some(id) },
-                Ok(None) => Remote::Pending("the channel's uploads do not show it".into()),
-                Err(reason) => Remote::Pending(reason),
-            },
-            status => Remote::Pending(format!("YouTube answered {status} about the upload")),
-        }
-    }
-
-    /// The video of the channel's uploads whose description ends with `marker`.
-    async fn in_uploads(&self, auth: &Auth, marker: &str) -> Result<Option<String>, String> {
-        let channel = self
-            .channel(&auth.access_token)
-            .await
-            .map_err(|f| f.message)?;
-        let Some(uploads) = channel
-            .as_ref()
-            .and_then(|c| c["contentDetails"]["relatedPlaylists"]["uploads"].as_str())
-        else {
-            return Ok(None);
-        };
-        let request = self
-            .http
-            .get(self.url("/youtube/v3/playlistItems"))
-            .query(&[
-                ("part", "snippet"),
-                ("playlistId", uploads),
-                ("maxResults", "50"),
-            ]);
-        let body = match self.call(request, &auth.access_token).await {
-            Reply::Ok(body) => body,
-            Reply::Refused(failure) => return Err(failure.message),
-            Reply::Lost(reason, _) => return Err(reason),
-        };
-        Ok(body["items"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .find(|item| {
-                item["snippet"]["description"]
-                    .as_str()
-                    .is_some_and(|d| d.ends_with(marker))
-            })
-            .and_then(|item| item["snippet"]["resourceId"]["videoId"].as_str())
-            .filter(|id| is_video_id(id))
-            .map(str::to_owned))
-    }
-}
-
-/// A call to YouTube that got no usable answer (or a refusal), as the failure of `step`.
-fn unanswered_failure(step: &str, reply: Reply) -> Failure {
-    match reply {
-        Reply::Refused(failure) => failure,
-        Reply::Lost(reason, _) => Failure::retryable(
-            "PLATFORM_UNAVAILABLE",
-            format!("YouTube's {step} could not be reached: {reason}"),
-        ),
-        Reply::Ok(_) => Failure::retryable(
-            "PLATFORM_UNAVAILABLE",
-            format!("YouTube's {step} answered without what it should"),
-        ),
-    }
-}
-
-/// The marker line ending a post's description: its intent's TID.
-fn marker(post: &Post) -> String {
-    let tid = post
-        .intent_id
-        .and_then(tid::of_intent)
-        .unwrap_or_else(|| "<intent-tid>".into());
-    format!("{MARKER_PREFIX}{tid}")
-}
-
-/// The description a video goes out with: the entry's text, then the marker.
-fn description(post: &Post) -> String {
-    match post.text.trim().is_empty() {
-        true => marker(post),
-        false => format!("{}\n\n{}", post.text, marker(post)),
-    }
-}
-
-/// The session's address as the intent keeps it: with its intent's marker and the video's
-/// size, in a fragment (never sent).
-fn session_remote(session: &str, post: &Post, size: usize) -> String {
-    format!("{session}#{}|{size}", marker(post))
-}
-
-/// The session, its marker and the video's size, from the intent's remote id.
-fn session_parts(remote: &str) -> Option<(&str, &str, usize)> {
-    let (session, fragment) = remote.split_once('#')?;
-    let (marker, size) = fragment.split_once('|')?;
-    Some((session, marker, size.parse().ok()?))
 }
 
 /// YouTube's `privacyStatus` for the publish's privacy level (TikTok's words, as the API
@@ -769,27 +532,6 @@ impl Adapter for YouTube {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_session_keeps_its_marker_and_size_in_a_fragment_never_sent() {
-        let mut post = Post::of_entry(
-            uuid::Uuid::nil(),
-            "Launch",
-            "Hello",
-            "",
-            &[],
-            "short video",
-            Some("https://cdn.example.com/a.mp4"),
-        );
-        post.intent_id = Some(uuid::Uuid::now_v7());
-        let remote = session_remote("https://up.example.com/s?upload_id=1", &post, 42);
-        let (session, marker, size) = session_parts(&remote).unwrap();
-        assert_eq!(session, "https://up.example.com/s?upload_id=1");
-        assert_eq!(size, 42);
-        assert_eq!(marker.len(), MARKER_BYTES - 2);
-        assert!(description(&post).ends_with(&format!("\n\n{marker}")));
-        assert_eq!(description(&post).len(), post.text.len() + MARKER_BYTES);
-    }
 
     #[test]
     fn the_privacy_asked_for_is_youtube_s_nearest() {
