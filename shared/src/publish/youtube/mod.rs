@@ -7,7 +7,8 @@
 //! from the session's status (`PUT` with `Content-Range: bytes */<size>`), else from the
 //! channel's uploads playlist, where the description ends with Almanac's marker. The upload
 //! quota is the Google Cloud project's, shared by every user: counted by Almanac per Pacific
-//! day (`YOUTUBE_DAILY_UPLOADS`, `publish::quota`).
+//! day (`YOUTUBE_DAILY_UPLOADS`, `publish::quota`). Its answers are read in [`api`], its
+//! upload sessions in [`session`].
 
 use std::time::Duration;
 
@@ -79,6 +80,7 @@ pub struct YouTube {
     /// How long one call may take (`PUBLISH_HTTP_TIMEOUT_MS`), before a video's own time.
     call_timeout: Duration,
 }
+
 impl YouTube {
     pub fn new(
         http: reqwest::Client,
@@ -122,9 +124,7 @@ impl YouTube {
             .get(self.url("/youtube/v3/channels"))
             .query(&[("part", "snippet,contentDetails"), ("mine", "true")]);
         match self.call(request, token).await {
-            Reply::Ok(body) => Ok(body["items"][0]
-                .as_object()
-                .map(|_| body["items"][0].clone())),
+            Reply::Ok(body) => Ok(body["items"].get(0).filter(|c| c.is_object()).cloned()),
             Reply::Refused(failure) => Err(failure),
             Reply::Lost(reason, _) => Err(Failure::retryable(
                 "PLATFORM_UNAVAILABLE",
