@@ -37,7 +37,7 @@ use crate::routes::{
         OrganicBrandsApi, OrganicDraftsApi, OrganicGenerateApi, OrganicLibraryApi, OrganicWeeksApi,
     },
     platforms::PlatformsApi,
-    publishing::{ChannelsApi, PublishApi},
+    publishing::{ChannelsApi, PublishApi, SlotsApi},
     saved_calendars::{SavedCalendarsApi, feed::CalendarFeedApi},
     schedules::SchedulesApi,
     suggestions::SuggestionsApi,
@@ -66,7 +66,7 @@ pub type Apis = (
         OrganicWeeksApi,
         OrganicDraftsApi,
     ),
-    (ChannelsApi, PublishApi, PlatformsApi, MediaApi),
+    (ChannelsApi, SlotsApi, PublishApi, PlatformsApi, MediaApi),
     (AdminApi, ConsoleApi, UsageApi, WebhooksApi, ApiKeysApi),
 );
 

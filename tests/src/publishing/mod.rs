@@ -10,6 +10,7 @@ mod flows;
 mod linkedin;
 mod media;
 mod sandbox;
+mod slots;
 mod testnet;
 mod threads;
 mod youtube;

@@ -110,6 +110,9 @@ fn valid_body(operation: &str) -> Value {
         }
         "setFlag" => json!({ "state": "off", "note": "probe" }),
         "completeChannel" => json!({ "state": "probe", "code": "probe" }),
+        "setChannelSlots" => {
+            json!({ "timezone": "Europe/Madrid", "slots": [{ "weekday": "mon", "time": "09:00" }] })
+        }
         "connectChannelWithCredentials" => {
             json!({ "identifier": "probe.bsky.social", "password": "abcd-efgh-ijkl-mnop" })
         }

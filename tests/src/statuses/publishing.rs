@@ -82,6 +82,15 @@ pub(super) async fn refusals(app: &mut TestApp, probe: &Probe, user: Uuid) {
         .expect(409, probe.call("retryPublishIntent", &[intent]))
         .await;
 
+    // Posting slots in a zone that is none.
+    probe
+        .succeed(200, probe.call("setChannelSlots", &[channel]))
+        .await;
+    let call = probe
+        .call("setChannelSlots", &[channel])
+        .json(json!({ "timezone": "Mars/Olympus", "slots": [] }));
+    probe.expect(422, call).await;
+
     // A channel that is not connected: nothing to retry on it yet.
     sqlx::query("update platform_accounts set status = 'needs_reauth' where id = $1")
         .bind(channel)

@@ -7,9 +7,11 @@
 
 mod channels;
 mod dto;
+mod slots;
 
 pub use channels::ChannelsApi;
 pub use dto::*;
+pub use slots::SlotsApi;
 
 use almanac_shared::store::user_tx;
 use almanac_shared::{

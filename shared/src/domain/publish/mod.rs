@@ -11,6 +11,7 @@ use uuid::Uuid;
 use crate::jobs::{JobKind, JobPayload};
 
 pub mod post;
+pub mod slots;
 
 pub use post::{MediaKind, Post};
 

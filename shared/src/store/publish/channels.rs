@@ -314,3 +314,34 @@ pub async fn mark_expiry_warned(
     .await?;
     Ok(done.rows_affected() == 1)
 }
+
+/// A channel's posting slots as kept: its zone and `[{weekday, time}]`
+/// (`domain::publish::slots::Slots::stored`); `None`: no such channel of the caller's.
+pub async fn slots(
+    conn: &mut PgConnection,
+    id: Uuid,
+) -> sqlx::Result<Option<(String, sqlx::types::Json<serde_json::Value>)>> {
+    sqlx::query_as("select slot_timezone, slots from platform_accounts where id = $1")
+        .bind(id)
+        .fetch_optional(conn)
+        .await
+}
+
+/// Keeps a channel's posting slots; whether the caller has the channel.
+pub async fn set_slots(
+    conn: &mut PgConnection,
+    id: Uuid,
+    timezone: &str,
+    slots: &serde_json::Value,
+) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "update platform_accounts set slot_timezone = $2, slots = $3, updated_at = now()
+         where id = $1",
+    )
+    .bind(id)
+    .bind(timezone)
+    .bind(sqlx::types::Json(slots))
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
