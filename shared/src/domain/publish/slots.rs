@@ -75,6 +75,34 @@ impl Slots {
             .filter(move |at| *at > after)
     }
 
+    /// Where `count` entries queued after `last` go (`last`: the channel's last queued
+    /// entry, else now): the slots after it in order, each at least `gap` after the one
+    /// before (and after `last`), never one already `taken`. Fewer when the channel has no
+    /// slots.
+    pub fn place(
+        &self,
+        last: DateTime<Utc>,
+        taken: &[DateTime<Utc>],
+        gap: chrono::Duration,
+        count: usize,
+    ) -> Vec<DateTime<Utc>> {
+        let mut placed: Vec<DateTime<Utc>> = Vec::with_capacity(count);
+        // Enough slots to place them all whatever is taken and however wide the gap (a gap
+        // of weeks skips a week's slots for each); never an endless search.
+        let weeks_a_gap = usize::try_from(gap.num_weeks()).unwrap_or(0) + 1;
+        let enough = (count + taken.len() + 1) * self.slots.len() * weeks_a_gap;
+        for at in self.after(last).take(enough) {
+            if placed.len() == count {
+                break;
+            }
+            let previous = placed.last().copied().unwrap_or(last);
+            if at - previous >= gap && !taken.contains(&at) {
+                placed.push(at);
+            }
+        }
+        placed
+    }
+
     /// `time` on `day` in the zone: its first occurrence, or the end of a gap it falls in.
     fn instant(&self, day: NaiveDate, time: NaiveTime) -> Option<DateTime<Utc>> {
         let local = day.and_time(time);
@@ -171,6 +199,44 @@ mod tests {
         assert_eq!(next[5], at("2030-04-01T07:00:00Z"), "09:00 in summer time");
         assert!(next.windows(2).all(|pair| pair[0] < pair[1]));
         assert_eq!(next[19], at("2030-05-03T07:00:00Z"));
+    }
+
+    #[test]
+    fn queued_entries_take_the_next_free_slots_a_gap_apart() {
+        let slots = Slots::new(
+            chrono_tz::Europe::Madrid,
+            vec![
+                slot(Weekday::Mon, "09:00"),
+                slot(Weekday::Mon, "09:15"),
+                slot(Weekday::Wed, "09:00"),
+                slot(Weekday::Fri, "09:00"),
+            ],
+        );
+        let gap = chrono::Duration::minutes(30);
+        // After the last queued entry (Monday 09:00): Monday 09:15 is too close; Wednesday
+        // is taken by an entry placed by hand.
+        let taken = [at("2030-03-20T08:00:00Z")];
+        let placed = slots.place(at("2030-03-18T08:00:00Z"), &taken, gap, 3);
+        assert_eq!(
+            placed,
+            [
+                at("2030-03-22T08:00:00Z"),
+                at("2030-03-25T08:00:00Z"),
+                at("2030-03-27T08:00:00Z"),
+            ]
+        );
+        // Monday 09:00 and 09:15 are both free after a Sunday start, but 15 minutes apart:
+        // one of them only.
+        let placed = slots.place(at("2030-03-24T12:00:00Z"), &[], gap, 2);
+        assert_eq!(
+            placed,
+            [at("2030-03-25T08:00:00Z"), at("2030-03-27T08:00:00Z")]
+        );
+        assert!(
+            Slots::new(chrono_tz::UTC, Vec::new())
+                .place(at("2030-03-24T12:00:00Z"), &[], gap, 2)
+                .is_empty()
+        );
     }
 
     #[test]
