@@ -37,7 +37,7 @@ use crate::routes::{
         OrganicBrandsApi, OrganicDraftsApi, OrganicGenerateApi, OrganicLibraryApi, OrganicWeeksApi,
     },
     platforms::PlatformsApi,
-    publishing::{ChannelsApi, PublishApi, SlotsApi},
+    publishing::{ChannelsApi, PublishApi, QueueApi, SlotsApi},
     saved_calendars::{SavedCalendarsApi, feed::CalendarFeedApi},
     schedules::SchedulesApi,
     suggestions::SuggestionsApi,
@@ -66,7 +66,14 @@ pub type Apis = (
         OrganicWeeksApi,
         OrganicDraftsApi,
     ),
-    (ChannelsApi, SlotsApi, PublishApi, PlatformsApi, MediaApi),
+    (
+        ChannelsApi,
+        SlotsApi,
+        QueueApi,
+        PublishApi,
+        PlatformsApi,
+        MediaApi,
+    ),
     (AdminApi, ConsoleApi, UsageApi, WebhooksApi, ApiKeysApi),
 );
 

@@ -76,6 +76,9 @@ pub struct PublishSettings {
     /// `CHANNEL_EXPIRY_WARNING_DAYS`: a channel whose connection ends (its token cannot be
     /// refreshed past then) within this is announced to its owner (7 days).
     pub expiry_warning: chrono::Duration,
+    /// `QUEUE_MIN_GAP_MINUTES`: the least time between two queued posts of one channel
+    /// (30).
+    pub queue_min_gap: chrono::Duration,
     /// `PUBLISH_SPOOL_MAX_PER_USER`: requests one user may have spooled at once.
     pub spool_max_per_user: u32,
     /// `PUBLISH_SPOOL_MAX_TOTAL`: requests spooled at once, all users.
@@ -186,6 +189,14 @@ impl PublishSettings {
                     "CHANNEL_EXPIRY_WARNING_DAYS must be between 1 and 60, got {days}"
                 );
                 chrono::Duration::days(days)
+            },
+            queue_min_gap: {
+                let minutes: i64 = env.parse_or("QUEUE_MIN_GAP_MINUTES", 30)?;
+                anyhow::ensure!(
+                    (0..=10_080).contains(&minutes),
+                    "QUEUE_MIN_GAP_MINUTES must be between 0 and 10080 (a week), got {minutes}"
+                );
+                chrono::Duration::minutes(minutes)
             },
             spool_max_per_user: env.parse_or("PUBLISH_SPOOL_MAX_PER_USER", 100)?,
             spool_max_total: env.parse_or("PUBLISH_SPOOL_MAX_TOTAL", 10_000)?,

@@ -34,6 +34,7 @@ pub mod graph;
 pub mod instagram;
 pub mod linkedin;
 pub mod oauth;
+pub mod queue;
 pub mod quota;
 pub mod request;
 pub mod spool;

@@ -295,7 +295,7 @@ fn selection(request: &PublishRequest) -> Result<Option<Vec<Uuid>>, Refusal> {
 }
 
 /// Refuses entry ids that are not entries of the calendar.
-fn missing_entries(ids: &[Uuid], entries: &[Publishable]) -> Result<(), Refusal> {
+pub(super) fn missing_entries(ids: &[Uuid], entries: &[Publishable]) -> Result<(), Refusal> {
     let missing: Vec<Uuid> = ids
         .iter()
         .filter(|id| !entries.iter().any(|e| e.id == **id))
@@ -315,7 +315,7 @@ fn missing_entries(ids: &[Uuid], entries: &[Publishable]) -> Result<(), Refusal>
 }
 
 /// Refuses chosen channels that are not the caller's.
-fn unknown_channels(chosen: &[Uuid], accounts: &[Account]) -> Result<(), Refusal> {
+pub(super) fn unknown_channels(chosen: &[Uuid], accounts: &[Account]) -> Result<(), Refusal> {
     let unknown: Vec<Uuid> = chosen
         .iter()
         .filter(|id| !accounts.iter().any(|a| a.id == **id))
@@ -467,7 +467,7 @@ fn target_quota<'a>(quota: &'a mut BTreeMap<Uuid, i64>, target: &Target) -> Opti
 }
 
 /// The platform's one account: the chosen one, else the only connected one.
-fn pick(
+pub(super) fn pick(
     platforms: &Platforms,
     accounts: &[Account],
     chosen: &[Uuid],

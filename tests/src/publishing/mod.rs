@@ -9,6 +9,7 @@ mod faults;
 mod flows;
 mod linkedin;
 mod media;
+mod queue;
 mod sandbox;
 mod slots;
 mod testnet;

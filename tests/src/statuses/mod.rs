@@ -113,6 +113,8 @@ fn valid_body(operation: &str) -> Value {
         "setChannelSlots" => {
             json!({ "timezone": "Europe/Madrid", "slots": [{ "weekday": "mon", "time": "09:00" }] })
         }
+        "queueEntries" => json!({ "calendarId": Uuid::now_v7(), "entryIds": [Uuid::now_v7()] }),
+        "shuffleQueue" => json!({ "channelId": Uuid::now_v7() }),
         "connectChannelWithCredentials" => {
             json!({ "identifier": "probe.bsky.social", "password": "abcd-efgh-ijkl-mnop" })
         }

@@ -90,6 +90,18 @@ pub(super) async fn refusals(app: &mut TestApp, probe: &Probe, user: Uuid) {
         .call("setChannelSlots", &[channel])
         .json(json!({ "timezone": "Mars/Olympus", "slots": [] }));
     probe.expect(422, call).await;
+    // Queueing an entry that is not the calendar's.
+    let call = probe
+        .call("queueEntries", &[])
+        .json(json!({ "calendarId": calendar, "entryIds": [Uuid::now_v7()] }));
+    probe.expect(422, call).await;
+    // A calendar or channel nobody has.
+    probe.expect(404, probe.call("queueEntries", &[])).await;
+    probe.expect(404, probe.call("shuffleQueue", &[])).await;
+    let call = probe
+        .call("listQueue", &[])
+        .path(format!("/v1/queue?channelId={}", Uuid::now_v7()));
+    probe.expect(404, call).await;
 
     // A channel that is not connected: nothing to retry on it yet.
     sqlx::query("update platform_accounts set status = 'needs_reauth' where id = $1")

@@ -7,10 +7,12 @@
 
 mod channels;
 mod dto;
+mod queue;
 mod slots;
 
 pub use channels::ChannelsApi;
 pub use dto::*;
+pub use queue::QueueApi;
 pub use slots::SlotsApi;
 
 use almanac_shared::store::user_tx;

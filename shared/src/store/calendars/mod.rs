@@ -313,6 +313,23 @@ pub async fn edit_entry(
     .await
 }
 
+/// Moves a live entry to `at` (the queue's slot), marking it edited so a regeneration
+/// keeps it there; whether it was moved.
+pub async fn move_entry(conn: &mut PgConnection, id: Uuid, at: &Placement) -> sqlx::Result<bool> {
+    let moved = sqlx::query(
+        "update calendar_entries set local_date = $2, local_time = $3, scheduled_at = $4,
+                edited = true, edited_at = now(), updated_at = now()
+         where id = $1 and deleted_at is null",
+    )
+    .bind(id)
+    .bind(at.date)
+    .bind(at.time)
+    .bind(at.scheduled_at)
+    .execute(conn)
+    .await?;
+    Ok(moved.rows_affected() == 1)
+}
+
 /// Adds an entry by hand (`manual/<id>`: regenerations never touch it).
 pub async fn add_entry(
     conn: &mut PgConnection,

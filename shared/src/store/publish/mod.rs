@@ -3,6 +3,7 @@
 //! their owner.
 
 pub mod channels;
+pub mod queue;
 mod run;
 
 pub use run::{IntentRun, START, quota_used};
@@ -158,7 +159,8 @@ pub async fn upsert_dry_run(conn: &mut PgConnection, new: &NewIntent) -> sqlx::R
 pub async fn insert_once(conn: &mut PgConnection, new: &NewIntent) -> sqlx::Result<(Intent, bool)> {
     let sql = format!(
         "{INSERT}
-         on conflict (entry_id, account) where not dry_run and status not in ('failed', 'cancelled')
+         on conflict (entry_id, account)
+             where not dry_run and status not in ('failed', 'cancelled') and evergreen_id is null
          do nothing
          returning {INTENT_COLUMNS}"
     );
@@ -171,7 +173,7 @@ pub async fn insert_once(conn: &mut PgConnection, new: &NewIntent) -> sqlx::Resu
     let existing: Intent = sqlx::query_as(AssertSqlSafe(format!(
         "select {INTENT_COLUMNS} from publish_intents i
          where i.entry_id = $1 and i.account = $2 and not i.dry_run
-           and i.status not in ('failed', 'cancelled')"
+           and i.status not in ('failed', 'cancelled') and i.evergreen_id is null"
     )))
     .bind(new.entry_id)
     .bind(new.account)

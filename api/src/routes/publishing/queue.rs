@@ -1,0 +1,227 @@
+//! The posting queue (issue 57, `docs/queue.md`): `POST /v1/queue` places entries in their
+//! channels' next free slots, `GET /v1/queue` lists a channel's queue in order, and
+//! `POST /v1/queue/shuffle` packs a channel's queue again from now. Owner only.
+
+use almanac_shared::{
+    publish::queue::{self, Outcome, Placed, Queue, QueueRequest},
+    store::{publish::queue as store, user_tx},
+};
+use chrono::{DateTime, Utc};
+use poem::web::Data;
+use poem_openapi::{Object, OpenApi, param::Query, payload::Json};
+use uuid::Uuid;
+
+use super::{Tag, refused};
+use crate::{
+    auth::UserAuth,
+    body::StrictJson,
+    envelope::{Envelope, current_request_id},
+    error::{Answer, ApiError, can},
+    state::AppState,
+};
+
+/// Entries to queue.
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct QueueBody {
+    pub calendar_id: Uuid,
+    /// The calendar's entries, in the order they take the slots (1 to 100).
+    #[oai(validator(min_items = 1, max_items = 100))]
+    pub entry_ids: Vec<Uuid>,
+    /// Channel ids choosing among several accounts of one platform, as a publish request's
+    /// `channels` do.
+    #[oai(validator(max_items = 100))]
+    pub channels: Option<Vec<Uuid>>,
+}
+
+/// An entry in its slot.
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct QueuedEntry {
+    pub entry_id: Uuid,
+    pub channel_id: Uuid,
+    /// The slot's instant: the entry's new `scheduledAt`.
+    pub publish_at: DateTime<Utc>,
+}
+
+/// An entry the queue could not place.
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct UnqueuedEntry {
+    pub entry_id: Uuid,
+    /// `CHANNEL_AMBIGUOUS`, `CHANNEL_NOT_CONNECTED`, `CHANNEL_AUTH_INVALID`,
+    /// `QUEUE_NO_SLOTS`, `QUOTA_FULL`, `ALREADY_PUBLISHED`, `UNSUPPORTED_CHANNEL`, or the
+    /// platform's rule the entry breaks (`TEXT_TOO_LONG`...).
+    pub code: String,
+    pub message: String,
+}
+
+/// What `POST /v1/queue` did.
+#[derive(Debug, Clone, Object)]
+pub struct QueueResult {
+    pub queued: Vec<QueuedEntry>,
+    pub refused: Vec<UnqueuedEntry>,
+}
+
+/// The channel whose queue to pack again.
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct ShuffleBody {
+    pub channel_id: Uuid,
+}
+
+/// One queued entry, in its channel's order.
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct QueueItem {
+    pub entry_id: Uuid,
+    pub calendar_id: Uuid,
+    pub channel_id: Uuid,
+    /// The platform.
+    pub channel: String,
+    pub publish_at: DateTime<Utc>,
+    /// The scheduled publish intent.
+    pub intent_id: Uuid,
+    /// The evergreen collection that queued it again.
+    pub evergreen_id: Option<Uuid>,
+}
+
+/// A channel's queue (every channel's without `channelId`), in order.
+#[derive(Debug, Clone, Object)]
+pub struct QueueList {
+    pub items: Vec<QueueItem>,
+}
+
+crate::enveloped!(QueueResult, QueueList);
+
+pub type QueueResultEnvelope = Envelope<QueueResult>;
+pub type QueueListEnvelope = Envelope<QueueList>;
+
+#[derive(Default)]
+pub struct QueueApi;
+
+#[OpenApi(tag = "Tag::Publishing")]
+impl QueueApi {
+    /// Queue entries: each takes the first free slot of its channel after the channel's
+    /// last queued entry, at least `QUEUE_MIN_GAP_MINUTES` after it, and moves there; its
+    /// publish is scheduled for that time. Entries that cannot be placed are listed in
+    /// `refused` with the reason; the others are queued.
+    #[oai(path = "/v1/queue", method = "post", operation_id = "queueEntries")]
+    async fn add(
+        &self,
+        state: Data<&AppState>,
+        auth: UserAuth,
+        body: StrictJson<QueueBody>,
+    ) -> Answer<
+        Json<QueueResultEnvelope>,
+        { can::STORED | can::BODY | can::NOT_FOUND | can::UNPROCESSABLE },
+    > {
+        let user = auth.user().id;
+        let body = body.0;
+        let request = QueueRequest {
+            calendar_id: body.calendar_id,
+            entry_ids: body.entry_ids,
+            channels: body.channels.unwrap_or_default(),
+        };
+        let run = runner(&state);
+        let mut tx = user_tx(&state.pool, user).await?;
+        let outcome = queue::add(&run, &mut tx, user, &request)
+            .await
+            .map_err(refused)?;
+        tx.commit().await?;
+        Ok(QueueResultEnvelope::of(result(outcome)))
+    }
+
+    /// A channel's queue (every channel's without `channelId`), in the order it publishes.
+    #[oai(path = "/v1/queue", method = "get", operation_id = "listQueue")]
+    async fn list(
+        &self,
+        state: Data<&AppState>,
+        auth: UserAuth,
+        /// Only this channel's.
+        #[oai(name = "channelId")]
+        channel_id: Query<Option<Uuid>>,
+    ) -> Answer<Json<QueueListEnvelope>, { can::BAD_REQUEST | can::STORED | can::NOT_FOUND }> {
+        let mut tx = user_tx(&state.pool, auth.user().id).await?;
+        if let Some(channel) = channel_id.0
+            && almanac_shared::store::publish::channels::find(&mut tx, channel)
+                .await?
+                .is_none()
+        {
+            return Err(ApiError::not_found("channel").into());
+        }
+        let rows = store::list(&mut tx, channel_id.0).await?;
+        tx.commit().await?;
+        let items = rows
+            .into_iter()
+            .map(|row| QueueItem {
+                entry_id: row.entry_id,
+                calendar_id: row.calendar_id,
+                channel_id: row.channel_id,
+                channel: row.channel,
+                publish_at: row.publish_at,
+                intent_id: row.intent_id,
+                evergreen_id: row.evergreen_id,
+            })
+            .collect();
+        Ok(QueueListEnvelope::of(QueueList { items }))
+    }
+
+    /// Pack a channel's queue again from now, in its order: the slots freed by removed or
+    /// moved entries are filled, and the entries move with their publishes.
+    #[oai(
+        path = "/v1/queue/shuffle",
+        method = "post",
+        operation_id = "shuffleQueue"
+    )]
+    async fn shuffle(
+        &self,
+        state: Data<&AppState>,
+        auth: UserAuth,
+        body: StrictJson<ShuffleBody>,
+    ) -> Answer<Json<QueueResultEnvelope>, { can::STORED | can::BODY | can::NOT_FOUND }> {
+        let run = runner(&state);
+        let mut tx = user_tx(&state.pool, auth.user().id).await?;
+        let placed = queue::shuffle(&run, &mut tx, body.0.channel_id)
+            .await
+            .map_err(refused)?
+            .ok_or_else(|| ApiError::not_found("channel"))?;
+        tx.commit().await?;
+        Ok(QueueResultEnvelope::of(result(Outcome {
+            queued: placed,
+            refused: Vec::new(),
+        })))
+    }
+}
+
+fn runner(state: &AppState) -> Queue<'_> {
+    Queue {
+        platforms: &state.platforms,
+        now: Utc::now(),
+        gap: state.settings.publish.queue_min_gap,
+        request_id: Some(current_request_id()),
+    }
+}
+
+fn result(outcome: Outcome) -> QueueResult {
+    QueueResult {
+        queued: outcome.queued.into_iter().map(queued_entry).collect(),
+        refused: outcome
+            .refused
+            .into_iter()
+            .map(|r| UnqueuedEntry {
+                entry_id: r.entry_id,
+                code: r.code,
+                message: r.message,
+            })
+            .collect(),
+    }
+}
+
+fn queued_entry(placed: Placed) -> QueuedEntry {
+    QueuedEntry {
+        entry_id: placed.entry_id,
+        channel_id: placed.channel_id,
+        publish_at: placed.publish_at,
+    }
+}

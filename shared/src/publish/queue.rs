@@ -1,0 +1,361 @@
+//! The posting queue (`docs/queue.md`): entries placed in their channel's next free slots.
+//!
+//! `POST /v1/queue` resolves each entry's channel as a publish request does, then, channel
+//! by channel under the channel's queue lock, gives each new entry the first slot after
+//! the channel's last queued one (a gap of at least `QUEUE_MIN_GAP_MINUTES` between them),
+//! moves the entry there and schedules its publish intent (which follows the entry like any
+//! scheduled one). A slot freed by a removal or a move stays empty until
+//! [`shuffle`] packs the channel's queue again from now.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use serde_json::json;
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use super::{
+    IntentStatus, Mode, Options, Platforms, Timing,
+    channels::local_state,
+    request::{Refusal, missing_entries, pick, unknown_channels},
+};
+use crate::{
+    domain::{calendar::CalendarSpec, publish::slots::Slots},
+    store::{
+        calendars::{self, Placement, Publishable},
+        publish::{self as store, NewIntent, channels::Account, queue},
+    },
+};
+
+/// What runs the queue's operations.
+pub struct Queue<'a> {
+    pub platforms: &'a Platforms,
+    pub now: DateTime<Utc>,
+    /// `QUEUE_MIN_GAP_MINUTES`.
+    pub gap: chrono::Duration,
+    pub request_id: Option<String>,
+}
+
+/// `POST /v1/queue`'s body.
+#[derive(Debug, Clone)]
+pub struct QueueRequest {
+    pub calendar_id: Uuid,
+    /// In the order they take the slots.
+    pub entry_ids: Vec<Uuid>,
+    /// Channel ids choosing among several accounts of one platform.
+    pub channels: Vec<Uuid>,
+}
+
+/// An entry in its slot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Placed {
+    pub entry_id: Uuid,
+    pub channel_id: Uuid,
+    pub publish_at: DateTime<Utc>,
+}
+
+/// An entry the queue could not place, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unplaced {
+    pub entry_id: Uuid,
+    pub code: String,
+    pub message: String,
+}
+
+#[derive(Debug, Default)]
+pub struct Outcome {
+    pub queued: Vec<Placed>,
+    pub refused: Vec<Unplaced>,
+}
+
+/// Queues the request's entries as the user of `conn`'s transaction. A calendar, entry or
+/// chosen channel that is not the caller's refuses the whole request; everything else is
+/// per entry.
+pub async fn add(
+    q: &Queue<'_>,
+    conn: &mut PgConnection,
+    user: Uuid,
+    request: &QueueRequest,
+) -> Result<Outcome, Refusal> {
+    let timezone = calendar_zone(conn, request.calendar_id)
+        .await?
+        .ok_or(Refusal::NotFound("calendar"))?;
+    let mut ids = request.entry_ids.clone();
+    dedup_in_order(&mut ids);
+    let entries =
+        calendars::publishable_entries(&mut *conn, request.calendar_id, Some(&ids)).await?;
+    missing_entries(&ids, &entries)?;
+    let accounts = store::channels::accounts(&mut *conn, &q.platforms.names()).await?;
+    unknown_channels(&request.channels, &accounts)?;
+    let mut outcome = Outcome::default();
+    // Each channel's entries, channels in the order their first entry was asked for.
+    let mut groups: Vec<(Account, Vec<&Publishable>)> = Vec::new();
+    for id in &ids {
+        let entry = entries.iter().find(|e| e.id == *id).expect("checked above");
+        let Some(platform) = q.platforms.of_channel(&entry.channel) else {
+            outcome.refused.push(Unplaced {
+                entry_id: entry.id,
+                code: "UNSUPPORTED_CHANNEL".into(),
+                message: format!("no adapter publishes to `{}`", entry.channel),
+            });
+            continue;
+        };
+        match pick(q.platforms, &accounts, &request.channels, platform) {
+            Ok(account) => match groups.iter_mut().find(|(a, _)| a.id == account.id) {
+                Some((_, group)) => group.push(entry),
+                None => groups.push((account, vec![entry])),
+            },
+            Err(Refusal::Unprocessable { code, message, .. }) => outcome.refused.push(Unplaced {
+                entry_id: entry.id,
+                code: code.into(),
+                message,
+            }),
+            Err(other) => return Err(other),
+        }
+    }
+    let placing = Placing {
+        q,
+        user,
+        calendar_id: request.calendar_id,
+        timezone,
+    };
+    for (account, group) in groups {
+        placing
+            .channel(conn, &account, &group, &mut outcome)
+            .await?;
+    }
+    Ok(outcome)
+}
+
+/// Packs the channel's queue again from now, in its order: the slots freed by removals and
+/// moves are filled, and the entries move with their intents. `None` when the caller has
+/// no such channel.
+pub async fn shuffle(
+    q: &Queue<'_>,
+    conn: &mut PgConnection,
+    channel: Uuid,
+) -> Result<Option<Vec<Placed>>, Refusal> {
+    let Some(slots) = channel_slots(conn, channel).await? else {
+        return Ok(None);
+    };
+    queue::lock(conn, channel).await?;
+    let rows: Vec<queue::QueuedRow> = queue::list(conn, Some(channel))
+        .await?
+        .into_iter()
+        .filter(|row| row.publish_at > q.now)
+        .collect();
+    let times = slots.place(q.now, &[], q.gap, rows.len());
+    let rows = &rows[..times.len()];
+    let ids: Vec<Uuid> = rows.iter().map(|row| row.intent_id).collect();
+    queue::unslot(conn, &ids, &times).await?;
+    let mut zones: HashMap<Uuid, Tz> = HashMap::new();
+    for (row, at) in rows.iter().zip(&times) {
+        if row.evergreen_id.is_some() {
+            continue;
+        }
+        let zone = match zones.get(&row.calendar_id) {
+            Some(zone) => *zone,
+            None => {
+                let zone = calendar_zone(conn, row.calendar_id)
+                    .await?
+                    .unwrap_or(chrono_tz::UTC);
+                *zones.entry(row.calendar_id).or_insert(zone)
+            }
+        };
+        calendars::move_entry(conn, row.entry_id, &placement(zone, *at)).await?;
+    }
+    queue::requeue(conn, &ids).await?;
+    Ok(Some(
+        rows.iter()
+            .zip(times)
+            .map(|(row, publish_at)| Placed {
+                entry_id: row.entry_id,
+                channel_id: channel,
+                publish_at,
+            })
+            .collect(),
+    ))
+}
+
+/// A request's placing of entries, channel by channel.
+struct Placing<'a> {
+    q: &'a Queue<'a>,
+    user: Uuid,
+    calendar_id: Uuid,
+    timezone: Tz,
+}
+
+impl Placing<'_> {
+    /// Places `group`'s entries on `account`'s queue, under its lock.
+    async fn channel(
+        &self,
+        conn: &mut PgConnection,
+        account: &Account,
+        group: &[&Publishable],
+        outcome: &mut Outcome,
+    ) -> Result<(), Refusal> {
+        let q = self.q;
+        let platform = account.platform;
+        let refuse_all = |outcome: &mut Outcome, code: &'static str, message: &str| {
+            outcome.refused.extend(group.iter().map(|entry| Unplaced {
+                entry_id: entry.id,
+                code: code.into(),
+                message: message.to_owned(),
+            }))
+        };
+        if let Err(unusable) = local_state(conn, q.platforms, account.id).await? {
+            refuse_all(
+                outcome,
+                unusable.code(),
+                &unusable.message(platform.as_str()),
+            );
+            return Ok(());
+        }
+        let slots = channel_slots(conn, account.id)
+            .await?
+            .filter(|slots| !slots.slots().is_empty());
+        let Some(slots) = slots else {
+            let message = format!(
+                "the {} channel has no posting slots: set them on the channel first",
+                q.platforms.label(platform)
+            );
+            refuse_all(outcome, "QUEUE_NO_SLOTS", &message);
+            return Ok(());
+        };
+        queue::lock(conn, account.id).await?;
+        let queued = queue::list(conn, Some(account.id)).await?;
+        let adapter = q.platforms.registered(platform);
+        let options = Options {
+            mode: Mode::Publish,
+            privacy_level: None,
+        };
+        // What goes in a new slot: the entries not queued on the channel already, not
+        // published there, and valid for the platform.
+        let mut to_place: Vec<(&Publishable, Option<Uuid>)> = Vec::new();
+        for entry in group {
+            if let Some(row) = queued.iter().find(|row| row.entry_id == entry.id) {
+                outcome.queued.push(Placed {
+                    entry_id: entry.id,
+                    channel_id: account.id,
+                    publish_at: row.publish_at,
+                });
+                continue;
+            }
+            let open = queue::open(conn, entry.id, account.id).await?;
+            if let Some(open) = &open
+                && (open.status != IntentStatus::Scheduled.as_str() || open.dispatched)
+            {
+                outcome.refused.push(Unplaced {
+                    entry_id: entry.id,
+                    code: "ALREADY_PUBLISHED".into(),
+                    message: format!(
+                        "the entry is already {} on this channel: an evergreen collection can post it again",
+                        if open.status == "published" { "published" } else { "being published" }
+                    ),
+                });
+                continue;
+            }
+            let post = super::uploads::post(entry, adapter, &q.platforms.media);
+            if let Some(problem) = adapter.validate(&post, &options).first() {
+                outcome.refused.push(Unplaced {
+                    entry_id: entry.id,
+                    code: problem.code.to_string(),
+                    message: problem.message.clone(),
+                });
+                continue;
+            }
+            to_place.push((entry, open.map(|o| o.id)));
+        }
+        let taken: Vec<DateTime<Utc>> = queued.iter().map(|row| row.publish_at).collect();
+        let last = taken.iter().copied().max().unwrap_or(q.now).max(q.now);
+        let times = slots.place(last, &taken, q.gap, to_place.len());
+        for ((entry, open), at) in to_place.into_iter().zip(times) {
+            calendars::move_entry(conn, entry.id, &placement(self.timezone, at)).await?;
+            let intent = match open {
+                Some(id) => id,
+                None => self.intent(conn, account, entry, at, &options).await?,
+            };
+            queue::enqueue(conn, intent, at, None).await?;
+            tracing::info!(requestId = q.request_id.as_deref().unwrap_or(""), userId = %self.user,
+                channel = %platform, intentId = %intent, publishAt = %at, "entry queued");
+            outcome.queued.push(Placed {
+                entry_id: entry.id,
+                channel_id: account.id,
+                publish_at: at,
+            });
+        }
+        Ok(())
+    }
+
+    /// The entry's scheduled intent on `account` at `at`.
+    async fn intent(
+        &self,
+        conn: &mut PgConnection,
+        account: &Account,
+        entry: &Publishable,
+        at: DateTime<Utc>,
+        options: &Options,
+    ) -> sqlx::Result<Uuid> {
+        let q = self.q;
+        let adapter = q.platforms.registered(account.platform);
+        let post = super::uploads::post(entry, adapter, &q.platforms.media);
+        let new = NewIntent {
+            user: self.user,
+            calendar_id: self.calendar_id,
+            entry_id: Some(entry.id),
+            run_id: entry.run_id,
+            channel: entry.channel.clone(),
+            account: Some(account.id),
+            mode: Mode::Publish,
+            dry_run: false,
+            timing: Timing::Scheduled,
+            publish_at: Some(at),
+            timezone: self.timezone.name().to_owned(),
+            status: IntentStatus::Scheduled,
+            payload: json!({
+                "requests": adapter.plan(&account.account_id, &post, options),
+                "options": options,
+                "post": post,
+            }),
+            error: None,
+            spool_id: None,
+            request_id: q.request_id.clone(),
+        };
+        let (intent, _) = store::insert_once(conn, &new).await?;
+        Ok(intent.id)
+    }
+}
+
+/// The channel's slots; `None` when the caller has no such channel.
+async fn channel_slots(conn: &mut PgConnection, channel: Uuid) -> sqlx::Result<Option<Slots>> {
+    let stored = store::channels::slots(conn, channel).await?;
+    Ok(stored.map(|(zone, slots)| {
+        Slots::from_stored(&zone, &slots.0).unwrap_or_else(|| Slots::new(chrono_tz::UTC, vec![]))
+    }))
+}
+
+/// The calendar's time zone; `None` when the caller has no such calendar.
+async fn calendar_zone(conn: &mut PgConnection, calendar: Uuid) -> sqlx::Result<Option<Tz>> {
+    let spec = calendars::request(conn, calendar).await?;
+    Ok(spec.map(|spec| {
+        CalendarSpec::from_json(&spec)
+            .map(|s| s.constraints.timezone)
+            .unwrap_or(chrono_tz::UTC)
+    }))
+}
+
+/// `at` as an entry's local date and time in `zone`.
+fn placement(zone: Tz, at: DateTime<Utc>) -> Placement {
+    let local = at.with_timezone(&zone);
+    Placement {
+        date: local.date_naive(),
+        time: local.time(),
+        scheduled_at: at,
+    }
+}
+
+fn dedup_in_order(ids: &mut Vec<Uuid>) {
+    let mut seen = std::collections::HashSet::new();
+    ids.retain(|id| seen.insert(*id));
+}

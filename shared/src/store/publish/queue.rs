@@ -1,0 +1,126 @@
+//! The posting queue's rows: queued intents (`publish_intents.queued`), each in one slot of
+//! its channel, read and placed as the caller (row-level security). One transaction at a
+//! time places entries on a channel ([`lock`]); the unique index on a channel's queued
+//! times is the last word should anything else try.
+
+use chrono::{DateTime, Utc};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+/// A queued intent, in its channel's order.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct QueuedRow {
+    pub intent_id: Uuid,
+    pub entry_id: Uuid,
+    pub calendar_id: Uuid,
+    pub channel_id: Uuid,
+    /// The platform.
+    pub channel: String,
+    pub publish_at: DateTime<Utc>,
+    pub evergreen_id: Option<Uuid>,
+}
+
+const QUEUED: &str = "select id as intent_id, entry_id, calendar_id, account as channel_id,
+        channel, publish_at, evergreen_id
+    from publish_intents
+    where queued and status = 'scheduled' and not dry_run and entry_id is not null
+      and account is not null and publish_at is not null";
+
+/// Holds the channel's queue until the transaction ends: the places taken are read and
+/// written by one transaction at a time, whichever process runs it.
+pub async fn lock(conn: &mut PgConnection, channel: Uuid) -> sqlx::Result<()> {
+    sqlx::query("select pg_advisory_xact_lock(hashtextextended('queue:' || $1::text, 0))")
+        .bind(channel)
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
+/// The channel's queue (every channel's when `None`), in order.
+pub async fn list(conn: &mut PgConnection, channel: Option<Uuid>) -> sqlx::Result<Vec<QueuedRow>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{QUEUED} and ($1::uuid is null or account = $1) order by publish_at, id"
+    )))
+    .bind(channel)
+    .fetch_all(conn)
+    .await
+}
+
+/// An entry's unfinished (or published) first intent on a channel, as the queue finds it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Open {
+    pub id: Uuid,
+    pub status: String,
+    pub queued: bool,
+    pub dispatched: bool,
+    pub publish_at: Option<DateTime<Utc>>,
+}
+
+pub async fn open(
+    conn: &mut PgConnection,
+    entry: Uuid,
+    channel: Uuid,
+) -> sqlx::Result<Option<Open>> {
+    sqlx::query_as(
+        "select id, status, queued, job_id is not null as dispatched, publish_at
+         from publish_intents
+         where entry_id = $1 and account = $2 and not dry_run
+           and status not in ('failed', 'cancelled') and evergreen_id is null",
+    )
+    .bind(entry)
+    .bind(channel)
+    .fetch_optional(conn)
+    .await
+}
+
+/// Puts an intent in the queue at `at` (it follows its entry from there as a scheduled
+/// one).
+pub async fn enqueue(
+    conn: &mut PgConnection,
+    intent: Uuid,
+    at: DateTime<Utc>,
+    evergreen: Option<Uuid>,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "update publish_intents set queued = true, publish_at = $2, timing = 'scheduled',
+             evergreen_id = $3, updated_at = now()
+         where id = $1 and status = 'scheduled'",
+    )
+    .bind(intent)
+    .bind(at)
+    .bind(evergreen)
+    .execute(conn)
+    .await
+    .map(drop)
+}
+
+/// Takes the channel's queued intents out of their slots (`queued` off) and gives each its
+/// new time, in one statement: [`requeue`] then puts them back, so no two ever share a
+/// slot on the way.
+pub async fn unslot(
+    conn: &mut PgConnection,
+    intents: &[Uuid],
+    times: &[DateTime<Utc>],
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "update publish_intents i set queued = false, publish_at = m.at, updated_at = now()
+         from unnest($1::uuid[], $2::timestamptz[]) as m (id, at)
+         where i.id = m.id and i.status = 'scheduled'",
+    )
+    .bind(intents)
+    .bind(times)
+    .execute(conn)
+    .await
+    .map(drop)
+}
+
+/// Puts intents taken out by [`unslot`] back in the queue at their new times.
+pub async fn requeue(conn: &mut PgConnection, intents: &[Uuid]) -> sqlx::Result<()> {
+    sqlx::query(
+        "update publish_intents set queued = true where id = any($1) and status = 'scheduled'",
+    )
+    .bind(intents)
+    .execute(conn)
+    .await
+    .map(drop)
+}
