@@ -95,6 +95,10 @@ pub struct State {
     pub most_in_flight: usize,
     /// Instagram's container status and recent media never show the post.
     pub cannot_confirm: bool,
+    /// TikTok's pending shares: drafts in the creator's inbox not yet posted, and how many
+    /// it holds (an inbox upload past them is refused `spam_risk_too_many_pending_share`).
+    pub tiktok_pending: usize,
+    pub tiktok_pending_max: usize,
     /// TikTok init calls answered 429 `rate_limit_exceeded` before one is taken.
     pub rate_limited: usize,
     /// The Instagram account's username and name (`GET /me`).
@@ -102,6 +106,8 @@ pub struct State {
     pub ig_name: String,
     pub quota_usage: i64,
     pub quota_total: i64,
+    /// Instagram's quota answered without its figures.
+    pub quota_unreadable: bool,
     /// Instagram containers: id -> (body, status_code).
     pub containers: HashMap<String, (Value, String)>,
     /// LinkedIn's posts, uploads (upload id -> bytes received), the pages the member
@@ -150,11 +156,14 @@ impl State {
             in_flight: 0,
             most_in_flight: 0,
             cannot_confirm: false,
+            tiktok_pending: 0,
+            tiktok_pending_max: 5,
             rate_limited: 0,
             ig_username: "almanac.studio".into(),
             ig_name: "Almanac Studio".into(),
             quota_usage: 0,
             quota_total: 50,
+            quota_unreadable: false,
             containers: HashMap::new(),
             li_posts: Vec::new(),
             li_images: HashMap::new(),

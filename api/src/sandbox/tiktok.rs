@@ -56,6 +56,17 @@ pub(super) fn route(state: &mut State, call: &Call) -> Answer {
                     "privacy level not allowed",
                 );
             }
+            let inbox = call.path.contains("/inbox/") || body["post_mode"] == "MEDIA_UPLOAD";
+            if inbox && state.tiktok_pending >= state.tiktok_pending_max {
+                return tiktok_error(
+                    403,
+                    "spam_risk_too_many_pending_share",
+                    "The user has too many pending shares.",
+                );
+            }
+            if inbox {
+                state.tiktok_pending += 1;
+            }
             let id = format!("v_pub_{}", state.posts.len() + 1);
             state.posts.push(Posted {
                 platform: "tiktok",

@@ -47,6 +47,15 @@ pub enum QuotaSource {
     Counted,
 }
 
+/// Which posts a quota counts: every post, or only drafts sent to the account's inbox and
+/// not yet posted from it (TikTok's pending shares).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum QuotaCounts {
+    Posts,
+    Drafts,
+}
+
 /// The most posts the platform takes in a window: `limit` per `window_secs`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -55,10 +64,49 @@ pub struct Quota {
     pub window_secs: u32,
     pub per: QuotaScope,
     pub source: QuotaSource,
+    pub counts: QuotaCounts,
     /// The window is the calendar day of this zone (YouTube's Pacific day, reset at its
     /// midnight) rather than the moving `window_secs` before now.
     #[serde(skip)]
     pub day_of: Option<chrono_tz::Tz>,
+}
+
+impl Quota {
+    /// `limit` posts of each account in a moving day, counted by Almanac.
+    pub const fn counted_daily(limit: u32) -> Self {
+        Self {
+            limit,
+            window_secs: 86_400,
+            per: QuotaScope::Account,
+            source: QuotaSource::Counted,
+            counts: QuotaCounts::Posts,
+            day_of: None,
+        }
+    }
+
+    /// `limit` posts of each account in a moving day, read from the platform.
+    pub const fn read_daily(limit: u32) -> Self {
+        Self {
+            source: QuotaSource::Read,
+            ..Self::counted_daily(limit)
+        }
+    }
+
+    /// Only drafts count.
+    pub const fn of_drafts(self) -> Self {
+        Self {
+            counts: QuotaCounts::Drafts,
+            ..self
+        }
+    }
+
+    /// The window is `zone`'s calendar day.
+    pub const fn by_day_of(self, zone: chrono_tz::Tz) -> Self {
+        Self {
+            day_of: Some(zone),
+            ..self
+        }
+    }
 }
 
 /// What an adapter says of itself for the catalogue, besides its name, label and text

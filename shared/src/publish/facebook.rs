@@ -293,7 +293,9 @@ impl Adapter for Facebook {
             hashtags_max: None,
             mentions_max: None,
             preview_chars: Some(477),
-            quota: None,
+            // Meta states no post quota for pages, only call rates; past 25 posts a page in
+            // a moving day its spam checks start refusing, so Almanac counts to 25.
+            quota: Some(super::catalogue::Quota::counted_daily(25)),
         }
     }
 

@@ -14,6 +14,40 @@ use serde_json::Value;
 
 use super::{Auth, Failure, FailureKind, Remote, Reply, Sent};
 
+/// How long a post past a publishing quota waits before the quota is read again.
+pub const QUOTA_WAIT: Duration = Duration::from_secs(3600);
+
+/// A publishing quota as Instagram's `content_publishing_limit` and Threads'
+/// `threads_publishing_limit` answer it (`{data: [{quota_usage, config: {quota_total}}]}`):
+/// the places left; a full one waits for a place (deferred, never failed); an answer
+/// without its figures is said plainly and retried, never taken as room.
+pub fn quota_left(label: &str, edge: &str, body: &Value) -> Result<i64, Failure> {
+    let limit = &body["data"][0];
+    let (Some(used), Some(total)) = (
+        limit["quota_usage"].as_i64(),
+        limit["config"]["quota_total"].as_i64(),
+    ) else {
+        return Err(Failure::retryable(
+            "QUOTA_UNREADABLE",
+            format!(
+                "the {label} publishing quota could not be read (its answer had no quota_usage or quota_total): nothing was published, and it is read again before publishing"
+            ),
+        )
+        .platform(edge));
+    };
+    if used >= total {
+        return Err(Failure::retryable(
+            "DAILY_QUOTA_EXHAUSTED",
+            format!(
+                "the {label} account published its {total} posts of the last 24 hours; this post waits for a place"
+            ),
+        )
+        .platform(edge)
+        .deferred(QUOTA_WAIT));
+    }
+    Ok(total - used)
+}
+
 /// The Graph API's rate-limit error codes: the app's (4), a user's (17), a page's (32), and
 /// a call's own limit (613).
 pub const RATE_LIMIT_CODES: [i64; 4] = [4, 17, 32, 613];

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use super::{
     Adapter, Auth, Checked, Failure, FailureKind, MediaKind, Mode, Options, PlannedRequest,
     Platform, PlatformSettings, Post, PublishSettings, Refresh, Remote, Reply, Sent, TokenPolicy,
-    graph::{ContainerApi, Containers},
+    graph::{self, ContainerApi, Containers},
     oauth,
     post::{
         self, CAPTION_MAX, INSTAGRAM_HASHTAGS_MAX, INSTAGRAM_MENTIONS_MAX, Problem, TextField,
@@ -84,11 +84,14 @@ fn refusal(error: &Value, regain: Option<Duration>) -> Failure {
     let transient = error["is_transient"].as_bool().unwrap_or(false);
     let theirs = error["message"].as_str().unwrap_or("").to_owned();
     let (kind, ours, reason) = match (code, subcode) {
-        (_, 2207042) => (
-            FailureKind::Permanent,
-            "DAILY_QUOTA_EXHAUSTED",
-            "the Instagram account reached its daily publishing limit",
-        ),
+        (_, 2207042) => {
+            return Failure::retryable(
+                "DAILY_QUOTA_EXHAUSTED",
+                "the Instagram account reached its daily publishing limit; this post waits for a place",
+            )
+            .platform(format!("{code}/{subcode}"))
+            .deferred(graph::QUOTA_WAIT);
+        }
         (_, 2207051) => (
             FailureKind::Permanent,
             "SUSPECTED_SPAM",
@@ -297,7 +300,9 @@ impl Adapter for Instagram {
             hashtags_max: Some(INSTAGRAM_HASHTAGS_MAX),
             mentions_max: Some(INSTAGRAM_MENTIONS_MAX),
             preview_chars: Some(125),
-            quota: None,
+            // `content_publishing_limit`: 100 API-published posts in a moving day, read
+            // before each publish (the figure read is the one that counts).
+            quota: Some(super::catalogue::Quota::read_daily(100)),
         }
     }
 
@@ -407,22 +412,11 @@ impl Adapter for Instagram {
             Reply::Refused(failure) => return Err(failure),
             Reply::Lost(reason, _) => return Err(self.unavailable("publishing quota", &reason)),
         };
-        let limit = &body["data"][0];
-        let used = limit["quota_usage"].as_i64().unwrap_or(0);
         // The total has been 25, 50 and 100 in different pages: read it.
-        let total = limit["config"]["quota_total"].as_i64().unwrap_or(i64::MAX);
-        if used >= total {
-            return Err(Failure::permanent(
-                "DAILY_QUOTA_EXHAUSTED",
-                format!(
-                    "the Instagram account used its {total} posts of the last 24 hours; publish later"
-                ),
-            )
-            .platform("content_publishing_limit"));
-        }
+        let left = graph::quota_left("Instagram", "content_publishing_limit", &body)?;
         Ok(Checked {
             options: options.clone(),
-            remaining: Some(total.saturating_sub(used)),
+            remaining: Some(left),
         })
     }
 
@@ -475,7 +469,9 @@ mod tests {
         );
         assert_eq!(quota.code, "DAILY_QUOTA_EXHAUSTED");
         assert_eq!(quota.platform_code.as_deref(), Some("9/2207042"));
-        assert_eq!(quota.kind, FailureKind::Permanent);
+        // A full quota waits for a place: deferred, never failed.
+        assert_eq!(quota.kind, FailureKind::Retryable);
+        assert_eq!(quota.retry_after, Some(graph::QUOTA_WAIT));
         let expired = refusal(
             &json!({"code": 190, "message": "Error validating access token"}),
             None,

@@ -661,7 +661,9 @@ mod tests {
                     { "field": "title", "max": 90, "unit": "chars", "media": "photo" },
                     { "field": "description", "max": 4000, "unit": "chars", "media": "photo" },
                 ],
-                "hashtagsMax": null, "mentionsMax": null, "previewChars": 150, "quota": null,
+                "hashtagsMax": null, "mentionsMax": null, "previewChars": 150,
+                "quota": { "limit": 5, "windowSecs": 86400, "per": "account",
+                           "source": "counted", "counts": "drafts" },
             })
         );
     }

@@ -12,12 +12,13 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use serde_json::json;
-use sqlx::PgConnection;
+use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use super::{
     IntentStatus, Mode, Options, Platforms, Timing,
     channels::local_state,
+    quota::{self, Forecast, Problem},
     request::{Refusal, missing_entries, pick, unknown_channels},
 };
 use crate::{
@@ -31,6 +32,8 @@ use crate::{
 /// What runs the queue's operations.
 pub struct Queue<'a> {
     pub platforms: &'a Platforms,
+    /// The service-role pool: a quota shared by the app counts every user's posts.
+    pub pool: &'a PgPool,
     pub now: DateTime<Utc>,
     /// `QUEUE_MIN_GAP_MINUTES`.
     pub gap: chrono::Duration,
@@ -45,6 +48,8 @@ pub struct QueueRequest {
     pub entry_ids: Vec<Uuid>,
     /// Channel ids choosing among several accounts of one platform.
     pub channels: Vec<Uuid>,
+    /// Posts, or drafts where the platform has them.
+    pub mode: Mode,
 }
 
 /// An entry in its slot.
@@ -117,6 +122,7 @@ pub async fn add(
     let placing = Placing {
         q,
         user,
+        mode: request.mode,
         calendar_id: request.calendar_id,
         timezone,
     };
@@ -145,10 +151,18 @@ pub async fn shuffle(
         .into_iter()
         .filter(|row| row.publish_at > q.now)
         .collect();
-    let times = slots.place(q.now, &[], q.gap, rows.len());
-    let rows = &rows[..times.len()];
     let ids: Vec<Uuid> = rows.iter().map(|row| row.intent_id).collect();
-    queue::unslot(conn, &ids, &times).await?;
+    let mut forecast = match rows.first() {
+        Some(row) => quota_forecast(q, &row.channel, channel, row.mode, &ids).await?,
+        None => None,
+    };
+    let times = slots.place_within(q.now, &[], q.gap, rows.len(), |at| {
+        forecast.as_mut().is_none_or(|f| f.take(at))
+    });
+    // Those the quota leaves no slot for keep theirs.
+    let rows = &rows[..times.len()];
+    let ids = &ids[..times.len()];
+    queue::unslot(conn, ids, &times).await?;
     let mut zones: HashMap<Uuid, Tz> = HashMap::new();
     for (row, at) in rows.iter().zip(&times) {
         if row.evergreen_id.is_some() {
@@ -165,7 +179,7 @@ pub async fn shuffle(
         };
         calendars::move_entry(conn, row.entry_id, &placement(zone, *at)).await?;
     }
-    queue::requeue(conn, &ids).await?;
+    queue::requeue(conn, ids).await?;
     Ok(Some(
         rows.iter()
             .zip(times)
@@ -182,6 +196,7 @@ pub async fn shuffle(
 struct Placing<'a> {
     q: &'a Queue<'a>,
     user: Uuid,
+    mode: Mode,
     calendar_id: Uuid,
     timezone: Tz,
 }
@@ -227,7 +242,7 @@ impl Placing<'_> {
         let queued = queue::list(conn, Some(account.id)).await?;
         let adapter = q.platforms.registered(platform);
         let options = Options {
-            mode: Mode::Publish,
+            mode: self.mode,
             privacy_level: None,
         };
         // What goes in a new slot: the entries not queued on the channel already, not
@@ -269,7 +284,21 @@ impl Placing<'_> {
         }
         let taken: Vec<DateTime<Utc>> = queued.iter().map(|row| row.publish_at).collect();
         let last = taken.iter().copied().max().unwrap_or(q.now).max(q.now);
-        let times = slots.place(last, &taken, q.gap, to_place.len());
+        let moving: Vec<Uuid> = to_place.iter().filter_map(|(_, open)| *open).collect();
+        let mut forecast =
+            quota_forecast(q, platform.as_str(), account.id, self.mode, &moving).await?;
+        let times = slots.place_within(last, &taken, q.gap, to_place.len(), |at| {
+            forecast.as_mut().is_none_or(|f| f.take(at))
+        });
+        if times.len() < to_place.len()
+            && let Some(quota) = adapter.profile().quota
+        {
+            let message = format!(
+                "{} in every slot of the coming weeks: the entry is not queued",
+                quota::full(adapter.label(), &quota)
+            );
+            refuse_all_of(outcome, &to_place[times.len()..], "QUOTA_FULL", &message);
+        }
         for ((entry, open), at) in to_place.into_iter().zip(times) {
             calendars::move_entry(conn, entry.id, &placement(self.timezone, at)).await?;
             let intent = match open {
@@ -307,7 +336,7 @@ impl Placing<'_> {
             run_id: entry.run_id,
             channel: entry.channel.clone(),
             account: Some(account.id),
-            mode: Mode::Publish,
+            mode: self.mode,
             dry_run: false,
             timing: Timing::Scheduled,
             publish_at: Some(at),
@@ -325,6 +354,84 @@ impl Placing<'_> {
         let (intent, _) = store::insert_once(conn, &new).await?;
         Ok(intent.id)
     }
+}
+
+fn refuse_all_of(
+    outcome: &mut Outcome,
+    entries: &[(&Publishable, Option<Uuid>)],
+    code: &str,
+    message: &str,
+) {
+    outcome
+        .refused
+        .extend(entries.iter().map(|(entry, _)| Unplaced {
+            entry_id: entry.id,
+            code: code.to_owned(),
+            message: message.to_owned(),
+        }));
+}
+
+/// The posts the counted quota of `channel`'s platform already holds from now on (the
+/// intents `except` left out), to place new ones among; `None` when Almanac counts none.
+async fn quota_forecast(
+    q: &Queue<'_>,
+    platform: &str,
+    channel: Uuid,
+    mode: Mode,
+    except: &[Uuid],
+) -> sqlx::Result<Option<Forecast>> {
+    let Some(platform) = q.platforms.get(platform) else {
+        return Ok(None);
+    };
+    let adapter = q.platforms.registered(platform);
+    let Some(quota) = quota::counted(adapter, mode) else {
+        return Ok(None);
+    };
+    let counting = quota::counting(&quota, platform.as_str(), Some(channel));
+    let mut conn = q.pool.acquire().await?;
+    let since = Forecast::since(&quota, q.now);
+    let times = store::quota_times(&mut conn, &counting, since, except).await?;
+    Ok(Some(Forecast::new(quota, adapter.label(), times)))
+}
+
+/// What stands in the way of each queued entry (`rows`, one channel's, in order) when it
+/// is due: a counted quota its slot would exceed (foreseen from the posts before it), else
+/// the quota the dispatcher found full when it tried (kept on the intent).
+pub async fn problems(
+    q: &Queue<'_>,
+    rows: &[queue::QueuedRow],
+) -> sqlx::Result<Vec<Option<Problem>>> {
+    let mut forecasts: HashMap<(Uuid, bool), Option<Forecast>> = HashMap::new();
+    let mut problems = Vec::with_capacity(rows.len());
+    for row in rows {
+        let key = (row.channel_id, row.mode == Mode::Draft);
+        if let std::collections::hash_map::Entry::Vacant(slot) = forecasts.entry(key) {
+            slot.insert(quota_forecast(q, &row.channel, row.channel_id, row.mode, &[]).await?);
+        }
+        let foreseen = forecasts[&key]
+            .as_ref()
+            .and_then(|f| f.problem(row.publish_at));
+        problems.push(foreseen.or_else(|| recorded(row)));
+    }
+    Ok(problems)
+}
+
+/// The quota refusal the dispatcher recorded on a queued intent waiting for a place.
+fn recorded(row: &queue::QueuedRow) -> Option<Problem> {
+    let error = row.error.as_ref()?;
+    let code = error["code"].as_str()?;
+    if !matches!(code, "DAILY_QUOTA_EXHAUSTED" | "QUOTA_UNREADABLE") {
+        return None;
+    }
+    Some(Problem {
+        code: if code == "QUOTA_UNREADABLE" {
+            code.to_owned()
+        } else {
+            "QUOTA_FULL".to_owned()
+        },
+        message: error["message"].as_str().unwrap_or_default().to_owned(),
+        frees_at: error["freesAt"].as_str().and_then(|at| at.parse().ok()),
+    })
 }
 
 /// The channel's slots; `None` when the caller has no such channel.

@@ -578,7 +578,7 @@ async fn settle_target(
         }
     };
     let checked = match checked {
-        Ok(checked) => counted_quota(run, adapter, checked).await?,
+        Ok(checked) => counted_quota(run, adapter, (account.id, options.mode), checked).await?,
         refused => refused,
     };
     Ok(Target {
@@ -593,15 +593,17 @@ async fn settle_target(
 async fn counted_quota(
     run: &Submit<'_>,
     adapter: &dyn super::Adapter,
+    (account, mode): (Uuid, super::Mode),
     checked: Checked,
 ) -> sqlx::Result<Result<Checked, Failure>> {
-    let Some(quota) = super::quota::counted(adapter) else {
+    let Some(quota) = super::quota::counted(adapter, mode) else {
         return Ok(Ok(checked));
     };
     let window = super::quota::window(&quota, run.now);
     let mut conn = run.pool.acquire().await?;
     let channel = adapter.platform().as_str();
-    let used = store::quota_used(&mut conn, channel, window.since, None).await?;
+    let counting = super::quota::counting(&quota, channel, Some(account));
+    let used = store::quota_used(&mut conn, &counting, window.since, None).await?;
     let left = i64::from(quota.limit) - used;
     if left <= 0 {
         return Ok(Err(super::quota::spent(

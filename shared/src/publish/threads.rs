@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use super::{
     Adapter, Auth, Checked, Failure, MediaKind, Mode, Options, PlannedRequest, Platform,
     PlatformSettings, Post, PublishSettings, Refresh, Remote, Reply, Sent, TokenPolicy,
-    catalogue::{Connect, MediaFormats, Profile, Quota, QuotaScope, QuotaSource},
+    catalogue::{Connect, MediaFormats, Profile, Quota},
     graph::{self, ContainerApi, Containers},
     oauth,
     post::{self, Problem, TextField, TextLimit, TextUnit},
@@ -32,9 +32,6 @@ pub const TEXT_MAX: usize = 500;
 
 /// Threads asks for containers to be polled for at most five minutes.
 const CONTAINER_WAIT_MAX: Duration = Duration::from_secs(300);
-
-/// How long a post past the account's quota waits before the quota is read again.
-const QUOTA_WAIT: Duration = Duration::from_secs(3600);
 
 const NOT_CONFIGURED: &str = "Threads is not configured: set THREADS_CLIENT_ID and THREADS_CLIENT_SECRET (the Threads app id and secret)";
 
@@ -254,13 +251,7 @@ impl Adapter for Threads {
             hashtags_max: None,
             mentions_max: None,
             preview_chars: None,
-            quota: Some(Quota {
-                limit: 250,
-                window_secs: 86_400,
-                per: QuotaScope::Account,
-                source: QuotaSource::Read,
-                day_of: None,
-            }),
+            quota: Some(Quota::read_daily(250)),
         }
     }
 
@@ -365,22 +356,10 @@ impl Adapter for Threads {
             Reply::Refused(failure) => return Err(failure),
             Reply::Lost(reason, _) => return Err(self.unavailable("publishing quota", &reason)),
         };
-        let limit = &body["data"][0];
-        let used = limit["quota_usage"].as_i64().unwrap_or(0);
-        let total = limit["config"]["quota_total"].as_i64().unwrap_or(i64::MAX);
-        if used >= total {
-            return Err(Failure::retryable(
-                "DAILY_QUOTA_EXHAUSTED",
-                format!(
-                    "the Threads account published its {total} posts of the last 24 hours; this post waits for a place"
-                ),
-            )
-            .platform("threads_publishing_limit")
-            .deferred(QUOTA_WAIT));
-        }
+        let left = graph::quota_left("Threads", "threads_publishing_limit", &body)?;
         Ok(Checked {
             options: options.clone(),
-            remaining: Some(total.saturating_sub(used)),
+            remaining: Some(left),
         })
     }
 

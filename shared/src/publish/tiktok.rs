@@ -205,6 +205,11 @@ fn refusal(status: u16, code: &str, message: &str) -> Failure {
             "POST_LIMIT_REACHED",
             "the TikTok account reached its daily post limit",
         ),
+        "spam_risk_too_many_pending_share" => (
+            FailureKind::Retryable,
+            "DAILY_QUOTA_EXHAUSTED",
+            "the TikTok account holds the most drafts waiting in its inbox TikTok allows (5 in 24 hours); this one waits for a place",
+        ),
         "spam_risk_user_banned_from_posting" => (
             FailureKind::Permanent,
             "ACCOUNT_BANNED_FROM_POSTING",
@@ -256,11 +261,16 @@ fn refusal(status: u16, code: &str, message: &str) -> Failure {
     } else {
         format!("{reason}: {message} ({code})")
     };
-    Failure::new(kind, ours, message).platform(if code.is_empty() {
+    let failure = Failure::new(kind, ours, message).platform(if code.is_empty() {
         status.to_string()
     } else {
         code.to_owned()
-    })
+    });
+    if code == "spam_risk_too_many_pending_share" {
+        // Drafts sent by other apps count too: an hour, then the count is asked again.
+        return failure.deferred(std::time::Duration::from_secs(3600));
+    }
+    failure
 }
 
 /// A `FAILED` status's `fail_reason`, in our words.
@@ -405,7 +415,10 @@ impl Adapter for TikTok {
             hashtags_max: None,
             mentions_max: None,
             preview_chars: Some(150),
-            quota: None,
+            // The Content Posting API's pending shares: at most 5 drafts sent to a creator's
+            // inbox in 24 hours and not yet posted from it (`spam_risk_too_many_pending_share`).
+            // Direct posts have a daily cap TikTok does not state; its refusal is deferred.
+            quota: Some(super::catalogue::Quota::counted_daily(5).of_drafts()),
         }
     }
 

@@ -313,12 +313,21 @@ async fn platform_refusals_fail_the_post_with_the_platforms_code_and_reason() {
         dry["data"]["intents"][0]["error"]["code"],
         "DAILY_QUOTA_EXHAUSTED"
     );
+    // Published, it waits for a place (deferred an hour, no attempt spent), then goes.
     let id = s
         .publish_one(json!({ "entryIds": [quota], "dryRun": false }))
         .await;
-    let failed = s.settled(&id, "failed").await;
-    assert_eq!(failed["error"]["code"], "DAILY_QUOTA_EXHAUSTED");
+    assert_eq!(s.deferred(&id, "50 minutes").await, 0);
+    let waiting = s.intent(&id).await;
+    assert_eq!(
+        waiting["error"]["code"], "DAILY_QUOTA_EXHAUSTED",
+        "{waiting}"
+    );
     assert_eq!(s.fake.calls_to("/media_publish").len(), 0);
+    s.fake.with(|f| f.quota_usage = 49);
+    s.release(&id).await;
+    s.settled(&id, "published").await;
+    assert_eq!(s.fake.calls_to("/media_publish").len(), 1);
 
     // A privacy level the creator does not allow.
     s.fake.with(|f| f.privacy_options = vec!["SELF_ONLY"]);

@@ -314,20 +314,22 @@ async fn the_catalogue_describes_every_registered_platform_as_the_app_s_configur
             { "field": "text", "max": 3000, "unit": "utf8Bytes" }])
     );
     assert_eq!(named("bluesky")["mediaKinds"], json!(["photo"]));
-    assert_eq!(named("bluesky")["quota"], Value::Null);
-    // Threads answers its quota: 250 posts in a moving day, each account's.
-    assert_eq!(
-        named("threads")["quota"],
-        json!({ "limit": 250, "windowSecs": 86400, "per": "account", "source": "read" })
-    );
-    // YouTube's uploads are the Google Cloud project's, every user's, counted by Almanac;
-    // Facebook documents no posting quota for pages.
-    assert_eq!(
-        named("youtube")["quota"],
-        json!({ "limit": 100, "windowSecs": 86400, "per": "app", "source": "counted" })
-    );
+    // Every platform states its quota: read where the platform answers it (Instagram,
+    // Threads), else counted by Almanac; YouTube's uploads are the Google Cloud project's
+    // (every user's); TikTok's counts the drafts waiting in a creator's inbox.
+    let quota = |limit: u32, per: &str, source: &str, counts: &str| json!({ "limit": limit, "windowSecs": 86400, "per": per, "source": source, "counts": counts });
+    for (name, expected) in [
+        ("tiktok", quota(5, "account", "counted", "drafts")),
+        ("instagram", quota(100, "account", "read", "posts")),
+        ("linkedin", quota(150, "account", "counted", "posts")),
+        ("threads", quota(250, "account", "read", "posts")),
+        ("bluesky", quota(11_666, "account", "counted", "posts")),
+        ("facebook", quota(25, "account", "counted", "posts")),
+        ("youtube", quota(100, "app", "counted", "posts")),
+    ] {
+        assert_eq!(named(name)["quota"], expected, "{name}");
+    }
     assert_eq!(named("youtube")["mediaKinds"], json!(["video"]));
-    assert_eq!(named("facebook")["quota"], Value::Null);
     assert_eq!(named("facebook")["previewChars"], 477);
     assert_eq!(
         named("testnet"),

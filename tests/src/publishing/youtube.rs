@@ -333,7 +333,7 @@ async fn uploads_past_the_daily_count_wait_for_the_pacific_midnight_as_do_youtub
         .clone();
     assert_eq!(
         youtube["quota"],
-        json!({ "limit": 2, "windowSecs": 86400, "per": "app", "source": "counted" })
+        json!({ "limit": 2, "windowSecs": 86400, "per": "app", "source": "counted", "counts": "posts" })
     );
     // A dry run of three: the two places left go to the first two.
     let mut entries = Vec::new();

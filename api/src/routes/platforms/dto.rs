@@ -3,7 +3,7 @@
 
 use almanac_shared::publish::{
     MediaKind,
-    catalogue::{self, AuthorKind, Connect, QuotaScope, QuotaSource},
+    catalogue::{self, AuthorKind, Connect, QuotaCounts, QuotaScope, QuotaSource},
     post::{TextField, TextLimit, TextUnit},
 };
 use poem_openapi::{Enum, Object};
@@ -134,6 +134,17 @@ pub enum QuotaSourceDto {
     Counted,
 }
 
+/// Which posts a quota counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename = "PlatformQuotaCounts", rename_all = "lowercase")]
+pub enum QuotaCountsDto {
+    /// Every post.
+    Posts,
+    /// Drafts sent to the account's inbox and not yet posted from it (TikTok's pending
+    /// shares).
+    Drafts,
+}
+
 /// The most posts a platform takes in a moving window.
 #[derive(Debug, Clone, PartialEq, Eq, Object)]
 #[oai(rename = "PlatformQuota", rename_all = "camelCase")]
@@ -143,6 +154,7 @@ pub struct QuotaDto {
     pub window_secs: u32,
     pub per: QuotaScopeDto,
     pub source: QuotaSourceDto,
+    pub counts: QuotaCountsDto,
 }
 
 impl From<catalogue::Quota> for QuotaDto {
@@ -157,6 +169,10 @@ impl From<catalogue::Quota> for QuotaDto {
             source: match quota.source {
                 QuotaSource::Read => QuotaSourceDto::Read,
                 QuotaSource::Counted => QuotaSourceDto::Counted,
+            },
+            counts: match quota.counts {
+                QuotaCounts::Posts => QuotaCountsDto::Posts,
+                QuotaCounts::Drafts => QuotaCountsDto::Drafts,
             },
         }
     }

@@ -3,7 +3,10 @@
 //! `POST /v1/queue/shuffle` packs a channel's queue again from now. Owner only.
 
 use almanac_shared::{
-    publish::queue::{self, Outcome, Placed, Queue, QueueRequest},
+    publish::{
+        Mode,
+        queue::{self, Outcome, Placed, Queue, QueueRequest},
+    },
     store::{publish::queue as store, user_tx},
 };
 use chrono::{DateTime, Utc};
@@ -32,6 +35,9 @@ pub struct QueueBody {
     /// `channels` do.
     #[oai(validator(max_items = 100))]
     pub channels: Option<Vec<Uuid>>,
+    /// `publish` (the default) posts; `draft` sends each to the account's drafts where the
+    /// platform has them (TikTok's inbox, which holds at most 5 waiting in 24 hours).
+    pub mode: Option<Mode>,
 }
 
 /// An entry in its slot.
@@ -84,6 +90,22 @@ pub struct QueueItem {
     pub intent_id: Uuid,
     /// The evergreen collection that queued it again.
     pub evergreen_id: Option<Uuid>,
+    /// What stands in its way when it is due: a platform quota its slot would exceed (or
+    /// the dispatcher found full), in words, and when a place frees. It then waits for
+    /// that place rather than failing.
+    pub problem: Option<QueueProblem>,
+}
+
+/// A quota in a queued entry's way.
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct QueueProblem {
+    /// `QUOTA_FULL`, or `QUOTA_UNREADABLE` when the platform did not say.
+    pub code: String,
+    /// Which quota, in words.
+    pub message: String,
+    /// When a place frees, where known.
+    pub frees_at: Option<DateTime<Utc>>,
 }
 
 /// A channel's queue (every channel's without `channelId`), in order.
@@ -122,6 +144,7 @@ impl QueueApi {
             calendar_id: body.calendar_id,
             entry_ids: body.entry_ids,
             channels: body.channels.unwrap_or_default(),
+            mode: body.mode.unwrap_or_default(),
         };
         let run = runner(&state);
         let mut tx = user_tx(&state.pool, user).await?;
@@ -152,9 +175,11 @@ impl QueueApi {
         }
         let rows = store::list(&mut tx, channel_id.0).await?;
         tx.commit().await?;
+        let problems = queue::problems(&runner(&state), &rows).await?;
         let items = rows
             .into_iter()
-            .map(|row| QueueItem {
+            .zip(problems)
+            .map(|(row, problem)| QueueItem {
                 entry_id: row.entry_id,
                 calendar_id: row.calendar_id,
                 channel_id: row.channel_id,
@@ -162,6 +187,11 @@ impl QueueApi {
                 publish_at: row.publish_at,
                 intent_id: row.intent_id,
                 evergreen_id: row.evergreen_id,
+                problem: problem.map(|p| QueueProblem {
+                    code: p.code,
+                    message: p.message,
+                    frees_at: p.frees_at,
+                }),
             })
             .collect();
         Ok(QueueListEnvelope::of(QueueList { items }))
@@ -197,6 +227,7 @@ impl QueueApi {
 fn runner(state: &AppState) -> Queue<'_> {
     Queue {
         platforms: &state.platforms,
+        pool: &state.pool,
         now: Utc::now(),
         gap: state.settings.publish.queue_min_gap,
         request_id: Some(current_request_id()),

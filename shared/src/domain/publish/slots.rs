@@ -86,17 +86,32 @@ impl Slots {
         gap: chrono::Duration,
         count: usize,
     ) -> Vec<DateTime<Utc>> {
+        self.place_within(last, taken, gap, count, |_| true)
+    }
+
+    /// [`Slots::place`], skipping the slots `fits` refuses (a platform's quota full then);
+    /// `fits` is asked of each slot once, in order, and takes the place when it answers
+    /// yes.
+    pub fn place_within(
+        &self,
+        last: DateTime<Utc>,
+        taken: &[DateTime<Utc>],
+        gap: chrono::Duration,
+        count: usize,
+        mut fits: impl FnMut(DateTime<Utc>) -> bool,
+    ) -> Vec<DateTime<Utc>> {
         let mut placed: Vec<DateTime<Utc>> = Vec::with_capacity(count);
         // Enough slots to place them all whatever is taken and however wide the gap (a gap
         // of weeks skips a week's slots for each); never an endless search.
         let weeks_a_gap = usize::try_from(gap.num_weeks()).unwrap_or(0) + 1;
-        let enough = (count + taken.len() + 1) * self.slots.len() * weeks_a_gap;
+        // Eight weeks more, for the slots a full quota turns away.
+        let enough = (count + taken.len() + 9) * self.slots.len() * weeks_a_gap;
         for at in self.after(last).take(enough) {
             if placed.len() == count {
                 break;
             }
             let previous = placed.last().copied().unwrap_or(last);
-            if at - previous >= gap && !taken.contains(&at) {
+            if at - previous >= gap && !taken.contains(&at) && fits(at) {
                 placed.push(at);
             }
         }

@@ -473,9 +473,9 @@ impl Adapter for Bluesky {
             mentions_max: None,
             // The feed shows a post whole.
             preview_chars: None,
-            // Bluesky limits record writes (5,000 points an hour, 35,000 a day, a post
-            // costing 3), not posts; a 429 defers the publish to its reset.
-            quota: None,
+            // Bluesky limits record writes per account: 35,000 points a day, a created
+            // record costing 3, so 11,666 posts; a 429 defers the publish to its reset.
+            quota: Some(crate::publish::catalogue::Quota::counted_daily(11_666)),
         }
     }
 

@@ -375,7 +375,10 @@ impl Adapter for LinkedIn {
             hashtags_max: None,
             mentions_max: None,
             preview_chars: Some(210),
-            quota: None,
+            // Posts are throttled per member a day (150), the day turning at midnight UTC.
+            quota: Some(
+                crate::publish::catalogue::Quota::counted_daily(150).by_day_of(chrono_tz::UTC),
+            ),
         }
     }
 

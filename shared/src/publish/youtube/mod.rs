@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 use super::{
     Adapter, Auth, Checked, Failure, MediaKind, Mode, Options, PlannedRequest, Platform,
     PlatformSettings, Post, PublishSettings, Refresh, Remote, Reply, Sent, TokenPolicy,
-    catalogue::{Connect, MediaFormats, Profile, Quota, QuotaScope, QuotaSource},
+    catalogue::{Connect, MediaFormats, Profile, Quota, QuotaScope},
     oauth,
     post::{self, Problem, TextField, TextLimit, TextUnit},
     uploads::MediaReader,
@@ -108,12 +108,10 @@ impl YouTube {
 
     fn quota(&self) -> Quota {
         Quota {
-            limit: self.daily_uploads,
-            window_secs: 86_400,
             per: QuotaScope::App,
-            source: QuotaSource::Counted,
-            day_of: Some(chrono_tz::America::Los_Angeles),
+            ..Quota::counted_daily(self.daily_uploads)
         }
+        .by_day_of(chrono_tz::America::Los_Angeles)
     }
 
     /// The channel the token acts for: its id, handle and title (`None`: the account has

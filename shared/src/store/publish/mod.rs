@@ -6,7 +6,7 @@ pub mod channels;
 pub mod queue;
 mod run;
 
-pub use run::{IntentRun, START, quota_used};
+pub use run::{Counting, IntentRun, START, quota_times, quota_used};
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;

@@ -7,7 +7,8 @@ use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-/// A queued intent, in its channel's order.
+/// A queued intent, in its channel's order: scheduled, or handed to its publish job and
+/// waiting there (a quota full) before anything was sent.
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct QueuedRow {
     pub intent_id: Uuid,
@@ -18,13 +19,18 @@ pub struct QueuedRow {
     pub channel: String,
     pub publish_at: DateTime<Utc>,
     pub evergreen_id: Option<Uuid>,
+    pub mode: crate::domain::publish::Mode,
+    /// What the dispatcher last found in the way (a quota full), while it waits.
+    pub error: Option<serde_json::Value>,
 }
 
 const QUEUED: &str = "select id as intent_id, entry_id, calendar_id, account as channel_id,
-        channel, publish_at, evergreen_id
+        channel, publish_at, evergreen_id, mode, error
     from publish_intents
-    where queued and status = 'scheduled' and not dry_run and entry_id is not null
-      and account is not null and publish_at is not null";
+    where queued and not dry_run and entry_id is not null and account is not null
+      and publish_at is not null
+      and (status = 'scheduled'
+           or (status = 'publishing' and sending_at is null and sent_at is null))";
 
 /// Holds the channel's queue until the transaction ends: the places taken are read and
 /// written by one transaction at a time, whichever process runs it.

@@ -108,16 +108,16 @@ impl IntentRun<'_> {
     pub async fn mark_sending_within(
         &self,
         sent: &Value,
-        channel: &str,
+        counting: &Counting<'_>,
         limit: i64,
         since: DateTime<Utc>,
     ) -> sqlx::Result<bool> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query("select pg_advisory_xact_lock(hashtext('publish-quota:' || $1))")
-            .bind(channel)
+        sqlx::query("select pg_advisory_xact_lock(hashtext($1))")
+            .bind(counting.lock_key())
             .execute(&mut *tx)
             .await?;
-        let used = quota_used(&mut tx, channel, since, Some(self.intent)).await?;
+        let used = quota_used(&mut tx, counting, since, Some(self.intent)).await?;
         if used >= limit {
             return Ok(false);
         }
@@ -214,22 +214,74 @@ impl IntentRun<'_> {
     }
 }
 
-/// The posts of `channel` (every user's) that went out or may have since `since`: marked
-/// sending, accepted, found unknown or published then (`except` left out).
+/// Whose posts a quota counts: a platform's (every user's), or one account's; every post,
+/// or drafts sent to the account's inbox and not posted from it.
+#[derive(Debug, Clone, Copy)]
+pub struct Counting<'a> {
+    pub channel: &'a str,
+    pub account: Option<Uuid>,
+    pub drafts: bool,
+}
+
+impl Counting<'_> {
+    /// The lock under which a place is counted and taken.
+    fn lock_key(&self) -> String {
+        format!(
+            "publish-quota:{}:{}",
+            self.channel,
+            self.account.map(|a| a.to_string()).unwrap_or_default()
+        )
+    }
+}
+
+/// What a quota counts: a real intent of the platform (the account's, the drafts).
+const COUNTED: &str = "channel = $1 and ($2::uuid is null or account = $2) and not dry_run
+    and (not $3 or (mode = 'draft' and status in ('scheduled', 'publishing', 'unknown', 'draft_sent')))";
+
+/// The posts `counting` counts that went out or may have since `since`: marked sending,
+/// accepted, found unknown or published then (`except` left out).
 pub async fn quota_used(
     conn: &mut PgConnection,
-    channel: &str,
+    counting: &Counting<'_>,
     since: DateTime<Utc>,
     except: Option<Uuid>,
 ) -> sqlx::Result<i64> {
-    sqlx::query_scalar(
+    sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
         "select count(*) from publish_intents
-         where channel = $1 and coalesce(sending_at, sent_at, unknown_since, published_at) >= $2
-           and id is distinct from $3",
-    )
-    .bind(channel)
+         where {COUNTED} and coalesce(sending_at, sent_at, unknown_since, published_at) >= $4
+           and id is distinct from $5"
+    )))
+    .bind(counting.channel)
+    .bind(counting.account)
+    .bind(counting.drafts)
     .bind(since)
     .bind(except)
     .fetch_one(conn)
+    .await
+}
+
+/// The times of the posts `counting` counts from `since` on: those that went out (or may
+/// have), and those scheduled (when they are due), in order; `except` left out.
+pub async fn quota_times(
+    conn: &mut PgConnection,
+    counting: &Counting<'_>,
+    since: DateTime<Utc>,
+    except: &[Uuid],
+) -> sqlx::Result<Vec<DateTime<Utc>>> {
+    sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "select at from (
+             select coalesce(sending_at, sent_at, unknown_since, published_at,
+                             case when status = 'scheduled' then publish_at end) as at
+             from publish_intents
+             where {COUNTED} and status not in ('failed', 'cancelled') and id <> all($5)
+         ) counted
+         where at >= $4 order by at"
+    )))
+    .bind(counting.channel)
+    .bind(counting.account)
+    .bind(counting.drafts)
+    .bind(since)
+    .bind(except)
+    .fetch_all(conn)
     .await
 }

@@ -3,9 +3,13 @@
 //! the job's claim, and the job's end.
 
 use almanac_shared::{
-    publish::{catalogue::Quota, quota::Window},
-    store::publish::quota_used,
+    publish::{
+        catalogue::Quota,
+        quota::{self, Forecast, Window},
+    },
+    store::publish::quota_times,
 };
+use chrono::Utc;
 
 use super::{
     Context, End, Failure, Finished, IntentRun, IntentStatus, JobResult, Post, Publisher, Stop,
@@ -47,32 +51,52 @@ impl Publisher<'_> {
             return Ok(true);
         };
         let limit = i64::from(quota.limit);
+        let counting = quota::counting(quota, &self.input.channel, self.input.account);
         let marked = self
             .intent()
-            .mark_sending_within(&sent, &self.input.channel, limit, window.since)
+            .mark_sending_within(&sent, &counting, limit, window.since)
             .await
             .context("marking the intent sending within its quota")?;
         Ok(marked)
     }
 
-    /// Whether a counted quota's places are all taken now (read only: the mark that takes
-    /// one is [`Publisher::sending`]'s).
-    pub(super) async fn quota_full(&self, (quota, window): &(Quota, Window)) -> Result<bool, Stop> {
+    /// Why a counted quota has no place for this post now, and when one frees (read only:
+    /// the mark that takes one is [`Publisher::sending`]'s).
+    pub(super) async fn quota_full(
+        &self,
+        quota: &Quota,
+        label: &'static str,
+    ) -> Result<Option<Failure>, Stop> {
+        let now = Utc::now();
         let mut conn = self
             .ctx
             .pool
             .acquire()
             .await
             .context("counting the quota")?;
-        let used = quota_used(
+        let counting = quota::counting(quota, &self.input.channel, self.input.account);
+        let sent = quota_times(
             &mut conn,
-            &self.input.channel,
-            window.since,
-            Some(self.input.id),
+            &counting,
+            Forecast::since(quota, now),
+            &[self.input.id],
         )
         .await
-        .context("counting the quota")?;
-        Ok(used >= i64::from(quota.limit))
+        .context("counting the quota")?
+        .into_iter()
+        .filter(|at| *at <= now)
+        .collect();
+        let Some(problem) = Forecast::new(*quota, label, sent).problem(now) else {
+            return Ok(None);
+        };
+        let wait = problem
+            .frees_at
+            .and_then(|at| (at - now).to_std().ok())
+            .unwrap_or_default()
+            .max(std::time::Duration::from_secs(1));
+        Ok(Some(
+            Failure::retryable("DAILY_QUOTA_EXHAUSTED", problem.message).deferred(wait),
+        ))
     }
 
     pub(super) async fn accepted(&self, remote_id: &str) -> Result<(), Stop> {

@@ -216,12 +216,13 @@ impl<'a> Publisher<'a> {
         options: &Options,
     ) -> Result<IntentStatus, Stop> {
         // A quota Almanac counts: a post past it waits for the window to turn.
-        let counted = quota::counted(adapter).map(|q| (q, quota::window(&q, Utc::now())));
+        let counted =
+            quota::counted(adapter, self.input.mode).map(|q| (q, quota::window(&q, Utc::now())));
         let spent = |(q, w): &(_, _)| quota::spent(adapter.label(), q, w, Utc::now());
-        if let Some(counted) = &counted
-            && self.quota_full(counted).await?
+        if let Some((quota, _)) = &counted
+            && let Some(full) = self.quota_full(quota, adapter.label()).await?
         {
-            return self.refused(platform, &spent(counted)).await;
+            return self.refused(platform, &full).await;
         }
         let mut auth = self.auth(platform, false).await?;
         let mut refreshed = false;

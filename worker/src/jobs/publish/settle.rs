@@ -132,7 +132,13 @@ impl Publisher<'_> {
                 Err(Stop::Later(error))
             }
             FailureKind::Retryable => {
-                let detail = failure.to_json();
+                let mut detail = failure.to_json();
+                if let Some(wait) = failure.retry_after
+                    && let Ok(wait) = chrono::Duration::from_std(wait)
+                {
+                    // When it is tried again: a quota's place, a rate limit's reset.
+                    detail["freesAt"] = json!(Utc::now() + wait);
+                }
                 self.intent()
                     .refused_for_now(&detail)
                     .await
