@@ -6,6 +6,7 @@
 mod claims;
 mod consumer;
 pub mod dispatcher;
+pub mod evergreen;
 pub mod expiry;
 mod health;
 pub mod job;

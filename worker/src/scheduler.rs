@@ -38,7 +38,10 @@ pub async fn run(ctx: &JobContext, shutdown: CancellationToken) {
             let lapsed = crate::expiry::lapse(ctx, ctx.clock.as_ref())
                 .await
                 .map(drop);
-            started.and(warned).and(lapsed)
+            let repeated = crate::evergreen::tick(ctx, ctx.clock.as_ref())
+                .await
+                .map(drop);
+            started.and(warned).and(lapsed).and(repeated)
         },
     )
     .await;

@@ -14,6 +14,10 @@ pub const OFFLINE_ANSWERS: crate::ai::OfflineAnswers = &[
     (calendar::TEMPLATE, calendar::offline_answer),
     (synthesis::TEMPLATE, synthesis::offline_answer),
     (organic::TEMPLATE, organic::offline::offline_answer),
+    (
+        publish::variation::TEMPLATE,
+        publish::variation::offline_answer,
+    ),
 ];
 
 crate::text_enum! {

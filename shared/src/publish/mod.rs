@@ -29,6 +29,7 @@ use crate::media::Media;
 pub mod bluesky;
 pub mod catalogue;
 pub mod channels;
+pub mod evergreen;
 pub mod facebook;
 pub mod graph;
 pub mod instagram;

@@ -350,6 +350,8 @@ impl Placing<'_> {
             error: None,
             spool_id: None,
             request_id: q.request_id.clone(),
+            queued: false,
+            evergreen_id: None,
         };
         let (intent, _) = store::insert_once(conn, &new).await?;
         Ok(intent.id)
@@ -373,7 +375,7 @@ fn refuse_all_of(
 
 /// The posts the counted quota of `channel`'s platform already holds from now on (the
 /// intents `except` left out), to place new ones among; `None` when Almanac counts none.
-async fn quota_forecast(
+pub(super) async fn quota_forecast(
     q: &Queue<'_>,
     platform: &str,
     channel: Uuid,
@@ -435,7 +437,10 @@ fn recorded(row: &queue::QueuedRow) -> Option<Problem> {
 }
 
 /// The channel's slots; `None` when the caller has no such channel.
-async fn channel_slots(conn: &mut PgConnection, channel: Uuid) -> sqlx::Result<Option<Slots>> {
+pub(super) async fn channel_slots(
+    conn: &mut PgConnection,
+    channel: Uuid,
+) -> sqlx::Result<Option<Slots>> {
     let stored = store::channels::slots(conn, channel).await?;
     Ok(stored.map(|(zone, slots)| {
         Slots::from_stored(&zone, &slots.0).unwrap_or_else(|| Slots::new(chrono_tz::UTC, vec![]))
@@ -443,7 +448,10 @@ async fn channel_slots(conn: &mut PgConnection, channel: Uuid) -> sqlx::Result<O
 }
 
 /// The calendar's time zone; `None` when the caller has no such calendar.
-async fn calendar_zone(conn: &mut PgConnection, calendar: Uuid) -> sqlx::Result<Option<Tz>> {
+pub(super) async fn calendar_zone(
+    conn: &mut PgConnection,
+    calendar: Uuid,
+) -> sqlx::Result<Option<Tz>> {
     let spec = calendars::request(conn, calendar).await?;
     Ok(spec.map(|spec| {
         CalendarSpec::from_json(&spec)

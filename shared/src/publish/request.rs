@@ -241,7 +241,7 @@ pub async fn submit(
                 refused.push(entry);
                 continue;
             }
-            Planned::Intent(new) => new,
+            Planned::Intent(new) => *new,
         };
         if new.status == IntentStatus::Scheduled {
             let (intent, created) = store::insert_once(conn, &new).await?;
@@ -334,7 +334,7 @@ pub(super) fn unknown_channels(chosen: &[Uuid], accounts: &[Account]) -> Result<
 /// What the request makes of one entry.
 enum Planned {
     /// The intent to write: planned, or failed with its reasons.
-    Intent(NewIntent),
+    Intent(Box<NewIntent>),
     /// A dry run's entry whose channel has no account to plan with.
     Refused(RefusedEntry),
 }
@@ -380,13 +380,15 @@ impl Plan<'_> {
             error: None,
             spool_id: run.spool_id,
             request_id: run.request_id.clone(),
+            queued: false,
+            evergreen_id: None,
         };
         let Some(platform) = run.platforms.of_channel(&entry.channel) else {
             new.error = Some(json!({
                 "code": "UNSUPPORTED_CHANNEL",
                 "message": format!("no adapter publishes to `{}`: export the calendar instead (ICS, CSV or JSON)", entry.channel),
             }));
-            return Planned::Intent(new);
+            return Planned::Intent(Box::new(new));
         };
         if let Some(code) = self.unplannable.get(&platform) {
             return Planned::Refused(RefusedEntry {
@@ -448,7 +450,7 @@ impl Plan<'_> {
         } else {
             new.status = IntentStatus::Scheduled;
         }
-        Planned::Intent(new)
+        Planned::Intent(Box::new(new))
     }
 }
 

@@ -280,6 +280,8 @@ async fn refused(
             error: Some(error),
             spool_id: Some(spooled.id),
             request_id: Some(spooled.request_id.clone()),
+            queued: false,
+            evergreen_id: None,
         },
     )
     .await

@@ -4,6 +4,7 @@
 
 mod bluesky;
 mod channels;
+mod evergreen;
 mod facebook;
 mod faults;
 mod flows;

@@ -115,6 +115,9 @@ fn valid_body(operation: &str) -> Value {
         }
         "queueEntries" => json!({ "calendarId": Uuid::now_v7(), "entryIds": [Uuid::now_v7()] }),
         "shuffleQueue" => json!({ "channelId": Uuid::now_v7() }),
+        "createEvergreen" => json!({ "name": "Probe", "channelIds": [Uuid::now_v7()],
+            "entryIds": [Uuid::now_v7()], "minGapDays": 7, "variation": "none" }),
+        "updateEvergreen" => json!({ "paused": true }),
         "connectChannelWithCredentials" => {
             json!({ "identifier": "probe.bsky.social", "password": "abcd-efgh-ijkl-mnop" })
         }

@@ -95,6 +95,8 @@ pub(super) async fn refusals(app: &mut TestApp, probe: &Probe, user: Uuid) {
         .call("queueEntries", &[])
         .json(json!({ "calendarId": calendar, "entryIds": [Uuid::now_v7()] }));
     probe.expect(422, call).await;
+    // An evergreen collection of a channel nobody has.
+    probe.expect(422, probe.call("createEvergreen", &[])).await;
     // A calendar or channel nobody has.
     probe.expect(404, probe.call("queueEntries", &[])).await;
     probe.expect(404, probe.call("shuffleQueue", &[])).await;

@@ -7,11 +7,13 @@
 
 mod channels;
 mod dto;
+mod evergreen;
 mod queue;
 mod slots;
 
 pub use channels::ChannelsApi;
 pub use dto::*;
+pub use evergreen::EvergreenApi;
 pub use queue::QueueApi;
 pub use slots::SlotsApi;
 

@@ -12,6 +12,7 @@ use crate::jobs::{JobKind, JobPayload};
 
 pub mod post;
 pub mod slots;
+pub mod variation;
 
 pub use post::{MediaKind, Post};
 

@@ -313,6 +313,14 @@ pub async fn edit_entry(
     .await
 }
 
+/// The calendar entry `id` belongs to.
+pub async fn entry_calendar(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Uuid> {
+    sqlx::query_scalar("select calendar_id from calendar_entries where id = $1")
+        .bind(id)
+        .fetch_one(conn)
+        .await
+}
+
 /// Moves a live entry to `at` (the queue's slot), marking it edited so a regeneration
 /// keeps it there; whether it was moved.
 pub async fn move_entry(conn: &mut PgConnection, id: Uuid, at: &Placement) -> sqlx::Result<bool> {

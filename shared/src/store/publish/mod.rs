@@ -3,6 +3,7 @@
 //! their owner.
 
 pub mod channels;
+pub mod evergreen;
 pub mod queue;
 mod run;
 
@@ -101,12 +102,17 @@ pub struct NewIntent {
     pub error: Option<Value>,
     pub spool_id: Option<Uuid>,
     pub request_id: Option<String>,
+    /// Placed in a slot of its channel's queue.
+    pub queued: bool,
+    /// The evergreen collection posting its entry again.
+    pub evergreen_id: Option<Uuid>,
 }
 
 const INSERT: &str = "insert into publish_intents as i (id, user_id, calendar_id, entry_id,
         run_id, channel, account, mode, dry_run, timing, publish_at, timezone, status, payload,
-        error, spool_id, request_id)
-    values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)";
+        error, spool_id, request_id, queued, evergreen_id)
+    values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
+        $19)";
 
 fn bind_new<'q>(
     query: sqlx::query::QueryAs<'q, sqlx::Postgres, Intent, sqlx::postgres::PgArguments>,
@@ -130,6 +136,8 @@ fn bind_new<'q>(
         .bind(new.error.as_ref().map(Json))
         .bind(new.spool_id)
         .bind(&new.request_id)
+        .bind(new.queued)
+        .bind(new.evergreen_id)
 }
 
 /// Writes a dry run, replacing the entry and channel's previous one (same id; `updatedAt`

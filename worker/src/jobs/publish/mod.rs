@@ -308,9 +308,15 @@ impl<'a> Publisher<'a> {
             .context("reading the entry")?;
         let media = &self.ctx.platforms.media;
         let intent = self.input.id;
-        Ok(entry.map(|e| Post {
-            intent_id: Some(intent),
-            ..almanac_shared::publish::uploads::post(&e, adapter, media)
+        // An evergreen repeat rewritten by the AI publishes its own text.
+        let variant = self.input.payload["variant"].as_str();
+        Ok(entry.map(|e| {
+            let post = almanac_shared::publish::uploads::post(&e, adapter, media);
+            Post {
+                intent_id: Some(intent),
+                text: variant.map_or(post.text.clone(), str::to_owned),
+                ..post
+            }
         }))
     }
 
