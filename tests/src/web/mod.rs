@@ -17,6 +17,7 @@ mod guards;
 mod language;
 mod linkedin;
 mod phone;
+mod queue;
 mod refusals;
 mod serving;
 mod session;

@@ -8,6 +8,7 @@ import { api } from "../api.js";
 import { channelLabel } from "../platforms.js";
 import { compose, textCounter } from "../limits.js";
 import { mediaField, postPreview } from "./composer.js";
+import { queueEntryButton } from "./queue.js";
 import { h, field, toast, day, showError, showProblem, clearProblems, guardUnsaved, words } from "../ui.js";
 import { t, formatTime } from "../i18n.js";
 
@@ -47,9 +48,10 @@ export function entryEditor(state) {
     problem,
     h("div", { class: "row" }, save,
       h("button", { type: "button", class: "secondary", id: "entry-move", onclick: () => state.openMover(state.editing) }, t("calendar.move")),
+      queueEntryButton(state, () => dialog, problem, () => snapshot() !== state.editorSnapshot),
       h("button", { type: "button", value: "cancel", class: "secondary", id: "entry-close" }, t("common.close"))));
   const dialog = h("dialog", { id: "entry-editor", "aria-labelledby": "entry-editor-title" }, form);
-  const snapshot = () => JSON.stringify([...Object.values(fields).map((f) => f.value), media.ids()]);
+  function snapshot() { return JSON.stringify([...Object.values(fields).map((f) => f.value), media.ids()]); }
   guardUnsaved(dialog, () => state.editorSnapshot !== undefined && snapshot() !== state.editorSnapshot, dialog.querySelector("#entry-close"));
   form.addEventListener("submit", async (event) => {
     event.preventDefault();

@@ -20,11 +20,13 @@ const CELL_CHIPS = 3;
 export class CalendarGrid {
   /**
    * `onOpen(key)` opens an entry; `onMove(key, date, time)` reschedules one (a promise: the
-   * chip goes back where it was when it rejects).
+   * chip goes back where it was when it rejects); `actions()` gives the toolbar's own
+   * buttons (the queue's).
    */
-  constructor({ onOpen, onMove }) {
+  constructor({ onOpen, onMove, actions = () => [] }) {
     this.onOpen = onOpen;
     this.onMove = onMove;
+    this.actions = actions;
     this.entries = new Map();
     this.hidden = new Set();
     this.chosenView = null;
@@ -115,6 +117,12 @@ export class CalendarGrid {
     this.render();
   }
 
+  /** Turns to the period holding `iso` (`YYYY-MM-DD`). */
+  show(iso) {
+    this.anchor = iso;
+    this.render();
+  }
+
   choose(view) {
     this.chosenView = view;
     this.render();
@@ -165,6 +173,7 @@ export class CalendarGrid {
           h("span", { class: "muted tz", id: "calendar-tz" }, t("calendar.timesIn", { zone: this.range.timezone }))),
         h("button", { type: "button", class: "secondary", id: "period-next", "aria-label": t(`calendar.next.${unit}`), onclick: () => this.go(1) }, "›")),
       h("div", { class: "row views", role: "group", "aria-label": t("calendar.viewLabel") }, views),
+      h("div", { class: "row grid-actions" }, this.actions()),
       filters.length ? h("fieldset", { class: "row filters", id: "channel-filter" }, h("legend", { class: "sr-only" }, t("calendar.showChannels")), filters) : null);
   }
 

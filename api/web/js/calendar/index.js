@@ -14,6 +14,7 @@ import { renderList } from "./list.js";
 import { leave, recall, reload, showing } from "./page.js";
 import { requestForm } from "./request.js";
 import { stream } from "./run.js";
+import { queueButton } from "./queue.js";
 
 export { leave };
 
@@ -34,6 +35,7 @@ async function openCalendar(main, id, reopen) {
   state.grid = new CalendarGrid({
     onOpen: (key) => openEditor(state, key),
     onMove: (key, date, time) => moveEntry(state, key, date, time),
+    actions: () => [queueButton(state)],
   });
   state.head = headView(state, reopen);
   const diff = h("div", { id: "diff" });

@@ -6,6 +6,7 @@ import { h, field, fill, toast, when, showError, showProblem, confirmAction, pla
 import { t } from "../i18n.js";
 import { authorKind, connectPlatform, platformList, platformName, publishesTo } from "./common.js";
 import { accountName } from "../platforms.js";
+import { slotsButton } from "./slots.js";
 
 export async function renderChannels(el) {
   const { items } = await api("GET", "/v1/channels");
@@ -43,7 +44,7 @@ export async function renderChannels(el) {
   // connected one can be disconnected.
   const actions = (c) => {
     if (c.status === "connected") {
-      return h("div", { class: "row" }, retryFailed(c), c.reconnectBy && publishesTo(c.platform)
+      return h("div", { class: "row" }, slotsButton(c), retryFailed(c), c.reconnectBy && publishesTo(c.platform)
         ? h("button", { type: "button", class: "link connect-account", onclick: () => startOauth(c.platform) }, t("publishing.connectAgain"))
         : null, h("button", {
         type: "button", class: "link", "aria-label": t("publishing.disconnectLabel", { platform: platformName(c.platform) }),

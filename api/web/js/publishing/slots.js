@@ -1,0 +1,92 @@
+// A channel's posting slots and queue (`docs/queue.md`): a week grid of the times its
+// queue fills, in one time zone, edited and saved whole; below it, what the queue holds,
+// in order, with what stands in an entry's way (a platform quota), and Shuffle, which
+// packs it again from now.
+
+import { api } from "../api.js";
+import { h, field, toast, showError, showProblem } from "../ui.js";
+import { t, readerZone, formatZoned } from "../i18n.js";
+import { platformName } from "./common.js";
+import { accountName } from "../platforms.js";
+
+const DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+
+/** The channel row's "Posting slots" button. */
+export function slotsButton(channel) {
+  return h("button", {
+    type: "button", class: "link slots-open", dataset: { channelId: channel.id },
+    onclick: () => slotsDialog(channel).catch(showError),
+  }, t("slots.open"));
+}
+
+async function slotsDialog(channel) {
+  const kept = await api("GET", `/v1/channels/${channel.id}/slots`);
+  const slots = new Map(DAYS.map((d) => [d, new Set()]));
+  for (const s of kept.slots) slots.get(s.weekday).add(s.time);
+  const zone = h("input", { name: "timezone", list: "slot-zones", required: true, value: kept.slots.length ? kept.timezone : readerZone() });
+  const zones = h("datalist", { id: "slot-zones" }, (Intl.supportedValuesOf?.("timeZone") ?? []).map((z) => h("option", { value: z })));
+  const grid = h("div", { class: "slot-week", id: "slot-week" });
+  const time = h("input", { type: "time", name: "slotTime", value: "09:00", id: "slot-time" });
+  const drawWeek = () => grid.replaceChildren(...DAYS.map((d) => h("div", { class: "slot-day", dataset: { day: d } },
+    h("button", { type: "button", class: "slot-day-name secondary", title: t("slots.addTo", { day: t(`slots.day.${d}`) }),
+      onclick: () => { if (time.value) { slots.get(d).add(time.value.slice(0, 5)); drawWeek(); } } }, t(`slots.day.${d}`)),
+    [...slots.get(d)].sort().map((at) => h("button", {
+      type: "button", class: "slot", dataset: { time: at }, "aria-label": t("slots.remove", { day: t(`slots.day.${d}`), time: at }),
+      onclick: () => { slots.get(d).delete(at); drawWeek(); },
+    }, at, h("span", { "aria-hidden": "true" }, " ×"))))));
+  drawWeek();
+  const everyDay = h("button", { type: "button", class: "secondary", id: "slot-every-day",
+    onclick: () => { if (time.value) { DAYS.forEach((d) => slots.get(d).add(time.value.slice(0, 5))); drawWeek(); } } }, t("slots.everyDay"));
+  const weekdays = h("button", { type: "button", class: "secondary", id: "slot-weekdays",
+    onclick: () => { if (time.value) { DAYS.slice(0, 5).forEach((d) => slots.get(d).add(time.value.slice(0, 5))); drawWeek(); } } }, t("slots.weekdays"));
+  const problem = h("div");
+  const queue = h("section", { class: "stack", id: "channel-queue" });
+  const save = h("button", { type: "submit", id: "slots-save" }, t("slots.save"));
+  const close = h("button", { type: "button", class: "secondary", id: "slots-close" }, t("common.close"));
+  const form = h("form", { class: "stack" },
+    h("h2", { id: "slots-title" }, t("slots.title", { platform: platformName(channel.platform), account: accountName(channel) })),
+    h("p", { class: "muted" }, t("slots.explain")),
+    field(t("slots.timezone"), zone), zones,
+    h("div", { class: "row slot-add" }, field(t("slots.time"), time), h("p", { class: "hint" }, t("slots.addHint")), everyDay, weekdays),
+    grid, problem, h("div", { class: "row" }, save, close), queue);
+  const dialog = h("dialog", { id: "slots-dialog", "aria-labelledby": "slots-title" }, form);
+  close.addEventListener("click", () => dialog.close());
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    problem.replaceChildren();
+    const body = { timezone: zone.value.trim(), slots: DAYS.flatMap((d) => [...slots.get(d)].sort().map((at) => ({ weekday: d, time: at }))) };
+    try {
+      await api("PUT", `/v1/channels/${channel.id}/slots`, body);
+      toast(t("slots.saved", { count: body.slots.length }));
+      await drawQueue(queue, channel, zone.value.trim());
+    } catch (error) {
+      showProblem(error, { root: form, problem, fields: { timezone: zone } });
+    }
+  });
+  dialog.addEventListener("close", () => dialog.remove());
+  document.body.append(dialog);
+  dialog.showModal();
+  await drawQueue(queue, channel, zone.value.trim());
+}
+
+/** What the channel's queue holds, in order, and Shuffle. */
+async function drawQueue(el, channel, zone) {
+  const { items } = await api("GET", `/v1/queue?channelId=${encodeURIComponent(channel.id)}`);
+  const shuffle = h("button", {
+    type: "button", class: "secondary", id: "queue-shuffle", disabled: !items.length,
+    onclick: async () => {
+      try {
+        await api("POST", "/v1/queue/shuffle", { channelId: channel.id });
+        toast(t("slots.shuffled"));
+        await drawQueue(el, channel, zone);
+      } catch (error) { showError(error); }
+    },
+  }, t("slots.shuffle"));
+  el.replaceChildren(h("h3", {}, t("slots.queueTitle", { count: items.length })),
+    items.length ? h("ol", { class: "list", id: "queue-items" }, items.map((item) => h("li", { dataset: { entry: item.entryId, publishAt: item.publishAt } },
+      h("span", {}, formatZoned(item.publishAt, zone)), item.evergreenId ? h("span", { class: "badge" }, t("slots.evergreen")) : null,
+      item.problem ? h("div", { class: "notice warn queue-problem", dataset: { code: item.problem.code } }, item.problem.message,
+        item.problem.freesAt ? ` (${t("slots.freesAt", { when: formatZoned(item.problem.freesAt, zone) })})` : "") : null)))
+      : h("p", { class: "muted" }, t("slots.queueEmpty")),
+    h("p", { class: "hint" }, t("slots.shuffleHint")), shuffle);
+}

@@ -1,0 +1,166 @@
+//! The posting queue in the web app (issue 57): a person sets a channel's posting slots on
+//! its week grid, then adds five entries to the queue from the calendar's grid and sees
+//! the time each took: the channel's next five slots, in the slots' zone. At 1280 px and
+//! 375 px.
+
+use chrono::{DateTime, Datelike, Timelike, Utc, Weekday};
+use chrono_tz::Europe::Madrid;
+use serde_json::json;
+
+use super::{Browser, flows::publishing_app};
+use crate::publishing::Entry;
+
+#[tokio::test]
+async fn slots_set_on_the_week_grid_take_five_entries_queued_from_the_grid() {
+    let s = publishing_app().await;
+    let channel = s.connect_tiktok().await;
+    let mut entries = Vec::new();
+    for n in 1..=5 {
+        let caption = format!("Tea note {n}");
+        entries.push(s.entry(Entry::on("tiktok", &caption)).await);
+    }
+    let browser = Browser::start(&s.app, "queue").await;
+    browser.sign_in_with_token(&s.app.token(s.user)).await;
+    browser.viewport(1280, 900).await;
+
+    // The slots: Monday to Friday at 09:00 and Saturday at 18:30, in Madrid.
+    browser.open(&format!("#/publishing/{}", s.calendar)).await;
+    browser
+        .click(&format!(".slots-open[data-channel-id=\"{channel}\"]"))
+        .await;
+    browser.wait("#slots-dialog #slot-week").await;
+    browser
+        .set_value("#slots-dialog input[name=timezone]", "Europe/Madrid")
+        .await;
+    browser.set_value("#slot-time", "09:00").await;
+    browser.click("#slot-weekdays").await;
+    browser.set_value("#slot-time", "18:30").await;
+    browser
+        .click(".slot-day[data-day=sat] .slot-day-name")
+        .await;
+    browser.wait_count("#slot-week .slot", 6).await;
+    browser.click("#slots-save").await;
+    browser
+        .wait_text("#channel-queue", "Nothing is queued")
+        .await;
+    let (status, kept) = s
+        .app
+        .get_json(s.user, &format!("/v1/channels/{channel}/slots"))
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(kept["data"]["timezone"], "Europe/Madrid");
+    let mut expected_slots: Vec<serde_json::Value> = ["mon", "tue", "wed", "thu", "fri"]
+        .iter()
+        .map(|d| json!({ "weekday": d, "time": "09:00" }))
+        .collect();
+    expected_slots.push(json!({ "weekday": "sat", "time": "18:30" }));
+    assert_eq!(kept["data"]["slots"], json!(expected_slots));
+    browser.screenshot_of("slots").await;
+    browser.viewport(375, 800).await;
+    browser.screenshot_of("slots-phone").await;
+    browser.fits_a_phone().await;
+    browser.viewport(1280, 900).await;
+    browser.click("#slots-close").await;
+
+    // Five entries added to the queue from the calendar's grid.
+    browser.open(&format!("#/calendar/{}", s.calendar)).await;
+    browser.click("#queue-open").await;
+    browser.wait_count("#queue-entries li", 5).await;
+    for entry in &entries {
+        browser
+            .click(&format!("#queue-entries li[data-entry=\"{entry}\"] input"))
+            .await;
+    }
+    assert_eq!(
+        browser.text("#queue-add").await,
+        "Add 5 entries to the queue"
+    );
+    let asked = Utc::now();
+    browser.click("#queue-add").await;
+    browser.wait_count("#queue-placed li", 5).await;
+    let placed = browser
+        .script(
+            "return [...document.querySelectorAll('#queue-placed li')].map((li) => [li.dataset.entry, li.dataset.publishAt])",
+        )
+        .await;
+    let placed: Vec<(String, DateTime<Utc>)> = placed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p[0].as_str().unwrap().to_owned(),
+                p[1].as_str().unwrap().parse().unwrap(),
+            )
+        })
+        .collect();
+    // In the order ticked (the calendar's), each on a slot, the next five from now.
+    let ids: Vec<String> = placed.iter().map(|(e, _)| e.clone()).collect();
+    assert_eq!(
+        ids,
+        entries.iter().map(|e| e.to_string()).collect::<Vec<_>>()
+    );
+    let is_slot = |at: &DateTime<Utc>| {
+        let local = at.with_timezone(&Madrid);
+        let (h, m) = (local.hour(), local.minute());
+        match local.weekday() {
+            Weekday::Sat => (h, m) == (18, 30),
+            Weekday::Sun => false,
+            _ => (h, m) == (9, 0),
+        }
+    };
+    let mut expected = Vec::new();
+    let mut at = asked - chrono::Duration::minutes(1);
+    while expected.len() < 5 {
+        at = (at + chrono::Duration::minutes(1))
+            .with_second(0)
+            .unwrap()
+            .with_nanosecond(0)
+            .unwrap();
+        if at > asked && is_slot(&at) {
+            expected.push(at);
+        }
+    }
+    let times: Vec<DateTime<Utc>> = placed.iter().map(|(_, t)| *t).collect();
+    assert_eq!(times, expected);
+    // Each says its time in words, in the calendar's zone.
+    let first = browser.text("#queue-placed li:first-child").await;
+    assert!(
+        first.starts_with("Launch day goes out ") && first.ends_with("(Europe/Madrid) on TikTok"),
+        "{first}"
+    );
+    browser.screenshot_of("added").await;
+    // The grid turned to the first one's month, each where its slot is.
+    browser.click("#queue-close").await;
+    browser
+        .wait(&format!(
+            "[data-date=\"{}\"] .chip",
+            expected[0].with_timezone(&Madrid).format("%Y-%m-%d")
+        ))
+        .await;
+    browser.screenshots_at("#grid").await;
+
+    // The queue the API lists is the same, in order; the entries moved there.
+    let (_, listed) = s
+        .app
+        .get_json(s.user, &format!("/v1/queue?channelId={channel}"))
+        .await;
+    let listed: Vec<DateTime<Utc>> = listed["data"]["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["publishAt"].as_str().unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(listed, expected);
+    let (_, detail) = s
+        .app
+        .get_json(s.user, &format!("/v1/calendars/{}", s.calendar))
+        .await;
+    let moved: Vec<DateTime<Utc>> = detail["data"]["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["scheduledAt"].as_str().unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(moved, expected);
+}
