@@ -38,6 +38,21 @@ async fn collection(s: &Setup, body: Value) -> Value {
     made["data"].clone()
 }
 
+/// TikTok with a slot every day at 09:00 UTC, one entry ("Matcha, whisked") and a
+/// collection of it rewritten by the AI, `min_gap_days` apart; the channel and entry.
+async fn matcha(s: &Setup, min_gap_days: u32) -> (Uuid, Uuid) {
+    let channel = s.connect_tiktok().await;
+    daily_slot(s, channel).await;
+    let entry = s.entry(Entry::on("tiktok", "Matcha, whisked")).await;
+    collection(
+        s,
+        json!({ "name": "Matcha", "channelIds": [channel], "entryIds": [entry],
+            "minGapDays": min_gap_days, "variation": "ai" }),
+    )
+    .await;
+    (channel, entry)
+}
+
 /// Runs the worker's evergreen pass at `at`, then lets what it queued go out at its slot
 /// (as the platform would take it); the (entry, slot, text) queued.
 async fn day(s: &Setup, at: DateTime<Utc>) -> Vec<(Uuid, DateTime<Utc>, String)> {
@@ -173,15 +188,7 @@ async fn entries_and_channels_not_the_callers_are_refused_naming_them() {
 #[tokio::test]
 async fn ai_rewrites_never_repeat_a_text_on_the_channel_and_are_counted() {
     let s = setup().await;
-    let channel = s.connect_tiktok().await;
-    daily_slot(&s, channel).await;
-    let entry = s.entry(Entry::on("tiktok", "Matcha, whisked")).await;
-    collection(
-        &s,
-        json!({ "name": "Matcha", "channelIds": [channel], "entryIds": [entry],
-            "minGapDays": 1, "variation": "ai" }),
-    )
-    .await;
+    matcha(&s, 1).await;
     let start = at("2030-03-01T08:00:00Z");
     let mut texts: Vec<String> = Vec::new();
     for n in 0..10 {
@@ -225,15 +232,7 @@ async fn a_model_that_repeats_itself_gets_no_repeat_queued() {
         fake,
     )
     .await;
-    let channel = s.connect_tiktok().await;
-    daily_slot(&s, channel).await;
-    let entry = s.entry(Entry::on("tiktok", "Matcha, whisked")).await;
-    collection(
-        &s,
-        json!({ "name": "Matcha", "channelIds": [channel], "entryIds": [entry],
-            "minGapDays": 3, "variation": "ai" }),
-    )
-    .await;
+    let (channel, _) = matcha(&s, 3).await;
     let start = at("2030-03-01T08:00:00Z");
     let first = day(&s, start).await;
     assert_eq!(first.len(), 1);
@@ -256,15 +255,7 @@ async fn a_model_that_repeats_itself_gets_no_repeat_queued() {
 #[tokio::test]
 async fn a_rewritten_repeat_goes_out_in_its_new_words() {
     let s = setup().await;
-    let channel = s.connect_tiktok().await;
-    daily_slot(&s, channel).await;
-    let entry = s.entry(Entry::on("tiktok", "Matcha, whisked")).await;
-    collection(
-        &s,
-        json!({ "name": "Matcha", "channelIds": [channel], "entryIds": [entry],
-            "minGapDays": 7, "variation": "ai" }),
-    )
-    .await;
+    let (channel, _) = matcha(&s, 7).await;
     let clock = ManualClock::new(at("2030-03-01T08:00:00Z"));
     let repeated = almanac_worker::evergreen::tick(&s.app.worker_context(0), &clock)
         .await

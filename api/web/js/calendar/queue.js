@@ -5,7 +5,7 @@
 
 import { api } from "../api.js";
 import { h, toast, showError, platformBadge } from "../ui.js";
-import { t, formatZoned } from "../i18n.js";
+import { t, has, formatZoned } from "../i18n.js";
 import { channelLabel } from "../platforms.js";
 import { reload } from "./page.js";
 
@@ -80,7 +80,12 @@ function showResult(el, { queued, refused }, entries, zone) {
     queued.length ? h("ul", { class: "list", id: "queue-placed" }, queued.map((q) => h("li", { dataset: { entry: q.entryId, publishAt: q.publishAt } },
       h("strong", {}, title(q.entryId)), " ", t("queue.placedAt", { when: formatZoned(q.publishAt, zone), channel: channel(q.entryId) })))) : null,
     refused.length ? h("ul", { class: "list", id: "queue-refused" }, refused.map((r) => h("li", { class: "notice bad", dataset: { entry: r.entryId, code: r.code } },
-      h("strong", {}, title(r.entryId)), " ", r.message))) : null].filter(Boolean));
+      h("strong", {}, title(r.entryId)), " ", refusal(r, channel(r.entryId))))) : null].filter(Boolean));
+}
+
+/** Why an entry was not queued, in this language where the app has words for it. */
+function refusal({ code, message }, platform) {
+  return has(`queue.refused.${code}`) ? t(`queue.refused.${code}`, { platform }) : message;
 }
 
 /** The day `iso` falls on in `zone` (`YYYY-MM-DD`). */
@@ -105,7 +110,7 @@ export function queueEntryButton(state, dialog, problem, unsaved) {
       try {
         const { queued, refused } = await queueEntries(state, [entry.id]);
         if (refused.length) {
-          problem.replaceChildren(h("p", { class: "notice bad", dataset: { code: refused[0].code } }, refused[0].message));
+          problem.replaceChildren(h("p", { class: "notice bad", dataset: { code: refused[0].code } }, refusal(refused[0], channelLabel(entry.channel))));
           return;
         }
         const zone = state.detail?.calendar?.request?.constraints?.timezone ?? "UTC";
