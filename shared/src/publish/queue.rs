@@ -152,16 +152,25 @@ pub async fn shuffle(
         .filter(|row| row.publish_at > q.now)
         .collect();
     let ids: Vec<Uuid> = rows.iter().map(|row| row.intent_id).collect();
-    let mut forecast = match rows.first() {
-        Some(row) => quota_forecast(q, &row.channel, channel, row.mode, &ids).await?,
-        None => None,
+    // Those a quota leaves no slot for keep theirs, which the others then leave alone:
+    // placed again until every one moved has a slot.
+    let mut moving = rows.len();
+    let times = loop {
+        let taken: Vec<DateTime<Utc>> = rows[moving..].iter().map(|r| r.publish_at).collect();
+        let mut forecast = match rows.first() {
+            Some(row) => quota_forecast(q, &row.channel, channel, row.mode, &ids[..moving]).await?,
+            None => None,
+        };
+        let times = slots.place_within(q.now, &taken, q.gap, moving, |at| {
+            forecast.as_mut().is_none_or(|f| f.take(at))
+        });
+        if times.len() == moving {
+            break times;
+        }
+        moving = times.len();
     };
-    let times = slots.place_within(q.now, &[], q.gap, rows.len(), |at| {
-        forecast.as_mut().is_none_or(|f| f.take(at))
-    });
-    // Those the quota leaves no slot for keep theirs.
-    let rows = &rows[..times.len()];
-    let ids = &ids[..times.len()];
+    let rows = &rows[..moving];
+    let ids = &ids[..moving];
     queue::unslot(conn, ids, &times).await?;
     let mut zones: HashMap<Uuid, Tz> = HashMap::new();
     for (row, at) in rows.iter().zip(&times) {
