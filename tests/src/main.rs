@@ -6,6 +6,8 @@
 mod helpers;
 
 #[cfg(test)]
+mod analytics;
+#[cfg(test)]
 mod anki_export;
 #[cfg(test)]
 mod api_contract;

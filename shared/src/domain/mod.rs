@@ -1,5 +1,6 @@
 //! Pure domain rules: parsing and validation, no I/O.
 
+pub mod analytics;
 pub mod calendar;
 pub mod flags;
 pub mod generation;
