@@ -8,18 +8,17 @@
 //! entry's.
 
 use chrono::{DateTime, Utc};
-use serde_json::json;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::{
-    IntentStatus, Mode, Options, Post, Timing,
-    queue::{Queue, calendar_zone, channel_slots, quota_forecast},
+    Mode, Post,
+    queue::{Queue, Slotted, calendar_zone, channel_slots, quota_forecast},
 };
 use crate::store::{
     calendars::{self, Publishable},
     publish::{
-        self as store, NewIntent,
+        self as store,
         channels::ChannelRow,
         evergreen::{self, CollectionRow},
         queue,
@@ -121,44 +120,22 @@ pub async fn queue_repeat(
     repeat: &Repeat,
     variant: Option<&str>,
 ) -> sqlx::Result<Uuid> {
-    let platform = q
-        .platforms
-        .get(&repeat.channel.platform)
-        .expect("a repeat's platform is registered");
-    let adapter = q.platforms.registered(platform);
-    let options = Options {
-        mode: Mode::Publish,
-        privacy_level: None,
-    };
     let mut post = repeat.post.clone();
     if let Some(text) = variant {
         post.text = text.to_owned();
     }
-    let new = NewIntent {
+    let slotted = Slotted {
         user,
         calendar_id: repeat.calendar_id,
-        entry_id: Some(repeat.entry.id),
-        run_id: repeat.entry.run_id,
-        channel: repeat.entry.channel.clone(),
-        account: Some(repeat.channel.id),
+        timezone: &repeat.timezone,
+        entry: &repeat.entry,
+        channel_id: repeat.channel.id,
+        account_id: &repeat.channel.account_id,
         mode: Mode::Publish,
-        dry_run: false,
-        timing: Timing::Scheduled,
-        publish_at: Some(repeat.at),
-        timezone: repeat.timezone.clone(),
-        status: IntentStatus::Scheduled,
-        payload: json!({
-            "requests": adapter.plan(&repeat.channel.account_id, &post, &options),
-            "options": options,
-            "post": post,
-            "variant": variant,
-        }),
-        error: None,
-        spool_id: None,
-        request_id: q.request_id.clone(),
-        queued: true,
-        evergreen_id: Some(repeat.collection),
+        at: repeat.at,
+        post: &post,
     };
+    let new = slotted.intent(q, Some(repeat.collection), variant);
     let intent = store::insert(conn, &new).await?;
     tracing::info!(userId = %user, channel = %repeat.channel.platform, intentId = %intent.id,
         evergreenId = %repeat.collection, publishAt = %repeat.at, "evergreen entry queued again");

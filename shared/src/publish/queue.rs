@@ -16,7 +16,7 @@ use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use super::{
-    IntentStatus, Mode, Options, Platforms, Timing,
+    IntentStatus, Mode, Options, Platforms, Post, Timing,
     channels::local_state,
     quota::{self, Forecast, Problem},
     request::{Refusal, missing_entries, pick, unknown_channels},
@@ -86,8 +86,7 @@ pub async fn add(
     let timezone = calendar_zone(conn, request.calendar_id)
         .await?
         .ok_or(Refusal::NotFound("calendar"))?;
-    let mut ids = request.entry_ids.clone();
-    dedup_in_order(&mut ids);
+    let ids = once_each(&request.entry_ids);
     let entries =
         calendars::publishable_entries(&mut *conn, request.calendar_id, Some(&ids)).await?;
     missing_entries(&ids, &entries)?;
@@ -221,19 +220,10 @@ impl Placing<'_> {
     ) -> Result<(), Refusal> {
         let q = self.q;
         let platform = account.platform;
-        let refuse_all = |outcome: &mut Outcome, code: &'static str, message: &str| {
-            outcome.refused.extend(group.iter().map(|entry| Unplaced {
-                entry_id: entry.id,
-                code: code.into(),
-                message: message.to_owned(),
-            }))
-        };
+        let all = || group.iter().map(|entry| entry.id);
         if let Err(unusable) = local_state(conn, q.platforms, account.id).await? {
-            refuse_all(
-                outcome,
-                unusable.code(),
-                &unusable.message(platform.as_str()),
-            );
+            let message = unusable.message(platform.as_str());
+            refuse(outcome, all(), unusable.code(), &message);
             return Ok(());
         }
         let slots = channel_slots(conn, account.id)
@@ -244,7 +234,7 @@ impl Placing<'_> {
                 "the {} channel has no posting slots: set them on the channel first",
                 q.platforms.label(platform)
             );
-            refuse_all(outcome, "QUEUE_NO_SLOTS", &message);
+            refuse(outcome, all(), "QUEUE_NO_SLOTS", &message);
             return Ok(());
         };
         queue::lock(conn, account.id).await?;
@@ -256,7 +246,7 @@ impl Placing<'_> {
         };
         // What goes in a new slot: the entries not queued on the channel already, not
         // published there, and valid for the platform.
-        let mut to_place: Vec<(&Publishable, Option<Uuid>)> = Vec::new();
+        let mut to_place: Vec<(&Publishable, Option<Uuid>, Post)> = Vec::new();
         for entry in group {
             if let Some(row) = queued.iter().find(|row| row.entry_id == entry.id) {
                 outcome.queued.push(Placed {
@@ -289,11 +279,11 @@ impl Placing<'_> {
                 });
                 continue;
             }
-            to_place.push((entry, open.map(|o| o.id)));
+            to_place.push((entry, open.map(|o| o.id), post));
         }
         let taken: Vec<DateTime<Utc>> = queued.iter().map(|row| row.publish_at).collect();
         let last = taken.iter().copied().max().unwrap_or(q.now).max(q.now);
-        let moving: Vec<Uuid> = to_place.iter().filter_map(|(_, open)| *open).collect();
+        let moving: Vec<Uuid> = to_place.iter().filter_map(|(_, open, _)| *open).collect();
         let mut forecast =
             quota_forecast(q, platform.as_str(), account.id, self.mode, &moving).await?;
         let times = slots.place_within(last, &taken, q.gap, to_place.len(), |at| {
@@ -306,13 +296,28 @@ impl Placing<'_> {
                 "{} in every slot of the coming weeks: the entry is not queued",
                 quota::full(adapter.label(), &quota)
             );
-            refuse_all_of(outcome, &to_place[times.len()..], "QUOTA_FULL", &message);
+            let unplaced = to_place[times.len()..].iter().map(|(entry, _, _)| entry.id);
+            refuse(outcome, unplaced, "QUOTA_FULL", &message);
         }
-        for ((entry, open), at) in to_place.into_iter().zip(times) {
+        for ((entry, open, post), at) in to_place.into_iter().zip(times) {
             calendars::move_entry(conn, entry.id, &placement(self.timezone, at)).await?;
             let intent = match open {
                 Some(id) => id,
-                None => self.intent(conn, account, entry, at, &options).await?,
+                None => {
+                    let slotted = Slotted {
+                        user: self.user,
+                        calendar_id: self.calendar_id,
+                        timezone: self.timezone.name(),
+                        entry,
+                        channel_id: account.id,
+                        account_id: &account.account_id,
+                        mode: self.mode,
+                        at,
+                        post: &post,
+                    };
+                    let new = slotted.intent(q, None, None);
+                    store::insert_once(conn, &new).await?.0.id
+                }
             };
             queue::enqueue(conn, intent, at, None).await?;
             tracing::info!(requestId = q.request_id.as_deref().unwrap_or(""), userId = %self.user,
@@ -325,61 +330,78 @@ impl Placing<'_> {
         }
         Ok(())
     }
+}
 
-    /// The entry's scheduled intent on `account` at `at`.
-    async fn intent(
+/// Refuses the entries `ids`, each with `code` and `message`.
+fn refuse(outcome: &mut Outcome, ids: impl Iterator<Item = Uuid>, code: &str, message: &str) {
+    outcome.refused.extend(ids.map(|entry_id| Unplaced {
+        entry_id,
+        code: code.to_owned(),
+        message: message.to_owned(),
+    }));
+}
+
+/// An entry's publish in a slot of its channel: queued by a request, or repeated by an
+/// evergreen collection.
+pub(super) struct Slotted<'a> {
+    pub user: Uuid,
+    pub calendar_id: Uuid,
+    /// The calendar's zone, which the intent is shown in.
+    pub timezone: &'a str,
+    pub entry: &'a Publishable,
+    pub channel_id: Uuid,
+    /// The channel's account at the platform.
+    pub account_id: &'a str,
+    pub mode: Mode,
+    pub at: DateTime<Utc>,
+    /// The post it sends (a repeat's rewritten text in it).
+    pub post: &'a Post,
+}
+
+impl Slotted<'_> {
+    /// The scheduled intent to write: an evergreen repeat (`evergreen`) is queued as it is
+    /// written and keeps its rewrite (`variant`); a request's is queued once written.
+    pub(super) fn intent(
         &self,
-        conn: &mut PgConnection,
-        account: &Account,
-        entry: &Publishable,
-        at: DateTime<Utc>,
-        options: &Options,
-    ) -> sqlx::Result<Uuid> {
-        let q = self.q;
-        let adapter = q.platforms.registered(account.platform);
-        let post = super::uploads::post(entry, adapter, &q.platforms.media);
-        let new = NewIntent {
+        q: &Queue<'_>,
+        evergreen: Option<Uuid>,
+        variant: Option<&str>,
+    ) -> NewIntent {
+        let adapter = q
+            .platforms
+            .get(&self.entry.channel)
+            .map(|platform| q.platforms.registered(platform));
+        let options = Options {
+            mode: self.mode,
+            privacy_level: None,
+        };
+        let requests = adapter.map(|a| a.plan(self.account_id, self.post, &options));
+        NewIntent {
             user: self.user,
             calendar_id: self.calendar_id,
-            entry_id: Some(entry.id),
-            run_id: entry.run_id,
-            channel: entry.channel.clone(),
-            account: Some(account.id),
+            entry_id: Some(self.entry.id),
+            run_id: self.entry.run_id,
+            channel: self.entry.channel.clone(),
+            account: Some(self.channel_id),
             mode: self.mode,
             dry_run: false,
             timing: Timing::Scheduled,
-            publish_at: Some(at),
-            timezone: self.timezone.name().to_owned(),
+            publish_at: Some(self.at),
+            timezone: self.timezone.to_owned(),
             status: IntentStatus::Scheduled,
             payload: json!({
-                "requests": adapter.plan(&account.account_id, &post, options),
+                "requests": requests,
                 "options": options,
-                "post": post,
+                "post": self.post,
+                "variant": variant,
             }),
             error: None,
             spool_id: None,
             request_id: q.request_id.clone(),
-            queued: false,
-            evergreen_id: None,
-        };
-        let (intent, _) = store::insert_once(conn, &new).await?;
-        Ok(intent.id)
+            queued: evergreen.is_some(),
+            evergreen_id: evergreen,
+        }
     }
-}
-
-fn refuse_all_of(
-    outcome: &mut Outcome,
-    entries: &[(&Publishable, Option<Uuid>)],
-    code: &str,
-    message: &str,
-) {
-    outcome
-        .refused
-        .extend(entries.iter().map(|(entry, _)| Unplaced {
-            entry_id: entry.id,
-            code: code.to_owned(),
-            message: message.to_owned(),
-        }));
 }
 
 /// The posts the counted quota of `channel`'s platform already holds from now on (the
@@ -479,7 +501,8 @@ fn placement(zone: Tz, at: DateTime<Utc>) -> Placement {
     }
 }
 
-fn dedup_in_order(ids: &mut Vec<Uuid>) {
+/// Each of `ids` once, in the order first given.
+pub fn once_each(ids: &[Uuid]) -> Vec<Uuid> {
     let mut seen = std::collections::HashSet::new();
-    ids.retain(|id| seen.insert(*id));
+    ids.iter().copied().filter(|id| seen.insert(*id)).collect()
 }

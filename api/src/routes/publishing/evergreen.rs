@@ -2,9 +2,12 @@
 //! their channels whenever a channel's queue has nothing else, no sooner than `minGapDays`
 //! after each last went out there. Owner only; another user's collection is 404.
 
-use almanac_shared::store::{
-    publish::{channels, evergreen as store},
-    user_tx,
+use almanac_shared::{
+    publish::queue::once_each,
+    store::{
+        publish::{channels, evergreen as store},
+        user_tx,
+    },
 };
 use chrono::{DateTime, Utc};
 use poem::web::Data;
@@ -113,12 +116,6 @@ impl From<store::CollectionRow> for Evergreen {
     }
 }
 
-/// Each id once, in order.
-fn once(ids: &[Uuid]) -> Vec<Uuid> {
-    let mut seen = std::collections::HashSet::new();
-    ids.iter().copied().filter(|id| seen.insert(*id)).collect()
-}
-
 fn not_theirs(code: &str, field: &str, what: &str, ids: Vec<Uuid>) -> ApiError {
     ApiError::Unprocessable(ErrorEnvelope::new(
         code,
@@ -148,8 +145,8 @@ impl EvergreenApi {
     ) -> Answer<Created<EvergreenEnvelope>, { can::STORED | can::BODY | can::UNPROCESSABLE }> {
         let user = auth.user().id;
         let body = body.0;
-        let channel_ids = once(&body.channel_ids);
-        let entry_ids = once(&body.entry_ids);
+        let channel_ids = once_each(&body.channel_ids);
+        let entry_ids = once_each(&body.entry_ids);
         let mut tx = user_tx(&state.pool, user).await?;
         let mut unknown = Vec::new();
         for id in &channel_ids {
