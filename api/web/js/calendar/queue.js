@@ -22,7 +22,7 @@ export function queueButton(state) {
 }
 
 function queueDialog(state) {
-  const zone = state.detail?.calendar?.request?.constraints?.timezone ?? "UTC";
+  const zone = state.grid.range.timezone;
   const now = Date.now();
   const upcoming = (state.detail?.entries ?? [])
     .filter((e) => new Date(e.scheduledAt).getTime() > now)
@@ -57,9 +57,13 @@ function queueDialog(state) {
       const answer = await queueEntries(state, ids);
       showResult(result, answer, upcoming, zone);
       boxes.forEach((b) => { if (answer.queued.some((q) => q.entryId === b.value)) b.closest("li").remove(); });
-      if (!boxes.some((b) => b.isConnected)) list.remove();
-      // The grid turns to where the first went.
-      if (answer.queued.length) state.grid.show(localDate(answer.queued[0].publishAt, zone));
+      if (!boxes.some((b) => b.isConnected)) {
+        list.remove();
+        add.hidden = true;
+      }
+      // The grid turns to where the first went (its date as the server saved it).
+      const first = state.detail.entries.find((e) => e.id === answer.queued[0]?.entryId);
+      if (first) state.grid.show(first.date);
       toast(t("queue.queued", { count: answer.queued.length }));
     } catch (error) {
       showError(error);
@@ -88,11 +92,6 @@ function refusal({ code, message }, platform) {
   return has(`queue.refused.${code}`) ? t(`queue.refused.${code}`, { platform }) : message;
 }
 
-/** The day `iso` falls on in `zone` (`YYYY-MM-DD`). */
-function localDate(iso, zone) {
-  return new Intl.DateTimeFormat("en-CA", { timeZone: zone, year: "numeric", month: "2-digit", day: "2-digit" }).format(new Date(iso));
-}
-
 /**
  * The entry editor's "Add to queue": the saved entry takes its channel's next free slot.
  * `unsaved()` says the form holds changes, which are to be saved first.
@@ -113,7 +112,7 @@ export function queueEntryButton(state, dialog, problem, unsaved) {
           problem.replaceChildren(h("p", { class: "notice bad", dataset: { code: refused[0].code } }, refusal(refused[0], channelLabel(entry.channel))));
           return;
         }
-        const zone = state.detail?.calendar?.request?.constraints?.timezone ?? "UTC";
+        const zone = state.grid.range.timezone;
         state.editorSnapshot = undefined;
         dialog().close("queued");
         toast(t("queue.entryQueued", { when: formatZoned(queued[0].publishAt, zone) }));

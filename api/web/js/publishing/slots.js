@@ -27,18 +27,24 @@ async function slotsDialog(channel) {
   const zones = h("datalist", { id: "slot-zones" }, (Intl.supportedValuesOf?.("timeZone") ?? []).map((z) => h("option", { value: z })));
   const grid = h("div", { class: "slot-week", id: "slot-week" });
   const time = h("input", { type: "time", name: "slotTime", value: "09:00", id: "slot-time" });
+  // The picked time added to `days`.
+  const addTo = (days) => {
+    if (!time.value) return;
+    days.forEach((d) => slots.get(d).add(time.value.slice(0, 5)));
+    drawWeek();
+  };
   const drawWeek = () => grid.replaceChildren(...DAYS.map((d) => h("div", { class: "slot-day", dataset: { day: d } },
     h("button", { type: "button", class: "slot-day-name secondary", title: t("slots.addTo", { day: t(`slots.day.${d}`) }),
-      onclick: () => { if (time.value) { slots.get(d).add(time.value.slice(0, 5)); drawWeek(); } } }, t(`slots.day.${d}`)),
+      onclick: () => addTo([d]) }, t(`slots.day.${d}`)),
     [...slots.get(d)].sort().map((at) => h("button", {
       type: "button", class: "slot", dataset: { time: at }, "aria-label": t("slots.remove", { day: t(`slots.day.${d}`), time: at }),
       onclick: () => { slots.get(d).delete(at); drawWeek(); },
     }, at, h("span", { "aria-hidden": "true" }, " ×"))))));
   drawWeek();
   const everyDay = h("button", { type: "button", class: "secondary", id: "slot-every-day",
-    onclick: () => { if (time.value) { DAYS.forEach((d) => slots.get(d).add(time.value.slice(0, 5))); drawWeek(); } } }, t("slots.everyDay"));
+    onclick: () => addTo(DAYS) }, t("slots.everyDay"));
   const weekdays = h("button", { type: "button", class: "secondary", id: "slot-weekdays",
-    onclick: () => { if (time.value) { DAYS.slice(0, 5).forEach((d) => slots.get(d).add(time.value.slice(0, 5))); drawWeek(); } } }, t("slots.weekdays"));
+    onclick: () => addTo(DAYS.slice(0, 5)) }, t("slots.weekdays"));
   const problem = h("div");
   const queue = h("section", { class: "stack", id: "channel-queue" });
   const save = h("button", { type: "submit", id: "slots-save" }, t("slots.save"));
