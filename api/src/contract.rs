@@ -26,6 +26,7 @@ use serde_yaml::{Mapping, Value};
 
 use crate::routes::{
     admin::{AdminApi, ConsoleApi},
+    analytics::AnalyticsApi,
     api_keys::ApiKeysApi,
     calendar_generation::{CalendarGenerationApi, ContinueApi},
     cards::CardsApi,
@@ -76,6 +77,7 @@ pub type Apis = (
         MediaApi,
     ),
     (AdminApi, ConsoleApi, UsageApi, WebhooksApi, ApiKeysApi),
+    AnalyticsApi,
 );
 
 /// The OpenAPI service: the source of `/openapi.json` and `docs/api/openapi.yaml`.

@@ -108,6 +108,33 @@ impl IsoDate {
             })
     }
 
+    /// A period of days from `from` to `to` (inclusive), each optional: `to` defaults to
+    /// `today`, `from` to `default_days` days ending on `to`. 422 naming `from` when it
+    /// comes after `to` or the period is longer than `max_days`.
+    pub fn period(
+        from: &Option<Self>,
+        to: &Option<Self>,
+        today: chrono::NaiveDate,
+        (default_days, max_days): (u64, u64),
+    ) -> crate::error::ApiResult<(chrono::NaiveDate, chrono::NaiveDate)> {
+        use crate::error::ApiError;
+        let day = |field: &str, raw: &Option<Self>| raw.as_ref().map(|d| d.day(field)).transpose();
+        let to = day("to", to)?.unwrap_or(today);
+        let from = day("from", from)?
+            .unwrap_or_else(|| to - chrono::Days::new(default_days.saturating_sub(1)));
+        if from > to {
+            return Err(ApiError::unprocessable_field(
+                "from",
+                "must not be after `to`",
+            ));
+        }
+        if (to - from).num_days() as u64 >= max_days {
+            let message = format!("the period is at most {max_days} days");
+            return Err(ApiError::unprocessable_field("from", message));
+        }
+        Ok((from, to))
+    }
+
     /// The day, which must be a Monday (the first day of a week): as [`IsoDate::day`], and
     /// 422 naming `field` for another day of the week.
     pub fn monday(&self, field: &str) -> crate::error::ApiResult<chrono::NaiveDate> {

@@ -13,6 +13,7 @@ pub mod job;
 pub mod jobs;
 mod notify;
 pub mod outbox;
+pub mod readings;
 pub mod reconciler;
 pub mod runner;
 pub mod scheduler;

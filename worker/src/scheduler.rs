@@ -41,7 +41,10 @@ pub async fn run(ctx: &JobContext, shutdown: CancellationToken) {
             let repeated = crate::evergreen::tick(ctx, ctx.clock.as_ref())
                 .await
                 .map(drop);
-            started.and(warned).and(lapsed).and(repeated)
+            let read = crate::readings::tick(ctx, ctx.clock.as_ref())
+                .await
+                .map(drop);
+            started.and(warned).and(lapsed).and(repeated).and(read)
         },
     )
     .await;

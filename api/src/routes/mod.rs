@@ -1,6 +1,7 @@
 //! The HTTP resources, one module each.
 
 pub mod admin;
+pub mod analytics;
 pub mod api_keys;
 pub mod calendar_generation;
 pub mod cards;
@@ -64,6 +65,10 @@ pub enum Tag {
     /// (`AI_USER_DAILY_TOKENS`; a spent budget answers 429 `BUDGET_EXCEEDED` to every
     /// submission until the next UTC midnight).
     Usage,
+    /// What worked: published posts' numbers read back from their platforms (1 hour, 24
+    /// hours and 7 days after publishing, and on demand), each channel's totals against
+    /// the period before, and its best times to post, learned from its own posts.
+    Analytics,
     /// Liveness and readiness.
     Operations,
     /// The operator's runtime feature flags (seed 001): `CALENDAR_SERVICE_ENABLED` and

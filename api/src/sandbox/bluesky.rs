@@ -147,8 +147,21 @@ pub(super) fn route(state: &mut State, call: &Call) -> Answer {
     match (call.method.as_str(), method) {
         ("GET", "app.bsky.actor.getProfile") => Some((
             200,
-            json!({ "did": did, "handle": HANDLE, "displayName": state.bsky.display_name }),
+            json!({ "did": did, "handle": HANDLE, "displayName": state.bsky.display_name,
+                "followersCount": super::FOLLOWERS }),
         )),
+        ("GET", "app.bsky.feed.getPosts") => {
+            let uri = call.query.get("uris").cloned().unwrap_or_default();
+            let posts: Vec<Value> = state
+                .read_metrics(&uri)
+                .map(|n| {
+                    json!({ "uri": uri, "likeCount": n.likes, "replyCount": n.comments,
+                        "repostCount": n.shares, "quoteCount": 1 })
+                })
+                .into_iter()
+                .collect();
+            Some((200, json!({ "posts": posts })))
+        }
         ("GET", "com.atproto.identity.resolveHandle") => {
             match call.query.get("handle").map(String::as_str) {
                 Some(HANDLE) => Some((200, json!({ "did": DID }))),

@@ -105,6 +105,14 @@ pub(super) fn route(state: &mut State, call: &Call) -> Answer {
             };
             Some((200, json!({ "data": data })))
         }
+        ("GET", [id])
+            if call
+                .query
+                .get("fields")
+                .is_some_and(|f| f.contains("insights")) =>
+        {
+            metrics(state, id)
+        }
         ("GET", [id]) => match state
             .posts
             .iter()
@@ -125,6 +133,29 @@ pub(super) fn route(state: &mut State, call: &Call) -> Answer {
         },
         _ => graph_error(404, 100, "Unsupported request"),
     }
+}
+
+/// A post's reactions, comments, shares and insights (`fields=...insights.metric(...)`).
+fn metrics(state: &mut State, id: &str) -> Answer {
+    if state.metrics.denied {
+        return graph_error(
+            403,
+            200,
+            "(#200) Requires read_insights permission to access this endpoint",
+        );
+    }
+    let Some(n) = state.read_metrics(id) else {
+        return Some((200, json!({ "id": id })));
+    };
+    let insight = |name: &str, value: u64| json!({ "name": name, "period": "lifetime", "values": [{ "value": value }] });
+    Some((
+        200,
+        json!({ "id": id, "shares": { "count": n.shares },
+            "reactions": { "data": [], "summary": { "total_count": n.likes } },
+            "comments": { "data": [], "summary": { "total_count": n.comments } },
+            "insights": { "data": [insight("post_impressions", n.views),
+                insight("post_impressions_unique", n.reach)] } }),
+    ))
 }
 
 /// The token endpoint: a code's short-lived user token, or `fb_exchange_token`'s

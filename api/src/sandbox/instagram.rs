@@ -18,7 +18,7 @@ pub(super) fn route(state: &mut State, call: &Call) -> Answer {
             state.tokens.insert("ig-short".into());
             Some((
                 200,
-                json!({ "access_token": "ig-short", "user_id": IG_USER.parse::<u64>().unwrap(), "permissions": ["instagram_business_basic", "instagram_business_content_publish"] }),
+                json!({ "access_token": "ig-short", "user_id": IG_USER.parse::<u64>().unwrap(), "permissions": ["instagram_business_basic", "instagram_business_content_publish", "instagram_business_manage_insights"] }),
             ))
         } else {
             Some((
@@ -81,6 +81,24 @@ pub(super) fn route(state: &mut State, call: &Call) -> Answer {
                 .map(|p| json!({ "id": p.id, "caption": p.body["caption"], "timestamp": "2030-01-07T09:00:00+0000" }))
                 .collect();
             Some((200, json!({ "data": data })))
+        }
+        ("GET", [_, "insights"]) if state.metrics.denied => graph_error(
+            403,
+            10,
+            None,
+            "(#10) Application does not have permission for this action",
+        ),
+        ("GET", [media, "insights"]) => {
+            let counts = state.read_metrics(media);
+            let known: &[super::Insight] = &[
+                ("views", |c| c.views),
+                ("reach", |c| c.reach),
+                ("likes", |c| c.likes),
+                ("comments", |c| c.comments),
+                ("shares", |c| c.shares),
+                ("saved", |c| c.saves),
+            ];
+            Some((200, super::graph_insights(call, counts, known)))
         }
         ("GET", ["me"]) => Some((
             200,

@@ -231,6 +231,27 @@ fn rest(state: &mut State, call: &Call, path: &str) -> Answer {
                 } }),
             ))
         }
+        ("GET", actions) if actions.starts_with("/rest/socialActions/") => {
+            if state.metrics.denied {
+                return li_error(
+                    403,
+                    Some("ACCESS_DENIED"),
+                    "Not enough permissions to access: socialActions",
+                );
+            }
+            let urn = actions.trim_start_matches("/rest/socialActions/");
+            let n = state
+                .read_metrics(urn)
+                .map_or((0, 0), |n| (n.likes, n.comments));
+            Some((
+                200,
+                json!({ "likesSummary": { "totalLikes": n.0, "likedByCurrentUser": false },
+                    "commentsSummary": { "aggregatedTotalComments": n.1, "totalFirstLevelComments": n.1 } }),
+            ))
+        }
+        ("GET", sizes) if sizes.starts_with("/rest/networkSizes/") => {
+            Some((200, json!({ "firstDegreeSize": super::FOLLOWERS })))
+        }
         ("POST", "/rest/posts") => create_post(state, &body),
         ("GET", "/rest/posts") => {
             let author = call.query.get("author").cloned().unwrap_or_default();

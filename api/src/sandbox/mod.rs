@@ -126,6 +126,8 @@ pub struct State {
     pub facebook: facebook::FacebookFake,
     /// YouTube's upload sessions, quota and rate limit.
     pub youtube: youtube::YouTubeFake,
+    /// Posts' numbers, as every platform reports them.
+    pub metrics: MetricsFake,
     /// Media fetched from Almanac's signed addresses.
     pub pulled: Vec<Pulled>,
     /// Headers of the answer being written (set by a route, taken by the transport).
@@ -174,11 +176,23 @@ impl State {
             threads: threads::ThreadsFake::default(),
             facebook: facebook::FacebookFake::default(),
             youtube: youtube::YouTubeFake::default(),
+            metrics: MetricsFake::default(),
             reply_headers: Vec::new(),
             base_url: base_url.trim_end_matches('/').to_owned(),
             issued: 0,
             lenient: false,
         }
+    }
+
+    /// The numbers of `post` at this read, grown since its last; `None`: answered empty.
+    fn read_metrics(&mut self, post: &str) -> Option<Counts> {
+        if self.metrics.empty > 0 {
+            self.metrics.empty -= 1;
+            return None;
+        }
+        let reads = self.metrics.reads.entry(post.to_owned()).or_default();
+        *reads += 1;
+        Some(Counts::at(*reads))
     }
 
     /// The headers the last route set for its answer.
@@ -216,6 +230,9 @@ impl State {
         if self.containers.len() > most {
             self.containers.clear();
         }
+        if self.metrics.reads.len() > most {
+            self.metrics.reads.clear();
+        }
         if self.li_images.len() > most {
             self.li_images.clear();
         }
@@ -225,6 +242,66 @@ impl State {
             self.refresh_tokens.clear();
         }
     }
+}
+
+/// Posts' numbers as the fakes report them.
+#[derive(Debug, Default)]
+pub struct MetricsFake {
+    /// The reads each post had: its numbers grow with each, as a post's do with time.
+    pub reads: HashMap<String, u64>,
+    /// The next reads are answered empty (insights that lag).
+    pub empty: usize,
+    /// Reading them is refused: the permission it needs was not granted.
+    pub denied: bool,
+}
+
+/// An account's followers, as the platforms without views report them.
+pub const FOLLOWERS: u64 = 2_000;
+
+/// A post's numbers at its `n`th read.
+#[derive(Debug, Clone, Copy)]
+pub struct Counts {
+    pub views: u64,
+    pub likes: u64,
+    pub comments: u64,
+    pub shares: u64,
+    pub saves: u64,
+    pub reach: u64,
+}
+
+impl Counts {
+    pub fn at(n: u64) -> Self {
+        Self {
+            views: 500 * n,
+            likes: 40 * n,
+            comments: 6 * n,
+            shares: 4 * n,
+            saves: 3 * n,
+            reach: 350 * n,
+        }
+    }
+}
+
+/// An insight the Graph fakes know: its name and how it reads a post's numbers.
+pub type Insight = (&'static str, fn(&Counts) -> u64);
+
+/// A Graph API insights answer with the metrics `call` asked for that `known` names
+/// (empty: the post has none yet).
+fn graph_insights(call: &Call, counts: Option<Counts>, known: &[Insight]) -> Value {
+    let asked = call.query.get("metric").cloned().unwrap_or_default();
+    let data: Vec<Value> = counts
+        .iter()
+        .flat_map(|counts| {
+            known
+                .iter()
+                .filter(|(name, _)| asked.split(',').any(|a| a == *name))
+                .map(move |(name, value)| {
+                    serde_json::json!({ "name": name, "period": "lifetime",
+                        "values": [{ "value": value(counts) }] })
+                })
+        })
+        .collect();
+    serde_json::json!({ "data": data })
 }
 
 /// The prefixes of the access and refresh tokens the platforms issue.

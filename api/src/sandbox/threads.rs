@@ -90,6 +90,23 @@ pub(super) fn route(state: &mut State, call: &Call) -> Answer {
             200,
             json!({ "id": USER, "username": state.threads.username, "name": state.threads.name }),
         )),
+        ("GET", [_, "insights"]) if state.metrics.denied => graph_error(
+            403,
+            10,
+            "(#10) Application does not have permission for this action",
+        ),
+        ("GET", [media, "insights"]) => {
+            let counts = state.read_metrics(media);
+            let known: &[super::Insight] = &[
+                ("views", |c| c.views),
+                ("likes", |c| c.likes),
+                ("replies", |c| c.comments),
+                ("reposts", |c| c.shares),
+                ("quotes", |_| 1),
+                ("shares", |_| 0),
+            ];
+            Some((200, super::graph_insights(call, counts, known)))
+        }
         ("GET", [_, "threads_publishing_limit"]) => Some((
             200,
             json!({ "data": [{ "quota_usage": state.threads.quota_usage,

@@ -99,9 +99,31 @@ pub(super) fn route(state: &mut State, call: &Call) -> Answer {
                 TikTokOutcome::Processing => tiktok_ok(json!({ "status": "PROCESSING_DOWNLOAD" })),
             }
         }
+        "/v2/video/query/" => {
+            if state.metrics.denied {
+                return tiktok_error(
+                    403,
+                    "scope_not_authorized",
+                    "The user did not authorize the scope required for completing this request.",
+                );
+            }
+            let id = body["filters"]["video_ids"][0].as_str().unwrap_or("");
+            let videos: Vec<Value> = state
+                .read_metrics(id)
+                .map(|n| {
+                    json!({ "id": id, "view_count": n.views, "like_count": n.likes,
+                        "comment_count": n.comments, "share_count": n.shares })
+                })
+                .into_iter()
+                .collect();
+            tiktok_ok(json!({ "videos": videos, "cursor": 0, "has_more": false }))
+        }
         _ => tiktok_error(404, "invalid_params", "no such endpoint"),
     }
 }
+
+/// The scopes the fake creator grants (those Almanac's connect asks for).
+const GRANTED: &str = "user.info.basic,video.publish,video.upload,video.list";
 
 fn tiktok_token(state: &mut State, call: &Call) -> Answer {
     let refuse = |description: &str| {
@@ -117,7 +139,7 @@ fn tiktok_token(state: &mut State, call: &Call) -> Answer {
             if state.refuse_refresh || !known {
                 return refuse("Refresh token is invalid or expired.");
             }
-            "video.publish"
+            GRANTED
         }
         Some("authorization_code") => {
             if call.query.get("code").map(String::as_str) != Some("good-code")
@@ -125,7 +147,7 @@ fn tiktok_token(state: &mut State, call: &Call) -> Answer {
             {
                 return refuse("Authorization code is invalid.");
             }
-            "user.info.basic,video.publish"
+            GRANTED
         }
         _ => return refuse("unsupported grant"),
     };

@@ -54,6 +54,31 @@ fn google_error(status: u16, reason: &str, message: &str) -> Answer {
     ))
 }
 
+/// `videos?part=statistics&id=`: a video's views, likes and comments, as strings.
+fn statistics(state: &mut State, call: &Call) -> Answer {
+    if state.metrics.denied {
+        return google_error(
+            403,
+            "insufficientPermissions",
+            "Request had insufficient authentication scopes.",
+        );
+    }
+    let id = call.query.get("id").cloned().unwrap_or_default();
+    let items: Vec<Value> = state
+        .read_metrics(&id)
+        .map(|n| {
+            json!({ "kind": "youtube#video", "id": id, "statistics": {
+                "viewCount": n.views.to_string(), "likeCount": n.likes.to_string(),
+                "favoriteCount": "0", "commentCount": n.comments.to_string() } })
+        })
+        .into_iter()
+        .collect();
+    Some((
+        200,
+        json!({ "kind": "youtube#videoListResponse", "items": items }),
+    ))
+}
+
 pub(super) fn route(state: &mut State, call: &Call) -> Answer {
     let path = call.path.trim_start_matches("/yt");
     if path == "/token" {
@@ -75,6 +100,7 @@ pub(super) fn route(state: &mut State, call: &Call) -> Answer {
                 "contentDetails": { "relatedPlaylists": { "uploads": UPLOADS } },
             }] }),
         )),
+        ("GET", "/youtube/v3/videos") => statistics(state, call),
         ("POST", "/upload/youtube/v3/videos") => open_session(state, call),
         ("PUT", "/upload/youtube/v3/videos") => {
             let id = call.query.get("upload_id").cloned().unwrap_or_default();

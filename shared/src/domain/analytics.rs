@@ -8,13 +8,58 @@
 //! - **A channel's cell** (a weekday and an hour, in the channel's slot zone): (Σ
 //!   engagements + 5·m) / (Σ reach base + 5), `m` being the channel's overall rate: a cell
 //!   with few posts leans towards the channel's rate instead of swinging on one post.
-//! - At least [`HISTORY_MIN`] measured posts make a history; fewer, and the platform's
-//!   general defaults stand instead.
+//! - At least [`HISTORY_MIN`] posts with a 7-day reading make a history; fewer, and the
+//!   platform's general defaults stand instead.
 
 use chrono::{DateTime, Datelike, Timelike, Utc, Weekday};
 use chrono_tz::Tz;
 
-/// The measured posts a channel needs before its own history decides its best times.
+/// The job that takes one reading of a published post's numbers (`post_metric_reads`).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct PostMetricsJob {
+    pub read_id: uuid::Uuid,
+}
+
+impl crate::jobs::JobPayload for PostMetricsJob {
+    const KIND: crate::jobs::JobKind = crate::jobs::JobKind::PostMetrics;
+    const TYPE: &'static str = "post_metrics.v1";
+}
+
+/// Which reading of a post: 1 hour, 24 hours or 7 days after it was published, or one
+/// asked for (`1h`, `24h`, `7d`, `manual`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ReadingKind {
+    Hour,
+    Day,
+    Week,
+    Manual,
+}
+
+impl ReadingKind {
+    /// Its word, as `post_metrics` and the API spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Hour => "1h",
+            Self::Day => "24h",
+            Self::Week => "7d",
+            Self::Manual => "manual",
+        }
+    }
+
+    /// The scheduled readings and how long after publishing each is taken.
+    pub const SCHEDULED: [(ReadingKind, chrono::Duration); 3] = [
+        (ReadingKind::Hour, chrono::Duration::hours(1)),
+        (ReadingKind::Day, chrono::Duration::hours(24)),
+        (ReadingKind::Week, chrono::Duration::days(7)),
+    ];
+}
+
+/// How long after it is due a scheduled reading is still taken (a worker that was down
+/// takes it late; one older than this is skipped, the next standing in for it).
+pub const READING_GRACE: chrono::Duration = chrono::Duration::hours(24);
+
+/// The posts with a 7-day reading a channel needs before its own history decides its best
+/// times.
 pub const HISTORY_MIN: usize = 10;
 
 /// How many posts' worth of the channel's overall rate each cell starts from.
@@ -48,12 +93,25 @@ impl Reading {
 }
 
 /// A published post as the best times count it: when it went out, its engagements and its
-/// reach base.
+/// reach base, and whether they come from its 7-day reading (`settled`) or an earlier one.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Measured {
     pub published_at: DateTime<Utc>,
     pub engagements: u64,
     pub reach: u64,
+    pub settled: bool,
+}
+
+impl Measured {
+    /// Engagements over the reach base; `None` without a reach.
+    pub fn rate(&self) -> Option<f64> {
+        (self.reach > 0).then(|| self.engagements as f64 / self.reach as f64)
+    }
+}
+
+/// How many of `posts` count towards a history: those with a reach from a 7-day reading.
+pub fn settled(posts: &[Measured]) -> usize {
+    posts.iter().filter(|p| p.settled && p.reach > 0).count()
 }
 
 /// One hour of the week and its rate.
@@ -65,13 +123,14 @@ pub struct Cell {
 }
 
 /// All 168 cells of a channel's week from its measured `posts`, read in `zone`, sorted by
-/// rate (best first; ties in the week's order). `None` with fewer than [`HISTORY_MIN`]
-/// posts, or none with a reach.
-pub fn from_history(posts: &[Measured], zone: Tz) -> Option<Vec<Cell>> {
-    let posts: Vec<&Measured> = posts.iter().filter(|p| p.reach > 0).collect();
-    if posts.len() < HISTORY_MIN {
+/// rate (best first; equal rates, such as the hours without posts, by `platform`'s general
+/// [`defaults`], then in the week's order). Every post with a reach counts in the cells;
+/// `None` with fewer than [`HISTORY_MIN`] of them [`settled`].
+pub fn from_history(posts: &[Measured], zone: Tz, platform: &str) -> Option<Vec<Cell>> {
+    if settled(posts) < HISTORY_MIN {
         return None;
     }
+    let posts: Vec<&Measured> = posts.iter().filter(|p| p.reach > 0).collect();
     let total = |of: &[&Measured]| {
         of.iter().fold((0.0, 0.0), |(e, r), p| {
             (e + p.engagements as f64, r + p.reach as f64)
@@ -97,9 +156,93 @@ pub fn from_history(posts: &[Measured], zone: Tz) -> Option<Vec<Cell>> {
             }
         })
         .collect();
-    // A stable sort keeps the week's order among equal rates.
-    cells.sort_by(|a, b| b.rate.total_cmp(&a.rate));
+    let general = |cell: &Cell| default_score(&peak(platform), cell.weekday, cell.hour);
+    // A stable sort keeps the week's order among the rest.
+    cells.sort_by(|a, b| {
+        b.rate
+            .total_cmp(&a.rate)
+            .then(general(b).total_cmp(&general(a)))
+    });
     Some(cells)
+}
+
+/// A platform's peak window in general studies: its weekdays and hours (local time, the
+/// hours `from..until`).
+struct Window {
+    days: &'static [Weekday],
+    from: u32,
+    until: u32,
+}
+
+const MIDWEEK: &[Weekday] = &[Weekday::Tue, Weekday::Wed, Weekday::Thu];
+const WORKDAYS: &[Weekday] = &[
+    Weekday::Mon,
+    Weekday::Tue,
+    Weekday::Wed,
+    Weekday::Thu,
+    Weekday::Fri,
+];
+
+/// Each platform's general peak window (`docs/analytics.md` gives their sources); a
+/// platform not listed takes the working morning.
+fn peak(platform: &str) -> Window {
+    let (days, from, until) = match platform {
+        "instagram" => (MIDWEEK, 10, 15),
+        "tiktok" => (MIDWEEK, 14, 18),
+        "linkedin" => (MIDWEEK, 8, 11),
+        "facebook" => (WORKDAYS, 9, 12),
+        "threads" => (MIDWEEK, 9, 12),
+        "youtube" => (&[Weekday::Fri, Weekday::Sat, Weekday::Sun][..], 15, 18),
+        _ => (WORKDAYS, 8, 11),
+    };
+    Window { days, from, until }
+}
+
+/// The scores of a platform's general defaults: its peak window, the rest of the working
+/// day (08:00 to 18:00, Monday to Friday), a weekend's day (09:00 to 18:00), and the
+/// other hours.
+pub const DEFAULT_PEAK: f64 = 1.0;
+pub const DEFAULT_DAYTIME: f64 = 0.5;
+pub const DEFAULT_WEEKEND: f64 = 0.3;
+pub const DEFAULT_OTHER: f64 = 0.1;
+
+/// One hour's general score, `peak` being its platform's window.
+fn default_score(peak: &Window, weekday: Weekday, hour: u32) -> f64 {
+    if peak.days.contains(&weekday) && (peak.from..peak.until).contains(&hour) {
+        DEFAULT_PEAK
+    } else if WORKDAYS.contains(&weekday) && (8..18).contains(&hour) {
+        DEFAULT_DAYTIME
+    } else if !WORKDAYS.contains(&weekday) && (9..18).contains(&hour) {
+        DEFAULT_WEEKEND
+    } else {
+        DEFAULT_OTHER
+    }
+}
+
+/// A platform's general best times where a channel's own history is too short: all 168
+/// cells, each scored [`DEFAULT_PEAK`], [`DEFAULT_DAYTIME`], [`DEFAULT_WEEKEND`] or
+/// [`DEFAULT_OTHER`] (a score, not a measured rate), best first, then in the week's order.
+pub fn defaults(platform: &str) -> Vec<Cell> {
+    let peak = peak(platform);
+    let mut cells: Vec<Cell> = week()
+        .map(|(weekday, hour)| Cell {
+            weekday,
+            hour,
+            rate: default_score(&peak, weekday, hour),
+        })
+        .collect();
+    cells.sort_by(|a, b| b.rate.total_cmp(&a.rate));
+    cells
+}
+
+/// The `n` best hours of `weekday` among `cells` (sorted best first), in the cells' order.
+pub fn top_hours(cells: &[Cell], weekday: Weekday, n: usize) -> Vec<u32> {
+    cells
+        .iter()
+        .filter(|cell| cell.weekday == weekday)
+        .take(n)
+        .map(|cell| cell.hour)
+        .collect()
 }
 
 /// The week's hours in order: Monday 00:00 to Sunday 23:00.
@@ -118,6 +261,7 @@ mod tests {
             published_at: at.parse().unwrap(),
             engagements,
             reach,
+            settled: true,
         }
     }
 
@@ -154,7 +298,7 @@ mod tests {
                 + chrono::Duration::days(day - 1);
             posts.push(post(&format!("{at}T17:00:00Z"), 10, 500));
         }
-        let cells = from_history(&posts, chrono_tz::Europe::Madrid).unwrap();
+        let cells = from_history(&posts, chrono_tz::Europe::Madrid, "tiktok").unwrap();
         assert_eq!(cells.len(), 168);
         // m = (6·50 + 4·10) / (6·1000 + 4·500) = 340 / 8000.
         let m = 340.0 / 8_000.0;
@@ -163,23 +307,53 @@ mod tests {
         let empty = (5.0 * m) / 5.0;
         assert_eq!((cells[0].weekday, cells[0].hour), (Weekday::Mon, 9));
         assert!((cells[0].rate - monday).abs() < 1e-12);
-        // An hour without posts is the channel's own rate; the Friday hour, below it.
+        // An hour without posts is the channel's own rate, the platform's general best
+        // first among them; the Friday hour, below it.
         assert!((cells[1].rate - empty).abs() < 1e-12);
-        assert_eq!((cells[1].weekday, cells[1].hour), (Weekday::Mon, 0));
+        assert_eq!((cells[1].weekday, cells[1].hour), (Weekday::Tue, 14));
         let last = cells.last().unwrap();
         assert_eq!((last.weekday, last.hour), (Weekday::Fri, 18));
         assert!((last.rate - friday).abs() < 1e-12);
     }
 
     #[test]
-    fn fewer_than_ten_measured_posts_are_no_history() {
+    fn defaults_put_each_platform_s_peak_first_and_cover_the_week() {
+        let cells = defaults("tiktok");
+        assert_eq!(cells.len(), 168);
+        assert_eq!((cells[0].weekday, cells[0].hour), (Weekday::Tue, 14));
+        assert_eq!(
+            cells.iter().filter(|c| c.rate == DEFAULT_PEAK).count(),
+            3 * 4
+        );
+        assert_eq!(top_hours(&cells, Weekday::Wed, 2), [14, 15]);
+        // Off the peak, a weekday's working hours come before its night, and a weekend's
+        // day before its night.
+        assert_eq!(top_hours(&cells, Weekday::Mon, 1), [8]);
+        assert_eq!(top_hours(&cells, Weekday::Sat, 1), [9]);
+        assert_eq!(
+            cells.last().map(|c| (c.weekday, c.hour)),
+            Some((Weekday::Sun, 23))
+        );
+    }
+
+    #[test]
+    fn fewer_than_ten_posts_with_a_seven_day_reading_are_no_history() {
         let posts: Vec<Measured> = (0..9)
             .map(|n| post(&format!("2030-01-{:02}T08:00:00Z", n + 1), 5, 100))
             .collect();
-        assert_eq!(from_history(&posts, chrono_tz::UTC), None);
-        // A post without a reach does not count towards the ten.
+        assert_eq!(from_history(&posts, chrono_tz::UTC, "tiktok"), None);
+        // A post without a reach does not count towards the ten, nor one read only at 24 h.
         let mut ten = posts.clone();
         ten.push(post("2030-01-20T08:00:00Z", 5, 0));
-        assert_eq!(from_history(&ten, chrono_tz::UTC), None);
+        ten.push(Measured {
+            settled: false,
+            ..post("2030-01-21T08:00:00Z", 5, 100)
+        });
+        assert_eq!(from_history(&ten, chrono_tz::UTC, "tiktok"), None);
+        ten.push(post("2030-01-22T08:00:00Z", 5, 100));
+        assert_eq!(
+            from_history(&ten, chrono_tz::UTC, "tiktok").map(|c| c.len()),
+            Some(168)
+        );
     }
 }

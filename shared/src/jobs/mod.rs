@@ -28,6 +28,8 @@ crate::text_enum! {
         Publish,
         /// One webhook delivery (`webhooks::WebhookJob`).
         Webhook,
+        /// One reading of a published post's numbers (`domain::analytics::PostMetricsJob`).
+        PostMetrics,
     }
 }
 
@@ -316,7 +318,7 @@ mod tests {
         for &status in JobStatus::ALL {
             assert_eq!(serde_json::to_value(status).unwrap(), status.as_str());
         }
-        assert_eq!(JobKind::ALL.len(), 7);
+        assert_eq!(JobKind::ALL.len(), 8);
     }
 
     #[test]

@@ -13,7 +13,8 @@ use serde_json::{Value, json};
 
 use super::{
     Adapter, Auth, Checked, Failure, FailureKind, MediaKind, Mode, Options, PlannedRequest,
-    Platform, PlatformSettings, Post, PublishSettings, Refresh, Remote, Reply, Sent, TokenPolicy,
+    Platform, PlatformSettings, Post, PostMetrics, PublishSettings, Refresh, Remote, Reply, Sent,
+    TokenPolicy,
     catalogue::{Connect, MediaFormats, Profile},
     graph, oauth,
     post::{self, Problem, TextField, TextLimit},
@@ -30,7 +31,13 @@ pub const MESSAGE_MAX: usize = 63_206;
 
 /// What connecting asks for: listing the person's pages, posting to them (and videos),
 /// and reading the posts back.
-pub const SCOPES: &str = "pages_show_list,pages_manage_posts,pages_read_engagement,pages_manage_engagement,pages_read_user_engagement,publish_video";
+pub const SCOPES: &str = "pages_show_list,pages_manage_posts,pages_read_engagement,pages_manage_engagement,pages_read_user_engagement,publish_video,read_insights";
+
+/// The permission reading a post's insights needs.
+const METRICS_SCOPE: &str = "read_insights";
+
+/// A post's counts and insights, in one read.
+const METRICS_FIELDS: &str = "shares,reactions.summary(total_count).limit(0),comments.summary(total_count).limit(0),insights.metric(post_impressions,post_impressions_unique)";
 
 /// Pages of one person listed when connecting (each becomes a channel).
 const PAGES_MAX: usize = 50;
@@ -393,6 +400,40 @@ impl Adapter for Facebook {
             Ok(None) => Remote::Pending("the page's recent posts do not show it".into()),
             Err(reason) => Remote::Pending(reason),
         }
+    }
+
+    fn metrics_scope(&self) -> Option<&'static str> {
+        Some(METRICS_SCOPE)
+    }
+
+    /// The post's reactions (as likes), comments and shares, and its impressions and reach
+    /// from its insights.
+    async fn metrics(&self, auth: &Auth, post_id: &str) -> Result<Option<PostMetrics>, Failure> {
+        if !is_graph_id(post_id) {
+            return Ok(None);
+        }
+        let query = [("fields", METRICS_FIELDS)];
+        let body = self
+            .get(post_id, &query, &auth.access_token)
+            .await
+            .read("Facebook", "post insights")
+            .map_err(|f| super::metrics_refusal(f, "Facebook", METRICS_SCOPE))?;
+        let insights = graph::insights(&body["insights"]).unwrap_or_default();
+        let reading = crate::domain::analytics::Reading {
+            impressions: insights.get("post_impressions").copied(),
+            likes: body["reactions"]["summary"]["total_count"].as_u64(),
+            comments: body["comments"]["summary"]["total_count"].as_u64(),
+            shares: body["shares"]["count"].as_u64(),
+            ..Default::default()
+        };
+        if reading == crate::domain::analytics::Reading::default() {
+            return Ok(None);
+        }
+        Ok(Some(PostMetrics {
+            reading,
+            reach: insights.get("post_impressions_unique").copied(),
+            followers: None,
+        }))
     }
 
     async fn post_url(&self, auth: &Auth, post_id: &str) -> Option<String> {

@@ -7,7 +7,10 @@
 //! (`docs/platforms.md`). [`Containers`] is that flow; each adapter says how its API names
 //! things ([`ContainerApi`]) and makes its calls.
 
-use std::time::{Duration, Instant};
+use std::{
+    collections::BTreeMap,
+    time::{Duration, Instant},
+};
 
 use async_trait::async_trait;
 use serde_json::Value;
@@ -46,6 +49,25 @@ pub fn quota_left(label: &str, edge: &str, body: &Value) -> Result<i64, Failure>
         .deferred(QUOTA_WAIT));
     }
     Ok(total - used)
+}
+
+/// What Instagram says of a post too few people saw to have insights (error 10).
+const TOO_FEW_VIEWERS: &str = "Not enough viewers";
+
+/// An insights answer (`{data: [{name, values: [{value}]}]}`, or a `total_value` in place
+/// of the values) as counts by metric name; `None` when it holds none.
+pub fn insights(body: &Value) -> Option<BTreeMap<String, u64>> {
+    let counts: BTreeMap<String, u64> = body["data"]
+        .as_array()?
+        .iter()
+        .filter_map(|metric| {
+            let value = metric["values"][0]["value"]
+                .as_u64()
+                .or_else(|| metric["total_value"]["value"].as_u64())?;
+            Some((metric["name"].as_str()?.to_owned(), value))
+        })
+        .collect();
+    (!counts.is_empty()).then_some(counts)
 }
 
 /// The Graph API's rate-limit error codes: the app's (4), a user's (17), a page's (32), and
@@ -224,6 +246,36 @@ pub(crate) trait Containers: Send + Sync {
         let fields = format!("{},{}", self.api().status, self.api().detail);
         self.get(container, &[("fields", fields.as_str())], auth)
             .await
+    }
+
+    /// A post's insights (`metrics`, comma-separated) by name; `Ok(None)` when the answer
+    /// holds none yet (insights lag up to 48 hours, and a post with too few viewers has
+    /// none). A permission refused is [`super::analytics_refused`] for `scope`.
+    async fn insights(
+        &self,
+        auth: &Auth,
+        post_id: &str,
+        metrics: &str,
+        scope: &str,
+    ) -> Result<Option<BTreeMap<String, u64>>, Failure> {
+        let label = self.api().label;
+        if post_id.is_empty()
+            || !post_id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        {
+            return Ok(None);
+        }
+        let path = format!("{post_id}/insights");
+        match self
+            .get(&path, &[("metric", metrics)], auth)
+            .await
+            .read(label, "insights")
+        {
+            Ok(body) => Ok(insights(&body)),
+            Err(failure) if failure.message.contains(TOO_FEW_VIEWERS) => Ok(None),
+            Err(failure) => Err(super::metrics_refusal(failure, label, scope)),
+        }
     }
 
     /// Why `step` could not be read now.

@@ -11,7 +11,8 @@ use serde_json::{Value, json};
 
 use super::{
     Adapter, Auth, Checked, Failure, FailureKind, MediaKind, Mode, Options, PlannedRequest,
-    Platform, PlatformSettings, Post, PublishSettings, Refresh, Remote, Reply, Sent, TokenPolicy,
+    Platform, PlatformSettings, Post, PostMetrics, PublishSettings, Refresh, Remote, Reply, Sent,
+    TokenPolicy,
     graph::{self, ContainerApi, Containers},
     oauth,
     post::{
@@ -25,6 +26,9 @@ const CONTAINER_WAIT_MAX: Duration = Duration::from_secs(300);
 
 /// Instagram's name in the registry (and the channel slug it publishes).
 pub const PLATFORM: Platform = Platform::of_static("instagram");
+
+/// The permission reading a media's insights needs.
+const METRICS_SCOPE: &str = "instagram_business_manage_insights";
 
 const NOT_CONFIGURED: &str =
     "Instagram is not configured: set INSTAGRAM_APP_ID and INSTAGRAM_APP_SECRET";
@@ -222,7 +226,7 @@ impl Adapter for Instagram {
             ("client_id", client),
             (
                 "scope",
-                "instagram_business_basic,instagram_business_content_publish",
+                "instagram_business_basic,instagram_business_content_publish,instagram_business_manage_insights",
             ),
         ];
         oauth::authorize_url(&self.oauth, &params, redirect_uri, state, challenge)
@@ -454,6 +458,31 @@ impl Adapter for Instagram {
         _since: DateTime<Utc>,
     ) -> Remote {
         self.confirm_container(auth, remote_id, &post.text).await
+    }
+
+    fn metrics_scope(&self) -> Option<&'static str> {
+        Some(METRICS_SCOPE)
+    }
+
+    /// The media's insights: views, reach, likes, comments, shares and saves.
+    async fn metrics(&self, auth: &Auth, post_id: &str) -> Result<Option<PostMetrics>, Failure> {
+        let metrics = "views,reach,likes,comments,shares,saved";
+        let Some(counts) = self.insights(auth, post_id, metrics, METRICS_SCOPE).await? else {
+            return Ok(None);
+        };
+        let n = |name: &str| counts.get(name).copied();
+        Ok(Some(PostMetrics {
+            reading: crate::domain::analytics::Reading {
+                views: n("views"),
+                likes: n("likes"),
+                comments: n("comments"),
+                shares: n("shares"),
+                saves: n("saved"),
+                ..Default::default()
+            },
+            reach: n("reach"),
+            followers: None,
+        }))
     }
 }
 

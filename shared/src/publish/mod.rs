@@ -189,6 +189,76 @@ impl Reply {
         };
         Reply::Lost(reason, error.is_connect())
     }
+
+    /// The answer to a read-only request for `what`: a refusal as it is, a lost answer
+    /// retried later.
+    pub(crate) fn read(self, label: &str, what: &str) -> Result<Value, Failure> {
+        match self {
+            Reply::Ok(body) => Ok(body),
+            Reply::Refused(failure) => Err(failure),
+            Reply::Lost(reason, _) => Err(Failure::retryable(
+                "PLATFORM_UNAVAILABLE",
+                format!("{label}'s {what} could not be read: {reason}"),
+            )),
+        }
+    }
+}
+
+/// A published post's numbers as its platform reported them ([`Adapter::metrics`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PostMetrics {
+    pub reading: crate::domain::analytics::Reading,
+    /// The platform's own reach (accounts reached), where it has one.
+    pub reach: Option<u64>,
+    /// The account's followers now, where the platform gives no views or impressions.
+    pub followers: Option<u64>,
+}
+
+/// The refusal code of a metrics read the channel was not granted.
+pub const ANALYTICS_SCOPE_MISSING: &str = "ANALYTICS_SCOPE_MISSING";
+
+/// The refusal of a metrics read `label` did not grant (`scope`, the permission it needs).
+pub fn analytics_refused(label: &str, scope: &str) -> Failure {
+    Failure::permanent(
+        ANALYTICS_SCOPE_MISSING,
+        format!(
+            "{label} did not grant `{scope}`, which reading a post's numbers needs: connect again to see analytics"
+        ),
+    )
+}
+
+/// The refusal of a metrics read by a channel granted `granted` (as its platform listed
+/// it), when that lacks the permission `adapter` reads numbers with; `None` when it has it
+/// or the grant is not known.
+pub fn scope_missing(adapter: &dyn Adapter, granted: Option<&str>) -> Option<Failure> {
+    let needed = adapter.metrics_scope()?;
+    let has = granted?
+        .split([',', ' '])
+        .any(|scope| scope == needed || scope.ends_with(&format!("/{needed}")));
+    (!has).then(|| analytics_refused(adapter.label(), needed))
+}
+
+/// A metrics read's refusal: a permission refused becomes [`analytics_refused`]; the rest
+/// stay as they are.
+pub(crate) fn metrics_refusal(failure: Failure, label: &str, scope: &str) -> Failure {
+    match failure.code.as_str() {
+        "PERMISSION_DENIED" | "SCOPE_NOT_AUTHORIZED" => {
+            let theirs = failure.platform_code.clone();
+            let refused = analytics_refused(label, scope);
+            match theirs {
+                Some(code) => refused.platform(code),
+                None => refused,
+            }
+        }
+        _ => failure,
+    }
+}
+
+/// A count in a platform's answer, as a number or as the digits of one.
+pub(crate) fn count(value: &Value) -> Option<u64> {
+    value
+        .as_u64()
+        .or_else(|| value.as_str().and_then(|s| s.parse().ok()))
 }
 
 /// What a read-only check found.
@@ -388,6 +458,15 @@ pub trait Adapter: Send + Sync {
     async fn post_url(&self, _auth: &Auth, _post_id: &str) -> Option<String> {
         None
     }
+    /// The permission reading a post's numbers needs beyond publishing's, where the
+    /// platform grants permissions one by one (the connect flow asks for it).
+    fn metrics_scope(&self) -> Option<&'static str> {
+        None
+    }
+    /// Read-only: a published post's numbers now (`post_id` as the publish settled it).
+    /// `Ok(None)`: the platform answered empty (not measured yet); a permission refused is
+    /// [`analytics_refused`].
+    async fn metrics(&self, auth: &Auth, post_id: &str) -> Result<Option<PostMetrics>, Failure>;
 }
 
 /// The registry of platforms: the adapters, sharing one HTTP client. The publishing

@@ -14,7 +14,8 @@ use serde_json::{Value, json};
 
 use super::{
     Adapter, Auth, Checked, Failure, MediaKind, Mode, Options, PlannedRequest, Platform,
-    PlatformSettings, Post, PublishSettings, Refresh, Remote, Reply, Sent, TokenPolicy,
+    PlatformSettings, Post, PostMetrics, PublishSettings, Refresh, Remote, Reply, Sent,
+    TokenPolicy,
     catalogue::{Connect, MediaFormats, Profile, Quota},
     graph::{self, ContainerApi, Containers},
     oauth,
@@ -26,6 +27,9 @@ pub const PLATFORM: Platform = Platform::of_static("threads");
 
 /// The Graph API version every call names.
 const VERSION: &str = "v1.0";
+
+/// The permission reading a post's insights needs.
+const METRICS_SCOPE: &str = "threads_manage_insights";
 
 /// A post's text holds at most 500 characters, each emoji counted as its UTF-8 bytes.
 pub const TEXT_MAX: usize = 500;
@@ -176,7 +180,10 @@ impl Adapter for Threads {
             oauth::app_credentials(&self.oauth, NOT_CONFIGURED).map_err(|f| f.message)?;
         let params = [
             ("client_id", client),
-            ("scope", "threads_basic,threads_content_publish"),
+            (
+                "scope",
+                "threads_basic,threads_content_publish,threads_manage_insights",
+            ),
         ];
         oauth::authorize_url(&self.oauth, &params, redirect_uri, state, challenge)
     }
@@ -396,6 +403,34 @@ impl Adapter for Threads {
 
     async fn post_url(&self, auth: &Auth, post_id: &str) -> Option<String> {
         self.permalink(auth, post_id).await
+    }
+
+    fn metrics_scope(&self) -> Option<&'static str> {
+        Some(METRICS_SCOPE)
+    }
+
+    /// The post's insights: views, likes, replies, and its reposts, quotes and shares
+    /// counted as shares.
+    async fn metrics(&self, auth: &Auth, post_id: &str) -> Result<Option<PostMetrics>, Failure> {
+        let metrics = "views,likes,replies,reposts,quotes,shares";
+        let Some(counts) = self.insights(auth, post_id, metrics, METRICS_SCOPE).await? else {
+            return Ok(None);
+        };
+        let n = |name: &str| counts.get(name).copied();
+        let shared = ["reposts", "quotes", "shares"]
+            .iter()
+            .filter_map(|name| n(name))
+            .reduce(|a, b| a + b);
+        Ok(Some(PostMetrics {
+            reading: crate::domain::analytics::Reading {
+                views: n("views"),
+                likes: n("likes"),
+                comments: n("replies"),
+                shares: shared,
+                ..Default::default()
+            },
+            ..PostMetrics::default()
+        }))
     }
 }
 

@@ -6,10 +6,12 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
+use crate::domain::analytics::Reading;
+
 use super::{
     Adapter, Auth, Checked, Failure, FailureKind, MediaKind, Mode, Options, PRIVACY_LEVELS,
-    PlannedRequest, Platform, PlatformSettings, Post, PublishSettings, Refresh, Remote, Reply,
-    Sent, TokenPolicy, oauth,
+    PlannedRequest, Platform, PlatformSettings, Post, PostMetrics, PublishSettings, Refresh,
+    Remote, Reply, Sent, TokenPolicy, count, metrics_refusal, oauth,
     post::{
         self, CAPTION_MAX, PHOTO_DESCRIPTION_MAX, PHOTO_TITLE_MAX, Problem, TextField, TextLimit,
     },
@@ -20,6 +22,11 @@ const VIDEO_INIT: &str = "/v2/post/publish/video/init/";
 const INBOX_VIDEO_INIT: &str = "/v2/post/publish/inbox/video/init/";
 const CONTENT_INIT: &str = "/v2/post/publish/content/init/";
 const STATUS_FETCH: &str = "/v2/post/publish/status/fetch/";
+/// A creator's videos by id, with their counts (scope `video.list`).
+const VIDEO_QUERY: &str =
+    "/v2/video/query/?fields=id,view_count,like_count,comment_count,share_count";
+/// The scope reading a video's counts needs.
+const METRICS_SCOPE: &str = "video.list";
 
 /// TikTok's name in the registry (and the channel slug it publishes).
 pub const PLATFORM: Platform = Platform::of_static("tiktok");
@@ -350,7 +357,10 @@ impl Adapter for TikTok {
             oauth::app_credentials(&self.oauth, NOT_CONFIGURED).map_err(|f| f.message)?;
         let params = [
             ("client_key", client),
-            ("scope", "user.info.basic,video.publish,video.upload"),
+            (
+                "scope",
+                "user.info.basic,video.publish,video.upload,video.list",
+            ),
         ];
         oauth::authorize_url(&self.oauth, &params, redirect_uri, state, challenge)
     }
@@ -544,6 +554,34 @@ impl Adapter for TikTok {
             },
             None => Sent::Unknown("TikTok accepted the post without a publish_id".into()),
         })
+    }
+
+    fn metrics_scope(&self) -> Option<&'static str> {
+        Some(METRICS_SCOPE)
+    }
+
+    /// The video's views, likes, comments and shares (`/v2/video/query/`); no video in
+    /// the answer is an empty reading.
+    async fn metrics(&self, auth: &Auth, post_id: &str) -> Result<Option<PostMetrics>, Failure> {
+        let body = json!({ "filters": { "video_ids": [post_id] } });
+        let data = self
+            .call(auth, VIDEO_QUERY, Some(&body))
+            .await
+            .read("TikTok", "video counts")
+            .map_err(|f| metrics_refusal(f, "TikTok", METRICS_SCOPE))?;
+        let Some(video) = data["videos"].as_array().and_then(|v| v.first()) else {
+            return Ok(None);
+        };
+        Ok(Some(PostMetrics {
+            reading: Reading {
+                views: count(&video["view_count"]),
+                likes: count(&video["like_count"]),
+                comments: count(&video["comment_count"]),
+                shares: count(&video["share_count"]),
+                ..Reading::default()
+            },
+            ..PostMetrics::default()
+        }))
     }
 
     async fn confirm(

@@ -36,7 +36,7 @@ impl Setup {
         assert_eq!(query["client_id"], "fb-app");
         assert_eq!(
             query["scope"],
-            "pages_show_list,pages_manage_posts,pages_read_engagement,pages_manage_engagement,pages_read_user_engagement,publish_video"
+            "pages_show_list,pages_manage_posts,pages_read_engagement,pages_manage_engagement,pages_read_user_engagement,publish_video,read_insights"
         );
         let carried = callback(self, "facebook", &format!("code=good-code&state={state}")).await;
         let (status, connected) = complete(self, self.user, "facebook", &carried).await;

@@ -18,7 +18,18 @@ async fn slots_are_kept_sorted_once_and_read_back_in_their_zone() {
     let path = format!("/v1/channels/{channel}/slots");
     let (status, unset) = s.app.get_json(s.user, &path).await;
     assert_eq!(status, 200, "{unset}");
-    assert_eq!(unset["data"], json!({ "timezone": "UTC", "slots": [] }));
+    // Without slots, TikTok's general best hour of each weekday is suggested.
+    let suggested = [
+        "mon 08", "tue 14", "wed 14", "thu 14", "fri 08", "sat 09", "sun 09",
+    ]
+    .map(|slot| {
+        let (weekday, hour) = slot.split_once(' ').unwrap();
+        json!({ "weekday": weekday, "time": format!("{hour}:00") })
+    });
+    assert_eq!(
+        unset["data"],
+        json!({ "timezone": "UTC", "slots": [], "suggested": suggested })
+    );
 
     let body = json!({ "timezone": "Europe/Madrid", "slots": [
         { "weekday": "fri", "time": "18:30" },
@@ -32,7 +43,7 @@ async fn slots_are_kept_sorted_once_and_read_back_in_their_zone() {
         { "weekday": "mon", "time": "07:45" },
         { "weekday": "mon", "time": "09:00" },
         { "weekday": "fri", "time": "18:30" },
-    ] });
+    ], "suggested": [] });
     assert_eq!(kept["data"], expected);
     let (status, read) = s.app.get_json(s.user, &path).await;
     assert_eq!(status, 200);

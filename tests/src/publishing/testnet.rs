@@ -8,9 +8,10 @@
 
 use std::sync::{Arc, Mutex};
 
+use almanac_shared::domain::analytics::Reading;
 use almanac_shared::publish::{
     Adapter, Auth, Checked, Failure, FailureKind, MediaKind, Options, PlannedRequest, Platform,
-    Post, Refresh, Remote, Sent, TokenPolicy,
+    Post, PostMetrics, Refresh, Remote, Sent, TokenPolicy,
     catalogue::{Connect, MediaFormats, Profile},
     oauth::Tokens,
     post::{self, Problem, TextField, TextLimit},
@@ -220,6 +221,20 @@ impl Adapter for Testnet {
         Remote::Published {
             post_id: Some("video-1".into()),
         }
+    }
+
+    /// A video's views and likes, more at each read.
+    async fn metrics(&self, _: &Auth, _: &str) -> Result<Option<PostMetrics>, Failure> {
+        self.record("metrics");
+        let reads = self.calls("metrics") as u64;
+        Ok(Some(PostMetrics {
+            reading: Reading {
+                views: Some(100 * reads),
+                likes: Some(9 * reads),
+                ..Reading::default()
+            },
+            ..PostMetrics::default()
+        }))
     }
 }
 

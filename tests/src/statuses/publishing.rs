@@ -1,7 +1,9 @@
 //! Publishing's refusals (seed 001), probed once a calendar, an entry, a channel and a dry
 //! run exist: a selection that says nothing (422), a platform nobody publishes to (404),
 //! OAuth not configured (422), credentials for an OAuth platform (422), no `state` (400), a `state` nobody issued (422) or another
-//! user's (403), and intents that can be neither cancelled nor retried (409).
+//! user's (403), intents that can be neither cancelled nor retried (409), a dry run's
+//! numbers (409), and analytics of another's channel (404) or of a period that ends before
+//! it starts (422).
 
 use reqwest::Method;
 use serde_json::json;
@@ -78,6 +80,24 @@ pub(super) async fn refusals(app: &mut TestApp, probe: &Probe, user: Uuid) {
     probe
         .expect(409, probe.call("cancelPublishIntent", &[intent]))
         .await;
+    // A dry run has no numbers to read; analytics of a channel the caller does not have,
+    // or of an impossible period.
+    probe
+        .expect(409, probe.call("refreshPostAnalytics", &[intent]))
+        .await;
+    let call = probe
+        .call("listPostAnalytics", &[])
+        .path(format!("/v1/analytics/posts?channelId={}", Uuid::new_v4()));
+    probe.expect(404, call).await;
+    for (id, path) in [
+        ("listPostAnalytics", "/v1/analytics/posts"),
+        ("listChannelAnalytics", "/v1/analytics/channels"),
+    ] {
+        let call = probe
+            .call(id, &[])
+            .path(format!("{path}?from=2026-03-02&to=2026-03-01"));
+        probe.expect(422, call).await;
+    }
     probe
         .expect(409, probe.call("retryPublishIntent", &[intent]))
         .await;

@@ -1,5 +1,6 @@
 //! One module per job kind, each implementing [`Job`](crate::job::Job) on its payload type.
 
+mod analytics;
 mod answer;
 mod calendar;
 mod email;
@@ -31,6 +32,7 @@ pub fn registry() -> Registry {
         .register::<EmailJob>()
         .register::<almanac_shared::publish::PublishJob>()
         .register::<almanac_shared::webhooks::WebhookJob>()
+        .register::<almanac_shared::domain::analytics::PostMetricsJob>()
 }
 
 /// Logs an AI call with its latency and tokens, and counts it in the metrics.

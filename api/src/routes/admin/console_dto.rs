@@ -123,6 +123,7 @@ impl DomainLink {
                 )
             }
             JobKind::Webhook => ("webhook_deliveries", id("delivery_id")?, None),
+            JobKind::PostMetrics => ("post_metric_reads", id("read_id")?, None),
         };
         Some(Self {
             table: table.to_owned(),

@@ -160,11 +160,16 @@ pub struct Channel {
     /// administer); null where a channel always posts as itself.
     #[oai(nullable)]
     pub author_kind: Option<AuthorKindDto>,
+    /// Why its posts' numbers cannot be read ("connect again to see analytics"): it was
+    /// connected without the permission reading them needs, or the platform refused it.
+    /// Null when they can be.
+    #[oai(nullable)]
+    pub analytics_problem: Option<String>,
 }
 
 impl Channel {
     /// The channel with what its platform's adapter reads from it (its author kind).
-    pub(super) fn described(row: ChannelRow, platforms: &Platforms) -> Self {
+    pub(crate) fn described(row: ChannelRow, platforms: &Platforms) -> Self {
         let ChannelRow {
             id,
             platform,
@@ -179,6 +184,7 @@ impl Channel {
             connected_at,
             created_at,
             updated_at,
+            analytics_refused,
         } = row;
         let mut channel = Self {
             id,
@@ -195,15 +201,20 @@ impl Channel {
             created_at,
             updated_at,
             author_kind: None,
+            analytics_problem: analytics_refused,
         };
-        channel.author_kind = platforms
+        let Some(adapter) = platforms
             .get(&channel.platform)
-            .and_then(|platform| {
-                platforms
-                    .registered(platform)
-                    .author_kind(&channel.account_id)
-            })
-            .map(Into::into);
+            .map(|p| platforms.registered(p))
+        else {
+            return channel;
+        };
+        channel.author_kind = adapter.author_kind(&channel.account_id).map(Into::into);
+        if channel.analytics_problem.is_none() {
+            channel.analytics_problem =
+                almanac_shared::publish::scope_missing(adapter, channel.scope.as_deref())
+                    .map(|failure| failure.message);
+        }
         channel
     }
 }

@@ -15,7 +15,7 @@ pub use channels::ChannelsApi;
 pub use dto::*;
 pub use evergreen::EvergreenApi;
 pub use queue::QueueApi;
-pub use slots::SlotsApi;
+pub use slots::{SlotsApi, Weekday};
 
 use almanac_shared::store::user_tx;
 use almanac_shared::{

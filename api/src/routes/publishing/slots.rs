@@ -3,8 +3,11 @@
 //! is 404.
 
 use almanac_shared::{
-    domain::publish::slots::{Slot, Slots},
-    store::{publish::channels as store, user_tx},
+    domain::{
+        analytics::top_hours,
+        publish::slots::{Slot, Slots},
+    },
+    store::{analytics, publish::channels as store, user_tx},
 };
 use chrono::{NaiveTime, Weekday as Day};
 use poem::web::Data;
@@ -47,7 +50,7 @@ impl Weekday {
         }
     }
 
-    fn of(day: Day) -> Self {
+    pub(crate) fn of(day: Day) -> Self {
         match day {
             Day::Mon => Self::Mon,
             Day::Tue => Self::Tue,
@@ -74,6 +77,10 @@ pub struct ChannelSlots {
     /// The IANA time zone the slots are read in (`UTC` until set).
     pub timezone: String,
     pub slots: Vec<PostingSlot>,
+    /// While it has none: the best hour of each weekday by its best times
+    /// (`GET /v1/channels/{id}/best-times`), for new slots to start from. Empty once it has
+    /// slots.
+    pub suggested: Vec<PostingSlot>,
 }
 
 /// The slots to keep, replacing the channel's.
@@ -103,8 +110,31 @@ impl From<&Slots> for ChannelSlots {
                     time: ClockTime(slot.time.format("%H:%M").to_string()),
                 })
                 .collect(),
+            suggested: Vec::new(),
         }
     }
+}
+
+/// The best hour of each weekday, Monday first, as slots.
+fn suggested(best: &analytics::BestTimes) -> Vec<PostingSlot> {
+    [
+        Day::Mon,
+        Day::Tue,
+        Day::Wed,
+        Day::Thu,
+        Day::Fri,
+        Day::Sat,
+        Day::Sun,
+    ]
+    .into_iter()
+    .filter_map(|day| {
+        let hour = *top_hours(&best.cells, day, 1).first()?;
+        Some(PostingSlot {
+            weekday: Weekday::of(day),
+            time: ClockTime(format!("{hour:02}:00")),
+        })
+    })
+    .collect()
 }
 
 /// The body's slots, or which field is wrong and why (422).
@@ -150,11 +180,17 @@ impl SlotsApi {
     {
         let mut tx = user_tx(&state.pool, auth.user().id).await?;
         let kept = store::slots(&mut tx, id.0).await?;
-        tx.commit().await?;
         let (timezone, slots) = kept.ok_or_else(|| ApiError::not_found("channel"))?;
         let slots = Slots::from_stored(&timezone, &slots.0)
             .unwrap_or_else(|| Slots::new(chrono_tz::UTC, Vec::new()));
-        Ok(ChannelSlotsEnvelope::of(ChannelSlots::from(&slots)))
+        let mut view = ChannelSlots::from(&slots);
+        if view.slots.is_empty()
+            && let Some(best) = analytics::best_times(&mut tx, id.0).await?
+        {
+            view.suggested = suggested(&best);
+        }
+        tx.commit().await?;
+        Ok(ChannelSlotsEnvelope::of(view))
     }
 
     /// Sets a channel's posting slots (all of them, replacing those it had), in an IANA time

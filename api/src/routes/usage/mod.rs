@@ -11,7 +11,7 @@ use almanac_shared::{
     jobs::{JobKind, Lane},
     store, usage,
 };
-use chrono::{Days, NaiveDate, Utc};
+use chrono::Utc;
 use poem::web::Data;
 use poem_openapi::{OpenApi, param::Query, payload::Json};
 
@@ -19,7 +19,7 @@ use super::Tag;
 use crate::{
     auth::UserAuth,
     envelope::Envelope,
-    error::{Answer, ApiError, can},
+    error::{Answer, can},
     state::AppState,
     text::IsoDate,
 };
@@ -49,18 +49,8 @@ impl UsageApi {
     ) -> Answer<Json<Envelope<UsageReport>>, { can::STORED | can::BAD_REQUEST | can::UNPROCESSABLE }>
     {
         let now = Utc::now();
-        let day = |field: &str, raw: &Option<IsoDate>| -> Result<Option<NaiveDate>, ApiError> {
-            raw.as_ref().map(|day| day.day(field)).transpose()
-        };
-        let to = day("to", &to.0)?.unwrap_or(now.date_naive());
-        let from = day("from", &from.0)?.unwrap_or_else(|| to - Days::new(DEFAULT_DAYS - 1));
-        if from > to {
-            return Err(ApiError::unprocessable_field("from", "must not be after `to`").into());
-        }
-        if (to - from).num_days() as u64 >= MAX_DAYS {
-            let message = format!("the period is at most {MAX_DAYS} days");
-            return Err(ApiError::unprocessable_field("from", message).into());
-        }
+        let (from, to) =
+            IsoDate::period(&from.0, &to.0, now.date_naive(), (DEFAULT_DAYS, MAX_DAYS))?;
         let user = auth.user().id;
         let mut tx = user_tx(&state.pool, user).await?;
         let rows = store::usage::report(&mut *tx, user, from, to).await?;

@@ -706,6 +706,44 @@ impl Adapter for Bluesky {
         (did_ok && tid::is_valid(rkey))
             .then(|| format!("https://bsky.app/profile/{did}/post/{rkey}"))
     }
+
+    /// The post's likes, replies, reposts and quotes (`app.bsky.feed.getPosts`), and the
+    /// account's followers as its reach base (Bluesky counts no views).
+    async fn metrics(
+        &self,
+        auth: &Auth,
+        post_id: &str,
+    ) -> Result<Option<super::PostMetrics>, Failure> {
+        if !post_id.starts_with("at://") {
+            return Ok(None);
+        }
+        let posts = self
+            .get(auth, "app.bsky.feed.getPosts", &[("uris", post_id)])
+            .await
+            .read("Bluesky", "post's counts")?;
+        let Some(post) = posts["posts"].get(0) else {
+            return Ok(None);
+        };
+        let query = [("actor", auth.account_id.as_str())];
+        let profile = self
+            .get(auth, "app.bsky.actor.getProfile", &query)
+            .await
+            .read("Bluesky", "account's followers")?;
+        let shares = [&post["repostCount"], &post["quoteCount"]]
+            .into_iter()
+            .filter_map(Value::as_u64)
+            .reduce(|a, b| a + b);
+        Ok(Some(super::PostMetrics {
+            reading: crate::domain::analytics::Reading {
+                likes: post["likeCount"].as_u64(),
+                comments: post["replyCount"].as_u64(),
+                shares,
+                ..Default::default()
+            },
+            reach: None,
+            followers: profile["followersCount"].as_u64(),
+        }))
+    }
 }
 
 #[cfg(test)]

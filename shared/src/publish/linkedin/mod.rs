@@ -25,6 +25,11 @@ mod text;
 pub use text::commentary;
 use text::{is_post_urn, refusal, unavailable, valid_urn};
 
+/// A URN as one segment of a path.
+fn encoded(urn: &str) -> String {
+    url::form_urlencoded::byte_serialize(urn.as_bytes()).collect()
+}
+
 /// LinkedIn's name in the registry (and the channel slug it publishes).
 pub const PLATFORM: Platform = Platform::of_static("linkedin");
 
@@ -347,6 +352,52 @@ impl Adapter for LinkedIn {
 
     async fn post_url(&self, _auth: &Auth, post_id: &str) -> Option<String> {
         feed_url(post_id)
+    }
+
+    /// The post's likes and comments (`/rest/socialActions`); a page's followers as its
+    /// reach base (LinkedIn reports no views to a post's author through this API).
+    async fn metrics(
+        &self,
+        auth: &Auth,
+        post_id: &str,
+    ) -> Result<Option<super::PostMetrics>, Failure> {
+        if !is_post_urn(post_id) {
+            return Ok(None);
+        }
+        // Reading them is a partner permission, granted with LINKEDIN_SCOPES.
+        let scope = match auth.account_id.starts_with(PAGE) {
+            true => "r_organization_social",
+            false => "r_member_social",
+        };
+        let refused = |f| super::metrics_refusal(f, "LinkedIn", scope);
+        let path = format!("/rest/socialActions/{}", encoded(post_id));
+        let actions = self
+            .get(&path, &[], &auth.access_token)
+            .await
+            .read("LinkedIn", "post's social actions")
+            .map_err(refused)?;
+        let followers = match auth.account_id.starts_with(PAGE) {
+            true => {
+                let path = format!("/rest/networkSizes/{}", encoded(&auth.account_id));
+                let query = [("edgeType", "COMPANY_FOLLOWED_BY_MEMBER")];
+                let sizes = self
+                    .get(&path, &query, &auth.access_token)
+                    .await
+                    .read("LinkedIn", "page's followers")
+                    .map_err(refused)?;
+                sizes["firstDegreeSize"].as_u64()
+            }
+            false => None,
+        };
+        Ok(Some(super::PostMetrics {
+            reading: crate::domain::analytics::Reading {
+                likes: actions["likesSummary"]["totalLikes"].as_u64(),
+                comments: actions["commentsSummary"]["aggregatedTotalComments"].as_u64(),
+                ..Default::default()
+            },
+            reach: None,
+            followers,
+        }))
     }
 
     fn author_kind(&self, account_id: &str) -> Option<super::catalogue::AuthorKind> {

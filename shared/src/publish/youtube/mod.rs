@@ -52,6 +52,9 @@ const VIDEO_MAX_BYTES: usize = 300 * 1024 * 1024;
 /// What connecting asks for: uploading, and reading the channel (its name, its uploads).
 pub const SCOPES: &str = "https://www.googleapis.com/auth/youtube.upload https://www.googleapis.com/auth/youtube.readonly";
 
+/// The permission reading a video's statistics needs (asked for with the upload's).
+const METRICS_SCOPE: &str = "youtube.readonly";
+
 /// Where a resumable upload's session is opened (and its sessions live).
 const UPLOAD_PATH: &str = "/upload/youtube/v3/videos";
 
@@ -524,6 +527,42 @@ impl Adapter for YouTube {
 
     async fn post_url(&self, _auth: &Auth, post_id: &str) -> Option<String> {
         is_video_id(post_id).then(|| format!("https://www.youtube.com/watch?v={post_id}"))
+    }
+
+    fn metrics_scope(&self) -> Option<&'static str> {
+        Some(METRICS_SCOPE)
+    }
+
+    /// The video's statistics: views, likes and comments (`videos?part=statistics`).
+    async fn metrics(
+        &self,
+        auth: &Auth,
+        post_id: &str,
+    ) -> Result<Option<super::PostMetrics>, Failure> {
+        if !is_video_id(post_id) {
+            return Ok(None);
+        }
+        let request = self
+            .http
+            .get(self.url("/youtube/v3/videos"))
+            .query(&[("part", "statistics"), ("id", post_id)]);
+        let body = self
+            .call(request, &auth.access_token)
+            .await
+            .read("YouTube", "video statistics")
+            .map_err(|f| super::metrics_refusal(f, "YouTube", METRICS_SCOPE))?;
+        let Some(stats) = body["items"].get(0).map(|video| &video["statistics"]) else {
+            return Ok(None);
+        };
+        Ok(Some(super::PostMetrics {
+            reading: crate::domain::analytics::Reading {
+                views: super::count(&stats["viewCount"]),
+                likes: super::count(&stats["likeCount"]),
+                comments: super::count(&stats["commentCount"]),
+                ..Default::default()
+            },
+            ..Default::default()
+        }))
     }
 }
 

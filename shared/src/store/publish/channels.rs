@@ -10,7 +10,7 @@ use crate::domain::publish::Platform;
 
 const CHANNEL_COLUMNS: &str = "a.id, a.platform, a.account_id, a.handle, a.display_name, a.status,
     a.status_reason, a.token_expires_at as expires_at, a.reconnect_by, a.scope, a.connected_at,
-    a.created_at, a.updated_at";
+    a.created_at, a.updated_at, a.analytics_refused";
 
 /// A channel as its owner sees it (never its tokens).
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -28,6 +28,8 @@ pub struct ChannelRow {
     pub connected_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Why its posts' numbers cannot be read: the platform refused the permission.
+    pub analytics_refused: Option<String>,
 }
 
 /// The caller's channels (every platform account), by platform and account.
@@ -130,7 +132,7 @@ pub async fn upsert_account(
          on conflict (user_id, platform, account_id)
              do update set handle = coalesce(excluded.handle, platform_accounts.handle),
                  display_name = coalesce(excluded.display_name, platform_accounts.display_name),
-                 updated_at = now()
+                 analytics_refused = null, updated_at = now()
          returning id",
     )
     .bind(Uuid::now_v7())
