@@ -32,6 +32,40 @@ async fn published(s: &crate::publishing::Setup, channel: Uuid, at: DateTime<Utc
     id
 }
 
+/// Ten posts published on `channel`: five on Mondays at 08:00 UTC, then five on
+/// Wednesdays at 19:00 UTC; their intents and times.
+async fn ten_posts(s: &crate::publishing::Setup, channel: Uuid) -> Vec<(Uuid, DateTime<Utc>)> {
+    let monday: DateTime<Utc> = "2030-01-07T08:00:00Z".parse().unwrap();
+    let mut posts = Vec::new();
+    for n in 0..10 {
+        let at = if n < 5 {
+            monday + Duration::weeks(n)
+        } else {
+            monday + Duration::weeks(n - 5) + Duration::days(2) + Duration::hours(11)
+        };
+        posts.push((published(s, channel, at).await, at));
+    }
+    posts
+}
+
+/// [`ten_posts`] with their 7-day readings: the Monday ones 80 likes in 1,000 views, the
+/// Wednesday ones 20 in 2,000.
+async fn a_history(s: &crate::publishing::Setup, channel: Uuid) {
+    for (n, (intent, _)) in ten_posts(s, channel).await.into_iter().enumerate() {
+        let (views, likes) = if n < 5 { (1_000, 80) } else { (2_000, 20) };
+        let kept = analytics::NewReading {
+            intent_id: intent,
+            user_id: s.user,
+            account: Some(channel),
+            reading: "7d",
+            metrics: Some(reading(views, likes)),
+            reach: None,
+            followers: None,
+        };
+        assert!(analytics::record(&s.app.db, &kept).await.unwrap());
+    }
+}
+
 fn reading(views: u64, likes: u64) -> Reading {
     Reading {
         views: Some(views),
@@ -45,17 +79,7 @@ fn reading(views: u64, likes: u64) -> Reading {
 async fn readings_are_kept_once_and_best_times_follow_the_seven_day_ones() {
     let s = setup().await;
     let channel = s.connect_tiktok().await;
-    let monday: DateTime<Utc> = "2030-01-07T08:00:00Z".parse().unwrap();
-    let mut posts = Vec::new();
-    for n in 0..10 {
-        // Mondays 08:00 UTC, then Wednesdays 19:00 UTC.
-        let at = if n < 5 {
-            monday + Duration::weeks(n)
-        } else {
-            monday + Duration::weeks(n - 5) + Duration::days(2) + Duration::hours(11)
-        };
-        posts.push((published(&s, channel, at).await, at));
-    }
+    let posts = ten_posts(&s, channel).await;
     let keep = |intent: Uuid, kind: &'static str, metrics: Option<Reading>| analytics::NewReading {
         intent_id: intent,
         user_id: s.user,
@@ -524,4 +548,45 @@ async fn a_channel_connected_without_the_permission_is_not_asked() {
             .unwrap();
     assert_eq!(code, "ANALYTICS_SCOPE_MISSING");
     assert_eq!(pass(&s, at + Duration::hours(24)).await, 0);
+}
+
+#[tokio::test]
+async fn a_calendar_without_times_posts_a_channel_with_history_at_its_best_hours() {
+    let s = setup().await;
+    let (tiktok, _) = s.connect_both().await;
+    a_history(&s, tiktok).await;
+    // No `timesOfDay`: TikTok's history decides its hours in Madrid, Instagram (no history)
+    // keeps 09:00.
+    let body = json!({ "channels": ["tiktok", "instagram"], "cadence": "daily",
+        "start": "2027-03-01", "end": "2027-03-07",
+        "constraints": { "topic": "tea", "timezone": "Europe/Madrid" } });
+    let frames = s.app.calendar_stream(s.user, &body).await;
+    assert_eq!(crate::calendars::summary(&frames)["status"], "succeeded");
+    let at = |channel: &str, day: &str| -> String {
+        crate::calendars::entries(&frames)
+            .into_iter()
+            .find(|e| e["channel"] == channel && e["key"].as_str().unwrap().starts_with(day))
+            .map(|e| e["scheduledAt"].as_str().unwrap().to_owned())
+            .unwrap()
+    };
+    // Monday at 09:00 (its best hour, 08:00 UTC in winter); the other days at TikTok's
+    // general best among hours the history says nothing of (14:00), never at Wednesday's
+    // 20:00, which did worse than the channel's rate.
+    assert_eq!(at("tiktok", "2027-03-01"), "2027-03-01T08:00:00Z");
+    assert_eq!(at("tiktok", "2027-03-02"), "2027-03-02T13:00:00Z");
+    assert_eq!(at("tiktok", "2027-03-03"), "2027-03-03T13:00:00Z");
+    for day in 1..=7 {
+        let day = format!("2027-03-0{day}");
+        assert_eq!(at("instagram", &day), format!("{day}T08:00:00Z"));
+    }
+    // `timesOfDay` given: every channel posts at it.
+    let mut given = body.clone();
+    given["constraints"]["timesOfDay"] = json!(["18:00"]);
+    let frames = s.app.calendar_stream(s.user, &given).await;
+    let tiktok_monday = crate::calendars::entries(&frames)
+        .into_iter()
+        .find(|e| e["channel"] == "tiktok" && e["key"].as_str().unwrap().starts_with("2027-03-01"))
+        .map(|e| e["scheduledAt"].clone())
+        .unwrap();
+    assert_eq!(tiktok_monday, "2027-03-01T17:00:00Z");
 }

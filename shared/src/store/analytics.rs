@@ -441,16 +441,25 @@ pub struct BestTimes {
 /// The caller's channel `channel`'s best times, in its slots' zone (UTC until set); `None`
 /// when the caller has no such channel.
 pub async fn best_times(conn: &mut PgConnection, channel: Uuid) -> sqlx::Result<Option<BestTimes>> {
+    best_times_in(conn, channel, None).await
+}
+
+/// As [`best_times`], read in `zone` when given.
+async fn best_times_in(
+    conn: &mut PgConnection,
+    channel: Uuid,
+    zone: Option<chrono_tz::Tz>,
+) -> sqlx::Result<Option<BestTimes>> {
     use crate::domain::analytics::{defaults, from_history, settled};
     let account: Option<(String, String)> =
         sqlx::query_as("select platform, slot_timezone from platform_accounts where id = $1")
             .bind(channel)
             .fetch_optional(&mut *conn)
             .await?;
-    let Some((platform, zone)) = account else {
+    let Some((platform, slot_zone)) = account else {
         return Ok(None);
     };
-    let timezone = zone.parse().unwrap_or(chrono_tz::UTC);
+    let timezone = zone.unwrap_or_else(|| slot_zone.parse().unwrap_or(chrono_tz::UTC));
     let posts: Vec<_> = measured(conn, channel)
         .await?
         .iter()
@@ -466,4 +475,46 @@ pub async fn best_times(conn: &mut PgConnection, channel: Uuid) -> sqlx::Result<
         posts: settled(&posts),
         cells,
     }))
+}
+
+/// For each of `channels` (a calendar's channel names) that names exactly one of the
+/// caller's connected channels, and whose best times come from its history: its top
+/// `per_day` hours of each weekday in `zone`, earliest first (Monday first).
+pub async fn learned_times(
+    conn: &mut PgConnection,
+    channels: &[&str],
+    zone: chrono_tz::Tz,
+    per_day: usize,
+) -> sqlx::Result<std::collections::BTreeMap<String, crate::domain::calendar::WeekTimes>> {
+    use crate::domain::analytics::top_hours;
+    let connected: Vec<(String, Uuid)> = sqlx::query_as(
+        "select platform, id from platform_accounts
+         where platform = any($1) and status = 'connected'",
+    )
+    .bind(channels)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut learned = std::collections::BTreeMap::new();
+    for name in channels {
+        let mut matching = connected.iter().filter(|(platform, _)| platform == name);
+        let (Some((_, id)), None) = (matching.next(), matching.next()) else {
+            continue;
+        };
+        let Some(best) = best_times_in(conn, *id, Some(zone)).await? else {
+            continue;
+        };
+        if best.source != Source::History {
+            continue;
+        }
+        let week = crate::domain::calendar::WEEK.map(|day| {
+            let mut hours = top_hours(&best.cells, day, per_day);
+            hours.sort_unstable();
+            hours
+                .into_iter()
+                .filter_map(|hour| chrono::NaiveTime::from_hms_opt(hour, 0, 0))
+                .collect()
+        });
+        learned.insert((*name).to_owned(), week);
+    }
+    Ok(learned)
 }

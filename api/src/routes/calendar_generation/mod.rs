@@ -91,7 +91,7 @@ impl CalendarGenerationApi {
         },
     > {
         let body = body.0;
-        let spec = CalendarSpec::parse(
+        let mut spec = CalendarSpec::parse(
             &body.channels,
             &body.cadence,
             &body.start,
@@ -107,6 +107,7 @@ impl CalendarGenerationApi {
         let answer_as = AnswerAs::negotiated(request);
         let framing = answer_as.framing();
         let user = auth.user().id;
+        learn_times(&state, user, &mut spec).await;
         // A calendar request's log lines name its channels (seed 001's `channel`).
         tracing::Span::current().record(
             "channel",
@@ -129,6 +130,30 @@ impl CalendarGenerationApi {
             answer?
         };
         Ok(answer.preferred(answer_as == AnswerAs::AsyncPreferred))
+    }
+}
+
+/// Without `constraints.timesOfDay`, the request's channels that name exactly one of the
+/// caller's connected channels with a history of their own post at its best hours
+/// (`store::analytics::learned_times`); the others at 09:00. A store that cannot be read
+/// leaves them all at 09:00 (the request goes on, as it would without history).
+async fn learn_times(state: &AppState, user: Uuid, spec: &mut CalendarSpec) {
+    if spec.constraints.times_given {
+        return;
+    }
+    let channels: Vec<&str> = spec.channels.iter().map(|c| c.as_str()).collect();
+    let (zone, per_day) = (spec.constraints.timezone, spec.constraints.posts_per_day);
+    let learned = async {
+        let mut tx = almanac_shared::store::user_tx(&state.pool, user).await?;
+        let learned =
+            almanac_shared::store::analytics::learned_times(&mut tx, &channels, zone, per_day)
+                .await?;
+        tx.commit().await?;
+        Ok::<_, sqlx::Error>(learned)
+    };
+    match learned.await {
+        Ok(learned) => spec.learned = learned,
+        Err(error) => tracing::warn!(%error, "best times could not be read; posting at 09:00"),
     }
 }
 

@@ -78,9 +78,10 @@ impl CalendarSpec {
         let mut slots = Vec::with_capacity(self.slot_count());
         for date in self.publishing_dates() {
             for post in 0..c.posts_per_day {
-                let time = c.times_of_day[post % c.times_of_day.len()];
-                let scheduled_at = to_utc(c.timezone, date, time);
+                let planned = c.times_of_day[post % c.times_of_day.len()];
                 for channel in &self.channels {
+                    let time = self.learned_time(channel.as_str(), date, post).unwrap_or(planned);
+                    let scheduled_at = to_utc(c.timezone, date, time);
                     slots.push(Slot {
                         key: slot_key(date, channel.as_str(), post + 1),
                         channel: channel.as_str().to_owned(),
@@ -92,6 +93,15 @@ impl CalendarSpec {
             }
         }
         slots
+    }
+}
+
+impl CalendarSpec {
+    /// Post `post` (from 0) of `channel` on `date` at the channel's learned best times,
+    /// when it has them for that weekday.
+    fn learned_time(&self, channel: &str, date: NaiveDate, post: usize) -> Option<NaiveTime> {
+        let times = &self.learned.get(channel)?[date.weekday().num_days_from_monday() as usize];
+        (!times.is_empty()).then(|| times[post % times.len()])
     }
 }
 

@@ -7,7 +7,7 @@ mod diff;
 mod export;
 mod grid;
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use chrono::{NaiveDate, NaiveTime, Weekday};
 use serde::{Deserialize, Serialize};
@@ -100,6 +100,8 @@ pub struct Constraints {
     pub weekdays: Option<HashSet<Weekday>>,
     /// Local publishing times (`timesOfDay`: `HH:MM`), post `i` of a day at `i mod n`.
     pub times_of_day: Vec<NaiveTime>,
+    /// Whether `timesOfDay` was given (else a channel's learned best times may stand in).
+    pub times_given: bool,
     /// IANA time zone of those times (`timezone`), UTC by default.
     pub timezone: chrono_tz::Tz,
     /// Dates without posts (`excludedDates`).
@@ -114,6 +116,7 @@ impl Default for Constraints {
             posts_per_day: 1,
             weekdays: None,
             times_of_day: vec![NaiveTime::from_hms_opt(9, 0, 0).expect("a valid time")],
+            times_given: false,
             timezone: chrono_tz::UTC,
             excluded_dates: BTreeSet::new(),
             raw: Value::Object(Default::default()),
@@ -204,6 +207,7 @@ impl Constraints {
             }
             constraints.times_of_day = times.into_iter().collect();
             constraints.posts_per_day = constraints.times_of_day.len();
+            constraints.times_given = true;
         }
         if let Some(value) = object.get("postsPerDay") {
             let field = "constraints.postsPerDay";
@@ -259,6 +263,28 @@ pub struct CalendarSpec {
     pub start: NaiveDate,
     pub end: NaiveDate,
     pub constraints: Constraints,
+    /// Without `timesOfDay`: the channels that post at their own best hours (learned
+    /// from their history, issue 58), each weekday's times; the others post at 09:00.
+    pub learned: BTreeMap<String, WeekTimes>,
+}
+
+/// A channel's posting times on each weekday, Monday first.
+pub type WeekTimes = [Vec<NaiveTime>; 7];
+
+/// The week's days, Monday first.
+pub const WEEK: [Weekday; 7] = [
+    Weekday::Mon,
+    Weekday::Tue,
+    Weekday::Wed,
+    Weekday::Thu,
+    Weekday::Fri,
+    Weekday::Sat,
+    Weekday::Sun,
+];
+
+/// The three letters a weekday is written with in requests (`mon`).
+pub fn weekday_word(day: Weekday) -> &'static str {
+    ["mon", "tue", "wed", "thu", "fri", "sat", "sun"][day.num_days_from_monday() as usize]
 }
 
 impl CalendarSpec {
@@ -308,6 +334,7 @@ impl CalendarSpec {
             start,
             end,
             constraints,
+            learned: BTreeMap::new(),
         };
         let slots = spec.slot_count();
         if slots > MAX_SLOTS {
@@ -319,15 +346,57 @@ impl CalendarSpec {
         Ok(spec)
     }
 
-    /// The request as stored with a run (and given back by the API).
+    /// The request as stored with a run (and given back by the API), with the times
+    /// learned for its channels (`learnedTimes: {channel: {mon: ["HH:MM"]}}`) when any.
     pub fn to_json(&self) -> Value {
-        serde_json::json!({
+        let mut json = serde_json::json!({
             "channels": self.channels,
             "cadence": self.cadence,
             "start": self.start,
             "end": self.end,
             "constraints": self.constraints.raw,
-        })
+        });
+        if !self.learned.is_empty() {
+            let learned: serde_json::Map<String, Value> = self
+                .learned
+                .iter()
+                .map(|(channel, week)| {
+                    let days: serde_json::Map<String, Value> = WEEK
+                        .iter()
+                        .zip(week)
+                        .map(|(day, times)| {
+                            let times: Vec<String> =
+                                times.iter().map(|t| t.format("%H:%M").to_string()).collect();
+                            (weekday_word(*day).to_owned(), Value::from(times))
+                        })
+                        .collect();
+                    (channel.clone(), Value::Object(days))
+                })
+                .collect();
+            json["learnedTimes"] = Value::Object(learned);
+        }
+        json
+    }
+
+    /// The times stored as `learnedTimes` (those that read as times).
+    fn learned_of(value: &Value) -> BTreeMap<String, WeekTimes> {
+        let Some(channels) = value.as_object() else {
+            return BTreeMap::new();
+        };
+        channels
+            .iter()
+            .map(|(channel, days)| {
+                let week = WEEK.map(|day| {
+                    days[weekday_word(day)]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|t| NaiveTime::parse_from_str(t.as_str()?, "%H:%M").ok())
+                        .collect()
+                });
+                (channel.clone(), week)
+            })
+            .collect()
     }
 
     /// Reads a stored request back.
@@ -340,13 +409,17 @@ impl CalendarSpec {
                     .collect()
             })
             .unwrap_or_default();
-        Self::parse(
+        let mut spec = Self::parse(
             &channels,
             value["cadence"].as_str().unwrap_or_default(),
             value["start"].as_str().unwrap_or_default(),
             value["end"].as_str().unwrap_or_default(),
             Some(&value["constraints"]),
-        )
+        )?;
+        if !spec.constraints.times_given {
+            spec.learned = Self::learned_of(&value["learnedTimes"]);
+        }
+        Ok(spec)
     }
 }
 
