@@ -590,3 +590,105 @@ async fn a_calendar_without_times_posts_a_channel_with_history_at_its_best_hours
         .unwrap();
     assert_eq!(tiktok_monday, "2027-03-01T17:00:00Z");
 }
+
+/// The briefs the fake AI was given, in order: the JSON between `<brief>` and `</brief>`.
+fn briefs(fake: &crate::helpers::FakeAi) -> Vec<Value> {
+    fake.requests()
+        .iter()
+        .filter_map(|request| {
+            let user = request["messages"][1]["content"].as_str()?;
+            let (_, rest) = user.split_once("<brief>")?;
+            let (brief, _) = rest.split_once("</brief>")?;
+            serde_json::from_str(brief).ok()
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn the_ai_is_shown_the_best_and_worst_posts_and_says_which() {
+    let fake_ai = crate::helpers::FakeAi::start(Vec::new(), crate::helpers::Behaviour::Ok).await;
+    let fake = crate::helpers::fake_platforms::FakePlatforms::start().await;
+    let s = crate::publishing::setup_with(
+        crate::helpers::TestOptions {
+            env: crate::publishing::publish_env(&fake, true),
+            fake_ai: Some(fake_ai.clone()),
+            ..Default::default()
+        },
+        fake,
+    )
+    .await;
+    let channel = s.connect_tiktok().await;
+    // Ten recent posts, each with its own rate: post n has n·10 likes in 1,000 views.
+    let now = Utc::now();
+    let mut intents = Vec::new();
+    for n in 1..=10u64 {
+        let intent = published(&s, channel, now - Duration::days(n as i64)).await;
+        let kept = analytics::NewReading {
+            intent_id: intent,
+            user_id: s.user,
+            account: Some(channel),
+            reading: "7d",
+            metrics: Some(reading(1_000, n * 10)),
+            reach: None,
+            followers: None,
+        };
+        analytics::record(&s.app.db, &kept).await.unwrap();
+        intents.push(intent);
+    }
+    let body = json!({ "channels": ["tiktok"], "cadence": "daily",
+        "start": "2027-03-01", "end": "2027-03-02",
+        "constraints": { "topic": "tea", "timesOfDay": ["10:00"] } });
+    let frames = s.app.calendar_stream(s.user, &body).await;
+    let done = crate::calendars::summary(&frames);
+    let learned = &done["meta"]["learnedFrom"];
+    let ids = |of: &Value| -> Vec<String> {
+        of.as_array()
+            .unwrap()
+            .iter()
+            .map(|post| post["intentId"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    // Best: posts 10, 9, 8; worst: posts 1, 2, 3.
+    let expected = |ns: [usize; 3]| ns.map(|n| intents[n - 1].to_string()).to_vec();
+    assert_eq!(ids(&learned["best"]), expected([10, 9, 8]));
+    assert_eq!(ids(&learned["worst"]), expected([1, 2, 3]));
+    assert_eq!(learned["best"][0]["engagementRate"], 0.1);
+    // Every call's brief showed them, with their rates.
+    let shown = briefs(&fake_ai);
+    assert!(!shown.is_empty());
+    for brief in &shown {
+        let rates = |of: &str| -> Vec<f64> {
+            brief["yourResults"][of]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|post| post["engagementRate"].as_f64().unwrap())
+                .collect()
+        };
+        assert_eq!(rates("best"), [0.1, 0.09, 0.08]);
+        assert_eq!(rates("worst"), [0.01, 0.02, 0.03]);
+    }
+
+    // `learnFromResults: false` leaves them out, of the prompt and of the final frame.
+    let asked_before = fake_ai.requests().len();
+    let mut without = body.clone();
+    without["constraints"]["learnFromResults"] = json!(false);
+    let frames = s.app.calendar_stream(s.user, &without).await;
+    let done = crate::calendars::summary(&frames);
+    assert!(done["meta"].get("learnedFrom").is_none(), "{done}");
+    let later = briefs(&fake_ai)[asked_before..].to_vec();
+    assert!(!later.is_empty());
+    assert!(later.iter().all(|brief| brief.get("yourResults").is_none()));
+    // A flag that is not a boolean is refused, naming it.
+    let mut wrong = body.clone();
+    wrong["constraints"]["learnFromResults"] = json!("yes");
+    let (status, refused) = s
+        .app
+        .send_json(Method::POST, s.user, "/v1/ai/calendar", &wrong)
+        .await;
+    assert_eq!(status, 422, "{refused}");
+    assert!(
+        refused.to_string().contains("constraints.learnFromResults"),
+        "{refused}"
+    );
+}

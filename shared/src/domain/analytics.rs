@@ -14,6 +14,52 @@
 use chrono::{DateTime, Datelike, Timelike, Utc, Weekday};
 use chrono_tz::Tz;
 
+/// How many of a channel's best posts, and of its worst, the AI is shown.
+pub const EXAMPLES: usize = 3;
+
+/// How far back the posts the AI is shown were published.
+pub const EXAMPLES_SINCE: chrono::Duration = chrono::Duration::days(90);
+
+/// A post the AI is shown as one of its channel's best or worst recent ones.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Example {
+    pub intent_id: uuid::Uuid,
+    pub channel: String,
+    pub title: String,
+    pub published_at: DateTime<Utc>,
+    pub engagement_rate: f64,
+}
+
+/// The posts a generation learned from: each channel's best and worst recent ones.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct LearnedFrom {
+    pub best: Vec<Example>,
+    pub worst: Vec<Example>,
+}
+
+/// Of `posts` (rated), each channel's [`EXAMPLES`] best (highest rate first) and its
+/// [`EXAMPLES`] worst (lowest first) among the rest, so that no post is both; channels
+/// in name order.
+pub fn learned_from(mut posts: Vec<Example>) -> LearnedFrom {
+    posts.sort_by(|a, b| {
+        a.channel
+            .cmp(&b.channel)
+            .then(b.engagement_rate.total_cmp(&a.engagement_rate))
+            .then(b.published_at.cmp(&a.published_at))
+    });
+    let mut learned = LearnedFrom::default();
+    for channel in posts.chunk_by(|a, b| a.channel == b.channel) {
+        let best = channel.len().min(EXAMPLES);
+        learned.best.extend_from_slice(&channel[..best]);
+        let rest = &channel[best..];
+        learned
+            .worst
+            .extend(rest.iter().rev().take(EXAMPLES).cloned());
+    }
+    learned
+}
+
 /// The job that takes one reading of a published post's numbers (`post_metric_reads`).
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct PostMetricsJob {
@@ -314,6 +360,39 @@ mod tests {
         let last = cells.last().unwrap();
         assert_eq!((last.weekday, last.hour), (Weekday::Fri, 18));
         assert!((last.rate - friday).abs() < 1e-12);
+    }
+
+    #[test]
+    fn the_ai_is_shown_each_channel_s_three_best_and_three_worst_each_once() {
+        let example = |channel: &str, n: u32, rate: f64| Example {
+            intent_id: uuid::Uuid::from_u128(u128::from(n)),
+            channel: channel.to_owned(),
+            title: format!("{channel} {n}"),
+            published_at: "2030-01-07T08:00:00Z".parse().unwrap(),
+            engagement_rate: rate,
+        };
+        let mut posts: Vec<Example> = (1..=8)
+            .map(|n| example("tiktok", n, f64::from(n) / 100.0))
+            .collect();
+        posts.extend((1..=4).map(|n| example("instagram", n, f64::from(n) / 10.0)));
+        let learned = learned_from(posts);
+        let titles = |of: &[Example]| of.iter().map(|e| e.title.clone()).collect::<Vec<_>>();
+        assert_eq!(
+            titles(&learned.best),
+            [
+                "instagram 4",
+                "instagram 3",
+                "instagram 2",
+                "tiktok 8",
+                "tiktok 7",
+                "tiktok 6"
+            ]
+        );
+        // Instagram's fourth post is its only one left for the worst.
+        assert_eq!(
+            titles(&learned.worst),
+            ["instagram 1", "tiktok 1", "tiktok 2", "tiktok 3"]
+        );
     }
 
     #[test]

@@ -176,6 +176,7 @@ impl Event {
                 "version",
                 "persisted",
                 "reason",
+                "learnedFrom",
             ] {
                 if let Some(value) = result.get(field) {
                     meta[field] = value.clone();

@@ -518,3 +518,31 @@ pub async fn learned_times(
     }
     Ok(learned)
 }
+
+/// The caller's posts on `channels` (platforms) published in the [`EXAMPLES_SINCE`] before
+/// `now` that have a rate, as the AI is shown them.
+///
+/// [`EXAMPLES_SINCE`]: crate::domain::analytics::EXAMPLES_SINCE
+pub async fn rated_posts(
+    conn: &mut PgConnection,
+    channels: &[&str],
+    now: DateTime<Utc>,
+) -> sqlx::Result<Vec<crate::domain::analytics::Example>> {
+    use crate::domain::analytics::{EXAMPLES_SINCE, Example};
+    let span = (now - EXAMPLES_SINCE, now);
+    let rows = posts(conn, None, span, 1_000).await?;
+    Ok(rows
+        .into_iter()
+        .filter(|row| channels.contains(&row.channel.as_str()))
+        .filter_map(|row| {
+            let rate = row.measuring()?.measured(row.published_at).rate()?;
+            Some(Example {
+                intent_id: row.intent_id,
+                channel: row.channel,
+                title: row.title.unwrap_or_default(),
+                published_at: row.published_at,
+                engagement_rate: rate,
+            })
+        })
+        .collect())
+}

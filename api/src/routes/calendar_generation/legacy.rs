@@ -40,7 +40,7 @@ pub(super) async fn run(
     store_down: bool,
 ) -> ApiResult<CalendarResponse> {
     let started = Instant::now();
-    let brief = &spec.constraints.raw;
+    let brief = &spec.brief();
     let entries: Vec<Entry> = spec
         .slots()
         .into_iter()
@@ -74,7 +74,7 @@ pub(super) async fn run(
     if let Some(reason) = reason {
         meta["reason"] = json!(reason);
     }
-    let summary = match &persisted {
+    let mut summary = match &persisted {
         Some(p) => p.summary.clone(),
         None => json!({
             "status": "succeeded", "entries": entries.len(), "slots": entries.len(),
@@ -83,6 +83,10 @@ pub(super) async fn run(
             "reason": "STORE_UNAVAILABLE",
         }),
     };
+    if let Some(learned) = &spec.learned_from {
+        // Which of the user's posts the AI was shown (the final frame's meta says it).
+        summary["learnedFrom"] = serde_json::to_value(learned).unwrap_or_default();
+    }
     metrics::counter!("calendar_runs_total", "status" => "succeeded", "mode" => "legacy")
         .increment(1);
     tracing::info!(

@@ -107,7 +107,7 @@ impl CalendarGenerationApi {
         let answer_as = AnswerAs::negotiated(request);
         let framing = answer_as.framing();
         let user = auth.user().id;
-        learn_times(&state, user, &mut spec).await;
+        learn_from_results(&state, user, &mut spec).await;
         // A calendar request's log lines name its channels (seed 001's `channel`).
         tracing::Span::current().record(
             "channel",
@@ -133,27 +133,42 @@ impl CalendarGenerationApi {
     }
 }
 
-/// Without `constraints.timesOfDay`, the request's channels that name exactly one of the
-/// caller's connected channels with a history of their own post at its best hours
-/// (`store::analytics::learned_times`); the others at 09:00. A store that cannot be read
-/// leaves them all at 09:00 (the request goes on, as it would without history).
-async fn learn_times(state: &AppState, user: Uuid, spec: &mut CalendarSpec) {
-    if spec.constraints.times_given {
-        return;
-    }
+/// What the request learns from the caller's results (issue 58): without
+/// `constraints.timesOfDay`, the channels that name exactly one of the caller's connected
+/// channels with a history of their own post at its best hours
+/// (`store::analytics::learned_times`), the others at 09:00; with `learnFromResults`
+/// (by default, once the caller has 10 measured posts on the channels), the AI is shown
+/// each channel's best and worst recent posts. A store that cannot be read leaves the
+/// request as it would be without results.
+async fn learn_from_results(state: &AppState, user: Uuid, spec: &mut CalendarSpec) {
+    use almanac_shared::{domain::analytics, store};
     let channels: Vec<&str> = spec.channels.iter().map(|c| c.as_str()).collect();
     let (zone, per_day) = (spec.constraints.timezone, spec.constraints.posts_per_day);
-    let learned = async {
-        let mut tx = almanac_shared::store::user_tx(&state.pool, user).await?;
-        let learned =
-            almanac_shared::store::analytics::learned_times(&mut tx, &channels, zone, per_day)
-                .await?;
+    let times_given = spec.constraints.times_given;
+    let read = async {
+        let mut tx = store::user_tx(&state.pool, user).await?;
+        let times = match times_given {
+            true => Default::default(),
+            false => store::analytics::learned_times(&mut tx, &channels, zone, per_day).await?,
+        };
+        let rated = store::analytics::rated_posts(&mut tx, &channels, chrono::Utc::now()).await?;
         tx.commit().await?;
-        Ok::<_, sqlx::Error>(learned)
+        Ok::<_, sqlx::Error>((times, rated))
     };
-    match learned.await {
-        Ok(learned) => spec.learned = learned,
-        Err(error) => tracing::warn!(%error, "best times could not be read; posting at 09:00"),
+    let (times, rated) = match read.await {
+        Ok(read) => read,
+        Err(error) => {
+            tracing::warn!(%error, "the caller's results could not be read; planning without them");
+            return;
+        }
+    };
+    spec.learned = times;
+    let learn = spec
+        .constraints
+        .learn
+        .unwrap_or(rated.len() >= analytics::HISTORY_MIN);
+    if learn && !rated.is_empty() {
+        spec.learned_from = Some(analytics::learned_from(rated));
     }
 }
 

@@ -80,7 +80,9 @@ impl CalendarSpec {
             for post in 0..c.posts_per_day {
                 let planned = c.times_of_day[post % c.times_of_day.len()];
                 for channel in &self.channels {
-                    let time = self.learned_time(channel.as_str(), date, post).unwrap_or(planned);
+                    let time = self
+                        .learned_time(channel.as_str(), date, post)
+                        .unwrap_or(planned);
                     let scheduled_at = to_utc(c.timezone, date, time);
                     slots.push(Slot {
                         key: slot_key(date, channel.as_str(), post + 1),

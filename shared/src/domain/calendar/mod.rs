@@ -102,6 +102,9 @@ pub struct Constraints {
     pub times_of_day: Vec<NaiveTime>,
     /// Whether `timesOfDay` was given (else a channel's learned best times may stand in).
     pub times_given: bool,
+    /// `learnFromResults`: whether the prompt shows the user's best and worst recent
+    /// posts (unset: when they have at least 10 measured ones on the channels).
+    pub learn: Option<bool>,
     /// IANA time zone of those times (`timezone`), UTC by default.
     pub timezone: chrono_tz::Tz,
     /// Dates without posts (`excludedDates`).
@@ -117,6 +120,7 @@ impl Default for Constraints {
             weekdays: None,
             times_of_day: vec![NaiveTime::from_hms_opt(9, 0, 0).expect("a valid time")],
             times_given: false,
+            learn: None,
             timezone: chrono_tz::UTC,
             excluded_dates: BTreeSet::new(),
             raw: Value::Object(Default::default()),
@@ -209,6 +213,13 @@ impl Constraints {
             constraints.posts_per_day = constraints.times_of_day.len();
             constraints.times_given = true;
         }
+        if let Some(value) = object.get("learnFromResults") {
+            let field = "constraints.learnFromResults";
+            let learn = value
+                .as_bool()
+                .ok_or_else(|| invalid(field, "must be true or false"))?;
+            constraints.learn = Some(learn);
+        }
         if let Some(value) = object.get("postsPerDay") {
             let field = "constraints.postsPerDay";
             constraints.posts_per_day = value
@@ -266,6 +277,8 @@ pub struct CalendarSpec {
     /// Without `timesOfDay`: the channels that post at their own best hours (learned
     /// from their history, issue 58), each weekday's times; the others post at 09:00.
     pub learned: BTreeMap<String, WeekTimes>,
+    /// The user's best and worst recent posts the AI is shown (`learnFromResults`).
+    pub learned_from: Option<crate::domain::analytics::LearnedFrom>,
 }
 
 /// A channel's posting times on each weekday, Monday first.
@@ -335,6 +348,7 @@ impl CalendarSpec {
             end,
             constraints,
             learned: BTreeMap::new(),
+            learned_from: None,
         };
         let slots = spec.slot_count();
         if slots > MAX_SLOTS {
@@ -365,8 +379,10 @@ impl CalendarSpec {
                         .iter()
                         .zip(week)
                         .map(|(day, times)| {
-                            let times: Vec<String> =
-                                times.iter().map(|t| t.format("%H:%M").to_string()).collect();
+                            let times: Vec<String> = times
+                                .iter()
+                                .map(|t| t.format("%H:%M").to_string())
+                                .collect();
                             (weekday_word(*day).to_owned(), Value::from(times))
                         })
                         .collect();
@@ -375,7 +391,37 @@ impl CalendarSpec {
                 .collect();
             json["learnedTimes"] = Value::Object(learned);
         }
+        if let Some(learned_from) = &self.learned_from {
+            json["learnedFrom"] = serde_json::to_value(learned_from).unwrap_or_default();
+        }
         json
+    }
+
+    /// What the AI is given as the brief: the constraints as sent, and the user's best and
+    /// worst recent posts with their engagement rates (`yourResults`) when it learns from
+    /// them.
+    pub fn brief(&self) -> Value {
+        let mut brief = self.constraints.raw.clone();
+        if let (Some(learned), Value::Object(object)) = (&self.learned_from, &mut brief) {
+            let shown = |posts: &[crate::domain::analytics::Example]| -> Vec<Value> {
+                posts
+                    .iter()
+                    .map(|p| {
+                        serde_json::json!({ "channel": p.channel, "title": p.title,
+                            "engagementRate": p.engagement_rate })
+                    })
+                    .collect()
+            };
+            object.insert(
+                "yourResults".to_owned(),
+                serde_json::json!({
+                    "note": "the user's best and worst recent posts per channel, by engagement rate: write more like the best, less like the worst",
+                    "best": shown(&learned.best),
+                    "worst": shown(&learned.worst),
+                }),
+            );
+        }
+        brief
     }
 
     /// The times stored as `learnedTimes` (those that read as times).
@@ -419,6 +465,7 @@ impl CalendarSpec {
         if !spec.constraints.times_given {
             spec.learned = Self::learned_of(&value["learnedTimes"]);
         }
+        spec.learned_from = serde_json::from_value(value["learnedFrom"].clone()).ok();
         Ok(spec)
     }
 }

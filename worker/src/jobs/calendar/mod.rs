@@ -209,7 +209,7 @@ impl<'a> CalendarRun<'a> {
         let settings = &ctx.settings.calendar;
         let left = self.time_left();
         let deadline = tokio::time::Instant::now() + left;
-        let brief = &spec.constraints.raw;
+        let brief = &spec.brief();
         let (sender, mut produced) = mpsc::unbounded_channel();
         let spent = AtomicBool::new(false);
         let calls: Vec<_> = split(todo, settings.batch_slots)

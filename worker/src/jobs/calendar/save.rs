@@ -136,7 +136,7 @@ pub(super) async fn finish(
             meta,
         })
     });
-    let result = store::finish_run(
+    let mut result = store::finish_run(
         &mut tx,
         run.id,
         &RunOutcome {
@@ -147,6 +147,12 @@ pub(super) async fn finish(
     )
     .await
     .context("ending the run")?;
+    if let Some(learned) = input.request.get("learnedFrom")
+        && result.is_object()
+    {
+        // Which of the user's posts the AI was shown (the final frame's meta says it).
+        result["learnedFrom"] = learned.clone();
+    }
     let staged = match diff_event {
         Some(diff) => Some(ctx.emitter.stage(claim.id, vec![diff]).await),
         None => None,
