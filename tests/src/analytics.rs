@@ -692,3 +692,53 @@ async fn the_ai_is_shown_the_best_and_worst_posts_and_says_which() {
         "{refused}"
     );
 }
+
+/// `n` posts of `user` on `platform` published in the last `n` days, post k (from 1)
+/// with k·10 likes in 1,000 views at its 7-day reading; their intents, post 1 first.
+pub(crate) async fn rated_history(
+    db: &sqlx::PgPool,
+    user: Uuid,
+    platform: &str,
+    n: u64,
+) -> Vec<Uuid> {
+    let calendar = Uuid::now_v7();
+    sqlx::query(
+        "insert into calendars (id, user_id, name, request, current_version)
+         values ($1, $2, 'History', '{}', 1)",
+    )
+    .bind(calendar)
+    .bind(user)
+    .execute(db)
+    .await
+    .unwrap();
+    let mut intents = Vec::new();
+    for k in 1..=n {
+        let id = Uuid::now_v7();
+        let at = Utc::now() - Duration::days(k as i64);
+        sqlx::query(
+            "insert into publish_intents (id, user_id, calendar_id, channel, mode, dry_run,
+                 timing, publish_at, status, published_at)
+             values ($1, $2, $3, $4, 'publish', false, 'scheduled', $5, 'published', $5)",
+        )
+        .bind(id)
+        .bind(user)
+        .bind(calendar)
+        .bind(platform)
+        .bind(at)
+        .execute(db)
+        .await
+        .unwrap();
+        let kept = analytics::NewReading {
+            intent_id: id,
+            user_id: user,
+            account: None,
+            reading: "7d",
+            metrics: Some(reading(1_000, k * 10)),
+            reach: None,
+            followers: None,
+        };
+        analytics::record(db, &kept).await.unwrap();
+        intents.push(id);
+    }
+    intents
+}

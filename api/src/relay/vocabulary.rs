@@ -291,7 +291,8 @@ fn ending(framing: Framing, (before, seq): (u64, u64), job: Uuid, done: &Value) 
 }
 
 /// Seed 003's last line from a job's final `done` event: `{type: "complete", status,
-/// counts, jobId, error?}` plus the run's ids. The counts and ids are the job's result
+/// counts, jobId, error?}` plus the run's ids (and `learnedFrom`, the posts its AI was
+/// shown). The counts and ids are the job's result
 /// (the run's summary); `job` names the job when the result does not.
 fn complete(job: Uuid, done: &Value) -> Value {
     let result = &done["result"];
@@ -309,7 +310,7 @@ fn complete(job: Uuid, done: &Value) -> Value {
         "counts": counts,
         "jobId": job_id,
     });
-    for field in ["runId", "brandProfileId", "weekStart"] {
+    for field in ["runId", "brandProfileId", "weekStart", "learnedFrom"] {
         if let Some(value) = result.get(field) {
             line[field] = value.clone();
         }

@@ -38,6 +38,27 @@ pub struct LearnedFrom {
     pub worst: Vec<Example>,
 }
 
+impl LearnedFrom {
+    /// How a prompt shows them: each post's channel, title and engagement rate, with what
+    /// to make of them.
+    pub fn for_prompt(&self) -> serde_json::Value {
+        let shown = |posts: &[Example]| -> Vec<serde_json::Value> {
+            posts
+                .iter()
+                .map(|p| {
+                    serde_json::json!({ "channel": p.channel, "title": p.title,
+                        "engagementRate": p.engagement_rate })
+                })
+                .collect()
+        };
+        serde_json::json!({
+            "note": "the user's best and worst recent posts per channel, by engagement rate: write more like the best, less like the worst",
+            "best": shown(&self.best),
+            "worst": shown(&self.worst),
+        })
+    }
+}
+
 /// Of `posts` (rated), each channel's [`EXAMPLES`] best (highest rate first) and its
 /// [`EXAMPLES`] worst (lowest first) among the rest, so that no post is both; channels
 /// in name order.

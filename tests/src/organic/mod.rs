@@ -242,3 +242,63 @@ async fn week(app: &TestApp, user: Uuid) -> Vec<Value> {
     assert_eq!(status, 200, "{week}");
     week["placements"].as_array().unwrap().clone()
 }
+
+#[tokio::test]
+async fn the_week_s_ai_is_shown_the_best_and_worst_posts_and_the_complete_line_names_them() {
+    let fake = crate::helpers::FakeAi::start(Vec::new(), crate::helpers::Behaviour::Ok).await;
+    let app = crate::helpers::spawn_app_with_ai(&fake).await;
+    let user = Uuid::new_v4();
+    library(&app, user).await;
+    let intents = crate::analytics::rated_history(&app.db, user, "instagram", 10).await;
+    let generated = generate(&app, user, &daily(&["a"])).await;
+    assert_eq!(generated.status, 200, "{}", generated.error);
+    let learned = &generated.complete()["learnedFrom"];
+    let ids = |of: &Value| -> Vec<String> {
+        of.as_array()
+            .unwrap()
+            .iter()
+            .map(|post| post["intentId"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    // Post k had k·10 likes in 1,000 views: best 10, 9, 8; worst 1, 2, 3.
+    let expected = |ks: [usize; 3]| ks.map(|k| intents[k - 1].to_string()).to_vec();
+    assert_eq!(ids(&learned["best"]), expected([10, 9, 8]));
+    assert_eq!(ids(&learned["worst"]), expected([1, 2, 3]));
+    let prompts: Vec<String> = fake
+        .requests()
+        .iter()
+        .filter_map(|r| r["messages"][1]["content"].as_str().map(str::to_owned))
+        .collect();
+    assert!(!prompts.is_empty());
+    for prompt in &prompts {
+        assert!(prompt.contains("\"yourResults\""), "{prompt}");
+        assert!(prompt.contains("\"engagementRate\":0.1"), "{prompt}");
+    }
+
+    // `options.learnFromResults: false` leaves them out.
+    let before = fake.requests().len();
+    let mut without = daily(&["b"]);
+    without["options"] = json!({ "learnFromResults": false, "overwriteEdited": true });
+    let generated = generate(&app, user, &without).await;
+    assert_eq!(generated.status, 200, "{}", generated.error);
+    assert!(generated.complete().get("learnedFrom").is_none());
+    let later = &fake.requests()[before..];
+    assert!(!later.is_empty());
+    for request in later {
+        let prompt = request["messages"][1]["content"].as_str().unwrap();
+        assert!(!prompt.contains("\"yourResults\":{"), "{prompt}");
+    }
+    let mut wrong = daily(&["c"]);
+    wrong["options"] = json!({ "learnFromResults": "yes" });
+    let refused = generate(&app, user, &wrong).await;
+    // Seed 003 answers a field of the wrong type 400, naming it.
+    assert_eq!(refused.status, 400);
+    assert!(
+        refused
+            .error
+            .to_string()
+            .contains("options.learnFromResults"),
+        "{}",
+        refused.error
+    );
+}

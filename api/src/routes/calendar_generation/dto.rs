@@ -34,9 +34,13 @@ pub struct CalendarRequest {
     /// (422 otherwise, as for a date no calendar has).
     pub end: CalendarDay,
     /// At most 16 KiB of JSON. Shapes the slot grid: `postsPerDay` (1-10), `weekdays`
-    /// (`mon`..`sun`), `timesOfDay` (`HH:MM`), `timezone` (IANA), `excludedDates`; every
-    /// other key (`topic`, `audience`, `tone`, `name`, ...) is given to the AI as data.
-    /// The grid's keys are held to those rules with 422.
+    /// (`mon`..`sun`), `timesOfDay` (`HH:MM`; without it, a channel that names exactly one
+    /// of your connected channels with a history of its own posts at its best hours, the
+    /// others at 09:00), `timezone` (IANA), `excludedDates`; `learnFromResults` (a
+    /// boolean; by default true once you have 10 measured posts on the channels) shows the
+    /// AI each channel's three best and three worst recent posts, and the final frame's
+    /// `meta.learnedFrom` names them. Every other key (`topic`, `audience`, `tone`, `name`,
+    /// ...) is given to the AI as data. The grid's keys are held to those rules with 422.
     #[oai(nullable)]
     pub constraints: Option<Value>,
     /// Regenerate this calendar (its id): the run's entries are compared with the saved

@@ -105,7 +105,10 @@ impl OrganicGenerateApi {
     /// window (5-minute steps, `schedule.adjusted: true`). Placements are saved per
     /// (brand, week, `placementId`): a regeneration replaces the ones it names and keeps
     /// the others; one you edited is kept (`edited: true`) unless
-    /// `options.overwriteEdited`. The last line is `complete`. The job can be followed
+    /// `options.overwriteEdited`. With `options.learnFromResults` (by default once you have
+    /// 10 measured posts on the week's platforms), the AI is shown each platform's three
+    /// best and three worst recent posts, and `complete` names them (`learnedFrom: {best,
+    /// worst}`). The last line is `complete`. The job can be followed
     /// again, resumed or cancelled at `/v1/jobs/{jobId}`. One generation per brand at a
     /// time (409 `ORGANIC_GENERATION_IN_PROGRESS`).
     #[oai(
@@ -182,10 +185,48 @@ async fn generate(
         }
         opened => opened.open().await?,
     };
-    let written = write_run(open.tx(), job_id, run_id, &spec, body).await;
+    let written = async {
+        let stored = learn_from_results(open.tx(), &spec, body).await?;
+        write_run(open.tx(), job_id, run_id, &spec, &stored).await
+    }
+    .await;
     open.commit(written).await?;
     tracing::info!(runId = %run_id, job_id = %job_id, brand_id = %spec.brand_id, week_start = %spec.week_start, "organic run accepted");
     Ok(stream(state, job_id, None, framing))
+}
+
+/// The request as the run keeps it: with `learnedFrom`, the caller's best and worst recent
+/// posts on the week's platforms, when the week learns from them (`options.learnFromResults`;
+/// by default once they have 10 measured posts there).
+async fn learn_from_results(
+    tx: &mut Transaction<'static, Postgres>,
+    spec: &OrganicSpec,
+    body: &Value,
+) -> ApiResult<Value> {
+    use almanac_shared::{domain::analytics, store::analytics as measured};
+    let mut platforms: Vec<&str> = spec
+        .platform_account_ids
+        .keys()
+        .chain(spec.seeds.iter().map(|seed| &seed.platform))
+        .chain(spec.options.preferred_platforms.iter())
+        .map(|platform| platform.as_str())
+        .collect();
+    platforms.sort_unstable();
+    platforms.dedup();
+    let mut stored = body.clone();
+    if spec.options.learn == Some(false) || platforms.is_empty() {
+        return Ok(stored);
+    }
+    let rated = measured::rated_posts(tx, &platforms, chrono::Utc::now()).await?;
+    let learn = spec
+        .options
+        .learn
+        .unwrap_or(rated.len() >= analytics::HISTORY_MIN);
+    if learn && !rated.is_empty() && stored.is_object() {
+        let learned = analytics::learned_from(rated);
+        stored["learnedFrom"] = serde_json::to_value(learned).unwrap_or_default();
+    }
+    Ok(stored)
 }
 
 /// The stream of `job` from its first event (`ended`: its ledger row, if it has ended).

@@ -403,23 +403,7 @@ impl CalendarSpec {
     pub fn brief(&self) -> Value {
         let mut brief = self.constraints.raw.clone();
         if let (Some(learned), Value::Object(object)) = (&self.learned_from, &mut brief) {
-            let shown = |posts: &[crate::domain::analytics::Example]| -> Vec<Value> {
-                posts
-                    .iter()
-                    .map(|p| {
-                        serde_json::json!({ "channel": p.channel, "title": p.title,
-                            "engagementRate": p.engagement_rate })
-                    })
-                    .collect()
-            };
-            object.insert(
-                "yourResults".to_owned(),
-                serde_json::json!({
-                    "note": "the user's best and worst recent posts per channel, by engagement rate: write more like the best, less like the worst",
-                    "best": shown(&learned.best),
-                    "worst": shown(&learned.worst),
-                }),
-            );
+            object.insert("yourResults".to_owned(), learned.for_prompt());
         }
         brief
     }

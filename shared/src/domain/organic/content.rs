@@ -96,6 +96,8 @@ pub struct WeekContext<'a> {
     pub language: Option<&'a str>,
     pub guidance_prompt: Option<&'a str>,
     pub timezone: Tz,
+    /// The user's best and worst recent posts, when the week learns from them.
+    pub results: Option<&'a crate::domain::analytics::LearnedFrom>,
 }
 
 /// The chat request that asks for the copy of `draft`.
@@ -129,6 +131,7 @@ pub fn prompt(
         "weekTopics": draft.topics,
         "assets": assets.iter().map(|a| json!({ "id": a.id, "kind": a.kind, "title": a.title })).collect::<Vec<_>>(),
         "metadata": draft.metadata,
+        "yourResults": week.results.map(|r| r.for_prompt()),
     });
     ChatRequest {
         template: TEMPLATE,
@@ -373,6 +376,7 @@ mod tests {
         WeekContext {
             language: Some(language),
             guidance_prompt: Some("Highlight the sustainability angle this week."),
+            results: None,
             timezone: chrono_tz::America::Los_Angeles,
         }
     }

@@ -75,6 +75,9 @@ pub struct Options {
     pub preferred_platforms: Vec<SeedPlatform>,
     /// Regenerate placements the user edited too.
     pub overwrite_edited: bool,
+    /// `learnFromResults`: whether the prompt shows the user's best and worst recent posts
+    /// (unset: when they have at least 10 measured ones on the week's platforms).
+    pub learn: Option<bool>,
 }
 
 /// A valid request.
@@ -212,6 +215,9 @@ impl Problems {
         options.include_newsletter =
             self.flag(object, "includeNewsletter", "options.includeNewsletter");
         options.overwrite_edited = self.flag(object, "overwriteEdited", "options.overwriteEdited");
+        if object.get("learnFromResults").is_some_and(|v| !v.is_null()) {
+            options.learn = Some(self.flag(object, "learnFromResults", "options.learnFromResults"));
+        }
         options.newsletter_day = self
             .date(object, "newsletterDayId", "options.newsletterDayId", false)
             .and_then(|day| self.in_week(day, week, "options.newsletterDayId"));

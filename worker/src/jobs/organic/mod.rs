@@ -118,10 +118,13 @@ impl<'a> WeekRun<'a> {
             .into_iter()
             .filter(|item| !done.contains(item.placement_id()))
             .collect();
+        let results: Option<almanac_shared::domain::analytics::LearnedFrom> =
+            serde_json::from_value(input.request["learnedFrom"].clone()).ok();
         let week = WeekContext {
             language: spec.options.language.as_deref(),
             guidance_prompt: spec.options.guidance_prompt.as_deref(),
             timezone: spec.timezone,
+            results: results.as_ref(),
         };
         week_run.draft(&library, week, todo).await
     }
