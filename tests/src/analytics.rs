@@ -50,7 +50,7 @@ async fn ten_posts(s: &crate::publishing::Setup, channel: Uuid) -> Vec<(Uuid, Da
 
 /// [`ten_posts`] with their 7-day readings: the Monday ones 80 likes in 1,000 views, the
 /// Wednesday ones 20 in 2,000.
-async fn a_history(s: &crate::publishing::Setup, channel: Uuid) {
+pub(crate) async fn a_history(s: &crate::publishing::Setup, channel: Uuid) {
     for (n, (intent, _)) in ten_posts(s, channel).await.into_iter().enumerate() {
         let (views, likes) = if n < 5 { (1_000, 80) } else { (2_000, 20) };
         let kept = analytics::NewReading {
@@ -148,7 +148,7 @@ async fn readings_are_kept_once_and_best_times_follow_the_seven_day_ones() {
     let measured = analytics::measured(&mut tx, channel).await.unwrap();
     tx.commit().await.unwrap();
     assert_eq!(measured.len(), 10);
-    assert!(measured.iter().all(|row| row.settled));
+    assert!(measured.iter().all(|row| row.measured().settled));
     let measured: Vec<Measured> = measured.iter().map(|row| row.measured()).collect();
     assert_eq!(measured[0].engagements, 80);
     assert_eq!(measured[0].reach, 1_000);
@@ -271,7 +271,7 @@ async fn best_times(s: &crate::publishing::Setup, channel: Uuid) -> Value {
 }
 
 /// Runs the worker's readings pass at `at`; how many readings it made.
-async fn pass(s: &crate::publishing::Setup, at: DateTime<Utc>) -> usize {
+pub(crate) async fn pass(s: &crate::publishing::Setup, at: DateTime<Utc>) -> usize {
     let clock = almanac_shared::clock::ManualClock::new(at);
     almanac_worker::readings::tick(&s.app.worker_context(0), &clock)
         .await
@@ -280,7 +280,7 @@ async fn pass(s: &crate::publishing::Setup, at: DateTime<Utc>) -> usize {
 }
 
 /// Waits until no `post_metrics` job is pending or running.
-async fn read(s: &crate::publishing::Setup) {
+pub(crate) async fn read(s: &crate::publishing::Setup) {
     crate::helpers::eventually(std::time::Duration::from_secs(20), "the readings to end", || async {
         let open: i64 = sqlx::query_scalar(
             "select count(*) from jobs where kind = 'post_metrics' and status in ('pending', 'running')",
@@ -294,7 +294,7 @@ async fn read(s: &crate::publishing::Setup) {
 }
 
 /// One entry published now on `channel` (`platform`'s); its intent and when it went out.
-async fn published_now(
+pub(crate) async fn published_now(
     s: &crate::publishing::Setup,
     platform: &str,
     channel: Uuid,
@@ -315,7 +315,10 @@ async fn published_now(
 }
 
 /// The readings kept of `intent`: (reading, empty, views), oldest first.
-async fn kept(s: &crate::publishing::Setup, intent: Uuid) -> Vec<(String, bool, Option<i64>)> {
+pub(crate) async fn kept(
+    s: &crate::publishing::Setup,
+    intent: Uuid,
+) -> Vec<(String, bool, Option<i64>)> {
     sqlx::query_as(
         "select reading, empty, views from post_metrics where intent_id = $1 order by read_at, id",
     )
@@ -641,17 +644,10 @@ async fn the_ai_is_shown_the_best_and_worst_posts_and_says_which() {
     let frames = s.app.calendar_stream(s.user, &body).await;
     let done = crate::calendars::summary(&frames);
     let learned = &done["meta"]["learnedFrom"];
-    let ids = |of: &Value| -> Vec<String> {
-        of.as_array()
-            .unwrap()
-            .iter()
-            .map(|post| post["intentId"].as_str().unwrap().to_owned())
-            .collect()
-    };
     // Best: posts 10, 9, 8; worst: posts 1, 2, 3.
     let expected = |ns: [usize; 3]| ns.map(|n| intents[n - 1].to_string()).to_vec();
-    assert_eq!(ids(&learned["best"]), expected([10, 9, 8]));
-    assert_eq!(ids(&learned["worst"]), expected([1, 2, 3]));
+    assert_eq!(intent_ids(&learned["best"]), expected([10, 9, 8]));
+    assert_eq!(intent_ids(&learned["worst"]), expected([1, 2, 3]));
     assert_eq!(learned["best"][0]["engagementRate"], 0.1);
     // Every call's brief showed them, with their rates.
     let shown = briefs(&fake_ai);
@@ -741,4 +737,13 @@ pub(crate) async fn rated_history(
         intents.push(id);
     }
     intents
+}
+
+/// The `intentId`s of a `learnedFrom` list, in order.
+pub(crate) fn intent_ids(of: &Value) -> Vec<String> {
+    of.as_array()
+        .unwrap()
+        .iter()
+        .map(|post| post["intentId"].as_str().unwrap().to_owned())
+        .collect()
 }

@@ -15,8 +15,9 @@ import * as webhooks from "./webhooks/index.js";
 import * as settings from "./settings/index.js";
 import * as ops from "./ops/index.js";
 import * as usage from "./usage.js";
+import * as analytics from "./analytics.js";
 
-const sections = { calendar, organic, publishing, themes, flashcards, channels, webhooks, usage, settings };
+const sections = { calendar, organic, publishing, themes, flashcards, channels, webhooks, analytics, usage, settings };
 const DEV_USER_KEY = "almanac.devUser";
 const view = document.getElementById("view");
 let current = null;

@@ -252,49 +252,20 @@ pub async fn record<'e>(db: impl sqlx::PgExecutor<'e>, new: &NewReading) -> sqlx
 pub struct MeasuredRow {
     pub intent_id: Uuid,
     pub published_at: DateTime<Utc>,
-    pub views: Option<i64>,
-    pub impressions: Option<i64>,
-    pub likes: Option<i64>,
-    pub comments: Option<i64>,
-    pub shares: Option<i64>,
-    pub saves: Option<i64>,
-    pub followers: Option<i64>,
-    /// Whether this is the post's 7-day reading.
-    pub settled: bool,
+    pub reading: sqlx::types::Json<StoredReading>,
 }
 
 impl MeasuredRow {
-    /// The row as a reading.
-    pub fn reading(&self) -> Reading {
-        let n = |v: Option<i64>| v.and_then(|v| u64::try_from(v).ok());
-        Reading {
-            views: n(self.views),
-            impressions: n(self.impressions),
-            likes: n(self.likes),
-            comments: n(self.comments),
-            shares: n(self.shares),
-            saves: n(self.saves),
-        }
-    }
-
     /// The post as the best times count it.
     pub fn measured(&self) -> crate::domain::analytics::Measured {
-        let reading = self.reading();
-        let followers = self.followers.and_then(|v| u64::try_from(v).ok());
-        crate::domain::analytics::Measured {
-            published_at: self.published_at,
-            engagements: reading.engagements(),
-            reach: reading.reach_base(followers).unwrap_or(0),
-            settled: self.settled,
-        }
+        self.reading.measured(self.published_at)
     }
 }
 
 /// The caller's measured posts on `channel`, oldest first.
 pub async fn measured(conn: &mut PgConnection, channel: Uuid) -> sqlx::Result<Vec<MeasuredRow>> {
     sqlx::query_as(
-        "select distinct on (i.id) i.id as intent_id, i.published_at, m.views, m.impressions,
-             m.likes, m.comments, m.shares, m.saves, m.followers, m.reading = '7d' as settled
+        "select distinct on (i.id) i.id as intent_id, i.published_at, to_jsonb(m) as reading
          from publish_intents i
          join post_metrics m on m.intent_id = i.id and not m.empty
          where i.account = $1 and i.status = 'published' and i.published_at is not null

@@ -34,7 +34,10 @@ impl Setup {
     async fn threads(&self) -> Uuid {
         let (state, query) = start_connect(self, self.user, "threads").await;
         assert_eq!(query["client_id"], "th-client");
-        assert_eq!(query["scope"], "threads_basic,threads_content_publish");
+        assert_eq!(
+            query["scope"],
+            "threads_basic,threads_content_publish,threads_manage_insights"
+        );
         let carried = callback(self, "threads", &format!("code=good-code&state={state}")).await;
         let (status, connected) = complete(self, self.user, "threads", &carried).await;
         assert_eq!(status, 200, "{connected}");

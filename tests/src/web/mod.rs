@@ -4,6 +4,7 @@
 //! `<target>/<profile>/web-screenshots/` and checks it is not blank.
 
 mod accounts;
+mod analytics;
 mod bluesky;
 mod calendar;
 mod composer;

@@ -178,6 +178,8 @@ pub struct ChannelPeriod {
 pub struct ChannelAnalytics {
     pub channel_id: Uuid,
     pub platform: String,
+    /// Its id at the platform.
+    pub account_id: String,
     #[oai(nullable)]
     pub handle: Option<String>,
     #[oai(nullable)]

@@ -151,6 +151,7 @@ impl AnalyticsApi {
                 let view = ChannelAnalytics {
                     channel_id: described.id,
                     platform: described.platform,
+                    account_id: described.account_id,
                     handle: described.handle,
                     display_name: described.display_name,
                     current,

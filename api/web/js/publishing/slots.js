@@ -45,6 +45,11 @@ async function slotsDialog(channel) {
     onclick: () => addTo(DAYS) }, t("slots.everyDay"));
   const weekdays = h("button", { type: "button", class: "secondary", id: "slot-weekdays",
     onclick: () => addTo(DAYS.slice(0, 5)) }, t("slots.weekdays"));
+  // A channel without slots starts from its best times (its own, or its platform's).
+  const suggested = kept.suggested?.length ? h("button", {
+    type: "button", class: "secondary", id: "slot-suggested", title: t("slots.suggestedHint"),
+    onclick: () => { kept.suggested.forEach((s) => slots.get(s.weekday).add(s.time)); drawWeek(); },
+  }, t("slots.suggested")) : null;
   const problem = h("div");
   const queue = h("section", { class: "stack", id: "channel-queue" });
   const save = h("button", { type: "submit", id: "slots-save" }, t("slots.save"));
@@ -53,7 +58,7 @@ async function slotsDialog(channel) {
     h("h2", { id: "slots-title" }, t("slots.title", { platform: platformName(channel.platform), account: accountName(channel) })),
     h("p", { class: "muted" }, t("slots.explain")),
     field(t("slots.timezone"), zone), zones,
-    h("div", { class: "row slot-add" }, field(t("slots.time"), time), h("p", { class: "hint" }, t("slots.addHint")), everyDay, weekdays),
+    h("div", { class: "row slot-add" }, field(t("slots.time"), time), h("p", { class: "hint" }, t("slots.addHint")), everyDay, weekdays, suggested),
     grid, problem, h("div", { class: "row" }, save, close), queue);
   const dialog = h("dialog", { id: "slots-dialog", "aria-labelledby": "slots-title" }, form);
   close.addEventListener("click", () => dialog.close());
