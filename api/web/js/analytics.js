@@ -6,7 +6,7 @@
 
 import { api } from "./api.js";
 import { h, fill, showError, platformBadge } from "./ui.js";
-import { t, number, formatDay, formatZoned } from "./i18n.js";
+import { t, number, percent, formatDay, formatZoned } from "./i18n.js";
 import { channelLabel, accountName } from "./platforms.js";
 
 const SVG = "http://www.w3.org/2000/svg";
@@ -19,14 +19,6 @@ function svg(name, attrs = {}, ...children) {
   for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
   node.append(...children);
   return node;
-}
-
-/** A rate as a percentage (`4.2 %`), or a dash without one. */
-function percent(rate) {
-  if (rate === null || rate === undefined) return "–";
-  return new Intl.NumberFormat(document.documentElement.lang || "en", {
-    style: "percent", maximumFractionDigits: 1,
-  }).format(rate);
 }
 
 /** The period's first and last UTC days, `days` long and ending today. */

@@ -111,6 +111,12 @@ export function formatZoned(iso, zone = readerZone()) {
 }
 
 /** An amount in US dollars, to the cent, or finer when it is under one. */
+/** A rate as a percentage (`4.2 %`), or a dash without one. */
+export function percent(rate) {
+  if (rate === null || rate === undefined) return "–";
+  return new Intl.NumberFormat(locale, { style: "percent", maximumFractionDigits: 1 }).format(rate);
+}
+
 export function dollars(usd) {
   const digits = usd > 0 && usd < 1 ? 4 : 2;
   return new Intl.NumberFormat(locale, { style: "currency", currency: "USD", currencyDisplay: "narrowSymbol", minimumFractionDigits: 2, maximumFractionDigits: digits }).format(usd);

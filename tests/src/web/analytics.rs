@@ -61,4 +61,26 @@ async fn the_analytics_page_shows_the_numbers_reads_again_and_draws_the_best_tim
     browser.viewport(375, 800).await;
     browser.screenshot_of("analytics-phone").await;
     browser.fits_a_phone().await;
+
+    // The post's numbers on its chip and in its dialog, in the calendar.
+    browser.viewport(1280, 900).await;
+    browser.open(&format!("#/calendar/{}", s.calendar)).await;
+    let chip = browser.wait_text(".chip .chip-stat", "♥ 80").await;
+    assert!(chip.contains("10%"), "{chip}");
+    browser.click(".chip").await;
+    let numbers = browser.wait_text("#entry-numbers", "1,000").await;
+    assert!(numbers.contains("Read on demand"), "{numbers}");
+    browser.screenshot_of("entry-numbers").await;
+    browser.click("#entry-close").await;
+
+    // The channel's best times beside its posting slots.
+    browser.open(&format!("#/publishing/{}", s.calendar)).await;
+    browser
+        .click(&format!(".slots-open[data-channel-id=\"{channel}\"]"))
+        .await;
+    browser.click("#channel-best summary").await;
+    browser
+        .wait_count("#slots-dialog #heat-map rect.heat", 168)
+        .await;
+    browser.screenshot_of("slots-best-times").await;
 }

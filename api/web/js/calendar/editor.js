@@ -10,7 +10,7 @@ import { compose, textCounter } from "../limits.js";
 import { mediaField, postPreview } from "./composer.js";
 import { queueEntryButton } from "./queue.js";
 import { h, field, toast, day, showError, showProblem, clearProblems, guardUnsaved, words } from "../ui.js";
-import { t, formatTime } from "../i18n.js";
+import { t, formatTime, number, percent } from "../i18n.js";
 
 /** The entry editor: it stays open until the server takes the edit (a refusal is shown at
  * its field, nothing typed is lost), counts the post's text against its platform's limits
@@ -28,6 +28,7 @@ export function entryEditor(state) {
   };
   const problem = h("div", { id: "entry-problem" });
   const counter = h("div", { id: "entry-counter" });
+  const numbers = h("div", { id: "entry-numbers" });
   const previewHolder = h("div", { class: "composer-preview" });
   let preview = null;
   const media = mediaField(() => preview?.update());
@@ -35,6 +36,7 @@ export function entryEditor(state) {
   const form = h("form", { method: "dialog", class: "stack" },
     h("h2", { id: "entry-editor-title" }, t("calendar.editEntry")),
     h("p", { class: "muted", id: "entry-editor-key" }),
+    numbers,
     h("div", { class: "composer" },
       h("div", { class: "stack" },
         field(t("calendar.entryTitle"), fields.title), field(t("calendar.caption"), fields.caption),
@@ -94,6 +96,7 @@ export function entryEditor(state) {
     dialog.querySelector("#entry-editor-key").textContent = `${channelLabel(entry.channel)} · ${day(entry.date)}${entry.edited ? ` · ${t("calendar.edited")}` : ""}`;
     problem.replaceChildren();
     clearProblems(form);
+    numbers.replaceChildren(postNumbers(state.grid.numbers.get(entry.id)) ?? "");
     // The post's text as the server composes it, against the entry's platform's limits.
     const live = await textCounter(entry.channel, entry.format, () => ({
       text: compose(fields.caption.value, fields.callToAction.value, words(fields.hashtags.value)),
@@ -149,6 +152,20 @@ export function mover(state) {
     date.focus();
   };
   return dialog;
+}
+
+/** A published entry's numbers, as its platform last reported them; `null` before any. */
+function postNumbers(post) {
+  if (!post?.metrics) return null;
+  const m = post.metrics;
+  const shown = [["views", m.views ?? m.impressions], ["likes", m.likes], ["comments", m.comments], ["shares", m.shares]]
+    .filter(([, n]) => n !== null && n !== undefined)
+    .map(([k, n]) => h("li", {}, h("strong", {}, number(n)), " ", t(`analytics.${k}`)));
+  shown.push(h("li", {}, h("strong", {}, percent(post.engagementRate)), " ", t("analytics.rate")));
+  return h("section", { class: "notice post-numbers", "aria-label": t("analytics.postNumbers") },
+    h("ul", { class: "inline-list" }, shown),
+    h("p", { class: "hint" }, t(`analytics.reading.${post.reading}`),
+      post.postUrl ? [" · ", h("a", { href: post.postUrl, target: "_blank", rel: "noopener" }, t("analytics.openPost"))] : null));
 }
 
 /** Opens the editor; an entry only streamed so far gets its saved id first. */

@@ -7,7 +7,7 @@
 
 import { h, fill, platformBadge } from "../ui.js";
 import { channelLabel, colored } from "../platforms.js";
-import { t, formatDay, formatTime } from "../i18n.js";
+import { t, formatDay, formatTime, number, percent } from "../i18n.js";
 import { markConflicts } from "./conflicts.js";
 import { addDays, addMonths, hourOf, mondayOf, monthStart, toIso } from "./dates.js";
 import { draggable } from "./drag.js";
@@ -28,6 +28,8 @@ export class CalendarGrid {
     this.onMove = onMove;
     this.actions = actions;
     this.entries = new Map();
+    /** Published entries' numbers, by entry id (`GET /v1/analytics/posts`). */
+    this.numbers = new Map();
     this.hidden = new Set();
     this.chosenView = null;
     this.range = { start: null, end: null, timezone: "UTC", channels: [], times: [] };
@@ -293,8 +295,17 @@ export class CalendarGrid {
     entry.mediaIds?.length ? thumbnail(entry.mediaIds[0], { class: "chip-thumb", alt: "" }) : null,
     h("span", { class: "time" }, formatTime(time)),
     h("span", { class: "title" }, entry.title),
-    entry.edited ? h("span", { class: "edited-mark", title: t("calendar.edited"), "aria-hidden": "true" }, "✎") : null);
+    entry.edited ? h("span", { class: "edited-mark", title: t("calendar.edited"), "aria-hidden": "true" }, "✎") : null,
+    this.stat(entry));
     return chip;
+  }
+
+  /** A published entry's likes and engagement rate, on its chip. */
+  stat(entry) {
+    const post = entry.id && this.numbers.get(entry.id);
+    if (!post?.metrics) return null;
+    const rate = post.engagementRate === null ? "" : ` · ${percent(post.engagementRate)}`;
+    return h("span", { class: "chip-stat", title: t("analytics.chipStat") }, `♥ ${number(post.metrics.likes ?? 0)}${rate}`);
   }
 
   applyFilter() {

@@ -32,6 +32,19 @@ export function forget(calendarId) {
 
 export const lastEventKey = (jobId) => `almanac.lastEvent.${jobId}`;
 
+/** The numbers of the calendar's published entries, by entry id: of the posts published in
+ * the last year (an entry may go out long before its day). */
+async function loadNumbers(detail) {
+  const numbers = new Map();
+  if (!detail.entries.length) return numbers;
+  const today = new Date().toISOString().slice(0, 10);
+  const from = new Date(Date.now() - 365 * 86_400_000).toISOString().slice(0, 10);
+  const { items } = await api("GET", `/v1/analytics/posts?from=${from}&to=${today}`);
+  const ids = new Set(detail.entries.map((e) => e.id));
+  for (const post of items) if (post.entryId && ids.has(post.entryId) && !numbers.has(post.entryId)) numbers.set(post.entryId, post);
+  return numbers;
+}
+
 export async function reload(state) {
   const detail = await api("GET", `/v1/calendars/${state.id}`);
   if (!isShown(state)) return;
@@ -42,6 +55,12 @@ export async function reload(state) {
   state.head.update(detail);
   state.grid.setRequest(detail.calendar.request);
   state.grid.reset(detail.entries);
+  // Published entries show their numbers on their chips and in their dialog.
+  loadNumbers(detail).then((numbers) => {
+    if (!numbers.size || !isShown(state)) return;
+    state.grid.numbers = numbers;
+    state.grid.render();
+  }, () => {});
   // Chips with media show a thumbnail once the library is read.
   if (detail.entries.some((e) => e.mediaIds?.length)) {
     loadMedia().then(() => { if (isShown(state)) state.grid.render(); }, () => {});

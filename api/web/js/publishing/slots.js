@@ -8,6 +8,7 @@ import { h, field, toast, showError, showProblem } from "../ui.js";
 import { t, readerZone, formatZoned } from "../i18n.js";
 import { platformName } from "./common.js";
 import { accountName } from "../platforms.js";
+import { heatMap } from "../analytics.js";
 
 const DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
 
@@ -52,6 +53,8 @@ async function slotsDialog(channel) {
   }, t("slots.suggested")) : null;
   const problem = h("div");
   const queue = h("section", { class: "stack", id: "channel-queue" });
+  const best = h("details", { class: "stack", id: "channel-best" }, h("summary", {}, t("analytics.best")));
+  api("GET", `/v1/channels/${channel.id}/best-times`).then((times) => best.append(heatMap(times)), () => best.remove());
   const save = h("button", { type: "submit", id: "slots-save" }, t("slots.save"));
   const close = h("button", { type: "button", class: "secondary", id: "slots-close" }, t("common.close"));
   const form = h("form", { class: "stack" },
@@ -59,7 +62,7 @@ async function slotsDialog(channel) {
     h("p", { class: "muted" }, t("slots.explain")),
     field(t("slots.timezone"), zone), zones,
     h("div", { class: "row slot-add" }, field(t("slots.time"), time), h("p", { class: "hint" }, t("slots.addHint")), everyDay, weekdays, suggested),
-    grid, problem, h("div", { class: "row" }, save, close), queue);
+    grid, best, problem, h("div", { class: "row" }, save, close), queue);
   const dialog = h("dialog", { id: "slots-dialog", "aria-labelledby": "slots-title" }, form);
   close.addEventListener("click", () => dialog.close());
   form.addEventListener("submit", async (event) => {
