@@ -59,6 +59,14 @@ impl LearnedFrom {
     }
 }
 
+/// What a generation shows its AI of the user's `rated` posts: nothing when `asked` says
+/// `false`, or by default (`asked` unset) while they have fewer than [`HISTORY_MIN`];
+/// else each channel's best and worst ([`learned_from`]).
+pub fn to_learn_from(asked: Option<bool>, rated: Vec<Example>) -> Option<LearnedFrom> {
+    let learn = asked.unwrap_or(rated.len() >= HISTORY_MIN);
+    (learn && !rated.is_empty()).then(|| learned_from(rated))
+}
+
 /// Of `posts` (rated), each channel's [`EXAMPLES`] best (highest rate first) and its
 /// [`EXAMPLES`] worst (lowest first) among the rest, so that no post is both; channels
 /// in name order.
@@ -103,6 +111,14 @@ pub enum ReadingKind {
 }
 
 impl ReadingKind {
+    /// Every reading, scheduled ones first.
+    pub const ALL: [ReadingKind; 4] = [Self::Hour, Self::Day, Self::Week, Self::Manual];
+
+    /// The reading `word` spells, if any.
+    pub fn parse(word: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|kind| kind.as_str() == word)
+    }
+
     /// Its word, as `post_metrics` and the API spell it.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -8,7 +8,7 @@
 //! attempts.
 
 use almanac_shared::{
-    domain::analytics::PostMetricsJob,
+    domain::analytics::{PostMetricsJob, ReadingKind},
     publish::{
         ANALYTICS_SCOPE_MISSING, Adapter, Auth, Failure, FailureKind, PLATFORM_BUSY, Platform,
         PostMetrics, REQUEST_PERMITS, RequestPermits,
@@ -178,7 +178,10 @@ impl Reader<'_> {
     /// Keeps the reading (numbers, or empty) and ends the read and its job, in one commit.
     async fn keep(&self, metrics: Option<PostMetrics>) -> JobResult {
         let read = &self.read;
-        let kind = reading_kind(&read.reading);
+        // The word `post_metrics` keeps the reading under (the row's check allows no other).
+        let kind = ReadingKind::parse(&read.reading)
+            .unwrap_or(ReadingKind::Manual)
+            .as_str();
         let Some(mut tx) = self
             .ctx
             .fenced(self.claim, None, "keeping the reading")
@@ -210,19 +213,4 @@ impl Reader<'_> {
             "reading": kind, "outcome": outcome });
         self.claim.end(tx, Finished::succeeded(result)).await
     }
-}
-
-/// The word `post_metrics` keeps a reading under.
-fn reading_kind(word: &str) -> &'static str {
-    use almanac_shared::domain::analytics::ReadingKind;
-    [
-        ReadingKind::Hour,
-        ReadingKind::Day,
-        ReadingKind::Week,
-        ReadingKind::Manual,
-    ]
-    .into_iter()
-    .map(ReadingKind::as_str)
-    .find(|kind| *kind == word)
-    .unwrap_or("manual")
 }

@@ -163,13 +163,7 @@ async fn learn_from_results(state: &AppState, user: Uuid, spec: &mut CalendarSpe
         }
     };
     spec.learned = times;
-    let learn = spec
-        .constraints
-        .learn
-        .unwrap_or(rated.len() >= analytics::HISTORY_MIN);
-    if learn && !rated.is_empty() {
-        spec.learned_from = Some(analytics::learned_from(rated));
-    }
+    spec.learned_from = analytics::to_learn_from(spec.constraints.learn, rated);
 }
 
 /// How `POST /v1/ai/calendar` answers a request. Seed 000's endpoint streams: a client

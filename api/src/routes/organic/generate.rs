@@ -218,12 +218,9 @@ async fn learn_from_results(
         return Ok(stored);
     }
     let rated = measured::rated_posts(tx, &platforms, chrono::Utc::now()).await?;
-    let learn = spec
-        .options
-        .learn
-        .unwrap_or(rated.len() >= analytics::HISTORY_MIN);
-    if learn && !rated.is_empty() && stored.is_object() {
-        let learned = analytics::learned_from(rated);
+    if let Some(learned) = analytics::to_learn_from(spec.options.learn, rated)
+        && stored.is_object()
+    {
         stored["learnedFrom"] = serde_json::to_value(learned).unwrap_or_default();
     }
     Ok(stored)
