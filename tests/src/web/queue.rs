@@ -40,6 +40,8 @@ async fn slots_set_on_the_week_grid_take_five_entries_queued_from_the_grid() {
         .await;
     browser.wait_count("#slot-week .slot", 6).await;
     browser.click("#slots-save").await;
+    // The toast says the save was taken (the queue below was drawn before it).
+    browser.wait_text("#toast", "6 slots saved").await;
     browser
         .wait_text("#channel-queue", "Nothing is queued")
         .await;
