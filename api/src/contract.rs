@@ -8,8 +8,10 @@
 //! - every string schema with no `enum`, `format` or `pattern` of its own gets
 //!   [`NO_NUL`] (the patterns the code states exclude it themselves, `crate::text`);
 //! - every free-form object (a value of any shape, or a map whose keys are the client's,
-//!   such as `constraints` or `metadata`) declares `propertyNames` with [`NO_NUL`] and says in
-//!   its description that strings inside it may not hold U+0000.
+//!   such as `constraints` or `metadata`) says in its description that strings inside it,
+//!   its keys included, may not hold U+0000. The rule is said, not declared: OpenAPI 3.0
+//!   has no `propertyNames`, and a strict validator refuses a document using it; the
+//!   server enforces the rule.
 //!
 //! It also states, for every operation an API key may call (those with `ApiKeyAuth`), the
 //! scope it needs (`x-almanac-scope`, by [`crate::scopes::scope_for`]; the key's check
@@ -360,9 +362,6 @@ fn refine(node: &mut Value, part: bool) {
         map.insert("pattern".into(), NO_NUL.into());
     }
     if !part && free_form(map) {
-        let mut names = Mapping::new();
-        names.insert("pattern".into(), NO_NUL.into());
-        map.insert("propertyNames".into(), Value::Mapping(names));
         let description = match text(map, "description") {
             Some(said) => format!("{} {FREE_FORM_NOTE}", said.trim_end()),
             None => FREE_FORM_NOTE.to_owned(),
@@ -479,12 +478,12 @@ components:
         assert_eq!(body["note"]["pattern"], NO_NUL);
         assert_eq!(body["note"]["maxLength"], 3);
         assert_eq!(body["tags"]["items"]["pattern"], NO_NUL);
-        assert_eq!(body["constraints"]["propertyNames"]["pattern"], NO_NUL);
+        assert!(body["constraints"].get("propertyNames").is_none());
         assert_eq!(
             body["constraints"]["description"],
             format!("Anything. {FREE_FORM_NOTE}")
         );
-        assert_eq!(body["accounts"]["propertyNames"]["pattern"], NO_NUL);
+        assert!(body["accounts"].get("propertyNames").is_none());
         assert_eq!(body["accounts"]["additionalProperties"]["pattern"], NO_NUL);
         assert!(body["ref"].get("propertyNames").is_none());
         assert_eq!(
@@ -504,8 +503,8 @@ components:
         assert!(named.get("propertyNames").is_none(), "a shaped object");
         assert_eq!(named["properties"]["name"]["pattern"], NO_NUL);
         assert_eq!(
-            named["properties"]["detail"]["propertyNames"]["pattern"],
-            NO_NUL
+            named["properties"]["detail"]["description"], FREE_FORM_NOTE,
+            "a free-form object says the rule"
         );
         // The order poem-openapi wrote is kept.
         let keys: Vec<&str> = body

@@ -54,6 +54,9 @@ impl ErrorEnvelope {
 /// Seconds a client should wait when a dependency is down.
 pub const UNAVAILABLE_RETRY_SECS: u64 = 5;
 
+/// Seconds a client should wait when every database connection is in use.
+pub const BUSY_RETRY_SECS: u64 = 2;
+
 #[derive(Debug, ApiResponse)]
 pub enum ApiError {
     /// The request is malformed or fails validation.
@@ -93,7 +96,8 @@ pub enum ApiError {
     /// An unexpected error; the request id identifies it in the logs.
     #[oai(status = 500)]
     Internal(Json<ErrorEnvelope>),
-    /// Postgres or Redis is unreachable; retry after the given number of seconds.
+    /// Postgres or Redis is unreachable, or Almanac is busy (every database connection in
+    /// use); retry after the given number of seconds.
     #[oai(status = 503)]
     Unavailable(Json<ErrorEnvelope>, #[oai(header = "Retry-After")] u64),
 }
@@ -252,12 +256,30 @@ impl From<std::sync::Arc<sqlx::Error>> for ApiError {
 }
 
 impl ApiError {
-    /// `503` when `error` says Postgres could not be reached.
+    /// `503` when `error` says Postgres could not be reached, or that every pooled
+    /// connection was in use for longer than a request waits (busy, said so).
     fn database_unreachable(error: &sqlx::Error) -> Option<Self> {
+        if almanac_shared::db::is_busy(error) {
+            metrics::counter!("database_pool_exhausted_total").increment(1);
+            tracing::warn!("every database connection is in use; request answered 503");
+            return Some(Self::busy());
+        }
         almanac_shared::db::is_unavailable(error).then(|| {
             tracing::warn!(error = %error, "Postgres unreachable");
             Self::unavailable("the database")
         })
+    }
+
+    /// `503` because Almanac is serving as many requests as it can right now.
+    pub fn busy() -> Self {
+        Self::Unavailable(
+            ErrorEnvelope::new(
+                "SERVICE_UNAVAILABLE",
+                "Almanac is busy right now; send the request again in a few seconds",
+                None,
+            ),
+            BUSY_RETRY_SECS,
+        )
     }
 }
 

@@ -112,6 +112,13 @@ impl RouteEntry {
             .map(|(_, scope)| *scope)
     }
 
+    /// Whether the route serves `method` (`HEAD` where it serves `GET`).
+    pub(crate) fn serves(&self, method: &Method) -> bool {
+        self.methods
+            .iter()
+            .any(|(m, _)| m == method.as_str() || (method == Method::HEAD && m.as_str() == "GET"))
+    }
+
     /// Whether the operation at `method` here takes no credentials.
     pub(crate) fn is_public(&self, method: &Method) -> bool {
         self.public.iter().any(|m| m == method.as_str())

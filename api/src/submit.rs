@@ -132,7 +132,8 @@ impl<'a> Submit<'a> {
         let slot = rate_limit::take(state, self.limit, user, key).await?;
         let mut tx = match user_tx(&state.pool, user).await {
             Ok(tx) => tx,
-            Err(error) if db::is_unavailable(&error) => {
+            // Down, not merely busy (a saturated pool is 503 `SERVICE_UNAVAILABLE`).
+            Err(error) if db::is_down(&state.pool, &error).await => {
                 return Ok(Opened::StoreDown(StoreDown { state, slot }));
             }
             Err(error) => {
@@ -274,7 +275,9 @@ pub async fn job_write_failed<E>(state: &AppState, job: &NewJob, error: E) -> Ap
 where
     E: std::borrow::Borrow<sqlx::Error> + Into<ApiError>,
 {
-    if almanac_shared::db::is_unavailable(error.borrow()) {
+    // (A pool's time-out sent nothing: there is nothing to queue.)
+    let error_ref = error.borrow();
+    if almanac_shared::db::is_unavailable(error_ref) && !almanac_shared::db::is_busy(error_ref) {
         state.queue.push_or_log(job.kind, job.id, None).await;
     }
     error.into()

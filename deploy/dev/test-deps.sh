@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the end-to-end tests need beyond Rust, Postgres and Redis: the MCP SDK
-# (`mcp`, pinned, in a virtual environment: the MCP server's tests), moto's S3 server
+# (`mcp`, pinned, in a virtual environment: the MCP server's tests), openapi-spec-validator
+# (pinned, in a virtual environment: the served document is valid OpenAPI 3.0), moto's S3 server
 # (pinned, in a virtual environment: the media store's `s3://` form), Python's
 # `icalendar` and `vobject` (pinned; two independent RFC 5545 parsers for the calendar export
 # and feed tests), `aiosmtpd` (a
@@ -38,6 +39,8 @@ sys.exit(m.version('$package') != '$version')" 2>/dev/null; then
 
 # The official MCP SDK: the MCP server's tests drive it as an agent would.
 pinned_venv "$HOME/.cache/almanac-mcp-venv" mcp 2.3.0 "the MCP SDK"
+# A strict OpenAPI 3.0 validator: the served document must pass it.
+pinned_venv "$HOME/.cache/almanac-openapi-venv" openapi-spec-validator 0.9.0 "a strict OpenAPI validator"
 # Anki's own library: the apkg export is imported by it.
 pinned_venv "$HOME/.cache/almanac-anki-venv" anki 26.9.3 "Anki's library"
 # moto's S3 server: the media store's `s3://` form is tested against it.

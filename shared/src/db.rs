@@ -74,7 +74,49 @@ pub fn with_database(url: &str, database: &str) -> String {
     }
 }
 
-/// True when the error means the database could not be reached (as opposed to a bad query).
+/// How long the probe of [`is_down`] waits for Postgres to answer.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// True when `error` means a pooled connection could not be had in time. The pool may be
+/// saturated (every connection in use) as well as Postgres unreachable: [`is_down`] tells.
+pub fn is_busy(error: &sqlx::Error) -> bool {
+    matches!(error, sqlx::Error::PoolTimedOut)
+}
+
+/// Whether `error`, met on `pool`, means Postgres is down rather than busy. A broken or
+/// refused connection is down; a pool's time-out (every connection taken) is judged by one
+/// probe connection outside the pool: Postgres answering it, or refusing it only for having
+/// as many clients as it takes, is busy, not down. Seed 001's outage answers (the legacy
+/// dry run, `STORE_UNAVAILABLE`, the publish spool) are for down only.
+pub async fn is_down(pool: &PgPool, error: &sqlx::Error) -> bool {
+    if !is_busy(error) {
+        return is_unavailable(error);
+    }
+    !answers(pool).await
+}
+
+/// Whether Postgres answers a probe connection opened outside `pool` (a full server, one
+/// refusing it for having as many clients as it takes, answers).
+pub async fn answers(pool: &PgPool) -> bool {
+    let options = pool.connect_options();
+    let probe = tokio::time::timeout(
+        PROBE_TIMEOUT,
+        <sqlx::PgConnection as sqlx::Connection>::connect_with(options.as_ref()),
+    )
+    .await;
+    match probe {
+        Ok(Ok(conn)) => {
+            let _ = sqlx::Connection::close(conn).await;
+            true
+        }
+        // 53300 too_many_connections: Postgres answers, and is full.
+        Ok(Err(sqlx::Error::Database(e))) if e.code().as_deref() == Some("53300") => true,
+        Ok(Err(_)) | Err(_) => false,
+    }
+}
+
+/// True when the error means the database could not be reached (as opposed to a bad query),
+/// or that no pooled connection could be had in time (see [`is_down`]).
 pub fn is_unavailable(error: &sqlx::Error) -> bool {
     matches!(
         error,

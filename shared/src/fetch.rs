@@ -152,10 +152,24 @@ pub fn guarded(
     builder: reqwest::ClientBuilder,
     allow_private_networks: bool,
 ) -> reqwest::ClientBuilder {
+    guarded_trusting(builder, allow_private_networks, Vec::new())
+}
+
+/// [`guarded`], resolving the names in `trusted` (hosts the operator configured, such as a
+/// platform's `*_API_BASE_URL`) as they are, wherever they point.
+pub fn guarded_trusting(
+    builder: reqwest::ClientBuilder,
+    allow_private_networks: bool,
+    trusted: Vec<String>,
+) -> reqwest::ClientBuilder {
     if allow_private_networks {
         builder
     } else {
-        builder.dns_resolver(Arc::new(PublicOnly))
+        let trusted = trusted
+            .into_iter()
+            .map(|h| h.to_ascii_lowercase())
+            .collect();
+        builder.dns_resolver(Arc::new(PublicOnly { trusted }))
     }
 }
 
@@ -172,13 +186,21 @@ pub fn refused_host(error: &reqwest::Error) -> Option<String> {
     None
 }
 
-/// Resolves names, keeping only public addresses.
-struct PublicOnly;
+/// Resolves names, keeping only public addresses (but for the operator's own hosts).
+struct PublicOnly {
+    trusted: std::collections::HashSet<String>,
+}
 
 impl reqwest::dns::Resolve for PublicOnly {
     fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
         let host = name.as_str().to_owned();
+        let trusted = self.trusted.contains(&host.to_ascii_lowercase());
         Box::pin(async move {
+            if trusted {
+                let addrs: Vec<SocketAddr> =
+                    tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+                return Ok(Box::new(addrs.into_iter()) as reqwest::dns::Addrs);
+            }
             if name_is_local(&host) {
                 return Err(
                     Box::new(FetchError::Private(host)) as Box<dyn std::error::Error + Send + Sync>
@@ -257,6 +279,11 @@ impl Fetcher {
 
     /// The body of `url`, at most `FETCH_MAX_BYTES`.
     pub async fn get(&self, url: &Url) -> Result<Vec<u8>, FetchError> {
+        self.get_at_most(url, self.settings.max_bytes).await
+    }
+
+    /// The body of `url`, at most `max` bytes.
+    pub async fn get_at_most(&self, url: &Url, max: usize) -> Result<Vec<u8>, FetchError> {
         if !self.settings.allow_private_networks && host_is_refused(url) {
             return Err(FetchError::Private(
                 url.host_str().unwrap_or_default().to_owned(),
@@ -276,7 +303,6 @@ impl Fetcher {
         if !response.status().is_success() {
             return Err(FetchError::Status(response.status().as_u16()));
         }
-        let max = self.settings.max_bytes;
         if response.content_length().is_some_and(|n| n as usize > max) {
             return Err(FetchError::TooLarge(max));
         }

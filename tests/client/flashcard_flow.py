@@ -71,13 +71,23 @@ suggestions = call("listSuggestions", list_suggestions, models.SuggestionList, 2
 assert len(suggestions.items) >= 2, suggestions
 first, second = suggestions.items[0], suggestions.items[1]
 assert first.card_id is None
+
+
+def review(suggestion, status, **sides):
+    """A review body of the suggestion's own type (`card_type` is required)."""
+    if suggestion.card_type == models.CardType.CLOZE:
+        return models.ClozeSuggestionReview(card_type=models.ClozeCardType.CLOZE, status=status, **sides)
+    return models.BasicSuggestionReview(card_type=models.BasicCardType.BASIC, status=status, **sides)
+
+
+edited = {"front": "Edited front"} if first.card_type == models.CardType.BASIC else {}
 reviewed = call(
     "reviewSuggestion",
     review_suggestion,
     models.SuggestionDto,
     200,
     id=first.id,
-    body=models.ReviewSuggestionCommand(status=models.ReviewStatus.ACCEPTED, front="Edited front"),
+    body=review(first, models.ReviewStatus.ACCEPTED, **edited),
 )
 assert reviewed.card_id is not None
 call(
@@ -86,7 +96,7 @@ call(
     models.SuggestionDto,
     200,
     id=second.id,
-    body=models.ReviewSuggestionCommand(status=models.ReviewStatus.REJECTED),
+    body=review(second, models.ReviewStatus.REJECTED),
 )
 card = call(
     "createCard",
@@ -107,7 +117,22 @@ cloze = call(
     ),
 )
 assert cloze.card_type == models.CardType.CLOZE, cloze
-call("updateCard", update_card, models.CardDto, 200, id=card.id, body=models.UpdateCardCommand(back="New back"))
+call(
+    "updateCard",
+    update_card,
+    models.CardDto,
+    200,
+    id=card.id,
+    body=models.BasicCardUpdate(card_type=models.BasicCardType.BASIC, back="New back"),
+)
+call(
+    "updateCard",
+    update_card,
+    models.CardDto,
+    200,
+    id=cloze.id,
+    body=models.ClozeCardUpdate(card_type=models.ClozeCardType.CLOZE, front="The {{c1::heart}} pumps blood fast"),
+)
 cards = call("listCards", list_cards, models.CardList, 200)
 assert len(cards.items) == 3 and cards.next_cursor is None, cards
 call("exportCards", export_cards, None, 200, format_=models.ExportFormat.CSV)

@@ -153,7 +153,7 @@ async fn an_edited_card_exported_again_updates_its_anki_note_and_keeps_its_revie
             Method::PATCH,
             user,
             &format!("/api/cards/{reviewed}"),
-            &json!({ "back": "Edited in Almanac" }),
+            &json!({ "card_type": "basic", "back": "Edited in Almanac" }),
         )
         .await;
     assert_eq!(status, 200);
@@ -211,7 +211,7 @@ async fn cloze_cards_from_a_generation_and_by_hand_render_as_clozes_in_anki() {
             Method::PATCH,
             user,
             &format!("/api/ai/suggestions/{first}"),
-            &json!({ "status": "accepted" }),
+            &json!({ "card_type": "cloze", "status": "accepted" }),
         )
         .await;
     assert_eq!(status, 200, "{accepted}");

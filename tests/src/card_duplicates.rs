@@ -55,12 +55,22 @@ async fn the_same_card_twice_is_refused_naming_the_first() {
     let lyon_id = lyon["id"].as_str().unwrap();
     let path = format!("/api/cards/{lyon_id}");
     let (status, refused) = app
-        .send_json(Method::PATCH, user, &path, &json!({ "back": "PARIS" }))
+        .send_json(
+            Method::PATCH,
+            user,
+            &path,
+            &json!({ "card_type": "basic", "back": "PARIS" }),
+        )
         .await;
     assert_eq!(status, 409, "{refused}");
     assert_eq!(refused["error"]["details"]["cardId"], first_id);
     let (status, tagged) = app
-        .send_json(Method::PATCH, user, &path, &json!({ "tags": ["geo"] }))
+        .send_json(
+            Method::PATCH,
+            user,
+            &path,
+            &json!({ "card_type": "basic", "tags": ["geo"] }),
+        )
         .await;
     assert_eq!(status, 200, "{tagged}");
     assert_eq!(tagged["back"], "Lyon");
@@ -83,7 +93,7 @@ async fn a_generation_skips_what_the_user_has_and_accepting_a_duplicate_is_refus
                 Method::PATCH,
                 user,
                 &format!("/api/ai/suggestions/{id}"),
-                &json!({ "status": "accepted" }),
+                &json!({ "card_type": "basic", "status": "accepted" }),
             )
             .await;
         assert_eq!(status, 200, "{accepted}");
@@ -126,7 +136,7 @@ async fn a_generation_skips_what_the_user_has_and_accepting_a_duplicate_is_refus
             Method::PATCH,
             user,
             &path,
-            &json!({ "status": "accepted", "front": "a card of my own!", "back": "mine" }),
+            &json!({ "card_type": "basic", "status": "accepted", "front": "a card of my own!", "back": "mine" }),
         )
         .await;
     assert_eq!(status, 409, "{refused}");

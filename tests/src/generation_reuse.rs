@@ -50,7 +50,7 @@ async fn the_same_source_twice_makes_one_ai_call_and_lists_the_same_suggestions(
             reqwest::Method::PATCH,
             user,
             &format!("/api/ai/suggestions/{reviewed}"),
-            &json!({ "status": "rejected" }),
+            &json!({ "card_type": "basic", "status": "rejected" }),
         )
         .await;
     assert_eq!(status, 200);

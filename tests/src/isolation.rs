@@ -21,7 +21,7 @@ async fn another_users_data_is_404_and_invisible_to_sql() {
             Method::PATCH,
             alice,
             &format!("/api/ai/suggestions/{suggestion}"),
-            &json!({ "status": "accepted" }),
+            &json!({ "card_type": "basic", "status": "accepted" }),
         )
         .await;
     assert_eq!(status, 200, "{accepted}");
@@ -52,12 +52,12 @@ async fn another_users_data_is_404_and_invisible_to_sql() {
                 "/api/ai/suggestions/{}",
                 suggestions[1]["id"].as_str().unwrap()
             ),
-            json!({ "status": "accepted" }),
+            json!({ "card_type": "basic", "status": "accepted" }),
         ),
         (
             Method::PATCH,
             format!("/api/cards/{card}"),
-            json!({ "front": "mine now" }),
+            json!({ "card_type": "basic", "front": "mine now" }),
         ),
         (Method::DELETE, format!("/api/cards/{card}"), json!({})),
     ] {

@@ -20,6 +20,8 @@ mod breaker;
 #[cfg(test)]
 mod browser;
 #[cfg(test)]
+mod busy;
+#[cfg(test)]
 mod calendar_continue;
 #[cfg(test)]
 mod calendar_edits;

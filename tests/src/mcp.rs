@@ -330,6 +330,30 @@ async fn a_read_key_cannot_publish_and_another_user_sees_nothing() {
         "publish"
     );
     assert!(s.fake.all_calls().is_empty(), "nothing reached a platform");
+    // A tool checks every scope its calls need before the first: a write-only key cannot
+    // read the flashcards back, so none are made (issue 73).
+    let writer = key(&s.app, s.user, &["write"]).await;
+    let refused = agent(
+        &s.app.address,
+        &writer,
+        "generate_flashcards",
+        &json!({ "source_text": crate::helpers::source_text(1500) }),
+    )
+    .await;
+    assert_eq!(
+        refused["structuredContent"]["error"]["code"],
+        "INSUFFICIENT_SCOPE",
+        "{refused}"
+    );
+    assert_eq!(
+        refused["structuredContent"]["error"]["details"]["scope"],
+        "read"
+    );
+    let generations: i64 = sqlx::query_scalar("select count(*) from ai_generations")
+        .fetch_one(&s.app.db)
+        .await
+        .unwrap();
+    assert_eq!(generations, 0, "nothing was done");
     let mine = tool(
         &s.app.address,
         &reader,

@@ -18,8 +18,8 @@ async fn accepting_creates_one_card_and_rejecting_does_not() {
         suggestions[1]["id"].as_str().unwrap(),
     );
 
-    let edit =
-        json!({ "status": "accepted", "front": "  Edited front?  ", "back": "Edited back." });
+    let edit = json!({ "card_type": "basic", "status": "accepted", "front": "  Edited front?  ",
+        "back": "Edited back." });
     let (status, accepted) = app
         .send_json(
             Method::PATCH,
@@ -39,7 +39,7 @@ async fn accepting_creates_one_card_and_rejecting_does_not() {
             Method::PATCH,
             user,
             &format!("/api/ai/suggestions/{first}"),
-            &json!({ "status": "accepted" }),
+            &json!({ "card_type": "basic", "status": "accepted" }),
         )
         .await;
     assert_eq!(status, 200);
@@ -49,7 +49,7 @@ async fn accepting_creates_one_card_and_rejecting_does_not() {
             Method::PATCH,
             user,
             &format!("/api/ai/suggestions/{second}"),
-            &json!({ "status": "rejected" }),
+            &json!({ "card_type": "basic", "status": "rejected" }),
         )
         .await;
     assert_eq!(status, 200);
@@ -59,7 +59,7 @@ async fn accepting_creates_one_card_and_rejecting_does_not() {
             Method::PATCH,
             user,
             &format!("/api/ai/suggestions/{first}"),
-            &json!({ "status": "rejected" }),
+            &json!({ "card_type": "basic", "status": "rejected" }),
         )
         .await;
     assert_eq!(status, 409);
@@ -69,7 +69,7 @@ async fn accepting_creates_one_card_and_rejecting_does_not() {
             Method::PATCH,
             user,
             &format!("/api/ai/suggestions/{first}"),
-            &json!({ "status": "maybe" }),
+            &json!({ "card_type": "basic", "status": "maybe" }),
         )
         .await;
     assert_eq!(status, 400);
@@ -104,7 +104,7 @@ async fn manual_cards_can_be_edited_deleted_and_exported_for_anki() {
             Method::PATCH,
             user,
             &format!("/api/cards/{id}"),
-            &json!({ "back": "Paris" }),
+            &json!({ "card_type": "basic", "back": "Paris" }),
         )
         .await;
     assert_eq!(status, 200);
@@ -183,4 +183,69 @@ async fn manual_cards_can_be_edited_deleted_and_exported_for_anki() {
     assert_eq!(cards["items"].as_array().unwrap().len(), 1);
     let (status, _) = app.get_json(user, "/api/cards/export?format=xml").await;
     assert_eq!(status, 400);
+}
+
+/// An edit or a review names the card's type (issue 73): the schema of each type is then
+/// exact (a cloze edit's text must hide a part), and a type other than the stored one is
+/// 409 `CARD_TYPE_MISMATCH`, nothing changed; a body without `card_type` is 400.
+#[tokio::test]
+async fn an_edit_naming_another_card_type_is_refused_and_changes_nothing() {
+    let app = spawn_app().await;
+    let user = Uuid::new_v4();
+    let (status, card) = app
+        .send_json(
+            Method::POST,
+            user,
+            "/api/cards",
+            &json!({ "front": "Capital of Peru?", "back": "Lima" }),
+        )
+        .await;
+    assert_eq!(status, 201, "{card}");
+    let path = format!("/api/cards/{}", card["id"].as_str().unwrap());
+    // Valid for a cloze card, and this one is basic.
+    let (status, refused) = app
+        .send_json(
+            Method::PATCH,
+            user,
+            &path,
+            &json!({ "card_type": "cloze", "front": "The capital of Peru is {{c1::Lima}}" }),
+        )
+        .await;
+    assert_eq!(status, 409, "{refused}");
+    assert_eq!(refused["error"]["code"], "CARD_TYPE_MISMATCH");
+    assert_eq!(refused["error"]["details"]["cardType"], "basic");
+    let (status, missing) = app
+        .send_json(Method::PATCH, user, &path, &json!({ "back": "Lima!" }))
+        .await;
+    assert_eq!(status, 400, "{missing}");
+    let (_, cards) = app.get_json(user, "/api/cards").await;
+    assert_eq!(cards["items"][0]["front"], "Capital of Peru?");
+    assert_eq!(cards["items"][0]["back"], "Lima");
+
+    let generation = app.submit(user).await;
+    app.wait_finished(user, generation).await;
+    let suggestions = app.suggestions(user, generation).await;
+    let first = suggestions[0]["id"].as_str().unwrap();
+    assert_eq!(suggestions[0]["card_type"], "basic");
+    let (status, refused) = app
+        .send_json(
+            Method::PATCH,
+            user,
+            &format!("/api/ai/suggestions/{first}"),
+            &json!({ "card_type": "cloze", "status": "accepted" }),
+        )
+        .await;
+    assert_eq!(status, 409, "{refused}");
+    assert_eq!(refused["error"]["code"], "CARD_TYPE_MISMATCH");
+    let again = app.suggestions(user, generation).await;
+    assert_eq!(
+        again[0]["status"], "proposed",
+        "the suggestion is as it was"
+    );
+    let (_, cards) = app.get_json(user, "/api/cards").await;
+    assert_eq!(
+        cards["items"].as_array().unwrap().len(),
+        1,
+        "no card was made"
+    );
 }

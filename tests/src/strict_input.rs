@@ -85,21 +85,21 @@ async fn a_nul_character_in_any_text_field_is_refused_naming_the_field() {
         (
             Method::PATCH,
             format!("/api/cards/{card}"),
-            json!({ "front": "x\u{0}y" }),
+            json!({ "card_type": "basic", "front": "x\u{0}y" }),
             400,
             "front",
         ),
         (
             Method::PATCH,
             format!("/api/ai/suggestions/{some}"),
-            json!({ "status": "accepted", "front": "\u{0}" }),
+            json!({ "card_type": "basic", "status": "accepted", "front": "\u{0}" }),
             400,
             "front",
         ),
         (
             Method::PATCH,
             format!("/api/ai/suggestions/{some}"),
-            json!({ "status": "accepted", "back": "b\u{0}" }),
+            json!({ "card_type": "basic", "status": "accepted", "back": "b\u{0}" }),
             400,
             "back",
         ),
@@ -211,7 +211,7 @@ async fn a_nul_character_in_any_text_field_is_refused_naming_the_field() {
                 "/api/cards/{card}",
                 card = card["items"][0]["id"].as_str().unwrap()
             ),
-            &json!({ "tags": ["kept"], "later\u{0}": "x\u{0}", "also": { "k": ["\u{0}"] } }),
+            &json!({ "card_type": "basic", "tags": ["kept"], "later\u{0}": "x\u{0}", "also": { "k": ["\u{0}"] } }),
         )
         .await;
     assert_eq!(status, 200, "{ignored}");
@@ -264,7 +264,7 @@ async fn null_where_the_document_says_not_nullable_is_refused_naming_the_field()
             Method::PATCH,
             user,
             &format!("/api/cards/{}", card["id"].as_str().unwrap()),
-            &json!({ "front": "G", "tags": null }),
+            &json!({ "card_type": "basic", "front": "G", "tags": null }),
         )
         .await;
     assert_eq!(status, 200, "{edited}");

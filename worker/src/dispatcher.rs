@@ -73,6 +73,9 @@ async fn dispatch_due(ctx: &JobContext, clock: &dyn Clock) -> anyhow::Result<Tic
         Audience::Everyone => None,
         Audience::Only(users) => Some(users),
         Audience::Nobody => {
+            // What falls due now waits for the flag, marked held (its lateness is judged
+            // when publishing comes back).
+            store::hold(&mut *ctx.pool.acquire().await?, now, &[]).await?;
             return Ok(Ticked {
                 dispatched: 0,
                 replayed: replayed.applied,
@@ -80,6 +83,9 @@ async fn dispatch_due(ctx: &JobContext, clock: &dyn Clock) -> anyhow::Result<Tic
         }
     };
     let mut tx = ctx.pool.begin().await?;
+    if let Some(allowed) = &users {
+        store::hold(&mut tx, now, allowed).await?;
+    }
     let jobs = store::dispatch(&mut tx, Due::At { now, users }, BATCH).await?;
     tx.commit().await?;
     enqueue_all(ctx, &jobs).await;

@@ -5,12 +5,14 @@
 //! owner. With `variation: "ai"` its text is rewritten first, the call counted against the
 //! owner's day like any; a rewrite the channel had within the gap is asked for once more,
 //! then the repeat waits for the next tick. Two workers never queue one twice: the place is
-//! taken under the channel's queue lock, after the choice is made again there.
+//! taken under the channel's queue lock, after the choice is made again there. A collection
+//! whose owner may not publish (`PUBLISH_SERVICE_ENABLED`) queues nothing.
 
 use almanac_shared::{
     ai::AiError,
     clock::Clock,
     domain::publish::variation,
+    flags::Flag,
     publish::{
         evergreen::{self, Repeat},
         queue::Queue,
@@ -40,6 +42,11 @@ pub async fn tick(ctx: &JobContext, clock: &dyn Clock) -> anyhow::Result<Vec<Rep
     let now = clock.now();
     let mut repeated = Vec::new();
     for collection in store::publish::evergreen::live(&ctx.pool).await? {
+        if !ctx.flags.enabled(Flag::PublishService, collection.user_id) {
+            // Publishing is off for its owner: nothing is queued that would go out when it
+            // comes back.
+            continue;
+        }
         for channel in &collection.channel_ids {
             match repeat(ctx, &collection, *channel, now).await {
                 Ok(Some(done)) => repeated.push(done),

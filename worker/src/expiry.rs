@@ -13,6 +13,7 @@
 use almanac_shared::{
     clock::Clock,
     email::Notice,
+    flags::Flag,
     publish::{
         Refresh, TokenState,
         channels::{expired_reason, needs_reauth},
@@ -45,7 +46,11 @@ pub async fn check(ctx: &JobContext, clock: &dyn Clock) -> anyhow::Result<Vec<Wa
             Refresh::WithRefreshToken if channel.has_refresh_token => channel.refresh_expires_at,
             Refresh::WithRefreshToken => channel.token_expires_at,
             Refresh::WhileValid => {
-                renew(ctx, channel.id, now).await;
+                // Publishing off for the owner: no platform is called; a token that lapses
+                // meanwhile makes the channel `needs_reauth` ([`lapse`]).
+                if ctx.flags.enabled(Flag::PublishService, channel.user_id) {
+                    renew(ctx, channel.id, now).await;
+                }
                 None
             }
         };

@@ -13,6 +13,7 @@ pub mod job;
 pub mod jobs;
 mod notify;
 pub mod outbox;
+mod presence;
 pub mod readings;
 pub mod reconciler;
 pub mod runner;
@@ -165,6 +166,8 @@ impl Application {
             ai.model = %ctx.settings.ai.model,
             "worker starting"
         );
+        // Held until every job here has ended, dropped with this future (a crash).
+        let _present = presence::hold(&ctx.settings, &ctx.worker_name)?;
         let wakers = Wakers::new(ctx.cancels.clone());
         let mut tasks = tokio::task::JoinSet::new();
         tasks.spawn(wakers.clone().run((*ctx.settings).clone(), stop.clone()));

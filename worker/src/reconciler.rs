@@ -184,6 +184,13 @@ async fn pass(
         ctx.queue.push(*kind, *id, None).await?;
     }
     crate::outbox::relay(ctx).await;
+    let orphans = store::generations::end_orphaned(&ctx.pool, settings.stale_after).await?;
+    if orphans > 0 {
+        tracing::warn!(
+            generations = orphans,
+            "generations left running under an ended job were ended with it"
+        );
+    }
     if lost {
         redis_sentinel_restored(ctx).await?;
     }

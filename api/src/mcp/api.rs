@@ -62,6 +62,11 @@ impl<'a> Api<'a> {
         Self { handle, caller }
     }
 
+    /// The caller's key's scopes (`None`: a JWT, which has them all).
+    pub(crate) fn scopes(&self) -> Option<&[String]> {
+        self.caller.scopes.as_deref()
+    }
+
     /// One call answered in JSON: its body on success, its error otherwise.
     pub(crate) async fn json(
         &self,

@@ -6,8 +6,9 @@
 //! Every request carries the caller's own credentials, an API key (`alm_…`) or a JWT
 //! (401 otherwise). A tool does its work by calling this API's own operations in-process
 //! with those credentials ([`api::Api`]), so it meets exactly the API's validation,
-//! row-level security, rate limits, idempotency and the key's scopes (a tool beyond them
-//! answers the API's 403 `INSUFFICIENT_SCOPE`). The tools are [`catalogue`] and [`tools`]; a
+//! row-level security, rate limits, idempotency and the key's scopes. A tool checks every
+//! scope its calls need before the first (a key short of one gets the API's 403
+//! `INSUFFICIENT_SCOPE`, and nothing is done). The tools are [`catalogue`] and [`tools`]; a
 //! publish's receipt [`receipt`].
 
 mod api;
@@ -47,6 +48,9 @@ pub(crate) struct Caller {
     /// The MCP request's id: the API calls a tool makes carry it, so that their log lines
     /// read as one request's.
     pub(crate) request_id: String,
+    /// An API key's scopes; `None` for a JWT, which has them all. A tool checks them all
+    /// before its first call (`tools::call`), so that a key short of one does nothing.
+    pub(crate) scopes: Option<Vec<String>>,
 }
 
 /// `/mcp`: the caller authenticated, then the MCP transport.
@@ -99,14 +103,17 @@ impl Endpoint for Mcp {
 /// JWT. Scopes are the API's to judge, call by call.
 async fn authenticate(state: &AppState, req: &Request) -> poem::Result<Caller> {
     let live = match keys::bearer(req) {
-        Some(key) if is_key(key) => keys::live(state, key).await?.is_some(),
-        Some(jwt) => state.jwt.verify(jwt).is_ok(),
-        None => false,
+        Some(key) if is_key(key) => keys::live(state, key)
+            .await?
+            .map(|holder| Some(holder.scopes)),
+        Some(jwt) => state.jwt.verify(jwt).is_ok().then_some(None),
+        None => None,
     };
-    match req.headers().get(header::AUTHORIZATION) {
-        Some(authorization) if live => Ok(Caller {
+    match (req.headers().get(header::AUTHORIZATION), live) {
+        (Some(authorization), Some(scopes)) => Ok(Caller {
             authorization: authorization.clone(),
             request_id: crate::envelope::current_request_id(),
+            scopes,
         }),
         _ => Err(refused()),
     }

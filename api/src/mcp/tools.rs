@@ -2,6 +2,7 @@
 //! with the caller's credentials; their errors carry the API's codes. What each takes is
 //! `super::catalogue`.
 
+use almanac_shared::api_keys::Scope;
 use poem::http::Method;
 use serde_json::{Map, Value, json};
 
@@ -20,6 +21,19 @@ pub(crate) async fn call(
     progress: &Progress,
     state: &AppState,
 ) -> Result<Value, Failure> {
+    if let Some(missing) = missing_scope(name, api.scopes()) {
+        return Err(Failure {
+            status: 403,
+            body: json!({
+                "code": crate::middleware::keys::INSUFFICIENT_SCOPE,
+                "message": format!(
+                    "this API key may not use {name}: it needs the `{}` scope",
+                    missing.as_str()
+                ),
+                "details": { "scope": missing.as_str() },
+            }),
+        });
+    }
     let args = Arguments(args);
     match name {
         "plan_calendar" => plan_calendar(api, args.0.into(), progress).await,
@@ -50,6 +64,57 @@ pub(crate) async fn call(
         "run_synthesis" => synthesis(api, &args, progress).await,
         _ => Err(Failure::invalid(format!("no tool is named {name}"))),
     }
+}
+
+/// The operations each tool calls (method and route template): the scopes it needs are
+/// theirs, by the API's one rule (`crate::scopes::scope_for`).
+const CALLS: [(&str, &[(&str, &str)]); 11] = [
+    (
+        "plan_calendar",
+        &[("POST", "/v1/ai/calendar"), ("GET", "/v1/jobs/{id}")],
+    ),
+    ("list_calendars", &[("GET", "/v1/calendars")]),
+    ("get_calendar", &[("GET", "/v1/calendars/{id}")]),
+    (
+        "update_entry",
+        &[("PATCH", "/v1/calendars/{id}/entries/{entry_id}")],
+    ),
+    ("dry_run_publish", &[("POST", "/v1/calendars/{id}/publish")]),
+    ("publish", &[("POST", "/v1/calendars/{id}/publish")]),
+    (
+        "get_publish_receipt",
+        &[("GET", "/v1/publish-intents/{id}")],
+    ),
+    (
+        "generate_flashcards",
+        &[
+            ("POST", "/api/ai/generations"),
+            ("GET", "/api/ai/generations/{id}"),
+        ],
+    ),
+    (
+        "plan_organic_week",
+        &[("POST", "/api/organic/generate-calendar")],
+    ),
+    ("list_themes", &[("GET", "/api/v1/themes")]),
+    (
+        "run_synthesis",
+        &[
+            ("POST", "/api/v1/themes/{id}/syntheses"),
+            ("GET", "/api/v1/syntheses/{id}"),
+        ],
+    ),
+];
+
+/// The first scope tool `name`'s calls need that `scopes` (a key's; `None`: a JWT's, all of
+/// them) lacks.
+fn missing_scope(name: &str, scopes: Option<&[String]>) -> Option<Scope> {
+    let scopes = scopes?;
+    let (_, calls) = CALLS.iter().find(|(tool, _)| *tool == name)?;
+    calls
+        .iter()
+        .map(|(method, template)| crate::scopes::scope_for(method, template))
+        .find(|needed| !scopes.iter().any(|s| s == needed.as_str()))
 }
 
 /// A tool's arguments.
@@ -285,4 +350,38 @@ async fn synthesis(api: &Api<'_>, args: &Arguments, progress: &Progress) -> Resu
         &[],
     )
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_tool_names_the_calls_its_scopes_come_from() {
+        let mut listed: Vec<String> = super::super::catalogue::tools()
+            .iter()
+            .map(|tool| tool["name"].as_str().unwrap().to_owned())
+            .collect();
+        listed.sort();
+        let mut known: Vec<String> = CALLS.iter().map(|(n, _)| (*n).to_owned()).collect();
+        known.sort();
+        assert_eq!(listed, known);
+        let read = ["read".to_owned()];
+        assert_eq!(
+            missing_scope("generate_flashcards", Some(&read)),
+            Some(Scope::Write)
+        );
+        let write = ["write".to_owned()];
+        assert_eq!(
+            missing_scope("generate_flashcards", Some(&write)),
+            Some(Scope::Read),
+            "it reads the generation back"
+        );
+        assert_eq!(missing_scope("publish", Some(&write)), Some(Scope::Publish));
+        assert_eq!(
+            missing_scope("publish", None),
+            None,
+            "a JWT has every scope"
+        );
+    }
 }

@@ -46,10 +46,21 @@ pub(crate) async fn live(state: &AppState, key: &str) -> Result<Option<Holder>, 
     Ok(api_keys::holder(&state.pool, &digest(key)).await?)
 }
 
+/// What anyone may read, whatever credentials come along: the API's documents and the web
+/// app's configuration are answered to a request carrying a key as to an anonymous one.
+const ANYONE_READS: [&str; 3] = ["/openapi.json", "/docs", "/app/config.json"];
+
 pub async fn accept(next: impl Endpoint, mut req: Request) -> poem::Result<Response> {
     let Some(key) = bearer_key(&req) else {
         return next.call(req).await.map(IntoResponse::into_response);
     };
+    let matched = route(req.uri().path());
+    if let Some(route) = matched
+        && (!route.serves(req.method()) || ANYONE_READS.contains(&route.template.as_str()))
+    {
+        // A method the path does not serve is 405 (with `Allow`) whatever the credentials.
+        return next.call(req).await.map(IntoResponse::into_response);
+    }
     if refuses_keys(req.uri().path()) {
         return Err(ApiError::unauthorized(
             "API keys are not accepted here: managing keys, the web app and the operator's \
@@ -57,7 +68,7 @@ pub async fn accept(next: impl Endpoint, mut req: Request) -> poem::Result<Respo
         )
         .into());
     }
-    let Some(route) = route(req.uri().path()) else {
+    let Some(route) = matched else {
         return next.call(req).await.map(IntoResponse::into_response);
     };
     let Some(needed) = route.scope(req.method()) else {

@@ -48,6 +48,12 @@ pub struct Bsky {
     pub rate_limited: usize,
     pub reset_in_secs: i64,
     pub display_name: String,
+    /// `createRecord` writes the record and answers 200 without naming it (no `uri`, no
+    /// `cid`), once; `getRecord` answers 200 without the record's `value` this many times.
+    pub answer_without_record: bool,
+    pub hollow_reads: usize,
+    /// The PDS the sessions' DID documents name, when not this fake's own.
+    pub pds_endpoint: Option<String>,
     issued: usize,
 }
 
@@ -63,6 +69,9 @@ impl Default for Bsky {
             rate_limited: 0,
             reset_in_secs: 30,
             display_name: "Almanac Studio".into(),
+            answer_without_record: false,
+            hollow_reads: 0,
+            pds_endpoint: None,
             issued: 0,
         }
     }
@@ -255,7 +264,8 @@ fn new_session(state: &mut State, did: &str, handle: &str, scope: &str) -> Value
             "service": [{
                 "id": "#atproto_pds",
                 "type": "AtprotoPersonalDataServer",
-                "serviceEndpoint": format!("{}/pds", state.base_url),
+                "serviceEndpoint": state.bsky.pds_endpoint.clone()
+                    .unwrap_or_else(|| format!("{}/pds", state.base_url)),
             }],
         },
         "active": true,
@@ -340,6 +350,9 @@ fn create_record(state: &mut State, call: &Call, did: &str) -> Answer {
     if std::mem::take(&mut state.hang_after_publish) {
         return Some((0, Value::Null));
     }
+    if std::mem::take(&mut state.bsky.answer_without_record) {
+        return Some((200, json!({})));
+    }
     Some((200, json!({ "uri": uri, "cid": "bafyreisandboxrecord" })))
 }
 
@@ -373,7 +386,11 @@ fn record_problem(state: &State, record: &Value) -> Option<String> {
     None
 }
 
-fn get_record(state: &State, call: &Call) -> Answer {
+fn get_record(state: &mut State, call: &Call) -> Answer {
+    if state.bsky.hollow_reads > 0 {
+        state.bsky.hollow_reads -= 1;
+        return Some((200, json!({ "uri": "" })));
+    }
     let (repo, rkey) = (call.query.get("repo"), call.query.get("rkey"));
     let found = state
         .bsky

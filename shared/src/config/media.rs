@@ -34,6 +34,9 @@ pub struct MediaSettings {
     /// `MEDIA_URL_TTL_SECS` (86,400): how long a media address a platform fetches stays
     /// valid (Instagram fetches a container's media up to a day after it was made).
     pub url_ttl: Duration,
+    /// `MEDIA_DECODE_CONCURRENCY` (2): images decoded at once in one process (each takes
+    /// up to a few hundred MiB); the others wait their turn.
+    pub decode_concurrency: usize,
 }
 
 impl MediaSettings {
@@ -47,9 +50,14 @@ impl MediaSettings {
         if url_ttl < Duration::from_secs(1) {
             bail!("MEDIA_URL_TTL_SECS: must be at least 1");
         }
+        let decode_concurrency: usize = env.parse_or("MEDIA_DECODE_CONCURRENCY", 2)?;
+        if !(1..=64).contains(&decode_concurrency) {
+            bail!("MEDIA_DECODE_CONCURRENCY: must be between 1 and 64, got {decode_concurrency}");
+        }
         Ok(Self {
             store,
             upload_timeout,
+            decode_concurrency,
             max_bytes_per_user: env.parse_or("MEDIA_MAX_BYTES_PER_USER", 1 << 30)?,
             url_ttl,
         })

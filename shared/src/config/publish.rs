@@ -79,6 +79,10 @@ pub struct PublishSettings {
     /// `QUEUE_MIN_GAP_MINUTES`: the least time between two queued posts of one channel
     /// (30).
     pub queue_min_gap: chrono::Duration,
+    /// `PUBLISH_LATE_LIMIT_MINUTES`: how late an intent held while publishing was off for
+    /// its owner may still go out once it is back on (60); later, it fails
+    /// `SCHEDULE_PASSED`.
+    pub late_limit: chrono::Duration,
     /// `PUBLISH_SPOOL_MAX_PER_USER`: requests one user may have spooled at once.
     pub spool_max_per_user: u32,
     /// `PUBLISH_SPOOL_MAX_TOTAL`: requests spooled at once, all users.
@@ -195,6 +199,14 @@ impl PublishSettings {
                 anyhow::ensure!(
                     (0..=10_080).contains(&minutes),
                     "QUEUE_MIN_GAP_MINUTES must be between 0 and 10080 (a week), got {minutes}"
+                );
+                chrono::Duration::minutes(minutes)
+            },
+            late_limit: {
+                let minutes: i64 = env.parse_or("PUBLISH_LATE_LIMIT_MINUTES", 60)?;
+                anyhow::ensure!(
+                    (0..=10_080).contains(&minutes),
+                    "PUBLISH_LATE_LIMIT_MINUTES must be between 0 and 10080 (a week), got {minutes}"
                 );
                 chrono::Duration::minutes(minutes)
             },

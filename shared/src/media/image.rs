@@ -2,7 +2,15 @@
 //! made of a PNG or WebP for the platforms that take only JPEG. CPU work: callers run it on
 //! a blocking thread.
 
-use std::io::Cursor;
+use std::{
+    io::Cursor,
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+};
+
+use tokio::sync::Semaphore;
 
 use image::{
     DynamicImage, ImageFormat, ImageReader, Limits, Rgb, RgbImage, codecs::jpeg::JpegEncoder,
@@ -36,6 +44,54 @@ pub enum ImageProblem {
     TooLarge { width: u32, height: u32 },
 }
 
+/// The images this process decodes at once: at most `MEDIA_DECODE_CONCURRENCY`, the
+/// others waiting their turn, because one decode may take a few hundred MiB. Counted, so
+/// the most that ever ran at once can be read back.
+#[derive(Clone, Debug)]
+pub struct Decodes {
+    permits: Arc<Semaphore>,
+    running: Arc<AtomicUsize>,
+    peak: Arc<AtomicUsize>,
+}
+
+impl Decodes {
+    pub fn new(max: usize) -> Self {
+        Self {
+            permits: Arc::new(Semaphore::new(max.max(1))),
+            running: Arc::default(),
+            peak: Arc::default(),
+        }
+    }
+
+    /// Runs `work` on a blocking thread once a place is free. The place is held by the
+    /// work itself, so a caller that goes away does not free it while the decode runs.
+    pub async fn run<T, F>(&self, work: F) -> Result<T, tokio::task::JoinError>
+    where
+        T: Send + 'static,
+        F: FnOnce() -> T + Send + 'static,
+    {
+        let permit = Arc::clone(&self.permits)
+            .acquire_owned()
+            .await
+            .expect("the decode permits are never closed");
+        let (running, peak) = (Arc::clone(&self.running), Arc::clone(&self.peak));
+        tokio::task::spawn_blocking(move || {
+            let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+            peak.fetch_max(now, Ordering::SeqCst);
+            let out = work();
+            running.fetch_sub(1, Ordering::SeqCst);
+            drop(permit);
+            out
+        })
+        .await
+    }
+
+    /// The most decodes that ever ran at once in this process.
+    pub fn peak(&self) -> usize {
+        self.peak.load(Ordering::SeqCst)
+    }
+}
+
 fn image_format(format: MediaFormat) -> Option<ImageFormat> {
     match format {
         MediaFormat::Jpeg => Some(ImageFormat::Jpeg),
@@ -45,17 +101,26 @@ fn image_format(format: MediaFormat) -> Option<ImageFormat> {
     }
 }
 
-fn reader(format: MediaFormat, bytes: &[u8]) -> Result<ImageReader<Cursor<&[u8]>>, ImageProblem> {
+/// A reader of the image whose headers said `size`: it may allocate the decoded pixels
+/// (4 bytes each at most, for 8-bit RGBA) and a little for the decoder, nothing more.
+fn reader(
+    format: MediaFormat,
+    bytes: &[u8],
+    size: Dimensions,
+) -> Result<ImageReader<Cursor<&[u8]>>, ImageProblem> {
     let image_format = image_format(format)
         .ok_or_else(|| ImageProblem::Unreadable(format!("{} is not an image", format.mime())))?;
     let mut reader = ImageReader::with_format(Cursor::new(bytes), image_format);
     let mut limits = Limits::default();
-    limits.max_image_width = Some(MAX_SIDE);
-    limits.max_image_height = Some(MAX_SIDE);
-    limits.max_alloc = Some(MAX_PIXELS * 4 + (64 << 20));
+    limits.max_image_width = Some(size.width);
+    limits.max_image_height = Some(size.height);
+    limits.max_alloc = Some(u64::from(size.width) * u64::from(size.height) * 4 + DECODER_ALLOC);
     reader.limits(limits);
     Ok(reader)
 }
+
+/// What a decoder may allocate besides the pixels (its buffers and tables).
+const DECODER_ALLOC: u64 = 8 << 20;
 
 /// The dimensions in the image's headers, when within [`MAX_SIDE`] and [`MAX_PIXELS`].
 pub fn dimensions(format: MediaFormat, bytes: &[u8]) -> Result<Dimensions, ImageProblem> {
@@ -74,9 +139,11 @@ pub fn dimensions(format: MediaFormat, bytes: &[u8]) -> Result<Dimensions, Image
     Ok(Dimensions { width, height })
 }
 
-/// The image decoded (within the limits) and encoded as a JPEG, transparent parts on white.
+/// The image decoded (within the limits its headers set, read first: [`dimensions`]) and
+/// encoded as a JPEG, transparent parts on white.
 pub fn jpeg_copy(format: MediaFormat, bytes: &[u8]) -> Result<Vec<u8>, ImageProblem> {
-    let decoded = reader(format, bytes)?
+    let size = dimensions(format, bytes)?;
+    let decoded = reader(format, bytes, size)?
         .decode()
         .map_err(|e| ImageProblem::Unreadable(e.to_string()))?;
     let rgb = on_white(decoded);

@@ -26,6 +26,8 @@ pub struct Media {
     /// `PUBLIC_BASE_URL` (else the redirect base): where `/media/{token}` is served.
     base_url: String,
     ttl: Duration,
+    /// The images this process decodes at once (`MEDIA_DECODE_CONCURRENCY`).
+    pub decodes: image::Decodes,
 }
 
 impl std::fmt::Debug for MediaUrlKey {
@@ -48,6 +50,7 @@ impl Media {
             key,
             base_url: settings.app_base_url().trim_end_matches('/').to_owned(),
             ttl: settings.media.url_ttl,
+            decodes: image::Decodes::new(settings.media.decode_concurrency),
         })
     }
 

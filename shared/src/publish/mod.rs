@@ -32,6 +32,7 @@ pub mod channels;
 pub mod evergreen;
 pub mod facebook;
 pub mod graph;
+pub mod http;
 pub mod instagram;
 pub mod linkedin;
 pub mod oauth;
@@ -486,18 +487,15 @@ impl Platforms {
     /// YouTube), with the outside fetch rules
     /// (`FETCH_*`) for a `mediaUrl` an adapter uploads itself, and the media store.
     pub fn new(all: &crate::Settings) -> anyhow::Result<Self> {
-        let (settings, fetch) = (&all.publish, &all.fetch);
+        let settings = &all.publish;
         let media = Media::from_settings(all)?;
-        let http = reqwest::Client::builder()
-            .timeout(settings.http_timeout)
-            .connect_timeout(settings.http_timeout.min(Duration::from_secs(10)))
-            .redirect(reqwest::redirect::Policy::none())
-            .build()?;
+        let clients = http::Clients::new(settings, &all.fetch)?;
+        let http = clients.api.clone();
         let store = media.store.clone();
-        let bluesky = bluesky::Bluesky::new(http.clone(), settings, fetch, store.clone())?;
+        let bluesky = bluesky::Bluesky::new(&clients, settings, store.clone());
         let threads = threads::Threads::new(http.clone(), settings);
         let facebook = facebook::Facebook::new(http.clone(), settings);
-        let youtube = youtube::YouTube::new(http.clone(), settings, fetch, store.clone())?;
+        let youtube = youtube::YouTube::new(&clients, settings, store.clone());
         let platforms = Self {
             adapters: Arc::default(),
             http: http.clone(),
@@ -505,10 +503,8 @@ impl Platforms {
         };
         Ok(platforms
             .with(Arc::new(tiktok::TikTok::new(http.clone(), settings)))
-            .with(Arc::new(instagram::Instagram::new(http.clone(), settings)))
-            .with(Arc::new(linkedin::LinkedIn::new(
-                http, settings, fetch, store,
-            )?))
+            .with(Arc::new(instagram::Instagram::new(http, settings)))
+            .with(Arc::new(linkedin::LinkedIn::new(&clients, settings, store)))
             .with(Arc::new(bluesky))
             .with(Arc::new(threads))
             .with(Arc::new(facebook))

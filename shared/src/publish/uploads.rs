@@ -5,7 +5,7 @@
 use super::{Adapter, Failure};
 use crate::{
     domain::publish::{Post, post::PostMedia},
-    fetch::{FetchError, FetchSettings, Fetcher},
+    fetch::{FetchError, Fetcher},
     media::{Copy, Media, MediaStore},
     store::calendars::Publishable,
 };
@@ -52,36 +52,23 @@ pub struct MediaReader {
 }
 
 impl MediaReader {
-    /// A reader of images.
-    pub fn new(store: MediaStore, fetch: &FetchSettings, max_bytes: usize) -> anyhow::Result<Self> {
+    /// A reader of images, fetching through `fetch` (the registry's guarded fetcher).
+    pub fn new(store: MediaStore, fetch: Fetcher, max_bytes: usize) -> Self {
         Self::of("image", store, fetch, max_bytes)
     }
 
     /// A reader of videos.
-    pub fn videos(
-        store: MediaStore,
-        fetch: &FetchSettings,
-        max_bytes: usize,
-    ) -> anyhow::Result<Self> {
+    pub fn videos(store: MediaStore, fetch: Fetcher, max_bytes: usize) -> Self {
         Self::of("video", store, fetch, max_bytes)
     }
 
-    fn of(
-        noun: &'static str,
-        store: MediaStore,
-        fetch: &FetchSettings,
-        max_bytes: usize,
-    ) -> anyhow::Result<Self> {
-        let fetch = Fetcher::new(FetchSettings {
-            max_bytes,
-            ..fetch.clone()
-        })?;
-        Ok(Self {
+    fn of(noun: &'static str, store: MediaStore, fetch: Fetcher, max_bytes: usize) -> Self {
+        Self {
             store,
             fetch,
             max_bytes,
             noun,
-        })
+        }
     }
 
     /// The media of `post` (its upload, else `media_url`), for the platform called `label`.
@@ -117,7 +104,7 @@ impl MediaReader {
                     )
                 })?;
                 self.fetch
-                    .get(&url)
+                    .get_at_most(&url, self.max_bytes)
                     .await
                     .map(bytes::Bytes::from)
                     .map_err(|error| fetch_failure(self.noun, error))?

@@ -49,6 +49,8 @@ pub enum Written<T> {
     Duplicate(Uuid),
     /// The new sides do not make a card of its type (the field, why); nothing was written.
     Invalid(&'static str, &'static str),
+    /// The card is of this type, not the one the edit named; nothing was written.
+    OtherType(CardType),
 }
 
 /// The caller's card whose sides compare equal to these (a cloze's text alone), other
@@ -101,11 +103,12 @@ pub async fn create(
     Ok(Written::Duplicate(other.unwrap_or_default()))
 }
 
-/// Changes the given fields of a card, unless its new sides are another card's; none
-/// when there is no such card.
+/// Changes the given fields of a card of type `expected`, unless its new sides are another
+/// card's; none when there is no such card.
 pub async fn update(
     conn: &mut PgConnection,
     id: Uuid,
+    expected: CardType,
     front: Option<&str>,
     back: Option<&str>,
     tags: Option<&[String]>,
@@ -122,6 +125,9 @@ pub async fn update(
     let Some((card_type, front, back)) = sides else {
         return Ok(None);
     };
+    if card_type != expected {
+        return Ok(Some(Written::OtherType(card_type)));
+    }
     if let Some((field, why)) = card_type.sides_problem(&front, &back) {
         return Ok(Some(Written::Invalid(field, why)));
     }

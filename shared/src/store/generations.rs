@@ -380,8 +380,9 @@ impl Last {
 }
 
 /// Saves the last batches of several generations and ends their jobs and generations, in
-/// one statement and one commit, each where its claim still holds (an end only if its
-/// batch is the next one): one job's lost claim leaves the others' ends standing. The
+/// one statement and one commit, each where its claim still holds: a job ends with its
+/// generation, never without it (a batch an earlier attempt saved already is not counted
+/// twice). One job's lost claim leaves the others' ends standing. The
 /// calls' usage is recorded whether or not the claims held (they were made), once per
 /// user and kind, in their order, so that two statements never lock the same days in
 /// opposite orders. Answers, in the order of `lasts`: `None` for a job whose claim was
@@ -414,13 +415,18 @@ pub async fn save_last(pool: &PgPool, lasts: &[Last]) -> sqlx::Result<Vec<Option
                                                   front text, back text)
             on conflict (generation_id, position) do nothing),
          generation as (
-            update ai_generations g set batches_done = g.batches_done + 1,
-                   tokens_input = coalesce(g.tokens_input, 0) + e.tokens_input,
-                   tokens_output = coalesce(g.tokens_output, 0) + e.tokens_output,
-                   cost_usd = coalesce(g.cost_usd, 0) + e.cost_usd, updated_at = now(),
-                   status = 'succeeded', error = null, ai_metadata = e.metadata
+            update ai_generations g set
+                   batches_done = g.batches_done + (g.batches_done = e.batch)::int,
+                   tokens_input = coalesce(g.tokens_input, 0)
+                       + case when g.batches_done = e.batch then e.tokens_input else 0 end,
+                   tokens_output = coalesce(g.tokens_output, 0)
+                       + case when g.batches_done = e.batch then e.tokens_output else 0 end,
+                   cost_usd = coalesce(g.cost_usd, 0)
+                       + case when g.batches_done = e.batch then e.cost_usd else 0 end,
+                   updated_at = now(), status = 'succeeded', error = null,
+                   ai_metadata = e.metadata
             from e join ended on ended.id = e.job
-            where g.id = e.generation and g.batches_done = e.batch
+            where g.id = e.generation
             returning e.job),
          recorded as (
             insert into ai_usage as u (user_id, day, kind, calls, tokens_input, tokens_output,
@@ -567,4 +573,23 @@ pub async fn finish(
         );
     let finished: i64 = query.build_query_scalar().fetch_one(pool).await?;
     Ok(finished == 1)
+}
+
+/// Ends the generations left `pending` or `running` under a job that ended (for at least
+/// `settled_for`): each follows its job (a timed-out job's generation `failed`). The
+/// reconciler's repair of a generation its job's end missed; how many it ended.
+pub async fn end_orphaned(pool: &PgPool, settled_for: std::time::Duration) -> sqlx::Result<u64> {
+    sqlx::query(
+        "update ai_generations g
+         set status = case j.status when 'timeout' then 'failed' else j.status end,
+             error = coalesce(g.error, j.error), updated_at = now()
+         from jobs j
+         where g.status in ('pending', 'running') and j.id = g.job_id
+           and j.status in ('succeeded', 'failed', 'timeout', 'cancelled')
+           and j.finished_at < now() - make_interval(secs => $1)",
+    )
+    .bind(settled_for.as_secs_f64())
+    .execute(pool)
+    .await
+    .map(|done| done.rows_affected())
 }

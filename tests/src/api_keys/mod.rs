@@ -274,7 +274,7 @@ async fn a_key_never_manages_keys_opens_a_session_or_reaches_admin() {
     .await;
     let user = Uuid::now_v7();
     let (key, id) = app.key_with(user, &["read", "write", "publish"]).await;
-    let refused: [(Method, String, Option<Value>); 9] = [
+    let refused: [(Method, String, Option<Value>); 8] = [
         (Method::GET, "/v1/api-keys".into(), None),
         (
             Method::POST,
@@ -282,7 +282,6 @@ async fn a_key_never_manages_keys_opens_a_session_or_reaches_admin() {
             Some(json!({ "name": "from a key", "scopes": ["read"] })),
         ),
         (Method::DELETE, format!("/v1/api-keys/{id}"), None),
-        (Method::GET, "/app/config.json".into(), None),
         (Method::GET, "/app/session".into(), None),
         (
             Method::POST,
@@ -298,6 +297,35 @@ async fn a_key_never_manages_keys_opens_a_session_or_reaches_admin() {
             .with_key(method.clone(), &app.address, &path, &key, body.as_ref())
             .await;
         assert_eq!(status, 401, "{method} {path}: {answer}");
+    }
+    // What anyone may read is answered to a key as to no one; a method a path does not
+    // serve is 405 whatever the credentials (issue 73).
+    for path in ["/openapi.json", "/docs", "/app/config.json"] {
+        let anonymous = app.client.get(app.url(path)).send().await.unwrap();
+        let keyed = app
+            .client
+            .get(app.url(path))
+            .bearer_auth(&key)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(anonymous.status(), 200, "{path}");
+        assert_eq!(keyed.status(), 200, "{path} with a key");
+        assert_eq!(
+            keyed.bytes().await.unwrap(),
+            anonymous.bytes().await.unwrap(),
+            "{path}: the same answer"
+        );
+    }
+    for (method, path) in [
+        (Method::PUT, "/v1/calendars".to_owned()),
+        (Method::DELETE, "/v1/api-keys".to_owned()),
+        (Method::PUT, "/admin/flags".to_owned()),
+    ] {
+        let (status, answer) = app
+            .with_key(method.clone(), &app.address, &path, &key, None)
+            .await;
+        assert_eq!(status, 405, "{method} {path}: {answer}");
     }
     // Nor does a key pasted as the app's sign-in token open a session.
     let (status, _) = app

@@ -148,6 +148,8 @@ pub struct TestApp {
     replicas: Vec<JoinHandle<()>>,
     workers: Vec<Worker>,
     pub keys: JwtKeys,
+    /// The API's platforms registry (its media's decodes are counted there).
+    pub api_platforms: almanac_shared::publish::Platforms,
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -302,12 +304,10 @@ pub async fn spawn_app_with(options: TestOptions) -> TestApp {
     let worker_settings =
         Settings::from_lookup(|k| env.get(k).cloned()).expect("test worker settings are valid");
 
-    let api = almanac_api::Application::build_with(
-        settings.clone(),
-        with_platforms(&settings, &options.platforms),
-    )
-    .await
-    .expect("API builds");
+    let api_platforms = with_platforms(&settings, &options.platforms);
+    let api = almanac_api::Application::build_with(settings.clone(), api_platforms.clone())
+        .await
+        .expect("API builds");
     let address = format!("http://127.0.0.1:{}", api.port());
     let metrics_address = format!("http://127.0.0.1:{}", api.metrics_port());
     // The workers' links and media addresses name the API, as a deployment's name the
@@ -360,6 +360,7 @@ pub async fn spawn_app_with(options: TestOptions) -> TestApp {
         api_stop: Some(api_stop),
         replicas: Vec::new(),
         workers: Vec::new(),
+        api_platforms,
     };
     if options.probe {
         app.install_probe_kind().await;

@@ -118,3 +118,59 @@ async fn uploads_past_the_owner_s_quota_are_refused_and_others_are_not() {
     // Carol's, each with its JPEG copy.
     assert_eq!(app.stored_files().len(), 8, "{:?}", app.stored_files());
 }
+
+/// A PNG of `width`×`height` in one colour, written row by row (small on disk, `width` ×
+/// `height` × 3 bytes once decoded).
+pub(crate) fn flat_png(width: u32, height: u32) -> Vec<u8> {
+    let mut out = Vec::new();
+    {
+        let mut encoder = png::Encoder::new(&mut out, width, height);
+        encoder.set_color(png::ColorType::Rgb);
+        encoder.set_depth(png::BitDepth::Eight);
+        encoder.set_compression(png::Compression::Fast);
+        let mut header = encoder.write_header().unwrap();
+        let mut writer = header.stream_writer().unwrap();
+        let row = [200u8, 120, 40].repeat(width as usize);
+        for _ in 0..height {
+            std::io::Write::write_all(&mut writer, &row).unwrap();
+        }
+        writer.finish().unwrap();
+        header.finish().unwrap();
+    }
+    out
+}
+
+/// Decoding is bounded (issue 73): eight 40-megapixel PNGs uploaded at once each get their
+/// JPEG copy, but never more than `MEDIA_DECODE_CONCURRENCY` are decoded at a time (the
+/// decodes are counted as they start and end); an image whose headers pass the limits is
+/// refused before a pixel is allocated.
+#[tokio::test]
+async fn eight_forty_megapixel_uploads_are_decoded_two_at_a_time() {
+    let app = spawn_app_with(TestOptions {
+        worker: false,
+        env: vec![("MEDIA_DECODE_CONCURRENCY", "2".into())],
+        ..Default::default()
+    })
+    .await;
+    let user = Uuid::new_v4();
+    let big = flat_png(8_000, 5_000);
+    let uploads = (0..8).map(|n| {
+        let body = multipart(&format!("wide-{n}.png"), "image/png", &big, None);
+        app.upload(user, body)
+    });
+    for (status, answer) in futures::future::join_all(uploads).await {
+        assert_eq!(status, 201, "{answer}");
+        assert_eq!(answer["data"]["width"], 8_000, "{answer}");
+    }
+    let peak = app.api_platforms.media.decodes.peak();
+    assert!((1..=2).contains(&peak), "{peak} decodes ran at once");
+    // Past the limits by its headers: refused, nothing decoded.
+    let (status, refused) = app
+        .upload(
+            user,
+            multipart("huge.png", "image/png", &flat_png(10_001, 1), None),
+        )
+        .await;
+    assert_eq!(status, 422, "{refused}");
+    assert_eq!(app.api_platforms.media.decodes.peak(), peak);
+}

@@ -336,6 +336,32 @@ async fn a_lost_create_record_answer_settles_through_get_record_and_is_never_sen
     assert_eq!(s.records().len(), 2);
 }
 
+/// A 2xx is not a post (issue 73): a `createRecord` answer that does not name the record
+/// (its `uri` and `cid`) leaves the post unknown, and a `getRecord` answer without the
+/// record's `uri` and `value` finds nothing; the record read back settles it, and it is
+/// written once.
+#[tokio::test]
+async fn an_answer_that_names_no_record_is_unknown_until_the_record_is_read_back() {
+    let s = setup().await;
+    let channel = s.bluesky().await;
+    s.fake.with(|f| {
+        f.bsky.answer_without_record = true;
+        f.bsky.hollow_reads = 2;
+    });
+    let entry = s.entry(text("Named at last")).await;
+    let id = s.publish_now(entry, channel).await;
+    let published = s.settled(&id, "published").await;
+    assert!(s.was_unknown(&id).await);
+    let records = s.records();
+    assert_eq!(records.len(), 1);
+    assert_eq!(published["remotePostId"], records[0].uri.as_str());
+    assert_eq!(s.xrpc("com.atproto.repo.createRecord").len(), 1);
+    assert!(
+        s.xrpc("com.atproto.repo.getRecord").len() >= 3,
+        "the hollow reads did not settle it"
+    );
+}
+
 #[tokio::test]
 async fn sessions_refresh_before_they_expire_and_a_lapsing_one_is_announced() {
     let s = setup().await;
@@ -448,4 +474,87 @@ async fn an_image_over_a_million_bytes_fails_the_post_before_anything_is_sent() 
     assert!(s.xrpc("com.atproto.repo.uploadBlob").is_empty());
     assert!(s.xrpc("com.atproto.repo.createRecord").is_empty());
     assert!(s.records().is_empty());
+}
+
+/// A local listener counting the connections it is offered.
+async fn canary() -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let connections = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = connections.clone();
+    tokio::spawn(async move {
+        while let Ok((_socket, _)) = listener.accept().await {
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    });
+    (port, connections)
+}
+
+/// The PDS a DID document names is an address a platform supplies (issue 73): judged like a
+/// webhook's URL before the account's token goes there. Every form of a local or private
+/// address, credentials in it, a query, or plain http is refused at connect with 422
+/// `CHANNEL_HOST_REFUSED`, and a channel that holds such a PDS from before fails its
+/// publish with that code: the canary behind those addresses is never reached.
+#[tokio::test]
+async fn a_did_document_naming_a_private_pds_is_refused_and_never_called() {
+    let s = setup_plus(true, [("FETCH_ALLOW_PRIVATE_NETWORKS", "false".into())]).await;
+    let (port, connections) = canary().await;
+    let forms = [
+        format!("https://127.0.0.1:{port}"),
+        format!("https://127.0.0.1:{port}/xrpc?steal=1"),
+        format!("https://10.0.0.1:{port}"),
+        format!("https://192.168.1.20:{port}"),
+        format!("https://169.254.169.254:{port}/latest/meta-data"),
+        format!("https://[::1]:{port}"),
+        format!("https://[::ffff:127.0.0.1]:{port}"),
+        format!("https://[fe80::1]:{port}"),
+        format!("https://2130706433:{port}"),
+        format!("https://0x7f000001:{port}"),
+        format!("https://127.1:{port}"),
+        format!("https://localhost:{port}"),
+        format!("https://pds.localhost:{port}"),
+        format!("https://user:pass@pds.example.com:{port}"),
+        format!("https://pds.example.com:{port}/?next=1"),
+        format!("https://pds.example.com:{port}/#frag"),
+        format!("http://pds.example.com:{port}"),
+    ];
+    for form in &forms {
+        s.fake.with(|f| f.bsky.pds_endpoint = Some(form.clone()));
+        let (status, refused) = s.sign_in("bluesky", HANDLE, APP_PASSWORD).await;
+        assert_eq!(status, 422, "{form}: {refused}");
+        assert_eq!(refused["error"]["code"], "CHANNEL_HOST_REFUSED", "{form}");
+    }
+    let channels: i64 =
+        sqlx::query_scalar("select count(*) from platform_accounts where user_id = $1")
+            .bind(s.user)
+            .fetch_one(&s.app.db)
+            .await
+            .unwrap();
+    assert_eq!(channels, 0, "nothing was connected");
+    // A channel connected before the rule held: its publish is refused, nothing sent.
+    let channel = s
+        .connect_as(
+            s.user,
+            "bluesky",
+            DID,
+            "bsky-access",
+            Some("bsky-refresh"),
+            7_200,
+        )
+        .await;
+    s.update_channel(
+        channel,
+        &format!("service_url = 'https://127.0.0.1:{port}'"),
+    )
+    .await;
+    let entry = s.entry(text("Never to the canary")).await;
+    let id = s.publish_now(entry, channel).await;
+    let failed = s.settled(&id, "failed").await;
+    assert_eq!(failed["error"]["code"], "CHANNEL_HOST_REFUSED", "{failed}");
+    assert!(s.xrpc("com.atproto.repo.createRecord").is_empty());
+    assert_eq!(
+        connections.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "the canary was reached"
+    );
 }

@@ -7,6 +7,7 @@ mod channels;
 mod evergreen;
 mod facebook;
 mod faults;
+mod flag_off;
 mod flows;
 mod linkedin;
 mod media;

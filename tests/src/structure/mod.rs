@@ -419,3 +419,46 @@ fn the_sql_scan_finds_statements_and_passes_prose() {
         ]
     );
 }
+
+/// What builds an HTTP client (or a fetcher, which holds one).
+fn builds_a_client(code: &str) -> bool {
+    [
+        "Client::builder(",
+        "Client::new(",
+        "ClientBuilder::new(",
+        "Fetcher::new(",
+    ]
+    .iter()
+    .any(|call| code.contains(call))
+}
+
+/// Every platform call goes through one guarded client (issue 73): the registry's
+/// (`shared/src/publish/http.rs`) is the only place under `shared/src/publish/` that builds
+/// one; an adapter that built its own could call an address no guard judged.
+#[test]
+fn adapters_build_no_http_client_of_their_own() {
+    let dir = repository().join("shared/src/publish");
+    let mut files = Vec::new();
+    rust_files(&dir, &mut files);
+    let mut builders: Vec<String> = files
+        .iter()
+        .filter(|path| {
+            let code = without_comments(&std::fs::read_to_string(path).unwrap());
+            // A file's unit tests may build what they test.
+            let code = code.split("#[cfg(test)]").next().unwrap_or_default();
+            builds_a_client(code)
+        })
+        .map(|path| {
+            path.strip_prefix(&dir)
+                .unwrap()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    builders.sort();
+    assert_eq!(builders, ["http.rs"], "only the registry's clients");
+    assert!(builds_a_client(
+        "let c = reqwest::Client::builder().build();"
+    ));
+    assert!(!builds_a_client("let c = self.http.clone();"));
+}

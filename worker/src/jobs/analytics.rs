@@ -5,10 +5,11 @@
 //! refusal ends the read with the platform's reason: a permission not granted also marks
 //! the channel ("connect again to see analytics"), and no reading is made for it until it
 //! connects again. Only a platform that could not answer is tried again, on the ledger's
-//! attempts.
+//! attempts. While publishing is off for the post's owner, the reading waits unasked.
 
 use almanac_shared::{
     domain::analytics::{PostMetricsJob, ReadingKind},
+    flags::Flag,
     publish::{
         ANALYTICS_SCOPE_MISSING, Adapter, Auth, Failure, FailureKind, PLATFORM_BUSY, Platform,
         PostMetrics, REQUEST_PERMITS, RequestPermits,
@@ -24,6 +25,9 @@ use chrono::Utc;
 use serde_json::json;
 
 use crate::job::{Context, End, Finished, Job, JobContext, JobError, JobResult, LogContext};
+
+/// How long a reading held by the publishing flag waits before it looks again.
+const FLAG_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
 
 impl Job for PostMetricsJob {
     type Input = Read;
@@ -65,6 +69,16 @@ impl Reader<'_> {
         };
         if let Some(reason) = &read.analytics_refused {
             return Err(JobError::permanent(ANALYTICS_SCOPE_MISSING, reason.clone()));
+        }
+        if !self.ctx.flags.enabled(Flag::PublishService, read.user_id) {
+            // Publishing is off for its owner: no platform is asked anything. The reading
+            // waits, its attempt not spent, and is made once the flag allows.
+            let mut waiting = JobError::transient(
+                "PUBLISH_DISABLED",
+                "publishing is off for now; the post's numbers are read once it is back on",
+            );
+            waiting.release_after = Some(FLAG_WAIT);
+            return Err(waiting);
         }
         let Some(platform) = self.ctx.platforms.of_channel(&read.channel) else {
             return Err(JobError::permanent(

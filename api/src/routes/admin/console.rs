@@ -206,7 +206,8 @@ impl ConsoleApi {
         /// A job kind: `generation`, `calendar`, `organic`, `synthesis`, `email`, `publish`
         /// or `webhook`.
         kind: Path<String>,
-    ) -> Answer<Json<QueueStateEnvelope>, { ADMIN_STORED | can::NOT_FOUND }> {
+    ) -> Answer<Json<QueueStateEnvelope>, { ADMIN_STORED | can::BAD_REQUEST | can::NOT_FOUND }>
+    {
         let kind = queue(&kind)?;
         let actor = auth.actor().as_str();
         if queues::pause(&state.pool, kind, actor).await? {
@@ -236,7 +237,8 @@ impl ConsoleApi {
         auth: AdminAuth,
         /// A job kind.
         kind: Path<String>,
-    ) -> Answer<Json<QueueStateEnvelope>, { ADMIN_STORED | can::NOT_FOUND }> {
+    ) -> Answer<Json<QueueStateEnvelope>, { ADMIN_STORED | can::BAD_REQUEST | can::NOT_FOUND }>
+    {
         let kind = queue(&kind)?;
         let actor = auth.actor().as_str();
         let (resumed, ready) = queues::resume(&state.pool, kind, WAKE_UPS_PER_BATCH * 10).await?;

@@ -54,7 +54,13 @@ pub(super) async fn run(
     } else {
         match persist_legacy(state, user, &spec, calendar_id, &entries).await {
             Ok(persisted) => Some(persisted),
-            Err(ApiError::Unavailable(..)) => None,
+            // Down, judged by a probe outside the pool: a saturated pool is busy, said so.
+            Err(busy @ ApiError::Unavailable(..)) => {
+                if almanac_shared::db::answers(&state.pool).await {
+                    return Err(busy);
+                }
+                None
+            }
             Err(other) => return Err(other),
         }
     };

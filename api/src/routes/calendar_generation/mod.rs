@@ -107,7 +107,6 @@ impl CalendarGenerationApi {
         let answer_as = AnswerAs::negotiated(request);
         let framing = answer_as.framing();
         let user = auth.user().id;
-        learn_from_results(&state, user, &mut spec).await;
         // A calendar request's log lines name its channels (seed 001's `channel`).
         tracing::Span::current().record(
             "channel",
@@ -120,6 +119,10 @@ impl CalendarGenerationApi {
         let answer = if state.flags.enabled(Flag::CalendarService, user) {
             start_run(&state, user, spec, calendar_id, framing).await?
         } else {
+            if let Ok(mut tx) = almanac_shared::store::user_tx(&state.pool, user).await {
+                learn_from_results(&mut tx, &mut spec).await;
+                let _ = tx.commit().await;
+            }
             let limit = &state.settings.rate_limits.calendars;
             let slot = rate_limit::take(&state, limit, user, None).await?;
             let answer = legacy::run(&state, user, spec, calendar_id, framing, false).await;
@@ -139,20 +142,26 @@ impl CalendarGenerationApi {
 /// (`store::analytics::learned_times`), the others at 09:00; with `learnFromResults`
 /// (by default, once the caller has 10 measured posts on the channels), the AI is shown
 /// each channel's best and worst recent posts. A store that cannot be read leaves the
-/// request as it would be without results.
-async fn learn_from_results(state: &AppState, user: Uuid, spec: &mut CalendarSpec) {
+/// request as it would be without results. It reads in the caller's transaction `tx` (the
+/// submit's own: no second connection per request), under a savepoint that a failed read
+/// rolls back.
+async fn learn_from_results(tx: &mut Transaction<'static, Postgres>, spec: &mut CalendarSpec) {
     use almanac_shared::{domain::analytics, store};
+    use sqlx::Acquire;
     let channels: Vec<&str> = spec.channels.iter().map(|c| c.as_str()).collect();
     let (zone, per_day) = (spec.constraints.timezone, spec.constraints.posts_per_day);
     let times_given = spec.constraints.times_given;
     let read = async {
-        let mut tx = store::user_tx(&state.pool, user).await?;
+        let mut savepoint = tx.begin().await?;
         let times = match times_given {
             true => Default::default(),
-            false => store::analytics::learned_times(&mut tx, &channels, zone, per_day).await?,
+            false => {
+                store::analytics::learned_times(&mut savepoint, &channels, zone, per_day).await?
+            }
         };
-        let rated = store::analytics::rated_posts(&mut tx, &channels, chrono::Utc::now()).await?;
-        tx.commit().await?;
+        let rated =
+            store::analytics::rated_posts(&mut savepoint, &channels, chrono::Utc::now()).await?;
+        savepoint.commit().await?;
         Ok::<_, sqlx::Error>((times, rated))
     };
     let (times, rated) = match read.await {
@@ -268,13 +277,15 @@ async fn start_run(
 ) -> ApiResult<CalendarResponse> {
     let (run_id, job) = run_job(user);
     let limit = &state.settings.rate_limits.calendars;
-    let open = match Submit::new(state, user, limit).open(job).await? {
+    let mut open = match Submit::new(state, user, limit).open(job).await? {
         // Seed 001's playbook: Postgres down, serve the legacy dry run, whatever the flag.
         Submitted::StoreDown(_) => {
             return legacy::run(state, user, spec, calendar_id, framing, true).await;
         }
         opened => opened.open().await?,
     };
+    let mut spec = spec;
+    learn_from_results(open.tx(), &mut spec).await;
     let name = CalendarName::of(&spec, &state.platforms);
     let fills = name.fills(calendar_id);
     launch(state, open, run_id, Ok(fills), &spec, framing).await

@@ -85,16 +85,6 @@ pub struct ClozeCardCommand {
     pub tags: Vec<CardTag>,
 }
 
-#[derive(Debug, Clone, Object)]
-pub struct UpdateCardCommand {
-    #[oai(nullable)]
-    pub front: Option<Front>,
-    #[oai(nullable)]
-    pub back: Option<Back>,
-    #[oai(nullable, validator(max_items = 20))]
-    pub tags: Option<Vec<CardTag>>,
-}
-
 /// `csv` (Anki's text import) or `apkg` (an Anki package).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
 #[oai(rename_all = "lowercase")]

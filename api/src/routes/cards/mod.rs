@@ -1,7 +1,9 @@
 //! Cards: created by hand or by accepting a suggestion; exported for Anki.
 
+mod by_type;
 mod dto;
 
+pub use by_type::*;
 pub use dto::*;
 
 use almanac_shared::store::user_tx;
@@ -16,10 +18,7 @@ use poem_openapi::{
     param::Path,
     param::Query,
     payload::{Json, PlainText},
-    registry::{
-        MetaDiscriminatorObject, MetaResponse, MetaResponses, MetaSchema, MetaSchemaRef, Registry,
-    },
-    types::{ParseError, ParseFromJSON, ParseResult, Type},
+    registry::{MetaResponse, MetaResponses, Registry},
 };
 use uuid::Uuid;
 
@@ -104,94 +103,6 @@ pub fn parse_tags(raw: &[CardTag]) -> ApiResult<Vec<String>> {
     Ok(tags)
 }
 
-/// A card written by hand, by its `card_type`: `basic` (the default when it is left out)
-/// or `cloze`. The sides each type needs are stated by its schema.
-#[derive(Debug, Clone)]
-pub enum CreateCardCommand {
-    Basic(BasicCardCommand),
-    Cloze(ClozeCardCommand),
-}
-
-impl CreateCardCommand {
-    /// The card's type, sides (as sent) and tags.
-    fn into_parts(self) -> (CardType, String, String, Vec<CardTag>) {
-        match self {
-            Self::Basic(card) => (CardType::Basic, card.front.0, card.back.0, card.tags),
-            Self::Cloze(card) => (CardType::Cloze, card.front.0, card.back.0, card.tags),
-        }
-    }
-}
-
-impl Type for CreateCardCommand {
-    const IS_REQUIRED: bool = true;
-    type RawValueType = Self;
-    type RawElementValueType = Self;
-
-    fn name() -> std::borrow::Cow<'static, str> {
-        "CreateCardCommand".into()
-    }
-
-    fn schema_ref() -> MetaSchemaRef {
-        MetaSchemaRef::Reference(Self::name().into_owned())
-    }
-
-    fn register(registry: &mut Registry) {
-        registry.create_schema::<Self, _>(Self::name().into_owned(), |registry| {
-            BasicCardCommand::register(registry);
-            ClozeCardCommand::register(registry);
-            let reference = |name: &str| format!("#/components/schemas/{name}");
-            MetaSchema {
-                description: Some(
-                    "A card written by hand, by its `card_type`: `basic` (the default when it \
-                     is left out) or `cloze`.",
-                ),
-                one_of: vec![
-                    BasicCardCommand::schema_ref(),
-                    ClozeCardCommand::schema_ref(),
-                ],
-                discriminator: Some(MetaDiscriminatorObject {
-                    property_name: "card_type",
-                    mapping: vec![
-                        ("basic".into(), reference(&BasicCardCommand::name())),
-                        ("cloze".into(), reference(&ClozeCardCommand::name())),
-                    ],
-                }),
-                ..MetaSchema::ANY
-            }
-        });
-    }
-
-    fn as_raw_value(&self) -> Option<&Self::RawValueType> {
-        Some(self)
-    }
-
-    fn raw_element_iter<'a>(
-        &'a self,
-    ) -> Box<dyn Iterator<Item = &'a Self::RawElementValueType> + 'a> {
-        Box::new(std::iter::once(self))
-    }
-}
-
-impl ParseFromJSON for CreateCardCommand {
-    fn parse_from_json(value: Option<serde_json::Value>) -> ParseResult<Self> {
-        let value = value.unwrap_or_default();
-        let kind = value.get("card_type").cloned().unwrap_or_default();
-        if kind.is_null() || kind == "basic" {
-            BasicCardCommand::parse_from_json(Some(value))
-                .map(Self::Basic)
-                .map_err(ParseError::propagate)
-        } else if kind == "cloze" {
-            ClozeCardCommand::parse_from_json(Some(value))
-                .map(Self::Cloze)
-                .map_err(ParseError::propagate)
-        } else {
-            Err(ParseError::custom(
-                "field `card_type` must be `basic` or `cloze`",
-            ))
-        }
-    }
-}
-
 /// The export: one 200 answer with both media types in the document.
 pub struct ExportResponse(ExportBody);
 
@@ -265,8 +176,10 @@ impl CardsApi {
         Ok(Created::Created(Json(card.into())))
     }
 
-    /// Edit a card's sides or tags. Sides that make it another card's are refused with 409
-    /// `DUPLICATE_CARD` (`details.cardId`: the other card).
+    /// Edit a card's sides or tags. `card_type` names the card's type (an edit cannot
+    /// change it: another is 409 `CARD_TYPE_MISMATCH`, `details.cardType` the card's). Sides
+    /// that make it another card's are refused with 409 `DUPLICATE_CARD` (`details.cardId`:
+    /// the other card).
     #[oai(path = "/api/cards/:id", method = "patch", operation_id = "updateCard")]
     async fn update(
         &self,
@@ -275,18 +188,19 @@ impl CardsApi {
         id: Path<Uuid>,
         body: StrictJson<UpdateCardCommand>,
     ) -> Answer<Json<CardDto>, { can::STORED | can::BODY | can::NOT_FOUND | can::CONFLICT }> {
-        let front = body
-            .front
-            .as_deref()
+        let expected = body.card_type();
+        let (front, back, tags) = body.parts();
+        let front = front
             .map(|f| parse_side("front", f, generation::FRONT_MAX_CHARS))
             .transpose()?;
         // Empty only for a cloze card: the store checks it against the card's type.
-        let back = body.back.as_deref().map(parse_extra).transpose()?;
-        let tags = body.tags.as_deref().map(parse_tags).transpose()?;
+        let back = back.map(parse_extra).transpose()?;
+        let tags = tags.map(parse_tags).transpose()?;
         let mut tx = user_tx(&state.pool, auth.user().id).await?;
         let written = cards::update(
             &mut tx,
             id.0,
+            expected,
             front.as_deref(),
             back.as_deref(),
             tags.as_deref(),
@@ -363,6 +277,7 @@ pub fn card_or_duplicate<T>(written: cards::Written<T>) -> Result<T, ApiError> {
     match written {
         cards::Written::Card(card) => Ok(card),
         cards::Written::Invalid(field, message) => Err(ApiError::invalid_field(field, message)),
+        cards::Written::OtherType(stored) => Err(type_mismatch("card", stored)),
         cards::Written::Duplicate(other) => Err(ApiError::Conflict(ErrorEnvelope::new(
             "DUPLICATE_CARD",
             "you already have this card (the same sides, case, punctuation and spacing aside)",

@@ -225,17 +225,23 @@ impl Upload<'_> {
             .await
             .map_err(store_failed)?;
         let format = file.format;
-        let made = tokio::task::spawn_blocking(move || {
-            let dimensions = image::dimensions(format, &bytes)?;
-            let jpeg = format
-                .has_rendition()
-                .then(|| image::jpeg_copy(format, &bytes))
-                .transpose()?;
-            Ok::<_, image::ImageProblem>((dimensions, jpeg))
-        })
-        .await
-        .map_err(|e| ApiError::internal(e.into()))?
-        .map_err(|problem| ApiError::unprocessable_field("file", problem.to_string()))?;
+        // The headers first (no pixel allocated), then the decode, in turn with the
+        // process's other decodes (`MEDIA_DECODE_CONCURRENCY`).
+        let dimensions = image::dimensions(format, &bytes)
+            .map_err(|problem| ApiError::unprocessable_field("file", problem.to_string()))?;
+        let made = self
+            .media
+            .decodes
+            .run(move || {
+                let jpeg = format
+                    .has_rendition()
+                    .then(|| image::jpeg_copy(format, &bytes))
+                    .transpose()?;
+                Ok::<_, image::ImageProblem>((dimensions, jpeg))
+            })
+            .await
+            .map_err(|e| ApiError::internal(e.into()))?
+            .map_err(|problem| ApiError::unprocessable_field("file", problem.to_string()))?;
         let (dimensions, jpeg) = made;
         let jpeg_key = match jpeg {
             Some(jpeg) => {

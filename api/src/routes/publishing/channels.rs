@@ -111,7 +111,8 @@ impl ChannelsApi {
     /// `connect` is `credentials`: Bluesky's handle and app password). They are sent to the
     /// platform once, for a session whose tokens are kept sealed; the password never is.
     /// 422 `CREDENTIALS_REFUSED` when the platform refuses them, 422
-    /// `CREDENTIALS_UNSUPPORTED` for a platform that connects through OAuth (`connect`).
+    /// `CREDENTIALS_UNSUPPORTED` for a platform that connects through OAuth (`connect`), 409
+    /// `PUBLISH_DISABLED` while publishing is off for the caller (nothing is sent).
     #[oai(
         path = "/v1/channels/:platform/credentials",
         method = "post",
@@ -126,12 +127,13 @@ impl ChannelsApi {
         body: StrictJson<ChannelCredentials>,
     ) -> Answer<
         Created<ChannelEnvelope>,
-        { can::STORED | can::BODY | can::NOT_FOUND | can::UNPROCESSABLE },
+        { can::STORED | can::BODY | can::NOT_FOUND | can::CONFLICT | can::UNPROCESSABLE },
     > {
         let (platform, adapter) = registered(&state, &platform.0)?;
         let cipher = cipher(&state)?;
         let body = body.0;
         let user = auth.user().id;
+        publishing_on(&state, user)?;
         // No session is opened at the platform when the channel could not be stored.
         user_tx(&state.pool, user).await?.commit().await?;
         let tokens = adapter
@@ -262,6 +264,8 @@ impl ChannelsApi {
     /// `state` is used up either way, before anything is asked of the platform. The answer
     /// is the connected channel, with `alsoConnected`: the other accounts the grant acts
     /// for (a LinkedIn member's company pages), each connected as a channel of its own.
+    /// While publishing is off for the caller it is 409 `PUBLISH_DISABLED`: nothing is
+    /// asked of the platform, and the `state` stays usable.
     #[oai(
         path = "/v1/channels/:platform/complete",
         method = "post",
@@ -276,12 +280,20 @@ impl ChannelsApi {
         body: StrictJson<ChannelCompletion>,
     ) -> Answer<
         Json<ConnectedEnvelope>,
-        { can::STORED | can::BODY | can::NOT_FOUND | can::FORBIDDEN | can::UNPROCESSABLE },
+        {
+            can::STORED
+                | can::BODY
+                | can::NOT_FOUND
+                | can::FORBIDDEN
+                | can::CONFLICT
+                | can::UNPROCESSABLE
+        },
     > {
         let (platform, adapter) = registered(&state, &platform.0)?;
         let body = body.0;
         let caller = auth.user().id;
         let cipher = cipher(&state)?;
+        publishing_on(&state, caller)?;
         // Single use: taken whatever happens next.
         let taken = store::take_oauth(&state.pool, &body.state).await?;
         let Some((owner, expected, verifier, expires_at)) = taken else {
@@ -548,4 +560,19 @@ fn state_invalid(message: &str) -> ApiError {
 async fn channel(state: &AppState, conn: &mut sqlx::PgConnection, id: Uuid) -> ApiResult<Channel> {
     let row = store::get(conn, id).await?;
     Ok(Channel::described(row, &state.platforms))
+}
+
+/// 409 `PUBLISH_DISABLED` while publishing is off for `user` (`PUBLISH_SERVICE_ENABLED` or
+/// its rollout): connecting calls the platform, and nothing does then.
+fn publishing_on(state: &AppState, user: Uuid) -> Result<(), ApiError> {
+    if state
+        .flags
+        .enabled(almanac_shared::flags::Flag::PublishService, user)
+    {
+        return Ok(());
+    }
+    Err(ApiError::conflict(
+        "PUBLISH_DISABLED",
+        "publishing is switched off for now, so no channel can be connected; try again once it is back on",
+    ))
 }

@@ -129,7 +129,8 @@ impl PublishApi {
                     })?;
                 return Ok(replay(key, earlier)?);
             }
-            Err(Refusal::Store(error)) if db::is_unavailable(&error) => {
+            // Down, not merely busy: only an outage is spooled.
+            Err(Refusal::Store(error)) if db::is_down(&state.pool, &error).await => {
                 return Ok(spool_request(&state, user, id.0, request).await?);
             }
             Err(refusal) => return Err(refused(refusal).into()),

@@ -3,6 +3,7 @@
 //! `POST /v1/queue/shuffle` packs a channel's queue again from now. Owner only.
 
 use almanac_shared::{
+    flags::Flag,
     publish::{
         Mode,
         queue::{self, Outcome, Placed, Queue, QueueRequest},
@@ -62,9 +63,16 @@ pub struct UnqueuedEntry {
     pub message: String,
 }
 
-/// What `POST /v1/queue` did.
+/// What `POST /v1/queue` did, or, with publishing off for the caller, would do.
 #[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
 pub struct QueueResult {
+    /// True when nothing was stored: publishing is off for the caller
+    /// (`PUBLISH_SERVICE_ENABLED`), and `queued` says where the entries would go.
+    pub dry_run: bool,
+    /// Why it was a dry run: `PUBLISH_DISABLED`.
+    #[oai(skip_serializing_if_is_none)]
+    pub reason: Option<String>,
     pub queued: Vec<QueuedEntry>,
     pub refused: Vec<UnqueuedEntry>,
 }
@@ -127,7 +135,9 @@ impl QueueApi {
     /// Queue entries: each takes the first free slot of its channel after the channel's
     /// last queued entry, at least `QUEUE_MIN_GAP_MINUTES` after it, and moves there; its
     /// publish is scheduled for that time. Entries that cannot be placed are listed in
-    /// `refused` with the reason; the others are queued.
+    /// `refused` with the reason; the others are queued. With publishing off for the caller
+    /// the answer is a dry run (`dryRun: true`, `reason: "PUBLISH_DISABLED"`): where each
+    /// entry would go, and nothing stored.
     #[oai(path = "/v1/queue", method = "post", operation_id = "queueEntries")]
     async fn add(
         &self,
@@ -151,8 +161,8 @@ impl QueueApi {
         let outcome = queue::add(&run, &mut tx, user, &request)
             .await
             .map_err(refused)?;
-        tx.commit().await?;
-        Ok(QueueResultEnvelope::of(result(outcome)))
+        let dry_run = finish(&state, user, tx).await?;
+        Ok(QueueResultEnvelope::of(result(outcome, dry_run)))
     }
 
     /// A channel's queue (every channel's without `channelId`), in the order it publishes.
@@ -198,7 +208,8 @@ impl QueueApi {
     }
 
     /// Pack a channel's queue again from now, in its order: the slots freed by removed or
-    /// moved entries are filled, and the entries move with their publishes.
+    /// moved entries are filled, and the entries move with their publishes. With publishing
+    /// off for the caller it is a dry run, as `POST /v1/queue` is.
     #[oai(
         path = "/v1/queue/shuffle",
         method = "post",
@@ -211,16 +222,35 @@ impl QueueApi {
         body: StrictJson<ShuffleBody>,
     ) -> Answer<Json<QueueResultEnvelope>, { can::STORED | can::BODY | can::NOT_FOUND }> {
         let run = runner(&state);
-        let mut tx = user_tx(&state.pool, auth.user().id).await?;
+        let user = auth.user().id;
+        let mut tx = user_tx(&state.pool, user).await?;
         let placed = queue::shuffle(&run, &mut tx, body.0.channel_id)
             .await
             .map_err(refused)?
             .ok_or_else(|| ApiError::not_found("channel"))?;
-        tx.commit().await?;
-        Ok(QueueResultEnvelope::of(result(Outcome {
+        let dry_run = finish(&state, user, tx).await?;
+        let outcome = Outcome {
             queued: placed,
             refused: Vec::new(),
-        })))
+        };
+        Ok(QueueResultEnvelope::of(result(outcome, dry_run)))
+    }
+}
+
+/// Commits the queue's changes in `tx`, or, with publishing off for `user`, rolls them
+/// back: the answer is then a dry run, and nothing is stored that would publish when the
+/// flag comes back. True for a dry run.
+pub(super) async fn finish(
+    state: &AppState,
+    user: Uuid,
+    tx: sqlx::Transaction<'static, sqlx::Postgres>,
+) -> Result<bool, ApiError> {
+    if state.flags.enabled(Flag::PublishService, user) {
+        tx.commit().await?;
+        Ok(false)
+    } else {
+        tx.rollback().await?;
+        Ok(true)
     }
 }
 
@@ -234,8 +264,10 @@ fn runner(state: &AppState) -> Queue<'_> {
     }
 }
 
-fn result(outcome: Outcome) -> QueueResult {
+fn result(outcome: Outcome, dry_run: bool) -> QueueResult {
     QueueResult {
+        dry_run,
+        reason: dry_run.then(|| "PUBLISH_DISABLED".to_owned()),
         queued: outcome.queued.into_iter().map(queued_entry).collect(),
         refused: outcome
             .refused

@@ -54,15 +54,3 @@ pub enum ReviewStatus {
     Accepted,
     Rejected,
 }
-
-/// A review decision; accepting (possibly with edits) creates a card.
-#[derive(Debug, Clone, Object)]
-pub struct ReviewSuggestionCommand {
-    pub status: ReviewStatus,
-    /// Edited front, used for the card when accepting.
-    #[oai(nullable)]
-    pub front: Option<crate::routes::cards::Front>,
-    /// Edited back, used for the card when accepting.
-    #[oai(nullable)]
-    pub back: Option<crate::routes::cards::Back>,
-}

@@ -2,6 +2,7 @@
 
 mod dto;
 
+pub use super::cards::ReviewSuggestionCommand;
 pub use dto::*;
 
 use almanac_shared::store::user_tx;
@@ -48,7 +49,8 @@ impl SuggestionsApi {
         }))
     }
 
-    /// Accept (optionally edited) or reject a suggestion. Accepting creates a card once:
+    /// Accept (optionally edited) or reject a suggestion, naming its `card_type` (another
+    /// than the suggestion's is 409 `CARD_TYPE_MISMATCH`). Accepting creates a card once:
     /// accepting again returns the same card. Accepting into a card the caller already has
     /// (the same sides, case, punctuation and spacing aside) is refused with 409
     /// `DUPLICATE_CARD` (`details.cardId`), the suggestion left as it was.
@@ -66,11 +68,15 @@ impl SuggestionsApi {
     ) -> Answer<Json<SuggestionDto>, { can::STORED | can::BODY | can::NOT_FOUND | can::CONFLICT }>
     {
         let command = body.0;
+        let (status, front, back) = command.parts();
         let user = auth.user().id;
         let mut tx = user_tx(&state.pool, user).await?;
         let current = suggestions::for_review(&mut tx, id.0).await?;
         let current = current.ok_or_else(|| ApiError::not_found("suggestion"))?;
-        let updated: Suggestion = match (command.status, current.status) {
+        if command.card_type() != current.card_type {
+            return Err(super::cards::type_mismatch("suggestion", current.card_type).into());
+        }
+        let updated: Suggestion = match (status, current.status) {
             (ReviewStatus::Accepted, SuggestionStatus::Accepted)
             | (ReviewStatus::Rejected, SuggestionStatus::Rejected) => current,
             (ReviewStatus::Rejected, SuggestionStatus::Accepted) => {
@@ -83,8 +89,8 @@ impl SuggestionsApi {
             (ReviewStatus::Accepted, _) => {
                 let (front, back) = super::cards::parse_sides(
                     current.card_type,
-                    command.front.as_deref().unwrap_or(&current.front),
-                    command.back.as_deref().unwrap_or(&current.back),
+                    front.unwrap_or(&current.front),
+                    back.unwrap_or(&current.back),
                 )?;
                 super::cards::card_or_duplicate(
                     suggestions::accept(&mut tx, user, id.0, current.card_type, &front, &back)

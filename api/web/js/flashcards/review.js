@@ -37,7 +37,9 @@ export async function renderSuggestions(el, generationId, cards) {
     const outcome = h("span", { class: "badge", "data-status": s.status }, t(`status.${s.status}`));
     const decide = async (status) => {
       try {
-        const body = status === "accepted" ? { status, front: front.value, back: back.value } : { status };
+        const body = status === "accepted"
+          ? { card_type: s.card_type, status, front: front.value, back: back.value }
+          : { card_type: s.card_type, status };
         const saved = await api("PATCH", `/api/ai/suggestions/${s.id}`, body);
         outcome.textContent = t(`status.${saved.status}`);
         outcome.dataset.status = saved.status;

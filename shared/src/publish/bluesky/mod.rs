@@ -19,12 +19,12 @@ use super::{
     Adapter, Auth, Checked, Failure, FailureKind, MediaKind, Mode, Options, PlannedRequest,
     Platform, Post, PublishSettings, Refresh, Remote, Reply, Sent, TokenPolicy,
     catalogue::{Connect, MediaFormats, Profile},
+    http::{Clients, Supplied},
     oauth::{self, Tokens},
     post::{self, Problem, TextField, TextLimit, TextUnit},
     tid,
     uploads::MediaReader,
 };
-use crate::fetch::FetchSettings;
 use crate::media::MediaStore;
 
 pub mod text;
@@ -51,35 +51,48 @@ const FULL_ACCESS_SCOPE: &str = "com.atproto.access";
 
 pub struct Bluesky {
     http: reqwest::Client,
+    /// `FETCH_ALLOW_PRIVATE_NETWORKS`: the rule for the PDS a DID document names.
+    allow_private_networks: bool,
     /// Where accounts sign in and refresh their sessions (`BLUESKY_API_BASE_URL`).
     entry: String,
     images: MediaReader,
 }
 
 impl Bluesky {
-    pub fn new(
-        http: reqwest::Client,
-        settings: &PublishSettings,
-        fetch: &FetchSettings,
-        store: MediaStore,
-    ) -> anyhow::Result<Self> {
-        Ok(Self {
-            http,
+    pub fn new(clients: &Clients, settings: &PublishSettings, store: MediaStore) -> Self {
+        Self {
+            http: clients.api.clone(),
+            allow_private_networks: clients.allow_private_networks,
             entry: settings
                 .bluesky_api_base_url
                 .trim_end_matches('/')
                 .to_owned(),
-            images: MediaReader::new(store, fetch, IMAGE_MAX_BYTES)?,
-        })
+            images: MediaReader::new(store, clients.media.clone(), IMAGE_MAX_BYTES),
+        }
     }
 
     fn xrpc(base: &str, method: &str) -> String {
         format!("{}/xrpc/{method}", base.trim_end_matches('/'))
     }
 
-    /// The PDS of `auth`'s account (the sign-in host when its session named none).
-    fn pds<'a>(&'a self, auth: &'a Auth) -> &'a str {
-        auth.service_url.as_deref().unwrap_or(&self.entry)
+    /// The PDS of `auth`'s account (the sign-in host when its session named none), judged
+    /// again before the token goes there (a channel connected before the rule held).
+    fn pds(&self, auth: &Auth) -> Result<String, Failure> {
+        match auth.service_url.as_deref() {
+            Some(pds) => self.supplied_pds(pds),
+            None => Ok(self.entry.clone()),
+        }
+    }
+
+    /// A PDS a DID document names, as Almanac calls it ([`super::http::supplied`]).
+    fn supplied_pds(&self, raw: &str) -> Result<String, Failure> {
+        super::http::supplied(
+            raw,
+            Supplied::Service,
+            self.allow_private_networks,
+            "the server (PDS) the account's DID document names",
+        )
+        .map(|url| url.as_str().trim_end_matches('/').to_owned())
     }
 
     /// An XRPC call, with `token` as its bearer when given.
@@ -118,13 +131,21 @@ impl Bluesky {
     }
 
     async fn get(&self, auth: &Auth, method: &str, query: &[(&str, &str)]) -> Reply {
-        let url = Self::xrpc(self.pds(auth), method);
+        let pds = match self.pds(auth) {
+            Ok(pds) => pds,
+            Err(refused) => return Reply::Refused(refused),
+        };
+        let url = Self::xrpc(&pds, method);
         self.call(self.http.get(url).query(query), Some(&auth.access_token))
             .await
     }
 
     async fn post_json(&self, auth: &Auth, method: &str, body: &Value) -> Reply {
-        let url = Self::xrpc(self.pds(auth), method);
+        let pds = match self.pds(auth) {
+            Ok(pds) => pds,
+            Err(refused) => return Reply::Refused(refused),
+        };
+        let url = Self::xrpc(&pds, method);
         self.call(self.http.post(url).json(body), Some(&auth.access_token))
             .await
     }
@@ -155,7 +176,9 @@ impl Bluesky {
             refresh_expires_in: refresh.as_deref().and_then(lifetime),
             scope: text::jwt_claims(&access)
                 .and_then(|claims| claims["scope"].as_str().map(str::to_owned)),
-            service_url: pds_of(&body["didDoc"], &self.entry),
+            service_url: pds_of(&body["didDoc"])
+                .map(|pds| self.supplied_pds(pds))
+                .transpose()?,
             access_token: access,
             refresh_token: refresh,
             account_id: Some(did),
@@ -194,7 +217,7 @@ impl Bluesky {
             .map_or_else(|| sniffed_mime(&bytes), |upload| upload.mime.clone());
         let request = self
             .http
-            .post(Self::xrpc(self.pds(auth), "com.atproto.repo.uploadBlob"))
+            .post(Self::xrpc(&self.pds(auth)?, "com.atproto.repo.uploadBlob"))
             .header(reqwest::header::CONTENT_TYPE, mime)
             .body(bytes);
         match self.call(request, Some(&auth.access_token)).await {
@@ -235,20 +258,14 @@ fn record(post: &Post, dids: &HashMap<String, String>, blob: Option<Value>, at: 
     record
 }
 
-/// The PDS a DID document names (its `#atproto_pds` service), when it is an address
-/// Almanac may call: https, or http when the sign-in host is http too (a development
-/// machine's sandbox).
-fn pds_of(did_doc: &Value, entry: &str) -> Option<String> {
+/// The PDS a DID document names (its `#atproto_pds` service), as written: the session
+/// judges it ([`Bluesky::supplied_pds`]) before it is kept.
+fn pds_of(did_doc: &Value) -> Option<&str> {
     let services = did_doc["service"].as_array()?;
-    let endpoint = services.iter().find_map(|service| {
+    services.iter().find_map(|service| {
         let id = service["id"].as_str()?;
         (id.ends_with("#atproto_pds")).then(|| service["serviceEndpoint"].as_str())?
-    })?;
-    let url = url::Url::parse(endpoint).ok()?;
-    let allowed =
-        url.scheme() == "https" || (url.scheme() == "http" && entry.starts_with("http://"));
-    (allowed && url.host_str().is_some() && endpoint.len() <= 2048)
-        .then(|| endpoint.trim_end_matches('/').to_owned())
+    })
 }
 
 /// A fetched image's type, read from its first bytes (JPEG unless it says PNG or WebP).
@@ -649,9 +666,16 @@ impl Adapter for Bluesky {
             .post_json(auth, "com.atproto.repo.createRecord", &body)
             .await
         {
-            Reply::Ok(answer) => Sent::Accepted {
-                remote_id: rkey.to_owned(),
-                post_id: answer["uri"].as_str().map(str::to_owned),
+            // Written only when the answer names the record (its `uri` and `cid`); any
+            // other 2xx is unknown, settled by reading the record back.
+            Reply::Ok(answer) => match (answer["uri"].as_str(), answer["cid"].as_str()) {
+                (Some(uri), Some(cid)) if !uri.is_empty() && !cid.is_empty() => Sent::Accepted {
+                    remote_id: rkey.to_owned(),
+                    post_id: Some(uri.to_owned()),
+                },
+                _ => Sent::Unknown(
+                    "Bluesky answered without naming the record written (its uri and cid)".into(),
+                ),
             },
             Reply::Refused(failure) => Sent::NotApplied(failure),
             Reply::Lost(reason, false) => Sent::Unknown(reason),
@@ -675,8 +699,13 @@ impl Adapter for Bluesky {
             ("rkey", rkey),
         ];
         match self.get(auth, "com.atproto.repo.getRecord", &query).await {
-            Reply::Ok(body) => Remote::Published {
-                post_id: body["uri"].as_str().map(str::to_owned),
+            Reply::Ok(body) => match body["uri"].as_str() {
+                Some(uri) if !uri.is_empty() && body["value"].is_object() => Remote::Published {
+                    post_id: Some(uri.to_owned()),
+                },
+                _ => Remote::Pending(format!(
+                    "Bluesky's answer for the key {rkey} named no record (its uri and value)"
+                )),
             },
             Reply::Refused(failure) if failure.code == "NOT_FOUND" => {
                 Remote::Pending(format!("Bluesky has no post under the key {rkey} yet"))
@@ -751,27 +780,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_session_names_its_pds_only_where_almanac_may_call_it() {
+    fn a_did_document_names_its_pds_as_written() {
         let doc = |endpoint: &str| {
             json!({ "service": [{ "id": "#atproto_pds", "type": "AtprotoPersonalDataServer",
                 "serviceEndpoint": endpoint }] })
         };
-        let real = "https://bsky.social";
         assert_eq!(
-            pds_of(&doc("https://morel.us-east.host.bsky.network/"), real).as_deref(),
-            Some("https://morel.us-east.host.bsky.network")
+            pds_of(&doc("https://morel.us-east.host.bsky.network/")),
+            Some("https://morel.us-east.host.bsky.network/")
         );
-        assert_eq!(pds_of(&doc("http://10.0.0.1"), real), None);
-        assert_eq!(pds_of(&doc("file:///etc/passwd"), real), None);
-        assert_eq!(
-            pds_of(
-                &doc("http://127.0.0.1:9/sandbox/pds"),
-                "http://127.0.0.1:9/sandbox/bsky"
-            )
-            .as_deref(),
-            Some("http://127.0.0.1:9/sandbox/pds")
-        );
-        assert_eq!(pds_of(&Value::Null, real), None);
+        assert_eq!(pds_of(&doc("http://10.0.0.1")), Some("http://10.0.0.1"));
+        assert_eq!(pds_of(&Value::Null), None);
     }
 
     #[test]

@@ -10,13 +10,13 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
+use super::http::{Clients, Supplied};
 use super::uploads::MediaReader;
 use super::{
     Adapter, Auth, Checked, Failure, MediaKind, Mode, Options, PlannedRequest, Platform,
     PlatformSettings, Post, PublishSettings, Refresh, Remote, Reply, Sent, TokenPolicy, oauth,
     post::{self, Problem, TextField, TextLimit},
 };
-use crate::fetch::FetchSettings;
 use crate::media::MediaStore;
 
 mod connect;
@@ -57,6 +57,8 @@ const PAGE: &str = "urn:li:organization:";
 
 pub struct LinkedIn {
     http: reqwest::Client,
+    /// `FETCH_ALLOW_PRIVATE_NETWORKS`: the rule for the upload URLs LinkedIn supplies.
+    allow_private_networks: bool,
     /// The image: an upload read from the media store, or the entry's `mediaUrl` fetched
     /// by us under the outside fetch rules.
     images: MediaReader,
@@ -67,15 +69,11 @@ pub struct LinkedIn {
 }
 
 impl LinkedIn {
-    pub fn new(
-        http: reqwest::Client,
-        settings: &PublishSettings,
-        fetch: &FetchSettings,
-        store: MediaStore,
-    ) -> anyhow::Result<Self> {
-        Ok(Self {
-            http,
-            images: MediaReader::new(store, fetch, IMAGE_MAX_BYTES)?,
+    pub fn new(clients: &Clients, settings: &PublishSettings, store: MediaStore) -> Self {
+        Self {
+            http: clients.api.clone(),
+            allow_private_networks: clients.allow_private_networks,
+            images: MediaReader::new(store, clients.media.clone(), IMAGE_MAX_BYTES),
             base: settings
                 .linkedin
                 .api_base_url
@@ -84,7 +82,7 @@ impl LinkedIn {
             version: settings.linkedin_version.clone(),
             scopes: settings.linkedin_scopes.clone(),
             oauth: settings.linkedin.clone(),
-        })
+        }
     }
 
     fn url(&self, path: &str) -> String {
@@ -207,6 +205,13 @@ impl LinkedIn {
                 "LinkedIn answered without an upload URL",
             ));
         };
+        // LinkedIn names where the bytes go, and the token goes there with them.
+        let upload = super::http::supplied(
+            upload,
+            Supplied::Upload,
+            self.allow_private_networks,
+            "LinkedIn's upload URL",
+        )?;
         let put = self
             .http
             .put(upload)

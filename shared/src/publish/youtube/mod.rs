@@ -20,11 +20,12 @@ use super::{
     Adapter, Auth, Checked, Failure, MediaKind, Mode, Options, PlannedRequest, Platform,
     PlatformSettings, Post, PublishSettings, Refresh, Remote, Reply, Sent, TokenPolicy,
     catalogue::{Connect, MediaFormats, Profile, Quota, QuotaScope},
+    http::Clients,
     oauth,
     post::{self, Problem, TextField, TextLimit, TextUnit},
     uploads::MediaReader,
 };
-use crate::{fetch::FetchSettings, media::MediaStore};
+use crate::media::MediaStore;
 
 mod api;
 mod session;
@@ -85,15 +86,10 @@ pub struct YouTube {
 }
 
 impl YouTube {
-    pub fn new(
-        http: reqwest::Client,
-        settings: &PublishSettings,
-        fetch: &FetchSettings,
-        store: MediaStore,
-    ) -> anyhow::Result<Self> {
-        Ok(Self {
-            http,
-            videos: MediaReader::videos(store, fetch, VIDEO_MAX_BYTES)?,
+    pub fn new(clients: &Clients, settings: &PublishSettings, store: MediaStore) -> Self {
+        Self {
+            http: clients.api.clone(),
+            videos: MediaReader::videos(store, clients.media.clone(), VIDEO_MAX_BYTES),
             base: settings
                 .youtube
                 .api_base_url
@@ -102,7 +98,7 @@ impl YouTube {
             oauth: settings.youtube.clone(),
             daily_uploads: settings.youtube_daily_uploads,
             call_timeout: settings.http_timeout,
-        })
+        }
     }
 
     fn url(&self, path: &str) -> String {

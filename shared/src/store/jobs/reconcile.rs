@@ -61,6 +61,28 @@ pub struct Reconciled {
     pub finished: Vec<Ended>,
 }
 
+/// The `application_name` of a worker's presence connection: the worker's name, hashed so
+/// that any name fits Postgres's 63 bytes. The reconciler's statement computes the same
+/// from `jobs.worker` ([`PRESENCE_OF_WORKER`]).
+pub fn presence_name(worker: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = hex::encode(Sha256::digest(worker.as_bytes()));
+    format!("{PRESENCE_PREFIX}{}", &digest[..32])
+}
+
+const PRESENCE_PREFIX: &str = "almanac-worker ";
+
+/// [`presence_name`] in SQL, of the job row `jobs`.
+const PRESENCE_OF_WORKER: &str =
+    "'almanac-worker ' || left(encode(sha256(convert_to(jobs.worker, 'UTF8')), 'hex'), 32)";
+
+/// How much longer than stale a job's heartbeat may be late while its worker is still
+/// connected: past that the worker is taken as stuck (cut off from Postgres, its
+/// connection not yet timed out) and its job is given back all the same.
+const STUCK_AFTER_STALE: u32 = 10;
+/// The least time a connected worker's job waits before it is taken as stuck.
+const STUCK_AT_LEAST: Duration = Duration::from_secs(60);
+
 /// Repairs the gap between Postgres and Redis: jobs whose worker stopped heart-beating go
 /// back to `pending` (or `failed` when out of attempts), and pending jobs that no worker
 /// claimed for `requeue_after` are returned to be pushed again (not while their queue is
@@ -85,7 +107,11 @@ pub async fn reconcile(
     // A run whose heartbeat stopped gets another attempt, or ends: `cancelled` when its
     // owner asked, `failed` when it was the last attempt. Domain rows follow the job.
     // (The right-hand sides see the old row, so the error still names the lost worker.)
-    let outcomes: Vec<Stale> = sqlx::query_as(
+    // A late heartbeat alone is not enough: the worker must be gone too (its presence
+    // connection closed, `presence_name`), unless the heartbeat is so late that the worker
+    // is stuck. A live worker on a starved machine, whose heartbeats only came late, never
+    // has its job claimed twice.
+    let outcomes: Vec<Stale> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "with stale as (
             update jobs set
                 status = case when cancel_requested then 'cancelled'
@@ -105,11 +131,19 @@ pub async fn reconcile(
             where id in (select id from jobs
                          where status = 'running'
                            and heartbeat_at < now() - make_interval(secs => $1)
+                           and (heartbeat_at < now() - make_interval(secs => $2)
+                                or not exists (select from pg_stat_activity a
+                                               where a.application_name = {PRESENCE_OF_WORKER}))
                          for update skip locked)
             returning id, status, error, events_token)
          select id, status, error, events_token from stale",
-    )
+    )))
     .bind(stale_after.as_secs_f64())
+    .bind(
+        (stale_after * STUCK_AFTER_STALE)
+            .max(STUCK_AT_LEAST)
+            .as_secs_f64(),
+    )
     .fetch_all(&mut *tx)
     .await?;
     let mut finished = Vec::new();

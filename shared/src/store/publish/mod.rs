@@ -338,6 +338,27 @@ pub async fn dispatch(
     Ok(jobs)
 }
 
+/// Marks held the intents due at `now` whose owners may not publish: those not in
+/// `allowed` (empty when publishing is off for everyone). A held intent that comes
+/// back later than `PUBLISH_LATE_LIMIT_MINUTES` fails `SCHEDULE_PASSED` instead of going
+/// out. The number marked now.
+pub async fn hold(
+    conn: &mut PgConnection,
+    now: DateTime<Utc>,
+    allowed: &[Uuid],
+) -> sqlx::Result<u64> {
+    sqlx::query(
+        "update publish_intents set held_since = $1
+         where status = 'scheduled' and job_id is null and not dry_run and held_since is null
+           and publish_at <= $1 and user_id <> all($2)",
+    )
+    .bind(now)
+    .bind(allowed)
+    .execute(conn)
+    .await
+    .map(|done| done.rows_affected())
+}
+
 /// Writes the marker of a spooled request's replay (in the transaction that writes its
 /// intents); false when it was there already.
 pub async fn mark_replayed(

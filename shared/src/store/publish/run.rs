@@ -21,7 +21,7 @@ pub const START: &str = "update publish_intents i
     where i.id = (claimed.payload ->> 'intent_id')::uuid and old.id = i.id and i.job_id = claimed.id
     returning claimed.id as claimed_job, i.id, old.status as previous, i.user_id, i.calendar_id, i.entry_id, i.run_id,
         i.channel, i.account, i.mode, i.payload, i.remote_id, i.sending_at, i.sent_at,
-        i.unknown_since, i.request_id";
+        i.unknown_since, i.request_id, i.publish_at, i.held_since";
 
 /// Marks an intent sending (`$1` the intent, `$2` its job, `$3` what it sends).
 const MARK_SENDING: &str = "update publish_intents set sending_at = now(),
@@ -37,11 +37,12 @@ pub struct IntentRun<'a> {
 }
 
 impl IntentRun<'_> {
-    /// Puts an intent nothing was sent for back to `scheduled`, without a job (publishing
-    /// was switched off after it was dispatched).
+    /// Puts an intent nothing was sent for back to `scheduled`, without a job, and held
+    /// (publishing was switched off after it was dispatched).
     pub async fn put_back_unsent(&self) -> sqlx::Result<()> {
         sqlx::query(
-            "update publish_intents set status = 'scheduled', job_id = null, updated_at = now()
+            "update publish_intents set status = 'scheduled', job_id = null, updated_at = now(),
+                 held_since = coalesce(held_since, now())
              where id = $1 and job_id = $2 and status = 'publishing' and sending_at is null
                and sent_at is null",
         )

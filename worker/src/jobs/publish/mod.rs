@@ -81,6 +81,9 @@ pub struct Input {
     sent_at: Option<DateTime<Utc>>,
     unknown_since: Option<DateTime<Utc>>,
     request_id: Option<String>,
+    publish_at: DateTime<Utc>,
+    /// Since when it waited for publishing to come back on for its owner.
+    held_since: Option<DateTime<Utc>>,
 }
 
 /// How a step ended when it did not go on.
@@ -187,6 +190,18 @@ impl<'a> Publisher<'a> {
                 .await
                 .context("putting the intent back")?;
             return Err(Stop::Settled(IntentStatus::Scheduled));
+        }
+        if self.input.held_since.is_some()
+            && self.input.publish_at + self.ctx.settings.publish.late_limit < Utc::now()
+        {
+            // It fell due while publishing was off, and is now later than it may go out.
+            return self
+                .fail(&Failure::permanent(
+                    "SCHEDULE_PASSED",
+                    "the entry's time passed while publishing was switched off, so it was not \
+                     posted late: move the entry, or publish it now",
+                ))
+                .await;
         }
         let Some(post) = self.entry_post(adapter).await? else {
             self.intent()

@@ -1,0 +1,153 @@
+//! How adapters reach their platforms: one HTTP client for every adapter, guarded like
+//! every outside fetch (names resolve to public addresses only, but for the hosts the
+//! operator configured: `*_API_BASE_URL`, `*_AUTHORIZE_URL`, `*_TOKEN_URL`,
+//! `BLUESKY_API_BASE_URL`, which stay trusted), no redirects followed; one guarded
+//! [`Fetcher`] for the media URLs an adapter uploads itself; and the rule for an address a
+//! platform supplies in an answer ([`supplied`]). Adapters build no client of their own
+//! (a structure test holds them to it): the registry hands them these.
+
+use std::time::Duration;
+
+use url::Url;
+
+use super::{Failure, PublishSettings};
+use crate::fetch::{FetchSettings, Fetcher, guarded_trusting};
+
+/// The code of a platform-supplied address that is refused.
+pub const CHANNEL_HOST_REFUSED: &str = "CHANNEL_HOST_REFUSED";
+
+/// The clients the registry hands its adapters.
+#[derive(Clone)]
+pub struct Clients {
+    /// Every call to a platform.
+    pub api: reqwest::Client,
+    /// The media URLs of entries (`mediaUrl`) an adapter uploads itself.
+    pub media: Fetcher,
+    /// `FETCH_ALLOW_PRIVATE_NETWORKS`: a platform-supplied address may be private and
+    /// `http` (development and tests only).
+    pub allow_private_networks: bool,
+}
+
+impl Clients {
+    pub fn new(settings: &PublishSettings, fetch: &FetchSettings) -> anyhow::Result<Self> {
+        let builder = reqwest::Client::builder()
+            .timeout(settings.http_timeout)
+            .connect_timeout(settings.http_timeout.min(Duration::from_secs(10)))
+            .redirect(reqwest::redirect::Policy::none());
+        let api = guarded_trusting(
+            builder,
+            fetch.allow_private_networks,
+            operator_hosts(settings),
+        )
+        .build()?;
+        Ok(Self {
+            api,
+            media: Fetcher::new(fetch.clone())?,
+            allow_private_networks: fetch.allow_private_networks,
+        })
+    }
+
+    /// [`supplied`] under this process's `FETCH_ALLOW_PRIVATE_NETWORKS`.
+    pub fn supplied(&self, raw: &str, kind: Supplied, what: &str) -> Result<Url, Failure> {
+        supplied(raw, kind, self.allow_private_networks, what)
+    }
+}
+
+/// The hosts of every platform address the operator set (or left at its default).
+fn operator_hosts(settings: &PublishSettings) -> Vec<String> {
+    let platforms = [
+        &settings.tiktok,
+        &settings.instagram,
+        &settings.linkedin,
+        &settings.threads,
+        &settings.facebook,
+        &settings.youtube,
+    ];
+    platforms
+        .iter()
+        .flat_map(|p| [&p.api_base_url, &p.authorize_url, &p.token_url])
+        .chain([&settings.bluesky_api_base_url])
+        .filter_map(|raw| Url::parse(raw).ok()?.host_str().map(str::to_owned))
+        .collect()
+}
+
+/// What a platform-supplied address is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Supplied {
+    /// A service Almanac calls with the account's token (a Bluesky account's PDS, named by
+    /// its DID document): a base address, so it carries no query either.
+    Service,
+    /// Where one upload's bytes go (LinkedIn's `uploadUrl`): its query is the platform's
+    /// signature of the upload, and is kept.
+    Upload,
+}
+
+/// An address a platform supplied, as Almanac may call it: absolute, `https` (or `http`
+/// where private networks are allowed, for development), without a user name, password or
+/// fragment (nor a query, for a [`Supplied::Service`]), and not naming a local or private
+/// host: the webhook URLs' rule (`crate::webhooks::check_url`). Its name is judged again
+/// by the addresses it resolves to when called. `what` names it in the refusal.
+pub fn supplied(
+    raw: &str,
+    kind: Supplied,
+    allow_private_networks: bool,
+    what: &str,
+) -> Result<Url, Failure> {
+    let refused = |why: String| {
+        Failure::permanent(
+            CHANNEL_HOST_REFUSED,
+            format!("{what} is not an address Almanac calls: {why}"),
+        )
+    };
+    let url = crate::webhooks::check_url(raw, allow_private_networks)
+        .map_err(|refusal| refused(refusal.to_string()))?;
+    if url.fragment().is_some() {
+        return Err(refused("it carries a fragment".into()));
+    }
+    if kind == Supplied::Service && url.query().is_some() {
+        return Err(refused("it carries a query".into()));
+    }
+    Ok(url)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_supplied_address_passes_the_webhook_rule_and_carries_nothing_else() {
+        let service = |raw: &str| supplied(raw, Supplied::Service, false, "the PDS");
+        assert!(service("https://pds.example.com").is_ok());
+        assert!(service("https://pds.example.com/").is_ok());
+        for refused in [
+            "https://127.0.0.1",
+            "https://127.1",
+            "https://2130706433",
+            "https://0x7f000001",
+            "https://10.0.0.8",
+            "https://169.254.169.254/latest",
+            "https://[::1]",
+            "https://[::ffff:127.0.0.1]",
+            "https://[::ffff:7f00:1]",
+            "https://localhost",
+            "https://pds.localhost.",
+            "https://user:pw@pds.example.com",
+            "https://user@pds.example.com",
+            "https://pds.example.com/?steal=1",
+            "https://pds.example.com/#x",
+            "http://pds.example.com",
+            "ftp://pds.example.com",
+            "pds.example.com",
+        ] {
+            let refusal = service(refused).expect_err(refused);
+            assert_eq!(refusal.code, CHANNEL_HOST_REFUSED, "{refused}");
+        }
+        let upload = |raw: &str| supplied(raw, Supplied::Upload, false, "the upload URL");
+        assert!(upload("https://www.linkedin.com/dms-uploads/x/0?ca=vector_ads&m=AQ").is_ok());
+        assert!(upload("https://10.1.2.3/up?x=1").is_err());
+        // Development: http and private hosts, never credentials.
+        let dev = |raw: &str| supplied(raw, Supplied::Service, true, "the PDS");
+        assert!(dev("http://127.0.0.1:8080/pds").is_ok());
+        assert!(dev("http://u:p@127.0.0.1:8080/pds").is_err());
+    }
+}
