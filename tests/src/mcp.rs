@@ -341,8 +341,7 @@ async fn a_read_key_cannot_publish_and_another_user_sees_nothing() {
     )
     .await;
     assert_eq!(
-        refused["structuredContent"]["error"]["code"],
-        "INSUFFICIENT_SCOPE",
+        refused["structuredContent"]["error"]["code"], "INSUFFICIENT_SCOPE",
         "{refused}"
     );
     assert_eq!(
