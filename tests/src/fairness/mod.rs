@@ -565,3 +565,74 @@ async fn a_bulk_preference_is_applied_shown_and_counted() {
     assert_eq!(generation("interactive")["queued"], 1);
     assert_eq!(generation("bulk")["queued"], 1);
 }
+
+/// A worker killed with jobs running (issue 73): its jobs hold the user's cap only until
+/// the reconciler gives them back (their heartbeats stale, the worker's presence gone); the
+/// user's waiting job then starts on another worker, and the two given back run again,
+/// once each.
+#[tokio::test]
+async fn a_killed_worker_s_jobs_stop_holding_the_cap_once_given_back() {
+    use crate::helpers::{Behaviour, FakeAi, eventually};
+    // The first two calls never answer: their jobs stay running until their worker dies.
+    let fake = FakeAi::start(vec![Behaviour::Hang, Behaviour::Hang], Behaviour::Ok).await;
+    let mut app = spawn_app_with(TestOptions {
+        fake_ai: Some(fake.clone()),
+        env: vec![
+            ("JOB_MAX_RUNNING_PER_USER", "2".into()),
+            ("AI_TIMEOUT_MS", "120000".into()),
+        ],
+        ..Default::default()
+    })
+    .await;
+    let user = Uuid::new_v4();
+    let mut jobs = Vec::new();
+    for _ in 0..3 {
+        jobs.push(app.submit_job(user, 1_500).await.1);
+    }
+    fake.wait_for_calls(2).await;
+    let db = app.db.clone();
+    let status = |job: Uuid| {
+        let db = db.clone();
+        async move {
+            sqlx::query_scalar::<_, String>("select status from jobs where id = $1")
+                .bind(job)
+                .fetch_one(&db)
+                .await
+                .unwrap()
+        }
+    };
+    let running: Vec<Uuid> = sqlx::query_scalar(
+        "select id from jobs where id = any($1) and status = 'running' order by id",
+    )
+    .bind(&jobs)
+    .fetch_all(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(running.len(), 2, "the cap holds the third back");
+    let waiting = *jobs.iter().find(|job| !running.contains(job)).unwrap();
+    assert_eq!(status(waiting).await, "pending");
+    app.kill_worker(0);
+    app.start_worker().await;
+    // Polled, with a deadline: the waiting job starts once the stale ones are given back.
+    eventually(
+        Duration::from_secs(30),
+        "the user's next job to start",
+        || {
+            let status = status(waiting);
+            async move { (status.await != "pending").then_some(()) }
+        },
+    )
+    .await;
+    app.jobs_settled().await;
+    let attempts: Vec<(Uuid, String, i32)> =
+        sqlx::query_as("select id, status, attempts from jobs where id = any($1)")
+            .bind(&jobs)
+            .fetch_all(&app.db)
+            .await
+            .unwrap();
+    for (job, status, attempts) in attempts {
+        assert_eq!(status, "succeeded", "{job}");
+        let expected = if running.contains(&job) { 2 } else { 1 };
+        assert_eq!(attempts, expected, "{job}: {attempts} attempts");
+    }
+}

@@ -77,8 +77,9 @@ fn operations() -> Vec<Operation> {
 fn valid_body(operation: &str) -> Value {
     match operation {
         "createGeneration" => json!({ "source_text": source_text(1500) }),
-        "reviewSuggestion" => json!({ "status": "accepted" }),
-        "createCard" | "updateCard" => json!({ "front": "Front", "back": "Back" }),
+        "reviewSuggestion" => json!({ "card_type": "basic", "status": "accepted" }),
+        "createCard" => json!({ "front": "Front", "back": "Back" }),
+        "updateCard" => json!({ "card_type": "basic", "front": "Front", "back": "Back" }),
         "generateCalendar" => calendar_request("2027-03-01", "2027-03-02"),
         "editCalendarEntry" => json!({ "title": "A title" }),
         "renameCalendar" => json!({ "name": "Spring plan" }),
@@ -469,6 +470,8 @@ async fn every_documented_refusal_occurs() {
     ] {
         let mut settings = app.settings.clone();
         settings.database_url = almanac_shared::config::Secret::new(url);
+        // Publishing on: connecting a channel reaches the database (off, it is 409 first).
+        settings.publish.enabled = true;
         replicas.push((app.start_api_replica_with(settings).await, status));
     }
 
@@ -647,7 +650,7 @@ async fn every_documented_refusal_occurs() {
         .await;
     let call = probe
         .call("reviewSuggestion", &[suggestion])
-        .json(json!({ "status": "rejected" }));
+        .json(json!({ "card_type": "basic", "status": "rejected" }));
     probe.expect(409, call).await;
     // 409: a card that is another card's (the same sides, case and punctuation aside).
     let card = json!({ "front": "Probe card", "back": "Once" });
@@ -664,7 +667,7 @@ async fn every_documented_refusal_occurs() {
         .await;
     let call = probe
         .call("updateCard", &[uuid(&second["id"])])
-        .json(json!({ "front": first["front"], "back": first["back"] }));
+        .json(json!({ "card_type": "basic", "front": first["front"], "back": first["back"] }));
     probe.expect(409, call).await;
     probe
         .expect(409, probe.call("cancelJob", &[calendar_job]))

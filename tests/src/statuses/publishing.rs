@@ -1,7 +1,7 @@
 //! Publishing's refusals (seed 001), probed once a calendar, an entry, a channel and a dry
 //! run exist: a selection that says nothing (422), a platform nobody publishes to (404),
 //! OAuth not configured (422), credentials for an OAuth platform (422), no `state` (400), a `state` nobody issued (422) or another
-//! user's (403), intents that can be neither cancelled nor retried (409), a dry run's
+//! user's (403), connecting while publishing is off (409), intents that can be neither cancelled nor retried (409), a dry run's
 //! numbers (409), and analytics of another's channel (404) or of a period that ends before
 //! it starts (422).
 
@@ -13,6 +13,10 @@ use super::{Probe, uuid};
 use crate::helpers::TestApp;
 
 pub(super) async fn refusals(app: &mut TestApp, probe: &Probe, user: Uuid) {
+    // Publishing on for these; connecting while it is off is probed last.
+    let flag = "PUBLISH_SERVICE_ENABLED";
+    app.turn_flag(&app.address, flag, &json!({ "state": "on" }))
+        .await;
     let calendar = Uuid::now_v7();
     sqlx::query(
         "insert into calendars (id, user_id, name, request, current_version)
@@ -170,4 +174,10 @@ pub(super) async fn refusals(app: &mut TestApp, probe: &Probe, user: Uuid) {
         .call("completeChannel", &[])
         .json(json!({ "state": connect["data"]["state"], "code": "probe" }));
     probe.expect(403, call).await;
+    // Publishing off: connecting calls a platform, so it is refused (409).
+    app.turn_flag(&app.address, flag, &json!({ "state": "off" }))
+        .await;
+    for operation in ["connectChannelWithCredentials", "completeChannel"] {
+        probe.expect(409, probe.call(operation, &[])).await;
+    }
 }

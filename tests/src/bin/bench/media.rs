@@ -1,7 +1,10 @@
 //! Media uploads (`BENCH_ONLY=media`): a 200 MiB MP4 streamed to `POST /v1/media` (file
 //! store), three times, against the raw baseline of writing the same bytes to a file in the
 //! same directory (buffered, no fsync, as the store writes), in the same run; and the process's peak resident memory before and after,
-//! which stays flat because the body is never held whole.
+//! which stays flat because the body is never held whole. Then eight 40-megapixel PNGs
+//! uploaded at once, each decoded for its JPEG copy: the API's peak resident memory with
+//! `MEDIA_DECODE_CONCURRENCY` at its default (2) and, in the same run, at 8 (every decode
+//! at once), and the most decodes that ran at once.
 
 use std::time::{Duration, Instant};
 
@@ -48,6 +51,78 @@ fn multipart(boundary: &str) -> reqwest::Body {
         .chain(std::iter::once(close))
         .map(Ok::<_, std::io::Error>);
     reqwest::Body::wrap_stream(futures::stream::iter(parts))
+}
+
+/// Resets the process's peak resident set (`VmHWM`) to what it holds now.
+fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+/// A 40-megapixel PNG (8,000 × 5,000) in one colour: about 120 KiB, 114 MiB once decoded.
+fn forty_megapixels() -> Vec<u8> {
+    let (width, height) = (8_000u32, 5_000u32);
+    let mut out = Vec::new();
+    let mut encoder = png::Encoder::new(&mut out, width, height);
+    encoder.set_color(png::ColorType::Rgb);
+    encoder.set_depth(png::BitDepth::Eight);
+    encoder.set_compression(png::Compression::Fast);
+    let mut header = encoder.write_header().expect("a PNG header");
+    let mut writer = header.stream_writer().expect("a PNG stream");
+    let row = [30u8, 140, 90].repeat(width as usize);
+    for _ in 0..height {
+        std::io::Write::write_all(&mut writer, &row).expect("a PNG row");
+    }
+    writer.finish().expect("the PNG's data");
+    header.finish().expect("the PNG's end");
+    out
+}
+
+/// Eight uploads of `png` at once to an API decoding at most `concurrency` at a time: the
+/// peak resident memory it reached (MiB, from what it held before), how long they took,
+/// and the most decodes that ran at once.
+async fn decodes(
+    settings: &Settings,
+    png: &Bytes,
+    concurrency: usize,
+) -> anyhow::Result<(f64, f64, Duration, usize)> {
+    let mut settings = settings.clone();
+    settings.media.decode_concurrency = concurrency;
+    let platforms = almanac_shared::publish::Platforms::new(&settings)?;
+    let api = almanac_api::Application::build_with(settings.clone(), platforms.clone()).await?;
+    let base = format!("http://127.0.0.1:{}", api.port());
+    let stop = tokio_util::sync::CancellationToken::new();
+    tokio::spawn(api.run_until_stopped(stop.clone().cancelled_owned()));
+    let token = almanac_shared::auth::JwtKeys::new(crate::SECRET).mint(Uuid::new_v4(), 3600);
+    let http = reqwest::Client::new();
+    reset_peak_rss();
+    let before = peak_rss_mib();
+    let started = Instant::now();
+    let uploads = (0..8).map(|n| {
+        let boundary = format!("bench{}", Uuid::new_v4().simple());
+        let mut body = format!(
+            "--{boundary}\r\ncontent-disposition: form-data; name=\"file\"; filename=\"wide-{n}.png\"\r\ncontent-type: image/png\r\n\r\n"
+        )
+        .into_bytes();
+        body.extend_from_slice(png);
+        body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        http.post(format!("{base}/v1/media"))
+            .bearer_auth(&token)
+            .header("content-type", format!("multipart/form-data; boundary={boundary}"))
+            .body(body)
+            .send()
+    });
+    for answer in futures::future::join_all(uploads).await {
+        let answer = answer?;
+        anyhow::ensure!(
+            answer.status() == 201,
+            "upload answered {}",
+            answer.status()
+        );
+    }
+    let took = started.elapsed();
+    let peak = peak_rss_mib();
+    stop.cancel();
+    Ok((before, peak, took, platforms.media.decodes.peak()))
 }
 
 pub async fn run(settings: &Settings) -> anyhow::Result<()> {
@@ -124,6 +199,26 @@ pub async fn run(settings: &Settings) -> anyhow::Result<()> {
         "  peak resident memory {before:.0} MiB before, {after:.0} MiB after {RUNS} uploads of {SIZE_MIB} MiB (+{:.0} MiB; never the file whole)",
         after - before
     );
+
+    let dir =
+        std::env::temp_dir().join(format!("almanac-bench-decode-{}", Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir)?;
+    settings.media.store =
+        almanac_shared::config::MediaStoreLocation::Directory(dir.display().to_string());
+    let png = Bytes::from(forty_megapixels());
+    println!(
+        "media eight 40-megapixel PNGs ({} KiB each) uploaded at once, each decoded for its JPEG copy",
+        png.len() / 1024
+    );
+    for concurrency in [2, 8, 2] {
+        let (held, peak, took, most) = decodes(&settings, &png, concurrency).await?;
+        println!(
+            "  MEDIA_DECODE_CONCURRENCY={concurrency}: peak resident memory {peak:.0} MiB (+{:.0} MiB over the {held:.0} MiB held before), {:.0} ms, at most {most} decodes at once",
+            peak - held,
+            took.as_secs_f64() * 1000.0,
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
     println!();
     Ok(())
 }
