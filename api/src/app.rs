@@ -66,7 +66,7 @@ pub fn endpoint(state: AppState) -> Arc<poem::endpoint::BoxEndpoint<'static, poe
     let mut routes = Route::new()
         .nest("/", api)
         .nest("/docs", docs)
-        .at("/openapi.json", spec)
+        .at("/openapi.json", get(spec))
         .at(mcp::PATH, mcp::Mcp::new(state.clone(), handle.clone()));
     if state.settings.metrics_token.is_some() {
         routes = routes.at("/metrics", get(metrics_with_token));

@@ -166,3 +166,26 @@ async fn an_idle_worker_is_woken_by_each_submission() {
         assert_eq!(finished["status"], "succeeded");
     }
 }
+
+/// A generation left `running` under a job that ended (its last save and its job's end are
+/// one commit now, and this repairs any row from before): the reconciler ends it as its
+/// job ended (issue 73), so a poll never shows a finished job's generation running.
+#[tokio::test]
+async fn a_generation_left_running_under_a_finished_job_is_ended_by_the_reconciler() {
+    let app = spawn_app().await;
+    let user = Uuid::new_v4();
+    let (generation, job) = app.submit_job(user, 1_500).await;
+    app.wait_finished(user, generation).await;
+    sqlx::query("update ai_generations set status = 'running' where id = $1")
+        .bind(generation)
+        .execute(&app.db)
+        .await
+        .unwrap();
+    sqlx::query("update jobs set finished_at = now() - interval '1 minute' where id = $1")
+        .bind(job)
+        .execute(&app.db)
+        .await
+        .unwrap();
+    let ended = app.wait_finished(user, generation).await;
+    assert_eq!(ended["status"], "succeeded", "{ended}");
+}

@@ -194,22 +194,8 @@ impl PublishSettings {
                 );
                 chrono::Duration::days(days)
             },
-            queue_min_gap: {
-                let minutes: i64 = env.parse_or("QUEUE_MIN_GAP_MINUTES", 30)?;
-                anyhow::ensure!(
-                    (0..=10_080).contains(&minutes),
-                    "QUEUE_MIN_GAP_MINUTES must be between 0 and 10080 (a week), got {minutes}"
-                );
-                chrono::Duration::minutes(minutes)
-            },
-            late_limit: {
-                let minutes: i64 = env.parse_or("PUBLISH_LATE_LIMIT_MINUTES", 60)?;
-                anyhow::ensure!(
-                    (0..=10_080).contains(&minutes),
-                    "PUBLISH_LATE_LIMIT_MINUTES must be between 0 and 10080 (a week), got {minutes}"
-                );
-                chrono::Duration::minutes(minutes)
-            },
+            queue_min_gap: minutes_within_a_week(env, "QUEUE_MIN_GAP_MINUTES", 30)?,
+            late_limit: minutes_within_a_week(env, "PUBLISH_LATE_LIMIT_MINUTES", 60)?,
             spool_max_per_user: env.parse_or("PUBLISH_SPOOL_MAX_PER_USER", 100)?,
             spool_max_total: env.parse_or("PUBLISH_SPOOL_MAX_TOTAL", 10_000)?,
             spool_max_bytes: env.parse_or("PUBLISH_SPOOL_MAX_BYTES", 64 * 1024 * 1024)?,
@@ -471,6 +457,16 @@ fn linkedin_version(env: &Env) -> anyhow::Result<String> {
 }
 
 /// `url`, the value of `key`, is an http(s) URL.
+/// `key`, a number of minutes from 0 to a week (10,080), else `default`.
+fn minutes_within_a_week(env: &Env, key: &str, default: i64) -> anyhow::Result<chrono::Duration> {
+    let minutes: i64 = env.parse_or(key, default)?;
+    anyhow::ensure!(
+        (0..=10_080).contains(&minutes),
+        "{key} must be between 0 and 10080 (a week), got {minutes}"
+    );
+    Ok(chrono::Duration::minutes(minutes))
+}
+
 fn http_url(key: &str, url: &str) -> anyhow::Result<()> {
     match url::Url::parse(url) {
         Ok(parsed) if ["http", "https"].contains(&parsed.scheme()) => Ok(()),

@@ -636,3 +636,68 @@ async fn a_killed_worker_s_jobs_stop_holding_the_cap_once_given_back() {
         assert_eq!(attempts, expected, "{job}: {attempts} attempts");
     }
 }
+
+/// A live worker's job is never claimed twice (issue 73), however late its heartbeats: on a
+/// starved machine a heartbeat may come long after `JOB_STALE_MS`, and the reconciler then
+/// finds the worker's presence (its own connection) still there and leaves the job alone.
+/// Here the running worker beats once a minute while another worker's reconciler takes
+/// 600 ms as stale: the job stays its, runs once, and its AI is asked once.
+#[tokio::test]
+async fn a_live_worker_s_late_heartbeat_never_gets_its_job_claimed_again() {
+    use crate::helpers::{Behaviour, FakeAi, eventually};
+    let gate = std::sync::Arc::new(tokio::sync::watch::Sender::new(false));
+    let fake = FakeAi::start(vec![Behaviour::Gate(gate.clone())], Behaviour::Ok).await;
+    let mut app = spawn_app_with(TestOptions {
+        fake_ai: Some(fake.clone()),
+        env: vec![("AI_TIMEOUT_MS", "120000".into())],
+        worker_env: vec![
+            ("JOB_HEARTBEAT_MS", "60000".into()),
+            ("JOB_STALE_MS", "120000".into()),
+        ],
+        ..Default::default()
+    })
+    .await;
+    let user = Uuid::new_v4();
+    let (_, job) = app.submit_job(user, 1_500).await;
+    fake.wait_for_calls(1).await;
+    // A second worker, whose reconciler takes a heartbeat 600 ms old as stale.
+    app.start_worker_with(app.settings.clone()).await;
+    // Its reconciler passes every 100 ms; the job's heartbeat is stale many times over (or
+    // the job was taken from its worker: claimed again, its heartbeat new).
+    eventually(Duration::from_secs(30), "the heartbeat to go stale", || {
+        let db = app.db.clone();
+        async move {
+            let late: bool = sqlx::query_scalar(
+                "select heartbeat_at < now() - interval '3 seconds' or attempts > 1
+                 from jobs where id = $1",
+            )
+            .bind(job)
+            .fetch_one(&db)
+            .await
+            .unwrap_or(false);
+            late.then_some(())
+        }
+    })
+    .await;
+    let (status, attempts): (String, i32) =
+        sqlx::query_as("select status, attempts from jobs where id = $1")
+            .bind(job)
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+    assert_eq!(
+        (status.as_str(), attempts),
+        ("running", 1),
+        "taken from a live worker"
+    );
+    gate.send_replace(true);
+    app.jobs_settled().await;
+    let (status, attempts): (String, i32) =
+        sqlx::query_as("select status, attempts from jobs where id = $1")
+            .bind(job)
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+    assert_eq!((status.as_str(), attempts), ("succeeded", 1));
+    assert_eq!(fake.calls(), 1, "the AI was asked once");
+}

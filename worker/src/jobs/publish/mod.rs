@@ -81,7 +81,8 @@ pub struct Input {
     sent_at: Option<DateTime<Utc>>,
     unknown_since: Option<DateTime<Utc>>,
     request_id: Option<String>,
-    publish_at: DateTime<Utc>,
+    /// When a scheduled intent was due (none for one published now).
+    publish_at: Option<DateTime<Utc>>,
     /// Since when it waited for publishing to come back on for its owner.
     held_since: Option<DateTime<Utc>>,
 }
@@ -191,8 +192,8 @@ impl<'a> Publisher<'a> {
                 .context("putting the intent back")?;
             return Err(Stop::Settled(IntentStatus::Scheduled));
         }
-        if self.input.held_since.is_some()
-            && self.input.publish_at + self.ctx.settings.publish.late_limit < Utc::now()
+        if let (Some(_), Some(due)) = (self.input.held_since, self.input.publish_at)
+            && due + self.ctx.settings.publish.late_limit < Utc::now()
         {
             // It fell due while publishing was off, and is now later than it may go out.
             return self
