@@ -46,11 +46,6 @@ impl Clients {
             allow_private_networks: fetch.allow_private_networks,
         })
     }
-
-    /// [`supplied`] under this process's `FETCH_ALLOW_PRIVATE_NETWORKS`.
-    pub fn supplied(&self, raw: &str, kind: Supplied, what: &str) -> Result<Url, Failure> {
-        supplied(raw, kind, self.allow_private_networks, what)
-    }
 }
 
 /// The hosts of every platform address the operator set (or left at its default).
