@@ -16,6 +16,9 @@ use crate::fetch::{FetchSettings, Fetcher, guarded_trusting};
 /// The code of a platform-supplied address that is refused.
 pub const CHANNEL_HOST_REFUSED: &str = "CHANNEL_HOST_REFUSED";
 
+/// The longest service address kept (`platform_accounts.service_url`), in bytes.
+const SERVICE_MAX_LEN: usize = 2048;
+
 /// The clients the registry hands its adapters.
 #[derive(Clone)]
 pub struct Clients {
@@ -79,7 +82,7 @@ pub enum Supplied {
 
 /// An address a platform supplied, as Almanac may call it: absolute, `https` (or `http`
 /// where private networks are allowed, for development), without a user name, password or
-/// fragment (nor a query, for a [`Supplied::Service`]), and not naming a local or private
+/// fragment (nor a query, nor over 2,048 characters, for a [`Supplied::Service`]), and not naming a local or private
 /// host: the webhook URLs' rule (`crate::webhooks::check_url`). Its name is judged again
 /// by the addresses it resolves to when called. `what` names it in the refusal.
 pub fn supplied(
@@ -102,6 +105,11 @@ pub fn supplied(
     if kind == Supplied::Service && url.query().is_some() {
         return Err(refused("it carries a query".into()));
     }
+    if kind == Supplied::Service && raw.trim().len() > SERVICE_MAX_LEN {
+        return Err(refused(format!(
+            "it is longer than {SERVICE_MAX_LEN} characters"
+        )));
+    }
     Ok(url)
 }
 
@@ -113,6 +121,11 @@ mod tests {
     fn a_supplied_address_passes_the_webhook_rule_and_carries_nothing_else() {
         let service = |raw: &str| supplied(raw, Supplied::Service, false, "the PDS");
         assert!(service("https://pds.example.com").is_ok());
+        let long = format!("https://pds.example.com/{}", "a".repeat(2048));
+        assert_eq!(
+            service(&long).expect_err("too long").code,
+            CHANNEL_HOST_REFUSED
+        );
         assert!(service("https://pds.example.com/").is_ok());
         for refused in [
             "https://127.0.0.1",
