@@ -224,7 +224,28 @@ fn finish(document: &mut Value) {
                 object.insert("additionalProperties".into(), Value::Bool(false));
             }
         }
+        if let Some(code) = schemas
+            .get_mut("ErrorDetail")
+            .and_then(|detail| detail.get_mut("properties"))
+            .and_then(|properties| properties.get_mut("code"))
+            .and_then(Value::as_mapping_mut)
+        {
+            code.insert(ERROR_CODES.into(), error_codes());
+        }
     }
+}
+
+/// The extension on `ErrorDetail.code` that lists every code and what it means.
+pub const ERROR_CODES: &str = "x-almanac-error-codes";
+
+/// The catalogue of error codes ([`crate::error_codes::CATALOGUE`]), as the document lists it.
+fn error_codes() -> Value {
+    Value::Mapping(
+        crate::error_codes::CATALOGUE
+            .iter()
+            .map(|(code, meaning)| (Value::from(*code), Value::from(*meaning)))
+            .collect(),
+    )
 }
 
 /// Bodies whose unknown fields are refused (400 naming the field), and documented so: a

@@ -19,7 +19,8 @@ use crate::envelope::RequestMeta;
 
 #[derive(Debug, Clone, Object)]
 pub struct ErrorDetail {
-    /// A stable, machine-readable code such as `VALIDATION_FAILED`.
+    /// A stable, machine-readable code such as `VALIDATION_FAILED`; `x-almanac-error-codes`
+    /// lists every code and what it means.
     pub code: String,
     pub message: String,
     #[oai(skip_serializing_if_is_none)]

@@ -15,6 +15,7 @@ pub mod contacts;
 pub mod contract;
 pub mod envelope;
 pub mod error;
+pub mod error_codes;
 pub mod flags_cli;
 pub mod idempotency;
 pub mod mcp;

@@ -233,3 +233,183 @@ async fn a_continuation_answers_202_and_keeps_the_one_active_run_guard() {
     assert_eq!(status, 409, "{refused}");
     assert_eq!(refused["error"]["code"], "RUN_NOT_FINISHED");
 }
+
+/// A regeneration that reached the time limit is continued: the new run asks only for the
+/// slots its proposal lacks, each once, and their changes join that same proposal (read
+/// and accepted through either run), so accepting it leaves no slot empty. A regeneration
+/// whose proposal was accepted is not continued.
+#[tokio::test]
+async fn a_regeneration_that_timed_out_is_continued_into_its_own_proposal() {
+    // The first run (30 slots: a batch of 6 and one of 24) and the regeneration's first two
+    // batches (6 and 40 of 60) answer; its third waits on the gate, as do the
+    // continuation's, which it lets through. Of the last regeneration, what the script has
+    // left answers and the rest waits for ever.
+    let gate = Arc::new(tokio::sync::watch::channel(false).0);
+    let never = Arc::new(tokio::sync::watch::channel(false).0);
+    let mut script = vec![Behaviour::Ok; 4];
+    script.extend(std::iter::repeat_n(Behaviour::Gate(gate.clone()), 3));
+    script.push(Behaviour::Ok);
+    let fake = FakeAi::start(script, Behaviour::Gate(never.clone())).await;
+    let app = spawn_app_with(TestOptions {
+        fake_ai: Some(fake.clone()),
+        env: vec![
+            ("CALENDAR_TIMEOUT_SECS", "2".into()),
+            ("CALENDAR_AI_CONCURRENCY", "2".into()),
+        ],
+        ..Default::default()
+    })
+    .await;
+    app.expect_unfinished_jobs();
+    let user = Uuid::new_v4();
+    let frames = app.calendar_stream(user, &request(10, "tea")).await;
+    let first = frames.last().unwrap();
+    assert_eq!(first.data["status"], "succeeded", "{:?}", first.data);
+    let calendar_id = first.data["data"]["calendarId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let mut regenerate = request(20, "tea");
+    regenerate["calendarId"] = calendar_id.clone().into();
+    let frames = app.calendar_stream(user, &regenerate).await;
+    let timed_out = frames.last().unwrap();
+    assert_eq!(timed_out.data["status"], "timeout", "{:?}", timed_out.data);
+    let details = &timed_out.data["error"]["details"];
+    assert_eq!(
+        (&details["written"], &details["slots"], &details["missing"]),
+        (&46.into(), &60.into(), &14.into()),
+        "the run's own counts: {details}"
+    );
+    let regeneration = timed_out.data["data"]["runId"].as_str().unwrap().to_owned();
+    let proposed: HashSet<String> = entries(&frames)
+        .iter()
+        .map(|e| e["key"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(proposed.len(), 46);
+    let calendar = app.calendar(user, &calendar_id).await;
+    assert_eq!(
+        calendar["entries"].as_array().unwrap().len(),
+        30,
+        "a proposal only"
+    );
+    let (_, before) = app
+        .get_json(
+            user,
+            &format!("/v1/calendars/{calendar_id}/runs/{regeneration}"),
+        )
+        .await;
+    let changes_before = before["data"]["changes"].as_array().unwrap().len();
+
+    gate.send_replace(true);
+    let asked_before = fake.requests().len();
+    let frames = app.continue_stream(user, &calendar_id, &regeneration).await;
+    let done = frames.last().unwrap();
+    assert_eq!(done.data["status"], "succeeded", "{:?}", done.data);
+    assert_eq!(done.data["data"]["entries"], 14);
+    let continuation = done.data["data"]["runId"].as_str().unwrap().to_owned();
+    let mut times_asked: HashMap<String, usize> = HashMap::new();
+    for key in asked(&fake.requests()[asked_before..])
+        .into_iter()
+        .flatten()
+    {
+        *times_asked.entry(key).or_default() += 1;
+    }
+    assert_eq!(times_asked.len(), 14, "every missing slot was asked for");
+    assert!(times_asked.values().all(|n| *n == 1), "no slot asked twice");
+    assert!(
+        times_asked.keys().all(|key| !proposed.contains(key)),
+        "no slot the proposal held was asked for again"
+    );
+    // The fourteen slots are new to the calendar: added to the proposal, as the run's diff.
+    let diff = frames.iter().find(|f| f.kind == "diff").expect("a diff");
+    assert_eq!(diff.data["data"]["counts"]["added"], 14, "{:?}", diff.data);
+    // The calendar is untouched until the proposal is accepted.
+    let calendar = app.calendar(user, &calendar_id).await;
+    assert_eq!(calendar["entries"].as_array().unwrap().len(), 30);
+    assert_eq!(calendar["runs"][0]["id"], continuation.as_str());
+    assert_eq!(calendar["runs"][0]["proposalRunId"], regeneration.as_str());
+    assert_eq!(calendar["runs"][0]["continues"], regeneration.as_str());
+    assert_eq!(calendar["pendingRun"]["runId"], continuation.as_str());
+
+    // One proposal, read through either run: the regeneration's changes and the fourteen.
+    let mut read = Vec::new();
+    for run in [&regeneration, &continuation] {
+        let (status, detail) = app
+            .get_json(user, &format!("/v1/calendars/{calendar_id}/runs/{run}"))
+            .await;
+        assert_eq!(status, 200, "{detail}");
+        read.push(detail["data"]["changes"].clone());
+    }
+    assert_eq!(read[0], read[1]);
+    let changes = read[0].as_array().unwrap();
+    assert_eq!(changes.len(), changes_before + 14);
+    let keys: HashSet<&str> = changes.iter().map(|c| c["key"].as_str().unwrap()).collect();
+    assert_eq!(keys.len(), changes.len(), "no slot twice in the proposal");
+    let added: HashSet<&str> = changes
+        .iter()
+        .filter(|c| times_asked.contains_key(c["key"].as_str().unwrap()))
+        .map(|c| {
+            assert_eq!(c["kind"], "added", "{c}");
+            c["key"].as_str().unwrap()
+        })
+        .collect();
+    assert_eq!(added.len(), 14);
+
+    // Accepting it leaves no slot of the request empty.
+    let (status, accepted) = app
+        .send_json(
+            Method::POST,
+            user,
+            &format!("/v1/calendars/{calendar_id}/runs/{regeneration}/accept"),
+            &serde_json::json!({ "all": true }),
+        )
+        .await;
+    assert_eq!(status, 200, "{accepted}");
+    let calendar = app.calendar(user, &calendar_id).await;
+    let saved = calendar["entries"].as_array().unwrap();
+    let keys: HashSet<&str> = saved.iter().map(|e| e["key"].as_str().unwrap()).collect();
+    assert_eq!((saved.len(), keys.len()), (60, 60));
+    assert!(
+        calendar["pendingRun"].is_null(),
+        "{}",
+        calendar["pendingRun"]
+    );
+
+    // A regeneration whose proposal was accepted is not continued; nor is one that ended
+    // otherwise than at the time limit.
+    let mut regenerate = request(20, "tea");
+    regenerate["start"] = "2027-04-01".into();
+    regenerate["end"] = "2027-04-20".into();
+    regenerate["calendarId"] = calendar_id.clone().into();
+    let frames = app.calendar_stream(user, &regenerate).await;
+    let timed_out = frames.last().unwrap();
+    assert_eq!(timed_out.data["status"], "timeout", "{:?}", timed_out.data);
+    let again = timed_out.data["data"]["runId"].as_str().unwrap().to_owned();
+    let (status, accepted) = app
+        .send_json(
+            Method::POST,
+            user,
+            &format!("/v1/calendars/{calendar_id}/runs/{again}/accept"),
+            &serde_json::json!({ "all": true }),
+        )
+        .await;
+    assert_eq!(status, 200, "{accepted}");
+    let written = timed_out.data["error"]["details"]["written"]
+        .as_u64()
+        .unwrap();
+    assert!(written > 0, "{:?}", timed_out.data);
+    assert_eq!(
+        accepted["data"]["applied"].as_array().unwrap().len() as u64,
+        written,
+        "each slot it wrote is a new entry"
+    );
+    let (status, refused) = app
+        .send_empty(
+            Method::POST,
+            user,
+            &format!("/v1/calendars/{calendar_id}/runs/{again}/continue"),
+        )
+        .await;
+    assert_eq!(status, 409, "{refused}");
+    assert_eq!(refused["error"]["code"], "RUN_NOT_CONTINUABLE", "{refused}");
+}

@@ -24,6 +24,21 @@ export function loadMedia() {
   return loaded;
 }
 
+/** Reads the media among `ids` this page does not know yet (what entries name, however
+ * old), a hundred at a time. */
+export async function ensureMedia(ids) {
+  const unknown = [...new Set(ids)].filter((id) => !known.has(id));
+  for (let i = 0; i < unknown.length; i += 100) {
+    const { items } = await api("GET", `/v1/media?ids=${unknown.slice(i, i + 100).join(",")}`);
+    for (const item of items) known.set(item.id, item);
+  }
+}
+
+/** What a platform receives of an entry naming `count` media, the first of `kind`: the
+ * first only (the composer and the dry run say it alike). */
+export const firstOnly = (platform, kind, count) =>
+  t(`media.firstOnly.${kind === "video" ? "video" : "photo"}`, { platform, count: count - 1 });
+
 /** A media item by id, when this page knows it. */
 export const mediaOf = (id) => known.get(id);
 

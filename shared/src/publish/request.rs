@@ -429,6 +429,7 @@ impl Plan<'_> {
             "requests": adapter.plan(&target.account.account_id, &post, &sent_options),
             "options": sent_options,
             "post": post,
+            "notes": super::uploads::notes(entry, adapter),
         });
         if !problems.is_empty() {
             let first = &problems[0];

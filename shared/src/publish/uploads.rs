@@ -39,6 +39,30 @@ pub fn post(entry: &Publishable, adapter: &dyn Adapter, media: &Media) -> Post {
     post.with_upload(kind, &upload.mime, copy)
 }
 
+/// What the post leaves out of the entry, for the person to know before it goes: an entry
+/// naming several media posts the first only (`FIRST_MEDIA_ONLY`, with the first one's
+/// `kind` and how many the entry `named`).
+pub fn notes(entry: &Publishable, adapter: &dyn Adapter) -> Vec<serde_json::Value> {
+    let uploads = &entry.uploads.0;
+    let Some(first) = uploads.first().filter(|_| uploads.len() > 1) else {
+        return Vec::new();
+    };
+    let noun = match first.kind {
+        crate::domain::publish::post::MediaKind::Photo => "picture",
+        crate::domain::publish::post::MediaKind::Video => "video",
+    };
+    vec![serde_json::json!({
+        "code": "FIRST_MEDIA_ONLY",
+        "message": format!(
+            "{} will post the first {noun} only; the entry names {} media",
+            adapter.label(),
+            uploads.len()
+        ),
+        "kind": first.kind,
+        "named": uploads.len(),
+    })]
+}
+
 /// A post's image or video as bytes, for adapters that upload it themselves (LinkedIn's
 /// and Bluesky's images, YouTube's videos): an upload read from the media store, else
 /// fetched from the entry's media URL under the outside fetch rules, at most `max_bytes`

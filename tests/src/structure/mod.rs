@@ -3,6 +3,7 @@
 //! ground floor, imports none of `shared`'s, SQL lives only in the store, and the
 //! architecture document names only paths that exist.
 
+mod error_codes;
 mod lengths;
 mod web;
 

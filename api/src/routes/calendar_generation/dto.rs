@@ -116,7 +116,8 @@ pub struct CalendarEvent {
     /// `truncated` and `error`.
     pub data: Value,
     /// Null, except on `done` when the run did not succeed (`{code, message}`;
-    /// `CALENDAR_TIMEOUT` for a timeout, whose message says how much was kept), on
+    /// `CALENDAR_TIMEOUT` for a timeout, whose message says how much was kept and whose
+    /// `details` count it: `{written, slots, missing}`), on
     /// `truncated` (`HISTORY_TRUNCATED`: the saved calendar has the entries) and on `error`
     /// (a problem with the stream itself).
     pub error: Value,

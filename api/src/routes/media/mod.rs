@@ -63,7 +63,9 @@ impl MediaApi {
         ))))
     }
 
-    /// The caller's media, newest first, 100 a page, with the bytes they keep.
+    /// The caller's media, newest first, 100 a page, with the bytes they keep; or, with
+    /// `ids`, those of them (in that order; an id that is not the caller's media is left
+    /// out).
     #[oai(path = "/v1/media", method = "get", operation_id = "listMedia")]
     async fn list(
         &self,
@@ -71,10 +73,28 @@ impl MediaApi {
         auth: UserAuth,
         /// The `nextCursor` of the page before.
         before: Query<Option<Uuid>>,
+        /// At most 100 media ids, separated by commas: these media only (what entries
+        /// name), on one page.
+        #[oai(explode = false)]
+        ids: Query<Option<Vec<Uuid>>>,
     ) -> Answer<poem_openapi::payload::Json<MediaListEnvelope>, { can::BAD_REQUEST | can::STORED }>
     {
+        if ids
+            .0
+            .as_ref()
+            .is_some_and(|ids| ids.len() > store::PAGE as usize)
+        {
+            return Err(ApiError::bad_request(
+                format!("ask for at most {} media at a time", store::PAGE),
+                Some(serde_json::json!({ "field": "ids" })),
+            )
+            .into());
+        }
         let mut tx = user_tx(&state.pool, auth.user().id).await?;
-        let rows = store::list(&mut tx, before.0).await?;
+        let rows = match &ids.0 {
+            Some(ids) => store::owned(&mut tx, ids).await?,
+            None => store::list(&mut tx, before.0).await?,
+        };
         let used_bytes = store::used_bytes(&mut tx).await?;
         tx.commit().await?;
         let (rows, next_cursor) = super::paginate(rows, store::PAGE as u32, |row| row.id);

@@ -93,6 +93,10 @@ pub struct CalendarRun {
     /// The run this one continued (`POST .../runs/{runId}/continue`).
     #[oai(nullable)]
     pub continues: Option<Uuid>,
+    /// A continued regeneration's: the regeneration whose proposal its changes joined (the
+    /// proposal reads and accepts through either run). Null otherwise.
+    #[oai(nullable)]
+    pub proposal_run_id: Option<Uuid>,
     pub created_at: DateTime<Utc>,
     #[oai(nullable)]
     pub finished_at: Option<DateTime<Utc>>,
@@ -464,6 +468,7 @@ crate::from_row!(RunRow => CalendarRun {
     error,
     diff,
     continues,
+    proposal_run_id,
     created_at,
     finished_at,
 });

@@ -7,7 +7,7 @@ import { appConfig } from "../api.js";
 import { channelLabel, colored } from "../platforms.js";
 import { h, fill, fieldError, explain, platformBadge } from "../ui.js";
 import { t } from "../i18n.js";
-import { library, loadMedia, mediaOf, thumbnail, uploadMedia } from "../media.js";
+import { firstOnly, library, loadMedia, mediaOf, thumbnail, uploadMedia } from "../media.js";
 
 /** The most media an entry names (the server's `mediaIds` limit). */
 const MOST_MEDIA = 10;
@@ -122,15 +122,17 @@ export async function postPreview(channel, read) {
     const chars = [...text];
     const cut = fold !== null && chars.length > fold;
     const shown = cut ? chars.slice(0, fold).join("").trimEnd() : text;
+    // The post carries the first medium only: shown alone, and the others said to stay.
     const media = mediaIds.length
-      ? h("div", { class: "preview-media" }, thumbnail(mediaIds[0], { class: "big" }),
-        mediaIds.length > 1 ? h("span", { class: "badge count" }, t("composer.mediaCount", { count: mediaIds.length })) : null)
+      ? h("div", { class: "preview-media" }, thumbnail(mediaIds[0], { class: "big" }))
       : mediaUrl ? h("p", { class: "preview-media link-only muted" }, t("composer.mediaElsewhere"))
         : h("p", { class: "preview-media none muted" }, t("composer.noMedia"));
     fill(el,
       h("h3", {}, t("composer.preview")),
       h("div", { class: "preview-head" }, platformBadge(channel)),
       media,
+      mediaIds.length > 1 ? h("p", { class: "notice warn", id: "first-media-only" },
+        firstOnly(channelLabel(channel), mediaOf(mediaIds[0])?.kind, mediaIds.length)) : null,
       h("p", { class: "preview-text", id: "preview-text" }, marked(shown),
         cut ? h("span", { class: "fold muted", dataset: { fold: String(fold) } }, t("composer.more")) : null),
       cut ? h("p", { class: "hint" }, t("composer.foldHint", { platform: channelLabel(channel), count: fold })) : null);

@@ -60,14 +60,31 @@ export function headView(state, reopen) {
       title.textContent = detail.calendar.name || t("calendar.untitled");
       const latest = detail.runs[0];
       setMode(latest?.mode);
-      // A first run or a continuation that stopped early: Continue writes the rest.
-      const fills = latest && (latest.version === 1 || latest.continues);
-      const stopped = latest && ["timeout", "failed", "cancelled"].includes(latest.status);
-      const missing = (latest?.slots ?? 0) - detail.entries.length;
-      resume.hidden = !(fills && stopped && missing > 0);
+      // A first run or a continuation that stopped early: Continue writes the rest into
+      // the calendar. A regeneration that reached the time limit, its proposal still
+      // waiting: Continue writes the rest into that proposal.
+      let missing = 0;
+      if (latest && proposes(latest)) {
+        const pending = detail.pendingRun?.runId === latest.id;
+        missing = latest.status === "timeout" && pending ? latest.slots - proposalWritten(detail.runs, latest) : 0;
+      } else if (latest && (latest.version === 1 || latest.continues) && ["timeout", "failed", "cancelled"].includes(latest.status)) {
+        missing = latest.slots - detail.entries.length;
+      }
+      resume.hidden = !(missing > 0);
       resume.textContent = t("calendar.continueMissing", { count: Math.max(missing, 0) });
     },
   };
+}
+
+/** Whether an ended `run` proposed changes rather than filling the calendar: a
+ * regeneration (of a calendar that had entries), or the continuation of one. */
+export const proposes = (run) => Boolean(run.proposalRunId) || (run.version > 1 && !run.continues && run.diff != null);
+
+/** How many slots a regeneration's proposal holds: what its own run and each continuation
+ * of it wrote. */
+export function proposalWritten(runs, latest) {
+  const root = latest.proposalRunId ?? latest.id;
+  return runs.filter((r) => r.id === root || r.proposalRunId === root).reduce((sum, r) => sum + r.entries, 0);
 }
 
 /** The name, changed in place: kept by every regeneration once set. */

@@ -47,7 +47,7 @@ async function openCalendar(main, id, reopen) {
   // A run still going: resume its stream (from the last event this tab saw, after a reload).
   if (latest?.jobId && ["pending", "running"].includes(latest.status)) {
     const run = remembered?.jobId === latest.jobId ? remembered
-      : { jobId: latest.jobId, runId: latest.id, mode: latest.mode, regenerate: latest.version > 1 && !latest.continues };
+      : { jobId: latest.jobId, runId: latest.id, mode: latest.mode, regenerate: Boolean(latest.proposalRunId) || (latest.version > 1 && !latest.continues) };
     stream(state, run);
   } else if (state.detail.pendingRun) {
     // A proposal nobody answered yet, on this device or another.

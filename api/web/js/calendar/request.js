@@ -57,7 +57,7 @@ export function requestForm(calendarId, previous, reopen) {
     }
     submit.disabled = !ok;
     const count = planSize(form.querySelectorAll("input[name=channel]:checked").length, cadence.value, start.value, end.value, words(times.value).length);
-    size.textContent = ok ? estimate(count) : "";
+    size.textContent = ok ? estimate(count, Boolean(calendarId)) : "";
     return ok;
   };
   form.addEventListener("input", validate);
@@ -112,10 +112,11 @@ const ENTRIES_PER_SECOND = 12;
 /** A run stops here (seed 000's 30 s) and Continue writes the rest. */
 const RUN_LIMIT_SECONDS = 30;
 
-function estimate(count) {
+function estimate(count, regeneration) {
   const seconds = Math.ceil(count / ENTRIES_PER_SECOND) + 3;
   const duration = seconds < 90 ? t("calendar.aboutSeconds", { count: Math.ceil(seconds / 5) * 5 })
     : t("calendar.aboutMinutes", { count: Math.round(seconds / 60) });
   const text = t("calendar.planSize", { count, duration });
-  return seconds > RUN_LIMIT_SECONDS ? `${text} ${t("calendar.planInParts")}` : text;
+  const parts = t(regeneration ? "calendar.planInPartsProposal" : "calendar.planInParts");
+  return seconds > RUN_LIMIT_SECONDS ? `${text} ${parts}` : text;
 }

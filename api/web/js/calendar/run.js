@@ -7,6 +7,7 @@ import { progressText, showError } from "../ui.js";
 import { t } from "../i18n.js";
 import { showDiff } from "./diff.js";
 import { forget, isShown, lastEventKey, reload, remember } from "./page.js";
+import { proposes } from "./head.js";
 
 /** Starts the run that writes what a stopped one did not (only the missing slots). */
 export async function continueRun(state) {
@@ -18,7 +19,7 @@ export async function continueRun(state) {
       { envelope: true, headers: { Prefer: "respond-async" } });
     state.els.resume.hidden = true;
     state.els.status.className = "";
-    stream(state, { jobId: data.jobId, runId: data.runId, mode: meta.mode, regenerate: false });
+    stream(state, { jobId: data.jobId, runId: data.runId, mode: meta.mode, regenerate: proposes(latest) });
   } catch (error) {
     showError(error);
   } finally {
@@ -74,10 +75,12 @@ async function finished(state, run, event) {
   await reload(state);
   const kept = state.grid.entries.size;
   const total = state.detail.runs[0]?.slots ?? kept;
+  // A timeout is told in the run's own counts (a regeneration's are its proposal's).
+  const counts = event.error?.details ?? { written: kept, slots: total, missing: Math.max(total - kept, 0) };
   const message = {
     succeeded: run.regenerate ? t("calendar.regenerated") : t("calendar.done", { count: kept }),
     cancelled: t("calendar.cancelled", { count: kept }),
-    timeout: t("calendar.timeout", { count: kept, total, missing: Math.max(total - kept, 0) }),
+    timeout: t(run.regenerate ? "calendar.timeoutProposal" : "calendar.timeout", { count: counts.written, total: counts.slots, missing: counts.missing }),
     failed: t("calendar.failed", { count: kept, reason: event.error?.message ?? "" }),
   }[event.status] ?? t("calendar.finished", { status: t(`status.${event.status}`) });
   status.textContent = message;

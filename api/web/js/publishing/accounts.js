@@ -5,11 +5,14 @@ import { api } from "../api.js";
 import { h, field, fill, toast, when, showError, showProblem, confirmAction, platformBadge } from "../ui.js";
 import { t } from "../i18n.js";
 import { authorKind, connectPlatform, platformList, platformName, publishesTo } from "./common.js";
-import { accountName } from "../platforms.js";
+import { accountName, connectedAs } from "../platforms.js";
 import { slotsButton } from "./slots.js";
 
 export async function renderChannels(el) {
-  const { items } = await api("GET", "/v1/channels");
+  const { items: all } = await api("GET", "/v1/channels");
+  // An account typed on the organic page (by its handle) that is a connected channel is
+  // that channel: one row, the connected one.
+  const items = all.filter((c) => c.status === "connected" || !connectedAs(c, all));
   const platform = h("select", { name: "platform" }, platformList().map((p) => h("option", { value: p.name }, platformName(p.name))));
   const account = h("input", { name: "accountId", required: true });
   const token = h("input", { name: "accessToken", type: "password", required: true, autocomplete: "off" });

@@ -1,11 +1,13 @@
-// A calendar's entries to publish: a row each with where it stands, filters by channel,
-// status and media, a selection nothing is in until the person chooses, and one media
+// A calendar's entries to publish: a row each with where it stands and its media (the
+// first upload's thumbnail and how many), filters by channel, status and media (uploads
+// or an address), a selection nothing is in until the person chooses, and one media
 // address for every selected entry. `update()` shows the statuses the intents' list read.
 
 import { api } from "../api.js";
 import { h, field, fill, toast, day, showProblem, platformBadge } from "../ui.js";
 import { t } from "../i18n.js";
 import { platformName, zoneOf } from "./common.js";
+import { ensureMedia, thumbnail } from "../media.js";
 
 /** Where each entry stands: not sent yet, or its latest publication's status. */
 const ENTRY_STATUSES = ["unsent", "scheduled", "publishing", "published", "draft_sent", "failed", "unconfirmed"];
@@ -22,6 +24,13 @@ export function entriesView(detail, calendarId) {
         h("div", { class: "muted" }, e.caption.length > 80 ? `${e.caption.slice(0, 80)}…` : e.caption)),
       h("td", { class: "media" }, mediaCell(e)))))));
   const rows = [...table.querySelectorAll("tbody tr")];
+  // The uploads' thumbnails, once the media they name are read.
+  const named = detail.entries.flatMap((e) => e.mediaIds ?? []);
+  if (named.length) {
+    ensureMedia(named).then(() => detail.entries.forEach((e, i) => {
+      if (e.mediaIds?.length) fill(rows[i].querySelector(".media"), mediaCell(e));
+    }), () => {});
+  }
   // Filters and selection: what is shown, and what of it is chosen.
   const channels = [...new Set(detail.entries.map((e) => e.channel))];
   const byChannel = h("select", { id: "filter-channel" }, h("option", { value: "" }, t("publishing.allChannels")),
@@ -35,7 +44,7 @@ export function entriesView(detail, calendarId) {
   const visible = (i) => !rows[i].hidden;
   const filter = () => {
     detail.entries.forEach((e, i) => {
-      rows[i].hidden = (byChannel.value && e.channel !== byChannel.value) || (readyOnly.checked && !e.mediaUrl)
+      rows[i].hidden = (byChannel.value && e.channel !== byChannel.value) || (readyOnly.checked && !hasMedia(e))
         || (byStatus.value && statusOf(e) !== byStatus.value);
       if (rows[i].hidden) boxes[i].checked = false;
     });
@@ -94,7 +103,16 @@ function bulkMedia(calendarId, detail, chosen, rows) {
   return h("div", { class: "row" }, field(t("publishing.mediaForSelected"), input), apply);
 }
 
-/** An entry's media: its address, or a warning that it has none. */
+/** The entry has something to post with it: uploads, or a media address. */
+const hasMedia = (entry) => entry.mediaIds?.length > 0 || Boolean(entry.mediaUrl);
+
+/** An entry's media: its first upload's thumbnail and how many it names (the uploads are
+ * what is sent), else its address, else a warning that it has none. */
 function mediaCell(entry) {
+  const ids = entry.mediaIds ?? [];
+  if (ids.length) {
+    return h("span", { class: "row media-named" }, thumbnail(ids[0]),
+      h("span", { class: "muted media-count" }, t("publishing.mediaCount", { count: ids.length })));
+  }
   return entry.mediaUrl ? h("span", { class: "muted" }, entry.mediaUrl) : h("span", { class: "badge warn" }, t("publishing.noMedia"));
 }

@@ -33,7 +33,7 @@ export async function renderIntents(el, calendarId, detail) {
     h("tbody", {}, live.map((i) => h("tr", { class: "intent-row", dataset: { id: i.id, entry: i.entryId, channel: i.channel, status: i.status } },
       h("td", {}, entryLabel(detail, i.entryId)), h("td", {}, platformName(i.channel)), h("td", {}, statusBadge(i.status)),
       h("td", {}, i.publishAt && i.status === "scheduled" ? t("publishing.at", { when: formatZoned(i.publishAt, zoneOf(detail)) }) : "",
-        i.remotePostId ? ` ${t("publishing.post", { id: i.remotePostId })}` : "", i.error ? h("div", { class: "reason" }, reason(i)) : null,
+        i.remotePostId ? [" ", postLink(i)] : "", i.error ? h("div", { class: "reason" }, reason(i)) : null,
         i.status === "unconfirmed" ? h("div", { class: "notice warn" }, meaning("unconfirmed")) : null),
       h("td", {},
         i.status === "scheduled" ? h("button", { type: "button", class: "link", onclick: () => act("DELETE", `/v1/publish-intents/${i.id}`) }, t("common.cancel")) : null,
@@ -44,6 +44,14 @@ export async function renderIntents(el, calendarId, detail) {
     await renderIntents(el, calendarId, detail);
   }
   if (live.some((i) => MOVING.has(i.status))) timer = setTimeout(() => renderIntents(el, calendarId, detail), 1000);
+}
+
+/** The published post: its id, a link to it on the platform where the platform gave one. */
+function postLink(i) {
+  const label = t("publishing.post", { id: i.remotePostId });
+  return /^https?:\/\//i.test(i.postUrl ?? "")
+    ? h("a", { href: i.postUrl, class: "post-link", target: "_blank", rel: "noopener noreferrer" }, label)
+    : h("span", { class: "post-id" }, label);
 }
 
 /** The last request's report shows where each of its intents stands now. */

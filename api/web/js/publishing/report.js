@@ -3,6 +3,7 @@
 
 import { h, fill, explain, platformBadge } from "../ui.js";
 import { t } from "../i18n.js";
+import { firstOnly } from "../media.js";
 import { connectPlatform, entryLabel, platformName, publishesTo, reason, statusBadge } from "./common.js";
 
 /** The report in one line first: how many are ready, and how many stop for each reason. */
@@ -35,6 +36,9 @@ export function renderReport(el, answer, detail) {
     answer.intents.map((i) => h("article", { class: "card intent", dataset: { id: i.id, entry: i.entryId, channel: i.channel, status: i.status } },
       h("div", { class: "row" }, statusBadge(i.status), platformBadge(i.channel), entryLabel(detail, i.entryId)),
       i.error ? h("p", { class: "reason" }, reason(i)) : null,
+      // What the post leaves out of the entry (the first medium only), said before it goes.
+      (i.payload?.notes ?? []).map((note) => h("p", { class: "notice warn note", dataset: { code: note.code } },
+        note.code === "FIRST_MEDIA_ONLY" ? firstOnly(platformName(i.channel), note.kind, note.named) : note.message)),
       // The requests a real publish would send, for whoever wants to check them.
       (i.payload?.requests ?? []).length ? h("details", { class: "requests" }, h("summary", {}, t("publishing.requests", { count: i.payload.requests.length })),
         h("ul", {}, i.payload.requests.map((r) => h("li", {}, `${r.method} ${r.url} `, h("span", { class: "badge" }, r.effect))))) : null))));

@@ -23,7 +23,7 @@ const ENTRY_COLUMNS: &str = "c.id, c.key, c.channel, c.local_date as date,
     c.hashtags, c.call_to_action, c.media_url, c.media_ids, c.placement_id, c.origin, c.edited, c.edited_at, c.run_id, c.updated_at";
 const RUN_COLUMNS: &str = "r.id, r.version, r.mode, r.status, r.job_id, r.request, r.slots,
     r.entries, r.latency_ms, r.tokens_input + r.tokens_output as tokens, r.model, r.error,
-    r.diff, r.continues, r.created_at, r.finished_at";
+    r.diff, r.continues, r.proposal_run_id, r.created_at, r.finished_at";
 const CALENDAR_COLUMNS: &str = "k.id, k.name, k.request, k.current_version,
     (select count(*) from calendar_entries c where c.calendar_id = k.id and c.deleted_at is null)
         as entries, k.created_at, k.updated_at";
@@ -84,6 +84,8 @@ pub struct RunRow {
     pub error: Option<Value>,
     pub diff: Option<Value>,
     pub continues: Option<Uuid>,
+    /// A continued regeneration's: the regeneration whose proposal its changes join.
+    pub proposal_run_id: Option<Uuid>,
     pub created_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,
 }
@@ -493,8 +495,8 @@ pub async fn run(
     .await
 }
 
-/// The latest run, when it is an ended regeneration with changes not yet applied: its
-/// id, version and how many.
+/// The latest run, when it is an ended regeneration (or its continuation) whose proposal
+/// has changes not yet applied: its id, version and how many.
 pub async fn pending_run(
     conn: &mut PgConnection,
     calendar: Uuid,
@@ -503,7 +505,8 @@ pub async fn pending_run(
         "select r.id as run_id, r.version, count(*) as changes
          from calendar_runs r
          join calendars k on k.id = r.calendar_id and k.current_version = r.version
-         join calendar_changes ch on ch.run_id = r.id and ch.applied_at is null
+         join calendar_changes ch on ch.run_id = coalesce(r.proposal_run_id, r.id)
+             and ch.applied_at is null
          where r.calendar_id = $1 and not r.applies_directly
            and r.status not in ('pending', 'running')
          group by r.id, r.version",
@@ -513,11 +516,14 @@ pub async fn pending_run(
     .await
 }
 
-/// The changes a run proposes, in order.
+/// The changes of a run's proposal, in order: a regeneration's own, those its
+/// continuations added included (read through either run).
 pub async fn changes(conn: &mut PgConnection, run: Uuid) -> sqlx::Result<Vec<ChangeRow>> {
     sqlx::query_as(
         "select id, kind, key, conflict, before, after, applied_at from calendar_changes
-         where run_id = $1 order by position",
+         where run_id = (select coalesce(r.proposal_run_id, r.id) from calendar_runs r
+                         where r.id = $1)
+         order by position",
     )
     .bind(run)
     .fetch_all(conn)
@@ -543,6 +549,17 @@ async fn bump_version(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<
     .await
 }
 
+/// The keys of the slots regeneration `proposal` (with its continuations) has written.
+pub async fn proposal_keys(conn: &mut PgConnection, proposal: Uuid) -> sqlx::Result<Vec<String>> {
+    sqlx::query_scalar(
+        "select e.key from calendar_run_entries e join calendar_runs r on r.id = e.run_id
+         where r.id = $1 or r.proposal_run_id = $1",
+    )
+    .bind(proposal)
+    .fetch_all(conn)
+    .await
+}
+
 /// The keys of the calendar's slots that hold an entry, deleted ones included (they stay
 /// deleted).
 pub async fn filled_keys(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Vec<String>> {
@@ -561,6 +578,11 @@ pub struct RunToContinue {
     /// It filled the calendar directly (a first run or a continuation), rather than
     /// proposing changes.
     pub applies_directly: bool,
+    /// The proposal it wrote into (a regeneration's own id, or the regeneration its
+    /// continuation adds to); none for a run that filled the calendar directly.
+    pub proposal: Option<Uuid>,
+    /// Some change of that proposal was accepted.
+    pub accepted: bool,
     /// Its request, which is the calendar's when it is the latest.
     pub request: Json<Value>,
 }
@@ -571,8 +593,13 @@ pub async fn run_to_continue(
     id: Uuid,
 ) -> sqlx::Result<Option<RunToContinue>> {
     sqlx::query_as(
-        "select r.status, r.version = k.current_version as latest, r.applies_directly, r.request
+        "select r.status, r.version = k.current_version as latest, r.applies_directly, r.request,
+                p.id as proposal,
+                exists (select 1 from calendar_changes ch
+                        where ch.run_id = p.id and ch.applied_at is not null) as accepted
          from calendar_runs r join calendars k on k.id = r.calendar_id
+         left join lateral (select coalesce(r.proposal_run_id, r.id) as id
+                            where not r.applies_directly) p on true
          where r.calendar_id = $1 and r.id = $2",
     )
     .bind(calendar)
@@ -646,6 +673,8 @@ struct NewRun<'a> {
     deadline: Option<std::time::Duration>,
     /// The ended run this one continues.
     continues: Option<Uuid>,
+    /// A continued regeneration's proposal, which this run's changes join.
+    proposal_run_id: Option<Uuid>,
 }
 
 /// A run [`insert_run`] wrote.
@@ -661,10 +690,11 @@ struct InsertedRun {
 async fn insert_run(conn: &mut PgConnection, run: NewRun<'_>) -> sqlx::Result<Option<InsertedRun>> {
     let inserted: Option<Option<chrono::DateTime<chrono::Utc>>> = sqlx::query_scalar(
         "insert into calendar_runs (id, calendar_id, user_id, job_id, version, mode, status,
-             request, slots, applies_directly, started_at, deadline_at, continues)
+             request, slots, applies_directly, started_at, deadline_at, continues,
+             proposal_run_id)
          values ($1, $2, $3, $4, $5, $6, case when $6 = 'legacy' then 'running' else 'pending' end,
              $7, $8, $9, case when $6 = 'legacy' then now() end,
-             now() + make_interval(secs => $10), $11)
+             now() + make_interval(secs => $10), $11, $12)
          on conflict (user_id) where status in ('pending', 'running') do nothing
          returning deadline_at",
     )
@@ -679,6 +709,7 @@ async fn insert_run(conn: &mut PgConnection, run: NewRun<'_>) -> sqlx::Result<Op
     .bind(run.applies_directly)
     .bind(run.deadline.map(|d| d.as_secs_f64()))
     .bind(run.continues)
+    .bind(run.proposal_run_id)
     .fetch_optional(conn)
     .await?;
     Ok(inserted.map(|deadline_at| InsertedRun { deadline_at }))
@@ -692,8 +723,13 @@ pub enum Fills<'a> {
     /// the name, unless the user named it).
     Regeneration { id: Uuid, name: Name<'a> },
     /// The caller's calendar `id`, the slots the run `continues` left empty: its next
-    /// version, the request unchanged.
-    Continuation { id: Uuid, continues: Uuid },
+    /// version, the request unchanged. A continued regeneration names its `proposal`: the
+    /// run writes into it rather than into the calendar.
+    Continuation {
+        id: Uuid,
+        continues: Uuid,
+        proposal: Option<Uuid>,
+    },
 }
 
 /// A run to open: everything but the calendar it fills.
@@ -739,19 +775,23 @@ pub async fn open_run(
     fills: Fills<'_>,
     run: RunSpec<'_>,
 ) -> sqlx::Result<RunOpened> {
-    let (calendar_id, version, applies_directly, continues) = match fills {
+    let (calendar_id, version, applies_directly, continues, proposal_run_id) = match fills {
         Fills::New { id, name } => {
             create(conn, id, run.user, name, run.request).await?;
-            (id, 1, true, None)
+            (id, 1, true, None, None)
         }
         Fills::Regeneration { id, name } => {
             match next_version(conn, id, run.request, name).await? {
-                Some((version, applies_directly)) => (id, version, applies_directly, None),
+                Some((version, applies_directly)) => (id, version, applies_directly, None, None),
                 None => return Ok(RunOpened::NoCalendar),
             }
         }
-        Fills::Continuation { id, continues } => match bump_version(conn, id).await? {
-            Some(version) => (id, version, true, Some(continues)),
+        Fills::Continuation {
+            id,
+            continues,
+            proposal,
+        } => match bump_version(conn, id).await? {
+            Some(version) => (id, version, proposal.is_none(), Some(continues), proposal),
             None => return Ok(RunOpened::NoCalendar),
         },
     };
@@ -769,6 +809,7 @@ pub async fn open_run(
             applies_directly,
             deadline: run.deadline,
             continues,
+            proposal_run_id,
         },
     )
     .await?;

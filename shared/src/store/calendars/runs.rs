@@ -15,17 +15,23 @@ use crate::{
 /// A calendar job's first step, in its claim's statement (`store::jobs::claim`): the run
 /// becomes `running`; its request comes back with the slots an earlier attempt already
 /// generated, and for a continuation every slot the calendar has (deleted entries included:
-/// they stay deleted).
+/// they stay deleted), or for a continued regeneration every slot its proposal holds.
 pub const START: &str = "update calendar_runs r set status = 'running',
         started_at = coalesce(r.started_at, now())
     from claimed where r.id = (claimed.payload ->> 'run_id')::uuid
     returning claimed.id as claimed_job, r.id, r.calendar_id, r.user_id, r.version, r.request, r.applies_directly,
-        r.deadline_at, r.continues,
+        r.deadline_at, r.continues, r.proposal_run_id,
         (select coalesce(jsonb_agg(k.key), '[]'::jsonb) from (
             select e.key from calendar_run_entries e where e.run_id = r.id
             union
             select c.key from calendar_entries c
-            where r.continues is not null and c.calendar_id = r.calendar_id) k) as done_keys";
+            where r.continues is not null and r.proposal_run_id is null
+              and c.calendar_id = r.calendar_id
+            union
+            select e.key from calendar_run_entries e join calendar_runs p on p.id = e.run_id
+            where r.proposal_run_id is not null
+              and (p.id = r.proposal_run_id or p.proposal_run_id = r.proposal_run_id)) k)
+            as done_keys";
 
 /// A run and whose calendar it fills.
 #[derive(Debug, Clone, Copy)]
@@ -161,11 +167,55 @@ pub async fn propose_changes(
     store_diff(conn, run, changes).await
 }
 
+/// A continued regeneration's end: the proposal's entries (the regeneration's and every
+/// continuation's) diffed against the calendar as saved now, and the changes for slots
+/// the proposal did not yet hold added to it (`complete`: every slot is now written, so
+/// a saved entry the proposal left out is proposed for removal). Returns the changes it
+/// added, as the continuing run's diff.
+pub async fn extend_proposal(
+    conn: &mut PgConnection,
+    proposal: RunRef,
+    complete: bool,
+) -> sqlx::Result<(Value, DiffCounts)> {
+    let generated: Vec<sqlx::types::Json<Entry>> = sqlx::query_scalar(
+        "select e.entry from calendar_run_entries e join calendar_runs r on r.id = e.run_id
+         where r.id = $1 or r.proposal_run_id = $1
+         order by e.position",
+    )
+    .bind(proposal.id)
+    .fetch_all(&mut *conn)
+    .await?;
+    let generated: Vec<Entry> = generated.into_iter().map(|j| j.0).collect();
+    let (held, next): (Vec<String>, Option<i32>) = sqlx::query_as(
+        "select coalesce(array_agg(key), '{}'), max(position) + 1 from calendar_changes
+         where run_id = $1",
+    )
+    .bind(proposal.id)
+    .fetch_one(&mut *conn)
+    .await?;
+    let saved = saved_entries(&mut *conn, proposal.calendar_id).await?;
+    let mut changes = calendar::diff(&saved, &generated, complete);
+    changes.retain(|change| !held.contains(&change.key));
+    let counts = calendar::counts(&changes);
+    let stored = store_changes_from(conn, proposal, changes, next.unwrap_or(0)).await?;
+    Ok((crate::calendars::diff_payload(&stored, counts), counts))
+}
+
 /// Stores a regeneration's proposed changes; returns them with their ids, in order.
 pub async fn store_changes(
     conn: &mut PgConnection,
     run: RunRef,
     changes: Vec<Change>,
+) -> sqlx::Result<Vec<(Uuid, Change)>> {
+    store_changes_from(conn, run, changes, 0).await
+}
+
+/// Stores changes after the `first` positions of the run's proposal.
+async fn store_changes_from(
+    conn: &mut PgConnection,
+    run: RunRef,
+    changes: Vec<Change>,
+    first: i32,
 ) -> sqlx::Result<Vec<(Uuid, Change)>> {
     let changes: Vec<(Uuid, Change)> = changes.into_iter().map(|c| (Uuid::now_v7(), c)).collect();
     let input: Vec<Value> = changes
@@ -173,7 +223,7 @@ pub async fn store_changes(
         .enumerate()
         .map(|(position, (id, change))| {
             json!({
-                "id": id, "position": position, "kind": change.kind, "key": change.key,
+                "id": id, "position": first + position as i32, "kind": change.kind, "key": change.key,
                 "conflict": change.conflict, "before": change.before, "after": change.after,
             })
         })
@@ -213,8 +263,9 @@ pub enum Selection {
     AllSafe,
 }
 
-/// Applies a run's proposed changes to its calendar; a change already applied is skipped,
-/// so accepting twice changes nothing. Returns the ids applied now.
+/// Applies a run's proposed changes to its calendar (a continued regeneration's proposal,
+/// through either run); a change already applied is skipped, so accepting twice changes
+/// nothing. Returns the ids applied now.
 pub async fn apply_changes(
     conn: &mut PgConnection,
     run: RunRef,
@@ -227,7 +278,9 @@ pub async fn apply_changes(
     let sql = format!(
         "with chosen as (
             update calendar_changes ch set applied_at = now()
-            where ch.run_id = $1 and ch.applied_at is null
+            where ch.run_id = (select coalesce(r.proposal_run_id, r.id) from calendar_runs r
+                               where r.id = $1)
+              and ch.applied_at is null
               and case when $4::uuid[] is not null then ch.id = any($4)
                   else not ch.conflict and not exists (
                       select 1 from calendar_entries c

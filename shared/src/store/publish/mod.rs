@@ -48,7 +48,9 @@ pub struct Intent {
     pub timezone: String,
     pub status: IntentStatus,
     /// `requests`: what a publish sends (method, url, headers, body, effect; secrets
-    /// masked); `options`; `post`: the text and media.
+    /// masked); `options`; `post`: the text and media; `notes`: what the post leaves out
+    /// of the entry, each `{code, message, ...}` (`FIRST_MEDIA_ONLY`: an entry naming
+    /// several media posts the first only; `kind` and `named` say which and how many).
     pub payload: Value,
     /// `{code, message, platformCode?, problems?}`.
     #[oai(nullable)]

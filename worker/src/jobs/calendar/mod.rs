@@ -4,7 +4,8 @@
 //! `timeout` with what it has, the entries of calls still running included. A first run
 //! fills the calendar; a regeneration proposes a diff instead. A continuation (of a run
 //! that ended early) asks only for the slots the calendar lacks and fills them directly,
-//! its diff holding only what it added.
+//! its diff holding only what it added; a continued regeneration asks only for the slots
+//! its proposal lacks and adds their changes to that proposal.
 
 use almanac_shared::store::jobs::Claim;
 use std::{
@@ -87,6 +88,8 @@ pub struct Input {
     deadline_at: Option<chrono::DateTime<chrono::Utc>>,
     /// The run this one continues.
     continues: Option<Uuid>,
+    /// A continued regeneration's proposal, which this run adds to.
+    proposal_run_id: Option<Uuid>,
     done_keys: Vec<String>,
 }
 
@@ -292,17 +295,24 @@ impl<'a> CalendarRun<'a> {
     /// still missing (a continuation writes them).
     async fn end(self, timed_out: bool) -> JobResult {
         let (status, error) = if timed_out {
+            let missing = self.total - self.generated;
+            let kept = if self.input.applies_directly {
+                "written and saved"
+            } else {
+                "proposed"
+            };
             let message = format!(
                 "The calendar took longer than {} s to generate: {} of {} entries were \
-                 written and saved. Continue to write the {} still missing.",
+                 {kept}. Continue to write the {missing} still missing.",
                 self.ctx.settings.calendar.timeout.as_secs_f64(),
                 self.generated,
                 self.total,
-                self.total - self.generated
             );
+            let details =
+                json!({ "written": self.generated, "slots": self.total, "missing": missing });
             (
                 JobStatus::Timeout,
-                Some(json!({ "code": "CALENDAR_TIMEOUT", "message": message })),
+                Some(json!({ "code": "CALENDAR_TIMEOUT", "message": message, "details": details })),
             )
         } else {
             (JobStatus::Succeeded, None)

@@ -102,9 +102,20 @@ pub(super) async fn finish(
     let Some(mut tx) = fenced.await? else {
         return Ok(None);
     };
-    // The run's diff: a continuation's additions (saved as generated, so already
-    // applied), a regeneration's proposal; a first run has none.
-    let diff = if input.continues.is_some() {
+    // The run's diff: a continued regeneration's additions to its proposal, a
+    // continuation's additions (saved as generated, so already applied), a regeneration's
+    // proposal; a first run has none.
+    let diff = if let Some(proposal) = input.proposal_run_id {
+        let proposal = RunRef {
+            id: proposal,
+            ..run
+        };
+        let complete = status == JobStatus::Succeeded;
+        let diff = store::extend_proposal(&mut tx, proposal, complete)
+            .await
+            .context("adding to the proposal")?;
+        Some(diff)
+    } else if input.continues.is_some() {
         let added = store::run_entries(&mut tx, run.id)
             .await
             .context("reading the run's entries")?;
