@@ -17,6 +17,7 @@ mod flows;
 mod guards;
 mod language;
 mod linkedin;
+mod media_sent;
 mod phone;
 mod queue;
 mod refusals;

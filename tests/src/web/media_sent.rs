@@ -1,0 +1,235 @@
+//! What the app shows is what is sent: on Publishing an entry with uploads shows its first
+//! upload's thumbnail and how many it names, the media filter finds it, the dry run passes
+//! it and it is published with that picture, its post id linking to the post; an entry
+//! naming two pictures says, in the composer and in the dry run, that Instagram posts the
+//! first only; and an organic account typed by a connected channel's handle is that channel,
+//! one row. At 1280 px and 375 px.
+
+use reqwest::Method;
+use serde_json::json;
+use uuid::Uuid;
+
+use super::{Browser, flows::publishing_app};
+use crate::{helpers::fake_platforms::IG_USER, publishing::Entry};
+
+#[tokio::test]
+async fn uploads_are_shown_filtered_judged_and_sent_and_a_second_picture_is_said_to_stay() {
+    let s = publishing_app().await;
+    let instagram = s
+        .connect("instagram", IG_USER, "ig-token", None, 5_184_000)
+        .await;
+    s.update_channel(instagram, "handle = 'leafy', display_name = 'Leafy Co'")
+        .await;
+    let first: Uuid = s.app.uploaded_png(s.user, 0).await["id"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let second: Uuid = s.app.uploaded_png(s.user, 64).await["id"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let entry = |title, caption, at, media: Vec<Uuid>| {
+        let s = &s;
+        async move {
+            let id = s
+                .entry(Entry {
+                    title,
+                    media: None,
+                    at,
+                    ..Entry::on("instagram", caption)
+                })
+                .await;
+            sqlx::query("update calendar_entries set media_ids = $1 where id = $2")
+                .bind(media)
+                .bind(id)
+                .execute(&s.app.db)
+                .await
+                .unwrap();
+            id
+        }
+    };
+    let one = entry(
+        "One picture",
+        "Our cat",
+        "2030-01-07T09:00:00Z",
+        vec![first],
+    )
+    .await;
+    let two = entry(
+        "Two pictures",
+        "Our cats",
+        "2030-01-08T09:00:00Z",
+        vec![first, second],
+    )
+    .await;
+    let none = entry("Text only", "Words", "2030-01-09T09:00:00Z", vec![]).await;
+    // The organic week's account, typed as the connected channel's handle.
+    crate::organic::library(&s.app, s.user).await;
+    let (status, linked) = s
+        .app
+        .send_json(
+            Method::POST,
+            s.user,
+            "/api/organic/brands/brand_123/accounts",
+            &json!({ "platform": "instagram", "accountId": "@Leafy" }),
+        )
+        .await;
+    assert_eq!(status, 201, "{linked}");
+
+    let browser = Browser::start(&s.app, "media-sent").await;
+    browser.sign_in_with_token(&s.app.token(s.user)).await;
+    browser.viewport(1280, 900).await;
+    browser.open(&format!("#/publishing/{}", s.calendar)).await;
+
+    // One Instagram row: the typed account is the connected channel.
+    browser
+        .wait("#channels li[data-channel=instagram][data-status=connected]")
+        .await;
+    assert_eq!(
+        browser.count("#channels li[data-channel=instagram]").await,
+        1
+    );
+    assert!(
+        browser
+            .text("#channels li[data-channel=instagram]")
+            .await
+            .contains("Leafy Co")
+    );
+
+    // Each entry's media: the first upload's thumbnail and how many it names.
+    let row = |id: Uuid| format!("#entries tr[data-entry='{id}']");
+    browser
+        .wait(&format!("{} .media img.thumb.photo", row(one)))
+        .await;
+    browser
+        .wait(&format!("{} .media img.thumb.photo", row(two)))
+        .await;
+    assert_eq!(
+        browser.text(&format!("{} .media-count", row(one))).await,
+        "1 media"
+    );
+    assert_eq!(
+        browser.text(&format!("{} .media-count", row(two))).await,
+        "2 media"
+    );
+    assert_eq!(
+        browser.text(&format!("{} .media", row(none))).await,
+        "no media"
+    );
+    // "Only entries with media" finds the two with uploads.
+    browser.click("#filter-ready").await;
+    browser
+        .wait_count("#entries tbody tr:not([hidden])", 2)
+        .await;
+    assert_eq!(
+        browser.count(&format!("{}:not([hidden])", row(none))).await,
+        0
+    );
+
+    // The dry run passes both; the one with two pictures says only the first is posted.
+    browser.click("#select-all").await;
+    browser.wait_text("#selected-count", "2 selected").await;
+    browser.click("#dry-run").await;
+    browser
+        .wait_count("#dry-run-report .intent[data-status=dry_run]", 2)
+        .await;
+    assert_eq!(browser.count("#dry-run-report .intent .reason").await, 0);
+    let note = browser
+        .text(&format!(
+            "#dry-run-report .intent[data-entry='{two}'] .note[data-code=FIRST_MEDIA_ONLY]"
+        ))
+        .await;
+    assert_eq!(
+        note,
+        "Instagram will post the first picture only; the other 1 stays with the entry."
+    );
+    assert_eq!(
+        browser
+            .count(&format!(
+                "#dry-run-report .intent[data-entry='{one}'] .note"
+            ))
+            .await,
+        0
+    );
+    browser.screenshot_of("dry-run").await;
+
+    // Scheduled, then published at its time with its picture; its post id links to it.
+    browser.click("#select-none").await;
+    browser
+        .click("#entries input[aria-label*='One picture']")
+        .await;
+    browser.click("#schedule-publish").await;
+    browser
+        .wait_count(".intent-row[data-status=scheduled]", 1)
+        .await;
+    assert_eq!(s.tick("2030-01-07T09:00:00Z").await.dispatched, 1);
+    browser
+        .wait_count(".intent-row[data-status=published]", 1)
+        .await;
+    let pulled = s.fake.with(|f| f.pulled.clone());
+    assert_eq!(pulled.len(), 1, "{pulled:?}");
+    assert_eq!(pulled[0].content_type.as_deref(), Some("image/jpeg"));
+    let link = browser
+        .script(
+            "const a = document.querySelector('.intent-row[data-status=published] a.post-link');
+             return a ? [a.textContent, a.getAttribute('href')] : null",
+        )
+        .await;
+    let (_, listed) = s
+        .app
+        .get_json(
+            s.user,
+            &format!("/v1/publish-intents?calendarId={}", s.calendar),
+        )
+        .await;
+    let published: Vec<&serde_json::Value> = listed["data"]["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["status"] == "published")
+        .collect();
+    assert_eq!(published.len(), 1, "{listed}");
+    assert_eq!(published[0]["entryId"], one.to_string());
+    let post_url = published[0]["postUrl"]
+        .as_str()
+        .expect("a post URL")
+        .to_owned();
+    assert!(
+        post_url.starts_with("https://www.instagram.com/p/"),
+        "{post_url}"
+    );
+    assert_eq!(link[1], post_url.as_str(), "{link}");
+    assert!(link[0].as_str().unwrap().starts_with("post "), "{link}");
+    browser.screenshot_of("published").await;
+
+    // The composer says it too, and previews no carousel.
+    browser.open(&format!("#/calendar/{}", s.calendar)).await;
+    browser.click(".entry[aria-label*='Two pictures']").await;
+    browser.wait("#entry-editor[open]").await;
+    browser
+        .wait_text(
+            "#first-media-only",
+            "Instagram will post the first picture only; the other 1 stays with the entry.",
+        )
+        .await;
+    assert_eq!(
+        browser.count("#entry-preview .preview-media .thumb").await,
+        1
+    );
+    browser.screenshot_of("composer").await;
+    browser.press_escape().await;
+
+    // On a phone: the same rows, the same words, nothing wider than the screen.
+    browser.viewport(375, 812).await;
+    browser.open(&format!("#/publishing/{}", s.calendar)).await;
+    browser
+        .wait(&format!("{} .media img.thumb.photo", row(two)))
+        .await;
+    assert_eq!(
+        browser.count("#channels li[data-channel=instagram]").await,
+        1
+    );
+    browser.fits_a_phone().await;
+}
