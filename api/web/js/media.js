@@ -29,7 +29,8 @@ export function loadMedia() {
 export async function ensureMedia(ids) {
   const unknown = [...new Set(ids)].filter((id) => !known.has(id));
   for (let i = 0; i < unknown.length; i += 100) {
-    const { items } = await api("GET", `/v1/media?ids=${unknown.slice(i, i + 100).join(",")}`);
+    const query = unknown.slice(i, i + 100).map((id) => `ids=${id}`).join("&");
+    const { items } = await api("GET", `/v1/media?${query}`);
     for (const item of items) known.set(item.id, item);
   }
 }

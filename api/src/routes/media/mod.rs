@@ -73,14 +73,14 @@ impl MediaApi {
         auth: UserAuth,
         /// The `nextCursor` of the page before.
         before: Query<Option<Uuid>>,
-        /// At most 100 media ids, separated by commas: these media only (what entries
-        /// name), on one page.
-        #[oai(explode = false)]
+        /// At most 100 media ids (`?ids=a&ids=b`): these media only (what entries name),
+        /// on one page.
         ids: Query<Option<Vec<Uuid>>>,
     ) -> Answer<poem_openapi::payload::Json<MediaListEnvelope>, { can::BAD_REQUEST | can::STORED }>
     {
+        // An absent `ids` reads as an empty list: the newest page then.
+        let ids = ids.0.filter(|ids| !ids.is_empty());
         if ids
-            .0
             .as_ref()
             .is_some_and(|ids| ids.len() > store::PAGE as usize)
         {
@@ -91,7 +91,7 @@ impl MediaApi {
             .into());
         }
         let mut tx = user_tx(&state.pool, auth.user().id).await?;
-        let rows = match &ids.0 {
+        let rows = match &ids {
             Some(ids) => store::owned(&mut tx, ids).await?,
             None => store::list(&mut tx, before.0).await?,
         };

@@ -3,7 +3,7 @@
 // run that writes what a stopped one did not.
 
 import { api, follow } from "../api.js";
-import { progressText, showError } from "../ui.js";
+import { explain, progressText, showError } from "../ui.js";
 import { t } from "../i18n.js";
 import { showDiff } from "./diff.js";
 import { forget, isShown, lastEventKey, reload, remember } from "./page.js";
@@ -81,7 +81,7 @@ async function finished(state, run, event) {
     succeeded: run.regenerate ? t("calendar.regenerated") : t("calendar.done", { count: kept }),
     cancelled: t("calendar.cancelled", { count: kept }),
     timeout: t(run.regenerate ? "calendar.timeoutProposal" : "calendar.timeout", { count: counts.written, total: counts.slots, missing: counts.missing }),
-    failed: t("calendar.failed", { count: kept, reason: event.error?.message ?? "" }),
+    failed: t("calendar.failed", { count: kept, reason: explain(event.error ?? {}) }),
   }[event.status] ?? t("calendar.finished", { status: t(`status.${event.status}`) });
   status.textContent = message;
   status.className = event.status === "succeeded" ? "" : `notice ${event.status === "failed" ? "bad" : "warn"}`;
