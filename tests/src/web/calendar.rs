@@ -459,3 +459,69 @@ async fn a_month_is_one_screen_and_dragging_an_entry_reschedules_it() {
     browser.fits_a_phone().await;
     browser.screenshot().await;
 }
+
+/// A regeneration that reached the time limit: the calendar offers Continue for the slots
+/// its proposal lacks, the continuation is followed as a regeneration, and its end shows
+/// the one proposal, which accepted leaves no slot empty.
+#[tokio::test]
+async fn a_regeneration_that_timed_out_is_continued_from_the_calendar_into_its_proposal() {
+    use crate::calendars::request;
+    // The first run's two batches and the regeneration's first two answer; its third waits
+    // on the gate, which the continuation's calls find open.
+    let gate = Arc::new(tokio::sync::watch::channel(false).0);
+    let fake = FakeAi::start(vec![Behaviour::Ok; 4], Behaviour::Gate(gate.clone())).await;
+    let app = spawn_app_with(TestOptions {
+        fake_ai: Some(fake.clone()),
+        env: vec![
+            ("CALENDAR_TIMEOUT_SECS", "2".into()),
+            ("CALENDAR_AI_CONCURRENCY", "2".into()),
+        ],
+        ..Default::default()
+    })
+    .await;
+    app.expect_unfinished_jobs();
+    let user = uuid::Uuid::new_v4();
+    let frames = app.calendar_stream(user, &request(10, "tea")).await;
+    let calendar = frames.last().unwrap().data["data"]["calendarId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut regenerate = request(20, "tea");
+    regenerate["calendarId"] = json!(calendar);
+    let frames = app.calendar_stream(user, &regenerate).await;
+    let details = frames.last().unwrap().data["error"]["details"].clone();
+    assert_eq!(details["missing"], 14, "{details}");
+
+    let browser = Browser::start(&app, "calendar-regeneration-continued").await;
+    browser.sign_in_with_token(&app.token(user)).await;
+    browser.open(&format!("#/calendar/{calendar}")).await;
+    // The proposal waits, and Continue offers the fourteen slots it lacks.
+    browser.wait("#accept-all").await;
+    browser
+        .wait_text("#continue", "write the 14 missing entries")
+        .await;
+    browser.screenshot_of("continue-offered").await;
+    gate.send_replace(true);
+    browser.click("#continue").await;
+    browser.wait("#run-status[data-state=succeeded]").await;
+    browser
+        .wait_text("#run-status", "Regeneration finished")
+        .await;
+    assert_eq!(browser.count("#continue:not([hidden])").await, 0);
+    // One proposal: the regeneration's sixteen new slots and the continuation's fourteen.
+    browser
+        .wait_count("#diff-list .change[data-kind=added]", 30)
+        .await;
+    assert_eq!(
+        saved_entries(&app).await,
+        30,
+        "nothing saved before the accept"
+    );
+    browser.click("#accept-all").await;
+    eventually(Duration::from_secs(10), "the proposal accepted", || async {
+        (saved_entries(&app).await == 60).then_some(())
+    })
+    .await;
+    browser.wait_count(".chip", 60).await;
+    browser.screenshot().await;
+}

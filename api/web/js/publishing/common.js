@@ -36,12 +36,14 @@ export const statusBadge = (s) => h("span", {
   class: `badge status ${["published", "draft_sent"].includes(s) ? "ok" : ["failed", "unconfirmed"].includes(s) ? "bad" : s === "dry_run" ? "" : "warn"}`,
   title: meaning(s),
 }, t(`status.${s}`));
-// Why the platform (or Almanac) refused an entry, in the app's words where it has them.
-// (A platform's own refusal the app has no words for is told as the platform said it.)
+// Why the platform (or Almanac) refused an entry, in the app's words where it has them;
+// a refusal that carries the platform's own code also gives what it said, in detail.
+// (A refusal the app has no words for is told as it was said.)
 export const reason = (i) => {
   if (!i.error) return "";
   if (!has(`errors.code.${i.error.code}`) && i.error.message) return i.error.message;
-  return explain({ ...i.error, details: { ...(i.error.details ?? {}), channel: i.channel } });
+  const sentence = explain({ ...i.error, details: { ...(i.error.details ?? {}), channel: i.channel } });
+  return i.error.platformCode && i.error.message ? `${sentence} ${t("publishing.platformSaid", { said: i.error.message })}` : sentence;
 };
 
 /** Starts connecting `platform`: its consent page, or for a platform that signs in with
