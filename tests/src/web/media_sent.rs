@@ -143,7 +143,7 @@ async fn uploads_are_shown_filtered_judged_and_sent_and_a_second_picture_is_said
         .await;
     assert_eq!(
         note,
-        "Instagram will post the first picture only; the other 1 stays with the entry."
+        "Instagram will post the first picture only; the other one stays with the entry."
     );
     assert_eq!(
         browser
@@ -211,7 +211,7 @@ async fn uploads_are_shown_filtered_judged_and_sent_and_a_second_picture_is_said
     browser
         .wait_text(
             "#first-media-only",
-            "Instagram will post the first picture only; the other 1 stays with the entry.",
+            "Instagram will post the first picture only; the other one stays with the entry.",
         )
         .await;
     assert_eq!(
