@@ -195,6 +195,7 @@ pub async fn extend_proposal(
     .await?;
     let saved = saved_entries(&mut *conn, proposal.calendar_id).await?;
     let mut changes = calendar::diff(&saved, &generated, complete);
+    let held: std::collections::HashSet<String> = held.into_iter().collect();
     changes.retain(|change| !held.contains(&change.key));
     let counts = calendar::counts(&changes);
     let stored = store_changes_from(conn, proposal, changes, next.unwrap_or(0)).await?;
