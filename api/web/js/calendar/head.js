@@ -9,6 +9,7 @@ import { t } from "../i18n.js";
 import { renderList } from "./list.js";
 import { requestForm } from "./request.js";
 import { continueRun } from "./run.js";
+import { proposalWritten, proposes } from "./runs.js";
 
 /** `reopen(id)` shows the calendar again (a regeneration started from its dialog). */
 export function headView(state, reopen) {
@@ -74,17 +75,6 @@ export function headView(state, reopen) {
       resume.textContent = t("calendar.continueMissing", { count: Math.max(missing, 0) });
     },
   };
-}
-
-/** Whether an ended `run` proposed changes rather than filling the calendar: a
- * regeneration (of a calendar that had entries), or the continuation of one. */
-export const proposes = (run) => Boolean(run.proposalRunId) || (run.version > 1 && !run.continues && run.diff != null);
-
-/** How many slots a regeneration's proposal holds: what its own run and each continuation
- * of it wrote. */
-export function proposalWritten(runs, latest) {
-  const root = latest.proposalRunId ?? latest.id;
-  return runs.filter((r) => r.id === root || r.proposalRunId === root).reduce((sum, r) => sum + r.entries, 0);
 }
 
 /** The name, changed in place: kept by every regeneration once set. */

@@ -7,7 +7,7 @@ import { explain, progressText, showError } from "../ui.js";
 import { t } from "../i18n.js";
 import { showDiff } from "./diff.js";
 import { forget, isShown, lastEventKey, reload, remember } from "./page.js";
-import { proposes } from "./head.js";
+import { proposes } from "./runs.js";
 
 /** Starts the run that writes what a stopped one did not (only the missing slots). */
 export async function continueRun(state) {
