@@ -129,7 +129,7 @@ impl Application {
     /// Binds the listener (port 0 picks a free port) and connects to Redis. Postgres is
     /// connected lazily, so the API starts and answers 503 while the database is down.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        let platforms = almanac_shared::publish::Platforms::new(&settings)?;
+        let platforms = almanac_publishing::Platforms::new(&settings)?;
         Self::build_with(settings, platforms).await
     }
 
@@ -137,7 +137,7 @@ impl Application {
     /// one). The registry fills the `platforms` table at start.
     pub async fn build_with(
         mut settings: Settings,
-        platforms: almanac_shared::publish::Platforms,
+        platforms: almanac_publishing::Platforms,
     ) -> anyhow::Result<Self> {
         let listener = tokio::net::TcpListener::bind(settings.api_addr)
             .await

@@ -24,7 +24,7 @@ pub struct AppState {
     pub hub: crate::relay::Hub,
     pub emitter: Emitter,
     /// The publishing adapters and OAuth (seed 001).
-    pub platforms: almanac_shared::publish::Platforms,
+    pub platforms: almanac_publishing::Platforms,
     /// The runtime feature flags, kept current from Postgres.
     pub flags: almanac_shared::flags::Flags,
     /// Seals and opens channels' tokens and webhooks' secrets; none without

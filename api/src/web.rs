@@ -104,7 +104,7 @@ fn config(state: Data<&AppState>) -> Json<serde_json::Value> {
             .map(|f| json!({ "mime": f.mime(), "kind": f.kind().as_str(), "maxBytes": f.max_bytes() }))
             .collect::<Vec<_>>(),
         // An entry whose format holds one of these words is a video post (else a photo).
-        "videoFormatWords": almanac_shared::publish::MediaKind::VIDEO_FORMAT_WORDS,
+        "videoFormatWords": almanac_publishing::MediaKind::VIDEO_FORMAT_WORDS,
     }))
 }
 

@@ -19,7 +19,6 @@ pub mod html;
 pub mod jobs;
 pub mod media;
 pub mod permits;
-pub mod publish;
 pub mod queue;
 pub mod redis_conn;
 pub mod shutdown;

@@ -74,6 +74,7 @@ fn emitted_metrics() -> BTreeSet<String> {
         root().join("api/src"),
         root().join("worker/src"),
         root().join("shared/src"),
+        root().join("shared/publishing/src"),
     ];
     while let Some(dir) = stack.pop() {
         for entry in fs::read_dir(dir).unwrap() {

@@ -5,12 +5,12 @@
 //! due intents stay `scheduled` until it is on; in `users` mode only the listed users'
 //! intents are.
 
+use almanac_publishing::{request::Submit, spool};
 use almanac_shared::{
     clock::Clock,
     events::Event,
     flags::{Audience, Flag},
     jobs::NewJob,
-    publish::{request::Submit, spool},
     queue,
     store::publish::{self as store, Due},
 };

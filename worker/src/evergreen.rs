@@ -8,15 +8,15 @@
 //! taken under the channel's queue lock, after the choice is made again there. A collection
 //! whose owner may not publish (`PUBLISH_SERVICE_ENABLED`) queues nothing.
 
+use almanac_publishing::{
+    evergreen::{self, Repeat},
+    posting_queue::Queue,
+};
 use almanac_shared::{
     ai::AiError,
     clock::Clock,
     domain::publish::variation,
     flags::Flag,
-    publish::{
-        evergreen::{self, Repeat},
-        queue::Queue,
-    },
     store::{self, publish::evergreen::CollectionRow, user_tx},
 };
 use chrono::{DateTime, Utc};

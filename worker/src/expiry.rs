@@ -10,14 +10,14 @@
 //! can bring its token back), the channel becomes `needs_reauth` on the next tick, publish
 //! or not, which sends `channel.needs_reauth`.
 
+use almanac_publishing::{
+    Refresh, TokenState,
+    channels::{expired_reason, needs_reauth},
+};
 use almanac_shared::{
     clock::Clock,
     email::Notice,
     flags::Flag,
-    publish::{
-        Refresh, TokenState,
-        channels::{expired_reason, needs_reauth},
-    },
     store::{publish::channels, webhook_deliveries},
 };
 use chrono::{DateTime, Utc};
@@ -91,15 +91,9 @@ async fn renew(ctx: &JobContext, id: Uuid, now: DateTime<Utc>) {
     let Some(cipher) = ctx.cipher.as_ref() else {
         return;
     };
-    let usable = almanac_shared::publish::channels::usable(
-        &ctx.pool,
-        &ctx.platforms,
-        cipher,
-        id,
-        now,
-        false,
-    )
-    .await;
+    let usable =
+        almanac_publishing::channels::usable(&ctx.pool, &ctx.platforms, cipher, id, now, false)
+            .await;
     if let Err(error) = usable {
         tracing::warn!(channel_id = %id, %error, "a token about to expire could not be refreshed now; tried again next tick");
     }

@@ -57,7 +57,7 @@ pub struct JobContext {
     /// The statements several jobs share under load.
     pub(crate) statements: crate::statements::Statements,
     /// The publishing adapters (seed 001).
-    pub platforms: almanac_shared::publish::Platforms,
+    pub platforms: almanac_publishing::Platforms,
     /// The runtime feature flags, kept current from Postgres.
     pub flags: almanac_shared::flags::Flags,
     /// Opens channels' tokens (`TOKEN_ENCRYPTION_KEY`).

@@ -51,7 +51,7 @@ pub struct Services {
     pub clock: Arc<dyn Clock>,
     pub registry: Registry,
     /// The publishing platforms (the tests add one).
-    pub platforms: almanac_shared::publish::Platforms,
+    pub platforms: almanac_publishing::Platforms,
 }
 
 impl Services {
@@ -62,7 +62,7 @@ impl Services {
             mailer: almanac_shared::email::from_settings(settings)?,
             clock: Arc::new(SystemClock),
             registry: jobs::registry(),
-            platforms: almanac_shared::publish::Platforms::new(settings)?,
+            platforms: almanac_publishing::Platforms::new(settings)?,
         })
     }
 }

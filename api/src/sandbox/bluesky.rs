@@ -317,7 +317,7 @@ fn create_record(state: &mut State, call: &Call, did: &str) -> Answer {
         );
     }
     if body["collection"].as_str() != Some("app.bsky.feed.post")
-        || !almanac_shared::publish::tid::is_valid(&rkey)
+        || !almanac_publishing::tid::is_valid(&rkey)
     {
         return error(400, "InvalidRequest", "Invalid collection or record key");
     }

@@ -97,7 +97,7 @@ pub struct TestOptions {
     pub redis_url: Option<String>,
     /// Publishing platforms the test registers besides the built-in ones, in the API and
     /// every worker (`publishing::testnet`).
-    pub platforms: Vec<std::sync::Arc<dyn almanac_shared::publish::Adapter>>,
+    pub platforms: Vec<std::sync::Arc<dyn almanac_publishing::Adapter>>,
 }
 
 impl Default for TestOptions {
@@ -141,7 +141,7 @@ pub struct TestApp {
     leaves: Leaves,
     probe: bool,
     /// The test's own publishing platforms (`TestOptions::platforms`).
-    platforms: Vec<std::sync::Arc<dyn almanac_shared::publish::Adapter>>,
+    platforms: Vec<std::sync::Arc<dyn almanac_publishing::Adapter>>,
     api: JoinHandle<()>,
     /// Stops the API as SIGTERM would (`TestApp::stop_api`).
     api_stop: Option<tokio::sync::oneshot::Sender<()>>,
@@ -149,7 +149,7 @@ pub struct TestApp {
     workers: Vec<Worker>,
     pub keys: JwtKeys,
     /// The API's platforms registry (its media's decodes are counted there).
-    pub api_platforms: almanac_shared::publish::Platforms,
+    pub api_platforms: almanac_publishing::Platforms,
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -374,10 +374,10 @@ pub async fn spawn_app_with(options: TestOptions) -> TestApp {
 /// The built-in publishing platforms and the test's own.
 fn with_platforms(
     settings: &Settings,
-    extra: &[std::sync::Arc<dyn almanac_shared::publish::Adapter>],
-) -> almanac_shared::publish::Platforms {
+    extra: &[std::sync::Arc<dyn almanac_publishing::Adapter>],
+) -> almanac_publishing::Platforms {
     extra.iter().fold(
-        almanac_shared::publish::Platforms::new(settings).expect("platforms build"),
+        almanac_publishing::Platforms::new(settings).expect("platforms build"),
         |platforms, adapter| platforms.with(adapter.clone()),
     )
 }

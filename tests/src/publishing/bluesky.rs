@@ -6,7 +6,8 @@
 //! refreshed before they expire and announced before they lapse; a 429 deferring the publish
 //! to its reset without spending its attempts.
 
-use almanac_shared::{clock::ManualClock, publish::tid};
+use almanac_publishing::tid;
+use almanac_shared::clock::ManualClock;
 use chrono::{Duration, Utc};
 use reqwest::Method;
 use serde_json::{Value, json};

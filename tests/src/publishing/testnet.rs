@@ -8,14 +8,14 @@
 
 use std::sync::{Arc, Mutex};
 
-use almanac_shared::domain::analytics::Reading;
-use almanac_shared::publish::{
+use almanac_publishing::{
     Adapter, Auth, Checked, Failure, FailureKind, MediaKind, Options, PlannedRequest, Platform,
     Post, PostMetrics, Refresh, Remote, Sent, TokenPolicy,
     catalogue::{Connect, MediaFormats, Profile},
     oauth::Tokens,
     post::{self, Problem, TextField, TextLimit},
 };
+use almanac_shared::domain::analytics::Reading;
 use async_trait::async_trait;
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -392,10 +392,7 @@ async fn the_catalogue_describes_every_registered_platform_as_the_app_s_configur
     );
     for item in items {
         let color = item["color"].as_str().unwrap();
-        assert!(
-            almanac_shared::publish::catalogue::is_color(color),
-            "{item}"
-        );
+        assert!(almanac_publishing::catalogue::is_color(color), "{item}");
     }
 
     let config = app_config(&s).await;

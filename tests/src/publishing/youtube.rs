@@ -189,7 +189,7 @@ async fn a_video_is_uploaded_once_by_a_resumable_insert_now_and_at_its_time() {
         "Hello from Almanac\n\nFollow for more\n\n#launch #almanac"
     );
     let tid = marker.strip_prefix("almanac:").unwrap();
-    assert!(almanac_shared::publish::tid::is_valid(tid), "{marker}");
+    assert!(almanac_publishing::tid::is_valid(tid), "{marker}");
     assert_eq!(published["remotePostId"], videos[0].id.as_str());
     assert_eq!(
         published["postUrl"],

@@ -373,7 +373,12 @@ fn sql_lives_only_in_the_store() {
     let root = repository();
     let store = root.join("shared/src/store");
     let mut files = Vec::new();
-    for dir in ["api/src", "worker/src", "shared/src"] {
+    for dir in [
+        "api/src",
+        "worker/src",
+        "shared/src",
+        "shared/publishing/src",
+    ] {
         rust_files(&root.join(dir), &mut files);
     }
     let calls = [
@@ -433,12 +438,36 @@ fn builds_a_client(code: &str) -> bool {
     .any(|call| code.contains(call))
 }
 
+/// Publishing is its own crate (`shared/publishing`, `almanac-publishing`) built on
+/// almanac-shared: nothing in almanac-shared depends on it or names it.
+#[test]
+fn almanac_shared_never_depends_on_publishing() {
+    let manifest = std::fs::read_to_string(repository().join("shared/Cargo.toml")).unwrap();
+    assert!(
+        !manifest.contains("almanac-publishing"),
+        "shared/Cargo.toml"
+    );
+    let mut files = Vec::new();
+    rust_files(&repository().join("shared/src"), &mut files);
+    let naming: Vec<String> = files
+        .iter()
+        .filter(|path| {
+            without_comments(&std::fs::read_to_string(path).unwrap()).contains("almanac_publishing")
+        })
+        .map(|path| path.to_string_lossy().into_owned())
+        .collect();
+    assert!(naming.is_empty(), "{naming:?}");
+    let publishing =
+        std::fs::read_to_string(repository().join("shared/publishing/Cargo.toml")).unwrap();
+    assert!(publishing.contains("almanac-shared.workspace = true"));
+}
+
 /// Every platform call goes through one guarded client (issue 73): the registry's
-/// (`shared/src/publish/http.rs`) is the only place under `shared/src/publish/` that builds
+/// (`shared/publishing/src/http.rs`) is the only place under `shared/publishing/src/` that builds
 /// one; an adapter that built its own could call an address no guard judged.
 #[test]
 fn adapters_build_no_http_client_of_their_own() {
-    let dir = repository().join("shared/src/publish");
+    let dir = repository().join("shared/publishing/src");
     let mut files = Vec::new();
     rust_files(&dir, &mut files);
     let mut builders: Vec<String> = files

@@ -7,15 +7,15 @@
 //! connects again. Only a platform that could not answer is tried again, on the ledger's
 //! attempts. While publishing is off for the post's owner, the reading waits unasked.
 
+use almanac_publishing::{
+    ANALYTICS_SCOPE_MISSING, Adapter, Auth, Failure, FailureKind, PLATFORM_BUSY, Platform,
+    PostMetrics, REQUEST_PERMITS, RequestPermits,
+    channels::{self, UsableError},
+    scope_missing,
+};
 use almanac_shared::{
     domain::analytics::{PostMetricsJob, ReadingKind},
     flags::Flag,
-    publish::{
-        ANALYTICS_SCOPE_MISSING, Adapter, Auth, Failure, FailureKind, PLATFORM_BUSY, Platform,
-        PostMetrics, REQUEST_PERMITS, RequestPermits,
-        channels::{self, UsableError},
-        scope_missing,
-    },
     store::{
         analytics::{self, NewReading, Read},
         jobs::Claim,

@@ -30,7 +30,7 @@ pub fn registry() -> Registry {
         .register::<OrganicJob>()
         .register::<SynthesisJob>()
         .register::<EmailJob>()
-        .register::<almanac_shared::publish::PublishJob>()
+        .register::<almanac_publishing::PublishJob>()
         .register::<almanac_shared::webhooks::WebhookJob>()
         .register::<almanac_shared::domain::analytics::PostMetricsJob>()
 }

@@ -6,6 +6,7 @@
 //! queue and no AI provider, the same stream schema with `meta.mode = "legacy"`, persisted
 //! when Postgres is up and a dry run marked `persisted: false` when it is not.
 
+use almanac_publishing::Platforms;
 use almanac_shared::{
     domain::{
         Invalid,
@@ -14,7 +15,6 @@ use almanac_shared::{
     events::Event,
     flags::Flag,
     jobs::{JobKind, JobStatus, NewJob},
-    publish::Platforms,
     store::calendars::{self as store, Fills, OpenedRun, RunOpened, RunSpec},
 };
 use poem::{Body, IntoResponse, Request, Response, http::StatusCode, web::Data};

@@ -1,7 +1,7 @@
 //! The catalogue's wire types: each converted from the registry's own
-//! (`almanac_shared::publish::catalogue`).
+//! (`almanac_publishing::catalogue`).
 
-use almanac_shared::publish::{
+use almanac_publishing::{
     MediaKind,
     catalogue::{self, AuthorKind, Connect, QuotaCounts, QuotaScope, QuotaSource},
     post::{TextField, TextLimit, TextUnit},

@@ -1,5 +1,5 @@
 //! `GET /v1/platforms`: the platforms Almanac publishes to, each as its adapter describes
-//! it (`almanac_shared::publish::catalogue`). The web app's `/app/config.json` answers
+//! it (`almanac_publishing::catalogue`). The web app's `/app/config.json` answers
 //! the same objects ([`items`]), for the page before sign-in.
 
 pub mod dto;

@@ -1,11 +1,11 @@
 //! Channels: the caller's platform accounts and their connection. Tokens go in (OAuth or
 //! import) and never come out.
 
-use almanac_shared::crypto::TokenCipher;
-use almanac_shared::publish::{
+use almanac_publishing::{
     Adapter, Platform, channels,
     oauth::{self, Tokens},
 };
+use almanac_shared::crypto::TokenCipher;
 use almanac_shared::store::{
     publish::{self as publish_store, channels as store},
     user_tx,
@@ -195,7 +195,7 @@ impl ChannelsApi {
         let url = adapter
             .authorize_url(&redirect, &token, challenge.as_deref())
             .map_err(|message| {
-                almanac_shared::publish::auth_missing(Some(platform), "OAUTH_NOT_CONFIGURED");
+                almanac_publishing::auth_missing(Some(platform), "OAUTH_NOT_CONFIGURED");
                 ApiError::unprocessable("OAUTH_NOT_CONFIGURED", message)
             })?;
         let expires_at = Utc::now() + STATE_TTL;
@@ -341,9 +341,9 @@ impl ChannelsApi {
             .await
             .map_err(|failure| {
                 if failure.code == "OAUTH_NOT_CONFIGURED" {
-                    almanac_shared::publish::auth_missing(Some(platform), &failure.code);
+                    almanac_publishing::auth_missing(Some(platform), &failure.code);
                 }
-                if failure.kind == almanac_shared::publish::FailureKind::Retryable {
+                if failure.kind == almanac_publishing::FailureKind::Retryable {
                     ApiError::Unavailable(
                         ErrorEnvelope::new("PLATFORM_UNAVAILABLE", failure.message, None),
                         UNAVAILABLE_RETRY_SECS,
@@ -498,7 +498,7 @@ fn skip_reason(outcome: &publish_store::AuthRetry) -> &'static str {
 
 fn cipher(state: &AppState) -> ApiResult<&TokenCipher> {
     if state.cipher.is_none() {
-        almanac_shared::publish::auth_missing(None, "TOKEN_STORE_UNCONFIGURED");
+        almanac_publishing::auth_missing(None, "TOKEN_STORE_UNCONFIGURED");
     }
     state.cipher_or("channels cannot be connected")
 }
@@ -532,8 +532,8 @@ fn unknown_platform(
 
 /// A sign-in the platform refused (422 with its code and the platform's own), or could not
 /// answer now (503).
-fn signed_in_refused(platform: Platform, failure: almanac_shared::publish::Failure) -> ApiError {
-    if failure.kind == almanac_shared::publish::FailureKind::Retryable {
+fn signed_in_refused(platform: Platform, failure: almanac_publishing::Failure) -> ApiError {
+    if failure.kind == almanac_publishing::FailureKind::Retryable {
         return ApiError::Unavailable(
             ErrorEnvelope::new("PLATFORM_UNAVAILABLE", failure.message, None),
             UNAVAILABLE_RETRY_SECS,

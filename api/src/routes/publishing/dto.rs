@@ -1,7 +1,7 @@
 //! The publishing routes' wire types: a publish request and its answer, an intent and its
 //! pages, and a channel (a connected account) with its connection's steps.
 
-use almanac_shared::publish::{Mode, Platforms, Timing, request::PublishRequest};
+use almanac_publishing::{Mode, Platforms, Timing, request::PublishRequest};
 use almanac_shared::store::publish::{Intent, channels::ChannelRow};
 use chrono::{DateTime, Utc};
 use poem_openapi::{Enum, Object, payload::Json};
@@ -212,7 +212,7 @@ impl Channel {
         channel.author_kind = adapter.author_kind(&channel.account_id).map(Into::into);
         if channel.analytics_problem.is_none() {
             channel.analytics_problem =
-                almanac_shared::publish::scope_missing(adapter, channel.scope.as_deref())
+                almanac_publishing::scope_missing(adapter, channel.scope.as_deref())
                     .map(|failure| failure.message);
         }
         channel

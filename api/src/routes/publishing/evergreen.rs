@@ -2,12 +2,10 @@
 //! their channels whenever a channel's queue has nothing else, no sooner than `minGapDays`
 //! after each last went out there. Owner only; another user's collection is 404.
 
-use almanac_shared::{
-    publish::queue::once_each,
-    store::{
-        publish::{channels, evergreen as store},
-        user_tx,
-    },
+use almanac_publishing::posting_queue::once_each;
+use almanac_shared::store::{
+    publish::{channels, evergreen as store},
+    user_tx,
 };
 use chrono::{DateTime, Utc};
 use poem::web::Data;

@@ -3,7 +3,7 @@
 //!
 //! With Postgres unreachable a publish request is kept in Redis and answered 202
 //! `{spooled: true, dryRun: true, reason: "STORE_UNAVAILABLE", intents: []}`; a worker
-//! replays it once Postgres is back (`almanac_shared::publish::spool`).
+//! replays it once Postgres is back (`almanac_publishing::spool`).
 
 mod channels;
 mod dto;
@@ -17,15 +17,15 @@ pub use evergreen::EvergreenApi;
 pub use queue::QueueApi;
 pub use slots::{SlotsApi, Weekday};
 
+use almanac_publishing::{
+    IntentStatus,
+    request::{self, PublishRequest, Refusal, Submit},
+    spool::{self, Spooled},
+};
 use almanac_shared::store::user_tx;
 use almanac_shared::{
     db,
     flags::Flag,
-    publish::{
-        IntentStatus,
-        request::{self, PublishRequest, Refusal, Submit},
-        spool::{self, Spooled},
-    },
     store::idempotency as idempotency_store,
     store::publish::{self as store, Changed, Due, Intent},
 };

@@ -2,12 +2,12 @@
 //! channels' next free slots, `GET /v1/queue` lists a channel's queue in order, and
 //! `POST /v1/queue/shuffle` packs a channel's queue again from now. Owner only.
 
+use almanac_publishing::{
+    Mode,
+    posting_queue::{self, Outcome, Placed, Queue, QueueRequest},
+};
 use almanac_shared::{
     flags::Flag,
-    publish::{
-        Mode,
-        queue::{self, Outcome, Placed, Queue, QueueRequest},
-    },
     store::{publish::queue as store, user_tx},
 };
 use chrono::{DateTime, Utc};
@@ -158,7 +158,7 @@ impl QueueApi {
         };
         let run = runner(&state);
         let mut tx = user_tx(&state.pool, user).await?;
-        let outcome = queue::add(&run, &mut tx, user, &request)
+        let outcome = posting_queue::add(&run, &mut tx, user, &request)
             .await
             .map_err(refused)?;
         let dry_run = finish(&state, user, tx).await?;
@@ -185,7 +185,7 @@ impl QueueApi {
         }
         let rows = store::list(&mut tx, channel_id.0).await?;
         tx.commit().await?;
-        let problems = queue::problems(&runner(&state), &rows).await?;
+        let problems = posting_queue::problems(&runner(&state), &rows).await?;
         let items = rows
             .into_iter()
             .zip(problems)
@@ -224,7 +224,7 @@ impl QueueApi {
         let run = runner(&state);
         let user = auth.user().id;
         let mut tx = user_tx(&state.pool, user).await?;
-        let placed = queue::shuffle(&run, &mut tx, body.0.channel_id)
+        let placed = posting_queue::shuffle(&run, &mut tx, body.0.channel_id)
             .await
             .map_err(refused)?
             .ok_or_else(|| ApiError::not_found("channel"))?;

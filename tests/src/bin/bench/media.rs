@@ -87,7 +87,7 @@ async fn decodes(
 ) -> anyhow::Result<(f64, f64, Duration, usize)> {
     let mut settings = settings.clone();
     settings.media.decode_concurrency = concurrency;
-    let platforms = almanac_shared::publish::Platforms::new(&settings)?;
+    let platforms = almanac_publishing::Platforms::new(&settings)?;
     let api = almanac_api::Application::build_with(settings.clone(), platforms.clone()).await?;
     let base = format!("http://127.0.0.1:{}", api.port());
     let stop = tokio_util::sync::CancellationToken::new();

@@ -6,10 +6,8 @@
 
 mod quotas;
 
-use almanac_shared::{
-    publish::queue::{self, Queue, QueueRequest},
-    store::user_tx,
-};
+use almanac_publishing::posting_queue::{self, Queue, QueueRequest};
+use almanac_shared::store::user_tx;
 use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, TimeZone, Utc, Weekday};
 use chrono_tz::Europe::Madrid;
 use reqwest::Method;
@@ -97,10 +95,12 @@ async fn twenty_entries_fill_the_next_twenty_slots_in_order_across_a_clock_chang
         calendar_id: s.calendar,
         entry_ids: ids.clone(),
         channels: Vec::new(),
-        mode: almanac_shared::publish::Mode::Publish,
+        mode: almanac_publishing::Mode::Publish,
     };
     let mut tx = user_tx(&s.app.db, s.user).await.unwrap();
-    let outcome = queue::add(&run, &mut tx, s.user, &request).await.unwrap();
+    let outcome = posting_queue::add(&run, &mut tx, s.user, &request)
+        .await
+        .unwrap();
     tx.commit().await.unwrap();
     assert!(outcome.refused.is_empty(), "{:?}", outcome.refused);
 

@@ -2,13 +2,11 @@
 //! request sending, accepted, not applied, unknown, failed, settled), each step fenced by
 //! the job's claim, and the job's end.
 
-use almanac_shared::{
-    publish::{
-        catalogue::Quota,
-        quota::{self, Forecast, Window},
-    },
-    store::publish::quota_times,
+use almanac_publishing::{
+    catalogue::Quota,
+    quota::{self, Forecast, Window},
 };
+use almanac_shared::store::publish::quota_times;
 use chrono::Utc;
 
 use super::{

@@ -19,15 +19,13 @@ use almanac_shared::store::{
 };
 use std::time::Instant;
 
-use almanac_shared::{
-    flags::Flag,
-    publish::{
-        Adapter, Auth, Failure, FailureKind, IntentStatus, Mode, Options, PLATFORM_BUSY, Platform,
-        Post, PublishJob, REQUEST_PERMITS, Remote, RequestPermits, Sent,
-        channels::{self, Unusable, UsableError},
-        quota,
-    },
+use almanac_publishing::{
+    Adapter, Auth, Failure, FailureKind, IntentStatus, Mode, Options, PLATFORM_BUSY, Platform,
+    Post, PublishJob, REQUEST_PERMITS, Remote, RequestPermits, Sent,
+    channels::{self, Unusable, UsableError},
+    quota,
 };
+use almanac_shared::flags::Flag;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -327,7 +325,7 @@ impl<'a> Publisher<'a> {
         // An evergreen repeat rewritten by the AI publishes its own text.
         let variant = self.input.payload["variant"].as_str();
         Ok(entry.map(|e| {
-            let post = almanac_shared::publish::uploads::post(&e, adapter, media);
+            let post = almanac_publishing::uploads::post(&e, adapter, media);
             Post {
                 intent_id: Some(intent),
                 text: variant.map_or(post.text.clone(), str::to_owned),

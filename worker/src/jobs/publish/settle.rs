@@ -164,7 +164,7 @@ impl Publisher<'_> {
                         .await
                         .context("marking the channel")?;
                 }
-                almanac_shared::publish::auth_missing(Some(platform), &failure.code);
+                almanac_publishing::auth_missing(Some(platform), &failure.code);
                 self.fail(failure).await
             }
             FailureKind::Permanent => self.fail(failure).await,
@@ -200,7 +200,7 @@ impl Publisher<'_> {
     }
 
     pub(super) async fn fail_auth(&self, platform: Platform, failure: Failure) -> Stop {
-        almanac_shared::publish::auth_missing(Some(platform), &failure.code);
+        almanac_publishing::auth_missing(Some(platform), &failure.code);
         match self.fail(&failure).await {
             Ok(status) => Stop::Settled(status),
             Err(stop) => stop,

@@ -14,7 +14,7 @@ use super::{
     Adapter, Failure, Mode,
     catalogue::{Quota, QuotaCounts, QuotaScope, QuotaSource},
 };
-use crate::store::publish::Counting;
+use almanac_shared::store::publish::Counting;
 
 /// A counted quota's window around now: from `since`, turning at `until`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -419,14 +419,14 @@ impl Adapter for Facebook {
             .read("Facebook", "post insights")
             .map_err(|f| super::metrics_refusal(f, "Facebook", METRICS_SCOPE))?;
         let insights = graph::insights(&body["insights"]).unwrap_or_default();
-        let reading = crate::domain::analytics::Reading {
+        let reading = almanac_shared::domain::analytics::Reading {
             impressions: insights.get("post_impressions").copied(),
             likes: body["reactions"]["summary"]["total_count"].as_u64(),
             comments: body["comments"]["summary"]["total_count"].as_u64(),
             shares: body["shares"]["count"].as_u64(),
             ..Default::default()
         };
-        if reading == crate::domain::analytics::Reading::default() {
+        if reading == almanac_shared::domain::analytics::Reading::default() {
             return Ok(None);
         }
         Ok(Some(PostMetrics {

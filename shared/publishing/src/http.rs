@@ -11,7 +11,7 @@ use std::time::Duration;
 use url::Url;
 
 use super::{Failure, PublishSettings};
-use crate::fetch::{FetchSettings, Fetcher, guarded_trusting};
+use almanac_shared::fetch::{FetchSettings, Fetcher, guarded_trusting};
 
 /// The code of a platform-supplied address that is refused.
 pub const CHANNEL_HOST_REFUSED: &str = "CHANNEL_HOST_REFUSED";
@@ -83,7 +83,7 @@ pub enum Supplied {
 /// An address a platform supplied, as Almanac may call it: absolute, `https` (or `http`
 /// where private networks are allowed, for development), without a user name, password or
 /// fragment (nor a query, nor over 2,048 characters, for a [`Supplied::Service`]), and not naming a local or private
-/// host: the webhook URLs' rule (`crate::webhooks::check_url`). Its name is judged again
+/// host: the webhook URLs' rule (`almanac_shared::webhooks::check_url`). Its name is judged again
 /// by the addresses it resolves to when called. `what` names it in the refusal.
 pub fn supplied(
     raw: &str,
@@ -97,7 +97,7 @@ pub fn supplied(
             format!("{what} is not an address Almanac calls: {why}"),
         )
     };
-    let url = crate::webhooks::check_url(raw, allow_private_networks)
+    let url = almanac_shared::webhooks::check_url(raw, allow_private_networks)
         .map_err(|refusal| refused(refusal.to_string()))?;
     if url.fragment().is_some() {
         return Err(refused("it carries a fragment".into()));

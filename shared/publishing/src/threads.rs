@@ -422,7 +422,7 @@ impl Adapter for Threads {
             .filter_map(|name| n(name))
             .reduce(|a, b| a + b);
         Ok(Some(PostMetrics {
-            reading: crate::domain::analytics::Reading {
+            reading: almanac_shared::domain::analytics::Reading {
                 views: n("views"),
                 likes: n("likes"),
                 comments: n("replies"),

@@ -23,7 +23,7 @@ use super::{
     channels::{self, Unusable, UsableError},
     post::Problem,
 };
-use crate::{
+use almanac_shared::{
     crypto::TokenCipher,
     domain::calendar::CalendarSpec,
     flags::{Flag, Flags},

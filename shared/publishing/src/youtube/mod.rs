@@ -25,7 +25,7 @@ use super::{
     post::{self, Problem, TextField, TextLimit, TextUnit},
     uploads::MediaReader,
 };
-use crate::media::MediaStore;
+use almanac_shared::media::MediaStore;
 
 mod api;
 mod session;
@@ -551,7 +551,7 @@ impl Adapter for YouTube {
             return Ok(None);
         };
         Ok(Some(super::PostMetrics {
-            reading: crate::domain::analytics::Reading {
+            reading: almanac_shared::domain::analytics::Reading {
                 views: super::count(&stats["viewCount"]),
                 likes: super::count(&stats["likeCount"]),
                 comments: super::count(&stats["commentCount"]),

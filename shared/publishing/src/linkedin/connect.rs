@@ -7,7 +7,7 @@ use super::{
     LinkedIn, MEMBER, PAGE, PAGES_MAX,
     text::{short_name, unavailable, valid_urn},
 };
-use crate::publish::{Failure, Reply, oauth};
+use crate::{Failure, Reply, oauth};
 
 impl LinkedIn {
     /// The member who granted the token: their URN and name (OpenID Connect's userinfo).

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
-use crate::domain::analytics::Reading;
+use almanac_shared::domain::analytics::Reading;
 
 use super::{
     Adapter, Auth, Checked, Failure, FailureKind, MediaKind, Mode, Options, PRIVACY_LEVELS,

@@ -472,7 +472,7 @@ impl Adapter for Instagram {
         };
         let n = |name: &str| counts.get(name).copied();
         Ok(Some(PostMetrics {
-            reading: crate::domain::analytics::Reading {
+            reading: almanac_shared::domain::analytics::Reading {
                 views: n("views"),
                 likes: n("likes"),
                 comments: n("comments"),

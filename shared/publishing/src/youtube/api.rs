@@ -8,7 +8,7 @@ use chrono::Utc;
 use serde_json::Value;
 
 use super::{CHANNEL_LIMIT_WAIT, RATE_LIMIT_WAIT, YouTube};
-use crate::publish::{Failure, FailureKind, Reply, quota};
+use crate::{Failure, FailureKind, Reply, quota};
 
 /// One answer of YouTube's API, read.
 pub(super) struct Answered {
@@ -26,7 +26,7 @@ impl YouTube {
         request: reqwest::RequestBuilder,
         token: &str,
     ) -> Result<Answered, Reply> {
-        let _permit = crate::publish::request_permit("YouTube")
+        let _permit = crate::request_permit("YouTube")
             .await
             .map_err(Reply::Refused)?;
         let response = request

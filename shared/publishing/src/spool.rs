@@ -15,7 +15,7 @@ use super::{
     IntentStatus,
     request::{self, PublishRequest, Refusal, Submit},
 };
-use crate::{
+use almanac_shared::{
     Settings, db,
     jobs::NewJob,
     redis_conn::RedisConn,
@@ -214,7 +214,7 @@ async fn apply(
     run: &Submit<'_>,
     spooled: &Spooled,
 ) -> sqlx::Result<Option<Vec<NewJob>>> {
-    let mut tx = crate::store::user_tx(pool, spooled.user).await?;
+    let mut tx = almanac_shared::store::user_tx(pool, spooled.user).await?;
     if !store::mark_replayed(&mut tx, spooled.id, spooled.user).await? {
         return Ok(None);
     }
@@ -244,7 +244,7 @@ async fn apply(
 
 /// Records a refused spooled request (in a transaction of its own, as its user).
 async fn record_refusal(pool: &PgPool, spooled: &Spooled, refusal: &Refusal) -> sqlx::Result<()> {
-    let mut tx = crate::store::user_tx(pool, spooled.user).await?;
+    let mut tx = almanac_shared::store::user_tx(pool, spooled.user).await?;
     if store::mark_replayed(&mut tx, spooled.id, spooled.user).await? {
         refused(&mut tx, spooled, refusal).await?;
     }

@@ -23,8 +23,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-pub use crate::config::{PlatformSettings, PublishSettings};
-use crate::media::Media;
+pub use almanac_shared::config::{PlatformSettings, PublishSettings};
+use almanac_shared::media::Media;
 
 pub mod bluesky;
 pub mod catalogue;
@@ -36,7 +36,7 @@ pub mod http;
 pub mod instagram;
 pub mod linkedin;
 pub mod oauth;
-pub mod queue;
+pub mod posting_queue;
 pub mod quota;
 pub mod request;
 pub mod spool;
@@ -46,8 +46,8 @@ pub mod tiktok;
 pub mod uploads;
 pub mod youtube;
 
-pub use crate::domain::publish::*;
-use crate::store::publish as store;
+pub use almanac_shared::domain::publish::*;
+use almanac_shared::store::publish as store;
 
 /// The refusal code of a request to a platform that found its channel's permits
 /// (`PLATFORM_MAX_CONCURRENCY`) taken: nothing was sent, and the publish job goes back to
@@ -62,7 +62,7 @@ tokio::task_local! {
 /// Whose permits a publish's requests take (`PLATFORM_MAX_CONCURRENCY` per platform and
 /// channel, across the fleet).
 pub struct RequestPermits {
-    pub permits: Arc<crate::permits::Permits>,
+    pub permits: Arc<almanac_shared::permits::Permits>,
     /// `<platform>:<channel>`.
     pub scope: String,
     pub max: u32,
@@ -77,7 +77,9 @@ const PERMIT_PATIENCE: Duration = Duration::from_secs(2);
 /// answer, when a publish is being run (none is needed otherwise); or, when none came free
 /// within [`PERMIT_PATIENCE`], the refusal to answer with. A job waiting between requests
 /// holds none.
-pub(crate) async fn request_permit(label: &str) -> Result<Option<crate::permits::Permit>, Failure> {
+pub(crate) async fn request_permit(
+    label: &str,
+) -> Result<Option<almanac_shared::permits::Permit>, Failure> {
     let Ok((permits, scope, max)) =
         REQUEST_PERMITS.try_with(|asked| (asked.permits.clone(), asked.scope.clone(), asked.max))
     else {
@@ -208,7 +210,7 @@ impl Reply {
 /// A published post's numbers as its platform reported them ([`Adapter::metrics`]).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct PostMetrics {
-    pub reading: crate::domain::analytics::Reading,
+    pub reading: almanac_shared::domain::analytics::Reading,
     /// The platform's own reach (accounts reached), where it has one.
     pub reach: Option<u64>,
     /// The account's followers now, where the platform gives no views or impressions.
@@ -486,7 +488,7 @@ impl Platforms {
     /// The built-in platforms (TikTok, Instagram, LinkedIn, Bluesky, Threads, Facebook,
     /// YouTube), with the outside fetch rules
     /// (`FETCH_*`) for a `mediaUrl` an adapter uploads itself, and the media store.
-    pub fn new(all: &crate::Settings) -> anyhow::Result<Self> {
+    pub fn new(all: &almanac_shared::Settings) -> anyhow::Result<Self> {
         let settings = &all.publish;
         let media = Media::from_settings(all)?;
         let clients = http::Clients::new(settings, &all.fetch)?;
@@ -645,7 +647,7 @@ mod tests {
 
     /// The built-in platforms, as a development configuration registers them.
     fn built_in() -> Platforms {
-        let settings = crate::Settings::from_lookup(|key| match key {
+        let settings = almanac_shared::Settings::from_lookup(|key| match key {
             "DATABASE_URL" => Some("postgres://localhost/none".into()),
             "ALMANAC_DEV" => Some("true".into()),
             _ => None,

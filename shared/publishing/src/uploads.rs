@@ -3,7 +3,7 @@
 //! fetch it and by its store key for adapters that upload the bytes themselves.
 
 use super::{Adapter, Failure};
-use crate::{
+use almanac_shared::{
     domain::publish::{Post, post::PostMedia},
     fetch::{FetchError, Fetcher},
     media::{Copy, Media, MediaStore},
@@ -48,8 +48,8 @@ pub fn notes(entry: &Publishable, adapter: &dyn Adapter) -> Vec<serde_json::Valu
         return Vec::new();
     };
     let noun = match first.kind {
-        crate::domain::publish::post::MediaKind::Photo => "picture",
-        crate::domain::publish::post::MediaKind::Video => "video",
+        almanac_shared::domain::publish::post::MediaKind::Photo => "picture",
+        almanac_shared::domain::publish::post::MediaKind::Video => "video",
     };
     vec![serde_json::json!({
         "code": "FIRST_MEDIA_ONLY",

@@ -21,7 +21,7 @@ use super::{
     quota::{self, Forecast, Problem},
     request::{Refusal, missing_entries, pick, unknown_channels},
 };
-use crate::{
+use almanac_shared::{
     domain::{calendar::CalendarSpec, publish::slots::Slots},
     store::{
         calendars::{self, Placement, Publishable},

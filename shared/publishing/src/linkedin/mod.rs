@@ -17,7 +17,7 @@ use super::{
     PlatformSettings, Post, PublishSettings, Refresh, Remote, Reply, Sent, TokenPolicy, oauth,
     post::{self, Problem, TextField, TextLimit},
 };
-use crate::media::MediaStore;
+use almanac_shared::media::MediaStore;
 
 mod connect;
 mod text;
@@ -395,7 +395,7 @@ impl Adapter for LinkedIn {
             false => None,
         };
         Ok(Some(super::PostMetrics {
-            reading: crate::domain::analytics::Reading {
+            reading: almanac_shared::domain::analytics::Reading {
                 likes: actions["likesSummary"]["totalLikes"].as_u64(),
                 comments: actions["commentsSummary"]["aggregatedTotalComments"].as_u64(),
                 ..Default::default()
@@ -432,9 +432,7 @@ impl Adapter for LinkedIn {
             mentions_max: None,
             preview_chars: Some(210),
             // Posts are throttled per member a day (150), the day turning at midnight UTC.
-            quota: Some(
-                crate::publish::catalogue::Quota::counted_daily(150).by_day_of(chrono_tz::UTC),
-            ),
+            quota: Some(crate::catalogue::Quota::counted_daily(150).by_day_of(chrono_tz::UTC)),
         }
     }
 

@@ -25,7 +25,7 @@ use super::{
     tid,
     uploads::MediaReader,
 };
-use crate::media::MediaStore;
+use almanac_shared::media::MediaStore;
 
 pub mod text;
 
@@ -270,7 +270,7 @@ fn pds_of(did_doc: &Value) -> Option<&str> {
 
 /// A fetched image's type, read from its first bytes (JPEG unless it says PNG or WebP).
 fn sniffed_mime(bytes: &[u8]) -> String {
-    crate::media::MediaFormat::sniff(bytes)
+    almanac_shared::media::MediaFormat::sniff(bytes)
         .map_or("image/jpeg", |format| format.mime())
         .to_owned()
 }
@@ -492,7 +492,7 @@ impl Adapter for Bluesky {
             preview_chars: None,
             // Bluesky limits record writes per account: 35,000 points a day, a created
             // record costing 3, so 11,666 posts; a 429 defers the publish to its reset.
-            quota: Some(crate::publish::catalogue::Quota::counted_daily(11_666)),
+            quota: Some(crate::catalogue::Quota::counted_daily(11_666)),
         }
     }
 
@@ -763,7 +763,7 @@ impl Adapter for Bluesky {
             .filter_map(Value::as_u64)
             .reduce(|a, b| a + b);
         Ok(Some(super::PostMetrics {
-            reading: crate::domain::analytics::Reading {
+            reading: almanac_shared::domain::analytics::Reading {
                 likes: post["likeCount"].as_u64(),
                 comments: post["replyCount"].as_u64(),
                 shares,

@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use super::{MEMBER, PAGE};
-use crate::publish::{Failure, FailureKind};
+use crate::{Failure, FailureKind};
 
 /// Whether `urn` names a member or a page (`urn:li:person:<id>`, `urn:li:organization:<id>`).
 pub(super) fn valid_urn(urn: &str) -> bool {

@@ -11,7 +11,7 @@ use chrono::{DateTime, Duration, Utc};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-use crate::{
+use almanac_shared::{
     crypto::TokenCipher,
     store::publish::channels::{self as store, SealedTokens},
 };

@@ -13,9 +13,9 @@ use uuid::Uuid;
 
 use super::{
     Mode, Post,
-    queue::{Queue, Slotted, calendar_zone, channel_slots, quota_forecast},
+    posting_queue::{Queue, Slotted, calendar_zone, channel_slots, quota_forecast},
 };
-use crate::store::{
+use almanac_shared::store::{
     calendars::{self, Publishable},
     publish::{
         self as store,
