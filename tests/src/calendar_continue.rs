@@ -234,6 +234,22 @@ async fn a_continuation_answers_202_and_keeps_the_one_active_run_guard() {
     assert_eq!(refused["error"]["code"], "RUN_NOT_FINISHED");
 }
 
+/// An app answered by `fake`, whose calendar runs end `timeout` two seconds after they are
+/// asked for, two AI calls at a time (a gated call is left unfinished).
+pub(crate) async fn two_second_runs(fake: &FakeAi) -> TestApp {
+    let app = spawn_app_with(TestOptions {
+        fake_ai: Some(fake.clone()),
+        env: vec![
+            ("CALENDAR_TIMEOUT_SECS", "2".into()),
+            ("CALENDAR_AI_CONCURRENCY", "2".into()),
+        ],
+        ..Default::default()
+    })
+    .await;
+    app.expect_unfinished_jobs();
+    app
+}
+
 /// A regeneration that reached the time limit is continued: the new run asks only for the
 /// slots its proposal lacks, each once, and their changes join that same proposal (read
 /// and accepted through either run), so accepting it leaves no slot empty. A regeneration
@@ -250,16 +266,7 @@ async fn a_regeneration_that_timed_out_is_continued_into_its_own_proposal() {
     script.extend(std::iter::repeat_n(Behaviour::Gate(gate.clone()), 3));
     script.push(Behaviour::Ok);
     let fake = FakeAi::start(script, Behaviour::Gate(never.clone())).await;
-    let app = spawn_app_with(TestOptions {
-        fake_ai: Some(fake.clone()),
-        env: vec![
-            ("CALENDAR_TIMEOUT_SECS", "2".into()),
-            ("CALENDAR_AI_CONCURRENCY", "2".into()),
-        ],
-        ..Default::default()
-    })
-    .await;
-    app.expect_unfinished_jobs();
+    let app = two_second_runs(&fake).await;
     let user = Uuid::new_v4();
     let frames = app.calendar_stream(user, &request(10, "tea")).await;
     let first = frames.last().unwrap();
