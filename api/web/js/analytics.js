@@ -5,8 +5,8 @@
 // The charts are drawn here, as SVG.
 
 import { api } from "./api.js";
-import { h, fill, showError, platformBadge, explain } from "./ui.js";
-import { t, has, number, percent, formatDay, formatZoned } from "./i18n.js";
+import { h, fill, showError, platformBadge, refusal } from "./ui.js";
+import { t, number, percent, formatDay, formatZoned } from "./i18n.js";
 import { channelLabel, accountName } from "./platforms.js";
 
 const SVG = "http://www.w3.org/2000/svg";
@@ -152,7 +152,7 @@ function renderPosts(section, items, reload) {
     const read = p.reading ? t(`analytics.reading.${p.reading}`) : t("analytics.notRead");
     return h("tr", { dataset: { intent: p.intentId } },
       h("td", { class: "post" }, h("div", { class: "row" }, platformBadge(p.channel), h("span", {}, title)),
-        h("small", { class: "muted" }, p.problem ? h("span", { class: "warn" }, problemText(p)) : read)),
+        h("small", { class: "muted" }, p.problem ? h("span", { class: "warn" }, refusal(p.problem, p.channel)) : read)),
       h("td", {}, formatZoned(p.publishedAt)),
       ...["views", "likes", "comments", "shares"].map((k) => h("td", { class: "num" }, m[k] === null || m[k] === undefined ? "–" : number(m[k]))),
       h("td", { class: "num rate" }, percent(p.engagementRate)),
@@ -231,11 +231,4 @@ export function heatMap(best) {
     : t("analytics.fromDefaults", { posts: number(best.posts), zone: best.timezone });
   return h("div", { class: "stack" }, h("p", { class: "muted", id: "best-source", dataset: { source: best.source } }, source),
     h("div", { class: "chart-wrap" }, chart));
-}
-
-/** Why a post's numbers could not be read: the app's sentence for its code, else the
- * platform's own words. */
-function problemText(post) {
-  const { code, message } = post.problem;
-  return has(`errors.code.${code}`) ? explain({ code, details: { channel: post.channel } }) : message;
 }

@@ -124,6 +124,14 @@ export function explain(error) {
   return t("errors.code.other");
 }
 
+/** A refusal `{code, message, details?}` concerning `channel`'s platform: the app's
+ * sentence for its code, else (a code the app has no words for, such as a platform's own)
+ * the words it came with. */
+export function refusal(error, channel) {
+  if (!has(`errors.code.${error.code}`) && error.message) return error.message;
+  return explain({ ...error, details: { ...(error.details ?? {}), channel } });
+}
+
 /** The app's sentence for a refused field (its rule), or the general one. */
 function fieldSentence(field, details) {
   const key = `errors.field.${fieldKey(String(field))}`;

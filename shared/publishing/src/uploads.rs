@@ -4,7 +4,10 @@
 
 use super::{Adapter, Failure};
 use almanac_shared::{
-    domain::publish::{Post, post::PostMedia},
+    domain::publish::{
+        Post,
+        post::{MediaKind, PostMedia},
+    },
     fetch::{FetchError, Fetcher},
     media::{Copy, Media, MediaStore},
     store::calendars::Publishable,
@@ -48,8 +51,8 @@ pub fn notes(entry: &Publishable, adapter: &dyn Adapter) -> Vec<serde_json::Valu
         return Vec::new();
     };
     let noun = match first.kind {
-        almanac_shared::domain::publish::post::MediaKind::Photo => "picture",
-        almanac_shared::domain::publish::post::MediaKind::Video => "video",
+        MediaKind::Photo => "picture",
+        MediaKind::Video => "video",
     };
     vec![serde_json::json!({
         "code": "FIRST_MEDIA_ONLY",

@@ -14,6 +14,7 @@ import { renderList } from "./list.js";
 import { leave, recall, reload, showing } from "./page.js";
 import { requestForm } from "./request.js";
 import { stream } from "./run.js";
+import { regenerates } from "./runs.js";
 import { queueButton } from "./queue.js";
 
 export { leave };
@@ -47,7 +48,7 @@ async function openCalendar(main, id, reopen) {
   // A run still going: resume its stream (from the last event this tab saw, after a reload).
   if (latest?.jobId && ["pending", "running"].includes(latest.status)) {
     const run = remembered?.jobId === latest.jobId ? remembered
-      : { jobId: latest.jobId, runId: latest.id, mode: latest.mode, regenerate: Boolean(latest.proposalRunId) || (latest.version > 1 && !latest.continues) };
+      : { jobId: latest.jobId, runId: latest.id, mode: latest.mode, regenerate: regenerates(latest) };
     stream(state, run);
   } else if (state.detail.pendingRun) {
     // A proposal nobody answered yet, on this device or another.

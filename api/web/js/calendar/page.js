@@ -3,7 +3,7 @@
 
 import { api } from "../api.js";
 import { renderList } from "./list.js";
-import { loadMedia } from "../media.js";
+import { ensureMedia } from "../media.js";
 
 let shown = null;
 
@@ -61,8 +61,9 @@ export async function reload(state) {
     state.grid.numbers = numbers;
     state.grid.render();
   }, () => {});
-  // Chips with media show a thumbnail once the library is read.
-  if (detail.entries.some((e) => e.mediaIds?.length)) {
-    loadMedia().then(() => { if (isShown(state)) state.grid.render(); }, () => {});
+  // Chips with media show a thumbnail once the media they name are read (however old).
+  const named = detail.entries.flatMap((e) => e.mediaIds ?? []);
+  if (named.length) {
+    ensureMedia(named).then(() => { if (isShown(state)) state.grid.render(); }, () => {});
   }
 }

@@ -3,8 +3,8 @@
 // an entry's label, and why an intent stopped, in the app's words.
 
 import { api } from "../api.js";
-import { h, day, showError, explain } from "../ui.js";
-import { t, has } from "../i18n.js";
+import { h, day, showError, refusal } from "../ui.js";
+import { t } from "../i18n.js";
 import { channelLabel } from "../platforms.js";
 import { signIn } from "./signin.js";
 
@@ -41,8 +41,7 @@ export const statusBadge = (s) => h("span", {
 // (A refusal the app has no words for is told as it was said.)
 export const reason = (i) => {
   if (!i.error) return "";
-  if (!has(`errors.code.${i.error.code}`) && i.error.message) return i.error.message;
-  const sentence = explain({ ...i.error, details: { ...(i.error.details ?? {}), channel: i.channel } });
+  const sentence = refusal(i.error, i.channel);
   return i.error.platformCode && i.error.message ? `${sentence} ${t("publishing.platformSaid", { said: i.error.message })}` : sentence;
 };
 

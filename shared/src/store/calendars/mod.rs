@@ -549,17 +549,6 @@ async fn bump_version(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<
     .await
 }
 
-/// The keys of the slots regeneration `proposal` (with its continuations) has written.
-pub async fn proposal_keys(conn: &mut PgConnection, proposal: Uuid) -> sqlx::Result<Vec<String>> {
-    sqlx::query_scalar(
-        "select e.key from calendar_run_entries e join calendar_runs r on r.id = e.run_id
-         where r.id = $1 or r.proposal_run_id = $1",
-    )
-    .bind(proposal)
-    .fetch_all(conn)
-    .await
-}
-
 /// The keys of the calendar's slots that hold an entry, deleted ones included (they stay
 /// deleted).
 pub async fn filled_keys(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Vec<String>> {

@@ -167,6 +167,21 @@ pub async fn propose_changes(
     store_diff(conn, run, changes).await
 }
 
+/// What regeneration `$1`'s proposal holds: the entries it and each of its continuations
+/// generated.
+const PROPOSAL_ENTRIES: &str = "calendar_run_entries e join calendar_runs r on r.id = e.run_id
+    where r.id = $1 or r.proposal_run_id = $1";
+
+/// The keys of the slots regeneration `proposal` (with its continuations) has written.
+pub async fn proposal_keys(conn: &mut PgConnection, proposal: Uuid) -> sqlx::Result<Vec<String>> {
+    sqlx::query_scalar(AssertSqlSafe(format!(
+        "select e.key from {PROPOSAL_ENTRIES}"
+    )))
+    .bind(proposal)
+    .fetch_all(conn)
+    .await
+}
+
 /// A continued regeneration's end: the proposal's entries (the regeneration's and every
 /// continuation's) diffed against the calendar as saved now, and the changes for slots
 /// the proposal did not yet hold added to it (`complete`: every slot is now written, so
@@ -177,11 +192,9 @@ pub async fn extend_proposal(
     proposal: RunRef,
     complete: bool,
 ) -> sqlx::Result<(Value, DiffCounts)> {
-    let generated: Vec<sqlx::types::Json<Entry>> = sqlx::query_scalar(
-        "select e.entry from calendar_run_entries e join calendar_runs r on r.id = e.run_id
-         where r.id = $1 or r.proposal_run_id = $1
-         order by e.position",
-    )
+    let generated: Vec<sqlx::types::Json<Entry>> = sqlx::query_scalar(AssertSqlSafe(format!(
+        "select e.entry from {PROPOSAL_ENTRIES} order by e.position"
+    )))
     .bind(proposal.id)
     .fetch_all(&mut *conn)
     .await?;
