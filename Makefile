@@ -5,6 +5,9 @@ SHELL := /bin/bash
 # Builds live outside the clone so CI and fresh clones reuse them.
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/almanac-target
 SERVICES := deploy/dev/services.sh
+# The platforms' fakes (`PLATFORM_SANDBOX`): development and test builds have them; a release
+# build (deploy/Dockerfile) does not.
+SANDBOX := --features almanac-api/sandbox,almanac-worker/sandbox
 
 .PHONY: run test test-deps check lint fmt openapi bench build clean-data
 
@@ -16,12 +19,15 @@ endef
 run:
 	$(require_cargo)
 	@echo "make run: building Almanac (the first build takes several minutes; later ones a few seconds)"
-	@eval "$$($(SERVICES))"; cargo build --bin almanac-api --bin almanac-worker; deploy/dev/run.sh
+	@eval "$$($(SERVICES))"; cargo build $(SANDBOX) --bin almanac-api --bin almanac-worker; deploy/dev/run.sh
 
 ## make test: formatting, lints, and every test against real Postgres and Redis. The fault
-## suite runs the binaries themselves, so they are built first.
+## suite runs the binaries themselves, so they are built first; so is an API without the
+## sandbox, as a release has it (`almanac-api-without-sandbox`, beside them).
 test: lint test-deps
-	cargo build --bin almanac-api --bin almanac-worker
+	@api=$$(cargo build -p almanac-api --bin almanac-api --message-format=json-render-diagnostics \
+	  | sed -n 's/.*"executable":"\([^"]*\)".*/\1/p'); cp "$$api" "$$api-without-sandbox"
+	cargo build $(SANDBOX) --bin almanac-api --bin almanac-worker
 	@eval "$$($(SERVICES))"; export DATABASE_URL="$$ADMIN_DATABASE_URL"; cargo test --workspace
 
 ## Installs the headless browser the EventSource test uses (Debian's chromium).
@@ -43,7 +49,7 @@ openapi:
 ## make bench: the load benchmark (release build), with raw Postgres/Redis baselines.
 bench:
 	$(require_cargo)
-	cargo build --release --bin almanac-api --bin almanac-worker
+	cargo build --release $(SANDBOX) --bin almanac-api --bin almanac-worker
 	@ulimit -n "$$(ulimit -Hn)"; eval "$$($(SERVICES))"; export DATABASE_URL="$$ADMIN_DATABASE_URL"; cargo run --release -p almanac-tests --bin bench
 
 build:

@@ -71,11 +71,12 @@ pub fn endpoint(state: AppState) -> Arc<poem::endpoint::BoxEndpoint<'static, poe
     if state.settings.metrics_token.is_some() {
         routes = routes.at("/metrics", get(metrics_with_token));
     }
+    // The platforms' fakes: only a build with the `sandbox` feature has them (without it,
+    // `PLATFORM_SANDBOX=true` stops the API before this: `Platforms::new`).
+    #[cfg(feature = "sandbox")]
     if let Some(base) = &state.settings.publish.sandbox {
-        routes = routes.nest(
-            crate::sandbox::serve::PREFIX,
-            crate::sandbox::serve::Sandbox::new(base),
-        );
+        use almanac_publishing::sandbox::serve::{PREFIX, Sandbox};
+        routes = routes.nest(PREFIX, Sandbox::new(base));
     }
     let whole = web::WithApp(web::routes(routes))
         .around(middleware::prefer::bulk)

@@ -27,7 +27,6 @@ pub mod relay;
 pub mod responses;
 pub mod route_table;
 pub mod routes;
-pub mod sandbox;
 pub mod scopes;
 pub mod server;
 pub mod session;

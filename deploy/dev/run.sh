@@ -37,16 +37,16 @@ if [ -z "${WORKER_METRICS_ADDR:-}" ]; then
   export WORKER_METRICS_ADDR="127.0.0.1:$port"
 fi
 
-# Publishing: without any platform's app credentials, the API serves fake TikTok,
-# Instagram, LinkedIn, Threads, Facebook, YouTube and Bluesky under /sandbox
-# (PLATFORM_SANDBOX), so that channels can be connected, dry-run and published to on this
-# machine; nothing is posted anywhere.
+# Publishing: without any platform's app credentials, the API serves a fake of every
+# platform under /sandbox (PLATFORM_SANDBOX; `make run` builds the binaries with the
+# `sandbox` feature that has them), so that channels can be connected, dry-run and published
+# to on this machine; nothing is posted anywhere.
 if [ -z "${PLATFORM_SANDBOX:-}" ] && [ -z "${TIKTOK_CLIENT_KEY:-}${INSTAGRAM_APP_ID:-}${LINKEDIN_CLIENT_ID:-}${THREADS_CLIENT_ID:-}${FACEBOOK_CLIENT_ID:-}${YOUTUBE_CLIENT_ID:-}" ]; then
   export PLATFORM_SANDBOX=true
 fi
 if [ "${PLATFORM_SANDBOX:-}" = true ]; then
   export PUBLISH_SERVICE_ENABLED=${PUBLISH_SERVICE_ENABLED:-true}
-  publishing="a sandbox: fake TikTok, Instagram and LinkedIn served by the API, nothing posted"
+  publishing="a sandbox: every platform a fake served by the API, nothing posted"
 else
   publishing="the platforms configured"
 fi

@@ -120,14 +120,17 @@ fn unstorable_parameter(
 pub async fn around(next: impl Endpoint, mut req: Request) -> poem::Result<Response> {
     let matched = route(req.uri().path());
     // A media upload streams to the store under limits of its own (`routes::media`), and
-    // so do the sandbox's platforms (LinkedIn's uploads: `sandbox::serve`).
+    // so do the sandbox's platforms (LinkedIn's uploads: `almanac_publishing::sandbox`).
     let uploading = req.method() == poem::http::Method::POST
         && matched.is_some_and(|r| r.template == crate::routes::media::UPLOAD_PATH);
     let (max_body, body_timeout) = req.data::<crate::state::AppState>().map_or(
         (Some(usize::MAX), Duration::from_secs(30)),
         |s| {
+            #[cfg(feature = "sandbox")]
             let sandboxed = s.settings.publish.sandbox.is_some()
-                && crate::sandbox::serve::serves(req.uri().path());
+                && almanac_publishing::sandbox::serve::serves(req.uri().path());
+            #[cfg(not(feature = "sandbox"))]
+            let sandboxed = false;
             if uploading || sandboxed {
                 (None, s.settings.media.upload_timeout)
             } else {

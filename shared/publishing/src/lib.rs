@@ -4,8 +4,8 @@
 //! Every publish is an intent row first ([`IntentStatus`]), dry run by default. The pure
 //! rules (what a post says, what each platform allows, the exact requests a publish sends)
 //! are in [`post`] (`domain::publish`, with the intent's types); the platforms behind one
-//! [`Adapter`] trait in [`tiktok`], [`instagram`], [`linkedin`], [`bluesky`], [`threads`],
-//! [`facebook`] and [`youtube`]; credentials, encrypted
+//! [`Adapter`] trait, one folder each in [`platforms`] (with its fake, for the sandbox and
+//! the tests, behind the `sandbox` feature, in `sandbox`); credentials, encrypted
 //! at rest ([`crypto`]) and refreshed from the platform's own `expires_in`, in [`oauth`] and
 //! [`channels`]; the publish request itself,
 //! shared by the API and the replay of requests spooled while Postgres was down, in
@@ -26,25 +26,19 @@ use serde_json::Value;
 pub use almanac_shared::config::{PlatformSettings, PublishSettings};
 use almanac_shared::media::Media;
 
-pub mod bluesky;
 pub mod catalogue;
 pub mod channels;
 pub mod evergreen;
-pub mod facebook;
-pub mod graph;
 pub mod http;
-pub mod instagram;
-pub mod linkedin;
 pub mod oauth;
+pub mod platforms;
 pub mod posting_queue;
 pub mod quota;
 pub mod request;
+#[cfg(feature = "sandbox")]
+pub mod sandbox;
 pub mod spool;
-pub mod threads;
-pub mod tid;
-pub mod tiktok;
 pub mod uploads;
-pub mod youtube;
 
 pub use almanac_shared::domain::publish::*;
 use almanac_shared::store::publish as store;
@@ -485,32 +479,29 @@ pub struct Platforms {
 }
 
 impl Platforms {
-    /// The built-in platforms (TikTok, Instagram, LinkedIn, Bluesky, Threads, Facebook,
-    /// YouTube), with the outside fetch rules
-    /// (`FETCH_*`) for a `mediaUrl` an adapter uploads itself, and the media store.
+    /// The built-in platforms ([`platforms::BUILT_IN`]), with the outside fetch rules
+    /// (`FETCH_*`) for a `mediaUrl` an adapter uploads itself, and the media store; an
+    /// error when `PLATFORM_SANDBOX` asks for fakes this build does not have.
     pub fn new(all: &almanac_shared::Settings) -> anyhow::Result<Self> {
         let settings = &all.publish;
+        sandbox_built(settings)?;
         let media = Media::from_settings(all)?;
         let clients = http::Clients::new(settings, &all.fetch)?;
-        let http = clients.api.clone();
-        let store = media.store.clone();
-        let bluesky = bluesky::Bluesky::new(&clients, settings, store.clone());
-        let threads = threads::Threads::new(http.clone(), settings);
-        let facebook = facebook::Facebook::new(http.clone(), settings);
-        let youtube = youtube::YouTube::new(&clients, settings, store.clone());
+        let parts = platforms::Parts {
+            clients: &clients,
+            settings,
+            store: media.store.clone(),
+        };
+        let built_in = platforms::BUILT_IN
+            .iter()
+            .map(|registered| (registered.adapter)(&parts))
+            .collect::<Vec<_>>();
         let platforms = Self {
             adapters: Arc::default(),
-            http: http.clone(),
+            http: clients.api.clone(),
             media,
         };
-        Ok(platforms
-            .with(Arc::new(tiktok::TikTok::new(http.clone(), settings)))
-            .with(Arc::new(instagram::Instagram::new(http, settings)))
-            .with(Arc::new(linkedin::LinkedIn::new(&clients, settings, store)))
-            .with(Arc::new(bluesky))
-            .with(Arc::new(threads))
-            .with(Arc::new(facebook))
-            .with(Arc::new(youtube)))
+        Ok(built_in.into_iter().fold(platforms, Self::with))
     }
 
     /// The registry with media addresses served from `base_url` (the API, once it knows
@@ -604,6 +595,19 @@ impl Platforms {
         metrics::counter!("publish_intents_total", "channel" => channel, "outcome" => outcome.as_str())
             .increment(1);
     }
+}
+
+/// `PLATFORM_SANDBOX=true` needs the fakes, which only a build with the `sandbox` feature
+/// has (`make run` and `make test` build with it; a release build does not).
+fn sandbox_built(settings: &PublishSettings) -> anyhow::Result<()> {
+    if settings.sandbox.is_some() && !cfg!(feature = "sandbox") {
+        anyhow::bail!(
+            "PLATFORM_SANDBOX=true: this build has no sandbox (its fake platforms are built only \
+             with the `sandbox` cargo feature, as `make run` builds); unset PLATFORM_SANDBOX, or \
+             build with `--features sandbox` on a development machine"
+        );
+    }
+    Ok(())
 }
 
 /// Counts and logs a request refused for credentials missing: a channel's (its token is

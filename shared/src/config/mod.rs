@@ -243,8 +243,8 @@ impl Settings {
         if let Some(base) = &self.publish.sandbox {
             tracing::warn!(
                 sandbox = %base,
-                "PLATFORM_SANDBOX=true: TikTok, Instagram and LinkedIn are fakes served by the \
-                 API; nothing is published anywhere (a development machine only)"
+                "PLATFORM_SANDBOX=true: every platform is a fake served by the API; nothing is \
+                 published anywhere (a development machine only)"
             );
         }
     }

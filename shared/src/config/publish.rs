@@ -208,15 +208,24 @@ impl PublishSettings {
     }
 }
 
-/// A platform's settings as `Endpoints::read` reads them: its variables' prefix, the names
-/// of its app credentials, and its API base, authorize and token URLs: the real hosts' and
-/// the sandbox's paths.
+/// A platform's settings as `Endpoints::read` reads them: its variables' prefix (its name in
+/// capitals), the names of its app credentials, and its real API base, authorize and token
+/// URLs (an empty token URL follows the API base, as TikTok's does).
 struct Hosts {
     prefix: &'static str,
     credentials: (&'static str, &'static str),
     real: [&'static str; 3],
-    sandbox: [&'static str; 3],
 }
+
+const TIKTOK: Hosts = Hosts {
+    prefix: "TIKTOK",
+    credentials: ("TIKTOK_CLIENT_KEY", "TIKTOK_CLIENT_SECRET"),
+    real: [
+        "https://open.tiktokapis.com",
+        "https://www.tiktok.com/v2/auth/authorize/",
+        "",
+    ],
+};
 
 const INSTAGRAM: Hosts = Hosts {
     prefix: "INSTAGRAM",
@@ -226,7 +235,6 @@ const INSTAGRAM: Hosts = Hosts {
         "https://www.instagram.com/oauth/authorize",
         "https://api.instagram.com/oauth/access_token",
     ],
-    sandbox: ["", "/instagram/authorize", "/oauth/access_token"],
 };
 
 const LINKEDIN: Hosts = Hosts {
@@ -237,7 +245,6 @@ const LINKEDIN: Hosts = Hosts {
         "https://www.linkedin.com/oauth/v2/authorization",
         "https://www.linkedin.com/oauth/v2/accessToken",
     ],
-    sandbox: ["/li", "/li/authorize", "/li/oauth/v2/accessToken"],
 };
 
 const THREADS: Hosts = Hosts {
@@ -247,11 +254,6 @@ const THREADS: Hosts = Hosts {
         "https://graph.threads.net",
         "https://threads.com/oauth/authorize",
         "https://graph.threads.net/oauth/access_token",
-    ],
-    sandbox: [
-        "/threads",
-        "/threads/authorize",
-        "/threads/oauth/access_token",
     ],
 };
 
@@ -263,7 +265,6 @@ const FACEBOOK: Hosts = Hosts {
         "https://www.facebook.com/v25.0/dialog/oauth",
         "https://graph.facebook.com/v25.0/oauth/access_token",
     ],
-    sandbox: ["/fb", "/fb/authorize", "/fb/v25.0/oauth/access_token"],
 };
 
 const YOUTUBE: Hosts = Hosts {
@@ -274,8 +275,19 @@ const YOUTUBE: Hosts = Hosts {
         "https://accounts.google.com/o/oauth2/v2/auth",
         "https://oauth2.googleapis.com/token",
     ],
-    sandbox: ["/yt", "/yt/authorize", "/yt/token"],
 };
+
+/// Where the sandbox serves the platform named `name` in place of `real` (one of its URLs):
+/// under `<sandbox>/<name>`, at the real URL's path; its authorize step at
+/// `<sandbox>/<name>/authorize`. The fakes answer there (`almanac-publishing`'s sandbox).
+fn sandboxed(base: &str, name: &str, real: &str, authorize: bool) -> String {
+    if authorize {
+        return format!("{base}/{name}/authorize");
+    }
+    let path = url::Url::parse(real).map_or(String::new(), |url| url.path().to_owned());
+    let path = if path == "/" { "" } else { path.as_str() };
+    format!("{base}/{name}{path}")
+}
 
 /// The platforms' endpoints and app credentials (`TIKTOK_*`, `INSTAGRAM_*`, `LINKEDIN_*`,
 /// `THREADS_*`, `FACEBOOK_*`, `YOUTUBE_*`, `BLUESKY_*`).
@@ -290,66 +302,48 @@ struct Endpoints {
 }
 
 impl Endpoints {
-    /// Each platform's settings: the real hosts, or the sandbox's paths under `sandbox`.
+    /// Each platform's settings: the real hosts, or the sandbox's under `sandbox`.
     fn read(env: &Env, sandbox: Option<&str>) -> anyhow::Result<Self> {
-        // The real hosts, or the sandbox's paths under its base; an empty token URL follows
-        // the API base (TikTok's).
-        let defaults = |real: [&str; 3], [api, authorize, token]: [&str; 3]| match sandbox {
-            Some(base) => [
-                format!("{base}{api}"),
-                format!("{base}{authorize}"),
-                match token {
-                    "" => String::new(),
-                    path => format!("{base}{path}"),
-                },
-            ],
-            None => real.map(str::to_owned),
-        };
-        let tiktok = PlatformSettings::read(
-            env,
-            "TIKTOK",
-            ("TIKTOK_CLIENT_KEY", "TIKTOK_CLIENT_SECRET"),
-            defaults(
-                [
-                    "https://open.tiktokapis.com",
-                    "https://www.tiktok.com/v2/auth/authorize/",
-                    "",
-                ],
-                ["", "/tiktok/authorize", ""],
-            ),
-            |base| format!("{}/v2/oauth/token/", base.trim_end_matches('/')),
-            sandbox.is_some(),
-        )?;
         let read = |hosts: &Hosts| {
+            let name = hosts.prefix.to_ascii_lowercase();
+            let defaults = match sandbox {
+                Some(base) => {
+                    let [api, authorize, token] = hosts.real;
+                    [
+                        sandboxed(base, &name, api, false),
+                        sandboxed(base, &name, authorize, true),
+                        match token {
+                            "" => String::new(),
+                            token => sandboxed(base, &name, token, false),
+                        },
+                    ]
+                }
+                None => hosts.real.map(str::to_owned),
+            };
             PlatformSettings::read(
                 env,
                 hosts.prefix,
                 hosts.credentials,
-                defaults(hosts.real, hosts.sandbox),
-                |_| String::new(),
+                defaults,
+                |base| format!("{}/v2/oauth/token/", base.trim_end_matches('/')),
                 sandbox.is_some(),
             )
         };
-        let instagram = read(&INSTAGRAM)?;
-        let linkedin = read(&LINKEDIN)?;
-        let threads = read(&THREADS)?;
-        let facebook = read(&FACEBOOK)?;
-        let youtube = read(&YOUTUBE)?;
         let bluesky_api_base_url = env.string_or(
             "BLUESKY_API_BASE_URL",
             &match sandbox {
-                Some(base) => format!("{base}/bsky"),
+                Some(base) => format!("{base}/bluesky"),
                 None => "https://bsky.social".to_owned(),
             },
         )?;
         http_url("BLUESKY_API_BASE_URL", &bluesky_api_base_url)?;
         Ok(Self {
-            tiktok,
-            instagram,
-            linkedin,
-            threads,
-            facebook,
-            youtube,
+            tiktok: read(&TIKTOK)?,
+            instagram: read(&INSTAGRAM)?,
+            linkedin: read(&LINKEDIN)?,
+            threads: read(&THREADS)?,
+            facebook: read(&FACEBOOK)?,
+            youtube: read(&YOUTUBE)?,
             bluesky_api_base_url,
         })
     }

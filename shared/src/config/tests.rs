@@ -294,13 +294,17 @@ fn the_sandbox_needs_a_development_machine_and_points_the_platforms_at_the_api()
     .publish;
     let base = "http://127.0.0.1:8085/sandbox";
     assert_eq!(sandbox.sandbox.as_deref(), Some(base));
-    assert_eq!(sandbox.tiktok.api_base_url, base);
+    // Each platform under its name, at its real URLs' paths.
+    assert_eq!(sandbox.tiktok.api_base_url, format!("{base}/tiktok"));
     assert_eq!(
         sandbox.tiktok.authorize_url,
         format!("{base}/tiktok/authorize")
     );
-    assert_eq!(sandbox.tiktok.token_url, format!("{base}/v2/oauth/token/"));
-    assert_eq!(sandbox.bluesky_api_base_url, format!("{base}/bsky"));
+    assert_eq!(
+        sandbox.tiktok.token_url,
+        format!("{base}/tiktok/v2/oauth/token/")
+    );
+    assert_eq!(sandbox.bluesky_api_base_url, format!("{base}/bluesky"));
     assert_eq!(sandbox.threads.api_base_url, format!("{base}/threads"));
     assert_eq!(
         sandbox.threads.token_url,
@@ -309,12 +313,17 @@ fn the_sandbox_needs_a_development_machine_and_points_the_platforms_at_the_api()
     assert_eq!(sandbox.threads.client_id.as_deref(), Some("sandbox-client"));
     assert_eq!(
         sandbox.instagram.token_url,
-        format!("{base}/oauth/access_token")
+        format!("{base}/instagram/oauth/access_token")
     );
     assert_eq!(
         sandbox.linkedin.authorize_url,
-        format!("{base}/li/authorize")
+        format!("{base}/linkedin/authorize")
     );
+    assert_eq!(
+        sandbox.linkedin.token_url,
+        format!("{base}/linkedin/oauth/v2/accessToken")
+    );
+    assert_eq!(sandbox.youtube.token_url, format!("{base}/youtube/token"));
     assert_eq!(sandbox.tiktok.client_id.as_deref(), Some("sandbox-client"));
     // What is set explicitly stays.
     assert_eq!(sandbox.linkedin.api_base_url, "https://api.linkedin.com");

@@ -1,4 +1,4 @@
-//! Bluesky (issue 56) against its fake (`almanac_api::sandbox::bluesky`, which the sandbox
+//! Bluesky (issue 56) against its fake (`almanac_publishing::platforms::bluesky::fake`, which the sandbox
 //! serves too): connected with a handle and an app password (never kept; the account's own
 //! password refused), a dry run that holds a post to 300 graphemes and 3,000 bytes, posts
 //! with facets and an image written once under their intent's record key, now and at the
@@ -6,7 +6,7 @@
 //! refreshed before they expire and announced before they lapse; a 429 deferring the publish
 //! to its reset without spending its attempts.
 
-use almanac_publishing::tid;
+use almanac_publishing::platforms::bluesky::tid;
 use almanac_shared::clock::ManualClock;
 use chrono::{Duration, Utc};
 use reqwest::Method;
@@ -16,7 +16,9 @@ use uuid::Uuid;
 use super::{Entry, Setup, setup_plus};
 use crate::helpers::fake_platforms::Call;
 use crate::media::{multipart, png};
-use almanac_api::sandbox::bluesky::{DID, FRIEND_DID, FRIEND_HANDLE, HANDLE, OWN_PASSWORD};
+use almanac_publishing::platforms::bluesky::fake::{
+    DID, FRIEND_DID, FRIEND_HANDLE, HANDLE, OWN_PASSWORD,
+};
 
 const APP_PASSWORD: &str = "abcd-efgh-ijkl-mnop";
 
@@ -58,7 +60,7 @@ impl Setup {
         self.fake.calls_to(&format!("/xrpc/{method}"))
     }
 
-    fn records(&self) -> Vec<almanac_api::sandbox::bluesky::Record> {
+    fn records(&self) -> Vec<almanac_publishing::platforms::bluesky::fake::Record> {
         self.fake.with(|f| f.bsky.records.clone())
     }
 }
@@ -125,9 +127,17 @@ async fn a_handle_and_an_app_password_connect_and_the_password_is_never_kept() {
     assert_eq!(data["status"], "connected");
     let sessions = s.xrpc("com.atproto.server.createSession");
     assert_eq!(sessions.len(), 3);
-    assert!(sessions.iter().all(|c| c.path.starts_with("/bsky/")));
+    assert!(
+        sessions
+            .iter()
+            .all(|c| c.path.starts_with("/bluesky/xrpc/"))
+    );
     let profile = &s.xrpc("app.bsky.actor.getProfile")[0];
-    assert!(profile.path.starts_with("/pds/"), "{}", profile.path);
+    assert!(
+        profile.path.starts_with("/bluesky/pds/"),
+        "{}",
+        profile.path
+    );
     let id: Uuid = data["id"].as_str().unwrap().parse().unwrap();
     let (service, row): (Option<String>, String) = sqlx::query_as(
         "select service_url, row_to_json(a)::text from platform_accounts a where id = $1",
@@ -136,7 +146,7 @@ async fn a_handle_and_an_app_password_connect_and_the_password_is_never_kept() {
     .fetch_one(&s.app.db)
     .await
     .unwrap();
-    assert_eq!(service, Some(format!("{}/pds", s.fake.base_url())));
+    assert_eq!(service, Some(format!("{}/bluesky/pds", s.fake.base_url())));
     assert!(!row.contains(APP_PASSWORD), "the password is never stored");
     assert!(!row.contains("bsky-access"), "tokens are sealed: {row}");
     assert!(!channel.to_string().contains("bsky-access"));
@@ -251,7 +261,7 @@ async fn posts_go_out_once_under_their_intent_s_key_with_facets_an_image_and_the
     assert!(
         s.xrpc("com.atproto.repo.createRecord")[0]
             .path
-            .starts_with("/pds/")
+            .starts_with("/bluesky/pds/")
     );
 
     // An uploaded image, with its alt text, as one blob.
@@ -383,7 +393,7 @@ async fn sessions_refresh_before_they_expire_and_a_lapsing_one_is_announced() {
     s.settled(&id, "published").await;
     let refreshes = s.xrpc("com.atproto.server.refreshSession");
     assert_eq!(refreshes.len(), 1);
-    assert!(refreshes[0].path.starts_with("/bsky/"));
+    assert!(refreshes[0].path.starts_with("/bluesky/xrpc/"));
     let write = &s.xrpc("com.atproto.repo.createRecord")[0];
     assert_ne!(write.authorization.as_ref(), Some(&first_access));
 

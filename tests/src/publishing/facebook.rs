@@ -1,4 +1,4 @@
-//! Facebook Pages (issue 56) against its fake (`almanac_api::sandbox::facebook`, which the
+//! Facebook Pages (issue 56) against its fake (`almanac_publishing::platforms::facebook::fake`, which the
 //! sandbox serves too): connected through Facebook Login, every page the person manages a
 //! channel with its own page token; a dry run with its refusals in words; text, photo and
 //! video posts sent once, now and at the entry's time with its latest text; a lost answer
@@ -15,7 +15,7 @@ use super::{
     channels::{callback, complete, start_connect},
     setup_plus,
 };
-use almanac_api::sandbox::facebook::{PAGES, page_token};
+use almanac_publishing::platforms::facebook::fake::{PAGES, page_token};
 
 async fn setup() -> Setup {
     setup_plus(true, [("FETCH_ALLOW_PRIVATE_NETWORKS", "true".into())]).await
@@ -60,7 +60,7 @@ impl Setup {
         self.fake
             .all_calls()
             .iter()
-            .filter(|c| c.method == "POST" && c.path.starts_with("/fb/"))
+            .filter(|c| c.method == "POST" && c.path.starts_with("/facebook/"))
             .count()
     }
 }
@@ -70,7 +70,7 @@ async fn each_page_connects_as_a_channel_with_its_own_token_and_a_dry_run_says_i
     let s = setup().await;
     let (leafy, shop) = s.facebook().await;
     // The code's user token made long-lived, then the pages listed with it.
-    let grants = s.fake.calls_to("/fb/v25.0/oauth/access_token");
+    let grants = s.fake.calls_to("/facebook/v25.0/oauth/access_token");
     assert_eq!(grants.len(), 2);
     assert_eq!(grants[0].query["code"], "good-code");
     assert_eq!(grants[1].query["grant_type"], "fb_exchange_token");
@@ -128,7 +128,7 @@ async fn each_page_connects_as_a_channel_with_its_own_token_and_a_dry_run_says_i
     assert_eq!(
         requests,
         &json!([{ "method": "POST",
-            "url": format!("{base}/fb/v25.0/{}/feed?access_token=***", PAGES[0].0),
+            "url": format!("{base}/facebook/v25.0/{}/feed?access_token=***", PAGES[0].0),
             "headers": null,
             "body": { "message": "Open on Sunday\n\nFollow for more\n\n#launch #almanac" },
             "effect": "publishes" }])

@@ -82,17 +82,17 @@ async fn a_dry_run_plans_every_entry_exactly_and_publishes_nothing() {
     assert_eq!(
         plan,
         &json!([
-            { "method": "POST", "url": format!("{base}/v2/post/publish/creator_info/query/"),
+            { "method": "POST", "url": format!("{base}/tiktok/v2/post/publish/creator_info/query/"),
               "headers": { "Authorization": "Bearer ***", "Content-Type": "application/json; charset=UTF-8" },
               "body": null, "effect": "read-only" },
-            { "method": "POST", "url": format!("{base}/v2/post/publish/video/init/"),
+            { "method": "POST", "url": format!("{base}/tiktok/v2/post/publish/video/init/"),
               "headers": { "Authorization": "Bearer ***", "Content-Type": "application/json; charset=UTF-8" },
               "body": { "post_info": { "title": text, "privacy_level": "PUBLIC_TO_EVERYONE",
                   "disable_comment": false, "disable_duet": false, "disable_stitch": false,
                   "video_cover_timestamp_ms": 1000 },
                 "source_info": { "source": "PULL_FROM_URL", "video_url": "https://cdn.example.com/media/launch.mp4" } },
               "effect": "publishes" },
-            { "method": "POST", "url": format!("{base}/v2/post/publish/status/fetch/"),
+            { "method": "POST", "url": format!("{base}/tiktok/v2/post/publish/status/fetch/"),
               "headers": { "Authorization": "Bearer ***", "Content-Type": "application/json; charset=UTF-8" },
               "body": { "publish_id": "<publish_id>" }, "effect": "read-only" },
         ])
@@ -100,12 +100,14 @@ async fn a_dry_run_plans_every_entry_exactly_and_publishes_nothing() {
     let reel_plan = &intents[&reel.to_string()]["payload"]["requests"];
     assert_eq!(
         reel_plan[1]["url"],
-        format!("{base}/{IG_USER}/media?access_token=***")
+        format!("{base}/instagram/{IG_USER}/media?access_token=***")
     );
     assert_eq!(reel_plan[1]["body"]["media_type"], "REELS");
     assert_eq!(
         reel_plan[3]["url"],
-        format!("{base}/{IG_USER}/media_publish?creation_id=<container_id>&access_token=***")
+        format!(
+            "{base}/instagram/{IG_USER}/media_publish?creation_id=<container_id>&access_token=***"
+        )
     );
     assert_eq!(
         intents[&photo.to_string()]["payload"]["requests"][1]["body"]["media_type"],

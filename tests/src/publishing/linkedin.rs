@@ -54,7 +54,7 @@ impl Setup {
         self.fake.with(|f| {
             f.calls
                 .iter()
-                .filter(|c| c.path.starts_with("/li/rest/"))
+                .filter(|c| c.path.starts_with("/linkedin/rest/"))
                 .cloned()
                 .collect()
         })
@@ -63,7 +63,7 @@ impl Setup {
     fn post_calls(&self) -> usize {
         self.rest_calls()
             .iter()
-            .filter(|c| c.method == "POST" && c.path == "/li/rest/posts")
+            .filter(|c| c.method == "POST" && c.path == "/linkedin/rest/posts")
             .count()
     }
 }
@@ -90,7 +90,7 @@ async fn a_member_and_their_page_connect_together_and_each_posts_exactly_once() 
     assert_eq!(pages[0]["handle"], "Devtestco");
     assert_eq!(pages[0]["status"], "connected");
     assert!(!connected.to_string().contains("li-token"));
-    let exchange = &s.fake.calls_to("/li/oauth/v2/accessToken")[0];
+    let exchange = &s.fake.calls_to("/linkedin/oauth/v2/accessToken")[0];
     assert_eq!(exchange.query["grant_type"], "authorization_code");
     assert_eq!(exchange.query["client_secret"], "li-secret");
     let member: Uuid = data["id"].as_str().unwrap().parse().unwrap();
@@ -131,7 +131,7 @@ async fn a_member_and_their_page_connect_together_and_each_posts_exactly_once() 
         assert_eq!(
             intent["payload"]["requests"],
             json!([{
-                "method": "POST", "url": format!("{base}/li/rest/posts"),
+                "method": "POST", "url": format!("{base}/linkedin/rest/posts"),
                 "headers": { "Authorization": "Bearer ***", "LinkedIn-Version": "202610",
                     "X-Restli-Protocol-Version": "2.0.0", "Content-Type": "application/json" },
                 "body": { "author": author,
@@ -209,7 +209,7 @@ async fn a_member_and_their_page_connect_together_and_each_posts_exactly_once() 
 async fn an_image_post_uploads_its_image_before_the_post() {
     let s = setup().await;
     let page = s.linkedin(LI_PAGE, None, 5_184_000).await;
-    let image = format!("{}/li/cdn/launch.jpg", s.fake.base_url());
+    let image = format!("{}/linkedin/cdn/launch.jpg", s.fake.base_url());
     let entry = s
         .entry(Entry {
             format: "image",
@@ -237,13 +237,13 @@ async fn an_image_post_uploads_its_image_before_the_post() {
             ("GET".into(), image.clone(), "read-only".into()),
             (
                 "POST".into(),
-                format!("{base}/li/rest/images?action=initializeUpload"),
+                format!("{base}/linkedin/rest/images?action=initializeUpload"),
                 "harmless".into()
             ),
             ("PUT".into(), "<upload_url>".into(), "harmless".into()),
             (
                 "POST".into(),
-                format!("{base}/li/rest/posts"),
+                format!("{base}/linkedin/rest/posts"),
                 "publishes".into()
             ),
         ]
@@ -268,15 +268,15 @@ async fn an_image_post_uploads_its_image_before_the_post() {
         .fake
         .all_calls()
         .iter()
-        .filter(|c| c.path != "/li/cdn/launch.jpg")
+        .filter(|c| c.path != "/linkedin/cdn/launch.jpg")
         .map(|c| format!("{} {}", c.method, c.path))
         .collect();
     assert_eq!(
         order,
         [
-            "POST /li/rest/images",
-            "PUT /li/upload/img-1",
-            "POST /li/rest/posts"
+            "POST /linkedin/rest/images",
+            "PUT /linkedin/upload/img-1",
+            "POST /linkedin/rest/posts"
         ]
     );
 }
@@ -299,7 +299,7 @@ async fn a_lost_answer_is_read_back_for_a_page_and_unconfirmed_for_a_member() {
     let reads = s
         .rest_calls()
         .into_iter()
-        .filter(|c| c.method == "GET" && c.path == "/li/rest/posts")
+        .filter(|c| c.method == "GET" && c.path == "/linkedin/rest/posts")
         .collect::<Vec<_>>();
     assert!(!reads.is_empty());
     assert_eq!(reads[0].query["author"], LI_PAGE);
@@ -362,13 +362,13 @@ async fn sixty_day_tokens_refresh_when_linkedin_gave_a_refresh_token_else_end_af
     let entry = s.entry(text("Fresh token")).await;
     let id = s.publish_on(entry, refreshed).await;
     s.settled(&id, "published").await;
-    let grants = s.fake.calls_to("/li/oauth/v2/accessToken");
+    let grants = s.fake.calls_to("/linkedin/oauth/v2/accessToken");
     assert_eq!(grants.len(), 1);
     assert_eq!(grants[0].query["grant_type"], "refresh_token");
     let post = s
         .rest_calls()
         .into_iter()
-        .find(|c| c.path == "/li/rest/posts")
+        .find(|c| c.path == "/linkedin/rest/posts")
         .unwrap();
     assert_eq!(post.authorization.as_deref(), Some("Bearer li-token-1"));
 
@@ -386,7 +386,7 @@ async fn sixty_day_tokens_refresh_when_linkedin_gave_a_refresh_token_else_end_af
     let id = s.publish_on(entry, ending).await;
     s.settled(&id, "published").await;
     assert_eq!(
-        s.fake.calls_to("/li/oauth/v2/accessToken").len(),
+        s.fake.calls_to("/linkedin/oauth/v2/accessToken").len(),
         1,
         "no refresh tried without a refresh token"
     );

@@ -293,3 +293,61 @@ async fn a_newcomer_connects_dry_runs_and_publishes_to_the_sandbox() {
     drop_database(&db_name).await;
     let _ = std::fs::remove_dir_all(media_dir(&db_name));
 }
+
+/// Whether `text` occurs in `bytes`.
+fn holds(bytes: &[u8], text: &str) -> bool {
+    bytes.windows(text.len()).any(|w| w == text.as_bytes())
+}
+
+/// A release has no sandbox: the API built without the `sandbox` feature (as
+/// deploy/Dockerfile builds it; `make test` builds one, `almanac-api-without-sandbox`, beside
+/// the others) holds none of the fakes (their answers, their accounts, their routes, their
+/// fault switches), which the development build does hold; and `PLATFORM_SANDBOX=true`
+/// stops it at start, naming the feature it lacks.
+#[tokio::test]
+async fn an_api_built_without_the_sandbox_holds_no_fake_and_refuses_platform_sandbox() {
+    let release = binary("almanac-api-without-sandbox").unwrap();
+    let without = std::fs::read(&release).unwrap();
+    let with = std::fs::read(binary("almanac-api").unwrap()).unwrap();
+    // What only the fakes say: the sandbox's router and authorize step, Instagram's and
+    // TikTok's accounts, Bluesky's PDS route, LinkedIn's uploads.
+    let fakes = [
+        "no platform is served at",
+        "redirect_uri and state are required",
+        almanac_publishing::sandbox::IG_USER,
+        almanac_publishing::sandbox::TIKTOK_OPEN_ID,
+        "/pds/xrpc/",
+        "no such upload",
+    ];
+    for marker in fakes {
+        assert!(
+            holds(&with, marker),
+            "the development build serves `{marker}`"
+        );
+        assert!(!holds(&without, marker), "a release holds `{marker}`");
+    }
+    for switch in [
+        "drop_after_publish",
+        "hang_after_publish",
+        "cannot_confirm",
+        "refuse_refresh",
+        "quota_unreadable",
+    ] {
+        assert!(!holds(&without, switch), "a release holds `{switch}`");
+    }
+
+    let (status, said) = almanac_tests::processes::Service::run_to_exit(
+        "almanac-api-without-sandbox",
+        &[
+            ("DATABASE_URL", admin_url()),
+            ("REDIS_URL", redis_url()),
+            ("ALMANAC_DEV", "true".into()),
+            ("PLATFORM_SANDBOX", "true".into()),
+        ],
+        "API_ADDR",
+    )
+    .await
+    .unwrap();
+    assert_eq!(status.code(), Some(1), "{said}");
+    assert!(said.contains("`sandbox` cargo feature"), "{said}");
+}

@@ -1,4 +1,4 @@
-//! Threads (issue 56) against its fake (`almanac_api::sandbox::threads`, which the sandbox
+//! Threads (issue 56) against its fake (`almanac_publishing::platforms::threads::fake`, which the sandbox
 //! serves too): connected through its consent page with its own app, the short-lived token
 //! exchanged for a 60-day one; a dry run that counts each emoji as its bytes; text, image
 //! and video posts sent once, now and at the entry's time with its latest text; a lost
@@ -15,7 +15,7 @@ use super::{
     channels::{callback, complete, start_connect},
     setup_plus,
 };
-use almanac_api::sandbox::threads::USER;
+use almanac_publishing::platforms::threads::fake::USER;
 
 async fn setup() -> Setup {
     setup_plus(true, [("FETCH_ALLOW_PRIVATE_NETWORKS", "true".into())]).await

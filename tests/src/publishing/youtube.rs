@@ -1,4 +1,4 @@
-//! YouTube (issue 56) against its fake (`almanac_api::sandbox::youtube`, which the sandbox
+//! YouTube (issue 56) against its fake (`almanac_publishing::platforms::youtube::fake`, which the sandbox
 //! serves too): connected offline with consent; a dry run holding the title and the
 //! description to their limits; a video uploaded once by a resumable `videos.insert`, now
 //! and at the entry's time with its latest text; a lost answer read from the session, else
@@ -17,7 +17,7 @@ use super::{
     setup_plus,
 };
 use crate::media::{mp4, multipart};
-use almanac_api::sandbox::youtube::CHANNEL;
+use almanac_publishing::platforms::youtube::fake::CHANNEL;
 
 async fn setup() -> Setup {
     setup_with_uploads(100).await
@@ -83,7 +83,7 @@ impl Setup {
     /// The `PUT`s that sent a video's bytes (not the status checks).
     fn uploads(&self) -> usize {
         self.fake
-            .calls_to("/yt/upload/youtube/v3/videos")
+            .calls_to("/youtube/upload/youtube/v3/videos")
             .iter()
             .filter(|c| c.method == "PUT" && !c.headers.contains_key("content-range"))
             .count()
@@ -153,14 +153,18 @@ async fn youtube_connects_offline_and_a_dry_run_holds_title_and_description_to_t
     let base = s.fake.base_url();
     assert_eq!(
         requests[0]["url"],
-        format!("{base}/yt/upload/youtube/v3/videos?uploadType=resumable&part=snippet,status")
+        format!("{base}/youtube/upload/youtube/v3/videos?uploadType=resumable&part=snippet,status")
     );
     assert_eq!(requests[0]["effect"], "harmless");
     assert_eq!(requests[0]["body"]["snippet"]["title"], "Launch day");
     assert_eq!(requests[0]["body"]["status"]["privacyStatus"], "public");
     assert_eq!(requests[1]["method"], "PUT");
     assert_eq!(requests[1]["effect"], "publishes");
-    assert!(s.fake.calls_to("/yt/upload/youtube/v3/videos").is_empty());
+    assert!(
+        s.fake
+            .calls_to("/youtube/upload/youtube/v3/videos")
+            .is_empty()
+    );
 }
 
 #[tokio::test]
@@ -189,7 +193,10 @@ async fn a_video_is_uploaded_once_by_a_resumable_insert_now_and_at_its_time() {
         "Hello from Almanac\n\nFollow for more\n\n#launch #almanac"
     );
     let tid = marker.strip_prefix("almanac:").unwrap();
-    assert!(almanac_publishing::tid::is_valid(tid), "{marker}");
+    assert!(
+        almanac_publishing::platforms::bluesky::tid::is_valid(tid),
+        "{marker}"
+    );
     assert_eq!(published["remotePostId"], videos[0].id.as_str());
     assert_eq!(
         published["postUrl"],
@@ -198,7 +205,7 @@ async fn a_video_is_uploaded_once_by_a_resumable_insert_now_and_at_its_time() {
     // The session was opened with the video's size and type.
     let opened = s
         .fake
-        .calls_to("/yt/upload/youtube/v3/videos")
+        .calls_to("/youtube/upload/youtube/v3/videos")
         .into_iter()
         .find(|c| c.method == "POST")
         .unwrap();
@@ -241,7 +248,7 @@ async fn a_lost_answer_is_read_from_the_session_else_from_the_uploads_and_never_
     assert_eq!(published["remotePostId"], s.videos()[0].id.as_str());
     let asked = s
         .fake
-        .calls_to("/yt/upload/youtube/v3/videos")
+        .calls_to("/youtube/upload/youtube/v3/videos")
         .into_iter()
         .filter(|c| c.headers.contains_key("content-range"))
         .collect::<Vec<_>>();
@@ -259,7 +266,11 @@ async fn a_lost_answer_is_read_from_the_session_else_from_the_uploads_and_never_
     let id = s.publish_now(entry, channel).await;
     let published = s.settled(&id, "published").await;
     assert_eq!(published["remotePostId"], s.videos()[1].id.as_str());
-    assert!(!s.fake.calls_to("/yt/youtube/v3/playlistItems").is_empty());
+    assert!(
+        !s.fake
+            .calls_to("/youtube/youtube/v3/playlistItems")
+            .is_empty()
+    );
 
     // Neither shows it: unconfirmed, still sent once.
     s.fake.with(|f| {
@@ -285,7 +296,7 @@ async fn tokens_refresh_before_expiry_and_a_lapsing_or_refused_refresh_token_is_
     let entry = s.clip(video("Fresh token")).await;
     let id = s.publish_now(entry, channel).await;
     s.settled(&id, "published").await;
-    let grants = s.fake.calls_to("/yt/token");
+    let grants = s.fake.calls_to("/youtube/token");
     assert_eq!(grants.len(), 2, "the code, then one refresh");
     assert_eq!(grants[1].query["grant_type"], "refresh_token");
 

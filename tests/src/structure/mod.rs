@@ -5,6 +5,7 @@
 
 mod error_codes;
 mod lengths;
+mod platforms;
 mod web;
 
 use std::{

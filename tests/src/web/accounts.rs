@@ -8,9 +8,9 @@ use serde_json::json;
 
 use super::{Browser, flows::publishing_app};
 use crate::helpers::fake_platforms::{IG_USER, TIKTOK_OPEN_ID};
-use almanac_api::sandbox::{
-    facebook::{PAGES, page_token},
-    youtube::CHANNEL as YT_CHANNEL,
+use almanac_publishing::platforms::{
+    facebook::fake::{PAGES, page_token},
+    youtube::fake::CHANNEL as YT_CHANNEL,
 };
 
 /// The Facebook page the fake lists first.

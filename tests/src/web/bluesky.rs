@@ -4,7 +4,7 @@
 
 use super::{Browser, flows::publishing_app};
 use crate::publishing::Entry;
-use almanac_api::sandbox::bluesky::{FRIEND_DID, HANDLE};
+use almanac_publishing::platforms::bluesky::fake::{FRIEND_DID, HANDLE};
 
 #[tokio::test]
 async fn bluesky_connects_with_a_handle_and_an_app_password_and_its_entry_is_published() {

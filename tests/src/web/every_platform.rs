@@ -14,7 +14,7 @@ use crate::{
     media::{mp4, multipart, png},
     publishing::{Entry, Setup, setup_with},
 };
-use almanac_api::sandbox::bluesky::HANDLE;
+use almanac_publishing::platforms::bluesky::fake::HANDLE;
 
 /// The platforms connected through a consent page, as their buttons name them.
 const OAUTH: [(&str, &str); 6] = [

@@ -1,11 +1,11 @@
-//! The platforms' fakes (`almanac_api::sandbox`, the implementation `PLATFORM_SANDBOX`
+//! The platforms' fakes (`almanac_publishing::sandbox`, the implementation `PLATFORM_SANDBOX`
 //! serves too) on a server of their own, recording every call.
 //!
 //! Like the fake AI it speaks HTTP/1.1 over TCP itself, so that it can take a request, apply
 //! it, and drop the connection without an answer, as a lost answer looks to a client; and
 //! it fetches the media a publishing call names, as the platforms do.
 
-pub use almanac_api::sandbox::{
+pub use almanac_publishing::sandbox::{
     Call, IG_USER, LI_MEMBER, LI_PAGE, Posted, Pulled, State, TIKTOK_OPEN_ID, TikTokOutcome,
 };
 
@@ -41,70 +41,48 @@ impl FakePlatforms {
         format!("http://127.0.0.1:{}", self.port)
     }
 
-    /// The settings that point the app at this server.
+    /// The settings that point the app at this server: each platform under its name, at
+    /// its real URLs' paths, as `PLATFORM_SANDBOX` points them at the API's sandbox.
     pub fn env(&self) -> Vec<(&'static str, String)> {
+        let at = |name: &str, path: &str| format!("{}/{name}{path}", self.base_url());
         vec![
-            ("TIKTOK_API_BASE_URL", self.base_url()),
-            ("INSTAGRAM_API_BASE_URL", self.base_url()),
-            (
-                "TIKTOK_AUTHORIZE_URL",
-                format!("{}/tiktok/authorize", self.base_url()),
-            ),
-            (
-                "INSTAGRAM_AUTHORIZE_URL",
-                format!("{}/instagram/authorize", self.base_url()),
-            ),
-            (
-                "INSTAGRAM_TOKEN_URL",
-                format!("{}/oauth/access_token", self.base_url()),
-            ),
+            ("TIKTOK_API_BASE_URL", at("tiktok", "")),
+            ("TIKTOK_AUTHORIZE_URL", at("tiktok", "/authorize")),
             ("TIKTOK_CLIENT_KEY", "tt-client".into()),
             ("TIKTOK_CLIENT_SECRET", "tt-secret".into()),
+            ("INSTAGRAM_API_BASE_URL", at("instagram", "")),
+            ("INSTAGRAM_AUTHORIZE_URL", at("instagram", "/authorize")),
+            (
+                "INSTAGRAM_TOKEN_URL",
+                at("instagram", "/oauth/access_token"),
+            ),
             ("INSTAGRAM_APP_ID", "ig-app".into()),
             ("INSTAGRAM_APP_SECRET", "ig-secret".into()),
-            ("LINKEDIN_API_BASE_URL", format!("{}/li", self.base_url())),
-            (
-                "LINKEDIN_AUTHORIZE_URL",
-                format!("{}/li/authorize", self.base_url()),
-            ),
+            ("LINKEDIN_API_BASE_URL", at("linkedin", "")),
+            ("LINKEDIN_AUTHORIZE_URL", at("linkedin", "/authorize")),
             (
                 "LINKEDIN_TOKEN_URL",
-                format!("{}/li/oauth/v2/accessToken", self.base_url()),
+                at("linkedin", "/oauth/v2/accessToken"),
             ),
             ("LINKEDIN_CLIENT_ID", "li-client".into()),
             ("LINKEDIN_CLIENT_SECRET", "li-secret".into()),
-            ("BLUESKY_API_BASE_URL", format!("{}/bsky", self.base_url())),
-            (
-                "THREADS_API_BASE_URL",
-                format!("{}/threads", self.base_url()),
-            ),
-            (
-                "THREADS_AUTHORIZE_URL",
-                format!("{}/threads/authorize", self.base_url()),
-            ),
-            (
-                "THREADS_TOKEN_URL",
-                format!("{}/threads/oauth/access_token", self.base_url()),
-            ),
+            ("BLUESKY_API_BASE_URL", at("bluesky", "")),
+            ("THREADS_API_BASE_URL", at("threads", "")),
+            ("THREADS_AUTHORIZE_URL", at("threads", "/authorize")),
+            ("THREADS_TOKEN_URL", at("threads", "/oauth/access_token")),
             ("THREADS_CLIENT_ID", "th-client".into()),
             ("THREADS_CLIENT_SECRET", "th-secret".into()),
-            ("FACEBOOK_API_BASE_URL", format!("{}/fb", self.base_url())),
-            (
-                "FACEBOOK_AUTHORIZE_URL",
-                format!("{}/fb/authorize", self.base_url()),
-            ),
+            ("FACEBOOK_API_BASE_URL", at("facebook", "")),
+            ("FACEBOOK_AUTHORIZE_URL", at("facebook", "/authorize")),
             (
                 "FACEBOOK_TOKEN_URL",
-                format!("{}/fb/v25.0/oauth/access_token", self.base_url()),
+                at("facebook", "/v25.0/oauth/access_token"),
             ),
             ("FACEBOOK_CLIENT_ID", "fb-app".into()),
             ("FACEBOOK_CLIENT_SECRET", "fb-secret".into()),
-            ("YOUTUBE_API_BASE_URL", format!("{}/yt", self.base_url())),
-            (
-                "YOUTUBE_AUTHORIZE_URL",
-                format!("{}/yt/authorize", self.base_url()),
-            ),
-            ("YOUTUBE_TOKEN_URL", format!("{}/yt/token", self.base_url())),
+            ("YOUTUBE_API_BASE_URL", at("youtube", "")),
+            ("YOUTUBE_AUTHORIZE_URL", at("youtube", "/authorize")),
+            ("YOUTUBE_TOKEN_URL", at("youtube", "/token")),
             ("YOUTUBE_CLIENT_ID", "yt-client".into()),
             ("YOUTUBE_CLIENT_SECRET", "yt-secret".into()),
         ]
@@ -138,13 +116,13 @@ impl FakePlatforms {
                     c.path.ends_with("/init/")
                         || c.path.ends_with("/media_publish")
                         || (c.method == "POST" && c.path.ends_with("/media"))
-                        || (c.method == "POST" && c.path == "/li/rest/posts")
+                        || (c.method == "POST" && c.path == "/linkedin/rest/posts")
                         || c.path.ends_with("/com.atproto.repo.createRecord")
                         || c.path.ends_with("/threads_publish")
                         || (c.method == "POST" && c.path.ends_with("/threads"))
-                        || (c.method == "POST" && c.path.starts_with("/fb/"))
+                        || (c.method == "POST" && c.path.starts_with("/facebook/"))
                         || (c.method == "PUT"
-                            && c.path.starts_with("/yt/upload/")
+                            && c.path.starts_with("/youtube/upload/")
                             && !c.headers.contains_key("content-range"))
                 })
                 .count()
@@ -190,7 +168,7 @@ async fn serve(mut stream: TcpStream, state: Arc<Mutex<State>>) {
             state.in_flight -= 1;
         }
         state.calls.push(call.clone());
-        let answer = almanac_api::sandbox::route(&mut state, &call);
+        let answer = almanac_publishing::sandbox::route(&mut state, &call);
         (answer, state.take_reply_headers())
     };
     let Some((status, json)) = answer else {
@@ -240,7 +218,7 @@ async fn pull_media(call: &Call, state: &Arc<Mutex<State>>) {
             .collect()
     } else if call.method == "POST"
         && (call.path.ends_with("/media") || call.path.ends_with("/threads"))
-        && !call.path.starts_with("/li/")
+        && !call.path.starts_with("/linkedin/")
     {
         ["image_url", "video_url"]
             .iter()

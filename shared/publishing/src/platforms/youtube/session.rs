@@ -3,7 +3,7 @@
 //! back: the session's status, else the channel's uploads by the marker.
 
 use super::{MARKER_PREFIX, YouTube, api::unanswered_failure, is_video_id, video_id};
-use crate::{Auth, Failure, Post, Remote, Reply, tid};
+use crate::{Auth, Failure, Post, Remote, Reply, platforms::bluesky::tid};
 
 impl YouTube {
     /// The session's status, read (`size`: the bytes the whole video has); a session
@@ -117,7 +117,7 @@ pub(super) fn session_parts(remote: &str) -> Option<(&str, &str, usize)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::youtube::MARKER_BYTES;
+    use crate::platforms::youtube::MARKER_BYTES;
 
     #[test]
     fn a_session_keeps_its_marker_and_size_in_a_fragment_never_sent() {

@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use super::{Answer, Call, IG_USER, Posted, State};
+use crate::sandbox::{Answer, Call, IG_USER, Posted, State};
 
 fn graph_error(status: u16, code: i64, subcode: Option<i64>, message: &str) -> Answer {
     let mut error = json!({ "message": message, "type": "OAuthException", "code": code, "fbtrace_id": "trace" });
@@ -12,7 +12,7 @@ fn graph_error(status: u16, code: i64, subcode: Option<i64>, message: &str) -> A
     Some((status, json!({ "error": error })))
 }
 
-pub(super) fn route(state: &mut State, call: &Call) -> Answer {
+pub(crate) fn route(state: &mut State, call: &Call) -> Answer {
     if call.path == "/oauth/access_token" {
         return if call.query.get("code").map(String::as_str) == Some("good-code") {
             state.tokens.insert("ig-short".into());
@@ -90,7 +90,7 @@ pub(super) fn route(state: &mut State, call: &Call) -> Answer {
         ),
         ("GET", [media, "insights"]) => {
             let counts = state.read_metrics(media);
-            let known: &[super::Insight] = &[
+            let known: &[crate::sandbox::Insight] = &[
                 ("views", |c| c.views),
                 ("reach", |c| c.reach),
                 ("likes", |c| c.likes),
@@ -98,7 +98,7 @@ pub(super) fn route(state: &mut State, call: &Call) -> Answer {
                 ("shares", |c| c.shares),
                 ("saved", |c| c.saves),
             ];
-            Some((200, super::graph_insights(call, counts, known)))
+            Some((200, crate::sandbox::graph_insights(call, counts, known)))
         }
         ("GET", ["me"]) => Some((
             200,

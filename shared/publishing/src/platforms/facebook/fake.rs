@@ -1,4 +1,4 @@
-//! Facebook's Graph API under `/fb`, as `docs/platforms.md` describes it: the token
+//! Facebook's Graph API under `/facebook`, as `docs/platforms.md` describes it: the token
 //! endpoint (the code's short-lived user token, and `fb_exchange_token`'s long-lived one),
 //! the person's pages with their page tokens (`/me/accounts`), posts to a page's feed,
 //! photos and videos (each taking only that page's token), the page's recent posts and
@@ -6,7 +6,7 @@
 
 use serde_json::{Value, json};
 
-use super::{Answer, Call, Posted, State};
+use crate::sandbox::{Answer, Call, Posted, State};
 
 /// The Graph API version the fake answers under.
 const VERSION: &str = "v25.0";
@@ -43,8 +43,8 @@ fn graph_error(status: u16, code: i64, message: &str) -> Answer {
     ))
 }
 
-pub(super) fn route(state: &mut State, call: &Call) -> Answer {
-    let Some(path) = call.path.strip_prefix(&format!("/fb/{VERSION}/")) else {
+pub(crate) fn route(state: &mut State, call: &Call) -> Answer {
+    let Some(path) = call.path.strip_prefix(&format!("/{VERSION}/")) else {
         return graph_error(404, 100, "Unknown path components");
     };
     if path == "oauth/access_token" {

@@ -3,7 +3,7 @@
 //! access and refresh JWTs it answers are kept, the password never is, and the account's
 //! posts go to the PDS its DID document names. A post is one
 //! `com.atproto.repo.createRecord` of an `app.bsky.feed.post` under a record key derived
-//! from its intent ([`super::tid`]): the one call with an outside effect. Its image is
+//! from its intent ([`tid`]): the one call with an outside effect. Its image is
 //! uploaded just before (`uploadBlob`: harmless, a blob no record names is dropped). A lost
 //! answer is settled by `getRecord` of that key, never by a second write. Errors are
 //! `{"error", "message"}`; a 429 says in `ratelimit-reset` when to try again.
@@ -15,24 +15,36 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
-use super::{
+use crate::{
     Adapter, Auth, Checked, Failure, FailureKind, MediaKind, Mode, Options, PlannedRequest,
     Platform, Post, PublishSettings, Refresh, Remote, Reply, Sent, TokenPolicy,
     catalogue::{Connect, MediaFormats, Profile},
     http::{Clients, Supplied},
     oauth::{self, Tokens},
     post::{self, Problem, TextField, TextLimit, TextUnit},
-    tid,
     uploads::MediaReader,
 };
 use almanac_shared::media::MediaStore;
 
 pub mod text;
+pub mod tid;
 
 use text::{TEXT_BYTES_MAX, TEXT_GRAPHEMES_MAX, graphemes};
 
 /// Bluesky's name in the registry (and the channel slug it publishes).
 pub const PLATFORM: Platform = Platform::of_static("bluesky");
+
+/// Bluesky in the registry ([`super::BUILT_IN`]).
+pub const REGISTERED: super::Registered = super::Registered {
+    platform: PLATFORM,
+    adapter: |parts| std::sync::Arc::new(Bluesky::new(parts.clients, parts.settings, parts.store.clone())),
+    #[cfg(feature = "sandbox")]
+    fake: fake::route,
+};
+
+/// Bluesky's fake, which the sandbox serves under `/bluesky`.
+#[cfg(feature = "sandbox")]
+pub mod fake;
 
 /// The record collection of posts.
 const COLLECTION: &str = "app.bsky.feed.post";
@@ -84,9 +96,9 @@ impl Bluesky {
         }
     }
 
-    /// A PDS a DID document names, as Almanac calls it ([`super::http::supplied`]).
+    /// A PDS a DID document names, as Almanac calls it ([`crate::http::supplied`]).
     fn supplied_pds(&self, raw: &str) -> Result<String, Failure> {
-        super::http::supplied(
+        crate::http::supplied(
             raw,
             Supplied::Service,
             self.allow_private_networks,
@@ -101,7 +113,7 @@ impl Bluesky {
             Some(token) => request.bearer_auth(token),
             None => request,
         };
-        let _permit = match super::request_permit("Bluesky").await {
+        let _permit = match crate::request_permit("Bluesky").await {
             Ok(permit) => permit,
             Err(busy) => return Reply::Refused(busy),
         };
@@ -742,7 +754,7 @@ impl Adapter for Bluesky {
         &self,
         auth: &Auth,
         post_id: &str,
-    ) -> Result<Option<super::PostMetrics>, Failure> {
+    ) -> Result<Option<crate::PostMetrics>, Failure> {
         if !post_id.starts_with("at://") {
             return Ok(None);
         }
@@ -762,7 +774,7 @@ impl Adapter for Bluesky {
             .into_iter()
             .filter_map(Value::as_u64)
             .reduce(|a, b| a + b);
-        Ok(Some(super::PostMetrics {
+        Ok(Some(crate::PostMetrics {
             reading: almanac_shared::domain::analytics::Reading {
                 likes: post["likeCount"].as_u64(),
                 comments: post["replyCount"].as_u64(),

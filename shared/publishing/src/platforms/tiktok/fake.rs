@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use super::{Answer, Call, Posted, State, TIKTOK_OPEN_ID, TikTokOutcome};
+use crate::sandbox::{Answer, Call, Posted, State, TIKTOK_OPEN_ID, TikTokOutcome};
 
 fn tiktok_error(status: u16, code: &str, message: &str) -> Answer {
     Some((
@@ -18,7 +18,7 @@ fn tiktok_ok(data: Value) -> Answer {
     ))
 }
 
-pub(super) fn route(state: &mut State, call: &Call) -> Answer {
+pub(crate) fn route(state: &mut State, call: &Call) -> Answer {
     if call.path == "/v2/oauth/token/" {
         return tiktok_token(state, call);
     }

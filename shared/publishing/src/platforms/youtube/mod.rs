@@ -16,7 +16,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
-use super::{
+use crate::{
     Adapter, Auth, Checked, Failure, MediaKind, Mode, Options, PlannedRequest, Platform,
     PlatformSettings, Post, PublishSettings, Refresh, Remote, Reply, Sent, TokenPolicy,
     catalogue::{Connect, MediaFormats, Profile, Quota, QuotaScope},
@@ -35,6 +35,18 @@ use session::{description, session_parts, session_remote};
 
 /// YouTube's name in the registry (and the channel slug it publishes).
 pub const PLATFORM: Platform = Platform::of_static("youtube");
+
+/// YouTube in the registry ([`super::BUILT_IN`]).
+pub const REGISTERED: super::Registered = super::Registered {
+    platform: PLATFORM,
+    adapter: |parts| std::sync::Arc::new(YouTube::new(parts.clients, parts.settings, parts.store.clone())),
+    #[cfg(feature = "sandbox")]
+    fake: fake::route,
+};
+
+/// YouTube's fake, which the sandbox serves under `/youtube`.
+#[cfg(feature = "sandbox")]
+pub mod fake;
 
 /// A video's title holds at most 100 characters.
 pub const TITLE_MAX: usize = 100;
@@ -534,7 +546,7 @@ impl Adapter for YouTube {
         &self,
         auth: &Auth,
         post_id: &str,
-    ) -> Result<Option<super::PostMetrics>, Failure> {
+    ) -> Result<Option<crate::PostMetrics>, Failure> {
         if !is_video_id(post_id) {
             return Ok(None);
         }
@@ -546,15 +558,15 @@ impl Adapter for YouTube {
             .call(request, &auth.access_token)
             .await
             .read("YouTube", "video statistics")
-            .map_err(|f| super::metrics_refusal(f, "YouTube", METRICS_SCOPE))?;
+            .map_err(|f| crate::metrics_refusal(f, "YouTube", METRICS_SCOPE))?;
         let Some(stats) = body["items"].get(0).map(|video| &video["statistics"]) else {
             return Ok(None);
         };
-        Ok(Some(super::PostMetrics {
+        Ok(Some(crate::PostMetrics {
             reading: almanac_shared::domain::analytics::Reading {
-                views: super::count(&stats["viewCount"]),
-                likes: super::count(&stats["likeCount"]),
-                comments: super::count(&stats["commentCount"]),
+                views: crate::count(&stats["viewCount"]),
+                likes: crate::count(&stats["likeCount"]),
+                comments: crate::count(&stats["commentCount"]),
                 ..Default::default()
             },
             ..Default::default()

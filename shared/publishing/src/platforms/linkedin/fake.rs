@@ -1,10 +1,10 @@
 //! LinkedIn's token endpoint, OpenID userinfo and versioned REST API (posts, images,
-//! organisation roles), as `docs/platforms.md` describes them, under `/li`: every REST call
+//! organisation roles), as `docs/platforms.md` describes them, under `/linkedin`: every REST call
 //! must name `LinkedIn-Version` and `X-Restli-Protocol-Version: 2.0.0`.
 
 use serde_json::{Value, json};
 
-use super::{Answer, Call, LI_MEMBER_SUB, LI_PAGE, Posted, State};
+use crate::sandbox::{Answer, Call, LI_MEMBER_SUB, LI_PAGE, Posted, State};
 
 /// A post LinkedIn holds.
 #[derive(Debug, Clone)]
@@ -28,8 +28,8 @@ fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
-pub(super) fn route(state: &mut State, call: &Call) -> Answer {
-    let path = call.path.trim_start_matches("/li");
+pub(crate) fn route(state: &mut State, call: &Call) -> Answer {
+    let path = call.path.as_str();
     if path == "/oauth/v2/accessToken" {
         return token(state, call);
     }
@@ -226,7 +226,7 @@ fn rest(state: &mut State, call: &Call, path: &str) -> Answer {
                 200,
                 json!({ "value": {
                     "uploadUrlExpiresAt": now_ms() + 86_400_000,
-                    "uploadUrl": format!("{}/li/upload/{upload}", state.base_url),
+                    "uploadUrl": format!("{}/linkedin/upload/{upload}", state.base_url),
                     "image": format!("urn:li:image:{upload}"),
                 } }),
             ))
@@ -250,7 +250,7 @@ fn rest(state: &mut State, call: &Call, path: &str) -> Answer {
             ))
         }
         ("GET", sizes) if sizes.starts_with("/rest/networkSizes/") => {
-            Some((200, json!({ "firstDegreeSize": super::FOLLOWERS })))
+            Some((200, json!({ "firstDegreeSize": crate::sandbox::FOLLOWERS })))
         }
         ("POST", "/rest/posts") => create_post(state, &body),
         ("GET", "/rest/posts") => {

@@ -12,18 +12,30 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
-use super::{
+use crate::{
     Adapter, Auth, Checked, Failure, MediaKind, Mode, Options, PlannedRequest, Platform,
     PlatformSettings, Post, PostMetrics, PublishSettings, Refresh, Remote, Reply, Sent,
     TokenPolicy,
     catalogue::{Connect, MediaFormats, Profile, Quota},
-    graph::{self, ContainerApi, Containers},
+    platforms::meta::{self, ContainerApi, Containers},
     oauth,
     post::{self, Problem, TextField, TextLimit, TextUnit},
 };
 
 /// Threads' name in the registry (and the channel slug it publishes).
 pub const PLATFORM: Platform = Platform::of_static("threads");
+
+/// Threads in the registry ([`super::BUILT_IN`]).
+pub const REGISTERED: super::Registered = super::Registered {
+    platform: PLATFORM,
+    adapter: |parts| std::sync::Arc::new(Threads::new(parts.clients.api.clone(), parts.settings)),
+    #[cfg(feature = "sandbox")]
+    fake: fake::route,
+};
+
+/// Threads's fake, which the sandbox serves under `/threads`.
+#[cfg(feature = "sandbox")]
+pub mod fake;
 
 /// The Graph API version every call names.
 const VERSION: &str = "v1.0";
@@ -143,8 +155,8 @@ impl Containers for Threads {
     }
 
     async fn call(&self, request: reqwest::RequestBuilder, token: &str) -> Reply {
-        graph::call(request, token, "Threads", |error, regain| {
-            graph::refusal("Threads", error, regain)
+        meta::call(request, token, "Threads", |error, regain| {
+            meta::refusal("Threads", error, regain)
         })
         .await
     }
@@ -363,7 +375,7 @@ impl Adapter for Threads {
             Reply::Refused(failure) => return Err(failure),
             Reply::Lost(reason, _) => return Err(self.unavailable("publishing quota", &reason)),
         };
-        let left = graph::quota_left("Threads", "threads_publishing_limit", &body)?;
+        let left = meta::quota_left("Threads", "threads_publishing_limit", &body)?;
         Ok(Checked {
             options: options.clone(),
             remaining: Some(left),

@@ -1,25 +1,22 @@
-//! Local TikTok, Instagram, LinkedIn, Bluesky, Threads, Facebook and YouTube APIs following
-//! `docs/platforms.md`: one
-//! implementation serving both the tests (over a TCP server of their own, which can also
-//! drop or stall an answer) and `PLATFORM_SANDBOX` (under `/sandbox` on the API's own port,
-//! [`serve`]), so that a newcomer can connect, dry-run and publish without an app at any
-//! platform.
+//! The platforms' fakes, following `docs/platforms.md`: one implementation serving both the
+//! tests (over a TCP server of their own, which can also drop or stall an answer) and
+//! `PLATFORM_SANDBOX` (under `/sandbox` on the API's own port, [`serve`]), so that a
+//! newcomer can connect, dry-run and publish without an app at any platform. Built only with
+//! the `sandbox` feature: a release build has none of it.
 //!
-//! One server answers them all: TikTok's paths start with `/v2/`, LinkedIn's with `/li/`,
-//! Bluesky's with `/bsky/` (sign-in) and `/pds/` (its account's PDS), Threads' with
-//! `/threads/`, Facebook's with `/fb/`, YouTube's with `/yt/`, the rest is Instagram's Graph
-//! API (and its token endpoints). Each platform's routes are a
-//! function of the state and the call ([`route`]); the transport reads the call and writes
-//! the answer.
+//! Each platform's fake lives in its folder (`platforms/<name>/fake.rs`) and answers under
+//! `/<name>` ([`route`] finds it through the registry, `platforms::BUILT_IN`), where the
+//! sandbox's settings point the platform (`<sandbox>/<name>` and the real API's paths under
+//! it); the browser's authorize step is answered here for every platform ([`authorize`]).
+//! This module keeps what the fakes share: the calls, the posts, the tokens issued, the
+//! tests' fault switches and the posts' numbers.
 
-pub mod bluesky;
-pub mod facebook;
-mod instagram;
-pub mod linkedin;
 pub mod serve;
-pub mod threads;
-mod tiktok;
-pub mod youtube;
+
+use crate::platforms::{
+    bluesky::fake as bluesky, facebook::fake as facebook, linkedin::fake as linkedin,
+    threads::fake as threads, youtube::fake as youtube,
+};
 
 use std::collections::{HashMap, HashSet};
 
@@ -131,13 +128,13 @@ pub struct State {
     /// Media fetched from Almanac's signed addresses.
     pub pulled: Vec<Pulled>,
     /// Headers of the answer being written (set by a route, taken by the transport).
-    reply_headers: Vec<(String, String)>,
+    pub(crate) reply_headers: Vec<(String, String)>,
     /// Where this server is reached (LinkedIn's upload addresses name it).
-    base_url: String,
-    issued: usize,
+    pub(crate) base_url: String,
+    pub(crate) issued: usize,
     /// The sandbox: tokens shaped like those issued are taken even when this process did
     /// not issue them (the API restarted since the channel connected).
-    lenient: bool,
+    pub(crate) lenient: bool,
 }
 
 impl State {
@@ -185,7 +182,7 @@ impl State {
     }
 
     /// The numbers of `post` at this read, grown since its last; `None`: answered empty.
-    fn read_metrics(&mut self, post: &str) -> Option<Counts> {
+    pub(crate) fn read_metrics(&mut self, post: &str) -> Option<Counts> {
         if self.metrics.empty > 0 {
             self.metrics.empty -= 1;
             return None;
@@ -201,12 +198,12 @@ impl State {
     }
 
     /// Whether `token` is an access token this platform issued.
-    fn accepts(&self, token: &str) -> bool {
+    pub(crate) fn accepts(&self, token: &str) -> bool {
         self.tokens.contains(token) || (self.lenient && issued_shape(token, &ISSUED_ACCESS))
     }
 
     /// Whether `token` is a refresh token this platform issued (and did not take back).
-    fn accepts_refresh(&self, token: &str) -> bool {
+    pub(crate) fn accepts_refresh(&self, token: &str) -> bool {
         self.refresh_tokens.contains(token)
             || (self.lenient && issued_shape(token, &ISSUED_REFRESH))
     }
@@ -287,7 +284,7 @@ pub type Insight = (&'static str, fn(&Counts) -> u64);
 
 /// A Graph API insights answer with the metrics `call` asked for that `known` names
 /// (empty: the post has none yet).
-fn graph_insights(call: &Call, counts: Option<Counts>, known: &[Insight]) -> Value {
+pub(crate) fn graph_insights(call: &Call, counts: Option<Counts>, known: &[Insight]) -> Value {
     let asked = call.query.get("metric").cloned().unwrap_or_default();
     let data: Vec<Value> = counts
         .iter()
@@ -348,7 +345,7 @@ impl Call {
     }
 
     /// The `Authorization: Bearer` token; empty without one.
-    fn bearer(&self) -> &str {
+    pub(crate) fn bearer(&self) -> &str {
         self.authorization
             .as_deref()
             .and_then(|a| a.strip_prefix("Bearer "))
@@ -365,26 +362,26 @@ impl Call {
 /// never answer.
 pub type Answer = Option<(u16, Value)>;
 
-/// The platforms' answer to `call`.
+/// The platforms' answer to `call`: the browser's authorize step, or the fake of the
+/// platform named by the path's first segment, given the call's path under it.
 pub fn route(state: &mut State, call: &Call) -> Answer {
     if call.is_authorize() {
         return authorize(state, call);
     }
-    if call.path.starts_with("/li/") {
-        linkedin::route(state, call)
-    } else if call.path.starts_with("/bsky/") || call.path.starts_with("/pds/") {
-        bluesky::route(state, call)
-    } else if call.path.starts_with("/threads/") {
-        threads::route(state, call)
-    } else if call.path.starts_with("/fb/") {
-        facebook::route(state, call)
-    } else if call.path.starts_with("/yt/") {
-        youtube::route(state, call)
-    } else if call.path.starts_with("/v2/") {
-        tiktok::route(state, call)
-    } else {
-        instagram::route(state, call)
-    }
+    let rest = call.path.strip_prefix('/').unwrap_or(&call.path);
+    let (name, under) = rest.split_once('/').map_or((rest, ""), |(n, u)| (n, u));
+    let Some(platform) = crate::platforms::named(name) else {
+        return Some((
+            404,
+            serde_json::json!({ "error": "not_found",
+                "error_description": format!("no platform is served at /{name}") }),
+        ));
+    };
+    let call = Call {
+        path: format!("/{under}"),
+        ..call.clone()
+    };
+    (platform.fake)(state, &call)
 }
 
 /// The user grants access at once: back to the app's redirect URI with a code.

@@ -5,23 +5,35 @@
 //! A post is one call, the one with an outside effect: text to `/{page}/feed`, a photo to
 //! `/{page}/photos`, a video to `/{page}/videos` (Facebook fetches the media from its
 //! address). A lost answer is read back from the page's recent posts (or videos), by text
-//! and time; nothing is sent twice. Errors are the Graph API's (`graph::refusal`).
+//! and time; nothing is sent twice. Errors are the Graph API's (`meta::refusal`).
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
-use super::{
+use crate::{
     Adapter, Auth, Checked, Failure, FailureKind, MediaKind, Mode, Options, PlannedRequest,
     Platform, PlatformSettings, Post, PostMetrics, PublishSettings, Refresh, Remote, Reply, Sent,
     TokenPolicy,
     catalogue::{Connect, MediaFormats, Profile},
-    graph, oauth,
+    oauth, platforms::meta,
     post::{self, Problem, TextField, TextLimit},
 };
 
 /// Facebook's name in the registry (and the channel slug it publishes).
 pub const PLATFORM: Platform = Platform::of_static("facebook");
+
+/// Facebook in the registry ([`super::BUILT_IN`]).
+pub const REGISTERED: super::Registered = super::Registered {
+    platform: PLATFORM,
+    adapter: |parts| std::sync::Arc::new(Facebook::new(parts.clients.api.clone(), parts.settings)),
+    #[cfg(feature = "sandbox")]
+    fake: fake::route,
+};
+
+/// Facebook's fake, which the sandbox serves under `/facebook`.
+#[cfg(feature = "sandbox")]
+pub mod fake;
 
 /// The Graph API version every call names.
 pub const VERSION: &str = "v25.0";
@@ -72,8 +84,8 @@ impl Facebook {
     }
 
     async fn call(&self, request: reqwest::RequestBuilder, token: &str) -> Reply {
-        graph::call(request, token, "Facebook", |error, regain| {
-            graph::refusal("Facebook", error, regain)
+        meta::call(request, token, "Facebook", |error, regain| {
+            meta::refusal("Facebook", error, regain)
         })
         .await
     }
@@ -302,7 +314,7 @@ impl Adapter for Facebook {
             preview_chars: Some(477),
             // Meta states no post quota for pages, only call rates; past 25 posts a page in
             // a moving day its spam checks start refusing, so Almanac counts to 25.
-            quota: Some(super::catalogue::Quota::counted_daily(25)),
+            quota: Some(crate::catalogue::Quota::counted_daily(25)),
         }
     }
 
@@ -417,8 +429,8 @@ impl Adapter for Facebook {
             .get(post_id, &query, &auth.access_token)
             .await
             .read("Facebook", "post insights")
-            .map_err(|f| super::metrics_refusal(f, "Facebook", METRICS_SCOPE))?;
-        let insights = graph::insights(&body["insights"]).unwrap_or_default();
+            .map_err(|f| crate::metrics_refusal(f, "Facebook", METRICS_SCOPE))?;
+        let insights = meta::insights(&body["insights"]).unwrap_or_default();
         let reading = almanac_shared::domain::analytics::Reading {
             impressions: insights.get("post_impressions").copied(),
             likes: body["reactions"]["summary"]["total_count"].as_u64(),

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use almanac_shared::domain::analytics::Reading;
 
-use super::{
+use crate::{
     Adapter, Auth, Checked, Failure, FailureKind, MediaKind, Mode, Options, PRIVACY_LEVELS,
     PlannedRequest, Platform, PlatformSettings, Post, PostMetrics, PublishSettings, Refresh,
     Remote, Reply, Sent, TokenPolicy, count, metrics_refusal, oauth,
@@ -30,6 +30,18 @@ const METRICS_SCOPE: &str = "video.list";
 
 /// TikTok's name in the registry (and the channel slug it publishes).
 pub const PLATFORM: Platform = Platform::of_static("tiktok");
+
+/// TikTok in the registry ([`super::BUILT_IN`]).
+pub const REGISTERED: super::Registered = super::Registered {
+    platform: PLATFORM,
+    adapter: |parts| std::sync::Arc::new(TikTok::new(parts.clients.api.clone(), parts.settings)),
+    #[cfg(feature = "sandbox")]
+    fake: fake::route,
+};
+
+/// TikTok's fake, which the sandbox serves under `/tiktok`.
+#[cfg(feature = "sandbox")]
+pub mod fake;
 
 const NOT_CONFIGURED: &str =
     "TikTok is not configured: set TIKTOK_CLIENT_KEY and TIKTOK_CLIENT_SECRET";
@@ -115,7 +127,7 @@ impl TikTok {
         if let Some(body) = body {
             request = request.body(body.to_string());
         }
-        let _permit = match super::request_permit("TikTok").await {
+        let _permit = match crate::request_permit("TikTok").await {
             Ok(permit) => permit,
             Err(busy) => return Reply::Refused(busy),
         };
@@ -412,13 +424,13 @@ impl Adapter for TikTok {
         oauth::tokens(&answer, "open_id")
     }
 
-    fn profile(&self) -> super::catalogue::Profile {
-        super::catalogue::Profile {
+    fn profile(&self) -> crate::catalogue::Profile {
+        crate::catalogue::Profile {
             color: "#111111",
-            connect: super::catalogue::Connect::Oauth,
+            connect: crate::catalogue::Connect::Oauth,
             author_kinds: &[],
             media_kinds: &[MediaKind::Video, MediaKind::Photo],
-            media_formats: super::catalogue::MediaFormats {
+            media_formats: crate::catalogue::MediaFormats {
                 photo: &["image/jpeg", "image/webp"],
                 video: &["video/mp4"],
             },
@@ -428,7 +440,7 @@ impl Adapter for TikTok {
             // The Content Posting API's pending shares: at most 5 drafts sent to a creator's
             // inbox in 24 hours and not yet posted from it (`spam_risk_too_many_pending_share`).
             // Direct posts have a daily cap TikTok does not state; its refusal is deferred.
-            quota: Some(super::catalogue::Quota::counted_daily(5).of_drafts()),
+            quota: Some(crate::catalogue::Quota::counted_daily(5).of_drafts()),
         }
     }
 

@@ -1,5 +1,5 @@
-//! Bluesky's XRPC, as `docs/platforms.md` describes it: sessions at the entryway (`/bsky`),
-//! whose DID document names the account's PDS (`/pds`), where its records, blobs, profile
+//! Bluesky's XRPC, as `docs/platforms.md` describes it: sessions at the entryway (`/bluesky`),
+//! whose DID document names the account's PDS (`/bluesky/pds`), where its records, blobs, profile
 //! and handle resolution are. Session tokens are JWT-shaped, with the `exp` and `scope` a
 //! real session's carry, and expire when they say.
 //!
@@ -12,7 +12,7 @@ use std::collections::{HashMap, HashSet};
 use base64::Engine;
 use serde_json::{Value, json};
 
-use super::{Answer, Call, Posted, State};
+use crate::sandbox::{Answer, Call, Posted, State};
 
 /// The account every sign-in opens, unless the handle given is another.
 pub const DID: &str = "did:plc:ewvi7nxzyoun6zhxrhs64oiz";
@@ -80,7 +80,7 @@ impl Default for Bsky {
 impl Bsky {
     /// Keeps at most `most` records and blobs, and starts the sessions' sets again past it
     /// (their tokens keep working by their shape in the sandbox).
-    pub(super) fn bound(&mut self, most: usize) {
+    pub(crate) fn bound(&mut self, most: usize) {
         if self.records.len() > most {
             self.records.drain(..self.records.len() - most);
         }
@@ -143,8 +143,8 @@ fn session(state: &State, token: &str, kind: &str) -> Result<Value, Answer> {
     Ok(claims)
 }
 
-pub(super) fn route(state: &mut State, call: &Call) -> Answer {
-    if let Some(method) = call.path.strip_prefix("/bsky/xrpc/") {
+pub(crate) fn route(state: &mut State, call: &Call) -> Answer {
+    if let Some(method) = call.path.strip_prefix("/xrpc/") {
         return entryway(state, call, method);
     }
     let method = call.path.strip_prefix("/pds/xrpc/")?;
@@ -157,7 +157,7 @@ pub(super) fn route(state: &mut State, call: &Call) -> Answer {
         ("GET", "app.bsky.actor.getProfile") => Some((
             200,
             json!({ "did": did, "handle": HANDLE, "displayName": state.bsky.display_name,
-                "followersCount": super::FOLLOWERS }),
+                "followersCount": crate::sandbox::FOLLOWERS }),
         )),
         ("GET", "app.bsky.feed.getPosts") => {
             let uri = call.query.get("uris").cloned().unwrap_or_default();
@@ -265,7 +265,7 @@ fn new_session(state: &mut State, did: &str, handle: &str, scope: &str) -> Value
                 "id": "#atproto_pds",
                 "type": "AtprotoPersonalDataServer",
                 "serviceEndpoint": state.bsky.pds_endpoint.clone()
-                    .unwrap_or_else(|| format!("{}/pds", state.base_url)),
+                    .unwrap_or_else(|| format!("{}/bluesky/pds", state.base_url)),
             }],
         },
         "active": true,
@@ -317,7 +317,7 @@ fn create_record(state: &mut State, call: &Call, did: &str) -> Answer {
         );
     }
     if body["collection"].as_str() != Some("app.bsky.feed.post")
-        || !almanac_publishing::tid::is_valid(&rkey)
+        || !super::tid::is_valid(&rkey)
     {
         return error(400, "InvalidRequest", "Invalid collection or record key");
     }

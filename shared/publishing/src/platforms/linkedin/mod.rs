@@ -10,9 +10,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
-use super::http::{Clients, Supplied};
-use super::uploads::MediaReader;
-use super::{
+use crate::http::{Clients, Supplied};
+use crate::uploads::MediaReader;
+use crate::{
     Adapter, Auth, Checked, Failure, MediaKind, Mode, Options, PlannedRequest, Platform,
     PlatformSettings, Post, PublishSettings, Refresh, Remote, Reply, Sent, TokenPolicy, oauth,
     post::{self, Problem, TextField, TextLimit},
@@ -32,6 +32,18 @@ fn encoded(urn: &str) -> String {
 
 /// LinkedIn's name in the registry (and the channel slug it publishes).
 pub const PLATFORM: Platform = Platform::of_static("linkedin");
+
+/// LinkedIn in the registry ([`super::BUILT_IN`]).
+pub const REGISTERED: super::Registered = super::Registered {
+    platform: PLATFORM,
+    adapter: |parts| std::sync::Arc::new(LinkedIn::new(parts.clients, parts.settings, parts.store.clone())),
+    #[cfg(feature = "sandbox")]
+    fake: fake::route,
+};
+
+/// LinkedIn's fake, which the sandbox serves under `/linkedin`.
+#[cfg(feature = "sandbox")]
+pub mod fake;
 
 /// A post's commentary holds at most 3,000 characters.
 pub const COMMENTARY_MAX: usize = 3_000;
@@ -109,7 +121,7 @@ impl LinkedIn {
             .bearer_auth(token)
             .header("LinkedIn-Version", &self.version)
             .header("X-Restli-Protocol-Version", "2.0.0");
-        let _permit = match super::request_permit("LinkedIn").await {
+        let _permit = match crate::request_permit("LinkedIn").await {
             Ok(permit) => permit,
             Err(busy) => return Reply::Refused(busy),
         };
@@ -206,7 +218,7 @@ impl LinkedIn {
             ));
         };
         // LinkedIn names where the bytes go, and the token goes there with them.
-        let upload = super::http::supplied(
+        let upload = crate::http::supplied(
             upload,
             Supplied::Upload,
             self.allow_private_networks,
@@ -218,7 +230,7 @@ impl LinkedIn {
             .bearer_auth(&auth.access_token)
             .header("content-type", "application/octet-stream")
             .body(bytes);
-        let _permit = super::request_permit("LinkedIn").await?;
+        let _permit = crate::request_permit("LinkedIn").await?;
         match put.send().await {
             Ok(response) if response.status().is_success() => Ok(image.to_owned()),
             Ok(response) if response.status().is_server_error() => Err(unavailable(
@@ -365,7 +377,7 @@ impl Adapter for LinkedIn {
         &self,
         auth: &Auth,
         post_id: &str,
-    ) -> Result<Option<super::PostMetrics>, Failure> {
+    ) -> Result<Option<crate::PostMetrics>, Failure> {
         if !is_post_urn(post_id) {
             return Ok(None);
         }
@@ -374,7 +386,7 @@ impl Adapter for LinkedIn {
             true => "r_organization_social",
             false => "r_member_social",
         };
-        let refused = |f| super::metrics_refusal(f, "LinkedIn", scope);
+        let refused = |f| crate::metrics_refusal(f, "LinkedIn", scope);
         let path = format!("/rest/socialActions/{}", encoded(post_id));
         let actions = self
             .get(&path, &[], &auth.access_token)
@@ -394,7 +406,7 @@ impl Adapter for LinkedIn {
             }
             false => None,
         };
-        Ok(Some(super::PostMetrics {
+        Ok(Some(crate::PostMetrics {
             reading: almanac_shared::domain::analytics::Reading {
                 likes: actions["likesSummary"]["totalLikes"].as_u64(),
                 comments: actions["commentsSummary"]["aggregatedTotalComments"].as_u64(),
@@ -405,8 +417,8 @@ impl Adapter for LinkedIn {
         }))
     }
 
-    fn author_kind(&self, account_id: &str) -> Option<super::catalogue::AuthorKind> {
-        use super::catalogue::AuthorKind;
+    fn author_kind(&self, account_id: &str) -> Option<crate::catalogue::AuthorKind> {
+        use crate::catalogue::AuthorKind;
         if account_id.starts_with(MEMBER) {
             Some(AuthorKind::Member)
         } else if account_id.starts_with(PAGE) {
@@ -416,15 +428,15 @@ impl Adapter for LinkedIn {
         }
     }
 
-    fn profile(&self) -> super::catalogue::Profile {
-        use super::catalogue::{AuthorKind, Connect, Profile};
+    fn profile(&self) -> crate::catalogue::Profile {
+        use crate::catalogue::{AuthorKind, Connect, Profile};
         Profile {
             color: "#0a66c2",
             connect: Connect::Oauth,
             author_kinds: &[AuthorKind::Member, AuthorKind::Organization],
             // Photos and text; a video is refused (`validate`).
             media_kinds: &[MediaKind::Photo],
-            media_formats: super::catalogue::MediaFormats {
+            media_formats: crate::catalogue::MediaFormats {
                 photo: &["image/jpeg", "image/png"],
                 video: &[],
             },

@@ -1,4 +1,4 @@
-//! YouTube's APIs under `/yt`, as `docs/platforms.md` describes them: Google's token
+//! YouTube's APIs under `/youtube`, as `docs/platforms.md` describes them: Google's token
 //! endpoint (a code's tokens, a refresh), the channel (`channels.list`), resumable
 //! `videos.insert` (a session opened with the metadata, the bytes `PUT` to it, its status
 //! asked with `Content-Range: bytes */<size>`), and the channel's uploads playlist. Errors
@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 use serde_json::{Value, json};
 
-use super::{Answer, Call, Posted, State};
+use crate::sandbox::{Answer, Call, Posted, State};
 
 /// The channel every grant acts for, and its uploads playlist.
 pub const CHANNEL: &str = "UCx8Zq3v0sLw2NfJ5aT1bQ7c";
@@ -39,7 +39,7 @@ pub struct YouTubeFake {
 }
 
 impl YouTubeFake {
-    pub(super) fn bound(&mut self, most: usize) {
+    pub(crate) fn bound(&mut self, most: usize) {
         if self.sessions.len() > most {
             self.sessions.clear();
         }
@@ -79,8 +79,8 @@ fn statistics(state: &mut State, call: &Call) -> Answer {
     ))
 }
 
-pub(super) fn route(state: &mut State, call: &Call) -> Answer {
-    let path = call.path.trim_start_matches("/yt");
+pub(crate) fn route(state: &mut State, call: &Call) -> Answer {
+    let path = call.path.as_str();
     if path == "/token" {
         return token(state, call);
     }
@@ -222,7 +222,7 @@ fn open_session(state: &mut State, call: &Call) -> Answer {
         },
     );
     let location = format!(
-        "{}/yt/upload/youtube/v3/videos?uploadType=resumable&upload_id={id}",
+        "{}/youtube/upload/youtube/v3/videos?uploadType=resumable&upload_id={id}",
         state.base_url
     );
     state.reply_headers.push(("location".into(), location));

@@ -9,11 +9,11 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
-use super::{
+use crate::{
     Adapter, Auth, Checked, Failure, FailureKind, MediaKind, Mode, Options, PlannedRequest,
     Platform, PlatformSettings, Post, PostMetrics, PublishSettings, Refresh, Remote, Reply, Sent,
     TokenPolicy,
-    graph::{self, ContainerApi, Containers},
+    platforms::meta::{self, ContainerApi, Containers},
     oauth,
     post::{
         self, CAPTION_MAX, INSTAGRAM_HASHTAGS_MAX, INSTAGRAM_MENTIONS_MAX, Problem, TextField,
@@ -26,6 +26,18 @@ const CONTAINER_WAIT_MAX: Duration = Duration::from_secs(300);
 
 /// Instagram's name in the registry (and the channel slug it publishes).
 pub const PLATFORM: Platform = Platform::of_static("instagram");
+
+/// Instagram in the registry ([`super::BUILT_IN`]).
+pub const REGISTERED: super::Registered = super::Registered {
+    platform: PLATFORM,
+    adapter: |parts| std::sync::Arc::new(Instagram::new(parts.clients.api.clone(), parts.settings)),
+    #[cfg(feature = "sandbox")]
+    fake: fake::route,
+};
+
+/// Instagram's fake, which the sandbox serves under `/instagram`.
+#[cfg(feature = "sandbox")]
+pub mod fake;
 
 /// The permission reading a media's insights needs.
 const METRICS_SCOPE: &str = "instagram_business_manage_insights";
@@ -94,7 +106,7 @@ fn refusal(error: &Value, regain: Option<Duration>) -> Failure {
                 "the Instagram account reached its daily publishing limit; this post waits for a place",
             )
             .platform(format!("{code}/{subcode}"))
-            .deferred(graph::QUOTA_WAIT);
+            .deferred(meta::QUOTA_WAIT);
         }
         (_, 2207051) => (
             FailureKind::Permanent,
@@ -116,12 +128,12 @@ fn refusal(error: &Value, regain: Option<Duration>) -> Failure {
             "CHANNEL_AUTH_INVALID",
             "Instagram refused the access token (expired or revoked)",
         ),
-        (code, _) if super::graph::RATE_LIMIT_CODES.contains(&code) => {
+        (code, _) if crate::platforms::meta::RATE_LIMIT_CODES.contains(&code) => {
             let code = match subcode {
                 0 => code.to_string(),
                 subcode => format!("{code}/{subcode}"),
             };
-            return super::graph::rate_limited("Instagram", code, &theirs, regain);
+            return crate::platforms::meta::rate_limited("Instagram", code, &theirs, regain);
         }
         (341, _) => (
             FailureKind::Retryable,
@@ -190,7 +202,7 @@ impl Containers for Instagram {
     }
 
     async fn call(&self, request: reqwest::RequestBuilder, token: &str) -> Reply {
-        super::graph::call(request, token, "Instagram", refusal).await
+        crate::platforms::meta::call(request, token, "Instagram", refusal).await
     }
 }
 
@@ -291,13 +303,13 @@ impl Adapter for Instagram {
         self.graph_grant("refresh_access_token", &query).await
     }
 
-    fn profile(&self) -> super::catalogue::Profile {
-        super::catalogue::Profile {
+    fn profile(&self) -> crate::catalogue::Profile {
+        crate::catalogue::Profile {
             color: "#c13584",
-            connect: super::catalogue::Connect::Oauth,
+            connect: crate::catalogue::Connect::Oauth,
             author_kinds: &[],
             media_kinds: &[MediaKind::Photo, MediaKind::Video],
-            media_formats: super::catalogue::MediaFormats {
+            media_formats: crate::catalogue::MediaFormats {
                 photo: &["image/jpeg"],
                 video: &["video/mp4"],
             },
@@ -306,7 +318,7 @@ impl Adapter for Instagram {
             preview_chars: Some(125),
             // `content_publishing_limit`: 100 API-published posts in a moving day, read
             // before each publish (the figure read is the one that counts).
-            quota: Some(super::catalogue::Quota::read_daily(100)),
+            quota: Some(crate::catalogue::Quota::read_daily(100)),
         }
     }
 
@@ -417,7 +429,7 @@ impl Adapter for Instagram {
             Reply::Lost(reason, _) => return Err(self.unavailable("publishing quota", &reason)),
         };
         // The total has been 25, 50 and 100 in different pages: read it.
-        let left = graph::quota_left("Instagram", "content_publishing_limit", &body)?;
+        let left = meta::quota_left("Instagram", "content_publishing_limit", &body)?;
         Ok(Checked {
             options: options.clone(),
             remaining: Some(left),
@@ -500,7 +512,7 @@ mod tests {
         assert_eq!(quota.platform_code.as_deref(), Some("9/2207042"));
         // A full quota waits for a place: deferred, never failed.
         assert_eq!(quota.kind, FailureKind::Retryable);
-        assert_eq!(quota.retry_after, Some(graph::QUOTA_WAIT));
+        assert_eq!(quota.retry_after, Some(meta::QUOTA_WAIT));
         let expired = refusal(
             &json!({"code": 190, "message": "Error validating access token"}),
             None,

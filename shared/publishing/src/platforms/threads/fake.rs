@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use serde_json::{Value, json};
 
-use super::{Answer, Call, Posted, State};
+use crate::sandbox::{Answer, Call, Posted, State};
 
 /// The Threads account every grant acts for.
 pub const USER: &str = "25000000000000001";
@@ -42,7 +42,7 @@ impl Default for ThreadsFake {
 }
 
 impl ThreadsFake {
-    pub(super) fn bound(&mut self, most: usize) {
+    pub(crate) fn bound(&mut self, most: usize) {
         if self.containers.len() > most {
             self.containers.clear();
         }
@@ -57,8 +57,8 @@ fn graph_error(status: u16, code: i64, message: &str) -> Answer {
     ))
 }
 
-pub(super) fn route(state: &mut State, call: &Call) -> Answer {
-    let path = call.path.trim_start_matches("/threads");
+pub(crate) fn route(state: &mut State, call: &Call) -> Answer {
+    let path = call.path.as_str();
     if path == "/oauth/access_token" {
         return if call.query.get("code").map(String::as_str) == Some("good-code") {
             state.tokens.insert("th-short".into());
@@ -97,7 +97,7 @@ pub(super) fn route(state: &mut State, call: &Call) -> Answer {
         ),
         ("GET", [media, "insights"]) => {
             let counts = state.read_metrics(media);
-            let known: &[super::Insight] = &[
+            let known: &[crate::sandbox::Insight] = &[
                 ("views", |c| c.views),
                 ("likes", |c| c.likes),
                 ("replies", |c| c.comments),
@@ -105,7 +105,7 @@ pub(super) fn route(state: &mut State, call: &Call) -> Answer {
                 ("quotes", |_| 1),
                 ("shares", |_| 0),
             ];
-            Some((200, super::graph_insights(call, counts, known)))
+            Some((200, crate::sandbox::graph_insights(call, counts, known)))
         }
         ("GET", [_, "threads_publishing_limit"]) => Some((
             200,

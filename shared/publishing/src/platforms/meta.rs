@@ -15,7 +15,7 @@ use std::{
 use async_trait::async_trait;
 use serde_json::Value;
 
-use super::{Auth, Failure, FailureKind, Remote, Reply, Sent};
+use crate::{Auth, Failure, FailureKind, Remote, Reply, Sent};
 
 /// How long a post past a publishing quota waits before the quota is read again.
 pub const QUOTA_WAIT: Duration = Duration::from_secs(3600);
@@ -182,7 +182,7 @@ pub(crate) async fn call(
     label: &str,
     refusal: fn(&Value, Option<Duration>) -> Failure,
 ) -> Reply {
-    let _permit = match super::request_permit(label).await {
+    let _permit = match crate::request_permit(label).await {
         Ok(permit) => permit,
         Err(busy) => return Reply::Refused(busy),
     };
@@ -250,7 +250,7 @@ pub(crate) trait Containers: Send + Sync {
 
     /// A post's insights (`metrics`, comma-separated) by name; `Ok(None)` when the answer
     /// holds none yet (insights lag up to 48 hours, and a post with too few viewers has
-    /// none). A permission refused is [`super::analytics_refused`] for `scope`.
+    /// none). A permission refused is [`crate::analytics_refused`] for `scope`.
     async fn insights(
         &self,
         auth: &Auth,
@@ -274,7 +274,7 @@ pub(crate) trait Containers: Send + Sync {
         {
             Ok(body) => Ok(insights(&body)),
             Err(failure) if failure.message.contains(TOO_FEW_VIEWERS) => Ok(None),
-            Err(failure) => Err(super::metrics_refusal(failure, label, scope)),
+            Err(failure) => Err(crate::metrics_refusal(failure, label, scope)),
         }
     }
 

@@ -1,0 +1,74 @@
+//! The platforms, one folder each: its adapter (`mod.rs` and the files it splits into) and,
+//! with the `sandbox` feature, its fake (`fake.rs`), which `PLATFORM_SANDBOX` serves under
+//! `/sandbox/<name>` and the tests serve on a server of their own. What Instagram, Threads
+//! and Facebook share (Meta's Graph API errors and its container flow) is [`meta`].
+//!
+//! [`BUILT_IN`] is the only list of platforms: the registry ([`crate::Platforms`]) makes an
+//! adapter of each, and the sandbox routes `/<name>/...` to each one's fake. A new platform
+//! is a folder here and one line in [`registry!`].
+
+use std::sync::Arc;
+
+use almanac_shared::media::MediaStore;
+
+use crate::{Adapter, Platform, PublishSettings, http::Clients};
+
+pub mod meta;
+
+/// What an adapter is made from: the HTTP clients every platform shares, the settings, and
+/// the media store (for the bytes an adapter uploads itself).
+pub struct Parts<'a> {
+    pub clients: &'a Clients,
+    pub settings: &'a PublishSettings,
+    pub store: MediaStore,
+}
+
+/// A platform as the registry knows it before anything is made of it.
+pub struct Registered {
+    pub platform: Platform,
+    /// Its adapter.
+    pub adapter: fn(&Parts) -> Arc<dyn Adapter>,
+    /// Its fake: the answer to a call under `/<name>` (the call's path without it).
+    #[cfg(feature = "sandbox")]
+    pub fake: fn(&mut crate::sandbox::State, &crate::sandbox::Call) -> crate::sandbox::Answer,
+}
+
+/// Declares each platform's folder and lists it in [`BUILT_IN`], in one line each.
+macro_rules! registry {
+    ($($(#[$attr:meta])* $name:ident),* $(,)?) => {
+        $($(#[$attr])* pub mod $name;)*
+        /// Every platform Almanac publishes to, each one's [`Registered`].
+        pub const BUILT_IN: &[Registered] = &[$($(#[$attr])* $name::REGISTERED),*];
+    };
+}
+
+registry! {
+    tiktok,
+    instagram,
+    linkedin,
+    bluesky,
+    threads,
+    facebook,
+    youtube,
+}
+
+/// The registered platform served under `/<name>` (the sandbox's router).
+#[cfg(feature = "sandbox")]
+pub(crate) fn named(name: &str) -> Option<&'static Registered> {
+    BUILT_IN.iter().find(|r| r.platform.as_str() == name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each platform is listed once, under the name its adapter answers with.
+    #[test]
+    fn the_list_names_each_platform_once() {
+        let mut names: Vec<_> = BUILT_IN.iter().map(|r| r.platform.as_str()).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), BUILT_IN.len());
+        assert_eq!(BUILT_IN.len(), 7);
+    }
+}
