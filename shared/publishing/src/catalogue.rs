@@ -13,10 +13,11 @@ use super::{
 };
 
 /// How an account of the platform connects: through the platform's OAuth grant, or with
-/// credentials the user pastes.
+/// credentials the user pastes (the catalogue's `connect`, read from the platform's
+/// [`crate::Connect::grant`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Connect {
+pub enum Grant {
     Oauth,
     Credentials,
 }
@@ -115,7 +116,6 @@ impl Quota {
 pub struct Profile {
     /// `#rrggbb`: the colour the web app marks its posts with.
     pub color: &'static str,
-    pub connect: Connect,
     /// Empty when a connection always posts as the account itself.
     pub author_kinds: &'static [AuthorKind],
     /// The media it publishes.
@@ -159,7 +159,7 @@ pub struct Entry {
     pub name: &'static str,
     pub label: &'static str,
     pub color: &'static str,
-    pub connect: Connect,
+    pub connect: Grant,
     pub author_kinds: Vec<AuthorKind>,
     pub media_kinds: Vec<MediaKind>,
     pub media_formats: MediaFormats,
@@ -178,7 +178,7 @@ impl Entry {
             name: adapter.platform().as_str(),
             label: adapter.label(),
             color: profile.color,
-            connect: profile.connect,
+            connect: adapter.grant(),
             author_kinds: profile.author_kinds.to_vec(),
             media_kinds: profile.media_kinds.to_vec(),
             media_formats: profile.media_formats,

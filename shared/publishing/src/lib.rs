@@ -201,7 +201,7 @@ impl Reply {
     }
 }
 
-/// A published post's numbers as its platform reported them ([`Adapter::metrics`]).
+/// A published post's numbers as its platform reported them ([`Measure::metrics`]).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct PostMetrics {
     pub reading: almanac_shared::domain::analytics::Reading,
@@ -341,35 +341,59 @@ impl TokenPolicy {
     }
 }
 
-/// A platform: everything it does differently from the others (its OAuth grant and
-/// refresh, its token policy, its rules and limits, its requests and how it answers) is
-/// here, behind one trait. A new platform is a new implementation registered with
-/// [`Platforms::with`]; nothing else names it.
-#[async_trait]
-pub trait Adapter: Send + Sync {
+/// What every capability of a platform names: which platform it is and how people call it.
+pub trait Named: Send + Sync {
     fn platform(&self) -> Platform;
     /// Its name as people read it ("TikTok").
     fn label(&self) -> &'static str;
+}
+
+/// How an account connects: the token policy, and either the OAuth grant (authorize,
+/// exchange, refresh) or a sign-in with credentials; a platform connecting with
+/// credentials keeps the OAuth pair's defaults, which refuse.
+#[async_trait]
+pub trait Connect: Named {
+    /// How its accounts connect: through its OAuth grant ([`Connect::authorize_url`],
+    /// [`Connect::exchange_code`]), or with credentials ([`Connect::sign_in`]).
+    fn grant(&self) -> catalogue::Grant {
+        catalogue::Grant::Oauth
+    }
     fn token_policy(&self) -> TokenPolicy;
     /// Whether its authorisation uses PKCE (S256).
     fn uses_pkce(&self) -> bool {
         false
     }
     /// The URL the user opens to grant access, or why connecting cannot start (the app's
-    /// credentials for the platform are not configured: which variables to set).
+    /// credentials for the platform are not configured: which variables to set). A platform
+    /// connecting with credentials says where to send them.
     fn authorize_url(
         &self,
-        redirect_uri: &str,
-        state: &str,
-        challenge: Option<&str>,
-    ) -> Result<String, String>;
-    /// Exchanges the callback's code for tokens (with the account they act for).
+        _redirect_uri: &str,
+        _state: &str,
+        _challenge: Option<&str>,
+    ) -> Result<String, String> {
+        Err(format!(
+            "{} connects with its account's own credentials: POST /v1/channels/{}/credentials",
+            self.label(),
+            self.platform()
+        ))
+    }
+    /// Exchanges the callback's code for tokens (with the account they act for). A
+    /// platform connecting with credentials refuses.
     async fn exchange_code(
         &self,
-        redirect_uri: &str,
-        code: &str,
-        verifier: Option<&str>,
-    ) -> Result<oauth::Tokens, Failure>;
+        _redirect_uri: &str,
+        _code: &str,
+        _verifier: Option<&str>,
+    ) -> Result<oauth::Tokens, Failure> {
+        Err(Failure::permanent(
+            "OAUTH_NOT_CONFIGURED",
+            format!(
+                "{} connects with its account's own credentials, not through a sign-in page",
+                self.label()
+            ),
+        ))
+    }
     /// Signs in with the credentials a person gave (a platform whose catalogue `connect` is
     /// `credentials`): the tokens and the account they act for. The credentials are sent
     /// once and never kept. A platform connecting through OAuth refuses.
@@ -389,28 +413,39 @@ pub trait Adapter: Send + Sync {
         access_token: &str,
         refresh_token: Option<&str>,
     ) -> Result<oauth::Tokens, Failure>;
-    /// The refusal of a post past the account's daily quota (when `check` reports one,
-    /// `Checked::remaining`), the entries before it in the same request having spent it.
-    fn quota_spent(&self) -> Failure {
-        Failure::permanent(
-            "DAILY_QUOTA_EXHAUSTED",
-            format!(
-                "the {} account's remaining daily quota is spent by the entries before this one",
-                self.label()
-            ),
-        )
+    /// Why `account_id` cannot be one of this platform's accounts (an imported token's
+    /// `accountId`), if it cannot.
+    fn account_problem(&self, _account_id: &str) -> Option<String> {
+        None
     }
-    /// The limits the platform sets on a post's text, those [`Adapter::validate`] holds a
+    /// Whose name a connection's posts go out under, where the platform lets a connection
+    /// choose ([`catalogue::Profile::author_kinds`]): read from its account id.
+    fn author_kind(&self, _account_id: &str) -> Option<catalogue::AuthorKind> {
+        None
+    }
+}
+
+/// What the platform allows, without I/O: its profile and text limits (the catalogue's),
+/// the problems it finds in a post, and the requests a publish sends (the dry run's).
+pub trait Rules: Named {
+    /// The limits the platform sets on a post's text, those [`Rules::validate`] holds a
     /// post to (the web app counts against them as a person types).
     fn text_limits(&self) -> Vec<post::TextLimit>;
-    /// What the catalogue shows of it besides its name, label and text limits: its colour,
-    /// how an account connects, whose name it posts under, its media, and its limits on
-    /// hashtags and mentions (those [`Adapter::validate`] holds a post to).
+    /// What the catalogue shows of it besides its name, label, text limits and grant: its
+    /// colour, whose name it posts under, its media, and its limits on
+    /// hashtags and mentions (those [`Rules::validate`] holds a post to).
     fn profile(&self) -> catalogue::Profile;
     /// Problems the platform's rules find in `post` (no I/O).
     fn validate(&self, post: &Post, options: &Options) -> Vec<post::Problem>;
     /// The requests a publish of `post` sends, secrets masked (no I/O).
     fn plan(&self, account_id: &str, post: &Post, options: &Options) -> Vec<PlannedRequest>;
+}
+
+/// A publish at the platform: the read-only checks, the steps before the one request with
+/// an outside effect, that request (sent once per intent), how it settled, and the post's
+/// address.
+#[async_trait]
+pub trait Publish: Named {
     /// The read-only checks a publish depends on (TikTok's creator options, Instagram's
     /// remaining quota); the options as a publish would send them (TikTok's privacy level
     /// resolved).
@@ -440,21 +475,27 @@ pub trait Adapter: Send + Sync {
         post: &Post,
         since: DateTime<Utc>,
     ) -> Remote;
-    /// Why `account_id` cannot be one of this platform's accounts (an imported token's
-    /// `accountId`), if it cannot.
-    fn account_problem(&self, _account_id: &str) -> Option<String> {
-        None
-    }
-    /// Whose name a connection's posts go out under, where the platform lets a connection
-    /// choose ([`catalogue::Profile::author_kinds`]): read from its account id.
-    fn author_kind(&self, _account_id: &str) -> Option<catalogue::AuthorKind> {
-        None
-    }
     /// The public address of a published post (`post_id` as the publish settled it), read
     /// or made once, when the intent settles; `None` where the platform gives none.
     async fn post_url(&self, _auth: &Auth, _post_id: &str) -> Option<String> {
         None
     }
+    /// The refusal of a post past the account's daily quota (when `check` reports one,
+    /// `Checked::remaining`), the entries before it in the same request having spent it.
+    fn quota_spent(&self) -> Failure {
+        Failure::permanent(
+            "DAILY_QUOTA_EXHAUSTED",
+            format!(
+                "the {} account's remaining daily quota is spent by the entries before this one",
+                self.label()
+            ),
+        )
+    }
+}
+
+/// A published post's numbers.
+#[async_trait]
+pub trait Measure: Named {
     /// The permission reading a post's numbers needs beyond publishing's, where the
     /// platform grants permissions one by one (the connect flow asks for it).
     fn metrics_scope(&self) -> Option<&'static str> {
@@ -465,6 +506,15 @@ pub trait Adapter: Send + Sync {
     /// [`analytics_refused`].
     async fn metrics(&self, auth: &Auth, post_id: &str) -> Result<Option<PostMetrics>, Failure>;
 }
+
+/// A platform: everything it does differently from the others (its OAuth grant and
+/// refresh, its token policy, its rules and limits, its requests and how it answers), in
+/// four capabilities ([`Connect`], [`Rules`], [`Publish`], [`Measure`]), each with defaults
+/// where a platform may lack a part of it. A new platform is a folder in [`platforms`]
+/// implementing them, listed in its registry; nothing else names it.
+pub trait Adapter: Connect + Rules + Publish + Measure {}
+
+impl<T: Connect + Rules + Publish + Measure> Adapter for T {}
 
 /// The registry of platforms: the adapters, sharing one HTTP client. The publishing
 /// platform list exists here only: the API checks a `{platform}` against it, the web app

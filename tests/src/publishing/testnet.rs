@@ -1,7 +1,8 @@
 //! `testnet`: a publishing platform that exists only in the tests, under a name no seed
 //! and no registry uses (`youtube` is left for a real adapter). It is what adding a platform takes, whole (the
-//! checklist: `docs/architecture.md`, section 11): this adapter (its OAuth grant and
-//! refresh, its token policy, its rules, its requests and how it answers), registered with
+//! checklist: `docs/architecture.md`, section 11): this adapter's four capabilities
+//! (`Connect`: its OAuth grant, refresh and token policy; `Rules`; `Publish`: its requests
+//! and how it answers; `Measure`), registered with
 //! `Platforms::with` (here through `TestOptions::platforms`, in the API and every worker).
 //! No core file names it: the API checks the `{platform}` against the registry, the web app
 //! reads the list from `/app/config.json`, and the `platforms` table is filled at start.
@@ -9,9 +10,10 @@
 use std::sync::{Arc, Mutex};
 
 use almanac_publishing::{
-    Adapter, Auth, Checked, Failure, FailureKind, MediaKind, Options, PlannedRequest, Platform,
-    Post, PostMetrics, Refresh, Remote, Sent, TokenPolicy,
-    catalogue::{Connect, MediaFormats, Profile},
+    Auth, Checked, Connect, Failure, FailureKind, Measure, MediaKind, Named, Options,
+    PlannedRequest, Platform, Post, PostMetrics, Publish, Refresh, Remote, Rules, Sent,
+    TokenPolicy,
+    catalogue::{MediaFormats, Profile},
     oauth::Tokens,
     post::{self, Problem, TextField, TextLimit},
 };
@@ -67,8 +69,7 @@ impl Testnet {
     }
 }
 
-#[async_trait]
-impl Adapter for Testnet {
+impl Named for Testnet {
     fn platform(&self) -> Platform {
         Platform::of_static("testnet")
     }
@@ -76,7 +77,10 @@ impl Adapter for Testnet {
     fn label(&self) -> &'static str {
         "Testnet"
     }
+}
 
+#[async_trait]
+impl Connect for Testnet {
     fn token_policy(&self) -> TokenPolicy {
         TokenPolicy {
             refresh: Refresh::WithRefreshToken,
@@ -127,7 +131,9 @@ impl Adapter for Testnet {
         self.record("refresh");
         Ok(Self::tokens("tn-access-2"))
     }
+}
 
+impl Rules for Testnet {
     fn text_limits(&self) -> Vec<TextLimit> {
         vec![TextLimit::chars(TextField::Text, TEXT_MAX)]
     }
@@ -135,7 +141,6 @@ impl Adapter for Testnet {
     fn profile(&self) -> Profile {
         Profile {
             color: COLOR,
-            connect: Connect::Oauth,
             author_kinds: &[],
             media_kinds: &[MediaKind::Video],
             media_formats: MediaFormats {
@@ -183,7 +188,10 @@ impl Adapter for Testnet {
             effect: "publishes".into(),
         }]
     }
+}
 
+#[async_trait]
+impl Publish for Testnet {
     async fn check(
         &self,
         auth: &Auth,
@@ -222,7 +230,10 @@ impl Adapter for Testnet {
             post_id: Some("video-1".into()),
         }
     }
+}
 
+#[async_trait]
+impl Measure for Testnet {
     /// A video's views and likes, more at each read.
     async fn metrics(&self, _: &Auth, _: &str) -> Result<Option<PostMetrics>, Failure> {
         self.record("metrics");

@@ -3,7 +3,7 @@
 
 use almanac_publishing::{
     MediaKind,
-    catalogue::{self, AuthorKind, Connect, QuotaCounts, QuotaScope, QuotaSource},
+    catalogue::{self, AuthorKind, Grant, QuotaCounts, QuotaScope, QuotaSource},
     post::{TextField, TextLimit, TextUnit},
 };
 use poem_openapi::{Enum, Object};
@@ -195,11 +195,11 @@ pub struct PlatformList {
 
 crate::enveloped!(PlatformList);
 
-impl From<Connect> for ConnectDto {
-    fn from(connect: Connect) -> Self {
+impl From<Grant> for ConnectDto {
+    fn from(connect: Grant) -> Self {
         match connect {
-            Connect::Oauth => Self::Oauth,
-            Connect::Credentials => Self::Credentials,
+            Grant::Oauth => Self::Oauth,
+            Grant::Credentials => Self::Credentials,
         }
     }
 }

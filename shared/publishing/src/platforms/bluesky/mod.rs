@@ -16,9 +16,9 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use crate::{
-    Adapter, Auth, Checked, Failure, FailureKind, MediaKind, Mode, Options, PlannedRequest,
+    Connect, Measure, Named, Publish, Rules, Auth, Checked, Failure, FailureKind, MediaKind, Mode, Options, PlannedRequest,
     Platform, Post, PublishSettings, Refresh, Remote, Reply, Sent, TokenPolicy,
-    catalogue::{Connect, MediaFormats, Profile},
+    catalogue::{Grant, MediaFormats, Profile},
     http::{Clients, Supplied},
     oauth::{self, Tokens},
     post::{self, Problem, TextField, TextLimit, TextUnit},
@@ -378,14 +378,20 @@ fn sign_in_refused(failure: Failure) -> Failure {
     Failure::permanent("CREDENTIALS_REFUSED", message).platform(code)
 }
 
-#[async_trait]
-impl Adapter for Bluesky {
+impl Named for Bluesky {
     fn platform(&self) -> Platform {
         PLATFORM
     }
 
     fn label(&self) -> &'static str {
         "Bluesky"
+    }
+}
+
+#[async_trait]
+impl Connect for Bluesky {
+    fn grant(&self) -> Grant {
+        Grant::Credentials
     }
 
     /// Access JWTs live about two hours and are refreshed with the refresh JWT, which
@@ -396,30 +402,6 @@ impl Adapter for Bluesky {
             ahead: chrono::Duration::minutes(15),
             min_age: chrono::Duration::zero(),
         }
-    }
-
-    fn authorize_url(
-        &self,
-        _redirect_uri: &str,
-        _state: &str,
-        _challenge: Option<&str>,
-    ) -> Result<String, String> {
-        Err(
-            "Bluesky connects with a handle and an app password: POST /v1/channels/bluesky/credentials"
-                .to_owned(),
-        )
-    }
-
-    async fn exchange_code(
-        &self,
-        _redirect_uri: &str,
-        _code: &str,
-        _verifier: Option<&str>,
-    ) -> Result<Tokens, Failure> {
-        Err(Failure::permanent(
-            "OAUTH_NOT_CONFIGURED",
-            "Bluesky connects with a handle and an app password, not through a sign-in page",
-        ))
     }
 
     async fn sign_in(&self, identifier: &str, password: &str) -> Result<Tokens, Failure> {
@@ -488,10 +470,18 @@ impl Adapter for Bluesky {
         }
     }
 
+    fn account_problem(&self, account_id: &str) -> Option<String> {
+        (!account_id.starts_with("did:")).then(|| {
+            "a Bluesky account is named by its DID (did:plc:… or did:web:…), not its handle"
+                .to_owned()
+        })
+    }
+}
+
+impl Rules for Bluesky {
     fn profile(&self) -> Profile {
         Profile {
             color: "#1185fe",
-            connect: Connect::Credentials,
             author_kinds: &[],
             media_kinds: &[MediaKind::Photo],
             media_formats: MediaFormats {
@@ -613,7 +603,10 @@ impl Adapter for Bluesky {
         ));
         requests
     }
+}
 
+#[async_trait]
+impl Publish for Bluesky {
     /// The image is read (an upload from the store, a `mediaUrl` fetched) to hold it to
     /// Bluesky's 1,000,000 bytes before anything is sent.
     async fn check(
@@ -727,13 +720,6 @@ impl Adapter for Bluesky {
         }
     }
 
-    fn account_problem(&self, account_id: &str) -> Option<String> {
-        (!account_id.starts_with("did:")).then(|| {
-            "a Bluesky account is named by its DID (did:plc:… or did:web:…), not its handle"
-                .to_owned()
-        })
-    }
-
     /// `at://<did>/app.bsky.feed.post/<rkey>` is shown at
     /// `https://bsky.app/profile/<did>/post/<rkey>`.
     async fn post_url(&self, _auth: &Auth, post_id: &str) -> Option<String> {
@@ -747,7 +733,10 @@ impl Adapter for Bluesky {
         (did_ok && tid::is_valid(rkey))
             .then(|| format!("https://bsky.app/profile/{did}/post/{rkey}"))
     }
+}
 
+#[async_trait]
+impl Measure for Bluesky {
     /// The post's likes, replies, reposts and quotes (`app.bsky.feed.getPosts`), and the
     /// account's followers as its reach base (Bluesky counts no views).
     async fn metrics(

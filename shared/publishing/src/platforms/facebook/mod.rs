@@ -12,10 +12,10 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use crate::{
-    Adapter, Auth, Checked, Failure, FailureKind, MediaKind, Mode, Options, PlannedRequest,
+    Connect, Measure, Named, Publish, Rules, Auth, Checked, Failure, FailureKind, MediaKind, Mode, Options, PlannedRequest,
     Platform, PlatformSettings, Post, PostMetrics, PublishSettings, Refresh, Remote, Reply, Sent,
     TokenPolicy,
-    catalogue::{Connect, MediaFormats, Profile},
+    catalogue::{MediaFormats, Profile},
     oauth, platforms::meta,
     post::{self, Problem, TextField, TextLimit},
 };
@@ -202,8 +202,7 @@ fn permalink(answered: &str) -> Option<String> {
     (url.starts_with("https://") && url.len() <= 2048).then_some(url)
 }
 
-#[async_trait]
-impl Adapter for Facebook {
+impl Named for Facebook {
     fn platform(&self) -> Platform {
         PLATFORM
     }
@@ -211,7 +210,10 @@ impl Adapter for Facebook {
     fn label(&self) -> &'static str {
         "Facebook"
     }
+}
 
+#[async_trait]
+impl Connect for Facebook {
     /// Page tokens got from a long-lived user token have no expiry: nothing to refresh. A
     /// page token Facebook stops taking (a password changed, the app removed, the person no
     /// longer manages the page) is refused with code 190, and the channel is announced as
@@ -298,11 +300,12 @@ impl Adapter for Facebook {
         (!is_graph_id(account_id) || account_id.contains('_'))
             .then(|| format!("a Facebook `accountId` is the page's numeric id, not `{account_id}`"))
     }
+}
 
+impl Rules for Facebook {
     fn profile(&self) -> Profile {
         Profile {
             color: "#1877f2",
-            connect: Connect::Oauth,
             author_kinds: &[],
             media_kinds: &[MediaKind::Photo, MediaKind::Video],
             media_formats: MediaFormats {
@@ -360,7 +363,10 @@ impl Adapter for Facebook {
             effect: "publishes".into(),
         }]
     }
+}
 
+#[async_trait]
+impl Publish for Facebook {
     /// Nothing to read first: Facebook documents no posting quota for pages.
     async fn check(&self, _: &Auth, _: &Post, options: &Options) -> Result<Checked, Failure> {
         Ok(Checked {
@@ -414,6 +420,20 @@ impl Adapter for Facebook {
         }
     }
 
+    async fn post_url(&self, auth: &Auth, post_id: &str) -> Option<String> {
+        if !is_graph_id(post_id) {
+            return None;
+        }
+        let query = [("fields", "permalink_url")];
+        match self.get(post_id, &query, &auth.access_token).await {
+            Reply::Ok(body) => permalink(body["permalink_url"].as_str()?),
+            _ => None,
+        }
+    }
+}
+
+#[async_trait]
+impl Measure for Facebook {
     fn metrics_scope(&self) -> Option<&'static str> {
         Some(METRICS_SCOPE)
     }
@@ -446,17 +466,6 @@ impl Adapter for Facebook {
             reach: insights.get("post_impressions_unique").copied(),
             followers: None,
         }))
-    }
-
-    async fn post_url(&self, auth: &Auth, post_id: &str) -> Option<String> {
-        if !is_graph_id(post_id) {
-            return None;
-        }
-        let query = [("fields", "permalink_url")];
-        match self.get(post_id, &query, &auth.access_token).await {
-            Reply::Ok(body) => permalink(body["permalink_url"].as_str()?),
-            _ => None,
-        }
     }
 }
 

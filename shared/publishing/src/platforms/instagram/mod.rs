@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use crate::{
-    Adapter, Auth, Checked, Failure, FailureKind, MediaKind, Mode, Options, PlannedRequest,
+    Connect, Measure, Named, Publish, Rules, Auth, Checked, Failure, FailureKind, MediaKind, Mode, Options, PlannedRequest,
     Platform, PlatformSettings, Post, PostMetrics, PublishSettings, Refresh, Remote, Reply, Sent,
     TokenPolicy,
     platforms::meta::{self, ContainerApi, Containers},
@@ -206,8 +206,7 @@ impl Containers for Instagram {
     }
 }
 
-#[async_trait]
-impl Adapter for Instagram {
+impl Named for Instagram {
     fn platform(&self) -> Platform {
         PLATFORM
     }
@@ -215,7 +214,10 @@ impl Adapter for Instagram {
     fn label(&self) -> &'static str {
         "Instagram"
     }
+}
 
+#[async_trait]
+impl Connect for Instagram {
     /// Long-lived tokens (60 days) are exchanged for new ones while valid, at least a day
     /// after they were issued, when a week is left; an expired one cannot be.
     fn token_policy(&self) -> TokenPolicy {
@@ -242,15 +244,6 @@ impl Adapter for Instagram {
             ),
         ];
         oauth::authorize_url(&self.oauth, &params, redirect_uri, state, challenge)
-    }
-
-    /// Instagram's own word for it: the content publishing limit (posts per 24 hours).
-    fn quota_spent(&self) -> Failure {
-        Failure::permanent(
-            "DAILY_QUOTA_EXHAUSTED",
-            "the Instagram account's remaining daily quota is spent by the entries before this one",
-        )
-        .platform("content_publishing_limit")
     }
 
     /// The code gets a short-lived token, exchanged at once for a long-lived one.
@@ -302,11 +295,12 @@ impl Adapter for Instagram {
         ];
         self.graph_grant("refresh_access_token", &query).await
     }
+}
 
+impl Rules for Instagram {
     fn profile(&self) -> crate::catalogue::Profile {
         crate::catalogue::Profile {
             color: "#c13584",
-            connect: crate::catalogue::Connect::Oauth,
             author_kinds: &[],
             media_kinds: &[MediaKind::Photo, MediaKind::Video],
             media_formats: crate::catalogue::MediaFormats {
@@ -412,6 +406,18 @@ impl Adapter for Instagram {
             ),
         ]
     }
+}
+
+#[async_trait]
+impl Publish for Instagram {
+    /// Instagram's own word for it: the content publishing limit (posts per 24 hours).
+    fn quota_spent(&self) -> Failure {
+        Failure::permanent(
+            "DAILY_QUOTA_EXHAUSTED",
+            "the Instagram account's remaining daily quota is spent by the entries before this one",
+        )
+        .platform("content_publishing_limit")
+    }
 
     async fn check(
         &self,
@@ -471,7 +477,10 @@ impl Adapter for Instagram {
     ) -> Remote {
         self.confirm_container(auth, remote_id, &post.text).await
     }
+}
 
+#[async_trait]
+impl Measure for Instagram {
     fn metrics_scope(&self) -> Option<&'static str> {
         Some(METRICS_SCOPE)
     }

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use crate::http::{Clients, Supplied};
 use crate::uploads::MediaReader;
 use crate::{
-    Adapter, Auth, Checked, Failure, MediaKind, Mode, Options, PlannedRequest, Platform,
+    Connect, Measure, Named, Publish, Rules, Auth, Checked, Failure, MediaKind, Mode, Options, PlannedRequest, Platform,
     PlatformSettings, Post, PublishSettings, Refresh, Remote, Reply, Sent, TokenPolicy, oauth,
     post::{self, Problem, TextField, TextLimit},
 };
@@ -283,8 +283,7 @@ impl LinkedIn {
     }
 }
 
-#[async_trait]
-impl Adapter for LinkedIn {
+impl Named for LinkedIn {
     fn platform(&self) -> Platform {
         PLATFORM
     }
@@ -292,7 +291,10 @@ impl Adapter for LinkedIn {
     fn label(&self) -> &'static str {
         "LinkedIn"
     }
+}
 
+#[async_trait]
+impl Connect for LinkedIn {
     /// Access tokens last 60 days. LinkedIn issues refresh tokens to approved partners
     /// only: with one, a token is refreshed a week before it expires; without, the channel
     /// is announced before its expiry and needs connecting again once it has passed.
@@ -367,56 +369,6 @@ impl Adapter for LinkedIn {
         })
     }
 
-    async fn post_url(&self, _auth: &Auth, post_id: &str) -> Option<String> {
-        feed_url(post_id)
-    }
-
-    /// The post's likes and comments (`/rest/socialActions`); a page's followers as its
-    /// reach base (LinkedIn reports no views to a post's author through this API).
-    async fn metrics(
-        &self,
-        auth: &Auth,
-        post_id: &str,
-    ) -> Result<Option<crate::PostMetrics>, Failure> {
-        if !is_post_urn(post_id) {
-            return Ok(None);
-        }
-        // Reading them is a partner permission, granted with LINKEDIN_SCOPES.
-        let scope = match auth.account_id.starts_with(PAGE) {
-            true => "r_organization_social",
-            false => "r_member_social",
-        };
-        let refused = |f| crate::metrics_refusal(f, "LinkedIn", scope);
-        let path = format!("/rest/socialActions/{}", encoded(post_id));
-        let actions = self
-            .get(&path, &[], &auth.access_token)
-            .await
-            .read("LinkedIn", "post's social actions")
-            .map_err(refused)?;
-        let followers = match auth.account_id.starts_with(PAGE) {
-            true => {
-                let path = format!("/rest/networkSizes/{}", encoded(&auth.account_id));
-                let query = [("edgeType", "COMPANY_FOLLOWED_BY_MEMBER")];
-                let sizes = self
-                    .get(&path, &query, &auth.access_token)
-                    .await
-                    .read("LinkedIn", "page's followers")
-                    .map_err(refused)?;
-                sizes["firstDegreeSize"].as_u64()
-            }
-            false => None,
-        };
-        Ok(Some(crate::PostMetrics {
-            reading: almanac_shared::domain::analytics::Reading {
-                likes: actions["likesSummary"]["totalLikes"].as_u64(),
-                comments: actions["commentsSummary"]["aggregatedTotalComments"].as_u64(),
-                ..Default::default()
-            },
-            reach: None,
-            followers,
-        }))
-    }
-
     fn author_kind(&self, account_id: &str) -> Option<crate::catalogue::AuthorKind> {
         use crate::catalogue::AuthorKind;
         if account_id.starts_with(MEMBER) {
@@ -427,12 +379,13 @@ impl Adapter for LinkedIn {
             None
         }
     }
+}
 
+impl Rules for LinkedIn {
     fn profile(&self) -> crate::catalogue::Profile {
-        use crate::catalogue::{AuthorKind, Connect, Profile};
+        use crate::catalogue::{AuthorKind, Profile};
         Profile {
             color: "#0a66c2",
-            connect: Connect::Oauth,
             author_kinds: &[AuthorKind::Member, AuthorKind::Organization],
             // Photos and text; a video is refused (`validate`).
             media_kinds: &[MediaKind::Photo],
@@ -525,6 +478,13 @@ impl Adapter for LinkedIn {
         });
         requests
     }
+}
+
+#[async_trait]
+impl Publish for LinkedIn {
+    async fn post_url(&self, _auth: &Auth, post_id: &str) -> Option<String> {
+        feed_url(post_id)
+    }
 
     /// Nothing to read first: LinkedIn has no quota to ask about.
     async fn check(&self, _: &Auth, _: &Post, options: &Options) -> Result<Checked, Failure> {
@@ -593,6 +553,55 @@ impl Adapter for LinkedIn {
             Ok(None) => Remote::Pending("the page's recent posts do not show it".into()),
             Err(reason) => Remote::Pending(reason),
         }
+    }
+}
+
+#[async_trait]
+impl Measure for LinkedIn {
+    /// The post's likes and comments (`/rest/socialActions`); a page's followers as its
+    /// reach base (LinkedIn reports no views to a post's author through this API).
+    async fn metrics(
+        &self,
+        auth: &Auth,
+        post_id: &str,
+    ) -> Result<Option<crate::PostMetrics>, Failure> {
+        if !is_post_urn(post_id) {
+            return Ok(None);
+        }
+        // Reading them is a partner permission, granted with LINKEDIN_SCOPES.
+        let scope = match auth.account_id.starts_with(PAGE) {
+            true => "r_organization_social",
+            false => "r_member_social",
+        };
+        let refused = |f| crate::metrics_refusal(f, "LinkedIn", scope);
+        let path = format!("/rest/socialActions/{}", encoded(post_id));
+        let actions = self
+            .get(&path, &[], &auth.access_token)
+            .await
+            .read("LinkedIn", "post's social actions")
+            .map_err(refused)?;
+        let followers = match auth.account_id.starts_with(PAGE) {
+            true => {
+                let path = format!("/rest/networkSizes/{}", encoded(&auth.account_id));
+                let query = [("edgeType", "COMPANY_FOLLOWED_BY_MEMBER")];
+                let sizes = self
+                    .get(&path, &query, &auth.access_token)
+                    .await
+                    .read("LinkedIn", "page's followers")
+                    .map_err(refused)?;
+                sizes["firstDegreeSize"].as_u64()
+            }
+            false => None,
+        };
+        Ok(Some(crate::PostMetrics {
+            reading: almanac_shared::domain::analytics::Reading {
+                likes: actions["likesSummary"]["totalLikes"].as_u64(),
+                comments: actions["commentsSummary"]["aggregatedTotalComments"].as_u64(),
+                ..Default::default()
+            },
+            reach: None,
+            followers,
+        }))
     }
 }
 

@@ -13,10 +13,10 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use crate::{
-    Adapter, Auth, Checked, Failure, MediaKind, Mode, Options, PlannedRequest, Platform,
+    Connect, Measure, Named, Publish, Rules, Auth, Checked, Failure, MediaKind, Mode, Options, PlannedRequest, Platform,
     PlatformSettings, Post, PostMetrics, PublishSettings, Refresh, Remote, Reply, Sent,
     TokenPolicy,
-    catalogue::{Connect, MediaFormats, Profile, Quota},
+    catalogue::{MediaFormats, Profile, Quota},
     platforms::meta::{self, ContainerApi, Containers},
     oauth,
     post::{self, Problem, TextField, TextLimit, TextUnit},
@@ -162,8 +162,7 @@ impl Containers for Threads {
     }
 }
 
-#[async_trait]
-impl Adapter for Threads {
+impl Named for Threads {
     fn platform(&self) -> Platform {
         PLATFORM
     }
@@ -171,7 +170,10 @@ impl Adapter for Threads {
     fn label(&self) -> &'static str {
         "Threads"
     }
+}
 
+#[async_trait]
+impl Connect for Threads {
     /// Long-lived tokens (60 days) are refreshed while valid, once at least a day old, when
     /// a week is left; an expired one cannot be.
     fn token_policy(&self) -> TokenPolicy {
@@ -198,15 +200,6 @@ impl Adapter for Threads {
             ),
         ];
         oauth::authorize_url(&self.oauth, &params, redirect_uri, state, challenge)
-    }
-
-    /// Threads' own word for it: 250 posts in a moving day.
-    fn quota_spent(&self) -> Failure {
-        Failure::permanent(
-            "DAILY_QUOTA_EXHAUSTED",
-            "the Threads account's remaining posts of the last 24 hours are spent by the entries before this one",
-        )
-        .platform("threads_publishing_limit")
     }
 
     /// The code gets a short-lived token (an hour), exchanged at once for a 60-day one.
@@ -256,11 +249,12 @@ impl Adapter for Threads {
         ];
         self.grant("refresh_access_token", &query).await
     }
+}
 
+impl Rules for Threads {
     fn profile(&self) -> Profile {
         Profile {
             color: "#101010",
-            connect: Connect::Oauth,
             author_kinds: &[],
             media_kinds: &[MediaKind::Photo, MediaKind::Video],
             media_formats: MediaFormats {
@@ -358,6 +352,18 @@ impl Adapter for Threads {
             ),
         ]
     }
+}
+
+#[async_trait]
+impl Publish for Threads {
+    /// Threads' own word for it: 250 posts in a moving day.
+    fn quota_spent(&self) -> Failure {
+        Failure::permanent(
+            "DAILY_QUOTA_EXHAUSTED",
+            "the Threads account's remaining posts of the last 24 hours are spent by the entries before this one",
+        )
+        .platform("threads_publishing_limit")
+    }
 
     /// The account's quota, read: a post past it waits an hour and reads it again.
     async fn check(
@@ -416,7 +422,10 @@ impl Adapter for Threads {
     async fn post_url(&self, auth: &Auth, post_id: &str) -> Option<String> {
         self.permalink(auth, post_id).await
     }
+}
 
+#[async_trait]
+impl Measure for Threads {
     fn metrics_scope(&self) -> Option<&'static str> {
         Some(METRICS_SCOPE)
     }

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use almanac_shared::domain::analytics::Reading;
 
 use crate::{
-    Adapter, Auth, Checked, Failure, FailureKind, MediaKind, Mode, Options, PRIVACY_LEVELS,
+    Connect, Measure, Named, Publish, Rules, Auth, Checked, Failure, FailureKind, MediaKind, Mode, Options, PRIVACY_LEVELS,
     PlannedRequest, Platform, PlatformSettings, Post, PostMetrics, PublishSettings, Refresh,
     Remote, Reply, Sent, TokenPolicy, count, metrics_refusal, oauth,
     post::{
@@ -320,8 +320,7 @@ fn masked() -> Value {
     json!({ "Authorization": "Bearer ***", "Content-Type": "application/json; charset=UTF-8" })
 }
 
-#[async_trait]
-impl Adapter for TikTok {
+impl Named for TikTok {
     fn platform(&self) -> Platform {
         PLATFORM
     }
@@ -329,24 +328,10 @@ impl Adapter for TikTok {
     fn label(&self) -> &'static str {
         "TikTok"
     }
+}
 
-    /// Access tokens live hours and are refreshed 5 minutes ahead with the (rotating)
-    /// refresh token, which lives months.
-    async fn post_url(&self, auth: &Auth, post_id: &str) -> Option<String> {
-        // A video's address names its creator: the creator info says who that is.
-        let Reply::Ok(data) = self.call(auth, CREATOR_INFO, None).await else {
-            return None;
-        };
-        let handle = data["creator_username"].as_str()?;
-        let valid = !handle.is_empty()
-            && handle
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
-            && !post_id.is_empty()
-            && post_id.chars().all(|c| c.is_ascii_digit());
-        valid.then(|| format!("https://www.tiktok.com/@{handle}/video/{post_id}"))
-    }
-
+#[async_trait]
+impl Connect for TikTok {
     fn token_policy(&self) -> TokenPolicy {
         TokenPolicy {
             refresh: Refresh::WithRefreshToken,
@@ -423,11 +408,12 @@ impl Adapter for TikTok {
         .await?;
         oauth::tokens(&answer, "open_id")
     }
+}
 
+impl Rules for TikTok {
     fn profile(&self) -> crate::catalogue::Profile {
         crate::catalogue::Profile {
             color: "#111111",
-            connect: crate::catalogue::Connect::Oauth,
             author_kinds: &[],
             media_kinds: &[MediaKind::Video, MediaKind::Photo],
             media_formats: crate::catalogue::MediaFormats {
@@ -511,6 +497,26 @@ impl Adapter for TikTok {
             ),
         ]
     }
+}
+
+#[async_trait]
+impl Publish for TikTok {
+    /// Access tokens live hours and are refreshed 5 minutes ahead with the (rotating)
+    /// refresh token, which lives months.
+    async fn post_url(&self, auth: &Auth, post_id: &str) -> Option<String> {
+        // A video's address names its creator: the creator info says who that is.
+        let Reply::Ok(data) = self.call(auth, CREATOR_INFO, None).await else {
+            return None;
+        };
+        let handle = data["creator_username"].as_str()?;
+        let valid = !handle.is_empty()
+            && handle
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
+            && !post_id.is_empty()
+            && post_id.chars().all(|c| c.is_ascii_digit());
+        valid.then(|| format!("https://www.tiktok.com/@{handle}/video/{post_id}"))
+    }
 
     async fn check(
         &self,
@@ -568,34 +574,6 @@ impl Adapter for TikTok {
         })
     }
 
-    fn metrics_scope(&self) -> Option<&'static str> {
-        Some(METRICS_SCOPE)
-    }
-
-    /// The video's views, likes, comments and shares (`/v2/video/query/`); no video in
-    /// the answer is an empty reading.
-    async fn metrics(&self, auth: &Auth, post_id: &str) -> Result<Option<PostMetrics>, Failure> {
-        let body = json!({ "filters": { "video_ids": [post_id] } });
-        let data = self
-            .call(auth, VIDEO_QUERY, Some(&body))
-            .await
-            .read("TikTok", "video counts")
-            .map_err(|f| metrics_refusal(f, "TikTok", METRICS_SCOPE))?;
-        let Some(video) = data["videos"].as_array().and_then(|v| v.first()) else {
-            return Ok(None);
-        };
-        Ok(Some(PostMetrics {
-            reading: Reading {
-                views: count(&video["view_count"]),
-                likes: count(&video["like_count"]),
-                comments: count(&video["comment_count"]),
-                shares: count(&video["share_count"]),
-                ..Reading::default()
-            },
-            ..PostMetrics::default()
-        }))
-    }
-
     async fn confirm(
         &self,
         auth: &Auth,
@@ -627,6 +605,37 @@ impl Adapter for TikTok {
             Reply::Refused(failure) => Remote::Pending(failure.message),
             Reply::Lost(reason, _) => Remote::Pending(reason),
         }
+    }
+}
+
+#[async_trait]
+impl Measure for TikTok {
+    fn metrics_scope(&self) -> Option<&'static str> {
+        Some(METRICS_SCOPE)
+    }
+
+    /// The video's views, likes, comments and shares (`/v2/video/query/`); no video in
+    /// the answer is an empty reading.
+    async fn metrics(&self, auth: &Auth, post_id: &str) -> Result<Option<PostMetrics>, Failure> {
+        let body = json!({ "filters": { "video_ids": [post_id] } });
+        let data = self
+            .call(auth, VIDEO_QUERY, Some(&body))
+            .await
+            .read("TikTok", "video counts")
+            .map_err(|f| metrics_refusal(f, "TikTok", METRICS_SCOPE))?;
+        let Some(video) = data["videos"].as_array().and_then(|v| v.first()) else {
+            return Ok(None);
+        };
+        Ok(Some(PostMetrics {
+            reading: Reading {
+                views: count(&video["view_count"]),
+                likes: count(&video["like_count"]),
+                comments: count(&video["comment_count"]),
+                shares: count(&video["share_count"]),
+                ..Reading::default()
+            },
+            ..PostMetrics::default()
+        }))
     }
 }
 

@@ -17,9 +17,9 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use crate::{
-    Adapter, Auth, Checked, Failure, MediaKind, Mode, Options, PlannedRequest, Platform,
+    Connect, Measure, Named, Publish, Rules, Auth, Checked, Failure, MediaKind, Mode, Options, PlannedRequest, Platform,
     PlatformSettings, Post, PublishSettings, Refresh, Remote, Reply, Sent, TokenPolicy,
-    catalogue::{Connect, MediaFormats, Profile, Quota, QuotaScope},
+    catalogue::{MediaFormats, Profile, Quota, QuotaScope},
     http::Clients,
     oauth,
     post::{self, Problem, TextField, TextLimit, TextUnit},
@@ -199,8 +199,7 @@ fn video_id(body: &Value) -> Option<String> {
         .map(str::to_owned)
 }
 
-#[async_trait]
-impl Adapter for YouTube {
+impl Named for YouTube {
     fn platform(&self) -> Platform {
         PLATFORM
     }
@@ -208,7 +207,10 @@ impl Adapter for YouTube {
     fn label(&self) -> &'static str {
         "YouTube"
     }
+}
 
+#[async_trait]
+impl Connect for YouTube {
     /// Access tokens last an hour; the refresh token gets a new one, also after it expired.
     /// A refresh token with a lifetime (a project in "Testing" status: 7 days) is announced
     /// before it lapses.
@@ -284,14 +286,6 @@ impl Adapter for YouTube {
         Self::tokens(&answer)
     }
 
-    /// The uploads left today are the whole server's, not the account's.
-    fn quota_spent(&self) -> Failure {
-        Failure::permanent(
-            "DAILY_QUOTA_EXHAUSTED",
-            "the YouTube uploads left today for this Almanac server (shared by everyone who publishes through it) are taken by the entries before this one",
-        )
-    }
-
     fn account_problem(&self, account_id: &str) -> Option<String> {
         let channel =
             account_id.len() == 24 && account_id.starts_with("UC") && is_video_id(account_id);
@@ -299,11 +293,12 @@ impl Adapter for YouTube {
             format!("a YouTube `accountId` is the channel's id (`UC` and 22 characters), not `{account_id}`")
         })
     }
+}
 
+impl Rules for YouTube {
     fn profile(&self) -> Profile {
         Profile {
             color: "#e00000",
-            connect: Connect::Oauth,
             author_kinds: &[],
             media_kinds: &[MediaKind::Video],
             media_formats: MediaFormats {
@@ -424,6 +419,17 @@ impl Adapter for YouTube {
         ]);
         requests
     }
+}
+
+#[async_trait]
+impl Publish for YouTube {
+    /// The uploads left today are the whole server's, not the account's.
+    fn quota_spent(&self) -> Failure {
+        Failure::permanent(
+            "DAILY_QUOTA_EXHAUSTED",
+            "the YouTube uploads left today for this Almanac server (shared by everyone who publishes through it) are taken by the entries before this one",
+        )
+    }
 
     /// Nothing to read first: the quota is counted by Almanac (`publish::quota`).
     async fn check(&self, _: &Auth, _: &Post, options: &Options) -> Result<Checked, Failure> {
@@ -536,7 +542,10 @@ impl Adapter for YouTube {
     async fn post_url(&self, _auth: &Auth, post_id: &str) -> Option<String> {
         is_video_id(post_id).then(|| format!("https://www.youtube.com/watch?v={post_id}"))
     }
+}
 
+#[async_trait]
+impl Measure for YouTube {
     fn metrics_scope(&self) -> Option<&'static str> {
         Some(METRICS_SCOPE)
     }
