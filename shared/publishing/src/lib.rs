@@ -353,46 +353,67 @@ pub trait Named: Send + Sync {
 /// credentials keeps the OAuth pair's defaults, which refuse.
 #[async_trait]
 pub trait Connect: Named {
-    /// How its accounts connect: through its OAuth grant ([`Connect::authorize_url`],
-    /// [`Connect::exchange_code`]), or with credentials ([`Connect::sign_in`]).
+    /// Its OAuth authorization-code grant, declared ([`oauth::CodeGrant`]); `None` for a
+    /// platform whose accounts connect with credentials ([`Connect::sign_in`]).
+    fn code_grant(&self) -> Option<&oauth::CodeGrant> {
+        None
+    }
+    /// How its accounts connect (the catalogue's `connect`): read from which it has, a
+    /// code grant or a sign-in.
     fn grant(&self) -> catalogue::Grant {
-        catalogue::Grant::Oauth
+        match self.code_grant() {
+            Some(_) => catalogue::Grant::Oauth,
+            None => catalogue::Grant::Credentials,
+        }
     }
     fn token_policy(&self) -> TokenPolicy;
     /// Whether its authorisation uses PKCE (S256).
     fn uses_pkce(&self) -> bool {
-        false
+        self.code_grant().is_some_and(oauth::CodeGrant::uses_pkce)
     }
     /// The URL the user opens to grant access, or why connecting cannot start (the app's
     /// credentials for the platform are not configured: which variables to set). A platform
     /// connecting with credentials says where to send them.
     fn authorize_url(
         &self,
-        _redirect_uri: &str,
-        _state: &str,
-        _challenge: Option<&str>,
+        redirect_uri: &str,
+        state: &str,
+        challenge: Option<&str>,
     ) -> Result<String, String> {
-        Err(format!(
-            "{} connects with its account's own credentials: POST /v1/channels/{}/credentials",
-            self.label(),
-            self.platform()
-        ))
+        match self.code_grant() {
+            Some(grant) => grant.authorize_url(redirect_uri, state, challenge),
+            None => Err(format!(
+                "{} connects with its account's own credentials: POST /v1/channels/{}/credentials",
+                self.label(),
+                self.platform()
+            )),
+        }
     }
-    /// Exchanges the callback's code for tokens (with the account they act for). A
-    /// platform connecting with credentials refuses.
+    /// Exchanges the callback's code for tokens, then learns what else the connection
+    /// needs ([`Connect::connected`]). A platform connecting with credentials refuses.
     async fn exchange_code(
         &self,
-        _redirect_uri: &str,
-        _code: &str,
-        _verifier: Option<&str>,
+        redirect_uri: &str,
+        code: &str,
+        verifier: Option<&str>,
     ) -> Result<oauth::Tokens, Failure> {
-        Err(Failure::permanent(
-            "OAUTH_NOT_CONFIGURED",
-            format!(
-                "{} connects with its account's own credentials, not through a sign-in page",
-                self.label()
-            ),
-        ))
+        let Some(grant) = self.code_grant() else {
+            return Err(Failure::permanent(
+                "OAUTH_NOT_CONFIGURED",
+                format!(
+                    "{} connects with its account's own credentials, not through a sign-in page",
+                    self.label()
+                ),
+            ));
+        };
+        let tokens = grant.exchange(redirect_uri, code, verifier).await?;
+        self.connected(tokens).await
+    }
+    /// What the platform adds once the code's tokens are in: a short-lived token exchanged
+    /// for a long-lived one, the account they act for and its names, the other accounts the
+    /// grant acts for.
+    async fn connected(&self, tokens: oauth::Tokens) -> Result<oauth::Tokens, Failure> {
+        Ok(tokens)
     }
     /// Signs in with the credentials a person gave (a platform whose catalogue `connect` is
     /// `credentials`): the tokens and the account they act for. The credentials are sent
@@ -407,12 +428,25 @@ pub trait Connect: Named {
             ),
         ))
     }
-    /// A refreshed token ([`TokenPolicy::refresh`] says with what).
+    /// A refreshed token ([`TokenPolicy::refresh`] says with what): by default the code
+    /// grant's refresh token exchanged for new tokens.
     async fn refresh(
         &self,
-        access_token: &str,
+        _access_token: &str,
         refresh_token: Option<&str>,
-    ) -> Result<oauth::Tokens, Failure>;
+    ) -> Result<oauth::Tokens, Failure> {
+        match self.code_grant() {
+            Some(grant) => grant.refresh(refresh_token).await,
+            None => Err(Failure::new(
+                FailureKind::Auth,
+                "CHANNEL_AUTH_INVALID",
+                format!(
+                    "{} cannot refresh this channel's token; connect it again",
+                    self.label()
+                ),
+            )),
+        }
+    }
     /// Why `account_id` cannot be one of this platform's accounts (an imported token's
     /// `accountId`), if it cannot.
     fn account_problem(&self, _account_id: &str) -> Option<String> {

@@ -1,7 +1,11 @@
-//! What the platforms' OAuth has in common: the callback URL, the app's credentials, the
-//! authorize URL (with PKCE), grants posted to a token endpoint and their answers. Each
-//! adapter composes its own grant and refresh from these. Lifetimes always come from the
-//! platform's `expires_in`: they have changed over time, and hard-coded ones go stale.
+//! The platforms' OAuth: one authorization-code grant ([`CodeGrant`], RFC 6749 section 4.1,
+//! with PKCE where a platform asks for it) that every OAuth platform declares rather than
+//! writes (its client id's name, its scopes, its further parameters, how its token endpoint
+//! takes the code), and the pieces it is made of: the callback URL, the app's credentials,
+//! grants posted to a token endpoint and their answers. What a platform does after the
+//! code (exchanging a short-lived token, learning who connected) is its `Connect::connected`.
+//! Lifetimes always come from the platform's `expires_in`: they have changed over time, and
+//! hard-coded ones go stale.
 
 use base64::Engine;
 use rand::RngCore;
@@ -114,33 +118,6 @@ pub fn app_credentials<'a>(
     }
 }
 
-/// The URL the user opens to grant access: the platform's authorize URL with its own
-/// `params` (client id, scope), then the standard ones and PKCE's challenge.
-pub fn authorize_url(
-    settings: &PlatformSettings,
-    params: &[(&str, &str)],
-    redirect_uri: &str,
-    state: &str,
-    challenge: Option<&str>,
-) -> Result<String, String> {
-    let mut url = url::Url::parse(&settings.authorize_url)
-        .map_err(|e| format!("the authorize URL is not a URL: {e}"))?;
-    {
-        let mut query = url.query_pairs_mut();
-        query.extend_pairs(params);
-        query
-            .append_pair("response_type", "code")
-            .append_pair("redirect_uri", redirect_uri)
-            .append_pair("state", state);
-        if let Some(challenge) = challenge {
-            query
-                .append_pair("code_challenge", challenge)
-                .append_pair("code_challenge_method", "S256");
-        }
-    }
-    Ok(url.into())
-}
-
 /// A grant posted as a form to the platform's token URL.
 pub async fn post_grant(
     http: &reqwest::Client,
@@ -197,33 +174,182 @@ pub async fn token_call(request: reqwest::RequestBuilder, label: &str) -> Result
     .platform(code))
 }
 
-/// A refresh token exchanged at the platform's token URL (`grant_type=refresh_token`, with
-/// the app's credentials, its id under `client_field`): the token endpoint's answer. Without
-/// a refresh token (the platform issued none) the channel must be connected again, which
-/// `missing` says.
-pub async fn refresh_grant(
-    http: &reqwest::Client,
-    settings: &PlatformSettings,
-    (label, not_configured): (&str, &str),
-    client_field: &str,
-    refresh_token: Option<&str>,
-    missing: &str,
-) -> Result<Value, Failure> {
-    let Some(refresh_token) = refresh_token else {
-        return Err(Failure::new(
-            FailureKind::Auth,
-            "CHANNEL_AUTH_INVALID",
-            missing,
-        ));
-    };
-    let (client, secret) = app_credentials(settings, not_configured)?;
-    let form = [
-        (client_field, client),
-        ("client_secret", secret),
-        ("grant_type", "refresh_token"),
-        ("refresh_token", refresh_token),
-    ];
-    post_grant(http, settings, label, &form).await
+/// How a platform's token endpoint takes the code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenRequest {
+    /// A form posted, with `grant_type=authorization_code` (the standard's).
+    Form,
+    /// A query of a GET, without `grant_type` (Facebook's).
+    Query,
+}
+
+/// A platform's authorization-code grant, declared: everything that differs between the
+/// platforms is a field; the requests are [`CodeGrant`]'s alone.
+#[derive(Clone)]
+pub struct CodeGrant {
+    http: reqwest::Client,
+    label: &'static str,
+    settings: PlatformSettings,
+    /// What to set when the app's credentials are missing (`OAUTH_NOT_CONFIGURED`).
+    not_configured: &'static str,
+    /// The parameter the client id goes under (`client_id`; TikTok's `client_key`).
+    client_field: &'static str,
+    /// The permissions asked for.
+    scope: String,
+    /// The platform's further authorize parameters (Google's `access_type`, `prompt`).
+    extra: &'static [(&'static str, &'static str)],
+    pkce: bool,
+    /// The field of a token answer naming the account (TikTok's `open_id`); empty: the
+    /// answer names none.
+    account_field: &'static str,
+    request: TokenRequest,
+}
+
+impl CodeGrant {
+    /// The grant of the platform called `label` (`settings`: its endpoints and the app's
+    /// credentials; `not_configured`: which variables to set without them), asking for
+    /// `scope`; the standard's choices until said otherwise.
+    pub fn new(
+        http: reqwest::Client,
+        label: &'static str,
+        settings: &PlatformSettings,
+        not_configured: &'static str,
+        scope: impl Into<String>,
+    ) -> Self {
+        Self {
+            http,
+            label,
+            settings: settings.clone(),
+            not_configured,
+            client_field: "client_id",
+            scope: scope.into(),
+            extra: &[],
+            pkce: false,
+            account_field: "",
+            request: TokenRequest::Form,
+        }
+    }
+
+    /// The client id goes under `field`.
+    pub fn client_field(self, field: &'static str) -> Self {
+        Self {
+            client_field: field,
+            ..self
+        }
+    }
+
+    /// The authorize URL carries `extra` too.
+    pub fn with(self, extra: &'static [(&'static str, &'static str)]) -> Self {
+        Self { extra, ..self }
+    }
+
+    /// Authorisation uses PKCE (S256).
+    pub fn pkce(self) -> Self {
+        Self { pkce: true, ..self }
+    }
+
+    /// A token answer names the account in `field`.
+    pub fn account_field(self, field: &'static str) -> Self {
+        Self {
+            account_field: field,
+            ..self
+        }
+    }
+
+    /// The token endpoint takes the code as `request` says.
+    pub fn request(self, request: TokenRequest) -> Self {
+        Self { request, ..self }
+    }
+
+    pub fn uses_pkce(&self) -> bool {
+        self.pkce
+    }
+
+    /// The app's client id and secret, or `OAUTH_NOT_CONFIGURED` saying what to set.
+    pub fn credentials(&self) -> Result<(&str, &str), Failure> {
+        app_credentials(&self.settings, self.not_configured)
+    }
+
+    /// The URL the user opens to grant access: the platform's authorize URL with the
+    /// client id, the scope and the platform's own parameters, then the standard ones and
+    /// PKCE's challenge.
+    pub fn authorize_url(
+        &self,
+        redirect_uri: &str,
+        state: &str,
+        challenge: Option<&str>,
+    ) -> Result<String, String> {
+        let (client, _) = self.credentials().map_err(|f| f.message)?;
+        let mut url = url::Url::parse(&self.settings.authorize_url)
+            .map_err(|e| format!("the authorize URL is not a URL: {e}"))?;
+        {
+            let mut query = url.query_pairs_mut();
+            query
+                .append_pair(self.client_field, client)
+                .append_pair("scope", &self.scope)
+                .extend_pairs(self.extra)
+                .append_pair("response_type", "code")
+                .append_pair("redirect_uri", redirect_uri)
+                .append_pair("state", state);
+            if let Some(challenge) = challenge.filter(|_| self.pkce) {
+                query
+                    .append_pair("code_challenge", challenge)
+                    .append_pair("code_challenge_method", "S256");
+            }
+        }
+        Ok(url.into())
+    }
+
+    /// The callback's code exchanged for tokens at the token endpoint.
+    pub async fn exchange(
+        &self,
+        redirect_uri: &str,
+        code: &str,
+        verifier: Option<&str>,
+    ) -> Result<Tokens, Failure> {
+        let (client, secret) = self.credentials()?;
+        let mut params = vec![
+            (self.client_field, client),
+            ("client_secret", secret),
+            ("code", code),
+            ("redirect_uri", redirect_uri),
+        ];
+        if let Some(verifier) = verifier.filter(|_| self.pkce) {
+            params.push(("code_verifier", verifier));
+        }
+        let request = match self.request {
+            TokenRequest::Form => {
+                params.push(("grant_type", "authorization_code"));
+                self.http.post(&self.settings.token_url).form(&params)
+            }
+            TokenRequest::Query => self.http.get(&self.settings.token_url).query(&params),
+        };
+        tokens(&token_call(request, self.label).await?, self.account_field)
+    }
+
+    /// A refresh token exchanged for new tokens (`grant_type=refresh_token`). Without one
+    /// (the platform issued none) the channel must be connected again.
+    pub async fn refresh(&self, refresh_token: Option<&str>) -> Result<Tokens, Failure> {
+        let Some(refresh_token) = refresh_token else {
+            return Err(Failure::new(
+                FailureKind::Auth,
+                "CHANNEL_AUTH_INVALID",
+                format!(
+                    "{} issued no refresh token for this channel; connect it again",
+                    self.label
+                ),
+            ));
+        };
+        let (client, secret) = self.credentials()?;
+        let form = [
+            (self.client_field, client),
+            ("client_secret", secret),
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh_token),
+        ];
+        let request = self.http.post(&self.settings.token_url).form(&form);
+        tokens(&token_call(request, self.label).await?, self.account_field)
+    }
 }
 
 /// The tokens of a token endpoint's answer; the account is `account_field`.
@@ -247,7 +373,10 @@ pub fn tokens(body: &Value, account_field: &str) -> Result<Tokens, Failure> {
         access_token,
         refresh_token: text("refresh_token"),
         expires_in: body["expires_in"].as_i64(),
-        refresh_expires_in: body["refresh_expires_in"].as_i64(),
+        // TikTok's `refresh_expires_in`; LinkedIn's and Google's `refresh_token_expires_in`.
+        refresh_expires_in: body["refresh_expires_in"]
+            .as_i64()
+            .or(body["refresh_token_expires_in"].as_i64()),
         account_id: text(account_field),
         handle: None,
         display_name: None,

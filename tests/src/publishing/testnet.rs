@@ -13,7 +13,7 @@ use almanac_publishing::{
     Auth, Checked, Connect, Failure, FailureKind, Measure, MediaKind, Named, Options,
     PlannedRequest, Platform, Post, PostMetrics, Publish, Refresh, Remote, Rules, Sent,
     TokenPolicy,
-    catalogue::{MediaFormats, Profile},
+    catalogue::{Grant, MediaFormats, Profile},
     oauth::Tokens,
     post::{self, Problem, TextField, TextLimit},
 };
@@ -81,6 +81,12 @@ impl Named for Testnet {
 
 #[async_trait]
 impl Connect for Testnet {
+    /// Its grant answers from memory, not through a declared code grant: it says it is
+    /// one.
+    fn grant(&self) -> Grant {
+        Grant::Oauth
+    }
+
     fn token_policy(&self) -> TokenPolicy {
         TokenPolicy {
             refresh: Refresh::WithRefreshToken,

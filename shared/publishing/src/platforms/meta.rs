@@ -15,7 +15,10 @@ use std::{
 use async_trait::async_trait;
 use serde_json::Value;
 
-use crate::{Auth, Failure, FailureKind, Remote, Reply, Sent};
+use crate::{
+    Auth, Failure, FailureKind, Remote, Reply, Sent,
+    oauth::{self, CodeGrant, Tokens},
+};
 
 /// How long a post past a publishing quota waits before the quota is read again.
 pub const QUOTA_WAIT: Duration = Duration::from_secs(3600);
@@ -221,6 +224,13 @@ pub(crate) struct ContainerApi {
     pub detail: &'static str,
     /// A recent post's field holding its text.
     pub text: &'static str,
+    /// The API version its paths are under (empty: none).
+    pub version: &'static str,
+    /// The prefix of its token grants (`<prefix>_exchange_token`, `<prefix>_refresh_token`),
+    /// where its tokens are long-lived ones made from the code's short-lived one.
+    pub grants: &'static str,
+    /// The fields of `me` naming who connected (an id, the username and the name).
+    pub me: &'static str,
 }
 
 /// A Graph API's container flow, for an adapter that makes its calls.
@@ -228,8 +238,15 @@ pub(crate) struct ContainerApi {
 pub(crate) trait Containers: Send + Sync {
     fn api(&self) -> &ContainerApi;
     fn http(&self) -> &reqwest::Client;
-    /// The address of an API path.
-    fn url(&self, path: &str) -> String;
+    /// Where its API is served (`*_API_BASE_URL`).
+    fn base(&self) -> &str;
+    /// The address of an API path, under its version.
+    fn url(&self, path: &str) -> String {
+        match self.api().version {
+            "" => format!("{}/{path}", self.base()),
+            version => format!("{}/{version}/{path}", self.base()),
+        }
+    }
     /// One call with `token`, its answer read.
     async fn call(&self, request: reqwest::RequestBuilder, token: &str) -> Reply;
     /// The pause between polls, and the longest a container is polled.
@@ -239,6 +256,52 @@ pub(crate) trait Containers: Send + Sync {
     async fn get(&self, path: &str, query: &[(&str, &str)], auth: &Auth) -> Reply {
         let request = self.http().get(self.url(path)).query(query);
         self.call(request, &auth.access_token).await
+    }
+
+    /// A token grant asked of the API's unversioned token endpoints (`access_token`,
+    /// `refresh_access_token`).
+    async fn token_grant(&self, path: &str, query: &[(&str, &str)]) -> Result<Tokens, Failure> {
+        let request = self
+            .http()
+            .get(format!("{}/{path}", self.base()))
+            .query(query);
+        oauth::tokens(
+            &oauth::token_call(request, self.api().label).await?,
+            "user_id",
+        )
+    }
+
+    /// The code's short-lived token (an hour) exchanged at once for a long-lived one (60
+    /// days), for the account the short one named, with who connected as people know them
+    /// (a read-only call; the account connects without their names if it fails).
+    async fn long_lived(&self, grant: &CodeGrant, short: Tokens) -> Result<Tokens, Failure> {
+        let (_, secret) = grant.credentials()?;
+        let exchange = format!("{}_exchange_token", self.api().grants);
+        let query = [
+            ("grant_type", exchange.as_str()),
+            ("client_secret", secret),
+            ("access_token", short.access_token.as_str()),
+        ];
+        let mut long = self.token_grant("access_token", &query).await?;
+        long.account_id = short.account_id;
+        long.scope = short.scope;
+        if let Some(auth) = long.auth()
+            && let Reply::Ok(me) = self.get("me", &[("fields", self.api().me)], &auth).await
+        {
+            long.handle = oauth::name(&me["username"]);
+            long.display_name = oauth::name(&me["name"]);
+        }
+        Ok(long)
+    }
+
+    /// A long-lived token exchanged, while valid, for a new one.
+    async fn refresh_long_lived(&self, access_token: &str) -> Result<Tokens, Failure> {
+        let refresh = format!("{}_refresh_token", self.api().grants);
+        let query = [
+            ("grant_type", refresh.as_str()),
+            ("access_token", access_token),
+        ];
+        self.token_grant("refresh_access_token", &query).await
     }
 
     /// A container's status (and its detail).

@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 use crate::{
     Connect, Measure, Named, Publish, Rules, Auth, Checked, Failure, FailureKind, MediaKind, Mode, Options, PlannedRequest,
     Platform, Post, PublishSettings, Refresh, Remote, Reply, Sent, TokenPolicy,
-    catalogue::{Grant, MediaFormats, Profile},
+    catalogue::{MediaFormats, Profile},
     http::{Clients, Supplied},
     oauth::{self, Tokens},
     post::{self, Problem, TextField, TextLimit, TextUnit},
@@ -390,10 +390,6 @@ impl Named for Bluesky {
 
 #[async_trait]
 impl Connect for Bluesky {
-    fn grant(&self) -> Grant {
-        Grant::Credentials
-    }
-
     /// Access JWTs live about two hours and are refreshed with the refresh JWT, which
     /// rotates (and lives about two months): refreshed when a quarter of an hour is left.
     fn token_policy(&self) -> TokenPolicy {

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 use crate::{
     Connect, Measure, Named, Publish, Rules, Auth, Checked, Failure, FailureKind, MediaKind, Mode, Options, PlannedRequest,
-    Platform, PlatformSettings, Post, PostMetrics, PublishSettings, Refresh, Remote, Reply, Sent,
+    Platform, Post, PostMetrics, PublishSettings, Refresh, Remote, Reply, Sent,
     TokenPolicy,
     catalogue::{MediaFormats, Profile},
     oauth, platforms::meta,
@@ -63,11 +63,14 @@ const NOT_CONFIGURED: &str = "Facebook is not configured: set FACEBOOK_CLIENT_ID
 pub struct Facebook {
     http: reqwest::Client,
     base: String,
-    oauth: PlatformSettings,
+    grant: oauth::CodeGrant,
 }
 
 impl Facebook {
     pub fn new(http: reqwest::Client, settings: &PublishSettings) -> Self {
+        let grant =
+            oauth::CodeGrant::new(http.clone(), "Facebook", &settings.facebook, NOT_CONFIGURED, SCOPES)
+                .request(oauth::TokenRequest::Query);
         Self {
             http,
             base: settings
@@ -75,7 +78,7 @@ impl Facebook {
                 .api_base_url
                 .trim_end_matches('/')
                 .to_owned(),
-            oauth: settings.facebook.clone(),
+            grant,
         }
     }
 
@@ -226,35 +229,14 @@ impl Connect for Facebook {
         }
     }
 
-    fn authorize_url(
-        &self,
-        redirect_uri: &str,
-        state: &str,
-        challenge: Option<&str>,
-    ) -> Result<String, String> {
-        let (client, _) =
-            oauth::app_credentials(&self.oauth, NOT_CONFIGURED).map_err(|f| f.message)?;
-        let params = [("client_id", client), ("scope", SCOPES)];
-        oauth::authorize_url(&self.oauth, &params, redirect_uri, state, challenge)
+    fn code_grant(&self) -> Option<&oauth::CodeGrant> {
+        Some(&self.grant)
     }
 
     /// The code's user token, made long-lived, lists the pages: the first is the channel
     /// connected, the others are connected beside it, each with its own page token.
-    async fn exchange_code(
-        &self,
-        redirect_uri: &str,
-        code: &str,
-        _verifier: Option<&str>,
-    ) -> Result<oauth::Tokens, Failure> {
-        let (client, secret) = oauth::app_credentials(&self.oauth, NOT_CONFIGURED)?;
-        let query = [
-            ("client_id", client),
-            ("client_secret", secret),
-            ("redirect_uri", redirect_uri),
-            ("code", code),
-        ];
-        let request = self.http.get(&self.oauth.token_url).query(&query);
-        let short = oauth::tokens(&oauth::token_call(request, "Facebook").await?, "")?;
+    async fn connected(&self, short: oauth::Tokens) -> Result<oauth::Tokens, Failure> {
+        let (client, secret) = self.grant.credentials()?;
         let query = [
             ("grant_type", "fb_exchange_token"),
             ("client_id", client),

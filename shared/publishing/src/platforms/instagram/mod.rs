@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use crate::{
     Connect, Measure, Named, Publish, Rules, Auth, Checked, Failure, FailureKind, MediaKind, Mode, Options, PlannedRequest,
-    Platform, PlatformSettings, Post, PostMetrics, PublishSettings, Refresh, Remote, Reply, Sent,
+    Platform, Post, PostMetrics, PublishSettings, Refresh, Remote, Reply, Sent,
     TokenPolicy,
     platforms::meta::{self, ContainerApi, Containers},
     oauth,
@@ -48,13 +48,21 @@ const NOT_CONFIGURED: &str =
 pub struct Instagram {
     http: reqwest::Client,
     base: String,
-    oauth: PlatformSettings,
+    grant: oauth::CodeGrant,
     poll: Duration,
     wait: Duration,
 }
 
 impl Instagram {
     pub fn new(http: reqwest::Client, settings: &PublishSettings) -> Self {
+        let grant = oauth::CodeGrant::new(
+            http.clone(),
+            "Instagram",
+            &settings.instagram,
+            NOT_CONFIGURED,
+            "instagram_business_basic,instagram_business_content_publish,instagram_business_manage_insights",
+        )
+        .account_field("user_id");
         Self {
             http,
             base: settings
@@ -62,20 +70,10 @@ impl Instagram {
                 .api_base_url
                 .trim_end_matches('/')
                 .to_owned(),
-            oauth: settings.instagram.clone(),
+            grant,
             poll: settings.check_interval,
             wait: settings.confirm_window.min(CONTAINER_WAIT_MAX),
         }
-    }
-
-    /// A grant asked of the Graph API (`access_token`, `refresh_access_token`).
-    async fn graph_grant(
-        &self,
-        path: &str,
-        query: &[(&str, &str)],
-    ) -> Result<oauth::Tokens, Failure> {
-        let request = self.http.get(self.url(path)).query(query);
-        oauth::tokens(&oauth::token_call(request, "Instagram").await?, "user_id")
     }
 
     fn container_body(post: &Post) -> Value {
@@ -172,6 +170,9 @@ fn refusal(error: &Value, regain: Option<Duration>) -> Failure {
 /// How Instagram names its containers and posts.
 const CONTAINERS: ContainerApi = ContainerApi {
     label: "Instagram",
+    version: "",
+    grants: "ig",
+    me: "user_id,username,name",
     create: "media",
     publish: "media_publish",
     status: "status_code",
@@ -189,8 +190,8 @@ impl Containers for Instagram {
         &self.http
     }
 
-    fn url(&self, path: &str) -> String {
-        format!("{}/{path}", self.base)
+    fn base(&self) -> &str {
+        &self.base
     }
 
     fn poll(&self) -> Duration {
@@ -228,60 +229,12 @@ impl Connect for Instagram {
         }
     }
 
-    fn authorize_url(
-        &self,
-        redirect_uri: &str,
-        state: &str,
-        challenge: Option<&str>,
-    ) -> Result<String, String> {
-        let (client, _) =
-            oauth::app_credentials(&self.oauth, NOT_CONFIGURED).map_err(|f| f.message)?;
-        let params = [
-            ("client_id", client),
-            (
-                "scope",
-                "instagram_business_basic,instagram_business_content_publish,instagram_business_manage_insights",
-            ),
-        ];
-        oauth::authorize_url(&self.oauth, &params, redirect_uri, state, challenge)
+    fn code_grant(&self) -> Option<&oauth::CodeGrant> {
+        Some(&self.grant)
     }
 
-    /// The code gets a short-lived token, exchanged at once for a long-lived one.
-    async fn exchange_code(
-        &self,
-        redirect_uri: &str,
-        code: &str,
-        _verifier: Option<&str>,
-    ) -> Result<oauth::Tokens, Failure> {
-        let (client, secret) = oauth::app_credentials(&self.oauth, NOT_CONFIGURED)?;
-        let form = [
-            ("client_id", client),
-            ("client_secret", secret),
-            ("grant_type", "authorization_code"),
-            ("redirect_uri", redirect_uri),
-            ("code", code),
-        ];
-        let answer = oauth::post_grant(&self.http, &self.oauth, "Instagram", &form).await?;
-        let short = oauth::tokens(&answer, "user_id")?;
-        let query = [
-            ("grant_type", "ig_exchange_token"),
-            ("client_secret", secret),
-            ("access_token", short.access_token.as_str()),
-        ];
-        let mut long = self.graph_grant("access_token", &query).await?;
-        long.account_id = short.account_id;
-        long.scope = short.scope;
-        // Who connected, as people know them: the username and name (a read-only call;
-        // the account connects without them if it fails).
-        if let Some(auth) = long.auth()
-            && let Reply::Ok(me) = self
-                .get("me", &[("fields", "user_id,username,name")], &auth)
-                .await
-        {
-            long.handle = oauth::name(&me["username"]);
-            long.display_name = oauth::name(&me["name"]);
-        }
-        Ok(long)
+    async fn connected(&self, short: oauth::Tokens) -> Result<oauth::Tokens, Failure> {
+        self.long_lived(&self.grant, short).await
     }
 
     async fn refresh(
@@ -289,11 +242,7 @@ impl Connect for Instagram {
         access_token: &str,
         _refresh_token: Option<&str>,
     ) -> Result<oauth::Tokens, Failure> {
-        let query = [
-            ("grant_type", "ig_refresh_token"),
-            ("access_token", access_token),
-        ];
-        self.graph_grant("refresh_access_token", &query).await
+        self.refresh_long_lived(access_token).await
     }
 }
 

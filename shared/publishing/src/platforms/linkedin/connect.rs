@@ -1,7 +1,6 @@
 //! Connecting LinkedIn: who granted the token, the company pages they administer (each a
 //! channel of its own), and LinkedIn's token answers.
 
-use serde_json::Value;
 
 use super::{
     LinkedIn, MEMBER, PAGE, PAGES_MAX,
@@ -74,15 +73,5 @@ impl LinkedIn {
             });
         }
         pages
-    }
-
-    /// Tokens of a token endpoint's answer (LinkedIn names the refresh token's lifetime
-    /// `refresh_token_expires_in`).
-    pub(super) fn tokens(answer: &Value) -> Result<oauth::Tokens, Failure> {
-        let mut tokens = oauth::tokens(answer, "sub")?;
-        tokens.refresh_expires_in = answer["refresh_token_expires_in"]
-            .as_i64()
-            .or(tokens.refresh_expires_in);
-        Ok(tokens)
     }
 }

@@ -14,7 +14,7 @@ use crate::http::{Clients, Supplied};
 use crate::uploads::MediaReader;
 use crate::{
     Connect, Measure, Named, Publish, Rules, Auth, Checked, Failure, MediaKind, Mode, Options, PlannedRequest, Platform,
-    PlatformSettings, Post, PublishSettings, Refresh, Remote, Reply, Sent, TokenPolicy, oauth,
+    Post, PublishSettings, Refresh, Remote, Reply, Sent, TokenPolicy, oauth,
     post::{self, Problem, TextField, TextLimit},
 };
 use almanac_shared::media::MediaStore;
@@ -76,8 +76,7 @@ pub struct LinkedIn {
     images: MediaReader,
     base: String,
     version: String,
-    scopes: String,
-    oauth: PlatformSettings,
+    grant: oauth::CodeGrant,
 }
 
 impl LinkedIn {
@@ -92,8 +91,14 @@ impl LinkedIn {
                 .trim_end_matches('/')
                 .to_owned(),
             version: settings.linkedin_version.clone(),
-            scopes: settings.linkedin_scopes.clone(),
-            oauth: settings.linkedin.clone(),
+            grant: oauth::CodeGrant::new(
+                clients.api.clone(),
+                "LinkedIn",
+                &settings.linkedin,
+                NOT_CONFIGURED,
+                settings.linkedin_scopes.clone(),
+            )
+            .account_field("sub"),
         }
     }
 
@@ -306,59 +311,19 @@ impl Connect for LinkedIn {
         }
     }
 
-    fn authorize_url(
-        &self,
-        redirect_uri: &str,
-        state: &str,
-        challenge: Option<&str>,
-    ) -> Result<String, String> {
-        let (client, _) =
-            oauth::app_credentials(&self.oauth, NOT_CONFIGURED).map_err(|f| f.message)?;
-        let params = [("client_id", client), ("scope", self.scopes.as_str())];
-        oauth::authorize_url(&self.oauth, &params, redirect_uri, state, challenge)
+    fn code_grant(&self) -> Option<&oauth::CodeGrant> {
+        Some(&self.grant)
     }
 
-    /// The code's tokens, the member who granted them, and the pages they administer
-    /// (each its own channel, posting as the page).
-    async fn exchange_code(
-        &self,
-        redirect_uri: &str,
-        code: &str,
-        _verifier: Option<&str>,
-    ) -> Result<oauth::Tokens, Failure> {
-        let (client, secret) = oauth::app_credentials(&self.oauth, NOT_CONFIGURED)?;
-        let form = [
-            ("grant_type", "authorization_code"),
-            ("code", code),
-            ("redirect_uri", redirect_uri),
-            ("client_id", client),
-            ("client_secret", secret),
-        ];
-        let answer = oauth::post_grant(&self.http, &self.oauth, "LinkedIn", &form).await?;
-        let mut tokens = Self::tokens(&answer)?;
+    /// The member who granted the tokens, and the pages they administer (each its own
+    /// channel, posting as the page).
+    async fn connected(&self, mut tokens: oauth::Tokens) -> Result<oauth::Tokens, Failure> {
         let (member, name) = self.member(&tokens.access_token).await?;
         tokens.account_id = Some(member);
         tokens.display_name = name.clone();
         tokens.handle = name;
         tokens.more_accounts = self.pages(&tokens.access_token).await;
         Ok(tokens)
-    }
-
-    async fn refresh(
-        &self,
-        _access_token: &str,
-        refresh_token: Option<&str>,
-    ) -> Result<oauth::Tokens, Failure> {
-        let answer = oauth::refresh_grant(
-            &self.http,
-            &self.oauth,
-            ("LinkedIn", NOT_CONFIGURED),
-            "client_id",
-            refresh_token,
-            "LinkedIn issued no refresh token for this channel; connect it again",
-        )
-        .await?;
-        Self::tokens(&answer)
     }
 
     fn account_problem(&self, account_id: &str) -> Option<String> {

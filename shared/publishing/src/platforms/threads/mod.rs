@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 
 use crate::{
     Connect, Measure, Named, Publish, Rules, Auth, Checked, Failure, MediaKind, Mode, Options, PlannedRequest, Platform,
-    PlatformSettings, Post, PostMetrics, PublishSettings, Refresh, Remote, Reply, Sent,
+    Post, PostMetrics, PublishSettings, Refresh, Remote, Reply, Sent,
     TokenPolicy,
     catalogue::{MediaFormats, Profile, Quota},
     platforms::meta::{self, ContainerApi, Containers},
@@ -54,13 +54,21 @@ const NOT_CONFIGURED: &str = "Threads is not configured: set THREADS_CLIENT_ID a
 pub struct Threads {
     http: reqwest::Client,
     base: String,
-    oauth: PlatformSettings,
+    grant: oauth::CodeGrant,
     poll: Duration,
     wait: Duration,
 }
 
 impl Threads {
     pub fn new(http: reqwest::Client, settings: &PublishSettings) -> Self {
+        let grant = oauth::CodeGrant::new(
+            http.clone(),
+            "Threads",
+            &settings.threads,
+            NOT_CONFIGURED,
+            "threads_basic,threads_content_publish,threads_manage_insights",
+        )
+        .account_field("user_id");
         Self {
             http,
             base: settings
@@ -68,17 +76,10 @@ impl Threads {
                 .api_base_url
                 .trim_end_matches('/')
                 .to_owned(),
-            oauth: settings.threads.clone(),
+            grant,
             poll: settings.check_interval,
             wait: settings.confirm_window.min(CONTAINER_WAIT_MAX),
         }
-    }
-
-    /// A grant asked of the unversioned token endpoints (`access_token`,
-    /// `refresh_access_token`).
-    async fn grant(&self, path: &str, query: &[(&str, &str)]) -> Result<oauth::Tokens, Failure> {
-        let request = self.http.get(format!("{}/{path}", self.base)).query(query);
-        oauth::tokens(&oauth::token_call(request, "Threads").await?, "user_id")
     }
 
     fn container_body(post: &Post) -> Value {
@@ -125,6 +126,9 @@ pub fn length(text: &str) -> usize {
 /// How Threads names its containers and posts.
 const CONTAINERS: ContainerApi = ContainerApi {
     label: "Threads",
+    version: VERSION,
+    grants: "th",
+    me: "id,username,name",
     create: "threads",
     publish: "threads_publish",
     status: "status",
@@ -142,8 +146,8 @@ impl Containers for Threads {
         &self.http
     }
 
-    fn url(&self, path: &str) -> String {
-        format!("{}/{VERSION}/{path}", self.base)
+    fn base(&self) -> &str {
+        &self.base
     }
 
     fn poll(&self) -> Duration {
@@ -184,58 +188,12 @@ impl Connect for Threads {
         }
     }
 
-    fn authorize_url(
-        &self,
-        redirect_uri: &str,
-        state: &str,
-        challenge: Option<&str>,
-    ) -> Result<String, String> {
-        let (client, _) =
-            oauth::app_credentials(&self.oauth, NOT_CONFIGURED).map_err(|f| f.message)?;
-        let params = [
-            ("client_id", client),
-            (
-                "scope",
-                "threads_basic,threads_content_publish,threads_manage_insights",
-            ),
-        ];
-        oauth::authorize_url(&self.oauth, &params, redirect_uri, state, challenge)
+    fn code_grant(&self) -> Option<&oauth::CodeGrant> {
+        Some(&self.grant)
     }
 
-    /// The code gets a short-lived token (an hour), exchanged at once for a 60-day one.
-    async fn exchange_code(
-        &self,
-        redirect_uri: &str,
-        code: &str,
-        _verifier: Option<&str>,
-    ) -> Result<oauth::Tokens, Failure> {
-        let (client, secret) = oauth::app_credentials(&self.oauth, NOT_CONFIGURED)?;
-        let form = [
-            ("client_id", client),
-            ("client_secret", secret),
-            ("grant_type", "authorization_code"),
-            ("redirect_uri", redirect_uri),
-            ("code", code),
-        ];
-        let answer = oauth::post_grant(&self.http, &self.oauth, "Threads", &form).await?;
-        let short = oauth::tokens(&answer, "user_id")?;
-        let query = [
-            ("grant_type", "th_exchange_token"),
-            ("client_secret", secret),
-            ("access_token", short.access_token.as_str()),
-        ];
-        let mut long = self.grant("access_token", &query).await?;
-        long.account_id = short.account_id;
-        long.scope = short.scope;
-        if let Some(auth) = long.auth()
-            && let Reply::Ok(me) = self
-                .get("me", &[("fields", "id,username,name")], &auth)
-                .await
-        {
-            long.handle = oauth::name(&me["username"]);
-            long.display_name = oauth::name(&me["name"]);
-        }
-        Ok(long)
+    async fn connected(&self, short: oauth::Tokens) -> Result<oauth::Tokens, Failure> {
+        self.long_lived(&self.grant, short).await
     }
 
     async fn refresh(
@@ -243,11 +201,7 @@ impl Connect for Threads {
         access_token: &str,
         _refresh_token: Option<&str>,
     ) -> Result<oauth::Tokens, Failure> {
-        let query = [
-            ("grant_type", "th_refresh_token"),
-            ("access_token", access_token),
-        ];
-        self.grant("refresh_access_token", &query).await
+        self.refresh_long_lived(access_token).await
     }
 }
 

@@ -10,7 +10,7 @@ use almanac_shared::domain::analytics::Reading;
 
 use crate::{
     Connect, Measure, Named, Publish, Rules, Auth, Checked, Failure, FailureKind, MediaKind, Mode, Options, PRIVACY_LEVELS,
-    PlannedRequest, Platform, PlatformSettings, Post, PostMetrics, PublishSettings, Refresh,
+    PlannedRequest, Platform, Post, PostMetrics, PublishSettings, Refresh,
     Remote, Reply, Sent, TokenPolicy, count, metrics_refusal, oauth,
     post::{
         self, CAPTION_MAX, PHOTO_DESCRIPTION_MAX, PHOTO_TITLE_MAX, Problem, TextField, TextLimit,
@@ -49,11 +49,21 @@ const NOT_CONFIGURED: &str =
 pub struct TikTok {
     http: reqwest::Client,
     base: String,
-    oauth: PlatformSettings,
+    grant: oauth::CodeGrant,
 }
 
 impl TikTok {
     pub fn new(http: reqwest::Client, settings: &PublishSettings) -> Self {
+        let grant = oauth::CodeGrant::new(
+            http.clone(),
+            "TikTok",
+            &settings.tiktok,
+            NOT_CONFIGURED,
+            "user.info.basic,video.publish,video.upload,video.list",
+        )
+        .client_field("client_key")
+        .pkce()
+        .account_field("open_id");
         Self {
             http,
             base: settings
@@ -61,7 +71,7 @@ impl TikTok {
                 .api_base_url
                 .trim_end_matches('/')
                 .to_owned(),
-            oauth: settings.tiktok.clone(),
+            grant,
         }
     }
 
@@ -340,49 +350,13 @@ impl Connect for TikTok {
         }
     }
 
-    fn uses_pkce(&self) -> bool {
-        true
+    fn code_grant(&self) -> Option<&oauth::CodeGrant> {
+        Some(&self.grant)
     }
 
-    fn authorize_url(
-        &self,
-        redirect_uri: &str,
-        state: &str,
-        challenge: Option<&str>,
-    ) -> Result<String, String> {
-        let (client, _) =
-            oauth::app_credentials(&self.oauth, NOT_CONFIGURED).map_err(|f| f.message)?;
-        let params = [
-            ("client_key", client),
-            (
-                "scope",
-                "user.info.basic,video.publish,video.upload,video.list",
-            ),
-        ];
-        oauth::authorize_url(&self.oauth, &params, redirect_uri, state, challenge)
-    }
-
-    async fn exchange_code(
-        &self,
-        redirect_uri: &str,
-        code: &str,
-        verifier: Option<&str>,
-    ) -> Result<oauth::Tokens, Failure> {
-        let (client, secret) = oauth::app_credentials(&self.oauth, NOT_CONFIGURED)?;
-        let mut form = vec![
-            ("client_key", client),
-            ("client_secret", secret),
-            ("code", code),
-            ("grant_type", "authorization_code"),
-            ("redirect_uri", redirect_uri),
-        ];
-        if let Some(verifier) = verifier {
-            form.push(("code_verifier", verifier));
-        }
-        let answer = oauth::post_grant(&self.http, &self.oauth, "TikTok", &form).await?;
-        let mut tokens = oauth::tokens(&answer, "open_id")?;
-        // Who connected, as people know them: the creator's username and nickname (a
-        // read-only call; the account connects without them if it fails).
+    /// Who connected, as people know them: the creator's username and nickname (a
+    /// read-only call; the account connects without them if it fails).
+    async fn connected(&self, mut tokens: oauth::Tokens) -> Result<oauth::Tokens, Failure> {
         if let Some(auth) = tokens.auth()
             && let Reply::Ok(data) = self.call(&auth, CREATOR_INFO, None).await
         {
@@ -390,23 +364,6 @@ impl Connect for TikTok {
             tokens.display_name = oauth::name(&data["creator_nickname"]);
         }
         Ok(tokens)
-    }
-
-    async fn refresh(
-        &self,
-        _access_token: &str,
-        refresh_token: Option<&str>,
-    ) -> Result<oauth::Tokens, Failure> {
-        let answer = oauth::refresh_grant(
-            &self.http,
-            &self.oauth,
-            ("TikTok", NOT_CONFIGURED),
-            "client_key",
-            refresh_token,
-            "TikTok's access token expired and there is no refresh token: connect the channel again",
-        )
-        .await?;
-        oauth::tokens(&answer, "open_id")
     }
 }
 

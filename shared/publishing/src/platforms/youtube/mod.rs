@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 
 use crate::{
     Connect, Measure, Named, Publish, Rules, Auth, Checked, Failure, MediaKind, Mode, Options, PlannedRequest, Platform,
-    PlatformSettings, Post, PublishSettings, Refresh, Remote, Reply, Sent, TokenPolicy,
+    Post, PublishSettings, Refresh, Remote, Reply, Sent, TokenPolicy,
     catalogue::{MediaFormats, Profile, Quota, QuotaScope},
     http::Clients,
     oauth,
@@ -91,7 +91,7 @@ pub struct YouTube {
     /// us under the outside fetch rules.
     videos: MediaReader,
     base: String,
-    oauth: PlatformSettings,
+    grant: oauth::CodeGrant,
     daily_uploads: u32,
     /// How long one call may take (`PUBLISH_HTTP_TIMEOUT_MS`), before a video's own time.
     call_timeout: Duration,
@@ -107,7 +107,14 @@ impl YouTube {
                 .api_base_url
                 .trim_end_matches('/')
                 .to_owned(),
-            oauth: settings.youtube.clone(),
+            grant: oauth::CodeGrant::new(
+                clients.api.clone(),
+                "YouTube",
+                &settings.youtube,
+                NOT_CONFIGURED,
+                SCOPES,
+            )
+            .with(&[("access_type", "offline"), ("prompt", "consent")]),
             daily_uploads: settings.youtube_daily_uploads,
             call_timeout: settings.http_timeout,
         }
@@ -140,14 +147,6 @@ impl YouTube {
                 format!("YouTube's channel could not be read: {reason}"),
             )),
         }
-    }
-
-    /// Tokens of Google's token endpoint (which names the refresh token's lifetime, when it
-    /// has one, `refresh_token_expires_in`).
-    fn tokens(answer: &Value) -> Result<oauth::Tokens, Failure> {
-        let mut tokens = oauth::tokens(answer, "")?;
-        tokens.refresh_expires_in = answer["refresh_token_expires_in"].as_i64();
-        Ok(tokens)
     }
 
     /// The video resource the session opens with.
@@ -222,40 +221,12 @@ impl Connect for YouTube {
         }
     }
 
-    fn authorize_url(
-        &self,
-        redirect_uri: &str,
-        state: &str,
-        challenge: Option<&str>,
-    ) -> Result<String, String> {
-        let (client, _) =
-            oauth::app_credentials(&self.oauth, NOT_CONFIGURED).map_err(|f| f.message)?;
-        let params = [
-            ("client_id", client),
-            ("scope", SCOPES),
-            ("access_type", "offline"),
-            ("prompt", "consent"),
-        ];
-        oauth::authorize_url(&self.oauth, &params, redirect_uri, state, challenge)
+    fn code_grant(&self) -> Option<&oauth::CodeGrant> {
+        Some(&self.grant)
     }
 
-    /// The code's tokens, and the channel they act for.
-    async fn exchange_code(
-        &self,
-        redirect_uri: &str,
-        code: &str,
-        _verifier: Option<&str>,
-    ) -> Result<oauth::Tokens, Failure> {
-        let (client, secret) = oauth::app_credentials(&self.oauth, NOT_CONFIGURED)?;
-        let form = [
-            ("grant_type", "authorization_code"),
-            ("code", code),
-            ("redirect_uri", redirect_uri),
-            ("client_id", client),
-            ("client_secret", secret),
-        ];
-        let answer = oauth::post_grant(&self.http, &self.oauth, "YouTube", &form).await?;
-        let mut tokens = Self::tokens(&answer)?;
+    /// The channel the tokens act for.
+    async fn connected(&self, mut tokens: oauth::Tokens) -> Result<oauth::Tokens, Failure> {
         let Some(channel) = self.channel(&tokens.access_token).await? else {
             return Err(Failure::permanent(
                 "NO_CHANNEL",
@@ -267,23 +238,6 @@ impl Connect for YouTube {
         tokens.handle = oauth::name(&channel["snippet"]["customUrl"]);
         tokens.display_name = oauth::name(&channel["snippet"]["title"]);
         Ok(tokens)
-    }
-
-    async fn refresh(
-        &self,
-        _access_token: &str,
-        refresh_token: Option<&str>,
-    ) -> Result<oauth::Tokens, Failure> {
-        let answer = oauth::refresh_grant(
-            &self.http,
-            &self.oauth,
-            ("YouTube", NOT_CONFIGURED),
-            "client_id",
-            refresh_token,
-            "Google issued no refresh token for this channel; connect it again",
-        )
-        .await?;
-        Self::tokens(&answer)
     }
 
     fn account_problem(&self, account_id: &str) -> Option<String> {
