@@ -4,13 +4,17 @@
 //! `BLUESKY_API_BASE_URL`, which stay trusted), no redirects followed; one guarded
 //! [`Fetcher`] for the media URLs an adapter uploads itself; and the rule for an address a
 //! platform supplies in an answer ([`supplied`]). Adapters build no client of their own
-//! (a structure test holds them to it): the registry hands them these.
+//! (a structure test holds them to it): the registry hands them these. And one call, made
+//! the same way for every platform ([`exchange`], [`call`]): under the channel's permits,
+//! its answer read, a lost one said, and a refusal in the platform's own reading.
 
 use std::time::Duration;
 
 use url::Url;
 
-use super::{Failure, PublishSettings};
+use serde_json::Value;
+
+use super::{Failure, PublishSettings, Reply};
 use almanac_shared::fetch::{FetchSettings, Fetcher, guarded_trusting};
 
 /// The code of a platform-supplied address that is refused.
@@ -111,6 +115,82 @@ pub fn supplied(
         )));
     }
     Ok(url)
+}
+
+/// One answer of a platform, read: its status, its headers, and its body as JSON (null
+/// when it was empty or not JSON: `json` says which).
+pub(crate) struct Answered {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+    /// The body was JSON.
+    pub json: bool,
+}
+
+impl Answered {
+    /// The header `name`, when it is text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// How long `Retry-After` asks to wait (its seconds form).
+    pub fn retry_after(&self) -> Option<Duration> {
+        self.header("retry-after")
+            .and_then(|secs| secs.trim().parse::<u64>().ok())
+            .map(Duration::from_secs)
+    }
+
+    /// The reply of the platform called `label`: a 2xx its body, a 5xx a lost answer, any
+    /// other status the refusal `refused` reads.
+    pub fn reply(self, label: &str, refused: impl FnOnce(&Answered) -> Failure) -> Reply {
+        match self.status {
+            200..=299 => Reply::Ok(self.body),
+            500.. => Reply::Lost(format!("{label} answered {}", self.status), false),
+            _ => Reply::Refused(refused(&self)),
+        }
+    }
+}
+
+/// One call to the platform called `label`, under the channel's permits (a publish's
+/// requests take one each: `PLATFORM_MAX_CONCURRENCY`), its answer read; `Err`: the reply
+/// without an answer (the permit not had in time, or no answer: why, and whether the request
+/// certainly never left).
+pub(crate) async fn exchange(
+    label: &str,
+    request: reqwest::RequestBuilder,
+) -> Result<Answered, Reply> {
+    let _permit = crate::request_permit(label).await.map_err(Reply::Refused)?;
+    let response = request
+        .send()
+        .await
+        .map_err(|error| Reply::lost(&error, label))?;
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let bytes = response.bytes().await.map_err(|_| {
+        Reply::Lost(
+            format!("the connection was lost while {label} answered {status}"),
+            false,
+        )
+    })?;
+    let body = serde_json::from_slice::<Value>(&bytes).ok();
+    Ok(Answered {
+        status,
+        headers,
+        json: body.is_some(),
+        body: body.unwrap_or(Value::Null),
+    })
+}
+
+/// One call to the platform called `label`, read as [`Answered::reply`] reads it.
+pub(crate) async fn call(
+    label: &str,
+    request: reqwest::RequestBuilder,
+    refused: impl FnOnce(&Answered) -> Failure,
+) -> Reply {
+    match exchange(label, request).await {
+        Ok(answered) => answered.reply(label, refused),
+        Err(reply) => reply,
+    }
 }
 
 #[cfg(test)]

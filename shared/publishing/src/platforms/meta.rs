@@ -185,29 +185,25 @@ pub(crate) async fn call(
     label: &str,
     refusal: fn(&Value, Option<Duration>) -> Failure,
 ) -> Reply {
-    let _permit = match crate::request_permit(label).await {
-        Ok(permit) => permit,
-        Err(busy) => return Reply::Refused(busy),
-    };
-    let response = match request.query(&[("access_token", token)]).send().await {
-        Ok(response) => response,
-        Err(error) => return Reply::lost(&error, label),
-    };
-    let status = response.status().as_u16();
-    let regain = regain_after(response.headers());
-    let Ok(body) = response.json::<Value>().await else {
+    let answered =
+        match crate::http::exchange(label, request.query(&[("access_token", token)])).await {
+            Ok(answered) => answered,
+            Err(reply) => return reply,
+        };
+    let (status, body) = (answered.status, &answered.body);
+    if !answered.json {
         return Reply::Lost(
             format!("{label} answered {status} without a readable body"),
             false,
         );
-    };
+    }
     if (200..300).contains(&status) && body.get("error").is_none() {
-        return Reply::Ok(body);
+        return Reply::Ok(answered.body);
     }
     if status >= 500 && body["error"]["is_transient"].as_bool() != Some(false) {
         return Reply::Lost(format!("{label} answered {status}"), false);
     }
-    Reply::Refused(refusal(&body["error"], regain))
+    Reply::Refused(refusal(&body["error"], regain_after(&answered.headers)))
 }
 
 /// How one Graph API names its containers and posts.

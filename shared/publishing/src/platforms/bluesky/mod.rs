@@ -19,7 +19,7 @@ use crate::{
     Connect, Measure, Named, Publish, Rules, Auth, Checked, Failure, FailureKind, MediaKind, Mode, Options, PlannedRequest,
     Platform, Post, PublishSettings, Refresh, Remote, Reply, Sent, TokenPolicy,
     catalogue::{MediaFormats, Profile},
-    http::{Clients, Supplied},
+    http::{self, Clients, Supplied},
     oauth::{self, Tokens},
     post::{self, Problem, TextField, TextLimit, TextUnit},
     uploads::MediaReader,
@@ -113,32 +113,15 @@ impl Bluesky {
             Some(token) => request.bearer_auth(token),
             None => request,
         };
-        let _permit = match crate::request_permit("Bluesky").await {
-            Ok(permit) => permit,
-            Err(busy) => return Reply::Refused(busy),
-        };
-        let response = match request.send().await {
-            Ok(response) => response,
-            Err(error) => return Reply::lost(&error, "Bluesky"),
-        };
-        let status = response.status().as_u16();
-        let reset = response
-            .headers()
-            .get("ratelimit-reset")
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.trim().parse::<i64>().ok());
-        let Ok(bytes) = response.bytes().await else {
-            return Reply::Lost(
-                format!("the connection was lost while Bluesky answered {status}"),
-                false,
-            );
-        };
-        let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        match status {
-            200..=299 => Reply::Ok(body),
-            429 => Reply::Refused(rate_limited(reset, Utc::now())),
-            500.. => Reply::Lost(format!("Bluesky answered {status}"), false),
-            _ => Reply::Refused(refusal(status, &body)),
+        match http::exchange("Bluesky", request).await {
+            Err(reply) => reply,
+            Ok(answered) if answered.status == 429 => {
+                let reset = answered
+                    .header("ratelimit-reset")
+                    .and_then(|value| value.trim().parse::<i64>().ok());
+                Reply::Refused(rate_limited(reset, Utc::now()))
+            }
+            Ok(answered) => answered.reply("Bluesky", |a| refusal(a.status, &a.body)),
         }
     }
 

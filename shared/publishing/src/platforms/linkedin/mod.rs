@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
-use crate::http::{Clients, Supplied};
+use crate::http::{self, Clients, Supplied};
 use crate::uploads::MediaReader;
 use crate::{
     Connect, Measure, Named, Publish, Rules, Auth, Checked, Failure, MediaKind, Mode, Options, PlannedRequest, Platform,
@@ -126,42 +126,21 @@ impl LinkedIn {
             .bearer_auth(token)
             .header("LinkedIn-Version", &self.version)
             .header("X-Restli-Protocol-Version", "2.0.0");
-        let _permit = match crate::request_permit("LinkedIn").await {
-            Ok(permit) => permit,
-            Err(busy) => return Reply::Refused(busy),
-        };
-        let response = match request.send().await {
-            Ok(response) => response,
-            Err(error) => return Reply::lost(&error, "LinkedIn"),
-        };
-        let status = response.status().as_u16();
-        let restli_id = response
-            .headers()
-            .get("x-restli-id")
-            .and_then(|id| id.to_str().ok())
-            .map(str::to_owned);
-        let Ok(bytes) = response.bytes().await else {
-            return Reply::Lost(
-                format!("the connection was lost while LinkedIn answered {status}"),
-                false,
-            );
-        };
-        let body: Value = if bytes.is_empty() {
-            json!({})
-        } else {
-            serde_json::from_slice(&bytes).unwrap_or(Value::Null)
-        };
-        if (200..300).contains(&status) {
-            let mut body = if body.is_object() { body } else { json!({}) };
-            if let Some(id) = restli_id {
-                body["x-restli-id"] = json!(id);
+        match http::exchange("LinkedIn", request).await {
+            Err(reply) => reply,
+            Ok(mut answered) => {
+                // A created post's or image's id is its `x-restli-id` header.
+                if (200..300).contains(&answered.status) {
+                    if !answered.body.is_object() {
+                        answered.body = json!({});
+                    }
+                    if let Some(id) = answered.header("x-restli-id").map(str::to_owned) {
+                        answered.body["x-restli-id"] = json!(id);
+                    }
+                }
+                answered.reply("LinkedIn", |a| refusal(a.status, &a.body))
             }
-            return Reply::Ok(body);
         }
-        if status >= 500 {
-            return Reply::Lost(format!("LinkedIn answered {status}"), false);
-        }
-        Reply::Refused(refusal(status, &body))
     }
 
     async fn get(&self, path: &str, query: &[(&str, &str)], token: &str) -> Reply {
@@ -235,22 +214,10 @@ impl LinkedIn {
             .bearer_auth(&auth.access_token)
             .header("content-type", "application/octet-stream")
             .body(bytes);
-        let _permit = crate::request_permit("LinkedIn").await?;
-        match put.send().await {
-            Ok(response) if response.status().is_success() => Ok(image.to_owned()),
-            Ok(response) if response.status().is_server_error() => Err(unavailable(
-                "image upload",
-                &format!("LinkedIn answered {}", response.status().as_u16()),
-            )),
-            Ok(response) => {
-                let status = response.status().as_u16();
-                let body = response.json::<Value>().await.unwrap_or(Value::Null);
-                Err(refusal(status, &body))
-            }
-            Err(error) => match Reply::lost(&error, "LinkedIn") {
-                Reply::Lost(reason, _) => Err(unavailable("image upload", &reason)),
-                _ => unreachable!("lost is lost"),
-            },
+        match http::call("LinkedIn", put, |a| refusal(a.status, &a.body)).await {
+            Reply::Ok(_) => Ok(image.to_owned()),
+            Reply::Refused(failure) => Err(failure),
+            Reply::Lost(reason, _) => Err(unavailable("image upload", &reason)),
         }
     }
 

@@ -11,7 +11,7 @@ use almanac_shared::domain::analytics::Reading;
 use crate::{
     Connect, Measure, Named, Publish, Rules, Auth, Checked, Failure, FailureKind, MediaKind, Mode, Options, PRIVACY_LEVELS,
     PlannedRequest, Platform, Post, PostMetrics, PublishSettings, Refresh,
-    Remote, Reply, Sent, TokenPolicy, count, metrics_refusal, oauth,
+    Remote, Reply, Sent, TokenPolicy, count, http, metrics_refusal, oauth,
     post::{
         self, CAPTION_MAX, PHOTO_DESCRIPTION_MAX, PHOTO_TITLE_MAX, Problem, TextField, TextLimit,
     },
@@ -137,21 +137,17 @@ impl TikTok {
         if let Some(body) = body {
             request = request.body(body.to_string());
         }
-        let _permit = match crate::request_permit("TikTok").await {
-            Ok(permit) => permit,
-            Err(busy) => return Reply::Refused(busy),
+        let answered = match http::exchange("TikTok", request).await {
+            Ok(answered) => answered,
+            Err(reply) => return reply,
         };
-        let response = match request.send().await {
-            Ok(response) => response,
-            Err(error) => return Reply::lost(&error, "TikTok"),
-        };
-        let status = response.status().as_u16();
-        let Ok(body) = response.json::<Value>().await else {
+        let (status, body) = (answered.status, answered.body);
+        if !answered.json {
             return Reply::Lost(
                 format!("TikTok answered {status} without a readable body"),
                 false,
             );
-        };
+        }
         let code = body["error"]["code"].as_str().unwrap_or("").to_owned();
         if (200..300).contains(&status) && (code == "ok" || code.is_empty()) {
             return Reply::Ok(body["data"].clone());

@@ -2,79 +2,35 @@
 //! `Retry-After` and JSON read, and Google's refusals said in our words (a spent quota and
 //! rate limits wait, never fail).
 
-use std::time::Duration;
-
 use chrono::Utc;
-use serde_json::Value;
 
 use super::{CHANNEL_LIMIT_WAIT, RATE_LIMIT_WAIT, YouTube};
-use crate::{Failure, FailureKind, Reply, quota};
-
-/// One answer of YouTube's API, read.
-pub(super) struct Answered {
-    pub(super) status: u16,
-    pub(super) location: Option<String>,
-    pub(super) retry_after: Option<Duration>,
-    pub(super) body: Value,
-}
+use crate::{
+    Failure, FailureKind, Reply,
+    http::{self, Answered},
+    quota,
+};
 
 impl YouTube {
-    /// One call with the channel's token, under its permits; `Err`: no answer (why, and
-    /// whether it certainly never left).
+    /// One call with the channel's token, under its permits; `Err`: no answer.
     pub(super) async fn exchange(
         &self,
         request: reqwest::RequestBuilder,
         token: &str,
     ) -> Result<Answered, Reply> {
-        let _permit = crate::request_permit("YouTube")
-            .await
-            .map_err(Reply::Refused)?;
-        let response = request
-            .bearer_auth(token)
-            .send()
-            .await
-            .map_err(|error| Reply::lost(&error, "YouTube"))?;
-        let status = response.status().as_u16();
-        let header = |name: &str| {
-            response
-                .headers()
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned)
-        };
-        let location = header("location");
-        let retry_after = header("retry-after")
-            .and_then(|secs| secs.parse::<u64>().ok())
-            .map(Duration::from_secs);
-        let bytes = response.bytes().await.map_err(|_| {
-            Reply::Lost(
-                format!("the connection was lost while YouTube answered {status}"),
-                false,
-            )
-        })?;
-        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        Ok(Answered {
-            status,
-            location,
-            retry_after,
-            body,
-        })
+        http::exchange("YouTube", request.bearer_auth(token)).await
     }
 
     /// An API call's answer: its JSON, its refusal in our words, or lost (a 5xx).
     pub(super) async fn call(&self, request: reqwest::RequestBuilder, token: &str) -> Reply {
-        match self.exchange(request, token).await {
-            Ok(answered) => self.reply(answered),
-            Err(lost) => lost,
-        }
+        http::call("YouTube", request.bearer_auth(token), |answered| {
+            self.refusal(answered)
+        })
+        .await
     }
 
     pub(super) fn reply(&self, answered: Answered) -> Reply {
-        match answered.status {
-            200..=299 => Reply::Ok(answered.body),
-            500.. => Reply::Lost(format!("YouTube answered {}", answered.status), false),
-            _ => Reply::Refused(self.refusal(&answered)),
-        }
+        answered.reply("YouTube", |answered| self.refusal(answered))
     }
 
     /// YouTube's refusal in our words, with its `reason`: a spent quota or a rate limit
@@ -116,7 +72,7 @@ impl YouTube {
                 "RATE_LIMITED",
                 said("YouTube's rate limit was reached; the upload waits until it lifts"),
             )
-            .deferred(answered.retry_after.unwrap_or(RATE_LIMIT_WAIT)),
+            .deferred(answered.retry_after().unwrap_or(RATE_LIMIT_WAIT)),
             (_, "youtubeSignupRequired") => Failure::permanent(
                 "PERMISSION_DENIED",
                 said("the Google account has no YouTube channel: create one, then connect again"),

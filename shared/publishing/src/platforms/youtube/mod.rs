@@ -413,7 +413,7 @@ impl Publish for YouTube {
             .exchange(request, &auth.access_token)
             .await
             .map_err(|unanswered| unanswered_failure("upload session", unanswered))?;
-        let location = answered.location.clone();
+        let location = answered.header("location").map(str::to_owned);
         let reply = self.reply(answered);
         if !matches!(reply, Reply::Ok(_)) {
             return Err(unanswered_failure("upload session", reply));
