@@ -26,9 +26,10 @@ fn registered() -> Vec<String> {
         .collect()
 }
 
-/// Each listed platform is a folder holding its adapter (with its `REGISTERED` entry) and
-/// its fake, declared behind the `sandbox` feature; every folder is listed; and the fakes'
-/// router is the crate's, behind the feature too, with no fake left in the API.
+/// Each listed platform is a folder holding its adapter (its `register!` line: its registry
+/// entry, and its fake behind the `sandbox` feature) and its fake; every folder is listed;
+/// and the fakes' router is the crate's, behind the feature too, with no fake left in the
+/// API.
 #[test]
 fn each_platform_is_one_folder_with_its_adapter_and_its_fake() {
     let root = repository().join("shared/publishing/src/platforms");
@@ -37,10 +38,10 @@ fn each_platform_is_one_folder_with_its_adapter_and_its_fake() {
     for name in &names {
         let folder = root.join(name);
         let adapter = std::fs::read_to_string(folder.join("mod.rs")).unwrap();
-        assert!(adapter.contains("pub const REGISTERED"), "{name}/mod.rs");
-        assert!(
-            adapter.contains("#[cfg(feature = \"sandbox\")]\npub mod fake;"),
-            "{name}/mod.rs declares its fake behind the sandbox feature"
+        assert_eq!(
+            adapter.matches("super::register!(PLATFORM, ").count(),
+            1,
+            "{name}/mod.rs registers itself once"
         );
         assert!(folder.join("fake.rs").is_file(), "{name}/fake.rs");
     }
@@ -62,6 +63,8 @@ fn each_platform_is_one_folder_with_its_adapter_and_its_fake() {
 
     let lib = std::fs::read_to_string(repository().join("shared/publishing/src/lib.rs")).unwrap();
     assert!(lib.contains("#[cfg(feature = \"sandbox\")]\npub mod sandbox;"));
+    let list = std::fs::read_to_string(root.join("mod.rs")).unwrap();
+    assert!(list.contains("#[cfg(feature = \"sandbox\")]\n        pub mod fake;"));
     assert!(!repository().join("api/src/sandbox").exists());
     // The API and the worker reach the sandbox only where the feature is on.
     for dir in ["api/src", "worker/src"] {

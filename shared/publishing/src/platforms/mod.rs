@@ -33,6 +33,27 @@ pub struct Registered {
     pub fake: fn(&mut crate::sandbox::State, &crate::sandbox::Call) -> crate::sandbox::Answer,
 }
 
+/// A platform's entry in the registry (`REGISTERED`: `platform`, and `adapter` making its
+/// adapter) and, with the `sandbox` feature, its fake (`fake.rs` beside its `mod.rs`, which
+/// answers under `/<name>`): one line in the platform's `mod.rs`, naming its adapter's
+/// `new(&Parts)`.
+macro_rules! register {
+    ($platform:expr, $new:path) => {
+        /// The platform in the registry ([`super::BUILT_IN`]).
+        pub const REGISTERED: super::Registered = super::Registered {
+            platform: $platform,
+            adapter: |parts| std::sync::Arc::new($new(parts)),
+            #[cfg(feature = "sandbox")]
+            fake: fake::route,
+        };
+
+        /// Its fake, which the sandbox serves under its name.
+        #[cfg(feature = "sandbox")]
+        pub mod fake;
+    };
+}
+use register;
+
 /// Declares each platform's folder and lists it in [`BUILT_IN`], in one line each.
 macro_rules! registry {
     ($($(#[$attr:meta])* $name:ident),* $(,)?) => {

@@ -17,14 +17,13 @@ use serde_json::{Value, json};
 
 use crate::{
     Connect, Measure, Named, Publish, Rules, Auth, Checked, Failure, FailureKind, MediaKind, Mode, Options, PlannedRequest,
-    Platform, Post, PublishSettings, Refresh, Remote, Reply, Sent, TokenPolicy,
+    Platform, Post, Refresh, Remote, Reply, Sent, TokenPolicy,
     catalogue::{MediaFormats, Profile},
-    http::{self, Clients, Supplied},
+    http::{self, Supplied},
     oauth::{self, Tokens},
     post::{self, Problem, TextField, TextLimit, TextUnit},
     uploads::MediaReader,
 };
-use almanac_shared::media::MediaStore;
 
 pub mod text;
 pub mod tid;
@@ -34,17 +33,7 @@ use text::{TEXT_BYTES_MAX, TEXT_GRAPHEMES_MAX, graphemes};
 /// Bluesky's name in the registry (and the channel slug it publishes).
 pub const PLATFORM: Platform = Platform::of_static("bluesky");
 
-/// Bluesky in the registry ([`super::BUILT_IN`]).
-pub const REGISTERED: super::Registered = super::Registered {
-    platform: PLATFORM,
-    adapter: |parts| std::sync::Arc::new(Bluesky::new(parts.clients, parts.settings, parts.store.clone())),
-    #[cfg(feature = "sandbox")]
-    fake: fake::route,
-};
-
-/// Bluesky's fake, which the sandbox serves under `/bluesky`.
-#[cfg(feature = "sandbox")]
-pub mod fake;
+super::register!(PLATFORM, Bluesky::new);
 
 /// The record collection of posts.
 const COLLECTION: &str = "app.bsky.feed.post";
@@ -71,7 +60,8 @@ pub struct Bluesky {
 }
 
 impl Bluesky {
-    pub fn new(clients: &Clients, settings: &PublishSettings, store: MediaStore) -> Self {
+    pub fn new(parts: &super::Parts) -> Self {
+        let (clients, settings, store) = (parts.clients, parts.settings, parts.store.clone());
         Self {
             http: clients.api.clone(),
             allow_private_networks: clients.allow_private_networks,

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 use crate::{
     Connect, Measure, Named, Publish, Rules, Auth, Checked, Failure, FailureKind, MediaKind, Mode, Options, PlannedRequest,
-    Platform, Post, PostMetrics, PublishSettings, Refresh, Remote, Reply, Sent,
+    Platform, Post, PostMetrics, Refresh, Remote, Reply, Sent,
     TokenPolicy,
     catalogue::{MediaFormats, Profile},
     oauth, platforms::meta,
@@ -23,17 +23,7 @@ use crate::{
 /// Facebook's name in the registry (and the channel slug it publishes).
 pub const PLATFORM: Platform = Platform::of_static("facebook");
 
-/// Facebook in the registry ([`super::BUILT_IN`]).
-pub const REGISTERED: super::Registered = super::Registered {
-    platform: PLATFORM,
-    adapter: |parts| std::sync::Arc::new(Facebook::new(parts.clients.api.clone(), parts.settings)),
-    #[cfg(feature = "sandbox")]
-    fake: fake::route,
-};
-
-/// Facebook's fake, which the sandbox serves under `/facebook`.
-#[cfg(feature = "sandbox")]
-pub mod fake;
+super::register!(PLATFORM, Facebook::new);
 
 /// The Graph API version every call names.
 pub const VERSION: &str = "v25.0";
@@ -67,7 +57,8 @@ pub struct Facebook {
 }
 
 impl Facebook {
-    pub fn new(http: reqwest::Client, settings: &PublishSettings) -> Self {
+    pub fn new(parts: &super::Parts) -> Self {
+        let (http, settings) = (parts.clients.api.clone(), parts.settings);
         let grant =
             oauth::CodeGrant::new(http.clone(), "Facebook", &settings.facebook, NOT_CONFIGURED, SCOPES)
                 .request(oauth::TokenRequest::Query);

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use crate::{
     Connect, Measure, Named, Publish, Rules, Auth, Checked, Failure, FailureKind, MediaKind, Mode, Options, PlannedRequest,
-    Platform, Post, PostMetrics, PublishSettings, Refresh, Remote, Reply, Sent,
+    Platform, Post, PostMetrics, Refresh, Remote, Reply, Sent,
     TokenPolicy,
     platforms::meta::{self, ContainerApi, Containers},
     oauth,
@@ -27,17 +27,7 @@ const CONTAINER_WAIT_MAX: Duration = Duration::from_secs(300);
 /// Instagram's name in the registry (and the channel slug it publishes).
 pub const PLATFORM: Platform = Platform::of_static("instagram");
 
-/// Instagram in the registry ([`super::BUILT_IN`]).
-pub const REGISTERED: super::Registered = super::Registered {
-    platform: PLATFORM,
-    adapter: |parts| std::sync::Arc::new(Instagram::new(parts.clients.api.clone(), parts.settings)),
-    #[cfg(feature = "sandbox")]
-    fake: fake::route,
-};
-
-/// Instagram's fake, which the sandbox serves under `/instagram`.
-#[cfg(feature = "sandbox")]
-pub mod fake;
+super::register!(PLATFORM, Instagram::new);
 
 /// The permission reading a media's insights needs.
 const METRICS_SCOPE: &str = "instagram_business_manage_insights";
@@ -54,7 +44,8 @@ pub struct Instagram {
 }
 
 impl Instagram {
-    pub fn new(http: reqwest::Client, settings: &PublishSettings) -> Self {
+    pub fn new(parts: &super::Parts) -> Self {
+        let (http, settings) = (parts.clients.api.clone(), parts.settings);
         let grant = oauth::CodeGrant::new(
             http.clone(),
             "Instagram",

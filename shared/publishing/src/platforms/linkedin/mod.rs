@@ -10,14 +10,13 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
-use crate::http::{self, Clients, Supplied};
+use crate::http::{self, Supplied};
 use crate::uploads::MediaReader;
 use crate::{
     Connect, Measure, Named, Publish, Rules, Auth, Checked, Failure, MediaKind, Mode, Options, PlannedRequest, Platform,
-    Post, PublishSettings, Refresh, Remote, Reply, Sent, TokenPolicy, oauth,
+    Post, Refresh, Remote, Reply, Sent, TokenPolicy, oauth,
     post::{self, Problem, TextField, TextLimit},
 };
-use almanac_shared::media::MediaStore;
 
 mod connect;
 mod text;
@@ -33,17 +32,7 @@ fn encoded(urn: &str) -> String {
 /// LinkedIn's name in the registry (and the channel slug it publishes).
 pub const PLATFORM: Platform = Platform::of_static("linkedin");
 
-/// LinkedIn in the registry ([`super::BUILT_IN`]).
-pub const REGISTERED: super::Registered = super::Registered {
-    platform: PLATFORM,
-    adapter: |parts| std::sync::Arc::new(LinkedIn::new(parts.clients, parts.settings, parts.store.clone())),
-    #[cfg(feature = "sandbox")]
-    fake: fake::route,
-};
-
-/// LinkedIn's fake, which the sandbox serves under `/linkedin`.
-#[cfg(feature = "sandbox")]
-pub mod fake;
+super::register!(PLATFORM, LinkedIn::new);
 
 /// A post's commentary holds at most 3,000 characters.
 pub const COMMENTARY_MAX: usize = 3_000;
@@ -80,7 +69,8 @@ pub struct LinkedIn {
 }
 
 impl LinkedIn {
-    pub fn new(clients: &Clients, settings: &PublishSettings, store: MediaStore) -> Self {
+    pub fn new(parts: &super::Parts) -> Self {
+        let (clients, settings, store) = (parts.clients, parts.settings, parts.store.clone());
         Self {
             http: clients.api.clone(),
             allow_private_networks: clients.allow_private_networks,

@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 
 use crate::{
     Connect, Measure, Named, Publish, Rules, Auth, Checked, Failure, MediaKind, Mode, Options, PlannedRequest, Platform,
-    Post, PostMetrics, PublishSettings, Refresh, Remote, Reply, Sent,
+    Post, PostMetrics, Refresh, Remote, Reply, Sent,
     TokenPolicy,
     catalogue::{MediaFormats, Profile, Quota},
     platforms::meta::{self, ContainerApi, Containers},
@@ -25,17 +25,7 @@ use crate::{
 /// Threads' name in the registry (and the channel slug it publishes).
 pub const PLATFORM: Platform = Platform::of_static("threads");
 
-/// Threads in the registry ([`super::BUILT_IN`]).
-pub const REGISTERED: super::Registered = super::Registered {
-    platform: PLATFORM,
-    adapter: |parts| std::sync::Arc::new(Threads::new(parts.clients.api.clone(), parts.settings)),
-    #[cfg(feature = "sandbox")]
-    fake: fake::route,
-};
-
-/// Threads's fake, which the sandbox serves under `/threads`.
-#[cfg(feature = "sandbox")]
-pub mod fake;
+super::register!(PLATFORM, Threads::new);
 
 /// The Graph API version every call names.
 const VERSION: &str = "v1.0";
@@ -60,7 +50,8 @@ pub struct Threads {
 }
 
 impl Threads {
-    pub fn new(http: reqwest::Client, settings: &PublishSettings) -> Self {
+    pub fn new(parts: &super::Parts) -> Self {
+        let (http, settings) = (parts.clients.api.clone(), parts.settings);
         let grant = oauth::CodeGrant::new(
             http.clone(),
             "Threads",

@@ -10,7 +10,7 @@ use almanac_shared::domain::analytics::Reading;
 
 use crate::{
     Connect, Measure, Named, Publish, Rules, Auth, Checked, Failure, FailureKind, MediaKind, Mode, Options, PRIVACY_LEVELS,
-    PlannedRequest, Platform, Post, PostMetrics, PublishSettings, Refresh,
+    PlannedRequest, Platform, Post, PostMetrics, Refresh,
     Remote, Reply, Sent, TokenPolicy, count, http, metrics_refusal, oauth,
     post::{
         self, CAPTION_MAX, PHOTO_DESCRIPTION_MAX, PHOTO_TITLE_MAX, Problem, TextField, TextLimit,
@@ -31,17 +31,7 @@ const METRICS_SCOPE: &str = "video.list";
 /// TikTok's name in the registry (and the channel slug it publishes).
 pub const PLATFORM: Platform = Platform::of_static("tiktok");
 
-/// TikTok in the registry ([`super::BUILT_IN`]).
-pub const REGISTERED: super::Registered = super::Registered {
-    platform: PLATFORM,
-    adapter: |parts| std::sync::Arc::new(TikTok::new(parts.clients.api.clone(), parts.settings)),
-    #[cfg(feature = "sandbox")]
-    fake: fake::route,
-};
-
-/// TikTok's fake, which the sandbox serves under `/tiktok`.
-#[cfg(feature = "sandbox")]
-pub mod fake;
+super::register!(PLATFORM, TikTok::new);
 
 const NOT_CONFIGURED: &str =
     "TikTok is not configured: set TIKTOK_CLIENT_KEY and TIKTOK_CLIENT_SECRET";
@@ -53,7 +43,8 @@ pub struct TikTok {
 }
 
 impl TikTok {
-    pub fn new(http: reqwest::Client, settings: &PublishSettings) -> Self {
+    pub fn new(parts: &super::Parts) -> Self {
+        let (http, settings) = (parts.clients.api.clone(), parts.settings);
         let grant = oauth::CodeGrant::new(
             http.clone(),
             "TikTok",

@@ -18,14 +18,12 @@ use serde_json::{Value, json};
 
 use crate::{
     Connect, Measure, Named, Publish, Rules, Auth, Checked, Failure, MediaKind, Mode, Options, PlannedRequest, Platform,
-    Post, PublishSettings, Refresh, Remote, Reply, Sent, TokenPolicy,
+    Post, Refresh, Remote, Reply, Sent, TokenPolicy,
     catalogue::{MediaFormats, Profile, Quota, QuotaScope},
-    http::Clients,
     oauth,
     post::{self, Problem, TextField, TextLimit, TextUnit},
     uploads::MediaReader,
 };
-use almanac_shared::media::MediaStore;
 
 mod api;
 mod session;
@@ -36,17 +34,7 @@ use session::{description, session_parts, session_remote};
 /// YouTube's name in the registry (and the channel slug it publishes).
 pub const PLATFORM: Platform = Platform::of_static("youtube");
 
-/// YouTube in the registry ([`super::BUILT_IN`]).
-pub const REGISTERED: super::Registered = super::Registered {
-    platform: PLATFORM,
-    adapter: |parts| std::sync::Arc::new(YouTube::new(parts.clients, parts.settings, parts.store.clone())),
-    #[cfg(feature = "sandbox")]
-    fake: fake::route,
-};
-
-/// YouTube's fake, which the sandbox serves under `/youtube`.
-#[cfg(feature = "sandbox")]
-pub mod fake;
+super::register!(PLATFORM, YouTube::new);
 
 /// A video's title holds at most 100 characters.
 pub const TITLE_MAX: usize = 100;
@@ -98,7 +86,8 @@ pub struct YouTube {
 }
 
 impl YouTube {
-    pub fn new(clients: &Clients, settings: &PublishSettings, store: MediaStore) -> Self {
+    pub fn new(parts: &super::Parts) -> Self {
+        let (clients, settings, store) = (parts.clients, parts.settings, parts.store.clone());
         Self {
             http: clients.api.clone(),
             videos: MediaReader::videos(store, clients.media.clone(), VIDEO_MAX_BYTES),
