@@ -102,7 +102,11 @@ function boot() {
 // work) puts this one back.
 let shown = location.href;
 
+// Each route's number: a view's late failure is said only while its route is the last.
+let routes = 0;
+
 function route() {
+  routes += 1;
   current?.leave?.();
   current = null;
   shown = location.href;
@@ -113,7 +117,7 @@ function route() {
     nav.hidden = true;
     current = ops;
     fill(view);
-    Promise.resolve(ops.show(view, rest.map(decodeURIComponent))).catch((error) => showError(error, view));
+    showing(ops, rest);
     return;
   }
   if (!session.user) {
@@ -133,7 +137,16 @@ function route() {
   }
   fill(view);
   current = section;
-  Promise.resolve(section.show(view, rest.map(decodeURIComponent))).catch((error) => showError(error, view));
+  showing(section, rest);
+}
+
+/** Shows `section`; its failure is said in the view while its route is the last (a request
+ * answered after the person signed out or moved on says nothing over the page now there). */
+function showing(section, rest) {
+  const mine = routes;
+  Promise.resolve(section.show(view, rest.map(decodeURIComponent))).catch((error) => {
+    if (mine === routes) showError(error, view);
+  });
 }
 
 document.getElementById("sign-out").addEventListener("click", async () => {

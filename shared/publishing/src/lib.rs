@@ -128,6 +128,24 @@ pub struct PlannedRequest {
     pub effect: String,
 }
 
+/// One publish as its platform is asked it: the account's credentials, the post, and the
+/// options (as the checks resolved them, once they ran).
+#[derive(Debug, Clone, Copy)]
+pub struct Attempt<'a> {
+    pub auth: &'a Auth,
+    pub post: &'a Post,
+    pub options: &'a Options,
+}
+
+/// A sent publish, as a read-only check looks for it: the remote id `send` or `prepare`
+/// returned, the post, and when it was marked sending (nothing older is taken for it).
+#[derive(Debug, Clone, Copy)]
+pub struct Settling<'a> {
+    pub remote_id: Option<&'a str>,
+    pub post: &'a Post,
+    pub since: DateTime<Utc>,
+}
+
 /// What the read-only checks found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Checked {
@@ -483,32 +501,17 @@ pub trait Publish: Named {
     /// The read-only checks a publish depends on (TikTok's creator options, Instagram's
     /// remaining quota); the options as a publish would send them (TikTok's privacy level
     /// resolved).
-    async fn check(&self, auth: &Auth, post: &Post, options: &Options) -> Result<Checked, Failure>;
+    async fn check(&self, at: Attempt<'_>) -> Result<Checked, Failure>;
     /// Steps without an outside effect before the one with it (Instagram's container,
-    /// until it is `FINISHED`); the remote id to keep.
-    async fn prepare(
-        &self,
-        auth: &Auth,
-        post: &Post,
-        options: &Options,
-    ) -> Result<Option<String>, Failure>;
-    /// The request with an outside effect. Sent once per intent.
-    async fn send(
-        &self,
-        auth: &Auth,
-        post: &Post,
-        options: &Options,
-        prepared: Option<&str>,
-    ) -> Sent;
-    /// Read-only: where a sent publish is (`remote_id` as `send` or `prepare` returned it;
-    /// `since`: when it was marked sending, so nothing older is taken for it).
-    async fn confirm(
-        &self,
-        auth: &Auth,
-        remote_id: Option<&str>,
-        post: &Post,
-        since: DateTime<Utc>,
-    ) -> Remote;
+    /// until it is `FINISHED`); the remote id to keep. None by default.
+    async fn prepare(&self, _at: Attempt<'_>) -> Result<Option<String>, Failure> {
+        Ok(None)
+    }
+    /// The request with an outside effect (`prepared`: what `prepare` kept). Sent once per
+    /// intent.
+    async fn send(&self, at: Attempt<'_>, prepared: Option<&str>) -> Sent;
+    /// Read-only: where a sent publish is.
+    async fn confirm(&self, auth: &Auth, sent: Settling<'_>) -> Remote;
     /// The public address of a published post (`post_id` as the publish settled it), read
     /// or made once, when the intent settles; `None` where the platform gives none.
     async fn post_url(&self, _auth: &Auth, _post_id: &str) -> Option<String> {

@@ -569,7 +569,12 @@ async fn settle_target(
                 checked: None,
             });
         }
-        match adapter.check(&auth, &post, options).await {
+        let at = crate::Attempt {
+            auth: &auth,
+            post: &post,
+            options,
+        };
+        match adapter.check(at).await {
             // The token was refused although it looked valid: one refresh, one more check.
             Err(failure) if failure.kind == FailureKind::Auth && !force => force = true,
             Err(failure) if failure.kind == FailureKind::Auth => {

@@ -10,8 +10,8 @@
 use std::sync::{Arc, Mutex};
 
 use almanac_publishing::{
-    Auth, Checked, Connect, Failure, FailureKind, Measure, MediaKind, Named, Options,
-    PlannedRequest, Platform, Post, PostMetrics, Publish, Refresh, Remote, Rules, Sent,
+    Attempt, Auth, Checked, Connect, Failure, FailureKind, Measure, MediaKind, Named, Options,
+    PlannedRequest, Platform, Post, PostMetrics, Publish, Refresh, Remote, Rules, Sent, Settling,
     TokenPolicy,
     catalogue::{Grant, MediaFormats, Profile},
     oauth::Tokens,
@@ -198,12 +198,8 @@ impl Rules for Testnet {
 
 #[async_trait]
 impl Publish for Testnet {
-    async fn check(
-        &self,
-        auth: &Auth,
-        _post: &Post,
-        options: &Options,
-    ) -> Result<Checked, Failure> {
+    async fn check(&self, at: Attempt<'_>) -> Result<Checked, Failure> {
+        let Attempt { auth, options, .. } = at;
         assert_eq!(auth.account_id, CHANNEL_ID);
         self.record("check");
         Ok(Checked {
@@ -212,11 +208,8 @@ impl Publish for Testnet {
         })
     }
 
-    async fn prepare(&self, _: &Auth, _: &Post, _: &Options) -> Result<Option<String>, Failure> {
-        Ok(None)
-    }
-
-    async fn send(&self, _: &Auth, post: &Post, _: &Options, _: Option<&str>) -> Sent {
+    async fn send(&self, at: Attempt<'_>, _: Option<&str>) -> Sent {
+        let post = at.post;
         self.record("send");
         Sent::Accepted {
             remote_id: format!("upload-{}", post.entry_id),
@@ -224,13 +217,7 @@ impl Publish for Testnet {
         }
     }
 
-    async fn confirm(
-        &self,
-        _: &Auth,
-        _: Option<&str>,
-        _: &Post,
-        _: chrono::DateTime<chrono::Utc>,
-    ) -> Remote {
+    async fn confirm(&self, _: &Auth, _: Settling<'_>) -> Remote {
         self.record("confirm");
         Remote::Published {
             post_id: Some("video-1".into()),

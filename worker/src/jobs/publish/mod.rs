@@ -20,8 +20,8 @@ use almanac_shared::store::{
 use std::time::Instant;
 
 use almanac_publishing::{
-    Adapter, Auth, Failure, FailureKind, IntentStatus, Mode, Options, PLATFORM_BUSY, Platform,
-    Post, PublishJob, REQUEST_PERMITS, Remote, RequestPermits, Sent,
+    Adapter, Attempt, Auth, Failure, FailureKind, IntentStatus, Mode, Options, PLATFORM_BUSY,
+    Platform, Post, PublishJob, REQUEST_PERMITS, Remote, RequestPermits, Sent, Settling,
     channels::{self, Unusable, UsableError},
     quota,
 };
@@ -243,8 +243,18 @@ impl<'a> Publisher<'a> {
         // Harmless steps, with one refresh should the platform refuse the token.
         let (options, prepared) = loop {
             let step = async {
-                let checked = adapter.check(&auth, post, options).await?;
-                let prepared = adapter.prepare(&auth, post, &checked.options).await?;
+                let at = Attempt {
+                    auth: &auth,
+                    post,
+                    options,
+                };
+                let checked = adapter.check(at).await?;
+                let prepared = adapter
+                    .prepare(Attempt {
+                        options: &checked.options,
+                        ..at
+                    })
+                    .await?;
                 Ok::<_, Failure>((checked.options, prepared))
             };
             match step.await {
@@ -266,7 +276,14 @@ impl<'a> Publisher<'a> {
                 return self.refused(platform, &spent(counted)).await;
             }
             match adapter
-                .send(&auth, post, &options, prepared.as_deref())
+                .send(
+                    Attempt {
+                        auth: &auth,
+                        post,
+                        options: &options,
+                    },
+                    prepared.as_deref(),
+                )
                 .await
             {
                 Sent::Accepted { remote_id, post_id } => {

@@ -4,7 +4,7 @@
 
 use super::{
     Adapter, Auth, Context, DateTime, Failure, FailureKind, IntentStatus, JobError, PLATFORM_BUSY,
-    Platform, Post, Publisher, Remote, Stop, Unusable, UsableError, Utc, channels, json,
+    Platform, Post, Publisher, Remote, Settling, Stop, Unusable, UsableError, Utc, channels, json,
 };
 
 impl Publisher<'_> {
@@ -39,7 +39,14 @@ impl Publisher<'_> {
             let remote = match usable {
                 Some(auth) => {
                     adapter
-                        .confirm(&auth, remote_id.as_deref(), post, since)
+                        .confirm(
+                            &auth,
+                            Settling {
+                                remote_id: remote_id.as_deref(),
+                                post,
+                                since,
+                            },
+                        )
                         .await
                 }
                 None => Remote::Pending("the channel's token is not usable now".into()),

@@ -16,7 +16,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use crate::{
-    Connect, Measure, Named, Publish, Rules, Auth, Checked, Failure, FailureKind, MediaKind, Mode, Options, PlannedRequest,
+    Attempt, Connect, Measure, Named, Publish, Rules, Settling, Auth, Checked, Failure, FailureKind, MediaKind, Mode, Options, PlannedRequest,
     Platform, Post, Refresh, Remote, Reply, Sent, TokenPolicy,
     catalogue::{MediaFormats, Profile},
     http::{self, Supplied},
@@ -578,12 +578,8 @@ impl Rules for Bluesky {
 impl Publish for Bluesky {
     /// The image is read (an upload from the store, a `mediaUrl` fetched) to hold it to
     /// Bluesky's 1,000,000 bytes before anything is sent.
-    async fn check(
-        &self,
-        _auth: &Auth,
-        post: &Post,
-        options: &Options,
-    ) -> Result<Checked, Failure> {
+    async fn check(&self, at: Attempt<'_>) -> Result<Checked, Failure> {
+        let Attempt { post, options, .. } = at;
         if let Some(media_url) = post.media_url.as_deref().filter(|_| post.has_image()) {
             self.images.read(post, media_url, "Bluesky").await?;
         }
@@ -594,12 +590,8 @@ impl Publish for Bluesky {
     }
 
     /// The record key the post is written under, kept before it is sent.
-    async fn prepare(
-        &self,
-        _auth: &Auth,
-        post: &Post,
-        _options: &Options,
-    ) -> Result<Option<String>, Failure> {
+    async fn prepare(&self, at: Attempt<'_>) -> Result<Option<String>, Failure> {
+        let Attempt { post, .. } = at;
         post.intent_id
             .and_then(tid::of_intent)
             .map(Some)
@@ -611,13 +603,8 @@ impl Publish for Bluesky {
             })
     }
 
-    async fn send(
-        &self,
-        auth: &Auth,
-        post: &Post,
-        _options: &Options,
-        prepared: Option<&str>,
-    ) -> Sent {
+    async fn send(&self, at: Attempt<'_>, prepared: Option<&str>) -> Sent {
+        let Attempt { auth, post, .. } = at;
         let Some(rkey) = prepared else {
             return Sent::NotApplied(unavailable("no record key was kept for the post"));
         };
@@ -657,13 +644,8 @@ impl Publish for Bluesky {
         }
     }
 
-    async fn confirm(
-        &self,
-        auth: &Auth,
-        remote_id: Option<&str>,
-        _post: &Post,
-        _since: DateTime<Utc>,
-    ) -> Remote {
+    async fn confirm(&self, auth: &Auth, sent: Settling<'_>) -> Remote {
+        let Settling { remote_id, .. } = sent;
         let Some(rkey) = remote_id.filter(|key| tid::is_valid(key)) else {
             return Remote::Pending("no Bluesky record key to look for".into());
         };

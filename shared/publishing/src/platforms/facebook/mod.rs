@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use crate::{
-    Connect, Measure, Named, Publish, Rules, Auth, Checked, Failure, FailureKind, MediaKind, Mode, Options, PlannedRequest,
+    Attempt, Connect, Measure, Named, Publish, Rules, Settling, Auth, Checked, Failure, FailureKind, MediaKind, Mode, Options, PlannedRequest,
     Platform, Post, PostMetrics, Refresh, Remote, Reply, Sent,
     TokenPolicy,
     catalogue::{MediaFormats, Profile},
@@ -341,20 +341,19 @@ impl Rules for Facebook {
 #[async_trait]
 impl Publish for Facebook {
     /// Nothing to read first: Facebook documents no posting quota for pages.
-    async fn check(&self, _: &Auth, _: &Post, options: &Options) -> Result<Checked, Failure> {
+    async fn check(&self, at: Attempt<'_>) -> Result<Checked, Failure> {
+        let Attempt { options, .. } = at;
         Ok(Checked {
             options: options.clone(),
             remaining: None,
         })
     }
 
-    async fn prepare(&self, _: &Auth, _: &Post, _: &Options) -> Result<Option<String>, Failure> {
-        Ok(None)
-    }
 
     /// The post, one call: a photo's answer names its post (`post_id`), a feed post's id is
     /// its post's, a video's is the video's.
-    async fn send(&self, auth: &Auth, post: &Post, _: &Options, _: Option<&str>) -> Sent {
+    async fn send(&self, at: Attempt<'_>, _: Option<&str>) -> Sent {
+        let Attempt { auth, post, .. } = at;
         let (path, body) = Self::request(&auth.account_id, post);
         let request = self.http.post(self.url(&path)).json(&body);
         let reply = self.call(request, &auth.access_token).await;
@@ -374,13 +373,8 @@ impl Publish for Facebook {
 
     /// Read-only: an accepted post is out; a lost answer is looked for among the page's
     /// recent posts (a video among its videos) with the same text.
-    async fn confirm(
-        &self,
-        auth: &Auth,
-        remote_id: Option<&str>,
-        post: &Post,
-        since: DateTime<Utc>,
-    ) -> Remote {
+    async fn confirm(&self, auth: &Auth, sent: Settling<'_>) -> Remote {
+        let Settling { remote_id, post, since } = sent;
         if let Some(id) = remote_id {
             return Remote::Published {
                 post_id: is_graph_id(id).then(|| id.to_owned()),

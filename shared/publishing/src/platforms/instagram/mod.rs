@@ -6,11 +6,10 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use crate::{
-    Connect, Measure, Named, Publish, Rules, Auth, Checked, Failure, FailureKind, MediaKind, Mode, Options, PlannedRequest,
+    Attempt, Connect, Measure, Named, Publish, Rules, Settling, Auth, Checked, Failure, FailureKind, MediaKind, Mode, Options, PlannedRequest,
     Platform, Post, PostMetrics, Refresh, Remote, Reply, Sent,
     TokenPolicy,
     platforms::meta::{self, ContainerApi, Containers},
@@ -359,12 +358,8 @@ impl Publish for Instagram {
         .platform("content_publishing_limit")
     }
 
-    async fn check(
-        &self,
-        auth: &Auth,
-        _post: &Post,
-        options: &Options,
-    ) -> Result<Checked, Failure> {
+    async fn check(&self, at: Attempt<'_>) -> Result<Checked, Failure> {
+        let Attempt { auth, options, .. } = at;
         let path = format!("{}/content_publishing_limit", auth.account_id);
         let body = match self
             .get(&path, &[("fields", "quota_usage,config")], auth)
@@ -382,24 +377,15 @@ impl Publish for Instagram {
         })
     }
 
-    async fn prepare(
-        &self,
-        auth: &Auth,
-        post: &Post,
-        _options: &Options,
-    ) -> Result<Option<String>, Failure> {
+    async fn prepare(&self, at: Attempt<'_>) -> Result<Option<String>, Failure> {
+        let Attempt { auth, post, .. } = at;
         self.container(auth, &Self::container_body(post))
             .await
             .map(Some)
     }
 
-    async fn send(
-        &self,
-        auth: &Auth,
-        _post: &Post,
-        _options: &Options,
-        prepared: Option<&str>,
-    ) -> Sent {
+    async fn send(&self, at: Attempt<'_>, prepared: Option<&str>) -> Sent {
+        let Attempt { auth, .. } = at;
         self.publish(auth, prepared).await
     }
 
@@ -408,13 +394,8 @@ impl Publish for Instagram {
         self.permalink(auth, post_id).await
     }
 
-    async fn confirm(
-        &self,
-        auth: &Auth,
-        remote_id: Option<&str>,
-        post: &Post,
-        _since: DateTime<Utc>,
-    ) -> Remote {
+    async fn confirm(&self, auth: &Auth, sent: Settling<'_>) -> Remote {
+        let Settling { remote_id, post, .. } = sent;
         self.confirm_container(auth, remote_id, &post.text).await
     }
 }

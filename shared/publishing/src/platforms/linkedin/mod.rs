@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use crate::http::{self, Supplied};
 use crate::uploads::MediaReader;
 use crate::{
-    Connect, Measure, Named, Publish, Rules, Auth, Checked, Failure, MediaKind, Mode, Options, PlannedRequest, Platform,
+    Attempt, Connect, Measure, Named, Publish, Rules, Settling, Auth, Checked, Failure, MediaKind, Mode, Options, PlannedRequest, Platform,
     Post, Refresh, Remote, Reply, Sent, TokenPolicy, oauth,
     post::{self, Problem, TextField, TextLimit},
 };
@@ -409,7 +409,8 @@ impl Publish for LinkedIn {
     }
 
     /// Nothing to read first: LinkedIn has no quota to ask about.
-    async fn check(&self, _: &Auth, _: &Post, options: &Options) -> Result<Checked, Failure> {
+    async fn check(&self, at: Attempt<'_>) -> Result<Checked, Failure> {
+        let Attempt { options, .. } = at;
         Ok(Checked {
             options: options.clone(),
             remaining: None,
@@ -417,25 +418,16 @@ impl Publish for LinkedIn {
     }
 
     /// The image, fetched and uploaded (invisible until a post names it).
-    async fn prepare(
-        &self,
-        auth: &Auth,
-        post: &Post,
-        _options: &Options,
-    ) -> Result<Option<String>, Failure> {
+    async fn prepare(&self, at: Attempt<'_>) -> Result<Option<String>, Failure> {
+        let Attempt { auth, post, .. } = at;
         match post.media_url.as_deref().filter(|_| post.has_image()) {
             Some(media_url) => self.upload_image(auth, post, media_url).await.map(Some),
             None => Ok(None),
         }
     }
 
-    async fn send(
-        &self,
-        auth: &Auth,
-        post: &Post,
-        _options: &Options,
-        prepared: Option<&str>,
-    ) -> Sent {
+    async fn send(&self, at: Attempt<'_>, prepared: Option<&str>) -> Sent {
+        let Attempt { auth, post, .. } = at;
         let body = Self::post_body(&auth.account_id, post, prepared);
         let request = self.http.post(self.url("/rest/posts")).json(&body);
         let reply = self.call(request, &auth.access_token).await;
@@ -448,13 +440,8 @@ impl Publish for LinkedIn {
         })
     }
 
-    async fn confirm(
-        &self,
-        auth: &Auth,
-        remote_id: Option<&str>,
-        post: &Post,
-        since: DateTime<Utc>,
-    ) -> Remote {
+    async fn confirm(&self, auth: &Auth, sent: Settling<'_>) -> Remote {
+        let Settling { remote_id, post, since } = sent;
         // Accepted before (the attempt that was told stopped before settling it).
         if remote_id == Some(ACCEPTED_WITHOUT_ID) {
             return Remote::Published { post_id: None };

@@ -3,13 +3,12 @@
 //! `{"data": {...}, "error": {"code": "ok" | "<code>", "message", "log_id"}}`.
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use almanac_shared::domain::analytics::Reading;
 
 use crate::{
-    Connect, Measure, Named, Publish, Rules, Auth, Checked, Failure, FailureKind, MediaKind, Mode, Options, PRIVACY_LEVELS,
+    Attempt, Connect, Measure, Named, Publish, Rules, Settling, Auth, Checked, Failure, FailureKind, MediaKind, Mode, Options, PRIVACY_LEVELS,
     PlannedRequest, Platform, Post, PostMetrics, Refresh,
     Remote, Reply, Sent, TokenPolicy, count, http, metrics_refusal, oauth,
     post::{
@@ -462,12 +461,8 @@ impl Publish for TikTok {
         valid.then(|| format!("https://www.tiktok.com/@{handle}/video/{post_id}"))
     }
 
-    async fn check(
-        &self,
-        auth: &Auth,
-        _post: &Post,
-        options: &Options,
-    ) -> Result<Checked, Failure> {
+    async fn check(&self, at: Attempt<'_>) -> Result<Checked, Failure> {
+        let Attempt { auth, options, .. } = at;
         let allowed = self.privacy_options(auth).await?;
         let mut resolved = options.clone();
         if options.mode == Mode::Publish {
@@ -479,22 +474,9 @@ impl Publish for TikTok {
         })
     }
 
-    async fn prepare(
-        &self,
-        _auth: &Auth,
-        _post: &Post,
-        _options: &Options,
-    ) -> Result<Option<String>, Failure> {
-        Ok(None)
-    }
 
-    async fn send(
-        &self,
-        auth: &Auth,
-        post: &Post,
-        options: &Options,
-        _prepared: Option<&str>,
-    ) -> Sent {
+    async fn send(&self, at: Attempt<'_>, _prepared: Option<&str>) -> Sent {
+        let Attempt { auth, post, options } = at;
         // The privacy level is read again right before the post: the creator's options may
         // have changed since the dry run.
         let privacy = match self.privacy_options(auth).await {
@@ -518,13 +500,8 @@ impl Publish for TikTok {
         })
     }
 
-    async fn confirm(
-        &self,
-        auth: &Auth,
-        remote_id: Option<&str>,
-        _post: &Post,
-        _since: DateTime<Utc>,
-    ) -> Remote {
+    async fn confirm(&self, auth: &Auth, sent: Settling<'_>) -> Remote {
+        let Settling { remote_id, .. } = sent;
         let Some(publish_id) = remote_id else {
             return Remote::Pending(
                 "TikTok's answer to the post was lost, so there is no publish_id to check".into(),

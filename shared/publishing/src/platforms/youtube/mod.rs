@@ -13,11 +13,10 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use crate::{
-    Connect, Measure, Named, Publish, Rules, Auth, Checked, Failure, MediaKind, Mode, Options, PlannedRequest, Platform,
+    Attempt, Connect, Measure, Named, Publish, Rules, Settling, Auth, Checked, Failure, MediaKind, Mode, Options, PlannedRequest, Platform,
     Post, Refresh, Remote, Reply, Sent, TokenPolicy,
     catalogue::{MediaFormats, Profile, Quota, QuotaScope},
     oauth,
@@ -375,7 +374,8 @@ impl Publish for YouTube {
     }
 
     /// Nothing to read first: the quota is counted by Almanac (`publish::quota`).
-    async fn check(&self, _: &Auth, _: &Post, options: &Options) -> Result<Checked, Failure> {
+    async fn check(&self, at: Attempt<'_>) -> Result<Checked, Failure> {
+        let Attempt { options, .. } = at;
         Ok(Checked {
             options: options.clone(),
             remaining: None,
@@ -384,12 +384,8 @@ impl Publish for YouTube {
 
     /// The upload session, opened with the video's metadata and size: its address (with the
     /// marker and the size) is kept on the intent before the bytes go.
-    async fn prepare(
-        &self,
-        auth: &Auth,
-        post: &Post,
-        options: &Options,
-    ) -> Result<Option<String>, Failure> {
+    async fn prepare(&self, at: Attempt<'_>) -> Result<Option<String>, Failure> {
+        let Attempt { auth, post, options } = at;
         let (bytes, mime) = self.video(post).await?;
         let request = self
             .http
@@ -420,7 +416,8 @@ impl Publish for YouTube {
     }
 
     /// The video's bytes, to the session: the one request with an outside effect.
-    async fn send(&self, auth: &Auth, post: &Post, _: &Options, prepared: Option<&str>) -> Sent {
+    async fn send(&self, at: Attempt<'_>, prepared: Option<&str>) -> Sent {
+        let Attempt { auth, post, .. } = at;
         let Some((session, _, size)) = prepared.and_then(session_parts) else {
             return Sent::NotApplied(Failure::retryable(
                 "PLATFORM_UNAVAILABLE",
@@ -466,13 +463,8 @@ impl Publish for YouTube {
     }
 
     /// Read-only: the session's status, else the channel's uploads.
-    async fn confirm(
-        &self,
-        auth: &Auth,
-        remote_id: Option<&str>,
-        _post: &Post,
-        _since: DateTime<Utc>,
-    ) -> Remote {
+    async fn confirm(&self, auth: &Auth, sent: Settling<'_>) -> Remote {
+        let Settling { remote_id, .. } = sent;
         let Some(remote) = remote_id else {
             return Remote::Pending("no YouTube upload session to check".into());
         };
