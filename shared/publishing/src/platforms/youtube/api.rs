@@ -23,10 +23,10 @@ impl YouTube {
 
     /// An API call's answer: its JSON, its refusal in our words, or lost (a 5xx).
     pub(super) async fn call(&self, request: reqwest::RequestBuilder, token: &str) -> Reply {
-        http::call("YouTube", request.bearer_auth(token), |answered| {
-            self.refusal(answered)
-        })
-        .await
+        match self.exchange(request, token).await {
+            Ok(answered) => self.reply(answered),
+            Err(lost) => lost,
+        }
     }
 
     pub(super) fn reply(&self, answered: Answered) -> Reply {
