@@ -80,6 +80,13 @@ enum Command {
         #[arg(long, default_value_t = 3600)]
         ttl: i64,
     },
+    /// The publishing platforms, one a line: each one's name and whether its app's
+    /// credentials are set; with --configured, only the names of those that have them
+    /// (`deploy/dev/run.sh` serves the sandbox when none has).
+    Platforms {
+        #[arg(long)]
+        configured: bool,
+    },
     /// Read or override the runtime feature flags (straight on DATABASE_URL).
     Flags {
         #[command(subcommand)]
@@ -102,6 +109,22 @@ async fn main() -> anyhow::Result<()> {
         Command::Flags { command } => {
             let settings = Settings::for_tools_from_env()?;
             println!("{}", almanac_api::flags_cli::run(command, &settings).await?);
+        }
+        Command::Platforms { configured } => {
+            let settings = Settings::for_tools_from_env()?;
+            let platforms = almanac_publishing::Platforms::new(&settings)?;
+            for adapter in platforms.all() {
+                let said = match adapter.code_grant() {
+                    None => "connects with its accounts' own credentials",
+                    Some(grant) if grant.credentials().is_ok() => "configured",
+                    Some(_) => "not configured",
+                };
+                match configured {
+                    true if said == "configured" => println!("{}", adapter.platform()),
+                    true => {}
+                    false => println!("{}\t{said}", adapter.platform()),
+                }
+            }
         }
         Command::Migrate => {
             let settings = Settings::for_tools_from_env()?;

@@ -41,7 +41,8 @@ fi
 # platform under /sandbox (PLATFORM_SANDBOX; `make run` builds the binaries with the
 # `sandbox` feature that has them), so that channels can be connected, dry-run and published
 # to on this machine; nothing is posted anywhere.
-if [ -z "${PLATFORM_SANDBOX:-}" ] && [ -z "${TIKTOK_CLIENT_KEY:-}${INSTAGRAM_APP_ID:-}${LINKEDIN_CLIENT_ID:-}${THREADS_CLIENT_ID:-}${FACEBOOK_CLIENT_ID:-}${YOUTUBE_CLIENT_ID:-}" ]; then
+# Which platforms have their app's credentials is the registry's to say (the one list).
+if [ -z "${PLATFORM_SANDBOX:-}" ] && [ -z "$("$bin/almanac-api" platforms --configured)" ]; then
   export PLATFORM_SANDBOX=true
 fi
 if [ "${PLATFORM_SANDBOX:-}" = true ]; then

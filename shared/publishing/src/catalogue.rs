@@ -135,6 +135,27 @@ pub struct Profile {
     pub quota: Option<Quota>,
 }
 
+impl Profile {
+    /// A platform marked `color` that posts as the account itself, photos (JPEG, PNG) and
+    /// videos (MP4), with no limit on hashtags or mentions, no fold and no quota: what a
+    /// profile saying more leaves to it (`..Profile::of(color)`).
+    pub const fn of(color: &'static str) -> Self {
+        Self {
+            color,
+            author_kinds: &[],
+            media_kinds: &[MediaKind::Photo, MediaKind::Video],
+            media_formats: MediaFormats {
+                photo: &["image/jpeg", "image/png"],
+                video: &["video/mp4"],
+            },
+            hashtags_max: None,
+            mentions_max: None,
+            preview_chars: None,
+            quota: None,
+        }
+    }
+}
+
 /// The file types (MIME) a platform takes, for photos and for videos.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct MediaFormats {

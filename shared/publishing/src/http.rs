@@ -36,41 +36,25 @@ pub struct Clients {
 }
 
 impl Clients {
-    pub fn new(settings: &PublishSettings, fetch: &FetchSettings) -> anyhow::Result<Self> {
+    /// The clients, trusting `operator_hosts` (the platforms' addresses the operator set,
+    /// which may be local) as the guard's exceptions.
+    pub fn new(
+        settings: &PublishSettings,
+        fetch: &FetchSettings,
+        operator_hosts: Vec<String>,
+    ) -> anyhow::Result<Self> {
         let builder = reqwest::Client::builder()
             .timeout(settings.http_timeout)
             .connect_timeout(settings.http_timeout.min(Duration::from_secs(10)))
             .redirect(reqwest::redirect::Policy::none());
-        let api = guarded_trusting(
-            builder,
-            fetch.allow_private_networks,
-            operator_hosts(settings),
-        )
-        .build()?;
+        let api =
+            guarded_trusting(builder, fetch.allow_private_networks, operator_hosts).build()?;
         Ok(Self {
             api,
             media: Fetcher::new(fetch.clone())?,
             allow_private_networks: fetch.allow_private_networks,
         })
     }
-}
-
-/// The hosts of every platform address the operator set (or left at its default).
-fn operator_hosts(settings: &PublishSettings) -> Vec<String> {
-    let platforms = [
-        &settings.tiktok,
-        &settings.instagram,
-        &settings.linkedin,
-        &settings.threads,
-        &settings.facebook,
-        &settings.youtube,
-    ];
-    platforms
-        .iter()
-        .flat_map(|p| [&p.api_base_url, &p.authorize_url, &p.token_url])
-        .chain([&settings.bluesky_api_base_url])
-        .filter_map(|raw| Url::parse(raw).ok()?.host_str().map(str::to_owned))
-        .collect()
 }
 
 /// What a platform-supplied address is for.

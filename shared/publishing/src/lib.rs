@@ -23,8 +23,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-pub use almanac_shared::config::{PlatformSettings, PublishSettings};
+pub use almanac_shared::config::PublishSettings;
 use almanac_shared::media::Media;
+pub use platforms::PlatformSettings;
 
 pub mod catalogue;
 pub mod channels;
@@ -269,6 +270,12 @@ pub(crate) fn metrics_refusal(failure: Failure, label: &str, scope: &str) -> Fai
     }
 }
 
+/// The refusal of a draft by a platform that keeps none made by other apps (`why`: what
+/// the person can do instead), when `options` ask for one.
+pub(crate) fn no_drafts(options: &Options, why: &str) -> Option<post::Problem> {
+    (options.mode == Mode::Draft).then(|| post::Problem::new("DRAFT_UNSUPPORTED", "mode", why))
+}
+
 /// A count in a platform's answer, as a number or as the digits of one.
 pub(crate) fn count(value: &Value) -> Option<u64> {
     value
@@ -323,6 +330,30 @@ pub struct TokenState {
 }
 
 impl TokenPolicy {
+    /// A rotating refresh token gets new tokens when the access token expires within
+    /// `ahead` (also once it has expired).
+    pub const fn rotating(ahead: chrono::Duration) -> Self {
+        Self {
+            refresh: Refresh::WithRefreshToken,
+            ahead,
+            min_age: chrono::Duration::zero(),
+        }
+    }
+
+    /// A still valid access token is exchanged for a new one when it expires within
+    /// `ahead`.
+    pub const fn while_valid(ahead: chrono::Duration) -> Self {
+        Self {
+            refresh: Refresh::WhileValid,
+            ..Self::rotating(ahead)
+        }
+    }
+
+    /// Only tokens at least `min_age` old are refreshed.
+    pub const fn after(self, min_age: chrono::Duration) -> Self {
+        Self { min_age, ..self }
+    }
+
     fn expired(token: &TokenState, now: DateTime<Utc>) -> bool {
         token.expires_at.is_some_and(|at| at <= now)
     }
@@ -384,7 +415,11 @@ pub trait Connect: Named {
             None => catalogue::Grant::Credentials,
         }
     }
-    fn token_policy(&self) -> TokenPolicy;
+    /// When its tokens are refreshed: as its code grant declares ([`oauth::CodeGrant::policy`]).
+    fn token_policy(&self) -> TokenPolicy {
+        self.code_grant()
+            .map_or(oauth::DEFAULT_POLICY, oauth::CodeGrant::token_policy)
+    }
     /// Whether its authorisation uses PKCE (S256).
     fn uses_pkce(&self) -> bool {
         self.code_grant().is_some_and(oauth::CodeGrant::uses_pkce)
@@ -500,8 +535,13 @@ pub trait Rules: Named {
 pub trait Publish: Named {
     /// The read-only checks a publish depends on (TikTok's creator options, Instagram's
     /// remaining quota); the options as a publish would send them (TikTok's privacy level
-    /// resolved).
-    async fn check(&self, at: Attempt<'_>) -> Result<Checked, Failure>;
+    /// resolved). None by default: the options as given, no quota read.
+    async fn check(&self, at: Attempt<'_>) -> Result<Checked, Failure> {
+        Ok(Checked {
+            options: at.options.clone(),
+            remaining: None,
+        })
+    }
     /// Steps without an outside effect before the one with it (Instagram's container,
     /// until it is `FINISHED`); the remote id to keep. None by default.
     async fn prepare(&self, _at: Attempt<'_>) -> Result<Option<String>, Failure> {
@@ -573,16 +613,18 @@ impl Platforms {
         let settings = &all.publish;
         sandbox_built(settings)?;
         let media = Media::from_settings(all)?;
-        let clients = http::Clients::new(settings, &all.fetch)?;
+        let operator_hosts =
+            platforms::settings::operator_hosts(&settings.vars, settings.sandbox.as_deref());
+        let clients = http::Clients::new(settings, &all.fetch, operator_hosts)?;
         let parts = platforms::Parts {
             clients: &clients,
             settings,
             store: media.store.clone(),
         };
-        let built_in = platforms::BUILT_IN
-            .iter()
-            .map(|registered| (registered.adapter)(&parts))
-            .collect::<Vec<_>>();
+        let mut built_in = Vec::new();
+        for registered in platforms::BUILT_IN {
+            built_in.extend((registered.adapter)(&parts)?);
+        }
         let platforms = Self {
             adapters: Arc::default(),
             http: clients.api.clone(),

@@ -12,7 +12,7 @@ use rand::RngCore;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use super::{Failure, FailureKind, Platform, PlatformSettings};
+use super::{Failure, FailureKind, Platform, PlatformSettings, TokenPolicy};
 
 /// The platform code of a grant that acts for no account Almanac can post to (a Facebook
 /// login sharing no Page, a Google account without a YouTube channel): the web app says so
@@ -203,7 +203,12 @@ pub struct CodeGrant {
     /// answer names none.
     account_field: &'static str,
     request: TokenRequest,
+    policy: TokenPolicy,
 }
+
+/// When a code grant's tokens are refreshed unless it says otherwise: its rotating refresh
+/// token, five minutes before the access token expires.
+pub const DEFAULT_POLICY: TokenPolicy = TokenPolicy::rotating(chrono::Duration::minutes(5));
 
 impl CodeGrant {
     /// The grant of the platform called `label` (`settings`: its endpoints and the app's
@@ -227,7 +232,18 @@ impl CodeGrant {
             pkce: false,
             account_field: "",
             request: TokenRequest::Form,
+            policy: DEFAULT_POLICY,
         }
+    }
+
+    /// Its tokens are refreshed as `policy` says.
+    pub fn policy(self, policy: TokenPolicy) -> Self {
+        Self { policy, ..self }
+    }
+
+    /// When its tokens are refreshed.
+    pub fn token_policy(&self) -> TokenPolicy {
+        self.policy
     }
 
     /// The client id goes under `field`.

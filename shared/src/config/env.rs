@@ -1,7 +1,7 @@
 //! The environment, read one variable at a time: every reader names the variable in its
 //! error. And secrets: a value never printed, and the checks a production secret passes.
 
-use std::{fmt, str::FromStr, time::Duration};
+use std::{fmt, str::FromStr, sync::Arc, time::Duration};
 
 use anyhow::{Context, bail};
 
@@ -101,6 +101,61 @@ pub fn jwt_secret_from_env() -> anyhow::Result<Secret> {
 
 /// Reads variables through a lookup (the process environment, or a test's map).
 pub(super) struct Env<'a>(pub(super) &'a dyn Fn(&str) -> Option<String>);
+
+/// The variables the settings were read from, kept for the parts that read their own: each
+/// publishing platform reads its `<NAME>_*` in its own folder (`almanac-publishing`). Every
+/// reader names the variable in its error, as the settings' do.
+#[derive(Clone)]
+pub struct Vars(pub(super) Arc<Lookup>);
+
+/// How a variable is looked up: its value, if set.
+pub(super) type Lookup = dyn Fn(&str) -> Option<String> + Send + Sync;
+
+impl fmt::Debug for Vars {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Vars(..)")
+    }
+}
+
+impl Vars {
+    pub(super) fn env(&self) -> Env<'_> {
+        Env(&*self.0)
+    }
+
+    /// `key`'s value, when set and not blank.
+    pub fn optional(&self, key: &str) -> Option<String> {
+        self.env().optional(key)
+    }
+
+    /// `key`'s value, else `default`.
+    pub fn string_or(&self, key: &str, default: &str) -> anyhow::Result<String> {
+        self.env().string_or(key, default)
+    }
+
+    /// `key` read as a `T`, else `default`; an error naming `key` when it does not read.
+    pub fn parse_or<T>(&self, key: &str, default: T) -> anyhow::Result<T>
+    where
+        T: FromStr,
+        T::Err: fmt::Display,
+    {
+        self.env().parse_or(key, default)
+    }
+
+    /// `key`, an http(s) URL, else `default`.
+    pub fn url_or(&self, key: &str, default: &str) -> anyhow::Result<String> {
+        let value = self.string_or(key, default)?;
+        http_url(key, &value)?;
+        Ok(value)
+    }
+}
+
+/// `url`, the value of `key`, is an http(s) URL.
+pub(super) fn http_url(key: &str, url: &str) -> anyhow::Result<()> {
+    match url::Url::parse(url) {
+        Ok(parsed) if ["http", "https"].contains(&parsed.scheme()) => Ok(()),
+        _ => bail!("{key}: expected an http(s) URL, got `{url}`"),
+    }
+}
 
 impl Env<'_> {
     pub(super) fn optional(&self, key: &str) -> Option<String> {

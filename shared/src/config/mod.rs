@@ -25,17 +25,17 @@ mod webhooks;
 pub use ai::{AiProviderKind, AiSettings, BreakerSettings, StructuredOutput};
 pub use calendar::CalendarSettings;
 pub use email::{EmailProvider, EmailSettings};
-pub use env::{DEV_JWT_SECRET, Secret, jwt_secret_from_env, weak_secret};
+pub use env::{DEV_JWT_SECRET, Secret, Vars, jwt_secret_from_env, weak_secret};
 pub use events::{EventSettings, EventsRedis};
 pub use fetch::FetchSettings;
 pub use jobs::JobSettings;
 pub use media::{MediaSettings, MediaStoreLocation};
 pub use organic::OrganicSettings;
-pub use publish::{PlatformSettings, PublishSettings, TokenKey};
+pub use publish::{PublishSettings, TokenKey};
 pub use rate_limits::{RateLimit, RateLimitSettings};
 pub use webhooks::WebhookSettings;
 
-use env::{Env, check_secret, jwt_secret};
+use env::{check_secret, jwt_secret};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {
@@ -128,8 +128,11 @@ impl Settings {
 
     /// Reads settings through `lookup`, so tests can build settings without touching the
     /// process environment.
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
-        let env = Env(&lookup);
+    pub fn from_lookup(
+        lookup: impl Fn(&str) -> Option<String> + Send + Sync + 'static,
+    ) -> anyhow::Result<Self> {
+        let vars = env::Vars(std::sync::Arc::new(lookup));
+        let env = vars.env();
         let dev = env.parse_or("ALMANAC_DEV", false)?;
         let jwt_secret = jwt_secret(&env, dev)?;
         let redis_prefix = env.string_or("REDIS_PREFIX", "almanac")?;
@@ -198,7 +201,7 @@ impl Settings {
             calendar_service_enabled: env.parse_or("CALENDAR_SERVICE_ENABLED", true)?,
             calendar: CalendarSettings::read(&env)?,
             organic: OrganicSettings::read(&env)?,
-            publish: PublishSettings::read(&env, &api_addr, dev)?,
+            publish: PublishSettings::read(&vars, &api_addr, dev)?,
             email: EmailSettings::read(&env)?,
             fetch: FetchSettings::read(&env)?,
             webhooks: WebhookSettings::read(&env)?,

@@ -1,7 +1,6 @@
-//! `PUBLISH_*`, `TIKTOK_*`, `INSTAGRAM_*`, `LINKEDIN_*`, `THREADS_*`, `BLUESKY_*`, `FACEBOOK_*`,
-//! `YOUTUBE_*`, `OAUTH_REDIRECT_BASE_URL`,
-//! `TOKEN_ENCRYPTION_KEY`:
-//! publishing (seed 001).
+//! `PUBLISH_*`, `PLATFORM_*`, `OAUTH_REDIRECT_BASE_URL`, `TOKEN_ENCRYPTION_KEY`: publishing
+//! (seed 001). Each platform reads its own `<NAME>_*` in its folder of `almanac-publishing`,
+//! from the [`Vars`] kept here.
 
 use std::{fmt, net::SocketAddr, time::Duration};
 
@@ -9,18 +8,7 @@ use anyhow::bail;
 use base64::Engine;
 use rand::RngCore;
 
-use super::env::{Env, Secret, check_secret};
-
-/// The platforms' endpoints and the app's credentials (`TIKTOK_*`, `INSTAGRAM_*`,
-/// `LINKEDIN_*`).
-#[derive(Debug, Clone)]
-pub struct PlatformSettings {
-    pub api_base_url: String,
-    pub client_id: Option<String>,
-    pub client_secret: Option<Secret>,
-    pub authorize_url: String,
-    pub token_url: String,
-}
+use super::env::{Env, Vars, check_secret, http_url};
 
 /// Settings of publishing (seed 001).
 #[derive(Debug, Clone)]
@@ -32,28 +20,9 @@ pub struct PublishSettings {
     /// `/sandbox`), to which the platforms' addresses and app credentials default
     /// (development only).
     pub sandbox: Option<String>,
-    pub tiktok: PlatformSettings,
-    pub instagram: PlatformSettings,
-    pub linkedin: PlatformSettings,
-    /// `THREADS_*`: the Threads app (its own id and secret, not the Meta app's).
-    pub threads: PlatformSettings,
-    /// `FACEBOOK_*`: the Meta app Facebook Login and the Pages API are used through.
-    pub facebook: PlatformSettings,
-    /// `YOUTUBE_*`: the Google Cloud project's OAuth client the YouTube Data API is used
-    /// through.
-    pub youtube: PlatformSettings,
-    /// `YOUTUBE_DAILY_UPLOADS`: the uploads the Google Cloud project may make a Pacific day
-    /// (100, Google's default `videos.insert` bucket), shared by every user.
-    pub youtube_daily_uploads: u32,
-    /// `BLUESKY_API_BASE_URL`: where a Bluesky account signs in (`https://bsky.social`, the
-    /// entryway of Bluesky's hosted accounts; a self-hosted PDS's own address for its
-    /// accounts). Posts then go to the PDS its session names.
-    pub bluesky_api_base_url: String,
-    /// `LINKEDIN_API_VERSION`: the `LinkedIn-Version` (YYYYMM) every REST call names.
-    pub linkedin_version: String,
-    /// `LINKEDIN_SCOPES`: what connecting asks for (an app without LinkedIn's Community
-    /// Management product drops the organisation scopes and posts as members only).
-    pub linkedin_scopes: String,
+    /// The variables each platform reads its own settings from (`TIKTOK_*`, ...), in its
+    /// folder of `almanac-publishing`.
+    pub vars: Vars,
     /// `OAUTH_REDIRECT_BASE_URL`: where the platforms send the browser back to.
     pub redirect_base_url: String,
     /// It was not set: the API's own address, which the API reads back once bound (so
@@ -136,43 +105,17 @@ impl TokenKey {
     }
 }
 
-/// `PUBLISH_*`, the platforms' ([`Endpoints`]), `OAUTH_REDIRECT_BASE_URL`,
-/// `TOKEN_ENCRYPTION_KEY`.
+/// `PUBLISH_*`, `PLATFORM_*`, `OAUTH_REDIRECT_BASE_URL`, `TOKEN_ENCRYPTION_KEY`.
 impl PublishSettings {
-    pub(super) fn read(env: &Env, api_addr: &SocketAddr, dev: bool) -> anyhow::Result<Self> {
+    pub(super) fn read(vars: &Vars, api_addr: &SocketAddr, dev: bool) -> anyhow::Result<Self> {
+        let env = &vars.env();
         let enabled = env.parse_or("PUBLISH_SERVICE_ENABLED", false)?;
         let token_key = token_key(env, enabled, dev)?;
         let sandbox = sandbox_base(env, api_addr, dev)?;
-        let Endpoints {
-            tiktok,
-            instagram,
-            linkedin,
-            threads,
-            facebook,
-            youtube,
-            bluesky_api_base_url,
-        } = Endpoints::read(env, sandbox.as_deref())?;
-        let linkedin_version = linkedin_version(env)?;
         let settings = PublishSettings {
             enabled,
             sandbox,
-            tiktok,
-            instagram,
-            linkedin,
-            threads,
-            facebook,
-            youtube,
-            youtube_daily_uploads: {
-                let most: u32 = env.parse_or("YOUTUBE_DAILY_UPLOADS", 100)?;
-                anyhow::ensure!(most > 0, "YOUTUBE_DAILY_UPLOADS must be at least 1");
-                most
-            },
-            bluesky_api_base_url,
-            linkedin_version,
-            linkedin_scopes: env.string_or(
-                "LINKEDIN_SCOPES",
-                "openid profile w_member_social w_organization_social r_organization_social",
-            )?,
+            vars: vars.clone(),
             redirect_base_url: env
                 .string_or("OAUTH_REDIRECT_BASE_URL", &format!("http://{api_addr}"))?,
             redirect_base_is_api_addr: env.optional("OAUTH_REDIRECT_BASE_URL").is_none(),
@@ -205,185 +148,6 @@ impl PublishSettings {
             bail!("PUBLISH_CHECK_INTERVAL_MS and PUBLISH_TICK_MS: must be greater than 0");
         }
         Ok(settings)
-    }
-}
-
-/// A platform's settings as `Endpoints::read` reads them: its variables' prefix (its name in
-/// capitals), the names of its app credentials, and its real API base, authorize and token
-/// URLs (an empty token URL follows the API base, as TikTok's does).
-struct Hosts {
-    prefix: &'static str,
-    credentials: (&'static str, &'static str),
-    real: [&'static str; 3],
-}
-
-const TIKTOK: Hosts = Hosts {
-    prefix: "TIKTOK",
-    credentials: ("TIKTOK_CLIENT_KEY", "TIKTOK_CLIENT_SECRET"),
-    real: [
-        "https://open.tiktokapis.com",
-        "https://www.tiktok.com/v2/auth/authorize/",
-        "",
-    ],
-};
-
-const INSTAGRAM: Hosts = Hosts {
-    prefix: "INSTAGRAM",
-    credentials: ("INSTAGRAM_APP_ID", "INSTAGRAM_APP_SECRET"),
-    real: [
-        "https://graph.instagram.com",
-        "https://www.instagram.com/oauth/authorize",
-        "https://api.instagram.com/oauth/access_token",
-    ],
-};
-
-const LINKEDIN: Hosts = Hosts {
-    prefix: "LINKEDIN",
-    credentials: ("LINKEDIN_CLIENT_ID", "LINKEDIN_CLIENT_SECRET"),
-    real: [
-        "https://api.linkedin.com",
-        "https://www.linkedin.com/oauth/v2/authorization",
-        "https://www.linkedin.com/oauth/v2/accessToken",
-    ],
-};
-
-const THREADS: Hosts = Hosts {
-    prefix: "THREADS",
-    credentials: ("THREADS_CLIENT_ID", "THREADS_CLIENT_SECRET"),
-    real: [
-        "https://graph.threads.net",
-        "https://threads.com/oauth/authorize",
-        "https://graph.threads.net/oauth/access_token",
-    ],
-};
-
-const FACEBOOK: Hosts = Hosts {
-    prefix: "FACEBOOK",
-    credentials: ("FACEBOOK_CLIENT_ID", "FACEBOOK_CLIENT_SECRET"),
-    real: [
-        "https://graph.facebook.com",
-        "https://www.facebook.com/v25.0/dialog/oauth",
-        "https://graph.facebook.com/v25.0/oauth/access_token",
-    ],
-};
-
-const YOUTUBE: Hosts = Hosts {
-    prefix: "YOUTUBE",
-    credentials: ("YOUTUBE_CLIENT_ID", "YOUTUBE_CLIENT_SECRET"),
-    real: [
-        "https://www.googleapis.com",
-        "https://accounts.google.com/o/oauth2/v2/auth",
-        "https://oauth2.googleapis.com/token",
-    ],
-};
-
-/// Where the sandbox serves the platform named `name` in place of `real` (one of its URLs):
-/// under `<sandbox>/<name>`, at the real URL's path; its authorize step at
-/// `<sandbox>/<name>/authorize`. The fakes answer there (`almanac-publishing`'s sandbox).
-fn sandboxed(base: &str, name: &str, real: &str, authorize: bool) -> String {
-    if authorize {
-        return format!("{base}/{name}/authorize");
-    }
-    let path = url::Url::parse(real).map_or(String::new(), |url| url.path().to_owned());
-    let path = if path == "/" { "" } else { path.as_str() };
-    format!("{base}/{name}{path}")
-}
-
-/// The platforms' endpoints and app credentials (`TIKTOK_*`, `INSTAGRAM_*`, `LINKEDIN_*`,
-/// `THREADS_*`, `FACEBOOK_*`, `YOUTUBE_*`, `BLUESKY_*`).
-struct Endpoints {
-    tiktok: PlatformSettings,
-    instagram: PlatformSettings,
-    linkedin: PlatformSettings,
-    threads: PlatformSettings,
-    facebook: PlatformSettings,
-    youtube: PlatformSettings,
-    bluesky_api_base_url: String,
-}
-
-impl Endpoints {
-    /// Each platform's settings: the real hosts, or the sandbox's under `sandbox`.
-    fn read(env: &Env, sandbox: Option<&str>) -> anyhow::Result<Self> {
-        let read = |hosts: &Hosts| {
-            let name = hosts.prefix.to_ascii_lowercase();
-            let defaults = match sandbox {
-                Some(base) => {
-                    let [api, authorize, token] = hosts.real;
-                    [
-                        sandboxed(base, &name, api, false),
-                        sandboxed(base, &name, authorize, true),
-                        match token {
-                            "" => String::new(),
-                            token => sandboxed(base, &name, token, false),
-                        },
-                    ]
-                }
-                None => hosts.real.map(str::to_owned),
-            };
-            PlatformSettings::read(
-                env,
-                hosts.prefix,
-                hosts.credentials,
-                defaults,
-                |base| format!("{}/v2/oauth/token/", base.trim_end_matches('/')),
-                sandbox.is_some(),
-            )
-        };
-        let bluesky_api_base_url = env.string_or(
-            "BLUESKY_API_BASE_URL",
-            &match sandbox {
-                Some(base) => format!("{base}/bluesky"),
-                None => "https://bsky.social".to_owned(),
-            },
-        )?;
-        http_url("BLUESKY_API_BASE_URL", &bluesky_api_base_url)?;
-        Ok(Self {
-            tiktok: read(&TIKTOK)?,
-            instagram: read(&INSTAGRAM)?,
-            linkedin: read(&LINKEDIN)?,
-            threads: read(&THREADS)?,
-            facebook: read(&FACEBOOK)?,
-            youtube: read(&YOUTUBE)?,
-            bluesky_api_base_url,
-        })
-    }
-}
-
-impl PlatformSettings {
-    /// A platform's `<PREFIX>_API_BASE_URL`, `_AUTHORIZE_URL` and `_TOKEN_URL` (each an
-    /// http(s) URL; `defaults` in that order, a token URL left empty following the base
-    /// through `token`) and its app credentials (`credentials`: the two variables' names;
-    /// the sandbox's when `sandbox` and they are unset).
-    fn read(
-        env: &Env,
-        prefix: &str,
-        (id, secret): (&str, &str),
-        [api_base, authorize, token_default]: [String; 3],
-        token: impl FnOnce(&str) -> String,
-        sandbox: bool,
-    ) -> anyhow::Result<Self> {
-        let url = |suffix: &str, default: &str| -> anyhow::Result<String> {
-            let key = format!("{prefix}_{suffix}");
-            let value = env.string_or(&key, default)?;
-            http_url(&key, &value)?;
-            Ok(value)
-        };
-        let api_base_url = url("API_BASE_URL", &api_base)?;
-        let token_default = match token_default.is_empty() {
-            true => token(&api_base_url),
-            false => token_default,
-        };
-        let sandboxed = |value: &str| sandbox.then(|| format!("sandbox-{value}"));
-        Ok(Self {
-            client_id: env.optional(id).or_else(|| sandboxed("client")),
-            client_secret: env
-                .optional(secret)
-                .or_else(|| sandboxed("secret"))
-                .map(Secret::new),
-            authorize_url: url("AUTHORIZE_URL", &authorize)?,
-            token_url: url("TOKEN_URL", &token_default)?,
-            api_base_url,
-        })
     }
 }
 
@@ -437,20 +201,6 @@ fn token_key(env: &Env, enabled: bool, dev: bool) -> anyhow::Result<Option<Token
     }
 }
 
-/// `LINKEDIN_API_VERSION`: a month, as `YYYYMM`.
-fn linkedin_version(env: &Env) -> anyhow::Result<String> {
-    let version = env.string_or("LINKEDIN_API_VERSION", "202610")?;
-    let month = version.get(4..).and_then(|m| m.parse::<u8>().ok());
-    if version.len() != 6
-        || !version.bytes().all(|b| b.is_ascii_digit())
-        || !month.is_some_and(|m| (1..=12).contains(&m))
-    {
-        bail!("LINKEDIN_API_VERSION: expected a month as YYYYMM (e.g. 202610), got `{version}`");
-    }
-    Ok(version)
-}
-
-/// `url`, the value of `key`, is an http(s) URL.
 /// `key`, a number of minutes from 0 to a week (10,080), else `default`.
 fn minutes_within_a_week(env: &Env, key: &str, default: i64) -> anyhow::Result<chrono::Duration> {
     let minutes: i64 = env.parse_or(key, default)?;
@@ -459,11 +209,4 @@ fn minutes_within_a_week(env: &Env, key: &str, default: i64) -> anyhow::Result<c
         "{key} must be between 0 and 10080 (a week), got {minutes}"
     );
     Ok(chrono::Duration::minutes(minutes))
-}
-
-fn http_url(key: &str, url: &str) -> anyhow::Result<()> {
-    match url::Url::parse(url) {
-        Ok(parsed) if ["http", "https"].contains(&parsed.scheme()) => Ok(()),
-        _ => bail!("{key}: expected an http(s) URL, got `{url}`"),
-    }
 }

@@ -95,9 +95,6 @@ pub struct TestOptions {
     pub probe: bool,
     /// A Redis of the test's own (`helpers::redis_server`) instead of the shared one.
     pub redis_url: Option<String>,
-    /// Publishing platforms the test registers besides the built-in ones, in the API and
-    /// every worker (`publishing::testnet`).
-    pub platforms: Vec<std::sync::Arc<dyn almanac_publishing::Adapter>>,
 }
 
 impl Default for TestOptions {
@@ -111,7 +108,6 @@ impl Default for TestOptions {
             worker_env: Vec::new(),
             probe: false,
             redis_url: None,
-            platforms: Vec::new(),
         }
     }
 }
@@ -140,8 +136,6 @@ pub struct TestApp {
     /// Jobs the test leaves behind on purpose (see `Drop`).
     leaves: Leaves,
     probe: bool,
-    /// The test's own publishing platforms (`TestOptions::platforms`).
-    platforms: Vec<std::sync::Arc<dyn almanac_publishing::Adapter>>,
     api: JoinHandle<()>,
     /// Stops the API as SIGTERM would (`TestApp::stop_api`).
     api_stop: Option<tokio::sync::oneshot::Sender<()>>,
@@ -297,14 +291,16 @@ pub async fn spawn_app_with(options: TestOptions) -> TestApp {
     for (key, value) in &options.env {
         env.insert(key, value.clone());
     }
-    let settings = Settings::from_lookup(|k| env.get(k).cloned()).expect("test settings are valid");
+    let api_env = env.clone();
+    let settings =
+        Settings::from_lookup(move |k| api_env.get(k).cloned()).expect("test settings are valid");
     for (key, value) in &options.worker_env {
         env.insert(key, value.clone());
     }
-    let worker_settings =
-        Settings::from_lookup(|k| env.get(k).cloned()).expect("test worker settings are valid");
+    let worker_settings = Settings::from_lookup(move |k| env.get(k).cloned())
+        .expect("test worker settings are valid");
 
-    let api_platforms = with_platforms(&settings, &options.platforms);
+    let api_platforms = platforms(&settings);
     let api = almanac_api::Application::build_with(settings.clone(), api_platforms.clone())
         .await
         .expect("API builds");
@@ -349,7 +345,6 @@ pub async fn spawn_app_with(options: TestOptions) -> TestApp {
         worker_settings,
         leaves: Leaves::default(),
         probe: options.probe,
-        platforms: options.platforms.clone(),
         queue,
         redis,
         events_redis,
@@ -371,15 +366,9 @@ pub async fn spawn_app_with(options: TestOptions) -> TestApp {
     app
 }
 
-/// The built-in publishing platforms and the test's own.
-fn with_platforms(
-    settings: &Settings,
-    extra: &[std::sync::Arc<dyn almanac_publishing::Adapter>],
-) -> almanac_publishing::Platforms {
-    extra.iter().fold(
-        almanac_publishing::Platforms::new(settings).expect("platforms build"),
-        |platforms, adapter| platforms.with(adapter.clone()),
-    )
+/// The publishing platforms `settings` turn on.
+fn platforms(settings: &Settings) -> almanac_publishing::Platforms {
+    almanac_publishing::Platforms::new(settings).expect("platforms build")
 }
 
 struct Worker {
@@ -415,7 +404,7 @@ impl TestApp {
         if self.probe {
             services.registry = services.registry.register::<probe::ProbeJob>();
         }
-        services.platforms = with_platforms(&settings, &self.platforms);
+        services.platforms = platforms(&settings);
         let worker = almanac_worker::Application::build_with(settings, services)
             .await
             .expect("worker builds");
@@ -456,7 +445,7 @@ impl TestApp {
     /// Starts another API on the same database and Redis with other settings (a feature
     /// flag toggled, say); returns its base address.
     pub async fn start_api_replica_with(&mut self, settings: Settings) -> String {
-        let platforms = with_platforms(&settings, &self.platforms);
+        let platforms = platforms(&settings);
         let replica = almanac_api::Application::build_with(settings, platforms)
             .await
             .expect("API replica builds");

@@ -121,6 +121,8 @@ async fn a_newcomer_connects_dry_runs_and_publishes_to_the_sandbox() {
         ("PUBLISH_TICK_MS", "200".into()),
         ("PUBLISH_CHECK_INTERVAL_MS", "200".into()),
         ("LOG_FORMAT", "json".into()),
+        // The test-only platform, which the sandbox serves as it does every other.
+        ("TESTNET_ENABLED", "true".into()),
     ]);
     let printed = tokio::time::timeout(Duration::from_secs(120), run.ready())
         .await
@@ -173,38 +175,52 @@ async fn a_newcomer_connects_dry_runs_and_publishes_to_the_sandbox() {
         .await
         .unwrap();
     assert_eq!(config["sandbox"], true, "{config}");
+    let listed: Vec<&str> = config["platforms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert!(listed.contains(&"testnet"), "{listed:?}");
 
-    // Connect TikTok: the authorize address is the sandbox's, which grants at once and
-    // sends the browser back through the API's callback to the app.
-    let (status, connect) = call(Method::POST, "/v1/channels/tiktok/connect", Value::Null).await;
-    assert_eq!(status, StatusCode::OK, "{connect}");
-    let authorize = connect["data"]["authorizeUrl"].as_str().unwrap();
-    assert!(
-        authorize.starts_with(&format!("{base}/sandbox/")),
-        "{authorize}"
-    );
-    let granted = browser.get(authorize).send().await.unwrap();
-    assert_eq!(granted.status(), StatusCode::FOUND);
-    let callback = granted.headers()["location"].to_str().unwrap().to_owned();
-    assert!(callback.starts_with(&format!("{base}/v1/channels/tiktok/callback?")));
-    let to_app = browser.get(&callback).send().await.unwrap();
-    assert_eq!(to_app.status(), StatusCode::SEE_OTHER);
-    let location = to_app.headers()["location"].to_str().unwrap().to_owned();
-    let carried = url::Url::parse(&format!(
-        "http://app.invalid/?{}",
-        location.split_once('?').unwrap().1
-    ))
-    .unwrap();
-    let carried: std::collections::HashMap<String, String> =
-        carried.query_pairs().into_owned().collect();
-    let (status, connected) = call(
-        Method::POST,
-        "/v1/channels/tiktok/complete",
-        json!({ "state": carried["state"], "code": carried["code"] }),
-    )
-    .await;
-    assert!(status.is_success(), "{status} {connected}");
-    assert_eq!(connected["data"]["status"], "connected", "{connected}");
+    // Connect TikTok, and the test-only platform: the authorize address is the sandbox's,
+    // which grants at once and sends the browser back through the API's callback to the app.
+    for platform in ["tiktok", "testnet"] {
+        let (status, connect) = call(
+            Method::POST,
+            &format!("/v1/channels/{platform}/connect"),
+            Value::Null,
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{connect}");
+        let authorize = connect["data"]["authorizeUrl"].as_str().unwrap();
+        assert!(
+            authorize.starts_with(&format!("{base}/sandbox/{platform}/authorize?")),
+            "{authorize}"
+        );
+        let granted = browser.get(authorize).send().await.unwrap();
+        assert_eq!(granted.status(), StatusCode::FOUND);
+        let callback = granted.headers()["location"].to_str().unwrap().to_owned();
+        assert!(callback.starts_with(&format!("{base}/v1/channels/{platform}/callback?")));
+        let to_app = browser.get(&callback).send().await.unwrap();
+        assert_eq!(to_app.status(), StatusCode::SEE_OTHER);
+        let location = to_app.headers()["location"].to_str().unwrap().to_owned();
+        let carried = url::Url::parse(&format!(
+            "http://app.invalid/?{}",
+            location.split_once('?').unwrap().1
+        ))
+        .unwrap();
+        let carried: std::collections::HashMap<String, String> =
+            carried.query_pairs().into_owned().collect();
+        let (status, connected) = call(
+            Method::POST,
+            &format!("/v1/channels/{platform}/complete"),
+            json!({ "state": carried["state"], "code": carried["code"] }),
+        )
+        .await;
+        assert!(status.is_success(), "{status} {connected}");
+        assert_eq!(connected["data"]["status"], "connected", "{connected}");
+    }
     // Bluesky signs in with a handle and an app password, against the sandbox's entryway
     // and then the PDS its session names (the sandbox's too).
     let (status, bluesky) = call(

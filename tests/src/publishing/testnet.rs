@@ -1,261 +1,25 @@
-//! `testnet`: a publishing platform that exists only in the tests, under a name no seed
-//! and no registry uses (`youtube` is left for a real adapter). It is what adding a platform takes, whole (the
-//! checklist: `docs/architecture.md`, section 11): this adapter's four capabilities
-//! (`Connect`: its OAuth grant, refresh and token policy; `Rules`; `Publish`: its requests
-//! and how it answers; `Measure`), registered with
-//! `Platforms::with` (here through `TestOptions::platforms`, in the API and every worker).
-//! No core file names it: the API checks the `{platform}` against the registry, the web app
-//! reads the list from `/app/config.json`, and the `platforms` table is filled at start.
+//! `testnet`: the platform that exists only in builds with the `sandbox` feature
+//! (`almanac_publishing::platforms::testnet`), turned on by `TESTNET_ENABLED=true`. It was
+//! added as one folder under `platforms/` and one line in its `registry!`, and nothing else:
+//! these tests show it in the catalogue, the app's channel list, its grid and counters, and
+//! connecting, dry-running and publishing once through its fake, as any platform does. (The
+//! sandbox serves it too: `publishing::sandbox`.)
 
-use std::sync::{Arc, Mutex};
-
-use almanac_publishing::{
-    Attempt, Auth, Checked, Connect, Failure, FailureKind, Measure, MediaKind, Named, Options,
-    PlannedRequest, Platform, Post, PostMetrics, Publish, Refresh, Remote, Rules, Sent, Settling,
-    TokenPolicy,
-    catalogue::{Grant, MediaFormats, Profile},
-    oauth::Tokens,
-    post::{self, Problem, TextField, TextLimit},
-};
-use almanac_shared::domain::analytics::Reading;
-use async_trait::async_trait;
+use almanac_publishing::platforms::testnet::{COLOR, HASHTAGS_MAX, TEXT_MAX, fake::CHANNEL_ID};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use super::{Entry, Setup, publish_env, setup_with};
-use crate::helpers::{TestOptions, fake_platforms::FakePlatforms};
+use super::{Entry, Setup, setup_plus};
 
-/// The channel the fake grant connects.
-const CHANNEL_ID: &str = "UC-almanac-test";
-/// The most characters a post's text may have.
-const TEXT_MAX: usize = 280;
-/// The most hashtags a post may carry.
-const HASHTAGS_MAX: usize = 5;
-/// The colour its posts are marked with.
-pub const COLOR: &str = "#2a9d8f";
-/// The code the fake grant accepts; any other is refused.
-const GRANTED: &str = "granted";
-
-/// The test's network: answers from memory, and records every call it is asked to make.
-#[derive(Default)]
-pub struct Testnet {
-    calls: Mutex<Vec<&'static str>>,
+/// An app publishing to the fakes, Testnet turned on.
+async fn setup() -> Setup {
+    setup_plus(true, [("TESTNET_ENABLED", "true".to_owned())]).await
 }
 
-impl Testnet {
-    fn record(&self, call: &'static str) {
-        self.calls.lock().unwrap().push(call);
-    }
-
-    /// How many times `call` was made.
-    fn calls(&self, call: &str) -> usize {
-        self.calls
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|c| **c == call)
-            .count()
-    }
-
-    fn tokens(access: &str) -> Tokens {
-        Tokens {
-            access_token: access.to_owned(),
-            refresh_token: Some("tn-refresh".into()),
-            expires_in: Some(3600),
-            account_id: Some(CHANNEL_ID.into()),
-            scope: Some("testnet.upload".into()),
-            ..Tokens::default()
-        }
-    }
-}
-
-impl Named for Testnet {
-    fn platform(&self) -> Platform {
-        Platform::of_static("testnet")
-    }
-
-    fn label(&self) -> &'static str {
-        "Testnet"
-    }
-}
-
-#[async_trait]
-impl Connect for Testnet {
-    /// Its grant answers from memory, not through a declared code grant: it says it is
-    /// one.
-    fn grant(&self) -> Grant {
-        Grant::Oauth
-    }
-
-    fn token_policy(&self) -> TokenPolicy {
-        TokenPolicy {
-            refresh: Refresh::WithRefreshToken,
-            ahead: chrono::Duration::minutes(10),
-            min_age: chrono::Duration::zero(),
-        }
-    }
-
-    fn uses_pkce(&self) -> bool {
-        true
-    }
-
-    fn authorize_url(
-        &self,
-        redirect_uri: &str,
-        state: &str,
-        challenge: Option<&str>,
-    ) -> Result<String, String> {
-        let mut url = url::Url::parse("https://accounts.testnet.invalid/o/oauth2/v2/auth").unwrap();
-        url.query_pairs_mut()
-            .append_pair("client_id", "almanac-test")
-            .append_pair("redirect_uri", redirect_uri)
-            .append_pair("state", state)
-            .append_pair("code_challenge", challenge.unwrap_or_default());
-        Ok(url.into())
-    }
-
-    async fn exchange_code(
-        &self,
-        _redirect_uri: &str,
-        code: &str,
-        verifier: Option<&str>,
-    ) -> Result<Tokens, Failure> {
-        self.record("token");
-        if code == GRANTED && verifier.is_some() {
-            Ok(Self::tokens("tn-access"))
-        } else {
-            Err(Failure::new(
-                FailureKind::Auth,
-                "CHANNEL_AUTH_INVALID",
-                "Testnet refused the token request: the code is invalid (invalid_grant)",
-            )
-            .platform("invalid_grant"))
-        }
-    }
-
-    async fn refresh(&self, _access: &str, _refresh: Option<&str>) -> Result<Tokens, Failure> {
-        self.record("refresh");
-        Ok(Self::tokens("tn-access-2"))
-    }
-}
-
-impl Rules for Testnet {
-    fn text_limits(&self) -> Vec<TextLimit> {
-        vec![TextLimit::chars(TextField::Text, TEXT_MAX)]
-    }
-
-    fn profile(&self) -> Profile {
-        Profile {
-            color: COLOR,
-            author_kinds: &[],
-            media_kinds: &[MediaKind::Video],
-            media_formats: MediaFormats {
-                photo: &[],
-                video: &["video/mp4"],
-            },
-            hashtags_max: Some(HASHTAGS_MAX),
-            mentions_max: None,
-            preview_chars: None,
-            quota: None,
-        }
-    }
-
-    fn validate(&self, post: &Post, _options: &Options) -> Vec<Problem> {
-        let mut problems = Vec::new();
-        if post.media != MediaKind::Video {
-            problems.push(Problem::new(
-                "TESTNET_VIDEO_ONLY",
-                "format",
-                "Testnet publishes videos: make this entry a video",
-            ));
-        }
-        problems.extend(post::too_long(
-            "caption",
-            "the Testnet post (caption, call to action and hashtags)",
-            post.text_chars(),
-            TEXT_MAX,
-        ));
-        if post.hashtags() > HASHTAGS_MAX {
-            problems.push(Problem::new(
-                "TOO_MANY_HASHTAGS",
-                "hashtags",
-                format!("a Testnet post carries {HASHTAGS_MAX} hashtags at most"),
-            ));
-        }
-        problems
-    }
-
-    fn plan(&self, account_id: &str, post: &Post, _options: &Options) -> Vec<PlannedRequest> {
-        vec![PlannedRequest {
-            method: "POST".into(),
-            url: "https://api.testnet.invalid/upload/videos".into(),
-            headers: json!({ "Authorization": "Bearer ***" }),
-            body: json!({ "channelId": account_id, "title": post.title }),
-            effect: "publishes".into(),
-        }]
-    }
-}
-
-#[async_trait]
-impl Publish for Testnet {
-    async fn check(&self, at: Attempt<'_>) -> Result<Checked, Failure> {
-        let Attempt { auth, options, .. } = at;
-        assert_eq!(auth.account_id, CHANNEL_ID);
-        self.record("check");
-        Ok(Checked {
-            options: options.clone(),
-            remaining: None,
-        })
-    }
-
-    async fn send(&self, at: Attempt<'_>, _: Option<&str>) -> Sent {
-        let post = at.post;
-        self.record("send");
-        Sent::Accepted {
-            remote_id: format!("upload-{}", post.entry_id),
-            post_id: Some("video-1".into()),
-        }
-    }
-
-    async fn confirm(&self, _: &Auth, _: Settling<'_>) -> Remote {
-        self.record("confirm");
-        Remote::Published {
-            post_id: Some("video-1".into()),
-        }
-    }
-}
-
-#[async_trait]
-impl Measure for Testnet {
-    /// A video's views and likes, more at each read.
-    async fn metrics(&self, _: &Auth, _: &str) -> Result<Option<PostMetrics>, Failure> {
-        self.record("metrics");
-        let reads = self.calls("metrics") as u64;
-        Ok(Some(PostMetrics {
-            reading: Reading {
-                views: Some(100 * reads),
-                likes: Some(9 * reads),
-                ..Reading::default()
-            },
-            ..PostMetrics::default()
-        }))
-    }
-}
-
-/// An app publishing to the fakes of the real two and to the test's network.
-async fn setup() -> (Setup, Arc<Testnet>) {
-    let fake = FakePlatforms::start().await;
-    let testnet = Arc::new(Testnet::default());
-    let options = TestOptions {
-        env: publish_env(&fake, true),
-        platforms: vec![testnet.clone()],
-        ..Default::default()
-    };
-    (setup_with(options, fake).await, testnet)
-}
-
-/// Connects the test's network through its OAuth with `code`: `complete`'s status and body.
-async fn connect(s: &Setup, code: &str) -> (u16, Value) {
+/// Connects Testnet as a person does: connect, the platform's page (its fake grants at
+/// once and sends the browser back with a code, or with `code` in its place), complete:
+/// `complete`'s status and body.
+async fn connect_with(s: &Setup, code: Option<&str>) -> (u16, Value) {
     let (status, started) = s
         .app
         .send_json(
@@ -266,18 +30,44 @@ async fn connect(s: &Setup, code: &str) -> (u16, Value) {
         )
         .await;
     assert_eq!(status, 200, "{started}");
-    let url = url::Url::parse(started["data"]["authorizeUrl"].as_str().unwrap()).unwrap();
-    assert_eq!(url.host_str(), Some("accounts.testnet.invalid"));
-    // PKCE, as the adapter asks: the challenge of a verifier the API keeps.
+    let authorize = started["data"]["authorizeUrl"].as_str().unwrap();
     assert!(
-        url.query_pairs()
-            .any(|(k, v)| k == "code_challenge" && v.len() == 43),
-        "{url}"
+        authorize.starts_with(&format!("{}/testnet/authorize?", s.fake.base_url())),
+        "{authorize}"
     );
-    let body = json!({ "state": started["data"]["state"], "code": code });
+    // PKCE, as the adapter declares: the challenge of a verifier the API keeps.
+    let url = url::Url::parse(authorize).unwrap();
+    let asked: std::collections::HashMap<_, _> = url.query_pairs().into_owned().collect();
+    assert_eq!(asked["code_challenge"].len(), 43, "{url}");
+    assert_eq!(asked["code_challenge_method"], "S256");
+    assert_eq!(asked["client_id"], "tn-client");
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let granted = browser.get(authorize).send().await.unwrap();
+    assert_eq!(granted.status(), 302);
+    let back = url::Url::parse(granted.headers()["location"].to_str().unwrap()).unwrap();
+    let back: std::collections::HashMap<_, _> = back.query_pairs().into_owned().collect();
+    let code = code.unwrap_or(&back["code"]);
+    let body = json!({ "state": back["state"], "code": code });
     s.app
         .send_json(Method::POST, s.user, "/v1/channels/testnet/complete", &body)
         .await
+}
+
+async fn connect(s: &Setup) -> (u16, Value) {
+    connect_with(s, None).await
+}
+
+/// The calls Testnet's fake took for `path` (under `/testnet`) with `method`.
+fn calls(s: &Setup, method: &str, path: &str) -> usize {
+    let path = format!("/testnet{path}");
+    s.fake
+        .all_calls()
+        .iter()
+        .filter(|c| c.method == method && c.path == path)
+        .count()
 }
 
 /// What the web app reads before sign-in (`/app/config.json`).
@@ -298,7 +88,7 @@ fn video(caption: &str) -> Entry<'_> {
 /// sign-in; its channels add those no adapter publishes to.
 #[tokio::test]
 async fn the_catalogue_describes_every_registered_platform_as_the_app_s_configuration_does() {
-    let (s, _testnet) = setup().await;
+    let s = setup().await;
     let (status, listed) = s.app.get_json(s.user, "/v1/platforms").await;
     assert_eq!(status, 200, "{listed}");
     assert_eq!(listed["error"], Value::Null);
@@ -445,7 +235,7 @@ async fn the_catalogue_describes_every_registered_platform_as_the_app_s_configur
 #[tokio::test]
 async fn the_web_app_shows_a_registered_platform_in_its_lists_colours_and_counters() {
     use crate::web::Browser;
-    let (s, _testnet) = setup().await;
+    let s = setup().await;
     s.entry(video("Launch on Testnet")).await;
     let browser = Browser::start(&s.app, "testnet").await;
     browser.sign_in_with_token(&s.app.token(s.user)).await;
@@ -506,7 +296,7 @@ async fn the_web_app_shows_a_registered_platform_in_its_lists_colours_and_counte
 
 #[tokio::test]
 async fn a_platform_registered_by_the_tests_connects_dry_runs_and_publishes_once() {
-    let (s, testnet) = setup().await;
+    let s = setup().await;
     let config = app_config(&s).await;
     // The web app's list of platforms is the registry's, each with its adapter's limits.
     let listed: Vec<(Value, Value, Value)> = config["platforms"]
@@ -573,14 +363,14 @@ async fn a_platform_registered_by_the_tests_connects_dry_runs_and_publishes_once
         ]
     );
 
-    let (status, channel) = connect(&s, GRANTED).await;
+    let (status, channel) = connect(&s).await;
     assert_eq!(status, 200, "{channel}");
     assert_eq!(channel["data"]["platform"], "testnet");
     // One kind of author: a channel posts as itself.
     assert_eq!(channel["data"]["authorKind"], Value::Null);
     assert_eq!(channel["data"]["accountId"], CHANNEL_ID);
     assert_eq!(channel["data"]["status"], "connected");
-    assert_eq!(testnet.calls("token"), 1);
+    assert_eq!(calls(&s, "POST", "/token"), 1);
 
     // A dry run plans with the adapter's requests and checks, and sends nothing.
     let entry = s.entry(video("Launch on Testnet")).await;
@@ -589,26 +379,47 @@ async fn a_platform_registered_by_the_tests_connects_dry_runs_and_publishes_once
     let intent = &dry["data"]["intents"][0];
     assert_eq!(intent["status"], "dry_run", "{dry}");
     assert_eq!(intent["channel"], "testnet");
+    let requests = intent["payload"]["requests"].as_array().unwrap();
+    assert_eq!(requests.len(), 2, "{dry}");
     assert_eq!(
-        intent["payload"]["requests"][0]["url"],
-        "https://api.testnet.invalid/upload/videos"
+        requests[1]["url"],
+        format!("{}/testnet/v1/videos", s.fake.base_url())
     );
-    assert_eq!(testnet.calls("check"), 1);
-    assert_eq!(testnet.calls("send"), 0);
+    assert_eq!(requests[1]["effect"], "publishes");
+    assert_eq!(requests[1]["body"]["channelId"], CHANNEL_ID);
+    let channel_read = format!("/v1/channels/{CHANNEL_ID}");
+    assert_eq!(calls(&s, "GET", &channel_read), 1);
+    assert_eq!(calls(&s, "POST", "/v1/videos"), 0);
 
-    // Published for real: sent once, confirmed, and never again.
+    // Published for real: sent once, confirmed, its address made, and never again.
     let id = s
         .publish_one(json!({ "entryIds": [entry], "dryRun": false }))
         .await;
     let published = s.settled(&id, "published").await;
-    assert_eq!(published["remotePostId"], "video-1", "{published}");
+    assert_eq!(published["remotePostId"], "tn-video-1", "{published}");
+    assert_eq!(
+        published["postUrl"], "https://testnet.invalid/watch/tn-video-1",
+        "{published}"
+    );
     s.tick("2030-01-07T10:00:00Z").await;
-    assert_eq!(testnet.calls("send"), 1);
+    assert_eq!(calls(&s, "POST", "/v1/videos"), 1);
+    let posted: Vec<_> = s
+        .fake
+        .posts()
+        .into_iter()
+        .filter(|p| p.platform == "testnet")
+        .collect();
+    assert_eq!(posted.len(), 1);
+    assert_eq!(posted[0].body["title"], "Launch day");
+    assert_eq!(
+        posted[0].body["videoUrl"],
+        "https://cdn.example.com/media/launch.mp4"
+    );
 }
 
 #[tokio::test]
 async fn a_platform_registered_by_the_tests_is_refused_like_the_real_ones() {
-    let (s, testnet) = setup().await;
+    let s = setup().await;
     // A platform nobody registered: 404 in a path, 422 in a body.
     let (status, unknown) = s
         .app
@@ -643,7 +454,7 @@ async fn a_platform_registered_by_the_tests_is_refused_like_the_real_ones() {
     assert_eq!(unknown["error"]["code"], "UNKNOWN_PLATFORM");
 
     // A refused grant, as the built-in platforms' would be.
-    let (status, refused) = connect(&s, "stolen").await;
+    let (status, refused) = connect_with(&s, Some("stolen")).await;
     assert_eq!(status, 422, "{refused}");
     assert_eq!(refused["error"]["code"], "OAUTH_EXCHANGE_FAILED");
     assert_eq!(refused["error"]["details"]["platformCode"], "invalid_grant");
@@ -658,18 +469,18 @@ async fn a_platform_registered_by_the_tests_is_refused_like_the_real_ones() {
     assert_eq!(refused["error"]["details"]["channel"], "testnet");
 
     // The platform's own rules: a photo is refused by the dry run and by the publish.
-    let (status, _) = connect(&s, GRANTED).await;
+    let (status, _) = connect(&s).await;
     assert_eq!(status, 200);
     let photo = s.entry(Entry::on("testnet", "A photo")).await;
     let (_, dry) = s.publish(json!({ "entryIds": [photo] })).await;
     assert_eq!(
-        dry["data"]["intents"][0]["error"]["code"], "TESTNET_VIDEO_ONLY",
+        dry["data"]["intents"][0]["error"]["code"], "MEDIA_UNSUPPORTED",
         "{dry}"
     );
     let id = s
         .publish_one(json!({ "entryIds": [photo], "dryRun": false }))
         .await;
     let failed = s.settled(&id, "failed").await;
-    assert_eq!(failed["error"]["code"], "TESTNET_VIDEO_ONLY", "{failed}");
-    assert_eq!(testnet.calls("send"), 0);
+    assert_eq!(failed["error"]["code"], "MEDIA_UNSUPPORTED", "{failed}");
+    assert_eq!(calls(&s, "POST", "/v1/videos"), 0);
 }

@@ -16,7 +16,8 @@ use async_trait::async_trait;
 use serde_json::Value;
 
 use crate::{
-    Auth, Failure, FailureKind, Remote, Reply, Sent,
+    Attempt, Auth, Checked, Connect, Failure, FailureKind, Measure, Named, PlannedRequest, Post,
+    PostMetrics, Publish, Remote, Reply, Sent, Settling, TokenPolicy,
     oauth::{self, CodeGrant, Tokens},
 };
 
@@ -210,6 +211,15 @@ pub(crate) async fn call(
 pub(crate) struct ContainerApi {
     /// The platform's name as people read it.
     pub label: &'static str,
+    /// The account's publishing quota's edge (`content_publishing_limit`), read before a
+    /// publish.
+    pub quota: &'static str,
+    /// Its errors in our words (given how long the usage headers asked to wait).
+    pub refusal: fn(&Value, Option<Duration>) -> Failure,
+    /// The insights a post's numbers are read from (comma-separated), and the permission
+    /// reading them needs.
+    pub insights: &'static str,
+    pub insights_scope: &'static str,
     /// `{user}/<create>` makes a container (and lists the account's recent posts);
     /// `{user}/<publish>?creation_id=` publishes one.
     pub create: &'static str,
@@ -229,13 +239,74 @@ pub(crate) struct ContainerApi {
     pub me: &'static str,
 }
 
-/// A Graph API's container flow, for an adapter that makes its calls.
+/// A container platform's connection to its API: the client, where the API is served, the
+/// code grant, the pause between polls of a container and the longest it is polled.
+pub(crate) struct Graph {
+    /// How its API names things.
+    pub api: &'static ContainerApi,
+    pub http: reqwest::Client,
+    pub base: String,
+    pub grant: CodeGrant,
+    pub poll: Duration,
+    pub wait: Duration,
+}
+
+/// The longest a container is polled (both platforms ask for at most five minutes).
+const CONTAINER_WAIT_MAX: Duration = Duration::from_secs(300);
+
+impl Graph {
+    /// The connection of the platform `api` names, from its own settings (`hosts`), its
+    /// code grant asking for `scope` (whose answer names the account as `user_id`).
+    pub fn new(
+        parts: &super::Parts,
+        hosts: &super::Hosts,
+        api: &'static ContainerApi,
+        not_configured: &'static str,
+        scope: &'static str,
+    ) -> anyhow::Result<Self> {
+        let (http, settings) = (parts.clients.api.clone(), parts.settings);
+        let own = hosts.read(parts)?;
+        let grant = CodeGrant::new(http.clone(), api.label, &own, not_configured, scope)
+            .account_field("user_id")
+            // Long-lived tokens (60 days) are exchanged for new ones while valid, at least
+            // a day after they were issued, when a week is left; an expired one cannot be.
+            .policy(
+                TokenPolicy::while_valid(chrono::Duration::days(7))
+                    .after(chrono::Duration::hours(24)),
+            );
+        Ok(Self {
+            api,
+            http,
+            base: own.base(),
+            grant,
+            poll: settings.check_interval,
+            wait: settings.confirm_window.min(CONTAINER_WAIT_MAX),
+        })
+    }
+}
+
+/// A Graph API's container flow. A platform that has it says how its API names things
+/// ([`ContainerApi`]), holds its [`Graph`], and says what a post's container holds; its
+/// connecting (a code grant, then a long-lived token) and its publishing (the quota read,
+/// the container, its publish and read-back) are then this module's.
 #[async_trait]
 pub(crate) trait Containers: Send + Sync {
-    fn api(&self) -> &ContainerApi;
-    fn http(&self) -> &reqwest::Client;
+    fn graph(&self) -> &Graph;
+    /// What a container of `post` is made of.
+    fn container_body(&self, post: &Post) -> Value;
+    /// A post's numbers from its insights by name (those [`ContainerApi::insights`] asks
+    /// for).
+    fn reading(&self, counts: &BTreeMap<String, u64>) -> PostMetrics;
+    fn api(&self) -> &ContainerApi {
+        self.graph().api
+    }
+    fn http(&self) -> &reqwest::Client {
+        &self.graph().http
+    }
     /// Where its API is served (`*_API_BASE_URL`).
-    fn base(&self) -> &str;
+    fn base(&self) -> &str {
+        &self.graph().base
+    }
     /// The address of an API path, under its version.
     fn url(&self, path: &str) -> String {
         match self.api().version {
@@ -244,10 +315,65 @@ pub(crate) trait Containers: Send + Sync {
         }
     }
     /// One call with `token`, its answer read.
-    async fn call(&self, request: reqwest::RequestBuilder, token: &str) -> Reply;
+    async fn call(&self, request: reqwest::RequestBuilder, token: &str) -> Reply {
+        call(request, token, self.api().label, self.api().refusal).await
+    }
     /// The pause between polls, and the longest a container is polled.
-    fn poll(&self) -> Duration;
-    fn wait(&self) -> Duration;
+    fn poll(&self) -> Duration {
+        self.graph().poll
+    }
+    fn wait(&self) -> Duration {
+        self.graph().wait
+    }
+
+    /// The requests a publish of `post` sends (the dry run's): the quota read, the
+    /// container, its status, and its publish.
+    fn plan_containers(&self, account_id: &str, post: &Post) -> Vec<PlannedRequest> {
+        let api = self.api();
+        let request = |method: &str, url: String, body: Value, effect: &str| PlannedRequest {
+            method: method.into(),
+            url: format!("{url}access_token=***"),
+            headers: Value::Null,
+            body,
+            effect: effect.into(),
+        };
+        let at = |path: String| self.url(&path);
+        vec![
+            request(
+                "GET",
+                at(format!(
+                    "{account_id}/{}?fields=quota_usage,config&",
+                    api.quota
+                )),
+                Value::Null,
+                "read-only",
+            ),
+            request(
+                "POST",
+                at(format!("{account_id}/{}?", api.create)),
+                self.container_body(post),
+                "harmless",
+            ),
+            request(
+                "GET",
+                at(format!(
+                    "<container_id>?fields={},{}&",
+                    api.status, api.detail
+                )),
+                Value::Null,
+                "read-only",
+            ),
+            request(
+                "POST",
+                at(format!(
+                    "{account_id}/{}?creation_id=<container_id>&",
+                    api.publish
+                )),
+                Value::Null,
+                "publishes",
+            ),
+        ]
+    }
 
     async fn get(&self, path: &str, query: &[(&str, &str)], auth: &Auth) -> Reply {
         let request = self.http().get(self.url(path)).query(query);
@@ -477,6 +603,105 @@ pub(crate) trait Containers: Send + Sync {
             .as_str()
             .filter(|url| url.starts_with("https://") && url.len() <= 2048)
             .map(str::to_owned)
+    }
+}
+
+/// A container platform connects through its code grant, its short-lived token exchanged
+/// at once for a long-lived one (60 days), which is exchanged for a new one while valid, at
+/// least a day after it was issued, when a week is left; an expired one cannot be.
+#[async_trait]
+impl<T: Containers + Named> Connect for T {
+    fn code_grant(&self) -> Option<&CodeGrant> {
+        Some(&self.graph().grant)
+    }
+
+    async fn connected(&self, short: Tokens) -> Result<Tokens, Failure> {
+        self.long_lived(&self.graph().grant, short).await
+    }
+
+    async fn refresh(
+        &self,
+        access_token: &str,
+        _refresh_token: Option<&str>,
+    ) -> Result<Tokens, Failure> {
+        self.refresh_long_lived(access_token).await
+    }
+}
+
+/// A container platform publishes by its container: the account's quota read first (a
+/// post past it waits an hour and reads it again), the container made and polled, then
+/// published, and read back by its status.
+#[async_trait]
+impl<T: Containers + Named> Publish for T {
+    /// The platform's own word for it: its publishing limit (posts per 24 hours).
+    fn quota_spent(&self) -> Failure {
+        Failure::permanent(
+            "DAILY_QUOTA_EXHAUSTED",
+            format!(
+                "the {} account's remaining posts of the last 24 hours are spent by the entries before this one",
+                self.api().label
+            ),
+        )
+        .platform(self.api().quota)
+    }
+
+    async fn check(&self, at: Attempt<'_>) -> Result<Checked, Failure> {
+        let Attempt { auth, options, .. } = at;
+        let api = self.api();
+        let path = format!("{}/{}", auth.account_id, api.quota);
+        let body = match self
+            .get(&path, &[("fields", "quota_usage,config")], auth)
+            .await
+        {
+            Reply::Ok(body) => body,
+            Reply::Refused(failure) => return Err(failure),
+            Reply::Lost(reason, _) => return Err(self.unavailable("publishing quota", &reason)),
+        };
+        // The total has been 25, 50 and 100 in different pages: read it.
+        let left = quota_left(api.label, api.quota, &body)?;
+        Ok(Checked {
+            options: options.clone(),
+            remaining: Some(left),
+        })
+    }
+
+    async fn prepare(&self, at: Attempt<'_>) -> Result<Option<String>, Failure> {
+        let Attempt { auth, post, .. } = at;
+        self.container(auth, &self.container_body(post))
+            .await
+            .map(Some)
+    }
+
+    async fn send(&self, at: Attempt<'_>, prepared: Option<&str>) -> Sent {
+        self.publish(at.auth, prepared).await
+    }
+
+    async fn confirm(&self, auth: &Auth, sent: Settling<'_>) -> Remote {
+        let Settling {
+            remote_id, post, ..
+        } = sent;
+        self.confirm_container(auth, remote_id, &post.text).await
+    }
+
+    /// The post's permalink.
+    async fn post_url(&self, auth: &Auth, post_id: &str) -> Option<String> {
+        self.permalink(auth, post_id).await
+    }
+}
+
+/// A container platform measures a post by its insights.
+#[async_trait]
+impl<T: Containers + Named> Measure for T {
+    fn metrics_scope(&self) -> Option<&'static str> {
+        Some(self.api().insights_scope)
+    }
+
+    async fn metrics(&self, auth: &Auth, post_id: &str) -> Result<Option<PostMetrics>, Failure> {
+        let api = self.api();
+        let counts = self
+            .insights(auth, post_id, api.insights, api.insights_scope)
+            .await?;
+        Ok(counts.map(|counts| self.reading(&counts)))
     }
 }
 

@@ -14,20 +14,28 @@ use almanac_shared::media::MediaStore;
 use crate::{Adapter, Platform, PublishSettings, http::Clients};
 
 pub mod meta;
+pub mod settings;
 
-/// What an adapter is made from: the HTTP clients every platform shares, the settings, and
-/// the media store (for the bytes an adapter uploads itself).
+pub use settings::{Hosts, OauthApi, PlatformSettings};
+
+/// What an adapter is made from: the HTTP clients every platform shares, the publishing
+/// settings (with the variables the platform reads its own from, [`Hosts::read`]), and the
+/// media store (for the bytes an adapter uploads itself).
 pub struct Parts<'a> {
     pub clients: &'a Clients,
     pub settings: &'a PublishSettings,
     pub store: MediaStore,
 }
 
+/// An adapter the registry made.
+pub type Made = Arc<dyn Adapter>;
+
 /// A platform as the registry knows it before anything is made of it.
 pub struct Registered {
     pub platform: Platform,
-    /// Its adapter.
-    pub adapter: fn(&Parts) -> Arc<dyn Adapter>,
+    /// Its adapter, made from its own settings (an error names the variable that is
+    /// wrong); `None` where its settings leave it off.
+    pub adapter: fn(&Parts) -> anyhow::Result<Option<Made>>,
     /// Its fake: the answer to a call under `/<name>` (the call's path without it).
     #[cfg(feature = "sandbox")]
     pub fake: fn(&mut crate::sandbox::State, &crate::sandbox::Call) -> crate::sandbox::Answer,
@@ -36,13 +44,23 @@ pub struct Registered {
 /// A platform's entry in the registry (`REGISTERED`: `platform`, and `adapter` making its
 /// adapter) and, with the `sandbox` feature, its fake (`fake.rs` beside its `mod.rs`, which
 /// answers under `/<name>`): one line in the platform's `mod.rs`, naming its adapter's
-/// `new(&Parts)`.
+/// `new(&Parts) -> anyhow::Result<Self>` and, for a platform its settings may leave off,
+/// `enabled(&Parts) -> anyhow::Result<bool>`.
 macro_rules! register {
     ($platform:expr, $new:path) => {
+        super::register!($platform, $new, |_| Ok(true));
+    };
+    ($platform:expr, $new:path, $enabled:expr) => {
         /// The platform in the registry ([`super::BUILT_IN`]).
         pub const REGISTERED: super::Registered = super::Registered {
             platform: $platform,
-            adapter: |parts| std::sync::Arc::new($new(parts)),
+            adapter: |parts| {
+                let enabled: fn(&super::Parts) -> anyhow::Result<bool> = $enabled;
+                Ok(match enabled(parts)? {
+                    true => Some(std::sync::Arc::new($new(parts)?)),
+                    false => None,
+                })
+            },
             #[cfg(feature = "sandbox")]
             fake: fake::route,
         };
@@ -71,6 +89,7 @@ registry! {
     threads,
     facebook,
     youtube,
+    #[cfg(feature = "sandbox")] testnet,
 }
 
 /// The registered platform served under `/<name>` (the sandbox's router).
@@ -90,6 +109,6 @@ mod tests {
         names.sort();
         names.dedup();
         assert_eq!(names.len(), BUILT_IN.len());
-        assert_eq!(BUILT_IN.len(), 7);
+        assert_eq!(BUILT_IN.len(), 7 + usize::from(cfg!(feature = "sandbox")));
     }
 }

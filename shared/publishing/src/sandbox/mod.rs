@@ -301,6 +301,16 @@ pub(crate) fn graph_insights(call: &Call, counts: Option<Counts>, known: &[Insig
     serde_json::json!({ "data": data })
 }
 
+/// A Graph API error (Facebook's, Threads'): `{"error": {"message", "type", "code",
+/// "fbtrace_id"}}`.
+pub(crate) fn graph_error(status: u16, code: i64, message: &str) -> Answer {
+    Some((
+        status,
+        serde_json::json!({ "error": { "message": message, "type": "OAuthException",
+            "code": code, "fbtrace_id": "trace" } }),
+    ))
+}
+
 /// The prefixes of the access and refresh tokens the platforms issue.
 const ISSUED_ACCESS: [&str; 10] = [
     "tt-token", "ig-token", "ig-short", "li-token", "th-token", "th-short", "fb-short", "fb-user",

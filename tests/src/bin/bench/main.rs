@@ -169,7 +169,7 @@ fn settings(db_url: &str, prefix: &str) -> Settings {
 /// [`settings`] with some of them set otherwise.
 fn settings_with(db_url: &str, prefix: &str, extra: &[(&'static str, &str)]) -> Settings {
     let env = bench_env(db_url, prefix, extra);
-    Settings::from_lookup(|k| env.get(k).cloned()).expect("bench settings")
+    Settings::from_lookup(move |k| env.get(k).cloned()).expect("bench settings")
 }
 
 /// The environment the benchmark's processes run with (in this process, or as children):

@@ -27,8 +27,9 @@ async fn measure(db_url: String) -> anyhow::Result<()> {
     let db_url = db_url.as_str();
     let pool = PgPool::connect(db_url).await?;
     db::migrate(&pool).await?;
-    let defaults = Settings::from_lookup(|key| match key {
-        "DATABASE_URL" => Some(db_url.to_owned()),
+    let url = db_url.to_owned();
+    let defaults = Settings::from_lookup(move |key| match key {
+        "DATABASE_URL" => Some(url.clone()),
         "ALMANAC_DEV" => Some("true".to_owned()),
         _ => None,
     })?;

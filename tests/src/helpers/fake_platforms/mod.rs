@@ -85,6 +85,12 @@ impl FakePlatforms {
             ("YOUTUBE_TOKEN_URL", at("youtube", "/token")),
             ("YOUTUBE_CLIENT_ID", "yt-client".into()),
             ("YOUTUBE_CLIENT_SECRET", "yt-secret".into()),
+            // Testnet (the `sandbox` build's own platform), used where `TESTNET_ENABLED`.
+            ("TESTNET_API_BASE_URL", at("testnet", "")),
+            ("TESTNET_AUTHORIZE_URL", at("testnet", "/authorize")),
+            ("TESTNET_TOKEN_URL", at("testnet", "/token")),
+            ("TESTNET_CLIENT_ID", "tn-client".into()),
+            ("TESTNET_CLIENT_SECRET", "tn-secret".into()),
         ]
     }
 

@@ -16,8 +16,9 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use crate::{
-    Attempt, Connect, Measure, Named, Publish, Rules, Settling, Auth, Checked, Failure, FailureKind, MediaKind, Mode, Options, PlannedRequest,
-    Platform, Post, Refresh, Remote, Reply, Sent, TokenPolicy,
+    PostMetrics,
+    Attempt, Connect, Measure, Named, Publish, Rules, Settling, Auth, Checked, Failure, FailureKind, MediaKind, Options, PlannedRequest,
+    Platform, Post, Remote, Reply, Sent, TokenPolicy,
     catalogue::{MediaFormats, Profile},
     http::{self, Supplied},
     oauth::{self, Tokens},
@@ -60,17 +61,27 @@ pub struct Bluesky {
 }
 
 impl Bluesky {
-    pub fn new(parts: &super::Parts) -> Self {
+    pub fn new(parts: &super::Parts) -> anyhow::Result<Self> {
         let (clients, settings, store) = (parts.clients, parts.settings, parts.store.clone());
-        Self {
+        // Where an account signs in (`BLUESKY_API_BASE_URL`): Bluesky's entryway for its
+        // hosted accounts, or a self-hosted PDS's own address. Posts then go to the PDS its
+        // session names.
+        let hosts = super::Hosts {
+            name: "bluesky",
+            credentials: ("", ""),
+            real: ["https://bsky.social", "", ""],
+            token_path: "",
+        };
+        let real = hosts.served(settings.sandbox.as_deref(), hosts.real[0]);
+        Ok(Self {
             http: clients.api.clone(),
             allow_private_networks: clients.allow_private_networks,
-            entry: settings
-                .bluesky_api_base_url
+            entry: hosts
+                .url(&settings.vars, "API_BASE_URL", &real)?
                 .trim_end_matches('/')
                 .to_owned(),
             images: MediaReader::new(store, clients.media.clone(), IMAGE_MAX_BYTES),
-        }
+        })
     }
 
     fn xrpc(base: &str, method: &str) -> String {
@@ -366,11 +377,7 @@ impl Connect for Bluesky {
     /// Access JWTs live about two hours and are refreshed with the refresh JWT, which
     /// rotates (and lives about two months): refreshed when a quarter of an hour is left.
     fn token_policy(&self) -> TokenPolicy {
-        TokenPolicy {
-            refresh: Refresh::WithRefreshToken,
-            ahead: chrono::Duration::minutes(15),
-            min_age: chrono::Duration::zero(),
-        }
+        TokenPolicy::rotating(chrono::Duration::minutes(15))
     }
 
     async fn sign_in(&self, identifier: &str, password: &str) -> Result<Tokens, Failure> {
@@ -481,14 +488,7 @@ impl Rules for Bluesky {
     }
 
     fn validate(&self, post: &Post, options: &Options) -> Vec<Problem> {
-        let mut problems = Vec::new();
-        if options.mode == Mode::Draft {
-            problems.push(Problem::new(
-                "DRAFT_UNSUPPORTED",
-                "mode",
-                "Bluesky has no drafts: publish it, or export it",
-            ));
-        }
+        let mut problems = Vec::from_iter(crate::no_drafts(options, "Bluesky has no drafts: publish it, or export it"));
         if let Some(mime) = &post.unsupported_upload {
             problems.push(post::unsupported_media("Bluesky", mime));
         }
@@ -690,11 +690,7 @@ impl Publish for Bluesky {
 impl Measure for Bluesky {
     /// The post's likes, replies, reposts and quotes (`app.bsky.feed.getPosts`), and the
     /// account's followers as its reach base (Bluesky counts no views).
-    async fn metrics(
-        &self,
-        auth: &Auth,
-        post_id: &str,
-    ) -> Result<Option<crate::PostMetrics>, Failure> {
+    async fn metrics(&self, auth: &Auth, post_id: &str) -> Result<Option<PostMetrics>, Failure> {
         if !post_id.starts_with("at://") {
             return Ok(None);
         }
@@ -714,7 +710,7 @@ impl Measure for Bluesky {
             .into_iter()
             .filter_map(Value::as_u64)
             .reduce(|a, b| a + b);
-        Ok(Some(crate::PostMetrics {
+        Ok(Some(PostMetrics {
             reading: almanac_shared::domain::analytics::Reading {
                 likes: post["likeCount"].as_u64(),
                 comments: post["replyCount"].as_u64(),

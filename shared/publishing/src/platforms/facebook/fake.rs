@@ -6,7 +6,7 @@
 
 use serde_json::{Value, json};
 
-use crate::sandbox::{Answer, Call, Posted, State};
+use crate::sandbox::{Answer, Call, Posted, State, graph_error};
 
 /// The Graph API version the fake answers under.
 const VERSION: &str = "v25.0";
@@ -33,14 +33,6 @@ pub struct FacebookFake {
     pub revoked: Vec<String>,
     /// The person shares no page (`/me/accounts` is empty).
     pub no_pages: bool,
-}
-
-fn graph_error(status: u16, code: i64, message: &str) -> Answer {
-    Some((
-        status,
-        json!({ "error": { "message": message, "type": "OAuthException", "code": code,
-            "fbtrace_id": "trace" } }),
-    ))
 }
 
 pub(crate) fn route(state: &mut State, call: &Call) -> Answer {

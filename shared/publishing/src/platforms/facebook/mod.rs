@@ -12,10 +12,10 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use crate::{
-    Attempt, Connect, Measure, Named, Publish, Rules, Settling, Auth, Checked, Failure, FailureKind, MediaKind, Mode, Options, PlannedRequest,
-    Platform, Post, PostMetrics, Refresh, Remote, Reply, Sent,
+    Attempt, Connect, Measure, Named, Publish, Rules, Settling, Auth, Checked, Failure, FailureKind, MediaKind, Options, PlannedRequest,
+    Platform, Post, PostMetrics, Remote, Reply, Sent,
     TokenPolicy,
-    catalogue::{MediaFormats, Profile},
+    catalogue::Profile,
     oauth, platforms::meta,
     post::{self, Problem, TextField, TextLimit},
 };
@@ -24,6 +24,19 @@ use crate::{
 pub const PLATFORM: Platform = Platform::of_static("facebook");
 
 super::register!(PLATFORM, Facebook::new);
+
+/// Facebook's own settings: `FACEBOOK_API_BASE_URL`, `FACEBOOK_AUTHORIZE_URL`,
+/// `FACEBOOK_TOKEN_URL`, and its app's credentials (the Meta app Facebook Login and the Pages API are used through).
+pub(crate) const HOSTS: super::Hosts = super::Hosts {
+    name: "facebook",
+    credentials: ("FACEBOOK_CLIENT_ID", "FACEBOOK_CLIENT_SECRET"),
+    real: [
+        "https://graph.facebook.com",
+        "https://www.facebook.com/v25.0/dialog/oauth",
+        "https://graph.facebook.com/v25.0/oauth/access_token",
+    ],
+    token_path: "",
+};
 
 /// The Graph API version every call names.
 pub const VERSION: &str = "v25.0";
@@ -51,30 +64,26 @@ const CLOCK_SKEW: chrono::Duration = chrono::Duration::minutes(5);
 const NOT_CONFIGURED: &str = "Facebook is not configured: set FACEBOOK_CLIENT_ID and FACEBOOK_CLIENT_SECRET (the Meta app's id and secret)";
 
 pub struct Facebook {
-    http: reqwest::Client,
-    base: String,
-    grant: oauth::CodeGrant,
+    api: super::OauthApi,
 }
 
 impl Facebook {
-    pub fn new(parts: &super::Parts) -> Self {
-        let (http, settings) = (parts.clients.api.clone(), parts.settings);
-        let grant =
-            oauth::CodeGrant::new(http.clone(), "Facebook", &settings.facebook, NOT_CONFIGURED, SCOPES)
-                .request(oauth::TokenRequest::Query);
-        Self {
-            http,
-            base: settings
-                .facebook
-                .api_base_url
-                .trim_end_matches('/')
-                .to_owned(),
-            grant,
-        }
+    pub fn new(parts: &super::Parts) -> anyhow::Result<Self> {
+        // The long-lived user token is exchanged while valid, a week before it expires.
+        // Page tokens got from it have no expiry: nothing to refresh. A page token Facebook
+        // stops taking (a password changed, the app removed, the person no longer manages
+        // the page) is refused with code 190, and the channel is announced as needing to
+        // be connected again.
+        let api = HOSTS.oauth(parts, "Facebook", NOT_CONFIGURED, SCOPES, |grant| {
+            grant
+                .request(oauth::TokenRequest::Query)
+                .policy(TokenPolicy::while_valid(chrono::Duration::days(7)))
+        })?;
+        Ok(Self { api })
     }
 
     fn url(&self, path: &str) -> String {
-        format!("{}/{VERSION}/{path}", self.base)
+        format!("{}/{VERSION}/{path}", self.api.base)
     }
 
     async fn call(&self, request: reqwest::RequestBuilder, token: &str) -> Reply {
@@ -85,7 +94,7 @@ impl Facebook {
     }
 
     async fn get(&self, path: &str, query: &[(&str, &str)], token: &str) -> Reply {
-        self.call(self.http.get(self.url(path)).query(query), token)
+        self.call(self.api.http.get(self.url(path)).query(query), token)
             .await
     }
 
@@ -208,33 +217,21 @@ impl Named for Facebook {
 
 #[async_trait]
 impl Connect for Facebook {
-    /// Page tokens got from a long-lived user token have no expiry: nothing to refresh. A
-    /// page token Facebook stops taking (a password changed, the app removed, the person no
-    /// longer manages the page) is refused with code 190, and the channel is announced as
-    /// needing to be connected again.
-    fn token_policy(&self) -> TokenPolicy {
-        TokenPolicy {
-            refresh: Refresh::WhileValid,
-            ahead: chrono::Duration::days(7),
-            min_age: chrono::Duration::zero(),
-        }
-    }
-
     fn code_grant(&self) -> Option<&oauth::CodeGrant> {
-        Some(&self.grant)
+        Some(&self.api.grant)
     }
 
     /// The code's user token, made long-lived, lists the pages: the first is the channel
     /// connected, the others are connected beside it, each with its own page token.
     async fn connected(&self, short: oauth::Tokens) -> Result<oauth::Tokens, Failure> {
-        let (client, secret) = self.grant.credentials()?;
+        let (client, secret) = self.api.grant.credentials()?;
         let query = [
             ("grant_type", "fb_exchange_token"),
             ("client_id", client),
             ("client_secret", secret),
             ("fb_exchange_token", short.access_token.as_str()),
         ];
-        let request = self.http.get(self.url("oauth/access_token")).query(&query);
+        let request = self.api.http.get(self.url("oauth/access_token")).query(&query);
         let long = oauth::tokens(&oauth::token_call(request, "Facebook").await?, "")?;
         let mut pages = self.pages(&long.access_token).await?.into_iter();
         let Some(first) = pages.next() else {
@@ -278,19 +275,11 @@ impl Connect for Facebook {
 impl Rules for Facebook {
     fn profile(&self) -> Profile {
         Profile {
-            color: "#1877f2",
-            author_kinds: &[],
-            media_kinds: &[MediaKind::Photo, MediaKind::Video],
-            media_formats: MediaFormats {
-                photo: &["image/jpeg", "image/png"],
-                video: &["video/mp4"],
-            },
-            hashtags_max: None,
-            mentions_max: None,
             preview_chars: Some(477),
             // Meta states no post quota for pages, only call rates; past 25 posts a page in
             // a moving day its spam checks start refusing, so Almanac counts to 25.
             quota: Some(crate::catalogue::Quota::counted_daily(25)),
+            ..Profile::of("#1877f2")
         }
     }
 
@@ -299,14 +288,7 @@ impl Rules for Facebook {
     }
 
     fn validate(&self, post: &Post, options: &Options) -> Vec<Problem> {
-        let mut problems = Vec::new();
-        if options.mode == Mode::Draft {
-            problems.push(Problem::new(
-                "DRAFT_UNSUPPORTED",
-                "mode",
-                "Almanac publishes to Facebook Pages, it does not leave drafts there: publish it, or export it",
-            ));
-        }
+        let mut problems = Vec::from_iter(crate::no_drafts(options, "Almanac publishes to Facebook Pages, it does not leave drafts there: publish it, or export it"));
         if let Some(mime) = &post.unsupported_upload {
             problems.push(post::unsupported_media("Facebook", mime));
         }
@@ -355,7 +337,7 @@ impl Publish for Facebook {
     async fn send(&self, at: Attempt<'_>, _: Option<&str>) -> Sent {
         let Attempt { auth, post, .. } = at;
         let (path, body) = Self::request(&auth.account_id, post);
-        let request = self.http.post(self.url(&path)).json(&body);
+        let request = self.api.http.post(self.url(&path)).json(&body);
         let reply = self.call(request, &auth.access_token).await;
         reply.sent(|answer| {
             let id = answer["id"].as_str().filter(|id| is_graph_id(id));

@@ -3,30 +3,41 @@
 //! `media_publish`, the one call with an outside effect. Errors are
 //! `{"error": {"message", "type", "code", "error_subcode", "is_transient"}}`.
 
-use std::time::Duration;
+use std::{collections::BTreeMap, time::Duration};
 
-use async_trait::async_trait;
 use serde_json::{Value, json};
 
 use crate::{
-    Attempt, Connect, Measure, Named, Publish, Rules, Settling, Auth, Checked, Failure, FailureKind, MediaKind, Mode, Options, PlannedRequest,
-    Platform, Post, PostMetrics, Refresh, Remote, Reply, Sent,
-    TokenPolicy,
+    Named, Rules, Failure, FailureKind, MediaKind, Options, PlannedRequest,
+    Platform, Post, PostMetrics,
     platforms::meta::{self, ContainerApi, Containers},
-    oauth,
     post::{
         self, CAPTION_MAX, INSTAGRAM_HASHTAGS_MAX, INSTAGRAM_MENTIONS_MAX, Problem, TextField,
         TextLimit,
     },
 };
 
-/// Instagram asks for containers to be polled for at most five minutes.
-const CONTAINER_WAIT_MAX: Duration = Duration::from_secs(300);
 
 /// Instagram's name in the registry (and the channel slug it publishes).
 pub const PLATFORM: Platform = Platform::of_static("instagram");
 
 super::register!(PLATFORM, Instagram::new);
+
+/// Instagram's own settings: `INSTAGRAM_API_BASE_URL`, `INSTAGRAM_AUTHORIZE_URL`,
+/// `INSTAGRAM_TOKEN_URL`, and its app's credentials.
+pub(crate) const HOSTS: super::Hosts = super::Hosts {
+    name: "instagram",
+    credentials: ("INSTAGRAM_APP_ID", "INSTAGRAM_APP_SECRET"),
+    real: [
+        "https://graph.instagram.com",
+        "https://www.instagram.com/oauth/authorize",
+        "https://api.instagram.com/oauth/access_token",
+    ],
+    token_path: "",
+};
+
+/// What connecting asks for.
+const SCOPE: &str = "instagram_business_basic,instagram_business_content_publish,instagram_business_manage_insights";
 
 /// The permission reading a media's insights needs.
 const METRICS_SCOPE: &str = "instagram_business_manage_insights";
@@ -34,49 +45,11 @@ const METRICS_SCOPE: &str = "instagram_business_manage_insights";
 const NOT_CONFIGURED: &str =
     "Instagram is not configured: set INSTAGRAM_APP_ID and INSTAGRAM_APP_SECRET";
 
-pub struct Instagram {
-    http: reqwest::Client,
-    base: String,
-    grant: oauth::CodeGrant,
-    poll: Duration,
-    wait: Duration,
-}
+pub struct Instagram(meta::Graph);
 
 impl Instagram {
-    pub fn new(parts: &super::Parts) -> Self {
-        let (http, settings) = (parts.clients.api.clone(), parts.settings);
-        let grant = oauth::CodeGrant::new(
-            http.clone(),
-            "Instagram",
-            &settings.instagram,
-            NOT_CONFIGURED,
-            "instagram_business_basic,instagram_business_content_publish,instagram_business_manage_insights",
-        )
-        .account_field("user_id");
-        Self {
-            http,
-            base: settings
-                .instagram
-                .api_base_url
-                .trim_end_matches('/')
-                .to_owned(),
-            grant,
-            poll: settings.check_interval,
-            wait: settings.confirm_window.min(CONTAINER_WAIT_MAX),
-        }
-    }
-
-    fn container_body(post: &Post) -> Value {
-        let url = post.media_url.clone().unwrap_or_default();
-        match post.media {
-            MediaKind::Video => json!({
-                "media_type": "REELS",
-                "video_url": url,
-                "caption": post.text,
-                "share_to_feed": true,
-            }),
-            MediaKind::Photo => json!({ "image_url": url, "caption": post.text }),
-        }
+    pub fn new(parts: &super::Parts) -> anyhow::Result<Self> {
+        meta::Graph::new(parts, &HOSTS, &CONTAINERS, NOT_CONFIGURED, SCOPE).map(Self)
     }
 }
 
@@ -160,6 +133,12 @@ fn refusal(error: &Value, regain: Option<Duration>) -> Failure {
 /// How Instagram names its containers and posts.
 const CONTAINERS: ContainerApi = ContainerApi {
     label: "Instagram",
+    // `content_publishing_limit`: 100 API-published posts in a moving day (the total has
+    // been 25, 50 and 100 in different pages: it is read).
+    quota: "content_publishing_limit",
+    refusal,
+    insights: "views,reach,likes,comments,shares,saved",
+    insights_scope: METRICS_SCOPE,
     version: "",
     grants: "ig",
     me: "user_id,username,name",
@@ -170,30 +149,39 @@ const CONTAINERS: ContainerApi = ContainerApi {
     text: "caption",
 };
 
-#[async_trait]
 impl Containers for Instagram {
-    fn api(&self) -> &ContainerApi {
-        &CONTAINERS
+    fn graph(&self) -> &meta::Graph {
+        &self.0
     }
 
-    fn http(&self) -> &reqwest::Client {
-        &self.http
+    /// The media's insights: views, reach, likes, comments, shares and saves.
+    fn reading(&self, counts: &BTreeMap<String, u64>) -> PostMetrics {
+        let n = |name: &str| counts.get(name).copied();
+        PostMetrics {
+            reading: almanac_shared::domain::analytics::Reading {
+                views: n("views"),
+                likes: n("likes"),
+                comments: n("comments"),
+                shares: n("shares"),
+                saves: n("saved"),
+                ..Default::default()
+            },
+            reach: n("reach"),
+            followers: None,
+        }
     }
 
-    fn base(&self) -> &str {
-        &self.base
-    }
-
-    fn poll(&self) -> Duration {
-        self.poll
-    }
-
-    fn wait(&self) -> Duration {
-        self.wait
-    }
-
-    async fn call(&self, request: reqwest::RequestBuilder, token: &str) -> Reply {
-        crate::platforms::meta::call(request, token, "Instagram", refusal).await
+    fn container_body(&self, post: &Post) -> Value {
+        let url = post.media_url.clone().unwrap_or_default();
+        match post.media {
+            MediaKind::Video => json!({
+                "media_type": "REELS",
+                "video_url": url,
+                "caption": post.text,
+                "share_to_feed": true,
+            }),
+            MediaKind::Photo => json!({ "image_url": url, "caption": post.text }),
+        }
     }
 }
 
@@ -204,35 +192,6 @@ impl Named for Instagram {
 
     fn label(&self) -> &'static str {
         "Instagram"
-    }
-}
-
-#[async_trait]
-impl Connect for Instagram {
-    /// Long-lived tokens (60 days) are exchanged for new ones while valid, at least a day
-    /// after they were issued, when a week is left; an expired one cannot be.
-    fn token_policy(&self) -> TokenPolicy {
-        TokenPolicy {
-            refresh: Refresh::WhileValid,
-            ahead: chrono::Duration::days(7),
-            min_age: chrono::Duration::hours(24),
-        }
-    }
-
-    fn code_grant(&self) -> Option<&oauth::CodeGrant> {
-        Some(&self.grant)
-    }
-
-    async fn connected(&self, short: oauth::Tokens) -> Result<oauth::Tokens, Failure> {
-        self.long_lived(&self.grant, short).await
-    }
-
-    async fn refresh(
-        &self,
-        access_token: &str,
-        _refresh_token: Option<&str>,
-    ) -> Result<oauth::Tokens, Failure> {
-        self.refresh_long_lived(access_token).await
     }
 }
 
@@ -260,14 +219,7 @@ impl Rules for Instagram {
     }
 
     fn validate(&self, post: &Post, options: &Options) -> Vec<Problem> {
-        let mut problems = Vec::new();
-        if options.mode == Mode::Draft {
-            problems.push(Problem::new(
-                "DRAFT_UNSUPPORTED",
-                "mode",
-                "Instagram has no drafts: publish it, or export it",
-            ));
-        }
+        let mut problems = Vec::from_iter(crate::no_drafts(options, "Instagram has no drafts: publish it, or export it"));
         problems.extend(post::media_problem(post, "Instagram"));
         problems.extend(post::too_long(
             "caption",
@@ -299,134 +251,10 @@ impl Rules for Instagram {
     }
 
     fn plan(&self, account_id: &str, post: &Post, _options: &Options) -> Vec<PlannedRequest> {
-        let request = |method: &str, url: String, body: Value, effect: &str| PlannedRequest {
-            method: method.into(),
-            url,
-            headers: Value::Null,
-            body,
-            effect: effect.into(),
-        };
-        vec![
-            request(
-                "GET",
-                format!(
-                    "{}?fields=quota_usage,config&access_token=***",
-                    self.url(&format!("{account_id}/content_publishing_limit"))
-                ),
-                Value::Null,
-                "read-only",
-            ),
-            request(
-                "POST",
-                format!(
-                    "{}?access_token=***",
-                    self.url(&format!("{account_id}/media"))
-                ),
-                Self::container_body(post),
-                "harmless",
-            ),
-            request(
-                "GET",
-                format!(
-                    "{}?fields=status_code,status&access_token=***",
-                    self.url("<container_id>")
-                ),
-                Value::Null,
-                "read-only",
-            ),
-            request(
-                "POST",
-                format!(
-                    "{}?creation_id=<container_id>&access_token=***",
-                    self.url(&format!("{account_id}/media_publish"))
-                ),
-                Value::Null,
-                "publishes",
-            ),
-        ]
+        self.plan_containers(account_id, post)
     }
 }
 
-#[async_trait]
-impl Publish for Instagram {
-    /// Instagram's own word for it: the content publishing limit (posts per 24 hours).
-    fn quota_spent(&self) -> Failure {
-        Failure::permanent(
-            "DAILY_QUOTA_EXHAUSTED",
-            "the Instagram account's remaining daily quota is spent by the entries before this one",
-        )
-        .platform("content_publishing_limit")
-    }
-
-    async fn check(&self, at: Attempt<'_>) -> Result<Checked, Failure> {
-        let Attempt { auth, options, .. } = at;
-        let path = format!("{}/content_publishing_limit", auth.account_id);
-        let body = match self
-            .get(&path, &[("fields", "quota_usage,config")], auth)
-            .await
-        {
-            Reply::Ok(body) => body,
-            Reply::Refused(failure) => return Err(failure),
-            Reply::Lost(reason, _) => return Err(self.unavailable("publishing quota", &reason)),
-        };
-        // The total has been 25, 50 and 100 in different pages: read it.
-        let left = meta::quota_left("Instagram", "content_publishing_limit", &body)?;
-        Ok(Checked {
-            options: options.clone(),
-            remaining: Some(left),
-        })
-    }
-
-    async fn prepare(&self, at: Attempt<'_>) -> Result<Option<String>, Failure> {
-        let Attempt { auth, post, .. } = at;
-        self.container(auth, &Self::container_body(post))
-            .await
-            .map(Some)
-    }
-
-    async fn send(&self, at: Attempt<'_>, prepared: Option<&str>) -> Sent {
-        let Attempt { auth, .. } = at;
-        self.publish(auth, prepared).await
-    }
-
-    /// The media's permalink (`https://www.instagram.com/p/<shortcode>/`).
-    async fn post_url(&self, auth: &Auth, post_id: &str) -> Option<String> {
-        self.permalink(auth, post_id).await
-    }
-
-    async fn confirm(&self, auth: &Auth, sent: Settling<'_>) -> Remote {
-        let Settling { remote_id, post, .. } = sent;
-        self.confirm_container(auth, remote_id, &post.text).await
-    }
-}
-
-#[async_trait]
-impl Measure for Instagram {
-    fn metrics_scope(&self) -> Option<&'static str> {
-        Some(METRICS_SCOPE)
-    }
-
-    /// The media's insights: views, reach, likes, comments, shares and saves.
-    async fn metrics(&self, auth: &Auth, post_id: &str) -> Result<Option<PostMetrics>, Failure> {
-        let metrics = "views,reach,likes,comments,shares,saved";
-        let Some(counts) = self.insights(auth, post_id, metrics, METRICS_SCOPE).await? else {
-            return Ok(None);
-        };
-        let n = |name: &str| counts.get(name).copied();
-        Ok(Some(PostMetrics {
-            reading: almanac_shared::domain::analytics::Reading {
-                views: n("views"),
-                likes: n("likes"),
-                comments: n("comments"),
-                shares: n("shares"),
-                saves: n("saved"),
-                ..Default::default()
-            },
-            reach: n("reach"),
-            followers: None,
-        }))
-    }
-}
 
 #[cfg(test)]
 mod tests {

@@ -13,8 +13,9 @@ use serde_json::{Value, json};
 use crate::http::{self, Supplied};
 use crate::uploads::MediaReader;
 use crate::{
-    Attempt, Connect, Measure, Named, Publish, Rules, Settling, Auth, Checked, Failure, MediaKind, Mode, Options, PlannedRequest, Platform,
-    Post, Refresh, Remote, Reply, Sent, TokenPolicy, oauth,
+    PostMetrics,
+    Attempt, Connect, Measure, Named, Publish, Rules, Settling, Auth, Failure, MediaKind, Options, PlannedRequest, Platform,
+    Post, Remote, Reply, Sent, TokenPolicy, oauth,
     post::{self, Problem, TextField, TextLimit},
 };
 
@@ -33,6 +34,19 @@ fn encoded(urn: &str) -> String {
 pub const PLATFORM: Platform = Platform::of_static("linkedin");
 
 super::register!(PLATFORM, LinkedIn::new);
+
+/// LinkedIn's own settings: `LINKEDIN_API_BASE_URL`, `LINKEDIN_AUTHORIZE_URL`,
+/// `LINKEDIN_TOKEN_URL`, and its app's credentials.
+pub(crate) const HOSTS: super::Hosts = super::Hosts {
+    name: "linkedin",
+    credentials: ("LINKEDIN_CLIENT_ID", "LINKEDIN_CLIENT_SECRET"),
+    real: [
+        "https://api.linkedin.com",
+        "https://www.linkedin.com/oauth/v2/authorization",
+        "https://www.linkedin.com/oauth/v2/accessToken",
+    ],
+    token_path: "",
+};
 
 /// A post's commentary holds at most 3,000 characters.
 pub const COMMENTARY_MAX: usize = 3_000;
@@ -53,6 +67,25 @@ const ACCEPTED_WITHOUT_ID: &str = "accepted";
 const NOT_CONFIGURED: &str =
     "LinkedIn is not configured: set LINKEDIN_CLIENT_ID and LINKEDIN_CLIENT_SECRET";
 
+/// What connecting asks for (`LINKEDIN_SCOPES`: an app without LinkedIn's Community
+/// Management product drops the organisation scopes and posts as members only).
+const SCOPES: &str = "openid profile w_member_social w_organization_social r_organization_social";
+
+/// `LINKEDIN_API_VERSION`: the `LinkedIn-Version` every REST call names, a month as `YYYYMM`.
+fn api_version(vars: &almanac_shared::config::Vars) -> anyhow::Result<String> {
+    let version = vars.string_or("LINKEDIN_API_VERSION", "202610")?;
+    let month = version.get(4..).and_then(|m| m.parse::<u8>().ok());
+    if version.len() != 6
+        || !version.bytes().all(|b| b.is_ascii_digit())
+        || !month.is_some_and(|m| (1..=12).contains(&m))
+    {
+        anyhow::bail!(
+            "LINKEDIN_API_VERSION: expected a month as YYYYMM (e.g. 202610), got `{version}`"
+        );
+    }
+    Ok(version)
+}
+
 const MEMBER: &str = "urn:li:person:";
 const PAGE: &str = "urn:li:organization:";
 
@@ -69,27 +102,29 @@ pub struct LinkedIn {
 }
 
 impl LinkedIn {
-    pub fn new(parts: &super::Parts) -> Self {
-        let (clients, settings, store) = (parts.clients, parts.settings, parts.store.clone());
-        Self {
+    pub fn new(parts: &super::Parts) -> anyhow::Result<Self> {
+        let (clients, store, vars) = (parts.clients, parts.store.clone(), &parts.settings.vars);
+        let settings = HOSTS.read(parts)?;
+        Ok(Self {
             http: clients.api.clone(),
             allow_private_networks: clients.allow_private_networks,
             images: MediaReader::new(store, clients.media.clone(), IMAGE_MAX_BYTES),
-            base: settings
-                .linkedin
-                .api_base_url
-                .trim_end_matches('/')
-                .to_owned(),
-            version: settings.linkedin_version.clone(),
+            base: settings.base(),
+            version: api_version(vars)?,
             grant: oauth::CodeGrant::new(
                 clients.api.clone(),
                 "LinkedIn",
-                &settings.linkedin,
+                &settings,
                 NOT_CONFIGURED,
-                settings.linkedin_scopes.clone(),
+                vars.string_or("LINKEDIN_SCOPES", SCOPES)?,
             )
-            .account_field("sub"),
-        }
+            .account_field("sub")
+            // Access tokens last 60 days. LinkedIn issues refresh tokens to approved
+            // partners only: with one, a token is refreshed a week before it expires (once
+            // a day old); without, the channel is announced before its expiry and needs
+            // connecting again once it has passed.
+            .policy(TokenPolicy::rotating(chrono::Duration::days(7)).after(chrono::Duration::hours(24))),
+        })
     }
 
     fn url(&self, path: &str) -> String {
@@ -257,17 +292,6 @@ impl Named for LinkedIn {
 
 #[async_trait]
 impl Connect for LinkedIn {
-    /// Access tokens last 60 days. LinkedIn issues refresh tokens to approved partners
-    /// only: with one, a token is refreshed a week before it expires; without, the channel
-    /// is announced before its expiry and needs connecting again once it has passed.
-    fn token_policy(&self) -> TokenPolicy {
-        TokenPolicy {
-            refresh: Refresh::WithRefreshToken,
-            ahead: chrono::Duration::days(7),
-            min_age: chrono::Duration::hours(24),
-        }
-    }
-
     fn code_grant(&self) -> Option<&oauth::CodeGrant> {
         Some(&self.grant)
     }
@@ -328,14 +352,7 @@ impl Rules for LinkedIn {
     }
 
     fn validate(&self, post: &Post, options: &Options) -> Vec<Problem> {
-        let mut problems = Vec::new();
-        if options.mode == Mode::Draft {
-            problems.push(Problem::new(
-                "DRAFT_UNSUPPORTED",
-                "mode",
-                "LinkedIn keeps no drafts made by other apps: publish it, or export it",
-            ));
-        }
+        let mut problems = Vec::from_iter(crate::no_drafts(options, "LinkedIn keeps no drafts made by other apps: publish it, or export it"));
         if let Some(mime) = &post.unsupported_upload {
             problems.push(post::unsupported_media("LinkedIn", mime));
         }
@@ -408,14 +425,7 @@ impl Publish for LinkedIn {
         feed_url(post_id)
     }
 
-    /// Nothing to read first: LinkedIn has no quota to ask about.
-    async fn check(&self, at: Attempt<'_>) -> Result<Checked, Failure> {
-        let Attempt { options, .. } = at;
-        Ok(Checked {
-            options: options.clone(),
-            remaining: None,
-        })
-    }
+    // Nothing to check first (the default): LinkedIn has no quota to ask about.
 
     /// The image, fetched and uploaded (invisible until a post names it).
     async fn prepare(&self, at: Attempt<'_>) -> Result<Option<String>, Failure> {
@@ -469,11 +479,7 @@ impl Publish for LinkedIn {
 impl Measure for LinkedIn {
     /// The post's likes and comments (`/rest/socialActions`); a page's followers as its
     /// reach base (LinkedIn reports no views to a post's author through this API).
-    async fn metrics(
-        &self,
-        auth: &Auth,
-        post_id: &str,
-    ) -> Result<Option<crate::PostMetrics>, Failure> {
+    async fn metrics(&self, auth: &Auth, post_id: &str) -> Result<Option<PostMetrics>, Failure> {
         if !is_post_urn(post_id) {
             return Ok(None);
         }
@@ -502,7 +508,7 @@ impl Measure for LinkedIn {
             }
             false => None,
         };
-        Ok(Some(crate::PostMetrics {
+        Ok(Some(PostMetrics {
             reading: almanac_shared::domain::analytics::Reading {
                 likes: actions["likesSummary"]["totalLikes"].as_u64(),
                 comments: actions["commentsSummary"]["aggregatedTotalComments"].as_u64(),

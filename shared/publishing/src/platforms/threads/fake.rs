@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use serde_json::{Value, json};
 
-use crate::sandbox::{Answer, Call, Posted, State};
+use crate::sandbox::{Answer, Call, Posted, State, graph_error};
 
 /// The Threads account every grant acts for.
 pub const USER: &str = "25000000000000001";
@@ -15,14 +15,14 @@ pub const USER: &str = "25000000000000001";
 /// What the Threads fake keeps.
 #[derive(Debug)]
 pub struct ThreadsFake {
-    /// Containers: id -> (body, status).
-    pub containers: HashMap<String, (Value, String)>,
     pub quota_usage: i64,
     pub quota_total: i64,
     /// `threads_publish` calls answered with Graph API error 613 before one is taken, and
     /// the minutes their usage header says to wait.
     pub rate_limited: usize,
     pub regain_minutes: u64,
+    /// Containers: id -> (body, status).
+    pub containers: HashMap<String, (Value, String)>,
     pub username: String,
     pub name: String,
 }
@@ -47,14 +47,6 @@ impl ThreadsFake {
             self.containers.clear();
         }
     }
-}
-
-fn graph_error(status: u16, code: i64, message: &str) -> Answer {
-    Some((
-        status,
-        json!({ "error": { "message": message, "type": "OAuthException", "code": code,
-            "fbtrace_id": "trace" } }),
-    ))
 }
 
 pub(crate) fn route(state: &mut State, call: &Call) -> Answer {

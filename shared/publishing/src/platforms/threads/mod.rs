@@ -6,18 +6,16 @@
 //! account's quota (250 posts in a moving day) is read before publishing; a post past it
 //! waits for a place. Errors are the Graph API's `{"error": {"message", "code", ...}}`.
 
-use std::time::Duration;
 
-use async_trait::async_trait;
+use std::collections::BTreeMap;
+
 use serde_json::{Value, json};
 
 use crate::{
-    Attempt, Connect, Measure, Named, Publish, Rules, Settling, Auth, Checked, Failure, MediaKind, Mode, Options, PlannedRequest, Platform,
-    Post, PostMetrics, Refresh, Remote, Reply, Sent,
-    TokenPolicy,
-    catalogue::{MediaFormats, Profile, Quota},
+    Named, Rules, MediaKind, Options, PlannedRequest, Platform,
+    Post, PostMetrics,
+    catalogue::{Profile, Quota},
     platforms::meta::{self, ContainerApi, Containers},
-    oauth,
     post::{self, Problem, TextField, TextLimit, TextUnit},
 };
 
@@ -26,8 +24,24 @@ pub const PLATFORM: Platform = Platform::of_static("threads");
 
 super::register!(PLATFORM, Threads::new);
 
+/// Threads's own settings: `THREADS_API_BASE_URL`, `THREADS_AUTHORIZE_URL`,
+/// `THREADS_TOKEN_URL`, and its app's credentials (the Threads app's, not the Meta app's).
+pub(crate) const HOSTS: super::Hosts = super::Hosts {
+    name: "threads",
+    credentials: ("THREADS_CLIENT_ID", "THREADS_CLIENT_SECRET"),
+    real: [
+        "https://graph.threads.net",
+        "https://threads.com/oauth/authorize",
+        "https://graph.threads.net/oauth/access_token",
+    ],
+    token_path: "",
+};
+
 /// The Graph API version every call names.
 const VERSION: &str = "v1.0";
+
+/// What connecting asks for.
+const SCOPE: &str = "threads_basic,threads_content_publish,threads_manage_insights";
 
 /// The permission reading a post's insights needs.
 const METRICS_SCOPE: &str = "threads_manage_insights";
@@ -35,54 +49,14 @@ const METRICS_SCOPE: &str = "threads_manage_insights";
 /// A post's text holds at most 500 characters, each emoji counted as its UTF-8 bytes.
 pub const TEXT_MAX: usize = 500;
 
-/// Threads asks for containers to be polled for at most five minutes.
-const CONTAINER_WAIT_MAX: Duration = Duration::from_secs(300);
 
 const NOT_CONFIGURED: &str = "Threads is not configured: set THREADS_CLIENT_ID and THREADS_CLIENT_SECRET (the Threads app id and secret)";
 
-pub struct Threads {
-    http: reqwest::Client,
-    base: String,
-    grant: oauth::CodeGrant,
-    poll: Duration,
-    wait: Duration,
-}
+pub struct Threads(meta::Graph);
 
 impl Threads {
-    pub fn new(parts: &super::Parts) -> Self {
-        let (http, settings) = (parts.clients.api.clone(), parts.settings);
-        let grant = oauth::CodeGrant::new(
-            http.clone(),
-            "Threads",
-            &settings.threads,
-            NOT_CONFIGURED,
-            "threads_basic,threads_content_publish,threads_manage_insights",
-        )
-        .account_field("user_id");
-        Self {
-            http,
-            base: settings
-                .threads
-                .api_base_url
-                .trim_end_matches('/')
-                .to_owned(),
-            grant,
-            poll: settings.check_interval,
-            wait: settings.confirm_window.min(CONTAINER_WAIT_MAX),
-        }
-    }
-
-    fn container_body(post: &Post) -> Value {
-        let url = post.media_url.clone();
-        match (&url, post.media) {
-            (Some(url), MediaKind::Video) => {
-                json!({ "media_type": "VIDEO", "video_url": url, "text": post.text })
-            }
-            (Some(url), MediaKind::Photo) => {
-                json!({ "media_type": "IMAGE", "image_url": url, "text": post.text })
-            }
-            (None, _) => json!({ "media_type": "TEXT", "text": post.text }),
-        }
+    pub fn new(parts: &super::Parts) -> anyhow::Result<Self> {
+        meta::Graph::new(parts, &HOSTS, &CONTAINERS, NOT_CONFIGURED, SCOPE).map(Self)
     }
 }
 
@@ -116,6 +90,11 @@ pub fn length(text: &str) -> usize {
 /// How Threads names its containers and posts.
 const CONTAINERS: ContainerApi = ContainerApi {
     label: "Threads",
+    // 250 posts in a moving day.
+    quota: "threads_publishing_limit",
+    refusal: |error, regain| meta::refusal("Threads", error, regain),
+    insights: "views,likes,replies,reposts,quotes,shares",
+    insights_scope: METRICS_SCOPE,
     version: VERSION,
     grants: "th",
     me: "id,username,name",
@@ -126,33 +105,42 @@ const CONTAINERS: ContainerApi = ContainerApi {
     text: "text",
 };
 
-#[async_trait]
 impl Containers for Threads {
-    fn api(&self) -> &ContainerApi {
-        &CONTAINERS
+    fn graph(&self) -> &meta::Graph {
+        &self.0
     }
 
-    fn http(&self) -> &reqwest::Client {
-        &self.http
+    /// The post's insights: views, likes, replies, and its reposts, quotes and shares
+    /// counted as shares.
+    fn reading(&self, counts: &BTreeMap<String, u64>) -> PostMetrics {
+        let n = |name: &str| counts.get(name).copied();
+        let shared = ["reposts", "quotes", "shares"]
+            .iter()
+            .filter_map(|name| n(name))
+            .reduce(|a, b| a + b);
+        PostMetrics {
+            reading: almanac_shared::domain::analytics::Reading {
+                views: n("views"),
+                likes: n("likes"),
+                comments: n("replies"),
+                shares: shared,
+                ..Default::default()
+            },
+            ..PostMetrics::default()
+        }
     }
 
-    fn base(&self) -> &str {
-        &self.base
-    }
-
-    fn poll(&self) -> Duration {
-        self.poll
-    }
-
-    fn wait(&self) -> Duration {
-        self.wait
-    }
-
-    async fn call(&self, request: reqwest::RequestBuilder, token: &str) -> Reply {
-        meta::call(request, token, "Threads", |error, regain| {
-            meta::refusal("Threads", error, regain)
-        })
-        .await
+    fn container_body(&self, post: &Post) -> Value {
+        let url = post.media_url.clone();
+        match (&url, post.media) {
+            (Some(url), MediaKind::Video) => {
+                json!({ "media_type": "VIDEO", "video_url": url, "text": post.text })
+            }
+            (Some(url), MediaKind::Photo) => {
+                json!({ "media_type": "IMAGE", "image_url": url, "text": post.text })
+            }
+            (None, _) => json!({ "media_type": "TEXT", "text": post.text }),
+        }
     }
 }
 
@@ -166,49 +154,11 @@ impl Named for Threads {
     }
 }
 
-#[async_trait]
-impl Connect for Threads {
-    /// Long-lived tokens (60 days) are refreshed while valid, once at least a day old, when
-    /// a week is left; an expired one cannot be.
-    fn token_policy(&self) -> TokenPolicy {
-        TokenPolicy {
-            refresh: Refresh::WhileValid,
-            ahead: chrono::Duration::days(7),
-            min_age: chrono::Duration::hours(24),
-        }
-    }
-
-    fn code_grant(&self) -> Option<&oauth::CodeGrant> {
-        Some(&self.grant)
-    }
-
-    async fn connected(&self, short: oauth::Tokens) -> Result<oauth::Tokens, Failure> {
-        self.long_lived(&self.grant, short).await
-    }
-
-    async fn refresh(
-        &self,
-        access_token: &str,
-        _refresh_token: Option<&str>,
-    ) -> Result<oauth::Tokens, Failure> {
-        self.refresh_long_lived(access_token).await
-    }
-}
-
 impl Rules for Threads {
     fn profile(&self) -> Profile {
         Profile {
-            color: "#101010",
-            author_kinds: &[],
-            media_kinds: &[MediaKind::Photo, MediaKind::Video],
-            media_formats: MediaFormats {
-                photo: &["image/jpeg", "image/png"],
-                video: &["video/mp4"],
-            },
-            hashtags_max: None,
-            mentions_max: None,
-            preview_chars: None,
             quota: Some(Quota::read_daily(250)),
+            ..Profile::of("#101010")
         }
     }
 
@@ -220,14 +170,7 @@ impl Rules for Threads {
     }
 
     fn validate(&self, post: &Post, options: &Options) -> Vec<Problem> {
-        let mut problems = Vec::new();
-        if options.mode == Mode::Draft {
-            problems.push(Problem::new(
-                "DRAFT_UNSUPPORTED",
-                "mode",
-                "Threads keeps no drafts made by other apps: publish it, or export it",
-            ));
-        }
+        let mut problems = Vec::from_iter(crate::no_drafts(options, "Threads keeps no drafts made by other apps: publish it, or export it"));
         if let Some(mime) = &post.unsupported_upload {
             problems.push(post::unsupported_media("Threads", mime));
         }
@@ -252,134 +195,10 @@ impl Rules for Threads {
     }
 
     fn plan(&self, account_id: &str, post: &Post, _options: &Options) -> Vec<PlannedRequest> {
-        let request = |method: &str, url: String, body: Value, effect: &str| PlannedRequest {
-            method: method.into(),
-            url,
-            headers: Value::Null,
-            body,
-            effect: effect.into(),
-        };
-        let limit = self.url(&format!("{account_id}/threads_publishing_limit"));
-        vec![
-            request(
-                "GET",
-                format!("{limit}?fields=quota_usage,config&access_token=***"),
-                Value::Null,
-                "read-only",
-            ),
-            request(
-                "POST",
-                format!(
-                    "{}?access_token=***",
-                    self.url(&format!("{account_id}/threads"))
-                ),
-                Self::container_body(post),
-                "harmless",
-            ),
-            request(
-                "GET",
-                format!(
-                    "{}?fields=status,error_message&access_token=***",
-                    self.url("<container_id>")
-                ),
-                Value::Null,
-                "read-only",
-            ),
-            request(
-                "POST",
-                format!(
-                    "{}?creation_id=<container_id>&access_token=***",
-                    self.url(&format!("{account_id}/threads_publish"))
-                ),
-                Value::Null,
-                "publishes",
-            ),
-        ]
+        self.plan_containers(account_id, post)
     }
 }
 
-#[async_trait]
-impl Publish for Threads {
-    /// Threads' own word for it: 250 posts in a moving day.
-    fn quota_spent(&self) -> Failure {
-        Failure::permanent(
-            "DAILY_QUOTA_EXHAUSTED",
-            "the Threads account's remaining posts of the last 24 hours are spent by the entries before this one",
-        )
-        .platform("threads_publishing_limit")
-    }
-
-    /// The account's quota, read: a post past it waits an hour and reads it again.
-    async fn check(&self, at: Attempt<'_>) -> Result<Checked, Failure> {
-        let Attempt { auth, options, .. } = at;
-        let path = format!("{}/threads_publishing_limit", auth.account_id);
-        let body = match self
-            .get(&path, &[("fields", "quota_usage,config")], auth)
-            .await
-        {
-            Reply::Ok(body) => body,
-            Reply::Refused(failure) => return Err(failure),
-            Reply::Lost(reason, _) => return Err(self.unavailable("publishing quota", &reason)),
-        };
-        let left = meta::quota_left("Threads", "threads_publishing_limit", &body)?;
-        Ok(Checked {
-            options: options.clone(),
-            remaining: Some(left),
-        })
-    }
-
-    async fn prepare(&self, at: Attempt<'_>) -> Result<Option<String>, Failure> {
-        let Attempt { auth, post, .. } = at;
-        self.container(auth, &Self::container_body(post))
-            .await
-            .map(Some)
-    }
-
-    async fn send(&self, at: Attempt<'_>, prepared: Option<&str>) -> Sent {
-        let Attempt { auth, .. } = at;
-        self.publish(auth, prepared).await
-    }
-
-    async fn confirm(&self, auth: &Auth, sent: Settling<'_>) -> Remote {
-        let Settling { remote_id, post, .. } = sent;
-        self.confirm_container(auth, remote_id, &post.text).await
-    }
-
-    async fn post_url(&self, auth: &Auth, post_id: &str) -> Option<String> {
-        self.permalink(auth, post_id).await
-    }
-}
-
-#[async_trait]
-impl Measure for Threads {
-    fn metrics_scope(&self) -> Option<&'static str> {
-        Some(METRICS_SCOPE)
-    }
-
-    /// The post's insights: views, likes, replies, and its reposts, quotes and shares
-    /// counted as shares.
-    async fn metrics(&self, auth: &Auth, post_id: &str) -> Result<Option<PostMetrics>, Failure> {
-        let metrics = "views,likes,replies,reposts,quotes,shares";
-        let Some(counts) = self.insights(auth, post_id, metrics, METRICS_SCOPE).await? else {
-            return Ok(None);
-        };
-        let n = |name: &str| counts.get(name).copied();
-        let shared = ["reposts", "quotes", "shares"]
-            .iter()
-            .filter_map(|name| n(name))
-            .reduce(|a, b| a + b);
-        Ok(Some(PostMetrics {
-            reading: almanac_shared::domain::analytics::Reading {
-                views: n("views"),
-                likes: n("likes"),
-                comments: n("replies"),
-                shares: shared,
-                ..Default::default()
-            },
-            ..PostMetrics::default()
-        }))
-    }
-}
 
 #[cfg(test)]
 mod tests {

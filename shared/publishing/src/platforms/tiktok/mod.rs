@@ -9,8 +9,8 @@ use almanac_shared::domain::analytics::Reading;
 
 use crate::{
     Attempt, Connect, Measure, Named, Publish, Rules, Settling, Auth, Checked, Failure, FailureKind, MediaKind, Mode, Options, PRIVACY_LEVELS,
-    PlannedRequest, Platform, Post, PostMetrics, Refresh,
-    Remote, Reply, Sent, TokenPolicy, count, http, metrics_refusal, oauth,
+    PlannedRequest, Platform, Post, PostMetrics,
+    Remote, Reply, Sent, count, http, metrics_refusal, oauth,
     post::{
         self, CAPTION_MAX, PHOTO_DESCRIPTION_MAX, PHOTO_TITLE_MAX, Problem, TextField, TextLimit,
     },
@@ -32,41 +32,39 @@ pub const PLATFORM: Platform = Platform::of_static("tiktok");
 
 super::register!(PLATFORM, TikTok::new);
 
+/// TikTok's own settings: `TIKTOK_API_BASE_URL`, `TIKTOK_AUTHORIZE_URL`,
+/// `TIKTOK_TOKEN_URL`, and its app's credentials (its token endpoint under its API base).
+pub(crate) const HOSTS: super::Hosts = super::Hosts {
+    name: "tiktok",
+    credentials: ("TIKTOK_CLIENT_KEY", "TIKTOK_CLIENT_SECRET"),
+    real: [
+        "https://open.tiktokapis.com",
+        "https://www.tiktok.com/v2/auth/authorize/",
+        "",
+    ],
+    token_path: "/v2/oauth/token/",
+};
+
 const NOT_CONFIGURED: &str =
     "TikTok is not configured: set TIKTOK_CLIENT_KEY and TIKTOK_CLIENT_SECRET";
 
 pub struct TikTok {
-    http: reqwest::Client,
-    base: String,
-    grant: oauth::CodeGrant,
+    api: super::OauthApi,
 }
 
 impl TikTok {
-    pub fn new(parts: &super::Parts) -> Self {
-        let (http, settings) = (parts.clients.api.clone(), parts.settings);
-        let grant = oauth::CodeGrant::new(
-            http.clone(),
-            "TikTok",
-            &settings.tiktok,
-            NOT_CONFIGURED,
-            "user.info.basic,video.publish,video.upload,video.list",
-        )
-        .client_field("client_key")
-        .pkce()
-        .account_field("open_id");
-        Self {
-            http,
-            base: settings
-                .tiktok
-                .api_base_url
-                .trim_end_matches('/')
-                .to_owned(),
-            grant,
-        }
+    pub fn new(parts: &super::Parts) -> anyhow::Result<Self> {
+        // Access tokens last a day; the refresh token (a year) rotates and gets new ones,
+        // also after the access token expired: refreshed five minutes before it does.
+        let scope = "user.info.basic,video.publish,video.upload,video.list";
+        let api = HOSTS.oauth(parts, "TikTok", NOT_CONFIGURED, scope, |grant| {
+            grant.client_field("client_key").pkce().account_field("open_id")
+        })?;
+        Ok(Self { api })
     }
 
     fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
+        format!("{}{path}", self.api.base)
     }
 
     /// The init call's path and body (the privacy level as chosen or the default).
@@ -120,7 +118,7 @@ impl TikTok {
 
     async fn call(&self, auth: &Auth, path: &str, body: Option<&Value>) -> Reply {
         let mut request = self
-            .http
+            .api.http
             .post(self.url(path))
             .bearer_auth(&auth.access_token)
             .header("content-type", "application/json; charset=UTF-8");
@@ -328,16 +326,8 @@ impl Named for TikTok {
 
 #[async_trait]
 impl Connect for TikTok {
-    fn token_policy(&self) -> TokenPolicy {
-        TokenPolicy {
-            refresh: Refresh::WithRefreshToken,
-            ahead: chrono::Duration::minutes(5),
-            min_age: chrono::Duration::zero(),
-        }
-    }
-
     fn code_grant(&self) -> Option<&oauth::CodeGrant> {
-        Some(&self.grant)
+        Some(&self.api.grant)
     }
 
     /// Who connected, as people know them: the creator's username and nickname (a

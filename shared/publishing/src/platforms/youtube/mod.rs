@@ -16,8 +16,9 @@ use async_trait::async_trait;
 use serde_json::{Value, json};
 
 use crate::{
-    Attempt, Connect, Measure, Named, Publish, Rules, Settling, Auth, Checked, Failure, MediaKind, Mode, Options, PlannedRequest, Platform,
-    Post, Refresh, Remote, Reply, Sent, TokenPolicy,
+    PostMetrics,
+    Attempt, Connect, Measure, Named, Publish, Rules, Settling, Auth, Failure, MediaKind, Options, PlannedRequest, Platform,
+    Post, Remote, Reply, Sent,
     catalogue::{MediaFormats, Profile, Quota, QuotaScope},
     oauth,
     post::{self, Problem, TextField, TextLimit, TextUnit},
@@ -34,6 +35,19 @@ use session::{description, session_parts, session_remote};
 pub const PLATFORM: Platform = Platform::of_static("youtube");
 
 super::register!(PLATFORM, YouTube::new);
+
+/// YouTube's own settings: `YOUTUBE_API_BASE_URL`, `YOUTUBE_AUTHORIZE_URL`,
+/// `YOUTUBE_TOKEN_URL`, and its app's credentials (the Google Cloud project's OAuth client).
+pub(crate) const HOSTS: super::Hosts = super::Hosts {
+    name: "youtube",
+    credentials: ("YOUTUBE_CLIENT_ID", "YOUTUBE_CLIENT_SECRET"),
+    real: [
+        "https://www.googleapis.com",
+        "https://accounts.google.com/o/oauth2/v2/auth",
+        "https://oauth2.googleapis.com/token",
+    ],
+    token_path: "",
+};
 
 /// A video's title holds at most 100 characters.
 pub const TITLE_MAX: usize = 100;
@@ -85,27 +99,29 @@ pub struct YouTube {
 }
 
 impl YouTube {
-    pub fn new(parts: &super::Parts) -> Self {
+    pub fn new(parts: &super::Parts) -> anyhow::Result<Self> {
         let (clients, settings, store) = (parts.clients, parts.settings, parts.store.clone());
-        Self {
+        let own = HOSTS.read(parts)?;
+        let daily_uploads: u32 = settings.vars.parse_or("YOUTUBE_DAILY_UPLOADS", 100)?;
+        anyhow::ensure!(daily_uploads > 0, "YOUTUBE_DAILY_UPLOADS must be at least 1");
+        Ok(Self {
             http: clients.api.clone(),
             videos: MediaReader::videos(store, clients.media.clone(), VIDEO_MAX_BYTES),
-            base: settings
-                .youtube
-                .api_base_url
-                .trim_end_matches('/')
-                .to_owned(),
+            base: own.base(),
             grant: oauth::CodeGrant::new(
                 clients.api.clone(),
                 "YouTube",
-                &settings.youtube,
+                &own,
                 NOT_CONFIGURED,
                 SCOPES,
             )
+            // Access tokens last an hour; the refresh token gets a new one, also after it
+            // expired (the default policy). A refresh token with a lifetime (a project in
+            // "Testing" status: 7 days) is announced before it lapses.
             .with(&[("access_type", "offline"), ("prompt", "consent")]),
-            daily_uploads: settings.youtube_daily_uploads,
+            daily_uploads,
             call_timeout: settings.http_timeout,
-        }
+        })
     }
 
     fn url(&self, path: &str) -> String {
@@ -198,17 +214,6 @@ impl Named for YouTube {
 
 #[async_trait]
 impl Connect for YouTube {
-    /// Access tokens last an hour; the refresh token gets a new one, also after it expired.
-    /// A refresh token with a lifetime (a project in "Testing" status: 7 days) is announced
-    /// before it lapses.
-    fn token_policy(&self) -> TokenPolicy {
-        TokenPolicy {
-            refresh: Refresh::WithRefreshToken,
-            ahead: chrono::Duration::minutes(5),
-            min_age: chrono::Duration::zero(),
-        }
-    }
-
     fn code_grant(&self) -> Option<&oauth::CodeGrant> {
         Some(&self.grant)
     }
@@ -265,14 +270,7 @@ impl Rules for YouTube {
     }
 
     fn validate(&self, post: &Post, options: &Options) -> Vec<Problem> {
-        let mut problems = Vec::new();
-        if options.mode == Mode::Draft {
-            problems.push(Problem::new(
-                "DRAFT_UNSUPPORTED",
-                "mode",
-                "YouTube keeps no drafts made by other apps: publish it as private, or export it",
-            ));
-        }
+        let mut problems = Vec::from_iter(crate::no_drafts(options, "YouTube keeps no drafts made by other apps: publish it as private, or export it"));
         if let Some(mime) = &post.unsupported_upload {
             problems.push(post::unsupported_media("YouTube", mime));
         } else if post.media != MediaKind::Video || post.media_url.is_none() {
@@ -373,14 +371,8 @@ impl Publish for YouTube {
         )
     }
 
-    /// Nothing to read first: the quota is counted by Almanac (`publish::quota`).
-    async fn check(&self, at: Attempt<'_>) -> Result<Checked, Failure> {
-        let Attempt { options, .. } = at;
-        Ok(Checked {
-            options: options.clone(),
-            remaining: None,
-        })
-    }
+    // Nothing to check first (the default): the quota is counted by Almanac
+    // (`publish::quota`).
 
     /// The upload session, opened with the video's metadata and size: its address (with the
     /// marker and the size) is kept on the intent before the bytes go.
@@ -481,16 +473,8 @@ impl Publish for YouTube {
 
 #[async_trait]
 impl Measure for YouTube {
-    fn metrics_scope(&self) -> Option<&'static str> {
-        Some(METRICS_SCOPE)
-    }
-
     /// The video's statistics: views, likes and comments (`videos?part=statistics`).
-    async fn metrics(
-        &self,
-        auth: &Auth,
-        post_id: &str,
-    ) -> Result<Option<crate::PostMetrics>, Failure> {
+    async fn metrics(&self, auth: &Auth, post_id: &str) -> Result<Option<PostMetrics>, Failure> {
         if !is_video_id(post_id) {
             return Ok(None);
         }
@@ -506,7 +490,7 @@ impl Measure for YouTube {
         let Some(stats) = body["items"].get(0).map(|video| &video["statistics"]) else {
             return Ok(None);
         };
-        Ok(Some(crate::PostMetrics {
+        Ok(Some(PostMetrics {
             reading: almanac_shared::domain::analytics::Reading {
                 views: crate::count(&stats["viewCount"]),
                 likes: crate::count(&stats["likeCount"]),
@@ -516,11 +500,16 @@ impl Measure for YouTube {
             ..Default::default()
         }))
     }
+
+    fn metrics_scope(&self) -> Option<&'static str> {
+        Some(METRICS_SCOPE)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Mode;
 
     #[test]
     fn the_privacy_asked_for_is_youtube_s_nearest() {
