@@ -244,9 +244,8 @@ pub(crate) struct ContainerApi {
 pub(crate) struct Graph {
     /// How its API names things.
     pub api: &'static ContainerApi,
-    pub http: reqwest::Client,
-    pub base: String,
-    pub grant: CodeGrant,
+    /// Its client, API base and code grant.
+    pub oauth: super::OauthApi,
     pub poll: Duration,
     pub wait: Duration,
 }
@@ -264,21 +263,18 @@ impl Graph {
         not_configured: &'static str,
         scope: &'static str,
     ) -> anyhow::Result<Self> {
-        let (http, settings) = (parts.clients.api.clone(), parts.settings);
-        let own = hosts.read(parts)?;
-        let grant = CodeGrant::new(http.clone(), api.label, &own, not_configured, scope)
-            .account_field("user_id")
+        let settings = parts.settings;
+        let oauth = hosts.oauth(parts, api.label, not_configured, scope, |grant| {
             // Long-lived tokens (60 days) are exchanged for new ones while valid, at least
             // a day after they were issued, when a week is left; an expired one cannot be.
-            .policy(
-                TokenPolicy::while_valid(chrono::Duration::days(7))
-                    .after(chrono::Duration::hours(24)),
-            );
+            let policy = TokenPolicy::while_valid(chrono::Duration::days(7));
+            grant
+                .account_field("user_id")
+                .policy(policy.after(chrono::Duration::hours(24)))
+        })?;
         Ok(Self {
             api,
-            http,
-            base: own.base(),
-            grant,
+            oauth,
             poll: settings.check_interval,
             wait: settings.confirm_window.min(CONTAINER_WAIT_MAX),
         })
@@ -301,11 +297,11 @@ pub(crate) trait Containers: Send + Sync {
         self.graph().api
     }
     fn http(&self) -> &reqwest::Client {
-        &self.graph().http
+        &self.graph().oauth.http
     }
     /// Where its API is served (`*_API_BASE_URL`).
     fn base(&self) -> &str {
-        &self.graph().base
+        &self.graph().oauth.base
     }
     /// The address of an API path, under its version.
     fn url(&self, path: &str) -> String {
@@ -612,11 +608,11 @@ pub(crate) trait Containers: Send + Sync {
 #[async_trait]
 impl<T: Containers + Named> Connect for T {
     fn code_grant(&self) -> Option<&CodeGrant> {
-        Some(&self.graph().grant)
+        Some(&self.graph().oauth.grant)
     }
 
     async fn connected(&self, short: Tokens) -> Result<Tokens, Failure> {
-        self.long_lived(&self.graph().grant, short).await
+        self.long_lived(&self.graph().oauth.grant, short).await
     }
 
     async fn refresh(
@@ -649,14 +645,10 @@ impl<T: Containers + Named> Publish for T {
         let Attempt { auth, options, .. } = at;
         let api = self.api();
         let path = format!("{}/{}", auth.account_id, api.quota);
-        let body = match self
+        let body = self
             .get(&path, &[("fields", "quota_usage,config")], auth)
             .await
-        {
-            Reply::Ok(body) => body,
-            Reply::Refused(failure) => return Err(failure),
-            Reply::Lost(reason, _) => return Err(self.unavailable("publishing quota", &reason)),
-        };
+            .read(api.label, "publishing quota")?;
         // The total has been 25, 50 and 100 in different pages: read it.
         let left = quota_left(api.label, api.quota, &body)?;
         Ok(Checked {

@@ -100,7 +100,7 @@ impl Hosts {
 
     /// The name of the platform's variable `<NAME>_<suffix>`.
     pub fn var(&self, suffix: &str) -> String {
-        format!("{}_{suffix}", self.name.to_ascii_uppercase())
+        variable(self.name, suffix)
     }
 
     /// `real`, one of the platform's addresses, or where the sandbox serves it: under
@@ -118,16 +118,21 @@ impl Hosts {
 /// The hosts of the platforms' addresses the operator set (`<NAME>_API_BASE_URL`,
 /// `_AUTHORIZE_URL`, `_TOKEN_URL` of each registered platform) and the sandbox's: the
 /// guarded client trusts them even where they are local. The real addresses are public.
-pub(crate) fn operator_hosts(parts_vars: &Vars, sandbox: Option<&str>) -> Vec<String> {
+pub(crate) fn operator_hosts(vars: &Vars, sandbox: Option<&str>) -> Vec<String> {
     let set = super::BUILT_IN.iter().flat_map(|registered| {
-        let name = registered.platform.as_str().to_ascii_uppercase();
+        let name = registered.platform.as_str();
         ["API_BASE_URL", "AUTHORIZE_URL", "TOKEN_URL"]
-            .map(|suffix| parts_vars.optional(&format!("{name}_{suffix}")))
+            .map(|suffix| vars.optional(&variable(name, suffix)))
     });
     set.flatten()
         .chain(sandbox.map(str::to_owned))
         .filter_map(|raw| url::Url::parse(&raw).ok()?.host_str().map(str::to_owned))
         .collect()
+}
+
+/// The variable `<NAME>_<suffix>` of the platform named `name`.
+fn variable(name: &str, suffix: &str) -> String {
+    format!("{}_{suffix}", name.to_ascii_uppercase())
 }
 
 impl PlatformSettings {

@@ -90,45 +90,40 @@ const MEMBER: &str = "urn:li:person:";
 const PAGE: &str = "urn:li:organization:";
 
 pub struct LinkedIn {
-    http: reqwest::Client,
+    /// Its client, API base and code grant.
+    api: super::OauthApi,
     /// `FETCH_ALLOW_PRIVATE_NETWORKS`: the rule for the upload URLs LinkedIn supplies.
     allow_private_networks: bool,
     /// The image: an upload read from the media store, or the entry's `mediaUrl` fetched
     /// by us under the outside fetch rules.
     images: MediaReader,
-    base: String,
     version: String,
-    grant: oauth::CodeGrant,
 }
 
 impl LinkedIn {
     pub fn new(parts: &super::Parts) -> anyhow::Result<Self> {
         let (clients, store, vars) = (parts.clients, parts.store.clone(), &parts.settings.vars);
-        let settings = HOSTS.read(parts)?;
-        Ok(Self {
-            http: clients.api.clone(),
-            allow_private_networks: clients.allow_private_networks,
-            images: MediaReader::new(store, clients.media.clone(), IMAGE_MAX_BYTES),
-            base: settings.base(),
-            version: api_version(vars)?,
-            grant: oauth::CodeGrant::new(
-                clients.api.clone(),
-                "LinkedIn",
-                &settings,
-                NOT_CONFIGURED,
-                vars.string_or("LINKEDIN_SCOPES", SCOPES)?,
-            )
-            .account_field("sub")
+        let scopes = vars.string_or("LINKEDIN_SCOPES", SCOPES)?;
+        let api = HOSTS.oauth(parts, "LinkedIn", NOT_CONFIGURED, &scopes, |grant| {
             // Access tokens last 60 days. LinkedIn issues refresh tokens to approved
             // partners only: with one, a token is refreshed a week before it expires (once
             // a day old); without, the channel is announced before its expiry and needs
             // connecting again once it has passed.
-            .policy(TokenPolicy::rotating(chrono::Duration::days(7)).after(chrono::Duration::hours(24))),
+            let policy = TokenPolicy::rotating(chrono::Duration::days(7));
+            grant
+                .account_field("sub")
+                .policy(policy.after(chrono::Duration::hours(24)))
+        })?;
+        Ok(Self {
+            api,
+            allow_private_networks: clients.allow_private_networks,
+            images: MediaReader::new(store, clients.media.clone(), IMAGE_MAX_BYTES),
+            version: api_version(vars)?,
         })
     }
 
     fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
+        format!("{}{path}", self.api.base)
     }
 
     /// The headers of a REST call, as a dry run shows them.
@@ -169,7 +164,7 @@ impl LinkedIn {
     }
 
     async fn get(&self, path: &str, query: &[(&str, &str)], token: &str) -> Reply {
-        self.call(self.http.get(self.url(path)).query(query), token)
+        self.call(self.api.http.get(self.url(path)).query(query), token)
             .await
     }
 
@@ -210,7 +205,7 @@ impl LinkedIn {
     ) -> Result<String, Failure> {
         let bytes = self.images.read(post, media_url, "LinkedIn").await?;
         let request = self
-            .http
+            .api.http
             .post(self.url("/rest/images"))
             .query(&[("action", "initializeUpload")])
             .json(&json!({ "initializeUploadRequest": { "owner": auth.account_id } }));
@@ -234,7 +229,7 @@ impl LinkedIn {
             "LinkedIn's upload URL",
         )?;
         let put = self
-            .http
+            .api.http
             .put(upload)
             .bearer_auth(&auth.access_token)
             .header("content-type", "application/octet-stream")
@@ -293,7 +288,7 @@ impl Named for LinkedIn {
 #[async_trait]
 impl Connect for LinkedIn {
     fn code_grant(&self) -> Option<&oauth::CodeGrant> {
-        Some(&self.grant)
+        Some(&self.api.grant)
     }
 
     /// The member who granted the tokens, and the pages they administer (each its own
@@ -439,7 +434,7 @@ impl Publish for LinkedIn {
     async fn send(&self, at: Attempt<'_>, prepared: Option<&str>) -> Sent {
         let Attempt { auth, post, .. } = at;
         let body = Self::post_body(&auth.account_id, post, prepared);
-        let request = self.http.post(self.url("/rest/posts")).json(&body);
+        let request = self.api.http.post(self.url("/rest/posts")).json(&body);
         let reply = self.call(request, &auth.access_token).await;
         reply.sent(|answer| {
             let urn = answer["x-restli-id"].as_str().map(str::to_owned);

@@ -149,22 +149,19 @@ impl TikTok {
 
     /// The creator's privacy options.
     async fn privacy_options(&self, auth: &Auth) -> Result<Vec<String>, Failure> {
-        match self.call(auth, CREATOR_INFO, None).await {
-            Reply::Ok(data) => Ok(data["privacy_level_options"]
-                .as_array()
-                .map(|options| {
-                    options
-                        .iter()
-                        .filter_map(|o| o.as_str().map(str::to_owned))
-                        .collect()
-                })
-                .unwrap_or_default()),
-            Reply::Refused(failure) => Err(failure),
-            Reply::Lost(reason, _) => Err(Failure::retryable(
-                "PLATFORM_UNAVAILABLE",
-                format!("TikTok's creator info could not be read: {reason}"),
-            )),
-        }
+        let data = self
+            .call(auth, CREATOR_INFO, None)
+            .await
+            .read("TikTok", "creator info")?;
+        Ok(data["privacy_level_options"]
+            .as_array()
+            .map(|options| {
+                options
+                    .iter()
+                    .filter_map(|o| o.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default())
     }
 
     /// The privacy level to post with: the chosen one if the creator allows it, else the

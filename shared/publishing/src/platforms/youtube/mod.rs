@@ -87,12 +87,12 @@ const RATE_LIMIT_WAIT: Duration = Duration::from_secs(15 * 60);
 const NOT_CONFIGURED: &str = "YouTube is not configured: set YOUTUBE_CLIENT_ID and YOUTUBE_CLIENT_SECRET (the Google Cloud project's OAuth client)";
 
 pub struct YouTube {
-    http: reqwest::Client,
     /// The video: an upload read from the media store, or the entry's `mediaUrl` fetched by
     /// us under the outside fetch rules.
     videos: MediaReader,
-    base: String,
-    grant: oauth::CodeGrant,
+    /// Its client, API base and code grant.
+    api: super::OauthApi,
+    /// `YOUTUBE_DAILY_UPLOADS`: the Google Cloud project's uploads a Pacific day.
     daily_uploads: u32,
     /// How long one call may take (`PUBLISH_HTTP_TIMEOUT_MS`), before a video's own time.
     call_timeout: Duration,
@@ -100,32 +100,26 @@ pub struct YouTube {
 
 impl YouTube {
     pub fn new(parts: &super::Parts) -> anyhow::Result<Self> {
-        let (clients, settings, store) = (parts.clients, parts.settings, parts.store.clone());
-        let own = HOSTS.read(parts)?;
+        let settings = parts.settings;
         let daily_uploads: u32 = settings.vars.parse_or("YOUTUBE_DAILY_UPLOADS", 100)?;
         anyhow::ensure!(daily_uploads > 0, "YOUTUBE_DAILY_UPLOADS must be at least 1");
+        // Access tokens last an hour; the refresh token gets a new one, also after it
+        // expired (the default policy). A refresh token with a lifetime (a project in
+        // "Testing" status: 7 days) is announced before it lapses.
+        let api = HOSTS.oauth(parts, "YouTube", NOT_CONFIGURED, SCOPES, |grant| {
+            grant.with(&[("access_type", "offline"), ("prompt", "consent")])
+        })?;
+        let (store, fetcher) = (parts.store.clone(), parts.clients.media.clone());
         Ok(Self {
-            http: clients.api.clone(),
-            videos: MediaReader::videos(store, clients.media.clone(), VIDEO_MAX_BYTES),
-            base: own.base(),
-            grant: oauth::CodeGrant::new(
-                clients.api.clone(),
-                "YouTube",
-                &own,
-                NOT_CONFIGURED,
-                SCOPES,
-            )
-            // Access tokens last an hour; the refresh token gets a new one, also after it
-            // expired (the default policy). A refresh token with a lifetime (a project in
-            // "Testing" status: 7 days) is announced before it lapses.
-            .with(&[("access_type", "offline"), ("prompt", "consent")]),
+            videos: MediaReader::videos(store, fetcher, VIDEO_MAX_BYTES),
+            api,
             daily_uploads,
             call_timeout: settings.http_timeout,
         })
     }
 
     fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
+        format!("{}{path}", self.api.base)
     }
 
     fn quota(&self) -> Quota {
@@ -140,7 +134,7 @@ impl YouTube {
     /// no channel).
     async fn channel(&self, token: &str) -> Result<Option<Value>, Failure> {
         let request = self
-            .http
+            .api.http
             .get(self.url("/youtube/v3/channels"))
             .query(&[("part", "snippet,contentDetails"), ("mine", "true")]);
         match self.call(request, token).await {
@@ -215,7 +209,7 @@ impl Named for YouTube {
 #[async_trait]
 impl Connect for YouTube {
     fn code_grant(&self) -> Option<&oauth::CodeGrant> {
-        Some(&self.grant)
+        Some(&self.api.grant)
     }
 
     /// The channel the tokens act for.
@@ -380,7 +374,7 @@ impl Publish for YouTube {
         let Attempt { auth, post, options } = at;
         let (bytes, mime) = self.video(post).await?;
         let request = self
-            .http
+            .api.http
             .post(self.url(UPLOAD_PATH))
             .query(&[("uploadType", "resumable"), ("part", "snippet,status")])
             .header("x-upload-content-length", bytes.len().to_string())
@@ -428,7 +422,7 @@ impl Publish for YouTube {
         }
         let sending = Duration::from_secs(size as u64 / UPLOAD_BYTES_PER_SEC_FLOOR);
         let request = self
-            .http
+            .api.http
             .put(session)
             .header("content-type", mime)
             .timeout(self.call_timeout + sending)
@@ -479,7 +473,7 @@ impl Measure for YouTube {
             return Ok(None);
         }
         let request = self
-            .http
+            .api.http
             .get(self.url("/youtube/v3/videos"))
             .query(&[("part", "statistics"), ("id", post_id)]);
         let body = self

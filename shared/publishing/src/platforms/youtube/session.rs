@@ -14,7 +14,7 @@ impl YouTube {
         (session, marker, size): (&str, &str, usize),
     ) -> Remote {
         let request = self
-            .http
+            .api.http
             .put(session)
             .header("content-range", format!("bytes */{size}"))
             .header("content-length", "0");
@@ -57,7 +57,7 @@ impl YouTube {
             return Ok(None);
         };
         let request = self
-            .http
+            .api.http
             .get(self.url("/youtube/v3/playlistItems"))
             .query(&[
                 ("part", "snippet"),
