@@ -85,6 +85,11 @@ export function t(key, params = {}) {
   });
 }
 
+/** Items as this language lists them (`TikTok, Instagram and LinkedIn`). */
+export function list(items) {
+  return new Intl.ListFormat(locale, { style: "long", type: "conjunction" }).format(items);
+}
+
 /** A number for this language. */
 export function number(n) {
   return new Intl.NumberFormat(locale).format(n);

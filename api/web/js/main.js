@@ -3,7 +3,7 @@
 
 import { api, appConfig, session } from "./api.js";
 import { h, field, fill, showError, mayLeave } from "./ui.js";
-import { t, start, lang, languages, choose } from "./i18n.js";
+import { t, start, lang, languages, choose, list } from "./i18n.js";
 import { loadChannels } from "./platforms.js";
 import * as calendar from "./calendar/index.js";
 import * as organic from "./organic/index.js";
@@ -76,12 +76,14 @@ async function offlineBanner() {
     t("app.offline")));
 }
 
-/** With PLATFORM_SANDBOX, a badge beside the brand: the platforms are Almanac's fakes. */
+/** With PLATFORM_SANDBOX, a badge beside the brand: the platforms (the registry's, as the
+ * configuration lists them) are Almanac's fakes. */
 async function sandboxBadge() {
   const config = await appConfig();
   if (!config.sandbox || document.getElementById("sandbox-badge")) return;
+  const platforms = list((config.platforms ?? []).map((platform) => platform.label));
   document.querySelector("header.top .brand").after(h("span", {
-    id: "sandbox-badge", class: "badge warn", title: t("app.sandboxHint"),
+    id: "sandbox-badge", class: "badge warn", title: t("app.sandboxHint", { platforms }),
   }, t("app.sandbox")));
 }
 

@@ -117,6 +117,16 @@ async fn a_person_connects_seven_platforms_and_publishes_one_calendar_to_all_of_
     let calendar = seven_entries(&s).await;
     let browser = Browser::start(&s.app, "every-platform").await;
     browser.sign_in_with_token(&s.app.token(s.user)).await;
+    // The sandbox's badge names every platform it fakes, from the registry's list.
+    browser.wait("#sandbox-badge").await;
+    let hint = browser
+        .script("return document.getElementById('sandbox-badge').title")
+        .await;
+    assert_eq!(
+        hint,
+        "Publishing goes to fakes of Bluesky, Facebook, Instagram, LinkedIn, Threads, TikTok \
+         and YouTube served by Almanac itself: nothing is posted anywhere."
+    );
 
     // Six consent pages, each granting at once in the sandbox.
     for (platform, label) in OAUTH {
