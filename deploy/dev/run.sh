@@ -103,12 +103,13 @@ Almanac is running (AI provider: $provider).
   OpenAPI:   $base/openapi.json
   Metrics:   http://$METRICS_ADDR/metrics   worker: http://$WORKER_METRICS_ADDR/metrics
 
-Try it (a dev token for user $user, valid 24 h):
+Try it (a dev token for user $user, valid 24 h; the README's curl session starts here):
+  export ALMANAC='$base'
   export TOKEN='$token'
-  curl -s -X POST $base/api/ai/generations \\
+  curl -s -X POST \$ALMANAC/api/ai/generations \\
     -H "Authorization: Bearer \$TOKEN" -H 'Content-Type: application/json' \\
     -d '{"source_text": "$text"}'
-  curl -s $base/api/ai/generations -H "Authorization: Bearer \$TOKEN"
+  curl -s \$ALMANAC/api/ai/generations -H "Authorization: Bearer \$TOKEN"
 
 Press Ctrl-C to stop.
 

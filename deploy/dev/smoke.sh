@@ -56,6 +56,21 @@ done
 [ "$status" = succeeded ] || { echo "smoke: generation $id did not finish (status $status)" >&2; exit 1; }
 echo "smoke: make run served generation $id end to end"
 
+# The README's curl session as written, after the two `export` lines make run printed (in
+# place of the README's own), as its reader pastes them.
+printed=$(grep -E "^  export (ALMANAC|TOKEN)=" "$log" | sed 's/^  //')
+session=$(awk '/^## A curl session/ { on = 1 } on && /^```sh$/ { inside = 1; next }
+  inside && /^```$/ { exit } inside && !/^export (ALMANAC|TOKEN)=/' README.md)
+[ "$(wc -l <<<"$printed")" = 2 ] && [ -n "$session" ] \
+  || { echo "smoke: no curl session in the README, or make run printed no exports" >&2; exit 1; }
+said=$(bash -euo pipefail -c "$printed
+$session" 2>&1) || { echo "$said"; echo "smoke: the README's curl session failed" >&2; exit 1; }
+for expected in '7 event: entry' '1 event: done' '"connected"' '"dry_run"' '"published"'; do
+  grep -qF -- "$expected" <<<"$said" \
+    || { echo "$said"; echo "smoke: the README's curl session did not say $expected" >&2; exit 1; }
+done
+echo "smoke: the README's curl session ran as written"
+
 # Release: ship with the flags off (the runbook's commands), smoke, and check the API
 # applied them first. `make run` found its database as services.sh says.
 eval "$(deploy/dev/services.sh)"

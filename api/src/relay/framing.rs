@@ -148,3 +148,146 @@ pub struct SseFrame {
     #[oai(skip_serializing_if_is_none)]
     pub id: Option<String>,
 }
+
+/// How a request that may be streamed is answered (`POST /v1/ai/calendar`, and the
+/// continuation of a run). Seed 000's endpoint streams: a client
+/// that names nothing gets the stream (SSE). `Prefer: respond-async` (RFC 7240) asks for
+/// 202 whatever `Accept` says; otherwise `Accept`, ordered by q-value, decides: NDJSON when
+/// `application/x-ndjson` ranks first, 202 when `application/json` ranks first and no
+/// stream type, `text/*` or `*/*` is acceptable, SSE in every other case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AnswerAs {
+    Stream(Framing),
+    /// 202, because `Accept` asked only for JSON.
+    Async,
+    /// 202, because `Prefer: respond-async` asked for it (`Preference-Applied` says so).
+    AsyncPreferred,
+}
+
+impl AnswerAs {
+    pub fn negotiated(request: &poem::Request) -> Self {
+        let header = |name| {
+            request
+                .headers()
+                .get_all(name)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        let prefers_async = header(poem::http::header::HeaderName::from_static("prefer"))
+            .split(',')
+            .any(|preference| {
+                let token = preference.split(';').next().unwrap_or_default().trim();
+                token.eq_ignore_ascii_case("respond-async")
+            });
+        if prefers_async {
+            return AnswerAs::AsyncPreferred;
+        }
+        Self::by_accept(&header(poem::http::header::ACCEPT))
+    }
+
+    /// The answer `Accept` (as sent) asks for.
+    pub fn by_accept(accept: &str) -> Self {
+        // Media ranges with their q-values, highest first (ties keep the client's order).
+        let mut ranges: Vec<(String, f32)> = accept
+            .split(',')
+            .filter_map(|range| {
+                let mut parts = range.split(';');
+                let media = parts.next()?.trim().to_ascii_lowercase();
+                if media.is_empty() {
+                    return None;
+                }
+                let q = parts
+                    .filter_map(|p| p.trim().strip_prefix("q=").or(p.trim().strip_prefix("Q=")))
+                    .find_map(|q| q.trim().parse::<f32>().ok())
+                    .unwrap_or(1.0);
+                Some((media, q))
+            })
+            .collect();
+        ranges.sort_by(|a, b| b.1.total_cmp(&a.1));
+        let first = ranges
+            .first()
+            .filter(|(_, q)| *q > 0.0)
+            .map(|(m, _)| m.as_str());
+        match first {
+            Some("application/x-ndjson") => AnswerAs::Stream(Framing::Ndjson),
+            Some("application/json") => {
+                let streamable = ranges.iter().any(|(media, q)| {
+                    *q > 0.0
+                        && matches!(
+                            media.as_str(),
+                            "text/event-stream" | "application/x-ndjson" | "text/*" | "*/*"
+                        )
+                });
+                if streamable {
+                    AnswerAs::Stream(Framing::Sse)
+                } else {
+                    AnswerAs::Async
+                }
+            }
+            _ => AnswerAs::Stream(Framing::Sse),
+        }
+    }
+
+    /// The stream's framing; none for 202.
+    pub fn framing(self) -> Option<Framing> {
+        match self {
+            AnswerAs::Stream(framing) => Some(framing),
+            AnswerAs::Async | AnswerAs::AsyncPreferred => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod answer_tests {
+    use super::*;
+    use poem::Request;
+
+    #[test]
+    fn the_calendar_streams_unless_json_alone_is_asked_for() {
+        let sse = AnswerAs::Stream(Framing::Sse);
+        let ndjson = AnswerAs::Stream(Framing::Ndjson);
+        for (accept, answer) in [
+            ("", sse),
+            ("*/*", sse),
+            ("text/*", sse),
+            ("text/html", sse),
+            ("text/event-stream", sse),
+            ("application/x-ndjson", ndjson),
+            ("application/x-ndjson, text/event-stream", ndjson),
+            ("text/event-stream, application/x-ndjson", sse),
+            ("application/json;q=0.5, application/x-ndjson", ndjson),
+            ("application/json", AnswerAs::Async),
+            ("application/json, text/event-stream;q=0", AnswerAs::Async),
+            ("application/json, */*;q=0.1", sse),
+            ("application/json, text/event-stream", sse),
+            ("application/json;q=0.9, text/html;q=0.1", AnswerAs::Async),
+            ("Application/JSON", AnswerAs::Async),
+        ] {
+            assert_eq!(AnswerAs::by_accept(accept), answer, "Accept: {accept}");
+        }
+    }
+
+    #[test]
+    fn prefer_respond_async_wins_over_accept() {
+        let request = |prefer: &str, accept: &str| {
+            Request::builder()
+                .header("prefer", prefer)
+                .header("accept", accept)
+                .finish()
+        };
+        assert_eq!(
+            AnswerAs::negotiated(&request("respond-async", "text/event-stream")),
+            AnswerAs::AsyncPreferred
+        );
+        assert_eq!(
+            AnswerAs::negotiated(&request("wait=10, Respond-Async", "")),
+            AnswerAs::AsyncPreferred
+        );
+        assert_eq!(
+            AnswerAs::negotiated(&request("return=minimal", "")),
+            AnswerAs::Stream(Framing::Sse)
+        );
+    }
+}

@@ -23,7 +23,7 @@ mod repairs;
 mod stream;
 mod vocabulary;
 
-pub use framing::Framing;
+pub use framing::{AnswerAs, Framing};
 pub use stream::{count_outcome, relay};
 pub use vocabulary::Vocabulary;
 

@@ -2,8 +2,8 @@
 //! reading and validating its own variables (`env.rs` reads them and keeps secrets). This
 //! module is the ground floor of `shared`: it imports nothing of the crate.
 //!
-//! Every variable is documented in the README; a bad or missing value stops the process
-//! with a one-line error naming the variable.
+//! Every variable is documented in `docs/configuration.md` (a test holds it to what is read);
+//! a bad or missing value stops the process with a one-line error naming the variable.
 
 use std::{net::SocketAddr, time::Duration};
 

@@ -11,7 +11,6 @@ pub use dto::*;
 use almanac_shared::{
     events::Event,
     jobs::JobKind,
-    queue,
     store::{
         analytics::{self, Asked, PostRow},
         publish::channels,
@@ -33,6 +32,7 @@ use crate::{
     envelope::current_request_id,
     error::{Answer, ApiError, can},
     state::AppState,
+    submit::{Made, Queued, Submit},
     text::IsoDate,
 };
 
@@ -193,30 +193,32 @@ impl AnalyticsApi {
     ) -> Answer<RefreshStarted, { can::STORED | can::BAD_REQUEST | can::NOT_FOUND | can::CONFLICT }>
     {
         let user = auth.user().id;
-        let mut tx = user_tx(&state.pool, user).await?;
-        let asked =
-            analytics::ask_manual(&mut tx, user, intent_id.0, &current_request_id()).await?;
-        tx.commit().await?;
-        let job_id = match asked {
-            Asked::Job(job) => job,
-            Asked::Missing => return Err(ApiError::not_found("post").into()),
-            Asked::NotPublished(status) => {
-                return Err(ApiError::conflict(
+        let mut making = Submit::unlimited(&state, user)
+            .making()
+            .await?
+            .open()
+            .await?;
+        let request_id = current_request_id();
+        let written = async {
+            match analytics::ask_manual(making.tx(), user, intent_id.0, &request_id).await? {
+                Asked::Job(id) => Ok(Made {
+                    kept: serde_json::Value::Null,
+                    jobs: vec![Queued {
+                        kind: JobKind::PostMetrics,
+                        id,
+                        first: Event::queued(100),
+                    }],
+                    answer: id,
+                }),
+                Asked::Missing => Err(ApiError::not_found("post")),
+                Asked::NotPublished(status) => Err(ApiError::conflict(
                     "NOT_PUBLISHED",
                     format!("the post is {status}: only a published post has numbers to read"),
-                )
-                .into());
+                )),
             }
-        };
-        let first = Event::queued(100);
-        queue::enqueue_after_commit(
-            &state.emitter,
-            &state.queue,
-            JobKind::PostMetrics,
-            job_id,
-            &first,
-        )
+        }
         .await;
+        let job_id = making.commit(written).await?.unkeyed()?;
         Ok(RefreshStarted::Accepted(Json(RefreshAccepted {
             job_id,
             intent_id: intent_id.0,

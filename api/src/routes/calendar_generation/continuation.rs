@@ -16,7 +16,8 @@ use poem_openapi::{OpenApi, param::Path};
 use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
 
-use super::{AnswerAs, CalendarResponse, launch, run_job};
+use super::{CalendarResponse, launch, run_job};
+use crate::relay::AnswerAs;
 use crate::{
     auth::UserAuth,
     error::{Answer, ApiError, ApiResult, can},

@@ -1,13 +1,19 @@
 //! The calendar generation routes' wire types: a generation request, the accepted run and
-//! its links, and the streamed events.
+//! its links, the streamed events, and the answer (the stream, or 202).
 
-use almanac_shared::jobs::JobStatus;
-use poem_openapi::Object;
+use almanac_shared::{jobs::JobStatus, store::calendars::OpenedRun};
+use poem::{Body, IntoResponse, Response, http::StatusCode};
+use poem_openapi::{
+    ApiResponse, Object,
+    payload::Json,
+    registry::{MetaMediaType, MetaResponse, MetaResponses, Registry},
+};
 use serde_json::Value;
 use uuid::Uuid;
 
 use crate::{
     envelope::{Envelope, Enveloped},
+    relay::Framing,
     text::CalendarDay,
 };
 
@@ -138,4 +144,109 @@ pub struct CalendarEvent {
     pub stage: Option<String>,
     #[oai(nullable)]
     pub message: Option<String>,
+}
+
+/// The answer of `POST /v1/ai/calendar`: the run's stream, or 202 (`true`: because
+/// `Prefer: respond-async` asked for it).
+pub enum CalendarResponse {
+    Stream(Framing, Body),
+    Accepted(Box<Json<RunAcceptedEnvelope>>, bool),
+}
+
+impl CalendarResponse {
+    /// 202 for a run the workers took: its ids, and where to poll and stream it.
+    pub fn service_accepted(run_id: Uuid, opened: &OpenedRun, job_id: Uuid) -> Self {
+        let accepted = RunAccepted {
+            run_id: Some(run_id),
+            calendar_id: Some(opened.calendar_id),
+            version: Some(opened.version),
+            status: JobStatus::Pending,
+            job_id: Some(job_id),
+            links: RunLinks {
+                poll: Some(format!("/v1/jobs/{job_id}")),
+                stream: Some(format!("/v1/jobs/{job_id}/events")),
+                calendar: Some(format!("/v1/calendars/{}", opened.calendar_id)),
+            },
+        };
+        let meta = RunMeta {
+            request_id: crate::envelope::current_request_id(),
+            mode: "service".into(),
+            persisted: true,
+            reason: None,
+        };
+        CalendarResponse::Accepted(
+            Box::new(RunAcceptedEnvelope::with_meta(accepted, meta)),
+            false,
+        )
+    }
+
+    /// The 202 says `Preference-Applied: respond-async` when `applied`.
+    pub fn preferred(self, applied: bool) -> Self {
+        match self {
+            CalendarResponse::Accepted(json, _) => CalendarResponse::Accepted(json, applied),
+            stream => stream,
+        }
+    }
+}
+
+impl ApiResponse for CalendarResponse {
+    fn meta() -> MetaResponses {
+        let accepted = <RunAcceptedEnvelope as poem_openapi::types::Type>::schema_ref();
+        MetaResponses {
+            responses: vec![
+                Framing::documented(
+                    "The run's event stream: SSE unless `application/x-ndjson` ranks first in `Accept` (then NDJSON).",
+                    "CalendarEvent",
+                ),
+                MetaResponse {
+                    description: "The run was accepted; poll or stream it with the links. Answered to `Prefer: respond-async` (with `Preference-Applied: respond-async`), or to an `Accept` that ranks `application/json` first and takes no stream.",
+                    status: Some(202),
+                    status_range: None,
+                    content: vec![MetaMediaType {
+                        content_type: "application/json; charset=utf-8",
+                        schema: accepted,
+                    }],
+                    headers: vec![],
+                },
+            ],
+        }
+    }
+
+    fn register(registry: &mut Registry) {
+        <CalendarEvent as poem_openapi::types::Type>::register(registry);
+        crate::relay::Framing::register(registry);
+        <RunAcceptedEnvelope as poem_openapi::types::Type>::register(registry);
+    }
+}
+
+/// The answer depends on both: caches must key on them.
+fn vary(response: &mut Response) {
+    response.headers_mut().insert(
+        poem::http::header::VARY,
+        poem::http::HeaderValue::from_static("Accept, Prefer"),
+    );
+}
+
+impl IntoResponse for CalendarResponse {
+    fn into_response(self) -> Response {
+        match self {
+            CalendarResponse::Stream(framing, body) => {
+                let mut response = framing.response(body);
+                vary(&mut response);
+                response
+            }
+            CalendarResponse::Accepted(json, preferred) => {
+                let mut response = json.into_response();
+                response.set_status(StatusCode::ACCEPTED);
+                vary(&mut response);
+                if preferred {
+                    response.headers_mut().insert(
+                        "preference-applied",
+                        poem::http::HeaderValue::from_static("respond-async"),
+                    );
+                }
+                response
+            }
+        }
+    }
 }

@@ -12,7 +12,7 @@ use almanac_shared::{
     domain::calendar::{self, CalendarSpec, Entry},
     events::{Envelope, Event},
     jobs::JobStatus,
-    store::calendars::{self as store, RunOutcome, RunRef, RunSpec},
+    store::calendars::{self as store, CalendarName, RunOutcome, RunRef, RunSpec},
 };
 use bytes::Bytes;
 use poem::Body;
@@ -20,8 +20,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::{
-    CalendarName, CalendarResponse, RunAccepted, RunAcceptedEnvelope, RunLinks, RunMeta, open_run,
-    record_run,
+    CalendarResponse, RunAccepted, RunAcceptedEnvelope, RunLinks, RunMeta, open_run, record_run,
 };
 use crate::{
     envelope::current_request_id,
@@ -216,7 +215,7 @@ async fn persist_legacy(
     entries: &[Entry],
 ) -> ApiResult<PersistedLegacy> {
     let mut tx = user_tx(&state.pool, user).await?;
-    let name = CalendarName::of(spec, &state.platforms);
+    let name = CalendarName::of(spec, |channel| state.platforms.label_of(channel));
     let request = spec.to_json();
     let new = RunSpec {
         id: Uuid::now_v7(),

@@ -27,6 +27,7 @@ use crate::{
     body::StrictJson,
     error::{Answer, ApiError, ApiResult, ErrorEnvelope, UNAVAILABLE_RETRY_SECS, can},
     state::AppState,
+    submit::{Made, Queued, Submit},
 };
 
 /// How long a connect's `state` stays valid.
@@ -434,56 +435,57 @@ impl ChannelsApi {
     ) -> Answer<RetriedAccepted, { can::BAD_REQUEST | can::STORED | can::NOT_FOUND | can::CONFLICT }>
     {
         let user = auth.user().id;
-        let mut tx = user_tx(&state.pool, user).await?;
-        let channel = store::find(&mut tx, id.0).await?;
-        let channel = channel.ok_or_else(|| ApiError::not_found("channel"))?;
-        if channel.status != "connected" {
-            return Err(ApiError::conflict(
-                "CHANNEL_NOT_CONNECTED",
-                format!(
-                    "the channel is {}: connect it again first, then retry what failed",
-                    channel.status.replace('_', " ")
-                ),
-            )
-            .into());
-        }
-        let outcomes = publish_store::retry_auth_failures(&mut tx, id.0).await?;
-        let retried: Vec<Uuid> = outcomes
-            .iter()
-            .filter(|o| o.retried)
-            .map(|o| o.id)
-            .collect();
-        let jobs = if !retried.is_empty()
-            && state
-                .flags
-                .enabled(almanac_shared::flags::Flag::PublishService, user)
-        {
-            publish_store::dispatch(
-                &mut tx,
-                publish_store::Due::Ids(&retried),
-                retried.len() as i64,
-            )
+        let mut making = Submit::unlimited(&state, user)
+            .making()
             .await?
-        } else {
-            Vec::new()
-        };
-        tx.commit().await?;
-        for job in &jobs {
-            crate::submit::enqueue_after_commit(&state, job, jobs.len() as u64).await;
-        }
-        let skipped = outcomes
-            .iter()
-            .filter(|o| !o.retried)
-            .map(|o| SkippedIntent {
-                intent_id: o.id,
-                reason: skip_reason(o).to_owned(),
+            .open()
+            .await?;
+        let written = async {
+            let channel = store::find(making.tx(), id.0).await?;
+            let channel = channel.ok_or_else(|| ApiError::not_found("channel"))?;
+            if channel.status != "connected" {
+                return Err(ApiError::conflict(
+                    "CHANNEL_NOT_CONNECTED",
+                    format!(
+                        "the channel is {}: connect it again first, then retry what failed",
+                        channel.status.replace('_', " ")
+                    ),
+                ));
+            }
+            let outcomes = publish_store::retry_auth_failures(making.tx(), id.0).await?;
+            let retried: Vec<Uuid> = outcomes
+                .iter()
+                .filter(|o| o.retried)
+                .map(|o| o.id)
+                .collect();
+            let publishing = state
+                .flags
+                .enabled(almanac_shared::flags::Flag::PublishService, user);
+            let jobs = match !retried.is_empty() && publishing {
+                true => {
+                    let due = publish_store::Due::Ids(&retried);
+                    publish_store::dispatch(making.tx(), due, retried.len() as i64).await?
+                }
+                false => Vec::new(),
+            };
+            let skipped = outcomes
+                .iter()
+                .filter(|o| !o.retried)
+                .map(|o| SkippedIntent {
+                    intent_id: o.id,
+                    reason: skip_reason(o).to_owned(),
+                })
+                .collect();
+            Ok(Made {
+                kept: serde_json::Value::Null,
+                jobs: jobs.iter().map(|job| Queued::of(job, 1)).collect(),
+                answer: Retried { retried, skipped },
             })
-            .collect();
-        tracing::info!(channel_id = %id.0, retried = retried.len(), "failed publishes of a reconnected channel retried");
-        Ok(RetriedAccepted::Accepted(RetriedEnvelope::of(Retried {
-            retried,
-            skipped,
-        })))
+        }
+        .await;
+        let answer = making.commit(written).await?.unkeyed()?;
+        tracing::info!(channel_id = %id.0, retried = answer.retried.len(), "failed publishes of a reconnected channel retried");
+        Ok(RetriedAccepted::Accepted(RetriedEnvelope::of(answer)))
     }
 }
 

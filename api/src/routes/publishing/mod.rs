@@ -19,14 +19,13 @@ pub use slots::{SlotsApi, Weekday};
 
 use almanac_publishing::{
     IntentStatus,
-    request::{self, PublishRequest, Refusal, Submit},
+    request::{self, PublishRequest, Refusal},
     spool::{self, Spooled},
 };
 use almanac_shared::store::user_tx;
 use almanac_shared::{
     db,
     flags::Flag,
-    store::idempotency as idempotency_store,
     store::publish::{self as store, Changed, Due, Intent},
 };
 use chrono::Utc;
@@ -47,6 +46,7 @@ use crate::{
     error::{Answer, ApiError, ApiResult, ErrorEnvelope, UNAVAILABLE_RETRY_SECS, can},
     idempotency,
     state::AppState,
+    submit::{Committed, Made, Opened, Queued, Submit},
 };
 
 #[derive(Default)]
@@ -84,61 +84,44 @@ impl PublishApi {
         let user = auth.user().id;
         tracing::Span::current().record("calendarId", tracing::field::display(id.0));
         let key = idempotency::from_header(idempotency_key.0, &(id.0, body.0.to_json()))?;
-        if let Some(key) = &key
-            && let Some(earlier) = idempotency::earlier(&state.pool, user, SCOPE, key).await?
-        {
-            return Ok(replay(key, earlier)?);
-        }
-        // Spooled requests count too: an outage is no way around the limit.
-        crate::rate_limit::take_rate(&state, &state.settings.rate_limits.publish, user).await?;
         let request = body.0.request();
-        let now = Utc::now();
-        let run = Submit {
+        let limit = &state.settings.rate_limits.publish;
+        let submit = Submit::new(&state, user, limit).keyed_after(SCOPE, key.as_ref());
+        let mut making = match submit.making().await? {
+            Opened::Earlier(earlier) => return Ok(replay(key.as_ref(), earlier)?),
+            // Kept to replay; spooled requests count too (the slot stays): an outage is no
+            // way around the limit.
+            Opened::StoreDown(_) => return Ok(spool_request(&state, user, id.0, request).await?),
+            Opened::Open(making) => making,
+        };
+        let run = request::Submit {
             platforms: &state.platforms,
             flags: &state.flags,
             cipher: state.cipher.as_ref(),
             pool: &state.pool,
-            now,
+            now: Utc::now(),
             request_id: Some(current_request_id()),
             spool_id: None,
         };
-        let attempt = async {
-            let mut tx = user_tx(&state.pool, user).await?;
-            let outcome = request::submit(&run, &mut tx, user, id.0, &request).await?;
-            let answer = answer_of(&outcome);
-            if let Some(key) = &key {
-                let json = answer.to_json().unwrap_or_default();
-                if !idempotency_store::record(&mut tx, SCOPE, key, 200, &json).await? {
-                    // A concurrent request with the key committed first: its answer stands.
-                    return Ok::<_, Refusal>(None);
-                }
-            }
-            tx.commit().await?;
-            Ok(Some((outcome.jobs, answer)))
-        };
-        let (jobs, answer) = match attempt.await {
-            Ok(Some(done)) => done,
-            Ok(None) => {
-                let key = key
-                    .as_ref()
-                    .expect("only a keyed request meets an earlier one");
-                let earlier = idempotency::earlier(&state.pool, user, SCOPE, key)
-                    .await?
-                    .ok_or_else(|| {
-                        ApiError::internal(anyhow::anyhow!("a used key without its answer"))
-                    })?;
-                return Ok(replay(key, earlier)?);
-            }
+        let outcome = match request::submit(&run, making.tx(), user, id.0, &request).await {
+            Ok(outcome) => outcome,
             // Down, not merely busy: only an outage is spooled.
             Err(Refusal::Store(error)) if db::is_down(&state.pool, &error).await => {
+                drop(making);
                 return Ok(spool_request(&state, user, id.0, request).await?);
             }
-            Err(refusal) => return Err(refused(refusal).into()),
+            Err(refusal) => return Err(making.refuse(refused(refusal)).await.into()),
         };
-        for job in &jobs {
-            crate::submit::enqueue_after_commit(&state, job, 1).await;
+        let answer = answer_of(&outcome);
+        let made = Made {
+            kept: answer.to_json().unwrap_or_default(),
+            jobs: outcome.jobs.iter().map(|job| Queued::of(job, 1)).collect(),
+            answer,
+        };
+        match making.commit(Ok(made)).await? {
+            Committed::Done(answer) => Ok(Published::Done(PublishEnvelope::of(answer))),
+            Committed::Earlier(earlier) => Ok(replay(key.as_ref(), earlier)?),
         }
-        Ok(Published::Done(PublishEnvelope::of(answer)))
     }
 
     /// The caller's publish intents, newest first.
@@ -240,32 +223,40 @@ impl PublishApi {
         Json<IntentEnvelope>,
         { can::BAD_REQUEST | can::STORED | can::NOT_FOUND | can::CONFLICT },
     > {
-        let mut tx = user_tx(&state.pool, auth.user().id).await?;
-        let changed = match store::retry(&mut tx, id.0).await {
-            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
-                return Err(ApiError::conflict(
-                    "INTENT_DUPLICATE",
-                    "the entry already has an unfinished or published intent on this channel",
+        let user = auth.user().id;
+        let mut making = Submit::unlimited(&state, user)
+            .making()
+            .await?
+            .open()
+            .await?;
+        let retried = async {
+            let changed = match store::retry(making.tx(), id.0).await {
+                Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                    return Err(ApiError::conflict(
+                        "INTENT_DUPLICATE",
+                        "the entry already has an unfinished or published intent on this channel",
+                    ));
+                }
+                other => other?,
+            };
+            let intent = changed_or(changed, "INTENT_NOT_RETRYABLE", |status| {
+                format!(
+                    "a {} intent cannot be retried; only failed and unconfirmed ones can",
+                    status.as_str()
                 )
-                .into());
-            }
-            other => other?,
-        };
-        let intent = changed_or(changed, "INTENT_NOT_RETRYABLE", |status| {
-            format!(
-                "a {} intent cannot be retried; only failed and unconfirmed ones can",
-                status.as_str()
-            )
-        })?;
-        let jobs = if state.flags.enabled(Flag::PublishService, auth.user().id) {
-            store::dispatch(&mut tx, Due::Ids(&[intent.id]), 1).await?
-        } else {
-            Vec::new()
-        };
-        tx.commit().await?;
-        for job in &jobs {
-            crate::submit::enqueue_after_commit(&state, job, 1).await;
+            })?;
+            let jobs = match state.flags.enabled(Flag::PublishService, user) {
+                true => store::dispatch(making.tx(), Due::Ids(&[intent.id]), 1).await?,
+                false => Vec::new(),
+            };
+            Ok(Made {
+                kept: serde_json::Value::Null,
+                jobs: jobs.iter().map(|job| Queued::of(job, 1)).collect(),
+                answer: intent,
+            })
         }
+        .await;
+        let intent = making.commit(retried).await?.unkeyed()?;
         tracing::info!(intentId = %intent.id, calendarId = %intent.calendar_id, channel = %intent.channel, status = "scheduled", "publish intent retried by its owner");
         Ok(IntentEnvelope::of(intent))
     }
@@ -370,7 +361,12 @@ fn answer_of(outcome: &request::Outcome) -> PublishResult {
 }
 
 /// The first request's answer again, for a retry with its key and body.
-fn replay(key: &idempotency::Key, earlier: idempotency::Earlier) -> ApiResult<Published> {
+fn replay(key: Option<&idempotency::Key>, earlier: idempotency::Earlier) -> ApiResult<Published> {
+    let key = key.ok_or_else(|| {
+        ApiError::internal(anyhow::anyhow!(
+            "a request without a key met an earlier answer"
+        ))
+    })?;
     let first: serde_json::Value = idempotency::replay(key, earlier)?;
     let answer = PublishResult::parse_from_json(Some(first)).map_err(|e| {
         ApiError::internal(anyhow::anyhow!("a stored publish answer: {}", e.message()))

@@ -36,13 +36,15 @@ pub struct Registered {
     /// Its adapter, made from its own settings (an error names the variable that is
     /// wrong); `None` where its settings leave it off.
     pub adapter: fn(&Parts) -> anyhow::Result<Option<Made>>,
+    /// Where its settings come from (its `HOSTS`, beside its adapter).
+    pub hosts: &'static Hosts,
     /// Its fake: the answer to a call under `/<name>` (the call's path without it).
     #[cfg(feature = "sandbox")]
     pub fake: fn(&mut crate::sandbox::State, &crate::sandbox::Call) -> crate::sandbox::Answer,
 }
 
 /// A platform's entry in the registry (`REGISTERED`: `platform`, and `adapter` making its
-/// adapter) and, with the `sandbox` feature, its fake (`fake.rs` beside its `mod.rs`, which
+/// adapter, `hosts` its `HOSTS`) and, with the `sandbox` feature, its fake (`fake.rs` beside its `mod.rs`, which
 /// answers under `/<name>`): one line in the platform's `mod.rs`, naming its adapter's
 /// `new(&Parts) -> anyhow::Result<Self>` and, for a platform its settings may leave off,
 /// `enabled(&Parts) -> anyhow::Result<bool>`.
@@ -61,6 +63,7 @@ macro_rules! register {
                     false => None,
                 })
             },
+            hosts: &HOSTS,
             #[cfg(feature = "sandbox")]
             fake: fake::route,
         };
@@ -110,5 +113,8 @@ mod tests {
         names.dedup();
         assert_eq!(names.len(), BUILT_IN.len());
         assert_eq!(BUILT_IN.len(), 7 + usize::from(cfg!(feature = "sandbox")));
+        for registered in BUILT_IN {
+            assert_eq!(registered.hosts.name, registered.platform.as_str());
+        }
     }
 }

@@ -115,14 +115,21 @@ impl Hosts {
     }
 }
 
-/// The hosts of the platforms' addresses the operator set (`<NAME>_API_BASE_URL`,
-/// `_AUTHORIZE_URL`, `_TOKEN_URL` of each registered platform) and the sandbox's: the
-/// guarded client trusts them even where they are local. The real addresses are public.
+/// The hosts of the platforms' addresses the operator set (`<NAME>_API_BASE_URL` of each
+/// registered platform, and `_AUTHORIZE_URL` and `_TOKEN_URL` of those with an OAuth app)
+/// and the sandbox's: the guarded client trusts them even where they are local. The real
+/// addresses are public.
 pub(crate) fn operator_hosts(vars: &Vars, sandbox: Option<&str>) -> Vec<String> {
     let set = super::BUILT_IN.iter().flat_map(|registered| {
-        let name = registered.platform.as_str();
-        ["API_BASE_URL", "AUTHORIZE_URL", "TOKEN_URL"]
-            .map(|suffix| vars.optional(&variable(name, suffix)))
+        let hosts = registered.hosts;
+        let oauth = !hosts.credentials.0.is_empty();
+        let suffixes: &[&str] = match oauth {
+            true => &["API_BASE_URL", "AUTHORIZE_URL", "TOKEN_URL"],
+            false => &["API_BASE_URL"],
+        };
+        suffixes
+            .iter()
+            .map(|suffix| vars.optional(&hosts.var(suffix)))
     });
     set.flatten()
         .chain(sandbox.map(str::to_owned))

@@ -14,8 +14,12 @@ use crate::domain::{
 use crate::jobs::JobStatus;
 
 pub mod feeds;
+mod learning;
+mod naming;
 mod runs;
 
+pub use learning::learn_from_results;
+pub use naming::CalendarName;
 pub use runs::*;
 
 const ENTRY_COLUMNS: &str = "c.id, c.key, c.channel, c.local_date as date,

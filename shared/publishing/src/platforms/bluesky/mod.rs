@@ -36,6 +36,16 @@ pub const PLATFORM: Platform = Platform::of_static("bluesky");
 
 super::register!(PLATFORM, Bluesky::new);
 
+/// Where an account signs in (`BLUESKY_API_BASE_URL`): Bluesky's entryway for its hosted
+/// accounts, or a self-hosted PDS's own address; posts then go to the PDS its session
+/// names. No app and no OAuth: an account signs in with an app password.
+pub(crate) const HOSTS: super::Hosts = super::Hosts {
+    name: "bluesky",
+    credentials: ("", ""),
+    real: ["https://bsky.social", "", ""],
+    token_path: "",
+};
+
 /// The record collection of posts.
 const COLLECTION: &str = "app.bsky.feed.post";
 
@@ -63,15 +73,7 @@ pub struct Bluesky {
 impl Bluesky {
     pub fn new(parts: &super::Parts) -> anyhow::Result<Self> {
         let (clients, settings, store) = (parts.clients, parts.settings, parts.store.clone());
-        // Where an account signs in (`BLUESKY_API_BASE_URL`): Bluesky's entryway for its
-        // hosted accounts, or a self-hosted PDS's own address. Posts then go to the PDS its
-        // session names.
-        let hosts = super::Hosts {
-            name: "bluesky",
-            credentials: ("", ""),
-            real: ["https://bsky.social", "", ""],
-            token_path: "",
-        };
+        let hosts = &HOSTS;
         let real = hosts.served(settings.sandbox.as_deref(), hosts.real[0]);
         Ok(Self {
             http: clients.api.clone(),
