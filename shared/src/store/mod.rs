@@ -1,5 +1,5 @@
 //! Every SQL statement of the code, one module per table family, for the API and the worker
-//! alike (`tests/src/structure.rs` finds none elsewhere). The API's reads and writes run on
+//! alike (`tests/src/structure/mod.rs` finds none elsewhere). The API's reads and writes run on
 //! the caller's connection, inside the per-user transaction row-level security needs
 //! ([`user_tx`]), and read rows into the store's own row types, beside the columns they
 //! read (`EntryRow`, `CardRow`, ...; the API converts them to its documented objects with

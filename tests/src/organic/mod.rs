@@ -249,18 +249,18 @@ async fn the_week_s_ai_is_shown_the_best_and_worst_posts_and_the_complete_line_n
     let app = crate::helpers::spawn_app_with_ai(&fake).await;
     let user = Uuid::new_v4();
     library(&app, user).await;
-    let intents = crate::analytics::rated_history(&app.db, user, "instagram", 10).await;
+    let intents = crate::publishing::analytics::rated_history(&app.db, user, "instagram", 10).await;
     let generated = generate(&app, user, &daily(&["a"])).await;
     assert_eq!(generated.status, 200, "{}", generated.error);
     let learned = &generated.complete()["learnedFrom"];
     // Post k had k·10 likes in 1,000 views: best 10, 9, 8; worst 1, 2, 3.
     let expected = |ks: [usize; 3]| ks.map(|k| intents[k - 1].to_string()).to_vec();
     assert_eq!(
-        crate::analytics::intent_ids(&learned["best"]),
+        crate::publishing::analytics::intent_ids(&learned["best"]),
         expected([10, 9, 8])
     );
     assert_eq!(
-        crate::analytics::intent_ids(&learned["worst"]),
+        crate::publishing::analytics::intent_ids(&learned["worst"]),
         expected([1, 2, 3])
     );
     let prompts: Vec<String> = fake

@@ -76,7 +76,8 @@ async fn with_publishing_off_nothing_is_sent_fetched_or_stored_and_late_posts_st
     super::queue::set_slots(&s, tiktok, "UTC", json!(every_day)).await;
     // A published post, whose numbers are read; an evergreen collection; an OAuth
     // connection begun; two posts scheduled, which fall due while publishing is off.
-    let (published, published_at) = crate::analytics::published_now(&s, "tiktok", tiktok).await;
+    let (published, published_at) =
+        crate::publishing::analytics::published_now(&s, "tiktok", tiktok).await;
     let evergreen = s.entry(Entry::on("tiktok", "Matcha, whisked")).await;
     let (status, made) = s
         .app

@@ -2,7 +2,9 @@
 //! `docs/platforms.md` and record every call: channels, dry runs, publishing now and at the
 //! entry's time, never twice, refusals with their reasons, the flag, and faults.
 
+pub(crate) mod analytics;
 mod bluesky;
+mod channel_warnings;
 mod channels;
 mod evergreen;
 mod facebook;

@@ -11,10 +11,13 @@ use super::{Browser, flows::publishing_app};
 async fn the_analytics_page_shows_the_numbers_reads_again_and_draws_the_best_times() {
     let s = publishing_app().await;
     let channel = s.connect_tiktok().await;
-    crate::analytics::a_history(&s, channel).await;
-    let (intent, at) = crate::analytics::published_now(&s, "tiktok", channel).await;
-    assert_eq!(crate::analytics::pass(&s, at + Duration::days(7)).await, 1);
-    crate::analytics::read(&s).await;
+    crate::publishing::analytics::a_history(&s, channel).await;
+    let (intent, at) = crate::publishing::analytics::published_now(&s, "tiktok", channel).await;
+    assert_eq!(
+        crate::publishing::analytics::pass(&s, at + Duration::days(7)).await,
+        1
+    );
+    crate::publishing::analytics::read(&s).await;
 
     let browser = Browser::start(&s.app, "analytics").await;
     browser.sign_in_with_token(&s.app.token(s.user)).await;
@@ -53,9 +56,12 @@ async fn the_analytics_page_shows_the_numbers_reads_again_and_draws_the_best_tim
 
     // Read now: one more reading, shown once it is in.
     browser.click(&format!("{row} button")).await;
-    crate::analytics::read(&s).await;
+    crate::publishing::analytics::read(&s).await;
     browser.wait_text(&row, "Read on demand").await;
-    assert_eq!(crate::analytics::kept(&s, intent).await.len(), 2);
+    assert_eq!(
+        crate::publishing::analytics::kept(&s, intent).await.len(),
+        2
+    );
     browser.wait_text(&row, "1,000").await;
 
     browser.viewport(375, 800).await;

@@ -470,7 +470,7 @@ async fn a_regeneration_that_timed_out_is_continued_from_the_calendar_into_its_p
     // on the gate, which the continuation's calls find open.
     let gate = Arc::new(tokio::sync::watch::channel(false).0);
     let fake = FakeAi::start(vec![Behaviour::Ok; 4], Behaviour::Gate(gate.clone())).await;
-    let app = crate::calendar_continue::two_second_runs(&fake).await;
+    let app = crate::calendars::continuation::two_second_runs(&fake).await;
     let user = uuid::Uuid::new_v4();
     let frames = app.calendar_stream(user, &request(10, "tea")).await;
     let calendar = frames.last().unwrap().data["data"]["calendarId"]

@@ -8,8 +8,8 @@ use uuid::Uuid;
 
 use super::Browser;
 use crate::{
-    console::{fail_generations, failed_job, job_row},
     helpers::{TestOptions, spawn_app_with},
+    operations::console::{fail_generations, failed_job, job_row},
 };
 
 const ADMIN_TOKEN: &str = "admin-token-for-the-console-page-0123456789";

@@ -12,6 +12,7 @@ mod console;
 mod density;
 mod developer;
 mod edits;
+mod event_source;
 mod every_platform;
 mod flows;
 mod guards;

@@ -165,7 +165,7 @@ async fn a_schedule_keeps_the_readers_zone_and_shows_the_next_digest_in_their_ti
 /// shows on the schedule until its owner allows it again.
 #[tokio::test]
 async fn a_skipped_digest_and_an_unsubscribed_address_show_with_a_way_back() {
-    use crate::digests::{at, feed, one_click, run};
+    use crate::syntheses::digests::{at, feed, one_click, run};
     let outbox = std::env::temp_dir().join(format!("almanac-outbox-{}", Uuid::new_v4()));
     let app = app_with(vec![
         ("EMAIL_PROVIDER", "outbox".into()),

@@ -673,7 +673,7 @@ async fn every_documented_refusal_occurs() {
         .expect(409, probe.call("cancelJob", &[calendar_job]))
         .await;
     // A job older than the retention (its id says so): gone.
-    let expired = crate::retention::id_of_days_ago(365);
+    let expired = crate::jobs::retention::id_of_days_ago(365);
     for operation in ["getJob", "streamJobEvents", "cancelJob"] {
         probe.expect(410, probe.call(operation, &[expired])).await;
     }

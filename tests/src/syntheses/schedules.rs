@@ -15,7 +15,7 @@ use crate::{
     helpers::{
         Behaviour, FakeAi, TestApp, TestOptions, eventually, smtp::SmtpServer, spawn_app_with,
     },
-    themes::{tea_site, tea_theme},
+    syntheses::themes::{tea_site, tea_theme},
 };
 
 /// A Monday, 09:30 UTC.

@@ -25,7 +25,7 @@ fn schemathesis() -> String {
 /// patterns say it, and the fuzzer tries it.
 #[test]
 fn nul_characters_are_withheld_only_where_no_schema_can_refuse_them() {
-    let config = include_str!("../fuzz/schemathesis.toml");
+    let config = include_str!("../../fuzz/schemathesis.toml");
     let block = regex::Regex::new(
         r#"include-operation-id-regex = "([^"]+)"\ngeneration\.allow-x00 = false"#,
     )

@@ -15,7 +15,7 @@ use crate::{
         Behaviour, FakeAi, TestApp, spawn_app_with_ai_env,
         stream::{Frame, Open},
     },
-    themes::{tea_site, tea_theme},
+    syntheses::themes::{tea_site, tea_theme},
 };
 
 /// The slot keys a calendar request asked the AI for.

@@ -3,6 +3,12 @@
 //! regeneration are `calendar_edits.rs`; the legacy path `calendar_legacy.rs`; export
 //! `calendar_export.rs`.
 
+pub(crate) mod continuation;
+mod edits;
+mod export;
+mod feed;
+mod legacy;
+
 use std::{collections::HashSet, time::Duration};
 
 use reqwest::Method;

@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use crate::{
     helpers::{TestApp, TestOptions, smtp::SmtpServer, spawn_app_with},
-    themes::{tea_site, tea_theme},
+    syntheses::themes::{tea_site, tea_theme},
 };
 
 const EVERY_DAY: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];

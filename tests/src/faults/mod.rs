@@ -4,6 +4,11 @@
 //! twice, and every followed stream delivered each event exactly once, ending with
 //! `done`; the fleet then checks that nothing failed or unfinished is left.
 
+mod busy;
+mod relay;
+mod reliability;
+mod transport;
+
 use std::time::{Duration, Instant};
 
 use tokio::task::JoinHandle;

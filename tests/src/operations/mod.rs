@@ -1,5 +1,10 @@
 //! Health, readiness, metrics, request ids and trace propagation.
 
+pub(crate) mod console;
+mod deploy;
+mod flags;
+mod log_fields;
+
 use serde_json::Value;
 use uuid::Uuid;
 
