@@ -6,6 +6,7 @@ pub(crate) mod analytics;
 mod bluesky;
 mod channel_warnings;
 mod channels;
+mod contract;
 mod evergreen;
 mod facebook;
 mod faults;
