@@ -25,6 +25,41 @@ async fn counted(http: &reqwest::Client, pages: &[String], series: &str) -> f64 
     total
 }
 
+/// Processes of their own sharing a breaker that opens after two failures in a row and
+/// cools down for 3 s; no retry within an attempt, and quick backoffs.
+fn breaker_env(db_name: &str, prefix: &str, fake: &FakeAi) -> Vec<(&'static str, String)> {
+    vec![
+        (
+            "DATABASE_URL",
+            almanac_shared::db::with_database(&crate::helpers::admin_url(), db_name),
+        ),
+        ("REDIS_URL", redis_url()),
+        ("REDIS_PREFIX", prefix.to_owned()),
+        ("JWT_SECRET", JWT_SECRET.into()),
+        ("AI_BASE_URL", fake.base_url()),
+        ("AI_API_KEY", "test-key".into()),
+        ("AI_MODEL", "fake-model-1".into()),
+        ("AI_MAX_RETRIES", "0".into()),
+        ("AI_BREAKER_FAILURES", "2".into()),
+        ("AI_BREAKER_COOLDOWN_SECS", "3".into()),
+        ("JOB_BACKOFF_BASE_MS", "20".into()),
+        ("JOB_BACKOFF_MAX_MS", "100".into()),
+    ]
+}
+
+/// Waits for `job` to end; its status and the attempts it spent.
+async fn ended(db: &sqlx::PgPool, job: Uuid) -> (String, i32) {
+    eventually(Duration::from_secs(30), "the jobs to end", || async {
+        let row: (String, i32) = sqlx::query_as("select status, attempts from jobs where id = $1")
+            .bind(job)
+            .fetch_one(db)
+            .await
+            .unwrap();
+        (row.0 != "pending" && row.0 != "running").then_some(row)
+    })
+    .await
+}
+
 #[tokio::test]
 async fn failures_open_the_breaker_for_the_fleet_and_one_probe_closes_it() {
     // Two failures, then the provider answers again.
@@ -35,23 +70,7 @@ async fn failures_open_the_breaker_for_the_fleet_and_one_probe_closes_it() {
     .await;
     let (db_name, db) = fresh_database().await;
     let prefix = format!("brk{}", &Uuid::new_v4().simple().to_string()[..10]);
-    let env = vec![
-        (
-            "DATABASE_URL",
-            almanac_shared::db::with_database(&crate::helpers::admin_url(), &db_name),
-        ),
-        ("REDIS_URL", redis_url()),
-        ("REDIS_PREFIX", prefix.clone()),
-        ("JWT_SECRET", JWT_SECRET.into()),
-        ("AI_BASE_URL", fake.base_url()),
-        ("AI_API_KEY", "test-key".into()),
-        ("AI_MODEL", "fake-model-1".into()),
-        ("AI_MAX_RETRIES", "0".into()),
-        ("AI_BREAKER_FAILURES", "2".into()),
-        ("AI_BREAKER_COOLDOWN_SECS", "3".into()),
-        ("JOB_BACKOFF_BASE_MS", "20".into()),
-        ("JOB_BACKOFF_MAX_MS", "100".into()),
-    ];
+    let env = breaker_env(&db_name, &prefix, &fake);
     let api = Service::api(&env).await.unwrap();
     let workers = [
         Service::worker(&env).await.unwrap(),
@@ -115,20 +134,7 @@ async fn failures_open_the_breaker_for_the_fleet_and_one_probe_closes_it() {
 
     // After the cooldown, one probe goes through, succeeds and closes it; both end.
     for job in [a, b] {
-        let (status, attempts): (String, i32) =
-            eventually(Duration::from_secs(30), "the jobs to end", || {
-                let db = db.clone();
-                async move {
-                    let row: (String, i32) =
-                        sqlx::query_as("select status, attempts from jobs where id = $1")
-                            .bind(job)
-                            .fetch_one(&db)
-                            .await
-                            .unwrap();
-                    (row.0 != "pending" && row.0 != "running").then_some(row)
-                }
-            })
-            .await;
+        let (status, attempts) = ended(&db, job).await;
         assert_eq!(status, "succeeded", "job {job}");
         let expected = if job == a { 3 } else { 1 };
         assert_eq!(

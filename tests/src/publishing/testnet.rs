@@ -288,11 +288,8 @@ async fn the_web_app_shows_a_registered_platform_in_its_lists_colours_and_counte
     browser.screenshot_of("counter").await;
 }
 
-#[tokio::test]
-async fn a_platform_registered_by_the_tests_connects_dry_runs_and_publishes_once() {
-    let s = setup().await;
-    let config = app_config(&s).await;
-    // The web app's list of platforms is the registry's, each with its adapter's limits.
+/// The web app's list of platforms is the registry's, each with its adapter's limits.
+fn the_app_lists_every_platform_with_its_limits(config: &Value) {
     let listed: Vec<(Value, Value, Value)> = config["platforms"]
         .as_array()
         .unwrap()
@@ -356,6 +353,12 @@ async fn a_platform_registered_by_the_tests_connects_dry_runs_and_publishes_once
             ),
         ]
     );
+}
+
+#[tokio::test]
+async fn a_platform_registered_by_the_tests_connects_dry_runs_and_publishes_once() {
+    let s = setup().await;
+    the_app_lists_every_platform_with_its_limits(&app_config(&s).await);
 
     let (status, channel) = connect(&s).await;
     assert_eq!(status, 200, "{channel}");

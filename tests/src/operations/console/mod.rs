@@ -63,6 +63,11 @@ async fn console(
     (status, response.json().await.unwrap_or(Value::Null))
 }
 
+/// `GET path` from the console: status and answer.
+async fn read(app: &TestApp, id: &str, path: &str) -> (u16, Value) {
+    console(app, id, Method::GET, path, None).await
+}
+
 async fn console_app(worker: bool) -> TestApp {
     spawn_app_with(TestOptions {
         worker,
@@ -72,45 +77,8 @@ async fn console_app(worker: bool) -> TestApp {
     .await
 }
 
-#[tokio::test]
-async fn the_console_signs_in_with_the_admin_token_and_nothing_else_reaches_admin() {
-    let app = console_app(false).await;
-    let wrong = app
-        .client
-        .post(app.url("/app/admin-session"))
-        .header("x-requested-with", "XMLHttpRequest")
-        .json(&json!({ "token": "not-it" }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(wrong.status(), 401);
-    let id = sign_in(&app).await;
-    let (status, stats) = console(&app, &id, Method::GET, "/admin/stats", None).await;
-    assert_eq!(status, 200, "{stats}");
-    assert_eq!(stats["data"]["window"], "1h");
-
-    // Cross-origin, or without the scripts' header, the cookie is refused.
-    let foreign = app
-        .client
-        .get(app.url("/admin/stats"))
-        .header("cookie", format!("almanac_admin={id}"))
-        .header("x-requested-with", "XMLHttpRequest")
-        .header("origin", "https://evil.example")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(foreign.status(), 401);
-    let plain = app
-        .client
-        .post(app.url("/admin/jobs/cancel"))
-        .header("cookie", format!("almanac_admin={id}"))
-        .json(&json!({ "all": true }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(plain.status(), 401, "a form cannot use the admin cookie");
-
-    // A user's session cookie, a user's API key: 401; a user's JWT: 403.
+/// A user's session cookie, a user's API key: 401 at `/admin`; a user's JWT: 403.
+async fn a_user_s_credentials_never_reach_admin(app: &TestApp) {
     let user = Uuid::now_v7();
     let session = app
         .client
@@ -166,6 +134,47 @@ async fn the_console_signs_in_with_the_admin_token_and_nothing_else_reaches_admi
         (status, body["error"]["code"].as_str()),
         (403, Some("ADMIN_ONLY"))
     );
+}
+
+#[tokio::test]
+async fn the_console_signs_in_with_the_admin_token_and_nothing_else_reaches_admin() {
+    let app = console_app(false).await;
+    let wrong = app
+        .client
+        .post(app.url("/app/admin-session"))
+        .header("x-requested-with", "XMLHttpRequest")
+        .json(&json!({ "token": "not-it" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 401);
+    let id = sign_in(&app).await;
+    let (status, stats) = read(&app, &id, "/admin/stats").await;
+    assert_eq!(status, 200, "{stats}");
+    assert_eq!(stats["data"]["window"], "1h");
+
+    // Cross-origin, or without the scripts' header, the cookie is refused.
+    let foreign = app
+        .client
+        .get(app.url("/admin/stats"))
+        .header("cookie", format!("almanac_admin={id}"))
+        .header("x-requested-with", "XMLHttpRequest")
+        .header("origin", "https://evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(foreign.status(), 401);
+    let plain = app
+        .client
+        .post(app.url("/admin/jobs/cancel"))
+        .header("cookie", format!("almanac_admin={id}"))
+        .json(&json!({ "all": true }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(plain.status(), 401, "a form cannot use the admin cookie");
+
+    a_user_s_credentials_never_reach_admin(&app).await;
 
     // Signed out, the cookie is dead everywhere.
     let out = from_console(app.client.delete(app.url("/app/admin-session")), &id)
@@ -179,7 +188,7 @@ async fn the_console_signs_in_with_the_admin_token_and_nothing_else_reaches_admi
             .unwrap()
             .contains("Max-Age=0")
     );
-    let (status, _) = console(&app, &id, Method::GET, "/admin/stats", None).await;
+    let (status, _) = read(&app, &id, "/admin/stats").await;
     assert_eq!(status, 401);
 
     // Without ADMIN_TOKEN there is no console sign-in at all.
@@ -241,6 +250,11 @@ pub(crate) async fn job_row(app: &TestApp, id: Uuid) -> (String, i32) {
         .unwrap()
 }
 
+/// `POST /admin/jobs/retry` with `body` from the console: status and answer.
+async fn retry_jobs(app: &TestApp, id: &str, body: Value) -> (u16, Value) {
+    console(app, id, Method::POST, "/admin/jobs/retry", Some(body)).await
+}
+
 #[tokio::test]
 async fn a_bulk_retry_takes_exactly_the_failed_jobs_it_can_start_again_once_each() {
     let mut app = console_app(false).await;
@@ -261,27 +275,13 @@ async fn a_bulk_retry_takes_exactly_the_failed_jobs_it_can_start_again_once_each
     let (waiting, waiting_job) = app.submit_job(bob, 1200).await;
 
     // A filter that names nothing is refused unless it says all.
-    let (status, body) = console(
-        &app,
-        &id,
-        Method::POST,
-        "/admin/jobs/retry",
-        Some(json!({ "dryRun": true })),
-    )
-    .await;
+    let (status, body) = retry_jobs(&app, &id, json!({ "dryRun": true })).await;
     assert_eq!(
         (status, body["error"]["code"].as_str()),
         (422, Some("VALIDATION_FAILED")),
         "{body}"
     );
-    let (status, all) = console(
-        &app,
-        &id,
-        Method::POST,
-        "/admin/jobs/retry",
-        Some(json!({ "all": true, "dryRun": true })),
-    )
-    .await;
+    let (status, all) = retry_jobs(&app, &id, json!({ "all": true, "dryRun": true })).await;
     assert_eq!(status, 200, "{all}");
     assert_eq!(all["data"]["matched"], 8);
     assert_eq!(all["data"]["retried"], 5);
@@ -292,14 +292,7 @@ async fn a_bulk_retry_takes_exactly_the_failed_jobs_it_can_start_again_once_each
 
     // Every failed job: the dry run and the real call agree; publish and calendar stay.
     let every_failed = json!({ "status": "failed", "dryRun": true });
-    let (_, dry) = console(
-        &app,
-        &id,
-        Method::POST,
-        "/admin/jobs/retry",
-        Some(every_failed),
-    )
-    .await;
+    let (_, dry) = retry_jobs(&app, &id, every_failed).await;
     let expected = json!({
         "matched": 7, "retried": 5, "dryRun": true,
         "skipped": { "publish_retried_by_owner": 1, "calendar_deadline_passed": 1 }
@@ -310,14 +303,7 @@ async fn a_bulk_retry_takes_exactly_the_failed_jobs_it_can_start_again_once_each
         ("failed".to_owned(), 3),
         "a dry run changes nothing"
     );
-    let (status, real) = console(
-        &app,
-        &id,
-        Method::POST,
-        "/admin/jobs/retry",
-        Some(json!({ "status": "failed" })),
-    )
-    .await;
+    let (status, real) = retry_jobs(&app, &id, json!({ "status": "failed" })).await;
     assert_eq!(status, 200, "{real}");
     let mut expected = expected;
     expected["dryRun"] = json!(false);
@@ -354,14 +340,7 @@ async fn a_bulk_retry_takes_exactly_the_failed_jobs_it_can_start_again_once_each
         );
     }
     // Nothing failed is left to retry but what is never retried here.
-    let (_, again) = console(
-        &app,
-        &id,
-        Method::POST,
-        "/admin/jobs/retry",
-        Some(json!({ "status": "failed" })),
-    )
-    .await;
+    let (_, again) = retry_jobs(&app, &id, json!({ "status": "failed" })).await;
     assert_eq!(again["data"]["retried"], 0);
     let actions: Vec<(String, i64, i64)> =
         sqlx::query_as("select action, matched, acted from admin_actions order by id")
@@ -411,14 +390,7 @@ async fn cancelling_every_queued_job_of_one_user_leaves_the_others() {
         .await;
     assert_eq!(row["status"], "pending");
     // Each cancelled job's stream ended with its final event.
-    let (status, detail) = console(
-        &app,
-        &id,
-        Method::GET,
-        &format!("/admin/jobs/{}", alices[0].1),
-        None,
-    )
-    .await;
+    let (status, detail) = read(&app, &id, &format!("/admin/jobs/{}", alices[0].1)).await;
     assert_eq!(status, 200, "{detail}");
     let events = detail["data"]["events"].as_array().unwrap();
     assert_eq!(events.last().unwrap()["type"], "done", "{detail}");
@@ -459,57 +431,27 @@ async fn the_job_search_finds_jobs_by_request_user_and_filter_newest_first() {
             .map(|j| j["id"].as_str().unwrap().parse().unwrap())
             .collect()
     };
-    let (_, by_request) = console(
-        &app,
-        &id,
-        Method::GET,
-        &format!("/admin/jobs?q={request_id}"),
-        None,
-    )
-    .await;
+    let (_, by_request) = read(&app, &id, &format!("/admin/jobs?q={request_id}")).await;
     assert_eq!(ids(&by_request), [job]);
     assert_eq!(
         by_request["data"]["items"][0]["requestId"],
         request_id.as_str()
     );
-    let (_, by_job) = console(
-        &app,
-        &id,
-        Method::GET,
-        &format!("/admin/jobs?q={job}"),
-        None,
-    )
-    .await;
+    let (_, by_job) = read(&app, &id, &format!("/admin/jobs?q={job}")).await;
     assert_eq!(ids(&by_job), [job]);
-    let (_, by_user) = console(
-        &app,
-        &id,
-        Method::GET,
-        &format!("/admin/jobs?q={bob}"),
-        None,
-    )
-    .await;
+    let (_, by_user) = read(&app, &id, &format!("/admin/jobs?q={bob}")).await;
     assert_eq!(
         ids(&by_user),
         bobs.iter().rev().copied().collect::<Vec<_>>(),
         "newest first"
     );
     // Pages by cursor, each job once.
-    let (_, first) = console(
-        &app,
-        &id,
-        Method::GET,
-        &format!("/admin/jobs?user={bob}&limit=2"),
-        None,
-    )
-    .await;
+    let (_, first) = read(&app, &id, &format!("/admin/jobs?user={bob}&limit=2")).await;
     let cursor = first["data"]["nextCursor"].as_str().unwrap();
-    let (_, second) = console(
+    let (_, second) = read(
         &app,
         &id,
-        Method::GET,
         &format!("/admin/jobs?user={bob}&limit=2&cursor={cursor}"),
-        None,
     )
     .await;
     assert_eq!(
@@ -517,34 +459,20 @@ async fn the_job_search_finds_jobs_by_request_user_and_filter_newest_first() {
         bobs.iter().rev().copied().collect::<Vec<_>>()
     );
     assert!(second["data"]["nextCursor"].is_null());
-    let (_, none) = console(
-        &app,
-        &id,
-        Method::GET,
-        "/admin/jobs?kind=generation&status=failed",
-        None,
-    )
-    .await;
+    let (_, none) = read(&app, &id, "/admin/jobs?kind=generation&status=failed").await;
     assert_eq!(ids(&none), Vec::<Uuid>::new());
-    let (status, _) = console(&app, &id, Method::GET, "/admin/jobs?status=lost", None).await;
+    let (status, _) = read(&app, &id, "/admin/jobs?status=lost").await;
     assert_eq!(status, 400);
 
     // One job: its domain row and its events.
-    let (_, detail) = console(&app, &id, Method::GET, &format!("/admin/jobs/{job}"), None).await;
+    let (_, detail) = read(&app, &id, &format!("/admin/jobs/{job}")).await;
     let detail = &detail["data"];
     assert_eq!(detail["domain"]["table"], "ai_generations");
     assert_eq!(detail["domain"]["id"], generation.to_string());
     assert_eq!(detail["payloadType"], "generation.v1");
     assert_eq!(detail["events"][0]["data"]["stage"], "queued", "{detail}");
     assert_eq!(detail["eventsExpired"], false);
-    let (status, _) = console(
-        &app,
-        &id,
-        Method::GET,
-        &format!("/admin/jobs/{}", Uuid::now_v7()),
-        None,
-    )
-    .await;
+    let (status, _) = read(&app, &id, &format!("/admin/jobs/{}", Uuid::now_v7())).await;
     assert_eq!(status, 404);
 }
 
@@ -587,7 +515,7 @@ async fn the_statistics_count_the_fleet_and_the_live_stream_tells_each_change() 
         }
     }
     assert_eq!((created, succeeded), (3, 3), "each change told once");
-    let (status, stats) = console(&app, &id, Method::GET, "/admin/stats?window=15m", None).await;
+    let (status, stats) = read(&app, &id, "/admin/stats?window=15m").await;
     assert_eq!(status, 200);
     let stats = &stats["data"];
     let succeeded: i64 = stats["counts"]
@@ -611,7 +539,7 @@ async fn the_statistics_count_the_fleet_and_the_live_stream_tells_each_change() 
         (Some("generation"), Some(3))
     );
     assert!(latency["runP95"].as_f64().unwrap() >= latency["runP50"].as_f64().unwrap());
-    let (status, _) = console(&app, &id, Method::GET, "/admin/stats?window=2h", None).await;
+    let (status, _) = read(&app, &id, "/admin/stats?window=2h").await;
     assert_eq!(status, 400);
     assert_eq!(
         (
