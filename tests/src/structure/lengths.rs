@@ -565,14 +565,6 @@ const TESTS_NOT_YET_SPLIT: &[(&str, &str)] = &[
         "a_month_is_one_screen_and_dragging_an_entry_reschedules_it",
     ),
     (
-        "tests/src/web/serving.rs",
-        "browser_sessions_are_cookies_only_the_app_s_own_scripts_can_use",
-    ),
-    (
-        "tests/src/web/serving.rs",
-        "a_dead_session_cookie_is_cleared_and_never_locks_anyone_out",
-    ),
-    (
         "tests/src/web/queue.rs",
         "slots_set_on_the_week_grid_take_five_entries_queued_from_the_grid",
     ),

@@ -6,7 +6,7 @@
 use reqwest::redirect::Policy;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestOptions, spawn_app, spawn_app_with};
+use crate::helpers::{TestApp, TestOptions, spawn_app, spawn_app_with};
 
 #[tokio::test]
 async fn the_page_and_its_modules_are_served_with_their_types_and_policy() {
@@ -116,70 +116,29 @@ fn session_cookie(response: &reqwest::Response) -> String {
     id
 }
 
-#[tokio::test]
-async fn browser_sessions_are_cookies_only_the_app_s_own_scripts_can_use() {
-    let app = spawn_app_with(TestOptions {
-        env: vec![
-            ("DEV_LOGIN", "true".into()),
-            ("CORS_ALLOWED_ORIGINS", "https://elsewhere.example".into()),
-        ],
-        ..Default::default()
-    })
-    .await;
-    let client = &app.client;
-    let code = async |response: reqwest::Response| {
-        let status = response.status().as_u16();
-        let body: Value = response.json().await.unwrap();
-        (
-            status,
-            body["error"]["code"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned(),
-        )
-    };
-    // Signing in is the app's script's request: a form posted from anywhere is refused.
-    let forged = client
-        .post(app.url("/app/dev-login"))
-        .json(&json!({}))
+/// An answer's status and error code.
+async fn code(response: reqwest::Response) -> (u16, String) {
+    let status = response.status().as_u16();
+    let body: Value = response.json().await.unwrap();
+    let code = body["error"]["code"].as_str().unwrap_or_default();
+    (status, code.to_owned())
+}
+
+/// Whose session `id` is (`GET /app/session`).
+async fn whose(app: &TestApp, id: &str) -> Value {
+    let response = from_app(app.client.get(app.url("/app/session")), id)
         .send()
         .await
         .unwrap();
-    assert_eq!(code(forged).await, (401, "SESSION_NOT_ACCEPTED".into()));
-    let fresh = dev_login(&app, json!({})).await;
-    let whose = async |id: &str| -> Value {
-        let response = from_app(client.get(app.url("/app/session")), id)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 200);
-        response.json().await.unwrap()
-    };
-    let user = whose(&fresh).await["userId"].as_str().unwrap().to_owned();
-    let other = dev_login(&app, json!({})).await;
-    assert_ne!(
-        whose(&other).await["userId"],
-        json!(user),
-        "a new user each time"
-    );
-    let again = dev_login(&app, json!({ "userId": user })).await;
-    assert_ne!(again, fresh, "each sign-in its own session");
-    assert_eq!(
-        whose(&again).await["userId"],
-        json!(user),
-        "the remembered user"
-    );
-    // Postgres keeps the id's digest, never the id.
-    let stored: i64 = sqlx::query_scalar(
-        "select count(*) from web_sessions where id_digest = sha256(convert_to($1, 'UTF8'))
-           and user_id = $2::uuid",
-    )
-    .bind(&fresh)
-    .bind(&user)
-    .fetch_one(&app.db)
-    .await
-    .unwrap();
-    assert_eq!(stored, 1);
+    assert_eq!(response.status(), 200);
+    response.json().await.unwrap()
+}
+
+/// The session cookie `fresh` opens the API from the app's own scripts, and an event
+/// stream the page reads; not without their header, from another origin or cross-site,
+/// and CORS never lets another origin send it.
+async fn the_cookie_works_only_from_the_app_s_own_scripts(app: &TestApp, fresh: &str) {
+    let client = &app.client;
     // The cookie works from the app's scripts...
     let listed = from_app(client.get(app.url("/v1/calendars")), &fresh)
         .send()
@@ -240,6 +199,57 @@ async fn browser_sessions_are_cookies_only_the_app_s_own_scripts_can_use() {
         "credentials allowed cross-origin: {:?}",
         preflight.headers()
     );
+}
+
+#[tokio::test]
+async fn browser_sessions_are_cookies_only_the_app_s_own_scripts_can_use() {
+    let app = spawn_app_with(TestOptions {
+        env: vec![
+            ("DEV_LOGIN", "true".into()),
+            ("CORS_ALLOWED_ORIGINS", "https://elsewhere.example".into()),
+        ],
+        ..Default::default()
+    })
+    .await;
+    let client = &app.client;
+    // Signing in is the app's script's request: a form posted from anywhere is refused.
+    let forged = client
+        .post(app.url("/app/dev-login"))
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(code(forged).await, (401, "SESSION_NOT_ACCEPTED".into()));
+    let fresh = dev_login(&app, json!({})).await;
+    let user = whose(&app, &fresh).await["userId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let other = dev_login(&app, json!({})).await;
+    assert_ne!(
+        whose(&app, &other).await["userId"],
+        json!(user),
+        "a new user each time"
+    );
+    let again = dev_login(&app, json!({ "userId": user })).await;
+    assert_ne!(again, fresh, "each sign-in its own session");
+    assert_eq!(
+        whose(&app, &again).await["userId"],
+        json!(user),
+        "the remembered user"
+    );
+    // Postgres keeps the id's digest, never the id.
+    let stored: i64 = sqlx::query_scalar(
+        "select count(*) from web_sessions where id_digest = sha256(convert_to($1, 'UTF8'))
+           and user_id = $2::uuid",
+    )
+    .bind(&fresh)
+    .bind(&user)
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(stored, 1);
+    the_cookie_works_only_from_the_app_s_own_scripts(&app, &fresh).await;
     // A pasted token opens a session too; a bad one does not.
     let token = app.token(user.parse().unwrap());
     let pasted = client
@@ -250,7 +260,7 @@ async fn browser_sessions_are_cookies_only_the_app_s_own_scripts_can_use() {
         .await
         .unwrap();
     let pasted = session_cookie(&pasted);
-    assert_eq!(whose(&pasted).await["userId"], json!(user));
+    assert_eq!(whose(&app, &pasted).await["userId"], json!(user));
     let bad = client
         .post(app.url("/app/session"))
         .header("x-requested-with", "XMLHttpRequest")
@@ -334,14 +344,10 @@ async fn a_dead_session_cookie_is_cleared_and_never_locks_anyone_out() {
     .await;
     let client = &app.client;
     let first = dev_login(&app, json!({})).await;
-    let whose: Value = from_app(client.get(app.url("/app/session")), &first)
-        .send()
-        .await
+    let user = whose(&app, &first).await["userId"]
+        .as_str()
         .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let user = whose["userId"].as_str().unwrap().to_owned();
+        .to_owned();
     for _ in 0..20 {
         dev_login(&app, json!({ "userId": user })).await;
     }
