@@ -57,6 +57,64 @@ fn asked(requests: &[Value]) -> Vec<Vec<String>> {
         .collect()
 }
 
+/// The continuation's calls (`requests`) asked for each of the `missing` slots exactly
+/// once, and for none the calendar (or the proposal) had (`saved`): the slots asked for.
+fn each_missing_slot_asked_once(
+    requests: &[Value],
+    saved: &HashSet<String>,
+    missing: usize,
+) -> HashMap<String, usize> {
+    let mut times_asked: HashMap<String, usize> = HashMap::new();
+    for key in asked(requests).into_iter().flatten() {
+        *times_asked.entry(key).or_default() += 1;
+    }
+    assert_eq!(
+        times_asked.len(),
+        missing,
+        "every missing slot was asked for"
+    );
+    assert!(times_asked.values().all(|n| *n == 1), "no slot asked twice");
+    assert!(
+        times_asked.keys().all(|key| !saved.contains(key)),
+        "no slot already written was asked for again"
+    );
+    times_asked
+}
+
+/// Nothing is left to continue (`second`), the run it continued is superseded (`first`),
+/// and another user finds no such calendar.
+async fn nothing_is_left_to_continue(
+    app: &TestApp,
+    user: Uuid,
+    calendar_id: &str,
+    first_run: &str,
+    second_run: &str,
+) {
+    for (run, code) in [
+        (second_run, "CALENDAR_COMPLETE"),
+        (first_run, "RUN_SUPERSEDED"),
+    ] {
+        let (status, refused) = app
+            .send_empty(
+                Method::POST,
+                user,
+                &format!("/v1/calendars/{calendar_id}/runs/{run}/continue"),
+            )
+            .await;
+        assert_eq!(status, 409, "{refused}");
+        assert_eq!(refused["error"]["code"], code, "{refused}");
+    }
+    let stranger = Uuid::new_v4();
+    let (status, _) = app
+        .send_empty(
+            Method::POST,
+            stranger,
+            &format!("/v1/calendars/{calendar_id}/runs/{second_run}/continue"),
+        )
+        .await;
+    assert_eq!(status, 404, "another user's calendar is not found");
+}
+
 #[tokio::test]
 async fn a_plan_that_timed_out_is_completed_by_continue_asking_only_for_missing_slots() {
     // Two calls answer; every later one waits on the gate, so the run times out with
@@ -111,20 +169,7 @@ async fn a_plan_that_timed_out_is_completed_by_continue_asking_only_for_missing_
     let second_run = done.data["data"]["runId"].as_str().unwrap().to_owned();
     assert_ne!(second_run, first_run, "a new run, with its own id");
 
-    // The continuation asked for each missing slot exactly once, and for no saved one.
-    let mut times_asked: HashMap<String, usize> = HashMap::new();
-    for key in asked(&fake.requests()[asked_before..])
-        .into_iter()
-        .flatten()
-    {
-        *times_asked.entry(key).or_default() += 1;
-    }
-    assert_eq!(times_asked.len(), 500, "every missing slot was asked for");
-    assert!(times_asked.values().all(|n| *n == 1), "no slot asked twice");
-    assert!(
-        times_asked.keys().all(|key| !saved_first.contains(key)),
-        "no slot the calendar had was asked for again"
-    );
+    each_missing_slot_asked_once(&fake.requests()[asked_before..], &saved_first, 500);
     // Its diff holds only what it added; it needs no accept.
     let diff = frames.iter().find(|f| f.kind == "diff").expect("a diff");
     assert_eq!(diff.data["data"]["added"].as_array().unwrap().len(), 500);
@@ -156,30 +201,7 @@ async fn a_plan_that_timed_out_is_completed_by_continue_asking_only_for_missing_
             .all(|c| c["kind"] == "added" && c["appliedAt"].is_string())
     );
 
-    // Nothing is left to continue; the first run is superseded.
-    for (run, code) in [
-        (&second_run, "CALENDAR_COMPLETE"),
-        (&first_run, "RUN_SUPERSEDED"),
-    ] {
-        let (status, refused) = app
-            .send_empty(
-                Method::POST,
-                user,
-                &format!("/v1/calendars/{calendar_id}/runs/{run}/continue"),
-            )
-            .await;
-        assert_eq!(status, 409, "{refused}");
-        assert_eq!(refused["error"]["code"], code, "{refused}");
-    }
-    let stranger = Uuid::new_v4();
-    let (status, _) = app
-        .send_empty(
-            Method::POST,
-            stranger,
-            &format!("/v1/calendars/{calendar_id}/runs/{second_run}/continue"),
-        )
-        .await;
-    assert_eq!(status, 404, "another user's calendar is not found");
+    nothing_is_left_to_continue(&app, user, &calendar_id, &first_run, &second_run).await;
 }
 
 /// A continuation answers like the calendar POST: 202 with the run's ids and links when
@@ -254,6 +276,46 @@ pub(crate) async fn two_second_runs(fake: &FakeAi) -> TestApp {
 /// slots its proposal lacks, each once, and their changes join that same proposal (read
 /// and accepted through either run), so accepting it leaves no slot empty. A regeneration
 /// whose proposal was accepted is not continued.
+/// A regeneration whose proposal was accepted is not continued; nor is one that ended
+/// otherwise than at the time limit.
+async fn an_accepted_regeneration_is_not_continued(app: &TestApp, user: Uuid, calendar_id: &str) {
+    let mut regenerate = request(20, "tea");
+    regenerate["start"] = "2027-04-01".into();
+    regenerate["end"] = "2027-04-20".into();
+    regenerate["calendarId"] = calendar_id.into();
+    let frames = app.calendar_stream(user, &regenerate).await;
+    let timed_out = frames.last().unwrap();
+    assert_eq!(timed_out.data["status"], "timeout", "{:?}", timed_out.data);
+    let again = timed_out.data["data"]["runId"].as_str().unwrap().to_owned();
+    let (status, accepted) = app
+        .send_json(
+            Method::POST,
+            user,
+            &format!("/v1/calendars/{calendar_id}/runs/{again}/accept"),
+            &serde_json::json!({ "all": true }),
+        )
+        .await;
+    assert_eq!(status, 200, "{accepted}");
+    let written = timed_out.data["error"]["details"]["written"]
+        .as_u64()
+        .unwrap();
+    assert!(written > 0, "{:?}", timed_out.data);
+    assert_eq!(
+        accepted["data"]["applied"].as_array().unwrap().len() as u64,
+        written,
+        "each slot it wrote is a new entry"
+    );
+    let (status, refused) = app
+        .send_empty(
+            Method::POST,
+            user,
+            &format!("/v1/calendars/{calendar_id}/runs/{again}/continue"),
+        )
+        .await;
+    assert_eq!(status, 409, "{refused}");
+    assert_eq!(refused["error"]["code"], "RUN_NOT_CONTINUABLE", "{refused}");
+}
+
 #[tokio::test]
 async fn a_regeneration_that_timed_out_is_continued_into_its_own_proposal() {
     // The first run (30 slots: a batch of 6 and one of 24) and the regeneration's first two
@@ -314,19 +376,7 @@ async fn a_regeneration_that_timed_out_is_continued_into_its_own_proposal() {
     assert_eq!(done.data["status"], "succeeded", "{:?}", done.data);
     assert_eq!(done.data["data"]["entries"], 14);
     let continuation = done.data["data"]["runId"].as_str().unwrap().to_owned();
-    let mut times_asked: HashMap<String, usize> = HashMap::new();
-    for key in asked(&fake.requests()[asked_before..])
-        .into_iter()
-        .flatten()
-    {
-        *times_asked.entry(key).or_default() += 1;
-    }
-    assert_eq!(times_asked.len(), 14, "every missing slot was asked for");
-    assert!(times_asked.values().all(|n| *n == 1), "no slot asked twice");
-    assert!(
-        times_asked.keys().all(|key| !proposed.contains(key)),
-        "no slot the proposal held was asked for again"
-    );
+    let times_asked = each_missing_slot_asked_once(&fake.requests()[asked_before..], &proposed, 14);
     // The fourteen slots are new to the calendar: added to the proposal, as the run's diff.
     let diff = frames.iter().find(|f| f.kind == "diff").expect("a diff");
     assert_eq!(diff.data["data"]["counts"]["added"], 14, "{:?}", diff.data);
@@ -382,41 +432,5 @@ async fn a_regeneration_that_timed_out_is_continued_into_its_own_proposal() {
         calendar["pendingRun"]
     );
 
-    // A regeneration whose proposal was accepted is not continued; nor is one that ended
-    // otherwise than at the time limit.
-    let mut regenerate = request(20, "tea");
-    regenerate["start"] = "2027-04-01".into();
-    regenerate["end"] = "2027-04-20".into();
-    regenerate["calendarId"] = calendar_id.clone().into();
-    let frames = app.calendar_stream(user, &regenerate).await;
-    let timed_out = frames.last().unwrap();
-    assert_eq!(timed_out.data["status"], "timeout", "{:?}", timed_out.data);
-    let again = timed_out.data["data"]["runId"].as_str().unwrap().to_owned();
-    let (status, accepted) = app
-        .send_json(
-            Method::POST,
-            user,
-            &format!("/v1/calendars/{calendar_id}/runs/{again}/accept"),
-            &serde_json::json!({ "all": true }),
-        )
-        .await;
-    assert_eq!(status, 200, "{accepted}");
-    let written = timed_out.data["error"]["details"]["written"]
-        .as_u64()
-        .unwrap();
-    assert!(written > 0, "{:?}", timed_out.data);
-    assert_eq!(
-        accepted["data"]["applied"].as_array().unwrap().len() as u64,
-        written,
-        "each slot it wrote is a new entry"
-    );
-    let (status, refused) = app
-        .send_empty(
-            Method::POST,
-            user,
-            &format!("/v1/calendars/{calendar_id}/runs/{again}/continue"),
-        )
-        .await;
-    assert_eq!(status, 409, "{refused}");
-    assert_eq!(refused["error"]["code"], "RUN_NOT_CONTINUABLE", "{refused}");
+    an_accepted_regeneration_is_not_continued(&app, user, &calendar_id).await;
 }

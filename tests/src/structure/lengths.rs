@@ -655,14 +655,6 @@ const TESTS_NOT_YET_SPLIT: &[(&str, &str)] = &[
         "a_paris_morning_digest_follows_the_clocks_of_paris_and_a_utc_one_keeps_utc",
     ),
     (
-        "tests/src/calendars/continuation.rs",
-        "a_plan_that_timed_out_is_completed_by_continue_asking_only_for_missing_slots",
-    ),
-    (
-        "tests/src/calendars/continuation.rs",
-        "a_regeneration_that_timed_out_is_continued_into_its_own_proposal",
-    ),
-    (
         "tests/src/calendars/feed.rs",
         "a_feed_is_the_calendar_as_it_stands_for_whoever_holds_its_address",
     ),
