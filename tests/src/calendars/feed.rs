@@ -74,6 +74,108 @@ async fn fetch(app: &TestApp, url: &str, etag: Option<&str>) -> reqwest::Respons
     request.send().await.unwrap()
 }
 
+/// The feed (`ics`) has the same UIDs as the calendar's ICS export, and nothing of the
+/// `foreign` calendars (the user's other one, anyone else's).
+async fn the_feed_holds_what_the_export_holds(
+    app: &TestApp,
+    user: Uuid,
+    id: &str,
+    ics: &str,
+    foreign: &[&String],
+) {
+    let events = parsed(ics)["icalendar"].as_object().unwrap().clone();
+    let export = app
+        .client
+        .get(app.url(&format!("/v1/calendars/{id}/export?format=ics")))
+        .bearer_auth(app.token(user))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let exported = parsed(&export)["icalendar"].as_object().unwrap().clone();
+    let mut uids: Vec<&String> = events.keys().collect();
+    let mut exported_uids: Vec<&String> = exported.keys().collect();
+    uids.sort();
+    exported_uids.sort();
+    assert_eq!(uids, exported_uids);
+    for foreign in foreign {
+        assert!(
+            !ics.contains(foreign.as_str()),
+            "{foreign} leaked into the feed"
+        );
+    }
+}
+
+/// A new address replaces the old (`url`, made by `made`); a revoked one, or one never
+/// made, is 404.
+async fn a_new_address_replaces_the_old(
+    app: &TestApp,
+    user: Uuid,
+    path: &str,
+    url: &str,
+    made: &Value,
+) {
+    let (_, remade) = app.send_empty(Method::POST, user, path).await;
+    assert_ne!(remade["data"]["url"], made["data"]["url"]);
+    assert_eq!(fetch(app, url, None).await.status(), 404);
+    let new_path = remade["data"]["url"].as_str().unwrap();
+    let new_url = app.url(&format!(
+        "/feeds/{}",
+        new_path.split_once("/feeds/").unwrap().1
+    ));
+    assert_eq!(fetch(app, &new_url, None).await.status(), 200);
+    assert_eq!(app.delete(user, path).await, 204);
+    assert_eq!(fetch(app, &new_url, None).await.status(), 404);
+    assert_eq!(app.delete(user, path).await, 404);
+    let random = app.url(&format!("/feeds/{}.ics", "A".repeat(43)));
+    assert_eq!(fetch(app, &random, None).await.status(), 404);
+    assert_eq!(
+        fetch(app, &app.url("/feeds/not-a-token.ics"), None)
+            .await
+            .status(),
+        404
+    );
+}
+
+/// Each event of a fresh feed: version 0, half an hour, in UTC, not yet scheduled.
+fn each_event_is_a_half_hour_utc_post_not_scheduled(feed: &Value) {
+    let events = feed["icalendar"].as_object().unwrap().clone();
+    assert!(!events.is_empty());
+    for event in events.values() {
+        assert_eq!(event["sequence"], 0);
+        assert_eq!(event["duration"], "0:30:00");
+        assert!(
+            event["start"].as_str().unwrap().ends_with("+00:00"),
+            "UTC: {event}"
+        );
+        assert!(
+            event["description"]
+                .as_str()
+                .unwrap()
+                .ends_with("Publishing: not scheduled"),
+            "{event}"
+        );
+    }
+}
+
+/// A publish of `entry` scheduled on TikTok.
+async fn schedule_a_publish(app: &TestApp, user: Uuid, calendar: &str, entry: &str) {
+    sqlx::query(
+        "insert into publish_intents (id, user_id, calendar_id, entry_id, channel, mode, dry_run,
+             timing, status)
+         values ($1, $2, $3, $4, 'tiktok', 'publish', false, 'scheduled', 'scheduled')",
+    )
+    .bind(Uuid::now_v7())
+    .bind(user)
+    .bind(calendar.parse::<Uuid>().unwrap())
+    .bind(entry.parse::<Uuid>().unwrap())
+    .execute(&app.db)
+    .await
+    .unwrap();
+}
+
 #[tokio::test]
 async fn a_feed_is_the_calendar_as_it_stands_for_whoever_holds_its_address() {
     let app = spawn_app().await;
@@ -115,48 +217,8 @@ async fn a_feed_is_the_calendar_as_it_stands_for_whoever_holds_its_address() {
     assert_eq!(feed["icalendar"], feed["vobject"], "the two parsers agree");
     assert_eq!(feed["refresh"], "PT1H");
     assert_eq!(feed["ttl"], "PT1H");
-    let events = feed["icalendar"].as_object().unwrap().clone();
-    assert!(!events.is_empty());
-    for event in events.values() {
-        assert_eq!(event["sequence"], 0);
-        assert_eq!(event["duration"], "0:30:00");
-        assert!(
-            event["start"].as_str().unwrap().ends_with("+00:00"),
-            "UTC: {event}"
-        );
-        assert!(
-            event["description"]
-                .as_str()
-                .unwrap()
-                .ends_with("Publishing: not scheduled"),
-            "{event}"
-        );
-    }
-
-    // The same UIDs as the ICS export, and nothing of the user's other calendar nor of
-    // anyone else's.
-    let export = app
-        .client
-        .get(app.url(&format!("/v1/calendars/{id}/export?format=ics")))
-        .bearer_auth(app.token(user))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let exported = parsed(&export)["icalendar"].as_object().unwrap().clone();
-    let mut uids: Vec<&String> = events.keys().collect();
-    let mut exported_uids: Vec<&String> = exported.keys().collect();
-    uids.sort();
-    exported_uids.sort();
-    assert_eq!(uids, exported_uids);
-    for foreign in [&other, &theirs] {
-        assert!(
-            !ics.contains(foreign.as_str()),
-            "{foreign} leaked into the feed"
-        );
-    }
+    each_event_is_a_half_hour_utc_post_not_scheduled(&feed);
+    the_feed_holds_what_the_export_holds(&app, user, &id, &ics, &[&other, &theirs]).await;
 
     // Unchanged: 304 for the current ETag.
     let response = fetch(&app, &url, Some(&etag)).await;
@@ -201,18 +263,7 @@ async fn a_feed_is_the_calendar_as_it_stands_for_whoever_holds_its_address() {
     );
 
     // Its publishing's progress shows, and raises its SEQUENCE again.
-    sqlx::query(
-        "insert into publish_intents (id, user_id, calendar_id, entry_id, channel, mode, dry_run,
-             timing, status)
-         values ($1, $2, $3, $4, 'tiktok', 'publish', false, 'scheduled', 'scheduled')",
-    )
-    .bind(Uuid::now_v7())
-    .bind(user)
-    .bind(id.parse::<Uuid>().unwrap())
-    .bind(edited.parse::<Uuid>().unwrap())
-    .execute(&app.db)
-    .await
-    .unwrap();
+    schedule_a_publish(&app, user, &id, &edited).await;
     let response = fetch(&app, &url, Some(&new_etag)).await;
     assert_eq!(response.status(), 200);
     let scheduled = parsed(&response.text().await.unwrap());
@@ -233,27 +284,7 @@ async fn a_feed_is_the_calendar_as_it_stands_for_whoever_holds_its_address() {
         "{event}"
     );
 
-    // A new address replaces the old; a revoked one, or one never made, is 404.
-    let (_, remade) = app.send_empty(Method::POST, user, &path).await;
-    assert_ne!(remade["data"]["url"], made["data"]["url"]);
-    assert_eq!(fetch(&app, &url, None).await.status(), 404);
-    let new_path = remade["data"]["url"].as_str().unwrap();
-    let new_url = app.url(&format!(
-        "/feeds/{}",
-        new_path.split_once("/feeds/").unwrap().1
-    ));
-    assert_eq!(fetch(&app, &new_url, None).await.status(), 200);
-    assert_eq!(app.delete(user, &path).await, 204);
-    assert_eq!(fetch(&app, &new_url, None).await.status(), 404);
-    assert_eq!(app.delete(user, &path).await, 404);
-    let random = app.url(&format!("/feeds/{}.ics", "A".repeat(43)));
-    assert_eq!(fetch(&app, &random, None).await.status(), 404);
-    assert_eq!(
-        fetch(&app, &app.url("/feeds/not-a-token.ics"), None)
-            .await
-            .status(),
-        404
-    );
+    a_new_address_replaces_the_old(&app, user, &path, &url, &made).await;
 }
 
 /// A subscriber in a loop is told to slow down (`FEED_RATE_*`), with `Retry-After`.

@@ -655,10 +655,6 @@ const TESTS_NOT_YET_SPLIT: &[(&str, &str)] = &[
         "a_paris_morning_digest_follows_the_clocks_of_paris_and_a_utc_one_keeps_utc",
     ),
     (
-        "tests/src/calendars/feed.rs",
-        "a_feed_is_the_calendar_as_it_stands_for_whoever_holds_its_address",
-    ),
-    (
         "tests/src/calendars/edits.rs",
         "edits_survive_a_regeneration_whose_diff_is_accepted",
     ),
