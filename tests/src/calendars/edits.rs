@@ -29,31 +29,10 @@ async fn finished_job(app: &TestApp, user: Uuid, job: &str) -> Value {
     .await
 }
 
-#[tokio::test]
-async fn edits_survive_a_regeneration_whose_diff_is_accepted() {
-    let app = spawn_app().await;
-    let user = Uuid::new_v4();
-    let (status, accepted) = app
-        .send_json(
-            Method::POST,
-            user,
-            "/v1/ai/calendar",
-            &request(30, "green tea"),
-        )
-        .await;
-    assert_eq!(status, 202, "{accepted}");
-    let run = &accepted["data"];
-    assert_eq!(run["status"], "pending");
-    assert_eq!(run["version"], 1);
-    let job = finished_job(&app, user, run["jobId"].as_str().unwrap()).await;
-    assert_eq!(job["status"], "succeeded");
-    let id = run["calendarId"].as_str().unwrap().to_owned();
-    let saved = app.calendar(user, &id).await["entries"]
-        .as_array()
-        .unwrap()
-        .clone();
-
-    // Two edits and a deletion.
+/// Two entries edited (`saved[3]` and `saved[40]`: a title each and a hashtag), one deleted
+/// (`saved[10]`), and an edit past the caption's limit refused naming the field: the deleted
+/// entry's key.
+async fn edit_two_and_delete_one(app: &TestApp, user: Uuid, id: &str, saved: &[Value]) -> String {
     let edited: Vec<&Value> = vec![&saved[3], &saved[40]];
     for (i, entry) in edited.iter().enumerate() {
         let path = format!(
@@ -93,6 +72,67 @@ async fn edits_survive_a_regeneration_whose_diff_is_accepted() {
         (status, body["error"]["details"]["field"].clone()),
         (400, json!("caption"))
     );
+    deleted
+}
+
+/// After accepting all: the two conflicts still wait, the edits are kept, the deleted
+/// entry stays deleted and every other entry is the new topic's.
+fn the_edits_are_kept(calendar: &Value, edited: &[&Value], deleted: &String) {
+    assert_eq!(
+        calendar["pendingRun"]["changes"], 2,
+        "the two conflicts still wait for an answer"
+    );
+    let now = calendar["entries"].as_array().unwrap();
+    assert_eq!(now.len(), 89 + 6);
+    let now_keys = keys(now);
+    assert_eq!(
+        now_keys.iter().collect::<HashSet<_>>().len(),
+        now.len(),
+        "no key twice"
+    );
+    assert!(!now_keys.contains(deleted));
+    for (i, entry) in edited.iter().enumerate() {
+        let kept = now.iter().find(|e| e["key"] == entry["key"]).unwrap();
+        assert_eq!(
+            kept["title"],
+            format!("My own title {i}"),
+            "the edit is kept"
+        );
+        assert_eq!(kept["edited"], true);
+    }
+    assert!(
+        now.iter()
+            .filter(|e| e["edited"] == false)
+            .all(|e| e["title"].as_str().unwrap().contains("black coffee"))
+    );
+}
+
+#[tokio::test]
+async fn edits_survive_a_regeneration_whose_diff_is_accepted() {
+    let app = spawn_app().await;
+    let user = Uuid::new_v4();
+    let (status, accepted) = app
+        .send_json(
+            Method::POST,
+            user,
+            "/v1/ai/calendar",
+            &request(30, "green tea"),
+        )
+        .await;
+    assert_eq!(status, 202, "{accepted}");
+    let run = &accepted["data"];
+    assert_eq!(run["status"], "pending");
+    assert_eq!(run["version"], 1);
+    let job = finished_job(&app, user, run["jobId"].as_str().unwrap()).await;
+    assert_eq!(job["status"], "succeeded");
+    let id = run["calendarId"].as_str().unwrap().to_owned();
+    let saved = app.calendar(user, &id).await["entries"]
+        .as_array()
+        .unwrap()
+        .clone();
+
+    let edited: Vec<&Value> = vec![&saved[3], &saved[40]];
+    let deleted = edit_two_and_delete_one(&app, user, &id, &saved).await;
 
     // Regenerate: new topic, two more days.
     let mut again = request(32, "black coffee");
@@ -159,34 +199,7 @@ async fn edits_survive_a_regeneration_whose_diff_is_accepted() {
         "accepting twice changes nothing"
     );
 
-    let calendar = app.calendar(user, &id).await;
-    assert_eq!(
-        calendar["pendingRun"]["changes"], 2,
-        "the two conflicts still wait for an answer"
-    );
-    let now = calendar["entries"].as_array().unwrap();
-    assert_eq!(now.len(), 89 + 6);
-    let now_keys = keys(now);
-    assert_eq!(
-        now_keys.iter().collect::<HashSet<_>>().len(),
-        now.len(),
-        "no key twice"
-    );
-    assert!(!now_keys.contains(&deleted));
-    for (i, entry) in edited.iter().enumerate() {
-        let kept = now.iter().find(|e| e["key"] == entry["key"]).unwrap();
-        assert_eq!(
-            kept["title"],
-            format!("My own title {i}"),
-            "the edit is kept"
-        );
-        assert_eq!(kept["edited"], true);
-    }
-    assert!(
-        now.iter()
-            .filter(|e| e["edited"] == false)
-            .all(|e| e["title"].as_str().unwrap().contains("black coffee"))
-    );
+    the_edits_are_kept(&app.calendar(user, &id).await, &edited, &deleted);
 
     // A conflict applies only when accepted by id; then the AI's version replaces the edit.
     let conflict_id = conflicts[0]["id"].as_str().unwrap();
