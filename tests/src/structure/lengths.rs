@@ -643,14 +643,6 @@ const TESTS_NOT_YET_SPLIT: &[(&str, &str)] = &[
         "each_change_stages_its_event_once",
     ),
     (
-        "tests/src/syntheses/digests.rs",
-        "a_feed_rotating_its_guids_sends_each_item_once_and_a_run_with_nothing_new_sends_nothing",
-    ),
-    (
-        "tests/src/syntheses/digests.rs",
-        "a_one_click_post_stops_the_next_digest_to_that_address_only",
-    ),
-    (
         "tests/src/syntheses/local_time.rs",
         "a_paris_morning_digest_follows_the_clocks_of_paris_and_a_utc_one_keeps_utc",
     ),

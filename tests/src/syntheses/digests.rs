@@ -89,6 +89,75 @@ fn mentions(message: &Value, title: &str) -> bool {
     message["text"].as_str().unwrap().contains(title)
 }
 
+/// A run with nothing new (`third`, on day 9) is the schedule's last run, its delivery
+/// `skipped` for `NOTHING_NEW` with nothing sent, and the schedule is not run again that day.
+async fn nothing_new_is_recorded_and_not_run_again(
+    app: &TestApp,
+    clock: &ManualClock,
+    user: Uuid,
+    theme: &str,
+    third: &Value,
+) {
+    let path = format!("/api/v1/themes/{theme}/schedule");
+    let (_, schedule_now) = app.get_json(user, &path).await;
+    let last: DateTime<Utc> = schedule_now["last_run_at"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(last, at(9));
+    let (_, deliveries) = app
+        .get_json(user, &format!("/api/v1/themes/{theme}/deliveries"))
+        .await;
+    let skipped: Vec<&Value> = deliveries
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["synthesis_id"] == third["id"])
+        .collect();
+    assert_eq!(skipped.len(), 1, "{deliveries}");
+    assert_eq!(
+        (
+            &skipped[0]["status"],
+            &skipped[0]["reason"],
+            &skipped[0]["sent_at"]
+        ),
+        (&json!("skipped"), &json!("NOTHING_NEW"), &Value::Null)
+    );
+    // Not run again that day.
+    clock.set(at(9) + chrono::Duration::hours(3));
+    let again = scheduler::tick(&app.worker_context(0), clock)
+        .await
+        .unwrap();
+    assert!(again.is_empty());
+}
+
+/// A synthesis asked for by hand uses every item of the feed, and is not mailed.
+async fn a_manual_synthesis_uses_every_item_and_is_not_mailed(
+    app: &TestApp,
+    user: Uuid,
+    theme: &str,
+    smtp: &SmtpServer,
+) {
+    let manual = app.request_synthesis(user, theme).await;
+    app.jobs_settled().await;
+    let (_, manual) = app
+        .get_json(
+            user,
+            &format!(
+                "/api/v1/syntheses/{}",
+                manual["synthesis_id"].as_str().unwrap()
+            ),
+        )
+        .await;
+    let sections = manual["sections"].to_string();
+    for title in ["Gyokuro", "Matcha", "Sencha"] {
+        assert!(sections.contains(title), "{title} in {sections}");
+    }
+    assert_eq!(manual["items_left_out"], 0);
+    assert_eq!(smtp.messages().len(), 3, "a manual synthesis is not mailed");
+}
+
 #[tokio::test]
 async fn a_feed_rotating_its_guids_sends_each_item_once_and_a_run_with_nothing_new_sends_nothing() {
     let smtp = SmtpServer::start(0).await;
@@ -184,37 +253,7 @@ async fn a_feed_rotating_its_guids_sends_each_item_once_and_a_run_with_nothing_n
         "{third}"
     );
     assert_eq!(smtp.messages().len(), 2, "nothing new, nothing sent");
-    let (_, schedule_now) = app.get_json(user, &path).await;
-    let last: DateTime<Utc> = schedule_now["last_run_at"]
-        .as_str()
-        .unwrap()
-        .parse()
-        .unwrap();
-    assert_eq!(last, at(9));
-    let (_, deliveries) = app
-        .get_json(user, &format!("/api/v1/themes/{theme}/deliveries"))
-        .await;
-    let skipped: Vec<&Value> = deliveries
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|d| d["synthesis_id"] == third["id"])
-        .collect();
-    assert_eq!(skipped.len(), 1, "{deliveries}");
-    assert_eq!(
-        (
-            &skipped[0]["status"],
-            &skipped[0]["reason"],
-            &skipped[0]["sent_at"]
-        ),
-        (&json!("skipped"), &json!("NOTHING_NEW"), &Value::Null)
-    );
-    // Not run again that day.
-    clock.set(at(9) + chrono::Duration::hours(3));
-    let again = scheduler::tick(&app.worker_context(0), &clock)
-        .await
-        .unwrap();
-    assert!(again.is_empty());
+    nothing_new_is_recorded_and_not_run_again(&app, &clock, user, &theme, &third).await;
 
     // Asked for, a "nothing new" mail goes out instead.
     let (status, _) = app
@@ -226,24 +265,7 @@ async fn a_feed_rotating_its_guids_sends_each_item_once_and_a_run_with_nothing_n
     assert_eq!(mails.len(), 3);
     assert!(mails.iter().any(|m| mentions(m, "Nothing new in Tea")));
 
-    // A synthesis asked for by hand uses every item.
-    let manual = app.request_synthesis(user, &theme).await;
-    app.jobs_settled().await;
-    let (_, manual) = app
-        .get_json(
-            user,
-            &format!(
-                "/api/v1/syntheses/{}",
-                manual["synthesis_id"].as_str().unwrap()
-            ),
-        )
-        .await;
-    let sections = manual["sections"].to_string();
-    for title in ["Gyokuro", "Matcha", "Sencha"] {
-        assert!(sections.contains(title), "{title} in {sections}");
-    }
-    assert_eq!(manual["items_left_out"], 0);
-    assert_eq!(smtp.messages().len(), 3, "a manual synthesis is not mailed");
+    a_manual_synthesis_uses_every_item_and_is_not_mailed(&app, user, &theme, &smtp).await;
 }
 
 /// The token of a digest's one-click unsubscribe link, from its `List-Unsubscribe`.
@@ -257,6 +279,128 @@ fn unsubscribe_token(message: &Value) -> String {
 
 fn to(message: &Value) -> &str {
     message["to"][0].as_str().unwrap()
+}
+
+/// Each digest carries the three list headers, its link its own.
+fn each_digest_carries_the_list_headers(mails: &[Value], schedule_id: Uuid) {
+    for mail in mails {
+        let headers = &mail["headers"];
+        let unsubscribe = headers["list-unsubscribe"].as_str().unwrap();
+        assert!(
+            unsubscribe.starts_with("<http") && unsubscribe.contains("/unsubscribe/"),
+            "{unsubscribe}"
+        );
+        assert!(unsubscribe.contains(", <mailto:"), "{unsubscribe}");
+        assert_eq!(
+            headers["list-unsubscribe-post"],
+            "List-Unsubscribe=One-Click"
+        );
+        let list_id = headers["list-id"].as_str().unwrap();
+        assert!(
+            list_id.starts_with("\"Tea\" <") && list_id.contains(&schedule_id.simple().to_string()),
+            "{list_id}"
+        );
+    }
+}
+
+/// A forged or edited token (of `ana`'s), and an expired one, are no longer valid, however
+/// the request is made.
+async fn a_forged_or_expired_link_is_no_longer_valid(app: &TestApp, ana: &str, schedule_id: Uuid) {
+    let http = reqwest::Client::new();
+    let link = |token: &str| app.url(&format!("/unsubscribe/{token}"));
+    let mut forged = ana.to_owned().into_bytes();
+    let last = forged.len() - 1;
+    forged[last] = if forged[last] == b'A' { b'B' } else { b'A' };
+    let forged = String::from_utf8(forged).unwrap();
+    let key = almanac_shared::unsubscribe::UnsubscribeKey::from_secret(crate::helpers::JWT_SECRET);
+    let yesterday = Utc::now().date_naive().pred_opt().unwrap();
+    let expired = key.token(schedule_id, "ana@example.com", yesterday);
+    for token in [forged.as_str(), expired.as_str(), "not-a-token"] {
+        for request in [
+            http.get(link(token)),
+            http.post(link(token))
+                .form(&[("List-Unsubscribe", "One-Click")]),
+            // The link is judged before the body: an odd one changes nothing of that.
+            http.post(link(token))
+                .header("content-type", "multipart/form-data; boundary=b")
+                .body(
+                    b"--b\r\nContent-Disposition: form-data; name=\"\xffList\"\r\n\x00garbage"
+                        .to_vec(),
+                ),
+            http.post(link(token))
+                .header("content-type", "application/json")
+                .body("{\"List-Unsubscribe\": \"One-Click\"}"),
+        ] {
+            let answer = request.send().await.unwrap();
+            assert_eq!(answer.status(), 404, "{token}");
+            let page = answer.text().await.unwrap();
+            assert!(page.contains("no longer valid"), "{page}");
+        }
+    }
+}
+
+/// The owner cannot add an unsubscribed address back until they clear it (`path`: the
+/// schedule's).
+async fn the_owner_adds_them_back_only_once_cleared(app: &TestApp, user: Uuid, path: &str) {
+    let schedule = |emails: &[&str]| {
+        json!({ "enabled": true, "days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"],
+                "time_utc": "09:00", "emails": emails })
+    };
+    let (status, refused) = app
+        .send_json(
+            Method::PUT,
+            user,
+            &path,
+            &schedule(&["Ana@Example.com", "chloe@example.com"]),
+        )
+        .await;
+    assert_eq!(status, 422, "{refused}");
+    assert_eq!(
+        refused["error"]["code"], "ADDRESS_UNSUBSCRIBED",
+        "{refused}"
+    );
+    assert_eq!(refused["error"]["details"]["email"], "ana@example.com");
+    let clear = |email: &str| {
+        app.client
+            .delete(app.url(&format!("{path}/suppressions/{email}")))
+            .bearer_auth(app.token(user))
+            .send()
+    };
+    assert_eq!(clear("ana@example.com").await.unwrap().status(), 204);
+    assert_eq!(clear("ana@example.com").await.unwrap().status(), 404);
+    let (status, answer) = app
+        .send_json(
+            Method::PUT,
+            user,
+            &path,
+            &schedule(&["ana@example.com", "chloe@example.com"]),
+        )
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["suppressions"].as_array().unwrap().len(), 1);
+}
+
+/// Opening an unsubscribe link (or a scanner fetching it) only asks, on a page no other
+/// site may frame, naming the address (`who`).
+async fn opening_the_link_only_asks(link: &str, who: &str) {
+    let opened = reqwest::get(link).await.unwrap();
+    assert_eq!(opened.status(), 200);
+    // Never inside another site's frame, where a click could be taken from the reader.
+    let policy = opened.headers()["content-security-policy"]
+        .to_str()
+        .unwrap();
+    assert!(policy.contains("frame-ancestors 'none'"), "{policy}");
+    assert!(
+        opened.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let page = opened.text().await.unwrap();
+    assert!(
+        page.contains(who) && page.contains("List-Unsubscribe"),
+        "{page}"
+    );
 }
 
 #[tokio::test]
@@ -289,25 +433,7 @@ async fn a_one_click_post_stops_the_next_digest_to_that_address_only() {
     run(&app, &clock, at(7), user, &theme).await;
     let mails = smtp.wait_for(3).await;
 
-    // Each digest carries the three list headers, its link its own.
-    for mail in &mails {
-        let headers = &mail["headers"];
-        let unsubscribe = headers["list-unsubscribe"].as_str().unwrap();
-        assert!(
-            unsubscribe.starts_with("<http") && unsubscribe.contains("/unsubscribe/"),
-            "{unsubscribe}"
-        );
-        assert!(unsubscribe.contains(", <mailto:"), "{unsubscribe}");
-        assert_eq!(
-            headers["list-unsubscribe-post"],
-            "List-Unsubscribe=One-Click"
-        );
-        let list_id = headers["list-id"].as_str().unwrap();
-        assert!(
-            list_id.starts_with("\"Tea\" <") && list_id.contains(&schedule_id.simple().to_string()),
-            "{list_id}"
-        );
-    }
+    each_digest_carries_the_list_headers(&mails, schedule_id);
     let token = |who: &str| unsubscribe_token(mails.iter().find(|m| to(m) == who).unwrap());
     let (ana, ben) = (token("ana@example.com"), token("ben@example.com"));
     assert_ne!(ana, ben);
@@ -318,57 +444,10 @@ async fn a_one_click_post_stops_the_next_digest_to_that_address_only() {
         schedule["emails"].clone()
     };
 
-    // Opening the link (or a scanner fetching it) only asks.
-    let opened = http.get(link(&ana)).send().await.unwrap();
-    assert_eq!(opened.status(), 200);
-    // Never inside another site's frame, where a click could be taken from the reader.
-    let policy = opened.headers()["content-security-policy"]
-        .to_str()
-        .unwrap();
-    assert!(policy.contains("frame-ancestors 'none'"), "{policy}");
-    assert!(
-        opened.headers()["content-type"]
-            .to_str()
-            .unwrap()
-            .starts_with("text/html")
-    );
-    let page = opened.text().await.unwrap();
-    assert!(
-        page.contains("ana@example.com") && page.contains("List-Unsubscribe"),
-        "{page}"
-    );
+    opening_the_link_only_asks(&link(&ana), "ana@example.com").await;
     assert_eq!(recipients().await, json!(everyone));
 
-    // A forged or edited token, and an expired one, are no longer valid.
-    let mut forged = ana.clone().into_bytes();
-    let last = forged.len() - 1;
-    forged[last] = if forged[last] == b'A' { b'B' } else { b'A' };
-    let forged = String::from_utf8(forged).unwrap();
-    let key = almanac_shared::unsubscribe::UnsubscribeKey::from_secret(crate::helpers::JWT_SECRET);
-    let yesterday = Utc::now().date_naive().pred_opt().unwrap();
-    let expired = key.token(schedule_id, "ana@example.com", yesterday);
-    for token in [forged.as_str(), expired.as_str(), "not-a-token"] {
-        for request in [
-            http.get(link(token)),
-            http.post(link(token))
-                .form(&[("List-Unsubscribe", "One-Click")]),
-            // The link is judged before the body: an odd one changes nothing of that.
-            http.post(link(token))
-                .header("content-type", "multipart/form-data; boundary=b")
-                .body(
-                    b"--b\r\nContent-Disposition: form-data; name=\"\xffList\"\r\n\x00garbage"
-                        .to_vec(),
-                ),
-            http.post(link(token))
-                .header("content-type", "application/json")
-                .body("{\"List-Unsubscribe\": \"One-Click\"}"),
-        ] {
-            let answer = request.send().await.unwrap();
-            assert_eq!(answer.status(), 404, "{token}");
-            let page = answer.text().await.unwrap();
-            assert!(page.contains("no longer valid"), "{page}");
-        }
-    }
+    a_forged_or_expired_link_is_no_longer_valid(&app, &ana, schedule_id).await;
     // Anything but `List-Unsubscribe=One-Click` changes nothing.
     let wrong = http
         .post(link(&ana))
@@ -432,39 +511,7 @@ async fn a_one_click_post_stops_the_next_digest_to_that_address_only() {
         .collect();
     assert_eq!(newest, ["chloe@example.com"]);
 
-    // The owner cannot add them back until they clear it.
-    let (status, refused) = app
-        .send_json(
-            Method::PUT,
-            user,
-            &path,
-            &schedule(&["Ana@Example.com", "chloe@example.com"]),
-        )
-        .await;
-    assert_eq!(status, 422, "{refused}");
-    assert_eq!(
-        refused["error"]["code"], "ADDRESS_UNSUBSCRIBED",
-        "{refused}"
-    );
-    assert_eq!(refused["error"]["details"]["email"], "ana@example.com");
-    let clear = |email: &str| {
-        app.client
-            .delete(app.url(&format!("{path}/suppressions/{email}")))
-            .bearer_auth(app.token(user))
-            .send()
-    };
-    assert_eq!(clear("ana@example.com").await.unwrap().status(), 204);
-    assert_eq!(clear("ana@example.com").await.unwrap().status(), 404);
-    let (status, answer) = app
-        .send_json(
-            Method::PUT,
-            user,
-            &path,
-            &schedule(&["ana@example.com", "chloe@example.com"]),
-        )
-        .await;
-    assert_eq!(status, 200, "{answer}");
-    assert_eq!(answer["suppressions"].as_array().unwrap().len(), 1);
+    the_owner_adds_them_back_only_once_cleared(&app, user, &path).await;
 }
 
 /// A delivery made before its recipient unsubscribed is not sent: its next attempt finds the
