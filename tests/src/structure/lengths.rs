@@ -642,10 +642,6 @@ const TESTS_NOT_YET_SPLIT: &[(&str, &str)] = &[
         "tests/src/webhooks/deliveries.rs",
         "each_change_stages_its_event_once",
     ),
-    (
-        "tests/src/syntheses/local_time.rs",
-        "a_paris_morning_digest_follows_the_clocks_of_paris_and_a_utc_one_keeps_utc",
-    ),
     ("tests/src/bin/bench/console.rs", "measure"),
     ("tests/src/bin/bench/main.rs", "phases"),
 ];

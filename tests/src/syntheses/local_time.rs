@@ -75,28 +75,10 @@ fn schedule_id(answer: &Value) -> Uuid {
     answer["id"].as_str().unwrap().parse().unwrap()
 }
 
-#[tokio::test]
-async fn a_paris_morning_digest_follows_the_clocks_of_paris_and_a_utc_one_keeps_utc() {
-    let smtp = SmtpServer::start(0).await;
-    let app = spawn_app_with(TestOptions {
-        env: vec![("SMTP_URL", smtp.url())],
-        ..Default::default()
-    })
-    .await;
+/// The answer keeps the zone and the local time; `time_utc` is today's equivalent. A UTC
+/// schedule has neither.
+fn the_answer_keeps_the_zone_and_the_local_time(paris: &Value, plain: &Value) {
     let paris_zone = chrono_tz::Europe::Paris;
-    let (paris_user, paris_theme, paris) = scheduled(
-        &app,
-        json!({ "timezone": "Europe/Paris", "time_local": "08:00", "time_utc": "23:59" }),
-    )
-    .await;
-    let (_, _, night) = scheduled(
-        &app,
-        json!({ "timezone": "Europe/Paris", "time_local": "02:30" }),
-    )
-    .await;
-    let (_, _, plain) = scheduled(&app, json!({ "time_utc": "08:00" })).await;
-
-    // The answer keeps the zone and the local time; `time_utc` is today's equivalent.
     let now = Utc::now();
     let offset = now
         .with_timezone(&paris_zone)
@@ -116,8 +98,16 @@ async fn a_paris_morning_digest_follows_the_clocks_of_paris_and_a_utc_one_keeps_
         (&plain["timezone"], &plain["time_local"], &plain["time_utc"]),
         (&Value::Null, &Value::Null, &json!("08:00"))
     );
-    // A schedule for tomorrow (in Paris) only runs next tomorrow at 08:00 there; its answer
-    // says so. (Today's could be due at once, whatever the hour the tests run at.)
+}
+
+/// A schedule for tomorrow (in Paris) only runs next tomorrow at 08:00 there, and its
+/// answer says so (today's could be due at once, whatever the hour the tests run at);
+/// disabled, it will not run.
+async fn tomorrow_s_schedule_runs_tomorrow_and_a_disabled_one_never(
+    app: &TestApp,
+    paris_user: Uuid,
+) {
+    let (now, paris_zone) = (Utc::now(), chrono_tz::Europe::Paris);
     let tomorrow = (now.with_timezone(&paris_zone) + Duration::days(1)).date_naive();
     let day = tomorrow.format("%a").to_string().to_lowercase();
     let site = tea_site().await;
@@ -140,7 +130,6 @@ async fn a_paris_morning_digest_follows_the_clocks_of_paris_and_a_utc_one_keeps_
         (tomorrow, "08:00".to_owned()),
         "{once}"
     );
-    // Disabled, it will not run.
     let (_, off) = app
         .send_json(
             Method::PUT,
@@ -151,6 +140,30 @@ async fn a_paris_morning_digest_follows_the_clocks_of_paris_and_a_utc_one_keeps_
         )
         .await;
     assert_eq!(off["next_run_at"], Value::Null, "{off}");
+}
+
+#[tokio::test]
+async fn a_paris_morning_digest_follows_the_clocks_of_paris_and_a_utc_one_keeps_utc() {
+    let smtp = SmtpServer::start(0).await;
+    let app = spawn_app_with(TestOptions {
+        env: vec![("SMTP_URL", smtp.url())],
+        ..Default::default()
+    })
+    .await;
+    let (paris_user, paris_theme, paris) = scheduled(
+        &app,
+        json!({ "timezone": "Europe/Paris", "time_local": "08:00", "time_utc": "23:59" }),
+    )
+    .await;
+    let (_, _, night) = scheduled(
+        &app,
+        json!({ "timezone": "Europe/Paris", "time_local": "02:30" }),
+    )
+    .await;
+    let (_, _, plain) = scheduled(&app, json!({ "time_utc": "08:00" })).await;
+
+    the_answer_keeps_the_zone_and_the_local_time(&paris, &plain);
+    tomorrow_s_schedule_runs_tomorrow_and_a_disabled_one_never(&app, paris_user).await;
 
     let clock = ManualClock::new(utc("2027-03-26T00:00:00Z"));
     let mut spring = ticks(
