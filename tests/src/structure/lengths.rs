@@ -634,14 +634,6 @@ const TESTS_NOT_YET_SPLIT: &[(&str, &str)] = &[
         "tests/src/operations/console/mod.rs",
         "the_statistics_read_the_same_from_the_rollups_as_from_the_jobs",
     ),
-    (
-        "tests/src/webhooks/deliveries.rs",
-        "gone_and_failing_endpoints_are_disabled_and_their_owner_told",
-    ),
-    (
-        "tests/src/webhooks/deliveries.rs",
-        "each_change_stages_its_event_once",
-    ),
     ("tests/src/bin/bench/console.rs", "measure"),
     ("tests/src/bin/bench/main.rs", "phases"),
 ];

@@ -300,6 +300,92 @@ async fn a_hanging_receiver_holds_an_attempt_no_longer_than_the_bound() {
 /// token carried) and their other endpoints are told with `webhook.disabled`. A disabled
 /// endpoint is sent nothing more, and can be enabled again and its deliveries sent again,
 /// with the same ids.
+/// A receiver that answers 410 Gone disables its endpoint at its first attempt: the
+/// endpoint's id.
+async fn a_gone_receiver_disables_its_endpoint_at_once(app: &TestApp, user: Uuid) -> Uuid {
+    let gone = Receiver::start(410).await;
+    let (gone_id, _) = endpoint(app, user, &gone.url, &["job.succeeded"]).await;
+    send_test(app, user, gone_id).await;
+    let failed = all_deliveries(app, user, gone_id, 1, "failed").await;
+    assert_eq!(failed[0]["attempts"].as_array().unwrap().len(), 1);
+    assert_eq!(failed[0]["lastError"]["code"], "WEBHOOK_GONE");
+    let (_, webhook) = app.get_json(user, &format!("/v1/webhooks/{gone_id}")).await;
+    assert_eq!(
+        webhook["data"]["disabledReason"],
+        "the receiver answered 410 Gone"
+    );
+    assert_eq!(gone.requests().len(), 1);
+    gone_id
+}
+
+/// A request whose token carries the user's address (as Supabase's do) makes it theirs.
+async fn the_owner_s_address_is_kept(app: &TestApp, user: Uuid, address: &str) {
+    let status = app
+        .client
+        .get(app.url("/v1/webhooks"))
+        .bearer_auth(app.keys.mint_with_email(user, Some(address), 600))
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, 200);
+    eventually(WAIT, "the owner's address kept", || async {
+        let email: Option<String> =
+            sqlx::query_scalar("select email from user_contacts where user_id = $1")
+                .bind(user)
+                .fetch_optional(&app.db)
+                .await
+                .unwrap();
+        email.filter(|e| e == address)
+    })
+    .await;
+}
+
+/// Enabled and answering again, a redelivery of `again` keeps the delivery's id: recorded
+/// delivered (so its job has ended), once.
+async fn a_redelivery_keeps_the_delivery_s_id(
+    app: &TestApp,
+    user: Uuid,
+    failing_id: Uuid,
+    failing: &Receiver,
+    again: &str,
+) {
+    failing.set(200);
+    let (status, _) = app
+        .send_json(
+            Method::PATCH,
+            user,
+            &format!("/v1/webhooks/{failing_id}"),
+            &json!({"enabled": true}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (status, redelivered) = app
+        .send_empty(
+            Method::POST,
+            user,
+            &format!("/v1/webhooks/{failing_id}/deliveries/{again}/redeliver"),
+        )
+        .await;
+    assert_eq!(status, 202, "{redelivered}");
+    assert_eq!(redelivered["data"]["status"], "pending");
+    // Recorded delivered (so its job has ended), once, with its id.
+    eventually(WAIT, "the redelivery", || async {
+        let items = deliveries(app, user, failing_id).await;
+        items
+            .iter()
+            .any(|d| d["id"] == again && d["status"] == "succeeded")
+            .then_some(())
+    })
+    .await;
+    assert_eq!(failing.delivered().len(), 1);
+    assert_eq!(failing.delivered()[again].len(), 1);
+    let (_, webhook) = app
+        .get_json(user, &format!("/v1/webhooks/{failing_id}"))
+        .await;
+    assert_eq!(webhook["data"]["disabledAt"], Value::Null);
+}
+
 #[tokio::test]
 async fn gone_and_failing_endpoints_are_disabled_and_their_owner_told() {
     let outbox = std::env::temp_dir().join(format!("almanac-webhooks-{}", Uuid::new_v4()));
@@ -313,44 +399,11 @@ async fn gone_and_failing_endpoints_are_disabled_and_their_owner_told() {
     // The deliveries of the disabled endpoints fail, and their jobs with them.
     app.expect_failed_jobs();
     let user = Uuid::now_v7();
-    // A request whose token carries the user's address (as Supabase's do) makes it theirs.
-    let status = app
-        .client
-        .get(app.url("/v1/webhooks"))
-        .bearer_auth(
-            app.keys
-                .mint_with_email(user, Some("owner@example.com"), 600),
-        )
-        .send()
-        .await
-        .unwrap()
-        .status();
-    assert_eq!(status, 200);
-    eventually(WAIT, "the owner's address kept", || async {
-        let email: Option<String> =
-            sqlx::query_scalar("select email from user_contacts where user_id = $1")
-                .bind(user)
-                .fetch_optional(&app.db)
-                .await
-                .unwrap();
-        email.filter(|e| e == "owner@example.com")
-    })
-    .await;
+    the_owner_s_address_is_kept(&app, user, "owner@example.com").await;
     let watcher = Receiver::start(200).await;
     let (watcher_id, _) = endpoint(&app, user, &watcher.url, &["webhook.disabled"]).await;
 
-    let gone = Receiver::start(410).await;
-    let (gone_id, _) = endpoint(&app, user, &gone.url, &["job.succeeded"]).await;
-    send_test(&app, user, gone_id).await;
-    let failed = all_deliveries(&app, user, gone_id, 1, "failed").await;
-    assert_eq!(failed[0]["attempts"].as_array().unwrap().len(), 1);
-    assert_eq!(failed[0]["lastError"]["code"], "WEBHOOK_GONE");
-    let (_, webhook) = app.get_json(user, &format!("/v1/webhooks/{gone_id}")).await;
-    assert_eq!(
-        webhook["data"]["disabledReason"],
-        "the receiver answered 410 Gone"
-    );
-    assert_eq!(gone.requests().len(), 1);
+    let gone_id = a_gone_receiver_disables_its_endpoint_at_once(&app, user).await;
 
     let failing = Receiver::start(500).await;
     let (failing_id, _) = endpoint(&app, user, &failing.url, &["job.succeeded"]).await;
@@ -440,42 +493,46 @@ async fn gone_and_failing_endpoints_are_disabled_and_their_owner_told() {
         "every request the receiver got is an attempt"
     );
 
-    // Enabled and answering again: a redelivery keeps the delivery's id.
-    failing.set(200);
-    let (status, _) = app
-        .send_json(
-            Method::PATCH,
-            user,
-            &format!("/v1/webhooks/{failing_id}"),
-            &json!({"enabled": true}),
-        )
-        .await;
-    assert_eq!(status, 200);
-    let again = ended[0]["id"].as_str().unwrap();
-    let (status, redelivered) = app
-        .send_empty(
-            Method::POST,
-            user,
-            &format!("/v1/webhooks/{failing_id}/deliveries/{again}/redeliver"),
-        )
-        .await;
-    assert_eq!(status, 202, "{redelivered}");
-    assert_eq!(redelivered["data"]["status"], "pending");
-    // Recorded delivered (so its job has ended), once, with its id.
-    eventually(WAIT, "the redelivery", || async {
-        let items = deliveries(&app, user, failing_id).await;
-        items
-            .iter()
-            .any(|d| d["id"] == again && d["status"] == "succeeded")
-            .then_some(())
-    })
+    a_redelivery_keeps_the_delivery_s_id(
+        &app,
+        user,
+        failing_id,
+        &failing,
+        ended[0]["id"].as_str().unwrap(),
+    )
     .await;
-    assert_eq!(failing.delivered().len(), 1);
-    assert_eq!(failing.delivered()[again].len(), 1);
-    let (_, webhook) = app
-        .get_json(user, &format!("/v1/webhooks/{failing_id}"))
-        .await;
-    assert_eq!(webhook["data"]["disabledAt"], Value::Null);
+}
+
+/// A real publish and a dry run of the calendar's, ending each way an event tells of:
+/// `published`, `failed`, `unconfirmed`.
+async fn publishes_end_each_way(app: &TestApp, user: Uuid, calendar: Uuid) {
+    for status in ["published", "failed", "unconfirmed"] {
+        for dry_run in [false, true] {
+            sqlx::query(
+                "insert into publish_intents (id, user_id, calendar_id, entry_id, channel, mode,
+                     dry_run, timing, status)
+                 values ($1, $2, $3, $4, 'tiktok', 'publish', $5, 'now', 'publishing')",
+            )
+            .bind(Uuid::now_v7())
+            .bind(user)
+            .bind(calendar)
+            .bind(Uuid::now_v7())
+            .bind(dry_run)
+            .execute(&app.db)
+            .await
+            .unwrap();
+            sqlx::query(
+                "update publish_intents set status = $2
+                 where user_id = $1 and status = 'publishing' and dry_run = $3",
+            )
+            .bind(user)
+            .bind(status)
+            .bind(dry_run)
+            .execute(&app.db)
+            .await
+            .unwrap();
+        }
+    }
 }
 
 /// Every change that causes an event stages it, once: a calendar run (its job and its run),
@@ -525,33 +582,7 @@ async fn each_change_stages_its_event_once() {
     .await;
     run("update organic_runs set status = 'succeeded', finished_at = now() where user_id = $1")
         .await;
-    for status in ["published", "failed", "unconfirmed"] {
-        for dry_run in [false, true] {
-            sqlx::query(
-                "insert into publish_intents (id, user_id, calendar_id, entry_id, channel, mode,
-                     dry_run, timing, status)
-                 values ($1, $2, $3, $4, 'tiktok', 'publish', $5, 'now', 'publishing')",
-            )
-            .bind(Uuid::now_v7())
-            .bind(user)
-            .bind(calendar)
-            .bind(Uuid::now_v7())
-            .bind(dry_run)
-            .execute(&app.db)
-            .await
-            .unwrap();
-            sqlx::query(
-                "update publish_intents set status = $2
-                 where user_id = $1 and status = 'publishing' and dry_run = $3",
-            )
-            .bind(user)
-            .bind(status)
-            .bind(dry_run)
-            .execute(&app.db)
-            .await
-            .unwrap();
-        }
-    }
+    publishes_end_each_way(&app, user, calendar).await;
     run(
         "insert into platform_accounts (id, user_id, platform, account_id, status)
          values (gen_random_uuid(), $1, 'tiktok', 'acct', 'connected')",
