@@ -627,10 +627,6 @@ const TESTS_NOT_YET_SPLIT: &[(&str, &str)] = &[
         "calendar_publish_and_email_lines_carry_the_seeds_fields_and_no_secret",
     ),
     (
-        "tests/src/operations/flags/mod.rs",
-        "only_the_service_role_or_the_admin_token_changes_flags_and_every_change_is_kept",
-    ),
-    (
         "tests/src/operations/console/mod.rs",
         "the_statistics_read_the_same_from_the_rollups_as_from_the_jobs",
     ),

@@ -9,11 +9,154 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::helpers::{TestOptions, eventually, spawn_app_with};
+use crate::helpers::{TestApp, TestOptions, eventually, spawn_app_with};
 
 const ADMIN_TOKEN: &str = "admin-token-for-the-flags-tests-0123456789";
 const PUBLISH: &str = "PUBLISH_SERVICE_ENABLED";
 const CALENDAR: &str = "CALENDAR_SERVICE_ENABLED";
+
+/// An admin call (`token` as the bearer, if any): status and body.
+async fn admin(
+    app: &TestApp,
+    method: Method,
+    path: String,
+    token: Option<String>,
+    body: Option<Value>,
+) -> (u16, Value) {
+    app.request_json(method, app.url(&path), token.as_deref(), body.as_ref())
+        .await
+}
+
+/// Who may change a flag: no token 401, a user's token (`user`) 403, a token not signed
+/// with the secret, expired, or not the admin token 401.
+async fn only_the_service_role_or_the_admin_token_may(app: &TestApp, user: &str) {
+    let call = |method: Method, path: &str, token: Option<&str>, body: Option<Value>| {
+        admin(app, method, path.to_owned(), token.map(str::to_owned), body)
+    };
+    let off = || Some(json!({ "state": "off" }));
+    let (status, _) = call(Method::GET, "/admin/flags", None, None).await;
+    assert_eq!(status, 401);
+    let (status, body) = call(Method::GET, "/admin/flags", Some(user), None).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (403, Some("ADMIN_ONLY"))
+    );
+    let path = format!("/admin/flags/{PUBLISH}");
+    let (status, _) = call(Method::PUT, &path, Some(user), off()).await;
+    assert_eq!(status, 403, "a user cannot turn publishing off");
+    let forged = almanac_shared::auth::JwtKeys::new("another-secret-another-secret-xxxx")
+        .mint_service_role(60);
+    let expired =
+        almanac_shared::auth::JwtKeys::new(crate::helpers::JWT_SECRET).mint_service_role(-60);
+    for token in [forged.as_str(), expired.as_str(), "not-the-admin-token"] {
+        let (status, _) = call(Method::PUT, &path, Some(token), off()).await;
+        assert_eq!(status, 401, "{token}");
+    }
+}
+
+/// From a shell, as the runbook does it: publishing on, by `cli:<user>`.
+async fn the_runbook_s_command_turns_it_on(app: &TestApp) {
+    let output =
+        tokio::process::Command::new(almanac_tests::processes::binary("almanac-api").unwrap())
+            .args(["flags", "set", PUBLISH, "on", "--note", "full rollout"])
+            .env_clear()
+            .env("DATABASE_URL", app.settings.database_url.expose())
+            .env("USER", "ops")
+            .output()
+            .await
+            .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let printed: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(printed["actor"], "cli:ops");
+    assert_eq!(printed["to"], json!({ "state": "on", "users": [] }));
+    app.flag_applied(&app.address, PUBLISH, "on").await;
+    assert_eq!(
+        app.flag_at(&app.address, PUBLISH).await["updatedBy"],
+        "cli:ops"
+    );
+}
+
+/// The history: every change, newest first, with who, from and to, by pages; a user reads
+/// none of it; a refused change is not kept. `sorted`: the users of the limited rollout.
+async fn every_change_is_kept_newest_first(
+    app: &TestApp,
+    [service, user]: [&str; 2],
+    sorted: [Uuid; 2],
+    calendar_path: &str,
+) {
+    let call = |method: Method, path: &str, token: Option<&str>, body: Option<Value>| {
+        admin(app, method, path.to_owned(), token.map(str::to_owned), body)
+    };
+    let history_path = format!("/admin/flags/{PUBLISH}/history");
+    let (status, history) = call(Method::GET, &history_path, Some(service), None).await;
+    assert_eq!(status, 200);
+    let changes: Vec<(Value, Value, Value, Value)> = history["data"]["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["actor"].clone(),
+                c["from"].clone(),
+                c["to"].clone(),
+                c["note"].clone(),
+            )
+        })
+        .collect();
+    let users = json!({ "state": "users", "users": sorted });
+    let on = json!({ "state": "on", "users": [] });
+    assert_eq!(
+        changes,
+        [
+            (json!("service_role"), on.clone(), Value::Null, Value::Null),
+            (json!("cli:ops"), users.clone(), on, json!("full rollout")),
+            (
+                json!("service_role"),
+                Value::Null,
+                users,
+                json!("limited rollout")
+            ),
+        ]
+    );
+    let (_, page) = call(
+        Method::GET,
+        &format!("{history_path}?limit=2"),
+        Some(service),
+        None,
+    )
+    .await;
+    let cursor = page["data"]["nextCursor"].as_i64().expect("a second page");
+    let (_, rest) = call(
+        Method::GET,
+        &format!("{history_path}?limit=2&cursor={cursor}"),
+        Some(service),
+        None,
+    )
+    .await;
+    assert_eq!(rest["data"]["items"].as_array().unwrap().len(), 1);
+    assert_eq!(rest["data"]["items"][0]["note"], "limited rollout");
+    assert!(rest["data"]["nextCursor"].is_null());
+    let (_, calendar_history) = call(
+        Method::GET,
+        &format!("{calendar_path}/history"),
+        Some(user),
+        None,
+    )
+    .await;
+    assert_eq!(calendar_history["error"]["code"], "ADMIN_ONLY");
+    let stored: i64 = sqlx::query_scalar("select count(*) from feature_flag_changes")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(
+        stored, 4,
+        "three publishing changes and one calendar change; no refused one"
+    );
+}
 
 #[tokio::test]
 async fn only_the_service_role_or_the_admin_token_changes_flags_and_every_change_is_kept() {
@@ -41,36 +184,20 @@ async fn only_the_service_role_or_the_admin_token_changes_flags_and_every_change
         (422, Some("TOKEN_STORE_UNCONFIGURED"))
     );
     let call = |method: Method, path: &str, token: Option<&str>, body: Option<Value>| {
-        let (url, token) = (app.url(path), token.map(str::to_owned));
-        let app = &app;
-        async move {
-            app.request_json(method, url, token.as_deref(), body.as_ref())
-                .await
-        }
+        admin(
+            &app,
+            method,
+            path.to_owned(),
+            token.map(str::to_owned),
+            body,
+        )
     };
     let service = app.service_token();
     let user = app.token(Uuid::new_v4());
     let off = || Some(json!({ "state": "off" }));
 
-    // Who may: no token 401, a user's token 403, a token not signed with the secret 401.
-    let (status, _) = call(Method::GET, "/admin/flags", None, None).await;
-    assert_eq!(status, 401);
-    let (status, body) = call(Method::GET, "/admin/flags", Some(&user), None).await;
-    assert_eq!(
-        (status, body["error"]["code"].as_str()),
-        (403, Some("ADMIN_ONLY"))
-    );
+    only_the_service_role_or_the_admin_token_may(&app, &user).await;
     let path = format!("/admin/flags/{PUBLISH}");
-    let (status, _) = call(Method::PUT, &path, Some(&user), off()).await;
-    assert_eq!(status, 403, "a user cannot turn publishing off");
-    let forged = almanac_shared::auth::JwtKeys::new("another-secret-another-secret-xxxx")
-        .mint_service_role(60);
-    let expired =
-        almanac_shared::auth::JwtKeys::new(crate::helpers::JWT_SECRET).mint_service_role(-60);
-    for token in [forged.as_str(), expired.as_str(), "not-the-admin-token"] {
-        let (status, _) = call(Method::PUT, &path, Some(token), off()).await;
-        assert_eq!(status, 401, "{token}");
-    }
 
     // The environment defaults, as this process applies them.
     let (status, list) = call(Method::GET, "/admin/flags", Some(&service), None).await;
@@ -133,29 +260,7 @@ async fn only_the_service_role_or_the_admin_token_changes_flags_and_every_change
     assert_eq!(status, 200, "{set}");
     assert_eq!(set["data"]["updatedBy"], "admin-token");
 
-    // From a shell, as the runbook does it.
-    let output =
-        tokio::process::Command::new(almanac_tests::processes::binary("almanac-api").unwrap())
-            .args(["flags", "set", PUBLISH, "on", "--note", "full rollout"])
-            .env_clear()
-            .env("DATABASE_URL", app.settings.database_url.expose())
-            .env("USER", "ops")
-            .output()
-            .await
-            .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let printed: Value = serde_json::from_slice(&output.stdout).unwrap();
-    assert_eq!(printed["actor"], "cli:ops");
-    assert_eq!(printed["to"], json!({ "state": "on", "users": [] }));
-    app.flag_applied(&app.address, PUBLISH, "on").await;
-    assert_eq!(
-        app.flag_at(&app.address, PUBLISH).await["updatedBy"],
-        "cli:ops"
-    );
+    the_runbook_s_command_turns_it_on(&app).await;
 
     // Back to the environment default.
     let (status, reset) = call(Method::DELETE, &path, Some(&service), None).await;
@@ -168,72 +273,7 @@ async fn only_the_service_role_or_the_admin_token_changes_flags_and_every_change
         (Some("off"), Some("default"))
     );
 
-    // The history: every change, newest first, with who, from and to.
-    let history_path = format!("/admin/flags/{PUBLISH}/history");
-    let (status, history) = call(Method::GET, &history_path, Some(&service), None).await;
-    assert_eq!(status, 200);
-    let changes: Vec<(Value, Value, Value, Value)> = history["data"]["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| {
-            (
-                c["actor"].clone(),
-                c["from"].clone(),
-                c["to"].clone(),
-                c["note"].clone(),
-            )
-        })
-        .collect();
-    let users = json!({ "state": "users", "users": sorted });
-    let on = json!({ "state": "on", "users": [] });
-    assert_eq!(
-        changes,
-        [
-            (json!("service_role"), on.clone(), Value::Null, Value::Null),
-            (json!("cli:ops"), users.clone(), on, json!("full rollout")),
-            (
-                json!("service_role"),
-                Value::Null,
-                users,
-                json!("limited rollout")
-            ),
-        ]
-    );
-    let (_, page) = call(
-        Method::GET,
-        &format!("{history_path}?limit=2"),
-        Some(&service),
-        None,
-    )
-    .await;
-    let cursor = page["data"]["nextCursor"].as_i64().expect("a second page");
-    let (_, rest) = call(
-        Method::GET,
-        &format!("{history_path}?limit=2&cursor={cursor}"),
-        Some(&service),
-        None,
-    )
-    .await;
-    assert_eq!(rest["data"]["items"].as_array().unwrap().len(), 1);
-    assert_eq!(rest["data"]["items"][0]["note"], "limited rollout");
-    assert!(rest["data"]["nextCursor"].is_null());
-    let (_, calendar_history) = call(
-        Method::GET,
-        &format!("{calendar_path}/history"),
-        Some(&user),
-        None,
-    )
-    .await;
-    assert_eq!(calendar_history["error"]["code"], "ADMIN_ONLY");
-    let stored: i64 = sqlx::query_scalar("select count(*) from feature_flag_changes")
-        .fetch_one(&app.db)
-        .await
-        .unwrap();
-    assert_eq!(
-        stored, 4,
-        "three publishing changes and one calendar change; no refused one"
-    );
+    every_change_is_kept_newest_first(&app, [&service, &user], sorted, &calendar_path).await;
 }
 
 #[tokio::test]
