@@ -273,15 +273,9 @@ fn kustomized(dir: &Path) -> BTreeSet<PathBuf> {
     files
 }
 
-#[test]
-fn kubernetes_manifests_validate_and_fit_together() {
-    let (files, resources) = k8s_resources();
-    let mut args = vec!["-m", "kubernetes_validate", "--strict", "--quiet"];
-    let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
-    args.extend(names.iter().map(String::as_str));
-    run("python3", &args);
-
-    // The kustomizations take in every base resource; KEDA's replaces the autoscaler.
+/// The kustomizations take in every base resource (`files`); KEDA's replaces the
+/// autoscaler with its `ScaledObject` on the queue depth.
+fn the_kustomizations_take_in_every_resource(files: &[std::path::PathBuf]) {
     let base = kustomized(&root().join(K8S));
     for file in files
         .iter()
@@ -308,6 +302,45 @@ fn kubernetes_manifests_validate_and_fit_together() {
         (Some("HorizontalPodAutoscaler"), Some("delete"))
     );
     assert!(keda.len() > base.len());
+}
+
+/// The API's /metrics is on a port of its own, which is what Prometheus is told.
+fn the_api_s_metrics_port_is_the_one_prometheus_is_told(resources: &[Value]) {
+    let api = &find(resources, "Deployment", "almanac-api")["spec"]["template"];
+    let container = &api["spec"]["containers"][0];
+    let metrics_port = container["ports"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "metrics")
+        .expect("the API exposes its metrics port")["containerPort"]
+        .as_u64()
+        .unwrap();
+    assert_eq!(
+        api["metadata"]["annotations"]["prometheus.io/port"],
+        metrics_port.to_string().as_str()
+    );
+    let metrics_addr = container["env"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == "METRICS_ADDR")
+        .unwrap()["value"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(metrics_addr, format!("0.0.0.0:{metrics_port}"));
+}
+
+#[test]
+fn kubernetes_manifests_validate_and_fit_together() {
+    let (files, resources) = k8s_resources();
+    let mut args = vec!["-m", "kubernetes_validate", "--strict", "--quiet"];
+    let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+    args.extend(names.iter().map(String::as_str));
+    run("python3", &args);
+
+    the_kustomizations_take_in_every_resource(&files);
 
     // Workers scale on the metric the adapter serves.
     let hpa = find(&resources, "HorizontalPodAutoscaler", "almanac-worker");
@@ -337,31 +370,7 @@ fn kubernetes_manifests_validate_and_fit_together() {
         "deploy/k8s commits a Secret"
     );
     find(&resources, "Job", "almanac-migrate");
-    // The API's /metrics is on a port of its own, which is what Prometheus is told.
-    let api = &find(&resources, "Deployment", "almanac-api")["spec"]["template"];
-    let container = &api["spec"]["containers"][0];
-    let metrics_port = container["ports"]
-        .as_sequence()
-        .unwrap()
-        .iter()
-        .find(|p| p["name"] == "metrics")
-        .expect("the API exposes its metrics port")["containerPort"]
-        .as_u64()
-        .unwrap();
-    assert_eq!(
-        api["metadata"]["annotations"]["prometheus.io/port"],
-        metrics_port.to_string().as_str()
-    );
-    let metrics_addr = container["env"]
-        .as_sequence()
-        .unwrap()
-        .iter()
-        .find(|e| e["name"] == "METRICS_ADDR")
-        .unwrap()["value"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    assert_eq!(metrics_addr, format!("0.0.0.0:{metrics_port}"));
+    the_api_s_metrics_port_is_the_one_prometheus_is_told(&resources);
     for (name, port) in [("almanac-api", "http"), ("almanac-worker", "metrics")] {
         let deployment = find(&resources, "Deployment", name);
         let pod = &deployment["spec"]["template"]["spec"];

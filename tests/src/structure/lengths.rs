@@ -619,10 +619,6 @@ const TESTS_NOT_YET_SPLIT: &[(&str, &str)] = &[
         "readings_are_kept_once_and_best_times_follow_the_seven_day_ones",
     ),
     (
-        "tests/src/operations/deploy.rs",
-        "kubernetes_manifests_validate_and_fit_together",
-    ),
-    (
         "tests/src/operations/log_fields.rs",
         "calendar_publish_and_email_lines_carry_the_seeds_fields_and_no_secret",
     ),
