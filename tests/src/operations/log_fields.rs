@@ -43,84 +43,50 @@ fn assert_fields(line: &Value, fields: &[(&str, Option<&str>)]) {
     }
 }
 
-#[tokio::test]
-async fn calendar_publish_and_email_lines_carry_the_seeds_fields_and_no_secret() {
-    let fake = FakePlatforms::start().await;
-    let smtp = SmtpServer::start(0).await;
-    let (db_name, db) = fresh_database().await;
-    let token_key = TokenKey::generate();
-    let mut env = publish_env(&fake, true);
-    env.retain(|(k, _)| *k != "TOKEN_ENCRYPTION_KEY");
-    env.extend([
-        ("TOKEN_ENCRYPTION_KEY", token_key.clone()),
-        (
-            "DATABASE_URL",
-            almanac_shared::db::with_database(&crate::helpers::admin_url(), &db_name),
-        ),
-        ("REDIS_URL", redis_url()),
-        (
-            "REDIS_PREFIX",
-            format!("logs{}", &Uuid::new_v4().simple().to_string()[..10]),
-        ),
-        ("JWT_SECRET", JWT_SECRET.into()),
-        ("ADMIN_TOKEN", ADMIN_TOKEN.into()),
-        ("SMTP_URL", smtp.url()),
-        ("SCHEDULER_TICK_SECS", "0.2".into()),
-    ]);
-    let dir = std::env::temp_dir().join(format!("almanac-logs-{}", Uuid::new_v4()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let (api_log, worker_log) = (dir.join("api.log"), dir.join("worker.log"));
-    let mut api = Service::logged(false, &env, &api_log).await.unwrap();
-    let mut worker = Service::logged(true, &env, &worker_log).await.unwrap();
+/// Requests of the test's user to the API, each with its request id.
+struct Caller<'a> {
+    http: &'a reqwest::Client,
+    api: &'a Service,
+    token: &'a str,
+}
 
-    let user = Uuid::now_v7();
-    let http = reqwest::Client::new();
-    let token = JwtKeys::new(JWT_SECRET).mint(user, 600);
-    let send = |method: reqwest::Method, path: &str, request_id: &str, body: Value| {
-        http.request(method, api.url(path))
-            .bearer_auth(&token)
+impl Caller<'_> {
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        request_id: &str,
+        body: Value,
+    ) -> reqwest::Result<reqwest::Response> {
+        self.http
+            .request(method, self.api.url(path))
+            .bearer_auth(self.token)
             .header("x-request-id", request_id)
             .header("accept", "text/event-stream, application/json")
             .json(&body)
             .send()
-    };
+            .await
+    }
+}
 
-    // A calendar streamed by the worker fleet.
-    let stream = send(
-        reqwest::Method::POST,
-        "/v1/ai/calendar",
-        "req-calendar",
-        json!({ "channels": ["tiktok", "instagram"], "cadence": "daily",
-                "start": "2030-01-07", "end": "2030-01-08" }),
-    )
-    .await
-    .unwrap();
-    assert_eq!(stream.status(), 200);
-    let frames = stream.text().await.unwrap();
-    let done: Value = frames
-        .lines()
-        .filter_map(|l| l.strip_prefix("data: "))
-        .filter_map(|d| serde_json::from_str::<Value>(d).ok())
-        .find(|d| d["type"] == "done")
-        .expect("the stream ends with done");
-    assert_eq!(done["status"], "succeeded", "{done}");
-    let calendar = done["data"]["calendarId"].as_str().unwrap().to_owned();
-    let run = done["data"]["runId"].as_str().unwrap().to_owned();
-
-    // One of its entries published to TikTok, with a token due for a refresh on the way.
-    let connected = send(
-        reqwest::Method::POST,
-        "/v1/channels",
-        "req-connect",
-        json!({ "platform": "tiktok", "accountId": TIKTOK_OPEN_ID, "accessToken": "tt-token",
+/// One of the calendar's entries published to TikTok, with a token due for a refresh on
+/// the way.
+async fn one_entry_published_to_tiktok(caller: &Caller<'_>, db: &sqlx::PgPool, calendar: &str) {
+    let (http, api, token) = (caller.http, caller.api, caller.token);
+    let connected = caller
+        .send(
+            reqwest::Method::POST,
+            "/v1/channels",
+            "req-connect",
+            json!({ "platform": "tiktok", "accountId": TIKTOK_OPEN_ID, "accessToken": "tt-token",
                 "refreshToken": "tt-refresh", "expiresIn": 60 }),
-    )
-    .await
-    .unwrap();
+        )
+        .await
+        .unwrap();
     assert_eq!(connected.status(), 201);
     let saved: Value = http
         .get(api.url(&format!("/v1/calendars/{calendar}")))
-        .bearer_auth(&token)
+        .bearer_auth(token)
         .send()
         .await
         .unwrap()
@@ -136,23 +102,25 @@ async fn calendar_publish_and_email_lines_carry_the_seeds_fields_and_no_secret()
         .as_str()
         .unwrap()
         .to_owned();
-    let edited = send(
-        reqwest::Method::PATCH,
-        &format!("/v1/calendars/{calendar}/entries/{entry}"),
-        "req-edit",
-        json!({ "mediaUrl": "https://cdn.example.com/v.mp4" }),
-    )
-    .await
-    .unwrap();
+    let edited = caller
+        .send(
+            reqwest::Method::PATCH,
+            &format!("/v1/calendars/{calendar}/entries/{entry}"),
+            "req-edit",
+            json!({ "mediaUrl": "https://cdn.example.com/v.mp4" }),
+        )
+        .await
+        .unwrap();
     assert_eq!(edited.status(), 200);
-    let published = send(
-        reqwest::Method::POST,
-        &format!("/v1/calendars/{calendar}/publish"),
-        "req-publish",
-        json!({ "entryIds": [entry], "dryRun": false }),
-    )
-    .await
-    .unwrap();
+    let published = caller
+        .send(
+            reqwest::Method::POST,
+            &format!("/v1/calendars/{calendar}/publish"),
+            "req-publish",
+            json!({ "entryIds": [entry], "dryRun": false }),
+        )
+        .await
+        .unwrap();
     assert_eq!(published.status(), 200);
     let answer: Value = published.json().await.unwrap();
     let intent = answer["data"]["intents"][0]["id"]
@@ -163,38 +131,49 @@ async fn calendar_publish_and_email_lines_carry_the_seeds_fields_and_no_secret()
         let status: String =
             sqlx::query_scalar("select status from publish_intents where id = $1::uuid")
                 .bind(&intent)
-                .fetch_one(&db)
+                .fetch_one(db)
                 .await
                 .unwrap();
         (status == "published").then_some(())
     })
     .await;
+}
 
-    // A synthesis emailed by the scheduler (due since midnight, every day).
-    let theme = send(
-        reqwest::Method::POST,
-        "/api/v1/themes",
-        "req-theme",
-        json!({ "name": "Tea", "sources": [{ "type": "text",
+/// A synthesis the scheduler emails (due since midnight, every day).
+async fn a_synthesis_scheduled_by_email(caller: &Caller<'_>) {
+    let theme = caller
+        .send(
+            reqwest::Method::POST,
+            "/api/v1/themes",
+            "req-theme",
+            json!({ "name": "Tea", "sources": [{ "type": "text",
                 "value": "Matcha whisked at 80 degrees keeps its sweetness." }] }),
-    )
-    .await
-    .unwrap();
+        )
+        .await
+        .unwrap();
     assert_eq!(theme.status(), 201);
     let theme: Value = theme.json().await.unwrap();
     let days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
-    let scheduled = send(
-        reqwest::Method::PUT,
-        &format!("/api/v1/themes/{}/schedule", theme["id"].as_str().unwrap()),
-        "req-schedule",
-        json!({ "enabled": true, "days": days, "time_utc": "00:00",
+    let scheduled = caller
+        .send(
+            reqwest::Method::PUT,
+            &format!("/api/v1/themes/{}/schedule", theme["id"].as_str().unwrap()),
+            "req-schedule",
+            json!({ "enabled": true, "days": days, "time_utc": "00:00",
                 "emails": ["reader@example.com"] }),
-    )
-    .await
-    .unwrap();
+        )
+        .await
+        .unwrap();
     assert_eq!(scheduled.status(), 200);
-    let mail = smtp.wait_for(1).await.remove(0);
+}
 
+/// The worker counted the publish and its time, the API the intent it recorded and the
+/// calendar stream's outcome.
+async fn the_metrics_count_the_stream_and_the_publish(
+    http: &reqwest::Client,
+    api: &Service,
+    worker: &Service,
+) {
     let metrics = eventually(
         Duration::from_secs(20),
         "the worker's publish metrics",
@@ -235,17 +214,10 @@ async fn calendar_publish_and_email_lines_carry_the_seeds_fields_and_no_secret()
             .contains("stream_outcomes_total{route=\"/v1/ai/calendar\",kind=\"calendar\",outcome=\"succeeded\"} 1"),
         "{api_metrics}"
     );
-    assert!(api.terminate().await.unwrap());
-    assert!(worker.terminate().await.unwrap());
+}
 
-    let logs =
-        std::fs::read_to_string(&api_log).unwrap() + &std::fs::read_to_string(&worker_log).unwrap();
-    let lines: Vec<Value> = logs
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
-        .collect();
-
-    // Nothing secret, and no email body.
+/// No secret (`secrets`, `more`), and no line of the email's body (`mail`), is in `logs`.
+fn nothing_secret_is_logged(logs: &str, mail: &Value, secrets: &[&str], more: &[&String]) {
     let body_line = mail["text"]
         .as_str()
         .unwrap()
@@ -254,22 +226,16 @@ async fn calendar_publish_and_email_lines_carry_the_seeds_fields_and_no_secret()
         .unwrap()
         .to_owned();
     assert!(body_line.len() > 40, "{body_line}");
-    for secret in [
-        "tt-token",
-        "tt-refresh",
-        "tt-secret",
-        JWT_SECRET,
-        ADMIN_TOKEN,
-        token_key.as_str(),
-        token.as_str(),
-        body_line.as_str(),
-        "Matcha whisked at 80 degrees",
-    ] {
+    let more = more.iter().map(|s| s.as_str());
+    let body = [body_line.as_str(), "Matcha whisked at 80 degrees"];
+    for secret in secrets.iter().copied().chain(more).chain(body) {
         assert!(!logs.contains(secret), "`{secret}` is in a log line");
     }
+}
 
-    // The calendar request, in the API and in the worker: every line, every field.
-    let calendar_lines = lines_of(&lines, "req-calendar");
+/// The calendar request, in the API and in the worker: every line, every field.
+fn calendar_lines_carry_their_fields(lines: &[Value], user: &str, calendar: &str, run: &str) {
+    let calendar_lines = lines_of(lines, "req-calendar");
     for (binary, message) in [
         ("almanac_api", "calendar run accepted"),
         ("almanac_worker", "job claimed"),
@@ -287,18 +253,20 @@ async fn calendar_publish_and_email_lines_carry_the_seeds_fields_and_no_secret()
         assert_fields(
             line,
             &[
-                ("userId", Some(&user.to_string())),
+                ("userId", Some(user)),
                 ("channel", Some("tiktok,instagram")),
-                ("calendarId", Some(&calendar)),
-                ("runId", Some(&run)),
+                ("calendarId", Some(calendar)),
+                ("runId", Some(run)),
                 ("status", None),
             ],
         );
     }
+}
 
-    // The publish request: its lines name the calendar and the platform; those about the
-    // intent (the API's record of it, the worker's job) its run and status.
-    let publish_lines = lines_of(&lines, "req-publish");
+/// The publish request: its lines name the calendar and the platform; those about the
+/// intent (the API's record of it, the worker's job) its run and status.
+fn publish_lines_carry_their_fields(lines: &[Value], user: &str, calendar: &str, run: &str) {
+    let publish_lines = lines_of(lines, "req-publish");
     for message in [
         "publish intent recorded",
         "channel token refreshed",
@@ -314,13 +282,13 @@ async fn calendar_publish_and_email_lines_carry_the_seeds_fields_and_no_secret()
         assert_fields(
             line,
             &[
-                ("userId", Some(&user.to_string())),
+                ("userId", Some(user)),
                 ("channel", Some("tiktok")),
-                ("calendarId", Some(&calendar)),
+                ("calendarId", Some(calendar)),
             ],
         );
         if line.get("intentId").is_some() || line.get("job.id").is_some() {
-            assert_fields(line, &[("runId", Some(&run)), ("status", None)]);
+            assert_fields(line, &[("runId", Some(run)), ("status", None)]);
         }
     }
     let settled = publish_lines
@@ -328,6 +296,99 @@ async fn calendar_publish_and_email_lines_carry_the_seeds_fields_and_no_secret()
         .find(|l| l["message"] == "publish intent settled")
         .unwrap();
     assert_eq!(settled["status"], "published");
+}
+
+#[tokio::test]
+async fn calendar_publish_and_email_lines_carry_the_seeds_fields_and_no_secret() {
+    let fake = FakePlatforms::start().await;
+    let smtp = SmtpServer::start(0).await;
+    let (db_name, db) = fresh_database().await;
+    let token_key = TokenKey::generate();
+    let mut env = publish_env(&fake, true);
+    env.retain(|(k, _)| *k != "TOKEN_ENCRYPTION_KEY");
+    env.extend([
+        ("TOKEN_ENCRYPTION_KEY", token_key.clone()),
+        (
+            "DATABASE_URL",
+            almanac_shared::db::with_database(&crate::helpers::admin_url(), &db_name),
+        ),
+        ("REDIS_URL", redis_url()),
+        (
+            "REDIS_PREFIX",
+            format!("logs{}", &Uuid::new_v4().simple().to_string()[..10]),
+        ),
+        ("JWT_SECRET", JWT_SECRET.into()),
+        ("ADMIN_TOKEN", ADMIN_TOKEN.into()),
+        ("SMTP_URL", smtp.url()),
+        ("SCHEDULER_TICK_SECS", "0.2".into()),
+    ]);
+    let dir = std::env::temp_dir().join(format!("almanac-logs-{}", Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (api_log, worker_log) = (dir.join("api.log"), dir.join("worker.log"));
+    let mut api = Service::logged(false, &env, &api_log).await.unwrap();
+    let mut worker = Service::logged(true, &env, &worker_log).await.unwrap();
+
+    let user = Uuid::now_v7();
+    let http = reqwest::Client::new();
+    let token = JwtKeys::new(JWT_SECRET).mint(user, 600);
+    let caller = Caller {
+        http: &http,
+        api: &api,
+        token: &token,
+    };
+
+    // A calendar streamed by the worker fleet.
+    let stream = caller
+        .send(
+            reqwest::Method::POST,
+            "/v1/ai/calendar",
+            "req-calendar",
+            json!({ "channels": ["tiktok", "instagram"], "cadence": "daily",
+                "start": "2030-01-07", "end": "2030-01-08" }),
+        )
+        .await
+        .unwrap();
+    assert_eq!(stream.status(), 200);
+    let frames = stream.text().await.unwrap();
+    let done: Value = frames
+        .lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .filter_map(|d| serde_json::from_str::<Value>(d).ok())
+        .find(|d| d["type"] == "done")
+        .expect("the stream ends with done");
+    assert_eq!(done["status"], "succeeded", "{done}");
+    let calendar = done["data"]["calendarId"].as_str().unwrap().to_owned();
+    let run = done["data"]["runId"].as_str().unwrap().to_owned();
+
+    one_entry_published_to_tiktok(&caller, &db, &calendar).await;
+
+    a_synthesis_scheduled_by_email(&caller).await;
+    let mail = smtp.wait_for(1).await.remove(0);
+
+    the_metrics_count_the_stream_and_the_publish(&http, &api, &worker).await;
+    assert!(api.terminate().await.unwrap());
+    assert!(worker.terminate().await.unwrap());
+
+    let logs =
+        std::fs::read_to_string(&api_log).unwrap() + &std::fs::read_to_string(&worker_log).unwrap();
+    let lines: Vec<Value> = logs
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+
+    let secrets = [
+        "tt-token",
+        "tt-refresh",
+        "tt-secret",
+        JWT_SECRET,
+        ADMIN_TOKEN,
+    ];
+    nothing_secret_is_logged(&logs, &mail, &secrets, &[&token_key, &token]);
+
+    let user = user.to_string();
+    calendar_lines_carry_their_fields(&lines, &user, &calendar, &run);
+
+    publish_lines_carry_their_fields(&lines, &user, &calendar, &run);
 
     std::fs::remove_dir_all(&dir).ok();
     drop_database(&db_name).await;

@@ -619,10 +619,6 @@ const TESTS_NOT_YET_SPLIT: &[(&str, &str)] = &[
         "readings_are_kept_once_and_best_times_follow_the_seven_day_ones",
     ),
     (
-        "tests/src/operations/log_fields.rs",
-        "calendar_publish_and_email_lines_carry_the_seeds_fields_and_no_secret",
-    ),
-    (
         "tests/src/operations/console/mod.rs",
         "the_statistics_read_the_same_from_the_rollups_as_from_the_jobs",
     ),

@@ -350,7 +350,7 @@ async fn the_owner_adds_them_back_only_once_cleared(app: &TestApp, user: Uuid, p
         .send_json(
             Method::PUT,
             user,
-            &path,
+            path,
             &schedule(&["Ana@Example.com", "chloe@example.com"]),
         )
         .await;
@@ -372,7 +372,7 @@ async fn the_owner_adds_them_back_only_once_cleared(app: &TestApp, user: Uuid, p
         .send_json(
             Method::PUT,
             user,
-            &path,
+            path,
             &schedule(&["ana@example.com", "chloe@example.com"]),
         )
         .await;

@@ -140,7 +140,7 @@ async fn whose(app: &TestApp, id: &str) -> Value {
 async fn the_cookie_works_only_from_the_app_s_own_scripts(app: &TestApp, fresh: &str) {
     let client = &app.client;
     // The cookie works from the app's scripts...
-    let listed = from_app(client.get(app.url("/v1/calendars")), &fresh)
+    let listed = from_app(client.get(app.url("/v1/calendars")), fresh)
         .send()
         .await
         .unwrap();
@@ -163,20 +163,20 @@ async fn the_cookie_works_only_from_the_app_s_own_scripts(app: &TestApp, fresh: 
         .await
         .unwrap();
     assert_eq!(code(bare).await, (401, "SESSION_NOT_ACCEPTED".into()));
-    let elsewhere = from_app(client.get(app.url("/v1/calendars")), &fresh)
+    let elsewhere = from_app(client.get(app.url("/v1/calendars")), fresh)
         .header("origin", "https://elsewhere.example")
         .send()
         .await
         .unwrap();
     assert_eq!(code(elsewhere).await, (401, "SESSION_NOT_ACCEPTED".into()));
-    let cross_site = from_app(client.get(app.url("/v1/calendars")), &fresh)
+    let cross_site = from_app(client.get(app.url("/v1/calendars")), fresh)
         .header("sec-fetch-site", "cross-site")
         .send()
         .await
         .unwrap();
     assert_eq!(code(cross_site).await, (401, "SESSION_NOT_ACCEPTED".into()));
     // The app's own origin is fine.
-    let own = from_app(client.get(app.url("/v1/calendars")), &fresh)
+    let own = from_app(client.get(app.url("/v1/calendars")), fresh)
         .header("origin", app.address.trim_end_matches('/'))
         .send()
         .await
