@@ -68,6 +68,81 @@ impl Setup {
     }
 }
 
+/// The `n`th author (`channel`, posting as `author`, named `name`): the dry run with the
+/// exact post, then now, then at the entry's time, and asked again nothing is posted twice.
+async fn posts_exactly_once(s: &Setup, n: usize, channel: Uuid, author: &str, name: &str) {
+    let base = s.fake.base_url();
+    let caption = format!("Hello (world) from {name} @team");
+    let now = s.entry(text(&caption)).await;
+    let (status, planned) = s
+        .publish(json!({ "entryIds": [now], "channels": [channel] }))
+        .await;
+    assert_eq!(status, 200, "{planned}");
+    let intent = &planned["data"]["intents"][0];
+    assert_eq!(intent["status"], "dry_run", "{planned}");
+    assert_eq!(
+        intent["payload"]["requests"],
+        json!([{
+            "method": "POST", "url": format!("{base}/linkedin/rest/posts"),
+            "headers": { "Authorization": "Bearer ***", "LinkedIn-Version": "202610",
+                "X-Restli-Protocol-Version": "2.0.0", "Content-Type": "application/json" },
+            "body": { "author": author,
+                "commentary": format!("Hello \\(world\\) from {name} \\@team\n\nFollow for more\n\n#launch #almanac"),
+                "visibility": "PUBLIC",
+                "distribution": { "feedDistribution": "MAIN_FEED", "targetEntities": [],
+                    "thirdPartyDistributionChannels": [] },
+                "lifecycleState": "PUBLISHED", "isReshareDisabledByAuthor": false },
+            "effect": "publishes",
+        }])
+    );
+    assert_eq!(s.post_calls(), 2 * n, "a dry run sends nothing");
+
+    let id = s.publish_on(now, channel).await;
+    let published = s.settled(&id, "published").await;
+    let posts = s.fake.with(|f| f.li_posts.clone());
+    assert_eq!(posts.len(), 2 * n + 1);
+    let post = posts.last().unwrap();
+    assert_eq!(post.author, author);
+    assert_eq!(published["remotePostId"], post.urn.as_str());
+
+    let day = format!("2030-01-{:02}", 8 + n);
+    let at = format!("{day}T08:00:00Z");
+    let later = s
+        .entry(Entry {
+            at: &at,
+            ..text(&format!("Scheduled news from {name}"))
+        })
+        .await;
+    let (status, scheduled) = s
+        .publish(json!({ "entryIds": [later], "channels": [channel], "dryRun": false, "when": "scheduled" }))
+        .await;
+    assert_eq!(status, 200, "{scheduled}");
+    let intent = &scheduled["data"]["intents"][0];
+    assert_eq!(intent["status"], "scheduled");
+    let later_id = intent["id"].as_str().unwrap().to_owned();
+    assert_eq!(s.tick(&format!("{day}T07:59:00Z")).await.dispatched, 0);
+    assert_eq!(s.tick(&at).await.dispatched, 1);
+    let published = s.settled(&later_id, "published").await;
+    let posts = s.fake.with(|f| f.li_posts.clone());
+    assert_eq!(posts.len(), 2 * n + 2);
+    let post = posts.last().unwrap();
+    assert_eq!(post.author, author);
+    assert_eq!(
+        post.commentary,
+        commentary(&format!("Scheduled news from {name}"))
+    );
+    assert_eq!(published["remotePostId"], post.urn.as_str());
+
+    // Asked again, nothing is posted twice.
+    let (_, again) = s
+        .publish(json!({ "entryIds": [now, later], "channels": [channel], "dryRun": false }))
+        .await;
+    for intent in again["data"]["intents"].as_array().unwrap() {
+        assert_eq!(intent["status"], "published", "{again}");
+    }
+    assert_eq!(s.post_calls(), 2 * n + 2);
+}
+
 #[tokio::test]
 async fn a_member_and_their_page_connect_together_and_each_posts_exactly_once() {
     let s = setup().await;
@@ -115,80 +190,11 @@ async fn a_member_and_their_page_connect_together_and_each_posts_exactly_once() 
     assert_eq!(kinds, [(LI_PAGE, "organization"), (LI_MEMBER, "member")]);
 
     // Each author: the dry run with the exact post, then now, then at the entry's time.
-    let base = s.fake.base_url();
     for (n, (channel, author, name)) in [(member, LI_MEMBER, "Ada"), (page, LI_PAGE, "Devtestco")]
         .into_iter()
         .enumerate()
     {
-        let caption = format!("Hello (world) from {name} @team");
-        let now = s.entry(text(&caption)).await;
-        let (status, planned) = s
-            .publish(json!({ "entryIds": [now], "channels": [channel] }))
-            .await;
-        assert_eq!(status, 200, "{planned}");
-        let intent = &planned["data"]["intents"][0];
-        assert_eq!(intent["status"], "dry_run", "{planned}");
-        assert_eq!(
-            intent["payload"]["requests"],
-            json!([{
-                "method": "POST", "url": format!("{base}/linkedin/rest/posts"),
-                "headers": { "Authorization": "Bearer ***", "LinkedIn-Version": "202610",
-                    "X-Restli-Protocol-Version": "2.0.0", "Content-Type": "application/json" },
-                "body": { "author": author,
-                    "commentary": format!("Hello \\(world\\) from {name} \\@team\n\nFollow for more\n\n#launch #almanac"),
-                    "visibility": "PUBLIC",
-                    "distribution": { "feedDistribution": "MAIN_FEED", "targetEntities": [],
-                        "thirdPartyDistributionChannels": [] },
-                    "lifecycleState": "PUBLISHED", "isReshareDisabledByAuthor": false },
-                "effect": "publishes",
-            }])
-        );
-        assert_eq!(s.post_calls(), 2 * n, "a dry run sends nothing");
-
-        let id = s.publish_on(now, channel).await;
-        let published = s.settled(&id, "published").await;
-        let posts = s.fake.with(|f| f.li_posts.clone());
-        assert_eq!(posts.len(), 2 * n + 1);
-        let post = posts.last().unwrap();
-        assert_eq!(post.author, author);
-        assert_eq!(published["remotePostId"], post.urn.as_str());
-
-        let day = format!("2030-01-{:02}", 8 + n);
-        let at = format!("{day}T08:00:00Z");
-        let later = s
-            .entry(Entry {
-                at: &at,
-                ..text(&format!("Scheduled news from {name}"))
-            })
-            .await;
-        let (status, scheduled) = s
-            .publish(json!({ "entryIds": [later], "channels": [channel], "dryRun": false, "when": "scheduled" }))
-            .await;
-        assert_eq!(status, 200, "{scheduled}");
-        let intent = &scheduled["data"]["intents"][0];
-        assert_eq!(intent["status"], "scheduled");
-        let later_id = intent["id"].as_str().unwrap().to_owned();
-        assert_eq!(s.tick(&format!("{day}T07:59:00Z")).await.dispatched, 0);
-        assert_eq!(s.tick(&at).await.dispatched, 1);
-        let published = s.settled(&later_id, "published").await;
-        let posts = s.fake.with(|f| f.li_posts.clone());
-        assert_eq!(posts.len(), 2 * n + 2);
-        let post = posts.last().unwrap();
-        assert_eq!(post.author, author);
-        assert_eq!(
-            post.commentary,
-            commentary(&format!("Scheduled news from {name}"))
-        );
-        assert_eq!(published["remotePostId"], post.urn.as_str());
-
-        // Asked again, nothing is posted twice.
-        let (_, again) = s
-            .publish(json!({ "entryIds": [now, later], "channels": [channel], "dryRun": false }))
-            .await;
-        for intent in again["data"]["intents"].as_array().unwrap() {
-            assert_eq!(intent["status"], "published", "{again}");
-        }
-        assert_eq!(s.post_calls(), 2 * n + 2);
+        posts_exactly_once(&s, n, channel, author, name).await;
     }
     // Every REST call named the version and the protocol.
     for call in s.rest_calls() {

@@ -77,31 +77,9 @@ fn video(caption: &str) -> Entry<'_> {
     }
 }
 
-/// `GET /v1/platforms` describes each registered platform from its adapter, the test's
-/// network too, and `/app/config.json` lists the same objects for the page before
-/// sign-in; its channels add those no adapter publishes to.
-#[tokio::test]
-async fn the_catalogue_describes_every_registered_platform_as_the_app_s_configuration_does() {
-    let s = setup().await;
-    let (status, listed) = s.app.get_json(s.user, "/v1/platforms").await;
-    assert_eq!(status, 200, "{listed}");
-    assert_eq!(listed["error"], Value::Null);
-    assert!(listed["meta"]["requestId"].is_string(), "{listed}");
-    let items = listed["data"]["items"].as_array().unwrap();
-    let names: Vec<&str> = items.iter().map(|p| p["name"].as_str().unwrap()).collect();
-    assert_eq!(
-        names,
-        [
-            "bluesky",
-            "facebook",
-            "instagram",
-            "linkedin",
-            "testnet",
-            "threads",
-            "tiktok",
-            "youtube"
-        ]
-    );
+/// What each platform's catalogue entry says it takes: how it connects, its text limits,
+/// media, formats, quota and preview, in a colour of its own.
+fn each_platform_says_what_it_takes(items: &[Value]) {
     let named = |name: &str| {
         items
             .iter()
@@ -182,6 +160,34 @@ async fn the_catalogue_describes_every_registered_platform_as_the_app_s_configur
         let color = item["color"].as_str().unwrap();
         assert!(almanac_publishing::catalogue::is_color(color), "{item}");
     }
+}
+
+/// `GET /v1/platforms` describes each registered platform from its adapter, the test's
+/// network too, and `/app/config.json` lists the same objects for the page before
+/// sign-in; its channels add those no adapter publishes to.
+#[tokio::test]
+async fn the_catalogue_describes_every_registered_platform_as_the_app_s_configuration_does() {
+    let s = setup().await;
+    let (status, listed) = s.app.get_json(s.user, "/v1/platforms").await;
+    assert_eq!(status, 200, "{listed}");
+    assert_eq!(listed["error"], Value::Null);
+    assert!(listed["meta"]["requestId"].is_string(), "{listed}");
+    let items = listed["data"]["items"].as_array().unwrap();
+    let names: Vec<&str> = items.iter().map(|p| p["name"].as_str().unwrap()).collect();
+    assert_eq!(
+        names,
+        [
+            "bluesky",
+            "facebook",
+            "instagram",
+            "linkedin",
+            "testnet",
+            "threads",
+            "tiktok",
+            "youtube"
+        ]
+    );
+    each_platform_says_what_it_takes(items);
 
     let config = app_config(&s).await;
     assert_eq!(config["platforms"], listed["data"]["items"]);

@@ -599,20 +599,12 @@ const TESTS_NOT_YET_SPLIT: &[(&str, &str)] = &[
     ),
     ("tests/src/contract/statuses/publishing.rs", "refusals"),
     (
-        "tests/src/publishing/linkedin.rs",
-        "a_member_and_their_page_connect_together_and_each_posts_exactly_once",
-    ),
-    (
         "tests/src/publishing/flag_off.rs",
         "with_publishing_off_nothing_is_sent_fetched_or_stored_and_late_posts_stay_unsent",
     ),
     (
         "tests/src/publishing/sandbox.rs",
         "a_newcomer_connects_dry_runs_and_publishes_to_the_sandbox",
-    ),
-    (
-        "tests/src/publishing/testnet.rs",
-        "the_catalogue_describes_every_registered_platform_as_the_app_s_configuration_does",
     ),
     (
         "tests/src/publishing/analytics.rs",
