@@ -62,41 +62,10 @@ async fn waiting(s: &Setup, job: Uuid) -> Value {
     .await
 }
 
-#[tokio::test]
-async fn with_publishing_off_nothing_is_sent_fetched_or_stored_and_late_posts_stay_unsent() {
-    let s = setup().await;
-    // The readings held while publishing was off are still waiting when the test ends.
-    s.app.expect_unfinished_jobs();
-    let (tiktok, instagram) = s.connect_both().await;
-    // Every day at 09:00 UTC, for the queue and evergreen.
-    let every_day: Vec<Value> = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
-        .iter()
-        .map(|day| json!({ "weekday": day, "time": "09:00" }))
-        .collect();
-    super::queue::set_slots(&s, tiktok, "UTC", json!(every_day)).await;
-    // A published post, whose numbers are read; an evergreen collection; an OAuth
-    // connection begun; two posts scheduled, which fall due while publishing is off.
-    let (published, published_at) =
-        crate::publishing::analytics::published_now(&s, "tiktok", tiktok).await;
-    let evergreen = s.entry(Entry::on("tiktok", "Matcha, whisked")).await;
-    let (status, made) = s
-        .app
-        .send_json(
-            Method::POST,
-            s.user,
-            "/v1/evergreen",
-            &json!({ "name": "Matcha", "channelIds": [tiktok], "entryIds": [evergreen],
-                "minGapDays": 1, "variation": "none" }),
-        )
-        .await;
-    assert_eq!(status, 201, "{made}");
-    let (oauth_state, _) = start_connect(&s, s.user, "instagram").await;
-    let (late, on_time) = (
-        s.entry(Entry::on("tiktok", "Ninety minutes late")).await,
-        s.entry(Entry::on("tiktok", "Ten minutes late")).await,
-    );
+/// Each entry scheduled on `tiktok` and fallen due the minutes given ago: their intents.
+async fn fell_due(s: &Setup, tiktok: Uuid, due: [(Uuid, i32); 2]) -> Vec<Uuid> {
     let mut scheduled = Vec::new();
-    for (entry, minutes) in [(late, 90), (on_time, 10)] {
+    for (entry, minutes) in due {
         let (status, answer) = s
             .publish(
                 json!({ "entryIds": [entry], "channels": [tiktok], "dryRun": false,
@@ -120,18 +89,11 @@ async fn with_publishing_off_nothing_is_sent_fetched_or_stored_and_late_posts_st
         .unwrap();
         scheduled.push(id);
     }
-    // Instagram's token is within the renewal window.
-    s.update_channel(
-        instagram,
-        "token_expires_at = now() + interval '3 days', token_issued_at = now() - interval '57 days'",
-    )
-    .await;
+    scheduled
+}
 
-    publishing(&s, "off").await;
-    let calls = s.fake.all_calls().len();
-    let stored = intents(&s).await;
-
-    // The queue and its shuffle: where the entries would go, nothing kept.
+/// The queue and its shuffle: where the entries would go, nothing kept.
+async fn the_queue_says_where_entries_would_go_and_keeps_nothing(s: &Setup, tiktok: Uuid) {
     let queued_entry = s.entry(Entry::on("tiktok", "Queued while off")).await;
     let (status, queue) = s
         .app
@@ -174,22 +136,23 @@ async fn with_publishing_off_nothing_is_sent_fetched_or_stored_and_late_posts_st
             .any(|item| item["entryId"] == queued_entry.to_string()),
         "nothing was queued: {listed}"
     );
+}
 
-    // Evergreen: nothing queued.
-    let ctx = s.app.worker_context(0);
-    let clock = almanac_shared::clock::ManualClock::new(Utc::now() + chrono::Duration::days(1));
-    let repeated = almanac_worker::evergreen::tick(&ctx, &clock).await.unwrap();
-    assert!(repeated.is_empty(), "{repeated:?}");
-
-    // Readings, scheduled and asked for, wait unasked.
+/// Readings, scheduled and asked for, wait unasked.
+async fn readings_wait_unasked(
+    s: &Setup,
+    ctx: &almanac_worker::job::JobContext,
+    published: Uuid,
+    published_at: chrono::DateTime<Utc>,
+) {
     let jobs = almanac_worker::readings::tick(
-        &ctx,
+        ctx,
         &almanac_shared::clock::ManualClock::new(published_at + chrono::Duration::minutes(61)),
     )
     .await
     .unwrap();
     assert_eq!(jobs.len(), 1);
-    let waited = waiting(&s, jobs[0]).await;
+    let waited = waiting(s, jobs[0]).await;
     assert_eq!(waited["attempts"], 0, "{waited}");
     let (status, asked) = s
         .app
@@ -208,13 +171,11 @@ async fn with_publishing_off_nothing_is_sent_fetched_or_stored_and_late_posts_st
     .fetch_one(&s.app.db)
     .await
     .unwrap();
-    waiting(&s, manual).await;
+    waiting(s, manual).await;
+}
 
-    // Renewals wait; connecting is refused, its state still usable.
-    let warned = almanac_worker::expiry::check(&ctx, &SystemClock)
-        .await
-        .unwrap();
-    assert!(warned.is_empty());
+/// Connecting is refused (a password or an OAuth completion), its state still usable.
+async fn connecting_is_refused(s: &Setup, oauth_state: &str) {
     let (status, refused) = s
         .app
         .send_json(
@@ -227,14 +188,77 @@ async fn with_publishing_off_nothing_is_sent_fetched_or_stored_and_late_posts_st
     assert_eq!(status, 409, "{refused}");
     assert_eq!(refused["error"]["code"], "PUBLISH_DISABLED");
     let carried = callback(
-        &s,
+        s,
         "instagram",
         &format!("code=good-code&state={oauth_state}"),
     )
     .await;
-    let (status, refused) = super::channels::complete(&s, s.user, "instagram", &carried).await;
+    let (status, refused) = super::channels::complete(s, s.user, "instagram", &carried).await;
     assert_eq!(status, 409, "{refused}");
     assert_eq!(refused["error"]["code"], "PUBLISH_DISABLED");
+}
+
+#[tokio::test]
+async fn with_publishing_off_nothing_is_sent_fetched_or_stored_and_late_posts_stay_unsent() {
+    let s = setup().await;
+    // The readings held while publishing was off are still waiting when the test ends.
+    s.app.expect_unfinished_jobs();
+    let (tiktok, instagram) = s.connect_both().await;
+    // Every day at 09:00 UTC, for the queue and evergreen.
+    let every_day: Vec<Value> = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+        .iter()
+        .map(|day| json!({ "weekday": day, "time": "09:00" }))
+        .collect();
+    super::queue::set_slots(&s, tiktok, "UTC", json!(every_day)).await;
+    // A published post, whose numbers are read; an evergreen collection; an OAuth
+    // connection begun; two posts scheduled, which fall due while publishing is off.
+    let (published, published_at) =
+        crate::publishing::analytics::published_now(&s, "tiktok", tiktok).await;
+    let evergreen = s.entry(Entry::on("tiktok", "Matcha, whisked")).await;
+    let (status, made) = s
+        .app
+        .send_json(
+            Method::POST,
+            s.user,
+            "/v1/evergreen",
+            &json!({ "name": "Matcha", "channelIds": [tiktok], "entryIds": [evergreen],
+                "minGapDays": 1, "variation": "none" }),
+        )
+        .await;
+    assert_eq!(status, 201, "{made}");
+    let (oauth_state, _) = start_connect(&s, s.user, "instagram").await;
+    let (late, on_time) = (
+        s.entry(Entry::on("tiktok", "Ninety minutes late")).await,
+        s.entry(Entry::on("tiktok", "Ten minutes late")).await,
+    );
+    let scheduled = fell_due(&s, tiktok, [(late, 90), (on_time, 10)]).await;
+    // Instagram's token is within the renewal window.
+    s.update_channel(
+        instagram,
+        "token_expires_at = now() + interval '3 days', token_issued_at = now() - interval '57 days'",
+    )
+    .await;
+
+    publishing(&s, "off").await;
+    let calls = s.fake.all_calls().len();
+    let stored = intents(&s).await;
+
+    the_queue_says_where_entries_would_go_and_keeps_nothing(&s, tiktok).await;
+
+    // Evergreen: nothing queued.
+    let ctx = s.app.worker_context(0);
+    let clock = almanac_shared::clock::ManualClock::new(Utc::now() + chrono::Duration::days(1));
+    let repeated = almanac_worker::evergreen::tick(&ctx, &clock).await.unwrap();
+    assert!(repeated.is_empty(), "{repeated:?}");
+
+    readings_wait_unasked(&s, &ctx, published, published_at).await;
+
+    // Renewals wait; connecting is refused, its state still usable.
+    let warned = almanac_worker::expiry::check(&ctx, &SystemClock)
+        .await
+        .unwrap();
+    assert!(warned.is_empty());
+    connecting_is_refused(&s, &oauth_state).await;
 
     // What fell due waits, held.
     assert_eq!(s.tick(&Utc::now().to_rfc3339()).await.dispatched, 0);

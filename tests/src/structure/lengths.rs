@@ -599,10 +599,6 @@ const TESTS_NOT_YET_SPLIT: &[(&str, &str)] = &[
     ),
     ("tests/src/contract/statuses/publishing.rs", "refusals"),
     (
-        "tests/src/publishing/flag_off.rs",
-        "with_publishing_off_nothing_is_sent_fetched_or_stored_and_late_posts_stay_unsent",
-    ),
-    (
         "tests/src/publishing/sandbox.rs",
         "a_newcomer_connects_dry_runs_and_publishes_to_the_sandbox",
     ),
