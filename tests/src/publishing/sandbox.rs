@@ -98,6 +98,148 @@ fn after<'a>(printed: &'a str, prefix: &str) -> &'a str {
         .trim()
 }
 
+/// The newcomer `run.sh` signed in, calling the API it started.
+struct Newcomer {
+    browser: reqwest::Client,
+    base: String,
+    token: String,
+}
+
+impl Newcomer {
+    /// A call of theirs: status and body (null when it has none).
+    async fn call(&self, method: Method, path: String, body: Value) -> (StatusCode, Value) {
+        let request = self
+            .browser
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(&self.token);
+        let request = if body.is_null() {
+            request
+        } else {
+            request.json(&body)
+        };
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        (
+            status,
+            response.json::<Value>().await.unwrap_or(Value::Null),
+        )
+    }
+
+    /// Connects each of `platforms` as a person does: the authorize address is the
+    /// sandbox's, which grants at once and sends the browser back through the API's
+    /// callback to the app, which completes it.
+    async fn connects_through_its_consent_step<const N: usize>(&self, platforms: [&str; N]) {
+        let (browser, base) = (&self.browser, &self.base);
+        let call =
+            |method: Method, path: &str, body: Value| self.call(method, path.to_owned(), body);
+        for platform in platforms {
+            let (status, connect) = call(
+                Method::POST,
+                &format!("/v1/channels/{platform}/connect"),
+                Value::Null,
+            )
+            .await;
+            assert_eq!(status, StatusCode::OK, "{connect}");
+            let authorize = connect["data"]["authorizeUrl"].as_str().unwrap();
+            assert!(
+                authorize.starts_with(&format!("{base}/sandbox/{platform}/authorize?")),
+                "{authorize}"
+            );
+            let granted = browser.get(authorize).send().await.unwrap();
+            assert_eq!(granted.status(), StatusCode::FOUND);
+            let callback = granted.headers()["location"].to_str().unwrap().to_owned();
+            assert!(callback.starts_with(&format!("{base}/v1/channels/{platform}/callback?")));
+            let to_app = browser.get(&callback).send().await.unwrap();
+            assert_eq!(to_app.status(), StatusCode::SEE_OTHER);
+            let location = to_app.headers()["location"].to_str().unwrap().to_owned();
+            let carried = url::Url::parse(&format!(
+                "http://app.invalid/?{}",
+                location.split_once('?').unwrap().1
+            ))
+            .unwrap();
+            let carried: std::collections::HashMap<String, String> =
+                carried.query_pairs().into_owned().collect();
+            let (status, connected) = call(
+                Method::POST,
+                &format!("/v1/channels/{platform}/complete"),
+                json!({ "state": carried["state"], "code": carried["code"] }),
+            )
+            .await;
+            assert!(status.is_success(), "{status} {connected}");
+            assert_eq!(connected["data"]["status"], "connected", "{connected}");
+        }
+    }
+
+    /// The newcomer's first entries on `calendar`, written through the API: a TikTok
+    /// video and a Bluesky post; their ids.
+    async fn first_entries(&self, calendar: Uuid) -> Vec<String> {
+        let call =
+            |method: Method, path: &str, body: Value| self.call(method, path.to_owned(), body);
+        let mut entries = Vec::new();
+        for body in [
+            json!({ "channel": "tiktok", "date": "2030-01-07", "title": "Hello",
+            "caption": "Our first post", "format": "short video",
+            "mediaUrl": "https://cdn.example.com/first.mp4" }),
+            json!({ "channel": "bluesky", "date": "2030-01-07", "title": "Hello",
+            "caption": "Our first post on #bluesky", "format": "post" }),
+        ] {
+            let path = format!("/v1/calendars/{calendar}/entries");
+            let (status, entry) = call(Method::POST, &path, body).await;
+            assert_eq!(status, StatusCode::CREATED, "{entry}");
+            entries.push(entry["data"]["id"].as_str().unwrap().to_owned());
+        }
+        entries
+    }
+
+    /// A dry run of `entries` sends nothing; then each is published, once, and named.
+    async fn dry_runs_then_publishes(&self, calendar: Uuid, entries: &[String]) {
+        let call =
+            |method: Method, path: &str, body: Value| self.call(method, path.to_owned(), body);
+        let publish = format!("/v1/calendars/{calendar}/publish");
+        let (status, dry) = call(Method::POST, &publish, json!({ "entryIds": entries })).await;
+        assert_eq!(status, StatusCode::OK, "{dry}");
+        assert_eq!(dry["data"]["dryRun"], true);
+        for intent in dry["data"]["intents"].as_array().unwrap() {
+            assert_eq!(intent["status"], "dry_run", "{dry}");
+        }
+
+        let (status, sent) = call(
+            Method::POST,
+            &publish,
+            json!({ "entryIds": entries, "dryRun": false, "privacyLevel": "PUBLIC_TO_EVERYONE" }),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{sent}");
+        let intents = sent["data"]["intents"].as_array().unwrap().clone();
+        assert_eq!(intents.len(), 2, "{sent}");
+        for intent in intents {
+            let id = intent["id"].as_str().unwrap().to_owned();
+            let published = eventually(
+                Duration::from_secs(30),
+                "the sandbox post published",
+                || {
+                    let read = call(
+                        Method::GET,
+                        &format!("/v1/publish-intents/{id}"),
+                        Value::Null,
+                    );
+                    async move {
+                        let (_, intent) = read.await;
+                        let intent = intent["data"].clone();
+                        assert_ne!(intent["status"], "failed", "{intent}");
+                        (intent["status"] == "published").then_some(intent)
+                    }
+                },
+            )
+            .await;
+            assert!(
+                published["remotePostId"].is_string(),
+                "the sandbox named the post: {published}"
+            );
+        }
+    }
+}
+
 #[tokio::test]
 async fn a_newcomer_connects_dry_runs_and_publishes_to_the_sandbox() {
     let (db_name, db) = fresh_database().await;
@@ -146,24 +288,13 @@ async fn a_newcomer_connects_dry_runs_and_publishes_to_the_sandbox() {
         .redirect(Policy::none())
         .build()
         .unwrap();
-    let call = |method: Method, path: &str, body: Value| {
-        let request = browser
-            .request(method, format!("{base}{path}"))
-            .bearer_auth(&token);
-        let request = if body.is_null() {
-            request
-        } else {
-            request.json(&body)
-        };
-        async move {
-            let response = request.send().await.unwrap();
-            let status = response.status();
-            (
-                status,
-                response.json::<Value>().await.unwrap_or(Value::Null),
-            )
-        }
+    let sandbox = Newcomer {
+        browser: browser.clone(),
+        base: base.clone(),
+        token,
     };
+    let call =
+        |method: Method, path: &str, body: Value| sandbox.call(method, path.to_owned(), body);
 
     // The app says it is a sandbox.
     let config: Value = browser
@@ -183,44 +314,10 @@ async fn a_newcomer_connects_dry_runs_and_publishes_to_the_sandbox() {
         .collect();
     assert!(listed.contains(&"testnet"), "{listed:?}");
 
-    // Connect TikTok, and the test-only platform: the authorize address is the sandbox's,
-    // which grants at once and sends the browser back through the API's callback to the app.
-    for platform in ["tiktok", "testnet"] {
-        let (status, connect) = call(
-            Method::POST,
-            &format!("/v1/channels/{platform}/connect"),
-            Value::Null,
-        )
+    sandbox
+        .connects_through_its_consent_step(["tiktok", "testnet"])
         .await;
-        assert_eq!(status, StatusCode::OK, "{connect}");
-        let authorize = connect["data"]["authorizeUrl"].as_str().unwrap();
-        assert!(
-            authorize.starts_with(&format!("{base}/sandbox/{platform}/authorize?")),
-            "{authorize}"
-        );
-        let granted = browser.get(authorize).send().await.unwrap();
-        assert_eq!(granted.status(), StatusCode::FOUND);
-        let callback = granted.headers()["location"].to_str().unwrap().to_owned();
-        assert!(callback.starts_with(&format!("{base}/v1/channels/{platform}/callback?")));
-        let to_app = browser.get(&callback).send().await.unwrap();
-        assert_eq!(to_app.status(), StatusCode::SEE_OTHER);
-        let location = to_app.headers()["location"].to_str().unwrap().to_owned();
-        let carried = url::Url::parse(&format!(
-            "http://app.invalid/?{}",
-            location.split_once('?').unwrap().1
-        ))
-        .unwrap();
-        let carried: std::collections::HashMap<String, String> =
-            carried.query_pairs().into_owned().collect();
-        let (status, connected) = call(
-            Method::POST,
-            &format!("/v1/channels/{platform}/complete"),
-            json!({ "state": carried["state"], "code": carried["code"] }),
-        )
-        .await;
-        assert!(status.is_success(), "{status} {connected}");
-        assert_eq!(connected["data"]["status"], "connected", "{connected}");
-    }
+
     // Bluesky signs in with a handle and an app password, against the sandbox's entryway
     // and then the PDS its session names (the sandbox's too).
     let (status, bluesky) = call(
@@ -247,62 +344,8 @@ async fn a_newcomer_connects_dry_runs_and_publishes_to_the_sandbox() {
     .execute(&db)
     .await
     .unwrap();
-    let mut entries = Vec::new();
-    for body in [
-        json!({ "channel": "tiktok", "date": "2030-01-07", "title": "Hello",
-            "caption": "Our first post", "format": "short video",
-            "mediaUrl": "https://cdn.example.com/first.mp4" }),
-        json!({ "channel": "bluesky", "date": "2030-01-07", "title": "Hello",
-            "caption": "Our first post on #bluesky", "format": "post" }),
-    ] {
-        let path = format!("/v1/calendars/{calendar}/entries");
-        let (status, entry) = call(Method::POST, &path, body).await;
-        assert_eq!(status, StatusCode::CREATED, "{entry}");
-        entries.push(entry["data"]["id"].as_str().unwrap().to_owned());
-    }
-
-    let publish = format!("/v1/calendars/{calendar}/publish");
-    let (status, dry) = call(Method::POST, &publish, json!({ "entryIds": entries })).await;
-    assert_eq!(status, StatusCode::OK, "{dry}");
-    assert_eq!(dry["data"]["dryRun"], true);
-    for intent in dry["data"]["intents"].as_array().unwrap() {
-        assert_eq!(intent["status"], "dry_run", "{dry}");
-    }
-
-    let (status, sent) = call(
-        Method::POST,
-        &publish,
-        json!({ "entryIds": entries, "dryRun": false, "privacyLevel": "PUBLIC_TO_EVERYONE" }),
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK, "{sent}");
-    let intents = sent["data"]["intents"].as_array().unwrap().clone();
-    assert_eq!(intents.len(), 2, "{sent}");
-    for intent in intents {
-        let id = intent["id"].as_str().unwrap().to_owned();
-        let published = eventually(
-            Duration::from_secs(30),
-            "the sandbox post published",
-            || {
-                let read = call(
-                    Method::GET,
-                    &format!("/v1/publish-intents/{id}"),
-                    Value::Null,
-                );
-                async move {
-                    let (_, intent) = read.await;
-                    let intent = intent["data"].clone();
-                    assert_ne!(intent["status"], "failed", "{intent}");
-                    (intent["status"] == "published").then_some(intent)
-                }
-            },
-        )
-        .await;
-        assert!(
-            published["remotePostId"].is_string(),
-            "the sandbox named the post: {published}"
-        );
-    }
+    let entries = sandbox.first_entries(calendar).await;
+    sandbox.dry_runs_then_publishes(calendar, &entries).await;
 
     drop(run);
     db.close().await;

@@ -599,10 +599,6 @@ const TESTS_NOT_YET_SPLIT: &[(&str, &str)] = &[
     ),
     ("tests/src/contract/statuses/publishing.rs", "refusals"),
     (
-        "tests/src/publishing/sandbox.rs",
-        "a_newcomer_connects_dry_runs_and_publishes_to_the_sandbox",
-    ),
-    (
         "tests/src/publishing/analytics.rs",
         "readings_are_kept_once_and_best_times_follow_the_seven_day_ones",
     ),
