@@ -11,7 +11,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::publishing::setup;
+use crate::publishing::{Setup, setup};
 
 /// A post published on `channel` at `at`; its intent id.
 async fn published(s: &crate::publishing::Setup, channel: Uuid, at: DateTime<Utc>) -> Uuid {
@@ -75,11 +75,9 @@ fn reading(views: u64, likes: u64) -> Reading {
     }
 }
 
-#[tokio::test]
-async fn readings_are_kept_once_and_best_times_follow_the_seven_day_ones() {
-    let s = setup().await;
-    let channel = s.connect_tiktok().await;
-    let posts = ten_posts(&s, channel).await;
+/// Each post's scheduled readings are kept once (the day's empty one too, as Instagram's
+/// lag leaves it), manual ones as often as asked.
+async fn readings_are_kept_once(s: &Setup, channel: Uuid, posts: &[(Uuid, DateTime<Utc>)]) {
     let keep = |intent: Uuid, kind: &'static str, metrics: Option<Reading>| analytics::NewReading {
         intent_id: intent,
         user_id: s.user,
@@ -142,6 +140,83 @@ async fn readings_are_kept_once_and_best_times_follow_the_seven_day_ones() {
             .await
             .unwrap();
     assert_eq!(empty, 10);
+}
+
+/// The endpoint, in the channel's slot zone, cell by cell (`m`: the mean rate).
+async fn the_endpoint_gives_each_cell_in_the_slot_zone(s: &Setup, channel: Uuid, m: f64) {
+    let (status, set) = s
+        .app
+        .send_json(
+            Method::PUT,
+            s.user,
+            &format!("/v1/channels/{channel}/slots"),
+            &json!({ "timezone": "Europe/Madrid", "slots": [] }),
+        )
+        .await;
+    assert_eq!(status, 200, "{set}");
+    let best = best_times(s, channel).await;
+    assert_eq!(best["source"], "history");
+    assert_eq!(best["timezone"], "Europe/Madrid");
+    assert_eq!(best["posts"], 10);
+    let hours = best["hours"].as_array().unwrap();
+    assert_eq!(hours.len(), 168);
+    for cell in hours {
+        let expected = match (
+            cell["weekday"].as_str().unwrap(),
+            cell["hour"].as_u64().unwrap(),
+        ) {
+            ("mon", 9) => (400.0 + 5.0 * m) / 5_005.0,
+            ("wed", 20) => (100.0 + 5.0 * m) / 10_005.0,
+            _ => m,
+        };
+        let rate = cell["rate"].as_f64().unwrap();
+        assert!((rate - expected).abs() < 1e-12, "{cell}");
+    }
+    assert_eq!(
+        (hours[0]["weekday"].as_str(), hours[0]["hour"].as_u64()),
+        (Some("mon"), Some(9))
+    );
+}
+
+/// New slots start from the best times: each weekday's best hour, the platform's general
+/// best where the history says nothing.
+async fn new_slots_start_from_them(s: &Setup, channel: Uuid) {
+    let (_, slots) = s
+        .app
+        .get_json(s.user, &format!("/v1/channels/{channel}/slots"))
+        .await;
+    let suggested: Vec<String> = slots["data"]["suggested"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|slot| {
+            format!(
+                "{} {}",
+                slot["weekday"].as_str().unwrap(),
+                slot["time"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(
+        suggested,
+        [
+            "mon 09:00",
+            "tue 14:00",
+            "wed 14:00",
+            "thu 14:00",
+            "fri 08:00",
+            "sat 09:00",
+            "sun 09:00"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn readings_are_kept_once_and_best_times_follow_the_seven_day_ones() {
+    let s = setup().await;
+    let channel = s.connect_tiktok().await;
+    let posts = ten_posts(&s, channel).await;
+    readings_are_kept_once(&s, channel, &posts).await;
 
     // Read back as the owner: each post by its 7-day reading.
     let mut tx = user_tx(&s.app.db, s.user).await.unwrap();
@@ -173,69 +248,8 @@ async fn readings_are_kept_once_and_best_times_follow_the_seven_day_ones() {
     assert_eq!((last.weekday, last.hour), (Weekday::Wed, 20));
     assert!((last.rate - (100.0 + 5.0 * m) / 10_005.0).abs() < 1e-12);
 
-    // The endpoint, in the channel's slot zone, cell by cell.
-    let (status, set) = s
-        .app
-        .send_json(
-            Method::PUT,
-            s.user,
-            &format!("/v1/channels/{channel}/slots"),
-            &json!({ "timezone": "Europe/Madrid", "slots": [] }),
-        )
-        .await;
-    assert_eq!(status, 200, "{set}");
-    let best = best_times(&s, channel).await;
-    assert_eq!(best["source"], "history");
-    assert_eq!(best["timezone"], "Europe/Madrid");
-    assert_eq!(best["posts"], 10);
-    let hours = best["hours"].as_array().unwrap();
-    assert_eq!(hours.len(), 168);
-    for cell in hours {
-        let expected = match (
-            cell["weekday"].as_str().unwrap(),
-            cell["hour"].as_u64().unwrap(),
-        ) {
-            ("mon", 9) => (400.0 + 5.0 * m) / 5_005.0,
-            ("wed", 20) => (100.0 + 5.0 * m) / 10_005.0,
-            _ => m,
-        };
-        let rate = cell["rate"].as_f64().unwrap();
-        assert!((rate - expected).abs() < 1e-12, "{cell}");
-    }
-    assert_eq!(
-        (hours[0]["weekday"].as_str(), hours[0]["hour"].as_u64()),
-        (Some("mon"), Some(9))
-    );
-    // New slots start from them: each weekday's best hour, the platform's general best
-    // where the history says nothing.
-    let (_, slots) = s
-        .app
-        .get_json(s.user, &format!("/v1/channels/{channel}/slots"))
-        .await;
-    let suggested: Vec<String> = slots["data"]["suggested"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|slot| {
-            format!(
-                "{} {}",
-                slot["weekday"].as_str().unwrap(),
-                slot["time"].as_str().unwrap()
-            )
-        })
-        .collect();
-    assert_eq!(
-        suggested,
-        [
-            "mon 09:00",
-            "tue 14:00",
-            "wed 14:00",
-            "thu 14:00",
-            "fri 08:00",
-            "sat 09:00",
-            "sun 09:00"
-        ]
-    );
+    the_endpoint_gives_each_cell_in_the_slot_zone(&s, channel, m).await;
+    new_slots_start_from_them(&s, channel).await;
 
     // Nine posts with a 7-day reading are no history: TikTok's general defaults.
     sqlx::query("delete from post_metrics where intent_id = $1 and reading = '7d'")

@@ -599,10 +599,6 @@ const TESTS_NOT_YET_SPLIT: &[(&str, &str)] = &[
     ),
     ("tests/src/contract/statuses/publishing.rs", "refusals"),
     (
-        "tests/src/publishing/analytics.rs",
-        "readings_are_kept_once_and_best_times_follow_the_seven_day_ones",
-    ),
-    (
         "tests/src/operations/console/mod.rs",
         "the_statistics_read_the_same_from_the_rollups_as_from_the_jobs",
     ),
