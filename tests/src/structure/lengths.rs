@@ -598,10 +598,6 @@ const TESTS_NOT_YET_SPLIT: &[(&str, &str)] = &[
         "every_documented_refusal_occurs",
     ),
     ("tests/src/contract/statuses/publishing.rs", "refusals"),
-    (
-        "tests/src/operations/console/mod.rs",
-        "the_statistics_read_the_same_from_the_rollups_as_from_the_jobs",
-    ),
     ("tests/src/bin/bench/console.rs", "measure"),
     ("tests/src/bin/bench/main.rs", "phases"),
 ];
