@@ -588,10 +588,6 @@ const TESTS_NOT_YET_SPLIT: &[(&str, &str)] = &[
         "tests/src/contract/strict_input.rs",
         "a_nul_character_in_any_text_field_is_refused_naming_the_field",
     ),
-    (
-        "tests/src/contract/api_keys/logs.rs",
-        "no_key_reaches_a_log_line",
-    ),
     ("tests/src/contract/statuses/organic.rs", "refusals"),
     (
         "tests/src/contract/statuses/mod.rs",

@@ -11,6 +11,73 @@ use almanac_tests::processes::Service;
 
 use crate::helpers::{JWT_SECRET, admin_url, drop_database, fresh_database, redis_url};
 
+/// The MCP server reads the key from the same header; a tool's calls to the API are
+/// logged under the MCP request's id.
+async fn the_mcp_server_takes_it_and_logs_a_tool_s_calls(
+    http: &reqwest::Client,
+    api: &Service,
+    key: &str,
+) {
+    let mcp = http
+        .post(api.url("/mcp"))
+        .bearer_auth(key)
+        .header("accept", "application/json, text/event-stream")
+        .json(
+            &json!({ "jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-06-18", "capabilities": {},
+            "clientInfo": { "name": "log test", "version": "1" } } }),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(mcp.status(), 200);
+    let call = http
+        .post(api.url("/mcp"))
+        .bearer_auth(key)
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2025-06-18")
+        .header("x-request-id", "req-mcp-tool")
+        .json(&json!({ "jsonrpc": "2.0", "id": 2, "method": "tools/call",
+            "params": { "name": "list_calendars", "arguments": {} } }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(call.status(), 200);
+    let answer = call.text().await.unwrap();
+    assert!(answer.contains("\"isError\":false"), "{answer}");
+}
+
+/// The API's log (`text`) tells the key's life and its requests, the MCP tool's under the
+/// MCP request's id, and never holds the key (`key`) nor a part of it.
+fn the_log_holds_the_key_s_life_and_never_the_key(text: &str, key: &str) {
+    let secret = &key["alm_".len()..];
+    assert!(
+        text.lines().count() > 20,
+        "the API logged its requests at debug:\n{text}"
+    );
+    assert!(
+        text.contains("API key made") && text.contains("request by API key"),
+        "the key's life is logged (without the key)"
+    );
+    let tool_calls: Vec<Value> = text
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|line| line["requestId"] == "req-mcp-tool")
+        .collect();
+    assert!(
+        tool_calls
+            .iter()
+            .any(|line| line.to_string().contains("/v1/calendars")),
+        "the tool's call of GET /v1/calendars carries the MCP request's id: {tool_calls:?}"
+    );
+    for (number, line) in text.lines().enumerate() {
+        assert!(
+            !line.contains(secret) && !line.contains(&secret[8..24]),
+            "line {number} holds the key: {line}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn no_key_reaches_a_log_line() {
     let (db_name, _db) = fresh_database().await;
@@ -69,35 +136,7 @@ async fn no_key_reaches_a_log_line() {
         let answer = send(method, &path, &key, None).await.unwrap();
         assert_eq!(answer.status(), status, "{path}");
     }
-    // The MCP server, which reads the key from the same header.
-    let mcp = http
-        .post(api.url("/mcp"))
-        .bearer_auth(&key)
-        .header("accept", "application/json, text/event-stream")
-        .json(
-            &json!({ "jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-            "protocolVersion": "2025-06-18", "capabilities": {},
-            "clientInfo": { "name": "log test", "version": "1" } } }),
-        )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(mcp.status(), 200);
-    // A tool's calls to the API are logged under the MCP request's id.
-    let call = http
-        .post(api.url("/mcp"))
-        .bearer_auth(&key)
-        .header("accept", "application/json, text/event-stream")
-        .header("mcp-protocol-version", "2025-06-18")
-        .header("x-request-id", "req-mcp-tool")
-        .json(&json!({ "jsonrpc": "2.0", "id": 2, "method": "tools/call",
-            "params": { "name": "list_calendars", "arguments": {} } }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(call.status(), 200);
-    let answer = call.text().await.unwrap();
-    assert!(answer.contains("\"isError\":false"), "{answer}");
+    the_mcp_server_takes_it_and_logs_a_tool_s_calls(&http, &api, &key).await;
     let in_query = http
         .get(api.url(&format!(
             "/v1/jobs/{}/events?access_token={key}",
@@ -125,33 +164,7 @@ async fn no_key_reaches_a_log_line() {
 
     api.signal_term().unwrap();
     assert!(api.exited().await.unwrap(), "the API stops cleanly");
-    let text = std::fs::read_to_string(&log).unwrap();
-    let secret = &key["alm_".len()..];
-    assert!(
-        text.lines().count() > 20,
-        "the API logged its requests at debug:\n{text}"
-    );
-    assert!(
-        text.contains("API key made") && text.contains("request by API key"),
-        "the key's life is logged (without the key)"
-    );
-    let tool_calls: Vec<Value> = text
-        .lines()
-        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
-        .filter(|line| line["requestId"] == "req-mcp-tool")
-        .collect();
-    assert!(
-        tool_calls
-            .iter()
-            .any(|line| line.to_string().contains("/v1/calendars")),
-        "the tool's call of GET /v1/calendars carries the MCP request's id: {tool_calls:?}"
-    );
-    for (number, line) in text.lines().enumerate() {
-        assert!(
-            !line.contains(secret) && !line.contains(&secret[8..24]),
-            "line {number} holds the key: {line}"
-        );
-    }
+    the_log_holds_the_key_s_life_and_never_the_key(&std::fs::read_to_string(&log).unwrap(), &key);
     let _ = std::fs::remove_dir_all(&dir);
     drop_database(&db_name).await;
 }
