@@ -140,6 +140,99 @@ async fn an_agent_lists_the_tools_and_plans_a_calendar_with_progress() {
     assert_eq!(listed["structuredContent"]["items"][0]["id"], calendar);
 }
 
+/// A publish tool's intents, as (channel, intent id), sorted.
+fn intents(answer: &Value) -> Vec<(String, String)> {
+    let mut intents: Vec<(String, String)> = answer["structuredContent"]["intents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            (
+                i["channel"].as_str().unwrap().to_owned(),
+                i["intentId"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    intents.sort();
+    intents
+}
+
+/// The receipt of intent `id`, through the MCP server at `base`.
+async fn receipt(base: String, key: String, id: String) -> Value {
+    tool(
+        &base,
+        &key,
+        "get_publish_receipt",
+        json!({ "intentId": id }),
+    )
+    .await["structuredContent"]
+        .clone()
+}
+
+/// An answer lost on Instagram's side (applied, never answered, not confirmable yet): its
+/// receipt says it is settling and will never be sent twice; once the platform shows the
+/// post, the next check settles it, without a second post.
+async fn a_lost_answer_s_receipt_says_it_is_settling(
+    s: &crate::publishing::Setup,
+    key: &str,
+    replica: &str,
+) {
+    let calendar = s.calendar.to_string();
+    let receipt = |id: String| receipt(replica.to_owned(), key.to_owned(), id);
+    let lost = s.entry(Entry::on("instagram", "Oolong at noon")).await;
+    s.fake.with(|f| {
+        f.drop_after_publish = true;
+        f.cannot_confirm = true;
+    });
+    let sent = tool(
+        &s.app.address,
+        key,
+        "publish",
+        json!({ "calendarId": calendar,
+        "entryIds": [lost], "idempotencyKey": "agent-run-2" }),
+    )
+    .await;
+    let id = intents(&sent)[0].1.clone();
+    let unknown = eventually(
+        Duration::from_secs(30),
+        "the lost answer read as unknown",
+        || async {
+            let r = receipt(id.clone()).await;
+            (r["status"] == "unknown").then_some(r)
+        },
+    )
+    .await;
+    assert_eq!(unknown["final"], false);
+    assert_eq!(unknown["postedOnce"], false);
+    assert!(
+        unknown["detail"]["settling"]
+            .as_str()
+            .unwrap()
+            .contains("never sent a second time"),
+        "{unknown}"
+    );
+    assert!(unknown["detail"]["nextCheckAt"].is_string(), "{unknown}");
+    assert!(unknown["detail"]["giveUpAt"].is_string(), "{unknown}");
+    s.fake.with(|f| f.cannot_confirm = false);
+    let settled = eventually(
+        Duration::from_secs(30),
+        "the lost answer settled",
+        || async {
+            let r = receipt(id.clone()).await;
+            (r["status"] == "published").then_some(r)
+        },
+    )
+    .await;
+    assert_eq!(settled["final"], true);
+    assert!(settled["detail"]["postId"].is_string(), "{settled}");
+    assert_eq!(
+        s.fake.calls_to("/media_publish").len(),
+        2,
+        "each Instagram post sent once"
+    );
+    assert_eq!(s.fake.posts().len(), 3);
+}
+
 #[tokio::test]
 async fn an_agent_publishes_once_with_one_key_through_either_api_and_reads_the_receipts() {
     let mut s = setup_plus(true, [("PUBLISH_CONFIRM_WINDOW_SECS", "120".into())]).await;
@@ -177,40 +270,13 @@ async fn an_agent_publishes_once_with_one_key_through_either_api_and_reads_the_r
         "idempotencyKey": "agent-run-1", "when": "now" });
     let first = tool(&s.app.address, &key, "publish", arguments.clone()).await;
     let again = tool(&replica, &key, "publish", arguments).await;
-    let intents = |answer: &Value| -> Vec<(String, String)> {
-        let mut intents: Vec<(String, String)> = answer["structuredContent"]["intents"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|i| {
-                (
-                    i["channel"].as_str().unwrap().to_owned(),
-                    i["intentId"].as_str().unwrap().to_owned(),
-                )
-            })
-            .collect();
-        intents.sort();
-        intents
-    };
     assert_eq!(intents(&first).len(), 2, "one intent per entry: {first}");
     assert_eq!(
         intents(&first),
         intents(&again),
         "the same key answers the same intents"
     );
-    let receipt = |id: String| {
-        let (base, key) = (replica.clone(), key.clone());
-        async move {
-            tool(
-                &base,
-                &key,
-                "get_publish_receipt",
-                json!({ "intentId": id }),
-            )
-            .await["structuredContent"]
-                .clone()
-        }
-    };
+    let receipt = |id: String| receipt(replica.clone(), key.clone(), id);
     for (channel, id) in intents(&first) {
         let published = eventually(
             Duration::from_secs(30),
@@ -249,60 +315,7 @@ async fn an_agent_publishes_once_with_one_key_through_either_api_and_reads_the_r
         "TikTok called once"
     );
 
-    // An answer lost on Instagram's side: applied, never answered, not confirmable yet.
-    let lost = s.entry(Entry::on("instagram", "Oolong at noon")).await;
-    s.fake.with(|f| {
-        f.drop_after_publish = true;
-        f.cannot_confirm = true;
-    });
-    let sent = tool(
-        &s.app.address,
-        &key,
-        "publish",
-        json!({ "calendarId": calendar,
-        "entryIds": [lost], "idempotencyKey": "agent-run-2" }),
-    )
-    .await;
-    let id = intents(&sent)[0].1.clone();
-    let unknown = eventually(
-        Duration::from_secs(30),
-        "the lost answer read as unknown",
-        || async {
-            let r = receipt(id.clone()).await;
-            (r["status"] == "unknown").then_some(r)
-        },
-    )
-    .await;
-    assert_eq!(unknown["final"], false);
-    assert_eq!(unknown["postedOnce"], false);
-    assert!(
-        unknown["detail"]["settling"]
-            .as_str()
-            .unwrap()
-            .contains("never sent a second time"),
-        "{unknown}"
-    );
-    assert!(unknown["detail"]["nextCheckAt"].is_string(), "{unknown}");
-    assert!(unknown["detail"]["giveUpAt"].is_string(), "{unknown}");
-    // The platform shows the post: the next check settles it, without a second post.
-    s.fake.with(|f| f.cannot_confirm = false);
-    let settled = eventually(
-        Duration::from_secs(30),
-        "the lost answer settled",
-        || async {
-            let r = receipt(id.clone()).await;
-            (r["status"] == "published").then_some(r)
-        },
-    )
-    .await;
-    assert_eq!(settled["final"], true);
-    assert!(settled["detail"]["postId"].is_string(), "{settled}");
-    assert_eq!(
-        s.fake.calls_to("/media_publish").len(),
-        2,
-        "each Instagram post sent once"
-    );
-    assert_eq!(s.fake.posts().len(), 3);
+    a_lost_answer_s_receipt_says_it_is_settling(&s, &key, &replica).await;
 }
 
 #[tokio::test]

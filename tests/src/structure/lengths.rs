@@ -581,10 +581,6 @@ const TESTS_NOT_YET_SPLIT: &[(&str, &str)] = &[
         "a_day_with_six_posts_shows_three_and_opens_the_rest",
     ),
     (
-        "tests/src/contract/mcp.rs",
-        "an_agent_publishes_once_with_one_key_through_either_api_and_reads_the_receipts",
-    ),
-    (
         "tests/src/contract/strict_input.rs",
         "a_nul_character_in_any_text_field_is_refused_naming_the_field",
     ),
