@@ -8,30 +8,21 @@ use uuid::Uuid;
 use super::*;
 use crate::helpers::{TestApp, TestOptions, spawn_app, spawn_app_with};
 
-#[tokio::test]
-async fn refusals_come_before_anything_is_generated() {
-    let app = spawn_app_with(TestOptions {
-        worker: false,
-        env: vec![
-            ("ORGANIC_RATE_LIMIT", "2".into()),
-            ("ORGANIC_MAX_PLACEMENTS", "3".into()),
-        ],
-        ..Default::default()
-    })
-    .await;
-    let user = Uuid::new_v4();
-    library(&app, user).await;
-    let problems = |generated: &Generated| -> Vec<String> {
-        assert_eq!(generated.status, 400, "{}", generated.error);
-        assert_eq!(generated.error["error"]["code"], "VALIDATION_FAILED");
-        generated.error["error"]["details"]["problems"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|p| p["field"].as_str().unwrap().to_owned())
-            .collect()
-    };
-    let cases: Vec<(Value, Vec<&str>)> = vec![
+/// The fields a 400 `VALIDATION_FAILED` names.
+fn problems(generated: &Generated) -> Vec<String> {
+    assert_eq!(generated.status, 400, "{}", generated.error);
+    assert_eq!(generated.error["error"]["code"], "VALIDATION_FAILED");
+    generated.error["error"]["details"]["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["field"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// Requests the rules refuse, each with the fields its refusal names.
+fn invalid_requests() -> Vec<(Value, Vec<&'static str>)> {
+    vec![
         (request(vec![]), vec!["placements"]),
         (
             {
@@ -76,7 +67,51 @@ async fn refusals_come_before_anything_is_generated() {
             },
             vec!["options.newsletterDayId", "placements"],
         ),
-    ];
+    ]
+}
+
+/// Another user's brand, or none, is 404; a brand that has not linked the accounts named
+/// is 403 `ACCOUNT_NOT_LINKED`, naming them.
+async fn a_stranger_s_or_an_unlinked_brand_is_refused(app: &TestApp, user: Uuid) {
+    let stranger = Uuid::new_v4();
+    assert_eq!(generate(app, stranger, &example()).await.status, 404);
+    let mut unlinked = example();
+    unlinked["brandProfileId"] = json!("brand_456");
+    let (status, _) = app
+        .send_json(
+            Method::POST,
+            user,
+            "/api/organic/brands",
+            &json!({ "id": "brand_456", "name": "Other", "timezone": "UTC" }),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let refused = generate(app, user, &unlinked).await;
+    assert_eq!(refused.status, 403, "{}", refused.error);
+    assert_eq!(refused.error["error"]["code"], "ACCOUNT_NOT_LINKED");
+    assert_eq!(
+        refused.error["error"]["details"]["accounts"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+}
+
+#[tokio::test]
+async fn refusals_come_before_anything_is_generated() {
+    let app = spawn_app_with(TestOptions {
+        worker: false,
+        env: vec![
+            ("ORGANIC_RATE_LIMIT", "2".into()),
+            ("ORGANIC_MAX_PLACEMENTS", "3".into()),
+        ],
+        ..Default::default()
+    })
+    .await;
+    let user = Uuid::new_v4();
+    library(&app, user).await;
+    let cases = invalid_requests();
     for (body, fields) in cases {
         let generated = generate(&app, user, &body).await;
         assert_eq!(problems(&generated), fields, "{body}");
@@ -101,30 +136,7 @@ async fn refusals_come_before_anything_is_generated() {
         "ORGANIC_GENERATION_IN_PROGRESS"
     );
     assert_eq!(again.error["error"]["details"]["jobId"], job.to_string());
-    // Another user's brand, or none; accounts the brand has not linked.
-    let stranger = Uuid::new_v4();
-    assert_eq!(generate(&app, stranger, &example()).await.status, 404);
-    let mut unlinked = example();
-    unlinked["brandProfileId"] = json!("brand_456");
-    let (status, _) = app
-        .send_json(
-            Method::POST,
-            user,
-            "/api/organic/brands",
-            &json!({ "id": "brand_456", "name": "Other", "timezone": "UTC" }),
-        )
-        .await;
-    assert_eq!(status, 201);
-    let refused = generate(&app, user, &unlinked).await;
-    assert_eq!(refused.status, 403, "{}", refused.error);
-    assert_eq!(refused.error["error"]["code"], "ACCOUNT_NOT_LINKED");
-    assert_eq!(
-        refused.error["error"]["details"]["accounts"]
-            .as_array()
-            .unwrap()
-            .len(),
-        2
-    );
+    a_stranger_s_or_an_unlinked_brand_is_refused(&app, user).await;
     // Over the rate limit: the refusals above gave their slots back; the second
     // generation (of the other brand, naming no account) takes the last one.
     let second = json!({ "brandProfileId": "brand_456", "weekStart": "2026-01-26",

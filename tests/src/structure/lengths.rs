@@ -537,10 +537,6 @@ fn the_scanners_count_a_function_s_lines_and_pass_strings_and_tests() {
 const TESTS_NOT_YET_SPLIT: &[(&str, &str)] = &[
     ("tests/src/helpers/mod.rs", "spawn_app_with"),
     (
-        "tests/src/organic/refusals.rs",
-        "refusals_come_before_anything_is_generated",
-    ),
-    (
         "tests/src/web/composer.rs",
         "a_dropped_picture_shows_in_the_preview_and_on_the_chip_and_a_refused_file_says_why",
     ),
