@@ -20,34 +20,10 @@ async fn count(app: &TestApp, table: &str) -> i64 {
         .unwrap()
 }
 
-#[tokio::test]
-async fn a_nul_character_in_any_text_field_is_refused_naming_the_field() {
-    let app = spawn_app_with(TestOptions {
-        worker: false,
-        ..Default::default()
-    })
-    .await;
-    let user = Uuid::new_v4();
-    let (status, card) = app
-        .send_json(
-            Method::POST,
-            user,
-            "/api/cards",
-            &json!({ "front": "f", "back": "b" }),
-        )
-        .await;
-    assert_eq!(status, 201, "{card}");
-    let card = card["id"].as_str().unwrap().to_owned();
-    let (status, theme) = app
-        .send_json(
-            Method::POST,
-            user,
-            "/api/v1/themes",
-            &json!({ "name": "Tea", "sources": [] }),
-        )
-        .await;
-    assert_eq!(status, 201, "{theme}");
-    let theme = theme["id"].as_str().unwrap().to_owned();
+/// One request per text field the API reads, each with a NUL character in that field: the
+/// method, path and body, the status and the field the refusal names. `card` and `theme`
+/// are the caller's.
+fn nul_character_cases(card: &str, theme: &str) -> Vec<(Method, String, Value, u16, &'static str)> {
     let some = Uuid::now_v7();
     let calendar = |constraints: Value| {
         json!({ "channels": ["tiktok"], "cadence": "daily", "start": "2027-01-01",
@@ -59,8 +35,7 @@ async fn a_nul_character_in_any_text_field_is_refused_naming_the_field() {
         body[field] = value;
         body
     };
-    // (method, path, body, status, field named)
-    let cases: Vec<(Method, String, Value, u16, &str)> = vec![
+    vec![
         (
             Method::POST,
             "/api/cards".into(),
@@ -187,7 +162,38 @@ async fn a_nul_character_in_any_text_field_is_refused_naming_the_field() {
             400,
             "source_text",
         ),
-    ];
+    ]
+}
+
+#[tokio::test]
+async fn a_nul_character_in_any_text_field_is_refused_naming_the_field() {
+    let app = spawn_app_with(TestOptions {
+        worker: false,
+        ..Default::default()
+    })
+    .await;
+    let user = Uuid::new_v4();
+    let (status, card) = app
+        .send_json(
+            Method::POST,
+            user,
+            "/api/cards",
+            &json!({ "front": "f", "back": "b" }),
+        )
+        .await;
+    assert_eq!(status, 201, "{card}");
+    let card = card["id"].as_str().unwrap().to_owned();
+    let (status, theme) = app
+        .send_json(
+            Method::POST,
+            user,
+            "/api/v1/themes",
+            &json!({ "name": "Tea", "sources": [] }),
+        )
+        .await;
+    assert_eq!(status, 201, "{theme}");
+    let theme = theme["id"].as_str().unwrap().to_owned();
+    let cases = nul_character_cases(&card, &theme);
     for (method, path, body, status, field) in cases {
         let (got, envelope) = app.send_json(method.clone(), user, &path, &body).await;
         assert_eq!(got, status, "{method} {path} {body}: {envelope}");

@@ -17,7 +17,11 @@ const MOST_LINES: usize = 120;
 
 /// The functions that may be longer: (file, the function's name or its first line's
 /// start, why).
-const EXCEPTIONS: &[(&str, &str, &str)] = &[];
+const EXCEPTIONS: &[(&str, &str, &str)] = &[(
+    "tests/src/contract/strict_input.rs",
+    "nul_character_cases",
+    "a table of cases, one request per text field the API reads: clearer as one list",
+)];
 
 /// A function found: its file, its name (JavaScript: its first line), the line it starts
 /// on and how many lines it has.
@@ -575,10 +579,6 @@ const TESTS_NOT_YET_SPLIT: &[(&str, &str)] = &[
     (
         "tests/src/web/density.rs",
         "a_day_with_six_posts_shows_three_and_opens_the_rest",
-    ),
-    (
-        "tests/src/contract/strict_input.rs",
-        "a_nul_character_in_any_text_field_is_refused_naming_the_field",
     ),
     ("tests/src/contract/statuses/organic.rs", "refusals"),
     (
