@@ -217,6 +217,48 @@ pub async fn drop_database(db_name: &str) {
     }
 }
 
+/// A test app's settings before its own: its database and Redis, quick heartbeats,
+/// recovery and retries, the scheduler left to the test's clock, local feeds allowed, and
+/// media in a directory of the test's own.
+fn test_env(
+    database_url: String,
+    redis_url: String,
+    db_name: &str,
+) -> HashMap<&'static str, String> {
+    HashMap::from([
+        ("DATABASE_URL", database_url),
+        ("REDIS_URL", redis_url),
+        (
+            "REDIS_PREFIX",
+            format!("t{}", &Uuid::new_v4().simple().to_string()[..12]),
+        ),
+        ("API_ADDR", "127.0.0.1:0".into()),
+        ("WORKER_METRICS_ADDR", "127.0.0.1:0".into()),
+        ("JWT_SECRET", JWT_SECRET.into()),
+        ("ALMANAC_DEV", "true".into()),
+        ("METRICS_ADDR", "127.0.0.1:0".into()),
+        ("JOB_HEARTBEAT_MS", "100".into()),
+        ("JOB_STALE_MS", "600".into()),
+        ("JOB_REQUEUE_MS", "500".into()),
+        ("RECONCILE_INTERVAL_MS", "100".into()),
+        ("JOB_BACKOFF_BASE_MS", "20".into()),
+        ("JOB_BACKOFF_MAX_MS", "100".into()),
+        ("AI_RETRY_BASE_MS", "5".into()),
+        ("AI_TIMEOUT_MS", "2000".into()),
+        ("WORKER_CONCURRENCY", "8".into()),
+        ("DATABASE_MAX_CONNECTIONS", "10".into()),
+        // Tests drive the scheduler with their own clock (`scheduler::tick`).
+        ("SCHEDULER_TICK_SECS", "3600".into()),
+        // Feeds and pages come from local servers.
+        ("FETCH_ALLOW_PRIVATE_NETWORKS", "true".into()),
+        // Uploaded media in a directory of the test's own (removed with its database).
+        (
+            "MEDIA_STORE",
+            format!("file://{}", media_dir(db_name).display()),
+        ),
+    ])
+}
+
 pub async fn spawn_app_with(options: TestOptions) -> TestApp {
     init_logs();
     let (db_name, db) = fresh_database().await;
@@ -250,38 +292,7 @@ pub async fn spawn_app_with(options: TestOptions) -> TestApp {
         Some(proxy) => format!("redis://127.0.0.1:{}", proxy.port),
         None => redis_base.clone(),
     };
-    let mut env: HashMap<&str, String> = HashMap::from([
-        ("DATABASE_URL", database_url),
-        ("REDIS_URL", app_redis_url),
-        (
-            "REDIS_PREFIX",
-            format!("t{}", &Uuid::new_v4().simple().to_string()[..12]),
-        ),
-        ("API_ADDR", "127.0.0.1:0".into()),
-        ("WORKER_METRICS_ADDR", "127.0.0.1:0".into()),
-        ("JWT_SECRET", JWT_SECRET.into()),
-        ("ALMANAC_DEV", "true".into()),
-        ("METRICS_ADDR", "127.0.0.1:0".into()),
-        ("JOB_HEARTBEAT_MS", "100".into()),
-        ("JOB_STALE_MS", "600".into()),
-        ("JOB_REQUEUE_MS", "500".into()),
-        ("RECONCILE_INTERVAL_MS", "100".into()),
-        ("JOB_BACKOFF_BASE_MS", "20".into()),
-        ("JOB_BACKOFF_MAX_MS", "100".into()),
-        ("AI_RETRY_BASE_MS", "5".into()),
-        ("AI_TIMEOUT_MS", "2000".into()),
-        ("WORKER_CONCURRENCY", "8".into()),
-        ("DATABASE_MAX_CONNECTIONS", "10".into()),
-        // Tests drive the scheduler with their own clock (`scheduler::tick`).
-        ("SCHEDULER_TICK_SECS", "3600".into()),
-        // Feeds and pages come from local servers.
-        ("FETCH_ALLOW_PRIVATE_NETWORKS", "true".into()),
-        // Uploaded media in a directory of the test's own (removed with its database).
-        (
-            "MEDIA_STORE",
-            format!("file://{}", media_dir(&db_name).display()),
-        ),
-    ]);
+    let mut env = test_env(database_url, app_redis_url, &db_name);
     if let Some(fake) = &options.fake_ai {
         env.insert("AI_PROVIDER", "openai".into());
         env.insert("AI_BASE_URL", fake.base_url());

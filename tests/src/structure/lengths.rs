@@ -539,7 +539,6 @@ fn the_scanners_count_a_function_s_lines_and_pass_strings_and_tests() {
 /// Test functions over [`MOST_LINES`] lines that issue 76 splits into named steps, as the
 /// rest of the code's functions are; none may join them, and each leaves the list once split.
 const TESTS_NOT_YET_SPLIT: &[(&str, &str)] = &[
-    ("tests/src/helpers/mod.rs", "spawn_app_with"),
     (
         "tests/src/web/composer.rs",
         "a_dropped_picture_shows_in_the_preview_and_on_the_chip_and_a_refused_file_says_why",
