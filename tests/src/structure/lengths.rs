@@ -579,12 +579,6 @@ const TESTS_NOT_YET_SPLIT: &[(&str, &str)] = &[
         "tests/src/web/density.rs",
         "a_day_with_six_posts_shows_three_and_opens_the_rest",
     ),
-    ("tests/src/contract/statuses/organic.rs", "refusals"),
-    (
-        "tests/src/contract/statuses/mod.rs",
-        "every_documented_refusal_occurs",
-    ),
-    ("tests/src/contract/statuses/publishing.rs", "refusals"),
     ("tests/src/bin/bench/console.rs", "measure"),
     ("tests/src/bin/bench/main.rs", "phases"),
 ];

@@ -429,6 +429,260 @@ impl Probe {
     }
 }
 
+/// API replicas whose database refuses them (a role without any privilege: 500) or is not
+/// there (503): the role (dropped at the end) and each replica with its status.
+async fn broken_replicas(app: &mut TestApp) -> (String, Vec<(String, u16)>) {
+    let role = format!("nobody_{}", Uuid::new_v4().simple());
+    let admin = sqlx::PgPool::connect(&admin_url()).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("create role {role} login")))
+        .execute(&admin)
+        .await
+        .unwrap();
+    let server: sqlx::postgres::PgConnectOptions = admin_url().parse().unwrap();
+    let (host, port, db) = (server.get_host(), server.get_port(), app.db_name.clone());
+    let mut replicas = Vec::new();
+    for (url, status) in [
+        (format!("postgres://{role}@{host}:{port}/{db}"), 500),
+        (format!("postgres://{role}@{host}:1/{db}"), 503),
+    ] {
+        let mut settings = app.settings.clone();
+        settings.database_url = almanac_shared::config::Secret::new(url);
+        // Publishing on: connecting a channel reaches the database (off, it is 409 first).
+        settings.publish.enabled = true;
+        replicas.push((app.start_api_replica_with(settings).await, status));
+    }
+    (role, replicas)
+}
+
+/// The refusals every operation of `op`'s shape gives: no token; a value of a typed query
+/// parameter that does not parse; a body that is not JSON, too large (past `limit`), or
+/// not JSON's type; a database that refuses the API, or is down; a NUL in a parameter; ids
+/// nobody has; an admin operation called by a user.
+async fn refusals_of_its_shape(
+    probe: &Probe,
+    op: &Operation,
+    replicas: &[(String, u16)],
+    limit: usize,
+) {
+    let call = || Probe::call_to(op, &[]);
+    if op.refusals.contains(&401) {
+        probe.expect(401, call().anonymous()).await;
+    }
+    if let Some(name) = &op.typed_query {
+        let query = format!("{}?{name}=nope", fill(&op.path, &[]));
+        probe.expect(400, call().path(query)).await;
+    }
+    if op.id == "uploadMedia" {
+        media::body_refusals(&probe).await;
+    } else if op.takes_body {
+        let form = op.id == "unsubscribe";
+        let broken = match form {
+            true => Payload::Raw(FORM, b"x=1".to_vec()),
+            false => Payload::Raw("application/json", b"{\"x\":".to_vec()),
+        };
+        probe.expect(400, call().with(broken)).await;
+        let kind = if form { FORM } else { "application/json" };
+        let huge = Payload::Raw(kind, vec![b' '; limit + 1]);
+        probe.expect(413, call().with(huge)).await;
+        let text = match form {
+            true => ONE_CLICK.to_vec(),
+            false => valid_body(&op.id).to_string().into_bytes(),
+        };
+        probe
+            .expect(415, call().with(Payload::Raw("text/plain", text)))
+            .await;
+    }
+    for (replica, status) in replicas {
+        // Publishing spools a request while Postgres is down (202), and a calendar
+        // answers the legacy dry run: their 503 needs Redis down too (`publishing`).
+        if ["publishCalendar", "generateCalendar"].contains(&op.id.as_str()) && *status == 503 {
+            continue;
+        }
+        if op.refusals.contains(status) {
+            probe.expect_at(replica, *status, call()).await;
+        }
+    }
+    // A NUL in any path or query parameter: 400 naming it, before anything is read.
+    for (name, path) in with_nul(op) {
+        let (status, body) = probe
+            .send_to(&probe.address, call().path(path.clone()))
+            .await;
+        assert_eq!(status, 400, "{} {path}: {body}", op.id);
+        assert_eq!(
+            body["error"]["details"]["field"],
+            name.as_str(),
+            "{}: {body}",
+            op.id
+        );
+        probe
+            .seen
+            .borrow_mut()
+            .entry(op.id.clone())
+            .or_default()
+            .insert(400);
+    }
+    // A platform without an adapter is probed in `publishing`, a flag or a queue
+    // nobody has below.
+    if op.refusals.contains(&404)
+        && op.path.contains('{')
+        && !op.path.contains("{platform}")
+        && !op.path.contains("{name}")
+        && !op.path.contains("{kind}")
+    {
+        probe.expect(404, call()).await;
+    }
+    // The admin operations refuse a user's token.
+    if op.refusals.contains(&403) && op.path.starts_with("/admin/") {
+        probe.expect(403, call().by_user()).await;
+        if op.path.contains("{name}") {
+            let path = call()
+                .path
+                .replace("PUBLISH_SERVICE_ENABLED", "NO_SUCH_FLAG");
+            probe.expect(404, call().path(path)).await;
+        }
+        if op.path.contains("{kind}") {
+            let path = call().path.replace("generation", "no_such_kind");
+            probe.expect(404, call().path(path)).await;
+        }
+    }
+}
+
+/// 422: values each valid alone that a rule refuses (a calendar that ends before it
+/// starts, a date no calendar has, an accept that names nothing), and the syntheses
+/// family's invalid values.
+async fn rule_refusals(probe: &Probe) {
+    let backwards = calendar_request("2027-03-02", "2027-03-01");
+    let call = probe.call("generateCalendar", &[]).json(backwards);
+    probe.expect(422, call).await;
+    let mut impossible = valid_body("addCalendarEntry");
+    impossible["date"] = json!("2027-02-30");
+    let call = probe.call("addCalendarEntry", &[]).json(impossible);
+    probe.expect(422, call).await;
+    let call = probe.call("acceptCalendarChanges", &[]).json(json!({}));
+    probe.expect(422, call).await;
+    for (id, body) in [
+        ("createTheme", json!({ "name": 5 })),
+        ("updateTheme", json!({ "name": 5 })),
+        (
+            "upsertSchedule",
+            json!({ "enabled": true, "days": ["someday"], "time_utc": "09:00", "emails": [] }),
+        ),
+    ] {
+        probe.expect(422, probe.call(id, &[]).json(body)).await;
+    }
+}
+
+/// 409: a card that is another card's (the same sides, case and punctuation aside), made
+/// or edited so.
+async fn duplicate_cards_conflict(probe: &Probe) {
+    let card = json!({ "front": "Probe card", "back": "Once" });
+    let first = probe
+        .succeed(201, probe.call("createCard", &[]).json(card))
+        .await;
+    let again = json!({ "front": "probe card!", "back": "once" });
+    probe
+        .expect(409, probe.call("createCard", &[]).json(again))
+        .await;
+    let other = json!({ "front": "Another probe card", "back": "Twice" });
+    let second = probe
+        .succeed(201, probe.call("createCard", &[]).json(other))
+        .await;
+    let call = probe
+        .call("updateCard", &[uuid(&second["id"])])
+        .json(json!({ "card_type": "basic", "front": first["front"], "back": first["back"] }));
+    probe.expect(409, call).await;
+}
+
+/// A calendar's feed fetched past its limit (1 here): 429.
+async fn a_feed_past_its_limit(probe: &Probe, calendar_id: Uuid) {
+    let feed = probe
+        .succeed(201, probe.call("createCalendarFeed", &[calendar_id]))
+        .await;
+    let address = feed["data"]["url"].as_str().unwrap();
+    let document = || {
+        let file = address.split_once("/feeds/").unwrap().1;
+        probe
+            .call("getCalendarFeedDocument", &[])
+            .path(format!("/feeds/{file}"))
+            .anonymous()
+    };
+    probe.succeed(200, document()).await;
+    probe.expect(429, document()).await;
+}
+
+/// A flag set for users naming none; a bulk action whose filter names nothing, without
+/// `all`; a usage period that does not parse or is no date; a regeneration of a calendar
+/// nobody has.
+async fn refusals_of_a_few_operations(probe: &Probe) {
+    let call = probe.call("setFlag", &[]).json(json!({ "state": "users" }));
+    probe.expect(422, call).await;
+    // A bulk action whose filter names nothing, without `all`.
+    for id in ["consoleRetry", "consoleCancel"] {
+        let call = probe.call(id, &[]).json(json!({ "dryRun": true }));
+        probe.expect(422, call).await;
+    }
+    let call = probe
+        .call("getUsage", &[])
+        .path("/v1/usage?from=yesterday".into());
+    probe.expect(400, call).await;
+    let call = probe
+        .call("getUsage", &[])
+        .path("/v1/usage?from=2026-02-30".into());
+    probe.expect(422, call).await;
+    let mut regenerate = valid_body("generateCalendar");
+    regenerate["calendarId"] = json!(Uuid::new_v4());
+    let call = probe.call("generateCalendar", &[]).json(regenerate);
+    probe.expect(404, call).await;
+}
+
+/// Once the worker has written a generation's suggestions: one accepted cannot then be
+/// rejected (409).
+async fn an_accepted_suggestion_is_not_rejected(
+    app: &TestApp,
+    probe: &Probe,
+    user: Uuid,
+    generation: &Value,
+) {
+    let suggestions = app
+        .suggestions(user, uuid(&generation["generation_id"]))
+        .await;
+    let suggestion = uuid(&suggestions[0]["id"]);
+    probe
+        .succeed(200, probe.call("reviewSuggestion", &[suggestion]))
+        .await;
+    let call = probe
+        .call("reviewSuggestion", &[suggestion])
+        .json(json!({ "card_type": "basic", "status": "rejected" }));
+    probe.expect(409, call).await;
+}
+
+/// 429: past each per-user limit (1 generation, 2 calendar runs, 1 synthesis); the runs
+/// that were taken end.
+async fn past_each_per_user_limit(
+    app: &TestApp,
+    probe: &Probe,
+    user: Uuid,
+    (calendar_id, run_id): (Uuid, Uuid),
+) {
+    let other = json!({ "source_text": source_text(1502) });
+    probe
+        .expect(429, probe.call("createGeneration", &[]).json(other))
+        .await;
+    let second = probe
+        .succeed(202, probe.call("generateCalendar", &[]))
+        .await;
+    probe.expect(429, probe.call("generateCalendar", &[])).await;
+    let call = probe.call("continueCalendarRun", &[calendar_id, run_id]);
+    probe.expect(429, call).await;
+    let theme = probe.succeed(201, probe.call("createTheme", &[])).await;
+    let synthesize = || probe.call("createSynthesis", &[uuid(&theme["id"])]);
+    let synthesis = probe.succeed(202, synthesize()).await;
+    probe.expect(429, synthesize()).await;
+    for job in [uuid(&second["data"]["jobId"]), uuid(&synthesis["job_id"])] {
+        wait_succeeded(app, user, job).await;
+    }
+}
+
 #[tokio::test]
 async fn every_documented_refusal_occurs() {
     let mut app = spawn_app_with(TestOptions {
@@ -453,27 +707,7 @@ async fn every_documented_refusal_occurs() {
     let user = Uuid::new_v4();
     let limit = app.settings.max_body_bytes;
 
-    // 500 and 503 come from API replicas: one whose database refuses it (a role without
-    // any privilege), one whose database is not there.
-    let role = format!("nobody_{}", Uuid::new_v4().simple());
-    let admin = sqlx::PgPool::connect(&admin_url()).await.unwrap();
-    sqlx::query(sqlx::AssertSqlSafe(format!("create role {role} login")))
-        .execute(&admin)
-        .await
-        .unwrap();
-    let server: sqlx::postgres::PgConnectOptions = admin_url().parse().unwrap();
-    let (host, port, db) = (server.get_host(), server.get_port(), app.db_name.clone());
-    let mut replicas = Vec::new();
-    for (url, status) in [
-        (format!("postgres://{role}@{host}:{port}/{db}"), 500),
-        (format!("postgres://{role}@{host}:1/{db}"), 503),
-    ] {
-        let mut settings = app.settings.clone();
-        settings.database_url = almanac_shared::config::Secret::new(url);
-        // Publishing on: connecting a channel reaches the database (off, it is 409 first).
-        settings.publish.enabled = true;
-        replicas.push((app.start_api_replica_with(settings).await, status));
-    }
+    let (role, replicas) = broken_replicas(&mut app).await;
 
     let probe = Probe {
         client: app.client.clone(),
@@ -484,111 +718,10 @@ async fn every_documented_refusal_occurs() {
         seen: RefCell::default(),
     };
 
-    // Refusals every operation of a shape gives: no token; a value of a typed query
-    // parameter that does not parse; a body that is not JSON, too large, or not JSON's type;
-    // a database that refuses the API, or is down; ids nobody has.
     for op in &probe.operations {
-        let call = || Probe::call_to(op, &[]);
-        if op.refusals.contains(&401) {
-            probe.expect(401, call().anonymous()).await;
-        }
-        if let Some(name) = &op.typed_query {
-            let query = format!("{}?{name}=nope", fill(&op.path, &[]));
-            probe.expect(400, call().path(query)).await;
-        }
-        if op.id == "uploadMedia" {
-            media::body_refusals(&probe).await;
-        } else if op.takes_body {
-            let form = op.id == "unsubscribe";
-            let broken = match form {
-                true => Payload::Raw(FORM, b"x=1".to_vec()),
-                false => Payload::Raw("application/json", b"{\"x\":".to_vec()),
-            };
-            probe.expect(400, call().with(broken)).await;
-            let kind = if form { FORM } else { "application/json" };
-            let huge = Payload::Raw(kind, vec![b' '; limit + 1]);
-            probe.expect(413, call().with(huge)).await;
-            let text = match form {
-                true => ONE_CLICK.to_vec(),
-                false => valid_body(&op.id).to_string().into_bytes(),
-            };
-            probe
-                .expect(415, call().with(Payload::Raw("text/plain", text)))
-                .await;
-        }
-        for (replica, status) in &replicas {
-            // Publishing spools a request while Postgres is down (202), and a calendar
-            // answers the legacy dry run: their 503 needs Redis down too (`publishing`).
-            if ["publishCalendar", "generateCalendar"].contains(&op.id.as_str()) && *status == 503 {
-                continue;
-            }
-            if op.refusals.contains(status) {
-                probe.expect_at(replica, *status, call()).await;
-            }
-        }
-        // A NUL in any path or query parameter: 400 naming it, before anything is read.
-        for (name, path) in with_nul(op) {
-            let (status, body) = probe
-                .send_to(&probe.address, call().path(path.clone()))
-                .await;
-            assert_eq!(status, 400, "{} {path}: {body}", op.id);
-            assert_eq!(
-                body["error"]["details"]["field"],
-                name.as_str(),
-                "{}: {body}",
-                op.id
-            );
-            probe
-                .seen
-                .borrow_mut()
-                .entry(op.id.clone())
-                .or_default()
-                .insert(400);
-        }
-        // A platform without an adapter is probed in `publishing`, a flag or a queue
-        // nobody has below.
-        if op.refusals.contains(&404)
-            && op.path.contains('{')
-            && !op.path.contains("{platform}")
-            && !op.path.contains("{name}")
-            && !op.path.contains("{kind}")
-        {
-            probe.expect(404, call()).await;
-        }
-        // The admin operations refuse a user's token.
-        if op.refusals.contains(&403) && op.path.starts_with("/admin/") {
-            probe.expect(403, call().by_user()).await;
-            if op.path.contains("{name}") {
-                let path = call()
-                    .path
-                    .replace("PUBLISH_SERVICE_ENABLED", "NO_SUCH_FLAG");
-                probe.expect(404, call().path(path)).await;
-            }
-            if op.path.contains("{kind}") {
-                let path = call().path.replace("generation", "no_such_kind");
-                probe.expect(404, call().path(path)).await;
-            }
-        }
+        refusals_of_its_shape(&probe, op, &replicas, limit).await;
     }
-    let call = probe.call("setFlag", &[]).json(json!({ "state": "users" }));
-    probe.expect(422, call).await;
-    // A bulk action whose filter names nothing, without `all`.
-    for id in ["consoleRetry", "consoleCancel"] {
-        let call = probe.call(id, &[]).json(json!({ "dryRun": true }));
-        probe.expect(422, call).await;
-    }
-    let call = probe
-        .call("getUsage", &[])
-        .path("/v1/usage?from=yesterday".into());
-    probe.expect(400, call).await;
-    let call = probe
-        .call("getUsage", &[])
-        .path("/v1/usage?from=2026-02-30".into());
-    probe.expect(422, call).await;
-    let mut regenerate = valid_body("generateCalendar");
-    regenerate["calendarId"] = json!(Uuid::new_v4());
-    let call = probe.call("generateCalendar", &[]).json(regenerate);
-    probe.expect(404, call).await;
+    refusals_of_a_few_operations(&probe).await;
 
     // 422: values each valid alone that a rule refuses, and the syntheses family's
     // invalid values.
@@ -601,25 +734,7 @@ async fn every_documented_refusal_occurs() {
         .json(other)
         .key("probe-key");
     probe.expect(422, call).await;
-    let backwards = calendar_request("2027-03-02", "2027-03-01");
-    let call = probe.call("generateCalendar", &[]).json(backwards);
-    probe.expect(422, call).await;
-    let mut impossible = valid_body("addCalendarEntry");
-    impossible["date"] = json!("2027-02-30");
-    let call = probe.call("addCalendarEntry", &[]).json(impossible);
-    probe.expect(422, call).await;
-    let call = probe.call("acceptCalendarChanges", &[]).json(json!({}));
-    probe.expect(422, call).await;
-    for (id, body) in [
-        ("createTheme", json!({ "name": 5 })),
-        ("updateTheme", json!({ "name": 5 })),
-        (
-            "upsertSchedule",
-            json!({ "enabled": true, "days": ["someday"], "time_utc": "09:00", "emails": [] }),
-        ),
-    ] {
-        probe.expect(422, probe.call(id, &[]).json(body)).await;
-    }
+    rule_refusals(&probe).await;
 
     // 409 while a calendar run waits for a worker: a second run, and accepting the first's
     // changes before it has ended.
@@ -641,34 +756,8 @@ async fn every_documented_refusal_occurs() {
     for job in [uuid(&generation["job_id"]), calendar_job] {
         wait_succeeded(&app, user, job).await;
     }
-    let suggestions = app
-        .suggestions(user, uuid(&generation["generation_id"]))
-        .await;
-    let suggestion = uuid(&suggestions[0]["id"]);
-    probe
-        .succeed(200, probe.call("reviewSuggestion", &[suggestion]))
-        .await;
-    let call = probe
-        .call("reviewSuggestion", &[suggestion])
-        .json(json!({ "card_type": "basic", "status": "rejected" }));
-    probe.expect(409, call).await;
-    // 409: a card that is another card's (the same sides, case and punctuation aside).
-    let card = json!({ "front": "Probe card", "back": "Once" });
-    let first = probe
-        .succeed(201, probe.call("createCard", &[]).json(card))
-        .await;
-    let again = json!({ "front": "probe card!", "back": "once" });
-    probe
-        .expect(409, probe.call("createCard", &[]).json(again))
-        .await;
-    let other = json!({ "front": "Another probe card", "back": "Twice" });
-    let second = probe
-        .succeed(201, probe.call("createCard", &[]).json(other))
-        .await;
-    let call = probe
-        .call("updateCard", &[uuid(&second["id"])])
-        .json(json!({ "card_type": "basic", "front": first["front"], "back": first["back"] }));
-    probe.expect(409, call).await;
+    an_accepted_suggestion_is_not_rejected(&app, &probe, user, &generation).await;
+    duplicate_cards_conflict(&probe).await;
     probe
         .expect(409, probe.call("cancelJob", &[calendar_job]))
         .await;
@@ -686,38 +775,9 @@ async fn every_documented_refusal_occurs() {
         .json(json!({ "date": "2027-02-30" }));
     probe.expect(422, call).await;
 
-    // 429: past each per-user limit (1 generation, 2 calendar runs, 1 synthesis).
-    let other = json!({ "source_text": source_text(1502) });
-    probe
-        .expect(429, probe.call("createGeneration", &[]).json(other))
-        .await;
-    let second = probe
-        .succeed(202, probe.call("generateCalendar", &[]))
-        .await;
-    probe.expect(429, probe.call("generateCalendar", &[])).await;
-    let call = probe.call("continueCalendarRun", &[calendar_id, run_id]);
-    probe.expect(429, call).await;
-    let theme = probe.succeed(201, probe.call("createTheme", &[])).await;
-    let synthesize = || probe.call("createSynthesis", &[uuid(&theme["id"])]);
-    let synthesis = probe.succeed(202, synthesize()).await;
-    probe.expect(429, synthesize()).await;
-    for job in [uuid(&second["data"]["jobId"]), uuid(&synthesis["job_id"])] {
-        wait_succeeded(&app, user, job).await;
-    }
-    // A feed fetched past its limit (1 here).
-    let feed = probe
-        .succeed(201, probe.call("createCalendarFeed", &[calendar_id]))
-        .await;
-    let address = feed["data"]["url"].as_str().unwrap();
-    let document = || {
-        let file = address.split_once("/feeds/").unwrap().1;
-        probe
-            .call("getCalendarFeedDocument", &[])
-            .path(format!("/feeds/{file}"))
-            .anonymous()
-    };
-    probe.succeed(200, document()).await;
-    probe.expect(429, document()).await;
+    past_each_per_user_limit(&app, &probe, user, (calendar_id, run_id)).await;
+    a_feed_past_its_limit(&probe, calendar_id).await;
+    let admin = sqlx::PgPool::connect(&admin_url()).await.unwrap();
     sqlx::query(sqlx::AssertSqlSafe(format!("drop role {role}")))
         .execute(&admin)
         .await

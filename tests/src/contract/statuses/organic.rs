@@ -21,6 +21,69 @@ pub(super) fn request(brand: &str, account: Option<&str>) -> Value {
     body
 }
 
+/// 422: a week that does not start on a Monday (any shape but `YYYY-MM-DD` is 400), and
+/// what only a rule can judge in the library (an unknown zone, a URL that is not http).
+async fn week_and_library_rule_refusals(probe: &Probe) {
+    for (op, path) in [
+        (
+            "getOrganicWeek",
+            "/api/organic/brands/probe_brand/weeks/2027-03-02",
+        ),
+        (
+            "getOrganicWeekDraft",
+            "/api/organic/brands/probe_brand/weeks/2027-02-30/draft",
+        ),
+        (
+            "saveOrganicWeekDraft",
+            "/api/organic/brands/probe_brand/weeks/2027-03-02/draft",
+        ),
+    ] {
+        probe
+            .expect(422, probe.call(op, &[]).path(path.into()))
+            .await;
+    }
+    // 422: what only a rule can judge in the library.
+    let zone = json!({ "name": "Z", "timezone": "Mars/Olympus" });
+    probe
+        .expect(422, probe.call("createBrand", &[]).json(zone.clone()))
+        .await;
+    let call = probe
+        .call("updateBrand", &[])
+        .path("/api/organic/brands/probe_brand".into())
+        .json(zone);
+    probe.expect(422, call).await;
+    let ftp =
+        json!({ "kind": "image", "title": "A", "tags": [], "url": "ftp://example.com/a.png" });
+    probe
+        .expect(422, probe.call("createAsset", &[]).json(ftp.clone()))
+        .await;
+    let call = probe
+        .call("updateAsset", &[])
+        .path("/api/organic/assets/probe_asset".into())
+        .json(ftp);
+    probe.expect(422, call).await;
+}
+
+/// Starts a generation that is accepted: it answers with its stream, of which only the
+/// job id is read.
+async fn start(app: &TestApp, user: Uuid, path: &str, body: Value, key: Option<&str>) -> Uuid {
+    let mut request = app
+        .client
+        .post(app.url(path))
+        .bearer_auth(app.token(user))
+        .json(&body);
+    if let Some(key) = key {
+        request = request.header("Idempotency-Key", key);
+    }
+    let response = request.send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    response.headers()["x-job-id"]
+        .to_str()
+        .unwrap()
+        .parse::<Uuid>()
+        .unwrap()
+}
+
 /// The organic week's refusals (seed 003): ids reused (409), a brand nobody has (404),
 /// accounts not linked (403), a second generation of a brand (409), past the limit of 2
 /// (429), a placement moved onto another's time (409) or out of its week (422), and the
@@ -81,27 +144,9 @@ pub(super) async fn refusals(app: &mut TestApp, probe: &Probe, user: Uuid) {
     // No worker until the refusals that need a generation in progress have been seen: with
     // one, the first run could end before the second request (and be no conflict).
     app.stop_worker(0).await;
-    // Accepted generations answer with their stream: only the job id is read.
-    let start = |path: &str, body: Value, key: Option<&str>| {
-        let mut request = app
-            .client
-            .post(app.url(path))
-            .bearer_auth(app.token(user))
-            .json(&body);
-        if let Some(key) = key {
-            request = request.header("Idempotency-Key", key);
-        }
-        async move {
-            let response = request.send().await.unwrap();
-            assert_eq!(response.status(), 200);
-            response.headers()["x-job-id"]
-                .to_str()
-                .unwrap()
-                .parse::<Uuid>()
-                .unwrap()
-        }
-    };
     let first = start(
+        app,
+        user,
         "/api/organic/generate-calendar",
         request("probe_brand", Some("ig_probe")),
         Some("organic-key"),
@@ -120,7 +165,14 @@ pub(super) async fn refusals(app: &mut TestApp, probe: &Probe, user: Uuid) {
             .key("organic-key");
         probe.expect(422, call).await;
     }
-    let second = start("/generate-calendar", request("probe_brand2", None), None).await;
+    let second = start(
+        app,
+        user,
+        "/generate-calendar",
+        request("probe_brand2", None),
+        None,
+    )
+    .await;
     for op in generators {
         probe
             .expect(429, probe.call(op, &[]).json(request("probe_brand2", None)))
@@ -138,43 +190,5 @@ pub(super) async fn refusals(app: &mut TestApp, probe: &Probe, user: Uuid) {
     };
     probe.expect(409, edit("2027-03-02T10:10:00Z")).await;
     probe.expect(422, edit("2027-03-09T10:00:00Z")).await;
-    // 422: a week that does not start on a Monday (any shape but `YYYY-MM-DD` is 400).
-    for (op, path) in [
-        (
-            "getOrganicWeek",
-            "/api/organic/brands/probe_brand/weeks/2027-03-02",
-        ),
-        (
-            "getOrganicWeekDraft",
-            "/api/organic/brands/probe_brand/weeks/2027-02-30/draft",
-        ),
-        (
-            "saveOrganicWeekDraft",
-            "/api/organic/brands/probe_brand/weeks/2027-03-02/draft",
-        ),
-    ] {
-        probe
-            .expect(422, probe.call(op, &[]).path(path.into()))
-            .await;
-    }
-    // 422: what only a rule can judge in the library.
-    let zone = json!({ "name": "Z", "timezone": "Mars/Olympus" });
-    probe
-        .expect(422, probe.call("createBrand", &[]).json(zone.clone()))
-        .await;
-    let call = probe
-        .call("updateBrand", &[])
-        .path("/api/organic/brands/probe_brand".into())
-        .json(zone);
-    probe.expect(422, call).await;
-    let ftp =
-        json!({ "kind": "image", "title": "A", "tags": [], "url": "ftp://example.com/a.png" });
-    probe
-        .expect(422, probe.call("createAsset", &[]).json(ftp.clone()))
-        .await;
-    let call = probe
-        .call("updateAsset", &[])
-        .path("/api/organic/assets/probe_asset".into())
-        .json(ftp);
-    probe.expect(422, call).await;
+    week_and_library_rule_refusals(probe).await;
 }
