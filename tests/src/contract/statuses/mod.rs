@@ -473,7 +473,7 @@ async fn refusals_of_its_shape(
         probe.expect(400, call().path(query)).await;
     }
     if op.id == "uploadMedia" {
-        media::body_refusals(&probe).await;
+        media::body_refusals(probe).await;
     } else if op.takes_body {
         let form = op.id == "unsubscribe";
         let broken = match form {
