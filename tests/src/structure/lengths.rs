@@ -579,8 +579,6 @@ const TESTS_NOT_YET_SPLIT: &[(&str, &str)] = &[
         "tests/src/web/density.rs",
         "a_day_with_six_posts_shows_three_and_opens_the_rest",
     ),
-    ("tests/src/bin/bench/console.rs", "measure"),
-    ("tests/src/bin/bench/main.rs", "phases"),
 ];
 
 /// Every Rust function of the tests, the benchmark and the crates' own unit tests holds to

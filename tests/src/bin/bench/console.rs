@@ -28,23 +28,8 @@ pub async fn run(admin_url: &str) -> anyhow::Result<()> {
     .await
 }
 
-async fn measure(db_url: &str) -> anyhow::Result<()> {
-    let prefix = format!("benchcon{}", &Uuid::new_v4().simple().to_string()[..8]);
-    let settings = settings_with(db_url, &prefix, &[("ADMIN_TOKEN", ADMIN)]);
-    let pool = PgPool::connect(db_url).await?;
-    almanac_shared::db::migrate(&pool).await?;
-    let seeded = Instant::now();
-    let readers = seed(&pool).await?;
-    let seeded = seeded.elapsed();
-    // A fleet that has been running has rolled its settled minutes up; a first pass on
-    // this ledger works the day off an hour at a time.
-    let rolled = Instant::now();
-    almanac_shared::store::console::rollups::catch_up(&pool).await?;
-    let rolled = rolled.elapsed();
-    let api = almanac_api::Application::build(settings.clone()).await?;
-    let base = format!("http://127.0.0.1:{}", api.port());
-    tokio::spawn(api.run_until_stopped(std::future::pending()));
-    let http = reqwest::Client::new();
+/// Each console page's latency, [`SAMPLES`] requests each.
+async fn pages(http: &reqwest::Client, base: &str) -> anyhow::Result<()> {
     let get = |path: String| {
         let request = http.get(format!("{base}{path}")).bearer_auth(ADMIN);
         async move {
@@ -55,11 +40,6 @@ async fn measure(db_url: &str) -> anyhow::Result<()> {
             anyhow::Ok(sent.elapsed())
         }
     };
-    println!(
-        "console  ({JOBS} jobs over 30 days, seeded in {:.1} s, the last day rolled up in {:.1} s; {SAMPLES} requests each)",
-        seeded.as_secs_f64(),
-        rolled.as_secs_f64()
-    );
     let user = "00000000-0000-4000-8000-000000000042";
     let pages = [
         ("stats?window=15m", "/admin/stats?window=15m".to_owned()),
@@ -91,19 +71,19 @@ async fn measure(db_url: &str) -> anyhow::Result<()> {
             ms(percentile(&samples, 95.0))
         );
     }
-    println!("  target: p95 under 200 ms");
-    // The worker only now: the seeded unfinished jobs are a backlog for the pages above,
-    // not 7,000 claims failing at full speed on the same two cores while they are timed.
-    let worker = almanac_worker::Application::build(settings.clone()).await?;
-    tokio::spawn(worker.run_until_stopped(std::future::pending()));
-    // The phases below measure against a quiet fleet: the backlog worked off first.
+    Ok(())
+}
+
+/// Waits for the seeded backlog to be worked off, so the phases after it measure against
+/// a quiet fleet.
+async fn backlog_worked_off(pool: &PgPool) -> anyhow::Result<()> {
     let drained = Instant::now();
     loop {
         let unfinished: i64 = sqlx::query_scalar(
             // (The seeded running jobs have no worker's heartbeat: they stay running.)
             "select count(*) from jobs where status = 'pending'",
         )
-        .fetch_one(&pool)
+        .fetch_one(pool)
         .await?;
         if unfinished == 0 {
             break;
@@ -118,9 +98,18 @@ async fn measure(db_url: &str) -> anyhow::Result<()> {
         "  the seeded backlog worked off in {:.1} s",
         drained.elapsed().as_secs_f64()
     );
+    Ok(())
+}
 
-    // A pause, as another process learns it: its own flags, kept current as a worker's.
-    let other = almanac_shared::flags::Flags::new(&settings);
+/// How soon a pause or resume reaches another process (its own flags, kept current as a
+/// worker's), after the API answered.
+async fn pause_propagation(
+    settings: &almanac_shared::Settings,
+    pool: &PgPool,
+    http: &reqwest::Client,
+    base: &str,
+) -> anyhow::Result<()> {
+    let other = almanac_shared::flags::Flags::new(settings);
     let stop = CancellationToken::new();
     tokio::spawn(
         other
@@ -151,6 +140,40 @@ async fn measure(db_url: &str) -> anyhow::Result<()> {
         ms(percentile(&propagation, 50.0)),
         ms(*propagation.last().unwrap())
     );
+    Ok(())
+}
+
+async fn measure(db_url: &str) -> anyhow::Result<()> {
+    let prefix = format!("benchcon{}", &Uuid::new_v4().simple().to_string()[..8]);
+    let settings = settings_with(db_url, &prefix, &[("ADMIN_TOKEN", ADMIN)]);
+    let pool = PgPool::connect(db_url).await?;
+    almanac_shared::db::migrate(&pool).await?;
+    let seeded = Instant::now();
+    let readers = seed(&pool).await?;
+    let seeded = seeded.elapsed();
+    // A fleet that has been running has rolled its settled minutes up; a first pass on
+    // this ledger works the day off an hour at a time.
+    let rolled = Instant::now();
+    almanac_shared::store::console::rollups::catch_up(&pool).await?;
+    let rolled = rolled.elapsed();
+    let api = almanac_api::Application::build(settings.clone()).await?;
+    let base = format!("http://127.0.0.1:{}", api.port());
+    tokio::spawn(api.run_until_stopped(std::future::pending()));
+    let http = reqwest::Client::new();
+    println!(
+        "console  ({JOBS} jobs over 30 days, seeded in {:.1} s, the last day rolled up in {:.1} s; {SAMPLES} requests each)",
+        seeded.as_secs_f64(),
+        rolled.as_secs_f64()
+    );
+    pages(&http, &base).await?;
+    println!("  target: p95 under 200 ms");
+    // The worker only now: the seeded unfinished jobs are a backlog for the pages above,
+    // not 7,000 claims failing at full speed on the same two cores while they are timed.
+    let worker = almanac_worker::Application::build(settings.clone()).await?;
+    tokio::spawn(worker.run_until_stopped(std::future::pending()));
+    backlog_worked_off(&pool).await?;
+
+    pause_propagation(&settings, &pool, &http, &base).await?;
 
     // Bulk retry of 100,000 failed emails while generations run end to end.
     let paused = http

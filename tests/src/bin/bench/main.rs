@@ -290,6 +290,250 @@ async fn forget_keys(settings: &Settings) -> anyhow::Result<()> {
     }
 }
 
+/// The Postgres ceiling: single-row inserts at `clients` concurrent clients for `secs`.
+async fn pg_ceiling(
+    pool: &PgPool,
+    clients: usize,
+    secs: f64,
+) -> anyhow::Result<(f64, Vec<Duration>)> {
+    sqlx::query("create table bench_raw (id uuid primary key, user_id uuid not null, payload jsonb not null, created_at timestamptz not null default now())")
+        .execute(pool)
+        .await?;
+    let raw_pool = pool.clone();
+    let (pg_rate, pg_lat) = load(clients, secs, move |_, _| {
+        let pool = raw_pool.clone();
+        async move {
+            sqlx::query("insert into bench_raw (id, user_id, payload) values ($1, $2, $3)")
+                .bind(Uuid::now_v7())
+                .bind(Uuid::new_v4())
+                .bind(sqlx::types::Json(serde_json::json!({"type": "raw"})))
+                .execute(&pool)
+                .await
+                .is_ok()
+        }
+    })
+    .await;
+    Ok((pg_rate, pg_lat))
+}
+
+/// The Redis ceiling: PING round trips at `clients` concurrent clients for `secs`.
+async fn redis_ceiling(
+    redis: &almanac_shared::redis_conn::RedisConn,
+    clients: usize,
+    secs: f64,
+) -> (f64, Vec<Duration>) {
+    let raw_redis = redis.clone();
+    load(clients, secs, move |_, _| {
+        let mut conn = raw_redis.clone();
+        async move {
+            redis::cmd("PING")
+                .query_async::<String>(&mut conn)
+                .await
+                .is_ok()
+        }
+    })
+    .await
+}
+
+/// The phase `BENCH_ONLY` names alone, where it is one that runs after the ceilings and
+/// then stops: its outcome; none for the others.
+async fn only_phase(
+    settings: &Settings,
+    pool: &PgPool,
+    redis: &almanac_shared::redis_conn::RedisConn,
+    (db_url, prefix): (&str, &str),
+    clients: usize,
+) -> Option<anyhow::Result<()>> {
+    let only = std::env::var("BENCH_ONLY").ok()?;
+    Some(match only.as_str() {
+        "flags" => flags::run(settings, pool).await,
+        "api_keys" => api_keys::run(settings).await,
+        "streamed" => streamed::run(settings).await,
+        "media" => media::run(settings).await,
+        "webhooks" => webhooks::run(settings, pool).await,
+        "fairness" => fairness::run(db_url, prefix, pool, clients).await,
+        "organic" => organic_alone(settings, pool, redis).await,
+        _ => return None,
+    })
+}
+
+/// An API and a worker in this process: the API's address.
+async fn in_process_app(settings: &Settings) -> anyhow::Result<String> {
+    let api = almanac_api::Application::build(settings.clone()).await?;
+    let base = format!("http://127.0.0.1:{}", api.port());
+    tokio::spawn(api.run_until_stopped(std::future::pending()));
+    let worker = almanac_worker::Application::build(settings.clone()).await?;
+    tokio::spawn(worker.run_until_stopped(std::future::pending()));
+    Ok(base)
+}
+
+/// The organic week's phase alone, against an API and a worker in this process.
+async fn organic_alone(
+    settings: &Settings,
+    pool: &PgPool,
+    redis: &almanac_shared::redis_conn::RedisConn,
+) -> anyhow::Result<()> {
+    let base = in_process_app(settings).await?;
+    organic::run(&base, pool, redis).await
+}
+
+/// Pickup latency: [`PICKUP_SAMPLES`] jobs submitted one at a time to an idle worker, each
+/// timed from its submission to its claim (`redis_lat`: the Redis ceiling's, for scale).
+async fn pickup(
+    pool: &PgPool,
+    http: &reqwest::Client,
+    base: &str,
+    tokens: &[String],
+    body: &str,
+    [api, worker]: [&Service; 2],
+    redis_lat: &[Duration],
+) -> anyhow::Result<()> {
+    let clients = tokens.len();
+    // Let the worker subscribe and register before timing pickups.
+    wait_until(
+        pool,
+        "select count(*) = 0 from jobs where status = 'running'",
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut pickups = Vec::new();
+    let trips_before = budget::read(&[api, worker]).await?;
+    for i in 0..PICKUP_SAMPLES {
+        let response = http
+            .post(format!("{base}/api/ai/generations"))
+            .bearer_auth(&tokens[i % clients])
+            .header("content-type", "application/json")
+            .body(body.to_owned())
+            .send()
+            .await?;
+        let accepted: serde_json::Value = response.json().await?;
+        let job: Uuid = accepted["job_id"].as_str().unwrap().parse()?;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let row: Option<(f64,)> = sqlx::query_as(
+                "select extract(epoch from (started_at - created_at))::float8 from jobs
+                 where id = $1 and status = 'succeeded'",
+            )
+            .bind(job)
+            .fetch_optional(pool)
+            .await?;
+            if let Some((secs,)) = row {
+                pickups.push(Duration::from_secs_f64(secs));
+                break;
+            }
+            anyhow::ensure!(
+                Instant::now() < deadline,
+                "job {job} was not picked up within 10 s"
+            );
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        // Idle between submissions, at varied offsets from the worker's fallback tick.
+        tokio::time::sleep(Duration::from_millis(20 + (i as u64 * 7) % 40)).await;
+    }
+    let lone_trips = budget::read(&[api, worker]).await?.since(&trips_before);
+    pickups.sort();
+    println!("pickup  submit-to-claim latency, idle worker ({PICKUP_SAMPLES} jobs, one at a time)");
+    println!(
+        "  p50 {:.2} ms  p99 {:.2} ms   (redis round trip p50 {:.2} ms)",
+        ms(percentile(&pickups, 50.0)),
+        ms(percentile(&pickups, 99.0)),
+        ms(percentile(redis_lat, 50.0))
+    );
+    println!("{}", budget::per(&lone_trips, PICKUP_SAMPLES, "job alone"));
+    println!("  target: p50 <= 25 ms without a busy loop");
+    println!();
+    Ok(())
+}
+
+/// How many claim statements the end-to-end phase's `jobs` took (the jobs one statement
+/// took share its transaction's `started_at`).
+async fn claim_statements(pool: &PgPool, jobs: usize) -> anyhow::Result<()> {
+    let claims: i64 = sqlx::query_scalar(
+        "select count(distinct started_at) from
+            (select started_at from jobs order by created_at desc limit $1) j",
+    )
+    .bind(jobs as i64)
+    .fetch_one(pool)
+    .await?;
+    println!(
+        "  claims: {claims} statements for {jobs} jobs ({:.1} jobs a statement)",
+        jobs as f64 / claims.max(1) as f64
+    );
+    Ok(())
+}
+
+/// The phases that run the API and the worker in this process: calendar generation (a
+/// year of three channels, streamed; last, so that its writes do not weigh on the phases
+/// before), the organic week, streamed answers, media, flags, webhooks, API keys.
+async fn in_process_phases(
+    settings: &Settings,
+    pool: &PgPool,
+    redis: &almanac_shared::redis_conn::RedisConn,
+) -> anyhow::Result<()> {
+    let base = in_process_app(settings).await?;
+
+    calendar::run(&base, pool, redis).await?;
+    organic::run(&base, pool, redis).await?;
+    streamed::run(settings).await?;
+    media::run(settings).await?;
+    flags::run(settings, pool).await?;
+    webhooks::run(settings, pool).await?;
+    api_keys::run(settings).await?;
+    Ok(())
+}
+
+/// Submit throughput: the API alone (no worker competing for the cores), `tokens.len()`
+/// clients for `secs`, against the ceilings (`pg_rate`, `redis_rate`).
+async fn submit_phase(
+    api: &Service,
+    (http, base, tokens): (&reqwest::Client, &str, &Arc<Vec<String>>),
+    secs: f64,
+    (pg_rate, redis_rate): (f64, f64),
+) -> anyhow::Result<()> {
+    let clients = tokens.len();
+    let submit = submitter(http, base, tokens);
+    let trips_before = budget::read(&[api]).await?;
+    let cpu_before = cpu::snapshot(&[("api", api.pid())]);
+    let (submit_rate, submit_lat) = load(clients, secs, submit.clone()).await;
+    let submit_cpu = cpu::per(cpu_before, submit_lat.len(), "request");
+    let submit_trips = budget::read(&[api]).await?.since(&trips_before);
+    println!("submit  POST /api/ai/generations  ({clients} clients)");
+    println!(
+        "  {submit_rate:>9.0} req/s   p50 {:.2} ms  p99 {:.2} ms   ratio to postgres inserts {:.2}, to redis round trips {:.3}",
+        ms(percentile(&submit_lat, 50.0)),
+        ms(percentile(&submit_lat, 99.0)),
+        submit_rate / pg_rate,
+        submit_rate / redis_rate
+    );
+    println!("{submit_cpu}");
+    println!(
+        "{}",
+        budget::per(&submit_trips, submit_lat.len(), "request")
+    );
+    println!("  targets: >= 3000 req/s, p99 < 50 ms");
+    println!();
+    Ok(())
+}
+
+/// The ceilings, as `make bench` prints them first.
+fn print_ceilings(
+    (pg_rate, pg_lat): (f64, &[Duration]),
+    (redis_rate, redis_lat): (f64, &[Duration]),
+) {
+    println!("ceilings");
+    println!(
+        "  postgres single-row inserts   {pg_rate:>9.0} /s   p50 {:.2} ms  p99 {:.2} ms",
+        ms(percentile(pg_lat, 50.0)),
+        ms(percentile(pg_lat, 99.0))
+    );
+    println!(
+        "  redis round trips (PING)      {redis_rate:>9.0} /s   p50 {:.2} ms  p99 {:.2} ms",
+        ms(percentile(redis_lat, 50.0)),
+        ms(percentile(redis_lat, 99.0))
+    );
+    println!();
+}
+
 async fn phases(
     db_url: &str,
     prefix: &str,
@@ -310,23 +554,7 @@ async fn phases(
     println!();
 
     // --- Raw ceilings, same machine, same run ---
-    sqlx::query("create table bench_raw (id uuid primary key, user_id uuid not null, payload jsonb not null, created_at timestamptz not null default now())")
-        .execute(&pool)
-        .await?;
-    let raw_pool = pool.clone();
-    let (pg_rate, pg_lat) = load(clients, secs, move |_, _| {
-        let pool = raw_pool.clone();
-        async move {
-            sqlx::query("insert into bench_raw (id, user_id, payload) values ($1, $2, $3)")
-                .bind(Uuid::now_v7())
-                .bind(Uuid::new_v4())
-                .bind(sqlx::types::Json(serde_json::json!({"type": "raw"})))
-                .execute(&pool)
-                .await
-                .is_ok()
-        }
-    })
-    .await;
+    let (pg_rate, pg_lat) = pg_ceiling(&pool, clients, secs).await?;
     // Give the baseline's connections back so the system under test gets the server's.
     pool.close().await;
     let pool = PgPoolOptions::new()
@@ -334,55 +562,11 @@ async fn phases(
         .connect(db_url)
         .await?;
     let redis = almanac_shared::redis_conn::RedisConn::connect(&settings).await?;
-    let raw_redis = redis.clone();
-    let (redis_rate, redis_lat) = load(clients, secs, move |_, _| {
-        let mut conn = raw_redis.clone();
-        async move {
-            redis::cmd("PING")
-                .query_async::<String>(&mut conn)
-                .await
-                .is_ok()
-        }
-    })
-    .await;
-    println!("ceilings");
-    println!(
-        "  postgres single-row inserts   {pg_rate:>9.0} /s   p50 {:.2} ms  p99 {:.2} ms",
-        ms(percentile(&pg_lat, 50.0)),
-        ms(percentile(&pg_lat, 99.0))
-    );
-    println!(
-        "  redis round trips (PING)      {redis_rate:>9.0} /s   p50 {:.2} ms  p99 {:.2} ms",
-        ms(percentile(&redis_lat, 50.0)),
-        ms(percentile(&redis_lat, 99.0))
-    );
-    println!();
+    let (redis_rate, redis_lat) = redis_ceiling(&redis, clients, secs).await;
+    print_ceilings((pg_rate, &pg_lat), (redis_rate, &redis_lat));
 
-    if std::env::var("BENCH_ONLY").as_deref() == Ok("flags") {
-        return flags::run(&settings, &pool).await;
-    }
-    if std::env::var("BENCH_ONLY").as_deref() == Ok("api_keys") {
-        return api_keys::run(&settings).await;
-    }
-    if std::env::var("BENCH_ONLY").as_deref() == Ok("streamed") {
-        return streamed::run(&settings).await;
-    }
-    if std::env::var("BENCH_ONLY").as_deref() == Ok("media") {
-        return media::run(&settings).await;
-    }
-    if std::env::var("BENCH_ONLY").as_deref() == Ok("webhooks") {
-        return webhooks::run(&settings, &pool).await;
-    }
-    if std::env::var("BENCH_ONLY").as_deref() == Ok("fairness") {
-        return fairness::run(db_url, prefix, &pool, clients).await;
-    }
-    if std::env::var("BENCH_ONLY").as_deref() == Ok("organic") {
-        let api = almanac_api::Application::build(settings.clone()).await?;
-        let base = format!("http://127.0.0.1:{}", api.port());
-        tokio::spawn(api.run_until_stopped(std::future::pending()));
-        let worker = almanac_worker::Application::build(settings.clone()).await?;
-        tokio::spawn(worker.run_until_stopped(std::future::pending()));
-        return organic::run(&base, &pool, &redis).await;
+    if let Some(done) = only_phase(&settings, &pool, &redis, (db_url, prefix), clients).await {
+        return done;
     }
 
     // --- The event relay, against an API process of its own ---
@@ -413,27 +597,7 @@ async fn phases(
     let (http, tokens) = load_clients(clients)?;
     let body =
         Arc::new(serde_json::json!({ "source_text": BENCH_TEXT, "reuse": false }).to_string());
-    let submit = submitter(&http, &base, &tokens);
-    let trips_before = budget::read(&[&api]).await?;
-    let cpu_before = cpu::snapshot(&[("api", api.pid())]);
-    let (submit_rate, submit_lat) = load(clients, secs, submit.clone()).await;
-    let submit_cpu = cpu::per(cpu_before, submit_lat.len(), "request");
-    let submit_trips = budget::read(&[&api]).await?.since(&trips_before);
-    println!("submit  POST /api/ai/generations  ({clients} clients)");
-    println!(
-        "  {submit_rate:>9.0} req/s   p50 {:.2} ms  p99 {:.2} ms   ratio to postgres inserts {:.2}, to redis round trips {:.3}",
-        ms(percentile(&submit_lat, 50.0)),
-        ms(percentile(&submit_lat, 99.0)),
-        submit_rate / pg_rate,
-        submit_rate / redis_rate
-    );
-    println!("{submit_cpu}");
-    println!(
-        "{}",
-        budget::per(&submit_trips, submit_lat.len(), "request")
-    );
-    println!("  targets: >= 3000 req/s, p99 < 50 ms");
-    println!();
+    submit_phase(&api, (&http, &base, &tokens), secs, (pg_rate, redis_rate)).await?;
 
     // Clear the backlog the submit phase left, so the next phases measure only their own jobs.
     sqlx::query(
@@ -445,65 +609,22 @@ async fn phases(
 
     // --- Pickup latency: an idle worker, one job at a time ---
     let worker = Service::worker(&env).await?;
-    // Let the worker subscribe and register before timing pickups.
-    wait_until(
+    pickup(
         &pool,
-        "select count(*) = 0 from jobs where status = 'running'",
+        &http,
+        &base,
+        &tokens,
+        &body,
+        [&api, &worker],
+        &redis_lat,
     )
-    .await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let mut pickups = Vec::new();
-    let trips_before = budget::read(&[&api, &worker]).await?;
-    for i in 0..PICKUP_SAMPLES {
-        let response = http
-            .post(format!("{base}/api/ai/generations"))
-            .bearer_auth(&tokens[i % clients])
-            .header("content-type", "application/json")
-            .body(body.as_str().to_owned())
-            .send()
-            .await?;
-        let accepted: serde_json::Value = response.json().await?;
-        let job: Uuid = accepted["job_id"].as_str().unwrap().parse()?;
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let row: Option<(f64,)> = sqlx::query_as(
-                "select extract(epoch from (started_at - created_at))::float8 from jobs
-                 where id = $1 and status = 'succeeded'",
-            )
-            .bind(job)
-            .fetch_optional(&pool)
-            .await?;
-            if let Some((secs,)) = row {
-                pickups.push(Duration::from_secs_f64(secs));
-                break;
-            }
-            anyhow::ensure!(
-                Instant::now() < deadline,
-                "job {job} was not picked up within 10 s"
-            );
-            tokio::time::sleep(Duration::from_millis(2)).await;
-        }
-        // Idle between submissions, at varied offsets from the worker's fallback tick.
-        tokio::time::sleep(Duration::from_millis(20 + (i as u64 * 7) % 40)).await;
-    }
-    let lone_trips = budget::read(&[&api, &worker]).await?.since(&trips_before);
-    pickups.sort();
-    println!("pickup  submit-to-claim latency, idle worker ({PICKUP_SAMPLES} jobs, one at a time)");
-    println!(
-        "  p50 {:.2} ms  p99 {:.2} ms   (redis round trip p50 {:.2} ms)",
-        ms(percentile(&pickups, 50.0)),
-        ms(percentile(&pickups, 99.0)),
-        ms(percentile(&redis_lat, 50.0))
-    );
-    println!("{}", budget::per(&lone_trips, PICKUP_SAMPLES, "job alone"));
-    println!("  target: p50 <= 25 ms without a busy loop");
-    println!();
+    .await?;
 
     // --- End to end: submit `jobs` jobs while the worker runs; time to the last success ---
     let trips_before = budget::read(&[&api, &worker]).await?;
     let cpu_before = cpu::snapshot(&[("api", api.pid()), ("worker", worker.pid())]);
     let (e2e_rate, submit_done, total, failed) =
-        end_to_end(&pool, clients, jobs, submit.clone()).await?;
+        end_to_end(&pool, clients, jobs, submitter(&http, &base, &tokens)).await?;
     let e2e_cpu = cpu::per(cpu_before, jobs, "job");
     let e2e_trips = budget::read(&[&api, &worker]).await?.since(&trips_before);
     println!("end to end  {jobs} jobs, submit to succeeded, zero-latency (offline) provider");
@@ -515,42 +636,15 @@ async fn phases(
     );
     println!("{e2e_cpu}");
     println!("{}", budget::per(&e2e_trips, jobs, "job"));
-    // The jobs one claim statement took share its transaction's `started_at`.
-    let claims: i64 = sqlx::query_scalar(
-        "select count(distinct started_at) from
-            (select started_at from jobs order by created_at desc limit $1) j",
-    )
-    .bind(jobs as i64)
-    .fetch_one(&pool)
-    .await?;
-    println!(
-        "  claims: {claims} statements for {jobs} jobs ({:.1} jobs a statement)",
-        jobs as f64 / claims.max(1) as f64
-    );
+    claim_statements(&pool, jobs).await?;
     println!("  target: >= 1000 jobs/s");
     println!();
     if jobs_only {
         return Ok(());
     }
-
     // The phases below run the API and the worker in this process.
     drop((api, worker));
-    let api = almanac_api::Application::build(settings.clone()).await?;
-    let base = format!("http://127.0.0.1:{}", api.port());
-    tokio::spawn(api.run_until_stopped(std::future::pending()));
-    let worker = almanac_worker::Application::build(settings.clone()).await?;
-    tokio::spawn(worker.run_until_stopped(std::future::pending()));
-
-    // --- Calendar generation: a year of three channels, streamed (last, so that its
-    // writes do not weigh on the phases above) ---
-    calendar::run(&base, &pool, &redis).await?;
-    organic::run(&base, &pool, &redis).await?;
-    streamed::run(&settings).await?;
-    media::run(&settings).await?;
-    flags::run(&settings, &pool).await?;
-    webhooks::run(&settings, &pool).await?;
-    api_keys::run(&settings).await?;
-    Ok(())
+    in_process_phases(&settings, &pool, &redis).await
 }
 
 async fn wait_until(pool: &PgPool, query: &'static str) {
