@@ -575,10 +575,6 @@ const TESTS_NOT_YET_SPLIT: &[(&str, &str)] = &[
         "tests/src/web/flows.rs",
         "a_publish_dry_run_shows_each_entry_s_reasons_and_a_scheduled_post_turns_published",
     ),
-    (
-        "tests/src/web/density.rs",
-        "a_day_with_six_posts_shows_three_and_opens_the_rest",
-    ),
 ];
 
 /// Every Rust function of the tests, the benchmark and the crates' own unit tests holds to

@@ -2,11 +2,10 @@
 //! the whole day; the channel filter recounts what is left. At 1280 px and 375 px.
 
 use super::{Browser, flows::publishing_app};
-use crate::publishing::Entry;
+use crate::publishing::{Entry, Setup};
 
-#[tokio::test]
-async fn a_day_with_six_posts_shows_three_and_opens_the_rest() {
-    let s = publishing_app().await;
+/// Six posts on 8 January and one on the 9th.
+async fn a_busy_day_and_a_quiet_one(s: &Setup) {
     let busy = [
         (
             "instagram",
@@ -37,25 +36,31 @@ async fn a_day_with_six_posts_shows_three_and_opens_the_rest() {
         ..Entry::on("instagram", "Quiet day")
     })
     .await;
+}
+
+/// How many of the elements `css` selects are shown.
+async fn shown(browser: &Browser, css: String) -> u64 {
+    browser
+        .script(&format!(
+            "return [...document.querySelectorAll({})].filter((c) => c.offsetParent !== null).length",
+            serde_json::to_string(&css).unwrap()
+        ))
+        .await
+        .as_u64()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_day_with_six_posts_shows_three_and_opens_the_rest() {
+    let s = publishing_app().await;
+    a_busy_day_and_a_quiet_one(&s).await;
     let browser = Browser::start(&s.app, "busy-day").await;
     browser.sign_in_with_token(&s.app.token(s.user)).await;
     browser.viewport(1280, 800).await;
     browser.open(&format!("#/calendar/{}", s.calendar)).await;
     let day = ".month .cell[data-date=\"2030-01-08\"]";
     browser.wait_count(&format!("{day} .chip"), 6).await;
-    let shown = |css: String| {
-        let browser = &browser;
-        async move {
-            browser
-                .script(&format!(
-                    "return [...document.querySelectorAll({})].filter((c) => c.offsetParent !== null).length",
-                    serde_json::to_string(&css).unwrap()
-                ))
-                .await
-                .as_u64()
-                .unwrap()
-        }
-    };
+    let shown = |css: String| shown(&browser, css);
     assert_eq!(shown(format!("{day} .chip")).await, 3);
     assert_eq!(browser.text(&format!("{day} .more")).await, "+3 more");
     let quiet = ".month .cell[data-date=\"2030-01-09\"]";
