@@ -540,14 +540,6 @@ fn the_scanners_count_a_function_s_lines_and_pass_strings_and_tests() {
 /// rest of the code's functions are; none may join them, and each leaves the list once split.
 const TESTS_NOT_YET_SPLIT: &[(&str, &str)] = &[
     (
-        "tests/src/web/composer.rs",
-        "a_dropped_picture_shows_in_the_preview_and_on_the_chip_and_a_refused_file_says_why",
-    ),
-    (
-        "tests/src/web/guards.rs",
-        "destructive_actions_ask_first_and_nothing_typed_is_lost",
-    ),
-    (
         "tests/src/web/console.rs",
         "an_operator_watches_the_fleet_retries_what_failed_and_cancels_a_user_s_queue",
     ),

@@ -30,21 +30,9 @@ fn drop_script(name: &str, mime: &str, bytes: Option<&[u8]>, size: usize) -> Str
     )
 }
 
-#[tokio::test]
-async fn a_dropped_picture_shows_in_the_preview_and_on_the_chip_and_a_refused_file_says_why() {
-    let s = publishing_app().await;
-    let caption = "Our spring collection is here: linen shirts, light jackets and the colours of the \
-                   season, made to last and easy to wear every day of the week";
-    let entry = s.entry(Entry::on("instagram", caption)).await;
-    let browser = Browser::start(&s.app, "composer").await;
-    browser.sign_in_with_token(&s.app.token(s.user)).await;
-    browser.viewport(1280, 900).await;
-    browser.open(&format!("#/calendar/{}", s.calendar)).await;
-    browser.click(".entry").await;
-    browser.wait("#entry-editor[open]").await;
-
-    // The preview folds the text where Instagram's feed does (125 characters), marks the
-    // hashtags, and follows the typing.
+/// The preview folds the text where Instagram's feed does (125 characters), marks the
+/// hashtags, and follows the typing; the media is an address elsewhere until uploaded.
+async fn the_preview_folds_where_the_feed_does(browser: &Browser, caption: &str) {
     let preview = browser.wait("#entry-preview #preview-text").await;
     let shown = preview.text().await.unwrap();
     assert!(shown.ends_with("… more"), "{shown}");
@@ -66,28 +54,11 @@ async fn a_dropped_picture_shows_in_the_preview_and_on_the_chip_and_a_refused_fi
     browser
         .wait_text("#entry-preview", "Media from the address below")
         .await;
+}
 
-    // A PNG dropped on the media field is uploaded and shown in the preview.
-    let png = crate::media::png(64, 48, 0);
-    browser
-        .script(&drop_script("leaf.png", "image/png", Some(&png), 0))
-        .await;
-    browser.wait_count("#media-chosen li", 1).await;
-    browser
-        .wait_text("#media-status", "leaf.png is uploaded.")
-        .await;
-    let loaded = browser
-        .until(
-            "the preview's picture to load",
-            "const img = document.querySelector('#entry-preview .preview-media img');
-             return img ? img.complete && img.naturalWidth : 0",
-            |width| width.as_u64().is_some_and(|w| w > 0),
-        )
-        .await;
-    assert_eq!(loaded, 64, "the preview shows the picture's JPEG copy");
-    browser.screenshot_of("dropped").await;
-
-    // Wrong bytes under a picture's name: refused by the server, said at the field.
+/// Wrong bytes under a picture's name are refused by the server, a file too large before
+/// a byte is sent; each said at the field, and neither added.
+async fn refused_files_are_said_at_the_field(browser: &Browser) {
     browser
         .script(&drop_script(
             "notes.png",
@@ -120,6 +91,44 @@ async fn a_dropped_picture_shows_in_the_preview_and_on_the_chip_and_a_refused_fi
         "refused files are not added"
     );
     browser.screenshot_of("refused").await;
+}
+
+#[tokio::test]
+async fn a_dropped_picture_shows_in_the_preview_and_on_the_chip_and_a_refused_file_says_why() {
+    let s = publishing_app().await;
+    let caption = "Our spring collection is here: linen shirts, light jackets and the colours of the \
+                   season, made to last and easy to wear every day of the week";
+    let entry = s.entry(Entry::on("instagram", caption)).await;
+    let browser = Browser::start(&s.app, "composer").await;
+    browser.sign_in_with_token(&s.app.token(s.user)).await;
+    browser.viewport(1280, 900).await;
+    browser.open(&format!("#/calendar/{}", s.calendar)).await;
+    browser.click(".entry").await;
+    browser.wait("#entry-editor[open]").await;
+
+    the_preview_folds_where_the_feed_does(&browser, caption).await;
+
+    // A PNG dropped on the media field is uploaded and shown in the preview.
+    let png = crate::media::png(64, 48, 0);
+    browser
+        .script(&drop_script("leaf.png", "image/png", Some(&png), 0))
+        .await;
+    browser.wait_count("#media-chosen li", 1).await;
+    browser
+        .wait_text("#media-status", "leaf.png is uploaded.")
+        .await;
+    let loaded = browser
+        .until(
+            "the preview's picture to load",
+            "const img = document.querySelector('#entry-preview .preview-media img');
+             return img ? img.complete && img.naturalWidth : 0",
+            |width| width.as_u64().is_some_and(|w| w > 0),
+        )
+        .await;
+    assert_eq!(loaded, 64, "the preview shows the picture's JPEG copy");
+    browser.screenshot_of("dropped").await;
+
+    refused_files_are_said_at_the_field(&browser).await;
 
     // Saved: the entry names the picture, and its chip shows it.
     browser.click("#entry-save").await;

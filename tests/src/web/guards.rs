@@ -6,20 +6,15 @@
 use serde_json::{Value, json};
 
 use super::{Browser, flows::publishing_app_with};
-use crate::publishing::Entry;
+use crate::publishing::{Entry, Setup};
 
 async fn themes(s: &crate::publishing::Setup) -> Vec<Value> {
     let (_, list) = s.app.get_json(s.user, "/api/v1/themes").await;
     list.as_array().unwrap().clone()
 }
 
-#[tokio::test]
-async fn destructive_actions_ask_first_and_nothing_typed_is_lost() {
-    let s = publishing_app_with(false).await;
-    s.entry(Entry::on("instagram", "Our new look")).await;
-    let browser = Browser::start(&s.app, "guards").await;
-
-    // Signed out: no nav, no Sign out; the page has its icon.
+/// Signed out: no nav, no Sign out; the page has its icon.
+async fn signed_out_there_is_no_nav_and_the_page_has_its_icon(s: &Setup, browser: &Browser) {
     browser.open("").await;
     browser.wait("#token").await;
     assert_eq!(
@@ -43,6 +38,41 @@ async fn destructive_actions_ask_first_and_nothing_typed_is_lost() {
             .await,
         json!("/app/favicon.svg")
     );
+}
+
+/// Publishing is off here: its buttons are off too, and say why; a dry run still works.
+async fn publish_buttons_say_why_they_are_off(s: &Setup, browser: &Browser) {
+    browser.open(&format!("#/publishing/{}", s.calendar)).await;
+    browser.wait("#publishing-off").await;
+    for button in ["#publish-now", "#schedule-publish"] {
+        assert_eq!(
+            browser
+                .script(&format!(
+                    "return document.querySelector('{button}').disabled"
+                ))
+                .await,
+            json!(true),
+            "{button}"
+        );
+    }
+    browser
+        .wait_text("#publishing-off", "Publishing is switched off")
+        .await;
+    assert_eq!(
+        browser
+            .script("return document.querySelector('#dry-run').disabled")
+            .await,
+        json!(false)
+    );
+}
+
+#[tokio::test]
+async fn destructive_actions_ask_first_and_nothing_typed_is_lost() {
+    let s = publishing_app_with(false).await;
+    s.entry(Entry::on("instagram", "Our new look")).await;
+    let browser = Browser::start(&s.app, "guards").await;
+
+    signed_out_there_is_no_nav_and_the_page_has_its_icon(&s, &browser).await;
     browser.sign_in_with_token(&s.app.token(s.user)).await;
 
     // A feed that is not an address is refused as it is added; a source typed but not
@@ -122,29 +152,7 @@ async fn destructive_actions_ask_first_and_nothing_typed_is_lost() {
     let (_, brands) = s.app.get_json(s.user, "/api/organic/brands").await;
     assert_eq!(brands.as_array().unwrap().len(), 1);
 
-    // Publishing is off here: its buttons are off too, and say why; a dry run still works.
-    browser.open(&format!("#/publishing/{}", s.calendar)).await;
-    browser.wait("#publishing-off").await;
-    for button in ["#publish-now", "#schedule-publish"] {
-        assert_eq!(
-            browser
-                .script(&format!(
-                    "return document.querySelector('{button}').disabled"
-                ))
-                .await,
-            json!(true),
-            "{button}"
-        );
-    }
-    browser
-        .wait_text("#publishing-off", "Publishing is switched off")
-        .await;
-    assert_eq!(
-        browser
-            .script("return document.querySelector('#dry-run').disabled")
-            .await,
-        json!(false)
-    );
+    publish_buttons_say_why_they_are_off(&s, &browser).await;
     browser.fits_a_phone().await;
     browser.screenshot().await;
 }
