@@ -14,15 +14,19 @@ use crate::{
 
 const ADMIN_TOKEN: &str = "admin-token-for-the-console-page-0123456789";
 
-#[tokio::test]
-async fn an_operator_watches_the_fleet_retries_what_failed_and_cancels_a_user_s_queue() {
-    let mut app = spawn_app_with(TestOptions {
-        env: vec![("ADMIN_TOKEN", ADMIN_TOKEN.into())],
-        ..Default::default()
-    })
-    .await;
-    app.expect_failed_jobs();
-    // What needs an eye besides the jobs: a disabled endpoint, a channel to connect again.
+/// The console refuses a wrong token, saying what it wants, and opens with the right one.
+async fn signs_in_with_the_admin_token(browser: &Browser) {
+    browser.fill("#admin-token", "not-the-token").await;
+    browser.click("#ops-sign-in button[type=submit]").await;
+    browser.wait_text("#ops-sign-in", "ADMIN_TOKEN").await;
+    browser.fill("#admin-token", ADMIN_TOKEN).await;
+    browser.click("#ops-sign-in button[type=submit]").await;
+    browser.wait("#ops-counts").await;
+}
+
+/// What needs an eye besides the jobs: a disabled endpoint, a channel to connect again;
+/// their ids.
+async fn needing_an_eye(app: &crate::helpers::TestApp) -> (Uuid, Uuid) {
     let (mallory, endpoint, channel) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
     sqlx::query(
         "insert into webhook_endpoints (id, user_id, url, events, secret, disabled_at, disabled_reason)
@@ -43,14 +47,72 @@ async fn an_operator_watches_the_fleet_retries_what_failed_and_cancels_a_user_s_
     .execute(&app.db)
     .await
     .unwrap();
+    (endpoint, channel)
+}
+
+/// One user's queued jobs cancelled from the page, the queue paused from it first; another
+/// user's (`alice`'s) job stays, and runs once the queue resumes.
+async fn one_user_s_queued_jobs_cancelled(
+    app: &crate::helpers::TestApp,
+    browser: &Browser,
+    alice: Uuid,
+) {
+    browser.open("#/ops").await;
+    browser.click("#queue-generation").await;
+    browser.click("#confirm-yes").await;
+    browser
+        .wait("#ops-queues li[data-kind=generation][data-paused=true]")
+        .await;
+    let carol = Uuid::now_v7();
+    let mut carols = Vec::new();
+    for _ in 0..3 {
+        carols.push(app.submit_job(carol, 1200).await.1);
+    }
+    let (others, other_job) = app.submit_job(alice, 1200).await;
+    browser
+        .open(&format!("#/ops?user={carol}&status=pending"))
+        .await;
+    browser
+        .wait_count("#ops-job-table tr.ops-job[data-status=pending]", 3)
+        .await;
+    browser.click("#ops-cancel").await;
+    browser
+        .wait_text("dialog.confirm h2", "Cancel 3 jobs?")
+        .await;
+    browser.click("#confirm-yes").await;
+    browser.wait_text("#toast", "3 jobs cancelled").await;
+    for job in &carols {
+        assert_eq!(job_row(app, *job).await.0, "cancelled");
+    }
+    assert_eq!(
+        job_row(app, other_job).await.0,
+        "pending",
+        "another user's job stays"
+    );
+    let (status, _) = app
+        .request_json(
+            Method::POST,
+            app.url("/admin/queues/generation/resume"),
+            Some(ADMIN_TOKEN),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    app.wait_finished(alice, others).await;
+}
+
+#[tokio::test]
+async fn an_operator_watches_the_fleet_retries_what_failed_and_cancels_a_user_s_queue() {
+    let mut app = spawn_app_with(TestOptions {
+        env: vec![("ADMIN_TOKEN", ADMIN_TOKEN.into())],
+        ..Default::default()
+    })
+    .await;
+    app.expect_failed_jobs();
+    let (endpoint, channel) = needing_an_eye(&app).await;
     let browser = Browser::start(&app, "console").await;
     browser.open("#/ops").await;
-    browser.fill("#admin-token", "not-the-token").await;
-    browser.click("#ops-sign-in button[type=submit]").await;
-    browser.wait_text("#ops-sign-in", "ADMIN_TOKEN").await;
-    browser.fill("#admin-token", ADMIN_TOKEN).await;
-    browser.click("#ops-sign-in button[type=submit]").await;
-    browser.wait("#ops-counts").await;
+    signs_in_with_the_admin_token(&browser).await;
     browser
         .wait_text(
             &format!("#ops-endpoints li[data-id='{endpoint}']"),
@@ -148,49 +210,7 @@ async fn an_operator_watches_the_fleet_retries_what_failed_and_cancels_a_user_s_
     assert_eq!(job_row(&app, publish).await, ("failed".to_owned(), 3));
     assert_eq!(job_row(&app, calendar).await, ("failed".to_owned(), 3));
 
-    // One user's queued jobs cancelled: the queue paused from the page first.
-    browser.open("#/ops").await;
-    browser.click("#queue-generation").await;
-    browser.click("#confirm-yes").await;
-    browser
-        .wait("#ops-queues li[data-kind=generation][data-paused=true]")
-        .await;
-    let carol = Uuid::now_v7();
-    let mut carols = Vec::new();
-    for _ in 0..3 {
-        carols.push(app.submit_job(carol, 1200).await.1);
-    }
-    let (others, other_job) = app.submit_job(alice, 1200).await;
-    browser
-        .open(&format!("#/ops?user={carol}&status=pending"))
-        .await;
-    browser
-        .wait_count("#ops-job-table tr.ops-job[data-status=pending]", 3)
-        .await;
-    browser.click("#ops-cancel").await;
-    browser
-        .wait_text("dialog.confirm h2", "Cancel 3 jobs?")
-        .await;
-    browser.click("#confirm-yes").await;
-    browser.wait_text("#toast", "3 jobs cancelled").await;
-    for job in &carols {
-        assert_eq!(job_row(&app, *job).await.0, "cancelled");
-    }
-    assert_eq!(
-        job_row(&app, other_job).await.0,
-        "pending",
-        "another user's job stays"
-    );
-    let (status, _) = app
-        .request_json(
-            Method::POST,
-            app.url("/admin/queues/generation/resume"),
-            Some(ADMIN_TOKEN),
-            None,
-        )
-        .await;
-    assert_eq!(status, 200);
-    app.wait_finished(alice, others).await;
+    one_user_s_queued_jobs_cancelled(&app, &browser, alice).await;
 
     // A job's page: its events and what it works on.
     browser.open(&format!("#/ops/jobs/{}", jobs[0])).await;
