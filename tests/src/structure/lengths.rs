@@ -540,10 +540,6 @@ fn the_scanners_count_a_function_s_lines_and_pass_strings_and_tests() {
 /// rest of the code's functions are; none may join them, and each leaves the list once split.
 const TESTS_NOT_YET_SPLIT: &[(&str, &str)] = &[
     (
-        "tests/src/web/media_sent.rs",
-        "uploads_are_shown_filtered_judged_and_sent_and_a_second_picture_is_said_to_stay",
-    ),
-    (
         "tests/src/web/calendar.rs",
         "the_grid_fills_while_usable_and_an_edit_survives_reloads_flag_toggles_and_regeneration",
     ),

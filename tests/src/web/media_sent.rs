@@ -10,16 +10,14 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::{Browser, flows::publishing_app};
-use crate::{helpers::fake_platforms::IG_USER, publishing::Entry};
+use crate::{
+    helpers::fake_platforms::IG_USER,
+    publishing::{Entry, Setup},
+};
 
-#[tokio::test]
-async fn uploads_are_shown_filtered_judged_and_sent_and_a_second_picture_is_said_to_stay() {
-    let s = publishing_app().await;
-    let instagram = s
-        .connect("instagram", IG_USER, "ig-token", None, 5_184_000)
-        .await;
-    s.update_channel(instagram, "handle = 'leafy', display_name = 'Leafy Co'")
-        .await;
+/// Three Instagram entries: one with a picture, one with two, one with none (in that
+/// order).
+async fn entries_with_and_without_pictures(s: &Setup) -> [Uuid; 3] {
     let first: Uuid = s.app.uploaded_png(s.user, 0).await["id"]
         .as_str()
         .unwrap()
@@ -30,25 +28,22 @@ async fn uploads_are_shown_filtered_judged_and_sent_and_a_second_picture_is_said
         .unwrap()
         .parse()
         .unwrap();
-    let entry = |title, caption, at, media: Vec<Uuid>| {
-        let s = &s;
-        async move {
-            let id = s
-                .entry(Entry {
-                    title,
-                    media: None,
-                    at,
-                    ..Entry::on("instagram", caption)
-                })
-                .await;
-            sqlx::query("update calendar_entries set media_ids = $1 where id = $2")
-                .bind(media)
-                .bind(id)
-                .execute(&s.app.db)
-                .await
-                .unwrap();
-            id
-        }
+    let entry = |title, caption, at, media: Vec<Uuid>| async move {
+        let id = s
+            .entry(Entry {
+                title,
+                media: None,
+                at,
+                ..Entry::on("instagram", caption)
+            })
+            .await;
+        sqlx::query("update calendar_entries set media_ids = $1 where id = $2")
+            .bind(media)
+            .bind(id)
+            .execute(&s.app.db)
+            .await
+            .unwrap();
+        id
     };
     let one = entry(
         "One picture",
@@ -65,6 +60,100 @@ async fn uploads_are_shown_filtered_judged_and_sent_and_a_second_picture_is_said
     )
     .await;
     let none = entry("Text only", "Words", "2030-01-09T09:00:00Z", vec![]).await;
+    [one, two, none]
+}
+
+/// The dry run passes both entries with pictures; the one with two says only the first
+/// is posted.
+async fn the_dry_run_says_only_the_first_picture_goes(browser: &Browser, one: Uuid, two: Uuid) {
+    browser.click("#select-all").await;
+    browser.wait_text("#selected-count", "2 selected").await;
+    browser.click("#dry-run").await;
+    browser
+        .wait_count("#dry-run-report .intent[data-status=dry_run]", 2)
+        .await;
+    assert_eq!(browser.count("#dry-run-report .intent .reason").await, 0);
+    let note = browser
+        .text(&format!(
+            "#dry-run-report .intent[data-entry='{two}'] .note[data-code=FIRST_MEDIA_ONLY]"
+        ))
+        .await;
+    assert_eq!(
+        note,
+        "Instagram will post the first picture only; the other one stays with the entry."
+    );
+    assert_eq!(
+        browser
+            .count(&format!(
+                "#dry-run-report .intent[data-entry='{one}'] .note"
+            ))
+            .await,
+        0
+    );
+    browser.screenshot_of("dry-run").await;
+}
+
+/// Scheduled, then published at its time with its picture (pulled as a JPEG); its post id
+/// links to the post.
+async fn published_at_its_time_with_a_link_to_the_post(s: &Setup, browser: &Browser, one: Uuid) {
+    browser.click("#select-none").await;
+    browser
+        .click("#entries input[aria-label*='One picture']")
+        .await;
+    browser.click("#schedule-publish").await;
+    browser
+        .wait_count(".intent-row[data-status=scheduled]", 1)
+        .await;
+    assert_eq!(s.tick("2030-01-07T09:00:00Z").await.dispatched, 1);
+    browser
+        .wait_count(".intent-row[data-status=published]", 1)
+        .await;
+    let pulled = s.fake.with(|f| f.pulled.clone());
+    assert_eq!(pulled.len(), 1, "{pulled:?}");
+    assert_eq!(pulled[0].content_type.as_deref(), Some("image/jpeg"));
+    let link = browser
+        .script(
+            "const a = document.querySelector('.intent-row[data-status=published] a.post-link');
+             return a ? [a.textContent, a.getAttribute('href')] : null",
+        )
+        .await;
+    let (_, listed) = s
+        .app
+        .get_json(
+            s.user,
+            &format!("/v1/publish-intents?calendarId={}", s.calendar),
+        )
+        .await;
+    let published: Vec<&serde_json::Value> = listed["data"]["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["status"] == "published")
+        .collect();
+    assert_eq!(published.len(), 1, "{listed}");
+    assert_eq!(published[0]["entryId"], one.to_string());
+    let post_url = published[0]["postUrl"]
+        .as_str()
+        .expect("a post URL")
+        .to_owned();
+    assert!(
+        post_url.starts_with("https://www.instagram.com/p/"),
+        "{post_url}"
+    );
+    assert_eq!(link[1], post_url.as_str(), "{link}");
+    assert!(link[0].as_str().unwrap().starts_with("post "), "{link}");
+    browser.screenshot_of("published").await;
+}
+
+#[tokio::test]
+async fn uploads_are_shown_filtered_judged_and_sent_and_a_second_picture_is_said_to_stay() {
+    let s = publishing_app().await;
+    let instagram = s
+        .connect("instagram", IG_USER, "ig-token", None, 5_184_000)
+        .await;
+    s.update_channel(instagram, "handle = 'leafy', display_name = 'Leafy Co'")
+        .await;
+    let [one, two, none] = entries_with_and_without_pictures(&s).await;
     // The organic week's account, typed as the connected channel's handle.
     crate::organic::library(&s.app, s.user).await;
     let (status, linked) = s
@@ -128,81 +217,9 @@ async fn uploads_are_shown_filtered_judged_and_sent_and_a_second_picture_is_said
         0
     );
 
-    // The dry run passes both; the one with two pictures says only the first is posted.
-    browser.click("#select-all").await;
-    browser.wait_text("#selected-count", "2 selected").await;
-    browser.click("#dry-run").await;
-    browser
-        .wait_count("#dry-run-report .intent[data-status=dry_run]", 2)
-        .await;
-    assert_eq!(browser.count("#dry-run-report .intent .reason").await, 0);
-    let note = browser
-        .text(&format!(
-            "#dry-run-report .intent[data-entry='{two}'] .note[data-code=FIRST_MEDIA_ONLY]"
-        ))
-        .await;
-    assert_eq!(
-        note,
-        "Instagram will post the first picture only; the other one stays with the entry."
-    );
-    assert_eq!(
-        browser
-            .count(&format!(
-                "#dry-run-report .intent[data-entry='{one}'] .note"
-            ))
-            .await,
-        0
-    );
-    browser.screenshot_of("dry-run").await;
+    the_dry_run_says_only_the_first_picture_goes(&browser, one, two).await;
 
-    // Scheduled, then published at its time with its picture; its post id links to it.
-    browser.click("#select-none").await;
-    browser
-        .click("#entries input[aria-label*='One picture']")
-        .await;
-    browser.click("#schedule-publish").await;
-    browser
-        .wait_count(".intent-row[data-status=scheduled]", 1)
-        .await;
-    assert_eq!(s.tick("2030-01-07T09:00:00Z").await.dispatched, 1);
-    browser
-        .wait_count(".intent-row[data-status=published]", 1)
-        .await;
-    let pulled = s.fake.with(|f| f.pulled.clone());
-    assert_eq!(pulled.len(), 1, "{pulled:?}");
-    assert_eq!(pulled[0].content_type.as_deref(), Some("image/jpeg"));
-    let link = browser
-        .script(
-            "const a = document.querySelector('.intent-row[data-status=published] a.post-link');
-             return a ? [a.textContent, a.getAttribute('href')] : null",
-        )
-        .await;
-    let (_, listed) = s
-        .app
-        .get_json(
-            s.user,
-            &format!("/v1/publish-intents?calendarId={}", s.calendar),
-        )
-        .await;
-    let published: Vec<&serde_json::Value> = listed["data"]["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|i| i["status"] == "published")
-        .collect();
-    assert_eq!(published.len(), 1, "{listed}");
-    assert_eq!(published[0]["entryId"], one.to_string());
-    let post_url = published[0]["postUrl"]
-        .as_str()
-        .expect("a post URL")
-        .to_owned();
-    assert!(
-        post_url.starts_with("https://www.instagram.com/p/"),
-        "{post_url}"
-    );
-    assert_eq!(link[1], post_url.as_str(), "{link}");
-    assert!(link[0].as_str().unwrap().starts_with("post "), "{link}");
-    browser.screenshot_of("published").await;
+    published_at_its_time_with_a_link_to_the_post(&s, &browser, one).await;
 
     // The composer says it too, and previews no carousel.
     browser.open(&format!("#/calendar/{}", s.calendar)).await;
