@@ -548,10 +548,6 @@ const TESTS_NOT_YET_SPLIT: &[(&str, &str)] = &[
         "a_month_is_one_screen_and_dragging_an_entry_reschedules_it",
     ),
     (
-        "tests/src/web/queue.rs",
-        "slots_set_on_the_week_grid_take_five_entries_queued_from_the_grid",
-    ),
-    (
         "tests/src/web/flows.rs",
         "the_seed_s_organic_week_fills_14_cards_and_a_clash_shows_adjusted_and_missing_account",
     ),

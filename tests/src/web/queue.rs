@@ -8,22 +8,12 @@ use chrono_tz::Europe::Madrid;
 use serde_json::json;
 
 use super::{Browser, flows::publishing_app};
-use crate::publishing::Entry;
+use crate::publishing::{Entry, Setup};
+use uuid::Uuid;
 
-#[tokio::test]
-async fn slots_set_on_the_week_grid_take_five_entries_queued_from_the_grid() {
-    let s = publishing_app().await;
-    let channel = s.connect_tiktok().await;
-    let mut entries = Vec::new();
-    for n in 1..=5 {
-        let caption = format!("Tea note {n}");
-        entries.push(s.entry(Entry::on("tiktok", &caption)).await);
-    }
-    let browser = Browser::start(&s.app, "queue").await;
-    browser.sign_in_with_token(&s.app.token(s.user)).await;
-    browser.viewport(1280, 900).await;
-
-    // The slots: Monday to Friday at 09:00 and Saturday at 18:30, in Madrid.
+/// The slots, set on the week grid: Monday to Friday at 09:00 and Saturday at 18:30, in
+/// Madrid; kept as the API reads them.
+async fn slots_set_on_the_week_grid(s: &Setup, browser: &Browser, channel: Uuid) {
     browser.open(&format!("#/publishing/{}", s.calendar)).await;
     browser
         .click(&format!(".slots-open[data-channel-id=\"{channel}\"]"))
@@ -63,6 +53,48 @@ async fn slots_set_on_the_week_grid_take_five_entries_queued_from_the_grid() {
     browser.fits_a_phone().await;
     browser.viewport(1280, 900).await;
     browser.click("#slots-close").await;
+}
+
+/// The next five slots after `asked`: weekdays at 09:00 and Saturdays at 18:30 in Madrid.
+fn next_five_slots(asked: DateTime<Utc>) -> Vec<DateTime<Utc>> {
+    let is_slot = |at: &DateTime<Utc>| {
+        let local = at.with_timezone(&Madrid);
+        let (h, m) = (local.hour(), local.minute());
+        match local.weekday() {
+            Weekday::Sat => (h, m) == (18, 30),
+            Weekday::Sun => false,
+            _ => (h, m) == (9, 0),
+        }
+    };
+    let mut expected = Vec::new();
+    let mut at = asked - chrono::Duration::minutes(1);
+    while expected.len() < 5 {
+        at = (at + chrono::Duration::minutes(1))
+            .with_second(0)
+            .unwrap()
+            .with_nanosecond(0)
+            .unwrap();
+        if at > asked && is_slot(&at) {
+            expected.push(at);
+        }
+    }
+    expected
+}
+
+#[tokio::test]
+async fn slots_set_on_the_week_grid_take_five_entries_queued_from_the_grid() {
+    let s = publishing_app().await;
+    let channel = s.connect_tiktok().await;
+    let mut entries = Vec::new();
+    for n in 1..=5 {
+        let caption = format!("Tea note {n}");
+        entries.push(s.entry(Entry::on("tiktok", &caption)).await);
+    }
+    let browser = Browser::start(&s.app, "queue").await;
+    browser.sign_in_with_token(&s.app.token(s.user)).await;
+    browser.viewport(1280, 900).await;
+
+    slots_set_on_the_week_grid(&s, &browser, channel).await;
 
     // Five entries added to the queue from the calendar's grid.
     browser.open(&format!("#/calendar/{}", s.calendar)).await;
@@ -102,27 +134,7 @@ async fn slots_set_on_the_week_grid_take_five_entries_queued_from_the_grid() {
         ids,
         entries.iter().map(|e| e.to_string()).collect::<Vec<_>>()
     );
-    let is_slot = |at: &DateTime<Utc>| {
-        let local = at.with_timezone(&Madrid);
-        let (h, m) = (local.hour(), local.minute());
-        match local.weekday() {
-            Weekday::Sat => (h, m) == (18, 30),
-            Weekday::Sun => false,
-            _ => (h, m) == (9, 0),
-        }
-    };
-    let mut expected = Vec::new();
-    let mut at = asked - chrono::Duration::minutes(1);
-    while expected.len() < 5 {
-        at = (at + chrono::Duration::minutes(1))
-            .with_second(0)
-            .unwrap()
-            .with_nanosecond(0)
-            .unwrap();
-        if at > asked && is_slot(&at) {
-            expected.push(at);
-        }
-    }
+    let expected = next_five_slots(asked);
     let times: Vec<DateTime<Utc>> = placed.iter().map(|(_, t)| *t).collect();
     assert_eq!(times, expected);
     // Each says its time in words, in the calendar's zone.
