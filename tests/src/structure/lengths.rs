@@ -540,14 +540,6 @@ fn the_scanners_count_a_function_s_lines_and_pass_strings_and_tests() {
 /// rest of the code's functions are; none may join them, and each leaves the list once split.
 const TESTS_NOT_YET_SPLIT: &[(&str, &str)] = &[
     (
-        "tests/src/web/calendar.rs",
-        "the_grid_fills_while_usable_and_an_edit_survives_reloads_flag_toggles_and_regeneration",
-    ),
-    (
-        "tests/src/web/calendar.rs",
-        "a_month_is_one_screen_and_dragging_an_entry_reschedules_it",
-    ),
-    (
         "tests/src/web/flows.rs",
         "the_seed_s_organic_week_fills_14_cards_and_a_clash_shows_adjusted_and_missing_account",
     ),

@@ -71,6 +71,120 @@ async fn saved_entries(app: &TestApp) -> i64 {
         .unwrap()
 }
 
+/// Regenerate: the edited entry is a conflict (the proposal waiting on the server, a
+/// reload with nothing kept in the tab reopens it); accept all keeps the edit.
+async fn a_regeneration_keeps_the_edit(app: &TestApp, browser: &Browser) {
+    browser.click("#regenerate").await;
+    browser
+        .fill("#regenerate-form input[name=topic]", "black tea")
+        .await;
+    browser.click("#regenerate-submit").await;
+    browser.wait("#accept-all").await;
+    // The proposal waits on the server: a reload with nothing kept in the tab (another
+    // device) reopens it.
+    browser
+        .script("sessionStorage.clear(); localStorage.clear()")
+        .await;
+    browser.client.refresh().await.unwrap();
+    browser.wait("#accept-all").await;
+    // The fake AI writes the same entries again, so the one change is the edited entry's,
+    // marked as a conflict.
+    assert_eq!(browser.count(".change.conflict").await, 1);
+    assert_eq!(browser.count(".change").await, 1);
+    browser.click("#accept-all").await;
+    browser.wait_count(".change", 0).await;
+    browser.wait_count(".entry", 90).await;
+    browser.wait_text(".entry.edited", "My own title").await;
+    let kept: i64 = sqlx::query_scalar(
+        "select count(*) from calendar_entries where edited_at is not null and title = 'My own title'",
+    )
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(kept, 1);
+}
+
+/// The review: each change names its channel, day and time, in date order; a filter shows
+/// one kind at a time and says how many it holds (`removed` of `all`).
+async fn the_review_filters_by_kind(browser: &Browser, removed: usize, all: usize) {
+    assert_eq!(
+        browser.text("#diff-filter-removed").await,
+        format!("Removed ({removed})")
+    );
+    assert_eq!(
+        browser.text("#diff-filter-all").await,
+        format!("All ({all})")
+    );
+    browser.click("#diff-filter-removed").await;
+    assert_eq!(
+        browser.count("#diff-list .change:not([hidden])").await,
+        removed
+    );
+    assert_eq!(
+        browser
+            .count("#diff-list .change:not([data-kind=removed]):not([hidden])")
+            .await,
+        0
+    );
+    let first = browser.text("#diff-list .change:not([hidden])").await;
+    assert!(
+        first.starts_with("removed") && first.contains("21 Mar 2027"),
+        "the first removal is the first day past the new end, with its channel: {first}"
+    );
+    browser.screenshot_of("review").await;
+    browser.click("#diff-filter-all").await;
+    browser
+        .wait_count("#diff-list .change:not([hidden])", all)
+        .await;
+}
+
+/// A regeneration over fewer days proposes removals: reviewed, folded for later and back,
+/// and accepting them asks first. (A changed request is not dropped by Esc without asking,
+/// either.)
+async fn removals_are_reviewed_and_asked_for(app: &TestApp, browser: &Browser) {
+    browser.click("#regenerate").await;
+    browser
+        .set_value("#regenerate-form input[name=end]", "2027-03-20")
+        .await;
+    browser.press_escape().await;
+    browser.keep_after("Discard your changes?").await;
+    assert_eq!(
+        browser
+            .script("return document.querySelector('#regenerate-form input[name=end]').value")
+            .await,
+        json!("2027-03-20")
+    );
+    browser.click("#regenerate-submit").await;
+    browser.wait("#accept-all").await;
+    let removed = browser.count(".change[data-kind=removed]").await;
+    assert!(removed >= 29);
+    let all = browser.count("#diff-list .change").await;
+    the_review_filters_by_kind(browser, removed, all).await;
+    // "Later" folds the proposal to one line, which a reload keeps; "Review it" brings it
+    // back.
+    browser.click("#diff-later").await;
+    browser.wait("#proposal-later").await;
+    assert_eq!(browser.count(".change").await, 0);
+    browser.client.refresh().await.unwrap();
+    browser.wait("#proposal-later").await;
+    assert_eq!(browser.count(".change").await, 0);
+    browser.click("#proposal-review").await;
+    browser.wait("#accept-all").await;
+    assert_eq!(browser.count(".change").await, all);
+    browser.click("#accept-all").await;
+    let asked = browser.text("dialog.confirm h2").await;
+    assert!(
+        asked.starts_with("Remove ") && asked.ends_with("entries from the calendar?"),
+        "{asked}"
+    );
+    browser.click("#confirm-no").await;
+    assert_eq!(saved_entries(app).await, 90, "Keep removed nothing");
+    browser.click("#accept-all").await;
+    browser.click("#confirm-yes").await;
+    browser.wait_count(".change", 0).await;
+    assert!(saved_entries(app).await < 90);
+}
+
 #[tokio::test]
 async fn the_grid_fills_while_usable_and_an_edit_survives_reloads_flag_toggles_and_regeneration() {
     let gate = Arc::new(tokio::sync::watch::channel(false).0);
@@ -136,109 +250,9 @@ async fn the_grid_fills_while_usable_and_an_edit_survives_reloads_flag_toggles_a
         browser.wait_text(".entry.edited", "My own title").await;
     }
 
-    // Regenerate: the edited entry is a conflict; accept all keeps the edit.
-    browser.click("#regenerate").await;
-    browser
-        .fill("#regenerate-form input[name=topic]", "black tea")
-        .await;
-    browser.click("#regenerate-submit").await;
-    browser.wait("#accept-all").await;
-    // The proposal waits on the server: a reload with nothing kept in the tab (another
-    // device) reopens it.
-    browser
-        .script("sessionStorage.clear(); localStorage.clear()")
-        .await;
-    browser.client.refresh().await.unwrap();
-    browser.wait("#accept-all").await;
-    // The fake AI writes the same entries again, so the one change is the edited entry's,
-    // marked as a conflict.
-    assert_eq!(browser.count(".change.conflict").await, 1);
-    assert_eq!(browser.count(".change").await, 1);
-    browser.click("#accept-all").await;
-    browser.wait_count(".change", 0).await;
-    browser.wait_count(".entry", 90).await;
-    browser.wait_text(".entry.edited", "My own title").await;
-    let kept: i64 = sqlx::query_scalar(
-        "select count(*) from calendar_entries where edited_at is not null and title = 'My own title'",
-    )
-    .fetch_one(&app.db)
-    .await
-    .unwrap();
-    assert_eq!(kept, 1);
+    a_regeneration_keeps_the_edit(&app, &browser).await;
 
-    // A regeneration over fewer days proposes removals: accepting them asks first. (A
-    // changed request is not dropped by Esc without asking, either.)
-    browser.click("#regenerate").await;
-    browser
-        .set_value("#regenerate-form input[name=end]", "2027-03-20")
-        .await;
-    browser.press_escape().await;
-    browser.keep_after("Discard your changes?").await;
-    assert_eq!(
-        browser
-            .script("return document.querySelector('#regenerate-form input[name=end]').value")
-            .await,
-        json!("2027-03-20")
-    );
-    browser.click("#regenerate-submit").await;
-    browser.wait("#accept-all").await;
-    let removed = browser.count(".change[data-kind=removed]").await;
-    assert!(removed >= 29);
-    // The review: each change names its channel, day and time, in date order; a filter
-    // shows one kind at a time and says how many it holds.
-    assert_eq!(
-        browser.text("#diff-filter-removed").await,
-        format!("Removed ({removed})")
-    );
-    let all = browser.count("#diff-list .change").await;
-    assert_eq!(
-        browser.text("#diff-filter-all").await,
-        format!("All ({all})")
-    );
-    browser.click("#diff-filter-removed").await;
-    assert_eq!(
-        browser.count("#diff-list .change:not([hidden])").await,
-        removed
-    );
-    assert_eq!(
-        browser
-            .count("#diff-list .change:not([data-kind=removed]):not([hidden])")
-            .await,
-        0
-    );
-    let first = browser.text("#diff-list .change:not([hidden])").await;
-    assert!(
-        first.starts_with("removed") && first.contains("21 Mar 2027"),
-        "the first removal is the first day past the new end, with its channel: {first}"
-    );
-    browser.screenshot_of("review").await;
-    browser.click("#diff-filter-all").await;
-    browser
-        .wait_count("#diff-list .change:not([hidden])", all)
-        .await;
-    // "Later" folds the proposal to one line, which a reload keeps; "Review it" brings it
-    // back.
-    browser.click("#diff-later").await;
-    browser.wait("#proposal-later").await;
-    assert_eq!(browser.count(".change").await, 0);
-    browser.client.refresh().await.unwrap();
-    browser.wait("#proposal-later").await;
-    assert_eq!(browser.count(".change").await, 0);
-    browser.click("#proposal-review").await;
-    browser.wait("#accept-all").await;
-    assert_eq!(browser.count(".change").await, all);
-    browser.click("#accept-all").await;
-    let asked = browser.text("dialog.confirm h2").await;
-    assert!(
-        asked.starts_with("Remove ") && asked.ends_with("entries from the calendar?"),
-        "{asked}"
-    );
-    browser.click("#confirm-no").await;
-    assert_eq!(saved_entries(&app).await, 90, "Keep removed nothing");
-    browser.click("#accept-all").await;
-    browser.click("#confirm-yes").await;
-    browser.wait_count(".change", 0).await;
-    assert!(saved_entries(&app).await < 90);
+    removals_are_reviewed_and_asked_for(&app, &browser).await;
     browser.fits_a_phone().await;
     browser.screenshot().await;
 }
@@ -318,15 +332,9 @@ async fn placed(app: &TestApp, key: &str) -> (String, String, bool) {
 /// channel; a drag moves an entry to another day (month) and another hour (week), each a
 /// saved edit kept after a reload, and two posts of a channel too close are marked; "Move…"
 /// does it from the keyboard; a phone gets the agenda.
-#[tokio::test]
-async fn a_month_is_one_screen_and_dragging_an_entry_reschedules_it() {
-    let (app, _fake) = gated_app(Behaviour::Ok).await;
-    let browser = Browser::start(&app, "calendar-grid").await;
-    browser.sign_in().await;
-    request_march(&browser).await;
-    browser.wait("#run-status[data-state=succeeded]").await;
-    browser.wait_count(".chip", 90).await;
-
+/// At 1280x800 the month is one screen: five whole weeks, every day of March, no day
+/// hiding entries, every entry on screen, the zone said.
+async fn the_month_is_one_screen(browser: &Browser) {
     browser.viewport(1280, 800).await;
     let layout = browser
         .script(
@@ -355,6 +363,52 @@ async fn a_month_is_one_screen_and_dragging_an_entry_reschedules_it() {
     assert_eq!(layout["below"], 0, "every entry is on screen: {layout}");
     assert_eq!(layout["zone"], "Times in Europe/Paris");
     browser.screenshot_of("month").await;
+}
+
+/// From the keyboard: the entry's dialog, "Move…", a day and time; saved, and the move
+/// adds and removes nothing.
+async fn a_move_from_the_keyboard(app: &TestApp, browser: &Browser) {
+    let other = "2027-03-12/linkedin/1";
+    let focused = browser.wait(&format!(".chip[data-key=\"{other}\"]")).await;
+    focused.send_keys("\u{E007}").await.unwrap();
+    browser.wait("#entry-editor[open]").await;
+    browser.click("#entry-move").await;
+    browser.wait("#move-dialog[open]").await;
+    browser
+        .set_value("#move-dialog input[name=moveDate]", "2027-03-13")
+        .await;
+    browser
+        .set_value("#move-dialog input[name=moveTime]", "10:30")
+        .await;
+    browser.click("#move-save").await;
+    eventually(
+        Duration::from_secs(10),
+        "the keyboard move to be saved",
+        || async { (placed(app, other).await.0 == "2027-03-13").then_some(()) },
+    )
+    .await;
+    assert_eq!(
+        placed(app, other).await,
+        ("2027-03-13".into(), "10:30".into(), true)
+    );
+    browser
+        .wait(&format!(
+            ".cell[data-date=\"2027-03-13\"][data-hour=\"10\"] .chip[data-key=\"{other}\"]"
+        ))
+        .await;
+    assert_eq!(saved_entries(app).await, 90, "moves add and remove nothing");
+}
+
+#[tokio::test]
+async fn a_month_is_one_screen_and_dragging_an_entry_reschedules_it() {
+    let (app, _fake) = gated_app(Behaviour::Ok).await;
+    let browser = Browser::start(&app, "calendar-grid").await;
+    browser.sign_in().await;
+    request_march(&browser).await;
+    browser.wait("#run-status[data-state=succeeded]").await;
+    browser.wait_count(".chip", 90).await;
+
+    the_month_is_one_screen(&browser).await;
 
     // The filter shows a channel or hides it.
     browser.click("#show-tiktok").await;
@@ -416,40 +470,7 @@ async fn a_month_is_one_screen_and_dragging_an_entry_reschedules_it() {
     browser.wait_count(".chip.conflict", 0).await;
     browser.screenshot_of("week").await;
 
-    // From the keyboard: the entry's dialog, "Move…", a day and time.
-    let other = "2027-03-12/linkedin/1";
-    let focused = browser.wait(&format!(".chip[data-key=\"{other}\"]")).await;
-    focused.send_keys("\u{E007}").await.unwrap();
-    browser.wait("#entry-editor[open]").await;
-    browser.click("#entry-move").await;
-    browser.wait("#move-dialog[open]").await;
-    browser
-        .set_value("#move-dialog input[name=moveDate]", "2027-03-13")
-        .await;
-    browser
-        .set_value("#move-dialog input[name=moveTime]", "10:30")
-        .await;
-    browser.click("#move-save").await;
-    eventually(
-        Duration::from_secs(10),
-        "the keyboard move to be saved",
-        || async { (placed(&app, other).await.0 == "2027-03-13").then_some(()) },
-    )
-    .await;
-    assert_eq!(
-        placed(&app, other).await,
-        ("2027-03-13".into(), "10:30".into(), true)
-    );
-    browser
-        .wait(&format!(
-            ".cell[data-date=\"2027-03-13\"][data-hour=\"10\"] .chip[data-key=\"{other}\"]"
-        ))
-        .await;
-    assert_eq!(
-        saved_entries(&app).await,
-        90,
-        "moves add and remove nothing"
-    );
+    a_move_from_the_keyboard(&app, &browser).await;
 
     // A phone reads the month as an agenda.
     browser.click("#view-month").await;
