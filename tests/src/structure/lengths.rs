@@ -1,7 +1,7 @@
-//! How long a function may grow: no non-test Rust function over [`MOST_LINES`] lines in the
-//! API's, the worker's and `shared`'s sources, no JavaScript function over it in the web
-//! app. A function that long holds several steps a reader would rather see named; the few
-//! that may stay long are listed in [`EXCEPTIONS`], each with its reason.
+//! How long a function may grow: no Rust function over [`MOST_LINES`] lines in the API's,
+//! the worker's, `shared`'s and the tests' sources (tests included), no JavaScript function
+//! over it in the web app. A function that long holds several steps a reader would rather
+//! see named; the few that may stay long are listed in [`EXCEPTIONS`], each with its reason.
 //!
 //! The scanners read code the way a reader counts it: a function's lines run from its `fn`
 //! (or `function`, or the line its arrow's body opens on) to its closing brace. Strings,
@@ -536,22 +536,8 @@ fn the_scanners_count_a_function_s_lines_and_pass_strings_and_tests() {
     assert_eq!(summary, [(1, 8), (3, 3), (9, 3), (12, 2)]);
 }
 
-/// Test functions over [`MOST_LINES`] lines that issue 76 splits into named steps, as the
-/// rest of the code's functions are; none may join them, and each leaves the list once split.
-const TESTS_NOT_YET_SPLIT: &[(&str, &str)] = &[
-    (
-        "tests/src/web/flows.rs",
-        "the_seed_s_organic_week_fills_14_cards_and_a_clash_shows_adjusted_and_missing_account",
-    ),
-    (
-        "tests/src/web/flows.rs",
-        "a_publish_dry_run_shows_each_entry_s_reasons_and_a_scheduled_post_turns_published",
-    ),
-];
-
 /// Every Rust function of the tests, the benchmark and the crates' own unit tests holds to
-/// [`MOST_LINES`] too, but for [`TESTS_NOT_YET_SPLIT`] (which only shrinks: a name there
-/// that is short now must leave it).
+/// [`MOST_LINES`] too, but for the [`EXCEPTIONS`] (a table of cases clearer long).
 #[test]
 fn no_test_function_runs_over_120_lines() {
     let root = repository();
@@ -576,31 +562,11 @@ fn no_test_function_runs_over_120_lines() {
         found.extend(rust_functions_of(&file, &source, true));
     }
     assert!(found.len() > 3000, "{} functions", found.len());
-    let listed = |f: &Function| {
-        TESTS_NOT_YET_SPLIT
-            .iter()
-            .any(|(file, name)| f.file == *file && f.name == *name)
-    };
-    let long: Vec<String> = found
-        .iter()
-        .filter(|f| f.lines > MOST_LINES && !listed(f) && !excepted(f))
-        .map(|f| format!("{}:{} {} ({} lines)", f.file, f.line, f.name, f.lines))
-        .collect();
+    let long = too_long(found);
     assert!(
         long.is_empty(),
-        "test functions over {MOST_LINES} lines (name their steps):\n{}",
+        "test functions over {MOST_LINES} lines (name their steps, or list a table of cases \
+         in EXCEPTIONS with the reason):\n{}",
         long.join("\n")
-    );
-    let split: Vec<&(&str, &str)> = TESTS_NOT_YET_SPLIT
-        .iter()
-        .filter(|(file, name)| {
-            !found
-                .iter()
-                .any(|f| f.file == *file && f.name == *name && f.lines > MOST_LINES)
-        })
-        .collect();
-    assert!(
-        split.is_empty(),
-        "split now, take them off the list: {split:?}"
     );
 }

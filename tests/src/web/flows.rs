@@ -122,13 +122,9 @@ async fn cloze_cards_are_asked_for_in_the_form_and_shown_as_such() {
     browser.screenshot().await;
 }
 
-#[tokio::test]
-async fn the_seed_s_organic_week_fills_14_cards_and_a_clash_shows_adjusted_and_missing_account() {
-    let app = app_with(vec![]).await;
-    let browser = Browser::start(&app, "organic").await;
-    browser.sign_in().await;
-    browser.open("#/organic").await;
-    // The seed's library, through the forms.
+/// The seed's library, through the forms: the brand, its two accounts, the trend, the
+/// asset.
+async fn the_seed_s_library_through_the_forms(browser: &Browser) {
     browser
         .fill("#brands-form input[name=id]", "brand_123")
         .await;
@@ -182,6 +178,74 @@ async fn the_seed_s_organic_week_fills_14_cards_and_a_clash_shows_adjusted_and_m
     browser.click("#assets-form button").await;
     browser.wait("#assets li[data-id=asset_991]").await;
     browser.every_input_is_labelled().await;
+}
+
+/// The week into a new calendar, then again into the same one: nothing added twice.
+async fn the_week_into_a_calendar_twice(browser: &Browser) {
+    browser.click("#week-to-calendar").await;
+    browser.wait("#week-calendar-status[data-added]").await;
+    let added = browser
+        .script("return Number(document.querySelector('#week-calendar-status').dataset.added)")
+        .await;
+    assert_eq!(added, serde_json::json!(14), "one entry per placement");
+    browser
+        .script("document.querySelector('#week-reach').scrollIntoView()")
+        .await;
+    browser.screenshot_of("week-to-calendar").await;
+    browser.click("#week-to-calendar").await;
+    browser
+        .wait("#week-calendar-status[data-added='0'][data-updated='14']")
+        .await;
+    browser.click("#week-calendar-status a").await;
+    browser.wait_count(".chip", 14).await;
+    browser.screenshot_of("week-in-calendar").await;
+    browser.open("#/organic/brand_123/2026-01-26").await;
+    browser.wait_count("#week .card[data-placement]", 14).await;
+}
+
+/// The next week: two posts of one account at the same minute (one adjusted), one without
+/// an account (said on its day in words: its trend and day, no code, no id).
+async fn a_clash_and_a_missing_account(browser: &Browser) {
+    browser.open("#/organic/brand_123/2026-02-02").await;
+    browser.wait("#seed-form").await;
+    add_seed(browser, "2026-02-03", "10:00", "instagram", "ig_123").await;
+    add_seed(browser, "2026-02-03", "10:00", "instagram", "ig_123").await;
+    add_seed(browser, "2026-02-04", "10:00", "linkedin", "").await;
+    browser.wait_count("#seeds li", 3).await;
+    browser.wait_text("#draft-status", "saved").await;
+    browser
+        .click("input[name=use-account][value='linkedin|li_456']")
+        .await;
+    browser.click("#generate-week").await;
+    browser.wait("#organic-status[data-state=succeeded]").await;
+    browser.wait_count("#week .card[data-placement]", 2).await;
+    browser.wait_count("#week .card .badge.warn", 1).await;
+    assert!(
+        browser
+            .text("#week [data-placement='seed-2026-02-03-trend-101-2']")
+            .await
+            .contains("adjusted")
+    );
+    // On its day, said in words: its trend and day, no code, no id.
+    let error = "#week .day-row[data-day='2026-02-04'] .card.error[data-error=MISSING_ACCOUNT]";
+    browser.wait_count(error, 1).await;
+    let said = browser.text(error).await;
+    assert!(said.contains("Sustainable swaps"), "{said}");
+    assert!(said.contains("4 Feb 2026"), "{said}");
+    assert!(said.contains("No LinkedIn account for this post"), "{said}");
+    assert!(
+        !said.contains("MISSING_ACCOUNT") && !said.contains("seed-"),
+        "{said}"
+    );
+}
+
+#[tokio::test]
+async fn the_seed_s_organic_week_fills_14_cards_and_a_clash_shows_adjusted_and_missing_account() {
+    let app = app_with(vec![]).await;
+    let browser = Browser::start(&app, "organic").await;
+    browser.sign_in().await;
+    browser.open("#/organic").await;
+    the_seed_s_library_through_the_forms(&browser).await;
 
     // Generate waits for a seed, and says so (seed 003 plans from seeds).
     browser
@@ -261,59 +325,9 @@ async fn the_seed_s_organic_week_fills_14_cards_and_a_clash_shows_adjusted_and_m
     browser.wait_count("#week .card[data-placement]", 14).await;
     browser.wait_text(seeded, "Our own words for Monday.").await;
 
-    // The week into a new calendar, then again into the same one: nothing added twice.
-    browser.click("#week-to-calendar").await;
-    browser.wait("#week-calendar-status[data-added]").await;
-    let added = browser
-        .script("return Number(document.querySelector('#week-calendar-status').dataset.added)")
-        .await;
-    assert_eq!(added, serde_json::json!(14), "one entry per placement");
-    browser
-        .script("document.querySelector('#week-reach').scrollIntoView()")
-        .await;
-    browser.screenshot_of("week-to-calendar").await;
-    browser.click("#week-to-calendar").await;
-    browser
-        .wait("#week-calendar-status[data-added='0'][data-updated='14']")
-        .await;
-    browser.click("#week-calendar-status a").await;
-    browser.wait_count(".chip", 14).await;
-    browser.screenshot_of("week-in-calendar").await;
-    browser.open("#/organic/brand_123/2026-01-26").await;
-    browser.wait_count("#week .card[data-placement]", 14).await;
+    the_week_into_a_calendar_twice(&browser).await;
 
-    // The next week: two posts of one account at the same minute, one without an account.
-    browser.open("#/organic/brand_123/2026-02-02").await;
-    browser.wait("#seed-form").await;
-    add_seed(&browser, "2026-02-03", "10:00", "instagram", "ig_123").await;
-    add_seed(&browser, "2026-02-03", "10:00", "instagram", "ig_123").await;
-    add_seed(&browser, "2026-02-04", "10:00", "linkedin", "").await;
-    browser.wait_count("#seeds li", 3).await;
-    browser.wait_text("#draft-status", "saved").await;
-    browser
-        .click("input[name=use-account][value='linkedin|li_456']")
-        .await;
-    browser.click("#generate-week").await;
-    browser.wait("#organic-status[data-state=succeeded]").await;
-    browser.wait_count("#week .card[data-placement]", 2).await;
-    browser.wait_count("#week .card .badge.warn", 1).await;
-    assert!(
-        browser
-            .text("#week [data-placement='seed-2026-02-03-trend-101-2']")
-            .await
-            .contains("adjusted")
-    );
-    // On its day, said in words: its trend and day, no code, no id.
-    let error = "#week .day-row[data-day='2026-02-04'] .card.error[data-error=MISSING_ACCOUNT]";
-    browser.wait_count(error, 1).await;
-    let said = browser.text(error).await;
-    assert!(said.contains("Sustainable swaps"), "{said}");
-    assert!(said.contains("4 Feb 2026"), "{said}");
-    assert!(said.contains("No LinkedIn account for this post"), "{said}");
-    assert!(
-        !said.contains("MISSING_ACCOUNT") && !said.contains("seed-"),
-        "{said}"
-    );
+    a_clash_and_a_missing_account(&browser).await;
     browser.fits_a_phone().await;
     browser
         .script("document.querySelector('#week').scrollIntoView()")
@@ -349,23 +363,9 @@ pub(super) async fn publishing_app_with(enabled: bool) -> crate::publishing::Set
     crate::publishing::setup_plus(enabled, [("DEV_LOGIN", "true".into())]).await
 }
 
-#[tokio::test]
-async fn a_publish_dry_run_shows_each_entry_s_reasons_and_a_scheduled_post_turns_published() {
-    use crate::{helpers::fake_platforms::IG_USER, publishing::Entry};
-    let s = publishing_app().await;
-    s.entry(Entry::on("instagram", "Our new look")).await;
-    s.entry(Entry::on("x", "Hiring")).await;
-    s.entry(Entry {
-        media: None,
-        ..Entry::on("instagram", "No picture")
-    })
-    .await;
-    let browser = Browser::start(&s.app, "publishing").await;
-    // Sign in by pasting a token.
-    browser.sign_in_with_token(&s.app.token(s.user)).await;
-    browser.open(&format!("#/publishing/{}", s.calendar)).await;
-
-    // Connect Instagram with a token.
+/// Instagram connected with a token; disconnecting asks first, and Keep leaves it.
+async fn instagram_connected_with_a_token(browser: &Browser) {
+    use crate::helpers::fake_platforms::IG_USER;
     browser
         .set_value("#connect-form select[name=platform]", "instagram")
         .await;
@@ -385,16 +385,11 @@ async fn a_publish_dry_run_shows_each_entry_s_reasons_and_a_scheduled_post_turns
     browser
         .wait("#channels li[data-channel=instagram][data-status=connected]")
         .await;
-    browser.every_input_is_labelled().await;
+}
 
-    // Nothing is selected at first; "Select all" chooses every entry shown.
-    browser.wait("#entries").await;
-    assert_eq!(browser.count("#entries input:checked").await, 0);
-    browser.wait_text("#selected-count", "0 selected").await;
-    browser.click("#select-all").await;
-    browser.wait_text("#selected-count", "3 selected").await;
-
-    // The dry run: each entry with its status and, when it would fail, why.
+/// The dry run: each entry with its status and, when it would fail, why, in words; the
+/// report leads with its summary and folds the raw requests away.
+async fn the_dry_run_says_each_entry_s_reason(s: &crate::publishing::Setup, browser: &Browser) {
     browser.click("#dry-run").await;
     browser.wait_count("#dry-run-report .intent", 3).await;
     assert_eq!(
@@ -442,6 +437,60 @@ async fn a_publish_dry_run_shows_each_entry_s_reasons_and_a_scheduled_post_turns
         0
     );
     assert!(browser.count("#dry-run-report details.requests").await >= 1);
+}
+
+/// Each entry says where it stands, and the list filters on it.
+async fn the_list_filters_on_where_entries_stand(browser: &Browser) {
+    browser
+        .wait_count("#entries .entry-status[data-status=published]", 1)
+        .await;
+    browser.set_value("#filter-status", "published").await;
+    browser
+        .wait_count("#entries tbody tr:not([hidden])", 1)
+        .await;
+    assert!(
+        browser
+            .text("#entries tbody tr:not([hidden])")
+            .await
+            .contains("Our new look")
+    );
+    browser.set_value("#filter-status", "unsent").await;
+    browser
+        .wait_count("#entries tbody tr:not([hidden])", 2)
+        .await;
+    browser.set_value("#filter-status", "").await;
+    browser
+        .wait_count("#entries tbody tr:not([hidden])", 3)
+        .await;
+}
+
+#[tokio::test]
+async fn a_publish_dry_run_shows_each_entry_s_reasons_and_a_scheduled_post_turns_published() {
+    use crate::publishing::Entry;
+    let s = publishing_app().await;
+    s.entry(Entry::on("instagram", "Our new look")).await;
+    s.entry(Entry::on("x", "Hiring")).await;
+    s.entry(Entry {
+        media: None,
+        ..Entry::on("instagram", "No picture")
+    })
+    .await;
+    let browser = Browser::start(&s.app, "publishing").await;
+    // Sign in by pasting a token.
+    browser.sign_in_with_token(&s.app.token(s.user)).await;
+    browser.open(&format!("#/publishing/{}", s.calendar)).await;
+
+    instagram_connected_with_a_token(&browser).await;
+    browser.every_input_is_labelled().await;
+
+    // Nothing is selected at first; "Select all" chooses every entry shown.
+    browser.wait("#entries").await;
+    assert_eq!(browser.count("#entries input:checked").await, 0);
+    browser.wait_text("#selected-count", "0 selected").await;
+    browser.click("#select-all").await;
+    browser.wait_text("#selected-count", "3 selected").await;
+
+    the_dry_run_says_each_entry_s_reason(&s, &browser).await;
 
     // Schedule the one that can go; at its time it is published, and the page shows it.
     browser.click("#entries input[aria-label*='Hiring']").await;
@@ -485,28 +534,7 @@ async fn a_publish_dry_run_shows_each_entry_s_reasons_and_a_scheduled_post_turns
     );
     assert_eq!(browser.count(".intent-row").await, 1);
     assert_eq!(s.fake.posts().len(), 1);
-    // Each entry says where it stands, and the list filters on it.
-    browser
-        .wait_count("#entries .entry-status[data-status=published]", 1)
-        .await;
-    browser.set_value("#filter-status", "published").await;
-    browser
-        .wait_count("#entries tbody tr:not([hidden])", 1)
-        .await;
-    assert!(
-        browser
-            .text("#entries tbody tr:not([hidden])")
-            .await
-            .contains("Our new look")
-    );
-    browser.set_value("#filter-status", "unsent").await;
-    browser
-        .wait_count("#entries tbody tr:not([hidden])", 2)
-        .await;
-    browser.set_value("#filter-status", "").await;
-    browser
-        .wait_count("#entries tbody tr:not([hidden])", 3)
-        .await;
+    the_list_filters_on_where_entries_stand(&browser).await;
     // One media address for several entries at once: the two without one of their own.
     browser.click("#select-none").await;
     browser
