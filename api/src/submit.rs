@@ -230,6 +230,12 @@ impl<'a> Submit<'a> {
         }))
     }
 
+    /// [`Submit::making`] for a request without a key, which has no earlier answer and
+    /// cannot be kept for later: 503 when Postgres is down.
+    pub async fn making_unkeyed(self) -> ApiResult<Making<'a>> {
+        self.making().await?.open().await
+    }
+
     /// A slot of the rate limit (a keyed request's retries share one) and the user's
     /// transaction; Postgres down, the slot held.
     async fn hold(&self) -> ApiResult<Result<Held<'a>, StoreDown<'a>>> {

@@ -442,6 +442,12 @@ fn files(dir: &Path, extension: &str, found: &mut Vec<PathBuf>) {
 
 /// Every function of the sources in `dirs` with files ending in `extension`.
 fn functions(dirs: &[&str], extension: &str) -> Vec<Function> {
+    functions_of(dirs, extension, false)
+}
+
+/// The functions of `dirs`' files, their tests with them when `with_tests` (a module of
+/// tests in a file of its own too).
+fn functions_of(dirs: &[&str], extension: &str, with_tests: bool) -> Vec<Function> {
     let root = repository();
     let mut paths = Vec::new();
     for dir in dirs {
@@ -455,12 +461,12 @@ fn functions(dirs: &[&str], extension: &str) -> Vec<Function> {
             .to_string_lossy()
             .into_owned();
         // A module of tests in a file of its own (`mod tests;`).
-        if file.ends_with("/tests.rs") {
+        if file.ends_with("/tests.rs") && !with_tests {
             continue;
         }
         let source = std::fs::read_to_string(&path).unwrap();
         found.extend(match extension {
-            "rs" => rust_functions(&file, &source),
+            "rs" => rust_functions_of(&file, &source, with_tests),
             _ => js_functions(&file, &source),
         });
     }
@@ -540,27 +546,14 @@ fn the_scanners_count_a_function_s_lines_and_pass_strings_and_tests() {
 /// [`MOST_LINES`] too, but for the [`EXCEPTIONS`] (a table of cases clearer long).
 #[test]
 fn no_test_function_runs_over_120_lines() {
-    let root = repository();
-    let mut paths = Vec::new();
-    for dir in [
+    let dirs = [
         "tests/src",
         "api/src",
         "worker/src",
         "shared/src",
         "shared/publishing/src",
-    ] {
-        files(&root.join(dir), "rs", &mut paths);
-    }
-    let mut found = Vec::new();
-    for path in paths {
-        let file = path
-            .strip_prefix(&root)
-            .unwrap()
-            .to_string_lossy()
-            .into_owned();
-        let source = std::fs::read_to_string(&path).unwrap();
-        found.extend(rust_functions_of(&file, &source, true));
-    }
+    ];
+    let found = functions_of(&dirs, "rs", true);
     assert!(found.len() > 3000, "{} functions", found.len());
     let long = too_long(found);
     assert!(

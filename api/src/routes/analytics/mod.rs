@@ -193,11 +193,7 @@ impl AnalyticsApi {
     ) -> Answer<RefreshStarted, { can::STORED | can::BAD_REQUEST | can::NOT_FOUND | can::CONFLICT }>
     {
         let user = auth.user().id;
-        let mut making = Submit::unlimited(&state, user)
-            .making()
-            .await?
-            .open()
-            .await?;
+        let mut making = Submit::unlimited(&state, user).making_unkeyed().await?;
         let request_id = current_request_id();
         let written = async {
             match analytics::ask_manual(making.tx(), user, intent_id.0, &request_id).await? {

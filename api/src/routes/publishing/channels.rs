@@ -435,11 +435,7 @@ impl ChannelsApi {
     ) -> Answer<RetriedAccepted, { can::BAD_REQUEST | can::STORED | can::NOT_FOUND | can::CONFLICT }>
     {
         let user = auth.user().id;
-        let mut making = Submit::unlimited(&state, user)
-            .making()
-            .await?
-            .open()
-            .await?;
+        let mut making = Submit::unlimited(&state, user).making_unkeyed().await?;
         let written = async {
             let channel = store::find(making.tx(), id.0).await?;
             let channel = channel.ok_or_else(|| ApiError::not_found("channel"))?;

@@ -224,11 +224,7 @@ impl PublishApi {
         { can::BAD_REQUEST | can::STORED | can::NOT_FOUND | can::CONFLICT },
     > {
         let user = auth.user().id;
-        let mut making = Submit::unlimited(&state, user)
-            .making()
-            .await?
-            .open()
-            .await?;
+        let mut making = Submit::unlimited(&state, user).making_unkeyed().await?;
         let retried = async {
             let changed = match store::retry(making.tx(), id.0).await {
                 Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
