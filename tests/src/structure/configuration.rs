@@ -8,7 +8,7 @@ use std::{
     sync::{Arc, Mutex},
 };
 
-use super::{repository, rust_files, string_literals, without_comments};
+use super::{repository, rust_files_under, string_literals, without_comments};
 
 /// Set-ups that between them read every variable the settings may ask for: some are read
 /// only when another says so (`MEDIA_STORE=s3://`, an email provider, the sandbox).
@@ -68,16 +68,13 @@ fn read_by_settings() -> BTreeSet<String> {
 /// benchmark's own (`BENCH_*`, `ALMANAC_*` literals under `tests/src/`).
 fn read_directly() -> BTreeSet<String> {
     let root = repository();
-    let mut files = Vec::new();
-    for dir in [
+    let files = rust_files_under(&[
         "api/src",
         "worker/src",
         "shared/src",
         "shared/publishing/src",
         "tests/src",
-    ] {
-        rust_files(&root.join(dir), &mut files);
-    }
+    ]);
     let call = regex::Regex::new(r#"\bvar(?:_os)?\("([A-Z_][A-Z0-9_]+)"\)"#).unwrap();
     let own = regex::Regex::new(r"^(?:BENCH|ALMANAC)_[A-Z0-9_]+$").unwrap();
     let mut names = BTreeSet::new();

@@ -29,6 +29,15 @@ fn rust_files(dir: &Path, found: &mut Vec<PathBuf>) {
     }
 }
 
+/// The Rust files under each of `dirs` (paths from the repository's root).
+fn rust_files_under(dirs: &[&str]) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    for dir in dirs {
+        rust_files(&repository().join(dir), &mut found);
+    }
+    found
+}
+
 /// The code of a Rust file without its comments (line comments, doc comments included).
 fn without_comments(source: &str) -> String {
     source
@@ -374,15 +383,12 @@ fn is_sql(text: &str) -> bool {
 fn sql_lives_only_in_the_store() {
     let root = repository();
     let store = root.join("shared/src/store");
-    let mut files = Vec::new();
-    for dir in [
+    let files = rust_files_under(&[
         "api/src",
         "worker/src",
         "shared/src",
         "shared/publishing/src",
-    ] {
-        rust_files(&root.join(dir), &mut files);
-    }
+    ]);
     let calls = [
         "sqlx::query",
         "query_as(",
