@@ -2,7 +2,10 @@
 
 use std::sync::Arc;
 
-use almanac_shared::{Settings, auth::JwtKeys, events::Emitter, queue::JobQueue};
+use almanac_shared::{
+    Settings, auth::JwtKeys, domain::generation::GenerationJob, events::Emitter,
+    jobs::JobPayload as _, queue::JobQueue,
+};
 use metrics_exporter_prometheus::PrometheusHandle;
 use sqlx::PgPool;
 
@@ -46,12 +49,12 @@ pub type Submissions = almanac_shared::gather::Gather<
 /// Starts the task that writes generation requests, at most `most` a statement, as they
 /// arrive while the statement before runs. Must be called inside a Tokio runtime.
 pub fn submissions(pool: &PgPool, most: usize) -> Submissions {
-    use almanac_shared::{gather, jobs::JobKind, store::generations, trips::Step};
+    use almanac_shared::{gather, store::generations, trips::Step};
     gather::statements(
         pool,
         most,
         "writing generation requests",
-        (JobKind::Generation.into(), Step::Submit),
+        (GenerationJob::KIND.into(), Step::Submit),
         |pool, submissions| Box::pin(generations::create(pool, submissions)),
     )
 }

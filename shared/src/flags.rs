@@ -162,7 +162,7 @@ impl Flags {
     /// `queue_paused{kind}`, 1 or 0; set when the process starts and at every read.
     fn record_metrics(&self) {
         let paused = self.paused.borrow().clone();
-        for &kind in JobKind::ALL {
+        for kind in JobKind::known() {
             metrics::gauge!("queue_paused", "kind" => kind.as_str())
                 .set(if paused.contains(&kind) { 1.0 } else { 0.0 });
         }

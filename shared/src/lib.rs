@@ -17,6 +17,7 @@ pub mod flags;
 pub mod gather;
 pub mod html;
 pub mod jobs;
+pub mod kinds;
 pub mod media;
 pub mod permits;
 pub mod queue;

@@ -8,9 +8,8 @@
 //! retries.
 
 use std::{
-    collections::HashMap,
     sync::{
-        Arc,
+        Arc, OnceLock,
         atomic::{AtomicBool, Ordering},
     },
     time::Duration,
@@ -53,14 +52,33 @@ pub fn queue_config(settings: &Settings, kind: JobKind) -> RedisQueueConfig {
 /// Pushes job ids onto their queues and wakes the workers.
 #[derive(Clone)]
 pub struct JobQueue {
-    storages: Arc<HashMap<JobKind, Storage>>,
+    storages: Arc<Storages>,
     wakes: Arc<WakeHandle>,
+}
+
+/// A queue's storage per kind, made at its first push (a kind may be registered after the
+/// queue is made).
+struct Storages {
+    conn: RedisConn,
+    settings: Settings,
+    by_kind: [OnceLock<Storage>; trips::KINDS],
+}
+
+impl Storages {
+    fn of(&self, kind: JobKind) -> Storage {
+        self.by_kind[kind.index()]
+            .get_or_init(|| {
+                RedisStorage::new(self.conn.clone()).with_config(queue_config(&self.settings, kind))
+            })
+            .clone()
+    }
 }
 
 /// Wake-ups waiting to be published. Pushes only mark their kind; one task publishes, so
 /// a burst of pushes shares one PUBLISH per kind while the previous one is in flight.
 struct PendingWakes {
-    flags: HashMap<JobKind, AtomicBool>,
+    /// By kind (`JobKind::index`).
+    flags: [AtomicBool; trips::KINDS],
     notify: Notify,
     closed: AtomicBool,
 }
@@ -82,9 +100,9 @@ impl PendingWakes {
             if self.closed.load(Ordering::Acquire) {
                 return;
             }
-            for (kind, flag) in &self.flags {
-                if flag.swap(false, Ordering::AcqRel) {
-                    trips::count_as(*kind, trips::Step::Submit, trips::Store::Redis);
+            for kind in JobKind::known() {
+                if self.flags[kind.index()].swap(false, Ordering::AcqRel) {
+                    trips::count_as(kind, trips::Step::Submit, trips::Store::Redis);
                     let published = redis::cmd("PUBLISH")
                         .arg(&channel)
                         .arg(kind.as_str())
@@ -103,21 +121,13 @@ impl PendingWakes {
 impl JobQueue {
     /// Must be called inside a Tokio runtime: it starts the wake-up publisher.
     pub fn new(settings: &Settings, conn: RedisConn) -> Self {
-        let storages = JobKind::ALL
-            .iter()
-            .copied()
-            .map(|kind| {
-                let storage =
-                    RedisStorage::new(conn.clone()).with_config(queue_config(settings, kind));
-                (kind, storage)
-            })
-            .collect();
+        let storages = Storages {
+            conn: conn.clone(),
+            settings: settings.clone(),
+            by_kind: std::array::from_fn(|_| OnceLock::new()),
+        };
         let wakes = Arc::new(PendingWakes {
-            flags: JobKind::ALL
-                .iter()
-                .copied()
-                .map(|k| (k, AtomicBool::new(false)))
-                .collect(),
+            flags: std::array::from_fn(|_| AtomicBool::new(false)),
             notify: Notify::new(),
             closed: AtomicBool::new(false),
         });
@@ -139,7 +149,7 @@ impl JobQueue {
         job_id: Uuid,
         delay: Option<Duration>,
     ) -> anyhow::Result<()> {
-        let mut storage = self.storages[&kind].clone();
+        let mut storage = self.storages.of(kind);
         let message = JobMessage {
             job_id,
             kind,
@@ -170,7 +180,7 @@ impl JobQueue {
     /// Tells every worker process, soon, that `kind` has work.
     fn wake(&self, kind: JobKind) {
         let wakes = &self.wakes.0;
-        wakes.flags[&kind].store(true, Ordering::Release);
+        wakes.flags[kind.index()].store(true, Ordering::Release);
         wakes.notify.notify_one();
     }
 }
@@ -302,17 +312,14 @@ pub fn wake_channel(settings: &Settings) -> String {
 /// cancel requests out to its running jobs.
 #[derive(Clone)]
 pub struct Wakers {
-    senders: Arc<HashMap<JobKind, broadcast::Sender<()>>>,
+    /// By kind (`JobKind::index`).
+    senders: Arc<[broadcast::Sender<()>; trips::KINDS]>,
     cancels: Cancels,
 }
 
 impl Wakers {
     pub fn new(cancels: Cancels) -> Self {
-        let senders = JobKind::ALL
-            .iter()
-            .copied()
-            .map(|k| (k, broadcast::channel(16).0))
-            .collect();
+        let senders = std::array::from_fn(|_| broadcast::channel(16).0);
         Self {
             senders: Arc::new(senders),
             cancels,
@@ -364,9 +371,8 @@ impl Wakers {
                             tracing::info!(job_id = %job, "cancel requested");
                         }
                     } else if let Ok(kind) = payload.parse::<JobKind>()
-                        && let Some(tx) = self.senders.get(&kind)
                     {
-                        let _ = tx.send(());
+                        let _ = self.senders[kind.index()].send(());
                     }
                 }
             }
@@ -374,7 +380,7 @@ impl Wakers {
     }
 
     fn wake_all(&self) {
-        for tx in self.senders.values() {
+        for tx in self.senders.iter() {
             let _ = tx.send(());
         }
     }
@@ -385,7 +391,7 @@ impl Wakers {
         kind: JobKind,
         fallback: Duration,
     ) -> impl futures::Stream<Item = ()> + Unpin + Send + 'static {
-        let notified = BroadcastStream::new(self.senders[&kind].subscribe()).map(|_| ());
+        let notified = BroadcastStream::new(self.senders[kind.index()].subscribe()).map(|_| ());
         let mut interval = tokio::time::interval(fallback);
         interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let ticks = IntervalStream::new(interval).map(|_| ());

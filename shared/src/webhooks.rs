@@ -83,7 +83,18 @@ pub struct WebhookJob {
 }
 
 impl crate::jobs::JobPayload for WebhookJob {
-    const KIND: crate::jobs::JobKind = crate::jobs::JobKind::Webhook;
+    /// The first attempt and one after each wait of `RETRY_SCHEDULE`.
+    const KIND: crate::jobs::JobKind = crate::jobs::JobKind::new(&crate::jobs::About {
+        name: "webhook",
+        attempts: ATTEMPTS,
+        row: crate::jobs::Row {
+            table: "webhook_deliveries",
+            id_field: "delivery_id",
+            path: None,
+        },
+        words: crate::jobs::Words::Common,
+        deadline: None,
+    });
     const TYPE: &'static str = "webhook.v1";
 }
 
@@ -388,7 +399,10 @@ mod tests {
     #[test]
     fn retries_follow_the_schedule_within_the_jitter() {
         assert_eq!(ATTEMPTS, 8);
-        assert_eq!(crate::jobs::JobKind::Webhook.max_attempts(), ATTEMPTS);
+        assert_eq!(
+            <WebhookJob as crate::jobs::JobPayload>::KIND.max_attempts(),
+            ATTEMPTS
+        );
         for attempt in 1..ATTEMPTS {
             let wait = RETRY_SCHEDULE[attempt as usize - 1];
             let delay = retry_delay(attempt, 1.0).unwrap();

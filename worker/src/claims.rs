@@ -26,24 +26,6 @@ use almanac_shared::gather::{self, Gather};
 /// turns), or the statement's error (shared by every ask of its batch).
 pub(crate) type Claimed = gather::Gathered<Option<Claim>>;
 
-/// The caps and aging a claim of `kind` keeps (`JOB_MAX_RUNNING_PER_USER`, the webhook
-/// caps, `JOB_PRIORITY_AGING_SECS`).
-pub(crate) fn turns(settings: &Settings, kind: JobKind) -> Turns {
-    let aging = settings.jobs.priority_aging;
-    match kind {
-        JobKind::Webhook => Turns {
-            per_key: settings.webhooks.max_in_flight_per_endpoint,
-            per_user: Some(settings.webhooks.max_in_flight_per_user),
-            aging,
-        },
-        _ => Turns {
-            per_key: settings.jobs.max_running_per_user,
-            per_user: None,
-            aging,
-        },
-    }
-}
-
 /// Claims the deliveries of one kind's queue; dropping the last clone stops its task.
 #[derive(Clone)]
 pub(crate) struct Claimer {
@@ -60,14 +42,14 @@ impl Claimer {
         settings: &Settings,
         worker: String,
         kind: JobKind,
-        start: &'static str,
+        (start, turns): (&'static str, Turns),
     ) -> Self {
         let batches = Batches {
             pool,
             worker,
             kind,
             start,
-            turns: turns(settings, kind),
+            turns,
             patience: settings.jobs.stale_after,
         };
         let asks = Gather::start(settings.jobs.concurrency, move |asks: Vec<()>| {

@@ -10,7 +10,7 @@
 //! worker, a failed attempt) is the SQL function its migration registers in
 //! `job_kind_endings`, because Postgres applies it too (`cancel_job`, the reconciler).
 
-use almanac_shared::store::jobs::Claim;
+use almanac_shared::store::jobs::{Claim, Turns};
 use std::{collections::BTreeMap, future::Future, marker::PhantomData, sync::Arc};
 
 use almanac_shared::{
@@ -105,6 +105,16 @@ pub trait Job: JobPayload {
 
     /// The error code of a job whose domain row [`Job::START`] did not find.
     const MISSING: &'static str;
+
+    /// The caps and aging its claims keep: by default `JOB_MAX_RUNNING_PER_USER` jobs of
+    /// the kind running per user, and `JOB_PRIORITY_AGING_SECS`.
+    fn turns(settings: &Settings) -> Turns {
+        Turns {
+            per_key: settings.jobs.max_running_per_user,
+            per_user: None,
+            aging: settings.jobs.priority_aging,
+        }
+    }
 
     /// What the job's log lines carry besides the job and its user (seed 001's fields):
     /// the runner records it on the job's span before the first line.
@@ -365,8 +375,9 @@ impl Registry {
         Self::default()
     }
 
-    /// Adds (or replaces) the kind `J`.
+    /// Adds (or replaces) the kind `J`, made known to the process (`JobKind::register`).
     pub fn register<J: Job>(mut self) -> Self {
+        JobKind::register(J::KIND);
         self.kinds
             .insert(J::KIND, Arc::new(Registered::<J>(PhantomData)));
         self
@@ -385,6 +396,7 @@ impl Registry {
 /// A registered kind, with its types erased.
 pub(crate) trait Runnable: Send + Sync {
     fn start(&self) -> &'static str;
+    fn turns(&self, settings: &Settings) -> Turns;
     /// Decodes the claimed job once: the kind's [`Job::log_context`] (empty when its payload
     /// or input cannot be read) and the attempt to run, which fails at once in that case.
     fn begin<'a>(
@@ -417,6 +429,10 @@ impl<J: Job> Registered<J> {
 impl<J: Job> Runnable for Registered<J> {
     fn start(&self) -> &'static str {
         J::START
+    }
+
+    fn turns(&self, settings: &Settings) -> Turns {
+        J::turns(settings)
     }
 
     fn begin<'a>(

@@ -203,13 +203,13 @@ impl Application {
         let abandon = CancellationToken::new();
         let _abandon_when_dropped = abandon.clone().drop_guard();
         for kind in registry.kinds() {
-            let start = registry.get(kind).expect("a kind it lists").start();
+            let job = registry.get(kind).expect("a kind it lists");
             let claimer = crate::claims::Claimer::start(
                 ctx.pool.clone(),
                 &ctx.settings,
                 ctx.worker_name.clone(),
                 kind,
-                start,
+                (job.start(), job.turns(&ctx.settings)),
             );
             let queue = Queue {
                 claimer,

@@ -7,7 +7,9 @@
 
 use std::time::Duration;
 
-use almanac_shared::{jobs::JobKind, store::webhook_deliveries as deliveries};
+use almanac_shared::{
+    jobs::JobPayload as _, store::webhook_deliveries as deliveries, webhooks::WebhookJob,
+};
 use sqlx::postgres::PgListener;
 use tokio_util::sync::CancellationToken;
 
@@ -64,7 +66,7 @@ pub async fn relay(ctx: &JobContext) -> usize {
             }
         };
         for &job in &jobs {
-            ctx.queue.push_or_log(JobKind::Webhook, job, None).await;
+            ctx.queue.push_or_log(WebhookJob::KIND, job, None).await;
         }
         relayed += jobs.len();
         if (jobs.len() as i64) < BATCH {

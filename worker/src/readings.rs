@@ -3,7 +3,10 @@
 //! once across the fleet (`store::analytics::schedule_due`), as `post_metrics` jobs in the
 //! `scheduled` lane.
 
-use almanac_shared::{clock::Clock, events::Event, jobs::JobKind, queue, store::analytics};
+use almanac_shared::{
+    clock::Clock, domain::analytics::PostMetricsJob, events::Event, jobs::JobPayload as _, queue,
+    store::analytics,
+};
 use uuid::Uuid;
 
 use crate::job::JobContext;
@@ -18,7 +21,7 @@ pub async fn tick(ctx: &JobContext, clock: &dyn Clock) -> anyhow::Result<Vec<Uui
     tx.commit().await?;
     for job in &jobs {
         let first = Event::queued(100);
-        queue::enqueue_after_commit(&ctx.emitter, &ctx.queue, JobKind::PostMetrics, *job, &first)
+        queue::enqueue_after_commit(&ctx.emitter, &ctx.queue, PostMetricsJob::KIND, *job, &first)
             .await;
     }
     metrics::counter!("post_metrics_scheduled_total").increment(jobs.len() as u64);

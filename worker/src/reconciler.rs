@@ -216,7 +216,7 @@ async fn pass(
 /// that a drained queue or lane reads 0 rather than its last count.
 async fn report_unfinished(ctx: &JobContext) -> anyhow::Result<()> {
     let counts = ledger::unfinished(&ctx.pool, None).await?;
-    for &kind in JobKind::ALL {
+    for kind in JobKind::known() {
         let of_kind = || counts.iter().filter(move |c| c.kind == kind);
         let depth: i64 = of_kind().map(|c| c.pending).sum();
         metrics::gauge!("queue_depth", "kind" => kind.as_str()).set(depth as f64);

@@ -10,7 +10,7 @@ use almanac_shared::{
     clock::Clock,
     domain::synthesis::{self, MAX_SCHEDULED_ATTEMPTS_PER_DAY, SynthesisJob},
     events::Event,
-    jobs::{JobKind, Lane, NewJob},
+    jobs::{JobPayload as _, Lane, NewJob},
     queue,
     store::themes,
 };
@@ -211,7 +211,7 @@ async fn start_due(ctx: &JobContext, clock: &dyn Clock) -> anyhow::Result<Vec<St
         queue::enqueue_after_commit(
             &ctx.emitter,
             &ctx.queue,
-            JobKind::Synthesis,
+            SynthesisJob::KIND,
             run.job_id,
             &first,
         )

@@ -3,8 +3,9 @@
 //! arrive while its statement runs into the next.
 
 use almanac_shared::{
+    domain::generation::GenerationJob,
     gather::{self, Gather, Gathered},
-    jobs::JobKind,
+    jobs::JobPayload as _,
     store::generations::{self, Last, Sides},
     trips::Step,
 };
@@ -23,7 +24,7 @@ impl Statements {
     /// Starts their tasks, at most `most` asks a statement. Must be called inside a Tokio
     /// runtime.
     pub(crate) fn start(pool: &PgPool, most: usize) -> Self {
-        let generation = JobKind::Generation.into();
+        let generation = GenerationJob::KIND.into();
         Self {
             checks: gather::statements(
                 pool,
@@ -38,7 +39,7 @@ impl Statements {
                 "ending generations",
                 (generation, Step::End),
                 |pool, lasts| {
-                    metrics::histogram!("job_end_group_size", "kind" => JobKind::Generation.as_str())
+                    metrics::histogram!("job_end_group_size", "kind" => GenerationJob::KIND.as_str())
                         .record(lasts.len() as f64);
                     Box::pin(generations::save_last(pool, lasts))
                 },

@@ -499,7 +499,8 @@ impl Relay {
 mod tests {
     use std::{sync::Arc, time::Duration};
 
-    use almanac_shared::jobs::{JobKind, Lane};
+    use almanac_shared::domain::generation::GenerationJob;
+    use almanac_shared::jobs::{JobPayload as _, Lane};
     use chrono::Utc;
 
     use super::*;
@@ -556,7 +557,7 @@ mod tests {
         JobRecord {
             id: Uuid::nil(),
             user_id: Uuid::nil(),
-            kind: JobKind::Generation,
+            kind: GenerationJob::KIND,
             status,
             attempts: 1,
             max_attempts: 3,

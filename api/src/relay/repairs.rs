@@ -1,11 +1,11 @@
 //! What a stream does for a job whose worker did not finish telling it: the final events
-//! published as the ledger has them, and a calendar run past its deadline ended. These
+//! published as the ledger has them, and a job past its kind's deadline ended. These
 //! are the relay's only writes; everything else it does is read.
 
 use almanac_shared::{
     events::Emitter,
-    jobs::JobRecord,
-    store::{calendars, jobs as ledger},
+    jobs::{JobKind, JobRecord},
+    store::jobs as ledger,
 };
 use uuid::Uuid;
 
@@ -39,10 +39,10 @@ pub(super) async fn publish_final_from_ledger(
     Ok(true)
 }
 
-/// Ends a calendar run past its deadline (`timeout`) and publishes its final event;
+/// Ends a job past its kind's deadline (`timeout`) and publishes its final event;
 /// `Ok(false)` when it had ended otherwise, or the database's clock is a moment behind.
-pub(super) async fn expire_run(state: &Deps, job: Uuid) -> sqlx::Result<bool> {
-    let expired = calendars::expire(&state.pool, job).await?;
+pub(super) async fn expire_run(state: &Deps, kind: JobKind, job: Uuid) -> sqlx::Result<bool> {
+    let expired = ledger::expire(&state.pool, kind, job).await?;
     if expired && let Err(error) = Box::pin(publish_final_from_ledger(state, job, None)).await {
         tracing::warn!(job_id = %job, error = %format!("{error:#}"), "publishing a timed-out run's final event failed");
     }

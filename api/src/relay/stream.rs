@@ -140,7 +140,7 @@ pub fn relay(
                     }))
                 }
                 Action::Expire => {
-                    let expired = Box::pin(repairs::expire_run(&state, job)).await;
+                    let expired = Box::pin(repairs::expire_run(&state, kind, job)).await;
                     relay.on_expired(expired.map_err(|error| {
                         tracing::warn!(job_id = %job, error = %error, "ending a run past its deadline failed; trying again");
                     }))

@@ -15,7 +15,7 @@
 
 use almanac_shared::{
     events::{Event, StoredEvent},
-    jobs::JobKind,
+    jobs::{JobKind, Words},
 };
 use bytes::Bytes;
 use serde_json::{Value, json};
@@ -43,11 +43,12 @@ pub struct Progress {
 }
 
 impl Vocabulary {
+    /// The words `kind` says its streams speak.
     pub fn of(kind: JobKind) -> Self {
-        match kind {
-            JobKind::Organic => Vocabulary::Organic,
-            JobKind::Calendar => Vocabulary::Calendar,
-            _ => Vocabulary::Common,
+        match kind.words() {
+            Words::Common => Vocabulary::Common,
+            Words::Calendar => Vocabulary::Calendar,
+            Words::Organic => Vocabulary::Organic,
         }
     }
 

@@ -96,7 +96,17 @@ pub struct PostMetricsJob {
 }
 
 impl crate::jobs::JobPayload for PostMetricsJob {
-    const KIND: crate::jobs::JobKind = crate::jobs::JobKind::PostMetrics;
+    const KIND: crate::jobs::JobKind = crate::jobs::JobKind::new(&crate::jobs::About {
+        name: "post_metrics",
+        attempts: 3,
+        row: crate::jobs::Row {
+            table: "post_metric_reads",
+            id_field: "read_id",
+            path: None,
+        },
+        words: crate::jobs::Words::Common,
+        deadline: None,
+    });
     const TYPE: &'static str = "post_metrics.v1";
 }
 

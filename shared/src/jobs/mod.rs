@@ -4,7 +4,7 @@
 //! claim and the fenced state changes of a run and the repair of what Redis lost, are
 //! `store::jobs`.
 
-use std::{collections::HashMap, fmt, str::FromStr, time::Duration};
+use std::{collections::HashMap, str::FromStr, time::Duration};
 
 use chrono::{DateTime, Utc};
 use rand::Rng;
@@ -14,63 +14,10 @@ use serde_json::Value;
 use uuid::Uuid;
 
 mod cancel;
+mod kind;
 
 pub use cancel::*;
-
-crate::text_enum! {
-    /// The kinds of job, one apalis queue each.
-    pub enum JobKind in "snake_case" {
-        Generation,
-        Calendar,
-        Organic,
-        Synthesis,
-        Email,
-        Publish,
-        /// One webhook delivery (`webhooks::WebhookJob`).
-        Webhook,
-        /// One reading of a published post's numbers (`domain::analytics::PostMetricsJob`).
-        PostMetrics,
-    }
-}
-
-impl JobKind {
-    /// Attempts a job of this kind gets before it ends `failed`.
-    pub fn max_attempts(self) -> i32 {
-        match self {
-            JobKind::Email => 5,
-            JobKind::Publish => 3,
-            // The first and one after each wait of `webhooks::RETRY_SCHEDULE`.
-            JobKind::Webhook => 8,
-            _ => 3,
-        }
-    }
-}
-
-const _: () = assert!(JobKind::ALL.len() <= crate::trips::KINDS);
-
-impl From<JobKind> for crate::trips::Kind {
-    fn from(kind: JobKind) -> Self {
-        Self {
-            name: kind.as_str(),
-            // A variant's discriminant is its place in `ALL` (strum's `VariantArray`).
-            index: kind as usize,
-        }
-    }
-}
-
-impl fmt::Display for JobKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for JobKind {
-    type Err = anyhow::Error;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        JobKind::parse(s).ok_or_else(|| anyhow::anyhow!("unknown job kind `{s}`"))
-    }
-}
+pub use kind::*;
 
 crate::text_enum! {
     /// Where a job is: waiting, running, or ended one of four ways.
@@ -301,24 +248,12 @@ mod tests {
         }
     }
 
-    #[test]
-    fn kinds_round_trip_and_contain_no_colon() {
-        for &kind in JobKind::ALL {
-            assert_eq!(kind.as_str().parse::<JobKind>().unwrap(), kind);
-            assert!(!kind.as_str().contains(':'));
-        }
-    }
-
-    /// The derived string tables say what serde and sqlx say.
+    /// The derived string tables say what serde says.
     #[test]
     fn the_string_tables_match_the_wire_names() {
-        for &kind in JobKind::ALL {
-            assert_eq!(serde_json::to_value(kind).unwrap(), kind.as_str());
-        }
         for &status in JobStatus::ALL {
             assert_eq!(serde_json::to_value(status).unwrap(), status.as_str());
         }
-        assert_eq!(JobKind::ALL.len(), 8);
     }
 
     #[test]
@@ -335,7 +270,17 @@ mod tests {
     }
 
     impl JobPayload for Example {
-        const KIND: JobKind = JobKind::Generation;
+        const KIND: JobKind = JobKind::new(&About {
+            name: "example",
+            attempts: 1,
+            row: Row {
+                table: "examples",
+                id_field: "thing_id",
+                path: None,
+            },
+            words: Words::Common,
+            deadline: None,
+        });
         const TYPE: &'static str = "example.v1";
     }
 

@@ -8,11 +8,7 @@ use serde_json::Value;
 use sqlx::{PgConnection, PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
-use crate::{
-    jobs::{JobKind, JobPayload},
-    store::jobs::Claim,
-    webhooks::WebhookJob,
-};
+use crate::{jobs::JobPayload, store::jobs::Claim, webhooks::WebhookJob};
 
 /// The Postgres channel a staged delivery's commit notifies.
 pub const OUTBOX_CHANNEL: &str = "webhook_outbox";
@@ -40,9 +36,9 @@ pub async fn queue_staged(pool: &PgPool, limit: i64) -> sqlx::Result<Vec<Uuid>> 
          returning made.id",
     )
     .bind(limit)
-    .bind(JobKind::Webhook)
+    .bind(WebhookJob::KIND)
     .bind(WebhookJob::TYPE)
-    .bind(JobKind::Webhook.max_attempts())
+    .bind(WebhookJob::KIND.max_attempts())
     .fetch_all(pool)
     .await
 }

@@ -1,7 +1,9 @@
 //! Failure on purpose: provider errors and timeouts, a worker killed mid-job, Redis
 //! flushed, Postgres unreachable.
 
-use almanac_shared::store::jobs as ledger;
+use almanac_shared::{
+    domain::generation::GenerationJob, jobs::JobPayload as _, store::jobs as ledger,
+};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
@@ -251,7 +253,6 @@ async fn a_stopping_worker_releases_what_it_cannot_finish() {
 
 #[tokio::test]
 async fn the_reconciler_recovers_fails_and_requeues_exactly_what_it_should() {
-    use almanac_shared::jobs::JobKind;
     let app = spawn_app_with(TestOptions {
         worker: false,
         ..Default::default()
@@ -318,7 +319,7 @@ async fn the_reconciler_recovers_fails_and_requeues_exactly_what_it_should() {
         report
             .requeued
             .iter()
-            .all(|(_, kind)| *kind == JobKind::Generation)
+            .all(|(_, kind)| *kind == GenerationJob::KIND)
     );
 
     let state = |id: Uuid| {
@@ -358,7 +359,7 @@ async fn the_reconciler_recovers_fails_and_requeues_exactly_what_it_should() {
         .await
         .unwrap();
     let after = pass().await.unwrap();
-    assert_eq!(after.requeued, [(waits_its_turn, JobKind::Generation)]);
+    assert_eq!(after.requeued, [(waits_its_turn, GenerationJob::KIND)]);
 }
 
 /// apalis-redis keeps every finished task's data in Redis forever; the reconciler sweeps it,
@@ -375,8 +376,7 @@ async fn finished_tasks_leave_nothing_in_redis() {
         let id = app.submit(user).await;
         assert_eq!(app.wait_finished(user, id).await["status"], "succeeded");
     }
-    let queue =
-        almanac_shared::queue::queue_name(&app.settings, almanac_shared::jobs::JobKind::Generation);
+    let queue = almanac_shared::queue::queue_name(&app.settings, GenerationJob::KIND);
     crate::helpers::eventually(Duration::from_secs(10), "the sweep", || {
         let (mut conn, queue) = (app.redis.clone(), queue.clone());
         async move {

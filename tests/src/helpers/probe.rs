@@ -4,9 +4,9 @@
 //! 10): this module (a payload type, and the worker's `Job` for it: its start statement,
 //! its input and its handler) plus its migration ([`MIGRATION`]: its table, and the ending
 //! its rows follow when the job ends otherwise than by the handler, registered by kind).
-//! Nothing in the API, the runner, the reconciler or `cancel_job` names it. Since `JobKind`
-//! is a closed enum, it borrows the `publish` kind's name and queue (the tests that run it
-//! run no publishing).
+//! Nothing in the API, the runner, the reconciler, the console or `cancel_job` names it:
+//! the one registration is the worker registry's `register::<ProbeJob>()` in the tests'
+//! app (`helpers::TestApp::start_worker_with`), which makes it known to the process.
 //!
 //! Being the tests' own, it can also pause right after its final commit ([`hold`]), so
 //! that a test can act in the gap between a job's end in the ledger and its final events.
@@ -19,7 +19,7 @@ use std::{
 
 use almanac_shared::{
     events::Event,
-    jobs::{JobKind, JobPayload, NewJob},
+    jobs::{About, JobKind, JobPayload, NewJob, Row, Words},
 };
 use almanac_worker::job::{Context, Finished, Job, JobContext, JobError, JobResult};
 use serde::{Deserialize, Serialize};
@@ -49,7 +49,7 @@ as $$
     select jsonb_build_object('probe_id', p.id, 'saved', p.saved)
     from probes p where p.id = (p_payload ->> 'probe_id')::uuid;
 $$;
-insert into job_kind_endings (kind, ending) values ('publish', 'end_probe_job')
+insert into job_kind_endings (kind, ending) values ('probe', 'end_probe_job')
     on conflict (kind) do update set ending = excluded.ending;
 ";
 
@@ -59,7 +59,17 @@ pub struct ProbeJob {
 }
 
 impl JobPayload for ProbeJob {
-    const KIND: JobKind = JobKind::Publish;
+    const KIND: JobKind = JobKind::new(&About {
+        name: "probe",
+        attempts: 3,
+        row: Row {
+            table: "probes",
+            id_field: "probe_id",
+            path: None,
+        },
+        words: Words::Common,
+        deadline: None,
+    });
     const TYPE: &'static str = "probe.v1";
 }
 
@@ -175,10 +185,7 @@ impl TestApp {
             .emit_first(job.id, &Event::queued(steps.max(0) as u64 + 1))
             .await
             .unwrap();
-        self.queue
-            .push(JobKind::Publish, job.id, None)
-            .await
-            .unwrap();
+        self.queue.push(ProbeJob::KIND, job.id, None).await.unwrap();
         job.id
     }
 

@@ -6,7 +6,7 @@
 
 use std::{sync::Arc, time::Duration};
 
-use almanac_shared::{events, jobs::JobKind, queue, store::jobs as ledger};
+use almanac_shared::{events, jobs::JobPayload as _, queue, store::jobs as ledger};
 use almanac_worker::job::Job;
 use uuid::Uuid;
 
@@ -45,10 +45,10 @@ async fn stored_events(app: &TestApp, job: Uuid) -> i64 {
         .unwrap()
 }
 
-/// Tasks the `publish` queue ever received (the reconciler, which would sweep finished
+/// Tasks the `probe` queue ever received (the reconciler, which would sweep finished
 /// ones, runs once at start in these tests): a job queued again shows here.
 async fn tasks_queued(app: &TestApp) -> i64 {
-    let config = queue::queue_config(&app.settings, JobKind::Publish);
+    let config = queue::queue_config(&app.settings, probe::ProbeJob::KIND);
     let mut conn = app.redis.clone();
     redis::cmd("HLEN")
         .arg(config.job_data_hash())
@@ -394,7 +394,7 @@ async fn one_claim_statement_takes_the_ready_jobs_and_nothing_else() {
     let claim = || {
         ledger::claim(
             &app.db,
-            JobKind::Publish,
+            probe::ProbeJob::KIND,
             7,
             "this worker",
             Uuid::now_v7(),

@@ -549,3 +549,29 @@ fn every_route_queues_its_jobs_through_submit() {
         assert_eq!(opened, submits, "{file} opens {opened} submits");
     }
 }
+
+/// A kind is its files and one registration (`shared/src/jobs/kind.rs`; a `JobKind` has no
+/// variants to match on): the API, the worker and the shared crate never name the tests'
+/// `probe` kind, and the tests' app registers it on one line, the worker registry's.
+#[test]
+fn a_job_kind_is_its_files_and_one_registration() {
+    let root = repository();
+    let mut named = Vec::new();
+    for file in rust_files_under(&["api/src", "worker/src", "shared/src"]) {
+        let code = without_comments(&std::fs::read_to_string(&file).unwrap());
+        let name = file.strip_prefix(&root).unwrap().display().to_string();
+        if code.contains("ProbeJob") || code.contains("\"probe\"") {
+            named.push(format!("{name} names the probe kind"));
+        }
+    }
+    assert!(named.is_empty(), "{named:?}");
+    let helpers = std::fs::read_to_string(root.join("tests/src/helpers/mod.rs")).unwrap();
+    let registrations: Vec<&str> = helpers
+        .lines()
+        .filter(|line| line.contains("ProbeJob"))
+        .collect();
+    assert_eq!(
+        registrations,
+        ["            services.registry = services.registry.register::<probe::ProbeJob>();"]
+    );
+}

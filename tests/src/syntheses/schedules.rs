@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use almanac_shared::clock::ManualClock;
+use almanac_shared::{clock::ManualClock, domain::synthesis::EmailJob, jobs::JobPayload as _};
 use almanac_worker::scheduler;
 use chrono::{DateTime, Utc};
 use reqwest::Method;
@@ -357,7 +357,7 @@ async fn an_email_attempt_that_died_mid_send_is_not_sent_again() {
         .unwrap();
     app.worker_context(0)
         .queue
-        .push(almanac_shared::jobs::JobKind::Email, job, None)
+        .push(EmailJob::KIND, job, None)
         .await
         .unwrap();
     settled(&app, user, &theme).await;

@@ -4,6 +4,7 @@
 //! and calendar runs as they are, and every queued job of one user cancelled.
 
 use reqwest::Method;
+use serde_json::json;
 use uuid::Uuid;
 
 use super::Browser;
@@ -105,11 +106,14 @@ async fn one_user_s_queued_jobs_cancelled(
 async fn an_operator_watches_the_fleet_retries_what_failed_and_cancels_a_user_s_queue() {
     let mut app = spawn_app_with(TestOptions {
         env: vec![("ADMIN_TOKEN", ADMIN_TOKEN.into())],
+        probe: true,
         ..Default::default()
     })
     .await;
     app.expect_failed_jobs();
     let (endpoint, channel) = needing_an_eye(&app).await;
+    // A kind of the tests only, registered by its worker alone: the console lists it.
+    app.submit_probe(Uuid::now_v7(), Uuid::now_v7(), 1).await;
     let browser = Browser::start(&app, "console").await;
     browser.open("#/ops").await;
     signs_in_with_the_admin_token(&browser).await;
@@ -148,6 +152,26 @@ async fn an_operator_watches_the_fleet_retries_what_failed_and_cancels_a_user_s_
     browser
         .wait("#ops-charts .ops-chart[data-kind=generation] svg rect.bar")
         .await;
+    browser
+        .wait_text(
+            "#ops-counts td[data-kind=probe][data-status=succeeded]",
+            "1",
+        )
+        .await;
+    assert_eq!(
+        browser
+            .script("return document.querySelectorAll('#ops-counts tbody th').length")
+            .await,
+        json!(9),
+        "a row for each built-in kind and the probe"
+    );
+    assert_eq!(
+        browser
+            .script("return document.querySelectorAll('#ops-filter option[value=probe]').length")
+            .await,
+        json!(1),
+        "the probe is one of the filter's kinds"
+    );
     browser.screenshot_of("overview").await;
 
     // Failed generations, found through the filter form, retried all at once.

@@ -6,9 +6,10 @@
 use std::time::Instant;
 
 use almanac_shared::{
-    jobs::JobKind,
+    Settings,
+    jobs::JobPayload as _,
     store::{
-        jobs::{self as ledger, Claim},
+        jobs::{self as ledger, Claim, Turns},
         webhook_deliveries::{self as deliveries, AttemptRecord, Disabled, Sending, Verdict},
     },
     webhooks::{self, Attempt, Reply, SendError, WebhookJob},
@@ -24,6 +25,16 @@ impl Job for WebhookJob {
     const START: &'static str = deliveries::START;
 
     const MISSING: &'static str = "WEBHOOK_DELIVERY_MISSING";
+
+    /// At most `WEBHOOK_MAX_IN_FLIGHT_PER_ENDPOINT` deliveries an endpoint, and
+    /// `WEBHOOK_MAX_IN_FLIGHT_PER_USER` a user.
+    fn turns(settings: &Settings) -> Turns {
+        Turns {
+            per_key: settings.webhooks.max_in_flight_per_endpoint,
+            per_user: Some(settings.webhooks.max_in_flight_per_user),
+            aging: settings.jobs.priority_aging,
+        }
+    }
 
     async fn run(self, ctx: &JobContext, claim: &Claim, sending: Sending) -> JobResult {
         Delivery {
@@ -225,7 +236,7 @@ impl Delivery<'_> {
             None
         };
         if let (Some(cap), Some(_)) = (own_cap, &recorded) {
-            ledger::cap_key(&mut **tx, JobKind::Webhook, sending.endpoint_id, cap)
+            ledger::cap_key(&mut **tx, WebhookJob::KIND, sending.endpoint_id, cap)
                 .await
                 .context("recording the attempt")?;
         }

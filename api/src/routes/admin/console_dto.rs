@@ -95,40 +95,14 @@ pub struct DomainLink {
 }
 
 impl DomainLink {
-    /// The domain row a job's payload names.
+    /// The domain row a job's payload names (`About::row` of its kind).
     pub fn of(kind: JobKind, payload: &Value) -> Option<Self> {
-        let id = |field: &str| payload[field].as_str().and_then(|s| s.parse::<Uuid>().ok());
-        let (table, id, path) = match kind {
-            JobKind::Generation => {
-                let id = id("generation_id")?;
-                (
-                    "ai_generations",
-                    id,
-                    Some(format!("/api/ai/generations/{id}")),
-                )
-            }
-            JobKind::Calendar => ("calendar_runs", id("run_id")?, None),
-            JobKind::Organic => ("organic_runs", id("run_id")?, None),
-            JobKind::Synthesis => {
-                let id = id("synthesis_id")?;
-                ("syntheses", id, Some(format!("/api/v1/syntheses/{id}")))
-            }
-            JobKind::Email => ("email_deliveries", id("delivery_id")?, None),
-            JobKind::Publish => {
-                let id = id("intent_id")?;
-                (
-                    "publish_intents",
-                    id,
-                    Some(format!("/v1/publish-intents/{id}")),
-                )
-            }
-            JobKind::Webhook => ("webhook_deliveries", id("delivery_id")?, None),
-            JobKind::PostMetrics => ("post_metric_reads", id("read_id")?, None),
-        };
+        let row = kind.row();
+        let id = payload[row.id_field].as_str()?.parse::<Uuid>().ok()?;
         Some(Self {
-            table: table.to_owned(),
+            table: row.table.to_owned(),
             id,
-            path,
+            path: row.path.map(|path| path.replace("{id}", &id.to_string())),
         })
     }
 }
@@ -356,6 +330,8 @@ pub struct TenantShare {
 pub struct ConsoleStats {
     pub window: StatsWindow,
     pub at: DateTime<Utc>,
+    /// Every kind of job the deployment runs, one queue each, in the console's order.
+    pub kinds: Vec<JobKind>,
     /// Queues no worker claims from.
     pub paused: Vec<JobKind>,
     pub counts: Vec<KindStatusCount>,
@@ -378,6 +354,7 @@ impl ConsoleStats {
         Self {
             window,
             at: stats.at,
+            kinds: JobKind::known(),
             paused,
             counts: stats
                 .counts

@@ -9,8 +9,9 @@ mod dto;
 pub use dto::*;
 
 use almanac_shared::{
+    domain::analytics::PostMetricsJob,
     events::Event,
-    jobs::JobKind,
+    jobs::JobPayload as _,
     store::{
         analytics::{self, Asked, PostRow},
         publish::channels,
@@ -200,7 +201,7 @@ impl AnalyticsApi {
                 Asked::Job(id) => Ok(Made {
                     kept: serde_json::Value::Null,
                     jobs: vec![Queued {
-                        kind: JobKind::PostMetrics,
+                        kind: PostMetricsJob::KIND,
                         id,
                         first: Event::queued(100),
                     }],

@@ -13,7 +13,7 @@ use almanac_shared::{
     },
     events::Event,
     flags::Flag,
-    jobs::{JobKind, JobStatus, NewJob},
+    jobs::{JobPayload as _, JobStatus, NewJob},
     store::calendars::{self as store, CalendarName, Fills, OpenedRun, RunOpened, RunSpec},
 };
 use poem::{Body, Request, web::Data};
@@ -209,7 +209,7 @@ async fn launch(
                 0,
                 None,
                 (framing, Vocabulary::Calendar),
-                (CALENDAR_ROUTE, JobKind::Calendar),
+                (CALENDAR_ROUTE, CalendarJob::KIND),
                 deadline_at,
             );
             CalendarResponse::Stream(

@@ -12,7 +12,7 @@ use almanac_shared::{
         generation::{self, CardType, GenerationJob, SourceText},
     },
     events::Event,
-    jobs::{JobKind, NewJob},
+    jobs::{JobPayload as _, NewJob},
     store::generations::{self, NewGeneration},
 };
 use poem::web::Data;
@@ -57,7 +57,7 @@ impl GenerationsApi {
         { can::STORED | can::BODY | can::UNPROCESSABLE | can::TOO_MANY_REQUESTS },
     > {
         let accepting = accept(&state, auth.user().id, body.0, idempotency_key.0);
-        let accepted = trips::scope(JobKind::Generation, Step::Submit, accepting).await?;
+        let accepted = trips::scope(GenerationJob::KIND, Step::Submit, accepting).await?;
         Ok(CreateGenerationResponse::Accepted(Json(accepted)))
     }
 

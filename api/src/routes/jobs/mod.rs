@@ -9,8 +9,7 @@ use almanac_shared::store::jobs as ledger;
 use almanac_shared::store::user_tx;
 use almanac_shared::{
     events::{self, Event},
-    jobs::{self, JobKind, JobStatus},
-    store::calendars,
+    jobs::{self, JobStatus},
 };
 use poem::{Body, IntoResponse, Request, Response, http::StatusCode, web::Data};
 use poem_openapi::{
@@ -99,10 +98,11 @@ impl JobsApi {
         let framing = Framing::requested(request).unwrap_or(Framing::Sse);
         let job = owned_job(&state, auth.user().id, id.0).await?;
         let (words, kind) = (Vocabulary::of(job.kind), job.kind);
-        // A calendar run's stream ends at its deadline, whoever is (not) running it.
-        let deadline = if kind == JobKind::Calendar && !job.status.is_final() {
+        // The stream of a kind with a deadline (a calendar run) ends at it, whoever is
+        // (not) running the job.
+        let deadline = if kind.deadline().is_some() && !job.status.is_final() {
             let mut tx = user_tx(&state.pool, auth.user().id).await?;
-            let deadline = calendars::run_deadline(&mut tx, job.id).await?;
+            let deadline = ledger::deadline(&mut *tx, kind, job.id).await?;
             tx.commit().await?;
             deadline
         } else {
@@ -185,14 +185,14 @@ impl JobsApi {
 }
 
 /// The caller's job, or 404 (another user's job is indistinguishable from none).
-/// A calendar run still going a second past its deadline (seed 000's wall-clock timeout)
-/// is ended `timeout` by whoever looks at it, and its final event published; the job as it
-/// is then.
+/// A job still going a second past its kind's deadline (seed 000's wall-clock timeout of
+/// a calendar run) is ended `timeout` by whoever looks at it, and its final event
+/// published; the job as it is then.
 async fn past_deadline(state: &AppState, user: Uuid, job: JobRecord) -> ApiResult<JobRecord> {
-    if job.kind != JobKind::Calendar || job.status.is_final() {
+    if job.kind.deadline().is_none() || job.status.is_final() {
         return Ok(job);
     }
-    if !calendars::expire(&state.pool, job.id).await? {
+    if !ledger::expire(&state.pool, job.kind, job.id).await? {
         return Ok(job);
     }
     let job = owned_job(state, user, job.id).await?;

@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 use almanac_shared::{
     domain::organic::{OrganicJob, OrganicSpec, SeedPlatform},
     events::Event,
-    jobs::{JobKind, NewJob},
+    jobs::{JobPayload as _, NewJob},
     store::organic::{self as store, NewRun},
 };
 use poem::{Body, IntoResponse, Request, Response, web::Data};
@@ -239,7 +239,7 @@ fn stream(
         0,
         ended,
         (framing, Vocabulary::Organic),
-        ("/api/organic/generate-calendar", JobKind::Organic),
+        ("/api/organic/generate-calendar", OrganicJob::KIND),
         None,
     );
     GenerateResponse {

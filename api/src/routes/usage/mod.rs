@@ -57,7 +57,7 @@ impl UsageApi {
         let used = store::usage::today(&mut *tx, user).await?;
         let unfinished = store::jobs::unfinished(&mut *tx, Some(user)).await?;
         tx.commit().await?;
-        let jobs = JobKind::ALL
+        let jobs = JobKind::BUILT_IN
             .iter()
             .flat_map(|&kind| Lane::ALL.iter().map(move |&lane| (kind, lane)))
             .map(|(kind, lane)| {

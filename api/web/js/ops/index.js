@@ -19,8 +19,9 @@ export function leave() {
 }
 
 export async function show(view, [page, id]) {
+  let stats;
   try {
-    await api("GET", "/admin/stats?window=15m");
+    stats = await api("GET", "/admin/stats?window=15m");
   } catch (error) {
     if (error.status === 401) return signIn(view);
     throw error;
@@ -34,7 +35,7 @@ export async function show(view, [page, id]) {
     }, t("ops.signOut")));
   if (page === "jobs" && id) return fill(view, head, await jobPage(id));
   const board = overview();
-  const list = jobList();
+  const list = jobList(stats.kinds);
   fill(view, head, board.element, await attentionPanel(), list.element);
   leave();
   live = new EventSource("/admin/live?window=15m");

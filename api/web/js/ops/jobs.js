@@ -5,7 +5,7 @@
 import { api } from "../api.js";
 import { h, fill, field, toast, showError, confirmAction, when } from "../ui.js";
 import { t } from "../i18n.js";
-import { KINDS, STATUSES } from "./overview.js";
+import { STATUSES } from "./overview.js";
 
 const LANES = ["interactive", "scheduled", "bulk"];
 const FIELDS = ["kind", "status", "lane", "user", "errorCode", "q"];
@@ -22,14 +22,14 @@ function choice(name, values, label, chosen, text) {
     values.map((value) => h("option", { value, selected: value === chosen }, text(value)))));
 }
 
-/** The list's element and `load()`. */
-export function jobList() {
+/** The list's element and `load()`; `kinds`: the kinds the deployment runs. */
+export function jobList(kinds) {
   const filter = filterOf();
   const rows = h("tbody");
   const more = h("button", { type: "button", class: "secondary", id: "ops-more", hidden: true }, t("ops.more"));
   const problem = h("div");
   const form = h("form", { class: "ops-filter", id: "ops-filter" },
-    choice("kind", KINDS, t("ops.kind"), filter.kind, (v) => t(`ops.kindName.${v}`)),
+    choice("kind", kinds, t("ops.kind"), filter.kind, (v) => t(`ops.kindName.${v}`)),
     choice("status", STATUSES, t("ops.column.status"), filter.status, (v) => t(`ops.status.${v}`)),
     choice("lane", LANES, t("ops.column.lane"), filter.lane, (v) => t(`ops.lane.${v}`)),
     field(t("ops.user"), h("input", { name: "user", value: filter.user ?? "", autocomplete: "off", pattern: "[0-9a-fA-F-]{36}" })),

@@ -7,7 +7,6 @@ import { h, fill, toast, showError, confirmAction } from "../ui.js";
 import { t } from "../i18n.js";
 import { throughputChart, waitChart } from "./charts.js";
 
-export const KINDS = ["generation", "calendar", "organic", "synthesis", "email", "publish", "webhook"];
 export const STATUSES = ["pending", "running", "succeeded", "failed", "timeout", "cancelled"];
 
 /** The overview's element and `update(frame)`. */
@@ -43,7 +42,7 @@ function countsTable(stats) {
   return h("table", { id: "ops-counts" },
     h("thead", {}, h("tr", {}, h("th", { scope: "col" }, t("ops.kind")),
       STATUSES.map((status) => h("th", { scope: "col" }, t(`ops.status.${status}`))))),
-    h("tbody", {}, KINDS.map((kind) => h("tr", {},
+    h("tbody", {}, stats.kinds.map((kind) => h("tr", {},
       h("th", { scope: "row" }, t(`ops.kindName.${kind}`)),
       STATUSES.map((status) => {
         const n = count(kind, status);
@@ -54,7 +53,7 @@ function countsTable(stats) {
 }
 
 function kindCharts(stats) {
-  const waits = KINDS.map((kind) => {
+  const waits = stats.kinds.map((kind) => {
     const lanes = stats.latency.filter((l) => l.kind === kind);
     const jobs = lanes.reduce((sum, l) => sum + l.jobs, 0);
     if (!jobs) return null;
@@ -62,7 +61,7 @@ function kindCharts(stats) {
     return { label: t(`ops.kindName.${kind}`), p50: Math.max(...lanes.map((l) => l.waitP50)), p95: Math.max(...lanes.map((l) => l.waitP95)) };
   }).filter(Boolean);
   return [
-    KINDS.map((kind) => {
+    stats.kinds.map((kind) => {
       const points = stats.throughput.filter((p) => p.kind === kind);
       const finished = points.reduce((sum, p) => sum + p.finished, 0);
       const failed = points.reduce((sum, p) => sum + p.failed, 0);
@@ -78,7 +77,7 @@ function kindCharts(stats) {
 }
 
 function queueRows(stats) {
-  return KINDS.map((kind) => {
+  return stats.kinds.map((kind) => {
     const lanes = stats.lanes.filter((l) => l.kind === kind);
     const sum = (key) => lanes.reduce((total, l) => total + l[key], 0);
     const paused = stats.paused.includes(kind);

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub use super::Invalid;
-use crate::jobs::{JobKind, JobPayload};
+use crate::jobs::{About, Deadline, JobKind, JobPayload, Row, Words};
 
 /// The job that writes a calendar run's entries.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -23,7 +23,21 @@ pub struct CalendarJob {
 }
 
 impl JobPayload for CalendarJob {
-    const KIND: JobKind = JobKind::Calendar;
+    const KIND: JobKind = JobKind::new(&About {
+        name: "calendar",
+        attempts: 3,
+        row: Row {
+            table: "calendar_runs",
+            id_field: "run_id",
+            path: None,
+        },
+        words: Words::Calendar,
+        deadline: Some(Deadline {
+            table: "calendar_runs",
+            column: "deadline_at",
+            expire: "expire_calendar_job",
+        }),
+    });
     const TYPE: &'static str = "calendar.v1";
 }
 pub(crate) use super::invalid;

@@ -10,7 +10,7 @@ pub use offline::offline_answer;
 use crate::{
     ai::{AnswerSchema, ChatRequest, Message, Role},
     domain::prompt::{schema_list, schema_object, schema_string},
-    jobs::{JobKind, JobPayload},
+    jobs::{About, JobKind, JobPayload, Row, Words},
 };
 
 /// The job that turns a generation's source text into suggestions.
@@ -20,7 +20,17 @@ pub struct GenerationJob {
 }
 
 impl JobPayload for GenerationJob {
-    const KIND: JobKind = JobKind::Generation;
+    const KIND: JobKind = JobKind::new(&About {
+        name: "generation",
+        attempts: 3,
+        row: Row {
+            table: "ai_generations",
+            id_field: "generation_id",
+            path: Some("/api/ai/generations/{id}"),
+        },
+        words: Words::Common,
+        deadline: None,
+    });
     const TYPE: &'static str = "generation.v1";
 }
 

@@ -18,7 +18,7 @@ use chrono::NaiveTime;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::jobs::{JobKind, JobPayload};
+use crate::jobs::{About, JobKind, JobPayload, Row, Words};
 
 pub use content::TEMPLATE;
 pub use plan::{Draft, Library, Plan, Planned, SavedPlacement, plan};
@@ -31,7 +31,17 @@ pub struct OrganicJob {
 }
 
 impl JobPayload for OrganicJob {
-    const KIND: JobKind = JobKind::Organic;
+    const KIND: JobKind = JobKind::new(&About {
+        name: "organic",
+        attempts: 3,
+        row: Row {
+            table: "organic_runs",
+            id_field: "run_id",
+            path: None,
+        },
+        words: Words::Organic,
+        deadline: None,
+    });
     const TYPE: &'static str = "organic.v1";
 }
 

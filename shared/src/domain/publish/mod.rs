@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::jobs::{JobKind, JobPayload};
+use crate::jobs::{About, JobKind, JobPayload, Row, Words};
 
 pub mod post;
 pub mod slots;
@@ -168,7 +168,17 @@ pub struct PublishJob {
 }
 
 impl JobPayload for PublishJob {
-    const KIND: JobKind = JobKind::Publish;
+    const KIND: JobKind = JobKind::new(&About {
+        name: "publish",
+        attempts: 3,
+        row: Row {
+            table: "publish_intents",
+            id_field: "intent_id",
+            path: Some("/v1/publish-intents/{id}"),
+        },
+        words: Words::Common,
+        deadline: None,
+    });
     const TYPE: &'static str = "publish.v1";
 }
 

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 pub use super::Invalid;
 use super::invalid;
-use crate::jobs::{JobKind, JobPayload};
+use crate::jobs::{About, JobKind, JobPayload, Row, Words};
 
 /// The job that writes a synthesis of a theme.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -23,7 +23,17 @@ pub struct SynthesisJob {
 }
 
 impl JobPayload for SynthesisJob {
-    const KIND: JobKind = JobKind::Synthesis;
+    const KIND: JobKind = JobKind::new(&About {
+        name: "synthesis",
+        attempts: 3,
+        row: Row {
+            table: "syntheses",
+            id_field: "synthesis_id",
+            path: Some("/api/v1/syntheses/{id}"),
+        },
+        words: Words::Common,
+        deadline: None,
+    });
     const TYPE: &'static str = "synthesis.v1";
 }
 
@@ -34,7 +44,17 @@ pub struct EmailJob {
 }
 
 impl JobPayload for EmailJob {
-    const KIND: JobKind = JobKind::Email;
+    const KIND: JobKind = JobKind::new(&About {
+        name: "email",
+        attempts: 5,
+        row: Row {
+            table: "email_deliveries",
+            id_field: "delivery_id",
+            path: None,
+        },
+        words: Words::Common,
+        deadline: None,
+    });
     const TYPE: &'static str = "email.v1";
 }
 

@@ -817,29 +817,6 @@ pub async fn open_run(
     })
 }
 
-/// The deadline of the calendar run of job `job` (none for another kind's job).
-pub async fn run_deadline(
-    conn: &mut PgConnection,
-    job: Uuid,
-) -> sqlx::Result<Option<chrono::DateTime<chrono::Utc>>> {
-    Ok(
-        sqlx::query_scalar("select deadline_at from calendar_runs where job_id = $1")
-            .bind(job)
-            .fetch_optional(conn)
-            .await?
-            .flatten(),
-    )
-}
-
-/// Ends job `job` `timeout` when it is a calendar run's, still pending or running, a
-/// second past its deadline; whether it did (`expire_calendar_job`).
-pub async fn expire(pool: &sqlx::PgPool, job: Uuid) -> sqlx::Result<bool> {
-    sqlx::query_scalar("select expire_calendar_job($1)")
-        .bind(job)
-        .fetch_one(pool)
-        .await
-}
-
 /// The caller's active run and its calendar, if any.
 async fn active_run(conn: &mut PgConnection) -> sqlx::Result<Option<(Uuid, Uuid)>> {
     sqlx::query_as(

@@ -58,6 +58,39 @@ pub async fn fetch_many(pool: &PgPool, ids: &[Uuid]) -> sqlx::Result<Vec<JobReco
         .await
 }
 
+/// The deadline of job `job`, when its kind ends its jobs at one (`About::deadline`, whose
+/// names are the code's, never a caller's) and it has one.
+pub async fn deadline<'e>(
+    db: impl PgExecutor<'e>,
+    kind: JobKind,
+    job: Uuid,
+) -> sqlx::Result<Option<chrono::DateTime<chrono::Utc>>> {
+    let Some(deadline) = kind.deadline() else {
+        return Ok(None);
+    };
+    let statement = format!(
+        "select {} from {} where job_id = $1",
+        deadline.column, deadline.table
+    );
+    Ok(sqlx::query_scalar(AssertSqlSafe(statement))
+        .bind(job)
+        .fetch_optional(db)
+        .await?
+        .flatten())
+}
+
+/// Ends job `job` `timeout` when its kind has a deadline, the job is still going and a
+/// second past it; whether it did.
+pub async fn expire(pool: &PgPool, kind: JobKind, job: Uuid) -> sqlx::Result<bool> {
+    let Some(deadline) = kind.deadline() else {
+        return Ok(false);
+    };
+    sqlx::query_scalar(AssertSqlSafe(format!("select {}($1)", deadline.expire)))
+        .bind(job)
+        .fetch_one(pool)
+        .await
+}
+
 /// Asks the ledger to cancel the caller's job (`cancel_job`, under row-level security):
 /// its status before and after, or none when the caller has no such job.
 pub async fn request_cancel(

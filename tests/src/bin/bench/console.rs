@@ -7,7 +7,7 @@
 
 use std::time::{Duration, Instant};
 
-use almanac_shared::{auth::JwtKeys, jobs::JobKind};
+use almanac_shared::{auth::JwtKeys, domain::synthesis::EmailJob, jobs::JobPayload as _};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
@@ -127,7 +127,7 @@ async fn pause_propagation(
             anyhow::ensure!(answer.status() == 200, "{action}: {}", answer.status());
             let answered = Instant::now();
             let mut seen = other.watch_paused();
-            while other.paused(JobKind::Email) != paused {
+            while other.paused(EmailJob::KIND) != paused {
                 tokio::time::timeout(Duration::from_secs(10), seen.changed()).await??;
             }
             propagation.push(answered.elapsed());

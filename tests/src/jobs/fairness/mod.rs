@@ -12,7 +12,9 @@ mod webhooks;
 use std::time::Duration;
 
 use almanac_shared::{
-    jobs::{JobKind, Lane},
+    domain::generation::GenerationJob,
+    domain::publish::PublishJob,
+    jobs::{JobKind, JobPayload as _, Lane},
     store::jobs::{self as ledger, Claim, Turns},
 };
 use sqlx::PgPool;
@@ -66,7 +68,7 @@ async fn ready_jobs(
 async fn claim(db: &PgPool, most: usize, turns: Turns) -> Vec<Claim> {
     ledger::claim(
         db,
-        JobKind::Publish,
+        PublishJob::KIND,
         most,
         "worker",
         Uuid::now_v7(),
@@ -517,7 +519,7 @@ async fn a_bulk_preference_is_applied_shown_and_counted() {
     // One of the user's interactive jobs runs (a claim, as a worker makes it).
     let claimed = ledger::claim(
         &app.db,
-        JobKind::Generation,
+        GenerationJob::KIND,
         1,
         "worker",
         Uuid::now_v7(),
@@ -530,7 +532,7 @@ async fn a_bulk_preference_is_applied_shown_and_counted() {
     let (status, usage) = app.get_json(user, "/v1/usage").await;
     assert_eq!(status, 200, "{usage}");
     let items = usage["data"]["jobs"].as_array().unwrap();
-    assert_eq!(items.len(), JobKind::ALL.len() * Lane::ALL.len());
+    assert_eq!(items.len(), JobKind::BUILT_IN.len() * Lane::ALL.len());
     let ledger: Vec<(JobKind, Lane, i64, i64)> = sqlx::query_as(
         "select kind, lane, count(*) filter (where status = 'pending'),
                 count(*) filter (where status = 'running')

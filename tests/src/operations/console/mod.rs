@@ -469,11 +469,82 @@ async fn the_job_search_finds_jobs_by_request_user_and_filter_newest_first() {
     let detail = &detail["data"];
     assert_eq!(detail["domain"]["table"], "ai_generations");
     assert_eq!(detail["domain"]["id"], generation.to_string());
+    assert_eq!(
+        detail["domain"]["path"],
+        format!("/api/ai/generations/{generation}")
+    );
     assert_eq!(detail["payloadType"], "generation.v1");
     assert_eq!(detail["events"][0]["data"]["stage"], "queued", "{detail}");
     assert_eq!(detail["eventsExpired"], false);
     let (status, _) = read(&app, &id, &format!("/admin/jobs/{}", Uuid::now_v7())).await;
     assert_eq!(status, 404);
+}
+
+/// The tests' `probe` kind, registered by its worker alone (`helpers::probe`), is in the
+/// console as a built-in kind is: among the kinds and their counts, found by its filter,
+/// its job linked to its own row.
+#[tokio::test]
+async fn a_kind_of_the_tests_only_is_in_every_view_of_the_console() {
+    let app = spawn_app_with(TestOptions {
+        probe: true,
+        env: vec![("ADMIN_TOKEN", ADMIN_TOKEN.into())],
+        ..Default::default()
+    })
+    .await;
+    let id = sign_in(&app).await;
+    let probe = Uuid::now_v7();
+    let job = app.submit_probe(Uuid::now_v7(), probe, 2).await;
+    app.jobs_settled().await;
+
+    let (status, stats) = read(&app, &id, "/admin/stats?window=15m").await;
+    assert_eq!(status, 200, "{stats}");
+    let kinds: Vec<&str> = stats["data"]["kinds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|kind| kind.as_str().unwrap())
+        .collect();
+    assert_eq!(kinds.iter().filter(|kind| **kind == "probe").count(), 1);
+    assert_eq!(
+        kinds[..8],
+        [
+            "generation",
+            "calendar",
+            "organic",
+            "synthesis",
+            "email",
+            "publish",
+            "webhook",
+            "post_metrics"
+        ],
+        "the built-in kinds first, in their order"
+    );
+    let probes: Vec<&Value> = stats["data"]["counts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|count| count["kind"] == "probe")
+        .collect();
+    assert_eq!(probes.len(), 1, "{stats}");
+    assert_eq!(
+        (&probes[0]["status"], &probes[0]["count"]),
+        (&json!("succeeded"), &json!(1))
+    );
+
+    let (status, found) = read(&app, &id, "/admin/jobs?kind=probe").await;
+    assert_eq!(status, 200, "{found}");
+    let items = found["data"]["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{found}");
+    assert_eq!(items[0]["id"], job.to_string());
+    assert_eq!(items[0]["kind"], "probe");
+
+    let (_, detail) = read(&app, &id, &format!("/admin/jobs/{job}")).await;
+    assert_eq!(
+        detail["data"]["domain"],
+        json!({ "table": "probes", "id": probe, "path": null }),
+        "{detail}"
+    );
+    assert_eq!(detail["data"]["payloadType"], "probe.v1");
 }
 
 #[tokio::test]

@@ -13,7 +13,7 @@ use almanac_shared::{
         SynthesisJob,
     },
     events::Event,
-    jobs::{JobKind, Lane, NewJob},
+    jobs::{JobPayload as _, Lane, NewJob},
     queue,
     store::themes::{self, SynthesisEnd},
 };
@@ -275,7 +275,7 @@ impl Synthesizer<'_> {
         };
         for job in &emails {
             let first = Event::queued(1);
-            queue::enqueue_after_commit(&ctx.emitter, &ctx.queue, JobKind::Email, *job, &first)
+            queue::enqueue_after_commit(&ctx.emitter, &ctx.queue, EmailJob::KIND, *job, &first)
                 .await;
         }
         tracing::info!(synthesis_id = %self.id, emails = emails.len(), "synthesis saved");
