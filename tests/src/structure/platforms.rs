@@ -2,6 +2,8 @@
 //! adapter and its fake, listed once in `registry!`; the fakes exist only with the
 //! `sandbox` feature.
 
+use std::sync::LazyLock;
+
 use super::{repository, rust_files, without_comments};
 
 /// The platforms `registry!` lists, in its order.
@@ -106,8 +108,12 @@ const KEYWORDS: &[&str] = &[
 /// A line as a duplicate finder compares it: its names (identifiers but keywords) replaced
 /// by one placeholder, its strings and numbers kept, its white space folded.
 fn normalised(line: &str) -> String {
-    let string = regex::Regex::new(r#""(?:\\.|[^"\\])*""#).unwrap();
-    let name = regex::Regex::new(r"\b[A-Za-z_][A-Za-z0-9_]*\b").unwrap();
+    // Made once: thousands of lines are read, and a debug build compiles a pattern slowly.
+    static STRING: LazyLock<regex::Regex> =
+        LazyLock::new(|| regex::Regex::new(r#""(?:\\.|[^"\\])*""#).unwrap());
+    static NAME: LazyLock<regex::Regex> =
+        LazyLock::new(|| regex::Regex::new(r"\b[A-Za-z_][A-Za-z0-9_]*\b").unwrap());
+    let (string, name) = (&*STRING, &*NAME);
     let names = |code: &str| {
         name.replace_all(code, |c: &regex::Captures| {
             if KEYWORDS.contains(&&c[0]) {

@@ -102,21 +102,13 @@ async fn one_user_s_queued_jobs_cancelled(
     app.wait_finished(alice, others).await;
 }
 
-#[tokio::test]
-async fn an_operator_watches_the_fleet_retries_what_failed_and_cancels_a_user_s_queue() {
-    let mut app = spawn_app_with(TestOptions {
-        env: vec![("ADMIN_TOKEN", ADMIN_TOKEN.into())],
-        probe: true,
-        ..Default::default()
-    })
-    .await;
-    app.expect_failed_jobs();
-    let (endpoint, channel) = needing_an_eye(&app).await;
-    // A kind of the tests only, registered by its worker alone: the console lists it.
-    app.submit_probe(Uuid::now_v7(), Uuid::now_v7(), 1).await;
-    let browser = Browser::start(&app, "console").await;
-    browser.open("#/ops").await;
-    signs_in_with_the_admin_token(&browser).await;
+/// The panel of what needs attention names the disabled endpoint and the channel to
+/// connect again, with why, and the flag that is off.
+async fn the_attention_panel_names_what_needs_an_eye(
+    browser: &Browser,
+    endpoint: Uuid,
+    channel: Uuid,
+) {
     browser
         .wait_text(
             &format!("#ops-endpoints li[data-id='{endpoint}']"),
@@ -136,22 +128,11 @@ async fn an_operator_watches_the_fleet_retries_what_failed_and_cancels_a_user_s_
         .script("document.querySelector('#ops-attention').scrollIntoView()")
         .await;
     browser.screenshot_of("attention").await;
+}
 
-    // Jobs finish; the counts follow without a reload.
-    let alice = Uuid::now_v7();
-    for _ in 0..3 {
-        let generation = app.submit(alice).await;
-        app.wait_finished(alice, generation).await;
-    }
-    browser
-        .wait_text(
-            "#ops-counts td[data-kind=generation][data-status=succeeded]",
-            "3",
-        )
-        .await;
-    browser
-        .wait("#ops-charts .ops-chart[data-kind=generation] svg rect.bar")
-        .await;
+/// The tests' `probe` kind, which only its worker registers, has its row of counts (its
+/// job succeeded) beside the built-in kinds', and is one of the job filter's kinds.
+async fn the_tests_kind_is_one_of_the_console_s(browser: &Browser) {
     browser
         .wait_text(
             "#ops-counts td[data-kind=probe][data-status=succeeded]",
@@ -172,6 +153,41 @@ async fn an_operator_watches_the_fleet_retries_what_failed_and_cancels_a_user_s_
         json!(1),
         "the probe is one of the filter's kinds"
     );
+}
+
+#[tokio::test]
+async fn an_operator_watches_the_fleet_retries_what_failed_and_cancels_a_user_s_queue() {
+    let mut app = spawn_app_with(TestOptions {
+        env: vec![("ADMIN_TOKEN", ADMIN_TOKEN.into())],
+        probe: true,
+        ..Default::default()
+    })
+    .await;
+    app.expect_failed_jobs();
+    let (endpoint, channel) = needing_an_eye(&app).await;
+    // A kind of the tests only, registered by its worker alone: the console lists it.
+    app.submit_probe(Uuid::now_v7(), Uuid::now_v7(), 1).await;
+    let browser = Browser::start(&app, "console").await;
+    browser.open("#/ops").await;
+    signs_in_with_the_admin_token(&browser).await;
+    the_attention_panel_names_what_needs_an_eye(&browser, endpoint, channel).await;
+
+    // Jobs finish; the counts follow without a reload.
+    let alice = Uuid::now_v7();
+    for _ in 0..3 {
+        let generation = app.submit(alice).await;
+        app.wait_finished(alice, generation).await;
+    }
+    browser
+        .wait_text(
+            "#ops-counts td[data-kind=generation][data-status=succeeded]",
+            "3",
+        )
+        .await;
+    browser
+        .wait("#ops-charts .ops-chart[data-kind=generation] svg rect.bar")
+        .await;
+    the_tests_kind_is_one_of_the_console_s(&browser).await;
     browser.screenshot_of("overview").await;
 
     // Failed generations, found through the filter form, retried all at once.

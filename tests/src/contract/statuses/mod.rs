@@ -447,6 +447,11 @@ async fn broken_replicas(app: &mut TestApp) -> (String, Vec<(String, u16)>) {
     ] {
         let mut settings = app.settings.clone();
         settings.database_url = almanac_shared::config::Secret::new(url);
+        // A database nobody answers at is 503 once the wait for a connection is over: a
+        // short wait, since every operation is asked there.
+        if status == 503 {
+            settings.database_acquire_timeout = std::time::Duration::from_millis(50);
+        }
         // Publishing on: connecting a channel reaches the database (off, it is 409 first).
         settings.publish.enabled = true;
         replicas.push((app.start_api_replica_with(settings).await, status));
