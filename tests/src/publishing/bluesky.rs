@@ -14,13 +14,11 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::{Entry, Setup, setup_plus};
-use crate::helpers::fake_platforms::Call;
+use crate::helpers::fake_platforms::{APP_PASSWORD, Call};
 use crate::media::{multipart, png};
 use almanac_publishing::platforms::bluesky::fake::{
     DID, FRIEND_DID, FRIEND_HANDLE, HANDLE, OWN_PASSWORD,
 };
-
-const APP_PASSWORD: &str = "abcd-efgh-ijkl-mnop";
 
 async fn setup() -> Setup {
     setup_plus(true, [("FETCH_ALLOW_PRIVATE_NETWORKS", "true".into())]).await

@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::{Entry, Setup, setup_plus};
-use crate::helpers::eventually;
+use crate::helpers::{eventually, fake_platforms::APP_PASSWORD};
 use crate::media::{mp4, multipart};
 
 /// An app publishing to the fakes, every registered platform on.
@@ -64,9 +64,8 @@ fn particulars(platform: &str) -> Particulars {
     }
 }
 
-/// The handle and app password the Bluesky-like fakes take.
+/// The handle the Bluesky-like fakes take.
 const HANDLE: &str = almanac_publishing::platforms::bluesky::fake::HANDLE;
-const APP_PASSWORD: &str = "abcd-efgh-ijkl-mnop";
 
 /// The catalogue (`GET /v1/platforms`), by platform name.
 async fn catalogue(s: &Setup) -> HashMap<String, Value> {

@@ -182,7 +182,7 @@ async fn connecting_is_refused(s: &Setup, oauth_state: &str) {
             Method::POST,
             s.user,
             "/v1/channels/bluesky/credentials",
-            &json!({ "identifier": "almanac.bsky.social", "password": "abcd-efgh-ijkl-mnop" }),
+            &json!({ "identifier": "almanac.bsky.social", "password": crate::helpers::fake_platforms::APP_PASSWORD }),
         )
         .await;
     assert_eq!(status, 409, "{refused}");

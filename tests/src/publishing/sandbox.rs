@@ -323,7 +323,7 @@ async fn a_newcomer_connects_dry_runs_and_publishes_to_the_sandbox() {
     let (status, bluesky) = call(
         Method::POST,
         "/v1/channels/bluesky/credentials",
-        json!({ "identifier": "newcomer.bsky.social", "password": "abcd-efgh-ijkl-mnop" }),
+        json!({ "identifier": "newcomer.bsky.social", "password": crate::helpers::fake_platforms::APP_PASSWORD }),
     )
     .await;
     assert_eq!(status, StatusCode::CREATED, "{bluesky}");

@@ -43,7 +43,10 @@ async fn bluesky_connects_with_a_handle_and_an_app_password_and_its_entry_is_pub
     browser.fits_a_phone().await;
 
     browser
-        .fill("dialog.sign-in input[name=password]", "abcd-efgh-ijkl-mnop")
+        .fill(
+            "dialog.sign-in input[name=password]",
+            crate::helpers::fake_platforms::APP_PASSWORD,
+        )
         .await;
     browser.click("#sign-in-connect").await;
     browser

@@ -147,7 +147,10 @@ async fn a_person_connects_seven_platforms_and_publishes_one_calendar_to_all_of_
         .fill("dialog.sign-in input[name=identifier]", HANDLE)
         .await;
     browser
-        .fill("dialog.sign-in input[name=password]", "abcd-efgh-ijkl-mnop")
+        .fill(
+            "dialog.sign-in input[name=password]",
+            crate::helpers::fake_platforms::APP_PASSWORD,
+        )
         .await;
     browser.click("#sign-in-connect").await;
     browser.wait("#accounts li[data-channel=bluesky]").await;

@@ -120,7 +120,7 @@ fn valid_body(operation: &str) -> Value {
             "entryIds": [Uuid::now_v7()], "minGapDays": 7, "variation": "none" }),
         "updateEvergreen" => json!({ "paused": true }),
         "connectChannelWithCredentials" => {
-            json!({ "identifier": "probe.bsky.social", "password": "abcd-efgh-ijkl-mnop" })
+            json!({ "identifier": "probe.bsky.social", "password": crate::helpers::fake_platforms::APP_PASSWORD })
         }
         "createWebhook" => {
             json!({ "url": "https://hooks.example.com/in", "events": ["job.failed"] })

@@ -17,6 +17,10 @@ use tokio::{
     net::{TcpListener, TcpStream},
 };
 
+/// An app password as Bluesky issues them (four groups of four), which the Bluesky-like
+/// fakes (and the API's sandbox) take.
+pub const APP_PASSWORD: &str = "abcd-efgh-ijkl-mnop";
+
 #[derive(Clone)]
 pub struct FakePlatforms {
     port: u16,
