@@ -379,7 +379,7 @@ async fn calendar_publish_and_email_lines_carry_the_seeds_fields_and_no_secret()
     let secrets = [
         "tt-token",
         "tt-refresh",
-        "tt-secret",
+        "tiktok-secret",
         JWT_SECRET,
         ADMIN_TOKEN,
     ];

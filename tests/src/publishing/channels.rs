@@ -242,7 +242,7 @@ async fn channels_connect_through_oauth_with_a_single_use_state() {
     let s = setup().await;
     let (state, query) = start_connect(&s, s.user, "tiktok").await;
     assert_eq!(query["state"], state);
-    assert_eq!(query["client_key"], "tt-client");
+    assert_eq!(query["client_key"], "tiktok-client");
     assert_eq!(query["code_challenge_method"], "S256");
     assert_eq!(query["code_challenge"].len(), 43);
     // Without OAUTH_REDIRECT_BASE_URL, the API's own address as bound.

@@ -33,7 +33,7 @@ impl Setup {
     /// Facebook connected through its login dialog: the channels of the two pages, by page.
     async fn facebook(&self) -> (Uuid, Uuid) {
         let (state, query) = start_connect(self, self.user, "facebook").await;
-        assert_eq!(query["client_id"], "fb-app");
+        assert_eq!(query["client_id"], "facebook-client");
         assert_eq!(
             query["scope"],
             "pages_show_list,pages_manage_posts,pages_read_engagement,pages_manage_engagement,pages_read_user_engagement,publish_video,read_insights"

@@ -147,7 +147,7 @@ async fn posts_exactly_once(s: &Setup, n: usize, channel: Uuid, author: &str, na
 async fn a_member_and_their_page_connect_together_and_each_posts_exactly_once() {
     let s = setup().await;
     let (state, query) = start_connect(&s, s.user, "linkedin").await;
-    assert_eq!(query["client_id"], "li-client");
+    assert_eq!(query["client_id"], "linkedin-client");
     assert_eq!(
         query["scope"],
         "openid profile w_member_social w_organization_social r_organization_social"
@@ -167,7 +167,7 @@ async fn a_member_and_their_page_connect_together_and_each_posts_exactly_once() 
     assert!(!connected.to_string().contains("li-token"));
     let exchange = &s.fake.calls_to("/linkedin/oauth/v2/accessToken")[0];
     assert_eq!(exchange.query["grant_type"], "authorization_code");
-    assert_eq!(exchange.query["client_secret"], "li-secret");
+    assert_eq!(exchange.query["client_secret"], "linkedin-secret");
     let member: Uuid = data["id"].as_str().unwrap().parse().unwrap();
     let page: Uuid = pages[0]["id"].as_str().unwrap().parse().unwrap();
     let (_, channels) = s.app.get_json(s.user, "/v1/channels").await;

@@ -39,7 +39,7 @@ async fn connect(s: &Setup) -> (u16, Value) {
     let asked: std::collections::HashMap<_, _> = url.query_pairs().into_owned().collect();
     assert_eq!(asked["code_challenge"].len(), 43, "{url}");
     assert_eq!(asked["code_challenge_method"], "S256");
-    assert_eq!(asked["client_id"], "tn-client");
+    assert_eq!(asked["client_id"], "testnet-client");
     let browser = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()

@@ -33,7 +33,7 @@ impl Setup {
     /// Threads connected through its consent page; the channel's id.
     async fn threads(&self) -> Uuid {
         let (state, query) = start_connect(self, self.user, "threads").await;
-        assert_eq!(query["client_id"], "th-client");
+        assert_eq!(query["client_id"], "threads-client");
         assert_eq!(
             query["scope"],
             "threads_basic,threads_content_publish,threads_manage_insights"
@@ -68,7 +68,7 @@ async fn threads_connects_with_its_own_app_and_holds_a_post_to_500_with_emoji_as
     let exchange = s.fake.calls_to("/threads/access_token");
     assert_eq!(exchange.len(), 1);
     assert_eq!(exchange[0].query["grant_type"], "th_exchange_token");
-    assert_eq!(exchange[0].query["client_secret"], "th-secret");
+    assert_eq!(exchange[0].query["client_secret"], "threads-secret");
     let (_, channels) = s.app.get_json(s.user, "/v1/channels").await;
     let connected = &channels["data"]["items"][0];
     assert_eq!(connected["accountId"], USER);

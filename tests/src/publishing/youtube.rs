@@ -43,7 +43,7 @@ impl Setup {
 
     async fn youtube_as(&self, user: Uuid) -> Uuid {
         let (state, query) = start_connect(self, user, "youtube").await;
-        assert_eq!(query["client_id"], "yt-client");
+        assert_eq!(query["client_id"], "youtube-client");
         assert_eq!(
             query["scope"],
             "https://www.googleapis.com/auth/youtube.upload https://www.googleapis.com/auth/youtube.readonly"

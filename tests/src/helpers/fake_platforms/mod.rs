@@ -45,57 +45,35 @@ impl FakePlatforms {
         format!("http://127.0.0.1:{}", self.port)
     }
 
-    /// The settings that point the app at this server: each platform under its name, at
-    /// its real URLs' paths, as `PLATFORM_SANDBOX` points them at the API's sandbox.
+    /// The settings that point the app at this server, read from the registry: each
+    /// registered platform under its name, at its real addresses' paths (as `PLATFORM_SANDBOX`
+    /// points them at the API's sandbox, `Hosts::served`), and an OAuth platform's app
+    /// credentials `<name>-client` and `<name>-secret`. Testnet (the `sandbox` build's own
+    /// platform) is among them, used where `TESTNET_ENABLED`.
     pub fn env(&self) -> Vec<(&'static str, String)> {
-        let at = |name: &str, path: &str| format!("{}/{name}{path}", self.base_url());
-        vec![
-            ("TIKTOK_API_BASE_URL", at("tiktok", "")),
-            ("TIKTOK_AUTHORIZE_URL", at("tiktok", "/authorize")),
-            ("TIKTOK_CLIENT_KEY", "tt-client".into()),
-            ("TIKTOK_CLIENT_SECRET", "tt-secret".into()),
-            ("INSTAGRAM_API_BASE_URL", at("instagram", "")),
-            ("INSTAGRAM_AUTHORIZE_URL", at("instagram", "/authorize")),
-            (
-                "INSTAGRAM_TOKEN_URL",
-                at("instagram", "/oauth/access_token"),
-            ),
-            ("INSTAGRAM_APP_ID", "ig-app".into()),
-            ("INSTAGRAM_APP_SECRET", "ig-secret".into()),
-            ("LINKEDIN_API_BASE_URL", at("linkedin", "")),
-            ("LINKEDIN_AUTHORIZE_URL", at("linkedin", "/authorize")),
-            (
-                "LINKEDIN_TOKEN_URL",
-                at("linkedin", "/oauth/v2/accessToken"),
-            ),
-            ("LINKEDIN_CLIENT_ID", "li-client".into()),
-            ("LINKEDIN_CLIENT_SECRET", "li-secret".into()),
-            ("BLUESKY_API_BASE_URL", at("bluesky", "")),
-            ("THREADS_API_BASE_URL", at("threads", "")),
-            ("THREADS_AUTHORIZE_URL", at("threads", "/authorize")),
-            ("THREADS_TOKEN_URL", at("threads", "/oauth/access_token")),
-            ("THREADS_CLIENT_ID", "th-client".into()),
-            ("THREADS_CLIENT_SECRET", "th-secret".into()),
-            ("FACEBOOK_API_BASE_URL", at("facebook", "")),
-            ("FACEBOOK_AUTHORIZE_URL", at("facebook", "/authorize")),
-            (
-                "FACEBOOK_TOKEN_URL",
-                at("facebook", "/v25.0/oauth/access_token"),
-            ),
-            ("FACEBOOK_CLIENT_ID", "fb-app".into()),
-            ("FACEBOOK_CLIENT_SECRET", "fb-secret".into()),
-            ("YOUTUBE_API_BASE_URL", at("youtube", "")),
-            ("YOUTUBE_AUTHORIZE_URL", at("youtube", "/authorize")),
-            ("YOUTUBE_TOKEN_URL", at("youtube", "/token")),
-            ("YOUTUBE_CLIENT_ID", "yt-client".into()),
-            ("YOUTUBE_CLIENT_SECRET", "yt-secret".into()),
-            // Testnet (the `sandbox` build's own platform), used where `TESTNET_ENABLED`.
-            ("TESTNET_API_BASE_URL", at("testnet", "")),
-            ("TESTNET_AUTHORIZE_URL", at("testnet", "/authorize")),
-            ("TESTNET_TOKEN_URL", at("testnet", "/token")),
-            ("TESTNET_CLIENT_ID", "tn-client".into()),
-            ("TESTNET_CLIENT_SECRET", "tn-secret".into()),
-        ]
+        let base = self.base_url();
+        let mut env = Vec::new();
+        for registered in almanac_publishing::platforms::BUILT_IN {
+            let hosts = registered.hosts;
+            let [api, _, token] = hosts.real;
+            // A variable's name is made from the platform's, and the options hold names
+            // for the test's life: a few bytes each, leaked.
+            let mut set = |suffix: &str, value: String| {
+                env.push((&*hosts.var(suffix).leak(), value));
+            };
+            set("API_BASE_URL", hosts.served(Some(&base), api));
+            let (id, secret) = hosts.credentials;
+            if id.is_empty() {
+                continue;
+            }
+            set("AUTHORIZE_URL", format!("{base}/{}/authorize", hosts.name));
+            if !token.is_empty() {
+                set("TOKEN_URL", hosts.served(Some(&base), token));
+            }
+            env.push((id, format!("{}-client", hosts.name)));
+            env.push((secret, format!("{}-secret", hosts.name)));
+        }
+        env
     }
 
     pub fn with<T>(&self, f: impl FnOnce(&mut State) -> T) -> T {
