@@ -44,9 +44,11 @@ lint:
 fmt:
 	cargo fmt --all
 
-## make openapi: regenerate docs/api/openapi.yaml from the code.
+## make openapi: regenerate docs/api/openapi.yaml from the code (with the features `make run`
+## builds, so no second build; the document is the same without the sandbox).
 openapi:
-	cargo run -q --bin almanac-api -- openapi > docs/api/openapi.yaml
+	$(require_cargo)
+	cargo run -q $(SANDBOX) --bin almanac-api -- openapi > docs/api/openapi.yaml
 
 ## make bench: the load benchmark (release build), with raw Postgres/Redis baselines.
 bench:

@@ -177,10 +177,22 @@ async fn redis_flushed_while_streams_follow_staged_commits_delivers_or_tells_eve
             .await
             .unwrap()
     };
-    for worker in 0..3 {
-        // Each flush lands while a worker is in the middle of jobs, and the next only once
+    let running = || async {
+        sqlx::query_scalar::<_, i64>("select count(*) from jobs where status = 'running'")
+            .fetch_one(&fleet.db)
+            .await
+            .unwrap()
+    };
+    for _ in 0..3 {
+        // Each flush lands while the workers are in the middle of jobs (whichever holds
+        // them: the flush takes every worker's staged events alike), and the next only once
         // more jobs have ended since.
-        holding(&fleet, worker, 2).await;
+        eventually(
+            Duration::from_secs(20),
+            "the workers to hold jobs",
+            || async { (running().await >= 2).then_some(()) },
+        )
+        .await;
         let before = succeeded().await;
         redis::cmd("FLUSHALL")
             .query_async::<()>(&mut conn)
