@@ -42,7 +42,8 @@ impl Claimer {
         settings: &Settings,
         worker: String,
         kind: JobKind,
-        (start, turns): (&'static str, Turns),
+        start: &'static str,
+        turns: Turns,
     ) -> Self {
         let batches = Batches {
             pool,

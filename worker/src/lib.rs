@@ -209,7 +209,8 @@ impl Application {
                 &ctx.settings,
                 ctx.worker_name.clone(),
                 kind,
-                (job.start(), job.turns(&ctx.settings)),
+                job.start(),
+                job.turns(&ctx.settings),
             );
             let queue = Queue {
                 claimer,

@@ -171,18 +171,12 @@ async fn redis_flushed_while_streams_follow_staged_commits_delivers_or_tells_eve
         .get_multiplexed_async_connection()
         .await
         .unwrap();
-    let succeeded = || async {
-        sqlx::query_scalar::<_, i64>("select count(*) from jobs where status = 'succeeded'")
+    let jobs = |status: &'static str| {
+        sqlx::query_scalar::<_, i64>("select count(*) from jobs where status = $1")
+            .bind(status)
             .fetch_one(&fleet.db)
-            .await
-            .unwrap()
     };
-    let running = || async {
-        sqlx::query_scalar::<_, i64>("select count(*) from jobs where status = 'running'")
-            .fetch_one(&fleet.db)
-            .await
-            .unwrap()
-    };
+    let succeeded = || async { jobs("succeeded").await.unwrap() };
     for _ in 0..3 {
         // Each flush lands while the workers are in the middle of jobs (whichever holds
         // them: the flush takes every worker's staged events alike), and the next only once
@@ -190,7 +184,7 @@ async fn redis_flushed_while_streams_follow_staged_commits_delivers_or_tells_eve
         eventually(
             Duration::from_secs(20),
             "the workers to hold jobs",
-            || async { (running().await >= 2).then_some(()) },
+            || async { (jobs("running").await.unwrap() >= 2).then_some(()) },
         )
         .await;
         let before = succeeded().await;
