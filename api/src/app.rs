@@ -162,7 +162,27 @@ impl Application {
         telemetry::record_process_start("almanac-api");
         // Media addresses name the address people reach (known once bound).
         let platforms = platforms.served_from(settings.app_base_url());
+        let oidc = settings
+            .sign_in
+            .oidc
+            .clone()
+            .map(|oidc| {
+                let callback = format!(
+                    "{}{}",
+                    settings.app_base_url(),
+                    crate::sign_in::sso::CALLBACK
+                );
+                almanac_shared::oidc::Oidc::new(
+                    oidc,
+                    callback,
+                    settings.fetch.allow_private_networks,
+                )
+            })
+            .transpose()?;
         let state = AppState {
+            mailer: almanac_shared::email::from_settings(&settings)?,
+            postman: Default::default(),
+            oidc,
             flags,
             platforms,
             cipher: settings
@@ -229,6 +249,13 @@ impl Application {
                 self.state.pool.clone(),
                 self.state.settings.flags_refresh,
                 tokio_util::sync::CancellationToken::new(),
+            )));
+        // Sign-in links are sent as long as the server runs.
+        let _postman =
+            almanac_shared::shutdown::AbortOnDrop(tokio::spawn(self.state.postman.clone().run(
+                self.state.settings.clone(),
+                self.state.pool.clone(),
+                self.state.mailer.clone(),
             )));
         let metrics_stop = tokio_util::sync::CancellationToken::new();
         let _metrics = almanac_shared::shutdown::AbortOnDrop(tokio::spawn(

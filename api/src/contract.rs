@@ -35,6 +35,7 @@ use crate::routes::{
     generations::GenerationsApi,
     health::HealthApi,
     jobs::JobsApi,
+    me::MeApi,
     media::MediaApi,
     organic::{
         OrganicBrandsApi, OrganicDraftsApi, OrganicGenerateApi, OrganicLibraryApi, OrganicWeeksApi,
@@ -78,7 +79,14 @@ pub type Apis = (
         PlatformsApi,
         MediaApi,
     ),
-    (AdminApi, ConsoleApi, UsageApi, WebhooksApi, ApiKeysApi),
+    (
+        AdminApi,
+        ConsoleApi,
+        UsageApi,
+        WebhooksApi,
+        ApiKeysApi,
+        MeApi,
+    ),
     AnalyticsApi,
 );
 

@@ -319,6 +319,18 @@ pub const CATALOGUE: &[(&str, &str)] = &[
         "A dependency is down or busy; retry as Retry-After says.",
     ),
     ("SESSION_NOT_ACCEPTED", "The page's session was refused."),
+    (
+        "SIGN_IN_LINK_EXPIRED",
+        "The emailed sign-in link has expired.",
+    ),
+    (
+        "SIGN_IN_LINK_INVALID",
+        "The sign-in link is not one of this server's.",
+    ),
+    (
+        "SIGN_IN_LINK_USED",
+        "The emailed sign-in link was already used.",
+    ),
     ("STORAGE_FAILED", "The request could not be saved."),
     ("STORE_UNAVAILABLE", "The store did not answer."),
     ("STREAM_ENDED", "The stream ended without its final frame."),

@@ -30,6 +30,7 @@ pub mod routes;
 pub mod scopes;
 pub mod server;
 pub mod session;
+pub mod sign_in;
 pub mod state;
 pub mod submit;
 pub mod text;

@@ -80,6 +80,13 @@ enum Command {
         #[arg(long, default_value_t = 3600)]
         ttl: i64,
     },
+    /// Invite a person to have an account: the account is made for the address (or found),
+    /// and a sign-in link is emailed to it and printed here (with `SIGN_UP=invite`, only
+    /// existing users and invited addresses are sent links). The first owner is made so.
+    Invite {
+        #[arg(long)]
+        email: String,
+    },
     /// The publishing platforms, one a line: each one's name and whether its app's
     /// credentials are set; with --configured, only the names of those that have them
     /// (`deploy/dev/run.sh` serves the sandbox when none has).
@@ -109,6 +116,10 @@ async fn main() -> anyhow::Result<()> {
         Command::Flags { command } => {
             let settings = Settings::for_tools_from_env()?;
             println!("{}", almanac_api::flags_cli::run(command, &settings).await?);
+        }
+        Command::Invite { email } => {
+            let settings = Settings::for_tools_from_env()?;
+            println!("{}", almanac_api::sign_in::invite(&settings, &email).await?);
         }
         Command::Platforms { configured } => {
             let settings = Settings::for_tools_from_env()?;

@@ -55,6 +55,16 @@ impl WebOrigin {
         self.cookie_named(COOKIE, id, max_age)
     }
 
+    /// A cookie that a top-level navigation from another site brings back (`SameSite=Lax`),
+    /// sent only under `path`: the single sign-on attempt's, which must survive the
+    /// provider's redirect to the callback.
+    pub(crate) fn lax_cookie(&self, name: &str, value: &str, path: &str, max_age: i64) -> String {
+        format!(
+            "{name}={value}; HttpOnly; SameSite=Lax; Path={path}; Max-Age={max_age}{}",
+            if self.secure { "; Secure" } else { "" }
+        )
+    }
+
     /// The same for the cookie `name` (the admin's, `almanac_admin`).
     pub(crate) fn cookie_named(&self, name: &str, id: &str, max_age: i64) -> String {
         format!(

@@ -140,6 +140,21 @@ pub async fn open(
     user: Uuid,
     expires_at: DateTime<Utc>,
 ) -> poem::Result<Response> {
+    let cookie = open_cookie(state, user, expires_at).await?;
+    Ok(Response::builder()
+        .status(StatusCode::NO_CONTENT)
+        .header(header::SET_COOKIE, cookie)
+        .header(header::CACHE_CONTROL, "no-store")
+        .finish())
+}
+
+/// Opens a session for `user` until `expires_at` (capped at [`MAX_AGE_SECS`]): the
+/// `Set-Cookie` value that carries it.
+pub async fn open_cookie(
+    state: &AppState,
+    user: Uuid,
+    expires_at: DateTime<Utc>,
+) -> poem::Result<String> {
     let expires_at = expires_at.min(Utc::now() + chrono::Duration::seconds(MAX_AGE_SECS));
     let id = hex::encode(rand::random::<[u8; 32]>());
     sessions::open(&state.pool, &digest(&id), user, expires_at)
@@ -147,11 +162,7 @@ pub async fn open(
         .map_err(ApiError::from)?;
     metrics::counter!("web_sessions_opened_total").increment(1);
     let max_age = (expires_at - Utc::now()).num_seconds().max(0);
-    Ok(Response::builder()
-        .status(StatusCode::NO_CONTENT)
-        .header(header::SET_COOKIE, state.web.cookie(&id, max_age))
-        .header(header::CACHE_CONTROL, "no-store")
-        .finish())
+    Ok(state.web.cookie(&id, max_age))
 }
 
 /// `GET /app/session`: whose session the cookie carries (`{userId, expiresAt}`) and whether

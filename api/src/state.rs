@@ -37,6 +37,12 @@ pub struct AppState {
     pub contacts: crate::contacts::Contacts,
     /// Generation requests, written several a statement under load.
     pub submissions: Submissions,
+    /// Sends what people sign in with (`EMAIL_*`).
+    pub mailer: std::sync::Arc<dyn almanac_shared::email::Mailer>,
+    /// Sends the sign-in links asked for, away from the requests.
+    pub postman: almanac_shared::sign_in::Postman,
+    /// Single sign-on, when `OIDC_*` are set.
+    pub oidc: Option<almanac_shared::oidc::Oidc>,
 }
 
 /// Generation requests, each answered with nothing (written) or the earlier answer its

@@ -15,7 +15,7 @@ use serde::Deserialize;
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::{error::ApiError, session, state::AppState};
+use crate::{error::ApiError, session, sign_in, state::AppState};
 
 #[derive(RustEmbed)]
 #[folder = "web/"]
@@ -37,6 +37,14 @@ pub fn routes(route: Route) -> Route {
         Route::new()
             .at("/config.json", get(config))
             .at("/dev-login", post(dev_login))
+            .at("/sign-in", post(sign_in::ask))
+            .at(
+                "/sign-in/:token",
+                get(sign_in::show).post(sign_in::use_link),
+            )
+            .at("/oidc/start", get(sign_in::sso::start))
+            .at("/oidc/callback", get(sign_in::sso::callback))
+            .at("/dev-outbox", get(sign_in::dev_outbox))
             .at(
                 "/admin-session",
                 post(admin_session_open).delete(admin_session_close),
@@ -79,8 +87,18 @@ fn asset(req: &Request, Path(path): Path<String>) -> Response {
 /// What the page needs to know before signing in.
 #[handler]
 fn config(state: Data<&AppState>) -> Json<serde_json::Value> {
+    let email = state.settings.email.provider;
     Json(json!({
         "devLogin": state.settings.dev_login,
+        // How people sign in: by an emailed link when an email provider is set (the
+        // outbox under `make run`, which the page opens), by single sign-on when
+        // configured (the button's words), else with a pasted token.
+        "signIn": {
+            "email": email.as_str(),
+            "devOutbox": state.settings.dev_login && email == almanac_shared::config::EmailProvider::Outbox,
+            "sso": state.oidc.as_ref().map(|oidc| oidc.label()),
+            "linkMinutes": state.settings.sign_in.ttl.as_secs() / 60,
+        },
         // PLATFORM_SANDBOX: the platforms are the API's fakes (a badge says so).
         "sandbox": state.settings.publish.sandbox.is_some(),
         "aiProvider": state.settings.ai.provider.as_str(),

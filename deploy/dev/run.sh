@@ -14,6 +14,9 @@ export DEV_LOGIN=${DEV_LOGIN:-true}
 if [ -z "${EMAIL_PROVIDER:-}${SMTP_URL:-}${RESEND_API_KEY:-}" ]; then
   export EMAIL_PROVIDER=outbox
 fi
+# Anyone may sign in by an emailed link here (the outbox holds it; the sign-in page opens
+# it). In production the default is `invite`.
+export SIGN_UP=${SIGN_UP:-open}
 # A development machine: without JWT_SECRET the binaries sign with a development secret
 # (in production they refuse to start without a strong one).
 export ALMANAC_DEV=${ALMANAC_DEV:-true}

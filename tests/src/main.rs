@@ -23,6 +23,8 @@ mod organic;
 #[cfg(test)]
 mod publishing;
 #[cfg(test)]
+mod sign_in;
+#[cfg(test)]
 mod structure;
 #[cfg(test)]
 mod syntheses;

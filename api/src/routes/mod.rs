@@ -8,6 +8,7 @@ pub mod cards;
 pub mod generations;
 pub mod health;
 pub mod jobs;
+pub mod me;
 pub mod media;
 pub mod organic;
 pub mod platforms;
@@ -69,6 +70,10 @@ pub enum Tag {
     /// hours and 7 days after publishing, and on demand), each channel's totals against
     /// the period before, and its best times to post, learned from its own posts.
     Analytics,
+    /// The caller's account: the address they sign in to the web app with (proven by a used
+    /// sign-in link or a verified single sign-on email), their name, language and time
+    /// zone.
+    Account,
     /// Liveness and readiness.
     Operations,
     /// The operator's runtime feature flags (seed 001): `CALENDAR_SERVICE_ENABLED` and

@@ -50,6 +50,11 @@ export const session = {
     return this.load();
   },
 
+  /** Asks for a sign-in link by email (the answer is the same whoever asks). */
+  async emailLink(email, language) {
+    await post("/app/sign-in", { email, language });
+  },
+
   /** Opens a development session (`DEV_LOGIN`) for `userId`, or a new user. */
   async openDev(userId) {
     await post("/app/dev-login", userId ? { userId } : {});
@@ -59,7 +64,22 @@ export const session = {
   /** Ends the session on the server. */
   async close() {
     this.user = null;
+    account.set(null);
     await fetch("/app/session", { method: "DELETE", headers: FROM_THE_APP, credentials: "same-origin" });
+  },
+};
+
+/** The signed-in person's account (`GET /v1/me`): fetched once a session, kept current by
+ * the profile's saves. */
+export const account = {
+  me: null,
+  async load() {
+    this.me ??= await api("GET", "/v1/me");
+    return this.me;
+  },
+  set(me) {
+    this.me = me;
+    window.dispatchEvent(new Event("almanac:account"));
   },
 };
 

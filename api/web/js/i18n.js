@@ -100,9 +100,17 @@ export function formatDay(iso, options = { weekday: "short", day: "numeric", mon
   return new Date(`${iso}T00:00:00Z`).toLocaleDateString(locale, { ...options, timeZone: "UTC" });
 }
 
-/** The reader's time zone, as the browser names it (`Europe/Paris`). */
+// The time zone the person chose on their account, if any (else the browser's).
+let chosenZone = null;
+
+/** Shows times in `zone` from now on (the account's `displayTimezone`; null: the browser's). */
+export function useZone(zone) {
+  chosenZone = zone || null;
+}
+
+/** The reader's time zone: the one on their account, else the browser's (`Europe/Paris`). */
 export function readerZone() {
-  return Intl.DateTimeFormat().resolvedOptions().timeZone ?? "UTC";
+  return chosenZone ?? Intl.DateTimeFormat().resolvedOptions().timeZone ?? "UTC";
 }
 
 /**
@@ -129,7 +137,7 @@ export function dollars(usd) {
 
 /** An instant in the reader's time zone with its weekday (`Monday 30 November, 08:00`). */
 export function formatMoment(iso) {
-  return new Date(iso).toLocaleString(locale, { weekday: "long", day: "numeric", month: "long", hour: "2-digit", minute: "2-digit" });
+  return new Date(iso).toLocaleString(locale, { weekday: "long", day: "numeric", month: "long", hour: "2-digit", minute: "2-digit", timeZone: readerZone() });
 }
 
 /** `HH:MM` as this language writes a time of day (`9:00 AM`, `09:00`). */

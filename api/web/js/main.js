@@ -1,9 +1,10 @@
 // The app's shell: sign-in, the section links, and a hash router (`#/calendar/<id>`), so a
 // reload lands where the user was.
 
-import { api, appConfig, session } from "./api.js";
+import { api, appConfig, session, account } from "./api.js";
 import { h, field, fill, showError, mayLeave } from "./ui.js";
-import { t, start, lang, languages, choose, list } from "./i18n.js";
+import { t, start, lang, languages, choose, list, useZone } from "./i18n.js";
+import * as profile from "./profile.js";
 import { loadChannels } from "./platforms.js";
 import * as calendar from "./calendar/index.js";
 import * as organic from "./organic/index.js";
@@ -17,20 +18,23 @@ import * as ops from "./ops/index.js";
 import * as usage from "./usage.js";
 import * as analytics from "./analytics.js";
 
-const sections = { calendar, organic, publishing, themes, flashcards, channels, webhooks, analytics, usage, settings };
+const sections = { calendar, organic, publishing, themes, flashcards, channels, webhooks, analytics, usage, settings, profile };
 const DEV_USER_KEY = "almanac.devUser";
 const view = document.getElementById("view");
 let current = null;
 
 async function signIn() {
   const config = await appConfig();
+  const ways = config.signIn ?? { email: "none" };
+  const byEmail = ways.email !== "none";
   const token = h("textarea", { id: "token", rows: 3, autocomplete: "off", spellcheck: "false" });
+  const email = h("input", { id: "sign-in-email", type: "email", name: "email", required: true, autocomplete: "email", inputmode: "email" });
   const problem = h("div");
   const remembered = localStorage.getItem(DEV_USER_KEY);
-  const signedIn = () => {
+  const signedIn = async () => {
     // A user id is not a secret: remembered so a developer can come back as the same user.
     if (config.devLogin && session.user) localStorage.setItem(DEV_USER_KEY, session.user);
-    route();
+    if (await loadAccount()) route();
   };
   const use = async (value) => {
     try {
@@ -48,15 +52,45 @@ async function signIn() {
       showError(error, problem);
     }
   };
-  fill(view,
-    h("h1", {}, t("signin.title")),
-    h("form", {
-      class: "panel stack",
-      onsubmit: (e) => { e.preventDefault(); use(token.value); },
+  const emailForm = h("form", {
+    class: "panel stack", id: "sign-in-by-email",
+    onsubmit: async (e) => {
+      e.preventDefault();
+      try {
+        await session.emailLink(email.value.trim(), lang());
+        sent(email.value.trim());
+      } catch (error) {
+        showError(error, problem);
+      }
     },
-      field(t("signin.token"), token),
-      h("p", { class: "muted" }, t("signin.tokenHint")),
-      h("button", { type: "submit", id: "sign-in" }, t("signin.submit"))),
+  },
+    field(t("signin.email"), email),
+    h("button", { type: "submit", id: "sign-in-send" }, t("signin.sendLink")));
+  // After asking: where the link went (under `make run`, the outbox, opened from here).
+  const sent = (address) => {
+    const open = ways.devOutbox ? h("button", { type: "button", id: "open-outbox", onclick: () => openOutbox(address, open, problem) }, t("signin.openOutbox")) : null;
+    emailForm.replaceChildren(
+      h("h2", {}, t("signin.checkTitle")),
+      h("p", { id: "sign-in-sent" }, t(ways.devOutbox ? "signin.sentOutbox" : "signin.sent", { email: address, minutes: ways.linkMinutes ?? 15 })),
+      h("div", { class: "row" }, open,
+        h("button", { type: "button", class: "secondary", id: "sign-in-other", onclick: () => signIn() }, t("signin.other"))));
+  };
+  const sso = ways.sso ? h("a", { class: "button secondary", id: "sign-in-sso", href: "/app/oidc/start" }, ways.sso) : null;
+  const tokenForm = h("form", {
+    class: "stack",
+    onsubmit: (e) => { e.preventDefault(); use(token.value); },
+  },
+    field(t("signin.token"), token),
+    h("p", { class: "muted" }, t("signin.tokenHint")),
+    h("button", { type: "submit", id: "sign-in" }, t("signin.submit")));
+  fill(view,
+    h("section", { class: "sign-in-intro" },
+      h("h1", {}, t("signin.title")),
+      h("p", { class: "lead" }, t("signin.what"))),
+    byEmail ? emailForm : h("p", { class: "notice warn", id: "no-email" }, t("signin.noEmail")),
+    sso ? h("div", { class: "panel stack mt" }, h("p", { class: "muted" }, t("signin.ssoHint")), sso) : null,
+    h("details", { class: "panel mt", id: "token-details", open: !byEmail },
+      h("summary", {}, t("signin.tokenTitle")), tokenForm),
     config.devLogin ? h("div", { class: "panel stack mt" },
       h("p", { class: "muted" }, t("signin.devHint")),
       h("div", { class: "row" },
@@ -66,6 +100,23 @@ async function signIn() {
           onclick: () => devLogin(remembered),
         }, t("signin.devAgain")) : null)) : null,
     problem);
+}
+
+/** Under `make run`: opens the sign-in email's link from the outbox, once the server has
+ * written it (it is sent just after the answer). */
+async function openOutbox(address, button, problem) {
+  button.disabled = true;
+  const url = `/app/dev-outbox?email=${encodeURIComponent(address)}`;
+  for (let tries = 0; tries < 20; tries += 1) {
+    const response = await fetch(url, { redirect: "manual", credentials: "same-origin" });
+    if (response.type === "opaqueredirect" || response.status === 303) {
+      location.assign(url);
+      return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250 * (tries + 1)));
+  }
+  button.disabled = false;
+  showError(new Error(t("signin.outboxEmpty")), problem);
 }
 
 /** While answers come from the offline templates, says so above every view. */
@@ -97,7 +148,10 @@ function unreachable() {
 
 /** Asks the server whose session this is, then shows the page the address names. */
 function boot() {
-  return session.load().then(route, unreachable);
+  return session.load().then(async (user) => {
+    if (user && !(await loadAccount())) return;
+    route();
+  }, unreachable);
 }
 
 // The address the page shows: a change of address that the person takes back (unsaved
@@ -109,6 +163,7 @@ let routes = 0;
 
 function route() {
   routes += 1;
+  accountMenu();
   current?.leave?.();
   current = null;
   shown = location.href;
@@ -151,13 +206,10 @@ function showing(section, rest) {
   });
 }
 
-document.getElementById("sign-out").addEventListener("click", async () => {
-  await session.close();
-  location.hash = "";
-  route();
-});
+window.addEventListener("almanac:account", () => accountMenu());
 window.addEventListener("almanac:signed-out", () => {
   session.user = null;
+  account.me = null;
   route();
 });
 window.addEventListener("hashchange", async () => {
@@ -169,12 +221,76 @@ window.addEventListener("beforeunload", (event) => {
   if (current?.unsaved?.()) event.preventDefault();
 });
 
-/** The language switch in the header: the browser's language until one is picked. */
+/** The language switch in the header while signed out: the browser's language until one
+ * is picked. Signed in, the account menu holds it. */
 function languageSwitch() {
   const picker = h("select", { id: "language", "aria-label": t("app.language") },
     languages().map(([code, name]) => h("option", { value: code, selected: code === lang(), lang: code }, name)));
   picker.addEventListener("change", () => choose(picker.value));
   document.querySelector("header.top").append(picker);
+}
+
+/** The signed-in person's menu in the header: their name, then profile, language, time
+ * zone and sign out. */
+function accountMenu() {
+  const header = document.querySelector("header.top");
+  document.getElementById("account-menu")?.remove();
+  const picker = document.getElementById("language");
+  if (!session.user) {
+    if (picker) picker.hidden = false;
+    return;
+  }
+  if (picker) picker.hidden = true;
+  const me = account.me ?? {};
+  const who = me.name || me.email || t("account.you");
+  const chooseLanguage = async (code) => {
+    try {
+      account.set(await api("PATCH", "/v1/me", { language: code }));
+    } catch (error) {
+      console.error(error);
+    }
+    choose(code);
+  };
+  const menu = h("details", { class: "account-menu", id: "account-menu" },
+    h("summary", { id: "account-menu-button", "aria-label": t("account.menu", { name: who }) },
+      h("span", { class: "avatar", "aria-hidden": "true" }, who.slice(0, 1).toUpperCase()),
+      h("span", { class: "account-name" }, who)),
+    h("div", { class: "menu-items", role: "menu" },
+      me.email ? h("p", { class: "muted small menu-email" }, me.email) : null,
+      h("a", { href: "#/profile", role: "menuitem", id: "menu-profile" }, t("account.profile")),
+      h("div", { class: "menu-group", role: "group", "aria-label": t("app.language") },
+        languages().map(([code, name]) => h("button", {
+          type: "button", class: "link", role: "menuitemradio", lang: code, id: `menu-language-${code}`,
+          "aria-checked": String(code === lang()), onclick: () => chooseLanguage(code),
+        }, name))),
+      h("a", { href: "#/profile", role: "menuitem", id: "menu-timezone" },
+        t("account.timezone", { zone: (me.displayTimezone ?? Intl.DateTimeFormat().resolvedOptions().timeZone).replaceAll("_", " ") })),
+      h("button", { type: "button", class: "link", role: "menuitem", id: "sign-out", onclick: signOut }, t("nav.signOut"))));
+  // A choice made (a link followed) closes the menu.
+  menu.addEventListener("click", (event) => { if (event.target.closest("a")) menu.open = false; });
+  header.append(menu);
+}
+
+async function signOut() {
+  await session.close();
+  location.hash = "";
+  route();
+}
+
+/** The account's language and time zone, applied once signed in (the account follows the
+ * person from browser to browser). */
+async function loadAccount() {
+  try {
+    const me = await account.load();
+    useZone(me.displayTimezone);
+    if (me.language && me.language !== lang()) {
+      choose(me.language);
+      return false;
+    }
+  } catch (error) {
+    console.error(error);
+  }
+  return true;
 }
 
 Promise.all([start(), loadChannels()])

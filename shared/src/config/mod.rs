@@ -20,6 +20,7 @@ mod media;
 mod organic;
 mod publish;
 mod rate_limits;
+mod sign_in;
 mod webhooks;
 
 pub use ai::{AiProviderKind, AiSettings, BreakerSettings, StructuredOutput};
@@ -33,6 +34,7 @@ pub use media::{MediaSettings, MediaStoreLocation};
 pub use organic::OrganicSettings;
 pub use publish::{PublishSettings, TokenKey};
 pub use rate_limits::{RateLimit, RateLimitSettings};
+pub use sign_in::{OidcSettings, SignInSettings, SignUp};
 pub use webhooks::WebhookSettings;
 
 use env::{check_secret, jwt_secret};
@@ -101,6 +103,8 @@ pub struct Settings {
     pub media: MediaSettings,
     /// How often the scheduler looks for due schedules (`SCHEDULER_TICK_SECS`).
     pub scheduler_tick: Duration,
+    /// Signing in to the web app and signing up (`SIGN_IN_*`, `SIGN_UP*`, `OIDC_*`).
+    pub sign_in: SignInSettings,
 }
 
 impl Settings {
@@ -207,6 +211,7 @@ impl Settings {
             webhooks: WebhookSettings::read(&env)?,
             media: MediaSettings::read(&env)?,
             scheduler_tick: env.seconds_or("SCHEDULER_TICK_SECS", 60.0)?,
+            sign_in: SignInSettings::read(&env)?,
         };
         for (name, token) in [
             ("ADMIN_TOKEN", &settings.admin_token),

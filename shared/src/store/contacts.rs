@@ -18,10 +18,16 @@ pub async fn record(pool: &PgPool, user: Uuid, email: &str) -> sqlx::Result<()> 
     .map(drop)
 }
 
-/// `user`'s address, if a token of theirs ever carried one.
+/// `user`'s address: their account's (verified by a used sign-in link or single sign-on),
+/// else the one a token of theirs carried, if any.
 pub async fn email_of(pool: &PgPool, user: Uuid) -> sqlx::Result<Option<String>> {
-    sqlx::query_scalar("select email from user_contacts where user_id = $1")
-        .bind(user)
-        .fetch_optional(pool)
-        .await
+    sqlx::query_scalar(
+        "select coalesce(
+             (select email from users where id = $1),
+             (select email from user_contacts where user_id = $1)
+         )",
+    )
+    .bind(user)
+    .fetch_one(pool)
+    .await
 }

@@ -21,9 +21,11 @@ pub mod media;
 pub mod organic;
 pub mod publish;
 pub mod sessions;
+pub mod sign_in;
 pub mod suggestions;
 pub mod themes;
 pub mod usage;
+pub mod users;
 pub mod webhook_deliveries;
 pub mod webhooks;
 

@@ -4,6 +4,7 @@
 
 pub mod chaos;
 pub use almanac_tests::fake_ai;
+pub mod fake_oidc;
 pub mod fake_platforms;
 pub mod fleet;
 mod generations;

@@ -11,7 +11,8 @@ use std::{
 use super::{repository, rust_files_under, string_literals, without_comments};
 
 /// Set-ups that between them read every variable the settings may ask for: some are read
-/// only when another says so (`MEDIA_STORE=s3://`, an email provider, the sandbox).
+/// only when another says so (`MEDIA_STORE=s3://`, an email provider, the sandbox, single
+/// sign-on).
 const SETUPS: [&[(&str, &str)]; 5] = [
     &[],
     &[
@@ -35,7 +36,12 @@ const SETUPS: [&[(&str, &str)]; 5] = [
         ("AI_PROVIDER", "openai"),
         ("AI_API_KEY", "sk-test"),
     ],
-    &[("EMAIL_PROVIDER", "outbox")],
+    &[
+        ("EMAIL_PROVIDER", "outbox"),
+        ("OIDC_ISSUER_URL", "https://sso.example.com"),
+        ("OIDC_CLIENT_ID", "almanac"),
+        ("OIDC_CLIENT_SECRET", "secret"),
+    ],
 ];
 
 /// Names read straight from the environment that are the system's, not Almanac's.

@@ -12,6 +12,12 @@ use super::{lengths::regex_may_start, repository};
 const APP_ROUTES: &[(&str, &[&str])] = &[
     ("/app/session", &["GET", "POST", "DELETE"]),
     ("/app/dev-login", &["POST"]),
+    ("/app/", &["GET"]),
+    ("/app/sign-in", &["POST"]),
+    ("/app/sign-in/{}", &["GET", "POST"]),
+    ("/app/oidc/start", &["GET"]),
+    ("/app/oidc/callback", &["GET"]),
+    ("/app/dev-outbox", &["GET"]),
     ("/app/admin-session", &["POST", "DELETE"]),
     ("/app/config.json", &["GET"]),
     ("/app/i18n/{}.json", &["GET"]),
