@@ -254,7 +254,7 @@ function accountMenu() {
   const menu = h("details", { class: "account-menu", id: "account-menu" },
     h("summary", { id: "account-menu-button", "aria-label": t("account.menu", { name: who }) },
       h("span", { class: "avatar", "aria-hidden": "true" }, who.slice(0, 1).toUpperCase()),
-      h("span", { class: "account-name" }, who)),
+      h("span", { class: "menu-name" }, who)),
     h("div", { class: "menu-items", role: "menu" },
       me.email ? h("p", { class: "muted small menu-email" }, me.email) : null,
       h("a", { href: "#/profile", role: "menuitem", id: "menu-profile" }, t("account.profile")),

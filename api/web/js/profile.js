@@ -4,7 +4,7 @@
 
 import { api, account } from "./api.js";
 import { h, field, fill, toast, showError, timeZonePicker } from "./ui.js";
-import { t, lang, languages, choose, readerZone } from "./i18n.js";
+import { t, lang, languages, choose, readerZone, useZone } from "./i18n.js";
 
 export async function show(view) {
   const me = await account.load();
@@ -23,6 +23,7 @@ export async function show(view) {
         displayTimezone: zone.value,
       });
       account.set(saved);
+      useZone(saved.displayTimezone);
       if (saved.language && saved.language !== lang()) return choose(saved.language);
       toast(t("profile.saved"));
     } catch (error) {

@@ -53,8 +53,9 @@ async fn a_french_browser_gets_seed_004_s_schedule_labels_and_a_remembered_switc
     browser.fits_a_phone().await;
     browser.screenshot().await;
 
-    // English, picked by hand, stays picked after a reload.
-    browser.set_value("#language", "en").await;
+    // English, picked by hand from the account's menu, stays picked after a reload.
+    browser.click("#account-menu-button").await;
+    browser.click("#menu-language-en").await;
     browser.wait_text("#schedule h3", "Schedule").await;
     browser.client.refresh().await.unwrap();
     browser.wait_text("#schedule h3", "Schedule").await;

@@ -24,6 +24,7 @@ mod queue;
 mod refusals;
 mod serving;
 mod session;
+mod sign_in;
 mod themes;
 mod usage;
 

@@ -136,6 +136,7 @@ async fn seed_004_s_e2e_call_works_in_the_signed_in_app_and_nothing_else_can_use
 
     // Signed out, the snippet is 401.
     browser.open("#/themes").await;
+    browser.click("#account-menu-button").await;
     browser.click("#sign-out").await;
     browser.wait("#dev-login-new").await;
     let after = run(SEED_004_SNIPPET).await;

@@ -1,12 +1,17 @@
 //! API keys' refusals: an expiry in the past (422), and on every operation a key may
 //! call, a key without the scope it names (403 `INSUFFICIENT_SCOPE`): a `read` key for the
-//! writes and publishes, a `write` key for the reads.
+//! writes and publishes, a `write` key for the reads. The account's own: a time zone that
+//! is not one (422).
 
 use serde_json::json;
 
 use super::Probe;
 
 pub(super) async fn refusals(probe: &Probe) {
+    let nowhere = json!({ "displayTimezone": "Mars/Olympus" });
+    probe
+        .expect(422, probe.call("updateMe", &[]).json(nowhere))
+        .await;
     let past = json!({ "name": "probe", "scopes": ["read"], "expiresAt": "2020-01-01T00:00:00Z" });
     probe
         .expect(422, probe.call("createApiKey", &[]).json(past))

@@ -127,6 +127,7 @@ fn valid_body(operation: &str) -> Value {
         }
         "updateWebhook" => json!({ "enabled": false }),
         "createApiKey" => json!({ "name": "probe", "scopes": ["read"] }),
+        "updateMe" => json!({ "name": "Probe" }),
         // A user nobody is, so the probes act on nothing.
         "consoleRetry" | "consoleCancel" => json!({ "user": Uuid::new_v4(), "dryRun": true }),
         other => panic!("no valid body for {other}: add one"),
