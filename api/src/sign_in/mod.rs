@@ -273,3 +273,23 @@ fn newest_link(dir: &std::path::Path, email: &str) -> Option<String> {
         }
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::client;
+
+    #[test]
+    fn the_client_is_the_address_the_outermost_trusted_proxy_saw() {
+        let req = poem::Request::builder()
+            .header("x-forwarded-for", "203.0.113.7, 198.51.100.2")
+            .header("x-forwarded-for", "10.0.0.9")
+            .finish();
+        // No proxy trusted: the connection's own address (none in a built request).
+        assert_eq!(client(&req, 0), "unknown");
+        assert_eq!(client(&req, 1), "10.0.0.9");
+        assert_eq!(client(&req, 2), "198.51.100.2");
+        assert_eq!(client(&req, 3), "203.0.113.7");
+        // More hops trusted than the header holds: it was forged before the first proxy.
+        assert_eq!(client(&req, 4), "unknown");
+    }
+}

@@ -17,6 +17,22 @@ async fn app_of(provider: &FakeOidc, outbox: &Outbox, env: &[(&'static str, &str
     app_with(outbox, &all).await
 }
 
+/// A token whose claims are `claims` over the right ones.
+fn bent(claims: serde_json::Value) -> Bend {
+    Bend {
+        claims,
+        ..Default::default()
+    }
+}
+
+/// How many accounts there are.
+async fn accounts(app: &TestApp) -> i64 {
+    sqlx::query_scalar("select count(*) from users")
+        .fetch_one(&app.db)
+        .await
+        .unwrap()
+}
+
 /// What a finished sign-in gave the browser.
 struct Finished {
     status: u16,
@@ -135,11 +151,7 @@ async fn single_sign_on_finds_the_same_person_again_and_links_an_account_once() 
         .await
         .unwrap();
     assert_eq!(identities, 2, "Ana's and Ben's");
-    let accounts: i64 = sqlx::query_scalar("select count(*) from users")
-        .fetch_one(&app.db)
-        .await
-        .unwrap();
-    assert_eq!(accounts, 2);
+    assert_eq!(accounts(&app).await, 2);
 }
 
 #[tokio::test]
@@ -151,37 +163,25 @@ async fn every_check_of_the_id_token_refuses_its_bent_token() {
     let cases = [
         (
             "nonce",
-            Bend {
-                claims: json!({ "nonce": "another" }),
-                ..Default::default()
-            },
+            bent(json!({ "nonce": "another" })),
             400,
             "its nonce differs",
         ),
         (
             "audience",
-            Bend {
-                claims: json!({ "aud": "another-client" }),
-                ..Default::default()
-            },
+            bent(json!({ "aud": "another-client" })),
             400,
             "another application",
         ),
         (
             "authorized party",
-            Bend {
-                claims: json!({ "aud": ["almanac-test-client", "other"], "azp": "other" }),
-                ..Default::default()
-            },
+            bent(json!({ "aud": ["almanac-test-client", "other"], "azp": "other" })),
             400,
             "another application",
         ),
         (
             "issuer",
-            Bend {
-                claims: json!({ "iss": "http://127.0.0.1:1" }),
-                ..Default::default()
-            },
+            bent(json!({ "iss": "http://127.0.0.1:1" })),
             400,
             "another issuer",
         ),
@@ -205,19 +205,13 @@ async fn every_check_of_the_id_token_refuses_its_bent_token() {
         ),
         (
             "expired",
-            Bend {
-                claims: json!({ "exp": now - 3600, "iat": now - 7200 }),
-                ..Default::default()
-            },
+            bent(json!({ "exp": now - 3600, "iat": now - 7200 })),
             400,
             "has expired",
         ),
         (
             "email_verified",
-            Bend {
-                claims: json!({ "email_verified": false }),
-                ..Default::default()
-            },
+            bent(json!({ "email_verified": false })),
             403,
             "not verified",
         ),
@@ -242,11 +236,11 @@ async fn every_check_of_the_id_token_refuses_its_bent_token() {
             finished.page
         );
     }
-    let accounts: i64 = sqlx::query_scalar("select count(*) from users")
-        .fetch_one(&app.db)
-        .await
-        .unwrap();
-    assert_eq!(accounts, 0, "no refused sign-in made an account");
+    assert_eq!(
+        accounts(&app).await,
+        0,
+        "no refused sign-in made an account"
+    );
     // The same provider, the token right: it works.
     provider.next("sub-x", "x@example.com", Bend::default());
     assert_eq!(sign_in(&app, None).await.status, 303);
@@ -276,9 +270,5 @@ async fn a_callback_this_browser_did_not_start_is_refused_before_any_token_is_as
         .await
         .unwrap();
     assert_eq!((bare.status().as_u16(), session_of(&bare)), (400, None));
-    let accounts: i64 = sqlx::query_scalar("select count(*) from users")
-        .fetch_one(&app.db)
-        .await
-        .unwrap();
-    assert_eq!(accounts, 0);
+    assert_eq!(accounts(&app).await, 0);
 }

@@ -13,10 +13,16 @@ async fn themes(s: &crate::publishing::Setup) -> Vec<Value> {
     list.as_array().unwrap().clone()
 }
 
-/// Signed out: no nav, no Sign out; the page has its icon.
+/// Signed out: no nav, no Sign out; the page has its icon. With no email provider, the
+/// sign-in page says links cannot be sent and offers the token at once.
 async fn signed_out_there_is_no_nav_and_the_page_has_its_icon(s: &Setup, browser: &Browser) {
     browser.open("").await;
     browser.wait("#token").await;
+    browser
+        .wait_text("#no-email", "cannot send sign-in links")
+        .await;
+    assert_eq!(browser.count("#sign-in-email").await, 0);
+    assert_eq!(browser.count("#account-menu").await, 0);
     assert_eq!(
         browser
             .script("return getComputedStyle(document.getElementById('nav')).display")
