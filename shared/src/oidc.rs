@@ -616,7 +616,7 @@ mod tests {
         };
         assert_eq!(
             rfc.challenge(),
-            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGjSstw-cM"
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
         );
     }
 
