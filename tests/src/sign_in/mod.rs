@@ -86,6 +86,18 @@ pub async fn app_with(outbox: &Outbox, env: &[(&'static str, &str)]) -> TestApp 
     .await
 }
 
+/// An app signing in with `provider`, emails to `outbox`, with `env` too.
+pub async fn app_of(
+    provider: &crate::helpers::fake_oidc::FakeOidc,
+    outbox: &Outbox,
+    env: &[(&'static str, &str)],
+) -> TestApp {
+    let mut all = provider.env();
+    all.extend(env.iter().map(|(k, v)| (*k, (*v).to_owned())));
+    let all: Vec<(&'static str, &str)> = all.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    app_with(outbox, &all).await
+}
+
 /// `POST /app/sign-in {email}` as the app's page sends it.
 pub async fn ask(app: &TestApp, email: &str) -> reqwest::Response {
     app.client

@@ -3,19 +3,11 @@
 
 use serde_json::json;
 
-use super::{Outbox, app_with, me_in, session_of};
+use super::{Outbox, app_of, me_in, session_of};
 use crate::helpers::{
     TestApp,
     fake_oidc::{Bend, FakeOidc},
 };
-
-/// An app signing in with `provider`, emails to `outbox`, with `env` too.
-async fn app_of(provider: &FakeOidc, outbox: &Outbox, env: &[(&'static str, &str)]) -> TestApp {
-    let mut all = provider.env();
-    all.extend(env.iter().map(|(k, v)| (*k, (*v).to_owned())));
-    let all: Vec<(&'static str, &str)> = all.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    app_with(outbox, &all).await
-}
 
 /// A token whose claims are `claims` over the right ones.
 fn bent(claims: serde_json::Value) -> Bend {

@@ -3,7 +3,7 @@
 //! kept on their account) and sign out. At 1280 and 375 px.
 
 use super::Browser;
-use crate::sign_in::{Outbox, app_with};
+use crate::sign_in::{Outbox, app_of, app_with};
 
 /// Signs in by email with `browser` at `width`, switches to French from the menu, signs out.
 /// Under `make run` (`dev`: `DEV_LOGIN` and the outbox) the page opens the email itself.
@@ -24,6 +24,18 @@ async fn sign_in_by_link(
         "the page says what Almanac is: {intro}"
     );
     browser.every_input_is_labelled().await;
+    let sso = browser.count("#sign-in-sso").await;
+    assert_eq!(
+        sso,
+        usize::from(!dev),
+        "the single sign-on button, where it is set up"
+    );
+    if sso == 1 {
+        assert_eq!(
+            browser.text("#sign-in-sso").await,
+            "Sign in with Example SSO"
+        );
+    }
     browser.screenshot_of("sign-in").await;
     browser.fill("#sign-in-email", address).await;
     browser.click("#sign-in-send").await;
@@ -110,7 +122,9 @@ async fn a_person_signs_in_by_link_switches_language_and_signs_out_at_desktop_an
     let outbox = Outbox::new();
     let app = app_with(&outbox, &[("SIGN_UP", "open"), ("DEV_LOGIN", "true")]).await;
     sign_in_by_link(&outbox, &app, 1280, "ana@example.com", true).await;
+    // A server with single sign-on too: its button is on the sign-in page.
+    let provider = crate::helpers::fake_oidc::FakeOidc::start().await;
     let outbox = Outbox::new();
-    let app = app_with(&outbox, &[("SIGN_UP", "open")]).await;
+    let app = app_of(&provider, &outbox, &[("SIGN_UP", "open")]).await;
     sign_in_by_link(&outbox, &app, 375, "ben@example.com", false).await;
 }
