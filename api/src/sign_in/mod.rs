@@ -3,9 +3,10 @@
 //! (`crate::session`), and the person has an account (`users`) whose address was proven.
 //!
 //! - `POST /app/sign-in {email, language?}` answers 202 with the same body whoever asks:
-//!   the link is made and sent afterwards (`almanac_shared::sign_in::Postman`) when the address has an
-//!   account, an invitation, or may have one (`SIGN_UP`). `SIGN_IN_RATE_PER_CLIENT` and
-//!   `SIGN_IN_RATE_PER_EMAIL` bound the asking (429 with `Retry-After`).
+//!   the link is made and sent afterwards (`almanac_shared::sign_in::Postman`) when the
+//!   address has an account, an invitation, or may have one (`SIGN_UP`).
+//!   `SIGN_IN_RATE_PER_CLIENT` and `SIGN_IN_RATE_PER_EMAIL` bound the asking (429 with
+//!   `Retry-After`).
 //! - `GET /app/sign-in/{token}` is a page naming the address with a "Sign in" button; its
 //!   `POST` (the app's script, same origin) uses the link once and opens the session, so a
 //!   mail scanner that fetches the link uses nothing.
