@@ -41,24 +41,6 @@ pub fn sign_in_address(raw: &str) -> Option<String> {
     (address.len() <= 320 && parsed.domain().contains('.')).then_some(address)
 }
 
-/// The sign-in link's path (`/app/sign-in/<token>`) in an outbox file's text: what
-/// `make run`'s "open the email" and the tests read. Quoted-printable's soft line breaks and
-/// escapes are undone first (a long line is cut by them).
-pub fn sign_in_path_in(eml: &str) -> Option<String> {
-    const PATH: &str = "/app/sign-in/";
-    let text = eml
-        .replace("=\r\n", "")
-        .replace("=\n", "")
-        .replace("=3D", "=");
-    text.match_indices(PATH).find_map(|(at, _)| {
-        let token: String = text[at + PATH.len()..]
-            .chars()
-            .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
-            .collect();
-        (token.len() == 43).then(|| format!("{PATH}{token}"))
-    })
-}
-
 /// One message to one recipient.
 #[derive(Debug, Clone)]
 pub struct OutgoingEmail {

@@ -103,11 +103,11 @@ pub struct Attempt {
 
 impl Attempt {
     pub fn new() -> Self {
-        let random = || URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>());
+        use crate::sign_in::random_token;
         Self {
-            state: random(),
-            nonce: random(),
-            verifier: random(),
+            state: random_token(),
+            nonce: random_token(),
+            verifier: random_token(),
         }
     }
 
@@ -119,19 +119,15 @@ impl Attempt {
     /// An attempt read back from its cookie; `None` when it is not one.
     pub fn from_cookie(value: &str) -> Option<Self> {
         let mut parts = value.split('.');
-        let well_formed = |p: &str| {
-            p.len() == 43
-                && p.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        };
         let (state, nonce, verifier) = (parts.next()?, parts.next()?, parts.next()?);
-        (parts.next().is_none() && [state, nonce, verifier].into_iter().all(well_formed)).then(
-            || Self {
-                state: state.to_owned(),
-                nonce: nonce.to_owned(),
-                verifier: verifier.to_owned(),
-            },
-        )
+        let well_formed = [state, nonce, verifier]
+            .into_iter()
+            .all(crate::sign_in::well_formed);
+        (parts.next().is_none() && well_formed).then(|| Self {
+            state: state.to_owned(),
+            nonce: nonce.to_owned(),
+            verifier: verifier.to_owned(),
+        })
     }
 
     /// The PKCE challenge of the verifier (S256).

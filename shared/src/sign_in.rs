@@ -31,12 +31,35 @@ pub fn digest(token: &str) -> [u8; 32] {
     Sha256::digest(token.as_bytes()).into()
 }
 
+/// 256 random bits as 43 characters of unpadded base64url: a link's token, and each part of
+/// a single sign-on attempt.
+pub fn random_token() -> String {
+    URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>())
+}
+
 /// Whether `token` could be one of ours: 43 characters of unpadded base64url (256 bits).
 pub fn well_formed(token: &str) -> bool {
     token.len() == 43
         && token
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// A link's path (`/app/sign-in/<token>`) in an email's text as the outbox keeps it: what
+/// `make run`'s "open the email" and the tests read. Quoted-printable's soft line breaks and
+/// escapes are undone first (a long line is cut by them).
+pub fn path_in(eml: &str) -> Option<String> {
+    let text = eml
+        .replace("=\r\n", "")
+        .replace("=\n", "")
+        .replace("=3D", "=");
+    text.match_indices(PATH).find_map(|(at, _)| {
+        let token: String = text[at + PATH.len()..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+            .collect();
+        well_formed(&token).then(|| format!("{PATH}{token}"))
+    })
 }
 
 /// The language of the email (the page's, as it asked).
@@ -132,7 +155,7 @@ pub async fn issue(
     email: &str,
     user: Option<Uuid>,
 ) -> sqlx::Result<String> {
-    let token = URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>());
+    let token = random_token();
     let expires_at = chrono::Utc::now() + settings.sign_in.ttl;
     sign_in::issue(pool, &digest(&token), email, user, expires_at).await?;
     Ok(format!("{}{PATH}{token}", settings.app_base_url()))

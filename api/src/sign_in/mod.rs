@@ -268,7 +268,7 @@ fn newest_link(dir: &std::path::Path, email: &str) -> Option<String> {
             .lines()
             .any(|line| line.to_ascii_lowercase().trim() == to);
         if addressed {
-            almanac_shared::email::sign_in_path_in(&text)
+            links::path_in(&text)
         } else {
             None
         }

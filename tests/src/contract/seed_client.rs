@@ -13,9 +13,9 @@ use crate::helpers::{JWT_SECRET, admin_url, drop_database, fresh_database, redis
 #[tokio::test]
 async fn a_client_written_from_the_seeds_alone_works_unchanged() {
     let (db_name, _db) = fresh_database().await;
-    let outbox = std::env::temp_dir().join(format!("almanac-seed-outbox-{}", Uuid::new_v4()));
+    let outbox = crate::helpers::outbox::Outbox::new();
     let prefix = format!("seed{}", &Uuid::new_v4().simple().to_string()[..10]);
-    let env = vec![
+    let mut env = vec![
         (
             "DATABASE_URL",
             almanac_shared::db::with_database(&admin_url(), &db_name),
@@ -24,10 +24,9 @@ async fn a_client_written_from_the_seeds_alone_works_unchanged() {
         ("REDIS_PREFIX", prefix),
         ("JWT_SECRET", JWT_SECRET.into()),
         ("AI_PROVIDER", "offline".into()),
-        ("EMAIL_PROVIDER", "outbox".into()),
-        ("EMAIL_OUTBOX_DIR", outbox.display().to_string()),
         ("SCHEDULER_TICK_SECS", "0.2".into()),
     ];
+    env.extend(outbox.env());
     let api = Service::api(&env).await.expect("almanac-api starts");
     let worker = Service::worker(&env).await.expect("almanac-worker starts");
     let token = JwtKeys::new(JWT_SECRET).mint(Uuid::now_v7(), 600);
@@ -40,8 +39,7 @@ async fn a_client_written_from_the_seeds_alone_works_unchanged() {
         .output()
         .await
         .expect("python3 runs");
-    drop((api, worker));
-    std::fs::remove_dir_all(&outbox).ok();
+    drop((api, worker, outbox));
     drop_database(&db_name).await;
     let out = String::from_utf8_lossy(&run.stdout);
     println!("{out}");

@@ -9,6 +9,7 @@ pub mod fake_platforms;
 pub mod fleet;
 mod generations;
 mod leftovers;
+pub mod outbox;
 pub mod probe;
 pub mod redis_cluster;
 pub mod redis_server;

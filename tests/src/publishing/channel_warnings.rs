@@ -43,24 +43,12 @@ async fn channel(
     id
 }
 
-fn emails(outbox: &std::path::Path) -> Vec<String> {
-    std::fs::read_dir(outbox)
-        .map(|dir| {
-            dir.map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 #[tokio::test]
 async fn a_channel_about_to_expire_is_announced_once_per_token() {
-    let outbox = std::env::temp_dir().join(format!("almanac-expiry-{}", Uuid::new_v4()));
-    let app = app_with(vec![
-        ("EMAIL_PROVIDER", "outbox".into()),
-        ("EMAIL_OUTBOX_DIR", outbox.display().to_string()),
-        ("PUBLIC_BASE_URL", "https://almanac.example.com".into()),
-    ])
-    .await;
+    let outbox = crate::helpers::outbox::Outbox::new();
+    let mut env = outbox.env();
+    env.push(("PUBLIC_BASE_URL", "https://almanac.example.com".into()));
+    let app = app_with(env).await;
     let user = Uuid::now_v7();
     almanac_shared::store::contacts::record(&app.db, user, "owner@example.com")
         .await
@@ -121,7 +109,7 @@ async fn a_channel_about_to_expire_is_announced_once_per_token() {
         announced,
         expected.iter().map(Uuid::to_string).collect::<Vec<_>>()
     );
-    let sent = emails(&outbox);
+    let sent = outbox.emails();
     assert_eq!(sent.len(), 2, "{sent:?}");
     for email in &sent {
         assert!(email.contains("To: owner@example.com"), "{email}");
@@ -163,10 +151,9 @@ async fn a_channel_about_to_expire_is_announced_once_per_token() {
     );
     all_deliveries(&app, user, hook, 3, "succeeded").await;
     eventually(WAIT, "the third email", || async {
-        (emails(&outbox).len() == 3).then_some(())
+        (outbox.emails().len() == 3).then_some(())
     })
     .await;
-    std::fs::remove_dir_all(&outbox).ok();
 }
 
 /// An intent of `channel`'s in `status`, failed with `code` if given.

@@ -5,74 +5,10 @@ mod link;
 mod me;
 mod sso;
 
-use std::{path::PathBuf, time::Duration};
-
 use serde_json::Value;
-use uuid::Uuid;
 
-use crate::helpers::{TestApp, TestOptions, eventually, spawn_app_with};
-
-/// The outbox of a test's own: every email the app sends is a file in it.
-pub struct Outbox {
-    pub dir: PathBuf,
-}
-
-impl Outbox {
-    pub fn new() -> Self {
-        Self {
-            dir: std::env::temp_dir().join(format!("almanac-outbox-{}", Uuid::new_v4())),
-        }
-    }
-
-    pub fn env(&self) -> Vec<(&'static str, String)> {
-        vec![
-            ("EMAIL_PROVIDER", "outbox".into()),
-            ("EMAIL_OUTBOX_DIR", self.dir.display().to_string()),
-        ]
-    }
-
-    /// Every email in the outbox, oldest first.
-    pub fn emails(&self) -> Vec<String> {
-        let Ok(entries) = std::fs::read_dir(&self.dir) else {
-            return Vec::new();
-        };
-        let mut files: Vec<PathBuf> = entries
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "eml"))
-            .collect();
-        files.sort();
-        files
-            .iter()
-            .map(|p| std::fs::read_to_string(p).unwrap())
-            .collect()
-    }
-
-    /// The emails to `address`.
-    pub fn to(&self, address: &str) -> Vec<String> {
-        let header = format!("To: {address}");
-        self.emails()
-            .into_iter()
-            .filter(|e| e.lines().any(|line| line.trim() == header))
-            .collect()
-    }
-
-    /// The link of the `n`th email to `address` (1 the first), once it is there.
-    pub async fn link(&self, address: &str, n: usize) -> String {
-        let email = eventually(
-            Duration::from_secs(10),
-            &format!("email {n} to {address}"),
-            || async { self.to(address).get(n - 1).cloned() },
-        )
-        .await;
-        almanac_shared::email::sign_in_path_in(&email).expect("a sign-in email holds its link")
-    }
-}
-
-impl Drop for Outbox {
-    fn drop(&mut self) {
-        std::fs::remove_dir_all(&self.dir).ok();
-    }
-}
+pub use crate::helpers::outbox::Outbox;
+use crate::helpers::{TestApp, TestOptions, spawn_app_with};
 
 /// An app whose emails go to `outbox`, with `env` set.
 pub async fn app_with(outbox: &Outbox, env: &[(&'static str, &str)]) -> TestApp {

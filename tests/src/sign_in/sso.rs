@@ -92,15 +92,14 @@ async fn single_sign_on_finds_the_same_person_again_and_links_an_account_once() 
         &[("SIGN_UP", "domains"), ("SIGN_UP_DOMAINS", "example.com")],
     )
     .await;
-    let config: serde_json::Value = app
-        .client
-        .get(app.url("/app/config.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, config) = app
+        .request_json(
+            reqwest::Method::GET,
+            app.url("/app/config.json"),
+            None,
+            None,
+        )
+        .await;
     assert_eq!(config["signIn"]["sso"], "Sign in with Example SSO");
 
     // A first sign-in: an account for the verified address (its domain may sign up).

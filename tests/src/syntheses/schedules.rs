@@ -478,12 +478,9 @@ async fn a_digest_goes_through_resend_once_with_one_idempotency_key() {
 /// deliveries list links to; with no provider at all, deliveries fail saying so.
 #[tokio::test]
 async fn the_outbox_keeps_each_digest_and_no_provider_says_so() {
-    let outbox = std::env::temp_dir().join(format!("almanac-outbox-{}", Uuid::new_v4()));
+    let outbox = crate::helpers::outbox::Outbox::new();
     let app = spawn_app_with(TestOptions {
-        env: vec![
-            ("EMAIL_PROVIDER", "outbox".into()),
-            ("EMAIL_OUTBOX_DIR", outbox.display().to_string()),
-        ],
+        env: outbox.env(),
         ..Default::default()
     })
     .await;
@@ -532,7 +529,6 @@ async fn the_outbox_keeps_each_digest_and_no_provider_says_so() {
         .await
         .unwrap();
     assert_eq!(stranger.status(), 404);
-    std::fs::remove_dir_all(&outbox).ok();
 
     let nowhere = spawn_app_with(TestOptions::default()).await;
     nowhere.expect_failed_jobs();

@@ -166,12 +166,8 @@ async fn a_schedule_keeps_the_readers_zone_and_shows_the_next_digest_in_their_ti
 #[tokio::test]
 async fn a_skipped_digest_and_an_unsubscribed_address_show_with_a_way_back() {
     use crate::syntheses::digests::{at, feed, one_click, run};
-    let outbox = std::env::temp_dir().join(format!("almanac-outbox-{}", Uuid::new_v4()));
-    let app = app_with(vec![
-        ("EMAIL_PROVIDER", "outbox".into()),
-        ("EMAIL_OUTBOX_DIR", outbox.display().to_string()),
-    ])
-    .await;
+    let outbox = crate::helpers::outbox::Outbox::new();
+    let app = app_with(outbox.env()).await;
     let browser = Browser::start(&app, "digest-skipped").await;
     let user = browser.sign_in().await;
     let site = crate::helpers::sites::Site::start(vec![(
@@ -256,7 +252,6 @@ async fn a_skipped_digest_and_an_unsubscribed_address_show_with_a_way_back() {
         .map(|s| s["email"].as_str().unwrap())
         .collect();
     assert_eq!(left, ["ana@example.com"], "{schedule}");
-    std::fs::remove_dir_all(&outbox).ok();
 }
 
 /// Creates the theme "Tea" (one text source) in the web app's form, and waits for its page.

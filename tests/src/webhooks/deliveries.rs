@@ -388,14 +388,11 @@ async fn a_redelivery_keeps_the_delivery_s_id(
 
 #[tokio::test]
 async fn gone_and_failing_endpoints_are_disabled_and_their_owner_told() {
-    let outbox = std::env::temp_dir().join(format!("almanac-webhooks-{}", Uuid::new_v4()));
-    let app = app_with(vec![
-        ("EMAIL_PROVIDER", "outbox".into()),
-        ("EMAIL_OUTBOX_DIR", outbox.display().to_string()),
-        // It sends more tests than a minute's limit.
-        ("WEBHOOK_TEST_RATE_LIMIT", "100".into()),
-    ])
-    .await;
+    let outbox = crate::helpers::outbox::Outbox::new();
+    let mut env = outbox.env();
+    // It sends more tests than a minute's limit.
+    env.push(("WEBHOOK_TEST_RATE_LIMIT", "100".into()));
+    let app = app_with(env).await;
     // The deliveries of the disabled endpoints fail, and their jobs with them.
     app.expect_failed_jobs();
     let user = Uuid::now_v7();
