@@ -80,6 +80,7 @@ pub fn endpoint(state: AppState) -> Arc<poem::endpoint::BoxEndpoint<'static, poe
     }
     let whole = web::WithApp(web::routes(routes))
         .around(middleware::prefer::bulk)
+        .around(middleware::workspace::select)
         .around(middleware::session::accept)
         .around(middleware::admin::accept)
         .around(middleware::keys::accept)
@@ -108,8 +109,10 @@ fn cors(origins: &[String]) -> poem::middleware::Cors {
             "prefer",
             "x-request-id",
             "traceparent",
+            "almanac-workspace",
+            "if-match",
         ])
-        .expose_headers(["x-request-id", "retry-after", "preference-applied"])
+        .expose_headers(["x-request-id", "retry-after", "preference-applied", "etag"])
         .max_age(600);
     if origins.iter().any(|o| o == "*") {
         cors

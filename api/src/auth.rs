@@ -4,7 +4,10 @@
 //! (`alm_…`, looked up and held to its scopes by [`crate::middleware::keys::accept`] before
 //! any handler runs). Managing keys takes a [`PersonalAuth`]: never a key.
 
-use almanac_shared::api_keys::is_key;
+use almanac_shared::{
+    api_keys::is_key,
+    workspaces::{Actor, Role},
+};
 use poem::Request;
 use poem_openapi::{
     SecurityScheme,
@@ -14,10 +17,33 @@ use uuid::Uuid;
 
 use crate::{error::ApiError, state::AppState};
 
-/// The authenticated caller.
+/// The authenticated caller: the person, the workspace the request acts in and their role
+/// there (chosen by [`crate::middleware::workspace::select`] before any handler runs; their
+/// personal workspace, as `owner`, where it chose none).
 #[derive(Debug, Clone, Copy)]
 pub struct AuthUser {
     pub id: Uuid,
+    pub workspace: Uuid,
+    pub role: Role,
+}
+
+impl AuthUser {
+    /// `id` in their personal workspace.
+    pub fn personal(id: Uuid) -> Self {
+        Self {
+            id,
+            workspace: id,
+            role: Role::Owner,
+        }
+    }
+
+    /// The person acting in the workspace, as the store takes them.
+    pub fn actor(&self) -> Actor {
+        Actor {
+            user: self.id,
+            workspace: self.workspace,
+        }
+    }
 }
 
 /// `Authorization: Bearer <JWT>`: HS256, `aud = "authenticated"`, `sub` = user id.
@@ -117,32 +143,58 @@ impl StreamAuth {
     }
 }
 
-/// The user a request's session cookie carries, put there by [`crate::middleware::session::accept`].
+/// The person a request's session cookie carries, put there by
+/// [`crate::middleware::session::accept`].
 #[derive(Debug, Clone, Copy)]
-pub struct SessionUser(pub AuthUser);
+pub struct SessionUser(pub Uuid);
 
-/// The owner of the API key a request carries, put there by
-/// [`crate::middleware::keys::accept`] once the key was found live and its scopes allow the
-/// operation.
+/// The API key a request carries, put there by [`crate::middleware::keys::accept`] once the
+/// key was found live and its maker still a member of its workspace: the maker acting in
+/// the key's workspace with their role there, and the key's scopes.
+#[derive(Debug, Clone)]
+pub struct KeyUser {
+    pub user: AuthUser,
+    pub scopes: Vec<String>,
+}
+
+/// The caller acting in the workspace [`crate::middleware::workspace::select`] chose for
+/// the request, with their role there (it refused the request already when they may not).
 #[derive(Debug, Clone, Copy)]
-pub struct KeyUser(pub AuthUser);
+pub struct Acting(pub AuthUser);
 
-/// The key's owner [`crate::middleware::keys::accept`] found (it refused the request already
-/// when the key was unknown, revoked, expired or short of the operation's scope).
-async fn check_api_key(req: &Request, _bearer: Bearer) -> poem::Result<AuthUser> {
+/// `id` as the request acts: in the workspace chosen for it, else their personal one.
+fn acting(req: &Request, id: Uuid) -> AuthUser {
     req.extensions()
+        .get::<Acting>()
+        .map(|acting| acting.0)
+        .filter(|acting| acting.id == id)
+        .unwrap_or_else(|| AuthUser::personal(id))
+}
+
+/// The key's maker [`crate::middleware::keys::accept`] found (it refused the request already
+/// when the key was unknown, revoked, expired or its maker no longer a member), acting in
+/// the key's workspace.
+async fn check_api_key(req: &Request, _bearer: Bearer) -> poem::Result<AuthUser> {
+    let key = req
+        .extensions()
         .get::<KeyUser>()
-        .map(|key| key.0)
-        .ok_or_else(|| invalid_token().into())
+        .ok_or_else(invalid_token)?;
+    Ok(req
+        .extensions()
+        .get::<Acting>()
+        .map(|acting| acting.0)
+        .filter(|acting| acting.id == key.user.id)
+        .unwrap_or(key.user))
 }
 
 /// The session [`crate::middleware::session::accept`] found for the cookie (it refused the request
 /// already when the cookie named none or broke the forgery rules).
 async fn check_session(req: &Request, _cookie: ApiKey) -> poem::Result<AuthUser> {
-    req.extensions()
+    let session = req
+        .extensions()
         .get::<SessionUser>()
-        .map(|session| session.0)
-        .ok_or_else(|| invalid_token().into())
+        .ok_or_else(invalid_token)?;
+    Ok(acting(req, session.0))
 }
 
 async fn check_token(req: &Request, bearer: Bearer) -> poem::Result<AuthUser> {
@@ -172,17 +224,36 @@ fn verify(req: &Request, token: &str) -> poem::Result<AuthUser> {
     let state = req
         .data::<AppState>()
         .expect("AppState is attached to every route");
+    let id = token_user(state, token).ok_or_else(invalid_token)?;
+    Ok(acting(req, id))
+}
+
+/// The token a request's `Authorization: Bearer` carries.
+pub(crate) fn bearer(req: &Request) -> Option<&str> {
+    req.headers()
+        .get(poem::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")
+        .map(str::trim)
+}
+
+/// The person a valid JWT names (noting the address its claims carry, for notices).
+pub(crate) fn token_user(state: &AppState, token: &str) -> Option<Uuid> {
+    if is_key(token) {
+        return None;
+    }
     match state.jwt.verify(token) {
         Ok(claims) => {
             tracing::Span::current().record("userId", tracing::field::display(claims.sub));
             if let Some(email) = &claims.email {
                 state.contacts.note(&state.pool, claims.sub, email);
             }
-            Ok(AuthUser { id: claims.sub })
+            Some(claims.sub)
         }
         Err(error) => {
             tracing::debug!(error = %error, "token refused");
-            Err(invalid_token().into())
+            None
         }
     }
 }

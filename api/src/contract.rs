@@ -16,7 +16,10 @@
 //! It also states, for every operation an API key may call (those with `ApiKeyAuth`), the
 //! scope it needs (`x-almanac-scope`, by [`crate::scopes::scope_for`]; the key's check
 //! reads it back through the route table) and the 403 `INSUFFICIENT_SCOPE` a key without
-//! it meets.
+//! it meets; and for every user operation (a person's credentials) the role it needs in
+//! the workspace it acts in (`x-almanac-role`, by [`crate::roles::role_for`]), the
+//! `Almanac-Workspace` header that chooses the workspace, and the 403 `ROLE_REQUIRED` a
+//! member short of the role meets.
 //!
 //! The document is walked in the order poem-openapi wrote it (a YAML mapping keeps its
 //! order), so the committed file reads as before.
@@ -49,6 +52,7 @@ use crate::routes::{
     unsubscribe::UnsubscribeApi,
     usage::UsageApi,
     webhooks::WebhooksApi,
+    workspaces::{WorkspacesApi, invitations::InvitationsApi},
 };
 
 /// Every operation of the API, by family (nested so that the tuple has `Default`).
@@ -87,6 +91,7 @@ pub type Apis = (
         ApiKeysApi,
         MeApi,
     ),
+    (WorkspacesApi, InvitationsApi),
     AnalyticsApi,
 );
 
@@ -210,12 +215,14 @@ fn holds_any_value<'a>(
 /// Applies the module's rules to every schema of `document`: each operation's parameters,
 /// bodies and answers (headers included), and the named schemas.
 fn finish(document: &mut Value) {
+    workspace_parameter(document);
     if let Some(paths) = document.get_mut("paths").and_then(Value::as_mapping_mut) {
         for (path, item) in paths.iter_mut() {
             let path = path.as_str().unwrap_or_default();
             for (method, operation) in item.as_mapping_mut().into_iter().flatten() {
                 operation_schemas(operation);
                 key_scope(method.as_str().unwrap_or_default(), path, operation);
+                workspace_role(method.as_str().unwrap_or_default(), path, operation);
             }
         }
     }
@@ -285,27 +292,122 @@ fn key_scope(method: &str, path: &str, operation: &mut Value) {
     else {
         return;
     };
-    if responses.contains_key("403") {
+    add_refusal(responses, "403", SCOPE_REFUSAL);
+}
+
+/// Documents the refusal `status` (an error envelope, as the 401 every such operation has)
+/// unless the operation documents it already; in the order of statuses.
+fn add_refusal(responses: &mut Mapping, status: &str, description: &str) {
+    if responses.contains_key(status) {
         return;
     }
     let Some(mut refusal) = responses.get("401").cloned() else {
         return;
     };
-    refusal["description"] = SCOPE_REFUSAL.into();
+    refusal["description"] = description.into();
     let mut ordered = Mapping::new();
     let mut placed = false;
-    for (status, response) in std::mem::take(responses) {
-        if !placed && status.as_str().is_some_and(|s| s > "403") {
-            ordered.insert("403".into(), refusal.clone());
+    for (known, response) in std::mem::take(responses) {
+        if !placed && known.as_str().is_some_and(|known| known > status) {
+            ordered.insert(status.into(), refusal.clone());
             placed = true;
         }
-        ordered.insert(status, response);
+        ordered.insert(known, response);
     }
     if !placed {
-        ordered.insert("403".into(), refusal);
+        ordered.insert(status.into(), refusal);
     }
     *responses = ordered;
 }
+
+/// The schemes a person's own credentials travel in: an operation taking one is a user
+/// operation, acting in a workspace.
+const PERSON_SCHEMES: [&str; 2] = ["BearerAuth", "SessionAuth"];
+
+/// What a 403 says about roles.
+const ROLE_REFUSAL: &str = "Your role in this workspace does not allow this \
+     (`ROLE_REQUIRED`; `details.role` names the role it needs).";
+
+/// The header choosing the workspace a list or a creation acts in.
+const WORKSPACE_HEADER: &str = "Almanac-Workspace";
+
+/// The header's parameter, once in `components.parameters`.
+const WORKSPACE_PARAMETER: &str = "AlmanacWorkspace";
+
+/// `components.parameters`: the `Almanac-Workspace` header every user operation takes.
+fn workspace_parameter(document: &mut Value) {
+    let parameter: Value = serde_yaml::from_str(&format!(
+        "{{name: {WORKSPACE_HEADER}, in: header, required: false, \
+         description: \"The workspace a list or a creation acts in (its id, as GET \
+         /v1/workspaces lists them); without it, your personal workspace. An operation on one \
+         resource acts in the resource's workspace. Not a UUID: 400 `VALIDATION_FAILED`; not a \
+         member: 404 `WORKSPACE_NOT_FOUND`.\", \
+         schema: {{type: string, format: uuid}}}}"
+    ))
+    .expect("the header's parameter is YAML");
+    if let Some(components) = document
+        .get_mut("components")
+        .and_then(Value::as_mapping_mut)
+    {
+        let parameters = components
+            .entry("parameters".into())
+            .or_insert_with(|| Value::Mapping(Mapping::new()));
+        if let Some(parameters) = parameters.as_mapping_mut() {
+            parameters.insert(WORKSPACE_PARAMETER.into(), parameter);
+        }
+    }
+}
+
+/// A user operation: the role it needs, the header choosing its workspace and the 403 a
+/// member short of the role meets.
+fn workspace_role(method: &str, path: &str, operation: &mut Value) {
+    let is_users = operation["security"]
+        .as_sequence()
+        .into_iter()
+        .flatten()
+        .any(|requirement| PERSON_SCHEMES.iter().any(|s| requirement.get(*s).is_some()));
+    let Some(operation) = operation.as_mapping_mut().filter(|_| is_users) else {
+        return;
+    };
+    let role = crate::roles::role_for(method, path);
+    operation.insert(crate::roles::ROLE_EXTENSION.into(), role.as_str().into());
+    let header: Value = serde_yaml::from_str(&format!(
+        "{{$ref: '#/components/parameters/{WORKSPACE_PARAMETER}'}}"
+    ))
+    .expect("the header's reference is YAML");
+    let parameters = operation
+        .entry("parameters".into())
+        .or_insert_with(|| Value::Sequence(Vec::new()));
+    if let Some(parameters) = parameters.as_sequence_mut() {
+        parameters.push(header);
+    }
+    let Some(responses) = operation
+        .get_mut("responses")
+        .and_then(Value::as_mapping_mut)
+    else {
+        return;
+    };
+    // A reader's operation refuses no role.
+    if role > almanac_shared::workspaces::Role::Viewer {
+        match responses.get_mut("403") {
+            Some(refusal) => {
+                let said = refusal["description"].as_str().unwrap_or_default();
+                refusal["description"] = format!("{said} Or: {ROLE_REFUSAL}").into();
+            }
+            None => add_refusal(responses, "403", ROLE_REFUSAL),
+        }
+    }
+    add_refusal(responses, "400", WORKSPACE_MALFORMED);
+    add_refusal(responses, "404", WORKSPACE_UNKNOWN);
+}
+
+/// What a 400 says on an operation that answers none of its own.
+const WORKSPACE_MALFORMED: &str = "`Almanac-Workspace` is not a workspace's id \
+     (`VALIDATION_FAILED`, `details.field: \"Almanac-Workspace\"`).";
+
+/// What a 404 says on an operation that answers none of its own.
+const WORKSPACE_UNKNOWN: &str = "You are not a member of the workspace `Almanac-Workspace` \
+     names (`WORKSPACE_NOT_FOUND`).";
 
 fn operation_schemas(operation: &mut Value) {
     let operation_id = operation["operationId"].as_str().map(str::to_owned);

@@ -196,7 +196,7 @@ impl ApiError {
     }
 
     /// 429 `BUDGET_EXCEEDED`: the user's tokens of the UTC day have reached
-    /// `AI_USER_DAILY_TOKENS`; `Retry-After` and `resetAt` say when it resets.
+    /// `AI_WORKSPACE_DAILY_TOKENS`; `Retry-After` and `resetAt` say when it resets.
     pub fn budget_exceeded(
         limit: u64,
         used: i64,

@@ -156,8 +156,25 @@ pub const CATALOGUE: &[(&str, &str)] = &[
         "INVALID_ARGUMENTS",
         "An MCP tool was called with arguments it does not take.",
     ),
+    ("INVITATION_EXPIRED", "The workspace invitation expired."),
+    (
+        "INVITATION_NOT_YOURS",
+        "The workspace invitation was sent to another address than the caller's.",
+    ),
+    (
+        "INVITATION_REVOKED",
+        "The workspace invitation was withdrawn.",
+    ),
+    (
+        "INVITATION_USED",
+        "The workspace invitation was accepted already.",
+    ),
     ("JOB_EXPIRED", "The job's record is no longer kept."),
     ("JOB_FINISHED", "The job has already ended."),
+    (
+        "LAST_OWNER",
+        "The change would leave the workspace without an owner.",
+    ),
     (
         "MEDIA_CHANGED",
         "The video changed while its upload was opened; tried again.",
@@ -308,6 +325,10 @@ pub const CATALOGUE: &[(&str, &str)] = &[
         "The platform withdrew the account's access.",
     ),
     (
+        "ROLE_REQUIRED",
+        "The caller's role in the workspace does not allow the operation (`details.role` names the role it needs).",
+    ),
+    (
         "RUN_NOT_CONTINUABLE",
         "The run cannot be continued; regenerate.",
     ),
@@ -413,4 +434,12 @@ pub const CATALOGUE: &[(&str, &str)] = &[
         "The endpoint's address is not public https.",
     ),
     ("WEEK_EMPTY", "The week has no saved placements."),
+    (
+        "WORKSPACE_NOT_FOUND",
+        "No such workspace, or the caller is not a member of it.",
+    ),
+    (
+        "WORKSPACE_PERSONAL",
+        "A personal workspace cannot be deleted or shared.",
+    ),
 ];

@@ -25,6 +25,7 @@ pub mod origin;
 pub mod rate_limit;
 pub mod relay;
 pub mod responses;
+pub mod roles;
 pub mod route_table;
 pub mod routes;
 pub mod scopes;

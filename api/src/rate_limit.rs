@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use almanac_shared::workspaces::Actor;
 use almanac_shared::{config::RateLimit, redis_conn::RedisConn, store, usage};
 use redis::Script;
 use uuid::Uuid;
@@ -28,18 +29,20 @@ impl Taken {
     }
 }
 
-/// Takes a slot of `limit`'s window for `user`, or answers 429 with `Retry-After`. Retries
-/// of one keyed request (`Idempotency-Key`) share a slot, so they count once. Every family
-/// creates AI work, so a user whose daily token budget (`AI_USER_DAILY_TOKENS`) is spent
+/// Takes a slot of `limit`'s window for the person `actor.user` (rate limits are a
+/// person's), or answers 429 with `Retry-After`. Retries of one keyed request
+/// (`Idempotency-Key`) share a slot, so they count once. Every family creates AI work, so
+/// a request in a workspace whose daily token budget (`AI_WORKSPACE_DAILY_TOKENS`) is spent
 /// gets 429 `BUDGET_EXCEEDED` first.
 pub async fn take(
     state: &AppState,
     limit: &RateLimit,
-    user: Uuid,
+    actor: Actor,
     idempotency: Option<&Key>,
 ) -> ApiResult<Taken> {
-    if let Some(budget) = state.settings.ai.user_daily_tokens {
-        let used = match store::usage::today(&state.pool, user).await {
+    let user = actor.user;
+    if let Some(budget) = state.settings.ai.workspace_daily_tokens {
+        let used = match store::usage::today(&state.pool, actor.workspace).await {
             Ok(used) => used,
             // Postgres down: nothing it meters can run (calendars answer the legacy dry
             // run), so the request is not refused for a budget nobody can read.

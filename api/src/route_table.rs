@@ -1,13 +1,13 @@
 //! The route table: every route of the OpenAPI document and the undocumented ones, with
 //! its methods, whether each takes a body, which take no credentials and the scope each
-//! needs of an API key.
+//! needs of an API key and the role each needs of a member.
 
 use std::sync::LazyLock;
 
-use almanac_shared::api_keys::Scope;
+use almanac_shared::{api_keys::Scope, workspaces::Role};
 use poem::http::{HeaderValue, Method};
 
-use crate::scopes::SCOPE_EXTENSION;
+use crate::{roles::ROLE_EXTENSION, scopes::SCOPE_EXTENSION};
 
 /// Where the MCP server answers (`crate::mcp`): no operation of the document, its own label.
 pub const MCP_PATH: &str = "/mcp";
@@ -22,6 +22,8 @@ pub(crate) struct RouteEntry {
     pub(crate) public: Vec<String>,
     /// The methods whose operation takes an API key, with the scope it needs.
     pub(crate) scopes: Vec<(String, Scope)>,
+    /// The methods whose operation acts in a workspace, with the role it needs there.
+    pub(crate) roles: Vec<(String, Role)>,
 }
 
 /// Every route: the OpenAPI document's, plus the undocumented ones.
@@ -58,9 +60,19 @@ pub(crate) static ROUTES: LazyLock<Vec<RouteEntry>> = LazyLock::new(|| {
                     Some((method.to_ascii_uppercase(), scope))
                 })
                 .collect();
+            let roles = item
+                .as_object()
+                .into_iter()
+                .flatten()
+                .filter_map(|(method, operation)| {
+                    let role = Role::parse(operation[ROLE_EXTENSION].as_str()?)?;
+                    Some((method.to_ascii_uppercase(), role))
+                })
+                .collect();
             RouteEntry {
                 public,
                 scopes,
+                roles,
                 ..RouteEntry::new(path, methods)
             }
         })
@@ -95,7 +107,22 @@ impl RouteEntry {
             methods,
             public: Vec::new(),
             scopes: Vec::new(),
+            roles: Vec::new(),
         }
+    }
+
+    /// The role a member needs for `method` here (`HEAD` as `GET`); `None` where the
+    /// operation acts in no workspace.
+    pub(crate) fn role(&self, method: &Method) -> Option<Role> {
+        let method = if method == Method::HEAD {
+            "GET"
+        } else {
+            method.as_str()
+        };
+        self.roles
+            .iter()
+            .find(|(m, _)| m == method)
+            .map(|(_, role)| *role)
     }
 
     /// The scope an API key needs for `method` here (`HEAD` as `GET`); `None` where the

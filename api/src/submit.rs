@@ -30,6 +30,7 @@ use almanac_shared::{
     jobs::{JobKind, NewJob},
     queue,
     store::{idempotency as keys, user_tx},
+    workspaces::Actor,
 };
 use serde_json::Value;
 use sqlx::{Postgres, Transaction};
@@ -45,7 +46,8 @@ use crate::{
 /// A request about to create a job.
 pub struct Submit<'a> {
     state: &'a AppState,
-    user: Uuid,
+    /// The person (whose rate limits and keys these are) in the workspace the job works in.
+    actor: Actor,
     /// The route's rate limit; none for a request that only restarts what the user made
     /// (a retry).
     limit: Option<&'a RateLimit>,
@@ -169,11 +171,11 @@ impl<A> Committed<A> {
 }
 
 impl<'a> Submit<'a> {
-    /// A request of `user`'s, held to `limit`.
-    pub fn new(state: &'a AppState, user: Uuid, limit: &'a RateLimit) -> Self {
+    /// A request of `actor`'s, held to `limit`.
+    pub fn new(state: &'a AppState, actor: Actor, limit: &'a RateLimit) -> Self {
         Self {
             state,
-            user,
+            actor,
             limit: Some(limit),
             key: None,
         }
@@ -181,10 +183,10 @@ impl<'a> Submit<'a> {
 
     /// A request of `user`'s held to no rate limit: it restarts what the user made (a
     /// failed publish retried).
-    pub fn unlimited(state: &'a AppState, user: Uuid) -> Self {
+    pub fn unlimited(state: &'a AppState, actor: Actor) -> Self {
         Self {
             state,
-            user,
+            actor,
             limit: None,
             key: None,
         }
@@ -226,7 +228,7 @@ impl<'a> Submit<'a> {
         Ok(Opened::Open(Making {
             held,
             key: self.key,
-            user: self.user,
+            user: self.actor.user,
         }))
     }
 
@@ -239,13 +241,13 @@ impl<'a> Submit<'a> {
     /// A slot of the rate limit (a keyed request's retries share one) and the user's
     /// transaction; Postgres down, the slot held.
     async fn hold(&self) -> ApiResult<Result<Held<'a>, StoreDown<'a>>> {
-        let (state, user) = (self.state, self.user);
+        let state = self.state;
         let key = self.key.as_ref().map(|keyed| keyed.key);
         let slot = match self.limit {
-            Some(limit) => Some(rate_limit::take(state, limit, user, key).await?),
+            Some(limit) => Some(rate_limit::take(state, limit, self.actor, key).await?),
             None => None,
         };
-        match user_tx(&state.pool, user).await {
+        match user_tx(&state.pool, self.actor).await {
             Ok(tx) => Ok(Ok(Held { state, tx, slot })),
             // Down, not merely busy (a saturated pool is 503 `SERVICE_UNAVAILABLE`).
             Err(error) if db::is_down(&state.pool, &error).await => {
@@ -302,10 +304,10 @@ impl<'a> Submit<'a> {
     where
         W: Future<Output = Gathered<Option<Earlier>>>,
     {
-        let (state, user) = (self.state, self.user);
+        let state = self.state;
         let key = self.key.as_ref().map(|keyed| keyed.key);
         let slot = match (free, self.limit) {
-            (false, Some(limit)) => Some(rate_limit::take(state, limit, user, key).await?),
+            (false, Some(limit)) => Some(rate_limit::take(state, limit, self.actor, key).await?),
             _ => None,
         };
         state.emitter.emit_first_or_log(job.id, first).await;
@@ -328,14 +330,14 @@ impl<'a> Submit<'a> {
 
     async fn earlier(&self) -> ApiResult<Option<Earlier>> {
         match &self.key {
-            Some(keyed) => keyed.earlier(self.state, self.user).await,
+            Some(keyed) => keyed.earlier(self.state, self.actor.user).await,
             None => Ok(None),
         }
     }
 
     /// The answer of the key's first request, which committed while this one wrote.
     async fn used(&self) -> ApiResult<Earlier> {
-        used(self.state, self.user, self.key.as_ref()).await
+        used(self.state, self.actor.user, self.key.as_ref()).await
     }
 }
 

@@ -32,5 +32,6 @@ pub mod trips;
 pub mod unsubscribe;
 pub mod usage;
 pub mod webhooks;
+pub mod workspaces;
 
 pub use config::Settings;

@@ -49,16 +49,22 @@ pub fn well_formed(token: &str) -> bool {
 /// `make run`'s "open the email" and the tests read. Quoted-printable's soft line breaks and
 /// escapes are undone first (a long line is cut by them).
 pub fn path_in(eml: &str) -> Option<String> {
+    token_after(eml, PATH).map(|token| format!("{PATH}{token}"))
+}
+
+/// The token following `prefix` (a link's path up to its token: the sign-in's, a workspace
+/// invitation's) in an email as the outbox keeps it.
+pub fn token_after(eml: &str, prefix: &str) -> Option<String> {
     let text = eml
         .replace("=\r\n", "")
         .replace("=\n", "")
         .replace("=3D", "=");
-    text.match_indices(PATH).find_map(|(at, _)| {
-        let token: String = text[at + PATH.len()..]
+    text.match_indices(prefix).find_map(|(at, _)| {
+        let token: String = text[at + prefix.len()..]
             .chars()
             .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
             .collect();
-        well_formed(&token).then(|| format!("{PATH}{token}"))
+        well_formed(&token).then_some(token)
     })
 }
 
@@ -171,14 +177,23 @@ pub async fn mail(
 ) -> Result<(), MailError> {
     let minutes = settings.sign_in.ttl.as_secs() / 60;
     let message = compose(email, link, minutes, language);
+    send_with_retries(mailer, &message).await
+}
+
+/// Sends `message`, trying again for a while when the provider fails for now (a link or an
+/// invitation: what a person waits for).
+pub async fn send_with_retries(
+    mailer: &dyn Mailer,
+    message: &OutgoingEmail,
+) -> Result<(), MailError> {
     let mut attempt = 1;
     loop {
-        match mailer.send(&message).await {
+        match mailer.send(message).await {
             Err(MailError::Transient(reason, wait)) if attempt < ATTEMPTS => {
                 tracing::info!(
                     reason,
                     attempt,
-                    "sending a sign-in link failed for now; trying again"
+                    "sending an email failed for now; trying again"
                 );
                 let pause = wait
                     .unwrap_or(Duration::from_secs(2))

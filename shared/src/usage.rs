@@ -1,4 +1,4 @@
-//! The daily token budget (`AI_USER_DAILY_TOKENS`): when a spent one is available again.
+//! The daily token budget (`AI_WORKSPACE_DAILY_TOKENS`): when a spent one is available again.
 //! What AI calls cost each user, per UTC day and job kind, is recorded and read by
 //! `store::usage`.
 

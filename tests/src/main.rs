@@ -32,6 +32,8 @@ mod syntheses;
 mod web;
 #[cfg(test)]
 mod webhooks;
+#[cfg(test)]
+mod workspaces;
 
 fn main() {
     println!("run the end-to-end suite with `make test` (cargo test -p almanac-tests)");

@@ -18,6 +18,7 @@ use almanac_shared::{
     domain::publish::variation,
     flags::Flag,
     store::{self, publish::evergreen::CollectionRow, user_tx},
+    workspaces::Actor,
 };
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -79,22 +80,26 @@ async fn repeat(
 ) -> anyhow::Result<Option<Repeated>> {
     let q = queue_of(ctx, now);
     let user = collection.user_id;
+    let actor = Actor {
+        user,
+        workspace: collection.workspace_id,
+    };
     let variant = if collection.variation == "ai" {
         // Chosen first without holding the channel (the AI takes seconds), chosen again
         // under its lock below.
-        let mut tx = user_tx(&ctx.pool, user).await?;
+        let mut tx = user_tx(&ctx.pool, actor).await?;
         let Some(planned) = evergreen::next(&q, &mut tx, collection, channel).await? else {
             return Ok(None);
         };
         tx.rollback().await?;
-        match rewrite(ctx, user, &planned).await? {
+        match rewrite(ctx, actor, &planned).await? {
             Some(text) => Some((planned.entry.id, planned.at, text)),
             None => return Ok(None),
         }
     } else {
         None
     };
-    let mut tx = user_tx(&ctx.pool, user).await?;
+    let mut tx = user_tx(&ctx.pool, actor).await?;
     let Some(due) = evergreen::next(&q, &mut tx, collection, channel).await? else {
         return Ok(None);
     };
@@ -118,10 +123,15 @@ async fn repeat(
 
 /// The repeat's text in other words, unlike those the channel had within the gap; `None`
 /// when the owner's AI budget for the day is spent or the model only repeats itself.
-async fn rewrite(ctx: &JobContext, user: Uuid, repeat: &Repeat) -> anyhow::Result<Option<String>> {
-    let budget = ctx.settings.ai.user_daily_tokens;
+async fn rewrite(
+    ctx: &JobContext,
+    actor: Actor,
+    repeat: &Repeat,
+) -> anyhow::Result<Option<String>> {
+    let user = actor.user;
+    let budget = ctx.settings.ai.workspace_daily_tokens;
     for _ in 0..REWRITES {
-        let spent = store::usage::today(&ctx.pool, user).await?;
+        let spent = store::usage::today(&ctx.pool, actor.workspace).await?;
         if budget.is_some_and(|limit| spent >= limit as i64) {
             tracing::info!(userId = %user, "evergreen rewrite skipped: the day's AI budget is spent");
             return Ok(None);
@@ -135,7 +145,7 @@ async fn rewrite(ctx: &JobContext, user: Uuid, repeat: &Repeat) -> anyhow::Resul
             }
         };
         let (response, cut) = stream.collect().await;
-        store::usage::record(&ctx.pool, user, variation::TEMPLATE, &response).await?;
+        store::usage::record(&ctx.pool, actor, variation::TEMPLATE, &response).await?;
         crate::jobs::record_ai_call(&response);
         if cut.is_some() {
             return Ok(None);

@@ -106,11 +106,11 @@ pub trait Job: JobPayload {
     /// The error code of a job whose domain row [`Job::START`] did not find.
     const MISSING: &'static str;
 
-    /// The caps and aging its claims keep: by default `JOB_MAX_RUNNING_PER_USER` jobs of
+    /// The caps and aging its claims keep: by default `JOB_MAX_RUNNING_PER_WORKSPACE` jobs of
     /// the kind running per user, and `JOB_PRIORITY_AGING_SECS`.
     fn turns(settings: &Settings) -> Turns {
         Turns {
-            per_key: settings.jobs.max_running_per_user,
+            per_key: settings.jobs.max_running_per_workspace,
             per_user: None,
             aging: settings.jobs.priority_aging,
         }

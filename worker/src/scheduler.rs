@@ -13,6 +13,7 @@ use almanac_shared::{
     jobs::{JobPayload as _, Lane, NewJob},
     queue,
     store::themes,
+    workspaces::Actor,
 };
 use std::collections::HashMap;
 
@@ -172,7 +173,7 @@ async fn start_due(ctx: &JobContext, clock: &dyn Clock) -> anyhow::Result<Vec<St
     let (mut due, waiting) = triage(&candidates, now);
     let (ids, next): (Vec<Uuid>, Vec<Option<DateTime<Utc>>>) = waiting.into_iter().unzip();
     themes::set_due(&mut tx, &ids, &next).await?;
-    if let Some(limit) = ctx.settings.ai.user_daily_tokens {
+    if let Some(limit) = ctx.settings.ai.workspace_daily_tokens {
         due = skip_over_budget(&mut tx, due, now, limit).await?;
     }
     // A failed run's retry waits for its backoff, and not past the schedule's day.
@@ -185,8 +186,11 @@ async fn start_due(ctx: &JobContext, clock: &dyn Clock) -> anyhow::Result<Vec<St
     let mut started = Vec::with_capacity(claimed.len());
     for schedule in claimed {
         let synthesis_id = Uuid::now_v7();
-        let job =
-            NewJob::new(schedule.user_id, &SynthesisJob { synthesis_id }).in_lane(Lane::Scheduled);
+        let actor = Actor {
+            user: schedule.user_id,
+            workspace: schedule.workspace_id,
+        };
+        let job = NewJob::new(actor, &SynthesisJob { synthesis_id }).in_lane(Lane::Scheduled);
         job.insert(&mut *tx).await?;
         // Should this run fail, the next may start after the backoff, and not again that
         // day once its attempts are spent.

@@ -127,6 +127,9 @@ impl<'a> Api<'a> {
                 self.caller.request_id.as_str(),
             )
             .header(header::ACCEPT, HeaderValue::from_static(accept));
+        if let Some(workspace) = &self.caller.workspace {
+            request = request.header(crate::middleware::workspace::HEADER, workspace.clone());
+        }
         for (name, value) in headers {
             request = request.header(*name, value.as_str());
         }

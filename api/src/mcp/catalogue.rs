@@ -100,6 +100,14 @@ pub(crate) fn tools() -> Vec<Value> {
             true,
         ),
         tool(
+            "list_channels",
+            "List channels",
+            "The workspace's connected channels: `[{id, platform, name, handle, accountKind}]`, \
+             to name one by `channelId` where a platform has several (`CHANNEL_AMBIGUOUS`).",
+            object(json!({}), &[]),
+            true,
+        ),
+        tool(
             "run_synthesis",
             "Write a news synthesis",
             "Writes a synthesis of a theme's sources now, waits for it and returns it.",

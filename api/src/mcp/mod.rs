@@ -51,6 +51,9 @@ pub(crate) struct Caller {
     /// An API key's scopes; `None` for a JWT, which has them all. A tool checks them all
     /// before its first call (`tools::call`), so that a key short of one does nothing.
     pub(crate) scopes: Option<Vec<String>>,
+    /// The `Almanac-Workspace` the MCP request named (a JWT's choice; a key acts in its own
+    /// workspace whatever it says): every call a tool makes carries it.
+    pub(crate) workspace: Option<HeaderValue>,
 }
 
 /// `/mcp`: the caller authenticated, then the MCP transport.
@@ -114,6 +117,10 @@ async fn authenticate(state: &AppState, req: &Request) -> poem::Result<Caller> {
             authorization: authorization.clone(),
             request_id: crate::envelope::current_request_id(),
             scopes,
+            workspace: req
+                .headers()
+                .get(crate::middleware::workspace::HEADER)
+                .cloned(),
         }),
         _ => Err(refused()),
     }

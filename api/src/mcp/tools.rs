@@ -61,6 +61,7 @@ pub(crate) async fn call(
         "generate_flashcards" => flashcards(api, args.0.into(), progress).await,
         "plan_organic_week" => organic_week(api, args.0.into(), progress).await,
         "list_themes" => api.json(Method::GET, "/api/v1/themes", None, &[]).await,
+        "list_channels" => channels(api).await,
         "run_synthesis" => synthesis(api, &args, progress).await,
         _ => Err(Failure::invalid(format!("no tool is named {name}"))),
     }
@@ -68,7 +69,7 @@ pub(crate) async fn call(
 
 /// The operations each tool calls (method and route template): the scopes it needs are
 /// theirs, by the API's one rule (`crate::scopes::scope_for`).
-const CALLS: [(&str, &[(&str, &str)]); 11] = [
+const CALLS: [(&str, &[(&str, &str)]); 12] = [
     (
         "plan_calendar",
         &[("POST", "/v1/ai/calendar"), ("GET", "/v1/jobs/{id}")],
@@ -97,6 +98,7 @@ const CALLS: [(&str, &[(&str, &str)]); 11] = [
         &[("POST", "/api/organic/generate-calendar")],
     ),
     ("list_themes", &[("GET", "/api/v1/themes")]),
+    ("list_channels", &[("GET", "/v1/channels")]),
     (
         "run_synthesis",
         &[
@@ -115,6 +117,33 @@ fn missing_scope(name: &str, scopes: Option<&[String]>) -> Option<Scope> {
         .iter()
         .map(|(method, template)| crate::scopes::scope_for(method, template))
         .find(|needed| !scopes.iter().any(|s| s == needed.as_str()))
+}
+
+/// The workspace's connected channels, as an agent picks one (`CHANNEL_AMBIGUOUS` names
+/// several of a platform): `[{id, platform, name, handle, accountKind}]`.
+async fn channels(api: &Api<'_>) -> Result<Value, Failure> {
+    let listed = data(api.json(Method::GET, "/v1/channels", None, &[]).await?)?;
+    let items = listed["items"].as_array().cloned().unwrap_or_default();
+    Ok(Value::Array(
+        items
+            .iter()
+            .map(|channel| {
+                let name = match &channel["displayName"] {
+                    Value::Null => channel["handle"].clone(),
+                    name => name.clone(),
+                };
+                json!({
+                    "id": channel["id"],
+                    "platform": channel["platform"],
+                    "name": name,
+                    "handle": channel["handle"],
+                    // Whose name its posts go out under (a member or a page), where the
+                    // platform lets a connection choose; null where it posts as itself.
+                    "accountKind": channel["authorKind"],
+                })
+            })
+            .collect(),
+    ))
 }
 
 /// A tool's arguments.

@@ -3,14 +3,14 @@
 //! deleted nor expired) and held to the scope its operation names in the OpenAPI
 //! document (`x-almanac-scope`, read through the route table). The owner goes with the
 //! request ([`KeyUser`]) for the `ApiKeyAuth` security scheme. Every API process looks the
-//! key up in Postgres, so a deleted key is refused everywhere as soon as its delete
-//! answered.
+//! key up in Postgres, with its maker's membership of the key's workspace, so a deleted
+//! key, or a removed member's, is refused everywhere as soon as the change answered.
 
 use almanac_shared::{
     api_keys::{KEY_PREFIX, digest, is_key},
     store::api_keys::{self, Holder},
 };
-use poem::{Endpoint, IntoResponse, Request, Response, http::header};
+use poem::{Endpoint, IntoResponse, Request, Response};
 
 use crate::{
     auth::{AuthUser, KeyUser},
@@ -23,15 +23,7 @@ use crate::{
 /// The code of a call outside its key's scopes.
 pub const INSUFFICIENT_SCOPE: &str = "INSUFFICIENT_SCOPE";
 
-/// The token a request's `Authorization: Bearer` carries.
-pub(crate) fn bearer(req: &Request) -> Option<&str> {
-    req.headers()
-        .get(header::AUTHORIZATION)?
-        .to_str()
-        .ok()?
-        .strip_prefix("Bearer ")
-        .map(str::trim)
-}
+pub(crate) use crate::auth::bearer;
 
 /// The key a request's bearer is, if it is one (or looks like one: `alm_` and anything).
 fn bearer_key(req: &Request) -> Option<&str> {
@@ -68,6 +60,13 @@ pub async fn accept(next: impl Endpoint, mut req: Request) -> poem::Result<Respo
         )
         .into());
     }
+    if crate::roles::refuses_keys(req.method().as_str(), req.uri().path()) {
+        return Err(ApiError::unauthorized(
+            "API keys are not accepted here: making or deleting a workspace and managing its \
+             members and invitations need your own sign-in",
+        )
+        .into());
+    }
     let Some(route) = matched else {
         return next.call(req).await.map(IntoResponse::into_response);
     };
@@ -87,7 +86,11 @@ pub async fn accept(next: impl Endpoint, mut req: Request) -> poem::Result<Respo
         )
         .into());
     };
-    if !holder.scopes.iter().any(|scope| scope == needed.as_str()) {
+    // The scope is held to after the workspace (`super::workspace`): a resource of another
+    // workspace is 404 before the key's scopes are looked at.
+    if route.role(req.method()).is_none()
+        && !holder.scopes.iter().any(|scope| scope == needed.as_str())
+    {
         metrics::counter!("api_keys_refused_total", "reason" => "scope").increment(1);
         return Err(ApiError::forbidden(
             INSUFFICIENT_SCOPE,
@@ -102,7 +105,13 @@ pub async fn accept(next: impl Endpoint, mut req: Request) -> poem::Result<Respo
     let span = tracing::Span::current();
     span.record("userId", tracing::field::display(holder.user_id));
     tracing::debug!(apiKeyId = %holder.key_id, "request by API key");
-    req.extensions_mut()
-        .insert(KeyUser(AuthUser { id: holder.user_id }));
+    req.extensions_mut().insert(KeyUser {
+        user: AuthUser {
+            id: holder.user_id,
+            workspace: holder.workspace_id,
+            role: holder.role,
+        },
+        scopes: holder.scopes,
+    });
     next.call(req).await.map(IntoResponse::into_response)
 }

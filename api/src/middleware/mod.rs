@@ -16,6 +16,7 @@ mod errors;
 pub mod keys;
 pub mod prefer;
 pub mod session;
+pub mod workspace;
 
 use std::{
     sync::Arc,
@@ -183,6 +184,7 @@ fn request_span(req: &Request, request_id: &str, method: &str, route: &str) -> t
         http.route = %route,
         http.status = tracing::field::Empty,
         userId = tracing::field::Empty,
+        workspaceId = tracing::field::Empty,
         channel = tracing::field::Empty,
         calendarId = tracing::field::Empty,
         runId = tracing::field::Empty,

@@ -4,7 +4,7 @@
 use poem::{Endpoint, IntoResponse, Request, Response, http::header};
 
 use crate::{
-    auth::{AuthUser, SessionUser},
+    auth::SessionUser,
     route_table::takes_no_credentials,
     session::{cookie_value, ended, from_the_app, live, takes_session},
     state::AppState,
@@ -34,8 +34,6 @@ pub async fn accept(next: impl Endpoint, mut req: Request) -> poem::Result<Respo
         return Ok(ended(state));
     };
     tracing::Span::current().record("userId", tracing::field::display(session.user_id));
-    req.extensions_mut().insert(SessionUser(AuthUser {
-        id: session.user_id,
-    }));
+    req.extensions_mut().insert(SessionUser(session.user_id));
     next.call(req).await.map(IntoResponse::into_response)
 }

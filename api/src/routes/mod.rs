@@ -20,6 +20,7 @@ pub mod themes;
 pub mod unsubscribe;
 pub mod usage;
 pub mod webhooks;
+pub mod workspaces;
 
 use poem_openapi::Tags;
 
@@ -63,7 +64,7 @@ pub enum Tag {
     /// The job ledger: the status of any background job.
     Jobs,
     /// The caller's AI usage: tokens and cost by day and kind, and the daily token budget
-    /// (`AI_USER_DAILY_TOKENS`; a spent budget answers 429 `BUDGET_EXCEEDED` to every
+    /// (`AI_WORKSPACE_DAILY_TOKENS`; a spent budget answers 429 `BUDGET_EXCEEDED` to every
     /// submission until the next UTC midnight).
     Usage,
     /// What worked: published posts' numbers read back from their platforms (1 hour, 24
@@ -74,6 +75,13 @@ pub enum Tag {
     /// sign-in link or a verified single sign-on email), their name, language and time
     /// zone.
     Account,
+    /// Workspaces: a team's shared calendars, channels, keys and limits. Every person has a
+    /// personal workspace (its id is theirs); team workspaces have members with roles
+    /// (`owner`, `admin`, `editor`, `viewer`; each operation names the one it needs in
+    /// `x-almanac-role`) and take people in by emailed invitation. Lists and creations act
+    /// in the workspace `Almanac-Workspace` names, else the personal one; an operation on
+    /// one resource, in the resource's.
+    Workspaces,
     /// Liveness and readiness.
     Operations,
     /// The operator's runtime feature flags (seed 001): `CALENDAR_SERVICE_ENABLED` and

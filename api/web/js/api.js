@@ -64,6 +64,7 @@ export const session = {
   /** Ends the session on the server. */
   async close() {
     this.user = null;
+    workspaces.forget();
     account.set(null);
     await fetch("/app/session", { method: "DELETE", headers: FROM_THE_APP, credentials: "same-origin" });
   },
@@ -94,14 +95,59 @@ async function post(path, body) {
 }
 
 function headers(extra = {}) {
-  return { ...FROM_THE_APP, ...extra };
+  return { ...FROM_THE_APP, ...workspaces.header(), ...extra };
 }
+
+const WORKSPACE_KEY = "almanac.workspace";
+const ROLES = ["viewer", "editor", "admin", "owner"];
+
+/** The person's workspaces (`GET /v1/workspaces`) and the one the app acts in: lists and
+ * creations carry it as `Almanac-Workspace` (none for the personal one); the choice is kept
+ * in the browser. */
+export const workspaces = {
+  list: [],
+  current: null,
+  async load() {
+    // Asked without a workspace: the one kept may be gone.
+    this.current = null;
+    this.list = (await api("GET", "/v1/workspaces")).items ?? [];
+    const kept = localStorage.getItem(WORKSPACE_KEY);
+    this.current = this.list.find((w) => w.id === kept) ?? this.list.find((w) => w.personal) ?? this.list[0] ?? null;
+    return this.list;
+  },
+  /** Acts in workspace `id` from now on. */
+  choose(id) {
+    this.current = this.list.find((w) => w.id === id) ?? this.current;
+    if (this.current) localStorage.setItem(WORKSPACE_KEY, this.current.id);
+    window.dispatchEvent(new Event("almanac:workspace"));
+  },
+  header() {
+    return this.current && !this.current.personal ? { "Almanac-Workspace": this.current.id } : {};
+  },
+  /** The person's role where the app acts (`owner` in their personal workspace). */
+  role() {
+    return this.current?.role ?? "owner";
+  },
+  /** Whether their role there is `role` or above. */
+  may(role) {
+    return ROLES.indexOf(this.role()) >= ROLES.indexOf(role);
+  },
+  forget() {
+    this.list = [];
+    this.current = null;
+  },
+};
 
 async function failure(response, { signIn = false } = {}) {
   let body = null;
   try { body = await response.json(); } catch { /* not JSON */ }
   const error = body?.error ?? {};
   if (response.status === 401 && !signIn) window.dispatchEvent(new Event("almanac:signed-out"));
+  // Removed from the workspace (or it was deleted): back to the personal one.
+  if (error.code === "WORKSPACE_NOT_FOUND" && workspaces.current && !workspaces.current.personal) {
+    localStorage.removeItem(WORKSPACE_KEY);
+    workspaces.load().then(() => window.dispatchEvent(new Event("almanac:workspace")), () => {});
+  }
   return new ApiError(
     response.status,
     error.code ?? `HTTP_${response.status}`,

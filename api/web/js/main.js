@@ -1,7 +1,7 @@
 // The app's shell: sign-in, the section links, and a hash router (`#/calendar/<id>`), so a
 // reload lands where the user was.
 
-import { api, appConfig, session, account } from "./api.js";
+import { api, appConfig, session, account, workspaces } from "./api.js";
 import { h, field, fill, showError, mayLeave } from "./ui.js";
 import { t, start, lang, languages, choose, list, useZone } from "./i18n.js";
 import * as profile from "./profile.js";
@@ -17,8 +17,9 @@ import * as settings from "./settings/index.js";
 import * as ops from "./ops/index.js";
 import * as usage from "./usage.js";
 import * as analytics from "./analytics.js";
+import * as join from "./join.js";
 
-const sections = { calendar, organic, publishing, themes, flashcards, channels, webhooks, analytics, usage, settings, profile };
+const sections = { calendar, organic, publishing, themes, flashcards, channels, webhooks, analytics, usage, settings, profile, join };
 const DEV_USER_KEY = "almanac.devUser";
 const view = document.getElementById("view");
 let current = null;
@@ -164,6 +165,7 @@ let routes = 0;
 function route() {
   routes += 1;
   accountMenu();
+  workspaceSwitcher();
   current?.leave?.();
   current = null;
   shown = location.href;
@@ -207,6 +209,13 @@ function showing(section, rest) {
 }
 
 window.addEventListener("almanac:account", () => accountMenu());
+// Another workspace chosen (or this one left): its lists, from a section's first page.
+window.addEventListener("almanac:workspace", () => {
+  const [name = "calendar"] = location.hash.replace(/^#\/?/, "").split("?")[0].split("/");
+  const section = name === "join" ? "calendar" : name;
+  if (location.hash !== `#/${section}`) location.hash = `#/${section}`;
+  else route();
+});
 window.addEventListener("almanac:signed-out", () => {
   session.user = null;
   account.me = null;
@@ -271,6 +280,29 @@ function accountMenu() {
   header.append(menu);
 }
 
+/** The workspace switcher in the header, once the person belongs to more than their
+ * personal workspace; a viewer sees why nothing can be changed. */
+function workspaceSwitcher() {
+  const header = document.querySelector("header.top");
+  document.getElementById("workspace-switcher")?.remove();
+  document.getElementById("viewer-note")?.remove();
+  if (!session.user || workspaces.list.length < 2) return;
+  const name = (w) => (w.personal ? t("workspaces.personal") : w.name);
+  const picker = h("select", { id: "workspace-switcher", "aria-label": t("workspaces.switch") },
+    workspaces.list.map((w) => h("option", { value: w.id, selected: w.id === workspaces.current?.id }, name(w))));
+  picker.addEventListener("change", async () => {
+    if (await mayLeave(current?.unsaved)) workspaces.choose(picker.value);
+    else picker.value = workspaces.current?.id;
+  });
+  const menu = header.querySelector("#account-menu");
+  if (menu) menu.before(picker);
+  else header.append(picker);
+  if (workspaces.role() === "viewer") {
+    header.after(h("p", { id: "viewer-note", class: "notice banner", role: "note" },
+      t("workspaces.viewerNote", { workspace: name(workspaces.current) })));
+  }
+}
+
 async function signOut() {
   await session.close();
   location.hash = "";
@@ -280,6 +312,11 @@ async function signOut() {
 /** The account's language and time zone, applied once signed in (the account follows the
  * person from browser to browser). */
 async function loadAccount() {
+  try {
+    await workspaces.load();
+  } catch (error) {
+    console.error(error);
+  }
   try {
     const me = await account.load();
     useZone(me.displayTimezone);

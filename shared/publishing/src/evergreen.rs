@@ -88,7 +88,7 @@ pub async fn next(
         return Ok(None);
     };
     let Some(entry) =
-        calendars::publishable_entry(&mut *conn, chosen.entry_id, collection.user_id).await?
+        calendars::publishable_entry(&mut *conn, chosen.entry_id, collection.workspace_id).await?
     else {
         return Ok(None);
     };

@@ -27,10 +27,24 @@ use almanac_shared::{
 pub struct Spooled {
     pub id: Uuid,
     pub user: Uuid,
+    /// The workspace the request acted in (absent in what an older release spooled: the
+    /// person's personal one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workspace: Option<Uuid>,
     pub calendar_id: Uuid,
     pub request: PublishRequest,
     pub request_id: String,
     pub received_at: DateTime<Utc>,
+}
+
+impl Spooled {
+    /// The person acting in the request's workspace.
+    pub fn actor(&self) -> almanac_shared::workspaces::Actor {
+        almanac_shared::workspaces::Actor {
+            user: self.user,
+            workspace: self.workspace.unwrap_or(self.user),
+        }
+    }
 }
 
 fn key(settings: &Settings) -> String {
@@ -214,7 +228,7 @@ async fn apply(
     run: &Submit<'_>,
     spooled: &Spooled,
 ) -> sqlx::Result<Option<Vec<NewJob>>> {
-    let mut tx = almanac_shared::store::user_tx(pool, spooled.user).await?;
+    let mut tx = almanac_shared::store::user_tx(pool, spooled.actor()).await?;
     if !store::mark_replayed(&mut tx, spooled.id, spooled.user).await? {
         return Ok(None);
     }
@@ -244,7 +258,7 @@ async fn apply(
 
 /// Records a refused spooled request (in a transaction of its own, as its user).
 async fn record_refusal(pool: &PgPool, spooled: &Spooled, refusal: &Refusal) -> sqlx::Result<()> {
-    let mut tx = almanac_shared::store::user_tx(pool, spooled.user).await?;
+    let mut tx = almanac_shared::store::user_tx(pool, spooled.actor()).await?;
     if store::mark_replayed(&mut tx, spooled.id, spooled.user).await? {
         refused(&mut tx, spooled, refusal).await?;
     }

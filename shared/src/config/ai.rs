@@ -45,8 +45,9 @@ pub struct AiSettings {
     /// Models tried in turn when the model fails for reasons not the caller's
     /// (`AI_FALLBACK_MODELS`, comma-separated).
     pub fallback_models: Vec<String>,
-    /// Tokens a user may spend a UTC day (`AI_USER_DAILY_TOKENS`; unset: no limit).
-    pub user_daily_tokens: Option<u64>,
+    /// Tokens a workspace's members may spend together a UTC day
+    /// (`AI_WORKSPACE_DAILY_TOKENS`, formerly `AI_USER_DAILY_TOKENS`; unset: no limit).
+    pub workspace_daily_tokens: Option<u64>,
     /// The circuit breaker (`AI_BREAKER_FAILURES`, `_WINDOW_SECS`, `_COOLDOWN_SECS`).
     pub breaker: BreakerSettings,
     /// `GENERATION_DEDUP_DAYS`: a generation of the same source text, prompt version and
@@ -113,9 +114,9 @@ impl AiSettings {
                 "true" => StructuredOutput::On,
                 "false" => StructuredOutput::Off,
                 "auto" => StructuredOutput::Auto,
-                other => bail!(
-                    "AI_STRUCTURED_OUTPUT: expected `true`, `false` or `auto`, got `{other}`"
-                ),
+                other => {
+                    bail!("AI_STRUCTURED_OUTPUT: expected `true`, `false` or `auto`, got `{other}`")
+                }
             },
             fallback_models: env
                 .optional("AI_FALLBACK_MODELS")
@@ -145,11 +146,20 @@ impl AiSettings {
                 window: env.seconds_or("AI_BREAKER_WINDOW_SECS", 60.0)?,
                 cooldown: env.seconds_or("AI_BREAKER_COOLDOWN_SECS", 30.0)?,
             },
-            user_daily_tokens: match env.optional("AI_USER_DAILY_TOKENS") {
-                None => None,
-                Some(raw) => Some(raw.trim().parse::<u64>().ok().filter(|n| *n > 0).with_context(
-                    || format!("AI_USER_DAILY_TOKENS: expected a positive number of tokens, got `{raw}`"),
-                )?),
+            workspace_daily_tokens: {
+                let key = env.renamed("AI_WORKSPACE_DAILY_TOKENS", "AI_USER_DAILY_TOKENS");
+                match env.optional(key) {
+                    None => None,
+                    Some(raw) => Some(
+                        raw.trim()
+                            .parse::<u64>()
+                            .ok()
+                            .filter(|n| *n > 0)
+                            .with_context(|| {
+                                format!("{key}: expected a positive number of tokens, got `{raw}`")
+                            })?,
+                    ),
+                }
             },
         };
         if settings.breaker.failures == 0 {

@@ -185,6 +185,25 @@ impl Env<'_> {
         }
     }
 
+    /// The name `key` is set under: `key`, else its former name `old` (still read, so a
+    /// deployment's settings keep working after a rename).
+    pub(super) fn renamed<'k>(&self, key: &'k str, old: &'k str) -> &'k str {
+        if self.optional(key).is_none() && self.optional(old).is_some() {
+            old
+        } else {
+            key
+        }
+    }
+
+    /// [`Env::parse_or`] of `key`, else of its former name `old`.
+    pub(super) fn parse_renamed_or<T>(&self, key: &str, old: &str, default: T) -> anyhow::Result<T>
+    where
+        T: FromStr,
+        T::Err: fmt::Display,
+    {
+        self.parse_or(self.renamed(key, old), default)
+    }
+
     /// Seconds, fractions allowed (`0.5`).
     pub(super) fn seconds_or(&self, key: &str, default_secs: f64) -> anyhow::Result<Duration> {
         let secs: f64 = self.parse_or(key, default_secs)?;

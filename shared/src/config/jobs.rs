@@ -34,10 +34,11 @@ pub struct JobSettings {
     pub shutdown_grace: Duration,
     /// `JOB_RETENTION_DAYS`: finished jobs older than this are deleted by the reconciler.
     pub retention: Duration,
-    /// `JOB_MAX_RUNNING_PER_USER`: jobs of one kind a user may have running at once across
-    /// the fleet (every kind but `webhook`, see `WebhookSettings`); the rest wait ready
-    /// while other users' jobs run.
-    pub max_running_per_user: u32,
+    /// `JOB_MAX_RUNNING_PER_WORKSPACE` (formerly `JOB_MAX_RUNNING_PER_USER`): jobs of one
+    /// kind a workspace's members may have running at once across the fleet (every kind but
+    /// `webhook`, see `WebhookSettings`); the rest wait ready while other workspaces' jobs
+    /// run.
+    pub max_running_per_workspace: u32,
     /// `JOB_PRIORITY_AGING_SECS`: a job ready this long counts one lane higher (and one
     /// more after as long again), so a busy higher lane starves nothing.
     pub priority_aging: Duration,
@@ -72,8 +73,8 @@ impl JobSettings {
         if self.retention.is_zero() {
             bail!("JOB_RETENTION_DAYS: must be at least 1");
         }
-        if self.max_running_per_user == 0 {
-            bail!("JOB_MAX_RUNNING_PER_USER: must be at least 1");
+        if self.max_running_per_workspace == 0 {
+            bail!("JOB_MAX_RUNNING_PER_WORKSPACE: must be at least 1");
         }
         if self.priority_aging.is_zero() {
             bail!("JOB_PRIORITY_AGING_SECS: must be at least 1");
@@ -98,7 +99,11 @@ impl JobSettings {
                 env.parse_or::<u64>("JOB_RETENTION_DAYS", 30)?
                     .saturating_mul(86_400),
             ),
-            max_running_per_user: env.parse_or("JOB_MAX_RUNNING_PER_USER", 4)?,
+            max_running_per_workspace: env.parse_renamed_or(
+                "JOB_MAX_RUNNING_PER_WORKSPACE",
+                "JOB_MAX_RUNNING_PER_USER",
+                4,
+            )?,
             priority_aging: Duration::from_secs(env.parse_or("JOB_PRIORITY_AGING_SECS", 30)?),
         };
         settings.validate()?;

@@ -29,8 +29,9 @@ pub struct MediaSettings {
     pub store: MediaStoreLocation,
     /// `MEDIA_UPLOAD_TIMEOUT_SECS` (600): how long an upload's body may take to arrive.
     pub upload_timeout: Duration,
-    /// `MEDIA_MAX_BYTES_PER_USER` (1 GiB): what one user may keep in all.
-    pub max_bytes_per_user: u64,
+    /// `MEDIA_MAX_BYTES_PER_WORKSPACE` (formerly `MEDIA_MAX_BYTES_PER_USER`; 1 GiB): what
+    /// one workspace may keep in all.
+    pub max_bytes_per_workspace: u64,
     /// `MEDIA_URL_TTL_SECS` (86,400): how long a media address a platform fetches stays
     /// valid (Instagram fetches a container's media up to a day after it was made).
     pub url_ttl: Duration,
@@ -58,7 +59,11 @@ impl MediaSettings {
             store,
             upload_timeout,
             decode_concurrency,
-            max_bytes_per_user: env.parse_or("MEDIA_MAX_BYTES_PER_USER", 1 << 30)?,
+            max_bytes_per_workspace: env.parse_renamed_or(
+                "MEDIA_MAX_BYTES_PER_WORKSPACE",
+                "MEDIA_MAX_BYTES_PER_USER",
+                1 << 30,
+            )?,
             url_ttl,
         })
     }

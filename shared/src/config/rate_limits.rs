@@ -24,6 +24,9 @@ pub struct RateLimitSettings {
     pub feeds: RateLimit,
     /// `POST /v1/webhooks/{id}/test` and redeliveries, per user: `WEBHOOK_TEST_RATE_*`.
     pub webhook_tests: RateLimit,
+    /// `POST /v1/workspaces/{id}/invitations`, per person (each sends an email):
+    /// `INVITATION_RATE_*`.
+    pub invitations: RateLimit,
 }
 
 /// At most `limit` requests per user in any `window`.
@@ -45,6 +48,7 @@ impl RateLimitSettings {
             publish: rate_limit(env, "publish", "PUBLISH", 60, 60)?,
             feeds: rate_limit(env, "feeds", "FEED", 60, 60)?,
             webhook_tests: rate_limit(env, "webhook_tests", "WEBHOOK_TEST", 10, 60)?,
+            invitations: rate_limit(env, "invitations", "INVITATION", 20, 3600)?,
         })
     }
 }

@@ -51,6 +51,8 @@ pub struct OidcSettings {
 pub struct SignInSettings {
     /// How long an emailed link works (`SIGN_IN_TTL_MINUTES`, 15).
     pub ttl: Duration,
+    /// How long an emailed workspace invitation works (`INVITATION_TTL_DAYS`, 7).
+    pub invitation_ttl: Duration,
     /// Links asked for one address per window (`SIGN_IN_RATE_PER_EMAIL`, 5).
     pub rate_per_email: u32,
     /// Sign-in requests (links and single sign-on starts) per client address per window
@@ -69,6 +71,11 @@ pub struct SignInSettings {
 impl SignInSettings {
     pub(super) fn read(env: &Env) -> anyhow::Result<Self> {
         let ttl_minutes: u64 = env.parse_or("SIGN_IN_TTL_MINUTES", 15)?;
+        let invitation_days: u64 = env.parse_or("INVITATION_TTL_DAYS", 7)?;
+        anyhow::ensure!(
+            (1..=90).contains(&invitation_days),
+            "INVITATION_TTL_DAYS: between 1 and 90, got {invitation_days}"
+        );
         ensure!(
             (1..=1440).contains(&ttl_minutes),
             "SIGN_IN_TTL_MINUTES: between 1 and 1440, got {ttl_minutes}"
@@ -95,6 +102,7 @@ impl SignInSettings {
         };
         Ok(Self {
             ttl: Duration::from_secs(ttl_minutes * 60),
+            invitation_ttl: Duration::from_secs(invitation_days * 86_400),
             rate_per_email: env.parse_or("SIGN_IN_RATE_PER_EMAIL", 5)?,
             rate_per_client: env.parse_or("SIGN_IN_RATE_PER_CLIENT", 20)?,
             rate_window: Duration::from_secs(rate_window),

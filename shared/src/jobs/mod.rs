@@ -13,6 +13,8 @@ use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use serde_json::Value;
 use uuid::Uuid;
 
+use crate::workspaces::Actor;
+
 mod cancel;
 mod kind;
 
@@ -153,6 +155,9 @@ pub trait JobPayload: Serialize + DeserializeOwned + Send + Sync + 'static {
 pub struct NewJob {
     pub id: Uuid,
     pub user_id: Uuid,
+    /// The workspace it works in: its rows', and its fair claim's key (a workspace's
+    /// running slots are shared by its members).
+    pub workspace_id: Uuid,
     pub kind: JobKind,
     /// The tagged payload ([`JobPayload::to_json`]).
     pub payload: Value,
@@ -165,10 +170,11 @@ pub struct NewJob {
 impl NewJob {
     /// A job created in the current span: it carries the span's trace context. Every
     /// creator goes through here, so every job continues the trace that made it.
-    pub fn new<P: JobPayload>(user_id: Uuid, payload: &P) -> Self {
+    pub fn new<P: JobPayload>(actor: Actor, payload: &P) -> Self {
         Self {
             id: Uuid::now_v7(),
-            user_id,
+            user_id: actor.user,
+            workspace_id: actor.workspace,
             kind: P::KIND,
             payload: payload.to_json(),
             trace_context: crate::telemetry::current_trace_context(),

@@ -42,6 +42,7 @@ pub struct Read {
 struct Due {
     intent_id: Uuid,
     user_id: Uuid,
+    workspace_id: Uuid,
     reading: String,
 }
 
@@ -59,7 +60,7 @@ pub async fn schedule_due(
         .map(|(kind, after)| (kind.as_str(), after.num_seconds()))
         .unzip();
     let due: Vec<Due> = sqlx::query_as(
-        "select i.id as intent_id, i.user_id, r.reading
+        "select i.id as intent_id, i.user_id, i.workspace_id, r.reading
          from publish_intents i
          join platform_accounts a on a.id = i.account and a.analytics_refused is null
          cross join unnest($2::text[], $3::bigint[]) as r(reading, after_secs)
@@ -83,7 +84,11 @@ pub async fn schedule_due(
     let mut jobs = Vec::with_capacity(due.len());
     for due in due {
         let read_id = Uuid::now_v7();
-        let job = NewJob::new(due.user_id, &PostMetricsJob { read_id }).in_lane(Lane::Scheduled);
+        let actor = crate::workspaces::Actor {
+            user: due.user_id,
+            workspace: due.workspace_id,
+        };
+        let job = NewJob::new(actor, &PostMetricsJob { read_id }).in_lane(Lane::Scheduled);
         let made = sqlx::query(
             "insert into post_metric_reads (id, intent_id, user_id, reading, job_id)
              values ($1, $2, $3, $4, $5)
@@ -120,10 +125,11 @@ pub enum Asked {
 /// job.
 pub async fn ask_manual(
     tx: &mut PgConnection,
-    user: Uuid,
+    actor: crate::workspaces::Actor,
     intent: Uuid,
     request_id: &str,
 ) -> sqlx::Result<Asked> {
+    let user = actor.user;
     let post: Option<(String, Option<String>)> =
         sqlx::query_as("select status, remote_post_id from publish_intents where id = $1")
             .bind(intent)
@@ -147,7 +153,7 @@ pub async fn ask_manual(
         return Ok(Asked::Job(job));
     }
     let read_id = Uuid::now_v7();
-    let job = NewJob::new(user, &PostMetricsJob { read_id }).with_request_id(request_id);
+    let job = NewJob::new(actor, &PostMetricsJob { read_id }).with_request_id(request_id);
     job.insert(&mut *tx).await?;
     sqlx::query(
         "insert into post_metric_reads (id, intent_id, user_id, reading, job_id)

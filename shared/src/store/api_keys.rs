@@ -6,6 +6,8 @@ use chrono::{DateTime, Utc};
 use sqlx::{AssertSqlSafe, PgConnection, PgPool};
 use uuid::Uuid;
 
+use crate::workspaces::Role;
+
 /// Keys one user may have at once.
 pub const MAX_KEYS: i64 = 50;
 
@@ -38,8 +40,8 @@ pub async fn list(conn: &mut PgConnection) -> sqlx::Result<Vec<KeyRow>> {
 /// How many keys the caller has, holding (until the transaction ends) the lock that makes
 /// another of their transactions adding one wait: counted and added in one transaction, the
 /// limit holds under concurrent requests.
-pub async fn count_for_adding(conn: &mut PgConnection, user: Uuid) -> sqlx::Result<i64> {
-    super::count_for_adding(conn, "api_keys", user).await
+pub async fn count_for_adding(conn: &mut PgConnection, workspace: Uuid) -> sqlx::Result<i64> {
+    super::count_for_adding(conn, "api_keys", workspace).await
 }
 
 pub struct NewKey<'a> {
@@ -83,13 +85,18 @@ pub struct Holder {
     pub key_id: Uuid,
     pub user_id: Uuid,
     pub scopes: Vec<String>,
+    /// The workspace the key was made in: the only one it acts in.
+    pub workspace_id: Uuid,
+    /// Its maker's role there now.
+    pub role: Role,
 }
 
-/// The live (not expired) key whose digest this is, in one statement that also notes its
-/// use when the last noted one is over a minute old. Concurrent requests with one key
-/// write it once: the second waits for the first's row and finds it recent.
+/// The live (not expired) key whose digest this is, whose maker is still a member of its
+/// workspace, in one statement that also notes its use when the last noted one is over a
+/// minute old. Concurrent requests with one key write it once: the second waits for the
+/// first's row and finds it recent.
 pub async fn holder(pool: &PgPool, digest: &[u8; 32]) -> sqlx::Result<Option<Holder>> {
-    let row: Option<(Uuid, Uuid, Vec<String>)> = sqlx::query_as(
+    let row: Option<(Uuid, Uuid, Vec<String>, Uuid, Role)> = sqlx::query_as(
         "with used as (
              update api_keys set last_used_at = now()
              where digest = $1
@@ -97,16 +104,25 @@ pub async fn holder(pool: &PgPool, digest: &[u8; 32]) -> sqlx::Result<Option<Hol
                and (last_used_at is null
                     or last_used_at <= now() - make_interval(secs => $2))
          )
-         select id, user_id, scopes from api_keys
-         where digest = $1 and (expires_at is null or expires_at > now())",
+         select k.id, k.user_id, k.scopes, k.workspace_id,
+                case when k.workspace_id = k.user_id then 'owner' else m.role end as role
+         from api_keys k
+         left join workspace_members m
+           on m.workspace_id = k.workspace_id and m.user_id = k.user_id
+         where k.digest = $1 and (k.expires_at is null or k.expires_at > now())
+           and (k.workspace_id = k.user_id or m.role is not null)",
     )
     .bind(&digest[..])
     .bind(LAST_USED_EVERY_SECS as f64)
     .fetch_optional(pool)
     .await?;
-    Ok(row.map(|(key_id, user_id, scopes)| Holder {
-        key_id,
-        user_id,
-        scopes,
-    }))
+    Ok(
+        row.map(|(key_id, user_id, scopes, workspace_id, role)| Holder {
+            key_id,
+            user_id,
+            scopes,
+            workspace_id,
+            role,
+        }),
+    )
 }

@@ -86,7 +86,7 @@ pub async fn create(
     let card: Option<CardRow> = sqlx::query_as(AssertSqlSafe(format!(
         "insert into cards (id, user_id, card_type, front, back, tags, source)
          values ($1, $2, $6, $3, $4, $5, 'manual')
-         on conflict (user_id, key) do nothing returning {COLUMNS}"
+         on conflict (workspace_id, key) do nothing returning {COLUMNS}"
     )))
     .bind(Uuid::now_v7())
     .bind(user)

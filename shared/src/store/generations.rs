@@ -154,6 +154,7 @@ pub async fn reusable(
 #[derive(Debug, Clone, Serialize)]
 pub struct Submission {
     user_id: Uuid,
+    workspace_id: Uuid,
     job_id: Uuid,
     payload: Value,
     max_attempts: i32,
@@ -171,10 +172,12 @@ pub struct Submission {
 }
 
 impl Submission {
-    /// `user`'s request `new`, its answer serialised for its idempotency key.
-    pub fn new<A: Serialize>(user: Uuid, new: NewGeneration<'_, A>) -> Self {
+    /// The request `new` (its job names who makes it, and where), its answer serialised
+    /// for its idempotency key.
+    pub fn new<A: Serialize>(new: NewGeneration<'_, A>) -> Self {
         Self {
-            user_id: user,
+            user_id: new.job.user_id,
+            workspace_id: new.job.workspace_id,
             job_id: new.job.id,
             payload: new.job.payload.clone(),
             max_attempts: new.job.kind.max_attempts(),
@@ -215,7 +218,8 @@ pub async fn create(
              (r ->> 'generation_id')::uuid, r ->> 'source_text', r ->> 'model',
              r ->> 'prompt_version', r ->> 'key', r ->> 'request_hash', r -> 'response',
              (r ->> 'reused_from')::uuid,
-             array(select jsonb_array_elements_text(r -> 'card_types')), r ->> 'lane') g on true
+             array(select jsonb_array_elements_text(r -> 'card_types')), r ->> 'lane',
+             (r ->> 'workspace_id')::uuid) g on true
          order by s.n",
     )
     .bind(Json(submissions))
@@ -314,9 +318,9 @@ pub async fn save_step(
         .push_bind(step.index as i32)
         .push(" and exists (select 1 from fence) returning id), ");
     // The call is recorded whether or not the claim still holds: it was made.
-    super::usage::push_record(&mut query, claim.user_id, claim.kind.as_str(), response);
+    super::usage::push_record(&mut query, claim.actor(), claim.kind.as_str(), response);
     query.push(" select (select count(*) from generation), ");
-    super::usage::push_spent(&mut query, claim.user_id, claim.kind.as_str());
+    super::usage::push_spent(&mut query, claim.actor(), claim.kind.as_str());
     let (saved, spent): (i64, Option<i64>) = query.build_query_as().fetch_one(pool).await?;
     Ok((saved == 1).then_some(spent))
 }
@@ -330,6 +334,7 @@ pub struct Last {
     attempt: i32,
     worker: String,
     user_id: Uuid,
+    workspace_id: Uuid,
     kind: &'static str,
     generation: Uuid,
     batch: i32,
@@ -360,6 +365,7 @@ impl Last {
             attempt: claim.attempt,
             worker: claim.worker.clone(),
             user_id: claim.user_id,
+            workspace_id: claim.workspace_id,
             kind: claim.kind.as_str(),
             generation: generation_id,
             batch: index as i32,
@@ -394,7 +400,8 @@ pub async fn save_last(pool: &PgPool, lasts: &[Last]) -> sqlx::Result<Vec<Option
     let rows: Vec<(Uuid, bool, i64)> = sqlx::query_as(
         "with e as materialized (
             select * from jsonb_to_recordset($1) as e(job uuid, attempt int, worker text,
-                user_id uuid, kind text, generation uuid, batch int, cards jsonb,
+                user_id uuid, workspace_id uuid, kind text, generation uuid, batch int,
+                cards jsonb,
                 tokens_input bigint, tokens_output bigint, cost_usd float8, result jsonb,
                 metadata jsonb, events uuid)),
          ended as (
@@ -429,21 +436,25 @@ pub async fn save_last(pool: &PgPool, lasts: &[Last]) -> sqlx::Result<Vec<Option
             where g.id = e.generation
             returning e.job),
          recorded as (
-            insert into ai_usage as u (user_id, day, kind, calls, tokens_input, tokens_output,
-                                       cost_usd)
-            select e.user_id, (now() at time zone 'utc')::date, e.kind, count(*),
+            insert into ai_usage as u (workspace_id, user_id, day, kind, calls, tokens_input,
+                                       tokens_output, cost_usd)
+            select e.workspace_id, e.user_id, (now() at time zone 'utc')::date, e.kind, count(*),
                    sum(e.tokens_input), sum(e.tokens_output), sum(e.cost_usd)
-            from e group by e.user_id, e.kind order by e.user_id, e.kind
-            on conflict (user_id, day, kind) do update set calls = u.calls + excluded.calls,
+            from e group by e.workspace_id, e.user_id, e.kind
+            order by e.workspace_id, e.user_id, e.kind
+            on conflict (workspace_id, user_id, day, kind) do update
+                set calls = u.calls + excluded.calls,
                 tokens_input = u.tokens_input + excluded.tokens_input,
                 tokens_output = u.tokens_output + excluded.tokens_output,
                 cost_usd = u.cost_usd + excluded.cost_usd
-            returning u.user_id, u.kind, u.tokens_input + u.tokens_output as tokens)
+            returning u.workspace_id, u.user_id, u.kind, u.tokens_input + u.tokens_output as tokens)
          select e.job, exists (select 1 from generation g where g.job = e.job),
                 (r.tokens + coalesce((select sum(a.tokens_input + a.tokens_output) from ai_usage a
-                    where a.user_id = e.user_id and a.day = (now() at time zone 'utc')::date
-                      and a.kind <> e.kind), 0))::bigint
-         from e join recorded r on r.user_id = e.user_id and r.kind = e.kind",
+                    where a.workspace_id = e.workspace_id
+                      and a.day = (now() at time zone 'utc')::date
+                      and not (a.kind = e.kind and a.user_id = e.user_id)), 0))::bigint
+         from e join recorded r
+           on r.workspace_id = e.workspace_id and r.user_id = e.user_id and r.kind = e.kind",
     )
     .bind(Json(lasts))
     .fetch_all(pool)
@@ -458,21 +469,21 @@ pub async fn save_last(pool: &PgPool, lasts: &[Last]) -> sqlx::Result<Vec<Option
         .collect())
 }
 
-/// The cards of one generation's duplicate check: its user's, in their order.
+/// The cards of one generation's duplicate check: its workspace's, in their order.
 #[derive(Debug, Clone, Serialize)]
 pub struct Sides {
-    user: Uuid,
+    workspace: Uuid,
     /// `[card type, front, back]` each.
     cards: Vec<(&'static str, String, String)>,
 }
 
 impl Sides {
     pub fn new<'a>(
-        user: Uuid,
+        workspace: Uuid,
         cards: impl IntoIterator<Item = (CardType, &'a str, &'a str)>,
     ) -> Self {
         Self {
-            user,
+            workspace,
             cards: cards
                 .into_iter()
                 .map(|(card_type, front, back)| {
@@ -484,7 +495,7 @@ impl Sides {
 }
 
 /// For each of `checks`, in their order: the key of each of its cards (`card_type_key`, in
-/// their order), and whether its user has a card with it already. One statement for
+/// their order), and whether its workspace has a card with it already. One statement for
 /// several generations' checks.
 ///
 /// The cards go as one JSON array rather than as arrays to `unnest`: the planner counts the
@@ -492,8 +503,9 @@ impl Sides {
 /// cards (and the key functions inlined again with it), which cost more than the keys.
 pub async fn card_keys(pool: &PgPool, checks: &[Sides]) -> sqlx::Result<Vec<Vec<(String, bool)>>> {
     let rows: Vec<(i64, String, bool)> = sqlx::query_as(
-        "select t.n, t.key, exists (select 1 from cards c where c.user_id = t.user_id and c.key = t.key)
-         from (select (a ->> 'user')::uuid as user_id, n,
+        "select t.n, t.key, exists (select 1 from cards c
+                                    where c.workspace_id = t.workspace_id and c.key = t.key)
+         from (select (a ->> 'workspace')::uuid as workspace_id, n,
                       card_type_key(c ->> 0, c ->> 1, c ->> 2) as key, i
                from jsonb_array_elements($1) with ordinality as u(a, n),
                     jsonb_array_elements(a -> 'cards') with ordinality as v(c, i)) t

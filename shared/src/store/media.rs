@@ -30,11 +30,11 @@ pub struct MediaRow {
     pub created_at: DateTime<Utc>,
 }
 
-/// The bytes the caller keeps, holding (until the transaction ends) the lock that makes
-/// another of their transactions adding media wait, so the quota holds under concurrent
-/// uploads.
-pub async fn used_bytes_for_adding(conn: &mut PgConnection, user: Uuid) -> sqlx::Result<i64> {
-    super::lock_for_adding(conn, "media", user).await?;
+/// The bytes the caller's workspace keeps, holding (until the transaction ends) the lock
+/// that makes another transaction adding media to it wait, so the quota holds under
+/// concurrent uploads.
+pub async fn used_bytes_for_adding(conn: &mut PgConnection, workspace: Uuid) -> sqlx::Result<i64> {
+    super::lock_for_adding(conn, "media", workspace).await?;
     used_bytes(conn).await
 }
 

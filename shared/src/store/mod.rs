@@ -28,9 +28,12 @@ pub mod usage;
 pub mod users;
 pub mod webhook_deliveries;
 pub mod webhooks;
+pub mod workspaces;
 
 use sqlx::{PgPool, Postgres, Transaction, postgres::PgRow};
 use uuid::Uuid;
+
+use crate::workspaces::Actor;
 
 /// The role user requests run as: no BYPASSRLS, so policies always apply.
 pub const APP_ROLE: &str = "almanac_app";
@@ -40,43 +43,47 @@ pub trait Row: for<'r> sqlx::FromRow<'r, PgRow> + Send + Unpin {}
 
 impl<T: for<'r> sqlx::FromRow<'r, PgRow> + Send + Unpin> Row for T {}
 
-/// Begins a transaction that acts as `user_id` under row-level security: it switches to
-/// the application role and sets `request.jwt.claim.sub`, which the policies read (as
-/// Supabase's `auth.uid()` does). Both settings end with the transaction. One round trip:
-/// the settings travel with `BEGIN` (the id is a formatted `Uuid`, so it cannot carry SQL).
-pub async fn user_tx(pool: &PgPool, user_id: Uuid) -> sqlx::Result<Transaction<'static, Postgres>> {
+/// Begins a transaction that acts as `actor` under row-level security: it switches to the
+/// application role and sets `request.jwt.claim.sub` (the person, which `app_user_id()`
+/// reads, as Supabase's `auth.uid()` does) and `request.workspace` (the workspace, which
+/// `app_workspace_id()` and the policies read). The settings end with the transaction. One
+/// round trip: they travel with `BEGIN` (the ids are formatted `Uuid`s, so they cannot carry
+/// SQL).
+pub async fn user_tx(pool: &PgPool, actor: Actor) -> sqlx::Result<Transaction<'static, Postgres>> {
+    let Actor { user, workspace } = actor;
     pool.begin_with(sqlx::AssertSqlSafe(format!(
         "begin; select set_config('role', '{APP_ROLE}', true), \
-         set_config('request.jwt.claim.sub', '{user_id}', true)"
+         set_config('request.jwt.claim.sub', '{user}', true), \
+         set_config('request.workspace', '{workspace}', true)"
     )))
     .await
 }
 
-/// Takes, until the transaction ends, the lock that makes another transaction of `user`'s
-/// adding to `table` wait: what is counted under it holds until the addition commits.
+/// Takes, until the transaction ends, the lock that makes another transaction adding to
+/// `table` in `workspace` wait: what is counted under it holds until the addition commits.
 pub(crate) async fn lock_for_adding(
     conn: &mut sqlx::PgConnection,
     table: &'static str,
-    user: Uuid,
+    workspace: Uuid,
 ) -> sqlx::Result<()> {
     sqlx::query("select pg_advisory_xact_lock(hashtextextended($1 || ':' || $2::text, 0))")
         .bind(table)
-        .bind(user)
+        .bind(workspace)
         .execute(conn)
         .await
         .map(drop)
 }
 
-/// How many rows of the caller's `table` holds (row-level security filters it), holding
-/// until the transaction ends the lock that makes another of their transactions adding one
-/// wait: counted and added in one transaction, a per-user limit holds under concurrent
-/// requests.
+/// How many rows of the caller's workspace `table` holds (row-level security filters it),
+/// holding until the transaction ends the lock that makes another transaction adding one
+/// there wait: counted and added in one transaction, a per-workspace limit holds under
+/// concurrent requests.
 pub(crate) async fn count_for_adding(
     conn: &mut sqlx::PgConnection,
     table: &'static str,
-    user: Uuid,
+    workspace: Uuid,
 ) -> sqlx::Result<i64> {
-    lock_for_adding(conn, table, user).await?;
+    lock_for_adding(conn, table, workspace).await?;
     sqlx::query_scalar(sqlx::AssertSqlSafe(format!("select count(*) from {table}")))
         .fetch_one(conn)
         .await

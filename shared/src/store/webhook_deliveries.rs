@@ -21,12 +21,12 @@ pub const OUTBOX_CHANNEL: &str = "webhook_outbox";
 pub async fn queue_staged(pool: &PgPool, limit: i64) -> sqlx::Result<Vec<Uuid>> {
     sqlx::query_scalar(
         "with picked as (
-             select id, user_id, endpoint_id, attempts from webhook_deliveries
+             select id, user_id, workspace_id, endpoint_id, attempts from webhook_deliveries
              where job_id is null order by id limit $1 for update skip locked),
          made as (
-             insert into jobs (id, user_id, kind, status, payload, max_attempts, enqueued_at,
-                               fairness_key, lane)
-             select uuid_v7(), user_id, $2, 'pending',
+             insert into jobs (id, user_id, workspace_id, kind, status, payload, max_attempts,
+                               enqueued_at, fairness_key, lane)
+             select uuid_v7(), user_id, workspace_id, $2, 'pending',
                     jsonb_build_object('type', $3::text, 'delivery_id', id), $4, now(),
                     endpoint_id, case when attempts > 0 then 'bulk' else 'interactive' end
              from picked

@@ -45,8 +45,8 @@ pub async fn get(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<Endpo
 /// How many endpoints the caller has, holding (until the transaction ends) the lock that
 /// makes another of their transactions adding one wait: counted and added in one
 /// transaction, the limit holds under concurrent requests.
-pub async fn count_for_adding(conn: &mut PgConnection, user: Uuid) -> sqlx::Result<i64> {
-    super::count_for_adding(conn, "webhook_endpoints", user).await
+pub async fn count_for_adding(conn: &mut PgConnection, workspace: Uuid) -> sqlx::Result<i64> {
+    super::count_for_adding(conn, "webhook_endpoints", workspace).await
 }
 
 pub struct NewEndpoint<'a> {

@@ -1,6 +1,7 @@
 //! Users cannot see each other's data, through the API or through a raw query under
 //! row-level security.
 
+use almanac_shared::workspaces::Actor;
 use reqwest::Method;
 use serde_json::json;
 use sqlx::Row;
@@ -87,7 +88,9 @@ async fn another_users_data_is_404_and_invisible_to_sql() {
     let raw = |user: Uuid| {
         let db = app.db.clone();
         async move {
-            let mut tx = almanac_shared::store::user_tx(&db, user).await.unwrap();
+            let mut tx = almanac_shared::store::user_tx(&db, Actor::personal(user))
+                .await
+                .unwrap();
             let rows = sqlx::query("select * from ai_suggestions")
                 .fetch_all(&mut *tx)
                 .await
@@ -104,13 +107,19 @@ async fn another_users_data_is_404_and_invisible_to_sql() {
     assert_eq!(role, "almanac_app");
     assert_eq!(bob_rows, 0);
     assert_eq!(raw(alice).await.0, suggestions.len());
-    // And writing a row for someone else is refused.
-    let mut tx = almanac_shared::store::user_tx(&app.db, bob).await.unwrap();
-    let forged =
-        sqlx::query("insert into cards (id, user_id, front, back) values ($1, $2, 'f', 'b')")
-            .bind(Uuid::now_v7())
-            .bind(alice)
-            .execute(&mut *tx)
-            .await;
-    assert!(forged.is_err(), "RLS refuses rows for another user");
+    // And writing a row into someone else's workspace is refused.
+    let mut tx = almanac_shared::store::user_tx(&app.db, Actor::personal(bob))
+        .await
+        .unwrap();
+    let forged = sqlx::query(
+        "insert into cards (id, user_id, workspace_id, front, back) values ($1, $2, $2, 'f', 'b')",
+    )
+    .bind(Uuid::now_v7())
+    .bind(alice)
+    .execute(&mut *tx)
+    .await;
+    assert!(
+        forged.is_err(),
+        "RLS refuses rows in another user's workspace"
+    );
 }

@@ -247,7 +247,7 @@ async fn an_agent_publishes_once_with_one_key_through_either_api_and_reads_the_r
     // Both processes list the same tools.
     for base in [&s.app.address, &replica] {
         let tools = agent(base, &key, "tools", &json!({})).await;
-        assert_eq!(tools["tools"].as_array().unwrap().len(), 11, "{base}");
+        assert_eq!(tools["tools"].as_array().unwrap().len(), 12, "{base}");
     }
 
     let checked = tool(

@@ -3,13 +3,11 @@
 //! accepting into one answers 409 `DUPLICATE_CARD` naming it; a generation leaves out what
 //! duplicates a card and says how many; the migration merges the duplicates already there.
 
-use std::borrow::Cow;
-
 use reqwest::Method;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::helpers::{TestApp, admin_url, drop_database, source_text, spawn_app};
+use crate::helpers::{TestApp, drop_database, migrated_before, source_text, spawn_app};
 
 async fn create(app: &TestApp, user: Uuid, front: &str, back: &str) -> (u16, Value) {
     app.send_json(
@@ -144,34 +142,6 @@ async fn a_generation_skips_what_the_user_has_and_accepting_a_duplicate_is_refus
     assert_eq!(refused["error"]["details"]["cardId"], mine["id"]);
     let after = app.suggestions(user, third).await;
     assert_eq!(after[0]["status"], "proposed");
-}
-
-/// A new database with every migration before the one described as `description`: the
-/// database of a user who upgrades to it.
-async fn migrated_before(description: &str) -> (String, sqlx::PgPool) {
-    use sqlx::{Connection, PgConnection, PgPool, postgres::PgConnectOptions};
-    let name = format!("almanac_test_{}", Uuid::new_v4().simple());
-    let admin: PgConnectOptions = admin_url().parse().unwrap();
-    let mut conn = PgConnection::connect_with(&admin.clone().database("postgres"))
-        .await
-        .unwrap();
-    sqlx::query(sqlx::AssertSqlSafe(format!("create database \"{name}\"")))
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    let db = PgPool::connect_with(admin.database(&name)).await.unwrap();
-    let all = &almanac_shared::db::MIGRATOR;
-    let before = all
-        .migrations
-        .iter()
-        .position(|m| m.description == description)
-        .expect("the migration");
-    let earlier = sqlx::migrate::Migrator {
-        migrations: Cow::Owned(all.migrations[..before].to_vec()),
-        ..sqlx::migrate::Migrator::DEFAULT
-    };
-    earlier.run(&db).await.unwrap();
-    (name, db)
 }
 
 /// The duplicates a database holds when the migration comes are merged into the oldest

@@ -207,6 +207,34 @@ pub fn media_dir(db_name: &str) -> std::path::PathBuf {
     std::env::temp_dir().join(format!("almanac-media-{db_name}"))
 }
 
+/// A new database with every migration before the one described as `description`: the
+/// database of a user who upgrades to it.
+pub async fn migrated_before(description: &str) -> (String, sqlx::PgPool) {
+    use sqlx::{Connection, PgConnection, PgPool, postgres::PgConnectOptions};
+    let name = format!("almanac_test_{}", Uuid::new_v4().simple());
+    let admin: PgConnectOptions = admin_url().parse().unwrap();
+    let mut conn = PgConnection::connect_with(&admin.clone().database("postgres"))
+        .await
+        .unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("create database \"{name}\"")))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let db = PgPool::connect_with(admin.database(&name)).await.unwrap();
+    let all = &almanac_shared::db::MIGRATOR;
+    let before = all
+        .migrations
+        .iter()
+        .position(|m| m.description == description)
+        .expect("the migration");
+    let earlier = sqlx::migrate::Migrator {
+        migrations: std::borrow::Cow::Owned(all.migrations[..before].to_vec()),
+        ..sqlx::migrate::Migrator::DEFAULT
+    };
+    earlier.run(&db).await.unwrap();
+    (name, db)
+}
+
 /// Drops a test database, whoever still uses it.
 pub async fn drop_database(db_name: &str) {
     let admin: PgConnectOptions = admin_url().parse().unwrap();

@@ -71,6 +71,20 @@ impl Outbox {
     }
 }
 
+impl Outbox {
+    /// The token of the `n`th email to `address` (1 the first) after `prefix` (a link's
+    /// path up to its token), once the email is there.
+    pub async fn token(&self, address: &str, n: usize, prefix: &str) -> String {
+        let email = eventually(
+            Duration::from_secs(10),
+            &format!("email {n} to {address}"),
+            || async { self.to(address).get(n - 1).cloned() },
+        )
+        .await;
+        almanac_shared::sign_in::token_after(&email, prefix).expect("the email holds its link")
+    }
+}
+
 impl Drop for Outbox {
     fn drop(&mut self) {
         std::fs::remove_dir_all(&self.dir).ok();

@@ -169,7 +169,19 @@ impl TestApp {
 
     /// Creates a probe of `steps` steps and its job, and queues it; returns the job's id.
     pub async fn submit_probe(&self, user: Uuid, probe_id: Uuid, steps: i32) -> Uuid {
-        let job = NewJob::new(user, &ProbeJob { probe_id });
+        let actor = almanac_shared::workspaces::Actor::personal(user);
+        self.submit_probe_in(actor, probe_id, steps).await
+    }
+
+    /// [`TestApp::submit_probe`] by `actor.user`, working in `actor.workspace`.
+    pub async fn submit_probe_in(
+        &self,
+        actor: almanac_shared::workspaces::Actor,
+        probe_id: Uuid,
+        steps: i32,
+    ) -> Uuid {
+        let user = actor.user;
+        let job = NewJob::new(actor, &ProbeJob { probe_id });
         let mut tx = self.db.begin().await.unwrap();
         job.insert(&mut *tx).await.unwrap();
         sqlx::query("insert into probes (id, user_id, steps) values ($1, $2, $3)")

@@ -7,6 +7,6 @@ mod cancel;
 mod core;
 mod errors;
 mod events;
-mod fairness;
+pub(crate) mod fairness;
 pub(crate) mod retention;
 mod streaming;

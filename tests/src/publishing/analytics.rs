@@ -2,6 +2,7 @@
 //! kept as empty), a channel's measured posts read back by their 7-day reading, and its
 //! best times from them, as the formula gives them by hand.
 
+use almanac_shared::workspaces::Actor;
 use almanac_shared::{
     domain::analytics::{Measured, Reading, from_history},
     store::{analytics, user_tx},
@@ -219,7 +220,7 @@ async fn readings_are_kept_once_and_best_times_follow_the_seven_day_ones() {
     readings_are_kept_once(&s, channel, &posts).await;
 
     // Read back as the owner: each post by its 7-day reading.
-    let mut tx = user_tx(&s.app.db, s.user).await.unwrap();
+    let mut tx = user_tx(&s.app.db, Actor::personal(s.user)).await.unwrap();
     let measured = analytics::measured(&mut tx, channel).await.unwrap();
     tx.commit().await.unwrap();
     assert_eq!(measured.len(), 10);
@@ -229,7 +230,7 @@ async fn readings_are_kept_once_and_best_times_follow_the_seven_day_ones() {
     assert_eq!(measured[0].reach, 1_000);
     // Another user reads none of them.
     let (other, _) = s.another_user().await;
-    let mut tx = user_tx(&s.app.db, other).await.unwrap();
+    let mut tx = user_tx(&s.app.db, Actor::personal(other)).await.unwrap();
     assert!(
         analytics::measured(&mut tx, channel)
             .await

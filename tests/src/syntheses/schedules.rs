@@ -375,7 +375,7 @@ async fn a_schedule_due_while_its_owner_is_over_budget_is_not_started_that_day_a
     let app = spawn_app_with(TestOptions {
         env: vec![
             ("SMTP_URL", smtp.url()),
-            ("AI_USER_DAILY_TOKENS", "1000".into()),
+            ("AI_WORKSPACE_DAILY_TOKENS", "1000".into()),
         ],
         ..Default::default()
     })

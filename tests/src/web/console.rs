@@ -71,7 +71,7 @@ async fn one_user_s_queued_jobs_cancelled(
     }
     let (others, other_job) = app.submit_job(alice, 1200).await;
     browser
-        .open(&format!("#/ops?user={carol}&status=pending"))
+        .open(&format!("#/ops?workspace={carol}&status=pending"))
         .await;
     browser
         .wait_count("#ops-job-table tr.ops-job[data-status=pending]", 3)

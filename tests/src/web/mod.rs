@@ -19,6 +19,7 @@ mod guards;
 mod language;
 mod linkedin;
 mod media_sent;
+mod members;
 mod phone;
 mod queue;
 mod refusals;

@@ -14,7 +14,7 @@ async fn the_usage_page_shows_today_the_month_and_the_jobs_now() {
     let mut app = spawn_app_with(TestOptions {
         worker: false,
         env: vec![
-            ("AI_USER_DAILY_TOKENS", "50000".into()),
+            ("AI_WORKSPACE_DAILY_TOKENS", "50000".into()),
             ("DEV_LOGIN", "true".into()),
         ],
         ..Default::default()

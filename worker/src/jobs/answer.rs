@@ -113,13 +113,13 @@ impl ItemReader {
 
 /// Records a finished (or cut) call: logs, metrics, and its cost against the user's day.
 /// Gives the job's end, `BUDGET_EXCEEDED`, when the user's day is now over
-/// `AI_USER_DAILY_TOKENS`: the call that crosses the budget is the job's last.
+/// `AI_WORKSPACE_DAILY_TOKENS`: the call that crosses the budget is the job's last.
 pub(crate) async fn account(
     ctx: &JobContext,
     claim: &Claim,
     response: &ChatResponse,
 ) -> Result<Option<JobError>, JobError> {
-    let spent = store::usage::record(&ctx.pool, claim.user_id, claim.kind.as_str(), response)
+    let spent = store::usage::record(&ctx.pool, claim.actor(), claim.kind.as_str(), response)
         .await
         .context("recording the AI call's usage")?;
     Ok(accounted(ctx, response, spent))
@@ -129,7 +129,7 @@ pub(crate) async fn account(
 /// wrote) and the user has `spent` that many tokens today.
 pub(crate) fn accounted(ctx: &JobContext, response: &ChatResponse, spent: i64) -> Option<JobError> {
     record_ai_call(response);
-    match ctx.settings.ai.user_daily_tokens {
+    match ctx.settings.ai.workspace_daily_tokens {
         Some(limit) if spent >= limit as i64 => Some(budget_exceeded(limit, spent)),
         _ => None,
     }

@@ -49,9 +49,9 @@ pub struct ConsoleApi;
 
 #[OpenApi(tag = "Tag::Admin")]
 impl ConsoleApi {
-    /// Every tenant's jobs, newest first: filtered by kind, status, lane, user, error code
-    /// and creation time; `q` matches a job's id, a user's id or the id of the request
-    /// that created the job.
+    /// Every tenant's jobs, newest first: filtered by kind, status, lane, workspace, error
+    /// code and creation time; `q` matches a job's id, a workspace's id or the id of the
+    /// request that created the job.
     #[oai(path = "/admin/jobs", method = "get", operation_id = "consoleJobs")]
     #[allow(clippy::too_many_arguments)]
     async fn jobs(
@@ -61,14 +61,15 @@ impl ConsoleApi {
         kind: Query<Option<JobKind>>,
         status: Query<Option<JobStatus>>,
         lane: Query<Option<Lane>>,
-        user: Query<Option<Uuid>>,
+        /// A workspace's jobs (a person's personal workspace has their id).
+        workspace: Query<Option<Uuid>>,
         #[oai(name = "errorCode", validator(pattern = r"^[A-Z][A-Z0-9_]{0,63}$"))]
         error_code: Query<Option<String>>,
         /// Created at or after.
         from: Query<Option<DateTime<Utc>>>,
         /// Created before.
         to: Query<Option<DateTime<Utc>>>,
-        /// A job's id, a user's id or a request's id.
+        /// A job's id, a workspace's id or a request's id.
         #[oai(validator(min_length = 1, max_length = 200))]
         q: Query<Option<String>>,
         /// `nextCursor` of the previous page.
@@ -81,7 +82,7 @@ impl ConsoleApi {
             kind: kind.0,
             status: status.0,
             lane: lane.0,
-            user: user.0,
+            workspace: workspace.0,
             error_code: error_code.0,
             from: from.0,
             to: to.0,
@@ -266,7 +267,7 @@ impl ConsoleApi {
     /// The fleet over the last `window` (default `1h`): jobs by kind and status (unfinished
     /// ones now, finished ones within the window), jobs finished and failed per minute by
     /// kind, p50/p95 wait and run times by kind and lane, each lane's load, and the 20
-    /// users with the most jobs waiting and running, with their share.
+    /// workspaces with the most jobs waiting and running, with their share.
     #[oai(path = "/admin/stats", method = "get", operation_id = "consoleStats")]
     async fn stats(
         &self,
@@ -403,7 +404,7 @@ async fn act(
     if filter.is_empty() && !body.all {
         return Err(ApiError::unprocessable_field(
             "filter",
-            "name at least one of kind, status, lane, user, errorCode, from, to or q; or say \"all\": true to act on every job",
+            "name at least one of kind, status, lane, workspace, errorCode, from, to or q; or say \"all\": true to act on every job",
         ));
     }
     let mut tally = Tally::default();

@@ -33,7 +33,10 @@ pub struct ConsoleJob {
     pub kind: JobKind,
     pub status: JobStatus,
     pub lane: Lane,
+    /// Who made it.
     pub user_id: Uuid,
+    /// The workspace (the tenant) it works in.
+    pub workspace_id: Uuid,
     /// Attempts started, of `maxAttempts`.
     pub attempts: i32,
     pub max_attempts: i32,
@@ -62,6 +65,7 @@ impl From<JobLine> for ConsoleJob {
             status: line.status,
             lane: line.lane,
             user_id: line.user_id,
+            workspace_id: line.workspace_id,
             attempts: line.attempts,
             max_attempts: line.max_attempts,
             last_error,
@@ -167,14 +171,15 @@ pub struct BulkRequest {
     pub kind: Option<JobKind>,
     pub status: Option<JobStatus>,
     pub lane: Option<Lane>,
-    pub user: Option<Uuid>,
+    /// A workspace's jobs.
+    pub workspace: Option<Uuid>,
     #[oai(validator(pattern = r"^[A-Z][A-Z0-9_]{0,63}$"))]
     pub error_code: Option<String>,
     /// Created at or after.
     pub from: Option<DateTime<Utc>>,
     /// Created before.
     pub to: Option<DateTime<Utc>>,
-    /// A job's id, a user's id, or a request's id.
+    /// A job's id, a workspace's id, or a request's id.
     #[oai(validator(min_length = 1, max_length = 200))]
     pub q: Option<String>,
     /// Count what would happen, change nothing.
@@ -191,7 +196,7 @@ impl BulkRequest {
             kind: self.kind,
             status: self.status,
             lane: self.lane,
-            user: self.user,
+            workspace: self.workspace,
             error_code: self.error_code.clone(),
             from: self.from,
             to: self.to,
@@ -317,7 +322,8 @@ pub struct LaneLoad {
 #[derive(Debug, Clone, Object)]
 #[oai(rename_all = "camelCase")]
 pub struct TenantShare {
-    pub user_id: Uuid,
+    /// The workspace.
+    pub workspace_id: Uuid,
     pub pending: i64,
     pub running: i64,
     /// Of every unfinished job, 0-1.
@@ -342,7 +348,7 @@ pub struct ConsoleStats {
     pub throughput: Vec<ThroughputStep>,
     pub latency: Vec<LaneLatency>,
     pub lanes: Vec<LaneLoad>,
-    /// The 20 users with the most jobs waiting and running.
+    /// The 20 workspaces with the most jobs waiting and running.
     pub tenants: Vec<TenantShare>,
     /// Every unfinished job.
     pub unfinished: i64,
@@ -392,7 +398,7 @@ impl ConsoleStats {
                 .tenants
                 .into_iter()
                 .map(|t| TenantShare {
-                    user_id: t.user_id,
+                    workspace_id: t.workspace_id,
                     pending: t.pending,
                     running: t.running,
                     share: (t.pending + t.running) as f64 / total,
@@ -437,6 +443,7 @@ pub struct LiveFrame {
 pub struct DisabledEndpoint {
     pub id: Uuid,
     pub user_id: Uuid,
+    pub workspace_id: Uuid,
     pub disabled_at: DateTime<Utc>,
     #[oai(nullable)]
     pub reason: Option<String>,
@@ -448,6 +455,7 @@ pub struct DisabledEndpoint {
 pub struct ChannelToReconnect {
     pub id: Uuid,
     pub user_id: Uuid,
+    pub workspace_id: Uuid,
     pub platform: String,
     pub status: String,
     #[oai(nullable)]
@@ -480,6 +488,7 @@ impl Attention {
                 .map(|e| DisabledEndpoint {
                     id: e.id,
                     user_id: e.user_id,
+                    workspace_id: e.workspace_id,
                     disabled_at: e.disabled_at,
                     reason: e.disabled_reason,
                 })
@@ -491,6 +500,7 @@ impl Attention {
                 .map(|c| ChannelToReconnect {
                     id: c.id,
                     user_id: c.user_id,
+                    workspace_id: c.workspace_id,
                     platform: c.platform,
                     status: c.status,
                     reason: c.status_reason,

@@ -83,7 +83,7 @@ impl AnalyticsApi {
     > {
         let today = Utc::now().date_naive();
         let (from, to) = IsoDate::period(&from.0, &to.0, today, (DEFAULT_DAYS, MAX_DAYS))?;
-        let mut tx = user_tx(&state.pool, auth.user().id).await?;
+        let mut tx = user_tx(&state.pool, auth.user().actor()).await?;
         if let Some(channel) = channel_id.0
             && channels::find(&mut tx, channel).await?.is_none()
         {
@@ -122,7 +122,7 @@ impl AnalyticsApi {
         let (from, to) = IsoDate::period(&from.0, &to.0, today, (DEFAULT_DAYS, MAX_DAYS))?;
         let days = Days::new((to - from).num_days() as u64 + 1);
         let (previous_from, previous_to) = (from - days, to - days);
-        let mut tx = user_tx(&state.pool, auth.user().id).await?;
+        let mut tx = user_tx(&state.pool, auth.user().actor()).await?;
         let listed = channels::list(&mut tx).await?;
         let span = (instants(previous_from, to).0, instants(from, to).1);
         let posts = analytics::posts(&mut tx, None, span, COUNTED_MAX).await?;
@@ -193,11 +193,11 @@ impl AnalyticsApi {
         intent_id: Path<Uuid>,
     ) -> Answer<RefreshStarted, { can::STORED | can::BAD_REQUEST | can::NOT_FOUND | can::CONFLICT }>
     {
-        let user = auth.user().id;
-        let mut making = Submit::unlimited(&state, user).making_unkeyed().await?;
+        let actor = auth.user().actor();
+        let mut making = Submit::unlimited(&state, actor).making_unkeyed().await?;
         let request_id = current_request_id();
         let written = async {
-            match analytics::ask_manual(making.tx(), user, intent_id.0, &request_id).await? {
+            match analytics::ask_manual(making.tx(), actor, intent_id.0, &request_id).await? {
                 Asked::Job(id) => Ok(Made {
                     kept: serde_json::Value::Null,
                     jobs: vec![Queued {
@@ -237,7 +237,7 @@ impl AnalyticsApi {
         auth: UserAuth,
         id: Path<Uuid>,
     ) -> Answer<Json<BestTimesEnvelope>, { can::STORED | can::BAD_REQUEST | can::NOT_FOUND }> {
-        let mut tx = user_tx(&state.pool, auth.user().id).await?;
+        let mut tx = user_tx(&state.pool, auth.user().actor()).await?;
         let best = analytics::best_times(&mut tx, id.0).await?;
         tx.commit().await?;
         let best = best.ok_or_else(|| ApiError::not_found("channel"))?;

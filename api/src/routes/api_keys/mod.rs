@@ -37,7 +37,7 @@ impl ApiKeysApi {
         state: Data<&AppState>,
         auth: PersonalAuth,
     ) -> Answer<poem_openapi::payload::Json<ApiKeyListEnvelope>, { can::STORED }> {
-        let mut tx = user_tx(&state.pool, auth.user().id).await?;
+        let mut tx = user_tx(&state.pool, auth.user().actor()).await?;
         let items = store::list(&mut tx).await?;
         tx.commit().await?;
         Ok(ApiKeyListEnvelope::of(ApiKeyList {
@@ -66,15 +66,16 @@ impl ApiKeysApi {
         scopes.dedup();
         let scopes: Vec<String> = scopes.iter().map(|s| s.as_str().to_owned()).collect();
         let user = auth.user().id;
+        let actor = auth.user().actor();
         let id = Uuid::now_v7();
         let key = api_keys::new_key();
         let prefix = api_keys::prefix(&key);
-        let mut tx = user_tx(&state.pool, user).await?;
-        if store::count_for_adding(&mut tx, user).await? >= store::MAX_KEYS {
+        let mut tx = user_tx(&state.pool, actor).await?;
+        if store::count_for_adding(&mut tx, actor.workspace).await? >= store::MAX_KEYS {
             return Err(ApiError::unprocessable(
                 "API_KEY_LIMIT",
                 format!(
-                    "at most {} API keys per account: delete one you no longer use first",
+                    "at most {} API keys per workspace: delete one you no longer use first",
                     store::MAX_KEYS
                 ),
             )
@@ -113,7 +114,7 @@ impl ApiKeysApi {
         auth: PersonalAuth,
         id: Path<Uuid>,
     ) -> Answer<NoContent, { can::BAD_REQUEST | can::STORED | can::NOT_FOUND }> {
-        let mut tx = user_tx(&state.pool, auth.user().id).await?;
+        let mut tx = user_tx(&state.pool, auth.user().actor()).await?;
         if !store::delete(&mut tx, id.0).await? {
             return Err(ApiError::not_found("API key").into());
         }

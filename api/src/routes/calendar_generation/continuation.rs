@@ -6,6 +6,7 @@
 
 use std::collections::HashSet;
 
+use almanac_shared::workspaces::Actor;
 use almanac_shared::{
     domain::calendar::CalendarSpec,
     jobs::JobStatus,
@@ -69,22 +70,22 @@ impl ContinueApi {
         },
     > {
         let answer_as = AnswerAs::negotiated(request);
-        let user = auth.user().id;
-        let answer = start(&state, user, id.0, run_id.0, answer_as).await?;
+        let actor = auth.user().actor();
+        let answer = start(&state, actor, id.0, run_id.0, answer_as).await?;
         Ok(answer.preferred(answer_as == AnswerAs::AsyncPreferred))
     }
 }
 
 async fn start(
     state: &AppState,
-    user: Uuid,
+    actor: Actor,
     calendar_id: Uuid,
     run_id: Uuid,
     answer_as: AnswerAs,
 ) -> Result<CalendarResponse, ApiError> {
-    let (new_run, job) = run_job(user);
+    let (new_run, job) = run_job(actor);
     let limit = &state.settings.rate_limits.calendars;
-    let mut open = Submit::new(state, user, limit)
+    let mut open = Submit::new(state, actor, limit)
         .open(job)
         .await?
         .open()

@@ -7,6 +7,7 @@
 use almanac_shared::store::user_tx;
 use std::time::Instant;
 
+use almanac_shared::workspaces::Actor;
 use almanac_shared::{
     calendars,
     domain::calendar::{self, CalendarSpec, Entry},
@@ -32,7 +33,7 @@ use crate::{
 /// Answers a calendar request in-process, deterministically, with the same stream.
 pub(super) async fn run(
     state: &AppState,
-    user: Uuid,
+    actor: Actor,
     spec: CalendarSpec,
     calendar_id: Option<Uuid>,
     framing: Option<Framing>,
@@ -51,7 +52,7 @@ pub(super) async fn run(
     let persisted = if store_down {
         None
     } else {
-        match persist_legacy(state, user, &spec, calendar_id, &entries).await {
+        match persist_legacy(state, actor, &spec, calendar_id, &entries).await {
             Ok(persisted) => Some(persisted),
             // Down, judged by a probe outside the pool: a saturated pool is busy, said so.
             Err(busy @ ApiError::Unavailable(..)) => {
@@ -209,12 +210,13 @@ struct PersistedLegacy {
 /// Saves a legacy run as a worker saves a service run, in one transaction as the user.
 async fn persist_legacy(
     state: &AppState,
-    user: Uuid,
+    actor: Actor,
     spec: &CalendarSpec,
     calendar_id: Option<Uuid>,
     entries: &[Entry],
 ) -> ApiResult<PersistedLegacy> {
-    let mut tx = user_tx(&state.pool, user).await?;
+    let user = actor.user;
+    let mut tx = user_tx(&state.pool, actor).await?;
     let name = CalendarName::of(spec, |channel| state.platforms.label_of(channel));
     let request = spec.to_json();
     let new = RunSpec {

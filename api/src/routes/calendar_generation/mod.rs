@@ -6,6 +6,7 @@
 //! queue and no AI provider, the same stream schema with `meta.mode = "legacy"`, persisted
 //! when Postgres is up and a dry run marked `persisted: false` when it is not.
 
+use almanac_shared::workspaces::Actor;
 use almanac_shared::{
     domain::{
         Invalid,
@@ -101,6 +102,7 @@ impl CalendarGenerationApi {
         let answer_as = AnswerAs::negotiated(request);
         let framing = answer_as.framing();
         let user = auth.user().id;
+        let actor = auth.user().actor();
         // A calendar request's log lines name its channels (seed 001's `channel`).
         tracing::Span::current().record(
             "channel",
@@ -111,15 +113,15 @@ impl CalendarGenerationApi {
                 .join(","),
         );
         let answer = if state.flags.enabled(Flag::CalendarService, user) {
-            start_run(&state, user, spec, calendar_id, framing).await?
+            start_run(&state, actor, spec, calendar_id, framing).await?
         } else {
-            if let Ok(mut tx) = almanac_shared::store::user_tx(&state.pool, user).await {
+            if let Ok(mut tx) = almanac_shared::store::user_tx(&state.pool, actor).await {
                 store::learn_from_results(&mut tx, &mut spec).await;
                 let _ = tx.commit().await;
             }
             let limit = &state.settings.rate_limits.calendars;
-            let slot = rate_limit::take(&state, limit, user, None).await?;
-            let answer = legacy::run(&state, user, spec, calendar_id, framing, false).await;
+            let slot = rate_limit::take(&state, limit, actor, None).await?;
+            let answer = legacy::run(&state, actor, spec, calendar_id, framing, false).await;
             if answer.is_err() {
                 // Refused (404) or not written: the request created nothing.
                 slot.refund(&state).await;
@@ -137,17 +139,17 @@ const CALENDAR_ROUTE: &str = "/v1/ai/calendar";
 /// its job in one transaction, then the queue.
 async fn start_run(
     state: &AppState,
-    user: Uuid,
+    actor: Actor,
     spec: CalendarSpec,
     calendar_id: Option<Uuid>,
     framing: Option<Framing>,
 ) -> ApiResult<CalendarResponse> {
-    let (run_id, job) = run_job(user);
+    let (run_id, job) = run_job(actor);
     let limit = &state.settings.rate_limits.calendars;
-    let mut open = match Submit::new(state, user, limit).open(job).await? {
+    let mut open = match Submit::new(state, actor, limit).open(job).await? {
         // Seed 001's playbook: Postgres down, serve the legacy dry run, whatever the flag.
         Submitted::StoreDown(_) => {
-            return legacy::run(state, user, spec, calendar_id, framing, true).await;
+            return legacy::run(state, actor, spec, calendar_id, framing, true).await;
         }
         opened => opened.open().await?,
     };
@@ -159,9 +161,9 @@ async fn start_run(
 }
 
 /// A new run's id and its job.
-fn run_job(user: Uuid) -> (Uuid, NewJob) {
+fn run_job(actor: Actor) -> (Uuid, NewJob) {
     let run_id = Uuid::now_v7();
-    let job = NewJob::new(user, &CalendarJob { run_id })
+    let job = NewJob::new(actor, &CalendarJob { run_id })
         .with_request_id(crate::envelope::current_request_id());
     (run_id, job)
 }

@@ -147,7 +147,7 @@ impl CardsApi {
         cursor: Query<Option<Uuid>>,
     ) -> Answer<Json<CardList>, { can::STORED | can::BAD_REQUEST }> {
         let limit = clamp_limit(limit.0);
-        let mut tx = user_tx(&state.pool, auth.user().id).await?;
+        let mut tx = user_tx(&state.pool, auth.user().actor()).await?;
         let rows = cards::list(&mut tx, cursor.0, i64::from(limit) + 1).await?;
         tx.commit().await?;
         let (rows, next_cursor) = paginate(rows, limit, |c| c.id);
@@ -168,7 +168,7 @@ impl CardsApi {
         let (card_type, front, back, tags) = body.0.into_parts();
         let (front, back) = parse_sides(card_type, &front, &back)?;
         let tags = parse_tags(&tags)?;
-        let mut tx = user_tx(&state.pool, auth.user().id).await?;
+        let mut tx = user_tx(&state.pool, auth.user().actor()).await?;
         let card = card_or_duplicate(
             cards::create(&mut tx, auth.user().id, card_type, &front, &back, &tags).await?,
         )?;
@@ -196,7 +196,7 @@ impl CardsApi {
         // Empty only for a cloze card: the store checks it against the card's type.
         let back = back.map(parse_extra).transpose()?;
         let tags = tags.map(parse_tags).transpose()?;
-        let mut tx = user_tx(&state.pool, auth.user().id).await?;
+        let mut tx = user_tx(&state.pool, auth.user().actor()).await?;
         let written = cards::update(
             &mut tx,
             id.0,
@@ -224,7 +224,7 @@ impl CardsApi {
         auth: UserAuth,
         id: Path<Uuid>,
     ) -> Answer<NoContent, { can::BAD_REQUEST | can::STORED | can::NOT_FOUND }> {
-        let mut tx = user_tx(&state.pool, auth.user().id).await?;
+        let mut tx = user_tx(&state.pool, auth.user().actor()).await?;
         let deleted = cards::delete(&mut tx, id.0).await?;
         tx.commit().await?;
         if !deleted {
@@ -246,7 +246,8 @@ impl CardsApi {
         format: Query<ExportFormat>,
     ) -> Answer<ExportResponse, { can::STORED | can::BAD_REQUEST }> {
         let user = auth.user().id;
-        let mut tx = user_tx(&state.pool, user).await?;
+        let actor = auth.user().actor();
+        let mut tx = user_tx(&state.pool, actor).await?;
         let rows = cards::exported(&mut tx).await?;
         tx.commit().await?;
         match format.0 {

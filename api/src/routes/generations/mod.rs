@@ -6,6 +6,7 @@ pub use dto::*;
 
 use almanac_shared::store::user_tx;
 use almanac_shared::trips::{self, Step};
+use almanac_shared::workspaces::Actor;
 use almanac_shared::{
     domain::{
         RunStatus,
@@ -56,7 +57,7 @@ impl GenerationsApi {
         CreateGenerationResponse,
         { can::STORED | can::BODY | can::UNPROCESSABLE | can::TOO_MANY_REQUESTS },
     > {
-        let accepting = accept(&state, auth.user().id, body.0, idempotency_key.0);
+        let accepting = accept(&state, auth.user().actor(), body.0, idempotency_key.0);
         let accepted = trips::scope(GenerationJob::KIND, Step::Submit, accepting).await?;
         Ok(CreateGenerationResponse::Accepted(Json(accepted)))
     }
@@ -78,7 +79,7 @@ impl GenerationsApi {
         cursor: Query<Option<Uuid>>,
     ) -> Answer<Json<GenerationList>, { can::STORED | can::BAD_REQUEST }> {
         let limit = clamp_limit(limit.0);
-        let mut tx = user_tx(&state.pool, auth.user().id).await?;
+        let mut tx = user_tx(&state.pool, auth.user().actor()).await?;
         let rows = generations::list(&mut tx, cursor.0, i64::from(limit) + 1).await?;
         tx.commit().await?;
         let (rows, next_cursor) = paginate(rows, limit, |r| r.id);
@@ -100,7 +101,7 @@ impl GenerationsApi {
         auth: UserAuth,
         id: Path<Uuid>,
     ) -> Answer<Json<GenerationDto>, { can::BAD_REQUEST | can::STORED | can::NOT_FOUND }> {
-        let mut tx = user_tx(&state.pool, auth.user().id).await?;
+        let mut tx = user_tx(&state.pool, auth.user().actor()).await?;
         let row = generations::get(&mut tx, id.0).await?;
         tx.commit().await?;
         Ok(row
@@ -113,10 +114,11 @@ impl GenerationsApi {
 /// submitted: the steps of `createGeneration`, counted as the job's submit (`trips`).
 async fn accept(
     state: &AppState,
-    user: Uuid,
+    actor: Actor,
     command: CreateGenerationCommand,
     idempotency_key: Option<String>,
 ) -> ApiResult<CreateGenerationAccepted> {
+    let user = actor.user;
     let source = SourceText::parse(&command.source_text)
         .map_err(|e| ApiError::invalid_field("source_text", e.to_string()))?;
     let model = command
@@ -150,7 +152,7 @@ async fn accept(
         _ => {
             reusable(
                 state,
-                user,
+                actor,
                 &source,
                 model.as_deref(),
                 &prompt_version,
@@ -161,7 +163,7 @@ async fn accept(
     };
     submit(
         state,
-        user,
+        actor,
         Submitted {
             source,
             model,
@@ -189,7 +191,7 @@ const SCOPE: &str = "generations";
 /// The caller's earlier generation this request can reuse, if reuse is on.
 async fn reusable(
     state: &AppState,
-    user: Uuid,
+    actor: Actor,
     source: &SourceText,
     model: Option<&str>,
     prompt_version: &str,
@@ -199,7 +201,7 @@ async fn reusable(
     if days == 0 {
         return Ok(None);
     }
-    let mut tx = user_tx(&state.pool, user).await?;
+    let mut tx = user_tx(&state.pool, actor).await?;
     let earlier = generations::reusable(
         &mut tx,
         source.as_str(),
@@ -219,7 +221,7 @@ async fn reusable(
 /// replayed.
 async fn submit(
     state: &AppState,
-    user: Uuid,
+    actor: Actor,
     submitted: Submitted,
     idempotency: Option<&Key>,
 ) -> ApiResult<CreateGenerationAccepted> {
@@ -231,7 +233,7 @@ async fn submit(
         reused_from,
     } = submitted;
     let generation_id = Uuid::now_v7();
-    let job = NewJob::new(user, &GenerationJob { generation_id })
+    let job = NewJob::new(actor, &GenerationJob { generation_id })
         .with_request_id(crate::envelope::current_request_id());
     let accepted = CreateGenerationAccepted {
         generation_id,
@@ -243,22 +245,19 @@ async fn submit(
         None => generation::batches(source.as_str()).len() as u64,
         Some(_) => 1,
     };
-    let submission = generations::Submission::new(
-        user,
-        NewGeneration {
-            job: &job,
-            generation_id,
-            source_text: source.as_str(),
-            model: model.as_deref(),
-            prompt_version: &prompt_version,
-            reused_from,
-            card_types: &card_types,
-            idempotency: idempotency.map(|key| (key, &accepted)),
-        },
-    );
+    let submission = generations::Submission::new(NewGeneration {
+        job: &job,
+        generation_id,
+        source_text: source.as_str(),
+        model: model.as_deref(),
+        prompt_version: &prompt_version,
+        reused_from,
+        card_types: &card_types,
+        idempotency: idempotency.map(|key| (key, &accepted)),
+    });
     // A reuse asks no AI: it takes no slot of the rate limit. The statement keeps the key
     // with its answer itself (`idempotency` above), so the flow holds the key alone.
-    let earlier = Submit::new(state, user, &state.settings.rate_limits.generations)
+    let earlier = Submit::new(state, actor, &state.settings.rate_limits.generations)
         .keyed(SCOPE, idempotency, serde_json::Value::Null)
         .in_one_statement(
             &job,

@@ -7,6 +7,7 @@ pub use dto::*;
 use almanac_shared::jobs::JobRecord;
 use almanac_shared::store::jobs as ledger;
 use almanac_shared::store::user_tx;
+use almanac_shared::workspaces::Actor;
 use almanac_shared::{
     events::{self, Event},
     jobs::{self, JobStatus},
@@ -42,8 +43,8 @@ impl JobsApi {
         id: Path<Uuid>,
     ) -> Answer<Json<JobEnvelope>, { can::BAD_REQUEST | can::STORED | can::NOT_FOUND | can::GONE }>
     {
-        let job = owned_job(&state, auth.user().id, id.0).await?;
-        let job = past_deadline(&state, auth.user().id, job).await?;
+        let job = owned_job(&state, auth.user().actor(), id.0).await?;
+        let job = past_deadline(&state, auth.user().actor(), job).await?;
         Ok(JobEnvelope::of(job.into()))
     }
 
@@ -96,12 +97,12 @@ impl JobsApi {
         let after = last_event_id.0.or(after.0).unwrap_or(0);
         // NDJSON when the client asks for it, SSE otherwise.
         let framing = Framing::requested(request).unwrap_or(Framing::Sse);
-        let job = owned_job(&state, auth.user().id, id.0).await?;
+        let job = owned_job(&state, auth.user().actor(), id.0).await?;
         let (words, kind) = (Vocabulary::of(job.kind), job.kind);
         // The stream of a kind with a deadline (a calendar run) ends at it, whoever is
         // (not) running the job.
         let deadline = if kind.deadline().is_some() && !job.status.is_final() {
-            let mut tx = user_tx(&state.pool, auth.user().id).await?;
+            let mut tx = user_tx(&state.pool, auth.user().actor()).await?;
             let deadline = ledger::deadline(&mut *tx, kind, job.id).await?;
             tx.commit().await?;
             deadline
@@ -146,7 +147,7 @@ impl JobsApi {
         CancelResponse,
         { can::BAD_REQUEST | can::STORED | can::NOT_FOUND | can::CONFLICT | can::GONE },
     > {
-        let mut tx = user_tx(&state.pool, auth.user().id).await?;
+        let mut tx = user_tx(&state.pool, auth.user().actor()).await?;
         let outcome = ledger::request_cancel(&mut tx, id.0).await?;
         let job = ledger::fetch(&mut *tx, id.0).await?;
         tx.commit().await?;
@@ -188,22 +189,22 @@ impl JobsApi {
 /// A job still going a second past its kind's deadline (seed 000's wall-clock timeout of
 /// a calendar run) is ended `timeout` by whoever looks at it, and its final event
 /// published; the job as it is then.
-async fn past_deadline(state: &AppState, user: Uuid, job: JobRecord) -> ApiResult<JobRecord> {
+async fn past_deadline(state: &AppState, actor: Actor, job: JobRecord) -> ApiResult<JobRecord> {
     if job.kind.deadline().is_none() || job.status.is_final() {
         return Ok(job);
     }
     if !ledger::expire(&state.pool, job.kind, job.id).await? {
         return Ok(job);
     }
-    let job = owned_job(state, user, job.id).await?;
+    let job = owned_job(state, actor, job.id).await?;
     if let Err(error) = state.emitter.publish_final_from(&job).await {
         tracing::warn!(job_id = %job.id, error = %error, "publishing a timed-out run's final event failed; its streams will");
     }
     Ok(job)
 }
 
-async fn owned_job(state: &AppState, user: Uuid, id: Uuid) -> ApiResult<JobRecord> {
-    let mut tx = user_tx(&state.pool, user).await?;
+async fn owned_job(state: &AppState, actor: Actor, id: Uuid) -> ApiResult<JobRecord> {
+    let mut tx = user_tx(&state.pool, actor).await?;
     let job = ledger::fetch(&mut *tx, id).await?;
     tx.commit().await?;
     job.ok_or_else(|| missing_job(state, id))

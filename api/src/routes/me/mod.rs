@@ -26,14 +26,14 @@ pub enum Language {
 }
 
 impl Language {
-    fn code(self) -> &'static str {
+    pub fn code(self) -> &'static str {
         match self {
             Language::En => "en",
             Language::Fr => "fr",
         }
     }
 
-    fn of(code: &str) -> Option<Self> {
+    pub fn of(code: &str) -> Option<Self> {
         match code {
             "en" => Some(Language::En),
             "fr" => Some(Language::Fr),
@@ -119,7 +119,8 @@ impl MeApi {
         auth: UserAuth,
     ) -> Answer<Json<MeEnvelope>, { can::STORED }> {
         let user = auth.user().id;
-        let mut tx = user_tx(&state.pool, user).await?;
+        let actor = auth.user().actor();
+        let mut tx = user_tx(&state.pool, actor).await?;
         let account = users::own(&mut tx, user).await?;
         tx.commit().await?;
         Ok(MeEnvelope::of(account.into()))
@@ -135,7 +136,8 @@ impl MeApi {
     ) -> Answer<Json<MeEnvelope>, { can::STORED | can::BODY | can::UNPROCESSABLE }> {
         let patch = body.0;
         let user = auth.user().id;
-        let mut tx = user_tx(&state.pool, user).await?;
+        let actor = auth.user().actor();
+        let mut tx = user_tx(&state.pool, actor).await?;
         let current = users::own(&mut tx, user).await?;
         let account = users::Account {
             name: patched(current.name, patch.name, |name| {

@@ -76,7 +76,7 @@ pub struct MediaList {
     /// Pass as `before` for the next page; null on the last.
     #[oai(nullable)]
     pub next_cursor: Option<Uuid>,
-    /// Bytes kept, of `maxBytes` (`MEDIA_MAX_BYTES_PER_USER`).
+    /// Bytes kept, of `maxBytes` (`MEDIA_MAX_BYTES_PER_WORKSPACE`).
     pub used_bytes: i64,
     pub max_bytes: i64,
 }

@@ -40,7 +40,7 @@ impl MediaApi {
     /// optionally). JPEG, PNG or WebP up to 8 MiB (at most 10,000 pixels a side and 40
     /// megapixels), MP4 up to 256 MiB, the format read from the bytes; a PNG or WebP also
     /// gets a JPEG copy. 413 `MEDIA_TOO_LARGE` as soon as the bytes pass the limit; 422
-    /// `MEDIA_QUOTA_EXCEEDED` past `MEDIA_MAX_BYTES_PER_USER`; the body may take
+    /// `MEDIA_QUOTA_EXCEEDED` past `MEDIA_MAX_BYTES_PER_WORKSPACE`; the body may take
     /// `MEDIA_UPLOAD_TIMEOUT_SECS` (then 408).
     #[oai(path = "/v1/media", method = "post", operation_id = "uploadMedia")]
     async fn upload(
@@ -52,8 +52,8 @@ impl MediaApi {
         let row = upload::Upload {
             pool: &state.pool,
             media: &state.platforms.media,
-            user: auth.user().id,
-            quota: state.settings.media.max_bytes_per_user,
+            actor: auth.user().actor(),
+            quota: state.settings.media.max_bytes_per_workspace,
         }
         .receive(body.0)
         .await?;
@@ -90,7 +90,7 @@ impl MediaApi {
             )
             .into());
         }
-        let mut tx = user_tx(&state.pool, auth.user().id).await?;
+        let mut tx = user_tx(&state.pool, auth.user().actor()).await?;
         let rows = match &ids {
             Some(ids) => store::owned(&mut tx, ids).await?,
             None => store::list(&mut tx, before.0).await?,
@@ -105,7 +105,11 @@ impl MediaApi {
                 .collect(),
             next_cursor,
             used_bytes,
-            max_bytes: state.settings.media.max_bytes_per_user.min(i64::MAX as u64) as i64,
+            max_bytes: state
+                .settings
+                .media
+                .max_bytes_per_workspace
+                .min(i64::MAX as u64) as i64,
         }))
     }
 
@@ -123,7 +127,7 @@ impl MediaApi {
         id: Path<Uuid>,
     ) -> Answer<NoContent, { can::BAD_REQUEST | can::STORED | can::NOT_FOUND | can::CONFLICT }>
     {
-        let mut tx = user_tx(&state.pool, auth.user().id).await?;
+        let mut tx = user_tx(&state.pool, auth.user().actor()).await?;
         match store::delete(&mut tx, id.0).await? {
             Deleted::NotFound => Err(ApiError::not_found("media").into()),
             Deleted::InUse { intents } => Err(ApiError::conflict(

@@ -3,6 +3,7 @@
 //! (refused as soon as they pass either, reading no further), then an image's dimensions
 //! and JPEG copy, then the row, counted again under the owner's lock.
 
+use almanac_shared::workspaces::Actor;
 use almanac_shared::{
     media::{Copy, Media, MediaFormat, format::SNIFF_BYTES, image, store},
     store::{media as rows, media::MediaRow, user_tx},
@@ -20,7 +21,8 @@ const SMALL_PART_BYTES: usize = 8 * 1024;
 pub struct Upload<'a> {
     pub pool: &'a PgPool,
     pub media: &'a Media,
-    pub user: Uuid,
+    /// Who uploads, and into which workspace (whose quota it counts against).
+    pub actor: Actor,
     pub quota: u64,
 }
 
@@ -39,7 +41,7 @@ impl Upload<'_> {
         &self,
         mut parts: multer::Multipart<'static>,
     ) -> Result<MediaRow, ApiError> {
-        let mut tx = user_tx(self.pool, self.user).await?;
+        let mut tx = user_tx(self.pool, self.actor).await?;
         let used = rows::used_bytes(&mut tx).await?.max(0) as u64;
         tx.commit().await?;
         let room = self.quota.saturating_sub(used);
@@ -101,7 +103,7 @@ impl Upload<'_> {
         room: u64,
     ) -> Result<Stored, ApiError> {
         let id = Uuid::now_v7();
-        let key = store::key(self.user, id, Copy::Original);
+        let key = store::key(self.actor.user, id, Copy::Original);
         // Kept for its owner to recognise: control characters (a NUL Postgres cannot
         // store) are left out.
         let file_name: String = part
@@ -182,8 +184,8 @@ impl Upload<'_> {
             almanac_shared::domain::publish::post::MediaKind::Photo => self.image(file).await?,
             almanac_shared::domain::publish::post::MediaKind::Video => (None, None, None),
         };
-        let mut tx = user_tx(self.pool, self.user).await?;
-        let used = rows::used_bytes_for_adding(&mut tx, self.user)
+        let mut tx = user_tx(self.pool, self.actor).await?;
+        let used = rows::used_bytes_for_adding(&mut tx, self.actor.workspace)
             .await?
             .max(0) as u64;
         if used + file.bytes > self.quota {
@@ -193,7 +195,7 @@ impl Upload<'_> {
             &mut tx,
             &MediaRow {
                 id: file.id,
-                user_id: self.user,
+                user_id: self.actor.user,
                 kind: file.format.kind(),
                 mime: file.format.mime().to_owned(),
                 bytes: file.bytes as i64,
@@ -245,7 +247,7 @@ impl Upload<'_> {
         let (dimensions, jpeg) = made;
         let jpeg_key = match jpeg {
             Some(jpeg) => {
-                let key = store::key(self.user, file.id, Copy::Jpeg);
+                let key = store::key(self.actor.user, file.id, Copy::Jpeg);
                 self.media
                     .store
                     .put(&key, jpeg)
@@ -268,7 +270,7 @@ impl Upload<'_> {
             if let Err(error) = self
                 .media
                 .store
-                .delete(&store::key(self.user, file.id, copy))
+                .delete(&store::key(self.actor.user, file.id, copy))
                 .await
             {
                 tracing::warn!(%error, mediaId = %file.id, "a refused upload's object was not removed");
@@ -326,7 +328,7 @@ fn quota_exceeded(quota: u64) -> ApiError {
     ApiError::unprocessable(
         "MEDIA_QUOTA_EXCEEDED",
         format!(
-            "this upload would take your media past {} MiB (MEDIA_MAX_BYTES_PER_USER): delete media you no longer use first",
+            "this upload would take your media past {} MiB (MEDIA_MAX_BYTES_PER_WORKSPACE): delete media you no longer use first",
             quota / (1024 * 1024)
         ),
     )

@@ -93,7 +93,7 @@ impl OrganicBrandsApi {
             },
         };
         let id = body.id.unwrap_or_else(|| generated_id("brand"));
-        let mut tx = user_tx(&state.pool, auth.user().id).await?;
+        let mut tx = user_tx(&state.pool, auth.user().actor()).await?;
         let row: BrandRow = store::write_brand(&mut tx, Write::Create, &id, &fields)
             .await?
             .ok_or_else(|| taken("brand profile", &id))?;
@@ -112,7 +112,9 @@ impl OrganicBrandsApi {
         state: Data<&AppState>,
         auth: UserAuth,
     ) -> Answer<Json<Vec<BrandProfile>>, { can::STORED }> {
-        Ok(Json(listed::<BrandRow, _>(&state, auth.user().id).await?))
+        Ok(Json(
+            listed::<BrandRow, _>(&state, auth.user().actor()).await?,
+        ))
     }
 
     #[oai(
@@ -127,7 +129,7 @@ impl OrganicBrandsApi {
         id: Path<String>,
     ) -> Answer<Json<BrandProfile>, { can::BAD_REQUEST | can::STORED | can::NOT_FOUND }> {
         Ok(Json(
-            found::<BrandRow, _>(&state, auth.user().id, &id.0, "brand profile").await?,
+            found::<BrandRow, _>(&state, auth.user().actor(), &id.0, "brand profile").await?,
         ))
     }
 
@@ -146,7 +148,7 @@ impl OrganicBrandsApi {
     ) -> Answer<Json<BrandProfile>, { can::STORED | can::BODY | can::NOT_FOUND | can::UNPROCESSABLE }>
     {
         let body = body.0;
-        let mut tx = user_tx(&state.pool, auth.user().id).await?;
+        let mut tx = user_tx(&state.pool, auth.user().actor()).await?;
         let mut fields = brand(&mut tx, &id.0).await?.fields();
         if let Some(name) = body.name {
             fields.name = name.trim().to_owned();
@@ -187,7 +189,7 @@ impl OrganicBrandsApi {
     ) -> Answer<NoContent, { can::BAD_REQUEST | can::STORED | can::NOT_FOUND }> {
         Ok(deleted(
             &state,
-            auth.user().id,
+            auth.user().actor(),
             Library::Brands,
             &id.0,
             "brand profile",
@@ -210,7 +212,7 @@ impl OrganicBrandsApi {
         body: StrictJson<LinkAccount>,
     ) -> Answer<Linked, { can::STORED | can::BODY | can::NOT_FOUND }> {
         let body = body.0;
-        let mut tx = user_tx(&state.pool, auth.user().id).await?;
+        let mut tx = user_tx(&state.pool, auth.user().actor()).await?;
         brand(&mut tx, &id.0).await?;
         let handle = trimmed(body.handle);
         let (row, new) = store::link_account(
@@ -241,7 +243,7 @@ impl OrganicBrandsApi {
         auth: UserAuth,
         id: Path<String>,
     ) -> Answer<Json<Vec<LinkedAccount>>, { can::BAD_REQUEST | can::STORED | can::NOT_FOUND }> {
-        let mut tx = user_tx(&state.pool, auth.user().id).await?;
+        let mut tx = user_tx(&state.pool, auth.user().actor()).await?;
         brand(&mut tx, &id.0).await?;
         let rows = store::brand_accounts(&mut tx, &id.0).await?;
         tx.commit().await?;
@@ -264,7 +266,7 @@ impl OrganicBrandsApi {
         /// Only the account on this platform, when two platforms share the id.
         platform: Query<Option<SeedPlatform>>,
     ) -> Answer<NoContent, { can::STORED | can::BAD_REQUEST | can::NOT_FOUND }> {
-        let mut tx = user_tx(&state.pool, auth.user().id).await?;
+        let mut tx = user_tx(&state.pool, auth.user().actor()).await?;
         brand(&mut tx, &id.0).await?;
         let unlinked = store::unlink_account(
             &mut tx,

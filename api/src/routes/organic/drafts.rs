@@ -49,7 +49,7 @@ impl OrganicDraftsApi {
         { can::BAD_REQUEST | can::STORED | can::NOT_FOUND | can::UNPROCESSABLE },
     > {
         let week = week_start.0.monday("weekStart")?;
-        let mut tx = user_tx(&state.pool, auth.user().id).await?;
+        let mut tx = user_tx(&state.pool, auth.user().actor()).await?;
         super::brands::brand(&mut tx, &id.0).await?;
         let saved = store::draft(&mut tx, &id.0, week).await?;
         tx.commit().await?;
@@ -80,7 +80,7 @@ impl OrganicDraftsApi {
     > {
         let week = week_start.0.monday("weekStart")?;
         let draft = body.0.to_json().unwrap_or_else(|| json!({}));
-        let mut tx = user_tx(&state.pool, auth.user().id).await?;
+        let mut tx = user_tx(&state.pool, auth.user().actor()).await?;
         super::brands::brand(&mut tx, &id.0).await?;
         let at = store::save_draft(&mut tx, &id.0, week, &draft).await?;
         tx.commit().await?;

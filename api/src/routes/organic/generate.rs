@@ -7,6 +7,7 @@ use almanac_shared::jobs::JobRecord;
 use almanac_shared::store::jobs as ledger;
 use std::collections::BTreeSet;
 
+use almanac_shared::workspaces::Actor;
 use almanac_shared::{
     domain::organic::{OrganicJob, OrganicSpec, SeedPlatform},
     events::Event,
@@ -127,7 +128,14 @@ impl OrganicGenerateApi {
         #[oai(name = "Idempotency-Key", validator(pattern = "^[!-~]{1,255}$"))]
         idempotency_key: Header<Option<String>>,
     ) -> Answer<GenerateResponse, REFUSALS> {
-        Ok(generate(request, &state, auth.user().id, &body.0, idempotency_key.0).await?)
+        Ok(generate(
+            request,
+            &state,
+            auth.user().actor(),
+            &body.0,
+            idempotency_key.0,
+        )
+        .await?)
     }
 
     /// `POST /api/organic/generate-calendar` at the seed's upstream path, so a proxy's
@@ -148,7 +156,14 @@ impl OrganicGenerateApi {
         #[oai(name = "Idempotency-Key", validator(pattern = "^[!-~]{1,255}$"))]
         idempotency_key: Header<Option<String>>,
     ) -> Answer<GenerateResponse, REFUSALS> {
-        Ok(generate(request, &state, auth.user().id, &body.0, idempotency_key.0).await?)
+        Ok(generate(
+            request,
+            &state,
+            auth.user().actor(),
+            &body.0,
+            idempotency_key.0,
+        )
+        .await?)
     }
 }
 
@@ -158,7 +173,7 @@ const SCOPE: &str = "organic";
 async fn generate(
     request: &Request,
     state: &AppState,
-    user: Uuid,
+    actor: Actor,
     body: &Value,
     idempotency_key: Option<String>,
 ) -> ApiResult<GenerateResponse> {
@@ -170,12 +185,12 @@ async fn generate(
     };
     let key = idempotency::from_header(idempotency_key, body)?;
     let run_id = Uuid::now_v7();
-    let job = NewJob::new(user, &OrganicJob { run_id })
+    let job = NewJob::new(actor, &OrganicJob { run_id })
         .with_request_id(crate::envelope::current_request_id());
     let job_id = job.id;
     let limit = &state.settings.rate_limits.organic;
     let answer = json!({ "jobId": job_id, "runId": run_id });
-    let submit = Submit::new(state, user, limit).keyed(SCOPE, key.as_ref(), answer);
+    let submit = Submit::new(state, actor, limit).keyed(SCOPE, key.as_ref(), answer);
     let mut open = match submit.open(job).await? {
         Opened::Earlier(earlier) => {
             let key = key

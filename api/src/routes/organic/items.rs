@@ -54,7 +54,7 @@ impl OrganicLibraryApi {
             priority: body.priority.unwrap_or(0),
         };
         let id = body.id.unwrap_or_else(|| generated_id("trend"));
-        let mut tx = user_tx(&state.pool, auth.user().id).await?;
+        let mut tx = user_tx(&state.pool, auth.user().actor()).await?;
         let row = store::write_trend(&mut tx, Write::Create, &id, &fields)
             .await?
             .ok_or_else(|| taken("trend", &id))?;
@@ -73,7 +73,9 @@ impl OrganicLibraryApi {
         state: Data<&AppState>,
         auth: UserAuth,
     ) -> Answer<Json<Vec<OrganicTrend>>, { can::STORED }> {
-        Ok(Json(listed::<TrendRow, _>(&state, auth.user().id).await?))
+        Ok(Json(
+            listed::<TrendRow, _>(&state, auth.user().actor()).await?,
+        ))
     }
 
     #[oai(
@@ -88,7 +90,7 @@ impl OrganicLibraryApi {
         id: Path<String>,
     ) -> Answer<Json<OrganicTrend>, { can::BAD_REQUEST | can::STORED | can::NOT_FOUND }> {
         Ok(Json(
-            found::<TrendRow, _>(&state, auth.user().id, &id.0, "trend").await?,
+            found::<TrendRow, _>(&state, auth.user().actor(), &id.0, "trend").await?,
         ))
     }
 
@@ -106,7 +108,7 @@ impl OrganicLibraryApi {
         body: StrictJson<UpdateTrend>,
     ) -> Answer<Json<OrganicTrend>, { can::STORED | can::BODY | can::NOT_FOUND }> {
         let body = body.0;
-        let mut tx = user_tx(&state.pool, auth.user().id).await?;
+        let mut tx = user_tx(&state.pool, auth.user().actor()).await?;
         let current: TrendRow = item(&mut tx, &id.0, "trend").await?;
         let fields = TrendFields {
             kind: body.kind.unwrap_or(current.kind).as_str().to_owned(),
@@ -139,7 +141,7 @@ impl OrganicLibraryApi {
         auth: UserAuth,
         id: Path<String>,
     ) -> Answer<NoContent, { can::BAD_REQUEST | can::STORED | can::NOT_FOUND }> {
-        Ok(deleted(&state, auth.user().id, Library::Trends, &id.0, "trend").await?)
+        Ok(deleted(&state, auth.user().actor(), Library::Trends, &id.0, "trend").await?)
     }
 
     /// Add an asset to the creative library.
@@ -165,7 +167,7 @@ impl OrganicLibraryApi {
             url: url(body.url)?,
         };
         let id = body.id.unwrap_or_else(|| generated_id("asset"));
-        let mut tx = user_tx(&state.pool, auth.user().id).await?;
+        let mut tx = user_tx(&state.pool, auth.user().actor()).await?;
         let row = store::write_asset(&mut tx, Write::Create, &id, &fields)
             .await?
             .ok_or_else(|| taken("creative asset", &id))?;
@@ -184,7 +186,9 @@ impl OrganicLibraryApi {
         state: Data<&AppState>,
         auth: UserAuth,
     ) -> Answer<Json<Vec<CreativeAsset>>, { can::STORED }> {
-        Ok(Json(listed::<AssetRow, _>(&state, auth.user().id).await?))
+        Ok(Json(
+            listed::<AssetRow, _>(&state, auth.user().actor()).await?,
+        ))
     }
 
     #[oai(
@@ -199,7 +203,7 @@ impl OrganicLibraryApi {
         id: Path<String>,
     ) -> Answer<Json<CreativeAsset>, { can::BAD_REQUEST | can::STORED | can::NOT_FOUND }> {
         Ok(Json(
-            found::<AssetRow, _>(&state, auth.user().id, &id.0, "creative asset").await?,
+            found::<AssetRow, _>(&state, auth.user().actor(), &id.0, "creative asset").await?,
         ))
     }
 
@@ -220,7 +224,7 @@ impl OrganicLibraryApi {
         { can::STORED | can::BODY | can::NOT_FOUND | can::UNPROCESSABLE },
     > {
         let body = body.0;
-        let mut tx = user_tx(&state.pool, auth.user().id).await?;
+        let mut tx = user_tx(&state.pool, auth.user().actor()).await?;
         let current: AssetRow = item(&mut tx, &id.0, "creative asset").await?;
         let fields = AssetFields {
             kind: body.kind.unwrap_or(current.kind).as_str().to_owned(),
@@ -252,7 +256,7 @@ impl OrganicLibraryApi {
     ) -> Answer<NoContent, { can::BAD_REQUEST | can::STORED | can::NOT_FOUND }> {
         Ok(deleted(
             &state,
-            auth.user().id,
+            auth.user().actor(),
             Library::Assets,
             &id.0,
             "creative asset",

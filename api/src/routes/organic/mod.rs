@@ -20,8 +20,8 @@ pub use dto::*;
 
 use almanac_shared::store::organic::{self as store, Item, Library};
 use almanac_shared::store::user_tx;
+use almanac_shared::workspaces::Actor;
 use sqlx::PgConnection;
-use uuid::Uuid;
 
 pub use brands::OrganicBrandsApi;
 pub use drafts::OrganicDraftsApi;
@@ -79,19 +79,19 @@ async fn item<T: Item>(conn: &mut PgConnection, id: &str, what: &str) -> ApiResu
 /// The caller's library item `id` (read as `R`) as `T`, or 404 naming `what`.
 async fn found<R: Item, T: From<R>>(
     state: &AppState,
-    user: Uuid,
+    actor: Actor,
     id: &str,
     what: &str,
 ) -> ApiResult<T> {
-    let mut tx = user_tx(&state.pool, user).await?;
+    let mut tx = user_tx(&state.pool, actor).await?;
     let row: R = item(&mut tx, id, what).await?;
     tx.commit().await?;
     Ok(row.into())
 }
 
 /// The caller's items of the library `R` is read from, as `T`.
-async fn listed<R: Item, T: From<R>>(state: &AppState, user: Uuid) -> ApiResult<Vec<T>> {
-    let mut tx = user_tx(&state.pool, user).await?;
+async fn listed<R: Item, T: From<R>>(state: &AppState, actor: Actor) -> ApiResult<Vec<T>> {
+    let mut tx = user_tx(&state.pool, actor).await?;
     let rows: Vec<R> = store::list(&mut tx).await?;
     tx.commit().await?;
     Ok(rows.into_iter().map(Into::into).collect())
@@ -100,12 +100,12 @@ async fn listed<R: Item, T: From<R>>(state: &AppState, user: Uuid) -> ApiResult<
 /// Deletes the caller's item `id` of `library`, or 404 naming `what`.
 async fn deleted(
     state: &AppState,
-    user: Uuid,
+    actor: Actor,
     library: Library,
     id: &str,
     what: &str,
 ) -> ApiResult<NoContent> {
-    let mut tx = user_tx(&state.pool, user).await?;
+    let mut tx = user_tx(&state.pool, actor).await?;
     let deleted = store::delete(&mut tx, library, id).await?;
     tx.commit().await?;
     if !deleted {

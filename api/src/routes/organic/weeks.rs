@@ -62,7 +62,7 @@ impl OrganicWeeksApi {
         { can::BAD_REQUEST | can::STORED | can::NOT_FOUND | can::UNPROCESSABLE },
     > {
         let week = week_start.0.monday("weekStart")?;
-        let mut tx = user_tx(&state.pool, auth.user().id).await?;
+        let mut tx = user_tx(&state.pool, auth.user().actor()).await?;
         super::brands::brand(&mut tx, &id.0).await?;
         let rows: Vec<PlacementRow> = store::week(&mut tx, &id.0, week).await?;
         tx.commit().await?;
@@ -103,7 +103,7 @@ impl OrganicWeeksApi {
             )
             .into());
         }
-        let mut tx = user_tx(&state.pool, auth.user().id).await?;
+        let mut tx = user_tx(&state.pool, auth.user().actor()).await?;
         let brand = super::brands::brand(&mut tx, &id.0).await?;
         let rows: Vec<PlacementRow> = store::week(&mut tx, &id.0, week).await?;
         if rows.is_empty() {
@@ -171,7 +171,7 @@ impl OrganicWeeksApi {
     ) -> Answer<WeekExport, { can::BAD_REQUEST | can::STORED | can::NOT_FOUND | can::UNPROCESSABLE }>
     {
         let week = week_start.0.monday("weekStart")?;
-        let mut tx = user_tx(&state.pool, auth.user().id).await?;
+        let mut tx = user_tx(&state.pool, auth.user().actor()).await?;
         let brand = super::brands::brand(&mut tx, &id.0).await?;
         let rows: Vec<PlacementRow> = store::week(&mut tx, &id.0, week).await?;
         tx.commit().await?;
@@ -232,7 +232,7 @@ impl OrganicWeeksApi {
             .as_ref()
             .map(|day| day.monday("weekStart"))
             .transpose()?;
-        let mut tx = user_tx(&state.pool, auth.user().id).await?;
+        let mut tx = user_tx(&state.pool, auth.user().actor()).await?;
         super::brands::brand(&mut tx, &id.0).await?;
         let mut rows: Vec<PlacementRow> =
             store::placements_for_edit(&mut tx, &id.0, &placement_id.0, week).await?;

@@ -8,8 +8,9 @@ use almanac_publishing::{
 use almanac_shared::crypto::TokenCipher;
 use almanac_shared::store::{
     publish::{self as publish_store, channels as store},
-    user_tx,
+    user_tx, workspaces,
 };
+use almanac_shared::workspaces::Role;
 use chrono::{Duration, Utc};
 use poem::web::Data;
 use poem_openapi::{
@@ -45,7 +46,7 @@ impl ChannelsApi {
         state: Data<&AppState>,
         auth: UserAuth,
     ) -> Answer<Json<ChannelListEnvelope>, { can::STORED }> {
-        let mut tx = user_tx(&state.pool, auth.user().id).await?;
+        let mut tx = user_tx(&state.pool, auth.user().actor()).await?;
         let rows = store::list(&mut tx).await?;
         tx.commit().await?;
         let items = rows
@@ -91,7 +92,8 @@ impl ChannelsApi {
             ..Tokens::default()
         };
         let user = auth.user().id;
-        let mut tx = user_tx(&state.pool, user).await?;
+        let actor = auth.user().actor();
+        let mut tx = user_tx(&state.pool, actor).await?;
         let id = channels::store_tokens(
             &mut tx,
             cipher,
@@ -134,9 +136,10 @@ impl ChannelsApi {
         let cipher = cipher(&state)?;
         let body = body.0;
         let user = auth.user().id;
+        let actor = auth.user().actor();
         publishing_on(&state, user)?;
         // No session is opened at the platform when the channel could not be stored.
-        user_tx(&state.pool, user).await?.commit().await?;
+        user_tx(&state.pool, actor).await?.commit().await?;
         let tokens = adapter
             .sign_in(body.identifier.0.trim(), &body.password)
             .await
@@ -152,7 +155,7 @@ impl ChannelsApi {
             )
             .into());
         };
-        let mut tx = user_tx(&state.pool, user).await?;
+        let mut tx = user_tx(&state.pool, actor).await?;
         let account = tokens.account(account_id);
         let id = channels::store_tokens(
             &mut tx,
@@ -200,7 +203,7 @@ impl ChannelsApi {
                 ApiError::unprocessable("OAUTH_NOT_CONFIGURED", message)
             })?;
         let expires_at = Utc::now() + STATE_TTL;
-        let mut tx = user_tx(&state.pool, auth.user().id).await?;
+        let mut tx = user_tx(&state.pool, auth.user().actor()).await?;
         store::start_oauth(&mut tx, &token, platform, verifier.as_deref(), expires_at).await?;
         tx.commit().await?;
         Ok(ConnectEnvelope::of(Connect {
@@ -302,7 +305,7 @@ impl ChannelsApi {
                 state_invalid("unknown or already used `state`: start connecting again").into(),
             );
         };
-        if owner != caller {
+        if owner.user != caller {
             tracing::warn!(channel = %platform, userId = %caller, "OAuth state completed by another user than the one who started it; refused");
             return Err(ApiError::forbidden(
                 "OAUTH_STATE_NOT_YOURS",
@@ -369,7 +372,15 @@ impl ChannelsApi {
             .into());
         };
         let now = Utc::now();
-        let mut tx = user_tx(&state.pool, caller).await?;
+        // The channel joins the workspace the connection was started in, if the caller may
+        // still manage its channels.
+        let held = workspaces::role(&state.pool, owner.workspace, caller).await?;
+        if held.is_none_or(|role| role < Role::Admin) {
+            return Err(
+                crate::roles::role_required(Role::Admin, held.unwrap_or(Role::Viewer)).into(),
+            );
+        }
+        let mut tx = user_tx(&state.pool, owner).await?;
         let id = channels::store_tokens(
             &mut tx,
             cipher,
@@ -409,7 +420,7 @@ impl ChannelsApi {
         auth: UserAuth,
         id: Path<Uuid>,
     ) -> Answer<ChannelDeleted, { can::BAD_REQUEST | can::STORED | can::NOT_FOUND }> {
-        let mut tx = user_tx(&state.pool, auth.user().id).await?;
+        let mut tx = user_tx(&state.pool, auth.user().actor()).await?;
         if !store::disconnect(&mut tx, id.0).await? {
             return Err(ApiError::not_found("channel").into());
         }
@@ -435,7 +446,8 @@ impl ChannelsApi {
     ) -> Answer<RetriedAccepted, { can::BAD_REQUEST | can::STORED | can::NOT_FOUND | can::CONFLICT }>
     {
         let user = auth.user().id;
-        let mut making = Submit::unlimited(&state, user).making_unkeyed().await?;
+        let actor = auth.user().actor();
+        let mut making = Submit::unlimited(&state, actor).making_unkeyed().await?;
         let written = async {
             let channel = store::find(making.tx(), id.0).await?;
             let channel = channel.ok_or_else(|| ApiError::not_found("channel"))?;

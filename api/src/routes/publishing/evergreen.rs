@@ -142,10 +142,11 @@ impl EvergreenApi {
         body: StrictJson<NewEvergreen>,
     ) -> Answer<Created<EvergreenEnvelope>, { can::STORED | can::BODY | can::UNPROCESSABLE }> {
         let user = auth.user().id;
+        let actor = auth.user().actor();
         let body = body.0;
         let channel_ids = once_each(&body.channel_ids);
         let entry_ids = once_each(&body.entry_ids);
-        let mut tx = user_tx(&state.pool, user).await?;
+        let mut tx = user_tx(&state.pool, actor).await?;
         let mut unknown = Vec::new();
         for id in &channel_ids {
             if channels::find(&mut tx, *id).await?.is_none() {
@@ -189,7 +190,7 @@ impl EvergreenApi {
         state: Data<&AppState>,
         auth: UserAuth,
     ) -> Answer<Json<EvergreenListEnvelope>, { can::STORED }> {
-        let mut tx = user_tx(&state.pool, auth.user().id).await?;
+        let mut tx = user_tx(&state.pool, auth.user().actor()).await?;
         let rows = store::list(&mut tx).await?;
         tx.commit().await?;
         let items = rows.into_iter().map(Into::into).collect();
@@ -209,7 +210,7 @@ impl EvergreenApi {
         id: Path<Uuid>,
         body: StrictJson<EvergreenPatch>,
     ) -> Answer<Json<EvergreenEnvelope>, { can::STORED | can::BODY | can::NOT_FOUND }> {
-        let mut tx = user_tx(&state.pool, auth.user().id).await?;
+        let mut tx = user_tx(&state.pool, auth.user().actor()).await?;
         let row = store::set_paused(&mut tx, id.0, body.0.paused).await?;
         tx.commit().await?;
         let row = row.ok_or_else(|| ApiError::not_found("evergreen collection"))?;
@@ -228,7 +229,7 @@ impl EvergreenApi {
         auth: UserAuth,
         id: Path<Uuid>,
     ) -> Answer<NoContent, { can::BAD_REQUEST | can::STORED | can::NOT_FOUND }> {
-        let mut tx = user_tx(&state.pool, auth.user().id).await?;
+        let mut tx = user_tx(&state.pool, auth.user().actor()).await?;
         let deleted = store::delete(&mut tx, id.0).await?;
         tx.commit().await?;
         if !deleted {

@@ -23,6 +23,7 @@ use almanac_publishing::{
     spool::{self, Spooled},
 };
 use almanac_shared::store::user_tx;
+use almanac_shared::workspaces::Actor;
 use almanac_shared::{
     db,
     flags::Flag,
@@ -82,16 +83,17 @@ impl PublishApi {
         { can::STORED | can::BODY | can::NOT_FOUND | can::UNPROCESSABLE | can::TOO_MANY_REQUESTS },
     > {
         let user = auth.user().id;
+        let actor = auth.user().actor();
         tracing::Span::current().record("calendarId", tracing::field::display(id.0));
         let key = idempotency::from_header(idempotency_key.0, &(id.0, body.0.to_json()))?;
         let request = body.0.request();
         let limit = &state.settings.rate_limits.publish;
-        let submit = Submit::new(&state, user, limit).keyed_after(SCOPE, key.as_ref());
+        let submit = Submit::new(&state, actor, limit).keyed_after(SCOPE, key.as_ref());
         let mut making = match submit.making().await? {
             Opened::Earlier(earlier) => return Ok(replay(key.as_ref(), earlier)?),
             // Kept to replay; spooled requests count too (the slot stays): an outage is no
             // way around the limit.
-            Opened::StoreDown(_) => return Ok(spool_request(&state, user, id.0, request).await?),
+            Opened::StoreDown(_) => return Ok(spool_request(&state, actor, id.0, request).await?),
             Opened::Open(making) => making,
         };
         let run = request::Submit {
@@ -108,7 +110,7 @@ impl PublishApi {
             // Down, not merely busy: only an outage is spooled.
             Err(Refusal::Store(error)) if db::is_down(&state.pool, &error).await => {
                 drop(making);
-                return Ok(spool_request(&state, user, id.0, request).await?);
+                return Ok(spool_request(&state, actor, id.0, request).await?);
             }
             Err(refusal) => return Err(making.refuse(refused(refusal)).await.into()),
         };
@@ -146,7 +148,7 @@ impl PublishApi {
         cursor: Query<Option<Uuid>>,
     ) -> Answer<Json<IntentPageEnvelope>, { can::STORED | can::BAD_REQUEST }> {
         let limit = clamp_limit(limit.0);
-        let mut tx = user_tx(&state.pool, auth.user().id).await?;
+        let mut tx = user_tx(&state.pool, auth.user().actor()).await?;
         let rows: Vec<Intent> = store::list(
             &mut tx,
             calendar_id.0,
@@ -172,7 +174,7 @@ impl PublishApi {
         auth: UserAuth,
         id: Path<Uuid>,
     ) -> Answer<Json<IntentEnvelope>, { can::BAD_REQUEST | can::STORED | can::NOT_FOUND }> {
-        let mut tx = user_tx(&state.pool, auth.user().id).await?;
+        let mut tx = user_tx(&state.pool, auth.user().actor()).await?;
         let intent: Option<Intent> = store::get(&mut tx, id.0).await?;
         tx.commit().await?;
         let intent = intent.ok_or_else(|| ApiError::not_found("publish intent"))?;
@@ -194,7 +196,7 @@ impl PublishApi {
         Json<IntentEnvelope>,
         { can::BAD_REQUEST | can::STORED | can::NOT_FOUND | can::CONFLICT },
     > {
-        let mut tx = user_tx(&state.pool, auth.user().id).await?;
+        let mut tx = user_tx(&state.pool, auth.user().actor()).await?;
         let changed = store::cancel(&mut tx, id.0).await?;
         tx.commit().await?;
         let intent = changed_or(changed, "INTENT_NOT_CANCELLABLE", |status| {
@@ -224,7 +226,8 @@ impl PublishApi {
         { can::BAD_REQUEST | can::STORED | can::NOT_FOUND | can::CONFLICT },
     > {
         let user = auth.user().id;
-        let mut making = Submit::unlimited(&state, user).making_unkeyed().await?;
+        let actor = auth.user().actor();
+        let mut making = Submit::unlimited(&state, actor).making_unkeyed().await?;
         let retried = async {
             let changed = match store::retry(making.tx(), id.0).await {
                 Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
@@ -285,13 +288,14 @@ fn refused(refusal: Refusal) -> ApiError {
 /// Keeps the request in Redis for the replay (503 if Redis is down too).
 async fn spool_request(
     state: &AppState,
-    user: Uuid,
+    actor: Actor,
     calendar_id: Uuid,
     request: PublishRequest,
 ) -> ApiResult<Published> {
     let spooled = Spooled {
         id: Uuid::now_v7(),
-        user,
+        user: actor.user,
+        workspace: Some(actor.workspace),
         calendar_id,
         request,
         request_id: current_request_id(),
@@ -309,7 +313,7 @@ async fn spool_request(
     };
     if let (Some(why), Some(reason)) = (full, pushed.refused_by()) {
         metrics::counter!("publish_requests_spool_refused_total", "reason" => reason).increment(1);
-        tracing::warn!(requestId = %spooled.request_id, userId = %user, calendarId = %calendar_id,
+        tracing::warn!(requestId = %spooled.request_id, userId = %actor.user, calendarId = %calendar_id,
             status = "refused", "Postgres unreachable and the publish spool is full: request refused");
         return Err(ApiError::Unavailable(
             ErrorEnvelope::new(
@@ -323,7 +327,7 @@ async fn spool_request(
         ));
     }
     metrics::counter!("publish_requests_spooled_total").increment(1);
-    tracing::warn!(spool_id = %spooled.id, requestId = %spooled.request_id, userId = %user, calendarId = %calendar_id,
+    tracing::warn!(spool_id = %spooled.id, requestId = %spooled.request_id, userId = %actor.user, calendarId = %calendar_id,
         status = "spooled", "Postgres unreachable: publish request spooled for replay");
     Ok(Published::Spooled(PublishEnvelope::of(PublishResult {
         dry_run: true,

@@ -149,6 +149,7 @@ impl QueueApi {
         { can::STORED | can::BODY | can::NOT_FOUND | can::UNPROCESSABLE },
     > {
         let user = auth.user().id;
+        let actor = auth.user().actor();
         let body = body.0;
         let request = QueueRequest {
             calendar_id: body.calendar_id,
@@ -157,7 +158,7 @@ impl QueueApi {
             mode: body.mode.unwrap_or_default(),
         };
         let run = runner(&state);
-        let mut tx = user_tx(&state.pool, user).await?;
+        let mut tx = user_tx(&state.pool, actor).await?;
         let outcome = posting_queue::add(&run, &mut tx, user, &request)
             .await
             .map_err(refused)?;
@@ -175,7 +176,7 @@ impl QueueApi {
         #[oai(name = "channelId")]
         channel_id: Query<Option<Uuid>>,
     ) -> Answer<Json<QueueListEnvelope>, { can::BAD_REQUEST | can::STORED | can::NOT_FOUND }> {
-        let mut tx = user_tx(&state.pool, auth.user().id).await?;
+        let mut tx = user_tx(&state.pool, auth.user().actor()).await?;
         if let Some(channel) = channel_id.0
             && almanac_shared::store::publish::channels::find(&mut tx, channel)
                 .await?
@@ -223,7 +224,8 @@ impl QueueApi {
     ) -> Answer<Json<QueueResultEnvelope>, { can::STORED | can::BODY | can::NOT_FOUND }> {
         let run = runner(&state);
         let user = auth.user().id;
-        let mut tx = user_tx(&state.pool, user).await?;
+        let actor = auth.user().actor();
+        let mut tx = user_tx(&state.pool, actor).await?;
         let placed = posting_queue::shuffle(&run, &mut tx, body.0.channel_id)
             .await
             .map_err(refused)?

@@ -178,7 +178,7 @@ impl SlotsApi {
         id: Path<Uuid>,
     ) -> Answer<Json<ChannelSlotsEnvelope>, { can::BAD_REQUEST | can::STORED | can::NOT_FOUND }>
     {
-        let mut tx = user_tx(&state.pool, auth.user().id).await?;
+        let mut tx = user_tx(&state.pool, auth.user().actor()).await?;
         let kept = store::slots(&mut tx, id.0).await?;
         let (timezone, slots) = kept.ok_or_else(|| ApiError::not_found("channel"))?;
         let slots = Slots::from_stored(&timezone, &slots.0)
@@ -211,7 +211,7 @@ impl SlotsApi {
         { can::STORED | can::BODY | can::NOT_FOUND | can::UNPROCESSABLE },
     > {
         let slots = slots_of(&body.0)?;
-        let mut tx = user_tx(&state.pool, auth.user().id).await?;
+        let mut tx = user_tx(&state.pool, auth.user().actor()).await?;
         let kept = store::set_slots(&mut tx, id.0, slots.timezone.name(), &slots.stored()).await?;
         if !kept {
             return Err(ApiError::not_found("channel").into());

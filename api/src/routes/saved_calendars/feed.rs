@@ -56,7 +56,7 @@ impl CalendarFeedApi {
         let mut key = [0u8; TOKEN_BYTES];
         rand::rng().fill_bytes(&mut key);
         let token = URL_SAFE_NO_PAD.encode(key);
-        let mut tx = user_tx(&state.pool, auth.user().id).await?;
+        let mut tx = user_tx(&state.pool, auth.user().actor()).await?;
         let created_at = feeds::mint(&mut tx, id.0, &digest(&token))
             .await?
             .ok_or_else(not_found)?;
@@ -83,7 +83,7 @@ impl CalendarFeedApi {
         id: Path<Uuid>,
     ) -> Answer<Json<CalendarFeedEnvelope>, { can::BAD_REQUEST | can::STORED | can::NOT_FOUND }>
     {
-        let mut tx = user_tx(&state.pool, auth.user().id).await?;
+        let mut tx = user_tx(&state.pool, auth.user().actor()).await?;
         let created_at = feeds::made_at(&mut tx, id.0).await?.ok_or_else(not_found)?;
         tx.commit().await?;
         Ok(CalendarFeedEnvelope::of(CalendarFeed {
@@ -105,7 +105,7 @@ impl CalendarFeedApi {
         auth: crate::auth::UserAuth,
         id: Path<Uuid>,
     ) -> Answer<NoContent, { can::BAD_REQUEST | can::STORED | can::NOT_FOUND }> {
-        let mut tx = user_tx(&state.pool, auth.user().id).await?;
+        let mut tx = user_tx(&state.pool, auth.user().actor()).await?;
         if !feeds::revoke(&mut tx, id.0).await? {
             return Err(not_found().into());
         }

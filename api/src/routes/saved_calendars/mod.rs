@@ -49,7 +49,7 @@ impl SavedCalendarsApi {
         cursor: Query<Option<Uuid>>,
     ) -> Answer<Json<CalendarPageEnvelope>, { can::STORED | can::BAD_REQUEST }> {
         let limit = clamp_limit(limit.0);
-        let mut tx = user_tx(&state.pool, auth.user().id).await?;
+        let mut tx = user_tx(&state.pool, auth.user().actor()).await?;
         let rows = store::list(&mut tx, cursor.0, i64::from(limit) + 1).await?;
         tx.commit().await?;
         let (rows, next_cursor) = paginate(rows, limit, |c| c.id);
@@ -74,7 +74,7 @@ impl SavedCalendarsApi {
         id: Path<Uuid>,
     ) -> Answer<Json<CalendarDetailEnvelope>, { can::BAD_REQUEST | can::STORED | can::NOT_FOUND }>
     {
-        let mut tx = user_tx(&state.pool, auth.user().id).await?;
+        let mut tx = user_tx(&state.pool, auth.user().actor()).await?;
         let calendar = summary(&mut tx, id.0).await?;
         let entries = saved(&mut tx, id.0).await?;
         let runs = store::runs(&mut tx, id.0).await?;
@@ -101,7 +101,7 @@ impl SavedCalendarsApi {
         id: Path<Uuid>,
         body: StrictJson<CalendarPatch>,
     ) -> Answer<Json<CalendarSummaryEnvelope>, { can::STORED | can::BODY | can::NOT_FOUND }> {
-        let mut tx = user_tx(&state.pool, auth.user().id).await?;
+        let mut tx = user_tx(&state.pool, auth.user().actor()).await?;
         if !store::rename(&mut tx, id.0, body.0.name.trim()).await? {
             return Err(ApiError::not_found("calendar").into());
         }
@@ -123,7 +123,7 @@ impl SavedCalendarsApi {
         id: Path<Uuid>,
         run_id: Path<Uuid>,
     ) -> Answer<Json<RunDetailEnvelope>, { can::BAD_REQUEST | can::STORED | can::NOT_FOUND }> {
-        let mut tx = user_tx(&state.pool, auth.user().id).await?;
+        let mut tx = user_tx(&state.pool, auth.user().actor()).await?;
         let run = run_of(&mut tx, id.0, run_id.0).await?;
         let changes = store::changes(&mut tx, run_id.0).await?;
         tx.commit().await?;
@@ -152,7 +152,7 @@ impl SavedCalendarsApi {
         { can::STORED | can::BODY | can::NOT_FOUND | can::UNPROCESSABLE },
     > {
         let patch = body.0;
-        let mut tx = user_tx(&state.pool, auth.user().id).await?;
+        let mut tx = user_tx(&state.pool, auth.user().actor()).await?;
         let current = entry(&mut tx, id.0, entry_id.0).await?;
         let mut content = EntryContent {
             title: patch.title.map_or(current.title, |t| t.0),
@@ -225,7 +225,7 @@ impl SavedCalendarsApi {
         };
         content.validate().map_err(ApiError::invalid)?;
         content.normalise_hashtags();
-        let mut tx = user_tx(&state.pool, auth.user().id).await?;
+        let mut tx = user_tx(&state.pool, auth.user().actor()).await?;
         let at = Placement {
             scheduled_at: calendar::to_utc(timezone(&mut tx, id.0).await?, date, time),
             date,
@@ -262,7 +262,7 @@ impl SavedCalendarsApi {
         id: Path<Uuid>,
         entry_id: Path<Uuid>,
     ) -> Answer<Deleted, { can::BAD_REQUEST | can::STORED | can::NOT_FOUND }> {
-        let mut tx = user_tx(&state.pool, auth.user().id).await?;
+        let mut tx = user_tx(&state.pool, auth.user().actor()).await?;
         if !store::delete_entry(&mut tx, id.0, entry_id.0).await? {
             return Err(ApiError::not_found("entry").into());
         }
@@ -303,7 +303,8 @@ impl SavedCalendarsApi {
             }
         };
         let user = auth.user().id;
-        let mut tx = user_tx(&state.pool, user).await?;
+        let actor = auth.user().actor();
+        let mut tx = user_tx(&state.pool, actor).await?;
         let run = run_of(&mut tx, id.0, run_id.0).await?;
         if !run.status.is_final() {
             return Err(ApiError::conflict(
@@ -343,7 +344,7 @@ impl SavedCalendarsApi {
         /// `ics`, `csv` or `json`.
         format: Query<CalendarExportFormat>,
     ) -> Answer<Export, { can::STORED | can::BAD_REQUEST | can::NOT_FOUND }> {
-        let mut tx = user_tx(&state.pool, auth.user().id).await?;
+        let mut tx = user_tx(&state.pool, auth.user().actor()).await?;
         let calendar = summary(&mut tx, id.0).await?;
         let entries = saved(&mut tx, id.0).await?;
         tx.commit().await?;

@@ -41,7 +41,7 @@ pub struct Schedule {
     /// refuses them until the owner clears them.
     pub suppressions: Vec<Suppression>,
     /// The last day it was due but not started, and why (its owner's daily AI budget,
-    /// `AI_USER_DAILY_TOKENS`, was spent); a day in `timezone` when there is one.
+    /// `AI_WORKSPACE_DAILY_TOKENS`, was spent); a day in `timezone` when there is one.
     #[oai(nullable)]
     pub skipped_day: Option<chrono::NaiveDate>,
     #[oai(nullable)]

@@ -80,7 +80,7 @@ impl SchedulesApi {
         auth: UserAuth,
         id: Path<Uuid>,
     ) -> Answer<Json<OrNull<Schedule>>, { can::BAD_REQUEST | can::STORED | can::NOT_FOUND }> {
-        let mut tx = user_tx(&state.pool, auth.user().id).await?;
+        let mut tx = user_tx(&state.pool, auth.user().actor()).await?;
         theme(&mut tx, id.0).await?;
         let row = themes::schedule(&mut tx, id.0).await?;
         let suppressions = themes::suppressions(&mut tx, id.0).await?;
@@ -116,7 +116,7 @@ impl SchedulesApi {
             send_when_empty: body.send_when_empty.unwrap_or(false),
         })
         .map_err(ApiError::semantically_invalid)?;
-        let mut tx = user_tx(&state.pool, auth.user().id).await?;
+        let mut tx = user_tx(&state.pool, auth.user().actor()).await?;
         let suppressions = themes::suppressions(&mut tx, id.0).await?;
         if let Some(kept_out) = suppressions.iter().find(|s| {
             spec.emails
@@ -157,7 +157,7 @@ impl SchedulesApi {
         auth: UserAuth,
         id: Path<Uuid>,
     ) -> Answer<NoContent, { can::BAD_REQUEST | can::STORED | can::NOT_FOUND }> {
-        let mut tx = user_tx(&state.pool, auth.user().id).await?;
+        let mut tx = user_tx(&state.pool, auth.user().actor()).await?;
         theme(&mut tx, id.0).await?;
         themes::delete_schedule(&mut tx, id.0).await?;
         tx.commit().await?;
@@ -182,7 +182,7 @@ impl SchedulesApi {
         let address = parse_email(&email.0)
             .ok_or_else(|| ApiError::not_found("suppression"))?
             .to_lowercase();
-        let mut tx = user_tx(&state.pool, auth.user().id).await?;
+        let mut tx = user_tx(&state.pool, auth.user().actor()).await?;
         theme(&mut tx, id.0).await?;
         let cleared = themes::clear_suppression(&mut tx, id.0, &address).await?;
         tx.commit().await?;
@@ -204,7 +204,7 @@ impl SchedulesApi {
         auth: UserAuth,
         id: Path<Uuid>,
     ) -> Answer<Json<Vec<Delivery>>, { can::BAD_REQUEST | can::STORED | can::NOT_FOUND }> {
-        let mut tx = user_tx(&state.pool, auth.user().id).await?;
+        let mut tx = user_tx(&state.pool, auth.user().actor()).await?;
         theme(&mut tx, id.0).await?;
         let mut rows: Vec<Delivery> = themes::deliveries(&mut tx, id.0)
             .await?
@@ -239,7 +239,7 @@ impl SchedulesApi {
         id: Path<Uuid>,
         delivery_id: Path<Uuid>,
     ) -> Answer<OutboxEmail, { can::BAD_REQUEST | can::STORED | can::NOT_FOUND }> {
-        let mut tx = user_tx(&state.pool, auth.user().id).await?;
+        let mut tx = user_tx(&state.pool, auth.user().actor()).await?;
         theme(&mut tx, id.0).await?;
         let owned = themes::has_delivery(&mut tx, id.0, delivery_id.0).await?;
         tx.commit().await?;

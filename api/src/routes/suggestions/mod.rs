@@ -39,7 +39,7 @@ impl SuggestionsApi {
         auth: UserAuth,
         id: Path<Uuid>,
     ) -> Answer<Json<SuggestionList>, { can::BAD_REQUEST | can::STORED | can::NOT_FOUND }> {
-        let mut tx = user_tx(&state.pool, auth.user().id).await?;
+        let mut tx = user_tx(&state.pool, auth.user().actor()).await?;
         let rows = suggestions::of_generation(&mut tx, id.0)
             .await?
             .ok_or_else(|| ApiError::not_found("generation"))?;
@@ -70,7 +70,8 @@ impl SuggestionsApi {
         let command = body.0;
         let (status, front, back) = command.parts();
         let user = auth.user().id;
-        let mut tx = user_tx(&state.pool, user).await?;
+        let actor = auth.user().actor();
+        let mut tx = user_tx(&state.pool, actor).await?;
         let current = suggestions::for_review(&mut tx, id.0).await?;
         let current = current.ok_or_else(|| ApiError::not_found("suggestion"))?;
         if command.card_type() != current.card_type {

@@ -6,6 +6,7 @@ mod dto;
 pub use dto::*;
 
 use almanac_shared::store::user_tx;
+use almanac_shared::workspaces::Actor;
 use almanac_shared::{
     domain::{
         RunStatus,
@@ -68,7 +69,7 @@ impl ThemesApi {
             body.description.as_deref(),
             body.sources.as_deref().unwrap_or_default(),
         )?;
-        let mut tx = user_tx(&state.pool, auth.user().id).await?;
+        let mut tx = user_tx(&state.pool, auth.user().actor()).await?;
         let row: ThemeRow = themes::create(&mut tx, &spec).await?;
         tx.commit().await?;
         Ok(Created::Created(Json(row.into())))
@@ -81,7 +82,7 @@ impl ThemesApi {
         state: Data<&AppState>,
         auth: UserAuth,
     ) -> Answer<Json<Vec<Theme>>, { can::STORED }> {
-        let mut tx = user_tx(&state.pool, auth.user().id).await?;
+        let mut tx = user_tx(&state.pool, auth.user().actor()).await?;
         let rows: Vec<ThemeRow> = themes::list(&mut tx).await?;
         tx.commit().await?;
         Ok(Json(rows.into_iter().map(Into::into).collect()))
@@ -94,7 +95,7 @@ impl ThemesApi {
         auth: UserAuth,
         id: Path<Uuid>,
     ) -> Answer<Json<Theme>, { can::BAD_REQUEST | can::STORED | can::NOT_FOUND }> {
-        let mut tx = user_tx(&state.pool, auth.user().id).await?;
+        let mut tx = user_tx(&state.pool, auth.user().actor()).await?;
         let row = theme(&mut tx, id.0).await?;
         tx.commit().await?;
         Ok(Json(row.into()))
@@ -115,7 +116,7 @@ impl ThemesApi {
     ) -> Answer<Json<Theme>, { can::STORED | can::BODY | can::NOT_FOUND | can::UNPROCESSABLE }>
     {
         let body = body.0;
-        let mut tx = user_tx(&state.pool, auth.user().id).await?;
+        let mut tx = user_tx(&state.pool, auth.user().actor()).await?;
         let current: Theme = theme(&mut tx, id.0).await?.into();
         let description = match &body.description {
             Some(d) => Some(d.as_str()),
@@ -143,7 +144,7 @@ impl ThemesApi {
         auth: UserAuth,
         id: Path<Uuid>,
     ) -> Answer<NoContent, { can::BAD_REQUEST | can::STORED | can::NOT_FOUND }> {
-        let mut tx = user_tx(&state.pool, auth.user().id).await?;
+        let mut tx = user_tx(&state.pool, auth.user().actor()).await?;
         let deleted = themes::delete(&mut tx, id.0).await?;
         tx.commit().await?;
         if !deleted {
@@ -168,7 +169,7 @@ impl ThemesApi {
         SynthesisStarted,
         { can::BAD_REQUEST | can::STORED | can::NOT_FOUND | can::TOO_MANY_REQUESTS },
     > {
-        let accepted = start_synthesis(&state, auth.user().id, id.0).await?;
+        let accepted = start_synthesis(&state, auth.user().actor(), id.0).await?;
         Ok(SynthesisStarted::Accepted(Json(accepted)))
     }
 
@@ -184,7 +185,7 @@ impl ThemesApi {
         auth: UserAuth,
         id: Path<Uuid>,
     ) -> Answer<Json<Vec<SynthesisView>>, { can::BAD_REQUEST | can::STORED | can::NOT_FOUND }> {
-        let mut tx = user_tx(&state.pool, auth.user().id).await?;
+        let mut tx = user_tx(&state.pool, auth.user().actor()).await?;
         theme(&mut tx, id.0).await?;
         let rows = themes::syntheses(&mut tx, id.0).await?;
         tx.commit().await?;
@@ -202,7 +203,7 @@ impl ThemesApi {
         auth: UserAuth,
         id: Path<Uuid>,
     ) -> Answer<Json<SynthesisView>, { can::BAD_REQUEST | can::STORED | can::NOT_FOUND }> {
-        let mut tx = user_tx(&state.pool, auth.user().id).await?;
+        let mut tx = user_tx(&state.pool, auth.user().actor()).await?;
         let row = themes::synthesis(&mut tx, id.0).await?;
         tx.commit().await?;
         Ok(row
@@ -214,14 +215,14 @@ impl ThemesApi {
 /// Writes a manual synthesis of `theme_id` and its job, then queues the job.
 async fn start_synthesis(
     state: &AppState,
-    user: Uuid,
+    actor: Actor,
     theme_id: Uuid,
 ) -> ApiResult<SynthesisAccepted> {
     let synthesis_id = Uuid::now_v7();
-    let job = NewJob::new(user, &SynthesisJob { synthesis_id })
+    let job = NewJob::new(actor, &SynthesisJob { synthesis_id })
         .with_request_id(crate::envelope::current_request_id());
     let limit = &state.settings.rate_limits.syntheses;
-    let mut open = Submit::new(state, user, limit)
+    let mut open = Submit::new(state, actor, limit)
         .open(job)
         .await?
         .open()

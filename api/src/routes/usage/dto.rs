@@ -35,7 +35,7 @@ pub struct UsageTotals {
 pub struct UsageToday {
     /// Tokens used in the current UTC day, every kind included.
     pub tokens: i64,
-    /// `AI_USER_DAILY_TOKENS`; null when there is no limit.
+    /// `AI_WORKSPACE_DAILY_TOKENS`; null when there is no limit.
     #[oai(nullable)]
     pub limit: Option<u64>,
     /// Tokens left today; null when there is no limit.

@@ -1,5 +1,5 @@
 //! `GET /v1/usage`: the caller's AI usage, tokens and cost by UTC day and job kind, where
-//! they stand against the daily budget (`AI_USER_DAILY_TOKENS`), and their jobs waiting and
+//! they stand against the daily budget (`AI_WORKSPACE_DAILY_TOKENS`), and their jobs waiting and
 //! running by kind and lane.
 
 mod dto;
@@ -52,7 +52,8 @@ impl UsageApi {
         let (from, to) =
             IsoDate::period(&from.0, &to.0, now.date_naive(), (DEFAULT_DAYS, MAX_DAYS))?;
         let user = auth.user().id;
-        let mut tx = user_tx(&state.pool, user).await?;
+        let actor = auth.user().actor();
+        let mut tx = user_tx(&state.pool, actor).await?;
         let rows = store::usage::report(&mut *tx, user, from, to).await?;
         let used = store::usage::today(&mut *tx, user).await?;
         let unfinished = store::jobs::unfinished(&mut *tx, Some(user)).await?;
@@ -92,7 +93,7 @@ impl UsageApi {
             tokens: days.iter().map(|d| d.tokens).sum(),
             cost_usd: days.iter().map(|d| d.cost_usd).sum(),
         };
-        let limit = state.settings.ai.user_daily_tokens;
+        let limit = state.settings.ai.workspace_daily_tokens;
         Ok(Envelope::of(UsageReport {
             from,
             to,

@@ -45,7 +45,7 @@ impl WebhooksApi {
         state: Data<&AppState>,
         auth: UserAuth,
     ) -> Answer<Json<WebhookListEnvelope>, { can::STORED }> {
-        let mut tx = user_tx(&state.pool, auth.user().id).await?;
+        let mut tx = user_tx(&state.pool, auth.user().actor()).await?;
         let items = store::list(&mut tx).await?;
         tx.commit().await?;
         Ok(WebhookListEnvelope::of(WebhookList {
@@ -73,11 +73,12 @@ impl WebhooksApi {
             .map(|d| d.0.trim())
             .filter(|d| !d.is_empty());
         let user = auth.user().id;
+        let actor = auth.user().actor();
         let id = Uuid::now_v7();
         let secret = webhooks::new_secret();
         let sealed = cipher.seal(id, webhooks::SECRET_FIELD, &secret);
-        let mut tx = user_tx(&state.pool, user).await?;
-        if store::count_for_adding(&mut tx, user).await? >= store::MAX_ENDPOINTS {
+        let mut tx = user_tx(&state.pool, actor).await?;
+        if store::count_for_adding(&mut tx, actor.workspace).await? >= store::MAX_ENDPOINTS {
             return Err(ApiError::unprocessable(
                 "WEBHOOK_LIMIT",
                 format!(
@@ -114,7 +115,7 @@ impl WebhooksApi {
         auth: UserAuth,
         id: Path<Uuid>,
     ) -> Answer<Json<WebhookEnvelope>, { can::BAD_REQUEST | can::STORED | can::NOT_FOUND }> {
-        let mut tx = user_tx(&state.pool, auth.user().id).await?;
+        let mut tx = user_tx(&state.pool, auth.user().actor()).await?;
         let webhook = store::get(&mut tx, id.0)
             .await?
             .map(Webhook::from)
@@ -150,7 +151,7 @@ impl WebhooksApi {
             .description
             .as_ref()
             .map(|d| Some(d.0.trim()).filter(|d| !d.is_empty()));
-        let mut tx = user_tx(&state.pool, auth.user().id).await?;
+        let mut tx = user_tx(&state.pool, auth.user().actor()).await?;
         let changes = store::Changes {
             url: url.as_ref().map(url::Url::as_str),
             events: events.as_deref(),
@@ -177,7 +178,7 @@ impl WebhooksApi {
         auth: UserAuth,
         id: Path<Uuid>,
     ) -> Answer<NoContent, { can::BAD_REQUEST | can::STORED | can::NOT_FOUND }> {
-        let mut tx = user_tx(&state.pool, auth.user().id).await?;
+        let mut tx = user_tx(&state.pool, auth.user().actor()).await?;
         if !store::delete(&mut tx, id.0).await? {
             return Err(not_found().into());
         }
@@ -202,7 +203,7 @@ impl WebhooksApi {
         let cipher = cipher(&state)?;
         let secret = webhooks::new_secret();
         let sealed = cipher.seal(id.0, webhooks::SECRET_FIELD, &secret);
-        let mut tx = user_tx(&state.pool, auth.user().id).await?;
+        let mut tx = user_tx(&state.pool, auth.user().actor()).await?;
         let webhook = store::rotate(&mut tx, id.0, &sealed, Utc::now() + ROTATION_OVERLAP)
             .await?
             .map(Webhook::from)
@@ -237,7 +238,7 @@ impl WebhooksApi {
         { can::BAD_REQUEST | can::STORED | can::NOT_FOUND },
     > {
         let limit = clamp_limit(limit.0);
-        let mut tx = user_tx(&state.pool, auth.user().id).await?;
+        let mut tx = user_tx(&state.pool, auth.user().actor()).await?;
         store::get(&mut tx, id.0)
             .await?
             .map(Webhook::from)
@@ -282,7 +283,8 @@ impl WebhooksApi {
         },
     > {
         let user = auth.user().id;
-        let mut tx = user_tx(&state.pool, user).await?;
+        let actor = auth.user().actor();
+        let mut tx = user_tx(&state.pool, actor).await?;
         let webhook: Webhook = store::get(&mut tx, id.0)
             .await?
             .map(Webhook::from)
@@ -322,7 +324,8 @@ impl WebhooksApi {
         },
     > {
         let user = auth.user().id;
-        let mut tx = user_tx(&state.pool, user).await?;
+        let actor = auth.user().actor();
+        let mut tx = user_tx(&state.pool, actor).await?;
         let webhook: Webhook = store::get(&mut tx, id.0)
             .await?
             .map(Webhook::from)

@@ -1,13 +1,13 @@
 // What needs an operator's eye besides the jobs: the feature flags as the server applies
 // them, webhook endpoints Almanac disabled, and channels whose owners must connect them
-// again (or soon). Each names its user, a link to that user's jobs.
+// again (or soon). Each names its workspace, a link to that workspace's jobs.
 
 import { api } from "../api.js";
 import { h, when } from "../ui.js";
 import { t } from "../i18n.js";
 
-function userLink(userId) {
-  return h("a", { href: `#/ops?${new URLSearchParams({ user: userId })}`, class: "mono" }, userId);
+function workspaceLink(workspaceId) {
+  return h("a", { href: `#/ops?${new URLSearchParams({ workspace: workspaceId })}`, class: "mono" }, workspaceId);
 }
 
 /** The panel, filled once from `/admin/attention`. */
@@ -24,13 +24,13 @@ export async function attentionPanel() {
     h("h3", {}, t("ops.endpointsDisabled", { count: found.disabledEndpoints })),
     found.endpoints.length
       ? h("ul", { class: "list", id: "ops-endpoints" }, found.endpoints.map((endpoint) => h("li", { dataset: { id: endpoint.id } },
-        userLink(endpoint.userId), " ", h("span", { class: "muted" }, when(endpoint.disabledAt)),
+        workspaceLink(endpoint.workspaceId), " ", h("span", { class: "muted" }, when(endpoint.disabledAt)),
         endpoint.reason ? h("div", {}, endpoint.reason) : null)))
       : h("p", { class: "muted" }, t("ops.noneDisabled")),
     h("h3", {}, t("ops.channelsToReconnect", { count: found.channelsToReconnect })),
     found.channels.length
       ? h("ul", { class: "list", id: "ops-channels" }, found.channels.map((channel) => h("li", { dataset: { id: channel.id, status: channel.status } },
-        h("strong", {}, channel.platform), " ", userLink(channel.userId), " ",
+        h("strong", {}, channel.platform), " ", workspaceLink(channel.workspaceId), " ",
         h("span", { class: "muted" }, channel.status === "needs_reauth"
           ? (channel.reason ?? t("ops.needsReauth"))
           : t("ops.reconnectBy", { date: when(channel.reconnectBy) })))))

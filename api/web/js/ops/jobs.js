@@ -8,7 +8,7 @@ import { t } from "../i18n.js";
 import { STATUSES } from "./overview.js";
 
 const LANES = ["interactive", "scheduled", "bulk"];
-const FIELDS = ["kind", "status", "lane", "user", "errorCode", "q"];
+const FIELDS = ["kind", "status", "lane", "workspace", "errorCode", "q"];
 
 /** The filter the address holds. */
 function filterOf() {
@@ -32,7 +32,7 @@ export function jobList(kinds) {
     choice("kind", kinds, t("ops.kind"), filter.kind, (v) => t(`ops.kindName.${v}`)),
     choice("status", STATUSES, t("ops.column.status"), filter.status, (v) => t(`ops.status.${v}`)),
     choice("lane", LANES, t("ops.column.lane"), filter.lane, (v) => t(`ops.lane.${v}`)),
-    field(t("ops.user"), h("input", { name: "user", value: filter.user ?? "", autocomplete: "off", pattern: "[0-9a-fA-F-]{36}" })),
+    field(t("ops.workspace"), h("input", { name: "workspace", value: filter.workspace ?? "", autocomplete: "off", pattern: "[0-9a-fA-F-]{36}" })),
     field(t("ops.errorCode"), h("input", { name: "errorCode", value: filter.errorCode ?? "", autocomplete: "off" })),
     field(t("ops.search"), h("input", { name: "q", value: filter.q ?? "", autocomplete: "off", placeholder: t("ops.searchHint") })),
     h("div", { class: "row" },

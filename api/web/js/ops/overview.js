@@ -111,8 +111,8 @@ function tenantRows(stats) {
   return stats.tenants.map((tenant) => {
     const share = Math.round(tenant.share * 100);
     const meter = h("meter", { min: 0, max: 100, value: share, "aria-label": t("ops.share") });
-    return h("li", { class: "tenant stack", dataset: { user: tenant.userId } },
-      h("a", { href: `#/ops?${new URLSearchParams({ user: tenant.userId })}`, class: "mono" }, tenant.userId),
+    return h("li", { class: "tenant stack", dataset: { workspace: tenant.workspaceId } },
+      h("a", { href: `#/ops?${new URLSearchParams({ workspace: tenant.workspaceId })}`, class: "mono" }, tenant.workspaceId),
       h("span", { class: "row" }, meter, h("span", { class: "muted" },
         t("ops.tenantLoad", { share, pending: tenant.pending, running: tenant.running }))));
   });

@@ -5,6 +5,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
+use crate::workspaces::Actor;
+
 /// Gives the caller's calendar a feed with this token digest, replacing the one it had;
 /// when it was made, or none when the caller has no such calendar.
 pub async fn mint(
@@ -47,11 +49,14 @@ pub async fn revoke(conn: &mut PgConnection, calendar: Uuid) -> sqlx::Result<boo
 
 /// The calendar and owner of the feed whose token has this digest (no user yet: the
 /// service's own pool).
-pub async fn find(pool: &PgPool, digest: &[u8; 32]) -> sqlx::Result<Option<(Uuid, Uuid)>> {
-    sqlx::query_as("select calendar_id, user_id from calendar_feeds where token_digest = $1")
-        .bind(&digest[..])
-        .fetch_optional(pool)
-        .await
+pub async fn find(pool: &PgPool, digest: &[u8; 32]) -> sqlx::Result<Option<(Uuid, Actor)>> {
+    let found: Option<(Uuid, Uuid, Uuid)> = sqlx::query_as(
+        "select calendar_id, user_id, workspace_id from calendar_feeds where token_digest = $1",
+    )
+    .bind(&digest[..])
+    .fetch_optional(pool)
+    .await?;
+    Ok(found.map(|(calendar, user, workspace)| (calendar, Actor { user, workspace })))
 }
 
 /// An entry as the feed shows it.

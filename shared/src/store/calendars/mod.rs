@@ -227,18 +227,18 @@ pub async fn publishable_entries(
     .await
 }
 
-/// The user's entry `id` as saved now; `None` when it was deleted.
+/// The workspace's entry `id` as saved now; `None` when it was deleted.
 pub async fn publishable_entry<'e>(
     db: impl sqlx::PgExecutor<'e>,
     id: Uuid,
-    user: Uuid,
+    workspace: Uuid,
 ) -> sqlx::Result<Option<Publishable>> {
     sqlx::query_as(AssertSqlSafe(format!(
         "select {PUBLISHABLE_COLUMNS} from calendar_entries
-         where id = $1 and user_id = $2 and deleted_at is null"
+         where id = $1 and workspace_id = $2 and deleted_at is null"
     )))
     .bind(id)
-    .bind(user)
+    .bind(workspace)
     .fetch_optional(db)
     .await
 }

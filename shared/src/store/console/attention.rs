@@ -12,6 +12,7 @@ pub const LISTED: i64 = 20;
 pub struct DisabledEndpoint {
     pub id: Uuid,
     pub user_id: Uuid,
+    pub workspace_id: Uuid,
     pub disabled_at: DateTime<Utc>,
     pub disabled_reason: Option<String>,
 }
@@ -20,6 +21,7 @@ pub struct DisabledEndpoint {
 pub struct ChannelToReconnect {
     pub id: Uuid,
     pub user_id: Uuid,
+    pub workspace_id: Uuid,
     pub platform: String,
     /// `needs_reauth`, or `connected` with a `reconnect_by` coming.
     pub status: String,
@@ -44,14 +46,15 @@ pub async fn attention(pool: &PgPool) -> sqlx::Result<Attention> {
     .fetch_one(pool)
     .await?;
     let endpoints = sqlx::query_as(
-        "select id, user_id, disabled_at, disabled_reason from webhook_endpoints
+        "select id, user_id, workspace_id, disabled_at, disabled_reason from webhook_endpoints
          where disabled_at is not null order by disabled_at desc limit $1",
     )
     .bind(LISTED)
     .fetch_all(pool)
     .await?;
     let channels = sqlx::query_as(
-        "select id, user_id, platform, status, status_reason, reconnect_by from platform_accounts
+        "select id, user_id, workspace_id, platform, status, status_reason, reconnect_by
+         from platform_accounts
          where status = 'needs_reauth' or (status = 'connected' and reconnect_by is not null)
          order by status = 'needs_reauth' desc, coalesce(reconnect_by, updated_at), id
          limit $1",

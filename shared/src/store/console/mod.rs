@@ -33,8 +33,9 @@ pub struct JobFilter {
     pub status: Option<JobStatus>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub lane: Option<Lane>,
+    /// A tenant: the workspace the jobs work in.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub user: Option<Uuid>,
+    pub workspace: Option<Uuid>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error_code: Option<String>,
     /// Created at or after.
@@ -43,7 +44,7 @@ pub struct JobFilter {
     /// Created before.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub to: Option<DateTime<Utc>>,
-    /// A job's id, a user's id, or the id of the request that created the job.
+    /// A job's id, a workspace's id, or the id of the request that created the job.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub q: Option<String>,
 }
@@ -65,8 +66,8 @@ impl JobFilter {
         if let Some(lane) = self.lane {
             sql.push(" and j.lane = ").push_bind(lane.as_str());
         }
-        if let Some(user) = self.user {
-            sql.push(" and j.user_id = ").push_bind(user);
+        if let Some(workspace) = self.workspace {
+            sql.push(" and j.workspace_id = ").push_bind(workspace);
         }
         if let Some(code) = &self.error_code {
             sql.push(" and j.error ->> 'code' = ")
@@ -80,11 +81,11 @@ impl JobFilter {
         }
         if let Some(q) = self.q.as_deref().map(str::trim) {
             match Uuid::parse_str(q) {
-                // Each arm an index's: the primary key, or the user's.
+                // Each arm an index's: the primary key, or the workspace's.
                 Ok(id) => {
                     sql.push(" and (j.id = ")
                         .push_bind(id)
-                        .push(" or j.user_id = ")
+                        .push(" or j.workspace_id = ")
                         .push_bind(id)
                         .push(" or j.trace_context ->> 'x-request-id' = ")
                         .push_bind(q.to_owned())
@@ -116,6 +117,7 @@ pub struct JobLine {
     pub status: JobStatus,
     pub lane: Lane,
     pub user_id: Uuid,
+    pub workspace_id: Uuid,
     pub attempts: i32,
     pub max_attempts: i32,
     pub error: Option<sqlx::types::Json<Value>>,
@@ -126,7 +128,7 @@ pub struct JobLine {
     pub updated_at: DateTime<Utc>,
 }
 
-const LINE_COLUMNS: &str = "j.id, j.kind, j.status, j.lane, j.user_id, j.attempts, \
+const LINE_COLUMNS: &str = "j.id, j.kind, j.status, j.lane, j.user_id, j.workspace_id, j.attempts, \
      j.max_attempts, j.error, j.trace_context ->> 'x-request-id' as request_id, j.created_at, \
      j.started_at, j.finished_at, j.updated_at";
 

@@ -43,10 +43,10 @@ pub struct Latency {
     pub run: [f64; 2],
 }
 
-/// A user's jobs waiting and running now.
+/// A workspace's jobs waiting and running now.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Tenant {
-    pub user_id: Uuid,
+    pub workspace_id: Uuid,
     pub pending: i64,
     pub running: i64,
 }
@@ -166,7 +166,7 @@ pub async fn stats(pool: &PgPool, window: Duration, step: Duration) -> sqlx::Res
                    from t) c
              group by 1, 2, 3),
          u as materialized (
-             select kind, lane, status, user_id, run_after <= now() as due from jobs
+             select kind, lane, status, workspace_id, run_after <= now() as due from jobs
              where status in ('pending', 'running'))
          select json_build_object(
              'at', now(),
@@ -189,8 +189,8 @@ pub async fn stats(pool: &PgPool, window: Duration, step: Duration) -> sqlx::Res
                         count(*) filter (where status = 'pending' and due) as ready,
                         count(*) filter (where status = 'running') as running
                  from u group by 1, 2) l), '[]'),
-             'tenants', coalesce((select json_agg(t order by t.pending + t.running desc, t.user_id) from (
-                 select user_id, count(*) filter (where status = 'pending') as pending,
+             'tenants', coalesce((select json_agg(t order by t.pending + t.running desc, t.workspace_id) from (
+                 select workspace_id, count(*) filter (where status = 'pending') as pending,
                         count(*) filter (where status = 'running') as running
                  from u group by 1 order by count(*) desc, 1 limit $6) t), '[]'),
              'unfinished', (select count(*) from u))",

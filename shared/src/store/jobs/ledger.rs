@@ -19,6 +19,8 @@ use crate::jobs::{JobKind, JobRecord, JobStatus, Lane};
 pub struct Claim {
     pub id: Uuid,
     pub user_id: Uuid,
+    /// The workspace the job works in.
+    pub workspace_id: Uuid,
     pub kind: JobKind,
     pub attempt: i32,
     pub max_attempts: i32,
@@ -39,6 +41,14 @@ pub struct Claim {
 }
 
 impl Claim {
+    /// The job's maker acting in its workspace: what the jobs it creates work as.
+    pub fn actor(&self) -> crate::workspaces::Actor {
+        crate::workspaces::Actor {
+            user: self.user_id,
+            workspace: self.workspace_id,
+        }
+    }
+
     pub fn is_last_attempt(&self) -> bool {
         self.attempt >= self.max_attempts
     }
@@ -59,6 +69,7 @@ pub struct Turns {
 struct ClaimRow {
     id: Uuid,
     user_id: Uuid,
+    workspace_id: Uuid,
     attempts: i32,
     max_attempts: i32,
     payload: sqlx::types::Json<Value>,
@@ -123,7 +134,7 @@ pub async fn claim(
         .push(start)
         .push(
             ")
-         select c.id, j.user_id, j.attempts, j.max_attempts, j.payload, j.trace_context,
+         select c.id, j.user_id, j.workspace_id, j.attempts, j.max_attempts, j.payload, j.trace_context,
                 j.cancel_requested, j.events_token, j.lane,
                 (select to_jsonb(s) - '",
         )
@@ -148,6 +159,7 @@ pub async fn claim(
             Some(Claim {
                 id,
                 user_id: row.user_id,
+                workspace_id: row.workspace_id,
                 kind,
                 attempt: row.attempts,
                 max_attempts: row.max_attempts,

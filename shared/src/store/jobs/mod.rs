@@ -22,8 +22,8 @@ impl NewJob {
     pub async fn insert<'e>(&self, db: impl PgExecutor<'e>) -> sqlx::Result<()> {
         sqlx::query(
             "insert into jobs (id, user_id, kind, status, payload, max_attempts, trace_context,
-                 enqueued_at, lane, fairness_key)
-             values ($1, $2, $3, 'pending', $4, $5, $6, now(), $7, $2)",
+                 enqueued_at, lane, workspace_id, fairness_key)
+             values ($1, $2, $3, 'pending', $4, $5, $6, now(), $7, $8, $8)",
         )
         .bind(self.id)
         .bind(self.user_id)
@@ -32,6 +32,7 @@ impl NewJob {
         .bind(self.kind.max_attempts())
         .bind(sqlx::types::Json(&self.trace_context))
         .bind(self.lane)
+        .bind(self.workspace_id)
         .execute(db)
         .await?;
         Ok(())

@@ -210,7 +210,7 @@ impl Write {
         match self {
             Write::Create => format!(
                 "insert into {table} (user_id, id, {}) values (app_user_id(), $1, {})
-                 on conflict (user_id, id) do nothing returning {returning}",
+                 on conflict (workspace_id, id) do nothing returning {returning}",
                 columns.join(", "),
                 values.join(", ")
             ),
@@ -280,7 +280,7 @@ pub async fn link_account(
     let account: Uuid = sqlx::query_scalar(
         "insert into platform_accounts (id, user_id, platform, account_id, handle)
          values ($1, app_user_id(), $2, $3, $4)
-         on conflict (user_id, platform, account_id) do update
+         on conflict (workspace_id, platform, account_id) do update
              set handle = coalesce(excluded.handle, platform_accounts.handle),
                  updated_at = case when excluded.handle is null then platform_accounts.updated_at
                                    else now() end
@@ -552,7 +552,7 @@ pub async fn save_draft(
     sqlx::query_scalar(
         "insert into organic_week_drafts (user_id, brand_id, week_start, draft)
          values (app_user_id(), $1, $2, $3)
-         on conflict (user_id, brand_id, week_start)
+         on conflict (workspace_id, brand_id, week_start)
              do update set draft = excluded.draft, updated_at = now()
          returning updated_at",
     )

@@ -31,17 +31,18 @@ const LIBRARY_MAX: i64 = 2_000;
 pub struct RunRef {
     pub id: Uuid,
     pub user_id: Uuid,
+    pub workspace_id: Uuid,
     pub brand_id: String,
     pub week_start: NaiveDate,
     pub timezone: String,
 }
 
-/// What a run reads before planning: the brand with the user's trends and assets (`None`
-/// when the brand is gone) and the user's saved placements of the week. The four reads go
-/// out at once, on connections of their own.
+/// What a run reads before planning: the brand with its workspace's trends and assets
+/// (`None` when the brand is gone) and the workspace's saved placements of the week. The
+/// four reads go out at once, on connections of their own.
 pub async fn inputs(
     pool: &PgPool,
-    user: Uuid,
+    workspace: Uuid,
     brand: &str,
     week: NaiveDate,
 ) -> sqlx::Result<(Option<Library>, Vec<SavedPlacement>)> {
@@ -56,26 +57,26 @@ pub async fn inputs(
     );
     let brand = sqlx::query_as::<_, BrandRow>(
         "select id, name, voice, guidance, hashtags, window_start, window_end
-         from brand_profiles where user_id = $1 and id = $2",
+         from brand_profiles where workspace_id = $1 and id = $2",
     )
-    .bind(user)
+    .bind(workspace)
     .bind(brand)
     .fetch_optional(pool);
     let trends = sqlx::query_as::<_, Trend>(
         "select id, kind, title, description, keywords, priority from organic_trends
-         where user_id = $1 order by priority desc, id limit $2",
+         where workspace_id = $1 order by priority desc, id limit $2",
     )
-    .bind(user)
+    .bind(workspace)
     .bind(LIBRARY_MAX)
     .fetch_all(pool);
     let assets = sqlx::query_as::<_, Asset>(
-        "select id, kind, title, tags from creative_assets where user_id = $1 order by id limit $2",
+        "select id, kind, title, tags from creative_assets where workspace_id = $1 order by id limit $2",
     )
-    .bind(user)
+    .bind(workspace)
     .bind(LIBRARY_MAX)
     .fetch_all(pool);
     let (brand, trends, assets, saved) =
-        tokio::try_join!(brand, trends, assets, saved_week(pool, user, week))?;
+        tokio::try_join!(brand, trends, assets, saved_week(pool, workspace, week))?;
     let library = brand.map(
         |(id, name, voice, guidance, hashtags, start, end)| Library {
             brand: Brand {
@@ -93,10 +94,10 @@ pub async fn inputs(
     Ok((library, saved))
 }
 
-/// The user's saved placements of the week, across their brands.
+/// The workspace's saved placements of the week, across its brands.
 async fn saved_week(
     pool: &PgPool,
-    user: Uuid,
+    workspace: Uuid,
     week: NaiveDate,
 ) -> sqlx::Result<Vec<SavedPlacement>> {
     type Row = (
@@ -110,9 +111,9 @@ async fn saved_week(
     );
     let rows: Vec<Row> = sqlx::query_as(
         "select brand_id, placement_id, platform, account_id, scheduled_at, edited, placement
-         from organic_placements where user_id = $1 and week_start = $2",
+         from organic_placements where workspace_id = $1 and week_start = $2",
     )
-    .bind(user)
+    .bind(workspace)
     .bind(week)
     .fetch_all(pool)
     .await?;
@@ -219,7 +220,7 @@ pub async fn save_outcomes(
          select $1, $2, $3, p.id, p.platform, p.account, p.at, $4, p.placement, $5
          from unnest($6::text[], $7::text[], $8::text[], $9::timestamptz[], $10::jsonb[])
              as p (id, platform, account, at, placement)
-         on conflict (user_id, brand_id, week_start, placement_id) do update set
+         on conflict (workspace_id, brand_id, week_start, placement_id) do update set
              platform = excluded.platform, account_id = excluded.account_id,
              scheduled_at = excluded.scheduled_at, timezone = excluded.timezone,
              placement = excluded.placement, run_id = excluded.run_id, edited = false,

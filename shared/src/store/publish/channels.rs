@@ -6,6 +6,8 @@ use chrono::{DateTime, Utc};
 use sqlx::{AssertSqlSafe, PgConnection, PgPool};
 use uuid::Uuid;
 
+use crate::workspaces::Actor;
+
 use crate::domain::publish::Platform;
 
 const CHANNEL_COLUMNS: &str = "a.id, a.platform, a.account_id, a.handle, a.display_name, a.status,
@@ -106,14 +108,20 @@ pub async fn start_oauth(
 pub async fn take_oauth(
     pool: &PgPool,
     state: &str,
-) -> sqlx::Result<Option<(Uuid, Platform, Option<String>, DateTime<Utc>)>> {
-    sqlx::query_as(
+) -> sqlx::Result<Option<(Actor, Platform, Option<String>, DateTime<Utc>)>> {
+    type Taken = (Uuid, Uuid, Platform, Option<String>, DateTime<Utc>);
+    let taken: Option<Taken> = sqlx::query_as(
         "delete from oauth_states where state = $1
-         returning user_id, platform, code_verifier, expires_at",
+         returning user_id, workspace_id, platform, code_verifier, expires_at",
     )
     .bind(state)
     .fetch_optional(pool)
-    .await
+    .await?;
+    Ok(
+        taken.map(|(user, workspace, platform, verifier, expires_at)| {
+            (Actor { user, workspace }, platform, verifier, expires_at)
+        }),
+    )
 }
 
 /// The user's account on `platform` (created if new, its handle and display name set when
@@ -129,7 +137,7 @@ pub async fn upsert_account(
     sqlx::query_scalar(
         "insert into platform_accounts (id, user_id, platform, account_id, handle, display_name)
          values ($1, $2, $3, $4, $5, $6)
-         on conflict (user_id, platform, account_id)
+         on conflict (workspace_id, platform, account_id)
              do update set handle = coalesce(excluded.handle, platform_accounts.handle),
                  display_name = coalesce(excluded.display_name, platform_accounts.display_name),
                  analytics_refused = null, updated_at = now()

@@ -11,6 +11,7 @@ use uuid::Uuid;
 pub struct CollectionRow {
     pub id: Uuid,
     pub user_id: Uuid,
+    pub workspace_id: Uuid,
     pub name: String,
     pub channel_ids: Vec<Uuid>,
     pub entry_ids: Vec<Uuid>,
@@ -22,7 +23,8 @@ pub struct CollectionRow {
     pub updated_at: DateTime<Utc>,
 }
 
-const COLUMNS: &str = "id, user_id, name, channel_ids, entry_ids, min_gap_days, variation,
+const COLUMNS: &str =
+    "id, user_id, workspace_id, name, channel_ids, entry_ids, min_gap_days, variation,
     paused, created_at, updated_at";
 
 /// A collection to keep.

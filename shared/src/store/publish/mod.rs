@@ -307,8 +307,8 @@ pub async fn dispatch(
     // The dispatcher's publishes are scheduled work; a publish asked for now is its
     // request's (`interactive`, unless it preferred `bulk`).
     let scheduled = at.is_some();
-    let claimed: Vec<(Uuid, Uuid)> = sqlx::query_as(
-        "select id, user_id from publish_intents
+    let claimed: Vec<(Uuid, Uuid, Uuid)> = sqlx::query_as(
+        "select id, user_id, workspace_id from publish_intents
          where status = 'scheduled' and job_id is null and not dry_run
            and ($1::timestamptz is null or publish_at <= $1)
            and ($2::uuid[] is null or id = any($2))
@@ -324,8 +324,9 @@ pub async fn dispatch(
     .fetch_all(&mut *conn)
     .await?;
     let mut jobs = Vec::with_capacity(claimed.len());
-    for (intent_id, user) in claimed {
-        let mut job = NewJob::new(user, &PublishJob { intent_id });
+    for (intent_id, user, workspace) in claimed {
+        let actor = crate::workspaces::Actor { user, workspace };
+        let mut job = NewJob::new(actor, &PublishJob { intent_id });
         if scheduled {
             job = job.in_lane(Lane::Scheduled);
         }

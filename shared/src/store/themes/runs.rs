@@ -156,6 +156,7 @@ pub struct ClaimedSchedule {
     pub id: Uuid,
     pub theme_id: Uuid,
     pub user_id: Uuid,
+    pub workspace_id: Uuid,
     /// This run's attempt of the day, from 1.
     pub attempts_today: i32,
 }
@@ -174,7 +175,7 @@ pub async fn claim_schedules(
              attempt_day = v.day, updated_at = now()
          from unnest($1::uuid[], $2::date[]) as v(id, day)
          where s.id = v.id
-         returning s.id, s.theme_id, s.user_id, s.attempts_today",
+         returning s.id, s.theme_id, s.user_id, s.workspace_id, s.attempts_today",
     )
     .bind(&ids)
     .bind(&days)

@@ -49,7 +49,7 @@ async fn pages(http: &reqwest::Client, base: &str) -> anyhow::Result<()> {
             "jobs?kind&status=failed",
             "/admin/jobs?kind=generation&status=failed".to_owned(),
         ),
-        ("jobs?user", format!("/admin/jobs?user={user}")),
+        ("jobs?workspace", format!("/admin/jobs?workspace={user}")),
         (
             "jobs?q=<request id>",
             "/admin/jobs?q=bench-request-777777".to_owned(),
@@ -205,7 +205,7 @@ async fn measure(db_url: &str) -> anyhow::Result<()> {
     let cancelled: Value = http
         .post(format!("{base}/admin/jobs/cancel"))
         .bearer_auth(ADMIN)
-        .json(&json!({ "kind": "email", "status": "pending", "user": readers }))
+        .json(&json!({ "kind": "email", "status": "pending", "workspace": readers }))
         .send()
         .await?
         .json()

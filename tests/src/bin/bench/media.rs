@@ -132,7 +132,7 @@ pub async fn run(settings: &Settings) -> anyhow::Result<()> {
     settings.redis_prefix = format!("benchmedia{}", &Uuid::new_v4().simple().to_string()[..8]);
     settings.media.store =
         almanac_shared::config::MediaStoreLocation::Directory(dir.display().to_string());
-    settings.media.max_bytes_per_user = (SIZE_MIB * MIB * (RUNS + 1)) as u64;
+    settings.media.max_bytes_per_workspace = (SIZE_MIB * MIB * (RUNS + 1)) as u64;
     let api = almanac_api::Application::build(settings.clone()).await?;
     let base = format!("http://127.0.0.1:{}", api.port());
     let stop = tokio_util::sync::CancellationToken::new();

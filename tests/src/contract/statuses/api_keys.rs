@@ -29,7 +29,12 @@ pub(super) async fn refusals(probe: &Probe) {
     for op in &probe.operations {
         let Some(scope) = &op.scope else { continue };
         let key = if scope == "read" { &write } else { &read };
-        let call = Probe::call_to(op, &[]).bearer(key);
+        // A workspace's operations name the key's own (the user's personal one).
+        let ids = match op.path.starts_with("/v1/workspaces/{id}") {
+            true => vec![probe.user],
+            false => Vec::new(),
+        };
+        let call = Probe::call_to(op, &ids).bearer(key);
         let operation = call.operation.clone();
         let (status, body) = probe.send_to(&probe.address, call).await;
         assert_eq!(status, 403, "{operation}: {body}");

@@ -10,6 +10,7 @@ mod media;
 mod organic;
 mod publishing;
 mod webhooks;
+mod workspaces;
 
 use std::{
     cell::RefCell,
@@ -33,6 +34,8 @@ struct Operation {
     typed_query: Option<String>,
     /// The scope an API key needs for it (`x-almanac-scope`).
     scope: Option<String>,
+    /// The role a member needs for it (`x-almanac-role`): a user operation.
+    role: Option<String>,
 }
 
 fn operations() -> Vec<Operation> {
@@ -67,6 +70,7 @@ fn operations() -> Vec<Operation> {
                 takes_body: operation.get("requestBody").is_some(),
                 typed_query,
                 scope: operation["x-almanac-scope"].as_str().map(str::to_owned),
+                role: operation["x-almanac-role"].as_str().map(str::to_owned),
             });
         }
     }
@@ -128,8 +132,11 @@ fn valid_body(operation: &str) -> Value {
         "updateWebhook" => json!({ "enabled": false }),
         "createApiKey" => json!({ "name": "probe", "scopes": ["read"] }),
         "updateMe" => json!({ "name": "Probe" }),
+        "createWorkspace" | "updateWorkspace" => json!({ "name": "Probe team" }),
+        "updateMember" => json!({ "role": "editor" }),
+        "createInvitation" => json!({ "email": "guest@example.com", "role": "viewer" }),
         // A user nobody is, so the probes act on nothing.
-        "consoleRetry" | "consoleCancel" => json!({ "user": Uuid::new_v4(), "dryRun": true }),
+        "consoleRetry" | "consoleCancel" => json!({ "workspace": Uuid::new_v4(), "dryRun": true }),
         other => panic!("no valid body for {other}: add one"),
     }
 }
@@ -280,6 +287,8 @@ struct Call {
     idempotency_key: Option<&'static str>,
     /// Another bearer than the user's token (an API key).
     bearer: Option<String>,
+    /// `Almanac-Workspace`, as sent.
+    workspace: Option<String>,
 }
 
 impl Call {
@@ -316,6 +325,11 @@ impl Call {
         self.bearer = Some(bearer.to_owned());
         self
     }
+
+    fn workspace(mut self, workspace: &str) -> Self {
+        self.workspace = Some(workspace.to_owned());
+        self
+    }
 }
 
 /// The operations, one user's token (the service role's for the admin operations), and
@@ -326,6 +340,8 @@ struct Probe {
     operations: Vec<Operation>,
     token: String,
     admin_token: String,
+    /// Whom `token` names.
+    user: Uuid,
     seen: RefCell<BTreeMap<String, BTreeSet<u16>>>,
 }
 
@@ -355,6 +371,7 @@ impl Probe {
             by_user: false,
             idempotency_key: None,
             bearer: None,
+            workspace: None,
         }
     }
 
@@ -364,6 +381,9 @@ impl Probe {
             .client
             .request(call.method, format!("{base}{}", call.path))
             .header("accept", "application/json");
+        if let Some(workspace) = &call.workspace {
+            request = request.header("almanac-workspace", workspace.as_str());
+        }
         if let Some(bearer) = &call.bearer {
             request = request.bearer_auth(bearer);
         } else if !call.anonymous {
@@ -471,6 +491,13 @@ async fn refusals_of_its_shape(
     limit: usize,
 ) {
     let call = || Probe::call_to(op, &[]);
+    // A workspace's own operations act in the workspace they name: the caller's personal
+    // one, for the refusals of a body.
+    let in_own = match op.path.starts_with("/v1/workspaces/{id}") {
+        true => vec![probe.user],
+        false => Vec::new(),
+    };
+    let body_call = || Probe::call_to(op, &in_own);
     if op.refusals.contains(&401) {
         probe.expect(401, call().anonymous()).await;
     }
@@ -486,16 +513,16 @@ async fn refusals_of_its_shape(
             true => Payload::Raw(FORM, b"x=1".to_vec()),
             false => Payload::Raw("application/json", b"{\"x\":".to_vec()),
         };
-        probe.expect(400, call().with(broken)).await;
+        probe.expect(400, body_call().with(broken)).await;
         let kind = if form { FORM } else { "application/json" };
         let huge = Payload::Raw(kind, vec![b' '; limit + 1]);
-        probe.expect(413, call().with(huge)).await;
+        probe.expect(413, body_call().with(huge)).await;
         let text = match form {
             true => ONE_CLICK.to_vec(),
             false => valid_body(&op.id).to_string().into_bytes(),
         };
         probe
-            .expect(415, call().with(Payload::Raw("text/plain", text)))
+            .expect(415, body_call().with(Payload::Raw("text/plain", text)))
             .await;
     }
     for (replica, status) in replicas {
@@ -701,6 +728,7 @@ async fn every_documented_refusal_occurs() {
             ("PUBLISH_RATE_LIMIT", "12".into()),
             ("FEED_RATE_LIMIT", "1".into()),
             ("WEBHOOK_TEST_RATE_LIMIT", "1".into()),
+            ("INVITATION_RATE_LIMIT", "1".into()),
             ("TOKEN_ENCRYPTION_KEY", PROBE_TOKEN_KEY.into()),
             ("TIKTOK_CLIENT_KEY", "probe-client".into()),
             ("TIKTOK_CLIENT_SECRET", "probe-secret".into()),
@@ -721,6 +749,7 @@ async fn every_documented_refusal_occurs() {
         operations: operations(),
         token: app.token(user),
         admin_token: app.service_token(),
+        user,
         seen: RefCell::default(),
     };
 
@@ -794,6 +823,7 @@ async fn every_documented_refusal_occurs() {
     webhooks::refusals(&probe).await;
     api_keys::refusals(&probe).await;
     media::refusals(&app, &probe, user).await;
+    workspaces::refusals(&app, &probe, user).await;
 
     let unproduced = probe.unproduced();
     assert!(

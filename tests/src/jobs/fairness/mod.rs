@@ -398,6 +398,36 @@ async fn definition(db: &PgPool, per_key: i64, most: usize) -> Vec<Uuid> {
     offers.into_iter().take(most).map(|offer| offer.4).collect()
 }
 
+/// Watches the ledger at every claim: a trigger notes, in the claiming transaction, how
+/// many jobs of the claimed one's kind and `key` (a column of `jobs`: the fair key, the
+/// workspace) are running (`running_seen`).
+pub(crate) async fn watch_running(db: &sqlx::PgPool, key: &str) {
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "create table running_seen (key uuid not null, running bigint not null);
+         create function note_running() returns trigger language plpgsql as $$
+         begin
+             insert into running_seen (key, running)
+             select new.{key}, count(*) from jobs
+             where kind = new.kind and {key} = new.{key} and status = 'running';
+             return null;
+         end $$;
+         create trigger note_running after update of status on jobs for each row
+             when (new.status = 'running' and old.status <> 'running')
+             execute function note_running();"
+    )))
+    .execute(db)
+    .await
+    .unwrap();
+}
+
+/// What [`watch_running`] saw, per key: the most running at once and the claims watched.
+pub(crate) async fn running_seen(db: &sqlx::PgPool) -> Vec<(Uuid, i64, i64)> {
+    sqlx::query_as("select key, max(running), count(*) from running_seen group by key order by key")
+        .fetch_all(db)
+        .await
+        .unwrap()
+}
+
 /// Three workers, two users with more jobs than the cap, the ledger watched at every
 /// claim (a trigger counts the key's running jobs in the claiming transaction): no key
 /// ever runs more than `JOB_MAX_RUNNING_PER_USER`, and each job runs once.
@@ -414,22 +444,7 @@ async fn the_cap_holds_across_three_workers() {
         ..Default::default()
     })
     .await;
-    sqlx::raw_sql(
-        "create table running_seen (key uuid not null, running bigint not null);
-         create function note_running() returns trigger language plpgsql as $$
-         begin
-             insert into running_seen (key, running)
-             select new.fairness_key, count(*) from jobs
-             where kind = new.kind and fairness_key = new.fairness_key and status = 'running';
-             return null;
-         end $$;
-         create trigger note_running after update of status on jobs for each row
-             when (new.status = 'running' and old.status <> 'running')
-             execute function note_running();",
-    )
-    .execute(&app.db)
-    .await
-    .unwrap();
+    watch_running(&app.db, "fairness_key").await;
     let users = [Uuid::new_v4(), Uuid::new_v4()];
     let mut jobs = Vec::new();
     for user in users {
@@ -450,12 +465,7 @@ async fn the_cap_holds_across_three_workers() {
     .await
     .unwrap();
     assert_eq!((succeeded, attempts), (40, 40), "each job ran once");
-    let seen: Vec<(Uuid, i64, i64)> = sqlx::query_as(
-        "select key, max(running), count(*) from running_seen group by key order by key",
-    )
-    .fetch_all(&app.db)
-    .await
-    .unwrap();
+    let seen = running_seen(&app.db).await;
     assert_eq!(seen.len(), 2, "{seen:?}");
     for (key, most, claims) in seen {
         assert_eq!(claims, 20, "every claim of {key} watched");
@@ -580,7 +590,7 @@ async fn a_killed_worker_s_jobs_stop_holding_the_cap_once_given_back() {
     let mut app = spawn_app_with(TestOptions {
         fake_ai: Some(fake.clone()),
         env: vec![
-            ("JOB_MAX_RUNNING_PER_USER", "2".into()),
+            ("JOB_MAX_RUNNING_PER_WORKSPACE", "2".into()),
             ("AI_TIMEOUT_MS", "120000".into()),
         ],
         ..Default::default()

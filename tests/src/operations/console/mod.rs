@@ -365,7 +365,7 @@ async fn cancelling_every_queued_job_of_one_user_leaves_the_others() {
     }
     let (bobs_generation, bobs_job) = app.submit_job(bob, 1200).await;
     app.expect_unfinished_jobs();
-    let filter = json!({ "user": alice, "status": "pending" });
+    let filter = json!({ "workspace": alice, "status": "pending" });
     let mut dry = filter.clone();
     dry["dryRun"] = json!(true);
     let (_, counted) = console(&app, &id, Method::POST, "/admin/jobs/cancel", Some(dry)).await;
@@ -446,12 +446,12 @@ async fn the_job_search_finds_jobs_by_request_user_and_filter_newest_first() {
         "newest first"
     );
     // Pages by cursor, each job once.
-    let (_, first) = read(&app, &id, &format!("/admin/jobs?user={bob}&limit=2")).await;
+    let (_, first) = read(&app, &id, &format!("/admin/jobs?workspace={bob}&limit=2")).await;
     let cursor = first["data"]["nextCursor"].as_str().unwrap();
     let (_, second) = read(
         &app,
         &id,
-        &format!("/admin/jobs?user={bob}&limit=2&cursor={cursor}"),
+        &format!("/admin/jobs?workspace={bob}&limit=2&cursor={cursor}"),
     )
     .await;
     assert_eq!(

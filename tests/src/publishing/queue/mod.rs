@@ -8,6 +8,7 @@ mod quotas;
 
 use almanac_publishing::posting_queue::{self, Queue, QueueRequest};
 use almanac_shared::store::user_tx;
+use almanac_shared::workspaces::Actor;
 use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, TimeZone, Utc, Weekday};
 use chrono_tz::Europe::Madrid;
 use reqwest::Method;
@@ -97,7 +98,7 @@ async fn twenty_entries_fill_the_next_twenty_slots_in_order_across_a_clock_chang
         channels: Vec::new(),
         mode: almanac_publishing::Mode::Publish,
     };
-    let mut tx = user_tx(&s.app.db, s.user).await.unwrap();
+    let mut tx = user_tx(&s.app.db, Actor::personal(s.user)).await.unwrap();
     let outcome = posting_queue::add(&run, &mut tx, s.user, &request)
         .await
         .unwrap();

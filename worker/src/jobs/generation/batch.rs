@@ -108,7 +108,7 @@ impl Generator<'_> {
             self.keys = Some(saved.into_iter().collect());
         }
         let sides = Sides::new(
-            self.claim.user_id,
+            self.claim.workspace_id,
             cards
                 .iter()
                 .map(|c| (c.card_type, c.front.as_str(), c.back.as_str())),

@@ -91,14 +91,16 @@ impl<'a> WeekRun<'a> {
         let run = RunRef {
             id: input.id,
             user_id: input.user_id,
+            workspace_id: claim.workspace_id,
             brand_id: input.brand_id,
             week_start: input.week_start,
             timezone: spec.timezone.name().to_owned(),
         };
         tracing::Span::current().record("runId", tracing::field::display(run.id));
-        let (library, saved) = store::inputs(&ctx.pool, run.user_id, &run.brand_id, run.week_start)
-            .await
-            .context("reading the library and the saved week")?;
+        let (library, saved) =
+            store::inputs(&ctx.pool, run.workspace_id, &run.brand_id, run.week_start)
+                .await
+                .context("reading the library and the saved week")?;
         let library = library.ok_or_else(|| {
             JobError::permanent("BRAND_NOT_FOUND", "the brand profile was deleted")
         })?;

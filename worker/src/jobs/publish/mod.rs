@@ -334,7 +334,7 @@ impl<'a> Publisher<'a> {
         let Some(entry_id) = self.input.entry_id else {
             return Ok(None);
         };
-        let entry = calendars::publishable_entry(&self.ctx.pool, entry_id, self.input.user_id)
+        let entry = calendars::publishable_entry(&self.ctx.pool, entry_id, self.claim.workspace_id)
             .await
             .context("reading the entry")?;
         let media = &self.ctx.platforms.media;

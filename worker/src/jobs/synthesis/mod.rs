@@ -309,7 +309,7 @@ impl Run<'_> {
                     .await?;
                 continue;
             }
-            let job = NewJob::new(self.claim.user_id, &EmailJob { delivery_id })
+            let job = NewJob::new(self.claim.actor(), &EmailJob { delivery_id })
                 .in_lane(Lane::Scheduled)
                 .following(&self.claim.trace_context);
             // The job first (the delivery refers to it); dropped again if the recipient
