@@ -114,11 +114,7 @@ impl RouteEntry {
     /// The role a member needs for `method` here (`HEAD` as `GET`); `None` where the
     /// operation acts in no workspace.
     pub(crate) fn role(&self, method: &Method) -> Option<Role> {
-        let method = if method == Method::HEAD {
-            "GET"
-        } else {
-            method.as_str()
-        };
+        let method = documented(method);
         self.roles
             .iter()
             .find(|(m, _)| m == method)
@@ -128,11 +124,7 @@ impl RouteEntry {
     /// The scope an API key needs for `method` here (`HEAD` as `GET`); `None` where the
     /// operation takes no key.
     pub(crate) fn scope(&self, method: &Method) -> Option<Scope> {
-        let method = if method == Method::HEAD {
-            "GET"
-        } else {
-            method.as_str()
-        };
+        let method = documented(method);
         self.scopes
             .iter()
             .find(|(m, _)| m == method)
@@ -160,6 +152,15 @@ impl RouteEntry {
                 let name = template.strip_prefix('{')?.strip_suffix('}')?;
                 Some((name, given))
             })
+    }
+}
+
+/// The document's name of the operation `method` reaches (`HEAD` is `GET`'s).
+fn documented(method: &Method) -> &str {
+    if method == Method::HEAD {
+        "GET"
+    } else {
+        method.as_str()
     }
 }
 

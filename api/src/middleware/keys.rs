@@ -7,7 +7,7 @@
 //! key, or a removed member's, is refused everywhere as soon as the change answered.
 
 use almanac_shared::{
-    api_keys::{KEY_PREFIX, digest, is_key},
+    api_keys::{KEY_PREFIX, Scope, digest, is_key},
     store::api_keys::{self, Holder},
 };
 use poem::{Endpoint, IntoResponse, Request, Response};
@@ -24,6 +24,19 @@ use crate::{
 pub const INSUFFICIENT_SCOPE: &str = "INSUFFICIENT_SCOPE";
 
 pub(crate) use crate::auth::bearer;
+
+/// 403 `INSUFFICIENT_SCOPE`: the key lacks `needed` (counted).
+pub(crate) fn short_of(needed: Scope) -> ApiError {
+    metrics::counter!("api_keys_refused_total", "reason" => "scope").increment(1);
+    ApiError::forbidden(
+        INSUFFICIENT_SCOPE,
+        format!(
+            "this API key may not do this: it needs the `{}` scope",
+            needed.as_str()
+        ),
+        Some(serde_json::json!({ "scope": needed.as_str() })),
+    )
+}
 
 /// The key a request's bearer is, if it is one (or looks like one: `alm_` and anything).
 fn bearer_key(req: &Request) -> Option<&str> {
@@ -91,16 +104,7 @@ pub async fn accept(next: impl Endpoint, mut req: Request) -> poem::Result<Respo
     if route.role(req.method()).is_none()
         && !holder.scopes.iter().any(|scope| scope == needed.as_str())
     {
-        metrics::counter!("api_keys_refused_total", "reason" => "scope").increment(1);
-        return Err(ApiError::forbidden(
-            INSUFFICIENT_SCOPE,
-            format!(
-                "this API key may not do this: it needs the `{}` scope",
-                needed.as_str()
-            ),
-            Some(serde_json::json!({ "scope": needed.as_str() })),
-        )
-        .into());
+        return Err(short_of(needed).into());
     }
     let span = tracing::Span::current();
     span.record("userId", tracing::field::display(holder.user_id));

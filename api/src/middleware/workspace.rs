@@ -28,7 +28,7 @@ use uuid::Uuid;
 use crate::{
     auth::{Acting, AuthUser, KeyUser, SessionUser, token_user},
     error::ApiError,
-    middleware::keys::{INSUFFICIENT_SCOPE, bearer},
+    middleware::keys::{bearer, short_of},
     roles::role_required,
     route_table::{RouteEntry, route},
     state::AppState,
@@ -127,16 +127,7 @@ pub async fn select(next: impl Endpoint, mut req: Request) -> poem::Result<Respo
         && let Some(scope) = route.scope(req.method())
         && !key.scopes.iter().any(|s| s == scope.as_str())
     {
-        metrics::counter!("api_keys_refused_total", "reason" => "scope").increment(1);
-        return Err(ApiError::forbidden(
-            INSUFFICIENT_SCOPE,
-            format!(
-                "this API key may not do this: it needs the `{}` scope",
-                scope.as_str()
-            ),
-            Some(serde_json::json!({ "scope": scope.as_str() })),
-        )
-        .into());
+        return Err(short_of(scope).into());
     }
     if role < needed {
         metrics::counter!("role_refusals_total", "role" => needed.as_str()).increment(1);
