@@ -3,7 +3,8 @@
 //! `crate::contract`) and the check (`crate::middleware::workspace`, reading the document
 //! through the route table) follow:
 //!
-//! - `viewer`: every `GET` or `HEAD`, making a workspace and accepting an invitation;
+//! - `viewer`: every `GET` or `HEAD`, making a workspace, accepting an invitation and a
+//!   person's own account (`PATCH /v1/me`: their language and time zone);
 //! - `owner`: renaming or deleting a workspace;
 //! - `admin`: every other operation on the workspace's members and invitations, its
 //!   channels (connecting, credentials, slots, disconnecting), webhooks, calendar feeds
@@ -39,6 +40,9 @@ pub const WORKSPACES: &str = "/v1/workspaces";
 /// Accepting an invitation: `POST /v1/invitations/{token}/accept`.
 pub const INVITATIONS: &str = "/v1/invitations";
 
+/// The person's own account, whatever workspace the app acts in.
+pub const ME: &str = "/v1/me";
+
 /// The families whose every write is an admin's.
 const ADMINS: [&str; 2] = ["/v1/webhooks", "/v1/api-keys"];
 
@@ -53,7 +57,7 @@ pub fn role_for(method: &str, template: &str) -> Role {
     if method.eq_ignore_ascii_case("GET") || method.eq_ignore_ascii_case("HEAD") {
         return Role::Viewer;
     }
-    if template == WORKSPACES || under(INVITATIONS) {
+    if template == WORKSPACES || template == ME || under(INVITATIONS) {
         return Role::Viewer;
     }
     if under(WORKSPACES) {
@@ -100,6 +104,7 @@ mod tests {
             ("GET", "/v1/workspaces/{id}/members", Role::Viewer),
             ("POST", "/v1/workspaces", Role::Viewer),
             ("POST", "/v1/invitations/{token}/accept", Role::Viewer),
+            ("PATCH", "/v1/me", Role::Viewer),
             (
                 "PATCH",
                 "/v1/calendars/{id}/entries/{entry_id}",

@@ -46,10 +46,10 @@ async function render(calendarId, body, made) {
   };
   if (!feed) {
     return fill(body, h("p", {}, t("feed.none")),
-      h("button", { type: "button", id: "feed-make", onclick: make }, t("feed.make")));
+      h("button", { type: "button", id: "feed-make", "data-needs": "admin", onclick: make }, t("feed.make")));
   }
   const revoke = h("button", {
-    type: "button", class: "danger", id: "feed-revoke",
+    type: "button", class: "danger", id: "feed-revoke", "data-needs": "admin",
     onclick: async () => {
       const sure = await confirmAction({ title: t("feed.revokeTitle"), body: t("feed.revokeBody"), confirm: t("feed.revoke") });
       if (!sure) return;
@@ -63,7 +63,7 @@ async function render(calendarId, body, made) {
     },
   }, t("feed.revoke"));
   const remake = h("button", {
-    type: "button", class: "secondary", id: "feed-remake",
+    type: "button", class: "secondary", id: "feed-remake", "data-needs": "admin",
     onclick: async () => {
       const sure = await confirmAction({ title: t("feed.remakeTitle"), body: t("feed.remakeBody"), confirm: t("feed.remake") });
       if (sure) await make();

@@ -1,7 +1,9 @@
 //! A team shares a workspace (`docs/workspaces.md`): team workspaces and their members,
 //! invitations by email, roles held on every operation, isolation between workspaces.
 
+mod authorship;
 mod invitations;
+mod isolation;
 mod limits;
 mod members;
 mod roles;

@@ -63,6 +63,11 @@ pub struct CalendarEntry {
     #[oai(nullable)]
     pub run_id: Option<Uuid>,
     pub updated_at: DateTime<Utc>,
+    /// The person who made it: a workspace member's id (`GET /v1/workspaces/{id}/members`).
+    pub created_by: Uuid,
+    /// The person on whose behalf it last changed: the member who edited it, or whose
+    /// generation or publish changed it.
+    pub updated_by: Uuid,
 }
 
 /// One generation run of a calendar.
@@ -452,6 +457,8 @@ crate::from_row!(EntryRow => CalendarEntry {
     edited_at,
     run_id,
     updated_at,
+    created_by,
+    updated_by,
 });
 crate::from_row!(RunRow => CalendarRun {
     id,

@@ -113,8 +113,8 @@ export async function showDiff(state, runId) {
     h("h2", {}, t("calendar.proposedVersion", { version: detail.run.version })),
     h("p", { class: "muted" }, t("calendar.proposedHint", { counts })),
     h("div", { class: "row" },
-      h("button", { type: "button", id: "accept-selected", onclick: () => accept({ changeIds: [...diff.querySelectorAll(".change:not([hidden]) input:checked")].map((b) => b.value) }) }, t("calendar.acceptSelected")),
-      h("button", { type: "button", id: "accept-all", class: "secondary", onclick: () => accept({ all: true }) }, t("calendar.acceptAll")),
+      h("button", { type: "button", id: "accept-selected", "data-needs": "editor", onclick: () => accept({ changeIds: [...diff.querySelectorAll(".change:not([hidden]) input:checked")].map((b) => b.value) }) }, t("calendar.acceptSelected")),
+      h("button", { type: "button", id: "accept-all", class: "secondary", "data-needs": "editor", onclick: () => accept({ all: true }) }, t("calendar.acceptAll")),
       h("button", { type: "button", class: "link", id: "diff-later", onclick: () => {
         forget(state.id);
         localStorage.setItem(laterKey(state.id), runId);

@@ -1,6 +1,8 @@
 // Drag to reschedule: the pointer moves an entry's chip to another day (or hour); the
 // entry dialog's "Move…" does the same from the keyboard.
 
+import { workspaces } from "../api.js";
+
 /**
  * Drag with the pointer: past a few pixels the chip follows it and the day (or hour)
  * under it is marked; let go there and the entry moves. A press without a drag is a
@@ -12,7 +14,8 @@ export function draggable(grid, chip, key) {
     grid.onOpen(key);
   });
   chip.addEventListener("pointerdown", (down) => {
-    if (down.button !== 0) return;
+    // Moving an entry is an editor's; a viewer's press only opens it.
+    if (down.button !== 0 || !workspaces.may("editor")) return;
     const from = { x: down.clientX, y: down.clientY };
     let ghost = null;
     let target = null;

@@ -4,7 +4,7 @@
 // before a changed entry is closed; "Move…" reschedules from the keyboard as a drag does
 // with the pointer.
 
-import { api } from "../api.js";
+import { api, workspaces } from "../api.js";
 import { channelLabel } from "../platforms.js";
 import { compose, textCounter } from "../limits.js";
 import { mediaField, postPreview } from "./composer.js";
@@ -32,12 +32,13 @@ export function entryEditor(state) {
   const previewHolder = h("div", { class: "composer-preview" });
   let preview = null;
   const media = mediaField(() => preview?.update());
-  const save = h("button", { type: "submit", value: "save", id: "entry-save" }, t("common.save"));
+  const save = h("button", { type: "submit", value: "save", id: "entry-save", "data-needs": "editor" }, t("common.save"));
   const form = h("form", { method: "dialog", class: "stack" },
-    h("h2", { id: "entry-editor-title" }, t("calendar.editEntry")),
+    // A viewer reads the entry: nothing in it is theirs to change (roles.js turns it off).
+    h("h2", { id: "entry-editor-title" }, t(workspaces.may("editor") ? "calendar.editEntry" : "calendar.readEntry")),
     h("p", { class: "muted", id: "entry-editor-key" }),
     numbers,
-    h("div", { class: "composer" },
+    h("div", { class: "composer", "data-needs": "editor" },
       h("div", { class: "stack" },
         field(t("calendar.entryTitle"), fields.title), field(t("calendar.caption"), fields.caption),
         field(t("calendar.hashtags"), fields.hashtags),
@@ -49,7 +50,7 @@ export function entryEditor(state) {
       previewHolder),
     problem,
     h("div", { class: "row" }, save,
-      h("button", { type: "button", class: "secondary", id: "entry-move", onclick: () => state.openMover(state.editing) }, t("calendar.move")),
+      h("button", { type: "button", class: "secondary", id: "entry-move", "data-needs": "editor", onclick: () => state.openMover(state.editing) }, t("calendar.move")),
       queueEntryButton(state, () => dialog, problem, () => snapshot() !== state.editorSnapshot),
       h("button", { type: "button", value: "cancel", class: "secondary", id: "entry-close" }, t("common.close"))));
   const dialog = h("dialog", { id: "entry-editor", "aria-labelledby": "entry-editor-title" }, form);

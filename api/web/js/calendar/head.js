@@ -18,9 +18,9 @@ export function headView(state, reopen) {
   const mode = h("span", { class: "badge", id: "mode" });
   const progress = h("progress", { id: "progress", max: 1, value: 0, hidden: true, "aria-label": t("common.generationProgress") });
   const status = h("p", { id: "run-status", role: "status", "aria-live": "polite" });
-  const cancel = h("button", { type: "button", class: "danger", id: "cancel", hidden: true }, t("common.cancel"));
-  const resume = h("button", { type: "button", id: "continue", hidden: true }, t("calendar.continue"));
-  const regenerate = h("button", { type: "button", class: "secondary", id: "regenerate" }, t("calendar.regenerateOpen"));
+  const cancel = h("button", { type: "button", class: "danger", id: "cancel", hidden: true, "data-needs": "editor" }, t("common.cancel"));
+  const resume = h("button", { type: "button", id: "continue", hidden: true, "data-needs": "editor" }, t("calendar.continue"));
+  const regenerate = h("button", { type: "button", class: "secondary", id: "regenerate", "data-needs": "editor" }, t("calendar.regenerateOpen"));
   const heading = h("div", { class: "row title-row" }, title, renamer(id, title, () => heading), mode);
   const exports = h("details", { class: "menu", id: "export-menu" },
     h("summary", { class: "button secondary" }, t("calendar.exportMenu")),
@@ -79,7 +79,7 @@ export function headView(state, reopen) {
 
 /** The name, changed in place: kept by every regeneration once set. */
 function renamer(id, title, heading) {
-  const rename = h("button", { type: "button", class: "link", id: "rename" }, t("calendar.rename"));
+  const rename = h("button", { type: "button", class: "link", id: "rename", "data-needs": "editor" }, t("calendar.rename"));
   rename.addEventListener("click", () => {
     const input = h("input", { name: "calendarName", value: title.textContent, maxlength: 200, required: true });
     const form = h("form", { class: "row", id: "rename-form" }, field(t("calendar.name"), input),

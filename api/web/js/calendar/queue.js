@@ -18,7 +18,7 @@ export async function queueEntries(state, ids) {
 
 /** The grid toolbar's "Add to queue…". */
 export function queueButton(state) {
-  return h("button", { type: "button", class: "secondary", id: "queue-open", onclick: () => queueDialog(state) }, t("queue.open"));
+  return h("button", { type: "button", class: "secondary", id: "queue-open", "data-needs": "editor", onclick: () => queueDialog(state) }, t("queue.open"));
 }
 
 function queueDialog(state) {
@@ -98,7 +98,7 @@ function refusal({ code, message }, platform) {
  */
 export function queueEntryButton(state, dialog, problem, unsaved) {
   return h("button", {
-    type: "button", class: "secondary", id: "entry-queue",
+    type: "button", class: "secondary", id: "entry-queue", "data-needs": "editor",
     onclick: async () => {
       const entry = state.editing && state.grid.get(state.editing);
       if (!entry) return;

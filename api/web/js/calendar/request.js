@@ -30,7 +30,7 @@ export function requestForm(calendarId, previous, reopen) {
   const size = h("p", { class: "hint", id: "plan-size", "aria-live": "polite" });
   const submit = h("button", { type: "submit", id: calendarId ? "regenerate-submit" : "generate" },
     calendarId ? t("calendar.regenerate") : t("calendar.generate"));
-  const form = h("form", { class: "panel stack", id: calendarId ? "regenerate-form" : "calendar-form" },
+  const form = h("form", { class: "panel stack", id: calendarId ? "regenerate-form" : "calendar-form", "data-needs": "editor" },
     h("h2", {}, calendarId ? t("calendar.regenerate") : t("calendar.new")),
     h("fieldset", { id: "channels-field" }, h("legend", {}, t("calendar.channels")), boxes),
     h("div", { class: "row" }, field(t("calendar.cadence"), cadence), field(t("calendar.firstDay"), start), field(t("calendar.lastDay"), end)),

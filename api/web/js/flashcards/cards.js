@@ -16,7 +16,7 @@ export async function renderCards(el) {
         h("td", {}, typeBadge(c.card_type), c.front),
         h("td", {}, c.back),
         h("td", {}, h("button", {
-          type: "button", class: "link delete-card", "aria-label": t("flashcards.deleteLabel", { front: c.front }),
+          type: "button", class: "link delete-card", "data-needs": "editor", "aria-label": t("flashcards.deleteLabel", { front: c.front }),
           onclick: async () => {
             const sure = await confirmAction({ title: t("confirm.deleteCard"), body: t("confirm.deleteCardBody", { front: c.front }), confirm: t("flashcards.delete") });
             if (!sure) return;

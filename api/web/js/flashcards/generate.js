@@ -30,7 +30,7 @@ export function generateForm(generated) {
   const kinds = ["basic", "cloze"].map((kind) => h("input", { type: "checkbox", name: "card-type", value: kind, checked: kind === "basic" }));
   const types = h("fieldset", { class: "row", id: "card-types" }, h("legend", {}, t("flashcards.cardTypes")),
     kinds.map((box) => h("label", { class: "check" }, box, t(`flashcards.type.${box.value}`))));
-  const form = h("form", { class: "panel stack" }, field(t("flashcards.source"), text, count), types, generate, progress, status);
+  const form = h("form", { class: "panel stack", "data-needs": "editor" }, field(t("flashcards.source"), text, count), types, generate, progress, status);
   // The rule up front: how many characters there are, how many more are needed.
   const counted = () => {
     const n = [...text.value.trim()].length;

@@ -57,8 +57,8 @@ export async function renderSuggestions(el, generationId, cards) {
       typeBadge(s.card_type),
       field(cloze ? t("flashcards.clozeText") : t("flashcards.front"), front), field(cloze ? t("flashcards.extra") : t("flashcards.back"), back),
       h("div", { class: "row" },
-        h("button", { type: "button", class: "accept", onclick: () => decide("accepted"), disabled: s.status !== "proposed" }, t("flashcards.accept")),
-        h("button", { type: "button", class: "secondary reject", onclick: () => decide("rejected"), disabled: s.status !== "proposed" }, t("flashcards.reject")),
+        h("button", { type: "button", class: "accept", "data-needs": "editor", onclick: () => decide("accepted"), disabled: s.status !== "proposed" }, t("flashcards.accept")),
+        h("button", { type: "button", class: "secondary reject", "data-needs": "editor", onclick: () => decide("rejected"), disabled: s.status !== "proposed" }, t("flashcards.reject")),
         outcome));
     return row;
   }));

@@ -14,7 +14,7 @@ export function accountsView(board) {
   const accountProblem = h("div");
   const platformOptions = organicPlatforms().map((p) => [p, channelLabel(p)]);
   const newAccount = { platform: select("platform", platformOptions, organicPlatforms()[0]), accountId: h("input", { name: "accountId", required: true }) };
-  const accountForm = h("form", { class: "row", id: "account-form" },
+  const accountForm = h("form", { class: "row", id: "account-form", "data-needs": "editor" },
     field(t("organic.platform"), newAccount.platform), field(t("organic.accountId"), newAccount.accountId), h("button", {}, t("organic.linkAccount")), accountProblem);
   accountForm.addEventListener("submit", async (event) => {
     event.preventDefault();

@@ -35,7 +35,7 @@ export async function editPlacement(board, p, week) {
       h("p", { class: "hint" }, t("organic.editKept")),
       problem,
       h("div", { class: "row" },
-        h("button", { type: "submit", id: "placement-save" }, t("common.save")),
+        h("button", { type: "submit", id: "placement-save", "data-needs": "editor" }, t("common.save")),
         h("button", { type: "button", class: "secondary", id: "placement-close" }, t("common.close")))));
   document.body.append(dialog);
   const values = () => JSON.stringify(Object.values(controls).map((c) => c.value));

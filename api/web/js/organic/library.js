@@ -25,7 +25,7 @@ export async function renderLibrary(state) {
 function crud({ id, title, explain, adding, items, label, add, fields, save, edit, remove, removing, extra }) {
   const problem = h("div");
   const inputs = fields();
-  const form = h("form", { class: "stack", id: `${id}-form` },
+  const form = h("form", { class: "stack", id: `${id}-form`, "data-needs": "editor" },
     h("h3", {}, adding),
     Object.entries(inputs).map(([name, control]) => field(t(`organic.field.${name}`), control)),
     h("button", { type: "submit" }, t("organic.add")), problem);

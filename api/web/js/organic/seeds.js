@@ -33,7 +33,7 @@ export function seedsView(board, changed) {
   };
   seedFields.platform.addEventListener("change", offerAccounts);
   offerAccounts();
-  const form = h("form", { class: "row", id: "seed-form" },
+  const form = h("form", { class: "row", id: "seed-form", "data-needs": "editor" },
     field(t("organic.trend"), seedFields.trend), field(t("organic.day"), seedFields.day), field(t("organic.seedTime"), seedFields.time),
     field(t("organic.platform"), seedFields.platform), field(t("organic.account"), seedFields.account), field(t("organic.format"), seedFields.format),
     h("button", { type: "submit", id: "add-seed" }, t("organic.addSeed")));

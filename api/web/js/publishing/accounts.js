@@ -19,7 +19,7 @@ export async function renderChannels(el) {
   const refresh = h("input", { name: "refreshToken", type: "password", autocomplete: "off" });
   const expires = h("input", { name: "expiresIn", type: "number", min: 1, value: 86400 });
   const problem = h("div");
-  const form = h("form", { class: "stack", id: "connect-form" }, h("h3", {}, t("publishing.tokenTitle")),
+  const form = h("form", { class: "stack", id: "connect-form", "data-needs": "admin" }, h("h3", {}, t("publishing.tokenTitle")),
     field(t("publishing.platform"), platform), field(t("publishing.accountId"), account), field(t("publishing.accessToken"), token),
     field(t("publishing.refreshToken"), refresh), field(t("publishing.expiresIn"), expires),
     h("button", { id: "connect" }, t("publishing.connect")), problem);
@@ -40,7 +40,7 @@ export async function renderChannels(el) {
   const startOauth = (name) => connectPlatform(name, oauthProblem, () => renderChannels(el));
   const oauth = h("div", { class: "stack", id: "connect-oauth" },
     h("div", { class: "row" }, platformList().map((p) =>
-      h("button", { type: "button", id: `connect-${p.name}`, onclick: () => startOauth(p.name) }, t("publishing.connectWith", { platform: platformName(p.name) })))),
+      h("button", { type: "button", id: `connect-${p.name}`, "data-needs": "admin", onclick: () => startOauth(p.name) }, t("publishing.connectWith", { platform: platformName(p.name) })))),
     oauthProblem);
   // One idea of an account: the accounts linked on the organic page are the same ones.
   // Without credentials an account is "not connected", with a Connect action; only a
@@ -48,9 +48,9 @@ export async function renderChannels(el) {
   const actions = (c) => {
     if (c.status === "connected") {
       return h("div", { class: "row" }, slotsButton(c), retryFailed(c), c.reconnectBy && publishesTo(c.platform)
-        ? h("button", { type: "button", class: "link connect-account", onclick: () => startOauth(c.platform) }, t("publishing.connectAgain"))
+        ? h("button", { type: "button", class: "link connect-account", "data-needs": "admin", onclick: () => startOauth(c.platform) }, t("publishing.connectAgain"))
         : null, h("button", {
-        type: "button", class: "link", "aria-label": t("publishing.disconnectLabel", { platform: platformName(c.platform) }),
+        type: "button", class: "link", "data-needs": "admin", "aria-label": t("publishing.disconnectLabel", { platform: platformName(c.platform) }),
         onclick: async () => {
           const sure = await confirmAction({ title: t("confirm.disconnect", { platform: platformName(c.platform), account: accountName(c) }), body: t("confirm.disconnectBody"), confirm: t("publishing.disconnect") });
           if (!sure) return;
@@ -59,7 +59,7 @@ export async function renderChannels(el) {
       }, t("publishing.disconnect")));
     }
     if (!publishesTo(c.platform)) return h("div", { class: "muted" }, t("errors.code.UNSUPPORTED_CHANNEL", { platform: platformName(c.platform) }));
-    return h("button", { type: "button", class: "link connect-account", onclick: () => startOauth(c.platform) },
+    return h("button", { type: "button", class: "link connect-account", "data-needs": "admin", onclick: () => startOauth(c.platform) },
       c.status === "needs_reauth" ? t("publishing.connectAgain") : t("publishing.connect"));
   };
   fill(el, h("h2", {}, t("accounts.title")),
@@ -78,7 +78,7 @@ export async function renderChannels(el) {
 /** Retries, once each, what a refused login failed on a channel connected again. */
 function retryFailed(c) {
   return h("button", {
-    type: "button", class: "link retry-failed",
+    type: "button", class: "link retry-failed", "data-needs": "editor",
     onclick: async () => {
       try {
         const { retried, skipped } = await api("POST", `/v1/channels/${c.id}/retry-failed`);

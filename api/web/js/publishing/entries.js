@@ -85,7 +85,7 @@ export function entriesView(detail, calendarId) {
 /** One media address for every selected entry. */
 function bulkMedia(calendarId, detail, chosen, rows) {
   const input = h("input", { type: "url", id: "bulk-media", placeholder: "https://…" });
-  const apply = h("button", { type: "button", class: "secondary", id: "apply-media" }, t("publishing.applyMedia"));
+  const apply = h("button", { type: "button", class: "secondary", id: "apply-media", "data-needs": "editor" }, t("publishing.applyMedia"));
   apply.addEventListener("click", async () => {
     const entries = chosen();
     if (!entries.length) return toast(t("publishing.selectOne"));

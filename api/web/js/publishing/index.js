@@ -77,9 +77,9 @@ async function renderCalendar(main, calendarId) {
       ...entries.el,
       // The actions stay in view however long the list.
       h("div", { class: "row action-bar" }, entries.count, field(t("publishing.mode"), mode), ...accounts.fields,
-        h("button", { type: "button", id: "dry-run", onclick: () => send({ dryRun: true }) }, t("publishing.dryRun")),
-        h("button", { type: "button", id: "schedule-publish", class: "secondary", disabled: !session.publishing, "aria-describedby": off, onclick: () => send({ dryRun: false, when: "scheduled" }) }, t("publishing.schedule")),
-        h("button", { type: "button", id: "publish-now", class: "secondary", disabled: !session.publishing, "aria-describedby": off, onclick: () => send({ dryRun: false, when: "now" }) }, t("publishing.publishNow"))),
+        h("button", { type: "button", id: "dry-run", "data-needs": "editor", onclick: () => send({ dryRun: true }) }, t("publishing.dryRun")),
+        h("button", { type: "button", id: "schedule-publish", class: "secondary", "data-needs": "editor", disabled: !session.publishing, "aria-describedby": off, onclick: () => send({ dryRun: false, when: "scheduled" }) }, t("publishing.schedule")),
+        h("button", { type: "button", id: "publish-now", class: "secondary", "data-needs": "editor", disabled: !session.publishing, "aria-describedby": off, onclick: () => send({ dryRun: false, when: "now" }) }, t("publishing.publishNow"))),
       // While publishing is off, the buttons say why they do nothing.
       session.publishing ? null : h("p", { class: "notice warn", id: "publishing-off" }, t("errors.code.PUBLISH_DISABLED"))),
     report,

@@ -36,8 +36,8 @@ export async function renderIntents(el, calendarId, detail) {
         i.remotePostId ? [" ", postLink(i)] : "", i.error ? h("div", { class: "reason" }, reason(i)) : null,
         i.status === "unconfirmed" ? h("div", { class: "notice warn" }, meaning("unconfirmed")) : null),
       h("td", {},
-        i.status === "scheduled" ? h("button", { type: "button", class: "link", onclick: () => act("DELETE", `/v1/publish-intents/${i.id}`) }, t("common.cancel")) : null,
-        ["failed", "unconfirmed"].includes(i.status) ? h("button", { type: "button", class: "link", onclick: () => act("POST", `/v1/publish-intents/${i.id}/retry`) }, t("publishing.retry")) : null))))))
+        i.status === "scheduled" ? h("button", { type: "button", class: "link", "data-needs": "editor", onclick: () => act("DELETE", `/v1/publish-intents/${i.id}`) }, t("common.cancel")) : null,
+        ["failed", "unconfirmed"].includes(i.status) ? h("button", { type: "button", class: "link", "data-needs": "editor", onclick: () => act("POST", `/v1/publish-intents/${i.id}/retry`) }, t("publishing.retry")) : null))))))
     : h("p", { class: "muted" }, t("publishing.nothingYet")));
   async function act(method, path) {
     try { await api(method, path); } catch (error) { showError(error); }

@@ -57,6 +57,8 @@ async function slotsDialog(channel) {
   api("GET", `/v1/channels/${channel.id}/best-times`).then((times) => best.append(heatMap(times)), () => best.remove());
   const save = h("button", { type: "submit", id: "slots-save" }, t("slots.save"));
   const close = h("button", { type: "button", class: "secondary", id: "slots-close" }, t("common.close"));
+  // Setting the slots is an admin's (reading them and the queue below is anyone's).
+  for (const held of [zone, time, grid, save, everyDay, weekdays, suggested]) held?.setAttribute("data-needs", "admin");
   const form = h("form", { class: "stack" },
     h("h2", { id: "slots-title" }, t("slots.title", { platform: platformName(channel.platform), account: accountName(channel) })),
     h("p", { class: "muted" }, t("slots.explain")),
@@ -87,7 +89,7 @@ async function slotsDialog(channel) {
 async function drawQueue(el, channel, zone) {
   const { items } = await api("GET", `/v1/queue?channelId=${encodeURIComponent(channel.id)}`);
   const shuffle = h("button", {
-    type: "button", class: "secondary", id: "queue-shuffle", disabled: !items.length,
+    type: "button", class: "secondary", id: "queue-shuffle", "data-needs": "editor", disabled: !items.length,
     onclick: async () => {
       try {
         await api("POST", "/v1/queue/shuffle", { channelId: channel.id });

@@ -38,7 +38,7 @@ function newTheme() {
   const description = h("input", { name: "description" });
   const editor = sourcesEditor([]);
   const problem = h("div");
-  const form = h("form", { class: "stack", id: "theme-form" }, h("h3", {}, t("themes.new")),
+  const form = h("form", { class: "stack", id: "theme-form", "data-needs": "editor" }, h("h3", {}, t("themes.new")),
     field(t("themes.name"), name), field(t("themes.description"), description), editor.el, h("button", {}, t("themes.create")), problem);
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
@@ -59,7 +59,7 @@ function newTheme() {
 async function renderTheme(main, theme) {
   const editor = sourcesEditor(theme.sources);
   const saveSources = h("button", {
-    type: "button", class: "secondary",
+    type: "button", class: "secondary", "data-needs": "editor",
     onclick: async () => {
       if (!editor.addTyped()) return;
       try {
@@ -71,7 +71,7 @@ async function renderTheme(main, theme) {
   const synthesis = synthesisView(theme.id);
   const deliveries = h("div", { id: "deliveries" });
   const remove = h("button", {
-    type: "button", class: "danger",
+    type: "button", class: "danger", "data-needs": "editor",
     onclick: async () => {
       const sure = await confirmAction({ title: t("confirm.deleteTheme", { name: theme.name }), body: t("confirm.deleteThemeBody"), confirm: t("themes.delete") });
       if (!sure) return;

@@ -32,7 +32,7 @@ function deliveryItem(webhook, delivery, log) {
       : t("webhooks.noAnswer", { reason: last.errorMessage ?? last.errorCode ?? "", when: when(last.startedAt) })
     : t("webhooks.notTriedYet");
   const redeliver = delivery.status === "pending" ? null : h("button", {
-    type: "button", class: "link redeliver",
+    type: "button", class: "link redeliver", "data-needs": "admin",
     onclick: async () => {
       try {
         await api("POST", `/v1/webhooks/${webhook.id}/deliveries/${delivery.id}/redeliver`);

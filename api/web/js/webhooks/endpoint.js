@@ -18,11 +18,11 @@ export function endpoint(webhook, secret, refresh) {
     }
   };
   const toggle = h("button", {
-    type: "button", class: "secondary toggle-webhook",
+    type: "button", class: "secondary toggle-webhook", "data-needs": "admin",
     onclick: act(() => api("PATCH", `/v1/webhooks/${webhook.id}`, { enabled: paused })),
   }, paused ? t("webhooks.resume") : t("webhooks.pause"));
   const rotate = h("button", {
-    type: "button", class: "secondary rotate-webhook",
+    type: "button", class: "secondary rotate-webhook", "data-needs": "admin",
     onclick: act(async () => {
       const ok = await confirmAction({ title: t("webhooks.rotateTitle"), body: t("webhooks.rotateBody"), confirm: t("webhooks.rotate") });
       if (!ok) return;
@@ -31,7 +31,7 @@ export function endpoint(webhook, secret, refresh) {
     }),
   }, t("webhooks.rotate"));
   const remove = h("button", {
-    type: "button", class: "danger delete-webhook",
+    type: "button", class: "danger delete-webhook", "data-needs": "admin",
     onclick: act(async () => {
       const ok = await confirmAction({ title: t("webhooks.deleteTitle"), body: t("webhooks.deleteBody", { url: webhook.url }), confirm: t("webhooks.delete") });
       if (!ok) return;
@@ -41,7 +41,7 @@ export function endpoint(webhook, secret, refresh) {
     }),
   }, t("webhooks.delete"));
   const test = h("button", {
-    type: "button", class: "secondary test-webhook", disabled: paused,
+    type: "button", class: "secondary test-webhook", "data-needs": "admin", disabled: paused,
     // The list stays as it is: the deliveries open below, following the test.
     onclick: async () => {
       try {

@@ -23,7 +23,7 @@ export function newEndpoint(secret, refresh) {
   const boxes = EVENTS.map((event) => check(t(eventKey(event)), { name: "events", value: event, checked: event.startsWith("job.") }));
   const events = h("fieldset", { class: "choices" }, h("legend", {}, t("webhooks.events")), boxes);
   const problem = h("div");
-  const form = h("form", { class: "panel stack", id: "webhook-form" },
+  const form = h("form", { class: "panel stack", id: "webhook-form", "data-needs": "admin" },
     h("h2", {}, t("webhooks.add")),
     field(t("webhooks.url"), url), field(t("webhooks.description"), description), events,
     h("button", { type: "submit" }, t("webhooks.create")), problem);

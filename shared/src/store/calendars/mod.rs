@@ -24,7 +24,8 @@ pub use runs::*;
 
 const ENTRY_COLUMNS: &str = "c.id, c.key, c.channel, c.local_date as date,
     to_char(c.local_time, 'HH24:MI') as time, c.scheduled_at, c.title, c.caption, c.format,
-    c.hashtags, c.call_to_action, c.media_url, c.media_ids, c.placement_id, c.origin, c.edited, c.edited_at, c.run_id, c.updated_at";
+    c.hashtags, c.call_to_action, c.media_url, c.media_ids, c.placement_id, c.origin, c.edited, c.edited_at, c.run_id, c.updated_at,
+    c.user_id as created_by, c.updated_by";
 const RUN_COLUMNS: &str = "r.id, r.version, r.mode, r.status, r.job_id, r.request, r.slots,
     r.entries, r.latency_ms, r.tokens_input + r.tokens_output as tokens, r.model, r.error,
     r.diff, r.continues, r.proposal_run_id, r.created_at, r.finished_at";
@@ -69,6 +70,10 @@ pub struct EntryRow {
     pub edited_at: Option<DateTime<Utc>>,
     pub run_id: Option<Uuid>,
     pub updated_at: DateTime<Utc>,
+    /// The person who made it.
+    pub created_by: Uuid,
+    /// The person on whose behalf it last changed.
+    pub updated_by: Uuid,
 }
 
 /// A generation run of a calendar.
