@@ -267,10 +267,13 @@ pub async fn save_step(
         query
             .push(
                 ", inserted as (
-                insert into ai_suggestions (id, user_id, generation_id, batch, position, card_type, front, back, status)
+                insert into ai_suggestions (id, user_id, workspace_id, generation_id, batch, position,
+                                            card_type, front, back, status)
                 select t.id, ",
             )
             .push_bind(claim.user_id)
+            .push(", ")
+            .push_bind(claim.workspace_id)
             .push(", ")
             .push_bind(generation_id)
             .push(", ")
@@ -413,10 +416,10 @@ pub async fn save_last(pool: &PgPool, lasts: &[Last]) -> sqlx::Result<Vec<Option
               and j.status = 'running'
             returning j.id),
          inserted as (
-            insert into ai_suggestions (id, user_id, generation_id, batch, position, card_type,
-                                        front, back, status)
-            select c.id, e.user_id, e.generation, e.batch, c.position, c.card_type, c.front,
-                   c.back, 'proposed'
+            insert into ai_suggestions (id, user_id, workspace_id, generation_id, batch,
+                                        position, card_type, front, back, status)
+            select c.id, e.user_id, e.workspace_id, e.generation, e.batch, c.position,
+                   c.card_type, c.front, c.back, 'proposed'
             from e join ended on ended.id = e.job,
                  jsonb_to_recordset(e.cards) as c(id uuid, position int, card_type text,
                                                   front text, back text)
