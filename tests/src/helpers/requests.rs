@@ -75,6 +75,18 @@ impl TestApp {
         almanac_tests::processes::metric_value(&self.metrics_text().await, series).unwrap_or(0.0)
     }
 
+    /// The OpenAPI document the API serves (`/openapi.json`), as JSON.
+    pub async fn served_document(&self) -> Value {
+        self.client
+            .get(self.url("/openapi.json"))
+            .send()
+            .await
+            .expect("request sent")
+            .json()
+            .await
+            .expect("the document is JSON")
+    }
+
     pub async fn get_json(&self, user: Uuid, path: &str) -> (u16, Value) {
         let response = self
             .client

@@ -68,7 +68,7 @@ async fn a_member_of_another_workspace_finds_nothing_of_a_team_on_any_operation(
     let bobs = team(&app, &bob, "Bob's").await;
     let fixture = fixture(&app, &outbox, &ana, acme).await;
     let before = rows_of(&app, acme).await;
-    let document = served_document(&app).await;
+    let document = app.served_document().await;
 
     let mut tried = 0;
     for (template, item) in document["paths"].as_object().unwrap() {
@@ -196,17 +196,6 @@ async fn outsider(
         "{method} {path} shows the team's content: {answer}"
     );
     (status, answer)
-}
-
-async fn served_document(app: &TestApp) -> Value {
-    app.client
-        .get(app.url("/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
 }
 
 /// Every row of `workspace`'s, as text: what an outsider's calls must leave as it was.

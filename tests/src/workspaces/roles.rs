@@ -185,15 +185,7 @@ async fn every_operation_is_refused_exactly_where_its_role_is_above_the_callers(
     for role in ROLES {
         members.push(member_as(&app, &outbox, &ana, [table, spare], role).await);
     }
-    let document: Value = app
-        .client
-        .get(app.url("/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let document = app.served_document().await;
     let mut tried = 0;
     for (template, item) in document["paths"].as_object().unwrap() {
         for (method, operation) in item.as_object().unwrap() {

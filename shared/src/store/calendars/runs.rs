@@ -69,16 +69,22 @@ pub async fn save_run_entries(
     let sql = format!(
         "with input as (
             select * from jsonb_to_recordset($4) as t(position int, id uuid, entry jsonb)),
+         -- The run's workspace, named once (a worker's statement runs outside a request's
+         -- settings, where the parent trigger would look it up for every row).
+         run as (select workspace_id from calendar_runs where id = $1),
          saved as (
-            insert into calendar_run_entries (run_id, user_id, key, position, entry)
-            select $1, $3, i.entry ->> 'key', i.position, i.entry from input i
+            insert into calendar_run_entries (run_id, user_id, workspace_id, key, position,
+                                              entry)
+            select $1, $3, (select workspace_id from run), i.entry ->> 'key', i.position,
+                   i.entry
+            from input i
             on conflict do nothing
             returning key),
          applied as (
-            insert into calendar_entries (id, calendar_id, user_id, key, channel, local_date,
-                local_time, scheduled_at, title, caption, format, hashtags, call_to_action,
-                origin, run_id)
-            select i.id, $2, $3, e.key, e.channel, e.date, e.time, e.\"scheduledAt\", e.title,
+            insert into calendar_entries (id, calendar_id, user_id, workspace_id, key, channel,
+                local_date, local_time, scheduled_at, title, caption, format, hashtags,
+                call_to_action, origin, run_id)
+            select i.id, $2, $3, (select workspace_id from run), e.key, e.channel, e.date, e.time, e.\"scheduledAt\", e.title,
                    coalesce(e.caption, ''), coalesce(e.format, ''), coalesce(e.hashtags, '{{}}'),
                    coalesce(e.\"callToAction\", ''), 'generated', $1
             from input i cross join lateral jsonb_to_record(i.entry) as {ENTRY_RECORD}

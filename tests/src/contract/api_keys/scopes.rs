@@ -61,15 +61,7 @@ async fn every_user_operation_names_its_scope_and_keys_are_held_to_it() {
         ..Default::default()
     })
     .await;
-    let document: Value = app
-        .client
-        .get(app.url("/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let document = app.served_document().await;
     let scheme = &document["components"]["securitySchemes"]["ApiKeyAuth"];
     assert_eq!(scheme["type"], "http");
     assert_eq!(scheme["scheme"], "bearer");
