@@ -100,14 +100,7 @@ async fn a_workspaces_running_slots_are_shared_by_its_members() {
         app.start_worker().await;
     }
     app.jobs_settled().await;
-    let (succeeded, attempts): (i64, i64) = sqlx::query_as(
-        "select count(*) filter (where status = 'succeeded'), sum(attempts)
-         from jobs where id = any($1)",
-    )
-    .bind(&jobs)
-    .fetch_one(&app.db)
-    .await
-    .unwrap();
+    let (succeeded, attempts) = crate::jobs::fairness::succeeded_and_attempts(&app.db, &jobs).await;
     assert_eq!((succeeded, attempts), (30, 30), "each job ran once");
     let seen = crate::jobs::fairness::running_seen(&app.db).await;
     let of = |key: Uuid| seen.iter().find(|(k, _, _)| *k == key).copied().unwrap();

@@ -420,6 +420,19 @@ pub(crate) async fn watch_running(db: &sqlx::PgPool, key: &str) {
     .unwrap();
 }
 
+/// Of `jobs`: how many succeeded, and how many attempts they took in all (a job run twice
+/// shows as one attempt too many).
+pub(crate) async fn succeeded_and_attempts(db: &PgPool, jobs: &[Uuid]) -> (i64, i64) {
+    sqlx::query_as(
+        "select count(*) filter (where status = 'succeeded'), sum(attempts)
+         from jobs where id = any($1)",
+    )
+    .bind(jobs)
+    .fetch_one(db)
+    .await
+    .unwrap()
+}
+
 /// What [`watch_running`] saw, per key: the most running at once and the claims watched.
 pub(crate) async fn running_seen(db: &sqlx::PgPool) -> Vec<(Uuid, i64, i64)> {
     sqlx::query_as("select key, max(running), count(*) from running_seen group by key order by key")
@@ -456,14 +469,7 @@ async fn the_cap_holds_across_three_workers() {
         app.start_worker().await;
     }
     app.jobs_settled().await;
-    let (succeeded, attempts): (i64, i64) = sqlx::query_as(
-        "select count(*) filter (where status = 'succeeded'), sum(attempts)
-         from jobs where id = any($1)",
-    )
-    .bind(&jobs)
-    .fetch_one(&app.db)
-    .await
-    .unwrap();
+    let (succeeded, attempts) = succeeded_and_attempts(&app.db, &jobs).await;
     assert_eq!((succeeded, attempts), (40, 40), "each job ran once");
     let seen = running_seen(&app.db).await;
     assert_eq!(seen.len(), 2, "{seen:?}");
