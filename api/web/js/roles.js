@@ -16,15 +16,15 @@ export function reason(role) {
   return workspaces.may(role) ? null : t("members.needs", { role: t(`roles.${role}`) });
 }
 
-/** Turns off what `marked` holds (keeping controls marked `data-free`, such as a dialog's
- * Close) when the role it needs is above the person's; notes it once in `view`. */
+/** Turns off what `marked` holds when the role it needs is above the person's; notes it
+ * once in `view`. */
 function hold(marked, view) {
   const role = marked.dataset.needs;
   const why = reason(role);
   if (!why) return;
   const controls = marked.matches(CONTROLS) ? [marked] : [...marked.querySelectorAll(CONTROLS)];
   for (const control of controls) {
-    if (control.disabled || control.closest("[data-free]")) continue;
+    if (control.disabled) continue;
     control.disabled = true;
     control.title = why;
   }
