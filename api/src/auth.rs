@@ -155,6 +155,9 @@ pub struct SessionUser(pub Uuid);
 pub struct KeyUser {
     pub user: AuthUser,
     pub scopes: Vec<String>,
+    pub key_id: Uuid,
+    /// The key's name: the activity names a key's changes by it.
+    pub name: String,
 }
 
 /// The caller acting in the workspace [`crate::middleware::workspace::select`] chose for

@@ -52,7 +52,7 @@ use crate::routes::{
     unsubscribe::UnsubscribeApi,
     usage::UsageApi,
     webhooks::WebhooksApi,
-    workspaces::{WorkspacesApi, invitations::InvitationsApi},
+    workspaces::{WorkspacesApi, activity::ActivityApi, invitations::InvitationsApi},
 };
 
 /// Every operation of the API, by family (nested so that the tuple has `Default`).
@@ -91,7 +91,7 @@ pub type Apis = (
         ApiKeysApi,
         MeApi,
     ),
-    (WorkspacesApi, InvitationsApi),
+    (WorkspacesApi, InvitationsApi, ActivityApi),
     AnalyticsApi,
 );
 

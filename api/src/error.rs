@@ -81,6 +81,11 @@ pub enum ApiError {
     /// (`JOB_EXPIRED`).
     #[oai(status = 410)]
     Gone(Json<ErrorEnvelope>),
+    /// `If-Match` names an older version than the resource's: someone changed it since it
+    /// was read (`EDIT_CONFLICT`, `details: {current, changedBy, changedAt}`); nothing was
+    /// changed.
+    #[oai(status = 412)]
+    PreconditionFailed(Json<ErrorEnvelope>),
     /// The body is larger than the limit.
     #[oai(status = 413)]
     PayloadTooLarge(Json<ErrorEnvelope>),
@@ -302,6 +307,7 @@ impl ApiError {
             Self::NotFound(_) => 404,
             Self::Conflict(_) => 409,
             Self::Gone(_) => 410,
+            Self::PreconditionFailed(_) => 412,
             Self::PayloadTooLarge(_) => 413,
             Self::UnsupportedMediaType(_) => 415,
             Self::Unprocessable(_) => 422,
@@ -328,6 +334,7 @@ pub mod can {
     pub const UNAVAILABLE: u32 = 1 << 9;
     pub const FORBIDDEN: u32 = 1 << 10;
     pub const GONE: u32 = 1 << 11;
+    pub const PRECONDITION_FAILED: u32 = 1 << 12;
 
     /// Every authenticated operation that reads or writes Postgres or Redis.
     pub const STORED: u32 = UNAUTHORIZED | INTERNAL | UNAVAILABLE;
@@ -344,6 +351,7 @@ pub mod can {
             404 => NOT_FOUND,
             409 => CONFLICT,
             410 => GONE,
+            412 => PRECONDITION_FAILED,
             413 => PAYLOAD_TOO_LARGE,
             415 => UNSUPPORTED_MEDIA_TYPE,
             422 => UNPROCESSABLE,

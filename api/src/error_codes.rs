@@ -111,6 +111,10 @@ pub const CATALOGUE: &[(&str, &str)] = &[
     ("DRAFT_UNSUPPORTED", "The platform has no drafts."),
     ("DUPLICATE_CARD", "The deck already holds this card."),
     (
+        "EDIT_CONFLICT",
+        "Someone changed it since it was read; nothing was changed.",
+    ),
+    (
         "DUPLICATE_POST",
         "The platform refuses a post identical to a recent one.",
     ),

@@ -18,6 +18,7 @@ pub mod error;
 pub mod error_codes;
 pub mod flags_cli;
 pub mod idempotency;
+pub mod if_match;
 pub mod mcp;
 pub mod middleware;
 pub mod nullable;

@@ -45,3 +45,20 @@ responses! {
         204 => Done,
     }
 }
+
+responses! {
+    /// 200 with a versioned resource as it now is, its version as `ETag` (for `If-Match`).
+    pub enum Versioned<T: poem_openapi::types::ToJSON> {
+        /// The resource as it now is; `ETag` is its version, to send as `If-Match` with the
+        /// next change.
+        200 => Current(poem_openapi::payload::Json<T>, #[header = "ETag"] String),
+    }
+}
+
+responses! {
+    /// 201 with a versioned resource as it was made, its version as `ETag`.
+    pub enum CreatedVersioned<T: poem_openapi::types::ToJSON> {
+        /// Made: the new resource as it is saved; `ETag` is its version.
+        201 => Created(poem_openapi::payload::Json<T>, #[header = "ETag"] String),
+    }
+}

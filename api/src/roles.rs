@@ -79,7 +79,7 @@ pub fn role_for(method: &str, template: &str) -> Role {
 
 /// Whether an API key is refused (401) on `method` `path` whatever its scopes: managing
 /// members, invitations and roles, making or deleting a workspace, so a leaked key can never
-/// let someone in.
+/// let someone in; and reading the workspace's activity, which names every key.
 pub fn refuses_keys(method: &str, path: &str) -> bool {
     let segments: Vec<&str> = path.trim_end_matches('/').split('/').collect();
     let in_workspaces = segments.get(1..3) == Some(&["v1", "workspaces"][..]);
@@ -89,7 +89,7 @@ pub fn refuses_keys(method: &str, path: &str) -> bool {
             && match segments.len() {
                 3 => method.eq_ignore_ascii_case("POST"),
                 4 => method.eq_ignore_ascii_case("DELETE"),
-                _ => matches!(segments[4], "members" | "invitations"),
+                _ => matches!(segments[4], "members" | "invitations" | "activity"),
             })
 }
 

@@ -24,6 +24,8 @@ pub(crate) struct RouteEntry {
     pub(crate) scopes: Vec<(String, Scope)>,
     /// The methods whose operation acts in a workspace, with the role it needs there.
     pub(crate) roles: Vec<(String, Role)>,
+    /// Each documented method's `operationId`.
+    pub(crate) operations: Vec<(String, String)>,
 }
 
 /// Every route: the OpenAPI document's, plus the undocumented ones.
@@ -69,10 +71,20 @@ pub(crate) static ROUTES: LazyLock<Vec<RouteEntry>> = LazyLock::new(|| {
                     Some((method.to_ascii_uppercase(), role))
                 })
                 .collect();
+            let operations = item
+                .as_object()
+                .into_iter()
+                .flatten()
+                .filter_map(|(method, operation)| {
+                    let id = operation["operationId"].as_str()?;
+                    Some((method.to_ascii_uppercase(), id.to_owned()))
+                })
+                .collect();
             RouteEntry {
                 public,
                 scopes,
                 roles,
+                operations,
                 ..RouteEntry::new(path, methods)
             }
         })
@@ -108,7 +120,17 @@ impl RouteEntry {
             public: Vec::new(),
             scopes: Vec::new(),
             roles: Vec::new(),
+            operations: Vec::new(),
         }
+    }
+
+    /// The `operationId` of `method` here (`HEAD` as `GET`).
+    pub(crate) fn operation(&self, method: &Method) -> Option<&str> {
+        let method = documented(method);
+        self.operations
+            .iter()
+            .find(|(m, _)| m == method)
+            .map(|(_, id)| id.as_str())
     }
 
     /// The role a member needs for `method` here (`HEAD` as `GET`); `None` where the

@@ -144,6 +144,10 @@ async fn sweep_finished_jobs(
     metrics::counter!("jobs_swept_total").increment(swept);
     let deliveries = store::webhook_deliveries::sweep(&ctx.pool, retention, SWEEP_BATCH).await?;
     metrics::counter!("webhook_deliveries_swept_total").increment(deliveries);
+    let activity =
+        store::activity::sweep(&ctx.pool, ctx.settings.jobs.activity_retention, SWEEP_BATCH)
+            .await?;
+    metrics::counter!("activity_swept_total").increment(activity);
     Ok(swept)
 }
 

@@ -14,6 +14,7 @@ use poem::{
 use serde_json::{Value, json};
 
 use super::Caller;
+use crate::middleware::activity::Agent;
 
 /// The whole API, set once it is built (`crate::app::endpoint`); held weakly, since the
 /// API holds the MCP server that holds this.
@@ -55,11 +56,25 @@ impl Failure {
 pub(crate) struct Api<'a> {
     handle: &'a ApiHandle,
     caller: &'a Caller,
+    /// The tool calling: its changes are the agent's in the workspace's activity.
+    tool: Option<&'a str>,
 }
 
 impl<'a> Api<'a> {
     pub(crate) fn new(handle: &'a ApiHandle, caller: &'a Caller) -> Self {
-        Self { handle, caller }
+        Self {
+            handle,
+            caller,
+            tool: None,
+        }
+    }
+
+    /// The API as the tool `name` calls it.
+    pub(crate) fn for_tool(self, name: &'a str) -> Self {
+        Self {
+            tool: Some(name),
+            ..self
+        }
     }
 
     /// The caller's key's scopes (`None`: a JWT, which has them all).
@@ -133,12 +148,17 @@ impl<'a> Api<'a> {
         for (name, value) in headers {
             request = request.header(*name, value.as_str());
         }
-        let request = match body {
+        let mut request = match body {
             Some(body) => request
                 .content_type("application/json")
                 .body(Body::from_json(body).unwrap_or_default()),
             None => request.finish(),
         };
+        if let Some(tool) = self.tool {
+            request.extensions_mut().insert(Agent {
+                tool: tool.to_owned(),
+            });
+        }
         Ok(match api.call(request).await {
             Ok(answer) => answer,
             Err(error) => error.into_response(),

@@ -114,7 +114,7 @@ impl ServerHandler for Server {
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
         let caller = caller(&context)?;
-        let api = Api::new(&self.api, &caller);
+        let api = Api::new(&self.api, &caller).for_tool(&request.name);
         let progress = Progress {
             to: context
                 .meta

@@ -116,6 +116,8 @@ pub async fn accept(next: impl Endpoint, mut req: Request) -> poem::Result<Respo
             role: holder.role,
         },
         scopes: holder.scopes,
+        key_id: holder.key_id,
+        name: holder.name,
     });
     next.call(req).await.map(IntoResponse::into_response)
 }

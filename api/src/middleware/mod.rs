@@ -10,6 +10,7 @@
 //! session cookie is accepted by `session.rs`, the admin's by `admin.rs`, an API key by
 //! `keys.rs`.
 
+pub mod activity;
 pub mod admin;
 mod body;
 mod errors;

@@ -25,6 +25,7 @@ use almanac_shared::{
 use poem::{Endpoint, IntoResponse, Request, Response};
 use uuid::Uuid;
 
+use super::activity::Change;
 use crate::{
     auth::{Acting, AuthUser, KeyUser, SessionUser, token_user},
     error::ApiError,
@@ -134,12 +135,19 @@ pub async fn select(next: impl Endpoint, mut req: Request) -> poem::Result<Respo
         return Err(role_required(needed, role).into());
     }
     tracing::Span::current().record("workspaceId", tracing::field::display(workspace));
+    let pool = state.pool.clone();
     req.extensions_mut().insert(Acting(AuthUser {
         id: caller.id,
         workspace,
         role,
     }));
-    next.call(req).await.map(IntoResponse::into_response)
+    let key = caller.key.as_ref().map(|k| (k.key_id, k.name.clone()));
+    let Some(change) = Change::of(&req, route, workspace, caller.id, key) else {
+        return next.call(req).await.map(IntoResponse::into_response);
+    };
+    // Boxed: on the heap, not the stack a tool's in-process call (MCP) nests in.
+    let answer = Box::pin(next.call(req)).await?.into_response();
+    Ok(Box::pin(change.record(&pool, answer)).await)
 }
 
 fn not_a_member() -> ApiError {

@@ -34,6 +34,9 @@ pub struct JobSettings {
     pub shutdown_grace: Duration,
     /// `JOB_RETENTION_DAYS`: finished jobs older than this are deleted by the reconciler.
     pub retention: Duration,
+    /// `ACTIVITY_RETENTION_DAYS`: a workspace's activity older than this is deleted by the
+    /// reconciler.
+    pub activity_retention: Duration,
     /// `JOB_MAX_RUNNING_PER_WORKSPACE` (formerly `JOB_MAX_RUNNING_PER_USER`): jobs of one
     /// kind a workspace's members may have running at once across the fleet (every kind but
     /// `webhook`, see `WebhookSettings`); the rest wait ready while other workspaces' jobs
@@ -73,6 +76,9 @@ impl JobSettings {
         if self.retention.is_zero() {
             bail!("JOB_RETENTION_DAYS: must be at least 1");
         }
+        if self.activity_retention.is_zero() {
+            bail!("ACTIVITY_RETENTION_DAYS: must be at least 1");
+        }
         if self.max_running_per_workspace == 0 {
             bail!("JOB_MAX_RUNNING_PER_WORKSPACE: must be at least 1");
         }
@@ -97,6 +103,10 @@ impl JobSettings {
             shutdown_grace: env.millis_or("WORKER_SHUTDOWN_GRACE_MS", 20_000)?,
             retention: Duration::from_secs(
                 env.parse_or::<u64>("JOB_RETENTION_DAYS", 30)?
+                    .saturating_mul(86_400),
+            ),
+            activity_retention: Duration::from_secs(
+                env.parse_or::<u64>("ACTIVITY_RETENTION_DAYS", 365)?
                     .saturating_mul(86_400),
             ),
             max_running_per_workspace: env.parse_renamed_or(

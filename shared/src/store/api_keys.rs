@@ -83,6 +83,8 @@ pub async fn delete(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<bool> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Holder {
     pub key_id: Uuid,
+    /// The key's name, as its maker gave it.
+    pub name: String,
     pub user_id: Uuid,
     pub scopes: Vec<String>,
     /// The workspace the key was made in: the only one it acts in.
@@ -96,7 +98,7 @@ pub struct Holder {
 /// minute old. Concurrent requests with one key write it once: the second waits for the
 /// first's row and finds it recent.
 pub async fn holder(pool: &PgPool, digest: &[u8; 32]) -> sqlx::Result<Option<Holder>> {
-    let row: Option<(Uuid, Uuid, Vec<String>, Uuid, Role)> = sqlx::query_as(
+    let row: Option<(Uuid, String, Uuid, Vec<String>, Uuid, Role)> = sqlx::query_as(
         "with used as (
              update api_keys set last_used_at = now()
              where digest = $1
@@ -104,7 +106,7 @@ pub async fn holder(pool: &PgPool, digest: &[u8; 32]) -> sqlx::Result<Option<Hol
                and (last_used_at is null
                     or last_used_at <= now() - make_interval(secs => $2))
          )
-         select k.id, k.user_id, k.scopes, k.workspace_id,
+         select k.id, k.name, k.user_id, k.scopes, k.workspace_id,
                 case when k.workspace_id = k.user_id then 'owner' else m.role end as role
          from api_keys k
          left join workspace_members m
@@ -116,13 +118,14 @@ pub async fn holder(pool: &PgPool, digest: &[u8; 32]) -> sqlx::Result<Option<Hol
     .bind(LAST_USED_EVERY_SECS as f64)
     .fetch_optional(pool)
     .await?;
-    Ok(
-        row.map(|(key_id, user_id, scopes, workspace_id, role)| Holder {
+    Ok(row.map(
+        |(key_id, name, user_id, scopes, workspace_id, role)| Holder {
             key_id,
+            name,
             user_id,
             scopes,
             workspace_id,
             role,
-        }),
-    )
+        },
+    ))
 }

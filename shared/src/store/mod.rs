@@ -6,6 +6,7 @@
 //! `From`); the jobs' run as the service role, fenced by their claim where they write
 //! (`jobs::ledger`). A kind's first step is its family's `START` constant.
 
+pub mod activity;
 pub mod analytics;
 pub mod anki;
 pub mod api_keys;

@@ -47,3 +47,21 @@ pub async fn save_profile(conn: &mut PgConnection, profile: &Account) -> sqlx::R
     .fetch_one(conn)
     .await
 }
+
+/// How a person is shown to their teammates: their name and address (either may be
+/// unknown), on the service's pool (a member's row is not another member's to read).
+pub async fn shown_as(
+    pool: &sqlx::PgPool,
+    id: Uuid,
+) -> sqlx::Result<(Option<String>, Option<String>)> {
+    let row: Option<(Option<String>, Option<String>)> = sqlx::query_as(
+        "select u.name, coalesce(u.email, c.email)
+         from (select $1::uuid as id) p
+         left join users u on u.id = p.id
+         left join user_contacts c on c.user_id = p.id",
+    )
+    .bind(id)
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.unwrap_or_default())
+}

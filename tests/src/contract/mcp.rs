@@ -447,6 +447,25 @@ async fn the_other_tools_edit_an_entry_make_flashcards_an_organic_week_and_a_syn
         .unwrap();
     assert_eq!(entry["title"], "Edited by an agent");
     assert_eq!(entry["edited"], true);
+    // The workspace's activity names the agent: the tool, on the key's behalf.
+    let recorded: Vec<(String, String, Option<String>, Option<String>)> = sqlx::query_as(
+        "select action, actor_kind, tool, key_name from activity
+         where actor_id = $1 and target ->> 'entry_id' = $2",
+    )
+    .bind(user)
+    .bind(entry["id"].as_str().unwrap())
+    .fetch_all(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(
+        recorded,
+        [(
+            "editCalendarEntry".to_owned(),
+            "agent".to_owned(),
+            Some("update_entry".to_owned()),
+            Some("test key".to_owned())
+        )]
+    );
 
     let cards = tool(
         base,

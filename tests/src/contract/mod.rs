@@ -10,5 +10,5 @@ mod generated_client;
 mod isolation;
 mod mcp;
 mod seed_client;
-mod statuses;
+pub(crate) mod statuses;
 mod strict_input;

@@ -67,9 +67,34 @@ async fn finished_jobs_past_the_retention_are_swept_and_their_rows_stay() {
     .execute(&app.db)
     .await
     .unwrap();
+    // A workspace's activity is kept ACTIVITY_RETENTION_DAYS (365), swept in the same pass.
+    let activity: Vec<Uuid> = sqlx::query_scalar(
+        "insert into activity (id, workspace_id, at, actor_id, actor_kind, action, method,
+                               route, status)
+         select gen_random_uuid(), $1, now() - make_interval(days => d), $1, 'person',
+                'createCard', 'POST', '/api/cards', 201
+         from unnest(array[366, 364]) as d returning id",
+    )
+    .bind(user)
+    .fetch_all(&app.db)
+    .await
+    .unwrap();
     eventually(Duration::from_secs(20), "the old jobs swept", || async {
         (!job_exists(&app.db, old).await && !job_exists(&app.db, older).await).then_some(())
     })
+    .await;
+    eventually(
+        Duration::from_secs(20),
+        "the old activity swept",
+        || async {
+            let left: Vec<Uuid> = sqlx::query_scalar("select id from activity where actor_id = $1")
+                .bind(user)
+                .fetch_all(&app.db)
+                .await
+                .unwrap();
+            (left == activity[1..]).then_some(())
+        },
+    )
     .await;
     assert!(
         job_exists(&app.db, recent).await,

@@ -13,22 +13,22 @@ use super::{Person, app, call_as, join, team};
 use crate::helpers::{TestApp, outbox::Outbox};
 
 /// Written into every text a team's row holds: no answer to an outsider may carry it.
-const MARK: &str = "Acme-only";
+pub(super) const MARK: &str = "Acme-only";
 
 /// The team's brand, trend, asset and placement ids (text ids, unique per workspace).
-const TEXT_ID: &str = "acme-launch";
+pub(super) const TEXT_ID: &str = "acme-launch";
 
 /// The team's resources, one of every kind a path names by id.
-struct Fixture {
+pub(super) struct Fixture {
     /// The id each path parameter takes, by the segment before it (`calendars` -> the
     /// calendar's id); the segment's own name where two families share a parameter.
-    by_segment: HashMap<&'static str, String>,
+    pub(super) by_segment: HashMap<&'static str, String>,
 }
 
 impl Fixture {
     /// The template with every parameter filled with the team's ids, or with ids nobody
     /// has (`nobody`); None for a path no outsider could name (an invitation's token).
-    fn path(&self, template: &str, nobody: bool) -> Option<String> {
+    pub(super) fn path(&self, template: &str, nobody: bool) -> Option<String> {
         let segments: Vec<&str> = template.split('/').collect();
         let mut filled = Vec::new();
         for (i, segment) in segments.iter().enumerate() {
@@ -225,7 +225,12 @@ async fn rows_of(app: &TestApp, workspace: Uuid) -> Vec<String> {
 /// One resource of every family in `workspace`, made by its owner `ana`: the rows a
 /// request or a worker would have written, each text carrying [`MARK`]; and a key and an
 /// invitation made through the API.
-async fn fixture(app: &TestApp, outbox: &Outbox, ana: &Person, workspace: Uuid) -> Fixture {
+pub(super) async fn fixture(
+    app: &TestApp,
+    outbox: &Outbox,
+    ana: &Person,
+    workspace: Uuid,
+) -> Fixture {
     let [
         job,
         generation,

@@ -1,7 +1,9 @@
 //! A team shares a workspace (`docs/workspaces.md`): team workspaces and their members,
 //! invitations by email, roles held on every operation, isolation between workspaces.
 
+mod activity;
 mod authorship;
+mod conflicts;
 mod invitations;
 mod isolation;
 mod limits;

@@ -238,11 +238,18 @@ impl PublishApi {
                 }
                 other => other?,
             };
-            let intent = changed_or(changed, "INTENT_NOT_RETRYABLE", |status| {
-                format!(
+            let intent = changed_or(changed, "INTENT_NOT_RETRYABLE", |status| match status {
+                // Failed before it named an entry and a connected channel, or a dry run:
+                // there is nothing to send again.
+                IntentStatus::Failed | IntentStatus::Unconfirmed => format!(
+                    "this {} intent has no entry and channel to send again (a dry run, or one \
+                     refused before a channel was chosen); publish the entry again instead",
+                    status.as_str()
+                ),
+                _ => format!(
                     "a {} intent cannot be retried; only failed and unconfirmed ones can",
                     status.as_str()
-                )
+                ),
             })?;
             let jobs = match state.flags.enabled(Flag::PublishService, user) {
                 true => store::dispatch(making.tx(), Due::Ids(&[intent.id]), 1).await?,

@@ -68,6 +68,10 @@ pub struct CalendarEntry {
     /// The person on whose behalf it last changed: the member who edited it, or whose
     /// generation or publish changed it.
     pub updated_by: Uuid,
+    /// Counts every change of the entry: its `ETag` is `"<version>"`. Send it as
+    /// `If-Match` with a `PATCH` so that a teammate's change made since is never
+    /// overwritten silently (412 `EDIT_CONFLICT`).
+    pub version: i64,
 }
 
 /// One generation run of a calendar.
@@ -115,6 +119,9 @@ pub struct CalendarSummary {
     /// The latest request: `{channels, cadence, start, end, constraints}`.
     pub request: Value,
     pub current_version: i32,
+    /// Counts every change of the calendar and of its entries: its `ETag` is
+    /// `"<version>"`, for `If-Match` on `PATCH /v1/calendars/{id}`.
+    pub version: i64,
     /// Saved entries (deleted ones not counted).
     pub entries: i64,
     pub created_at: DateTime<Utc>,
@@ -433,6 +440,7 @@ crate::from_row!(CalendarRow => CalendarSummary {
     name,
     request,
     current_version,
+    version,
     entries,
     created_at,
     updated_at,
@@ -459,6 +467,7 @@ crate::from_row!(EntryRow => CalendarEntry {
     updated_at,
     created_by,
     updated_by,
+    version,
 });
 crate::from_row!(RunRow => CalendarRun {
     id,

@@ -9,7 +9,7 @@ use almanac_shared::{
 use poem::web::Data;
 use poem_openapi::{
     OpenApi,
-    param::{Path, Query},
+    param::{Header, Path, Query},
     payload::Json,
     types::ToJSON,
 };
@@ -22,11 +22,12 @@ pub mod feed;
 pub use dto::*;
 
 use super::{Tag, clamp_limit, paginate};
-use crate::responses::Created;
+use crate::responses::{CreatedVersioned, Versioned};
 use crate::{
     auth::UserAuth,
     body::StrictJson,
     error::{Answer, ApiError, ApiResult, can},
+    if_match,
     state::AppState,
     text,
 };
@@ -72,23 +73,31 @@ impl SavedCalendarsApi {
         state: Data<&AppState>,
         auth: UserAuth,
         id: Path<Uuid>,
-    ) -> Answer<Json<CalendarDetailEnvelope>, { can::BAD_REQUEST | can::STORED | can::NOT_FOUND }>
-    {
+    ) -> Answer<
+        Versioned<CalendarDetailEnvelope>,
+        { can::BAD_REQUEST | can::STORED | can::NOT_FOUND },
+    > {
         let mut tx = user_tx(&state.pool, auth.user().actor()).await?;
         let calendar = summary(&mut tx, id.0).await?;
         let entries = saved(&mut tx, id.0).await?;
         let runs = store::runs(&mut tx, id.0).await?;
         let pending_run = store::pending_run(&mut tx, id.0).await?;
         tx.commit().await?;
-        Ok(CalendarDetailEnvelope::of(CalendarDetail {
-            calendar,
-            entries,
-            runs: runs.into_iter().map(Into::into).collect(),
-            pending_run: pending_run.map(Into::into),
-        }))
+        let tag = if_match::etag(calendar.version);
+        Ok(Versioned::Current(
+            CalendarDetailEnvelope::of(CalendarDetail {
+                calendar,
+                entries,
+                runs: runs.into_iter().map(Into::into).collect(),
+                pending_run: pending_run.map(Into::into),
+            }),
+            tag,
+        ))
     }
 
-    /// Rename a calendar. A name set here is kept by every regeneration.
+    /// Rename a calendar. A name set here is kept by every regeneration. With `If-Match`
+    /// (the calendar's `ETag`), only at that version: a change since (to the calendar or
+    /// any of its entries) is 412 `EDIT_CONFLICT` and nothing is renamed.
     #[oai(
         path = "/v1/calendars/:id",
         method = "patch",
@@ -99,15 +108,39 @@ impl SavedCalendarsApi {
         state: Data<&AppState>,
         auth: UserAuth,
         id: Path<Uuid>,
+        /// The calendar's `ETag` as last read (`"<version>"`): renamed only at that version.
+        #[oai(name = "If-Match")]
+        if_match: Header<Option<String>>,
         body: StrictJson<CalendarPatch>,
-    ) -> Answer<Json<CalendarSummaryEnvelope>, { can::STORED | can::BODY | can::NOT_FOUND }> {
+    ) -> Answer<
+        Versioned<CalendarSummaryEnvelope>,
+        { can::STORED | can::BODY | can::NOT_FOUND | can::PRECONDITION_FAILED },
+    > {
         let mut tx = user_tx(&state.pool, auth.user().actor()).await?;
+        let stamp = store::lock_calendar(&mut tx, id.0)
+            .await?
+            .ok_or_else(|| ApiError::not_found("calendar"))?;
+        if let Some(given) = &if_match.0
+            && !if_match::admits(given, stamp.version)
+        {
+            let current = summary(&mut tx, id.0).await?.to_json();
+            tx.rollback().await?;
+            return Err(
+                if_match::conflict(&state, "calendar", stamp, current.unwrap_or_default())
+                    .await
+                    .into(),
+            );
+        }
         if !store::rename(&mut tx, id.0, body.0.name.trim()).await? {
             return Err(ApiError::not_found("calendar").into());
         }
         let calendar = summary(&mut tx, id.0).await?;
         tx.commit().await?;
-        Ok(CalendarSummaryEnvelope::of(calendar))
+        let tag = if_match::etag(calendar.version);
+        Ok(Versioned::Current(
+            CalendarSummaryEnvelope::of(calendar),
+            tag,
+        ))
     }
 
     /// One run with the changes it proposes (a regeneration) and whether each is applied.
@@ -134,7 +167,10 @@ impl SavedCalendarsApi {
     }
 
     /// Edit an entry by hand. It is marked edited: a regeneration will propose changes to
-    /// it only as conflicts, which apply only when accepted one by one.
+    /// it only as conflicts, which apply only when accepted one by one. With `If-Match`
+    /// (the entry's `ETag`, or its `version` quoted), only at that version: a teammate's
+    /// change since is 412 `EDIT_CONFLICT` with the entry as it is now, who changed it and
+    /// when, and nothing is changed. Without it, the last change wins.
     #[oai(
         path = "/v1/calendars/:id/entries/:entry_id",
         method = "patch",
@@ -146,14 +182,31 @@ impl SavedCalendarsApi {
         auth: UserAuth,
         id: Path<Uuid>,
         entry_id: Path<Uuid>,
+        /// The entry's `ETag` as last read (`"<version>"`): changed only at that version.
+        #[oai(name = "If-Match")]
+        if_match: Header<Option<String>>,
         body: StrictJson<EntryPatch>,
     ) -> Answer<
-        Json<EntryEnvelope>,
-        { can::STORED | can::BODY | can::NOT_FOUND | can::UNPROCESSABLE },
+        Versioned<EntryEnvelope>,
+        {
+            can::STORED | can::BODY | can::NOT_FOUND | can::UNPROCESSABLE | can::PRECONDITION_FAILED
+        },
     > {
         let patch = body.0;
         let mut tx = user_tx(&state.pool, auth.user().actor()).await?;
+        let stamp = store::lock_entry(&mut tx, id.0, entry_id.0)
+            .await?
+            .ok_or_else(|| ApiError::not_found("entry"))?;
         let current = entry(&mut tx, id.0, entry_id.0).await?;
+        if let Some(given) = &if_match.0
+            && !if_match::admits(given, stamp.version)
+        {
+            tx.rollback().await?;
+            let current = current.to_json().unwrap_or_default();
+            return Err(if_match::conflict(&state, "entry", stamp, current)
+                .await
+                .into());
+        }
         let mut content = EntryContent {
             title: patch.title.map_or(current.title, |t| t.0),
             caption: patch.caption.map_or(current.caption, |c| c.0),
@@ -191,7 +244,8 @@ impl SavedCalendarsApi {
             .into();
         touch(&mut tx, id.0).await?;
         tx.commit().await?;
-        Ok(EntryEnvelope::of(row))
+        let tag = if_match::etag(row.version);
+        Ok(Versioned::Current(EntryEnvelope::of(row), tag))
     }
 
     /// Add an entry by hand; regenerations never change or remove it.
@@ -207,7 +261,7 @@ impl SavedCalendarsApi {
         id: Path<Uuid>,
         body: StrictJson<NewEntry>,
     ) -> Answer<
-        Created<EntryEnvelope>,
+        CreatedVersioned<EntryEnvelope>,
         { can::STORED | can::BODY | can::NOT_FOUND | can::UNPROCESSABLE },
     > {
         let new = body.0;
@@ -246,7 +300,8 @@ impl SavedCalendarsApi {
                 .into();
         touch(&mut tx, id.0).await?;
         tx.commit().await?;
-        Ok(Created::Created(EntryEnvelope::of(row)))
+        let tag = if_match::etag(row.version);
+        Ok(CreatedVersioned::Created(EntryEnvelope::of(row), tag))
     }
 
     /// Delete an entry. It stays deleted: a regeneration does not bring it back.

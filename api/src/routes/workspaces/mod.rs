@@ -5,6 +5,7 @@
 //! (`crate::middleware::workspace`, by `x-almanac-role`); what depends on the member
 //! changed (granting `owner`, the last owner) is checked here.
 
+pub mod activity;
 mod dto;
 pub mod invitations;
 

@@ -25,11 +25,11 @@ pub use runs::*;
 const ENTRY_COLUMNS: &str = "c.id, c.key, c.channel, c.local_date as date,
     to_char(c.local_time, 'HH24:MI') as time, c.scheduled_at, c.title, c.caption, c.format,
     c.hashtags, c.call_to_action, c.media_url, c.media_ids, c.placement_id, c.origin, c.edited, c.edited_at, c.run_id, c.updated_at,
-    c.user_id as created_by, c.updated_by";
+    c.user_id as created_by, c.updated_by, c.version";
 const RUN_COLUMNS: &str = "r.id, r.version, r.mode, r.status, r.job_id, r.request, r.slots,
     r.entries, r.latency_ms, r.tokens_input + r.tokens_output as tokens, r.model, r.error,
     r.diff, r.continues, r.proposal_run_id, r.created_at, r.finished_at";
-const CALENDAR_COLUMNS: &str = "k.id, k.name, k.request, k.current_version,
+const CALENDAR_COLUMNS: &str = "k.id, k.name, k.request, k.current_version, k.version,
     (select count(*) from calendar_entries c where c.calendar_id = k.id and c.deleted_at is null)
         as entries, k.created_at, k.updated_at";
 
@@ -41,6 +41,8 @@ pub struct CalendarRow {
     pub name: String,
     pub request: Value,
     pub current_version: i32,
+    /// Counts every change (its `ETag`).
+    pub version: i64,
     pub entries: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -74,6 +76,8 @@ pub struct EntryRow {
     pub created_by: Uuid,
     /// The person on whose behalf it last changed.
     pub updated_by: Uuid,
+    /// Counts every change (its `ETag`).
+    pub version: i64,
 }
 
 /// A generation run of a calendar.
@@ -255,6 +259,39 @@ pub async fn touch(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<()> {
         .execute(conn)
         .await
         .map(drop)
+}
+
+/// A row's version, with who last changed it and when.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::FromRow)]
+pub struct Stamp {
+    pub version: i64,
+    pub updated_by: Uuid,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// The live entry's [`Stamp`], locking it until the transaction ends: a change made after a
+/// version check here cannot be overtaken by another's.
+pub async fn lock_entry(
+    conn: &mut PgConnection,
+    calendar: Uuid,
+    id: Uuid,
+) -> sqlx::Result<Option<Stamp>> {
+    sqlx::query_as(
+        "select version, updated_by, updated_at from calendar_entries
+         where calendar_id = $1 and id = $2 and deleted_at is null for update",
+    )
+    .bind(calendar)
+    .bind(id)
+    .fetch_optional(conn)
+    .await
+}
+
+/// The calendar's [`Stamp`], locking it until the transaction ends.
+pub async fn lock_calendar(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<Stamp>> {
+    sqlx::query_as("select version, updated_by, updated_at from calendars where id = $1 for update")
+        .bind(id)
+        .fetch_optional(conn)
+        .await
 }
 
 /// The calendar's saved entries, in time order.

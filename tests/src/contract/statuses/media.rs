@@ -9,7 +9,7 @@ use super::{Payload, Probe};
 use crate::helpers::TestApp;
 use crate::publishing::launch_calendar;
 
-pub(super) const MULTIPART: &str = "multipart/form-data; boundary=probe-boundary";
+pub(crate) const MULTIPART: &str = "multipart/form-data; boundary=probe-boundary";
 
 fn body(file: &[u8]) -> Vec<u8> {
     let mut body = b"--probe-boundary\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.png\"\r\n\r\n".to_vec();
@@ -19,7 +19,7 @@ fn body(file: &[u8]) -> Vec<u8> {
 }
 
 /// A valid upload's body: a small PNG.
-pub(super) fn picture() -> Vec<u8> {
+pub(crate) fn picture() -> Vec<u8> {
     body(&crate::media::png(4, 4, 0))
 }
 

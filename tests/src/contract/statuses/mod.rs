@@ -6,8 +6,8 @@
 //! The organic week's own refusals are in `organic`.
 
 mod api_keys;
-mod media;
-mod organic;
+pub(crate) mod media;
+pub(crate) mod organic;
 mod publishing;
 mod webhooks;
 mod workspaces;
@@ -78,7 +78,7 @@ fn operations() -> Vec<Operation> {
 }
 
 /// A body each operation accepts (ids in it name nothing yet).
-fn valid_body(operation: &str) -> Value {
+pub(crate) fn valid_body(operation: &str) -> Value {
     match operation {
         "createGeneration" => json!({ "source_text": source_text(1500) }),
         "reviewSuggestion" => json!({ "card_type": "basic", "status": "accepted" }),
@@ -289,6 +289,8 @@ struct Call {
     bearer: Option<String>,
     /// `Almanac-Workspace`, as sent.
     workspace: Option<String>,
+    /// `If-Match`, as sent.
+    if_match: Option<&'static str>,
 }
 
 impl Call {
@@ -328,6 +330,11 @@ impl Call {
 
     fn workspace(mut self, workspace: &str) -> Self {
         self.workspace = Some(workspace.to_owned());
+        self
+    }
+
+    fn if_match(mut self, tag: &'static str) -> Self {
+        self.if_match = Some(tag);
         self
     }
 }
@@ -372,6 +379,7 @@ impl Probe {
             idempotency_key: None,
             bearer: None,
             workspace: None,
+            if_match: None,
         }
     }
 
@@ -383,6 +391,9 @@ impl Probe {
             .header("accept", "application/json");
         if let Some(workspace) = &call.workspace {
             request = request.header("almanac-workspace", workspace.as_str());
+        }
+        if let Some(tag) = call.if_match {
+            request = request.header("if-match", tag);
         }
         if let Some(bearer) = &call.bearer {
             request = request.bearer_auth(bearer);
@@ -492,7 +503,7 @@ async fn refusals_of_its_shape(
 ) {
     let call = || Probe::call_to(op, &[]);
     // A workspace's own operations act in the workspace they name: the caller's personal
-    // one, for the refusals of a body.
+    // one, for the refusals of a body or a query.
     let in_own = match op.path.starts_with("/v1/workspaces/{id}") {
         true => vec![probe.user],
         false => Vec::new(),
@@ -502,7 +513,7 @@ async fn refusals_of_its_shape(
         probe.expect(401, call().anonymous()).await;
     }
     if let Some(name) = &op.typed_query {
-        let query = format!("{}?{name}=nope", fill(&op.path, &[]));
+        let query = format!("{}?{name}=nope", fill(&op.path, &in_own));
         probe.expect(400, call().path(query)).await;
     }
     if op.id == "uploadMedia" {
@@ -809,6 +820,11 @@ async fn every_documented_refusal_occurs() {
         .call("editCalendarEntry", &[calendar_id, entry])
         .json(json!({ "date": "2027-02-30" }));
     probe.expect(422, call).await;
+    // A version nobody read (they start at 1): a change made since.
+    let call = probe.call("editCalendarEntry", &[calendar_id, entry]);
+    probe.expect(412, call.if_match("\"0\"")).await;
+    let call = probe.call("renameCalendar", &[calendar_id]);
+    probe.expect(412, call.if_match("\"0\"")).await;
 
     past_each_per_user_limit(&app, &probe, user, (calendar_id, run_id)).await;
     a_feed_past_its_limit(&probe, calendar_id).await;

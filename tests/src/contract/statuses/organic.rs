@@ -8,7 +8,7 @@ use crate::helpers::TestApp;
 
 /// Two instagram placements of `brand` on Tuesday 2027-03-02, two hours apart;
 /// `platformAccountIds` names `account` when given.
-pub(super) fn request(brand: &str, account: Option<&str>) -> Value {
+pub(crate) fn request(brand: &str, account: Option<&str>) -> Value {
     let placement = |id: &str, hour: u32| {
         json!({ "placementId": id, "trendId": "probe_trend", "dayId": "2027-03-02",
                 "scheduledAt": format!("2027-03-02T{hour}:00:00Z"), "platform": "instagram" })

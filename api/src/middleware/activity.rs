@@ -1,0 +1,162 @@
+//! A workspace's activity: every operation that acts in a workspace (`x-almanac-role`) and
+//! changes something (any method but `GET`/`HEAD`) records one row once it answered 2xx,
+//! naming who made the change (the person, the API key by its name, or the agent: an MCP
+//! tool calling the API in-process, [`Agent`]), the operation and what it named (the
+//! path's parameters, and what a creation made). Recorded here, around every handler, so
+//! that no operation can forget to; refused requests change nothing and record nothing.
+//! Read with `GET /v1/workspaces/{id}/activity`.
+
+use almanac_shared::store::activity::{self, ActorKind, NewActivity};
+use poem::{
+    Response,
+    http::{Method, header},
+};
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+use sqlx::PgPool;
+
+use crate::route_table::RouteEntry;
+
+/// Put on the requests an MCP tool makes to the API (`crate::mcp::api`): their changes are
+/// the agent's. A request extension, so no outside caller can claim it.
+#[derive(Debug, Clone)]
+pub struct Agent {
+    pub tool: String,
+}
+
+/// The operation that deletes a workspace: its activity goes with it.
+const DELETES_WORKSPACE: &str = "deleteWorkspace";
+
+/// Operations acting in another workspace than the one they run in: the workspace they
+/// made (`createWorkspace`) or joined (`acceptInvitation`), read from the answer.
+const MOVES_TO: [(&str, &str); 2] = [
+    ("createWorkspace", "/data/id"),
+    ("acceptInvitation", "/data/workspace/id"),
+];
+
+/// A change about to be made, recorded once it answered 2xx.
+pub(super) struct Change {
+    workspace: Uuid,
+    actor: Uuid,
+    key: Option<(Uuid, String)>,
+    tool: Option<String>,
+    action: String,
+    method: Method,
+    route: &'static str,
+    target: Map<String, Value>,
+}
+
+impl Change {
+    /// The change `method` on `path` (of `route`) would make in `workspace`, by `actor`
+    /// (with `key`, or as an agent when the request carries [`Agent`]); `None` for a read.
+    pub(super) fn of(
+        req: &poem::Request,
+        route: &'static RouteEntry,
+        workspace: Uuid,
+        actor: Uuid,
+        key: Option<(Uuid, String)>,
+    ) -> Option<Self> {
+        let method = req.method().clone();
+        if matches!(method, Method::GET | Method::HEAD | Method::OPTIONS) {
+            return None;
+        }
+        let action = route.operation(&method)?;
+        if action == DELETES_WORKSPACE {
+            return None;
+        }
+        let target = route
+            .parameters(req.uri().path())
+            .map(|(name, given)| {
+                let given = percent_encoding::percent_decode_str(given).decode_utf8_lossy();
+                (name.to_owned(), Value::String(given.into_owned()))
+            })
+            .collect();
+        Some(Self {
+            workspace,
+            actor,
+            key,
+            tool: req
+                .extensions()
+                .get::<Agent>()
+                .map(|agent| agent.tool.clone()),
+            action: action.to_owned(),
+            method,
+            route: &route.template,
+            target,
+        })
+    }
+
+    /// Records the change if `answer` says it was made (2xx), and gives `answer` back. A
+    /// creation's JSON answer is read for the id of what it made. A record that cannot be
+    /// written is logged and counted; the answer stands (the change is made).
+    pub(super) async fn record(mut self, pool: &PgPool, mut answer: Response) -> Response {
+        let status = answer.status();
+        if !status.is_success() {
+            return answer;
+        }
+        let is_json = answer
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .is_some_and(|value| value.starts_with("application/json"));
+        let mut made = Value::Null;
+        if is_json && (self.method == Method::POST || self.method == Method::PUT) {
+            let bytes = answer.take_body().into_bytes().await.unwrap_or_default();
+            made = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+            answer.set_body(bytes);
+        }
+        if let Some((_, pointer)) = MOVES_TO.iter().find(|(action, _)| *action == self.action) {
+            match made
+                .pointer(pointer)
+                .and_then(Value::as_str)
+                .map(Uuid::try_parse)
+            {
+                Some(Ok(workspace)) => self.workspace = workspace,
+                _ => return answer,
+            }
+        }
+        let created = ["/data/id", "/id", "/data/jobId", "/jobId", "/job_id"]
+            .iter()
+            .find_map(|pointer| made.pointer(pointer).filter(|id| id.is_string()));
+        if let Some(created) = created {
+            self.target.insert("created".into(), created.clone());
+        }
+        let calendar = self
+            .route
+            .starts_with("/v1/calendars/{id}")
+            .then(|| self.target.get("id"))
+            .flatten()
+            .or_else(|| made.pointer("/data/calendarId"))
+            .or_else(|| made.pointer("/calendarId"))
+            .and_then(Value::as_str)
+            .and_then(|id| Uuid::try_parse(id).ok());
+        let kind = match (&self.tool, &self.key) {
+            (Some(_), _) => ActorKind::Agent,
+            (None, Some(_)) => ActorKind::Key,
+            (None, None) => ActorKind::Person,
+        };
+        let request_id = crate::envelope::current_request_id();
+        let target = Value::Object(std::mem::take(&mut self.target));
+        let new = NewActivity {
+            workspace: self.workspace,
+            actor: self.actor,
+            kind,
+            key: self.key.as_ref().map(|(id, _)| *id),
+            key_name: self.key.as_ref().map(|(_, name)| name.as_str()),
+            tool: self.tool.as_deref(),
+            action: &self.action,
+            method: self.method.as_str(),
+            route: self.route,
+            target: &target,
+            calendar,
+            status: status.as_u16(),
+            request_id: (!request_id.is_empty()).then_some(request_id.as_str()),
+        };
+        if let Err(error) = activity::record(pool, &new).await {
+            metrics::counter!("activity_unrecorded_total").increment(1);
+            tracing::warn!(error = %error, action = %self.action, "a change's activity was not recorded");
+        }
+        answer
+    }
+}
