@@ -45,7 +45,7 @@ use crate::routes::{
     },
     platforms::PlatformsApi,
     publishing::{ChannelsApi, EvergreenApi, PublishApi, QueueApi, SlotsApi},
-    saved_calendars::{SavedCalendarsApi, feed::CalendarFeedApi},
+    saved_calendars::{SavedCalendarsApi, feed::CalendarFeedApi, live::CalendarLiveApi},
     schedules::SchedulesApi,
     suggestions::SuggestionsApi,
     themes::ThemesApi,
@@ -65,6 +65,7 @@ pub type Apis = (
         ContinueApi,
         SavedCalendarsApi,
         CalendarFeedApi,
+        CalendarLiveApi,
     ),
     (ThemesApi, SchedulesApi, UnsubscribeApi),
     (

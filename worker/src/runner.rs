@@ -152,6 +152,9 @@ async fn run_claimed(ctx: &JobContext, registry: &Registry, claim: Claim) {
         drop(registered);
         let label = trips::within(Step::End, settle(ctx, &claim, outcome)).await;
         tracing::Span::current().record("status", label);
+        if let Some(calendar) = context.calendar_id {
+            announce_ended(ctx, &claim, calendar, label).await;
+        }
         let labels = [
             ("kind", kind.as_str().to_owned()),
             ("outcome", label.to_owned()),
@@ -162,6 +165,24 @@ async fn run_claimed(ctx: &JobContext, registry: &Registry, claim: Claim) {
         tracing::info!(job_id = %claim.id, status = label, duration_ms = started.elapsed().as_millis() as u64, "job attempt finished");
     };
     trips::scope(kind, Step::Handler, attempt.instrument(span)).await;
+}
+
+/// A job of a calendar (its run, a publish of its entries) ended: the calendar's open
+/// copies read it again (`calendar.changed` on its live stream, as the API says a
+/// request's change).
+async fn announce_ended(ctx: &JobContext, claim: &Claim, calendar: Uuid, label: &str) {
+    if !JobStatus::parse(label).is_some_and(JobStatus::is_final) {
+        return;
+    }
+    let data = json!({ "calendarId": calendar, "action": claim.kind.as_str(), "status": label,
+        "by": { "userId": claim.user_id, "kind": "worker" }, "at": chrono::Utc::now().to_rfc3339() });
+    if let Err(error) = ctx
+        .emitter
+        .emit_raw(calendar, "calendar.changed", &data.to_string())
+        .await
+    {
+        tracing::warn!(calendarId = %calendar, error = %error, "announcing a calendar change failed");
+    }
 }
 
 /// Pushes a delivery back onto its queue after `delay`; on failure the reconciler repairs it.

@@ -6,17 +6,18 @@
 //! that no operation can forget to; refused requests change nothing and record nothing.
 //! Read with `GET /v1/workspaces/{id}/activity`.
 
+use almanac_shared::events::Emitter;
 use almanac_shared::store::activity::{self, ActorKind, NewActivity};
 use poem::{
     Response,
     http::{Method, header},
 };
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 use sqlx::PgPool;
 
-use crate::route_table::RouteEntry;
+use crate::{relay::live, route_table::RouteEntry};
 
 /// Put on the requests an MCP tool makes to the API (`crate::mcp::api`): their changes are
 /// the agent's. A request extension, so no outside caller can claim it.
@@ -90,7 +91,12 @@ impl Change {
     /// Records the change if `answer` says it was made (2xx), and gives `answer` back. A
     /// creation's JSON answer is read for the id of what it made. A record that cannot be
     /// written is logged and counted; the answer stands (the change is made).
-    pub(super) async fn record(mut self, pool: &PgPool, mut answer: Response) -> Response {
+    pub(super) async fn record(
+        mut self,
+        pool: &PgPool,
+        emitter: &Emitter,
+        mut answer: Response,
+    ) -> Response {
         let status = answer.status();
         if !status.is_success() {
             return answer;
@@ -101,7 +107,7 @@ impl Change {
             .and_then(|value| value.to_str().ok())
             .is_some_and(|value| value.starts_with("application/json"));
         let mut made = Value::Null;
-        if is_json && (self.method == Method::POST || self.method == Method::PUT) {
+        if is_json {
             let bytes = answer.take_body().into_bytes().await.unwrap_or_default();
             made = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
             answer.set_body(bytes);
@@ -157,6 +163,50 @@ impl Change {
             metrics::counter!("activity_unrecorded_total").increment(1);
             tracing::warn!(error = %error, action = %self.action, "a change's activity was not recorded");
         }
+        if let Some(calendar) = calendar {
+            let by = json!({ "userId": self.actor, "kind": kind, "keyName": new.key_name,
+                "tool": new.tool });
+            self.announce(emitter, calendar, by, &target, &made).await;
+        }
         answer
     }
+
+    /// Tells the calendar's open copies (`crate::relay::live`): an entry's change with the
+    /// entry as it is now, any other change as `calendar.changed`.
+    async fn announce(
+        &self,
+        emitter: &Emitter,
+        calendar: Uuid,
+        by: Value,
+        target: &Value,
+        made: &Value,
+    ) {
+        let at = chrono::Utc::now().to_rfc3339();
+        let entry_id = target.get("entry_id").or_else(|| target.get("created"));
+        let (kind, data) = match entry_id {
+            Some(entry_id) if self.route.starts_with(ENTRIES) => {
+                let change = match self.method {
+                    Method::POST => "added",
+                    Method::DELETE => "deleted",
+                    _ => "updated",
+                };
+                let entry = made
+                    .pointer("/data")
+                    .filter(|entry| entry.get("id").is_some());
+                let data = json!({ "calendarId": calendar, "entryId": entry_id,
+                    "change": change, "version": entry.and_then(|e| e.get("version")),
+                    "entry": entry, "by": by, "action": self.action, "at": at });
+                (live::ENTRY_CHANGED, data)
+            }
+            _ => {
+                let data = json!({ "calendarId": calendar, "by": by, "action": self.action,
+                    "at": at });
+                (live::CALENDAR_CHANGED, data)
+            }
+        };
+        live::announce(emitter, calendar, kind, &data).await;
+    }
 }
+
+/// The routes of a calendar's entries.
+const ENTRIES: &str = "/v1/calendars/{id}/entries";

@@ -18,6 +18,7 @@
 
 mod framing;
 mod listen;
+pub mod live;
 mod machine;
 mod repairs;
 mod stream;
@@ -66,6 +67,7 @@ pub enum Relayed {
 
 /// What a stream keeps while it lives: shared handles only, so that ten thousand idle
 /// streams cost little (the API's whole state is larger to clone and to hold).
+#[derive(Clone)]
 pub struct Deps {
     pub settings: std::sync::Arc<almanac_shared::Settings>,
     pub redis: almanac_shared::redis_conn::RedisConn,

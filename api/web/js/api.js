@@ -264,3 +264,40 @@ export async function ndjson(path, body, onLine, signal) {
   if (buffered.trim()) onLine(JSON.parse(buffered));
   return response;
 }
+
+/** The people of the workspace the app acts in (`GET /v1/workspaces/{id}/members`), read
+ * once per workspace: who made an entry, who last changed it, who is looking. */
+export const people = {
+  byId: new Map(),
+  of: undefined,
+  async load() {
+    const here = workspaces.current;
+    if (!here || here.personal) {
+      this.byId = new Map();
+      this.of = here?.id;
+      return this.byId;
+    }
+    if (this.of === here.id) return this.byId;
+    const { items } = await api("GET", `/v1/workspaces/${here.id}/members`);
+    this.byId = new Map(items.map((m) => [m.userId, m]));
+    this.of = here.id;
+    return this.byId;
+  },
+  /** Whether the app acts in a team workspace (where who did what is worth saying). */
+  shared() {
+    return Boolean(workspaces.current && !workspaces.current.personal);
+  },
+  /** The name to show for `id` (a person the live stream or an error named as `known`
+   * `{name, email}` is shown so even before the members are read). */
+  name(id, known = {}, { you, someone }) {
+    if (id === session.user) return you;
+    const member = this.byId.get(id);
+    return member?.name || member?.email || known.name || known.email || someone;
+  },
+};
+
+/** Initials for a name or an address: "Eve Martin" -> "EM", "eve@x" -> "E". */
+export function initials(text) {
+  const words = String(text ?? "").split("@")[0].split(/[\s._-]+/).filter(Boolean);
+  return (words.length > 1 ? words[0][0] + words[1][0] : (words[0] ?? "?").slice(0, 2)).toUpperCase();
+}

@@ -299,6 +299,12 @@ fn job_tag(settings: &Settings, job: Uuid, what: &str) -> String {
     format!("{}:{{{job}}}:{what}", settings.redis_prefix)
 }
 
+/// Who has a calendar open (`<prefix>:{<calendar id>}:presence`): a sorted set of the
+/// live streams watching it, each scored by when it lapses unless its stream beats again.
+pub fn presence_key(settings: &Settings, calendar: Uuid) -> String {
+    job_tag(settings, calendar, "presence")
+}
+
 /// The Redis stream holding a job's events.
 pub fn stream_key(settings: &Settings, job: Uuid) -> String {
     job_tag(settings, job, "stream")

@@ -214,8 +214,30 @@ impl Emitter {
         event: &Event,
         first: bool,
     ) -> redis::RedisResult<u64> {
-        static SCRIPT: LazyLock<redis::Script> = LazyLock::new(|| redis::Script::new(EMIT));
         let data = serde_json::to_string(event).expect("events serialise");
+        self.append(job, event.kind(), &data, first).await
+    }
+
+    /// Appends an event of a topic that is not a job's (a calendar's live changes,
+    /// `kind` its SSE name, `data` its JSON) to the topic's stream and publishes it, as
+    /// [`Emitter::emit`] does a job's: the same relay reads and resumes it.
+    pub async fn emit_raw(
+        &self,
+        topic: Uuid,
+        kind: &'static str,
+        data: &str,
+    ) -> redis::RedisResult<u64> {
+        self.append(topic, kind, data, false).await
+    }
+
+    async fn append(
+        &self,
+        job: Uuid,
+        kind: &'static str,
+        data: &str,
+        first: bool,
+    ) -> redis::RedisResult<u64> {
+        static SCRIPT: LazyLock<redis::Script> = LazyLock::new(|| redis::Script::new(EMIT));
         let events = &self.settings.events;
         let (key, channel, nonce) = (
             stream_key(&self.settings, job),
@@ -230,8 +252,8 @@ impl Emitter {
                     .arg(events.max_len)
                     .arg(events.retention.as_secs().max(1))
                     .arg(&channel)
-                    .arg(event.kind())
-                    .arg(&data)
+                    .arg(kind)
+                    .arg(data)
                     .arg(job.to_string())
                     .arg(&nonce)
                     .arg(if first { "1" } else { "0" })
@@ -248,7 +270,7 @@ impl Emitter {
                 "event id is not a number",
             ))
         })?;
-        metrics::counter!("events_emitted_total", "type" => event.kind()).increment(1);
+        metrics::counter!("events_emitted_total", "type" => kind).increment(1);
         Ok(seq)
     }
 

@@ -65,3 +65,19 @@ pub async fn shown_as(
     .await?;
     Ok(row.unwrap_or_default())
 }
+
+/// [`shown_as`] of several people at once: `(id, name, address)` for each of `ids`.
+pub async fn shown_as_many(
+    pool: &sqlx::PgPool,
+    ids: &[Uuid],
+) -> sqlx::Result<Vec<(Uuid, Option<String>, Option<String>)>> {
+    sqlx::query_as(
+        "select p.id, u.name, coalesce(u.email, c.email)
+         from unnest($1::uuid[]) as p (id)
+         left join users u on u.id = p.id
+         left join user_contacts c on c.user_id = p.id",
+    )
+    .bind(ids)
+    .fetch_all(pool)
+    .await
+}

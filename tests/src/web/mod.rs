@@ -28,6 +28,7 @@ mod serving;
 mod session;
 mod sign_in;
 mod themes;
+mod together;
 mod usage;
 
 use std::{
@@ -118,6 +119,27 @@ impl Browser {
     /// [`Browser::start_in`] with the reader's clock in `zone` (`Europe/Paris`).
     pub async fn start_in_zone(app: &TestApp, name: &str, language: &str, zone: &str) -> Self {
         let permit = BROWSERS.clone().acquire_owned().await.unwrap();
+        Self::launch(app, name, language, zone, permit).await
+    }
+
+    /// Two browsers at once (two people on one page), their turns taken together: a test
+    /// holding one while it waits for a second could wait on another test doing the same.
+    pub async fn pair(app: &TestApp, names: [&str; 2]) -> (Self, Self) {
+        let mut both = BROWSERS.clone().acquire_many_owned(2).await.unwrap();
+        let second = both.split(1).expect("two permits");
+        (
+            Self::launch(app, names[0], "en-GB", "UTC", both).await,
+            Self::launch(app, names[1], "en-GB", "UTC", second).await,
+        )
+    }
+
+    async fn launch(
+        app: &TestApp,
+        name: &str,
+        language: &str,
+        zone: &str,
+        permit: OwnedSemaphorePermit,
+    ) -> Self {
         let port = {
             let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
             listener.local_addr().unwrap().port()

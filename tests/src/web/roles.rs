@@ -58,7 +58,7 @@ async fn what_a_role_may_not_do_is_turned_off_with_the_reason() {
 
 /// A team workspace "Acme social" owned by the setup's user, with `editor` and `viewer`:
 /// the setup's calendar and its connected `channel` moved into it.
-async fn team_of(s: &Setup, editor: Uuid, viewer: Uuid, channel: Uuid) -> Uuid {
+pub(super) async fn team_of(s: &Setup, editor: Uuid, viewer: Uuid, channel: Uuid) -> Uuid {
     let acme = Uuid::now_v7();
     sqlx::query(
         "with w as (insert into workspaces (id, name, created_by) values ($1, 'Acme social', $2)),
@@ -81,7 +81,7 @@ async fn team_of(s: &Setup, editor: Uuid, viewer: Uuid, channel: Uuid) -> Uuid {
 }
 
 /// Signs `person` in and chooses `workspace` in the header's switcher.
-async fn signed_in_to(browser: &Browser, s: &Setup, person: Uuid, workspace: Uuid) {
+pub(super) async fn signed_in_to(browser: &Browser, s: &Setup, person: Uuid, workspace: Uuid) {
     browser.sign_in_with_token(&s.app.token(person)).await;
     browser.wait("#workspace-switcher").await;
     browser

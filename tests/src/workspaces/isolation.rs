@@ -90,7 +90,9 @@ async fn a_member_of_another_workspace_finds_nothing_of_a_team_on_any_operation(
                 let by_header = template.starts_with("/api/organic/");
                 // The owner finds what the path names: the ids are real (a stream aside,
                 // and an email, which only an outbox on disk keeps).
-                let kept_elsewhere = template.ends_with("/events") || template.ends_with("/email");
+                let kept_elsewhere = template.ends_with("/events")
+                    || template.ends_with("/live")
+                    || template.ends_with("/email");
                 if method == Method::GET && !kept_elsewhere {
                     let (status, read) = ana
                         .call(&app, Method::GET, &theirs, by_header.then_some(acme), None)

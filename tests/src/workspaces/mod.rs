@@ -7,6 +7,7 @@ mod conflicts;
 mod invitations;
 mod isolation;
 mod limits;
+mod live;
 mod members;
 mod roles;
 mod upgrade;

@@ -18,6 +18,7 @@ use uuid::Uuid;
 
 mod dto;
 pub mod feed;
+pub mod live;
 
 pub use dto::*;
 

@@ -4,13 +4,15 @@
 // before a changed entry is closed; "Move…" reschedules from the keyboard as a drag does
 // with the pointer.
 
-import { api, workspaces } from "../api.js";
+import { api, people, workspaces } from "../api.js";
+import { who } from "./live.js";
+import { versions } from "./versions.js";
 import { channelLabel } from "../platforms.js";
 import { compose, textCounter } from "../limits.js";
 import { mediaField, postPreview } from "./composer.js";
 import { queueEntryButton } from "./queue.js";
 import { h, field, toast, day, showError, showProblem, clearProblems, guardUnsaved, words } from "../ui.js";
-import { t, formatTime, number, percent } from "../i18n.js";
+import { t, formatTime, formatZoned, number, percent } from "../i18n.js";
 
 /** The entry editor: it stays open until the server takes the edit (a refusal is shown at
  * its field, nothing typed is lost), counts the post's text against its platform's limits
@@ -32,11 +34,13 @@ export function entryEditor(state) {
   const previewHolder = h("div", { class: "composer-preview" });
   let preview = null;
   const media = mediaField(() => preview?.update());
+  const mates = teammates(state, { fields, media, snapshot: () => snapshot(), submit: () => form.requestSubmit(save), open: () => dialog.open });
   const save = h("button", { type: "submit", value: "save", id: "entry-save", "data-needs": "editor" }, t("common.save"));
   const form = h("form", { method: "dialog", class: "stack" },
     // A viewer reads the entry: nothing in it is theirs to change (roles.js turns it off).
     h("h2", { id: "entry-editor-title" }, t(workspaces.may("editor") ? "calendar.editEntry" : "calendar.readEntry")),
     h("p", { class: "muted", id: "entry-editor-key" }),
+    ...mates.els,
     numbers,
     h("div", { class: "composer", "data-needs": "editor" },
       h("div", { class: "stack" },
@@ -56,6 +60,7 @@ export function entryEditor(state) {
   const dialog = h("dialog", { id: "entry-editor", "aria-labelledby": "entry-editor-title" }, form);
   function snapshot() { return JSON.stringify([...Object.values(fields).map((f) => f.value), media.ids()]); }
   guardUnsaved(dialog, () => state.editorSnapshot !== undefined && snapshot() !== state.editorSnapshot, dialog.querySelector("#entry-close"));
+  dialog.addEventListener("close", () => { state.editingId = null; });
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const entry = state.editing && state.grid.get(state.editing);
@@ -71,28 +76,26 @@ export function entryEditor(state) {
     clearProblems(form);
     problem.replaceChildren();
     try {
-      const saved = await api("PATCH", `/v1/calendars/${state.id}/entries/${entry.id}`, patch);
+      // Saved only at the version this dialog shows: a teammate's change meanwhile is 412.
+      const headers = state.editingVersion ? { "If-Match": `"${state.editingVersion}"` } : undefined;
+      const saved = await api("PATCH", `/v1/calendars/${state.id}/entries/${entry.id}`, patch, { headers });
       if (saved.key !== entry.key) state.grid.remove(entry.key);
       state.grid.upsert(saved);
       state.editorSnapshot = undefined;
       dialog.close("save");
       toast(t("calendar.entrySaved"));
     } catch (error) {
-      showProblem(error, { problem, fields: { ...fields, mediaIds: media.control, media: media.control }, root: form });
+      if (error.code === "EDIT_CONFLICT" && error.details?.current) mates.conflict(error.details, patch);
+      else showProblem(error, { problem, fields: { ...fields, mediaIds: media.control, media: media.control }, root: form });
     } finally {
       save.disabled = false;
     }
   });
   state.openEditorWith = async (entry) => {
     state.editing = entry.key;
-    fields.title.value = entry.title;
-    fields.caption.value = entry.caption ?? "";
-    fields.hashtags.value = (entry.hashtags ?? []).join(" ");
-    fields.callToAction.value = entry.callToAction ?? "";
-    fields.date.value = entry.date;
-    fields.time.value = (entry.time ?? "").slice(0, 5);
-    fields.mediaUrl.value = entry.mediaUrl ?? "";
-    media.set(entry.mediaIds);
+    state.editingId = entry.id;
+    state.editingVersion = entry.version;
+    mates.opened(entry);
     dialog.querySelector("#entry-zone").textContent = t("calendar.timesIn", { zone: state.grid.range.timezone });
     dialog.querySelector("#entry-editor-key").textContent = `${channelLabel(entry.channel)} · ${day(entry.date)}${entry.edited ? ` · ${t("calendar.edited")}` : ""}`;
     problem.replaceChildren();
@@ -120,6 +123,65 @@ export function entryEditor(state) {
     fields.title.focus();
   };
   return dialog;
+}
+
+/** What the editor says of teammates: who made the entry and who last changed it, a change
+ * a teammate made while it is open (the fields left alone), and both versions when a save
+ * met such a change: "Keep mine" saves this one over theirs at their version, "Take theirs"
+ * shows theirs in the fields. `parts` are the editor's fields, media, snapshot, a submit
+ * and whether it is open. */
+function teammates(state, { fields, media, snapshot, submit, open }) {
+  const byline = h("p", { class: "hint", id: "entry-byline" });
+  const changed = h("p", { class: "notice warn", id: "entry-changed", role: "status", hidden: true });
+  const conflict = h("section", { class: "notice warn conflict stack", id: "entry-conflict", role: "alert", hidden: true });
+  const fill = (entry) => {
+    fields.title.value = entry.title;
+    fields.caption.value = entry.caption ?? "";
+    fields.hashtags.value = (entry.hashtags ?? []).join(" ");
+    fields.callToAction.value = entry.callToAction ?? "";
+    fields.date.value = entry.date;
+    fields.time.value = (entry.time ?? "").slice(0, 5);
+    fields.mediaUrl.value = entry.mediaUrl ?? "";
+    media.set(entry.mediaIds);
+  };
+  state.editorChanged = (change) => {
+    if (!open()) return;
+    const name = who(change.by?.userId, change.by);
+    changed.textContent = t(change.change === "deleted" ? "live.deletedWhileOpen" : "live.changedWhileOpen", { who: name });
+    changed.hidden = false;
+  };
+  const keep = (details) => () => {
+    state.editingVersion = details.current.version;
+    conflict.hidden = true;
+    submit();
+  };
+  const take = (details) => () => {
+    state.editingVersion = details.current.version;
+    state.grid.upsert(details.current);
+    fill(details.current);
+    state.editorSnapshot = snapshot();
+    conflict.hidden = true;
+    changed.textContent = t("live.tookTheirs");
+    changed.hidden = false;
+  };
+  return {
+    els: [byline, changed, conflict],
+    conflict(details, mine) {
+      changed.hidden = true;
+      conflict.replaceChildren(...versions(details, mine, keep(details), take(details)));
+      conflict.hidden = false;
+      conflict.scrollIntoView?.({ block: "nearest" });
+    },
+    opened(entry) {
+      fill(entry);
+      changed.hidden = true;
+      conflict.hidden = true;
+      byline.replaceChildren(...(people.shared() && entry.createdBy ? [
+        t("people.madeBy", { who: who(entry.createdBy) }),
+        entry.updatedBy && entry.updatedAt ? ` · ${t("people.changedBy", { who: who(entry.updatedBy), when: formatZoned(entry.updatedAt) })}` : "",
+      ] : []));
+    },
+  };
 }
 
 /** "Move…": another day and time for an entry, from the keyboard as well as the pointer. */
@@ -196,12 +258,20 @@ export async function moveEntry(state, key, date, time) {
     throw new Error("not saved yet");
   }
   try {
-    const saved = await api("PATCH", `/v1/calendars/${state.id}/entries/${entry.id}`, { date, time });
+    // Moved only at the version shown: a teammate's change meanwhile is shown instead.
+    const headers = entry.version ? { "If-Match": `"${entry.version}"` } : undefined;
+    const saved = await api("PATCH", `/v1/calendars/${state.id}/entries/${entry.id}`, { date, time }, { headers });
     if (saved.key !== key) state.grid.remove(key);
     state.grid.upsert(saved);
     toast(t("calendar.moved", { day: day(saved.date), time: formatTime(saved.time.slice(0, 5)) }));
   } catch (error) {
-    showError(error);
-    throw error;
+    const current = error.code === "EDIT_CONFLICT" ? error.details?.current : null;
+    if (!current) {
+      showError(error);
+      throw error;
+    }
+    state.grid.remove(key);
+    state.grid.upsert(current);
+    toast(t("live.movedByOther", { who: who(error.details.changedBy?.userId, error.details.changedBy) }));
   }
 }

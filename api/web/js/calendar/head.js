@@ -10,18 +10,21 @@ import { renderList } from "./list.js";
 import { requestForm } from "./request.js";
 import { continueRun } from "./run.js";
 import { proposalWritten, proposes } from "./runs.js";
+import { who } from "./live.js";
 
 /** `reopen(id)` shows the calendar again (a regeneration started from its dialog). */
 export function headView(state, reopen) {
   const { id } = state;
   const title = h("h2", { id: "calendar-title" }, t("calendar.untitled"));
-  const mode = h("span", { class: "badge", id: "mode" });
+  const mode = h("span", { class: "badge", id: "mode", hidden: true });
   const progress = h("progress", { id: "progress", max: 1, value: 0, hidden: true, "aria-label": t("common.generationProgress") });
   const status = h("p", { id: "run-status", role: "status", "aria-live": "polite" });
   const cancel = h("button", { type: "button", class: "danger", id: "cancel", hidden: true, "data-needs": "editor" }, t("common.cancel"));
   const resume = h("button", { type: "button", id: "continue", hidden: true, "data-needs": "editor" }, t("calendar.continue"));
   const regenerate = h("button", { type: "button", class: "secondary", id: "regenerate", "data-needs": "editor" }, t("calendar.regenerateOpen"));
-  const heading = h("div", { class: "row title-row" }, title, renamer(id, title, () => heading), mode);
+  // The others looking at the calendar now (`live.js`).
+  const presence = h("ul", { class: "presence", id: "presence", hidden: true, "aria-label": t("live.lookingNow") });
+  const heading = h("div", { class: "row title-row" }, title, renamer(state, title, () => heading), mode, presence);
   const exports = h("details", { class: "menu", id: "export-menu" },
     h("summary", { class: "button secondary" }, t("calendar.exportMenu")),
     h("div", { class: "menu-items" }, ["ics", "csv", "json"].map((format) => h("button", {
@@ -56,7 +59,7 @@ export function headView(state, reopen) {
     mode.title = t("calendar.legacyHint");
   };
   return {
-    el, els: { title, mode, progress, status, cancel, resume }, setMode,
+    el, els: { title, mode, progress, status, cancel, resume, presence }, setMode,
     update(detail) {
       title.textContent = detail.calendar.name || t("calendar.untitled");
       const latest = detail.runs[0];
@@ -77,19 +80,46 @@ export function headView(state, reopen) {
   };
 }
 
-/** The name, changed in place: kept by every regeneration once set. */
-function renamer(id, title, heading) {
+/** The name, changed in place: kept by every regeneration once set. Sent with the
+ * calendar's version (`If-Match`): a teammate's change meanwhile that left the name as it
+ * was is no conflict (sent again at their version); a rename meanwhile is shown, and saving
+ * again keeps this one. */
+function renamer(state, title, heading) {
+  const { id } = state;
   const rename = h("button", { type: "button", class: "link", id: "rename", "data-needs": "editor" }, t("calendar.rename"));
   rename.addEventListener("click", () => {
-    const input = h("input", { name: "calendarName", value: title.textContent, maxlength: 200, required: true });
+    const seen = title.textContent;
+    let version = state.detail?.calendar?.version;
+    const input = h("input", { name: "calendarName", value: seen, maxlength: 200, required: true });
+    const problem = h("p", { class: "notice warn", id: "rename-conflict", hidden: true });
     const form = h("form", { class: "row", id: "rename-form" }, field(t("calendar.name"), input),
       h("button", { type: "submit" }, t("common.save")),
-      h("button", { type: "button", class: "secondary", onclick: () => form.replaceWith(heading()) }, t("common.cancel")));
+      h("button", { type: "button", class: "secondary", onclick: () => form.replaceWith(heading()) }, t("common.cancel")),
+      problem);
+    const save = async (name) => {
+      const headers = version ? { "If-Match": `"${version}"` } : undefined;
+      return api("PATCH", `/v1/calendars/${id}`, { name }, { headers });
+    };
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
       try {
-        const saved = await api("PATCH", `/v1/calendars/${id}`, { name: input.value });
+        let saved;
+        try {
+          saved = await save(input.value);
+        } catch (error) {
+          if (error.code !== "EDIT_CONFLICT") throw error;
+          const current = error.details?.current ?? {};
+          version = current.version;
+          if (current.name !== seen) {
+            title.textContent = current.name;
+            problem.textContent = t("live.renamedByOther", { who: who(error.details?.changedBy?.userId, error.details?.changedBy), name: current.name });
+            problem.hidden = false;
+            return;
+          }
+          saved = await save(input.value);
+        }
         title.textContent = saved.name;
+        if (state.detail) state.detail.calendar = { ...state.detail.calendar, ...saved };
         form.replaceWith(heading());
         toast(t("calendar.renamed"));
         renderList(document.getElementById("calendar-list"), id);

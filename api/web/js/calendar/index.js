@@ -16,6 +16,8 @@ import { requestForm } from "./request.js";
 import { stream } from "./run.js";
 import { regenerates } from "./runs.js";
 import { queueButton } from "./queue.js";
+import { goLive } from "./live.js";
+import { people } from "../api.js";
 
 export { leave };
 
@@ -42,6 +44,18 @@ async function openCalendar(main, id, reopen) {
   const diff = h("div", { id: "diff" });
   state.els = { ...state.head.els, diff, main };
   fill(main, state.head.el, diff, state.grid.el, entryEditor(state), mover(state));
+  // Live first, then the calendar: what changes after `ready` arrives on the stream, so
+  // nothing is missed between the two. Without the stream (Redis away), read it anyway.
+  people.load().catch(() => {});
+  await new Promise((opened) => {
+    let first = true;
+    const source = goLive(state, () => {
+      if (first) opened();
+      else reload(state).catch(() => {});
+      first = false;
+    });
+    source.addEventListener("error", () => opened(), { once: true });
+  });
   await reload(state);
   const latest = state.detail.runs[0];
   const remembered = recall(id);

@@ -16,6 +16,7 @@ export const isShown = (state) => shown === state;
 
 export function leave() {
   shown?.source?.close();
+  shown?.live?.close();
   shown = null;
 }
 

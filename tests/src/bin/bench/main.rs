@@ -39,7 +39,8 @@
 //! (only a burst of 1,000 webhook events, commit to delivery, after the ceilings),
 //! BENCH_ONLY=fairness (one user's backlog of BENCH_FAIRNESS_JOBS, default 10,000, against
 //! another user's jobs one at a time, and webhook deliveries past another user's hanging
-//! endpoints, after the ceilings), BENCH_ONLY=media (only a 200 MiB upload streamed to the
+//! endpoints, after the ceilings), BENCH_ONLY=live (only a teammate's edit reaching an open
+//! calendar's live stream, after the ceilings), BENCH_ONLY=media (only a 200 MiB upload streamed to the
 //! file store against a raw file write of the same bytes, and the memory it takes, after
 //! the ceilings) or BENCH_ONLY=jobs (only submit, pickup and end to end, after the ceilings).
 
@@ -53,6 +54,7 @@ mod fairness;
 mod flags;
 mod idle;
 mod jobs;
+mod live;
 mod media;
 mod organic;
 mod recovery;
@@ -351,6 +353,7 @@ async fn only_phase(
         "streamed" => streamed::run(settings).await,
         "media" => media::run(settings).await,
         "webhooks" => webhooks::run(settings, pool).await,
+        "live" => live::run(settings, pool).await,
         "fairness" => fairness::run(db_url, prefix, pool, clients).await,
         "organic" => organic_alone(settings, pool, redis).await,
         _ => return None,
@@ -477,6 +480,7 @@ async fn in_process_phases(
     streamed::run(settings).await?;
     media::run(settings).await?;
     flags::run(settings, pool).await?;
+    live::run(settings, pool).await?;
     webhooks::run(settings, pool).await?;
     api_keys::run(settings).await?;
     Ok(())

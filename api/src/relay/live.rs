@@ -1,0 +1,295 @@
+//! A calendar's live stream (`GET /v1/calendars/{id}/live`): what changes in a calendar,
+//! and who has it open, relayed to every open copy through the same hub, Redis streams and
+//! resumption as a job's events (the calendar's id is the topic).
+//!
+//! - `entry.changed` (an entry added, edited or deleted: the entry as it is now, its
+//!   version, who changed it) and `calendar.changed` (anything else that changed the
+//!   calendar: a rename, a regeneration accepted, a queue or a publish) are appended by the
+//!   API once the change answered (`crate::middleware::activity`).
+//! - `presence` lists the people with the calendar open. Each stream is a member of the
+//!   calendar's presence set in Redis, scored by when it lapses; it beats with the hub's
+//!   heartbeat and leaves when it ends (the tab closed), and a stream that stopped beating
+//!   (its API process died) lapses after [`LAPSE_BEATS`] heartbeats. Every join, leave or
+//!   lapse appends the new list.
+//! - A new stream (no `Last-Event-ID`) starts with `ready` (`{lastEventId}`, not stored):
+//!   what changed after it is relayed, so a client that reads the calendar once `ready`
+//!   came misses nothing. A resumed one gets what it missed, or `truncated` when that is no
+//!   longer kept (read the calendar again).
+
+use almanac_shared::{
+    events::{self, Emitter},
+    store::users,
+};
+use bytes::Bytes;
+use futures::Stream;
+use serde_json::{Value, json};
+use tokio::sync::broadcast::error::RecvError;
+use uuid::Uuid;
+
+use super::{Deps, Relayed, framing::Framing, machine::PAGE, stream::count_outcome};
+
+/// An entry added, edited or deleted.
+pub const ENTRY_CHANGED: &str = "entry.changed";
+/// Another change of the calendar: read it again.
+pub const CALENDAR_CHANGED: &str = "calendar.changed";
+/// Who has the calendar open now.
+pub const PRESENCE: &str = "presence";
+
+/// Heartbeats a stream may miss before it no longer counts as open.
+pub const LAPSE_BEATS: u32 = 3;
+
+/// The route label of the stream's metrics.
+const ROUTE: &str = "/v1/calendars/{id}/live";
+
+/// Appends a change of `calendar` to its live stream (logged, never failing the change:
+/// the open copies read the calendar again when they resume).
+pub async fn announce(emitter: &Emitter, calendar: Uuid, kind: &'static str, data: &Value) {
+    let data = data.to_string();
+    if let Err(error) = emitter.emit_raw(calendar, kind, &data).await {
+        metrics::counter!("events_emit_errors_total").increment(1);
+        tracing::warn!(calendarId = %calendar, event = kind, error = %error, "announcing a calendar change failed");
+    }
+}
+
+/// The live stream of `calendar` for `viewer`, after the event `after` (0: from now).
+pub fn stream(
+    deps: Deps,
+    emitter: Emitter,
+    calendar: Uuid,
+    viewer: Uuid,
+    after: u64,
+) -> impl Stream<Item = Bytes> + Send + 'static {
+    async_stream::stream! {
+        metrics::gauge!("relay_streams_active").increment(1.0);
+        let _active = scopeguard(|| {
+            metrics::gauge!("relay_streams_active").decrement(1.0);
+            count_outcome(ROUTE, "calendar", "disconnected");
+        });
+        let mut subscription = Box::pin(deps.hub.subscribe(calendar)).await;
+        let mut last = after;
+        if after == 0 {
+            let newest = events::last(&deps.redis, &deps.settings, calendar).await;
+            last = newest.ok().flatten().map_or(0, |event| event.seq);
+            yield Framing::Sse.frame(None, "ready", &json!({ "lastEventId": last }).to_string());
+        } else {
+            for frame in Box::pin(catch_up(&deps, calendar, &mut last)).await {
+                yield frame;
+            }
+        }
+        let presence = Presence {
+            deps: deps.clone(),
+            emitter,
+            calendar,
+            member: format!("{viewer}/{}", Uuid::new_v4()),
+        };
+        Box::pin(presence.join()).await;
+        loop {
+            match subscription.recv().await {
+                Ok(Relayed::Event(event)) => {
+                    if event.seq > last {
+                        last = event.seq;
+                        yield Framing::Sse.frame(Some(event.seq), &event.kind, &event.data);
+                    }
+                }
+                Ok(Relayed::Events(batch)) => {
+                    for event in batch.iter() {
+                        if event.seq <= last {
+                            continue;
+                        }
+                        last = event.seq;
+                        yield Framing::Sse.frame(Some(event.seq), &event.kind, &event.data);
+                    }
+                }
+                Ok(Relayed::Resync) | Err(RecvError::Lagged(_)) => {
+                    for frame in Box::pin(catch_up(&deps, calendar, &mut last)).await {
+                        yield frame;
+                    }
+                }
+                Ok(Relayed::Heartbeat) => {
+                    Box::pin(presence.beat()).await;
+                    yield Framing::Sse.frame(None, "heartbeat", "{}");
+                }
+                Ok(Relayed::Closing) | Err(RecvError::Closed) => return,
+                Ok(Relayed::Finished | Relayed::Subscribed) => {}
+            }
+        }
+    }
+}
+
+/// The stored events after `last` (moving it), or `truncated` when some are no longer
+/// kept (trimmed, expired, or Redis lost them).
+async fn catch_up(deps: &Deps, calendar: Uuid, last: &mut u64) -> Vec<Bytes> {
+    let mut frames = Vec::new();
+    let mut first_page = true;
+    loop {
+        let page = match events::history(&deps.redis, &deps.settings, calendar, *last, PAGE).await {
+            Ok(page) => page,
+            Err(error) => {
+                tracing::warn!(calendarId = %calendar, error = %error, "reading a calendar's changes failed");
+                frames.push(truncated(*last));
+                return frames;
+            }
+        };
+        let lost = page.newest.is_none_or(|newest| newest < *last)
+            || page.first.is_some_and(|first| first > *last + 1);
+        if first_page && *last > 0 && lost {
+            frames.push(truncated(*last));
+        }
+        first_page = false;
+        let full = page.events.len() >= PAGE;
+        for event in page.events {
+            *last = event.seq;
+            frames.push(Framing::Sse.frame(Some(event.seq), &event.kind, &event.data));
+        }
+        if !full {
+            return frames;
+        }
+    }
+}
+
+/// Some changes after `after` are no longer kept: read the calendar again.
+fn truncated(after: u64) -> Bytes {
+    Framing::Sse.frame(None, "truncated", &json!({ "after": after }).to_string())
+}
+
+/// One stream's membership of its calendar's presence.
+struct Presence {
+    deps: Deps,
+    emitter: Emitter,
+    calendar: Uuid,
+    /// `<user id>/<stream id>`: one person may have the calendar open in several tabs.
+    member: String,
+}
+
+impl Presence {
+    fn key(&self) -> String {
+        events::presence_key(&self.deps.settings, self.calendar)
+    }
+
+    /// When this stream lapses unless it beats again, in Unix milliseconds.
+    fn lapse_at(&self) -> i64 {
+        let lapse = self.deps.settings.events.heartbeat * LAPSE_BEATS;
+        chrono::Utc::now().timestamp_millis() + lapse.as_millis() as i64
+    }
+
+    async fn join(&self) {
+        if self.touch(false).await.is_some() {
+            self.tell().await;
+        }
+    }
+
+    /// Beats: this stream stays; those that lapsed go, and if any did, everyone is told.
+    async fn beat(&self) {
+        if self.touch(true).await.is_some_and(|lapsed| lapsed > 0) {
+            self.tell().await;
+        }
+    }
+
+    /// Writes this stream's lapse time (only if it is still a member when `beating`: one
+    /// that was pruned joins again), drops the lapsed ones; how many lapsed.
+    async fn touch(&self, beating: bool) -> Option<u64> {
+        let mut conn = self.deps.redis.clone();
+        let key = self.key();
+        let now = chrono::Utc::now().timestamp_millis();
+        let keep = (self.deps.settings.events.heartbeat * (LAPSE_BEATS + 1)).as_millis() as u64;
+        let answer: redis::RedisResult<(u64, u64, u64)> = redis::pipe()
+            .atomic()
+            .cmd("ZREMRANGEBYSCORE")
+            .arg(&key)
+            .arg("-inf")
+            .arg(now)
+            .cmd("ZADD")
+            .arg(&key)
+            .arg(if beating { "GT" } else { "NX" })
+            .arg(self.lapse_at())
+            .arg(&self.member)
+            .cmd("PEXPIRE")
+            .arg(&key)
+            .arg(keep)
+            .query_async(&mut conn)
+            .await;
+        match answer {
+            Ok((lapsed, _, _)) => Some(lapsed),
+            Err(error) => {
+                tracing::warn!(calendarId = %self.calendar, error = %error, "updating who has a calendar open failed");
+                None
+            }
+        }
+    }
+
+    /// Appends who has the calendar open now.
+    async fn tell(&self) {
+        tell(&self.deps, &self.emitter, self.calendar).await;
+    }
+}
+
+impl Drop for Presence {
+    /// The stream ended (the tab closed, the client left): it leaves, and everyone is told.
+    fn drop(&mut self) {
+        let (deps, emitter, calendar) = (self.deps.clone(), self.emitter.clone(), self.calendar);
+        let (key, member) = (self.key(), std::mem::take(&mut self.member));
+        tokio::spawn(async move {
+            let mut conn = deps.redis.clone();
+            let removed: redis::RedisResult<u64> = redis::cmd("ZREM")
+                .arg(&key)
+                .arg(&member)
+                .query_async(&mut conn)
+                .await;
+            if matches!(removed, Ok(1)) {
+                tell(&deps, &emitter, calendar).await;
+            }
+        });
+    }
+}
+
+/// Appends `presence`: the people whose streams of `calendar` have not lapsed, with their
+/// names and addresses.
+async fn tell(deps: &Deps, emitter: &Emitter, calendar: Uuid) {
+    let mut conn = deps.redis.clone();
+    let now = chrono::Utc::now().timestamp_millis();
+    let members: redis::RedisResult<Vec<String>> = redis::cmd("ZRANGE")
+        .arg(events::presence_key(&deps.settings, calendar))
+        .arg(format!("({now}"))
+        .arg("+inf")
+        .arg("BYSCORE")
+        .query_async(&mut conn)
+        .await;
+    let Ok(members) = members else {
+        return;
+    };
+    let mut people: Vec<Uuid> = members
+        .iter()
+        .filter_map(|member| member.split('/').next()?.parse().ok())
+        .collect();
+    people.sort_unstable();
+    people.dedup();
+    let shown = users::shown_as_many(&deps.pool, &people)
+        .await
+        .unwrap_or_default();
+    let viewers: Vec<Value> = people
+        .iter()
+        .map(|id| {
+            let (name, email) = shown
+                .iter()
+                .find(|(user, ..)| user == id)
+                .map(|(_, name, email)| (name.clone(), email.clone()))
+                .unwrap_or_default();
+            json!({ "userId": id, "name": name, "email": email })
+        })
+        .collect();
+    let data = json!({ "calendarId": calendar, "viewers": viewers });
+    announce(emitter, calendar, PRESENCE, &data).await;
+}
+
+/// Runs `end` when dropped.
+fn scopeguard(end: impl FnOnce()) -> impl Drop {
+    struct Guard<F: FnOnce()>(Option<F>);
+    impl<F: FnOnce()> Drop for Guard<F> {
+        fn drop(&mut self) {
+            if let Some(end) = self.0.take() {
+                end();
+            }
+        }
+    }
+    Guard(Some(end))
+}
