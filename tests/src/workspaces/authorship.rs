@@ -5,7 +5,7 @@ use reqwest::Method;
 use serde_json::json;
 use uuid::Uuid;
 
-use super::{Person, app, join, team};
+use super::{Person, app, join, team, team_calendar};
 use crate::helpers::outbox::Outbox;
 
 #[tokio::test]
@@ -20,17 +20,7 @@ async fn members_edit_one_calendar_and_each_entry_names_who_changed_it() {
     let acme = team(&app, &ana, "Acme").await;
     join(&app, &outbox, acme, &ana, &eve, "editor").await;
     join(&app, &outbox, acme, &ana, &vic, "viewer").await;
-    let calendar = Uuid::now_v7();
-    sqlx::query(
-        "insert into calendars (id, user_id, workspace_id, name, request)
-         values ($1, $2, $3, 'Launch', '{}')",
-    )
-    .bind(calendar)
-    .bind(ana.id)
-    .bind(acme)
-    .execute(&app.db)
-    .await
-    .unwrap();
+    let calendar = team_calendar(&app, &ana, acme).await;
 
     let entries = format!("/v1/calendars/{calendar}/entries");
     let body = json!({ "channel": "bluesky", "date": "2030-01-07", "title": "Teaser" });

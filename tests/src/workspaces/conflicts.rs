@@ -4,9 +4,8 @@
 
 use reqwest::Method;
 use serde_json::{Value, json};
-use uuid::Uuid;
 
-use super::{Person, app, join, team};
+use super::{Person, app, join, team, team_calendar};
 use crate::helpers::{TestApp, outbox::Outbox};
 
 /// `method path` as `person`, with `If-Match` when given: status, `ETag` and body.
@@ -37,43 +36,54 @@ async fn send(
     (status, etag, response.json().await.unwrap_or(Value::Null))
 }
 
-/// A team's calendar with one entry, made by `ana`; the calendar's and the entry's paths.
-async fn calendar_with_entry(app: &TestApp, ana: &Person, team: Uuid) -> (String, String) {
-    let calendar = Uuid::now_v7();
-    sqlx::query(
-        "insert into calendars (id, user_id, workspace_id, name, request)
-         values ($1, $2, $3, 'Launch', '{}')",
-    )
-    .bind(calendar)
-    .bind(ana.id)
-    .bind(team)
-    .execute(&app.db)
-    .await
-    .unwrap();
-    let calendar = format!("/v1/calendars/{calendar}");
+/// Ana, who owns the team Acme, and Eve, an editor there, on a calendar of Acme's with one
+/// entry Ana made: the calendar's and the entry's paths.
+struct OneEntry {
+    app: TestApp,
+    _outbox: Outbox,
+    ana: Person,
+    eve: Person,
+    calendar: String,
+    entry: String,
+}
+
+async fn one_entry() -> OneEntry {
+    let outbox = Outbox::new();
+    let app = app(&outbox).await;
+    let (ana, eve) = (Person::new(&app, "ana"), Person::new(&app, "eve"));
+    let acme = team(&app, &ana, "Acme").await;
+    join(&app, &outbox, acme, &ana, &eve, "editor").await;
+    let calendar = format!("/v1/calendars/{}", team_calendar(&app, &ana, acme).await);
     let body = json!({ "channel": "bluesky", "date": "2030-01-07", "title": "Teaser" });
     let path = format!("{calendar}/entries");
-    let (status, etag, added) = send(app, ana, Method::POST, &path, None, Some(&body)).await;
+    let (status, etag, added) = send(&app, &ana, Method::POST, &path, None, Some(&body)).await;
     assert_eq!(status, 201, "{added}");
     assert_eq!(
         etag,
         Some(format!("\"{}\"", added["data"]["version"])),
         "a new entry's ETag is its version"
     );
-    (
+    let entry = format!("{path}/{}", added["data"]["id"].as_str().unwrap());
+    OneEntry {
+        app,
+        _outbox: outbox,
+        ana,
+        eve,
         calendar,
-        format!("{path}/{}", added["data"]["id"].as_str().unwrap()),
-    )
+        entry,
+    }
 }
 
 #[tokio::test]
 async fn a_change_on_an_older_version_is_refused_with_the_teammates_change() {
-    let outbox = Outbox::new();
-    let app = app(&outbox).await;
-    let (ana, eve) = (Person::new(&app, "ana"), Person::new(&app, "eve"));
-    let acme = team(&app, &ana, "Acme").await;
-    join(&app, &outbox, acme, &ana, &eve, "editor").await;
-    let (calendar, entry) = calendar_with_entry(&app, &ana, acme).await;
+    let OneEntry {
+        app,
+        ana,
+        eve,
+        calendar,
+        entry,
+        ..
+    } = one_entry().await;
 
     // Both read the entry at the same version.
     let (status, _, read) = send(&app, &ana, Method::GET, &calendar, None, None).await;
@@ -134,12 +144,14 @@ async fn a_change_on_an_older_version_is_refused_with_the_teammates_change() {
 
 #[tokio::test]
 async fn of_two_changes_racing_on_one_version_exactly_one_is_saved() {
-    let outbox = Outbox::new();
-    let app = app(&outbox).await;
-    let (ana, eve) = (Person::new(&app, "ana"), Person::new(&app, "eve"));
-    let acme = team(&app, &ana, "Acme").await;
-    join(&app, &outbox, acme, &ana, &eve, "editor").await;
-    let (calendar, entry) = calendar_with_entry(&app, &ana, acme).await;
+    let OneEntry {
+        app,
+        ana,
+        eve,
+        calendar,
+        entry,
+        ..
+    } = one_entry().await;
     for round in 0..10 {
         let (_, _, read) = send(&app, &ana, Method::GET, &calendar, None, None).await;
         let tag = format!("\"{}\"", read["data"]["entries"][0]["version"]);
@@ -165,12 +177,14 @@ async fn of_two_changes_racing_on_one_version_exactly_one_is_saved() {
 
 #[tokio::test]
 async fn a_calendar_renamed_on_an_older_version_is_refused() {
-    let outbox = Outbox::new();
-    let app = app(&outbox).await;
-    let (ana, eve) = (Person::new(&app, "ana"), Person::new(&app, "eve"));
-    let acme = team(&app, &ana, "Acme").await;
-    join(&app, &outbox, acme, &ana, &eve, "editor").await;
-    let (calendar, entry) = calendar_with_entry(&app, &ana, acme).await;
+    let OneEntry {
+        app,
+        ana,
+        eve,
+        calendar,
+        entry,
+        ..
+    } = one_entry().await;
     let (status, etag, read) = send(&app, &ana, Method::GET, &calendar, None, None).await;
     assert_eq!(status, 200, "{read}");
     let seen = etag.expect("a calendar answers its ETag");

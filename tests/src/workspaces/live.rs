@@ -6,7 +6,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::{Person, app, join, team};
+use super::{Person, app, join, team, team_calendar};
 use crate::helpers::{
     TestApp,
     outbox::Outbox,
@@ -63,17 +63,7 @@ async fn an_edit_in_one_copy_appears_in_the_other_with_who_is_looking() {
     );
     let acme = team(&app, &ana, "Acme").await;
     join(&app, &outbox, acme, &ana, &eve, "editor").await;
-    let calendar = Uuid::now_v7();
-    sqlx::query(
-        "insert into calendars (id, user_id, workspace_id, name, request)
-         values ($1, $2, $3, 'Launch', '{}')",
-    )
-    .bind(calendar)
-    .bind(ana.id)
-    .bind(acme)
-    .execute(&app.db)
-    .await
-    .unwrap();
+    let calendar = team_calendar(&app, &ana, acme).await;
     let entries = format!("/v1/calendars/{calendar}/entries");
     let body = json!({ "channel": "bluesky", "date": "2030-01-07", "title": "Teaser" });
     let (status, added) = ana

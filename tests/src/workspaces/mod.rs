@@ -131,3 +131,19 @@ pub async fn join(
     assert_eq!(status, 200, "{joined}");
     assert_eq!(joined["data"]["workspace"]["role"], role);
 }
+
+/// A calendar of `workspace`'s, "Launch", made by `owner` (as a generation makes one); its id.
+pub async fn team_calendar(app: &TestApp, owner: &Person, workspace: Uuid) -> Uuid {
+    let calendar = Uuid::now_v7();
+    sqlx::query(
+        "insert into calendars (id, user_id, workspace_id, name, request)
+         values ($1, $2, $3, 'Launch', '{}')",
+    )
+    .bind(calendar)
+    .bind(owner.id)
+    .bind(workspace)
+    .execute(&app.db)
+    .await
+    .unwrap();
+    calendar
+}
