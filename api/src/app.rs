@@ -200,6 +200,7 @@ impl Application {
             web,
             metrics: telemetry::metrics_handle(),
             submissions: state::submissions(&pool, SUBMISSIONS_A_STATEMENT),
+            activity: state::activity(&pool, SUBMISSIONS_A_STATEMENT),
             settings: Arc::new(settings),
             pool,
             redis,

@@ -37,6 +37,8 @@ pub struct AppState {
     pub contacts: crate::contacts::Contacts,
     /// Generation requests, written several a statement under load.
     pub submissions: Submissions,
+    /// The workspaces' activity, written several changes a statement under load.
+    pub activity: Activity,
     /// Sends what people sign in with (`EMAIL_*`).
     pub mailer: std::sync::Arc<dyn almanac_shared::email::Mailer>,
     /// Sends the sign-in links asked for, away from the requests.
@@ -63,6 +65,30 @@ pub fn submissions(pool: &PgPool, most: usize) -> Submissions {
         (GenerationJob::KIND.into(), Step::Submit),
         |pool, submissions| Box::pin(generations::create(pool, submissions)),
     )
+}
+
+/// The changes of concurrent requests, recorded together (`crate::middleware::activity`).
+pub type Activity = almanac_shared::gather::Gather<
+    almanac_shared::store::activity::NewActivity,
+    almanac_shared::gather::Gathered<()>,
+>;
+
+/// Starts the task that records the workspaces' activity, at most `most` changes a
+/// statement, as they arrive while the statement before runs. Must be called inside a Tokio
+/// runtime.
+pub fn activity(pool: &PgPool, most: usize) -> Activity {
+    use almanac_shared::{gather, store::activity};
+    let pool = pool.clone();
+    gather::Gather::start(most, move |changes: Vec<activity::NewActivity>| {
+        let pool = pool.clone();
+        async move {
+            gather::together_or_alone(&changes, "recording activity", |changes| {
+                let pool = pool.clone();
+                Box::pin(async move { activity::record(&pool, changes).await })
+            })
+            .await
+        }
+    })
 }
 
 impl AppState {

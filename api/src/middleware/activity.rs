@@ -7,7 +7,7 @@
 //! Read with `GET /v1/workspaces/{id}/activity`.
 
 use almanac_shared::events::Emitter;
-use almanac_shared::store::activity::{self, ActorKind, NewActivity};
+use almanac_shared::store::activity::{ActorKind, NewActivity};
 use poem::{
     Response,
     http::{Method, header},
@@ -15,9 +15,7 @@ use poem::{
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
-use sqlx::PgPool;
-
-use crate::{relay::live, route_table::RouteEntry};
+use crate::{relay::live, route_table::RouteEntry, state::Activity};
 
 /// Put on the requests an MCP tool makes to the API (`crate::mcp::api`): their changes are
 /// the agent's. A request extension, so no outside caller can claim it.
@@ -26,8 +24,9 @@ pub struct Agent {
     pub tool: String,
 }
 
-/// The operation that deletes a workspace: its activity goes with it.
-const DELETES_WORKSPACE: &str = "deleteWorkspace";
+/// The operations not recorded: deleting a workspace (its activity goes with it) and a
+/// person's own profile (theirs, not a workspace's).
+const NOT_RECORDED: [&str; 2] = ["deleteWorkspace", "updateMe"];
 
 /// Operations acting in another workspace than the one they run in: the workspace they
 /// made (`createWorkspace`) or joined (`acceptInvitation`), read from the answer.
@@ -63,7 +62,7 @@ impl Change {
             return None;
         }
         let action = route.operation(&method)?;
-        if action == DELETES_WORKSPACE {
+        if NOT_RECORDED.contains(&action) {
             return None;
         }
         let target = route
@@ -93,7 +92,7 @@ impl Change {
     /// written is logged and counted; the answer stands (the change is made).
     pub(super) async fn record(
         mut self,
-        pool: &PgPool,
+        recorder: &Activity,
         emitter: &Emitter,
         mut answer: Response,
     ) -> Response {
@@ -144,28 +143,32 @@ impl Change {
         };
         let request_id = crate::envelope::current_request_id();
         let target = Value::Object(std::mem::take(&mut self.target));
-        let new = NewActivity {
-            workspace: self.workspace,
-            actor: self.actor,
-            kind,
-            key: self.key.as_ref().map(|(id, _)| *id),
-            key_name: self.key.as_ref().map(|(_, name)| name.as_str()),
-            tool: self.tool.as_deref(),
-            action: &self.action,
-            method: self.method.as_str(),
-            route: self.route,
-            target: &target,
-            calendar,
-            status: status.as_u16(),
-            request_id: (!request_id.is_empty()).then_some(request_id.as_str()),
+        let (key_id, key_name) = match &self.key {
+            Some((id, name)) => (Some(*id), Some(name.clone())),
+            None => (None, None),
         };
-        if let Err(error) = activity::record(pool, &new).await {
+        let new = NewActivity {
+            workspace_id: self.workspace,
+            actor_id: self.actor,
+            actor_kind: kind,
+            key_id,
+            key_name,
+            tool: self.tool.clone(),
+            action: self.action.clone(),
+            method: self.method.as_str().to_owned(),
+            route: self.route.to_owned(),
+            target: target.clone(),
+            calendar_id: calendar,
+            status: status.as_u16() as i16,
+            request_id: (!request_id.is_empty()).then_some(request_id),
+        };
+        let by = json!({ "userId": self.actor, "kind": kind, "keyName": new.key_name,
+            "tool": new.tool });
+        if let Err(error) = recorder.statement(new).await {
             metrics::counter!("activity_unrecorded_total").increment(1);
             tracing::warn!(error = %error, action = %self.action, "a change's activity was not recorded");
         }
         if let Some(calendar) = calendar {
-            let by = json!({ "userId": self.actor, "kind": kind, "keyName": new.key_name,
-                "tool": new.tool });
             self.announce(emitter, calendar, by, &target, &made).await;
         }
         answer

@@ -135,7 +135,7 @@ pub async fn select(next: impl Endpoint, mut req: Request) -> poem::Result<Respo
         return Err(role_required(needed, role).into());
     }
     tracing::Span::current().record("workspaceId", tracing::field::display(workspace));
-    let (pool, emitter) = (state.pool.clone(), state.emitter.clone());
+    let (recorder, emitter) = (state.activity.clone(), state.emitter.clone());
     req.extensions_mut().insert(Acting(AuthUser {
         id: caller.id,
         workspace,
@@ -147,7 +147,7 @@ pub async fn select(next: impl Endpoint, mut req: Request) -> poem::Result<Respo
     };
     // Boxed: on the heap, not the stack a tool's in-process call (MCP) nests in.
     let answer = Box::pin(next.call(req)).await?.into_response();
-    Ok(Box::pin(change.record(&pool, &emitter, answer)).await)
+    Ok(Box::pin(change.record(&recorder, &emitter, answer)).await)
 }
 
 fn not_a_member() -> ApiError {

@@ -228,7 +228,11 @@ impl Drop for Presence {
     fn drop(&mut self) {
         let (deps, emitter, calendar) = (self.deps.clone(), self.emitter.clone(), self.calendar);
         let (key, member) = (self.key(), std::mem::take(&mut self.member));
-        tokio::spawn(async move {
+        // Outside a runtime (the process stopping) the member lapses instead.
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        runtime.spawn(async move {
             let mut conn = deps.redis.clone();
             let removed: redis::RedisResult<u64> = redis::cmd("ZREM")
                 .arg(&key)

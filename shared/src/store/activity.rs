@@ -15,46 +15,40 @@ crate::text_enum! {
 }
 
 /// A change to record.
-#[derive(Debug, Clone)]
-pub struct NewActivity<'a> {
-    pub workspace: Uuid,
-    pub actor: Uuid,
-    pub kind: ActorKind,
-    pub key: Option<Uuid>,
-    pub key_name: Option<&'a str>,
-    pub tool: Option<&'a str>,
-    pub action: &'a str,
-    pub method: &'a str,
-    pub route: &'a str,
-    pub target: &'a Value,
-    pub calendar: Option<Uuid>,
-    pub status: u16,
-    pub request_id: Option<&'a str>,
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct NewActivity {
+    pub workspace_id: Uuid,
+    pub actor_id: Uuid,
+    pub actor_kind: ActorKind,
+    pub key_id: Option<Uuid>,
+    pub key_name: Option<String>,
+    pub tool: Option<String>,
+    pub action: String,
+    pub method: String,
+    pub route: String,
+    pub target: Value,
+    pub calendar_id: Option<Uuid>,
+    pub status: i16,
+    pub request_id: Option<String>,
 }
 
-/// Records one change.
-pub async fn record(pool: &PgPool, new: &NewActivity<'_>) -> sqlx::Result<()> {
+/// Records `changes` in one statement (the API gathers the changes of concurrent requests:
+/// `crate::gather`); one answer a change.
+pub async fn record(pool: &PgPool, changes: &[NewActivity]) -> sqlx::Result<Vec<()>> {
     sqlx::query(
         "insert into activity (id, workspace_id, actor_id, actor_kind, key_id, key_name, tool,
                                action, method, route, target, calendar_id, status, request_id)
-         values (uuid_v7(), $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+         select uuid_v7(), r.workspace_id, r.actor_id, r.actor_kind, r.key_id, r.key_name,
+                r.tool, r.action, r.method, r.route, r.target, r.calendar_id, r.status,
+                r.request_id
+         from jsonb_to_recordset($1) as r (workspace_id uuid, actor_id uuid, actor_kind text,
+             key_id uuid, key_name text, tool text, action text, method text, route text,
+             target jsonb, calendar_id uuid, status smallint, request_id text)",
     )
-    .bind(new.workspace)
-    .bind(new.actor)
-    .bind(new.kind)
-    .bind(new.key)
-    .bind(new.key_name)
-    .bind(new.tool)
-    .bind(new.action)
-    .bind(new.method)
-    .bind(new.route)
-    .bind(new.target)
-    .bind(new.calendar)
-    .bind(i16::try_from(new.status).unwrap_or(200))
-    .bind(new.request_id)
+    .bind(sqlx::types::Json(changes))
     .execute(pool)
-    .await
-    .map(drop)
+    .await?;
+    Ok(vec![(); changes.len()])
 }
 
 /// A recorded change, with the person's name and address as they are now.

@@ -170,6 +170,16 @@ async fn every_change_in_a_workspace_is_recorded_once_naming_who_made_it() {
         .await;
     assert_eq!(status, 404);
     assert!(since(&world.app, world.acme, &seen).await.is_empty());
+    // Nor is a person's own profile the workspace's.
+    let me = Made {
+        path: "/v1/me".into(),
+        in_acme: true,
+        body: Some(json!({ "name": "Ana" })),
+        multipart: false,
+    };
+    let (status, _) = world.send("PATCH", &me, &world.ana.token).await;
+    assert_eq!(status, 200);
+    assert!(since(&world.app, world.acme, &seen).await.is_empty());
 }
 
 /// Every row of `workspace`'s activity.

@@ -5,7 +5,7 @@
 // with the pointer.
 
 import { api, people, workspaces } from "../api.js";
-import { who } from "./live.js";
+import { who } from "../people.js";
 import { versions } from "./versions.js";
 import { channelLabel } from "../platforms.js";
 import { compose, textCounter } from "../limits.js";

@@ -10,7 +10,7 @@ import { renderList } from "./list.js";
 import { requestForm } from "./request.js";
 import { continueRun } from "./run.js";
 import { proposalWritten, proposes } from "./runs.js";
-import { who } from "./live.js";
+import { who } from "../people.js";
 
 /** `reopen(id)` shows the calendar again (a regeneration started from its dialog). */
 export function headView(state, reopen) {

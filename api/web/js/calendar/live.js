@@ -5,15 +5,11 @@
 // dropped connection; a fresh connection (`ready`) reads the calendar again, so nothing
 // that changed meanwhile is missed.
 
-import { session, people, initials } from "../api.js";
+import { session, initials } from "../api.js";
+import { who } from "../people.js";
 import { h } from "../ui.js";
 import { t } from "../i18n.js";
 import { reload, isShown } from "./page.js";
-
-/** How a person the stream names is called here. */
-export function who(id, known) {
-  return people.name(id, known, { you: t("people.you"), someone: t("people.someone") });
-}
 
 /** Opens the live stream of the calendar `state` shows; `ready()` is called once it is
  * open (each time it opens afresh), when the calendar should be read. */

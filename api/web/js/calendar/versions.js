@@ -4,7 +4,7 @@
 
 import { h } from "../ui.js";
 import { t, formatZoned } from "../i18n.js";
-import { who } from "./live.js";
+import { who } from "../people.js";
 
 const FIELDS = [
   ["title", "calendar.entryTitle"], ["caption", "calendar.caption"], ["hashtags", "calendar.hashtags"],

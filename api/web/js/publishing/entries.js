@@ -8,6 +8,7 @@ import { h, field, fill, toast, day, showProblem, platformBadge } from "../ui.js
 import { t } from "../i18n.js";
 import { platformName, zoneOf } from "./common.js";
 import { ensureMedia, thumbnail } from "../media.js";
+import { who } from "../people.js";
 
 /** Where each entry stands: not sent yet, or its latest publication's status. */
 const ENTRY_STATUSES = ["unsent", "scheduled", "publishing", "published", "draft_sent", "failed", "unconfirmed"];
@@ -90,17 +91,38 @@ function bulkMedia(calendarId, detail, chosen, rows) {
     const entries = chosen();
     if (!entries.length) return toast(t("publishing.selectOne"));
     try {
+      let set = 0;
       for (const entry of entries) {
-        const saved = await api("PATCH", `/v1/calendars/${calendarId}/entries/${entry.id}`, { mediaUrl: input.value.trim() });
-        entry.mediaUrl = saved.mediaUrl;
+        const saved = await setMedia(calendarId, entry, input.value.trim());
+        if (!saved) continue;
+        Object.assign(entry, saved);
         fill(rows[detail.entries.indexOf(entry)].querySelector(".media"), mediaCell(entry));
+        set += 1;
       }
-      toast(t("publishing.mediaSet", { count: entries.length }));
+      if (set) toast(t("publishing.mediaSet", { count: set }));
     } catch (error) {
       showProblem(error, { fields: { mediaUrl: input } });
     }
   });
   return h("div", { class: "row" }, field(t("publishing.mediaForSelected"), input), apply);
+}
+
+/** Sets `entry`'s media address at the version shown (`If-Match`). A teammate's change
+ * meanwhile that left its media as it was is no conflict (set again at their version); one
+ * that changed its media is kept, and said. The entry as saved, or null. */
+async function setMedia(calendarId, entry, url) {
+  const path = `/v1/calendars/${calendarId}/entries/${entry.id}`;
+  const at = (version) => (version ? { headers: { "If-Match": `"${version}"` } } : {});
+  try {
+    return await api("PATCH", path, { mediaUrl: url }, at(entry.version));
+  } catch (error) {
+    const current = error.code === "EDIT_CONFLICT" ? error.details?.current : null;
+    if (!current) throw error;
+    if ((current.mediaUrl ?? "") === (entry.mediaUrl ?? "")) return api("PATCH", path, { mediaUrl: url }, at(current.version));
+    Object.assign(entry, current);
+    toast(t("live.movedByOther", { who: who(error.details.changedBy?.userId, error.details.changedBy) }));
+    return null;
+  }
 }
 
 /** The entry has something to post with it: uploads, or a media address. */

@@ -5,7 +5,7 @@
 import { api, people, session, workspaces } from "../api.js";
 import { h, fill, field, showError } from "../ui.js";
 import { t, formatZoned, has } from "../i18n.js";
-import { who } from "../calendar/live.js";
+import { who } from "../people.js";
 
 export function activity() {
   const body = h("div", { class: "stack" });
@@ -19,7 +19,7 @@ export function activity() {
     const members = await people.load();
     const person = h("select", { name: "actor", id: "activity-actor" },
       h("option", { value: "" }, t("activity.everyone")),
-      [...members.values()].map((m) => h("option", { value: m.userId }, who(m.userId, m))));
+      [...members.values()].map((m) => h("option", { value: m.userId }, named(m.userId, m))));
     const from = h("input", { type: "date", name: "from", id: "activity-from" });
     const to = h("input", { type: "date", name: "to", id: "activity-to" });
     const list = h("ol", { class: "list activity", id: "activity-list" });
@@ -53,13 +53,18 @@ export function activity() {
   return { element, update };
 }
 
+/** A person as the activity names them: by name, even oneself ("Ana (you)"), since its
+ * sentences go on in the third person. */
+function named(id, known) {
+  const member = people.byId.get(id) ?? known;
+  const name = member.name || member.email || who(id, known);
+  return id === session.user ? t("activity.yourself", { name }) : name;
+}
+
 /** One change: when, who (and with what), what. */
 function item(change) {
   const actor = change.actor ?? {};
-  // Said as a name, even one's own: the sentence goes on in the third person.
-  const known = people.byId.get(actor.userId) ?? actor;
-  const named = known.name || known.email || who(actor.userId, actor);
-  const name = actor.userId === session.user ? t("activity.yourself", { name: named }) : named;
+  const name = named(actor.userId, actor);
   const via = actor.kind === "agent" ? t("activity.byAgent", { tool: actor.tool ?? "MCP" })
     : actor.kind === "key" ? t("activity.byKey", { key: actor.keyName ?? "" }) : null;
   const what = has(`activity.op.${change.action}`) ? t(`activity.op.${change.action}`)
