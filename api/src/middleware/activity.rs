@@ -123,7 +123,8 @@ impl Change {
         }
         let created = ["/data/id", "/id", "/data/jobId", "/jobId", "/job_id"]
             .iter()
-            .find_map(|pointer| made.pointer(pointer).filter(|id| id.is_string()));
+            .find_map(|pointer| made.pointer(pointer).filter(|id| id.is_string()))
+            .filter(|_| matches!(self.method, Method::POST | Method::PUT));
         if let Some(created) = created {
             self.target.insert("created".into(), created.clone());
         }

@@ -150,7 +150,25 @@ async fn every_change_in_a_workspace_is_recorded_once_naming_who_made_it() {
         seen.push(rows[0].0);
     }
     assert!(operations.len() > 70, "{} operations", operations.len());
+    // What a change names: what a creation made, never for an edit or a deletion.
+    let (made, misnamed): (i64, i64) = sqlx::query_as(
+        "select count(*) filter (where method = 'POST' and target ? 'created'),
+                count(*) filter (where method in ('PATCH', 'DELETE') and target ? 'created')
+         from activity where workspace_id = $1",
+    )
+    .bind(world.acme)
+    .fetch_one(&world.app.db)
+    .await
+    .unwrap();
+    assert!(made > 20, "{made} creations name what they made");
+    assert_eq!(misnamed, 0);
 
+    nothing_else_is_recorded(&world, &seen).await;
+}
+
+/// A refusal changes nothing and records nothing, nor is a person's own profile the
+/// workspace's: after `seen`, no row.
+async fn nothing_else_is_recorded(world: &World, seen: &[Uuid]) {
     // A refusal changes nothing and records nothing.
     let entry = world
         .ids
@@ -169,7 +187,7 @@ async fn every_change_in_a_workspace_is_recorded_once_naming_who_made_it() {
         )
         .await;
     assert_eq!(status, 404);
-    assert!(since(&world.app, world.acme, &seen).await.is_empty());
+    assert!(since(&world.app, world.acme, seen).await.is_empty());
     // Nor is a person's own profile the workspace's.
     let me = Made {
         path: "/v1/me".into(),
@@ -179,7 +197,7 @@ async fn every_change_in_a_workspace_is_recorded_once_naming_who_made_it() {
     };
     let (status, _) = world.send("PATCH", &me, &world.ana.token).await;
     assert_eq!(status, 200);
-    assert!(since(&world.app, world.acme, &seen).await.is_empty());
+    assert!(since(&world.app, world.acme, seen).await.is_empty());
 }
 
 /// Every row of `workspace`'s activity.
