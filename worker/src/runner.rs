@@ -176,13 +176,9 @@ async fn announce_ended(ctx: &JobContext, claim: &Claim, calendar: Uuid, label: 
     }
     let data = json!({ "calendarId": calendar, "action": claim.kind.as_str(), "status": label,
         "by": { "userId": claim.user_id, "kind": "worker" }, "at": chrono::Utc::now().to_rfc3339() });
-    if let Err(error) = ctx
-        .emitter
-        .emit_raw(calendar, "calendar.changed", &data.to_string())
-        .await
-    {
-        tracing::warn!(calendarId = %calendar, error = %error, "announcing a calendar change failed");
-    }
+    ctx.emitter
+        .announce(calendar, almanac_shared::events::CALENDAR_CHANGED, &data)
+        .await;
 }
 
 /// Pushes a delivery back onto its queue after `delay`; on failure the reconciler repairs it.

@@ -208,7 +208,7 @@ impl Change {
                 (live::CALENDAR_CHANGED, data)
             }
         };
-        live::announce(emitter, calendar, kind, &data).await;
+        emitter.announce(calendar, kind, &data).await;
     }
 }
 

@@ -135,14 +135,17 @@ pub async fn select(next: impl Endpoint, mut req: Request) -> poem::Result<Respo
         return Err(role_required(needed, role).into());
     }
     tracing::Span::current().record("workspaceId", tracing::field::display(workspace));
-    let (recorder, emitter) = (state.activity.clone(), state.emitter.clone());
+    // A change (not a read) is recorded once it answered: what recording needs is taken
+    // from the state for changes only.
+    let key = caller.key.as_ref().map(|k| (k.key_id, k.name.clone()));
+    let change = Change::of(&req, route, workspace, caller.id, key)
+        .map(|change| (change, state.activity.clone(), state.emitter.clone()));
     req.extensions_mut().insert(Acting(AuthUser {
         id: caller.id,
         workspace,
         role,
     }));
-    let key = caller.key.as_ref().map(|k| (k.key_id, k.name.clone()));
-    let Some(change) = Change::of(&req, route, workspace, caller.id, key) else {
+    let Some((change, recorder, emitter)) = change else {
         return next.call(req).await.map(IntoResponse::into_response);
     };
     // Boxed: on the heap, not the stack a tool's in-process call (MCP) nests in.

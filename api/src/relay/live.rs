@@ -17,7 +17,7 @@
 //!   longer kept (read the calendar again).
 
 use almanac_shared::{
-    events::{self, Emitter},
+    events::{self, Emitter, StoredEvent},
     store::users,
 };
 use bytes::Bytes;
@@ -26,30 +26,15 @@ use serde_json::{Value, json};
 use tokio::sync::broadcast::error::RecvError;
 use uuid::Uuid;
 
-use super::{Deps, Relayed, framing::Framing, machine::PAGE, stream::count_outcome};
+use super::{Deps, Relayed, framing::Framing, machine::PAGE, stream::Active};
 
-/// An entry added, edited or deleted.
-pub const ENTRY_CHANGED: &str = "entry.changed";
-/// Another change of the calendar: read it again.
-pub const CALENDAR_CHANGED: &str = "calendar.changed";
-/// Who has the calendar open now.
-pub const PRESENCE: &str = "presence";
+pub use events::{CALENDAR_CHANGED, ENTRY_CHANGED, PRESENCE};
 
 /// Heartbeats a stream may miss before it no longer counts as open.
 pub const LAPSE_BEATS: u32 = 3;
 
 /// The route label of the stream's metrics.
 const ROUTE: &str = "/v1/calendars/{id}/live";
-
-/// Appends a change of `calendar` to its live stream (logged, never failing the change:
-/// the open copies read the calendar again when they resume).
-pub async fn announce(emitter: &Emitter, calendar: Uuid, kind: &'static str, data: &Value) {
-    let data = data.to_string();
-    if let Err(error) = emitter.emit_raw(calendar, kind, &data).await {
-        metrics::counter!("events_emit_errors_total").increment(1);
-        tracing::warn!(calendarId = %calendar, event = kind, error = %error, "announcing a calendar change failed");
-    }
-}
 
 /// The live stream of `calendar` for `viewer`, after the event `after` (0: from now).
 pub fn stream(
@@ -60,11 +45,7 @@ pub fn stream(
     after: u64,
 ) -> impl Stream<Item = Bytes> + Send + 'static {
     async_stream::stream! {
-        metrics::gauge!("relay_streams_active").increment(1.0);
-        let _active = scopeguard(|| {
-            metrics::gauge!("relay_streams_active").decrement(1.0);
-            count_outcome(ROUTE, "calendar", "disconnected");
-        });
+        let _active = Active::start(ROUTE, "calendar");
         let mut subscription = Box::pin(deps.hub.subscribe(calendar)).await;
         let mut last = after;
         if after == 0 {
@@ -86,18 +67,13 @@ pub fn stream(
         loop {
             match subscription.recv().await {
                 Ok(Relayed::Event(event)) => {
-                    if event.seq > last {
-                        last = event.seq;
-                        yield Framing::Sse.frame(Some(event.seq), &event.kind, &event.data);
+                    for frame in fresh(std::slice::from_ref(&*event), &mut last) {
+                        yield frame;
                     }
                 }
                 Ok(Relayed::Events(batch)) => {
-                    for event in batch.iter() {
-                        if event.seq <= last {
-                            continue;
-                        }
-                        last = event.seq;
-                        yield Framing::Sse.frame(Some(event.seq), &event.kind, &event.data);
+                    for frame in fresh(&batch, &mut last) {
+                        yield frame;
                     }
                 }
                 Ok(Relayed::Resync) | Err(RecvError::Lagged(_)) => {
@@ -136,15 +112,23 @@ async fn catch_up(deps: &Deps, calendar: Uuid, last: &mut u64) -> Vec<Bytes> {
             frames.push(truncated(*last));
         }
         first_page = false;
-        let full = page.events.len() >= PAGE;
-        for event in page.events {
-            *last = event.seq;
-            frames.push(Framing::Sse.frame(Some(event.seq), &event.kind, &event.data));
-        }
-        if !full {
+        frames.extend(fresh(&page.events, last));
+        if page.events.len() < PAGE {
             return frames;
         }
     }
+}
+
+/// The frames of `events` after `last` (moving it): each event once, in order.
+fn fresh(events: &[StoredEvent], last: &mut u64) -> Vec<Bytes> {
+    let mut frames = Vec::new();
+    for event in events {
+        if event.seq > *last {
+            *last = event.seq;
+            frames.push(Framing::Sse.stored(event));
+        }
+    }
+    frames
 }
 
 /// Some changes after `after` are no longer kept: read the calendar again.
@@ -282,18 +266,5 @@ async fn tell(deps: &Deps, emitter: &Emitter, calendar: Uuid) {
         })
         .collect();
     let data = json!({ "calendarId": calendar, "viewers": viewers });
-    announce(emitter, calendar, PRESENCE, &data).await;
-}
-
-/// Runs `end` when dropped.
-fn scopeguard(end: impl FnOnce()) -> impl Drop {
-    struct Guard<F: FnOnce()>(Option<F>);
-    impl<F: FnOnce()> Drop for Guard<F> {
-        fn drop(&mut self) {
-            if let Some(end) = self.0.take() {
-                end();
-            }
-        }
-    }
-    Guard(Some(end))
+    emitter.announce(calendar, PRESENCE, &data).await;
 }

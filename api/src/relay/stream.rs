@@ -24,14 +24,14 @@ use super::{
 /// and timeouts read; `kind` the job's, so a calendar followed on any route counts as one): the job's final status (`succeeded`, `failed`, `timeout`, `cancelled`),
 /// `stream_error`, `lagged`, `server_closing`, `gone` (the job no longer exists), or
 /// `disconnected` (the client left first).
-struct Active {
+pub(super) struct Active {
     route: &'static str,
     kind: &'static str,
     outcome: &'static str,
 }
 
 impl Active {
-    fn start(route: &'static str, kind: &'static str) -> Self {
+    pub(super) fn start(route: &'static str, kind: &'static str) -> Self {
         metrics::gauge!("relay_streams_active").increment(1.0);
         Active {
             route,

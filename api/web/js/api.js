@@ -195,6 +195,13 @@ export async function api(method, path, body, { envelope = false, headers: extra
   return enveloped ? json.data : json;
 }
 
+/** The options of a change made only at `version` (its `ETag`, as `If-Match`): a
+ * teammate's change since is refused (`EDIT_CONFLICT`), never overwritten. None without a
+ * version (an entry only streamed so far). */
+export function atVersion(version) {
+  return version ? { headers: { "If-Match": `"${version}"` } } : {};
+}
+
 /** Downloads `path` (with the session) as a file named `name`. */
 export async function download(path, name) {
   const response = await fetch(path, { headers: headers(), credentials: "same-origin" });

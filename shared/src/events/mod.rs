@@ -299,6 +299,14 @@ fn job_tag(settings: &Settings, job: Uuid, what: &str) -> String {
     format!("{}:{{{job}}}:{what}", settings.redis_prefix)
 }
 
+/// A calendar's live stream (`GET /v1/calendars/{id}/live`): an entry added, edited or
+/// deleted...
+pub const ENTRY_CHANGED: &str = "entry.changed";
+/// ...another change of the calendar (read it again)...
+pub const CALENDAR_CHANGED: &str = "calendar.changed";
+/// ...and who has it open now.
+pub const PRESENCE: &str = "presence";
+
 /// Who has a calendar open (`<prefix>:{<calendar id>}:presence`): a sorted set of the
 /// live streams watching it, each scored by when it lapses unless its stream beats again.
 pub fn presence_key(settings: &Settings, calendar: Uuid) -> String {

@@ -435,6 +435,17 @@ impl Emitter {
             tracing::warn!(job_id = %job, event = event.kind(), error = %error, "emitting a job event failed");
         }
     }
+
+    /// A change of `calendar` on its live stream (`kind` one of [`super::ENTRY_CHANGED`],
+    /// [`super::CALENDAR_CHANGED`], [`super::PRESENCE`]; `data` its JSON), logged instead
+    /// of failing: the change is made, and the open copies read the calendar again when
+    /// they resume.
+    pub async fn announce(&self, calendar: Uuid, kind: &'static str, data: &serde_json::Value) {
+        if let Err(error) = self.emit_raw(calendar, kind, &data.to_string()).await {
+            metrics::counter!("events_emit_errors_total").increment(1);
+            tracing::warn!(calendarId = %calendar, event = kind, error = %error, "announcing a calendar change failed");
+        }
+    }
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 // before a changed entry is closed; "Move…" reschedules from the keyboard as a drag does
 // with the pointer.
 
-import { api, people, workspaces } from "../api.js";
+import { api, atVersion, people, workspaces } from "../api.js";
 import { who } from "../people.js";
 import { versions } from "./versions.js";
 import { channelLabel } from "../platforms.js";
@@ -77,8 +77,7 @@ export function entryEditor(state) {
     problem.replaceChildren();
     try {
       // Saved only at the version this dialog shows: a teammate's change meanwhile is 412.
-      const headers = state.editingVersion ? { "If-Match": `"${state.editingVersion}"` } : undefined;
-      const saved = await api("PATCH", `/v1/calendars/${state.id}/entries/${entry.id}`, patch, { headers });
+      const saved = await api("PATCH", `/v1/calendars/${state.id}/entries/${entry.id}`, patch, atVersion(state.editingVersion));
       if (saved.key !== entry.key) state.grid.remove(entry.key);
       state.grid.upsert(saved);
       state.editorSnapshot = undefined;
@@ -259,8 +258,7 @@ export async function moveEntry(state, key, date, time) {
   }
   try {
     // Moved only at the version shown: a teammate's change meanwhile is shown instead.
-    const headers = entry.version ? { "If-Match": `"${entry.version}"` } : undefined;
-    const saved = await api("PATCH", `/v1/calendars/${state.id}/entries/${entry.id}`, { date, time }, { headers });
+    const saved = await api("PATCH", `/v1/calendars/${state.id}/entries/${entry.id}`, { date, time }, atVersion(entry.version));
     if (saved.key !== key) state.grid.remove(key);
     state.grid.upsert(saved);
     toast(t("calendar.moved", { day: day(saved.date), time: formatTime(saved.time.slice(0, 5)) }));

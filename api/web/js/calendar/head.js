@@ -2,7 +2,7 @@
 // progress and status, Cancel, Continue, Regenerate, the exports, the feed and the way to
 // publishing. `update(detail)` shows the calendar as the server read it.
 
-import { api, download } from "../api.js";
+import { api, atVersion, download } from "../api.js";
 import { feedButton } from "../feed.js";
 import { h, field, toast, showError, showProblem, guardUnsaved } from "../ui.js";
 import { t } from "../i18n.js";
@@ -96,10 +96,7 @@ function renamer(state, title, heading) {
       h("button", { type: "submit" }, t("common.save")),
       h("button", { type: "button", class: "secondary", onclick: () => form.replaceWith(heading()) }, t("common.cancel")),
       problem);
-    const save = async (name) => {
-      const headers = version ? { "If-Match": `"${version}"` } : undefined;
-      return api("PATCH", `/v1/calendars/${id}`, { name }, { headers });
-    };
+    const save = (name) => api("PATCH", `/v1/calendars/${id}`, { name }, atVersion(version));
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
       try {

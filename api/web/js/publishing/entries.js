@@ -3,7 +3,7 @@
 // or an address), a selection nothing is in until the person chooses, and one media
 // address for every selected entry. `update()` shows the statuses the intents' list read.
 
-import { api } from "../api.js";
+import { api, atVersion } from "../api.js";
 import { h, field, fill, toast, day, showProblem, platformBadge } from "../ui.js";
 import { t } from "../i18n.js";
 import { platformName, zoneOf } from "./common.js";
@@ -112,13 +112,12 @@ function bulkMedia(calendarId, detail, chosen, rows) {
  * that changed its media is kept, and said. The entry as saved, or null. */
 async function setMedia(calendarId, entry, url) {
   const path = `/v1/calendars/${calendarId}/entries/${entry.id}`;
-  const at = (version) => (version ? { headers: { "If-Match": `"${version}"` } } : {});
   try {
-    return await api("PATCH", path, { mediaUrl: url }, at(entry.version));
+    return await api("PATCH", path, { mediaUrl: url }, atVersion(entry.version));
   } catch (error) {
     const current = error.code === "EDIT_CONFLICT" ? error.details?.current : null;
     if (!current) throw error;
-    if ((current.mediaUrl ?? "") === (entry.mediaUrl ?? "")) return api("PATCH", path, { mediaUrl: url }, at(current.version));
+    if ((current.mediaUrl ?? "") === (entry.mediaUrl ?? "")) return api("PATCH", path, { mediaUrl: url }, atVersion(current.version));
     Object.assign(entry, current);
     toast(t("live.movedByOther", { who: who(error.details.changedBy?.userId, error.details.changedBy) }));
     return null;

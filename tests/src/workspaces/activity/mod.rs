@@ -3,20 +3,16 @@
 //! row naming who made it (the person, or the API key by its name); a refusal records
 //! nothing; members read it newest first, by person, by time and page by page.
 
-use std::collections::HashMap;
-
 use reqwest::Method;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::{JOIN, Person, app_with, isolation::fixture, join, team};
-use crate::{
-    contract::statuses::{media, organic, valid_body},
-    helpers::{
-        TestApp, TestOptions, fake_platforms::FakePlatforms, outbox::Outbox, spawn_app_with,
-    },
-    publishing::publish_env,
-};
+use super::{Person, app_with, join, team};
+use crate::helpers::{TestApp, outbox::Outbox};
+
+mod world;
+
+use world::{Made, World, world};
 
 /// The operations that change something outside the workspace's record, with the reason.
 const NOT_THE_WORKSPACES: [(&str, &str); 2] = [
@@ -45,32 +41,6 @@ const FIRST: [&str; 3] = [
     "createInvitation",
     "connectChannel",
 ];
-
-/// What one operation was made with.
-struct Made {
-    path: String,
-    /// Sent with `Almanac-Workspace: <Acme>` (not by one joining it).
-    in_acme: bool,
-    body: Option<Value>,
-    multipart: bool,
-}
-
-/// The state the table acts on: the team's resources (`isolation::fixture`) and what a few
-/// operations need beyond them.
-struct World {
-    app: TestApp,
-    _fake: FakePlatforms,
-    outbox: Outbox,
-    acme: Uuid,
-    ana: Person,
-    eve: Person,
-    gus: Person,
-    key: String,
-    ids: super::isolation::Fixture,
-    /// What the table's own calls made, by name: a connection's `state`, the connected
-    /// channel.
-    made: HashMap<&'static str, String>,
-}
 
 #[tokio::test]
 async fn every_change_in_a_workspace_is_recorded_once_naming_who_made_it() {
@@ -225,216 +195,6 @@ async fn since(app: &TestApp, workspace: Uuid, seen: &[Uuid]) -> Vec<Recorded> {
     rows.into_iter()
         .map(|(id, action, kind, actor, key)| (id, (action, kind, actor, key)))
         .collect()
-}
-
-/// The team Acme (`ana` its owner, `eve` an editor), its resources, a key `Zapier` of
-/// ana's, and what a few operations need beyond the fixture.
-async fn world() -> World {
-    let fake = FakePlatforms::start().await;
-    let outbox = Outbox::new();
-    let mut env = outbox.env();
-    env.extend(publish_env(&fake, true));
-    let app = spawn_app_with(TestOptions {
-        env,
-        ..Default::default()
-    })
-    .await;
-    let (ana, eve, gus) = (
-        Person::new(&app, "ana"),
-        Person::new(&app, "eve"),
-        Person::new(&app, "gus"),
-    );
-    let acme = team(&app, &ana, "Acme").await;
-    let ids = fixture(&app, &outbox, &ana, acme).await;
-    join(&app, &outbox, acme, &ana, &eve, "editor").await;
-    let (status, key) = ana
-        .call(
-            &app,
-            Method::POST,
-            "/v1/api-keys",
-            Some(acme),
-            Some(&json!({ "name": "Zapier", "scopes": ["read", "write", "publish"] })),
-        )
-        .await;
-    assert_eq!(status, 201, "{key}");
-    let key = key["data"]["key"].as_str().unwrap().to_owned();
-    sqlx::query(EXTRA)
-        .bind(ana.id)
-        .bind(acme)
-        .bind(Uuid::parse_str(&ids.by_segment["calendars"]).unwrap())
-        .bind(super::isolation::TEXT_ID)
-        .bind(Uuid::parse_str(&ids.by_segment["publish-intents"]).unwrap())
-        .bind(Uuid::parse_str(&ids.by_segment["entries"]).unwrap())
-        .bind(Uuid::parse_str(&ids.by_segment["channels"]).unwrap())
-        .execute(&app.db)
-        .await
-        .unwrap();
-    World {
-        app,
-        _fake: fake,
-        outbox,
-        acme,
-        ana,
-        eve,
-        gus,
-        key,
-        ids,
-        made: HashMap::new(),
-    }
-}
-
-/// Beyond the fixture: a job waiting for tomorrow to cancel, a scheduled intent to cancel, a published
-/// one to read numbers of, the failed one on its entry and channel (to retry), a calendar
-/// whose first run timed out and an address that unsubscribed; the team's channel, linked
-/// to its brand, on a platform of the organic week (seed 003 plans for those alone). $1 the owner, $2 the workspace, $3 the fixture's
-/// calendar, $4 the text id, $5 its failed intent, $6 its entry, $7 its channel.
-const EXTRA: &str = "with
-     j as (insert into jobs (id, user_id, workspace_id, kind, status, payload, max_attempts,
-                             fairness_key, run_after)
-           values ('0195a000-0000-7000-8000-000000000001', $1, $2, 'generation', 'pending',
-                   '{}', 3, $2, now() + interval '1 day')),
-     i as (insert into publish_intents (id, user_id, workspace_id, calendar_id, channel, mode,
-                                        dry_run, timing, status, publish_at)
-           values ('0195a000-0000-7000-8000-000000000002', $1, $2, $3, 'bluesky', 'publish',
-                   false, 'scheduled', 'scheduled', '2030-01-07 09:00Z')),
-     pi as (insert into publish_intents (id, user_id, workspace_id, calendar_id, channel, mode,
-                                         dry_run, timing, status, remote_post_id)
-            values ('0195a000-0000-7000-8000-000000000005', $1, $2, $3, 'bluesky', 'publish',
-                    false, 'now', 'published', 'at://post/1')),
-     fi as (update publish_intents set account = $7, entry_id = $6 where id = $5),
-     k as (insert into calendars (id, user_id, workspace_id, name, current_version, request)
-           values ('0195a000-0000-7000-8000-000000000003', $1, $2, 'Timed out', 1,
-                   '{\"channels\": [\"instagram\"], \"cadence\": \"daily\",
-                     \"start\": \"2030-03-01\", \"end\": \"2030-03-02\"}')),
-     r as (insert into calendar_runs (id, calendar_id, user_id, workspace_id, version, mode,
-                                      request, slots, applies_directly, status)
-           values ('0195a000-0000-7000-8000-000000000004',
-                   '0195a000-0000-7000-8000-000000000003', $1, $2, 1, 'service',
-                   '{\"channels\": [\"instagram\"], \"cadence\": \"daily\",
-                     \"start\": \"2030-03-01\", \"end\": \"2030-03-02\"}', 2, true, 'timeout')),
-     p as (update platform_accounts set platform = 'instagram'
-           where workspace_id = $2 and $4 <> '')
-     insert into email_suppressions (user_id, workspace_id, theme_id, address)
-     select $1, $2, theme_id, 'reader@example.com' from theme_schedules where workspace_id = $2";
-
-impl World {
-    /// The path and body `op` (at `template`) is made with.
-    async fn made_for(&mut self, op: &str, template: &str, takes_body: bool) -> Made {
-        let mut path = self
-            .ids
-            .path(template, false)
-            .unwrap_or_else(|| template.to_owned());
-        let extra = |n: u8| format!("0195a000-0000-7000-8000-00000000000{n}");
-        match op {
-            "cancelJob" => path = format!("/v1/jobs/{}/cancel", extra(1)),
-            "cancelPublishIntent" => path = format!("/v1/publish-intents/{}", extra(2)),
-            "retryChannelFailures" => {
-                path = format!("/v1/channels/{}/retry-failed", self.made["channel"]);
-            }
-            "refreshPostAnalytics" => path = format!("/v1/analytics/posts/{}/refresh", extra(5)),
-            "continueCalendarRun" => {
-                path = format!("/v1/calendars/{}/runs/{}/continue", extra(3), extra(4));
-            }
-            "connectChannel" | "completeChannel" => path = path.replace("bluesky", "instagram"),
-            // The week the organic generation (earlier in the table) filled.
-            "editOrganicPlacement" => {
-                path = path.replace("placements/acme-launch", "placements/p1")
-            }
-            "addOrganicWeekToCalendar" => path = path.replace("2030-01-07", "2027-03-01"),
-            // The account the table linked (`linkBrandAccount`).
-            "unlinkBrandAccount" => {
-                path = format!(
-                    "/api/organic/brands/{}/accounts/ig_probe",
-                    super::isolation::TEXT_ID
-                );
-            }
-            "acceptInvitation" => {
-                let token = self.outbox.token(&self.gus.email, 1, JOIN).await;
-                path = format!("/v1/invitations/{token}/accept");
-            }
-            _ => {}
-        }
-        let body = match op {
-            "createInvitation" => json!({ "email": self.gus.email, "role": "viewer" }),
-            "updateMember" => json!({ "role": "viewer" }),
-            "updateWebhook" => json!({ "description": "Changed" }),
-            "updateCard" => json!({ "card_type": "basic", "front": "Updated", "back": "Card" }),
-            "reviewSuggestion" => json!({ "card_type": "basic", "status": "accepted",
-                "front": "Reviewed front", "back": "Reviewed back" }),
-            "importChannel" => json!({ "platform": "tiktok",
-                "accountId": crate::helpers::fake_platforms::TIKTOK_OPEN_ID,
-                "accessToken": "tt-token", "refreshToken": "tt-refresh", "expiresIn": 86400 }),
-            "completeChannel" => json!({ "state": self.made["state"], "code": "good-code" }),
-            "generateOrganicCalendar" | "generateOrganicCalendarUpstream" => {
-                let account = Some(super::isolation::MARK);
-                let mut week = organic::request(super::isolation::TEXT_ID, account);
-                for placement in week["placements"].as_array_mut().unwrap() {
-                    placement["trendId"] = json!(super::isolation::TEXT_ID);
-                }
-                week
-            }
-            "queueEntries" => json!({ "calendarId": self.ids.by_segment["calendars"],
-                "entryIds": [self.ids.by_segment["entries"]] }),
-            "shuffleQueue" => json!({ "channelId": self.ids.by_segment["channels"] }),
-            "createEvergreen" => json!({ "name": "Again", "minGapDays": 30, "variation": "none",
-                "channelIds": [self.ids.by_segment["channels"]],
-                "entryIds": [self.ids.by_segment["entries"]] }),
-            "publishCalendar" => json!({ "all": true, "dryRun": true }),
-            "addOrganicWeekToCalendar" => json!({ "name": "Organic" }),
-            _ if takes_body && op != "uploadMedia" => valid_body(op),
-            _ => Value::Null,
-        };
-        let body = (!body.is_null()).then_some(body);
-        Made {
-            path,
-            in_acme: op != "acceptInvitation",
-            body,
-            multipart: op == "uploadMedia",
-        }
-    }
-
-    /// Keeps what a later operation needs from `op`'s answer.
-    fn remember(&mut self, op: &str, answer: &Value) {
-        let field = match op {
-            "connectChannel" => ("state", "state"),
-            "importChannel" => ("channel", "id"),
-            _ => return,
-        };
-        let value = answer["data"][field.1].as_str().unwrap().to_owned();
-        self.made.insert(field.0, value);
-    }
-
-    /// `method made.path` with `bearer`, in Acme: status and answer.
-    async fn send(&self, method: &str, made: &Made, bearer: &str) -> (u16, Value) {
-        let mut request = self
-            .app
-            .client
-            .request(method.parse().unwrap(), self.app.url(&made.path))
-            .header("accept", "application/json")
-            .bearer_auth(bearer);
-        if made.in_acme {
-            request = request.header(super::HEADER, self.acme.to_string());
-        }
-        if made.multipart {
-            request = request
-                .header("content-type", media::MULTIPART)
-                .body(media::picture());
-        } else if let Some(body) = &made.body {
-            request = request.json(body);
-        }
-        let response = request.send().await.unwrap();
-        let status = response.status().as_u16();
-        let streams = response
-            .headers()
-            .get("content-type")
-            .is_some_and(|t| !t.to_str().unwrap().starts_with("application/json"));
-        if streams {
-            // A stream (an organic week), read to its end: the week is saved.
-            let text = response.text().await.unwrap();
-            return (status, json!(text));
-        }
-        (status, response.json().await.unwrap_or(Value::Null))
-    }
 }
 
 #[tokio::test]
