@@ -45,6 +45,7 @@ use crate::routes::{
     },
     platforms::PlatformsApi,
     publishing::{ChannelsApi, EvergreenApi, PublishApi, QueueApi, SlotsApi},
+    review::ReviewApi,
     saved_calendars::{SavedCalendarsApi, feed::CalendarFeedApi, live::CalendarLiveApi},
     schedules::SchedulesApi,
     suggestions::SuggestionsApi,
@@ -92,7 +93,7 @@ pub type Apis = (
         ApiKeysApi,
         MeApi,
     ),
-    (WorkspacesApi, InvitationsApi, ActivityApi),
+    (WorkspacesApi, InvitationsApi, ActivityApi, ReviewApi),
     AnalyticsApi,
 );
 

@@ -111,12 +111,12 @@ pub const CATALOGUE: &[(&str, &str)] = &[
     ("DRAFT_UNSUPPORTED", "The platform has no drafts."),
     ("DUPLICATE_CARD", "The deck already holds this card."),
     (
-        "EDIT_CONFLICT",
-        "Someone changed it since it was read; nothing was changed.",
-    ),
-    (
         "DUPLICATE_POST",
         "The platform refuses a post identical to a recent one.",
+    ),
+    (
+        "EDIT_CONFLICT",
+        "Someone changed it since it was read; nothing was changed.",
     ),
     (
         "EMAIL_TEMPORARY",
@@ -216,6 +216,10 @@ pub const CATALOGUE: &[(&str, &str)] = &[
     (
         "NOTHING_NEW",
         "The sources had nothing new since the last digest.",
+    ),
+    (
+        "NOT_AN_APPROVER",
+        "The caller is not an approver of the review's step asked now, or asked for the review.",
     ),
     (
         "NOT_AN_AUTH_FAILURE",
@@ -323,6 +327,30 @@ pub const CATALOGUE: &[(&str, &str)] = &[
     (
         "REQUEST_TIMEOUT",
         "The request's body took too long to arrive.",
+    ),
+    (
+        "REVIEW_EXPIRED",
+        "The entry was not approved by its time (or changed after it was approved), so it was not published.",
+    ),
+    (
+        "REVIEW_INCOMPATIBLE",
+        "A repeat rewritten by the AI cannot go out on a channel that asks for review.",
+    ),
+    (
+        "REVIEW_NOT_ENABLED",
+        "No review policy applies to the entry's channel.",
+    ),
+    (
+        "REVIEW_NOT_IN_PROGRESS",
+        "The entry is not waiting for a decision.",
+    ),
+    (
+        "REVIEW_REQUIRED",
+        "The entry's channel asks for review and the entry is not approved at its content now.",
+    ),
+    (
+        "REVIEW_VERSION_CHANGED",
+        "The decision names another content version than the entry's.",
     ),
     (
         "REVOKED_ACCESS_TOKEN",

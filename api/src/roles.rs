@@ -3,12 +3,13 @@
 //! `crate::contract`) and the check (`crate::middleware::workspace`, reading the document
 //! through the route table) follow:
 //!
-//! - `viewer`: every `GET` or `HEAD`, making a workspace, accepting an invitation and a
-//!   person's own account (`PATCH /v1/me`: their language and time zone);
+//! - `viewer`: every `GET` or `HEAD`, making a workspace, accepting an invitation, a
+//!   person's own account (`PATCH /v1/me`: their language and time zone) and a decision on
+//!   an entry's review (its step names who may decide);
 //! - `owner`: renaming or deleting a workspace;
-//! - `admin`: every other operation on the workspace's members and invitations, its
-//!   channels (connecting, credentials, slots, disconnecting), webhooks, calendar feeds
-//!   and API keys;
+//! - `admin`: every other operation on the workspace's members, invitations and review
+//!   policy, its channels (connecting, credentials, slots, review policy, disconnecting),
+//!   webhooks, calendar feeds and API keys;
 //! - `editor`: every other operation (creating, editing, generating, scheduling and
 //!   publishing).
 
@@ -57,7 +58,9 @@ pub fn role_for(method: &str, template: &str) -> Role {
     if method.eq_ignore_ascii_case("GET") || method.eq_ignore_ascii_case("HEAD") {
         return Role::Viewer;
     }
-    if template == WORKSPACES || template == ME || under(INVITATIONS) {
+    // An approver may hold any role: the review's step names who decides
+    // (`crate::routes::review`).
+    if template == WORKSPACES || template == ME || under(INVITATIONS) || is_decision(template) {
         return Role::Viewer;
     }
     if under(WORKSPACES) {
@@ -77,14 +80,22 @@ pub fn role_for(method: &str, template: &str) -> Role {
     }
 }
 
+/// A decision on an entry's review: a person's, whatever their role (the step names its
+/// approvers), never a key's.
+fn is_decision(path: &str) -> bool {
+    path.trim_end_matches('/').ends_with("/review/decisions")
+}
+
 /// Whether an API key is refused (401) on `method` `path` whatever its scopes: managing
 /// members, invitations and roles, making or deleting a workspace, so a leaked key can never
-/// let someone in; and reading the workspace's activity, which names every key.
+/// let someone in; reading the workspace's activity, which names every key; and deciding on
+/// an entry's review, which only a person does.
 pub fn refuses_keys(method: &str, path: &str) -> bool {
     let segments: Vec<&str> = path.trim_end_matches('/').split('/').collect();
     let in_workspaces = segments.get(1..3) == Some(&["v1", "workspaces"][..]);
     let in_invitations = segments.get(1..3) == Some(&["v1", "invitations"][..]);
     in_invitations
+        || is_decision(path)
         || (in_workspaces
             && match segments.len() {
                 3 => method.eq_ignore_ascii_case("POST"),
@@ -105,6 +116,18 @@ mod tests {
             ("POST", "/v1/workspaces", Role::Viewer),
             ("POST", "/v1/invitations/{token}/accept", Role::Viewer),
             ("PATCH", "/v1/me", Role::Viewer),
+            (
+                "POST",
+                "/v1/calendars/{id}/entries/{entry_id}/review/decisions",
+                Role::Viewer,
+            ),
+            (
+                "POST",
+                "/v1/calendars/{id}/entries/{entry_id}/review",
+                Role::Editor,
+            ),
+            ("PUT", "/v1/channels/{id}/review", Role::Admin),
+            ("PUT", "/v1/workspaces/{id}/review", Role::Admin),
             (
                 "PATCH",
                 "/v1/calendars/{id}/entries/{entry_id}",
@@ -146,6 +169,10 @@ mod tests {
                 "/v1/workspaces/0191f0f0-0000-7000-8000-000000000000/invitations",
             ),
             ("POST", "/v1/invitations/abc/accept"),
+            (
+                "POST",
+                "/v1/calendars/0191f0f0-0000-7000-8000-000000000000/entries/0191f0f0-0000-7000-8000-000000000001/review/decisions",
+            ),
         ] {
             assert!(refuses_keys(method, path), "{method} {path}");
         }

@@ -6,7 +6,7 @@
 //! that no operation can forget to; refused requests change nothing and record nothing.
 //! Read with `GET /v1/workspaces/{id}/activity`.
 
-use almanac_shared::events::Emitter;
+use almanac_shared::events::{ENTRY_REVIEW, Emitter};
 use almanac_shared::store::activity::{ActorKind, NewActivity};
 use poem::{
     Response,
@@ -188,6 +188,12 @@ impl Change {
         let at = chrono::Utc::now().to_rfc3339();
         let entry_id = target.get("entry_id").or_else(|| target.get("created"));
         let (kind, data) = match entry_id {
+            Some(entry_id) if self.route.starts_with(ENTRIES) && is_review(self.route) => {
+                let review = made.pointer("/data");
+                let data = json!({ "calendarId": calendar, "entryId": entry_id,
+                    "review": review, "by": by, "action": self.action, "at": at });
+                (ENTRY_REVIEW, data)
+            }
             Some(entry_id) if self.route.starts_with(ENTRIES) => {
                 let change = match self.method {
                     Method::POST => "added",
@@ -214,3 +220,8 @@ impl Change {
 
 /// The routes of a calendar's entries.
 const ENTRIES: &str = "/v1/calendars/{id}/entries";
+
+/// An entry's review routes: asking for one, deciding.
+fn is_review(route: &str) -> bool {
+    route.ends_with("/review") || route.ends_with("/review/decisions")
+}

@@ -5,7 +5,8 @@
 //! - `entry.changed` (an entry added, edited or deleted: the entry as it is now, its
 //!   version, who changed it) and `calendar.changed` (anything else that changed the
 //!   calendar: a rename, a regeneration accepted, a queue or a publish) are appended by the
-//!   API once the change answered (`crate::middleware::activity`).
+//!   API once the change answered (`crate::middleware::activity`), as is `entry.review`
+//!   (an entry's review asked for or decided: the review as it is now).
 //! - `presence` lists the people with the calendar open. Each stream is a member of the
 //!   calendar's presence set in Redis, scored by when it lapses; it beats with the hub's
 //!   heartbeat and leaves when it ends (the tab closed), and a stream that stopped beating

@@ -13,6 +13,7 @@ pub mod media;
 pub mod organic;
 pub mod platforms;
 pub mod publishing;
+pub mod review;
 pub mod saved_calendars;
 pub mod schedules;
 pub mod suggestions;
@@ -82,6 +83,11 @@ pub enum Tag {
     /// in the workspace `Almanac-Workspace` names, else the personal one; an operation on
     /// one resource, in the resource's.
     Workspaces,
+    /// Review before publishing: a channel's or the workspace's policy (`none`, or
+    /// `always` with up to three steps of approvers), an entry's review asked for by an
+    /// editor and decided step by step, and the gate: with review on, only an entry
+    /// approved at the content it publishes goes out.
+    Review,
     /// Liveness and readiness.
     Operations,
     /// The operator's runtime feature flags (seed 001): `CALENDAR_SERVICE_ENABLED` and

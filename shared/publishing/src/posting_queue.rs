@@ -301,6 +301,7 @@ impl Placing<'_> {
         }
         for ((entry, open, post), at) in to_place.into_iter().zip(times) {
             calendars::move_entry(conn, entry.id, &placement(self.timezone, at)).await?;
+            calendars::choose_channel(conn, entry.id, account.id).await?;
             let intent = match open {
                 Some(id) => id,
                 None => {

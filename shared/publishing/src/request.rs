@@ -31,6 +31,7 @@ use almanac_shared::{
     store::{
         calendars::{self, Publishable},
         publish::{self as store, Due, Intent, NewIntent, channels::Account},
+        review as store_review,
     },
 };
 
@@ -89,7 +90,12 @@ pub struct Outcome {
     pub jobs: Vec<NewJob>,
 }
 
-/// An entry a dry run leaves out, and why: `CHANNEL_NOT_CONNECTED` or `CHANNEL_AMBIGUOUS`.
+/// The code of an entry its channel's review policy holds: it is not approved at the
+/// content it has now. It gets no intent.
+pub const REVIEW_REQUIRED: &str = "REVIEW_REQUIRED";
+
+/// An entry a request leaves out, and why: a dry run's `CHANNEL_NOT_CONNECTED` or
+/// `CHANNEL_AMBIGUOUS`, any request's `REVIEW_REQUIRED`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RefusedEntry {
     pub entry_id: Uuid,
@@ -219,12 +225,15 @@ pub async fn submit(
         let target = settle_target(run, conn, account, enabled, dry_run, &options, entry).await?;
         targets.insert(platform, target);
     }
+    let accounts: Vec<Uuid> = targets.values().map(|t| t.account.id).collect();
+    let reviewed = store_review::reviewed(&mut *conn, &accounts).await?;
     let mut plan = Plan {
         run,
         request,
         user,
         calendar_id,
         dry_run,
+        reviewed,
         timezone: timezone.name(),
         options,
         targets,
@@ -232,32 +241,7 @@ pub async fn submit(
         quota: BTreeMap::new(),
     };
     let planned: Vec<Planned> = entries.iter().map(|entry| plan.entry(entry)).collect();
-    let mut intents = Vec::with_capacity(planned.len());
-    let mut refused = Vec::new();
-    let mut now_ids = Vec::new();
-    for planned in planned {
-        let new = match planned {
-            Planned::Refused(entry) => {
-                refused.push(entry);
-                continue;
-            }
-            Planned::Intent(new) => *new,
-        };
-        if new.status == IntentStatus::Scheduled {
-            let (intent, created) = store::insert_once(conn, &new).await?;
-            if created && request.when == Timing::Now {
-                now_ids.push(intent.id);
-            }
-            intents.push(intent);
-        } else {
-            intents.push(write(conn, &new).await?);
-        }
-    }
-    let jobs = if now_ids.is_empty() {
-        Vec::new()
-    } else {
-        store::dispatch(conn, Due::Ids(&now_ids), now_ids.len() as i64).await?
-    };
+    let (intents, refused, jobs) = write_planned(conn, request, planned, &chosen).await?;
     for intent in &intents {
         run.platforms.count_outcome(&intent.channel, intent.status);
         tracing::info!(
@@ -279,6 +263,49 @@ pub async fn submit(
         refused,
         jobs,
     })
+}
+
+/// Writes what the request planned: each intent (a scheduled one once per entry and
+/// channel, its entry naming the channel chosen in `chosen`), the entries it leaves out,
+/// and the publish jobs of those asked for now.
+async fn write_planned(
+    conn: &mut PgConnection,
+    request: &PublishRequest,
+    planned: Vec<Planned>,
+    chosen: &[Uuid],
+) -> Result<(Vec<Intent>, Vec<RefusedEntry>, Vec<NewJob>), Refusal> {
+    let mut intents = Vec::with_capacity(planned.len());
+    let mut refused = Vec::new();
+    let mut now_ids = Vec::new();
+    for planned in planned {
+        let new = match planned {
+            Planned::Refused(entry) => {
+                refused.push(entry);
+                continue;
+            }
+            Planned::Intent(new) => *new,
+        };
+        if new.status == IntentStatus::Scheduled {
+            if let (Some(entry), Some(account)) = (new.entry_id, new.account)
+                && chosen.contains(&account)
+            {
+                calendars::choose_channel(conn, entry, account).await?;
+            }
+            let (intent, created) = store::insert_once(conn, &new).await?;
+            if created && request.when == Timing::Now {
+                now_ids.push(intent.id);
+            }
+            intents.push(intent);
+        } else {
+            intents.push(write(conn, &new).await?);
+        }
+    }
+    let jobs = if now_ids.is_empty() {
+        Vec::new()
+    } else {
+        store::dispatch(conn, Due::Ids(&now_ids), now_ids.len() as i64).await?
+    };
+    Ok((intents, refused, jobs))
 }
 
 /// The entries the request selects: `None` for all of them.
@@ -350,6 +377,9 @@ struct Plan<'a> {
     options: Options,
     targets: HashMap<Platform, Target>,
     unplannable: HashMap<Platform, &'static str>,
+    /// The accounts a policy asks review on: only an entry approved at its content now
+    /// goes to them.
+    reviewed: Vec<Uuid>,
     /// Each account's remaining daily quota (Instagram's), spent entry by entry.
     quota: BTreeMap<Uuid, i64>,
 }
@@ -398,6 +428,13 @@ impl Plan<'_> {
             });
         }
         let target = &self.targets[&platform];
+        if self.reviewed.contains(&target.account.id) && !entry.approved {
+            return Planned::Refused(RefusedEntry {
+                entry_id: entry.id,
+                channel: entry.channel.clone(),
+                code: REVIEW_REQUIRED,
+            });
+        }
         let adapter = run.platforms.registered(platform);
         new.account = Some(target.account.id);
         let post = super::uploads::post(entry, adapter, &run.platforms.media);

@@ -7,6 +7,7 @@ pub mod generation;
 pub mod organic;
 pub mod prompt;
 pub mod publish;
+pub mod review;
 pub mod synthesis;
 
 /// The offline provider's answer to each prompt template.

@@ -306,6 +306,8 @@ pub const ENTRY_CHANGED: &str = "entry.changed";
 pub const CALENDAR_CHANGED: &str = "calendar.changed";
 /// ...and who has it open now.
 pub const PRESENCE: &str = "presence";
+/// An entry's review moved (asked for, decided): the review as it is now.
+pub const ENTRY_REVIEW: &str = "entry.review";
 
 /// Who has a calendar open (`<prefix>:{<calendar id>}:presence`): a sorted set of the
 /// live streams watching it, each scored by when it lapses unless its stream beats again.

@@ -21,6 +21,7 @@ pub mod jobs;
 pub mod media;
 pub mod organic;
 pub mod publish;
+pub mod review;
 pub mod sessions;
 pub mod sign_in;
 pub mod suggestions;

@@ -15,6 +15,7 @@ mod flows;
 mod linkedin;
 mod media;
 mod queue;
+mod review;
 mod sandbox;
 mod slots;
 mod testnet;

@@ -55,8 +55,11 @@ async fn slots_set_on_the_week_grid(s: &Setup, browser: &Browser, channel: Uuid)
     browser.click("#slots-close").await;
 }
 
-/// The next five slots after `asked`: weekdays at 09:00 and Saturdays at 18:30 in Madrid.
+/// The next five slots after `asked`: weekdays at 09:00 and Saturdays at 18:30 in Madrid,
+/// the first at least `QUEUE_MIN_GAP_MINUTES` (30 by default) from now, as the queue keeps
+/// that gap before its first post too.
 fn next_five_slots(asked: DateTime<Utc>) -> Vec<DateTime<Utc>> {
+    let first_from = asked + chrono::Duration::minutes(30);
     let is_slot = |at: &DateTime<Utc>| {
         let local = at.with_timezone(&Madrid);
         let (h, m) = (local.hour(), local.minute());
@@ -74,7 +77,7 @@ fn next_five_slots(asked: DateTime<Utc>) -> Vec<DateTime<Utc>> {
             .unwrap()
             .with_nanosecond(0)
             .unwrap();
-        if at > asked && is_slot(&at) {
+        if at >= first_from && is_slot(&at) {
             expected.push(at);
         }
     }

@@ -80,21 +80,23 @@ pub struct PublishResult {
     /// Kept in Redis until Postgres is back; the intents appear then.
     pub spooled: bool,
     pub intents: Vec<Intent>,
-    /// A dry run's entries on a channel with no account to plan with: none connected
-    /// (`CHANNEL_NOT_CONNECTED`) or several and none chosen (`CHANNEL_AMBIGUOUS`). They get
-    /// no intent; the other entries are planned. A real publish in that state is refused
-    /// whole (422, naming the channel). Empty otherwise.
+    /// Entries left out, with no intent, the others going on: a dry run's on a channel
+    /// with no account to plan with, none connected (`CHANNEL_NOT_CONNECTED`) or several
+    /// and none chosen (`CHANNEL_AMBIGUOUS`; a real publish in that state is refused whole,
+    /// 422, naming the channel); and any request's entries on a channel that asks for
+    /// review which are not approved at their content now (`REVIEW_REQUIRED`). Empty
+    /// otherwise.
     pub refused: Vec<RefusedEntry>,
 }
 
-/// An entry a dry run could not plan, and why.
+/// An entry a request left out, and why.
 #[derive(Debug, Clone, Object)]
 #[oai(rename_all = "camelCase")]
 pub struct RefusedEntry {
     pub entry_id: Uuid,
     /// The entry's channel name.
     pub channel: String,
-    /// `CHANNEL_NOT_CONNECTED` or `CHANNEL_AMBIGUOUS`.
+    /// `CHANNEL_NOT_CONNECTED`, `CHANNEL_AMBIGUOUS` or `REVIEW_REQUIRED`.
     pub code: String,
 }
 

@@ -33,6 +33,10 @@ pub struct CalendarEntry {
     /// The slot key (`YYYY-MM-DD/<channel>/<n>`), or `manual/<id>`.
     pub key: String,
     pub channel: String,
+    /// The connected channel it publishes to, once one was chosen (the composer, the
+    /// posting queue, a publish's `channels`); `channel` stays the platform's name.
+    #[oai(nullable)]
+    pub channel_id: Option<Uuid>,
     /// Local date and time (`HH:MM`) in the calendar's time zone.
     pub date: NaiveDate,
     pub time: String,
@@ -72,6 +76,8 @@ pub struct CalendarEntry {
     /// `If-Match` with a `PATCH` so that a teammate's change made since is never
     /// overwritten silently (412 `EDIT_CONFLICT`).
     pub version: i64,
+    /// Its review before publishing (`POST .../entries/{entryId}/review`).
+    pub review: crate::routes::review::ReviewView,
 }
 
 /// One generation run of a calendar.
@@ -449,6 +455,7 @@ crate::from_row!(EntryRow => CalendarEntry {
     id,
     key,
     channel,
+    channel_id,
     date,
     time,
     scheduled_at,
@@ -468,6 +475,7 @@ crate::from_row!(EntryRow => CalendarEntry {
     created_by,
     updated_by,
     version,
+    review,
 });
 crate::from_row!(RunRow => CalendarRun {
     id,

@@ -27,7 +27,9 @@ impl CalendarLiveApi {
     /// `EventSource` resumes it with `Last-Event-ID`). Events: `ready` first
     /// (`{lastEventId}`: read the calendar now, nothing after it is missed);
     /// `entry.changed` (`{calendarId, entryId, change: "added" | "updated" | "deleted",
-    /// version, entry, by: {userId, kind, keyName, tool}, action, at}`); `calendar.changed`
+    /// version, entry, by: {userId, kind, keyName, tool}, action, at}`); `entry.review`
+    /// (`{calendarId, entryId, review, by, action, at}`: its review asked for or decided,
+    /// the review as it is now); `calendar.changed`
     /// (`{calendarId, action, by, at}`: another change, read the calendar again);
     /// `presence` (`{calendarId, viewers: [{userId, name, email}]}`: the people with it open,
     /// a tab that closes leaving at once, one whose connection died within three
@@ -80,8 +82,9 @@ impl ApiResponse for LiveCalendar {
     fn meta() -> MetaResponses {
         MetaResponses {
             responses: vec![Framing::documented_sse(
-                "The calendar's live events: `ready`, `entry.changed`, `calendar.changed`, \
-                 `presence`, `truncated`, `heartbeat`, each's data a JSON object.",
+                "The calendar's live events: `ready`, `entry.changed`, `entry.review`, \
+                 `calendar.changed`, `presence`, `truncated`, `heartbeat`, each's data a JSON \
+                 object.",
             )],
         }
     }

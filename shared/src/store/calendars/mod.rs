@@ -22,10 +22,13 @@ pub use learning::learn_from_results;
 pub use naming::CalendarName;
 pub use runs::*;
 
-const ENTRY_COLUMNS: &str = "c.id, c.key, c.channel, c.local_date as date,
+const ENTRY_COLUMNS: &str = concat!(
+    "c.id, c.key, c.channel, c.channel_id, c.local_date as date,
     to_char(c.local_time, 'HH24:MI') as time, c.scheduled_at, c.title, c.caption, c.format,
     c.hashtags, c.call_to_action, c.media_url, c.media_ids, c.placement_id, c.origin, c.edited, c.edited_at, c.run_id, c.updated_at,
-    c.user_id as created_by, c.updated_by, c.version";
+    c.user_id as created_by, c.updated_by, c.version, ",
+    crate::review_columns!()
+);
 const RUN_COLUMNS: &str = "r.id, r.version, r.mode, r.status, r.job_id, r.request, r.slots,
     r.entries, r.latency_ms, r.tokens_input + r.tokens_output as tokens, r.model, r.error,
     r.diff, r.continues, r.proposal_run_id, r.created_at, r.finished_at";
@@ -54,6 +57,8 @@ pub struct EntryRow {
     pub id: Uuid,
     pub key: String,
     pub channel: String,
+    /// Its connected channel, when one was chosen.
+    pub channel_id: Option<Uuid>,
     pub date: NaiveDate,
     pub time: String,
     pub scheduled_at: DateTime<Utc>,
@@ -78,6 +83,8 @@ pub struct EntryRow {
     pub updated_by: Uuid,
     /// Counts every change (its `ETag`).
     pub version: i64,
+    #[sqlx(flatten)]
+    pub review: super::review::ReviewColumns,
 }
 
 /// A generation run of a calendar.
@@ -179,6 +186,13 @@ pub struct Publishable {
     pub format: String,
     pub media_url: Option<String>,
     pub scheduled_at: DateTime<Utc>,
+    /// Its connected channel, when one was chosen.
+    pub channel_id: Option<Uuid>,
+    /// The hash of what it publishes as read (`entry_content_hash`): the post built from
+    /// this read is what it names.
+    pub content_hash: String,
+    /// Approved at this content.
+    pub approved: bool,
     /// The uploaded media it names, in order (those deleted since left out).
     pub uploads: sqlx::types::Json<Vec<StoredUpload>>,
 }
@@ -211,8 +225,12 @@ impl Publishable {
     }
 }
 
-const PUBLISHABLE_COLUMNS: &str = "id, channel, run_id, title, caption, call_to_action, hashtags,
-    format, media_url, scheduled_at,
+const PUBLISHABLE_COLUMNS: &str = "id, channel, channel_id, run_id, title, caption,
+    call_to_action, hashtags, format, media_url, scheduled_at,
+    entry_content_hash(title, caption, hashtags, call_to_action, media_url, media_ids)
+        as content_hash,
+    coalesce(review_status = 'approved' and approved_hash = entry_content_hash(title, caption,
+        hashtags, call_to_action, media_url, media_ids), false) as approved,
     coalesce((select json_agg(json_build_object('id', m.id, 'kind', m.kind, 'mime', m.mime,
                                                 'altText', m.alt_text, 'objectKey', m.object_key,
                                                 'jpegKey', m.jpeg_key) order by w.n)
@@ -384,6 +402,20 @@ pub async fn move_entry(conn: &mut PgConnection, id: Uuid, at: &Placement) -> sq
     .execute(conn)
     .await?;
     Ok(moved.rows_affected() == 1)
+}
+
+/// Records the connected channel chosen for a live entry (the queue's, a publish's
+/// `channels`); an entry that names it already is left as it is.
+pub async fn choose_channel(conn: &mut PgConnection, id: Uuid, channel: Uuid) -> sqlx::Result<()> {
+    sqlx::query(
+        "update calendar_entries set channel_id = $2, updated_at = now()
+         where id = $1 and deleted_at is null and channel_id is distinct from $2",
+    )
+    .bind(id)
+    .bind(channel)
+    .execute(conn)
+    .await
+    .map(drop)
 }
 
 /// Adds an entry by hand (`manual/<id>`: regenerations never touch it).

@@ -7,7 +7,7 @@ pub mod evergreen;
 pub mod queue;
 mod run;
 
-pub use run::{Counting, IntentRun, START, quota_times, quota_used};
+pub use run::{Counting, IntentRun, Marked, START, quota_times, quota_used};
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -76,6 +76,17 @@ pub struct Intent {
     /// The last read-only check of the platform, while `unknown` or being followed.
     #[oai(nullable)]
     pub checked_at: Option<DateTime<Utc>>,
+    /// On a channel that asks for review: the hash of the entry's content approved when it
+    /// was dispatched (SHA-256 of its title, caption, hashtags, call to action and media).
+    /// Null without review.
+    #[oai(nullable)]
+    pub approved_hash: Option<String>,
+    /// The hash of the entry's content the sent post was made from, recorded as it was
+    /// sent; on a reviewed channel always `approvedHash` (an entry changed after its
+    /// approval is not sent: `REVIEW_EXPIRED`). Null before sending, and for a repeat the
+    /// AI rewrote.
+    #[oai(nullable)]
+    pub sent_hash: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -83,7 +94,8 @@ pub struct Intent {
 const INTENT_COLUMNS: &str = "i.id, i.calendar_id, i.entry_id, i.run_id, i.channel,
     i.account as channel_id, i.mode, i.dry_run, i.timing as \"when\", i.publish_at, i.timezone,
     i.status, i.payload, i.error, i.attempts, i.remote_id, i.remote_post_id, i.post_url,
-    i.published_at, i.unknown_since, i.checked_at, i.created_at, i.updated_at";
+    i.published_at, i.unknown_since, i.checked_at, i.approved_hash, i.sent_hash, i.created_at,
+    i.updated_at";
 
 /// An intent to write.
 #[derive(Debug, Clone)]
@@ -307,15 +319,23 @@ pub async fn dispatch(
     // The dispatcher's publishes are scheduled work; a publish asked for now is its
     // request's (`interactive`, unless it preferred `bulk`).
     let scheduled = at.is_some();
-    let claimed: Vec<(Uuid, Uuid, Uuid)> = sqlx::query_as(
-        "select id, user_id, workspace_id from publish_intents
-         where status = 'scheduled' and job_id is null and not dry_run
-           and ($1::timestamptz is null or publish_at <= $1)
-           and ($2::uuid[] is null or id = any($2))
-           and ($4::uuid[] is null or user_id = any($4))
-         order by publish_at
+    let claimed: Vec<Claimed> = sqlx::query_as(
+        "select i.id, i.user_id, i.workspace_id, i.entry_id, e.id is not null as entry_live,
+                (select p.mode = 'always' from review_policy(i.workspace_id, i.account) p)
+                    as reviewed,
+                case when e.review_status = 'approved' and e.approved_hash = entry_content_hash(
+                         e.title, e.caption, e.hashtags, e.call_to_action, e.media_url,
+                         e.media_ids)
+                     then e.approved_hash end as approved_hash
+         from publish_intents i
+         left join calendar_entries e on e.id = i.entry_id and e.deleted_at is null
+         where i.status = 'scheduled' and i.job_id is null and not i.dry_run
+           and ($1::timestamptz is null or i.publish_at <= $1)
+           and ($2::uuid[] is null or i.id = any($2))
+           and ($4::uuid[] is null or i.user_id = any($4))
+         order by i.publish_at
          limit $3
-         for update skip locked",
+         for update of i skip locked",
     )
     .bind(at)
     .bind(ids)
@@ -324,21 +344,81 @@ pub async fn dispatch(
     .fetch_all(&mut *conn)
     .await?;
     let mut jobs = Vec::with_capacity(claimed.len());
-    for (intent_id, user, workspace) in claimed {
-        let actor = crate::workspaces::Actor { user, workspace };
-        let mut job = NewJob::new(actor, &PublishJob { intent_id });
+    for intent in claimed {
+        if intent.reviewed && intent.entry_live && intent.approved_hash.is_none() {
+            // Silence is never approval: it is not sent, and its review has expired.
+            expire_unapproved(&mut *conn, &intent).await?;
+            continue;
+        }
+        let actor = crate::workspaces::Actor {
+            user: intent.user_id,
+            workspace: intent.workspace_id,
+        };
+        let mut job = NewJob::new(
+            actor,
+            &PublishJob {
+                intent_id: intent.id,
+            },
+        );
         if scheduled {
             job = job.in_lane(Lane::Scheduled);
         }
         job.insert(&mut *conn).await?;
-        sqlx::query("update publish_intents set job_id = $2, updated_at = now() where id = $1")
-            .bind(intent_id)
-            .bind(job.id)
-            .execute(&mut *conn)
-            .await?;
+        // What the publish is held to: the content approved now (none without review).
+        sqlx::query(
+            "update publish_intents set job_id = $2, approved_hash = $3, updated_at = now()
+             where id = $1",
+        )
+        .bind(intent.id)
+        .bind(job.id)
+        .bind(intent.reviewed.then_some(intent.approved_hash).flatten())
+        .execute(&mut *conn)
+        .await?;
         jobs.push(job);
     }
     Ok(jobs)
+}
+
+/// An intent a dispatch claimed, with what its review allows.
+#[derive(Debug, sqlx::FromRow)]
+struct Claimed {
+    id: Uuid,
+    user_id: Uuid,
+    workspace_id: Uuid,
+    entry_id: Option<Uuid>,
+    /// Its entry is there (a deleted one's publish is cancelled by its job).
+    entry_live: bool,
+    /// A policy asks for review on its channel.
+    reviewed: bool,
+    /// The hash approved, when its entry is approved at the content it has now.
+    approved_hash: Option<String>,
+}
+
+/// The code of a publish whose entry was not approved when it was due.
+pub const REVIEW_EXPIRED: &str = "REVIEW_EXPIRED";
+
+/// Ends a due intent whose entry was not approved: `failed` `REVIEW_EXPIRED`, nothing sent;
+/// the entry's review, unless approved since, becomes `expired`.
+async fn expire_unapproved(conn: &mut PgConnection, intent: &Claimed) -> sqlx::Result<()> {
+    sqlx::query(
+        "update publish_intents set status = 'failed', updated_at = now(),
+             error = jsonb_build_object('code', $2::text,
+                 'message', 'the entry was not approved by its time, so it was not published: '
+                     || 'once it is approved, publish it now or move it to a later time')
+         where id = $1",
+    )
+    .bind(intent.id)
+    .bind(REVIEW_EXPIRED)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query(
+        "update calendar_entries set review_status = 'expired', review_step = null
+         where id = $1 and review_status <> 'approved'",
+    )
+    .bind(intent.entry_id)
+    .execute(conn)
+    .await
+    .map(drop)
 }
 
 /// Marks held the intents due at `now` whose owners may not publish: those not in

@@ -21,12 +21,30 @@ pub const START: &str = "update publish_intents i
     where i.id = (claimed.payload ->> 'intent_id')::uuid and old.id = i.id and i.job_id = claimed.id
     returning claimed.id as claimed_job, i.id, old.status as previous, i.user_id, i.calendar_id, i.entry_id, i.run_id,
         i.channel, i.account, i.mode, i.payload, i.remote_id, i.sending_at, i.sent_at,
-        i.unknown_since, i.request_id, i.publish_at, i.held_since";
+        i.unknown_since, i.request_id, i.publish_at, i.held_since, i.approved_hash";
 
-/// Marks an intent sending (`$1` the intent, `$2` its job, `$3` what it sends).
-const MARK_SENDING: &str = "update publish_intents set sending_at = now(),
-        payload = jsonb_set(payload, '{sent}', $3), updated_at = now()
-    where id = $1 and job_id = $2";
+/// Marks an intent sending (`$1` the intent, `$2` its job, `$3` what it sends, `$4` the
+/// hash of the entry's content it was made from). An intent held to an approval is marked
+/// only when that hash is the one approved and its entry is still approved at it: what
+/// goes out after this commit is what was approved.
+const MARK_SENDING: &str = "update publish_intents i set sending_at = now(),
+        payload = jsonb_set(payload, '{sent}', $3), sent_hash = $4, updated_at = now()
+    where i.id = $1 and i.job_id = $2
+      and (i.approved_hash is null
+           or (i.approved_hash = $4 and exists (
+               select 1 from calendar_entries e
+               where e.id = i.entry_id and e.review_status = 'approved'
+                 and e.approved_hash = $4)))";
+
+/// What marking an intent sending found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Marked {
+    Marked,
+    /// Its channel's counted quota has no place left.
+    QuotaFull,
+    /// Its entry is no longer approved at the content it was about to send.
+    NotApproved,
+}
 
 /// An intent as its job writes it.
 #[derive(Debug, Clone, Copy)]
@@ -96,10 +114,18 @@ impl IntentRun<'_> {
         .await
     }
 
-    /// Marks the intent sending, with what it sends, before the request with an outside
-    /// effect goes (its own commit).
-    pub async fn mark_sending(&self, sent: &Value) -> sqlx::Result<()> {
-        self.exec_json(MARK_SENDING, sent).await
+    /// Marks the intent sending, with what it sends and the hash of the content it was
+    /// made from (`hash`), before the request with an outside effect goes (its own
+    /// commit); false when its approval no longer holds (see `MARK_SENDING`).
+    pub async fn mark_sending(&self, sent: &Value, hash: Option<&str>) -> sqlx::Result<bool> {
+        let marked = sqlx::query(MARK_SENDING)
+            .bind(self.intent)
+            .bind(self.job)
+            .bind(Json(sent))
+            .bind(hash)
+            .execute(self.pool)
+            .await?;
+        Ok(marked.rows_affected() == 1)
     }
 
     /// Marks the intent sending as [`IntentRun::mark_sending`] does, when fewer than
@@ -108,11 +134,11 @@ impl IntentRun<'_> {
     /// lock per channel, so two jobs never both take the last place.
     pub async fn mark_sending_within(
         &self,
-        sent: &Value,
+        (sent, hash): (&Value, Option<&str>),
         counting: &Counting<'_>,
         limit: i64,
         since: DateTime<Utc>,
-    ) -> sqlx::Result<bool> {
+    ) -> sqlx::Result<Marked> {
         let mut tx = self.pool.begin().await?;
         sqlx::query("select pg_advisory_xact_lock(hashtext($1))")
             .bind(counting.lock_key())
@@ -120,16 +146,21 @@ impl IntentRun<'_> {
             .await?;
         let used = quota_used(&mut tx, counting, since, Some(self.intent)).await?;
         if used >= limit {
-            return Ok(false);
+            return Ok(Marked::QuotaFull);
         }
-        sqlx::query(MARK_SENDING)
+        let marked = sqlx::query(MARK_SENDING)
             .bind(self.intent)
             .bind(self.job)
             .bind(Json(sent))
+            .bind(hash)
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
-        Ok(true)
+        Ok(if marked.rows_affected() == 1 {
+            Marked::Marked
+        } else {
+            Marked::NotApproved
+        })
     }
 
     /// The platform accepted the post as `remote_id`.

@@ -9,6 +9,7 @@ mod api_keys;
 pub(crate) mod media;
 pub(crate) mod organic;
 mod publishing;
+mod review;
 mod webhooks;
 mod workspaces;
 
@@ -135,6 +136,8 @@ pub(crate) fn valid_body(operation: &str) -> Value {
         "createWorkspace" | "updateWorkspace" => json!({ "name": "Probe team" }),
         "updateMember" => json!({ "role": "editor" }),
         "createInvitation" => json!({ "email": "guest@example.com", "role": "viewer" }),
+        "setChannelReview" | "setWorkspaceReview" => json!({ "mode": "none" }),
+        "decideEntryReview" => json!({ "decision": "approve", "contentVersion": 1 }),
         // A user nobody is, so the probes act on nothing.
         "consoleRetry" | "consoleCancel" => json!({ "workspace": Uuid::new_v4(), "dryRun": true }),
         other => panic!("no valid body for {other}: add one"),
@@ -825,6 +828,7 @@ async fn every_documented_refusal_occurs() {
     probe.expect(412, call.if_match("\"0\"")).await;
     let call = probe.call("renameCalendar", &[calendar_id]);
     probe.expect(412, call.if_match("\"0\"")).await;
+    review::refusals(&probe, user, calendar_id, entry).await;
 
     past_each_per_user_limit(&app, &probe, user, (calendar_id, run_id)).await;
     a_feed_past_its_limit(&probe, calendar_id).await;

@@ -25,6 +25,33 @@ pub const APP_PASSWORD: &str = "abcd-efgh-ijkl-mnop";
 pub struct FakePlatforms {
     port: u16,
     pub state: Arc<Mutex<State>>,
+    gate: Arc<Mutex<Option<Gate>>>,
+}
+
+/// The next call whose path ends with `suffix` waits, once it arrived (`reached`), until
+/// the test lets it go on (`release`).
+struct Gate {
+    suffix: String,
+    reached: tokio::sync::oneshot::Sender<()>,
+    release: tokio::sync::oneshot::Receiver<()>,
+}
+
+/// A call held by [`FakePlatforms::hold_next`].
+pub struct Held {
+    reached: tokio::sync::oneshot::Receiver<()>,
+    release: tokio::sync::oneshot::Sender<()>,
+}
+
+impl Held {
+    /// Waits until the call arrived (it is not answered yet).
+    pub async fn reached(&mut self) {
+        (&mut self.reached).await.expect("the held call arrives");
+    }
+
+    /// Lets the call go on.
+    pub fn release(self) {
+        let _ = self.release.send(());
+    }
 }
 
 impl FakePlatforms {
@@ -32,13 +59,27 @@ impl FakePlatforms {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         let state = Arc::new(Mutex::new(State::new(&format!("http://127.0.0.1:{port}"))));
-        let shared = state.clone();
+        let gate = Arc::new(Mutex::new(None));
+        let (shared, gates) = (state.clone(), gate.clone());
         tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
-                tokio::spawn(serve(stream, shared.clone()));
+                tokio::spawn(serve(stream, shared.clone(), gates.clone()));
             }
         });
-        Self { port, state }
+        Self { port, state, gate }
+    }
+
+    /// Holds the next call whose path ends with `suffix` before it is applied, until
+    /// released: a step of a publish caught in the middle.
+    pub fn hold_next(&self, suffix: &str) -> Held {
+        let (reached_tx, reached) = tokio::sync::oneshot::channel();
+        let (release, release_rx) = tokio::sync::oneshot::channel();
+        *self.gate.lock().unwrap() = Some(Gate {
+            suffix: suffix.to_owned(),
+            reached: reached_tx,
+            release: release_rx,
+        });
+        Held { reached, release }
     }
 
     pub fn base_url(&self) -> String {
@@ -122,7 +163,7 @@ impl FakePlatforms {
     }
 }
 
-async fn serve(mut stream: TcpStream, state: Arc<Mutex<State>>) {
+async fn serve(mut stream: TcpStream, state: Arc<Mutex<State>>, gate: Arc<Mutex<Option<Gate>>>) {
     let Some(request) = almanac_tests::fake_http::read_request(&mut stream, &mut Vec::new()).await
     else {
         return;
@@ -137,6 +178,17 @@ async fn serve(mut stream: TcpStream, state: Arc<Mutex<State>>) {
     let Some(call) = Call::read(method, target, headers, &request.body, request.body.len()) else {
         return;
     };
+    let held = {
+        let mut gate = gate.lock().unwrap();
+        match gate.as_ref() {
+            Some(g) if call.path.ends_with(&g.suffix) => gate.take(),
+            _ => None,
+        }
+    };
+    if let Some(held) = held {
+        let _ = held.reached.send(());
+        let _ = held.release.await;
+    }
     let answer_after = if call.is_authorize() {
         // The browser's step: answered at once, never counted.
         None

@@ -6,7 +6,7 @@ use almanac_publishing::{
     catalogue::Quota,
     quota::{self, Forecast, Window},
 };
-use almanac_shared::store::publish::quota_times;
+use almanac_shared::store::publish::{Marked, quota_times};
 use chrono::Utc;
 
 use super::{
@@ -32,27 +32,34 @@ impl Publisher<'_> {
         Ok(())
     }
 
-    /// Marked before the request with an outside effect goes (its own commit); on a
-    /// platform whose quota Almanac counts (`counted`: the quota and its window now), only
-    /// within it: `false` when its last place is taken.
+    /// Marked before the request with an outside effect goes (its own commit), with the
+    /// hash of the entry's content the post was made from (`hash`); on a platform whose
+    /// quota Almanac counts (`counted`: the quota and its window now), only within it. An
+    /// intent held to an approval is marked only while that approval holds.
     pub(super) async fn sending(
         &self,
         post: &Post,
+        hash: Option<&str>,
         counted: Option<&(Quota, Window)>,
-    ) -> Result<bool, Stop> {
+    ) -> Result<Marked, Stop> {
         let sent = serde_json::to_value(post).unwrap_or_default();
         let Some((quota, window)) = counted else {
-            self.intent()
-                .mark_sending(&sent)
+            let marked = self
+                .intent()
+                .mark_sending(&sent, hash)
                 .await
                 .context("marking the intent sending")?;
-            return Ok(true);
+            return Ok(if marked {
+                Marked::Marked
+            } else {
+                Marked::NotApproved
+            });
         };
         let limit = i64::from(quota.limit);
         let counting = quota::counting(quota, &self.input.channel, self.input.account);
         let marked = self
             .intent()
-            .mark_sending_within(&sent, &counting, limit, window.since)
+            .mark_sending_within((&sent, hash), &counting, limit, window.since)
             .await
             .context("marking the intent sending within its quota")?;
         Ok(marked)

@@ -15,7 +15,7 @@
 use almanac_shared::store::{
     calendars,
     jobs::Claim,
-    publish::{self as store, IntentRun},
+    publish::{self as store, IntentRun, Marked},
 };
 use std::time::Instant;
 
@@ -62,6 +62,16 @@ impl Job for PublishJob {
     }
 }
 
+/// An intent held to an approval whose entry changed since (or is no longer approved):
+/// nothing is sent.
+fn not_approved() -> Failure {
+    Failure::permanent(
+        "REVIEW_EXPIRED",
+        "the entry changed after it was approved, so it was not published: ask for its review \
+         again, then publish it",
+    )
+}
+
 #[derive(Deserialize)]
 pub struct Input {
     id: Uuid,
@@ -83,6 +93,9 @@ pub struct Input {
     publish_at: Option<DateTime<Utc>>,
     /// Since when it waited for publishing to come back on for its owner.
     held_since: Option<DateTime<Utc>>,
+    /// The content hash its entry was approved at when it was dispatched; none when its
+    /// channel asks for no review.
+    approved_hash: Option<String>,
 }
 
 /// How a step ended when it did not go on.
@@ -202,13 +215,16 @@ impl<'a> Publisher<'a> {
                 ))
                 .await;
         }
-        let Some(post) = self.entry_post(adapter).await? else {
+        let Some((post, hash)) = self.entry_post(adapter).await? else {
             self.intent()
                 .cancel_deleted_entry()
                 .await
                 .context("cancelling the intent of a deleted entry")?;
             return Err(Stop::Settled(IntentStatus::Cancelled));
         };
+        if let Some(refused) = self.unapproved(hash.as_deref()) {
+            return self.fail(&refused).await;
+        }
         let options = self.options();
         let problems = adapter.validate(&post, &options);
         if let Some(first) = problems.first() {
@@ -216,7 +232,23 @@ impl<'a> Publisher<'a> {
                 .fail(&Failure::permanent(&first.code, first.message.clone()))
                 .await;
         }
-        self.send(platform, adapter, &post, &options).await
+        self.send(platform, adapter, (&post, hash.as_deref()), &options)
+            .await
+    }
+
+    /// Why an intent held to an approval may not send the post made from content hashed
+    /// `hash` (none: a rewritten repeat, which no one approved).
+    fn unapproved(&self, hash: Option<&str>) -> Option<Failure> {
+        let approved = self.input.approved_hash.as_deref()?;
+        match hash {
+            None => Some(Failure::permanent(
+                "REVIEW_INCOMPATIBLE",
+                "a repeat rewritten by the AI cannot go out on a channel that asks for review: \
+                 no one approved its words",
+            )),
+            Some(hash) if hash != approved => Some(not_approved()),
+            Some(_) => None,
+        }
     }
 
     /// The harmless steps (the platform's checks, its preparation), then the request with
@@ -226,7 +258,7 @@ impl<'a> Publisher<'a> {
         &self,
         platform: Platform,
         adapter: &dyn Adapter,
-        post: &Post,
+        (post, hash): (&Post, Option<&str>),
         options: &Options,
     ) -> Result<IntentStatus, Stop> {
         // A quota Almanac counts: a post past it waits for the window to turn.
@@ -270,10 +302,13 @@ impl<'a> Publisher<'a> {
             self.remote(container).await?;
         }
         loop {
-            if !self.sending(post, counted.as_ref()).await?
-                && let Some(counted) = &counted
-            {
-                return self.refused(platform, &spent(counted)).await;
+            match self.sending(post, hash, counted.as_ref()).await? {
+                Marked::Marked => {}
+                Marked::NotApproved => return self.fail(&not_approved()).await,
+                Marked::QuotaFull => match &counted {
+                    Some(counted) => return self.refused(platform, &spent(counted)).await,
+                    None => return self.fail(&not_approved()).await,
+                },
             }
             match adapter
                 .send(
@@ -329,8 +364,12 @@ impl<'a> Publisher<'a> {
         })
     }
 
-    /// The entry as saved now; `None` when it was deleted.
-    async fn entry_post(&self, adapter: &dyn Adapter) -> Result<Option<Post>, Stop> {
+    /// The entry as saved now, with the hash of the content the post is made from (none
+    /// for a repeat the AI rewrote); `None` when it was deleted.
+    async fn entry_post(
+        &self,
+        adapter: &dyn Adapter,
+    ) -> Result<Option<(Post, Option<String>)>, Stop> {
         let Some(entry_id) = self.input.entry_id else {
             return Ok(None);
         };
@@ -343,11 +382,13 @@ impl<'a> Publisher<'a> {
         let variant = self.input.payload["variant"].as_str();
         Ok(entry.map(|e| {
             let post = almanac_publishing::uploads::post(&e, adapter, media);
-            Post {
+            let hash = variant.is_none().then(|| e.content_hash.clone());
+            let post = Post {
                 intent_id: Some(intent),
                 text: variant.map_or(post.text.clone(), str::to_owned),
                 ..post
-            }
+            };
+            (post, hash)
         }))
     }
 

@@ -1,0 +1,306 @@
+//! Review before publishing (docs/review.md): the policies, per connected channel
+//! (`/v1/channels/{id}/review`) else the workspace's (`/v1/workspaces/{id}/review`), and an
+//! entry's review: asked for by an editor, decided step by step by the step's approvers.
+//! The publishing gate itself is publishing's (`almanac_publishing::request`, the
+//! dispatcher and the publish job).
+
+mod dto;
+
+pub use dto::*;
+
+use almanac_shared::{
+    domain::review::{Advance, Decision, Member, ReviewMode, ReviewStatus, advance},
+    store::{calendars, review as store, user_tx},
+};
+use poem::web::Data;
+use poem_openapi::{OpenApi, param::Path, payload::Json};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use super::Tag;
+use crate::{
+    auth::{PersonalAuth, UserAuth},
+    body::StrictJson,
+    error::{Answer, ApiError, ApiResult, can},
+    state::AppState,
+};
+
+/// 403: the caller is not an approver of the step asked now (or asked for the review).
+pub const NOT_AN_APPROVER: &str = "NOT_AN_APPROVER";
+/// 409: the decision names another content version than the entry's.
+pub const REVIEW_VERSION_CHANGED: &str = "REVIEW_VERSION_CHANGED";
+/// 409: the entry is not waiting for a decision.
+pub const REVIEW_NOT_IN_PROGRESS: &str = "REVIEW_NOT_IN_PROGRESS";
+/// 409: no policy asks for review of the entry.
+pub const REVIEW_NOT_ENABLED: &str = "REVIEW_NOT_ENABLED";
+
+#[derive(Default)]
+pub struct ReviewApi;
+
+#[OpenApi(tag = "Tag::Review")]
+impl ReviewApi {
+    /// A connected channel's review policy (`mode: "none"` while none is set: the
+    /// workspace's applies then), with the publishes it holds for approval.
+    #[oai(
+        path = "/v1/channels/:id/review",
+        method = "get",
+        operation_id = "getChannelReview"
+    )]
+    async fn get_channel(
+        &self,
+        state: Data<&AppState>,
+        auth: UserAuth,
+        id: Path<Uuid>,
+    ) -> Answer<Json<ReviewPolicyEnvelope>, { can::BAD_REQUEST | can::STORED | can::NOT_FOUND }>
+    {
+        let mut tx = user_tx(&state.pool, auth.user().actor()).await?;
+        if !store::channel_exists(&mut tx, id.0).await? {
+            return Err(ApiError::not_found("channel").into());
+        }
+        let view = policy_view(&mut tx, Some(id.0)).await?;
+        tx.commit().await?;
+        Ok(ReviewPolicyEnvelope::of(view))
+    }
+
+    /// Sets a connected channel's review policy (admins). Turning review on answers the
+    /// channel's scheduled and queued publishes whose entries are not approved in
+    /// `needsApproval`: each goes out only once approved, else fails `REVIEW_EXPIRED` at
+    /// its time.
+    #[oai(
+        path = "/v1/channels/:id/review",
+        method = "put",
+        operation_id = "setChannelReview"
+    )]
+    async fn put_channel(
+        &self,
+        state: Data<&AppState>,
+        auth: UserAuth,
+        id: Path<Uuid>,
+        body: StrictJson<PolicyBody>,
+    ) -> Answer<
+        Json<ReviewPolicyEnvelope>,
+        { can::STORED | can::BODY | can::NOT_FOUND | can::UNPROCESSABLE },
+    > {
+        body.0.validate().map_err(ApiError::semantically_invalid)?;
+        let mut tx = user_tx(&state.pool, auth.user().actor()).await?;
+        if !store::channel_exists(&mut tx, id.0).await? {
+            return Err(ApiError::not_found("channel").into());
+        }
+        store::set_policy(&mut tx, Some(id.0), &body.0).await?;
+        let view = policy_view(&mut tx, Some(id.0)).await?;
+        tx.commit().await?;
+        Ok(ReviewPolicyEnvelope::of(view))
+    }
+
+    /// The workspace's review policy: it applies to every channel without one of its own.
+    #[oai(
+        path = "/v1/workspaces/:id/review",
+        method = "get",
+        operation_id = "getWorkspaceReview"
+    )]
+    async fn get_workspace(
+        &self,
+        state: Data<&AppState>,
+        auth: UserAuth,
+        #[allow(unused_variables)] id: Path<Uuid>,
+    ) -> Answer<Json<ReviewPolicyEnvelope>, { can::BAD_REQUEST | can::STORED | can::NOT_FOUND }>
+    {
+        // The workspace middleware acted in `id`, a member's only.
+        let mut tx = user_tx(&state.pool, auth.user().actor()).await?;
+        let view = policy_view(&mut tx, None).await?;
+        tx.commit().await?;
+        Ok(ReviewPolicyEnvelope::of(view))
+    }
+
+    /// Sets the workspace's review policy (admins), for every channel without one of its
+    /// own; `needsApproval` as on a channel's.
+    #[oai(
+        path = "/v1/workspaces/:id/review",
+        method = "put",
+        operation_id = "setWorkspaceReview"
+    )]
+    async fn put_workspace(
+        &self,
+        state: Data<&AppState>,
+        auth: UserAuth,
+        #[allow(unused_variables)] id: Path<Uuid>,
+        body: StrictJson<PolicyBody>,
+    ) -> Answer<
+        Json<ReviewPolicyEnvelope>,
+        { can::STORED | can::BODY | can::NOT_FOUND | can::UNPROCESSABLE },
+    > {
+        body.0.validate().map_err(ApiError::semantically_invalid)?;
+        let mut tx = user_tx(&state.pool, auth.user().actor()).await?;
+        store::set_policy(&mut tx, None, &body.0).await?;
+        let view = policy_view(&mut tx, None).await?;
+        tx.commit().await?;
+        Ok(ReviewPolicyEnvelope::of(view))
+    }
+
+    /// Asks for an entry's review (editors): its policy's first step is asked. Asking
+    /// again while it is in review, or approved at its content now, changes nothing; after
+    /// changes were requested or it expired, a new round starts (the history stays). 409
+    /// `REVIEW_NOT_ENABLED` when no policy asks for review of the entry's channel.
+    #[oai(
+        path = "/v1/calendars/:id/entries/:entry_id/review",
+        method = "post",
+        operation_id = "requestEntryReview"
+    )]
+    async fn request(
+        &self,
+        state: Data<&AppState>,
+        auth: UserAuth,
+        id: Path<Uuid>,
+        entry_id: Path<Uuid>,
+    ) -> Answer<
+        Json<ReviewEnvelope>,
+        { can::BAD_REQUEST | can::STORED | can::NOT_FOUND | can::CONFLICT },
+    > {
+        let mut tx = user_tx(&state.pool, auth.user().actor()).await?;
+        let review = locked(&mut tx, id.0, entry_id.0).await?;
+        if review.mode == ReviewMode::None {
+            return Err(ApiError::conflict(
+                REVIEW_NOT_ENABLED,
+                "no review is asked for on this entry's channel: set a review policy on the \
+                 channel or the workspace first",
+            )
+            .into());
+        }
+        let pending = review.status == ReviewStatus::InReview || review.approved_now();
+        if !pending {
+            store::open_round(&mut tx, entry_id.0, &review.policy_steps.0).await?;
+        }
+        let view = view_of(&mut tx, id.0, entry_id.0).await?;
+        tx.commit().await?;
+        Ok(ReviewEnvelope::of(view))
+    }
+
+    /// Approves, or asks for changes to, an entry at the step of its review asked now: by
+    /// that step's approvers only, never the person who asked for the review (403
+    /// `NOT_AN_APPROVER`), and on the content version read (409 `REVIEW_VERSION_CHANGED`
+    /// otherwise). The step's last approval needed asks the next step, or approves the
+    /// entry; asking for changes ends the round. A person decides, never an API key.
+    #[oai(
+        path = "/v1/calendars/:id/entries/:entry_id/review/decisions",
+        method = "post",
+        operation_id = "decideEntryReview"
+    )]
+    async fn decide(
+        &self,
+        state: Data<&AppState>,
+        auth: PersonalAuth,
+        id: Path<Uuid>,
+        entry_id: Path<Uuid>,
+        body: StrictJson<DecisionBody>,
+    ) -> Answer<
+        Json<ReviewEnvelope>,
+        { can::STORED | can::BODY | can::FORBIDDEN | can::NOT_FOUND | can::CONFLICT },
+    > {
+        let user = auth.user();
+        let body = body.0;
+        let mut tx = user_tx(&state.pool, user.actor()).await?;
+        let review = locked(&mut tx, id.0, entry_id.0).await?;
+        if review.status != ReviewStatus::InReview {
+            return Err(ApiError::conflict(
+                REVIEW_NOT_IN_PROGRESS,
+                format!(
+                    "this entry is not waiting for a decision (its review is {}): ask for its \
+                     review first",
+                    review.status.as_str()
+                ),
+            )
+            .into());
+        }
+        let step = review.step.unwrap_or(1);
+        let asked = usize::try_from(step - 1)
+            .ok()
+            .and_then(|i| review.steps.0.get(i))
+            .ok_or_else(|| ApiError::internal(anyhow::anyhow!("a review at a missing step")))?;
+        let member = Member {
+            id: user.id,
+            role: user.role,
+        };
+        if review.requested_by == Some(user.id) || !asked.admits(member) {
+            let reason = if review.requested_by == Some(user.id) {
+                "you asked for this review, so someone else decides it".to_owned()
+            } else {
+                format!(
+                    "you are not one of the approvers of step {step} ({})",
+                    asked.name
+                )
+            };
+            return Err(ApiError::forbidden(
+                NOT_AN_APPROVER,
+                reason,
+                Some(serde_json::json!({ "step": step, "stepName": asked.name })),
+            )
+            .into());
+        }
+        if body.content_version != review.content_version {
+            return Err(ApiError::Conflict(crate::error::ErrorEnvelope::new(
+                REVIEW_VERSION_CHANGED,
+                format!(
+                    "the entry changed since you read it (version {} now, you decided on {}): \
+                     read it again before deciding",
+                    review.content_version, body.content_version
+                ),
+                Some(serde_json::json!({ "contentVersion": review.content_version })),
+            ))
+            .into());
+        }
+        let comment = body
+            .comment
+            .as_ref()
+            .map(|c| c.0.trim())
+            .filter(|c| !c.is_empty());
+        store::decide(&mut tx, &review, body.decision, comment).await?;
+        let (status, next) = match body.decision {
+            Decision::RequestChanges => (ReviewStatus::ChangesRequested, Some(step)),
+            Decision::Approve => {
+                let approvals = store::approvals(&mut tx, &review).await?;
+                match advance(
+                    &review.steps.0,
+                    step,
+                    usize::try_from(approvals).unwrap_or(0),
+                ) {
+                    Advance::Stay => (ReviewStatus::InReview, Some(step)),
+                    Advance::Next(next) => (ReviewStatus::InReview, Some(next)),
+                    Advance::Approved => (ReviewStatus::Approved, None),
+                }
+            }
+        };
+        store::set_status(&mut tx, &review, status, next).await?;
+        let view = view_of(&mut tx, id.0, entry_id.0).await?;
+        tx.commit().await?;
+        Ok(ReviewEnvelope::of(view))
+    }
+}
+
+/// The policy of `channel` (the workspace's when `None`) and what it holds.
+async fn policy_view(
+    conn: &mut PgConnection,
+    channel: Option<Uuid>,
+) -> ApiResult<ReviewPolicyView> {
+    let row = store::policy(conn, channel).await?;
+    let held = store::unapproved(conn, channel).await?;
+    Ok(ReviewPolicyView::of(row, channel, held))
+}
+
+/// The live entry's review, locked until the transaction ends; 404 otherwise.
+async fn locked(
+    conn: &mut PgConnection,
+    calendar: Uuid,
+    entry: Uuid,
+) -> ApiResult<store::EntryReview> {
+    store::entry(conn, calendar, entry, true)
+        .await?
+        .ok_or_else(|| ApiError::not_found("entry"))
+}
+
+/// The entry's review as its reads give it.
+async fn view_of(conn: &mut PgConnection, calendar: Uuid, entry: Uuid) -> ApiResult<ReviewView> {
+    let row = calendars::entry(conn, calendar, entry)
+        .await?
+        .ok_or_else(|| ApiError::not_found("entry"))?;
+    Ok(row.review.into())
+}
