@@ -137,3 +137,84 @@ grant select, insert on entry_review_decisions to almanac_app;
 alter table publish_intents
     add column approved_hash text,
     add column sent_hash text;
+
+-- Provenance (docs/review.md, "Provenance"): how an entry's words came, made or last
+-- changed. `made_via`: the app (a session), the API (a token or a key, `made_key_name` the
+-- key's name as it was), an agent over MCP, or a worker (a generation); set from the
+-- request's settings (`store::user_tx`) when the row is made and when its words change.
+-- Rows made before this migration: a generated one by a worker, others unknown.
+alter table calendar_entries
+    add column made_via text check (made_via in ('app', 'api', 'mcp', 'worker')),
+    add column made_key_name text check (char_length(made_key_name) between 1 and 100);
+update calendar_entries set made_via = 'worker' where origin = 'generated';
+
+create function stamp_made_via() returns trigger
+    language plpgsql
+    as $$
+declare
+    key_id uuid := nullif(current_setting('request.key', true), '')::uuid;
+begin
+    if tg_op = 'UPDATE' and (new.title, new.caption, new.hashtags, new.call_to_action,
+                             new.media_url, new.media_ids)
+        is not distinct from (old.title, old.caption, old.hashtags, old.call_to_action,
+                              old.media_url, old.media_ids) then
+        return new;
+    end if;
+    new.made_via := coalesce(nullif(current_setting('request.via', true), ''), 'worker');
+    new.made_key_name := (select k.name from api_keys k where k.id = key_id);
+    return new;
+end $$;
+
+create trigger calendar_entries_made_via before insert or update on calendar_entries
+    for each row execute function stamp_made_via();
+
+-- The prompt a calendar run was made with (`calendar.v1` is the only one there has been).
+alter table calendar_runs add column prompt text not null default 'calendar.v1'
+    check (char_length(prompt) between 1 and 64);
+
+-- An entry's provenance: what made it and how, who edited it last, and its review (the
+-- approvals of the round that approved it, each with the step and version approved).
+create function entry_provenance(e calendar_entries) returns jsonb
+    language sql stable
+    as $$
+    select jsonb_build_object(
+        'origin', case when e.origin = 'generated' then 'generated'
+                       when e.placement_id is not null then 'import'
+                       else 'manual' end,
+        'via', e.made_via,
+        'provider', r.provider,
+        'model', r.model,
+        'promptTemplate', split_part(r.prompt, '.', 1),
+        'promptVersion', nullif(split_part(r.prompt, '.', 2), ''),
+        'apiKeyName', e.made_key_name,
+        'editedBy', case when e.edited then e.updated_by end,
+        'review', jsonb_build_object(
+            'status', e.review_status,
+            'approvedVersion', e.approved_version,
+            'approvedHash', e.approved_hash,
+            'approvals', coalesce((
+                select jsonb_agg(jsonb_build_object('step', d.step,
+                           'stepName', e.review_steps -> (d.step - 1) ->> 'name',
+                           'by', d.user_id, 'at', d.at, 'contentVersion', d.content_version)
+                       order by d.step, d.at)
+                from entry_review_decisions d
+                where d.entry_id = e.id and d.round = e.review_round
+                  and d.decision = 'approve' and e.review_status = 'approved'), '[]')))
+    from (select 1) one
+    left join calendar_runs r on r.id = e.run_id
+$$;
+grant execute on function entry_provenance(calendar_entries) to almanac_app;
+
+-- A publish's provenance: its entry's as it was sent (kept when it was marked sending),
+-- else as it is now; a repeat of an evergreen collection says so.
+alter table publish_intents add column provenance jsonb;
+
+create function intent_provenance(i publish_intents) returns jsonb
+    language sql stable
+    as $$
+    select coalesce(i.provenance, (select entry_provenance(e) from calendar_entries e
+                                   where e.id = i.entry_id))
+        || case when i.evergreen_id is not null then '{"origin": "evergreen"}'::jsonb
+                else '{}'::jsonb end
+$$;
+grant execute on function intent_provenance(publish_intents) to almanac_app;

@@ -55,7 +55,7 @@ pub(crate) fn tools() -> Vec<Value> {
         tool(
             "publish",
             "Publish calendar entries",
-            "Publishes entries to their platforms, at most once each: now, or scheduled at each entry's time (to post at another time, move the entry with update_entry first: its date and time). idempotencyKey is required: the same key again answers the same intents, whatever happened since. Returns one intent per entry; follow each with get_publish_receipt.",
+            "Publishes entries to their platforms, at most once each: now, or scheduled at each entry's time (to post at another time, move the entry with update_entry first: its date and time). idempotencyKey is required: the same key again answers the same intents, whatever happened since. Returns one intent per entry; follow each with get_publish_receipt. On a channel that asks for review only approved entries are published: the others are listed in `refused` with `REVIEW_REQUIRED` (see request_review), and when none is approved the call fails with that code.",
             object(
                 json!({
                     "calendarId": calendar_id,
@@ -105,6 +105,26 @@ pub(crate) fn tools() -> Vec<Value> {
             "The workspace's connected channels: `[{id, platform, name, handle, accountKind}]`, \
              to name one by `channelId` where a platform has several (`CHANNEL_AMBIGUOUS`).",
             object(json!({}), &[]),
+            true,
+        ),
+        tool(
+            "request_review",
+            "Ask for an entry's review",
+            "Asks the approvers of the entry's channel (its review policy's first step) to review it: publishing it waits for their approval where the channel asks for review (`REVIEW_REQUIRED`). Asking again while it is in review changes nothing. Returns the review: status, step, contentVersion, decisions.",
+            object(
+                json!({ "calendarId": uuid("The calendar's id."), "entryId": uuid("The entry's id (`get_calendar`).") }),
+                &["calendarId", "entryId"],
+            ),
+            false,
+        ),
+        tool(
+            "get_review",
+            "Get an entry's review",
+            "Where the entry's review stands: not_requested, in_review (at which step), changes_requested (with the approvers' comments), approved (at which contentVersion) or expired, with every decision. Only an entry approved at its content now is published on a channel that asks for review.",
+            object(
+                json!({ "calendarId": uuid("The calendar's id."), "entryId": uuid("The entry's id (`get_calendar`).") }),
+                &["calendarId", "entryId"],
+            ),
             true,
         ),
         tool(

@@ -2,7 +2,9 @@
 //! it, whichever status it is. `published` with the platform's post id; `failed` with the
 //! reason; `unknown` with what is being done to settle it (read-only checks, nothing sent
 //! again) and when it is checked next; `unconfirmed` with what its owner must check before
-//! a retry; every other status as it stands.
+//! a retry; every other status as it stands. With each, the provenance of what it sends
+//! (who made the words, with which model and prompt, on whose key, who approved which
+//! version) and, on a channel that asks for review, the hashes approved and sent.
 
 use almanac_shared::config::PublishSettings;
 use chrono::{DateTime, Utc};
@@ -99,6 +101,9 @@ pub(crate) fn of(intent: &Value, settings: &PublishSettings) -> Value {
         "attempts": intent["attempts"],
         "explanation": explained,
         "detail": detail,
+        "provenance": intent["provenance"],
+        "approvedHash": intent["approvedHash"],
+        "sentHash": intent["sentHash"],
     })
 }
 

@@ -12,6 +12,7 @@ use super::{
     receipt,
 };
 use crate::state::AppState;
+use almanac_publishing::request::REVIEW_REQUIRED;
 
 /// Runs tool `name`.
 pub(crate) async fn call(
@@ -62,6 +63,14 @@ pub(crate) async fn call(
         "plan_organic_week" => organic_week(api, args.0.into(), progress).await,
         "list_themes" => api.json(Method::GET, "/api/v1/themes", None, &[]).await,
         "list_channels" => channels(api).await,
+        "request_review" => {
+            let path = review_path(&args)?;
+            data(api.json(Method::POST, &path, None, &[]).await?)
+        }
+        "get_review" => {
+            let path = review_path(&args)?;
+            data(api.json(Method::GET, &path, None, &[]).await?)
+        }
         "run_synthesis" => synthesis(api, &args, progress).await,
         _ => Err(Failure::invalid(format!("no tool is named {name}"))),
     }
@@ -69,7 +78,7 @@ pub(crate) async fn call(
 
 /// The operations each tool calls (method and route template): the scopes it needs are
 /// theirs, by the API's one rule (`crate::scopes::scope_for`).
-const CALLS: [(&str, &[(&str, &str)]); 12] = [
+const CALLS: [(&str, &[(&str, &str)]); 14] = [
     (
         "plan_calendar",
         &[("POST", "/v1/ai/calendar"), ("GET", "/v1/jobs/{id}")],
@@ -99,6 +108,14 @@ const CALLS: [(&str, &[(&str, &str)]); 12] = [
     ),
     ("list_themes", &[("GET", "/api/v1/themes")]),
     ("list_channels", &[("GET", "/v1/channels")]),
+    (
+        "request_review",
+        &[("POST", "/v1/calendars/{id}/entries/{entry_id}/review")],
+    ),
+    (
+        "get_review",
+        &[("GET", "/v1/calendars/{id}/entries/{entry_id}/review")],
+    ),
     (
         "run_synthesis",
         &[
@@ -267,9 +284,34 @@ async fn publish(api: &Api<'_>, args: &Arguments) -> Result<Value, Failure> {
         .flatten()
         .map(|i| json!({ "intentId": i["id"], "entryId": i["entryId"], "channel": i["channel"], "status": i["status"], "publishAt": i["publishAt"] }))
         .collect();
+    let refused = answer["refused"].as_array().cloned().unwrap_or_default();
+    if intents.is_empty()
+        && !refused.is_empty()
+        && refused.iter().all(|r| r["code"] == REVIEW_REQUIRED)
+    {
+        // Nothing was made: every entry waits for its approval.
+        return Err(Failure {
+            status: 409,
+            body: json!({
+                "code": REVIEW_REQUIRED,
+                "message": "these entries' channel asks for review and they are not approved: \
+                    ask for their review with request_review, then publish once approved",
+                "details": { "entryIds": refused.iter().map(|r| r["entryId"].clone()).collect::<Vec<_>>() },
+            }),
+        });
+    }
     Ok(
-        json!({ "intents": intents, "spooled": answer["spooled"], "next": "follow each intent with get_publish_receipt" }),
+        json!({ "intents": intents, "refused": refused, "spooled": answer["spooled"], "next": "follow each intent with get_publish_receipt" }),
     )
+}
+
+/// An entry's review route, from the tool's `calendarId` and `entryId`.
+fn review_path(args: &Arguments) -> Result<String, Failure> {
+    Ok(format!(
+        "/v1/calendars/{}/entries/{}/review",
+        args.id("calendarId")?,
+        args.id("entryId")?
+    ))
 }
 
 /// Follows job `job`'s events to its end; progress as they come. Its final status.

@@ -19,13 +19,17 @@
 //! as soon as the removal answered.
 
 use almanac_shared::{
-    store::workspaces::{self, Resource},
+    domain::review::Via,
+    store::{
+        ORIGIN, Origin,
+        workspaces::{self, Resource},
+    },
     workspaces::Role,
 };
 use poem::{Endpoint, IntoResponse, Request, Response};
 use uuid::Uuid;
 
-use super::activity::Change;
+use super::activity::{Agent, Change};
 use crate::{
     auth::{Acting, AuthUser, KeyUser, SessionUser, token_user},
     error::ApiError,
@@ -145,12 +149,32 @@ pub async fn select(next: impl Endpoint, mut req: Request) -> poem::Result<Respo
         workspace,
         role,
     }));
+    let origin = origin(&req, &caller);
     let Some((change, recorder, emitter)) = change else {
-        return next.call(req).await.map(IntoResponse::into_response);
+        let answer = ORIGIN.scope(origin, next.call(req)).await;
+        return answer.map(IntoResponse::into_response);
     };
     // Boxed: on the heap, not the stack a tool's in-process call (MCP) nests in.
-    let answer = Box::pin(next.call(req)).await?.into_response();
+    let answer = Box::pin(ORIGIN.scope(origin, next.call(req)))
+        .await?
+        .into_response();
     Ok(Box::pin(change.record(&recorder, &emitter, answer)).await)
+}
+
+/// How the request came in, for what it makes to say so: an agent's tool call, a key's
+/// call, the web app's session, or a token's call.
+fn origin(req: &Request, caller: &Caller) -> Origin {
+    let via = if req.extensions().get::<Agent>().is_some() {
+        Via::Mcp
+    } else if caller.key.is_none() && req.extensions().get::<SessionUser>().is_some() {
+        Via::App
+    } else {
+        Via::Api
+    };
+    Origin {
+        via,
+        key: caller.key.as_ref().map(|k| k.key_id),
+    }
 }
 
 fn not_a_member() -> ApiError {

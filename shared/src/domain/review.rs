@@ -45,6 +45,90 @@ crate::text_enum! {
     }
 }
 
+crate::text_enum! {
+    /// What made an entry (or a publish): a generation, a person by hand, an imported
+    /// organic week, an automatic post, or an evergreen collection's repeat.
+    #[oai(rename = "ProvenanceOrigin")]
+    pub enum Origin in "lowercase" {
+        Generated,
+        Manual,
+        Import,
+        Autopost,
+        Evergreen,
+    }
+}
+
+crate::text_enum! {
+    /// How a change came in: the web app, the API (a token or a key), an agent over MCP,
+    /// or a worker (a generation).
+    #[oai(rename = "ProvenanceVia")]
+    pub enum Via in "lowercase" {
+        App,
+        Api,
+        Mcp,
+        Worker,
+    }
+}
+
+/// Where an entry's words come from, and who vouched for them: what made it, how, with
+/// which model and prompt, on whose key, who last edited it, and its review.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, poem_openapi::Object)]
+#[serde(rename_all = "camelCase")]
+#[oai(rename_all = "camelCase")]
+pub struct Provenance {
+    pub origin: Origin,
+    /// Null for an entry made before Almanac recorded it.
+    #[oai(nullable)]
+    pub via: Option<Via>,
+    /// The AI provider and model of a generated entry's run.
+    #[oai(nullable)]
+    pub provider: Option<String>,
+    #[oai(nullable)]
+    pub model: Option<String>,
+    /// The prompt template and its version (`calendar`, `v1`) of a generated entry.
+    #[oai(nullable)]
+    pub prompt_template: Option<String>,
+    #[oai(nullable)]
+    pub prompt_version: Option<String>,
+    /// The name the API key had when it made the entry.
+    #[oai(nullable)]
+    pub api_key_name: Option<String>,
+    /// The member who last edited it by hand, once it was.
+    #[oai(nullable)]
+    pub edited_by: Option<Uuid>,
+    pub review: ProvenanceReview,
+}
+
+/// The review part of a provenance.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, poem_openapi::Object)]
+#[serde(rename_all = "camelCase")]
+#[oai(rename_all = "camelCase")]
+pub struct ProvenanceReview {
+    pub status: ReviewStatus,
+    #[oai(nullable)]
+    pub approved_version: Option<i32>,
+    /// The hash of the content approved (see the publish intent's `approvedHash`).
+    #[oai(nullable)]
+    pub approved_hash: Option<String>,
+    /// Each approval of the round that approved it, by step.
+    pub approvals: Vec<Approval>,
+}
+
+/// One approver's approval.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, poem_openapi::Object)]
+#[serde(rename_all = "camelCase")]
+#[oai(rename = "ProvenanceApproval", rename_all = "camelCase")]
+pub struct Approval {
+    pub step: i16,
+    #[oai(nullable)]
+    pub step_name: Option<String>,
+    /// The member who approved.
+    pub by: Uuid,
+    pub at: chrono::DateTime<chrono::Utc>,
+    /// The content version they approved.
+    pub content_version: i32,
+}
+
 /// Who may decide at a step: members holding one of `roles`, the members named in
 /// `userIds`, and guests by email address (who decide through a review link).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, poem_openapi::Object)]

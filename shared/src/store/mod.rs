@@ -45,6 +45,20 @@ pub trait Row: for<'r> sqlx::FromRow<'r, PgRow> + Send + Unpin {}
 
 impl<T: for<'r> sqlx::FromRow<'r, PgRow> + Send + Unpin> Row for T {}
 
+/// How the request a transaction serves came in, for what it makes to say so
+/// (`calendar_entries.made_via`): set around each request by the API, absent in a worker.
+#[derive(Debug, Clone, Copy)]
+pub struct Origin {
+    pub via: crate::domain::review::Via,
+    /// The API key it came with.
+    pub key: Option<Uuid>,
+}
+
+tokio::task_local! {
+    /// The request's [`Origin`], which [`user_tx`] hands to Postgres.
+    pub static ORIGIN: Origin;
+}
+
 /// Begins a transaction that acts as `actor` under row-level security: it switches to the
 /// application role and sets `request.jwt.claim.sub` (the person, which `app_user_id()`
 /// reads, as Supabase's `auth.uid()` does) and `request.workspace` (the workspace, which
@@ -53,10 +67,18 @@ impl<T: for<'r> sqlx::FromRow<'r, PgRow> + Send + Unpin> Row for T {}
 /// SQL).
 pub async fn user_tx(pool: &PgPool, actor: Actor) -> sqlx::Result<Transaction<'static, Postgres>> {
     let Actor { user, workspace } = actor;
+    // Words of a closed set and a formatted `Uuid`: nothing a caller typed.
+    let (via, key) = ORIGIN
+        .try_with(|origin| {
+            let key = origin.key.map(|k| k.to_string()).unwrap_or_default();
+            (origin.via.as_str(), key)
+        })
+        .unwrap_or_default();
     pool.begin_with(sqlx::AssertSqlSafe(format!(
         "begin; select set_config('role', '{APP_ROLE}', true), \
          set_config('request.jwt.claim.sub', '{user}', true), \
-         set_config('request.workspace', '{workspace}', true)"
+         set_config('request.workspace', '{workspace}', true), \
+         set_config('request.via', '{via}', true), set_config('request.key', '{key}', true)"
     )))
     .await
 }

@@ -23,7 +23,7 @@ fn python() -> PathBuf {
 }
 
 /// One MCP request through the SDK (`tests/mcp/call.py`): its answer.
-async fn agent(base: &str, token: &str, action: &str, arguments: &Value) -> Value {
+pub(crate) async fn agent(base: &str, token: &str, action: &str, arguments: &Value) -> Value {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/mcp/call.py");
     let run = tokio::process::Command::new(python())
         .arg(script)
@@ -82,6 +82,8 @@ async fn an_agent_lists_the_tools_and_plans_a_calendar_with_progress() {
         "plan_organic_week",
         "list_themes",
         "run_synthesis",
+        "request_review",
+        "get_review",
     ] {
         assert!(names.contains(&expected), "{expected} in {names:?}");
     }
@@ -247,7 +249,7 @@ async fn an_agent_publishes_once_with_one_key_through_either_api_and_reads_the_r
     // Both processes list the same tools.
     for base in [&s.app.address, &replica] {
         let tools = agent(base, &key, "tools", &json!({})).await;
-        assert_eq!(tools["tools"].as_array().unwrap().len(), 12, "{base}");
+        assert_eq!(tools["tools"].as_array().unwrap().len(), 14, "{base}");
     }
 
     let checked = tool(
@@ -427,6 +429,20 @@ async fn the_other_tools_edit_an_entry_make_flashcards_an_organic_week_and_a_syn
         .to_owned();
     let saved = app.calendar(user, &calendar).await;
     let entry = saved["entries"][0]["id"].as_str().unwrap().to_owned();
+    // A generated entry names its run's model and the prompt it was made with.
+    let made = &saved["entries"][0]["provenance"];
+    assert_eq!(made["origin"], "generated", "{made}");
+    assert_eq!(made["via"], "worker");
+    assert_eq!(made["model"], saved["runs"][0]["model"]);
+    assert!(made["model"].is_string(), "{made}");
+    assert_eq!(
+        (
+            made["promptTemplate"].as_str(),
+            made["promptVersion"].as_str()
+        ),
+        (Some("calendar"), Some("v1"))
+    );
+    assert_eq!(made["editedBy"], Value::Null);
     let edited = tool(
         base,
         &key,
@@ -447,6 +463,29 @@ async fn the_other_tools_edit_an_entry_make_flashcards_an_organic_week_and_a_syn
         .unwrap();
     assert_eq!(entry["title"], "Edited by an agent");
     assert_eq!(entry["edited"], true);
+    // Its words are now the agent's, on the key's behalf.
+    let words = &entry["provenance"];
+    assert_eq!(
+        (words["via"].as_str(), words["apiKeyName"].as_str()),
+        (Some("mcp"), Some("test key")),
+        "{words}"
+    );
+    assert_eq!(words["editedBy"], user.to_string());
+    assert_eq!(words["model"], made["model"]);
+    // No review asked for on its channel: the agent is told so, and reads where it stands.
+    let ids = json!({ "calendarId": calendar, "entryId": entry["id"] });
+    let asked = agent(base, &key, "request_review", &ids).await;
+    assert_eq!(asked["isError"], true, "{asked}");
+    assert_eq!(
+        asked["structuredContent"]["error"]["code"], "REVIEW_NOT_ENABLED",
+        "{asked}"
+    );
+    let review = tool(base, &key, "get_review", ids).await;
+    assert_eq!(
+        review["structuredContent"]["status"], "not_requested",
+        "{review}"
+    );
+    assert_eq!(review["structuredContent"]["required"], false);
     // The workspace's activity names the agent: the tool, on the key's behalf.
     let recorded: Vec<(String, String, Option<String>, Option<String>)> = sqlx::query_as(
         "select action, actor_kind, tool, key_name from activity

@@ -8,7 +8,7 @@ mod document;
 mod fuzz;
 mod generated_client;
 mod isolation;
-mod mcp;
+pub(crate) mod mcp;
 mod seed_client;
 pub(crate) mod statuses;
 mod strict_input;

@@ -129,7 +129,9 @@ pub struct EvergreenApi;
 impl EvergreenApi {
     /// Make an evergreen collection: its entries go out again on its channels whenever a
     /// channel's queue has nothing else, each no sooner than `minGapDays` after it last went
-    /// out there. 422 naming the ids that are not the caller's channels or live entries.
+    /// out there. 422 naming the ids that are not the caller's channels or live entries, and
+    /// `REVIEW_INCOMPATIBLE` for `variation: "ai"` on a channel that asks for review (a
+    /// rewritten repeat's words would not be the ones approved).
     #[oai(
         path = "/v1/evergreen",
         method = "post",
@@ -156,6 +158,18 @@ impl EvergreenApi {
         if !unknown.is_empty() {
             let error = not_theirs("CHANNEL_NOT_FOUND", "channelIds", "your channels", unknown);
             return Err(error.into());
+        }
+        if body.variation == Variation::Ai {
+            let reviewed = almanac_shared::store::review::reviewed(&mut tx, &channel_ids).await?;
+            if !reviewed.is_empty() {
+                return Err(ApiError::Unprocessable(ErrorEnvelope::new(
+                    "REVIEW_INCOMPATIBLE",
+                    "these channels ask for review: repeats the AI rewrites would go out with \
+                     words no one approved, so use `variation: \"none\"` on them",
+                    Some(json!({ "field": "variation", "channelIds": reviewed })),
+                ))
+                .into());
+            }
         }
         let live = store::own_entries(&mut tx, &entry_ids).await?;
         let missing: Vec<Uuid> = entry_ids

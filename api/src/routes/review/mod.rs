@@ -137,6 +137,25 @@ impl ReviewApi {
         Ok(ReviewPolicyEnvelope::of(view))
     }
 
+    /// An entry's review: where it stands, the steps asked, every decision.
+    #[oai(
+        path = "/v1/calendars/:id/entries/:entry_id/review",
+        method = "get",
+        operation_id = "getEntryReview"
+    )]
+    async fn get_entry(
+        &self,
+        state: Data<&AppState>,
+        auth: UserAuth,
+        id: Path<Uuid>,
+        entry_id: Path<Uuid>,
+    ) -> Answer<Json<ReviewEnvelope>, { can::BAD_REQUEST | can::STORED | can::NOT_FOUND }> {
+        let mut tx = user_tx(&state.pool, auth.user().actor()).await?;
+        let view = view_of(&mut tx, id.0, entry_id.0).await?;
+        tx.commit().await?;
+        Ok(ReviewEnvelope::of(view))
+    }
+
     /// Asks for an entry's review (editors): its policy's first step is asked. Asking
     /// again while it is in review, or approved at its content now, changes nothing; after
     /// changes were requested or it expired, a new round starts (the history stays). 409

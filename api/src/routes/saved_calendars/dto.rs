@@ -78,6 +78,9 @@ pub struct CalendarEntry {
     pub version: i64,
     /// Its review before publishing (`POST .../entries/{entryId}/review`).
     pub review: crate::routes::review::ReviewView,
+    /// What made it and how (the model and prompt of a generated one, the key of one made
+    /// through the API), who last edited it, and who approved which version.
+    pub provenance: almanac_shared::domain::review::Provenance,
 }
 
 /// One generation run of a calendar.
@@ -476,6 +479,7 @@ crate::from_row!(EntryRow => CalendarEntry {
     updated_by,
     version,
     review,
+    provenance,
 });
 crate::from_row!(RunRow => CalendarRun {
     id,

@@ -26,7 +26,7 @@ const ENTRY_COLUMNS: &str = concat!(
     "c.id, c.key, c.channel, c.channel_id, c.local_date as date,
     to_char(c.local_time, 'HH24:MI') as time, c.scheduled_at, c.title, c.caption, c.format,
     c.hashtags, c.call_to_action, c.media_url, c.media_ids, c.placement_id, c.origin, c.edited, c.edited_at, c.run_id, c.updated_at,
-    c.user_id as created_by, c.updated_by, c.version, ",
+    c.user_id as created_by, c.updated_by, c.version, entry_provenance(c) as provenance, ",
     crate::review_columns!()
 );
 const RUN_COLUMNS: &str = "r.id, r.version, r.mode, r.status, r.job_id, r.request, r.slots,
@@ -85,6 +85,9 @@ pub struct EntryRow {
     pub version: i64,
     #[sqlx(flatten)]
     pub review: super::review::ReviewColumns,
+    /// What made it, and its review (`entry_provenance`).
+    #[sqlx(json)]
+    pub provenance: crate::domain::review::Provenance,
 }
 
 /// A generation run of a calendar.

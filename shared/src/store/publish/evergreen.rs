@@ -131,7 +131,9 @@ pub struct Candidate {
     pub open: bool,
 }
 
-/// `entries` (the caller's live ones) on `channel`.
+/// `entries` (the caller's live ones) on `channel`; on a channel that asks for review, only
+/// those approved at their content now (an unapproved one waits for its approval: queued,
+/// it would only expire).
 pub async fn candidates(
     conn: &mut PgConnection,
     entries: &[Uuid],
@@ -148,7 +150,11 @@ pub async fn candidates(
                        and i.evergreen_id is not null
                        and i.status in ('scheduled', 'publishing', 'unknown')) as open
          from calendar_entries e
-         where e.id = any($1) and e.deleted_at is null",
+         where e.id = any($1) and e.deleted_at is null
+           and ((select p.mode from review_policy(e.workspace_id, $2) p) <> 'always'
+                or (e.review_status = 'approved' and e.approved_hash = entry_content_hash(
+                        e.title, e.caption, e.hashtags, e.call_to_action, e.media_url,
+                        e.media_ids)))",
     )
     .bind(entries)
     .bind(channel)

@@ -87,6 +87,12 @@ pub struct Intent {
     /// AI rewrote.
     #[oai(nullable)]
     pub sent_hash: Option<String>,
+    /// Its entry's provenance as it was sent (once sent; as it is now before): what made
+    /// the words and how, with which model and prompt, on whose key, who edited them, and
+    /// who approved which version. Null for a refusal without an entry.
+    #[oai(nullable)]
+    #[sqlx(json(nullable))]
+    pub provenance: Option<crate::domain::review::Provenance>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -94,7 +100,7 @@ pub struct Intent {
 const INTENT_COLUMNS: &str = "i.id, i.calendar_id, i.entry_id, i.run_id, i.channel,
     i.account as channel_id, i.mode, i.dry_run, i.timing as \"when\", i.publish_at, i.timezone,
     i.status, i.payload, i.error, i.attempts, i.remote_id, i.remote_post_id, i.post_url,
-    i.published_at, i.unknown_since, i.checked_at, i.approved_hash, i.sent_hash, i.created_at,
+    i.published_at, i.unknown_since, i.checked_at, i.approved_hash, i.sent_hash, intent_provenance(i) as provenance, i.created_at,
     i.updated_at";
 
 /// An intent to write.

@@ -28,7 +28,8 @@ pub const START: &str = "update publish_intents i
 /// only when that hash is the one approved and its entry is still approved at it: what
 /// goes out after this commit is what was approved.
 const MARK_SENDING: &str = "update publish_intents i set sending_at = now(),
-        payload = jsonb_set(payload, '{sent}', $3), sent_hash = $4, updated_at = now()
+        payload = jsonb_set(payload, '{sent}', $3), sent_hash = $4, updated_at = now(),
+        provenance = (select entry_provenance(e) from calendar_entries e where e.id = i.entry_id)
     where i.id = $1 and i.job_id = $2
       and (i.approved_hash is null
            or (i.approved_hash = $4 and exists (

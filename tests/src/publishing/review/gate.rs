@@ -148,3 +148,85 @@ async fn the_posting_queue_sends_only_the_entries_approved() {
             .contains("Queued, approved")
     );
 }
+
+#[tokio::test]
+async fn evergreen_repeats_only_approved_entries_and_never_rewrites_on_a_reviewed_channel() {
+    let team = Team::start(&[("writer", "editor"), ("second", "editor")]).await;
+    let path = format!("/v1/channels/{}/slots", team.channel);
+    let daily: Vec<Value> = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+        .iter()
+        .map(|day| json!({ "weekday": day, "time": "09:00" }))
+        .collect();
+    let slots = json!({ "timezone": "UTC", "slots": daily });
+    assert_eq!(
+        team.call("owner", Method::PUT, &path, Some(&slots)).await.0,
+        200
+    );
+    team.policy(editors_approve()).await;
+    let unapproved = team
+        .entry("Evergreen, never approved", "2030-01-07T09:00:00Z")
+        .await;
+    let approved_one = team
+        .entry("Evergreen, approved", "2030-01-07T09:00:00Z")
+        .await;
+    approved(&team, approved_one).await;
+    // Rewritten repeats would carry words no one approved.
+    let rewritten = json!({ "name": "Tea", "channelIds": [team.channel],
+        "entryIds": [unapproved, approved_one], "minGapDays": 1, "variation": "ai" });
+    let (status, refused) = team
+        .call("owner", Method::POST, "/v1/evergreen", Some(&rewritten))
+        .await;
+    assert_eq!(status, 422, "{refused}");
+    assert_eq!(refused["error"]["code"], "REVIEW_INCOMPATIBLE");
+    let mut kept = rewritten.clone();
+    kept["variation"] = json!("none");
+    let (status, made) = team
+        .call("owner", Method::POST, "/v1/evergreen", Some(&kept))
+        .await;
+    assert_eq!(status, 201, "{made}");
+
+    // Each day's pass repeats the approved entry only; the unapproved one waits.
+    let start: chrono::DateTime<chrono::Utc> = "2030-03-01T08:00:00Z".parse().unwrap();
+    let context = team.s.app.worker_context(0);
+    let pass = |n: i64| {
+        let clock = almanac_shared::clock::ManualClock::new(start + chrono::Duration::days(n));
+        let context = &context;
+        async move {
+            almanac_worker::evergreen::tick(context, &clock)
+                .await
+                .unwrap()
+        }
+    };
+    let first = pass(0).await;
+    assert_eq!(first.len(), 1);
+    assert_eq!(first[0].entry, approved_one);
+    team.s.tick(&first[0].publish_at.to_rfc3339()).await;
+    team.s
+        .settled(&first[0].intent.to_string(), "published")
+        .await;
+    // Queued again, then its words change before its slot: it does not go.
+    let second = pass(1).await;
+    assert_eq!(second.len(), 1);
+    assert_eq!(second[0].entry, approved_one);
+    team.edit(approved_one, json!({ "caption": "Evergreen, changed" }))
+        .await;
+    assert_eq!(
+        team.s
+            .tick(&second[0].publish_at.to_rfc3339())
+            .await
+            .dispatched,
+        0
+    );
+    let expired = team.s.intent(&second[0].intent.to_string()).await;
+    assert_eq!(expired["error"]["code"], "REVIEW_EXPIRED");
+    // Nothing approved is left to repeat.
+    assert!(pass(2).await.is_empty());
+    let posts = team.s.fake.posts();
+    assert_eq!(posts.len(), 1);
+    assert!(
+        posts[0].body["post_info"]["title"]
+            .as_str()
+            .unwrap()
+            .contains("Evergreen, approved")
+    );
+}

@@ -2,6 +2,7 @@
 //! entry's review through its steps, and the publishing gate, against the platform fakes.
 
 mod gate;
+mod provenance;
 mod race;
 mod steps;
 

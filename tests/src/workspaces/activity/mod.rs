@@ -35,11 +35,13 @@ const BY_KEY: [&str; 4] = [
 ];
 
 /// The operations whose result others act on: the organic week (its placement edited and
-/// added to a calendar), the invitation (accepted), the connection (completed).
-const FIRST: [&str; 3] = [
+/// added to a calendar), the invitation (accepted), the connection (completed), the
+/// workspace's review policy (an entry's review asked for and decided).
+const FIRST: [&str; 4] = [
     "generateOrganicCalendar",
     "createInvitation",
     "connectChannel",
+    "setWorkspaceReview",
 ];
 
 #[tokio::test]
@@ -80,7 +82,7 @@ async fn every_change_in_a_workspace_is_recorded_once_naming_who_made_it() {
         let made = world.made_for(op, template, *takes_body).await;
         let by_key = BY_KEY.contains(&op.as_str());
         let actor = match op.as_str() {
-            "continueCalendarRun" | "reviewSuggestion" => &world.eve,
+            "continueCalendarRun" | "reviewSuggestion" | "decideEntryReview" => &world.eve,
             "acceptInvitation" => &world.gus,
             _ => &world.ana,
         };
