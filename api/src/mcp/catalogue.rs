@@ -108,26 +108,6 @@ pub(crate) fn tools() -> Vec<Value> {
             true,
         ),
         tool(
-            "request_review",
-            "Ask for an entry's review",
-            "Asks the approvers of the entry's channel (its review policy's first step) to review it: publishing it waits for their approval where the channel asks for review (`REVIEW_REQUIRED`). Asking again while it is in review changes nothing. Returns the review: status, step, contentVersion, decisions.",
-            object(
-                json!({ "calendarId": uuid("The calendar's id."), "entryId": uuid("The entry's id (`get_calendar`).") }),
-                &["calendarId", "entryId"],
-            ),
-            false,
-        ),
-        tool(
-            "get_review",
-            "Get an entry's review",
-            "Where the entry's review stands: not_requested, in_review (at which step), changes_requested (with the approvers' comments), approved (at which contentVersion) or expired, with every decision. Only an entry approved at its content now is published on a channel that asks for review.",
-            object(
-                json!({ "calendarId": uuid("The calendar's id."), "entryId": uuid("The entry's id (`get_calendar`).") }),
-                &["calendarId", "entryId"],
-            ),
-            true,
-        ),
-        tool(
             "run_synthesis",
             "Write a news synthesis",
             "Writes a synthesis of a theme's sources now, waits for it and returns it.",
@@ -136,6 +116,30 @@ pub(crate) fn tools() -> Vec<Value> {
                 &["themeId"],
             ),
             false,
+        ),
+    ]
+    .into_iter()
+    .chain(review_tools())
+    .collect()
+}
+
+/// The review tools: asking for an entry's review, reading where it stands.
+fn review_tools() -> Vec<Value> {
+    let ids = json!({ "calendarId": uuid("The calendar's id."), "entryId": uuid("The entry's id (`get_calendar`).") });
+    vec![
+        tool(
+            "request_review",
+            "Ask for an entry's review",
+            "Asks the approvers of the entry's channel (its review policy's first step) to review it: publishing it waits for their approval where the channel asks for review (`REVIEW_REQUIRED`). Asking again while it is in review changes nothing. Returns the review: status, step, contentVersion, decisions.",
+            object(ids.clone(), &["calendarId", "entryId"]),
+            false,
+        ),
+        tool(
+            "get_review",
+            "Get an entry's review",
+            "Where the entry's review stands: not_requested, in_review (at which step), changes_requested (with the approvers' comments), approved (at which contentVersion) or expired, with every decision. Only an entry approved at its content now is published on a channel that asks for review.",
+            object(ids.clone(), &["calendarId", "entryId"]),
+            true,
         ),
     ]
 }

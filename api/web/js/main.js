@@ -18,9 +18,10 @@ import * as ops from "./ops/index.js";
 import * as usage from "./usage.js";
 import * as analytics from "./analytics.js";
 import * as join from "./join.js";
+import * as review from "./review.js";
 import { watchRoles } from "./roles.js";
 
-const sections = { calendar, organic, publishing, themes, flashcards, channels, webhooks, analytics, usage, settings, profile, join };
+const sections = { calendar, organic, publishing, review, themes, flashcards, channels, webhooks, analytics, usage, settings, profile, join };
 const DEV_USER_KEY = "almanac.devUser";
 const view = document.getElementById("view");
 watchRoles(view);

@@ -331,3 +331,38 @@ pub async fn decisions(
     .fetch_all(conn)
     .await
 }
+
+/// An entry waiting for a review's decision, or back with its editors (changes asked).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Waiting {
+    pub calendar_id: Uuid,
+    pub calendar_name: String,
+    pub entry_id: Uuid,
+    pub title: String,
+    pub channel: String,
+    pub scheduled_at: DateTime<Utc>,
+    pub status: ReviewStatus,
+    pub step: Option<i16>,
+    pub steps: Json<Vec<Step>>,
+    pub requested_by: Option<Uuid>,
+    pub requested_at: Option<DateTime<Utc>>,
+    pub content_version: i32,
+}
+
+/// The workspace's entries in review or with changes asked for, soonest first (at most
+/// `limit`).
+pub async fn waiting(conn: &mut PgConnection, limit: i64) -> sqlx::Result<Vec<Waiting>> {
+    sqlx::query_as(
+        "select e.calendar_id, k.name as calendar_name, e.id as entry_id, e.title, e.channel,
+                e.scheduled_at, e.review_status as status, e.review_step as step,
+                e.review_steps as steps, e.review_requested_by as requested_by,
+                e.review_requested_at as requested_at, e.content_version
+         from calendar_entries e join calendars k on k.id = e.calendar_id
+         where e.deleted_at is null and e.review_status in ('in_review', 'changes_requested')
+         order by e.scheduled_at, e.id
+         limit $1",
+    )
+    .bind(limit)
+    .fetch_all(conn)
+    .await
+}

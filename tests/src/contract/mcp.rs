@@ -416,95 +416,7 @@ async fn the_other_tools_edit_an_entry_make_flashcards_an_organic_week_and_a_syn
     let key = key(&app, user, &["read", "write"]).await;
     let base = &app.address;
 
-    let planned = tool(
-        base,
-        &key,
-        "plan_calendar",
-        crate::calendars::request(1, "tea"),
-    )
-    .await;
-    let calendar = planned["structuredContent"]["calendarId"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let saved = app.calendar(user, &calendar).await;
-    let entry = saved["entries"][0]["id"].as_str().unwrap().to_owned();
-    // A generated entry names its run's model and the prompt it was made with.
-    let made = &saved["entries"][0]["provenance"];
-    assert_eq!(made["origin"], "generated", "{made}");
-    assert_eq!(made["via"], "worker");
-    assert_eq!(made["model"], saved["runs"][0]["model"]);
-    assert!(made["model"].is_string(), "{made}");
-    assert_eq!(
-        (
-            made["promptTemplate"].as_str(),
-            made["promptVersion"].as_str()
-        ),
-        (Some("calendar"), Some("v1"))
-    );
-    assert_eq!(made["editedBy"], Value::Null);
-    let edited = tool(
-        base,
-        &key,
-        "update_entry",
-        json!({ "calendarId": calendar, "entryId": entry, "title": "Edited by an agent" }),
-    )
-    .await;
-    assert_eq!(
-        edited["structuredContent"]["title"], "Edited by an agent",
-        "{edited}"
-    );
-    let saved = app.calendar(user, &calendar).await;
-    let entry = saved["entries"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["id"] == entry.as_str())
-        .unwrap();
-    assert_eq!(entry["title"], "Edited by an agent");
-    assert_eq!(entry["edited"], true);
-    // Its words are now the agent's, on the key's behalf.
-    let words = &entry["provenance"];
-    assert_eq!(
-        (words["via"].as_str(), words["apiKeyName"].as_str()),
-        (Some("mcp"), Some("test key")),
-        "{words}"
-    );
-    assert_eq!(words["editedBy"], user.to_string());
-    assert_eq!(words["model"], made["model"]);
-    // No review asked for on its channel: the agent is told so, and reads where it stands.
-    let ids = json!({ "calendarId": calendar, "entryId": entry["id"] });
-    let asked = agent(base, &key, "request_review", &ids).await;
-    assert_eq!(asked["isError"], true, "{asked}");
-    assert_eq!(
-        asked["structuredContent"]["error"]["code"], "REVIEW_NOT_ENABLED",
-        "{asked}"
-    );
-    let review = tool(base, &key, "get_review", ids).await;
-    assert_eq!(
-        review["structuredContent"]["status"], "not_requested",
-        "{review}"
-    );
-    assert_eq!(review["structuredContent"]["required"], false);
-    // The workspace's activity names the agent: the tool, on the key's behalf.
-    let recorded: Vec<(String, String, Option<String>, Option<String>)> = sqlx::query_as(
-        "select action, actor_kind, tool, key_name from activity
-         where actor_id = $1 and target ->> 'entry_id' = $2",
-    )
-    .bind(user)
-    .bind(entry["id"].as_str().unwrap())
-    .fetch_all(&app.db)
-    .await
-    .unwrap();
-    assert_eq!(
-        recorded,
-        [(
-            "editCalendarEntry".to_owned(),
-            "agent".to_owned(),
-            Some("update_entry".to_owned()),
-            Some("test key".to_owned())
-        )]
-    );
+    an_agent_edits_an_entry_under_its_own_name(&app, &key, user).await;
 
     let cards = tool(
         base,
@@ -560,5 +472,100 @@ async fn the_other_tools_edit_an_entry_make_flashcards_an_organic_week_and_a_syn
     assert!(
         synthesis["structuredContent"]["sections"].is_array(),
         "{synthesis}"
+    );
+}
+
+/// An agent plans a calendar and edits an entry: the entry names the run's model and
+/// prompt, then the agent and its key; the activity names the tool; the review tools answer.
+async fn an_agent_edits_an_entry_under_its_own_name(app: &TestApp, key: &str, user: Uuid) {
+    let (base, key) = (&app.address, key);
+    let planned = tool(
+        base,
+        key,
+        "plan_calendar",
+        crate::calendars::request(1, "tea"),
+    )
+    .await;
+    let calendar = planned["structuredContent"]["calendarId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let saved = app.calendar(user, &calendar).await;
+    let entry = saved["entries"][0]["id"].as_str().unwrap().to_owned();
+    // A generated entry names its run's model and the prompt it was made with.
+    let made = &saved["entries"][0]["provenance"];
+    assert_eq!(made["origin"], "generated", "{made}");
+    assert_eq!(made["via"], "worker");
+    assert_eq!(made["model"], saved["runs"][0]["model"]);
+    assert!(made["model"].is_string(), "{made}");
+    assert_eq!(
+        (
+            made["promptTemplate"].as_str(),
+            made["promptVersion"].as_str()
+        ),
+        (Some("calendar"), Some("v1"))
+    );
+    assert_eq!(made["editedBy"], Value::Null);
+    let edited = tool(
+        base,
+        key,
+        "update_entry",
+        json!({ "calendarId": calendar, "entryId": entry, "title": "Edited by an agent" }),
+    )
+    .await;
+    assert_eq!(
+        edited["structuredContent"]["title"], "Edited by an agent",
+        "{edited}"
+    );
+    let saved = app.calendar(user, &calendar).await;
+    let entry = saved["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["id"] == entry.as_str())
+        .unwrap();
+    assert_eq!(entry["title"], "Edited by an agent");
+    assert_eq!(entry["edited"], true);
+    // Its words are now the agent's, on the key's behalf.
+    let words = &entry["provenance"];
+    assert_eq!(
+        (words["via"].as_str(), words["apiKeyName"].as_str()),
+        (Some("mcp"), Some("test key")),
+        "{words}"
+    );
+    assert_eq!(words["editedBy"], user.to_string());
+    assert_eq!(words["model"], made["model"]);
+    // No review asked for on its channel: the agent is told so, and reads where it stands.
+    let ids = json!({ "calendarId": calendar, "entryId": entry["id"] });
+    let asked = agent(base, key, "request_review", &ids).await;
+    assert_eq!(asked["isError"], true, "{asked}");
+    assert_eq!(
+        asked["structuredContent"]["error"]["code"], "REVIEW_NOT_ENABLED",
+        "{asked}"
+    );
+    let review = tool(base, key, "get_review", ids).await;
+    assert_eq!(
+        review["structuredContent"]["status"], "not_requested",
+        "{review}"
+    );
+    assert_eq!(review["structuredContent"]["required"], false);
+    // The workspace's activity names the agent: the tool, on the key's behalf.
+    let recorded: Vec<(String, String, Option<String>, Option<String>)> = sqlx::query_as(
+        "select action, actor_kind, tool, key_name from activity
+         where actor_id = $1 and target ->> 'entry_id' = $2",
+    )
+    .bind(user)
+    .bind(entry["id"].as_str().unwrap())
+    .fetch_all(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(
+        recorded,
+        [(
+            "editCalendarEntry".to_owned(),
+            "agent".to_owned(),
+            Some("update_entry".to_owned()),
+            Some("test key".to_owned())
+        )]
     );
 }

@@ -23,6 +23,7 @@ mod members;
 mod phone;
 mod queue;
 mod refusals;
+mod review;
 mod roles;
 mod serving;
 mod session;

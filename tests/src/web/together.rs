@@ -142,7 +142,7 @@ async fn two_people_on_one_calendar_see_each_other_and_never_overwrite_each_othe
 
 /// Ana Lopez (the setup's user) and Eve Martin, an editor, in the team Acme social with
 /// the calendar and its `channel`: Eve's id and the workspace's.
-async fn acme_with_eve(s: &Setup, channel: Uuid) -> (Uuid, Uuid) {
+pub(super) async fn acme_with_eve(s: &Setup, channel: Uuid) -> (Uuid, Uuid) {
     let (eve, vic) = (Uuid::now_v7(), Uuid::now_v7());
     sqlx::query(
         "insert into users (id, email, name) values ($1, 'ana@example.com', 'Ana Lopez'),

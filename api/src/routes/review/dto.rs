@@ -148,10 +148,45 @@ pub struct DecisionBody {
     pub content_version: i32,
 }
 
+/// An entry waiting in review, as the Review page lists it.
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct WaitingEntry {
+    pub calendar_id: Uuid,
+    pub calendar_name: String,
+    pub entry_id: Uuid,
+    pub title: String,
+    pub channel: String,
+    pub scheduled_at: DateTime<Utc>,
+    /// `in_review` or `changes_requested`.
+    pub status: ReviewStatus,
+    #[oai(nullable)]
+    pub step: Option<i16>,
+    /// The name of the step asked now (or that asked for changes).
+    #[oai(nullable)]
+    pub step_name: Option<String>,
+    pub steps: i16,
+    #[oai(nullable)]
+    pub requested_by: Option<Uuid>,
+    #[oai(nullable)]
+    pub requested_at: Option<DateTime<Utc>>,
+    pub content_version: i32,
+    /// The caller may decide it now: an approver of its step who did not ask for it.
+    pub yours: bool,
+}
+
+/// The workspace's entries in review.
+#[derive(Debug, Clone, Object)]
+pub struct WaitingList {
+    pub items: Vec<WaitingEntry>,
+}
+
 /// The policy to set (replacing the one there).
 pub type PolicyBody = Policy;
 
-crate::enveloped!(ReviewPolicyView, ReviewView);
+crate::enveloped!(ReviewPolicyView, ReviewView, WaitingList);
+
+pub type WaitingEnvelope = Envelope<WaitingList>;
 
 pub type ReviewPolicyEnvelope = Envelope<ReviewPolicyView>;
 pub type ReviewEnvelope = Envelope<ReviewView>;

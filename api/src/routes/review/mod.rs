@@ -137,6 +137,53 @@ impl ReviewApi {
         Ok(ReviewPolicyEnvelope::of(view))
     }
 
+    /// The workspace's entries in review, or with changes asked for, soonest first (at
+    /// most 100): `yours` marks those the caller may decide now.
+    #[oai(path = "/v1/reviews", method = "get", operation_id = "listReviews")]
+    async fn list(
+        &self,
+        state: Data<&AppState>,
+        auth: UserAuth,
+    ) -> Answer<Json<WaitingEnvelope>, { can::BAD_REQUEST | can::STORED }> {
+        let user = auth.user();
+        let mut tx = user_tx(&state.pool, user.actor()).await?;
+        let rows = store::waiting(&mut tx, 100).await?;
+        tx.commit().await?;
+        let member = Member {
+            id: user.id,
+            role: user.role,
+        };
+        let items = rows
+            .into_iter()
+            .map(|row| {
+                let asked = row
+                    .step
+                    .and_then(|s| usize::try_from(s - 1).ok())
+                    .and_then(|i| row.steps.0.get(i));
+                let yours = row.status == ReviewStatus::InReview
+                    && row.requested_by != Some(user.id)
+                    && asked.is_some_and(|step| step.admits(member));
+                WaitingEntry {
+                    calendar_id: row.calendar_id,
+                    calendar_name: row.calendar_name,
+                    entry_id: row.entry_id,
+                    title: row.title,
+                    channel: row.channel,
+                    scheduled_at: row.scheduled_at,
+                    status: row.status,
+                    step: row.step,
+                    step_name: asked.map(|step| step.name.clone()),
+                    steps: i16::try_from(row.steps.0.len()).unwrap_or(0),
+                    requested_by: row.requested_by,
+                    requested_at: row.requested_at,
+                    content_version: row.content_version,
+                    yours,
+                }
+            })
+            .collect();
+        Ok(WaitingEnvelope::of(WaitingList { items }))
+    }
+
     /// An entry's review: where it stands, the steps asked, every decision.
     #[oai(
         path = "/v1/calendars/:id/entries/:entry_id/review",

@@ -11,6 +11,7 @@ import { channelLabel } from "../platforms.js";
 import { compose, textCounter } from "../limits.js";
 import { mediaField, postPreview } from "./composer.js";
 import { queueEntryButton } from "./queue.js";
+import { reviewPanel } from "./review.js";
 import { h, field, toast, day, showError, showProblem, clearProblems, guardUnsaved, words } from "../ui.js";
 import { t, formatTime, formatZoned, number, percent } from "../i18n.js";
 
@@ -35,12 +36,15 @@ export function entryEditor(state) {
   let preview = null;
   const media = mediaField(() => preview?.update());
   const mates = teammates(state, { fields, media, snapshot: () => snapshot(), submit: () => form.requestSubmit(save), open: () => dialog.open });
+  const review = reviewPanel(state, () => state.grid.get(state.editing));
+  state.reviewShown = (entry) => review.show(entry);
   const save = h("button", { type: "submit", value: "save", id: "entry-save", "data-needs": "editor" }, t("common.save"));
   const form = h("form", { method: "dialog", class: "stack" },
     // A viewer reads the entry: nothing in it is theirs to change (roles.js turns it off).
     h("h2", { id: "entry-editor-title" }, t(workspaces.may("editor") ? "calendar.editEntry" : "calendar.readEntry")),
     h("p", { class: "muted", id: "entry-editor-key" }),
     ...mates.els,
+    review.el,
     numbers,
     h("div", { class: "composer", "data-needs": "editor" },
       h("div", { class: "stack" },
@@ -95,6 +99,7 @@ export function entryEditor(state) {
     state.editingId = entry.id;
     state.editingVersion = entry.version;
     mates.opened(entry);
+    review.show(entry);
     dialog.querySelector("#entry-zone").textContent = t("calendar.timesIn", { zone: state.grid.range.timezone });
     dialog.querySelector("#entry-editor-key").textContent = `${channelLabel(entry.channel)} · ${day(entry.date)}${entry.edited ? ` · ${t("calendar.edited")}` : ""}`;
     problem.replaceChildren();

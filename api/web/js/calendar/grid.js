@@ -12,6 +12,7 @@ import { markConflicts } from "./conflicts.js";
 import { addDays, addMonths, hourOf, mondayOf, monthStart, toIso } from "./dates.js";
 import { draggable } from "./drag.js";
 import { thumbnail } from "../media.js";
+import { reviewBadge } from "./review.js";
 
 const NARROW = "(max-width: 699px)";
 /** A month's day shows this many chips, then "+N more", which opens the day. */
@@ -288,7 +289,8 @@ export class CalendarGrid {
       type: "button", role: "listitem",
       class: `entry chip${entry.edited ? " edited" : ""}`,
       dataset: { key: entry.key, channel: entry.channel, order: `${time} ${entry.channel}` },
-      "aria-label": entry.edited ? `${label} (${t("calendar.edited")})` : label,
+      "aria-label": [label, entry.edited ? t("calendar.edited") : null, reviewBadge(entry.review) ? t(`review.status.${entry.review.status}`) : null]
+        .filter(Boolean).join(" · "),
       hidden: this.hidden.has(entry.channel),
     }),
     platformBadge(entry.channel),
@@ -296,6 +298,7 @@ export class CalendarGrid {
     h("span", { class: "time" }, formatTime(time)),
     h("span", { class: "title" }, entry.title),
     entry.edited ? h("span", { class: "edited-mark", title: t("calendar.edited"), "aria-hidden": "true" }, "✎") : null,
+    reviewBadge(entry.review, { short: true }),
     this.stat(entry));
     return chip;
   }

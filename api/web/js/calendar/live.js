@@ -3,7 +3,7 @@
 // entry open in the editor is never overwritten by a change made meanwhile: the editor says
 // so, and saving shows both versions (`editor.js`). `EventSource` resumes by itself after a
 // dropped connection; a fresh connection (`ready`) reads the calendar again, so nothing
-// that changed meanwhile is missed.
+// that changed meanwhile is missed. A review asked for or decided shows at once too.
 
 import { session, initials } from "../api.js";
 import { who } from "../people.js";
@@ -26,6 +26,7 @@ export function goLive(state, ready) {
   on("truncated", () => reloadSoon(state));
   on("calendar.changed", () => reloadSoon(state));
   on("entry.changed", (change) => applyChange(state, change));
+  on("entry.review", (change) => applyReview(state, change));
   on("presence", (presence) => showPresence(state, presence.viewers ?? []));
   return source;
 }
@@ -58,6 +59,15 @@ export function applyChange(state, change) {
     return;
   }
   if (state.editingId === change.entryId && change.by?.userId !== session.user) state.editorChanged?.(change);
+}
+
+/** An entry's review asked for or decided by anyone: its chip and, when open, its dialog
+ * show it at once (the review alone: the entry's words are not touched). */
+export function applyReview(state, change) {
+  const shown = entryWithId(state, change.entryId);
+  if (!shown || !change.review) return;
+  state.grid.upsert({ ...shown, review: change.review });
+  if (state.editingId === change.entryId) state.reviewShown?.({ ...shown, review: change.review });
 }
 
 /** The initials of the others looking at the calendar, in its header. */

@@ -143,6 +143,18 @@ async fn through_three_steps(team: &Team, entry: uuid::Uuid) {
     assert_eq!(asked["data"]["step"], 1);
     assert_eq!(asked["data"]["steps"][1]["name"], "Legal");
 
+    // The Review page's list: it waits for the other editors, not for the one who asked.
+    for (name, yours) in [("second", true), ("writer", false), ("viewer", false)] {
+        let (status, listed) = team.call(name, Method::GET, "/v1/reviews", None).await;
+        assert_eq!(status, 200, "{listed}");
+        let item = &listed["data"]["items"][0];
+        assert_eq!(item["entryId"], entry.to_string());
+        assert_eq!(
+            (item["stepName"].as_str(), item["steps"].as_i64()),
+            (Some("Editor"), Some(3))
+        );
+        assert_eq!(item["yours"], yours, "{name}");
+    }
     // Step 1: the editor who asked may not decide, nor a viewer; another editor may.
     for name in ["writer", "viewer", "legal1"] {
         let (status, refused) = team.decide(name, entry, "approve", 1).await;
