@@ -218,6 +218,11 @@ pub struct EntryPatch {
     /// `VALIDATION_FAILED` with `details.field = "mediaIds"` otherwise); `[]` removes them.
     #[oai(nullable, validator(max_items = 10, unique_items))]
     pub media_ids: Option<Vec<Uuid>>,
+    /// The connected channel it publishes to (`GET /v1/channels`), of the entry's platform
+    /// (422 `VALIDATION_FAILED` with `details.field = "channelId"` otherwise): its review
+    /// policy applies to the entry.
+    #[oai(nullable)]
+    pub channel_id: Option<Uuid>,
 }
 
 /// An entry's fields as sent (`EntryContent::validate` holds them to the same limits).
@@ -253,6 +258,9 @@ pub struct NewEntry {
     /// Uploaded media a publish sends, in order (at most 10, each the caller's).
     #[oai(nullable, validator(max_items = 10, unique_items))]
     pub media_ids: Option<Vec<Uuid>>,
+    /// The connected channel it publishes to, of its platform (`channel`).
+    #[oai(nullable)]
+    pub channel_id: Option<Uuid>,
 }
 
 /// A calendar's own fields a user changes.

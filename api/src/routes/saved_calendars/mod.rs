@@ -240,6 +240,10 @@ impl SavedCalendarsApi {
             url: media_url.as_deref(),
             ids: &media_ids,
         };
+        if let Some(channel) = patch.channel_id {
+            let chosen = chosen_channel(&mut tx, channel, &current.channel).await?;
+            store::choose_channel(&mut tx, entry_id.0, chosen).await?;
+        }
         let row: CalendarEntry = store::edit_entry(&mut tx, id.0, entry_id.0, &content, &at, media)
             .await?
             .into();
@@ -295,10 +299,19 @@ impl SavedCalendarsApi {
             url: media_url.as_deref(),
             ids: &media_ids,
         };
-        let row: CalendarEntry =
-            store::add_entry(&mut tx, id.0, channel.as_str(), &content, &at, media)
+        let chosen = match new.channel_id {
+            Some(given) => Some(chosen_channel(&mut tx, given, channel.as_str()).await?),
+            None => None,
+        };
+        let mut row =
+            store::add_entry(&mut tx, id.0, channel.as_str(), &content, &at, media).await?;
+        if let Some(chosen) = chosen {
+            store::choose_channel(&mut tx, row.id, chosen).await?;
+            row = store::entry(&mut tx, id.0, row.id)
                 .await?
-                .into();
+                .ok_or_else(|| ApiError::not_found("entry"))?;
+        }
+        let row: CalendarEntry = row.into();
         touch(&mut tx, id.0).await?;
         tx.commit().await?;
         let tag = if_match::etag(row.version);
@@ -483,6 +496,30 @@ async fn touch(conn: &mut PgConnection, id: Uuid) -> ApiResult<()> {
 /// A date the pattern admits but no calendar has (`2027-02-30`): 422.
 fn no_such_date(date: &text::IsoDate) -> ApiResult<chrono::NaiveDate> {
     calendar::parse_date("date", date).map_err(ApiError::semantically_invalid)
+}
+
+/// The connected channel `id`, when it is the workspace's and of `platform` (422
+/// `VALIDATION_FAILED` at `channelId` otherwise).
+async fn chosen_channel(
+    conn: &mut sqlx::PgConnection,
+    id: Uuid,
+    platform: &str,
+) -> ApiResult<Uuid> {
+    let found = almanac_shared::store::publish::channels::find(conn, id).await?;
+    match found {
+        Some(channel) if channel.platform == platform => Ok(channel.id),
+        Some(channel) => Err(ApiError::unprocessable_field(
+            "channelId",
+            format!(
+                "{id} is a {} channel, and this entry is for {platform}",
+                channel.platform
+            ),
+        )),
+        None => Err(ApiError::unprocessable_field(
+            "channelId",
+            format!("{id} is not one of this workspace's channels (GET /v1/channels lists them)"),
+        )),
+    }
 }
 
 /// `ids`, when every one is the caller's media (422 `VALIDATION_FAILED` at `mediaIds`

@@ -29,16 +29,23 @@ async fn an_entry_unapproved_at_its_time_expires_with_no_platform_call() {
     let team = Team::start(&[("writer", "editor"), ("second", "editor")]).await;
     let unapproved = team.entry("Not looked at", "2030-01-07T09:00:00Z").await;
     let approved_later = team.entry("Looked at", "2030-01-07T11:00:00Z").await;
+    let held_late = team.entry("Held while off", "2030-01-06T09:00:00Z").await;
     // Scheduled while the channel asked for no review.
     let (status, answer) = team
-        .publish(
-            json!({ "entryIds": [unapproved, approved_later], "dryRun": false,
-            "when": "scheduled" }),
-        )
+        .publish(json!({ "entryIds": [held_late, unapproved, approved_later],
+            "dryRun": false, "when": "scheduled" }))
         .await;
     assert_eq!(status, 200, "{answer}");
-    let ids = intent_ids(&answer);
-    assert_eq!(ids.len(), 2, "{answer}");
+    let mut ids = intent_ids(&answer);
+    assert_eq!(ids.len(), 3, "{answer}");
+    let late = ids.remove(0);
+    // One fell due while publishing was off (as the dispatcher marks it), and is now later
+    // than it may go out: unapproved, it is the review that refuses it, first.
+    sqlx::query("update publish_intents set held_since = publish_at where id = $1::uuid")
+        .bind(&late)
+        .execute(&team.s.app.db)
+        .await
+        .unwrap();
 
     // Turning review on lists both as now needing approval; nothing expires unannounced.
     let policy = team.policy(editors_approve()).await;
@@ -48,15 +55,21 @@ async fn an_entry_unapproved_at_its_time_expires_with_no_platform_call() {
         .iter()
         .map(|h| h["intentId"].as_str().unwrap())
         .collect();
-    assert_eq!(held, [ids[0].as_str(), ids[1].as_str()], "{policy}");
     assert_eq!(
-        policy["needsApproval"][0]["entryId"],
+        held,
+        [late.as_str(), ids[0].as_str(), ids[1].as_str()],
+        "{policy}"
+    );
+    assert_eq!(
+        policy["needsApproval"][1]["entryId"],
         unapproved.to_string()
     );
     approved(&team, approved_later).await;
 
     // At its time the unapproved one ends failed, sent nowhere, its review expired.
     assert_eq!(team.s.tick("2030-01-07T09:00:00Z").await.dispatched, 0);
+    let refused = team.s.intent(&late).await;
+    assert_eq!(refused["error"]["code"], "REVIEW_EXPIRED", "{refused}");
     let expired = team.s.intent(&ids[0]).await;
     assert_eq!(expired["status"], "failed");
     assert_eq!(expired["error"]["code"], "REVIEW_EXPIRED");

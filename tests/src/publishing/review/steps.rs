@@ -108,6 +108,16 @@ async fn a_policy_is_validated_set_by_admins_and_read_by_every_member() {
         (status, own["data"]["mode"].as_str()),
         (200, Some("always"))
     );
+    // The composer names the entry's channel: one of the workspace's, of its platform.
+    let path = format!("/v1/calendars/{}/entries/{entry}", team.calendar);
+    let nobody = json!({ "channelId": uuid::Uuid::now_v7() });
+    let (status, refused) = team
+        .call("writer", Method::PATCH, &path, Some(&nobody))
+        .await;
+    assert_eq!(status, 422, "{refused}");
+    assert_eq!(refused["error"]["details"]["field"], "channelId");
+    let chosen = team.edit(entry, json!({ "channelId": team.channel })).await;
+    assert_eq!(chosen["channelId"], team.channel.to_string());
 }
 
 /// Not approved: the dry run and the publish both say so, and nothing is made or sent.
