@@ -53,13 +53,7 @@ impl ReviewApi {
         id: Path<Uuid>,
     ) -> Answer<Json<ReviewPolicyEnvelope>, { can::BAD_REQUEST | can::STORED | can::NOT_FOUND }>
     {
-        let mut tx = user_tx(&state.pool, auth.user().actor()).await?;
-        if !store::channel_exists(&mut tx, id.0).await? {
-            return Err(ApiError::not_found("channel").into());
-        }
-        let view = policy_view(&mut tx, Some(id.0)).await?;
-        tx.commit().await?;
-        Ok(ReviewPolicyEnvelope::of(view))
+        Ok(policy(&state, &auth, Some(id.0), None).await?)
     }
 
     /// Sets a connected channel's review policy (admins). Turning review on answers the
@@ -81,15 +75,7 @@ impl ReviewApi {
         Json<ReviewPolicyEnvelope>,
         { can::STORED | can::BODY | can::NOT_FOUND | can::UNPROCESSABLE },
     > {
-        body.0.validate().map_err(ApiError::semantically_invalid)?;
-        let mut tx = user_tx(&state.pool, auth.user().actor()).await?;
-        if !store::channel_exists(&mut tx, id.0).await? {
-            return Err(ApiError::not_found("channel").into());
-        }
-        store::set_policy(&mut tx, Some(id.0), &body.0).await?;
-        let view = policy_view(&mut tx, Some(id.0)).await?;
-        tx.commit().await?;
-        Ok(ReviewPolicyEnvelope::of(view))
+        Ok(policy(&state, &auth, Some(id.0), Some(&body.0)).await?)
     }
 
     /// The workspace's review policy: it applies to every channel without one of its own.
@@ -106,10 +92,7 @@ impl ReviewApi {
     ) -> Answer<Json<ReviewPolicyEnvelope>, { can::BAD_REQUEST | can::STORED | can::NOT_FOUND }>
     {
         // The workspace middleware acted in `id`, a member's only.
-        let mut tx = user_tx(&state.pool, auth.user().actor()).await?;
-        let view = policy_view(&mut tx, None).await?;
-        tx.commit().await?;
-        Ok(ReviewPolicyEnvelope::of(view))
+        Ok(policy(&state, &auth, None, None).await?)
     }
 
     /// Sets the workspace's review policy (admins), for every channel without one of its
@@ -129,12 +112,7 @@ impl ReviewApi {
         Json<ReviewPolicyEnvelope>,
         { can::STORED | can::BODY | can::NOT_FOUND | can::UNPROCESSABLE },
     > {
-        body.0.validate().map_err(ApiError::semantically_invalid)?;
-        let mut tx = user_tx(&state.pool, auth.user().actor()).await?;
-        store::set_policy(&mut tx, None, &body.0).await?;
-        let view = policy_view(&mut tx, None).await?;
-        tx.commit().await?;
-        Ok(ReviewPolicyEnvelope::of(view))
+        Ok(policy(&state, &auth, None, Some(&body.0)).await?)
     }
 
     /// The workspace's entries in review, or with changes asked for, soonest first (at
@@ -342,14 +320,32 @@ impl ReviewApi {
     }
 }
 
-/// The policy of `channel` (the workspace's when `None`) and what it holds.
-async fn policy_view(
-    conn: &mut PgConnection,
+/// The policy of `channel` (the workspace's when `None`; a channel nobody has is 404), set
+/// first to `set` when given (validated: 422 naming the field), and what it holds.
+async fn policy(
+    state: &AppState,
+    auth: &UserAuth,
     channel: Option<Uuid>,
-) -> ApiResult<ReviewPolicyView> {
-    let row = store::policy(conn, channel).await?;
-    let held = store::unapproved(conn, channel).await?;
-    Ok(ReviewPolicyView::of(row, channel, held))
+    set: Option<&PolicyBody>,
+) -> ApiResult<Json<ReviewPolicyEnvelope>> {
+    if let Some(set) = set {
+        set.validate().map_err(ApiError::semantically_invalid)?;
+    }
+    let mut tx = user_tx(&state.pool, auth.user().actor()).await?;
+    if let Some(id) = channel
+        && !store::channel_exists(&mut tx, id).await?
+    {
+        return Err(ApiError::not_found("channel"));
+    }
+    if let Some(set) = set {
+        store::set_policy(&mut tx, channel, set).await?;
+    }
+    let row = store::policy(&mut tx, channel).await?;
+    let held = store::unapproved(&mut tx, channel).await?;
+    tx.commit().await?;
+    Ok(ReviewPolicyEnvelope::of(ReviewPolicyView::of(
+        row, channel, held,
+    )))
 }
 
 /// The live entry's review, locked until the transaction ends; 404 otherwise.

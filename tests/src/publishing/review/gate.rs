@@ -6,7 +6,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::{Team, editors_approve};
+use super::{Team, editors_approve, one_post_saying};
 
 /// The intents of a publish answer, in order.
 fn intent_ids(answer: &Value) -> Vec<String> {
@@ -83,14 +83,7 @@ async fn an_entry_unapproved_at_its_time_expires_with_no_platform_call() {
     let approved_hash = published["approvedHash"].as_str().unwrap();
     assert_eq!(approved_hash.len(), 64, "{published}");
     assert_eq!(published["sentHash"], approved_hash);
-    let posts = team.s.fake.posts();
-    assert_eq!(posts.len(), 1);
-    assert!(
-        posts[0].body["post_info"]["title"]
-            .as_str()
-            .unwrap()
-            .contains("Looked at")
-    );
+    one_post_saying(&team, "Looked at");
 
     // Approved after its time, the expired one sends nothing by itself.
     approved(&team, unapproved).await;
@@ -152,14 +145,7 @@ async fn the_posting_queue_sends_only_the_entries_approved() {
     assert_eq!(refused["status"], "failed");
     assert_eq!(refused["error"]["code"], "REVIEW_EXPIRED");
     // One post went out: the approved one.
-    let posts = team.s.fake.posts();
-    assert_eq!(posts.len(), 1);
-    assert!(
-        posts[0].body["post_info"]["title"]
-            .as_str()
-            .unwrap()
-            .contains("Queued, approved")
-    );
+    one_post_saying(&team, "Queued, approved");
 }
 
 #[tokio::test]
@@ -234,12 +220,5 @@ async fn evergreen_repeats_only_approved_entries_and_never_rewrites_on_a_reviewe
     assert_eq!(expired["error"]["code"], "REVIEW_EXPIRED");
     // Nothing approved is left to repeat.
     assert!(pass(2).await.is_empty());
-    let posts = team.s.fake.posts();
-    assert_eq!(posts.len(), 1);
-    assert!(
-        posts[0].body["post_info"]["title"]
-            .as_str()
-            .unwrap()
-            .contains("Evergreen, approved")
-    );
+    one_post_saying(&team, "Evergreen, approved");
 }

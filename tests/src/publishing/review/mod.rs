@@ -214,6 +214,16 @@ impl Team {
     }
 }
 
+/// The platform received exactly one post, and it says `words`.
+pub fn one_post_saying(team: &Team, words: &str) {
+    let posts = team.s.fake.posts();
+    assert_eq!(posts.len(), 1, "{posts:?}");
+    let title = posts[0].body["post_info"]["title"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(title.contains(words), "{title}");
+}
+
 /// A one-step policy: any editor approves once.
 pub fn editors_approve() -> Value {
     json!({ "mode": "always", "steps": [

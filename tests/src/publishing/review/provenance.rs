@@ -98,3 +98,47 @@ async fn a_receipt_names_the_key_the_agent_and_each_approver_with_the_version_ap
     assert_eq!(now["provenance"]["via"], "api");
     assert_eq!(now["provenance"]["apiKeyName"], Value::Null);
 }
+
+#[tokio::test]
+async fn a_generated_entry_s_publish_names_the_model_and_prompt_that_wrote_it() {
+    let team = Team::start(&[]).await;
+    let request = json!({ "channels": ["tiktok"], "cadence": "daily", "start": "2030-02-04",
+        "end": "2030-02-05" });
+    let (status, made) = team
+        .call("owner", Method::POST, "/v1/ai/calendar", Some(&request))
+        .await;
+    assert_eq!(status, 202, "{made}");
+    let calendar = made["data"]["calendarId"].as_str().unwrap().to_owned();
+    let path = format!("/v1/calendars/{calendar}");
+    let generated = crate::helpers::eventually(
+        std::time::Duration::from_secs(30),
+        "the calendar to be generated",
+        || async {
+            let (_, read) = team.call("owner", Method::GET, &path, None).await;
+            (read["data"]["runs"][0]["status"] == "succeeded").then_some(read["data"].clone())
+        },
+    )
+    .await;
+    let model = generated["runs"][0]["model"].clone();
+    assert!(model.is_string(), "{generated}");
+    let publish = json!({ "all": true, "dryRun": true });
+    let (status, answer) = team
+        .call(
+            "owner",
+            Method::POST,
+            &format!("{path}/publish"),
+            Some(&publish),
+        )
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    let intent = answer["data"]["intents"][0]["id"].as_str().unwrap();
+    // The receipt (the intent as read) names what wrote the words.
+    let receipt = team.s.intent(intent).await;
+    let provenance = &receipt["provenance"];
+    assert_eq!(provenance["origin"], "generated", "{receipt}");
+    assert_eq!(provenance["via"], "worker");
+    assert_eq!(provenance["model"], model);
+    assert_eq!(provenance["promptTemplate"], "calendar");
+    assert_eq!(provenance["promptVersion"], "v1");
+    assert_eq!(provenance["review"]["status"], "not_requested");
+}
