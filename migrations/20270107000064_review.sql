@@ -43,6 +43,20 @@ create function review_policy(workspace uuid, channel uuid, out mode text, out s
 $$;
 grant execute on function review_policy(uuid, uuid) to almanac_app;
 
+-- The mode of the policy that applies to `channel` in `workspace` (as `review_policy`): a
+-- single expression, so Postgres inlines it where an entry's or an intent's rows are read.
+create function review_mode(workspace uuid, channel uuid) returns text
+    language sql stable
+    as $$
+    select coalesce(
+        (select p.mode from review_policies p
+          where p.workspace_id = workspace and p.channel_id = channel),
+        (select p.mode from review_policies p
+          where p.workspace_id = workspace and p.channel_id is null),
+        'none')
+$$;
+grant execute on function review_mode(uuid, uuid) to almanac_app;
+
 -- An entry's connected channel: the one chosen, else its platform's only one in the
 -- workspace (none when there are several or none).
 create function entry_channel(p_workspace uuid, p_chosen uuid, p_platform text) returns uuid

@@ -59,7 +59,7 @@ pub async fn set_policy(
 pub async fn reviewed(conn: &mut PgConnection, channels: &[Uuid]) -> sqlx::Result<Vec<Uuid>> {
     sqlx::query_scalar(
         "select c.id from unnest($1::uuid[]) c (id)
-         where (select p.mode from review_policy(app_workspace_id(), c.id) p) = 'always'",
+         where review_mode(app_workspace_id(), c.id) = 'always'",
     )
     .bind(channels)
     .fetch_all(conn)
@@ -95,7 +95,7 @@ pub async fn unapproved(
          join calendar_entries e on e.id = i.entry_id and e.deleted_at is null
          where i.status = 'scheduled' and not i.dry_run and i.account is not null
            and ($1::uuid is null or i.account = $1)
-           and (select mode from review_policy(i.workspace_id, i.account)) = 'always'
+           and review_mode(i.workspace_id, i.account) = 'always'
            and not (e.review_status = 'approved' and e.approved_hash = entry_content_hash(
                e.title, e.caption, e.hashtags, e.call_to_action, e.media_url, e.media_ids))
          order by i.publish_at nulls first, i.id",
@@ -274,8 +274,8 @@ macro_rules! review_columns {
                      'contentVersion', d.content_version) order by d.at, d.id)
                   from entry_review_decisions d where d.entry_id = c.id), '[]')
             as review_decisions,
-        (select p.mode = 'always' from review_policy(c.workspace_id,
-             entry_channel(c.workspace_id, c.channel_id, c.channel)) p) as review_required"
+        review_mode(c.workspace_id, entry_channel(c.workspace_id, c.channel_id, c.channel))
+            = 'always' as review_required"
     };
 }
 

@@ -151,7 +151,7 @@ pub async fn candidates(
                        and i.status in ('scheduled', 'publishing', 'unknown')) as open
          from calendar_entries e
          where e.id = any($1) and e.deleted_at is null
-           and ((select p.mode from review_policy(e.workspace_id, $2) p) <> 'always'
+           and (review_mode(e.workspace_id, $2) <> 'always'
                 or (e.review_status = 'approved' and e.approved_hash = entry_content_hash(
                         e.title, e.caption, e.hashtags, e.call_to_action, e.media_url,
                         e.media_ids)))",

@@ -327,7 +327,7 @@ pub async fn dispatch(
     let scheduled = at.is_some();
     let claimed: Vec<Claimed> = sqlx::query_as(
         "select i.id, i.user_id, i.workspace_id, i.entry_id, e.id is not null as entry_live,
-                (select p.mode = 'always' from review_policy(i.workspace_id, i.account) p)
+                review_mode(i.workspace_id, i.account) = 'always'
                     as reviewed,
                 case when e.review_status = 'approved' and e.approved_hash = entry_content_hash(
                          e.title, e.caption, e.hashtags, e.call_to_action, e.media_url,
