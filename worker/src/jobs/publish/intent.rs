@@ -49,11 +49,11 @@ impl Publisher<'_> {
                 .mark_sending(&sent, hash)
                 .await
                 .context("marking the intent sending")?;
-            return Ok(if marked {
+            return Ok(self.held_to_approval(if marked {
                 Marked::Marked
             } else {
                 Marked::NotApproved
-            });
+            }));
         };
         let limit = i64::from(quota.limit);
         let counting = quota::counting(quota, &self.input.channel, self.input.account);
@@ -62,7 +62,17 @@ impl Publisher<'_> {
             .mark_sending_within((&sent, hash), &counting, limit, window.since)
             .await
             .context("marking the intent sending within its quota")?;
-        Ok(marked)
+        Ok(self.held_to_approval(marked))
+    }
+
+    /// What a mark that wrote nothing means: for an intent held to an approval, that the
+    /// approval no longer holds; for any other, nothing new (its job goes on as it always
+    /// did, the intent's later writes fenced by the claim).
+    fn held_to_approval(&self, marked: Marked) -> Marked {
+        match marked {
+            Marked::NotApproved if self.input.approved_hash.is_none() => Marked::Marked,
+            other => other,
+        }
     }
 
     /// Why a counted quota has no place for this post now, and when one frees (read only:
