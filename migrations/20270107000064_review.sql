@@ -99,7 +99,12 @@ alter table calendar_entries
     add column review_requested_at timestamptz,
     -- Set when the last step approved: the content version and hash approved.
     add column approved_version integer,
-    add column approved_hash text;
+    add column approved_hash text,
+    -- The hash of what it publishes now, kept with the row: every reader (the dispatcher,
+    -- the publish job, the queue and evergreen) compares the same value, computed once a
+    -- write.
+    add column content_hash text generated always as (entry_content_hash(title, caption,
+        hashtags, call_to_action, media_url, media_ids)) stored;
 
 -- A change of what is published counts a content version; an approval or a review in
 -- progress does not survive it (its decisions stay in the history).

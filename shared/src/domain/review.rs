@@ -253,6 +253,17 @@ impl Step {
     }
 }
 
+/// Step `step` (from 1) of `steps`.
+pub fn step_at(steps: &[Step], step: i16) -> Option<&Step> {
+    usize::try_from(step - 1).ok().and_then(|i| steps.get(i))
+}
+
+/// Whether `member` may decide at `step` of a review `requested_by` asked for: one of the
+/// step's approvers, never the person who asked.
+pub fn may_decide(step: &Step, requested_by: Option<Uuid>, member: Member) -> bool {
+    requested_by != Some(member.id) && step.admits(member)
+}
+
 /// What an approval does to a review at `step` (from 1) of `steps`, given how many distinct
 /// approvals that step has now (this one included).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -267,7 +278,7 @@ pub enum Advance {
 
 /// The review's next place after an approval at `step`.
 pub fn advance(steps: &[Step], step: i16, approvals: usize) -> Advance {
-    let Some(current) = usize::try_from(step - 1).ok().and_then(|i| steps.get(i)) else {
+    let Some(current) = step_at(steps, step) else {
         return Advance::Approved;
     };
     if approvals < usize::from(current.required.max(1)) {

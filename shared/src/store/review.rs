@@ -96,8 +96,7 @@ pub async fn unapproved(
          where i.status = 'scheduled' and not i.dry_run and i.account is not null
            and ($1::uuid is null or i.account = $1)
            and review_mode(i.workspace_id, i.account) = 'always'
-           and not (e.review_status = 'approved' and e.approved_hash = entry_content_hash(
-               e.title, e.caption, e.hashtags, e.call_to_action, e.media_url, e.media_ids))
+           and not (e.review_status = 'approved' and e.approved_hash = e.content_hash)
          order by i.publish_at nulls first, i.id",
     )
     .bind(channel)
@@ -144,8 +143,7 @@ const ENTRY_REVIEW: &str = "select e.id as entry_id, e.calendar_id, e.channel,
         e.review_steps as steps, e.review_requested_by as requested_by,
         e.review_requested_at as requested_at, e.content_version, e.approved_version,
         e.approved_hash,
-        entry_content_hash(e.title, e.caption, e.hashtags, e.call_to_action, e.media_url,
-                           e.media_ids) as content_hash,
+        e.content_hash,
         p.mode, p.steps as policy_steps
     from calendar_entries e
     cross join lateral review_policy(e.workspace_id,
@@ -165,18 +163,6 @@ pub async fn entry(
         .bind(calendar)
         .bind(id)
         .fetch_optional(conn)
-        .await
-}
-
-/// The reviews of the calendar's live entries, by entry.
-pub async fn of_calendar(
-    conn: &mut PgConnection,
-    calendar: Uuid,
-) -> sqlx::Result<Vec<EntryReview>> {
-    let sql = ENTRY_REVIEW.replace("and e.id = $2 ", "");
-    sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .bind(calendar)
-        .fetch_all(conn)
         .await
 }
 
@@ -303,33 +289,6 @@ pub struct DecisionJson {
     pub comment: Option<String>,
     pub at: DateTime<Utc>,
     pub content_version: i32,
-}
-
-/// A decision as the review's history lists it.
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct DecisionRow {
-    pub entry_id: Uuid,
-    pub round: i32,
-    pub step: i16,
-    pub by: Uuid,
-    pub decision: Decision,
-    pub comment: Option<String>,
-    pub at: DateTime<Utc>,
-    pub content_version: i32,
-}
-
-/// The decisions on `entries`, oldest first.
-pub async fn decisions(
-    conn: &mut PgConnection,
-    entries: &[Uuid],
-) -> sqlx::Result<Vec<DecisionRow>> {
-    sqlx::query_as(
-        "select entry_id, round, step, user_id as by, decision, comment, at, content_version
-         from entry_review_decisions where entry_id = any($1) order by at, id",
-    )
-    .bind(entries)
-    .fetch_all(conn)
-    .await
 }
 
 /// An entry waiting for a review's decision, or back with its editors (changes asked).

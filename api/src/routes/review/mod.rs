@@ -9,7 +9,9 @@ mod dto;
 pub use dto::*;
 
 use almanac_shared::{
-    domain::review::{Advance, Decision, Member, ReviewMode, ReviewStatus, advance},
+    domain::review::{
+        Advance, Decision, Member, ReviewMode, ReviewStatus, advance, may_decide, step_at,
+    },
     store::{calendars, review as store, user_tx},
 };
 use poem::web::Data;
@@ -134,13 +136,9 @@ impl ReviewApi {
         let items = rows
             .into_iter()
             .map(|row| {
-                let asked = row
-                    .step
-                    .and_then(|s| usize::try_from(s - 1).ok())
-                    .and_then(|i| row.steps.0.get(i));
+                let asked = row.step.and_then(|s| step_at(&row.steps.0, s));
                 let yours = row.status == ReviewStatus::InReview
-                    && row.requested_by != Some(user.id)
-                    && asked.is_some_and(|step| step.admits(member));
+                    && asked.is_some_and(|step| may_decide(step, row.requested_by, member));
                 WaitingEntry {
                     calendar_id: row.calendar_id,
                     calendar_name: row.calendar_name,
@@ -256,15 +254,13 @@ impl ReviewApi {
             .into());
         }
         let step = review.step.unwrap_or(1);
-        let asked = usize::try_from(step - 1)
-            .ok()
-            .and_then(|i| review.steps.0.get(i))
+        let asked = step_at(&review.steps.0, step)
             .ok_or_else(|| ApiError::internal(anyhow::anyhow!("a review at a missing step")))?;
         let member = Member {
             id: user.id,
             role: user.role,
         };
-        if review.requested_by == Some(user.id) || !asked.admits(member) {
+        if !may_decide(asked, review.requested_by, member) {
             let reason = if review.requested_by == Some(user.id) {
                 "you asked for this review, so someone else decides it".to_owned()
             } else {

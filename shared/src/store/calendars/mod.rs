@@ -189,10 +189,8 @@ pub struct Publishable {
     pub format: String,
     pub media_url: Option<String>,
     pub scheduled_at: DateTime<Utc>,
-    /// Its connected channel, when one was chosen.
-    pub channel_id: Option<Uuid>,
-    /// The hash of what it publishes as read (`entry_content_hash`): the post built from
-    /// this read is what it names.
+    /// The hash of what it publishes as read (`content_hash`): the post built from this
+    /// read is what it names.
     pub content_hash: String,
     /// Approved at this content.
     pub approved: bool,
@@ -228,12 +226,9 @@ impl Publishable {
     }
 }
 
-const PUBLISHABLE_COLUMNS: &str = "id, channel, channel_id, run_id, title, caption,
-    call_to_action, hashtags, format, media_url, scheduled_at,
-    entry_content_hash(title, caption, hashtags, call_to_action, media_url, media_ids)
-        as content_hash,
-    coalesce(review_status = 'approved' and approved_hash = entry_content_hash(title, caption,
-        hashtags, call_to_action, media_url, media_ids), false) as approved,
+const PUBLISHABLE_COLUMNS: &str = "id, channel, run_id, title, caption, call_to_action,
+    hashtags, format, media_url, scheduled_at, content_hash,
+    coalesce(review_status = 'approved' and approved_hash = content_hash, false) as approved,
     coalesce((select json_agg(json_build_object('id', m.id, 'kind', m.kind, 'mime', m.mime,
                                                 'altText', m.alt_text, 'objectKey', m.object_key,
                                                 'jpegKey', m.jpeg_key) order by w.n)

@@ -152,9 +152,7 @@ pub async fn candidates(
          from calendar_entries e
          where e.id = any($1) and e.deleted_at is null
            and (review_mode(e.workspace_id, $2) <> 'always'
-                or (e.review_status = 'approved' and e.approved_hash = entry_content_hash(
-                        e.title, e.caption, e.hashtags, e.call_to_action, e.media_url,
-                        e.media_ids)))",
+                or (e.review_status = 'approved' and e.approved_hash = e.content_hash))",
     )
     .bind(entries)
     .bind(channel)

@@ -329,9 +329,7 @@ pub async fn dispatch(
         "select i.id, i.user_id, i.workspace_id, i.entry_id, e.id is not null as entry_live,
                 review_mode(i.workspace_id, i.account) = 'always'
                     as reviewed,
-                case when e.review_status = 'approved' and e.approved_hash = entry_content_hash(
-                         e.title, e.caption, e.hashtags, e.call_to_action, e.media_url,
-                         e.media_ids)
+                case when e.review_status = 'approved' and e.approved_hash = e.content_hash
                      then e.approved_hash end as approved_hash
          from publish_intents i
          left join calendar_entries e on e.id = i.entry_id and e.deleted_at is null
