@@ -64,18 +64,25 @@ impl<T: ParseFromJSON + 'static, const STATUS: u16> ParsePayload for StrictJson<
 
     async fn from_request(request: &Request, body: &mut RequestBody) -> poem::Result<Self> {
         let data = Vec::<u8>::from_request(request, body).await?;
+        Ok(Self::parse(&data)?)
+    }
+}
+
+impl<T: ParseFromJSON + 'static, const STATUS: u16> StrictJson<T, STATUS> {
+    /// The body's bytes checked as the module says.
+    fn parse(data: &[u8]) -> Result<Self, ApiError> {
         let value: Value = if data.is_empty() {
             Value::Null
         } else {
-            serde_json::from_slice(&data).map_err(|error| {
+            serde_json::from_slice(data).map_err(|error| {
                 ApiError::bad_request(format!("the body is not valid JSON: {error}"), None)
             })?
         };
-        let reject = |field: &str, reason: String| -> poem::Error {
+        let reject = |field: &str, reason: String| -> ApiError {
             if STATUS == 422 {
-                ApiError::unprocessable_field(field, reason).into()
+                ApiError::unprocessable_field(field, reason)
             } else {
-                ApiError::invalid_field(field, reason).into()
+                ApiError::invalid_field(field, reason)
             }
         };
         let (schema, registry) = &*schema_of::<T>();
@@ -88,6 +95,30 @@ impl<T: ParseFromJSON + 'static, const STATUS: u16> ParsePayload for StrictJson<
             let message = plain_validation(&field, &message).unwrap_or(message);
             reject(&field, message)
         })
+    }
+}
+
+impl<T: ParseFromJSON + 'static, const STATUS: u16> Deferred<StrictJson<T, STATUS>> {
+    /// Reads the body now, refused as [`StrictJson`] would have refused it before the
+    /// handler ran.
+    pub async fn read(self) -> Result<T, ApiError> {
+        let (request, mut body) = self.into_parts();
+        let json = request
+            .content_type()
+            .is_some_and(<StrictJson<T, STATUS> as Payload>::check_content_type);
+        if !json {
+            return Err(ApiError::UnsupportedMediaType(
+                crate::error::ErrorEnvelope::new(
+                    "UNSUPPORTED_MEDIA_TYPE",
+                    "the body must be JSON (`Content-Type: application/json`)",
+                    None,
+                ),
+            ));
+        }
+        let data = Vec::<u8>::from_request(&request, &mut body)
+            .await
+            .map_err(refusal)?;
+        Ok(StrictJson::<T, STATUS>::parse(&data)?.0)
     }
 }
 

@@ -35,11 +35,14 @@ use crate::routes::{
     api_keys::ApiKeysApi,
     calendar_generation::{CalendarGenerationApi, ContinueApi},
     cards::CardsApi,
+    client_review::{GuestReviewApi, ReviewLinkApi},
+    comments::CommentApi,
     generations::GenerationsApi,
     health::HealthApi,
     jobs::JobsApi,
     me::MeApi,
     media::MediaApi,
+    notifications::NotificationApi,
     organic::{
         OrganicBrandsApi, OrganicDraftsApi, OrganicGenerateApi, OrganicLibraryApi, OrganicWeeksApi,
     },
@@ -94,6 +97,7 @@ pub type Apis = (
         MeApi,
     ),
     (WorkspacesApi, InvitationsApi, ActivityApi, ReviewApi),
+    (ReviewLinkApi, GuestReviewApi, CommentApi, NotificationApi),
     AnalyticsApi,
 );
 

@@ -88,6 +88,10 @@ pub const CATALOGUE: &[(&str, &str)] = &[
         "No connected account for the entry's platform.",
     ),
     (
+        "COMMENT_NOT_YOURS",
+        "A comment is changed or deleted by its writer only.",
+    ),
+    (
         "CREDENTIALS_REFUSED",
         "The platform refused the handle and app password.",
     ),
@@ -418,6 +422,10 @@ pub const CATALOGUE: &[(&str, &str)] = &[
     (
         "TOO_MANY_MENTIONS",
         "More mentions than the platform takes.",
+    ),
+    (
+        "TOO_MANY_REVIEW_LINKS",
+        "The calendar has as many working review links as it may: revoke some first.",
     ),
     ("TREND_NOT_FOUND", "The trend is no longer in the library."),
     ("UNAUTHORIZED", "No valid credentials."),

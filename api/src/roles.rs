@@ -60,7 +60,13 @@ pub fn role_for(method: &str, template: &str) -> Role {
     }
     // An approver may hold any role: the review's step names who decides
     // (`crate::routes::review`).
-    if template == WORKSPACES || template == ME || under(INVITATIONS) || is_decision(template) {
+    if template == WORKSPACES
+        || template == ME
+        || under(INVITATIONS)
+        || under(NOTIFICATIONS)
+        || is_decision(template)
+        || is_comment(template)
+    {
         return Role::Viewer;
     }
     if under(WORKSPACES) {
@@ -82,6 +88,16 @@ pub fn role_for(method: &str, template: &str) -> Role {
 
 /// A decision on an entry's review: a person's, whatever their role (the step names its
 /// approvers), never a key's.
+/// A person's notifications (`/v1/notifications`): theirs, whatever their role.
+pub const NOTIFICATIONS: &str = "/v1/notifications";
+
+/// Writing on an entry's comments: any member may comment (a viewer too); each changes
+/// only their own (the route checks).
+fn is_comment(template: &str) -> bool {
+    let template = template.trim_end_matches('/');
+    template.ends_with("/comments") || template.ends_with("/comments/{comment_id}")
+}
+
 fn is_decision(path: &str) -> bool {
     path.trim_end_matches('/').ends_with("/review/decisions")
 }
@@ -94,7 +110,9 @@ pub fn refuses_keys(method: &str, path: &str) -> bool {
     let segments: Vec<&str> = path.trim_end_matches('/').split('/').collect();
     let in_workspaces = segments.get(1..3) == Some(&["v1", "workspaces"][..]);
     let in_invitations = segments.get(1..3) == Some(&["v1", "invitations"][..]);
+    let notifications = segments.get(1..3) == Some(&["v1", "notifications"][..]);
     in_invitations
+        || notifications
         || is_decision(path)
         || (in_workspaces
             && match segments.len() {
@@ -127,6 +145,23 @@ mod tests {
                 Role::Editor,
             ),
             ("PUT", "/v1/channels/{id}/review", Role::Admin),
+            (
+                "POST",
+                "/v1/calendars/{id}/entries/{entry_id}/comments",
+                Role::Viewer,
+            ),
+            (
+                "PATCH",
+                "/v1/calendars/{id}/entries/{entry_id}/comments/{comment_id}",
+                Role::Viewer,
+            ),
+            ("POST", "/v1/notifications/read", Role::Viewer),
+            ("POST", "/v1/calendars/{id}/review-links", Role::Editor),
+            (
+                "DELETE",
+                "/v1/calendars/{id}/review-links/{link_id}",
+                Role::Editor,
+            ),
             ("PUT", "/v1/workspaces/{id}/review", Role::Admin),
             (
                 "PATCH",
@@ -169,6 +204,8 @@ mod tests {
                 "/v1/workspaces/0191f0f0-0000-7000-8000-000000000000/invitations",
             ),
             ("POST", "/v1/invitations/abc/accept"),
+            ("GET", "/v1/notifications"),
+            ("POST", "/v1/notifications/read"),
             (
                 "POST",
                 "/v1/calendars/0191f0f0-0000-7000-8000-000000000000/entries/0191f0f0-0000-7000-8000-000000000001/review/decisions",

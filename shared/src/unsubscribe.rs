@@ -31,6 +31,15 @@ impl UnsubscribeKey {
         Self(mac.finalize().into_bytes().into())
     }
 
+    /// The key of notification emails' unsubscribe tokens (a person's id where a digest's
+    /// names its schedule): derived for that purpose only, so that neither kind of token
+    /// passes for the other.
+    pub fn for_notifications(secret: &str) -> Self {
+        let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("any key length");
+        mac.update(b"almanac/unsubscribe-notifications/v1");
+        Self(mac.finalize().into_bytes().into())
+    }
+
     fn mac(&self, payload: &[u8]) -> Hmac<Sha256> {
         let mut mac = Hmac::<Sha256>::new_from_slice(&self.0).expect("any key length");
         mac.update(payload);

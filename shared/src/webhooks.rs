@@ -32,10 +32,15 @@ pub enum EventType {
     ChannelExpiring,
     SynthesisDelivered,
     WebhookDisabled,
+    EntryReviewRequested,
+    EntryApproved,
+    EntryChangesRequested,
+    EntryExpired,
+    EntryCommented,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 11] = [
+    pub const ALL: [EventType; 16] = [
         Self::JobSucceeded,
         Self::JobFailed,
         Self::CalendarRunFinished,
@@ -47,6 +52,11 @@ impl EventType {
         Self::ChannelExpiring,
         Self::SynthesisDelivered,
         Self::WebhookDisabled,
+        Self::EntryReviewRequested,
+        Self::EntryApproved,
+        Self::EntryChangesRequested,
+        Self::EntryExpired,
+        Self::EntryCommented,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -62,6 +72,11 @@ impl EventType {
             Self::ChannelExpiring => "channel.expiring",
             Self::SynthesisDelivered => "synthesis.delivered",
             Self::WebhookDisabled => "webhook.disabled",
+            Self::EntryReviewRequested => "calendar.entry.review_requested",
+            Self::EntryApproved => "calendar.entry.approved",
+            Self::EntryChangesRequested => "calendar.entry.changes_requested",
+            Self::EntryExpired => "calendar.entry.expired",
+            Self::EntryCommented => "calendar.entry.commented",
         }
     }
 

@@ -11,6 +11,7 @@ pub mod expiry;
 mod health;
 pub mod job;
 pub mod jobs;
+pub mod notifications;
 mod notify;
 pub mod outbox;
 mod presence;

@@ -45,7 +45,15 @@ pub async fn run(ctx: &JobContext, shutdown: CancellationToken) {
             let read = crate::readings::tick(ctx, ctx.clock.as_ref())
                 .await
                 .map(drop);
-            started.and(warned).and(lapsed).and(repeated).and(read)
+            let mailed = crate::notifications::mail(ctx, ctx.clock.as_ref())
+                .await
+                .map(drop);
+            started
+                .and(warned)
+                .and(lapsed)
+                .and(repeated)
+                .and(read)
+                .and(mailed)
         },
     )
     .await;

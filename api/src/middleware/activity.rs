@@ -6,7 +6,7 @@
 //! that no operation can forget to; refused requests change nothing and record nothing.
 //! Read with `GET /v1/workspaces/{id}/activity`.
 
-use almanac_shared::events::{ENTRY_REVIEW, Emitter};
+use almanac_shared::events::{COMMENT_ADDED, COMMENT_CHANGED, ENTRY_REVIEW, Emitter};
 use almanac_shared::store::activity::{ActorKind, NewActivity};
 use poem::{
     Response,
@@ -24,9 +24,9 @@ pub struct Agent {
     pub tool: String,
 }
 
-/// The operations not recorded: deleting a workspace (its activity goes with it) and a
-/// person's own profile (theirs, not a workspace's).
-const NOT_RECORDED: [&str; 2] = ["deleteWorkspace", "updateMe"];
+/// The operations not recorded: deleting a workspace (its activity goes with it), a
+/// person's own profile and notifications (theirs, not a workspace's).
+const NOT_RECORDED: [&str; 3] = ["deleteWorkspace", "updateMe", "markNotificationsRead"];
 
 /// Operations acting in another workspace than the one they run in: the workspace they
 /// made (`createWorkspace`) or joined (`acceptInvitation`), read from the answer.
@@ -187,7 +187,22 @@ impl Change {
     ) {
         let at = chrono::Utc::now().to_rfc3339();
         let entry_id = target.get("entry_id").or_else(|| target.get("created"));
+        let comment =
+            self.route.ends_with("/comments") || self.route.ends_with("/comments/{comment_id}");
         let (kind, data) = match entry_id {
+            Some(entry_id) if self.route.starts_with(ENTRIES) && comment => {
+                let (kind, change) = match self.method {
+                    Method::POST => (COMMENT_ADDED, "added"),
+                    Method::DELETE => (COMMENT_CHANGED, "deleted"),
+                    _ => (COMMENT_CHANGED, "updated"),
+                };
+                let comment = made.pointer("/data").filter(|c| c.get("id").is_some());
+                let comment_id = target.get("comment_id").or_else(|| target.get("created"));
+                let data = json!({ "calendarId": calendar, "entryId": entry_id,
+                    "commentId": comment_id, "change": change, "comment": comment, "by": by,
+                    "action": self.action, "at": at });
+                (kind, data)
+            }
             Some(entry_id) if self.route.starts_with(ENTRIES) && is_review(self.route) => {
                 let review = made.pointer("/data");
                 let data = json!({ "calendarId": calendar, "entryId": entry_id,

@@ -173,7 +173,26 @@ pub async fn around(next: impl Endpoint, mut req: Request) -> poem::Result<Respo
     {
         response.headers_mut().insert(header::ALLOW, allow);
     }
+    if uri.path().starts_with(crate::routes::client_review::PATH) {
+        secret_link(&mut response);
+    }
     Ok(response)
+}
+
+/// A review link's answers, whatever they are: the token in the address never leaves
+/// as a referrer, nothing is kept by a cache or indexed, and no cookie is ever set.
+fn secret_link(response: &mut Response) {
+    let headers = response.headers_mut();
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(
+        "x-robots-tag",
+        HeaderValue::from_static("noindex, nofollow"),
+    );
+    headers.remove(header::SET_COOKIE);
 }
 
 /// The span of a request, continuing the caller's trace when it sent `traceparent`.

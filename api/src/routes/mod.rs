@@ -5,11 +5,14 @@ pub mod analytics;
 pub mod api_keys;
 pub mod calendar_generation;
 pub mod cards;
+pub mod client_review;
+pub mod comments;
 pub mod generations;
 pub mod health;
 pub mod jobs;
 pub mod me;
 pub mod media;
+pub mod notifications;
 pub mod organic;
 pub mod platforms;
 pub mod publishing;
@@ -86,7 +89,8 @@ pub enum Tag {
     /// Review before publishing: a channel's or the workspace's policy (`none`, or
     /// `always` with up to three steps of approvers), an entry's review asked for by an
     /// editor and decided step by step, and the gate: with review on, only an entry
-    /// approved at the content it publishes goes out.
+    /// approved at the content it publishes goes out. Clients review through a secret link
+    /// without an account (`/review/{token}`); members comment beside an entry.
     Review,
     /// Liveness and readiness.
     Operations,

@@ -41,6 +41,9 @@ pub struct EmailSettings {
     pub from: String,
     /// How long one SMTP exchange may take (`SMTP_TIMEOUT_MS`).
     pub smtp_timeout: Duration,
+    /// A person is emailed their notifications at most once per this window
+    /// (`NOTIFY_BATCH_MINUTES`, 10): what came meanwhile waits for the next email.
+    pub notify_batch: Duration,
 }
 
 impl EmailSettings {
@@ -63,7 +66,14 @@ impl EmailSettings {
             outbox_dir: env.string_or("EMAIL_OUTBOX_DIR", ".data/outbox")?.into(),
             from: env.string_or("EMAIL_FROM", "Almanac <almanac@localhost>")?,
             smtp_timeout: env.millis_or("SMTP_TIMEOUT_MS", 15_000)?,
+            notify_batch: Duration::from_secs(
+                env.parse_or::<u64>("NOTIFY_BATCH_MINUTES", 10)?
+                    .saturating_mul(60),
+            ),
         };
+        if !(60..=24 * 3600).contains(&settings.notify_batch.as_secs()) {
+            bail!("NOTIFY_BATCH_MINUTES: between 1 and 1440");
+        }
         if let Some(url) = &settings.smtp_url
             && !(url.expose().starts_with("smtp://") || url.expose().starts_with("smtps://"))
         {

@@ -27,6 +27,9 @@ pub struct RateLimitSettings {
     /// `POST /v1/workspaces/{id}/invitations`, per person (each sends an email):
     /// `INVITATION_RATE_*`.
     pub invitations: RateLimit,
+    /// A review link's guest requests (its page, entries, decisions and comments), per
+    /// link: `REVIEW_LINK_RATE_*`.
+    pub review_links: RateLimit,
 }
 
 /// At most `limit` requests per user in any `window`.
@@ -49,6 +52,7 @@ impl RateLimitSettings {
             feeds: rate_limit(env, "feeds", "FEED", 60, 60)?,
             webhook_tests: rate_limit(env, "webhook_tests", "WEBHOOK_TEST", 10, 60)?,
             invitations: rate_limit(env, "invitations", "INVITATION", 20, 3600)?,
+            review_links: rate_limit(env, "review_links", "REVIEW_LINK", 120, 60)?,
         })
     }
 }

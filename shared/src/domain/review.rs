@@ -122,8 +122,13 @@ pub struct Approval {
     pub step: i16,
     #[oai(nullable)]
     pub step_name: Option<String>,
-    /// The member who approved.
-    pub by: Uuid,
+    /// The member who approved; null for a guest (through a review link).
+    #[oai(nullable)]
+    pub by: Option<Uuid>,
+    /// The name the guest gave.
+    #[oai(nullable)]
+    #[serde(default)]
+    pub guest_name: Option<String>,
     pub at: chrono::DateTime<chrono::Utc>,
     /// The content version they approved.
     pub content_version: i32,
@@ -250,6 +255,11 @@ impl Step {
     /// Whether `member` is one of the step's approvers.
     pub fn admits(&self, member: Member) -> bool {
         self.approvers.roles.contains(&member.role) || self.approvers.user_ids.contains(&member.id)
+    }
+
+    /// Whether guests decide at the step (through a review link that allows it).
+    pub fn admits_guests(&self) -> bool {
+        !self.approvers.guests.is_empty()
     }
 }
 

@@ -308,6 +308,10 @@ pub const CALENDAR_CHANGED: &str = "calendar.changed";
 pub const PRESENCE: &str = "presence";
 /// An entry's review moved (asked for, decided): the review as it is now.
 pub const ENTRY_REVIEW: &str = "entry.review";
+/// A comment was added to an entry: the comment.
+pub const COMMENT_ADDED: &str = "comment.added";
+/// A comment was changed (the comment as it is now) or deleted (`comment` null).
+pub const COMMENT_CHANGED: &str = "comment.changed";
 
 /// Who has a calendar open (`<prefix>:{<calendar id>}:presence`): a sorted set of the
 /// live streams watching it, each scored by when it lapses unless its stream beats again.

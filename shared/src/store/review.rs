@@ -183,24 +183,39 @@ pub async fn open_round(conn: &mut PgConnection, entry: Uuid, steps: &[Step]) ->
     .map(drop)
 }
 
-/// Records the caller's decision at the entry's current round and step; false when they
-/// decided at this step already.
+/// Who decides: the caller (a member), or a guest through a review link.
+#[derive(Debug, Clone, Copy)]
+pub enum Decider<'a> {
+    Member,
+    Guest { link: Uuid, name: &'a str },
+}
+
+/// Records a decision at the entry's current round and step; false when its decider (the
+/// caller, or the link) decided at this step already.
 pub async fn decide(
     conn: &mut PgConnection,
     review: &EntryReview,
+    decider: Decider<'_>,
     decision: Decision,
     comment: Option<&str>,
 ) -> sqlx::Result<bool> {
+    let (link, guest) = match decider {
+        Decider::Member => (None, None),
+        Decider::Guest { link, name } => (Some(link), Some(name)),
+    };
     let done = sqlx::query(
-        "insert into entry_review_decisions (id, entry_id, round, step, user_id, decision,
-             comment, content_version)
-         values ($1, $2, $3, $4, app_user_id(), $5, $6, $7)
-         on conflict (entry_id, round, step, user_id) do nothing",
+        "insert into entry_review_decisions (id, entry_id, round, step, user_id, link_id,
+             guest_name, decision, comment, content_version)
+         values ($1, $2, $3, $4, case when $5::uuid is null then app_user_id() end, $5, $6,
+             $7, $8, $9)
+         on conflict (entry_id, round, step, coalesce(user_id, link_id)) do nothing",
     )
     .bind(Uuid::now_v7())
     .bind(review.entry_id)
     .bind(review.round)
     .bind(review.step.unwrap_or(1))
+    .bind(link)
+    .bind(guest)
     .bind(decision)
     .bind(comment)
     .bind(review.content_version)
@@ -256,7 +271,7 @@ macro_rules! review_columns {
         "c.content_version, c.review_status, c.review_step, c.review_steps,
         c.approved_version, c.review_requested_by, c.review_requested_at,
         coalesce((select json_agg(json_build_object('step', d.step, 'by', d.user_id,
-                     'decision', d.decision, 'comment', d.comment, 'at', d.at,
+                     'guestName', d.guest_name, 'decision', d.decision, 'comment', d.comment, 'at', d.at,
                      'contentVersion', d.content_version) order by d.at, d.id)
                   from entry_review_decisions d where d.entry_id = c.id), '[]')
             as review_decisions,
@@ -284,7 +299,10 @@ pub struct ReviewColumns {
 #[serde(rename_all = "camelCase")]
 pub struct DecisionJson {
     pub step: i16,
-    pub by: Uuid,
+    /// The member who decided; none for a guest's decision.
+    pub by: Option<Uuid>,
+    /// The name a guest gave, deciding through a review link.
+    pub guest_name: Option<String>,
     pub decision: Decision,
     pub comment: Option<String>,
     pub at: DateTime<Utc>,

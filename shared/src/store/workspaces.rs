@@ -253,7 +253,8 @@ pub enum MemberChange {
 
 /// Gives `user` the role `role` in `workspace` (or removes them, when `None`), unless that
 /// leaves it without an owner. The owners are locked first, so two owners demoting each
-/// other at once cannot both succeed. Removing a member deletes their API keys there.
+/// other at once cannot both succeed. Removing a member deletes their API keys and
+/// notifications there and revokes the review links they made.
 pub async fn change_member(
     pool: &PgPool,
     workspace: Uuid,
@@ -298,8 +299,13 @@ pub async fn change_member(
             sqlx::query(
                 "with gone as (
                      delete from workspace_members where workspace_id = $1 and user_id = $2
+                 ), keys as (
+                     delete from api_keys where workspace_id = $1 and user_id = $2
+                 ), links as (
+                     update review_links set revoked_at = now()
+                     where workspace_id = $1 and user_id = $2 and revoked_at is null
                  )
-                 delete from api_keys where workspace_id = $1 and user_id = $2",
+                 delete from notifications where workspace_id = $1 and user_id = $2",
             )
             .bind(workspace)
             .bind(user)

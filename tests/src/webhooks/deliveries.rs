@@ -18,7 +18,10 @@ use crate::helpers::{
 
 /// Every request verified by the Standard Webhooks reference library with `secret`: one
 /// verdict per request, in order.
-fn verified_by_the_reference_library(secret: &str, requests: &[(Request, u16)]) -> Vec<bool> {
+pub(crate) fn verified_by_the_reference_library(
+    secret: &str,
+    requests: &[(Request, u16)],
+) -> Vec<bool> {
     let script = r#"
 import sys, json
 from standardwebhooks.webhooks import Webhook

@@ -2,7 +2,7 @@
 //! URLs that could reach private addresses refused, and signatures the Standard Webhooks
 //! reference library verifies.
 
-mod deliveries;
+pub(crate) mod deliveries;
 
 use almanac_shared::{crypto::TokenKey, webhooks};
 use almanac_tests::fake_http::{Request, read_request};

@@ -273,6 +273,7 @@ pub(super) async fn fixture(
         .execute(&app.db)
         .await
         .unwrap();
+    let (link, comment) = review_rows(app, ana.id, workspace, calendar, entry).await;
     let (status, key) = ana
         .call(
             app,
@@ -303,6 +304,8 @@ pub(super) async fn fixture(
         ("cards", text(card)),
         ("calendars", text(calendar)),
         ("entries", text(entry)),
+        ("review-links", text(link)),
+        ("comments", text(comment)),
         ("runs", text(run)),
         ("themes", text(theme)),
         ("syntheses", text(synthesis)),
@@ -328,6 +331,37 @@ pub(super) async fn fixture(
         ),
     ]);
     Fixture { by_segment }
+}
+
+/// A review link to `entry` and a comment on it, by `owner`, each text carrying [`MARK`]:
+/// their ids.
+async fn review_rows(
+    app: &TestApp,
+    owner: Uuid,
+    workspace: Uuid,
+    calendar: Uuid,
+    entry: Uuid,
+) -> (Uuid, Uuid) {
+    let (link, comment) = (Uuid::now_v7(), Uuid::now_v7());
+    sqlx::query(
+        "with l as (insert into review_links (id, workspace_id, calendar_id, user_id, digest,
+                        label, entry_ids, expires_at)
+                    values ($1, $4, $5, $3, sha256(convert_to($1::text, 'UTF8')), $6,
+                        array[$7::uuid], now() + interval '7 days'))
+         insert into entry_comments (id, workspace_id, calendar_id, entry_id, user_id, body)
+         values ($2, $4, $5, $7, $3, $6)",
+    )
+    .bind(link)
+    .bind(comment)
+    .bind(owner)
+    .bind(workspace)
+    .bind(calendar)
+    .bind(MARK)
+    .bind(entry)
+    .execute(&app.db)
+    .await
+    .unwrap();
+    (link, comment)
 }
 
 /// The rows of [`fixture`]: $1 the owner, $2 the workspace, $3 the mark, $4 the text id,

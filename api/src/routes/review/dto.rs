@@ -69,8 +69,12 @@ crate::from_row!(Unapproved => NeedsApproval {
 pub struct ReviewDecision {
     /// The step it was made at (from 1).
     pub step: i16,
-    /// The member who made it.
-    pub by: Uuid,
+    /// The member who made it; null for a guest's, through a review link.
+    #[oai(nullable)]
+    pub by: Option<Uuid>,
+    /// The name the guest gave.
+    #[oai(nullable)]
+    pub guest_name: Option<String>,
     pub decision: Decision,
     #[oai(nullable)]
     pub comment: Option<String>,
@@ -124,6 +128,7 @@ impl From<ReviewColumns> for ReviewView {
                 .map(|d| ReviewDecision {
                     step: d.step,
                     by: d.by,
+                    guest_name: d.guest_name,
                     decision: d.decision,
                     comment: d.comment,
                     at: d.at,

@@ -242,17 +242,7 @@ impl ReviewApi {
         let body = body.0;
         let mut tx = user_tx(&state.pool, user.actor()).await?;
         let review = locked(&mut tx, id.0, entry_id.0).await?;
-        if review.status != ReviewStatus::InReview {
-            return Err(ApiError::conflict(
-                REVIEW_NOT_IN_PROGRESS,
-                format!(
-                    "this entry is not waiting for a decision (its review is {}): ask for its \
-                     review first",
-                    review.status.as_str()
-                ),
-            )
-            .into());
-        }
+        in_progress(&review)?;
         let step = review.step.unwrap_or(1);
         let asked = step_at(&review.steps.0, step)
             .ok_or_else(|| ApiError::internal(anyhow::anyhow!("a review at a missing step")))?;
@@ -276,44 +266,83 @@ impl ReviewApi {
             )
             .into());
         }
-        if body.content_version != review.content_version {
-            return Err(ApiError::Conflict(crate::error::ErrorEnvelope::new(
-                REVIEW_VERSION_CHANGED,
-                format!(
-                    "the entry changed since you read it (version {} now, you decided on {}): \
-                     read it again before deciding",
-                    review.content_version, body.content_version
-                ),
-                Some(serde_json::json!({ "contentVersion": review.content_version })),
-            ))
-            .into());
-        }
         let comment = body
             .comment
             .as_ref()
             .map(|c| c.0.trim())
             .filter(|c| !c.is_empty());
-        store::decide(&mut tx, &review, body.decision, comment).await?;
-        let (status, next) = match body.decision {
-            Decision::RequestChanges => (ReviewStatus::ChangesRequested, Some(step)),
-            Decision::Approve => {
-                let approvals = store::approvals(&mut tx, &review).await?;
-                match advance(
-                    &review.steps.0,
-                    step,
-                    usize::try_from(approvals).unwrap_or(0),
-                ) {
-                    Advance::Stay => (ReviewStatus::InReview, Some(step)),
-                    Advance::Next(next) => (ReviewStatus::InReview, Some(next)),
-                    Advance::Approved => (ReviewStatus::Approved, None),
-                }
-            }
-        };
-        store::set_status(&mut tx, &review, status, next).await?;
+        settle(
+            &mut tx,
+            &review,
+            store::Decider::Member,
+            body.decision,
+            comment,
+            body.content_version,
+        )
+        .await?;
         let view = view_of(&mut tx, id.0, entry_id.0).await?;
         tx.commit().await?;
         Ok(ReviewEnvelope::of(view))
     }
+}
+
+/// 409 `REVIEW_NOT_IN_PROGRESS` unless the entry waits for a decision.
+pub(crate) fn in_progress(review: &store::EntryReview) -> ApiResult<()> {
+    if review.status == ReviewStatus::InReview {
+        return Ok(());
+    }
+    Err(ApiError::conflict(
+        REVIEW_NOT_IN_PROGRESS,
+        format!(
+            "this entry is not waiting for a decision (its review is {}): ask for its review \
+             first",
+            review.status.as_str()
+        ),
+    ))
+}
+
+/// Records `decider`'s decision on the step asked now, made on `content_version` (409
+/// `REVIEW_VERSION_CHANGED` when the entry changed since), and moves the review: asking
+/// for changes ends the round; the step's last approval needed asks the next step, or
+/// approves the entry. The caller checked that `decider` may decide.
+pub(crate) async fn settle(
+    conn: &mut PgConnection,
+    review: &store::EntryReview,
+    decider: store::Decider<'_>,
+    decision: Decision,
+    comment: Option<&str>,
+    content_version: i32,
+) -> ApiResult<()> {
+    if content_version != review.content_version {
+        return Err(ApiError::Conflict(crate::error::ErrorEnvelope::new(
+            REVIEW_VERSION_CHANGED,
+            format!(
+                "the entry changed since you read it (version {} now, you decided on \
+                 {content_version}): read it again before deciding",
+                review.content_version
+            ),
+            Some(serde_json::json!({ "contentVersion": review.content_version })),
+        )));
+    }
+    let step = review.step.unwrap_or(1);
+    store::decide(conn, review, decider, decision, comment).await?;
+    let (status, next) = match decision {
+        Decision::RequestChanges => (ReviewStatus::ChangesRequested, Some(step)),
+        Decision::Approve => {
+            let approvals = store::approvals(conn, review).await?;
+            match advance(
+                &review.steps.0,
+                step,
+                usize::try_from(approvals).unwrap_or(0),
+            ) {
+                Advance::Stay => (ReviewStatus::InReview, Some(step)),
+                Advance::Next(next) => (ReviewStatus::InReview, Some(next)),
+                Advance::Approved => (ReviewStatus::Approved, None),
+            }
+        }
+    };
+    store::set_status(conn, review, status, next).await?;
+    Ok(())
 }
 
 /// The policy of `channel` (the workspace's when `None`; a channel nobody has is 404), set
@@ -345,7 +374,7 @@ async fn policy(
 }
 
 /// The live entry's review, locked until the transaction ends; 404 otherwise.
-async fn locked(
+pub(crate) async fn locked(
     conn: &mut PgConnection,
     calendar: Uuid,
     entry: Uuid,

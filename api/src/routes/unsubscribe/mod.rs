@@ -4,13 +4,17 @@
 //! in the address is the authority, so the JSON-only and cookie rules do not apply. A `GET`
 //! (a person opening the link, or a mail scanner fetching it ahead) only shows a page that
 //! asks; it changes nothing. A forged, edited or expired token is a 404 page saying the
-//! link is no longer valid.
+//! link is no longer valid. A notification email's link (signed with a key of its own)
+//! stops notification emails to its address; they stay in the app.
 
 mod dto;
 
 pub use dto::*;
 
-use almanac_shared::{store::themes, unsubscribe::UnsubscribeKey};
+use almanac_shared::{
+    store::{notifications, themes},
+    unsubscribe::UnsubscribeKey,
+};
 use chrono::Utc;
 use poem::web::Data;
 use poem_openapi::{ApiExtractor, ApiRequest, OpenApi, param::Path, payload::Form};
@@ -56,8 +60,12 @@ impl UnsubscribeApi {
         state: Data<&AppState>,
         #[oai(validator(max_length = 400))] token: Path<String>,
     ) -> Answer<UnsubscribePage, { can::BAD_REQUEST | can::INTERNAL | can::UNAVAILABLE }> {
-        let Some(asked) = key(&state).verify(&token.0, Utc::now().date_naive()) else {
-            return Ok(page::no_longer_valid());
+        let today = Utc::now().date_naive();
+        let Some(asked) = key(&state).verify(&token.0, today) else {
+            return Ok(match notifications_key(&state).verify(&token.0, today) {
+                Some(asked) => page::confirm_notifications(&asked.address, &token.0),
+                None => page::no_longer_valid(),
+            });
         };
         let target =
             themes::unsubscribe_target(&state.pool, asked.schedule_id, &asked.address).await?;
@@ -84,9 +92,15 @@ impl UnsubscribeApi {
     ) -> Answer<UnsubscribePage, { can::BODY | can::INTERNAL | can::UNAVAILABLE }> {
         // The link first: an unknown, forged or expired one is the same page whatever the
         // body holds.
-        let Some(asked) = key(&state).verify(&token.0, Utc::now().date_naive()) else {
+        let today = Utc::now().date_naive();
+        let asked = key(&state).verify(&token.0, today);
+        let of_notifications = asked
+            .is_none()
+            .then(|| notifications_key(&state).verify(&token.0, today))
+            .flatten();
+        if asked.is_none() && of_notifications.is_none() {
             return Ok(page::no_longer_valid());
-        };
+        }
         let (request, mut body) = body.into_parts();
         let body = OneClick::from_request(&request, &mut body, Default::default())
             .await
@@ -98,6 +112,14 @@ impl UnsubscribeApi {
             )
             .into());
         }
+        if let Some(asked) = of_notifications {
+            notifications::suppress(&state.pool, &asked.address).await?;
+            tracing::info!("unsubscribed from notification emails");
+            return Ok(page::done_notifications(&asked.address));
+        }
+        let Some(asked) = asked else {
+            return Ok(page::no_longer_valid());
+        };
         let theme = themes::unsubscribe(&state.pool, asked.schedule_id, &asked.address).await?;
         Ok(match theme {
             None => page::no_longer_valid(),
@@ -112,6 +134,10 @@ impl UnsubscribeApi {
 
 fn key(state: &AppState) -> UnsubscribeKey {
     UnsubscribeKey::from_secret(state.settings.jwt_secret.expose())
+}
+
+fn notifications_key(state: &AppState) -> UnsubscribeKey {
+    UnsubscribeKey::for_notifications(state.settings.jwt_secret.expose())
 }
 
 /// The pages, in plain HTML with the app's stylesheet.
@@ -168,6 +194,33 @@ mod page {
                  digest any more.</p><p class=\"muted\">Changed your mind? Ask the person \
                  who added you to add your address again.</p>",
                 theme = escape(theme),
+                address = escape(address),
+            ),
+        )
+    }
+
+    pub fn confirm_notifications(address: &str, token: &str) -> UnsubscribePage {
+        shown(
+            "Stop notification emails?",
+            &format!(
+                "<p>Stop emailing <strong>{address}</strong> about mentions, reviews and \
+                 comments in Almanac? They stay in the app.</p>\
+                 <form method=\"post\" action=\"/unsubscribe/{token}\">\
+                 <input type=\"hidden\" name=\"List-Unsubscribe\" value=\"One-Click\">\
+                 <button type=\"submit\" id=\"unsubscribe\">Stop the emails</button></form>\
+                 <p class=\"muted\">Nothing changes until you press the button.</p>",
+                address = escape(address),
+                token = escape(token),
+            ),
+        )
+    }
+
+    pub fn done_notifications(address: &str) -> UnsubscribePage {
+        shown(
+            "No more notification emails",
+            &format!(
+                "<p><strong>{address}</strong> will not be emailed notifications any more; \
+                 you still see them in Almanac.</p>",
                 address = escape(address),
             ),
         )

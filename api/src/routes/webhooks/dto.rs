@@ -56,7 +56,9 @@ pub struct NewWebhook {
     /// Event types to deliver (`job.succeeded`, `job.failed`, `calendar.run.finished`,
     /// `organic.week.finished`, `publish.intent.published`, `publish.intent.failed`,
     /// `publish.intent.unconfirmed`, `channel.needs_reauth`, `channel.expiring`,
-    /// `synthesis.delivered`, `webhook.disabled`).
+    /// `synthesis.delivered`, `webhook.disabled`, `calendar.entry.review_requested`,
+    /// `calendar.entry.approved`, `calendar.entry.changes_requested`,
+    /// `calendar.entry.expired`, `calendar.entry.commented`).
     #[oai(validator(min_items = 1, max_items = 20))]
     pub events: Vec<Text<1, 60>>,
     #[oai(nullable)]

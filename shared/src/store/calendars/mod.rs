@@ -336,6 +336,23 @@ pub async fn entry(
     .await
 }
 
+/// The live entries of `calendar` among `ids`, in time order.
+pub async fn entries_by_ids(
+    conn: &mut PgConnection,
+    calendar: Uuid,
+    ids: &[Uuid],
+) -> sqlx::Result<Vec<EntryRow>> {
+    sqlx::query_as(AssertSqlSafe(format!(
+        "select {ENTRY_COLUMNS} from calendar_entries c
+         where c.calendar_id = $1 and c.id = any ($2) and c.deleted_at is null
+         order by c.scheduled_at, c.key"
+    )))
+    .bind(calendar)
+    .bind(ids)
+    .fetch_all(conn)
+    .await
+}
+
 /// An entry's media: uploaded media by id (checked to be the caller's), else a URL of
 /// media hosted elsewhere.
 #[derive(Debug, Clone, Copy, Default)]

@@ -6,6 +6,7 @@
 //! The organic week's own refusals are in `organic`.
 
 mod api_keys;
+mod client_review;
 pub(crate) mod media;
 pub(crate) mod organic;
 mod publishing;
@@ -138,6 +139,14 @@ pub(crate) fn valid_body(operation: &str) -> Value {
         "createInvitation" => json!({ "email": "guest@example.com", "role": "viewer" }),
         "setChannelReview" | "setWorkspaceReview" => json!({ "mode": "none" }),
         "decideEntryReview" => json!({ "decision": "approve", "contentVersion": 1 }),
+        "createReviewLink" => json!({ "entryIds": [Uuid::now_v7()] }),
+        "decideReviewLinkEntry" => json!({ "entryId": Uuid::now_v7(), "decision": "approve",
+            "name": "Anna", "contentVersion": 1 }),
+        "commentReviewLinkEntry" => {
+            json!({ "entryId": Uuid::now_v7(), "name": "Anna", "text": "Lovely" })
+        }
+        "addEntryComment" | "editEntryComment" => json!({ "text": "Looks good" }),
+        "markNotificationsRead" => json!({}),
         // A user nobody is, so the probes act on nothing.
         "consoleRetry" | "consoleCancel" => json!({ "workspace": Uuid::new_v4(), "dryRun": true }),
         other => panic!("no valid body for {other}: add one"),
@@ -249,6 +258,9 @@ fn fill(template: &str, ids: &[Uuid]) -> String {
                     almanac_shared::media::Copy::Original,
                     expires,
                 )
+            } else if segment == "{token}" && template.starts_with("/review/") {
+                // A review link's token as this server makes them (nobody's, here).
+                "B".repeat(43)
             } else if segment == "{token}" {
                 // An unsubscribe link this server could have sent, for a schedule nobody has.
                 let key = almanac_shared::unsubscribe::UnsubscribeKey::from_secret(
@@ -521,7 +533,8 @@ async fn refusals_of_its_shape(
     }
     if op.id == "uploadMedia" {
         media::body_refusals(probe).await;
-    } else if op.takes_body {
+    } else if op.takes_body && !op.path.starts_with("/review/") {
+        // A review link's body is read once its link is known (`client_review`).
         let form = op.id == "unsubscribe";
         let broken = match form {
             true => Payload::Raw(FORM, b"x=1".to_vec()),
@@ -734,19 +747,7 @@ async fn past_each_per_user_limit(
 async fn every_documented_refusal_occurs() {
     let mut app = spawn_app_with(TestOptions {
         worker: false,
-        env: vec![
-            ("GENERATION_RATE_LIMIT", "1".into()),
-            ("CALENDAR_RATE_LIMIT", "2".into()),
-            ("SYNTHESIS_RATE_LIMIT", "1".into()),
-            ("ORGANIC_RATE_LIMIT", "2".into()),
-            ("PUBLISH_RATE_LIMIT", "12".into()),
-            ("FEED_RATE_LIMIT", "1".into()),
-            ("WEBHOOK_TEST_RATE_LIMIT", "1".into()),
-            ("INVITATION_RATE_LIMIT", "1".into()),
-            ("TOKEN_ENCRYPTION_KEY", PROBE_TOKEN_KEY.into()),
-            ("TIKTOK_CLIENT_KEY", "probe-client".into()),
-            ("TIKTOK_CLIENT_SECRET", "probe-secret".into()),
-        ],
+        env: probed_settings(),
         ..Default::default()
     })
     .await;
@@ -829,6 +830,7 @@ async fn every_documented_refusal_occurs() {
     let call = probe.call("renameCalendar", &[calendar_id]);
     probe.expect(412, call.if_match("\"0\"")).await;
     review::refusals(&probe, user, calendar_id, entry).await;
+    client_review::refusals(&app, &probe, calendar_id, entry, limit).await;
 
     past_each_per_user_limit(&app, &probe, user, (calendar_id, run_id)).await;
     a_feed_past_its_limit(&probe, calendar_id).await;
@@ -850,6 +852,25 @@ async fn every_documented_refusal_occurs() {
         unproduced.is_empty(),
         "documented refusals no request produced (add a probe, or stop documenting them): {unproduced:?}"
     );
+}
+
+/// The probed app's settings: each rate limit low enough to reach, a key for tokens, a
+/// platform's client.
+fn probed_settings() -> Vec<(&'static str, String)> {
+    vec![
+        ("GENERATION_RATE_LIMIT", "1".into()),
+        ("CALENDAR_RATE_LIMIT", "2".into()),
+        ("SYNTHESIS_RATE_LIMIT", "1".into()),
+        ("ORGANIC_RATE_LIMIT", "2".into()),
+        ("PUBLISH_RATE_LIMIT", "12".into()),
+        ("FEED_RATE_LIMIT", "1".into()),
+        ("WEBHOOK_TEST_RATE_LIMIT", "1".into()),
+        ("INVITATION_RATE_LIMIT", "1".into()),
+        ("REVIEW_LINK_RATE_LIMIT", "30".into()),
+        ("TOKEN_ENCRYPTION_KEY", PROBE_TOKEN_KEY.into()),
+        ("TIKTOK_CLIENT_KEY", "probe-client".into()),
+        ("TIKTOK_CLIENT_SECRET", "probe-secret".into()),
+    ]
 }
 
 fn uuid(value: &Value) -> Uuid {

@@ -1,10 +1,12 @@
 //! Nothing goes out unapproved (`docs/review.md`): a team's review policy on a channel, an
 //! entry's review through its steps, and the publishing gate, against the platform fakes.
 
+mod client;
 mod gate;
 mod provenance;
 mod race;
 mod steps;
+mod told;
 
 use std::collections::HashMap;
 
@@ -12,7 +14,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::{Setup, setup};
+use super::{Setup, setup_plus};
 use crate::workspaces::call_as;
 
 /// A team workspace publishing to TikTok: its owner (the setup's user), members by name
@@ -29,7 +31,15 @@ impl Team {
     /// A team whose members are `members` (name and role), the setup's user its owner,
     /// with TikTok connected.
     pub async fn start(members: &[(&'static str, &str)]) -> Self {
-        let s = setup().await;
+        Self::start_with(members, []).await
+    }
+
+    /// The same, the app with `extra` settings.
+    pub async fn start_with(
+        members: &[(&'static str, &str)],
+        extra: impl IntoIterator<Item = (&'static str, String)>,
+    ) -> Self {
+        let s = setup_plus(true, extra).await;
         let workspace = Uuid::now_v7();
         sqlx::query("insert into workspaces (id, name, created_by) values ($1, 'Agency', $2)")
             .bind(workspace)

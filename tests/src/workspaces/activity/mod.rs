@@ -15,7 +15,7 @@ mod world;
 use world::{Made, World, world};
 
 /// The operations that change something outside the workspace's record, with the reason.
-const NOT_THE_WORKSPACES: [(&str, &str); 2] = [
+const NOT_THE_WORKSPACES: [(&str, &str); 3] = [
     (
         "updateMe",
         "a person's own name, language and zone: theirs, not a workspace's",
@@ -23,6 +23,10 @@ const NOT_THE_WORKSPACES: [(&str, &str); 2] = [
     (
         "deleteWorkspace",
         "its activity goes with it (`deleted_goes_with_its_activity`)",
+    ),
+    (
+        "markNotificationsRead",
+        "a person's own notifications, from every workspace they belong to",
     ),
 ];
 

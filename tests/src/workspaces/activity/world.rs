@@ -214,6 +214,7 @@ impl World {
                 json!({ "decision": "approve", "contentVersion": version })
             }
             "addOrganicWeekToCalendar" => json!({ "name": "Organic" }),
+            "createReviewLink" => json!({ "entryIds": [self.ids.by_segment["entries"]] }),
             _ if takes_body && op != "uploadMedia" => valid_body(op),
             _ => Value::Null,
         };
