@@ -19,9 +19,10 @@ import * as usage from "./usage.js";
 import * as analytics from "./analytics.js";
 import * as join from "./join.js";
 import * as review from "./review.js";
+import * as notifications from "./notifications.js";
 import { watchRoles } from "./roles.js";
 
-const sections = { calendar, organic, publishing, review, themes, flashcards, channels, webhooks, analytics, usage, settings, profile, join };
+const sections = { calendar, organic, publishing, review, notifications, themes, flashcards, channels, webhooks, analytics, usage, settings, profile, join };
 const DEV_USER_KEY = "almanac.devUser";
 const view = document.getElementById("view");
 watchRoles(view);
@@ -169,6 +170,7 @@ function route() {
   routes += 1;
   accountMenu();
   workspaceSwitcher();
+  notifications.bell();
   current?.leave?.();
   current = null;
   shown = location.href;

@@ -24,6 +24,7 @@ mod phone;
 mod queue;
 mod refusals;
 mod review;
+mod review_links;
 mod roles;
 mod serving;
 mod session;
@@ -209,6 +210,25 @@ impl Browser {
             _driver: driver,
             _permit: permit,
         }
+    }
+
+    /// Opens `path` of the server (`/review/<token>`), outside the app.
+    pub async fn visit(&self, path: &str) {
+        self.client
+            .goto(&format!("{}{path}", self.base))
+            .await
+            .unwrap();
+    }
+
+    /// The names of the cookies the browser holds for the server (`HttpOnly` ones too).
+    pub async fn cookie_names(&self) -> Vec<String> {
+        self.client
+            .get_all_cookies()
+            .await
+            .unwrap()
+            .iter()
+            .map(|cookie| cookie.name().to_owned())
+            .collect()
     }
 
     /// Opens `/app/` at `hash` (`#/calendar`, ...).

@@ -26,7 +26,7 @@ use uuid::Uuid;
 use super::super::Tag;
 use super::dto::*;
 use super::page::GuestPage;
-use crate::routes::review::{NOT_AN_APPROVER, in_progress, locked, settle};
+use crate::routes::review::{NOT_AN_APPROVER, in_progress, locked, settle, view_of};
 use crate::{
     body::{Deferred, StrictJson},
     error::{Answer, ApiError, ApiResult, can},
@@ -178,10 +178,10 @@ impl GuestReviewApi {
         )
         .await?;
         let entry = one(&state, &mut tx, &link, body.entry_id).await?;
+        let review = view_of(&mut tx, link.calendar_id, body.entry_id).await?;
         tx.commit().await?;
         let data = serde_json::json!({ "calendarId": link.calendar_id, "entryId": body.entry_id,
-            "review": { "status": entry.review.status, "step": entry.review.step,
-                        "contentVersion": entry.review.content_version },
+            "review": poem_openapi::types::ToJSON::to_json(&review),
             "by": { "guestName": name }, "action": "decideReviewLinkEntry",
             "at": chrono::Utc::now() });
         state

@@ -385,7 +385,11 @@ pub(crate) async fn locked(
 }
 
 /// The entry's review as its reads give it.
-async fn view_of(conn: &mut PgConnection, calendar: Uuid, entry: Uuid) -> ApiResult<ReviewView> {
+pub(crate) async fn view_of(
+    conn: &mut PgConnection,
+    calendar: Uuid,
+    entry: Uuid,
+) -> ApiResult<ReviewView> {
     let row = calendars::entry(conn, calendar, entry)
         .await?
         .ok_or_else(|| ApiError::not_found("entry"))?;

@@ -12,6 +12,7 @@ import { compose, textCounter } from "../limits.js";
 import { mediaField, postPreview } from "./composer.js";
 import { queueEntryButton } from "./queue.js";
 import { reviewPanel } from "./review.js";
+import { commentsPanel } from "./comments.js";
 import { h, field, toast, day, showError, showProblem, clearProblems, guardUnsaved, words } from "../ui.js";
 import { t, formatTime, formatZoned, number, percent } from "../i18n.js";
 
@@ -38,6 +39,7 @@ export function entryEditor(state) {
   const mates = teammates(state, { fields, media, snapshot: () => snapshot(), submit: () => form.requestSubmit(save), open: () => dialog.open });
   const review = reviewPanel(state, () => state.grid.get(state.editing));
   state.reviewShown = (entry) => review.show(entry);
+  const comments = commentsPanel(state, () => state.grid.get(state.editing));
   const save = h("button", { type: "submit", value: "save", id: "entry-save", "data-needs": "editor" }, t("common.save"));
   const form = h("form", { method: "dialog", class: "stack" },
     // A viewer reads the entry: nothing in it is theirs to change (roles.js turns it off).
@@ -56,6 +58,8 @@ export function entryEditor(state) {
         h("p", { class: "hint", id: "entry-zone" }),
         field(t("calendar.mediaUrl"), fields.mediaUrl)),
       previewHolder),
+    // Any member comments, a viewer too: outside what only editors change.
+    comments.el,
     problem,
     h("div", { class: "row" }, save,
       h("button", { type: "button", class: "secondary", id: "entry-move", "data-needs": "editor", onclick: () => state.openMover(state.editing) }, t("calendar.move")),
@@ -100,6 +104,7 @@ export function entryEditor(state) {
     state.editingVersion = entry.version;
     mates.opened(entry);
     review.show(entry);
+    comments.show(entry);
     dialog.querySelector("#entry-zone").textContent = t("calendar.timesIn", { zone: state.grid.range.timezone });
     dialog.querySelector("#entry-editor-key").textContent = `${channelLabel(entry.channel)} · ${day(entry.date)}${entry.edited ? ` · ${t("calendar.edited")}` : ""}`;
     problem.replaceChildren();

@@ -4,6 +4,7 @@
 
 import { api, atVersion, download } from "../api.js";
 import { feedButton } from "../feed.js";
+import { reviewLinksButton } from "./links.js";
 import { h, field, toast, showError, showProblem, guardUnsaved } from "../ui.js";
 import { t } from "../i18n.js";
 import { renderList } from "./list.js";
@@ -34,7 +35,7 @@ export function headView(state, reopen) {
     }, t("calendar.export", { format: format.toUpperCase() })))));
   const el = h("div", { class: "panel calendar-head" },
     h("div", { class: "row spread" }, heading,
-      h("div", { class: "row actions" }, cancel, resume, regenerate, exports, feedButton(id),
+      h("div", { class: "row actions" }, cancel, resume, regenerate, exports, feedButton(id), reviewLinksButton(state),
         h("a", { href: `#/publishing/${id}`, id: "to-publishing", class: "button" }, t("calendar.toPublishing")))),
     progress, status);
   regenerate.addEventListener("click", () => regenerateDialog(state, el.parentElement, reopen));

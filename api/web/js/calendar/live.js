@@ -3,7 +3,8 @@
 // entry open in the editor is never overwritten by a change made meanwhile: the editor says
 // so, and saving shows both versions (`editor.js`). `EventSource` resumes by itself after a
 // dropped connection; a fresh connection (`ready`) reads the calendar again, so nothing
-// that changed meanwhile is missed. A review asked for or decided shows at once too.
+// that changed meanwhile is missed. A review asked for or decided shows at once too, and so
+// does a comment on the entry open.
 
 import { session, initials } from "../api.js";
 import { who } from "../people.js";
@@ -27,6 +28,8 @@ export function goLive(state, ready) {
   on("calendar.changed", () => reloadSoon(state));
   on("entry.changed", (change) => applyChange(state, change));
   on("entry.review", (change) => applyReview(state, change));
+  on("comment.added", (change) => state.commentAdded?.(change));
+  on("comment.changed", (change) => state.commentChanged?.(change));
   on("presence", (presence) => showPresence(state, presence.viewers ?? []));
   return source;
 }

@@ -78,7 +78,7 @@ export function reviewPanel(state, current) {
     decision.hidden = !mine;
     askButton.hidden = !(review.required && ["not_requested", "changes_requested", "expired"].includes(review.status));
     history.replaceChildren(...review.decisions.slice().reverse().map((d) => h("li", {},
-      h("strong", {}, who(d.by)), " ",
+      h("strong", {}, d.by ? who(d.by) : d.guestName), d.by ? "" : h("span", { class: "badge" }, t("comments.guest")), " ",
       t(d.decision === "approve" ? "review.didApprove" : "review.didRequestChanges", { n: d.step, version: d.contentVersion }),
       " · ", formatZoned(d.at),
       d.comment ? h("blockquote", {}, d.comment) : null)));

@@ -9,6 +9,12 @@ use uuid::Uuid;
 
 use super::Team;
 
+/// A guest's decision on `entry` at `version`, as Anna of Acme.
+fn decide(entry: Uuid, decision: &str, version: i64) -> Value {
+    json!({ "entryId": entry, "decision": decision, "name": "Anna (Acme)",
+            "contentVersion": version, "comment": "Lovely" })
+}
+
 /// A policy whose first step is the client's (guests) and second the owner's.
 fn client_then_owner() -> Value {
     json!({ "mode": "always", "steps": [
@@ -90,7 +96,16 @@ async fn a_link_shows_its_entries_only_and_its_guest_decides_as_the_step_s_guest
         .await;
     let guest = Guest::new(&team);
 
-    // Viewers make no links; an entry of another calendar is refused by name.
+    let token = made_by_editors_only(&team, shown).await;
+    the_page_shows_its_entry_only(&guest, &token, shown, hidden).await;
+    nothing_else_is_decided_or_commented(&team, &guest, &token, shown, hidden).await;
+    the_guest_decides_the_client_s_step(&team, &guest, &token, shown).await;
+    revoked_expired_and_forged_links_are_404(&team, &guest, &token).await;
+}
+
+/// Viewers make no links; an entry of another calendar is refused by name; an editor's
+/// link is listed without its address, kept as its digest. Its token.
+async fn made_by_editors_only(team: &Team, shown: Uuid) -> String {
     let path = format!("/v1/calendars/{}/review-links", team.calendar);
     let body = json!({ "entryIds": [shown], "canApprove": true, "label": "For Acme" });
     let (status, refused) = team.call("viewer", Method::POST, &path, Some(&body)).await;
@@ -105,7 +120,7 @@ async fn a_link_shows_its_entries_only_and_its_guest_decides_as_the_step_s_guest
         .await;
     assert_eq!(status, 422, "{refused}");
     assert_eq!(refused["error"]["details"]["field"], "entryIds");
-    let (made, token) = link(&team, "writer", body).await;
+    let (made, token) = link(team, "writer", body).await;
     assert_eq!(made["entryIds"], json!([shown]));
     assert_eq!(
         (made["status"].as_str(), made["canApprove"].as_bool()),
@@ -123,8 +138,12 @@ async fn a_link_shows_its_entries_only_and_its_guest_decides_as_the_step_s_guest
         .unwrap();
     assert_ne!(stored, token.as_bytes(), "only the token's digest is kept");
 
-    // The page and the entries: no sign-in, no cookie, only the link's entry.
-    let page = guest.send(Method::GET, &token, "", None).await;
+    token
+}
+
+/// The page and the entries: no sign-in, no cookie, only the link's entry.
+async fn the_page_shows_its_entry_only(guest: &Guest, token: &str, shown: Uuid, hidden: Uuid) {
+    let page = guest.send(Method::GET, token, "", None).await;
     private(&page);
     assert_eq!(page.status(), 200);
     assert!(
@@ -134,7 +153,7 @@ async fn a_link_shows_its_entries_only_and_its_guest_decides_as_the_step_s_guest
             .contains("default-src 'self'")
     );
     assert!(page.text().await.unwrap().contains("/app/js/guest.js"));
-    let (status, view) = guest.call(Method::GET, &token, "/entries", None).await;
+    let (status, view) = guest.call(Method::GET, token, "/entries", None).await;
     assert_eq!(status, 200, "{view}");
     let view = &view["data"];
     assert_eq!(
@@ -148,16 +167,21 @@ async fn a_link_shows_its_entries_only_and_its_guest_decides_as_the_step_s_guest
     assert!(!view.to_string().contains(&hidden.to_string()));
     assert_eq!(entries[0]["review"]["status"], "not_requested");
     assert_eq!(entries[0]["review"]["youMayDecide"], false);
+}
 
-    // Nothing to decide before review is asked; an entry the link does not show is 404.
-    let decide = |entry: Uuid, decision: &str, version: i64| {
-        json!({ "entryId": entry, "decision": decision, "name": "Anna (Acme)",
-                "contentVersion": version, "comment": "Lovely" })
-    };
+/// Nothing to decide before review is asked; an entry the link does not show (another of
+/// its calendar's, another calendar's, nobody's) is 404.
+async fn nothing_else_is_decided_or_commented(
+    team: &Team,
+    guest: &Guest,
+    token: &str,
+    shown: Uuid,
+    hidden: Uuid,
+) {
     let (status, refused) = guest
         .call(
             Method::POST,
-            &token,
+            token,
             "/decisions",
             Some(&decide(shown, "approve", 1)),
         )
@@ -166,11 +190,28 @@ async fn a_link_shows_its_entries_only_and_its_guest_decides_as_the_step_s_guest
         (status, refused["error"]["code"].as_str()),
         (409, Some("REVIEW_NOT_IN_PROGRESS"))
     );
-    for entry in [hidden, stranger] {
+    // An entry of another calendar of the same workspace, by its real id.
+    let other = Uuid::now_v7();
+    sqlx::query(
+        "with k as (insert into calendars (id, user_id, workspace_id, name, request, current_version)
+                    values ($1, $2, $3, 'Other', '{}', 1))
+         insert into calendar_entries (id, calendar_id, user_id, workspace_id, key, channel,
+             local_date, local_time, scheduled_at, title, caption, format, origin)
+         values ($4, $1, $2, $3, 'manual/other', 'tiktok', '2030-01-07', '10:00',
+             '2030-01-07 09:00Z', 'Other', 'Elsewhere', 'short video', 'manual')",
+    )
+    .bind(Uuid::now_v7())
+    .bind(team.s.user)
+    .bind(team.workspace)
+    .bind(other)
+    .execute(&team.s.app.db)
+    .await
+    .unwrap();
+    for entry in [hidden, Uuid::now_v7(), other] {
         let (status, _) = guest
             .call(
                 Method::POST,
-                &token,
+                token,
                 "/decisions",
                 Some(&decide(entry, "approve", 1)),
             )
@@ -178,18 +219,21 @@ async fn a_link_shows_its_entries_only_and_its_guest_decides_as_the_step_s_guest
         assert_eq!(status, 404);
         let comment = json!({ "entryId": entry, "name": "Anna", "text": "Hello?" });
         let (status, _) = guest
-            .call(Method::POST, &token, "/comments", Some(&comment))
+            .call(Method::POST, token, "/comments", Some(&comment))
             .await;
         assert_eq!(status, 404);
     }
+}
 
-    // The guest approves step 1 (the client's): it lands in the history and asks step 2.
+/// The guest approves step 1 (the client's): it lands in the history and asks step 2,
+/// which is not the guests'; the owner approves it, the guest's approval in the provenance.
+async fn the_guest_decides_the_client_s_step(team: &Team, guest: &Guest, token: &str, shown: Uuid) {
     let (status, asked) = team.ask("writer", shown).await;
     assert_eq!(status, 200, "{asked}");
     let (status, stale) = guest
         .call(
             Method::POST,
-            &token,
+            token,
             "/decisions",
             Some(&decide(shown, "approve", 7)),
         )
@@ -201,7 +245,7 @@ async fn a_link_shows_its_entries_only_and_its_guest_decides_as_the_step_s_guest
     let (status, decided) = guest
         .call(
             Method::POST,
-            &token,
+            token,
             "/decisions",
             Some(&decide(shown, "approve", 1)),
         )
@@ -230,7 +274,7 @@ async fn a_link_shows_its_entries_only_and_its_guest_decides_as_the_step_s_guest
     let (status, refused) = guest
         .call(
             Method::POST,
-            &token,
+            token,
             "/decisions",
             Some(&decide(shown, "approve", 1)),
         )
@@ -247,8 +291,6 @@ async fn a_link_shows_its_entries_only_and_its_guest_decides_as_the_step_s_guest
     assert_eq!(approvals.len(), 2, "{provenance}");
     assert_eq!(approvals[0]["guestName"], "Anna (Acme)");
     assert_eq!(approvals[1]["by"], team.id("owner").to_string());
-
-    revoked_expired_and_forged_links_are_404(&team, &guest, &token).await;
 }
 
 async fn revoked_expired_and_forged_links_are_404(team: &Team, guest: &Guest, token: &str) {

@@ -108,42 +108,7 @@ async fn mentions_requests_decisions_and_expiries_tell_the_people_concerned_once
         "the owner approves nothing here"
     );
 
-    // Eve mentions Legal and someone outside the workspace: Legal is told, nobody else.
-    let outsider = Uuid::now_v7();
-    let comments = format!("/v1/calendars/{}/entries/{entry}/comments", team.calendar);
-    let body =
-        json!({ "text": "@Legal can we say whisked?", "mentions": [team.id("legal"), outsider] });
-    let (status, comment) = team.call("eve", Method::POST, &comments, Some(&body)).await;
-    assert_eq!(status, 201, "{comment}");
-    assert_eq!(comment["data"]["mentions"], json!([team.id("legal")]));
-    assert_eq!(
-        notified(&team, "legal").await,
-        [("mention".into(), "Matcha".into())]
-    );
-    let outsiders: i64 =
-        sqlx::query_scalar("select count(*) from notifications where user_id = $1")
-            .bind(outsider)
-            .fetch_one(&team.s.app.db)
-            .await
-            .unwrap();
-    assert_eq!(outsiders, 0);
-    // Edited to mention the writer too: the writer is told; Legal is not told again.
-    let one = format!("{comments}/{}", comment["data"]["id"].as_str().unwrap());
-    let edit = json!({ "text": "@Legal @Writer can we say whisked?",
-        "mentions": [team.id("legal"), team.id("writer")] });
-    let (status, refused) = team.call("legal", Method::PATCH, &one, Some(&edit)).await;
-    assert_eq!(
-        (status, refused["error"]["code"].as_str()),
-        (403, Some("COMMENT_NOT_YOURS"))
-    );
-    let (status, edited) = team.call("eve", Method::PATCH, &one, Some(&edit)).await;
-    assert_eq!(status, 200, "{edited}");
-    assert_eq!(notified(&team, "legal").await.len(), 1);
-    assert_eq!(
-        notified(&team, "writer").await,
-        [("mention".into(), "Matcha".into())]
-    );
-
+    mentions_tell_members_only(&team, entry).await;
     // Eve asks for changes: the writer is told; asked again and approved: told again.
     let version = team.read(entry).await["review"]["contentVersion"]
         .as_i64()
@@ -166,7 +131,51 @@ async fn mentions_requests_decisions_and_expiries_tell_the_people_concerned_once
         [("expired".into(), "Expiring".into())]
     );
 
-    // Each event once, signed, in the team's one endpoint.
+    each_event_once_signed(&team, &receiver, &secret, entry).await;
+    batched_emails(&team, &outbox, &receiver).await;
+}
+
+/// Eve mentions Legal and someone outside the workspace: Legal is told, nobody else; an
+/// edit that mentions the writer too tells the writer, and Legal not again.
+async fn mentions_tell_members_only(team: &Team, entry: Uuid) {
+    let outsider = Uuid::now_v7();
+    let comments = format!("/v1/calendars/{}/entries/{entry}/comments", team.calendar);
+    let body =
+        json!({ "text": "@Legal can we say whisked?", "mentions": [team.id("legal"), outsider] });
+    let (status, comment) = team.call("eve", Method::POST, &comments, Some(&body)).await;
+    assert_eq!(status, 201, "{comment}");
+    assert_eq!(comment["data"]["mentions"], json!([team.id("legal")]));
+    assert_eq!(
+        notified(team, "legal").await,
+        [("mention".into(), "Matcha".into())]
+    );
+    let outsiders: i64 =
+        sqlx::query_scalar("select count(*) from notifications where user_id = $1")
+            .bind(outsider)
+            .fetch_one(&team.s.app.db)
+            .await
+            .unwrap();
+    assert_eq!(outsiders, 0);
+    // Edited to mention the writer too: the writer is told; Legal is not told again.
+    let one = format!("{comments}/{}", comment["data"]["id"].as_str().unwrap());
+    let edit = json!({ "text": "@Legal @Writer can we say whisked?",
+        "mentions": [team.id("legal"), team.id("writer")] });
+    let (status, refused) = team.call("legal", Method::PATCH, &one, Some(&edit)).await;
+    assert_eq!(
+        (status, refused["error"]["code"].as_str()),
+        (403, Some("COMMENT_NOT_YOURS"))
+    );
+    let (status, edited) = team.call("eve", Method::PATCH, &one, Some(&edit)).await;
+    assert_eq!(status, 200, "{edited}");
+    assert_eq!(notified(team, "legal").await.len(), 1);
+    assert_eq!(
+        notified(team, "writer").await,
+        [("mention".into(), "Matcha".into())]
+    );
+}
+
+/// Each event once, signed, in the team's one endpoint.
+async fn each_event_once_signed(team: &Team, receiver: &Receiver, secret: &str, entry: Uuid) {
     let expected: HashMap<&str, usize> = HashMap::from([
         ("calendar.entry.review_requested", 2),
         ("calendar.entry.commented", 1),
@@ -202,11 +211,9 @@ async fn mentions_requests_decisions_and_expiries_tell_the_people_concerned_once
     assert_eq!(approved["data"]["by"]["userId"], team.id("eve").to_string());
     let requests = receiver.requests();
     assert_eq!(
-        crate::webhooks::deliveries::verified_by_the_reference_library(&secret, &requests),
+        crate::webhooks::deliveries::verified_by_the_reference_library(secret, &requests),
         vec![true; requests.len()]
     );
-
-    batched_emails(&team, &outbox, &receiver).await;
 }
 
 /// One email per person per window, listing what came since the last.
