@@ -68,6 +68,22 @@ pub async fn take_rate(state: &AppState, limit: &RateLimit, user: Uuid) -> ApiRe
     take_slot(state, limit, user, None).await
 }
 
+/// Counts a request to the resource `id` (a feed, a review link: whoever holds its secret
+/// address) against `limit`, or answers 429 with `Retry-After`.
+pub async fn per_resource(state: &AppState, limit: &RateLimit, id: Uuid) -> ApiResult<()> {
+    // Hashed by resource (`{<id>}`): on a Redis Cluster its window lives on one shard.
+    let key = state
+        .settings
+        .redis_key(&["ratelimit", &format!("{{{id}}}"), limit.family]);
+    match check_rate(&state.events_redis, &key, limit.limit, limit.window, None).await? {
+        RateDecision::Allowed(_) => Ok(()),
+        RateDecision::Limited(retry_after) => {
+            metrics::counter!("rate_limited_total", "family" => limit.family).increment(1);
+            Err(ApiError::rate_limited(retry_after))
+        }
+    }
+}
+
 async fn take_slot(
     state: &AppState,
     limit: &RateLimit,

@@ -26,11 +26,11 @@ use uuid::Uuid;
 use super::super::Tag;
 use super::dto::*;
 use super::page::GuestPage;
-use crate::routes::review::{NOT_AN_APPROVER, in_progress, locked, settle, view_of};
+use crate::routes::review::{in_progress, locked, not_an_approver, settle, view_of};
 use crate::{
     body::{Deferred, StrictJson},
     error::{Answer, ApiError, ApiResult, can},
-    rate_limit::{RateDecision, check_rate},
+    rate_limit::per_resource,
     responses::Created,
     state::AppState,
 };
@@ -152,18 +152,8 @@ impl GuestReviewApi {
                 "this link lets you read and comment; ask for a link that allows approving"
                     .to_owned()
             };
-            return Err(ApiError::forbidden(
-                NOT_AN_APPROVER,
-                reason,
-                Some(serde_json::json!({ "step": step, "stepName": asked.name })),
-            )
-            .into());
+            return Err(not_an_approver(step, asked, reason).into());
         }
-        let comment = body
-            .comment
-            .as_ref()
-            .map(|c| c.0.trim())
-            .filter(|c| !c.is_empty());
         let decider = review_store::Decider::Guest {
             link: link.id,
             name: &name,
@@ -173,7 +163,7 @@ impl GuestReviewApi {
             &review,
             decider,
             body.decision,
-            comment,
+            body.comment.as_ref(),
             body.content_version,
         )
         .await?;
@@ -252,17 +242,8 @@ async fn open(state: &AppState, token: &str) -> ApiResult<Open> {
     let link = store::find(&state.pool, &digest(token))
         .await?
         .ok_or_else(not_found)?;
-    let limit = &state.settings.rate_limits.review_links;
-    let key = state
-        .settings
-        .redis_key(&["ratelimit", &format!("{{{}}}", link.id), limit.family]);
-    match check_rate(&state.events_redis, &key, limit.limit, limit.window, None).await? {
-        RateDecision::Allowed(_) => Ok(link),
-        RateDecision::Limited(retry_after) => {
-            metrics::counter!("rate_limited_total", "family" => limit.family).increment(1);
-            Err(ApiError::rate_limited(retry_after))
-        }
-    }
+    per_resource(state, &state.settings.rate_limits.review_links, link.id).await?;
+    Ok(link)
 }
 
 /// A guest's name as given: trimmed, with no control characters (400 naming `name`).

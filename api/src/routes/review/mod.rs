@@ -10,7 +10,7 @@ pub use dto::*;
 
 use almanac_shared::{
     domain::review::{
-        Advance, Decision, Member, ReviewMode, ReviewStatus, advance, may_decide, step_at,
+        Advance, Decision, Member, ReviewMode, ReviewStatus, Step, advance, may_decide, step_at,
     },
     store::{calendars, review as store, user_tx},
 };
@@ -25,6 +25,7 @@ use crate::{
     body::StrictJson,
     error::{Answer, ApiError, ApiResult, can},
     state::AppState,
+    text::Text,
 };
 
 /// 403: the caller is not an approver of the step asked now (or asked for the review).
@@ -259,24 +260,14 @@ impl ReviewApi {
                     asked.name
                 )
             };
-            return Err(ApiError::forbidden(
-                NOT_AN_APPROVER,
-                reason,
-                Some(serde_json::json!({ "step": step, "stepName": asked.name })),
-            )
-            .into());
+            return Err(not_an_approver(step, asked, reason).into());
         }
-        let comment = body
-            .comment
-            .as_ref()
-            .map(|c| c.0.trim())
-            .filter(|c| !c.is_empty());
         settle(
             &mut tx,
             &review,
             store::Decider::Member,
             body.decision,
-            comment,
+            body.comment.as_ref(),
             body.content_version,
         )
         .await?;
@@ -301,6 +292,15 @@ pub(crate) fn in_progress(review: &store::EntryReview) -> ApiResult<()> {
     ))
 }
 
+/// 403 `NOT_AN_APPROVER` at `step` (`asked`), saying `reason`.
+pub(crate) fn not_an_approver(step: i16, asked: &Step, reason: String) -> ApiError {
+    ApiError::forbidden(
+        NOT_AN_APPROVER,
+        reason,
+        Some(serde_json::json!({ "step": step, "stepName": asked.name })),
+    )
+}
+
 /// Records `decider`'s decision on the step asked now, made on `content_version` (409
 /// `REVIEW_VERSION_CHANGED` when the entry changed since), and moves the review: asking
 /// for changes ends the round; the step's last approval needed asks the next step, or
@@ -310,9 +310,10 @@ pub(crate) async fn settle(
     review: &store::EntryReview,
     decider: store::Decider<'_>,
     decision: Decision,
-    comment: Option<&str>,
+    comment: Option<&Text<0, 2000>>,
     content_version: i32,
 ) -> ApiResult<()> {
+    let comment = comment.map(|c| c.0.trim()).filter(|c| !c.is_empty());
     if content_version != review.content_version {
         return Err(ApiError::Conflict(crate::error::ErrorEnvelope::new(
             REVIEW_VERSION_CHANGED,

@@ -23,7 +23,7 @@ use super::dto::*;
 use crate::responses::{Created, NoContent};
 use crate::{
     error::{Answer, ApiError, ApiResult, can},
-    rate_limit::{RateDecision, check_rate},
+    rate_limit::per_resource,
     state::AppState,
 };
 
@@ -203,17 +203,7 @@ fn matches(header: &str, etag: &str) -> bool {
 /// A feed is fetched at most `FEED_RATE_LIMIT` times a `FEED_RATE_WINDOW_SECS`: a
 /// subscriber asks every hour or so; a loop gets 429.
 async fn limit(state: &AppState, calendar: Uuid) -> ApiResult<()> {
-    let limit = &state.settings.rate_limits.feeds;
-    let key = state
-        .settings
-        .redis_key(&["ratelimit", &format!("{{{calendar}}}"), limit.family]);
-    match check_rate(&state.events_redis, &key, limit.limit, limit.window, None).await? {
-        RateDecision::Allowed(_) => Ok(()),
-        RateDecision::Limited(retry_after) => {
-            metrics::counter!("rate_limited_total", "family" => limit.family).increment(1);
-            Err(ApiError::rate_limited(retry_after))
-        }
-    }
+    per_resource(state, &state.settings.rate_limits.feeds, calendar).await
 }
 
 fn feed_entry(e: feeds::FeedEntry) -> ExportEntry {

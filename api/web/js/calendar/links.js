@@ -31,8 +31,14 @@ function open(state) {
 
 /** The form, the address just made (once), and the calendar's links. */
 async function render(state, body, made) {
-  const entries = [...state.grid.entries.values()].filter((e) => e.id)
-    .sort((a, b) => `${a.date}${a.time}`.localeCompare(`${b.date}${b.time}`));
+  // The calendar's saved entries as the server has them (the grid may still be loading).
+  let entries = [];
+  try {
+    entries = (await api("GET", `/v1/calendars/${state.id}`)).entries ?? [];
+  } catch (error) {
+    showProblem(error);
+  }
+  entries.sort((a, b) => `${a.date}${a.time}`.localeCompare(`${b.date}${b.time}`));
   const dates = entries.map((e) => e.date);
   const byRange = h("input", { type: "radio", name: "linkScope", value: "range", id: "link-scope-range", checked: true });
   const byEntries = h("input", { type: "radio", name: "linkScope", value: "entries", id: "link-scope-entries" });
