@@ -233,10 +233,38 @@ async fn batched_emails(team: &Team, outbox: &Outbox, receiver: &Receiver) {
     assert_eq!(outbox.to("eve@agency.example").len(), 1);
     assert_eq!(outbox.to("legal@agency.example").len(), 1);
     assert_eq!(outbox.to("owner@agency.example").len(), 1);
+    // Legal stops the emails with one click (RFC 8058): told in the app only from now on.
+    let legal = outbox.to("legal@agency.example").remove(0);
+    let token: String = legal
+        .split("/unsubscribe/")
+        .nth(1)
+        .expect("an unsubscribe link")
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .collect();
+    let unsubscribe = team.s.app.url(&format!("/unsubscribe/{token}"));
+    let page = team.s.app.client.get(&unsubscribe).send().await.unwrap();
+    assert!(
+        page.text()
+            .await
+            .unwrap()
+            .contains("Stop notification emails?")
+    );
+    let done = team
+        .s
+        .app
+        .client
+        .post(&unsubscribe)
+        .form(&[("List-Unsubscribe", "One-Click")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(done.status(), 200);
     // Another one within the window waits; once the window has passed it goes, alone.
     let late = titled(team, "Another", "Oolong", "2030-01-09T09:00:00Z").await;
     let comments = format!("/v1/calendars/{}/entries/{late}/comments", team.calendar);
-    let body = json!({ "text": "Writer, one more", "mentions": [team.id("writer")] });
+    let body = json!({ "text": "Writer, Legal, one more",
+        "mentions": [team.id("writer"), team.id("legal")] });
     assert_eq!(
         team.call("eve", Method::POST, &comments, Some(&body))
             .await
@@ -262,6 +290,12 @@ async fn batched_emails(team: &Team, outbox: &Outbox, receiver: &Receiver) {
     assert_eq!(emails.len(), 2);
     assert!(emails[1].contains("Oolong"), "{}", emails[1]);
     assert!(!emails[1].contains("Matcha"), "{}", emails[1]);
+    assert_eq!(outbox.to("legal@agency.example").len(), 1, "unsubscribed");
+    assert_eq!(
+        notified(team, "legal").await.len(),
+        2,
+        "still told in the app"
+    );
     // The comment's event too, once.
     eventually(WAIT, "the last comment's event", || async {
         (receiver.delivered().len() == 7).then_some(())
