@@ -9,6 +9,7 @@
 
 use almanac_shared::{
     clock::Clock,
+    domain::review::NotificationKind as Kind,
     email::OutgoingEmail,
     html::escape,
     store::{
@@ -50,13 +51,12 @@ async fn mail_one(
     now: DateTime<Utc>,
     before: DateTime<Utc>,
 ) -> anyhow::Result<bool> {
-    let address = contacts::email_of(&ctx.pool, user).await?;
     let mut tx = ctx.pool.begin().await?;
     let batch = notifications::take_batch(&mut tx, user, now, before).await?;
     if batch.is_empty() {
         return Ok(false);
     }
-    let Some(address) = address else {
+    let Some(address) = contacts::email_of(&ctx.pool, user).await? else {
         tx.commit().await?;
         return Ok(false);
     };
@@ -152,13 +152,12 @@ fn line(n: &Unsent) -> String {
         .map(|s| format!(" ({s})"))
         .unwrap_or_default();
     let place = format!(" in {}", n.workspace_name);
-    match n.kind.as_str() {
-        "mention" => format!("{who} mentioned you on {title}{place}"),
-        "review_requested" => format!("{title} waits for your approval{step}{place}"),
-        "approved" => format!("{who} approved {title}{place}"),
-        "changes_requested" => format!("{who} asked for changes to {title}{step}{place}"),
-        "expired" => format!("{title} was not published: it was not approved in time{place}"),
-        "commented" => format!("{who} commented on {title}{place}"),
-        other => format!("{title}: {other}{place}"),
+    match n.kind {
+        Kind::Mention => format!("{who} mentioned you on {title}{place}"),
+        Kind::ReviewRequested => format!("{title} waits for your approval{step}{place}"),
+        Kind::Approved => format!("{who} approved {title}{place}"),
+        Kind::ChangesRequested => format!("{who} asked for changes to {title}{step}{place}"),
+        Kind::Expired => format!("{title} was not published: it was not approved in time{place}"),
+        Kind::Commented => format!("{who} commented on {title}{place}"),
     }
 }

@@ -46,6 +46,26 @@ crate::text_enum! {
 }
 
 crate::text_enum! {
+    /// What a notification is about.
+    #[oai(rename = "NotificationKind")]
+    pub enum NotificationKind in "snake_case" {
+        /// A comment mentions you.
+        Mention,
+        /// An entry waits for your decision (you approve at the step asked now).
+        ReviewRequested,
+        /// A review you asked for was approved...
+        Approved,
+        /// ...or sent back with changes asked for...
+        ChangesRequested,
+        /// ...or its entry's time came before it was approved.
+        Expired,
+        /// A guest commented, through a review link you made or on an entry whose review
+        /// you asked for.
+        Commented,
+    }
+}
+
+crate::text_enum! {
     /// What made an entry (or a publish): a generation, a person by hand, an imported
     /// organic week, an automatic post, or an evergreen collection's repeat.
     #[oai(rename = "ProvenanceOrigin")]

@@ -7,6 +7,8 @@ use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
+use super::review_links::Writer;
+
 /// A guest may leave at most this many comments through one link.
 pub const PER_LINK: i64 = 500;
 
@@ -65,26 +67,16 @@ pub async fn entry_exists(
     .await
 }
 
-/// Who writes a comment: the caller (a member), or a guest through a link.
-#[derive(Debug, Clone, Copy)]
-pub enum Author<'a> {
-    Member,
-    Guest { link: Uuid, name: &'a str },
-}
-
 /// Adds a comment on `entry` of `calendar`.
 pub async fn add(
     conn: &mut PgConnection,
     calendar: Uuid,
     entry: Uuid,
-    author: Author<'_>,
+    author: Writer<'_>,
     body: &str,
     mentions: &[Uuid],
 ) -> sqlx::Result<CommentRow> {
-    let (link, guest) = match author {
-        Author::Member => (None, None),
-        Author::Guest { link, name } => (Some(link), Some(name)),
-    };
+    let (link, guest) = author.link_and_name();
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "insert into entry_comments (id, calendar_id, entry_id, user_id, link_id, guest_name,
              body, mentions)

@@ -7,12 +7,14 @@ use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool, Postgres, Transaction, types::Json};
 use uuid::Uuid;
 
+use crate::domain::review::NotificationKind;
+
 /// A notification as its person reads it.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct NotificationRow {
     pub id: Uuid,
     pub workspace_id: Uuid,
-    pub kind: String,
+    pub kind: NotificationKind,
     pub calendar_id: Option<Uuid>,
     pub entry_id: Option<Uuid>,
     pub comment_id: Option<Uuid>,
@@ -92,7 +94,7 @@ pub async fn due(pool: &PgPool, before: DateTime<Utc>, limit: i64) -> sqlx::Resu
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Unsent {
     pub id: Uuid,
-    pub kind: String,
+    pub kind: NotificationKind,
     pub workspace_name: String,
     pub calendar_id: Option<Uuid>,
     pub entry_id: Option<Uuid>,

@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, types::Json};
 use uuid::Uuid;
 
+use super::review_links::Writer;
 use crate::domain::review::{Decision, Policy, ReviewMode, ReviewStatus, Step};
 
 /// A policy as it is kept, with who last set it and when (none set: `mode` `none`).
@@ -183,26 +184,16 @@ pub async fn open_round(conn: &mut PgConnection, entry: Uuid, steps: &[Step]) ->
     .map(drop)
 }
 
-/// Who decides: the caller (a member), or a guest through a review link.
-#[derive(Debug, Clone, Copy)]
-pub enum Decider<'a> {
-    Member,
-    Guest { link: Uuid, name: &'a str },
-}
-
 /// Records a decision at the entry's current round and step; false when its decider (the
 /// caller, or the link) decided at this step already.
 pub async fn decide(
     conn: &mut PgConnection,
     review: &EntryReview,
-    decider: Decider<'_>,
+    decider: Writer<'_>,
     decision: Decision,
     comment: Option<&str>,
 ) -> sqlx::Result<bool> {
-    let (link, guest) = match decider {
-        Decider::Member => (None, None),
-        Decider::Guest { link, name } => (Some(link), Some(name)),
-    };
+    let (link, guest) = decider.link_and_name();
     let done = sqlx::query(
         "insert into entry_review_decisions (id, entry_id, round, step, user_id, link_id,
              guest_name, decision, comment, content_version)

@@ -154,6 +154,25 @@ pub async fn revoke(conn: &mut PgConnection, calendar: Uuid, id: Uuid) -> sqlx::
     Ok(found.is_some())
 }
 
+/// Who writes a decision or a comment: the caller (a member), or a guest through a link,
+/// by the name they gave.
+#[derive(Debug, Clone, Copy)]
+pub enum Writer<'a> {
+    Member,
+    Guest { link: Uuid, name: &'a str },
+}
+
+impl<'a> Writer<'a> {
+    /// Its `link_id` and `guest_name` columns (none for a member, whose `user_id` is the
+    /// caller's).
+    pub fn link_and_name(self) -> (Option<Uuid>, Option<&'a str>) {
+        match self {
+            Self::Member => (None, None),
+            Self::Guest { link, name } => (Some(link), Some(name)),
+        }
+    }
+}
+
 /// A link that works, as its guest's requests need it.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Open {

@@ -12,9 +12,9 @@ use almanac_shared::{
     sign_in::{digest, well_formed},
     store::{
         calendars::{self, EntryRow},
-        comments::{self, Author, CommentRow},
-        media, review as review_store,
-        review_links::{self as store, Open},
+        comments::{self, CommentRow},
+        media,
+        review_links::{self as store, Open, Writer},
         user_tx, users,
     },
 };
@@ -26,7 +26,7 @@ use uuid::Uuid;
 use super::super::Tag;
 use super::dto::*;
 use super::page::GuestPage;
-use crate::routes::review::{in_progress, locked, not_an_approver, settle, view_of};
+use crate::routes::review::{ReviewView, in_progress, locked, not_an_approver, settle};
 use crate::{
     body::{Deferred, StrictJson},
     error::{Answer, ApiError, ApiResult, can},
@@ -91,7 +91,8 @@ impl GuestReviewApi {
         let calendar_name = store::calendar_name(&mut tx, link.calendar_id)
             .await?
             .ok_or_else(|| ApiError::not_found("review link"))?;
-        let entries = shown(&state, &mut tx, &link, &link.entry_ids).await?;
+        let rows = calendars::entries_by_ids(&mut tx, link.calendar_id, &link.entry_ids).await?;
+        let entries = shown(&state, &mut tx, &link, rows).await?;
         tx.commit().await?;
         Ok(GuestViewEnvelope::of(GuestView {
             calendar_name,
@@ -154,7 +155,7 @@ impl GuestReviewApi {
             };
             return Err(not_an_approver(step, asked, reason).into());
         }
-        let decider = review_store::Decider::Guest {
+        let decider = Writer::Guest {
             link: link.id,
             name: &name,
         };
@@ -167,8 +168,12 @@ impl GuestReviewApi {
             body.content_version,
         )
         .await?;
-        let entry = one(&state, &mut tx, &link, body.entry_id).await?;
-        let review = view_of(&mut tx, link.calendar_id, body.entry_id).await?;
+        let rows = calendars::entries_by_ids(&mut tx, link.calendar_id, &[body.entry_id]).await?;
+        let review = rows
+            .first()
+            .map(|row| ReviewView::from(row.review.clone()))
+            .ok_or_else(|| ApiError::not_found("entry"))?;
+        let entry = shown(&state, &mut tx, &link, rows).await?.remove(0);
         tx.commit().await?;
         let data = serde_json::json!({ "calendarId": link.calendar_id, "entryId": body.entry_id,
             "review": poem_openapi::types::ToJSON::to_json(&review),
@@ -218,7 +223,7 @@ impl GuestReviewApi {
             )
             .into());
         }
-        let author = Author::Guest {
+        let author = Writer::Guest {
             link: link.id,
             name: &name,
         };
@@ -258,27 +263,14 @@ fn guest_name(name: &str) -> ApiResult<String> {
     Ok(name.to_owned())
 }
 
-/// The link's entry `id` as its guest sees it now.
-async fn one(
-    state: &AppState,
-    conn: &mut PgConnection,
-    link: &Open,
-    id: Uuid,
-) -> ApiResult<GuestEntry> {
-    shown(state, conn, link, &[id])
-        .await?
-        .pop()
-        .ok_or_else(|| ApiError::not_found("entry"))
-}
-
-/// The link's entries among `ids`, as its guest sees them, in time order.
+/// The link's entries `rows` as its guest sees them, in their order, with their comments,
+/// media and the names of the members who wrote or decided.
 async fn shown(
     state: &AppState,
     conn: &mut PgConnection,
     link: &Open,
-    ids: &[Uuid],
+    rows: Vec<EntryRow>,
 ) -> ApiResult<Vec<GuestEntry>> {
-    let rows = calendars::entries_by_ids(conn, link.calendar_id, ids).await?;
     let live: Vec<Uuid> = rows.iter().map(|row| row.id).collect();
     let notes = comments::of_entries(conn, link.calendar_id, &live, COMMENTS_SHOWN).await?;
     let media_ids: Vec<Uuid> = rows.iter().flat_map(|row| row.media_ids.clone()).collect();
@@ -343,11 +335,7 @@ fn guest_entry(
             step: d.step,
             step_name: step_at(steps, d.step).map(|s| s.name.clone()),
             decision: d.decision,
-            by: match (&d.guest_name, d.by) {
-                (Some(guest), _) => Some(guest.clone()),
-                (None, Some(member)) => names.get(&member).cloned().flatten(),
-                (None, None) => None,
-            },
+            by: shown_as(d.guest_name.as_deref(), d.by, names),
             guest: d.guest_name.is_some(),
             comment: d.comment.clone(),
             at: d.at,
@@ -378,14 +366,24 @@ fn guest_entry(
     }
 }
 
+/// The name a guest sees for who wrote or decided: a guest's own, a member's name (none
+/// when they have not given one; never their address).
+fn shown_as(
+    guest: Option<&str>,
+    member: Option<Uuid>,
+    names: &HashMap<Uuid, Option<String>>,
+) -> Option<String> {
+    match (guest, member) {
+        (Some(guest), _) => Some(guest.to_owned()),
+        (None, Some(member)) => names.get(&member).cloned().flatten(),
+        (None, None) => None,
+    }
+}
+
 fn guest_comment(row: CommentRow, names: &HashMap<Uuid, Option<String>>) -> GuestComment {
     GuestComment {
         id: row.id,
-        by: match (row.guest_name, row.user_id) {
-            (Some(guest), _) => Some(guest),
-            (None, Some(member)) => names.get(&member).cloned().flatten(),
-            (None, None) => None,
-        },
+        by: shown_as(row.guest_name.as_deref(), row.user_id, names),
         guest: row.user_id.is_none(),
         text: row.body,
         at: row.created_at,

@@ -6,7 +6,8 @@
 use almanac_shared::{
     events::COMMENT_ADDED,
     store::{
-        comments::{self as store, Author, CommentRow},
+        comments::{self as store, CommentRow},
+        review_links::Writer,
         user_tx,
     },
 };
@@ -144,7 +145,7 @@ impl CommentApi {
             return Err(ApiError::not_found("entry").into());
         }
         let text = body.0.text.0.trim();
-        let row = store::add(&mut tx, id.0, entry_id.0, Author::Member, text, &mentions).await?;
+        let row = store::add(&mut tx, id.0, entry_id.0, Writer::Member, text, &mentions).await?;
         tx.commit().await?;
         Ok(Created::Created(CommentEnvelope::of(row.into())))
     }
@@ -207,15 +208,15 @@ async fn members(state: &AppState, workspace: Uuid, mentioned: &[Uuid]) -> ApiRe
     Ok(store::members_among(&state.pool, workspace, mentioned).await?)
 }
 
-/// The comment, locked, when it is `user`'s: 404 when there is none, 403 when it is
-/// someone else's.
+/// Locks the comment when it is `user`'s: 404 when there is none, 403 when it is someone
+/// else's.
 async fn own(
     conn: &mut sqlx::PgConnection,
     calendar: Uuid,
     entry: Uuid,
     id: Uuid,
     user: Uuid,
-) -> ApiResult<CommentRow> {
+) -> ApiResult<()> {
     let row = store::get(conn, calendar, entry, id)
         .await?
         .ok_or_else(|| ApiError::not_found("comment"))?;
@@ -226,7 +227,7 @@ async fn own(
             None,
         ));
     }
-    Ok(row)
+    Ok(())
 }
 
 /// Tells the calendar's open copies a guest's comment was added (the activity middleware

@@ -4,10 +4,13 @@
 //! workers (`NOTIFY_BATCH_MINUTES`). A person's own: never an API key, which acts in one
 //! workspace only.
 
-use almanac_shared::store::{notifications as store, user_tx};
+use almanac_shared::{
+    domain::review::NotificationKind,
+    store::{notifications as store, user_tx},
+};
 use chrono::{DateTime, Utc};
 use poem::web::Data;
-use poem_openapi::{Enum, Object, OpenApi, param::Query, payload::Json};
+use poem_openapi::{Object, OpenApi, param::Query, payload::Json};
 use uuid::Uuid;
 
 use super::{Tag, clamp_limit, paginate};
@@ -18,45 +21,12 @@ use crate::{
     error::{Answer, ApiError, can},
 };
 
-/// What a notification is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
-#[oai(rename = "NotificationKind", rename_all = "snake_case")]
-pub enum Kind {
-    /// A comment mentions you.
-    Mention,
-    /// An entry waits for your decision (you approve at the step asked now).
-    ReviewRequested,
-    /// A review you asked for was approved...
-    Approved,
-    /// ...or sent back with changes asked for...
-    ChangesRequested,
-    /// ...or its entry's time came before it was approved.
-    Expired,
-    /// A guest commented, through a review link you made or on an entry whose review you
-    /// asked for.
-    Commented,
-}
-
-impl Kind {
-    fn parse(kind: &str) -> Option<Self> {
-        Some(match kind {
-            "mention" => Self::Mention,
-            "review_requested" => Self::ReviewRequested,
-            "approved" => Self::Approved,
-            "changes_requested" => Self::ChangesRequested,
-            "expired" => Self::Expired,
-            "commented" => Self::Commented,
-            _ => return None,
-        })
-    }
-}
-
 /// Something that waits for you or concerns you.
 #[derive(Debug, Clone, Object)]
 #[oai(rename_all = "camelCase")]
 pub struct Notification {
     pub id: Uuid,
-    pub kind: Kind,
+    pub kind: NotificationKind,
     pub workspace_id: Uuid,
     #[oai(nullable)]
     pub calendar_id: Option<Uuid>,
@@ -84,7 +54,7 @@ pub struct Notification {
 }
 
 impl Notification {
-    fn of(row: store::NotificationRow) -> Option<Self> {
+    fn of(row: store::NotificationRow) -> Self {
         let text = |key: &str| {
             row.data
                 .0
@@ -92,8 +62,8 @@ impl Notification {
                 .and_then(|v| v.as_str())
                 .map(str::to_owned)
         };
-        Some(Self {
-            kind: Kind::parse(&row.kind)?,
+        Self {
+            kind: row.kind,
             step_name: text("stepName"),
             comment: text("comment"),
             id: row.id,
@@ -106,7 +76,7 @@ impl Notification {
             title: row.title,
             created_at: row.created_at,
             read_at: row.read_at,
-        })
+        }
     }
 }
 
@@ -178,7 +148,7 @@ impl NotificationApi {
         tx.commit().await?;
         let (rows, next_cursor) = paginate(rows, limit, |row| row.id);
         Ok(NotificationPageEnvelope::of(NotificationPage {
-            items: rows.into_iter().filter_map(Notification::of).collect(),
+            items: rows.into_iter().map(Notification::of).collect(),
             unread,
             next_cursor,
         }))

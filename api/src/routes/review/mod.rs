@@ -12,7 +12,7 @@ use almanac_shared::{
     domain::review::{
         Advance, Decision, Member, ReviewMode, ReviewStatus, Step, advance, may_decide, step_at,
     },
-    store::{calendars, review as store, user_tx},
+    store::{calendars, review as store, review_links::Writer, user_tx},
 };
 use poem::web::Data;
 use poem_openapi::{OpenApi, param::Path, payload::Json};
@@ -265,7 +265,7 @@ impl ReviewApi {
         settle(
             &mut tx,
             &review,
-            store::Decider::Member,
+            Writer::Member,
             body.decision,
             body.comment.as_ref(),
             body.content_version,
@@ -308,7 +308,7 @@ pub(crate) fn not_an_approver(step: i16, asked: &Step, reason: String) -> ApiErr
 pub(crate) async fn settle(
     conn: &mut PgConnection,
     review: &store::EntryReview,
-    decider: store::Decider<'_>,
+    decider: Writer<'_>,
     decision: Decision,
     comment: Option<&Text<0, 2000>>,
     content_version: i32,
@@ -386,11 +386,7 @@ pub(crate) async fn locked(
 }
 
 /// The entry's review as its reads give it.
-pub(crate) async fn view_of(
-    conn: &mut PgConnection,
-    calendar: Uuid,
-    entry: Uuid,
-) -> ApiResult<ReviewView> {
+async fn view_of(conn: &mut PgConnection, calendar: Uuid, entry: Uuid) -> ApiResult<ReviewView> {
     let row = calendars::entry(conn, calendar, entry)
         .await?
         .ok_or_else(|| ApiError::not_found("entry"))?;
