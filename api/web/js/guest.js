@@ -6,7 +6,7 @@
 
 import { start, t, has, formatZoned } from "./i18n.js";
 import { loadChannels, colored, channelLabel } from "./platforms.js";
-import { h, fill, toast, field, platformBadge } from "./ui.js";
+import { h, fill, toast, field, platformBadge, marked } from "./ui.js";
 
 const token = location.pathname.split("/").filter(Boolean)[1] ?? "";
 const base = `/review/${encodeURIComponent(token)}`;
@@ -130,11 +130,6 @@ function post(entry) {
     entry.mediaUrl && !media.length ? h("p", { class: "muted" }, h("a", { href: entry.mediaUrl, rel: "noopener noreferrer", target: "_blank" }, t("guest.mediaLink"))) : null,
     h("p", { class: "preview-text" }, marked(text)),
     entry.hashtags.length ? h("p", { class: "preview-text" }, entry.hashtags.map((tag) => h("span", { class: "tag" }, `#${tag.replace(/^#+/, "")}`))) : null);
-}
-
-/** `text` with its hashtags marked (as text nodes). */
-function marked(text) {
-  return text.split(/(#[\p{L}\p{N}_]+)/u).map((part) => (part.startsWith("#") ? h("span", { class: "tag" }, part) : part));
 }
 
 /** The review's steps, the one asked now marked. */

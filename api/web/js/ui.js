@@ -291,6 +291,11 @@ export async function mayLeave(dirty) {
   return confirmAction({ title: t("confirm.leave"), body: t("confirm.leaveBody"), confirm: t("confirm.leaveYes") });
 }
 
+/** `text` with its hashtags marked, as a post shows them (text nodes, never markup). */
+export function marked(text) {
+  return text.split(/(#[\p{L}\p{N}_]+)/u).map((part) => (part.startsWith("#") ? h("span", { class: "tag" }, part) : part));
+}
+
 /** A platform's name with its mark: its initial on its colour (`Instagram` with an `I`). */
 export function platformBadge(platform) {
   const label = channelLabel(platform);

@@ -5,7 +5,7 @@
 
 import { appConfig } from "../api.js";
 import { channelLabel, colored } from "../platforms.js";
-import { h, fill, fieldError, explain, platformBadge } from "../ui.js";
+import { h, fill, fieldError, explain, platformBadge, marked } from "../ui.js";
 import { t } from "../i18n.js";
 import { firstOnly, library, loadMedia, mediaOf, thumbnail, uploadMedia } from "../media.js";
 
@@ -139,9 +139,4 @@ export async function postPreview(channel, read) {
   };
   update();
   return { el, update };
-}
-
-/** `text` with its hashtags marked. */
-function marked(text) {
-  return text.split(/(#[\p{L}\p{N}_]+)/u).map((part) => (part.startsWith("#") ? h("span", { class: "tag" }, part) : part));
 }
