@@ -47,6 +47,7 @@ use crate::routes::{
         OrganicBrandsApi, OrganicDraftsApi, OrganicGenerateApi, OrganicLibraryApi, OrganicWeeksApi,
     },
     platforms::PlatformsApi,
+    posts::PostsApi,
     publishing::{ChannelsApi, EvergreenApi, PublishApi, QueueApi, SlotsApi},
     review::ReviewApi,
     saved_calendars::{SavedCalendarsApi, feed::CalendarFeedApi, live::CalendarLiveApi},
@@ -70,6 +71,7 @@ pub type Apis = (
         SavedCalendarsApi,
         CalendarFeedApi,
         CalendarLiveApi,
+        PostsApi,
     ),
     (ThemesApi, SchedulesApi, UnsubscribeApi),
     (

@@ -4,7 +4,7 @@
 //! Without `If-Match` (the seed's clients) the last write wins, as before.
 
 use almanac_shared::store::{calendars::Stamp, users};
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 use crate::{
     error::{ApiError, ErrorEnvelope},
@@ -33,6 +33,25 @@ pub fn admits(header: &str, version: i64) -> bool {
 /// caller read; `details.current` is it as it is now, `changedBy` who changed it last
 /// (`{userId, name, email}`) and `changedAt` when.
 pub async fn conflict(state: &AppState, what: &str, stamp: Stamp, current: Value) -> ApiError {
+    let changed = |who: &str| {
+        format!(
+            "this {what} was changed by {who} since you read it (it is now at version {}); \
+             read it again, or send its current version as If-Match to replace their change",
+            stamp.version
+        )
+    };
+    conflict_with(state, changed, stamp, current, Map::new()).await
+}
+
+/// 412 `EDIT_CONFLICT` as [`conflict`] says it, the message made by `say` from who changed
+/// it last (`stamp`), `more` added to the details.
+pub async fn conflict_with(
+    state: &AppState,
+    say: impl FnOnce(&str) -> String,
+    stamp: Stamp,
+    current: Value,
+    more: Map<String, Value>,
+) -> ApiError {
     let (name, email) = users::shown_as(&state.pool, stamp.updated_by)
         .await
         .unwrap_or_default();
@@ -40,19 +59,15 @@ pub async fn conflict(state: &AppState, what: &str, stamp: Stamp, current: Value
         .clone()
         .or(email.clone())
         .unwrap_or_else(|| "a teammate".into());
-    ApiError::PreconditionFailed(ErrorEnvelope::new(
-        EDIT_CONFLICT,
-        format!(
-            "this {what} was changed by {who} since you read it (it is now at version {}); \
-             read it again, or send its current version as If-Match to replace their change",
-            stamp.version
-        ),
-        Some(json!({
-            "current": current,
-            "changedBy": { "userId": stamp.updated_by, "name": name, "email": email },
-            "changedAt": stamp.updated_at.to_rfc3339(),
-        })),
-    ))
+    let mut details = json!({
+        "current": current,
+        "changedBy": { "userId": stamp.updated_by, "name": name, "email": email },
+        "changedAt": stamp.updated_at.to_rfc3339(),
+    });
+    if let Some(details) = details.as_object_mut() {
+        details.extend(more);
+    }
+    ApiError::PreconditionFailed(ErrorEnvelope::new(EDIT_CONFLICT, say(&who), Some(details)))
 }
 
 #[cfg(test)]

@@ -15,6 +15,7 @@ pub mod media;
 pub mod notifications;
 pub mod organic;
 pub mod platforms;
+pub mod posts;
 pub mod publishing;
 pub mod review;
 pub mod saved_calendars;

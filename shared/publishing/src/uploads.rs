@@ -166,3 +166,16 @@ fn fetch_failure(noun: &str, error: FetchError) -> Failure {
         _ => Failure::permanent("MEDIA_UNREACHABLE", message),
     }
 }
+
+/// What `entry` sends on its platform (the post, its text composed as the platform shows it)
+/// and what the platform's rules refuse in it, as a dry run judges it (no I/O); `None` for
+/// a channel no adapter publishes to.
+pub fn judged(
+    platforms: &super::Platforms,
+    entry: &Publishable,
+) -> Option<(Post, Vec<super::post::Problem>)> {
+    let adapter = platforms.registered(platforms.of_channel(&entry.channel)?);
+    let post = post(entry, adapter, &platforms.media);
+    let problems = adapter.validate(&post, &super::Options::default());
+    Some((post, problems))
+}

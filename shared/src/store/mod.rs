@@ -22,6 +22,7 @@ pub mod jobs;
 pub mod media;
 pub mod notifications;
 pub mod organic;
+pub mod posts;
 pub mod publish;
 pub mod review;
 pub mod review_links;

@@ -47,6 +47,7 @@ impl Fixture {
                     _ => Uuid::now_v7().to_string(),
                 },
                 ("{deliveryId}", _) => self.by_segment["webhook-deliveries"].clone(),
+                ("{post_id}", _) => self.by_segment["calendar-posts"].clone(),
                 _ => self
                     .by_segment
                     .get(before)
@@ -274,6 +275,7 @@ pub(super) async fn fixture(
         .await
         .unwrap();
     let (link, comment) = review_rows(app, ana.id, workspace, calendar, entry).await;
+    let post = post_rows(app, ana.id, workspace, calendar, channel).await;
     let (status, key) = ana
         .call(
             app,
@@ -306,6 +308,7 @@ pub(super) async fn fixture(
         ("entries", text(entry)),
         ("review-links", text(link)),
         ("comments", text(comment)),
+        ("calendar-posts", text(post)),
         ("runs", text(run)),
         ("themes", text(theme)),
         ("syntheses", text(synthesis)),
@@ -362,6 +365,38 @@ async fn review_rows(
     .await
     .unwrap();
     (link, comment)
+}
+
+/// A post on `channel` with its one entry, by `owner`, its text carrying [`MARK`]: the
+/// post's id.
+async fn post_rows(
+    app: &TestApp,
+    owner: Uuid,
+    workspace: Uuid,
+    calendar: Uuid,
+    channel: Uuid,
+) -> Uuid {
+    let (post, entry) = (Uuid::now_v7(), Uuid::now_v7());
+    sqlx::query(
+        "with p as (insert into posts (id, workspace_id, calendar_id, user_id, updated_by, title,
+                        caption, scheduled_at)
+                    values ($1, $4, $5, $3, $3, $6, $6, '2030-01-08 09:00Z'))
+         insert into calendar_entries (id, calendar_id, user_id, workspace_id, key, channel,
+             channel_id, post_id, local_date, local_time, scheduled_at, title, caption, origin)
+         values ($2, $5, $3, $4, 'manual/' || $2, 'bluesky', $7, $1, '2030-01-08', '10:00',
+                 '2030-01-08 09:00Z', $6, $6, 'manual')",
+    )
+    .bind(post)
+    .bind(entry)
+    .bind(owner)
+    .bind(workspace)
+    .bind(calendar)
+    .bind(MARK)
+    .bind(channel)
+    .execute(&app.db)
+    .await
+    .unwrap();
+    post
 }
 
 /// The rows of [`fixture`]: $1 the owner, $2 the workspace, $3 the mark, $4 the text id,

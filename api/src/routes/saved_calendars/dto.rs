@@ -4,8 +4,8 @@
 use almanac_shared::store::calendars::{CalendarRow, ChangeRow, EntryRow, PendingRow, RunRow};
 use almanac_shared::{
     domain::calendar::{
-        CAPTION_MAX, CTA_MAX, ChangeKind, Entry, EntryContent, ExportEntry, FORMAT_MAX,
-        HASHTAG_MAX, Slot, TITLE_MAX,
+        CAPTION_MAX, CTA_MAX, ChangeKind, Entry, EntryContent, ExportEntry, FIRST_COMMENT_MAX,
+        FORMAT_MAX, HASHTAG_MAX, Slot, TITLE_MAX,
     },
     jobs::JobStatus,
 };
@@ -81,6 +81,13 @@ pub struct CalendarEntry {
     /// What made it and how (the model and prompt of a generated one, the key of one made
     /// through the API), who last edited it, and who approved which version.
     pub provenance: almanac_shared::domain::review::Provenance,
+    /// Said under the post once it is published, where the platform takes a first comment
+    /// (`""`: none).
+    pub first_comment: String,
+    /// The post it is one network's entry of (`POST /v1/calendars/{id}/posts`); null for
+    /// an entry of its own.
+    #[oai(nullable)]
+    pub post_id: Option<Uuid>,
 }
 
 /// One generation run of a calendar.
@@ -223,6 +230,10 @@ pub struct EntryPatch {
     /// policy applies to the entry.
     #[oai(nullable)]
     pub channel_id: Option<Uuid>,
+    /// Said under the post once it is published; `""` removes it. On an entry of a post, a
+    /// field changed here becomes this network's own (the post's changes leave it).
+    #[oai(nullable)]
+    pub first_comment: Option<FirstComment>,
 }
 
 /// An entry's fields as sent (`EntryContent::validate` holds them to the same limits).
@@ -230,6 +241,7 @@ pub type Title = Text<1, { TITLE_MAX }>;
 pub type Caption = Text<0, { CAPTION_MAX }>;
 pub type Format = Text<0, { FORMAT_MAX }>;
 pub type CallToAction = Text<0, { CTA_MAX }>;
+pub type FirstComment = Text<0, { FIRST_COMMENT_MAX }>;
 pub type EntryHashtag = Hashtag<{ HASHTAG_MAX }>;
 
 #[derive(Debug, Clone, Object)]
@@ -261,6 +273,9 @@ pub struct NewEntry {
     /// The connected channel it publishes to, of its platform (`channel`).
     #[oai(nullable)]
     pub channel_id: Option<Uuid>,
+    /// Said under the post once it is published, where the platform takes one.
+    #[oai(nullable)]
+    pub first_comment: Option<FirstComment>,
 }
 
 /// A calendar's own fields a user changes.
@@ -488,6 +503,8 @@ crate::from_row!(EntryRow => CalendarEntry {
     version,
     review,
     provenance,
+    first_comment,
+    post_id,
 });
 crate::from_row!(RunRow => CalendarRun {
     id,

@@ -244,9 +244,18 @@ impl SavedCalendarsApi {
             let chosen = chosen_channel(&mut tx, channel, &current.channel).await?;
             store::choose_channel(&mut tx, entry_id.0, chosen).await?;
         }
-        let row: CalendarEntry = store::edit_entry(&mut tx, id.0, entry_id.0, &content, &at, media)
-            .await?
-            .into();
+        let first_comment = patch.first_comment.map_or(current.first_comment, |c| c.0);
+        let row: CalendarEntry = store::edit_entry(
+            &mut tx,
+            id.0,
+            entry_id.0,
+            &content,
+            &at,
+            media,
+            &first_comment,
+        )
+        .await?
+        .into();
         touch(&mut tx, id.0).await?;
         tx.commit().await?;
         let tag = if_match::etag(row.version);
@@ -303,8 +312,17 @@ impl SavedCalendarsApi {
             Some(given) => Some(chosen_channel(&mut tx, given, channel.as_str()).await?),
             None => None,
         };
-        let mut row =
-            store::add_entry(&mut tx, id.0, channel.as_str(), &content, &at, media).await?;
+        let first_comment = new.first_comment.map(|c| c.0).unwrap_or_default();
+        let mut row = store::add_entry(
+            &mut tx,
+            id.0,
+            channel.as_str(),
+            &content,
+            &at,
+            media,
+            &first_comment,
+        )
+        .await?;
         if let Some(chosen) = chosen {
             store::choose_channel(&mut tx, row.id, chosen).await?;
             row = store::entry(&mut tx, id.0, row.id)
@@ -489,7 +507,7 @@ pub(crate) async fn timezone(conn: &mut PgConnection, id: Uuid) -> ApiResult<chr
         .unwrap_or(chrono_tz::UTC))
 }
 
-async fn touch(conn: &mut PgConnection, id: Uuid) -> ApiResult<()> {
+pub(crate) async fn touch(conn: &mut PgConnection, id: Uuid) -> ApiResult<()> {
     Ok(store::touch(conn, id).await?)
 }
 
@@ -524,7 +542,10 @@ async fn chosen_channel(
 
 /// `ids`, when every one is the caller's media (422 `VALIDATION_FAILED` at `mediaIds`
 /// naming the first that is not).
-async fn owned_media(conn: &mut sqlx::PgConnection, ids: Vec<Uuid>) -> ApiResult<Vec<Uuid>> {
+pub(crate) async fn owned_media(
+    conn: &mut sqlx::PgConnection,
+    ids: Vec<Uuid>,
+) -> ApiResult<Vec<Uuid>> {
     if ids.is_empty() {
         return Ok(ids);
     }

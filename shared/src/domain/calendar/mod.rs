@@ -6,6 +6,7 @@ mod content;
 mod diff;
 mod export;
 mod grid;
+mod post;
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
@@ -45,6 +46,7 @@ pub use content::*;
 pub use diff::*;
 pub use export::*;
 pub use grid::*;
+pub use post::*;
 
 pub const MAX_CHANNELS: usize = 10;
 pub const MAX_RANGE_DAYS: i64 = 366;

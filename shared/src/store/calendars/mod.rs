@@ -22,11 +22,12 @@ pub use learning::learn_from_results;
 pub use naming::CalendarName;
 pub use runs::*;
 
-const ENTRY_COLUMNS: &str = concat!(
+pub(crate) const ENTRY_COLUMNS: &str = concat!(
     "c.id, c.key, c.channel, c.channel_id, c.local_date as date,
     to_char(c.local_time, 'HH24:MI') as time, c.scheduled_at, c.title, c.caption, c.format,
     c.hashtags, c.call_to_action, c.media_url, c.media_ids, c.placement_id, c.origin, c.edited, c.edited_at, c.run_id, c.updated_at,
-    c.user_id as created_by, c.updated_by, c.version, entry_provenance(c) as provenance, ",
+    c.user_id as created_by, c.updated_by, c.version, entry_provenance(c) as provenance,
+    c.first_comment, c.post_id, ",
     crate::review_columns!()
 );
 const RUN_COLUMNS: &str = "r.id, r.version, r.mode, r.status, r.job_id, r.request, r.slots,
@@ -88,6 +89,10 @@ pub struct EntryRow {
     /// What made it, and its review (`entry_provenance`).
     #[sqlx(json)]
     pub provenance: crate::domain::review::Provenance,
+    /// Said under the post once it is published, where the platform takes one.
+    pub first_comment: String,
+    /// The post it is one network's entry of.
+    pub post_id: Option<Uuid>,
 }
 
 /// A generation run of a calendar.
@@ -369,12 +374,24 @@ pub async fn edit_entry(
     content: &EntryContent,
     at: &Placement,
     media: EntryMedia<'_>,
+    first_comment: &str,
 ) -> sqlx::Result<EntryRow> {
     sqlx::query_as(AssertSqlSafe(format!(
         "update calendar_entries c set title = $3, caption = $4, format = $5, hashtags = $6,
                 call_to_action = $7, local_date = $8, local_time = $9, scheduled_at = $10,
-                media_url = $11, media_ids = $12, edited = true, edited_at = now(),
-                updated_at = now()
+                media_url = $11, media_ids = $12, first_comment = $13, edited = true,
+                edited_at = now(), updated_at = now(),
+                -- An entry of a post edited on its own: a field now saying something else
+                -- than the post's becomes its own (a variant the post's changes leave).
+                post_own = coalesce((select array(select distinct f from unnest(
+                    c.post_own || array_remove(array[
+                        case when $3 <> p.title then 'title' end,
+                        case when $4 <> p.caption then 'caption' end,
+                        case when $6 <> p.hashtags then 'hashtags' end,
+                        case when $7 <> p.call_to_action then 'callToAction' end,
+                        case when $12 <> p.media_ids then 'mediaIds' end,
+                        case when $13 <> p.first_comment then 'firstComment' end], null)) f
+                    order by 1) from posts p where p.id = c.post_id), c.post_own)
          where c.calendar_id = $1 and c.id = $2 and c.deleted_at is null
          returning {ENTRY_COLUMNS}"
     )))
@@ -390,6 +407,7 @@ pub async fn edit_entry(
     .bind(at.scheduled_at)
     .bind(media.url)
     .bind(media.ids)
+    .bind(first_comment)
     .fetch_one(conn)
     .await
 }
@@ -441,13 +459,14 @@ pub async fn add_entry(
     content: &EntryContent,
     at: &Placement,
     media: EntryMedia<'_>,
+    first_comment: &str,
 ) -> sqlx::Result<EntryRow> {
     sqlx::query_as(AssertSqlSafe(format!(
         "insert into calendar_entries as c (id, calendar_id, user_id, key, channel, local_date,
              local_time, scheduled_at, title, caption, format, hashtags, call_to_action,
-             media_url, media_ids, origin, edited, edited_at)
+             media_url, media_ids, first_comment, origin, edited, edited_at)
          values ($1, $2, app_user_id(), 'manual/' || $1, $3, $4, $5, $6, $7, $8, $9, $10, $11,
-             $12, $13, 'manual', true, now())
+             $12, $13, $14, 'manual', true, now())
          returning {ENTRY_COLUMNS}"
     )))
     .bind(Uuid::now_v7())
@@ -463,6 +482,7 @@ pub async fn add_entry(
     .bind(&content.call_to_action)
     .bind(media.url)
     .bind(media.ids)
+    .bind(first_comment)
     .fetch_one(conn)
     .await
 }

@@ -9,6 +9,7 @@ mod api_keys;
 mod client_review;
 pub(crate) mod media;
 pub(crate) mod organic;
+mod posts;
 mod publishing;
 mod review;
 mod webhooks;
@@ -140,6 +141,9 @@ pub(crate) fn valid_body(operation: &str) -> Value {
         "setChannelReview" | "setWorkspaceReview" => json!({ "mode": "none" }),
         "decideEntryReview" => json!({ "decision": "approve", "contentVersion": 1 }),
         "createReviewLink" => json!({ "entryIds": [Uuid::now_v7()] }),
+        "createPost" => json!({ "caption": "A post", "mediaIds": [],
+            "channelIds": [Uuid::now_v7()], "scheduledAt": "2027-03-01T09:00:00Z" }),
+        "updatePost" => json!({ "caption": "Changed" }),
         "decideReviewLinkEntry" => json!({ "entryId": Uuid::now_v7(), "decision": "approve",
             "name": "Anna", "contentVersion": 1 }),
         "commentReviewLinkEntry" => {
@@ -831,6 +835,7 @@ async fn every_documented_refusal_occurs() {
     probe.expect(412, call.if_match("\"0\"")).await;
     review::refusals(&probe, user, calendar_id, entry).await;
     client_review::refusals(&app, &probe, calendar_id, entry, limit).await;
+    posts::refusals(&app, &probe, user, calendar_id).await;
 
     past_each_per_user_limit(&app, &probe, user, (calendar_id, run_id)).await;
     a_feed_past_its_limit(&probe, calendar_id).await;

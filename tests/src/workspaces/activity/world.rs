@@ -215,6 +215,9 @@ impl World {
             }
             "addOrganicWeekToCalendar" => json!({ "name": "Organic" }),
             "createReviewLink" => json!({ "entryIds": [self.ids.by_segment["entries"]] }),
+            "createPost" => json!({ "caption": "Once for all", "mediaIds": [],
+                "channelIds": [self.ids.by_segment["channels"]],
+                "scheduledAt": "2030-01-09T09:00:00Z" }),
             _ if takes_body && op != "uploadMedia" => valid_body(op),
             _ => Value::Null,
         };
