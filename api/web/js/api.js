@@ -179,7 +179,11 @@ export async function upload(path, form) {
   return json?.data ?? json;
 }
 
-export async function api(method, path, body, { envelope = false, headers: extra } = {}) {
+/**
+ * `method path` with `body` as JSON: the answer's `data` (the whole envelope with
+ * `envelope`; `{data, etag}` with `etag`, the answer's `ETag` beside it).
+ */
+export async function api(method, path, body, { envelope = false, etag = false, headers: extra } = {}) {
   const init = { method, headers: headers(extra), credentials: "same-origin" };
   if (body !== undefined) {
     init.headers["Content-Type"] = "application/json";
@@ -192,7 +196,13 @@ export async function api(method, path, body, { envelope = false, headers: extra
   const json = await response.json();
   const enveloped = json && typeof json === "object" && "data" in json && "meta" in json && "error" in json;
   if (envelope) return enveloped ? json : { data: json, meta: {} };
+  if (etag) return { data: enveloped ? json.data : json, etag: response.headers.get("ETag") };
   return enveloped ? json.data : json;
+}
+
+/** The options of a change made only at `etag` (as `If-Match`); none without one. */
+export function ifMatch(etag) {
+  return etag ? { headers: { "If-Match": etag } } : {};
 }
 
 /** The options of a change made only at `version` (its `ETag`, as `If-Match`): a

@@ -14,7 +14,7 @@ mod flag_off;
 mod flows;
 mod linkedin;
 mod media;
-mod posts;
+pub(crate) mod posts;
 mod queue;
 mod review;
 mod sandbox;

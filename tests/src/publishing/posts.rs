@@ -18,7 +18,16 @@ fn long_caption() -> String {
 /// An app publishing to the fakes with LinkedIn, Bluesky, Threads and Instagram connected;
 /// the channels' ids in that order.
 async fn four_networks() -> (Setup, [Uuid; 4]) {
-    let s = setup_plus(true, [("FETCH_ALLOW_PRIVATE_NETWORKS", "true".into())]).await;
+    four_networks_with([]).await
+}
+
+/// The same, the app with `extra` settings.
+pub(crate) async fn four_networks_with(
+    extra: impl IntoIterator<Item = (&'static str, String)>,
+) -> (Setup, [Uuid; 4]) {
+    let mut settings = vec![("FETCH_ALLOW_PRIVATE_NETWORKS", "true".to_owned())];
+    settings.extend(extra);
+    let s = setup_plus(true, settings).await;
     let linkedin = s
         .connect("linkedin", LI_MEMBER, "li-token", None, 5_184_000)
         .await;

@@ -21,6 +21,7 @@ mod linkedin;
 mod media_sent;
 mod members;
 mod phone;
+mod posts;
 mod queue;
 mod refusals;
 mod review;

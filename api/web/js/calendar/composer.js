@@ -14,19 +14,20 @@ const MOST_MEDIA = 10;
 
 /**
  * The entry's media: the chosen items (each removable), a drop zone that uploads what is
- * dropped or chosen, and the library to pick from. `onChange()` follows every change.
+ * dropped or chosen, and the library to pick from. `onChange()` follows every change;
+ * `prefix` starts its elements' ids (two fields in one page each have their own).
  */
-export function mediaField(onChange) {
+export function mediaField(onChange, { prefix = "media" } = {}) {
   let ids = [];
-  const chosen = h("ul", { class: "media-chosen", id: "media-chosen", "aria-live": "polite" });
-  const file = h("input", { type: "file", id: "media-file", accept: "image/jpeg,image/png,image/webp,video/mp4", class: "sr-only" });
-  const status = h("span", { class: "muted", id: "media-status", "aria-live": "polite" });
-  const drop = h("div", { class: "media-drop", id: "media-drop", tabindex: "0", role: "button", "aria-describedby": "media-status" },
+  const chosen = h("ul", { class: "media-chosen", id: `${prefix}-chosen`, "aria-live": "polite" });
+  const file = h("input", { type: "file", id: `${prefix}-file`, accept: "image/jpeg,image/png,image/webp,video/mp4", class: "sr-only" });
+  const status = h("span", { class: "muted", id: `${prefix}-status`, "aria-live": "polite" });
+  const drop = h("div", { class: "media-drop", id: `${prefix}-drop`, tabindex: "0", role: "button", "aria-describedby": `${prefix}-status` },
     h("span", {}, t("composer.drop")), " ",
-    h("label", { class: "link", for: "media-file" }, t("composer.chooseFile")), file);
-  const picker = h("div", { class: "media-library", id: "media-library", hidden: true });
-  const pick = h("button", { type: "button", class: "secondary", id: "media-pick", "aria-expanded": "false" }, t("composer.fromLibrary"));
-  const fieldset = h("fieldset", { class: "media-field stack", id: "media-field" },
+    h("label", { class: "link", for: `${prefix}-file` }, t("composer.chooseFile")), file);
+  const picker = h("div", { class: "media-library", id: `${prefix}-library`, hidden: true });
+  const pick = h("button", { type: "button", class: "secondary", id: `${prefix}-pick`, "aria-expanded": "false" }, t("composer.fromLibrary"));
+  const fieldset = h("fieldset", { class: "media-field stack", id: `${prefix}-field` },
     h("legend", {}, t("composer.media")), chosen, drop, h("div", { class: "row" }, pick, status), picker);
 
   const render = () => {
@@ -110,12 +111,14 @@ export function mediaField(onChange) {
 /**
  * The post as `channel` lays it out: the account line, the media first, the text cut where
  * the feed folds it (`previewChars` of the platform's catalogue entry), hashtags marked.
- * `read()` gives `{text, mediaIds, mediaUrl}`; `update()` redraws it.
+ * `read()` gives `{text, mediaIds, mediaUrl}`; `update()` redraws it. `id` names the
+ * preview (and `<id>-text` its text, when not the entry dialog's).
  */
-export async function postPreview(channel, read) {
+export async function postPreview(channel, read, { id = "entry-preview" } = {}) {
   const config = await appConfig();
   const platform = (config.platforms ?? []).find((p) => p.name === channel);
-  const el = h("section", colored(channel, { class: "post-preview", id: "entry-preview", "aria-label": t("composer.previewOf", { platform: channelLabel(channel) }) }));
+  const textId = id === "entry-preview" ? "preview-text" : `${id}-text`;
+  const el = h("section", colored(channel, { class: "post-preview", id, "aria-label": t("composer.previewOf", { platform: channelLabel(channel) }) }));
   const update = () => {
     const { text, mediaIds, mediaUrl } = read();
     const fold = platform?.previewChars ?? null;
@@ -133,7 +136,7 @@ export async function postPreview(channel, read) {
       media,
       mediaIds.length > 1 ? h("p", { class: "notice warn", id: "first-media-only" },
         firstOnly(channelLabel(channel), mediaOf(mediaIds[0])?.kind, mediaIds.length)) : null,
-      h("p", { class: "preview-text", id: "preview-text" }, marked(shown),
+      h("p", { class: "preview-text", id: textId }, marked(shown),
         cut ? h("span", { class: "fold muted", dataset: { fold: String(fold) } }, t("composer.more")) : null),
       cut ? h("p", { class: "hint" }, t("composer.foldHint", { platform: channelLabel(channel), count: fold })) : null);
   };

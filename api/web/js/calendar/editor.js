@@ -7,6 +7,8 @@
 import { api, atVersion, people, workspaces } from "../api.js";
 import { who } from "../people.js";
 import { versions } from "./versions.js";
+import { toUtc } from "./dates.js";
+import { reload } from "./page.js";
 import { channelLabel } from "../platforms.js";
 import { compose, textCounter } from "../limits.js";
 import { mediaField, postPreview } from "./composer.js";
@@ -266,6 +268,8 @@ export async function moveEntry(state, key, date, time) {
     toast(t("calendar.notSavedYet"));
     throw new Error("not saved yet");
   }
+  // A post's chip moves the post: every network's entry not yet published.
+  if (entry.postId) return movePost(state, entry, date, time);
   try {
     // Moved only at the version shown: a teammate's change meanwhile is shown instead.
     const saved = await api("PATCH", `/v1/calendars/${state.id}/entries/${entry.id}`, { date, time }, atVersion(entry.version));
@@ -281,5 +285,18 @@ export async function moveEntry(state, key, date, time) {
     state.grid.remove(key);
     state.grid.upsert(current);
     toast(t("live.movedByOther", { who: who(error.details.changedBy?.userId, error.details.changedBy) }));
+  }
+}
+
+async function movePost(state, entry, date, time) {
+  try {
+    const scheduledAt = toUtc(date, time, state.grid.range.timezone);
+    await api("PATCH", `/v1/calendars/${state.id}/posts/${entry.postId}`, { scheduledAt });
+    toast(t("calendar.moved", { day: day(date), time: formatTime(time) }));
+  } catch (error) {
+    showError(error);
+    throw error;
+  } finally {
+    reload(state).catch(() => {});
   }
 }

@@ -66,19 +66,33 @@ export class CalendarGrid {
     this.render();
   }
 
-  /** Adds or replaces one entry, in place. */
+  /** Adds or replaces one entry, in place (a post's chip is drawn again with it). */
   upsert(entry) {
-    const merged = { ...this.entries.get(entry.key), ...entry };
+    const before = this.entries.get(entry.key);
+    const merged = { ...before, ...entry };
     this.entries.set(entry.key, merged);
+    if (merged.postId || before?.postId) return this.renderLater();
     this.remove(entry.key, false);
     this.place(merged);
     this.conflictsLater();
   }
 
   remove(key, forget = true) {
+    const entry = this.entries.get(key);
     if (forget) this.entries.delete(key);
+    if (entry?.postId) return this.renderLater();
     this.body.querySelector(`[data-key="${CSS.escape(key)}"]`)?.remove();
     if (forget) this.conflictsLater();
+  }
+
+  /** Everything drawn again once the current changes are in. */
+  renderLater() {
+    if (this.renderDue) return;
+    this.renderDue = true;
+    queueMicrotask(() => {
+      this.renderDue = false;
+      this.render();
+    });
   }
 
   get(key) {
@@ -270,9 +284,48 @@ export class CalendarGrid {
   place(entry) {
     const list = this.slotFor(entry);
     if (!list) return;
-    const chip = this.chip(entry);
+    let chip;
+    if (entry.postId) {
+      // A post's entries at one time: one chip for them all.
+      const time = String(entry.time).slice(0, 5);
+      list.querySelector(`[data-post="${CSS.escape(entry.postId)}"][data-time="${time}"]`)?.remove();
+      chip = this.postChip(this.together(entry));
+      draggable(this, chip, entry.key);
+    } else {
+      chip = this.chip(entry);
+    }
     const after = [...list.children].find((c) => c.dataset.order > chip.dataset.order);
     list.insertBefore(chip, after ?? null);
+  }
+
+  /** The entries of `entry`'s post on its day at its time, by channel. */
+  together(entry) {
+    const time = String(entry.time).slice(0, 5);
+    return this.sorted().filter((e) => e.postId === entry.postId && e.date === entry.date && String(e.time).slice(0, 5) === time);
+  }
+
+  /** One chip for a post's entries at one time: each network's mark, the time, the title,
+   * the review that most needs an eye (opened, it opens the post: `onOpen` of its first). */
+  postChip(members) {
+    const [first] = members;
+    const time = String(first.time).slice(0, 5);
+    const shown = members.filter((e) => !this.hidden.has(e.channel));
+    const networks = members.map((e) => channelLabel(e.channel)).join(", ");
+    const label = t("posts.chipLabel", { networks, day: formatDay(first.date), time: formatTime(time), title: first.title });
+    const review = mostPressing(members.map((e) => e.review));
+    const chip = h("button", {
+      type: "button", role: "listitem", class: "entry chip post-chip",
+      dataset: { key: first.key, post: first.postId, time, channel: first.channel,
+        channels: members.map((e) => e.channel).join(" "), order: `${time} ${first.channel}` },
+      "aria-label": [label, review ? t(`review.status.${review.status}`) : null].filter(Boolean).join(" · "),
+      hidden: shown.length === 0,
+    },
+    h("span", { class: "post-marks" }, members.map((e) => h("span", colored(e.channel, { class: "post-mark", hidden: this.hidden.has(e.channel) }), platformBadge(e.channel)))),
+    first.mediaIds?.length ? thumbnail(first.mediaIds[0], { class: "chip-thumb", alt: "" }) : null,
+    h("span", { class: "time" }, formatTime(time)),
+    h("span", { class: "title" }, first.title),
+    reviewBadge(review, { short: true }));
+    return chip;
   }
 
   chip(entry) {
@@ -312,7 +365,11 @@ export class CalendarGrid {
   }
 
   applyFilter() {
-    for (const chip of this.body.querySelectorAll(".chip")) chip.hidden = this.hidden.has(chip.dataset.channel);
+    for (const chip of this.body.querySelectorAll(".chip")) {
+      const channels = (chip.dataset.channels ?? chip.dataset.channel).split(" ");
+      chip.hidden = channels.every((channel) => this.hidden.has(channel));
+      for (const mark of chip.querySelectorAll(".post-mark")) mark.hidden = this.hidden.has(mark.dataset.platform);
+    }
     this.compact();
   }
 
@@ -344,7 +401,16 @@ export class CalendarGrid {
     const entries = this.sorted().filter((e) => e.date === date && !this.hidden.has(e.channel));
     const id = `day-${date}`;
     const close = h("button", { value: "close", class: "secondary", id: "day-close" }, t("common.close"));
+    const posts = new Set();
     const list = h("div", { class: "chips day-list", role: "list" }, entries.map((entry) => {
+      if (entry.postId) {
+        const group = `${entry.postId} ${String(entry.time).slice(0, 5)}`;
+        if (posts.has(group)) return null;
+        posts.add(group);
+        const chip = this.postChip(this.together(entry));
+        chip.addEventListener("click", () => { dialog.close(); this.onOpen(entry.key); });
+        return chip;
+      }
       const chip = this.chipOf(entry);
       chip.addEventListener("click", () => { dialog.close(); this.onOpen(entry.key); });
       return chip;
@@ -371,4 +437,13 @@ export class CalendarGrid {
       this.compact();
     });
   }
+}
+
+/** Of a post's entries' reviews, the one that most needs an eye (changes asked, then
+ * waiting, expired, approved); null when none applies. */
+function mostPressing(reviews) {
+  const order = ["changes_requested", "expired", "in_review", "not_requested", "approved"];
+  const applying = reviews.filter((review) => reviewBadge(review));
+  applying.sort((a, b) => order.indexOf(a.status) - order.indexOf(b.status));
+  return applying[0] ?? null;
 }

@@ -16,6 +16,7 @@ import { requestForm } from "./request.js";
 import { stream } from "./run.js";
 import { regenerates } from "./runs.js";
 import { queueButton } from "./queue.js";
+import { newPostButton, postComposer } from "./post.js";
 import { goLive } from "./live.js";
 import { people } from "../api.js";
 
@@ -36,14 +37,18 @@ async function openCalendar(main, id, reopen) {
   const state = { id, source: null, detail: null, run: null };
   showing(state);
   state.grid = new CalendarGrid({
-    onOpen: (key) => openEditor(state, key),
+    // A post's entry opens its post: one composer for every network.
+    onOpen: (key) => {
+      const post = state.grid.get(key)?.postId;
+      return post ? state.openPost(post) : openEditor(state, key);
+    },
     onMove: (key, date, time) => moveEntry(state, key, date, time),
-    actions: () => [queueButton(state)],
+    actions: () => [newPostButton(state), queueButton(state)],
   });
   state.head = headView(state, reopen);
   const diff = h("div", { id: "diff" });
   state.els = { ...state.head.els, diff, main };
-  fill(main, state.head.el, diff, state.grid.el, entryEditor(state), mover(state));
+  fill(main, state.head.el, diff, state.grid.el, entryEditor(state), mover(state), postComposer(state));
   // Live first, then the calendar: what changes after `ready` arrives on the stream, so
   // nothing is missed between the two. Without the stream (Redis away), read it anyway.
   people.load().catch(() => {});
