@@ -123,6 +123,35 @@ impl TestApp {
             .await
     }
 
+    /// `method path` with `token` as its bearer, `If-Match` when given and `body` as JSON:
+    /// the status, the answer's `ETag` and its body.
+    pub async fn versioned(
+        &self,
+        method: reqwest::Method,
+        token: &str,
+        path: &str,
+        if_match: Option<&str>,
+        body: Option<&Value>,
+    ) -> (u16, Option<String>, Value) {
+        let mut request = self
+            .client
+            .request(method, self.url(path))
+            .bearer_auth(token);
+        if let Some(tag) = if_match {
+            request = request.header("if-match", tag);
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request.send().await.expect("request sent");
+        let status = response.status().as_u16();
+        let etag = response
+            .headers()
+            .get("etag")
+            .map(|value| value.to_str().unwrap().to_owned());
+        (status, etag, response.json().await.unwrap_or(Value::Null))
+    }
+
     /// A request without a body, as a JSON client sends it.
     pub async fn send_empty(
         &self,

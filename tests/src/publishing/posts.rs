@@ -60,25 +60,9 @@ async fn send(
     if_match: Option<&str>,
     body: Option<&Value>,
 ) -> (u16, String, Value) {
-    let mut request = s
-        .app
-        .client
-        .request(method, s.app.url(path))
-        .bearer_auth(s.app.token(s.user));
-    if let Some(tag) = if_match {
-        request = request.header("if-match", tag);
-    }
-    if let Some(body) = body {
-        request = request.json(body);
-    }
-    let response = request.send().await.unwrap();
-    let status = response.status().as_u16();
-    let etag = response
-        .headers()
-        .get("etag")
-        .map(|value| value.to_str().unwrap().to_owned())
-        .unwrap_or_default();
-    (status, etag, response.json().await.unwrap_or(Value::Null))
+    let token = s.app.token(s.user);
+    let (status, etag, answer) = s.app.versioned(method, &token, path, if_match, body).await;
+    (status, etag.unwrap_or_default(), answer)
 }
 
 /// The post's entry on `channel`.

@@ -17,23 +17,8 @@ async fn send(
     if_match: Option<&str>,
     body: Option<&Value>,
 ) -> (u16, Option<String>, Value) {
-    let mut request = app
-        .client
-        .request(method, app.url(path))
-        .bearer_auth(&person.token);
-    if let Some(tag) = if_match {
-        request = request.header("if-match", tag);
-    }
-    if let Some(body) = body {
-        request = request.json(body);
-    }
-    let response = request.send().await.unwrap();
-    let status = response.status().as_u16();
-    let etag = response
-        .headers()
-        .get("etag")
-        .map(|value| value.to_str().unwrap().to_owned());
-    (status, etag, response.json().await.unwrap_or(Value::Null))
+    app.versioned(method, &person.token, path, if_match, body)
+        .await
 }
 
 /// Ana, who owns the team Acme, and Eve, an editor there, on a calendar of Acme's with one
