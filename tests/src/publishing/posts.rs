@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::{Setup, setup_plus};
-use crate::helpers::fake_platforms::{APP_PASSWORD, IG_USER, LI_MEMBER};
+use crate::helpers::fake_platforms::{APP_PASSWORD, IG_USER, LI_MEMBER, LI_PAGE};
 
 /// A caption past Bluesky's 300 graphemes and within every other network's limit.
 fn long_caption() -> String {
@@ -198,6 +198,16 @@ async fn a_post_for_four_networks_shares_its_text_except_each_networks_variant()
     );
     assert_eq!(problems(post, threads), Vec::<(String, String)>::new());
     assert_eq!(on(post, threads)["entry"]["caption"], "Spring, on Threads.");
+
+    // A variant alone changes its entry, not the post's shared fields.
+    let version = post["version"].clone();
+    let edit = json!({ "variants": { threads.to_string(): { "title": "Threads title" } } });
+    let (status, _, changed) = send(&s, Method::PATCH, &path, None, Some(&edit)).await;
+    assert_eq!(status, 200, "{changed}");
+    let post = &changed["data"];
+    assert_eq!(post["version"], version);
+    assert_eq!(on(post, threads)["overrides"], json!(["title", "caption"]));
+    assert_eq!(on(post, linkedin)["entry"]["title"], post["title"]);
 }
 
 #[tokio::test]
@@ -375,4 +385,43 @@ async fn a_post_names_what_it_refuses() {
     )
     .await;
     assert_eq!(status, 404);
+    one_entry_a_channel(&s, linkedin).await;
+}
+
+/// A post on a LinkedIn member and their page: the member's entry cannot move to the page,
+/// where the post has its own entry (one entry a channel).
+async fn one_entry_a_channel(s: &Setup, member: Uuid) {
+    let page = s
+        .connect("linkedin", LI_PAGE, "li-token", None, 5_184_000)
+        .await;
+    let posts = format!("/v1/calendars/{}/posts", s.calendar);
+    let body = json!({ "caption": "Both of us", "mediaIds": [], "channelIds": [member, page],
+        "scheduledAt": "2030-01-07T08:00:00Z" });
+    let (status, _, made) = send(s, Method::POST, &posts, None, Some(&body)).await;
+    assert_eq!(status, 201, "{made}");
+    let entry = on(&made["data"], member)["entry"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let path = format!("/v1/calendars/{}/entries/{entry}", s.calendar);
+    let (status, _, refused) = send(
+        s,
+        Method::PATCH,
+        &path,
+        None,
+        Some(&json!({ "channelId": page })),
+    )
+    .await;
+    assert_eq!(status, 422, "{refused}");
+    assert_eq!(refused["error"]["details"]["field"], "channelId");
+    let channels: Vec<Option<Uuid>> = sqlx::query_scalar(
+        "select channel_id from calendar_entries where post_id = $1 order by channel_id",
+    )
+    .bind(Uuid::parse_str(made["data"]["id"].as_str().unwrap()).unwrap())
+    .fetch_all(&s.app.db)
+    .await
+    .unwrap();
+    let mut expected = vec![Some(member), Some(page)];
+    expected.sort();
+    assert_eq!(channels, expected, "each channel keeps its one entry");
 }

@@ -201,7 +201,15 @@ impl PostsApi {
         let had: Vec<Uuid> = entries.iter().filter_map(|e| e.entry.channel_id).collect();
         let added: Vec<Uuid> = now_on.into_iter().filter(|c| !had.contains(c)).collect();
         let scheduled_at = at.as_ref().map_or(post.scheduled_at, |at| at.scheduled_at);
-        let post = store::update(&mut tx, post.id, &shared, title_derived, scheduled_at).await?;
+        // The post's own version moves only with its shared fields or its time.
+        let post = if shared != post.content()
+            || title_derived != post.title_derived
+            || scheduled_at != post.scheduled_at
+        {
+            store::update(&mut tx, post.id, &shared, title_derived, scheduled_at).await?
+        } else {
+            post
+        };
         let at = match at {
             Some(at) => {
                 store::move_entries(&mut tx, &moved, &at).await?;

@@ -242,6 +242,14 @@ impl SavedCalendarsApi {
         };
         if let Some(channel) = patch.channel_id {
             let chosen = chosen_channel(&mut tx, channel, &current.channel).await?;
+            if current.post_id.is_some() && current.channel_id != Some(chosen) {
+                return Err(ApiError::unprocessable_field(
+                    "channelId",
+                    "this entry is its post's entry on one channel: change the post's channels \
+                     instead (PATCH /v1/calendars/{id}/posts/{postId})",
+                )
+                .into());
+            }
             store::choose_channel(&mut tx, entry_id.0, chosen).await?;
         }
         let first_comment = patch.first_comment.map_or(current.first_comment, |c| c.0);

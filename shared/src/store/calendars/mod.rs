@@ -441,8 +441,12 @@ pub async fn move_entry(conn: &mut PgConnection, id: Uuid, at: &Placement) -> sq
 /// `channels`); an entry that names it already is left as it is.
 pub async fn choose_channel(conn: &mut PgConnection, id: Uuid, channel: Uuid) -> sqlx::Result<()> {
     sqlx::query(
-        "update calendar_entries set channel_id = $2, updated_at = now()
-         where id = $1 and deleted_at is null and channel_id is distinct from $2",
+        "update calendar_entries c set channel_id = $2, updated_at = now()
+         where c.id = $1 and c.deleted_at is null and c.channel_id is distinct from $2
+           -- A post has one entry a channel: its entry on another stays where it is.
+           and not exists (select 1 from calendar_entries o
+                           where o.post_id = c.post_id and o.id <> c.id and o.channel_id = $2
+                             and o.deleted_at is null)",
     )
     .bind(id)
     .bind(channel)
