@@ -336,7 +336,8 @@ pub struct TenantShare {
 pub struct ConsoleStats {
     pub window: StatsWindow,
     pub at: DateTime<Utc>,
-    /// Every kind of job the deployment runs, one queue each, in the console's order.
+    /// Every kind of job the deployment runs, one queue each, in the console's order: the
+    /// built-in kinds, then those its database ends (`job_kind_endings`).
     pub kinds: Vec<JobKind>,
     /// Queues no worker claims from.
     pub paused: Vec<JobKind>,
@@ -360,7 +361,15 @@ impl ConsoleStats {
         Self {
             window,
             at: stats.at,
-            kinds: JobKind::known(),
+            // A kind this process registered that the deployment's database does not end
+            // is no queue of the deployment's (a kind only another process runs).
+            kinds: JobKind::known()
+                .into_iter()
+                .filter(|kind| {
+                    JobKind::BUILT_IN.contains(kind)
+                        || stats.endings.iter().any(|ending| ending == kind.as_str())
+                })
+                .collect(),
             paused,
             counts: stats
                 .counts

@@ -72,6 +72,9 @@ pub struct Stats {
     pub tenants: Vec<Tenant>,
     /// Every unfinished job, for the tenants' shares.
     pub unfinished: i64,
+    /// The kinds this database ends (`job_kind_endings`): those its deployment runs.
+    #[serde(default)]
+    pub endings: Vec<String>,
 }
 
 /// How many tenants the statistics name.
@@ -170,6 +173,7 @@ pub async fn stats(pool: &PgPool, window: Duration, step: Duration) -> sqlx::Res
              where status in ('pending', 'running'))
          select json_build_object(
              'at', now(),
+             'endings', coalesce((select json_agg(kind) from job_kind_endings), '[]'),
              'counts', coalesce((select json_agg(c) from (
                  select kind, status, sum(jobs)::int8 as count from f group by 1, 2
                  union all

@@ -547,6 +547,32 @@ async fn a_kind_of_the_tests_only_is_in_every_view_of_the_console() {
     assert_eq!(detail["data"]["payloadType"], "probe.v1");
 }
 
+/// A kind this process knows (registered, as another app of the process does) that the
+/// deployment's database does not end is no queue of the deployment's: the kinds are the
+/// built-in ones alone, as the document lists them.
+#[tokio::test]
+async fn a_kind_only_another_app_runs_is_not_among_the_deployments_kinds() {
+    use almanac_shared::jobs::JobPayload;
+    almanac_shared::jobs::JobKind::register(crate::helpers::probe::ProbeJob::KIND);
+    let app = console_app(false).await;
+    let id = sign_in(&app).await;
+    let (status, stats) = read(&app, &id, "/admin/stats?window=15m").await;
+    assert_eq!(status, 200, "{stats}");
+    assert_eq!(
+        stats["data"]["kinds"],
+        json!([
+            "generation",
+            "calendar",
+            "organic",
+            "synthesis",
+            "email",
+            "publish",
+            "webhook",
+            "post_metrics"
+        ])
+    );
+}
+
 #[tokio::test]
 async fn the_statistics_count_the_fleet_and_the_live_stream_tells_each_change() {
     let app = console_app(true).await;
