@@ -209,7 +209,7 @@ export function ifMatch(etag) {
  * teammate's change since is refused (`EDIT_CONFLICT`), never overwritten. None without a
  * version (an entry only streamed so far). */
 export function atVersion(version) {
-  return version ? { headers: { "If-Match": `"${version}"` } } : {};
+  return ifMatch(version ? `"${version}"` : null);
 }
 
 /** Downloads `path` (with the session) as a file named `name`. */

@@ -65,6 +65,14 @@ async fn send(
     (status, etag.unwrap_or_default(), answer)
 }
 
+/// The calendar's saved entries (`GET /v1/calendars/{id}`).
+async fn saved(s: &Setup) -> Vec<Value> {
+    let path = format!("/v1/calendars/{}", s.calendar);
+    let (status, _, calendar) = send(s, Method::GET, &path, None, None).await;
+    assert_eq!(status, 200, "{calendar}");
+    serde_json::from_value(calendar["data"]["entries"].clone()).unwrap()
+}
+
 /// The post's entry on `channel`.
 fn on(post: &Value, channel: Uuid) -> &Value {
     post["entries"]
@@ -138,22 +146,15 @@ async fn a_post_for_four_networks_shares_its_text_except_each_networks_variant()
         !refused.is_empty() && refused.iter().all(|(_, field)| field != "caption"),
         "{refused:?}"
     );
-    let (status, _, calendar) = send(
-        &s,
-        Method::GET,
-        &format!("/v1/calendars/{}", s.calendar),
-        None,
-        None,
-    )
-    .await;
-    assert_eq!(status, 200);
-    let of_post = calendar["data"]["entries"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| e["postId"] == id.as_str())
-        .count();
-    assert_eq!(of_post, 4, "one entry per network, no more");
+    assert_eq!(
+        saved(&s)
+            .await
+            .iter()
+            .filter(|e| e["postId"] == id.as_str())
+            .count(),
+        4,
+        "one entry per network, no more"
+    );
 
     // A shared caption edit changes the two networks without a caption variant only.
     let path = format!("{posts}/{id}");
@@ -301,21 +302,12 @@ async fn a_stale_if_match_names_the_changed_entry_and_deleting_keeps_what_was_pu
     assert_eq!(s.intent(&scheduled).await["status"], "cancelled");
     let (status, _, _) = send(&s, Method::GET, &path, None, None).await;
     assert_eq!(status, 404);
-    let (_, _, calendar) = send(
-        &s,
-        Method::GET,
-        &format!("/v1/calendars/{}", s.calendar),
-        None,
-        None,
-    )
-    .await;
-    let left: Vec<&Value> = calendar["data"]["entries"]
-        .as_array()
-        .unwrap()
+    let calendar = saved(&s).await;
+    let left: Vec<&Value> = calendar
         .iter()
         .filter(|e| e["postId"] == id.as_str())
         .collect();
-    assert_eq!(left.len(), 1, "{calendar}");
+    assert_eq!(left.len(), 1, "{calendar:?}");
     assert_eq!(left[0]["id"], entry_of(linkedin).as_str());
     let posted = s
         .fake
@@ -366,15 +358,7 @@ async fn a_post_names_what_it_refuses() {
             .unwrap_or_default();
         assert!(named.starts_with(field), "{named} for {body}");
     }
-    let (_, _, calendar) = send(
-        &s,
-        Method::GET,
-        &format!("/v1/calendars/{}", s.calendar),
-        None,
-        None,
-    )
-    .await;
-    assert_eq!(calendar["data"]["entries"], json!([]), "nothing planned");
+    assert_eq!(saved(&s).await, Vec::<Value>::new(), "nothing planned");
     let other = format!("/v1/calendars/{}/posts/{}", s.calendar, Uuid::now_v7());
     let (status, _, _) = send(
         &s,

@@ -11,7 +11,7 @@ use almanac_shared::{
     store::{
         calendars::{self as calendars_store, Placement, Stamp},
         posts::{self as store, NewPost as Row, NewPostEntry, PostEntryRow, PostRow},
-        publish::channels::{self, ChannelRow},
+        publish::channels::ChannelRow,
         user_tx,
     },
 };
@@ -32,7 +32,7 @@ mod dto;
 pub use dto::*;
 
 use super::Tag;
-use super::saved_calendars::{owned_media, timezone, touch};
+use super::saved_calendars::{owned_media, timezone, touch, workspace_channel};
 use crate::{
     auth::UserAuth,
     body::StrictJson,
@@ -309,15 +309,7 @@ fn patched(post: &PostRow, patch: &PostPatch) -> ApiResult<(PostContent, bool)> 
 async fn of_workspace(conn: &mut PgConnection, ids: &[Uuid]) -> ApiResult<Vec<ChannelRow>> {
     let mut found = Vec::with_capacity(ids.len());
     for id in ids {
-        let channel = channels::find(conn, *id).await?.ok_or_else(|| {
-            ApiError::unprocessable_field(
-                "channelIds",
-                format!(
-                    "{id} is not one of this workspace's channels (GET /v1/channels lists them)"
-                ),
-            )
-        })?;
-        found.push(channel);
+        found.push(workspace_channel(conn, *id, "channelIds").await?);
     }
     Ok(found)
 }

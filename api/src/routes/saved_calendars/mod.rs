@@ -1,6 +1,7 @@
 //! Saved calendars (seed 000): read them with their runs, edit entries by hand, accept a
 //! regeneration's changes, export. All in the `{data, error, meta}` envelope, owner only.
 
+use almanac_shared::store::publish::channels::ChannelRow;
 use almanac_shared::store::user_tx;
 use almanac_shared::{
     domain::calendar::{self, CalendarSpec, EntryContent, ExportEntry},
@@ -531,21 +532,36 @@ async fn chosen_channel(
     id: Uuid,
     platform: &str,
 ) -> ApiResult<Uuid> {
-    let found = almanac_shared::store::publish::channels::find(conn, id).await?;
-    match found {
-        Some(channel) if channel.platform == platform => Ok(channel.id),
-        Some(channel) => Err(ApiError::unprocessable_field(
+    let channel = workspace_channel(conn, id, "channelId").await?;
+    if channel.platform != platform {
+        return Err(ApiError::unprocessable_field(
             "channelId",
             format!(
                 "{id} is a {} channel, and this entry is for {platform}",
                 channel.platform
             ),
-        )),
-        None => Err(ApiError::unprocessable_field(
-            "channelId",
-            format!("{id} is not one of this workspace's channels (GET /v1/channels lists them)"),
-        )),
+        ));
     }
+    Ok(channel.id)
+}
+
+/// The workspace's connected channel `id` (422 `VALIDATION_FAILED` at `field` when it has
+/// none of that id).
+pub(crate) async fn workspace_channel(
+    conn: &mut sqlx::PgConnection,
+    id: Uuid,
+    field: &str,
+) -> ApiResult<ChannelRow> {
+    almanac_shared::store::publish::channels::find(conn, id)
+        .await?
+        .ok_or_else(|| {
+            ApiError::unprocessable_field(
+                field,
+                format!(
+                    "{id} is not one of this workspace's channels (GET /v1/channels lists them)"
+                ),
+            )
+        })
 }
 
 /// `ids`, when every one is the caller's media (422 `VALIDATION_FAILED` at `mediaIds`

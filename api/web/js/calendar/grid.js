@@ -286,9 +286,10 @@ export class CalendarGrid {
     if (!list) return;
     let chip;
     if (entry.postId) {
-      // A post's entries at one time: one chip for them all.
+      // A post's entries at one time: one chip for them all, drawn with the first of them
+      // (a change of any draws the whole grid again: `upsert`, `remove`).
       const time = String(entry.time).slice(0, 5);
-      list.querySelector(`[data-post="${CSS.escape(entry.postId)}"][data-time="${time}"]`)?.remove();
+      if (list.querySelector(`[data-post="${CSS.escape(entry.postId)}"][data-time="${time}"]`)) return;
       chip = this.postChip(this.together(entry));
       draggable(this, chip, entry.key);
     } else {

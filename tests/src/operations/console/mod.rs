@@ -10,6 +10,18 @@ use uuid::Uuid;
 
 use crate::helpers::{TestApp, TestOptions, spawn_app_with, stream::EventReader};
 
+/// The built-in job kinds, in the console's order.
+const BUILT_IN_KINDS: [&str; 8] = [
+    "generation",
+    "calendar",
+    "organic",
+    "synthesis",
+    "email",
+    "publish",
+    "webhook",
+    "post_metrics",
+];
+
 pub(crate) const ADMIN_TOKEN: &str = "admin-token-for-the-console-tests-0123456789";
 
 /// A request from the app's own scripts with the admin cookie `id`.
@@ -507,16 +519,7 @@ async fn a_kind_of_the_tests_only_is_in_every_view_of_the_console() {
     assert_eq!(kinds.iter().filter(|kind| **kind == "probe").count(), 1);
     assert_eq!(
         kinds[..8],
-        [
-            "generation",
-            "calendar",
-            "organic",
-            "synthesis",
-            "email",
-            "publish",
-            "webhook",
-            "post_metrics"
-        ],
+        BUILT_IN_KINDS,
         "the built-in kinds first, in their order"
     );
     let probes: Vec<&Value> = stats["data"]["counts"]
@@ -558,19 +561,7 @@ async fn a_kind_only_another_app_runs_is_not_among_the_deployments_kinds() {
     let id = sign_in(&app).await;
     let (status, stats) = read(&app, &id, "/admin/stats?window=15m").await;
     assert_eq!(status, 200, "{stats}");
-    assert_eq!(
-        stats["data"]["kinds"],
-        json!([
-            "generation",
-            "calendar",
-            "organic",
-            "synthesis",
-            "email",
-            "publish",
-            "webhook",
-            "post_metrics"
-        ])
-    );
+    assert_eq!(stats["data"]["kinds"], json!(BUILT_IN_KINDS));
 }
 
 #[tokio::test]
