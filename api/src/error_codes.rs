@@ -88,6 +88,10 @@ pub const CATALOGUE: &[(&str, &str)] = &[
         "No connected account for the entry's platform.",
     ),
     (
+        "COMMENTS_DISABLED",
+        "The post's comments are turned off, so its first comment was not posted.",
+    ),
+    (
         "COMMENT_NOT_YOURS",
         "A comment is changed or deleted by its writer only.",
     ),
@@ -125,6 +129,22 @@ pub const CATALOGUE: &[(&str, &str)] = &[
     (
         "EMAIL_TEMPORARY",
         "The email provider refused for now; tried again.",
+    ),
+    (
+        "FIRST_COMMENT_NOT_SENT",
+        "The post went out, but its first comment could not be sent.",
+    ),
+    (
+        "FIRST_COMMENT_SCOPE_MISSING",
+        "The channel's connection does not allow commenting: connect it again to post first comments.",
+    ),
+    (
+        "FIRST_COMMENT_UNCONFIRMED",
+        "The first comment's answer was lost: it may be under the post, and is never sent again.",
+    ),
+    (
+        "FIRST_COMMENT_UNSUPPORTED",
+        "The platform takes no comment from other apps under this post.",
     ),
     ("FORBIDDEN", "The caller may not do this."),
     ("GENERATION_FAILED", "The AI could not write this draft."),
@@ -192,6 +212,10 @@ pub const CATALOGUE: &[(&str, &str)] = &[
         "The platform does not take this kind of file.",
     ),
     ("MEDIA_IN_USE", "A scheduled post uses the media."),
+    (
+        "MEDIA_MIXED",
+        "The platform does not mix pictures and videos in one post.",
+    ),
     (
         "MEDIA_PROCESSING_FAILED",
         "The platform could not process the media.",
@@ -418,6 +442,10 @@ pub const CATALOGUE: &[(&str, &str)] = &[
     (
         "TOO_MANY_HASHTAGS",
         "More hashtags than the platform takes.",
+    ),
+    (
+        "TOO_MANY_MEDIA",
+        "The post carries more media than the platform takes in one post.",
     ),
     (
         "TOO_MANY_MENTIONS",

@@ -4,7 +4,8 @@
 //! again) and when it is checked next; `unconfirmed` with what its owner must check before
 //! a retry; every other status as it stands. With each, the provenance of what it sends
 //! (who made the words, with which model and prompt, on whose key, who approved which
-//! version) and, on a channel that asks for review, the hashes approved and sent.
+//! version) and, on a channel that asks for review, the hashes approved and sent; and the
+//! post's first comment (`sent`, `failed` with why, `unknown`) once its step ran.
 
 use almanac_shared::config::PublishSettings;
 use chrono::{DateTime, Utc};
@@ -104,6 +105,7 @@ pub(crate) fn of(intent: &Value, settings: &PublishSettings) -> Value {
         "provenance": intent["provenance"],
         "approvedHash": intent["approvedHash"],
         "sentHash": intent["sentHash"],
+        "firstComment": intent["firstComment"],
     })
 }
 

@@ -12,6 +12,8 @@ use super::{
     post::{MediaKind, TextLimit},
 };
 
+pub use super::post::Carousel;
+
 /// How an account of the platform connects: through the platform's OAuth grant, or with
 /// credentials the user pastes (the catalogue's `connect`, read from the platform's
 /// [`crate::Connect::grant`]).
@@ -133,6 +135,12 @@ pub struct Profile {
     pub preview_chars: Option<usize>,
     /// Its posting quota, where it documents one.
     pub quota: Option<Quota>,
+    /// How many media one post may carry and whether they may mix photos and videos;
+    /// `None`: one medium a post (an entry naming more posts its first).
+    pub carousel: Option<Carousel>,
+    /// Whether the author may comment under their post by API (a post's first comment is
+    /// sent after it; [`crate::Publish::comment`]).
+    pub first_comment: bool,
 }
 
 impl Profile {
@@ -152,6 +160,8 @@ impl Profile {
             mentions_max: None,
             preview_chars: None,
             quota: None,
+            carousel: None,
+            first_comment: false,
         }
     }
 }
@@ -189,6 +199,8 @@ pub struct Entry {
     pub mentions_max: Option<usize>,
     pub preview_chars: Option<usize>,
     pub quota: Option<Quota>,
+    pub carousel: Option<Carousel>,
+    pub first_comment: bool,
 }
 
 impl Entry {
@@ -208,6 +220,8 @@ impl Entry {
             mentions_max: profile.mentions_max,
             preview_chars: profile.preview_chars,
             quota: profile.quota,
+            carousel: profile.carousel,
+            first_comment: profile.first_comment,
         }
     }
 }

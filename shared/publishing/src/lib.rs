@@ -147,6 +147,17 @@ pub struct Settling<'a> {
     pub since: DateTime<Utc>,
 }
 
+/// A published post's first comment as its platform is asked it: the post's id (as the
+/// publish settled it), the comment, and the intent sending both (a platform where the
+/// sender names its records derives the comment's name from it, so a repeat names the
+/// same).
+#[derive(Debug, Clone, Copy)]
+pub struct Commenting<'a> {
+    pub post_id: &'a str,
+    pub text: &'a str,
+    pub intent_id: Option<uuid::Uuid>,
+}
+
 /// What the read-only checks found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Checked {
@@ -192,6 +203,20 @@ impl Reply {
                 Sent::NotApplied(Failure::retryable("PLATFORM_UNAVAILABLE", reason))
             }
         }
+    }
+
+    /// The answer to a comment's request: taken, its id the first of `fields` the answer
+    /// holds (none: unknown, as a lost answer is), or refused, or lost.
+    pub(crate) fn commented(self, fields: &[&str]) -> Sent {
+        self.sent(
+            |body| match fields.iter().find_map(|field| body[*field].as_str()) {
+                Some(id) => Sent::Accepted {
+                    remote_id: id.to_owned(),
+                    post_id: Some(id.to_owned()),
+                },
+                None => Sent::Unknown("the comment's answer named no id".into()),
+            },
+        )
     }
 
     /// A request that got no answer from the platform called `label`.
@@ -248,10 +273,68 @@ pub fn analytics_refused(label: &str, scope: &str) -> Failure {
 /// or the grant is not known.
 pub fn scope_missing(adapter: &dyn Adapter, granted: Option<&str>) -> Option<Failure> {
     let needed = adapter.metrics_scope()?;
-    let has = granted?
+    (!grants(granted?, needed)).then(|| analytics_refused(adapter.label(), needed))
+}
+
+/// Whether a grant (scopes as its platform listed them, comma- or space-separated; Google's
+/// as addresses) holds `needed`.
+fn grants(granted: &str, needed: &str) -> bool {
+    granted
         .split([',', ' '])
-        .any(|scope| scope == needed || scope.ends_with(&format!("/{needed}")));
-    (!has).then(|| analytics_refused(adapter.label(), needed))
+        .any(|scope| scope == needed || scope.ends_with(&format!("/{needed}")))
+}
+
+/// A first comment under a post whose id `label` did not give: nothing is sent.
+pub(crate) fn no_post_to_comment(label: &str) -> Sent {
+    Sent::NotApplied(Failure::permanent(
+        "FIRST_COMMENT_UNSUPPORTED",
+        format!("the {label} post's id is not known, so no comment can go under it"),
+    ))
+}
+
+/// The refusal code of a first comment the channel was not granted the permission for.
+pub const FIRST_COMMENT_SCOPE_MISSING: &str = "FIRST_COMMENT_SCOPE_MISSING";
+
+/// Why a channel granted `granted` (as its platform listed it) cannot post `adapter`'s first
+/// comments: the permission commenting needs is missing. `None` when it has it, the
+/// platform needs none, or the grant is not known.
+pub fn comment_scope_missing(adapter: &dyn Adapter, granted: Option<&str>) -> Option<Failure> {
+    let needed = adapter.comment_scope()?;
+    (!grants(granted?, needed)).then(|| {
+        Failure::permanent(
+            FIRST_COMMENT_SCOPE_MISSING,
+            format!(
+                "{} did not grant `{needed}`, which posting a first comment needs: connect again to post first comments",
+                adapter.label()
+            ),
+        )
+    })
+}
+
+/// A first comment's refusal: a permission refused says to connect again (where the
+/// platform grants commenting on its own); the rest stay as they are.
+pub fn comment_refusal(adapter: &dyn Adapter, failure: Failure) -> Failure {
+    let denied = matches!(
+        failure.code.as_str(),
+        "PERMISSION_DENIED" | "SCOPE_NOT_AUTHORIZED"
+    );
+    match adapter.comment_scope() {
+        Some(scope) if denied => {
+            let theirs = failure.platform_code.clone();
+            let refused = Failure::permanent(
+                FIRST_COMMENT_SCOPE_MISSING,
+                format!(
+                    "{} refused the comment: it needs `{scope}`, so connect again to post first comments",
+                    adapter.label()
+                ),
+            );
+            match theirs {
+                Some(code) => refused.platform(code),
+                None => refused,
+            }
+        }
+        _ => failure,
+    }
 }
 
 /// A metrics read's refusal: a permission refused becomes [`analytics_refused`]; the rest
@@ -524,6 +607,16 @@ pub trait Rules: Named {
     fn profile(&self) -> catalogue::Profile;
     /// Problems the platform's rules find in `post` (no I/O).
     fn validate(&self, post: &Post, options: &Options) -> Vec<post::Problem>;
+    /// Every problem a publish of `post` would meet (no I/O): [`Rules::validate`]'s, then
+    /// its media against the platform's carousel ([`catalogue::Profile::carousel`]). The
+    /// dry run, the publish and the posting queue judge a post by these.
+    fn problems(&self, post: &Post, options: &Options) -> Vec<post::Problem> {
+        let mut problems = self.validate(post, options);
+        if let Some(carousel) = self.profile().carousel {
+            problems.extend(carousel.problem(post, self.label()));
+        }
+        problems
+    }
     /// The requests a publish of `post` sends, secrets masked (no I/O).
     fn plan(&self, account_id: &str, post: &Post, options: &Options) -> Vec<PlannedRequest>;
 }
@@ -556,6 +649,20 @@ pub trait Publish: Named {
     /// or made once, when the intent settles; `None` where the platform gives none.
     async fn post_url(&self, _auth: &Auth, _post_id: &str) -> Option<String> {
         None
+    }
+    /// The permission commenting needs beyond publishing's, where the platform grants
+    /// permissions one by one (the connect flow asks for it).
+    fn comment_scope(&self) -> Option<&'static str> {
+        None
+    }
+    /// The first comment under a published post (`post_id` as the publish settled it): the
+    /// one request with an outside effect of its own step, sent once. A platform whose
+    /// catalogue says `firstComment: false` refuses.
+    async fn comment(&self, _auth: &Auth, _on: Commenting<'_>) -> Sent {
+        Sent::NotApplied(Failure::permanent(
+            "FIRST_COMMENT_UNSUPPORTED",
+            format!("{} takes no comment from other apps", self.label()),
+        ))
     }
     /// The refusal of a post past the account's daily quota (when `check` reports one,
     /// `Checked::remaining`), the entries before it in the same request having spent it.
@@ -875,6 +982,7 @@ mod tests {
                 "hashtagsMax": null, "mentionsMax": null, "previewChars": 150,
                 "quota": { "limit": 5, "windowSecs": 86400, "per": "account",
                            "source": "counted", "counts": "drafts" },
+                "carousel": { "maxItems": 35, "mixed": false }, "firstComment": false,
             })
         );
     }
@@ -953,6 +1061,69 @@ mod tests {
                     codes(adapter, 0, 0, format)
                 );
             }
+        }
+    }
+
+    /// A post of `kinds` (one upload each) on `adapter`'s platform, judged.
+    fn judged_media(adapter: &dyn Adapter, kinds: &[MediaKind]) -> Vec<post::Problem> {
+        let mut post = Post::of_entry(
+            uuid::Uuid::nil(),
+            "Title",
+            "Hello",
+            "",
+            &[],
+            "carousel",
+            None,
+        );
+        for (n, kind) in kinds.iter().enumerate() {
+            post.items.push(post::Medium {
+                kind: *kind,
+                url: format!("https://cdn.example.com/{n}"),
+                upload: post::PostMedia {
+                    id: uuid::Uuid::nil(),
+                    mime: "image/jpeg".into(),
+                    alt_text: String::new(),
+                    key: format!("k{n}"),
+                },
+            });
+        }
+        let first = post.items[0].clone();
+        post = post.with_upload(first.kind, "image/jpeg", Some((first.upload, first.url)));
+        adapter.problems(&post, &Options::default())
+    }
+
+    /// Each platform with a carousel takes its most media and refuses one more at
+    /// `mediaIds`; one that does not mix refuses a video among photos; one without a
+    /// carousel refuses nothing for the count (its first medium goes, as its note says).
+    #[test]
+    fn each_platforms_carousel_is_what_it_judges() {
+        let platforms = built_in();
+        for adapter in platforms.all() {
+            let name = adapter.label();
+            let profile = adapter.profile();
+            let photo = profile.media_kinds.contains(&MediaKind::Photo);
+            let at = |problems: &[post::Problem], code: &str| {
+                problems
+                    .iter()
+                    .any(|p| p.code == code && p.field == "mediaIds")
+            };
+            let Some(carousel) = profile.carousel else {
+                continue;
+            };
+            assert!(photo, "{name}: a carousel of photos");
+            let most = vec![MediaKind::Photo; carousel.max_items];
+            assert_eq!(judged_media(adapter, &most), [], "{name}");
+            let over = vec![MediaKind::Photo; carousel.max_items + 1];
+            assert!(
+                at(&judged_media(adapter, &over), "TOO_MANY_MEDIA"),
+                "{name}"
+            );
+            let mixed = judged_media(adapter, &[MediaKind::Photo, MediaKind::Video]);
+            assert_eq!(
+                at(&mixed, "MEDIA_MIXED"),
+                !carousel.mixed,
+                "{name}: {mixed:?}"
+            );
         }
     }
 }

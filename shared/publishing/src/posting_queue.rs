@@ -271,7 +271,7 @@ impl Placing<'_> {
                 continue;
             }
             let post = super::uploads::post(entry, adapter, &q.platforms.media);
-            if let Some(problem) = adapter.validate(&post, &options).first() {
+            if let Some(problem) = adapter.problems(&post, &options).first() {
                 outcome.refused.push(Unplaced {
                     entry_id: entry.id,
                     code: problem.code.to_string(),

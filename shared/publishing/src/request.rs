@@ -438,7 +438,14 @@ impl Plan<'_> {
         let adapter = run.platforms.registered(platform);
         new.account = Some(target.account.id);
         let post = super::uploads::post(entry, adapter, &run.platforms.media);
-        let mut problems = adapter.validate(&post, &self.options);
+        let mut problems = adapter.problems(&post, &self.options);
+        if post.first_comment.is_some()
+            && adapter.profile().first_comment
+            && let Some(missing) =
+                super::comment_scope_missing(adapter, target.account.scope.as_deref())
+        {
+            problems.push(Problem::new(&missing.code, "firstComment", missing.message));
+        }
         if request.when == Timing::Scheduled && entry.scheduled_at <= run.now {
             problems.push(Problem::new(
                 "SCHEDULE_PASSED",

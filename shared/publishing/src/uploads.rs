@@ -1,4 +1,4 @@
-//! An entry's uploaded media on a platform: the first upload, in the copy the platform
+//! An entry's uploaded media on a platform: each upload, in order, in the copy the platform
 //! takes (as uploaded, else its JPEG copy), addressed by a signed URL for platforms that
 //! fetch it and by its store key for adapters that upload the bytes themselves.
 
@@ -6,64 +6,105 @@ use super::{Adapter, Failure};
 use almanac_shared::{
     domain::publish::{
         Post,
-        post::{MediaKind, PostMedia},
+        post::{MediaKind, Medium, PostMedia, Source},
     },
     fetch::{FetchError, Fetcher},
     media::{Copy, Media, MediaStore},
-    store::calendars::Publishable,
+    store::calendars::{Publishable, StoredUpload},
 };
 
-/// The post `entry` makes on `adapter`'s platform.
+/// The post `entry` makes on `adapter`'s platform: every upload it names, in order, in the
+/// copy the platform takes (the first also as the post's `upload`); an upload of which it
+/// takes no copy is refused at `media`. Its first comment where the platform takes one.
 pub fn post(entry: &Publishable, adapter: &dyn Adapter, media: &Media) -> Post {
-    let post = entry.post();
-    let Some(upload) = entry.uploads.0.first() else {
+    let mut post = entry.post();
+    if !adapter.profile().first_comment {
+        // Left out, as its note says (`FIRST_COMMENT_LEFT_OUT`).
+        post.first_comment = None;
+    }
+    let Some(first) = entry.uploads.0.first() else {
         return post;
     };
-    let kind = upload.kind;
-    let taken = adapter.profile().media_formats.of(kind);
-    let copy = if taken.contains(&upload.mime.as_str()) {
-        Some((Copy::Original, upload.mime.as_str(), &upload.object_key))
-    } else {
-        upload
-            .jpeg_key
-            .as_ref()
-            .filter(|_| taken.contains(&"image/jpeg"))
-            .map(|key| (Copy::Jpeg, "image/jpeg", key))
+    let taken = |kind| adapter.profile().media_formats.of(kind);
+    let mut unsupported = None;
+    for upload in &entry.uploads.0 {
+        match copy(upload, taken(upload.kind)) {
+            Some((copy, mime, key)) => post.items.push(Medium {
+                kind: upload.kind,
+                url: media.url(upload.id, copy),
+                upload: PostMedia {
+                    id: upload.id,
+                    mime: mime.to_owned(),
+                    alt_text: upload.alt_text.clone(),
+                    key: key.clone(),
+                },
+            }),
+            None => {
+                unsupported.get_or_insert(upload.mime.as_str());
+            }
+        }
+    }
+    if adapter.profile().carousel.is_none() {
+        // One medium a post: the first goes, as its note says (`FIRST_MEDIA_ONLY`).
+        post.items.truncate(1);
+    }
+    let sent = match (unsupported, post.items.first()) {
+        (None, Some(medium)) => Some((medium.upload.clone(), medium.url.clone())),
+        _ => None,
     };
-    let copy = copy.map(|(copy, mime, key)| {
-        let sent = PostMedia {
-            id: upload.id,
-            mime: mime.to_owned(),
-            alt_text: upload.alt_text.clone(),
-            key: key.clone(),
-        };
-        (sent, media.url(upload.id, copy))
-    });
-    post.with_upload(kind, &upload.mime, copy)
+    let mime = unsupported.unwrap_or(&first.mime).to_owned();
+    post.with_upload(first.kind, &mime, sent)
+}
+
+/// The copy of `upload` taken in `formats`: as uploaded, else its JPEG copy; its type and
+/// key.
+fn copy<'a>(upload: &'a StoredUpload, formats: &[&str]) -> Option<(Copy, &'a str, &'a String)> {
+    if formats.contains(&upload.mime.as_str()) {
+        return Some((Copy::Original, upload.mime.as_str(), &upload.object_key));
+    }
+    upload
+        .jpeg_key
+        .as_ref()
+        .filter(|_| formats.contains(&"image/jpeg"))
+        .map(|key| (Copy::Jpeg, "image/jpeg", key))
 }
 
 /// What the post leaves out of the entry, for the person to know before it goes: an entry
-/// naming several media posts the first only (`FIRST_MEDIA_ONLY`, with the first one's
-/// `kind` and how many the entry `named`).
+/// naming several media on a platform without carousels posts the first only
+/// (`FIRST_MEDIA_ONLY`, with the first one's `kind` and how many the entry `named`); a
+/// first comment on a platform that takes none is left out (`FIRST_COMMENT_LEFT_OUT`).
 pub fn notes(entry: &Publishable, adapter: &dyn Adapter) -> Vec<serde_json::Value> {
+    let mut notes = Vec::new();
     let uploads = &entry.uploads.0;
-    let Some(first) = uploads.first().filter(|_| uploads.len() > 1) else {
-        return Vec::new();
-    };
-    let noun = match first.kind {
-        MediaKind::Photo => "picture",
-        MediaKind::Video => "video",
-    };
-    vec![serde_json::json!({
-        "code": "FIRST_MEDIA_ONLY",
-        "message": format!(
-            "{} will post the first {noun} only; the entry names {} media",
-            adapter.label(),
-            uploads.len()
-        ),
-        "kind": first.kind,
-        "named": uploads.len(),
-    })]
+    let profile = adapter.profile();
+    if let Some(first) = uploads.first().filter(|_| uploads.len() > 1)
+        && profile.carousel.is_none()
+    {
+        let noun = match first.kind {
+            MediaKind::Photo => "picture",
+            MediaKind::Video => "video",
+        };
+        notes.push(serde_json::json!({
+            "code": "FIRST_MEDIA_ONLY",
+            "message": format!(
+                "{} will post the first {noun} only; the entry names {} media",
+                adapter.label(),
+                uploads.len()
+            ),
+            "kind": first.kind,
+            "named": uploads.len(),
+        }));
+    }
+    if !profile.first_comment && !entry.first_comment.trim().is_empty() {
+        notes.push(serde_json::json!({
+            "code": "FIRST_COMMENT_LEFT_OUT",
+            "message": format!(
+                "{} takes no comment from other apps: the first comment is left out",
+                adapter.label()
+            ),
+        }));
+    }
+    notes
 }
 
 /// A post's image or video as bytes, for adapters that upload it themselves (LinkedIn's
@@ -105,7 +146,29 @@ impl MediaReader {
         media_url: &str,
         label: &str,
     ) -> Result<bytes::Bytes, Failure> {
-        let bytes = match &post.upload {
+        let upload = post.upload.as_ref();
+        self.read_source(
+            Source {
+                upload,
+                url: media_url,
+            },
+            label,
+        )
+        .await
+    }
+
+    /// One medium (its upload from the store, else its address fetched), for the platform
+    /// called `label`.
+    pub async fn read_source(
+        &self,
+        source: Source<'_>,
+        label: &str,
+    ) -> Result<bytes::Bytes, Failure> {
+        let Source {
+            upload,
+            url: media_url,
+        } = source;
+        let bytes = match upload {
             Some(upload) => self
                 .store
                 .read(&upload.key)
@@ -176,6 +239,6 @@ pub fn judged(
 ) -> Option<(Post, Vec<super::post::Problem>)> {
     let adapter = platforms.registered(platforms.of_channel(&entry.channel)?);
     let post = post(entry, adapter, &platforms.media);
-    let problems = adapter.validate(&post, &super::Options::default());
+    let problems = adapter.problems(&post, &super::Options::default());
     Some((post, problems))
 }

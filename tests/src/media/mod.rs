@@ -345,13 +345,14 @@ async fn entries_name_their_owner_s_media_and_media_a_scheduled_post_uses_is_kep
         (status, answer["error"]["details"]["field"].clone()),
         (422, json!("mediaIds"))
     );
-    let eleven: Vec<String> = (0..11).map(|_| Uuid::now_v7().to_string()).collect();
+    // More media than any platform takes in one post (TikTok's 35).
+    let too_many: Vec<String> = (0..36).map(|_| Uuid::now_v7().to_string()).collect();
     let (status, answer) = app
         .send_json(
             Method::PATCH,
             alice,
             &entry_path,
-            &json!({ "mediaIds": eleven }),
+            &json!({ "mediaIds": too_many }),
         )
         .await;
     assert_eq!(status, 400, "{answer}");

@@ -18,7 +18,7 @@ use crate::helpers::{eventually, fake_platforms::APP_PASSWORD};
 use crate::media::{mp4, multipart};
 
 /// An app publishing to the fakes, every registered platform on.
-async fn setup() -> Setup {
+pub(super) async fn setup() -> Setup {
     setup_plus(
         true,
         [
@@ -35,19 +35,19 @@ async fn setup() -> Setup {
 /// `published` where the platform shows the post to a read-only check, `unconfirmed` where
 /// it cannot (TikTok's and Testnet's lost answer held the only id to ask with; LinkedIn
 /// lets no app read a member's posts).
-struct Particulars {
-    format: &'static str,
-    media: Media,
-    lost: &'static str,
+pub(super) struct Particulars {
+    pub(super) format: &'static str,
+    pub(super) media: Media,
+    pub(super) lost: &'static str,
 }
 
-enum Media {
+pub(super) enum Media {
     None,
     Address,
     Upload,
 }
 
-fn particulars(platform: &str) -> Particulars {
+pub(super) fn particulars(platform: &str) -> Particulars {
     let (format, media, lost) = match platform {
         "tiktok" => ("short video", Media::Address, "unconfirmed"),
         "testnet" => ("short video", Media::Address, "unconfirmed"),
@@ -68,7 +68,7 @@ fn particulars(platform: &str) -> Particulars {
 const HANDLE: &str = almanac_publishing::platforms::bluesky::fake::HANDLE;
 
 /// The catalogue (`GET /v1/platforms`), by platform name.
-async fn catalogue(s: &Setup) -> HashMap<String, Value> {
+pub(super) async fn catalogue(s: &Setup) -> HashMap<String, Value> {
     let (status, listed) = s.app.get_json(s.user, "/v1/platforms").await;
     assert_eq!(status, 200, "{listed}");
     let items = listed["data"]["items"].as_array().unwrap();
@@ -86,7 +86,7 @@ async fn catalogue(s: &Setup) -> HashMap<String, Value> {
 }
 
 /// An entry of the platform's post, with `caption`; its id.
-async fn entry(s: &Setup, platform: &'static str, caption: &str) -> Uuid {
+pub(super) async fn entry(s: &Setup, platform: &'static str, caption: &str) -> Uuid {
     let post = particulars(platform);
     let media = match post.media {
         Media::Address => Some("https://cdn.example.com/media/launch.mp4"),
@@ -141,7 +141,7 @@ async fn connect_with(
 }
 
 /// The platform connected; its channel's id.
-async fn connect(s: &Setup, platform: &str, how: &Value) -> Uuid {
+pub(super) async fn connect(s: &Setup, platform: &str, how: &Value) -> Uuid {
     let (status, connected) = connect_with(s, platform, how, None).await;
     assert!(
         [200, 201].contains(&status),
@@ -154,7 +154,7 @@ async fn connect(s: &Setup, platform: &str, how: &Value) -> Uuid {
 }
 
 /// The posts the platform's fake took.
-fn posts(s: &Setup, platform: &str) -> usize {
+pub(super) fn posts(s: &Setup, platform: &str) -> usize {
     s.fake
         .posts()
         .iter()
@@ -212,9 +212,19 @@ async fn publish_once(s: &Setup, platform: &'static str, channel: Uuid) -> usize
 /// settled as the platform's particulars say, and never sent again: it took the calls a
 /// post takes (`calls`).
 async fn lost_answer(s: &Setup, platform: &'static str, channel: Uuid, calls: usize) {
+    let entry = entry(s, platform, "Lost and found").await;
+    lost_answer_of(s, (platform, channel), entry, calls).await;
+}
+
+/// [`lost_answer`] of `entry` on the platform's channel: one post more, never a second.
+pub(super) async fn lost_answer_of(
+    s: &Setup,
+    (platform, channel): (&'static str, Uuid),
+    entry: Uuid,
+    calls: usize,
+) {
     let sent = s.fake.publishing_calls();
     s.fake.with(|f| f.drop_after_publish = true);
-    let entry = entry(s, platform, "Lost and found").await;
     let id = s.publish_now(entry, channel).await;
     let settled = eventually(
         Duration::from_secs(20),

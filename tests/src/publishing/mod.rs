@@ -4,6 +4,7 @@
 
 pub(crate) mod analytics;
 mod bluesky;
+mod carousels;
 mod channel_warnings;
 mod channels;
 mod contract;

@@ -120,9 +120,22 @@ fn each_platform_says_what_it_takes(items: &[Value]) {
             "mediaFormats": { "photo": [], "video": ["video/mp4"] },
             "textLimits": [{ "field": "text", "max": TEXT_MAX, "unit": "chars" }],
             "hashtagsMax": HASHTAGS_MAX, "mentionsMax": null, "previewChars": null,
-            "quota": null,
+            "quota": null, "carousel": null, "firstComment": false,
         })
     );
+    // Carousels and first comments, as each platform's documentation states them.
+    for (name, carousel, comment) in [
+        ("tiktok", json!({ "maxItems": 35, "mixed": false }), false),
+        ("instagram", json!({ "maxItems": 10, "mixed": true }), true),
+        ("linkedin", json!({ "maxItems": 20, "mixed": false }), true),
+        ("threads", json!({ "maxItems": 20, "mixed": true }), true),
+        ("bluesky", json!({ "maxItems": 4, "mixed": false }), true),
+        ("facebook", json!({ "maxItems": 10, "mixed": false }), true),
+        ("youtube", Value::Null, true),
+    ] {
+        assert_eq!(named(name)["carousel"], carousel, "{name}");
+        assert_eq!(named(name)["firstComment"], comment, "{name}");
+    }
     assert_eq!(
         named("instagram")["hashtagsMax"],
         30,

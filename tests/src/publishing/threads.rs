@@ -36,7 +36,7 @@ impl Setup {
         assert_eq!(query["client_id"], "threads-client");
         assert_eq!(
             query["scope"],
-            "threads_basic,threads_content_publish,threads_manage_insights"
+            "threads_basic,threads_content_publish,threads_manage_insights,threads_manage_replies"
         );
         let carried = callback(self, "threads", &format!("code=good-code&state={state}")).await;
         let (status, connected) = complete(self, self.user, "threads", &carried).await;

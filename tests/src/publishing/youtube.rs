@@ -46,7 +46,7 @@ impl Setup {
         assert_eq!(query["client_id"], "youtube-client");
         assert_eq!(
             query["scope"],
-            "https://www.googleapis.com/auth/youtube.upload https://www.googleapis.com/auth/youtube.readonly"
+            "https://www.googleapis.com/auth/youtube.upload https://www.googleapis.com/auth/youtube.readonly https://www.googleapis.com/auth/youtube.force-ssl"
         );
         assert_eq!(query["access_type"], "offline");
         assert_eq!(query["prompt"], "consent");

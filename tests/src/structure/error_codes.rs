@@ -151,8 +151,9 @@ fn raised_codes() -> BTreeSet<String> {
 
 /// Words in those positions that are not refusals: a plan's notes, the flags' names and
 /// TikTok's privacy levels (matched on as `=> "..."`).
-const NOT_REFUSALS: [&str; 7] = [
+const NOT_REFUSALS: [&str; 8] = [
     "FIRST_MEDIA_ONLY",
+    "FIRST_COMMENT_LEFT_OUT",
     "CALENDAR_SERVICE_ENABLED",
     "PUBLISH_SERVICE_ENABLED",
     "FOLLOWER_OF_CREATOR",

@@ -1,9 +1,10 @@
 //! What the app shows is what is sent: on Publishing an entry with uploads shows its first
 //! upload's thumbnail and how many it names, the media filter finds it, the dry run passes
 //! it and it is published with that picture, its post id linking to the post; an entry
-//! naming two pictures says, in the composer and in the dry run, that Instagram posts the
-//! first only; and an organic account typed by a connected channel's handle is that channel,
-//! one row. At 1280 px and 375 px.
+//! naming two pictures is an Instagram carousel, both shown in order in the composer's
+//! preview with the first comment under them, and passed by the dry run with no note; and an
+//! organic account typed by a connected channel's handle is that channel, one row. At
+//! 1280 px and 375 px.
 
 use reqwest::Method;
 use serde_json::json;
@@ -63,9 +64,9 @@ async fn entries_with_and_without_pictures(s: &Setup) -> [Uuid; 3] {
     [one, two, none]
 }
 
-/// The dry run passes both entries with pictures; the one with two says only the first
-/// is posted.
-async fn the_dry_run_says_only_the_first_picture_goes(browser: &Browser, one: Uuid, two: Uuid) {
+/// The dry run passes both entries with pictures, the one with two as a carousel: nothing
+/// is left out, so neither has a note.
+async fn the_dry_run_passes_a_carousel_whole(browser: &Browser, one: Uuid, two: Uuid) {
     browser.click("#select-all").await;
     browser.wait_text("#selected-count", "2 selected").await;
     browser.click("#dry-run").await;
@@ -73,23 +74,10 @@ async fn the_dry_run_says_only_the_first_picture_goes(browser: &Browser, one: Uu
         .wait_count("#dry-run-report .intent[data-status=dry_run]", 2)
         .await;
     assert_eq!(browser.count("#dry-run-report .intent .reason").await, 0);
-    let note = browser
-        .text(&format!(
-            "#dry-run-report .intent[data-entry='{two}'] .note[data-code=FIRST_MEDIA_ONLY]"
-        ))
-        .await;
-    assert_eq!(
-        note,
-        "Instagram will post the first picture only; the other one stays with the entry."
-    );
-    assert_eq!(
-        browser
-            .count(&format!(
-                "#dry-run-report .intent[data-entry='{one}'] .note"
-            ))
-            .await,
-        0
-    );
+    for entry in [one, two] {
+        let notes = format!("#dry-run-report .intent[data-entry='{entry}'] .note");
+        assert_eq!(browser.count(&notes).await, 0, "{entry}");
+    }
     browser.screenshot_of("dry-run").await;
 }
 
@@ -217,25 +205,40 @@ async fn uploads_are_shown_filtered_judged_and_sent_and_a_second_picture_is_said
         0
     );
 
-    the_dry_run_says_only_the_first_picture_goes(&browser, one, two).await;
+    the_dry_run_passes_a_carousel_whole(&browser, one, two).await;
 
     published_at_its_time_with_a_link_to_the_post(&s, &browser, one).await;
 
-    // The composer says it too, and previews no carousel.
+    // The composer previews the carousel, both pictures in order, and the first comment
+    // under it as it is typed.
     browser.open(&format!("#/calendar/{}", s.calendar)).await;
     browser.click(".entry[aria-label*='Two pictures']").await;
     browser.wait("#entry-editor[open]").await;
     browser
-        .wait_text(
-            "#first-media-only",
-            "Instagram will post the first picture only; the other one stays with the entry.",
+        .wait_count("#entry-preview .preview-media.carousel .slide .thumb", 2)
+        .await;
+    let numbers = browser
+        .script("return [...document.querySelectorAll('#entry-preview .slide-number')].map((n) => n.textContent)")
+        .await;
+    assert_eq!(numbers, json!(["1/2", "2/2"]));
+    assert_eq!(browser.count("#first-media-only").await, 0);
+    browser
+        .fill(
+            "#entry-editor textarea[name=firstComment]",
+            "Link in the comments: almanac.example",
         )
         .await;
-    assert_eq!(
-        browser.count("#entry-preview .preview-media .thumb").await,
-        1
-    );
+    browser
+        .wait_text(
+            "#entry-preview .preview-comment p",
+            "Link in the comments: almanac.example",
+        )
+        .await;
     browser.screenshot_of("composer").await;
+    // Left as it was, the entry closes without asking.
+    browser
+        .fill("#entry-editor textarea[name=firstComment]", "")
+        .await;
     browser.press_escape().await;
 
     // On a phone: the same rows, the same words, nothing wider than the screen.

@@ -112,6 +112,26 @@ pub struct PlatformDto {
     /// past it waits for the window to free a place rather than failing.
     #[oai(nullable)]
     pub quota: Option<QuotaDto>,
+    /// How many media one post may carry and whether photos and videos may be together;
+    /// null where a post carries one medium (an entry naming more posts its first). A post
+    /// over `maxItems`, or mixing where `mixed` is false, is refused at `mediaIds`.
+    #[oai(nullable)]
+    pub carousel: Option<CarouselDto>,
+    /// Whether a post's first comment is sent under it once it is out (a platform without
+    /// leaves it out, and its dry run says so: `FIRST_COMMENT_LEFT_OUT`).
+    pub first_comment: bool,
+}
+
+/// The media one post of a platform may carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Object)]
+#[oai(rename = "PlatformCarousel", rename_all = "camelCase")]
+pub struct CarouselDto {
+    /// The most media in one post.
+    #[oai(validator(minimum(value = "2")))]
+    pub max_items: u64,
+    /// Whether photos and videos may be in the same post; where not, several media are
+    /// photos only and a video goes alone.
+    pub mixed: bool,
 }
 
 /// Whose posts a quota counts.
@@ -270,6 +290,11 @@ impl From<catalogue::Entry> for PlatformDto {
             mentions_max: entry.mentions_max.map(|n| n as u64),
             preview_chars: entry.preview_chars.map(|n| n as u64),
             quota: entry.quota.map(Into::into),
+            carousel: entry.carousel.map(|c| CarouselDto {
+                max_items: c.max_items as u64,
+                mixed: c.mixed,
+            }),
+            first_comment: entry.first_comment,
         }
     }
 }

@@ -31,8 +31,8 @@ pub struct NewPost {
     /// Said under the post once it is published, where the network takes a first comment.
     #[oai(nullable)]
     pub first_comment: Option<FirstComment>,
-    /// Uploaded media (`POST /v1/media`), in order: at most 10, each the workspace's.
-    #[oai(validator(max_items = 10, unique_items))]
+    /// Uploaded media (`POST /v1/media`), in order: at most 35 (the most any platform takes in one post), each the workspace's.
+    #[oai(validator(max_items = 35, unique_items))]
     pub media_ids: Vec<Uuid>,
     /// The connected channels (`GET /v1/channels`) it goes to: one entry each.
     #[oai(validator(min_items = 1, max_items = 20, unique_items))]
@@ -59,7 +59,7 @@ pub struct PostPatch {
     pub call_to_action: Option<CallToAction>,
     #[oai(nullable)]
     pub first_comment: Option<FirstComment>,
-    #[oai(nullable, validator(max_items = 10, unique_items))]
+    #[oai(nullable, validator(max_items = 35, unique_items))]
     pub media_ids: Option<Vec<Uuid>>,
     /// Moves every entry not yet published.
     #[oai(nullable)]

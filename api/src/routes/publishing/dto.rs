@@ -167,6 +167,11 @@ pub struct Channel {
     /// Null when they can be.
     #[oai(nullable)]
     pub analytics_problem: Option<String>,
+    /// Why it cannot post a first comment under its posts ("connect again to post first
+    /// comments"): it was connected without the permission commenting needs. Null when it
+    /// can, or its platform takes no comment (the catalogue's `firstComment`).
+    #[oai(nullable)]
+    pub first_comment_problem: Option<String>,
 }
 
 impl Channel {
@@ -204,6 +209,7 @@ impl Channel {
             updated_at,
             author_kind: None,
             analytics_problem: analytics_refused,
+            first_comment_problem: None,
         };
         let Some(adapter) = platforms
             .get(&channel.platform)
@@ -212,6 +218,11 @@ impl Channel {
             return channel;
         };
         channel.author_kind = adapter.author_kind(&channel.account_id).map(Into::into);
+        if adapter.profile().first_comment {
+            channel.first_comment_problem =
+                almanac_publishing::comment_scope_missing(adapter, channel.scope.as_deref())
+                    .map(|failure| failure.message);
+        }
         if channel.analytics_problem.is_none() {
             channel.analytics_problem =
                 almanac_publishing::scope_missing(adapter, channel.scope.as_deref())

@@ -221,9 +221,9 @@ pub struct EntryPatch {
     /// Media hosted elsewhere a publish sends: an http(s) URL; `""` removes it.
     #[oai(nullable)]
     pub media_url: Option<Text<0, 2048>>,
-    /// Uploaded media a publish sends, in order (at most 10, each the caller's: 422
+    /// Uploaded media a publish sends, in order (at most 35, the most any platform takes in one post; each the caller's: 422
     /// `VALIDATION_FAILED` with `details.field = "mediaIds"` otherwise); `[]` removes them.
-    #[oai(nullable, validator(max_items = 10, unique_items))]
+    #[oai(nullable, validator(max_items = 35, unique_items))]
     pub media_ids: Option<Vec<Uuid>>,
     /// The connected channel it publishes to (`GET /v1/channels`), of the entry's platform
     /// (422 `VALIDATION_FAILED` with `details.field = "channelId"` otherwise): its review
@@ -267,8 +267,8 @@ pub struct NewEntry {
     /// Media hosted elsewhere a publish sends (an http(s) URL).
     #[oai(nullable)]
     pub media_url: Option<Text<0, 2048>>,
-    /// Uploaded media a publish sends, in order (at most 10, each the caller's).
-    #[oai(nullable, validator(max_items = 10, unique_items))]
+    /// Uploaded media a publish sends, in order (at most 35, the most any platform takes in one post; each the caller's).
+    #[oai(nullable, validator(max_items = 35, unique_items))]
     pub media_ids: Option<Vec<Uuid>>,
     /// The connected channel it publishes to, of its platform (`channel`).
     #[oai(nullable)]

@@ -109,10 +109,11 @@ export function mediaField(onChange, { prefix = "media" } = {}) {
 }
 
 /**
- * The post as `channel` lays it out: the account line, the media first, the text cut where
- * the feed folds it (`previewChars` of the platform's catalogue entry), hashtags marked.
- * `read()` gives `{text, mediaIds, mediaUrl}`; `update()` redraws it. `id` names the
- * preview (and `<id>-text` its text, when not the entry dialog's).
+ * The post as `channel` lays it out: the account line, the media first (every medium of a
+ * carousel, in order, where the platform's catalogue entry has one; else the first), the
+ * text cut where the feed folds it (`previewChars`), hashtags marked, and the first comment
+ * under it. `read()` gives `{text, mediaIds, mediaUrl, firstComment?}`; `update()` redraws
+ * it. `id` names the preview (and `<id>-text` its text, when not the entry dialog's).
  */
 export async function postPreview(channel, read, { id = "entry-preview" } = {}) {
   const config = await appConfig();
@@ -120,26 +121,67 @@ export async function postPreview(channel, read, { id = "entry-preview" } = {}) 
   const textId = id === "entry-preview" ? "preview-text" : `${id}-text`;
   const el = h("section", colored(channel, { class: "post-preview", id, "aria-label": t("composer.previewOf", { platform: channelLabel(channel) }) }));
   const update = () => {
-    const { text, mediaIds, mediaUrl } = read();
+    const { text, mediaIds, mediaUrl, firstComment = "" } = read();
     const fold = platform?.previewChars ?? null;
     const chars = [...text];
     const cut = fold !== null && chars.length > fold;
     const shown = cut ? chars.slice(0, fold).join("").trimEnd() : text;
-    // The post carries the first medium only: shown alone, and the others said to stay.
-    const media = mediaIds.length
-      ? h("div", { class: "preview-media" }, thumbnail(mediaIds[0], { class: "big" }))
-      : mediaUrl ? h("p", { class: "preview-media link-only muted" }, t("composer.mediaElsewhere"))
-        : h("p", { class: "preview-media none muted" }, t("composer.noMedia"));
     fill(el,
       h("h3", {}, t("composer.preview")),
       h("div", { class: "preview-head" }, platformBadge(channel)),
-      media,
-      mediaIds.length > 1 ? h("p", { class: "notice warn", id: "first-media-only" },
-        firstOnly(channelLabel(channel), mediaOf(mediaIds[0])?.kind, mediaIds.length)) : null,
+      previewMedia(platform, mediaIds, mediaUrl),
+      mediaNotice(platform, channel, mediaIds),
       h("p", { class: "preview-text", id: textId }, marked(shown),
         cut ? h("span", { class: "fold muted", dataset: { fold: String(fold) } }, t("composer.more")) : null),
-      cut ? h("p", { class: "hint" }, t("composer.foldHint", { platform: channelLabel(channel), count: fold })) : null);
+      cut ? h("p", { class: "hint" }, t("composer.foldHint", { platform: channelLabel(channel), count: fold })) : null,
+      previewComment(platform, channel, firstComment.trim()));
   };
   update();
   return { el, update };
+}
+
+/** The media a post of `platform` carries: a carousel's every medium up to its most, else
+ * the first alone. */
+function previewMedia(platform, mediaIds, mediaUrl) {
+  if (!mediaIds.length) {
+    return mediaUrl ? h("p", { class: "preview-media link-only muted" }, t("composer.mediaElsewhere"))
+      : h("p", { class: "preview-media none muted" }, t("composer.noMedia"));
+  }
+  const carousel = platform?.carousel;
+  if (!carousel || mediaIds.length === 1) {
+    return h("div", { class: "preview-media" }, thumbnail(mediaIds[0], { class: "big" }));
+  }
+  const sent = mediaIds.slice(0, carousel.maxItems);
+  return h("div", { class: "preview-media carousel", role: "list", "aria-label": t("composer.carousel", { count: sent.length }) },
+    sent.map((mediaId, n) => h("span", { class: "slide", role: "listitem" }, thumbnail(mediaId),
+      h("span", { class: "slide-number", "aria-hidden": "true" }, `${n + 1}/${sent.length}`))));
+}
+
+/** What the platform makes of several media: the first only where it has no carousel; too
+ * many, or photos with a video where it does not mix them, refused. */
+function mediaNotice(platform, channel, mediaIds) {
+  if (mediaIds.length < 2) return null;
+  const label = channelLabel(channel);
+  const carousel = platform?.carousel;
+  if (!carousel) {
+    return h("p", { class: "notice warn", id: "first-media-only" }, firstOnly(label, mediaOf(mediaIds[0])?.kind, mediaIds.length));
+  }
+  if (mediaIds.length > carousel.maxItems) {
+    return h("p", { class: "notice bad", id: "too-many-media" },
+      t("composer.tooManyMedia", { platform: label, max: carousel.maxItems, count: mediaIds.length - carousel.maxItems }));
+  }
+  const kinds = new Set(mediaIds.map((mediaId) => mediaOf(mediaId)?.kind).filter(Boolean));
+  if (!carousel.mixed && kinds.has("video")) {
+    return h("p", { class: "notice bad", id: "media-mixed" }, t("composer.mediaMixed", { platform: label }));
+  }
+  return null;
+}
+
+/** The first comment under the post, or where the platform takes none, that it is left out. */
+function previewComment(platform, channel, comment) {
+  if (!comment) return null;
+  if (platform && !platform.firstComment) {
+    return h("p", { class: "hint preview-comment left-out" }, t("composer.commentLeftOut", { platform: channelLabel(channel) }));
+  }
+  return h("div", { class: "preview-comment" }, h("span", { class: "muted" }, t("composer.firstComment")), h("p", {}, marked(comment)));
 }

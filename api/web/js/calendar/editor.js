@@ -28,6 +28,7 @@ export function entryEditor(state) {
     caption: h("textarea", { name: "caption" }),
     hashtags: input("hashtags"),
     callToAction: input("callToAction"),
+    firstComment: h("textarea", { name: "firstComment", rows: 2, maxlength: 2200 }),
     date: input("date", { type: "date" }),
     time: input("time", { type: "time" }),
     mediaUrl: input("mediaUrl", { type: "url", placeholder: "https://…" }),
@@ -55,6 +56,7 @@ export function entryEditor(state) {
         field(t("calendar.entryTitle"), fields.title), field(t("calendar.caption"), fields.caption),
         field(t("calendar.hashtags"), fields.hashtags),
         field(t("calendar.callToAction"), fields.callToAction), counter,
+        field(t("posts.field.firstComment"), fields.firstComment, h("span", { class: "hint" }, t("posts.firstCommentHint"))),
         media.el,
         h("div", { class: "row" }, field(t("calendar.date"), fields.date), field(t("calendar.time"), fields.time)),
         h("p", { class: "hint", id: "entry-zone" }),
@@ -78,6 +80,7 @@ export function entryEditor(state) {
     const patch = {
       title: fields.title.value, caption: fields.caption.value,
       hashtags: words(fields.hashtags.value), callToAction: fields.callToAction.value,
+      firstComment: fields.firstComment.value,
       date: fields.date.value, time: fields.time.value.slice(0, 5),
       mediaUrl: fields.mediaUrl.value.trim() || null,
       mediaIds: media.ids(),
@@ -123,9 +126,10 @@ export function entryEditor(state) {
       text: compose(fields.caption.value, fields.callToAction.value, words(fields.hashtags.value)),
       mediaIds: media.ids(),
       mediaUrl: fields.mediaUrl.value.trim(),
+      firstComment: fields.firstComment.value,
     }));
     previewHolder.replaceChildren(preview.el);
-    for (const name of ["title", "caption", "hashtags", "callToAction", "mediaUrl"]) {
+    for (const name of ["title", "caption", "hashtags", "callToAction", "mediaUrl", "firstComment"]) {
       fields[name].oninput = () => { live.update(); preview.update(); };
     }
     dialog.returnValue = "";
@@ -150,6 +154,7 @@ function teammates(state, { fields, media, snapshot, submit, open }) {
     fields.caption.value = entry.caption ?? "";
     fields.hashtags.value = (entry.hashtags ?? []).join(" ");
     fields.callToAction.value = entry.callToAction ?? "";
+    fields.firstComment.value = entry.firstComment ?? "";
     fields.date.value = entry.date;
     fields.time.value = (entry.time ?? "").slice(0, 5);
     fields.mediaUrl.value = entry.mediaUrl ?? "";

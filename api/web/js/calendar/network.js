@@ -30,6 +30,7 @@ export async function networkPanel({ channel, shared, own, saved, onChange, open
     title: value("title").trim(),
     mediaIds: shared().mediaIds,
     mediaUrl: "",
+    firstComment: value("firstComment"),
   });
   const counter = await textCounter(platform, "", read);
   const preview = await postPreview(platform, read, { id: `post-preview-${channel.id}` });

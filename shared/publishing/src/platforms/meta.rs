@@ -16,9 +16,10 @@ use async_trait::async_trait;
 use serde_json::Value;
 
 use crate::{
-    Attempt, Auth, Checked, Connect, Failure, FailureKind, Measure, Named, PlannedRequest, Post,
-    PostMetrics, Publish, Remote, Reply, Sent, Settling, TokenPolicy,
+    Attempt, Auth, Checked, Commenting, Connect, Failure, FailureKind, Measure, Named,
+    PlannedRequest, Post, PostMetrics, Publish, Remote, Reply, Sent, Settling, TokenPolicy,
     oauth::{self, CodeGrant, Tokens},
+    post::Medium,
 };
 
 /// How long a post past a publishing quota waits before the quota is read again.
@@ -237,6 +238,18 @@ pub(crate) struct ContainerApi {
     pub grants: &'static str,
     /// The fields of `me` naming who connected (an id, the username and the name).
     pub me: &'static str,
+    /// How the author comments under their post, and the permission it needs.
+    pub comment: CommentBy,
+    pub comment_scope: &'static str,
+}
+
+/// How a Graph API takes an author's comment under their own post.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CommentBy {
+    /// `POST /{post-id}/comments?message=` (Instagram, Facebook): answers the comment's id.
+    Edge,
+    /// A reply: a text container with `reply_to_id`, then published like a post (Threads).
+    Reply,
 }
 
 /// A container platform's connection to its API: the client, where the API is served, the
@@ -288,8 +301,13 @@ impl Graph {
 #[async_trait]
 pub(crate) trait Containers: Send + Sync {
     fn graph(&self) -> &Graph;
-    /// What a container of `post` is made of.
+    /// What a container of `post` is made of (one medium, or none).
     fn container_body(&self, post: &Post) -> Value;
+    /// What a carousel's child container of `medium` is made of (`is_carousel_item`).
+    fn item_body(&self, medium: &Medium) -> Value;
+    /// What the carousel container of `post` is made of, its children's containers
+    /// `children` (comma-separated, in order).
+    fn carousel_body(&self, post: &Post, children: &str) -> Value;
     /// A post's numbers from its insights by name (those [`ContainerApi::insights`] asks
     /// for).
     fn reading(&self, counts: &BTreeMap<String, u64>) -> PostMetrics;
@@ -334,22 +352,35 @@ pub(crate) trait Containers: Send + Sync {
             effect: effect.into(),
         };
         let at = |path: String| self.url(&path);
-        vec![
-            request(
-                "GET",
-                at(format!(
-                    "{account_id}/{}?fields=quota_usage,config&",
-                    api.quota
-                )),
-                Value::Null,
-                "read-only",
-            ),
-            request(
-                "POST",
-                at(format!("{account_id}/{}?", api.create)),
-                self.container_body(post),
-                "harmless",
-            ),
+        let create = || at(format!("{account_id}/{}?", api.create));
+        let mut requests = vec![request(
+            "GET",
+            at(format!(
+                "{account_id}/{}?fields=quota_usage,config&",
+                api.quota
+            )),
+            Value::Null,
+            "read-only",
+        )];
+        let container = match post.is_carousel() {
+            true => {
+                for medium in &post.items {
+                    requests.push(request(
+                        "POST",
+                        create(),
+                        self.item_body(medium),
+                        "harmless",
+                    ));
+                }
+                let children: Vec<String> = (1..=post.items.len())
+                    .map(|n| format!("<item_{n}_id>"))
+                    .collect();
+                self.carousel_body(post, &children.join(","))
+            }
+            false => self.container_body(post),
+        };
+        requests.push(request("POST", create(), container, "harmless"));
+        requests.extend([
             request(
                 "GET",
                 at(format!(
@@ -368,7 +399,48 @@ pub(crate) trait Containers: Send + Sync {
                 Value::Null,
                 "publishes",
             ),
-        ]
+        ]);
+        requests
+    }
+
+    /// The containers of `post`: each medium's, then the carousel's of them, each once the
+    /// platform processed it (all harmless: a container is invisible until published); a
+    /// post of one medium or none is one container. The one to publish.
+    async fn containers(&self, auth: &Auth, post: &Post) -> Result<String, Failure> {
+        if !post.is_carousel() {
+            return self.container(auth, &self.container_body(post)).await;
+        }
+        let mut children = Vec::with_capacity(post.items.len());
+        for medium in &post.items {
+            children.push(self.container(auth, &self.item_body(medium)).await?);
+        }
+        let carousel = self.carousel_body(post, &children.join(","));
+        self.container(auth, &carousel).await
+    }
+
+    /// The author's comment `text` under their post `post_id`, as the API takes it.
+    async fn post_comment(&self, auth: &Auth, post_id: &str, text: &str) -> Sent {
+        match self.api().comment {
+            CommentBy::Edge => {
+                let request = self
+                    .http()
+                    .post(self.url(&format!("{post_id}/comments")))
+                    .query(&[("message", text)]);
+                let reply = self.call(request, &auth.access_token).await;
+                reply.commented(&["id"])
+            }
+            CommentBy::Reply => {
+                let body = serde_json::json!({
+                    "media_type": "TEXT",
+                    "text": text,
+                    "reply_to_id": post_id,
+                });
+                match self.container(auth, &body).await {
+                    Ok(container) => self.publish(auth, Some(&container)).await,
+                    Err(failure) => Sent::NotApplied(failure),
+                }
+            }
+        }
     }
 
     async fn get(&self, path: &str, query: &[(&str, &str)], auth: &Auth) -> Reply {
@@ -659,9 +731,7 @@ impl<T: Containers + Named> Publish for T {
 
     async fn prepare(&self, at: Attempt<'_>) -> Result<Option<String>, Failure> {
         let Attempt { auth, post, .. } = at;
-        self.container(auth, &self.container_body(post))
-            .await
-            .map(Some)
+        self.containers(auth, post).await.map(Some)
     }
 
     async fn send(&self, at: Attempt<'_>, prepared: Option<&str>) -> Sent {
@@ -678,6 +748,14 @@ impl<T: Containers + Named> Publish for T {
     /// The post's permalink.
     async fn post_url(&self, auth: &Auth, post_id: &str) -> Option<String> {
         self.permalink(auth, post_id).await
+    }
+
+    fn comment_scope(&self) -> Option<&'static str> {
+        Some(self.api().comment_scope)
+    }
+
+    async fn comment(&self, auth: &Auth, on: Commenting<'_>) -> Sent {
+        self.post_comment(auth, on.post_id, on.text).await
     }
 }
 

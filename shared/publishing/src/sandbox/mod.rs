@@ -67,12 +67,36 @@ pub struct Posted {
     pub id: String,
     /// TikTok's init body, or Instagram's container body.
     pub body: Value,
+    /// The media it carries, in order: each address the platform fetches, or
+    /// `bytes:<length>` for the bytes sent to it.
+    pub media: Vec<String>,
+}
+
+/// A comment an author posted under their own post.
+#[derive(Debug, Clone)]
+pub struct Commented {
+    pub platform: &'static str,
+    /// The post it is under, as the platform names it.
+    pub post_id: String,
+    pub id: String,
+    pub text: String,
+}
+
+/// What a fake records of bytes sent to it, as [`Posted::media`] names them.
+pub fn bytes_named(length: usize) -> String {
+    format!("bytes:{length}")
 }
 
 #[derive(Debug)]
 pub struct State {
     pub calls: Vec<Call>,
     pub posts: Vec<Posted>,
+    /// Comments posted under posts (first comments).
+    pub comments: Vec<Commented>,
+    /// Refuse the next comment (as a platform refusing it would).
+    pub refuse_comment: bool,
+    /// Apply the next comment, then drop the connection.
+    pub drop_after_comment: bool,
     /// Access tokens each platform accepts.
     pub tokens: HashSet<String>,
     /// TikTok refresh tokens that still work.
@@ -143,6 +167,9 @@ impl State {
         Self {
             calls: Vec::new(),
             posts: Vec::new(),
+            comments: Vec::new(),
+            refuse_comment: false,
+            drop_after_comment: false,
             tokens: HashSet::from(["tt-token", "ig-token", "li-token"].map(str::to_owned)),
             refresh_tokens: HashSet::from(["tt-refresh", "li-refresh"].map(str::to_owned)),
             refuse_refresh: false,
@@ -371,6 +398,103 @@ impl Call {
 /// The status and body to answer with; `None`: drop the connection unanswered; status 0:
 /// never answer.
 pub type Answer = Option<(u16, Value)>;
+
+/// Meta's containers (Instagram's, Threads'): id -> (body, status).
+pub type Containers = HashMap<String, (Value, String)>;
+
+/// The media a Meta container of `body` carries, in order: its own address, or (a
+/// `CAROUSEL`'s) its `children`'s, each a container made with `is_carousel_item`, from 2 to
+/// `most` of them; else the refusal a Graph API gives.
+pub(crate) fn container_media(
+    containers: &Containers,
+    body: &Value,
+    most: usize,
+) -> Result<Vec<String>, Answer> {
+    let own = |body: &Value| -> Vec<String> {
+        ["image_url", "video_url"]
+            .iter()
+            .filter_map(|field| body[field].as_str().map(str::to_owned))
+            .collect()
+    };
+    if body["media_type"] != "CAROUSEL" {
+        return Ok(own(body));
+    }
+    let children: Vec<&str> = body["children"]
+        .as_str()
+        .unwrap_or_default()
+        .split(',')
+        .filter(|id| !id.is_empty())
+        .collect();
+    if children.len() < 2 || children.len() > most {
+        let message = format!(
+            "a carousel takes 2 to {most} children; it named {}",
+            children.len()
+        );
+        return Err(graph_error(400, 100, &message));
+    }
+    let mut media = Vec::new();
+    for child in children {
+        match containers.get(child) {
+            Some((item, _)) if item["is_carousel_item"] == true => media.extend(own(item)),
+            _ => {
+                return Err(graph_error(
+                    400,
+                    100,
+                    "a child is not a carousel item container",
+                ));
+            }
+        }
+    }
+    Ok(media)
+}
+
+/// What became of a comment asked of a fake.
+pub(crate) enum Comment {
+    /// Refused, as the tests asked (`refuse_comment`): nothing applied.
+    Refused,
+    /// Applied, then the connection dropped (`drop_after_comment`).
+    Dropped,
+    /// Applied: its id.
+    Made(String),
+}
+
+/// A comment under the post `post_id` of `platform` (its text `text`), kept unless the
+/// tests ask it refused.
+pub(crate) fn comment(
+    state: &mut State,
+    platform: &'static str,
+    post_id: &str,
+    text: &str,
+) -> Comment {
+    if std::mem::take(&mut state.refuse_comment) {
+        return Comment::Refused;
+    }
+    let id = format!("{platform}-comment-{}", state.comments.len() + 1);
+    state.comments.push(Commented {
+        platform,
+        post_id: post_id.to_owned(),
+        id: id.clone(),
+        text: text.to_owned(),
+    });
+    match std::mem::take(&mut state.drop_after_comment) {
+        true => Comment::Dropped,
+        false => Comment::Made(id),
+    }
+}
+
+/// A Graph API's answer to a comment: `{id}`, or its refusal.
+pub(crate) fn graph_comment(
+    state: &mut State,
+    platform: &'static str,
+    post_id: &str,
+    text: &str,
+) -> Answer {
+    match comment(state, platform, post_id, text) {
+        Comment::Refused => graph_error(400, 100, "(#100) Comments are turned off for this post"),
+        Comment::Dropped => None,
+        Comment::Made(id) => Some((200, serde_json::json!({ "id": id }))),
+    }
+}
 
 /// The platforms' answer to `call`: the browser's authorize step, or the fake of the
 /// platform named by the path's first segment, given the call's path under it.

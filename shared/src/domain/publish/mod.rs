@@ -143,6 +143,84 @@ crate::text_enum! {
     }
 }
 
+crate::text_enum! {
+    /// Where a post's first comment is: `sent` under the post, `failed` (nothing applied,
+    /// or refused: the post stays published), `unknown` (its answer was lost; it is never
+    /// sent again).
+    #[oai(rename = "FirstCommentStatus")]
+    pub enum CommentStatus in "snake_case" {
+        Sent,
+        Failed,
+        Unknown,
+    }
+}
+
+/// A published post's first comment, as its intent and receipt carry it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, poem_openapi::Object)]
+#[serde(rename_all = "camelCase")]
+#[oai(rename_all = "camelCase")]
+pub struct FirstComment {
+    pub status: CommentStatus,
+    /// The comment's id on the platform, once sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[oai(skip_serializing_if_is_none)]
+    pub remote_id: Option<String>,
+    /// Why it failed, or why its outcome is unknown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[oai(skip_serializing_if_is_none)]
+    pub error: Option<CommentError>,
+}
+
+/// Why a first comment failed: our code, the platform's where it gave one, and a reason a
+/// person can act on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, poem_openapi::Object)]
+#[serde(rename_all = "camelCase")]
+#[oai(rename = "FirstCommentError", rename_all = "camelCase")]
+pub struct CommentError {
+    pub code: String,
+    pub message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[oai(skip_serializing_if_is_none)]
+    pub platform_code: Option<String>,
+}
+
+impl FirstComment {
+    pub fn sent(remote_id: String) -> Self {
+        Self {
+            status: CommentStatus::Sent,
+            remote_id: Some(remote_id),
+            error: None,
+        }
+    }
+
+    pub fn failed(failure: &Failure) -> Self {
+        Self {
+            status: CommentStatus::Failed,
+            remote_id: None,
+            error: Some(CommentError {
+                code: failure.code.clone(),
+                message: failure.message.clone(),
+                platform_code: failure.platform_code.clone(),
+            }),
+        }
+    }
+
+    /// Its answer was lost (`why`): it may be there, and is never sent again.
+    pub fn unknown(why: &str) -> Self {
+        Self {
+            status: CommentStatus::Unknown,
+            remote_id: None,
+            error: Some(CommentError {
+                code: "FIRST_COMMENT_UNCONFIRMED".into(),
+                message: format!(
+                    "{why}: look under the post before adding the comment by hand, so that it is not there twice"
+                ),
+                platform_code: None,
+            }),
+        }
+    }
+}
+
 /// TikTok's privacy levels (`privacy_level_options`).
 pub const PRIVACY_LEVELS: [&str; 4] = [
     "PUBLIC_TO_EVERYONE",

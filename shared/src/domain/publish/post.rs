@@ -65,6 +65,96 @@ pub struct Post {
     /// post derives the name from it (Bluesky's record key), so a repeat names the same.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub intent_id: Option<Uuid>,
+    /// Every uploaded medium it sends, in order, each in the copy its platform takes (the
+    /// first is `upload`); empty for a post sending a `mediaUrl`, or nothing. More than one
+    /// is a carousel, where its platform takes one ([`Carousel`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub items: Vec<Medium>,
+    /// The comment sent under the post once it is out, where its platform takes one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_comment: Option<String>,
+}
+
+/// One medium of a post, as its platform receives it: its kind, the address it fetches it
+/// from, and the upload's copy (read from the media store by adapters uploading bytes).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Medium {
+    pub kind: MediaKind,
+    pub url: String,
+    pub upload: PostMedia,
+}
+
+/// A medium as an adapter sending the bytes itself reads it: the upload from the media
+/// store, else the address fetched.
+#[derive(Debug, Clone, Copy)]
+pub struct Source<'a> {
+    pub upload: Option<&'a PostMedia>,
+    pub url: &'a str,
+}
+
+impl Source<'_> {
+    /// What the author said of it for people who cannot see it (empty: nothing).
+    pub fn alt_text(&self) -> &str {
+        self.upload.map_or("", |upload| upload.alt_text.as_str())
+    }
+}
+
+impl Medium {
+    /// It, as an adapter sending the bytes reads it.
+    pub fn source(&self) -> Source<'_> {
+        Source {
+            upload: Some(&self.upload),
+            url: &self.url,
+        }
+    }
+}
+
+/// How many media one post of a platform may carry (`max_items`), and whether photos and
+/// videos may be in the same one (`mixed`; where they may not, several media are photos
+/// only and a video goes alone): the catalogue's `carousel`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Carousel {
+    pub max_items: usize,
+    pub mixed: bool,
+}
+
+impl Carousel {
+    pub const fn of(max_items: usize, mixed: bool) -> Self {
+        Self { max_items, mixed }
+    }
+
+    /// Why `post`'s media cannot go out together on `platform`: more than it takes, or
+    /// photos and videos together (or several videos) where it does not mix them.
+    pub fn problem(&self, post: &Post, platform: &str) -> Option<Problem> {
+        let named = post.items.len();
+        if named > self.max_items {
+            return Some(Problem::new(
+                "TOO_MANY_MEDIA",
+                "mediaIds",
+                format!(
+                    "{platform} takes at most {} pictures or videos in one post; this one names {named}: remove {}",
+                    self.max_items,
+                    named - self.max_items
+                ),
+            ));
+        }
+        let videos = post.kinds().filter(|k| *k == MediaKind::Video).count();
+        (!self.mixed && named > 1 && videos > 0).then(|| {
+            if videos == named {
+                let message = format!(
+                    "{platform} posts one video at a time; this post names {videos}: keep one"
+                );
+                Problem::new("TOO_MANY_MEDIA", "mediaIds", message)
+            } else {
+                let message = format!(
+                    "{platform} does not mix pictures and videos in one post: keep the pictures, or one video"
+                );
+                Problem::new("MEDIA_MIXED", "mediaIds", message)
+            }
+        })
+    }
 }
 
 /// An uploaded media as a post sends it: the copy its platform takes.
@@ -104,7 +194,46 @@ impl Post {
             upload: None,
             unsupported_upload: None,
             intent_id: None,
+            items: Vec::new(),
+            first_comment: None,
         }
+    }
+
+    /// The post with `comment` as its first comment (none when blank).
+    pub fn with_first_comment(mut self, comment: &str) -> Self {
+        let comment = comment.trim();
+        self.first_comment = (!comment.is_empty()).then(|| comment.to_owned());
+        self
+    }
+
+    /// The kinds of its media, in order.
+    pub fn kinds(&self) -> impl Iterator<Item = MediaKind> + '_ {
+        self.items.iter().map(|m| m.kind)
+    }
+
+    /// The addresses its platform fetches its media from, in order: each upload's, else its
+    /// `mediaUrl`.
+    pub fn media_urls(&self) -> Vec<String> {
+        match self.items.is_empty() {
+            true => self.media_url.iter().cloned().collect(),
+            false => self.items.iter().map(|m| m.url.clone()).collect(),
+        }
+    }
+
+    /// Its media as adapters sending the bytes read them, in order: each upload, else its
+    /// `mediaUrl` (with the upload it stands for, when one does).
+    pub fn sources(&self) -> Vec<Source<'_>> {
+        if self.items.is_empty() {
+            let upload = self.upload.as_ref();
+            let url = self.media_url.as_deref();
+            return url.map(|url| Source { upload, url }).into_iter().collect();
+        }
+        self.items.iter().map(Medium::source).collect()
+    }
+
+    /// Whether it sends more than one medium.
+    pub fn is_carousel(&self) -> bool {
+        self.items.len() > 1
     }
 
     /// The post sending an upload instead of any `mediaUrl`: `copy` is the one its

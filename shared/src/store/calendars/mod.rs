@@ -201,6 +201,8 @@ pub struct Publishable {
     pub approved: bool,
     /// The uploaded media it names, in order (those deleted since left out).
     pub uploads: sqlx::types::Json<Vec<StoredUpload>>,
+    /// The comment to send under the post once it is out (empty: none).
+    pub first_comment: String,
 }
 
 /// An uploaded media an entry names, as publishing reads it.
@@ -228,11 +230,12 @@ impl Publishable {
             &self.format,
             self.media_url.as_deref(),
         )
+        .with_first_comment(&self.first_comment)
     }
 }
 
 const PUBLISHABLE_COLUMNS: &str = "id, channel, run_id, title, caption, call_to_action,
-    hashtags, format, media_url, scheduled_at, content_hash,
+    hashtags, format, media_url, scheduled_at, content_hash, first_comment,
     coalesce(review_status = 'approved' and approved_hash = content_hash, false) as approved,
     coalesce((select json_agg(json_build_object('id', m.id, 'kind', m.kind, 'mime', m.mime,
                                                 'altText', m.alt_text, 'objectKey', m.object_key,

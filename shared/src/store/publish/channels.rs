@@ -69,12 +69,14 @@ pub struct Account {
     pub platform: Platform,
     pub account_id: String,
     pub has_token: bool,
+    /// The permissions its platform granted, as listed (unknown: none recorded).
+    pub scope: Option<String>,
 }
 
 /// The caller's channels of `platforms` (those with an adapter).
 pub async fn accounts(conn: &mut PgConnection, platforms: &[&str]) -> sqlx::Result<Vec<Account>> {
     sqlx::query_as(
-        "select id, platform, account_id, access_token is not null as has_token
+        "select id, platform, account_id, access_token is not null as has_token, scope
          from platform_accounts where platform = any($1) order by id",
     )
     .bind(platforms)

@@ -7,7 +7,7 @@ pub mod evergreen;
 pub mod queue;
 mod run;
 
-pub use run::{Counting, IntentRun, Marked, START, quota_times, quota_used};
+pub use run::{CommentMark, Counting, IntentRun, Marked, START, quota_times, quota_used};
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -93,6 +93,11 @@ pub struct Intent {
     #[oai(nullable)]
     #[sqlx(json(nullable))]
     pub provenance: Option<crate::domain::review::Provenance>,
+    /// The post's first comment, once its step ran (absent: the post has none, or it is
+    /// not out yet).
+    #[oai(skip_serializing_if_is_none)]
+    #[sqlx(json(nullable))]
+    pub first_comment: Option<crate::domain::publish::FirstComment>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -100,7 +105,7 @@ pub struct Intent {
 const INTENT_COLUMNS: &str = "i.id, i.calendar_id, i.entry_id, i.run_id, i.channel,
     i.account as channel_id, i.mode, i.dry_run, i.timing as \"when\", i.publish_at, i.timezone,
     i.status, i.payload, i.error, i.attempts, i.remote_id, i.remote_post_id, i.post_url,
-    i.published_at, i.unknown_since, i.checked_at, i.approved_hash, i.sent_hash, intent_provenance(i) as provenance, i.created_at,
+    i.published_at, i.unknown_since, i.checked_at, i.approved_hash, i.sent_hash, intent_provenance(i) as provenance, i.first_comment, i.created_at,
     i.updated_at";
 
 /// An intent to write.

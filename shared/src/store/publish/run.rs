@@ -47,6 +47,18 @@ pub enum Marked {
     NotApproved,
 }
 
+/// Where a first comment's step found its intent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CommentMark {
+    /// Marked now: the comment may go.
+    Marked,
+    /// Marked by an earlier attempt that stopped before its outcome was kept: it may have
+    /// gone, and is never sent again.
+    WasMarked,
+    /// Its outcome is already kept.
+    Done,
+}
+
 /// An intent as its job writes it.
 #[derive(Debug, Clone, Copy)]
 pub struct IntentRun<'a> {
@@ -219,6 +231,43 @@ impl IntentRun<'_> {
         .bind(error.map(Json))
         .bind(post_id)
         .bind(post_url)
+        .execute(self.pool)
+        .await
+        .map(drop)
+    }
+
+    /// Marks the first comment sending, in a commit of its own, unless an earlier attempt
+    /// did or its outcome is kept.
+    pub async fn mark_commenting(&self) -> sqlx::Result<CommentMark> {
+        let (was_marked, done): (bool, bool) = sqlx::query_as(
+            "with before as (
+                 select comment_sending_at, first_comment from publish_intents
+                 where id = $1 and job_id = $2 for update)
+             update publish_intents i
+                 set comment_sending_at = coalesce(b.comment_sending_at, now())
+             from before b where i.id = $1
+             returning b.comment_sending_at is not null, b.first_comment is not null",
+        )
+        .bind(self.intent)
+        .bind(self.job)
+        .fetch_one(self.pool)
+        .await?;
+        Ok(match (done, was_marked) {
+            (true, _) => CommentMark::Done,
+            (false, true) => CommentMark::WasMarked,
+            (false, false) => CommentMark::Marked,
+        })
+    }
+
+    /// Keeps the first comment's outcome.
+    pub async fn commented(&self, outcome: &Value) -> sqlx::Result<()> {
+        sqlx::query(
+            "update publish_intents set first_comment = $3, updated_at = now()
+             where id = $1 and job_id = $2",
+        )
+        .bind(self.intent)
+        .bind(self.job)
+        .bind(Json(outcome))
         .execute(self.pool)
         .await
         .map(drop)

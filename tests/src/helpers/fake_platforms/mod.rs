@@ -243,19 +243,7 @@ async fn serve(mut stream: TcpStream, state: Arc<Mutex<State>>, gate: Arc<Mutex<
 async fn pull_media(call: &Call, state: &Arc<Mutex<State>>) {
     let body: Value = serde_json::from_str(&call.body).unwrap_or(Value::Null);
     let named: Vec<String> = if call.method == "POST" && call.path.ends_with("/init/") {
-        let info = &body["source_info"];
-        info["video_url"]
-            .as_str()
-            .into_iter()
-            .chain(
-                info["photo_images"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(Value::as_str),
-            )
-            .map(str::to_owned)
-            .collect()
+        almanac_publishing::platforms::tiktok::fake::init_media(&body)
     } else if call.method == "POST"
         && (call.path.ends_with("/media") || call.path.ends_with("/threads"))
         && !call.path.starts_with("/linkedin/")

@@ -226,7 +226,7 @@ impl<'a> Publisher<'a> {
             return self.fail(&refused).await;
         }
         let options = self.options();
-        let problems = adapter.validate(&post, &options);
+        let problems = adapter.problems(&post, &options);
         if let Some(first) = problems.first() {
             return self
                 .fail(&Failure::permanent(&first.code, first.message.clone()))
@@ -324,11 +324,10 @@ impl<'a> Publisher<'a> {
                 Sent::Accepted { remote_id, post_id } => {
                     self.accepted(&remote_id).await?;
                     if let Some(post_id) = post_id {
-                        return self
-                            .settled(Remote::Published {
-                                post_id: Some(post_id),
-                            })
-                            .await;
+                        let published = Remote::Published {
+                            post_id: Some(post_id),
+                        };
+                        return self.settled(adapter, post, published).await;
                     }
                     return self
                         .settle(adapter, Some(remote_id), post, Utc::now(), false)

@@ -2,6 +2,9 @@
 //! post or the window closes, a refusal taken as later or failed, and the channel's token
 //! (refreshed when due, its refusal marking the channel).
 
+use almanac_publishing::{CommentStatus, Commenting, FirstComment, Sent};
+use almanac_shared::store::publish::CommentMark;
+
 use super::{
     Adapter, Auth, Context, DateTime, Failure, FailureKind, IntentStatus, JobError, PLATFORM_BUSY,
     Platform, Post, Publisher, Remote, Settling, Stop, Unusable, UsableError, Utc, channels, json,
@@ -81,14 +84,25 @@ impl Publisher<'_> {
                         .set(IntentStatus::Unconfirmed, Some(&error), (None, None))
                         .await;
                 }
-                settled => return self.settled(settled).await,
+                settled => return self.settled(adapter, post, settled).await,
             }
         }
     }
 
-    pub(super) async fn settled(&self, remote: Remote) -> Result<IntentStatus, Stop> {
+    /// The intent as the platform settled it; a published post's first comment sent first,
+    /// as its own step.
+    pub(super) async fn settled(
+        &self,
+        adapter: &dyn Adapter,
+        post: &Post,
+        remote: Remote,
+    ) -> Result<IntentStatus, Stop> {
         match remote {
             Remote::Published { post_id } => {
+                if let Some(text) = &post.first_comment {
+                    self.first_comment(adapter, post_id.as_deref(), text)
+                        .await?;
+                }
                 let url = match &post_id {
                     Some(post_id) => self.post_url(post_id).await,
                     None => None,
@@ -106,7 +120,17 @@ impl Publisher<'_> {
     /// gives none or cannot be asked now (the post is out either way).
     async fn post_url(&self, post_id: &str) -> Option<String> {
         let platform = self.ctx.platforms.of_channel(&self.input.channel)?;
-        let auth = channels::usable(
+        let auth = self.usable().await?;
+        self.ctx
+            .platforms
+            .registered(platform)
+            .post_url(&auth, post_id)
+            .await
+    }
+
+    /// The channel's token when it is usable now, without settling the intent otherwise.
+    async fn usable(&self) -> Option<Auth> {
+        channels::usable(
             &self.ctx.pool,
             &self.ctx.platforms,
             self.ctx.cipher.as_ref()?,
@@ -116,12 +140,85 @@ impl Publisher<'_> {
         )
         .await
         .ok()?
-        .ok()?;
-        self.ctx
-            .platforms
-            .registered(platform)
-            .post_url(&auth, post_id)
+        .ok()
+    }
+
+    /// The published post's first comment (`text` under `post_id`), at most once: marked
+    /// in a commit of its own before it goes; an attempt finding it marked without an
+    /// outcome keeps it `unknown` and sends nothing. Whatever becomes of it, the post stays
+    /// published.
+    async fn first_comment(
+        &self,
+        adapter: &dyn Adapter,
+        post_id: Option<&str>,
+        text: &str,
+    ) -> Result<(), Stop> {
+        let outcome = match self
+            .intent()
+            .mark_commenting()
             .await
+            .context("marking the first comment sending")?
+        {
+            CommentMark::Done => return Ok(()),
+            CommentMark::WasMarked => FirstComment::unknown(
+                "an earlier attempt stopped while sending the first comment, so it is not sent again",
+            ),
+            CommentMark::Marked => self.comment(adapter, post_id, text).await,
+        };
+        if outcome.status != CommentStatus::Sent {
+            tracing::warn!(
+                intentId = %self.input.id,
+                channel = %self.input.channel,
+                status = outcome.status.as_str(),
+                "first comment not sent"
+            );
+        }
+        let outcome = serde_json::to_value(&outcome).unwrap_or_default();
+        self.intent()
+            .commented(&outcome)
+            .await
+            .context("recording the first comment")?;
+        Ok(())
+    }
+
+    /// The comment's one request, and what became of it.
+    async fn comment(
+        &self,
+        adapter: &dyn Adapter,
+        post_id: Option<&str>,
+        text: &str,
+    ) -> FirstComment {
+        let label = adapter.label();
+        let Some(post_id) = post_id else {
+            return FirstComment::failed(&Failure::permanent(
+                "FIRST_COMMENT_NOT_SENT",
+                format!("{label} did not say which post it made, so no comment could go under it"),
+            ));
+        };
+        let Some(auth) = self.usable().await else {
+            return FirstComment::failed(&Failure::permanent(
+                "FIRST_COMMENT_NOT_SENT",
+                format!(
+                    "the {label} channel's token was not usable once the post was out, so the comment was not sent"
+                ),
+            ));
+        };
+        let on = Commenting {
+            post_id,
+            text,
+            intent_id: Some(self.input.id),
+        };
+        match adapter.comment(&auth, on).await {
+            Sent::Accepted { remote_id, post_id } => {
+                FirstComment::sent(post_id.unwrap_or(remote_id))
+            }
+            Sent::NotApplied(failure) => {
+                FirstComment::failed(&almanac_publishing::comment_refusal(adapter, failure))
+            }
+            Sent::Unknown(reason) => FirstComment::unknown(&format!(
+                "{label}'s answer to the first comment was lost ({reason})"
+            )),
+        }
     }
 
     /// A refusal before anything was applied: later if the platform may take it later,

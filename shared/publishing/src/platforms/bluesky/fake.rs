@@ -12,7 +12,7 @@ use std::collections::{HashMap, HashSet};
 use base64::Engine;
 use serde_json::{Value, json};
 
-use crate::sandbox::{Answer, Call, Posted, State};
+use crate::sandbox::{Answer, Call, Comment, Posted, State};
 
 /// The account every sign-in opens, unless the handle given is another.
 pub const DID: &str = "did:plc:ewvi7nxzyoun6zhxrhs64oiz";
@@ -333,16 +333,30 @@ fn create_record(state: &mut State, call: &Call, did: &str) -> Answer {
         return error(400, "InvalidRequest", "Record already exists");
     }
     let uri = format!("at://{did}/app.bsky.feed.post/{rkey}");
+    let parent = body["record"]["reply"]["parent"]["uri"].as_str().map(str::to_owned);
+    if let Some(parent) = parent {
+        return reply(state, body, did, rkey, &parent);
+    }
     state.bsky.records.push(Record {
         repo: did.to_owned(),
         rkey,
         uri: uri.clone(),
         value: body["record"].clone(),
     });
+    let media = body["record"]["embed"]["images"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|image| {
+            let cid = image["image"]["ref"]["$link"].as_str().unwrap_or_default();
+            crate::sandbox::bytes_named(state.bsky.blobs.get(cid).copied().unwrap_or_default())
+        })
+        .collect();
     state.posts.push(Posted {
         platform: "bluesky",
         id: uri.clone(),
         body: body["record"].clone(),
+        media,
     });
     if std::mem::take(&mut state.drop_after_publish) {
         return None;
@@ -354,6 +368,31 @@ fn create_record(state: &mut State, call: &Call, did: &str) -> Answer {
         return Some((200, json!({})));
     }
     Some((200, json!({ "uri": uri, "cid": "bafyreisandboxrecord" })))
+}
+
+/// A reply record (a first comment) under the post `parent`, which must be one of this
+/// repo's: kept as a comment, not a post.
+fn reply(state: &mut State, body: Value, did: &str, rkey: String, parent: &str) -> Answer {
+    if !state.bsky.records.iter().any(|r| r.uri == parent) {
+        return error(400, "InvalidRequest", "Invalid reply: the parent record is unknown");
+    }
+    let uri = format!("at://{did}/app.bsky.feed.post/{rkey}");
+    let text = body["record"]["text"].as_str().unwrap_or_default().to_owned();
+    match crate::sandbox::comment(state, "bluesky", parent, &text) {
+        Comment::Refused => error(400, "InvalidRequest", "Replies to this post are not allowed"),
+        Comment::Dropped => {
+            state.bsky.records.push(Record { repo: did.to_owned(), rkey, uri, value: body["record"].clone() });
+            None
+        }
+        Comment::Made(_) => {
+            // Bluesky names a reply by its record's address.
+            if let Some(made) = state.comments.last_mut() {
+                made.id = uri.clone();
+            }
+            state.bsky.records.push(Record { repo: did.to_owned(), rkey, uri: uri.clone(), value: body["record"].clone() });
+            Some((200, json!({ "uri": uri, "cid": "bafyreisandboxreply" })))
+        }
+    }
 }
 
 /// What the lexicon refuses in a post record: text over 300 graphemes or 3,000 bytes, a

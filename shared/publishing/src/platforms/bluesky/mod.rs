@@ -17,12 +17,12 @@ use serde_json::{Value, json};
 
 use crate::{
     PostMetrics,
-    Attempt, Connect, Measure, Named, Publish, Rules, Settling, Auth, Checked, Failure, FailureKind, MediaKind, Options, PlannedRequest,
+    Attempt, Commenting, Connect, Measure, Named, Publish, Rules, Settling, Auth, Checked, Failure, FailureKind, MediaKind, Options, PlannedRequest,
     Platform, Post, Remote, Reply, Sent, TokenPolicy,
     catalogue::{MediaFormats, Profile},
     http::{self, Supplied},
     oauth::{self, Tokens},
-    post::{self, Problem, TextField, TextLimit, TextUnit},
+    post::{self, Problem, Source, TextField, TextLimit, TextUnit},
     uploads::MediaReader,
 };
 
@@ -206,12 +206,11 @@ impl Bluesky {
         dids
     }
 
-    /// Uploads the post's image: its blob, to name in the record.
-    async fn upload(&self, auth: &Auth, post: &Post, media_url: &str) -> Result<Value, Failure> {
-        let bytes = self.images.read(post, media_url, "Bluesky").await?;
-        let mime = post
+    /// Uploads an image: its blob, to name in the record.
+    async fn upload(&self, auth: &Auth, image: Source<'_>) -> Result<Value, Failure> {
+        let bytes = self.images.read_source(image, "Bluesky").await?;
+        let mime = image
             .upload
-            .as_ref()
             .map_or_else(|| sniffed_mime(&bytes), |upload| upload.mime.clone());
         let request = self
             .http
@@ -225,12 +224,67 @@ impl Bluesky {
             Reply::Lost(reason, _) => Err(unavailable(&reason)),
         }
     }
+
+    /// The post's images, each uploaded in order, with its alt text: `(blob, alt)`.
+    async fn upload_all(&self, auth: &Auth, post: &Post) -> Result<Vec<(Value, String)>, Failure> {
+        let mut blobs = Vec::new();
+        for image in images(post) {
+            blobs.push((self.upload(auth, image).await?, image.alt_text().to_owned()));
+        }
+        Ok(blobs)
+    }
+
+    /// A post's record written to the account's repo under `rkey` (the one request with an
+    /// outside effect of a post, or of its reply).
+    async fn write(&self, auth: &Auth, rkey: &str, record: Value) -> Reply {
+        let body = json!({
+            "repo": auth.account_id,
+            "collection": COLLECTION,
+            "rkey": rkey,
+            "record": record,
+        });
+        self.post_json(auth, "com.atproto.repo.createRecord", &body)
+            .await
+    }
+
+    /// The record's `uri` and `cid` of the post `uri` (read-only), to reply under.
+    async fn strong_ref(&self, auth: &Auth, uri: &str) -> Result<Value, Failure> {
+        let rkey = uri.rsplit('/').next().unwrap_or_default();
+        let query = [
+            ("repo", auth.account_id.as_str()),
+            ("collection", COLLECTION),
+            ("rkey", rkey),
+        ];
+        let body = self
+            .get(auth, "com.atproto.repo.getRecord", &query)
+            .await
+            .read("Bluesky", "post")?;
+        match (body["uri"].as_str(), body["cid"].as_str()) {
+            (Some(uri), Some(cid)) if !uri.is_empty() && !cid.is_empty() => {
+                Ok(json!({ "uri": uri, "cid": cid }))
+            }
+            _ => Err(unavailable("Bluesky's answer for the post named no uri and cid")),
+        }
+    }
+}
+
+/// The images a post sends, in order (none for a text post).
+fn images(post: &Post) -> Vec<Source<'_>> {
+    match post.has_image() {
+        true => post.sources(),
+        false => Vec::new(),
+    }
+}
+
+/// Now, as a record's `createdAt` says it.
+fn now() -> String {
+    Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 /// The record of a post: its text with facets (mentions whose DIDs `dids` holds), its
-/// language when the text tells it, the time it was written, and its image (`blob`, with
-/// the media's alt text).
-fn record(post: &Post, dids: &HashMap<String, String>, blob: Option<Value>, at: &str) -> Value {
+/// language when the text tells it, the time it was written, and its images (`blobs`, each
+/// with its alt text).
+fn record(post: &Post, dids: &HashMap<String, String>, blobs: &[(Value, String)], at: &str) -> Value {
     let mut record = json!({
         "$type": COLLECTION,
         "text": post.text,
@@ -243,15 +297,28 @@ fn record(post: &Post, dids: &HashMap<String, String>, blob: Option<Value>, at: 
     if !facets.is_empty() {
         record["facets"] = Value::from(facets);
     }
-    if let Some(blob) = blob {
-        let alt = post
-            .upload
-            .as_ref()
-            .map_or("", |upload| upload.alt_text.as_str());
-        record["embed"] = json!({
-            "$type": "app.bsky.embed.images",
-            "images": [{ "alt": alt, "image": blob }],
-        });
+    if !blobs.is_empty() {
+        let images: Vec<Value> = blobs
+            .iter()
+            .map(|(blob, alt)| json!({ "alt": alt, "image": blob }))
+            .collect();
+        record["embed"] = json!({ "$type": "app.bsky.embed.images", "images": images });
+    }
+    record
+}
+
+/// A reply record (a post's first comment): `text` under the post `parent` (its `uri` and
+/// `cid`), which is also the thread's root.
+fn reply_record(text: &str, parent: &Value, at: &str) -> Value {
+    let mut record = json!({
+        "$type": COLLECTION,
+        "text": text,
+        "createdAt": at,
+        "reply": { "root": parent, "parent": parent },
+    });
+    let facets = text::facets(text, &HashMap::new());
+    if !facets.is_empty() {
+        record["facets"] = Value::from(facets);
     }
     record
 }
@@ -473,6 +540,9 @@ impl Rules for Bluesky {
             // Bluesky limits record writes per account: 35,000 points a day, a created
             // record costing 3, so 11,666 posts; a 429 defers the publish to its reset.
             quota: Some(crate::catalogue::Quota::counted_daily(11_666)),
+            // Up to 4 images, each with its alt text (`app.bsky.embed.images`).
+            carousel: Some(crate::catalogue::Carousel::of(4, false)),
+            first_comment: true,
         }
     }
 
@@ -547,8 +617,12 @@ impl Rules for Bluesky {
             .into_iter()
             .map(|handle| (handle.clone(), format!("<did of {handle}>")))
             .collect();
-        let blob = post.has_image().then(|| json!("<blob>"));
-        if blob.is_some() {
+        let blobs: Vec<(Value, String)> = images(post)
+            .into_iter()
+            .enumerate()
+            .map(|(n, image)| (json!(format!("<blob {}>", n + 1)), image.alt_text().to_owned()))
+            .collect();
+        for _ in &blobs {
             requests.push(request(
                 "POST",
                 "com.atproto.repo.uploadBlob",
@@ -564,7 +638,7 @@ impl Rules for Bluesky {
             "repo": account_id,
             "collection": COLLECTION,
             "rkey": rkey,
-            "record": record(post, &planned_dids, blob, "<createdAt>"),
+            "record": record(post, &planned_dids, &blobs, "<createdAt>"),
         });
         requests.push(request(
             "POST",
@@ -582,8 +656,8 @@ impl Publish for Bluesky {
     /// Bluesky's 1,000,000 bytes before anything is sent.
     async fn check(&self, at: Attempt<'_>) -> Result<Checked, Failure> {
         let Attempt { post, options, .. } = at;
-        if let Some(media_url) = post.media_url.as_deref().filter(|_| post.has_image()) {
-            self.images.read(post, media_url, "Bluesky").await?;
+        for image in images(post) {
+            self.images.read_source(image, "Bluesky").await?;
         }
         Ok(Checked {
             options: options.clone(),
@@ -611,24 +685,12 @@ impl Publish for Bluesky {
             return Sent::NotApplied(unavailable("no record key was kept for the post"));
         };
         let dids = self.mentioned(auth, post).await;
-        let blob = match post.media_url.as_deref().filter(|_| post.has_image()) {
-            Some(media_url) => match self.upload(auth, post, media_url).await {
-                Ok(blob) => Some(blob),
-                Err(failure) => return Sent::NotApplied(failure),
-            },
-            None => None,
+        let blobs = match self.upload_all(auth, post).await {
+            Ok(blobs) => blobs,
+            Err(failure) => return Sent::NotApplied(failure),
         };
-        let at = Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-        let body = json!({
-            "repo": auth.account_id,
-            "collection": COLLECTION,
-            "rkey": rkey,
-            "record": record(post, &dids, blob, &at),
-        });
-        match self
-            .post_json(auth, "com.atproto.repo.createRecord", &body)
-            .await
-        {
+        let record = record(post, &dids, &blobs, &now());
+        match self.write(auth, rkey, record).await {
             // Written only when the answer names the record (its `uri` and `cid`); any
             // other 2xx is unknown, settled by reading the record back.
             Reply::Ok(answer) => match (answer["uri"].as_str(), answer["cid"].as_str()) {
@@ -671,6 +733,31 @@ impl Publish for Bluesky {
             Reply::Refused(failure) => Remote::Pending(failure.message),
             Reply::Lost(reason, _) => Remote::Pending(reason),
         }
+    }
+
+    /// A reply under the post, written under the key its intent names
+    /// ([`tid::of_reply`]): a repeat names the same record, which Bluesky refuses.
+    async fn comment(&self, auth: &Auth, on: Commenting<'_>) -> Sent {
+        let Some(rkey) = on.intent_id.and_then(tid::of_reply) else {
+            return Sent::NotApplied(Failure::permanent(
+                "PUBLISH_STATE_INVALID",
+                "a Bluesky reply is written under its intent's key, and this publish has none",
+            ));
+        };
+        let parent = match self.strong_ref(auth, on.post_id).await {
+            Ok(parent) => parent,
+            Err(failure) => return Sent::NotApplied(failure),
+        };
+        let reply = self
+            .write(auth, &rkey, reply_record(on.text, &parent, &now()))
+            .await;
+        reply.sent(|answer| match answer["uri"].as_str() {
+            Some(uri) if !uri.is_empty() => Sent::Accepted {
+                remote_id: uri.to_owned(),
+                post_id: Some(uri.to_owned()),
+            },
+            _ => Sent::Unknown("Bluesky answered without naming the reply written".into()),
+        })
     }
 
     /// `at://<did>/app.bsky.feed.post/<rkey>` is shown at

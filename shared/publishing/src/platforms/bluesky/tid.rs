@@ -39,6 +39,13 @@ pub fn of_intent(intent: Uuid) -> Option<String> {
     encode(micros, u16::from_be_bytes([bytes[14], bytes[15]]))
 }
 
+/// The record key of the intent's reply (its post's first comment): the post's key a
+/// microsecond later, so that a repeat names the same record and never the post's.
+pub fn of_reply(intent: Uuid) -> Option<String> {
+    let (micros, clock) = decode(&of_intent(intent)?)?;
+    encode(micros + 1, clock)
+}
+
 /// Whether `tid` is a TID as the spec writes one: 13 characters of the alphabet, the first
 /// keeping the top bit 0.
 pub fn is_valid(tid: &str) -> bool {
@@ -92,6 +99,11 @@ mod tests {
         let key = of_intent(intent(0x0123)).unwrap();
         assert!(is_valid(&key), "{key}");
         assert_eq!(decode(&key), Some((ms * 1_000, 0x0123)));
+        // Its reply (the first comment) has a key of its own, the same every time.
+        let reply = of_reply(intent(0x0123)).unwrap();
+        assert_eq!(decode(&reply), Some((ms * 1_000 + 1, 0x0123)));
+        assert_ne!(reply, key);
+        assert_eq!(of_reply(intent(0x0123)), Some(reply));
         assert_eq!(
             of_intent(intent(0x0123)),
             Some(key.clone()),

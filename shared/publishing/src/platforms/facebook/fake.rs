@@ -33,6 +33,9 @@ pub struct FacebookFake {
     pub revoked: Vec<String>,
     /// The person shares no page (`/me/accounts` is empty).
     pub no_pages: bool,
+    /// Photos uploaded unpublished (`published: false`), for a post to attach: id ->
+    /// (page, address).
+    pub unpublished: std::collections::HashMap<String, (String, String)>,
 }
 
 pub(crate) fn route(state: &mut State, call: &Call) -> Answer {
@@ -68,6 +71,25 @@ pub(crate) fn route(state: &mut State, call: &Call) -> Answer {
                 })
                 .collect();
             Some((200, json!({ "data": data })))
+        }
+        ("POST", [post, "comments"]) if state.posts.iter().any(|p| p.id == *post) => {
+            let body: Value = serde_json::from_str(&call.body).unwrap_or(Value::Null);
+            let text = body["message"].as_str().unwrap_or_default().to_owned();
+            crate::sandbox::graph_comment(state, "facebook", post, &text)
+        }
+        ("POST", [page, "photos"])
+            if token == page_token(page)
+                && serde_json::from_str::<Value>(&call.body)
+                    .is_ok_and(|body| body["published"] == false) =>
+        {
+            let body: Value = serde_json::from_str(&call.body).unwrap_or(Value::Null);
+            let id = format!("81000000000{}", state.facebook.unpublished.len() + 1);
+            let url = body["url"].as_str().unwrap_or_default().to_owned();
+            state
+                .facebook
+                .unpublished
+                .insert(id.clone(), (page.to_string(), url));
+            Some((200, json!({ "id": id })))
         }
         ("POST", [page, edge @ ("feed" | "photos" | "videos")]) => {
             if token != page_token(page) {
@@ -209,6 +231,11 @@ fn post(state: &mut State, call: &Call, page: &str, edge: &str) -> Answer {
         return graph_error(400, 100, "(#100) The message parameter is required");
     }
     let text = text.clone();
+    let media = match attached(state, &body, page) {
+        Ok(Some(urls)) => urls,
+        Ok(None) => media.as_str().map(str::to_owned).into_iter().collect(),
+        Err(refused) => return refused,
+    };
     // A feed post and a photo are known by their post's id (a photo also has its own); a
     // video by the video's.
     let serial = state.posts.len() + 1;
@@ -222,11 +249,12 @@ fn post(state: &mut State, call: &Call, page: &str, edge: &str) -> Answer {
     kept["page"] = json!(page);
     kept["edge"] = json!(edge);
     kept["text"] = text;
-    kept["media"] = media;
+    kept["media"] = json!(media.first());
     state.posts.push(Posted {
         platform: "facebook",
         id: id.clone(),
         body: kept,
+        media,
     });
     if std::mem::take(&mut state.drop_after_publish) {
         return None;
@@ -238,4 +266,21 @@ fn post(state: &mut State, call: &Call, page: &str, edge: &str) -> Answer {
         "photos" => (200, json!({ "id": media_id, "post_id": post_id })),
         _ => (200, json!({ "id": id })),
     })
+}
+
+/// The addresses of the unpublished photos a feed post attaches (`attached_media`, each
+/// `{media_fbid}` of this page's), in order; `None` when it attaches none.
+fn attached(state: &State, body: &Value, page: &str) -> Result<Option<Vec<String>>, Answer> {
+    let Some(attached) = body["attached_media"].as_array() else {
+        return Ok(None);
+    };
+    let mut urls = Vec::with_capacity(attached.len());
+    for media in attached {
+        let id = media["media_fbid"].as_str().unwrap_or_default();
+        match state.facebook.unpublished.get(id) {
+            Some((owner, url)) if owner == page => urls.push(url.clone()),
+            _ => return Err(graph_error(400, 100, "(#100) attached_media names an unknown photo")),
+        }
+    }
+    Ok(Some(urls))
 }

@@ -12,12 +12,12 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use crate::{
-    Attempt, Connect, Measure, Named, Publish, Rules, Settling, Auth, Checked, Failure, FailureKind, MediaKind, Options, PlannedRequest,
+    Attempt, Commenting, Connect, Measure, Named, Publish, Rules, Settling, Auth, Checked, Failure, FailureKind, MediaKind, Options, PlannedRequest,
     Platform, Post, PostMetrics, Remote, Reply, Sent,
     TokenPolicy,
     catalogue::Profile,
     oauth, platforms::meta,
-    post::{self, Problem, TextField, TextLimit},
+    post::{self, Medium, Problem, TextField, TextLimit},
 };
 
 /// Facebook's name in the registry (and the channel slug it publishes).
@@ -50,6 +50,14 @@ pub const SCOPES: &str = "pages_show_list,pages_manage_posts,pages_read_engageme
 
 /// The permission reading a post's insights needs.
 const METRICS_SCOPE: &str = "read_insights";
+
+/// The permission commenting as the page needs.
+const COMMENT_SCOPE: &str = "pages_manage_engagement";
+
+/// What `prepare` keeps of a multi-photo post: its photos uploaded unpublished, their ids
+/// after this prefix (comma-separated). Never a post's id: a lost answer with it is looked
+/// for among the page's recent posts.
+const PHOTOS: &str = "photos:";
 
 /// A post's counts and insights, in one read.
 const METRICS_FIELDS: &str = "shares,reactions.summary(total_count).limit(0),comments.summary(total_count).limit(0),insights.metric(post_impressions,post_impressions_unique)";
@@ -96,6 +104,25 @@ impl Facebook {
     async fn get(&self, path: &str, query: &[(&str, &str)], token: &str) -> Reply {
         self.call(self.api.http.get(self.url(path)).query(query), token)
             .await
+    }
+
+    /// A photo of a multi-photo post, uploaded unpublished (invisible until a post attaches
+    /// it): the page's photos edge and what it says there.
+    fn unpublished(page: &str, medium: &Medium) -> (String, Value) {
+        let mut body = json!({ "url": medium.url, "published": false });
+        let alt = medium.upload.alt_text.trim();
+        if !alt.is_empty() {
+            body["alt_text_custom"] = json!(alt);
+        }
+        (format!("{page}/photos"), body)
+    }
+
+    /// A multi-photo post: the feed post attaching the unpublished photos `photos` (their
+    /// ids, in order).
+    fn attaching(page: &str, post: &Post, photos: &[&str]) -> (String, Value) {
+        let attached: Vec<Value> = photos.iter().map(|id| json!({ "media_fbid": id })).collect();
+        let body = json!({ "message": post.text, "attached_media": attached });
+        (format!("{page}/feed"), body)
     }
 
     /// Where a post goes (the page's edge) and what it says there.
@@ -279,6 +306,9 @@ impl Rules for Facebook {
             // Meta states no post quota for pages, only call rates; past 25 posts a page in
             // a moving day its spam checks start refusing, so Almanac counts to 25.
             quota: Some(crate::catalogue::Quota::counted_daily(25)),
+            // Several photos in one post (`attached_media`); a video goes alone.
+            carousel: Some(crate::catalogue::Carousel::of(10, false)),
+            first_comment: true,
             ..Profile::of("#1877f2")
         }
     }
@@ -309,14 +339,25 @@ impl Rules for Facebook {
     }
 
     fn plan(&self, account_id: &str, post: &Post, _options: &Options) -> Vec<PlannedRequest> {
-        let (path, body) = Self::request(account_id, post);
-        vec![PlannedRequest {
+        let request = |(path, body): (String, Value), effect: &str| PlannedRequest {
             method: "POST".into(),
             url: format!("{}?access_token=***", self.url(&path)),
             headers: Value::Null,
             body,
-            effect: "publishes".into(),
-        }]
+            effect: effect.into(),
+        };
+        if !post.is_carousel() {
+            return vec![request(Self::request(account_id, post), "publishes")];
+        }
+        let ids: Vec<String> = (1..=post.items.len())
+            .map(|n| format!("<photo_{n}_id>"))
+            .collect();
+        let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+        post.items
+            .iter()
+            .map(|medium| request(Self::unpublished(account_id, medium), "harmless"))
+            .chain([request(Self::attaching(account_id, post, &ids), "publishes")])
+            .collect()
     }
 }
 
@@ -332,11 +373,46 @@ impl Publish for Facebook {
     }
 
 
-    /// The post, one call: a photo's answer names its post (`post_id`), a feed post's id is
-    /// its post's, a video's is the video's.
-    async fn send(&self, at: Attempt<'_>, _: Option<&str>) -> Sent {
+    /// A multi-photo post's photos, uploaded unpublished (harmless: invisible until a post
+    /// attaches them); their ids, kept as [`PHOTOS`]. Nothing for a post of one medium.
+    async fn prepare(&self, at: Attempt<'_>) -> Result<Option<String>, Failure> {
         let Attempt { auth, post, .. } = at;
-        let (path, body) = Self::request(&auth.account_id, post);
+        if !post.is_carousel() {
+            return Ok(None);
+        }
+        let mut ids = Vec::with_capacity(post.items.len());
+        for medium in &post.items {
+            let (path, body) = Self::unpublished(&auth.account_id, medium);
+            let request = self.api.http.post(self.url(&path)).json(&body);
+            let answer = self
+                .call(request, &auth.access_token)
+                .await
+                .read("Facebook", "photo upload")?;
+            match answer["id"].as_str().filter(|id| is_graph_id(id)) {
+                Some(id) => ids.push(id.to_owned()),
+                None => {
+                    return Err(Failure::retryable(
+                        "PLATFORM_UNAVAILABLE",
+                        "Facebook took a photo without naming it; the post is tried again",
+                    ));
+                }
+            }
+        }
+        Ok(Some(format!("{PHOTOS}{}", ids.join(","))))
+    }
+
+    /// The post, one call: a photo's answer names its post (`post_id`), a feed post's id is
+    /// its post's (a multi-photo post's too), a video's is the video's.
+    async fn send(&self, at: Attempt<'_>, prepared: Option<&str>) -> Sent {
+        let Attempt { auth, post, .. } = at;
+        let photos = prepared.and_then(|kept| kept.strip_prefix(PHOTOS));
+        let (path, body) = match photos {
+            Some(ids) => {
+                let ids: Vec<&str> = ids.split(',').collect();
+                Self::attaching(&auth.account_id, post, &ids)
+            }
+            None => Self::request(&auth.account_id, post),
+        };
         let request = self.api.http.post(self.url(&path)).json(&body);
         let reply = self.call(request, &auth.access_token).await;
         reply.sent(|answer| {
@@ -357,7 +433,7 @@ impl Publish for Facebook {
     /// recent posts (a video among its videos) with the same text.
     async fn confirm(&self, auth: &Auth, sent: Settling<'_>) -> Remote {
         let Settling { remote_id, post, since } = sent;
-        if let Some(id) = remote_id {
+        if let Some(id) = remote_id.filter(|id| !id.starts_with(PHOTOS)) {
             return Remote::Published {
                 post_id: is_graph_id(id).then(|| id.to_owned()),
             };
@@ -367,6 +443,26 @@ impl Publish for Facebook {
             Ok(None) => Remote::Pending("the page's recent posts do not show it".into()),
             Err(reason) => Remote::Pending(reason),
         }
+    }
+
+    fn comment_scope(&self) -> Option<&'static str> {
+        Some(COMMENT_SCOPE)
+    }
+
+    /// A comment as the page under its post (`/{post-id}/comments`).
+    async fn comment(&self, auth: &Auth, on: Commenting<'_>) -> Sent {
+        if !is_graph_id(on.post_id) {
+            return crate::no_post_to_comment("Facebook");
+        }
+        let path = format!("{}/comments", on.post_id);
+        let request = self
+            .api
+            .http
+            .post(self.url(&path))
+            .json(&json!({ "message": on.text }));
+        self.call(request, &auth.access_token)
+            .await
+            .commented(&["id"])
     }
 
     async fn post_url(&self, auth: &Auth, post_id: &str) -> Option<String> {

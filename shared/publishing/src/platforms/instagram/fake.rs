@@ -2,7 +2,10 @@
 
 use serde_json::{Value, json};
 
-use crate::sandbox::{Answer, Call, IG_USER, Posted, State};
+use crate::sandbox::{Answer, Call, IG_USER, Posted, State, container_media};
+
+/// The most children a carousel takes.
+const CAROUSEL_MAX: usize = 10;
 
 fn graph_error(status: u16, code: i64, subcode: Option<i64>, message: &str) -> Answer {
     let mut error = json!({ "message": message, "type": "OAuthException", "code": code, "fbtrace_id": "trace" });
@@ -18,7 +21,7 @@ pub(crate) fn route(state: &mut State, call: &Call) -> Answer {
             state.tokens.insert("ig-short".into());
             Some((
                 200,
-                json!({ "access_token": "ig-short", "user_id": IG_USER.parse::<u64>().unwrap(), "permissions": ["instagram_business_basic", "instagram_business_content_publish", "instagram_business_manage_insights"] }),
+                json!({ "access_token": "ig-short", "user_id": IG_USER.parse::<u64>().unwrap(), "permissions": ["instagram_business_basic", "instagram_business_content_publish", "instagram_business_manage_insights", "instagram_business_manage_comments"] }),
             ))
         } else {
             Some((
@@ -63,6 +66,9 @@ pub(crate) fn route(state: &mut State, call: &Call) -> Answer {
         )),
         ("POST", [_, "media"]) => {
             let body: Value = serde_json::from_str(&call.body).unwrap_or(Value::Null);
+            if let Err(refused) = container_media(&state.containers, &body, CAROUSEL_MAX) {
+                return refused;
+            }
             let id = format!("1790000000000{}", state.containers.len() + 1);
             state
                 .containers
@@ -70,6 +76,10 @@ pub(crate) fn route(state: &mut State, call: &Call) -> Answer {
             Some((200, json!({ "id": id })))
         }
         ("POST", [_, "media_publish"]) => media_publish(state, call),
+        ("POST", [media, "comments"]) if state.posts.iter().any(|p| p.id == *media) => {
+            let text = call.query.get("message").cloned().unwrap_or_default();
+            crate::sandbox::graph_comment(state, "instagram", media, &text)
+        }
         ("GET", [_, "media"]) => {
             if state.cannot_confirm {
                 return Some((200, json!({ "data": [] })));
@@ -149,11 +159,13 @@ fn media_publish(state: &mut State, call: &Call) -> Answer {
     }
     *status = "PUBLISHED".into();
     let body = body.clone();
+    let media = container_media(&state.containers, &body, CAROUSEL_MAX).unwrap_or_default();
     let id = format!("1800000000000{}", state.posts.len() + 1);
     state.posts.push(Posted {
         platform: "instagram",
         id: id.clone(),
         body,
+        media,
     });
     state.quota_usage += 1;
     if std::mem::take(&mut state.drop_after_publish) {

@@ -10,9 +10,9 @@ use serde_json::{Value, json};
 use crate::{
     Named, Rules, Failure, FailureKind, MediaKind, Options, PlannedRequest,
     Platform, Post, PostMetrics,
-    platforms::meta::{self, ContainerApi, Containers},
+    platforms::meta::{self, CommentBy, ContainerApi, Containers},
     post::{
-        self, CAPTION_MAX, INSTAGRAM_HASHTAGS_MAX, INSTAGRAM_MENTIONS_MAX, Problem, TextField,
+        self, CAPTION_MAX, Medium, INSTAGRAM_HASHTAGS_MAX, INSTAGRAM_MENTIONS_MAX, Problem, TextField,
         TextLimit,
     },
 };
@@ -37,7 +37,10 @@ pub(crate) const HOSTS: super::Hosts = super::Hosts {
 };
 
 /// What connecting asks for.
-const SCOPE: &str = "instagram_business_basic,instagram_business_content_publish,instagram_business_manage_insights";
+const SCOPE: &str = "instagram_business_basic,instagram_business_content_publish,instagram_business_manage_insights,instagram_business_manage_comments";
+
+/// The permission commenting under a media needs.
+const COMMENT_SCOPE: &str = "instagram_business_manage_comments";
 
 /// The permission reading a media's insights needs.
 const METRICS_SCOPE: &str = "instagram_business_manage_insights";
@@ -142,6 +145,8 @@ const CONTAINERS: ContainerApi = ContainerApi {
     version: "",
     grants: "ig",
     me: "user_id,username,name",
+    comment: CommentBy::Edge,
+    comment_scope: COMMENT_SCOPE,
     create: "media",
     publish: "media_publish",
     status: "status_code",
@@ -183,6 +188,21 @@ impl Containers for Instagram {
             MediaKind::Photo => json!({ "image_url": url, "caption": post.text }),
         }
     }
+
+    fn item_body(&self, medium: &Medium) -> Value {
+        match medium.kind {
+            MediaKind::Video => json!({
+                "media_type": "VIDEO",
+                "video_url": medium.url,
+                "is_carousel_item": true,
+            }),
+            MediaKind::Photo => json!({ "image_url": medium.url, "is_carousel_item": true }),
+        }
+    }
+
+    fn carousel_body(&self, post: &Post, children: &str) -> Value {
+        json!({ "media_type": "CAROUSEL", "children": children, "caption": post.text })
+    }
 }
 
 impl Named for Instagram {
@@ -211,6 +231,9 @@ impl Rules for Instagram {
             // `content_publishing_limit`: 100 API-published posts in a moving day, read
             // before each publish (the figure read is the one that counts).
             quota: Some(crate::catalogue::Quota::read_daily(100)),
+            // A carousel holds 2 to 10 photos and videos, mixed.
+            carousel: Some(crate::catalogue::Carousel::of(10, true)),
+            first_comment: true,
         }
     }
 

@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use crate::sandbox::{Answer, Call, LI_MEMBER_SUB, LI_PAGE, Posted, State};
+use crate::sandbox::{Answer, Call, Comment, LI_MEMBER_SUB, LI_PAGE, Posted, State};
 
 /// A post LinkedIn holds.
 #[derive(Debug, Clone)]
@@ -107,13 +107,30 @@ fn create_post(state: &mut State, body: &Value) -> Answer {
                 "status": 422 }),
         ));
     }
-    let image = body["content"]["media"]["id"].as_str().map(str::to_owned);
-    if let Some(image) = &image {
+    let images: Vec<String> = match body["content"]["multiImage"]["images"].as_array() {
+        Some(images) => images
+            .iter()
+            .filter_map(|image| image["id"].as_str().map(str::to_owned))
+            .collect(),
+        None => body["content"]["media"]["id"]
+            .as_str()
+            .map(str::to_owned)
+            .into_iter()
+            .collect(),
+    };
+    if body["content"]["multiImage"].is_object() && !(2..=MULTI_IMAGE_MAX).contains(&images.len())
+    {
+        return li_error(422, None, "a multiImage post takes 2 to 20 images");
+    }
+    let mut media = Vec::with_capacity(images.len());
+    for image in &images {
         let upload = image.trim_start_matches("urn:li:image:");
-        if !matches!(state.li_images.get(upload), Some(Some(_))) {
-            return li_error(422, None, "the image was not uploaded");
+        match state.li_images.get(upload) {
+            Some(Some(length)) => media.push(crate::sandbox::bytes_named(*length)),
+            _ => return li_error(422, None, "the image was not uploaded"),
         }
     }
+    let image = images.first().cloned();
     let urn = format!("urn:li:share:7{:018}", state.li_posts.len() + 1);
     state.li_posts.push(LiPost {
         urn: urn.clone(),
@@ -126,6 +143,7 @@ fn create_post(state: &mut State, body: &Value) -> Answer {
         platform: "linkedin",
         id: urn.clone(),
         body: body.clone(),
+        media,
     });
     if std::mem::take(&mut state.drop_after_publish) {
         return None;
@@ -136,6 +154,32 @@ fn create_post(state: &mut State, body: &Value) -> Answer {
     state.reply_headers.push(("x-restli-id".into(), urn));
     Some((201, Value::Null))
 }
+
+/// A comment by the post's own author (`actor`) under it (`object`): 201, its URN in
+/// `x-restli-id` and the comment in the body.
+fn comment(state: &mut State, body: &Value) -> Answer {
+    let object = body["object"].as_str().unwrap_or_default().to_owned();
+    let actor = body["actor"].as_str().unwrap_or_default();
+    if !state.li_posts.iter().any(|p| p.urn == object && p.author == actor) {
+        return li_error(422, None, "the object is not a post of the actor");
+    }
+    let text = body["message"]["text"].as_str().unwrap_or_default().to_owned();
+    match crate::sandbox::comment(state, "linkedin", &object, &text) {
+        Comment::Refused => li_error(403, Some("ACCESS_DENIED"), "Comments are disabled on this post"),
+        Comment::Dropped => None,
+        Comment::Made(id) => {
+            let urn = format!("urn:li:comment:({object},{id})");
+            if let Some(made) = state.comments.last_mut() {
+                made.id = urn.clone();
+            }
+            state.reply_headers.push(("x-restli-id".into(), urn));
+            Some((201, json!({ "id": id, "object": object, "message": { "text": text } })))
+        }
+    }
+}
+
+/// The most images a multi-image post takes.
+const MULTI_IMAGE_MAX: usize = 20;
 
 fn token(state: &mut State, call: &Call) -> Answer {
     let refused = |description: &str| {
@@ -253,6 +297,11 @@ fn rest(state: &mut State, call: &Call, path: &str) -> Answer {
             Some((200, json!({ "firstDegreeSize": crate::sandbox::FOLLOWERS })))
         }
         ("POST", "/rest/posts") => create_post(state, &body),
+        ("POST", comments)
+            if comments.starts_with("/rest/socialActions/") && comments.ends_with("/comments") =>
+        {
+            comment(state, &body)
+        }
         ("GET", "/rest/posts") => {
             let author = call.query.get("author").cloned().unwrap_or_default();
             if !author.starts_with("urn:li:organization:") {
@@ -276,6 +325,15 @@ fn rest(state: &mut State, call: &Call, path: &str) -> Answer {
                         "createdAt": p.created_at, "lifecycleState": "PUBLISHED", "visibility": "PUBLIC" });
                     if let Some(image) = &p.image {
                         post["content"] = json!({ "media": { "id": image } });
+                    }
+                    if let Some(images) = state
+                        .posts
+                        .iter()
+                        .find(|posted| posted.id == p.urn)
+                        .map(|posted| &posted.body["content"]["multiImage"])
+                        .filter(|multi| multi.is_object())
+                    {
+                        post["content"] = json!({ "multiImage": images });
                     }
                     post
                 })

@@ -14,9 +14,9 @@ use crate::http::{self, Supplied};
 use crate::uploads::MediaReader;
 use crate::{
     PostMetrics,
-    Attempt, Connect, Measure, Named, Publish, Rules, Settling, Auth, Failure, MediaKind, Options, PlannedRequest, Platform,
+    Attempt, Commenting, Connect, Measure, Named, Publish, Rules, Settling, Auth, Failure, MediaKind, Options, PlannedRequest, Platform,
     Post, Remote, Reply, Sent, TokenPolicy, oauth,
-    post::{self, Problem, TextField, TextLimit},
+    post::{self, Problem, Source, TextField, TextLimit},
 };
 
 mod connect;
@@ -168,8 +168,9 @@ impl LinkedIn {
             .await
     }
 
-    /// The post a publish sends (`image`: the uploaded image's URN).
-    fn post_body(author: &str, post: &Post, image: Option<&str>) -> Value {
+    /// The post a publish sends (`images`: the uploaded images' URNs, comma-separated: one
+    /// is the post's media, more its `multiImage`).
+    fn post_body(author: &str, post: &Post, images: Option<&str>) -> Value {
         let mut body = json!({
             "author": author,
             "commentary": commentary(&post.text),
@@ -182,28 +183,32 @@ impl LinkedIn {
             "lifecycleState": "PUBLISHED",
             "isReshareDisabledByAuthor": false,
         });
-        if let Some(image) = image {
-            let alt = post
-                .upload
-                .as_ref()
-                .map(|upload| upload.alt_text.as_str())
-                .filter(|alt| !alt.trim().is_empty())
-                .unwrap_or(&post.title);
-            let alt: String = alt.chars().take(4_000).collect();
-            body["content"] = json!({ "media": { "id": image, "altText": alt } });
+        let alt = |alt: &str| -> String {
+            let alt = Some(alt).filter(|alt| !alt.trim().is_empty()).unwrap_or(&post.title);
+            alt.chars().take(4_000).collect()
+        };
+        let images: Vec<&str> = images.into_iter().flat_map(|i| i.split(',')).collect();
+        match images.as_slice() {
+            [] => {}
+            [image] => {
+                let said = post.upload.as_ref().map_or("", |upload| upload.alt_text.as_str());
+                body["content"] = json!({ "media": { "id": image, "altText": alt(said) } });
+            }
+            several => {
+                let images: Vec<Value> = several
+                    .iter()
+                    .zip(&post.items)
+                    .map(|(id, medium)| json!({ "id": id, "altText": alt(&medium.upload.alt_text) }))
+                    .collect();
+                body["content"] = json!({ "multiImage": { "images": images } });
+            }
         }
         body
     }
 
-    /// Whether the post carries an image (a photo entry with a media URL).
-    /// Reads the entry's image and uploads it for `author`: the image's URN.
-    async fn upload_image(
-        &self,
-        auth: &Auth,
-        post: &Post,
-        media_url: &str,
-    ) -> Result<String, Failure> {
-        let bytes = self.images.read(post, media_url, "LinkedIn").await?;
+    /// Reads an image and uploads it for the author: the image's URN.
+    async fn upload_image(&self, auth: &Auth, image: Source<'_>) -> Result<String, Failure> {
+        let bytes = self.images.read_source(image, "LinkedIn").await?;
         let request = self
             .api.http
             .post(self.url("/rest/images"))
@@ -269,7 +274,11 @@ impl LinkedIn {
             .find(|element| {
                 element["commentary"].as_str() == Some(text.as_str())
                     && element["createdAt"].as_i64().is_none_or(|at| at >= from)
-                    && image.is_none_or(|image| element["content"]["media"]["id"] == image)
+                    && image.is_none_or(|image| {
+                        let content = &element["content"];
+                        content["media"]["id"] == image
+                            || content["multiImage"]["images"][0]["id"] == image
+                    })
             })
             .and_then(|element| element["id"].as_str().map(str::to_owned)))
     }
@@ -339,6 +348,9 @@ impl Rules for LinkedIn {
             preview_chars: Some(210),
             // Posts are throttled per member a day (150), the day turning at midnight UTC.
             quota: Some(crate::catalogue::Quota::counted_daily(150).by_day_of(chrono_tz::UTC)),
+            // A multi-image post holds 2 to 20 images (no video).
+            carousel: Some(crate::catalogue::Carousel::of(20, false)),
+            first_comment: true,
         }
     }
 
@@ -376,8 +388,13 @@ impl Rules for LinkedIn {
 
     fn plan(&self, account_id: &str, post: &Post, _options: &Options) -> Vec<PlannedRequest> {
         let mut requests = Vec::new();
-        let image = post.has_image().then_some("<image_urn>");
-        if let Some(media_url) = post.media_url.as_deref().filter(|_| image.is_some()) {
+        let urls = post.media_urls();
+        let images: Vec<String> = match post.has_image() {
+            true if urls.len() == 1 => vec!["<image_urn>".to_owned()],
+            true => (1..=urls.len()).map(|n| format!("<image_{n}_urn>")).collect(),
+            false => Vec::new(),
+        };
+        for media_url in urls.iter().take(images.len()) {
             requests.extend([
                 PlannedRequest {
                     method: "GET".into(),
@@ -407,7 +424,7 @@ impl Rules for LinkedIn {
             method: "POST".into(),
             url: self.url("/rest/posts"),
             headers: self.planned_headers(true),
-            body: Self::post_body(account_id, post, image),
+            body: Self::post_body(account_id, post, Some(images.join(",")).filter(|i| !i.is_empty()).as_deref()),
             effect: "publishes".into(),
         });
         requests
@@ -420,15 +437,41 @@ impl Publish for LinkedIn {
         feed_url(post_id)
     }
 
+    // Commenting needs the permission posting does (`w_member_social`,
+    // `w_organization_social`): no scope of its own.
+
+    /// A comment by the post's author under it (`/rest/socialActions/{urn}/comments`).
+    async fn comment(&self, auth: &Auth, on: Commenting<'_>) -> Sent {
+        if !is_post_urn(on.post_id) {
+            return crate::no_post_to_comment("LinkedIn");
+        }
+        let path = format!("/rest/socialActions/{}/comments", encoded(on.post_id));
+        let body = json!({
+            "actor": auth.account_id,
+            "object": on.post_id,
+            "message": { "text": on.text },
+        });
+        let request = self.api.http.post(self.url(&path)).json(&body);
+        self.call(request, &auth.access_token)
+            .await
+            .commented(&["x-restli-id", "id"])
+    }
+
     // Nothing to check first (the default): LinkedIn has no quota to ask about.
 
     /// The image, fetched and uploaded (invisible until a post names it).
+    /// The images, fetched and uploaded in order (invisible until a post names them):
+    /// their URNs, comma-separated.
     async fn prepare(&self, at: Attempt<'_>) -> Result<Option<String>, Failure> {
         let Attempt { auth, post, .. } = at;
-        match post.media_url.as_deref().filter(|_| post.has_image()) {
-            Some(media_url) => self.upload_image(auth, post, media_url).await.map(Some),
-            None => Ok(None),
+        if !post.has_image() {
+            return Ok(None);
         }
+        let mut images = Vec::new();
+        for image in post.sources() {
+            images.push(self.upload_image(auth, image).await?);
+        }
+        Ok(Some(images.join(",")))
     }
 
     async fn send(&self, at: Attempt<'_>, prepared: Option<&str>) -> Sent {
@@ -456,7 +499,10 @@ impl Publish for LinkedIn {
                 post_id: Some(post.to_owned()),
             };
         }
-        let image = remote_id.filter(|id| id.starts_with("urn:li:image:"));
+        // The first image the post names (`prepare` kept them all).
+        let image = remote_id
+            .filter(|id| id.starts_with("urn:li:image:"))
+            .and_then(|ids| ids.split(',').next());
         if auth.account_id.starts_with(MEMBER) {
             return Remote::Unreadable(
                 "LinkedIn's answer to the post never came back, and LinkedIn does not let apps read a member's posts: look at the profile's recent activity, and retry only if the post is not there, so that it is not posted twice".into(),

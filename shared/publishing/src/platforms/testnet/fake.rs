@@ -29,10 +29,12 @@ pub(crate) fn route(state: &mut State, call: &Call) -> Answer {
                 return refused(400, "invalid_video", "channelId and videoUrl are required");
             }
             let id = format!("tn-video-{}", state.posts.len() + 1);
+            let media = body["videoUrl"].as_str().map(str::to_owned).into_iter().collect();
             state.posts.push(Posted {
                 platform: "testnet",
                 id: id.clone(),
                 body,
+                media,
             });
             if std::mem::take(&mut state.drop_after_publish) {
                 return None;

@@ -151,6 +151,8 @@ impl Rules for Testnet {
             mentions_max: None,
             preview_chars: None,
             quota: None,
+            carousel: None,
+            first_comment: false,
         }
     }
 

@@ -7,7 +7,10 @@ use std::collections::HashMap;
 
 use serde_json::{Value, json};
 
-use crate::sandbox::{Answer, Call, Posted, State, graph_error};
+use crate::sandbox::{Answer, Call, Posted, State, container_media, graph_error};
+
+/// The most children a carousel takes.
+const CAROUSEL_MAX: usize = 20;
 
 /// The Threads account every grant acts for.
 pub const USER: &str = "25000000000000001";
@@ -110,6 +113,10 @@ pub(crate) fn route(state: &mut State, call: &Call) -> Answer {
             if body["media_type"] == "TEXT" && text.is_empty() {
                 return graph_error(400, 100, "The parameter text is required for TEXT posts");
             }
+            if let Err(refused) = container_media(&state.threads.containers, &body, CAROUSEL_MAX)
+            {
+                return refused;
+            }
             let id = format!("1780000000000{}", state.threads.containers.len() + 1);
             state
                 .threads
@@ -197,11 +204,22 @@ fn publish(state: &mut State, call: &Call) -> Answer {
     }
     *status = "PUBLISHED".into();
     let body = body.clone();
+    if let Some(parent) = body["reply_to_id"].as_str() {
+        // A reply: a comment under the author's own post.
+        if !state.posts.iter().any(|p| p.platform == "threads" && p.id == parent) {
+            return graph_error(400, 100, "reply_to_id is not a thread of this account");
+        }
+        let text = body["text"].as_str().unwrap_or_default().to_owned();
+        return crate::sandbox::graph_comment(state, "threads", parent, &text);
+    }
+    let media =
+        container_media(&state.threads.containers, &body, CAROUSEL_MAX).unwrap_or_default();
     let id = format!("1810000000000{}", state.posts.len() + 1);
     state.posts.push(Posted {
         platform: "threads",
         id: id.clone(),
         body,
+        media,
     });
     state.threads.quota_usage += 1;
     if std::mem::take(&mut state.drop_after_publish) {

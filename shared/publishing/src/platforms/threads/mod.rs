@@ -15,8 +15,8 @@ use crate::{
     Named, Rules, MediaKind, Options, PlannedRequest, Platform,
     Post, PostMetrics,
     catalogue::{Profile, Quota},
-    platforms::meta::{self, ContainerApi, Containers},
-    post::{self, Problem, TextField, TextLimit, TextUnit},
+    platforms::meta::{self, CommentBy, ContainerApi, Containers},
+    post::{self, Medium, Problem, TextField, TextLimit, TextUnit},
 };
 
 /// Threads' name in the registry (and the channel slug it publishes).
@@ -41,7 +41,11 @@ pub(crate) const HOSTS: super::Hosts = super::Hosts {
 const VERSION: &str = "v1.0";
 
 /// What connecting asks for.
-const SCOPE: &str = "threads_basic,threads_content_publish,threads_manage_insights";
+const SCOPE: &str =
+    "threads_basic,threads_content_publish,threads_manage_insights,threads_manage_replies";
+
+/// The permission replying under a post needs.
+const COMMENT_SCOPE: &str = "threads_manage_replies";
 
 /// The permission reading a post's insights needs.
 const METRICS_SCOPE: &str = "threads_manage_insights";
@@ -98,6 +102,8 @@ const CONTAINERS: ContainerApi = ContainerApi {
     version: VERSION,
     grants: "th",
     me: "id,username,name",
+    comment: CommentBy::Reply,
+    comment_scope: COMMENT_SCOPE,
     create: "threads",
     publish: "threads_publish",
     status: "status",
@@ -142,6 +148,22 @@ impl Containers for Threads {
             (None, _) => json!({ "media_type": "TEXT", "text": post.text }),
         }
     }
+
+    fn item_body(&self, medium: &Medium) -> Value {
+        let mut body = match medium.kind {
+            MediaKind::Video => json!({ "media_type": "VIDEO", "video_url": medium.url }),
+            MediaKind::Photo => json!({ "media_type": "IMAGE", "image_url": medium.url }),
+        };
+        body["is_carousel_item"] = Value::Bool(true);
+        if !medium.upload.alt_text.is_empty() {
+            body["alt_text"] = Value::from(medium.upload.alt_text.as_str());
+        }
+        body
+    }
+
+    fn carousel_body(&self, post: &Post, children: &str) -> Value {
+        json!({ "media_type": "CAROUSEL", "children": children, "text": post.text })
+    }
 }
 
 impl Named for Threads {
@@ -158,6 +180,9 @@ impl Rules for Threads {
     fn profile(&self) -> Profile {
         Profile {
             quota: Some(Quota::read_daily(250)),
+            // A carousel holds 2 to 20 images and videos, mixed.
+            carousel: Some(crate::catalogue::Carousel::of(20, true)),
+            first_comment: true,
             ..Profile::of("#101010")
         }
     }

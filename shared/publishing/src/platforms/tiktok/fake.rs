@@ -4,6 +4,9 @@ use serde_json::{Value, json};
 
 use crate::sandbox::{Answer, Call, Posted, State, TIKTOK_OPEN_ID, TikTokOutcome};
 
+/// The most photos a photo post takes.
+const PHOTOS_MAX: usize = 35;
+
 fn tiktok_error(status: u16, code: &str, message: &str) -> Answer {
     Some((
         status,
@@ -67,11 +70,16 @@ pub(crate) fn route(state: &mut State, call: &Call) -> Answer {
             if inbox {
                 state.tiktok_pending += 1;
             }
+            let media = init_media(&body);
+            if media.len() > PHOTOS_MAX {
+                return tiktok_error(400, "invalid_params", "photo_images holds more than 35 images");
+            }
             let id = format!("v_pub_{}", state.posts.len() + 1);
             state.posts.push(Posted {
                 platform: "tiktok",
                 id: id.clone(),
                 body,
+                media,
             });
             if std::mem::take(&mut state.drop_after_publish) {
                 return None;
@@ -165,4 +173,16 @@ fn tiktok_token(state: &mut State, call: &Call) -> Answer {
             "refresh_expires_in": 31536000, "open_id": TIKTOK_OPEN_ID, "scope": scope,
             "token_type": "Bearer" }),
     ))
+}
+
+/// The media an init call names, in order: its video's address, or its photos'.
+pub fn init_media(body: &Value) -> Vec<String> {
+    let info = &body["source_info"];
+    let photos = info["photo_images"].as_array().into_iter().flatten();
+    info["video_url"]
+        .as_str()
+        .into_iter()
+        .chain(photos.filter_map(Value::as_str))
+        .map(str::to_owned)
+        .collect()
 }

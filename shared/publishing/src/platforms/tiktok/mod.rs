@@ -107,7 +107,7 @@ impl TikTok {
                         "post_info": post_info,
                         "source_info": {
                             "source": "PULL_FROM_URL",
-                            "photo_images": [url],
+                            "photo_images": post.media_urls(),
                             "photo_cover_index": 0,
                         },
                     }),
@@ -357,6 +357,9 @@ impl Rules for TikTok {
             // inbox in 24 hours and not yet posted from it (`spam_risk_too_many_pending_share`).
             // Direct posts have a daily cap TikTok does not state; its refusal is deferred.
             quota: Some(crate::catalogue::Quota::counted_daily(5).of_drafts()),
+            // Photo posts: up to 35 photos, never with a video; no comment by API.
+            carousel: Some(crate::catalogue::Carousel::of(35, false)),
+            first_comment: false,
         }
     }
 

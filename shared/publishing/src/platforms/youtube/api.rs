@@ -77,6 +77,10 @@ impl YouTube {
                 "PERMISSION_DENIED",
                 said("the Google account has no YouTube channel: create one, then connect again"),
             ),
+            (_, "commentsDisabled") => Failure::permanent(
+                "COMMENTS_DISABLED",
+                said("comments are turned off on this video, so the first comment was not posted"),
+            ),
             (403, _) => Failure::permanent(
                 "PERMISSION_DENIED",
                 said("the YouTube channel did not grant the upload permission; connect it again"),

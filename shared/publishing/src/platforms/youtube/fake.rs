@@ -101,6 +101,7 @@ pub(crate) fn route(state: &mut State, call: &Call) -> Answer {
             }] }),
         )),
         ("GET", "/youtube/v3/videos") => statistics(state, call),
+        ("POST", "/youtube/v3/commentThreads") => comment_thread(state, call),
         ("POST", "/upload/youtube/v3/videos") => open_session(state, call),
         ("PUT", "/upload/youtube/v3/videos") => {
             let id = call.query.get("upload_id").cloned().unwrap_or_default();
@@ -169,7 +170,7 @@ fn token(state: &mut State, call: &Call) -> Answer {
     let access = format!("yt-token-{}", state.issued);
     state.tokens.insert(access.clone());
     let mut answer = json!({ "access_token": access, "expires_in": 3599, "token_type": "Bearer",
-        "scope": "https://www.googleapis.com/auth/youtube.upload https://www.googleapis.com/auth/youtube.readonly" });
+        "scope": "https://www.googleapis.com/auth/youtube.upload https://www.googleapis.com/auth/youtube.readonly https://www.googleapis.com/auth/youtube.force-ssl" });
     if let Some(refresh) = refresh {
         answer["refresh_token"] = json!(refresh);
         if let Some(lifetime) = state.youtube.refresh_lifetime {
@@ -248,6 +249,7 @@ fn upload(state: &mut State, call: &Call, id: &str) -> Answer {
         platform: "youtube",
         id: video.clone(),
         body,
+        media: vec![crate::sandbox::bytes_named(call.body_len)],
     });
     if let Some(kept) = state.youtube.sessions.get_mut(id) {
         kept.video = Some(video.clone());
@@ -280,4 +282,35 @@ fn video_resource(id: &str, metadata: &Value) -> Value {
     json!({ "kind": "youtube#video", "id": id, "snippet": metadata["snippet"],
         "status": { "uploadStatus": "uploaded",
             "privacyStatus": metadata["status"]["privacyStatus"] } })
+}
+
+/// `POST /youtube/v3/commentThreads?part=snippet`: a top-level comment under one of the
+/// channel's videos (`snippet.videoId`, `snippet.topLevelComment.snippet.textOriginal`).
+fn comment_thread(state: &mut State, call: &Call) -> Answer {
+    let body: Value = serde_json::from_str(&call.body).unwrap_or(Value::Null);
+    if body["snippet"]["channelId"] != CHANNEL {
+        return google_error(400, "channelOrVideoIdMissing", "snippet.channelId and snippet.videoId are required.");
+    }
+    let video = body["snippet"]["videoId"].as_str().unwrap_or_default().to_owned();
+    if !state.posts.iter().any(|p| p.platform == "youtube" && p.id == video) {
+        return google_error(404, "videoNotFound", "The video identified by the videoId parameter could not be found.");
+    }
+    let text = body["snippet"]["topLevelComment"]["snippet"]["textOriginal"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    match crate::sandbox::comment(state, "youtube", &video, &text) {
+        crate::sandbox::Comment::Refused => google_error(
+            403,
+            "commentsDisabled",
+            "The video identified by the videoId parameter has disabled comments.",
+        ),
+        crate::sandbox::Comment::Dropped => None,
+        crate::sandbox::Comment::Made(id) => Some((
+            200,
+            json!({ "kind": "youtube#commentThread", "id": id,
+                "snippet": { "videoId": video, "topLevelComment": { "id": id,
+                    "snippet": { "textOriginal": text } } } }),
+        )),
+    }
 }

@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 
 use crate::{
     PostMetrics,
-    Attempt, Connect, Measure, Named, Publish, Rules, Settling, Auth, Failure, MediaKind, Options, PlannedRequest, Platform,
+    Attempt, Commenting, Connect, Measure, Named, Publish, Rules, Settling, Auth, Failure, MediaKind, Options, PlannedRequest, Platform,
     Post, Remote, Reply, Sent,
     catalogue::{MediaFormats, Profile, Quota, QuotaScope},
     oauth,
@@ -64,7 +64,10 @@ pub const DESCRIPTION_MAX: usize = DESCRIPTION_BYTES - MARKER_BYTES;
 const VIDEO_MAX_BYTES: usize = 300 * 1024 * 1024;
 
 /// What connecting asks for: uploading, and reading the channel (its name, its uploads).
-pub const SCOPES: &str = "https://www.googleapis.com/auth/youtube.upload https://www.googleapis.com/auth/youtube.readonly";
+pub const SCOPES: &str = "https://www.googleapis.com/auth/youtube.upload https://www.googleapis.com/auth/youtube.readonly https://www.googleapis.com/auth/youtube.force-ssl";
+
+/// The permission a comment under a video needs (`commentThreads.insert`).
+const COMMENT_SCOPE: &str = "youtube.force-ssl";
 
 /// The permission reading a video's statistics needs (asked for with the upload's).
 const METRICS_SCOPE: &str = "youtube.readonly";
@@ -250,6 +253,9 @@ impl Rules for YouTube {
             mentions_max: None,
             preview_chars: None,
             quota: Some(self.quota()),
+            // One video a post; a comment under it by `commentThreads.insert`.
+            carousel: None,
+            first_comment: true,
         }
     }
 
@@ -357,6 +363,29 @@ impl Rules for YouTube {
 
 #[async_trait]
 impl Publish for YouTube {
+    fn comment_scope(&self) -> Option<&'static str> {
+        Some(COMMENT_SCOPE)
+    }
+
+    /// A top-level comment under the video (`commentThreads.insert`, 50 units of the
+    /// project's quota).
+    async fn comment(&self, auth: &Auth, on: Commenting<'_>) -> Sent {
+        if !is_video_id(on.post_id) {
+            return crate::no_post_to_comment("YouTube");
+        }
+        let body = json!({ "snippet": { "channelId": auth.account_id, "videoId": on.post_id,
+            "topLevelComment": { "snippet": { "textOriginal": on.text } } } });
+        let request = self
+            .api
+            .http
+            .post(self.url("/youtube/v3/commentThreads"))
+            .query(&[("part", "snippet")])
+            .json(&body);
+        self.call(request, &auth.access_token)
+            .await
+            .commented(&["id"])
+    }
+
     /// The uploads left today are the whole server's, not the account's.
     fn quota_spent(&self) -> Failure {
         Failure::permanent(
