@@ -169,4 +169,24 @@ mod tests {
         assert_eq!(failed["detail"]["code"], "CAPTION_TOO_LONG");
         assert_eq!(failed["detail"]["reason"], "too long");
     }
+
+    /// A published post whose first comment failed is still published once, and its
+    /// receipt says what became of the comment.
+    #[test]
+    fn a_receipt_says_what_became_of_the_first_comment() {
+        let failed = json!({ "status": "failed", "error": { "code": "COMMENTS_DISABLED",
+            "message": "comments are turned off on this video" } });
+        let intent = json!({
+            "id": "i", "status": "published", "channel": "youtube", "attempts": 1,
+            "remotePostId": "vid1", "firstComment": failed,
+        });
+        let receipt = of(&intent, &settings());
+        assert_eq!(receipt["postedOnce"], true);
+        assert_eq!(receipt["firstComment"], failed);
+        let without = of(
+            &json!({ "id": "j", "status": "published", "channel": "tiktok" }),
+            &settings(),
+        );
+        assert_eq!(without["firstComment"], Value::Null);
+    }
 }

@@ -42,6 +42,44 @@ async fn a_worker_killed_while_publishing_leaves_a_check_not_a_second_post() {
     assert_eq!(published["remotePostId"], s.fake.posts()[0].id.as_str());
 }
 
+/// A worker killed while the first comment's request was out: the post stays published, the
+/// comment `unknown`, and the worker taking the job over never sends it again.
+#[tokio::test]
+async fn a_worker_killed_while_commenting_never_comments_twice() {
+    let mut s = setup().await;
+    s.connect_both().await;
+    s.fake.with(|f| f.hang_after_comment = true);
+    let entry = s.entry(Entry::on("instagram", "Killed mid-comment")).await;
+    sqlx::query("update calendar_entries set first_comment = 'Link in bio' where id = $1")
+        .bind(entry)
+        .execute(&s.app.db)
+        .await
+        .unwrap();
+    let id = s
+        .publish_one(json!({ "entryIds": [entry], "dryRun": false }))
+        .await;
+    crate::helpers::eventually(
+        std::time::Duration::from_secs(20),
+        "the comment sent",
+        || async { (s.fake.with(|f| f.comments.len()) == 1).then_some(()) },
+    )
+    .await;
+    s.app.kill_worker(0);
+    s.app.start_worker().await;
+    let published = s.settled(&id, "published").await;
+    assert_eq!(
+        published["firstComment"]["status"], "unknown",
+        "{published}"
+    );
+    assert_eq!(
+        published["firstComment"]["error"]["code"],
+        "FIRST_COMMENT_UNCONFIRMED"
+    );
+    assert_eq!(s.fake.with(|f| f.comments.len()), 1, "commented twice");
+    assert_eq!(s.fake.calls_to("/comments").len(), 1);
+    assert_eq!(s.fake.posts().len(), 1);
+}
+
 #[tokio::test]
 async fn an_unconfirmable_publish_is_unconfirmed_and_retried_only_on_request() {
     let s = setup().await;

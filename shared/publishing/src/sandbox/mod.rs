@@ -97,6 +97,8 @@ pub struct State {
     pub refuse_comment: bool,
     /// Apply the next comment, then drop the connection.
     pub drop_after_comment: bool,
+    /// Apply the next comment, then never answer (the worker dies meanwhile).
+    pub hang_after_comment: bool,
     /// Access tokens each platform accepts.
     pub tokens: HashSet<String>,
     /// TikTok refresh tokens that still work.
@@ -170,6 +172,7 @@ impl State {
             comments: Vec::new(),
             refuse_comment: false,
             drop_after_comment: false,
+            hang_after_comment: false,
             tokens: HashSet::from(["tt-token", "ig-token", "li-token"].map(str::to_owned)),
             refresh_tokens: HashSet::from(["tt-refresh", "li-refresh"].map(str::to_owned)),
             refuse_refresh: false,
@@ -452,8 +455,9 @@ pub(crate) fn container_media(
 pub(crate) enum Comment {
     /// Refused, as the tests asked (`refuse_comment`): nothing applied.
     Refused,
-    /// Applied, then the connection dropped (`drop_after_comment`).
-    Dropped,
+    /// Applied, and never answered: the connection dropped (`drop_after_comment`, `None`),
+    /// or silent for as long as the client waits (`hang_after_comment`).
+    Unanswered(Answer),
     /// Applied: its id.
     Made(String),
 }
@@ -476,10 +480,13 @@ pub(crate) fn comment(
         id: id.clone(),
         text: text.to_owned(),
     });
-    match std::mem::take(&mut state.drop_after_comment) {
-        true => Comment::Dropped,
-        false => Comment::Made(id),
+    if std::mem::take(&mut state.drop_after_comment) {
+        return Comment::Unanswered(None);
     }
+    if std::mem::take(&mut state.hang_after_comment) {
+        return Comment::Unanswered(Some((0, Value::Null)));
+    }
+    Comment::Made(id)
 }
 
 /// A Graph API's answer to a comment: `{id}`, or its refusal.
@@ -491,7 +498,7 @@ pub(crate) fn graph_comment(
 ) -> Answer {
     match comment(state, platform, post_id, text) {
         Comment::Refused => graph_error(400, 100, "(#100) Comments are turned off for this post"),
-        Comment::Dropped => None,
+        Comment::Unanswered(answer) => answer,
         Comment::Made(id) => Some((200, serde_json::json!({ "id": id }))),
     }
 }

@@ -380,9 +380,10 @@ fn reply(state: &mut State, body: Value, did: &str, rkey: String, parent: &str) 
     let text = body["record"]["text"].as_str().unwrap_or_default().to_owned();
     match crate::sandbox::comment(state, "bluesky", parent, &text) {
         Comment::Refused => error(400, "InvalidRequest", "Replies to this post are not allowed"),
-        Comment::Dropped => {
-            state.bsky.records.push(Record { repo: did.to_owned(), rkey, uri, value: body["record"].clone() });
-            None
+        Comment::Unanswered(answer) => {
+            let value = body["record"].clone();
+            state.bsky.records.push(Record { repo: did.to_owned(), rkey, uri, value });
+            answer
         }
         Comment::Made(_) => {
             // Bluesky names a reply by its record's address.

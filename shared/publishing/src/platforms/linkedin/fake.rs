@@ -166,7 +166,7 @@ fn comment(state: &mut State, body: &Value) -> Answer {
     let text = body["message"]["text"].as_str().unwrap_or_default().to_owned();
     match crate::sandbox::comment(state, "linkedin", &object, &text) {
         Comment::Refused => li_error(403, Some("ACCESS_DENIED"), "Comments are disabled on this post"),
-        Comment::Dropped => None,
+        Comment::Unanswered(answer) => answer,
         Comment::Made(id) => {
             let urn = format!("urn:li:comment:({object},{id})");
             if let Some(made) = state.comments.last_mut() {

@@ -305,7 +305,7 @@ fn comment_thread(state: &mut State, call: &Call) -> Answer {
             "commentsDisabled",
             "The video identified by the videoId parameter has disabled comments.",
         ),
-        crate::sandbox::Comment::Dropped => None,
+        crate::sandbox::Comment::Unanswered(answer) => answer,
         crate::sandbox::Comment::Made(id) => Some((
             200,
             json!({ "kind": "youtube#commentThread", "id": id,
