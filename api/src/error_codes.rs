@@ -139,6 +139,10 @@ pub const CATALOGUE: &[(&str, &str)] = &[
         "The channel's connection does not allow commenting: connect it again to post first comments.",
     ),
     (
+        "FIRST_COMMENT_TOO_LONG",
+        "The first comment is longer than the platform takes in a comment.",
+    ),
+    (
         "FIRST_COMMENT_UNCONFIRMED",
         "The first comment's answer was lost: it may be under the post, and is never sent again.",
     ),

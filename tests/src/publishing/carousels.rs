@@ -419,6 +419,32 @@ async fn scope_missing(s: &Setup, platform: &'static str, channel: Uuid, needs: 
     assert_eq!(shown["firstCommentProblem"], reason, "{platform}: {shown}");
 }
 
+/// The longest comment a platform takes, where it is shorter than an entry's first comment
+/// may be (2,200 characters).
+fn comment_max(platform: &str) -> Option<usize> {
+    match platform {
+        "threads" => Some(500),
+        "bluesky" => Some(300),
+        "linkedin" => Some(1_250),
+        _ => None,
+    }
+}
+
+/// A first comment at the platform's most passes the dry run; one character more is refused
+/// at `firstComment`.
+async fn comment_length(s: &Setup, platform: &'static str, channel: Uuid, max: usize) {
+    let at_most = commented_entry(s, platform, "Long comment", &"a".repeat(max)).await;
+    let passed = dry_run(s, at_most, channel).await;
+    assert_eq!(passed["status"], "dry_run", "{platform}: {passed}");
+    let over = commented_entry(s, platform, "Too long a comment", &"a".repeat(max + 1)).await;
+    let refused = dry_run(s, over, channel).await;
+    assert_eq!(
+        refused_at(&refused, "firstComment"),
+        ["FIRST_COMMENT_TOO_LONG"],
+        "{platform}: {refused}"
+    );
+}
+
 /// The permission a platform's comments need beyond publishing's, where it grants them one
 /// by one.
 fn comment_scope(platform: &str) -> Option<&'static str> {
@@ -453,6 +479,9 @@ async fn every_platform_with_first_comments_sends_one_after_the_post() {
     for platform in with {
         let channel = connect(&s, platform, &catalogue[platform]["connect"]).await;
         first_comment(&s, platform, channel).await;
+        if let Some(max) = comment_max(platform) {
+            comment_length(&s, platform, channel, max).await;
+        }
         if let Some(needs) = comment_scope(platform) {
             scope_missing(&s, platform, channel, needs).await;
         }

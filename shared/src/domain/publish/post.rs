@@ -397,6 +397,25 @@ pub fn unsupported_media(platform: &str, mime: &str) -> Problem {
     )
 }
 
+/// A first comment of `count` (as `platform` counts: `counted`, "characters") past its
+/// comments' `max`.
+pub fn comment_too_long(
+    platform: &str,
+    count: usize,
+    max: usize,
+    counted: &str,
+) -> Option<Problem> {
+    (count > max).then(|| {
+        Problem::new(
+            "FIRST_COMMENT_TOO_LONG",
+            "firstComment",
+            format!(
+                "the first comment is {count} {counted}; {platform} takes comments of at most {max}"
+            ),
+        )
+    })
+}
+
 /// Text longer than `max` characters.
 pub fn too_long(field: &str, what: &str, chars: usize, max: usize) -> Option<Problem> {
     (chars > max).then(|| {

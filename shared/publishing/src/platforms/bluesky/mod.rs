@@ -578,6 +578,13 @@ impl Rules for Bluesky {
                 "a Bluesky text post needs text: write the entry's caption",
             ));
         }
+        if let Some(comment) = &post.first_comment {
+            let (count, bytes) = (graphemes(comment), comment.len());
+            problems.extend(post::comment_too_long("Bluesky", count, TEXT_GRAPHEMES_MAX, "characters"));
+            if count <= TEXT_GRAPHEMES_MAX {
+                problems.extend(post::comment_too_long("Bluesky", bytes, TEXT_BYTES_MAX, "bytes in UTF-8"));
+            }
+        }
         let what = "the Bluesky post (caption, call to action and hashtags)";
         let (count, bytes) = (graphemes(&post.text), post.text.len());
         if count > TEXT_GRAPHEMES_MAX {

@@ -51,6 +51,9 @@ pub(crate) const HOSTS: super::Hosts = super::Hosts {
 /// A post's commentary holds at most 3,000 characters.
 pub const COMMENTARY_MAX: usize = 3_000;
 
+/// A comment's text holds at most 1,250 characters.
+pub const COMMENT_MAX: usize = 1_250;
+
 /// The largest image fetched from an entry's media URL to upload.
 const IMAGE_MAX_BYTES: usize = 10 * 1024 * 1024;
 
@@ -376,6 +379,10 @@ impl Rules for LinkedIn {
                 "caption",
                 "a LinkedIn text post needs text: write the entry's caption",
             ));
+        }
+        if let Some(comment) = &post.first_comment {
+            let count = comment.chars().count();
+            problems.extend(post::comment_too_long("LinkedIn", count, COMMENT_MAX, "characters"));
         }
         problems.extend(post::too_long(
             "caption",

@@ -206,6 +206,10 @@ impl Rules for Threads {
                 "a Threads text post needs text: write the entry's caption",
             ));
         }
+        if let Some(comment) = &post.first_comment {
+            let counted = "characters, each emoji counted as its bytes";
+            problems.extend(post::comment_too_long("Threads", length(comment), TEXT_MAX, counted));
+        }
         let count = length(&post.text);
         if count > TEXT_MAX {
             problems.push(Problem::new(
