@@ -53,6 +53,11 @@ async fn entries_with_and_without_pictures(s: &Setup) -> [Uuid; 3] {
         vec![first],
     )
     .await;
+    sqlx::query("update calendar_entries set first_comment = 'Link in bio' where id = $1")
+        .bind(one)
+        .execute(&s.app.db)
+        .await
+        .unwrap();
     let two = entry(
         "Two pictures",
         "Our cats",
@@ -81,8 +86,8 @@ async fn the_dry_run_passes_a_carousel_whole(browser: &Browser, one: Uuid, two: 
     browser.screenshot_of("dry-run").await;
 }
 
-/// Scheduled, then published at its time with its picture (pulled as a JPEG); its post id
-/// links to the post.
+/// Scheduled, then published at its time with its picture (pulled as a JPEG) and its first
+/// comment under it; its post id links to the post.
 async fn published_at_its_time_with_a_link_to_the_post(s: &Setup, browser: &Browser, one: Uuid) {
     browser.click("#select-none").await;
     browser
@@ -130,11 +135,21 @@ async fn published_at_its_time_with_a_link_to_the_post(s: &Setup, browser: &Brow
     );
     assert_eq!(link[1], post_url.as_str(), "{link}");
     assert!(link[0].as_str().unwrap().starts_with("post "), "{link}");
+    // Its first comment went under it, once, and the row says so.
+    browser
+        .wait_text(
+            ".intent-row[data-status=published] .first-comment[data-comment=sent]",
+            "First comment posted under it.",
+        )
+        .await;
+    let comments = s.fake.with(|f| f.comments.clone());
+    assert_eq!(comments.len(), 1, "{comments:?}");
+    assert_eq!(comments[0].text, "Link in bio");
     browser.screenshot_of("published").await;
 }
 
 #[tokio::test]
-async fn uploads_are_shown_filtered_judged_and_sent_and_a_second_picture_is_said_to_stay() {
+async fn uploads_are_shown_filtered_judged_and_sent_and_two_pictures_make_a_carousel() {
     let s = publishing_app().await;
     let instagram = s
         .connect("instagram", IG_USER, "ig-token", None, 5_184_000)

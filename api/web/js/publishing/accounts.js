@@ -69,6 +69,11 @@ export async function renderChannels(el) {
       authorKind(c) ? h("span", { class: "muted author-kind" }, `${authorKind(c)} `) : null,
       h("span", { class: `badge ${c.status === "connected" ? "ok" : c.status === "needs_reauth" ? "bad" : ""}` }, t(`channelStatus.${c.status}`)),
       c.statusReason ? h("div", { class: "muted" }, c.statusReason) : null,
+      // Connected before Almanac asked for the permission comments need.
+      c.firstCommentProblem && c.status === "connected"
+        ? h("div", { class: "notice warn first-comment-problem" }, t("publishing.commentsNeedReconnect", { platform: platformName(c.platform) }), " ",
+          publishesTo(c.platform) ? h("button", { type: "button", class: "link connect-account", "data-needs": "admin", onclick: () => startOauth(c.platform) }, t("publishing.connectAgain")) : null)
+        : null,
       c.reconnectBy && c.status === "connected" ? h("span", { class: "badge warn reconnect-by" }, t("publishing.reconnectBy", { when: when(c.reconnectBy) })) : null,
       c.expiresAt && c.status === "connected" ? h("div", { class: "muted" }, t("publishing.tokenExpires", { when: when(c.expiresAt) })) : null,
       actions(c)))) : h("p", { class: "muted" }, t("publishing.noChannel")),

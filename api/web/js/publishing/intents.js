@@ -34,6 +34,7 @@ export async function renderIntents(el, calendarId, detail) {
       h("td", {}, entryLabel(detail, i.entryId)), h("td", {}, platformName(i.channel)), h("td", {}, statusBadge(i.status)),
       h("td", {}, i.publishAt && i.status === "scheduled" ? t("publishing.at", { when: formatZoned(i.publishAt, zoneOf(detail)) }) : "",
         i.remotePostId ? [" ", postLink(i)] : "", i.error ? h("div", { class: "reason" }, reason(i)) : null,
+        firstComment(i),
         i.status === "unconfirmed" ? h("div", { class: "notice warn" }, meaning("unconfirmed")) : null),
       h("td", {},
         i.status === "scheduled" ? h("button", { type: "button", class: "link", "data-needs": "editor", onclick: () => act("DELETE", `/v1/publish-intents/${i.id}`) }, t("common.cancel")) : null,
@@ -52,6 +53,17 @@ function postLink(i) {
   return /^https?:\/\//i.test(i.postUrl ?? "")
     ? h("a", { href: i.postUrl, class: "post-link", target: "_blank", rel: "noopener noreferrer" }, label)
     : h("span", { class: "post-id" }, label);
+}
+
+/** What became of a published post's first comment: sent, not posted (why), or unknown
+ * (never sent again: to be looked for under the post). */
+function firstComment(i) {
+  const comment = i.firstComment;
+  if (!comment) return null;
+  const said = t(`publishing.firstComment.${comment.status}`);
+  const why = comment.status !== "sent" && comment.error ? reason({ channel: i.channel, error: comment.error }) : "";
+  return h("div", { class: `first-comment ${comment.status === "sent" ? "muted" : "notice warn"}`, dataset: { comment: comment.status } },
+    said, why ? [" ", h("span", { class: "why" }, why)] : null);
 }
 
 /** The last request's report shows where each of its intents stands now. */
