@@ -8,8 +8,8 @@ use uuid::Uuid;
 
 use crate::domain::publish::post::MediaKind;
 
-const COLUMNS: &str = "id, user_id, kind, mime, bytes, width, height, alt_text, file_name, \
-     object_key, jpeg_key, created_at";
+const COLUMNS: &str = "id, user_id, kind, mime, bytes, width, height, alt_text, tags, \
+     file_name, object_key, jpeg_key, created_at";
 
 /// Media a page of `GET /v1/media` holds at most.
 pub const PAGE: i64 = 100;
@@ -24,6 +24,8 @@ pub struct MediaRow {
     pub width: Option<i32>,
     pub height: Option<i32>,
     pub alt_text: String,
+    /// What a person filed it under.
+    pub tags: Vec<String>,
     pub file_name: String,
     pub object_key: String,
     pub jpeg_key: Option<String>,
@@ -86,6 +88,25 @@ pub async fn owned(conn: &mut PgConnection, ids: &[Uuid]) -> sqlx::Result<Vec<Me
     )))
     .bind(ids)
     .fetch_all(conn)
+    .await
+}
+
+/// The caller's media `id` with its alternative text and tags changed where given (`None`:
+/// kept); `None` when it is not the caller's.
+pub async fn update(
+    conn: &mut PgConnection,
+    id: Uuid,
+    alt_text: Option<&str>,
+    tags: Option<&[String]>,
+) -> sqlx::Result<Option<MediaRow>> {
+    sqlx::query_as(AssertSqlSafe(format!(
+        "update media set alt_text = coalesce($2, alt_text), tags = coalesce($3, tags)
+         where id = $1 returning {COLUMNS}"
+    )))
+    .bind(id)
+    .bind(alt_text)
+    .bind(tags)
+    .fetch_optional(conn)
     .await
 }
 

@@ -237,6 +237,73 @@ async fn an_upload_is_read_from_its_bytes_served_by_its_signed_address_and_delet
     assert_eq!(list["data"]["usedBytes"], 0);
 }
 
+/// A media's alternative text and tags change; the next publish of an entry naming it sends
+/// the new text. A tag that is empty, too long or more than one line is refused at the tag,
+/// another workspace's media is 404.
+#[tokio::test]
+async fn alt_text_and_tags_change_and_the_next_publish_sends_the_new_text() {
+    let s = crate::publishing::setup().await;
+    s.connect_both().await;
+    let media = s.app.uploaded_png(s.user, 0).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let path = format!("/v1/media/{media}");
+    let patch = json!({ "altText": "  A cat asleep on a sofa ", "tags": ["cats", " spring "] });
+    let (status, changed) = s.app.send_json(Method::PATCH, s.user, &path, &patch).await;
+    assert_eq!(status, 200, "{changed}");
+    assert_eq!(changed["data"]["altText"], "A cat asleep on a sofa");
+    assert_eq!(changed["data"]["tags"], json!(["cats", "spring"]));
+    // Only what is given changes.
+    let (_, kept) = s
+        .app
+        .send_json(Method::PATCH, s.user, &path, &json!({ "tags": [] }))
+        .await;
+    assert_eq!(kept["data"]["altText"], "A cat asleep on a sofa", "{kept}");
+    assert_eq!(kept["data"]["tags"], json!([]));
+    // Out of the document's bounds (400 at the tag), or not one line of plain text (422).
+    for (tags, status, field) in [
+        (json!([""]), 400, "tags[0]"),
+        (json!(["cats", "x".repeat(41)]), 400, "tags[1]"),
+        (json!(["line\nbreak"]), 422, "tags"),
+    ] {
+        let (answered, refused) = s
+            .app
+            .send_json(Method::PATCH, s.user, &path, &json!({ "tags": tags }))
+            .await;
+        assert_eq!(answered, status, "{refused}");
+        assert_eq!(refused["error"]["details"]["field"], field, "{refused}");
+    }
+    let (stranger, _) = s.another_user().await;
+    let (status, _) = s
+        .app
+        .send_json(
+            Method::PATCH,
+            stranger,
+            &path,
+            &json!({ "altText": "Mine" }),
+        )
+        .await;
+    assert_eq!(status, 404);
+
+    let entry = s
+        .entry(crate::publishing::Entry {
+            media: None,
+            ..crate::publishing::Entry::on("instagram", "Our cat")
+        })
+        .await;
+    sqlx::query("update calendar_entries set media_ids = array[$1::uuid] where id = $2")
+        .bind(&media)
+        .bind(entry)
+        .execute(&s.app.db)
+        .await
+        .unwrap();
+    let (status, dry) = s.publish(json!({ "entryIds": [entry] })).await;
+    assert_eq!(status, 200, "{dry}");
+    let post = &dry["data"]["intents"][0]["payload"]["post"];
+    assert_eq!(post["upload"]["altText"], "A cat asleep on a sofa", "{dry}");
+}
+
 #[tokio::test]
 async fn bytes_that_are_no_picture_or_video_are_refused_at_the_file_field() {
     let app = spawn_app().await;

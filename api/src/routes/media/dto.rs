@@ -16,7 +16,7 @@ use poem_openapi::{
 };
 use uuid::Uuid;
 
-use crate::{envelope::Envelope, error::ApiError};
+use crate::{envelope::Envelope, error::ApiError, text::Text};
 
 /// The longest alternative text (what a screen reader says of the image).
 pub const ALT_TEXT_MAX: usize = 1_000;
@@ -38,6 +38,8 @@ pub struct MediaItem {
     pub height: Option<i32>,
     /// Sent as the post's alternative text where the platform takes one.
     pub alt_text: String,
+    /// What a person filed it under (`PATCH /v1/media/{id}`).
+    pub tags: Vec<String>,
     /// The uploaded file's name, as the browser gave it.
     pub file_name: String,
     /// Where the bytes can be fetched without a header, for `MEDIA_URL_TTL_SECS`: for
@@ -62,10 +64,57 @@ impl MediaItem {
             width: row.width,
             height: row.height,
             alt_text: row.alt_text,
+            tags: row.tags,
             file_name: row.file_name,
             created_at: row.created_at,
         }
     }
+}
+
+/// The most tags a media carries, and the longest.
+pub const TAGS_MAX: usize = 20;
+pub const TAG_MAX: usize = 40;
+
+/// What `PATCH /v1/media/{id}` changes: each field given replaces the one kept.
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct MediaPatch {
+    /// Sent as the post's alternative text where the platform takes one (`""`: none).
+    pub alt_text: Option<Text<0, ALT_TEXT_MAX>>,
+    /// Replaces its tags: at most 20, each 1 to 40 characters of one line of plain text
+    /// (else 422 at `tags`), kept trimmed, a repeated one once.
+    #[oai(validator(max_items = 20))]
+    pub tags: Option<Vec<Text<1, TAG_MAX>>>,
+}
+
+impl MediaPatch {
+    /// The alternative text and tags as kept (trimmed), or the field that is wrong.
+    pub fn checked(self) -> Result<(Option<String>, Option<Vec<String>>), ApiError> {
+        let alt_text = self.alt_text.map(|alt| alt.0.trim().to_owned());
+        let Some(tags) = self.tags else {
+            return Ok((alt_text, None));
+        };
+        let mut kept: Vec<String> = Vec::with_capacity(tags.len());
+        for tag in tags {
+            let tag = tag.0.trim().to_owned();
+            let length = tag.chars().count();
+            if length == 0 || length > TAG_MAX || has_control(&tag) {
+                return Err(ApiError::unprocessable_field(
+                    "tags",
+                    format!("each tag is 1 to {TAG_MAX} characters of plain text"),
+                ));
+            }
+            if !kept.contains(&tag) {
+                kept.push(tag);
+            }
+        }
+        Ok((alt_text, Some(kept)))
+    }
+}
+
+/// Whether `text` holds a control character (a tag is one line of plain text).
+fn has_control(text: &str) -> bool {
+    text.chars().any(char::is_control)
 }
 
 /// The caller's media, newest first, and what they may still upload.

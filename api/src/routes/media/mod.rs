@@ -113,6 +113,31 @@ impl MediaApi {
         }))
     }
 
+    /// Change a media's alternative text (sent where the platform takes one, by every
+    /// publish from now on) or its tags.
+    #[oai(path = "/v1/media/:id", method = "patch", operation_id = "updateMedia")]
+    async fn update(
+        &self,
+        state: Data<&AppState>,
+        auth: UserAuth,
+        id: Path<Uuid>,
+        body: crate::body::StrictJson<MediaPatch>,
+    ) -> Answer<
+        poem_openapi::payload::Json<MediaItemEnvelope>,
+        { can::STORED | can::BODY | can::NOT_FOUND | can::UNPROCESSABLE },
+    > {
+        let (alt_text, tags) = body.0.checked()?;
+        let mut tx = user_tx(&state.pool, auth.user().actor()).await?;
+        let row = store::update(&mut tx, id.0, alt_text.as_deref(), tags.as_deref())
+            .await?
+            .ok_or_else(|| ApiError::not_found("media"))?;
+        tx.commit().await?;
+        Ok(MediaItemEnvelope::of(MediaItem::of(
+            row,
+            &state.platforms.media,
+        )))
+    }
+
     /// Delete a media: 409 `MEDIA_IN_USE` while a `scheduled` or `publishing` intent posts
     /// it; entries that only name it lose it.
     #[oai(

@@ -202,6 +202,7 @@ impl Upload<'_> {
                 width,
                 height,
                 alt_text: alt_text.to_owned(),
+                tags: Vec::new(),
                 file_name: file.file_name.clone(),
                 object_key: file.key.clone(),
                 jpeg_key,

@@ -1,6 +1,6 @@
 //! Media's refusals: an upload's body that is no multipart (400), over the image limit
 //! (413), not multipart (415), bytes that are no picture (422); a media a scheduled post
-//! uses (409).
+//! uses (409); a tag holding a control character (422).
 
 use serde_json::json;
 use uuid::Uuid;
@@ -54,4 +54,8 @@ pub(super) async fn refusals(app: &TestApp, probe: &Probe, user: Uuid) {
     let entry: Uuid = entry["data"]["id"].as_str().unwrap().parse().unwrap();
     crate::media::scheduled_post(app, user, calendar, entry).await;
     probe.expect(409, probe.call("deleteMedia", &[media])).await;
+    let bell = json!({ "tags": ["ding\u{7}"] });
+    probe
+        .expect(422, probe.call("updateMedia", &[media]).json(bell))
+        .await;
 }

@@ -144,6 +144,7 @@ pub(crate) fn valid_body(operation: &str) -> Value {
         "createPost" => json!({ "caption": "A post", "mediaIds": [],
             "channelIds": [Uuid::now_v7()], "scheduledAt": "2027-03-01T09:00:00Z" }),
         "updatePost" => json!({ "caption": "Changed" }),
+        "updateMedia" => json!({ "altText": "A cat asleep", "tags": ["cats"] }),
         "decideReviewLinkEntry" => json!({ "entryId": Uuid::now_v7(), "decision": "approve",
             "name": "Anna", "contentVersion": 1 }),
         "commentReviewLinkEntry" => {
