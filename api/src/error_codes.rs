@@ -215,7 +215,10 @@ pub const CATALOGUE: &[(&str, &str)] = &[
         "MEDIA_FORMAT_UNSUPPORTED",
         "The platform does not take this kind of file.",
     ),
-    ("MEDIA_IN_USE", "A scheduled post uses the media."),
+    (
+        "MEDIA_IN_USE",
+        "Entries still to go out use the media; details name them.",
+    ),
     (
         "MEDIA_MIXED",
         "The platform does not mix pictures and videos in one post.",
@@ -487,6 +490,18 @@ pub const CATALOGUE: &[(&str, &str)] = &[
     (
         "VALIDATION_FAILED",
         "The request is invalid; details name the field.",
+    ),
+    (
+        "VIDEO_TOO_LONG",
+        "A video lasts longer than the platform takes.",
+    ),
+    (
+        "VIDEO_TOO_SHORT",
+        "A video is shorter than the platform takes.",
+    ),
+    (
+        "VIDEO_TOO_WIDE",
+        "A video's frame is wider than the platform takes.",
     ),
     ("WEBHOOK_DISABLED", "The endpoint is paused."),
     ("WEBHOOK_GONE", "The endpoint answered that it is gone."),

@@ -24,10 +24,12 @@ struct Files;
 /// How long a development session lives: a working day.
 const DEV_SESSION_SECS: i64 = 12 * 3600;
 
-/// What the page may load: only this origin (no inline script), and images from anywhere
-/// an entry's media may live.
+/// What the page may load: only this origin (no inline script), images from anywhere an
+/// entry's media may live, and videos from this origin or the page's own object URLs (a
+/// file being uploaded, opened to take its poster frame).
 const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; img-src 'self' data: https:; \
-     object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
+     media-src 'self' blob:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; \
+     form-action 'self'";
 
 /// `/app/...`, added to the API's routes; `/`, `/app` and `/app/` are answered by
 /// [`WithApp`] (poem's router gives `/` to the API nested there).

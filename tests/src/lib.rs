@@ -2,4 +2,5 @@
 
 pub mod fake_ai;
 pub mod fake_http;
+pub mod mp4;
 pub mod processes;

@@ -171,7 +171,8 @@ export function appConfig() {
   return config;
 }
 
-/** Sends `form` (multipart) to `path`, as `POST /v1/media` takes a file; the answer's data. */
+/** Sends `form` (multipart) to `path`, as `POST /v1/media` takes a file, or a `Blob` as
+ * its own type (a poster frame's JPEG); the answer's data. */
 export async function upload(path, form) {
   const response = await fetch(path, { method: "POST", headers: headers(), credentials: "same-origin", body: form });
   if (!response.ok) throw await failure(response);

@@ -12,7 +12,7 @@ use super::{
     post::{MediaKind, TextLimit},
 };
 
-pub use super::post::Carousel;
+pub use super::post::{Carousel, VideoLimits};
 
 /// How an account of the platform connects: through the platform's OAuth grant, or with
 /// credentials the user pastes (the catalogue's `connect`, read from the platform's
@@ -141,6 +141,9 @@ pub struct Profile {
     /// Whether the author may comment under their post by API (a post's first comment is
     /// sent after it; [`crate::Publish::comment`]).
     pub first_comment: bool,
+    /// How long and how wide its videos may be; `None` where it takes no video or says
+    /// nothing of them.
+    pub video: Option<VideoLimits>,
 }
 
 impl Profile {
@@ -162,6 +165,7 @@ impl Profile {
             quota: None,
             carousel: None,
             first_comment: false,
+            video: None,
         }
     }
 }
@@ -201,6 +205,7 @@ pub struct Entry {
     pub quota: Option<Quota>,
     pub carousel: Option<Carousel>,
     pub first_comment: bool,
+    pub video: Option<VideoLimits>,
 }
 
 impl Entry {
@@ -222,6 +227,7 @@ impl Entry {
             quota: profile.quota,
             carousel: profile.carousel,
             first_comment: profile.first_comment,
+            video: profile.video,
         }
     }
 }

@@ -608,12 +608,16 @@ pub trait Rules: Named {
     /// Problems the platform's rules find in `post` (no I/O).
     fn validate(&self, post: &Post, options: &Options) -> Vec<post::Problem>;
     /// Every problem a publish of `post` would meet (no I/O): [`Rules::validate`]'s, then
-    /// its media against the platform's carousel ([`catalogue::Profile::carousel`]). The
+    /// its media against the platform's carousel ([`catalogue::Profile::carousel`]) and
+    /// its videos against the platform's limits ([`catalogue::Profile::video`]). The
     /// dry run, the publish and the posting queue judge a post by these.
     fn problems(&self, post: &Post, options: &Options) -> Vec<post::Problem> {
         let mut problems = self.validate(post, options);
         if let Some(carousel) = self.profile().carousel {
             problems.extend(carousel.problem(post, self.label()));
+        }
+        if let Some(video) = self.profile().video {
+            problems.extend(video.problem(post, self.label()));
         }
         problems
     }
@@ -1084,6 +1088,8 @@ mod tests {
                     mime: "image/jpeg".into(),
                     alt_text: String::new(),
                     key: format!("k{n}"),
+                    duration_ms: None,
+                    width: None,
                 },
             });
         }

@@ -37,6 +37,8 @@ pub fn post(entry: &Publishable, adapter: &dyn Adapter, media: &Media) -> Post {
                     mime: mime.to_owned(),
                     alt_text: upload.alt_text.clone(),
                     key: key.clone(),
+                    duration_ms: upload.duration_ms.and_then(|ms| u32::try_from(ms).ok()),
+                    width: upload.width.and_then(|w| u32::try_from(w).ok()),
                 },
             }),
             None => {

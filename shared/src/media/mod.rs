@@ -1,9 +1,10 @@
 //! Uploaded media (`docs/media.md`): what an upload is (read from its bytes), where the
-//! bytes live (`store`), the JPEG copy made of PNG and WebP images (`image`), and the signed
-//! addresses platforms fetch them from (`token`). The rows are `store::media`'s.
+//! bytes live (`store`), the JPEG copy made of PNG and WebP images (`image`), a video's
+//! length and frame (`mp4`), and the signed addresses platforms fetch them from (`token`). The rows are `store::media`'s.
 
 pub mod format;
 pub mod image;
+pub mod mp4;
 pub mod store;
 pub mod token;
 

@@ -1,8 +1,8 @@
 //! Where media bytes live: a directory or an S3-compatible bucket, through `object_store`.
-//! An object's key is its owner and its id (`<user>/<id>`, and `<user>/<id>.jpg` for the
-//! JPEG copy), under the configured prefix.
+//! An object's key is its owner and its id (`<user>/<id>`, `<user>/<id>.jpg` for the JPEG
+//! copy, `<user>/<id>.poster.jpg` for a video's poster frame), under the configured prefix.
 
-use std::sync::Arc;
+use std::{ops::Range, sync::Arc};
 
 use bytes::Bytes;
 use futures::stream::BoxStream;
@@ -39,6 +39,7 @@ pub fn key(user: Uuid, id: Uuid, copy: Copy) -> String {
     match copy {
         Copy::Original => format!("{user}/{id}"),
         Copy::Jpeg => format!("{user}/{id}.jpg"),
+        Copy::Poster => format!("{user}/{id}.poster.jpg"),
     }
 }
 
@@ -111,6 +112,11 @@ impl MediaStore {
     /// The object `key`, whole (an image, at most 8 MiB).
     pub async fn read(&self, key: &str) -> object_store::Result<Bytes> {
         self.inner.get(&Path::from(key)).await?.bytes().await
+    }
+
+    /// The bytes `range` of the object `key` (a video's box headers).
+    pub async fn read_range(&self, key: &str, range: Range<u64>) -> object_store::Result<Bytes> {
+        self.inner.get_range(&Path::from(key), range).await
     }
 
     /// The object `key` as a stream, with its size.

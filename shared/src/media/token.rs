@@ -21,6 +21,8 @@ pub enum Copy {
     Original,
     /// The JPEG made from a PNG or WebP image at upload.
     Jpeg,
+    /// A video's poster frame (a JPEG the web app took from it).
+    Poster,
 }
 
 /// What a valid token names.
@@ -56,6 +58,7 @@ impl MediaUrlKey {
         bytes.push(match copy {
             Copy::Original => 0,
             Copy::Jpeg => 1,
+            Copy::Poster => 2,
         });
         bytes.extend_from_slice(&expires.timestamp().to_be_bytes());
         let tag = self.mac(&bytes).finalize().into_bytes();
@@ -75,6 +78,7 @@ impl MediaUrlKey {
         let copy = match payload[16] {
             0 => Copy::Original,
             1 => Copy::Jpeg,
+            2 => Copy::Poster,
             _ => return None,
         };
         let expires = i64::from_be_bytes(payload[17..].try_into().ok()?);

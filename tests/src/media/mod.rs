@@ -3,6 +3,7 @@
 //! further than needed, the owner's quota, entries naming only their owner's media, and
 //! media a scheduled post uses kept from deletion.
 
+mod library;
 mod limits;
 mod s3;
 
@@ -45,12 +46,12 @@ pub(crate) fn png(width: u32, height: u32, padding: usize) -> Vec<u8> {
     out
 }
 
-/// An MP4's first bytes (an `ftyp` box of brand `isom`), then padding.
+/// A 30-second portrait video, 1080×1920.
 pub(crate) fn mp4() -> Vec<u8> {
-    let mut bytes = b"\0\0\0\x20ftypisom\0\0\x02\0isomiso2avc1mp41".to_vec();
-    bytes.resize(4096, 0);
-    bytes
+    video(30_000, 1080, 1920)
 }
+
+pub(crate) use almanac_tests::mp4::video;
 
 /// A `multipart/form-data` body with `file` (named `name`, declared `declared`) and
 /// `altText` when given.

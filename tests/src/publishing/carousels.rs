@@ -499,3 +499,67 @@ async fn every_platform_with_first_comments_sends_one_after_the_post() {
     assert!(published.get("firstComment").is_none(), "{published}");
     assert_eq!(comments(&s, "tiktok").len(), 0);
 }
+
+/// A video of `duration_ms` showing `width`×`height`, uploaded; its id.
+async fn video_of(s: &Setup, duration_ms: u32, width: u32, height: u32) -> String {
+    let bytes = crate::media::video(duration_ms, width, height);
+    let (status, answer) = s
+        .app
+        .upload(s.user, multipart("clip.mp4", "video/mp4", &bytes, None))
+        .await;
+    assert_eq!(status, 201, "{answer}");
+    assert_eq!(answer["data"]["durationMs"], duration_ms, "{answer}");
+    answer["data"]["id"].as_str().unwrap().to_owned()
+}
+
+/// Every platform whose catalogue states video limits takes a video at them and refuses,
+/// in the dry run and at `mediaIds`, one a second longer, half a second shorter or a pixel
+/// wider; nothing is sent.
+#[tokio::test]
+async fn every_platform_holds_videos_to_the_limits_its_catalogue_states() {
+    let s = setup().await;
+    let catalogue = catalogue(&s).await;
+    let with = platforms_with(&catalogue, |about| about["video"].is_object());
+    let mut sorted = with.clone();
+    sorted.sort_unstable();
+    assert_eq!(
+        sorted,
+        ["facebook", "instagram", "threads", "tiktok", "youtube"]
+    );
+    assert_eq!(
+        catalogue["instagram"]["video"],
+        json!({ "minDurationMs": 3_000, "maxDurationMs": 900_000, "maxWidth": 1_920 })
+    );
+    let sent = s.fake.publishing_calls();
+    for platform in with {
+        let limits = &catalogue[platform]["video"];
+        let channel = connect(&s, platform, &catalogue[platform]["connect"]).await;
+        let longest = limits["maxDurationMs"].as_u64().unwrap() as u32;
+        let shortest = limits["minDurationMs"].as_u64().unwrap() as u32;
+        let widest = limits["maxWidth"].as_u64().map(|w| w as u32);
+        let width = widest.unwrap_or(1_080);
+        let mut cases = vec![
+            (longest, width, None),
+            (longest + 1_000, width, Some("VIDEO_TOO_LONG")),
+        ];
+        if shortest > 0 {
+            cases.push((shortest, width, None));
+            cases.push((shortest - 500, width, Some("VIDEO_TOO_SHORT")));
+        }
+        if let Some(widest) = widest {
+            cases.push((longest, widest + 1, Some("VIDEO_TOO_WIDE")));
+        }
+        for (duration_ms, width, refused) in cases {
+            let video = video_of(&s, duration_ms, width, 1_920).await;
+            let caption = format!("{platform}: {duration_ms} ms, {width} px");
+            let entry = entry_with(&s, platform, &caption, &[video]).await;
+            let dry = dry_run(&s, entry, channel).await;
+            assert_eq!(
+                refused_at(&dry, "mediaIds"),
+                Vec::from_iter(refused.map(String::from)),
+                "{caption}: {dry}"
+            );
+        }
+    }
+    assert_eq!(s.fake.publishing_calls(), sent, "a dry run sent");
+}

@@ -17,6 +17,7 @@ mod every_platform;
 mod flows;
 mod guards;
 mod language;
+mod library;
 mod linkedin;
 mod media_sent;
 mod members;

@@ -4,7 +4,7 @@
 use almanac_shared::{
     domain::publish::post::MediaKind,
     media::{Copy, Media, MediaFormat},
-    store::media::MediaRow,
+    store::media::{MediaRow, Use},
 };
 use chrono::{DateTime, Utc};
 use poem::{IntoResponse, Request, RequestBody, Response};
@@ -31,11 +31,17 @@ pub struct MediaItem {
     /// `video/mp4`.
     pub mime: String,
     pub bytes: i64,
-    /// An image's size in pixels; null for a video.
+    /// The picture's or the video's frame in pixels, read from the file (a phone's turned
+    /// video as it is shown); null for a video uploaded before frames were read.
     #[oai(nullable)]
     pub width: Option<i32>,
     #[oai(nullable)]
     pub height: Option<i32>,
+    /// A video's length in milliseconds, read from the file; null for a picture, or a
+    /// video whose file does not say. The dry run holds it to each platform's limits
+    /// (the catalogue's `video`).
+    #[oai(nullable)]
+    pub duration_ms: Option<i32>,
     /// Sent as the post's alternative text where the platform takes one.
     pub alt_text: String,
     /// What a person filed it under (`PATCH /v1/media/{id}`).
@@ -49,24 +55,82 @@ pub struct MediaItem {
     /// other formats.
     #[oai(nullable)]
     pub jpeg_url: Option<String>,
+    /// A video's poster frame (a JPEG, `POST /v1/media/{id}/poster`), shown in its place;
+    /// null for a picture, or a video without one yet.
+    #[oai(nullable)]
+    pub poster_url: Option<String>,
+    /// The live entries naming it, soonest first (at most 20; `usedByCount` counts them
+    /// all). Deleting it is refused while one not yet published does.
+    pub used_by: Vec<MediaUse>,
+    pub used_by_count: i64,
     pub created_at: DateTime<Utc>,
 }
 
+/// An entry naming a media.
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct MediaUse {
+    pub calendar_id: Uuid,
+    pub calendar_name: String,
+    pub entry_id: Uuid,
+    /// The post the entry is one network's copy of, if it is.
+    #[oai(nullable)]
+    pub post_id: Option<Uuid>,
+    pub title: String,
+    pub channel: String,
+    pub scheduled_at: DateTime<Utc>,
+    /// It went out: deleting the media leaves the published post as it is.
+    pub published: bool,
+}
+
+impl From<Use> for MediaUse {
+    fn from(used: Use) -> Self {
+        Self {
+            calendar_id: used.calendar_id,
+            calendar_name: used.calendar_name,
+            entry_id: used.entry_id,
+            post_id: used.post_id,
+            title: used.title,
+            channel: used.channel,
+            scheduled_at: used.scheduled_at,
+            published: used.published,
+        }
+    }
+}
+
 impl MediaItem {
+    /// `row` as sent, named by no entry (a new upload), until [`MediaItem::used`].
     pub fn of(row: MediaRow, media: &Media) -> Self {
         Self {
             url: media.url(row.id, Copy::Original),
             jpeg_url: row.jpeg_key.as_ref().map(|_| media.url(row.id, Copy::Jpeg)),
+            poster_url: row
+                .poster_key
+                .as_ref()
+                .map(|_| media.url(row.id, Copy::Poster)),
             id: row.id,
             kind: row.kind,
             mime: row.mime,
             bytes: row.bytes,
             width: row.width,
             height: row.height,
+            duration_ms: row.duration_ms,
             alt_text: row.alt_text,
             tags: row.tags,
             file_name: row.file_name,
+            used_by: Vec::new(),
+            used_by_count: 0,
             created_at: row.created_at,
+        }
+    }
+
+    /// Each item with the entries naming it, of `uses` (as `store::media::uses` reads them).
+    pub fn used(items: &mut [MediaItem], uses: Vec<(Use, i64)>) {
+        for (used, total) in uses {
+            if let Some(item) = items.iter_mut().find(|item| item.id == used.media_id) {
+                item.used_by_count = total;
+                item.used_by.push(used.into());
+            }
         }
     }
 }
@@ -122,7 +186,7 @@ fn has_control(text: &str) -> bool {
 #[oai(rename_all = "camelCase")]
 pub struct MediaList {
     pub items: Vec<MediaItem>,
-    /// Pass as `before` for the next page; null on the last.
+    /// Pass as `cursor` for the next page; null on the last.
     #[oai(nullable)]
     pub next_cursor: Option<Uuid>,
     /// Bytes kept, of `maxBytes` (`MEDIA_MAX_BYTES_PER_WORKSPACE`).
@@ -230,4 +294,20 @@ impl ApiResponse for MediaBytes {
     }
 
     fn register(_registry: &mut Registry) {}
+}
+
+/// `POST /v1/media/{id}/poster`'s body: the frame, a JPEG (within `MAX_BODY_BYTES`; the
+/// web app sends one at most 720 pixels wide).
+#[derive(Debug, poem_openapi::ApiRequest)]
+pub enum PosterBody {
+    #[oai(content_type = "image/jpeg")]
+    Jpeg(poem_openapi::payload::Binary<Vec<u8>>),
+}
+
+impl PosterBody {
+    pub fn into_bytes(self) -> Vec<u8> {
+        match self {
+            Self::Jpeg(bytes) => bytes.0,
+        }
+    }
 }

@@ -5,6 +5,7 @@
 //! quota. Platforms fetch media from signed addresses (`GET /media/{token}`).
 
 mod dto;
+mod poster;
 mod upload;
 
 pub use dto::*;
@@ -63,15 +64,33 @@ impl MediaApi {
         ))))
     }
 
-    /// The caller's media, newest first, 100 a page, with the bytes they keep; or, with
-    /// `ids`, those of them (in that order; an id that is not the caller's media is left
-    /// out).
+    /// The caller's media, newest first, 100 a page, each with the entries naming it
+    /// (`usedBy`), and the bytes they keep; `q` and `tag` narrow them. With `ids`, those of
+    /// them (in that order; an id that is not the caller's media is left out).
     #[oai(path = "/v1/media", method = "get", operation_id = "listMedia")]
+    #[allow(clippy::too_many_arguments)]
     async fn list(
         &self,
         state: Data<&AppState>,
         auth: UserAuth,
+        /// Words its file name, alternative text or a tag contain (case ignored).
+        #[oai(validator(
+            min_length = 1,
+            max_length = 200,
+            pattern = r"^[^\u0000-\u001f\u007f]+$"
+        ))]
+        q: Query<Option<String>>,
+        /// Filed under this tag (exactly as kept).
+        #[oai(validator(
+            min_length = 1,
+            max_length = 40,
+            pattern = r"^[^\u0000-\u001f\u007f]+$"
+        ))]
+        tag: Query<Option<String>>,
         /// The `nextCursor` of the page before.
+        cursor: Query<Option<Uuid>>,
+        /// `cursor`'s former name, still read.
+        #[oai(deprecated)]
         before: Query<Option<Uuid>>,
         /// At most 100 media ids (`?ids=a&ids=b`): these media only (what entries name),
         /// on one page.
@@ -90,19 +109,29 @@ impl MediaApi {
             )
             .into());
         }
+        let words = q.0.as_deref().map(str::trim).filter(|q| !q.is_empty());
+        let filter = store::Filter {
+            before: cursor.0.or(before.0),
+            words,
+            tag: tag.0.as_deref().map(str::trim),
+        };
         let mut tx = user_tx(&state.pool, auth.user().actor()).await?;
         let rows = match &ids {
             Some(ids) => store::owned(&mut tx, ids).await?,
-            None => store::list(&mut tx, before.0).await?,
+            None => store::list(&mut tx, &filter).await?,
         };
+        let (rows, next_cursor) = super::paginate(rows, store::PAGE as u32, |row| row.id);
+        let listed: Vec<Uuid> = rows.iter().map(|row| row.id).collect();
+        let uses = store::uses(&mut tx, &listed).await?;
         let used_bytes = store::used_bytes(&mut tx).await?;
         tx.commit().await?;
-        let (rows, next_cursor) = super::paginate(rows, store::PAGE as u32, |row| row.id);
+        let mut items: Vec<MediaItem> = rows
+            .into_iter()
+            .map(|row| MediaItem::of(row, &state.platforms.media))
+            .collect();
+        MediaItem::used(&mut items, uses);
         Ok(MediaListEnvelope::of(MediaList {
-            items: rows
-                .into_iter()
-                .map(|row| MediaItem::of(row, &state.platforms.media))
-                .collect(),
+            items,
             next_cursor,
             used_bytes,
             max_bytes: state
@@ -131,15 +160,67 @@ impl MediaApi {
         let row = store::update(&mut tx, id.0, alt_text.as_deref(), tags.as_deref())
             .await?
             .ok_or_else(|| ApiError::not_found("media"))?;
+        let item = with_uses(&mut tx, row, &state.platforms.media).await?;
         tx.commit().await?;
-        Ok(MediaItemEnvelope::of(MediaItem::of(
-            row,
-            &state.platforms.media,
-        )))
+        Ok(MediaItemEnvelope::of(item))
     }
 
-    /// Delete a media: 409 `MEDIA_IN_USE` while a `scheduled` or `publishing` intent posts
-    /// it; entries that only name it lose it.
+    /// Keep a video's poster frame (a JPEG the web app takes from the video, or any
+    /// picture of it), shown in its place (`posterUrl`); it replaces the one before. 422
+    /// at `id` for a picture, at `body` for bytes that are not a JPEG of at most 4,096
+    /// pixels a side.
+    #[oai(
+        path = "/v1/media/:id/poster",
+        method = "post",
+        operation_id = "setMediaPoster"
+    )]
+    async fn poster(
+        &self,
+        state: Data<&AppState>,
+        auth: UserAuth,
+        id: Path<Uuid>,
+        body: PosterBody,
+    ) -> Answer<
+        poem_openapi::payload::Json<MediaItemEnvelope>,
+        { can::STORED | can::BODY | can::NOT_FOUND | can::UNPROCESSABLE },
+    > {
+        let bytes = body.into_bytes();
+        poster::check(&bytes)?;
+        let actor = auth.user().actor();
+        let mut tx = user_tx(&state.pool, actor).await?;
+        let media = store::owned(&mut tx, &[id.0])
+            .await?
+            .pop()
+            .ok_or_else(|| ApiError::not_found("media"))?;
+        if media.kind != almanac_shared::domain::publish::post::MediaKind::Video {
+            return Err(ApiError::unprocessable_field(
+                "id",
+                "is a picture: only a video takes a poster frame",
+            )
+            .into());
+        }
+        // Replaced in place: the store writes an object whole, so a poster replaced twice
+        // at once keeps one of them.
+        let key = almanac_shared::media::store::key(media.user_id, media.id, Copy::Poster);
+        state
+            .platforms
+            .media
+            .store
+            .put(&key, bytes)
+            .await
+            .map_err(upload::store_failed)?;
+        let row = store::set_poster(&mut tx, id.0, &key)
+            .await?
+            .ok_or_else(|| ApiError::not_found("media"))?;
+        let item = with_uses(&mut tx, row, &state.platforms.media).await?;
+        tx.commit().await?;
+        tracing::info!(mediaId = %item.id, "a video's poster frame kept");
+        Ok(MediaItemEnvelope::of(item))
+    }
+
+    /// Delete a media: 409 `MEDIA_IN_USE` while an entry not yet published names it
+    /// (`details.usedBy`: the first 20, `details.usedByCount`: how many); the published
+    /// entries naming it lose it, their posts stay as they went out.
     #[oai(
         path = "/v1/media/:id",
         method = "delete",
@@ -155,20 +236,14 @@ impl MediaApi {
         let mut tx = user_tx(&state.pool, auth.user().actor()).await?;
         match store::delete(&mut tx, id.0).await? {
             Deleted::NotFound => Err(ApiError::not_found("media").into()),
-            Deleted::InUse { intents } => Err(ApiError::conflict(
-                "MEDIA_IN_USE",
-                format!(
-                    "{intents} scheduled post{} use{} this media: cancel {} or wait until {} published",
-                    if intents == 1 { "" } else { "s" },
-                    if intents == 1 { "s" } else { "" },
-                    if intents == 1 { "it" } else { "them" },
-                    if intents == 1 { "it is" } else { "they are" },
-                ),
-            )
-            .into()),
+            Deleted::InUse { uses, total } => Err(in_use(uses, total).into()),
             Deleted::Gone { row, entries } => {
                 tx.commit().await?;
-                for key in std::iter::once(&row.object_key).chain(row.jpeg_key.as_ref()) {
+                // The poster's key whether or not the row names it: a poster whose row was
+                // not written still went to the store.
+                let poster = almanac_shared::media::store::key(row.user_id, row.id, Copy::Poster);
+                let keys = [Some(&row.object_key), row.jpeg_key.as_ref(), Some(&poster)];
+                for key in keys.into_iter().flatten() {
                     if let Err(error) = state.platforms.media.store.delete(key).await {
                         tracing::warn!(%error, mediaId = %row.id, "a deleted media's object was not removed");
                     }
@@ -214,6 +289,10 @@ impl MediaApi {
                 row.jpeg_key.as_deref().ok_or_else(not_found)?,
                 MediaFormat::Jpeg.mime(),
             ),
+            Copy::Poster => (
+                row.poster_key.as_deref().ok_or_else(not_found)?,
+                MediaFormat::Jpeg.mime(),
+            ),
         };
         let (size, stream) = state
             .platforms
@@ -228,6 +307,7 @@ impl MediaApi {
         metrics::counter!("media_fetches_total", "copy" => match signed.copy {
             Copy::Original => "original",
             Copy::Jpeg => "jpeg",
+            Copy::Poster => "poster",
         })
         .increment(1);
         tracing::info!(mediaId = %row.id, "media fetched by its address");
@@ -238,4 +318,54 @@ impl MediaApi {
             body: poem::Body::from_bytes_stream(stream.map_err(std::io::Error::other)),
         })
     }
+}
+
+/// `row` as sent, with the entries naming it (read in the caller's transaction `conn`).
+async fn with_uses(
+    conn: &mut sqlx::PgConnection,
+    row: almanac_shared::store::media::MediaRow,
+    media: &almanac_shared::media::Media,
+) -> sqlx::Result<MediaItem> {
+    let uses = store::uses(conn, &[row.id]).await?;
+    let mut item = [MediaItem::of(row, media)];
+    MediaItem::used(&mut item, uses);
+    let [item] = item;
+    Ok(item)
+}
+
+/// 409 `MEDIA_IN_USE`, naming the entries still to go out that name the media.
+fn in_use(uses: Vec<store::Use>, total: i64) -> ApiError {
+    let named: Vec<String> = uses
+        .iter()
+        .take(3)
+        .map(|used| {
+            format!(
+                "“{}” ({}, {})",
+                used.title,
+                used.channel,
+                used.scheduled_at.format("%Y-%m-%d")
+            )
+        })
+        .collect();
+    let more = total - named.len() as i64;
+    let message = format!(
+        "{} entr{} still to go out use{} this media: {}{}. Take it out of {} first",
+        total,
+        if total == 1 { "y" } else { "ies" },
+        if total == 1 { "s" } else { "" },
+        named.join(", "),
+        if more > 0 {
+            format!(" and {more} more")
+        } else {
+            String::new()
+        },
+        if total == 1 { "it" } else { "them" },
+    );
+    let used_by: Vec<MediaUse> = uses.into_iter().map(MediaUse::from).collect();
+    let used_by = poem_openapi::types::ToJSON::to_json(&used_by);
+    ApiError::Conflict(crate::error::ErrorEnvelope::new(
+        "MEDIA_IN_USE",
+        message,
+        Some(serde_json::json!({ "usedBy": used_by, "usedByCount": total })),
+    ))
 }

@@ -3,9 +3,10 @@
 //! (refused as soon as they pass either, reading no further), then an image's dimensions
 //! and JPEG copy, then the row, counted again under the owner's lock.
 
+use almanac_shared::domain::publish::post::MediaKind;
 use almanac_shared::workspaces::Actor;
 use almanac_shared::{
-    media::{Copy, Media, MediaFormat, format::SNIFF_BYTES, image, store},
+    media::{Copy, Media, MediaFormat, format::SNIFF_BYTES, image, mp4, store},
     store::{media as rows, media::MediaRow, user_tx},
 };
 use sqlx::PgPool;
@@ -177,12 +178,21 @@ impl Upload<'_> {
         }
     }
 
-    /// An image's dimensions and JPEG copy, then the row, within the quota counted under
-    /// the owner's lock (concurrent uploads cannot pass it together).
+    /// An image's dimensions and JPEG copy, or a video's length and frame, then the row,
+    /// within the quota counted under the owner's lock (concurrent uploads cannot pass it
+    /// together).
     async fn record(&self, file: &Stored, alt_text: &str) -> Result<MediaRow, ApiError> {
-        let (width, height, jpeg_key) = match file.format.kind() {
-            almanac_shared::domain::publish::post::MediaKind::Photo => self.image(file).await?,
-            almanac_shared::domain::publish::post::MediaKind::Video => (None, None, None),
+        let (width, height, jpeg_key, duration_ms) = match file.format.kind() {
+            MediaKind::Photo => {
+                let (width, height, jpeg_key) = self.image(file).await?;
+                (width, height, jpeg_key, None)
+            }
+            MediaKind::Video => {
+                let video = self.video(file).await?;
+                let duration_ms = video.duration_ms.map(|ms| ms.min(i32::MAX as u32) as i32);
+                let frame = |side: u32| Some(side.min(i32::MAX as u32) as i32);
+                (frame(video.width), frame(video.height), None, duration_ms)
+            }
         };
         let mut tx = user_tx(self.pool, self.actor).await?;
         let used = rows::used_bytes_for_adding(&mut tx, self.actor.workspace)
@@ -201,11 +211,13 @@ impl Upload<'_> {
                 bytes: file.bytes as i64,
                 width,
                 height,
+                duration_ms,
                 alt_text: alt_text.to_owned(),
                 tags: Vec::new(),
                 file_name: file.file_name.clone(),
                 object_key: file.key.clone(),
                 jpeg_key,
+                poster_key: None,
                 created_at: chrono::Utc::now(),
             },
         )
@@ -265,6 +277,19 @@ impl Upload<'_> {
         ))
     }
 
+    /// A video's length and frame, read from its header in the store (a few small reads,
+    /// then its `moov` box).
+    async fn video(&self, file: &Stored) -> Result<mp4::VideoInfo, ApiError> {
+        mp4::read(&self.media.store, &file.key, file.bytes)
+            .await
+            .map_err(|error| match error {
+                mp4::ReadError::File(problem) => {
+                    ApiError::unprocessable_field("file", problem.to_string())
+                }
+                mp4::ReadError::Store(error) => store_failed(error),
+            })
+    }
+
     /// A refused upload's objects, removed.
     async fn forget(&self, file: &Stored) {
         for copy in [Copy::Original, Copy::Jpeg] {
@@ -313,8 +338,8 @@ fn not_media() -> ApiError {
 
 fn too_large(format: MediaFormat) -> ApiError {
     let what = match format.kind() {
-        almanac_shared::domain::publish::post::MediaKind::Photo => "an image",
-        almanac_shared::domain::publish::post::MediaKind::Video => "a video",
+        MediaKind::Photo => "an image",
+        MediaKind::Video => "a video",
     };
     ApiError::too_large(
         "MEDIA_TOO_LARGE",

@@ -120,6 +120,25 @@ pub struct PlatformDto {
     /// Whether a post's first comment is sent under it once it is out (a platform without
     /// leaves it out, and its dry run says so: `FIRST_COMMENT_LEFT_OUT`).
     pub first_comment: bool,
+    /// How long and how wide its videos may be (read from each video's file at upload);
+    /// null where it takes no video or says nothing of them. A video past them is refused
+    /// at `mediaIds` (`VIDEO_TOO_LONG`, `VIDEO_TOO_SHORT`, `VIDEO_TOO_WIDE`).
+    #[oai(nullable)]
+    pub video: Option<VideoLimitsDto>,
+}
+
+/// The videos a platform takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Object)]
+#[oai(rename = "PlatformVideoLimits", rename_all = "camelCase")]
+pub struct VideoLimitsDto {
+    /// The shortest, in milliseconds (0: no shortest).
+    pub min_duration_ms: u64,
+    /// The longest, in milliseconds.
+    #[oai(validator(minimum(value = "1")))]
+    pub max_duration_ms: u64,
+    /// The widest frame, in pixels; null where it sets none.
+    #[oai(nullable)]
+    pub max_width: Option<u64>,
 }
 
 /// The media one post of a platform may carry.
@@ -295,6 +314,11 @@ impl From<catalogue::Entry> for PlatformDto {
                 mixed: c.mixed,
             }),
             first_comment: entry.first_comment,
+            video: entry.video.map(|v| VideoLimitsDto {
+                min_duration_ms: u64::from(v.min_duration_ms),
+                max_duration_ms: u64::from(v.max_duration_ms),
+                max_width: v.max_width.map(u64::from),
+            }),
         }
     }
 }

@@ -157,6 +157,85 @@ impl Carousel {
     }
 }
 
+/// The videos a platform takes: how long, in milliseconds (`min_duration_ms` 0: no
+/// shortest), and how wide, in pixels, where it says: the catalogue's `video`. A video's
+/// length and frame are read from its file at upload; one that does not say its length
+/// (uploaded before it was read) is not held to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VideoLimits {
+    pub min_duration_ms: u32,
+    pub max_duration_ms: u32,
+    pub max_width: Option<u32>,
+}
+
+impl VideoLimits {
+    /// Videos of `min_secs` to `max_secs` seconds, at most `max_width` pixels wide.
+    pub const fn of(min_secs: u32, max_secs: u32, max_width: Option<u32>) -> Self {
+        Self {
+            min_duration_ms: min_secs * 1000,
+            max_duration_ms: max_secs * 1000,
+            max_width,
+        }
+    }
+
+    /// Why one of `post`'s videos cannot go out on `platform`: too long
+    /// (`VIDEO_TOO_LONG`), too short (`VIDEO_TOO_SHORT`) or too wide (`VIDEO_TOO_WIDE`),
+    /// at `mediaIds`, naming which of the post's media it is.
+    pub fn problem(&self, post: &Post, platform: &str) -> Option<Problem> {
+        let numbered = post.items.len() > 1;
+        post.items.iter().enumerate().find_map(|(n, medium)| {
+            if medium.kind != MediaKind::Video {
+                return None;
+            }
+            let which = if numbered {
+                format!("the video at position {}", n + 1)
+            } else {
+                "this video".to_owned()
+            };
+            let upload = &medium.upload;
+            if let Some(ms) = upload.duration_ms {
+                if ms > self.max_duration_ms {
+                    let message = format!(
+                        "{platform} takes videos of at most {}; {which} lasts {}: trim it",
+                        clock(self.max_duration_ms),
+                        clock(ms)
+                    );
+                    return Some(Problem::new("VIDEO_TOO_LONG", "mediaIds", message));
+                }
+                if ms < self.min_duration_ms {
+                    let message = format!(
+                        "{platform} takes videos of at least {}; {which} lasts {}",
+                        clock(self.min_duration_ms),
+                        clock(ms)
+                    );
+                    return Some(Problem::new("VIDEO_TOO_SHORT", "mediaIds", message));
+                }
+            }
+            let (Some(max), Some(width)) = (self.max_width, upload.width) else {
+                return None;
+            };
+            (width > max).then(|| {
+                let message = format!(
+                    "{platform} takes videos at most {max} pixels wide; {which} is {width}: export it smaller"
+                );
+                Problem::new("VIDEO_TOO_WIDE", "mediaIds", message)
+            })
+        })
+    }
+}
+
+/// A length as people read it: `0:45`, `5:00`, `1:02:03` (seconds rounded down).
+pub fn clock(ms: u32) -> String {
+    let secs = ms / 1000;
+    let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
+    if h > 0 {
+        format!("{h}:{m:02}:{s:02}")
+    } else {
+        format!("{m}:{s:02}")
+    }
+}
+
 /// An uploaded media as a post sends it: the copy its platform takes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -168,6 +247,12 @@ pub struct PostMedia {
     pub alt_text: String,
     /// The copy's key in the media store (adapters that upload the bytes read it there).
     pub key: String,
+    /// A video's length, as its file says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<u32>,
+    /// Its frame's width in pixels, as its file says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub width: Option<u32>,
 }
 
 impl Post {

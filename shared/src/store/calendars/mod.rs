@@ -215,6 +215,11 @@ pub struct StoredUpload {
     pub alt_text: String,
     pub object_key: String,
     pub jpeg_key: Option<String>,
+    /// A video's length and an upload's width, as its file says.
+    #[serde(default)]
+    pub duration_ms: Option<i32>,
+    #[serde(default)]
+    pub width: Option<i32>,
 }
 
 impl Publishable {
@@ -239,7 +244,9 @@ const PUBLISHABLE_COLUMNS: &str = "id, channel, run_id, title, caption, call_to_
     coalesce(review_status = 'approved' and approved_hash = content_hash, false) as approved,
     coalesce((select json_agg(json_build_object('id', m.id, 'kind', m.kind, 'mime', m.mime,
                                                 'altText', m.alt_text, 'objectKey', m.object_key,
-                                                'jpegKey', m.jpeg_key) order by w.n)
+                                                'jpegKey', m.jpeg_key,
+                                                'durationMs', m.duration_ms,
+                                                'width', m.width) order by w.n)
               from unnest(media_ids) with ordinality w (id, n) join media m on m.id = w.id),
              '[]') as uploads";
 

@@ -31,13 +31,24 @@ fn peak_rss_mib() -> f64 {
         .map_or(0.0, |kb| kb / 1024.0)
 }
 
-/// An MP4's first bytes (an `ftyp` box, brand `isom`), then zeros up to `SIZE_MIB`, in
+/// An MP4 of `SIZE_MIB` MiB as a camera writes one: `ftyp`, a media data box of zeros
+/// (with a 64-bit size), then a one-minute `moov` the upload reads its length from, in
 /// chunks, made as they are sent.
 fn chunks() -> impl Iterator<Item = Bytes> {
+    use almanac_tests::mp4;
+    let movie = mp4::movie(60_000, 1920, 1080);
+    let data = (SIZE_MIB * MIB - mp4::FILE_TYPE.len() - movie.len()) as u64;
     let mut head = vec![0u8; CHUNK];
-    head[..16].copy_from_slice(b"\0\0\0\x18ftypisom\0\0\0\0");
+    head[..32].copy_from_slice(mp4::FILE_TYPE);
+    head[32..36].copy_from_slice(&1u32.to_be_bytes());
+    head[36..40].copy_from_slice(b"mdat");
+    head[40..48].copy_from_slice(&data.to_be_bytes());
     let rest = Bytes::from(vec![0u8; CHUNK]);
-    std::iter::once(Bytes::from(head)).chain(std::iter::repeat_n(rest, SIZE_MIB * MIB / CHUNK - 1))
+    let mut last = vec![0u8; CHUNK - movie.len()];
+    last.extend_from_slice(&movie);
+    std::iter::once(Bytes::from(head))
+        .chain(std::iter::repeat_n(rest, SIZE_MIB * MIB / CHUNK - 2))
+        .chain(std::iter::once(Bytes::from(last)))
 }
 
 /// The multipart body of one file part named `bench.mp4`, streamed.

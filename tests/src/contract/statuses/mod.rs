@@ -391,6 +391,7 @@ impl Probe {
                 // RFC 8058's one-click POST is a form, not JSON.
                 (true, "unsubscribe") => Payload::Raw(FORM, ONE_CLICK.to_vec()),
                 (true, "uploadMedia") => Payload::Raw(media::MULTIPART, media::picture()),
+                (true, "setMediaPoster") => Payload::Raw("image/jpeg", media::frame()),
                 (true, id) => Payload::Json(valid_body(id)),
                 (false, _) => Payload::None,
             },
@@ -538,6 +539,8 @@ async fn refusals_of_its_shape(
     }
     if op.id == "uploadMedia" {
         media::body_refusals(probe).await;
+    } else if op.id == "setMediaPoster" {
+        media::poster_body_refusals(probe, limit).await;
     } else if op.takes_body && !op.path.starts_with("/review/") {
         // A review link's body is read once its link is known (`client_review`).
         let form = op.id == "unsubscribe";

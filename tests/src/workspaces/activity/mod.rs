@@ -157,7 +157,7 @@ async fn nothing_else_is_recorded(world: &World, seen: &[Uuid]) {
                 path: entry,
                 in_acme: true,
                 body: None,
-                multipart: false,
+                raw: None,
             },
             &world.ana.token,
         )
@@ -169,7 +169,7 @@ async fn nothing_else_is_recorded(world: &World, seen: &[Uuid]) {
         path: "/v1/me".into(),
         in_acme: true,
         body: Some(json!({ "name": "Ana" })),
-        multipart: false,
+        raw: None,
     };
     let (status, _) = world.send("PATCH", &me, &world.ana.token).await;
     assert_eq!(status, 200);

@@ -27,7 +27,8 @@ pub(super) struct Made {
     /// Sent with `Almanac-Workspace: <Acme>` (not by one joining it).
     pub(super) in_acme: bool,
     pub(super) body: Option<Value>,
-    pub(super) multipart: bool,
+    /// A body that is not JSON, with its type (an upload, a poster frame).
+    pub(super) raw: Option<(&'static str, Vec<u8>)>,
 }
 
 /// The state the table acts on: the team's resources (`isolation::fixture`) and what a few
@@ -172,6 +173,20 @@ impl World {
                 let token = self.outbox.token(&self.gus.email, 1, JOIN).await;
                 path = format!("/v1/invitations/{token}/accept");
             }
+            // A poster frame is a video's: one of the team's.
+            "setMediaPoster" => {
+                let video: Uuid = sqlx::query_scalar(
+                    "insert into media (id, user_id, workspace_id, kind, mime, bytes, object_key)
+                     select gen_random_uuid(), user_id, workspace_id, 'video', 'video/mp4', 1,
+                            'acme/video' from media where id = $1
+                     returning id",
+                )
+                .bind(Uuid::parse_str(&self.ids.by_segment["media"]).unwrap())
+                .fetch_one(&self.app.db)
+                .await
+                .unwrap();
+                path = format!("/v1/media/{video}/poster");
+            }
             _ => {}
         }
         let body = match op {
@@ -218,15 +233,20 @@ impl World {
             "createPost" => json!({ "caption": "Once for all", "mediaIds": [],
                 "channelIds": [self.ids.by_segment["channels"]],
                 "scheduledAt": "2030-01-09T09:00:00Z" }),
-            _ if takes_body && op != "uploadMedia" => valid_body(op),
+            _ if takes_body && !["uploadMedia", "setMediaPoster"].contains(&op) => valid_body(op),
             _ => Value::Null,
         };
         let body = (!body.is_null()).then_some(body);
+        let raw = match op {
+            "uploadMedia" => Some((media::MULTIPART, media::picture())),
+            "setMediaPoster" => Some(("image/jpeg", media::frame())),
+            _ => None,
+        };
         Made {
             path,
             in_acme: op != "acceptInvitation",
             body,
-            multipart: op == "uploadMedia",
+            raw,
         }
     }
 
@@ -252,10 +272,10 @@ impl World {
         if made.in_acme {
             request = request.header(HEADER, self.acme.to_string());
         }
-        if made.multipart {
+        if let Some((content_type, bytes)) = &made.raw {
             request = request
-                .header("content-type", media::MULTIPART)
-                .body(media::picture());
+                .header("content-type", *content_type)
+                .body(bytes.clone());
         } else if let Some(body) = &made.body {
             request = request.json(body);
         }

@@ -543,6 +543,7 @@ impl Rules for Bluesky {
             // Up to 4 images, each with its alt text (`app.bsky.embed.images`).
             carousel: Some(crate::catalogue::Carousel::of(4, false)),
             first_comment: true,
+            video: None,
         }
     }
 

@@ -309,6 +309,7 @@ impl Rules for Facebook {
             // Several photos in one post (`attached_media`); a video goes alone.
             carousel: Some(crate::catalogue::Carousel::of(10, false)),
             first_comment: true,
+            video: Some(crate::catalogue::VideoLimits::of(1, 14_400, None)),
             ..Profile::of("#1877f2")
         }
     }

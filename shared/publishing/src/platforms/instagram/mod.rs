@@ -234,6 +234,7 @@ impl Rules for Instagram {
             // A carousel holds 2 to 10 photos and videos, mixed.
             carousel: Some(crate::catalogue::Carousel::of(10, true)),
             first_comment: true,
+            video: Some(crate::catalogue::VideoLimits::of(3, 900, Some(1_920))),
         }
     }
 

@@ -354,6 +354,7 @@ impl Rules for LinkedIn {
             // A multi-image post holds 2 to 20 images (no video).
             carousel: Some(crate::catalogue::Carousel::of(20, false)),
             first_comment: true,
+            video: None,
         }
     }
 

@@ -153,6 +153,7 @@ impl Rules for Testnet {
             quota: None,
             carousel: None,
             first_comment: false,
+            video: None,
         }
     }
 

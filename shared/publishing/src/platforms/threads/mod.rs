@@ -183,6 +183,7 @@ impl Rules for Threads {
             // A carousel holds 2 to 20 images and videos, mixed.
             carousel: Some(crate::catalogue::Carousel::of(20, true)),
             first_comment: true,
+            video: Some(crate::catalogue::VideoLimits::of(0, 300, Some(1_920))),
             ..Profile::of("#101010")
         }
     }

@@ -360,6 +360,7 @@ impl Rules for TikTok {
             // Photo posts: up to 35 photos, never with a video; no comment by API.
             carousel: Some(crate::catalogue::Carousel::of(35, false)),
             first_comment: false,
+            video: Some(crate::catalogue::VideoLimits::of(3, 600, None)),
         }
     }
 

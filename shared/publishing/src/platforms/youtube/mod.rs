@@ -256,6 +256,7 @@ impl Rules for YouTube {
             // One video a post; a comment under it by `commentThreads.insert`.
             carousel: None,
             first_comment: true,
+            video: Some(crate::catalogue::VideoLimits::of(1, 43_200, None)),
         }
     }
 
