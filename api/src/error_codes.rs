@@ -267,6 +267,10 @@ pub const CATALOGUE: &[(&str, &str)] = &[
     ("NOT_FOUND", "No such resource."),
     ("NOT_PUBLISHED", "The entry has not been published."),
     (
+        "NOT_QUEUED",
+        "The entry is not among the channel's queued posts to come.",
+    ),
+    (
         "NO_ACCOUNT",
         "The platform named no account for the sign-in.",
     ),
@@ -358,6 +362,10 @@ pub const CATALOGUE: &[(&str, &str)] = &[
     (
         "RATE_LIMITED",
         "Too many requests; wait as Retry-After says.",
+    ),
+    (
+        "REMOVED_FROM_QUEUE",
+        "Taken out of the queue before it went out.",
     ),
     (
         "REQUEST_TIMEOUT",

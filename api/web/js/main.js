@@ -17,13 +17,14 @@ import * as settings from "./settings/index.js";
 import * as ops from "./ops/index.js";
 import * as usage from "./usage.js";
 import * as media from "./library.js";
+import * as evergreen from "./evergreen.js";
 import * as analytics from "./analytics.js";
 import * as join from "./join.js";
 import * as review from "./review.js";
 import * as notifications from "./notifications.js";
 import { watchRoles } from "./roles.js";
 
-const sections = { calendar, organic, publishing, media, review, notifications, themes, flashcards, channels, webhooks, analytics, usage, settings, profile, join };
+const sections = { calendar, organic, publishing, media, evergreen, review, notifications, themes, flashcards, channels, webhooks, analytics, usage, settings, profile, join };
 const DEV_USER_KEY = "almanac.devUser";
 const view = document.getElementById("view");
 watchRoles(view);

@@ -987,6 +987,7 @@ mod tests {
                 "quota": { "limit": 5, "windowSecs": 86400, "per": "account",
                            "source": "counted", "counts": "drafts" },
                 "carousel": { "maxItems": 35, "mixed": false }, "firstComment": false,
+                "video": { "minDurationMs": 3000, "maxDurationMs": 600000, "maxWidth": null },
             })
         );
     }

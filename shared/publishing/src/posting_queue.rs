@@ -4,8 +4,14 @@
 //! by channel under the channel's queue lock, gives each new entry the first slot after
 //! the channel's last queued one (a gap of at least `QUEUE_MIN_GAP_MINUTES` between them),
 //! moves the entry there and schedules its publish intent (which follows the entry like any
-//! scheduled one). A slot freed by a removal or a move stays empty until
-//! [`shuffle`] packs the channel's queue again from now.
+//! scheduled one). With `notBefore: planned` (the default) an entry takes no slot before
+//! its planned day. A slot freed by a removal or a move stays empty until [`pack`] packs
+//! the channel's queue again from now; [`actions`] swaps, removes, shuffles, pauses and
+//! resumes.
+
+pub mod actions;
+
+pub use actions::{Acted, pause, remove, resume, shuffle, swap};
 
 use std::collections::HashMap;
 
@@ -50,6 +56,19 @@ pub struct QueueRequest {
     pub channels: Vec<Uuid>,
     /// Posts, or drafts where the platform has them.
     pub mode: Mode,
+    /// Whether an entry may take a slot before its planned day.
+    pub not_before: NotBefore,
+}
+
+/// The earliest slot an entry queued may take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum NotBefore {
+    /// Never before the entry's planned day (in its calendar's zone): a post planned for
+    /// next week is not pulled into today's slots.
+    #[default]
+    Planned,
+    /// The next free slot, whatever day the entry was planned for.
+    Now,
 }
 
 /// An entry in its slot.
@@ -122,6 +141,7 @@ pub async fn add(
         q,
         user,
         mode: request.mode,
+        not_before: request.not_before,
         calendar_id: request.calendar_id,
         timezone,
     };
@@ -136,7 +156,7 @@ pub async fn add(
 /// Packs the channel's queue again from now, in its order: the slots freed by removals and
 /// moves are filled, and the entries move with their intents. `None` when the caller has
 /// no such channel.
-pub async fn shuffle(
+pub async fn pack(
     q: &Queue<'_>,
     conn: &mut PgConnection,
     channel: Uuid,
@@ -148,7 +168,7 @@ pub async fn shuffle(
     let rows: Vec<queue::QueuedRow> = queue::list(conn, Some(channel))
         .await?
         .into_iter()
-        .filter(|row| row.publish_at > q.now)
+        .filter(|row| row.publish_at > q.now && row.movable())
         .collect();
     let ids: Vec<Uuid> = rows.iter().map(|row| row.intent_id).collect();
     // Those a quota leaves no slot for keep theirs, which the others then leave alone:
@@ -205,6 +225,7 @@ struct Placing<'a> {
     q: &'a Queue<'a>,
     user: Uuid,
     mode: Mode,
+    not_before: NotBefore,
     calendar_id: Uuid,
     timezone: Tz,
 }
@@ -286,9 +307,8 @@ impl Placing<'_> {
         let moving: Vec<Uuid> = to_place.iter().filter_map(|(_, open, _)| *open).collect();
         let mut forecast =
             quota_forecast(q, platform.as_str(), account.id, self.mode, &moving).await?;
-        let times = slots.place_within(last, &taken, q.gap, to_place.len(), |at| {
-            forecast.as_mut().is_none_or(|f| f.take(at))
-        });
+        let planned: Vec<_> = to_place.iter().map(|(e, _, _)| e.scheduled_at).collect();
+        let times = self.times(&slots, &planned, (last, &taken), forecast.as_mut());
         if times.len() < to_place.len()
             && let Some(quota) = adapter.profile().quota
         {
@@ -330,6 +350,46 @@ impl Placing<'_> {
             });
         }
         Ok(())
+    }
+}
+
+impl Placing<'_> {
+    /// The slots of entries planned at `planned`, one after the other in that order after
+    /// `last` (none of `taken`), each no earlier than its planned day when it must wait for
+    /// it, and where the quota has room; as many as found.
+    fn times(
+        &self,
+        slots: &Slots,
+        planned: &[DateTime<Utc>],
+        (last, taken): (DateTime<Utc>, &[DateTime<Utc>]),
+        mut forecast: Option<&mut Forecast>,
+    ) -> Vec<DateTime<Utc>> {
+        let gap = self.q.gap;
+        let mut times: Vec<DateTime<Utc>> = Vec::with_capacity(planned.len());
+        for at in planned {
+            let previous = times.last().copied().unwrap_or(last);
+            let floor = match self.not_before {
+                NotBefore::Now => previous,
+                // The gap before the day's first slot is the day's own.
+                NotBefore::Planned => previous.max(self.day_start(*at) - gap),
+            };
+            let fits = |at| forecast.as_mut().is_none_or(|f| f.take(at));
+            match slots.place_within(floor, taken, gap, 1, fits).first() {
+                Some(at) => times.push(*at),
+                None => break,
+            }
+        }
+        times
+    }
+
+    /// The start of the day of `at` in the calendar's zone.
+    fn day_start(&self, at: DateTime<Utc>) -> DateTime<Utc> {
+        use chrono::TimeZone;
+        let day = at.with_timezone(&self.timezone).date_naive();
+        self.timezone
+            .from_local_datetime(&day.and_time(chrono::NaiveTime::MIN))
+            .earliest()
+            .map_or(at, |start| start.with_timezone(&Utc))
     }
 }
 
@@ -506,4 +566,68 @@ fn placement(zone: Tz, at: DateTime<Utc>) -> Placement {
 pub fn once_each(ids: &[Uuid]) -> Vec<Uuid> {
     let mut seen = std::collections::HashSet::new();
     ids.iter().copied().filter(|id| seen.insert(*id)).collect()
+}
+
+/// A channel's posting quota as it stands: the platform's quota (`None` where it documents
+/// none), the posts (or drafts) of it Almanac counts in the window up to now, and when a
+/// place frees once it is full.
+#[derive(Debug, Clone)]
+pub struct QuotaState {
+    pub quota: Option<super::catalogue::Quota>,
+    pub used: u32,
+    pub frees_at: Option<DateTime<Utc>>,
+    /// In the catalogue's words: whose quota, and that it is full, when it is.
+    pub message: Option<String>,
+}
+
+/// The quota of the caller's `channel` now; `None` when the caller has no such channel.
+pub async fn quota_state(
+    q: &Queue<'_>,
+    conn: &mut PgConnection,
+    channel: Uuid,
+) -> sqlx::Result<Option<QuotaState>> {
+    let Some(row) = store::channels::find(conn, channel).await? else {
+        return Ok(None);
+    };
+    let Some(platform) = q.platforms.get(&row.platform) else {
+        return Ok(Some(QuotaState {
+            quota: None,
+            used: 0,
+            frees_at: None,
+            message: None,
+        }));
+    };
+    let adapter = q.platforms.registered(platform);
+    let Some(quota) = adapter.profile().quota else {
+        return Ok(Some(QuotaState {
+            quota: None,
+            used: 0,
+            frees_at: None,
+            message: None,
+        }));
+    };
+    let counting = quota::counting(&quota, platform.as_str(), Some(channel));
+    let window = quota::window(&quota, q.now);
+    let mut pool = q.pool.acquire().await?;
+    let times: Vec<DateTime<Utc>> = store::quota_times(&mut pool, &counting, window.since, &[])
+        .await?
+        .into_iter()
+        .filter(|at| *at <= q.now)
+        .collect();
+    let used = u32::try_from(times.len()).unwrap_or(u32::MAX);
+    let full = used >= quota.limit;
+    let frees_at = full.then(|| match quota.day_of {
+        Some(_) => window.until,
+        // The post that leaves the moving window first gives its place back.
+        None => {
+            let oldest = times[times.len() - quota.limit as usize];
+            oldest + chrono::Duration::seconds(i64::from(quota.window_secs))
+        }
+    });
+    Ok(Some(QuotaState {
+        quota: Some(quota),
+        used,
+        frees_at,
+        message: full.then(|| quota::full(adapter.label(), &quota)),
+    }))
 }

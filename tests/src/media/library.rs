@@ -157,29 +157,8 @@ async fn a_video_says_its_length_and_frame_and_keeps_the_poster_frame_taken_from
 }
 
 /// The library narrowed by words (in a name, an alternative text or a tag; `%` and `_`
-/// are letters) and by a tag; each medium lists the live entries naming it. A medium an
-/// entry still to go out names is kept, the refusal naming the entry; once that entry is
-/// published it may go.
-#[tokio::test]
-async fn the_library_is_searched_says_where_media_are_used_and_keeps_a_used_one() {
-    let app = crate::helpers::spawn_app().await;
-    let alice = Uuid::now_v7();
-    let cat = uploaded(&app, alice, "cat_on_sofa.png", &png(40, 20, 0)).await;
-    let dog = uploaded(&app, alice, "garden.png", &png(40, 20, 5)).await;
-    let clip = uploaded(&app, alice, "walk.mp4", &video(10_000, 1920, 1080)).await;
-    let id = |item: &Value| item["id"].as_str().unwrap().to_owned();
-    for (item, patch) in [
-        (&cat, json!({ "tags": ["cats", "home"] })),
-        (
-            &dog,
-            json!({ "altText": "A dog in the garden, 100% happy", "tags": ["dogs"] }),
-        ),
-        (&clip, json!({ "tags": ["dogs", "walks"] })),
-    ] {
-        let path = format!("/v1/media/{}", id(item));
-        let (status, answer) = app.send_json(Method::PATCH, alice, &path, &patch).await;
-        assert_eq!(status, 200, "{answer}");
-    }
+/// are letters) and by a tag; a filter out of bounds is 400.
+async fn searched_by_words_and_tags(app: &TestApp, alice: Uuid) {
     let names = |list: &Value| -> Vec<String> {
         list["data"]["items"]
             .as_array()
@@ -211,6 +190,32 @@ async fn the_library_is_searched_says_where_media_are_used_and_keeps_a_used_one(
         let (status, answer) = app.get_json(alice, &format!("/v1/media?{query}")).await;
         assert_eq!(status, 400, "{query}: {answer}");
     }
+}
+
+/// The library searched (`searched_by_words_and_tags`); each medium lists the live entries
+/// naming it. A medium an entry still to go out names is kept, the refusal naming the
+/// entry; once that entry is published it may go.
+#[tokio::test]
+async fn the_library_is_searched_says_where_media_are_used_and_keeps_a_used_one() {
+    let app = crate::helpers::spawn_app().await;
+    let alice = Uuid::now_v7();
+    let cat = uploaded(&app, alice, "cat_on_sofa.png", &png(40, 20, 0)).await;
+    let dog = uploaded(&app, alice, "garden.png", &png(40, 20, 5)).await;
+    let clip = uploaded(&app, alice, "walk.mp4", &video(10_000, 1920, 1080)).await;
+    let id = |item: &Value| item["id"].as_str().unwrap().to_owned();
+    for (item, patch) in [
+        (&cat, json!({ "tags": ["cats", "home"] })),
+        (
+            &dog,
+            json!({ "altText": "A dog in the garden, 100% happy", "tags": ["dogs"] }),
+        ),
+        (&clip, json!({ "tags": ["dogs", "walks"] })),
+    ] {
+        let path = format!("/v1/media/{}", id(item));
+        let (status, answer) = app.send_json(Method::PATCH, alice, &path, &patch).await;
+        assert_eq!(status, 200, "{answer}");
+    }
+    searched_by_words_and_tags(&app, alice).await;
 
     let calendar = launch_calendar(&app, alice).await;
     let entries = format!("/v1/calendars/{calendar}/entries");

@@ -12,7 +12,8 @@ use uuid::Uuid;
 use super::{Entry, Setup, publish_env, setup, setup_with};
 use crate::helpers::{Behaviour, FakeAi, TestOptions, fake_platforms::FakePlatforms};
 
-async fn daily_slot(s: &Setup, channel: Uuid) {
+/// A slot every day at 09:00 UTC on `channel`.
+pub(crate) async fn daily_slot(s: &Setup, channel: Uuid) {
     let slots: Vec<Value> = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
         .iter()
         .map(|day| json!({ "weekday": day, "time": "09:00" }))
@@ -136,6 +137,23 @@ async fn a_seven_day_gap_never_posts_an_entry_twice_within_seven_days() {
     let resumed = day(&s, start + Duration::days(28)).await;
     assert_eq!(resumed.len(), 1);
     assert_eq!((resumed[0].0, resumed[0].1), (first, slot(28)));
+
+    // Its next repeat, once queued, is listed with it.
+    let (_, listed) = s.app.get_json(s.user, "/v1/evergreen").await;
+    assert_eq!(listed["data"]["items"][0]["nextRepeat"], Value::Null);
+    let clock = ManualClock::new(start + Duration::days(29));
+    let queued = almanac_worker::evergreen::tick(&s.app.worker_context(0), &clock)
+        .await
+        .unwrap();
+    assert_eq!(queued.len(), 1);
+    let (_, listed) = s.app.get_json(s.user, "/v1/evergreen").await;
+    let next = &listed["data"]["items"][0]["nextRepeat"];
+    assert_eq!(next["entryId"], queued[0].entry.to_string(), "{listed}");
+    assert_eq!(next["channelId"], channel.to_string());
+    assert_eq!(
+        at(next["publishAt"].as_str().unwrap()),
+        queued[0].publish_at
+    );
 
     // Listed; another user's is not found; deleted, it queues nothing more.
     let (status, listed) = s.app.get_json(s.user, "/v1/evergreen").await;

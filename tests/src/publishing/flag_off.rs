@@ -101,7 +101,7 @@ async fn the_queue_says_where_entries_would_go_and_keeps_nothing(s: &Setup, tikt
             Method::POST,
             s.user,
             "/v1/queue",
-            &json!({ "calendarId": s.calendar, "entryIds": [queued_entry] }),
+            &json!({ "calendarId": s.calendar, "notBefore": "now", "entryIds": [queued_entry] }),
         )
         .await;
     assert_eq!(status, 200, "{queue}");
@@ -112,18 +112,28 @@ async fn the_queue_says_where_entries_would_go_and_keeps_nothing(s: &Setup, tikt
         queued_entry.to_string()
     );
     assert_eq!(queue["data"]["queued"][0]["channelId"], tiktok.to_string());
-    let (status, shuffled) = s
-        .app
-        .send_json(
-            Method::POST,
-            s.user,
-            "/v1/queue/shuffle",
-            &json!({ "channelId": tiktok }),
-        )
-        .await;
-    assert_eq!(status, 200, "{shuffled}");
-    assert_eq!(shuffled["data"]["dryRun"], true);
-    assert_eq!(shuffled["data"]["reason"], "PUBLISH_DISABLED");
+    // Every action on the queue is a dry run too: a pause kept nothing either.
+    for action in ["pack", "shuffle", "swap", "remove", "pause", "resume"] {
+        let body = match action {
+            "swap" => json!({ "channelId": tiktok, "entryIds": [queued_entry, Uuid::now_v7()] }),
+            "remove" => json!({ "channelId": tiktok, "entryIds": [queued_entry] }),
+            _ => json!({ "channelId": tiktok }),
+        };
+        let (status, answer) = s
+            .app
+            .send_json(Method::POST, s.user, &format!("/v1/queue/{action}"), &body)
+            .await;
+        assert_eq!(status, 200, "{action}: {answer}");
+        assert_eq!(answer["data"]["dryRun"], true, "{action}");
+        assert_eq!(answer["data"]["reason"], "PUBLISH_DISABLED", "{action}");
+    }
+    let paused: Option<chrono::DateTime<Utc>> =
+        sqlx::query_scalar("select queue_paused_at from platform_accounts where id = $1")
+            .bind(tiktok)
+            .fetch_one(&s.app.db)
+            .await
+            .unwrap();
+    assert_eq!(paused, None, "a dry run paused the queue");
     let (_, listed) = s
         .app
         .get_json(s.user, &format!("/v1/queue?channelId={tiktok}"))

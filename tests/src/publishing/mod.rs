@@ -8,7 +8,7 @@ mod carousels;
 mod channel_warnings;
 mod channels;
 mod contract;
-mod evergreen;
+pub(crate) mod evergreen;
 mod facebook;
 mod faults;
 mod flag_off;

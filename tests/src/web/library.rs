@@ -72,6 +72,42 @@ async fn entry_naming(s: &Setup, title: &'static str, at: &'static str, media: &
     id
 }
 
+/// The card `cat`'s alternative text saved (what the API, and so the next publish, has);
+/// the cards searched by words, and by a tag from a card.
+async fn saved_and_searched(s: &Setup, browser: &Browser, cat: &str) {
+    let card = |id: &str| format!("#media-library .media-card[data-media='{id}']");
+    let alt = format!("{} textarea.media-alt", card(cat));
+    browser.fill(&alt, "A cat asleep on the sofa").await;
+    browser
+        .click(&format!("{} button.media-save", card(cat)))
+        .await;
+    browser
+        .wait_text("#toast", "Saved: the next posts send the new text.")
+        .await;
+    let saved = s
+        .app
+        .get_json(s.user, &format!("/v1/media?ids={cat}"))
+        .await
+        .1;
+    assert_eq!(
+        saved["data"]["items"][0]["altText"], "A cat asleep on the sofa",
+        "{saved}"
+    );
+
+    // Search by words, and by a tag from a card.
+    browser.fill("#media-search", "asleep").await;
+    browser.click(".media-filter button[type=submit]").await;
+    browser.wait_count("#media-library .media-card", 1).await;
+    browser.wait(&card(cat)).await;
+    browser.open("#/media").await;
+    browser.wait_count("#media-library .media-card", 2).await;
+    browser
+        .click(&format!("{} .tags a[href$='tag=cats']", card(cat)))
+        .await;
+    browser.wait("#media-tag-filter").await;
+    browser.wait_count("#media-library .media-card", 1).await;
+}
+
 #[tokio::test]
 async fn the_media_page_edits_searches_keeps_used_media_and_shows_a_video_s_poster_frame() {
     let s = publishing_app().await;
@@ -135,37 +171,7 @@ async fn the_media_page_edits_searches_keeps_used_media_and_shows_a_video_s_post
     assert_eq!(frame.headers()["content-type"], "image/jpeg");
     let video_id = video["id"].as_str().unwrap().to_owned();
 
-    // Alternative text saved from the card is what the API (and so the next publish) has.
-    let alt = format!("{} textarea.media-alt", card(&cat));
-    browser.fill(&alt, "A cat asleep on the sofa").await;
-    browser
-        .click(&format!("{} button.media-save", card(&cat)))
-        .await;
-    browser
-        .wait_text("#toast", "Saved: the next posts send the new text.")
-        .await;
-    let saved = s
-        .app
-        .get_json(s.user, &format!("/v1/media?ids={cat}"))
-        .await
-        .1;
-    assert_eq!(
-        saved["data"]["items"][0]["altText"], "A cat asleep on the sofa",
-        "{saved}"
-    );
-
-    // Search by words, and by a tag from a card.
-    browser.fill("#media-search", "asleep").await;
-    browser.click(".media-filter button[type=submit]").await;
-    browser.wait_count("#media-library .media-card", 1).await;
-    browser.wait(&card(&cat)).await;
-    browser.open("#/media").await;
-    browser.wait_count("#media-library .media-card", 2).await;
-    browser
-        .click(&format!("{} .tags a[href$='tag=cats']", card(&cat)))
-        .await;
-    browser.wait("#media-tag-filter").await;
-    browser.wait_count("#media-library .media-card", 1).await;
+    saved_and_searched(&s, &browser, &cat).await;
 
     // Deleting what an entry still to go out uses: kept, the entry named.
     browser

@@ -13,6 +13,7 @@ mod density;
 mod developer;
 mod edits;
 mod event_source;
+mod evergreen;
 mod every_platform;
 mod flows;
 mod guards;

@@ -1,6 +1,8 @@
-//! The posting queue in the web app (issue 57): a person sets a channel's posting slots on
-//! its week grid, then adds five entries to the queue from the calendar's grid and sees
-//! the time each took: the channel's next five slots, in the slots' zone. At 1280 px and
+//! The posting queue in the web app (issues 57 and 84): a person sets a channel's posting
+//! slots on its week grid, then adds five entries to the queue from the calendar's grid and
+//! sees the time each took: the channel's next five slots, in the slots' zone. The queue
+//! shows them as post cards: one moved later swaps times with the next, one is taken out,
+//! and the queue paused sends nothing at its time until it is resumed. At 1280 px and
 //! 375 px.
 
 use chrono::{DateTime, Datelike, Timelike, Utc, Weekday};
@@ -113,6 +115,8 @@ async fn slots_set_on_the_week_grid_take_five_entries_queued_from_the_grid() {
         "Add 5 entries to the queue"
     );
     let asked = Utc::now();
+    // From now: the entries are planned for 2030, and would otherwise wait for their day.
+    browser.set_value("#queue-not-before", "now").await;
     browser.click("#queue-add").await;
     browser.wait_count("#queue-placed li", 5).await;
     let placed = browser
@@ -180,4 +184,89 @@ async fn slots_set_on_the_week_grid_take_five_entries_queued_from_the_grid() {
         .map(|e| e["scheduledAt"].as_str().unwrap().parse().unwrap())
         .collect();
     assert_eq!(moved, expected);
+
+    the_queue_s_cards_swap_take_out_pause_and_resume(&s, &browser, channel, &entries).await;
+}
+
+/// The queue's entry ids, in order, as the API lists them.
+async fn queue_order(s: &Setup, channel: Uuid) -> Vec<String> {
+    let (_, listed) = s
+        .app
+        .get_json(s.user, &format!("/v1/queue?channelId={channel}"))
+        .await;
+    listed["data"]["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["entryId"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// The channel's queue as post cards: a post moved later swaps with the next, one taken
+/// out leaves, a paused queue says so and sends nothing at its time, resumed it does.
+async fn the_queue_s_cards_swap_take_out_pause_and_resume(
+    s: &Setup,
+    browser: &Browser,
+    channel: Uuid,
+    entries: &[Uuid],
+) {
+    browser.open(&format!("#/publishing/{}", s.calendar)).await;
+    browser
+        .click(&format!(".slots-open[data-channel-id=\"{channel}\"]"))
+        .await;
+    browser.wait_count("#queue-items .queue-card", 5).await;
+    let card = |entry: Uuid| format!("#queue-items .queue-card[data-entry=\"{entry}\"]");
+    assert!(
+        browser
+            .text(&format!("{} .queue-text", card(entries[0])))
+            .await
+            .contains("Tea note 1")
+    );
+    let ids: Vec<String> = entries.iter().map(Uuid::to_string).collect();
+    browser
+        .click(&format!("{} .queue-down", card(entries[0])))
+        .await;
+    browser.wait_text("#toast", "Posts swapped").await;
+    browser
+        .wait(&format!(
+            "#queue-items .queue-card:first-child[data-entry=\"{}\"]",
+            entries[1]
+        ))
+        .await;
+    let swapped: Vec<String> = [1, 0, 2, 3, 4].iter().map(|n| ids[*n].clone()).collect();
+    assert_eq!(queue_order(s, channel).await, swapped);
+
+    browser
+        .click(&format!("{} .queue-remove", card(entries[4])))
+        .await;
+    browser.wait_count("#queue-items .queue-card", 4).await;
+    assert_eq!(queue_order(s, channel).await, swapped[..4]);
+
+    let calls = s.fake.publishing_calls();
+    browser.click("#queue-pause").await;
+    browser.wait("#queue-paused").await;
+    browser.wait("#queue-resume").await;
+    browser.screenshot_of("queue-paused").await;
+    browser.viewport(375, 800).await;
+    browser.fits_a_phone().await;
+    browser.viewport(1280, 900).await;
+    let (_, listed) = s
+        .app
+        .get_json(s.user, &format!("/v1/queue?channelId={channel}"))
+        .await;
+    let first = listed["data"]["items"][0]["publishAt"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let intent = listed["data"]["items"][0]["intentId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(s.tick(&first).await.dispatched, 0);
+    assert_eq!(s.fake.publishing_calls(), calls, "a paused queue sent");
+    browser.click("#queue-resume").await;
+    browser.wait("#queue-pause").await;
+    assert_eq!(browser.count("#queue-paused").await, 0);
+    assert_eq!(s.tick(&first).await.dispatched, 1);
+    s.settled(&intent, "published").await;
 }

@@ -79,8 +79,21 @@ pub struct Evergreen {
     pub variation: Variation,
     /// Paused: nothing of it is queued again until it is resumed.
     pub paused: bool,
+    /// Its next repeat, where one is queued (the evergreen pass queues one at a time on a
+    /// channel whose queue is empty); null otherwise.
+    #[oai(nullable)]
+    pub next_repeat: Option<NextRepeat>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// A collection's next repeat.
+#[derive(Debug, Clone, Object)]
+#[oai(rename = "EvergreenNextRepeat", rename_all = "camelCase")]
+pub struct NextRepeat {
+    pub entry_id: Uuid,
+    pub channel_id: Uuid,
+    pub publish_at: DateTime<Utc>,
 }
 
 /// The caller's collections, oldest first.
@@ -108,6 +121,7 @@ impl From<store::CollectionRow> for Evergreen {
                 Variation::None
             },
             paused: row.paused,
+            next_repeat: None,
             created_at: row.created_at,
             updated_at: row.updated_at,
         }
@@ -206,8 +220,22 @@ impl EvergreenApi {
     ) -> Answer<Json<EvergreenListEnvelope>, { can::STORED }> {
         let mut tx = user_tx(&state.pool, auth.user().actor()).await?;
         let rows = store::list(&mut tx).await?;
+        let next = store::next_repeats(&mut tx).await?;
         tx.commit().await?;
-        let items = rows.into_iter().map(Into::into).collect();
+        let items = rows
+            .into_iter()
+            .map(|row| {
+                let repeat = next.iter().find(|n| n.evergreen_id == row.id);
+                Evergreen {
+                    next_repeat: repeat.map(|n| NextRepeat {
+                        entry_id: n.entry_id,
+                        channel_id: n.channel_id,
+                        publish_at: n.publish_at,
+                    }),
+                    ..row.into()
+                }
+            })
+            .collect();
         Ok(EvergreenListEnvelope::of(EvergreenList { items }))
     }
 

@@ -1,10 +1,12 @@
 //! The posting queue (issue 57, `docs/queue.md`): `POST /v1/queue` places entries in their
-//! channels' next free slots, `GET /v1/queue` lists a channel's queue in order, and
-//! `POST /v1/queue/shuffle` packs a channel's queue again from now. Owner only.
+//! channels' next free slots, `GET /v1/queue` lists a channel's queue in order; a channel's
+//! queue is packed again from now (`pack`), shuffled (`shuffle`), two of its posts swapped
+//! (`swap`), posts taken out (`remove`), and it is paused and resumed (issue 84). With
+//! publishing off for the caller every action is a dry run.
 
 use almanac_publishing::{
     Mode,
-    posting_queue::{self, Outcome, Placed, Queue, QueueRequest},
+    posting_queue::{self, Acted, NotBefore, Outcome, Placed, Queue, QueueRequest},
 };
 use almanac_shared::{
     flags::Flag,
@@ -12,10 +14,11 @@ use almanac_shared::{
 };
 use chrono::{DateTime, Utc};
 use poem::web::Data;
-use poem_openapi::{Object, OpenApi, param::Query, payload::Json};
+use poem_openapi::{Enum, Object, OpenApi, param::Query, payload::Json};
 use uuid::Uuid;
 
 use super::{Tag, refused};
+use crate::routes::platforms::dto::{QuotaCountsDto, QuotaDto, QuotaScopeDto};
 use crate::{
     auth::UserAuth,
     body::StrictJson,
@@ -39,6 +42,52 @@ pub struct QueueBody {
     /// `publish` (the default) posts; `draft` sends each to the account's drafts where the
     /// platform has them (TikTok's inbox, which holds at most 5 waiting in 24 hours).
     pub mode: Option<Mode>,
+    /// `planned` (the default): an entry takes no slot before its planned day (in its
+    /// calendar's zone); `now`: the next free slot, whatever day it was planned for.
+    pub not_before: Option<NotBeforeDto>,
+}
+
+/// The earliest slot a queued entry may take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename = "QueueNotBefore", rename_all = "lowercase")]
+pub enum NotBeforeDto {
+    Planned,
+    Now,
+}
+
+/// A channel whose queue to act on.
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct ChannelBody {
+    pub channel_id: Uuid,
+}
+
+/// A channel's queue to shuffle.
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct QueueShuffleBody {
+    pub channel_id: Uuid,
+    /// The same seed gives the same order (a random one without).
+    #[oai(validator(minimum(value = "0")))]
+    pub seed: Option<i64>,
+}
+
+/// Two of a channel's queued posts, by their entries.
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct QueueSwapBody {
+    pub channel_id: Uuid,
+    #[oai(validator(min_items = 2, max_items = 2))]
+    pub entry_ids: Vec<Uuid>,
+}
+
+/// Posts to take out of a channel's queue, by their entries.
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
+pub struct QueueRemoveBody {
+    pub channel_id: Uuid,
+    #[oai(validator(min_items = 1, max_items = 100))]
+    pub entry_ids: Vec<Uuid>,
 }
 
 /// An entry in its slot.
@@ -57,8 +106,9 @@ pub struct QueuedEntry {
 pub struct UnqueuedEntry {
     pub entry_id: Uuid,
     /// `CHANNEL_AMBIGUOUS`, `CHANNEL_NOT_CONNECTED`, `CHANNEL_AUTH_INVALID`,
-    /// `QUEUE_NO_SLOTS`, `QUOTA_FULL`, `ALREADY_PUBLISHED`, `UNSUPPORTED_CHANNEL`, or the
-    /// platform's rule the entry breaks (`TEXT_TOO_LONG`...).
+    /// `QUEUE_NO_SLOTS`, `QUOTA_FULL`, `ALREADY_PUBLISHED`, `UNSUPPORTED_CHANNEL`, the
+    /// platform's rule the entry breaks (`TEXT_TOO_LONG`...), or, for an action on the
+    /// queue, `NOT_QUEUED` (not among the channel's posts to come).
     pub code: String,
     pub message: String,
 }
@@ -77,13 +127,6 @@ pub struct QueueResult {
     pub refused: Vec<UnqueuedEntry>,
 }
 
-/// The channel whose queue to pack again.
-#[derive(Debug, Clone, Object)]
-#[oai(rename_all = "camelCase")]
-pub struct ShuffleBody {
-    pub channel_id: Uuid,
-}
-
 /// One queued entry, in its channel's order.
 #[derive(Debug, Clone, Object)]
 #[oai(rename_all = "camelCase")]
@@ -98,6 +141,13 @@ pub struct QueueItem {
     pub intent_id: Uuid,
     /// The evergreen collection that queued it again.
     pub evergreen_id: Option<Uuid>,
+    /// The entry's title, caption and media (ids, in order), as its card shows them.
+    pub title: String,
+    pub caption: String,
+    pub media_ids: Vec<Uuid>,
+    /// Its review: `not_requested`, `in_review`, `changes_requested`, `approved` or
+    /// `expired` (an entry needing approval is not sent without it).
+    pub review_status: String,
     /// What stands in its way when it is due: a platform quota its slot would exceed (or
     /// the dispatcher found full), in words, and when a place frees. It then waits for
     /// that place rather than failing.
@@ -118,11 +168,45 @@ pub struct QueueProblem {
 
 /// A channel's queue (every channel's without `channelId`), in order.
 #[derive(Debug, Clone, Object)]
+#[oai(rename_all = "camelCase")]
 pub struct QueueList {
     pub items: Vec<QueueItem>,
+    /// The channels (of those listed) whose queue is paused: nothing of theirs is sent
+    /// until it is resumed.
+    pub paused_channel_ids: Vec<Uuid>,
 }
 
-crate::enveloped!(QueueResult, QueueList);
+/// A channel's posting quota as it stands now.
+#[derive(Debug, Clone, Object)]
+#[oai(rename = "ChannelQuota", rename_all = "camelCase")]
+pub struct ChannelQuota {
+    /// The most posts (or, for TikTok's inbox, drafts) the window holds; null where the
+    /// platform documents no limit (then nothing else is said).
+    #[oai(nullable)]
+    pub limit: Option<u32>,
+    /// What Almanac counts of it in the window up to now (its own publishes: posts made
+    /// elsewhere are the platform's to count).
+    pub used: u32,
+    /// `posts`, or `drafts` (sent to the account's inbox and not yet posted from it).
+    #[oai(nullable)]
+    pub counts: Option<QuotaCountsDto>,
+    /// The window, in seconds.
+    #[oai(nullable)]
+    pub window_secs: Option<u32>,
+    /// When a place frees, once it is full; null while there is room.
+    #[oai(nullable)]
+    pub frees_at: Option<DateTime<Utc>>,
+    /// Whose posts it counts: each account's, or the whole server's.
+    #[oai(nullable)]
+    pub per: Option<QuotaScopeDto>,
+    /// In the catalogue's words, once it is full: whose quota, and that it is spent.
+    #[oai(nullable)]
+    pub message: Option<String>,
+}
+
+crate::enveloped!(QueueResult, QueueList, ChannelQuota);
+
+pub type ChannelQuotaEnvelope = Envelope<ChannelQuota>;
 
 pub type QueueResultEnvelope = Envelope<QueueResult>;
 pub type QueueListEnvelope = Envelope<QueueList>;
@@ -156,6 +240,10 @@ impl QueueApi {
             entry_ids: body.entry_ids,
             channels: body.channels.unwrap_or_default(),
             mode: body.mode.unwrap_or_default(),
+            not_before: match body.not_before {
+                Some(NotBeforeDto::Now) => NotBefore::Now,
+                Some(NotBeforeDto::Planned) | None => NotBefore::Planned,
+            },
         };
         let run = runner(&state);
         let mut tx = user_tx(&state.pool, actor).await?;
@@ -185,6 +273,11 @@ impl QueueApi {
             return Err(ApiError::not_found("channel").into());
         }
         let rows = store::list(&mut tx, channel_id.0).await?;
+        let paused_channel_ids = almanac_shared::store::publish::channels::paused_queues(&mut tx)
+            .await?
+            .into_iter()
+            .filter(|id| channel_id.0.is_none_or(|asked| asked == *id))
+            .collect();
         tx.commit().await?;
         let problems = posting_queue::problems(&runner(&state), &rows).await?;
         let items = rows
@@ -198,6 +291,10 @@ impl QueueApi {
                 publish_at: row.publish_at,
                 intent_id: row.intent_id,
                 evergreen_id: row.evergreen_id,
+                title: row.title,
+                caption: row.caption,
+                media_ids: row.media_ids,
+                review_status: row.review_status,
                 problem: problem.map(|p| QueueProblem {
                     code: p.code,
                     message: p.message,
@@ -205,12 +302,70 @@ impl QueueApi {
                 }),
             })
             .collect();
-        Ok(QueueListEnvelope::of(QueueList { items }))
+        Ok(QueueListEnvelope::of(QueueList {
+            items,
+            paused_channel_ids,
+        }))
+    }
+
+    /// A channel's posting quota now: the platform's limit, what Almanac counts of it in
+    /// the window, and when a place frees once it is full (where it bites: the channel,
+    /// the composer, the queue).
+    #[oai(
+        path = "/v1/channels/:id/quota",
+        method = "get",
+        operation_id = "getChannelQuota"
+    )]
+    async fn quota(
+        &self,
+        state: Data<&AppState>,
+        auth: UserAuth,
+        id: poem_openapi::param::Path<Uuid>,
+    ) -> Answer<Json<ChannelQuotaEnvelope>, { can::BAD_REQUEST | can::STORED | can::NOT_FOUND }>
+    {
+        let mut tx = user_tx(&state.pool, auth.user().actor()).await?;
+        let quota = posting_queue::quota_state(&runner(&state), &mut tx, id.0)
+            .await?
+            .ok_or_else(|| ApiError::not_found("channel"))?;
+        tx.commit().await?;
+        let limits = quota.quota.map(QuotaDto::from);
+        Ok(ChannelQuotaEnvelope::of(ChannelQuota {
+            limit: limits.as_ref().map(|q| q.limit),
+            used: quota.used,
+            counts: limits.as_ref().map(|q| q.counts),
+            window_secs: limits.as_ref().map(|q| q.window_secs),
+            frees_at: quota.frees_at,
+            per: limits.as_ref().map(|q| q.per),
+            message: quota.message,
+        }))
     }
 
     /// Pack a channel's queue again from now, in its order: the slots freed by removed or
-    /// moved entries are filled, and the entries move with their publishes. With publishing
-    /// off for the caller it is a dry run, as `POST /v1/queue` is.
+    /// moved entries are filled, and the entries move with their publishes.
+    #[oai(path = "/v1/queue/pack", method = "post", operation_id = "packQueue")]
+    async fn pack(
+        &self,
+        state: Data<&AppState>,
+        auth: UserAuth,
+        body: StrictJson<ChannelBody>,
+    ) -> Answer<Json<QueueResultEnvelope>, { can::STORED | can::BODY | can::NOT_FOUND }> {
+        let run = runner(&state);
+        let mut tx = user_tx(&state.pool, auth.user().actor()).await?;
+        let placed = posting_queue::pack(&run, &mut tx, body.0.channel_id)
+            .await
+            .map_err(refused)?
+            .ok_or_else(|| ApiError::not_found("channel"))?;
+        let dry_run = finish(&state, auth.user().id, tx).await?;
+        let outcome = Outcome {
+            queued: placed,
+            refused: Vec::new(),
+        };
+        Ok(QueueResultEnvelope::of(result(outcome, dry_run)))
+    }
+
+    /// Put a channel's queued posts in a random order, each taking the time of the one it
+    /// replaces (the times, and so its slots and quotas, stay); `seed` repeats an order. A
+    /// queue of two or more always changes. `queued` is the queue after, in order.
     #[oai(
         path = "/v1/queue/shuffle",
         method = "post",
@@ -220,23 +375,125 @@ impl QueueApi {
         &self,
         state: Data<&AppState>,
         auth: UserAuth,
-        body: StrictJson<ShuffleBody>,
+        body: StrictJson<QueueShuffleBody>,
     ) -> Answer<Json<QueueResultEnvelope>, { can::STORED | can::BODY | can::NOT_FOUND }> {
-        let run = runner(&state);
-        let user = auth.user().id;
-        let actor = auth.user().actor();
-        let mut tx = user_tx(&state.pool, actor).await?;
-        let placed = posting_queue::shuffle(&run, &mut tx, body.0.channel_id)
-            .await
-            .map_err(refused)?
-            .ok_or_else(|| ApiError::not_found("channel"))?;
-        let dry_run = finish(&state, user, tx).await?;
-        let outcome = Outcome {
-            queued: placed,
-            refused: Vec::new(),
-        };
-        Ok(QueueResultEnvelope::of(result(outcome, dry_run)))
+        let seed = body
+            .0
+            .seed
+            .map_or_else(rand::random::<u64>, |seed| seed as u64);
+        let channel = body.0.channel_id;
+        acting(&state, &auth, |run, tx| {
+            Box::pin(posting_queue::shuffle(run, tx, channel, seed))
+        })
+        .await
     }
+
+    /// Exchange the times of two of a channel's queued posts (by their entries): what a
+    /// drag in the queue does. When one is not in the queue nothing moves, and it is listed
+    /// in `refused` (`NOT_QUEUED`). `queued` is the queue after, in order.
+    #[oai(path = "/v1/queue/swap", method = "post", operation_id = "swapQueue")]
+    async fn swap(
+        &self,
+        state: Data<&AppState>,
+        auth: UserAuth,
+        body: StrictJson<QueueSwapBody>,
+    ) -> Answer<Json<QueueResultEnvelope>, { can::STORED | can::BODY | can::NOT_FOUND }> {
+        let channel = body.0.channel_id;
+        let pair = [body.0.entry_ids[0], body.0.entry_ids[1]];
+        acting(&state, &auth, |run, tx| {
+            Box::pin(posting_queue::swap(run, tx, channel, pair))
+        })
+        .await
+    }
+
+    /// Take posts out of a channel's queue (by their entries): their publishes are
+    /// cancelled, the entries stay on their calendars. An entry not in the queue is listed
+    /// in `refused` (`NOT_QUEUED`). `queued` is the queue after, in order.
+    #[oai(
+        path = "/v1/queue/remove",
+        method = "post",
+        operation_id = "removeFromQueue"
+    )]
+    async fn remove(
+        &self,
+        state: Data<&AppState>,
+        auth: UserAuth,
+        body: StrictJson<QueueRemoveBody>,
+    ) -> Answer<Json<QueueResultEnvelope>, { can::STORED | can::BODY | can::NOT_FOUND }> {
+        let channel = body.0.channel_id;
+        let entries = body.0.entry_ids;
+        acting(&state, &auth, |run, tx| {
+            Box::pin(async move { posting_queue::remove(run, tx, channel, &entries).await })
+        })
+        .await
+    }
+
+    /// Pause a channel's queue: none of its queued posts is sent until it is resumed.
+    #[oai(
+        path = "/v1/queue/pause",
+        method = "post",
+        operation_id = "pauseChannelQueue"
+    )]
+    async fn pause(
+        &self,
+        state: Data<&AppState>,
+        auth: UserAuth,
+        body: StrictJson<ChannelBody>,
+    ) -> Answer<Json<QueueResultEnvelope>, { can::STORED | can::BODY | can::NOT_FOUND }> {
+        let channel = body.0.channel_id;
+        acting(&state, &auth, |_, tx| {
+            Box::pin(posting_queue::pause(tx, channel))
+        })
+        .await
+    }
+
+    /// Resume a channel's queue: the posts whose time passed while it was paused take the
+    /// first free slots from now, the others keep theirs.
+    #[oai(
+        path = "/v1/queue/resume",
+        method = "post",
+        operation_id = "resumeChannelQueue"
+    )]
+    async fn resume(
+        &self,
+        state: Data<&AppState>,
+        auth: UserAuth,
+        body: StrictJson<ChannelBody>,
+    ) -> Answer<Json<QueueResultEnvelope>, { can::STORED | can::BODY | can::NOT_FOUND }> {
+        let channel = body.0.channel_id;
+        acting(&state, &auth, |run, tx| {
+            Box::pin(posting_queue::resume(run, tx, channel))
+        })
+        .await
+    }
+}
+
+/// A queue action of `act` in the caller's transaction: its answer (the channel's queue
+/// after it), committed, or a dry run with publishing off for the caller; 404 when the
+/// channel is not the caller's.
+async fn acting<const CAN: u32>(
+    state: &AppState,
+    auth: &UserAuth,
+    act: impl for<'c> FnOnce(
+        &'c Queue<'c>,
+        &'c mut sqlx::PgConnection,
+    ) -> futures::future::BoxFuture<
+        'c,
+        Result<Option<Acted>, almanac_publishing::request::Refusal>,
+    >,
+) -> Answer<Json<QueueResultEnvelope>, CAN> {
+    let run = runner(state);
+    let mut tx = user_tx(&state.pool, auth.user().actor()).await?;
+    let acted = act(&run, &mut tx)
+        .await
+        .map_err(refused)?
+        .ok_or_else(|| ApiError::not_found("channel"))?;
+    let dry_run = finish(state, auth.user().id, tx).await?;
+    let outcome = Outcome {
+        queued: acted.queue,
+        refused: acted.refused,
+    };
+    Ok(QueueResultEnvelope::of(result(outcome, dry_run)))
 }
 
 /// Commits the queue's changes in `tx`, or, with publishing off for `user`, rolls them

@@ -9,9 +9,10 @@ import { t, has, formatZoned } from "../i18n.js";
 import { channelLabel } from "../platforms.js";
 import { reload } from "./page.js";
 
-/** Queues `ids` (entries of the calendar shown), then shows them moved; the answer. */
-export async function queueEntries(state, ids) {
-  const answer = await api("POST", "/v1/queue", { calendarId: state.id, entryIds: ids });
+/** Queues `ids` (entries of the calendar shown), from their planned day (`notBefore`
+ * `planned`) or the next free slot (`now`), then shows them moved; the answer. */
+export async function queueEntries(state, ids, notBefore = "planned") {
+  const answer = await api("POST", "/v1/queue", { calendarId: state.id, entryIds: ids, notBefore });
   await reload(state);
   return answer;
 }
@@ -42,10 +43,13 @@ function queueDialog(state) {
         h("span", {}, e.title), h("span", { class: "muted" }, formatZoned(e.scheduledAt, zone))))))
     : h("p", { class: "muted" }, t("queue.nothing"));
   const close = h("button", { type: "button", class: "secondary", id: "queue-close" }, t("common.close"));
+  const from = h("select", { id: "queue-not-before", name: "notBefore" },
+    h("option", { value: "planned", selected: true }, t("queue.fromPlanned")),
+    h("option", { value: "now" }, t("queue.fromNow")));
   const form = h("form", { method: "dialog", class: "stack" },
     h("h2", { id: "queue-title" }, t("queue.title")),
     h("p", { class: "muted" }, t("queue.explain")),
-    list, result, h("div", { class: "row" }, add, close));
+    list, upcoming.length ? h("label", {}, t("queue.from"), from) : null, result, h("div", { class: "row" }, add, close));
   const dialog = h("dialog", { id: "queue-dialog", "aria-labelledby": "queue-title" }, form);
   close.addEventListener("click", () => dialog.close());
   form.addEventListener("submit", async (event) => {
@@ -54,7 +58,7 @@ function queueDialog(state) {
     if (!ids.length) return;
     add.disabled = true;
     try {
-      const answer = await queueEntries(state, ids);
+      const answer = await queueEntries(state, ids, from.value);
       showResult(result, answer, upcoming, zone);
       boxes.forEach((b) => { if (answer.queued.some((q) => q.entryId === b.value)) b.closest("li").remove(); });
       if (!boxes.some((b) => b.isConnected)) {

@@ -1,10 +1,11 @@
 // A channel's posting slots and queue (`docs/queue.md`): a week grid of the times its
 // queue fills, in one time zone, edited and saved whole; below it, what the queue holds,
-// in order, with what stands in an entry's way (a platform quota), and Shuffle, which
-// packs it again from now.
+// in order, as post cards with what stands in a post's way (a platform quota): drag or
+// move to swap two posts' times, take one out, pause and resume, pack and shuffle.
 
 import { api } from "../api.js";
 import { h, field, toast, showError, showProblem } from "../ui.js";
+import { thumbnail, ensureMedia } from "../media.js";
 import { t, readerZone, formatZoned } from "../i18n.js";
 import { platformName } from "./common.js";
 import { accountName } from "../platforms.js";
@@ -85,24 +86,65 @@ async function slotsDialog(channel) {
   await drawQueue(queue, channel, zone.value.trim());
 }
 
-/** What the channel's queue holds, in order, and Shuffle. */
+/** A queued post's review, where one was asked for. */
+const reviewBadge = (status) => (status && status !== "not_requested"
+  ? h("span", { class: `badge review-${status}`, dataset: { review: status } }, t(`slots.review.${status}`)) : null);
+
+/**
+ * What the channel's queue holds, in order, as post cards (picture, time, title, text,
+ * review): dragged onto another, or moved up and down, two posts swap their times; a post
+ * is taken out; the queue is paused and resumed, packed from now, or shuffled.
+ */
 async function drawQueue(el, channel, zone) {
-  const { items } = await api("GET", `/v1/queue?channelId=${encodeURIComponent(channel.id)}`);
-  const shuffle = h("button", {
-    type: "button", class: "secondary", id: "queue-shuffle", "data-needs": "editor", disabled: !items.length,
-    onclick: async () => {
-      try {
-        await api("POST", "/v1/queue/shuffle", { channelId: channel.id });
-        toast(t("slots.shuffled"));
-        await drawQueue(el, channel, zone);
-      } catch (error) { showError(error); }
-    },
-  }, t("slots.shuffle"));
+  const { items, pausedChannelIds = [] } = await api("GET", `/v1/queue?channelId=${encodeURIComponent(channel.id)}`);
+  await ensureMedia(items.flatMap((item) => item.mediaIds.slice(0, 1))).catch(() => {});
+  const paused = pausedChannelIds.includes(channel.id);
+  const act = (path, body, said) => async () => {
+    try {
+      const answer = await api("POST", path, { channelId: channel.id, ...body });
+      toast(answer.dryRun ? t("slots.dryRun") : said);
+      await drawQueue(el, channel, zone);
+    } catch (error) { showError(error); }
+  };
+  const swap = (a, b) => act("/v1/queue/swap", { entryIds: [a, b] }, t("slots.swapped"))();
+  const button = (id, label, onclick, extra = {}) =>
+    h("button", { type: "button", class: "secondary", id, "data-needs": "editor", onclick, ...extra }, label);
+  const tools = h("div", { class: "row queue-tools" },
+    paused
+      ? button("queue-resume", t("slots.resume"), act("/v1/queue/resume", {}, t("slots.resumed")))
+      : button("queue-pause", t("slots.pause"), act("/v1/queue/pause", {}, t("slots.pausedSaid"))),
+    button("queue-pack", t("slots.pack"), act("/v1/queue/pack", {}, t("slots.packed")), { disabled: !items.length, title: t("slots.packHint") }),
+    button("queue-shuffle", t("slots.shuffle"), act("/v1/queue/shuffle", {}, t("slots.shuffled")), { disabled: items.length < 2, title: t("slots.shuffleHint") }));
+  const card = (item, i) => {
+    const li = h("li", { class: "queue-card", draggable: "true", dataset: { entry: item.entryId, publishAt: item.publishAt } },
+      item.mediaIds.length ? thumbnail(item.mediaIds[0], { class: "queue-thumb" }) : h("span", { class: "thumb queue-thumb text", "aria-hidden": "true" }, "Aa"),
+      h("div", { class: "queue-body" },
+        h("div", { class: "row queue-when" }, h("strong", {}, formatZoned(item.publishAt, zone)),
+          item.evergreenId ? h("span", { class: "badge" }, t("slots.evergreen")) : null, reviewBadge(item.reviewStatus)),
+        h("div", { class: "queue-title" }, item.title),
+        item.caption ? h("div", { class: "muted queue-text" }, item.caption) : null,
+        item.problem ? h("div", { class: "notice warn queue-problem", dataset: { code: item.problem.code } }, item.problem.message,
+          item.problem.freesAt ? ` (${t("slots.freesAt", { when: formatZoned(item.problem.freesAt, zone) })})` : "") : null),
+      h("div", { class: "queue-moves", "data-needs": "editor" },
+        h("button", { type: "button", class: "link queue-up", disabled: i === 0, "aria-label": t("slots.moveUp", { title: item.title }),
+          onclick: () => swap(item.entryId, items[i - 1].entryId) }, "↑"),
+        h("button", { type: "button", class: "link queue-down", disabled: i === items.length - 1, "aria-label": t("slots.moveDown", { title: item.title }),
+          onclick: () => swap(item.entryId, items[i + 1].entryId) }, "↓"),
+        h("button", { type: "button", class: "link queue-remove", "aria-label": t("slots.takeOut", { title: item.title }),
+          onclick: act("/v1/queue/remove", { entryIds: [item.entryId] }, t("slots.takenOut")) }, t("slots.takeOutShort"))));
+    li.addEventListener("dragstart", (event) => event.dataTransfer.setData("text/x-almanac-entry", item.entryId));
+    li.addEventListener("dragover", (event) => event.preventDefault());
+    li.addEventListener("drop", (event) => {
+      event.preventDefault();
+      const from = event.dataTransfer.getData("text/x-almanac-entry");
+      if (from && from !== item.entryId) swap(from, item.entryId);
+    });
+    return li;
+  };
   el.replaceChildren(h("h3", {}, t("slots.queueTitle", { count: items.length })),
-    items.length ? h("ol", { class: "list", id: "queue-items" }, items.map((item) => h("li", { dataset: { entry: item.entryId, publishAt: item.publishAt } },
-      h("span", {}, formatZoned(item.publishAt, zone)), item.evergreenId ? h("span", { class: "badge" }, t("slots.evergreen")) : null,
-      item.problem ? h("div", { class: "notice warn queue-problem", dataset: { code: item.problem.code } }, item.problem.message,
-        item.problem.freesAt ? ` (${t("slots.freesAt", { when: formatZoned(item.problem.freesAt, zone) })})` : "") : null)))
+    paused ? h("p", { class: "notice warn", id: "queue-paused" }, t("slots.paused")) : null,
+    tools,
+    items.length ? h("ol", { class: "queue-cards", id: "queue-items" }, items.map(card))
       : h("p", { class: "muted" }, t("slots.queueEmpty")),
-    h("p", { class: "hint" }, t("slots.shuffleHint")), shuffle);
+    h("p", { class: "hint" }, t("slots.dragHint")));
 }

@@ -357,3 +357,27 @@ pub async fn set_slots(
     .await?;
     Ok(done.rows_affected() == 1)
 }
+
+/// Pauses (`paused`) or resumes the channel's posting queue; false when the caller has no
+/// such channel. A paused queue's posts are not sent (the dispatcher leaves them).
+pub async fn pause_queue(conn: &mut PgConnection, id: Uuid, paused: bool) -> sqlx::Result<bool> {
+    sqlx::query(
+        "update platform_accounts
+         set queue_paused_at = case when $2 then coalesce(queue_paused_at, now()) end
+         where id = $1",
+    )
+    .bind(id)
+    .bind(paused)
+    .execute(conn)
+    .await
+    .map(|done| done.rows_affected() == 1)
+}
+
+/// The caller's channels whose posting queue is paused.
+pub async fn paused_queues(conn: &mut PgConnection) -> sqlx::Result<Vec<Uuid>> {
+    sqlx::query_scalar(
+        "select id from platform_accounts where queue_paused_at is not null order by id",
+    )
+    .fetch_all(conn)
+    .await
+}

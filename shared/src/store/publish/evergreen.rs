@@ -67,6 +67,29 @@ pub async fn list(conn: &mut PgConnection) -> sqlx::Result<Vec<CollectionRow>> {
     .await
 }
 
+/// A collection's next repeat: the soonest of its queued posts still to go.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct NextRepeat {
+    pub evergreen_id: Uuid,
+    pub entry_id: Uuid,
+    pub channel_id: Uuid,
+    pub publish_at: DateTime<Utc>,
+}
+
+/// Each of the caller's collections' next repeat, where one is queued.
+pub async fn next_repeats(conn: &mut PgConnection) -> sqlx::Result<Vec<NextRepeat>> {
+    sqlx::query_as(
+        "select distinct on (evergreen_id) evergreen_id, entry_id, account as channel_id,
+                publish_at
+         from publish_intents
+         where evergreen_id is not null and status = 'scheduled' and entry_id is not null
+           and account is not null and publish_at is not null
+         order by evergreen_id, publish_at",
+    )
+    .fetch_all(conn)
+    .await
+}
+
 /// Pauses or resumes the caller's collection `id`; `None` when they have none.
 pub async fn set_paused(
     conn: &mut PgConnection,

@@ -340,6 +340,8 @@ pub async fn dispatch(
          left join calendar_entries e on e.id = i.entry_id and e.deleted_at is null
          where i.status = 'scheduled' and i.job_id is null and not i.dry_run
            and ($1::timestamptz is null or i.publish_at <= $1)
+           and not (i.queued and exists (select 1 from platform_accounts a
+                                         where a.id = i.account and a.queue_paused_at is not null))
            and ($2::uuid[] is null or i.id = any($2))
            and ($4::uuid[] is null or i.user_id = any($4))
          order by i.publish_at

@@ -22,15 +22,33 @@ pub struct QueuedRow {
     pub mode: crate::domain::publish::Mode,
     /// What the dispatcher last found in the way (a quota full), while it waits.
     pub error: Option<serde_json::Value>,
+    /// `scheduled`, or `publishing` once handed to its job.
+    pub status: String,
+    /// The entry as a queue's card shows it: its title, caption, media and review.
+    pub title: String,
+    pub caption: String,
+    pub media_ids: Vec<Uuid>,
+    pub review_status: String,
 }
 
-const QUEUED: &str = "select id as intent_id, entry_id, calendar_id, account as channel_id,
-        channel, publish_at, evergreen_id, mode, error
-    from publish_intents
-    where queued and not dry_run and entry_id is not null and account is not null
-      and publish_at is not null
-      and (status = 'scheduled'
-           or (status = 'publishing' and sending_at is null and sent_at is null))";
+impl QueuedRow {
+    /// Still to be handed to its publish job: a queue action may move or cancel it.
+    pub fn movable(&self) -> bool {
+        self.status == "scheduled"
+    }
+}
+
+const QUEUED: &str = "select i.id as intent_id, i.entry_id, i.calendar_id,
+        i.account as channel_id, i.channel, i.publish_at, i.evergreen_id, i.mode, i.error,
+        i.status, coalesce(e.title, '') as title, coalesce(e.caption, '') as caption,
+        coalesce(e.media_ids, '{}') as media_ids,
+        coalesce(e.review_status, 'not_requested') as review_status
+    from publish_intents i
+    left join calendar_entries e on e.id = i.entry_id
+    where i.queued and not i.dry_run and i.entry_id is not null and i.account is not null
+      and i.publish_at is not null
+      and (i.status = 'scheduled'
+           or (i.status = 'publishing' and i.sending_at is null and i.sent_at is null))";
 
 /// Holds the channel's queue until the transaction ends: the places taken are read and
 /// written by one transaction at a time, whichever process runs it.
@@ -45,7 +63,7 @@ pub async fn lock(conn: &mut PgConnection, channel: Uuid) -> sqlx::Result<()> {
 /// The channel's queue (every channel's when `None`), in order.
 pub async fn list(conn: &mut PgConnection, channel: Option<Uuid>) -> sqlx::Result<Vec<QueuedRow>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "{QUEUED} and ($1::uuid is null or account = $1) order by publish_at, id"
+        "{QUEUED} and ($1::uuid is null or i.account = $1) order by i.publish_at, i.id"
     )))
     .bind(channel)
     .fetch_all(conn)
@@ -129,4 +147,19 @@ pub async fn requeue(conn: &mut PgConnection, intents: &[Uuid]) -> sqlx::Result<
     .execute(conn)
     .await
     .map(drop)
+}
+
+/// Cancels queued intents not yet handed to their jobs (taken out of the queue by a
+/// person): they are not sent, and leave their slots.
+pub async fn cancel(conn: &mut PgConnection, intents: &[Uuid]) -> sqlx::Result<u64> {
+    sqlx::query(
+        "update publish_intents set status = 'cancelled', queued = false, updated_at = now(),
+             error = jsonb_build_object('code', 'REMOVED_FROM_QUEUE',
+                 'message', 'taken out of the queue before it went out')
+         where id = any($1) and status = 'scheduled' and job_id is null",
+    )
+    .bind(intents)
+    .execute(conn)
+    .await
+    .map(|done| done.rows_affected())
 }

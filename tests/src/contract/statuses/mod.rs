@@ -122,7 +122,14 @@ pub(crate) fn valid_body(operation: &str) -> Value {
             json!({ "timezone": "Europe/Madrid", "slots": [{ "weekday": "mon", "time": "09:00" }] })
         }
         "queueEntries" => json!({ "calendarId": Uuid::now_v7(), "entryIds": [Uuid::now_v7()] }),
-        "shuffleQueue" => json!({ "channelId": Uuid::now_v7() }),
+        "shuffleQueue" => json!({ "channelId": Uuid::now_v7(), "seed": 7 }),
+        "packQueue" | "pauseChannelQueue" | "resumeChannelQueue" => {
+            json!({ "channelId": Uuid::now_v7() })
+        }
+        "swapQueue" => {
+            json!({ "channelId": Uuid::now_v7(), "entryIds": [Uuid::now_v7(), Uuid::now_v7()] })
+        }
+        "removeFromQueue" => json!({ "channelId": Uuid::now_v7(), "entryIds": [Uuid::now_v7()] }),
         "createEvergreen" => json!({ "name": "Probe", "channelIds": [Uuid::now_v7()],
             "entryIds": [Uuid::now_v7()], "minGapDays": 7, "variation": "none" }),
         "updateEvergreen" => json!({ "paused": true }),

@@ -54,7 +54,16 @@ async fn queue_and_slot_refusals(probe: &Probe, channel: Uuid, calendar: Uuid) {
     probe.expect(422, probe.call("createEvergreen", &[])).await;
     // A calendar or channel nobody has.
     probe.expect(404, probe.call("queueEntries", &[])).await;
-    probe.expect(404, probe.call("shuffleQueue", &[])).await;
+    for action in [
+        "shuffleQueue",
+        "packQueue",
+        "swapQueue",
+        "removeFromQueue",
+        "pauseChannelQueue",
+        "resumeChannelQueue",
+    ] {
+        probe.expect(404, probe.call(action, &[])).await;
+    }
     let call = probe
         .call("listQueue", &[])
         .path(format!("/v1/queue?channelId={}", Uuid::now_v7()));

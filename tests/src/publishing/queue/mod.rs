@@ -1,9 +1,10 @@
 //! The posting queue (issue 57): entries take their channel's next free slots in order, in
 //! the slots' zone across its clock change; a freed slot stays empty until the queue is
-//! shuffled; two API processes never put two entries in one slot; an ambiguous channel
+//! packed; two API processes never put two entries in one slot; an ambiguous channel
 //! refuses its entries only; a `write` key cannot queue. Quotas as the queue's limits are
 //! in `quotas`.
 
+mod actions;
 mod quotas;
 
 use almanac_publishing::posting_queue::{self, Queue, QueueRequest};
@@ -97,6 +98,7 @@ async fn twenty_entries_fill_the_next_twenty_slots_in_order_across_a_clock_chang
         entry_ids: ids.clone(),
         channels: Vec::new(),
         mode: almanac_publishing::Mode::Publish,
+        not_before: posting_queue::NotBefore::Now,
     };
     let mut tx = user_tx(&s.app.db, Actor::personal(s.user)).await.unwrap();
     let outcome = posting_queue::add(&run, &mut tx, s.user, &request)
@@ -182,7 +184,7 @@ async fn twenty_entries_fill_the_next_twenty_slots_in_order_across_a_clock_chang
 }
 
 #[tokio::test]
-async fn a_freed_slot_stays_empty_until_the_queue_is_shuffled() {
+async fn a_freed_slot_stays_empty_until_the_queue_is_packed() {
     let s = setup().await;
     let channel = s.connect_tiktok().await;
     let every_day: Vec<Value> = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
@@ -193,7 +195,7 @@ async fn a_freed_slot_stays_empty_until_the_queue_is_shuffled() {
     let ids = entries(&s, 4).await;
     let first = queue_entries(
         &s,
-        &json!({ "calendarId": s.calendar, "entryIds": &ids[..3] }),
+        &json!({ "calendarId": s.calendar, "notBefore": "now", "entryIds": &ids[..3] }),
     )
     .await;
     let slots: Vec<String> = first["queued"]
@@ -220,7 +222,7 @@ async fn a_freed_slot_stays_empty_until_the_queue_is_shuffled() {
     // The next entry queued goes after the last, not into the freed slot.
     let later = queue_entries(
         &s,
-        &json!({ "calendarId": s.calendar, "entryIds": [ids[3]] }),
+        &json!({ "calendarId": s.calendar, "notBefore": "now", "entryIds": [ids[3]] }),
     )
     .await;
     let fourth = at(later["queued"][0]["publishAt"].as_str().unwrap());
@@ -238,17 +240,17 @@ async fn a_freed_slot_stays_empty_until_the_queue_is_shuffled() {
         ]
     );
 
-    // Shuffled: packed again from now, in order, the freed slot filled.
-    let (status, shuffled) = s
+    // Packed again from now, in order, the freed slot filled.
+    let (status, packed) = s
         .app
         .send_json(
             Method::POST,
             s.user,
-            "/v1/queue/shuffle",
+            "/v1/queue/pack",
             &json!({ "channelId": channel }),
         )
         .await;
-    assert_eq!(status, 200, "{shuffled}");
+    assert_eq!(status, 200, "{packed}");
     let packed = [
         (id(0), slots[0].clone()),
         (id(2), slots[1].clone()),
@@ -281,7 +283,7 @@ async fn a_freed_slot_stays_empty_until_the_queue_is_shuffled() {
         .send_json(
             Method::POST,
             other,
-            "/v1/queue/shuffle",
+            "/v1/queue/pack",
             &json!({ "channelId": channel }),
         )
         .await;
@@ -311,7 +313,7 @@ async fn two_api_processes_queueing_at_once_never_share_a_slot() {
         let s = &s;
         let token = token.clone();
         async move {
-            let body = json!({ "calendarId": s.calendar, "entryIds": batch });
+            let body = json!({ "calendarId": s.calendar, "notBefore": "now", "entryIds": batch });
             s.app
                 .request_json(
                     Method::POST,
@@ -369,7 +371,7 @@ async fn an_ambiguous_channel_refuses_its_entries_while_the_others_are_queued() 
     let image = s.entry(Entry::on("instagram", "Matcha notes")).await;
     let answer = queue_entries(
         &s,
-        &json!({ "calendarId": s.calendar, "entryIds": [video, image] }),
+        &json!({ "calendarId": s.calendar, "notBefore": "now", "entryIds": [video, image] }),
     )
     .await;
     assert_eq!(answer["queued"].as_array().unwrap().len(), 1, "{answer}");
@@ -385,7 +387,7 @@ async fn an_ambiguous_channel_refuses_its_entries_while_the_others_are_queued() 
     // Chosen, it is queued on that one.
     let chosen = queue_entries(
         &s,
-        &json!({ "calendarId": s.calendar, "entryIds": [video], "channels": [other_tiktok] }),
+        &json!({ "calendarId": s.calendar, "notBefore": "now", "entryIds": [video], "channels": [other_tiktok] }),
     )
     .await;
     assert_eq!(
@@ -400,7 +402,7 @@ async fn an_ambiguous_channel_refuses_its_entries_while_the_others_are_queued() 
     let linkedin = s.entry(Entry::on("linkedin", "Tea and work")).await;
     let answer = queue_entries(
         &s,
-        &json!({ "calendarId": s.calendar, "entryIds": [linkedin] }),
+        &json!({ "calendarId": s.calendar, "notBefore": "now", "entryIds": [linkedin] }),
     )
     .await;
     assert_eq!(
@@ -411,7 +413,7 @@ async fn an_ambiguous_channel_refuses_its_entries_while_the_others_are_queued() 
     let another = s.entry(Entry::on("instagram", "Second flush")).await;
     let answer = queue_entries(
         &s,
-        &json!({ "calendarId": s.calendar, "entryIds": [another] }),
+        &json!({ "calendarId": s.calendar, "notBefore": "now", "entryIds": [another] }),
     )
     .await;
     assert_eq!(answer["refused"][0]["code"], "QUEUE_NO_SLOTS", "{answer}");
@@ -433,7 +435,7 @@ async fn a_write_key_cannot_queue_and_a_publish_key_can() {
     )
     .await;
     let entry = s.entry(Entry::on("tiktok", "Cold brew")).await;
-    let body = json!({ "calendarId": s.calendar, "entryIds": [entry] });
+    let body = json!({ "calendarId": s.calendar, "notBefore": "now", "entryIds": [entry] });
     let (write, _) = s.app.key_with(s.user, &["read", "write"]).await;
     let (status, refused) = s
         .app

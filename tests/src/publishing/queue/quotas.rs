@@ -1,5 +1,6 @@
 //! Platform quotas as the queue's limits (issue 57): a full TikTok inbox holds a queued
-//! draft, saying why and until when, and lets it go once a place frees; an Instagram quota
+//! draft, saying why and until when (as the channel's quota says too, issue 84), and lets
+//! it go once a place frees; an Instagram quota
 //! answered without its figures is said, never taken as room.
 
 use chrono::{DateTime, Utc};
@@ -28,7 +29,7 @@ async fn a_full_tiktok_inbox_holds_a_queued_draft_until_a_place_frees_and_says_w
     let draft = s.entry(Entry::on("tiktok", "Queued draft")).await;
     let answer = queue_entries(
         &s,
-        &json!({ "calendarId": s.calendar, "entryIds": [draft], "mode": "draft" }),
+        &json!({ "calendarId": s.calendar, "notBefore": "now", "entryIds": [draft], "mode": "draft" }),
     )
     .await;
     assert_eq!(answer["refused"], json!([]), "{answer}");
@@ -85,6 +86,34 @@ async fn a_full_tiktok_inbox_holds_a_queued_draft_until_a_place_frees_and_says_w
         (expected.clone(), oldest + chrono::Duration::hours(24)),
         "{listed}"
     );
+    // The channel's quota says the same: five of five drafts, and when a place frees.
+    let (status, quota) = s
+        .app
+        .get_json(s.user, &format!("/v1/channels/{channel}/quota"))
+        .await;
+    assert_eq!(status, 200, "{quota}");
+    let quota = &quota["data"];
+    assert_eq!(
+        (
+            &quota["limit"],
+            &quota["used"],
+            &quota["counts"],
+            &quota["windowSecs"]
+        ),
+        (&json!(5), &json!(5), &json!("drafts"), &json!(86_400)),
+        "{quota}"
+    );
+    assert_eq!(
+        at(quota["freesAt"].as_str().unwrap()),
+        oldest + chrono::Duration::hours(24)
+    );
+    assert!(
+        quota["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("TikTok holds at most 5 drafts"),
+        "{quota}"
+    );
 
     // Due, it is dispatched but nothing is sent: it waits for the oldest draft's day to
     // end, no attempt spent, and still says why.
@@ -122,7 +151,7 @@ async fn an_unreadable_instagram_quota_is_said_and_nothing_is_published() {
     let entry = s.entry(Entry::on("instagram", "Matcha notes")).await;
     let answer = queue_entries(
         &s,
-        &json!({ "calendarId": s.calendar, "entryIds": [entry] }),
+        &json!({ "calendarId": s.calendar, "notBefore": "now", "entryIds": [entry] }),
     )
     .await;
     let slot = answer["queued"][0]["publishAt"]

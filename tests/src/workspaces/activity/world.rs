@@ -210,7 +210,13 @@ impl World {
             }
             "queueEntries" => json!({ "calendarId": self.ids.by_segment["calendars"],
                 "entryIds": [self.ids.by_segment["entries"]] }),
-            "shuffleQueue" => json!({ "channelId": self.ids.by_segment["channels"] }),
+            "shuffleQueue" | "packQueue" | "pauseChannelQueue" | "resumeChannelQueue" => {
+                json!({ "channelId": self.ids.by_segment["channels"] })
+            }
+            "swapQueue" => json!({ "channelId": self.ids.by_segment["channels"],
+                "entryIds": [self.ids.by_segment["entries"], Uuid::now_v7().to_string()] }),
+            "removeFromQueue" => json!({ "channelId": self.ids.by_segment["channels"],
+                "entryIds": [self.ids.by_segment["entries"]] }),
             "createEvergreen" => json!({ "name": "Again", "minGapDays": 30, "variation": "none",
                 "channelIds": [self.ids.by_segment["channels"]],
                 "entryIds": [self.ids.by_segment["entries"]] }),
