@@ -115,12 +115,14 @@ export function readerZone() {
 
 /**
  * An instant with the zone it is written in named (`26 Nov 2026, 09:00 (Europe/Paris)`):
- * `zone` when given (a calendar's), else the reader's.
+ * one zone per person, everywhere a time is shown: the one on their account, else `zone`
+ * when given (the calendar's), else the browser's.
  */
-export function formatZoned(iso, zone = readerZone()) {
+export function formatZoned(iso, zone) {
   if (!iso) return "";
-  const when = new Date(iso).toLocaleString(locale, { dateStyle: "medium", timeStyle: "short", timeZone: zone });
-  return `${when} (${zone})`;
+  const shown = chosenZone ?? zone ?? readerZone();
+  const when = new Date(iso).toLocaleString(locale, { dateStyle: "medium", timeStyle: "short", timeZone: shown });
+  return `${when} (${shown})`;
 }
 
 /** An amount in US dollars, to the cent, or finer when it is under one. */

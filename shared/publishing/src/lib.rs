@@ -314,37 +314,33 @@ pub fn comment_scope_missing(adapter: &dyn Adapter, granted: Option<&str>) -> Op
 /// A first comment's refusal: a permission refused says to connect again (where the
 /// platform grants commenting on its own); the rest stay as they are.
 pub fn comment_refusal(adapter: &dyn Adapter, failure: Failure) -> Failure {
-    let denied = matches!(
-        failure.code.as_str(),
-        "PERMISSION_DENIED" | "SCOPE_NOT_AUTHORIZED"
-    );
     match adapter.comment_scope() {
-        Some(scope) if denied => {
-            let theirs = failure.platform_code.clone();
-            let refused = Failure::permanent(
+        Some(scope) => when_denied(failure, || {
+            Failure::permanent(
                 FIRST_COMMENT_SCOPE_MISSING,
                 format!(
                     "{} refused the comment: it needs `{scope}`, so connect again to post first comments",
                     adapter.label()
                 ),
-            );
-            match theirs {
-                Some(code) => refused.platform(code),
-                None => refused,
-            }
-        }
-        _ => failure,
+            )
+        }),
+        None => failure,
     }
 }
 
 /// A metrics read's refusal: a permission refused becomes [`analytics_refused`]; the rest
 /// stay as they are.
 pub(crate) fn metrics_refusal(failure: Failure, label: &str, scope: &str) -> Failure {
+    when_denied(failure, || analytics_refused(label, scope))
+}
+
+/// `failure`, or, when the platform refused a permission, the refusal `instead` makes,
+/// keeping the platform's own code.
+fn when_denied(failure: Failure, instead: impl FnOnce() -> Failure) -> Failure {
     match failure.code.as_str() {
         "PERMISSION_DENIED" | "SCOPE_NOT_AUTHORIZED" => {
-            let theirs = failure.platform_code.clone();
-            let refused = analytics_refused(label, scope);
-            match theirs {
+            let refused = instead();
+            match failure.platform_code {
                 Some(code) => refused.platform(code),
                 None => refused,
             }

@@ -188,26 +188,8 @@ pub async fn pack(
         }
         moving = times.len();
     };
-    let rows = &rows[..moving];
-    let ids = &ids[..moving];
-    queue::unslot(conn, ids, &times).await?;
-    let mut zones: HashMap<Uuid, Tz> = HashMap::new();
-    for (row, at) in rows.iter().zip(&times) {
-        if row.evergreen_id.is_some() {
-            continue;
-        }
-        let zone = match zones.get(&row.calendar_id) {
-            Some(zone) => *zone,
-            None => {
-                let zone = calendar_zone(conn, row.calendar_id)
-                    .await?
-                    .unwrap_or(chrono_tz::UTC);
-                *zones.entry(row.calendar_id).or_insert(zone)
-            }
-        };
-        calendars::move_entry(conn, row.entry_id, &placement(zone, *at)).await?;
-    }
-    queue::requeue(conn, ids).await?;
+    let rows: Vec<&queue::QueuedRow> = rows[..moving].iter().collect();
+    actions::retime(conn, &rows, &times).await?;
     Ok(Some(
         rows.iter()
             .zip(times)
@@ -580,6 +562,18 @@ pub struct QuotaState {
     pub message: Option<String>,
 }
 
+impl QuotaState {
+    /// A channel whose platform documents no quota.
+    fn none() -> Self {
+        Self {
+            quota: None,
+            used: 0,
+            frees_at: None,
+            message: None,
+        }
+    }
+}
+
 /// The quota of the caller's `channel` now; `None` when the caller has no such channel.
 pub async fn quota_state(
     q: &Queue<'_>,
@@ -590,21 +584,11 @@ pub async fn quota_state(
         return Ok(None);
     };
     let Some(platform) = q.platforms.get(&row.platform) else {
-        return Ok(Some(QuotaState {
-            quota: None,
-            used: 0,
-            frees_at: None,
-            message: None,
-        }));
+        return Ok(Some(QuotaState::none()));
     };
     let adapter = q.platforms.registered(platform);
     let Some(quota) = adapter.profile().quota else {
-        return Ok(Some(QuotaState {
-            quota: None,
-            used: 0,
-            frees_at: None,
-            message: None,
-        }));
+        return Ok(Some(QuotaState::none()));
     };
     let counting = quota::counting(&quota, platform.as_str(), Some(channel));
     let window = quota::window(&quota, q.now);

@@ -120,7 +120,7 @@ fn each_platform_says_what_it_takes(items: &[Value]) {
             "mediaFormats": { "photo": [], "video": ["video/mp4"] },
             "textLimits": [{ "field": "text", "max": TEXT_MAX, "unit": "chars" }],
             "hashtagsMax": HASHTAGS_MAX, "mentionsMax": null, "previewChars": null,
-            "quota": null, "carousel": null, "firstComment": false,
+            "quota": null, "carousel": null, "firstComment": false, "video": null,
         })
     );
     // Carousels and first comments, as each platform's documentation states them.

@@ -31,7 +31,7 @@ async fn gated_app(second: Behaviour) -> (TestApp, FakeAi) {
 
 /// Fills the new-calendar form: tiktok, instagram and linkedin, daily, March 2027.
 async fn request_march(browser: &Browser) {
-    browser.open("#/calendar").await;
+    browser.open("#/calendar/new").await;
     browser.wait("#calendar-form").await;
     browser
         .set_value("#calendar-form input[name=start]", "2027-03-01")

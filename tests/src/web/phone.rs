@@ -41,7 +41,7 @@ async fn a_phone_gets_a_short_header_the_list_first_and_a_short_action_bar() {
         .await;
     assert_eq!(nav["rows"], 1, "{nav}");
     assert_eq!(nav["shown"], true, "{nav}");
-    assert_eq!(nav["links"], 10, "{nav}");
+    assert_eq!(nav["links"], 12, "{nav}");
     let order = browser
         .script(
             "return [document.getElementById('calendar-list').getBoundingClientRect().top,

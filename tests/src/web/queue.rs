@@ -93,7 +93,12 @@ async fn slots_set_on_the_week_grid_take_five_entries_queued_from_the_grid() {
     let mut entries = Vec::new();
     for n in 1..=5 {
         let caption = format!("Tea note {n}");
-        entries.push(s.entry(Entry::on("tiktok", &caption)).await);
+        // Planned for February, a month after the calendar's first day.
+        let entry = Entry {
+            at: "2030-02-04T09:00:00Z",
+            ..Entry::on("tiktok", &caption)
+        };
+        entries.push(s.entry(entry).await);
     }
     let browser = Browser::start(&s.app, "queue").await;
     browser.sign_in_with_token(&s.app.token(s.user)).await;
@@ -101,10 +106,24 @@ async fn slots_set_on_the_week_grid_take_five_entries_queued_from_the_grid() {
 
     slots_set_on_the_week_grid(&s, &browser, channel).await;
 
+    // A second TikTok account: the dialog asks which to post as.
+    let other = s
+        .connect("tiktok", "open-id-2", "tt-token-2", None, 86_400)
+        .await;
+
     // Five entries added to the queue from the calendar's grid.
-    browser.open(&format!("#/calendar/{}", s.calendar)).await;
+    a_new_calendar_ticks_the_connected_and_one_opens_on_its_first_month(&s, &browser).await;
     browser.click("#queue-open").await;
     browser.wait_count("#queue-entries li", 5).await;
+    let accounts = browser
+        .script("return [...document.querySelectorAll('#post-as-tiktok option')].map((o) => o.value).sort()")
+        .await;
+    let mut both = vec![channel.to_string(), other.to_string()];
+    both.sort();
+    assert_eq!(accounts, serde_json::json!(both));
+    browser
+        .set_value("#post-as-tiktok", &channel.to_string())
+        .await;
     for entry in &entries {
         browser
             .click(&format!("#queue-entries li[data-entry=\"{entry}\"] input"))
@@ -160,7 +179,7 @@ async fn slots_set_on_the_week_grid_take_five_entries_queued_from_the_grid() {
         ))
         .await;
     browser.screenshots_at("#grid").await;
-
+    chips_read_whole_and_the_section_opens_on_the_last_calendar(&s, &browser).await;
     // The queue the API lists is the same, in order; the entries moved there.
     let (_, listed) = s
         .app
@@ -186,6 +205,44 @@ async fn slots_set_on_the_week_grid_take_five_entries_queued_from_the_grid() {
     assert_eq!(moved, expected);
 
     the_queue_s_cards_swap_take_out_pause_and_resume(&s, &browser, channel, &entries).await;
+}
+
+/// A new calendar offers the channels connected, ticked; a calendar opens on the month of
+/// its first entry (February: a month after its first day).
+async fn a_new_calendar_ticks_the_connected_and_one_opens_on_its_first_month(
+    s: &Setup,
+    browser: &Browser,
+) {
+    // A new calendar offers the channels connected, ticked.
+    browser.open("#/calendar").await;
+    browser.wait("#channels-connected").await;
+    let ticked = browser
+        .script("return [...document.querySelectorAll('#calendar-form input[name=channel]:checked')].map((b) => b.value)")
+        .await;
+    assert_eq!(ticked, serde_json::json!(["tiktok"]));
+
+    browser.open(&format!("#/calendar/{}", s.calendar)).await;
+    browser.wait("#grid .chip").await;
+    let first = browser
+        .script("return document.querySelector('#grid .cell[data-date] .chip') && document.querySelector('#grid .cell[data-date]:has(.chip)').dataset.date")
+        .await;
+    assert_eq!(first, "2030-02-04", "{first}");
+}
+
+/// Each chip's title reads whole (on two lines where it must), not cut short; the
+/// Calendar section opens on the calendar opened last.
+async fn chips_read_whole_and_the_section_opens_on_the_last_calendar(s: &Setup, browser: &Browser) {
+    let cut = browser
+        .script("return [...document.querySelectorAll('#grid .chip .title')].filter((e) => e.scrollWidth > e.clientWidth + 1 || e.scrollHeight > e.clientHeight + 1).map((e) => e.textContent)")
+        .await;
+    assert_eq!(cut, serde_json::json!([]));
+    browser.open("#/media").await;
+    browser.open("#/calendar").await;
+    browser.wait("#grid .chip").await;
+    assert_eq!(
+        browser.script("return location.hash").await,
+        format!("#/calendar/{}", s.calendar)
+    );
 }
 
 /// The queue's entry ids, in order, as the API lists them.
@@ -215,6 +272,15 @@ async fn the_queue_s_cards_swap_take_out_pause_and_resume(
         .click(&format!(".slots-open[data-channel-id=\"{channel}\"]"))
         .await;
     browser.wait_count("#queue-items .queue-card", 5).await;
+    // Its quota, in the catalogue's words: TikTok's counts the drafts waiting in the inbox.
+    browser
+        .wait_text(
+            "#queue-quota",
+            "Quota: 0 of 5 drafts waiting in the account's TikTok inbox",
+        )
+        .await;
+    let row = format!("#accounts .quota-note[data-channel-id=\"{channel}\"]");
+    browser.wait_text(&row, "0 of 5 drafts").await;
     let card = |entry: Uuid| format!("#queue-items .queue-card[data-entry=\"{entry}\"]");
     assert!(
         browser
@@ -269,4 +335,27 @@ async fn the_queue_s_cards_swap_take_out_pause_and_resume(
     assert_eq!(browser.count("#queue-paused").await, 0);
     assert_eq!(s.tick(&first).await.dispatched, 1);
     s.settled(&intent, "published").await;
+
+    // One zone per person: with one chosen on the account, the queue's times are in it
+    // (not the slots' nor the calendar's).
+    let (status, me) = s
+        .app
+        .send_json(
+            reqwest::Method::PATCH,
+            s.user,
+            "/v1/me",
+            &serde_json::json!({ "displayTimezone": "America/New_York" }),
+        )
+        .await;
+    assert_eq!(status, 200, "{me}");
+    browser.open(&format!("#/publishing/{}", s.calendar)).await;
+    browser.client.refresh().await.unwrap();
+    browser
+        .click(&format!(".slots-open[data-channel-id=\"{channel}\"]"))
+        .await;
+    browser.wait_count("#queue-items .queue-card", 3).await;
+    let zones = browser
+        .script("return [...document.querySelectorAll('#queue-items .queue-when strong')].map((e) => e.textContent.replace(/^.*\\(/, '('))")
+        .await;
+    assert_eq!(zones, serde_json::json!(vec!["(America/New_York)"; 3]));
 }

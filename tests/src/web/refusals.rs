@@ -60,7 +60,10 @@ async fn each_refusal_is_a_sentence_at_its_field() {
     );
 
     // A calendar without channels: said at the channels, Generate waits.
-    browser.open("#/calendar").await;
+    browser.open("#/calendar/new").await;
+    browser
+        .wait("#calendar-form input[name=channel]:checked")
+        .await;
     for checked in browser
         .script("return [...document.querySelectorAll('input[name=channel]:checked')].map((b) => b.value)")
         .await

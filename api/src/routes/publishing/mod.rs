@@ -9,12 +9,14 @@ mod channels;
 mod dto;
 mod evergreen;
 mod queue;
+mod quota;
 mod slots;
 
 pub use channels::ChannelsApi;
 pub use dto::*;
 pub use evergreen::EvergreenApi;
 pub use queue::QueueApi;
+pub use quota::QuotaApi;
 pub use slots::{SlotsApi, Weekday};
 
 use almanac_publishing::{

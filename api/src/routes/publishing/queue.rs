@@ -18,7 +18,6 @@ use poem_openapi::{Enum, Object, OpenApi, param::Query, payload::Json};
 use uuid::Uuid;
 
 use super::{Tag, refused};
-use crate::routes::platforms::dto::{QuotaCountsDto, QuotaDto, QuotaScopeDto};
 use crate::{
     auth::UserAuth,
     body::StrictJson,
@@ -176,37 +175,7 @@ pub struct QueueList {
     pub paused_channel_ids: Vec<Uuid>,
 }
 
-/// A channel's posting quota as it stands now.
-#[derive(Debug, Clone, Object)]
-#[oai(rename = "ChannelQuota", rename_all = "camelCase")]
-pub struct ChannelQuota {
-    /// The most posts (or, for TikTok's inbox, drafts) the window holds; null where the
-    /// platform documents no limit (then nothing else is said).
-    #[oai(nullable)]
-    pub limit: Option<u32>,
-    /// What Almanac counts of it in the window up to now (its own publishes: posts made
-    /// elsewhere are the platform's to count).
-    pub used: u32,
-    /// `posts`, or `drafts` (sent to the account's inbox and not yet posted from it).
-    #[oai(nullable)]
-    pub counts: Option<QuotaCountsDto>,
-    /// The window, in seconds.
-    #[oai(nullable)]
-    pub window_secs: Option<u32>,
-    /// When a place frees, once it is full; null while there is room.
-    #[oai(nullable)]
-    pub frees_at: Option<DateTime<Utc>>,
-    /// Whose posts it counts: each account's, or the whole server's.
-    #[oai(nullable)]
-    pub per: Option<QuotaScopeDto>,
-    /// In the catalogue's words, once it is full: whose quota, and that it is spent.
-    #[oai(nullable)]
-    pub message: Option<String>,
-}
-
-crate::enveloped!(QueueResult, QueueList, ChannelQuota);
-
-pub type ChannelQuotaEnvelope = Envelope<ChannelQuota>;
+crate::enveloped!(QueueResult, QueueList);
 
 pub type QueueResultEnvelope = Envelope<QueueResult>;
 pub type QueueListEnvelope = Envelope<QueueList>;
@@ -308,38 +277,6 @@ impl QueueApi {
         }))
     }
 
-    /// A channel's posting quota now: the platform's limit, what Almanac counts of it in
-    /// the window, and when a place frees once it is full (where it bites: the channel,
-    /// the composer, the queue).
-    #[oai(
-        path = "/v1/channels/:id/quota",
-        method = "get",
-        operation_id = "getChannelQuota"
-    )]
-    async fn quota(
-        &self,
-        state: Data<&AppState>,
-        auth: UserAuth,
-        id: poem_openapi::param::Path<Uuid>,
-    ) -> Answer<Json<ChannelQuotaEnvelope>, { can::BAD_REQUEST | can::STORED | can::NOT_FOUND }>
-    {
-        let mut tx = user_tx(&state.pool, auth.user().actor()).await?;
-        let quota = posting_queue::quota_state(&runner(&state), &mut tx, id.0)
-            .await?
-            .ok_or_else(|| ApiError::not_found("channel"))?;
-        tx.commit().await?;
-        let limits = quota.quota.map(QuotaDto::from);
-        Ok(ChannelQuotaEnvelope::of(ChannelQuota {
-            limit: limits.as_ref().map(|q| q.limit),
-            used: quota.used,
-            counts: limits.as_ref().map(|q| q.counts),
-            window_secs: limits.as_ref().map(|q| q.window_secs),
-            frees_at: quota.frees_at,
-            per: limits.as_ref().map(|q| q.per),
-            message: quota.message,
-        }))
-    }
-
     /// Pack a channel's queue again from now, in its order: the slots freed by removed or
     /// moved entries are filled, and the entries move with their publishes.
     #[oai(path = "/v1/queue/pack", method = "post", operation_id = "packQueue")]
@@ -349,18 +286,17 @@ impl QueueApi {
         auth: UserAuth,
         body: StrictJson<ChannelBody>,
     ) -> Answer<Json<QueueResultEnvelope>, { can::STORED | can::BODY | can::NOT_FOUND }> {
-        let run = runner(&state);
-        let mut tx = user_tx(&state.pool, auth.user().actor()).await?;
-        let placed = posting_queue::pack(&run, &mut tx, body.0.channel_id)
-            .await
-            .map_err(refused)?
-            .ok_or_else(|| ApiError::not_found("channel"))?;
-        let dry_run = finish(&state, auth.user().id, tx).await?;
-        let outcome = Outcome {
-            queued: placed,
-            refused: Vec::new(),
-        };
-        Ok(QueueResultEnvelope::of(result(outcome, dry_run)))
+        let channel = body.0.channel_id;
+        acting(&state, &auth, |run, tx| {
+            Box::pin(async move {
+                let placed = posting_queue::pack(run, tx, channel).await?;
+                Ok(placed.map(|queue| Acted {
+                    queue,
+                    refused: Vec::new(),
+                }))
+            })
+        })
+        .await
     }
 
     /// Put a channel's queued posts in a random order, each taking the time of the one it
@@ -513,7 +449,7 @@ pub(super) async fn finish(
     }
 }
 
-fn runner(state: &AppState) -> Queue<'_> {
+pub(super) fn runner(state: &AppState) -> Queue<'_> {
     Queue {
         platforms: &state.platforms,
         pool: &state.pool,

@@ -3,10 +3,11 @@
 // post as its platform lays it out (its media first, the text cut where the feed folds it
 // behind "more", hashtags marked), kept current as the person types.
 
-import { appConfig } from "../api.js";
+import { api, appConfig } from "../api.js";
 import { channelLabel, colored } from "../platforms.js";
 import { h, fill, fieldError, explain, platformBadge, marked } from "../ui.js";
 import { t } from "../i18n.js";
+import { quotaNote } from "../quota.js";
 import { firstOnly, library, loadMedia, mediaOf, thumbnail, uploadMedia } from "../media.js";
 
 /** The most media an entry names (the server's `mediaIds` limit). */
@@ -115,8 +116,10 @@ export function mediaField(onChange, { prefix = "media" } = {}) {
  * under it. `read()` gives `{text, mediaIds, mediaUrl, firstComment?}`; `update()` redraws
  * it. `id` names the preview (and `<id>-text` its text, when not the entry dialog's).
  */
-export async function postPreview(channel, read, { id = "entry-preview" } = {}) {
+export async function postPreview(channel, read, { id = "entry-preview", accounts } = {}) {
   const config = await appConfig();
+  // Its quota where it bites: each connected account of the platform (or the one given).
+  const quotas = (accounts ?? await connectedOn(channel)).map((c) => quotaNote(c));
   const platform = (config.platforms ?? []).find((p) => p.name === channel);
   const textId = id === "entry-preview" ? "preview-text" : `${id}-text`;
   const el = h("section", colored(channel, { class: "post-preview", id, "aria-label": t("composer.previewOf", { platform: channelLabel(channel) }) }));
@@ -134,10 +137,21 @@ export async function postPreview(channel, read, { id = "entry-preview" } = {}) 
       h("p", { class: "preview-text", id: textId }, marked(shown),
         cut ? h("span", { class: "fold muted", dataset: { fold: String(fold) } }, t("composer.more")) : null),
       cut ? h("p", { class: "hint" }, t("composer.foldHint", { platform: channelLabel(channel), count: fold })) : null,
-      previewComment(platform, channel, firstComment.trim()));
+      previewComment(platform, channel, firstComment.trim()),
+      ...quotas);
   };
   update();
   return { el, update };
+}
+
+/** The caller's accounts connected on `platform` (none when they cannot be read). */
+async function connectedOn(platform) {
+  try {
+    const { items } = await api("GET", "/v1/channels");
+    return items.filter((c) => c.platform === platform && c.status === "connected");
+  } catch {
+    return [];
+  }
 }
 
 /** The media a post of `platform` carries: a carousel's every medium up to its most, else

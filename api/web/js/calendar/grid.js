@@ -56,13 +56,14 @@ export class CalendarGrid {
       channels: request?.channels ?? [],
       times: constraints.timesOfDay ?? [],
     };
-    this.anchor ??= this.range.start ?? toIso(new Date());
   }
 
   /** Every entry anew (a reload). */
   reset(entries) {
     this.entries = new Map(entries.map((e) => [e.key, e]));
-    if (!this.anchor && entries.length) this.anchor = entries[0].date;
+    // A calendar opens on its first entry's month (else its first day's, else today's).
+    const first = entries.map((e) => e.date).sort()[0];
+    this.anchor ??= first ?? this.range.start ?? toIso(new Date());
     this.render();
   }
 

@@ -132,8 +132,8 @@ function renamer(state, title, heading) {
 }
 
 /** The request form again, in a dialog, filled with the latest run's request. */
-function regenerateDialog(state, main, reopen) {
-  const form = requestForm(state.id, state.detail?.runs?.[0]?.request, reopen);
+async function regenerateDialog(state, main, reopen) {
+  const form = await requestForm(state.id, state.detail?.runs?.[0]?.request, reopen);
   const close = h("button", { type: "button", class: "secondary", id: "regenerate-close" }, t("common.close"));
   const dialog = h("dialog", { id: "regenerate-dialog", "aria-label": t("calendar.regenerate") }, form, close);
   main.append(dialog);

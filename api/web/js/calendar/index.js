@@ -18,7 +18,7 @@ import { regenerates } from "./runs.js";
 import { queueButton } from "./queue.js";
 import { newPostButton, postComposer } from "./post.js";
 import { goLive } from "./live.js";
-import { people } from "../api.js";
+import { api, people, session } from "../api.js";
 
 export { leave };
 
@@ -27,10 +27,36 @@ export async function show(view, [id]) {
   const list = h("div", { class: "panel", id: "calendar-list" }, h("p", { class: "muted" }, t("app.loading")));
   const main = h("div", { class: "stack", id: "calendar-main" });
   fill(view, h("h1", {}, t("calendar.title")), h("div", { class: "split calendar-page" }, list, main));
-  renderList(list, id);
   const reopen = (calendarId) => show(document.getElementById("view"), [calendarId]);
-  if (id) await openCalendar(main, id, reopen);
-  else main.append(requestForm(null, null, reopen));
+  if (id === "new") {
+    renderList(list, null);
+    main.append(await requestForm(null, null, reopen));
+    return;
+  }
+  // The Calendar section opens on the calendar opened last (while it is still there).
+  const shown = id ?? await lastOpened();
+  renderList(list, shown);
+  if (shown) {
+    localStorage.setItem(lastKey(), shown);
+    if (!id) history.replaceState(null, "", `#/calendar/${shown}`);
+    await openCalendar(main, shown, reopen);
+  } else main.append(await requestForm(null, null, reopen));
+}
+
+/** Where the calendar this person opened last is remembered, on this device. */
+const lastKey = () => `almanac.lastCalendar.${session.user ?? ""}`;
+
+/** The calendar this person opened last, if it is still theirs to open. */
+async function lastOpened() {
+  const id = localStorage.getItem(lastKey());
+  if (!id) return null;
+  try {
+    await api("GET", `/v1/calendars/${id}`);
+    return id;
+  } catch {
+    localStorage.removeItem(lastKey());
+    return null;
+  }
 }
 
 async function openCalendar(main, id, reopen) {

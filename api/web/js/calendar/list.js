@@ -9,7 +9,7 @@ export async function renderList(el, selected) {
     const { items } = await api("GET", "/v1/calendars?limit=50");
     fill(el,
       h("h2", {}, t("calendar.yours")),
-      h("p", {}, h("a", { href: "#/calendar", id: "new-calendar", "data-needs": "editor" }, t("calendar.newLink"))),
+      h("p", {}, h("a", { href: "#/calendar/new", id: "new-calendar", "data-needs": "editor" }, t("calendar.newLink"))),
       items.length ? h("ul", { class: "list" }, items.map((c) => h("li", {},
         h("a", { href: `#/calendar/${c.id}`, "aria-current": c.id === selected ? "page" : null },
           c.name || t("calendar.untitled")),

@@ -33,7 +33,7 @@ export async function networkPanel({ channel, shared, own, saved, onChange, open
     firstComment: value("firstComment"),
   });
   const counter = await textCounter(platform, "", read);
-  const preview = await postPreview(platform, read, { id: `post-preview-${channel.id}` });
+  const preview = await postPreview(platform, read, { id: `post-preview-${channel.id}`, accounts: [channel] });
   const rows = new Map();
   const row = (name) => {
     const mine = own[name] !== undefined;

@@ -7,12 +7,13 @@ import { api } from "../api.js";
 import { h, toast, showError, platformBadge } from "../ui.js";
 import { t, has, formatZoned } from "../i18n.js";
 import { channelLabel } from "../platforms.js";
+import { postAs } from "../post-as.js";
 import { reload } from "./page.js";
 
 /** Queues `ids` (entries of the calendar shown), from their planned day (`notBefore`
  * `planned`) or the next free slot (`now`), then shows them moved; the answer. */
-export async function queueEntries(state, ids, notBefore = "planned") {
-  const answer = await api("POST", "/v1/queue", { calendarId: state.id, entryIds: ids, notBefore });
+export async function queueEntries(state, ids, notBefore = "planned", channels = []) {
+  const answer = await api("POST", "/v1/queue", { calendarId: state.id, entryIds: ids, notBefore, ...(channels.length ? { channels } : {}) });
   await reload(state);
   return answer;
 }
@@ -22,12 +23,20 @@ export function queueButton(state) {
   return h("button", { type: "button", class: "secondary", id: "queue-open", "data-needs": "editor", onclick: () => queueDialog(state) }, t("queue.open"));
 }
 
-function queueDialog(state) {
+async function queueDialog(state) {
   const zone = state.grid.range.timezone;
   const now = Date.now();
   const upcoming = (state.detail?.entries ?? [])
     .filter((e) => new Date(e.scheduledAt).getTime() > now)
     .sort((a, b) => a.scheduledAt.localeCompare(b.scheduledAt));
+  // Where a platform has several accounts (a LinkedIn member and their page), whom to post as.
+  let connected = [];
+  try {
+    connected = (await api("GET", "/v1/channels")).items.filter((c) => c.status === "connected");
+  } catch (error) {
+    showError(error);
+  }
+  const accounts = postAs(connected, upcoming.map((e) => e.channel));
   const boxes = upcoming.map((e) => h("input", { type: "checkbox", name: "entry", value: e.id }));
   const add = h("button", { type: "submit", id: "queue-add", disabled: true }, t("queue.add", { count: 0 }));
   const result = h("div", { id: "queue-result", "aria-live": "polite" });
@@ -49,7 +58,7 @@ function queueDialog(state) {
   const form = h("form", { method: "dialog", class: "stack" },
     h("h2", { id: "queue-title" }, t("queue.title")),
     h("p", { class: "muted" }, t("queue.explain")),
-    list, upcoming.length ? h("label", {}, t("queue.from"), from) : null, result, h("div", { class: "row" }, add, close));
+    list, upcoming.length ? h("label", {}, t("queue.from"), from) : null, ...(upcoming.length ? accounts.fields : []), result, h("div", { class: "row" }, add, close));
   const dialog = h("dialog", { id: "queue-dialog", "aria-labelledby": "queue-title" }, form);
   close.addEventListener("click", () => dialog.close());
   form.addEventListener("submit", async (event) => {
@@ -58,7 +67,7 @@ function queueDialog(state) {
     if (!ids.length) return;
     add.disabled = true;
     try {
-      const answer = await queueEntries(state, ids, from.value);
+      const answer = await queueEntries(state, ids, from.value, accounts.chosen());
       showResult(result, answer, upcoming, zone);
       boxes.forEach((b) => { if (answer.queued.some((q) => q.entryId === b.value)) b.closest("li").remove(); });
       if (!boxes.some((b) => b.isConnected)) {

@@ -10,12 +10,14 @@ import { remember } from "./page.js";
 
 /** The request form: a new calendar, or (with `calendarId`) a regeneration of it;
  * `reopen(id)` shows a calendar again when its page is the one open. */
-export function requestForm(calendarId, previous, reopen) {
+export async function requestForm(calendarId, previous, reopen) {
   const before = previous ?? {};
   const constraints = before.constraints ?? {};
-  // A new calendar starts with the channels Almanac publishes to; a regeneration with its
-  // own, offered beside the others even when the server does not know them.
-  const chosen = new Set(before.channels ?? publishingChannels().map((c) => c.name));
+  // A new calendar starts with the channels connected (else every one Almanac publishes
+  // to); a regeneration with its own, offered beside the others even when the server
+  // does not know them.
+  const connected = before.channels ? [] : await connectedPlatforms();
+  const chosen = new Set(before.channels ?? (connected.length ? connected : publishingChannels().map((c) => c.name)));
   const offered = [...new Set([...allChannels().map((c) => c.name), ...chosen])];
   const boxes = offered.map((c) => check(channelLabel(c), { name: "channel", value: c, checked: chosen.has(c) }));
   const cadence = h("select", { name: "cadence" },
@@ -32,7 +34,8 @@ export function requestForm(calendarId, previous, reopen) {
     calendarId ? t("calendar.regenerate") : t("calendar.generate"));
   const form = h("form", { class: "panel stack", id: calendarId ? "regenerate-form" : "calendar-form", "data-needs": "editor" },
     h("h2", {}, calendarId ? t("calendar.regenerate") : t("calendar.new")),
-    h("fieldset", { id: "channels-field" }, h("legend", {}, t("calendar.channels")), boxes),
+    h("fieldset", { id: "channels-field" }, h("legend", {}, t("calendar.channels")), boxes,
+      connected.length ? h("p", { class: "hint", id: "channels-connected" }, t("calendar.channelsConnected")) : null),
     h("div", { class: "row" }, field(t("calendar.cadence"), cadence), field(t("calendar.firstDay"), start), field(t("calendar.lastDay"), end)),
     h("div", { class: "row" }, field(t("calendar.topic"), topic), field(t("calendar.times"), times),
       field(t("calendar.timezone"), timezone), field(t("calendar.audience"), audience)),
@@ -119,4 +122,14 @@ function estimate(count, regeneration) {
   const text = t("calendar.planSize", { count, duration });
   const parts = t(regeneration ? "calendar.planInPartsProposal" : "calendar.planInParts");
   return seconds > RUN_LIMIT_SECONDS ? `${text} ${parts}` : text;
+}
+
+/** The platforms the caller has an account connected on (none when they cannot be read). */
+async function connectedPlatforms() {
+  try {
+    const { items } = await api("GET", "/v1/channels");
+    return [...new Set(items.filter((c) => c.status === "connected").map((c) => c.platform))];
+  } catch {
+    return [];
+  }
 }

@@ -6,6 +6,7 @@ import { h, field, fill, toast, when, showError, showProblem, confirmAction, pla
 import { t } from "../i18n.js";
 import { authorKind, connectPlatform, platformList, platformName, publishesTo } from "./common.js";
 import { accountName, connectedAs } from "../platforms.js";
+import { quotaNote } from "../quota.js";
 import { slotsButton } from "./slots.js";
 
 export async function renderChannels(el) {
@@ -76,6 +77,7 @@ export async function renderChannels(el) {
         : null,
       c.reconnectBy && c.status === "connected" ? h("span", { class: "badge warn reconnect-by" }, t("publishing.reconnectBy", { when: when(c.reconnectBy) })) : null,
       c.expiresAt && c.status === "connected" ? h("div", { class: "muted" }, t("publishing.tokenExpires", { when: when(c.expiresAt) })) : null,
+      c.status === "connected" && publishesTo(c.platform) ? quotaNote(c) : null,
       actions(c)))) : h("p", { class: "muted" }, t("publishing.noChannel")),
     oauth, form);
 }

@@ -19,11 +19,7 @@ export function setPlatforms(list) {
 export const platformList = () => platforms;
 export const platformName = channelLabel;
 export const publishesTo = (p) => platforms.some((x) => x.name === p);
-/** Who a channel posts as, where its platform has more than one kind of author (the
- * server says: a member's profile, or a page they administer). */
-export const authorKind = (c) =>
-  c.authorKind === "organization" ? t("publishing.authorPage")
-    : c.authorKind === "member" ? t("publishing.authorMember") : null;
+export { authorKind } from "../post-as.js";
 
 export const entryLabel = (detail, id) => {
   const e = detail.entries.find((x) => x.id === id);

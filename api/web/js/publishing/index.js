@@ -5,8 +5,8 @@ import { api, appConfig, session } from "../api.js";
 import { h, field, fill, showError, confirmAction, toast } from "../ui.js";
 import { t } from "../i18n.js";
 import { renderChannels } from "./accounts.js";
-import { STATUSES, authorKind, meaning, platformName, setPlatforms } from "./common.js";
-import { accountName } from "../platforms.js";
+import { STATUSES, meaning, setPlatforms } from "./common.js";
+import { postAs } from "../post-as.js";
 import { entriesView } from "./entries.js";
 import { renderIntents, stopRefreshing } from "./intents.js";
 import { renderReport } from "./report.js";
@@ -31,26 +31,12 @@ export async function show(view, [calendarId]) {
   if (calendarId) await renderCalendar(main, calendarId);
 }
 
-/** A choice of the account to post as, for each platform of the entries with several
- * connected (a LinkedIn member and their pages); the chosen channels' ids. */
-function postAs(connected, entries) {
-  const used = new Set(entries.map((e) => e.channel));
-  const selects = [...new Set(connected.map((c) => c.platform))]
-    .filter((p) => used.has(p) && connected.filter((c) => c.platform === p).length > 1)
-    .map((p) => h("select", { id: `post-as-${p}`, name: "post-as" }, connected.filter((c) => c.platform === p).map((c) =>
-      h("option", { value: c.id }, authorKind(c) ? `${accountName(c)} (${authorKind(c)})` : accountName(c)))));
-  return {
-    fields: selects.map((select) => field(t("publishing.postAs", { platform: platformName(select.id.slice("post-as-".length)) }), select)),
-    chosen: () => selects.map((select) => select.value),
-  };
-}
-
 /** A calendar's entries with the publish actions, the report of the last request and the
  * intents. */
 async function renderCalendar(main, calendarId) {
   const [detail, { items: channelList }] = await Promise.all([
     api("GET", `/v1/calendars/${calendarId}`), api("GET", "/v1/channels")]);
-  const accounts = postAs(channelList.filter((c) => c.status === "connected"), detail.entries);
+  const accounts = postAs(channelList.filter((c) => c.status === "connected"), detail.entries.map((e) => e.channel));
   const entries = entriesView(detail, calendarId);
   detail.onStatuses = entries.update;
   const mode = h("select", { id: "publish-mode" }, h("option", { value: "publish" }, t("publishing.modePublish")), h("option", { value: "draft" }, t("publishing.modeDraft")));

@@ -10,6 +10,7 @@ import { t, readerZone, formatZoned } from "../i18n.js";
 import { platformName } from "./common.js";
 import { accountName } from "../platforms.js";
 import { heatMap } from "../analytics.js";
+import { quotaNote } from "../quota.js";
 
 const DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
 
@@ -142,6 +143,7 @@ async function drawQueue(el, channel, zone) {
     return li;
   };
   el.replaceChildren(h("h3", {}, t("slots.queueTitle", { count: items.length })),
+    quotaNote(channel, { id: "queue-quota" }),
     paused ? h("p", { class: "notice warn", id: "queue-paused" }, t("slots.paused")) : null,
     tools,
     items.length ? h("ol", { class: "queue-cards", id: "queue-items" }, items.map(card))

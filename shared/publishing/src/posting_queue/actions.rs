@@ -3,7 +3,10 @@
 //! it. Each runs under the channel's queue lock, moves the entries with their intents, and
 //! answers the channel's queue as it is after.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
@@ -56,20 +59,27 @@ async fn after(conn: &mut PgConnection, channel: Uuid) -> Result<Vec<Placed>, Re
 
 /// Gives each of `rows` the time beside it: the intents move (never two in one slot on
 /// the way) and so do their entries (an evergreen repeat's entry stays where it is).
-async fn retime(
+pub(super) async fn retime(
     conn: &mut PgConnection,
     rows: &[&queue::QueuedRow],
     times: &[DateTime<Utc>],
 ) -> Result<(), Refusal> {
     let ids: Vec<Uuid> = rows.iter().map(|row| row.intent_id).collect();
     queue::unslot(conn, &ids, times).await?;
+    let mut zones: HashMap<Uuid, Tz> = HashMap::new();
     for (row, at) in rows.iter().zip(times) {
         if row.evergreen_id.is_some() {
             continue;
         }
-        let zone = calendar_zone(conn, row.calendar_id)
-            .await?
-            .unwrap_or(chrono_tz::UTC);
+        let zone = match zones.get(&row.calendar_id) {
+            Some(zone) => *zone,
+            None => {
+                let zone = calendar_zone(conn, row.calendar_id)
+                    .await?
+                    .unwrap_or(chrono_tz::UTC);
+                *zones.entry(row.calendar_id).or_insert(zone)
+            }
+        };
         calendars::move_entry(conn, row.entry_id, &placement(zone, *at)).await?;
     }
     queue::requeue(conn, &ids).await?;
