@@ -417,6 +417,7 @@ impl Plan<'_> {
             new.error = Some(json!({
                 "code": "UNSUPPORTED_CHANNEL",
                 "message": format!("no adapter publishes to `{}`: export the calendar instead (ICS, CSV or JSON)", entry.channel),
+                "retryable": false,
             }));
             return Planned::Intent(Box::new(new));
         };
@@ -486,8 +487,10 @@ impl Plan<'_> {
                     problems.len() - 1
                 )
             };
-            new.error =
-                Some(json!({ "code": first.code, "message": message, "problems": problems }));
+            // Refused the same way until the entry changes.
+            new.error = Some(
+                json!({ "code": first.code, "message": message, "problems": problems, "retryable": false }),
+            );
         } else if let Some(failure) = failure {
             new.error = Some(failure.to_json());
         } else if self.dry_run {

@@ -89,29 +89,14 @@ async fn a_worker_killed_under_load_loses_no_job_and_no_event() {
     // Frozen first, so a job it holds cannot finish between the read and the kill.
     fleet.workers[0].freeze().unwrap();
     let held = fleet.held_by(0).await;
-    let killed_at: chrono::DateTime<chrono::Utc> = sqlx::query_scalar("select now()")
-        .fetch_one(&fleet.db)
-        .await
-        .unwrap();
     fleet.workers[0].kill().await;
     let load = load.await.unwrap();
     assert!(load.refused.is_empty(), "{:?}", load.refused);
     fleet
         .assert_all_succeeded_once(&load, Duration::from_secs(60))
         .await;
-    // What the dead worker held ran again elsewhere, within 30 s (`make bench` measures
-    // how long it takes), each with one more attempt; nothing else lost one.
-    let recovered_at: chrono::DateTime<chrono::Utc> =
-        sqlx::query_scalar("select max(finished_at) from jobs where id = any($1)")
-            .bind(&held)
-            .fetch_one(&fleet.db)
-            .await
-            .unwrap();
-    assert!(
-        recovered_at - killed_at < chrono::TimeDelta::seconds(30),
-        "recovered {} after the kill",
-        recovered_at - killed_at
-    );
+    // What the dead worker held ran again elsewhere, each with one more attempt; nothing
+    // else lost one. (How soon is `make bench`'s to measure: its recovery phase.)
     for (job, attempts) in attempts(&fleet, &load).await {
         // The dead worker may have claimed more after `held` was read.
         let range = if held.contains(&job) { 2..=2 } else { 1..=2 };

@@ -501,13 +501,16 @@ async fn a_publish_dry_run_shows_each_entry_s_reasons_and_a_scheduled_post_turns
     browser
         .wait_count(".intent-row[data-status=scheduled]", 1)
         .await;
-    // Its time is the calendar's, and says so, as the entries' list does.
+    // Its time is the calendar's, and says so, as the entries' list does (the receipts
+    // are a tab of their own).
+    browser.click("#tab-receipts").await;
     assert_eq!(
         browser
             .text(".intent-row[data-status=scheduled] td:nth-child(4)")
             .await,
         "at 7 Jan 2030, 10:00 (Europe/Madrid)"
     );
+    browser.click("#tab-entries").await;
     assert_eq!(
         browser.text("#entries-zone").await,
         "Times in Europe/Madrid"

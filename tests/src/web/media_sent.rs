@@ -145,6 +145,7 @@ async fn published_at_its_time_with_a_link_to_the_post(s: &Setup, browser: &Brow
     let comments = s.fake.with(|f| f.comments.clone());
     assert_eq!(comments.len(), 1, "{comments:?}");
     assert_eq!(comments[0].text, "Link in bio");
+    browser.click("#tab-receipts").await;
     browser.screenshot_of("published").await;
 }
 

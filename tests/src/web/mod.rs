@@ -24,6 +24,7 @@ mod media_sent;
 mod members;
 mod phone;
 mod posts;
+mod publishing_page;
 mod queue;
 mod refusals;
 mod review;

@@ -1,7 +1,8 @@
 // A calendar's entries to publish: a row each with where it stands and its media (the
 // first upload's thumbnail and how many), filters by channel, status and media (uploads
-// or an address), a selection nothing is in until the person chooses, and one media
-// address for every selected entry. `update()` shows the statuses the intents' list read.
+// or an address), a page of them at a time, a selection nothing is in until the person
+// chooses (cleared once an action is done with it), and one media address for every
+// selected entry. `update()` shows the statuses the intents' list read.
 
 import { api, atVersion } from "../api.js";
 import { h, field, fill, toast, day, showProblem, platformBadge } from "../ui.js";
@@ -12,6 +13,8 @@ import { who } from "../people.js";
 
 /** Where each entry stands: not sent yet, or its latest publication's status. */
 const ENTRY_STATUSES = ["unsent", "scheduled", "publishing", "published", "draft_sent", "failed", "unconfirmed"];
+/** The entries shown at a time: a long calendar is paged, not one endless table. */
+const PAGE = 15;
 
 export function entriesView(detail, calendarId) {
   // Nothing is selected until the person chooses: publishing is not undone by a click.
@@ -22,7 +25,7 @@ export function entriesView(detail, calendarId) {
       h("td", {}, boxes[i]),
       h("td", {}, platformBadge(e.channel), ` ${day(e.date)} ${e.time.slice(0, 5)} · ${e.title} `,
         h("span", { class: "badge entry-status", dataset: { status: "unsent" } }, t("status.unsent")),
-        h("div", { class: "muted" }, e.caption.length > 80 ? `${e.caption.slice(0, 80)}…` : e.caption)),
+        h("div", { class: "muted entry-caption", title: e.caption }, e.caption)),
       h("td", { class: "media" }, mediaCell(e)))))));
   const rows = [...table.querySelectorAll("tbody tr")];
   // The uploads' thumbnails, once the media they name are read.
@@ -42,29 +45,37 @@ export function entriesView(detail, calendarId) {
   const statusOf = (e) => detail.statusByEntry?.get(e.id) ?? "unsent";
   const count = h("span", { id: "selected-count", class: "muted", "aria-live": "polite" });
   const counted = () => { count.textContent = t("publishing.selected", { count: boxes.filter((b) => b.checked).length }); };
-  const visible = (i) => !rows[i].hidden;
+  // The entries the filters keep, a page of them shown at a time.
+  let matching = detail.entries.map(() => true);
+  const pager = paged(rows, table);
   const filter = () => {
-    detail.entries.forEach((e, i) => {
-      rows[i].hidden = (byChannel.value && e.channel !== byChannel.value) || (readyOnly.checked && !hasMedia(e))
-        || (byStatus.value && statusOf(e) !== byStatus.value);
-      if (rows[i].hidden) boxes[i].checked = false;
-    });
+    matching = detail.entries.map((e) => !((byChannel.value && e.channel !== byChannel.value) || (readyOnly.checked && !hasMedia(e))
+      || (byStatus.value && statusOf(e) !== byStatus.value)));
+    matching.forEach((yes, i) => { if (!yes) boxes[i].checked = false; });
+    pager.show(matching);
     counted();
   };
-  for (const control of [byChannel, readyOnly, byStatus]) control.addEventListener("change", filter);
+  for (const control of [byChannel, readyOnly, byStatus]) control.addEventListener("change", () => { pager.first(); filter(); });
   boxes.forEach((b) => b.addEventListener("change", counted));
-  const selectAll = h("button", { type: "button", class: "link", id: "select-all", onclick: () => { boxes.forEach((b, i) => { b.checked = visible(i); }); counted(); } }, t("publishing.selectAll"));
+  // Every entry the filters keep, on every page.
+  const selectAll = h("button", { type: "button", class: "link", id: "select-all", onclick: () => { boxes.forEach((b, i) => { b.checked = matching[i]; }); counted(); } }, t("publishing.selectAll"));
   const selectNone = h("button", { type: "button", class: "link", id: "select-none", onclick: () => { boxes.forEach((b) => { b.checked = false; }); counted(); } }, t("publishing.selectNone"));
   const chosen = () => detail.entries.filter((e, i) => boxes[i].checked);
+  pager.show(matching);
   counted();
   const some = detail.entries.length > 0;
   return {
     count,
     chosenIds: () => chosen().map((e) => e.id),
+    /** Nothing chosen any more (once an action is done with the choice). */
+    clear() {
+      boxes.forEach((b) => { b.checked = false; });
+      counted();
+    },
     el: [
       some ? h("div", { class: "row", id: "entry-tools" }, selectAll, selectNone,
         field(t("publishing.channel"), byChannel), field(t("publishing.status"), byStatus),
-        h("label", { class: "check" }, readyOnly, t("publishing.readyOnly"))) : null,
+        h("label", { class: "check" }, readyOnly, t("publishing.readyOnly")), pager.el) : null,
       some ? h("p", { class: "muted", id: "entries-zone" }, t("calendar.timesIn", { zone: zoneOf(detail) })) : null,
       some ? table : h("p", { class: "muted" }, t("publishing.noEntries")),
       some ? bulkMedia(calendarId, detail, chosen, rows) : null,
@@ -81,6 +92,29 @@ export function entriesView(detail, calendarId) {
       filter();
     },
   };
+}
+
+/** Pages `rows` (of `table`): `show(matching)` shows the page's rows of those matching,
+ * with Previous, Next and where it is; `first()` goes back to the first page. */
+function paged(rows, table) {
+  let page = 0;
+  let matching = rows.map(() => true);
+  const el = h("div", { class: "row pager", id: "entries-pager" });
+  const show = (next = matching) => {
+    matching = next;
+    const kept = matching.flatMap((yes, i) => (yes ? [i] : []));
+    const pages = Math.max(1, Math.ceil(kept.length / PAGE));
+    page = Math.min(page, pages - 1);
+    const shown = new Set(kept.slice(page * PAGE, (page + 1) * PAGE));
+    rows.forEach((row, i) => { row.hidden = !shown.has(i); });
+    const turn = (step) => () => { page += step; show(); table.scrollIntoView({ block: "nearest" }); };
+    el.hidden = kept.length <= PAGE;
+    el.replaceChildren(
+      h("button", { type: "button", class: "secondary", id: "page-prev", disabled: page === 0, onclick: turn(-1) }, t("publishing.pagePrev")),
+      h("span", { class: "muted", id: "page-at" }, t("publishing.pageAt", { from: page * PAGE + 1, to: Math.min((page + 1) * PAGE, kept.length), count: kept.length })),
+      h("button", { type: "button", class: "secondary", id: "page-next", disabled: page >= pages - 1, onclick: turn(1) }, t("publishing.pageNext")));
+  };
+  return { el, show, first: () => { page = 0; } };
 }
 
 /** One media address for every selected entry. */
@@ -135,5 +169,5 @@ function mediaCell(entry) {
     return h("span", { class: "row media-named" }, thumbnail(ids[0]),
       h("span", { class: "muted media-count" }, t("publishing.mediaCount", { count: ids.length })));
   }
-  return entry.mediaUrl ? h("span", { class: "muted" }, entry.mediaUrl) : h("span", { class: "badge warn" }, t("publishing.noMedia"));
+  return entry.mediaUrl ? h("span", { class: "muted", title: entry.mediaUrl }, entry.mediaUrl) : h("span", { class: "badge warn" }, t("publishing.noMedia"));
 }

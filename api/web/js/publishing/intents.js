@@ -1,6 +1,7 @@
 // The calendar's live intents, refreshed every second while any is moving (the last
 // request's report follows their statuses too); each scheduled one can be cancelled, each
-// failed or unconfirmed one retried. Times are the calendar's, its zone named.
+// unconfirmed one and each failure another try may get past retried (one the platform
+// would refuse the same way says to change the entry first). Times are the calendar's, its zone named.
 
 import { api } from "../api.js";
 import { h, fill, showError } from "../ui.js";
@@ -38,7 +39,8 @@ export async function renderIntents(el, calendarId, detail) {
         i.status === "unconfirmed" ? h("div", { class: "notice warn" }, meaning("unconfirmed")) : null),
       h("td", {},
         i.status === "scheduled" ? h("button", { type: "button", class: "link", "data-needs": "editor", onclick: () => act("DELETE", `/v1/publish-intents/${i.id}`) }, t("common.cancel")) : null,
-        ["failed", "unconfirmed"].includes(i.status) ? h("button", { type: "button", class: "link", "data-needs": "editor", onclick: () => act("POST", `/v1/publish-intents/${i.id}/retry`) }, t("publishing.retry")) : null))))))
+        retryable(i) ? h("button", { type: "button", class: "link retry", "data-needs": "editor", onclick: () => act("POST", `/v1/publish-intents/${i.id}/retry`) }, t("publishing.retry")) : null,
+        i.status === "failed" && !retryable(i) ? h("span", { class: "muted change-first" }, t("publishing.changeFirst")) : null))))))
     : h("p", { class: "muted" }, t("publishing.nothingYet")));
   async function act(method, path) {
     try { await api(method, path); } catch (error) { showError(error); }
@@ -46,6 +48,10 @@ export async function renderIntents(el, calendarId, detail) {
   }
   if (live.some((i) => MOVING.has(i.status))) timer = setTimeout(() => renderIntents(el, calendarId, detail), 1000);
 }
+
+/** Whether another try may go through: an unconfirmed post (looked for first), or a
+ * failure the platform may take later; not one it would refuse the same way again. */
+const retryable = (i) => i.status === "unconfirmed" || (i.status === "failed" && i.error?.retryable !== false);
 
 /** The published post: its id, a link to it on the platform where the platform gave one. */
 function postLink(i) {

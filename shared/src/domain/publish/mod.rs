@@ -313,9 +313,12 @@ impl Failure {
         self
     }
 
-    /// `{code, message, platformCode?}`, as intents store it.
+    /// `{code, message, retryable, platformCode?}`, as intents store it: `retryable` false
+    /// when another try would be refused the same way (the entry must change first).
     pub fn to_json(&self) -> Value {
-        let mut json = json!({ "code": self.code, "message": self.message });
+        let retryable = self.kind != FailureKind::Permanent;
+        let mut json =
+            json!({ "code": self.code, "message": self.message, "retryable": retryable });
         if let Some(code) = &self.platform_code {
             json["platformCode"] = Value::from(code.as_str());
         }

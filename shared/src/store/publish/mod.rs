@@ -52,7 +52,8 @@ pub struct Intent {
     /// of the entry, each `{code, message, ...}` (`FIRST_MEDIA_ONLY`: an entry naming
     /// several media posts the first only; `kind` and `named` say which and how many).
     pub payload: Value,
-    /// `{code, message, platformCode?, problems?}`.
+    /// `{code, message, retryable?, platformCode?, problems?}`: `retryable` false when
+    /// another try would be refused the same way (the entry must change first).
     #[oai(nullable)]
     pub error: Option<Value>,
     pub attempts: i32,
