@@ -3,7 +3,7 @@
 
 import { api, appConfig, session, account, workspaces } from "./api.js";
 import { h, field, fill, showError, mayLeave } from "./ui.js";
-import { t, start, lang, languages, choose, list, useZone } from "./i18n.js";
+import { t, start, lang, languages, choose, list, useZone, readerZone } from "./i18n.js";
 import * as profile from "./profile.js";
 import { loadChannels } from "./platforms.js";
 import * as calendar from "./calendar/index.js";
@@ -280,7 +280,7 @@ function accountMenu() {
           "aria-checked": String(code === lang()), onclick: () => chooseLanguage(code),
         }, name))),
       h("a", { href: "#/profile", role: "menuitem", id: "menu-timezone" },
-        t("account.timezone", { zone: (me.displayTimezone ?? Intl.DateTimeFormat().resolvedOptions().timeZone).replaceAll("_", " ") })),
+        t("account.timezone", { zone: (me.displayTimezone ?? readerZone()).replaceAll("_", " ") })),
       h("button", { type: "button", class: "link", role: "menuitem", id: "sign-out", onclick: signOut }, t("nav.signOut"))));
   // A choice made (a link followed) closes the menu.
   menu.addEventListener("click", (event) => { if (event.target.closest("a")) menu.open = false; });
@@ -316,6 +316,16 @@ async function signOut() {
   route();
 }
 
+/** The time zone of the person's newest calendar (null without one). */
+async function newestCalendarZone() {
+  try {
+    const { items } = await api("GET", "/v1/calendars?limit=1");
+    return items[0]?.request?.constraints?.timezone ?? null;
+  } catch {
+    return null;
+  }
+}
+
 /** The account's language and time zone, applied once signed in (the account follows the
  * person from browser to browser). */
 async function loadAccount() {
@@ -326,7 +336,8 @@ async function loadAccount() {
   }
   try {
     const me = await account.load();
-    useZone(me.displayTimezone);
+    // One zone for every time shown: the account's, else that of the newest calendar.
+    useZone(me.displayTimezone ?? await newestCalendarZone());
     if (me.language && me.language !== lang()) {
       choose(me.language);
       return false;

@@ -44,6 +44,17 @@ async fn a_long_calendar_is_paged_asks_before_what_would_be_refused_and_keeps_re
     browser.wait_text("#page-at", "Entries 1–15 of 220").await;
     assert_eq!(browser.count("#entries tbody tr:not([hidden])").await, 15);
     browser.screenshot_of("entries").await;
+    // One zone for every time shown: without one on the account, the calendar's.
+    let expires = browser
+        .script("return [...document.querySelectorAll('#accounts .muted')].map((e) => e.textContent).find((t) => t.startsWith('token expires'))")
+        .await;
+    assert!(
+        expires
+            .as_str()
+            .unwrap_or_default()
+            .ends_with("(Europe/Madrid)"),
+        "{expires}"
+    );
     let page = browser
         .script(
             "const high = (css) => Math.round(document.querySelector(css)?.getBoundingClientRect().height ?? 0);

@@ -38,7 +38,8 @@ export const statusBadge = (s) => h("span", {
 export const reason = (i) => {
   if (!i.error) return "";
   const sentence = refusal(i.error, i.channel);
-  return i.error.platformCode && i.error.message ? `${sentence} ${t("publishing.platformSaid", { said: i.error.message })}` : sentence;
+  const said = i.error.platformCode && i.error.message && i.error.message !== sentence;
+  return said ? `${sentence} ${t("publishing.platformSaid", { said: i.error.message })}` : sentence;
 };
 
 /** Starts connecting `platform`: its consent page, or for a platform that signs in with
