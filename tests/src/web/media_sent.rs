@@ -238,6 +238,13 @@ async fn uploads_are_shown_filtered_judged_and_sent_and_two_pictures_make_a_caro
         .await;
     assert_eq!(numbers, json!(["1/2", "2/2"]));
     assert_eq!(browser.count("#first-media-only").await, 0);
+    // The account's quota, where it bites, in the catalogue's words.
+    browser
+        .wait_text(
+            "#entry-preview .quota-note",
+            "of 100 posts this account may make in 24 hours",
+        )
+        .await;
     browser
         .fill(
             "#entry-editor textarea[name=firstComment]",
