@@ -225,8 +225,27 @@ async fn uploads_are_shown_filtered_judged_and_sent_and_two_pictures_make_a_caro
 
     published_at_its_time_with_a_link_to_the_post(&s, &browser, one).await;
 
-    // The composer previews the carousel, both pictures in order, and the first comment
-    // under it as it is typed.
+    the_composer_previews_the_carousel_its_comment_and_the_quota(&s, &browser).await;
+
+    // On a phone: the same rows, the same words, nothing wider than the screen.
+    browser.viewport(375, 812).await;
+    browser.open(&format!("#/publishing/{}", s.calendar)).await;
+    browser
+        .wait(&format!("{} .media img.thumb.photo", row(two)))
+        .await;
+    assert_eq!(
+        browser.count("#channels li[data-channel=instagram]").await,
+        1
+    );
+    browser.fits_a_phone().await;
+}
+
+/// The composer previews the carousel, both pictures in order, the first comment under it
+/// as it is typed, and the account's quota.
+async fn the_composer_previews_the_carousel_its_comment_and_the_quota(
+    s: &Setup,
+    browser: &Browser,
+) {
     browser.open(&format!("#/calendar/{}", s.calendar)).await;
     browser.click(".entry[aria-label*='Two pictures']").await;
     browser.wait("#entry-editor[open]").await;
@@ -263,16 +282,4 @@ async fn uploads_are_shown_filtered_judged_and_sent_and_two_pictures_make_a_caro
         .fill("#entry-editor textarea[name=firstComment]", "")
         .await;
     browser.press_escape().await;
-
-    // On a phone: the same rows, the same words, nothing wider than the screen.
-    browser.viewport(375, 812).await;
-    browser.open(&format!("#/publishing/{}", s.calendar)).await;
-    browser
-        .wait(&format!("{} .media img.thumb.photo", row(two)))
-        .await;
-    assert_eq!(
-        browser.count("#channels li[data-channel=instagram]").await,
-        1
-    );
-    browser.fits_a_phone().await;
 }
