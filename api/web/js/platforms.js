@@ -3,7 +3,7 @@
 // publishes to; each with its label and colour. Nothing here names one: a platform the
 // server registers shows up in every list, badge and grid with its own colour.
 
-import { appConfig } from "./api.js";
+import { api, appConfig } from "./api.js";
 
 let channels = new Map();
 let organic = [];
@@ -32,6 +32,12 @@ export const channelLabel = (name) => channels.get(name)?.label ?? name;
 export function colored(name, attrs = {}) {
   const color = channels.get(name)?.color;
   return { ...attrs, dataset: { ...(attrs.dataset ?? {}), platform: name }, style: color ? { "--platform": color } : undefined };
+}
+
+/** The caller's accounts connected now (`GET /v1/channels`, those `connected`). */
+export async function connectedChannels() {
+  const { items } = await api("GET", "/v1/channels");
+  return items.filter((c) => c.status === "connected");
 }
 
 /** A username as people write it (`@leafy`); a name with spaces stays as it is. */

@@ -145,6 +145,19 @@ impl Setup {
         new_calendar(&self.app).await
     }
 
+    /// The first post of `channel`'s queue, as `GET /v1/queue` lists it: its `publishAt`
+    /// and its intent's id.
+    pub async fn first_queued(&self, channel: Uuid) -> (String, String) {
+        let (status, listed) = self
+            .app
+            .get_json(self.user, &format!("/v1/queue?channelId={channel}"))
+            .await;
+        assert_eq!(status, 200, "{listed}");
+        let first = &listed["data"]["items"][0];
+        let text = |field: &str| first[field].as_str().unwrap().to_owned();
+        (text("publishAt"), text("intentId"))
+    }
+
     /// Adds an entry to the calendar (as a generation would have saved it).
     pub async fn entry(&self, entry: Entry<'_>) -> Uuid {
         self.entry_of((self.user, self.calendar), entry).await

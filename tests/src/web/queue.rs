@@ -316,18 +316,7 @@ async fn the_queue_s_cards_swap_take_out_pause_and_resume(
     browser.viewport(375, 800).await;
     browser.fits_a_phone().await;
     browser.viewport(1280, 900).await;
-    let (_, listed) = s
-        .app
-        .get_json(s.user, &format!("/v1/queue?channelId={channel}"))
-        .await;
-    let first = listed["data"]["items"][0]["publishAt"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let intent = listed["data"]["items"][0]["intentId"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let (first, intent) = s.first_queued(channel).await;
     assert_eq!(s.tick(&first).await.dispatched, 0);
     assert_eq!(s.fake.publishing_calls(), calls, "a paused queue sent");
     browser.click("#queue-resume").await;

@@ -3,8 +3,8 @@
 // post as its platform lays it out (its media first, the text cut where the feed folds it
 // behind "more", hashtags marked), kept current as the person types.
 
-import { api, appConfig } from "../api.js";
-import { channelLabel, colored } from "../platforms.js";
+import { appConfig } from "../api.js";
+import { channelLabel, colored, connectedChannels } from "../platforms.js";
 import { h, fill, fieldError, explain, platformBadge, marked } from "../ui.js";
 import { t } from "../i18n.js";
 import { quotaNote } from "../quota.js";
@@ -145,14 +145,8 @@ export async function postPreview(channel, read, { id = "entry-preview", account
 }
 
 /** The caller's accounts connected on `platform` (none when they cannot be read). */
-async function connectedOn(platform) {
-  try {
-    const { items } = await api("GET", "/v1/channels");
-    return items.filter((c) => c.platform === platform && c.status === "connected");
-  } catch {
-    return [];
-  }
-}
+const connectedOn = (platform) =>
+  connectedChannels().then((list) => list.filter((c) => c.platform === platform), () => []);
 
 /** The media a post of `platform` carries: a carousel's every medium up to its most, else
  * the first alone. */

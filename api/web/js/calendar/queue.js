@@ -6,7 +6,7 @@
 import { api } from "../api.js";
 import { h, toast, showError, platformBadge } from "../ui.js";
 import { t, has, formatZoned } from "../i18n.js";
-import { channelLabel } from "../platforms.js";
+import { channelLabel, connectedChannels } from "../platforms.js";
 import { postAs } from "../post-as.js";
 import { reload } from "./page.js";
 
@@ -32,7 +32,7 @@ async function queueDialog(state) {
   // Where a platform has several accounts (a LinkedIn member and their page), whom to post as.
   let connected = [];
   try {
-    connected = (await api("GET", "/v1/channels")).items.filter((c) => c.status === "connected");
+    connected = await connectedChannels();
   } catch (error) {
     showError(error);
   }

@@ -3,7 +3,7 @@
 // long it takes.
 
 import { api } from "../api.js";
-import { allChannels, channelLabel, publishingChannels } from "../platforms.js";
+import { allChannels, channelLabel, connectedChannels, publishingChannels } from "../platforms.js";
 import { h, field, check, isoDay, showProblem, fieldError, clearProblems, timeZonePicker, words } from "../ui.js";
 import { t } from "../i18n.js";
 import { remember } from "./page.js";
@@ -125,11 +125,5 @@ function estimate(count, regeneration) {
 }
 
 /** The platforms the caller has an account connected on (none when they cannot be read). */
-async function connectedPlatforms() {
-  try {
-    const { items } = await api("GET", "/v1/channels");
-    return [...new Set(items.filter((c) => c.status === "connected").map((c) => c.platform))];
-  } catch {
-    return [];
-  }
-}
+const connectedPlatforms = () =>
+  connectedChannels().then((list) => [...new Set(list.map((c) => c.platform))], () => []);

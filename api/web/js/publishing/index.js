@@ -7,6 +7,7 @@ import { t } from "../i18n.js";
 import { renderChannels } from "./accounts.js";
 import { STATUSES, meaning, setPlatforms } from "./common.js";
 import { postAs } from "../post-as.js";
+import { connectedChannels } from "../platforms.js";
 import { entriesView } from "./entries.js";
 import { renderIntents, stopRefreshing } from "./intents.js";
 import { renderReport } from "./report.js";
@@ -34,9 +35,8 @@ export async function show(view, [calendarId]) {
 /** A calendar's entries with the publish actions and the report of the last request, and
  * in a tab of their own, the receipts: what was sent, where it stands, its post. */
 async function renderCalendar(main, calendarId) {
-  const [detail, { items: channelList }] = await Promise.all([
-    api("GET", `/v1/calendars/${calendarId}`), api("GET", "/v1/channels")]);
-  const accounts = postAs(channelList.filter((c) => c.status === "connected"), detail.entries.map((e) => e.channel));
+  const [detail, connected] = await Promise.all([api("GET", `/v1/calendars/${calendarId}`), connectedChannels()]);
+  const accounts = postAs(connected, detail.entries.map((e) => e.channel));
   const entries = entriesView(detail, calendarId);
   detail.onStatuses = entries.update;
   const mode = h("select", { id: "publish-mode" }, h("option", { value: "publish" }, t("publishing.modePublish")), h("option", { value: "draft" }, t("publishing.modeDraft")));

@@ -44,9 +44,13 @@ async fn coming(
     ))
 }
 
-/// The channel's queue as it is now.
-async fn after(conn: &mut PgConnection, channel: Uuid) -> Result<Vec<Placed>, Refusal> {
-    Ok(queue::list(conn, Some(channel))
+/// What an action did: the channel's queue as it is now, and the entries it `refused`.
+async fn acted(
+    conn: &mut PgConnection,
+    channel: Uuid,
+    refused: Vec<Unplaced>,
+) -> Result<Option<Acted>, Refusal> {
+    let queue = queue::list(conn, Some(channel))
         .await?
         .into_iter()
         .map(|row| Placed {
@@ -54,7 +58,8 @@ async fn after(conn: &mut PgConnection, channel: Uuid) -> Result<Vec<Placed>, Re
             channel_id: channel,
             publish_at: row.publish_at,
         })
-        .collect())
+        .collect();
+    Ok(Some(Acted { queue, refused }))
 }
 
 /// Gives each of `rows` the time beside it: the intents move (never two in one slot on
@@ -128,10 +133,7 @@ pub async fn swap(
             .map(|(entry, _)| not_queued(entry))
             .collect(),
     };
-    Ok(Some(Acted {
-        queue: after(conn, channel).await?,
-        refused,
-    }))
+    acted(conn, channel, refused).await
 }
 
 /// Takes the channel's queued posts of `entries` out of the queue: their publishes are
@@ -157,10 +159,7 @@ pub async fn remove(
     queue::cancel(conn, &intents).await?;
     tracing::info!(requestId = q.request_id.as_deref().unwrap_or(""), channelId = %channel,
         removed = intents.len(), "posts taken out of the queue");
-    Ok(Some(Acted {
-        queue: after(conn, channel).await?,
-        refused,
-    }))
+    acted(conn, channel, refused).await
 }
 
 /// A small, seeded random number generator (SplitMix64): the same seed gives the same
@@ -213,10 +212,7 @@ pub async fn shuffle(
     let moved: Vec<&queue::QueuedRow> = order.iter().map(|i| &rows[*i]).collect();
     let times: Vec<DateTime<Utc>> = rows.iter().map(|row| row.publish_at).collect();
     retime(conn, &moved, &times).await?;
-    Ok(Some(Acted {
-        queue: after(conn, channel).await?,
-        refused: Vec::new(),
-    }))
+    acted(conn, channel, Vec::new()).await
 }
 
 /// Pauses the channel's queue: nothing queued on it is sent until it is resumed (the
@@ -225,10 +221,7 @@ pub async fn pause(conn: &mut PgConnection, channel: Uuid) -> Result<Option<Acte
     if !store::channels::pause_queue(conn, channel, true).await? {
         return Ok(None);
     }
-    Ok(Some(Acted {
-        queue: after(conn, channel).await?,
-        refused: Vec::new(),
-    }))
+    acted(conn, channel, Vec::new()).await
 }
 
 /// Resumes the channel's queue. The posts whose time passed while it was paused take the
@@ -257,8 +250,5 @@ pub async fn resume(
         });
         retime(conn, &overdue[..times.len()], &times).await?;
     }
-    Ok(Some(Acted {
-        queue: after(conn, channel).await?,
-        refused: Vec::new(),
-    }))
+    acted(conn, channel, Vec::new()).await
 }

@@ -141,18 +141,7 @@ async fn paused_then_resumed(s: &Setup, channel: Uuid) {
     assert_eq!(resumed_times.len(), 3, "{resumed}");
     assert!(resumed_times.iter().all(|t| *t > now), "{resumed}");
     // Resumed, the first goes at its time.
-    let (_, listed) = s
-        .app
-        .get_json(s.user, &format!("/v1/queue?channelId={channel}"))
-        .await;
-    let first = listed["data"]["items"][0]["publishAt"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let intent = listed["data"]["items"][0]["intentId"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let (first, intent) = s.first_queued(channel).await;
     assert_eq!(s.tick(&first).await.dispatched, 1);
     s.settled(&intent, "published").await;
 }

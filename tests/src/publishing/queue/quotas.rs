@@ -158,14 +158,7 @@ async fn an_unreadable_instagram_quota_is_said_and_nothing_is_published() {
         .as_str()
         .unwrap()
         .to_owned();
-    let (_, listed) = s
-        .app
-        .get_json(s.user, &format!("/v1/queue?channelId={instagram}"))
-        .await;
-    let intent = listed["data"]["items"][0]["intentId"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let (_, intent) = s.first_queued(instagram).await;
     assert_eq!(s.tick(&slot).await.dispatched, 1);
     // Not taken as room: the publish stops before anything is sent, and says why.
     let waiting = crate::helpers::eventually(
